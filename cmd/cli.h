@@ -1,0 +1,43 @@
+/* The command table and what every command shares (git git.c commands[]). */
+#ifndef AMLSEC_CMD_CLI_H
+#define AMLSEC_CMD_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cmd/exit_codes.h"
+
+struct cli_ctx {
+    const char *argv0;
+    int color; /* stderr/stdout colour allowed (tty, no NO_COLOR, no -no-color) */
+};
+
+typedef int (*cmd_fn)(int argc, char **argv, struct cli_ctx *ctx);
+
+struct command {
+    const char *name;
+    cmd_fn fn;
+    const char *summary; /* one line for `amlsec help` */
+    const char *usage;   /* the full `amlsec CMD -h` text */
+};
+
+extern const struct command commands[];
+const struct command *command_find(const char *name);
+
+/* Messages: "amlsec: error: ..." on stderr (curl tool_msgs). */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* getopt_long_only wrapper shared by every command: accepts -flag and
+ * --flag, "-h"/"-help" print the command's usage. On an unknown flag it
+ * prints a usage error with the nearest valid flag and returns -1.
+ * Returns the option value, -1 at the end of options, or CLI_HELP / CLI_BAD. */
+#define CLI_HELP 0x10000
+#define CLI_BAD 0x10001
+int cli_getopt(int argc, char **argv, const struct option *longopts, const struct command *cmd);
+
+/* Prints a usage error ("amlsec CMD: ...") and returns EXIT_FAIL. */
+int cli_usage_error(const struct command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,11 @@
+/* One cmd_<name> per command file (STYLE rule 3). The table is in
+ * commands.c; `help`, the man page and shell completion are generated from it. */
+#ifndef AMLSEC_CMD_COMMANDS_H
+#define AMLSEC_CMD_COMMANDS_H
+
+#include "cmd/cli.h"
+
+int cmd_help(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
+
+#endif

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds amlsec and runs every test, on a fresh Debian machine:
+#   1. installs what is missing (scripts/bootstrap.sh),
+#   2. builds with -Werror and runs the whole CTest suite,
+#   3. builds again under ASan+UBSan and runs the suite there too.
+# The last line is CTest's summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+cmake -S . -B build -DAMLSEC_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+cmake -S . -B build-asan -DAMLSEC_WERROR=ON -DAMLSEC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$jobs"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+echo "== ASan+UBSan build" >&2
+ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE no-sanitize
+echo "== release build" >&2
+ctest --test-dir build --output-on-failure -j"$jobs"

@@ -1,0 +1,104 @@
+#include "util/arena.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+#define ARENA_BLOCK_SIZE ((size_t)64 * 1024)
+
+struct arena_block {
+    struct arena_block *next;
+    size_t size;
+    size_t off;
+    _Alignas(16) unsigned char data[];
+};
+
+void arena_init(struct arena *a)
+{
+    a->head = NULL;
+    a->used = 0;
+}
+
+void arena_release(struct arena *a)
+{
+    struct arena_block *b = a->head;
+    while (b) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    arena_init(a);
+}
+
+void *arena_alloc(struct arena *a, size_t size)
+{
+    struct arena_block *b = a->head;
+    size_t need = (size + 15) & ~(size_t)15;
+    void *p;
+
+    if (need < size)
+        return NULL;
+    if (b == NULL || b->size - b->off < need) {
+        size_t bsize = need > ARENA_BLOCK_SIZE / 4 ? need : ARENA_BLOCK_SIZE;
+        if (bsize > SIZE_MAX - sizeof(*b))
+            return NULL;
+        b = malloc(sizeof(*b) + bsize);
+        if (b == NULL)
+            return NULL;
+        b->size = bsize;
+        b->off = 0;
+        /* A large one-off block goes behind the current one so the current
+         * block's free space is not wasted. */
+        if (a->head && bsize != ARENA_BLOCK_SIZE) {
+            b->next = a->head->next;
+            a->head->next = b;
+        } else {
+            b->next = a->head;
+            a->head = b;
+        }
+    }
+    p = b->data + b->off;
+    b->off += need;
+    a->used += need;
+    memset(p, 0, size);
+    return p;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t len)
+{
+    char *p = arena_alloc(a, len + 1);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+    return arena_strndup(a, s, strlen(s));
+}
+
+char *arena_printf(struct arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    char *p;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    p = arena_alloc(a, (size_t)n + 1);
+    if (p == NULL)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}

@@ -1,0 +1,24 @@
+/* A block arena (git mem-pool, PHP zend_arena): many small allocations freed
+ * at once with arena_release. The AST and its strings live here, so parser
+ * actions never free anything (STYLE rule 10). Allocations are 16-aligned
+ * and zeroed. Returns NULL only when malloc fails. */
+#ifndef AMLSEC_UTIL_ARENA_H
+#define AMLSEC_UTIL_ARENA_H
+
+#include <stddef.h>
+
+struct arena_block;
+
+struct arena {
+    struct arena_block *head;
+    size_t used; /* bytes handed out, for benchmarks */
+};
+
+void arena_init(struct arena *a);
+void arena_release(struct arena *a);
+void *arena_alloc(struct arena *a, size_t size);
+char *arena_strndup(struct arena *a, const char *s, size_t len);
+char *arena_strdup(struct arena *a, const char *s);
+char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,116 @@
+#include "util/buf.h"
+#include "util/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+static char buf_empty[1];
+
+void buf_init(struct buf *b, size_t max)
+{
+    b->ptr = buf_empty;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max ? max : BUF_MAX_DEFAULT;
+}
+
+void buf_release(struct buf *b)
+{
+    if (b->cap)
+        free(b->ptr);
+    buf_init(b, b->max);
+}
+
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    b->ptr[0] = '\0';
+}
+
+int buf_grow(struct buf *b, size_t extra)
+{
+    size_t need, cap;
+    char *p;
+
+    if (extra > b->max || b->len > b->max - extra)
+        return AMLSEC_ENOMEM;
+    need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap < ((size_t)1 << 62) ? cap * 2 : need;
+    p = b->cap ? realloc(b->ptr, cap) : malloc(cap);
+    if (p == NULL)
+        return AMLSEC_ENOMEM;
+    if (!b->cap)
+        p[0] = '\0';
+    b->ptr = p;
+    b->cap = cap;
+    return 0;
+}
+
+int buf_add(struct buf *b, const void *data, size_t len)
+{
+    if (buf_grow(b, len) < 0)
+        return AMLSEC_ENOMEM;
+    if (len)
+        memcpy(b->ptr + b->len, data, len);
+    b->len += len;
+    b->ptr[b->len] = '\0';
+    return 0;
+}
+
+int buf_adds(struct buf *b, const char *s)
+{
+    return buf_add(b, s, strlen(s));
+}
+
+int buf_addch(struct buf *b, char c)
+{
+    return buf_add(b, &c, 1);
+}
+
+int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    int n;
+
+    va_copy(cp, ap);
+    n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0 || buf_grow(b, (size_t)n) < 0)
+        return AMLSEC_ENOMEM;
+    vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int buf_addf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, fmt);
+    rc = buf_vaddf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+char *buf_detach(struct buf *b, size_t *len_out)
+{
+    char *p;
+    if (len_out)
+        *len_out = b->len;
+    if (!b->cap) {
+        p = malloc(1);
+        if (p)
+            p[0] = '\0';
+    } else {
+        p = b->ptr;
+    }
+    buf_init(b, b->max);
+    return p;
+}

@@ -1,0 +1,28 @@
+/* Whole-file reads with a size cap, and atomic replacement of a file
+ * (git lockfile.h semantics: write "<path>.tmp.<pid>" with O_EXCL, fsync,
+ * rename over path, fsync the directory). Readers see the old contents or
+ * the new, never a mix. */
+#ifndef AMLSEC_UTIL_FILEIO_H
+#define AMLSEC_UTIL_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/buf.h"
+#include "util/errbuf.h"
+
+/* Reads path into out (appending). Files larger than max fail with
+ * AMLSEC_EUSAGE and a message naming the limit; missing files fail with
+ * AMLSEC_ENOTFOUND. */
+int file_read_all(struct buf *out, const char *path, size_t max, struct errbuf *err);
+
+/* Replaces path with data atomically, with permission bits mode. */
+int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                      struct errbuf *err);
+
+/* Test hook for crash-safety tests: when AMLSEC_FAULT_WRITE names a step
+ * ("after-tmp", "after-fsync", "after-rename"), the process _exit(86)s
+ * there. Unset in normal runs. */
+#define FILEIO_FAULT_ENV "AMLSEC_FAULT_WRITE"
+
+#endif
