@@ -15,5 +15,17 @@ const struct command commands[] = {
      "\n"
      "Options:\n"
      "  -json    print as a JSON object\n"},
+    {"validate", cmd_validate, "Check a configuration for errors",
+     "Usage: amlsec validate [options] [DIR|FILE]\n"
+     "\n"
+     "Parses every *.amlsec file in DIR (default: the current directory), checks names,\n"
+     "references, variables and types, and evaluates every resource. Diagnostics print\n"
+     "as file:line:col with the source line and a caret. Exit 0 when valid, 1 when not.\n"
+     "\n"
+     "Options:\n"
+     "  -json              print the result as JSON (schema: docs/validate-json.md)\n"
+     "  -var NAME=VALUE    set a variable (repeatable; wins over -var-file)\n"
+     "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
+     "  -no-color          no colour in diagnostics\n"},
     {NULL, NULL, NULL, NULL},
 };
