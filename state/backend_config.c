@@ -32,6 +32,11 @@ void backend_config_from_env(struct backend_config *cfg, const char *path)
     cfg->fallback_passphrase = env("AMLSEC_STATE_PASSPHRASE_FALLBACK");
     cfg->fallback_key_text = env("AMLSEC_STATE_KEY_FALLBACK");
     cfg->fallback_key_file = env("AMLSEC_STATE_KEY_FILE_FALLBACK");
+    if (env("AMLSEC_STATE_LEASE_SECONDS")) {
+        /* out-of-range values are refused by backend_blob_new */
+        long v = strtol(env("AMLSEC_STATE_LEASE_SECONDS"), NULL, 10);
+        cfg->lease_seconds = v > 0 && v < 1000 ? (int)v : -1;
+    }
 }
 
 static int load_key(struct crypt_key *key, const char *pass, const char *text, const char *file,

@@ -38,7 +38,7 @@ struct backend_config {
 /* Fills cfg from AMLSEC_BACKEND, AMLSEC_BLOB_URL, AMLSEC_STORAGE_ACCOUNT,
  * AMLSEC_STORAGE_CONTAINER, AMLSEC_STATE_BLOB, ARM_ACCESS_KEY, ARM_SAS_TOKEN,
  * AMLSEC_STATE_PASSPHRASE, AMLSEC_STATE_KEY, AMLSEC_STATE_KEY_FILE and their
- * _FALLBACK variants. path (a -state flag, may be NULL) sets the local path.
+ * _FALLBACK variants, and AMLSEC_STATE_LEASE_SECONDS (tests: a 15 s lease). path (a -state flag, may be NULL) sets the local path.
  * The pointers point into the environment. */
 void backend_config_from_env(struct backend_config *cfg, const char *path);
 
