@@ -111,7 +111,8 @@ const struct rule rules_catalogue[] = {
      "the workspace's default storage needs both blob and file private endpoints",
      "with private endpoints, the default storage account needs sub-resources blob and file; "
      "ParallelRunStep also needs queue and table (reported as a note) [003]",
-     "add private endpoints for the missing sub-resources (for_each = [\"blob\", \"file\"])",
+     "add private endpoints for the missing sub-resources (for_each = [\"blob\", \"file\", "
+     "\"queue\", \"table\"])",
      "workspace, storage_account, private_endpoint"},
     {"ST-SERVICE-ENDPOINT", DIAG_NOTE, "recommend",
      "storage firewall: deny by default, trusted Microsoft services allowed, no public blobs",

@@ -114,11 +114,6 @@ static void render_block(struct rctx *c, json_t *body, const struct schema_block
                          const json_t *obj, const char *dslprefix)
 {
     char path[512], dpath[256];
-    if (b->consts)
-        for (const struct schema_const *k = b->consts; k->path; k++) {
-            full_path(path, sizeof(path), b->base, k->path);
-            schema_json_set(body, path, json_loads(k->json, JSON_DECODE_ANY, NULL));
-        }
     for (const struct schema_attr *a = b->attrs; a->name; a++) {
         const json_t *v = obj ? json_object_get(obj, a->name) : NULL;
         json_t *ev;
@@ -168,6 +163,21 @@ static void render_block(struct rctx *c, json_t *body, const struct schema_block
         }
         json_decref(ev);
     }
+    /* Constants of the block, after its attributes; "{name}" is the resource name. */
+    if (b->consts)
+        for (const struct schema_const *k = b->consts; k->path; k++) {
+            json_t *x;
+            full_path(path, sizeof(path), b->base, k->path);
+            if (strcmp(k->json, "{name}") == 0) {
+                const json_t *name = json_object_get(c->value, "name");
+                x = name ? json_incref((json_t *)name) : value_unknown();
+                if (c->display)
+                    x = display_fix(x);
+            } else {
+                x = json_loads(k->json, JSON_DECODE_ANY, NULL);
+            }
+            schema_json_set(body, path, x);
+        }
 }
 
 json_t *render_body(const struct schema_kind *k, const json_t *attrs, const json_t *value,

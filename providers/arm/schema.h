@@ -106,7 +106,7 @@ struct schema_attr {
 
 struct schema_const {
     const char *path; /* relative to the block's base */
-    const char *json; /* JSON text */
+    const char *json; /* JSON text; "{name}" stands for the resource name */
 };
 
 struct schema_block {

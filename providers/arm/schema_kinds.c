@@ -1096,6 +1096,11 @@ static const struct schema_attr pe_attrs[] = {
     END_ATTRS,
 };
 
+static const struct schema_const pe_consts[] = {
+    {"properties.privateLinkServiceConnections[0].name", "{name}"},
+    END_CONSTS,
+};
+
 /* ---- role_assignment, role_definition (§1.10) -------------------------- */
 
 static const struct schema_attr ra_attrs[] = {
@@ -1454,7 +1459,7 @@ const struct schema_kind schema_kinds[] = {
      .name_rule = NAME_PE,
      .name_pattern = "^[a-zA-Z0-9][-a-zA-Z0-9_.]{0,78}[a-zA-Z0-9_]$",
      .located = true,
-     .body = {.base = "", .attrs = pe_attrs},
+     .body = {.base = "", .attrs = pe_attrs, .consts = pe_consts},
      .doc = "a private endpoint to a workspace, storage, Key Vault or registry (arm-api.md 1.2, "
             "1.3); no PATCH: updates are PUTs"},
     {.name = "role_assignment",
