@@ -580,11 +580,13 @@ static void rule_subnet(struct rctx *c, const struct cfg_instance *ws)
 {
     const struct cfg_instance *st = ref_attr(c, ws, "storage_account");
     const struct cfg_instance *acr = ref_attr(c, ws, "container_registry");
-    struct subnet_use first = {0};
+    struct subnet_use *uses = calloc(c->n ? c->n : 1, sizeof(*uses));
+    size_t n = 0, best = 0, best_count = 0;
+    if (uses == NULL)
+        return;
     for (size_t i = 0; i < c->n; i++) {
         const struct cfg_instance *x = c->insts[i];
         const json_t *sn;
-        const char *id;
         bool relevant = false;
         if (is_kind(x, "compute_cluster")) {
             relevant = ref_attr(c, x, "workspace") == ws;
@@ -592,22 +594,38 @@ static void rule_subnet(struct rctx *c, const struct cfg_instance *ws)
             const struct cfg_instance *t = ref_attr(c, x, "target");
             relevant = t && (t == ws || t == st || t == acr);
         }
-        if (!relevant)
-            continue;
-        sn = schema_ref_id(get_path(x->attrs, "subnet"));
+        sn = relevant ? schema_ref_id(get_path(x->attrs, "subnet")) : NULL;
         if (!json_is_string(sn))
             continue;
-        id = json_string_value(sn);
-        if (first.inst == NULL) {
-            first.inst = x;
-            first.id = id;
-        } else if (strcasecmp(first.id, id) != 0) {
-            struct diag *d = finding(c, "NET-SAME-SUBNET", x, "subnet",
-                                     "%s is in another subnet than %s (both serve %s)", x->address,
-                                     first.inst->address, ws->address);
-            note_at(d, first.inst, "subnet", "the first subnet used here");
+        uses[n].inst = x;
+        uses[n].id = json_string_value(sn);
+        n++;
+    }
+    /* The subnet most of them use is the reference; the others are reported. */
+    for (size_t i = 0; i < n; i++) {
+        size_t count = 0;
+        for (size_t j = 0; j < n; j++)
+            count += strcasecmp(uses[i].id, uses[j].id) == 0;
+        if (count > best_count) {
+            best = i;
+            best_count = count;
         }
     }
+    for (size_t i = 0; i < n; i++) {
+        const struct cfg_instance *x = uses[i].inst;
+        struct diag *d;
+        if (strcasecmp(uses[i].id, uses[best].id) == 0)
+            continue;
+        /* for_each instances share their block: one finding per block */
+        d = finding(c, "NET-SAME-SUBNET", x, "subnet",
+                    "%s is in another subnet than %s (both serve %s)",
+                    x->resource->has_for_each ? x->resource->address : x->address,
+                    uses[best].inst->resource->has_for_each ? uses[best].inst->resource->address
+                                                            : uses[best].inst->address,
+                    ws->address);
+        note_at(d, uses[best].inst, "subnet", "the subnet the others use");
+    }
+    free(uses);
 }
 
 static void rule_storage_pe(struct rctx *c, const struct cfg_instance *ws)
@@ -1024,7 +1042,9 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
             continue;
         if (is_kind(x, "workspace")) {
             if (eff_bool(x, "hbi") == T_FALSE)
-                finding(&c, "WS-HBI", x, "hbi", "%s does not set hbi (create-only)", x->address);
+                finding(&c, "WS-HBI", x, "hbi",
+                        "%s is not a high-business-impact workspace (hbi is create-only)",
+                        x->address);
             rule_cmk(&c, x);
             rule_private(&c, x);
             rule_diag(&c, x);
