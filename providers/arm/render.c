@@ -135,7 +135,7 @@ static void render_block(struct rctx *c, json_t *body, const struct schema_block
         if (v == NULL && dslprefix[0] == '\0' && strcmp(a->name, "location") == 0)
             v = json_object_get(c->value, "location");
         if (v == NULL && dslprefix[0] == '\0' && strcmp(a->name, "tenant_id") == 0) {
-            v = json_object_get(c->settings, "tenant_id");
+            v = json_object_get(c->settings, "tenant");
             if (v == NULL) {
                 json_t *u = value_unknown();
                 full_path(path, sizeof(path), b->base, a->map.path);

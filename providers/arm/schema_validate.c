@@ -107,8 +107,7 @@ static void check_enum(struct vctx *v, const struct schema_attr *a, const json_t
             buf_addf(&b, "did you mean '%s'? ", near);
         buf_adds(&b, "allowed: ");
         allowed_list(&b, a->allowed);
-        verr(v, &loc, "bad-value", b.ptr, "%s '%s' is not a valid value for '%s'", v->inst->address,
-             s, path);
+        verr(v, &loc, "bad-value", b.ptr, "'%s' is not a valid value for '%s'", s, path);
         buf_release(&b);
     }
 }
@@ -239,6 +238,24 @@ static bool existing_allowed(const struct schema_attr *a)
 static void check_block(struct vctx *v, const struct schema_block *b, const json_t *obj,
                         const char *prefix, bool top);
 
+/* A valid name the misspelt key contains as a word ("hbi_workspace" ->
+ * "hbi"), or that contains the key; the longest wins. */
+static const char *name_inside(const char *key, const char *const *names)
+{
+    const char *best = NULL;
+    size_t klen = strlen(key);
+    for (const char *const *p = names; *p; p++) {
+        size_t n = strlen(*p);
+        const char *hit = n >= 3 && n < klen ? strstr(key, *p) : NULL;
+        bool word = hit && (hit == key || hit[-1] == '_') && (hit[n] == '\0' || hit[n] == '_');
+        if (!word && klen >= 4 && n > klen && strstr(*p, key))
+            word = true;
+        if (word && (best == NULL || strlen(best) < n))
+            best = *p;
+    }
+    return best;
+}
+
 static void check_block_value(struct vctx *v, const struct schema_attr *a, const json_t *val,
                               const char *path)
 {
@@ -293,6 +310,8 @@ static void check_block(struct vctx *v, const struct schema_block *b, const json
             struct src_loc loc = config_attr_name_loc(v->inst, path);
             const char *near = suggest_nearest(key, names, 0);
             char hint[256];
+            if (near == NULL)
+                near = name_inside(key, names);
             if (near)
                 snprintf(hint, sizeof(hint), "did you mean '%s'?", near);
             verr(v, &loc, "unknown-attribute", near ? hint : NULL, "%s has no attribute '%s'",
@@ -443,8 +462,7 @@ size_t schema_validate_instance(const struct config *cfg, const struct cfg_insta
         if (id == NULL && json_object_get(inst->attrs, "name") == NULL) {
             struct src_loc loc = inst->resource->block->type_loc;
             verr(&v, &loc, "missing-attribute", "set id = \"/subscriptions/...\"",
-                 "existing %s %s needs an id (or a name and its parent)", v.kind->name,
-                 inst->address);
+                 "%s needs an id (or a name and its parent)", inst->address);
         }
         return v.errors;
     }
