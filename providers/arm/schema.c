@@ -731,7 +731,8 @@ static json_t *norm_value(enum schema_norm n, const json_t *v)
         json_t *out = json_object();
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) json_object_set_new(out, k, norm_value(SN_NONE, x));
+        json_object_foreach((json_t *)v, k, x)
+            json_object_set_new(out, k, norm_value(n == SN_SET ? SN_NONE : n, x));
         return out;
     }
     return json_incref((json_t *)v);
@@ -852,34 +853,46 @@ static void diff_attr(struct diff_ctx *d, const struct schema_attr *a, const jso
         }
         goto out;
     }
-    for (int i = 0; i < 2; i++) {
-        const struct schema_map *m = i == 0 ? &a->map : &a->map2;
-        json_t *xb, *xa;
-        unsigned flags;
-        if (m->path == NULL)
-            continue;
-        xb = schema_to_arm(a, m, eb, NULL);
-        xa = schema_to_arm(a, m, ea, NULL);
-        flags = a->flags | m->flags;
-        if (!arm_equal(a, xb, xa)) {
-            if ((flags & SF_NO_DISABLE) && json_is_true(eb) && json_is_false(ea))
-                diff_note(d, path, CHANGE_IMPOSSIBLE,
-                          "cannot be turned off once enabled (the service refuses false)");
-            else if (flags & SF_CREATE_ONLY)
-                diff_note(d, path, CHANGE_REPLACE,
-                          "create-only: the service does not accept a change");
-            else if (m->conv == SC_REF_FIELD && strcmp(m->field, "versioned_uri") == 0)
-                diff_note(d, path, CHANGE_UPDATE,
-                          "key rotation: PATCH encryption.keyVaultProperties.keyIdentifier "
-                          "(takes about an hour to take effect)");
-            else
-                diff_note(d, path, CHANGE_UPDATE, "updated in place");
+    {
+        /* Each ARM field the value feeds decides; the worst one wins. */
+        enum schema_change worst = CHANGE_NONE;
+        const char *why = NULL;
+        for (int i = 0; i < 2; i++) {
+            const struct schema_map *m = i == 0 ? &a->map : &a->map2;
+            json_t *xb, *xa;
+            unsigned flags;
+            enum schema_change c = CHANGE_NONE;
+            const char *w = NULL;
+            if (m->path == NULL)
+                continue;
+            xb = schema_to_arm(a, m, eb, NULL);
+            xa = schema_to_arm(a, m, ea, NULL);
+            flags = a->flags | m->flags;
+            if (!arm_equal(a, xb, xa)) {
+                if ((flags & SF_NO_DISABLE) && json_is_true(eb) && json_is_false(ea)) {
+                    c = CHANGE_IMPOSSIBLE;
+                    w = "cannot be turned off once enabled (the service refuses false)";
+                } else if (flags & SF_CREATE_ONLY) {
+                    c = CHANGE_REPLACE;
+                    w = "create-only: the service does not accept a change";
+                } else if (m->conv == SC_REF_FIELD && strcmp(m->field, "versioned_uri") == 0) {
+                    c = CHANGE_UPDATE;
+                    w = "key rotation: PATCH encryption.keyVaultProperties.keyIdentifier "
+                        "(takes about an hour to take effect)";
+                } else {
+                    c = CHANGE_UPDATE;
+                    w = "updated in place";
+                }
+            }
             json_decref(xb);
             json_decref(xa);
-            break;
+            if (c > worst) {
+                worst = c;
+                why = w;
+            }
         }
-        json_decref(xb);
-        json_decref(xa);
+        if (worst != CHANGE_NONE)
+            diff_note(d, path, worst, why);
     }
 out:
     json_decref(eb);
