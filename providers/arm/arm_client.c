@@ -188,6 +188,19 @@ static void trace_request(const struct http_exchange *x)
         log_redacted(LOG_TRACE, "arm: > body ", x->body, x->body_len);
 }
 
+/* ARM actions whose answers are secrets (listKeys, listSecrets,
+ * listCredentials, regenerateKey, getToken, ...): their bodies are never
+ * traced, whatever the member names inside. */
+static int returns_secrets(const char *url)
+{
+    const char *end = url + strcspn(url, "?");
+    const char *seg = end;
+    while (seg > url && seg[-1] != '/')
+        seg--;
+    return strncasecmp(seg, "list", 4) == 0 || strncasecmp(seg, "regenerate", 10) == 0 ||
+           strncasecmp(seg, "gettoken", 8) == 0 || strncasecmp(seg, "token", 5) == 0;
+}
+
 static void trace_response(const struct http_exchange *x)
 {
     char line[1024];
@@ -197,7 +210,12 @@ static void trace_response(const struct http_exchange *x)
         snprintf(line, sizeof(line), "%s: %s", x->resp_headers[i].name, x->resp_headers[i].value);
         log_redacted(LOG_TRACE, "arm: < ", line, strlen(line));
     }
-    if (x->resp_body.len)
+    if (x->resp_body.len == 0)
+        return;
+    if (returns_secrets(x->url))
+        log_msg(LOG_TRACE, "arm: < body of %zu bytes withheld (a list/regenerate action)",
+                x->resp_body.len);
+    else
         log_redacted(LOG_TRACE, "arm: < body ", x->resp_body.ptr, x->resp_body.len);
 }
 

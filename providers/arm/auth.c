@@ -499,7 +499,8 @@ static int send_token_request(struct auth *a, struct http_exchange *x, const cha
                     x->fail ? " " : "", x->fail ? http_fail_name(x->fail) : "");
             free(u);
         }
-        if (log_enabled(LOG_TRACE) && x->resp_body.len) {
+        /* Successful answers are tokens: only refusals are traced. */
+        if (log_enabled(LOG_TRACE) && x->resp_body.len && x->status >= 400) {
             char *r = redact_dup(x->resp_body.ptr);
             log_msg(LOG_TRACE, "auth: < body %s", r ? r : "");
             free(r);
