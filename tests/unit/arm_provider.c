@@ -309,7 +309,11 @@ static void test_arm_provider__fallback_when_graph_denied(void **state)
     }
     assert_int_equal(e.fa.graph_calls, 1); /* 403: not retried */
     assert_int_equal(e.fa.gets, 31);
-    assert_non_null(strstr(fake_transport_request(e.fake, 1)->url, "?api-version=2025-05-01"));
+    /* each kind with its own api-version */
+    assert_non_null(strstr(fake_transport_request(e.fake, 1)->url,
+                           "roleAssignments/ra1?api-version=2022-04-01"));
+    assert_non_null(
+        strstr(fake_transport_request(e.fake, 2)->url, "kv00000?api-version=2025-05-01"));
     arm_provider_get_stats(e.p, &st);
     assert_true(st.graph_disabled);
     provider_results_release(res, 31);
