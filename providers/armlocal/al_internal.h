@@ -10,12 +10,12 @@
 
 /* How a verb completes (arm-api.md §2 and the per-resource tables). */
 enum al_lro {
-    AL_SYNC = 0,        /* answered at once */
-    AL_ASYNC,           /* 201/200 + Azure-AsyncOperation, body shows the transient state */
-    AL_LOCATION,        /* 202 + Location, empty body; a created resource stays invisible */
-    AL_ASYNC_LOCATION,  /* 202 + Azure-AsyncOperation and Location */
-    AL_BODY,            /* 200/201 with a transient provisioningState, no polling headers */
-    AL_NOT_ALLOWED,     /* the verb does not exist for this type (405) */
+    AL_SYNC = 0,       /* answered at once */
+    AL_ASYNC,          /* 201/200 + Azure-AsyncOperation, body shows the transient state */
+    AL_LOCATION,       /* 202 + Location, empty body; a created resource stays invisible */
+    AL_ASYNC_LOCATION, /* 202 + Azure-AsyncOperation and Location */
+    AL_BODY,           /* 200/201 with a transient provisioningState, no polling headers */
+    AL_NOT_ALLOWED,    /* the verb does not exist for this type (405) */
 };
 
 struct al_ctx;
@@ -25,9 +25,9 @@ struct al_type {
     const char *api_versions; /* space-separated */
     enum al_lro put, patch, del;
     int put_create_status, put_update_status; /* for AL_SYNC puts */
-    int extension;   /* an extension resource, at any scope */
-    int has_state;   /* properties.provisioningState */
-    int flat_errors; /* errors are {code, message} without the wrapper */
+    int extension;                            /* an extension resource, at any scope */
+    int has_state;                            /* properties.provisioningState */
+    int flat_errors;                          /* errors are {code, message} without the wrapper */
     const char *const *create_only;
     void (*compute)(struct al_ctx *c, json_t *res, const json_t *old);
 };
@@ -39,7 +39,7 @@ struct al_fault {
     char kind[16]; /* 429 500 503 reset slow lro-failed */
     char method[16];
     char path[512];
-    long nth;   /* fire on the nth match (1-based), 0 = use rate */
+    long nth; /* fire on the nth match (1-based), 0 = use rate */
     double rate;
     long times; /* how many times it may fire; -1 = unlimited */
     long ms;    /* for slow */
@@ -146,8 +146,7 @@ void al_ops_advance(struct armlocal *al, int64_t now);
 int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *id,
                          const char *scope, json_t *newbody, json_t *old, int is_patch);
 int al_rules_check_locks(struct al_ctx *c, const char *id, int is_delete);
-int al_rules_check_delete(struct al_ctx *c, const struct al_type *t, const char *id,
-                          json_t *rec);
+int al_rules_check_delete(struct al_ctx *c, const struct al_type *t, const char *id, json_t *rec);
 void al_rules_after_write(struct armlocal *al, const struct al_type *t, const char *id);
 void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const char *id,
                            json_t *body);

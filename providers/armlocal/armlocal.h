@@ -21,22 +21,25 @@
 struct armlocal;
 
 struct armlocal_opts {
-    const char *listen_host; /* must be a loopback address; NULL = 127.0.0.1 */
-    unsigned port;           /* 0 = ephemeral */
-    const char *data_dir;    /* NULL = in memory only (nothing persisted) */
-    unsigned latency_ms;     /* added to every request */
-    unsigned lro_ms;         /* how long operations stay in progress */
-    int throttle;            /* 1 = ARM token buckets, 0 = off */
-    int auth_required;       /* 1 = ARM calls need a bearer token issued here */
-    const char *faults;      /* fault rules, see docs/local-cloud.md; NULL = none */
-    uint64_t seed;           /* makes generated GUIDs and key versions deterministic */
+    const char *listen_host;            /* must be a loopback address; NULL = 127.0.0.1 */
+    unsigned port;                      /* 0 = ephemeral */
+    const char *data_dir;               /* NULL = in memory only (nothing persisted) */
+    unsigned latency_ms;                /* added to every request */
+    unsigned lro_ms;                    /* how long operations stay in progress */
+    int throttle;                       /* 1 = ARM token buckets, 0 = off */
+    int auth_required;                  /* 1 = ARM calls need a bearer token issued here */
+    const char *faults;                 /* fault rules, see docs/local-cloud.md; NULL = none */
+    uint64_t seed;                      /* makes generated GUIDs and key versions deterministic */
     const char *policy_definitions_dir; /* JSON exports; NULL = none */
     const char *aliases_csv;            /* "alias,defaultPath" CSV; NULL = none */
     const char *tls_cert;               /* PEM paths; both or neither */
     const char *tls_key;
 };
 
-#define ARMLOCAL_OPTS_INIT {NULL, 0, NULL, 0, 1000, 0, 0, NULL, 0, NULL, NULL, NULL, NULL}
+#define ARMLOCAL_OPTS_INIT                                                                         \
+    {                                                                                              \
+        NULL, 0, NULL, 0, 1000, 0, 0, NULL, 0, NULL, NULL, NULL, NULL                              \
+    }
 
 /* Sets one option from its command-line spelling (without dashes):
  * listen (HOST:PORT), data, latency-ms, lro-ms, throttle (arm|off),
@@ -59,8 +62,8 @@ void armlocal_stop(struct armlocal *al);
 /* --- without sockets (fuzzing, unit tests) ---------------------------------- */
 
 /* Creates a server that does not listen; base_url is used in generated URLs. */
-int armlocal_create(struct armlocal **out, const struct armlocal_opts *opts,
-                    const char *base_url, struct errbuf *err);
+int armlocal_create(struct armlocal **out, const struct armlocal_opts *opts, const char *base_url,
+                    struct errbuf *err);
 
 struct armlocal_kv {
     const char *key;

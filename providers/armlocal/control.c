@@ -14,8 +14,7 @@
 
 /* --- faults ------------------------------------------------------------- */
 
-static const char *const fault_kinds[] = {"429", "500", "503", "reset", "slow", "lro-failed",
-                                          NULL};
+static const char *const fault_kinds[] = {"429", "500", "503", "reset", "slow", "lro-failed", NULL};
 
 static int fault_set(struct al_fault *f, const char *key, const char *val, struct errbuf *err)
 {
@@ -36,8 +35,8 @@ static int fault_set(struct al_fault *f, const char *key, const char *val, struc
     } else if (strcmp(key, "nth") == 0 || strcmp(key, "times") == 0 || strcmp(key, "ms") == 0) {
         long v = strtol(val, &end, 10);
         if (*val == '\0' || *end != '\0' || v < 0)
-            return errbuf_set(err, AMLSEC_EUSAGE, "fault '%s' wants a whole number, not '%s'",
-                              key, val);
+            return errbuf_set(err, AMLSEC_EUSAGE, "fault '%s' wants a whole number, not '%s'", key,
+                              val);
         if (key[0] == 'n')
             f->nth = v;
         else if (key[0] == 't')
@@ -47,8 +46,7 @@ static int fault_set(struct al_fault *f, const char *key, const char *val, struc
     } else if (strcmp(key, "rate") == 0) {
         double v = strtod(val, &end);
         if (*val == '\0' || *end != '\0' || !(v >= 0 && v <= 1))
-            return errbuf_set(err, AMLSEC_EUSAGE, "fault rate must be within 0..1, not '%s'",
-                              val);
+            return errbuf_set(err, AMLSEC_EUSAGE, "fault rate must be within 0..1, not '%s'", val);
         f->rate = v;
     } else {
         return errbuf_set(err, AMLSEC_EUSAGE,
@@ -141,8 +139,9 @@ int al_faults_apply(struct al_ctx *c, int *lro_fail)
             return 1;
         }
         if (strcmp(f->kind, "500") == 0) {
-            al_error(c, 500, "InternalServerError", "Encountered internal server error "
-                                                    "(injected fault).");
+            al_error(c, 500, "InternalServerError",
+                     "Encountered internal server error "
+                     "(injected fault).");
             return 1;
         }
         if (strcmp(f->kind, "503") == 0) {
@@ -214,13 +213,13 @@ int al_throttle(struct al_ctx *c)
         snprintf(sub, sizeof(sub), "%.*s", (int)(n < 60 ? n : 60), c->req->path + 15);
     }
     if (!c->al->opts.throttle) {
-        al_set_header(c->res, read ? "x-ms-ratelimit-remaining-subscription-reads" :
-                                     "x-ms-ratelimit-remaining-subscription-writes",
+        al_set_header(c->res,
+                      read ? "x-ms-ratelimit-remaining-subscription-reads"
+                           : "x-ms-ratelimit-remaining-subscription-writes",
                       "%d", read ? 249 : 199);
         return 0;
     }
-    snprintf(key, sizeof(key), "%s|%s|%s", sub, c->principal[0] ? c->principal : "anonymous",
-             kind);
+    snprintf(key, sizeof(key), "%s|%s|%s", sub, c->principal[0] ? c->principal : "anonymous", kind);
     b = bucket(c->al, key, cap);
     if (b == NULL)
         return 0;
@@ -229,20 +228,24 @@ int al_throttle(struct al_ctx *c)
     if (b->tokens < 1) {
         unsigned wait = (unsigned)ceil((1 - b->tokens) / rate);
         al_set_header(c->res, "Retry-After", "%u", wait ? wait : 1);
-        al_set_header(c->res, read ? "x-ms-ratelimit-remaining-subscription-reads" :
-                                     "x-ms-ratelimit-remaining-subscription-writes",
+        al_set_header(c->res,
+                      read ? "x-ms-ratelimit-remaining-subscription-reads"
+                           : "x-ms-ratelimit-remaining-subscription-writes",
                       "0");
         al_error(c, 429, "TooManyRequests",
                  "Number of '%s' requests for subscription '%s' actor '%s' exceeded. Please try "
                  "again after '%u' seconds after additional tokens are available.",
-                 read ? "read" : del ? "delete" : "write", sub,
-                 c->principal[0] ? c->principal : "anonymous", wait ? wait : 1);
+                 read  ? "read"
+                 : del ? "delete"
+                       : "write",
+                 sub, c->principal[0] ? c->principal : "anonymous", wait ? wait : 1);
         return -1;
     }
     b->tokens -= 1;
-    al_set_header(c->res, read ? "x-ms-ratelimit-remaining-subscription-reads" :
-                                 del ? "x-ms-ratelimit-remaining-subscription-deletes" :
-                                       "x-ms-ratelimit-remaining-subscription-writes",
+    al_set_header(c->res,
+                  read  ? "x-ms-ratelimit-remaining-subscription-reads"
+                  : del ? "x-ms-ratelimit-remaining-subscription-deletes"
+                        : "x-ms-ratelimit-remaining-subscription-writes",
                   "%d", (int)b->tokens);
     return 0;
 }
@@ -262,11 +265,10 @@ static void faults_json(struct al_ctx *c)
     for (size_t i = 0; i < c->al->nfaults; i++) {
         struct al_fault *f = &c->al->faults[i];
         json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:f, s:I, s:I, s:I, s:I}",
-                                              "kind", f->kind, "method", f->method, "path",
-                                              f->path, "nth", (json_int_t)f->nth, "rate", f->rate,
-                                              "times", (json_int_t)f->times, "ms",
-                                              (json_int_t)f->ms, "seen", (json_int_t)f->seen,
-                                              "fired", (json_int_t)f->fired));
+                                              "kind", f->kind, "method", f->method, "path", f->path,
+                                              "nth", (json_int_t)f->nth, "rate", f->rate, "times",
+                                              (json_int_t)f->times, "ms", (json_int_t)f->ms, "seen",
+                                              (json_int_t)f->seen, "fired", (json_int_t)f->fired));
     }
     al_json_reply(c, 200, json_pack("{s:o}", "value", list));
 }

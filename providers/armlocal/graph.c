@@ -64,8 +64,8 @@ static int lex(struct query *q, const char *s)
             t->kind = T_STR;
         } else if (isalpha((unsigned char)*s) || *s == '_' || *s == '$') {
             size_t j = 0;
-            while (isalnum((unsigned char)*s) || *s == '_' || *s == '.' || *s == '$' ||
-                   *s == '[' || *s == ']' || *s == '*') {
+            while (isalnum((unsigned char)*s) || *s == '_' || *s == '.' || *s == '$' || *s == '[' ||
+                   *s == ']' || *s == '*') {
                 if (j + 1 < sizeof(t->text))
                     t->text[j++] = *s;
                 s++;
@@ -147,15 +147,16 @@ static json_t *row_of(json_t *body)
                     "name", json_object_get(body, "name"), "type", low, "tenantId",
                     "72f988bf-86f1-41af-91ab-2d7cd011db47", "resourceGroup", rg, "subscriptionId",
                     sub, "managedBy", "");
-    json_object_set_new(row, "kind", json_object_get(body, "kind")
-                                         ? json_incref(json_object_get(body, "kind"))
-                                         : json_string(""));
-    json_object_set_new(row, "location", json_object_get(body, "location")
-                                             ? json_incref(json_object_get(body, "location"))
-                                             : json_string(""));
+    json_object_set_new(row, "kind",
+                        json_object_get(body, "kind") ? json_incref(json_object_get(body, "kind"))
+                                                      : json_string(""));
+    json_object_set_new(row, "location",
+                        json_object_get(body, "location")
+                            ? json_incref(json_object_get(body, "location"))
+                            : json_string(""));
     {
-        static const char *const pass[] = {"sku", "plan", "properties", "tags", "identity",
-                                           "zones", "extendedLocation"};
+        static const char *const pass[] = {"sku",      "plan",  "properties",      "tags",
+                                           "identity", "zones", "extendedLocation"};
         for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
             json_t *v = json_object_get(body, pass[i]);
             json_object_set_new(row, pass[i], v ? json_deep_copy(v) : json_null());
@@ -298,8 +299,9 @@ static void bad_query(struct al_ctx *c, const char *why)
     al_json_reply(
         c, 400,
         json_pack("{s:{s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}]}}", "error", "code", "BadRequest",
-                  "message", "Please provide below info when asking for support: timestamp, "
-                             "correlationId.",
+                  "message",
+                  "Please provide below info when asking for support: timestamp, "
+                  "correlationId.",
                   "details", "code", "InvalidQuery", "message",
                   "Query is invalid. Please refer to the documentation for the Azure Resource "
                   "Graph service and fix the query before retrying.",
@@ -355,9 +357,10 @@ static int quota(struct al_ctx *c)
             al_set_header(c->res, "x-ms-user-quota-remaining", "0");
             al_set_header(c->res, "x-ms-user-quota-resets-after", "00:00:%02d", left);
             al_set_header(c->res, "Retry-After", "%d", left ? left : 1);
-            al_error(c, 429, "RateLimiting", "Please provide below info when asking for support: "
-                                             "the user quota of Resource Graph queries was "
-                                             "exceeded.");
+            al_error(c, 429, "RateLimiting",
+                     "Please provide below info when asking for support: "
+                     "the user quota of Resource Graph queries was "
+                     "exceeded.");
             return -1;
         }
         if (b->tokens >= 1)
@@ -396,8 +399,9 @@ void al_graph_handle(struct al_ctx *c)
     text = json_string_value(json_object_get(req, "query"));
     if (!json_is_object(req) || text == NULL) {
         json_decref(req);
-        al_error(c, 400, "InvalidRequestContent", "The request must be a JSON object with a "
-                                                  "\"query\".");
+        al_error(c, 400, "InvalidRequestContent",
+                 "The request must be a JSON object with a "
+                 "\"query\".");
         return;
     }
     if (quota(c) < 0) {
@@ -418,8 +422,8 @@ void al_graph_handle(struct al_ctx *c)
     if (json_is_string(json_object_get(opts, "$skipToken"))) {
         const char *tokv = json_string_value(json_object_get(opts, "$skipToken"));
         char *end;
-        if (strncmp(tokv, "armlocal-", 9) != 0 ||
-            (skip = strtoll(tokv + 9, &end, 10)) < 0 || *end != '\0') {
+        if (strncmp(tokv, "armlocal-", 9) != 0 || (skip = strtoll(tokv + 9, &end, 10)) < 0 ||
+            *end != '\0') {
             json_decref(req);
             bad_query(c, "$skipToken is not valid");
             return;
@@ -606,9 +610,9 @@ void al_graph_handle(struct al_ctx *c)
                     ((size_t)skip + json_array_size(page) < total && !has_id) ? "true" : "false",
                     "facets");
     if ((size_t)skip + json_array_size(page) < total && has_id)
-        json_object_set_new(doc, "$skipToken",
-                            json_sprintf("armlocal-%lld",
-                                         (long long)(skip + (json_int_t)json_array_size(page))));
+        json_object_set_new(
+            doc, "$skipToken",
+            json_sprintf("armlocal-%lld", (long long)(skip + (json_int_t)json_array_size(page))));
     if (fmt && strcasecmp(fmt, "table") == 0) {
         json_t *cols = json_array(), *trows = json_array(), *first = json_array_get(page, 0), *row;
         const char *ck;
@@ -617,17 +621,17 @@ void al_graph_handle(struct al_ctx *c)
             json_t *prow;
             json_array_foreach(proj, i, prow)
             {
-                json_t *sample = first ? json_object_get(first, json_string_value(
-                                                                    json_array_get(prow, 0)))
-                                       : NULL;
+                json_t *sample =
+                    first ? json_object_get(first, json_string_value(json_array_get(prow, 0)))
+                          : NULL;
                 json_array_append_new(cols, json_pack("{s:O, s:s}", "name", json_array_get(prow, 0),
                                                       "type", json_type_name(sample)));
             }
         } else if (first) {
             json_object_foreach(first, ck, cv)
             {
-                json_array_append_new(cols, json_pack("{s:s, s:s}", "name", ck, "type",
-                                                      json_type_name(cv)));
+                json_array_append_new(
+                    cols, json_pack("{s:s, s:s}", "name", ck, "type", json_type_name(cv)));
             }
         }
         json_array_foreach(page, i, row)

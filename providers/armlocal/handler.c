@@ -251,12 +251,13 @@ static void finish_op(struct armlocal *al, const char *opid, json_t *op)
     int fail = json_is_true(json_object_get(op, "fail"));
     json_t *rec = id ? al_rec_get(al, id) : NULL;
     json_t *body = rec ? json_object_get(rec, "body") : NULL;
-    const struct al_type *t = al_type_find(json_string_value(json_object_get(body, "type")) ?
-                                               json_string_value(json_object_get(body, "type")) :
-                                               "");
+    const struct al_type *t = al_type_find(json_string_value(json_object_get(body, "type"))
+                                               ? json_string_value(json_object_get(body, "type"))
+                                               : "");
     (void)opid;
     json_object_set_new(op, "status", json_string(fail ? "Failed" : "Succeeded"));
-    json_object_set_new(op, "endTime", json_integer(json_integer_value(json_object_get(op, "end"))));
+    json_object_set_new(op, "endTime",
+                        json_integer(json_integer_value(json_object_get(op, "end"))));
     if (rec == NULL)
         return;
     json_object_del(rec, "op");
@@ -300,8 +301,8 @@ void al_ops_advance(struct armlocal *al, int64_t now)
 /* Starts an operation on id and answers per the pattern. body is the
  * response body for AL_ASYNC/AL_BODY (stolen), NULL otherwise. */
 static void start_op(struct al_ctx *c, enum al_lro lro, const char *id, const char *kind,
-                     const char *sub, const char *ns, const char *location, int status,
-                     int fail, json_t *body)
+                     const char *sub, const char *ns, const char *location, int status, int fail,
+                     json_t *body)
 {
     char opid[37], asy[1024], loc[1024], lc[64];
     json_t *op;
@@ -314,10 +315,10 @@ static void start_op(struct al_ctx *c, enum al_lro lro, const char *id, const ch
     lc[j] = '\0';
     al_guid(c->al, opid);
     op = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b}", "status", "InProgress",
-                   "resourceId", id, "kind", kind, "subscription", sub, "namespace", ns,
-                   "location", j ? lc : "global", "apiVersion",
-                   c->api_version ? c->api_version : "", "start", (json_int_t)c->now_ms, "end",
-                   (json_int_t)(c->now_ms + c->al->opts.lro_ms), "fail", fail);
+                   "resourceId", id, "kind", kind, "subscription", sub, "namespace", ns, "location",
+                   j ? lc : "global", "apiVersion", c->api_version ? c->api_version : "", "start",
+                   (json_int_t)c->now_ms, "end", (json_int_t)(c->now_ms + c->al->opts.lro_ms),
+                   "fail", fail);
     json_object_set_new(json_object_get(c->al->state, "ops"), opid, op);
     if (rec)
         json_object_set_new(rec, "op", json_string(opid));
@@ -369,8 +370,8 @@ static void op_get(struct al_ctx *c, const char *opid, int results)
         }
         if (strcmp(status, "Failed") == 0)
             json_object_set_new(doc, "error",
-                                json_pack("{s:s, s:s}", "code", "InternalOperationError",
-                                          "message", "The operation failed (injected fault)."));
+                                json_pack("{s:s, s:s}", "code", "InternalOperationError", "message",
+                                          "The operation failed (injected fault)."));
         al_json_reply(c, 200, doc);
         return;
     }
@@ -402,10 +403,10 @@ static void op_get(struct al_ctx *c, const char *opid, int results)
 /* --- generic resources --------------------------------------------------- */
 
 struct al_target {
-    char id[2048];    /* as requested */
-    char scope[2048]; /* what the (last) provider block hangs under */
-    char parent[2048];/* the parent resource (or scope) */
-    char type[512];   /* full type, request casing */
+    char id[2048];     /* as requested */
+    char scope[2048];  /* what the (last) provider block hangs under */
+    char parent[2048]; /* the parent resource (or scope) */
+    char type[512];    /* full type, request casing */
     char name[512];
     char sub[128];
     char rg[256];
@@ -527,9 +528,9 @@ static void compute_identity(struct al_ctx *c, json_t *res, const json_t *old)
         }
         al_guid(c->al, g);
         json_object_set_new(id, "tenantId",
-                            json_is_string(json_object_get(oid, "tenantId")) ?
-                                json_incref(json_object_get(oid, "tenantId")) :
-                                json_string("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+                            json_is_string(json_object_get(oid, "tenantId"))
+                                ? json_incref(json_object_get(oid, "tenantId"))
+                                : json_string("72f988bf-86f1-41af-91ab-2d7cd011db47"));
     } else {
         json_object_del(id, "principalId");
         json_object_del(id, "tenantId");
@@ -572,8 +573,9 @@ static json_t *parse_body(struct al_ctx *c)
     json_t *body;
 
     if (c->req->body_len == 0) {
-        al_error(c, 400, "InvalidRequestContent", "The request content was invalid and could "
-                                                  "not be deserialized: the body is empty.");
+        al_error(c, 400, "InvalidRequestContent",
+                 "The request content was invalid and could "
+                 "not be deserialized: the body is empty.");
         return NULL;
     }
     if (ct && strncasecmp(ct, "application/json", 16) != 0) {
@@ -602,7 +604,8 @@ static void reply_lro_or_sync(struct al_ctx *c, const struct al_type *ty, enum a
     int status;
     if (lro == AL_SYNC) {
         if (strcmp(kind, "put") == 0)
-            status = created ? ty->put_create_status : ty->put_update_status;
+            status = created ? (ty->put_create_status ? ty->put_create_status : 201)
+                             : (ty->put_update_status ? ty->put_update_status : 200);
         else
             status = 200;
         al_rules_after_write(c->al, ty, t->id);
@@ -665,8 +668,8 @@ static void resource_put(struct al_ctx *c, const struct al_type *ty, const struc
                 json_object_set(res, k, v);
         }
     }
-    json_object_set_new(res, "id", json_string(rec ? json_string_value(json_object_get(old, "id"))
-                                                   : t->id));
+    json_object_set_new(res, "id",
+                        json_string(rec ? json_string_value(json_object_get(old, "id")) : t->id));
     json_object_set_new(res, "name", json_string(t->name));
     json_object_set_new(res, "type", json_string(ty->type));
     if (!json_is_object(json_object_get(res, "properties")))
@@ -692,8 +695,7 @@ static void resource_put(struct al_ctx *c, const struct al_type *ty, const struc
     if (lro == AL_LOCATION && created)
         json_object_set_new(rec, "hidden", json_true());
     reply_lro_or_sync(c, ty, lro, t, is_patch ? "patch" : "put", created,
-                      json_string_value(json_object_get(json_object_get(rec, "body"),
-                                                        "location")),
+                      json_string_value(json_object_get(json_object_get(rec, "body"), "location")),
                       lro_fail);
     al_store_save(c->al);
 out:
@@ -706,8 +708,9 @@ static void resource_delete(struct al_ctx *c, const struct al_type *ty, const st
 {
     json_t *rec, *body;
     if (ty->del == AL_NOT_ALLOWED) {
-        al_error(c, 405, "MethodNotAllowed", "The requested method 'DELETE' is not allowed for "
-                                             "'%s'.",
+        al_error(c, 405, "MethodNotAllowed",
+                 "The requested method 'DELETE' is not allowed for "
+                 "'%s'.",
                  ty->type);
         return;
     }
@@ -741,8 +744,9 @@ static void resource_delete(struct al_ctx *c, const struct al_type *ty, const st
     }
     if (ty->has_state)
         al_jpath_set_new(body, "properties.provisioningState", json_string("Deleting"));
-    start_op(c, ty->del, t->id, "delete", t->sub[0] ? t->sub : "00000000-0000-0000-0000-000000000000",
-             t->ns, json_string_value(json_object_get(body, "location")), 202, lro_fail, NULL);
+    start_op(c, ty->del, t->id, "delete",
+             t->sub[0] ? t->sub : "00000000-0000-0000-0000-000000000000", t->ns,
+             json_string_value(json_object_get(body, "location")), 202, lro_fail, NULL);
     al_store_save(c->al);
 }
 
@@ -801,17 +805,16 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
             }
             snprintf(scope, sizeof(scope), "%.*s", pos ? (int)(pos - rid) : 0, rid);
             if (!(strcmp(scope, parent) == 0 || under_scope(scope, parent) ||
-                  (strstr(type_l, "roleassignments") && (parent[0] == '\0' ||
-                                                          under_scope(parent, scope) ||
-                                                          scope[0] == '\0'))))
+                  (strstr(type_l, "roleassignments") &&
+                   (parent[0] == '\0' || under_scope(parent, scope) || scope[0] == '\0'))))
                 continue;
-            if (filter && strstr(filter, "atScope()") && !(strcmp(scope, parent) == 0 ||
-                                                           under_scope(parent, scope)))
+            if (filter && strstr(filter, "atScope()") &&
+                !(strcmp(scope, parent) == 0 || under_scope(parent, scope)))
                 continue;
             if (principal &&
-                strcasecmp(json_string_value(al_jpath(body, "properties.principalId")) ?
-                               json_string_value(al_jpath(body, "properties.principalId")) :
-                               "",
+                strcasecmp(json_string_value(al_jpath(body, "properties.principalId"))
+                               ? json_string_value(al_jpath(body, "properties.principalId"))
+                               : "",
                            principal) != 0)
                 continue;
         } else {
@@ -872,8 +875,7 @@ static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
                      t.name);
             return;
         }
-        al_json_reply(c, strcasecmp(c->req->method, "HEAD") == 0 ? 204 : 200,
-                      al_render(c, rec));
+        al_json_reply(c, strcasecmp(c->req->method, "HEAD") == 0 ? 204 : 200, al_render(c, rec));
     } else if (strcasecmp(c->req->method, "PUT") == 0 || strcasecmp(c->req->method, "PATCH") == 0) {
         resource_put(c, ty, &t, strcasecmp(c->req->method, "PATCH") == 0, lro_fail);
     } else if (strcasecmp(c->req->method, "DELETE") == 0) {
@@ -891,11 +893,10 @@ static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
 
 static int type_namespace_known(const char *ns)
 {
-    static const char *const known[] = {
-        "Microsoft.Resources",        "Microsoft.MachineLearningServices",
-        "Microsoft.Network",          "Microsoft.KeyVault",
-        "Microsoft.Storage",          "Microsoft.ContainerRegistry",
-        "Microsoft.Insights",         "Microsoft.Authorization"};
+    static const char *const known[] = {"Microsoft.Resources", "Microsoft.MachineLearningServices",
+                                        "Microsoft.Network",   "Microsoft.KeyVault",
+                                        "Microsoft.Storage",   "Microsoft.ContainerRegistry",
+                                        "Microsoft.Insights",  "Microsoft.Authorization"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strcasecmp(known[i], ns) == 0)
             return 1;
@@ -951,8 +952,7 @@ static void action_handle(struct al_ctx *c, const struct al_type *ty, struct al_
         al_error(c, 404, "ResourceNotFound", "The Resource '%s' was not found.", rid);
         return;
     }
-    if (strcasecmp(ty->type, "Microsoft.MachineLearningServices/workspaces/onlineEndpoints") ==
-            0 &&
+    if (strcasecmp(ty->type, "Microsoft.MachineLearningServices/workspaces/onlineEndpoints") == 0 &&
         strcasecmp(t->last, "listKeys") == 0) {
         json_t *aux = json_object_get(rec, "aux");
         if (!json_is_object(aux)) {
@@ -1044,8 +1044,7 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
         return;
     }
     if (seg_is(p, 0, "providers")) {
-        if (p->nsegs == 3 && seg_is(p, 1, "Microsoft.ResourceGraph") &&
-            seg_is(p, 2, "resources")) {
+        if (p->nsegs == 3 && seg_is(p, 1, "Microsoft.ResourceGraph") && seg_is(p, 2, "resources")) {
             al_graph_handle(c);
             return;
         }
@@ -1065,7 +1064,8 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
     }
     if (seg_is(p, 0, "subscriptions") && seg_is(p, 2, "providers") &&
         seg_is(p, 3, "Microsoft.KeyVault") &&
-        (seg_is(p, 4, "deletedVaults") || (seg_is(p, 4, "locations") && seg_is(p, 6, "deletedVaults")))) {
+        (seg_is(p, 4, "deletedVaults") ||
+         (seg_is(p, 4, "locations") && seg_is(p, 6, "deletedVaults")))) {
         deleted_vaults(c, p);
         return;
     }
@@ -1083,8 +1083,9 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
         return;
     if (!ty->extension && strcasecmp(ty->type, "Microsoft.Resources/resourceGroups") != 0 &&
         t.rg[0] == '\0' && !(t.collection && strcasecmp(m, "GET") == 0)) {
-        al_error(c, 400, "InvalidResourceId", "The resource id '%s' is invalid: tracked "
-                                              "resources live in a resource group.",
+        al_error(c, 400, "InvalidResourceId",
+                 "The resource id '%s' is invalid: tracked "
+                 "resources live in a resource group.",
                  t.id);
         return;
     }
@@ -1099,14 +1100,13 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
     }
     if (strcasecmp(m, "GET") == 0) {
         json_t *rec;
-        if (check_parents(c, &t, 0) < 0)
-            return;
-        rec = al_rec_get(c->al, t.id);
-        if (!visible(rec)) {
-            not_found(c, &t);
-            return;
+        if (check_parents(c, &t, 0) == 0) {
+            rec = al_rec_get(c->al, t.id);
+            if (!visible(rec))
+                not_found(c, &t);
+            else
+                al_json_reply(c, 200, al_render(c, rec));
         }
-        al_json_reply(c, 200, al_render(c, rec));
     } else if (strcasecmp(m, "PUT") == 0) {
         resource_put(c, ty, &t, 0, lro_fail);
     } else if (strcasecmp(m, "PATCH") == 0) {
@@ -1122,8 +1122,9 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
         json_t *e = json_object_get(doc, "error");
         if (e) {
             int st = c->res->status;
-            al_json_reply(c, st, json_pack("{s:O, s:O}", "code", json_object_get(e, "code"),
-                                           "message", json_object_get(e, "message")));
+            al_json_reply(c, st,
+                          json_pack("{s:O, s:O}", "code", json_object_get(e, "code"), "message",
+                                    json_object_get(e, "message")));
         }
         json_decref(doc);
     }

@@ -133,8 +133,8 @@ static char *jwt_sign_hs256(struct armlocal *al, json_t *claims)
         b64url((const unsigned char *)h, strlen(h), &out);
         buf_addch(&out, '.');
         b64url((const unsigned char *)p, strlen(p), &out);
-        HMAC(EVP_sha256(), al->token_key, sizeof(al->token_key), (unsigned char *)out.ptr,
-             out.len, mac, &maclen);
+        HMAC(EVP_sha256(), al->token_key, sizeof(al->token_key), (unsigned char *)out.ptr, out.len,
+             mac, &maclen);
         buf_addch(&out, '.');
         b64url(mac, maclen, &out);
     }
@@ -185,8 +185,9 @@ int al_sp_register(struct armlocal *al, const json_t *spec, struct errbuf *err)
         X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
         BIO_free(bio);
         if (x == NULL)
-            return errbuf_set(err, AMLSEC_EPARSE, "certificate %zu of '%s' is not a PEM "
-                                                  "certificate",
+            return errbuf_set(err, AMLSEC_EPARSE,
+                              "certificate %zu of '%s' is not a PEM "
+                              "certificate",
                               i, cid);
         X509_free(x);
     }
@@ -203,7 +204,8 @@ int al_sp_register(struct armlocal *al, const json_t *spec, struct errbuf *err)
     }
     snprintf(sp->client_id, sizeof(sp->client_id), "%s", cid);
     snprintf(sp->tenant_id, sizeof(sp->tenant_id), "%s",
-             jstr(spec, "tenantId") ? jstr(spec, "tenantId") : "72f988bf-86f1-41af-91ab-2d7cd011db47");
+             jstr(spec, "tenantId") ? jstr(spec, "tenantId")
+                                    : "72f988bf-86f1-41af-91ab-2d7cd011db47");
     if (jstr(spec, "objectId"))
         snprintf(sp->object_id, sizeof(sp->object_id), "%s", jstr(spec, "objectId"));
     else
@@ -402,13 +404,13 @@ static json_t *form_parse(const char *body, size_t len)
     return f;
 }
 
-static void oauth_error(struct al_ctx *c, int status, const char *error, int code,
-                        const char *desc)
+static void oauth_error(struct al_ctx *c, int status, const char *error, int code, const char *desc)
 {
     char d[512];
     snprintf(d, sizeof(d), "AADSTS%d: %s", code, desc);
-    al_json_reply(c, status, json_pack("{s:s, s:s, s:[i]}", "error", error, "error_description",
-                                       d, "error_codes", code));
+    al_json_reply(c, status,
+                  json_pack("{s:s, s:s, s:[i]}", "error", error, "error_description", d,
+                            "error_codes", code));
 }
 
 static void issue(struct al_ctx *c, const char *tenant, const char *client_id, const char *oid,
@@ -421,8 +423,8 @@ static void issue(struct al_ctx *c, const char *tenant, const char *client_id, c
     snprintf(iss, sizeof(iss), "https://sts.windows.net/%s/", tenant);
     claims = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "aud", resource,
                        "iss", iss, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
-                       (json_int_t)(now + TOKEN_LIFETIME_S), "appid", client_id, "oid", oid,
-                       "sub", oid, "tid", tenant, "idtyp", "app", "ver", "1.0");
+                       (json_int_t)(now + TOKEN_LIFETIME_S), "appid", client_id, "oid", oid, "sub",
+                       oid, "tid", tenant, "idtyp", "app", "ver", "1.0");
     tok = jwt_sign_hs256(c->al, claims);
     json_decref(claims);
     if (v1_strings) {
@@ -438,9 +440,8 @@ static void issue(struct al_ctx *c, const char *tenant, const char *client_id, c
     } else {
         al_json_reply(c, 200,
                       json_pack("{s:s, s:i, s:i, s:I, s:s}", "token_type", "Bearer", "expires_in",
-                                TOKEN_LIFETIME_S, "ext_expires_in", TOKEN_LIFETIME_S,
-                                "expires_on", (json_int_t)(now + TOKEN_LIFETIME_S),
-                                "access_token", tok));
+                                TOKEN_LIFETIME_S, "ext_expires_in", TOKEN_LIFETIME_S, "expires_on",
+                                (json_int_t)(now + TOKEN_LIFETIME_S), "access_token", tok));
     }
     if (tok)
         OPENSSL_cleanse(tok, strlen(tok));
@@ -524,8 +525,8 @@ void al_token_handle(struct al_ctx *c, const char *tenant)
             json_array_foreach(sp->federated, i, fc)
             {
                 EVP_PKEY *key;
-                const char *aud = jstr(fc, "audience") ? jstr(fc, "audience")
-                                                       : "api://AzureADTokenExchange";
+                const char *aud =
+                    jstr(fc, "audience") ? jstr(fc, "audience") : "api://AzureADTokenExchange";
                 if (ok || iss == NULL || sub == NULL || jstr(fc, "issuer") == NULL ||
                     strcmp(iss, jstr(fc, "issuer")) != 0 || jstr(fc, "subject") == NULL ||
                     strcmp(sub, jstr(fc, "subject")) != 0 || !aud_has(j.claims, aud, 0))
@@ -551,9 +552,9 @@ void al_token_handle(struct al_ctx *c, const char *tenant)
                     "or 'client_secret'.");
         goto out;
     }
-    issue(c, strcmp(tenant, "common") == 0 || strcmp(tenant, "organizations") == 0 ?
-                 sp->tenant_id :
-                 tenant,
+    issue(c,
+          strcmp(tenant, "common") == 0 || strcmp(tenant, "organizations") == 0 ? sp->tenant_id
+                                                                                : tenant,
           sp->client_id, sp->object_id, resource, 0);
 out:
     json_decref(f);
@@ -567,15 +568,15 @@ void al_imds_handle(struct al_ctx *c)
     char oid[37], res[512];
 
     if (md == NULL || strcasecmp(md, "true") != 0) {
-        al_json_reply(c, 400, json_pack("{s:s, s:s}", "error", "invalid_request",
-                                        "error_description",
-                                        "Required metadata header not specified"));
+        al_json_reply(c, 400,
+                      json_pack("{s:s, s:s}", "error", "invalid_request", "error_description",
+                                "Required metadata header not specified"));
         return;
     }
     if (resource == NULL || resource[0] == '\0') {
-        al_json_reply(c, 400, json_pack("{s:s, s:s}", "error", "invalid_request",
-                                        "error_description",
-                                        "Required query variable 'resource' is missing"));
+        al_json_reply(c, 400,
+                      json_pack("{s:s, s:s}", "error", "invalid_request", "error_description",
+                                "Required query variable 'resource' is missing"));
         return;
     }
     if (cid == NULL)

@@ -24,8 +24,7 @@ static int parse_uint(unsigned long long *out, const char *flag, const char *v,
     return 0;
 }
 
-int armlocal_opts_set(struct armlocal_opts *o, const char *flag, const char *v,
-                      struct errbuf *err)
+int armlocal_opts_set(struct armlocal_opts *o, const char *flag, const char *v, struct errbuf *err)
 {
     unsigned long long n;
     int rc;

@@ -88,8 +88,7 @@ static int load_aliases(struct armlocal *al, const char *path, struct errbuf *er
         nsobj = json_object_get(al->aliases, ns);
         if (nsobj == NULL) {
             nsobj = json_pack("{s:s, s:{}}", "namespace", "", "types");
-            json_object_set_new(nsobj, "namespace",
-                                json_stringn(line, (size_t)(slash1 - line)));
+            json_object_set_new(nsobj, "namespace", json_stringn(line, (size_t)(slash1 - line)));
             json_object_set_new(al->aliases, ns, nsobj);
         }
         list = json_object_get(json_object_get(nsobj, "types"), rtype);
@@ -97,13 +96,13 @@ static int load_aliases(struct armlocal *al, const char *path, struct errbuf *er
             list = json_array();
             json_object_set_new(json_object_get(nsobj, "types"), rtype, list);
         }
-        json_array_append_new(
-            list, json_pack("{s:s, s:[], s:s, s:s, s:{s:s, s:s, s:s}}", "name", line, "paths",
-                            "type", "NotSpecified", "defaultPath", comma + 1, "defaultMetadata",
-                            "type", "Deny", "attributes", "None"));
-        json_object_set_new(json_object_get(json_array_get(list, json_array_size(list) - 1),
-                                            "defaultMetadata"),
-                            "type", json_string("Untyped"));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:[], s:s, s:s, s:{s:s, s:s, s:s}}", "name", line,
+                                        "paths", "type", "NotSpecified", "defaultPath", comma + 1,
+                                        "defaultMetadata", "type", "Deny", "attributes", "None"));
+        json_object_set_new(
+            json_object_get(json_array_get(list, json_array_size(list) - 1), "defaultMetadata"),
+            "type", json_string("Untyped"));
     }
     buf_release(&b);
     return 0;
@@ -128,8 +127,9 @@ void al_policy_definition_get(struct al_ctx *c, const char *name)
     al_lower(key, name, sizeof(key));
     d = json_object_get(c->al->policy_defs, key);
     if (d == NULL) {
-        al_error(c, 404, "PolicyDefinitionNotFound", "The policy definition '%s' could not be "
-                                                     "found.",
+        al_error(c, 404, "PolicyDefinitionNotFound",
+                 "The policy definition '%s' could not be "
+                 "found.",
                  name);
         return;
     }
@@ -156,13 +156,13 @@ void al_provider_get(struct al_ctx *c, const char *ns)
     }
     if (nsobj == NULL) {
         json_decref(types);
-        al_error(c, 404, "InvalidResourceNamespace", "The resource namespace '%s' is invalid.",
-                 ns);
+        al_error(c, 404, "InvalidResourceNamespace", "The resource namespace '%s' is invalid.", ns);
         return;
     }
     snprintf(id, sizeof(id), "/providers/%s",
              json_string_value(json_object_get(nsobj, "namespace")));
-    al_json_reply(c, 200, json_pack("{s:s, s:O, s:s, s:o}", "id", id, "namespace",
-                                    json_object_get(nsobj, "namespace"), "registrationState",
-                                    "Registered", "resourceTypes", types));
+    al_json_reply(c, 200,
+                  json_pack("{s:s, s:O, s:s, s:o}", "id", id, "namespace",
+                            json_object_get(nsobj, "namespace"), "registrationState", "Registered",
+                            "resourceTypes", types));
 }

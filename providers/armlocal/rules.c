@@ -116,15 +116,15 @@ static int check_cmk_workspace(struct al_ctx *c, json_t *res)
     if (status == NULL || strcasecmp(status, "Enabled") != 0)
         return 0;
     if (kv == NULL) {
-        al_error(c, 400, "BadRequest", "encryption.keyVaultProperties.keyVaultArmId is required "
-                                       "when encryption is enabled.");
+        al_error(c, 400, "BadRequest",
+                 "encryption.keyVaultProperties.keyVaultArmId is required "
+                 "when encryption is enabled.");
         return -1;
     }
     vrec = al_rec_get(c->al, kv);
     vb = json_object_get(vrec, "body");
     if (vrec == NULL || json_is_true(json_object_get(vrec, "hidden"))) {
-        al_error(c, 400, "BadRequest", "The key vault '%s' used for encryption was not found.",
-                 kv);
+        al_error(c, 400, "BadRequest", "The key vault '%s' used for encryption was not found.", kv);
         return -1;
     }
     if (!json_is_true(al_jpath(vb, "properties.enableSoftDelete")) ||
@@ -154,8 +154,8 @@ static int check_ws_name_reserved(struct al_ctx *c, const char *id, const json_t
     return 0;
 }
 
-static int check_role_assignment(struct al_ctx *c, const char *id, const char *scope,
-                                 json_t *res, const json_t *old)
+static int check_role_assignment(struct al_ctx *c, const char *id, const char *scope, json_t *res,
+                                 const json_t *old)
 {
     const char *role = str(al_jpath(res, "properties.roleDefinitionId"));
     const char *principal = str(al_jpath(res, "properties.principalId"));
@@ -235,12 +235,11 @@ static int check_private_endpoint(struct al_ctx *c, json_t *res)
                          str(json_object_get(res, "id")));
                 return -1;
             }
-            json_object_set_new(json_object_get(conn, "properties"),
-                                "privateLinkServiceConnectionState",
-                                json_pack("{s:s, s:s, s:s}", "status",
-                                          l == 0 ? "Approved" : "Pending", "description",
-                                          l == 0 ? "Auto-Approved" : "Awaiting approval",
-                                          "actionsRequired", "None"));
+            json_object_set_new(
+                json_object_get(conn, "properties"), "privateLinkServiceConnectionState",
+                json_pack("{s:s, s:s, s:s}", "status", l == 0 ? "Approved" : "Pending",
+                          "description", l == 0 ? "Auto-Approved" : "Awaiting approval",
+                          "actionsRequired", "None"));
         }
     }
     return 0;
@@ -337,9 +336,9 @@ int al_rules_check_delete(struct al_ctx *c, const struct al_type *t, const char 
     }
     /* CMK workspaces are always hard-deleted; others are soft-deleted
      * unless forceToPurge=true */
-    if (!purge && !(str(al_jpath(body, "properties.encryption.status")) &&
-                    strcasecmp(str(al_jpath(body, "properties.encryption.status")), "Enabled") ==
-                        0)) {
+    if (!purge &&
+        !(str(al_jpath(body, "properties.encryption.status")) &&
+          strcasecmp(str(al_jpath(body, "properties.encryption.status")), "Enabled") == 0)) {
         char ts[40];
         al_time_iso(c->now_ms, ts, sizeof(ts));
         json_object_set_new(json_object_get(c->al->state, "deletedWorkspaces"), key,
@@ -373,11 +372,11 @@ static void add_connection(struct armlocal *al, const char *pe_id, const char *p
                          "name", name, "type", al_type_find(ctype)->type, "properties",
                          "privateEndpoint", "id", pe_id, "privateLinkServiceConnectionState",
                          "status", manual ? "Pending" : "Approved", "description",
-                         manual ? "Awaiting approval" : "Auto-Approved", "actionsRequired",
-                         "None", "groupIds",
-                         json_object_get(conn, "properties") ?
-                             json_object_get(json_object_get(conn, "properties"), "groupIds") :
-                             json_null(),
+                         manual ? "Awaiting approval" : "Auto-Approved", "actionsRequired", "None",
+                         "groupIds",
+                         json_object_get(conn, "properties")
+                             ? json_object_get(json_object_get(conn, "properties"), "groupIds")
+                             : json_null(),
                          "provisioningState", "Succeeded"));
 }
 
@@ -426,7 +425,8 @@ void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const c
         rg_of(id, rg, sizeof(rg));
         al_lower(key, name ? name : "", sizeof(key));
         al_time_iso(al_now_ms(), ts, sizeof(ts));
-        snprintf(did, sizeof(did), "%.*s/providers/Microsoft.KeyVault/locations/%s/deletedVaults/%s",
+        snprintf(did, sizeof(did),
+                 "%.*s/providers/Microsoft.KeyVault/locations/%s/deletedVaults/%s",
                  (int)(strstr(rg, "/resourcegroups/") ? strstr(rg, "/resourcegroups/") - rg : 0),
                  rg, loc ? loc : "global", name ? name : "");
         json_object_set_new(

@@ -52,9 +52,8 @@ static void sleep_ms(unsigned ms)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct armlocal *al = cls;
     struct pending *pd = *con_cls;
@@ -154,8 +153,8 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-int armlocal_create(struct armlocal **out, const struct armlocal_opts *opts,
-                    const char *base_url, struct errbuf *err)
+int armlocal_create(struct armlocal **out, const struct armlocal_opts *opts, const char *base_url,
+                    struct errbuf *err)
 {
     struct armlocal *al = calloc(1, sizeof(*al));
     int rc = AMLSEC_ENOMEM;
@@ -298,12 +297,13 @@ int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, stru
     else
         d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, al, MHD_OPTION_SOCK_ADDR, &sa,
                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, al,
-                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, al,
-                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, al, MHD_OPTION_CONNECTION_TIMEOUT,
+                             (unsigned)120, MHD_OPTION_END);
     if (d == NULL) {
         armlocal_free(al);
-        return errbuf_set(err, AMLSEC_EIO, "cannot listen on %s:%u (port in use, or bad TLS "
-                                           "certificate/key)",
+        return errbuf_set(err, AMLSEC_EIO,
+                          "cannot listen on %s:%u (port in use, or bad TLS "
+                          "certificate/key)",
                           host, opts->port);
     }
     al->daemon = d;

@@ -99,7 +99,8 @@ static void compute_online_endpoint(struct al_ctx *c, json_t *res, const json_t 
 
 static void normalise_acls(json_t *acls)
 {
-    json_t *ip = json_object_get(acls, "ipRules"), *vn = json_object_get(acls, "virtualNetworkRules");
+    json_t *ip = json_object_get(acls, "ipRules"),
+           *vn = json_object_get(acls, "virtualNetworkRules");
     size_t i;
     json_t *r;
     json_array_foreach(ip, i, r)
@@ -210,7 +211,8 @@ static void compute_components(struct al_ctx *c, json_t *res, const json_t *old)
     keep_or_guid(c, props, "InstrumentationKey", oprops);
     keep_or_guid(c, props, "TenantId", oprops);
     loc_compact(res, loc, sizeof(loc));
-    snprintf(buf, sizeof(buf), "InstrumentationKey=%s;IngestionEndpoint=https://%s-0.in."
+    snprintf(buf, sizeof(buf),
+             "InstrumentationKey=%s;IngestionEndpoint=https://%s-0.in."
              "applicationinsights.azure.com/",
              json_string_value(json_object_get(props, "InstrumentationKey")), loc);
     json_object_set_new(props, "ConnectionString", json_string(buf));
@@ -254,8 +256,7 @@ static void compute_scope_only(struct al_ctx *c, json_t *res, const json_t *old)
         n = sizeof(scope) - 1;
     memcpy(scope, id, n);
     scope[n] = '\0';
-    json_object_set_new(json_object_get(res, "properties"), "scope",
-                        json_string(n ? scope : "/"));
+    json_object_set_new(json_object_get(res, "properties"), "scope", json_string(n ? scope : "/"));
     set_default(res, "properties.enforcementMode", json_string("Default"));
 }
 
@@ -338,13 +339,16 @@ static const char *const storage_create_only[] = {"properties.isHnsEnabled", "ki
 static const char *const acr_create_only[] = {"properties.zoneRedundancy", NULL};
 static const char *const located[] = {"location", NULL};
 
-#define RT(type, versions, put, patch, del, cs, us, ext, state, flat, co, fn)                     \
-    {type, versions, put, patch, del, cs, us, ext, state, flat, co, fn}
+#define RT(type, versions, put, patch, del, cs, us, ext, state, flat, co, fn)                      \
+    {                                                                                              \
+        type, versions, put, patch, del, cs, us, ext, state, flat, co, fn                          \
+    }
 
 static const struct al_type types[] = {
-    RT("Microsoft.Resources/resourceGroups", "2021-04-01 2022-09-01 2023-07-01 2024-03-01 "
-       "2024-07-01 2024-11-01 2025-04-01", AL_SYNC, AL_SYNC, AL_LOCATION, 201, 200, 0, 1, 0,
-       located, NULL),
+    RT("Microsoft.Resources/resourceGroups",
+       "2021-04-01 2022-09-01 2023-07-01 2024-03-01 "
+       "2024-07-01 2024-11-01 2025-04-01",
+       AL_SYNC, AL_SYNC, AL_LOCATION, 201, 200, 0, 1, 0, located, NULL),
     RT("Microsoft.MachineLearningServices/workspaces", "2025-09-01", AL_LOCATION, AL_LOCATION,
        AL_LOCATION, 0, 0, 0, 1, 0, ws_create_only, compute_workspace),
     RT("Microsoft.MachineLearningServices/workspaces/computes", "2025-09-01", AL_ASYNC, AL_ASYNC,
@@ -353,36 +357,36 @@ static const struct al_type types[] = {
        AL_LOCATION, AL_LOCATION, 0, 0, 0, 1, 0, NULL, compute_online_endpoint),
     RT("Microsoft.MachineLearningServices/workspaces/privateEndpointConnections", "2025-09-01",
        AL_SYNC, AL_NOT_ALLOWED, AL_SYNC, 200, 200, 0, 1, 0, NULL, NULL),
-    RT("Microsoft.Network/privateEndpoints", "2025-03-01", AL_ASYNC, AL_NOT_ALLOWED, AL_LOCATION,
-       0, 0, 0, 1, 0, NULL, compute_private_endpoint),
+    RT("Microsoft.Network/privateEndpoints", "2025-03-01", AL_ASYNC, AL_NOT_ALLOWED, AL_LOCATION, 0,
+       0, 0, 1, 0, NULL, compute_private_endpoint),
     RT("Microsoft.Network/virtualNetworks", "2025-03-01", AL_ASYNC, AL_SYNC, AL_LOCATION, 0, 0, 0,
        1, 0, NULL, compute_vnet),
     RT("Microsoft.Network/virtualNetworks/subnets", "2025-03-01", AL_ASYNC, AL_NOT_ALLOWED,
        AL_LOCATION, 0, 0, 0, 1, 0, NULL, NULL),
     RT("Microsoft.KeyVault/vaults", "2025-05-01", AL_BODY, AL_SYNC, AL_SYNC, 0, 0, 0, 1, 0, NULL,
        compute_vault),
-    RT("Microsoft.KeyVault/vaults/keys", "2025-05-01", AL_SYNC, AL_NOT_ALLOWED, AL_NOT_ALLOWED,
-       200, 200, 0, 0, 0, NULL, compute_key),
+    RT("Microsoft.KeyVault/vaults/keys", "2025-05-01", AL_SYNC, AL_NOT_ALLOWED, AL_NOT_ALLOWED, 200,
+       200, 0, 0, 0, NULL, compute_key),
     RT("Microsoft.KeyVault/vaults/privateEndpointConnections", "2025-05-01", AL_SYNC,
        AL_NOT_ALLOWED, AL_SYNC, 200, 200, 0, 1, 0, NULL, NULL),
-    RT("Microsoft.Storage/storageAccounts", "2025-06-01", AL_LOCATION, AL_SYNC, AL_SYNC, 0, 0, 0,
-       1, 0, storage_create_only, compute_storage),
+    RT("Microsoft.Storage/storageAccounts", "2025-06-01", AL_LOCATION, AL_SYNC, AL_SYNC, 0, 0, 0, 1,
+       0, storage_create_only, compute_storage),
     RT("Microsoft.Storage/storageAccounts/privateEndpointConnections", "2025-06-01", AL_SYNC,
        AL_NOT_ALLOWED, AL_SYNC, 200, 200, 0, 1, 0, NULL, NULL),
-    RT("Microsoft.ContainerRegistry/registries", "2025-04-01", AL_ASYNC, AL_ASYNC, AL_LOCATION,
-       0, 0, 0, 1, 0, acr_create_only, compute_registry),
-    RT("Microsoft.ContainerRegistry/registries/privateEndpointConnections", "2025-04-01",
-       AL_SYNC, AL_NOT_ALLOWED, AL_SYNC, 200, 200, 0, 1, 0, NULL, NULL),
-    RT("Microsoft.Insights/components", "2020-02-02", AL_SYNC, AL_SYNC, AL_SYNC, 201, 200, 0, 1,
-       0, NULL, compute_components),
+    RT("Microsoft.ContainerRegistry/registries", "2025-04-01", AL_ASYNC, AL_ASYNC, AL_LOCATION, 0,
+       0, 0, 1, 0, acr_create_only, compute_registry),
+    RT("Microsoft.ContainerRegistry/registries/privateEndpointConnections", "2025-04-01", AL_SYNC,
+       AL_NOT_ALLOWED, AL_SYNC, 200, 200, 0, 1, 0, NULL, NULL),
+    RT("Microsoft.Insights/components", "2020-02-02", AL_SYNC, AL_SYNC, AL_SYNC, 201, 200, 0, 1, 0,
+       NULL, compute_components),
     RT("Microsoft.Authorization/roleAssignments", "2022-04-01", AL_SYNC, AL_NOT_ALLOWED, AL_SYNC,
        201, 200, 1, 0, 0, NULL, compute_role_assignment),
     RT("Microsoft.Authorization/roleDefinitions", "2022-04-01", AL_SYNC, AL_NOT_ALLOWED, AL_SYNC,
        201, 201, 1, 0, 0, NULL, compute_role_definition),
     RT("Microsoft.Authorization/policyAssignments", "2025-03-01", AL_SYNC, AL_SYNC, AL_SYNC, 201,
        201, 1, 0, 0, NULL, compute_scope_only),
-    RT("Microsoft.Authorization/locks", "2020-05-01", AL_SYNC, AL_NOT_ALLOWED, AL_SYNC, 201, 200,
-       1, 0, 0, NULL, NULL),
+    RT("Microsoft.Authorization/locks", "2020-05-01", AL_SYNC, AL_NOT_ALLOWED, AL_SYNC, 201, 200, 1,
+       0, 0, NULL, NULL),
     RT("Microsoft.Insights/diagnosticSettings", "2021-05-01-preview", AL_SYNC, AL_NOT_ALLOWED,
        AL_SYNC, 200, 200, 1, 0, 1, NULL, NULL),
 };

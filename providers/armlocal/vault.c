@@ -48,8 +48,7 @@ static json_t *fake_modulus(struct armlocal *al, int bits)
     return json_string(b64);
 }
 
-static const char *vault_uri_of_key(struct armlocal *al, const json_t *body, char *out,
-                                    size_t cap)
+static const char *vault_uri_of_key(struct armlocal *al, const json_t *body, char *out, size_t cap)
 {
     /* the key's id is {vault id}/keys/{name} */
     const char *id = str(json_object_get(body, "id"));
@@ -165,8 +164,7 @@ static json_t *bundle(struct al_ctx *c, json_t *body, json_t *v)
                      json_object_get(props, "kty"), "key_ops", json_object_get(props, "keyOps"),
                      "n", json_object_get(v, "n"), "e", "AQAB", "attributes",
                      json_object_get(v, "attributes"), "tags",
-                     json_object_get(body, "tags") ? json_object_get(body, "tags")
-                                                   : json_object());
+                     json_object_get(body, "tags") ? json_object_get(body, "tags") : json_object());
 }
 
 static json_t *find_version(json_t *body, const char *ver)
@@ -240,8 +238,9 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
         return;
     }
     if (strncmp(v, "7.", 2) != 0) {
-        kv_error(c, 400, "BadParameter", "The specified version is not recognized. Consider "
-                                         "using the latest supported version (7.6).");
+        kv_error(c, 400, "BadParameter",
+                 "The specified version is not recognized. Consider "
+                 "using the latest supported version (7.6).");
         return;
     }
     vault = find_vault(c->al, p.segs[0]);
@@ -295,8 +294,7 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
         al_rec_del_tree(c->al, id);
         al_store_save(c->al);
         al_json_reply(c, 200, b);
-    } else if (p.nsegs == 4 && strcasecmp(p.segs[3], "rotate") == 0 &&
-               strcasecmp(m, "POST") == 0) {
+    } else if (p.nsegs == 4 && strcasecmp(p.segs[3], "rotate") == 0 && strcasecmp(m, "POST") == 0) {
         json_t *nv = add_version(c, body, NULL);
         al_store_save(c->al);
         al_json_reply(c, 200, bundle(c, body, nv));
@@ -320,8 +318,9 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
                 kv_error(c, 400, "BadParameter", "The rotation policy is not a JSON object.");
                 return;
             }
-            json_object_set_new(req, "id", json_sprintf("%s/rotationpolicy",
-                                                         str(al_jpath(body, "properties.keyUri"))));
+            json_object_set_new(
+                req, "id",
+                json_sprintf("%s/rotationpolicy", str(al_jpath(body, "properties.keyUri"))));
             json_object_set_new(body, "_rotationPolicy", req);
             al_store_save(c->al);
         }
@@ -329,14 +328,15 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
             al_json_reply(c, 200, json_deep_copy(json_object_get(body, "_rotationPolicy")));
         else
             al_json_reply(c, 200,
-                          json_pack("{s:s++, s:[{s:{s:s}, s:{s:s}}], s:{}}", "id",
+                          json_pack("{s:s+, s:[{s:{s:s}, s:{s:s}}], s:{}}", "id",
                                     str(al_jpath(body, "properties.keyUri")), "/rotationpolicy",
                                     "lifetimeActions", "trigger", "timeBeforeExpiry", "P30D",
                                     "action", "type", "Notify", "attributes"));
     } else if (p.nsegs == 4 && (strcasecmp(m, "GET") == 0 || strcasecmp(m, "PATCH") == 0)) {
         json_t *ver = find_version(body, p.segs[3]);
         if (ver == NULL) {
-            kv_error(c, 404, "KeyNotFound", "A key with (name/id) was not found in this key vault.");
+            kv_error(c, 404, "KeyNotFound",
+                     "A key with (name/id) was not found in this key vault.");
             return;
         }
         if (strcasecmp(m, "PATCH") == 0) {
