@@ -223,7 +223,7 @@ int al_throttle(struct al_ctx *c)
     b = bucket(c->al, key, cap);
     if (b == NULL)
         return 0;
-    b->tokens = fmin(cap, b->tokens + (now - b->last) * rate);
+    b->tokens = fmin(cap, b->tokens + (now > b->last ? now - b->last : 0) * rate);
     b->last = now;
     if (b->tokens < 1) {
         unsigned wait = (unsigned)ceil((1 - b->tokens) / rate);
