@@ -96,13 +96,10 @@ static int load_aliases(struct armlocal *al, const char *path, struct errbuf *er
             list = json_array();
             json_object_set_new(json_object_get(nsobj, "types"), rtype, list);
         }
-        json_array_append_new(list,
-                              json_pack("{s:s, s:[], s:s, s:s, s:{s:s, s:s, s:s}}", "name", line,
-                                        "paths", "type", "NotSpecified", "defaultPath", comma + 1,
-                                        "defaultMetadata", "type", "Deny", "attributes", "None"));
-        json_object_set_new(
-            json_object_get(json_array_get(list, json_array_size(list) - 1), "defaultMetadata"),
-            "type", json_string("Untyped"));
+        json_array_append_new(list, json_pack("{s:s, s:[], s:s, s:s, s:{s:s, s:s}}", "name",
+                                              line, "paths", "type", "NotSpecified",
+                                              "defaultPath", comma + 1, "defaultMetadata",
+                                              "type", "Untyped", "attributes", "None"));
     }
     buf_release(&b);
     return 0;
