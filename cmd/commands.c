@@ -15,5 +15,45 @@ const struct command commands[] = {
      "\n"
      "Options:\n"
      "  -json    print as a JSON object\n"},
+    {"validate", cmd_validate, "Check a configuration for errors",
+     "Usage: amlsec validate [options] [DIR|FILE]\n"
+     "\n"
+     "Parses every *.amlsec file in DIR (default: the current directory), checks names,\n"
+     "references, variables and types, and evaluates every resource. Diagnostics print\n"
+     "as file:line:col with the source line and a caret. Exit 0 when valid, 1 when not.\n"
+     "\n"
+     "Options:\n"
+     "  -json              print the result as JSON (schema: docs/validate-json.md)\n"
+     "  -var NAME=VALUE    set a variable (repeatable; wins over -var-file)\n"
+     "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
+     "  -no-color          no colour in diagnostics\n"},
+    {"state", cmd_state, "Inspect and edit the state: list, show, rm, mv, pull, push",
+     "Usage: amlsec state SUBCOMMAND [options] [args]\n"
+     "\n"
+     "Subcommands:\n"
+     "  list            list the resource instances in the state\n"
+     "  show ADDR       show one instance (sensitive values hidden)\n"
+     "  rm ADDR...      forget instances (the Azure resources are left alone)\n"
+     "  mv FROM TO      rename an instance\n"
+     "  pull            print the stored state (still encrypted when a key is set)\n"
+     "  push FILE       replace the stored state with FILE\n"
+     "\n"
+     "Options (before the arguments):\n"
+     "  -state PATH          local state file (default .amlsec/state.json)\n"
+     "  -lock-timeout DUR    wait this long for the state lock (e.g. 30s; default 0)\n"
+     "  -json                list/show: print JSON\n"
+     "  -force               push: replace a state with another lineage or a newer serial\n"
+     "\n"
+     "The backend, its credentials and the encryption keys come from the environment\n"
+     "(AMLSEC_BACKEND=azurerm, AMLSEC_BLOB_URL, ARM_ACCESS_KEY, AMLSEC_STATE_PASSPHRASE, ...);\n"
+     "see docs/state.md.\n"},
+    {"force-unlock", cmd_force_unlock, "Remove a state lock left by a run that is gone",
+     "Usage: amlsec force-unlock [-state PATH] LOCK_ID\n"
+     "\n"
+     "Removes the state lock whose id is LOCK_ID (printed by the command that found the\n"
+     "state locked). Only use it when the run holding the lock is gone.\n"
+     "\n"
+     "Options:\n"
+     "  -state PATH    local state file (default .amlsec/state.json)\n"},
     {NULL, NULL, NULL, NULL},
 };
