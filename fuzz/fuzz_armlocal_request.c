@@ -75,12 +75,19 @@ static void run(struct armlocal *al, const char *method, char *url, struct armlo
 }
 
 static const char *const seeds[][3] = {
-    {"PUT", "/subscriptions/s/resourceGroups/rg?api-version=2024-03-01", "{\"location\":\"eastus\"}"},
-    {"PUT", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv?api-version=2025-05-01",
-     "{\"location\":\"eastus\",\"properties\":{\"enablePurgeProtection\":true}}"},
-    {"PUT", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws?api-version=2025-09-01",
+    {"PUT", "/subscriptions/s/resourceGroups/rg?api-version=2024-03-01",
      "{\"location\":\"eastus\"}"},
-    {"PUT", "/_armlocal/resources/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s",
+    {"PUT",
+     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/"
+     "kv?api-version=2025-05-01",
+     "{\"location\":\"eastus\",\"properties\":{\"enablePurgeProtection\":true}}"},
+    {"PUT",
+     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/"
+     "ws?api-version=2025-09-01",
+     "{\"location\":\"eastus\"}"},
+    {"PUT",
+     "/_armlocal/resources/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/"
+     "virtualNetworks/v/subnets/s",
      "{\"type\":\"Microsoft.Network/virtualNetworks/subnets\"}"},
 };
 

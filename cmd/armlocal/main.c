@@ -24,7 +24,8 @@ static const char usage[] =
     "  --lro-ms N                  how long operations stay in progress (default 1000)\n"
     "  --throttle arm|off          ARM token buckets per subscription and principal\n"
     "  --auth required|off         require bearer tokens issued by the local cloud\n"
-    "  --faults SPEC               inject faults, e.g. 'kind=503,method=PUT,path=*/vaults/*,nth=2'\n"
+    "  --faults SPEC               inject faults, e.g. "
+    "'kind=503,method=PUT,path=*/vaults/*,nth=2'\n"
     "  --seed N                    deterministic GUIDs and key versions\n"
     "  --policy-definitions DIR    built-in policy definitions (Azure JSON exports)\n"
     "  --aliases CSV               provider aliases ('alias,defaultPath' rows)\n"
@@ -37,18 +38,22 @@ static void log_sink(enum log_level level, const char *msg, void *payload)
     fprintf(stderr, "amlsec-armlocal: %s\n", msg);
 }
 
-
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, NULL, 0},   {"data", required_argument, NULL, 0},
-        {"latency-ms", required_argument, NULL, 0}, {"lro-ms", required_argument, NULL, 0},
-        {"throttle", required_argument, NULL, 0}, {"auth", required_argument, NULL, 0},
-        {"faults", required_argument, NULL, 0},   {"seed", required_argument, NULL, 0},
-        {"policy-definitions", required_argument, NULL, 0},
-        {"aliases", required_argument, NULL, 0},  {"tls-cert", required_argument, NULL, 0},
-        {"tls-key", required_argument, NULL, 0},  {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"listen", required_argument, NULL, 0},
+                                         {"data", required_argument, NULL, 0},
+                                         {"latency-ms", required_argument, NULL, 0},
+                                         {"lro-ms", required_argument, NULL, 0},
+                                         {"throttle", required_argument, NULL, 0},
+                                         {"auth", required_argument, NULL, 0},
+                                         {"faults", required_argument, NULL, 0},
+                                         {"seed", required_argument, NULL, 0},
+                                         {"policy-definitions", required_argument, NULL, 0},
+                                         {"aliases", required_argument, NULL, 0},
+                                         {"tls-cert", required_argument, NULL, 0},
+                                         {"tls-key", required_argument, NULL, 0},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
     struct errbuf err = ERRBUF_INIT;
     struct armlocal *al;

@@ -49,6 +49,15 @@ struct armlocal_opts {
 int armlocal_opts_set(struct armlocal_opts *opts, const char *flag, const char *value,
                       struct errbuf *err);
 
+/* The embedded mode (`amlsec --cloud local`, `settings { cloud = "local" }`):
+ * resets opts to an ephemeral loopback port, data under
+ * "{workdir}/.amlsec/local" (written into data_buf, which must outlive
+ * opts), operations that complete at once (lro_ms 0) and no throttling.
+ * The planner calls armlocal_start with these opts and armlocal_stop when
+ * the command ends; resources persist across invocations. */
+int armlocal_opts_embedded(struct armlocal_opts *opts, const char *workdir, char *data_buf,
+                           size_t data_cap, struct errbuf *err);
+
 /* Loads the data dir and reference data and starts listening. On success
  * *out is a running server; stop it with armlocal_stop. */
 int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, struct errbuf *err);

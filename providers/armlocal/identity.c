@@ -123,13 +123,13 @@ static int jwt_parse(struct jwt *j, const char *tok)
 static char *jwt_sign_hs256(struct armlocal *al, json_t *claims)
 {
     struct buf out;
-    char *h = json_dumps(json_pack("{s:s, s:s}", "alg", "HS256", "typ", "JWT"), JSON_COMPACT);
+    static const char h[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
     char *p = json_dumps(claims, JSON_COMPACT);
     unsigned char mac[32];
     unsigned maclen = 0;
 
     buf_init(&out, 65536);
-    if (h && p) {
+    if (p) {
         b64url((const unsigned char *)h, strlen(h), &out);
         buf_addch(&out, '.');
         b64url((const unsigned char *)p, strlen(p), &out);
@@ -138,7 +138,6 @@ static char *jwt_sign_hs256(struct armlocal *al, json_t *claims)
         buf_addch(&out, '.');
         b64url(mac, maclen, &out);
     }
-    free(h);
     free(p);
     return buf_detach(&out, NULL);
 }

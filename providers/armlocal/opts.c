@@ -75,3 +75,16 @@ int armlocal_opts_set(struct armlocal_opts *o, const char *flag, const char *v, 
     }
     return 0;
 }
+
+int armlocal_opts_embedded(struct armlocal_opts *o, const char *workdir, char *data_buf,
+                           size_t data_cap, struct errbuf *err)
+{
+    struct armlocal_opts d = ARMLOCAL_OPTS_INIT;
+    int n = snprintf(data_buf, data_cap, "%s/.amlsec/local", workdir ? workdir : ".");
+    if (n < 0 || (size_t)n >= data_cap)
+        return errbuf_set(err, AMLSEC_EUSAGE, "work directory path '%s' is too long", workdir);
+    *o = d;
+    o->data_dir = data_buf;
+    o->lro_ms = 0;
+    return 0;
+}

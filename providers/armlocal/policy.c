@@ -96,10 +96,10 @@ static int load_aliases(struct armlocal *al, const char *path, struct errbuf *er
             list = json_array();
             json_object_set_new(json_object_get(nsobj, "types"), rtype, list);
         }
-        json_array_append_new(list, json_pack("{s:s, s:[], s:s, s:s, s:{s:s, s:s}}", "name",
-                                              line, "paths", "type", "NotSpecified",
-                                              "defaultPath", comma + 1, "defaultMetadata",
-                                              "type", "Untyped", "attributes", "None"));
+        json_array_append_new(list, json_pack("{s:s, s:[], s:s, s:s, s:{s:s, s:s}}", "name", line,
+                                              "paths", "type", "NotSpecified", "defaultPath",
+                                              comma + 1, "defaultMetadata", "type", "Untyped",
+                                              "attributes", "None"));
     }
     buf_release(&b);
     return 0;

@@ -148,6 +148,27 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_msg(LOG_DEBUG, "armlocal: libmicrohttpd: %s", msg);
 }
 
+/* mkdir -p with mode 0700 for the directories it creates */
+static int mkdir_p(const char *dir)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(path))
+        return -1;
+    memcpy(path, dir, n + 1);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(path, 0700) < 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -181,7 +202,7 @@ int armlocal_create(struct armlocal **out, const struct armlocal_opts *opts, con
     fclose(ur);
     if (opts->data_dir) {
         size_t n = strlen(opts->data_dir) + 32;
-        if (mkdir(opts->data_dir, 0700) < 0 && errno != EEXIST) {
+        if (mkdir_p(opts->data_dir) < 0) {
             rc = errbuf_set(err, AMLSEC_EIO, "cannot create data dir '%s': %s", opts->data_dir,
                             strerror(errno));
             goto fail;

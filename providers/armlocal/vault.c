@@ -160,11 +160,12 @@ static json_t *bundle(struct al_ctx *c, json_t *body, json_t *v)
     vault_uri_of_key(c->al, body, vault, sizeof(vault));
     snprintf(kid, sizeof(kid), "%skeys/%s/%s", vault, str(json_object_get(body, "name")),
              str(json_object_get(v, "version")));
-    return json_pack("{s:{s:s, s:O, s:O, s:O, s:s}, s:O, s:O}", "key", "kid", kid, "kty",
+    json_t *tags = json_object_get(body, "tags");
+    return json_pack("{s:{s:s, s:O?, s:O?, s:O?, s:s}, s:O?, s:o}", "key", "kid", kid, "kty",
                      json_object_get(props, "kty"), "key_ops", json_object_get(props, "keyOps"),
                      "n", json_object_get(v, "n"), "e", "AQAB", "attributes",
                      json_object_get(v, "attributes"), "tags",
-                     json_object_get(body, "tags") ? json_object_get(body, "tags") : json_object());
+                     tags ? json_incref(tags) : json_object());
 }
 
 static json_t *find_version(json_t *body, const char *ver)

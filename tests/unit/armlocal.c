@@ -224,8 +224,8 @@ static void test_armlocal__handle_without_sockets(void **state)
     struct armlocal_response res;
     struct armlocal_kv q[] = {{"api-version", "2024-03-01"}};
     struct armlocal_kv h[] = {{"Content-Type", "application/json"}};
-    struct armlocal_request req = {"PUT", SUB "/resourceGroups/a", q, 1, h, 1, "{\"location\":\"x\"}",
-                                   16, 0};
+    struct armlocal_request req = {"PUT", SUB "/resourceGroups/a", q,  1, h,
+                                   1,     "{\"location\":\"x\"}",  16, 0};
     (void)state;
     assert_int_equal(armlocal_create(&al, &o, "http://127.0.0.1:9", &err), 0);
     armlocal_response_init(&res);
