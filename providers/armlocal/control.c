@@ -14,7 +14,8 @@
 
 /* --- faults ------------------------------------------------------------- */
 
-static const char *const fault_kinds[] = {"429", "500", "503", "reset", "slow", "lro-failed", NULL};
+static const char *const fault_kinds[] = {"429",  "500",        "503",          "reset",
+                                          "slow", "lro-failed", "lro-canceled", NULL};
 
 static int fault_set(struct al_fault *f, const char *key, const char *val, struct errbuf *err)
 {
@@ -24,9 +25,10 @@ static int fault_set(struct al_fault *f, const char *key, const char *val, struc
         for (const char *const *k = fault_kinds; *k; k++)
             ok |= strcmp(*k, val) == 0;
         if (!ok)
-            return errbuf_set(err, AMLSEC_EUSAGE,
-                              "unknown fault kind '%s' (429, 500, 503, reset, slow, lro-failed)",
-                              val);
+            return errbuf_set(
+                err, AMLSEC_EUSAGE,
+                "unknown fault kind '%s' (429, 500, 503, reset, slow, lro-failed, lro-canceled)",
+                val);
         snprintf(f->kind, sizeof(f->kind), "%s", val);
     } else if (strcmp(key, "method") == 0) {
         snprintf(f->method, sizeof(f->method), "%s", val);
@@ -158,6 +160,8 @@ int al_faults_apply(struct al_ctx *c, int *lro_fail)
             c->res->delay_ms += (unsigned)f->ms;
         else if (strcmp(f->kind, "lro-failed") == 0)
             *lro_fail = 1;
+        else if (strcmp(f->kind, "lro-canceled") == 0)
+            *lro_fail = 2;
     }
     return 0;
 }

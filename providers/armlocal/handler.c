@@ -248,14 +248,15 @@ static void finish_op(struct armlocal *al, const char *opid, json_t *op)
 {
     const char *id = json_string_value(json_object_get(op, "resourceId"));
     const char *kind = json_string_value(json_object_get(op, "kind"));
-    int fail = json_is_true(json_object_get(op, "fail"));
+    int fail = (int)json_integer_value(json_object_get(op, "fail")); /* 1 Failed, 2 Canceled */
+    const char *end_state = fail == 2 ? "Canceled" : fail ? "Failed" : "Succeeded";
     json_t *rec = id ? al_rec_get(al, id) : NULL;
     json_t *body = rec ? json_object_get(rec, "body") : NULL;
     const struct al_type *t = al_type_find(json_string_value(json_object_get(body, "type"))
                                                ? json_string_value(json_object_get(body, "type"))
                                                : "");
     (void)opid;
-    json_object_set_new(op, "status", json_string(fail ? "Failed" : "Succeeded"));
+    json_object_set_new(op, "status", json_string(end_state));
     json_object_set_new(op, "endTime",
                         json_integer(json_integer_value(json_object_get(op, "end"))));
     if (rec == NULL)
@@ -275,8 +276,7 @@ static void finish_op(struct armlocal *al, const char *opid, json_t *op)
     }
     json_object_set_new(rec, "hidden", json_false());
     if (json_is_object(json_object_get(body, "properties")))
-        al_jpath_set_new(body, "properties.provisioningState",
-                         json_string(fail ? "Failed" : "Succeeded"));
+        al_jpath_set_new(body, "properties.provisioningState", json_string(end_state));
     if (!fail && t)
         al_rules_after_write(al, t, id);
 }
@@ -314,7 +314,7 @@ static void start_op(struct al_ctx *c, enum al_lro lro, const char *id, const ch
             lc[j++] = (char)tolower((unsigned char)location[i]);
     lc[j] = '\0';
     al_guid(c->al, opid);
-    op = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b}", "status", "InProgress",
+    op = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "status", "InProgress",
                    "resourceId", id, "kind", kind, "subscription", sub, "namespace", ns, "location",
                    j ? lc : "global", "apiVersion", c->api_version ? c->api_version : "", "start",
                    (json_int_t)c->now_ms, "end", (json_int_t)(c->now_ms + c->al->opts.lro_ms),
@@ -372,6 +372,10 @@ static void op_get(struct al_ctx *c, const char *opid, int results)
             json_object_set_new(doc, "error",
                                 json_pack("{s:s, s:s}", "code", "InternalOperationError", "message",
                                           "The operation failed (injected fault)."));
+        else if (strcmp(status, "Canceled") == 0)
+            json_object_set_new(doc, "error",
+                                json_pack("{s:s, s:s}", "code", "OperationCanceled", "message",
+                                          "The operation was canceled (injected fault)."));
         al_json_reply(c, 200, doc);
         return;
     }
@@ -382,8 +386,10 @@ static void op_get(struct al_ctx *c, const char *opid, int results)
         c->res->status = 202;
         return;
     }
-    if (strcmp(status, "Failed") == 0) {
-        al_error(c, 400, "InternalOperationError", "The operation failed (injected fault).");
+    if (strcmp(status, "Failed") == 0 || strcmp(status, "Canceled") == 0) {
+        al_error(c, 400, status[0] == 'F' ? "InternalOperationError" : "OperationCanceled",
+                 "The operation %s (injected fault).",
+                 status[0] == 'F' ? "failed" : "was canceled");
         return;
     }
     if (strcmp(kind, "delete") == 0) {

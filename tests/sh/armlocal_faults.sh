@@ -36,6 +36,12 @@ fault '{"kind":"lro-failed","method":"PUT","path":"*/registries/*"}'
 req PUT "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01" '{"location":"eastus","sku":{"name":"Basic"}}'
 asy=$(header Azure-AsyncOperation); sleep 0.3
 curl -sS "$asy" | grep -q '"status":"Failed".*"error"' || fail "failed LRO status document"
+fault '{"kind":"lro-canceled","method":"DELETE","path":"*/registries/*"}'
+sleep 0.3
+req DELETE "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_code 202 "delete accepted"
+loc=$(header Location); sleep 0.3
+code=$(curl -sS -o "$TMP/b" -w '%{http_code}' "$loc"); [ "$code" = 400 ] && grep -q OperationCanceled "$TMP/b" || fail "canceled LRO: $code"
+req GET "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_code 200 "canceled delete keeps the resource"
 req GET /_armlocal/faults; expect_body '"fired":1' "fault counters"
 # rate-based faults: rate 1 always fires, rate 0 never
 fault '{"kind":"500","path":"*/ratehit*","rate":1,"times":3}'
@@ -44,6 +50,15 @@ req GET "$SA/ratehit?$V=2025-06-01"; expect_code 404 "rate fault exhausted after
 req POST /_armlocal/faults '{"kind":"explode"}'; expect_code 400 "bad fault kind"
 req DELETE /_armlocal/faults; expect_code 204 "clear faults"
 if "$ARMLOCAL" --faults 'kind=503,nth=x' 2>/dev/null; then fail "bad --faults accepted"; fi
+
+# --latency-ms delays every request
+armlocal_stop
+armlocal_start --latency-ms 300
+t0=$(date +%s%N); req GET "$RG?$V=2024-03-01"; t1=$(date +%s%N)
+[ $(( (t1 - t0) / 1000000 )) -ge 290 ] || fail "--latency-ms not applied"
+armlocal_stop
+armlocal_start --lro-ms 200
+req PUT "$RG?$V=2024-03-01" '{"location":"eastus"}'; expect_code 201 "rg again"
 
 # drift: change a resource out of band
 req PUT "$SA/sa9?$V=2025-06-01" '{"location":"eastus","kind":"StorageV2","sku":{"name":"Standard_LRS"},"properties":{"allowBlobPublicAccess":false}}'
