@@ -82,5 +82,24 @@ const struct command commands[] = {
      "\n"
      "Options:\n"
      "  -state PATH    local state file (default .amlsec/state.json)\n"},
+    {"local-cloud", cmd_local_cloud, "Run the ARM-compatible local cloud in the foreground",
+     "Usage: amlsec local-cloud [--listen 127.0.0.1:PORT] [--data DIR] [options]\n"
+     "\n"
+     "Runs the local cloud (docs/local-cloud.md) inside amlsec until SIGINT/SIGTERM.\n"
+     "The first line on stdout is the base URL. Same flags as amlsec-armlocal;\n"
+     "data defaults to .amlsec/local.\n"
+     "\n"
+     "Options:\n"
+     "  --listen HOST:PORT          loopback address (default 127.0.0.1:0, a free port)\n"
+     "  --data DIR                  where resources persist (default .amlsec/local)\n"
+     "  --latency-ms N              added to every request (default 0)\n"
+     "  --lro-ms N                  how long operations stay in progress (default 1000)\n"
+     "  --throttle arm|off          ARM token buckets per subscription and principal\n"
+     "  --auth required|off         require bearer tokens issued by the local cloud\n"
+     "  --faults SPEC               e.g. 'kind=503,method=PUT,path=*/vaults/*,nth=2'\n"
+     "  --seed N                    deterministic GUIDs and key versions\n"
+     "  --policy-definitions DIR    built-in policy definitions (Azure JSON exports)\n"
+     "  --aliases CSV               provider aliases ('alias,defaultPath' rows)\n"
+     "  --tls-cert PEM --tls-key PEM  serve HTTPS\n"},
     {NULL, NULL, NULL, NULL},
 };
