@@ -8,5 +8,6 @@
 int cmd_help(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_validate(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_fmt(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif
