@@ -45,5 +45,33 @@ const struct command commands[] = {
      "  -recursive      also format the subdirectories of each directory\n"
      "  -write=false    do not write the files\n"
      "  -no-color       no colour in diagnostics\n"},
+    {"state", cmd_state, "Inspect and edit the state: list, show, rm, mv, pull, push",
+     "Usage: amlsec state SUBCOMMAND [options] [args]\n"
+     "\n"
+     "Subcommands:\n"
+     "  list            list the resource instances in the state\n"
+     "  show ADDR       show one instance (sensitive values hidden)\n"
+     "  rm ADDR...      forget instances (the Azure resources are left alone)\n"
+     "  mv FROM TO      rename an instance\n"
+     "  pull            print the stored state (still encrypted when a key is set)\n"
+     "  push FILE       replace the stored state with FILE\n"
+     "\n"
+     "Options (before the arguments):\n"
+     "  -state PATH          local state file (default .amlsec/state.json)\n"
+     "  -lock-timeout DUR    wait this long for the state lock (e.g. 30s; default 0)\n"
+     "  -json                list/show: print JSON\n"
+     "  -force               push: replace a state with another lineage or a newer serial\n"
+     "\n"
+     "The backend, its credentials and the encryption keys come from the environment\n"
+     "(AMLSEC_BACKEND=azurerm, AMLSEC_BLOB_URL, ARM_ACCESS_KEY, AMLSEC_STATE_PASSPHRASE, ...);\n"
+     "see docs/state.md.\n"},
+    {"force-unlock", cmd_force_unlock, "Remove a state lock left by a run that is gone",
+     "Usage: amlsec force-unlock [-state PATH] LOCK_ID\n"
+     "\n"
+     "Removes the state lock whose id is LOCK_ID (printed by the command that found the\n"
+     "state locked). Only use it when the run holding the lock is gone.\n"
+     "\n"
+     "Options:\n"
+     "  -state PATH    local state file (default .amlsec/state.json)\n"},
     {NULL, NULL, NULL, NULL},
 };

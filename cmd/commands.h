@@ -9,5 +9,7 @@ int cmd_help(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_validate(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_fmt(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_state(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_force_unlock(int argc, char **argv, struct cli_ctx *ctx);
 
 #endif

@@ -166,7 +166,7 @@ static int parse_all(struct loader *ld)
 /* --- structure ------------------------------------------------------------ */
 
 static bool check_labels(struct loader *ld, const struct ast_block *b, size_t want,
-                         const char *shape)
+                         const char *needs, const char *shape)
 {
     if (b->nlabels == want) {
         for (const struct ast_label *l = b->labels; l; l = l->next) {
@@ -180,7 +180,7 @@ static bool check_labels(struct loader *ld, const struct ast_block *b, size_t wa
     }
     {
         struct diag *d = error_at(ld, b->nlabels ? &b->labels->loc : &b->type_loc, "label",
-                                  "'%s' block needs %s", b->type, shape);
+                                  "'%s' block needs %s", b->type, needs);
         if (d)
             diag_set_hint(d, "write it as: %s", shape);
     }
@@ -260,7 +260,7 @@ static int collect_blocks(struct loader *ld)
         }
         for (const struct ast_block *b = f->body.blocks; b && rc == 0; b = b->next) {
             if (strcmp(b->type, "settings") == 0) {
-                if (!check_labels(ld, b, 0, "no name: settings { ... }"))
+                if (!check_labels(ld, b, 0, "no name", "settings { ... }"))
                     continue;
                 if (cfg->settings_block)
                     duplicate(ld, b, cfg->settings_block, "settings block");
@@ -269,7 +269,7 @@ static int collect_blocks(struct loader *ld)
             } else if (strcmp(b->type, "variable") == 0) {
                 struct cfg_variable *v;
                 bool dup = false;
-                if (!check_labels(ld, b, 1, "one name: variable \"NAME\" { ... }"))
+                if (!check_labels(ld, b, 1, "one name", "variable \"NAME\" { ... }"))
                     continue;
                 for (size_t i = 0; i < cfg->nvars; i++) {
                     if (strcmp(cfg->vars[i].name, b->labels->text) == 0) {
@@ -295,13 +295,15 @@ static int collect_blocks(struct loader *ld)
                 v->block = b;
                 v->type = "any";
             } else if (strcmp(b->type, "existing") == 0) {
-                if (!check_labels(ld, b, 2, "a type and a name: existing TYPE \"NAME\" { ... }"))
+                if (!check_labels(ld, b, 2, "a type and a name", "existing TYPE \"NAME\" { ... }"))
                     continue;
                 rc = add_resource(ld, b, true, b->labels->text, b->labels->next->text, &rcap);
             } else if (known_kinds(ld) && !in_list(known_kinds(ld), b->type)) {
                 check_unknown_top(ld, b);
             } else {
-                if (!check_labels(ld, b, 1, "one name: TYPE \"NAME\" { ... }"))
+                char shape[160];
+                snprintf(shape, sizeof(shape), "%s \"NAME\" { ... }", b->type);
+                if (!check_labels(ld, b, 1, "one name", shape))
                     continue;
                 rc = add_resource(ld, b, false, b->type, b->labels->text, &rcap);
             }
@@ -572,16 +574,21 @@ static bool type_ok(const char *type, const json_t *v)
 
 /* Parses a -var or AMLSEC_VAR_ value: a string variable takes the text as
  * is; others parse it as a literal expression. */
+/* Parses a -var or AMLSEC_VAR_ value: a string variable takes the text as
+ * is; others parse it as a literal expression (no references). A value that
+ * does not parse is one error naming the variable, not the parser's words
+ * about a synthetic file. */
 static int parse_var_text(struct loader *ld, const struct cfg_variable *v, const char *origin,
                           const char *text, json_t **out)
 {
     struct config *cfg = ld->cfg;
     struct src_file *src = NULL;
     struct ast_file *af = NULL;
+    struct diag_list local;
     struct buf b;
-    struct eval_ctx ectx = {.cfg = cfg, .diags = ld->diags, .no_resources = "a variable value"};
     int rc;
 
+    *out = NULL;
     if (strcmp(v->type, "string") == 0) {
         *out = json_string(text);
         return *out ? 0 : errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
@@ -592,19 +599,32 @@ static int parse_var_text(struct loader *ld, const struct cfg_variable *v, const
     buf_release(&b);
     if (rc < 0)
         return rc;
-    /* The source must outlive the diagnostics: keep it with the config. */
+    diag_list_init(&local);
     {
-        struct src_file **grown = realloc(cfg->srcs, (cfg->nsrcs + 1) * sizeof(*grown));
-        if (grown == NULL) {
-            src_file_free(src);
-            return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
-        }
-        cfg->srcs = grown;
-        cfg->srcs[cfg->nsrcs++] = src;
+        struct eval_ctx ectx = {.cfg = cfg, .diags = &local, .no_resources = "a -var value"};
+        rc = parse_file(&af, src, &cfg->arena, &local);
+        if (rc == 0 && (af->body.attrs == NULL || af->body.blocks != NULL ||
+                        af->body.attrs->value->kind == EXPR_TRAVERSAL))
+            rc = AMLSEC_EPARSE;
+        if (rc == 0)
+            rc = eval_expr(out, &ectx, af->body.attrs->value);
     }
-    if (parse_file(&af, src, &cfg->arena, ld->diags) < 0 || af->body.attrs == NULL)
+    diag_list_release(&local);
+    src_file_free(src);
+    if (rc < 0 && strcmp(v->type, "any") == 0) {
+        /* an untyped variable takes text that is not a value as a string */
+        *out = json_string(text);
+        return *out ? 0 : errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+    }
+    if (rc < 0) {
+        struct diag *d = diag_add(ld->diags, DIAG_ERROR, NULL, "variable",
+                                  "%s value for variable '%s' is not a valid %s: %s", origin,
+                                  v->name, strcmp(v->type, "any") == 0 ? "value" : v->type, text);
+        if (d)
+            diag_set_hint(d, "numbers are written 3, bools true, lists [\"a\"], maps { k = \"v\" }");
         return AMLSEC_EPARSE;
-    return eval_expr(out, &ectx, af->body.attrs->value);
+    }
+    return 0;
 }
 
 static struct cfg_variable *find_var(struct config *cfg, const char *name)
@@ -705,7 +725,7 @@ static int bind_variables(struct loader *ld)
         snprintf(name, sizeof(name), "%.*s", (int)(eq - *e - 11), *e + 11);
         if ((v = find_var(cfg, name)) == NULL)
             continue; /* like TF_VAR_: unused environment values are fine */
-        if ((rc = parse_var_text(ld, v, "<environment>", eq + 1, &val)) < 0) {
+        if ((rc = parse_var_text(ld, v, "AMLSEC_VAR_", eq + 1, &val)) < 0) {
             if (rc != AMLSEC_EPARSE)
                 return rc;
             continue;
@@ -749,7 +769,7 @@ static int bind_variables(struct loader *ld)
             unknown_var(ld, NULL, o->vars[i].name, "-var");
             continue;
         }
-        if ((rc = parse_var_text(ld, v, "<-var>", o->vars[i].value, &val)) < 0) {
+        if ((rc = parse_var_text(ld, v, "-var", o->vars[i].value, &val)) < 0) {
             if (rc != AMLSEC_EPARSE)
                 return rc;
             continue;

@@ -40,6 +40,10 @@ int aml_yylex(AML_YYSTYPE *val, AML_YYLTYPE *loc, struct parse_ctx *ctx)
 
 void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg)
 {
+    /* After a fatal lexical error the lexer returns end of file; the parser's
+     * complaint about that end is noise. */
+    if (ctx->lx.failed)
+        return;
     diag_add(ctx->diags, DIAG_ERROR, loc, "syntax", "%s", msg);
 }
 

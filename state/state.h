@@ -1,0 +1,92 @@
+/* The state document: what amlsec created, as last read from Azure.
+ *
+ * A state holds a format version, a lineage (a random UUID fixed when the
+ * state is first created, so two unrelated states are never confused), a
+ * serial (incremented on every write), the amlsec version that wrote it, and
+ * one entry per resource instance, kept sorted by address.
+ *
+ * On disk (docs/state.md) the document is canonical JSON (sorted keys, fixed
+ * indentation) wrapped in an envelope carrying the format version and the
+ * SHA-256 of the body's exact bytes:
+ *
+ *   {"format_version":1,"sha256":"<64 hex>","state":<body>}\n
+ *
+ * state_parse refuses anything else: truncated or corrupted files and
+ * checksum mismatches (AMLSEC_ECORRUPT), unknown newer formats and invalid
+ * bodies (AMLSEC_EPARSE). It never repairs. */
+#ifndef AMLSEC_STATE_STATE_H
+#define AMLSEC_STATE_STATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/errbuf.h"
+
+#define STATE_FORMAT_VERSION 1
+#define STATE_LINEAGE_LEN 36
+/* Upper bound on a state file (also the buffer cap when reading one). */
+#define STATE_MAX_BYTES ((size_t)512 << 20)
+
+enum state_status {
+    STATE_STATUS_CREATED,
+    STATE_STATUS_TAINTED,
+};
+
+struct state_resource {
+    char *address;        /* "azurerm_machine_learning_workspace.main", unique */
+    char *kind;           /* resource kind (catalogue name) */
+    char *arm_id;         /* full ARM id */
+    char *api_version;    /* api-version the attributes were read with */
+    json_t *attributes;   /* owned: the object as last read */
+    json_t *sensitive;    /* owned: array of JSON-pointer-like paths ("/properties/x") */
+    json_t *dependencies; /* owned: array of addresses */
+    enum state_status status;
+};
+
+struct state {
+    int format_version;
+    char lineage[STATE_LINEAGE_LEN + 1];
+    uint64_t serial;
+    char *amlsec_version;
+    struct state_resource *resources; /* sorted by address */
+    size_t nresources, cap;
+};
+
+/* An empty state with a fresh random lineage, serial 0. */
+int state_init(struct state *st, struct errbuf *err);
+/* Frees the contents; st may then be init'd again. */
+void state_release(struct state *st);
+
+/* Borrowed pointer to the entry at address, or NULL. */
+struct state_resource *state_find(const struct state *st, const char *address);
+
+/* Inserts or replaces the entry with r->address. Copies the strings and
+ * takes a new reference to the JSON values (the caller keeps its own). */
+int state_put(struct state *st, const struct state_resource *r, struct errbuf *err);
+
+/* Removes the entry; AMLSEC_ENOTFOUND if absent. */
+int state_remove(struct state *st, const char *address, struct errbuf *err);
+
+/* Renames an entry (and rewrites dependencies naming it). AMLSEC_ENOTFOUND
+ * when from is absent, AMLSEC_ECONFLICT when to exists. */
+int state_move(struct state *st, const char *from, const char *to, struct errbuf *err);
+
+/* Serializes to the on-disk form (envelope + canonical body), appending to
+ * out. Does not change the serial: callers (the store) bump it. */
+int state_serialize(const struct state *st, struct buf *out, struct errbuf *err);
+
+/* Parses the on-disk form. what names the source in messages (a path or a
+ * blob URL). On failure st is left released. */
+int state_parse(struct state *st, const char *data, size_t len, const char *what,
+                struct errbuf *err);
+
+const char *state_status_name(enum state_status s);
+int state_status_parse(enum state_status *out, const char *s);
+
+/* Writes a random (version 4) UUID, 36 characters plus NUL, from OpenSSL's
+ * RAND_bytes. */
+int state_uuid(char out[STATE_LINEAGE_LEN + 1], struct errbuf *err);
+
+#endif

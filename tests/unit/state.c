@@ -1,0 +1,437 @@
+/* Unit tests for state/: the document, the local backend, its lock and its
+ * crash safety. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "state/backend.h"
+#include "state/backend_local.h"
+#include "state/state.h"
+#include "util/error.h"
+#include "util/fileio.h"
+
+static char tmpdir[256];
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/amlsec-state-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_dir(void **state)
+{
+    char cmd[400];
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void path_in(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/%s", tmpdir, name);
+}
+
+static void add_resource(struct state *st, const char *address, int n)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_resource r = {0};
+    char id[256];
+    snprintf(id, sizeof(id),
+             "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/"
+             "workspaces/ws%d",
+             n);
+    r.address = (char *)address;
+    r.kind = "azurerm_machine_learning_workspace";
+    r.arm_id = id;
+    r.api_version = "2024-04-01";
+    r.attributes = json_pack("{s:s, s:{s:b, s:s}}", "name", address, "properties",
+                             "publicNetworkAccess", 0, "secret", "hunter2");
+    r.sensitive = json_pack("[s]", "/properties/secret");
+    r.dependencies = json_pack("[s]", "azurerm_resource_group.rg");
+    assert_int_equal(state_put(st, &r, &err), 0);
+    json_decref(r.attributes);
+    json_decref(r.sensitive);
+    json_decref(r.dependencies);
+}
+
+static void test_state__roundtrip_is_canonical(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state st, back;
+    struct buf a, b;
+    (void)unused;
+
+    assert_int_equal(state_init(&st, &err), 0);
+    assert_int_equal(strlen(st.lineage), 36);
+    add_resource(&st, "b.two", 2);
+    add_resource(&st, "a.one", 1);
+    add_resource(&st, "c.three", 3);
+    assert_string_equal(st.resources[0].address, "a.one");
+    st.resources[2].status = STATE_STATUS_TAINTED;
+    st.serial = 7;
+    buf_init(&a, STATE_MAX_BYTES);
+    buf_init(&b, STATE_MAX_BYTES);
+    assert_int_equal(state_serialize(&st, &a, &err), 0);
+    assert_memory_equal(a.ptr, "{\"format_version\":1,\"sha256\":\"", 30);
+    assert_int_equal(state_parse(&back, a.ptr, a.len, "x", &err), 0);
+    assert_int_equal(back.serial, 7);
+    assert_string_equal(back.lineage, st.lineage);
+    assert_int_equal(back.nresources, 3);
+    assert_int_equal(back.resources[2].status, STATE_STATUS_TAINTED);
+    assert_true(json_equal(back.resources[1].attributes, st.resources[1].attributes));
+    assert_int_equal(state_serialize(&back, &b, &err), 0);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.ptr, b.ptr, a.len);
+
+    /* move rewrites dependencies; remove and conflicts */
+    add_resource(&back, "azurerm_resource_group.rg", 9);
+    assert_int_equal(
+        state_move(&back, "azurerm_resource_group.rg", "azurerm_resource_group.x", &err), 0);
+    assert_string_equal(
+        json_string_value(json_array_get(state_find(&back, "a.one")->dependencies, 0)),
+        "azurerm_resource_group.x");
+    assert_int_equal(state_move(&back, "a.one", "b.two", &err), AMLSEC_ECONFLICT);
+    assert_int_equal(state_move(&back, "nope", "z", &err), AMLSEC_ENOTFOUND);
+    assert_int_equal(state_remove(&back, "a.one", &err), 0);
+    assert_int_equal(state_remove(&back, "a.one", &err), AMLSEC_ENOTFOUND);
+    assert_null(state_find(&back, "a.one"));
+    state_release(&back);
+    state_release(&st);
+    buf_release(&a);
+    buf_release(&b);
+}
+
+static void serialize_sample(struct buf *out, uint64_t serial)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state st;
+    assert_int_equal(state_init(&st, &err), 0);
+    add_resource(&st, "x.one", 1);
+    st.serial = serial;
+    assert_int_equal(state_serialize(&st, out, &err), 0);
+    state_release(&st);
+}
+
+static void test_state__bad_input_refused(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state st;
+    struct buf a;
+    char *edited;
+    (void)unused;
+
+    buf_init(&a, STATE_MAX_BYTES);
+    serialize_sample(&a, 3);
+    /* truncated at many points */
+    for (size_t cut = 0; cut < a.len; cut += 7) {
+        int rc = state_parse(&st, a.ptr, cut, "s.json", &err);
+        assert_true(rc == AMLSEC_ECORRUPT || rc == AMLSEC_EPARSE);
+        assert_non_null(strstr(err.msg, "'s.json'"));
+    }
+    assert_int_equal(state_parse(&st, a.ptr, a.len - 1, "s.json", &err), AMLSEC_ECORRUPT);
+    assert_non_null(strstr(err.msg, "truncated"));
+    /* a hand edit: checksum mismatch */
+    edited = strdup(a.ptr);
+    *strstr(edited, "hunter2") = 'H';
+    assert_int_equal(state_parse(&st, edited, a.len, "s.json", &err), AMLSEC_ECORRUPT);
+    assert_non_null(strstr(err.msg, "checksum"));
+    free(edited);
+    /* a newer format */
+    edited = strdup(a.ptr);
+    edited[18] = '9';
+    assert_int_equal(state_parse(&st, edited, a.len, "s.json", &err), AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "newer"));
+    free(edited);
+    assert_int_equal(state_parse(&st, "{\"format_version\": 2, \"x\": 1}", 29, "s.json", &err),
+                     AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "format 2"));
+    assert_int_equal(state_parse(&st, "garbage", 7, "s.json", &err), AMLSEC_ECORRUPT);
+    assert_int_equal(state_parse(&st, "", 0, "s.json", &err), AMLSEC_ECORRUPT);
+    buf_release(&a);
+}
+
+static void test_state__local_refuses_damage_without_overwrite(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    struct state st;
+    struct buf a, disk;
+    char path[512];
+    int existed;
+    (void)unused;
+
+    path_in(path, sizeof(path), "dmg/state.json");
+    assert_int_equal(backend_local_new(&be, path, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
+    assert_int_equal(existed, 0);
+    add_resource(&st, "x.one", 1);
+    assert_int_equal(state_backend_save(be, &st, NULL, &err), 0);
+    assert_int_equal(st.serial, 1);
+    state_release(&st);
+
+    buf_init(&a, STATE_MAX_BYTES);
+    assert_int_equal(file_read_all(&a, path, STATE_MAX_BYTES, &err), 0);
+    assert_int_equal(file_write_atomic(path, a.ptr, a.len / 2, 0600, &err), 0);
+    state_backend_free(be);
+    assert_int_equal(backend_local_new(&be, path, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), AMLSEC_ECORRUPT);
+    assert_non_null(strstr(err.msg, path));
+    buf_init(&disk, STATE_MAX_BYTES);
+    assert_int_equal(file_read_all(&disk, path, STATE_MAX_BYTES, &err), 0);
+    assert_int_equal(disk.len, a.len / 2);
+    assert_memory_equal(disk.ptr, a.ptr, disk.len);
+    state_backend_free(be);
+    buf_release(&a);
+    buf_release(&disk);
+}
+
+static uint64_t serial_on_disk(const char *path)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct buf b;
+    struct state st;
+    uint64_t s;
+    buf_init(&b, STATE_MAX_BYTES);
+    assert_int_equal(file_read_all(&b, path, STATE_MAX_BYTES, &err), 0);
+    if (state_parse(&st, b.ptr, b.len, path, &err) != 0)
+        fail_msg("state on disk unreadable: %s", err.msg);
+    s = st.serial;
+    assert_int_equal(st.nresources, s);
+    state_release(&st);
+    buf_release(&b);
+    return s;
+}
+
+static void test_state__killed_writer_leaves_old_or_new(void **unused)
+{
+    static const char *const steps[] = {"after-tmp", "after-fsync", "after-rename"};
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    struct state st;
+    char path[512], backup[600];
+    int existed;
+    (void)unused;
+
+    path_in(path, sizeof(path), "fault/state.json");
+    snprintf(backup, sizeof(backup), "%s.backup", path);
+    assert_int_equal(backend_local_new(&be, path, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
+    add_resource(&st, "r.0", 0);
+    assert_int_equal(state_backend_save(be, &st, NULL, &err), 0);
+    state_release(&st);
+    state_backend_free(be);
+
+    for (size_t i = 0; i < 3; i++) {
+        uint64_t before = serial_on_disk(path), after;
+        pid_t pid = fork();
+        int status;
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            char addr[32];
+            setenv(FILEIO_FAULT_ENV, steps[i], 1);
+            if (backend_local_new(&be, path, &err) < 0 ||
+                state_backend_load(&st, &existed, be, NULL, &err) < 0)
+                _exit(1);
+            snprintf(addr, sizeof(addr), "r.%d", (int)st.serial);
+            add_resource(&st, addr, (int)st.serial);
+            state_backend_save(be, &st, NULL, &err);
+            _exit(0); /* not reached: the fault point exits 86 */
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 86);
+        after = serial_on_disk(path);
+        if (i < 2)
+            assert_int_equal(after, before); /* the old state */
+        else
+            assert_int_equal(after, before + 1);          /* the new state */
+        assert_int_equal(serial_on_disk(backup), before); /* kept before writing */
+    }
+}
+
+/* Child: try the lock once (or wait up to timeout_ms), hold it for hold_ms.
+ * Exit 0 after holding, 3 when locked out (message naming the holder). */
+static void lock_child(const char *path, long timeout_ms, int hold_ms, int startfd, int outfd)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    char go;
+    int rc;
+
+    if (startfd >= 0 && read(startfd, &go, 1) != 1)
+        _exit(1);
+    if (backend_local_new(&be, path, &err) < 0)
+        _exit(1);
+    rc = state_backend_lock(be, "apply", timeout_ms, NULL, &err);
+    if (rc == AMLSEC_ELOCKED) {
+        if (write(outfd, err.msg, strlen(err.msg)) < 0)
+            _exit(1);
+        _exit(3);
+    }
+    if (rc < 0)
+        _exit(1);
+    usleep((useconds_t)hold_ms * 1000);
+    state_backend_free(be);
+    _exit(0);
+}
+
+static void test_state__lock_race_exactly_one(void **unused)
+{
+    char path[512], msg[2048];
+    int start[2], out[2], status, ok = 0, locked = 0;
+    pid_t kids[2];
+    ssize_t n;
+    (void)unused;
+
+    path_in(path, sizeof(path), "race/state.json");
+    assert_int_equal(pipe(start), 0);
+    assert_int_equal(pipe(out), 0);
+    for (int i = 0; i < 2; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            close(start[1]);
+            lock_child(path, 0, 600, start[0], out[1]);
+        }
+    }
+    close(start[0]);
+    close(out[1]);
+    assert_int_equal(write(start[1], "gg", 2), 2);
+    close(start[1]);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 0)
+            ok++;
+        else if (WEXITSTATUS(status) == 3)
+            locked++;
+    }
+    assert_int_equal(ok, 1);
+    assert_int_equal(locked, 1);
+    n = read(out[0], msg, sizeof(msg) - 1);
+    assert_true(n > 0);
+    msg[n] = '\0';
+    assert_non_null(strstr(msg, "for 'apply'"));
+    assert_non_null(strstr(msg, "pid "));
+    assert_non_null(strstr(msg, "force-unlock"));
+    close(out[0]);
+}
+
+static void test_state__lock_wait_and_dead_holder(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    struct lock_info holder;
+    char path[512];
+    int out[2], status;
+    pid_t a, b;
+    (void)unused;
+
+    path_in(path, sizeof(path), "wait/state.json");
+    assert_int_equal(pipe(out), 0);
+    a = fork();
+    if (a == 0)
+        lock_child(path, 0, 700, -1, out[1]);
+    usleep(200 * 1000);
+    b = fork();
+    if (b == 0)
+        lock_child(path, 5000, 10, -1, out[1]); /* waits, then proceeds */
+    assert_int_equal(waitpid(a, &status, 0), a);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(waitpid(b, &status, 0), b);
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* A holder killed with SIGKILL leaves no lock behind. */
+    a = fork();
+    if (a == 0)
+        lock_child(path, 0, 60000, -1, out[1]);
+    usleep(300 * 1000);
+    assert_int_equal(backend_local_new(&be, path, &err), 0);
+    assert_int_equal(state_backend_lock(be, "plan", 0, &holder, &err), AMLSEC_ELOCKED);
+    assert_int_equal(holder.pid, a);
+    kill(a, SIGKILL);
+    assert_int_equal(waitpid(a, &status, 0), a);
+    assert_int_equal(state_backend_lock(be, "plan", 0, NULL, &err), 0);
+    state_backend_free(be);
+    close(out[0]);
+    close(out[1]);
+}
+
+static void test_state__force_unlock_by_id(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *holder, *other;
+    struct lock_info seen;
+    struct state st;
+    char path[512];
+    int existed;
+    (void)unused;
+
+    path_in(path, sizeof(path), "force/state.json");
+    assert_int_equal(backend_local_new(&holder, path, &err), 0);
+    assert_int_equal(backend_local_new(&other, path, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, holder, NULL, &err), 0);
+    assert_int_equal(state_backend_lock(holder, "apply", 0, NULL, &err), 0);
+    assert_int_equal(state_backend_lock(other, "apply", 0, &seen, &err), AMLSEC_ELOCKED);
+    assert_string_equal(seen.id, holder->lock.id);
+    assert_int_equal(
+        state_backend_force_unlock(other, "00000000-0000-4000-8000-000000000000", &err),
+        AMLSEC_ECONFLICT);
+    assert_int_equal(state_backend_force_unlock(other, "nope", &err), AMLSEC_EUSAGE);
+    assert_int_equal(state_backend_force_unlock(other, seen.id, &err), 0);
+    assert_int_equal(state_backend_lock(other, "apply", 0, NULL, &err), 0);
+    /* the former holder can no longer write */
+    assert_int_equal(state_backend_save(holder, &st, NULL, &err), AMLSEC_ELOCKED);
+    assert_non_null(strstr(err.msg, "force-unlocked"));
+    state_release(&st);
+    state_backend_free(holder);
+    state_backend_free(other);
+}
+
+static void test_state__unlocked_writer_conflict_detected(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *a, *b;
+    struct state sa, sb;
+    char path[512];
+    int existed;
+    (void)unused;
+
+    path_in(path, sizeof(path), "conflict/state.json");
+    assert_int_equal(backend_local_new(&a, path, &err), 0);
+    assert_int_equal(backend_local_new(&b, path, &err), 0);
+    assert_int_equal(state_backend_load(&sa, &existed, a, NULL, &err), 0);
+    assert_int_equal(state_backend_load(&sb, &existed, b, NULL, &err), 0);
+    assert_int_equal(state_backend_save(a, &sa, NULL, &err), 0);
+    assert_int_equal(state_backend_save(b, &sb, NULL, &err), AMLSEC_ECONFLICT);
+    assert_int_equal(sb.serial, 0);
+    state_release(&sa);
+    state_release(&sb);
+    state_backend_free(a);
+    state_backend_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_state__roundtrip_is_canonical),
+        cmocka_unit_test(test_state__bad_input_refused),
+        cmocka_unit_test(test_state__local_refuses_damage_without_overwrite),
+        cmocka_unit_test(test_state__killed_writer_leaves_old_or_new),
+        cmocka_unit_test(test_state__lock_race_exactly_one),
+        cmocka_unit_test(test_state__lock_wait_and_dead_holder),
+        cmocka_unit_test(test_state__force_unlock_by_id),
+        cmocka_unit_test(test_state__unlocked_writer_conflict_detected),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
