@@ -54,6 +54,24 @@ const struct command commands[] = {
      "Options:\n"
      "  -json       every field (why, fix, kinds) as a JSON array\n"
      "  -markdown   the reference page (docs/rules.md is generated with it)\n"},
+    {"fmt", cmd_fmt, "Rewrite .amlsec files in the canonical layout",
+     "Usage: amlsec fmt [options] [PATH...]\n"
+     "\n"
+     "Rewrites the *.amlsec files in each PATH (a directory, default the current one, or\n"
+     "a file; '-' reads standard input and writes the result to standard output) in the\n"
+     "canonical layout: two-space indentation, '=' aligned within a run of attributes,\n"
+     "one space around operators, comments kept where they are. Formatting never changes\n"
+     "the meaning of a file. Names of the files that change are printed. Files that do\n"
+     "not parse are reported and left untouched (exit 1).\n"
+     "\n"
+     "Options:\n"
+     "  -check          write nothing; list the files that are not formatted and exit 1\n"
+     "                  if there are any\n"
+     "  -diff           print a unified diff of the changes (files are still written\n"
+     "                  unless -check or -write=false is given)\n"
+     "  -recursive      also format the subdirectories of each directory\n"
+     "  -write=false    do not write the files\n"
+     "  -no-color       no colour in diagnostics\n"},
     {"state", cmd_state, "Inspect and edit the state: list, show, rm, mv, pull, push",
      "Usage: amlsec state SUBCOMMAND [options] [args]\n"
      "\n"
