@@ -211,14 +211,16 @@ static int state_has_ws(struct scenario *s, struct crypt_keys *keys)
     assert_int_equal(backend_local_new(&be, s->state_path, &err), 0);
     assert_int_equal(state_backend_load(&st, &existed, be, keys, &err), 0);
     has = state_find(&st, "azurerm_machine_learning_workspace.main") != NULL;
-    if (has)
-        assert_string_equal(
-            json_string_value(json_object_get(
-                json_object_get(
-                    state_find(&st, "azurerm_machine_learning_workspace.main")->attributes,
-                    "properties"),
-                "publicNetworkAccess")),
-            "Disabled");
+    if (has) {
+        json_t *attrs;
+        assert_int_equal(
+            state_resource_attributes(
+                &attrs, state_find(&st, "azurerm_machine_learning_workspace.main"), &err),
+            0);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(attrs, "properties"),
+                                                              "publicNetworkAccess")),
+                            "Disabled");
+    }
     state_release(&st);
     state_backend_free(be);
     return has;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -105,7 +106,12 @@ static int start_azurite(void **unused)
     snprintf(bin, sizeof(bin), "%s/node_modules/.bin/azurite-blob", build_dir);
     azurite_pid = fork();
     if (azurite_pid == 0) {
-        freopen("/dev/null", "w", stdout);
+        char log[300];
+        /* Azurite must not outlive the test, nor hold CTest's pipes. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        snprintf(log, sizeof(log), "%s.log", data_dir);
+        if (!freopen("/dev/null", "w", stdout) || !freopen(log, "w", stderr))
+            _exit(127);
         execl(bin, "azurite-blob", "--blobHost", "127.0.0.1", "--blobPort", port_s, "--location",
               data_dir, "--silent", "--disableTelemetry", (char *)NULL);
         _exit(127);
@@ -122,13 +128,13 @@ static int start_azurite(void **unused)
 
 static int stop_azurite(void **unused)
 {
-    char cmd[400];
+    char cmd[600];
     (void)unused;
     if (azurite_pid > 0) {
         kill(azurite_pid, SIGTERM);
         waitpid(azurite_pid, NULL, 0);
     }
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data_dir);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%.250s' '%.250s.log'", data_dir, data_dir);
     return system(cmd) == 0 ? 0 : -1;
 }
 
