@@ -260,9 +260,13 @@ static json_t *collapse_refs(const json_t *v)
 {
     if (json_is_object(v) && !value_is_unknown(v)) {
         const json_t *id = json_object_get(v, "id");
+        const json_t *ver = json_object_get(v, "versioned_uri");
         json_t *copy;
         const char *k;
         json_t *x;
+        /* a CMK reference is shown by the key version it pins */
+        if (json_is_string(ver))
+            return json_deep_copy(ver);
         if (id && json_object_get(v, "resource_type"))
             return json_deep_copy(id);
         copy = json_object();
@@ -426,7 +430,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         note(it, "%s is tainted: its creation failed in an earlier apply", in->address);
         goto out;
     }
-    it->c.before = json_incref(live);
+    it->c.before = collapse_refs(live);
     if (se && id && strcasecmp(se->arm_id, id) != 0) {
         it->c.action = PLAN_REPLACE;
         it->c.reason = strdup("replace_because_id_changed");

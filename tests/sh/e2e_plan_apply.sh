@@ -136,4 +136,17 @@ assert d["summary"] == {"add": 0, "change": 1, "destroy": 0}
 PY
 "$AMLSEC" graph > g.dot || fail "graph"
 grep -q '"workspace.prod" -> "key.workspace"' g.dot || grep -q 'workspace.prod' g.dot || fail "graph has no workspace"
-echo "e2e_plan_apply: 8 passed, 0 failed"
+printf '%s\n' "$orig" > main.amlsec
+
+echo "9. a new key version (rotation in Key Vault) is an in-place update of the workspace, never a replacement"
+curl -sf -X POST -H 'Content-Type: application/json' -d '{}' \
+  "$url/_vault/kv-ml-prod-cmk/keys/workspace/rotate?api-version=7.6" > /dev/null || fail "rotate"
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rot.out 2>&1
+grep -q 'workspace.prod will be updated in-place' rot.out || fail "rotation is not an in-place update"
+grep -q 'encryption.key = "http.*/keys/workspace/[0-9a-f]\{32\}" -> "http.*/keys/workspace/[0-9a-f]\{32\}"' rot.out \
+  || fail "the key version change is not shown"
+grep -q 'rotating the CMK takes about an hour to take effect' rot.out || fail "no rotation note"
+grep -q 'must be replaced' rot.out && fail "rotation replaced something"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > rot2.out 2>&1
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rot3.out 2>&1
+echo "e2e_plan_apply: 9 passed, 0 failed"
