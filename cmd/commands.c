@@ -5,9 +5,12 @@
 
 const struct command commands[] = {
     {"help", cmd_help, "Show the commands, or one command's usage",
-     "Usage: amlsec help [COMMAND]\n"
+     "Usage: amlsec help [-man] [COMMAND]\n"
      "\n"
-     "Lists the commands, or prints the usage of COMMAND (same as 'amlsec COMMAND -h').\n"},
+     "Lists the commands, or prints the usage of COMMAND (same as 'amlsec COMMAND -h').\n"
+     "\n"
+     "Options:\n"
+     "  -man    print the amlsec(1) man page (roff): amlsec help -man | man -l -\n"},
     {"version", cmd_version, "Print the amlsec version",
      "Usage: amlsec version [-json]\n"
      "\n"
@@ -215,5 +218,11 @@ const struct command commands[] = {
      "  -state PATH        local state file\n"
      "  -lock-timeout DUR  wait for the state lock\n"
      "  -var, -var-file    as for plan\n"},
+    {"completion", cmd_completion, "Print shell completion for bash or zsh",
+     "Usage: amlsec completion bash|zsh\n"
+     "\n"
+     "Prints a completion script generated from the command table:\n"
+     "  source <(amlsec completion bash)\n"
+     "  amlsec completion zsh > \"${fpath[1]}/_amlsec\"\n"},
     {NULL, NULL, NULL, NULL},
 };
