@@ -118,6 +118,9 @@ int arm_client_call(struct arm_client *c, struct arm_call *call);
 const char *arm_client_correlation_id(const struct arm_client *c);
 /* HTTP requests sent by this client so far. */
 unsigned long arm_client_request_count(const struct arm_client *c);
+/* 429 answers received, and retries made, so far. */
+unsigned long arm_client_throttled_count(const struct arm_client *c);
+unsigned long arm_client_retry_count(const struct arm_client *c);
 const struct arm_clock *arm_client_clock(const struct arm_client *c);
 const struct arm_cloud *arm_client_cloud(const struct arm_client *c);
 struct ratelimit *arm_client_ratelimit(struct arm_client *c);

@@ -10,6 +10,7 @@
 #include "util/banned.h"
 
 #define GRAPH_URL "/providers/Microsoft.ResourceGraph/resources"
+#define GRAPH_DEFAULT_QUOTA 15
 #define PROJECTION "id, name, type, location, tags, identity, sku, kind, properties"
 
 void graph_init(struct graph *g, struct arm_client *client)
@@ -114,6 +115,9 @@ static size_t quota_allows(struct graph *g, size_t want)
     }
     if (g->quota_remaining > 0 && (size_t)g->quota_remaining < want)
         return (size_t)g->quota_remaining;
+    /* Unknown yet: the documented example quota (15 per 5 s window). */
+    if (g->quota_remaining < 0 && want > GRAPH_DEFAULT_QUOTA)
+        return GRAPH_DEFAULT_QUOTA;
     return want;
 }
 
@@ -315,6 +319,26 @@ int graph_read_ids(struct graph *g, const char *const *ids, size_t n, json_t **o
             goto oom;
     }
     rc = run_pages(g, pages, nb, rows, status, err);
+    if (rc < 0 && status && *status == 400 && batch > GRAPH_MIN_BATCH) {
+        /* Too long a query for this service (armlocal's KQL lexer, or a
+         * query-length limit): halve the batch and try again. The size
+         * that worked stays in g->batch for later reads. */
+        log_msg(LOG_DEBUG, "graph: %zu ids per query refused (%s); trying %zu", batch, err->msg,
+                batch / 2);
+        for (size_t b = 0; b < nb; b++) {
+            free(pages[b].query);
+            free(pages[b].skip);
+            free(pages[b].body);
+            json_decref(rows[b]);
+        }
+        free(pages);
+        free(rows);
+        free(quoted);
+        free(orig);
+        json_decref(index);
+        g->batch = (unsigned)(batch / 2);
+        return graph_read_ids(g, ids, n, out, status, err);
+    }
     if (rc < 0)
         goto out;
     for (size_t b = 0; b < nb; b++) {
