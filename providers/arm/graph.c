@@ -90,8 +90,11 @@ static void note_quota(struct graph *g, const struct arm_call *c)
     n = strtol(rem, &end, 10);
     if (end == rem || *end != '\0')
         return;
-    if (g->quota_remaining < 0 || n < g->quota_remaining)
+    /* the first answer of a round replaces what the last round said;
+     * within a round the lowest count is the truth */
+    if (g->quota_fresh || g->quota_remaining < 0 || n < g->quota_remaining)
         g->quota_remaining = n;
+    g->quota_fresh = 0;
     if (n <= 0) {
         int64_t wait = parse_hms(reset);
         g->quota_reset_at = arm_clock_now(clock) + (wait >= 0 ? wait : 5000);
@@ -220,10 +223,12 @@ static int run_pages(struct graph *g, struct page *pages, size_t n, json_t **row
             }
             calls[j] = pages[which[j]].call;
         }
+        g->quota_fresh = 1;
         rc = arm_client_run(g->client, calls, k, err);
         g->queries += (unsigned)k;
         for (size_t j = 0; j < k; j++) {
             struct page *p = &pages[which[j]];
+            note_quota(g, &calls[j]); /* 429s and errors carry the quota too */
             if (rc == 0 && calls[j].rc < 0) {
                 rc = calls[j].rc;
                 if (status)
@@ -231,7 +236,6 @@ static int run_pages(struct graph *g, struct page *pages, size_t n, json_t **row
                 errbuf_set(err, rc, "%s", calls[j].err.msg);
             }
             if (rc == 0) {
-                note_quota(g, &calls[j]);
                 rc = page_take(p, &calls[j], rows[which[j]], err);
             }
             arm_call_release(&calls[j]);
@@ -318,7 +322,11 @@ int graph_read_ids(struct graph *g, const char *const *ids, size_t n, json_t **o
         if (pages[b].query == NULL || rows[b] == NULL)
             goto oom;
     }
-    rc = run_pages(g, pages, nb, rows, status, err);
+    /* The first query alone, so that a refusal (too long a query) costs
+     * one request; then the rest at once. */
+    rc = run_pages(g, pages, nb ? 1 : 0, rows, status, err);
+    if (rc == 0 && nb > 1)
+        rc = run_pages(g, pages + 1, nb - 1, rows + 1, status, err);
     if (rc < 0 && status && *status == 400 && batch > GRAPH_MIN_BATCH) {
         /* Too long a query for this service (armlocal's KQL lexer, or a
          * query-length limit): halve the batch and try again. The size

@@ -27,6 +27,7 @@ struct graph {
     unsigned batch;         /* ids per query, 1..1000; 0 = 1000; lowered after a 400 */
     long quota_remaining;   /* -1 = unknown */
     int64_t quota_reset_at; /* client clock, when quota_remaining was 0 */
+    int quota_fresh;        /* no answer seen yet in the current round */
     unsigned queries;       /* requests sent (pages included) */
 };
 
