@@ -596,6 +596,49 @@ static void test_arm_client__rate_limiter_paces_a_large_run(void **state)
     transport_free(fake_transport_base(fake));
 }
 
+static int64_t says_none_left(struct http_exchange *x, void *payload)
+{
+    (void)payload;
+    fake_respond(x, 200, "{}");
+    fake_respond_header(x, "x-ms-ratelimit-remaining-subscription-reads", "0");
+    return 0;
+}
+
+static void test_arm_client__adapts_to_remaining_headers(void **state)
+{
+    struct manual_clock clock;
+    struct fake_transport *fake;
+    struct arm_client *client;
+    struct arm_client_opts o = {0};
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_call calls[10];
+    (void)state;
+    manual_clock_init(&clock, 1700000000);
+    assert_int_equal(fake_transport_new(&fake, says_none_left, NULL, &clock), 0);
+    o.cloud = arm_cloud_builtin("public");
+    o.transport = fake_transport_base(fake);
+    o.clock = &clock.clock;
+    o.parallelism = 1;
+    assert_int_equal(arm_client_new(&client, &o, &err), 0);
+    memset(calls, 0, sizeof(calls));
+    for (int i = 0; i < 10; i++) {
+        calls[i].method = "GET";
+        calls[i].url = VAULT;
+    }
+    assert_int_equal(arm_client_run(client, calls, 10, &err), 0);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(calls[i].rc, 0);
+        arm_call_release(&calls[i]);
+    }
+    /* ARM said nothing is left after each answer: the client waits for the
+     * refill (1 token at 25/s = 40 ms) instead of drawing 429s */
+    assert_true(clock.now_ms >= 9 * 40);
+    assert_true(clock.now_ms < 1000);
+    assert_int_equal(arm_client_throttled_count(client), 0);
+    arm_client_free(client);
+    transport_free(fake_transport_base(fake));
+}
+
 static void test_arm_client__ratelimit_math(void **state)
 {
     struct ratelimit rl;
@@ -703,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_arm_client__lro_refuses_foreign_poll_host),
         cmocka_unit_test(test_arm_client__parallelism_limit),
         cmocka_unit_test(test_arm_client__rate_limiter_paces_a_large_run),
+        cmocka_unit_test(test_arm_client__adapts_to_remaining_headers),
         cmocka_unit_test(test_arm_client__ratelimit_math),
         cmocka_unit_test(test_arm_client__backoff_and_retry_after_parsing),
         cmocka_unit_test(test_arm_client__error_body_shapes),
