@@ -42,6 +42,7 @@ struct arm_call_state {
     int64_t ready_at, deadline, sent_at;
     unsigned attempt; /* attempts of the current request */
     int inflight, done;
+    int reauthed; /* a 401 for an expired token was retried once */
     struct http_exchange x;
     char last[400]; /* the last retryable failure */
 };
@@ -342,6 +343,19 @@ static int handle_transient(struct arm_client *c, struct arm_call *call, struct 
             finish_fail(call, AMLSEC_EHTTP, "%s", why);
         }
         return 1;
+    }
+    if (x->status == 401 && !st->reauthed && c->o.auth && c->o.auth->invalidate) {
+        struct arm_error e;
+        arm_error_parse(&e, x->resp_body.ptr, x->resp_body.len);
+        if (strcasecmp(e.code, "ExpiredAuthenticationToken") == 0 ||
+            strcasecmp(e.code, "InvalidAuthenticationTokenTokenExpired") == 0) {
+            st->reauthed = 1;
+            c->o.auth->invalidate(c->o.auth->payload,
+                                  call->scope ? call->scope : c->o.cloud->arm_scope);
+            log_msg(LOG_DEBUG, "arm: token expired (%s), signing in again", e.code);
+            st->ready_at = now;
+            return 1;
+        }
     }
     if (x->status == 429 || x->status == 408 || x->status == 409 ||
         (x->status >= 500 && x->status != 501 && x->status != 505)) {

@@ -41,6 +41,9 @@
 struct arm_token_source {
     int (*get)(void *payload, const char *scope, const char **out, struct errbuf *err);
     void *payload;
+    /* Optional: forget the cached token of scope (ARM said it expired:
+     * clock skew, revocation). The call is then retried once. */
+    void (*invalidate)(void *payload, const char *scope);
 };
 
 struct arm_client_opts {

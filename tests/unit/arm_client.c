@@ -639,6 +639,61 @@ static void test_arm_client__adapts_to_remaining_headers(void **state)
     transport_free(fake_transport_base(fake));
 }
 
+struct counting_source {
+    unsigned gets, invalidations;
+    char token[32];
+};
+
+static int counting_get(void *payload, const char *scope, const char **out, struct errbuf *err)
+{
+    struct counting_source *cs = payload;
+    (void)scope;
+    (void)err;
+    if (cs->token[0] == '\0' || cs->invalidations >= cs->gets)
+        snprintf(cs->token, sizeof(cs->token), "tok-%u", ++cs->gets);
+    *out = cs->token;
+    return 0;
+}
+
+static void counting_invalidate(void *payload, const char *scope)
+{
+    struct counting_source *cs = payload;
+    (void)scope;
+    cs->invalidations++;
+}
+
+static void test_arm_client__expired_token_signs_in_again_once(void **state)
+{
+    struct env e;
+    struct counting_source cs = {0};
+    struct arm_token_source src = {counting_get, &cs, counting_invalidate};
+    struct arm_call c = {.method = "GET", .url = VAULT, .api_version = "2025-05-01"};
+    char v[64];
+    const char *expired = "{\"error\":{\"code\":\"InvalidAuthenticationTokenTokenExpired\","
+                          "\"message\":\"The token is expired\"}}";
+    (void)state;
+    env_setup(&e, 10, 0);
+    e.auth = src;
+    add(&e, 401, expired, NULL);
+    add(&e, 200, "{}", NULL);
+    add(&e, 401, expired, NULL);
+    add(&e, 401, expired, NULL);
+    assert_int_equal(arm_client_call(e.client, &c), 0);
+    assert_int_equal(c.requests, 2);
+    assert_int_equal(cs.invalidations, 1);
+    assert_non_null(header_value(req(&e, 0), "Authorization", v, sizeof(v)));
+    assert_string_equal(v, "Bearer tok-1");
+    assert_non_null(header_value(req(&e, 1), "Authorization", v, sizeof(v)));
+    assert_string_equal(v, "Bearer tok-2");
+    arm_call_release(&c);
+    /* a token refused twice in a row is an error, not a loop */
+    assert_int_equal(arm_client_call(e.client, &c), AMLSEC_EHTTP);
+    assert_int_equal(c.requests, 2);
+    assert_string_equal(c.error.code, "InvalidAuthenticationTokenTokenExpired");
+    arm_call_release(&c);
+    env_teardown(&e);
+}
+
 static void test_arm_client__ratelimit_math(void **state)
 {
     struct ratelimit rl;
@@ -747,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_arm_client__parallelism_limit),
         cmocka_unit_test(test_arm_client__rate_limiter_paces_a_large_run),
         cmocka_unit_test(test_arm_client__adapts_to_remaining_headers),
+        cmocka_unit_test(test_arm_client__expired_token_signs_in_again_once),
         cmocka_unit_test(test_arm_client__ratelimit_math),
         cmocka_unit_test(test_arm_client__backoff_and_retry_after_parsing),
         cmocka_unit_test(test_arm_client__error_body_shapes),

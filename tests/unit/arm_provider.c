@@ -70,6 +70,7 @@ static int64_t handler(struct http_exchange *x, void *payload)
         if (fa->graph_status) {
             fake_respond(x, fa->graph_status,
                          "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"no ARG\"}}");
+            json_decref(data);
             json_decref(req);
             return 5;
         }
