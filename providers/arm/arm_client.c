@@ -19,6 +19,7 @@
 
 struct arm_client {
     struct arm_client_opts o;
+    struct arm_token_source auth; /* a copy: callers may pass a stack variable */
     const struct arm_clock *clock;
     struct ratelimit rl;
     char correlation[128];
@@ -1061,6 +1062,10 @@ int arm_client_new(struct arm_client **out, const struct arm_client_opts *opts, 
     if (c == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     c->o = *opts;
+    if (opts->auth) {
+        c->auth = *opts->auth;
+        c->o.auth = &c->auth;
+    }
     c->clock = opts->clock ? opts->clock : arm_clock_real();
     if (!c->o.parallelism)
         c->o.parallelism = 10;

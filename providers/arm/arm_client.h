@@ -49,7 +49,7 @@ struct arm_token_source {
 struct arm_client_opts {
     const struct arm_cloud *cloud;       /* required: relative urls are joined to it */
     struct transport *transport;         /* required, borrowed */
-    const struct arm_token_source *auth; /* NULL: no Authorization header */
+    const struct arm_token_source *auth; /* copied; NULL: no Authorization header */
     const struct arm_clock *clock;       /* NULL: the real clock */
     unsigned parallelism;                /* requests in flight; 0 = 10 */
     int64_t timeout_ms;                  /* default deadline of a call; 0 = 30 min */

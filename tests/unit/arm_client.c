@@ -673,7 +673,19 @@ static void test_arm_client__expired_token_signs_in_again_once(void **state)
                           "\"message\":\"The token is expired\"}}";
     (void)state;
     env_setup(&e, 10, 0);
-    e.auth = src;
+    {
+        /* the client copies the token source: a stack variable is fine */
+        struct arm_client_opts o = {0};
+        struct errbuf err = ERRBUF_INIT;
+        arm_client_free(e.client);
+        o.cloud = e.cloud;
+        o.transport = fake_transport_base(e.fake);
+        o.auth = &src;
+        o.clock = &e.clock.clock;
+        o.seed = 42;
+        assert_int_equal(arm_client_new(&e.client, &o, &err), 0);
+        memset(&src, 0, sizeof(src)); /* gone as far as the client cares */
+    }
     add(&e, 401, expired, NULL);
     add(&e, 200, "{}", NULL);
     add(&e, 401, expired, NULL);
