@@ -403,6 +403,8 @@ int al_api_version_ok(const struct al_type *t, const char *v)
 {
     const char *p = t->api_versions;
     size_t n = strlen(v);
+    if (n == 0)
+        return 0;
     while ((p = strstr(p, v)) != NULL) {
         if ((p == t->api_versions || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
             return 1;

@@ -21,6 +21,7 @@ expect_body InvalidResourceGroupLocation "rg location change"
 
 # api-version: missing, unsupported; unknown types; 404 shapes
 req GET "$RG"; expect_code 400 "no api-version"; expect_body MissingApiVersionParameter "no api-version"
+req GET "$RG/providers/Microsoft.KeyVault/vaults/x?$V="; expect_code 400 "empty api-version"
 req GET "$RG/providers/Microsoft.KeyVault/vaults/x?$V=2019-09-01"; expect_code 400 "old api-version"
 expect_body NoRegisteredProviderFound "old api-version"; expect_body "2025-05-01" "supported versions listed"
 req GET "$RG/providers/Microsoft.KeyVault/nope/x?$V=2025-05-01"; expect_code 400 "unknown type"
