@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "providers/arm/resolve.h"
+#include "providers/arm/schema.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -36,14 +38,8 @@ bool load_args_take(struct load_args *a, int opt, char *value, const struct comm
 
 const char *const *load_known_kinds(void)
 {
-    /* The kinds of the resource catalogue (providers/arm). */
-    static const char *const kinds[] = {
-        "resource_group", "workspace",         "private_endpoint", "key_vault",
-        "key",            "storage_account",   "container_registry", "app_insights",
-        "compute_cluster", "online_endpoint",  "role_assignment",  "role_definition",
-        "policy_assignment", "lock",           "diagnostic_setting", "subnet",
-        "virtual_network", NULL};
-    return kinds;
+    /* The kinds of the resource catalogue (providers/arm/schema_kinds.c). */
+    return schema_kind_names;
 }
 
 int load_config(struct config **out, const char *path, const struct load_args *a,
@@ -58,6 +54,7 @@ int load_config(struct config **out, const char *path, const struct load_args *a
     opts.var_files = a->var_files;
     opts.nvar_files = a->nvar_files;
     opts.environ = environ;
+    opts.resolver = resolve_resolver();
     return config_load(out, &opts, diags, err);
 }
 
