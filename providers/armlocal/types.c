@@ -355,6 +355,9 @@ static const struct al_type types[] = {
        AL_ASYNC_LOCATION, 0, 0, 0, 1, 0, compute_create_only, compute_compute),
     RT("Microsoft.MachineLearningServices/workspaces/onlineEndpoints", "2025-09-01", AL_ASYNC,
        AL_LOCATION, AL_LOCATION, 0, 0, 0, 1, 0, NULL, compute_online_endpoint),
+    /* legacy ACI/AKS web services: the catalogue's guidance rules read them */
+    RT("Microsoft.MachineLearningServices/workspaces/services", "2020-05-15-preview", AL_ASYNC,
+       AL_NOT_ALLOWED, AL_SYNC, 0, 0, 0, 1, 0, NULL, NULL),
     RT("Microsoft.MachineLearningServices/workspaces/privateEndpointConnections", "2025-09-01",
        AL_SYNC, AL_NOT_ALLOWED, AL_SYNC, 200, 200, 0, 1, 0, NULL, NULL),
     RT("Microsoft.Network/privateEndpoints", "2025-03-01", AL_ASYNC, AL_NOT_ALLOWED, AL_LOCATION, 0,
