@@ -1,0 +1,105 @@
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cli.h"
+#include "cmd/commands.h"
+#include "cmd/load.h"
+#include "engine/rules.h"
+#include "providers/arm/schema.h"
+#include "util/error.h"
+#include "util/banned.h"
+
+static int print_json(struct diag_list *diags, const char *fatal)
+{
+    json_t *root = json_object();
+    json_t *arr = json_array();
+    char *text;
+    diag_list_sort(diags);
+    for (size_t i = 0; i < diags->n; i++)
+        json_array_append_new(arr, diag_to_json(&diags->items[i]));
+    if (fatal) {
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:n, s:[]}", "severity", "error",
+                                             "code", "config", "message", fatal, "hint",
+                                             "notes"));
+    }
+    json_object_set_new(root, "format_version", json_string("1.0"));
+    json_object_set_new(root, "valid", json_boolean(diags->errors == 0 && fatal == NULL));
+    json_object_set_new(root, "error_count",
+                        json_integer((json_int_t)diags->errors + (fatal != NULL)));
+    json_object_set_new(root, "warning_count", json_integer((json_int_t)diags->warnings));
+    json_object_set_new(root, "diagnostics", arr);
+    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text)
+        puts(text);
+    free(text);
+    json_decref(root);
+    return 0;
+}
+
+int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
+{
+    const struct command *self = command_find("validate");
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"no-color", no_argument, NULL, 'n'},
+                                         LOAD_OPTIONS,
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct load_args la;
+    struct diag_list diags;
+    struct errbuf err = ERRBUF_INIT;
+    struct config *cfg = NULL;
+    const char *path = ".";
+    int c, json = 0, color = ctx->color && isatty(STDERR_FILENO), rc;
+
+    memset(&la, 0, sizeof(la));
+    while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
+        switch (c) {
+        case 'j':
+            json = 1;
+            break;
+        case 'n':
+            color = 0;
+            break;
+        case 'V':
+        case 'F':
+            if (!load_args_take(&la, c, optarg, self))
+                return EXIT_FAIL;
+            break;
+        case CLI_HELP:
+            fputs(self->usage, stdout);
+            return EXIT_OK;
+        default:
+            return EXIT_FAIL;
+        }
+    }
+    if (optind < argc)
+        path = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+
+    diag_list_init(&diags);
+    rc = load_config(&cfg, path, &la, &diags, &err);
+    if (rc == 0) {
+        /* The catalogue's schema checks, then the security rules (only on a
+         * schema-valid configuration, so findings never cascade). */
+        if (schema_validate_config(cfg, &diags) == 0)
+            rules_run(cfg, &diags);
+        if (diags.errors > 0)
+            rc = AMLSEC_EPARSE;
+    }
+    if (json) {
+        print_json(&diags, rc < 0 && rc != AMLSEC_EPARSE ? err.msg : NULL);
+    } else {
+        load_print_diags(&diags, color);
+        if (rc < 0 && rc != AMLSEC_EPARSE)
+            cli_error("%s", err.msg);
+        else if (rc == 0)
+            printf("Success! The configuration is valid%s.\n",
+                   diags.warnings ? ", with warnings" : "");
+    }
+    config_free(cfg);
+    diag_list_release(&diags);
+    return rc == 0 ? EXIT_OK : EXIT_FAIL;
+}

@@ -1,0 +1,74 @@
+#include "cmd/load.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "providers/arm/resolve.h"
+#include "providers/arm/schema.h"
+#include "util/error.h"
+#include "util/banned.h"
+
+extern char **environ;
+
+bool load_args_take(struct load_args *a, int opt, char *value, const struct command *cmd)
+{
+    if (opt == 'V') {
+        char *eq = strchr(value, '=');
+        if (eq == NULL || eq == value) {
+            cli_usage_error(cmd, "-var needs NAME=VALUE, got '%s'", value);
+            return false;
+        }
+        if (a->nvars == LOAD_MAX_VARS) {
+            cli_usage_error(cmd, "too many -var flags (limit %d)", LOAD_MAX_VARS);
+            return false;
+        }
+        *eq = '\0';
+        a->vars[a->nvars].name = value;
+        a->vars[a->nvars].value = eq + 1;
+        a->nvars++;
+        return true;
+    }
+    if (a->nvar_files == LOAD_MAX_VARS) {
+        cli_usage_error(cmd, "too many -var-file flags (limit %d)", LOAD_MAX_VARS);
+        return false;
+    }
+    a->var_files[a->nvar_files++] = value;
+    return true;
+}
+
+const char *const *load_known_kinds(void)
+{
+    /* The kinds of the resource catalogue (providers/arm/schema_kinds.c). */
+    return schema_kind_names;
+}
+
+int load_config(struct config **out, const char *path, const struct load_args *a,
+                struct diag_list *diags, struct errbuf *err)
+{
+    struct config_opts opts;
+    memset(&opts, 0, sizeof(opts));
+    opts.path = path;
+    opts.kinds = load_known_kinds();
+    opts.vars = a->vars;
+    opts.nvars = a->nvars;
+    opts.var_files = a->var_files;
+    opts.nvar_files = a->nvar_files;
+    opts.environ = environ;
+    opts.resolver = resolve_resolver();
+    return config_load(out, &opts, diags, err);
+}
+
+void load_print_diags(struct diag_list *diags, int color)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    diag_list_sort(diags);
+    for (size_t i = 0; i < diags->n; i++) {
+        buf_reset(&b);
+        diag_format_text(&b, &diags->items[i], color);
+        fputs(b.ptr, stderr);
+    }
+    if (diags->max_errors && diags->errors >= diags->max_errors)
+        fprintf(stderr, "amlsec: stopped after %zu errors\n", diags->errors);
+    buf_release(&b);
+}

@@ -1,0 +1,41 @@
+/* What every command that reads a configuration shares: -var/-var-file
+ * collection, loading, and printing diagnostics (text on stderr, or JSON). */
+#ifndef AMLSEC_CMD_LOAD_H
+#define AMLSEC_CMD_LOAD_H
+
+#include <stdbool.h>
+
+#include "cmd/cli.h"
+#include "parser/config.h"
+#include "parser/diag.h"
+
+#define LOAD_MAX_VARS 256
+
+struct load_args {
+    struct config_var_assign vars[LOAD_MAX_VARS];
+    size_t nvars;
+    const char *var_files[LOAD_MAX_VARS];
+    size_t nvar_files;
+};
+
+/* Long options every config-reading command accepts; merge into the
+ * command's own table. Values 'V' (-var) and 'F' (-var-file). */
+#define LOAD_OPTIONS {"var", required_argument, NULL, 'V'}, {"var-file", required_argument, NULL, 'F'}
+
+/* Handles 'V' and 'F'; returns false (after printing a usage error) on bad
+ * input such as -var without '='. */
+bool load_args_take(struct load_args *a, int opt, char *optarg_value, const struct command *cmd);
+
+/* The resource kinds the configuration may declare (NULL-terminated). */
+const char *const *load_known_kinds(void);
+
+/* Loads the configuration at path. On success returns 0 with *out set;
+ * otherwise prints (unless json) and returns EXIT_FAIL. Diagnostics are
+ * left in diags for the caller to print (load_print_diags). */
+int load_config(struct config **out, const char *path, const struct load_args *a,
+                struct diag_list *diags, struct errbuf *err);
+
+/* Prints diagnostics as compiler-style text on stderr. */
+void load_print_diags(struct diag_list *diags, int color);
+
+#endif

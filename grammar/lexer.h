@@ -1,0 +1,64 @@
+/* The re2c lexer's state (STYLE rule 14: in a struct, never in globals).
+ *
+ * The lexer is modal, like HCL's: a stack records what is open - block or
+ * map braces, brackets, parentheses, a `${` interpolation, a quoted
+ * template, a heredoc. Newlines are tokens where they end an attribute (at
+ * top level and directly inside braces) and are skipped inside brackets,
+ * parentheses and interpolations. Plain strings without `${` come back as
+ * one TOK_STRING; strings with interpolation as a template token sequence.
+ *
+ * With keep_comments (fmt), comments come back as TOK_COMMENT tokens; the
+ * parser never sets it. */
+#ifndef AMLSEC_GRAMMAR_LEXER_H
+#define AMLSEC_GRAMMAR_LEXER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parser/diag.h"
+#include "parser/source.h"
+#include "util/arena.h"
+
+#define LEXER_MAX_DEPTH 64
+
+enum lexer_mode { LM_BRACE, LM_BRACKET, LM_PAREN, LM_INTERP, LM_STRING, LM_HEREDOC };
+
+struct lexer_frame {
+    enum lexer_mode mode;
+    uint32_t open; /* byte offset of the opening token */
+    uint32_t open_end;
+    const unsigned char *marker; /* heredoc: the closing word */
+    size_t marker_len;
+};
+
+struct lexer {
+    const struct src_file *file;
+    const unsigned char *base, *cur, *mar, *lim, *tok;
+    uint32_t line;                   /* line of cur */
+    const unsigned char *line_start; /* first byte of that line */
+    struct lexer_frame stack[LEXER_MAX_DEPTH];
+    int depth;
+    bool keep_comments;
+    bool at_line_start; /* heredoc: next byte begins a line */
+    bool failed;        /* a fatal lexical error: return end of file next */
+    int last;           /* the previous token returned */
+    struct arena *arena;
+    struct diag_list *diags;
+};
+
+/* Token values and locations: the bison parser's types (grammar/parser.h). */
+union AML_YYSTYPE;
+struct src_loc;
+
+void lexer_init(struct lexer *lx, const struct src_file *f, struct arena *arena,
+                struct diag_list *diags);
+/* Returns the next token kind (TOK_* from grammar/parser.h), TOK_YYEOF at
+ * the end, or TOK_AML_YYerror after reporting a lexical error in diags. */
+int lexer_next(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc);
+
+/* Checks that text is valid UTF-8 without NUL bytes; reports the first
+ * offending byte in diags and returns false otherwise. */
+bool lexer_check_encoding(const struct src_file *f, struct diag_list *diags);
+
+#endif

@@ -1,0 +1,597 @@
+/* The .amlsec lexer (re2c >= 3.0). See grammar/lexer.h for the model. */
+#include "grammar/lexer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grammar/parser.h"
+#include "parser/ast.h"
+#include "util/banned.h"
+
+typedef unsigned char uchar;
+
+void lexer_init(struct lexer *lx, const struct src_file *f, struct arena *arena,
+                struct diag_list *diags)
+{
+    memset(lx, 0, sizeof(*lx));
+    lx->file = f;
+    lx->base = (const uchar *)f->text;
+    lx->cur = lx->base;
+    lx->lim = lx->base + f->len;
+    lx->line = 1;
+    lx->line_start = lx->base;
+    lx->arena = arena;
+    lx->diags = diags;
+    lx->last = TOK_NL;
+}
+
+static uint32_t off_of(const struct lexer *lx, const uchar *p)
+{
+    return (uint32_t)(p - lx->base);
+}
+
+/* Advances the line counters over [from, to). */
+static void count_lines(struct lexer *lx, const uchar *from, const uchar *to)
+{
+    for (const uchar *p = from; p < to; p++) {
+        if (*p == '\n') {
+            lx->line++;
+            lx->line_start = p + 1;
+        }
+    }
+}
+
+static void set_loc(struct lexer *lx, struct src_loc *loc, const uchar *b, const uchar *e)
+{
+    loc->file = lx->file;
+    loc->begin = off_of(lx, b);
+    loc->end = off_of(lx, e);
+    loc->line = lx->line;
+    loc->col = (uint32_t)(b - lx->line_start) + 1;
+    count_lines(lx, b, e);
+    loc->end_line = lx->line;
+    loc->end_col = (uint32_t)(e - lx->line_start) + 1;
+}
+
+/* Error tokens hold no newline (or end the file), so the line counters need
+ * no update; the location is computed from the line table. */
+static int lex_error(struct lexer *lx, struct src_loc *loc, const uchar *b, const uchar *e,
+                     const char *msg)
+{
+    *loc = src_loc_make(lx->file, off_of(lx, b), off_of(lx, e));
+    diag_add(lx->diags, DIAG_ERROR, loc, "syntax", "%s", msg);
+    return TOK_AML_YYerror;
+}
+
+static int fatal(struct lexer *lx, struct src_loc *loc, const uchar *b, const uchar *e,
+                 const char *msg)
+{
+    lx->failed = true;
+    return lex_error(lx, loc, b, e, msg);
+}
+
+static int push(struct lexer *lx, struct src_loc *loc, enum lexer_mode mode)
+{
+    struct lexer_frame *f;
+    if (lx->depth >= LEXER_MAX_DEPTH)
+        return fatal(lx, loc, lx->tok, lx->cur,
+                     "nesting is deeper than the limit of 64 levels");
+    f = &lx->stack[lx->depth++];
+    memset(f, 0, sizeof(*f));
+    f->mode = mode;
+    f->open = off_of(lx, lx->tok);
+    f->open_end = off_of(lx, lx->cur);
+    return 0;
+}
+
+static enum lexer_mode top(const struct lexer *lx)
+{
+    return lx->depth ? lx->stack[lx->depth - 1].mode : LM_BRACE;
+}
+
+static bool newlines_significant(const struct lexer *lx)
+{
+    return lx->depth == 0 || top(lx) == LM_BRACE;
+}
+
+static void add_utf8(struct buf *b, uint32_t cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | (cp >> 6));
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | (cp >> 12));
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        u[0] = (char)(0xF0 | (cp >> 18));
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    buf_add(b, u, n);
+}
+
+/* Decodes the escapes of a quoted-string fragment [b, e). Returns false and
+ * sets *bad to the offending escape on an invalid one. */
+static bool decode_escapes(struct buf *out, const uchar *b, const uchar *e, const uchar **bad)
+{
+    const uchar *p = b;
+    while (p < e) {
+        const uchar *run = p;
+        while (p < e && *p != '\\' && *p != '$')
+            p++;
+        buf_add(out, run, (size_t)(p - run));
+        if (p >= e)
+            break;
+        if (*p == '$') {
+            /* "$${" is a literal "${" */
+            if (p + 2 < e && p[1] == '$' && p[2] == '{') {
+                buf_adds(out, "${");
+                p += 3;
+            } else {
+                buf_addch(out, '$');
+                p++;
+            }
+            continue;
+        }
+        if (p + 1 >= e) {
+            *bad = p;
+            return false;
+        }
+        switch (p[1]) {
+        case 'n': buf_addch(out, '\n'); p += 2; break;
+        case 't': buf_addch(out, '\t'); p += 2; break;
+        case 'r': buf_addch(out, '\r'); p += 2; break;
+        case '"': buf_addch(out, '"'); p += 2; break;
+        case '\\': buf_addch(out, '\\'); p += 2; break;
+        case 'u':
+        case 'U': {
+            int digits = p[1] == 'u' ? 4 : 8;
+            uint32_t cp = 0;
+            if (e - p < 2 + digits) {
+                *bad = p;
+                return false;
+            }
+            for (int i = 0; i < digits; i++) {
+                uchar c = p[2 + i];
+                uint32_t v;
+                if (c >= '0' && c <= '9')
+                    v = (uint32_t)(c - '0');
+                else if (c >= 'a' && c <= 'f')
+                    v = (uint32_t)(c - 'a' + 10);
+                else if (c >= 'A' && c <= 'F')
+                    v = (uint32_t)(c - 'A' + 10);
+                else {
+                    *bad = p;
+                    return false;
+                }
+                cp = cp * 16 + v;
+            }
+            if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0) {
+                *bad = p;
+                return false;
+            }
+            add_utf8(out, cp);
+            p += 2 + digits;
+            break;
+        }
+        default:
+            *bad = p;
+            return false;
+        }
+    }
+    return true;
+}
+
+static struct ast_expr *string_node(struct lexer *lx, const char *s, size_t len,
+                                    const struct src_loc *loc)
+{
+    struct ast_expr *e = arena_alloc(lx->arena, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    e->kind = EXPR_STRING;
+    e->loc = *loc;
+    e->u.str.s = arena_strndup(lx->arena, s, len);
+    e->u.str.len = len;
+    return e->u.str.s ? e : NULL;
+}
+
+/* A quoted fragment [b, e) with escapes: decode into an EXPR_STRING. */
+static int fragment(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc,
+                    const uchar *b, const uchar *e, int token)
+{
+    struct buf tmp;
+    const uchar *bad = NULL;
+    buf_init(&tmp, 0);
+    if (!decode_escapes(&tmp, b, e, &bad)) {
+        buf_release(&tmp);
+        return lex_error(lx, loc, bad, bad + 2 <= e ? bad + 2 : e,
+                         "invalid escape sequence in string");
+    }
+    set_loc(lx, loc, lx->tok, lx->cur);
+    if (token == TOK_STRING)
+        val->TOK_STRING = string_node(lx, tmp.ptr, tmp.len, loc);
+    else
+        val->TOK_FRAG = string_node(lx, tmp.ptr, tmp.len, loc);
+    buf_release(&tmp);
+    return token;
+}
+
+/* Called after the opening quote: if the string has no interpolation and
+ * ends on this line, consume it whole and return TOK_STRING; else push a
+ * template frame and return TOK_OQUOTE. */
+static int lex_quote(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
+{
+    const uchar *p = lx->cur;
+    int rc;
+    for (;;) {
+        if (p >= lx->lim || *p == '\n')
+            return fatal(lx, loc, lx->tok, p, "unterminated string");
+        if (*p == '\\') {
+            p += p + 1 < lx->lim ? 2 : 1;
+            continue;
+        }
+        if (*p == '$' && p + 1 < lx->lim && p[1] == '$' && p + 2 < lx->lim && p[2] == '{') {
+            p += 3;
+            continue;
+        }
+        if (*p == '$' && p + 1 < lx->lim && p[1] == '{')
+            break; /* interpolation: a template */
+        if (*p == '"') {
+            const uchar *body = lx->cur;
+            lx->cur = p + 1;
+            return fragment(lx, val, loc, body, p, TOK_STRING);
+        }
+        p++;
+    }
+    if ((rc = push(lx, loc, LM_STRING)) < 0)
+        return rc;
+    set_loc(lx, loc, lx->tok, lx->cur);
+    return TOK_OQUOTE;
+}
+
+/* Inside a quoted template: text up to `${`, the closing quote or an error. */
+static int lex_in_string(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
+{
+    const uchar *p = lx->cur;
+    lx->tok = p;
+    if (p < lx->lim && *p == '"') {
+        lx->cur = p + 1;
+        lx->depth--;
+        set_loc(lx, loc, lx->tok, lx->cur);
+        return TOK_CQUOTE;
+    }
+    if (p + 1 < lx->lim && p[0] == '$' && p[1] == '{') {
+        int rc;
+        lx->cur = p + 2;
+        if ((rc = push(lx, loc, LM_INTERP)) < 0)
+            return rc;
+        set_loc(lx, loc, lx->tok, lx->cur);
+        return TOK_INTERP;
+    }
+    for (;;) {
+        if (p >= lx->lim || *p == '\n') {
+            const struct lexer_frame *f = &lx->stack[lx->depth - 1];
+            lx->cur = p;
+            lx->tok = lx->base + f->open;
+            return fatal(lx, loc, lx->tok, lx->tok + 1, "unterminated string");
+        }
+        if (*p == '\\') {
+            p += p + 1 < lx->lim ? 2 : 1;
+            continue;
+        }
+        if (*p == '$' && p + 2 < lx->lim && p[1] == '$' && p[2] == '{') {
+            p += 3;
+            continue;
+        }
+        if (*p == '"' || (*p == '$' && p + 1 < lx->lim && p[1] == '{'))
+            break;
+        p++;
+    }
+    lx->cur = p;
+    return fragment(lx, val, loc, lx->tok, p, TOK_FRAG);
+}
+
+/* Inside a heredoc: one line of text (or up to `${`), or the closing word. */
+static int lex_in_heredoc(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
+{
+    struct lexer_frame *f = &lx->stack[lx->depth - 1];
+    const uchar *p = lx->cur;
+    const uchar *text;
+    lx->tok = p;
+    if (lx->at_line_start) {
+        const uchar *q = p;
+        while (q < lx->lim && (*q == ' ' || *q == '\t'))
+            q++;
+        if ((size_t)(lx->lim - q) >= f->marker_len && memcmp(q, f->marker, f->marker_len) == 0 &&
+            (q + f->marker_len == lx->lim || q[f->marker_len] == '\n' ||
+             q[f->marker_len] == '\r')) {
+            lx->cur = q + f->marker_len;
+            lx->depth--;
+            set_loc(lx, loc, lx->tok, lx->cur);
+            return TOK_HEREDOC_END;
+        }
+    }
+    if (p >= lx->lim) {
+        lx->tok = lx->base + f->open;
+        return fatal(lx, loc, lx->tok, lx->base + f->open_end,
+                     "unterminated heredoc: no line with its closing word");
+    }
+    if (p + 1 < lx->lim && p[0] == '$' && p[1] == '{') {
+        int rc;
+        lx->cur = p + 2;
+        lx->at_line_start = false;
+        if ((rc = push(lx, loc, LM_INTERP)) < 0)
+            return rc;
+        set_loc(lx, loc, lx->tok, lx->cur);
+        return TOK_INTERP;
+    }
+    text = p;
+    while (p < lx->lim && *p != '\n' && !(p[0] == '$' && p + 1 < lx->lim && p[1] == '{')) {
+        if (p[0] == '$' && p + 2 < lx->lim && p[1] == '$' && p[2] == '{')
+            p += 3;
+        else
+            p++;
+    }
+    lx->at_line_start = false;
+    if (p < lx->lim && *p == '\n') {
+        p++;
+        lx->at_line_start = true;
+    }
+    lx->cur = p;
+    {
+        /* Heredocs decode only "$${"; backslashes are literal. */
+        struct buf tmp;
+        buf_init(&tmp, 0);
+        for (const uchar *q = text; q < p;) {
+            if (q[0] == '$' && q + 2 < p && q[1] == '$' && q[2] == '{') {
+                buf_adds(&tmp, "${");
+                q += 3;
+            } else {
+                buf_addch(&tmp, (char)*q++);
+            }
+        }
+        set_loc(lx, loc, lx->tok, lx->cur);
+        val->TOK_FRAG = string_node(lx, tmp.ptr, tmp.len, loc);
+        buf_release(&tmp);
+    }
+    return TOK_FRAG;
+}
+
+static int lex_heredoc_open(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc,
+                            const uchar *word, const uchar *word_end, bool indent)
+{
+    int rc;
+    const uchar *after = lx->cur;
+    val->TOK_HEREDOC = indent;
+    /* The rest of the line must be empty. */
+    if (after < lx->lim && *after == '\r')
+        after++;
+    if (after >= lx->lim || *after != '\n')
+        return fatal(lx, loc, lx->tok, lx->cur,
+                     "a heredoc marker must be followed by a newline");
+    if ((rc = push(lx, loc, LM_HEREDOC)) < 0)
+        return rc;
+    lx->stack[lx->depth - 1].marker = word;
+    lx->stack[lx->depth - 1].marker_len = (size_t)(word_end - word);
+    lx->cur = after + 1;
+    lx->at_line_start = true;
+    set_loc(lx, loc, lx->tok, lx->cur);
+    return TOK_HEREDOC;
+}
+
+static int close_bracket(struct lexer *lx, struct src_loc *loc, enum lexer_mode want, int token)
+{
+    if (lx->depth > 0 && top(lx) == want)
+        lx->depth--;
+    else if (lx->depth > 0 && want == LM_BRACE && top(lx) == LM_INTERP) {
+        lx->depth--;
+        set_loc(lx, loc, lx->tok, lx->cur);
+        return TOK_INTERP_END;
+    }
+    set_loc(lx, loc, lx->tok, lx->cur);
+    return token;
+}
+
+static int lex_eof(struct lexer *lx, struct src_loc *loc)
+{
+    /* Point at the innermost bracket left open, not at the end of file. */
+    if (lx->depth > 0) {
+        const struct lexer_frame *f = &lx->stack[lx->depth - 1];
+        const char *what = f->mode == LM_BRACE     ? "unclosed '{': expected '}' before end of file"
+                           : f->mode == LM_BRACKET ? "unclosed '[': expected ']' before end of file"
+                           : f->mode == LM_PAREN   ? "unclosed '(': expected ')' before end of file"
+                                                   : "unclosed '${': expected '}' before end of file";
+        lx->tok = lx->base + f->open;
+        lx->depth = 0;
+        return fatal(lx, loc, lx->tok, lx->base + f->open_end, what);
+    }
+    lx->tok = lx->cur = lx->lim;
+    set_loc(lx, loc, lx->lim, lx->lim);
+    return TOK_YYEOF;
+}
+
+static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
+{
+    const uchar *w1, *w2;
+    /*!stags:re2c format = "const uchar *@@;\n"; */
+
+    for (;;) {
+        lx->tok = lx->cur;
+        /*!re2c
+            re2c:define:YYCTYPE = uchar;
+            re2c:define:YYCURSOR = "lx->cur";
+            re2c:define:YYMARKER = "lx->mar";
+            re2c:define:YYLIMIT = "lx->lim";
+            re2c:yyfill:enable = 0;
+            re2c:eof = 0;
+            re2c:tags = 1;
+            re2c:tags:expression = "@@";
+
+            ident = [a-zA-Z_][a-zA-Z0-9_-]*;
+            ws = [ \t\r]+;
+
+            $ { return lex_eof(lx, loc); }
+            ws { continue; }
+            "#" [^\n\x00]* | "//" [^\n\x00]* {
+                if (lx->keep_comments) { set_loc(lx, loc, lx->tok, lx->cur); return TOK_COMMENT; }
+                continue;
+            }
+            "/*" {
+                const uchar *end = lx->cur;
+                while (end + 1 < lx->lim && !(end[0] == '*' && end[1] == '/'))
+                    end++;
+                if (end + 1 >= lx->lim)
+                    return fatal(lx, loc, lx->tok, lx->cur, "unterminated comment: expected '*/'");
+                lx->cur = end + 2;
+                if (lx->keep_comments) { set_loc(lx, loc, lx->tok, lx->cur); return TOK_COMMENT; }
+                count_lines(lx, lx->tok, lx->cur);
+                continue;
+            }
+            "\n" {
+                set_loc(lx, loc, lx->tok, lx->cur);
+                if (lx->keep_comments)
+                    return TOK_NL;
+                if (!newlines_significant(lx) || lx->last == TOK_NL)
+                    continue;
+                return TOK_NL;
+            }
+
+            "{" { int rc = push(lx, loc, LM_BRACE); if (rc < 0) return rc; set_loc(lx, loc, lx->tok, lx->cur); return TOK_LBRACE; }
+            "}" { return close_bracket(lx, loc, LM_BRACE, TOK_RBRACE); }
+            "[" { int rc = push(lx, loc, LM_BRACKET); if (rc < 0) return rc; set_loc(lx, loc, lx->tok, lx->cur); return TOK_LBRACKET; }
+            "]" { return close_bracket(lx, loc, LM_BRACKET, TOK_RBRACKET); }
+            "(" { int rc = push(lx, loc, LM_PAREN); if (rc < 0) return rc; set_loc(lx, loc, lx->tok, lx->cur); return TOK_LPAREN; }
+            ")" { return close_bracket(lx, loc, LM_PAREN, TOK_RPAREN); }
+            "," { set_loc(lx, loc, lx->tok, lx->cur); return TOK_COMMA; }
+            "==" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_EQ; }
+            "!=" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_NE; }
+            "&&" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_AND; }
+            "||" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_OR; }
+            "=" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_ASSIGN; }
+            ":" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_COLON; }
+            "?" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_QUESTION; }
+            "." { set_loc(lx, loc, lx->tok, lx->cur); return TOK_DOT; }
+            "!" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_NOT; }
+            "-" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_MINUS; }
+            "\"" { return lex_quote(lx, val, loc); }
+
+            "<<" @w1 ident @w2 { return lex_heredoc_open(lx, val, loc, w1, w2, false); }
+            "<<-" @w1 ident @w2 { return lex_heredoc_open(lx, val, loc, w1, w2, true); }
+
+            "true" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_TRUE; }
+            "false" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_FALSE; }
+            "null" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_NULL; }
+
+            [0-9]+ {
+                int64_t v = 0;
+                for (const uchar *p = lx->tok; p < lx->cur; p++) {
+                    if (v > (INT64_MAX - (*p - '0')) / 10)
+                        return lex_error(lx, loc, lx->tok, lx->cur, "number is too large");
+                    v = v * 10 + (*p - '0');
+                }
+                set_loc(lx, loc, lx->tok, lx->cur);
+                val->TOK_INT = v;
+                return TOK_INT;
+            }
+            [0-9]+ "." [0-9]+ {
+                return lex_error(lx, loc, lx->tok, lx->cur, "decimal numbers are not supported; use a whole number or a string");
+            }
+            ident {
+                set_loc(lx, loc, lx->tok, lx->cur);
+                val->TOK_IDENT = arena_strndup(lx->arena, (const char *)lx->tok, (size_t)(lx->cur - lx->tok));
+                return TOK_IDENT;
+            }
+            * {
+                char msg[96];
+                uchar c = *lx->tok;
+                if (c >= 0x20 && c < 0x7f)
+                    snprintf(msg, sizeof(msg), "unexpected character '%c'", c);
+                else if (c >= 0x80) {
+                    /* consume the rest of the UTF-8 sequence */
+                    while (lx->cur < lx->lim && (*lx->cur & 0xC0) == 0x80)
+                        lx->cur++;
+                    snprintf(msg, sizeof(msg), "unexpected character outside a string");
+                } else
+                    snprintf(msg, sizeof(msg), "unexpected control character 0x%02x", c);
+                return lex_error(lx, loc, lx->tok, lx->cur, msg);
+            }
+        */
+    }
+}
+
+int lexer_next(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
+{
+    int t;
+    if (lx->failed) {
+        lx->tok = lx->cur = lx->lim;
+        set_loc(lx, loc, lx->lim, lx->lim);
+        t = TOK_YYEOF;
+    } else if (lx->depth > 0 && top(lx) == LM_STRING) {
+        t = lex_in_string(lx, val, loc);
+    } else if (lx->depth > 0 && top(lx) == LM_HEREDOC) {
+        t = lex_in_heredoc(lx, val, loc);
+    } else {
+        t = lex_main(lx, val, loc);
+    }
+    lx->last = t;
+    return t;
+}
+
+bool lexer_check_encoding(const struct src_file *f, struct diag_list *diags)
+{
+    const uchar *s = (const uchar *)f->text, *e = s + f->len, *p = s;
+    while (p < e) {
+        uchar c = *p;
+        size_t n;
+        uint32_t cp;
+        const char *what = NULL;
+        if (c < 0x80) {
+            if (c == 0)
+                what = "NUL byte in source file";
+            n = 1;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 2;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 3;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 4;
+        } else {
+            n = 1;
+            what = "invalid UTF-8 byte in source file";
+        }
+        if (what == NULL && n > 1) {
+            if ((size_t)(e - p) < n) {
+                what = "truncated UTF-8 sequence in source file";
+            } else {
+                cp = c & (0x7F >> n);
+                for (size_t i = 1; i < n && what == NULL; i++) {
+                    if ((p[i] & 0xC0) != 0x80)
+                        what = "invalid UTF-8 sequence in source file";
+                    cp = (cp << 6) | (p[i] & 0x3F);
+                }
+                if (what == NULL &&
+                    ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+                     cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)))
+                    what = "invalid UTF-8 sequence in source file";
+            }
+        }
+        if (what) {
+            struct src_loc loc = src_loc_make(f, (uint32_t)(p - s), (uint32_t)(p - s + 1));
+            diag_add(diags, DIAG_ERROR, &loc, "encoding", "%s", what);
+            return false;
+        }
+        p += n;
+    }
+    return true;
+}

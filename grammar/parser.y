@@ -1,0 +1,207 @@
+/* The .amlsec grammar (bison >= 3.8). Actions only build nodes; names,
+ * references and types are checked in parser/check.c (STYLE rule 18). */
+%require "3.8"
+%define api.pure full
+%locations
+%define api.location.type {struct src_loc}
+%define parse.error detailed
+%define parse.lac full
+%define api.value.type union
+%define api.prefix {aml_yy}
+%define api.token.prefix {TOK_}
+%expect 0
+%param {struct parse_ctx *ctx}
+
+%code requires {
+#include "parser/ast.h"
+#include "parser/source.h"
+struct parse_ctx;
+struct body_builder;
+
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                                           \
+    do {                                                                      \
+        if (N) {                                                              \
+            (Cur).file = YYRHSLOC(Rhs, 1).file;                               \
+            (Cur).line = YYRHSLOC(Rhs, 1).line;                               \
+            (Cur).col = YYRHSLOC(Rhs, 1).col;                                 \
+            (Cur).begin = YYRHSLOC(Rhs, 1).begin;                             \
+            (Cur).end_line = YYRHSLOC(Rhs, N).end_line;                       \
+            (Cur).end_col = YYRHSLOC(Rhs, N).end_col;                         \
+            (Cur).end = YYRHSLOC(Rhs, N).end;                                 \
+        } else {                                                              \
+            (Cur) = YYRHSLOC(Rhs, 0);                                         \
+            (Cur).line = (Cur).end_line;                                      \
+            (Cur).col = (Cur).end_col;                                        \
+            (Cur).begin = (Cur).end;                                          \
+        }                                                                     \
+    } while (0)
+}
+
+%code provides {
+int aml_yylex(AML_YYSTYPE *val, AML_YYLTYPE *loc, struct parse_ctx *ctx);
+void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
+}
+
+%code {
+#include "parser/parse.h"
+#include "util/banned.h"
+
+#define YYMAXDEPTH 2000
+}
+
+%token NL "newline"
+%token LBRACE "'{'" RBRACE "'}'" LBRACKET "'['" RBRACKET "']'"
+%token LPAREN "'('" RPAREN "')'" COMMA "','" ASSIGN "'='" COLON "':'"
+%token QUESTION "'?'" DOT "'.'" NOT "'!'" MINUS "'-'"
+%token EQ "'=='" NE "'!='" AND "'&&'" OR "'||'"
+%token TRUE "true" FALSE "false" NULL "null"
+%token <char *> IDENT "identifier"
+%token <int64_t> INT "number"
+%token <struct ast_expr *> STRING "string"
+%token OQUOTE "start of a string template" CQUOTE "end of a string template"
+%token <struct ast_expr *> FRAG "string text"
+%token INTERP "'${'" INTERP_END "'}' closing '${'"
+%token <int> HEREDOC "heredoc"
+%token HEREDOC_END "end of heredoc"
+%token COMMENT "comment"
+
+%nterm <struct body_builder *> stmts
+%nterm <struct ast_attr *> attribute
+%nterm <struct ast_block *> block
+%nterm <struct ast_label *> labels
+%nterm <struct ast_expr *> expr primary traversal template heredoc list map exprs args parts
+%nterm <struct ast_map_item *> mitems mitem
+%nterm <struct ast_expr *> mkey
+
+%right QUESTION COLON
+%left OR
+%left AND
+%left EQ NE
+%precedence NOT MINUS
+
+%%
+
+file
+    : stmts                  { parse_finish_file(ctx, $1, NULL, NULL); }
+    | stmts attribute        { parse_finish_file(ctx, $1, $2, NULL); }
+    | stmts block            { parse_finish_file(ctx, $1, NULL, $2); }
+    ;
+
+stmts
+    : %empty                 { $$ = parse_body_new(ctx); }
+    | stmts NL               { $$ = $1; }
+    | stmts attribute NL     { $$ = $1; parse_body_add(ctx, $1, $2, NULL); }
+    | stmts block NL         { $$ = $1; parse_body_add(ctx, $1, NULL, $2); }
+    | stmts error NL         { $$ = $1; if (parse_too_many_errors(ctx)) YYABORT; yyerrok; }
+    ;
+
+attribute
+    : IDENT ASSIGN expr      { $$ = parse_attr(ctx, $1, &@1, $3, &@$); }
+    | IDENT COLON expr       { $$ = parse_attr(ctx, $1, &@1, $3, &@$);
+                               parse_colon_hint(ctx, &@2, $1); }
+    ;
+
+block
+    : IDENT labels LBRACE stmts RBRACE
+        { $$ = parse_block(ctx, $1, &@1, $2, &@3, $4, NULL, NULL, &@$); }
+    | IDENT labels LBRACE stmts attribute RBRACE
+        { $$ = parse_block(ctx, $1, &@1, $2, &@3, $4, $5, NULL, &@$); }
+    | IDENT labels LBRACE stmts block RBRACE
+        { $$ = parse_block(ctx, $1, &@1, $2, &@3, $4, NULL, $5, &@$); }
+    | IDENT labels LBRACE stmts error RBRACE
+        { $$ = parse_block(ctx, $1, &@1, $2, &@3, $4, NULL, NULL, &@$);
+          if (parse_too_many_errors(ctx)) YYABORT; yyerrok; }
+    ;
+
+labels
+    : %empty                 { $$ = NULL; }
+    | labels IDENT           { $$ = parse_label(ctx, $1, $2, false, &@2); }
+    | labels STRING          { $$ = parse_label(ctx, $1, $2->u.str.s, true, &@2); }
+    ;
+
+expr
+    : expr QUESTION expr COLON expr { $$ = parse_cond(ctx, $1, $3, $5, &@$); }
+    | expr OR expr           { $$ = parse_binary(ctx, OP_OR, $1, $3, &@$); }
+    | expr AND expr          { $$ = parse_binary(ctx, OP_AND, $1, $3, &@$); }
+    | expr EQ expr           { $$ = parse_binary(ctx, OP_EQ, $1, $3, &@$); }
+    | expr NE expr           { $$ = parse_binary(ctx, OP_NE, $1, $3, &@$); }
+    | NOT expr               { $$ = parse_unary(ctx, OP_NOT, $2, &@$); }
+    | MINUS expr %prec MINUS { $$ = parse_unary(ctx, OP_NEG, $2, &@$); }
+    | primary                { $$ = $1; }
+    ;
+
+primary
+    : INT                    { $$ = parse_int(ctx, $1, &@$); }
+    | TRUE                   { $$ = parse_bool(ctx, true, &@$); }
+    | FALSE                  { $$ = parse_bool(ctx, false, &@$); }
+    | NULL                   { $$ = parse_null(ctx, &@$); }
+    | STRING                 { $$ = $1; }
+    | template               { $$ = $1; }
+    | heredoc                { $$ = $1; }
+    | traversal              { $$ = $1; }
+    | IDENT LPAREN args RPAREN { $$ = parse_call(ctx, $1, &@1, $3, &@$); }
+    | list                   { $$ = $1; }
+    | map                    { $$ = $1; }
+    | LPAREN expr RPAREN     { $$ = parse_paren(ctx, $2, &@$); }
+    ;
+
+traversal
+    : IDENT                  { $$ = parse_traversal(ctx, $1, &@1); }
+    | traversal DOT IDENT    { $$ = parse_step_attr(ctx, $1, $3, &@3, &@$); }
+    | traversal LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, &@$); }
+    ;
+
+template
+    : OQUOTE parts CQUOTE    { $$ = parse_template(ctx, $2, false, false, &@$); }
+    ;
+
+heredoc
+    : HEREDOC parts HEREDOC_END { $$ = parse_template(ctx, $2, true, $1, &@$); }
+    ;
+
+parts
+    : %empty                 { $$ = NULL; }
+    | parts FRAG             { $$ = parse_append(ctx, $1, $2); }
+    | parts INTERP expr INTERP_END { $$ = parse_append(ctx, $1, $3); }
+    ;
+
+list
+    : LBRACKET RBRACKET              { $$ = parse_list(ctx, NULL, &@$); }
+    | LBRACKET exprs RBRACKET        { $$ = parse_list(ctx, $2, &@$); }
+    | LBRACKET exprs COMMA RBRACKET  { $$ = parse_list(ctx, $2, &@$); }
+    ;
+
+exprs
+    : expr                   { $$ = parse_append(ctx, NULL, $1); }
+    | exprs COMMA expr       { $$ = parse_append(ctx, $1, $3); }
+    ;
+
+args
+    : %empty                 { $$ = NULL; }
+    | exprs                  { $$ = $1; }
+    | exprs COMMA            { $$ = $1; }
+    ;
+
+map
+    : LBRACE mitems RBRACE         { $$ = parse_map(ctx, $2, &@$); }
+    | LBRACE mitems mitem RBRACE   { $$ = parse_map(ctx, parse_map_append(ctx, $2, $3), &@$); }
+    ;
+
+mitems
+    : %empty                 { $$ = NULL; }
+    | mitems NL              { $$ = $1; }
+    | mitems mitem NL        { $$ = parse_map_append(ctx, $1, $2); }
+    | mitems mitem COMMA     { $$ = parse_map_append(ctx, $1, $2); }
+    ;
+
+mitem
+    : mkey ASSIGN expr       { $$ = parse_map_item(ctx, $1, $3, &@$); }
+    | mkey COLON expr        { $$ = parse_map_item(ctx, $1, $3, &@$); }
+    ;
+
+mkey
+    : IDENT                  { $$ = parse_key_ident(ctx, $1, &@1); }
+    | STRING                 { $$ = $1; }
+    ;
+
+%%

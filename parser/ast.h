@@ -1,0 +1,148 @@
+/* The syntax tree of .amlsec files. Every node and string lives in the
+ * parse arena (util/arena.h) and is freed with it; nothing here owns malloc
+ * memory. Lists are singly linked in source order (`next`).
+ *
+ * The grammar is generic, like HCL: a body holds attributes (`name = expr`)
+ * and blocks (`type label... { body }`). What a block type means (settings,
+ * variable, existing, a resource kind, lifecycle, a nested block) is decided
+ * by the semantic check (parser/check.h), not by the grammar. */
+#ifndef AMLSEC_PARSER_AST_H
+#define AMLSEC_PARSER_AST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parser/source.h"
+
+enum ast_expr_kind {
+    EXPR_NULL,
+    EXPR_BOOL,
+    EXPR_INT,
+    EXPR_STRING,   /* a literal string (escapes decoded) */
+    EXPR_TEMPLATE, /* "a ${b} c" or a heredoc: parts are EXPR_STRING or expressions */
+    EXPR_LIST,
+    EXPR_MAP,
+    EXPR_TRAVERSAL, /* root.name[expr].name ... (references) */
+    EXPR_CALL,
+    EXPR_COND,   /* c ? a : b */
+    EXPR_BINARY, /* == != && || */
+    EXPR_UNARY,  /* ! - */
+    EXPR_PAREN,  /* ( e ): kept so fmt and diagnostics see the span */
+};
+
+enum ast_op { OP_EQ, OP_NE, OP_AND, OP_OR, OP_NOT, OP_NEG };
+
+struct ast_expr;
+
+struct ast_map_item {
+    struct ast_map_item *next;
+    struct ast_expr *key; /* EXPR_STRING for bare or quoted keys, else an expression */
+    struct ast_expr *value;
+    struct src_loc loc;
+};
+
+enum ast_step_kind { STEP_ATTR, STEP_INDEX };
+
+struct ast_step {
+    struct ast_step *next;
+    enum ast_step_kind kind;
+    const char *name;      /* STEP_ATTR */
+    struct ast_expr *index; /* STEP_INDEX */
+    struct src_loc loc;
+};
+
+struct ast_expr {
+    struct ast_expr *next; /* in a list, argument list or template */
+    enum ast_expr_kind kind;
+    struct src_loc loc;
+    union {
+        bool b;
+        int64_t i;
+        struct {
+            const char *s;
+            size_t len;
+        } str;
+        struct {
+            struct ast_expr *parts;
+            size_t n;
+            bool heredoc;
+        } tmpl;
+        struct {
+            struct ast_expr *items;
+            size_t n;
+        } list;
+        struct {
+            struct ast_map_item *items;
+            size_t n;
+        } map;
+        struct {
+            const char *root;
+            struct src_loc root_loc;
+            struct ast_step *steps;
+            size_t n;
+        } trav;
+        struct {
+            const char *name;
+            struct src_loc name_loc;
+            struct ast_expr *args;
+            size_t n;
+        } call;
+        struct {
+            struct ast_expr *cond, *then, *otherwise;
+        } cond;
+        struct {
+            enum ast_op op;
+            struct ast_expr *lhs, *rhs;
+        } binary;
+        struct {
+            enum ast_op op;
+            struct ast_expr *operand;
+        } unary;
+        struct ast_expr *paren;
+    } u;
+};
+
+struct ast_attr {
+    struct ast_attr *next;
+    const char *name;
+    struct src_loc name_loc;
+    struct ast_expr *value;
+    struct src_loc loc; /* the whole `name = value` */
+};
+
+struct ast_label {
+    struct ast_label *next;
+    const char *text;
+    bool quoted;
+    struct src_loc loc;
+};
+
+struct ast_body {
+    struct ast_attr *attrs;
+    struct ast_block *blocks;
+    size_t nattrs, nblocks;
+};
+
+struct ast_block {
+    struct ast_block *next;
+    const char *type;
+    struct src_loc type_loc;
+    struct ast_label *labels;
+    size_t nlabels;
+    struct ast_body body;
+    struct src_loc open_loc; /* the '{' */
+    struct src_loc loc;      /* type through '}' */
+};
+
+struct ast_file {
+    struct ast_file *next;
+    const struct src_file *src;
+    struct ast_body body;
+};
+
+/* Lookups in a body (first match, NULL when absent). */
+const struct ast_attr *ast_body_attr(const struct ast_body *b, const char *name);
+const struct ast_block *ast_body_block(const struct ast_body *b, const char *type);
+
+#endif

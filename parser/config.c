@@ -1,0 +1,1258 @@
+#include "parser/config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "parser/eval.h"
+#include "parser/parse.h"
+#include "parser/value.h"
+#include "util/error.h"
+#include "util/suggest.h"
+#include "util/banned.h"
+
+/* Block types the language itself defines at top level. */
+static const char *const top_keywords[] = {"settings", "variable", "existing", NULL};
+static const char *const variable_attrs[] = {"type", "description", "default", "sensitive", NULL};
+static const char *const variable_types[] = {"string", "number", "bool", "list", "map", "any", NULL};
+static const char *const settings_attrs[] = {"subscription", "tenant",      "location",
+                                             "cloud",        "environment", "parallelism", NULL};
+static const char *const settings_blocks[] = {"state", NULL};
+static const char *const lifecycle_attrs[] = {"prevent_destroy", "create_before_destroy",
+                                              "ignore_changes", "ignore_rules", NULL};
+/* Meta-arguments every resource block accepts. */
+static const char *const meta_attrs[] = {"for_each", "depends_on", NULL};
+
+struct loader {
+    struct config *cfg;
+    const struct config_opts *opts;
+    struct diag_list *diags;
+    struct errbuf *err;
+    char *base_dir;
+};
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (; list && *list; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+static struct diag *error_at(struct loader *ld, const struct src_loc *loc, const char *code,
+                             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static struct diag *error_at(struct loader *ld, const struct src_loc *loc, const char *code,
+                             const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return diag_add(ld->diags, DIAG_ERROR, loc, code, "%s", msg);
+}
+
+static void hint_nearest(struct diag *d, const char *word, const char *const *cands)
+{
+    const char *near = suggest_nearest(word, cands, 0);
+    if (d && near)
+        diag_set_hint(d, "did you mean '%s'?", near);
+}
+
+/* --- files ---------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int collect_files(struct loader *ld, char ***out, size_t *n)
+{
+    const char *path = ld->opts->path;
+    struct stat st;
+    DIR *d;
+    struct dirent *e;
+    char **names = NULL;
+    size_t cap = 0;
+
+    *n = 0;
+    if (stat(path, &st) < 0)
+        return errbuf_set(ld->err, AMLSEC_ENOTFOUND, "cannot read '%s': %s", path,
+                          strerror(errno));
+    if (!S_ISDIR(st.st_mode)) {
+        const char *slash = strrchr(path, '/');
+        names = malloc(sizeof(*names));
+        if (names == NULL || (names[0] = strdup(path)) == NULL) {
+            free(names);
+            return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        }
+        ld->base_dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+        *out = names;
+        *n = 1;
+        return 0;
+    }
+    ld->base_dir = strdup(path);
+    d = opendir(path);
+    if (d == NULL)
+        return errbuf_set(ld->err, AMLSEC_EIO, "cannot read directory '%s': %s", path,
+                          strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        char *full;
+        if (len < 8 || strcmp(e->d_name + len - 7, ".amlsec") != 0 || e->d_name[0] == '.')
+            continue;
+        if (*n == cap) {
+            char **grown;
+            cap = cap ? cap * 2 : 8;
+            grown = realloc(names, cap * sizeof(*names));
+            if (grown == NULL)
+                break;
+            names = grown;
+        }
+        if (strcmp(path, ".") == 0)
+            full = strdup(e->d_name);
+        else if (asprintf(&full, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
+                          e->d_name) < 0)
+            full = NULL;
+        if (full)
+            names[(*n)++] = full;
+    }
+    closedir(d);
+    if (*n == 0) {
+        free(names);
+        return errbuf_set(ld->err, AMLSEC_ENOTFOUND, "no .amlsec files in '%s'", path);
+    }
+    qsort(names, *n, sizeof(*names), cmp_str);
+    *out = names;
+    return 0;
+}
+
+static int parse_all(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    char **names = NULL;
+    size_t n = 0;
+    int rc;
+    struct ast_file **tail = &cfg->files;
+
+    if ((rc = collect_files(ld, &names, &n)) < 0)
+        return rc;
+    cfg->srcs = calloc(n, sizeof(*cfg->srcs));
+    if (cfg->srcs == NULL)
+        rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct ast_file *af = NULL;
+        if ((rc = src_file_load(&cfg->srcs[i], names[i], ld->err)) < 0)
+            break;
+        cfg->nsrcs++;
+        rc = parse_file(&af, cfg->srcs[i], &cfg->arena, ld->diags);
+        if (rc == AMLSEC_EPARSE)
+            rc = 0; /* reported; keep parsing the other files */
+        if (af) {
+            *tail = af;
+            tail = &af->next;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* --- structure ------------------------------------------------------------ */
+
+static bool check_labels(struct loader *ld, const struct ast_block *b, size_t want,
+                         const char *needs, const char *shape)
+{
+    if (b->nlabels == want) {
+        for (const struct ast_label *l = b->labels; l; l = l->next) {
+            /* existing TYPE "NAME": the type is bare, names are quoted */
+            if (l->text[0] == '\0') {
+                error_at(ld, &l->loc, "label", "a block name cannot be empty");
+                return false;
+            }
+        }
+        return true;
+    }
+    {
+        struct diag *d = error_at(ld, b->nlabels ? &b->labels->loc : &b->type_loc, "label",
+                                  "'%s' block needs %s", b->type, needs);
+        if (d)
+            diag_set_hint(d, "write it as: %s", shape);
+    }
+    return false;
+}
+
+static void duplicate(struct loader *ld, const struct ast_block *b, const struct ast_block *first,
+                      const char *what)
+{
+    struct diag *d = error_at(ld, &b->type_loc, "duplicate", "duplicate %s", what);
+    diag_add_note(d, &first->type_loc, "first defined here");
+}
+
+static const char *const *known_kinds(struct loader *ld)
+{
+    return ld->opts->kinds;
+}
+
+static void check_unknown_top(struct loader *ld, const struct ast_block *b)
+{
+    const char *const *kinds = known_kinds(ld);
+    const char *cands[256];
+    size_t n = 0;
+    struct diag *d;
+    for (size_t i = 0; top_keywords[i] && n < 255; i++)
+        cands[n++] = top_keywords[i];
+    for (size_t i = 0; kinds && kinds[i] && n < 255; i++)
+        cands[n++] = kinds[i];
+    cands[n] = NULL;
+    d = error_at(ld, &b->type_loc, "unknown-block", "unknown block type '%s'", b->type);
+    hint_nearest(d, b->type, cands);
+}
+
+static int add_resource(struct loader *ld, const struct ast_block *b, bool existing,
+                        const char *kind, const char *name, size_t *cap)
+{
+    struct config *cfg = ld->cfg;
+    struct cfg_resource *r;
+    const struct cfg_resource *prev = config_find(cfg, existing, kind, name);
+    if (prev) {
+        char what[256];
+        snprintf(what, sizeof(what), "%s%s \"%s\"", existing ? "existing " : "", kind, name);
+        duplicate(ld, b, prev->block, what);
+        return 0;
+    }
+    if (cfg->nresources == *cap) {
+        struct cfg_resource *grown;
+        *cap = *cap ? *cap * 2 : 64;
+        grown = realloc(cfg->resources, *cap * sizeof(*grown));
+        if (grown == NULL)
+            return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        cfg->resources = grown;
+    }
+    r = &cfg->resources[cfg->nresources++];
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    r->name = name;
+    r->existing = existing;
+    r->block = b;
+    r->address = existing ? arena_printf(&cfg->arena, "existing.%s.%s", kind, name)
+                          : arena_printf(&cfg->arena, "%s.%s", kind, name);
+    return r->address ? 0 : errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+}
+
+static int collect_blocks(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    size_t rcap = 0, vcap = 0;
+    int rc = 0;
+
+    for (struct ast_file *f = cfg->files; f; f = f->next) {
+        for (const struct ast_attr *a = f->body.attrs; a; a = a->next) {
+            struct diag *d = error_at(ld, &a->name_loc, "top-level-attribute",
+                                      "attribute '%s' is not inside a block", a->name);
+            if (d)
+                diag_set_hint(d, "put it in a resource block or in settings { ... }");
+        }
+        for (const struct ast_block *b = f->body.blocks; b && rc == 0; b = b->next) {
+            if (strcmp(b->type, "settings") == 0) {
+                if (!check_labels(ld, b, 0, "no name", "settings { ... }"))
+                    continue;
+                if (cfg->settings_block)
+                    duplicate(ld, b, cfg->settings_block, "settings block");
+                else
+                    cfg->settings_block = b;
+            } else if (strcmp(b->type, "variable") == 0) {
+                struct cfg_variable *v;
+                bool dup = false;
+                if (!check_labels(ld, b, 1, "one name", "variable \"NAME\" { ... }"))
+                    continue;
+                for (size_t i = 0; i < cfg->nvars; i++) {
+                    if (strcmp(cfg->vars[i].name, b->labels->text) == 0) {
+                        char what[200];
+                        snprintf(what, sizeof(what), "variable \"%s\"", b->labels->text);
+                        duplicate(ld, b, cfg->vars[i].block, what);
+                        dup = true;
+                    }
+                }
+                if (dup)
+                    continue;
+                if (cfg->nvars == vcap) {
+                    struct cfg_variable *grown;
+                    vcap = vcap ? vcap * 2 : 8;
+                    grown = realloc(cfg->vars, vcap * sizeof(*grown));
+                    if (grown == NULL)
+                        return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+                    cfg->vars = grown;
+                }
+                v = &cfg->vars[cfg->nvars++];
+                memset(v, 0, sizeof(*v));
+                v->name = b->labels->text;
+                v->block = b;
+                v->type = "any";
+            } else if (strcmp(b->type, "existing") == 0) {
+                if (!check_labels(ld, b, 2, "a type and a name", "existing TYPE \"NAME\" { ... }"))
+                    continue;
+                rc = add_resource(ld, b, true, b->labels->text, b->labels->next->text, &rcap);
+            } else if (known_kinds(ld) && !in_list(known_kinds(ld), b->type)) {
+                check_unknown_top(ld, b);
+            } else {
+                char shape[160];
+                snprintf(shape, sizeof(shape), "%s \"NAME\" { ... }", b->type);
+                if (!check_labels(ld, b, 1, "one name", shape))
+                    continue;
+                rc = add_resource(ld, b, false, b->type, b->labels->text, &rcap);
+            }
+        }
+    }
+    return rc;
+}
+
+/* --- references ----------------------------------------------------------- */
+
+struct ref_walk {
+    struct loader *ld;
+    struct cfg_resource *from; /* NULL outside resources */
+    const char *no_resources;  /* see eval_ctx */
+    bool has_each;
+};
+
+static void add_dep(struct loader *ld, struct cfg_resource *from, struct cfg_resource *to)
+{
+    struct cfg_resource **deps;
+    for (size_t i = 0; i < from->ndeps; i++)
+        if (from->deps[i] == to)
+            return;
+    deps = realloc(from->deps, (from->ndeps + 1) * sizeof(*deps));
+    if (deps == NULL)
+        return;
+    deps[from->ndeps++] = to;
+    from->deps = deps;
+    (void)ld;
+}
+
+static void resource_names(const struct config *cfg, bool existing, const char *kind,
+                           const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->nresources && n + 1 < max; i++)
+        if (cfg->resources[i].existing == existing &&
+            (kind == NULL || strcmp(cfg->resources[i].kind, kind) == 0))
+            out[n++] = kind ? cfg->resources[i].name : cfg->resources[i].kind;
+    out[n] = NULL;
+}
+
+static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
+{
+    struct loader *ld = w->ld;
+    struct config *cfg = ld->cfg;
+    const char *root = e->u.trav.root;
+    const struct ast_step *s = e->u.trav.steps;
+    const char *cands[512];
+    struct diag *d;
+
+    if (strcmp(root, "var") == 0) {
+        if (s == NULL || s->kind != STEP_ATTR) {
+            error_at(ld, &e->loc, "reference", "expected var.NAME");
+            return;
+        }
+        for (size_t i = 0; i < cfg->nvars; i++)
+            if (strcmp(cfg->vars[i].name, s->name) == 0)
+                return;
+        d = error_at(ld, &e->loc, "unknown-variable", "undeclared variable '%s'", s->name);
+        {
+            size_t n = 0;
+            for (size_t i = 0; i < cfg->nvars && n < 511; i++)
+                cands[n++] = cfg->vars[i].name;
+            cands[n] = NULL;
+            hint_nearest(d, s->name, cands);
+            if (d && d->hint == NULL)
+                diag_set_hint(d, "declare it with: variable \"%s\" { type = string }", s->name);
+        }
+        return;
+    }
+    if (strcmp(root, "settings") == 0) {
+        if (s == NULL || s->kind != STEP_ATTR)
+            error_at(ld, &e->loc, "reference", "expected settings.NAME");
+        else if (!in_list(settings_attrs, s->name))
+            hint_nearest(error_at(ld, &s->loc, "unknown-setting", "unknown setting '%s'", s->name),
+                         s->name, settings_attrs);
+        return;
+    }
+    if (strcmp(root, "each") == 0) {
+        if (!w->has_each)
+            error_at(ld, &e->loc, "each", "'each' can only be used in a block with for_each");
+        else if (s == NULL || s->kind != STEP_ATTR ||
+                 (strcmp(s->name, "key") != 0 && strcmp(s->name, "value") != 0))
+            error_at(ld, &e->loc, "each", "expected each.key or each.value");
+        return;
+    }
+    {
+        bool existing = strcmp(root, "existing") == 0;
+        const char *kind = root;
+        struct cfg_resource *target;
+        bool kind_known = false;
+        if (existing) {
+            if (s == NULL || s->kind != STEP_ATTR) {
+                error_at(ld, &e->loc, "reference", "expected existing.TYPE.NAME");
+                return;
+            }
+            kind = s->name;
+            s = s->next;
+        }
+        for (size_t i = 0; i < cfg->nresources; i++)
+            if (cfg->resources[i].existing == existing && strcmp(cfg->resources[i].kind, kind) == 0)
+                kind_known = true;
+        if (!kind_known && !existing && !in_list(known_kinds(ld), kind)) {
+            size_t n = 0;
+            static const char *const roots[] = {"var", "settings", "each", "existing"};
+            for (size_t i = 0; i < 4; i++)
+                cands[n++] = roots[i];
+            for (size_t i = 0; i < cfg->nresources && n < 511; i++)
+                if (!cfg->resources[i].existing)
+                    cands[n++] = cfg->resources[i].kind;
+            cands[n] = NULL;
+            d = error_at(ld, &e->u.trav.root_loc, "unknown-reference", "unknown name '%s'", root);
+            hint_nearest(d, root, cands);
+            return;
+        }
+        if (s == NULL || s->kind != STEP_ATTR) {
+            error_at(ld, &e->loc, "reference", "expected %s%s.NAME", existing ? "existing." : "",
+                     kind);
+            return;
+        }
+        target = config_find(cfg, existing, kind, s->name);
+        if (target == NULL) {
+            d = error_at(ld, &e->loc, "unknown-reference", "unknown reference '%s%s.%s'",
+                         existing ? "existing." : "", kind, s->name);
+            resource_names(cfg, existing, kind, cands, 512);
+            hint_nearest(d, s->name, cands);
+            if (d && d->hint == NULL && !kind_known)
+                diag_set_hint(d, "no %s%s block is declared", existing ? "existing " : "", kind);
+            return;
+        }
+        if (w->no_resources) {
+            error_at(ld, &e->loc, "reference",
+                     "%s cannot refer to resources: their values are known only after apply",
+                     w->no_resources);
+            return;
+        }
+        if (w->from)
+            add_dep(ld, w->from, target);
+    }
+}
+
+static void walk_expr(struct ref_walk *w, const struct ast_expr *e)
+{
+    if (e == NULL)
+        return;
+    switch (e->kind) {
+    case EXPR_TEMPLATE:
+        for (const struct ast_expr *p = e->u.tmpl.parts; p; p = p->next)
+            walk_expr(w, p);
+        break;
+    case EXPR_LIST:
+        for (const struct ast_expr *p = e->u.list.items; p; p = p->next)
+            walk_expr(w, p);
+        break;
+    case EXPR_MAP:
+        for (const struct ast_map_item *m = e->u.map.items; m; m = m->next) {
+            walk_expr(w, m->key);
+            walk_expr(w, m->value);
+        }
+        break;
+    case EXPR_TRAVERSAL:
+        check_traversal(w, e);
+        for (const struct ast_step *s = e->u.trav.steps; s; s = s->next)
+            if (s->kind == STEP_INDEX)
+                walk_expr(w, s->index);
+        break;
+    case EXPR_CALL:
+        if (!in_list(eval_functions, e->u.call.name))
+            hint_nearest(error_at(w->ld, &e->u.call.name_loc, "unknown-function",
+                                  "unknown function '%s'", e->u.call.name),
+                         e->u.call.name, eval_functions);
+        for (const struct ast_expr *p = e->u.call.args; p; p = p->next)
+            walk_expr(w, p);
+        break;
+    case EXPR_COND:
+        walk_expr(w, e->u.cond.cond);
+        walk_expr(w, e->u.cond.then);
+        walk_expr(w, e->u.cond.otherwise);
+        break;
+    case EXPR_BINARY:
+        walk_expr(w, e->u.binary.lhs);
+        walk_expr(w, e->u.binary.rhs);
+        break;
+    case EXPR_UNARY:
+        walk_expr(w, e->u.unary.operand);
+        break;
+    case EXPR_PAREN:
+        walk_expr(w, e->u.paren);
+        break;
+    default:
+        break;
+    }
+}
+
+static void walk_body(struct ref_walk *w, const struct ast_body *b, bool top)
+{
+    for (const struct ast_attr *a = b->attrs; a; a = a->next) {
+        struct ref_walk inner = *w;
+        if (top && strcmp(a->name, "for_each") == 0)
+            inner.no_resources = "for_each";
+        walk_expr(&inner, a->value);
+    }
+    for (const struct ast_block *k = b->blocks; k; k = k->next)
+        if (!(top && strcmp(k->type, "lifecycle") == 0))
+            walk_body(w, &k->body, false);
+}
+
+/* --- cycles --------------------------------------------------------------- */
+
+enum { WHITE, GREY, BLACK };
+
+static bool visit(struct loader *ld, struct cfg_resource *r, int *color,
+                  struct cfg_resource **stack, size_t depth)
+{
+    struct cfg_resource *base = ld->cfg->resources;
+    size_t idx = (size_t)(r - base);
+    if (color[idx] == BLACK)
+        return false;
+    if (color[idx] == GREY) {
+        /* report the cycle from r back to r */
+        struct buf path;
+        size_t start = 0;
+        struct diag *d;
+        while (start < depth && stack[start] != r)
+            start++;
+        buf_init(&path, 0);
+        for (size_t i = start; i < depth; i++)
+            buf_addf(&path, "%s -> ", stack[i]->address);
+        buf_adds(&path, r->address);
+        d = error_at(ld, &r->block->type_loc, "cycle", "reference cycle: %s", path.ptr);
+        for (size_t i = start + 1; i < depth; i++)
+            diag_add_note(d, &stack[i]->block->type_loc, "%s is part of the cycle",
+                          stack[i]->address);
+        buf_release(&path);
+        return true;
+    }
+    color[idx] = GREY;
+    stack[depth] = r;
+    for (size_t i = 0; i < r->ndeps; i++)
+        if (visit(ld, r->deps[i], color, stack, depth + 1))
+            return true;
+    color[idx] = BLACK;
+    return false;
+}
+
+static bool find_cycles(struct loader *ld)
+{
+    size_t n = ld->cfg->nresources;
+    int *color = calloc(n ? n : 1, sizeof(*color));
+    struct cfg_resource **stack = calloc(n ? n + 1 : 1, sizeof(*stack));
+    bool found = false;
+    for (size_t i = 0; i < n && color && stack && !found; i++)
+        found = visit(ld, &ld->cfg->resources[i], color, stack, 0);
+    free(color);
+    free(stack);
+    return found;
+}
+
+/* --- variables ------------------------------------------------------------ */
+
+static bool type_ok(const char *type, const json_t *v)
+{
+    if (strcmp(type, "any") == 0 || json_is_null(v))
+        return true;
+    return strcmp(type, value_type_name(v)) == 0;
+}
+
+/* Parses a -var or AMLSEC_VAR_ value: a string variable takes the text as
+ * is; others parse it as a literal expression. */
+/* Parses a -var or AMLSEC_VAR_ value: a string variable takes the text as
+ * is; others parse it as a literal expression (no references). A value that
+ * does not parse is one error naming the variable, not the parser's words
+ * about a synthetic file. */
+static int parse_var_text(struct loader *ld, const struct cfg_variable *v, const char *origin,
+                          const char *text, json_t **out)
+{
+    struct config *cfg = ld->cfg;
+    struct src_file *src = NULL;
+    struct ast_file *af = NULL;
+    struct diag_list local;
+    struct buf b;
+    int rc;
+
+    *out = NULL;
+    if (strcmp(v->type, "string") == 0) {
+        *out = json_string(text);
+        return *out ? 0 : errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+    }
+    buf_init(&b, 0);
+    buf_addf(&b, "value = %s\n", text);
+    rc = src_file_from_mem(&src, origin, b.ptr, b.len, ld->err);
+    buf_release(&b);
+    if (rc < 0)
+        return rc;
+    diag_list_init(&local);
+    {
+        struct eval_ctx ectx = {.cfg = cfg, .diags = &local, .no_resources = "a -var value"};
+        rc = parse_file(&af, src, &cfg->arena, &local);
+        if (rc == 0 && (af->body.attrs == NULL || af->body.blocks != NULL ||
+                        af->body.attrs->value->kind == EXPR_TRAVERSAL))
+            rc = AMLSEC_EPARSE;
+        if (rc == 0)
+            rc = eval_expr(out, &ectx, af->body.attrs->value);
+    }
+    diag_list_release(&local);
+    src_file_free(src);
+    if (rc < 0 && strcmp(v->type, "any") == 0) {
+        /* an untyped variable takes text that is not a value as a string */
+        *out = json_string(text);
+        return *out ? 0 : errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+    }
+    if (rc < 0) {
+        struct diag *d = diag_add(ld->diags, DIAG_ERROR, NULL, "variable",
+                                  "%s value for variable '%s' is not a valid %s: %s", origin,
+                                  v->name, strcmp(v->type, "any") == 0 ? "value" : v->type, text);
+        if (d)
+            diag_set_hint(d, "numbers are written 3, bools true, lists [\"a\"], maps { k = \"v\" }");
+        return AMLSEC_EPARSE;
+    }
+    return 0;
+}
+
+static struct cfg_variable *find_var(struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nvars; i++)
+        if (strcmp(cfg->vars[i].name, name) == 0)
+            return &cfg->vars[i];
+    return NULL;
+}
+
+static void unknown_var(struct loader *ld, const struct src_loc *loc, const char *name,
+                        const char *origin)
+{
+    const char *cands[256];
+    size_t n = 0;
+    struct diag *d;
+    for (size_t i = 0; i < ld->cfg->nvars && n < 255; i++)
+        cands[n++] = ld->cfg->vars[i].name;
+    cands[n] = NULL;
+    d = diag_add(ld->diags, DIAG_ERROR, loc, "unknown-variable",
+                 "%s sets undeclared variable '%s'", origin, name);
+    hint_nearest(d, name, cands);
+}
+
+static void set_var(struct cfg_variable *v, json_t *value, const char *source)
+{
+    json_decref(v->value);
+    v->value = value;
+    v->source = source;
+}
+
+static int bind_variables(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    const struct config_opts *o = ld->opts;
+    int rc;
+
+    /* declarations and defaults */
+    for (size_t i = 0; i < cfg->nvars; i++) {
+        struct cfg_variable *v = &cfg->vars[i];
+        const struct ast_body *body = &v->block->body;
+        struct eval_ctx ectx = {.cfg = cfg, .diags = ld->diags, .no_resources = "a variable"};
+        for (const struct ast_attr *a = body->attrs; a; a = a->next) {
+            json_t *val = NULL;
+            if (!in_list(variable_attrs, a->name)) {
+                hint_nearest(error_at(ld, &a->name_loc, "unknown-attribute",
+                                      "unknown attribute '%s' in variable", a->name),
+                             a->name, variable_attrs);
+                continue;
+            }
+            if (strcmp(a->name, "type") == 0) {
+                const char *t = a->value->kind == EXPR_TRAVERSAL && a->value->u.trav.n == 0
+                                    ? a->value->u.trav.root
+                                : a->value->kind == EXPR_STRING ? a->value->u.str.s
+                                                                : NULL;
+                if (t == NULL || !in_list(variable_types, t))
+                    hint_nearest(error_at(ld, &a->value->loc, "type",
+                                          "unknown variable type; use string, number, bool, "
+                                          "list, map or any"),
+                                 t ? t : "", variable_types);
+                else
+                    v->type = t;
+                continue;
+            }
+            if (strcmp(a->name, "default") != 0 && a->value->kind == EXPR_TRAVERSAL)
+                continue;
+            if (eval_expr(&val, &ectx, a->value) < 0)
+                continue;
+            if (strcmp(a->name, "description") == 0) {
+                if (json_is_string(val))
+                    v->description = arena_strdup(&cfg->arena, json_string_value(val));
+                else
+                    error_at(ld, &a->value->loc, "type", "description must be a string");
+                json_decref(val);
+            } else if (strcmp(a->name, "sensitive") == 0) {
+                if (!json_is_boolean(val))
+                    error_at(ld, &a->value->loc, "type", "sensitive must be true or false");
+                v->sensitive = json_is_true(val);
+                json_decref(val);
+            } else {
+                set_var(v, val, "default");
+            }
+        }
+        if (v->value && !type_ok(v->type, v->value)) {
+            const struct ast_attr *def = ast_body_attr(body, "default");
+            error_at(ld, &def->value->loc, "type", "default of variable '%s' is a %s, not a %s",
+                     v->name, value_type_name(v->value), v->type);
+        }
+    }
+    /* AMLSEC_VAR_name, then -var-file, then -var: later wins */
+    for (char *const *e = o->environ; e && *e; e++) {
+        const char *eq;
+        char name[256];
+        struct cfg_variable *v;
+        json_t *val = NULL;
+        if (strncmp(*e, "AMLSEC_VAR_", 11) != 0 || (eq = strchr(*e, '=')) == NULL)
+            continue;
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - *e - 11), *e + 11);
+        if ((v = find_var(cfg, name)) == NULL)
+            continue; /* like TF_VAR_: unused environment values are fine */
+        if ((rc = parse_var_text(ld, v, "AMLSEC_VAR_", eq + 1, &val)) < 0) {
+            if (rc != AMLSEC_EPARSE)
+                return rc;
+            continue;
+        }
+        set_var(v, val, "environment");
+    }
+    for (size_t i = 0; i < o->nvar_files; i++) {
+        struct src_file *src = NULL;
+        struct ast_file *af = NULL;
+        struct eval_ctx ectx = {.cfg = cfg, .diags = ld->diags, .no_resources = "a -var-file"};
+        struct src_file **grown;
+        if ((rc = src_file_load(&src, o->var_files[i], ld->err)) < 0)
+            return errbuf_prefix(ld->err, "-var-file"), rc;
+        grown = realloc(cfg->srcs, (cfg->nsrcs + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            src_file_free(src);
+            return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        }
+        cfg->srcs = grown;
+        cfg->srcs[cfg->nsrcs++] = src;
+        if (parse_file(&af, src, &cfg->arena, ld->diags) < 0)
+            continue;
+        for (const struct ast_block *b = af->body.blocks; b; b = b->next)
+            error_at(ld, &b->type_loc, "var-file", "a -var-file holds only NAME = VALUE lines");
+        for (const struct ast_attr *a = af->body.attrs; a; a = a->next) {
+            struct cfg_variable *v = find_var(cfg, a->name);
+            json_t *val = NULL;
+            if (v == NULL) {
+                unknown_var(ld, &a->name_loc, a->name, "-var-file");
+                continue;
+            }
+            if (eval_expr(&val, &ectx, a->value) < 0)
+                continue;
+            set_var(v, val, "-var-file");
+        }
+    }
+    for (size_t i = 0; i < o->nvars; i++) {
+        struct cfg_variable *v = find_var(cfg, o->vars[i].name);
+        json_t *val = NULL;
+        if (v == NULL) {
+            unknown_var(ld, NULL, o->vars[i].name, "-var");
+            continue;
+        }
+        if ((rc = parse_var_text(ld, v, "-var", o->vars[i].value, &val)) < 0) {
+            if (rc != AMLSEC_EPARSE)
+                return rc;
+            continue;
+        }
+        set_var(v, val, "-var");
+    }
+    for (size_t i = 0; i < cfg->nvars; i++) {
+        struct cfg_variable *v = &cfg->vars[i];
+        if (v->value == NULL) {
+            struct diag *d = error_at(ld, &v->block->labels->loc, "missing-variable",
+                                      "no value for required variable '%s'", v->name);
+            if (d)
+                diag_set_hint(d, "set it with -var %s=VALUE, a -var-file, or AMLSEC_VAR_%s",
+                              v->name, v->name);
+        } else if (strcmp(v->source, "default") != 0 && !type_ok(v->type, v->value)) {
+            error_at(ld, &v->block->labels->loc, "type",
+                     "variable '%s' is a %s but %s gave a %s", v->name, v->type, v->source,
+                     value_type_name(v->value));
+        }
+    }
+    return 0;
+}
+
+/* --- settings, lifecycle, instances -------------------------------------- */
+
+static void eval_settings(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    const struct ast_block *b = cfg->settings_block;
+    struct eval_ctx ectx = {.cfg = cfg, .diags = ld->diags, .no_resources = "settings",
+                            .base_dir = ld->base_dir};
+    cfg->settings = json_object();
+    if (b == NULL)
+        return;
+    for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
+        json_t *v = NULL;
+        if (!in_list(settings_attrs, a->name)) {
+            hint_nearest(error_at(ld, &a->name_loc, "unknown-attribute",
+                                  "unknown setting '%s'", a->name),
+                         a->name, settings_attrs);
+            continue;
+        }
+        if (eval_expr(&v, &ectx, a->value) == 0)
+            json_object_set_new(cfg->settings, a->name, v);
+    }
+    for (const struct ast_block *k = b->body.blocks; k; k = k->next) {
+        json_t *obj = json_object();
+        if (!in_list(settings_blocks, k->type)) {
+            hint_nearest(error_at(ld, &k->type_loc, "unknown-block",
+                                  "unknown block '%s' in settings", k->type),
+                         k->type, settings_blocks);
+            json_decref(obj);
+            continue;
+        }
+        for (const struct ast_attr *a = k->body.attrs; a; a = a->next) {
+            json_t *v = NULL;
+            if (eval_expr(&v, &ectx, a->value) == 0)
+                json_object_set_new(obj, a->name, v);
+        }
+        json_object_set_new(cfg->settings, k->type, obj);
+    }
+}
+
+static void parse_lifecycle(struct loader *ld, struct cfg_resource *r)
+{
+    const struct ast_block *lc = NULL;
+    struct eval_ctx ectx = {.cfg = ld->cfg, .diags = ld->diags, .no_resources = "lifecycle"};
+    for (const struct ast_block *k = r->block->body.blocks; k; k = k->next) {
+        if (strcmp(k->type, "lifecycle") != 0)
+            continue;
+        if (lc) {
+            duplicate(ld, k, lc, "lifecycle block");
+            continue;
+        }
+        lc = k;
+    }
+    if (lc == NULL)
+        return;
+    if (r->existing)
+        error_at(ld, &lc->type_loc, "lifecycle",
+                 "existing resources are never changed: lifecycle does not apply");
+    for (const struct ast_block *k = lc->body.blocks; k; k = k->next)
+        error_at(ld, &k->type_loc, "unknown-block", "unknown block '%s' in lifecycle", k->type);
+    for (const struct ast_attr *a = lc->body.attrs; a; a = a->next) {
+        json_t *v = NULL;
+        if (!in_list(lifecycle_attrs, a->name)) {
+            hint_nearest(error_at(ld, &a->name_loc, "unknown-attribute",
+                                  "unknown attribute '%s' in lifecycle", a->name),
+                         a->name, lifecycle_attrs);
+            continue;
+        }
+        if (strcmp(a->name, "ignore_changes") == 0 && a->value->kind == EXPR_LIST) {
+            /* bare attribute names or strings: ignore_changes = [tags, "a.b"] */
+            size_t n = 0;
+            r->lifecycle.ignore_changes =
+                arena_alloc(&ld->cfg->arena, (a->value->u.list.n + 1) * sizeof(char *));
+            for (const struct ast_expr *x = a->value->u.list.items; x; x = x->next) {
+                const char *path = NULL;
+                if (x->kind == EXPR_STRING)
+                    path = x->u.str.s;
+                else if (x->kind == EXPR_TRAVERSAL) {
+                    struct buf b;
+                    buf_init(&b, 0);
+                    buf_adds(&b, x->u.trav.root);
+                    for (const struct ast_step *s = x->u.trav.steps; s; s = s->next)
+                        if (s->kind == STEP_ATTR)
+                            buf_addf(&b, ".%s", s->name);
+                    path = arena_strdup(&ld->cfg->arena, b.ptr);
+                    buf_release(&b);
+                }
+                if (path == NULL)
+                    error_at(ld, &x->loc, "type", "ignore_changes lists attribute names");
+                else if (r->lifecycle.ignore_changes)
+                    r->lifecycle.ignore_changes[n++] = path;
+            }
+            r->lifecycle.nignore_changes = n;
+            continue;
+        }
+        if (eval_expr(&v, &ectx, a->value) < 0)
+            continue;
+        if (strcmp(a->name, "prevent_destroy") == 0 || strcmp(a->name, "create_before_destroy") == 0) {
+            if (!json_is_boolean(v))
+                error_at(ld, &a->value->loc, "type", "%s must be true or false", a->name);
+            else if (a->name[0] == 'p')
+                r->lifecycle.prevent_destroy = json_is_true(v);
+            else
+                r->lifecycle.create_before_destroy = json_is_true(v);
+        } else if (strcmp(a->name, "ignore_rules") == 0) {
+            const char *key;
+            json_t *reason;
+            size_t n = 0;
+            if (!json_is_object(v)) {
+                struct diag *d = error_at(ld, &a->value->loc, "type",
+                                          "ignore_rules must map rule IDs to reasons");
+                if (d)
+                    diag_set_hint(d, "ignore_rules = { \"WS-PRIVATE\" = \"why it is acceptable\" }");
+            } else {
+                r->lifecycle.ignore_rules = arena_alloc(
+                    &ld->cfg->arena, (json_object_size(v) + 1) * sizeof(struct cfg_suppression));
+                json_object_foreach(v, key, reason)
+                {
+                    struct src_loc loc = a->value->loc;
+                    for (const struct ast_map_item *m = a->value->kind == EXPR_MAP ? a->value->u.map.items : NULL;
+                         m; m = m->next)
+                        if (m->key->kind == EXPR_STRING && strcmp(m->key->u.str.s, key) == 0)
+                            loc = m->loc;
+                    if (!json_is_string(reason) || json_string_length(reason) == 0) {
+                        struct diag *d = error_at(ld, &loc, "suppression",
+                                                  "suppressing rule '%s' needs a reason", key);
+                        if (d)
+                            diag_set_hint(d, "\"%s\" = \"why this is acceptable here\"", key);
+                        continue;
+                    }
+                    if (r->lifecycle.ignore_rules == NULL)
+                        break;
+                    r->lifecycle.ignore_rules[n].rule = arena_strdup(&ld->cfg->arena, key);
+                    r->lifecycle.ignore_rules[n].reason =
+                        arena_strdup(&ld->cfg->arena, json_string_value(reason));
+                    r->lifecycle.ignore_rules[n].loc = loc;
+                    n++;
+                }
+                r->lifecycle.nignore_rules = n;
+            }
+        }
+        json_decref(v);
+    }
+}
+
+static int expand(struct loader *ld, struct cfg_resource *r)
+{
+    const struct ast_attr *fe = ast_body_attr(&r->block->body, "for_each");
+    struct eval_ctx ectx = {.cfg = ld->cfg, .diags = ld->diags, .no_resources = "for_each",
+                            .base_dir = ld->base_dir};
+    json_t *v = NULL;
+    struct arena *ar = &ld->cfg->arena;
+
+    if (fe == NULL) {
+        r->instances = calloc(1, sizeof(*r->instances));
+        if (r->instances == NULL)
+            return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        r->ninstances = 1;
+        r->instances[0].resource = r;
+        r->instances[0].address = r->address;
+        return 0;
+    }
+    r->has_for_each = true;
+    if (r->existing) {
+        error_at(ld, &fe->name_loc, "for_each", "for_each is not supported on existing blocks");
+        return 0;
+    }
+    if (eval_expr(&v, &ectx, fe->value) < 0)
+        return 0;
+    if (json_is_array(v) || json_is_object(v)) {
+        size_t n = json_is_array(v) ? json_array_size(v) : json_object_size(v);
+        size_t i;
+        const char *key;
+        json_t *x;
+        r->instances = calloc(n ? n : 1, sizeof(*r->instances));
+        if (r->instances == NULL) {
+            json_decref(v);
+            return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        }
+#define ADD(k, val)                                                                          \
+    do {                                                                                     \
+        struct cfg_instance *in = &r->instances[r->ninstances++];                            \
+        in->resource = r;                                                                    \
+        in->each_key = json_string(k);                                                       \
+        in->each_value = json_incref(val);                                                   \
+        in->address = arena_printf(ar, "%s[\"%s\"]", r->address, k);                         \
+    } while (0)
+        if (json_is_array(v)) {
+            json_array_foreach(v, i, x)
+            {
+                if (!json_is_string(x)) {
+                    error_at(ld, &fe->value->loc, "for_each",
+                             "for_each over a list needs strings; element %zu is a %s", i + 1,
+                             value_type_name(x));
+                    continue;
+                }
+                for (size_t k = 0; k < r->ninstances; k++)
+                    if (strcmp(json_string_value(r->instances[k].each_key), json_string_value(x)) == 0)
+                        error_at(ld, &fe->value->loc, "for_each", "duplicate for_each key '%s'",
+                                 json_string_value(x));
+                ADD(json_string_value(x), x);
+            }
+        } else {
+            json_object_foreach(v, key, x) ADD(key, x);
+        }
+#undef ADD
+    } else {
+        error_at(ld, &fe->value->loc, "for_each", "for_each needs a list of strings or a map, not a %s",
+                 value_type_name(v));
+    }
+    json_decref(v);
+    return 0;
+}
+
+/* Evaluates a body to an object: attributes, nested blocks (repeated ones as
+ * arrays). Records sensitive attribute paths. */
+static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct ast_body *b,
+                         bool top, const char *prefix, json_t *sensitive)
+{
+    json_t *obj = json_object();
+    for (const struct ast_attr *a = b->attrs; a; a = a->next) {
+        json_t *v = NULL;
+        if (top && in_list(meta_attrs, a->name))
+            continue;
+        if (json_object_get(obj, a->name)) {
+            struct diag *d = error_at(ld, &a->name_loc, "duplicate", "duplicate attribute '%s'",
+                                      a->name);
+            diag_add_note(d, &ast_body_attr(b, a->name)->name_loc, "first set here");
+            continue;
+        }
+        ectx->sensitive = false;
+        if (eval_expr(&v, ectx, a->value) < 0)
+            continue;
+        if (ectx->sensitive) {
+            char path[512];
+            snprintf(path, sizeof(path), "%s%s", prefix, a->name);
+            json_array_append_new(sensitive, json_string(path));
+        }
+        json_object_set_new(obj, a->name, v);
+    }
+    for (const struct ast_block *k = b->blocks; k; k = k->next) {
+        json_t *sub, *prev;
+        char path[512];
+        if (top && strcmp(k->type, "lifecycle") == 0)
+            continue;
+        if (k->nlabels)
+            error_at(ld, &k->labels->loc, "label", "nested block '%s' takes no name", k->type);
+        snprintf(path, sizeof(path), "%s%s.", prefix, k->type);
+        sub = eval_body(ld, ectx, &k->body, false, path, sensitive);
+        prev = json_object_get(obj, k->type);
+        if (prev == NULL) {
+            json_object_set_new(obj, k->type, sub);
+        } else if (json_is_array(prev)) {
+            json_array_append_new(prev, sub);
+        } else if (json_is_object(prev)) {
+            json_t *arr = json_array();
+            json_array_append(arr, prev);
+            json_array_append_new(arr, sub);
+            json_object_set_new(obj, k->type, arr);
+        } else {
+            error_at(ld, &k->type_loc, "duplicate", "'%s' is set as an attribute and as a block",
+                     k->type);
+            json_decref(sub);
+        }
+    }
+    return obj;
+}
+
+static void eval_instances(struct loader *ld, struct cfg_resource *r)
+{
+    for (size_t i = 0; i < r->ninstances; i++) {
+        struct cfg_instance *in = &r->instances[i];
+        struct eval_ctx ectx = {.cfg = ld->cfg, .diags = ld->diags, .self = in,
+                                .base_dir = ld->base_dir};
+        in->sensitive = json_array();
+        in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
+        if (ld->opts->resolver.instance_value)
+            in->value = ld->opts->resolver.instance_value(ld->opts->resolver.payload, ld->cfg, in);
+        if (in->value == NULL) {
+            in->value = json_deep_copy(in->attrs);
+            if (json_object_get(in->value, "id") == NULL)
+                json_object_set_new(in->value, "id", value_unknown());
+        }
+    }
+}
+
+/* Evaluates resources dependencies first (the graph is acyclic by now). */
+static void eval_in_order(struct loader *ld, struct cfg_resource *r, unsigned char *done)
+{
+    size_t idx = (size_t)(r - ld->cfg->resources);
+    if (done[idx])
+        return;
+    done[idx] = 1;
+    for (size_t i = 0; i < r->ndeps; i++)
+        eval_in_order(ld, r->deps[i], done);
+    eval_instances(ld, r);
+}
+
+static void check_depends_on(struct loader *ld, struct cfg_resource *r)
+{
+    const struct ast_attr *a = ast_body_attr(&r->block->body, "depends_on");
+    if (a == NULL)
+        return;
+    if (a->value->kind != EXPR_LIST) {
+        error_at(ld, &a->value->loc, "type", "depends_on lists resources: [TYPE.NAME, ...]");
+        return;
+    }
+    for (const struct ast_expr *x = a->value->u.list.items; x; x = x->next)
+        if (x->kind != EXPR_TRAVERSAL || x->u.trav.n < 1)
+            error_at(ld, &x->loc, "type", "depends_on lists resources: [TYPE.NAME, ...]");
+}
+
+int config_load(struct config **out, const struct config_opts *opts, struct diag_list *diags,
+                struct errbuf *err)
+{
+    struct loader ld;
+    struct config *cfg = calloc(1, sizeof(*cfg));
+    unsigned char *done = NULL;
+    int rc;
+
+    *out = NULL;
+    if (cfg == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    arena_init(&cfg->arena);
+    cfg->environ = opts->environ;
+    memset(&ld, 0, sizeof(ld));
+    ld.cfg = cfg;
+    ld.opts = opts;
+    ld.diags = diags;
+    ld.err = err;
+    *out = cfg;
+
+    if ((rc = parse_all(&ld)) < 0 || opts->parse_only || diags->errors)
+        goto out;
+    if ((rc = collect_blocks(&ld)) < 0)
+        goto out;
+    for (size_t i = 0; i < cfg->nresources; i++) {
+        struct cfg_resource *r = &cfg->resources[i];
+        struct ref_walk w = {.ld = &ld, .from = r,
+                             .has_each = ast_body_attr(&r->block->body, "for_each") != NULL};
+        walk_body(&w, &r->block->body, true);
+        check_depends_on(&ld, r);
+        parse_lifecycle(&ld, r);
+    }
+    {
+        struct ref_walk w = {.ld = &ld, .no_resources = "settings"};
+        if (cfg->settings_block)
+            walk_body(&w, &cfg->settings_block->body, false);
+        w.no_resources = "a variable";
+        for (size_t i = 0; i < cfg->nvars; i++)
+            for (const struct ast_attr *a = cfg->vars[i].block->body.attrs; a; a = a->next)
+                if (strcmp(a->name, "type") != 0) /* type = string is a keyword */
+                    walk_expr(&w, a->value);
+    }
+    if (diags->errors || find_cycles(&ld))
+        goto out;
+    if ((rc = bind_variables(&ld)) < 0)
+        goto out;
+    eval_settings(&ld);
+    if (diags->errors)
+        goto out;
+    for (size_t i = 0; i < cfg->nresources && rc == 0; i++)
+        rc = expand(&ld, &cfg->resources[i]);
+    if (rc < 0 || diags->errors)
+        goto out;
+    done = calloc(cfg->nresources ? cfg->nresources : 1, 1);
+    if (done == NULL) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->nresources; i++)
+        eval_in_order(&ld, &cfg->resources[i], done);
+out:
+    free(done);
+    free(ld.base_dir);
+    if (rc == 0 && diags->errors)
+        rc = AMLSEC_EPARSE;
+    return rc;
+}
+
+void config_free(struct config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < cfg->nresources; i++) {
+        struct cfg_resource *r = &cfg->resources[i];
+        for (size_t k = 0; k < r->ninstances; k++) {
+            json_decref(r->instances[k].each_key);
+            json_decref(r->instances[k].each_value);
+            json_decref(r->instances[k].attrs);
+            json_decref(r->instances[k].sensitive);
+            json_decref(r->instances[k].value);
+        }
+        free(r->instances);
+        free(r->deps);
+    }
+    free(cfg->resources);
+    for (size_t i = 0; i < cfg->nvars; i++)
+        json_decref(cfg->vars[i].value);
+    free(cfg->vars);
+    json_decref(cfg->settings);
+    for (size_t i = 0; i < cfg->nsrcs; i++)
+        src_file_free(cfg->srcs[i]);
+    free(cfg->srcs);
+    arena_release(&cfg->arena);
+    free(cfg);
+}
+
+struct cfg_resource *config_find(const struct config *cfg, bool existing, const char *kind,
+                                 const char *name)
+{
+    for (size_t i = 0; i < cfg->nresources; i++) {
+        struct cfg_resource *r = &cfg->resources[i];
+        if (r->existing == existing && strcmp(r->kind, kind) == 0 && strcmp(r->name, name) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+struct cfg_instance *config_find_instance(const struct config *cfg, const char *address)
+{
+    for (size_t i = 0; i < cfg->nresources; i++)
+        for (size_t k = 0; k < cfg->resources[i].ninstances; k++)
+            if (strcmp(cfg->resources[i].instances[k].address, address) == 0)
+                return &cfg->resources[i].instances[k];
+    return NULL;
+}
+
+static struct src_loc find_loc(const struct cfg_instance *inst, const char *path, bool name_only)
+{
+    const struct ast_block *blk = inst->resource->block;
+    const struct ast_body *body = &blk->body;
+    struct src_loc loc = blk->type_loc;
+    char seg[256];
+
+    while (*path) {
+        size_t n = strcspn(path, ".");
+        const struct ast_attr *a;
+        const struct ast_block *k;
+        if (n >= sizeof(seg))
+            break;
+        memcpy(seg, path, n);
+        seg[n] = '\0';
+        path += n + (path[n] == '.');
+        if ((a = ast_body_attr(body, seg)) != NULL)
+            return name_only ? a->name_loc : a->loc;
+        if ((k = ast_body_block(body, seg)) == NULL)
+            break;
+        loc = k->type_loc;
+        body = &k->body;
+    }
+    return loc;
+}
+
+struct src_loc config_attr_loc(const struct cfg_instance *inst, const char *path)
+{
+    return find_loc(inst, path, false);
+}
+
+struct src_loc config_attr_name_loc(const struct cfg_instance *inst, const char *path)
+{
+    return find_loc(inst, path, true);
+}

@@ -1,0 +1,145 @@
+/* A loaded configuration: every *.amlsec file of a directory parsed,
+ * checked (names, duplicates, references, cycles, variables, for_each) and
+ * evaluated into plain JSON values per resource instance.
+ *
+ * Pipeline: config_load() = parse all files -> check -> bind variables ->
+ * evaluate settings -> expand for_each -> evaluate every instance's
+ * attributes in dependency order. Problems in the user's files become
+ * diagnostics (diags); config_load returns AMLSEC_EPARSE when any error was
+ * reported, other codes (with err) when the environment failed. */
+#ifndef AMLSEC_PARSER_CONFIG_H
+#define AMLSEC_PARSER_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "parser/ast.h"
+#include "parser/diag.h"
+#include "util/arena.h"
+#include "util/errbuf.h"
+
+struct config;
+struct cfg_instance;
+
+/* Rule suppression: lifecycle { ignore_rules = { "WS-PRIVATE" = "reason" } } */
+struct cfg_suppression {
+    const char *rule;
+    const char *reason;
+    struct src_loc loc;
+};
+
+struct cfg_lifecycle {
+    bool prevent_destroy;
+    bool create_before_destroy;
+    const char **ignore_changes; /* attribute paths, "a.b" */
+    size_t nignore_changes;
+    struct cfg_suppression *ignore_rules;
+    size_t nignore_rules;
+};
+
+struct cfg_variable {
+    const char *name;
+    const struct ast_block *block;
+    const char *type;        /* "string", "number", "bool", "list", "map", "any" */
+    const char *description; /* may be NULL */
+    bool sensitive;
+    json_t *value;      /* bound value (owned); NULL when unset and no default (an error) */
+    const char *source; /* "default", "-var", "-var-file", "environment" */
+};
+
+/* One block that declares a resource (managed, or `existing`). */
+struct cfg_resource {
+    const char *kind; /* block type: "workspace", "private_endpoint", ... */
+    const char *name; /* the label */
+    bool existing;
+    const struct ast_block *block;
+    const char *address; /* "workspace.prod" or "existing.subnet.ml" */
+    struct cfg_lifecycle lifecycle;
+    struct cfg_resource **deps; /* resources this one references (direct edges) */
+    size_t ndeps;
+    struct cfg_instance *instances; /* one, or one per for_each element */
+    size_t ninstances;
+    bool has_for_each;
+};
+
+/* One instance of a resource: what the catalogue, planner and rules see. */
+struct cfg_instance {
+    struct cfg_resource *resource;
+    const char *address; /* workspace.prod, private_endpoint.storage["blob"] */
+    json_t *each_key;    /* NULL without for_each (owned) */
+    json_t *each_value;  /* (owned) */
+    /* Evaluated attributes (owned): DSL names -> values. Nested blocks are
+     * objects; a nested block type used more than once is an array of
+     * objects. References to other resources evaluate to the object built
+     * by the resolver (see cfg_resolver); `lifecycle` and `for_each` are not
+     * included. Values not known until apply are value_unknown(). */
+    json_t *attrs;
+    json_t *sensitive; /* array of attribute paths whose value is sensitive (owned) */
+    json_t *value;     /* what a reference to this instance evaluates to (owned) */
+};
+
+/* How references to resources evaluate. The front end does not know ARM;
+ * the resource catalogue plugs in here to give a reference its ARM id and
+ * computed attributes. instance_value returns a new reference to the
+ * object `TYPE.NAME` evaluates to; inst->attrs are already evaluated. When
+ * instance_value is NULL the default is inst->attrs plus "id" unknown. */
+struct cfg_resolver {
+    json_t *(*instance_value)(void *payload, const struct config *cfg,
+                              const struct cfg_instance *inst);
+    void *payload;
+};
+
+struct config_var_assign {
+    const char *name;
+    const char *value; /* raw text: parsed as a literal expression, else a string */
+};
+
+struct config_opts {
+    const char *path; /* a directory (all *.amlsec in it) or one file */
+    /* Known resource kinds (NULL-terminated); NULL: any block type that
+     * is not a language keyword is accepted as a resource kind. */
+    const char *const *kinds;
+    /* Block types that are nested blocks, not resources, are not listed:
+     * nested blocks are only checked by the catalogue. */
+    const struct config_var_assign *vars; /* -var, in command-line order */
+    size_t nvars;
+    const char *const *var_files; /* -var-file, in order */
+    size_t nvar_files;
+    char *const *environ; /* for AMLSEC_VAR_name and env(); NULL: no environment */
+    struct cfg_resolver resolver;
+    bool parse_only; /* stop after parsing (fmt) */
+};
+
+struct config {
+    struct arena arena; /* AST, names, addresses */
+    struct src_file **srcs;
+    size_t nsrcs;
+    struct ast_file *files;
+    json_t *settings; /* evaluated settings block (owned); {} when absent */
+    const struct ast_block *settings_block;
+    struct cfg_variable *vars;
+    size_t nvars;
+    struct cfg_resource *resources; /* in source order (file name order, then position) */
+    size_t nresources;
+    char *const *environ;
+};
+
+int config_load(struct config **out, const struct config_opts *opts, struct diag_list *diags,
+                struct errbuf *err);
+void config_free(struct config *cfg);
+
+/* Finds a resource by kind and name (existing selects `existing` blocks). */
+struct cfg_resource *config_find(const struct config *cfg, bool existing, const char *kind,
+                                 const char *name);
+/* Finds an instance by its address string. */
+struct cfg_instance *config_find_instance(const struct config *cfg, const char *address);
+
+/* The source location of an attribute path within an instance's block:
+ * "name", "encryption.key", "network_acls.default_action". Falls back to
+ * the innermost block found, then to the block's type. Never fails. */
+struct src_loc config_attr_loc(const struct cfg_instance *inst, const char *path);
+/* The location of an attribute's name (for "unknown attribute" carets). */
+struct src_loc config_attr_name_loc(const struct cfg_instance *inst, const char *path);
+
+#endif

@@ -1,0 +1,234 @@
+#include "parser/diag.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+void diag_list_init(struct diag_list *l)
+{
+    memset(l, 0, sizeof(*l));
+    l->max_errors = DIAG_MAX_ERRORS;
+}
+
+void diag_list_release(struct diag_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct diag *d = &l->items[i];
+        free(d->code);
+        free(d->message);
+        free(d->hint);
+        for (size_t k = 0; k < d->nnotes; k++)
+            free(d->notes[k].message);
+        free(d->notes);
+    }
+    free(l->items);
+    diag_list_init(l);
+}
+
+static char *vformat(const char *fmt, va_list ap)
+{
+    va_list cp;
+    int n;
+    char *s;
+    va_copy(cp, ap);
+    n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return NULL;
+    s = malloc((size_t)n + 1);
+    if (s)
+        vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+struct diag *diag_add(struct diag_list *l, enum diag_severity sev, const struct src_loc *loc,
+                      const char *code, const char *fmt, ...)
+{
+    struct diag *d;
+    va_list ap;
+
+    if (sev == DIAG_ERROR && l->max_errors && l->errors >= l->max_errors)
+        return NULL;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        struct diag *items = realloc(l->items, cap * sizeof(*items));
+        if (items == NULL)
+            return NULL;
+        l->items = items;
+        l->cap = cap;
+    }
+    d = &l->items[l->n];
+    memset(d, 0, sizeof(*d));
+    d->severity = sev;
+    if (loc)
+        d->loc = *loc;
+    d->code = strdup(code);
+    va_start(ap, fmt);
+    d->message = vformat(fmt, ap);
+    va_end(ap);
+    if (d->code == NULL || d->message == NULL) {
+        free(d->code);
+        free(d->message);
+        return NULL;
+    }
+    l->n++;
+    if (sev == DIAG_ERROR)
+        l->errors++;
+    else if (sev == DIAG_WARNING)
+        l->warnings++;
+    return d;
+}
+
+void diag_set_hint(struct diag *d, const char *fmt, ...)
+{
+    va_list ap;
+    if (d == NULL)
+        return;
+    free(d->hint);
+    va_start(ap, fmt);
+    d->hint = vformat(fmt, ap);
+    va_end(ap);
+}
+
+void diag_add_note(struct diag *d, const struct src_loc *loc, const char *fmt, ...)
+{
+    struct diag_note *notes;
+    va_list ap;
+    if (d == NULL)
+        return;
+    notes = realloc(d->notes, (d->nnotes + 1) * sizeof(*notes));
+    if (notes == NULL)
+        return;
+    d->notes = notes;
+    memset(&notes[d->nnotes], 0, sizeof(notes[0]));
+    if (loc)
+        notes[d->nnotes].loc = *loc;
+    va_start(ap, fmt);
+    notes[d->nnotes].message = vformat(fmt, ap);
+    va_end(ap);
+    if (notes[d->nnotes].message)
+        d->nnotes++;
+}
+
+void diag_list_sort(struct diag_list *l)
+{
+    /* Insertion sort: stable, and lists are short (errors are capped). */
+    for (size_t i = 1; i < l->n; i++) {
+        struct diag tmp = l->items[i];
+        size_t j = i;
+        while (j > 0) {
+            const struct diag *prev = &l->items[j - 1];
+            const char *fp = prev->loc.file ? prev->loc.file->name : "";
+            const char *ft = tmp.loc.file ? tmp.loc.file->name : "";
+            int c = strcmp(fp, ft);
+            if (c < 0 || (c == 0 && prev->loc.begin <= tmp.loc.begin))
+                break;
+            l->items[j] = l->items[j - 1];
+            j--;
+        }
+        l->items[j] = tmp;
+    }
+}
+
+static const char *sev_name(enum diag_severity s)
+{
+    return s == DIAG_ERROR ? "error" : s == DIAG_WARNING ? "warning" : "note";
+}
+
+/* The source line with a caret underline across [col, end) on that line. */
+static void snippet(struct buf *out, const struct src_loc *loc, int color)
+{
+    size_t len;
+    const char *text = src_file_line(loc->file, loc->line, &len);
+    uint32_t start = loc->col, stop;
+    char gutter[16];
+    int w;
+
+    w = snprintf(gutter, sizeof(gutter), "%u", loc->line);
+    buf_addf(out, " %s | %.*s\n", gutter, (int)len, text);
+    buf_addf(out, " %*s | ", w, "");
+    stop = loc->end_line == loc->line ? loc->end_col : (uint32_t)len + 1;
+    if (stop <= start)
+        stop = start + 1;
+    /* keep tabs so the caret lines up under the source */
+    for (uint32_t c = 1; c < start && c <= len; c++)
+        buf_addch(out, text[c - 1] == '\t' ? '\t' : ' ');
+    if (color)
+        buf_adds(out, "\033[1;32m");
+    buf_addch(out, '^');
+    for (uint32_t c = start + 1; c < stop; c++)
+        buf_addch(out, '~');
+    if (color)
+        buf_adds(out, "\033[0m");
+    buf_addch(out, '\n');
+}
+
+int diag_format_text(struct buf *out, const struct diag *d, int color)
+{
+    const char *sev_color = d->severity == DIAG_ERROR ? "\033[1;31m"
+                            : d->severity == DIAG_WARNING ? "\033[1;35m"
+                                                          : "\033[1;36m";
+    if (d->loc.file)
+        buf_addf(out, "%s%s:%u:%u:%s", color ? "\033[1m" : "", d->loc.file->name, d->loc.line,
+                 d->loc.col, color ? "\033[0m" : "");
+    else
+        buf_addf(out, "%samlsec:%s", color ? "\033[1m" : "", color ? "\033[0m" : "");
+    buf_addf(out, " %s%s:%s %s", color ? sev_color : "", sev_name(d->severity),
+             color ? "\033[0m" : "", d->message);
+    if (d->code[0] && strcmp(d->code, "syntax") != 0 && strchr(d->code, '-') &&
+        (d->code[0] >= 'A' && d->code[0] <= 'Z'))
+        buf_addf(out, " [%s]", d->code);
+    buf_addch(out, '\n');
+    if (d->loc.file)
+        snippet(out, &d->loc, color);
+    for (size_t i = 0; i < d->nnotes; i++) {
+        const struct diag_note *n = &d->notes[i];
+        if (n->loc.file) {
+            buf_addf(out, "%s:%u:%u: note: %s\n", n->loc.file->name, n->loc.line, n->loc.col,
+                     n->message);
+            snippet(out, &n->loc, color);
+        } else {
+            buf_addf(out, "note: %s\n", n->message);
+        }
+    }
+    if (d->hint)
+        buf_addf(out, "hint: %s\n", d->hint);
+    return 0;
+}
+
+static json_t *pos_json(uint32_t line, uint32_t col, uint32_t byte)
+{
+    return json_pack("{s:i, s:i, s:i}", "line", (json_int_t)line, "column", (json_int_t)col,
+                     "byte", (json_int_t)byte);
+}
+
+static void add_range(json_t *o, const struct src_loc *loc)
+{
+    json_object_set_new(o, "file", json_string(loc->file->name));
+    json_object_set_new(o, "start", pos_json(loc->line, loc->col, loc->begin));
+    json_object_set_new(o, "end", pos_json(loc->end_line, loc->end_col, loc->end));
+}
+
+json_t *diag_to_json(const struct diag *d)
+{
+    json_t *o = json_object();
+    json_t *notes = json_array();
+    json_object_set_new(o, "severity", json_string(sev_name(d->severity)));
+    json_object_set_new(o, "code", json_string(d->code));
+    json_object_set_new(o, "message", json_string(d->message));
+    json_object_set_new(o, "hint", d->hint ? json_string(d->hint) : json_null());
+    if (d->loc.file)
+        add_range(o, &d->loc);
+    for (size_t i = 0; i < d->nnotes; i++) {
+        json_t *n = json_object();
+        json_object_set_new(n, "message", json_string(d->notes[i].message));
+        if (d->notes[i].loc.file)
+            add_range(n, &d->notes[i].loc);
+        json_array_append_new(notes, n);
+    }
+    json_object_set_new(o, "notes", notes);
+    return o;
+}

@@ -1,0 +1,449 @@
+#include "parser/parse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "grammar/parser.h"
+#include "util/error.h"
+#include "util/banned.h"
+
+int aml_yyparse(struct parse_ctx *ctx);
+
+static void *node(struct parse_ctx *ctx, size_t size)
+{
+    void *p = arena_alloc(ctx->arena, size);
+    if (p == NULL && !ctx->oom) {
+        ctx->oom = true;
+        diag_add(ctx->diags, DIAG_ERROR, NULL, "internal", "out of memory while parsing");
+    }
+    return p;
+}
+
+static struct ast_expr *expr_new(struct parse_ctx *ctx, enum ast_expr_kind kind,
+                                 const struct src_loc *loc)
+{
+    struct ast_expr *e = node(ctx, sizeof(*e));
+    static struct ast_expr oom_null; /* a harmless node after OOM */
+    if (e == NULL) {
+        memset(&oom_null, 0, sizeof(oom_null));
+        return &oom_null;
+    }
+    e->kind = kind;
+    e->loc = *loc;
+    return e;
+}
+
+int aml_yylex(AML_YYSTYPE *val, AML_YYLTYPE *loc, struct parse_ctx *ctx)
+{
+    return lexer_next(&ctx->lx, val, loc);
+}
+
+void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg)
+{
+    /* After a fatal lexical error the lexer returns end of file; the parser's
+     * complaint about that end is noise. */
+    if (ctx->lx.failed)
+        return;
+    diag_add(ctx->diags, DIAG_ERROR, loc, "syntax", "%s", msg);
+}
+
+bool parse_too_many_errors(struct parse_ctx *ctx)
+{
+    return ctx->diags->max_errors && ctx->diags->errors >= ctx->diags->max_errors;
+}
+
+struct body_builder *parse_body_new(struct parse_ctx *ctx)
+{
+    return node(ctx, sizeof(struct body_builder));
+}
+
+void parse_body_add(struct parse_ctx *ctx, struct body_builder *b, struct ast_attr *a,
+                    struct ast_block *blk)
+{
+    (void)ctx;
+    if (b == NULL)
+        return;
+    if (a) {
+        if (b->attr_tail)
+            b->attr_tail->next = a;
+        else
+            b->body.attrs = a;
+        b->attr_tail = a;
+        b->body.nattrs++;
+    }
+    if (blk) {
+        if (b->block_tail)
+            b->block_tail->next = blk;
+        else
+            b->body.blocks = blk;
+        b->block_tail = blk;
+        b->body.nblocks++;
+    }
+}
+
+void parse_finish_file(struct parse_ctx *ctx, struct body_builder *b, struct ast_attr *a,
+                       struct ast_block *blk)
+{
+    parse_body_add(ctx, b, a, blk);
+    if (ctx->file && b)
+        ctx->file->body = b->body;
+}
+
+struct ast_attr *parse_attr(struct parse_ctx *ctx, const char *name, const struct src_loc *nloc,
+                            struct ast_expr *value, const struct src_loc *loc)
+{
+    struct ast_attr *a = node(ctx, sizeof(*a));
+    if (a == NULL)
+        return NULL;
+    a->name = name;
+    a->name_loc = *nloc;
+    a->value = value;
+    a->loc = *loc;
+    return a;
+}
+
+void parse_colon_hint(struct parse_ctx *ctx, const struct src_loc *loc, const char *name)
+{
+    struct diag *d = diag_add(ctx->diags, DIAG_ERROR, loc, "syntax",
+                              "unexpected ':' after '%s', expecting '='", name);
+    if (d)
+        diag_set_hint(d, "attributes are assigned with '=': %s = ...", name);
+}
+
+struct ast_block *parse_block(struct parse_ctx *ctx, const char *type, const struct src_loc *tloc,
+                              struct ast_label *labels, const struct src_loc *open,
+                              struct body_builder *b, struct ast_attr *last_attr,
+                              struct ast_block *last_block, const struct src_loc *loc)
+{
+    struct ast_block *blk = node(ctx, sizeof(*blk));
+    struct ast_label *rev = NULL;
+    if (blk == NULL)
+        return NULL;
+    parse_body_add(ctx, b, last_attr, last_block);
+    blk->type = type;
+    blk->type_loc = *tloc;
+    while (labels) {
+        struct ast_label *next = labels->next;
+        labels->next = rev;
+        rev = labels;
+        labels = next;
+        blk->nlabels++;
+    }
+    blk->labels = rev;
+    if (b)
+        blk->body = b->body;
+    blk->open_loc = *open;
+    blk->loc = *loc;
+    return blk;
+}
+
+struct ast_label *parse_label(struct parse_ctx *ctx, struct ast_label *list, const char *text,
+                              bool quoted, const struct src_loc *loc)
+{
+    struct ast_label *l = node(ctx, sizeof(*l));
+    if (l == NULL)
+        return list;
+    l->text = text;
+    l->quoted = quoted;
+    l->loc = *loc;
+    l->next = list;
+    return l;
+}
+
+struct ast_expr *parse_cond(struct parse_ctx *ctx, struct ast_expr *c, struct ast_expr *a,
+                            struct ast_expr *b, const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_COND, loc);
+    e->u.cond.cond = c;
+    e->u.cond.then = a;
+    e->u.cond.otherwise = b;
+    return e;
+}
+
+struct ast_expr *parse_binary(struct parse_ctx *ctx, enum ast_op op, struct ast_expr *l,
+                              struct ast_expr *r, const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_BINARY, loc);
+    e->u.binary.op = op;
+    e->u.binary.lhs = l;
+    e->u.binary.rhs = r;
+    return e;
+}
+
+struct ast_expr *parse_unary(struct parse_ctx *ctx, enum ast_op op, struct ast_expr *x,
+                             const struct src_loc *loc)
+{
+    struct ast_expr *e;
+    /* -5 is a literal, so fmt and messages see the number */
+    if (op == OP_NEG && x && x->kind == EXPR_INT) {
+        x->u.i = -x->u.i;
+        x->loc = *loc;
+        return x;
+    }
+    e = expr_new(ctx, EXPR_UNARY, loc);
+    e->u.unary.op = op;
+    e->u.unary.operand = x;
+    return e;
+}
+
+struct ast_expr *parse_int(struct parse_ctx *ctx, int64_t v, const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_INT, loc);
+    e->u.i = v;
+    return e;
+}
+
+struct ast_expr *parse_bool(struct parse_ctx *ctx, bool v, const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_BOOL, loc);
+    e->u.b = v;
+    return e;
+}
+
+struct ast_expr *parse_null(struct parse_ctx *ctx, const struct src_loc *loc)
+{
+    return expr_new(ctx, EXPR_NULL, loc);
+}
+
+static struct ast_expr *reverse(struct ast_expr *list, size_t *n)
+{
+    struct ast_expr *rev = NULL;
+    *n = 0;
+    while (list) {
+        struct ast_expr *next = list->next;
+        list->next = rev;
+        rev = list;
+        list = next;
+        (*n)++;
+    }
+    return rev;
+}
+
+struct ast_expr *parse_call(struct parse_ctx *ctx, const char *name, const struct src_loc *nloc,
+                            struct ast_expr *args, const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_CALL, loc);
+    e->u.call.name = name;
+    e->u.call.name_loc = *nloc;
+    e->u.call.args = reverse(args, &e->u.call.n);
+    return e;
+}
+
+struct ast_expr *parse_paren(struct parse_ctx *ctx, struct ast_expr *x, const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_PAREN, loc);
+    e->u.paren = x;
+    return e;
+}
+
+struct ast_expr *parse_traversal(struct parse_ctx *ctx, const char *root,
+                                 const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_TRAVERSAL, loc);
+    e->u.trav.root = root;
+    e->u.trav.root_loc = *loc;
+    return e;
+}
+
+static void add_step(struct ast_expr *t, struct ast_step *s)
+{
+    struct ast_step **tail = &t->u.trav.steps;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = s;
+    t->u.trav.n++;
+}
+
+struct ast_expr *parse_step_attr(struct parse_ctx *ctx, struct ast_expr *t, const char *name,
+                                 const struct src_loc *nloc, const struct src_loc *loc)
+{
+    struct ast_step *s = node(ctx, sizeof(*s));
+    if (s == NULL || t->kind != EXPR_TRAVERSAL)
+        return t;
+    s->kind = STEP_ATTR;
+    s->name = name;
+    s->loc = *nloc;
+    add_step(t, s);
+    t->loc = *loc;
+    return t;
+}
+
+struct ast_expr *parse_step_index(struct parse_ctx *ctx, struct ast_expr *t,
+                                  struct ast_expr *index, const struct src_loc *iloc,
+                                  const struct src_loc *loc)
+{
+    struct ast_step *s = node(ctx, sizeof(*s));
+    if (s == NULL || t->kind != EXPR_TRAVERSAL)
+        return t;
+    s->kind = STEP_INDEX;
+    s->index = index;
+    s->loc = *iloc;
+    add_step(t, s);
+    t->loc = *loc;
+    return t;
+}
+
+/* <<-EOT: remove the indentation common to every non-blank line. Line starts
+ * are the template's beginning and every byte after a newline in a literal
+ * part; a line that starts with an interpolation has no indentation. */
+static void dedent(struct parse_ctx *ctx, struct ast_expr *parts)
+{
+    size_t min = (size_t)-1;
+    bool at_start = true;
+
+    for (struct ast_expr *p = parts; p; p = p->next) {
+        if (p->kind != EXPR_STRING) {
+            if (at_start)
+                min = 0;
+            at_start = false;
+            continue;
+        }
+        for (size_t i = 0; i < p->u.str.len;) {
+            if (at_start) {
+                size_t w = 0;
+                while (i + w < p->u.str.len && (p->u.str.s[i + w] == ' ' || p->u.str.s[i + w] == '\t'))
+                    w++;
+                /* blank lines do not count */
+                if (!(i + w < p->u.str.len && p->u.str.s[i + w] == '\n') &&
+                    !(i + w == p->u.str.len && p->next == NULL) && w < min)
+                    min = w;
+                at_start = false;
+                i += w;
+                continue;
+            }
+            if (p->u.str.s[i++] == '\n')
+                at_start = true;
+        }
+    }
+    if (min == (size_t)-1 || min == 0)
+        return;
+    at_start = true;
+    for (struct ast_expr *p = parts; p; p = p->next) {
+        struct buf out;
+        if (p->kind != EXPR_STRING) {
+            at_start = false;
+            continue;
+        }
+        buf_init(&out, 0);
+        for (size_t i = 0; i < p->u.str.len;) {
+            if (at_start) {
+                size_t w = 0;
+                while (w < min && i + w < p->u.str.len &&
+                       (p->u.str.s[i + w] == ' ' || p->u.str.s[i + w] == '\t'))
+                    w++;
+                i += w;
+                at_start = false;
+                continue;
+            }
+            buf_addch(&out, p->u.str.s[i]);
+            if (p->u.str.s[i++] == '\n')
+                at_start = true;
+        }
+        p->u.str.s = arena_strndup(ctx->arena, out.ptr, out.len);
+        p->u.str.len = out.len;
+        if (p->u.str.s == NULL) {
+            p->u.str.s = "";
+            p->u.str.len = 0;
+        }
+        buf_release(&out);
+    }
+}
+
+struct ast_expr *parse_template(struct parse_ctx *ctx, struct ast_expr *rev_parts, bool heredoc,
+                                bool indent, const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_TEMPLATE, loc);
+    e->u.tmpl.parts = reverse(rev_parts, &e->u.tmpl.n);
+    e->u.tmpl.heredoc = heredoc;
+    if (heredoc && indent)
+        dedent(ctx, e->u.tmpl.parts);
+    return e;
+}
+
+struct ast_expr *parse_append(struct parse_ctx *ctx, struct ast_expr *rev_list,
+                              struct ast_expr *e)
+{
+    (void)ctx;
+    if (e == NULL)
+        return rev_list;
+    e->next = rev_list;
+    return e;
+}
+
+struct ast_expr *parse_list(struct parse_ctx *ctx, struct ast_expr *rev_items,
+                            const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_LIST, loc);
+    e->u.list.items = reverse(rev_items, &e->u.list.n);
+    return e;
+}
+
+struct ast_expr *parse_map(struct parse_ctx *ctx, struct ast_map_item *rev_items,
+                           const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_MAP, loc);
+    struct ast_map_item *rev = NULL;
+    while (rev_items) {
+        struct ast_map_item *next = rev_items->next;
+        rev_items->next = rev;
+        rev = rev_items;
+        rev_items = next;
+        e->u.map.n++;
+    }
+    e->u.map.items = rev;
+    return e;
+}
+
+struct ast_map_item *parse_map_append(struct parse_ctx *ctx, struct ast_map_item *rev_items,
+                                      struct ast_map_item *item)
+{
+    (void)ctx;
+    if (item == NULL)
+        return rev_items;
+    item->next = rev_items;
+    return item;
+}
+
+struct ast_map_item *parse_map_item(struct parse_ctx *ctx, struct ast_expr *key,
+                                    struct ast_expr *value, const struct src_loc *loc)
+{
+    struct ast_map_item *m = node(ctx, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    m->key = key;
+    m->value = value;
+    m->loc = *loc;
+    return m;
+}
+
+struct ast_expr *parse_key_ident(struct parse_ctx *ctx, const char *name,
+                                 const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_STRING, loc);
+    e->u.str.s = name ? name : "";
+    e->u.str.len = strlen(e->u.str.s);
+    return e;
+}
+
+int parse_file(struct ast_file **out, const struct src_file *src, struct arena *arena,
+               struct diag_list *diags)
+{
+    struct parse_ctx ctx;
+    size_t errors_before = diags->errors;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.arena = arena;
+    ctx.diags = diags;
+    ctx.src = src;
+    ctx.file = arena_alloc(arena, sizeof(*ctx.file));
+    if (ctx.file == NULL)
+        return AMLSEC_ENOMEM;
+    ctx.file->src = src;
+    *out = ctx.file;
+    if (!lexer_check_encoding(src, diags))
+        return AMLSEC_EPARSE;
+    lexer_init(&ctx.lx, src, arena, diags);
+    if (aml_yyparse(&ctx) != 0 && diags->errors == errors_before)
+        diag_add(diags, DIAG_ERROR, NULL, "syntax", "'%s' could not be parsed", src->name);
+    return diags->errors > errors_before ? AMLSEC_EPARSE : 0;
+}

@@ -1,0 +1,87 @@
+/* The parse driver: runs the generated bison parser over one source file
+ * and returns its AST. Also declares the node builders the grammar actions
+ * call (they allocate in the arena and never fail loudly: on allocation
+ * failure they record an error and return NULL-safe nodes). */
+#ifndef AMLSEC_PARSER_PARSE_H
+#define AMLSEC_PARSER_PARSE_H
+
+#include <stdbool.h>
+
+#include "grammar/lexer.h"
+#include "parser/ast.h"
+#include "parser/diag.h"
+#include "util/arena.h"
+
+struct body_builder {
+    struct ast_body body;
+    struct ast_attr *attr_tail;
+    struct ast_block *block_tail;
+};
+
+struct parse_ctx {
+    struct lexer lx;
+    struct arena *arena;
+    struct diag_list *diags;
+    const struct src_file *src;
+    struct ast_file *file;
+    bool oom;
+};
+
+/* Parses src into *out (allocated in arena). Diagnostics go to diags.
+ * Returns 0 when the file parsed without errors, AMLSEC_EPARSE when any
+ * error was reported (*out then holds what could be recovered). */
+int parse_file(struct ast_file **out, const struct src_file *src, struct arena *arena,
+               struct diag_list *diags);
+
+/* --- builders used by grammar/parser.y ---------------------------------- */
+struct body_builder *parse_body_new(struct parse_ctx *ctx);
+void parse_body_add(struct parse_ctx *ctx, struct body_builder *b, struct ast_attr *a,
+                    struct ast_block *blk);
+void parse_finish_file(struct parse_ctx *ctx, struct body_builder *b, struct ast_attr *a,
+                       struct ast_block *blk);
+bool parse_too_many_errors(struct parse_ctx *ctx);
+struct ast_attr *parse_attr(struct parse_ctx *ctx, const char *name, const struct src_loc *nloc,
+                            struct ast_expr *value, const struct src_loc *loc);
+void parse_colon_hint(struct parse_ctx *ctx, const struct src_loc *loc, const char *name);
+struct ast_block *parse_block(struct parse_ctx *ctx, const char *type, const struct src_loc *tloc,
+                              struct ast_label *labels, const struct src_loc *open,
+                              struct body_builder *b, struct ast_attr *last_attr,
+                              struct ast_block *last_block, const struct src_loc *loc);
+struct ast_label *parse_label(struct parse_ctx *ctx, struct ast_label *list, const char *text,
+                              bool quoted, const struct src_loc *loc);
+struct ast_expr *parse_cond(struct parse_ctx *ctx, struct ast_expr *c, struct ast_expr *a,
+                            struct ast_expr *b, const struct src_loc *loc);
+struct ast_expr *parse_binary(struct parse_ctx *ctx, enum ast_op op, struct ast_expr *l,
+                              struct ast_expr *r, const struct src_loc *loc);
+struct ast_expr *parse_unary(struct parse_ctx *ctx, enum ast_op op, struct ast_expr *e,
+                             const struct src_loc *loc);
+struct ast_expr *parse_int(struct parse_ctx *ctx, int64_t v, const struct src_loc *loc);
+struct ast_expr *parse_bool(struct parse_ctx *ctx, bool v, const struct src_loc *loc);
+struct ast_expr *parse_null(struct parse_ctx *ctx, const struct src_loc *loc);
+struct ast_expr *parse_call(struct parse_ctx *ctx, const char *name, const struct src_loc *nloc,
+                            struct ast_expr *args, const struct src_loc *loc);
+struct ast_expr *parse_paren(struct parse_ctx *ctx, struct ast_expr *e, const struct src_loc *loc);
+struct ast_expr *parse_traversal(struct parse_ctx *ctx, const char *root,
+                                 const struct src_loc *loc);
+struct ast_expr *parse_step_attr(struct parse_ctx *ctx, struct ast_expr *t, const char *name,
+                                 const struct src_loc *nloc, const struct src_loc *loc);
+struct ast_expr *parse_step_index(struct parse_ctx *ctx, struct ast_expr *t,
+                                  struct ast_expr *index, const struct src_loc *iloc,
+                                  const struct src_loc *loc);
+struct ast_expr *parse_template(struct parse_ctx *ctx, struct ast_expr *rev_parts, bool heredoc,
+                                bool indent, const struct src_loc *loc);
+/* Lists are built by prepending; the finishing builder reverses them. */
+struct ast_expr *parse_append(struct parse_ctx *ctx, struct ast_expr *rev_list,
+                              struct ast_expr *e);
+struct ast_expr *parse_list(struct parse_ctx *ctx, struct ast_expr *rev_items,
+                            const struct src_loc *loc);
+struct ast_expr *parse_map(struct parse_ctx *ctx, struct ast_map_item *rev_items,
+                           const struct src_loc *loc);
+struct ast_map_item *parse_map_append(struct parse_ctx *ctx, struct ast_map_item *rev_items,
+                                      struct ast_map_item *item);
+struct ast_map_item *parse_map_item(struct parse_ctx *ctx, struct ast_expr *key,
+                                    struct ast_expr *value, const struct src_loc *loc);
+struct ast_expr *parse_key_ident(struct parse_ctx *ctx, const char *name,
+                                 const struct src_loc *loc);
+
+#endif

@@ -1,0 +1,139 @@
+#include "parser/value.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+#define UNKNOWN_KEY "$unknown"
+
+json_t *value_unknown(void)
+{
+    return json_pack("{s:b}", UNKNOWN_KEY, 1);
+}
+
+bool value_is_unknown(const json_t *v)
+{
+    return json_is_object(v) && json_object_size(v) == 1 &&
+           json_object_get(v, UNKNOWN_KEY) != NULL;
+}
+
+bool value_contains_unknown(const json_t *v)
+{
+    size_t i;
+    const char *k;
+    json_t *x;
+    if (value_is_unknown(v))
+        return true;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x) if (value_contains_unknown(x)) return true;
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x) if (value_contains_unknown(x)) return true;
+    }
+    return false;
+}
+
+const char *value_type_name(const json_t *v)
+{
+    if (v == NULL || json_is_null(v))
+        return "null";
+    if (value_is_unknown(v))
+        return "unknown";
+    if (json_is_string(v))
+        return "string";
+    if (json_is_integer(v) || json_is_real(v))
+        return "number";
+    if (json_is_boolean(v))
+        return "bool";
+    if (json_is_array(v))
+        return "list";
+    return "map";
+}
+
+static bool bare_key(const char *k)
+{
+    if (!(isalpha((unsigned char)*k) || *k == '_'))
+        return false;
+    for (; *k; k++)
+        if (!(isalnum((unsigned char)*k) || *k == '_' || *k == '-'))
+            return false;
+    return true;
+}
+
+static int quote(struct buf *out, const char *s)
+{
+    buf_addch(out, '"');
+    for (; *s; s++) {
+        switch (*s) {
+        case '"': buf_adds(out, "\\\""); break;
+        case '\\': buf_adds(out, "\\\\"); break;
+        case '\n': buf_adds(out, "\\n"); break;
+        case '\t': buf_adds(out, "\\t"); break;
+        case '\r': buf_adds(out, "\\r"); break;
+        case '$':
+            if (s[1] == '{')
+                buf_addch(out, '$');
+            buf_addch(out, '$');
+            break;
+        default:
+            if ((unsigned char)*s < 0x20)
+                buf_addf(out, "\\u%04x", (unsigned char)*s);
+            else
+                buf_addch(out, *s);
+        }
+    }
+    return buf_addch(out, '"');
+}
+
+int value_format(struct buf *out, const json_t *v)
+{
+    size_t i;
+    const char *k;
+    json_t *x;
+    bool first = true;
+
+    if (v == NULL || json_is_null(v))
+        return buf_adds(out, "null");
+    if (value_is_unknown(v))
+        return buf_adds(out, "(known after apply)");
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return quote(out, json_string_value(v));
+    case JSON_INTEGER:
+        return buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_REAL:
+        return buf_addf(out, "%g", json_real_value(v));
+    case JSON_TRUE:
+        return buf_adds(out, "true");
+    case JSON_FALSE:
+        return buf_adds(out, "false");
+    case JSON_ARRAY:
+        buf_addch(out, '[');
+        json_array_foreach(v, i, x)
+        {
+            if (i)
+                buf_adds(out, ", ");
+            value_format(out, x);
+        }
+        return buf_addch(out, ']');
+    case JSON_OBJECT:
+        if (json_object_size(v) == 0)
+            return buf_adds(out, "{}");
+        buf_adds(out, "{ ");
+        json_object_foreach((json_t *)v, k, x)
+        {
+            if (!first)
+                buf_adds(out, ", ");
+            first = false;
+            if (bare_key(k))
+                buf_adds(out, k);
+            else
+                quote(out, k);
+            buf_adds(out, " = ");
+            value_format(out, x);
+        }
+        return buf_adds(out, " }");
+    default:
+        return buf_adds(out, "null");
+    }
+}

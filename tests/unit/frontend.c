@@ -1,0 +1,294 @@
+/* Unit tests for the front end: lexer tokens and locations, parser shapes,
+ * heredoc dedent, evaluation, for_each expansion, variables, references. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "grammar/lexer.h"
+#include "grammar/parser.h"
+#include "parser/config.h"
+#include "parser/parse.h"
+#include "parser/value.h"
+
+static struct src_file *mem(const char *text)
+{
+    struct src_file *f = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    assert_int_equal(src_file_from_mem(&f, "t.amlsec", text, strlen(text), &err), 0);
+    return f;
+}
+
+static void test_frontend__lexer_tokens_and_locations(void **state)
+{
+    struct src_file *f = mem("a = \"x\"\n  b2 = [1, true]\n");
+    struct arena ar;
+    struct diag_list dl;
+    struct lexer lx;
+    AML_YYSTYPE v;
+    struct src_loc loc;
+    static const int want[] = {TOK_IDENT, TOK_ASSIGN, TOK_STRING, TOK_NL,       TOK_IDENT,
+                               TOK_ASSIGN, TOK_LBRACKET, TOK_INT, TOK_COMMA, TOK_TRUE,
+                               TOK_RBRACKET, TOK_NL, TOK_YYEOF};
+    (void)state;
+    arena_init(&ar);
+    diag_list_init(&dl);
+    lexer_init(&lx, f, &ar, &dl);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        int t = lexer_next(&lx, &v, &loc);
+        assert_int_equal(t, want[i]);
+        if (i == 4) { /* b2 on line 2, column 3 */
+            assert_string_equal(v.TOK_IDENT, "b2");
+            assert_int_equal(loc.line, 2);
+            assert_int_equal(loc.col, 3);
+            assert_int_equal(loc.end_col, 5);
+        }
+        if (i == 2)
+            assert_string_equal(v.TOK_STRING->u.str.s, "x");
+    }
+    assert_int_equal(dl.errors, 0);
+    diag_list_release(&dl);
+    arena_release(&ar);
+    src_file_free(f);
+}
+
+static void test_frontend__newlines_skipped_inside_brackets(void **state)
+{
+    struct src_file *f = mem("x = [\n1,\n2\n]\n");
+    struct arena ar;
+    struct diag_list dl;
+    struct lexer lx;
+    AML_YYSTYPE v;
+    struct src_loc loc;
+    int t, nl = 0;
+    (void)state;
+    arena_init(&ar);
+    diag_list_init(&dl);
+    lexer_init(&lx, f, &ar, &dl);
+    while ((t = lexer_next(&lx, &v, &loc)) != TOK_YYEOF)
+        nl += t == TOK_NL;
+    assert_int_equal(nl, 1); /* only the one after ']' */
+    diag_list_release(&dl);
+    arena_release(&ar);
+    src_file_free(f);
+}
+
+static struct ast_file *parse_ok(const char *text, struct arena *ar, struct src_file **f)
+{
+    struct diag_list dl;
+    struct ast_file *af = NULL;
+    diag_list_init(&dl);
+    *f = mem(text);
+    assert_int_equal(parse_file(&af, *f, ar, &dl), 0);
+    assert_int_equal(dl.errors, 0);
+    diag_list_release(&dl);
+    return af;
+}
+
+static void test_frontend__parser_shapes(void **state)
+{
+    struct arena ar;
+    struct src_file *f;
+    struct ast_file *af;
+    const struct ast_block *b;
+    const struct ast_attr *a;
+    (void)state;
+    arena_init(&ar);
+    af = parse_ok("existing subnet \"s\" {\n  id = \"x\"\n}\n"
+                  "w \"p\" {\n  n = var.x[0].y\n  c = f(1, \"a${b}c\")\n  inner { k = 1 }\n}\n",
+                  &ar, &f);
+    assert_int_equal(af->body.nblocks, 2);
+    b = af->body.blocks;
+    assert_string_equal(b->type, "existing");
+    assert_int_equal(b->nlabels, 2);
+    assert_string_equal(b->labels->text, "subnet");
+    assert_false(b->labels->quoted);
+    assert_string_equal(b->labels->next->text, "s");
+    assert_true(b->labels->next->quoted);
+    b = b->next;
+    a = ast_body_attr(&b->body, "n");
+    assert_int_equal(a->value->kind, EXPR_TRAVERSAL);
+    assert_string_equal(a->value->u.trav.root, "var");
+    assert_int_equal(a->value->u.trav.n, 3);
+    assert_int_equal(a->value->u.trav.steps->next->kind, STEP_INDEX);
+    a = ast_body_attr(&b->body, "c");
+    assert_int_equal(a->value->kind, EXPR_CALL);
+    assert_int_equal(a->value->u.call.n, 2);
+    assert_int_equal(a->value->u.call.args->next->kind, EXPR_TEMPLATE);
+    assert_int_equal(a->value->u.call.args->next->u.tmpl.n, 3);
+    assert_non_null(ast_body_block(&b->body, "inner"));
+    arena_release(&ar);
+    src_file_free(f);
+}
+
+static void test_frontend__heredoc_dedent(void **state)
+{
+    struct arena ar;
+    struct src_file *f;
+    struct ast_file *af;
+    const struct ast_expr *e;
+    (void)state;
+    arena_init(&ar);
+    af = parse_ok("x {\n  a = <<-EOT\n    one\n\n      two\n    EOT\n  b = <<EOT\n  raw\nEOT\n}\n",
+                  &ar, &f);
+    e = ast_body_attr(&af->body.blocks->body, "a")->value;
+    assert_int_equal(e->kind, EXPR_TEMPLATE);
+    assert_string_equal(e->u.tmpl.parts->u.str.s, "one\n");
+    assert_string_equal(e->u.tmpl.parts->next->next->u.str.s, "  two\n");
+    e = ast_body_attr(&af->body.blocks->body, "b")->value;
+    assert_string_equal(e->u.tmpl.parts->u.str.s, "  raw\n");
+    arena_release(&ar);
+    src_file_free(f);
+}
+
+/* Writes text to a temporary file and loads it as a configuration. */
+static int load(struct config **cfg, struct diag_list *dl, const char *text,
+                const struct config_var_assign *vars, size_t nvars, char *const *env)
+{
+    char path[] = "/tmp/amlsec-frontend-XXXXXX.amlsec";
+    int fd = mkstemps(path, 7);
+    struct config_opts o;
+    struct errbuf err = ERRBUF_INIT;
+    int rc;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    memset(&o, 0, sizeof(o));
+    o.path = path;
+    o.vars = vars;
+    o.nvars = nvars;
+    o.environ = env;
+    diag_list_init(dl);
+    rc = config_load(cfg, &o, dl, &err);
+    unlink(path);
+    return rc;
+}
+
+static void test_frontend__evaluates_instances(void **state)
+{
+    static const char text[] =
+        "settings {\n  subscription = env(\"SUB\", \"s0\")\n  location = \"westeurope\"\n}\n"
+        "variable \"n\" {\n  type = number\n  default = 2\n}\n"
+        "variable \"secret\" {\n  sensitive = true\n  default = \"hunter2\"\n}\n"
+        "rg \"ml\" {\n  name = \"rg-${settings.subscription}-${var.n}\"\n"
+        "  tags = { a = var.n == 3 ? \"three\" : \"other\", s = var.secret }\n}\n"
+        "pe \"p\" {\n  for_each = { blob = 1, file = 2 }\n  target = rg.ml.name\n"
+        "  sub = each.key\n  n = each.value\n  lifecycle {\n    prevent_destroy = true\n"
+        "    ignore_rules = { \"WS-PRIVATE\" = \"lab only\" }\n  }\n}\n"
+        "x \"y\" {\n  t = pe.p[\"file\"].sub\n  u = rg.ml.id\n  depends_on = [pe.p]\n}\n";
+    static const struct config_var_assign vars[] = {{"n", "3"}};
+    char *env[] = {"SUB=abc", NULL};
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    struct cfg_instance *in;
+    (void)state;
+
+    assert_int_equal(load(&cfg, &dl, text, vars, 1, env), 0);
+    in = config_find_instance(cfg, "rg.ml");
+    assert_non_null(in);
+    assert_string_equal(json_string_value(json_object_get(in->attrs, "name")), "rg-abc-3");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(in->attrs, "tags"), "a")), "three");
+    assert_int_equal(json_array_size(in->sensitive), 1);
+    assert_string_equal(json_string_value(json_array_get(in->sensitive, 0)), "tags");
+    in = config_find_instance(cfg, "pe.p[\"file\"]");
+    assert_non_null(in);
+    assert_int_equal(json_integer_value(json_object_get(in->attrs, "n")), 2);
+    assert_null(json_object_get(in->attrs, "for_each"));
+    assert_true(in->resource->lifecycle.prevent_destroy);
+    assert_int_equal(in->resource->lifecycle.nignore_rules, 1);
+    assert_string_equal(in->resource->lifecycle.ignore_rules[0].reason, "lab only");
+    in = config_find_instance(cfg, "x.y");
+    assert_string_equal(json_string_value(json_object_get(in->attrs, "t")), "file");
+    assert_true(value_is_unknown(json_object_get(in->attrs, "u")));
+    assert_int_equal(in->resource->ndeps, 2);
+    {
+        struct src_loc loc = config_attr_loc(config_find_instance(cfg, "rg.ml"), "tags");
+        assert_int_equal(loc.line, 15);
+    }
+    config_free(cfg);
+    diag_list_release(&dl);
+}
+
+
+static json_t *fake_value(void *payload, const struct config *cfg, const struct cfg_instance *in)
+{
+    (void)payload;
+    (void)cfg;
+    return json_pack("{s:s}", "id", in->address);
+}
+
+static void test_frontend__resolver_supplies_values(void **state)
+{
+    char path[] = "/tmp/amlsec-frontend-XXXXXX.amlsec";
+    const char *text = "a \"one\" {\n  n = 1\n}\nb \"two\" {\n  ref = a.one.id\n}\n";
+    int fd = mkstemps(path, 7);
+    struct config_opts o;
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    struct errbuf err = ERRBUF_INIT;
+    (void)state;
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    memset(&o, 0, sizeof(o));
+    o.path = path;
+    o.resolver.instance_value = fake_value;
+    diag_list_init(&dl);
+    assert_int_equal(config_load(&cfg, &o, &dl, &err), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(config_find_instance(cfg, "b.two")->attrs, "ref")),
+        "a.one");
+    config_free(cfg);
+    diag_list_release(&dl);
+    unlink(path);
+}
+
+static void test_frontend__errors_are_capped(void **state)
+{
+    struct buf b;
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    (void)state;
+    buf_init(&b, 0);
+    for (int i = 0; i < 50; i++)
+        buf_addf(&b, "r \"x%d\" {\n  a = = 1\n}\n", i);
+    assert_int_equal(load(&cfg, &dl, b.ptr, NULL, 0, NULL), -4);
+    assert_int_equal(dl.errors, DIAG_MAX_ERRORS);
+    config_free(cfg);
+    diag_list_release(&dl);
+    buf_release(&b);
+}
+
+static void test_frontend__value_format(void **state)
+{
+    struct buf b;
+    json_t *v = json_pack("{s:[s,i,b], s:n, s:o}", "k", "a\"b", 3, 1, "z", "u", value_unknown());
+    (void)state;
+    buf_init(&b, 0);
+    value_format(&b, v);
+    assert_string_equal(b.ptr, "{ k = [\"a\\\"b\", 3, true], z = null, u = (known after apply) }");
+    assert_true(value_contains_unknown(v));
+    json_decref(v);
+    buf_release(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_frontend__lexer_tokens_and_locations),
+        cmocka_unit_test(test_frontend__newlines_skipped_inside_brackets),
+        cmocka_unit_test(test_frontend__parser_shapes),
+        cmocka_unit_test(test_frontend__heredoc_dedent),
+        cmocka_unit_test(test_frontend__evaluates_instances),
+        cmocka_unit_test(test_frontend__resolver_supplies_values),
+        cmocka_unit_test(test_frontend__errors_are_capped),
+        cmocka_unit_test(test_frontend__value_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
