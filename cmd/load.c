@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "parser/kinds.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -36,14 +37,9 @@ bool load_args_take(struct load_args *a, int opt, char *value, const struct comm
 
 const char *const *load_known_kinds(void)
 {
-    /* The kinds of the resource catalogue (providers/arm). */
-    static const char *const kinds[] = {
-        "resource_group", "workspace",         "private_endpoint", "key_vault",
-        "key",            "storage_account",   "container_registry", "app_insights",
-        "compute_cluster", "online_endpoint",  "role_assignment",  "role_definition",
-        "policy_assignment", "lock",           "diagnostic_setting", "subnet",
-        "virtual_network", NULL};
-    return kinds;
+    /* The kinds of the resource catalogue (providers/arm), shared with the
+     * fuzz target and the benchmark. */
+    return kinds_builtin();
 }
 
 int load_config(struct config **out, const char *path, const struct load_args *a,
