@@ -25,7 +25,8 @@
 #include <unistd.h>
 
 #include "parser/config.h"
-#include "parser/kinds.h"
+#include "providers/arm/resolve.h"
+#include "providers/arm/schema.h"
 #include "util/buf.h"
 #include "util/errbuf.h"
 #include "util/fileio.h"
@@ -153,7 +154,8 @@ static int child(const char *path, bool load, bool parse_only)
 
     memset(&opts, 0, sizeof(opts));
     opts.path = path;
-    opts.kinds = kinds_builtin();
+    opts.kinds = schema_kind_names;
+    opts.resolver = resolve_resolver();
     opts.parse_only = parse_only;
     diag_list_init(&diags);
     t0 = now();

@@ -6,6 +6,8 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "cmd/load.h"
+#include "engine/rules.h"
+#include "providers/arm/schema.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -79,6 +81,14 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
 
     diag_list_init(&diags);
     rc = load_config(&cfg, path, &la, &diags, &err);
+    if (rc == 0) {
+        /* The catalogue's schema checks, then the security rules (only on a
+         * schema-valid configuration, so findings never cascade). */
+        if (schema_validate_config(cfg, &diags) == 0)
+            rules_run(cfg, &diags);
+        if (diags.errors > 0)
+            rc = AMLSEC_EPARSE;
+    }
     if (json) {
         print_json(&diags, rc < 0 && rc != AMLSEC_EPARSE ? err.msg : NULL);
     } else {

@@ -19,14 +19,41 @@ const struct command commands[] = {
      "Usage: amlsec validate [options] [DIR|FILE]\n"
      "\n"
      "Parses every *.amlsec file in DIR (default: the current directory), checks names,\n"
-     "references, variables and types, and evaluates every resource. Diagnostics print\n"
-     "as file:line:col with the source line and a caret. Exit 0 when valid, 1 when not.\n"
+     "references, variables and types, and evaluates every resource; then checks each\n"
+     "resource against its schema in the resource catalogue (attributes, types, allowed\n"
+     "values, names) and runs the security rules ('amlsec rules' lists them). Diagnostics\n"
+     "print as file:line:col with the source line and a caret. Exit 0 when valid (notes\n"
+     "and warnings allowed), 1 when not.\n"
      "\n"
      "Options:\n"
      "  -json              print the result as JSON (schema: docs/validate-json.md)\n"
      "  -var NAME=VALUE    set a variable (repeatable; wins over -var-file)\n"
      "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
      "  -no-color          no colour in diagnostics\n"},
+    {"render", cmd_render, "Print the ARM requests a create would send",
+     "Usage: amlsec render [options] [ADDRESS...]\n"
+     "\n"
+     "Loads the configuration and prints, for each resource instance (or only the\n"
+     "ADDRESSes given: workspace.prod, private_endpoint.storage[\"blob\"]), the exact ARM\n"
+     "request creating it: method, URL with api-version, and JSON body, in creation order.\n"
+     "Sensitive values print as (sensitive), values known only after apply as\n"
+     "(known after apply). Existing lookups print the GET that reads them.\n"
+     "\n"
+     "Options:\n"
+     "  -json              print a JSON array of {address, kind, method, url, lro, body}\n"
+     "  -dir DIR           the configuration directory (default: .)\n"
+     "  -var NAME=VALUE    set a variable (repeatable)\n"
+     "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
+     "  -no-color          no colour in diagnostics\n"},
+    {"rules", cmd_rules, "List the security rules validate checks",
+     "Usage: amlsec rules [-json | -markdown]\n"
+     "\n"
+     "Lists the rule catalogue: ID, severity and what each rule checks. Suppress a\n"
+     "finding per resource with lifecycle { ignore_rules = { \"ID\" = \"reason\" } }.\n"
+     "\n"
+     "Options:\n"
+     "  -json       every field (why, fix, kinds) as a JSON array\n"
+     "  -markdown   the reference page (docs/rules.md is generated with it)\n"},
     {"fmt", cmd_fmt, "Rewrite .amlsec files in the canonical layout",
      "Usage: amlsec fmt [options] [PATH...]\n"
      "\n"
@@ -73,5 +100,24 @@ const struct command commands[] = {
      "\n"
      "Options:\n"
      "  -state PATH    local state file (default .amlsec/state.json)\n"},
+    {"local-cloud", cmd_local_cloud, "Run the ARM-compatible local cloud in the foreground",
+     "Usage: amlsec local-cloud [--listen 127.0.0.1:PORT] [--data DIR] [options]\n"
+     "\n"
+     "Runs the local cloud (docs/local-cloud.md) inside amlsec until SIGINT/SIGTERM.\n"
+     "The first line on stdout is the base URL. Same flags as amlsec-armlocal;\n"
+     "data defaults to .amlsec/local.\n"
+     "\n"
+     "Options:\n"
+     "  --listen HOST:PORT          loopback address (default 127.0.0.1:0, a free port)\n"
+     "  --data DIR                  where resources persist (default .amlsec/local)\n"
+     "  --latency-ms N              added to every request (default 0)\n"
+     "  --lro-ms N                  how long operations stay in progress (default 1000)\n"
+     "  --throttle arm|off          ARM token buckets per subscription and principal\n"
+     "  --auth required|off         require bearer tokens issued by the local cloud\n"
+     "  --faults SPEC               e.g. 'kind=503,method=PUT,path=*/vaults/*,nth=2'\n"
+     "  --seed N                    deterministic GUIDs and key versions\n"
+     "  --policy-definitions DIR    built-in policy definitions (Azure JSON exports)\n"
+     "  --aliases CSV               provider aliases ('alias,defaultPath' rows)\n"
+     "  --tls-cert PEM --tls-key PEM  serve HTTPS\n"},
     {NULL, NULL, NULL, NULL},
 };

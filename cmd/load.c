@@ -3,7 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "parser/kinds.h"
+#include "providers/arm/resolve.h"
+#include "providers/arm/schema.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -37,9 +38,8 @@ bool load_args_take(struct load_args *a, int opt, char *value, const struct comm
 
 const char *const *load_known_kinds(void)
 {
-    /* The kinds of the resource catalogue (providers/arm), shared with the
-     * fuzz target and the benchmark. */
-    return kinds_builtin();
+    /* The kinds of the resource catalogue (providers/arm/schema_kinds.c). */
+    return schema_kind_names;
 }
 
 int load_config(struct config **out, const char *path, const struct load_args *a,
@@ -54,6 +54,7 @@ int load_config(struct config **out, const char *path, const struct load_args *a
     opts.var_files = a->var_files;
     opts.nvar_files = a->nvar_files;
     opts.environ = environ;
+    opts.resolver = resolve_resolver();
     return config_load(out, &opts, diags, err);
 }
 

@@ -16,7 +16,8 @@
 #include "parser/config.h"
 #include "parser/diag.h"
 #include "parser/fmt.h"
-#include "parser/kinds.h"
+#include "providers/arm/resolve.h"
+#include "providers/arm/schema.h"
 #include "parser/parse.h"
 #include "util/error.h"
 #include "util/banned.h"
@@ -88,7 +89,8 @@ static void check_pass(const uint8_t *data, size_t size)
     write_input(data, size);
     memset(&opts, 0, sizeof(opts));
     opts.path = input_path();
-    opts.kinds = kinds_builtin();
+    opts.kinds = schema_kind_names;
+    opts.resolver = resolve_resolver();
     diag_list_init(&diags);
     config_load(&cfg, &opts, &diags, &err);
     render(&diags);

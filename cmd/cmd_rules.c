@@ -1,0 +1,65 @@
+/* amlsec rules: the security-rule catalogue. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmd/cli.h"
+#include "cmd/commands.h"
+#include "engine/rules.h"
+#include "util/banned.h"
+
+int cmd_rules(int argc, char **argv, struct cli_ctx *ctx)
+{
+    const struct command *self = command_find("rules");
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"markdown", no_argument, NULL, 'm'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c, json = 0, markdown = 0;
+    struct buf b;
+
+    (void)ctx;
+    while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
+        switch (c) {
+        case 'j':
+            json = 1;
+            break;
+        case 'm':
+            markdown = 1;
+            break;
+        case CLI_HELP:
+            fputs(self->usage, stdout);
+            return EXIT_OK;
+        default:
+            return EXIT_FAIL;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    if (json && markdown)
+        return cli_usage_error(self, "-json and -markdown are exclusive");
+    buf_init(&b, 0);
+    if (json) {
+        json_t *arr = rules_to_json();
+        char *text = arr ? json_dumps(arr, JSON_INDENT(2)) : NULL;
+        json_decref(arr);
+        if (text == NULL) {
+            cli_error("out of memory");
+            return EXIT_FAIL;
+        }
+        puts(text);
+        free(text);
+    } else if (markdown) {
+        rules_markdown(&b);
+        fputs(b.ptr, stdout);
+    } else {
+        for (const struct rule *r = rules_catalogue; r->id; r++)
+            buf_addf(&b, "%-20s %-8s %s\n", r->id,
+                     r->severity == DIAG_ERROR     ? "error"
+                     : r->severity == DIAG_WARNING ? "warning"
+                                                   : "note",
+                     r->title);
+        fputs(b.ptr, stdout);
+    }
+    buf_release(&b);
+    return EXIT_OK;
+}

@@ -1,0 +1,1121 @@
+/* The rule catalogue and its checks (see rules.h). Each check reads
+ * instances through the resource catalogue (providers/arm/schema.h) so that
+ * unset attributes take their schema defaults, and `existing` lookups,
+ * whose attributes are unknown until plan, never produce a finding. */
+#include "engine/rules.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "parser/value.h"
+#include "providers/arm/resolve.h"
+#include "providers/arm/schema.h"
+#include "util/error.h"
+#include "util/suggest.h"
+#include "util/banned.h"
+
+const struct rule rules_catalogue[] = {
+    {"WS-HBI", DIAG_NOTE, "recommend; create-only",
+     "workspaces holding sensitive data should set the high-business-impact flag",
+     "HBI turns on scratch-disk encryption and clean-up, passes credentials through Key Vault, "
+     "filters batch-pool IPs and reduces diagnostic telemetry; it only takes effect at creation "
+     "(properties.hbiWorkspace is not in the PATCH schema) [000, 002, 004]",
+     "set hbi = true when the workspace is created; changing it later replaces the workspace",
+     "workspace"},
+    {"WS-HBI-EFFECTS", DIAG_WARNING, "warn",
+     "compute instances are not supported in HBI workspaces",
+     "the 2020 guidance lists compute instances as unsupported in high-business-impact "
+     "workspaces [000, 004]",
+     "use a compute_cluster, or a workspace without hbi", "compute_instance"},
+    {"WS-CMK-PAIR", DIAG_ERROR, "error",
+     "customer-managed-key encryption needs both the Key Vault and the versioned key URI",
+     "CMK needs the Key Vault ARM id and the key's full URI including its version; one without "
+     "the other is rejected (properties.encryption.keyVaultProperties{keyVaultArmId, "
+     "keyIdentifier}) [000, 002, 004]",
+     "write encryption { key = key.NAME } (amlsec sends both), or set both key_vault and a "
+     "versioned key_uri",
+     "workspace"},
+    {"WS-CMK-REGION", DIAG_ERROR, "error",
+     "the CMK Key Vault must be in the workspace's region and subscription",
+     "the guidance requires the CMK vault in the same region and subscription as the "
+     "workspace [000, 002, 004]",
+     "move the key_vault to the workspace's location and subscription (or the workspace to "
+     "the vault's)",
+     "workspace, key_vault, key"},
+    {"WS-CMK-KV-PROTECT", DIAG_ERROR, "error",
+     "the CMK Key Vault must have soft delete and purge protection",
+     "before a CMK workspace is created, its vault needs soft delete and purge protection, so "
+     "deleting the vault cannot destroy the data key [002]",
+     "set soft_delete = true and purge_protection = true on the vault (both irreversible)",
+     "workspace, key_vault"},
+    {"WS-CMK-RP", DIAG_NOTE, "check registration; warn",
+     "CMK workspaces provision a Cosmos DB in your subscription",
+     "a CMK workspace creates a dedicated Cosmos DB (8000 RU/s, deleted only with the "
+     "workspace): Microsoft.MachineLearningServices and Microsoft.DocumentDB must be "
+     "registered; plan checks the registration [000, 002, 004]",
+     "register Microsoft.DocumentDB in the subscription and budget for the Cosmos DB", "workspace"},
+    {"WS-PRIVATE", DIAG_NOTE, "recommend; warn when only the workspace is private",
+     "restrict the workspace to a virtual network with a private endpoint, and secure its "
+     "storage, Key Vault and registry too",
+     "a private endpoint on the workspace alone is not end-to-end: storage, Key Vault and ACR "
+     "must be private as well [000, 001, 003, 004]",
+     "set public_network_access = false and add a private_endpoint with subresource "
+     "\"amlworkspace\"; make the associated resources private too",
+     "workspace, storage_account, key_vault, container_registry, private_endpoint"},
+    {"WS-SECRETS", DIAG_ERROR, "error", "no literal secrets in configuration",
+     "account keys, SAS tokens, passwords and connection strings written in configuration end "
+     "up in logs and repositories [000, 002, 004]",
+     "pass secrets through a variable with sensitive = true (set by -var-file, -var or "
+     "AMLSEC_VAR_name), or use managed identities",
+     "any"},
+    {"WS-DIAG", DIAG_NOTE, "recommend",
+     "send workspace logs to Azure Monitor with a diagnostic setting",
+     "workspace metrics and logs go to Azure Monitor; without a diagnostic setting they are "
+     "not retained [000, 004]",
+     "add diagnostic_setting { target = workspace.NAME, log_analytics = \"...\" }",
+     "workspace, diagnostic_setting"},
+    {"ACR-ADMIN", DIAG_ERROR, "error (per the 2020-2021 editions)",
+     "the workspace's container registry must have the admin account enabled",
+     "the 2020-2021 guidance requires the admin account on the workspace registry (it is off "
+     "by default) [002, 004]",
+     "set admin_user = true on the container_registry", "workspace, container_registry"},
+    {"ACR-KEEP", DIAG_NOTE, "recommend a CanNotDelete lock",
+     "never delete the workspace's container registry",
+     "deleting the workspace registry breaks the workspace [002, 004]",
+     "add lock { target = container_registry.NAME, level = \"CanNotDelete\" }",
+     "container_registry, lock"},
+    {"ACR-PREMIUM", DIAG_ERROR, "error",
+     "a registry behind a virtual network must be the Premium SKU",
+     "only Premium registries support private endpoints and network rules [003]",
+     "set sku = \"Premium\"", "container_registry"},
+    {"ACR-VNET-BUILD", DIAG_ERROR, "error when missing",
+     "a network-isolated registry needs the workspace's image_build_compute",
+     "a registry behind a VNet cannot build images; the workspace must name a compute cluster "
+     "that builds them (and can reach the package repositories) [003]",
+     "set image_build_compute = \"<compute_cluster name>\" on the workspace",
+     "workspace, container_registry, compute_cluster"},
+    {"NET-SAME-SUBNET", DIAG_ERROR, "error",
+     "storage, compute and registry must share the training subnet; workspace and storage "
+     "private endpoints must share a subnet",
+     "the storage account, compute cluster and container registry must be in the same VNet "
+     "and subnet; when workspace and storage both use private endpoints they must be in the "
+     "same subnet [003]",
+     "use the same subnet for the compute cluster and the workspace, storage and registry "
+     "private endpoints",
+     "workspace, compute_cluster, private_endpoint"},
+    {"ST-PE-PAIR", DIAG_ERROR, "error for blob+file; warn for queue+table",
+     "the workspace's default storage needs both blob and file private endpoints",
+     "with private endpoints, the default storage account needs sub-resources blob and file; "
+     "ParallelRunStep also needs queue and table (reported as a note) [003]",
+     "add private endpoints for the missing sub-resources (for_each = [\"blob\", \"file\", "
+     "\"queue\", \"table\"])",
+     "workspace, storage_account, private_endpoint"},
+    {"ST-SERVICE-ENDPOINT", DIAG_NOTE, "recommend",
+     "storage firewall: deny by default, trusted Microsoft services allowed, no public blobs",
+     "with service endpoints the storage firewall should use selected networks, allow trusted "
+     "Microsoft services and disallow public blob access [003]",
+     "network_rules { default_action = \"deny\", bypass = [\"AzureServices\"] } and "
+     "allow_blob_public_access = false",
+     "storage_account"},
+    {"KV-NETWORK", DIAG_NOTE, "recommend",
+     "Key Vault behind a VNet: private endpoint and selected networks, trusted services bypass",
+     "the vault should accept only its private endpoint and selected networks, with trusted "
+     "Microsoft services allowed through the firewall [003]",
+     "network_acls { default_action = \"deny\", bypass = [\"AzureServices\"] } and a "
+     "private_endpoint with subresource \"vault\"",
+     "key_vault"},
+    {"ACI-SAME-RG", DIAG_ERROR, "error",
+     "ACI deployments in a VNet need the workspace and the VNet in the same resource group",
+     "Azure Container Instances deployed inside the VNet require the workspace and the VNet "
+     "in one resource group [003]",
+     "use a subnet of a VNet in the workspace's resource group", "web_service"},
+    {"EP-ONE-AUTH", DIAG_ERROR, "error", "a scoring endpoint has exactly one authentication mode",
+     "a web service authenticates with key or token, never both at once [000, 004]",
+     "enable either key_auth or token_auth", "web_service"},
+    {"EP-DEFAULTS", DIAG_ERROR, "error for token on ACI",
+     "token authentication is not available on ACI",
+     "token auth exists only on AKS (disabled by default there); ACI supports keys only "
+     "(disabled by default), so amlsec sends the auth settings explicitly [000, 004]",
+     "use key_auth on ACI, or deploy to AKS or a managed online_endpoint", "web_service"},
+    {"EP-TLS", DIAG_NOTE, "recommend", "secure scoring endpoints with TLS",
+     "scoring endpoints should use TLS [000, 001, 002, 004]",
+     "set ssl_enabled = true (managed online endpoints always use TLS)", "web_service"},
+    {"RBAC-SSH", DIAG_WARNING, "warn when SSH is enabled",
+     "SSH access to compute is not governed by Azure RBAC",
+     "SSH uses key pairs and bypasses Azure RBAC and its audit [001]",
+     "remove the admin block / set ssh_public_access = false and "
+     "remote_login_port_public_access = \"Disabled\"",
+     "compute_cluster, compute_instance"},
+    {"CI-PL-UNSUPPORTED", DIAG_WARNING, "warn",
+     "compute instances and AKS web services are not supported with a Private Link workspace",
+     "the 2020 edition lists the compute instance preview and AKS with Private Link as "
+     "unsupported; use AKS in a VNet [000]",
+     "use compute clusters and managed online endpoints with Private Link workspaces",
+     "compute_instance, web_service, private_endpoint"},
+    {NULL, DIAG_NOTE, NULL, NULL, NULL, NULL, NULL},
+};
+
+const struct rule *rules_find(const char *id)
+{
+    for (const struct rule *r = rules_catalogue; r->id; r++)
+        if (strcmp(r->id, id) == 0)
+            return r;
+    return NULL;
+}
+
+/* ---- context ---------------------------------------------------------- */
+
+struct rctx {
+    const struct config *cfg;
+    struct diag_list *diags;
+    size_t errors;
+    const struct cfg_instance **insts;
+    size_t n;
+};
+
+enum tri { T_UNKNOWN, T_FALSE, T_TRUE };
+
+static const char *inst_id(const struct cfg_instance *inst)
+{
+    const json_t *id = json_is_object(inst->value) ? json_object_get(inst->value, "id") : NULL;
+    return json_is_string(id) ? json_string_value(id) : NULL;
+}
+
+static const char *inst_kind(const struct cfg_instance *inst)
+{
+    return inst->resource->kind;
+}
+
+static bool is_kind(const struct cfg_instance *inst, const char *kind)
+{
+    return strcmp(inst->resource->kind, kind) == 0;
+}
+
+/* The instance a reference (object or id string) names, or NULL. */
+static const struct cfg_instance *resolve_ref(const struct rctx *c, const json_t *ref)
+{
+    const json_t *id = schema_ref_id(ref);
+    const char *s;
+    if (!json_is_string(id))
+        return NULL;
+    s = json_string_value(id);
+    for (size_t i = 0; i < c->n; i++) {
+        const char *x = inst_id(c->insts[i]);
+        if (x && strcasecmp(x, s) == 0)
+            return c->insts[i];
+    }
+    return NULL;
+}
+
+static const json_t *get_path(const json_t *root, const char *path)
+{
+    return schema_json_get(root, path);
+}
+
+/* The effective value of an attribute path: configured, else the schema
+ * default. Existing lookups read their value (unknown until plan). New
+ * reference or NULL. */
+static json_t *eff(const struct cfg_instance *inst, const char *path)
+{
+    const struct schema_kind *k = schema_find(inst_kind(inst));
+    const struct schema_attr *a = k ? schema_attr_find(k, path) : NULL;
+    const json_t *v;
+    if (inst->resource->existing) {
+        v = get_path(inst->value, path);
+        return v ? json_incref((json_t *)v) : value_unknown();
+    }
+    v = get_path(inst->attrs, path);
+    if (a == NULL)
+        return v ? json_incref((json_t *)v) : NULL;
+    return schema_effective(a, v);
+}
+
+static enum tri eff_bool(const struct cfg_instance *inst, const char *path)
+{
+    json_t *v = eff(inst, path);
+    enum tri t = json_is_true(v) ? T_TRUE : json_is_false(v) ? T_FALSE : T_UNKNOWN;
+    json_decref(v);
+    return t;
+}
+
+/* Compares the effective string (enum-folded) with want: T_TRUE when equal. */
+static enum tri eff_is(const struct cfg_instance *inst, const char *path, const char *want)
+{
+    json_t *v = eff(inst, path);
+    enum tri t = T_UNKNOWN;
+    if (json_is_string(v)) {
+        const char *allowed[] = {want, NULL};
+        t = schema_enum_match(allowed, json_string_value(v)) ? T_TRUE : T_FALSE;
+    }
+    json_decref(v);
+    return t;
+}
+
+static const struct cfg_instance *ref_attr(const struct rctx *c, const struct cfg_instance *inst,
+                                           const char *path)
+{
+    return resolve_ref(c, get_path(inst->attrs, path));
+}
+
+/* Is some instance of `kind` pointing at target through attribute attr? */
+static bool pointed_at(const struct rctx *c, const char *kind, const char *attr,
+                       const struct cfg_instance *target)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (is_kind(c->insts[i], kind) && ref_attr(c, c->insts[i], attr) == target)
+            return true;
+    return false;
+}
+
+/* ---- findings --------------------------------------------------------- */
+
+static const struct cfg_suppression *suppressed(const struct cfg_instance *inst, const char *id)
+{
+    const struct cfg_lifecycle *lc = &inst->resource->lifecycle;
+    for (size_t i = 0; i < lc->nignore_rules; i++)
+        if (lc->ignore_rules[i].rule && strcmp(lc->ignore_rules[i].rule, id) == 0)
+            return &lc->ignore_rules[i];
+    return NULL;
+}
+
+static bool repeated(const struct diag_list *l, const struct src_loc *loc, const char *code,
+                     const char *msg)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct diag *d = &l->items[i];
+        if (d->loc.file == loc->file && d->loc.begin == loc->begin && strcmp(d->code, code) == 0 &&
+            strcmp(d->message, msg) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Reports a finding of rule id on inst at loc (severity from the rule
+ * unless sev >= 0). Returns the diagnostic for extra notes, or NULL. */
+static struct diag *vfinding(struct rctx *c, const char *id, int sev,
+                             const struct cfg_instance *inst, const struct src_loc *loc,
+                             const char *fmt, va_list ap)
+{
+    const struct rule *r = rules_find(id);
+    char msg[1024];
+    struct diag *d;
+    enum diag_severity s;
+    if (r == NULL)
+        BUG("rule '%s' is not in the catalogue", id);
+    if (inst && suppressed(inst, id))
+        return NULL;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (repeated(c->diags, loc, id, msg))
+        return NULL;
+    s = sev >= 0 ? (enum diag_severity)sev : r->severity;
+    d = diag_add(c->diags, s, loc, id, "%s", msg);
+    if (d == NULL)
+        return NULL;
+    if (s == DIAG_ERROR)
+        c->errors++;
+    diag_set_hint(d, "%s", r->fix);
+    {
+        struct src_loc none = {0};
+        diag_add_note(d, &none, "why: %s", r->why);
+    }
+    return d;
+}
+
+__attribute__((format(printf, 5, 6))) static struct diag *finding(struct rctx *c, const char *id,
+                                                                  const struct cfg_instance *inst,
+                                                                  const char *path, const char *fmt,
+                                                                  ...)
+{
+    struct src_loc loc = config_attr_loc(inst, path);
+    va_list ap;
+    struct diag *d;
+    va_start(ap, fmt);
+    d = vfinding(c, id, -1, inst, &loc, fmt, ap);
+    va_end(ap);
+    return d;
+}
+
+__attribute__((format(printf, 6, 7))) static struct diag *
+finding_sev(struct rctx *c, const char *id, enum diag_severity sev, const struct cfg_instance *inst,
+            const char *path, const char *fmt, ...)
+{
+    struct src_loc loc = config_attr_loc(inst, path);
+    va_list ap;
+    struct diag *d;
+    va_start(ap, fmt);
+    d = vfinding(c, id, (int)sev, inst, &loc, fmt, ap);
+    va_end(ap);
+    return d;
+}
+
+static void note_at(struct diag *d, const struct cfg_instance *inst, const char *path,
+                    const char *what)
+{
+    struct src_loc loc;
+    if (d == NULL || inst == NULL || inst->resource->block == NULL)
+        return;
+    loc = config_attr_loc(inst, path);
+    diag_add_note(d, &loc, "%s", what);
+}
+
+/* ---- workspace rules ------------------------------------------------- */
+
+static bool has_version(const char *uri)
+{
+    /* https://vault.vault.azure.net[:443]/keys/NAME/VERSION (32 hex) */
+    const char *k = strstr(uri, "/keys/");
+    const char *v;
+    size_t n = 0;
+    if (k == NULL)
+        return false;
+    k += 6;
+    v = strchr(k, '/');
+    if (v == NULL)
+        return false;
+    v++;
+    while (isxdigit((unsigned char)v[n]))
+        n++;
+    return n == 32 && (v[n] == '\0' || v[n] == '/');
+}
+
+static void location_fold(char *out, size_t outsz, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 1 < outsz; s++)
+        if (!isspace((unsigned char)*s))
+            out[n++] = (char)tolower((unsigned char)*s);
+    out[n] = '\0';
+}
+
+/* The CMK vault instance of a workspace, and the attribute path naming it. */
+static const struct cfg_instance *cmk_vault(const struct rctx *c, const struct cfg_instance *ws,
+                                            const char **path)
+{
+    const struct cfg_instance *key = ref_attr(c, ws, "encryption.key");
+    if (key) {
+        *path = "encryption.key";
+        return ref_attr(c, key, "vault");
+    }
+    *path = "encryption.key_vault";
+    return ref_attr(c, ws, "encryption.key_vault");
+}
+
+static void rule_cmk(struct rctx *c, const struct cfg_instance *ws)
+{
+    const json_t *enc = get_path(ws->attrs, "encryption");
+    const json_t *key, *kv, *uri;
+    const struct cfg_instance *vault;
+    const char *vpath;
+    if (!json_is_object(enc))
+        return;
+    key = json_object_get(enc, "key");
+    kv = json_object_get(enc, "key_vault");
+    uri = json_object_get(enc, "key_uri");
+    if (key == NULL) {
+        if (kv == NULL && uri == NULL)
+            finding(c, "WS-CMK-PAIR", ws, "encryption",
+                    "%s: encryption names neither a key nor a key_vault and key_uri", ws->address);
+        else if (kv == NULL)
+            finding(c, "WS-CMK-PAIR", ws, "encryption.key_uri",
+                    "%s: encryption.key_uri is set without encryption.key_vault", ws->address);
+        else if (uri == NULL)
+            finding(c, "WS-CMK-PAIR", ws, "encryption.key_vault",
+                    "%s: encryption.key_vault is set without encryption.key_uri", ws->address);
+        else if (json_is_string(uri) && !has_version(json_string_value(uri)))
+            finding(c, "WS-CMK-PAIR", ws, "encryption.key_uri",
+                    "%s: encryption.key_uri '%s' has no key version", ws->address,
+                    json_string_value(uri));
+    } else if (kv != NULL || uri != NULL) {
+        finding(c, "WS-CMK-PAIR", ws, kv ? "encryption.key_vault" : "encryption.key_uri",
+                "%s: encryption sets both key and %s", ws->address, kv ? "key_vault" : "key_uri");
+    }
+
+    vault = cmk_vault(c, ws, &vpath);
+    if (vault) {
+        const json_t *wl = json_object_get(ws->value, "location");
+        const json_t *vl = json_object_get(vault->value, "location");
+        const char *wid = inst_id(ws), *vid = inst_id(vault);
+        char a[128], b[128], sa[64], sb[64];
+        if (json_is_string(wl) && json_is_string(vl)) {
+            location_fold(a, sizeof(a), json_string_value(wl));
+            location_fold(b, sizeof(b), json_string_value(vl));
+            if (strcmp(a, b) != 0) {
+                struct diag *d = finding(
+                    c, "WS-CMK-REGION", ws, vpath, "%s is in '%s' but its CMK vault %s is in '%s'",
+                    ws->address, json_string_value(wl), vault->address, json_string_value(vl));
+                note_at(d, vault, "location", "the vault's location");
+            }
+        }
+        if (wid && vid && resolve_sub_of(wid, sa, sizeof(sa)) &&
+            resolve_sub_of(vid, sb, sizeof(sb)) && strcasecmp(sa, sb) != 0) {
+            struct diag *d = finding(c, "WS-CMK-REGION", ws, vpath,
+                                     "%s is in subscription '%s' but its CMK vault %s is in '%s'",
+                                     ws->address, sa, vault->address, sb);
+            note_at(d, vault, "name", "the vault");
+        }
+        if (eff_bool(vault, "soft_delete") == T_FALSE) {
+            struct diag *d = finding(c, "WS-CMK-KV-PROTECT", ws, vpath,
+                                     "CMK vault %s of %s does not have soft delete", vault->address,
+                                     ws->address);
+            note_at(d, vault, "soft_delete", "soft delete is off here");
+        }
+        if (eff_bool(vault, "purge_protection") == T_FALSE) {
+            struct diag *d = finding(c, "WS-CMK-KV-PROTECT", ws, vpath,
+                                     "CMK vault %s of %s does not have purge protection",
+                                     vault->address, ws->address);
+            note_at(d, vault, "purge_protection", "purge protection is off here");
+        }
+    }
+    finding(c, "WS-CMK-RP", ws, "encryption",
+            "%s uses a customer-managed key: Microsoft.DocumentDB must be registered and a "
+            "Cosmos DB is created in the subscription",
+            ws->address);
+}
+
+/* Is a resource private: public access off (per its schema default), or
+ * reachable through a private endpoint? */
+static enum tri is_public(const struct rctx *c, const struct cfg_instance *inst)
+{
+    enum tri pna = eff_bool(inst, "public_network_access");
+    (void)c;
+    if (pna == T_TRUE && is_kind(inst, "storage_account") &&
+        eff_is(inst, "network_rules.default_action", "Deny") == T_TRUE)
+        return T_FALSE;
+    if (pna == T_TRUE && is_kind(inst, "key_vault") &&
+        eff_is(inst, "network_acls.default_action", "Deny") == T_TRUE)
+        return T_FALSE;
+    return pna;
+}
+
+static bool behind_vnet(const struct rctx *c, const struct cfg_instance *acr)
+{
+    return eff_bool(acr, "public_network_access") == T_FALSE ||
+           eff_is(acr, "network_rules.default_action", "Deny") == T_TRUE ||
+           pointed_at(c, "private_endpoint", "target", acr);
+}
+
+static void rule_private(struct rctx *c, const struct cfg_instance *ws)
+{
+    static const char *const assoc[] = {"storage_account", "key_vault", "container_registry", NULL};
+    enum tri pna = eff_bool(ws, "public_network_access");
+    bool pe = pointed_at(c, "private_endpoint", "target", ws);
+    if (pna == T_TRUE) {
+        finding(c, "WS-PRIVATE", ws, "public_network_access", "%s allows public network access",
+                ws->address);
+        return;
+    }
+    if (pna == T_FALSE && !pe)
+        finding(c, "WS-PRIVATE", ws, "public_network_access",
+                "%s disables public access but no private_endpoint targets it", ws->address);
+    if (pna != T_FALSE)
+        return;
+    for (const char *const *a = assoc; *a; a++) {
+        const struct cfg_instance *r = ref_attr(c, ws, *a);
+        if (r && is_public(c, r) == T_TRUE) {
+            struct diag *d = finding_sev(c, "WS-PRIVATE", DIAG_WARNING, ws, *a,
+                                         "%s is private but its %s %s allows public network "
+                                         "access",
+                                         ws->address, *a, r->address);
+            note_at(d, r, "public_network_access", "public access is allowed here");
+        }
+    }
+}
+
+static void rule_diag(struct rctx *c, const struct cfg_instance *ws)
+{
+    if (!pointed_at(c, "diagnostic_setting", "target", ws))
+        finding(c, "WS-DIAG", ws, "name", "no diagnostic_setting sends the logs of %s",
+                ws->address);
+}
+
+static void rule_acr(struct rctx *c, const struct cfg_instance *ws)
+{
+    const struct cfg_instance *acr = ref_attr(c, ws, "container_registry");
+    const json_t *ibc;
+    if (acr == NULL)
+        return;
+    if (eff_bool(acr, "admin_user") == T_FALSE) {
+        struct diag *d = finding(c, "ACR-ADMIN", ws, "container_registry",
+                                 "the container registry %s of %s has no admin account",
+                                 acr->address, ws->address);
+        note_at(d, acr, "admin_user", "the registry");
+    }
+    if (acr->resource->existing || !behind_vnet(c, acr))
+        return;
+    ibc = get_path(ws->attrs, "image_build_compute");
+    if (ibc == NULL) {
+        struct diag *d = finding(c, "ACR-VNET-BUILD", ws, "container_registry",
+                                 "%s uses the network-isolated registry %s but sets no "
+                                 "image_build_compute",
+                                 ws->address, acr->address);
+        note_at(d, acr, "public_network_access", "the registry is isolated here");
+    } else if (json_is_string(ibc)) {
+        bool found = false;
+        for (size_t i = 0; i < c->n && !found; i++) {
+            const struct cfg_instance *cc = c->insts[i];
+            const json_t *nm = json_object_get(cc->value, "name");
+            found = is_kind(cc, "compute_cluster") && ref_attr(c, cc, "workspace") == ws &&
+                    json_is_string(nm) &&
+                    strcmp(json_string_value(nm), json_string_value(ibc)) == 0;
+        }
+        if (!found)
+            finding_sev(c, "ACR-VNET-BUILD", DIAG_WARNING, ws, "image_build_compute",
+                        "image_build_compute '%s' of %s names no compute_cluster of this "
+                        "workspace in the configuration",
+                        json_string_value(ibc), ws->address);
+    }
+}
+
+/* NET-SAME-SUBNET: one subnet for the workspace's compute and private endpoints. */
+struct subnet_use {
+    const struct cfg_instance *inst;
+    const char *id;
+};
+
+static void rule_subnet(struct rctx *c, const struct cfg_instance *ws)
+{
+    const struct cfg_instance *st = ref_attr(c, ws, "storage_account");
+    const struct cfg_instance *acr = ref_attr(c, ws, "container_registry");
+    struct subnet_use *uses = calloc(c->n ? c->n : 1, sizeof(*uses));
+    size_t n = 0, best = 0, best_count = 0;
+    if (uses == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct cfg_instance *x = c->insts[i];
+        const json_t *sn;
+        bool relevant = false;
+        if (is_kind(x, "compute_cluster")) {
+            relevant = ref_attr(c, x, "workspace") == ws;
+        } else if (is_kind(x, "private_endpoint")) {
+            const struct cfg_instance *t = ref_attr(c, x, "target");
+            relevant = t && (t == ws || t == st || t == acr);
+        }
+        sn = relevant ? schema_ref_id(get_path(x->attrs, "subnet")) : NULL;
+        if (!json_is_string(sn))
+            continue;
+        uses[n].inst = x;
+        uses[n].id = json_string_value(sn);
+        n++;
+    }
+    /* The subnet most of them use is the reference; the others are reported. */
+    for (size_t i = 0; i < n; i++) {
+        size_t count = 0;
+        for (size_t j = 0; j < n; j++)
+            count += strcasecmp(uses[i].id, uses[j].id) == 0;
+        if (count > best_count) {
+            best = i;
+            best_count = count;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct cfg_instance *x = uses[i].inst;
+        struct diag *d;
+        if (strcasecmp(uses[i].id, uses[best].id) == 0)
+            continue;
+        /* for_each instances share their block: one finding per block */
+        d = finding(c, "NET-SAME-SUBNET", x, "subnet",
+                    "%s is in another subnet than %s (both serve %s)",
+                    x->resource->has_for_each ? x->resource->address : x->address,
+                    uses[best].inst->resource->has_for_each ? uses[best].inst->resource->address
+                                                            : uses[best].inst->address,
+                    ws->address);
+        note_at(d, uses[best].inst, "subnet", "the subnet the others use");
+    }
+    free(uses);
+}
+
+static void rule_storage_pe(struct rctx *c, const struct cfg_instance *ws)
+{
+    const struct cfg_instance *st = ref_attr(c, ws, "storage_account");
+    bool have[4] = {false, false, false, false};
+    static const char *const groups[] = {"blob", "file", "queue", "table"};
+    bool any = false;
+    if (st == NULL || st->resource->existing)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct cfg_instance *x = c->insts[i];
+        const json_t *sr;
+        if (!is_kind(x, "private_endpoint") || ref_attr(c, x, "target") != st)
+            continue;
+        any = true;
+        sr = get_path(x->attrs, "subresource");
+        for (int g = 0; g < 4; g++)
+            if (json_is_string(sr) && strcasecmp(json_string_value(sr), groups[g]) == 0)
+                have[g] = true;
+    }
+    if (!any)
+        return;
+    for (int g = 0; g < 2; g++)
+        if (!have[g])
+            finding(c, "ST-PE-PAIR", st, "name",
+                    "%s, the default storage of %s, has private endpoints but none for '%s'",
+                    st->address, ws->address, groups[g]);
+    if (!have[2] || !have[3])
+        finding_sev(c, "ST-PE-PAIR", DIAG_NOTE, st, "name",
+                    "%s has no '%s' private endpoint: ParallelRunStep needs queue and table",
+                    st->address, !have[2] ? "queue" : "table");
+}
+
+/* ---- per-kind rules ---------------------------------------------------- */
+
+static bool list_has(const json_t *list, const char *want)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(list, i, x) if (json_is_string(x) &&
+                                       strcasecmp(json_string_value(x), want) == 0) return true;
+    return false;
+}
+
+static void rule_storage(struct rctx *c, const struct cfg_instance *st)
+{
+    json_t *bypass;
+    if (eff_is(st, "network_rules.default_action", "Allow") == T_TRUE)
+        finding(c, "ST-SERVICE-ENDPOINT", st, "network_rules.default_action",
+                "the firewall of %s allows all networks", st->address);
+    bypass = eff(st, "network_rules.bypass");
+    if (json_is_array(bypass) && !list_has(bypass, "AzureServices"))
+        finding(c, "ST-SERVICE-ENDPOINT", st, "network_rules.bypass",
+                "the firewall of %s does not let trusted Microsoft services through", st->address);
+    json_decref(bypass);
+    if (eff_bool(st, "allow_blob_public_access") == T_TRUE)
+        finding(c, "ST-SERVICE-ENDPOINT", st, "allow_blob_public_access",
+                "%s allows anonymous public blob access", st->address);
+}
+
+static void rule_key_vault(struct rctx *c, const struct cfg_instance *kv)
+{
+    json_t *bypass;
+    if (eff_is(kv, "network_acls.default_action", "Allow") == T_TRUE)
+        finding(c, "KV-NETWORK", kv, "network_acls.default_action",
+                "the firewall of %s allows all networks", kv->address);
+    bypass = eff(kv, "network_acls.bypass");
+    if (json_is_array(bypass) && !list_has(bypass, "AzureServices"))
+        finding(c, "KV-NETWORK", kv, "network_acls.bypass",
+                "the firewall of %s does not let trusted Microsoft services through", kv->address);
+    json_decref(bypass);
+    if (eff_bool(kv, "public_network_access") == T_FALSE &&
+        !pointed_at(c, "private_endpoint", "target", kv)) {
+        const json_t *subnets = get_path(kv->attrs, "network_acls.subnets");
+        if (json_array_size(subnets) == 0)
+            finding(c, "KV-NETWORK", kv, "public_network_access",
+                    "%s disables public access but has no private endpoint or allowed subnet",
+                    kv->address);
+    }
+}
+
+static void rule_registry(struct rctx *c, const struct cfg_instance *acr)
+{
+    if (behind_vnet(c, acr) && eff_is(acr, "sku", "Premium") == T_FALSE) {
+        json_t *sku = eff(acr, "sku");
+        finding(c, "ACR-PREMIUM", acr, "sku", "%s is behind a virtual network but its SKU is '%s'",
+                acr->address, json_is_string(sku) ? json_string_value(sku) : "?");
+        json_decref(sku);
+    }
+    /* ACR-KEEP: only registries some workspace uses. */
+    if (pointed_at(c, "workspace", "container_registry", acr)) {
+        bool locked = false;
+        for (size_t i = 0; i < c->n && !locked; i++) {
+            const struct cfg_instance *l = c->insts[i];
+            locked = is_kind(l, "lock") && ref_attr(c, l, "target") == acr &&
+                     (eff_is(l, "level", "CanNotDelete") == T_TRUE ||
+                      eff_is(l, "level", "ReadOnly") == T_TRUE);
+        }
+        if (!locked)
+            finding(c, "ACR-KEEP", acr, "name",
+                    "%s is a workspace registry without a CanNotDelete lock", acr->address);
+    }
+}
+
+static const struct cfg_instance *workspace_of(const struct rctx *c,
+                                               const struct cfg_instance *inst)
+{
+    return ref_attr(c, inst, "workspace");
+}
+
+static void rule_web_service(struct rctx *c, const struct cfg_instance *svc)
+{
+    enum tri aci = eff_is(svc, "compute_type", "ACI");
+    enum tri key = eff_bool(svc, "key_auth"), token = eff_bool(svc, "token_auth");
+    const struct cfg_instance *ws = workspace_of(c, svc);
+    if (key == T_TRUE && token == T_TRUE)
+        finding(c, "EP-ONE-AUTH", svc, "token_auth", "%s enables both key and token authentication",
+                svc->address);
+    if (aci == T_TRUE && token == T_TRUE)
+        finding(c, "EP-DEFAULTS", svc, "token_auth",
+                "%s is an ACI service: token authentication is not available on ACI", svc->address);
+    if (eff_bool(svc, "ssl_enabled") != T_TRUE)
+        finding(c, "EP-TLS", svc, "ssl_enabled", "%s does not enable TLS", svc->address);
+    if (aci == T_TRUE && ws) {
+        const json_t *sn = schema_ref_id(get_path(svc->attrs, "subnet"));
+        const char *wid = inst_id(ws);
+        char a[512], b[512];
+        if (json_is_string(sn) && wid && resolve_rg_of(json_string_value(sn), a, sizeof(a)) &&
+            resolve_rg_of(wid, b, sizeof(b)) && strcasecmp(a, b) != 0) {
+            struct diag *d = finding(c, "ACI-SAME-RG", svc, "subnet",
+                                     "the VNet of %s is not in the resource group of %s",
+                                     svc->address, ws->address);
+            note_at(d, ws, "resource_group", "the workspace's resource group");
+        }
+    }
+    if (eff_is(svc, "compute_type", "AKS") == T_TRUE && ws &&
+        pointed_at(c, "private_endpoint", "target", ws))
+        finding(c, "CI-PL-UNSUPPORTED", svc, "compute_type",
+                "%s deploys to AKS from the Private Link workspace %s", svc->address, ws->address);
+}
+
+static void rule_compute(struct rctx *c, const struct cfg_instance *cc)
+{
+    const struct cfg_instance *ws = workspace_of(c, cc);
+    if (is_kind(cc, "compute_cluster")) {
+        if (get_path(cc->attrs, "admin") != NULL)
+            finding(c, "RBAC-SSH", cc, "admin", "%s configures an SSH admin account on its nodes",
+                    cc->address);
+        if (eff_is(cc, "remote_login_port_public_access", "Disabled") == T_FALSE)
+            finding(c, "RBAC-SSH", cc, "remote_login_port_public_access",
+                    "%s may open the SSH port of its nodes to the internet", cc->address);
+        return;
+    }
+    /* compute_instance */
+    if (eff_bool(cc, "ssh_public_access") == T_TRUE)
+        finding(c, "RBAC-SSH", cc, "ssh_public_access", "%s enables public SSH access",
+                cc->address);
+    if (ws && eff_bool(ws, "hbi") == T_TRUE) {
+        struct diag *d =
+            finding(c, "WS-HBI-EFFECTS", cc, "workspace",
+                    "%s is a compute instance in the HBI workspace %s", cc->address, ws->address);
+        note_at(d, ws, "hbi", "hbi is set here");
+    }
+    if (ws && pointed_at(c, "private_endpoint", "target", ws))
+        finding(c, "CI-PL-UNSUPPORTED", cc, "workspace",
+                "%s is a compute instance in the Private Link workspace %s", cc->address,
+                ws->address);
+}
+
+/* ---- WS-SECRETS: literal secrets in the files ------------------------- */
+
+static bool secret_text(const char *s, size_t len)
+{
+    static const char *const markers[] = {"AccountKey=",
+                                          "SharedAccessKey=",
+                                          "SharedAccessSignature=",
+                                          "PRIVATE KEY-----",
+                                          "client_secret=",
+                                          "Password=",
+                                          NULL};
+    char buf[4096];
+    size_t n = len < sizeof(buf) - 1 ? len : sizeof(buf) - 1, b64 = 0;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    for (const char *const *m = markers; *m; m++)
+        if (strcasestr(buf, *m))
+            return true;
+    /* SAS token: sv=...&sig=... */
+    if (strstr(buf, "sig=") && strstr(buf, "sv="))
+        return true;
+    /* Storage account key: 88 base64 characters ending in "==". */
+    for (size_t i = 0; i < n; i++) {
+        char ch = buf[i];
+        if (isalnum((unsigned char)ch) || ch == '+' || ch == '/' || ch == '=') {
+            b64++;
+            if (b64 >= 86 && ch == '=' && i > 0 && buf[i - 1] == '=')
+                return true;
+        } else {
+            b64 = 0;
+        }
+    }
+    return false;
+}
+
+static bool secret_name(const char *name)
+{
+    static const char *const words[] = {"password",    "secret",  "access_key",
+                                        "account_key", "api_key", "connection_string",
+                                        "sas_token",   NULL};
+    for (const char *const *w = words; *w; w++)
+        if (strcasestr(name, *w))
+            return true;
+    return false;
+}
+
+/* The literal text of an expression: a string, or a template without
+ * interpolation. NULL otherwise. */
+static const char *literal_text(const struct ast_expr *e, size_t *len)
+{
+    if (e == NULL)
+        return NULL;
+    if (e->kind == EXPR_STRING) {
+        *len = e->u.str.len;
+        return e->u.str.s;
+    }
+    if (e->kind == EXPR_TEMPLATE && e->u.tmpl.n == 1 && e->u.tmpl.parts &&
+        e->u.tmpl.parts->kind == EXPR_STRING) {
+        *len = e->u.tmpl.parts->u.str.len;
+        return e->u.tmpl.parts->u.str.s;
+    }
+    return NULL;
+}
+
+static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const char *name,
+                      bool sensitive_attr, const struct ast_expr *e);
+
+static void report_secret(struct rctx *c, const struct cfg_instance *inst, const char *name,
+                          const struct ast_expr *e, const char *what)
+{
+    struct src_loc loc = e->loc;
+    {
+        const struct rule *r = rules_find("WS-SECRETS");
+        char msg[512];
+        struct diag *d;
+        if (inst && suppressed(inst, r->id))
+            return;
+        snprintf(msg, sizeof(msg), "'%s'%s%s holds a literal %s", name, inst ? " of " : "",
+                 inst ? inst->address : "", what);
+        if (repeated(c->diags, &loc, r->id, msg))
+            return;
+        d = diag_add(c->diags, DIAG_ERROR, &loc, r->id, "%s", msg);
+        if (d == NULL)
+            return;
+        c->errors++;
+        diag_set_hint(d, "%s", r->fix);
+        {
+            struct src_loc nl = {0};
+            diag_add_note(d, &nl, "why: %s", r->why);
+        }
+    }
+}
+
+static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const char *name,
+                      bool sensitive_attr, const struct ast_expr *e)
+{
+    size_t len = 0;
+    const char *s = literal_text(e, &len);
+    if (e == NULL)
+        return;
+    if (s) {
+        if (sensitive_attr && len > 0)
+            report_secret(c, inst, name, e, "secret (the attribute is sensitive)");
+        else if (secret_text(s, len))
+            report_secret(c, inst, name, e, "secret (key, SAS token or connection string)");
+        else if (secret_name(name) && len >= 8)
+            report_secret(c, inst, name, e, "secret");
+        return;
+    }
+    switch (e->kind) {
+    case EXPR_LIST:
+        for (const struct ast_expr *x = e->u.list.items; x; x = x->next)
+            scan_expr(c, inst, name, sensitive_attr, x);
+        break;
+    case EXPR_MAP:
+        for (const struct ast_map_item *m = e->u.map.items; m; m = m->next) {
+            size_t kl = 0;
+            const char *k = literal_text(m->key, &kl);
+            char key[128];
+            snprintf(key, sizeof(key), "%.*s", (int)(k ? kl : 0), k ? k : "");
+            scan_expr(c, inst, key[0] ? key : name, sensitive_attr, m->value);
+        }
+        break;
+    case EXPR_TEMPLATE:
+        for (const struct ast_expr *x = e->u.tmpl.parts; x; x = x->next)
+            if (x->kind == EXPR_STRING && secret_text(x->u.str.s, x->u.str.len))
+                report_secret(c, inst, name, x, "secret (key, SAS token or connection string)");
+        break;
+    case EXPR_COND:
+        scan_expr(c, inst, name, sensitive_attr, e->u.cond.then);
+        scan_expr(c, inst, name, sensitive_attr, e->u.cond.otherwise);
+        break;
+    case EXPR_PAREN:
+        scan_expr(c, inst, name, sensitive_attr, e->u.paren);
+        break;
+    default:
+        break;
+    }
+}
+
+static void scan_body(struct rctx *c, const struct cfg_instance *inst, const struct schema_kind *k,
+                      const struct ast_body *body, const char *prefix)
+{
+    char path[256];
+    for (const struct ast_attr *a = body->attrs; a; a = a->next) {
+        const struct schema_attr *sa;
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", a->name);
+        sa = k ? schema_attr_find(k, path) : NULL;
+        scan_expr(c, inst, path, sa && (sa->flags & SF_SENSITIVE), a->value);
+    }
+    for (const struct ast_block *b = body->blocks; b; b = b->next) {
+        if (strcmp(b->type, "lifecycle") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", b->type);
+        scan_body(c, inst, k, &b->body, path);
+    }
+}
+
+static void rule_secrets(struct rctx *c)
+{
+    for (size_t i = 0; i < c->cfg->nresources; i++) {
+        const struct cfg_resource *r = &c->cfg->resources[i];
+        if (r->block == NULL || r->ninstances == 0)
+            continue;
+        scan_body(c, &r->instances[0], schema_find(r->kind), &r->block->body, "");
+    }
+    for (size_t i = 0; i < c->cfg->nvars; i++) {
+        const struct cfg_variable *v = &c->cfg->vars[i];
+        const struct ast_attr *def = v->block ? ast_body_attr(&v->block->body, "default") : NULL;
+        size_t len = 0;
+        const char *s = def ? literal_text(def->value, &len) : NULL;
+        if (s == NULL)
+            continue;
+        if ((v->sensitive || secret_name(v->name)) && len > 0)
+            report_secret(c, NULL, v->name, def->value, "secret as a variable default");
+        else if (secret_text(s, len))
+            report_secret(c, NULL, v->name, def->value,
+                          "secret (key, SAS token or connection string)");
+    }
+    if (c->cfg->settings_block)
+        scan_body(c, NULL, NULL, &c->cfg->settings_block->body, "settings");
+}
+
+/* ---- suppressions ----------------------------------------------------- */
+
+static void check_suppressions(struct rctx *c)
+{
+    static const char *ids[64];
+    size_t n = 0;
+    for (const struct rule *r = rules_catalogue; r->id && n + 1 < 64; r++)
+        ids[n++] = r->id;
+    ids[n] = NULL;
+    for (size_t i = 0; i < c->cfg->nresources; i++) {
+        const struct cfg_lifecycle *lc = &c->cfg->resources[i].lifecycle;
+        for (size_t j = 0; j < lc->nignore_rules; j++) {
+            const struct cfg_suppression *s = &lc->ignore_rules[j];
+            const char *reason = s->reason;
+            struct diag *d;
+            if (s->rule == NULL || rules_find(s->rule) == NULL) {
+                const char *near = s->rule ? suggest_nearest(s->rule, ids, 0) : NULL;
+                d = diag_add(c->diags, DIAG_ERROR, &s->loc, "bad-suppression",
+                             "ignore_rules names unknown rule '%s'", s->rule ? s->rule : "");
+                if (d && near)
+                    diag_set_hint(d, "did you mean '%s'? ('amlsec rules' lists them)", near);
+                else if (d)
+                    diag_set_hint(d, "'amlsec rules' lists the rule IDs");
+                c->errors++;
+                continue;
+            }
+            while (reason && isspace((unsigned char)*reason))
+                reason++;
+            if (reason == NULL || *reason == '\0') {
+                d = diag_add(c->diags, DIAG_ERROR, &s->loc, "bad-suppression",
+                             "suppression of '%s' needs a reason", s->rule);
+                if (d)
+                    diag_set_hint(d, "write ignore_rules = { \"%s\" = \"why this is accepted\" }",
+                                  s->rule);
+                c->errors++;
+            }
+        }
+    }
+}
+
+/* ---- driver ----------------------------------------------------------- */
+
+size_t rules_run(const struct config *cfg, struct diag_list *diags)
+{
+    struct rctx c = {.cfg = cfg, .diags = diags};
+    size_t total = 0;
+    for (size_t i = 0; i < cfg->nresources; i++)
+        total += cfg->resources[i].ninstances;
+    c.insts = calloc(total ? total : 1, sizeof(*c.insts));
+    if (c.insts == NULL)
+        return 0;
+    for (size_t i = 0; i < cfg->nresources; i++)
+        for (size_t j = 0; j < cfg->resources[i].ninstances; j++)
+            c.insts[c.n++] = &cfg->resources[i].instances[j];
+
+    check_suppressions(&c);
+    rule_secrets(&c);
+    for (size_t i = 0; i < c.n; i++) {
+        const struct cfg_instance *x = c.insts[i];
+        if (x->resource->existing || !json_is_object(x->attrs) || schema_find(inst_kind(x)) == NULL)
+            continue;
+        if (is_kind(x, "workspace")) {
+            if (eff_bool(x, "hbi") == T_FALSE)
+                finding(&c, "WS-HBI", x, "hbi",
+                        "%s is not a high-business-impact workspace (hbi is create-only)",
+                        x->address);
+            rule_cmk(&c, x);
+            rule_private(&c, x);
+            rule_diag(&c, x);
+            rule_acr(&c, x);
+            rule_subnet(&c, x);
+            rule_storage_pe(&c, x);
+        } else if (is_kind(x, "storage_account")) {
+            rule_storage(&c, x);
+        } else if (is_kind(x, "key_vault")) {
+            rule_key_vault(&c, x);
+        } else if (is_kind(x, "container_registry")) {
+            rule_registry(&c, x);
+        } else if (is_kind(x, "web_service")) {
+            rule_web_service(&c, x);
+        } else if (is_kind(x, "compute_cluster") || is_kind(x, "compute_instance")) {
+            rule_compute(&c, x);
+        }
+    }
+    free(c.insts);
+    return c.errors;
+}
+
+/* ---- listings --------------------------------------------------------- */
+
+static const char *sev_name(enum diag_severity s)
+{
+    return s == DIAG_ERROR ? "error" : s == DIAG_WARNING ? "warning" : "note";
+}
+
+json_t *rules_to_json(void)
+{
+    json_t *arr = json_array();
+    for (const struct rule *r = rules_catalogue; r->id; r++)
+        json_array_append_new(arr, json_pack("{ss ss ss ss ss ss ss}", "id", r->id, "severity",
+                                             sev_name(r->severity), "guidance_kind",
+                                             r->guidance_kind, "title", r->title, "why", r->why,
+                                             "fix", r->fix, "kinds", r->kinds));
+    return arr;
+}
+
+int rules_markdown(struct buf *out)
+{
+    buf_adds(out, "# amlsec rule catalogue\n\n"
+                  "Generated by `amlsec rules -markdown` from the rule table in "
+                  "`engine/rules.c`; do not edit by hand.\n\n"
+                  "`amlsec validate` runs these rules after the schema checks. Findings are "
+                  "diagnostics whose code is the rule ID. Severity `note` is the guidance's "
+                  "\"recommend\". Suppress a finding per resource, with a reason:\n\n"
+                  "```\nlifecycle {\n  ignore_rules = { \"WS-PRIVATE\" = \"reason\" }\n}\n"
+                  "```\n\n"
+                  "| ID | Severity | Guidance kind | Rule | Kinds |\n"
+                  "|---|---|---|---|---|\n");
+    for (const struct rule *r = rules_catalogue; r->id; r++)
+        buf_addf(out, "| %s | %s | %s | %s | %s |\n", r->id, sev_name(r->severity),
+                 r->guidance_kind, r->title, r->kinds);
+    buf_adds(out, "\n");
+    for (const struct rule *r = rules_catalogue; r->id; r++)
+        buf_addf(out,
+                 "## %s\n\n%s.\n\n- **Severity:** %s (guidance: %s)\n- **Why:** %s\n"
+                 "- **Fix:** %s\n- **Looks at:** %s\n\n",
+                 r->id, r->title, sev_name(r->severity), r->guidance_kind, r->why, r->fix,
+                 r->kinds);
+    return buf_adds(out, "## Guidance items not checked by validate\n\n"
+                         "- WS-CMK-ROTATE, HBI and CMK changes: classified by the catalogue (a new "
+                         "key version is an in-place update, another vault or `hbi` a replacement) "
+                         "and shown by plan.\n"
+                         "- WS-MI-PERMS, WS-SUPPORT-APP: need the live role assignments (drift).\n"
+                         "- RBAC-VNET-JOIN: a pre-flight permission check at plan time.\n"
+                         "- RBAC-BUILTIN, RBAC-CUSTOM, RBAC-COMPUTE-MI, RBAC-B2C, POL-CMK, POL-PL, "
+                         "LOCK: supported as resources (role_assignment, role_definition, "
+                         "policy_assignment, lock, compute identity), nothing to check.\n"
+                         "- DS-SKIP-VALIDATION: datastores are not in the catalogue yet.\n"
+                         "- SCAN: Microsoft Defender plans are not in the catalogue yet.\n");
+}

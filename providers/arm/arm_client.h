@@ -1,0 +1,133 @@
+/* The ARM client: sends calls through a transport with everything ARM asks
+ * of a good citizen, so callers only say what they want:
+ *
+ *   - up to `parallelism` requests in flight, the rest queued;
+ *   - client-side token buckets per subscription (ratelimit.h), fed by
+ *     x-ms-ratelimit-remaining-* and blocked by a 429's Retry-After;
+ *   - retries of 429, 408, 5xx and connection failures with full-jitter
+ *     exponential backoff that honours Retry-After and never runs past the
+ *     call's deadline (a Retry-After beyond it fails at once); other 4xx
+ *     fail at once with ARM's code, message and target; 409s that say
+ *     another operation is in progress are retried; PUT, PATCH, GET and
+ *     DELETE are retried on ambiguous failures, POST only when the caller
+ *     says it is safe; a DELETE that meets 404 has succeeded;
+ *   - long-running operations: Azure-AsyncOperation first, then Location,
+ *     then the resource itself while its provisioningState is not
+ *     terminal; Succeeded/Failed/Canceled; the operation's error code is
+ *     surfaced; the final body comes from where final-state-via says;
+ *   - x-ms-client-request-id (a UUID per request), one
+ *     x-ms-correlation-request-id per client, User-Agent amlsec/VERSION,
+ *     Authorization from the token source;
+ *   - LOG_DEBUG: one line per request; LOG_TRACE: headers and bodies; both
+ *     redacted (redact.h).
+ *
+ * Single-threaded: one arm_client_run at a time per client. */
+#ifndef AMLSEC_PROVIDERS_ARM_ARM_CLIENT_H
+#define AMLSEC_PROVIDERS_ARM_ARM_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "providers/arm/arm_clock.h"
+#include "providers/arm/arm_error.h"
+#include "providers/arm/cloud.h"
+#include "providers/arm/kind.h"
+#include "providers/arm/ratelimit.h"
+#include "providers/arm/transport.h"
+#include "util/errbuf.h"
+
+/* Where bearer tokens come from (auth.h provides one). get() returns a
+ * token valid for at least a few minutes, borrowed until the next get(). */
+struct arm_token_source {
+    int (*get)(void *payload, const char *scope, const char **out, struct errbuf *err);
+    void *payload;
+};
+
+struct arm_client_opts {
+    const struct arm_cloud *cloud;       /* required: relative urls are joined to it */
+    struct transport *transport;         /* required, borrowed */
+    const struct arm_token_source *auth; /* NULL: no Authorization header */
+    const struct arm_clock *clock;       /* NULL: the real clock */
+    unsigned parallelism;                /* requests in flight; 0 = 10 */
+    int64_t timeout_ms;                  /* default deadline of a call; 0 = 30 min */
+    int64_t attempt_timeout_ms;          /* one HTTP attempt; 0 = 120 s */
+    int64_t backoff_base_ms;             /* 0 = 1 s */
+    int64_t backoff_cap_ms;              /* 0 = 60 s */
+    int64_t lro_poll_ms;                 /* poll interval without Retry-After; 0 = 60 s (RPC) */
+    unsigned max_attempts;               /* per request; 0 = 12 */
+    size_t max_response;                 /* body cap; 0 = 64 MiB */
+    uint64_t seed;                       /* jitter; 0 = random */
+    const char *correlation_id;          /* NULL: a fresh UUID */
+    int no_rate_limit;                   /* disable the client-side buckets */
+};
+
+#define ARM_CALL_RETRY_POST 0x1 /* this POST is safe to repeat (queries) */
+#define ARM_CALL_NO_LRO 0x2     /* never poll: return the first answer */
+
+struct arm_call_state;
+
+struct arm_call {
+    /* In: borrowed until arm_client_run returns. */
+    const char *method;      /* GET, PUT, PATCH, DELETE, POST */
+    const char *url;         /* absolute, or a path ("/subscriptions/...") */
+    const char *api_version; /* appended as api-version=; NULL when url has it */
+    const char *body;        /* JSON, or NULL */
+    enum lro_pattern lro;    /* final-state-via of this verb */
+    const char *scope;       /* token scope; NULL = the cloud's ARM scope */
+    enum rl_class rl;        /* bucket; set from the method unless rl_set */
+    int rl_set;
+    int64_t deadline_ms; /* absolute, on the client's clock; 0 = now + timeout */
+    unsigned flags;      /* ARM_CALL_* */
+
+    /* Out: filled by arm_client_run; free with arm_call_release. */
+    int rc;            /* 0, AMLSEC_ENOTFOUND (GET 404), AMLSEC_ECONFLICT (409),
+                          AMLSEC_EHTTP (other ARM errors, failed operations,
+                          transport failures), AMLSEC_ENOMEM, ... */
+    struct errbuf err; /* the message when rc < 0 */
+    long status;       /* HTTP status of the last answer that decided the call */
+    char *response;    /* final body (NUL-terminated), or NULL */
+    size_t response_len;
+    struct arm_error error;      /* ARM's code/message/target, or the operation's error */
+    struct http_header *headers; /* headers of the final answer */
+    size_t n_headers;
+    unsigned requests; /* HTTP requests made for this call (attempts and polls) */
+    unsigned retries;  /* of which retries */
+    int gone;          /* DELETE: nothing was there (204 or 404) */
+
+    struct arm_call_state *st; /* private */
+};
+
+/* A header of the final answer, or NULL. Borrowed. */
+const char *arm_call_header(const struct arm_call *c, const char *name);
+/* Frees the outputs; the inputs are the caller's. */
+void arm_call_release(struct arm_call *c);
+
+struct arm_client;
+
+int arm_client_new(struct arm_client **out, const struct arm_client_opts *opts, struct errbuf *err);
+void arm_client_free(struct arm_client *c);
+
+/* Runs the n calls concurrently. Each call's outcome is in calls[i].rc and
+ * .err. Returns 0 once every call has an outcome, or < 0 when the machinery
+ * itself failed (out of memory, a broken transport); then every call not
+ * finished has that error too. */
+int arm_client_run(struct arm_client *c, struct arm_call *calls, size_t n, struct errbuf *err);
+/* One call; returns call->rc (call->err holds the message). */
+int arm_client_call(struct arm_client *c, struct arm_call *call);
+
+const char *arm_client_correlation_id(const struct arm_client *c);
+/* HTTP requests sent by this client so far. */
+unsigned long arm_client_request_count(const struct arm_client *c);
+const struct arm_clock *arm_client_clock(const struct arm_client *c);
+const struct arm_cloud *arm_client_cloud(const struct arm_client *c);
+struct ratelimit *arm_client_ratelimit(struct arm_client *c);
+
+/* Parses Retry-After (seconds or an HTTP date), retry-after-ms and
+ * x-ms-retry-after-ms. Returns milliseconds, or -1 when absent or bad. */
+int64_t arm_retry_after_ms(const struct http_exchange *x, int64_t wall_now_s);
+
+/* The backoff before retry number `attempt` (1 = first retry): a uniform
+ * draw in [0, min(cap, base * 2^(attempt-1))] taken from *rng. */
+int64_t arm_backoff_ms(int64_t base_ms, int64_t cap_ms, unsigned attempt, uint64_t *rng);
+
+#endif

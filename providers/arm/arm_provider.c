@@ -1,0 +1,517 @@
+#include "providers/arm/arm_provider.h"
+#include "providers/arm/graph.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/banned.h"
+
+#define GENERIC_LIST_API_VERSION "2021-04-01"
+#define MAX_GRAPH_SUBSCRIPTIONS 300
+
+struct arm_provider {
+    struct provider base;
+    struct arm_provider_opts o;
+    struct arm_provider_stats stats;
+};
+
+static const struct provider_ops arm_provider_ops;
+
+int arm_id_type(char *dst, size_t size, const char *id)
+{
+    const char *p = NULL, *s = id;
+    size_t n = 0, segs;
+    /* the last "/providers/" starts the type */
+    while ((s = strcasestr(s, "/providers/")) != NULL) {
+        p = s;
+        s += 11;
+    }
+    if (p == NULL)
+        return AMLSEC_EPARSE;
+    p += 11;
+    /* NS/type/name[/type/name]... -> NS/type[/type]... */
+    {
+        const char *seg = p;
+        size_t idx = 0;
+        dst[0] = '\0';
+        segs = 0;
+        while (*seg) {
+            size_t len = strcspn(seg, "/");
+            if (len == 0)
+                return AMLSEC_EPARSE;
+            /* keep the namespace (idx 0) and odd segments (types) */
+            if (idx == 0 || idx % 2 == 1) {
+                if (n + len + 2 > size)
+                    return AMLSEC_EPARSE;
+                if (n)
+                    dst[n++] = '/';
+                memcpy(dst + n, seg, len);
+                n += len;
+                dst[n] = '\0';
+                segs++;
+            }
+            idx++;
+            seg += len;
+            if (*seg == '/')
+                seg++;
+        }
+        if (segs < 2 || idx % 2 != 1)
+            return AMLSEC_EPARSE;
+    }
+    return 0;
+}
+
+static const struct arm_kind_info *kind_of(struct arm_provider *ap, const struct provider_ref *r,
+                                           struct provider_result *res)
+{
+    char type[512];
+    const char *t = r->type;
+    const struct arm_kind_info *k;
+    if (t == NULL) {
+        if (r->id == NULL || arm_id_type(type, sizeof(type), r->id) < 0) {
+            res->rc = errbuf_set(&res->err, AMLSEC_EUSAGE, "'%s' is not an ARM resource id",
+                                 r->id ? r->id : "(null)");
+            return NULL;
+        }
+        t = type;
+    }
+    k = ap->o.lookup ? ap->o.lookup(t, ap->o.payload) : NULL;
+    if (k == NULL)
+        res->rc = errbuf_set(&res->err, AMLSEC_EUSAGE, "unknown resource type '%s'", t);
+    return k;
+}
+
+/* Resource Graph rows carry extra columns and a lowercased type. */
+static json_t *normalise_row(json_t *row, const struct arm_kind_info *k)
+{
+    static const char *const drop[] = {"tenantId", "resourceGroup", "subscriptionId"};
+    json_t *o = json_deep_copy(row);
+    const char *key;
+    json_t *v;
+    void *tmp;
+    if (o == NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+        json_object_del(o, drop[i]);
+    json_object_foreach_safe(o, tmp, key, v)
+    {
+        if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0 &&
+                                (strcmp(key, "kind") == 0 || strcmp(key, "managedBy") == 0 ||
+                                 strcmp(key, "location") == 0)))
+            json_object_del(o, key);
+    }
+    if (k && json_is_string(json_object_get(o, "type")) &&
+        strcasecmp(json_string_value(json_object_get(o, "type")), k->type) == 0)
+        json_object_set_new(o, "type", json_string(k->type));
+    return o;
+}
+
+static void fill_from_call(struct provider_result *r, struct arm_call *c)
+{
+    r->rc = c->rc;
+    r->status = c->status;
+    r->gone = c->gone;
+    snprintf(r->code, sizeof(r->code), "%s", c->error.code);
+    if (c->rc < 0) {
+        r->err = c->err;
+        return;
+    }
+    if (c->response && c->response_len) {
+        json_error_t jerr;
+        r->body = json_loadb(c->response, c->response_len, 0, &jerr);
+        if (r->body == NULL)
+            r->rc = errbuf_set(&r->err, AMLSEC_EPARSE, "%s '%s': answer is not JSON: %s", c->method,
+                               c->url, jerr.text);
+    }
+}
+
+/* Distinct subscriptions of the ids (NULL when more than Resource Graph
+ * advises per query: the tenant scope is used then). */
+static size_t subscriptions_of(const struct provider_ref *refs, const size_t *idx, size_t n,
+                               char (*subs)[64])
+{
+    size_t ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = refs[idx[i]].id;
+        const char *p;
+        char sub[64];
+        size_t len;
+        int seen = 0;
+        if (strncasecmp(id, "/subscriptions/", 15) != 0)
+            return 0;
+        p = id + 15;
+        len = strcspn(p, "/");
+        if (len == 0 || len >= sizeof(sub))
+            return 0;
+        memcpy(sub, p, len);
+        sub[len] = '\0';
+        for (size_t j = 0; j < ns; j++)
+            if (strcasecmp(subs[j], sub) == 0)
+                seen = 1;
+        if (!seen) {
+            if (ns == MAX_GRAPH_SUBSCRIPTIONS)
+                return 0;
+            memcpy(subs[ns++], sub, len + 1);
+        }
+    }
+    return ns;
+}
+
+static int ap_read_many(struct provider *p, const struct provider_ref *refs, size_t n,
+                        unsigned flags, struct provider_result *out, struct errbuf *err)
+{
+    struct arm_provider *ap = (struct arm_provider *)p;
+    const struct arm_kind_info **kinds = calloc(n ? n : 1, sizeof(*kinds));
+    size_t *gidx = calloc(n ? n : 1, sizeof(*gidx)), ng = 0;
+    size_t *didx = calloc(n ? n : 1, sizeof(*didx)), nd = 0;
+    struct arm_call *calls = NULL;
+    int rc = 0;
+
+    memset(out, 0, n * sizeof(*out));
+    if (!kinds || !gidx || !didx) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kinds[i] = kind_of(ap, &refs[i], &out[i]);
+        if (kinds[i] == NULL)
+            continue;
+        if (!(flags & PROVIDER_READ_FRESH) && !ap->o.no_graph && !ap->stats.graph_disabled &&
+            kinds[i]->in_resource_graph)
+            gidx[ng++] = i;
+        else
+            didx[nd++] = i;
+    }
+    if (ng > 0) {
+        const char **ids = calloc(ng, sizeof(*ids));
+        json_t **rows = calloc(ng, sizeof(*rows));
+        char(*subs)[64] = calloc(MAX_GRAPH_SUBSCRIPTIONS, sizeof(*subs));
+        const char *subp[MAX_GRAPH_SUBSCRIPTIONS];
+        struct graph g;
+        struct errbuf gerr = ERRBUF_INIT;
+        long status = 0;
+        int grc;
+
+        if (!ids || !rows || !subs) {
+            free(ids);
+            free(rows);
+            free(subs);
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            goto out;
+        }
+        graph_init(&g, ap->o.client);
+        g.batch = ap->o.graph_batch;
+        if (ap->o.n_subscriptions) {
+            g.subscriptions = ap->o.subscriptions;
+            g.n_subscriptions = ap->o.n_subscriptions;
+        } else {
+            g.n_subscriptions = subscriptions_of(refs, gidx, ng, subs);
+            for (size_t j = 0; j < g.n_subscriptions; j++)
+                subp[j] = subs[j];
+            g.subscriptions = subp;
+        }
+        for (size_t j = 0; j < ng; j++)
+            ids[j] = refs[gidx[j]].id;
+        grc = graph_read_ids(&g, ids, ng, rows, &status, &gerr);
+        ap->stats.graph_queries += g.queries;
+        if (grc == AMLSEC_ENOMEM) {
+            rc = errbuf_set(err, grc, "%s", gerr.msg);
+        } else if (grc < 0) {
+            ap->stats.graph_failures++;
+            if (status == 400 || status == 401 || status == 403 || status == 404 || status == 0 ||
+                status >= 500)
+                ap->stats.graph_disabled = 1;
+            log_msg(LOG_WARN, "Resource Graph unavailable, reading %zu resources one by one: %s",
+                    ng, gerr.msg);
+            for (size_t j = 0; j < ng; j++)
+                didx[nd++] = gidx[j];
+        } else {
+            for (size_t j = 0; j < ng; j++) {
+                size_t i = gidx[j];
+                if (rows[j] == NULL) {
+                    ap->stats.graph_misses++;
+                    didx[nd++] = i; /* Resource Graph may lag: ask ARM */
+                    continue;
+                }
+                out[i].body = normalise_row(rows[j], kinds[i]);
+                out[i].rc = out[i].body ? 0 : AMLSEC_ENOMEM;
+                out[i].status = 200;
+                out[i].from_graph = 1;
+                json_decref(rows[j]);
+            }
+        }
+        free(ids);
+        free(rows);
+        free(subs);
+        if (rc < 0)
+            goto out;
+    }
+    if (nd > 0) {
+        calls = calloc(nd, sizeof(*calls));
+        if (calls == NULL) {
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t j = 0; j < nd; j++) {
+            calls[j].method = "GET";
+            calls[j].url = refs[didx[j]].id;
+            calls[j].api_version = kinds[didx[j]]->api_version;
+        }
+        rc = arm_client_run(ap->o.client, calls, nd, err);
+        ap->stats.direct_gets += (unsigned)nd;
+        for (size_t j = 0; j < nd; j++) {
+            fill_from_call(&out[didx[j]], &calls[j]);
+            arm_call_release(&calls[j]);
+        }
+    }
+out:
+    if (rc < 0)
+        for (size_t i = 0; i < n; i++)
+            if (out[i].rc == 0 && out[i].body == NULL) {
+                out[i].rc = rc;
+                out[i].err = *err;
+            }
+    free(calls);
+    free(kinds);
+    free(gidx);
+    free(didx);
+    return rc;
+}
+
+static int ap_write_many(struct provider *p, const struct provider_write *w, size_t n,
+                         struct provider_result *out, struct errbuf *err)
+{
+    struct arm_provider *ap = (struct arm_provider *)p;
+    struct arm_call *calls = calloc(n ? n : 1, sizeof(*calls));
+    char **bodies = calloc(n ? n : 1, sizeof(*bodies));
+    size_t *idx = calloc(n ? n : 1, sizeof(*idx)), nc = 0;
+    int rc = 0;
+
+    memset(out, 0, n * sizeof(*out));
+    if (!calls || !bodies || !idx) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct arm_kind_info *k = kind_of(ap, &w[i].ref, &out[i]);
+        struct arm_call *c;
+        if (k == NULL)
+            continue;
+        c = &calls[nc];
+        c->url = w[i].ref.id;
+        c->api_version = k->api_version;
+        switch (w[i].verb) {
+        case PROVIDER_CREATE:
+            c->method = "PUT";
+            c->lro = k->put;
+            break;
+        case PROVIDER_UPDATE:
+            c->method = "PATCH";
+            c->lro = k->patch;
+            break;
+        case PROVIDER_DELETE:
+            c->method = "DELETE";
+            c->lro = k->del;
+            break;
+        }
+        if (w[i].verb != PROVIDER_DELETE) {
+            if (w[i].body == NULL) {
+                out[i].rc = errbuf_set(&out[i].err, AMLSEC_EUSAGE, "%s '%s' without a body",
+                                       c->method, c->url);
+                continue;
+            }
+            bodies[i] = json_dumps(w[i].body, JSON_COMPACT);
+            if (bodies[i] == NULL) {
+                rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+                goto out;
+            }
+            c->body = bodies[i];
+        }
+        idx[nc++] = i;
+    }
+    if (nc > 0) {
+        rc = arm_client_run(ap->o.client, calls, nc, err);
+        for (size_t j = 0; j < nc; j++) {
+            fill_from_call(&out[idx[j]], &calls[j]);
+            arm_call_release(&calls[j]);
+        }
+    }
+out:
+    for (size_t i = 0; bodies && i < n; i++)
+        free(bodies[i]);
+    free(bodies);
+    free(calls);
+    free(idx);
+    return rc;
+}
+
+/* Appends the "value" items of ARM list pages, following nextLink. */
+static int list_arm(struct arm_provider *ap, const char *url, const char *api_version,
+                    json_t *items, struct errbuf *err)
+{
+    char *next = NULL;
+    const char *cur = url;
+    const char *ver = api_version;
+    int rc = 0;
+    unsigned pages = 0;
+
+    while (cur) {
+        struct arm_call c = {0};
+        json_t *root, *value, *v;
+        const char *nl;
+        size_t i;
+        c.method = "GET";
+        c.url = cur;
+        c.api_version = ver;
+        rc = arm_client_call(ap->o.client, &c);
+        if (rc < 0) {
+            errbuf_set(err, rc, "%s", c.err.msg);
+            arm_call_release(&c);
+            break;
+        }
+        root = json_loadb(c.response ? c.response : "", c.response_len, 0, NULL);
+        arm_call_release(&c);
+        value = json_object_get(root, "value");
+        if (!json_is_array(value)) {
+            json_decref(root);
+            rc = errbuf_set(err, AMLSEC_EPARSE, "list '%s': answer without a 'value' array", url);
+            break;
+        }
+        json_array_foreach(value, i, v) json_array_append(items, v);
+        nl = json_string_value(json_object_get(root, "nextLink"));
+        free(next);
+        next = nl && *nl ? strdup(nl) : NULL;
+        json_decref(root);
+        cur = next;
+        ver = NULL; /* nextLink carries its query */
+        if (++pages > 10000) {
+            rc = errbuf_set(err, AMLSEC_ERROR, "list '%s': more than 10000 pages", url);
+            break;
+        }
+    }
+    free(next);
+    return rc;
+}
+
+static int ap_list(struct provider *p, const char *scope, const char *type, json_t **out,
+                   struct errbuf *err)
+{
+    struct arm_provider *ap = (struct arm_provider *)p;
+    const struct arm_kind_info *k = NULL;
+    char sub[64] = "", rg[128] = "";
+    const char *s;
+    json_t *items = json_array();
+    struct buf url;
+    int rc;
+
+    *out = NULL;
+    if (items == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    if (strncasecmp(scope, "/subscriptions/", 15) != 0) {
+        json_decref(items);
+        return errbuf_set(err, AMLSEC_EUSAGE,
+                          "list scope '%s' is not a subscription or resource group", scope);
+    }
+    snprintf(sub, sizeof(sub), "%.*s", (int)strcspn(scope + 15, "/"), scope + 15);
+    if ((s = strcasestr(scope, "/resourceGroups/")) != NULL)
+        snprintf(rg, sizeof(rg), "%.*s", (int)strcspn(s + 16, "/"), s + 16);
+    if (type) {
+        struct provider_ref ref = {NULL, type};
+        struct provider_result tmp;
+        memset(&tmp, 0, sizeof(tmp));
+        k = kind_of(ap, &ref, &tmp);
+        if (k == NULL) {
+            json_decref(items);
+            return errbuf_set(err, tmp.rc, "%s", tmp.err.msg);
+        }
+    }
+    if (!ap->o.no_graph && !ap->stats.graph_disabled && (k == NULL || k->in_resource_graph) &&
+        strchr(sub, '\'') == NULL && strchr(rg, '\'') == NULL &&
+        (type == NULL || strchr(type, '\'') == NULL)) {
+        struct graph g;
+        struct buf q;
+        struct errbuf gerr = ERRBUF_INIT;
+        const char *subs[1] = {sub};
+        json_t *rows = json_array();
+        graph_init(&g, ap->o.client);
+        g.subscriptions = subs;
+        g.n_subscriptions = 1;
+        buf_init(&q, 0);
+        buf_adds(&q, "resources");
+        if (type || rg[0]) {
+            buf_adds(&q, " | where ");
+            if (type)
+                buf_addf(&q, "type =~ '%s'", type);
+            if (rg[0])
+                buf_addf(&q, "%sresourceGroup =~ '%s'", type ? " and " : "", rg);
+        }
+        buf_adds(&q, " | project id, name, type, location, tags, identity, sku, kind, properties");
+        rc = rows ? graph_query(&g, q.ptr, rows, &gerr) : AMLSEC_ENOMEM;
+        ap->stats.graph_queries += g.queries;
+        buf_release(&q);
+        if (rc == 0) {
+            size_t i;
+            json_t *row;
+            json_array_foreach(rows, i, row) json_array_append_new(items, normalise_row(row, k));
+            json_decref(rows);
+            *out = items;
+            return 0;
+        }
+        json_decref(rows);
+        ap->stats.graph_failures++;
+        log_msg(LOG_WARN, "Resource Graph unavailable, listing through ARM: %s", gerr.msg);
+    }
+    buf_init(&url, 0);
+    if (type)
+        rc = buf_addf(&url, "%s/providers/%s", scope, type);
+    else
+        rc = buf_addf(&url, "%s/resources", scope);
+    if (rc < 0) {
+        buf_release(&url);
+        json_decref(items);
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    }
+    rc = list_arm(ap, url.ptr, k ? k->api_version : GENERIC_LIST_API_VERSION, items, err);
+    buf_release(&url);
+    if (rc < 0) {
+        json_decref(items);
+        return rc;
+    }
+    *out = items;
+    return 0;
+}
+
+static void ap_free(struct provider *p)
+{
+    free(p);
+}
+
+static const struct provider_ops arm_provider_ops = {ap_read_many, ap_write_many, ap_list, ap_free};
+
+int arm_provider_new(struct provider **out, const struct arm_provider_opts *opts,
+                     struct errbuf *err)
+{
+    struct arm_provider *ap;
+    *out = NULL;
+    if (opts == NULL || opts->client == NULL || opts->lookup == NULL)
+        return errbuf_set(err, AMLSEC_EUSAGE, "the ARM provider needs a client and a kind lookup");
+    ap = calloc(1, sizeof(*ap));
+    if (ap == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    ap->base.ops = &arm_provider_ops;
+    ap->o = *opts;
+    *out = &ap->base;
+    return 0;
+}
+
+void arm_provider_get_stats(const struct provider *p, struct arm_provider_stats *out)
+{
+    const struct arm_provider *ap = (const struct arm_provider *)p;
+    if (p->ops != &arm_provider_ops)
+        BUG("arm_provider_get_stats on another provider");
+    *out = ap->stats;
+}

@@ -1,0 +1,53 @@
+/* The provider interface over ARM (providers/provider.h).
+ *
+ * Reads: kinds that Resource Graph carries are read in bulk (graph.h);
+ * ids Resource Graph does not return are confirmed with a direct GET (it
+ * lags); other kinds, PROVIDER_READ_FRESH reads, and everything after
+ * Resource Graph failed (403/400/unavailable: it stays off for the rest of
+ * the run) use one GET per resource at the client's parallelism.
+ * Writes: PUT / PATCH / DELETE with each kind's api-version and LRO
+ * pattern. What the client knows about kinds comes from the resource
+ * catalogue through `lookup`. */
+#ifndef AMLSEC_PROVIDERS_ARM_ARM_PROVIDER_H
+#define AMLSEC_PROVIDERS_ARM_ARM_PROVIDER_H
+
+#include <stddef.h>
+
+#include "providers/arm/arm_client.h"
+#include "providers/arm/kind.h"
+#include "providers/provider.h"
+#include "util/errbuf.h"
+
+/* The kind for an ARM type (case-insensitive), or NULL when unknown. */
+typedef const struct arm_kind_info *(*arm_kind_lookup_fn)(const char *type, void *payload);
+
+struct arm_provider_opts {
+    struct arm_client *client; /* borrowed; outlives the provider */
+    arm_kind_lookup_fn lookup;
+    void *payload;
+    const char *const *subscriptions; /* Resource Graph scope; none = the ids' subscriptions */
+    size_t n_subscriptions;
+    int no_graph;         /* never use Resource Graph */
+    unsigned graph_batch; /* ids per query; 0 = 1000 */
+};
+
+int arm_provider_new(struct provider **out, const struct arm_provider_opts *opts,
+                     struct errbuf *err);
+
+struct arm_provider_stats {
+    unsigned graph_queries;  /* Resource Graph requests (pages included) */
+    unsigned graph_misses;   /* ids Resource Graph did not return (confirmed by GET) */
+    unsigned direct_gets;    /* resources read with a GET */
+    unsigned graph_failures; /* Resource Graph errors that caused a fallback */
+    int graph_disabled;      /* Resource Graph was denied or unavailable */
+};
+
+/* p must come from arm_provider_new. */
+void arm_provider_get_stats(const struct provider *p, struct arm_provider_stats *out);
+
+/* The ARM type of a resource id: the last provider namespace with its type
+ * segments, "Microsoft.KeyVault/vaults/keys". Returns AMLSEC_EPARSE when id
+ * is not a resource id. */
+int arm_id_type(char *dst, size_t size, const char *id);
+
+#endif

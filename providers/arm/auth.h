@@ -1,0 +1,86 @@
+/* Sign-in to Entra ID, configured like the azurerm Terraform provider so
+ * existing pipelines work unchanged (docs/authentication.md):
+ *
+ *   client secret       ARM_CLIENT_ID, ARM_TENANT_ID, ARM_CLIENT_SECRET
+ *                       (or ARM_CLIENT_SECRET_FILE_PATH)
+ *   client certificate  ARM_CLIENT_CERTIFICATE_PATH (PEM or PFX) or
+ *                       ARM_CLIENT_CERTIFICATE (base64 PFX), with
+ *                       ARM_CLIENT_CERTIFICATE_PASSWORD; signs a PS256
+ *                       assertion (RS256 with AMLSEC_CLIENT_CERTIFICATE_ALG)
+ *   workload identity   ARM_USE_OIDC with ARM_OIDC_TOKEN,
+ *                       ARM_OIDC_TOKEN_FILE_PATH / AZURE_FEDERATED_TOKEN_FILE,
+ *                       or ARM_OIDC_REQUEST_URL+TOKEN (GitHub Actions'
+ *                       ACTIONS_ID_TOKEN_REQUEST_URL+TOKEN)
+ *   managed identity    ARM_USE_MSI (ARM_MSI_ENDPOINT, App Service's
+ *                       IDENTITY_ENDPOINT/MSI_ENDPOINT + IDENTITY_HEADER/MSI_SECRET)
+ *   Azure CLI           ARM_USE_CLI (default true): az account get-access-token
+ *
+ * Tokens are cached per scope in memory and refreshed before they expire.
+ * A sign-in that Entra ID refuses (bad secret, unknown client) fails at
+ * once and is not retried; later calls get the same error without asking
+ * again. Every secret is registered with redact.h. */
+#ifndef AMLSEC_PROVIDERS_ARM_AUTH_H
+#define AMLSEC_PROVIDERS_ARM_AUTH_H
+
+#include <stddef.h>
+
+#include "providers/arm/arm_client.h"
+#include "providers/arm/arm_clock.h"
+#include "providers/arm/cloud.h"
+#include "providers/arm/jwt.h"
+#include "providers/arm/transport.h"
+#include "util/errbuf.h"
+
+enum auth_method {
+    AUTH_NONE = 0,
+    AUTH_CLIENT_SECRET,
+    AUTH_CLIENT_CERTIFICATE,
+    AUTH_OIDC,
+    AUTH_MSI,
+    AUTH_CLI,
+};
+
+struct auth_config {
+    enum auth_method method;
+    char *tenant_id, *client_id, *subscription_id;
+    char *client_secret;
+    char *certificate_path; /* PEM or PFX file */
+    char *certificate_data; /* base64 PFX (ARM_CLIENT_CERTIFICATE) */
+    char *certificate_password;
+    enum jwt_alg certificate_alg;
+    char *oidc_token, *oidc_token_file, *oidc_request_url, *oidc_request_token;
+    char *msi_endpoint;  /* NULL = IMDS */
+    char *msi_secret;    /* App Service: IDENTITY_HEADER / MSI_SECRET */
+    char *az_command;    /* "az" */
+    char *environment;   /* ARM_ENVIRONMENT */
+    char *metadata_host; /* ARM_METADATA_HOSTNAME */
+};
+
+/* Reads the azurerm variables through getenv_fn (NULL = getenv). Picks the
+ * method as azurerm does: certificate, secret, OIDC, managed identity, CLI.
+ * Errors name the missing or malformed variable. */
+typedef const char *(*auth_getenv_fn)(const char *name, void *payload);
+int auth_config_from_env(struct auth_config *out, auth_getenv_fn getenv_fn, void *payload,
+                         struct errbuf *err);
+/* Frees the strings, wiping secrets. */
+void auth_config_release(struct auth_config *cfg);
+const char *auth_method_name(enum auth_method m);
+
+struct auth;
+
+/* Borrowed: cfg (copied), cloud, t and clock must outlive the auth. clock
+ * NULL = real. */
+int auth_new(struct auth **out, const struct auth_config *cfg, const struct arm_cloud *cloud,
+             struct transport *t, const struct arm_clock *clock, struct errbuf *err);
+void auth_free(struct auth *a);
+
+/* A bearer token for scope ("https://management.azure.com/.default"),
+ * from the cache when it is valid for more than the refresh margin (5 min,
+ * or half its lifetime when shorter). *out is borrowed until the next call. */
+int auth_token(struct auth *a, const char *scope, const char **out, struct errbuf *err);
+/* Adapter for arm_client_opts.auth. */
+struct arm_token_source auth_token_source(struct auth *a);
+/* Token requests made so far (tests, diagnostics). */
+unsigned auth_request_count(const struct auth *a);
+
+#endif

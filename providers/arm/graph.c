@@ -1,0 +1,372 @@
+#include "providers/arm/graph.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/banned.h"
+
+#define GRAPH_URL "/providers/Microsoft.ResourceGraph/resources"
+#define PROJECTION "id, name, type, location, tags, identity, sku, kind, properties"
+
+void graph_init(struct graph *g, struct arm_client *client)
+{
+    memset(g, 0, sizeof(*g));
+    g->client = client;
+    g->quota_remaining = -1;
+}
+
+static int quotable(const char *id)
+{
+    return id && *id && strpbrk(id, "'\\\n\r") == NULL;
+}
+
+int graph_ids_query(struct buf *q, const char *const *ids, size_t n)
+{
+    if (buf_adds(q, "resources | where id in~ (") < 0)
+        return AMLSEC_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (!quotable(ids[i]))
+            return AMLSEC_EUSAGE;
+        if (buf_addf(q, "%s'%s'", i ? ", " : "", ids[i]) < 0)
+            return AMLSEC_ENOMEM;
+    }
+    if (buf_adds(q, ") | project " PROJECTION) < 0)
+        return AMLSEC_ENOMEM;
+    return 0;
+}
+
+static char *request_body(const struct graph *g, const char *query, const char *skip_token)
+{
+    json_t *req = json_object(), *opts = json_object(), *subs = json_array();
+    char *s = NULL;
+    if (!req || !opts || !subs)
+        goto out;
+    for (size_t i = 0; i < g->n_subscriptions; i++)
+        json_array_append_new(subs, json_string(g->subscriptions[i]));
+    if (g->n_subscriptions)
+        json_object_set_new(req, "subscriptions", subs);
+    else
+        json_decref(subs);
+    subs = NULL;
+    json_object_set_new(req, "query", json_string(query));
+    json_object_set_new(opts, "$top", json_integer(GRAPH_MAX_BATCH));
+    json_object_set_new(opts, "resultFormat", json_string("objectArray"));
+    if (skip_token)
+        json_object_set_new(opts, "$skipToken", json_string(skip_token));
+    json_object_set_new(req, "options", opts);
+    opts = NULL;
+    s = json_dumps(req, JSON_COMPACT);
+out:
+    json_decref(req);
+    json_decref(opts);
+    json_decref(subs);
+    return s;
+}
+
+/* "hh:mm:ss" -> milliseconds, -1 if malformed. */
+static int64_t parse_hms(const char *s)
+{
+    int h, m, sec;
+    if (s == NULL || sscanf(s, "%d:%d:%d", &h, &m, &sec) != 3 || h < 0 || m < 0 || sec < 0)
+        return -1;
+    return ((int64_t)h * 3600 + m * 60 + sec) * 1000;
+}
+
+static void note_quota(struct graph *g, const struct arm_call *c)
+{
+    const char *rem = arm_call_header(c, "x-ms-user-quota-remaining");
+    const char *reset = arm_call_header(c, "x-ms-user-quota-resets-after");
+    const struct arm_clock *clock = arm_client_clock(g->client);
+    char *end;
+    long n;
+
+    if (rem == NULL)
+        return;
+    n = strtol(rem, &end, 10);
+    if (end == rem || *end != '\0')
+        return;
+    if (g->quota_remaining < 0 || n < g->quota_remaining)
+        g->quota_remaining = n;
+    if (n <= 0) {
+        int64_t wait = parse_hms(reset);
+        g->quota_reset_at = arm_clock_now(clock) + (wait >= 0 ? wait : 5000);
+    }
+}
+
+/* Before a round of `want` queries: how many may go now (waits for the
+ * quota window to reset when it is used up). */
+static size_t quota_allows(struct graph *g, size_t want)
+{
+    const struct arm_clock *clock = arm_client_clock(g->client);
+    if (g->quota_remaining == 0) {
+        int64_t now = arm_clock_now(clock);
+        if (g->quota_reset_at > now) {
+            log_msg(LOG_DEBUG, "graph: quota used up, waiting %lld ms",
+                    (long long)(g->quota_reset_at - now));
+            arm_clock_sleep(clock, g->quota_reset_at - now);
+        }
+        g->quota_remaining = -1;
+        return 1;
+    }
+    if (g->quota_remaining > 0 && (size_t)g->quota_remaining < want)
+        return (size_t)g->quota_remaining;
+    return want;
+}
+
+struct page {
+    char *query;
+    char *skip;
+    char *body;
+    struct arm_call call; /* the request, copied into each round */
+    int done;
+};
+
+static void page_prepare(struct graph *g, struct page *p)
+{
+    free(p->body);
+    p->body = request_body(g, p->query, p->skip);
+    memset(&p->call, 0, sizeof(p->call));
+    p->call.method = "POST";
+    p->call.url = GRAPH_URL;
+    p->call.api_version = GRAPH_API_VERSION;
+    p->call.body = p->body;
+    p->call.flags = ARM_CALL_RETRY_POST | ARM_CALL_NO_LRO;
+    p->call.rl = RL_READ;
+    p->call.rl_set = 1;
+}
+
+/* Takes a page's answer: rows to sink(i, row) and the next skip token. */
+static int page_take(struct page *p, const struct arm_call *call, json_t *rows, struct errbuf *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(call->response ? call->response : "", call->response_len, 0, &jerr);
+    json_t *data, *row;
+    const char *tok, *trunc;
+    size_t i;
+
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return errbuf_set(err, AMLSEC_EPARSE, "Resource Graph answer is not JSON: %s", jerr.text);
+    }
+    data = json_object_get(root, "data");
+    if (!json_is_array(data)) {
+        json_decref(root);
+        return errbuf_set(err, AMLSEC_EPARSE,
+                          "Resource Graph answer without a 'data' array (objectArray)");
+    }
+    json_array_foreach(data, i, row)
+    {
+        if (json_is_object(row))
+            json_array_append(rows, row);
+    }
+    tok = json_string_value(json_object_get(root, "$skipToken"));
+    trunc = json_string_value(json_object_get(root, "resultTruncated"));
+    free(p->skip);
+    p->skip = tok ? strdup(tok) : NULL;
+    if (tok && p->skip == NULL) {
+        json_decref(root);
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    }
+    if (!tok && trunc && strcasecmp(trunc, "true") == 0) {
+        json_decref(root);
+        return errbuf_set(err, AMLSEC_ERROR,
+                          "Resource Graph truncated the result and gave no $skipToken");
+    }
+    p->done = tok == NULL;
+    json_decref(root);
+    return 0;
+}
+
+/* Runs every page chain to its end, several chains at once. rows[i]
+ * receives chain i's rows. */
+static int run_pages(struct graph *g, struct page *pages, size_t n, json_t **rows, long *status,
+                     struct errbuf *err)
+{
+    size_t *which = calloc(n ? n : 1, sizeof(*which));
+    int rc = 0;
+
+    if (which == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    for (;;) {
+        size_t k = 0, allowed;
+        struct arm_call *calls;
+        for (size_t i = 0; i < n; i++)
+            if (!pages[i].done)
+                which[k++] = i;
+        if (k == 0)
+            break;
+        allowed = quota_allows(g, k);
+        if (allowed < k)
+            k = allowed;
+        calls = calloc(k, sizeof(*calls));
+        if (calls == NULL) {
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            break;
+        }
+        for (size_t j = 0; j < k; j++) {
+            page_prepare(g, &pages[which[j]]);
+            if (pages[which[j]].body == NULL) {
+                free(calls);
+                rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+                goto out;
+            }
+            calls[j] = pages[which[j]].call;
+        }
+        rc = arm_client_run(g->client, calls, k, err);
+        g->queries += (unsigned)k;
+        for (size_t j = 0; j < k; j++) {
+            struct page *p = &pages[which[j]];
+            if (rc == 0 && calls[j].rc < 0) {
+                rc = calls[j].rc;
+                if (status)
+                    *status = calls[j].status;
+                errbuf_set(err, rc, "%s", calls[j].err.msg);
+            }
+            if (rc == 0) {
+                note_quota(g, &calls[j]);
+                rc = page_take(p, &calls[j], rows[which[j]], err);
+            }
+            arm_call_release(&calls[j]);
+        }
+        free(calls);
+        if (rc < 0)
+            break;
+    }
+out:
+    free(which);
+    return rc;
+}
+
+int graph_query(struct graph *g, const char *query, json_t *rows, struct errbuf *err)
+{
+    struct page p;
+    int rc;
+    memset(&p, 0, sizeof(p));
+    p.query = (char *)query;
+    rc = run_pages(g, &p, 1, &rows, NULL, err);
+    free(p.skip);
+    free(p.body);
+    return rc;
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+}
+
+int graph_read_ids(struct graph *g, const char *const *ids, size_t n, json_t **out, long *status,
+                   struct errbuf *err)
+{
+    size_t batch = g->batch && g->batch <= GRAPH_MAX_BATCH ? g->batch : GRAPH_MAX_BATCH;
+    size_t nb = 0;
+    const char **quoted = NULL;
+    size_t *orig = NULL, nq = 0;
+    struct page *pages = NULL;
+    json_t **rows = NULL, *index = NULL;
+    int rc = AMLSEC_ENOMEM;
+
+    if (status)
+        *status = 0;
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    if (n == 0)
+        return 0;
+    quoted = calloc(n, sizeof(*quoted));
+    orig = calloc(n, sizeof(*orig));
+    index = json_object();
+    if (!quoted || !orig || !index)
+        goto oom;
+    /* index: lowercase id -> position in ids (first occurrence) */
+    for (size_t i = 0; i < n; i++) {
+        char key[2048];
+        if (!quotable(ids[i]) || strlen(ids[i]) >= sizeof(key))
+            continue;
+        snprintf(key, sizeof(key), "%s", ids[i]);
+        lower(key);
+        if (json_object_get(index, key))
+            continue;
+        if (json_object_set_new(index, key, json_integer((json_int_t)i)) < 0)
+            goto oom;
+        quoted[nq] = ids[i];
+        orig[nq++] = i;
+    }
+    nb = (nq + batch - 1) / batch;
+    pages = calloc(nb ? nb : 1, sizeof(*pages));
+    rows = calloc(nb ? nb : 1, sizeof(*rows));
+    if (!pages || !rows)
+        goto oom;
+    for (size_t b = 0; b < nb; b++) {
+        struct buf q;
+        size_t from = b * batch, cnt = nq - from < batch ? nq - from : batch;
+        buf_init(&q, 0);
+        if (graph_ids_query(&q, quoted + from, cnt) < 0) {
+            buf_release(&q);
+            goto oom;
+        }
+        pages[b].query = buf_detach(&q, NULL);
+        rows[b] = json_array();
+        if (pages[b].query == NULL || rows[b] == NULL)
+            goto oom;
+    }
+    rc = run_pages(g, pages, nb, rows, status, err);
+    if (rc < 0)
+        goto out;
+    for (size_t b = 0; b < nb; b++) {
+        size_t i;
+        json_t *row;
+        json_array_foreach(rows[b], i, row)
+        {
+            const char *id = json_string_value(json_object_get(row, "id"));
+            char key[2048];
+            json_t *pos;
+            if (id == NULL || strlen(id) >= sizeof(key))
+                continue;
+            snprintf(key, sizeof(key), "%s", id);
+            lower(key);
+            pos = json_object_get(index, key);
+            if (pos && out[json_integer_value(pos)] == NULL)
+                out[json_integer_value(pos)] = json_incref(row);
+        }
+    }
+    /* duplicates of an id get the same row */
+    for (size_t i = 0; i < n; i++) {
+        char key[2048];
+        json_t *pos;
+        if (out[i] || !quotable(ids[i]) || strlen(ids[i]) >= sizeof(key))
+            continue;
+        snprintf(key, sizeof(key), "%s", ids[i]);
+        lower(key);
+        pos = json_object_get(index, key);
+        if (pos && out[json_integer_value(pos)])
+            out[i] = json_incref(out[json_integer_value(pos)]);
+    }
+    log_msg(LOG_DEBUG, "graph: %zu ids in %zu queries", n, nb);
+    rc = 0;
+    goto out;
+oom:
+    rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+out:
+    if (rc < 0)
+        for (size_t i = 0; i < n; i++) {
+            json_decref(out[i]);
+            out[i] = NULL;
+        }
+    for (size_t b = 0; pages && b < nb; b++) {
+        free(pages[b].query);
+        free(pages[b].skip);
+        free(pages[b].body);
+        json_decref(rows ? rows[b] : NULL);
+    }
+    free(pages);
+    free(rows);
+    free(quoted);
+    free(orig);
+    json_decref(index);
+    return rc;
+}

@@ -1,0 +1,51 @@
+/* Bulk reads through Azure Resource Graph (arm-api.md section 4):
+ * `resources | where id in~ (...)` over batches of up to 1000 ids, so N
+ * resources take ceil(N/1000) queries, run concurrently; $top 1000,
+ * $skipToken paging, resultFormat objectArray, the query projects id.
+ * x-ms-user-quota-remaining / -resets-after pace the queries.
+ *
+ * Resource Graph lags behind ARM (no documented bound): use it for
+ * inventory and refresh, and re-read with a direct GET before writing. */
+#ifndef AMLSEC_PROVIDERS_ARM_GRAPH_H
+#define AMLSEC_PROVIDERS_ARM_GRAPH_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "providers/arm/arm_client.h"
+#include "util/errbuf.h"
+
+#define GRAPH_API_VERSION "2024-04-01"
+#define GRAPH_MAX_BATCH 1000
+
+struct graph {
+    struct arm_client *client; /* borrowed */
+    const char *const *subscriptions;
+    size_t n_subscriptions; /* 0: the tenant scope */
+    unsigned batch;         /* ids per query, 1..1000; 0 = 1000 */
+    long quota_remaining;   /* -1 = unknown */
+    int64_t quota_reset_at; /* client clock, when quota_remaining was 0 */
+    unsigned queries;       /* requests sent (pages included) */
+};
+
+void graph_init(struct graph *g, struct arm_client *client);
+
+/* Runs query (which must project id) page by page and appends every row
+ * (a JSON object) to rows. */
+int graph_query(struct graph *g, const char *query, json_t *rows, struct errbuf *err);
+
+/* Reads ids: out[i] becomes the row of ids[i] (a new reference; `type`
+ * lowercased as Resource Graph returns it), or NULL when Resource Graph
+ * does not have it. Ids that cannot be quoted in KQL are left NULL.
+ * Returns < 0 when Resource Graph failed (err says why; call->status in
+ * *status when it answered, e.g. 403 or 400); callers then fall back to
+ * direct GETs. */
+int graph_read_ids(struct graph *g, const char *const *ids, size_t n, json_t **out, long *status,
+                   struct errbuf *err);
+
+/* Builds "resources | where id in~ ('a', 'b') | project ..." for ids[0..n)
+ * into q. Returns AMLSEC_EUSAGE if an id cannot be quoted. */
+int graph_ids_query(struct buf *q, const char *const *ids, size_t n);
+
+#endif

@@ -1,0 +1,289 @@
+#include "providers/arm/jwt.h"
+#include "providers/arm/uuid.h"
+#include "util/error.h"
+#include "util/fileio.h"
+
+#include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+struct jwt_signer {
+    EVP_PKEY *key;
+    X509 *cert;
+    char x5t[64];      /* base64url SHA-1 thumbprint */
+    char x5t_s256[64]; /* base64url SHA-256 thumbprint */
+};
+
+/* Drains OpenSSL's error queue into the message (STYLE rule 21). */
+static int ossl_fail(struct errbuf *err, int code, const char *what)
+{
+    char detail[256] = "";
+    unsigned long e;
+    while ((e = ERR_get_error()) != 0)
+        ERR_error_string_n(e, detail, sizeof(detail));
+    if (detail[0])
+        return errbuf_set(err, code, "%s: %s", what, detail);
+    return errbuf_set(err, code, "%s", what);
+}
+
+int base64url_encode(struct buf *out, const void *data, size_t len)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const unsigned char *p = data;
+    size_t i;
+    for (i = 0; i + 2 < len; i += 3) {
+        char q[4] = {tbl[p[i] >> 2], tbl[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
+                     tbl[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)], tbl[p[i + 2] & 63]};
+        if (buf_add(out, q, 4) < 0)
+            return AMLSEC_ENOMEM;
+    }
+    if (len - i == 1) {
+        char q[2] = {tbl[p[i] >> 2], tbl[(p[i] & 3) << 4]};
+        return buf_add(out, q, 2);
+    }
+    if (len - i == 2) {
+        char q[3] = {tbl[p[i] >> 2], tbl[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
+                     tbl[(p[i + 1] & 15) << 2]};
+        return buf_add(out, q, 3);
+    }
+    return 0;
+}
+
+int base64_decode(struct buf *out, const char *text, size_t len)
+{
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        int v;
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '+' || c == '-')
+            v = 62;
+        else if (c == '/' || c == '_')
+            v = 63;
+        else if (c == '=' || c == ' ' || c == '\n' || c == '\r' || c == '\t')
+            continue;
+        else
+            return AMLSEC_EPARSE;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (buf_addch(out, (char)((acc >> bits) & 0xff)) < 0)
+                return AMLSEC_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static int thumbprint(char *dst, size_t size, X509 *cert, const EVP_MD *md)
+{
+    unsigned char *der = NULL, digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    int n = i2d_X509(cert, &der);
+    struct buf b;
+    int rc = AMLSEC_ERROR;
+
+    if (n <= 0)
+        return AMLSEC_ERROR;
+    if (EVP_Digest(der, (size_t)n, digest, &dlen, md, NULL) != 1)
+        goto out;
+    buf_init(&b, size - 1);
+    if (base64url_encode(&b, digest, dlen) == 0) {
+        memcpy(dst, b.ptr, b.len + 1);
+        rc = 0;
+    }
+    buf_release(&b);
+out:
+    OPENSSL_free(der);
+    return rc;
+}
+
+void jwt_signer_free(struct jwt_signer *s)
+{
+    if (s == NULL)
+        return;
+    EVP_PKEY_free(s->key);
+    X509_free(s->cert);
+    free(s);
+}
+
+int jwt_signer_load(struct jwt_signer **out, const void *data, size_t len, const char *password,
+                    const char *name, struct errbuf *err)
+{
+    struct jwt_signer *s = calloc(1, sizeof(*s));
+    BIO *bio = NULL;
+    int rc = AMLSEC_ERROR;
+
+    *out = NULL;
+    if (s == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    if (len > INT32_MAX) {
+        rc = errbuf_set(err, AMLSEC_EUSAGE, "certificate '%s' is too large", name);
+        goto out;
+    }
+    ERR_clear_error();
+    if (memmem(data, len, "-----BEGIN", 10) != NULL) {
+        /* PEM: the certificate and the key may come in any order. */
+        bio = BIO_new_mem_buf(data, (int)len);
+        if (bio == NULL || (s->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+            rc = ossl_fail(err, AMLSEC_EPARSE, "no certificate in PEM file");
+            goto out;
+        }
+        BIO_free(bio);
+        bio = BIO_new_mem_buf(data, (int)len);
+        if (bio == NULL || (s->key = PEM_read_bio_PrivateKey(
+                                bio, NULL, NULL, (void *)(password ? password : ""))) == NULL) {
+            rc = ossl_fail(err, AMLSEC_EPARSE,
+                           "no readable private key in PEM file (wrong password?)");
+            goto out;
+        }
+    } else {
+        PKCS12 *p12;
+        const unsigned char *p = data;
+        p12 = d2i_PKCS12(NULL, &p, (long)len);
+        if (p12 == NULL) {
+            rc = ossl_fail(err, AMLSEC_EPARSE, "neither PEM nor PKCS#12");
+            goto out;
+        }
+        if (PKCS12_parse(p12, password ? password : "", &s->key, &s->cert, NULL) != 1) {
+            PKCS12_free(p12);
+            rc = ossl_fail(err, AMLSEC_ECORRUPT, "cannot open PKCS#12 (wrong password?)");
+            goto out;
+        }
+        PKCS12_free(p12);
+        if (s->key == NULL || s->cert == NULL) {
+            rc = errbuf_set(err, AMLSEC_EPARSE, "PKCS#12 without a certificate and key");
+            goto out;
+        }
+    }
+    if (EVP_PKEY_get_base_id(s->key) != EVP_PKEY_RSA) {
+        rc = errbuf_set(err, AMLSEC_EUSAGE, "the certificate's key is not RSA");
+        goto out;
+    }
+    if (X509_check_private_key(s->cert, s->key) != 1) {
+        rc = ossl_fail(err, AMLSEC_EUSAGE, "the private key does not match the certificate");
+        goto out;
+    }
+    if (thumbprint(s->x5t, sizeof(s->x5t), s->cert, EVP_sha1()) < 0 ||
+        thumbprint(s->x5t_s256, sizeof(s->x5t_s256), s->cert, EVP_sha256()) < 0) {
+        rc = ossl_fail(err, AMLSEC_ERROR, "cannot compute the certificate thumbprint");
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+    rc = 0;
+out:
+    BIO_free(bio);
+    jwt_signer_free(s);
+    if (rc < 0)
+        errbuf_prefix(err, "certificate '%s'", name);
+    return rc;
+}
+
+int jwt_signer_load_file(struct jwt_signer **out, const char *path, const char *password,
+                         struct errbuf *err)
+{
+    struct buf b;
+    int rc;
+    buf_init(&b, 0);
+    *out = NULL;
+    rc = file_read_all(&b, path, (size_t)1 << 20, err);
+    if (rc == 0)
+        rc = jwt_signer_load(out, b.ptr, b.len, password, path, err);
+    OPENSSL_cleanse(b.ptr, b.len);
+    buf_release(&b);
+    return rc;
+}
+
+static int add_json_b64(struct buf *out, json_t *obj)
+{
+    char *s = json_dumps(obj, JSON_COMPACT);
+    int rc;
+    if (s == NULL)
+        return AMLSEC_ENOMEM;
+    rc = base64url_encode(out, s, strlen(s));
+    free(s);
+    return rc;
+}
+
+int jwt_client_assertion(char **out, const struct jwt_signer *s, enum jwt_alg alg,
+                         const char *client_id, const char *audience, int64_t now,
+                         struct errbuf *err)
+{
+    json_t *hdr = NULL, *claims = NULL;
+    struct buf b;
+    EVP_MD_CTX *md = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    unsigned char *sig = NULL;
+    size_t siglen = 0;
+    char jti[UUID_STR_LEN];
+    int rc = AMLSEC_ERROR;
+
+    *out = NULL;
+    buf_init(&b, 0);
+    if (uuid_v4(jti) < 0)
+        return errbuf_set(err, AMLSEC_ERROR, "no randomness for a JWT id");
+    hdr = json_pack("{s:s, s:s, s:s}", "alg", alg == JWT_PS256 ? "PS256" : "RS256", "typ", "JWT",
+                    alg == JWT_PS256 ? "x5t#S256" : "x5t", alg == JWT_PS256 ? s->x5t_s256 : s->x5t);
+    claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "aud", audience, "iss", client_id,
+                       "sub", client_id, "jti", jti, "nbf", (json_int_t)now, "iat", (json_int_t)now,
+                       "exp", (json_int_t)(now + 600));
+    if (hdr == NULL || claims == NULL) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory building a JWT");
+        goto out;
+    }
+    if (add_json_b64(&b, hdr) < 0 || buf_addch(&b, '.') < 0 || add_json_b64(&b, claims) < 0) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory building a JWT");
+        goto out;
+    }
+    ERR_clear_error();
+    md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, s->key) != 1) {
+        rc = ossl_fail(err, AMLSEC_ERROR, "cannot sign the client assertion");
+        goto out;
+    }
+    if (alg == JWT_PS256 && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
+        rc = ossl_fail(err, AMLSEC_ERROR, "cannot select PSS padding");
+        goto out;
+    }
+    if (alg == JWT_RS256 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
+        rc = ossl_fail(err, AMLSEC_ERROR, "cannot select PKCS#1 padding");
+        goto out;
+    }
+    if (EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)b.ptr, b.len) != 1 ||
+        (sig = malloc(siglen)) == NULL ||
+        EVP_DigestSign(md, sig, &siglen, (const unsigned char *)b.ptr, b.len) != 1) {
+        rc = ossl_fail(err, AMLSEC_ERROR, "cannot sign the client assertion");
+        goto out;
+    }
+    if (buf_addch(&b, '.') < 0 || base64url_encode(&b, sig, siglen) < 0) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory building a JWT");
+        goto out;
+    }
+    *out = buf_detach(&b, NULL);
+    rc = 0;
+out:
+    free(sig);
+    EVP_MD_CTX_free(md);
+    json_decref(hdr);
+    json_decref(claims);
+    buf_release(&b);
+    return rc;
+}

@@ -1,0 +1,345 @@
+/* ARM create requests from instances, and ARM bodies back to attributes. */
+#include "providers/arm/render.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "parser/value.h"
+#include "util/error.h"
+#include "util/banned.h"
+
+void render_list_init(struct render_list *l)
+{
+    l->items = NULL;
+    l->n = l->cap = 0;
+}
+
+void render_list_release(struct render_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].method);
+        free(l->items[i].url);
+        json_decref(l->items[i].body);
+    }
+    free(l->items);
+    render_list_init(l);
+}
+
+const char *render_lro_name(enum schema_lro lro)
+{
+    switch (lro) {
+    case LRO_NONE:
+        return "none";
+    case LRO_POLL:
+        return "poll";
+    case LRO_ASYNC_OPERATION:
+        return "azure-async-operation";
+    case LRO_LOCATION:
+        return "location";
+    case LRO_ORIGINAL_URI:
+        return "original-uri";
+    case LRO_NO_VERB:
+        return "n/a";
+    }
+    return "?";
+}
+
+/* Replaces unknown values by the display marker, in place. */
+static json_t *display_fix(json_t *v)
+{
+    if (v == NULL)
+        return NULL;
+    if (value_is_unknown(v)) {
+        json_decref(v);
+        return json_string(RENDER_UNKNOWN);
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            json_array_set_new(v, i, display_fix(json_incref(json_array_get(v, i))));
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        void *tmp;
+        json_object_foreach_safe(v, tmp, k, x)
+            json_object_set_new(v, k, display_fix(json_incref(x)));
+    }
+    return v;
+}
+
+static bool path_sensitive(const json_t *sensitive, const char *path)
+{
+    size_t i;
+    const json_t *p;
+    json_array_foreach(sensitive, i, p)
+    {
+        const char *s = json_string_value(p);
+        size_t n = s ? strlen(s) : 0;
+        if (s && strncmp(path, s, n) == 0 && (path[n] == '\0' || path[n] == '.'))
+            return true;
+    }
+    return false;
+}
+
+struct rctx {
+    const json_t *value;
+    const json_t *settings;
+    const json_t *sensitive;
+    const char *subscription;
+    bool display;
+};
+
+static void full_path(char *out, size_t outsz, const char *base, const char *path)
+{
+    if (base && base[0])
+        snprintf(out, outsz, "%s.%s", base, path);
+    else
+        snprintf(out, outsz, "%s", path);
+}
+
+static void put_value(json_t *body, const char *path, json_t *x, enum schema_conv conv)
+{
+    if (conv == SC_LIFETIME) {
+        json_t *arr = (json_t *)schema_json_get(body, path);
+        if (!json_is_array(arr)) {
+            arr = json_array();
+            schema_json_set(body, path, arr);
+        }
+        json_array_append_new(arr, x);
+        return;
+    }
+    schema_json_set(body, path, x);
+}
+
+static void render_block(struct rctx *c, json_t *body, const struct schema_block *b,
+                         const json_t *obj, const char *dslprefix)
+{
+    char path[512], dpath[256];
+    for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        const json_t *v = obj ? json_object_get(obj, a->name) : NULL;
+        json_t *ev;
+        if (a->flags & SF_COMPUTED)
+            continue;
+        full_path(dpath, sizeof(dpath), dslprefix, a->name);
+        if (a->type == ST_BLOCK) {
+            if (json_is_object(v))
+                render_block(c, body, a->block, v, dpath);
+            else if (v == NULL && (a->flags & SF_ALWAYS))
+                render_block(c, body, a->block, NULL, dpath);
+            else if (json_is_array(v))
+                for (size_t i = 0; i < json_array_size(v); i++)
+                    render_block(c, body, a->block, json_array_get(v, i), dpath);
+            continue;
+        }
+        if (a->map.path == NULL)
+            continue;
+        if (v == NULL && dslprefix[0] == '\0' && strcmp(a->name, "location") == 0)
+            v = json_object_get(c->value, "location");
+        if (v == NULL && dslprefix[0] == '\0' && strcmp(a->name, "tenant_id") == 0) {
+            v = json_object_get(c->settings, "tenant");
+            if (v == NULL) {
+                json_t *u = value_unknown();
+                full_path(path, sizeof(path), b->base, a->map.path);
+                schema_json_set(body, path, c->display ? display_fix(u) : u);
+                continue;
+            }
+        }
+        ev = schema_effective(a, v);
+        for (int i = 0; i < 2; i++) {
+            const struct schema_map *m = i == 0 ? &a->map : &a->map2;
+            json_t *x;
+            if (m->path == NULL)
+                continue;
+            x = schema_to_arm(a, m, ev, c->subscription);
+            if (x == NULL)
+                continue;
+            if (c->display && ((a->flags & SF_SENSITIVE) || path_sensitive(c->sensitive, dpath))) {
+                json_decref(x);
+                x = json_string(RENDER_SENSITIVE);
+            } else if (c->display) {
+                x = display_fix(x);
+            }
+            full_path(path, sizeof(path), b->base, m->path);
+            put_value(body, path, x, m->conv);
+        }
+        json_decref(ev);
+    }
+    /* Constants of the block, after its attributes; "{name}" is the resource name. */
+    if (b->consts)
+        for (const struct schema_const *k = b->consts; k->path; k++) {
+            json_t *x;
+            full_path(path, sizeof(path), b->base, k->path);
+            if (strcmp(k->json, "{name}") == 0) {
+                const json_t *name = json_object_get(c->value, "name");
+                x = name ? json_incref((json_t *)name) : value_unknown();
+                if (c->display)
+                    x = display_fix(x);
+            } else {
+                x = json_loads(k->json, JSON_DECODE_ANY, NULL);
+            }
+            schema_json_set(body, path, x);
+        }
+}
+
+json_t *render_body(const struct schema_kind *k, const json_t *attrs, const json_t *value,
+                    const json_t *settings, const json_t *sensitive, bool display)
+{
+    struct rctx c = {
+        .value = value, .settings = settings, .sensitive = sensitive, .display = display};
+    const json_t *sub = settings ? json_object_get(settings, "subscription") : NULL;
+    json_t *body = json_object();
+    if (body == NULL)
+        return NULL;
+    c.subscription = json_is_string(sub) ? json_string_value(sub) : NULL;
+    render_block(&c, body, &k->body, attrs, "");
+    if (strcmp(k->name, "role_definition") == 0 &&
+        schema_json_get(body, "properties.assignableScopes") == NULL) {
+        const json_t *scope = schema_ref_id(json_object_get(attrs, "scope"));
+        json_t *arr = json_array();
+        char tmp[256];
+        if (scope)
+            json_array_append(arr, (json_t *)scope);
+        else if (c.subscription) {
+            snprintf(tmp, sizeof(tmp), "/subscriptions/%s", c.subscription);
+            json_array_append_new(arr, json_string(tmp));
+        }
+        schema_json_set(body, "properties.assignableScopes", display ? display_fix(arr) : arr);
+    }
+    return body;
+}
+
+static int list_push(struct render_list *l, struct render_request **out)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        struct render_request *p = realloc(l->items, cap * sizeof(*p));
+        if (p == NULL)
+            return AMLSEC_ENOMEM;
+        l->items = p;
+        l->cap = cap;
+    }
+    *out = &l->items[l->n++];
+    memset(*out, 0, sizeof(**out));
+    return 0;
+}
+
+static char *make_url(const json_t *id, const char *api_version)
+{
+    struct buf b;
+    buf_init(&b, 16384);
+    buf_addf(&b, "%s%s?api-version=%s", RENDER_ARM_ENDPOINT,
+             json_is_string(id) ? json_string_value(id) : RENDER_UNKNOWN, api_version);
+    return buf_detach(&b, NULL);
+}
+
+int render_instance(struct render_list *out, const struct config *cfg,
+                    const struct cfg_instance *inst, bool display, struct errbuf *err)
+{
+    const struct schema_kind *k = schema_find(inst->resource->kind);
+    struct render_request *r;
+    const json_t *id = json_is_object(inst->value) ? json_object_get(inst->value, "id") : NULL;
+    int rc;
+    if (k == NULL)
+        return errbuf_set(err, AMLSEC_EUSAGE, "unknown resource kind '%s'", inst->resource->kind);
+    if ((rc = list_push(out, &r)) < 0)
+        return errbuf_set(err, rc, "out of memory");
+    r->address = inst->address;
+    r->kind = k->name;
+    r->url = make_url(id, k->api_version);
+    if (inst->resource->existing) {
+        r->method = strdup("GET");
+        r->lro = LRO_NONE;
+        r->note = "existing: read, never changed";
+    } else {
+        r->method = strdup("PUT");
+        r->lro = k->lro[VERB_PUT];
+        r->note = k->update_via;
+        r->body = render_body(k, inst->attrs, inst->value, cfg->settings, inst->sensitive, display);
+    }
+    if (r->method == NULL || r->url == NULL || (!inst->resource->existing && r->body == NULL))
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    return 0;
+}
+
+int render_format_text(struct buf *out, const struct render_request *r)
+{
+    char *body = NULL;
+    int rc;
+    buf_addf(out, "# %s\n", r->address);
+    if (r->note)
+        buf_addf(out, "# %s\n", r->note);
+    buf_addf(out, "%s %s\n", r->method, r->url);
+    if (r->body) {
+        body = json_dumps(r->body, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+        if (body == NULL)
+            return AMLSEC_ENOMEM;
+        buf_adds(out, body);
+        buf_addch(out, '\n');
+        free(body);
+    }
+    rc = buf_addch(out, '\n');
+    return rc;
+}
+
+json_t *render_to_json(const struct render_request *r)
+{
+    json_t *o = json_pack("{ss ss ss ss ss}", "address", r->address, "kind", r->kind, "method",
+                          r->method, "url", r->url, "lro", render_lro_name(r->lro));
+    if (o == NULL)
+        return NULL;
+    if (r->note)
+        json_object_set_new(o, "note", json_string(r->note));
+    json_object_set(o, "body", r->body ? r->body : json_null());
+    return o;
+}
+
+/* ---- decoding -------------------------------------------------------- */
+
+static void decode_block(json_t *out, const struct schema_block *b, const json_t *arm)
+{
+    char path[512];
+    for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        json_t *d;
+        const json_t *x;
+        if (a->type == ST_BLOCK) {
+            json_t *sub = json_object();
+            decode_block(sub, a->block, arm);
+            if (json_object_size(sub) > 0)
+                json_object_set_new(out, a->name, sub);
+            else
+                json_decref(sub);
+            continue;
+        }
+        if (a->map.path == NULL || (a->flags & SF_WRITE_ONLY))
+            continue;
+        full_path(path, sizeof(path), b->base, a->map.path);
+        x = schema_json_get(arm, path);
+        d = schema_from_arm(a, &a->map, x);
+        if (a->map2.path && a->map2.conv == SC_REF_FIELD && !(a->map2.flags & SF_WRITE_ONLY)) {
+            json_t *d2;
+            full_path(path, sizeof(path), b->base, a->map2.path);
+            d2 = schema_from_arm(a, &a->map2, schema_json_get(arm, path));
+            if (d2 && d)
+                json_object_update(d, d2);
+            else if (d2)
+                d = json_incref(d2);
+            json_decref(d2);
+        }
+        if (d)
+            json_object_set_new(out, a->name, d);
+    }
+}
+
+json_t *render_decode(const struct schema_kind *k, const json_t *arm)
+{
+    json_t *out = json_object();
+    static const char *const top[] = {"id", "name", "location", NULL};
+    if (out == NULL)
+        return NULL;
+    for (const char *const *p = top; *p; p++) {
+        const json_t *v = json_object_get(arm, *p);
+        if (json_is_string(v))
+            json_object_set(out, *p, (json_t *)v);
+    }
+    decode_block(out, &k->body, arm);
+    return out;
+}

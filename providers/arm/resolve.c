@@ -1,0 +1,381 @@
+/* Instance values for references: ids from templates, names, locations and
+ * computed attributes (see resolve.h). */
+#include "providers/arm/resolve.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "parser/value.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/banned.h"
+
+static const char *settings_str(const json_t *settings, const char *key)
+{
+    const json_t *v = settings ? json_object_get(settings, key) : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+bool resolve_rg_of(const char *id, char *out, size_t outsz)
+{
+    const char *p = id ? strcasestr(id, "/resourceGroups/") : NULL;
+    size_t n;
+    if (p == NULL || strncasecmp(id, "/subscriptions/", 15) != 0)
+        return false;
+    p += strlen("/resourceGroups/");
+    p += strcspn(p, "/");
+    n = (size_t)(p - id);
+    if (n >= outsz)
+        return false;
+    memcpy(out, id, n);
+    out[n] = '\0';
+    return true;
+}
+
+bool resolve_sub_of(const char *id, char *out, size_t outsz)
+{
+    size_t n;
+    if (id == NULL || strncasecmp(id, "/subscriptions/", 15) != 0)
+        return false;
+    id += 15;
+    n = strcspn(id, "/");
+    if (n == 0 || n >= outsz)
+        return false;
+    memcpy(out, id, n);
+    out[n] = '\0';
+    return true;
+}
+
+/* The last path segment of an id. */
+static json_t *last_segment(const char *id)
+{
+    const char *slash = strrchr(id, '/');
+    return json_string(slash ? slash + 1 : id);
+}
+
+/* The string an attribute names as an id: ref object id or string. NULL:
+ * absent; *unknown set when it is unknown. */
+static const char *ref_id_str(const json_t *attrs, const char *name, bool *unknown)
+{
+    const json_t *v = attrs ? json_object_get(attrs, name) : NULL;
+    const json_t *id = schema_ref_id(v);
+    if (value_is_unknown(id)) {
+        *unknown = true;
+        return NULL;
+    }
+    return json_is_string(id) ? json_string_value(id) : NULL;
+}
+
+/* Expands a kind's id template; returns a string or unknown. */
+static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
+                               const json_t *settings, const char *name)
+{
+    struct buf b;
+    const char *sub = settings_str(settings, "subscription");
+    const char *p = k->id_template;
+    bool unknown = name == NULL;
+    json_t *out = NULL;
+
+    buf_init(&b, 8192);
+    while (*p && !unknown) {
+        const char *open = strchr(p, '{'), *close;
+        char tok[96], arg1[48] = "", arg2[48] = "";
+        if (open == NULL) {
+            buf_adds(&b, p);
+            break;
+        }
+        buf_add(&b, p, (size_t)(open - p));
+        close = strchr(open, '}');
+        if (close == NULL || (size_t)(close - open - 1) >= sizeof(tok))
+            BUG("bad id template '%s'", k->id_template);
+        memcpy(tok, open + 1, (size_t)(close - open - 1));
+        tok[close - open - 1] = '\0';
+        p = close + 1;
+        if (strcmp(tok, "sub") == 0) {
+            if (sub == NULL)
+                unknown = true;
+            else
+                buf_adds(&b, sub);
+        } else if (strcmp(tok, "name") == 0) {
+            buf_adds(&b, name);
+        } else {
+            char *colon = strchr(tok, ':'), *comma;
+            const char *id;
+            if (colon == NULL)
+                BUG("bad id template token '%s'", tok);
+            *colon = '\0';
+            comma = strchr(colon + 1, ',');
+            if (comma) {
+                *comma = '\0';
+                snprintf(arg2, sizeof(arg2), "%s", comma + 1);
+            }
+            snprintf(arg1, sizeof(arg1), "%s", colon + 1);
+            if (strcmp(tok, "rg") == 0) {
+                const json_t *v = json_object_get(attrs, arg1);
+                char rg[1024];
+                if (value_is_unknown(v) || value_is_unknown(schema_ref_id(v))) {
+                    unknown = true;
+                } else if (json_is_string(v) && json_string_value(v)[0] != '/') {
+                    if (sub == NULL)
+                        unknown = true;
+                    else
+                        buf_addf(&b, "/subscriptions/%s/resourceGroups/%s", sub,
+                                 json_string_value(v));
+                } else if ((id = ref_id_str(attrs, arg1, &unknown)) != NULL) {
+                    buf_adds(&b, id);
+                } else if (!unknown && arg2[0] &&
+                           (id = ref_id_str(attrs, arg2, &unknown)) != NULL &&
+                           resolve_rg_of(id, rg, sizeof(rg))) {
+                    buf_adds(&b, rg);
+                } else {
+                    unknown = true;
+                }
+            } else if (strcmp(tok, "parent") == 0) {
+                id = ref_id_str(attrs, arg1, &unknown);
+                if (id)
+                    buf_adds(&b, id);
+                else
+                    unknown = true;
+            } else if (strcmp(tok, "scope") == 0) {
+                id = ref_id_str(attrs, arg1, &unknown);
+                if (id)
+                    buf_adds(&b, id);
+                else if (!unknown && json_object_get(attrs, arg1) == NULL && sub)
+                    buf_addf(&b, "/subscriptions/%s", sub);
+                else
+                    unknown = true;
+            } else {
+                BUG("bad id template token '%s'", tok);
+            }
+        }
+    }
+    out = unknown ? value_unknown() : json_string(b.ptr);
+    buf_release(&b);
+    return out;
+}
+
+/* A name-based UUID (RFC 4122 layout, version 5 bits, SHA-256 based). */
+static json_t *derived_guid(const char *seed)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char s[40];
+    if (!EVP_Digest(seed, strlen(seed), md, &mdlen, EVP_sha256(), NULL) || mdlen < 16)
+        return value_unknown();
+    md[6] = (unsigned char)((md[6] & 0x0f) | 0x50);
+    md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
+    snprintf(s, sizeof(s), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11],
+             md[12], md[13], md[14], md[15]);
+    return json_string(s);
+}
+
+/* Lowercased copy of s into a buf. */
+static void add_lower(struct buf *b, const char *s)
+{
+    for (; *s; s++)
+        buf_addch(b, (char)tolower((unsigned char)*s));
+}
+
+static json_t *default_name(const struct schema_kind *k, const json_t *attrs,
+                            const json_t *settings, const char *label)
+{
+    switch (k->name_rule) {
+    case NAME_LABEL:
+        return json_string(label);
+    case NAME_PE: {
+        const json_t *t = json_object_get(attrs, "target");
+        const json_t *sr = json_object_get(attrs, "subresource");
+        const json_t *tn = json_is_object(t) ? json_object_get(t, "name") : NULL;
+        char tmp[512];
+        if (tn == NULL && json_is_string(t)) {
+            json_t *seg = last_segment(json_string_value(t));
+            snprintf(tmp, sizeof(tmp), "%s", json_string_value(seg));
+            json_decref(seg);
+        } else if (json_is_string(tn)) {
+            snprintf(tmp, sizeof(tmp), "%s", json_string_value(tn));
+        } else {
+            return value_unknown();
+        }
+        if (!json_is_string(sr))
+            return json_is_null(sr) || sr == NULL ? json_string(label) : value_unknown();
+        {
+            char name[600];
+            snprintf(name, sizeof(name), "pe-%s-%s", tmp, json_string_value(sr));
+            return json_string(name);
+        }
+    }
+    case NAME_GUID: {
+        struct buf b;
+        bool unknown = false;
+        const char *scope = ref_id_str(attrs, "scope", &unknown);
+        const char *sub = settings_str(settings, "subscription");
+        json_t *out;
+        buf_init(&b, 8192);
+        buf_adds(&b, k->name);
+        buf_addch(&b, '|');
+        if (scope)
+            add_lower(&b, scope);
+        else if (sub)
+            buf_addf(&b, "/subscriptions/%s", sub);
+        if (strcmp(k->name, "role_assignment") == 0) {
+            const struct schema_attr *ra = schema_attr_find(k, "role");
+            json_t *role = schema_to_arm(ra, &ra->map, json_object_get(attrs, "role"), sub);
+            const json_t *pr = json_object_get(attrs, "principal");
+            if (!json_is_string(role) || !json_is_string(pr))
+                unknown = true;
+            else {
+                buf_addch(&b, '|');
+                add_lower(&b, json_string_value(role));
+                buf_addch(&b, '|');
+                add_lower(&b, json_string_value(pr));
+            }
+            json_decref(role);
+        } else {
+            const json_t *rn = json_object_get(attrs, "role_name");
+            if (!json_is_string(rn))
+                unknown = true;
+            else {
+                buf_addch(&b, '|');
+                buf_adds(&b, json_string_value(rn));
+            }
+        }
+        out = unknown ? value_unknown() : derived_guid(b.ptr);
+        buf_release(&b);
+        return out;
+    }
+    }
+    return json_string(label);
+}
+
+/* The location of the first parent-like reference that has one. */
+static const json_t *parent_location(const json_t *attrs)
+{
+    static const char *const parents[] = {"workspace", "vault", "target", "resource_group", NULL};
+    for (const char *const *p = parents; *p; p++) {
+        const json_t *v = json_object_get(attrs, *p);
+        const json_t *loc = json_is_object(v) ? json_object_get(v, "location") : NULL;
+        if (loc && (json_is_string(loc) || value_is_unknown(loc)))
+            return loc;
+    }
+    return NULL;
+}
+
+static void set_computed(const struct schema_kind *k, json_t *out, const char *name,
+                         const json_t *attrs)
+{
+    char tmp[1024];
+    if (strcmp(k->name, "key_vault") == 0) {
+        snprintf(tmp, sizeof(tmp), "https://%s.vault.azure.net/", name);
+        json_object_set_new(out, "vault_uri", json_string(tmp));
+    } else if (strcmp(k->name, "key") == 0) {
+        const json_t *vault = json_object_get(attrs, "vault");
+        const json_t *vid = schema_ref_id(vault);
+        const json_t *vname = json_is_object(vault) ? json_object_get(vault, "name") : NULL;
+        json_object_set_new(out, "vault_id", vid ? json_incref((json_t *)vid) : value_unknown());
+        if (json_is_string(vname)) {
+            snprintf(tmp, sizeof(tmp), "https://%s.vault.azure.net/keys/%s",
+                     json_string_value(vname), name);
+            json_object_set_new(out, "uri", json_string(tmp));
+        } else if (json_is_string(vid)) {
+            json_t *seg = last_segment(json_string_value(vid));
+            snprintf(tmp, sizeof(tmp), "https://%s.vault.azure.net/keys/%s", json_string_value(seg),
+                     name);
+            json_decref(seg);
+            json_object_set_new(out, "uri", json_string(tmp));
+        }
+    } else if (strcmp(k->name, "storage_account") == 0) {
+        snprintf(tmp, sizeof(tmp), "https://%s.blob.core.windows.net/", name);
+        json_object_set_new(out, "primary_blob_endpoint", json_string(tmp));
+    } else if (strcmp(k->name, "container_registry") == 0) {
+        size_t i;
+        snprintf(tmp, sizeof(tmp), "%s.azurecr.io", name);
+        for (i = 0; tmp[i]; i++)
+            tmp[i] = (char)tolower((unsigned char)tmp[i]);
+        json_object_set_new(out, "login_server", json_string(tmp));
+    }
+    /* Everything else the service computes is known only after apply. */
+    for (const struct schema_attr *a = k->body.attrs; a->name; a++)
+        if ((a->flags & SF_COMPUTED) && json_object_get(out, a->name) == NULL)
+            json_object_set_new(out, a->name, value_unknown());
+    if (strcmp(k->name, "workspace") == 0 && json_object_get(out, "principal_id") == NULL)
+        json_object_set_new(out, "principal_id", value_unknown());
+}
+
+json_t *resolve_value(const struct schema_kind *k, const json_t *attrs, const json_t *settings,
+                      const char *label, bool existing)
+{
+    json_t *out = json_is_object(attrs) ? json_copy((json_t *)attrs) : json_object();
+    json_t *name = NULL, *id = NULL;
+    const json_t *given_id = existing ? json_object_get(attrs, "id") : NULL;
+    const json_t *nv;
+
+    if (out == NULL)
+        return NULL;
+    nv = json_object_get(attrs, "name");
+    if (json_is_string(nv) || value_is_unknown(nv))
+        name = json_incref((json_t *)nv);
+    else if (json_is_string(given_id))
+        name = last_segment(json_string_value(given_id));
+    else
+        name = default_name(k, attrs, settings, label);
+
+    if (json_is_string(given_id) || value_is_unknown(given_id))
+        id = json_incref((json_t *)given_id);
+    else
+        id = expand_template(k, attrs, settings,
+                             json_is_string(name) ? json_string_value(name) : NULL);
+
+    json_object_set_new(out, "id", id);
+    json_object_set_new(out, "name", name);
+    json_object_set_new(out, "resource_type", json_string(k->arm_type));
+    if (k->located && json_object_get(out, "location") == NULL) {
+        const json_t *loc = existing ? NULL : parent_location(attrs);
+        const char *sloc = settings_str(settings, "location");
+        if (existing)
+            json_object_set_new(out, "location", value_unknown());
+        else if (loc)
+            json_object_set(out, "location", (json_t *)loc);
+        else if (sloc)
+            json_object_set_new(out, "location", json_string(sloc));
+        else
+            json_object_set_new(out, "location", value_unknown());
+    }
+    if (existing) {
+        /* Read at plan time: whatever was not given is unknown now. */
+        for (const struct schema_attr *a = k->body.attrs; a->name; a++)
+            if (a->type != ST_BLOCK && json_object_get(out, a->name) == NULL)
+                json_object_set_new(out, a->name, value_unknown());
+    } else if (json_is_string(name)) {
+        set_computed(k, out, json_string_value(name), attrs);
+    } else {
+        for (const struct schema_attr *a = k->body.attrs; a->name; a++)
+            if ((a->flags & SF_COMPUTED) && json_object_get(out, a->name) == NULL)
+                json_object_set_new(out, a->name, value_unknown());
+    }
+    return out;
+}
+
+static json_t *instance_value(void *payload, const struct config *cfg,
+                              const struct cfg_instance *inst)
+{
+    const struct schema_kind *k = schema_find(inst->resource->kind);
+    (void)payload;
+    if (k == NULL) {
+        /* Not in the catalogue (validation reports it): the front end's default. */
+        json_t *out = json_is_object(inst->attrs) ? json_copy(inst->attrs) : json_object();
+        json_object_set_new(out, "id", value_unknown());
+        return out;
+    }
+    return resolve_value(k, inst->attrs, cfg->settings, inst->resource->name,
+                         inst->resource->existing);
+}
+
+struct cfg_resolver resolve_resolver(void)
+{
+    struct cfg_resolver r = {.instance_value = instance_value, .payload = NULL};
+    return r;
+}

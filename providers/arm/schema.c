@@ -1,0 +1,926 @@
+/* Catalogue lookups, schema validation, normalisers and change
+ * classification (the tables are in schema_kinds.c). */
+#include "providers/arm/schema.h"
+
+#include <ctype.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parser/value.h"
+#include "util/buf.h"
+#include "util/suggest.h"
+#include "util/banned.h"
+
+/* ---- lookups ------------------------------------------------------------ */
+
+const struct schema_kind *schema_find(const char *kind)
+{
+    if (kind == NULL)
+        return NULL;
+    for (const struct schema_kind *k = schema_kinds; k->name; k++)
+        if (strcmp(k->name, kind) == 0)
+            return k;
+    return NULL;
+}
+
+const struct schema_kind *schema_find_by_type(const char *arm_type)
+{
+    if (arm_type == NULL)
+        return NULL;
+    for (const struct schema_kind *k = schema_kinds; k->name; k++)
+        if (strcasecmp(k->arm_type, arm_type) == 0)
+            return k;
+    return NULL;
+}
+
+static const struct schema_attr *block_attr(const struct schema_block *b, const char *name,
+                                            size_t len)
+{
+    for (const struct schema_attr *a = b->attrs; a->name; a++)
+        if (strlen(a->name) == len && strncmp(a->name, name, len) == 0)
+            return a;
+    return NULL;
+}
+
+const struct schema_attr *schema_attr_find(const struct schema_kind *k, const char *path)
+{
+    const struct schema_block *b = &k->body;
+    const struct schema_attr *a = NULL;
+    const char *p = path;
+    while (b) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        a = block_attr(b, p, len);
+        if (a == NULL || dot == NULL)
+            return a;
+        b = a->block;
+        p = dot + 1;
+    }
+    return NULL;
+}
+
+/* ---- JSON paths ------------------------------------------------------- */
+
+/* One step of a dotted path: a key (may be empty) and an optional [index].
+ * Returns the rest of the path. */
+static const char *path_step(const char *p, char *key, size_t keysz, long *index, int *ok)
+{
+    size_t n = strcspn(p, ".[");
+    *ok = n < keysz;
+    if (*ok) {
+        memcpy(key, p, n);
+        key[n] = '\0';
+    }
+    *index = -1;
+    p += n;
+    if (*p == '[') {
+        char *end;
+        *index = strtol(p + 1, &end, 10);
+        if (*end != ']' || *index < 0)
+            *ok = 0;
+        p = *end == ']' ? end + 1 : end;
+    }
+    if (*p == '.')
+        p++;
+    return p;
+}
+
+const json_t *schema_json_get(const json_t *root, const char *path)
+{
+    const json_t *cur = root;
+    const char *p = path;
+    char key[128];
+    if (path == NULL || *path == '\0')
+        return root;
+    while (cur && *p) {
+        long index;
+        int ok;
+        p = path_step(p, key, sizeof(key), &index, &ok);
+        if (!ok)
+            return NULL;
+        if (key[0]) {
+            if (!json_is_object(cur))
+                return NULL;
+            cur = json_object_get(cur, key);
+        }
+        if (cur && index >= 0)
+            cur = json_is_array(cur) ? json_array_get(cur, (size_t)index) : NULL;
+    }
+    return cur;
+}
+
+int schema_json_set(json_t *root, const char *path, json_t *v)
+{
+    json_t *cur = root;
+    const char *p = path;
+    char key[128];
+    if (v == NULL)
+        return -1;
+    while (*p) {
+        long index;
+        int ok;
+        bool last;
+        json_t *next;
+        p = path_step(p, key, sizeof(key), &index, &ok);
+        last = *p == '\0';
+        if (!ok || !key[0] || !json_is_object(cur))
+            goto fail;
+        if (index < 0) {
+            if (last)
+                return json_object_set_new(cur, key, v) == 0 ? 0 : -1;
+            next = json_object_get(cur, key);
+            if (!json_is_object(next)) {
+                next = json_object();
+                if (next == NULL || json_object_set_new(cur, key, next) != 0)
+                    goto fail;
+            }
+            cur = next;
+            continue;
+        }
+        next = json_object_get(cur, key);
+        if (!json_is_array(next)) {
+            next = json_array();
+            if (next == NULL || json_object_set_new(cur, key, next) != 0)
+                goto fail;
+        }
+        while (json_array_size(next) <= (size_t)index)
+            if (json_array_append_new(next, last ? json_null() : json_object()) != 0)
+                goto fail;
+        if (last)
+            return json_array_set_new(next, (size_t)index, v) == 0 ? 0 : -1;
+        cur = json_array_get(next, (size_t)index);
+        if (!json_is_object(cur)) {
+            json_t *o = json_object();
+            if (o == NULL || json_array_set_new(next, (size_t)index, o) != 0)
+                goto fail;
+            cur = o;
+        }
+    }
+fail:
+    json_decref(v);
+    return -1;
+}
+
+/* ---- enums, roles ------------------------------------------------------ */
+
+static void enum_fold(char *out, size_t outsz, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 1 < outsz; s++)
+        if (*s != '_' && *s != '-' && *s != ' ')
+            out[n++] = (char)tolower((unsigned char)*s);
+    out[n] = '\0';
+}
+
+const char *schema_enum_match(const char *const *allowed, const char *s)
+{
+    char a[128], b[128];
+    if (allowed == NULL || s == NULL)
+        return NULL;
+    for (const char *const *p = allowed; *p; p++)
+        if (strcmp(*p, s) == 0)
+            return *p;
+    enum_fold(b, sizeof(b), s);
+    for (const char *const *p = allowed; *p; p++) {
+        enum_fold(a, sizeof(a), *p);
+        if (strcmp(a, b) == 0)
+            return *p;
+    }
+    return NULL;
+}
+
+/* Built-in role definitions: name -> GUID (Microsoft's built-in role list;
+ * these ids are the same in every tenant). */
+static const struct {
+    const char *name, *guid;
+} builtin_roles[] = {
+    {"Owner", "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"},
+    {"Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c"},
+    {"Reader", "acdd72a7-3385-48ef-bd42-f606fba81ae7"},
+    {"User Access Administrator", "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"},
+    {"AzureML Data Scientist", "f6c7c914-8db3-469d-8ca1-694a8f32e121"},
+    {"AzureML Compute Operator", "e503ece1-11d0-4e8e-8e2c-7a6c3bf38815"},
+    {"Storage Blob Data Contributor", "ba92f5b4-2d11-453d-a403-e96b0029c9fe"},
+    {"Storage Blob Data Reader", "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"},
+    {"Key Vault Administrator", "00482a5a-887f-4fb3-b363-3b7fe8e74483"},
+    {"Key Vault Crypto Officer", "14b46e9e-c2b7-41b4-b07b-48a6ebf60603"},
+    {"Key Vault Crypto Service Encryption User", "e147488a-f6f5-4113-8e2d-b22465e65bf6"},
+    {"Key Vault Secrets User", "4633458b-17de-408a-b874-0445c86b69e6"},
+    {"AcrPull", "7f951dda-4ed3-4680-a7ca-43fe172d538d"},
+    {"AcrPush", "8311e382-0749-4cb8-b61a-304f252e45ec"},
+    {"Monitoring Reader", "43d0d8ad-25c7-4714-9337-8ba259a9fe05"},
+};
+
+const char *const schema_builtin_role_names[] = {
+    "Owner",
+    "Contributor",
+    "Reader",
+    "User Access Administrator",
+    "AzureML Data Scientist",
+    "AzureML Compute Operator",
+    "Storage Blob Data Contributor",
+    "Storage Blob Data Reader",
+    "Key Vault Administrator",
+    "Key Vault Crypto Officer",
+    "Key Vault Crypto Service Encryption User",
+    "Key Vault Secrets User",
+    "AcrPull",
+    "AcrPush",
+    "Monitoring Reader",
+    NULL,
+};
+
+const char *schema_builtin_role(const char *name)
+{
+    for (size_t i = 0; i < sizeof(builtin_roles) / sizeof(builtin_roles[0]); i++)
+        if (strcasecmp(builtin_roles[i].name, name) == 0)
+            return builtin_roles[i].guid;
+    return NULL;
+}
+
+static bool is_guid(const char *s)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    if (strlen(s) != sizeof(shape) - 1)
+        return false;
+    for (size_t i = 0; shape[i]; i++)
+        if (shape[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* ---- conversions ------------------------------------------------------ */
+
+const json_t *schema_ref_id(const json_t *v)
+{
+    if (json_is_string(v) || value_is_unknown(v))
+        return v;
+    if (json_is_object(v))
+        return json_object_get(v, "id");
+    return NULL;
+}
+
+json_t *schema_effective(const struct schema_attr *a, const json_t *v)
+{
+    if (v != NULL && !json_is_null(v))
+        return json_incref((json_t *)v);
+    if (a->def)
+        return json_loads(a->def, JSON_DECODE_ANY, NULL);
+    return NULL;
+}
+
+static json_t *enum_out(const struct schema_attr *a, const json_t *v)
+{
+    const char *hit;
+    if (!json_is_string(v))
+        return json_incref((json_t *)v);
+    hit = schema_enum_match(a->allowed, json_string_value(v));
+    return json_string(hit ? hit : json_string_value(v));
+}
+
+static json_t *id_segment(const char *id, const char *segment)
+{
+    const char *p = id;
+    size_t n = strlen(segment);
+    while ((p = strchr(p, '/')) != NULL) {
+        p++;
+        if (strncasecmp(p, segment, n) == 0 && p[n] == '/') {
+            const char *name = p + n + 1;
+            return json_stringn(name, strcspn(name, "/"));
+        }
+    }
+    return NULL;
+}
+
+json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, const json_t *v,
+                      const char *subscription)
+{
+    json_t *out = NULL;
+    size_t i;
+    const json_t *item;
+
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (value_is_unknown(v))
+        return value_unknown();
+    switch (m->conv) {
+    case SC_NONE:
+        return json_incref((json_t *)v);
+    case SC_ENUM:
+        if (json_is_array(v)) {
+            out = json_array();
+            json_array_foreach(v, i, item) json_array_append_new(out, enum_out(a, item));
+            return out;
+        }
+        return enum_out(a, v);
+    case SC_ENABLED:
+        return json_is_boolean(v) ? json_string(json_is_true(v) ? "Enabled" : "Disabled")
+                                  : json_incref((json_t *)v);
+    case SC_ENABLED_LOWER:
+        return json_is_boolean(v) ? json_string(json_is_true(v) ? "enabled" : "disabled")
+                                  : json_incref((json_t *)v);
+    case SC_NOT:
+        return json_is_boolean(v) ? json_boolean(!json_is_true(v)) : json_incref((json_t *)v);
+    case SC_TRUE_ONLY:
+        return json_is_true(v) ? json_true() : NULL;
+    case SC_DEDICATED:
+        return json_is_true(v) ? json_string("Dedicated") : NULL;
+    case SC_ENFORCE:
+        return json_is_boolean(v) ? json_string(json_is_true(v) ? "Default" : "DoNotEnforce")
+                                  : json_incref((json_t *)v);
+    case SC_ID: {
+        const json_t *id = schema_ref_id(v);
+        return id ? json_incref((json_t *)id) : NULL;
+    }
+    case SC_REF_FIELD:
+        if (json_is_object(v) && !value_is_unknown(v)) {
+            const json_t *f = json_object_get(v, m->field);
+            return f ? json_incref((json_t *)f) : NULL;
+        }
+        return json_is_string(v) && strcmp(m->field, "versioned_uri") == 0
+                   ? json_incref((json_t *)v)
+                   : NULL;
+    case SC_OBJ_LIST:
+        if (!json_is_array(v))
+            return json_incref((json_t *)v);
+        out = json_array();
+        json_array_foreach(v, i, item)
+        {
+            const json_t *s = schema_ref_id(item);
+            json_t *o = json_object();
+            json_object_set(o, m->field, (json_t *)(s ? s : item));
+            json_array_append_new(out, o);
+        }
+        return out;
+    case SC_JOIN: {
+        struct buf b;
+        if (!json_is_array(v))
+            return enum_out(a, v);
+        if (json_array_size(v) == 0)
+            return json_string("None");
+        buf_init(&b, 4096);
+        json_array_foreach(v, i, item)
+        {
+            const char *s = json_is_string(item) ? json_string_value(item) : "";
+            const char *hit = schema_enum_match(a->allowed, s);
+            if (i > 0)
+                buf_adds(&b, ", ");
+            buf_adds(&b, hit ? hit : s);
+        }
+        out = json_string(b.ptr);
+        buf_release(&b);
+        return out;
+    }
+    case SC_WRAP_LIST:
+        out = json_array();
+        json_array_append_new(out, enum_out(a, v));
+        return out;
+    case SC_ID_MAP:
+        if (!json_is_array(v))
+            return json_incref((json_t *)v);
+        out = json_object();
+        json_array_foreach(v, i, item)
+        {
+            const json_t *id = schema_ref_id(item);
+            if (json_is_string(id))
+                json_object_set_new(out, json_string_value(id), json_object());
+        }
+        return out;
+    case SC_PARAMS: {
+        const char *k;
+        json_t *pv;
+        if (!json_is_object(v))
+            return json_incref((json_t *)v);
+        out = json_object();
+        json_object_foreach((json_t *)v, k, pv)
+        {
+            json_t *o = json_object();
+            json_object_set(o, "value", pv);
+            json_object_set_new(out, k, o);
+        }
+        return out;
+    }
+    case SC_ROLE: {
+        const json_t *id = schema_ref_id(v);
+        const char *s, *guid;
+        char tmp[512];
+        if (json_is_object(v))
+            return id ? json_incref((json_t *)id) : NULL;
+        if (!json_is_string(v))
+            return json_incref((json_t *)v);
+        s = json_string_value(v);
+        if (s[0] == '/')
+            return json_incref((json_t *)v);
+        guid = is_guid(s) ? s : schema_builtin_role(s);
+        if (guid == NULL)
+            return json_incref((json_t *)v);
+        if (subscription)
+            snprintf(tmp, sizeof(tmp),
+                     "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/%s",
+                     subscription, guid);
+        else
+            snprintf(tmp, sizeof(tmp), "/providers/Microsoft.Authorization/roleDefinitions/%s",
+                     guid);
+        return json_string(tmp);
+    }
+    case SC_POLICY_DEF: {
+        char tmp[512];
+        const char *s;
+        if (!json_is_string(v))
+            return json_incref((json_t *)v);
+        s = json_string_value(v);
+        if (s[0] == '/')
+            return json_incref((json_t *)v);
+        snprintf(tmp, sizeof(tmp), "/providers/Microsoft.Authorization/policyDefinitions/%s", s);
+        return json_string(tmp);
+    }
+    case SC_LOGS:
+    case SC_METRICS:
+        if (!json_is_array(v))
+            return json_incref((json_t *)v);
+        out = json_array();
+        json_array_foreach(v, i, item)
+        {
+            const char *s = json_is_string(item) ? json_string_value(item) : "";
+            bool group = m->conv == SC_LOGS &&
+                         (strcasecmp(s, "allLogs") == 0 || strcasecmp(s, "audit") == 0);
+            json_t *o = json_object();
+            json_object_set(o, group ? "categoryGroup" : "category", (json_t *)item);
+            json_object_set_new(o, "enabled", json_true());
+            json_array_append_new(out, o);
+        }
+        return out;
+    case SC_ID_SEGMENT: {
+        const json_t *id = schema_ref_id(v);
+        if (value_is_unknown(id))
+            return value_unknown();
+        return json_is_string(id) ? id_segment(json_string_value(id), m->field) : NULL;
+    }
+    case SC_LIFETIME: {
+        char action[32];
+        const char *colon = strchr(m->field, ':');
+        size_t n = colon ? (size_t)(colon - m->field) : 0;
+        if (colon == NULL || n >= sizeof(action))
+            return NULL;
+        memcpy(action, m->field, n);
+        action[n] = '\0';
+        out = json_object();
+        json_object_set_new(out, "trigger", json_pack("{sO}", colon + 1, v));
+        json_object_set_new(out, "action", json_pack("{ss}", "type", action));
+        return out;
+    }
+    }
+    return NULL;
+}
+
+json_t *schema_from_arm(const struct schema_attr *a, const struct schema_map *m, const json_t *arm)
+{
+    json_t *out;
+    size_t i;
+    const json_t *item;
+
+    if (arm == NULL || json_is_null(arm))
+        return NULL;
+    switch (m->conv) {
+    case SC_NONE:
+    case SC_ID:
+    case SC_ROLE:
+    case SC_POLICY_DEF:
+        return json_incref((json_t *)arm);
+    case SC_ENUM:
+        if (json_is_array(arm)) {
+            out = json_array();
+            json_array_foreach(arm, i, item) json_array_append_new(out, enum_out(a, item));
+            return out;
+        }
+        return enum_out(a, arm);
+    case SC_ENABLED:
+    case SC_ENABLED_LOWER:
+        if (json_is_string(arm))
+            return json_boolean(strcasecmp(json_string_value(arm), "enabled") == 0);
+        return json_incref((json_t *)arm);
+    case SC_NOT:
+        return json_is_boolean(arm) ? json_boolean(!json_is_true(arm)) : json_incref((json_t *)arm);
+    case SC_TRUE_ONLY:
+        return json_incref((json_t *)arm);
+    case SC_DEDICATED:
+        return json_boolean(json_is_string(arm) &&
+                            strcasecmp(json_string_value(arm), "Dedicated") == 0);
+    case SC_ENFORCE:
+        if (json_is_string(arm))
+            return json_boolean(strcasecmp(json_string_value(arm), "DoNotEnforce") != 0);
+        return json_incref((json_t *)arm);
+    case SC_REF_FIELD:
+        return json_pack("{sO}", m->field, arm);
+    case SC_OBJ_LIST:
+        if (!json_is_array(arm))
+            return NULL;
+        out = json_array();
+        json_array_foreach(arm, i, item)
+        {
+            const json_t *f = json_object_get(item, m->field);
+            if (f)
+                json_array_append(out, (json_t *)f);
+        }
+        return out;
+    case SC_JOIN: {
+        const char *s, *p;
+        if (!json_is_string(arm))
+            return NULL;
+        out = json_array();
+        s = json_string_value(arm);
+        if (strcasecmp(s, "None") == 0)
+            return out;
+        for (p = s; *p;) {
+            size_t n;
+            char tmp[64];
+            const char *hit;
+            while (*p == ' ' || *p == ',')
+                p++;
+            n = strcspn(p, ",");
+            while (n > 0 && p[n - 1] == ' ')
+                n--;
+            if (n == 0)
+                break;
+            if (n >= sizeof(tmp))
+                n = sizeof(tmp) - 1;
+            memcpy(tmp, p, n);
+            tmp[n] = '\0';
+            hit = schema_enum_match(a->allowed, tmp);
+            json_array_append_new(out, json_string(hit ? hit : tmp));
+            p += strcspn(p, ",");
+        }
+        return out;
+    }
+    case SC_WRAP_LIST:
+        if (json_is_array(arm))
+            return json_array_size(arm) ? enum_out(a, json_array_get(arm, 0)) : NULL;
+        return enum_out(a, arm);
+    case SC_ID_MAP: {
+        const char *k;
+        json_t *x;
+        if (!json_is_object(arm))
+            return NULL;
+        out = json_array();
+        json_object_foreach((json_t *)arm, k, x) json_array_append_new(out, json_string(k));
+        return out;
+    }
+    case SC_PARAMS: {
+        const char *k;
+        json_t *x;
+        if (!json_is_object(arm))
+            return NULL;
+        out = json_object();
+        json_object_foreach((json_t *)arm, k, x)
+        {
+            const json_t *val = json_object_get(x, "value");
+            json_object_set(out, k, val ? (json_t *)val : json_null());
+        }
+        return out;
+    }
+    case SC_LOGS:
+    case SC_METRICS:
+        if (!json_is_array(arm))
+            return NULL;
+        out = json_array();
+        json_array_foreach(arm, i, item)
+        {
+            const json_t *c = json_object_get(item, "categoryGroup");
+            if (!json_is_string(c))
+                c = json_object_get(item, "category");
+            if (json_is_string(c) && !json_is_false(json_object_get(item, "enabled")))
+                json_array_append(out, (json_t *)c);
+        }
+        return out;
+    case SC_ID_SEGMENT:
+        return json_incref((json_t *)arm);
+    case SC_LIFETIME: {
+        const char *colon = strchr(m->field, ':');
+        size_t n = colon ? (size_t)(colon - m->field) : 0;
+        if (colon == NULL || !json_is_array(arm))
+            return NULL;
+        json_array_foreach(arm, i, item)
+        {
+            const json_t *type = schema_json_get(item, "action.type");
+            const json_t *trig = json_object_get(json_object_get(item, "trigger"), colon + 1);
+            if (json_is_string(type) && strlen(json_string_value(type)) == n &&
+                strncasecmp(json_string_value(type), m->field, n) == 0 && json_is_string(trig))
+                return json_incref((json_t *)trig);
+        }
+        return NULL;
+    }
+    }
+    return NULL;
+}
+
+/* ---- normalisers ------------------------------------------------------ */
+
+static json_t *norm_string(enum schema_norm n, const char *s)
+{
+    char tmp[2048];
+    size_t len = strlen(s);
+    if (len >= sizeof(tmp))
+        return json_string(s);
+    switch (n) {
+    case SN_ID:
+    case SN_ID_SET:
+        for (size_t i = 0; i <= len; i++)
+            tmp[i] = (char)tolower((unsigned char)s[i]);
+        while (len > 1 && tmp[len - 1] == '/')
+            tmp[--len] = '\0';
+        return json_string(tmp);
+    case SN_ENUM:
+        enum_fold(tmp, sizeof(tmp), s);
+        return json_string(tmp);
+    case SN_CIDR: {
+        size_t o = 0;
+        for (const char *p = s; *p && o + 4 < sizeof(tmp); p++)
+            if (*p != '\'' && *p != ' ')
+                tmp[o++] = *p;
+        tmp[o] = '\0';
+        if (strchr(tmp, '/') == NULL && strchr(tmp, ':') == NULL)
+            memcpy(tmp + o, "/32", 4);
+        return json_string(tmp);
+    }
+    case SN_KEY_URI: {
+        /* https://HOST[:443]/keys/name[/version][/] -> lowercase host, no :443 */
+        const char *host = strstr(s, "://");
+        size_t o = 0, i;
+        const char *rest;
+        if (host == NULL)
+            return json_string(s);
+        host += 3;
+        rest = host + strcspn(host, "/");
+        memcpy(tmp, s, (size_t)(host - s));
+        o = (size_t)(host - s);
+        for (i = 0; host + i < rest; i++)
+            tmp[o++] = (char)tolower((unsigned char)host[i]);
+        if (o >= 4 && memcmp(tmp + o - 4, ":443", 4) == 0)
+            o -= 4;
+        memcpy(tmp + o, rest, strlen(rest) + 1);
+        o += strlen(rest);
+        while (o > 0 && tmp[o - 1] == '/')
+            tmp[--o] = '\0';
+        return json_string(tmp);
+    }
+    case SN_NONE:
+    case SN_SET:
+        break;
+    }
+    return json_string(s);
+}
+
+static int cmp_json(const void *x, const void *y)
+{
+    const json_t *a = *(const json_t *const *)x, *b = *(const json_t *const *)y;
+    char *sa = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *sb = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    int r = strcmp(sa ? sa : "", sb ? sb : "");
+    free(sa);
+    free(sb);
+    return r;
+}
+
+static json_t *norm_value(enum schema_norm n, const json_t *v)
+{
+    if (v == NULL)
+        return NULL;
+    if (value_is_unknown(v))
+        return json_incref((json_t *)v);
+    if (json_is_object(v) && (n == SN_ID || n == SN_ID_SET || n == SN_KEY_URI)) {
+        const json_t *id = json_object_get(v, "id");
+        if (n == SN_KEY_URI && json_object_get(v, "versioned_uri"))
+            id = json_object_get(v, "versioned_uri");
+        if (id)
+            return norm_value(n, id);
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        /* Whatever the attribute: ARM ids compare case-insensitively. */
+        if (n == SN_NONE &&
+            (strncmp(s, "/subscriptions/", 15) == 0 || strncmp(s, "/providers/", 11) == 0))
+            n = SN_ID;
+        if (n == SN_NONE && strncmp(s, "https://", 8) == 0 && strstr(s, ".vault.") &&
+            strstr(s, "/keys/"))
+            n = SN_KEY_URI;
+        return norm_string(n, s);
+    }
+    if (json_is_array(v)) {
+        size_t i, cnt = json_array_size(v);
+        json_t **items = calloc(cnt ? cnt : 1, sizeof(*items));
+        json_t *out = json_array();
+        const json_t *item;
+        enum schema_norm en = n == SN_SET ? SN_NONE : n;
+        if (items == NULL || out == NULL) {
+            free(items);
+            json_decref(out);
+            return NULL;
+        }
+        json_array_foreach(v, i, item) items[i] = norm_value(en, item);
+        if (n == SN_SET || n == SN_ID_SET || n == SN_CIDR || n == SN_ENUM)
+            qsort(items, cnt, sizeof(*items), cmp_json);
+        for (i = 0; i < cnt; i++)
+            json_array_append_new(out, items[i] ? items[i] : json_null());
+        free(items);
+        return out;
+    }
+    if (json_is_object(v)) {
+        json_t *out = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x)
+            json_object_set_new(out, k, norm_value(n == SN_SET ? SN_NONE : n, x));
+        return out;
+    }
+    return json_incref((json_t *)v);
+}
+
+json_t *schema_normalise(const struct schema_attr *a, const json_t *v)
+{
+    return norm_value(a->norm, v);
+}
+
+bool schema_values_equal(const struct schema_attr *a, const json_t *x, const json_t *y)
+{
+    json_t *ex = schema_effective(a, x), *ey = schema_effective(a, y);
+    json_t *nx = norm_value(a->norm, ex), *ny = norm_value(a->norm, ey);
+    bool eq;
+    if (nx == NULL || ny == NULL)
+        eq = nx == ny;
+    else
+        eq = json_equal(nx, ny);
+    json_decref(ex);
+    json_decref(ey);
+    json_decref(nx);
+    json_decref(ny);
+    return eq;
+}
+
+/* ---- change classification ------------------------------------------- */
+
+const char *schema_change_name(enum schema_change c)
+{
+    switch (c) {
+    case CHANGE_NONE:
+        return "none";
+    case CHANGE_UPDATE:
+        return "update";
+    case CHANGE_REPLACE:
+        return "replace";
+    case CHANGE_IMPOSSIBLE:
+        return "impossible";
+    }
+    return "?";
+}
+
+struct diff_ctx {
+    const struct schema_kind *kind;
+    struct schema_diff_entry *out;
+    size_t max, n;
+    enum schema_change worst;
+};
+
+static void diff_note(struct diff_ctx *d, const char *path, enum schema_change c, const char *why)
+{
+    if (d->kind->replace_on_change && c == CHANGE_UPDATE) {
+        c = CHANGE_REPLACE;
+        why = "this kind cannot be updated: any change recreates it";
+    }
+    if (c > d->worst)
+        d->worst = c;
+    if (d->out && d->n < d->max) {
+        struct schema_diff_entry *e = &d->out[d->n];
+        snprintf(e->path, sizeof(e->path), "%s", path);
+        e->change = c;
+        e->why = why;
+    }
+    d->n++;
+}
+
+static bool arm_equal(const struct schema_attr *a, const json_t *x, const json_t *y)
+{
+    json_t *nx = norm_value(a->norm == SN_KEY_URI ? SN_NONE : a->norm, x);
+    json_t *ny = norm_value(a->norm == SN_KEY_URI ? SN_NONE : a->norm, y);
+    bool eq;
+    if (nx == NULL || ny == NULL)
+        eq = nx == ny;
+    else if (value_is_unknown(nx) || value_is_unknown(ny))
+        eq = false;
+    else
+        eq = json_equal(nx, ny);
+    json_decref(nx);
+    json_decref(ny);
+    return eq;
+}
+
+static void diff_block(struct diff_ctx *d, const struct schema_block *b, const json_t *before,
+                       const json_t *after, const char *prefix);
+
+static void diff_attr(struct diff_ctx *d, const struct schema_attr *a, const json_t *bv,
+                      const json_t *av, const char *path)
+{
+    json_t *eb, *ea;
+    if (a->flags & SF_COMPUTED)
+        return;
+    if ((a->flags & SF_WRITE_ONLY) && (bv == NULL || av == NULL))
+        return;
+    if (a->type == ST_BLOCK && !(a->flags & SF_REPEAT)) {
+        const json_t *bo = json_is_object(bv) ? bv : NULL, *ao = json_is_object(av) ? av : NULL;
+        if (bo == NULL && ao == NULL && !(a->flags & SF_ALWAYS))
+            return;
+        if ((bo == NULL) != (ao == NULL) && !(a->flags & SF_ALWAYS)) {
+            /* the whole block appears or goes away */
+            enum schema_change c = (a->flags & SF_CREATE_ONLY) ? CHANGE_REPLACE : CHANGE_UPDATE;
+            diff_note(d, path, c,
+                      c == CHANGE_REPLACE ? "the block is create-only"
+                                          : "the block is added or removed in place");
+            return;
+        }
+        diff_block(d, a->block, bo, ao, path);
+        return;
+    }
+    eb = schema_effective(a, bv);
+    ea = schema_effective(a, av);
+    if (a->type == ST_BLOCK || a->map.path == NULL) {
+        if (!schema_values_equal(a, eb, ea) || value_contains_unknown(ea)) {
+            bool replace = (a->flags & SF_CREATE_ONLY) != 0;
+            if (!(eb == NULL && ea == NULL))
+                diff_note(d, path, replace ? CHANGE_REPLACE : CHANGE_UPDATE,
+                          replace ? "part of the resource id or create-only" : "updated in place");
+        }
+        goto out;
+    }
+    {
+        /* Each ARM field the value feeds decides; the worst one wins. */
+        enum schema_change worst = CHANGE_NONE;
+        const char *why = NULL;
+        for (int i = 0; i < 2; i++) {
+            const struct schema_map *m = i == 0 ? &a->map : &a->map2;
+            json_t *xb, *xa;
+            unsigned flags;
+            enum schema_change c = CHANGE_NONE;
+            const char *w = NULL;
+            if (m->path == NULL)
+                continue;
+            xb = schema_to_arm(a, m, eb, NULL);
+            xa = schema_to_arm(a, m, ea, NULL);
+            flags = a->flags | m->flags;
+            if (!arm_equal(a, xb, xa)) {
+                if ((flags & SF_NO_DISABLE) && json_is_true(eb) && json_is_false(ea)) {
+                    c = CHANGE_IMPOSSIBLE;
+                    w = "cannot be turned off once enabled (the service refuses false)";
+                } else if (flags & SF_CREATE_ONLY) {
+                    c = CHANGE_REPLACE;
+                    w = "create-only: the service does not accept a change";
+                } else if (m->conv == SC_REF_FIELD && strcmp(m->field, "versioned_uri") == 0) {
+                    c = CHANGE_UPDATE;
+                    w = "key rotation: PATCH encryption.keyVaultProperties.keyIdentifier "
+                        "(takes about an hour to take effect)";
+                } else {
+                    c = CHANGE_UPDATE;
+                    w = "updated in place";
+                }
+            }
+            json_decref(xb);
+            json_decref(xa);
+            if (c > worst) {
+                worst = c;
+                why = w;
+            }
+        }
+        if (worst != CHANGE_NONE)
+            diff_note(d, path, worst, why);
+    }
+out:
+    json_decref(eb);
+    json_decref(ea);
+}
+
+static void diff_block(struct diff_ctx *d, const struct schema_block *b, const json_t *before,
+                       const json_t *after, const char *prefix)
+{
+    char path[256];
+    for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        const json_t *bv = before ? json_object_get(before, a->name) : NULL;
+        const json_t *av = after ? json_object_get(after, a->name) : NULL;
+        if (prefix[0])
+            snprintf(path, sizeof(path), "%s.%s", prefix, a->name);
+        else
+            snprintf(path, sizeof(path), "%s", a->name);
+        diff_attr(d, a, bv, av, path);
+    }
+}
+
+enum schema_change schema_diff(const struct schema_kind *k, const json_t *before,
+                               const json_t *after, struct schema_diff_entry *out, size_t max,
+                               size_t *n_out)
+{
+    struct diff_ctx d = {.kind = k, .out = out, .max = max};
+    diff_block(&d, &k->body, before, after, "");
+    if (n_out)
+        *n_out = d.n < max ? d.n : max;
+    return d.worst;
+}

@@ -1,0 +1,486 @@
+/* Schema-level checks of configuration instances (see schema.h):
+ * unknown attributes, types, enum values, ranges, names, required
+ * attributes, existing-only kinds, private endpoint sub-resources. */
+#include "providers/arm/schema.h"
+
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "parser/value.h"
+#include "providers/arm/resolve.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/suggest.h"
+#include "util/banned.h"
+
+struct vctx {
+    const struct config *cfg;
+    const struct cfg_instance *inst;
+    const struct schema_kind *kind;
+    struct diag_list *diags;
+    size_t errors;
+};
+
+/* Same code, place and message already reported (for_each instances share
+ * their block): don't repeat it. */
+static bool already(const struct diag_list *l, const struct src_loc *loc, const char *code,
+                    const char *msg)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct diag *d = &l->items[i];
+        if (d->loc.file == loc->file && d->loc.begin == loc->begin && d->loc.end == loc->end &&
+            strcmp(d->code, code) == 0 && strcmp(d->message, msg) == 0)
+            return true;
+    }
+    return false;
+}
+
+__attribute__((format(printf, 5, 6))) static struct diag *verr(struct vctx *v,
+                                                               const struct src_loc *loc,
+                                                               const char *code, const char *hint,
+                                                               const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    struct diag *d;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (already(v->diags, loc, code, msg))
+        return NULL;
+    d = diag_add(v->diags, DIAG_ERROR, loc, code, "%s", msg);
+    if (d && hint)
+        diag_set_hint(d, "%s", hint);
+    v->errors++;
+    return d;
+}
+
+static const char *type_name(enum schema_type t)
+{
+    switch (t) {
+    case ST_STRING:
+        return "string";
+    case ST_INT:
+        return "number";
+    case ST_BOOL:
+        return "bool";
+    case ST_LIST:
+        return "list";
+    case ST_MAP:
+        return "map";
+    case ST_REF:
+        return "reference";
+    case ST_BLOCK:
+        return "block";
+    case ST_ANY:
+        return "any";
+    }
+    return "?";
+}
+
+static void allowed_list(struct buf *b, const char *const *allowed)
+{
+    for (const char *const *p = allowed; *p; p++)
+        buf_addf(b, "%s%s", p == allowed ? "" : ", ", *p);
+}
+
+static void check_enum(struct vctx *v, const struct schema_attr *a, const json_t *val,
+                       const char *path)
+{
+    struct src_loc loc;
+    const char *s;
+    if (!json_is_string(val) || a->allowed == NULL)
+        return;
+    s = json_string_value(val);
+    if (schema_enum_match(a->allowed, s))
+        return;
+    if (a->map.conv == SC_ROLE)
+        return;
+    loc = config_attr_loc(v->inst, path);
+    {
+        struct buf b;
+        const char *near = suggest_nearest(s, a->allowed, 0);
+        buf_init(&b, 4096);
+        if (near)
+            buf_addf(&b, "did you mean '%s'? ", near);
+        buf_adds(&b, "allowed: ");
+        allowed_list(&b, a->allowed);
+        verr(v, &loc, "bad-value", b.ptr, "'%s' is not a valid value for '%s'", s, path);
+        buf_release(&b);
+    }
+}
+
+/* Does a reference value name one of kinds? */
+static bool ref_kind_ok(const struct schema_attr *a, const json_t *val, const char **got)
+{
+    const json_t *rt = json_object_get(val, "resource_type");
+    const struct schema_kind *k;
+    *got = NULL;
+    if (a->ref_kinds == NULL || !json_is_string(rt))
+        return true;
+    for (const char *const *p = a->ref_kinds; *p; p++) {
+        const struct schema_kind *want = schema_find(*p);
+        if (want && strcasecmp(want->arm_type, json_string_value(rt)) == 0)
+            return true;
+    }
+    k = schema_find_by_type(json_string_value(rt));
+    *got = k ? k->name : json_string_value(rt);
+    return false;
+}
+
+static void check_value(struct vctx *v, const struct schema_attr *a, const json_t *val,
+                        const char *path)
+{
+    struct src_loc loc;
+    bool ok = true;
+    if (val == NULL || value_is_unknown(val) || json_is_null(val))
+        return;
+    switch (a->type) {
+    case ST_STRING:
+        ok = json_is_string(val);
+        break;
+    case ST_INT:
+        ok = json_is_integer(val);
+        break;
+    case ST_BOOL:
+        ok = json_is_boolean(val);
+        break;
+    case ST_LIST:
+        ok = json_is_array(val);
+        break;
+    case ST_MAP:
+        ok = json_is_object(val);
+        break;
+    case ST_REF:
+        ok = json_is_string(val) || (json_is_object(val) && json_object_get(val, "id"));
+        break;
+    case ST_BLOCK:
+        ok = json_is_object(val) || ((a->flags & SF_REPEAT) && json_is_array(val));
+        break;
+    case ST_ANY:
+        break;
+    }
+    if (!ok) {
+        loc = config_attr_loc(v->inst, path);
+        verr(v, &loc, "attribute-type", NULL, "'%s' expects a %s, got %s", path, type_name(a->type),
+             value_type_name(val));
+        return;
+    }
+    if (a->type == ST_REF && json_is_object(val)) {
+        const char *got;
+        if (!ref_kind_ok(a, val, &got)) {
+            struct buf b;
+            buf_init(&b, 1024);
+            for (const char *const *p = a->ref_kinds; *p; p++)
+                buf_addf(&b, "%s%s", p == a->ref_kinds ? "" : " or ", *p);
+            loc = config_attr_loc(v->inst, path);
+            verr(v, &loc, "attribute-type", NULL, "'%s' must reference a %s, not a %s", path, b.ptr,
+                 got);
+            buf_release(&b);
+        }
+    }
+    if (a->type == ST_INT && a->min < a->max) {
+        json_int_t i = json_integer_value(val);
+        if (i < a->min || i > a->max) {
+            loc = config_attr_loc(v->inst, path);
+            verr(v, &loc, "bad-value", NULL, "'%s' must be between %ld and %ld, got %lld", path,
+                 a->min, a->max, (long long)i);
+        }
+    }
+    if (a->type == ST_STRING)
+        check_enum(v, a, val, path);
+    if (a->type == ST_LIST && a->allowed) {
+        size_t i;
+        const json_t *item;
+        json_array_foreach(val, i, item) check_enum(v, a, item, path);
+    }
+    if (a->type == ST_LIST) {
+        size_t i;
+        const json_t *item;
+        json_array_foreach(val, i, item)
+        {
+            if (!json_is_string(item) && !value_is_unknown(item) &&
+                !(json_is_object(item) && json_object_get(item, "id"))) {
+                loc = config_attr_loc(v->inst, path);
+                verr(v, &loc, "attribute-type", NULL, "'%s' expects a list of strings, got %s",
+                     path, value_type_name(item));
+                break;
+            }
+        }
+    }
+    if (a->map.conv == SC_ROLE && json_is_string(val)) {
+        const char *s = json_string_value(val);
+        bool guid = strlen(s) == 36 && s[8] == '-';
+        if (s[0] != '/' && !guid && schema_builtin_role(s) == NULL) {
+            const char *near = suggest_nearest(s, schema_builtin_role_names, 0);
+            char hint[256];
+            if (near)
+                snprintf(hint, sizeof(hint), "did you mean '%s'?", near);
+            else
+                snprintf(hint, sizeof(hint),
+                         "use a role definition GUID or id, or a "
+                         "role_definition reference");
+            loc = config_attr_loc(v->inst, path);
+            verr(v, &loc, "bad-value", hint, "unknown built-in role '%s'", s);
+        }
+    }
+}
+
+static bool existing_allowed(const struct schema_attr *a)
+{
+    /* Existing lookups name the resource: id, name and what the id template uses. */
+    return strcmp(a->name, "id") == 0 || strcmp(a->name, "name") == 0 ||
+           (a->map.path == NULL && a->type == ST_REF);
+}
+
+static void check_block(struct vctx *v, const struct schema_block *b, const json_t *obj,
+                        const char *prefix, bool top);
+
+/* A valid name the misspelt key contains as a word ("hbi_workspace" ->
+ * "hbi"), or that contains the key; the longest wins. */
+static const char *name_inside(const char *key, const char *const *names)
+{
+    const char *best = NULL;
+    size_t klen = strlen(key);
+    for (const char *const *p = names; *p; p++) {
+        size_t n = strlen(*p);
+        const char *hit = n >= 3 && n < klen ? strstr(key, *p) : NULL;
+        bool word = hit && (hit == key || hit[-1] == '_') && (hit[n] == '\0' || hit[n] == '_');
+        if (!word && klen >= 4 && n > klen && strstr(*p, key))
+            word = true;
+        if (word && (best == NULL || strlen(best) < n))
+            best = *p;
+    }
+    return best;
+}
+
+static void check_block_value(struct vctx *v, const struct schema_attr *a, const json_t *val,
+                              const char *path)
+{
+    if (json_is_object(val)) {
+        check_block(v, a->block, val, path, false);
+    } else if (json_is_array(val)) {
+        size_t i;
+        const json_t *item;
+        if (!(a->flags & SF_REPEAT)) {
+            struct src_loc loc = config_attr_loc(v->inst, path);
+            verr(v, &loc, "duplicate-block", NULL, "block '%s' may appear only once", path);
+            return;
+        }
+        json_array_foreach(val, i, item) if (json_is_object(item))
+            check_block(v, a->block, item, path, false);
+    }
+}
+
+static void check_block(struct vctx *v, const struct schema_block *b, const json_t *obj,
+                        const char *prefix, bool top)
+{
+    const char *key;
+    json_t *val;
+    char path[256];
+    const char *names[128];
+    size_t n = 0;
+    bool existing = v->inst->resource->existing;
+
+    for (const struct schema_attr *a = b->attrs; a->name && n + 1 < 128; a++)
+        if (!(a->flags & SF_COMPUTED))
+            names[n++] = a->name;
+    if (top && existing)
+        names[n++] = "id";
+    names[n] = NULL;
+
+    json_object_foreach((json_t *)obj, key, val)
+    {
+        const struct schema_attr *a = NULL;
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        for (const struct schema_attr *x = b->attrs; x->name; x++)
+            if (strcmp(x->name, key) == 0)
+                a = x;
+        if (top && existing && strcmp(key, "id") == 0) {
+            if (!json_is_string(val) && !value_is_unknown(val)) {
+                struct src_loc loc = config_attr_loc(v->inst, path);
+                verr(v, &loc, "attribute-type", NULL, "'id' expects a string, got %s",
+                     value_type_name(val));
+            }
+            continue;
+        }
+        if (a == NULL) {
+            struct src_loc loc = config_attr_name_loc(v->inst, path);
+            const char *near = suggest_nearest(key, names, 0);
+            char hint[256];
+            if (near == NULL)
+                near = name_inside(key, names);
+            if (near)
+                snprintf(hint, sizeof(hint), "did you mean '%s'?", near);
+            verr(v, &loc, "unknown-attribute", near ? hint : NULL, "%s has no attribute '%s'",
+                 v->kind->name, path);
+            continue;
+        }
+        if (a->flags & SF_COMPUTED) {
+            struct src_loc loc = config_attr_name_loc(v->inst, path);
+            verr(v, &loc, "read-only-attribute", NULL,
+                 "'%s' is set by Azure and cannot be configured", path);
+            continue;
+        }
+        if (top && existing && !existing_allowed(a)) {
+            struct src_loc loc = config_attr_name_loc(v->inst, path);
+            verr(v, &loc, "existing-attribute",
+                 "an existing lookup takes id, or name and its parent",
+                 "'%s' cannot be set on an existing %s (it is read, never changed)", path,
+                 v->kind->name);
+            continue;
+        }
+        if (a->type == ST_BLOCK)
+            check_block_value(v, a, val, path);
+        else
+            check_value(v, a, val, path);
+    }
+    if (existing)
+        return;
+    for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        if (!(a->flags & SF_REQUIRED) || a->def || json_object_get(obj, a->name))
+            continue;
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", a->name);
+        {
+            struct src_loc loc = config_attr_loc(v->inst, prefix[0] ? prefix : a->name);
+            verr(v, &loc, "missing-attribute", NULL, "%s %s is missing required %s '%s'",
+                 v->kind->name, v->inst->address, a->type == ST_BLOCK ? "block" : "attribute",
+                 path);
+        }
+    }
+}
+
+static void check_name(struct vctx *v)
+{
+    const json_t *value = v->inst->value;
+    const json_t *name = json_is_object(value) ? json_object_get(value, "name") : NULL;
+    const json_t *given = json_object_get(v->inst->attrs, "name");
+    regex_t re;
+    if (v->kind->name_pattern == NULL || !json_is_string(name))
+        return;
+    if (given == NULL && v->kind->name_rule != NAME_LABEL)
+        return;
+    if (regcomp(&re, v->kind->name_pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        BUG("bad name pattern for %s", v->kind->name);
+    if (regexec(&re, json_string_value(name), 0, NULL, 0) != 0) {
+        struct src_loc loc = config_attr_loc(v->inst, "name");
+        char hint[256];
+        snprintf(hint, sizeof(hint), "%s names must match %s%s", v->kind->name,
+                 v->kind->name_pattern, given ? "" : " (the block label is the default name)");
+        verr(v, &loc, "bad-name", hint, "'%s' is not a valid %s name", json_string_value(name),
+             v->kind->name);
+    }
+    regfree(&re);
+}
+
+/* Private endpoint group ids each target kind offers (arm-api.md 1.2). */
+static void check_pe(struct vctx *v)
+{
+    static const struct {
+        const char *kind;
+        const char *const groups[7];
+    } offers[] = {
+        {"workspace", {"amlworkspace", NULL}},
+        {"storage_account", {"blob", "file", "queue", "table", "dfs", "web", NULL}},
+        {"key_vault", {"vault", NULL}},
+        {"container_registry", {"registry", NULL}},
+    };
+    const json_t *t = json_object_get(v->inst->attrs, "target");
+    const json_t *sr = json_object_get(v->inst->attrs, "subresource");
+    const json_t *rt = json_is_object(t) ? json_object_get(t, "resource_type") : NULL;
+    const struct schema_kind *tk;
+    if (!json_is_string(rt) || !json_is_string(sr))
+        return;
+    tk = schema_find_by_type(json_string_value(rt));
+    if (tk == NULL)
+        return;
+    for (size_t i = 0; i < sizeof(offers) / sizeof(offers[0]); i++) {
+        if (strcmp(offers[i].kind, tk->name) != 0)
+            continue;
+        for (size_t j = 0; offers[i].groups[j]; j++)
+            if (strcasecmp(offers[i].groups[j], json_string_value(sr)) == 0)
+                return;
+        {
+            struct buf b;
+            struct src_loc loc = config_attr_loc(v->inst, "subresource");
+            buf_init(&b, 1024);
+            buf_addf(&b, "a %s offers: ", tk->name);
+            allowed_list(&b, (const char *const *)offers[i].groups);
+            verr(v, &loc, "bad-value", b.ptr, "a %s has no private link sub-resource '%s'",
+                 tk->name, json_string_value(sr));
+            buf_release(&b);
+        }
+        return;
+    }
+}
+
+static void check_diag_destination(struct vctx *v)
+{
+    const json_t *a = v->inst->attrs;
+    if (json_object_get(a, "log_analytics") || json_object_get(a, "storage_account") ||
+        json_object_get(a, "event_hub_rule"))
+        return;
+    {
+        struct src_loc loc = config_attr_loc(v->inst, "target");
+        verr(v, &loc, "missing-attribute", "set log_analytics, storage_account or event_hub_rule",
+             "diagnostic setting %s has no destination", v->inst->address);
+    }
+}
+
+size_t schema_validate_instance(const struct config *cfg, const struct cfg_instance *inst,
+                                struct diag_list *diags)
+{
+    struct vctx v = {.cfg = cfg, .inst = inst, .diags = diags};
+    v.kind = schema_find(inst->resource->kind);
+    if (v.kind == NULL) {
+        struct src_loc loc =
+            inst->resource->block ? inst->resource->block->type_loc : config_attr_loc(inst, "");
+        const char *near = suggest_nearest(inst->resource->kind, schema_kind_names, 0);
+        char hint[256];
+        if (near)
+            snprintf(hint, sizeof(hint), "did you mean '%s'?", near);
+        verr(&v, &loc, "unknown-kind", near ? hint : NULL, "unknown resource kind '%s'",
+             inst->resource->kind);
+        return v.errors;
+    }
+    if (v.kind->existing_only && !inst->resource->existing) {
+        struct src_loc loc = inst->resource->block->type_loc;
+        char hint[256];
+        snprintf(hint, sizeof(hint), "write: existing %s \"%s\" { id = \"...\" }", v.kind->name,
+                 inst->resource->name);
+        verr(&v, &loc, "existing-only", hint,
+             "a %s is managed elsewhere: amlsec can only look it up with `existing`", v.kind->name);
+        return v.errors;
+    }
+    if (!json_is_object(inst->attrs))
+        return v.errors;
+    check_block(&v, &v.kind->body, inst->attrs, "", true);
+    if (inst->resource->existing) {
+        const json_t *id = json_object_get(inst->attrs, "id");
+        if (id == NULL && json_object_get(inst->attrs, "name") == NULL) {
+            struct src_loc loc = inst->resource->block->type_loc;
+            verr(&v, &loc, "missing-attribute", "set id = \"/subscriptions/...\"",
+                 "%s needs an id (or a name and its parent)", inst->address);
+        }
+        return v.errors;
+    }
+    check_name(&v);
+    if (strcmp(v.kind->name, "private_endpoint") == 0)
+        check_pe(&v);
+    if (strcmp(v.kind->name, "diagnostic_setting") == 0)
+        check_diag_destination(&v);
+    return v.errors;
+}
+
+size_t schema_validate_config(const struct config *cfg, struct diag_list *diags)
+{
+    size_t errors = 0;
+    for (size_t i = 0; i < cfg->nresources; i++) {
+        const struct cfg_resource *r = &cfg->resources[i];
+        for (size_t j = 0; j < r->ninstances; j++)
+            errors += schema_validate_instance(cfg, &r->instances[j], diags);
+    }
+    return errors;
+}

@@ -1,0 +1,173 @@
+/* armlocal internals shared by the server's modules. Not a public API. */
+#ifndef AMLSEC_PROVIDERS_ARMLOCAL_AL_INTERNAL_H
+#define AMLSEC_PROVIDERS_ARMLOCAL_AL_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "providers/armlocal/armlocal.h"
+
+/* How a verb completes (arm-api.md §2 and the per-resource tables). */
+enum al_lro {
+    AL_SYNC = 0,       /* answered at once */
+    AL_ASYNC,          /* 201/200 + Azure-AsyncOperation, body shows the transient state */
+    AL_LOCATION,       /* 202 + Location, empty body; a created resource stays invisible */
+    AL_ASYNC_LOCATION, /* 202 + Azure-AsyncOperation and Location */
+    AL_BODY,           /* 200/201 with a transient provisioningState, no polling headers */
+    AL_NOT_ALLOWED,    /* the verb does not exist for this type (405) */
+};
+
+struct al_ctx;
+
+struct al_type {
+    const char *type;         /* canonical casing */
+    const char *api_versions; /* space-separated */
+    enum al_lro put, patch, del;
+    int put_create_status, put_update_status; /* for AL_SYNC puts */
+    int extension;                            /* an extension resource, at any scope */
+    int has_state;                            /* properties.provisioningState */
+    int flat_errors;                          /* errors are {code, message} without the wrapper */
+    const char *const *create_only;
+    void (*compute)(struct al_ctx *c, json_t *res, const json_t *old);
+};
+
+const struct al_type *al_type_find(const char *type);
+int al_api_version_ok(const struct al_type *t, const char *v);
+
+struct al_fault {
+    char kind[16]; /* 429 500 503 reset slow lro-failed */
+    char method[16];
+    char path[512];
+    long nth; /* fire on the nth match (1-based), 0 = use rate */
+    double rate;
+    long times; /* how many times it may fire; -1 = unlimited */
+    long ms;    /* for slow */
+    long seen, fired;
+};
+
+struct al_bucket {
+    char key[256];
+    double tokens;
+    double last; /* seconds, monotonic */
+};
+
+struct al_sp {
+    char client_id[64];
+    char tenant_id[64];
+    char object_id[64];
+    unsigned char secret_hash[32]; /* SHA-256 of the client secret */
+    int has_secret;
+    json_t *certs;     /* array of PEM strings */
+    json_t *federated; /* array of {issuer, subject, audience, publicKeyPem} */
+};
+
+struct armlocal {
+    struct armlocal_opts opts;
+    char base_url[128];
+    char *data_dir;
+    char *state_path;
+    pthread_mutex_t mu;
+    void *daemon; /* struct MHD_Daemon */
+
+    json_t *state; /* {resources, ops, deletedWorkspaces, deletedVaults, counter} */
+    uint64_t rng_fault;
+
+    struct al_fault faults[64];
+    size_t nfaults;
+
+    struct al_bucket *buckets;
+    size_t nbuckets, capbuckets;
+
+    json_t *log_by_verb, *log_by_path;
+    long log_total;
+
+    struct al_sp *sps;
+    size_t nsps;
+    unsigned char token_key[32];
+
+    json_t *policy_defs; /* name (lowercase) -> definition */
+    json_t *aliases;     /* namespace (lowercase) -> {resourceType -> [alias]} */
+    char *tls_cert_pem, *tls_key_pem;
+};
+
+/* One parsed ARM path. */
+#define AL_MAX_SEGS 64
+struct al_path {
+    char *segs[AL_MAX_SEGS];
+    size_t nsegs;
+    char buf[4096];
+};
+
+/* Per-request context. */
+struct al_ctx {
+    struct armlocal *al;
+    const struct armlocal_request *req;
+    struct armlocal_response *res;
+    const char *api_version;
+    int64_t now_ms;
+    char principal[128];
+};
+
+/* --- store.c --- */
+int al_store_load(struct armlocal *al, struct errbuf *err);
+int al_store_save(struct armlocal *al);
+void al_store_reset(struct armlocal *al);
+json_t *al_resources(struct armlocal *al);
+json_t *al_rec_get(struct armlocal *al, const char *id); /* borrowed; NULL when absent */
+json_t *al_rec_put(struct armlocal *al, const char *id, json_t *body); /* steals body */
+void al_rec_del_tree(struct armlocal *al, const char *id);
+void al_lower(char *dst, const char *src, size_t cap);
+void al_guid(struct armlocal *al, char out[37]);
+void al_hex32(struct armlocal *al, char out[33]);
+void al_time_iso(int64_t ms, char *out, size_t cap);
+int64_t al_now_ms(void);
+double al_mono_s(void);
+json_t *al_jpath(const json_t *root, const char *path);
+void al_jpath_set_new(json_t *root, const char *path, json_t *value);
+int al_json_equal_ci(const json_t *a, const json_t *b);
+int al_has_prefix_ci(const char *s, const char *prefix);
+
+/* --- handler.c --- */
+void al_set_header(struct armlocal_response *res, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void al_error(struct al_ctx *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void al_error_flat(struct al_ctx *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void al_json_reply(struct al_ctx *c, int status, json_t *body); /* steals body */
+const char *al_query(const struct armlocal_request *req, const char *key);
+const char *al_header(const struct armlocal_request *req, const char *name);
+int al_path_parse(struct al_path *p, const char *path);
+json_t *al_render(struct al_ctx *c, json_t *rec); /* new reference: what GET returns */
+void al_ops_advance(struct armlocal *al, int64_t now);
+
+/* --- rules.c --- */
+int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *id,
+                         const char *scope, json_t *newbody, json_t *old, int is_patch);
+int al_rules_check_locks(struct al_ctx *c, const char *id, int is_delete);
+int al_rules_check_delete(struct al_ctx *c, const struct al_type *t, const char *id, json_t *rec);
+void al_rules_after_write(struct armlocal *al, const struct al_type *t, const char *id);
+void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const char *id,
+                           json_t *body);
+
+/* --- control.c --- */
+void al_control_handle(struct al_ctx *c);
+int al_faults_apply(struct al_ctx *c, int *lro_fail);
+void al_log_request(struct armlocal *al, const char *method, const char *path);
+int al_throttle(struct al_ctx *c);
+
+/* --- graph.c, policy.c, vault.c, identity.c --- */
+void al_graph_handle(struct al_ctx *c);
+int al_policy_load(struct armlocal *al, struct errbuf *err);
+void al_policy_definition_get(struct al_ctx *c, const char *name);
+void al_provider_get(struct al_ctx *c, const char *ns);
+void al_vault_handle(struct al_ctx *c, const char *rest);
+void al_key_first_version(struct al_ctx *c, json_t *body);
+void al_token_handle(struct al_ctx *c, const char *tenant);
+void al_imds_handle(struct al_ctx *c);
+int al_auth_check(struct al_ctx *c, const char *audience);
+int al_sp_register(struct armlocal *al, const json_t *spec, struct errbuf *err);
+void al_identity_free(struct armlocal *al);
+
+#endif

@@ -1,0 +1,661 @@
+/* Azure Resource Graph (POST /providers/Microsoft.ResourceGraph/resources):
+ * the KQL subset amlsec sends (docs/local-cloud.md):
+ *   resources | where COND [and|or COND]... | project [name =] path, ...
+ *             | order by path [asc|desc] | limit N
+ * with COND: path (=~ | == | != | !~) 'value', path (in~ | in | !in~ | !in) ('a', ...),
+ * and parentheses. $top <= 1000, $skip, $skipToken paging, objectArray and
+ * table results, quota headers. */
+#include "providers/armlocal/al_internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/banned.h"
+
+#define MAX_TOKS 512
+#define QUOTA 15
+#define QUOTA_WINDOW_S 5.0
+
+enum tk { T_IDENT, T_STR, T_NUM, T_OP, T_PIPE, T_LP, T_RP, T_COMMA, T_EQ, T_END };
+
+struct tok {
+    enum tk kind;
+    char text[512];
+};
+
+struct query {
+    struct tok t[MAX_TOKS];
+    size_t n;
+    char err[256];
+};
+
+static int lex(struct query *q, const char *s)
+{
+    q->n = 0;
+    while (*s) {
+        struct tok *t;
+        if (isspace((unsigned char)*s)) {
+            s++;
+            continue;
+        }
+        if (q->n + 1 >= MAX_TOKS) {
+            snprintf(q->err, sizeof(q->err), "query too long");
+            return -1;
+        }
+        t = &q->t[q->n++];
+        t->text[0] = '\0';
+        if (*s == '\'' || *s == '"') {
+            char quote = *s++;
+            size_t j = 0;
+            while (*s && *s != quote) {
+                if (j + 1 < sizeof(t->text))
+                    t->text[j++] = *s;
+                s++;
+            }
+            if (*s != quote) {
+                snprintf(q->err, sizeof(q->err), "unterminated string literal");
+                return -1;
+            }
+            s++;
+            t->text[j] = '\0';
+            t->kind = T_STR;
+        } else if (isalpha((unsigned char)*s) || *s == '_' || *s == '$') {
+            size_t j = 0;
+            while (isalnum((unsigned char)*s) || *s == '_' || *s == '.' || *s == '$' || *s == '[' ||
+                   *s == ']' || *s == '*') {
+                if (j + 1 < sizeof(t->text))
+                    t->text[j++] = *s;
+                s++;
+            }
+            t->text[j] = '\0';
+            t->kind = T_IDENT;
+            /* in~ / in are operators */
+            if ((strcasecmp(t->text, "in") == 0) && *s == '~') {
+                snprintf(t->text, sizeof(t->text), "in~");
+                s++;
+                t->kind = T_OP;
+            } else if (strcasecmp(t->text, "in") == 0) {
+                t->kind = T_OP;
+            }
+        } else if (isdigit((unsigned char)*s)) {
+            size_t j = 0;
+            while (isdigit((unsigned char)*s) && j + 1 < sizeof(t->text))
+                t->text[j++] = *s++;
+            t->text[j] = '\0';
+            t->kind = T_NUM;
+        } else if (*s == '|') {
+            t->kind = T_PIPE;
+            s++;
+        } else if (*s == '(') {
+            t->kind = T_LP;
+            s++;
+        } else if (*s == ')') {
+            t->kind = T_RP;
+            s++;
+        } else if (*s == ',') {
+            t->kind = T_COMMA;
+            s++;
+        } else if ((s[0] == '=' && s[1] == '~') || (s[0] == '=' && s[1] == '=') ||
+                   (s[0] == '!' && s[1] == '=') || (s[0] == '!' && s[1] == '~')) {
+            t->kind = T_OP;
+            snprintf(t->text, sizeof(t->text), "%.2s", s);
+            s += 2;
+        } else if (s[0] == '!' && strncasecmp(s + 1, "in", 2) == 0) {
+            t->kind = T_OP;
+            s += 3;
+            if (*s == '~') {
+                snprintf(t->text, sizeof(t->text), "!in~");
+                s++;
+            } else {
+                snprintf(t->text, sizeof(t->text), "!in");
+            }
+        } else if (*s == '=') {
+            t->kind = T_EQ;
+            s++;
+        } else {
+            snprintf(q->err, sizeof(q->err), "unexpected character '%c'", *s);
+            return -1;
+        }
+    }
+    q->t[q->n].kind = T_END;
+    return 0;
+}
+
+/* The ARG row for a stored resource. */
+static json_t *row_of(json_t *body)
+{
+    const char *id = json_string_value(json_object_get(body, "id"));
+    const char *type = json_string_value(json_object_get(body, "type"));
+    char low[512], sub[128] = "", rg[256] = "";
+    const char *p;
+    json_t *row;
+
+    al_lower(low, type ? type : "", sizeof(low));
+    if (id && strncasecmp(id, "/subscriptions/", 15) == 0) {
+        size_t n = strcspn(id + 15, "/");
+        snprintf(sub, sizeof(sub), "%.*s", (int)(n < 100 ? n : 100), id + 15);
+    }
+    if (id && (p = strcasestr(id, "/resourceGroups/")) != NULL) {
+        size_t n = strcspn(p + 16, "/");
+        snprintf(rg, sizeof(rg), "%.*s", (int)(n < 200 ? n : 200), p + 16);
+        al_lower(rg, rg, sizeof(rg));
+    }
+    row = json_pack("{s:O, s:O, s:s, s:s, s:s, s:s, s:s}", "id", json_object_get(body, "id"),
+                    "name", json_object_get(body, "name"), "type", low, "tenantId",
+                    "72f988bf-86f1-41af-91ab-2d7cd011db47", "resourceGroup", rg, "subscriptionId",
+                    sub, "managedBy", "");
+    json_object_set_new(row, "kind",
+                        json_object_get(body, "kind") ? json_incref(json_object_get(body, "kind"))
+                                                      : json_string(""));
+    json_object_set_new(row, "location",
+                        json_object_get(body, "location")
+                            ? json_incref(json_object_get(body, "location"))
+                            : json_string(""));
+    {
+        static const char *const pass[] = {"sku",      "plan",  "properties",      "tags",
+                                           "identity", "zones", "extendedLocation"};
+        for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+            json_t *v = json_object_get(body, pass[i]);
+            json_object_set_new(row, pass[i], v ? json_deep_copy(v) : json_null());
+        }
+    }
+    return row;
+}
+
+static void value_text(const json_t *v, char *out, size_t cap)
+{
+    if (json_is_string(v))
+        snprintf(out, cap, "%s", json_string_value(v));
+    else if (json_is_true(v))
+        snprintf(out, cap, "true");
+    else if (json_is_false(v))
+        snprintf(out, cap, "false");
+    else if (json_is_integer(v))
+        snprintf(out, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(out, cap, "%g", json_real_value(v));
+    else
+        out[0] = '\0';
+}
+
+struct ev {
+    struct query *q;
+    size_t pos;
+    json_t *row;
+    int bad;
+};
+
+static int expr(struct ev *e);
+
+static int cond(struct ev *e)
+{
+    struct tok *f = &e->q->t[e->pos], *op;
+    char have[1024];
+    int neg, ci, hit = 0;
+
+    if (f->kind == T_LP) {
+        int v;
+        e->pos++;
+        v = expr(e);
+        if (e->q->t[e->pos].kind != T_RP) {
+            e->bad = 1;
+            return 0;
+        }
+        e->pos++;
+        return v;
+    }
+    op = &e->q->t[e->pos + 1];
+    if (f->kind != T_IDENT || op->kind != T_OP) {
+        e->bad = 1;
+        return 0;
+    }
+    e->pos += 2;
+    value_text(al_jpath(e->row, f->text), have, sizeof(have));
+    neg = op->text[0] == '!';
+    ci = strchr(op->text, '~') != NULL;
+    if (strstr(op->text, "in")) {
+        if (e->q->t[e->pos].kind != T_LP) {
+            e->bad = 1;
+            return 0;
+        }
+        e->pos++;
+        for (;;) {
+            struct tok *v = &e->q->t[e->pos];
+            if (v->kind != T_STR && v->kind != T_NUM) {
+                e->bad = 1;
+                return 0;
+            }
+            hit |= ci ? strcasecmp(have, v->text) == 0 : strcmp(have, v->text) == 0;
+            e->pos++;
+            if (e->q->t[e->pos].kind == T_COMMA) {
+                e->pos++;
+                continue;
+            }
+            if (e->q->t[e->pos].kind == T_RP) {
+                e->pos++;
+                break;
+            }
+            e->bad = 1;
+            return 0;
+        }
+    } else {
+        struct tok *v = &e->q->t[e->pos];
+        if (v->kind != T_STR && v->kind != T_NUM &&
+            !(v->kind == T_IDENT &&
+              (strcmp(v->text, "true") == 0 || strcmp(v->text, "false") == 0))) {
+            e->bad = 1;
+            return 0;
+        }
+        hit = ci ? strcasecmp(have, v->text) == 0 : strcmp(have, v->text) == 0;
+        e->pos++;
+    }
+    return neg ? !hit : hit;
+}
+
+static int term(struct ev *e)
+{
+    int v = cond(e);
+    while (!e->bad && e->q->t[e->pos].kind == T_IDENT &&
+           strcasecmp(e->q->t[e->pos].text, "and") == 0) {
+        int r;
+        e->pos++;
+        r = cond(e);
+        v = v && r;
+    }
+    return v;
+}
+
+static int expr(struct ev *e)
+{
+    int v = term(e);
+    while (!e->bad && e->q->t[e->pos].kind == T_IDENT &&
+           strcasecmp(e->q->t[e->pos].text, "or") == 0) {
+        int r;
+        e->pos++;
+        r = term(e);
+        v = v || r;
+    }
+    return v;
+}
+
+static const char *order_key;
+static int order_desc;
+
+static int cmp_rows(const void *a, const void *b)
+{
+    char x[1024], y[1024];
+    int r;
+    value_text(al_jpath(*(json_t *const *)a, order_key), x, sizeof(x));
+    value_text(al_jpath(*(json_t *const *)b, order_key), y, sizeof(y));
+    r = strcasecmp(x, y);
+    return order_desc ? -r : r;
+}
+
+static void bad_query(struct al_ctx *c, const char *why)
+{
+    al_json_reply(
+        c, 400,
+        json_pack("{s:{s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}]}}", "error", "code", "BadRequest",
+                  "message",
+                  "Please provide below info when asking for support: timestamp, "
+                  "correlationId.",
+                  "details", "code", "InvalidQuery", "message",
+                  "Query is invalid. Please refer to the documentation for the Azure Resource "
+                  "Graph service and fix the query before retrying.",
+                  "code", "ParserFailure", "message", why));
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    if (json_is_string(v))
+        return "string";
+    if (json_is_integer(v))
+        return "integer";
+    if (json_is_real(v))
+        return "real";
+    if (json_is_boolean(v))
+        return "boolean";
+    return "object";
+}
+
+static int quota(struct al_ctx *c)
+{
+    /* per principal: QUOTA queries per QUOTA_WINDOW_S window */
+    char key[256];
+    struct al_bucket *b = NULL;
+    double now = al_mono_s();
+    snprintf(key, sizeof(key), "graph|%s", c->principal[0] ? c->principal : "anonymous");
+    for (size_t i = 0; i < c->al->nbuckets; i++)
+        if (strcmp(c->al->buckets[i].key, key) == 0)
+            b = &c->al->buckets[i];
+    if (b == NULL) {
+        if (c->al->nbuckets == c->al->capbuckets) {
+            size_t n = c->al->capbuckets ? c->al->capbuckets * 2 : 16;
+            struct al_bucket *nb = realloc(c->al->buckets, n * sizeof(*nb));
+            if (nb == NULL)
+                return 0;
+            c->al->buckets = nb;
+            c->al->capbuckets = n;
+        }
+        b = &c->al->buckets[c->al->nbuckets++];
+        snprintf(b->key, sizeof(b->key), "%s", key);
+        b->tokens = QUOTA;
+        b->last = now;
+    }
+    if (now - b->last >= QUOTA_WINDOW_S) {
+        b->tokens = QUOTA;
+        b->last = now;
+    }
+    {
+        int left = (int)(QUOTA_WINDOW_S - (now - b->last) + 0.999);
+        if (left < 0)
+            left = 0;
+        if (c->al->opts.throttle && b->tokens < 1) {
+            al_set_header(c->res, "x-ms-user-quota-remaining", "0");
+            al_set_header(c->res, "x-ms-user-quota-resets-after", "00:00:%02d", left);
+            al_set_header(c->res, "Retry-After", "%d", left ? left : 1);
+            al_error(c, 429, "RateLimiting",
+                     "Please provide below info when asking for support: "
+                     "the user quota of Resource Graph queries was "
+                     "exceeded.");
+            return -1;
+        }
+        if (b->tokens >= 1)
+            b->tokens -= 1;
+        al_set_header(c->res, "x-ms-user-quota-remaining", "%d", (int)b->tokens);
+        al_set_header(c->res, "x-ms-user-quota-resets-after", "00:00:%02d", left);
+    }
+    return 0;
+}
+
+void al_graph_handle(struct al_ctx *c)
+{
+    json_t *req, *subs, *opts, *rows = NULL, *rec, *page = NULL, *doc;
+    struct query *q = NULL;
+    const char *text, *k, *fmt;
+    struct ev e;
+    json_t *proj = NULL; /* array of [column, path] */
+    json_int_t top = 100, skip = 0, limit = -1;
+    size_t i, pos, total;
+    int has_id;
+
+    if (strcasecmp(c->req->method, "POST") != 0) {
+        al_error(c, 405, "MethodNotAllowed", "Resource Graph queries are POSTed.");
+        return;
+    }
+    if (strcmp(c->api_version, "2024-04-01") != 0 && strcmp(c->api_version, "2022-10-01") != 0 &&
+        strcmp(c->api_version, "2021-03-01") != 0) {
+        al_error(c, 400, "NoRegisteredProviderFound",
+                 "No registered resource provider found for API version '%s' for type "
+                 "'resources'. The supported api-versions are '2021-03-01, 2022-10-01, "
+                 "2024-04-01'.",
+                 c->api_version);
+        return;
+    }
+    req = json_loadb(c->req->body ? c->req->body : "", c->req->body_len, 0, NULL);
+    text = json_string_value(json_object_get(req, "query"));
+    if (!json_is_object(req) || text == NULL) {
+        json_decref(req);
+        al_error(c, 400, "InvalidRequestContent",
+                 "The request must be a JSON object with a "
+                 "\"query\".");
+        return;
+    }
+    if (quota(c) < 0) {
+        json_decref(req);
+        return;
+    }
+    opts = json_object_get(req, "options");
+    subs = json_object_get(req, "subscriptions");
+    if (json_is_integer(json_object_get(opts, "$top")))
+        top = json_integer_value(json_object_get(opts, "$top"));
+    if (top < 1 || top > 1000) {
+        json_decref(req);
+        bad_query(c, "$top must be within 1..1000");
+        return;
+    }
+    if (json_is_integer(json_object_get(opts, "$skip")))
+        skip = json_integer_value(json_object_get(opts, "$skip"));
+    if (json_is_string(json_object_get(opts, "$skipToken"))) {
+        const char *tokv = json_string_value(json_object_get(opts, "$skipToken"));
+        char *end;
+        if (strncmp(tokv, "armlocal-", 9) != 0 || (skip = strtoll(tokv + 9, &end, 10)) < 0 ||
+            *end != '\0') {
+            json_decref(req);
+            bad_query(c, "$skipToken is not valid");
+            return;
+        }
+    }
+    fmt = json_string_value(json_object_get(opts, "resultFormat"));
+    q = calloc(1, sizeof(*q));
+    if (q == NULL || lex(q, text) < 0) {
+        bad_query(c, q ? q->err : "out of memory");
+        goto out;
+    }
+    if (q->n == 0 || q->t[0].kind != T_IDENT || strcasecmp(q->t[0].text, "resources") != 0) {
+        bad_query(c, "the query must start with the 'resources' table");
+        goto out;
+    }
+    rows = json_array();
+    json_object_foreach(al_resources(c->al), k, rec)
+    {
+        json_t *row;
+        size_t si;
+        json_t *s;
+        int in_scope = !json_is_array(subs) || json_array_size(subs) == 0;
+        if (json_is_true(json_object_get(rec, "hidden")))
+            continue;
+        row = row_of(json_object_get(rec, "body"));
+        json_array_foreach(subs, si, s)
+        {
+            if (json_is_string(s) &&
+                strcasecmp(json_string_value(s),
+                           json_string_value(json_object_get(row, "subscriptionId"))) == 0)
+                in_scope = 1;
+        }
+        if (in_scope)
+            json_array_append_new(rows, row);
+        else
+            json_decref(row);
+    }
+    pos = 1;
+    while (q->t[pos].kind == T_PIPE) {
+        struct tok *op = &q->t[pos + 1];
+        pos += 2;
+        if (op->kind != T_IDENT) {
+            bad_query(c, "expected an operator after '|'");
+            goto out;
+        }
+        if (strcasecmp(op->text, "where") == 0) {
+            json_t *kept = json_array(), *row;
+            size_t after = pos;
+            json_array_foreach(rows, i, row)
+            {
+                memset(&e, 0, sizeof(e));
+                e.q = q;
+                e.pos = pos;
+                e.row = row;
+                if (expr(&e))
+                    json_array_append(kept, row);
+                after = e.pos;
+                if (e.bad)
+                    break;
+            }
+            if (json_array_size(rows) == 0) {
+                /* still parse the condition to report errors */
+                json_t *empty = json_object();
+                memset(&e, 0, sizeof(e));
+                e.q = q;
+                e.pos = pos;
+                e.row = empty;
+                expr(&e);
+                after = e.pos;
+                json_decref(empty);
+            }
+            json_decref(rows);
+            rows = kept;
+            if (e.bad) {
+                bad_query(c, "unsupported or malformed 'where' condition");
+                goto out;
+            }
+            pos = after;
+        } else if (strcasecmp(op->text, "project") == 0) {
+            json_decref(proj);
+            proj = json_array();
+            for (;;) {
+                struct tok *a = &q->t[pos];
+                char col[512];
+                const char *path;
+                if (a->kind != T_IDENT) {
+                    bad_query(c, "expected a column in 'project'");
+                    goto out;
+                }
+                path = a->text;
+                snprintf(col, sizeof(col), "%s", a->text);
+                if (q->t[pos + 1].kind == T_EQ && q->t[pos + 2].kind == T_IDENT) {
+                    path = q->t[pos + 2].text;
+                    pos += 2;
+                } else {
+                    for (char *d = col; *d; d++)
+                        if (*d == '.')
+                            *d = '_';
+                }
+                json_array_append_new(proj, json_pack("[s,s]", col, path));
+                pos++;
+                if (q->t[pos].kind != T_COMMA)
+                    break;
+                pos++;
+            }
+        } else if (strcasecmp(op->text, "order") == 0 || strcasecmp(op->text, "sort") == 0) {
+            if (q->t[pos].kind != T_IDENT || strcasecmp(q->t[pos].text, "by") != 0 ||
+                q->t[pos + 1].kind != T_IDENT) {
+                bad_query(c, "expected 'order by COLUMN'");
+                goto out;
+            }
+            order_key = q->t[pos + 1].text;
+            order_desc = 1; /* KQL's default */
+            pos += 2;
+            if (q->t[pos].kind == T_IDENT && (strcasecmp(q->t[pos].text, "asc") == 0 ||
+                                              strcasecmp(q->t[pos].text, "desc") == 0)) {
+                order_desc = strcasecmp(q->t[pos].text, "desc") == 0;
+                pos++;
+            }
+            {
+                size_t n = json_array_size(rows);
+                json_t **arr = calloc(n ? n : 1, sizeof(*arr));
+                json_t *sorted = json_array();
+                for (i = 0; arr && i < n; i++)
+                    arr[i] = json_array_get(rows, i);
+                if (arr) {
+                    qsort(arr, n, sizeof(*arr), cmp_rows);
+                    for (i = 0; i < n; i++)
+                        json_array_append(sorted, arr[i]);
+                }
+                free(arr);
+                json_decref(rows);
+                rows = sorted;
+            }
+        } else if (strcasecmp(op->text, "limit") == 0 || strcasecmp(op->text, "take") == 0) {
+            if (q->t[pos].kind != T_NUM) {
+                bad_query(c, "expected a number after 'limit'");
+                goto out;
+            }
+            limit = strtoll(q->t[pos].text, NULL, 10);
+            pos++;
+        } else {
+            bad_query(c, "unsupported operator (supported: where, project, order by, limit)");
+            goto out;
+        }
+    }
+    if (q->t[pos].kind != T_END) {
+        bad_query(c, "unexpected text after the query");
+        goto out;
+    }
+    if (limit >= 0)
+        while ((json_int_t)json_array_size(rows) > limit)
+            json_array_remove(rows, json_array_size(rows) - 1);
+    /* project */
+    has_id = proj == NULL;
+    if (proj) {
+        json_t *prow, *out_rows = json_array(), *row;
+        json_array_foreach(proj, i, prow)
+        {
+            if (strcmp(json_string_value(json_array_get(prow, 0)), "id") == 0)
+                has_id = 1;
+        }
+        json_array_foreach(rows, i, row)
+        {
+            json_t *o = json_object();
+            size_t j;
+            json_array_foreach(proj, j, prow)
+            {
+                json_t *v = al_jpath(row, json_string_value(json_array_get(prow, 1)));
+                json_object_set_new(o, json_string_value(json_array_get(prow, 0)),
+                                    v ? json_deep_copy(v) : json_null());
+            }
+            json_array_append_new(out_rows, o);
+        }
+        json_decref(rows);
+        rows = out_rows;
+    }
+    total = json_array_size(rows);
+    page = json_array();
+    for (i = (size_t)skip; i < total && (json_int_t)(i - (size_t)skip) < top; i++)
+        json_array_append(page, json_array_get(rows, i));
+    doc = json_pack("{s:I, s:I, s:s, s:[]}", "totalRecords", (json_int_t)total, "count",
+                    (json_int_t)json_array_size(page), "resultTruncated",
+                    ((size_t)skip + json_array_size(page) < total && !has_id) ? "true" : "false",
+                    "facets");
+    if ((size_t)skip + json_array_size(page) < total && has_id)
+        json_object_set_new(
+            doc, "$skipToken",
+            json_sprintf("armlocal-%lld", (long long)(skip + (json_int_t)json_array_size(page))));
+    if (fmt && strcasecmp(fmt, "table") == 0) {
+        json_t *cols = json_array(), *trows = json_array(), *first = json_array_get(page, 0), *row;
+        const char *ck;
+        json_t *cv;
+        if (proj) {
+            json_t *prow;
+            json_array_foreach(proj, i, prow)
+            {
+                json_t *sample =
+                    first ? json_object_get(first, json_string_value(json_array_get(prow, 0)))
+                          : NULL;
+                json_array_append_new(cols, json_pack("{s:O, s:s}", "name", json_array_get(prow, 0),
+                                                      "type", json_type_name(sample)));
+            }
+        } else if (first) {
+            json_object_foreach(first, ck, cv)
+            {
+                json_array_append_new(
+                    cols, json_pack("{s:s, s:s}", "name", ck, "type", json_type_name(cv)));
+            }
+        }
+        json_array_foreach(page, i, row)
+        {
+            json_t *r = json_array(), *col;
+            size_t j;
+            json_array_foreach(cols, j, col)
+            {
+                json_t *v = json_object_get(row, json_string_value(json_object_get(col, "name")));
+                json_array_append_new(r, v ? json_incref(v) : json_null());
+            }
+            json_array_append_new(trows, r);
+        }
+        json_object_set_new(doc, "data", json_pack("{s:o, s:o}", "columns", cols, "rows", trows));
+        json_decref(page);
+    } else {
+        json_object_set_new(doc, "data", page);
+    }
+    page = NULL;
+    al_json_reply(c, 200, doc);
+out:
+    json_decref(req);
+    json_decref(rows);
+    json_decref(proj);
+    json_decref(page);
+    free(q);
+}

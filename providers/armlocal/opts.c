@@ -1,0 +1,90 @@
+/* armlocal_opts_set: the command-line spelling of every option, shared by
+ * the standalone server and `amlsec local-cloud`. */
+#include "providers/armlocal/armlocal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "util/banned.h"
+
+static int parse_uint(unsigned long long *out, const char *flag, const char *v,
+                      unsigned long long max, struct errbuf *err)
+{
+    char *end;
+    errno = 0;
+    if (v[0] == '-' || v[0] == '\0')
+        return errbuf_set(err, AMLSEC_EUSAGE, "--%s wants a whole number, not '%s'", flag, v);
+    *out = strtoull(v, &end, 10);
+    if (errno || *end != '\0' || *out > max)
+        return errbuf_set(err, AMLSEC_EUSAGE, "--%s wants a whole number up to %llu, not '%s'",
+                          flag, max, v);
+    return 0;
+}
+
+int armlocal_opts_set(struct armlocal_opts *o, const char *flag, const char *v, struct errbuf *err)
+{
+    unsigned long long n;
+    int rc;
+
+    if (strcmp(flag, "listen") == 0) {
+        static char host[64];
+        const char *colon = strrchr(v, ':');
+        if (colon == NULL || (size_t)(colon - v) >= sizeof(host))
+            return errbuf_set(err, AMLSEC_EUSAGE, "--listen wants HOST:PORT, not '%s'", v);
+        if ((rc = parse_uint(&n, flag, colon + 1, 65535, err)) < 0)
+            return rc;
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - v), v);
+        o->listen_host = host;
+        o->port = (unsigned)n;
+    } else if (strcmp(flag, "data") == 0) {
+        o->data_dir = v;
+    } else if (strcmp(flag, "latency-ms") == 0 || strcmp(flag, "lro-ms") == 0) {
+        if ((rc = parse_uint(&n, flag, v, 3600000, err)) < 0)
+            return rc;
+        if (flag[0] == 'l' && flag[1] == 'a')
+            o->latency_ms = (unsigned)n;
+        else
+            o->lro_ms = (unsigned)n;
+    } else if (strcmp(flag, "seed") == 0) {
+        if ((rc = parse_uint(&n, flag, v, ~0ULL, err)) < 0)
+            return rc;
+        o->seed = n;
+    } else if (strcmp(flag, "throttle") == 0) {
+        if (strcmp(v, "arm") != 0 && strcmp(v, "off") != 0)
+            return errbuf_set(err, AMLSEC_EUSAGE, "--throttle is 'arm' or 'off', not '%s'", v);
+        o->throttle = strcmp(v, "arm") == 0;
+    } else if (strcmp(flag, "auth") == 0) {
+        if (strcmp(v, "required") != 0 && strcmp(v, "off") != 0)
+            return errbuf_set(err, AMLSEC_EUSAGE, "--auth is 'required' or 'off', not '%s'", v);
+        o->auth_required = strcmp(v, "required") == 0;
+    } else if (strcmp(flag, "faults") == 0) {
+        o->faults = v;
+    } else if (strcmp(flag, "policy-definitions") == 0) {
+        o->policy_definitions_dir = v;
+    } else if (strcmp(flag, "aliases") == 0) {
+        o->aliases_csv = v;
+    } else if (strcmp(flag, "tls-cert") == 0) {
+        o->tls_cert = v;
+    } else if (strcmp(flag, "tls-key") == 0) {
+        o->tls_key = v;
+    } else {
+        return errbuf_set(err, AMLSEC_EUSAGE, "unknown local cloud option '--%s'", flag);
+    }
+    return 0;
+}
+
+int armlocal_opts_embedded(struct armlocal_opts *o, const char *workdir, char *data_buf,
+                           size_t data_cap, struct errbuf *err)
+{
+    struct armlocal_opts d = ARMLOCAL_OPTS_INIT;
+    int n = snprintf(data_buf, data_cap, "%s/.amlsec/local", workdir ? workdir : ".");
+    if (n < 0 || (size_t)n >= data_cap)
+        return errbuf_set(err, AMLSEC_EUSAGE, "work directory path '%s' is too long", workdir);
+    *o = d;
+    o->data_dir = data_buf;
+    o->lro_ms = 0;
+    return 0;
+}

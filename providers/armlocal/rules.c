@@ -1,0 +1,440 @@
+/* The services' own rules (arm-api.md §1, §3, §7): create-only fields,
+ * irreversible Key Vault settings, CMK prerequisites, duplicate role
+ * assignments, management locks, soft-deleted workspace names, private
+ * endpoint connections appearing on their targets. */
+#include "providers/armlocal/al_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/banned.h"
+
+static int is_type(const struct al_type *t, const char *type)
+{
+    return strcasecmp(t->type, type) == 0;
+}
+
+static const char *str(const json_t *v)
+{
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* The id of the resource group holding id, lowercased, or "" */
+static void rg_of(const char *id, char *out, size_t cap)
+{
+    char low[2048];
+    const char *p;
+    al_lower(low, id, sizeof(low));
+    p = strstr(low, "/resourcegroups/");
+    out[0] = '\0';
+    if (p == NULL)
+        return;
+    p = strchr(p + 16, '/');
+    snprintf(out, cap, "%.*s", p ? (int)(p - low) : (int)strlen(low), low);
+}
+
+static int check_create_only(struct al_ctx *c, const struct al_type *t, json_t *res,
+                             const json_t *old)
+{
+    if (old == NULL || t->create_only == NULL)
+        return 0;
+    for (const char *const *p = t->create_only; *p; p++) {
+        json_t *nv = al_jpath(res, *p);
+        const json_t *ov = al_jpath(old, *p);
+        if (nv == NULL) {
+            /* not given: keep what was set at creation */
+            if (ov)
+                al_jpath_set_new(res, *p, json_deep_copy(ov));
+            continue;
+        }
+        if (ov == NULL && (json_is_false(nv) || json_is_null(nv)))
+            continue;
+        if (!al_json_equal_ci(nv, ov)) {
+            if (is_type(t, "Microsoft.Resources/resourceGroups"))
+                al_error(c, 409, "InvalidResourceGroupLocation",
+                         "Invalid resource group location '%s'. The Resource group already "
+                         "exists in location '%s'.",
+                         str(nv) ? str(nv) : "", str(ov) ? str(ov) : "");
+            else
+                al_error(c, 400, "PropertyChangeNotAllowed",
+                         "Changing property '%s' is not allowed: it can only be set when the "
+                         "resource is created.",
+                         *p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_vault(struct al_ctx *c, json_t *res, const json_t *old)
+{
+    const json_t *osd = al_jpath(old, "properties.enableSoftDelete");
+    const json_t *opp = al_jpath(old, "properties.enablePurgeProtection");
+    json_t *sd = al_jpath(res, "properties.enableSoftDelete");
+    json_t *pp = al_jpath(res, "properties.enablePurgeProtection");
+    json_t *dv = json_object_get(c->al->state, "deletedVaults");
+    char key[256];
+
+    if (json_is_false(sd) && (old == NULL || osd == NULL || json_is_true(osd))) {
+        al_error(c, 400, "BadRequest",
+                 "The property \"enableSoftDelete\" has been set to true, and cannot be reverted "
+                 "to false. Soft delete is enabled by default for all vaults.");
+        return -1;
+    }
+    if (json_is_false(pp) && json_is_true(opp)) {
+        al_error(c, 400, "BadRequest",
+                 "The property \"enablePurgeProtection\" cannot be set to false. Enabling the "
+                 "purge protection for a vault is an irreversible action.");
+        return -1;
+    }
+    if (json_is_false(pp))
+        json_object_del(json_object_get(res, "properties"), "enablePurgeProtection");
+    if (opp && json_is_true(opp) && pp == NULL)
+        al_jpath_set_new(res, "properties.enablePurgeProtection", json_true());
+    al_lower(key, str(json_object_get(res, "name")) ? str(json_object_get(res, "name")) : "",
+             sizeof(key));
+    if (old == NULL && json_object_get(dv, key)) {
+        const char *mode = str(al_jpath(res, "properties.createMode"));
+        if (mode == NULL || strcasecmp(mode, "recover") != 0) {
+            al_error(c, 409, "ConflictError",
+                     "A vault with the same name already exists in deleted state. You need to "
+                     "either recover or purge existing deleted vault.");
+            return -1;
+        }
+        json_object_del(dv, key);
+    }
+    return 0;
+}
+
+static int check_cmk_workspace(struct al_ctx *c, json_t *res)
+{
+    const char *status = str(al_jpath(res, "properties.encryption.status"));
+    const char *kv = str(al_jpath(res, "properties.encryption.keyVaultProperties.keyVaultArmId"));
+    json_t *vrec, *vb;
+
+    if (status == NULL || strcasecmp(status, "Enabled") != 0)
+        return 0;
+    if (kv == NULL) {
+        al_error(c, 400, "BadRequest",
+                 "encryption.keyVaultProperties.keyVaultArmId is required "
+                 "when encryption is enabled.");
+        return -1;
+    }
+    vrec = al_rec_get(c->al, kv);
+    vb = json_object_get(vrec, "body");
+    if (vrec == NULL || json_is_true(json_object_get(vrec, "hidden"))) {
+        al_error(c, 400, "BadRequest", "The key vault '%s' used for encryption was not found.", kv);
+        return -1;
+    }
+    if (!json_is_true(al_jpath(vb, "properties.enableSoftDelete")) ||
+        !json_is_true(al_jpath(vb, "properties.enablePurgeProtection"))) {
+        al_error(c, 400, "BadRequest",
+                 "The key vault '%s' used for customer-managed key encryption must have soft "
+                 "delete and purge protection enabled.",
+                 kv);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_ws_name_reserved(struct al_ctx *c, const char *id, const json_t *old)
+{
+    char key[2048];
+    if (old)
+        return 0;
+    al_lower(key, id, sizeof(key));
+    if (json_object_get(json_object_get(c->al->state, "deletedWorkspaces"), key)) {
+        al_error(c, 409, "Conflict",
+                 "A soft-deleted workspace with the name '%s' exists in this resource group. "
+                 "Recover it or purge it (DELETE with forceToPurge=true) before reusing the name.",
+                 strrchr(id, '/') + 1);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_role_assignment(struct al_ctx *c, const char *id, const char *scope, json_t *res,
+                                 const json_t *old)
+{
+    const char *role = str(al_jpath(res, "properties.roleDefinitionId"));
+    const char *principal = str(al_jpath(res, "properties.principalId"));
+    char scope_l[2048], key[2048];
+    const char *k;
+    json_t *rec;
+
+    if (role == NULL || principal == NULL) {
+        al_error(c, 400, "InvalidRoleAssignmentRequest",
+                 "The request is missing properties.roleDefinitionId or properties.principalId.");
+        return -1;
+    }
+    if (old) {
+        if (!al_json_equal_ci(al_jpath(old, "properties.roleDefinitionId"),
+                              al_jpath(res, "properties.roleDefinitionId")) ||
+            !al_json_equal_ci(al_jpath(old, "properties.principalId"),
+                              al_jpath(res, "properties.principalId"))) {
+            al_error(c, 400, "RoleAssignmentUpdateNotPermitted",
+                     "Tenant ID, application ID, principal ID, and scope are not allowed to be "
+                     "updated.");
+            return -1;
+        }
+        return 0;
+    }
+    al_lower(scope_l, scope, sizeof(scope_l));
+    al_lower(key, id, sizeof(key));
+    json_object_foreach(al_resources(c->al), k, rec)
+    {
+        json_t *b = json_object_get(rec, "body");
+        const char *t = str(json_object_get(b, "type"));
+        const char *s = str(al_jpath(b, "properties.scope"));
+        if (t == NULL || strcasecmp(t, "Microsoft.Authorization/roleAssignments") != 0 ||
+            strcmp(k, key) == 0)
+            continue;
+        if (s && strcasecmp(s, scope[0] ? scope : "/") == 0 &&
+            al_json_equal_ci(al_jpath(b, "properties.principalId"),
+                             al_jpath(res, "properties.principalId")) &&
+            al_json_equal_ci(al_jpath(b, "properties.roleDefinitionId"),
+                             al_jpath(res, "properties.roleDefinitionId"))) {
+            al_error(c, 409, "RoleAssignmentExists", "The role assignment already exists.");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_private_endpoint(struct al_ctx *c, json_t *res)
+{
+    static const char *const lists[] = {"properties.privateLinkServiceConnections",
+                                        "properties.manualPrivateLinkServiceConnections"};
+    const char *subnet = str(al_jpath(res, "properties.subnet.id"));
+    json_t *r;
+
+    if (subnet == NULL) {
+        al_error(c, 400, "InvalidRequestFormat", "properties.subnet.id is required.");
+        return -1;
+    }
+    r = al_rec_get(c->al, subnet);
+    if (r == NULL || json_is_true(json_object_get(r, "hidden"))) {
+        al_error(c, 400, "InvalidResourceReference",
+                 "Resource %s referenced by resource %s was not found. Please make sure that the "
+                 "referenced resource exists, and that both resources are in the same region.",
+                 subnet, str(json_object_get(res, "id")));
+        return -1;
+    }
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *conn;
+        json_array_foreach(al_jpath(res, lists[l]), i, conn)
+        {
+            const char *target = str(al_jpath(conn, "properties.privateLinkServiceId"));
+            json_t *tr = target ? al_rec_get(c->al, target) : NULL;
+            if (tr == NULL || json_is_true(json_object_get(tr, "hidden"))) {
+                al_error(c, 400, "InvalidResourceReference",
+                         "Resource %s referenced by resource %s was not found.",
+                         target ? target : "(missing privateLinkServiceId)",
+                         str(json_object_get(res, "id")));
+                return -1;
+            }
+            json_object_set_new(
+                json_object_get(conn, "properties"), "privateLinkServiceConnectionState",
+                json_pack("{s:s, s:s, s:s}", "status", l == 0 ? "Approved" : "Pending",
+                          "description", l == 0 ? "Auto-Approved" : "Awaiting approval",
+                          "actionsRequired", "None"));
+        }
+    }
+    return 0;
+}
+
+int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *id,
+                         const char *scope, json_t *res, json_t *old, int is_patch)
+{
+    (void)is_patch;
+    if (check_create_only(c, t, res, old) < 0)
+        return -1;
+    if (is_type(t, "Microsoft.KeyVault/vaults"))
+        return check_vault(c, res, old);
+    if (is_type(t, "Microsoft.MachineLearningServices/workspaces"))
+        return check_ws_name_reserved(c, id, old) < 0 ? -1 : check_cmk_workspace(c, res);
+    if (is_type(t, "Microsoft.Authorization/roleAssignments"))
+        return check_role_assignment(c, id, scope, res, old);
+    if (is_type(t, "Microsoft.Network/privateEndpoints"))
+        return check_private_endpoint(c, res);
+    if (is_type(t, "Microsoft.Authorization/locks")) {
+        const char *level = str(al_jpath(res, "properties.level"));
+        if (level == NULL || (strcmp(level, "CanNotDelete") && strcmp(level, "ReadOnly") &&
+                              strcmp(level, "NotSpecified"))) {
+            al_error(c, 400, "LockLevelInvalid",
+                     "The lock level must be one of CanNotDelete, ReadOnly.");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A lock at id's scope or above blocks writes (ReadOnly) and deletes
+ * (both levels); a delete is also blocked by locks below id. */
+int al_rules_check_locks(struct al_ctx *c, const char *id, int is_delete)
+{
+    char idl[2048];
+    const char *k;
+    json_t *rec;
+    size_t n;
+
+    if (strstr(id, "/providers/Microsoft.Authorization/locks/") ||
+        strcasestr(id, "/providers/microsoft.authorization/locks/"))
+        return 0;
+    al_lower(idl, id, sizeof(idl));
+    n = strlen(idl);
+    json_object_foreach(al_resources(c->al), k, rec)
+    {
+        const char *p = strstr(k, "/providers/microsoft.authorization/locks/");
+        const char *level;
+        char scope[2048];
+        size_t sn;
+        if (p == NULL || strchr(p + 41, '/'))
+            continue;
+        sn = (size_t)(p - k);
+        snprintf(scope, sizeof(scope), "%.*s", (int)sn, k);
+        level = str(al_jpath(json_object_get(rec, "body"), "properties.level"));
+        if (level == NULL)
+            continue;
+        if (strncmp(idl, scope, sn) == 0 && (idl[sn] == '/' || idl[sn] == '\0')) {
+            if (is_delete || strcmp(level, "ReadOnly") == 0)
+                goto locked;
+        } else if (is_delete && strncmp(scope, idl, n) == 0 && scope[n] == '/') {
+            goto locked;
+        }
+        continue;
+    locked:
+        al_error(c, 409, "ScopeLocked",
+                 "The scope '%s' cannot perform %s operation because following scope(s) are "
+                 "locked: '%s'. Please remove the lock and try again.",
+                 id, is_delete ? "delete" : "write", scope);
+        return -1;
+    }
+    return 0;
+}
+
+int al_rules_check_delete(struct al_ctx *c, const struct al_type *t, const char *id, json_t *rec)
+{
+    const char *force = al_query(c->req, "forceToPurge");
+    int purge = force && strcasecmp(force, "true") == 0;
+    json_t *body = json_object_get(rec, "body");
+    char key[2048];
+
+    if (!is_type(t, "Microsoft.MachineLearningServices/workspaces"))
+        return 0;
+    al_lower(key, id, sizeof(key));
+    if (rec == NULL) {
+        json_t *dw = json_object_get(c->al->state, "deletedWorkspaces");
+        if (purge && json_object_get(dw, key)) {
+            json_object_del(dw, key);
+            al_store_save(c->al);
+            c->res->status = 200;
+        }
+        return 0;
+    }
+    /* CMK workspaces are always hard-deleted; others are soft-deleted
+     * unless forceToPurge=true */
+    if (!purge &&
+        !(str(al_jpath(body, "properties.encryption.status")) &&
+          strcasecmp(str(al_jpath(body, "properties.encryption.status")), "Enabled") == 0)) {
+        char ts[40];
+        al_time_iso(c->now_ms, ts, sizeof(ts));
+        json_object_set_new(json_object_get(c->al->state, "deletedWorkspaces"), key,
+                            json_pack("{s:s, s:s}", "id", id, "deletedTime", ts));
+    }
+    return 0;
+}
+
+static void add_connection(struct armlocal *al, const char *pe_id, const char *pe_name,
+                           json_t *conn, int manual)
+{
+    const char *target = str(al_jpath(conn, "properties.privateLinkServiceId"));
+    json_t *tr = target ? al_rec_get(al, target) : NULL;
+    const char *ttype;
+    char cid[2048], name[600], g[37], ctype[300];
+
+    if (tr == NULL)
+        return;
+    ttype = str(al_jpath(json_object_get(tr, "body"), "type"));
+    if (ttype == NULL)
+        return;
+    snprintf(ctype, sizeof(ctype), "%s/privateEndpointConnections", ttype);
+    if (al_type_find(ctype) == NULL)
+        return;
+    al_guid(al, g);
+    snprintf(name, sizeof(name), "%s.%s", pe_name, g);
+    snprintf(cid, sizeof(cid), "%s/privateEndpointConnections/%s",
+             str(json_object_get(json_object_get(tr, "body"), "id")), name);
+    al_rec_put(al, cid,
+               json_pack("{s:s, s:s, s:s, s:{s:{s:s}, s:{s:s, s:s, s:s}, s:O, s:s}}", "id", cid,
+                         "name", name, "type", al_type_find(ctype)->type, "properties",
+                         "privateEndpoint", "id", pe_id, "privateLinkServiceConnectionState",
+                         "status", manual ? "Pending" : "Approved", "description",
+                         manual ? "Awaiting approval" : "Auto-Approved", "actionsRequired", "None",
+                         "groupIds",
+                         json_object_get(conn, "properties")
+                             ? json_object_get(json_object_get(conn, "properties"), "groupIds")
+                             : json_null(),
+                         "provisioningState", "Succeeded"));
+}
+
+static void remove_connections(struct armlocal *al, const char *pe_id)
+{
+    const char *k;
+    json_t *rec;
+    void *tmp;
+    json_object_foreach_safe(al_resources(al), tmp, k, rec)
+    {
+        const char *pid =
+            str(al_jpath(json_object_get(rec, "body"), "properties.privateEndpoint.id"));
+        if (strstr(k, "/privateendpointconnections/") && pid && strcasecmp(pid, pe_id) == 0)
+            json_object_del(al_resources(al), k);
+    }
+}
+
+void al_rules_after_write(struct armlocal *al, const struct al_type *t, const char *id)
+{
+    json_t *rec = al_rec_get(al, id), *body = json_object_get(rec, "body");
+    const char *name = str(json_object_get(body, "name"));
+    size_t i;
+    json_t *conn;
+
+    if (!is_type(t, "Microsoft.Network/privateEndpoints") || rec == NULL ||
+        json_is_string(json_object_get(rec, "op")))
+        return;
+    remove_connections(al, id);
+    json_array_foreach(al_jpath(body, "properties.privateLinkServiceConnections"), i, conn)
+        add_connection(al, id, name ? name : "pe", conn, 0);
+    json_array_foreach(al_jpath(body, "properties.manualPrivateLinkServiceConnections"), i, conn)
+        add_connection(al, id, name ? name : "pe", conn, 1);
+}
+
+void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const char *id,
+                           json_t *body)
+{
+    if (is_type(t, "Microsoft.Network/privateEndpoints")) {
+        remove_connections(al, id);
+    } else if (is_type(t, "Microsoft.KeyVault/vaults") &&
+               json_is_true(al_jpath(body, "properties.enableSoftDelete"))) {
+        char key[256], ts[40], did[1024];
+        const char *name = str(json_object_get(body, "name"));
+        const char *loc = str(json_object_get(body, "location"));
+        char rg[1024];
+        rg_of(id, rg, sizeof(rg));
+        al_lower(key, name ? name : "", sizeof(key));
+        al_time_iso(al_now_ms(), ts, sizeof(ts));
+        snprintf(did, sizeof(did),
+                 "%.*s/providers/Microsoft.KeyVault/locations/%s/deletedVaults/%s",
+                 (int)(strstr(rg, "/resourcegroups/") ? strstr(rg, "/resourcegroups/") - rg : 0),
+                 rg, loc ? loc : "global", name ? name : "");
+        json_object_set_new(
+            json_object_get(al->state, "deletedVaults"), key,
+            json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:b}}", "id", did, "name",
+                      name ? name : "", "type", "Microsoft.KeyVault/deletedVaults", "properties",
+                      "vaultId", id, "location", loc ? loc : "global", "deletionDate", ts,
+                      "purgeProtectionEnabled",
+                      json_is_true(al_jpath(body, "properties.enablePurgeProtection"))));
+    }
+}

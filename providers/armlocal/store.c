@@ -1,0 +1,268 @@
+/* armlocal's store: every resource keyed by its lowercased ARM id, plus
+ * operations and soft-deleted names, in one JSON document persisted with
+ * file_write_atomic after each change (crash-safe: readers and restarts see
+ * the old document or the new). Callers hold al->mu. */
+#include "providers/armlocal/al_internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util/error.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/banned.h"
+
+#define STATE_FORMAT 1
+
+static json_t *state_new(void)
+{
+    return json_pack("{s:i, s:{}, s:{}, s:{}, s:{}, s:I}", "format", STATE_FORMAT, "resources",
+                     "ops", "deletedWorkspaces", "deletedVaults", "counter", (json_int_t)0);
+}
+
+int al_store_load(struct armlocal *al, struct errbuf *err)
+{
+    struct buf b;
+    json_error_t je;
+    json_t *doc;
+    int rc;
+
+    al->state = state_new();
+    if (al->state_path == NULL)
+        return 0;
+    buf_init(&b, (size_t)1 << 30);
+    rc = file_read_all(&b, al->state_path, (size_t)1 << 30, err);
+    if (rc == AMLSEC_ENOTFOUND) {
+        errbuf_clear(err);
+        buf_release(&b);
+        return 0;
+    }
+    if (rc < 0) {
+        buf_release(&b);
+        return rc;
+    }
+    doc = json_loadb(b.ptr, b.len, 0, &je);
+    buf_release(&b);
+    if (doc == NULL || !json_is_object(doc) ||
+        json_integer_value(json_object_get(doc, "format")) != STATE_FORMAT) {
+        json_decref(doc);
+        return errbuf_set(err, AMLSEC_ECORRUPT, "local cloud state '%s' is not readable: %s",
+                          al->state_path, doc ? "unknown format" : je.text);
+    }
+    json_object_update_missing(doc, al->state);
+    json_decref(al->state);
+    al->state = doc;
+    return 0;
+}
+
+int al_store_save(struct armlocal *al)
+{
+    struct errbuf err = ERRBUF_INIT;
+    char *text;
+    int rc;
+
+    if (al->state_path == NULL)
+        return 0;
+    text = json_dumps(al->state, JSON_COMPACT);
+    if (text == NULL)
+        return AMLSEC_ENOMEM;
+    rc = file_write_atomic(al->state_path, text, strlen(text), 0600, &err);
+    free(text);
+    if (rc < 0)
+        log_msg(LOG_ERROR, "armlocal: %s", err.msg);
+    return rc;
+}
+
+void al_store_reset(struct armlocal *al)
+{
+    json_decref(al->state);
+    al->state = state_new();
+    al_store_save(al);
+}
+
+json_t *al_resources(struct armlocal *al)
+{
+    return json_object_get(al->state, "resources");
+}
+
+void al_lower(char *dst, const char *src, size_t cap)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++)
+        dst[i] = (char)tolower((unsigned char)src[i]);
+    dst[i] = '\0';
+}
+
+json_t *al_rec_get(struct armlocal *al, const char *id)
+{
+    char key[2048];
+    al_lower(key, id, sizeof(key));
+    return json_object_get(al_resources(al), key);
+}
+
+json_t *al_rec_put(struct armlocal *al, const char *id, json_t *body)
+{
+    char key[2048];
+    json_t *rec = json_object();
+    al_lower(key, id, sizeof(key));
+    json_object_set_new(rec, "body", body);
+    json_object_set_new(rec, "hidden", json_false());
+    json_object_set(al_resources(al), key, rec);
+    json_decref(rec);
+    return rec;
+}
+
+void al_rec_del_tree(struct armlocal *al, const char *id)
+{
+    char key[2048];
+    const char *k;
+    json_t *v, *res = al_resources(al);
+    void *tmp;
+    size_t n;
+
+    al_lower(key, id, sizeof(key));
+    n = strlen(key);
+    json_object_foreach_safe(res, tmp, k, v)
+    {
+        if (strcmp(k, key) == 0 || (strncmp(k, key, n) == 0 && k[n] == '/'))
+            json_object_del(res, k);
+    }
+}
+
+/* splitmix64 over (seed, counter): deterministic per --seed, continued across
+ * restarts because the counter is persisted. */
+static uint64_t next_u64(struct armlocal *al)
+{
+    json_t *c = json_object_get(al->state, "counter");
+    uint64_t n = (uint64_t)json_integer_value(c) + 1;
+    uint64_t z;
+    json_object_set_new(al->state, "counter", json_integer((json_int_t)n));
+    z = al->opts.seed + n * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void al_guid(struct armlocal *al, char out[37])
+{
+    uint64_t a = next_u64(al), b = next_u64(al);
+    snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
+             (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xfff),
+             (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
+             (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+void al_hex32(struct armlocal *al, char out[33])
+{
+    uint64_t a = next_u64(al), b = next_u64(al);
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
+int64_t al_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double al_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void al_time_iso(int64_t ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+json_t *al_jpath(const json_t *root, const char *path)
+{
+    char part[256];
+    const char *p = path;
+    const json_t *cur = root;
+
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof(part))
+            return NULL;
+        memcpy(part, p, n);
+        part[n] = '\0';
+        if (!json_is_object(cur))
+            return NULL;
+        cur = json_object_get(cur, part);
+        p += n + (dot ? 1 : 0);
+    }
+    return (json_t *)cur;
+}
+
+void al_jpath_set_new(json_t *root, const char *path, json_t *value)
+{
+    char part[256];
+    const char *p = path;
+    json_t *cur = root;
+
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof(part) || !json_is_object(cur)) {
+            json_decref(value);
+            return;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        if (dot == NULL) {
+            json_object_set_new(cur, part, value);
+            return;
+        }
+        if (!json_is_object(json_object_get(cur, part)))
+            json_object_set_new(cur, part, json_object());
+        cur = json_object_get(cur, part);
+        p = dot + 1;
+    }
+}
+
+/* Equal, with strings compared case-insensitively (ARM ids). */
+int al_json_equal_ci(const json_t *a, const json_t *b)
+{
+    if (json_is_string(a) && json_is_string(b))
+        return strcasecmp(json_string_value(a), json_string_value(b)) == 0;
+    if (a == NULL || b == NULL)
+        return a == b;
+    if (json_is_object(a) && json_is_object(b)) {
+        const char *k;
+        json_t *v;
+        if (json_object_size(a) != json_object_size(b))
+            return 0;
+        json_object_foreach((json_t *)a, k, v)
+        {
+            if (!al_json_equal_ci(v, json_object_get(b, k)))
+                return 0;
+        }
+        return 1;
+    }
+    if (json_is_array(a) && json_is_array(b)) {
+        if (json_array_size(a) != json_array_size(b))
+            return 0;
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (!al_json_equal_ci(json_array_get(a, i), json_array_get(b, i)))
+                return 0;
+        return 1;
+    }
+    return json_equal((json_t *)a, (json_t *)b);
+}
+
+int al_has_prefix_ci(const char *s, const char *prefix)
+{
+    return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}

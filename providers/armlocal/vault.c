@@ -1,0 +1,372 @@
+/* Key Vault keys: the ARM resource's first version (Keys_CreateIfNotExist)
+ * and the data plane (7.x) served at the vaultUri armlocal returns,
+ * {base}/_vault/{vault}/. New versions, rotation, attribute updates and the
+ * rotation policy go through the data plane, as in Azure.
+ *
+ * Key material is random bytes shaped like an RSA public key (n, e): the
+ * local cloud performs no cryptographic operations with it. */
+#include "providers/armlocal/al_internal.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/banned.h"
+
+static const char *str(const json_t *v)
+{
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static json_t *fake_modulus(struct armlocal *al, int bits)
+{
+    unsigned char raw[512];
+    char b64[700], hex[33];
+    int n = bits / 8, len;
+    if (n <= 0 || n > (int)sizeof(raw))
+        n = 256;
+    for (int i = 0; i < n; i += 16) {
+        al_hex32(al, hex);
+        for (int j = 0; j < 16 && i + j < n; j++) {
+            unsigned v;
+            sscanf(hex + 2 * j, "%2x", &v);
+            raw[i + j] = (unsigned char)v;
+        }
+    }
+    raw[0] |= 0x80;
+    len = EVP_EncodeBlock((unsigned char *)b64, raw, n);
+    for (int i = 0; i < len; i++) {
+        if (b64[i] == '+')
+            b64[i] = '-';
+        else if (b64[i] == '/')
+            b64[i] = '_';
+    }
+    while (len > 0 && b64[len - 1] == '=')
+        b64[--len] = '\0';
+    return json_string(b64);
+}
+
+static const char *vault_uri_of_key(struct armlocal *al, const json_t *body, char *out, size_t cap)
+{
+    /* the key's id is {vault id}/keys/{name} */
+    const char *id = str(json_object_get(body, "id"));
+    const char *p = id ? strstr(id, "/keys/") : NULL;
+    const char *vname = NULL;
+    size_t vlen = 0;
+    if (p) {
+        const char *q = p;
+        while (q > id && q[-1] != '/')
+            q--;
+        vname = q;
+        vlen = (size_t)(p - q);
+    }
+    snprintf(out, cap, "%s/_vault/%.*s/", al->base_url, (int)vlen, vname ? vname : "");
+    return out;
+}
+
+/* Adds a version to the key body (in body._versions) and refreshes the ARM
+ * view (keyUri, keyUriWithVersion, attributes). */
+static json_t *add_version(struct al_ctx *c, json_t *body, const json_t *req_attrs)
+{
+    char ver[33], uri[1024], vault[600];
+    json_t *versions = json_object_get(body, "_versions"), *v, *props;
+    int64_t now = c->now_ms / 1000;
+    const char *name = str(json_object_get(body, "name"));
+    int bits;
+
+    if (!json_is_array(versions)) {
+        versions = json_array();
+        json_object_set_new(body, "_versions", versions);
+    }
+    props = json_object_get(body, "properties");
+    if (!json_is_object(props)) {
+        props = json_object();
+        json_object_set_new(body, "properties", props);
+    }
+    if (str(json_object_get(props, "kty")) == NULL)
+        json_object_set_new(props, "kty", json_string("RSA"));
+    if (json_object_get(props, "keySize") == NULL &&
+        strncmp(str(json_object_get(props, "kty")), "RSA", 3) == 0)
+        json_object_set_new(props, "keySize", json_integer(2048));
+    if (!json_is_array(json_object_get(props, "keyOps")))
+        json_object_set_new(props, "keyOps",
+                            json_pack("[s,s,s,s,s,s]", "encrypt", "decrypt", "sign", "verify",
+                                      "wrapKey", "unwrapKey"));
+    bits = (int)json_integer_value(json_object_get(props, "keySize"));
+    al_hex32(c->al, ver);
+    vault_uri_of_key(c->al, body, vault, sizeof(vault));
+    v = json_pack("{s:s, s:o, s:{s:b, s:I, s:I, s:s, s:i}}", "version", ver, "n",
+                  fake_modulus(c->al, bits ? bits : 2048), "attributes", "enabled", 1, "created",
+                  (json_int_t)now, "updated", (json_int_t)now, "recoveryLevel",
+                  "Recoverable+Purgeable", "recoverableDays", 90);
+    if (json_is_object(req_attrs)) {
+        const char *k;
+        json_t *a;
+        json_object_foreach((json_t *)req_attrs, k, a)
+        {
+            if (!strcmp(k, "enabled") || !strcmp(k, "nbf") || !strcmp(k, "exp") ||
+                !strcmp(k, "exportable"))
+                json_object_set(json_object_get(v, "attributes"), k, a);
+        }
+    }
+    json_array_append_new(versions, v);
+    snprintf(uri, sizeof(uri), "%skeys/%s", vault, name ? name : "");
+    json_object_set_new(props, "keyUri", json_string(uri));
+    snprintf(uri, sizeof(uri), "%skeys/%s/%s", vault, name ? name : "", ver);
+    json_object_set_new(props, "keyUriWithVersion", json_string(uri));
+    json_object_set(props, "attributes", json_object_get(v, "attributes"));
+    return v;
+}
+
+void al_key_first_version(struct al_ctx *c, json_t *body)
+{
+    json_t *attrs = al_jpath(body, "properties.attributes");
+    json_incref(attrs);
+    json_object_del(body, "location");
+    add_version(c, body, attrs);
+    json_decref(attrs);
+}
+
+/* --- data plane ------------------------------------------------------------ */
+
+static void kv_error(struct al_ctx *c, int status, const char *code, const char *msg)
+{
+    al_json_reply(c, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+static json_t *find_vault(struct armlocal *al, const char *name)
+{
+    const char *k;
+    json_t *rec;
+    json_object_foreach(al_resources(al), k, rec)
+    {
+        json_t *b = json_object_get(rec, "body");
+        if (str(json_object_get(b, "type")) &&
+            strcasecmp(str(json_object_get(b, "type")), "Microsoft.KeyVault/vaults") == 0 &&
+            str(json_object_get(b, "name")) &&
+            strcasecmp(str(json_object_get(b, "name")), name) == 0 &&
+            !json_is_true(json_object_get(rec, "hidden")))
+            return rec;
+    }
+    return NULL;
+}
+
+static json_t *bundle(struct al_ctx *c, json_t *body, json_t *v)
+{
+    char vault[600], kid[1024];
+    json_t *props = json_object_get(body, "properties");
+    vault_uri_of_key(c->al, body, vault, sizeof(vault));
+    snprintf(kid, sizeof(kid), "%skeys/%s/%s", vault, str(json_object_get(body, "name")),
+             str(json_object_get(v, "version")));
+    json_t *tags = json_object_get(body, "tags");
+    return json_pack("{s:{s:s, s:O?, s:O?, s:O?, s:s}, s:O?, s:o}", "key", "kid", kid, "kty",
+                     json_object_get(props, "kty"), "key_ops", json_object_get(props, "keyOps"),
+                     "n", json_object_get(v, "n"), "e", "AQAB", "attributes",
+                     json_object_get(v, "attributes"), "tags",
+                     tags ? json_incref(tags) : json_object());
+}
+
+static json_t *find_version(json_t *body, const char *ver)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(body, "_versions"), i, v)
+    {
+        if (strcasecmp(str(json_object_get(v, "version")), ver) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+static json_t *current_version(json_t *body)
+{
+    json_t *vs = json_object_get(body, "_versions");
+    return json_array_get(vs, json_array_size(vs) - 1);
+}
+
+static void create_key(struct al_ctx *c, json_t *vault, const char *name, json_t *rec)
+{
+    json_t *req = NULL, *body, *v;
+    char id[2048];
+    if (c->req->body_len)
+        req = json_loadb(c->req->body, c->req->body_len, 0, NULL);
+    if (c->req->body_len && !json_is_object(req)) {
+        json_decref(req);
+        kv_error(c, 400, "BadParameter", "The request body is not a JSON object.");
+        return;
+    }
+    if (rec == NULL) {
+        snprintf(id, sizeof(id), "%s/keys/%s",
+                 str(json_object_get(json_object_get(vault, "body"), "id")), name);
+        body = json_pack("{s:s, s:s, s:s, s:{}}", "id", id, "name", name, "type",
+                         "Microsoft.KeyVault/vaults/keys", "properties");
+        if (req && str(json_object_get(req, "kty")))
+            json_object_set(json_object_get(body, "properties"), "kty",
+                            json_object_get(req, "kty"));
+        if (req && json_is_integer(json_object_get(req, "key_size")))
+            json_object_set(json_object_get(body, "properties"), "keySize",
+                            json_object_get(req, "key_size"));
+        if (req && json_is_array(json_object_get(req, "key_ops")))
+            json_object_set(json_object_get(body, "properties"), "keyOps",
+                            json_object_get(req, "key_ops"));
+        rec = al_rec_put(c->al, id, body);
+    }
+    body = json_object_get(rec, "body");
+    if (req && json_is_object(json_object_get(req, "tags")))
+        json_object_set(body, "tags", json_object_get(req, "tags"));
+    v = add_version(c, body, req ? json_object_get(req, "attributes") : NULL);
+    al_store_save(c->al);
+    al_json_reply(c, 200, bundle(c, body, v));
+    json_decref(req);
+}
+
+void al_vault_handle(struct al_ctx *c, const char *rest)
+{
+    struct al_path p;
+    json_t *vault, *rec = NULL, *body = NULL;
+    const char *m = c->req->method;
+    const char *v = al_query(c->req, "api-version");
+    char id[2048];
+
+    if (al_path_parse(&p, rest) < 0 || p.nsegs < 2) {
+        kv_error(c, 404, "NotFound", "The requested path was not found.");
+        return;
+    }
+    if (v == NULL) {
+        kv_error(c, 400, "BadParameter", "The 'api-version' parameter is missing.");
+        return;
+    }
+    if (strncmp(v, "7.", 2) != 0) {
+        kv_error(c, 400, "BadParameter",
+                 "The specified version is not recognized. Consider "
+                 "using the latest supported version (7.6).");
+        return;
+    }
+    vault = find_vault(c->al, p.segs[0]);
+    if (vault == NULL) {
+        kv_error(c, 404, "VaultNotFound", "The vault was not found.");
+        return;
+    }
+    if (strcasecmp(p.segs[1], "keys") != 0) {
+        kv_error(c, 404, "NotFound", "Only keys are served by the local Key Vault.");
+        return;
+    }
+    if (p.nsegs == 2 && strcasecmp(m, "GET") == 0) {
+        json_t *list = json_array(), *r;
+        const char *k;
+        char prefix[2048];
+        snprintf(prefix, sizeof(prefix), "%s/keys/",
+                 str(json_object_get(json_object_get(vault, "body"), "id")));
+        al_lower(prefix, prefix, sizeof(prefix));
+        json_object_foreach(al_resources(c->al), k, r)
+        {
+            if (strncmp(k, prefix, strlen(prefix)) == 0 && !strchr(k + strlen(prefix), '/')) {
+                json_t *b = bundle(c, json_object_get(r, "body"),
+                                   current_version(json_object_get(r, "body")));
+                char kid[1024];
+                snprintf(kid, sizeof(kid), "%s", str(al_jpath(b, "key.kid")));
+                *strrchr(kid, '/') = '\0';
+                json_array_append_new(list, json_pack("{s:s, s:O}", "kid", kid, "attributes",
+                                                      json_object_get(b, "attributes")));
+                json_decref(b);
+            }
+        }
+        al_json_reply(c, 200, json_pack("{s:o, s:n}", "value", list, "nextLink"));
+        return;
+    }
+    snprintf(id, sizeof(id), "%s/keys/%s",
+             str(json_object_get(json_object_get(vault, "body"), "id")), p.segs[2]);
+    rec = al_rec_get(c->al, id);
+    body = json_object_get(rec, "body");
+    if (p.nsegs == 4 && strcasecmp(p.segs[3], "create") == 0 && strcasecmp(m, "POST") == 0) {
+        create_key(c, vault, p.segs[2], rec);
+        return;
+    }
+    if (rec == NULL) {
+        kv_error(c, 404, "KeyNotFound", "A key with (name/id) was not found in this key vault.");
+        return;
+    }
+    if (p.nsegs == 3 && strcasecmp(m, "GET") == 0) {
+        al_json_reply(c, 200, bundle(c, body, current_version(body)));
+    } else if (p.nsegs == 3 && strcasecmp(m, "DELETE") == 0) {
+        json_t *b = bundle(c, body, current_version(body));
+        al_rec_del_tree(c->al, id);
+        al_store_save(c->al);
+        al_json_reply(c, 200, b);
+    } else if (p.nsegs == 4 && strcasecmp(p.segs[3], "rotate") == 0 && strcasecmp(m, "POST") == 0) {
+        json_t *nv = add_version(c, body, NULL);
+        al_store_save(c->al);
+        al_json_reply(c, 200, bundle(c, body, nv));
+    } else if (p.nsegs == 4 && strcasecmp(p.segs[3], "versions") == 0 &&
+               strcasecmp(m, "GET") == 0) {
+        json_t *list = json_array(), *ver;
+        size_t i;
+        json_array_foreach(json_object_get(body, "_versions"), i, ver)
+        {
+            json_t *b = bundle(c, body, ver);
+            json_array_append_new(list, json_pack("{s:O, s:O}", "kid", al_jpath(b, "key.kid"),
+                                                  "attributes", json_object_get(b, "attributes")));
+            json_decref(b);
+        }
+        al_json_reply(c, 200, json_pack("{s:o, s:n}", "value", list, "nextLink"));
+    } else if (p.nsegs == 4 && strcasecmp(p.segs[3], "rotationpolicy") == 0) {
+        if (strcasecmp(m, "PUT") == 0) {
+            json_t *req = json_loadb(c->req->body, c->req->body_len, 0, NULL);
+            if (!json_is_object(req)) {
+                json_decref(req);
+                kv_error(c, 400, "BadParameter", "The rotation policy is not a JSON object.");
+                return;
+            }
+            json_object_set_new(
+                req, "id",
+                json_sprintf("%s/rotationpolicy", str(al_jpath(body, "properties.keyUri"))));
+            json_object_set_new(body, "_rotationPolicy", req);
+            al_store_save(c->al);
+        }
+        if (json_object_get(body, "_rotationPolicy"))
+            al_json_reply(c, 200, json_deep_copy(json_object_get(body, "_rotationPolicy")));
+        else
+            al_json_reply(c, 200,
+                          json_pack("{s:s+, s:[{s:{s:s}, s:{s:s}}], s:{}}", "id",
+                                    str(al_jpath(body, "properties.keyUri")), "/rotationpolicy",
+                                    "lifetimeActions", "trigger", "timeBeforeExpiry", "P30D",
+                                    "action", "type", "Notify", "attributes"));
+    } else if (p.nsegs == 4 && (strcasecmp(m, "GET") == 0 || strcasecmp(m, "PATCH") == 0)) {
+        json_t *ver = find_version(body, p.segs[3]);
+        if (ver == NULL) {
+            kv_error(c, 404, "KeyNotFound",
+                     "A key with (name/id) was not found in this key vault.");
+            return;
+        }
+        if (strcasecmp(m, "PATCH") == 0) {
+            json_t *req = json_loadb(c->req->body, c->req->body_len, 0, NULL);
+            json_t *attrs = json_object_get(req, "attributes");
+            const char *k;
+            json_t *a;
+            if (!json_is_object(req)) {
+                json_decref(req);
+                kv_error(c, 400, "BadParameter", "The request body is not a JSON object.");
+                return;
+            }
+            json_object_foreach(attrs, k, a)
+            {
+                if (!strcmp(k, "enabled") || !strcmp(k, "nbf") || !strcmp(k, "exp"))
+                    json_object_set(json_object_get(ver, "attributes"), k, a);
+            }
+            json_object_set_new(json_object_get(ver, "attributes"), "updated",
+                                json_integer(c->now_ms / 1000));
+            if (json_is_object(json_object_get(req, "tags")))
+                json_object_set(body, "tags", json_object_get(req, "tags"));
+            if (ver == current_version(body))
+                json_object_set(json_object_get(body, "properties"), "attributes",
+                                json_object_get(ver, "attributes"));
+            json_decref(req);
+            al_store_save(c->al);
+        }
+        al_json_reply(c, 200, bundle(c, body, ver));
+    } else {
+        kv_error(c, 405, "MethodNotAllowed", "The method is not allowed on this path.");
+    }
+}

@@ -1,0 +1,89 @@
+/* The provider interface: what the engine calls to see and change the
+ * cloud. One implementation exists, ARM over HTTP (providers/arm/
+ * arm_provider.h); local mode is the same code pointed at armlocal.
+ *
+ * Every operation takes many resources at once and reports per resource:
+ * one bad resource does not fail the others. The function's own return
+ * value is < 0 only when nothing could be done (out of memory, broken
+ * transport); then every result carries that error too. */
+#ifndef AMLSEC_PROVIDERS_PROVIDER_H
+#define AMLSEC_PROVIDERS_PROVIDER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "util/errbuf.h"
+
+struct provider_ref {
+    const char *id;   /* "/subscriptions/.../providers/Microsoft.KeyVault/vaults/kv1" */
+    const char *type; /* "Microsoft.KeyVault/vaults"; NULL = taken from id */
+};
+
+struct provider_result {
+    int rc;            /* 0; AMLSEC_ENOTFOUND (absent); AMLSEC_ECONFLICT; AMLSEC_EHTTP; ... */
+    struct errbuf err; /* one line when rc < 0 */
+    json_t *body;      /* the resource as ARM returns it (owned), or NULL */
+    long status;       /* the HTTP status that decided, 0 when none */
+    char code[128];    /* ARM's error code when it gave one ("AuthorizationFailed") */
+    int from_graph;    /* read through Resource Graph (may lag; reread before writing) */
+    int gone;          /* delete: nothing was there */
+};
+
+void provider_result_release(struct provider_result *r);
+void provider_results_release(struct provider_result *r, size_t n);
+
+enum provider_verb {
+    PROVIDER_CREATE, /* PUT: create or replace */
+    PROVIDER_UPDATE, /* PATCH */
+    PROVIDER_DELETE,
+};
+
+struct provider_write {
+    enum provider_verb verb;
+    struct provider_ref ref;
+    const json_t *body; /* PUT/PATCH body; ignored for DELETE */
+};
+
+#define PROVIDER_READ_FRESH 0x1 /* direct GETs only: the "reread before write" */
+
+struct provider;
+
+struct provider_ops {
+    /* out[i] is the outcome of refs[i]; absent resources have rc
+     * AMLSEC_ENOTFOUND. */
+    int (*read_many)(struct provider *p, const struct provider_ref *refs, size_t n, unsigned flags,
+                     struct provider_result *out, struct errbuf *err);
+    /* Runs the writes concurrently (up to the parallelism), each waiting
+     * for its long-running operation; out[i] for writes[i]. */
+    int (*write_many)(struct provider *p, const struct provider_write *writes, size_t n,
+                      struct provider_result *out, struct errbuf *err);
+    /* Everything under scope ("/subscriptions/S" or ".../resourceGroups/RG"),
+     * of one type or (type NULL) of every type: *out becomes a JSON array of
+     * resources (caller decrefs). */
+    int (*list)(struct provider *p, const char *scope, const char *type, json_t **out,
+                struct errbuf *err);
+    void (*free)(struct provider *p);
+};
+
+struct provider {
+    const struct provider_ops *ops;
+};
+
+int provider_read_many(struct provider *p, const struct provider_ref *refs, size_t n,
+                       unsigned flags, struct provider_result *out, struct errbuf *err);
+/* One direct GET, bypassing Resource Graph: use it right before a write. */
+int provider_reread(struct provider *p, const struct provider_ref *ref,
+                    struct provider_result *out);
+int provider_write_many(struct provider *p, const struct provider_write *writes, size_t n,
+                        struct provider_result *out, struct errbuf *err);
+int provider_create(struct provider *p, const struct provider_ref *ref, const json_t *body,
+                    struct provider_result *out);
+int provider_update(struct provider *p, const struct provider_ref *ref, const json_t *patch,
+                    struct provider_result *out);
+int provider_delete(struct provider *p, const struct provider_ref *ref,
+                    struct provider_result *out);
+int provider_list(struct provider *p, const char *scope, const char *type, json_t **out,
+                  struct errbuf *err);
+void provider_free(struct provider *p);
+
+#endif

@@ -1,0 +1,315 @@
+// Drives armlocal with Microsoft's own JavaScript SDKs: every kind is created,
+// read, updated, listed and deleted through the SDKs' own operations and
+// long-running-operation pollers. Any exception is a protocol error.
+//
+// Usage: node conformance.js BASE_URL
+// The SDKs talk plain HTTP to loopback (allowInsecureConnection); their
+// bearer-token policy refuses http, so it is replaced by one that sends a
+// token from a stub TokenCredential.
+"use strict";
+
+const { ResourceManagementClient } = require("@azure/arm-resources");
+const { AzureMachineLearningWorkspaces } = require("@azure/arm-machinelearning");
+const { NetworkManagementClient } = require("@azure/arm-network");
+const { KeyVaultManagementClient } = require("@azure/arm-keyvault");
+const { AuthorizationManagementClient } = require("@azure/arm-authorization");
+const { PolicyClient } = require("@azure/arm-policy");
+const { ManagementLockClient } = require("@azure/arm-locks");
+const { ResourceGraphClient } = require("@azure/arm-resourcegraph");
+const { StorageManagementClient } = require("@azure/arm-storage");
+const { ContainerRegistryManagementClient } = require("@azure/arm-containerregistry");
+
+const base = process.argv[2];
+if (!base) {
+  console.error("usage: node conformance.js BASE_URL");
+  process.exit(2);
+}
+const sub = "00000000-0000-0000-0000-0000000000c1";
+const rg = "rg-conf";
+const loc = "westeurope";
+const rgId = `/subscriptions/${sub}/resourceGroups/${rg}`;
+
+const credential = {
+  async getToken() {
+    return { token: "conformance-token", expiresOnTimestamp: Date.now() + 3600 * 1000 };
+  },
+};
+
+// Replace the https-only bearer policy; pin api-versions to the ones amlsec
+// uses (arm-api.md §0) for SDKs that have no apiVersion option.
+function prepare(client, pinVersion) {
+  const pipeline = client.pipeline;
+  pipeline.removePolicy({ name: "bearerTokenAuthenticationPolicy" });
+  pipeline.addPolicy({
+    name: "stubBearer",
+    async sendRequest(req, next) {
+      const t = await credential.getToken();
+      req.headers.set("Authorization", `Bearer ${t.token}`);
+      return next(req);
+    },
+  });
+  if (pinVersion) {
+    pipeline.addPolicy({
+      name: "pinApiVersion",
+      async sendRequest(req, next) {
+        const u = new URL(req.url);
+        if (u.searchParams.has("api-version") && !u.pathname.includes("/operation")) {
+          u.searchParams.set("api-version", pinVersion);
+          req.url = u.toString();
+        }
+        return next(req);
+      },
+    });
+  }
+  return client;
+}
+
+const common = { endpoint: base, allowInsecureConnection: true };
+const poll = { updateIntervalInMs: 50 };
+let failures = 0;
+let steps = 0;
+
+async function step(name, fn) {
+  steps++;
+  try {
+    await fn();
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    failures++;
+    console.log(`FAIL ${name}: ${e && e.code ? e.code + ": " : ""}${e && e.message}`);
+  }
+}
+
+function expect(cond, what) {
+  if (!cond) throw new Error(`expectation failed: ${what}`);
+}
+
+async function expectError(code, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    if (e.code === code) return;
+    throw new Error(`expected ${code}, got ${e.code}: ${e.message}`);
+  }
+  throw new Error(`expected ${code}, got success`);
+}
+
+async function list(iter) {
+  const out = [];
+  for await (const x of iter) out.push(x);
+  return out;
+}
+
+async function main() {
+  const resources = prepare(new ResourceManagementClient(credential, sub, { ...common, apiVersion: "2024-03-01" }));
+  const kv = prepare(new KeyVaultManagementClient(credential, sub, { ...common, apiVersion: "2025-05-01" }));
+  const storage = prepare(new StorageManagementClient(credential, sub, { ...common, apiVersion: "2025-06-01" }));
+  const acr = prepare(new ContainerRegistryManagementClient(credential, sub, { ...common, apiVersion: "2025-04-01" }));
+  const ml = prepare(new AzureMachineLearningWorkspaces(credential, sub, { ...common, apiVersion: "2025-09-01" }));
+  const net = prepare(new NetworkManagementClient(credential, sub, common), "2025-03-01");
+  const auth = prepare(new AuthorizationManagementClient(credential, sub, common));
+  const policy = prepare(new PolicyClient(credential, sub, { ...common, apiVersion: "2025-03-01" }));
+  const locks = prepare(new ManagementLockClient(credential, sub, { ...common, apiVersion: "2020-05-01" }));
+
+  await step("resource group create/get/list", async () => {
+    const r = await resources.resourceGroups.createOrUpdate(rg, { location: loc });
+    expect(r.id === rgId, "rg id");
+    const g = await resources.resourceGroups.get(rg);
+    expect(g.properties.provisioningState === "Succeeded", "rg state");
+    const all = await list(resources.resourceGroups.list());
+    expect(all.some((x) => x.name === rg), "rg listed");
+  });
+
+  const kvName = "kvconf1";
+  let keyUri;
+  await step("key vault create (LRO) / get / update / list", async () => {
+    const v = await kv.vaults.beginCreateOrUpdateAndWait(rg, kvName, {
+      location: loc,
+      properties: { tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47", sku: { family: "A", name: "standard" }, enablePurgeProtection: true, networkAcls: { defaultAction: "Deny", bypass: "AzureServices", ipRules: [{ value: "124.56.78.91" }] } },
+    }, poll);
+    expect(v.properties.provisioningState === "Succeeded", "vault succeeded");
+    expect(v.properties.vaultUri.startsWith(base), "vaultUri served locally");
+    expect(v.properties.networkAcls.ipRules[0].value === "124.56.78.91/32", "ipRule normalised");
+    const u = await kv.vaults.update(rg, kvName, { properties: { publicNetworkAccess: "Disabled" } });
+    expect(u.properties.publicNetworkAccess === "Disabled", "vault patched");
+    const g = await kv.vaults.get(rg, kvName);
+    expect(g.properties.enableSoftDelete === true, "soft delete default");
+    const all = await list(kv.vaults.listByResourceGroup(rg));
+    expect(all.length === 1, "vault listed");
+  });
+  await step("key vault refuses turning purge protection off", async () => {
+    await expectError("BadRequest", () => kv.vaults.update(rg, kvName, { properties: { enablePurgeProtection: false } }));
+  });
+  await step("key create-if-not-exist / get / list / versions", async () => {
+    const k = await kv.keys.createIfNotExist(rg, kvName, "cmk", { properties: { kty: "RSA", keySize: 2048 } });
+    keyUri = k.keyUriWithVersion; // the modular SDK flattens properties
+    expect(/\/keys\/cmk\/[0-9a-f]{32}$/.test(keyUri), "keyUriWithVersion");
+    const again = await kv.keys.createIfNotExist(rg, kvName, "cmk", { properties: { kty: "RSA", keySize: 4096 } });
+    expect(again.keyUriWithVersion === keyUri, "second PUT creates no version");
+    const g = await kv.keys.get(rg, kvName, "cmk");
+    expect(g.keyUri.endsWith("/keys/cmk"), "keyUri");
+    const ks = await list(kv.keys.list(rg, kvName));
+    expect(ks.length === 1, "keys listed");
+  });
+
+  const saName = "saconf1";
+  await step("storage account create (LRO) / get / update / list", async () => {
+    const s = await storage.storageAccounts.beginCreateAndWait(rg, saName, { location: loc, kind: "StorageV2", sku: { name: "Standard_LRS" }, isHnsEnabled: false, allowBlobPublicAccess: false }, poll);
+    expect(s.provisioningState === "Succeeded", "storage succeeded");
+    const u = await storage.storageAccounts.update(rg, saName, { minimumTlsVersion: "TLS1_2" });
+    expect(u.minimumTlsVersion === "TLS1_2", "storage patched");
+    const g = await storage.storageAccounts.getProperties(rg, saName);
+    expect(g.primaryEndpoints.blob.includes(saName), "endpoints");
+    const all = await list(storage.storageAccounts.listByResourceGroup(rg));
+    expect(all.length === 1, "storage listed");
+  });
+
+  const acrName = "acrconf1";
+  await step("container registry create/update (LRO) / get / list", async () => {
+    const r = await acr.registries.beginCreateAndWait(rg, acrName, { location: loc, sku: { name: "Premium" }, adminUserEnabled: false }, poll);
+    expect(r.loginServer === "acrconf1.azurecr.io", "loginServer");
+    const u = await acr.registries.beginUpdateAndWait(rg, acrName, { publicNetworkAccess: "Disabled" }, poll);
+    expect(u.publicNetworkAccess === "Disabled", "acr patched");
+    const all = await list(acr.registries.listByResourceGroup(rg));
+    expect(all.length === 1, "acr listed");
+  });
+
+  const wsName = "wsconf1";
+  const wsId = `${rgId}/providers/Microsoft.MachineLearningServices/workspaces/${wsName}`;
+  await step("workspace create (LRO, 202+Location) / get / update / list", async () => {
+    const w = await ml.workspaces.beginCreateOrUpdateAndWait(rg, wsName, {
+      location: loc,
+      identity: { type: "SystemAssigned" },
+      keyVault: `${rgId}/providers/Microsoft.KeyVault/vaults/${kvName}`,
+      storageAccount: `${rgId}/providers/Microsoft.Storage/storageAccounts/${saName}`,
+      hbiWorkspace: true,
+      publicNetworkAccess: "Enabled",
+    }, poll);
+    expect(w.provisioningState === "Succeeded", "ws succeeded");
+    expect(/^[0-9a-f-]{36}$/.test(w.identity.principalId), "principalId");
+    const u = await ml.workspaces.beginUpdateAndWait(rg, wsName, { publicNetworkAccess: "Disabled" }, poll);
+    expect(u.publicNetworkAccess === "Disabled", "ws patched");
+    const all = await list(ml.workspaces.listByResourceGroup(rg));
+    expect(all.length === 1, "ws listed");
+  });
+  await step("workspace refuses changing hbiWorkspace", async () => {
+    await expectError("PropertyChangeNotAllowed", () => ml.workspaces.beginCreateOrUpdateAndWait(rg, wsName, { location: loc, hbiWorkspace: false, keyVault: `${rgId}/providers/Microsoft.KeyVault/vaults/${kvName}`, storageAccount: `${rgId}/providers/Microsoft.Storage/storageAccounts/${saName}` }, poll));
+  });
+  await step("compute create/update/delete (LRO, Azure-AsyncOperation)", async () => {
+    const c = await ml.computeOperations.beginCreateOrUpdateAndWait(rg, wsName, "cpu", {
+      location: loc,
+      properties: { computeType: "AmlCompute", disableLocalAuth: true, properties: { vmSize: "STANDARD_DS3_V2", enableNodePublicIp: false, scaleSettings: { maxNodeCount: 2, minNodeCount: 0 } } },
+    }, poll);
+    expect(c.properties.provisioningState === "Succeeded", "compute succeeded");
+    const g = await ml.computeOperations.get(rg, wsName, "cpu");
+    expect(g.properties.disableLocalAuth === true, "disableLocalAuth");
+    const all = await list(ml.computeOperations.list(rg, wsName));
+    expect(all.length === 1, "compute listed");
+    await ml.computeOperations.beginDeleteAndWait(rg, wsName, "cpu", "Delete", poll);
+    await expectError("ResourceNotFound", () => ml.computeOperations.get(rg, wsName, "cpu"));
+  });
+  await step("online endpoint create/update/delete (LRO)", async () => {
+    const e = await ml.onlineEndpoints.beginCreateOrUpdateAndWait(rg, wsName, "ep1", { location: loc, properties: { authMode: "AADToken", publicNetworkAccess: "Disabled" } }, poll);
+    expect(/^https:\/\/ep1\.westeurope\.inference\.ml\.azure\.com\/score$/.test(e.properties.scoringUri), "scoringUri");
+    const u = await ml.onlineEndpoints.beginUpdateAndWait(rg, wsName, "ep1", { tags: { a: "b" } }, poll);
+    expect(u.tags.a === "b", "endpoint patched");
+    const all = await list(ml.onlineEndpoints.list(rg, wsName));
+    expect(all.length === 1, "endpoint listed");
+    await ml.onlineEndpoints.beginDeleteAndWait(rg, wsName, "ep1", poll);
+  });
+
+  await step("virtual network + subnet (LRO)", async () => {
+    await net.virtualNetworks.beginCreateOrUpdateAndWait(rg, "vnet1", { location: loc, addressSpace: { addressPrefixes: ["10.0.0.0/16"] }, subnets: [{ name: "pe", addressPrefix: "10.0.1.0/24" }] }, poll);
+    const s = await net.subnets.get(rg, "vnet1", "pe");
+    expect(s.addressPrefix === "10.0.1.0/24", "subnet materialised");
+  });
+  const peId = `${rgId}/providers/Microsoft.Network/privateEndpoints/pe-ws`;
+  await step("private endpoint create (LRO) approves a workspace connection", async () => {
+    const pe = await net.privateEndpoints.beginCreateOrUpdateAndWait(rg, "pe-ws", {
+      location: loc,
+      subnet: { id: `${rgId}/providers/Microsoft.Network/virtualNetworks/vnet1/subnets/pe` },
+      privateLinkServiceConnections: [{ name: "ws", privateLinkServiceId: wsId, groupIds: ["amlworkspace"] }],
+    }, poll);
+    expect(pe.provisioningState === "Succeeded", "pe succeeded");
+    expect(pe.privateLinkServiceConnections[0].privateLinkServiceConnectionState.status === "Approved", "pe approved");
+    const w = await ml.workspaces.get(rg, wsName);
+    expect(w.privateEndpointConnections.length === 1, "ws has the connection");
+    expect(w.privateEndpointConnections[0].privateLinkServiceConnectionState.status === "Approved", "connection approved");
+    const pecs = await list(ml.privateEndpointConnections.list(rg, wsName));
+    expect(pecs.length === 1 && pecs[0].privateEndpoint.id === peId, "pec listed");
+    const all = await list(net.privateEndpoints.list(rg));
+    expect(all.length === 1, "pe listed");
+  });
+
+  let raName = "5c1b7bd5-9c0b-4b1e-9e8a-0b8b6d0e4f11";
+  const reader = `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`;
+  await step("role assignment create/get/list, duplicate refused", async () => {
+    const ra = await auth.roleAssignments.create(rgId, raName, { roleDefinitionId: reader, principalId: "11111111-2222-3333-4444-555555555555", principalType: "ServicePrincipal" });
+    expect(ra.scope === rgId, "scope");
+    const g = await auth.roleAssignments.get(rgId, raName);
+    expect(g.principalId === "11111111-2222-3333-4444-555555555555", "get");
+    const all = await list(auth.roleAssignments.listForScope(rgId));
+    expect(all.length === 1, "listed");
+    await expectError("RoleAssignmentExists", () => auth.roleAssignments.create(rgId, "9d6f1a2e-1111-4c4c-8d8d-222233334444", { roleDefinitionId: reader, principalId: "11111111-2222-3333-4444-555555555555", principalType: "ServicePrincipal" }));
+  });
+  await step("role definition create/get/delete", async () => {
+    const rd = await auth.roleDefinitions.createOrUpdate(rgId, "7b2c5c77-0000-4c4c-8d8d-aaaabbbbcccc", { roleName: "conf", permissions: [{ actions: ["*/read"] }], assignableScopes: [rgId] });
+    expect(rd.roleName === "conf", "roleName");
+    await auth.roleDefinitions.get(rgId, "7b2c5c77-0000-4c4c-8d8d-aaaabbbbcccc");
+    await auth.roleDefinitions.delete(rgId, "7b2c5c77-0000-4c4c-8d8d-aaaabbbbcccc");
+  });
+  await step("policy assignment create/get/update/list/delete", async () => {
+    const pa = await policy.policyAssignments.create(rgId, "pa1", { policyDefinitionId: "/providers/Microsoft.Authorization/policyDefinitions/438c38d2-3772-465a-a9cc-7a6666a275ce", enforcementMode: "DoNotEnforce" });
+    expect(pa.scope === rgId, "scope");
+    const u = await policy.policyAssignments.update(rgId, "pa1", { location: loc });
+    expect(u.location === loc, "patched");
+    const all = await list(policy.policyAssignments.listForResourceGroup(rg));
+    expect(all.length === 1, "listed");
+    await policy.policyAssignments.delete(rgId, "pa1");
+  });
+  await step("policy definition (built-in) get", async () => {
+    const d = await policy.policyDefinitions.getBuiltIn("438c38d2-3772-465a-a9cc-7a6666a275ce");
+    expect(d.policyType === "BuiltIn", "built-in definition");
+  });
+  await step("lock create/get/list; locked delete refused; lock delete", async () => {
+    const l = await locks.managementLocks.createOrUpdateAtResourceGroupLevel(rg, "nodelete", { level: "CanNotDelete", notes: "conformance" });
+    expect(l.level === "CanNotDelete", "level");
+    await locks.managementLocks.getAtResourceGroupLevel(rg, "nodelete");
+    const all = await list(locks.managementLocks.listAtResourceGroupLevel(rg));
+    expect(all.length === 1, "listed");
+    await expectError("ScopeLocked", () => acr.registries.beginDeleteAndWait(rg, acrName, poll));
+    await locks.managementLocks.deleteAtResourceGroupLevel(rg, "nodelete");
+  });
+
+  await step("resource graph query with paging", async () => {
+    const signer = { signRequest: async (r) => { r.headers.set("Authorization", "Bearer x"); return r; } };
+    const rgc = new ResourceGraphClient(signer, { baseUri: base });
+    const first = await rgc.resources({ subscriptions: [sub], query: "resources | where type =~ 'microsoft.keyvault/vaults' or type =~ 'Microsoft.Storage/storageAccounts' | project id, name, type | order by name asc", options: { top: 1, resultFormat: "objectArray" } });
+    expect(first.totalRecords === 2 && first.count === 1 && first.skipToken, "first page");
+    const second = await rgc.resources({ subscriptions: [sub], query: "resources | where type =~ 'microsoft.keyvault/vaults' or type =~ 'Microsoft.Storage/storageAccounts' | project id, name, type | order by name asc", options: { top: 1, skipToken: first.skipToken, resultFormat: "objectArray" } });
+    expect(second.count === 1 && second.data[0].name === saName, "second page");
+  });
+
+  await step("deletes through the pollers", async () => {
+    await net.privateEndpoints.beginDeleteAndWait(rg, "pe-ws", poll);
+    const w = await ml.workspaces.get(rg, wsName);
+    expect(w.privateEndpointConnections.length === 0, "connection removed with the endpoint");
+    await auth.roleAssignments.delete(rgId, raName);
+    await ml.workspaces.beginDeleteAndWait(rg, wsName, { forceToPurge: true, ...poll });
+    await acr.registries.beginDeleteAndWait(rg, acrName, poll);
+    await storage.storageAccounts.delete(rg, saName);
+    await kv.vaults.delete(rg, kvName);
+    const deleted = await list(kv.vaults.listDeleted());
+    expect(deleted.some((d) => d.name === kvName), "vault soft-deleted");
+    await resources.resourceGroups.beginDeleteAndWait(rg, poll);
+    await expectError("ResourceGroupNotFound", () => resources.resourceGroups.get(rg));
+  });
+
+  console.log(`${steps - failures}/${steps} steps passed`);
+  process.exit(failures ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error("conformance: crashed:", e);
+  process.exit(1);
+});

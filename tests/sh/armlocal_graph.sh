@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# armlocal Resource Graph: the supported KQL subset, paging with $skipToken,
+# objectArray and table formats, quota headers, bad queries.
+source "$SRC/tests/sh/lib/armlocal.bash"
+S=/subscriptions/00000000-0000-0000-0000-000000000001
+V=api-version
+armlocal_start --lro-ms 0
+Q="/providers/Microsoft.ResourceGraph/resources?$V=2024-04-01"
+for rg in rga rgb; do
+  req PUT "$S/resourceGroups/$rg?$V=2024-03-01" '{"location":"eastus"}'
+  for i in 1 2 3; do
+    req PUT "$S/resourceGroups/$rg/providers/Microsoft.MachineLearningServices/workspaces/ws$rg$i?$V=2025-09-01" \
+      "{\"location\":\"eastus\",\"properties\":{\"publicNetworkAccess\":\"$([ $i = 1 ] && echo Enabled || echo Disabled)\"}}"
+  done
+done
+req PUT "$S/resourceGroups/rga/providers/Microsoft.KeyVault/vaults/kv1?$V=2025-05-01" '{"location":"eastus","properties":{}}'
+
+q() { req POST "$Q" "$1"; }
+q '{"subscriptions":["'${S##*/}'"],"query":"resources | where type =~ '"'"'Microsoft.MachineLearningServices/workspaces'"'"' | project id, name, properties.publicNetworkAccess | order by name asc","options":{"resultFormat":"objectArray"}}'
+expect_code 200 "type filter"; expect_body '"totalRecords":6' "six workspaces"
+expect_body '"properties_publicNetworkAccess":"Enabled"' "projected column name"
+[[ "$BODY" == *'"name":"wsrga1"'*'"name":"wsrgb3"'* ]] || fail "order by asc"
+[ -n "$(header x-ms-user-quota-remaining)" ] && [[ "$(header x-ms-user-quota-resets-after)" =~ ^00:00:0[0-9]$ ]] || fail "quota headers"
+q '{"query":"resources | where type =~ '"'"'microsoft.machinelearningservices/workspaces'"'"' and resourceGroup =~ '"'"'RGB'"'"' and properties.publicNetworkAccess == '"'"'Disabled'"'"' | project id"}'
+expect_body '"totalRecords":2' "and + resourceGroup"
+id1="$S/resourceGroups/rga/providers/Microsoft.MachineLearningServices/workspaces/wsrga1"
+id2="$S/resourceGroups/rgb/providers/Microsoft.KeyVault/vaults/none"
+q "{\"query\":\"resources | where id in~ ('${id1^^}', '$id2') | project id, n = name\"}"
+expect_body '"totalRecords":1' "id in~"; expect_body '"n":"wsrga1"' "project alias"
+# paging: $top 2 with a skip token
+q '{"query":"resources | where type =~ '"'"'microsoft.machinelearningservices/workspaces'"'"' | project id, name | order by name desc","options":{"$top":2}}'
+expect_body '"count":2' "page 1"; expect_body '"\$skipToken":"' "skip token"; expect_body '"name":"wsrgb3"' "desc order"
+tok=$(sed -E 's/.*"\$skipToken":"([^"]*)".*/\1/' <<<"$BODY")
+q "{\"query\":\"resources | where type =~ 'microsoft.machinelearningservices/workspaces' | project id, name | order by name desc\",\"options\":{\"\$top\":2,\"\$skipToken\":\"$tok\"}}"
+expect_body '"name":"wsrgb1"' "page 2"
+# without id projected: no skip token, resultTruncated
+q '{"query":"resources | project name","options":{"$top":2}}'
+expect_body '"resultTruncated":"true"' "truncated without id"; grep -q skipToken <<<"$BODY" && fail "token without id"
+# table format
+q '{"query":"resources | where type =~ '"'"'microsoft.keyvault/vaults'"'"' | project id, name","options":{"resultFormat":"table"}}'
+expect_body '"columns":\[{"name":"id","type":"string"}' "table columns"; expect_body '"rows":\[\["' "table rows"
+# bad queries and options
+q '{"query":"resources | summarize count()"}'; expect_code 400 "unsupported operator"; expect_body InvalidQuery "invalid query"
+q '{"query":"resources | where type =~ '"'"'x"}'; expect_code 400 "unterminated string"
+q '{"query":"resources","options":{"$top":1001}}'; expect_code 400 "top over 1000"
+q '{"query":"resources","options":{"$skipToken":"garbage"}}'; expect_code 400 "bad skip token"
+q 'not json'; expect_code 400 "bad body"
+echo "armlocal graph: ok"

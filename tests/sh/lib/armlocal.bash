@@ -1,0 +1,48 @@
+# Shared helpers for the armlocal_*.sh scenarios (sourced, not a test).
+# armlocal_start ARGS...: starts $ARMLOCAL in the background, sets B (base
+# URL) and AL_PID; the EXIT trap stops it.
+set -euo pipefail
+: "${ARMLOCAL:?ARMLOCAL must name the amlsec-armlocal binary}"
+TMP=$(mktemp -d)
+AL_PID=""
+cleanup() {
+  if [ -n "$AL_PID" ]; then kill "$AL_PID" 2>/dev/null || true; wait "$AL_PID" 2>/dev/null || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+armlocal_start() {
+  local out="$TMP/armlocal.out.$RANDOM"
+  "$ARMLOCAL" "$@" >"$out" 2>"$TMP/armlocal.err" &
+  AL_PID=$!
+  for _ in $(seq 1 100); do
+    if [ -s "$out" ]; then break; fi
+    sleep 0.05
+  done
+  B=$(head -1 "$out")
+  [ -n "$B" ] || { echo "armlocal did not start:"; cat "$TMP/armlocal.err"; exit 1; }
+}
+
+armlocal_stop() {
+  kill "$AL_PID"; wait "$AL_PID" 2>/dev/null || true; AL_PID=""
+}
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# req METHOD PATH [BODY]: sets CODE and BODY (response) and HDRS (headers file)
+req() {
+  local method=$1 path=$2 data=${3-}
+  HDRS="$TMP/h"
+  if [ -n "$data" ]; then
+    BODY=$(curl -sS -o - -D "$HDRS" -w '\n%{http_code}' -X "$method" "$B$path" \
+      -H 'Content-Type: application/json' --data-binary "$data")
+  else
+    BODY=$(curl -sS -o - -D "$HDRS" -w '\n%{http_code}' -X "$method" "$B$path")
+  fi
+  CODE=${BODY##*$'\n'}
+  BODY=${BODY%$'\n'*}
+}
+
+expect_code() { [ "$CODE" = "$1" ] || fail "$2: expected HTTP $1, got $CODE: $BODY"; }
+expect_body() { grep -q -- "$1" <<<"$BODY" || fail "$2: body lacks '$1': $BODY"; }
+header() { grep -i "^$1:" "$HDRS" | head -1 | cut -d' ' -f2- | tr -d '\r'; }

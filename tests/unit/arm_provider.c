@@ -1,0 +1,435 @@
+/* The ARM provider and Resource Graph against a fake ARM: bulk reads in
+ * ceil(N/1000) queries, paging with $skipToken, quota headers, lag
+ * confirmation by GET, fallback when Resource Graph is denied, kinds it
+ * does not carry, fresh re-reads, writes, listing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "providers/arm/arm_provider.h"
+#include "providers/arm/fake_transport.h"
+#include "providers/arm/graph.h"
+#include "util/error.h"
+
+#define SUB "00000000-0000-0000-0000-00000000000a"
+#define RGID "/subscriptions/" SUB "/resourceGroups/rg"
+
+static const struct arm_kind_info kinds[] = {
+    {"Microsoft.KeyVault/vaults", "2025-05-01", LRO_DEFAULT, LRO_NONE, LRO_NONE, 1},
+    {"Microsoft.Authorization/roleAssignments", "2022-04-01", LRO_NONE, LRO_NONE, LRO_NONE, 0},
+    {"Microsoft.Network/privateEndpoints", "2025-03-01", LRO_AZURE_ASYNC_OPERATION, LRO_NONE,
+     LRO_LOCATION, 1},
+};
+
+static const struct arm_kind_info *lookup(const char *type, void *payload)
+{
+    (void)payload;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (strcasecmp(kinds[i].type, type) == 0)
+            return &kinds[i];
+    return NULL;
+}
+
+struct fake_arm {
+    int graph_status;    /* answer Resource Graph with this (0 = serve) */
+    const char *missing; /* substring of ids Resource Graph "lags" on */
+    const char *gone;    /* substring of ids that do not exist at all */
+    unsigned graph_calls, gets, page_size;
+    int quota_zero_once;
+    struct manual_clock *clock;
+    int64_t second_page_at;
+};
+
+static json_t *resource(const char *id)
+{
+    const char *name = strrchr(id, '/') + 1;
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "id", id, "name", name, "type",
+                     "Microsoft.KeyVault/vaults", "location", "westeurope", "properties",
+                     "provisioningState", "Succeeded");
+}
+
+static int64_t handler(struct http_exchange *x, void *payload)
+{
+    struct fake_arm *fa = payload;
+    if (strstr(x->url, "Microsoft.ResourceGraph/resources")) {
+        json_t *req = json_loads(x->body, 0, NULL), *opts = json_object_get(req, "options");
+        const char *q = json_string_value(json_object_get(req, "query"));
+        const char *tok = json_string_value(json_object_get(opts, "$skipToken"));
+        json_t *data = json_array(), *doc;
+        char *s;
+        fa->graph_calls++;
+        if (fa->graph_status) {
+            fake_respond(x, fa->graph_status,
+                         "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"no ARG\"}}");
+            json_decref(req);
+            return 5;
+        }
+        assert_int_equal(json_integer_value(json_object_get(opts, "$top")), 1000);
+        assert_string_equal(json_string_value(json_object_get(opts, "resultFormat")),
+                            "objectArray");
+        assert_non_null(strstr(q, "| project id,"));
+        if (strstr(q, "id in~ (")) {
+            /* one row per quoted id */
+            const char *p = strstr(q, "in~ (") + 5;
+            while (*p == '\'') {
+                const char *e = strchr(p + 1, '\'');
+                char id[512];
+                snprintf(id, sizeof(id), "%.*s", (int)(e - p - 1), p + 1);
+                if (!(fa->missing && strstr(id, fa->missing)) &&
+                    !(fa->gone && strstr(id, fa->gone))) {
+                    json_t *r = resource(id);
+                    json_object_set_new(r, "type", json_string("microsoft.keyvault/vaults"));
+                    json_object_set_new(r, "tenantId", json_string("t"));
+                    json_object_set_new(r, "subscriptionId", json_string(SUB));
+                    json_object_set_new(r, "kind", json_null());
+                    json_array_append_new(data, r);
+                }
+                p = e + 1;
+                while (*p == ',' || *p == ' ')
+                    p++;
+            }
+            doc = json_pack(
+                "{s:I, s:I, s:s, s:o}", "totalRecords", (json_int_t)json_array_size(data), "count",
+                (json_int_t)json_array_size(data), "resultTruncated", "false", "data", data);
+        } else {
+            /* a listing: two pages */
+            int second = tok && strcmp(tok, "page-2") == 0;
+            if (second && fa->clock)
+                fa->second_page_at = fa->clock->now_ms;
+            json_array_append_new(data,
+                                  resource(second ? RGID "/providers/Microsoft.KeyVault/vaults/b"
+                                                  : RGID "/providers/Microsoft.KeyVault/vaults/a"));
+            doc = json_pack("{s:I, s:I, s:s, s:o}", "totalRecords", (json_int_t)2, "count",
+                            (json_int_t)1, "resultTruncated", "false", "data", data);
+            if (!second)
+                json_object_set_new(doc, "$skipToken", json_string("page-2"));
+        }
+        s = json_dumps(doc, JSON_COMPACT);
+        fake_respond(x, 200, s);
+        if (fa->quota_zero_once) {
+            fa->quota_zero_once = 0;
+            fake_respond_header(x, "x-ms-user-quota-remaining", "0");
+            fake_respond_header(x, "x-ms-user-quota-resets-after", "00:00:03");
+        } else {
+            fake_respond_header(x, "x-ms-user-quota-remaining", "14");
+        }
+        free(s);
+        json_decref(doc);
+        json_decref(req);
+        return 20;
+    }
+    if (strcmp(x->method, "GET") == 0 && strstr(x->url, "/resources?")) {
+        /* generic ARM listing with nextLink */
+        if (strstr(x->url, "skiptoken=2"))
+            fake_respond(x, 200, "{\"value\":[{\"id\":\"" RGID "/providers/X/y/2\"}]}");
+        else
+            fake_respond(x, 200,
+                         "{\"value\":[{\"id\":\"" RGID
+                         "/providers/X/y/1\"}],\"nextLink\":\"https://"
+                         "management.azure.com" RGID "/resources?api-version=2021-04-01&"
+                         "skiptoken=2\"}");
+        return 5;
+    }
+    if (strcmp(x->method, "GET") == 0 && strstr(x->url, "/op/1")) {
+        fake_respond(x, 200, "{\"status\":\"Succeeded\"}");
+        return 5;
+    }
+    if (strcmp(x->method, "GET") == 0) {
+        char id[512];
+        fa->gets++;
+        snprintf(id, sizeof(id), "%.*s",
+                 (int)(strcspn(x->url + strlen("https://management.azure.com"), "?")),
+                 x->url + strlen("https://management.azure.com"));
+        if (fa->gone && strstr(id, fa->gone)) {
+            fake_respond(x, 404, "{\"error\":{\"code\":\"ResourceNotFound\",\"message\":\"no\"}}");
+        } else {
+            json_t *r = resource(id);
+            char *s = json_dumps(r, JSON_COMPACT);
+            fake_respond(x, 200, s);
+            free(s);
+            json_decref(r);
+        }
+        return 5;
+    }
+    if (strcmp(x->method, "PUT") == 0) {
+        fake_respond(x, 201, x->body);
+        fake_respond_header(x, "Azure-AsyncOperation", "https://management.azure.com/op/1");
+        fake_respond_header(x, "Retry-After", "1");
+        return 5;
+    }
+    if (strcmp(x->method, "DELETE") == 0) {
+        fake_respond(x, 404, "{\"error\":{\"code\":\"ResourceNotFound\",\"message\":\"no\"}}");
+        return 5;
+    }
+    fake_respond(x, 400, "{\"error\":{\"code\":\"Unexpected\",\"message\":\"?\"}}");
+    return 5;
+}
+
+struct env {
+    struct manual_clock clock;
+    struct fake_arm fa;
+    struct fake_transport *fake;
+    struct arm_client *client;
+    struct provider *p;
+};
+
+static void env_setup(struct env *e, int no_graph)
+{
+    struct arm_client_opts o = {0};
+    struct arm_provider_opts po = {0};
+    struct errbuf err = ERRBUF_INIT;
+    memset(e, 0, sizeof(*e));
+    manual_clock_init(&e->clock, 1700000000);
+    e->fa.clock = &e->clock;
+    assert_int_equal(fake_transport_new(&e->fake, handler, &e->fa, &e->clock), 0);
+    o.cloud = arm_cloud_builtin("public");
+    o.transport = fake_transport_base(e->fake);
+    o.clock = &e->clock.clock;
+    o.lro_poll_ms = 1000;
+    o.parallelism = 10;
+    assert_int_equal(arm_client_new(&e->client, &o, &err), 0);
+    po.client = e->client;
+    po.lookup = lookup;
+    po.no_graph = no_graph;
+    assert_int_equal(arm_provider_new(&e->p, &po, &err), 0);
+}
+
+static void env_teardown(struct env *e)
+{
+    provider_free(e->p);
+    arm_client_free(e->client);
+    transport_free(fake_transport_base(e->fake));
+}
+
+static char (*make_ids(size_t n))[160]
+{
+    char(*ids)[160] = calloc(n, sizeof(*ids));
+    for (size_t i = 0; i < n; i++)
+        snprintf(ids[i], sizeof(ids[i]), RGID "/providers/Microsoft.KeyVault/vaults/kv%05zu", i);
+    return ids;
+}
+
+static void test_arm_provider__id_type(void **state)
+{
+    char t[256];
+    (void)state;
+    assert_int_equal(arm_id_type(t, sizeof(t), RGID "/providers/Microsoft.KeyVault/vaults/kv1"), 0);
+    assert_string_equal(t, "Microsoft.KeyVault/vaults");
+    assert_int_equal(
+        arm_id_type(t, sizeof(t), RGID "/providers/Microsoft.KeyVault/vaults/kv1/keys/k1"), 0);
+    assert_string_equal(t, "Microsoft.KeyVault/vaults/keys");
+    assert_int_equal(arm_id_type(t, sizeof(t),
+                                 RGID "/providers/Microsoft.KeyVault/vaults/kv1/providers/"
+                                      "Microsoft.Authorization/roleAssignments/ra1"),
+                     0);
+    assert_string_equal(t, "Microsoft.Authorization/roleAssignments");
+    assert_int_equal(arm_id_type(t, sizeof(t), RGID), AMLSEC_EPARSE);
+    assert_int_equal(arm_id_type(t, sizeof(t), RGID "/providers/Microsoft.KeyVault/vaults"),
+                     AMLSEC_EPARSE);
+}
+
+static void test_arm_provider__bulk_read_in_ceil_n_over_1000_queries(void **state)
+{
+    struct env e;
+    size_t n = 2500;
+    char(*ids)[160] = make_ids(n);
+    struct provider_ref *refs = calloc(n, sizeof(*refs));
+    struct provider_result *res = calloc(n, sizeof(*res));
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_provider_stats st;
+    (void)state;
+    env_setup(&e, 0);
+    e.fa.missing = "kv00007"; /* Resource Graph lags on it: a GET finds it */
+    e.fa.gone = "kv02222";    /* does not exist */
+    for (size_t i = 0; i < n; i++)
+        refs[i].id = ids[i];
+    assert_int_equal(provider_read_many(e.p, refs, n, 0, res, &err), 0);
+    assert_int_equal(e.fa.graph_calls, 3);
+    assert_int_equal(e.fa.gets, 2);
+    assert_int_equal(fake_transport_count(e.fake), 5);
+    for (size_t i = 0; i < n; i++) {
+        if (i == 2222) {
+            assert_int_equal(res[i].rc, AMLSEC_ENOTFOUND);
+            assert_string_equal(res[i].code, "ResourceNotFound");
+            continue;
+        }
+        assert_int_equal(res[i].rc, 0);
+        assert_string_equal(json_string_value(json_object_get(res[i].body, "id")), ids[i]);
+        /* canonical type back, Resource Graph's extra columns gone */
+        assert_string_equal(json_string_value(json_object_get(res[i].body, "type")),
+                            "Microsoft.KeyVault/vaults");
+        assert_null(json_object_get(res[i].body, "tenantId"));
+        assert_null(json_object_get(res[i].body, "kind"));
+        assert_int_equal(res[i].from_graph, i != 7);
+    }
+    /* scoped to the ids' subscription */
+    assert_non_null(
+        strstr(fake_transport_request(e.fake, 0)->body, "\"subscriptions\":[\"" SUB "\"]"));
+    arm_provider_get_stats(e.p, &st);
+    assert_int_equal(st.graph_queries, 3);
+    assert_int_equal(st.graph_misses, 2);
+    assert_int_equal(st.direct_gets, 2);
+    provider_results_release(res, n);
+    free(res);
+    free(refs);
+    free(ids);
+    env_teardown(&e);
+}
+
+static void test_arm_provider__fallback_when_graph_denied(void **state)
+{
+    struct env e;
+    size_t n = 30;
+    char(*ids)[160] = make_ids(n);
+    struct provider_ref refs[31];
+    struct provider_result res[31];
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_provider_stats st;
+    (void)state;
+    env_setup(&e, 0);
+    e.fa.graph_status = 403;
+    for (size_t i = 0; i < n; i++)
+        refs[i] = (struct provider_ref){ids[i], NULL};
+    /* a kind Resource Graph does not carry, in the same batch */
+    refs[30] = (struct provider_ref){RGID "/providers/Microsoft.KeyVault/vaults/kv1/providers/"
+                                          "Microsoft.Authorization/roleAssignments/ra1",
+                                     NULL};
+    assert_int_equal(provider_read_many(e.p, refs, 31, 0, res, &err), 0);
+    for (size_t i = 0; i < 31; i++) {
+        assert_int_equal(res[i].rc, 0);
+        assert_false(res[i].from_graph);
+    }
+    assert_int_equal(e.fa.graph_calls, 1); /* 403: not retried */
+    assert_int_equal(e.fa.gets, 31);
+    /* each kind with its own api-version */
+    assert_non_null(strstr(fake_transport_request(e.fake, 1)->url,
+                           "roleAssignments/ra1?api-version=2022-04-01"));
+    assert_non_null(
+        strstr(fake_transport_request(e.fake, 2)->url, "kv00000?api-version=2025-05-01"));
+    arm_provider_get_stats(e.p, &st);
+    assert_true(st.graph_disabled);
+    provider_results_release(res, 31);
+    /* Resource Graph stays off for the rest of the run */
+    assert_int_equal(provider_read_many(e.p, refs, 5, 0, res, &err), 0);
+    assert_int_equal(e.fa.graph_calls, 1);
+    assert_int_equal(e.fa.gets, 36);
+    provider_results_release(res, 5);
+    free(ids);
+    env_teardown(&e);
+}
+
+static void test_arm_provider__fresh_reread_uses_get(void **state)
+{
+    struct env e;
+    struct provider_ref ref = {RGID "/providers/Microsoft.KeyVault/vaults/kv9", NULL};
+    struct provider_result r;
+    (void)state;
+    env_setup(&e, 0);
+    assert_int_equal(provider_reread(e.p, &ref, &r), 0);
+    assert_int_equal(e.fa.graph_calls, 0);
+    assert_int_equal(e.fa.gets, 1);
+    assert_false(r.from_graph);
+    assert_string_equal(fake_transport_request(e.fake, 0)->url,
+                        "https://management.azure.com" RGID
+                        "/providers/Microsoft.KeyVault/vaults/kv9?api-version=2025-05-01");
+    provider_result_release(&r);
+    env_teardown(&e);
+}
+
+static void test_arm_provider__paging_and_quota(void **state)
+{
+    struct env e;
+    struct graph g;
+    struct errbuf err = ERRBUF_INIT;
+    json_t *rows = json_array();
+    (void)state;
+    env_setup(&e, 0);
+    e.fa.quota_zero_once = 1;
+    graph_init(&g, e.client);
+    assert_int_equal(graph_query(&g, "resources | project id, name", rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 2);
+    assert_int_equal(g.queries, 2);
+    assert_non_null(strstr(fake_transport_request(e.fake, 1)->body, "\"$skipToken\":\"page-2\""));
+    assert_null(strstr(fake_transport_request(e.fake, 0)->body, "$skipToken"));
+    /* the quota said 0 left, reset in 3 s: the second page waited */
+    assert_true(e.fa.second_page_at >= 3000);
+    json_decref(rows);
+    env_teardown(&e);
+}
+
+static void test_arm_provider__writes(void **state)
+{
+    struct env e;
+    struct provider_write w[3];
+    struct provider_result res[3];
+    struct errbuf err = ERRBUF_INIT;
+    json_t *body = json_pack("{s:s}", "location", "westeurope");
+    (void)state;
+    env_setup(&e, 0);
+    w[0] = (struct provider_write){
+        PROVIDER_CREATE, {RGID "/providers/Microsoft.KeyVault/vaults/new", NULL}, body};
+    w[1] = (struct provider_write){
+        PROVIDER_DELETE, {RGID "/providers/Microsoft.KeyVault/vaults/old", NULL}, NULL};
+    w[2] = (struct provider_write){
+        PROVIDER_CREATE, {RGID "/providers/Unknown.Space/things/x", NULL}, body};
+    assert_int_equal(provider_write_many(e.p, w, 3, res, &err), 0);
+    assert_int_equal(res[0].rc, 0);
+    assert_string_equal(json_string_value(json_object_get(res[0].body, "name")), "new");
+    assert_int_equal(fake_transport_count(e.fake), 4); /* PUT, DELETE, poll, final GET */
+    assert_int_equal(res[1].rc, 0);
+    assert_true(res[1].gone);
+    assert_int_equal(res[2].rc, AMLSEC_EUSAGE);
+    assert_non_null(strstr(res[2].err.msg, "unknown resource type 'Unknown.Space/things'"));
+    assert_string_equal(fake_transport_request(e.fake, 0)->method, "PUT");
+    assert_string_equal(fake_transport_request(e.fake, 0)->body, "{\"location\":\"westeurope\"}");
+    provider_results_release(res, 3);
+    json_decref(body);
+    env_teardown(&e);
+}
+
+static void test_arm_provider__list(void **state)
+{
+    struct env e;
+    struct errbuf err = ERRBUF_INIT;
+    json_t *items;
+    (void)state;
+    env_setup(&e, 0);
+    assert_int_equal(provider_list(e.p, RGID, "Microsoft.KeyVault/vaults", &items, &err), 0);
+    assert_int_equal(json_array_size(items), 2);
+    assert_non_null(strstr(fake_transport_request(e.fake, 0)->body,
+                           "type =~ 'Microsoft.KeyVault/vaults' and resourceGroup =~ 'rg'"));
+    json_decref(items);
+    env_teardown(&e);
+
+    env_setup(&e, 1); /* no Resource Graph: ARM's list with nextLink */
+    assert_int_equal(provider_list(e.p, RGID, NULL, &items, &err), 0);
+    assert_int_equal(json_array_size(items), 2);
+    assert_int_equal(fake_transport_count(e.fake), 2);
+    assert_string_equal(fake_transport_request(e.fake, 0)->url,
+                        "https://management.azure.com" RGID "/resources?api-version=2021-04-01");
+    json_decref(items);
+    assert_true(provider_list(e.p, "/tenants/x", NULL, &items, &err) < 0);
+    env_teardown(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arm_provider__id_type),
+        cmocka_unit_test(test_arm_provider__bulk_read_in_ceil_n_over_1000_queries),
+        cmocka_unit_test(test_arm_provider__fallback_when_graph_denied),
+        cmocka_unit_test(test_arm_provider__fresh_reread_uses_get),
+        cmocka_unit_test(test_arm_provider__paging_and_quota),
+        cmocka_unit_test(test_arm_provider__writes),
+        cmocka_unit_test(test_arm_provider__list),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

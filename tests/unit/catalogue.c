@@ -1,0 +1,822 @@
+/* Unit tests for the resource catalogue (providers/arm: schema, resolve,
+ * render) and the dependency graph (engine/graph). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/graph.h"
+#include "engine/rules.h"
+#include "parser/config.h"
+#include "parser/value.h"
+#include "providers/arm/render.h"
+#include "providers/arm/resolve.h"
+#include "providers/arm/schema.h"
+#include "util/error.h"
+
+#define EXAMPLES AMLSEC_SHARED_DIR "/data/arm-examples/"
+#define SUB "00000000-0000-0000-0000-000000000000"
+
+static json_t *load_json(const char *path)
+{
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    if (j == NULL)
+        fail_msg("cannot load %s: %s (line %d)", path, e.text, e.line);
+    return j;
+}
+
+static json_t *jparse(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &e);
+    if (j == NULL)
+        fail_msg("bad JSON in test: %s: %s", text, e.text);
+    return j;
+}
+
+/* ---- the tables themselves ------------------------------------------- */
+
+static void check_block_table(const struct schema_kind *k, const struct schema_block *b)
+{
+    for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        if (a->def) {
+            json_t *d = json_loads(a->def, JSON_DECODE_ANY, NULL);
+            if (d == NULL)
+                fail_msg("%s.%s: default '%s' is not JSON", k->name, a->name, a->def);
+            json_decref(d);
+        }
+        if (a->type == ST_BLOCK)
+            assert_non_null(a->block);
+        if (a->ref_kinds)
+            for (const char *const *r = a->ref_kinds; *r; r++)
+                if (schema_find(*r) == NULL)
+                    fail_msg("%s.%s references unknown kind '%s'", k->name, a->name, *r);
+        if (a->allowed && a->def && a->type == ST_STRING) {
+            json_t *d = json_loads(a->def, JSON_DECODE_ANY, NULL);
+            if (schema_enum_match(a->allowed, json_string_value(d)) == NULL)
+                fail_msg("%s.%s: default %s not allowed", k->name, a->name, a->def);
+            json_decref(d);
+        }
+        if (a->type == ST_BLOCK)
+            check_block_table(k, a->block);
+    }
+}
+
+static void test_catalogue__tables_consistent(void **state)
+{
+    size_t n = 0;
+    (void)state;
+    for (const struct schema_kind *k = schema_kinds; k->name; k++, n++) {
+        assert_string_equal(schema_kind_names[n], k->name);
+        assert_non_null(k->arm_type);
+        assert_non_null(k->api_version);
+        assert_non_null(k->id_template);
+        if (k->name_pattern) {
+            regex_t re;
+            assert_int_equal(regcomp(&re, k->name_pattern, REG_EXTENDED | REG_NOSUB), 0);
+            regfree(&re);
+        }
+        check_block_table(k, &k->body);
+    }
+    assert_null(schema_kind_names[n]);
+    assert_true(n >= 19);
+    /* every kind the issue names */
+    static const char *const required[] = {"resource_group",
+                                           "workspace",
+                                           "private_endpoint",
+                                           "key_vault",
+                                           "key",
+                                           "storage_account",
+                                           "container_registry",
+                                           "app_insights",
+                                           "compute_cluster",
+                                           "online_endpoint",
+                                           "role_assignment",
+                                           "role_definition",
+                                           "policy_assignment",
+                                           "lock",
+                                           "diagnostic_setting",
+                                           "subnet",
+                                           "virtual_network",
+                                           NULL};
+    for (const char *const *r = required; *r; r++)
+        assert_non_null(schema_find(*r));
+    /* api-versions from arm-api.md section 0 */
+    assert_string_equal(schema_find("workspace")->api_version, "2025-09-01");
+    assert_string_equal(schema_find("private_endpoint")->api_version, "2025-03-01");
+    assert_string_equal(schema_find("key_vault")->api_version, "2025-05-01");
+    assert_string_equal(schema_find("storage_account")->api_version, "2025-06-01");
+    assert_string_equal(schema_find("container_registry")->api_version, "2025-04-01");
+    assert_string_equal(schema_find("role_assignment")->api_version, "2022-04-01");
+    assert_string_equal(schema_find("policy_assignment")->api_version, "2025-03-01");
+    assert_string_equal(schema_find("lock")->api_version, "2020-05-01");
+    assert_string_equal(schema_find("diagnostic_setting")->api_version, "2021-05-01-preview");
+    /* LRO patterns (arm-api.md section 2) */
+    assert_int_equal(schema_find("private_endpoint")->lro[VERB_PUT], LRO_ASYNC_OPERATION);
+    assert_int_equal(schema_find("private_endpoint")->lro[VERB_DELETE], LRO_LOCATION);
+    assert_int_equal(schema_find("private_endpoint")->lro[VERB_PATCH], LRO_NO_VERB);
+    assert_int_equal(schema_find("online_endpoint")->lro[VERB_PUT], LRO_ORIGINAL_URI);
+    assert_int_equal(schema_find("key_vault")->lro[VERB_PATCH], LRO_NONE);
+    assert_int_equal(schema_find("container_registry")->lro[VERB_PUT], LRO_ASYNC_OPERATION);
+    assert_int_equal(schema_find("lock")->lro[VERB_PUT], LRO_NONE);
+    assert_int_equal(schema_find("workspace")->lro[VERB_DELETE], LRO_LOCATION);
+    /* secure defaults are sent */
+    assert_string_equal(schema_attr_find(schema_find("workspace"), "public_network_access")->def,
+                        "false");
+    assert_string_equal(schema_attr_find(schema_find("compute_cluster"), "node_public_ip")->def,
+                        "false");
+    assert_string_equal(schema_attr_find(schema_find("compute_cluster"), "local_auth")->def,
+                        "false");
+    assert_string_equal(
+        schema_attr_find(schema_find("storage_account"), "network_rules.default_action")->def,
+        "\"Deny\"");
+    assert_non_null(schema_find_by_type("microsoft.keyvault/VAULTS"));
+}
+
+/* ---- JSON paths, enums, normalisers ---------------------------------- */
+
+static void test_catalogue__json_paths(void **state)
+{
+    json_t *o = json_object();
+    (void)state;
+    assert_int_equal(schema_json_set(o, "a.b[1].c", json_string("x")), 0);
+    assert_int_equal(schema_json_set(o, "a.b[0]", json_integer(3)), 0);
+    assert_string_equal(json_string_value(schema_json_get(o, "a.b[1].c")), "x");
+    assert_int_equal(json_integer_value(schema_json_get(o, "a.b[0]")), 3);
+    assert_null(schema_json_get(o, "a.b[2]"));
+    assert_null(schema_json_get(o, "a.x.y"));
+    assert_ptr_equal(schema_json_get(o, ""), o);
+    json_decref(o);
+}
+
+static void test_catalogue__normalisers(void **state)
+{
+    const struct schema_kind *kv = schema_find("key_vault");
+    const struct schema_kind *ws = schema_find("workspace");
+    struct {
+        const struct schema_attr *a;
+        const char *x, *y;
+        bool equal;
+    } cases[] = {
+        {schema_attr_find(kv, "network_acls.ip_rules"), "[\"124.56.78.91\", \"10.0.0.0/24\"]",
+         "[\"10.0.0.0/24\", \"124.56.78.91/32\"]", true},
+        {schema_attr_find(kv, "network_acls.ip_rules"), "[\"124.56.78.91\"]",
+         "[\"124.56.78.92/32\"]", false},
+        {schema_attr_find(kv, "network_acls.subnets"),
+         "[\"/subscriptions/S/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/V/"
+         "subnets/A\"]",
+         "[\"/subscriptions/s/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v/"
+         "subnets/a\"]",
+         true},
+        {schema_attr_find(kv, "network_acls.default_action"), "\"deny\"", "\"Deny\"", true},
+        {schema_attr_find(kv, "network_acls.default_action"), "\"deny\"", "\"Allow\"", false},
+        {schema_attr_find(ws, "encryption.key_uri"),
+         "\"https://kv.vault.azure.net:443/keys/k/0123456789abcdef0123456789abcdef\"",
+         "\"https://KV.vault.azure.net/keys/k/0123456789abcdef0123456789abcdef\"", true},
+        {schema_attr_find(ws, "key_vault"),
+         "\"/subscriptions/S/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/KV\"",
+         "{\"id\": \"/subscriptions/s/resourcegroups/RG/providers/microsoft.keyvault/vaults/kv\"}",
+         true},
+        {schema_attr_find(schema_find("key"), "ops"), "[\"wrapKey\", \"unwrapKey\"]",
+         "[\"unwrap_key\", \"wrap_key\"]", true},
+        /* absent equals the default */
+        {schema_attr_find(ws, "public_network_access"), NULL, "false", true},
+        {schema_attr_find(ws, "public_network_access"), NULL, "true", false},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *x = cases[i].x ? jparse(cases[i].x) : NULL;
+        json_t *y = cases[i].y ? jparse(cases[i].y) : NULL;
+        assert_non_null(cases[i].a);
+        if (schema_values_equal(cases[i].a, x, y) != cases[i].equal)
+            fail_msg("case %zu (%s): %s vs %s should be %s", i, cases[i].a->name,
+                     cases[i].x ? cases[i].x : "(absent)", cases[i].y,
+                     cases[i].equal ? "equal" : "different");
+        json_decref(x);
+        json_decref(y);
+    }
+}
+
+static void test_catalogue__conversions(void **state)
+{
+    const struct schema_kind *ws = schema_find("workspace");
+    const struct schema_attr *pna = schema_attr_find(ws, "public_network_access");
+    const struct schema_attr *bypass =
+        schema_attr_find(schema_find("storage_account"), "network_rules.bypass");
+    const struct schema_attr *role = schema_attr_find(schema_find("role_assignment"), "role");
+    json_t *v, *x;
+    (void)state;
+    x = schema_to_arm(pna, &pna->map, json_false(), NULL);
+    assert_string_equal(json_string_value(x), "Disabled");
+    v = schema_from_arm(pna, &pna->map, x);
+    assert_true(json_is_false(v));
+    json_decref(x);
+    json_decref(v);
+
+    v = jparse("[\"azure_services\", \"logging\"]");
+    x = schema_to_arm(bypass, &bypass->map, v, NULL);
+    assert_string_equal(json_string_value(x), "AzureServices, Logging");
+    json_decref(v);
+    v = schema_from_arm(bypass, &bypass->map, x);
+    assert_int_equal(json_array_size(v), 2);
+    assert_string_equal(json_string_value(json_array_get(v, 1)), "Logging");
+    json_decref(x);
+    json_decref(v);
+
+    v = json_string("Reader");
+    x = schema_to_arm(role, &role->map, v, SUB);
+    assert_string_equal(json_string_value(x), "/subscriptions/" SUB "/providers/Microsoft."
+                                              "Authorization/roleDefinitions/"
+                                              "acdd72a7-3385-48ef-bd42-f606fba81ae7");
+    json_decref(x);
+    json_decref(v);
+
+    /* unknown stays unknown */
+    v = value_unknown();
+    x = schema_to_arm(pna, &pna->map, v, NULL);
+    assert_true(value_is_unknown(x));
+    json_decref(x);
+    json_decref(v);
+}
+
+/* ---- decoding Microsoft's example responses -------------------------- */
+
+/* Every attribute the schema maps whose path the example has must decode. */
+static void check_decoded(const struct schema_kind *k, const struct schema_block *b,
+                          const json_t *arm, const json_t *dsl, const char *file, int *found)
+{
+    char path[512];
+    for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        const json_t *x, *d;
+        if (a->type == ST_BLOCK) {
+            const json_t *sub = json_object_get(dsl, a->name);
+            check_decoded(k, a->block, arm, sub ? sub : json_null(), file, found);
+            continue;
+        }
+        if (a->map.path == NULL || (a->flags & SF_WRITE_ONLY))
+            continue;
+        if (b->base[0])
+            snprintf(path, sizeof(path), "%s.%s", b->base, a->map.path);
+        else
+            snprintf(path, sizeof(path), "%s", a->map.path);
+        x = schema_json_get(arm, path);
+        if (x == NULL || json_is_null(x))
+            continue;
+        d = json_object_get(dsl, a->name);
+        if (d == NULL)
+            fail_msg("%s: %s.%s is at '%s' in the example but was not decoded", file, k->name,
+                     a->name, path);
+        (*found)++;
+    }
+}
+
+static json_t *decode_example(const char *kind, const char *file, const char *code, int *found)
+{
+    char path[1024];
+    json_t *ex, *body, *dsl;
+    const struct schema_kind *k = schema_find(kind);
+    assert_non_null(k);
+    snprintf(path, sizeof(path), "%s%s", EXAMPLES, file);
+    ex = load_json(path);
+    body = json_object_get(json_object_get(json_object_get(ex, "responses"), code), "body");
+    if (body == NULL)
+        fail_msg("%s has no %s response body", file, code);
+    dsl = render_decode(k, body);
+    assert_non_null(dsl);
+    *found = 0;
+    check_decoded(k, &k->body, body, dsl, file, found);
+    json_decref(ex);
+    return dsl;
+}
+
+static const char *str_at(const json_t *o, const char *path)
+{
+    const json_t *v = schema_json_get(o, path);
+    if (!json_is_string(v))
+        fail_msg("no string at '%s'", path);
+    return json_string_value(v);
+}
+
+static void test_catalogue__decode_examples(void **state)
+{
+    int found;
+    json_t *d;
+    (void)state;
+
+    d = decode_example("workspace", "ml/Workspace/get.json", "200", &found);
+    assert_true(found >= 12);
+    assert_true(json_is_false(json_object_get(d, "hbi")));
+    assert_true(json_is_false(json_object_get(d, "public_network_access")));
+    assert_string_equal(str_at(d, "image_build_compute"), "testcompute");
+    assert_string_equal(str_at(d, "encryption.key.versioned_uri"),
+                        "https://testkv.vault.azure.net/keys/testkey/"
+                        "aabbccddee112233445566778899aabb");
+    assert_true(strstr(str_at(d, "encryption.key.vault_id"), "/vaults/testkv") != NULL);
+    assert_string_equal(str_at(d, "identity.type"), "SystemAssigned,UserAssigned");
+    assert_int_equal(json_array_size(schema_json_get(d, "identity.user_assigned")), 1);
+    assert_string_equal(str_at(d, "service_provisioned_resource_group"),
+                        "testworkspace_0000111122223333");
+    assert_string_equal(str_at(d, "name"), "testworkspace");
+    json_decref(d);
+    d = decode_example("workspace", "ml/Workspace/create.json", "200", &found);
+    assert_true(found >= 10);
+    json_decref(d);
+
+    d = decode_example("compute_cluster", "ml/Compute/get/AmlCompute.json", "200", &found);
+    assert_true(found >= 8);
+    assert_string_equal(str_at(d, "vm_size"), "STANDARD_NC6");
+    assert_true(json_is_true(json_object_get(d, "node_public_ip")));
+    assert_int_equal(json_integer_value(schema_json_get(d, "scale.max")), 1);
+    assert_string_equal(str_at(d, "remote_login_port_public_access"), "Enabled");
+    assert_string_equal(str_at(d, "provisioning_state"), "Succeeded");
+    json_decref(d);
+
+    d = decode_example("online_endpoint", "ml/Workspace/OnlineEndpoint/get.json", "200", &found);
+    assert_true(found >= 5);
+    assert_string_equal(str_at(d, "auth"), "AMLToken");
+    assert_string_equal(str_at(d, "scoring_uri"), "https://www.contoso.com/example");
+    assert_null(json_object_get(d, "keys")); /* write-only: never read back */
+    json_decref(d);
+
+    d = decode_example("private_endpoint", "network/PrivateEndpointGet.json", "200", &found);
+    assert_true(found >= 6);
+    assert_string_equal(str_at(d, "subresource"), "groupIdFromResource");
+    assert_string_equal(str_at(d, "connection_status"), "Approved");
+    assert_true(strstr(str_at(d, "subnet"), "/subnets/mySubnet") != NULL);
+    assert_string_equal(str_at(d, "nic_name"), "testPeNic");
+    json_decref(d);
+
+    d = decode_example("key_vault", "keyvault/getVault.json", "200", &found);
+    assert_true(found >= 7);
+    assert_true(json_is_true(json_object_get(d, "public_network_access")));
+    assert_true(json_is_true(json_object_get(d, "enabled_for_deployment")));
+    assert_string_equal(str_at(d, "vault_uri"), "https://sample-vault.vault.azure.net");
+    assert_string_equal(str_at(d, "sku"), "standard");
+    json_decref(d);
+    d = decode_example("key_vault", "keyvault/createVaultWithNetworkAcls.json", "200", &found);
+    assert_string_equal(str_at(d, "network_acls.default_action"), "Deny");
+    assert_string_equal(str_at(d, "network_acls.ip_rules[0]"), "124.56.78.91/32");
+    assert_string_equal(str_at(d, "network_acls.bypass[0]"), "AzureServices");
+    {
+        /* the echo is normalised (CIDR, lowercased ids): equal to what was sent */
+        const struct schema_attr *ip =
+            schema_attr_find(schema_find("key_vault"), "network_acls.ip_rules");
+        json_t *sent = jparse("[\"124.56.78.91\", \"'10.91.4.0/24'\"]");
+        assert_true(schema_values_equal(ip, sent, schema_json_get(d, "network_acls.ip_rules")));
+        json_decref(sent);
+    }
+    json_decref(d);
+    d = decode_example("key_vault", "keyvault/updateVault.json", "200", &found);
+    json_decref(d);
+
+    d = decode_example("key", "keyvault/getKey.json", "200", &found);
+    assert_true(found >= 5);
+    assert_string_equal(str_at(d, "type"), "RSA");
+    assert_int_equal(json_integer_value(json_object_get(d, "size")), 2048);
+    {
+        /* keyUri carries :443; the normaliser drops it */
+        const struct schema_attr *u = schema_attr_find(schema_find("key"), "uri");
+        json_t *plain =
+            json_string("https://sample-vault-name.vault.azure.net/keys/sample-key-name");
+        assert_true(schema_values_equal(u, plain, json_object_get(d, "uri")));
+        json_decref(plain);
+    }
+    json_decref(d);
+    d = decode_example("key", "keyvault/createKey.json", "200", &found);
+    json_decref(d);
+
+    d = decode_example("storage_account", "storage/StorageAccountGetProperties.json", "200",
+                       &found);
+    assert_true(found >= 7);
+    assert_string_equal(str_at(d, "sku"), "Standard_GRS");
+    assert_string_equal(str_at(d, "kind"), "Storage");
+    assert_true(json_is_true(json_object_get(d, "hns")));
+    assert_string_equal(str_at(d, "network_rules.default_action"), "Allow");
+    assert_false(json_is_true(json_object_get(d, "https_only")));
+    json_decref(d);
+    d = decode_example("storage_account", "storage/StorageAccountCreate.json", "200", &found);
+    json_decref(d);
+
+    d = decode_example("container_registry", "containerregistry/RegistryGet.json", "200", &found);
+    assert_true(found >= 7);
+    assert_string_equal(str_at(d, "sku"), "Standard");
+    assert_true(json_is_false(json_object_get(d, "admin_user")));
+    assert_true(json_is_true(json_object_get(d, "public_network_access")));
+    assert_true(json_is_false(json_object_get(d, "zone_redundancy")));
+    assert_string_equal(str_at(d, "login_server"), "myRegistry.azurecr-test.io");
+    json_decref(d);
+    d = decode_example("container_registry", "containerregistry/RegistryCreate.json", "200",
+                       &found);
+    json_decref(d);
+
+    d = decode_example("role_assignment", "authorization/RoleAssignments_Get.json", "200", &found);
+    assert_true(found >= 3);
+    assert_string_equal(str_at(d, "principal_type"), "User");
+    assert_true(strstr(str_at(d, "role"), "0b5fe924") != NULL);
+    json_decref(d);
+
+    d = decode_example("policy_assignment", "authorization/getPolicyAssignment.json", "200",
+                       &found);
+    assert_true(found >= 5);
+    assert_true(json_is_true(json_object_get(d, "enforce")));
+    assert_string_equal(str_at(d, "parameters.prefix"), "DeptA");
+    json_decref(d);
+
+    d = decode_example("lock", "authorization/ManagementLocks_GetAtResourceLevel.json", "200",
+                       &found);
+    assert_true(found >= 1);
+    assert_string_equal(str_at(d, "level"), "ReadOnly");
+    json_decref(d);
+}
+
+/* ---- change classification ------------------------------------------- */
+
+static void test_catalogue__change_classification(void **state)
+{
+    static const char kvid[] = "/subscriptions/" SUB "/resourceGroups/rg/providers/"
+                               "Microsoft.KeyVault/vaults/kv";
+    struct {
+        const char *kind, *before, *after;
+        enum schema_change want;
+    } cases[] = {
+        /* workspace: hbi, vault and storage links, encryption vault are create-only;
+         * the CMK key version, network access and the registry are updatable */
+        {"workspace", "{\"hbi\": false}", "{\"hbi\": true}", CHANGE_REPLACE},
+        {"workspace", "{}", "{\"hbi\": false}", CHANGE_NONE},
+        {"workspace", "{\"public_network_access\": true}", "{}", CHANGE_UPDATE},
+        {"workspace", "{\"key_vault\": \"/subscriptions/s/resourceGroups/r/providers/x/vaults/A\"}",
+         "{\"key_vault\": \"/subscriptions/s/resourceGroups/r/providers/x/vaults/B\"}",
+         CHANGE_REPLACE},
+        {"workspace", "{\"key_vault\": \"/subscriptions/s/resourceGroups/r/providers/x/vaults/A\"}",
+         "{\"key_vault\": {\"id\": \"/SUBSCRIPTIONS/s/resourcegroups/r/providers/x/vaults/a\"}}",
+         CHANGE_NONE},
+        {"workspace", "{\"storage_account\": \"/subscriptions/s/a\"}",
+         "{\"storage_account\": \"/subscriptions/s/b\"}", CHANGE_REPLACE},
+        {"workspace", "{\"container_registry\": \"/subscriptions/s/a\"}",
+         "{\"container_registry\": \"/subscriptions/s/b\"}", CHANGE_UPDATE},
+        {"workspace", "{\"image_build_compute\": \"a\"}", "{\"image_build_compute\": \"b\"}",
+         CHANGE_UPDATE},
+        {"workspace", "{}",
+         "{\"encryption\": {\"key_uri\": \"https://kv.vault.azure.net/keys/k/1\"}}",
+         CHANGE_REPLACE},
+        {"workspace", "{\"encryption\": {\"key_uri\": \"https://kv.vault.azure.net/keys/k/1\"}}",
+         "{\"encryption\": {\"key_uri\": \"https://kv.vault.azure.net/keys/k/2\"}}", CHANGE_UPDATE},
+        {"workspace",
+         "{\"encryption\": {\"key_uri\": \"https://kv.vault.azure.net:443/keys/k/1\"}}",
+         "{\"encryption\": {\"key_uri\": \"https://kv.vault.azure.net/keys/k/1\"}}", CHANGE_NONE},
+        {"workspace", "{\"service_side_encryption\": false}", "{\"service_side_encryption\": true}",
+         CHANGE_REPLACE},
+        {"workspace", "{\"allow_public_access_when_behind_vnet\": true}", "{}", CHANGE_REPLACE},
+        /* key_vault: protection cannot be turned off */
+        {"key_vault", "{\"purge_protection\": true}", "{\"purge_protection\": false}",
+         CHANGE_IMPOSSIBLE},
+        {"key_vault", "{}", "{\"purge_protection\": false}", CHANGE_IMPOSSIBLE},
+        {"key_vault", "{\"purge_protection\": false}", "{\"purge_protection\": true}",
+         CHANGE_UPDATE},
+        {"key_vault", "{\"soft_delete\": true}", "{\"soft_delete\": false}", CHANGE_IMPOSSIBLE},
+        {"key_vault", "{\"network_acls\": {\"ip_rules\": [\"1.2.3.4\"]}}",
+         "{\"network_acls\": {\"ip_rules\": [\"1.2.3.4/32\"]}}", CHANGE_NONE},
+        {"key_vault", "{\"network_acls\": {\"default_action\": \"Deny\"}}", "{}", CHANGE_NONE},
+        {"key_vault", "{\"network_acls\": {\"default_action\": \"allow\"}}", "{}", CHANGE_UPDATE},
+        {"key_vault", "{\"name\": \"a\"}", "{\"name\": \"b\"}", CHANGE_REPLACE},
+        {"key_vault", "{\"create_mode\": \"recover\"}", "{}", CHANGE_NONE}, /* write-only */
+        /* key: new versions through the data plane are updates */
+        {"key", "{\"size\": 2048}", "{\"size\": 3072}", CHANGE_UPDATE},
+        {"key", "{\"ops\": [\"wrapKey\", \"unwrapKey\"]}",
+         "{\"ops\": [\"unwrapKey\", \"wrapKey\"]}", CHANGE_NONE},
+        /* storage, registry */
+        {"storage_account", "{\"hns\": false}", "{\"hns\": true}", CHANGE_REPLACE},
+        {"storage_account", "{\"network_rules\": {\"default_action\": \"Allow\"}}", "{}",
+         CHANGE_UPDATE},
+        {"container_registry", "{\"zone_redundancy\": false}", "{\"zone_redundancy\": true}",
+         CHANGE_REPLACE},
+        {"container_registry", "{\"sku\": \"Standard\"}", "{\"sku\": \"premium\"}", CHANGE_UPDATE},
+        {"container_registry", "{\"sku\": \"Premium\"}", "{}", CHANGE_NONE},
+        /* compute: only scale is patchable */
+        {"compute_cluster", "{\"local_auth\": true}", "{\"local_auth\": false}", CHANGE_REPLACE},
+        {"compute_cluster", "{\"vm_size\": \"a\"}", "{\"vm_size\": \"b\"}", CHANGE_REPLACE},
+        {"compute_cluster", "{\"scale\": {\"max\": 2}}", "{\"scale\": {\"max\": 4}}",
+         CHANGE_UPDATE},
+        {"compute_cluster", "{\"compute_location\": \"a\"}", "{\"compute_location\": \"b\"}",
+         CHANGE_REPLACE},
+        /* locks are recreated on any edit */
+        {"lock", "{\"notes\": \"a\"}", "{\"notes\": \"b\"}", CHANGE_REPLACE},
+        {"lock", "{\"level\": \"ReadOnly\"}", "{\"level\": \"CanNotDelete\"}", CHANGE_REPLACE},
+        {"lock", "{\"level\": \"ReadOnly\"}", "{\"level\": \"read_only\"}", CHANGE_NONE},
+        /* endpoint auth is a full PUT, not a replacement */
+        {"online_endpoint", "{\"auth\": \"Key\"}", "{\"auth\": \"aad_token\"}", CHANGE_UPDATE},
+        {"online_endpoint", "{\"keys\": {\"primary\": \"a\"}}", "{\"keys\": {\"primary\": \"b\"}}",
+         CHANGE_REPLACE},
+        {"private_endpoint", "{\"subnet\": \"/subscriptions/s/a\"}",
+         "{\"subnet\": \"/subscriptions/s/b\"}", CHANGE_REPLACE},
+        {"role_assignment", "{\"principal\": \"a\"}", "{\"principal\": \"b\"}", CHANGE_REPLACE},
+        {"policy_assignment", "{\"enforce\": true}", "{\"enforce\": false}", CHANGE_UPDATE},
+        {"diagnostic_setting", "{\"logs\": [\"allLogs\"]}", "{\"logs\": [\"audit\"]}",
+         CHANGE_UPDATE},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct schema_kind *k = schema_find(cases[i].kind);
+        json_t *b = jparse(cases[i].before), *a = jparse(cases[i].after);
+        struct schema_diff_entry e[8];
+        size_t n = 0;
+        enum schema_change got = schema_diff(k, b, a, e, 8, &n);
+        if (got != cases[i].want)
+            fail_msg("case %zu (%s): %s -> %s: got %s, want %s", i, cases[i].kind, cases[i].before,
+                     cases[i].after, schema_change_name(got), schema_change_name(cases[i].want));
+        if (got != CHANGE_NONE)
+            assert_true(n >= 1);
+        json_decref(b);
+        json_decref(a);
+    }
+
+    /* CMK through a key reference: a new key version is a rotation (update);
+     * another vault is a replacement. */
+    {
+        const struct schema_kind *ws = schema_find("workspace");
+        json_t *v1 = json_pack("{s{s{ss ss}}}", "encryption", "key", "vault_id", kvid,
+                               "versioned_uri", "https://kv.vault.azure.net/keys/k/v1");
+        json_t *v2 = json_pack("{s{s{ss ss}}}", "encryption", "key", "vault_id", kvid,
+                               "versioned_uri", "https://kv.vault.azure.net/keys/k/v2");
+        json_t *other = json_pack("{s{s{ss ss}}}", "encryption", "key", "vault_id",
+                                  "/subscriptions/x/resourceGroups/r/providers/"
+                                  "Microsoft.KeyVault/vaults/other",
+                                  "versioned_uri", "https://other.vault.azure.net/keys/k/v1");
+        struct schema_diff_entry e[4];
+        size_t n = 0;
+        assert_int_equal(schema_diff(ws, v1, v2, e, 4, &n), CHANGE_UPDATE);
+        assert_int_equal(n, 1);
+        assert_string_equal(e[0].path, "encryption.key");
+        assert_non_null(strstr(e[0].why, "rotation"));
+        assert_int_equal(schema_diff(ws, v1, other, e, 4, &n), CHANGE_REPLACE);
+        json_decref(v1);
+        json_decref(v2);
+        json_decref(other);
+    }
+}
+
+/* ---- resolver -------------------------------------------------------- */
+
+static void test_catalogue__resolve_ids(void **state)
+{
+    json_t *settings = json_pack("{ss ss}", "subscription", SUB, "location", "westeurope");
+    json_t *rg, *kv, *key, *ws, *pe, *ra, *ra2, *attrs;
+    (void)state;
+    attrs = json_pack("{ss}", "name", "rg-ml");
+    rg = resolve_value(schema_find("resource_group"), attrs, settings, "ml", false);
+    json_decref(attrs);
+    assert_string_equal(str_at(rg, "id"), "/subscriptions/" SUB "/resourceGroups/rg-ml");
+    assert_string_equal(str_at(rg, "location"), "westeurope");
+
+    attrs = json_pack("{sO}", "resource_group", rg);
+    kv = resolve_value(schema_find("key_vault"), attrs, settings, "kv-cmk", false);
+    json_decref(attrs);
+    assert_string_equal(str_at(kv, "id"), "/subscriptions/" SUB "/resourceGroups/rg-ml/providers/"
+                                          "Microsoft.KeyVault/vaults/kv-cmk");
+    assert_string_equal(str_at(kv, "vault_uri"), "https://kv-cmk.vault.azure.net/");
+    assert_string_equal(str_at(kv, "resource_type"), "Microsoft.KeyVault/vaults");
+
+    attrs = json_pack("{sO}", "vault", kv);
+    key = resolve_value(schema_find("key"), attrs, settings, "ws", false);
+    json_decref(attrs);
+    assert_string_equal(str_at(key, "id"), "/subscriptions/" SUB "/resourceGroups/rg-ml/providers/"
+                                           "Microsoft.KeyVault/vaults/kv-cmk/keys/ws");
+    assert_string_equal(str_at(key, "vault_id"), str_at(kv, "id"));
+    assert_string_equal(str_at(key, "uri"), "https://kv-cmk.vault.azure.net/keys/ws");
+    assert_true(value_is_unknown(json_object_get(key, "versioned_uri")));
+
+    /* a resource group given by name */
+    attrs = json_pack("{ss ss}", "resource_group", "rg-other", "name", "mlw");
+    ws = resolve_value(schema_find("workspace"), attrs, settings, "w", false);
+    json_decref(attrs);
+    assert_string_equal(str_at(ws, "id"), "/subscriptions/" SUB "/resourceGroups/rg-other/"
+                                          "providers/Microsoft.MachineLearningServices/"
+                                          "workspaces/mlw");
+    assert_true(value_is_unknown(json_object_get(ws, "workspace_id")));
+
+    /* private endpoint: target's resource group, derived name */
+    attrs = json_pack("{sO ss ss}", "target", kv, "subresource", "vault", "subnet", "/x");
+    pe = resolve_value(schema_find("private_endpoint"), attrs, settings, "v", false);
+    json_decref(attrs);
+    assert_string_equal(str_at(pe, "name"), "pe-kv-cmk-vault");
+    assert_string_equal(str_at(pe, "id"), "/subscriptions/" SUB "/resourceGroups/rg-ml/providers/"
+                                          "Microsoft.Network/privateEndpoints/pe-kv-cmk-vault");
+
+    /* role assignment: deterministic GUID from scope, role and principal */
+    attrs = json_pack("{sO ss ss}", "scope", rg, "role", "Reader", "principal", "p1");
+    ra = resolve_value(schema_find("role_assignment"), attrs, settings, "r", false);
+    ra2 = resolve_value(schema_find("role_assignment"), attrs, settings, "other_label", false);
+    json_decref(attrs);
+    assert_string_equal(str_at(ra, "name"), str_at(ra2, "name"));
+    assert_int_equal(strlen(str_at(ra, "name")), 36);
+    assert_int_equal(str_at(ra, "name")[14], '5');
+    json_decref(ra2);
+    attrs = json_pack("{sO ss ss}", "scope", rg, "role", "Reader", "principal", "p2");
+    ra2 = resolve_value(schema_find("role_assignment"), attrs, settings, "r", false);
+    json_decref(attrs);
+    assert_string_not_equal(str_at(ra, "name"), str_at(ra2, "name"));
+
+    /* no subscription: the id is unknown until apply */
+    {
+        json_t *empty = json_object();
+        json_t *x;
+        attrs = json_pack("{ss}", "name", "rg");
+        x = resolve_value(schema_find("resource_group"), attrs, empty, "rg", false);
+        assert_true(value_is_unknown(json_object_get(x, "id")));
+        json_decref(x);
+        json_decref(attrs);
+        json_decref(empty);
+    }
+    /* existing: given id, everything else unknown */
+    {
+        json_t *x;
+        attrs = json_pack("{ss}", "id",
+                          "/subscriptions/s/resourceGroups/r/providers/"
+                          "Microsoft.KeyVault/vaults/shared");
+        x = resolve_value(schema_find("key_vault"), attrs, settings, "s", true);
+        assert_string_equal(str_at(x, "name"), "shared");
+        assert_true(value_is_unknown(json_object_get(x, "purge_protection")));
+        json_decref(x);
+        json_decref(attrs);
+    }
+    json_decref(rg);
+    json_decref(kv);
+    json_decref(key);
+    json_decref(ws);
+    json_decref(pe);
+    json_decref(ra);
+    json_decref(ra2);
+    json_decref(settings);
+}
+
+/* ---- graph (through the real loader) --------------------------------- */
+
+static struct config *load_text(const char *text, struct diag_list *diags)
+{
+    char dir[] = "/tmp/amlsec-catalogue-XXXXXX";
+    char path[256];
+    struct config_opts opts;
+    struct config *cfg = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    FILE *f;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/main.amlsec", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    memset(&opts, 0, sizeof(opts));
+    opts.path = dir;
+    opts.kinds = schema_kind_names;
+    opts.resolver = resolve_resolver();
+    if (config_load(&cfg, &opts, diags, &err) != 0) {
+        for (size_t i = 0; i < diags->n; i++)
+            fprintf(stderr, "%s\n", diags->items[i].message);
+        fail_msg("load failed: %s", err.msg);
+    }
+    unlink(path);
+    rmdir(dir);
+    return cfg;
+}
+
+static const char graph_cfg[] =
+    "settings {\n  subscription = \"" SUB "\"\n  location = \"westeurope\"\n}\n"
+    "workspace \"w\" {\n  resource_group = resource_group.rg\n  key_vault = key_vault.kv\n"
+    "  storage_account = \"/subscriptions/" SUB "/resourceGroups/rg/providers/"
+    "Microsoft.Storage/storageAccounts/st\"\n  encryption {\n    key = key.k\n  }\n}\n"
+    "private_endpoint \"p\" {\n  target = workspace.w\n  subresource = \"amlworkspace\"\n"
+    "  subnet = \"/x\"\n}\n"
+    "key \"k\" {\n  vault = key_vault.kv\n}\n"
+    "key_vault \"kv\" {\n  resource_group = resource_group.rg\n}\n"
+    "storage_account \"st\" {\n  resource_group = resource_group.rg\n}\n"
+    "resource_group \"rg\" {}\n";
+
+static size_t pos(const struct graph *g, const char *addr)
+{
+    long idx = graph_find(g, addr);
+    if (idx < 0)
+        fail_msg("no node %s", addr);
+    for (size_t i = 0; i < g->norder; i++)
+        if (g->order[i] == (size_t)idx)
+            return i;
+    fail_msg("%s not ordered", addr);
+    return 0;
+}
+
+static void test_catalogue__graph_order(void **state)
+{
+    struct diag_list diags;
+    struct config *cfg;
+    struct graph *g = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    struct buf dot;
+    (void)state;
+    diag_list_init(&diags);
+    cfg = load_text(graph_cfg, &diags);
+    assert_int_equal(graph_build(&g, cfg, &err), 0);
+    assert_int_equal(graph_sort(g, &err), 0);
+    assert_int_equal(g->norder, g->n);
+    assert_true(pos(g, "resource_group.rg") < pos(g, "key_vault.kv"));
+    assert_true(pos(g, "key_vault.kv") < pos(g, "key.k"));
+    assert_true(pos(g, "key.k") < pos(g, "workspace.w"));
+    assert_true(pos(g, "workspace.w") < pos(g, "private_endpoint.p"));
+    /* the storage account is named by an id string only: still an edge */
+    assert_true(pos(g, "storage_account.st") < pos(g, "workspace.w"));
+    buf_init(&dot, 0);
+    assert_int_equal(graph_dot(g, &dot), 0);
+    assert_non_null(strstr(dot.ptr, "\"workspace.w\" -> \"key.k\";"));
+    assert_non_null(strstr(dot.ptr, "\"workspace.w\" -> \"key_vault.kv\""));
+    assert_non_null(strstr(dot.ptr, "\"workspace.w\" -> \"storage_account.st\";"));
+    buf_release(&dot);
+    graph_free(g);
+    config_free(cfg);
+    diag_list_release(&diags);
+}
+
+static void test_catalogue__graph_cycle(void **state)
+{
+    /* The lock names the registry by id string while the registry reads the
+     * lock: no reference cycle for the front end, a cycle in ARM order. */
+    static const char text[] =
+        "settings {\n  subscription = \"" SUB "\"\n}\n"
+        "container_registry \"acr\" {\n  resource_group = \"rg\"\n  name = \"acrml001\"\n"
+        "  tags = { lock = lock.l.name }\n}\n"
+        "lock \"l\" {\n  target = \"/subscriptions/" SUB "/resourceGroups/rg/providers/"
+        "Microsoft.ContainerRegistry/registries/acrml001\"\n  level = \"CanNotDelete\"\n}\n";
+    struct diag_list diags;
+    struct config *cfg;
+    struct graph *g = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    (void)state;
+    diag_list_init(&diags);
+    cfg = load_text(text, &diags);
+    assert_int_equal(graph_build(&g, cfg, &err), 0);
+    assert_int_equal(graph_sort(g, &err), AMLSEC_ECONFLICT);
+    assert_non_null(strstr(err.msg, "dependency cycle: "));
+    assert_non_null(strstr(err.msg, "container_registry.acr -> lock.l -> container_registry.acr"));
+    graph_free(g);
+    config_free(cfg);
+    diag_list_release(&diags);
+}
+
+/* ---- render ----------------------------------------------------------- */
+
+static void test_catalogue__render_body(void **state)
+{
+    struct diag_list diags;
+    struct config *cfg;
+    struct render_list l;
+    struct errbuf err = ERRBUF_INIT;
+    struct cfg_instance *ws;
+    (void)state;
+    diag_list_init(&diags);
+    cfg = load_text(graph_cfg, &diags);
+    render_list_init(&l);
+    ws = config_find_instance(cfg, "workspace.w");
+    assert_non_null(ws);
+    assert_int_equal(render_instance(&l, cfg, ws, true, &err), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].method, "PUT");
+    assert_string_equal(l.items[0].url,
+                        "https://management.azure.com/subscriptions/" SUB "/resourceGroups/rg/"
+                        "providers/Microsoft.MachineLearningServices/workspaces/w?api-version="
+                        "2025-09-01");
+    assert_string_equal(str_at(l.items[0].body, "properties.publicNetworkAccess"), "Disabled");
+    assert_string_equal(str_at(l.items[0].body, "properties.encryption.status"), "Enabled");
+    assert_string_equal(
+        str_at(l.items[0].body, "properties.encryption.keyVaultProperties.keyIdentifier"),
+        RENDER_UNKNOWN);
+    assert_string_equal(str_at(l.items[0].body, "location"), "westeurope");
+    /* without display, unknowns stay unknown for the applier */
+    assert_int_equal(render_instance(&l, cfg, ws, false, &err), 0);
+    assert_true(value_is_unknown(schema_json_get(
+        l.items[1].body, "properties.encryption.keyVaultProperties.keyIdentifier")));
+    render_list_release(&l);
+    config_free(cfg);
+    diag_list_release(&diags);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_catalogue__tables_consistent),
+        cmocka_unit_test(test_catalogue__json_paths),
+        cmocka_unit_test(test_catalogue__normalisers),
+        cmocka_unit_test(test_catalogue__conversions),
+        cmocka_unit_test(test_catalogue__decode_examples),
+        cmocka_unit_test(test_catalogue__change_classification),
+        cmocka_unit_test(test_catalogue__resolve_ids),
+        cmocka_unit_test(test_catalogue__graph_order),
+        cmocka_unit_test(test_catalogue__graph_cycle),
+        cmocka_unit_test(test_catalogue__render_body),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
