@@ -122,7 +122,7 @@ static bool ref_kind_ok(const struct schema_attr *a, const json_t *val, const ch
         return true;
     for (const char *const *p = a->ref_kinds; *p; p++) {
         const struct schema_kind *want = schema_find(*p);
-        if (want && strcasecmp(want->arm_type, json_string_value(rt)) == 0)
+        if (want && strcasecmp(want->arm.type, json_string_value(rt)) == 0)
             return true;
     }
     k = schema_find_by_type(json_string_value(rt));

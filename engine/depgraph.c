@@ -1,5 +1,5 @@
 /* Dependency graph, topological order, cycles, DOT (see graph.h). */
-#include "engine/graph.h"
+#include "engine/depgraph.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,16 +10,16 @@
 #include "util/error.h"
 #include "util/banned.h"
 
-static const char *node_id(const struct graph_node *n)
+static const char *node_id(const struct depgraph_node *n)
 {
     const json_t *v = n->inst->value;
     const json_t *id = json_is_object(v) ? json_object_get(v, "id") : NULL;
     return json_is_string(id) ? json_string_value(id) : NULL;
 }
 
-static int add_edge(struct graph *g, size_t from, size_t to, enum graph_edge_why why)
+static int add_edge(struct depgraph *g, size_t from, size_t to, enum depgraph_edge_why why)
 {
-    struct graph_node *n = &g->nodes[from];
+    struct depgraph_node *n = &g->nodes[from];
     if (from == to)
         return 0;
     for (size_t i = 0; i < n->ndeps; i++)
@@ -27,7 +27,7 @@ static int add_edge(struct graph *g, size_t from, size_t to, enum graph_edge_why
             return 0;
     if (n->ndeps == n->cap) {
         size_t cap = n->cap ? n->cap * 2 : 4;
-        struct graph_edge *p = realloc(n->deps, cap * sizeof(*p));
+        struct depgraph_edge *p = realloc(n->deps, cap * sizeof(*p));
         if (p == NULL)
             return AMLSEC_ENOMEM;
         n->deps = p;
@@ -39,7 +39,7 @@ static int add_edge(struct graph *g, size_t from, size_t to, enum graph_edge_why
     return 0;
 }
 
-static long find_by_id(const struct graph *g, const char *id)
+static long find_by_id(const struct depgraph *g, const char *id)
 {
     for (size_t i = 0; i < g->n; i++) {
         const char *x = node_id(&g->nodes[i]);
@@ -50,7 +50,7 @@ static long find_by_id(const struct graph *g, const char *id)
 }
 
 /* Edges for ARM id strings (and reference objects) found anywhere in v. */
-static int scan_ids(struct graph *g, size_t from, const json_t *v, int depth)
+static int scan_ids(struct depgraph *g, size_t from, const json_t *v, int depth)
 {
     int rc = 0;
     if (v == NULL || depth > 8 || value_is_unknown(v))
@@ -83,7 +83,7 @@ static int scan_ids(struct graph *g, size_t from, const json_t *v, int depth)
 
 /* Catalogue-implied edges: what ARM needs to exist first even when the
  * configuration names it only indirectly. */
-static int implied(struct graph *g, size_t from)
+static int implied(struct depgraph *g, size_t from)
 {
     const struct cfg_instance *inst = g->nodes[from].inst;
     const char *kind = inst->resource->kind;
@@ -106,9 +106,9 @@ static int implied(struct graph *g, size_t from)
     return rc;
 }
 
-int graph_build(struct graph **out, const struct config *cfg, struct errbuf *err)
+int depgraph_build(struct depgraph **out, const struct config *cfg, struct errbuf *err)
 {
-    struct graph *g = calloc(1, sizeof(*g));
+    struct depgraph *g = calloc(1, sizeof(*g));
     size_t total = 0, k = 0;
     int rc = AMLSEC_ENOMEM;
     *out = NULL;
@@ -137,11 +137,11 @@ int graph_build(struct graph **out, const struct config *cfg, struct errbuf *err
     *out = g;
     return 0;
 fail:
-    graph_free(g);
+    depgraph_free(g);
     return errbuf_set(err, rc, "out of memory");
 }
 
-void graph_free(struct graph *g)
+void depgraph_free(struct depgraph *g)
 {
     if (g == NULL)
         return;
@@ -152,7 +152,7 @@ void graph_free(struct graph *g)
     free(g);
 }
 
-long graph_find(const struct graph *g, const char *address)
+long depgraph_find(const struct depgraph *g, const char *address)
 {
     for (size_t i = 0; i < g->n; i++)
         if (strcmp(g->nodes[i].inst->address, address) == 0)
@@ -161,7 +161,7 @@ long graph_find(const struct graph *g, const char *address)
 }
 
 /* Finds a cycle among the nodes not yet ordered and describes it in err. */
-static int report_cycle(const struct graph *g, const unsigned char *done, struct errbuf *err)
+static int report_cycle(const struct depgraph *g, const unsigned char *done, struct errbuf *err)
 {
     size_t *path = calloc(g->n + 1, sizeof(*path));
     unsigned char *on = calloc(g->n ? g->n : 1, 1);
@@ -207,7 +207,7 @@ static int report_cycle(const struct graph *g, const unsigned char *done, struct
     return rc;
 }
 
-int graph_sort(struct graph *g, struct errbuf *err)
+int depgraph_sort(struct depgraph *g, struct errbuf *err)
 {
     unsigned char *done = calloc(g->n ? g->n : 1, 1);
     bool progress = true;
@@ -246,7 +246,7 @@ static void dot_quote(struct buf *out, const char *s)
     buf_addch(out, '"');
 }
 
-int graph_dot(const struct graph *g, struct buf *out)
+int depgraph_dot(const struct depgraph *g, struct buf *out)
 {
     buf_adds(out, "digraph amlsec {\n  rankdir=LR;\n  node [shape=box];\n");
     for (size_t i = 0; i < g->n; i++) {

@@ -3,8 +3,8 @@
  * references (cfg_resource.deps, per instance), from ARM id strings that
  * name another instance, and from the catalogue (a CMK workspace after its
  * key's vault, ...). Creates follow graph order; destroys reverse it. */
-#ifndef AMLSEC_ENGINE_GRAPH_H
-#define AMLSEC_ENGINE_GRAPH_H
+#ifndef AMLSEC_ENGINE_DEPGRAPH_H
+#define AMLSEC_ENGINE_DEPGRAPH_H
 
 #include <stddef.h>
 
@@ -12,38 +12,38 @@
 #include "util/buf.h"
 #include "util/errbuf.h"
 
-enum graph_edge_why { EDGE_REFERENCE, EDGE_ID, EDGE_IMPLIED };
+enum depgraph_edge_why { EDGE_REFERENCE, EDGE_ID, EDGE_IMPLIED };
 
-struct graph_edge {
+struct depgraph_edge {
     size_t to; /* index of the node depended on */
-    enum graph_edge_why why;
+    enum depgraph_edge_why why;
 };
 
-struct graph_node {
+struct depgraph_node {
     const struct cfg_instance *inst;
-    struct graph_edge *deps;
+    struct depgraph_edge *deps;
     size_t ndeps, cap;
 };
 
-struct graph {
-    struct graph_node *nodes; /* in configuration order */
+struct depgraph {
+    struct depgraph_node *nodes; /* in configuration order */
     size_t n;
-    size_t *order; /* topological order (dependencies first) after graph_sort */
+    size_t *order; /* topological order (dependencies first) after depgraph_sort */
     size_t norder;
 };
 
-/* Builds the graph of cfg (not sorted). Caller frees with graph_free. */
-int graph_build(struct graph **out, const struct config *cfg, struct errbuf *err);
-void graph_free(struct graph *g);
+/* Builds the graph of cfg (not sorted). Caller frees with depgraph_free. */
+int depgraph_build(struct depgraph **out, const struct config *cfg, struct errbuf *err);
+void depgraph_free(struct depgraph *g);
 
 /* Topological order, stable (configuration order among independent nodes).
  * A cycle is AMLSEC_ECONFLICT with the cycle in err ("a -> b -> a"). */
-int graph_sort(struct graph *g, struct errbuf *err);
+int depgraph_sort(struct depgraph *g, struct errbuf *err);
 
 /* The node of an address, or -1. */
-long graph_find(const struct graph *g, const char *address);
+long depgraph_find(const struct depgraph *g, const char *address);
 
 /* Graphviz DOT text (existing lookups dashed, implied edges dotted). */
-int graph_dot(const struct graph *g, struct buf *out);
+int depgraph_dot(const struct depgraph *g, struct buf *out);
 
 #endif
