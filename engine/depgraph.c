@@ -39,12 +39,28 @@ static int add_edge(struct depgraph *g, size_t from, size_t to, enum depgraph_ed
     return 0;
 }
 
-static long find_by_id(const struct depgraph *g, const char *id)
+static int cmp_ident(const void *a, const void *b)
 {
-    for (size_t i = 0; i < g->n; i++) {
-        const char *x = node_id(&g->nodes[i]);
-        if (x && strcasecmp(x, id) == 0)
-            return (long)i;
+    const struct depgraph_ident *x = a, *y = b;
+    int r = strcasecmp(x->id, y->id);
+    return r ? r : (x->idx < y->idx ? -1 : x->idx > y->idx);
+}
+
+long depgraph_find_id(const struct depgraph *g, const char *id)
+{
+    size_t lo = 0, hi = g->nids;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int r = strcasecmp(g->ids[mid].id, id);
+        if (r == 0) {
+            while (mid > 0 && strcasecmp(g->ids[mid - 1].id, id) == 0)
+                mid--;
+            return (long)g->ids[mid].idx;
+        }
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return -1;
 }
@@ -58,7 +74,7 @@ static int scan_ids(struct depgraph *g, size_t from, const json_t *v, int depth)
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         long to;
-        if ((strncasecmp(s, "/subscriptions/", 15) == 0) && (to = find_by_id(g, s)) >= 0)
+        if ((strncasecmp(s, "/subscriptions/", 15) == 0) && (to = depgraph_find_id(g, s)) >= 0)
             return add_edge(g, from, (size_t)to, EDGE_ID);
         return 0;
     }
@@ -93,14 +109,14 @@ static int implied(struct depgraph *g, size_t from)
         const json_t *key = schema_json_get(inst->attrs, "encryption.key");
         const json_t *vid = json_is_object(key) ? json_object_get(key, "vault_id") : NULL;
         long to;
-        if (json_is_string(vid) && (to = find_by_id(g, json_string_value(vid))) >= 0)
+        if (json_is_string(vid) && (to = depgraph_find_id(g, json_string_value(vid))) >= 0)
             rc = add_edge(g, from, (size_t)to, EDGE_IMPLIED);
     } else if (strcmp(kind, "private_endpoint") == 0) {
         /* Private endpoints after the subnet's VNet lookup and the target's group. */
         const json_t *t = schema_json_get(inst->attrs, "target");
         const json_t *tid = schema_ref_id(t);
         long to;
-        if (json_is_string(tid) && (to = find_by_id(g, json_string_value(tid))) >= 0)
+        if (json_is_string(tid) && (to = depgraph_find_id(g, json_string_value(tid))) >= 0)
             rc = add_edge(g, from, (size_t)to, EDGE_IMPLIED);
     }
     return rc;
@@ -109,7 +125,7 @@ static int implied(struct depgraph *g, size_t from)
 int depgraph_build(struct depgraph **out, const struct config *cfg, struct errbuf *err)
 {
     struct depgraph *g = calloc(1, sizeof(*g));
-    size_t total = 0, k = 0;
+    size_t total = 0, k = 0, *first = NULL;
     int rc = AMLSEC_ENOMEM;
     *out = NULL;
     if (g == NULL)
@@ -124,19 +140,42 @@ int depgraph_build(struct depgraph **out, const struct config *cfg, struct errbu
         for (size_t j = 0; j < cfg->resources[i].ninstances; j++)
             g->nodes[k++].inst = &cfg->resources[i].instances[j];
     g->n = k;
+    g->ids = calloc(k ? k : 1, sizeof(*g->ids));
+    first = calloc(cfg->nresources ? cfg->nresources : 1, sizeof(*first));
+    if (g->ids == NULL || first == NULL)
+        goto fail;
+    for (size_t i = 0; i < g->n; i++) {
+        const char *id = node_id(&g->nodes[i]);
+        if (id) {
+            g->ids[g->nids].id = id;
+            g->ids[g->nids].idx = i;
+            g->nids++;
+        }
+    }
+    qsort(g->ids, g->nids, sizeof(*g->ids), cmp_ident);
+    /* a resource's instances are consecutive nodes */
+    for (size_t i = 0, n = 0; i < cfg->nresources; i++) {
+        first[i] = n;
+        n += cfg->resources[i].ninstances;
+    }
     for (size_t i = 0; i < g->n; i++) {
         const struct cfg_resource *r = g->nodes[i].inst->resource;
-        for (size_t d = 0; d < r->ndeps; d++)
-            for (size_t j = 0; j < g->n; j++)
-                if (g->nodes[j].inst->resource == r->deps[d] &&
-                    (rc = add_edge(g, i, j, EDGE_REFERENCE)) < 0)
+        for (size_t d = 0; d < r->ndeps; d++) {
+            size_t ri = (size_t)(r->deps[d] - cfg->resources);
+            if (ri >= cfg->nresources)
+                continue;
+            for (size_t j = 0; j < cfg->resources[ri].ninstances; j++)
+                if ((rc = add_edge(g, i, first[ri] + j, EDGE_REFERENCE)) < 0)
                     goto fail;
+        }
         if ((rc = scan_ids(g, i, g->nodes[i].inst->attrs, 0)) < 0 || (rc = implied(g, i)) < 0)
             goto fail;
     }
+    free(first);
     *out = g;
     return 0;
 fail:
+    free(first);
     depgraph_free(g);
     return errbuf_set(err, rc, "out of memory");
 }
@@ -149,6 +188,7 @@ void depgraph_free(struct depgraph *g)
         free(g->nodes[i].deps);
     free(g->nodes);
     free(g->order);
+    free(g->ids);
     free(g);
 }
 

@@ -25,11 +25,18 @@ struct depgraph_node {
     size_t ndeps, cap;
 };
 
+struct depgraph_ident {
+    const char *id; /* borrowed from the instance value */
+    size_t idx;
+};
+
 struct depgraph {
     struct depgraph_node *nodes; /* in configuration order */
     size_t n;
     size_t *order; /* topological order (dependencies first) after depgraph_sort */
     size_t norder;
+    struct depgraph_ident *ids; /* node ids, sorted case-insensitively */
+    size_t nids;
 };
 
 /* Builds the graph of cfg (not sorted). Caller frees with depgraph_free. */
@@ -39,6 +46,9 @@ void depgraph_free(struct depgraph *g);
 /* Topological order, stable (configuration order among independent nodes).
  * A cycle is AMLSEC_ECONFLICT with the cycle in err ("a -> b -> a"). */
 int depgraph_sort(struct depgraph *g, struct errbuf *err);
+
+/* The node whose ARM id is id (case-insensitive), or -1. */
+long depgraph_find_id(const struct depgraph *g, const char *id);
 
 /* The node of an address, or -1. */
 long depgraph_find(const struct depgraph *g, const char *address);
