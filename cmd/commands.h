@@ -11,6 +11,7 @@ int cmd_local_cloud(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_validate(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_render(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_rules(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_schema(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_state(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_force_unlock(int argc, char **argv, struct cli_ctx *ctx);
 

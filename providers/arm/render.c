@@ -27,19 +27,7 @@ void render_list_release(struct render_list *l)
 
 const char *render_lro_name(enum lro_pattern lro)
 {
-    switch (lro) {
-    case LRO_NONE:
-        return "none";
-    case LRO_DEFAULT:
-        return "poll";
-    case LRO_AZURE_ASYNC_OPERATION:
-        return "azure-async-operation";
-    case LRO_LOCATION:
-        return "location";
-    case LRO_ORIGINAL_URI:
-        return "original-uri";
-    }
-    return "?";
+    return schema_lro_name(lro);
 }
 
 /* Replaces unknown values by the display marker, in place. */

@@ -21,6 +21,7 @@
 #include "parser/config.h"
 #include "parser/diag.h"
 #include "providers/arm/kind.h"
+#include "util/buf.h"
 
 enum schema_type {
     ST_STRING,
@@ -232,6 +233,13 @@ json_t *schema_effective(const struct schema_attr *a, const json_t *v);
 
 /* Enum matching: the allowed spelling matching s ignoring case, '_' and '-'. */
 const char *schema_enum_match(const char *const *allowed, const char *s);
+
+/* Documentation generated from the tables: Markdown (docs/resources.md),
+ * JSON per kind (new reference) and a short text summary per kind. */
+int schema_markdown(struct buf *out);
+json_t *schema_kind_to_json(const struct schema_kind *k);
+int schema_text(struct buf *out, const struct schema_kind *k);
+const char *schema_lro_name(enum lro_pattern lro);
 
 /* Built-in role definitions (name -> GUID) for role_assignment.role. */
 const char *schema_builtin_role(const char *name);
