@@ -52,7 +52,7 @@ static int state_show(struct state_cli *sc, const struct state_opts *o, const ch
 {
     struct errbuf err = ERRBUF_INIT;
     struct state st;
-    const struct state_resource *r;
+    struct state_resource *r;
     int existed, rc = EXIT_FAIL;
     json_t *attrs = NULL;
     char *text = NULL;
@@ -66,7 +66,11 @@ static int state_show(struct state_cli *sc, const struct state_opts *o, const ch
         cli_error("no resource instance '%s' in the state '%s'", address, sc->be->where);
         goto out;
     }
-    attrs = state_cli_redacted(r);
+    attrs = state_cli_redacted(r, &err);
+    if (attrs == NULL) {
+        cli_error("%s", err.msg);
+        goto out;
+    }
     if (o->json) {
         json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O}", "address", r->address,
                                 "kind", r->kind, "arm_id", r->arm_id, "api_version", r->api_version,

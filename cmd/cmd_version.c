@@ -10,9 +10,8 @@
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("version");
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, json = 0;
     curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
 

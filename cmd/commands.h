@@ -9,9 +9,13 @@ int cmd_help(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_local_cloud(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_validate(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_plan(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_apply(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_destroy(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_render(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_rules(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_schema(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_fmt(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_state(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_force_unlock(int argc, char **argv, struct cli_ctx *ctx);
 

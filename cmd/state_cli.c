@@ -95,13 +95,18 @@ static void redact_path(json_t *root, const char *path)
     }
 }
 
-json_t *state_cli_redacted(const struct state_resource *r)
+json_t *state_cli_redacted(struct state_resource *r, struct errbuf *err)
 {
-    json_t *copy = json_deep_copy(r->attributes);
+    json_t *attrs, *copy;
     size_t i;
     json_t *v;
-    if (copy == NULL)
+    if (state_resource_attributes(&attrs, r, err) < 0)
         return NULL;
+    copy = json_deep_copy(attrs);
+    if (copy == NULL) {
+        errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        return NULL;
+    }
     json_array_foreach(r->sensitive, i, v)
     {
         redact_path(copy, json_string_value(v));

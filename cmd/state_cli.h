@@ -23,7 +23,7 @@ void state_cli_close(struct state_cli *sc);
 long state_cli_parse_duration_ms(const char *s);
 
 /* A deep copy of attributes with every sensitive path replaced by
- * "(sensitive)". Caller decrefs. */
-json_t *state_cli_redacted(const struct state_resource *r);
+ * "(sensitive)". Caller decrefs. NULL (and err set) on failure. */
+json_t *state_cli_redacted(struct state_resource *r, struct errbuf *err);
 
 #endif

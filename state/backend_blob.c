@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/error.h"
 #include "util/log.h"
@@ -247,8 +248,13 @@ static int blob_try_lock(struct state_backend *be, const struct lock_info *mine,
     if (r.status == 409) {
         blob_response_release(&r);
         blob_response_init(&r);
-        if (blob_client_get_metadata(b->bc, &r, err) == 0 && r.meta_lock[0])
-            decode_lock(holder, r.meta_lock);
+        /* The holder records itself just after its lease is granted. */
+        for (int i = 0; i < 10; i++) {
+            if (blob_client_get_metadata(b->bc, &r, err) == 0 && r.meta_lock[0] &&
+                decode_lock(holder, r.meta_lock) == 0)
+                break;
+            usleep(50 * 1000);
+        }
         rc = AMLSEC_ELOCKED;
         goto out;
     }

@@ -38,8 +38,8 @@ struct backend_config {
 /* Fills cfg from AMLSEC_BACKEND, AMLSEC_BLOB_URL, AMLSEC_STORAGE_ACCOUNT,
  * AMLSEC_STORAGE_CONTAINER, AMLSEC_STATE_BLOB, ARM_ACCESS_KEY, ARM_SAS_TOKEN,
  * AMLSEC_STATE_PASSPHRASE, AMLSEC_STATE_KEY, AMLSEC_STATE_KEY_FILE and their
- * _FALLBACK variants, and AMLSEC_STATE_LEASE_SECONDS (tests: a 15 s lease). path (a -state flag, may be NULL) sets the local path.
- * The pointers point into the environment. */
+ * _FALLBACK variants, and AMLSEC_STATE_LEASE_SECONDS (tests: a 15 s lease). path (a -state flag,
+ * may be NULL) sets the local path. The pointers point into the environment. */
 void backend_config_from_env(struct backend_config *cfg, const char *path);
 
 /* Opens the backend and loads the keys (keys is init'd here; release it

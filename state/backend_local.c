@@ -73,7 +73,13 @@ static int same_file(const struct stat *a, const struct stat *b)
 static int local_read(struct state_backend *be, struct buf *out, struct errbuf *err)
 {
     struct local *l = (struct local *)be;
-    int rc = file_read_all(out, l->path, STATE_MAX_BYTES, err);
+    struct stat st;
+    int rc;
+
+    /* One allocation of the right size rather than doubling as it reads. */
+    if (stat(l->path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size < STATE_MAX_BYTES)
+        buf_grow(out, (size_t)st.st_size);
+    rc = file_read_all(out, l->path, STATE_MAX_BYTES, err);
     if (rc == 0 || rc == AMLSEC_ENOTFOUND)
         remember(l);
     return rc;

@@ -13,6 +13,12 @@ static const char sha_key[] = ",\"sha256\":\"";
 static const char state_key[] = "\",\"state\":";
 static const char envelope_tail[] = "}\n";
 
+/* Bytes that end a run of plain string characters: '"', '\\', controls. */
+static const unsigned char special[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, ['\\'] = 1,
+};
+
 const char *state_status_name(enum state_status s)
 {
     return s == STATE_STATUS_TAINTED ? "tainted" : "created";
@@ -66,6 +72,7 @@ static void resource_release(struct state_resource *r)
     free(r->arm_id);
     free(r->api_version);
     json_decref(r->attributes);
+    free(r->attributes_raw);
     json_decref(r->sensitive);
     json_decref(r->dependencies);
     memset(r, 0, sizeof(*r));
@@ -115,15 +122,52 @@ static int resource_copy(struct state_resource *dst, const struct state_resource
     dst->kind = dup_or_empty(src->kind);
     dst->arm_id = dup_or_empty(src->arm_id);
     dst->api_version = dup_or_empty(src->api_version);
-    dst->attributes = src->attributes ? json_incref(src->attributes) : json_object();
+    if (src->attributes) {
+        dst->attributes = json_incref(src->attributes);
+    } else if (src->attributes_raw) {
+        dst->attributes_raw = malloc(src->attributes_raw_len + 1);
+        if (dst->attributes_raw) {
+            memcpy(dst->attributes_raw, src->attributes_raw, src->attributes_raw_len + 1);
+            dst->attributes_raw_len = src->attributes_raw_len;
+        }
+    } else {
+        dst->attributes = json_object();
+    }
     dst->sensitive = src->sensitive ? json_incref(src->sensitive) : json_array();
     dst->dependencies = src->dependencies ? json_incref(src->dependencies) : json_array();
     dst->status = src->status;
-    if (!dst->address || !dst->kind || !dst->arm_id || !dst->api_version || !dst->attributes ||
-        !dst->sensitive || !dst->dependencies) {
+    if (!dst->address || !dst->kind || !dst->arm_id || !dst->api_version ||
+        (!dst->attributes && !dst->attributes_raw) || !dst->sensitive || !dst->dependencies) {
         resource_release(dst);
         return AMLSEC_ENOMEM;
     }
+    return 0;
+}
+
+int state_resource_attributes(json_t **out, struct state_resource *r, struct errbuf *err)
+{
+    json_error_t jerr;
+    json_t *v;
+
+    if (r->attributes == NULL && r->attributes_raw) {
+        v = json_loadb(r->attributes_raw, r->attributes_raw_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!json_is_object(v)) {
+            json_decref(v);
+            *out = NULL;
+            return errbuf_set(err, AMLSEC_EPARSE, "attributes of '%s': %s", r->address,
+                              v ? "not an object" : jerr.text);
+        }
+        r->attributes = v;
+        free(r->attributes_raw);
+        r->attributes_raw = NULL;
+        r->attributes_raw_len = 0;
+    }
+    if (r->attributes == NULL) {
+        r->attributes = json_object();
+        if (r->attributes == NULL)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    }
+    *out = r->attributes;
     return 0;
 }
 
@@ -229,11 +273,6 @@ int state_move(struct state *st, const char *from, const char *to, struct errbuf
 
 /* --- serialization ---------------------------------------------------------- */
 
-static int dump_to_buf(const char *data, size_t size, void *payload)
-{
-    return buf_add(payload, data, size) < 0 ? -1 : 0;
-}
-
 static void hex_encode(char *out, const unsigned char *in, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -254,51 +293,151 @@ static int sha256_hex(char out[65], const void *data, size_t len)
     return 0;
 }
 
-static json_t *resource_to_json(const struct state_resource *r)
+/* A JSON string, escaped as jansson does by default (UTF-8 kept). */
+static int add_jstr(struct buf *b, const char *s, size_t n)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:O, s:s}", "address", r->address, "kind",
-                     r->kind, "arm_id", r->arm_id, "api_version", r->api_version, "attributes",
-                     r->attributes, "sensitive", r->sensitive, "dependencies", r->dependencies,
-                     "status", state_status_name(r->status));
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+    if (buf_addch(b, '"') < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[7];
+        if (!special[c]) {
+            run++;
+            continue;
+        }
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\b')
+            esc = "\\b";
+        else if (c == '\f')
+            esc = "\\f";
+        else if (c < 0x20) {
+            memcpy(u, "\\u00", 4);
+            u[4] = hex[c >> 4];
+            u[5] = hex[c & 15];
+            u[6] = '\0';
+            esc = u;
+        }
+        if (esc == NULL) {
+            run++;
+            continue;
+        }
+        if (buf_add(b, s + i - run, run) < 0 || buf_adds(b, esc) < 0)
+            return -1;
+        run = 0;
+    }
+    if (buf_add(b, s + n - run, run) < 0)
+        return -1;
+    return buf_addch(b, '"');
+}
+
+static int add_key_str(struct buf *b, const char *key, const char *val)
+{
+    if (buf_addch(b, '"') < 0 || buf_adds(b, key) < 0 || buf_adds(b, "\":") < 0)
+        return -1;
+    return add_jstr(b, val, strlen(val));
+}
+
+static int add_str_array(struct buf *b, const char *key, json_t *arr)
+{
+    size_t i;
+    json_t *v;
+    if (buf_addch(b, '"') < 0 || buf_adds(b, key) < 0 || buf_adds(b, "\":[") < 0)
+        return -1;
+    json_array_foreach(arr, i, v)
+    {
+        if ((i && buf_addch(b, ',') < 0) ||
+            add_jstr(b, json_string_value(v), json_string_length(v)) < 0)
+            return -1;
+    }
+    return buf_addch(b, ']');
+}
+
+static int dump_to_buf(const char *data, size_t size, void *payload)
+{
+    return buf_add(payload, data, size) < 0 ? -1 : 0;
+}
+
+/* One instance: an object with sorted keys, compact. */
+static int add_resource(struct buf *b, const struct state_resource *r)
+{
+    if (buf_addch(b, '{') < 0 || add_key_str(b, "address", r->address) < 0 ||
+        buf_addch(b, ',') < 0 || add_key_str(b, "api_version", r->api_version) < 0 ||
+        buf_addch(b, ',') < 0 || add_key_str(b, "arm_id", r->arm_id) < 0 ||
+        buf_adds(b, ",\"attributes\":") < 0)
+        return -1;
+    if (r->attributes) {
+        if (json_dump_callback(r->attributes, dump_to_buf, b, JSON_SORT_KEYS | JSON_COMPACT) < 0)
+            return -1;
+    } else if (buf_add(b, r->attributes_raw ? r->attributes_raw : "{}",
+                       r->attributes_raw ? r->attributes_raw_len : 2) < 0) {
+        return -1;
+    }
+    if (buf_addch(b, ',') < 0 || add_str_array(b, "dependencies", r->dependencies) < 0 ||
+        buf_addch(b, ',') < 0 || add_key_str(b, "kind", r->kind) < 0 || buf_addch(b, ',') < 0 ||
+        add_str_array(b, "sensitive", r->sensitive) < 0 || buf_addch(b, ',') < 0 ||
+        add_key_str(b, "status", state_status_name(r->status)) < 0)
+        return -1;
+    return buf_addch(b, '}');
 }
 
 int state_serialize(const struct state *st, struct buf *out, struct errbuf *err)
 {
-    json_t *body = NULL, *list = NULL;
-    struct buf b;
     char sum[65];
+    size_t start = out->len, body;
     int rc = AMLSEC_ENOMEM;
 
-    buf_init(&b, STATE_MAX_BYTES);
-    list = json_array();
-    if (list == NULL)
+    /* The envelope, with a placeholder checksum filled in at the end. */
+    if (buf_addf(out, "%s%d%s%064d%s", envelope_head, STATE_FORMAT_VERSION, sha_key, 0, state_key) <
+        0)
         goto out;
-    for (size_t i = 0; i < st->nresources; i++) {
-        if (json_array_append_new(list, resource_to_json(&st->resources[i])) < 0)
+    body = out->len;
+    {
+        size_t guess = 256;
+        for (size_t i = 0; i < st->nresources; i++)
+            guess += st->resources[i].attributes_raw_len + 512;
+        if (buf_grow(out, guess) < 0)
             goto out;
     }
-    body = json_pack("{s:s, s:s, s:I, s:O}", "lineage", st->lineage, "amlsec_version",
-                     st->amlsec_version ? st->amlsec_version : AMLSEC_VERSION, "serial",
-                     (json_int_t)st->serial, "resources", list);
-    if (body == NULL)
+    if (buf_addch(out, '{') < 0 ||
+        add_key_str(out, "amlsec_version",
+                    st->amlsec_version ? st->amlsec_version : AMLSEC_VERSION) < 0 ||
+        buf_addch(out, ',') < 0 || add_key_str(out, "lineage", st->lineage) < 0 ||
+        buf_adds(out, ",\"resources\":[") < 0)
         goto out;
-    if (json_dump_callback(body, dump_to_buf, &b, JSON_SORT_KEYS | JSON_INDENT(1)) < 0)
+    for (size_t i = 0; i < st->nresources; i++) {
+        if (buf_adds(out, i ? ",\n" : "\n") < 0 || add_resource(out, &st->resources[i]) < 0)
+            goto out;
+    }
+    if (buf_addf(out, "%s],\"serial\":%llu}", st->nresources ? "\n" : "",
+                 (unsigned long long)st->serial) < 0)
         goto out;
-    if (sha256_hex(sum, b.ptr, b.len) < 0) {
+    if (sha256_hex(sum, out->ptr + body, out->len - body) < 0) {
         rc = errbuf_set(err, AMLSEC_ERROR, "cannot compute sha-256");
         goto out;
     }
-    if (buf_addf(out, "%s%d%s%s%s", envelope_head, STATE_FORMAT_VERSION, sha_key, sum, state_key) <
-            0 ||
-        buf_add(out, b.ptr, b.len) < 0 || buf_adds(out, envelope_tail) < 0)
+    memcpy(out->ptr + body - strlen(state_key) - 64, sum, 64);
+    if (buf_adds(out, envelope_tail) < 0)
         goto out;
     rc = 0;
 out:
-    if (rc == AMLSEC_ENOMEM)
-        errbuf_set(err, rc, "out of memory serializing the state");
-    json_decref(body);
-    json_decref(list);
-    buf_release(&b);
+    if (rc < 0) {
+        if (rc == AMLSEC_ENOMEM)
+            errbuf_set(err, rc, "out of memory serializing the state");
+        out->len = start;
+        out->ptr[start] = '\0';
+    }
     return rc;
 }
 
@@ -335,74 +474,375 @@ static int parse_foreign(const char *data, size_t len, const char *what, struct 
     return rc;
 }
 
-static int get_str(char **out, json_t *obj, const char *key, size_t idx, const char *what,
-                   struct errbuf *err)
+/* A small reader for the body, which amlsec writes itself (compact, one
+ * instance per line). The small fields are decoded here; each "attributes"
+ * object is only validated and skipped, and kept as text until used, so
+ * loading a large state does not build (and later free) a tree for every
+ * attribute. Whitespace is accepted anywhere JSON allows it. */
+struct reader {
+    const char *p, *end, *start;
+    const char *what;
+    struct errbuf *err;
+};
+
+static int rd_error(struct reader *rd, const char *msg)
 {
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v))
-        return errbuf_set(err, AMLSEC_EPARSE, "'%s': resource %zu: '%s' is not a string", what, idx,
-                          key);
-    *out = strdup(json_string_value(v));
-    return *out ? 0 : errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    return errbuf_set(rd->err, AMLSEC_EPARSE, "'%s': %s at byte %zu of the state body", rd->what,
+                      msg, (size_t)(rd->p - rd->start));
 }
 
-static int string_array(json_t *v)
+static void rd_ws(struct reader *rd)
 {
-    size_t i;
-    json_t *e;
-    if (!json_is_array(v))
-        return 0;
-    json_array_foreach(v, i, e)
-    {
-        if (!json_is_string(e))
-            return 0;
+    while (rd->p < rd->end && (*rd->p == ' ' || *rd->p == '\n' || *rd->p == '\t' || *rd->p == '\r'))
+        rd->p++;
+}
+
+static int rd_expect(struct reader *rd, char c)
+{
+    rd_ws(rd);
+    if (rd->p >= rd->end || *rd->p != c) {
+        char msg[32];
+        snprintf(msg, sizeof(msg), "expected '%c'", c);
+        return rd_error(rd, msg);
     }
+    rd->p++;
+    return 0;
+}
+
+static int hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int put_utf8(struct buf *b, unsigned cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xc0 | cp >> 6);
+        u[1] = (char)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xe0 | cp >> 12);
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[2] = (char)(0x80 | (cp & 0x3f));
+        n = 3;
+    } else {
+        u[0] = (char)(0xf0 | cp >> 18);
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[3] = (char)(0x80 | (cp & 0x3f));
+        n = 4;
+    }
+    return buf_add(b, u, n);
+}
+
+/* Reads a string; with out NULL it is only validated and skipped. */
+static int rd_string(struct reader *rd, struct buf *out)
+{
+    const char *run;
+    rd_ws(rd);
+    if (rd->p >= rd->end || *rd->p != '"')
+        return rd_error(rd, "expected a string");
+    run = ++rd->p;
+    for (;;) {
+        unsigned char c;
+        while (rd->p < rd->end && !special[(unsigned char)*rd->p])
+            rd->p++;
+        if (rd->p >= rd->end)
+            return rd_error(rd, "unterminated string");
+        c = (unsigned char)*rd->p;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return rd_error(rd, "control character in a string");
+        if (out && buf_add(out, run, (size_t)(rd->p - run)) < 0)
+            return errbuf_set(rd->err, AMLSEC_ENOMEM, "out of memory");
+        if (rd->end - rd->p < 2)
+            return rd_error(rd, "unterminated string");
+        c = (unsigned char)rd->p[1];
+        rd->p += 2;
+        if (c == 'u') {
+            unsigned cp, lo;
+            if (rd->end - rd->p < 4 || hex4(rd->p, &cp) < 0)
+                return rd_error(rd, "invalid \\u escape");
+            rd->p += 4;
+            if (cp >= 0xd800 && cp < 0xdc00) {
+                if (rd->end - rd->p < 6 || rd->p[0] != '\\' || rd->p[1] != 'u' ||
+                    hex4(rd->p + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
+                    return rd_error(rd, "invalid surrogate pair");
+                rd->p += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            } else if (cp >= 0xdc00 && cp < 0xe000) {
+                return rd_error(rd, "invalid surrogate");
+            }
+            if (out && put_utf8(out, cp) < 0)
+                return errbuf_set(rd->err, AMLSEC_ENOMEM, "out of memory");
+        } else {
+            const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+            const char *hit = c ? strchr(from, (int)c) : NULL;
+            if (hit == NULL)
+                return rd_error(rd, "invalid escape");
+            if (out && buf_addch(out, to[hit - from]) < 0)
+                return errbuf_set(rd->err, AMLSEC_ENOMEM, "out of memory");
+        }
+        run = rd->p;
+    }
+    if (out && buf_add(out, run, (size_t)(rd->p - run)) < 0)
+        return errbuf_set(rd->err, AMLSEC_ENOMEM, "out of memory");
+    rd->p++;
+    return 0;
+}
+
+static int rd_number(struct reader *rd)
+{
+    const char *s = rd->p;
+    if (rd->p < rd->end && *rd->p == '-')
+        rd->p++;
+    if (rd->p < rd->end && *rd->p == '0')
+        rd->p++;
+    else if (rd->p < rd->end && *rd->p >= '1' && *rd->p <= '9')
+        while (rd->p < rd->end && *rd->p >= '0' && *rd->p <= '9')
+            rd->p++;
+    else
+        return rd_error(rd, "invalid value");
+    if (rd->p < rd->end && *rd->p == '.') {
+        rd->p++;
+        if (rd->p >= rd->end || *rd->p < '0' || *rd->p > '9')
+            return rd_error(rd, "invalid number");
+        while (rd->p < rd->end && *rd->p >= '0' && *rd->p <= '9')
+            rd->p++;
+    }
+    if (rd->p < rd->end && (*rd->p == 'e' || *rd->p == 'E')) {
+        rd->p++;
+        if (rd->p < rd->end && (*rd->p == '+' || *rd->p == '-'))
+            rd->p++;
+        if (rd->p >= rd->end || *rd->p < '0' || *rd->p > '9')
+            return rd_error(rd, "invalid number");
+        while (rd->p < rd->end && *rd->p >= '0' && *rd->p <= '9')
+            rd->p++;
+    }
+    return rd->p > s ? 0 : rd_error(rd, "invalid value");
+}
+
+static int rd_skip(struct reader *rd, int depth)
+{
+    int rc;
+    rd_ws(rd);
+    if (rd->p >= rd->end)
+        return rd_error(rd, "unexpected end");
+    if (depth > 256)
+        return rd_error(rd, "nested too deeply");
+    switch (*rd->p) {
+    case '"':
+        return rd_string(rd, NULL);
+    case '{':
+        rd->p++;
+        rd_ws(rd);
+        if (rd->p < rd->end && *rd->p == '}') {
+            rd->p++;
+            return 0;
+        }
+        for (;;) {
+            if ((rc = rd_string(rd, NULL)) < 0 || (rc = rd_expect(rd, ':')) < 0 ||
+                (rc = rd_skip(rd, depth + 1)) < 0)
+                return rc;
+            rd_ws(rd);
+            if (rd->p < rd->end && *rd->p == ',') {
+                rd->p++;
+                continue;
+            }
+            return rd_expect(rd, '}');
+        }
+    case '[':
+        rd->p++;
+        rd_ws(rd);
+        if (rd->p < rd->end && *rd->p == ']') {
+            rd->p++;
+            return 0;
+        }
+        for (;;) {
+            if ((rc = rd_skip(rd, depth + 1)) < 0)
+                return rc;
+            rd_ws(rd);
+            if (rd->p < rd->end && *rd->p == ',') {
+                rd->p++;
+                continue;
+            }
+            return rd_expect(rd, ']');
+        }
+    case 't':
+    case 'f':
+    case 'n': {
+        static const char *const lits[] = {"true", "false", "null"};
+        for (int i = 0; i < 3; i++) {
+            size_t n = strlen(lits[i]);
+            if ((size_t)(rd->end - rd->p) >= n && memcmp(rd->p, lits[i], n) == 0) {
+                rd->p += n;
+                return 0;
+            }
+        }
+        return rd_error(rd, "invalid value");
+    }
+    default:
+        return rd_number(rd);
+    }
+}
+
+/* Iterates the keys of an object: call with *first = 1; returns 1 and the
+ * key in *key while there are members, 0 at the closing brace. */
+static int rd_next_key(struct reader *rd, struct buf *key, int *first)
+{
+    int rc;
+    rd_ws(rd);
+    if (*first) {
+        *first = 0;
+        if ((rc = rd_expect(rd, '{')) < 0)
+            return rc;
+        rd_ws(rd);
+        if (rd->p < rd->end && *rd->p == '}') {
+            rd->p++;
+            return 0;
+        }
+    } else {
+        if (rd->p < rd->end && *rd->p == '}') {
+            rd->p++;
+            return 0;
+        }
+        if ((rc = rd_expect(rd, ',')) < 0)
+            return rc;
+    }
+    buf_reset(key);
+    if ((rc = rd_string(rd, key)) < 0 || (rc = rd_expect(rd, ':')) < 0)
+        return rc;
     return 1;
 }
 
-static int parse_resource(struct state_resource *r, json_t *obj, size_t idx, const char *what,
-                          struct errbuf *err)
+static int rd_strdup(struct reader *rd, char **out, struct buf *tmp)
 {
-    json_t *v;
     int rc;
+    buf_reset(tmp);
+    if ((rc = rd_string(rd, tmp)) < 0)
+        return rc;
+    if (memchr(tmp->ptr, '\0', tmp->len))
+        return rd_error(rd, "NUL in a string");
+    free(*out);
+    *out = strdup(tmp->ptr);
+    return *out ? 0 : errbuf_set(rd->err, AMLSEC_ENOMEM, "out of memory");
+}
+
+static int rd_str_array(struct reader *rd, json_t **out, struct buf *tmp)
+{
+    int rc;
+    json_decref(*out);
+    *out = json_array();
+    if (*out == NULL)
+        return errbuf_set(rd->err, AMLSEC_ENOMEM, "out of memory");
+    if ((rc = rd_expect(rd, '[')) < 0)
+        return rc;
+    rd_ws(rd);
+    if (rd->p < rd->end && *rd->p == ']') {
+        rd->p++;
+        return 0;
+    }
+    for (;;) {
+        json_t *v;
+        buf_reset(tmp);
+        if ((rc = rd_string(rd, tmp)) < 0)
+            return rc;
+        v = json_stringn(tmp->ptr, tmp->len);
+        if (v == NULL)
+            return rd_error(rd, "invalid UTF-8 in a string");
+        if (json_array_append_new(*out, v) < 0)
+            return errbuf_set(rd->err, AMLSEC_ENOMEM, "out of memory");
+        rd_ws(rd);
+        if (rd->p < rd->end && *rd->p == ',') {
+            rd->p++;
+            continue;
+        }
+        return rd_expect(rd, ']');
+    }
+}
+
+static int rd_resource(struct reader *rd, struct state_resource *r, size_t idx, struct buf *key,
+                       struct buf *tmp)
+{
+    char *status = NULL;
+    int first = 1, rc;
 
     memset(r, 0, sizeof(*r));
-    if (!json_is_object(obj))
-        return errbuf_set(err, AMLSEC_EPARSE, "'%s': resource %zu is not an object", what, idx);
-    if ((rc = get_str(&r->address, obj, "address", idx, what, err)) < 0 ||
-        (rc = get_str(&r->kind, obj, "kind", idx, what, err)) < 0 ||
-        (rc = get_str(&r->arm_id, obj, "arm_id", idx, what, err)) < 0 ||
-        (rc = get_str(&r->api_version, obj, "api_version", idx, what, err)) < 0)
+    while ((rc = rd_next_key(rd, key, &first)) == 1) {
+        if (strcmp(key->ptr, "address") == 0) {
+            rc = rd_strdup(rd, &r->address, tmp);
+        } else if (strcmp(key->ptr, "kind") == 0) {
+            rc = rd_strdup(rd, &r->kind, tmp);
+        } else if (strcmp(key->ptr, "arm_id") == 0) {
+            rc = rd_strdup(rd, &r->arm_id, tmp);
+        } else if (strcmp(key->ptr, "api_version") == 0) {
+            rc = rd_strdup(rd, &r->api_version, tmp);
+        } else if (strcmp(key->ptr, "status") == 0) {
+            rc = rd_strdup(rd, &status, tmp);
+        } else if (strcmp(key->ptr, "dependencies") == 0) {
+            rc = rd_str_array(rd, &r->dependencies, tmp);
+        } else if (strcmp(key->ptr, "sensitive") == 0) {
+            rc = rd_str_array(rd, &r->sensitive, tmp);
+        } else if (strcmp(key->ptr, "attributes") == 0) {
+            const char *start;
+            rd_ws(rd);
+            start = rd->p;
+            if (rd->p >= rd->end || *rd->p != '{')
+                rc = rd_error(rd, "'attributes' is not an object");
+            else if ((rc = rd_skip(rd, 0)) == 0) {
+                free(r->attributes_raw);
+                r->attributes_raw_len = (size_t)(rd->p - start);
+                r->attributes_raw = malloc(r->attributes_raw_len + 1);
+                if (r->attributes_raw == NULL) {
+                    rc = errbuf_set(rd->err, AMLSEC_ENOMEM, "out of memory");
+                } else {
+                    memcpy(r->attributes_raw, start, r->attributes_raw_len);
+                    r->attributes_raw[r->attributes_raw_len] = '\0';
+                }
+            }
+        } else {
+            rc = rd_skip(rd, 0); /* a field this version does not use */
+        }
+        if (rc < 0)
+            goto fail;
+    }
+    if (rc < 0)
         goto fail;
     rc = AMLSEC_EPARSE;
-    v = json_object_get(obj, "attributes");
-    if (!json_is_object(v)) {
-        errbuf_set(err, rc, "'%s': resource '%s': 'attributes' is not an object", what, r->address);
+    if (!r->address || !*r->address || !r->kind || !r->arm_id || !r->api_version ||
+        !r->attributes_raw || !r->dependencies || !r->sensitive || !status) {
+        errbuf_set(rd->err, rc, "'%s': resource %zu lacks a field", rd->what, idx);
         goto fail;
     }
-    r->attributes = json_incref(v);
-    v = json_object_get(obj, "sensitive");
-    if (!string_array(v)) {
-        errbuf_set(err, rc, "'%s': resource '%s': 'sensitive' is not an array of strings", what,
-                   r->address);
+    if (state_status_parse(&r->status, status) < 0) {
+        errbuf_set(rd->err, rc, "'%s': resource '%s': 'status' is not 'created' or 'tainted'",
+                   rd->what, r->address);
         goto fail;
     }
-    r->sensitive = json_incref(v);
-    v = json_object_get(obj, "dependencies");
-    if (!string_array(v)) {
-        errbuf_set(err, rc, "'%s': resource '%s': 'dependencies' is not an array of strings", what,
-                   r->address);
-        goto fail;
-    }
-    r->dependencies = json_incref(v);
-    v = json_object_get(obj, "status");
-    if (!json_is_string(v) || state_status_parse(&r->status, json_string_value(v)) < 0) {
-        errbuf_set(err, rc, "'%s': resource '%s': 'status' is not 'created' or 'tainted'", what,
-                   r->address);
-        goto fail;
-    }
+    free(status);
     return 0;
 fail:
+    free(status);
     resource_release(r);
     return rc;
 }
@@ -413,42 +853,94 @@ static int cmp_resource(const void *a, const void *b)
                   ((const struct state_resource *)b)->address);
 }
 
-static int parse_body(struct state *st, json_t *body, const char *what, struct errbuf *err)
+static int parse_body(struct state *st, const char *body, size_t len, const char *what,
+                      struct errbuf *err)
 {
-    json_t *lineage = json_object_get(body, "lineage");
-    json_t *serial = json_object_get(body, "serial");
-    json_t *ver = json_object_get(body, "amlsec_version");
-    json_t *list = json_object_get(body, "resources");
-    size_t i;
-    json_t *item;
-    int rc;
+    struct reader rd = {body, body + len, body, what, err};
+    struct buf key, tmp;
+    char *lineage = NULL;
+    int first = 1, have_serial = 0, rc;
 
-    if (!json_is_string(lineage) || json_string_length(lineage) != STATE_LINEAGE_LEN)
-        return errbuf_set(err, AMLSEC_EPARSE, "'%s': 'lineage' is not a uuid", what);
-    if (!json_is_integer(serial) || json_integer_value(serial) < 0)
-        return errbuf_set(err, AMLSEC_EPARSE, "'%s': 'serial' is not a non-negative integer", what);
-    if (!json_is_string(ver))
-        return errbuf_set(err, AMLSEC_EPARSE, "'%s': 'amlsec_version' is not a string", what);
-    if (!json_is_array(list))
-        return errbuf_set(err, AMLSEC_EPARSE, "'%s': 'resources' is not an array", what);
-    memcpy(st->lineage, json_string_value(lineage), STATE_LINEAGE_LEN + 1);
-    st->serial = (uint64_t)json_integer_value(serial);
-    st->amlsec_version = strdup(json_string_value(ver));
-    if (st->amlsec_version == NULL || reserve(st, json_array_size(list)) < 0)
-        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-    json_array_foreach(list, i, item)
-    {
-        if ((rc = parse_resource(&st->resources[i], item, i, what, err)) < 0)
-            return rc;
-        st->nresources++;
+    buf_init(&key, 1 << 20);
+    buf_init(&tmp, 1 << 24);
+    while ((rc = rd_next_key(&rd, &key, &first)) == 1) {
+        if (strcmp(key.ptr, "lineage") == 0) {
+            rc = rd_strdup(&rd, &lineage, &tmp);
+        } else if (strcmp(key.ptr, "amlsec_version") == 0) {
+            rc = rd_strdup(&rd, &st->amlsec_version, &tmp);
+        } else if (strcmp(key.ptr, "serial") == 0) {
+            const char *s;
+            unsigned long long v = 0;
+            rd_ws(&rd);
+            s = rd.p;
+            while (rd.p < rd.end && *rd.p >= '0' && *rd.p <= '9' && rd.p - s < 19)
+                v = v * 10 + (unsigned long long)(*rd.p++ - '0');
+            rc = rd.p > s ? 0 : rd_error(&rd, "'serial' is not a non-negative integer");
+            st->serial = v;
+            have_serial = 1;
+        } else if (strcmp(key.ptr, "resources") == 0) {
+            if ((rc = rd_expect(&rd, '[')) < 0)
+                break;
+            rd_ws(&rd);
+            if (rd.p < rd.end && *rd.p == ']') {
+                rd.p++;
+                continue;
+            }
+            for (;;) {
+                if (reserve(st, st->nresources + 1) < 0) {
+                    rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+                    break;
+                }
+                rc = rd_resource(&rd, &st->resources[st->nresources], st->nresources, &key, &tmp);
+                if (rc < 0)
+                    break;
+                st->nresources++;
+                rd_ws(&rd);
+                if (rd.p < rd.end && *rd.p == ',') {
+                    rd.p++;
+                    continue;
+                }
+                rc = rd_expect(&rd, ']');
+                break;
+            }
+        } else {
+            rc = rd_skip(&rd, 0);
+        }
+        if (rc < 0)
+            break;
     }
-    qsort(st->resources, st->nresources, sizeof(st->resources[0]), cmp_resource);
-    for (i = 1; i < st->nresources; i++) {
-        if (strcmp(st->resources[i - 1].address, st->resources[i].address) == 0)
-            return errbuf_set(err, AMLSEC_EPARSE, "'%s': resource '%s' appears twice", what,
-                              st->resources[i].address);
+    if (rc < 0)
+        goto out;
+    rd_ws(&rd);
+    rc = AMLSEC_EPARSE;
+    if (rd.p != rd.end) {
+        rd_error(&rd, "trailing data");
+        goto out;
     }
-    return 0;
+    if (lineage == NULL || strlen(lineage) != STATE_LINEAGE_LEN) {
+        errbuf_set(err, rc, "'%s': 'lineage' is not a uuid", what);
+        goto out;
+    }
+    if (!have_serial || st->amlsec_version == NULL) {
+        errbuf_set(err, rc, "'%s': 'serial' or 'amlsec_version' is missing", what);
+        goto out;
+    }
+    memcpy(st->lineage, lineage, STATE_LINEAGE_LEN + 1);
+    if (st->nresources > 1)
+        qsort(st->resources, st->nresources, sizeof(st->resources[0]), cmp_resource);
+    for (size_t i = 1; i < st->nresources; i++) {
+        if (strcmp(st->resources[i - 1].address, st->resources[i].address) == 0) {
+            errbuf_set(err, rc, "'%s': resource '%s' appears twice", what,
+                       st->resources[i].address);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(lineage);
+    buf_release(&key);
+    buf_release(&tmp);
+    return rc;
 }
 
 int state_parse(struct state *st, const char *data, size_t len, const char *what,
@@ -457,8 +949,6 @@ int state_parse(struct state *st, const char *data, size_t len, const char *what
     const char *p = data, *end = data + len, *body, *body_end;
     char want[65], got[65];
     long version = 0;
-    json_error_t jerr;
-    json_t *doc = NULL;
     int rc;
 
     memset(st, 0, sizeof(*st));
@@ -500,18 +990,8 @@ int state_parse(struct state *st, const char *data, size_t len, const char *what
                           "'%s' fails its checksum (edited by hand or damaged); refusing to "
                           "use it",
                           what);
-    doc = json_loadb(body, (size_t)(body_end - body), JSON_REJECT_DUPLICATES, &jerr);
-    if (doc == NULL)
-        return errbuf_set(err, AMLSEC_EPARSE, "'%s': %s at byte %d", what, jerr.text,
-                          jerr.position);
-    if (!json_is_object(doc)) {
-        rc = errbuf_set(err, AMLSEC_EPARSE, "'%s': the state body is not an object", what);
-        goto out;
-    }
     st->format_version = (int)version;
-    rc = parse_body(st, doc, what, err);
-out:
-    json_decref(doc);
+    rc = parse_body(st, body, (size_t)(body_end - body), what, err);
     if (rc < 0)
         state_release(st);
     return rc;

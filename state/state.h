@@ -5,9 +5,9 @@
  * serial (incremented on every write), the amlsec version that wrote it, and
  * one entry per resource instance, kept sorted by address.
  *
- * On disk (docs/state.md) the document is canonical JSON (sorted keys, fixed
- * indentation) wrapped in an envelope carrying the format version and the
- * SHA-256 of the body's exact bytes:
+ * On disk (docs/state.md) the document is canonical JSON (sorted keys,
+ * compact, one resource instance per line) wrapped in an envelope carrying
+ * the format version and the SHA-256 of the body's exact bytes:
  *
  *   {"format_version":1,"sha256":"<64 hex>","state":<body>}\n
  *
@@ -39,7 +39,12 @@ struct state_resource {
     char *kind;           /* resource kind (catalogue name) */
     char *arm_id;         /* full ARM id */
     char *api_version;    /* api-version the attributes were read with */
-    json_t *attributes;   /* owned: the object as last read */
+    /* The object as last read. A state read from disk keeps each object as
+     * its canonical JSON text (attributes_raw) and parses it on first use:
+     * call state_resource_attributes rather than reading attributes. */
+    json_t *attributes;   /* owned; NULL while only attributes_raw is set */
+    char *attributes_raw; /* owned, NUL-terminated; NULL once parsed */
+    size_t attributes_raw_len;
     json_t *sensitive;    /* owned: array of JSON-pointer-like paths ("/properties/x") */
     json_t *dependencies; /* owned: array of addresses */
     enum state_status status;
@@ -61,6 +66,9 @@ void state_release(struct state *st);
 
 /* Borrowed pointer to the entry at address, or NULL. */
 struct state_resource *state_find(const struct state *st, const char *address);
+
+/* The attributes of r (borrowed), parsing them on first use. */
+int state_resource_attributes(json_t **out, struct state_resource *r, struct errbuf *err);
 
 /* Inserts or replaces the entry with r->address. Copies the strings and
  * takes a new reference to the JSON values (the caller keeps its own). */

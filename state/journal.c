@@ -1,0 +1,562 @@
+#include "state/journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/banned.h"
+
+#define JOURNAL_MAX_BYTES ((size_t)256 << 20)
+
+static const char *const op_names[] = {"create", "update", "delete"};
+
+const char *journal_op_name(enum journal_op op)
+{
+    return op_names[op];
+}
+
+const char *journal_outcome_name(enum journal_outcome o)
+{
+    static const char *const names[] = {"adopted", "dropped", "removed", "not deleted"};
+    return names[o];
+}
+
+static int op_parse(enum journal_op *out, const char *s)
+{
+    for (int i = 0; i < 3; i++) {
+        if (s && strcmp(s, op_names[i]) == 0) {
+            *out = (enum journal_op)i;
+            return 0;
+        }
+    }
+    return AMLSEC_EPARSE;
+}
+
+void journal_digest(char out[72], const void *body, size_t len)
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    static const char hex[] = "0123456789abcdef";
+    EVP_Digest(body, len, md, &n, EVP_sha256(), NULL);
+    memcpy(out, "sha256:", 7);
+    for (size_t i = 0; i < 32; i++) {
+        out[7 + 2 * i] = hex[md[i] >> 4];
+        out[8 + 2 * i] = hex[md[i] & 15];
+    }
+    out[71] = '\0';
+}
+
+static void entry_release(struct journal_entry *e)
+{
+    free(e->address);
+    free(e->kind);
+    free(e->arm_id);
+    free(e->api_version);
+    free(e->digest);
+    json_decref(e->dependencies);
+    json_decref(e->sensitive);
+    json_decref(e->attributes);
+    memset(e, 0, sizeof(*e));
+}
+
+void journal_release(struct journal *j)
+{
+    for (size_t i = 0; i < j->nentries; i++)
+        entry_release(&j->entries[i]);
+    free(j->entries);
+    if (j->fd >= 0)
+        close(j->fd);
+    free(j->path);
+    memset(j, 0, sizeof(*j));
+    j->fd = -1;
+}
+
+static struct journal_entry *find_entry(struct journal *j, const char *id)
+{
+    for (size_t i = 0; i < j->nentries; i++)
+        if (strcmp(j->entries[i].id, id) == 0)
+            return &j->entries[i];
+    return NULL;
+}
+
+static char *jstrdup(json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return strdup(s ? s : "");
+}
+
+/* Applies one record to the in-memory entries. */
+static int apply_record(struct journal *j, json_t *rec, size_t line, struct errbuf *err)
+{
+    const char *t = json_string_value(json_object_get(rec, "t"));
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    struct journal_entry *e;
+
+    if (t == NULL || id == NULL || strlen(id) != STATE_LINEAGE_LEN)
+        return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: not a journal record",
+                          j->path, line);
+    if (strcmp(t, "begin") == 0) {
+        if (find_entry(j, id))
+            return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: intent %s twice",
+                              j->path, line, id);
+        if (j->nentries == j->cap) {
+            size_t cap = j->cap ? j->cap * 2 : 16;
+            struct journal_entry *p = realloc(j->entries, cap * sizeof(*p));
+            if (p == NULL)
+                return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            j->entries = p;
+            j->cap = cap;
+        }
+        e = &j->entries[j->nentries];
+        memset(e, 0, sizeof(*e));
+        memcpy(e->id, id, STATE_LINEAGE_LEN + 1);
+        if (op_parse(&e->op, json_string_value(json_object_get(rec, "op"))) < 0)
+            return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: unknown operation",
+                              j->path, line);
+        e->address = jstrdup(rec, "address");
+        e->kind = jstrdup(rec, "kind");
+        e->arm_id = jstrdup(rec, "arm_id");
+        e->api_version = jstrdup(rec, "api_version");
+        e->digest = jstrdup(rec, "digest");
+        e->dependencies = json_incref(json_object_get(rec, "dependencies"));
+        e->sensitive = json_incref(json_object_get(rec, "sensitive"));
+        if (!e->dependencies)
+            e->dependencies = json_array();
+        if (!e->sensitive)
+            e->sensitive = json_array();
+        e->phase = JOURNAL_BEGUN;
+        j->nentries++;
+        if (!e->address || !e->kind || !e->arm_id || !e->api_version || !e->digest)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        return 0;
+    }
+    e = find_entry(j, id);
+    if (e == NULL)
+        return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: unknown intent %s", j->path,
+                          line, id);
+    if (strcmp(t, "complete") == 0) {
+        json_t *attrs = json_object_get(rec, "attributes");
+        e->phase = JOURNAL_COMPLETED;
+        e->ok = json_is_true(json_object_get(rec, "ok"));
+        json_decref(e->attributes);
+        e->attributes = json_is_object(attrs) ? json_incref(attrs) : NULL;
+        return 0;
+    }
+    if (strcmp(t, "done") == 0) {
+        e->phase = JOURNAL_DONE;
+        return 0;
+    }
+    return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: unknown record '%s'", j->path,
+                      line, t);
+}
+
+static int decode_line(json_t **out, struct journal *j, const char *line, size_t len, size_t no,
+                       struct errbuf *err)
+{
+    struct buf raw, plain;
+    json_error_t jerr;
+    int rc = 0;
+
+    *out = NULL;
+    if (len > 0 && line[0] == '{') {
+        *out = json_loadb(line, len, 0, &jerr);
+        if (*out == NULL)
+            return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: %s", j->path, no,
+                              jerr.text);
+        return 0;
+    }
+    buf_init(&raw, JOURNAL_MAX_BYTES);
+    buf_init(&plain, JOURNAL_MAX_BYTES);
+    if (len % 4 != 0 || buf_grow(&raw, len) < 0) {
+        rc = errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: damaged record", j->path, no);
+        goto out;
+    }
+    {
+        int n = EVP_DecodeBlock((unsigned char *)raw.ptr, (const unsigned char *)line, (int)len);
+        if (n < 0) {
+            rc = errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: damaged record", j->path,
+                            no);
+            goto out;
+        }
+        raw.len = (size_t)n;
+        if (len >= 1 && line[len - 1] == '=')
+            raw.len--;
+        if (len >= 2 && line[len - 2] == '=')
+            raw.len--;
+    }
+    if ((rc = crypt_open(&plain, j->keys, raw.ptr, raw.len, j->path, NULL, err)) < 0)
+        goto out;
+    *out = json_loadb(plain.ptr, plain.len, 0, &jerr);
+    if (*out == NULL)
+        rc = errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: %s", j->path, no, jerr.text);
+out:
+    if (plain.len)
+        memset(plain.ptr, 0, plain.len);
+    buf_release(&plain);
+    buf_release(&raw);
+    return rc;
+}
+
+static int fsync_dir(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 1;
+    int fd, rc;
+    if (n == 0)
+        n = 1;
+    if (n >= sizeof(dir))
+        return -1;
+    memcpy(dir, slash ? path : ".", n);
+    dir[n] = '\0';
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, struct errbuf *err)
+{
+    struct buf b;
+    size_t start = 0, no = 0, good_end = 0;
+    struct stat st;
+    int rc, created;
+
+    memset(j, 0, sizeof(*j));
+    j->fd = -1;
+    j->keys = keys;
+    j->path = strdup(path);
+    if (j->path == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    created = stat(path, &st) < 0;
+    j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (j->fd < 0) {
+        rc = errbuf_set(err, AMLSEC_EIO, "cannot open the journal '%s': %s", path, strerror(errno));
+        journal_release(j);
+        return rc;
+    }
+    if (created && fsync_dir(path) < 0) {
+        rc = errbuf_set(err, AMLSEC_EIO, "cannot sync the directory of '%s'", path);
+        journal_release(j);
+        return rc;
+    }
+    buf_init(&b, JOURNAL_MAX_BYTES);
+    if ((rc = file_read_all(&b, path, JOURNAL_MAX_BYTES, err)) < 0)
+        goto fail;
+    while (start < b.len) {
+        char *nl = memchr(b.ptr + start, '\n', b.len - start);
+        json_t *rec;
+        no++;
+        if (nl == NULL) {
+            /* a torn final record: its begin/complete never returned */
+            j->discarded_torn++;
+            break;
+        }
+        if ((rc = decode_line(&rec, j, b.ptr + start, (size_t)(nl - b.ptr) - start, no, err)) < 0)
+            goto fail;
+        rc = apply_record(j, rec, no, err);
+        json_decref(rec);
+        if (rc < 0)
+            goto fail;
+        start = (size_t)(nl - b.ptr) + 1;
+        good_end = start;
+    }
+    if (j->discarded_torn) {
+        log_msg(LOG_INFO, "journal '%s': discarding a torn record never acknowledged", path);
+        if (ftruncate(j->fd, (off_t)good_end) < 0 || fsync(j->fd) < 0) {
+            rc = errbuf_set(err, AMLSEC_EIO, "cannot trim the journal '%s': %s", path,
+                            strerror(errno));
+            goto fail;
+        }
+    }
+    buf_release(&b);
+    return 0;
+fail:
+    buf_release(&b);
+    journal_release(j);
+    return rc;
+}
+
+/* Appends one record durably. */
+static int append(struct journal *j, json_t *rec, struct errbuf *err)
+{
+    char *text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+    struct buf line, sealed;
+    const char *p;
+    size_t left;
+    int rc = AMLSEC_ENOMEM;
+
+    buf_init(&line, JOURNAL_MAX_BYTES);
+    buf_init(&sealed, JOURNAL_MAX_BYTES);
+    if (text == NULL)
+        goto out;
+    if (crypt_keys_enabled(j->keys)) {
+        if ((rc = crypt_seal(&sealed, j->keys, text, strlen(text), err)) < 0)
+            goto out;
+        rc = AMLSEC_ENOMEM;
+        if (buf_grow(&line, 4 * ((sealed.len + 2) / 3) + 2) < 0)
+            goto out;
+        line.len = (size_t)EVP_EncodeBlock((unsigned char *)line.ptr,
+                                           (const unsigned char *)sealed.ptr, (int)sealed.len);
+        line.ptr[line.len] = '\0';
+    } else if (buf_adds(&line, text) < 0) {
+        goto out;
+    }
+    if (buf_addch(&line, '\n') < 0)
+        goto out;
+    p = line.ptr;
+    left = line.len;
+    while (left) {
+        ssize_t n = write(j->fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = errbuf_set(err, AMLSEC_EIO, "cannot write the journal '%s': %s", j->path,
+                            strerror(errno));
+            goto out;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (fdatasync(j->fd) < 0) {
+        rc = errbuf_set(err, AMLSEC_EIO, "cannot sync the journal '%s': %s", j->path,
+                        strerror(errno));
+        goto out;
+    }
+    rc = apply_record(j, rec, 0, err);
+out:
+    if (rc == AMLSEC_ENOMEM)
+        errbuf_set(err, rc, "out of memory");
+    if (text) {
+        memset(text, 0, strlen(text));
+        free(text);
+    }
+    buf_release(&line);
+    buf_release(&sealed);
+    return rc;
+}
+
+int journal_begin(struct journal *j, const struct journal_intent *in, char *out_id,
+                  struct errbuf *err)
+{
+    char id[STATE_LINEAGE_LEN + 1], when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    json_t *rec, *none = NULL;
+    int rc;
+
+    if (!in->address || !in->arm_id || !in->kind || !in->api_version || !in->request_digest)
+        return errbuf_set(err, AMLSEC_EUSAGE, "incomplete journal intent");
+    if ((rc = state_uuid(id, err)) < 0)
+        return rc;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!in->dependencies || !in->sensitive)
+        none = json_array();
+    rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O}", "t", "begin", "id",
+                    id, "time", when, "op", op_names[in->op], "address", in->address, "kind",
+                    in->kind, "arm_id", in->arm_id, "api_version", in->api_version, "digest",
+                    in->request_digest, "dependencies", in->dependencies ? in->dependencies : none,
+                    "sensitive", in->sensitive ? in->sensitive : none);
+    json_decref(none);
+    if (rec == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    rc = append(j, rec, err);
+    json_decref(rec);
+    if (rc == 0)
+        memcpy(out_id, id, sizeof(id));
+    return rc;
+}
+
+int journal_complete(struct journal *j, const char *id, int ok, json_t *attributes,
+                     struct errbuf *err)
+{
+    json_t *rec;
+    int rc;
+    if (find_entry(j, id) == NULL)
+        return errbuf_set(err, AMLSEC_ENOTFOUND, "no journal intent '%s'", id);
+    rec = json_pack("{s:s, s:s, s:b}", "t", "complete", "id", id, "ok", ok);
+    if (rec && attributes && json_object_set(rec, "attributes", attributes) < 0) {
+        json_decref(rec);
+        rec = NULL;
+    }
+    if (rec == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    rc = append(j, rec, err);
+    json_decref(rec);
+    return rc;
+}
+
+int journal_done(struct journal *j, const char *id, struct errbuf *err)
+{
+    json_t *rec;
+    int rc;
+    if (find_entry(j, id) == NULL)
+        return errbuf_set(err, AMLSEC_ENOTFOUND, "no journal intent '%s'", id);
+    rec = json_pack("{s:s, s:s}", "t", "done", "id", id);
+    if (rec == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    rc = append(j, rec, err);
+    json_decref(rec);
+    return rc;
+}
+
+size_t journal_pending(const struct journal *j, const struct journal_entry **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < j->nentries; i++) {
+        if (j->entries[i].phase == JOURNAL_DONE)
+            continue;
+        if (n < max && out)
+            out[n] = &j->entries[i];
+        n++;
+    }
+    return n;
+}
+
+int journal_compact(struct journal *j, struct errbuf *err)
+{
+    if (journal_pending(j, NULL, 0) > 0)
+        return 0;
+    if (ftruncate(j->fd, 0) < 0 || fsync(j->fd) < 0)
+        return errbuf_set(err, AMLSEC_EIO, "cannot empty the journal '%s': %s", j->path,
+                          strerror(errno));
+    for (size_t i = 0; i < j->nentries; i++)
+        entry_release(&j->entries[i]);
+    j->nentries = 0;
+    return 0;
+}
+
+static int put_entry(struct state *st, const struct journal_entry *e, json_t *attributes,
+                     struct errbuf *err)
+{
+    struct state_resource r = {0};
+    const struct state_resource *old = state_find(st, e->address);
+    r.address = e->address;
+    r.kind = e->kind;
+    r.arm_id = e->arm_id;
+    r.api_version = e->api_version;
+    r.attributes = attributes;
+    r.sensitive = e->sensitive;
+    r.dependencies = e->dependencies;
+    r.status = old ? old->status : STATE_STATUS_CREATED;
+    return state_put(st, &r, err);
+}
+
+int journal_fold(struct journal *j, struct state *st, const char *id, struct errbuf *err)
+{
+    struct journal_entry *e = find_entry(j, id);
+    json_t *empty = NULL;
+    int rc;
+
+    if (e == NULL)
+        return errbuf_set(err, AMLSEC_ENOTFOUND, "no journal intent '%s'", id);
+    if (e->phase != JOURNAL_COMPLETED)
+        return errbuf_set(err, AMLSEC_EUSAGE, "journal intent '%s' has no outcome yet", id);
+    if (!e->ok)
+        return 0;
+    if (e->op == JOURNAL_DELETE) {
+        rc = state_remove(st, e->address, err);
+        return rc == AMLSEC_ENOTFOUND ? 0 : rc;
+    }
+    if (e->attributes == NULL)
+        empty = json_object();
+    rc = put_entry(st, e, e->attributes ? e->attributes : empty, err);
+    json_decref(empty);
+    return rc;
+}
+
+void journal_recovery_release(struct journal_recovery *r)
+{
+    for (size_t i = 0; i < r->count; i++)
+        free(r->items[i].address);
+    free(r->items);
+    memset(r, 0, sizeof(*r));
+}
+
+int journal_reconcile(struct journal_recovery *out, struct journal *j, struct state *st,
+                      journal_read_fn read_resource, void *payload, struct errbuf *err)
+{
+    size_t n = journal_pending(j, NULL, 0), k = 0;
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (n == 0)
+        return 0;
+    out->items = calloc(n, sizeof(*out->items));
+    if (out->items == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < j->nentries; i++) {
+        struct journal_entry *e = &j->entries[i];
+        struct journal_recovered *item;
+        json_t *live = NULL;
+        const struct state_resource *cur;
+
+        if (e->phase == JOURNAL_DONE)
+            continue;
+        item = &out->items[k];
+        memcpy(item->id, e->id, sizeof(e->id));
+        item->address = strdup(e->address);
+        item->op = e->op;
+        item->phase = e->phase;
+        out->count = ++k;
+        if (item->address == NULL) {
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            break;
+        }
+        rc = read_resource(payload, e->arm_id, &live);
+        if (rc == 0) {
+            /* It exists: whatever was asked, the state must know it. */
+            cur = state_find(st, e->address);
+            if (e->op == JOURNAL_DELETE && cur == NULL) {
+                /* deleted from state earlier but alive: record it again */
+                rc = put_entry(st, e, live, err);
+            } else if (cur && strcmp(cur->arm_id, e->arm_id) != 0 && e->op == JOURNAL_DELETE) {
+                rc = 0; /* the address was reused; the old resource is not ours to track */
+            } else {
+                rc = put_entry(st, e, live, err);
+            }
+            item->outcome = e->op == JOURNAL_DELETE ? JOURNAL_NOT_DELETED : JOURNAL_ADOPTED;
+            json_decref(live);
+            if (rc < 0)
+                break;
+        } else if (rc == AMLSEC_ENOTFOUND) {
+            cur = state_find(st, e->address);
+            if (cur && strcmp(cur->arm_id, e->arm_id) == 0)
+                state_remove(st, e->address, NULL);
+            item->outcome = e->op == JOURNAL_CREATE ? JOURNAL_DROPPED : JOURNAL_REMOVED;
+            rc = 0;
+        } else {
+            rc = errbuf_set(err, rc, "cannot read '%s' (%s) to recover an interrupted %s",
+                            e->address, e->arm_id, op_names[e->op]);
+            break;
+        }
+        log_msg(LOG_INFO, "recovered %s of '%s': %s", op_names[e->op], e->address,
+                journal_outcome_name(item->outcome));
+    }
+    if (rc < 0)
+        journal_recovery_release(out);
+    return rc;
+}
+
+int journal_settle(struct journal *j, const struct journal_recovery *r, struct errbuf *err)
+{
+    int rc;
+    for (size_t i = 0; i < r->count; i++) {
+        struct journal_entry *e = find_entry(j, r->items[i].id);
+        if (e && e->phase != JOURNAL_DONE && (rc = journal_done(j, e->id, err)) < 0)
+            return rc;
+    }
+    return journal_compact(j, err);
+}

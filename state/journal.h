@@ -1,0 +1,144 @@
+/* The journal: a write-ahead log of intents, so that a run killed at any
+ * instant never loses track of a resource and never repeats a delete.
+ *
+ * Protocol for the applier, per create/update/delete request:
+ *
+ *   journal_begin(intent)        durable (fsync) BEFORE the request leaves
+ *   ... send the request, wait for the response ...
+ *   journal_complete(id, ok, attributes)   durable, after the response
+ *   journal_fold(state, id)      apply the result to the in-memory state
+ *   state_backend_save(...)      the state now records it
+ *   journal_done(id)             durable; the entry is no longer pending
+ *   journal_compact()            when nothing is pending, empty the file
+ *
+ * The next run opens the journal; any entry not done is pending and is
+ * reconciled by READING the resource (journal_reconcile): a resource that
+ * exists is recorded in the state, a create that never happened is dropped,
+ * a delete that happened is removed from the state. Reconciliation never
+ * sends a create, update or delete. After saving the state, the caller calls
+ * journal_settle to mark the reconciled entries done.
+ *
+ * File format (docs/state.md): one record per line, each a JSON object, or
+ * with encryption configured the base64 of the sealed JSON (state/crypt.h).
+ * A last line without its newline is a record whose journal_begin never
+ * returned (the process died inside write/fsync): it is discarded, since its
+ * request was never sent. Any other damage is refused (AMLSEC_ECORRUPT). */
+#ifndef AMLSEC_STATE_JOURNAL_H
+#define AMLSEC_STATE_JOURNAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "state/crypt.h"
+#include "state/state.h"
+#include "util/errbuf.h"
+
+enum journal_op {
+    JOURNAL_CREATE,
+    JOURNAL_UPDATE,
+    JOURNAL_DELETE,
+};
+
+enum journal_phase {
+    JOURNAL_BEGUN,     /* the request may or may not have been sent */
+    JOURNAL_COMPLETED, /* the response arrived; not yet in the saved state */
+    JOURNAL_DONE,      /* folded into a saved state */
+};
+
+/* What the applier is about to do. Strings and JSON are borrowed. */
+struct journal_intent {
+    const char *address;
+    const char *kind;
+    const char *arm_id; /* deterministic from names */
+    const char *api_version;
+    enum journal_op op;
+    const char *request_digest; /* journal_digest() of the request body */
+    json_t *dependencies;       /* array of addresses, may be NULL */
+    json_t *sensitive;          /* array of paths, may be NULL */
+};
+
+struct journal_entry {
+    char id[STATE_LINEAGE_LEN + 1];
+    char *address, *kind, *arm_id, *api_version, *digest;
+    enum journal_op op;
+    json_t *dependencies, *sensitive; /* owned */
+    enum journal_phase phase;
+    int ok;             /* JOURNAL_COMPLETED: the request succeeded */
+    json_t *attributes; /* JOURNAL_COMPLETED and ok: the response, owned, may be NULL */
+};
+
+struct journal {
+    char *path;
+    int fd;
+    struct crypt_keys *keys; /* borrowed, may be NULL */
+    struct journal_entry *entries;
+    size_t nentries, cap;
+    size_t discarded_torn; /* torn trailing records dropped on open */
+};
+
+/* Opens (creating, mode 0600) the journal and reads its records. keys may
+ * be NULL; when it can seal, new records are encrypted. */
+int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, struct errbuf *err);
+void journal_release(struct journal *j);
+
+/* "sha256:<64 hex>" of a request body. */
+void journal_digest(char out[72], const void *body, size_t len);
+
+/* Records the intent durably; *out_id (37 bytes) names it. */
+int journal_begin(struct journal *j, const struct journal_intent *intent, char *out_id,
+                  struct errbuf *err);
+/* Records the outcome durably. attributes (borrowed, may be NULL) is the
+ * resource as returned for a successful create or update. */
+int journal_complete(struct journal *j, const char *id, int ok, json_t *attributes,
+                     struct errbuf *err);
+/* Applies a completed entry to st (put for create/update, remove for
+ * delete; nothing for a failure). */
+int journal_fold(struct journal *j, struct state *st, const char *id, struct errbuf *err);
+/* Records that the entry is in a saved state. */
+int journal_done(struct journal *j, const char *id, struct errbuf *err);
+/* Empties the file when nothing is pending (durably). */
+int journal_compact(struct journal *j, struct errbuf *err);
+
+/* Borrowed pointers to the pending entries (not done), in journal order,
+ * at most max of them; returns how many are pending in total. */
+size_t journal_pending(const struct journal *j, const struct journal_entry **out, size_t max);
+
+/* Reads a resource: 0 and *out (new reference) when it exists,
+ * AMLSEC_ENOTFOUND when it does not, another negative code on failure. */
+typedef int (*journal_read_fn)(void *payload, const char *arm_id, json_t **out);
+
+enum journal_outcome {
+    JOURNAL_ADOPTED,     /* create/update found in Azure: recorded in the state */
+    JOURNAL_DROPPED,     /* create never happened: nothing to record */
+    JOURNAL_REMOVED,     /* delete happened (or the resource is gone): removed from the state */
+    JOURNAL_NOT_DELETED, /* delete did not happen: the state keeps it (attributes refreshed) */
+};
+
+struct journal_recovered {
+    char id[STATE_LINEAGE_LEN + 1];
+    char *address;
+    enum journal_op op;
+    enum journal_phase phase; /* how far the interrupted run got */
+    enum journal_outcome outcome;
+};
+
+struct journal_recovery {
+    struct journal_recovered *items;
+    size_t count;
+};
+
+void journal_recovery_release(struct journal_recovery *r);
+
+/* Reconciles every pending entry into st by reading its resource. On
+ * failure nothing is marked done and st may be partly updated (the caller
+ * discards it). out->count is what cmd/ reports ("recovered 2 in-flight
+ * operations from an interrupted apply"). */
+int journal_reconcile(struct journal_recovery *out, struct journal *j, struct state *st,
+                      journal_read_fn read_resource, void *payload, struct errbuf *err);
+/* After the reconciled state is saved: marks the entries done and compacts. */
+int journal_settle(struct journal *j, const struct journal_recovery *r, struct errbuf *err);
+
+const char *journal_op_name(enum journal_op op);
+const char *journal_outcome_name(enum journal_outcome o);
+
+#endif

@@ -1,0 +1,381 @@
+/* Unit tests for state/journal: an applier killed (SIGKILL) before the
+ * request, after the request, after the response, and for deletes; the next
+ * run reconciles by reading a fake cloud and never repeats a delete. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "state/backend.h"
+#include "state/backend_local.h"
+#include "state/journal.h"
+#include "util/error.h"
+#include "util/fileio.h"
+
+static char dir[256];
+
+static int setup(void **unused)
+{
+    (void)unused;
+    snprintf(dir, sizeof(dir), "/tmp/amlsec-journal-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **unused)
+{
+    char cmd[400];
+    (void)unused;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The fake cloud: one file per ARM id under <case>/cloud/. */
+struct cloud {
+    char root[512];
+    int reads;
+    int deletes;
+};
+
+static void cloud_path(char *out, size_t n, const struct cloud *c, const char *arm_id)
+{
+    char digest[72];
+    journal_digest(digest, arm_id, strlen(arm_id));
+    snprintf(out, n, "%s/%s", c->root, digest + 7);
+}
+
+static void cloud_put(struct cloud *c, const char *arm_id, json_t *obj)
+{
+    char path[700];
+    char *text = json_dumps(obj, JSON_COMPACT);
+    struct errbuf err = ERRBUF_INIT;
+    cloud_path(path, sizeof(path), c, arm_id);
+    assert_int_equal(file_write_atomic(path, text, strlen(text), 0600, &err), 0);
+    free(text);
+}
+
+static void cloud_delete(struct cloud *c, const char *arm_id)
+{
+    char path[700];
+    cloud_path(path, sizeof(path), c, arm_id);
+    assert_int_equal(unlink(path), 0);
+    c->deletes++;
+}
+
+static int cloud_read(void *payload, const char *arm_id, json_t **out)
+{
+    struct cloud *c = payload;
+    char path[700];
+    cloud_path(path, sizeof(path), c, arm_id);
+    c->reads++;
+    *out = json_load_file(path, 0, NULL);
+    return *out ? 0 : AMLSEC_ENOTFOUND;
+}
+
+enum kill_point { KILL_BEFORE_REQUEST, KILL_AFTER_REQUEST, KILL_AFTER_RESPONSE, KILL_NEVER };
+
+static const char ws_id[] = "/subscriptions/s/resourceGroups/rg/providers/"
+                            "Microsoft.MachineLearningServices/workspaces/ws";
+
+struct scenario {
+    char state_path[512], journal_path[512];
+    struct cloud cloud;
+};
+
+static void scenario_init(struct scenario *s, const char *name)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->cloud.root, sizeof(s->cloud.root), "%s/%s/cloud", dir, name);
+    snprintf(s->state_path, sizeof(s->state_path), "%s/%s/state.json", dir, name);
+    snprintf(s->journal_path, sizeof(s->journal_path), "%s/%s/journal", dir, name);
+    {
+        char d[600];
+        snprintf(d, sizeof(d), "%s/%s", dir, name);
+        assert_int_equal(mkdir(d, 0700), 0);
+    }
+    assert_int_equal(mkdir(s->cloud.root, 0700), 0);
+}
+
+/* The applier: one create or delete of the workspace, killed at `at`. */
+static void applier(struct scenario *s, enum journal_op op, enum kill_point at,
+                    struct crypt_keys *keys)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    struct journal j;
+    struct state st;
+    char id[40], digest[72];
+    const char *body = "{\"location\":\"westeurope\"}";
+    json_t *live =
+        json_pack("{s:s, s:{s:s}}", "name", "ws", "properties", "publicNetworkAccess", "Disabled");
+    struct journal_intent in = {.address = "azurerm_machine_learning_workspace.main",
+                                .kind = "azurerm_machine_learning_workspace",
+                                .arm_id = ws_id,
+                                .api_version = "2024-04-01",
+                                .op = op,
+                                .request_digest = digest};
+    int existed;
+
+    journal_digest(digest, body, strlen(body));
+    if (backend_local_new(&be, s->state_path, &err) < 0 ||
+        state_backend_lock(be, "apply", 0, NULL, &err) < 0 ||
+        state_backend_load(&st, &existed, be, keys, &err) < 0 ||
+        journal_open(&j, s->journal_path, keys, &err) < 0)
+        _exit(1);
+    if (journal_begin(&j, &in, id, &err) < 0)
+        _exit(1);
+    if (at == KILL_BEFORE_REQUEST)
+        raise(SIGKILL);
+    if (op == JOURNAL_DELETE)
+        cloud_delete(&s->cloud, ws_id);
+    else
+        cloud_put(&s->cloud, ws_id, live);
+    if (at == KILL_AFTER_REQUEST)
+        raise(SIGKILL);
+    if (journal_complete(&j, id, 1, op == JOURNAL_DELETE ? NULL : live, &err) < 0)
+        _exit(1);
+    if (at == KILL_AFTER_RESPONSE)
+        raise(SIGKILL);
+    if (journal_fold(&j, &st, id, &err) < 0 || state_backend_save(be, &st, keys, &err) < 0 ||
+        journal_done(&j, id, &err) < 0 || journal_compact(&j, &err) < 0)
+        _exit(1);
+    _exit(0);
+}
+
+static void run_applier(struct scenario *s, enum journal_op op, enum kill_point at,
+                        struct crypt_keys *keys)
+{
+    int status;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        applier(s, op, at, keys);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (at == KILL_NEVER) {
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    } else {
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGKILL);
+    }
+}
+
+/* The next run: reconcile, save, settle. Returns the recovered count and
+ * the single outcome in *outcome. */
+static size_t next_run(struct scenario *s, struct crypt_keys *keys, enum journal_outcome *outcome,
+                       enum journal_phase *phase)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    struct journal j;
+    struct journal_recovery rec;
+    struct state st;
+    int existed;
+    size_t n;
+
+    assert_int_equal(backend_local_new(&be, s->state_path, &err), 0);
+    assert_int_equal(state_backend_lock(be, "apply", 0, NULL, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, keys, &err), 0);
+    assert_int_equal(journal_open(&j, s->journal_path, keys, &err), 0);
+    assert_int_equal(journal_reconcile(&rec, &j, &st, cloud_read, &s->cloud, &err), 0);
+    n = rec.count;
+    if (n == 1) {
+        *outcome = rec.items[0].outcome;
+        *phase = rec.items[0].phase;
+    }
+    assert_int_equal(state_backend_save(be, &st, keys, &err), 0);
+    assert_int_equal(journal_settle(&j, &rec, &err), 0);
+    assert_int_equal(journal_pending(&j, NULL, 0), 0);
+    journal_recovery_release(&rec);
+    journal_release(&j);
+    state_release(&st);
+    state_backend_free(be);
+    return n;
+}
+
+static int state_has_ws(struct scenario *s, struct crypt_keys *keys)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    struct state st;
+    int existed, has;
+    assert_int_equal(backend_local_new(&be, s->state_path, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, keys, &err), 0);
+    has = state_find(&st, "azurerm_machine_learning_workspace.main") != NULL;
+    if (has) {
+        json_t *attrs;
+        assert_int_equal(
+            state_resource_attributes(
+                &attrs, state_find(&st, "azurerm_machine_learning_workspace.main"), &err),
+            0);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(attrs, "properties"),
+                                                              "publicNetworkAccess")),
+                            "Disabled");
+    }
+    state_release(&st);
+    state_backend_free(be);
+    return has;
+}
+
+static int cloud_has_ws(struct scenario *s)
+{
+    json_t *obj = NULL;
+    int rc = cloud_read(&s->cloud, ws_id, &obj);
+    s->cloud.reads--;
+    json_decref(obj);
+    return rc == 0;
+}
+
+static void test_journal__create_killed_before_request(void **unused)
+{
+    struct scenario s;
+    enum journal_outcome o;
+    enum journal_phase ph;
+    (void)unused;
+    scenario_init(&s, "c-before");
+    run_applier(&s, JOURNAL_CREATE, KILL_BEFORE_REQUEST, NULL);
+    assert_int_equal(next_run(&s, NULL, &o, &ph), 1);
+    assert_int_equal(o, JOURNAL_DROPPED);
+    assert_int_equal(ph, JOURNAL_BEGUN);
+    assert_int_equal(s.cloud.reads, 1);
+    assert_false(state_has_ws(&s, NULL));
+    assert_false(cloud_has_ws(&s));
+    /* nothing pending any more */
+    assert_int_equal(next_run(&s, NULL, &o, &ph), 0);
+}
+
+static void test_journal__create_killed_after_request(void **unused)
+{
+    struct scenario s;
+    enum journal_outcome o;
+    enum journal_phase ph;
+    (void)unused;
+    scenario_init(&s, "c-request");
+    run_applier(&s, JOURNAL_CREATE, KILL_AFTER_REQUEST, NULL);
+    assert_true(cloud_has_ws(&s));
+    assert_false(state_has_ws(&s, NULL)); /* exists in Azure, not in state... */
+    assert_int_equal(next_run(&s, NULL, &o, &ph), 1);
+    assert_int_equal(o, JOURNAL_ADOPTED);
+    assert_int_equal(ph, JOURNAL_BEGUN);
+    assert_true(state_has_ws(&s, NULL)); /* ...until the next run recovers it */
+}
+
+static void test_journal__create_killed_after_response(void **unused)
+{
+    struct scenario s;
+    enum journal_outcome o;
+    enum journal_phase ph;
+    (void)unused;
+    scenario_init(&s, "c-response");
+    run_applier(&s, JOURNAL_CREATE, KILL_AFTER_RESPONSE, NULL);
+    assert_false(state_has_ws(&s, NULL));
+    assert_int_equal(next_run(&s, NULL, &o, &ph), 1);
+    assert_int_equal(o, JOURNAL_ADOPTED);
+    assert_int_equal(ph, JOURNAL_COMPLETED);
+    assert_true(state_has_ws(&s, NULL));
+}
+
+static void test_journal__delete_never_repeated(void **unused)
+{
+    struct scenario s;
+    enum journal_outcome o;
+    enum journal_phase ph;
+    (void)unused;
+    scenario_init(&s, "delete");
+    run_applier(&s, JOURNAL_CREATE, KILL_NEVER, NULL);
+    assert_true(state_has_ws(&s, NULL));
+
+    /* killed before the delete request: the resource stays in the state */
+    run_applier(&s, JOURNAL_DELETE, KILL_BEFORE_REQUEST, NULL);
+    assert_int_equal(next_run(&s, NULL, &o, &ph), 1);
+    assert_int_equal(o, JOURNAL_NOT_DELETED);
+    assert_true(state_has_ws(&s, NULL));
+    assert_true(cloud_has_ws(&s));
+
+    /* killed after the delete went out: removed from the state, and the
+     * recovery only read (the one delete was the killed run's) */
+    run_applier(&s, JOURNAL_DELETE, KILL_AFTER_REQUEST, NULL);
+    assert_false(cloud_has_ws(&s));
+    s.cloud.reads = 0;
+    assert_int_equal(next_run(&s, NULL, &o, &ph), 1);
+    assert_int_equal(o, JOURNAL_REMOVED);
+    assert_int_equal(s.cloud.reads, 1);
+    assert_int_equal(s.cloud.deletes, 0); /* counted in this process: none */
+    assert_false(state_has_ws(&s, NULL));
+}
+
+static void test_journal__encrypted_and_damage(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct crypt_keys keys, wrong;
+    struct scenario s;
+    struct journal j;
+    struct buf b;
+    enum journal_outcome o;
+    enum journal_phase ph;
+    int fd;
+    (void)unused;
+
+    crypt_keys_init(&keys);
+    crypt_keys_init(&wrong);
+    assert_int_equal(crypt_key_set_text(&keys.primary,
+                                        "000102030405060708090a0b0c0d0e0f"
+                                        "101112131415161718191a1b1c1d1e1f",
+                                        "k", &err),
+                     0);
+    assert_int_equal(crypt_key_set_text(&wrong.primary,
+                                        "ff0102030405060708090a0b0c0d0e0f"
+                                        "101112131415161718191a1b1c1d1e1f",
+                                        "k", &err),
+                     0);
+    scenario_init(&s, "encrypted");
+    run_applier(&s, JOURNAL_CREATE, KILL_AFTER_RESPONSE, &keys);
+    buf_init(&b, 1 << 20);
+    assert_int_equal(file_read_all(&b, s.journal_path, 1 << 20, &err), 0);
+    assert_null(strstr(b.ptr, "workspace"));
+    assert_null(strstr(b.ptr, "Disabled"));
+    assert_int_equal(journal_open(&j, s.journal_path, &wrong, &err), AMLSEC_ECORRUPT);
+    assert_int_equal(journal_open(&j, s.journal_path, NULL, &err), AMLSEC_EUSAGE);
+
+    /* a torn last record (killed inside write) is discarded */
+    fd = open(s.journal_path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "QU1MU0VD", 8), 8);
+    close(fd);
+    assert_int_equal(journal_open(&j, s.journal_path, &keys, &err), 0);
+    assert_int_equal(j.discarded_torn, 1);
+    assert_int_equal(journal_pending(&j, NULL, 0), 1);
+    journal_release(&j);
+    assert_int_equal(next_run(&s, &keys, &o, &ph), 1);
+    assert_int_equal(o, JOURNAL_ADOPTED);
+    assert_true(state_has_ws(&s, &keys));
+
+    /* a damaged complete record is refused, not skipped */
+    assert_int_equal(file_write_atomic(s.journal_path, "garbage\n{}\n", 11, 0600, &err), 0);
+    assert_int_equal(journal_open(&j, s.journal_path, &keys, &err), AMLSEC_ECORRUPT);
+    assert_non_null(strstr(err.msg, "line 1"));
+    buf_release(&b);
+    crypt_keys_release(&keys);
+    crypt_keys_release(&wrong);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_journal__create_killed_before_request),
+        cmocka_unit_test(test_journal__create_killed_after_request),
+        cmocka_unit_test(test_journal__create_killed_after_response),
+        cmocka_unit_test(test_journal__delete_never_repeated),
+        cmocka_unit_test(test_journal__encrypted_and_damage),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,474 @@
+/* Unit tests for the Azure Blob backend against Azurite (npm `azurite`),
+ * which this test installs (npm ci from tests/azurite/, cached in the build
+ * tree) and starts on 127.0.0.1 with a temporary directory.
+ *
+ * Covers: Shared Key signing, state round trips, two processes racing for
+ * the lease, waiting for it, a killed holder's lease expiring on its own
+ * (15 s, the shortest lease Azure allows) while a live holder's is renewed,
+ * force-unlock by id, ETag conflicts, SAS tokens, and the amlsec CLI on the
+ * azurerm backend. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "state/backend.h"
+#include "state/backend_blob.h"
+#include "state/blob_client.h"
+#include "util/error.h"
+
+/* Azurite's documented development account (not a secret). */
+#define DEV_ACCOUNT "devstoreaccount1"
+#define DEV_KEY                                                                                    \
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+static char build_dir[PATH_MAX];
+static char endpoint[128];
+static char data_dir[256];
+static pid_t azurite_pid;
+
+static int free_port(void)
+{
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static int port_open(int port)
+{
+    struct sockaddr_in a = {0};
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+static int start_azurite(void **unused)
+{
+    char exe[PATH_MAX], cmd[4 * PATH_MAX], bin[PATH_MAX + 64], port_s[16];
+    ssize_t n;
+    int port;
+    (void)unused;
+
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = '\0';
+    snprintf(build_dir, sizeof(build_dir), "%s/azurite", dirname(exe));
+    /* npm ci only when the lockfile changed (the copy is the stamp). */
+    snprintf(cmd, sizeof(cmd),
+             "set -e; mkdir -p '%s'; cd '%s'; "
+             "if ! cmp -s '%s/tests/azurite/package-lock.json' package-lock.json || "
+             "[ ! -x node_modules/.bin/azurite-blob ]; then "
+             "cp '%s/tests/azurite/package.json' '%s/tests/azurite/package-lock.json' .; "
+             "npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1 || "
+             "{ cat npm.log >&2; exit 1; }; fi",
+             build_dir, build_dir, AMLSEC_SRC_DIR, AMLSEC_SRC_DIR, AMLSEC_SRC_DIR);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "state_blob: npm ci of azurite failed\n");
+        return -1;
+    }
+    snprintf(data_dir, sizeof(data_dir), "/tmp/amlsec-azurite-XXXXXX");
+    if (mkdtemp(data_dir) == NULL)
+        return -1;
+    port = free_port();
+    if (port <= 0)
+        return -1;
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    snprintf(bin, sizeof(bin), "%s/node_modules/.bin/azurite-blob", build_dir);
+    azurite_pid = fork();
+    if (azurite_pid == 0) {
+        char log[300];
+        /* Azurite must not outlive the test, nor hold CTest's pipes. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        snprintf(log, sizeof(log), "%s.log", data_dir);
+        if (!freopen("/dev/null", "w", stdout) || !freopen(log, "w", stderr))
+            _exit(127);
+        execl(bin, "azurite-blob", "--blobHost", "127.0.0.1", "--blobPort", port_s, "--location",
+              data_dir, "--silent", "--disableTelemetry", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 300 && !port_open(port); i++)
+        usleep(50 * 1000);
+    if (!port_open(port)) {
+        fprintf(stderr, "state_blob: azurite did not start on port %d\n", port);
+        return -1;
+    }
+    snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d/" DEV_ACCOUNT, port);
+    return 0;
+}
+
+static int stop_azurite(void **unused)
+{
+    char cmd[600];
+    (void)unused;
+    if (azurite_pid > 0) {
+        kill(azurite_pid, SIGTERM);
+        waitpid(azurite_pid, NULL, 0);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf '%.250s' '%.250s.log'", data_dir, data_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct blob_client_opts opts_for(const char *container, const char *blob)
+{
+    struct blob_client_opts o = {0};
+    o.endpoint = endpoint;
+    o.container = container;
+    o.blob = blob;
+    o.shared_key = DEV_KEY;
+    return o;
+}
+
+static void make_container(const char *name)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct blob_client_opts o = opts_for(name, "x");
+    struct blob_client *bc;
+    struct blob_response r;
+    assert_int_equal(blob_client_new(&bc, &o, &err), 0);
+    blob_response_init(&r);
+    assert_int_equal(blob_client_create_container(bc, &r, &err), 0);
+    assert_int_equal(r.status, 201);
+    blob_response_release(&r);
+    blob_client_free(bc);
+}
+
+static struct state_backend *open_be(const char *container, const char *blob, int lease)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct blob_client_opts o = opts_for(container, blob);
+    struct state_backend *be;
+    if (backend_blob_new(&be, &o, lease, &err) < 0)
+        fail_msg("backend_blob_new: %s", err.msg);
+    return be;
+}
+
+static void add_rg(struct state *st, const char *name)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_resource r = {0};
+    r.address = (char *)name;
+    r.kind = "azurerm_resource_group";
+    r.arm_id = "/subscriptions/s/resourceGroups/rg";
+    r.api_version = "2021-04-01";
+    r.attributes = json_pack("{s:s}", "location", "westeurope");
+    assert_int_equal(state_put(st, &r, &err), 0);
+    json_decref(r.attributes);
+}
+
+static void test_state_blob__roundtrip_and_wrong_key(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    struct state st, back;
+    int existed;
+    struct blob_client_opts bad;
+    (void)unused;
+
+    make_container("roundtrip");
+    be = open_be("roundtrip", "env/prod.state", 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
+    assert_int_equal(existed, 0);
+    add_rg(&st, "azurerm_resource_group.rg");
+    /* Read before the lock: the lock changed the blob, so the write must
+     * not go through (read again under the lock). */
+    assert_int_equal(state_backend_lock(be, "apply", 0, NULL, &err), 0);
+    assert_int_equal(state_backend_save(be, &st, NULL, &err), AMLSEC_ECONFLICT);
+    state_release(&st);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
+    assert_int_equal(existed, 0); /* the lock's empty blob is no state */
+    add_rg(&st, "azurerm_resource_group.rg");
+    assert_int_equal(state_backend_save(be, &st, NULL, &err), 0);
+    assert_int_equal(state_backend_save(be, &st, NULL, &err), 0); /* snapshot + If-Match */
+    assert_int_equal(state_backend_unlock(be, &err), 0);
+    state_backend_free(be);
+
+    be = open_be("roundtrip", "env/prod.state", 0);
+    assert_int_equal(state_backend_load(&back, &existed, be, NULL, &err), 0);
+    assert_int_equal(existed, 1);
+    assert_int_equal(back.serial, 2);
+    assert_string_equal(back.lineage, st.lineage);
+    assert_non_null(state_find(&back, "azurerm_resource_group.rg"));
+    state_release(&back);
+    state_release(&st);
+    state_backend_free(be);
+
+    /* a wrong shared key is refused by the service */
+    bad = opts_for("roundtrip", "env/prod.state");
+    bad.shared_key = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+                     "AAAAAAAAAAAAAAAAAAAAAAAAAA==";
+    assert_int_equal(backend_blob_new(&be, &bad, 0, &err), 0);
+    assert_int_equal(state_backend_load(&back, &existed, be, NULL, &err), AMLSEC_EHTTP);
+    assert_non_null(strstr(err.msg, "403"));
+    assert_null(strstr(err.msg, "BBBBBBBB")); /* the key never appears */
+    state_backend_free(be);
+}
+
+static void test_state_blob__etag_conflict(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *a, *b;
+    struct state sa, sb;
+    int existed;
+    (void)unused;
+
+    make_container("conflict");
+    a = open_be("conflict", "s", 0);
+    b = open_be("conflict", "s", 0);
+    assert_int_equal(state_backend_load(&sa, &existed, a, NULL, &err), 0);
+    assert_int_equal(state_backend_save(a, &sa, NULL, &err), 0);
+    assert_int_equal(state_backend_load(&sb, &existed, b, NULL, &err), 0);
+    assert_int_equal(state_backend_load(&sa, &existed, a, NULL, &err) == 0 ? 0 : 1, 0);
+    state_release(&sa);
+    assert_int_equal(state_backend_load(&sa, &existed, a, NULL, &err), 0);
+    add_rg(&sa, "a.one");
+    assert_int_equal(state_backend_save(a, &sa, NULL, &err), 0);
+    add_rg(&sb, "b.one");
+    assert_int_equal(state_backend_save(b, &sb, NULL, &err), AMLSEC_ECONFLICT);
+    assert_non_null(strstr(err.msg, "ETag"));
+    /* a writer without the lease is refused while someone holds it */
+    assert_int_equal(state_backend_lock(a, "apply", 0, NULL, &err), 0);
+    state_release(&sb);
+    assert_int_equal(state_backend_load(&sb, &existed, b, NULL, &err), 0);
+    assert_int_equal(state_backend_save(b, &sb, NULL, &err), AMLSEC_ELOCKED);
+    state_release(&sa);
+    state_release(&sb);
+    state_backend_free(a);
+    state_backend_free(b);
+}
+
+/* Child: take the lease (waiting up to timeout_ms), hold it hold_ms, exit 0;
+ * exit 3 with the message on outfd when locked out. */
+static void lease_child(const char *container, long timeout_ms, int hold_ms, int lease, int startfd,
+                        int outfd, int idfd)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    char go;
+    int rc;
+
+    if (startfd >= 0 && read(startfd, &go, 1) != 1)
+        _exit(1);
+    be = open_be(container, "s", lease);
+    rc = state_backend_lock(be, "apply", timeout_ms, NULL, &err);
+    if (rc == AMLSEC_ELOCKED) {
+        if (write(outfd, err.msg, strlen(err.msg)) < 0)
+            _exit(1);
+        _exit(3);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "lease_child: %s\n", err.msg);
+        _exit(1);
+    }
+    if (idfd >= 0 && write(idfd, be->lock.id, strlen(be->lock.id)) < 0)
+        _exit(1);
+    usleep((useconds_t)hold_ms * 1000);
+    state_backend_free(be);
+    _exit(0);
+}
+
+static void test_state_blob__lease_race_and_wait(void **unused)
+{
+    int start[2], out[2], status, ok = 0, locked = 0;
+    char msg[2048];
+    pid_t kids[2];
+    ssize_t n;
+    (void)unused;
+
+    make_container("race");
+    assert_int_equal(pipe(start), 0);
+    assert_int_equal(pipe(out), 0);
+    for (int i = 0; i < 2; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            close(start[1]);
+            lease_child("race", 0, 1500, 0, start[0], out[1], -1);
+        }
+    }
+    close(start[0]);
+    assert_int_equal(write(start[1], "gg", 2), 2);
+    close(start[1]);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+        assert_true(WIFEXITED(status));
+        ok += WEXITSTATUS(status) == 0;
+        locked += WEXITSTATUS(status) == 3;
+    }
+    assert_int_equal(ok, 1);
+    assert_int_equal(locked, 1);
+    close(out[1]);
+    n = read(out[0], msg, sizeof(msg) - 1);
+    assert_true(n > 0);
+    msg[n] = '\0';
+    assert_non_null(strstr(msg, "for 'apply'"));
+    assert_non_null(strstr(msg, "force-unlock"));
+    close(out[0]);
+
+    /* the second one waits (-lock-timeout) and then proceeds */
+    assert_int_equal(pipe(out), 0);
+    kids[0] = fork();
+    if (kids[0] == 0)
+        lease_child("race", 0, 1000, 0, -1, out[1], -1);
+    usleep(400 * 1000);
+    kids[1] = fork();
+    if (kids[1] == 0)
+        lease_child("race", 10000, 10, 0, -1, out[1], -1);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    close(out[0]);
+    close(out[1]);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_state_blob__killed_holder_expires_live_one_renews(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    struct lock_info holder;
+    char id[64] = "";
+    int out[2], status;
+    double t0;
+    pid_t a;
+    ssize_t n;
+    (void)unused;
+
+    make_container("expiry");
+    assert_int_equal(pipe(out), 0);
+    /* A live holder with a 15 s lease keeps it past 15 s (renewed every 5 s). */
+    a = fork();
+    if (a == 0)
+        lease_child("expiry", 0, 60000, 15, -1, -1, out[1]);
+    n = read(out[0], id, 36);
+    assert_int_equal(n, 36);
+    id[36] = '\0';
+    t0 = now_s();
+    be = open_be("expiry", "s", 15);
+    sleep(17);
+    assert_int_equal(state_backend_lock(be, "plan", 0, &holder, &err), AMLSEC_ELOCKED);
+    assert_string_equal(holder.id, id);
+    assert_int_equal(holder.pid, a);
+
+    /* Killed: nobody renews, the lease expires by itself. */
+    kill(a, SIGKILL);
+    assert_int_equal(waitpid(a, &status, 0), a);
+    t0 = now_s();
+    assert_int_equal(state_backend_lock(be, "plan", 30000, NULL, &err), 0);
+    assert_true(now_s() - t0 < 17.0);
+    assert_int_equal(state_backend_unlock(be, &err), 0);
+
+    /* force-unlock by id frees a killed holder's lease at once. */
+    a = fork();
+    if (a == 0)
+        lease_child("expiry", 0, 60000, 60, -1, -1, out[1]);
+    n = read(out[0], id, 36);
+    assert_int_equal(n, 36);
+    kill(a, SIGKILL);
+    assert_int_equal(waitpid(a, &status, 0), a);
+    assert_int_equal(state_backend_lock(be, "plan", 0, &holder, &err), AMLSEC_ELOCKED);
+    assert_int_equal(state_backend_force_unlock(be, "00000000-0000-4000-8000-000000000000", &err),
+                     AMLSEC_ECONFLICT);
+    assert_int_equal(state_backend_force_unlock(be, id, &err), 0);
+    t0 = now_s();
+    assert_int_equal(state_backend_lock(be, "plan", 0, NULL, &err), 0);
+    assert_true(now_s() - t0 < 5.0);
+    state_backend_free(be);
+    close(out[0]);
+    close(out[1]);
+}
+
+static void test_state_blob__cli_azurerm(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    char amlsec[PATH_MAX + 16], cmd[4 * PATH_MAX], path[128];
+    char dir[] = "/tmp/amlsec-blob-cli-XXXXXX";
+    struct state st;
+    struct buf b;
+    FILE *f;
+    (void)unused;
+
+    make_container("cli");
+    snprintf(amlsec, sizeof(amlsec), "%s/../../amlsec", build_dir);
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(state_init(&st, &err), 0);
+    add_rg(&st, "azurerm_resource_group.rg");
+    st.serial = 4;
+    buf_init(&b, STATE_MAX_BYTES);
+    assert_int_equal(state_serialize(&st, &b, &err), 0);
+    snprintf(path, sizeof(path), "%s/in.json", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b.ptr, 1, b.len, f), b.len);
+    fclose(f);
+    buf_release(&b);
+    state_release(&st);
+    snprintf(cmd, sizeof(cmd),
+             "set -e; cd '%s'; A='%s'; "
+             "export AMLSEC_BACKEND=azurerm AMLSEC_BLOB_URL='%s' AMLSEC_STORAGE_CONTAINER=cli "
+             "AMLSEC_STATE_BLOB=team.state ARM_ACCESS_KEY='%s' AMLSEC_STATE_PASSPHRASE=pw; "
+             "\"$A\" state push in.json | grep -q 'serial 4'; "
+             "\"$A\" state list | grep -qx azurerm_resource_group.rg; "
+             "\"$A\" state mv azurerm_resource_group.rg azurerm_resource_group.main >/dev/null; "
+             "\"$A\" state list | grep -qx azurerm_resource_group.main; "
+             "\"$A\" state pull | head -c 7 | grep -q AMLSECX; "
+             "if AMLSEC_STATE_PASSPHRASE= \"$A\" state list 2>err.txt; then exit 9; fi; "
+             "grep -q 'is encrypted' err.txt; "
+             "if \"$A\" state push in.json 2>err.txt; then exit 8; fi; "
+             "grep -q 'older than' err.txt; "
+             "if ARM_ACCESS_KEY= \"$A\" state list 2>err.txt; then exit 7; fi; "
+             "grep -q 'needs credentials' err.txt; "
+             "if \"$A\" force-unlock 00000000-0000-4000-8000-000000000000 2>err.txt; then "
+             "exit 6; fi; grep -q 'not locked' err.txt",
+             dir, amlsec, endpoint, DEV_KEY);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_state_blob__roundtrip_and_wrong_key),
+        cmocka_unit_test(test_state_blob__etag_conflict),
+        cmocka_unit_test(test_state_blob__lease_race_and_wait),
+        cmocka_unit_test(test_state_blob__killed_holder_expires_live_one_renews),
+        cmocka_unit_test(test_state_blob__cli_azurerm),
+    };
+    return cmocka_run_group_tests(tests, start_azurite, stop_azurite);
+}
