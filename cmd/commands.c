@@ -57,6 +57,16 @@ const struct command commands[] = {
      "Options:\n"
      "  -json       every field (why, fix, kinds) as a JSON array\n"
      "  -markdown   the reference page (docs/rules.md is generated with it)\n"},
+    {"schema", cmd_schema, "Show the resource catalogue: kinds and their attributes",
+     "Usage: amlsec schema [-json | -markdown] [KIND...]\n"
+     "\n"
+     "Without KIND, lists every resource kind with its ARM type and api-version. With\n"
+     "KINDs, prints their attributes: type, flags (required, create-only, write-only,\n"
+     "sensitive, cannot be turned off) and defaults.\n"
+     "\n"
+     "Options:\n"
+     "  -json       everything, including ARM paths, allowed values and LRO patterns\n"
+     "  -markdown   the reference page (docs/resources.md is generated with it)\n"},
     {"fmt", cmd_fmt, "Rewrite .amlsec files in the canonical layout",
      "Usage: amlsec fmt [options] [PATH...]\n"
      "\n"

@@ -20,6 +20,7 @@ int cmd_completion(int argc, char **argv, struct cli_ctx *ctx);
 void completion_print_man(void);
 int cmd_render(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_rules(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_schema(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_fmt(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_state(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_force_unlock(int argc, char **argv, struct cli_ctx *ctx);

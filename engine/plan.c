@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "engine/graph.h"
+#include "engine/depgraph.h"
 #include "engine/known.h"
 #include "parser/value.h"
 #include "providers/arm/render.h"
@@ -30,7 +30,7 @@ struct builder {
     const struct plan_opts *o;
     struct diag_list *diags;
     struct errbuf *err;
-    struct graph *g;
+    struct depgraph *g;
     struct pending *items;
     size_t n, cap;
     struct plan *plan;
@@ -381,8 +381,8 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     it->c.address = strdup(in->address);
     it->c.kind = strdup(r->kind);
     it->c.arm_id = dup_or_null(id);
-    it->c.arm_type = strdup(k->arm_type);
-    it->c.api_version = strdup(k->api_version);
+    it->c.arm_type = strdup(k->arm.type);
+    it->c.api_version = strdup(k->arm.api_version);
     attrs = known_fill(json_deep_copy(in->attrs), known_now, b, NULL);
     value = known_fill(json_deep_copy(in->value), known_now, b, NULL);
     it->c.after = collapse_refs(attrs);
@@ -509,7 +509,7 @@ static int plan_deletes(struct builder *b)
         it->c.address = strdup(se->address);
         it->c.kind = strdup(se->kind);
         it->c.arm_id = strdup(se->arm_id);
-        it->c.arm_type = strdup(k ? k->arm_type : "");
+        it->c.arm_type = strdup(k ? k->arm.type : "");
         it->c.api_version = dup_or_null(se->api_version);
         it->c.action = PLAN_DELETE;
         it->c.reason = strdup(r ? "delete_because_destroy" : "delete_because_no_config");
@@ -800,7 +800,7 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st,
     b.plan->destroy = o->destroy;
     plan_config_digest(b.plan->config_digest, cfg);
 
-    if ((rc = graph_build(&b.g, cfg, err)) < 0 || (rc = graph_sort(b.g, err)) < 0)
+    if ((rc = depgraph_build(&b.g, cfg, err)) < 0 || (rc = depgraph_sort(b.g, err)) < 0)
         goto out;
     if (o->refresh && (rc = refresh(&b, p)) < 0)
         goto out;
@@ -828,7 +828,7 @@ out:
     provider_results_release(b.res, b.nrefs);
     free(b.res);
     free(b.refs);
-    graph_free(b.g);
+    depgraph_free(b.g);
     if (rc == 0 && diags->errors > errors_before)
         rc = AMLSEC_EPARSE;
     return rc;

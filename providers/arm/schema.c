@@ -32,9 +32,16 @@ const struct schema_kind *schema_find_by_type(const char *arm_type)
     if (arm_type == NULL)
         return NULL;
     for (const struct schema_kind *k = schema_kinds; k->name; k++)
-        if (strcasecmp(k->arm_type, arm_type) == 0)
+        if (strcasecmp(k->arm.type, arm_type) == 0)
             return k;
     return NULL;
+}
+
+const struct arm_kind_info *schema_arm_kind(const char *arm_type, void *payload)
+{
+    const struct schema_kind *k = schema_find_by_type(arm_type);
+    (void)payload;
+    return k ? &k->arm : NULL;
 }
 
 static const struct schema_attr *block_attr(const struct schema_block *b, const char *name,
