@@ -205,9 +205,7 @@ int cmd_import(int argc, char **argv, struct cli_ctx *ctx)
             cli_error("%s", err.msg);
         goto out;
     }
-    if (strcasecmp(session_cloud_name(so.cloud, cfg), "local") == 0 &&
-        json_object_get(cfg->settings, "tenant") == NULL)
-        json_object_set_new(cfg->settings, "tenant", json_string("00000000-0000-0000-0000-00000000a11c"));
+    session_prepare_config(so.cloud, cfg);
     if (session_open(&s, &so, cfg) != EXIT_OK)
         goto out;
     rc = import_one(&s, cfg, argv[optind], argv[optind + 1], color);

@@ -21,7 +21,6 @@
 #include "util/banned.h"
 
 #define MAX_ADDRS 256
-#define LOCAL_TENANT_ID "00000000-0000-0000-0000-00000000a11c"
 
 enum mode { MODE_PLAN, MODE_APPLY, MODE_DESTROY };
 
@@ -184,11 +183,7 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
             cli_error("%s", err.msg);
         goto out;
     }
-    /* The embedded local cloud has one tenant; use it unless one is set. */
-    if ((strcasecmp(session_cloud_name(pc->so.cloud, cfg), "local") == 0 ||
-         strncmp(session_cloud_name(pc->so.cloud, cfg), "http://127.", 11) == 0) &&
-        json_object_get(cfg->settings, "tenant") == NULL)
-        json_object_set_new(cfg->settings, "tenant", json_string(LOCAL_TENANT_ID));
+    session_prepare_config(pc->so.cloud, cfg);
     pc->so.need_cloud = pc->refresh || pc->mode != MODE_PLAN;
     pc->so.lock = true;
     if (session_open(&s, &pc->so, cfg) != EXIT_OK)

@@ -29,6 +29,17 @@ const char *session_cloud_name(const char *flag, const struct config *cfg)
     return env && *env ? env : "public";
 }
 
+#define LOCAL_TENANT_ID "00000000-0000-0000-0000-00000000a11c"
+
+void session_prepare_config(const char *cloud_flag, struct config *cfg)
+{
+    const char *name = session_cloud_name(cloud_flag, cfg);
+    bool local = strcasecmp(name, "local") == 0 || strncmp(name, "http://127.", 11) == 0 ||
+                 strncmp(name, "http://localhost", 16) == 0;
+    if (local && json_object_get(cfg->settings, "tenant") == NULL)
+        json_object_set_new(cfg->settings, "tenant", json_string(LOCAL_TENANT_ID));
+}
+
 static int open_cloud(struct session *s, const struct session_opts *o, const struct config *cfg)
 {
     struct errbuf err = ERRBUF_INIT;

@@ -61,6 +61,10 @@ void session_close(struct session *s);
  * Does nothing against a real cloud. */
 int session_seed_existing(struct session *s, const struct config *cfg);
 
+/* Settings a local cloud implies: its single tenant, unless one is set.
+ * Call after loading the configuration, before planning. */
+void session_prepare_config(const char *cloud_flag, struct config *cfg);
+
 /* The cloud named by -cloud, settings.cloud, or ARM_ENVIRONMENT. */
 const char *session_cloud_name(const char *flag, const struct config *cfg);
 
