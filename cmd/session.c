@@ -118,6 +118,12 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
     /* a custom endpoint on loopback is a local cloud (amlsec-armlocal) */
     s->custom_local = custom && (strstr(name, "://127.") || strstr(name, "://localhost") ||
                                  strstr(name, "://[::1]"));
+    /* The client mirrors ARM's token buckets; the embedded cloud does not
+     * throttle, and AMLSEC_RATE_LIMIT=off says another endpoint does not. */
+    {
+        const char *rl = getenv("AMLSEC_RATE_LIMIT");
+        co.no_rate_limit = local || (rl && strcmp(rl, "off") == 0);
+    }
     if (local || custom)
         co.lro_poll_ms = 50; /* local clouds finish operations in milliseconds */
     if (arm_client_new(&s->client, &co, &err) < 0)
