@@ -22,6 +22,7 @@ int cmd_local_cloud(int argc, char **argv, struct cli_ctx *ctx)
                                          {"data", required_argument, NULL, 0},
                                          {"latency-ms", required_argument, NULL, 0},
                                          {"lro-ms", required_argument, NULL, 0},
+                                         {"flush-ms", required_argument, NULL, 0},
                                          {"throttle", required_argument, NULL, 0},
                                          {"auth", required_argument, NULL, 0},
                                          {"faults", required_argument, NULL, 0},

@@ -67,6 +67,11 @@ struct armlocal {
     char base_url[128];
     char *data_dir;
     char *state_path;
+    int dirty;           /* the store changed since the last write */
+    int flusher_running; /* a flusher thread writes dirty stores (flush_ms > 0) */
+    int stopping;
+    pthread_t flusher;
+    pthread_cond_t flush_cond;
     pthread_mutex_t mu;
     void *daemon; /* struct MHD_Daemon */
 
@@ -111,7 +116,10 @@ struct al_ctx {
 
 /* --- store.c --- */
 int al_store_load(struct armlocal *al, struct errbuf *err);
-int al_store_save(struct armlocal *al);
+int al_store_save(struct armlocal *al);  /* marks dirty; writes now when flush_ms is 0 */
+int al_store_flush(struct armlocal *al); /* writes a dirty store now (caller holds mu) */
+int al_flusher_start(struct armlocal *al, struct errbuf *err);
+void al_flusher_stop(struct armlocal *al);
 void al_store_reset(struct armlocal *al);
 json_t *al_resources(struct armlocal *al);
 json_t *al_rec_get(struct armlocal *al, const char *id); /* borrowed; NULL when absent */

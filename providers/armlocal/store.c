@@ -59,22 +59,106 @@ int al_store_load(struct armlocal *al, struct errbuf *err)
     return 0;
 }
 
-int al_store_save(struct armlocal *al)
+static int write_text(struct armlocal *al, char *text)
 {
     struct errbuf err = ERRBUF_INIT;
+    int rc = file_write_atomic(al->state_path, text, strlen(text), 0600, &err);
+    if (rc < 0)
+        log_msg(LOG_ERROR, "armlocal: %s", err.msg);
+    return rc;
+}
+
+int al_store_flush(struct armlocal *al)
+{
     char *text;
     int rc;
-
-    if (al->state_path == NULL)
+    if (al->state_path == NULL || !al->dirty)
         return 0;
     text = json_dumps(al->state, JSON_COMPACT);
     if (text == NULL)
         return AMLSEC_ENOMEM;
-    rc = file_write_atomic(al->state_path, text, strlen(text), 0600, &err);
+    al->dirty = 0;
+    rc = write_text(al, text);
     free(text);
     if (rc < 0)
-        log_msg(LOG_ERROR, "armlocal: %s", err.msg);
+        al->dirty = 1;
     return rc;
+}
+
+int al_store_save(struct armlocal *al)
+{
+    if (al->state_path == NULL)
+        return 0;
+    al->dirty = 1;
+    if (al->opts.flush_ms == 0 || !al->flusher_running)
+        return al_store_flush(al);
+    pthread_cond_signal(&al->flush_cond);
+    return 0;
+}
+
+/* Group commit: changes made within flush_ms of each other share one
+ * atomic write. The document is serialised under the lock and written
+ * outside it, so requests are not held up by fsync. */
+static void *flusher_main(void *arg)
+{
+    struct armlocal *al = arg;
+    pthread_mutex_lock(&al->mu);
+    while (!al->stopping) {
+        char *text = NULL;
+        if (!al->dirty) {
+            pthread_cond_wait(&al->flush_cond, &al->mu);
+            continue;
+        }
+        {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += (long)(al->opts.flush_ms % 1000) * 1000000L;
+            ts.tv_sec += al->opts.flush_ms / 1000 + ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            while (!al->stopping && pthread_cond_timedwait(&al->flush_cond, &al->mu, &ts) == 0)
+                ;
+        }
+        text = json_dumps(al->state, JSON_COMPACT);
+        if (text == NULL)
+            continue;
+        al->dirty = 0;
+        pthread_mutex_unlock(&al->mu);
+        if (write_text(al, text) < 0) {
+            pthread_mutex_lock(&al->mu);
+            al->dirty = 1;
+            pthread_mutex_unlock(&al->mu);
+        }
+        free(text);
+        pthread_mutex_lock(&al->mu);
+    }
+    pthread_mutex_unlock(&al->mu);
+    return NULL;
+}
+
+int al_flusher_start(struct armlocal *al, struct errbuf *err)
+{
+    if (al->state_path == NULL || al->opts.flush_ms == 0)
+        return 0;
+    if (pthread_create(&al->flusher, NULL, flusher_main, al) != 0)
+        return errbuf_set(err, AMLSEC_ERROR, "cannot start the store flusher thread");
+    al->flusher_running = 1;
+    return 0;
+}
+
+/* Stops the flusher and writes what is left; the caller does not hold mu. */
+void al_flusher_stop(struct armlocal *al)
+{
+    pthread_mutex_lock(&al->mu);
+    if (al->flusher_running) {
+        al->stopping = 1;
+        pthread_cond_signal(&al->flush_cond);
+        pthread_mutex_unlock(&al->mu);
+        pthread_join(al->flusher, NULL);
+        pthread_mutex_lock(&al->mu);
+        al->flusher_running = 0;
+    }
+    al_store_flush(al);
+    pthread_mutex_unlock(&al->mu);
 }
 
 void al_store_reset(struct armlocal *al)
