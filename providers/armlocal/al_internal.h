@@ -75,7 +75,8 @@ struct armlocal {
     pthread_mutex_t mu;
     void *daemon; /* struct MHD_Daemon */
 
-    json_t *state; /* {resources, ops, deletedWorkspaces, deletedVaults, counter} */
+    json_t *state;    /* {resources, ops, deletedWorkspaces, deletedVaults, counter} */
+    json_t *pec_keys; /* keys of private endpoint connection records (an index, not persisted) */
     uint64_t rng_fault;
 
     struct al_fault faults[64];
@@ -125,6 +126,7 @@ json_t *al_resources(struct armlocal *al);
 json_t *al_rec_get(struct armlocal *al, const char *id); /* borrowed; NULL when absent */
 json_t *al_rec_put(struct armlocal *al, const char *id, json_t *body); /* steals body */
 void al_rec_del_tree(struct armlocal *al, const char *id);
+void al_rec_del_key(struct armlocal *al, const char *key); /* key is already lowercase */
 void al_lower(char *dst, const char *src, size_t cap);
 void al_guid(struct armlocal *al, char out[37]);
 void al_hex32(struct armlocal *al, char out[33]);

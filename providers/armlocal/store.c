@@ -18,6 +18,8 @@
 
 #define STATE_FORMAT 1
 
+static void pec_index_rebuild(struct armlocal *al);
+
 static json_t *state_new(void)
 {
     return json_pack("{s:i, s:{}, s:{}, s:{}, s:{}, s:I}", "format", STATE_FORMAT, "resources",
@@ -32,6 +34,7 @@ int al_store_load(struct armlocal *al, struct errbuf *err)
     int rc;
 
     al->state = state_new();
+    pec_index_rebuild(al);
     if (al->state_path == NULL)
         return 0;
     buf_init(&b, (size_t)1 << 30);
@@ -56,6 +59,7 @@ int al_store_load(struct armlocal *al, struct errbuf *err)
     json_object_update_missing(doc, al->state);
     json_decref(al->state);
     al->state = doc;
+    pec_index_rebuild(al);
     return 0;
 }
 
@@ -165,7 +169,27 @@ void al_store_reset(struct armlocal *al)
 {
     json_decref(al->state);
     al->state = state_new();
+    pec_index_rebuild(al);
     al_store_save(al);
+}
+
+static int is_pec_key(const char *key)
+{
+    return strstr(key, "/privateendpointconnections/") != NULL;
+}
+
+static void pec_index_rebuild(struct armlocal *al)
+{
+    const char *k;
+    json_t *v;
+    if (al->pec_keys == NULL)
+        al->pec_keys = json_object();
+    json_object_clear(al->pec_keys);
+    json_object_foreach(al_resources(al), k, v)
+    {
+        if (is_pec_key(k))
+            json_object_set_new(al->pec_keys, k, json_true());
+    }
 }
 
 json_t *al_resources(struct armlocal *al)
@@ -196,6 +220,8 @@ json_t *al_rec_put(struct armlocal *al, const char *id, json_t *body)
     json_object_set_new(rec, "body", body);
     json_object_set_new(rec, "hidden", json_false());
     json_object_set(al_resources(al), key, rec);
+    if (is_pec_key(key))
+        json_object_set_new(al->pec_keys, key, json_true());
     json_decref(rec);
     return rec;
 }
@@ -212,9 +238,19 @@ void al_rec_del_tree(struct armlocal *al, const char *id)
     n = strlen(key);
     json_object_foreach_safe(res, tmp, k, v)
     {
-        if (strcmp(k, key) == 0 || (strncmp(k, key, n) == 0 && k[n] == '/'))
+        if (strcmp(k, key) == 0 || (strncmp(k, key, n) == 0 && k[n] == '/')) {
+            json_object_del(al->pec_keys, k);
             json_object_del(res, k);
+        }
     }
+}
+
+void al_rec_del_key(struct armlocal *al, const char *key)
+{
+    char copy[2048]; /* key may be owned by either object */
+    snprintf(copy, sizeof(copy), "%s", key);
+    json_object_del(al->pec_keys, copy);
+    json_object_del(al_resources(al), copy);
 }
 
 /* splitmix64 over (seed, counter): deterministic per --seed, continued across
