@@ -18,18 +18,20 @@ int cmd_local_cloud(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("local-cloud");
 #ifdef AMLSEC_HAVE_ARMLOCAL
-    static const struct option opts[] = {{"listen", required_argument, NULL, 0},
-                                         {"data", required_argument, NULL, 0},
-                                         {"latency-ms", required_argument, NULL, 0},
-                                         {"lro-ms", required_argument, NULL, 0},
-                                         {"throttle", required_argument, NULL, 0},
-                                         {"auth", required_argument, NULL, 0},
-                                         {"faults", required_argument, NULL, 0},
-                                         {"seed", required_argument, NULL, 0},
-                                         {"policy-definitions", required_argument, NULL, 0},
-                                         {"aliases", required_argument, NULL, 0},
-                                         {"tls-cert", required_argument, NULL, 0},
-                                         {"tls-key", required_argument, NULL, 0},
+    /* val = 1000 + index, so cli_getopt's answer names the flag */
+    static const struct option opts[] = {{"listen", required_argument, NULL, 1000 + 0},
+                                         {"data", required_argument, NULL, 1000 + 1},
+                                         {"latency-ms", required_argument, NULL, 1000 + 2},
+                                         {"lro-ms", required_argument, NULL, 1000 + 3},
+                                         {"flush-ms", required_argument, NULL, 1000 + 4},
+                                         {"throttle", required_argument, NULL, 1000 + 5},
+                                         {"auth", required_argument, NULL, 1000 + 6},
+                                         {"faults", required_argument, NULL, 1000 + 7},
+                                         {"seed", required_argument, NULL, 1000 + 8},
+                                         {"policy-definitions", required_argument, NULL, 1000 + 9},
+                                         {"aliases", required_argument, NULL, 1000 + 10},
+                                         {"tls-cert", required_argument, NULL, 1000 + 11},
+                                         {"tls-key", required_argument, NULL, 1000 + 12},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct armlocal_opts o;
@@ -37,7 +39,7 @@ int cmd_local_cloud(int argc, char **argv, struct cli_ctx *ctx)
     struct armlocal *al;
     char data[4096];
     sigset_t set;
-    int c, idx = 0, sig;
+    int c, sig;
 
     (void)ctx;
     if (armlocal_opts_embedded(&o, ".", data, sizeof(data), &err) < 0) {
@@ -45,18 +47,14 @@ int cmd_local_cloud(int argc, char **argv, struct cli_ctx *ctx)
         return EXIT_FAIL;
     }
     o.lro_ms = 1000;
-    for (;;) {
-        idx = -1;
-        c = getopt_long_only(argc, argv, "h", opts, &idx);
-        if (c == -1)
-            break;
-        if (c == 'h' || (c == 0 && strcmp(opts[idx].name, "help") == 0)) {
+    while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
+        if (c == CLI_HELP) {
             fputs(self->usage, stdout);
             return EXIT_OK;
         }
-        if (c != 0 || idx < 0)
-            return cli_usage_error(self, "unknown option; run 'amlsec local-cloud -h'");
-        if (armlocal_opts_set(&o, opts[idx].name, optarg, &err) < 0)
+        if (c < 1000 || c >= 1000 + (int)(sizeof(opts) / sizeof(opts[0])))
+            return EXIT_FAIL; /* cli_getopt printed the usage error */
+        if (armlocal_opts_set(&o, opts[c - 1000].name, optarg, &err) < 0)
             return cli_usage_error(self, "%s", err.msg);
     }
     if (optind < argc)

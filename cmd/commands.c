@@ -125,6 +125,7 @@ const struct command commands[] = {
      "  --data DIR                  where resources persist (default .amlsec/local)\n"
      "  --latency-ms N              added to every request (default 0)\n"
      "  --lro-ms N                  how long operations stay in progress (default 1000)\n"
+     "  --flush-ms N                group commit window for the data dir (default 50)\n"
      "  --throttle arm|off          ARM token buckets per subscription and principal\n"
      "  --auth required|off         require bearer tokens issued by the local cloud\n"
      "  --faults SPEC               e.g. 'kind=503,method=PUT,path=*/vaults/*,nth=2'\n"

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config re2c bison
   libcurl4-openssl-dev libjansson-dev libssl-dev libmicrohttpd-dev libcmocka-dev
   clang
+  curl openssl
 )
 
 missing=()

@@ -22,6 +22,8 @@ static const char usage[] =
     "  --data DIR                  persist resources under DIR (default: memory only)\n"
     "  --latency-ms N              added to every request (default 0)\n"
     "  --lro-ms N                  how long operations stay in progress (default 1000)\n"
+    "  --flush-ms N                group commit window for --data (default 0: each write is\n"
+    "                              synced before its answer)\n"
     "  --throttle arm|off          ARM token buckets per subscription and principal\n"
     "  --auth required|off         require bearer tokens issued by the local cloud\n"
     "  --faults SPEC               inject faults, e.g. "
@@ -44,6 +46,7 @@ int main(int argc, char **argv)
                                          {"data", required_argument, NULL, 0},
                                          {"latency-ms", required_argument, NULL, 0},
                                          {"lro-ms", required_argument, NULL, 0},
+                                         {"flush-ms", required_argument, NULL, 0},
                                          {"throttle", required_argument, NULL, 0},
                                          {"auth", required_argument, NULL, 0},
                                          {"faults", required_argument, NULL, 0},

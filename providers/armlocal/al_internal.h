@@ -67,10 +67,16 @@ struct armlocal {
     char base_url[128];
     char *data_dir;
     char *state_path;
+    int dirty;           /* the store changed since the last write */
+    int flusher_running; /* a flusher thread writes dirty stores (flush_ms > 0) */
+    int stopping;
+    pthread_t flusher;
+    pthread_cond_t flush_cond;
     pthread_mutex_t mu;
     void *daemon; /* struct MHD_Daemon */
 
-    json_t *state; /* {resources, ops, deletedWorkspaces, deletedVaults, counter} */
+    json_t *state;    /* {resources, ops, deletedWorkspaces, deletedVaults, counter} */
+    json_t *pec_keys; /* keys of private endpoint connection records (an index, not persisted) */
     uint64_t rng_fault;
 
     struct al_fault faults[64];
@@ -111,12 +117,16 @@ struct al_ctx {
 
 /* --- store.c --- */
 int al_store_load(struct armlocal *al, struct errbuf *err);
-int al_store_save(struct armlocal *al);
+int al_store_save(struct armlocal *al);  /* marks dirty; writes now when flush_ms is 0 */
+int al_store_flush(struct armlocal *al); /* writes a dirty store now (caller holds mu) */
+int al_flusher_start(struct armlocal *al, struct errbuf *err);
+void al_flusher_stop(struct armlocal *al);
 void al_store_reset(struct armlocal *al);
 json_t *al_resources(struct armlocal *al);
 json_t *al_rec_get(struct armlocal *al, const char *id); /* borrowed; NULL when absent */
 json_t *al_rec_put(struct armlocal *al, const char *id, json_t *body); /* steals body */
 void al_rec_del_tree(struct armlocal *al, const char *id);
+void al_rec_del_key(struct armlocal *al, const char *key); /* key is already lowercase */
 void al_lower(char *dst, const char *src, size_t cap);
 void al_guid(struct armlocal *al, char out[37]);
 void al_hex32(struct armlocal *al, char out[33]);

@@ -21,15 +21,16 @@
 struct armlocal;
 
 struct armlocal_opts {
-    const char *listen_host;            /* must be a loopback address; NULL = 127.0.0.1 */
-    unsigned port;                      /* 0 = ephemeral */
-    const char *data_dir;               /* NULL = in memory only (nothing persisted) */
-    unsigned latency_ms;                /* added to every request */
-    unsigned lro_ms;                    /* how long operations stay in progress */
-    int throttle;                       /* 1 = ARM token buckets, 0 = off */
-    int auth_required;                  /* 1 = ARM calls need a bearer token issued here */
-    const char *faults;                 /* fault rules, see docs/local-cloud.md; NULL = none */
-    uint64_t seed;                      /* makes generated GUIDs and key versions deterministic */
+    const char *listen_host; /* must be a loopback address; NULL = 127.0.0.1 */
+    unsigned port;           /* 0 = ephemeral */
+    const char *data_dir;    /* NULL = in memory only (nothing persisted) */
+    unsigned latency_ms;     /* added to every request */
+    unsigned lro_ms;         /* how long operations stay in progress */
+    unsigned flush_ms;       /* group commit window for data_dir; 0 = written before answering */
+    int throttle;            /* 1 = ARM token buckets, 0 = off */
+    int auth_required;       /* 1 = ARM calls need a bearer token issued here */
+    const char *faults;      /* fault rules, see docs/local-cloud.md; NULL = none */
+    uint64_t seed;           /* makes generated GUIDs and key versions deterministic */
     const char *policy_definitions_dir; /* JSON exports; NULL = none */
     const char *aliases_csv;            /* "alias,defaultPath" CSV; NULL = none */
     const char *tls_cert;               /* PEM paths; both or neither */
@@ -39,11 +40,14 @@ struct armlocal_opts {
 
 #define ARMLOCAL_OPTS_INIT                                                                         \
     {                                                                                              \
-        NULL, 0, NULL, 0, 1000, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, {0}                         \
+        NULL, 0, NULL, 0, 1000, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL,                          \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
     }
 
 /* Sets one option from its command-line spelling (without dashes):
- * listen (HOST:PORT), data, latency-ms, lro-ms, throttle (arm|off),
+ * listen (HOST:PORT), data, latency-ms, lro-ms, flush-ms, throttle (arm|off),
  * auth (required|off), faults, seed, policy-definitions, aliases, tls-cert,
  * tls-key. value is borrowed and must outlive opts; a parsed listen host is
  * kept in opts->listen_buf (listen_host points there). Both amlsec-armlocal

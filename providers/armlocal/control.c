@@ -341,6 +341,79 @@ static void merge(json_t *dst, const json_t *patch)
     }
 }
 
+/* The ARM type of a resource id ("Microsoft.Network/virtualNetworks/subnets"). */
+static void type_of(const char *id, char *out, size_t cap)
+{
+    struct al_path p;
+    size_t prov = AL_MAX_SEGS;
+    out[0] = '\0';
+    if (al_path_parse(&p, id) < 0)
+        return;
+    for (size_t i = 0; i + 1 < p.nsegs; i++)
+        if (strcasecmp(p.segs[i], "providers") == 0)
+            prov = i;
+    if (prov == AL_MAX_SEGS) {
+        if (p.nsegs == 4 && strcasecmp(p.segs[2], "resourceGroups") == 0)
+            snprintf(out, cap, "Microsoft.Resources/resourceGroups");
+        return;
+    }
+    snprintf(out, cap, "%s", p.segs[prov + 1]);
+    for (size_t i = prov + 2; i < p.nsegs; i += 2) {
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, "/%s", p.segs[i]);
+    }
+}
+
+/* Seeding a resource also creates its missing resource group and parents
+ * (what `existing` lookups need: a subnet needs its virtual network). */
+static void seed_ancestors(struct armlocal *al, const char *id, const json_t *loc)
+{
+    char prefix[2048], type[512];
+    const char *prov = strcasestr(id, "/providers/"), *q;
+    size_t n = strlen(id);
+    while (prov && (q = strcasestr(prov + 1, "/providers/")) != NULL)
+        prov = q;
+    for (size_t i = 1; i < n && i < sizeof(prefix); i++) {
+        int slashes = 0;
+        json_t *body;
+        if (id[i] != '/')
+            continue;
+        memcpy(prefix, id, i);
+        prefix[i] = '\0';
+        for (size_t j = 0; j < i; j++)
+            slashes += prefix[j] == '/';
+        /* candidates: the resource group (4 segments), and resources below
+         * the last provider namespace (ns/type/name pairs) */
+        if (!(slashes == 4 && strncasecmp(prefix, "/subscriptions/", 15) == 0 &&
+              strcasestr(prefix, "/resourceGroups/")) &&
+            !(prov && i > (size_t)(prov - id) + 11)) {
+            continue;
+        }
+        type_of(prefix, type, sizeof(type));
+        if (type[0] == '\0' || strchr(type, '/') == NULL || al_rec_get(al, prefix))
+            continue;
+        {
+            /* only whole ns/type/name prefixes name resources */
+            struct al_path pp;
+            size_t k = AL_MAX_SEGS;
+            if (al_path_parse(&pp, prefix) < 0)
+                continue;
+            for (size_t j = 0; j + 1 < pp.nsegs; j++)
+                if (strcasecmp(pp.segs[j], "providers") == 0)
+                    k = j;
+            if (k != AL_MAX_SEGS && (pp.nsegs - (k + 2)) % 2 != 0)
+                continue;
+            if (k != AL_MAX_SEGS && pp.nsegs - (k + 2) == 0)
+                continue;
+        }
+        body = json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", prefix, "name", strrchr(prefix, '/') + 1,
+                         "type", type, "properties", "provisioningState", "Succeeded");
+        json_object_set_new(body, "location",
+                            json_string(json_is_string(loc) ? json_string_value(loc) : "eastus"));
+        al_rec_put(al, prefix, body);
+    }
+}
+
 static void control_resource(struct al_ctx *c, const char *m, const char *id)
 {
     json_t *rec = al_rec_get(c->al, id), *b;
@@ -370,7 +443,12 @@ static void control_resource(struct al_ctx *c, const char *m, const char *id)
     }
     if (strcasecmp(m, "PUT") == 0) {
         const char *slash = strrchr(id, '/');
+        char type[512];
         json_object_set_new(b, "id", json_string(id));
+        type_of(id, type, sizeof(type));
+        if (json_object_get(b, "type") == NULL && type[0])
+            json_object_set_new(b, "type", json_string(type));
+        seed_ancestors(c->al, id, json_object_get(b, "location"));
         if (json_object_get(b, "name") == NULL)
             json_object_set_new(b, "name", json_string(slash + 1));
         if (!json_is_object(json_object_get(b, "properties")))

@@ -201,12 +201,12 @@ json_t *al_render(struct al_ctx *c, json_t *rec)
         size_t n;
         al_lower(prefix, id, sizeof(prefix));
         n = strlen(prefix);
-        json_object_foreach(al_resources(c->al), k, v)
+        json_object_foreach(c->al->pec_keys, k, v)
         {
             if (strncmp(k, prefix, n) == 0 &&
                 strncmp(k + n, "/privateendpointconnections/", 28) == 0 &&
                 strchr(k + n + 28, '/') == NULL)
-                json_array_append(list, json_object_get(v, "body"));
+                json_array_append(list, json_object_get(al_rec_get(c->al, k), "body"));
         }
         if (strcasecmp(type, "Microsoft.MachineLearningServices/workspaces") == 0)
             json_object_set_new(json_object_get(body, "properties"), "privateLinkCount",
@@ -281,16 +281,25 @@ static void finish_op(struct armlocal *al, const char *opid, json_t *op)
         al_rules_after_write(al, t, id);
 }
 
+/* Finishes operations past their deadline; forgets finished ones after an
+ * hour (their status URLs then answer 404, as Azure's eventually do). */
 void al_ops_advance(struct armlocal *al, int64_t now)
 {
     json_t *ops = json_object_get(al->state, "ops"), *op;
     const char *k;
+    void *tmp;
     int changed = 0;
-    json_object_foreach(ops, k, op)
+    json_object_foreach_safe(ops, tmp, k, op)
     {
-        if (strcmp(json_string_value(json_object_get(op, "status")), "InProgress") == 0 &&
-            json_integer_value(json_object_get(op, "end")) <= now) {
-            finish_op(al, k, op);
+        const char *status = json_string_value(json_object_get(op, "status"));
+        int64_t end = json_integer_value(json_object_get(op, "end"));
+        if (status && strcmp(status, "InProgress") == 0) {
+            if (end <= now) {
+                finish_op(al, k, op);
+                changed = 1;
+            }
+        } else if (end < now - 3600 * 1000) {
+            json_object_del(ops, k);
             changed = 1;
         }
     }

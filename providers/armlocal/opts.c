@@ -47,6 +47,10 @@ int armlocal_opts_set(struct armlocal_opts *o, const char *flag, const char *v, 
             o->latency_ms = (unsigned)n;
         else
             o->lro_ms = (unsigned)n;
+    } else if (strcmp(flag, "flush-ms") == 0) {
+        if ((rc = parse_uint(&n, flag, v, 60000, err)) < 0)
+            return rc;
+        o->flush_ms = (unsigned)n;
     } else if (strcmp(flag, "seed") == 0) {
         if ((rc = parse_uint(&n, flag, v, ~0ULL, err)) < 0)
             return rc;
@@ -85,5 +89,6 @@ int armlocal_opts_embedded(struct armlocal_opts *o, const char *workdir, char *d
     *o = d;
     o->data_dir = data_buf;
     o->lro_ms = 0;
+    o->flush_ms = 50; /* group commit: one atomic write per burst; flushed at stop */
     return 0;
 }

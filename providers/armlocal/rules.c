@@ -385,12 +385,13 @@ static void remove_connections(struct armlocal *al, const char *pe_id)
     const char *k;
     json_t *rec;
     void *tmp;
-    json_object_foreach_safe(al_resources(al), tmp, k, rec)
+    json_object_foreach_safe(al->pec_keys, tmp, k, rec)
     {
-        const char *pid =
-            str(al_jpath(json_object_get(rec, "body"), "properties.privateEndpoint.id"));
+        const char *pid;
+        rec = json_object_get(al_resources(al), k);
+        pid = str(al_jpath(json_object_get(rec, "body"), "properties.privateEndpoint.id"));
         if (strstr(k, "/privateendpointconnections/") && pid && strcasecmp(pid, pe_id) == 0)
-            json_object_del(al_resources(al), k);
+            al_rec_del_key(al, k);
     }
 }
 

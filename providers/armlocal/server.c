@@ -186,6 +186,7 @@ int armlocal_create(struct armlocal **out, const struct armlocal_opts *opts, con
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     al->opts = *opts;
     pthread_mutex_init(&al->mu, NULL);
+    pthread_cond_init(&al->flush_cond, NULL);
     snprintf(al->base_url, sizeof(al->base_url), "%s", base_url);
     al->rng_fault = opts->seed ^ 0x5eed;
     al->log_by_verb = json_object();
@@ -236,7 +237,9 @@ void armlocal_free(struct armlocal *al)
 {
     if (al == NULL)
         return;
+    al_flusher_stop(al);
     json_decref(al->state);
+    json_decref(al->pec_keys);
     json_decref(al->log_by_verb);
     json_decref(al->log_by_path);
     json_decref(al->policy_defs);
@@ -249,6 +252,7 @@ void armlocal_free(struct armlocal *al)
     free((char *)al->opts.aliases_csv);
     free(al->tls_cert_pem);
     free(al->tls_key_pem);
+    pthread_cond_destroy(&al->flush_cond);
     pthread_mutex_destroy(&al->mu);
     free(al);
 }
@@ -328,6 +332,12 @@ int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, stru
                           host, opts->port);
     }
     al->daemon = d;
+    if ((rc = al_flusher_start(al, err)) < 0) {
+        MHD_stop_daemon(d);
+        al->daemon = NULL;
+        armlocal_free(al);
+        return rc;
+    }
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(al->base_url, sizeof(al->base_url), "%s://%s:%u", tls ? "https" : "http", host,
              info ? (unsigned)info->port : opts->port);

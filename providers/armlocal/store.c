@@ -18,6 +18,8 @@
 
 #define STATE_FORMAT 1
 
+static void pec_index_rebuild(struct armlocal *al);
+
 static json_t *state_new(void)
 {
     return json_pack("{s:i, s:{}, s:{}, s:{}, s:{}, s:I}", "format", STATE_FORMAT, "resources",
@@ -32,6 +34,7 @@ int al_store_load(struct armlocal *al, struct errbuf *err)
     int rc;
 
     al->state = state_new();
+    pec_index_rebuild(al);
     if (al->state_path == NULL)
         return 0;
     buf_init(&b, (size_t)1 << 30);
@@ -56,32 +59,137 @@ int al_store_load(struct armlocal *al, struct errbuf *err)
     json_object_update_missing(doc, al->state);
     json_decref(al->state);
     al->state = doc;
+    pec_index_rebuild(al);
     return 0;
 }
 
-int al_store_save(struct armlocal *al)
+static int write_text(struct armlocal *al, char *text)
 {
     struct errbuf err = ERRBUF_INIT;
+    int rc = file_write_atomic(al->state_path, text, strlen(text), 0600, &err);
+    if (rc < 0)
+        log_msg(LOG_ERROR, "armlocal: %s", err.msg);
+    return rc;
+}
+
+int al_store_flush(struct armlocal *al)
+{
     char *text;
     int rc;
-
-    if (al->state_path == NULL)
+    if (al->state_path == NULL || !al->dirty)
         return 0;
     text = json_dumps(al->state, JSON_COMPACT);
     if (text == NULL)
         return AMLSEC_ENOMEM;
-    rc = file_write_atomic(al->state_path, text, strlen(text), 0600, &err);
+    al->dirty = 0;
+    rc = write_text(al, text);
     free(text);
     if (rc < 0)
-        log_msg(LOG_ERROR, "armlocal: %s", err.msg);
+        al->dirty = 1;
     return rc;
+}
+
+int al_store_save(struct armlocal *al)
+{
+    if (al->state_path == NULL)
+        return 0;
+    al->dirty = 1;
+    if (al->opts.flush_ms == 0 || !al->flusher_running)
+        return al_store_flush(al);
+    pthread_cond_signal(&al->flush_cond);
+    return 0;
+}
+
+/* Group commit: changes made within flush_ms of each other share one
+ * atomic write. The document is serialised under the lock and written
+ * outside it, so requests are not held up by fsync. */
+static void *flusher_main(void *arg)
+{
+    struct armlocal *al = arg;
+    pthread_mutex_lock(&al->mu);
+    while (!al->stopping) {
+        char *text = NULL;
+        if (!al->dirty) {
+            pthread_cond_wait(&al->flush_cond, &al->mu);
+            continue;
+        }
+        {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += (long)(al->opts.flush_ms % 1000) * 1000000L;
+            ts.tv_sec += al->opts.flush_ms / 1000 + ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            while (!al->stopping && pthread_cond_timedwait(&al->flush_cond, &al->mu, &ts) == 0)
+                ;
+        }
+        text = json_dumps(al->state, JSON_COMPACT);
+        if (text == NULL)
+            continue;
+        al->dirty = 0;
+        pthread_mutex_unlock(&al->mu);
+        if (write_text(al, text) < 0) {
+            pthread_mutex_lock(&al->mu);
+            al->dirty = 1;
+            pthread_mutex_unlock(&al->mu);
+        }
+        free(text);
+        pthread_mutex_lock(&al->mu);
+    }
+    pthread_mutex_unlock(&al->mu);
+    return NULL;
+}
+
+int al_flusher_start(struct armlocal *al, struct errbuf *err)
+{
+    if (al->state_path == NULL || al->opts.flush_ms == 0)
+        return 0;
+    if (pthread_create(&al->flusher, NULL, flusher_main, al) != 0)
+        return errbuf_set(err, AMLSEC_ERROR, "cannot start the store flusher thread");
+    al->flusher_running = 1;
+    return 0;
+}
+
+/* Stops the flusher and writes what is left; the caller does not hold mu. */
+void al_flusher_stop(struct armlocal *al)
+{
+    pthread_mutex_lock(&al->mu);
+    if (al->flusher_running) {
+        al->stopping = 1;
+        pthread_cond_signal(&al->flush_cond);
+        pthread_mutex_unlock(&al->mu);
+        pthread_join(al->flusher, NULL);
+        pthread_mutex_lock(&al->mu);
+        al->flusher_running = 0;
+    }
+    al_store_flush(al);
+    pthread_mutex_unlock(&al->mu);
 }
 
 void al_store_reset(struct armlocal *al)
 {
     json_decref(al->state);
     al->state = state_new();
+    pec_index_rebuild(al);
     al_store_save(al);
+}
+
+static int is_pec_key(const char *key)
+{
+    return strstr(key, "/privateendpointconnections/") != NULL;
+}
+
+static void pec_index_rebuild(struct armlocal *al)
+{
+    const char *k;
+    json_t *v;
+    if (al->pec_keys == NULL)
+        al->pec_keys = json_object();
+    json_object_clear(al->pec_keys);
+    json_object_foreach(al_resources(al), k, v)
+    {
+        if (is_pec_key(k))
+            json_object_set_new(al->pec_keys, k, json_true());
+    }
 }
 
 json_t *al_resources(struct armlocal *al)
@@ -112,6 +220,8 @@ json_t *al_rec_put(struct armlocal *al, const char *id, json_t *body)
     json_object_set_new(rec, "body", body);
     json_object_set_new(rec, "hidden", json_false());
     json_object_set(al_resources(al), key, rec);
+    if (is_pec_key(key))
+        json_object_set_new(al->pec_keys, key, json_true());
     json_decref(rec);
     return rec;
 }
@@ -128,9 +238,19 @@ void al_rec_del_tree(struct armlocal *al, const char *id)
     n = strlen(key);
     json_object_foreach_safe(res, tmp, k, v)
     {
-        if (strcmp(k, key) == 0 || (strncmp(k, key, n) == 0 && k[n] == '/'))
+        if (strcmp(k, key) == 0 || (strncmp(k, key, n) == 0 && k[n] == '/')) {
+            json_object_del(al->pec_keys, k);
             json_object_del(res, k);
+        }
     }
+}
+
+void al_rec_del_key(struct armlocal *al, const char *key)
+{
+    char copy[2048]; /* key may be owned by either object */
+    snprintf(copy, sizeof(copy), "%s", key);
+    json_object_del(al->pec_keys, copy);
+    json_object_del(al_resources(al), copy);
 }
 
 /* splitmix64 over (seed, counter): deterministic per --seed, continued across

@@ -62,6 +62,13 @@ req PUT "/_armlocal/resources$VN" '{"type":"Microsoft.Network/virtualNetworks","
 req PUT "/_armlocal/resources$VN/subnets/pe" '{"type":"Microsoft.Network/virtualNetworks/subnets","properties":{"addressPrefix":"10.0.1.0/24"}}'
 expect_code 200 "seed subnet"
 req GET "$VN/subnets/pe?$V=2025-03-01"; expect_code 200 "seeded subnet readable"
+# seeding a subnet alone creates its resource group and virtual network, and infers types
+HUB=$S/resourceGroups/netrg/providers/Microsoft.Network/virtualNetworks/hub
+req PUT "/_armlocal/resources$HUB/subnets/s1" '{"properties":{"addressPrefix":"10.1.0.0/24"}}'; expect_code 200 "seed subnet only"
+expect_body '"type":"Microsoft.Network/virtualNetworks/subnets"' "type inferred"
+req GET "$S/resourceGroups/netrg?$V=2024-03-01"; expect_code 200 "seeded resource group"
+req GET "$HUB?$V=2025-03-01"; expect_code 200 "seeded virtual network"
+req GET "$HUB/subnets?$V=2025-03-01"; expect_body '"name":"s1"' "seeded subnet listed"
 PE=$RG/providers/Microsoft.Network/privateEndpoints
 req PUT "$PE/pe1?$V=2025-03-01" "{\"location\":\"eastus\",\"properties\":{\"subnet\":{\"id\":\"$VN/subnets/missing\"},\"privateLinkServiceConnections\":[]}}"
 expect_code 400 "missing subnet"; expect_body InvalidResourceReference "missing subnet"

@@ -175,6 +175,38 @@ static void test_armlocal__concurrent_requests(void **state)
     assert_int_equal(system(url), 0);
 }
 
+static void test_armlocal__group_commit_flushes_at_stop(void **state)
+{
+    struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
+    struct errbuf err = ERRBUF_INIT;
+    struct armlocal *al;
+    char url[512], dir[] = "/tmp/armlocal-unit-XXXXXX";
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(armlocal_opts_embedded(&o, dir, url, sizeof(url), &err), 0);
+    assert_int_equal(o.flush_ms, 50);
+    o.flush_ms = 10000; /* nothing is written before stop */
+    assert_int_equal(armlocal_start(&al, &o, &err), 0);
+    for (int i = 0; i < 20; i++) {
+        char u[512];
+        snprintf(u, sizeof(u), "%s" SUB "/resourceGroups/g%d?api-version=2024-03-01",
+                 armlocal_base_url(al), i);
+        assert_int_equal(http_status("PUT", u, "{\"location\":\"eastus\"}"), 201);
+    }
+    armlocal_stop(al); /* flushes */
+    o.flush_ms = 0;
+    assert_int_equal(armlocal_start(&al, &o, &err), 0);
+    {
+        char u[512];
+        snprintf(u, sizeof(u), "%s" SUB "/resourceGroups/g19?api-version=2024-03-01",
+                 armlocal_base_url(al));
+        assert_int_equal(http_status("GET", u, NULL), 200);
+    }
+    armlocal_stop(al);
+    snprintf(url, sizeof(url), "rm -rf '%s'", dir);
+    assert_int_equal(system(url), 0);
+}
+
 static void test_armlocal__lro_location_polling(void **state)
 {
     struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
@@ -258,6 +290,8 @@ static void test_armlocal__opts_set(void **state)
     assert_int_equal(o.port, 8080);
     assert_string_equal(o.listen_host, "127.0.0.1");
     assert_int_equal(armlocal_opts_set(&o, "lro-ms", "25", &err), 0);
+    assert_int_equal(armlocal_opts_set(&o, "flush-ms", "40", &err), 0);
+    assert_int_equal(o.flush_ms, 40);
     assert_int_equal(o.lro_ms, 25);
     assert_int_equal(armlocal_opts_set(&o, "throttle", "arm", &err), 0);
     assert_int_equal(o.throttle, 1);
@@ -279,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_armlocal__start_on_ephemeral_port),
         cmocka_unit_test(test_armlocal__refuses_non_loopback),
         cmocka_unit_test(test_armlocal__concurrent_requests),
+        cmocka_unit_test(test_armlocal__group_commit_flushes_at_stop),
         cmocka_unit_test(test_armlocal__lro_location_polling),
         cmocka_unit_test(test_armlocal__handle_without_sockets),
         cmocka_unit_test(test_armlocal__opts_set),
