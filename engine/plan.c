@@ -12,6 +12,7 @@
 #include "providers/arm/render.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
+#include "util/strmap.h"
 #include "util/banned.h"
 
 #define PLAN_MAX_DIFFS 64
@@ -38,6 +39,8 @@ struct builder {
     struct provider_ref *refs;
     struct provider_result *res;
     size_t nrefs;
+    struct strmap ref_index; /* lowercased ARM id -> position in refs */
+    struct strmap pending_index; /* address -> position in items */
 };
 
 const char *plan_action_name(enum plan_action a)
@@ -66,9 +69,9 @@ static const char *str_of(const json_t *obj, const char *key)
 
 static void add_ref(struct builder *b, const char *id, const char *type)
 {
-    for (size_t i = 0; i < b->nrefs; i++)
-        if (strcasecmp(b->refs[i].id, id) == 0)
-            return;
+    size_t at;
+    if (strmap_get(&b->ref_index, id, &at) || strmap_put(&b->ref_index, id, b->nrefs) < 0)
+        return;
     b->refs[b->nrefs].id = id;
     b->refs[b->nrefs].type = type;
     b->nrefs++;
@@ -76,10 +79,8 @@ static void add_ref(struct builder *b, const char *id, const char *type)
 
 static const struct provider_result *live_of(const struct builder *b, const char *id)
 {
-    for (size_t i = 0; id && i < b->nrefs; i++)
-        if (strcasecmp(b->refs[i].id, id) == 0)
-            return &b->res[i];
-    return NULL;
+    size_t at;
+    return id && strmap_get(&b->ref_index, id, &at) ? &b->res[at] : NULL;
 }
 
 static const char *instance_id(const struct cfg_instance *in)
@@ -577,10 +578,8 @@ static void deletes_without_verb(struct builder *b)
 
 static long find_pending(const struct builder *b, const char *address)
 {
-    for (size_t i = 0; i < b->n; i++)
-        if (strcmp(b->items[i].c.address, address) == 0)
-            return (long)i;
-    return -1;
+    size_t at;
+    return strmap_get(&b->pending_index, address, &at) ? (long)at : -1;
 }
 
 static void add_dep(struct plan_change *c, size_t idx)
@@ -787,6 +786,8 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st,
     int rc;
 
     memset(&b, 0, sizeof(b));
+    strmap_init(&b.ref_index, true);
+    strmap_init(&b.pending_index, false);
     b.cfg = cfg;
     b.st = st;
     b.o = o;
@@ -815,6 +816,11 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st,
     if (rc < 0)
         goto out;
     deletes_without_verb(&b);
+    for (size_t i = 0; i < b.n; i++)
+        if (strmap_put(&b.pending_index, b.items[i].c.address, i) < 0) {
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            goto out;
+        }
     link_dependencies(&b);
     for (size_t i = 0; i < b.n; i++)
         if (o->ntargets == 0 || targeted(&b, b.items[i].c.address))
@@ -828,6 +834,8 @@ out:
     provider_results_release(b.res, b.nrefs);
     free(b.res);
     free(b.refs);
+    strmap_release(&b.ref_index);
+    strmap_release(&b.pending_index);
     depgraph_free(b.g);
     if (rc == 0 && diags->errors > errors_before)
         rc = AMLSEC_EPARSE;

@@ -11,6 +11,7 @@
 #include "parser/parse.h"
 #include "parser/value.h"
 #include "util/error.h"
+#include "util/strmap.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -171,6 +172,9 @@ struct cfg_index {
     long *slots, *kinds; /* resource index + 1; 0 = empty */
     size_t mask;         /* capacity - 1 (a power of two) */
     size_t n;
+    /* instance address -> resource index * 2^32 + instance index, filled
+     * once instances exist (config_find_instance) */
+    struct strmap instances;
 };
 
 static uint64_t hash_key(bool existing, const char *kind, const char *name)
@@ -260,7 +264,21 @@ static void index_free(struct cfg_index *ix)
         return;
     free(ix->slots);
     free(ix->kinds);
+    strmap_release(&ix->instances);
     free(ix);
+}
+
+static int index_instances(struct config *cfg)
+{
+    if (cfg->index == NULL)
+        return 0;
+    for (size_t i = 0; i < cfg->nresources; i++)
+        for (size_t k = 0; k < cfg->resources[i].ninstances; k++)
+            if (cfg->resources[i].instances[k].address &&
+                strmap_put(&cfg->index->instances, cfg->resources[i].instances[k].address,
+                           ((size_t)i << 32) | k) < 0)
+                return AMLSEC_ENOMEM;
+    return 0;
 }
 
 /* --- structure ------------------------------------------------------------ */
@@ -1304,6 +1322,10 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         rc = expand(&ld, &cfg->resources[i]);
     if (rc < 0 || diags->errors)
         goto out;
+    if (index_instances(cfg) < 0) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
     done = calloc(cfg->nresources ? cfg->nresources : 1, 1);
     if (done == NULL) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
@@ -1365,6 +1387,11 @@ struct cfg_resource *config_find(const struct config *cfg, bool existing, const 
 
 struct cfg_instance *config_find_instance(const struct config *cfg, const char *address)
 {
+    size_t at;
+    if (cfg->index && cfg->index->instances.n)
+        return strmap_get(&cfg->index->instances, address, &at)
+                   ? &cfg->resources[at >> 32].instances[at & 0xffffffffu]
+                   : NULL;
     for (size_t i = 0; i < cfg->nresources; i++)
         for (size_t k = 0; k < cfg->resources[i].ninstances; k++)
             if (strcmp(cfg->resources[i].instances[k].address, address) == 0)
