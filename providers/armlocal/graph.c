@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/strmap.h"
 #include "util/banned.h"
 
 #define MAX_TOKS 100000
@@ -26,10 +27,20 @@ struct tok {
     char *text; /* malloc'd, never NULL after lex */
 };
 
+/* The values of one `in` list, hashed once per query: a 1000-id
+ * `where id in~ (...)` then costs one lookup per row, not 1000 compares. */
+struct in_set {
+    size_t start; /* token position after '(' */
+    size_t end;   /* token position after ')' */
+    struct strmap values;
+};
+
 struct query {
     struct tok *t; /* n + 1 entries, the last T_END */
     size_t n, cap;
     char err[256];
+    struct in_set *sets;
+    size_t nsets;
 };
 
 static void query_release(struct query *q)
@@ -37,6 +48,46 @@ static void query_release(struct query *q)
     for (size_t i = 0; q->t && i <= q->n && i < q->cap; i++)
         free(q->t[i].text);
     free(q->t);
+    for (size_t i = 0; i < q->nsets; i++)
+        strmap_release(&q->sets[i].values);
+    free(q->sets);
+}
+
+/* The set of the list starting at token start (just after '('), built on
+ * first use; NULL when the list is malformed or memory ran out. */
+static struct in_set *in_set_of(struct query *q, size_t start, int ci)
+{
+    struct in_set *set, *grown;
+    size_t pos = start;
+    for (size_t i = 0; i < q->nsets; i++)
+        if (q->sets[i].start == start)
+            return &q->sets[i];
+    grown = realloc(q->sets, (q->nsets + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return NULL;
+    q->sets = grown;
+    set = &q->sets[q->nsets];
+    set->start = start;
+    strmap_init(&set->values, ci != 0);
+    for (;;) {
+        struct tok *v = &q->t[pos];
+        if ((v->kind != T_STR && v->kind != T_NUM) || strmap_put(&set->values, v->text, 1) < 0)
+            goto bad;
+        pos++;
+        if (q->t[pos].kind == T_COMMA) {
+            pos++;
+            continue;
+        }
+        if (q->t[pos].kind == T_RP)
+            break;
+        goto bad;
+    }
+    set->end = pos + 1;
+    q->nsets++;
+    return set;
+bad:
+    strmap_release(&set->values);
+    return NULL;
 }
 
 static struct tok *tok_push(struct query *q)
@@ -248,24 +299,15 @@ static int cond(struct ev *e)
             return 0;
         }
         e->pos++;
-        for (;;) {
-            struct tok *v = &e->q->t[e->pos];
-            if (v->kind != T_STR && v->kind != T_NUM) {
+        {
+            struct in_set *set = in_set_of(e->q, e->pos, ci);
+            size_t one;
+            if (set == NULL) {
                 e->bad = 1;
                 return 0;
             }
-            hit |= ci ? strcasecmp(have, v->text) == 0 : strcmp(have, v->text) == 0;
-            e->pos++;
-            if (e->q->t[e->pos].kind == T_COMMA) {
-                e->pos++;
-                continue;
-            }
-            if (e->q->t[e->pos].kind == T_RP) {
-                e->pos++;
-                break;
-            }
-            e->bad = 1;
-            return 0;
+            hit = strmap_get(&set->values, have, &one);
+            e->pos = set->end;
         }
     } else {
         struct tok *v = &e->q->t[e->pos];
