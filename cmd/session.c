@@ -93,12 +93,11 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
         }
     } else {
         struct auth_config ac;
-        cloud = arm_cloud_builtin(name);
-        if (cloud == NULL) {
-            errbuf_set(&err, AMLSEC_EUSAGE,
-                       "unknown cloud '%s'; use public, usgovernment, china or local", name);
+        /* ARM_METADATA_HOSTNAME (Azure Stack and other custom clouds) wins,
+         * as in azurerm; else the named built-in cloud */
+        if (arm_cloud_resolve(&cloud, &s->custom_cloud, name, getenv("ARM_METADATA_HOSTNAME"),
+                              s->transport, &err) < 0)
             goto fail;
-        }
         if (auth_config_from_env(&ac, NULL, NULL, &err) < 0)
             goto fail;
         if (auth_new(&s->auth, &ac, cloud, s->transport, NULL, &err) < 0) {
