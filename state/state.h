@@ -35,10 +35,10 @@ enum state_status {
 };
 
 struct state_resource {
-    char *address;        /* "azurerm_machine_learning_workspace.main", unique */
-    char *kind;           /* resource kind (catalogue name) */
-    char *arm_id;         /* full ARM id */
-    char *api_version;    /* api-version the attributes were read with */
+    char *address;     /* "azurerm_machine_learning_workspace.main", unique */
+    char *kind;        /* resource kind (catalogue name) */
+    char *arm_id;      /* full ARM id */
+    char *api_version; /* api-version the attributes were read with */
     /* The object as last read. A state read from disk keeps each object as
      * its canonical JSON text (attributes_raw) and parses it on first use:
      * call state_resource_attributes rather than reading attributes. */

@@ -5,8 +5,8 @@
  * Covers: Shared Key signing, state round trips, two processes racing for
  * the lease, waiting for it, a killed holder's lease expiring on its own
  * (15 s, the shortest lease Azure allows) while a live holder's is renewed,
- * force-unlock by id, ETag conflicts, SAS tokens, and the amlsec CLI on the
- * azurerm backend. */
+ * force-unlock by id, ETag conflicts, an account SAS token (signed here with
+ * the development key), and the amlsec CLI on the azurerm backend. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +27,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "state/backend.h"
 #include "state/backend_blob.h"
@@ -423,6 +426,71 @@ static void test_state_blob__killed_holder_expires_live_one_renews(void **unused
     close(out[1]);
 }
 
+/* An account SAS for the blob service, signed with the development key
+ * ("Create an account SAS", version 2020-12-06 and later). */
+static void make_sas(char *out, size_t outsz, const char *perms)
+{
+    static const char hexd[] = "0123456789ABCDEF";
+    const char *sv = "2021-12-02", *se = "2035-01-01T00:00:00Z";
+    unsigned char key[96], mac[EVP_MAX_MD_SIZE], b64[64];
+    unsigned int maclen = 0;
+    char sts[256], sig[160], *o = sig;
+    int kl = EVP_DecodeBlock(key, (const unsigned char *)DEV_KEY, (int)strlen(DEV_KEY)) - 2;
+
+    snprintf(sts, sizeof(sts), DEV_ACCOUNT "\n%s\nb\nsco\n\n%s\n\n\n%s\n\n", perms, se, sv);
+    HMAC(EVP_sha256(), key, kl, (const unsigned char *)sts, strlen(sts), mac, &maclen);
+    EVP_EncodeBlock(b64, mac, (int)maclen);
+    for (const unsigned char *p = b64; *p; p++) {
+        if (*p == '+' || *p == '/' || *p == '=') {
+            *o++ = '%';
+            *o++ = hexd[*p >> 4];
+            *o++ = hexd[*p & 15];
+        } else {
+            *o++ = (char)*p;
+        }
+    }
+    *o = '\0';
+    snprintf(out, outsz, "?sv=%s&ss=b&srt=sco&sp=%s&se=2035-01-01T00%%3A00%%3A00Z&sig=%s", sv,
+             perms, sig);
+}
+
+static void test_state_blob__sas_token(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct blob_client_opts o = opts_for("sas", "s");
+    struct state_backend *be;
+    struct state st;
+    char sas[512], ro[512];
+    int existed;
+    (void)unused;
+
+    make_container("sas");
+    make_sas(sas, sizeof(sas), "rwdlacup");
+    o.shared_key = NULL;
+    o.sas_token = sas;
+    assert_int_equal(backend_blob_new(&be, &o, 15, &err), 0);
+    assert_int_equal(state_backend_lock(be, "apply", 0, NULL, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
+    add_rg(&st, "azurerm_resource_group.rg");
+    assert_int_equal(state_backend_save(be, &st, NULL, &err), 0);
+    assert_int_equal(state_backend_unlock(be, &err), 0);
+    state_release(&st);
+    state_backend_free(be);
+
+    /* a read-only SAS reads, and its refusal to write is reported */
+    make_sas(ro, sizeof(ro), "rl");
+    o.sas_token = ro;
+    assert_int_equal(backend_blob_new(&be, &o, 15, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
+    assert_int_equal(existed, 1);
+    assert_non_null(state_find(&st, "azurerm_resource_group.rg"));
+    assert_int_equal(state_backend_save(be, &st, NULL, &err), AMLSEC_EHTTP);
+    assert_non_null(strstr(err.msg, "403"));
+    assert_null(strstr(err.msg, "sig=")); /* the SAS never appears */
+    state_release(&st);
+    state_backend_free(be);
+}
+
 static void test_state_blob__cli_azurerm(void **unused)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -478,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_state_blob__etag_conflict),
         cmocka_unit_test(test_state_blob__lease_race_and_wait),
         cmocka_unit_test(test_state_blob__killed_holder_expires_live_one_renews),
+        cmocka_unit_test(test_state_blob__sas_token),
         cmocka_unit_test(test_state_blob__cli_azurerm),
     };
     return cmocka_run_group_tests(tests, start_azurite, stop_azurite);
