@@ -7,7 +7,7 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "cmd/load.h"
-#include "engine/graph.h"
+#include "engine/depgraph.h"
 #include "providers/arm/render.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
@@ -57,7 +57,7 @@ int cmd_render(int argc, char **argv, struct cli_ctx *ctx)
     struct diag_list diags;
     struct errbuf err = ERRBUF_INIT;
     struct config *cfg = NULL;
-    struct graph *g = NULL;
+    struct depgraph *g = NULL;
     struct render_list reqs;
     const char *dir = ".";
     int c, json = 0, color = ctx->color && isatty(STDERR_FILENO), rc, exit_code = EXIT_FAIL;
@@ -111,11 +111,11 @@ int cmd_render(int argc, char **argv, struct cli_ctx *ctx)
     }
     /* Creation order: dependencies first (configuration order on a cycle,
      * which the front end reports anyway). */
-    if (graph_build(&g, cfg, &err) < 0) {
+    if (depgraph_build(&g, cfg, &err) < 0) {
         cli_error("%s", err.msg);
         goto out;
     }
-    if (graph_sort(g, &err) < 0) {
+    if (depgraph_sort(g, &err) < 0) {
         g->norder = g->n;
         for (size_t i = 0; i < g->n; i++)
             g->order[i] = i;
@@ -153,7 +153,7 @@ int cmd_render(int argc, char **argv, struct cli_ctx *ctx)
     exit_code = EXIT_OK;
 out:
     render_list_release(&reqs);
-    graph_free(g);
+    depgraph_free(g);
     config_free(cfg);
     diag_list_release(&diags);
     return exit_code;

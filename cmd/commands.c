@@ -5,9 +5,12 @@
 
 const struct command commands[] = {
     {"help", cmd_help, "Show the commands, or one command's usage",
-     "Usage: amlsec help [COMMAND]\n"
+     "Usage: amlsec help [-man] [COMMAND]\n"
      "\n"
-     "Lists the commands, or prints the usage of COMMAND (same as 'amlsec COMMAND -h').\n"},
+     "Lists the commands, or prints the usage of COMMAND (same as 'amlsec COMMAND -h').\n"
+     "\n"
+     "Options:\n"
+     "  -man    print the amlsec(1) man page (roff): amlsec help -man | man -l -\n"},
     {"version", cmd_version, "Print the amlsec version",
      "Usage: amlsec version [-json]\n"
      "\n"
@@ -54,6 +57,16 @@ const struct command commands[] = {
      "Options:\n"
      "  -json       every field (why, fix, kinds) as a JSON array\n"
      "  -markdown   the reference page (docs/rules.md is generated with it)\n"},
+    {"schema", cmd_schema, "Show the resource catalogue: kinds and their attributes",
+     "Usage: amlsec schema [-json | -markdown] [KIND...]\n"
+     "\n"
+     "Without KIND, lists every resource kind with its ARM type and api-version. With\n"
+     "KINDs, prints their attributes: type, flags (required, create-only, write-only,\n"
+     "sensitive, cannot be turned off) and defaults.\n"
+     "\n"
+     "Options:\n"
+     "  -json       everything, including ARM paths, allowed values and LRO patterns\n"
+     "  -markdown   the reference page (docs/resources.md is generated with it)\n"},
     {"fmt", cmd_fmt, "Rewrite .amlsec files in the canonical layout",
      "Usage: amlsec fmt [options] [PATH...]\n"
      "\n"
@@ -119,5 +132,107 @@ const struct command commands[] = {
      "  --policy-definitions DIR    built-in policy definitions (Azure JSON exports)\n"
      "  --aliases CSV               provider aliases ('alias,defaultPath' rows)\n"
      "  --tls-cert PEM --tls-key PEM  serve HTTPS\n"},
+    {"plan", cmd_plan, "Show the changes that make Azure match the configuration",
+     "Usage: amlsec plan [options] [DIR]\n"
+     "\n"
+     "Reads the configuration in DIR (default .), the state, and the live resources, and\n"
+     "prints drift (changes made outside amlsec) and the ordered change set. Security-rule\n"
+     "findings and impact notes are attached to the resources they concern.\n"
+     "\n"
+     "Options:\n"
+     "  -out FILE            save the plan for 'amlsec apply FILE'\n"
+     "  -detailed-exitcode   exit 0: no changes, 1: error, 2: changes present\n"
+     "  -destroy             plan to destroy everything in the state\n"
+     "  -var NAME=VALUE      set a variable (repeatable)\n"
+     "  -var-file FILE       read variables from FILE (repeatable)\n"
+     "  -target ADDR         only ADDR and what it depends on (repeatable)\n"
+     "  -replace ADDR        replace ADDR even if nothing forces it (repeatable)\n"
+     "  -refresh=false       trust the state; do not read live resources\n"
+     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"
+     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"
+     "                       such as a running amlsec-armlocal; also settings { cloud }\n"
+     "  -state PATH          local state file (default .amlsec/state.json; see docs/state.md)\n"
+     "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"
+     "  -parallelism N       concurrent requests (default 10)\n"
+     "  -no-color            no colour\n"},
+    {"apply", cmd_apply, "Make Azure match the configuration (or apply a saved plan)",
+     "Usage: amlsec apply [options] [DIR | PLANFILE]\n"
+     "\n"
+     "Plans as 'amlsec plan' does, asks for 'yes', then executes the change set in\n"
+     "dependency order, independent steps together. Every operation goes through the\n"
+     "journal and lands in the state as soon as it succeeds. With PLANFILE, applies exactly\n"
+     "that saved plan (no question asked), refusing a stale or modified one.\n"
+     "\n"
+     "Options:\n"
+     "  -auto-approve        do not ask\n"
+     "  -destroy             destroy everything in the state\n"
+     "  -var NAME=VALUE      set a variable (repeatable)\n"
+     "  -var-file FILE       read variables from FILE (repeatable)\n"
+     "  -target ADDR         only ADDR and what it depends on (repeatable)\n"
+     "  -replace ADDR        replace ADDR even if nothing forces it (repeatable)\n"
+     "  -refresh=false       trust the state; do not read live resources\n"
+     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"
+     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"
+     "                       such as a running amlsec-armlocal; also settings { cloud }\n"
+     "  -state PATH          local state file (default .amlsec/state.json; see docs/state.md)\n"
+     "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"
+     "  -parallelism N       concurrent requests (default 10)\n"
+     "  -no-color            no colour\n"},
+    {"destroy", cmd_destroy, "Destroy everything amlsec manages",
+     "Usage: amlsec destroy [options] [DIR]\n"
+     "\n"
+     "Same as 'amlsec apply -destroy'. lifecycle { prevent_destroy = true } blocks it.\n"
+     "\n"
+     "Options:\n"
+     "  -auto-approve        do not ask\n"
+     "  -var NAME=VALUE      set a variable (repeatable)\n"
+     "  -var-file FILE       read variables from FILE (repeatable)\n"
+     "  -target ADDR         only ADDR and what it depends on (repeatable)\n"
+     "  -replace ADDR        replace ADDR even if nothing forces it (repeatable)\n"
+     "  -refresh=false       trust the state; do not read live resources\n"
+     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"
+     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"
+     "                       such as a running amlsec-armlocal; also settings { cloud }\n"
+     "  -state PATH          local state file (default .amlsec/state.json; see docs/state.md)\n"
+     "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"
+     "  -parallelism N       concurrent requests (default 10)\n"
+     "  -no-color            no colour\n"},
+    {"show", cmd_show, "Show a saved plan, or the state",
+     "Usage: amlsec show [options] [PLANFILE]\n"
+     "\n"
+     "With PLANFILE, prints the saved plan (as 'amlsec plan' does, or as JSON: schema in\n"
+     "docs/plan-json.md). Without, prints the state. Sensitive values are redacted.\n"
+     "\n"
+     "Options:\n"
+     "  -json              JSON output\n"
+     "  -show-sensitive    include sensitive values (never in CI logs)\n"
+     "  -state PATH        local state file (default .amlsec/state.json)\n"
+     "  -no-color          no colour\n"},
+    {"graph", cmd_graph, "Print the dependency graph as Graphviz DOT",
+     "Usage: amlsec graph [options] [DIR]\n"
+     "\n"
+     "Prints the configuration's dependency graph (references, and the edges the catalogue\n"
+     "implies) as DOT: 'amlsec graph | dot -Tsvg > graph.svg'.\n"
+     "\n"
+     "Options:\n"
+     "  -var NAME=VALUE, -var-file FILE   as for plan\n"},
+    {"import", cmd_import, "Adopt an existing Azure resource into the state",
+     "Usage: amlsec import [options] ADDRESS ARM_ID\n"
+     "\n"
+     "Reads ARM_ID, records it in the state as ADDRESS (which the configuration must\n"
+     "declare), and prints what differs from the configuration.\n"
+     "\n"
+     "Options:\n"
+     "  -config DIR        the configuration (default .)\n"
+     "  -cloud NAME        as for plan\n"
+     "  -state PATH        local state file\n"
+     "  -lock-timeout DUR  wait for the state lock\n"
+     "  -var, -var-file    as for plan\n"},
+    {"completion", cmd_completion, "Print shell completion for bash or zsh",
+     "Usage: amlsec completion bash|zsh\n"
+     "\n"
+     "Prints a completion script generated from the command table:\n"
+     "  source <(amlsec completion bash)\n"
+     "  amlsec completion zsh > \"${fpath[1]}/_amlsec\"\n"},
     {NULL, NULL, NULL, NULL},
 };

@@ -169,12 +169,30 @@ const struct rule *rules_find(const char *id)
 
 /* ---- context ---------------------------------------------------------- */
 
+/* Who points at an instance, through which attribute. */
+struct referrer {
+    size_t from;
+};
+
+struct rlist {
+    struct referrer *v;
+    size_t n, cap;
+};
+
+struct ident {
+    const char *id;
+    size_t idx;
+};
+
 struct rctx {
     const struct config *cfg;
     struct diag_list *diags;
     size_t errors;
     const struct cfg_instance **insts;
     size_t n;
+    struct ident *ids; /* sorted by id, case-insensitively */
+    size_t nids;
+    struct rlist *refs; /* per instance and ref_attrs entry: who references it */
 };
 
 enum tri { T_UNKNOWN, T_FALSE, T_TRUE };
@@ -195,20 +213,67 @@ static bool is_kind(const struct cfg_instance *inst, const char *kind)
     return strcmp(inst->resource->kind, kind) == 0;
 }
 
+static int cmp_ident(const void *a, const void *b)
+{
+    return strcasecmp(((const struct ident *)a)->id, ((const struct ident *)b)->id);
+}
+
+/* The index of the instance whose id is id, or -1 (binary search). */
+static long find_idx(const struct rctx *c, const char *id)
+{
+    size_t lo = 0, hi = c->nids;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int r = strcasecmp(c->ids[mid].id, id);
+        if (r == 0) {
+            /* the first of equal ids, for a stable answer */
+            while (mid > 0 && strcasecmp(c->ids[mid - 1].id, id) == 0)
+                mid--;
+            return (long)c->ids[mid].idx;
+        }
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static long inst_idx(const struct rctx *c, const struct cfg_instance *inst)
+{
+    const char *id = inst_id(inst);
+    size_t lo = 0, hi = c->nids;
+    if (id == NULL)
+        return -1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int r = strcasecmp(c->ids[mid].id, id);
+        if (r == 0) {
+            size_t i = mid;
+            while (i > 0 && strcasecmp(c->ids[i - 1].id, id) == 0)
+                i--;
+            for (; i < c->nids && strcasecmp(c->ids[i].id, id) == 0; i++)
+                if (c->insts[c->ids[i].idx] == inst)
+                    return (long)c->ids[i].idx;
+            return -1;
+        }
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
 /* The instance a reference (object or id string) names, or NULL. */
 static const struct cfg_instance *resolve_ref(const struct rctx *c, const json_t *ref)
 {
     const json_t *id = schema_ref_id(ref);
-    const char *s;
+    long idx;
     if (!json_is_string(id))
         return NULL;
-    s = json_string_value(id);
-    for (size_t i = 0; i < c->n; i++) {
-        const char *x = inst_id(c->insts[i]);
-        if (x && strcasecmp(x, s) == 0)
-            return c->insts[i];
-    }
-    return NULL;
+    idx = find_idx(c, json_string_value(id));
+    return idx < 0 ? NULL : c->insts[idx];
 }
 
 static const json_t *get_path(const json_t *root, const char *path)
@@ -261,14 +326,105 @@ static const struct cfg_instance *ref_attr(const struct rctx *c, const struct cf
     return resolve_ref(c, get_path(inst->attrs, path));
 }
 
+/* The instances of `kind` pointing at target through attribute attr, in
+ * configuration order, into out (at most max); returns how many. */
+/* Attributes that make one resource point at another (for referrers()). */
+static const char *const ref_attrs[] = {"target",          "workspace", "container_registry",
+                                        "storage_account", "scope",     NULL};
+#define NREF_ATTRS 5
+
+static int ref_attr_index(const char *attr)
+{
+    for (int i = 0; ref_attrs[i]; i++)
+        if (strcmp(ref_attrs[i], attr) == 0)
+            return i;
+    BUG("'%s' is not an indexed reference attribute", attr);
+}
+
+static size_t referrers(const struct rctx *c, const struct cfg_instance *target, const char *kind,
+                        const char *attr, const struct cfg_instance **out, size_t max)
+{
+    long t = target ? inst_idx(c, target) : -1;
+    const struct rlist *l;
+    size_t n = 0;
+    if (t < 0)
+        return 0;
+    l = &c->refs[(size_t)t * NREF_ATTRS + (size_t)ref_attr_index(attr)];
+    for (size_t i = 0; i < l->n; i++) {
+        const struct cfg_instance *x = c->insts[l->v[i].from];
+        if (is_kind(x, kind)) {
+            if (out && n < max)
+                out[n] = x;
+            n++;
+        }
+    }
+    return n;
+}
+
 /* Is some instance of `kind` pointing at target through attribute attr? */
 static bool pointed_at(const struct rctx *c, const char *kind, const char *attr,
                        const struct cfg_instance *target)
 {
-    for (size_t i = 0; i < c->n; i++)
-        if (is_kind(c->insts[i], kind) && ref_attr(c, c->insts[i], attr) == target)
-            return true;
-    return false;
+    return referrers(c, target, kind, attr, NULL, 0) > 0;
+}
+
+static int index_build(struct rctx *c)
+{
+    c->ids = calloc(c->n ? c->n : 1, sizeof(*c->ids));
+    c->refs = calloc((c->n ? c->n : 1) * NREF_ATTRS, sizeof(*c->refs));
+    if (c->ids == NULL || c->refs == NULL)
+        return AMLSEC_ENOMEM;
+    for (size_t i = 0; i < c->n; i++) {
+        const char *id = inst_id(c->insts[i]);
+        if (id) {
+            c->ids[c->nids].id = id;
+            c->ids[c->nids].idx = i;
+            c->nids++;
+        }
+    }
+    /* stable for equal ids: qsort is not, so sort by (id, idx) */
+    qsort(c->ids, c->nids, sizeof(*c->ids), cmp_ident);
+    for (size_t i = 1; i < c->nids; i++)
+        for (size_t j = i; j > 0 && strcasecmp(c->ids[j - 1].id, c->ids[j].id) == 0 &&
+                           c->ids[j - 1].idx > c->ids[j].idx;
+             j--) {
+            struct ident t = c->ids[j];
+            c->ids[j] = c->ids[j - 1];
+            c->ids[j - 1] = t;
+        }
+    for (size_t i = 0; i < c->n; i++) {
+        const struct cfg_instance *x = c->insts[i];
+        if (!json_is_object(x->attrs))
+            continue;
+        for (int a = 0; ref_attrs[a]; a++) {
+            const json_t *id = schema_ref_id(json_object_get(x->attrs, ref_attrs[a]));
+            long t;
+            struct rlist *l;
+            if (!json_is_string(id) || (t = find_idx(c, json_string_value(id))) < 0)
+                continue;
+            l = &c->refs[(size_t)t * NREF_ATTRS + (size_t)a];
+            if (l->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 4;
+                struct referrer *v = realloc(l->v, cap * sizeof(*v));
+                if (v == NULL)
+                    return AMLSEC_ENOMEM;
+                l->v = v;
+                l->cap = cap;
+            }
+            l->v[l->n].from = i;
+            l->n++;
+        }
+    }
+    return 0;
+}
+
+static void index_release(struct rctx *c)
+{
+    if (c->refs)
+        for (size_t i = 0; i < c->n * NREF_ATTRS; i++)
+            free(c->refs[i].v);
+    free(c->refs);
+    free(c->ids);
 }
 
 /* ---- findings --------------------------------------------------------- */
@@ -555,13 +711,17 @@ static void rule_acr(struct rctx *c, const struct cfg_instance *ws)
         note_at(d, acr, "public_network_access", "the registry is isolated here");
     } else if (json_is_string(ibc)) {
         bool found = false;
-        for (size_t i = 0; i < c->n && !found; i++) {
-            const struct cfg_instance *cc = c->insts[i];
-            const json_t *nm = json_object_get(cc->value, "name");
-            found = is_kind(cc, "compute_cluster") && ref_attr(c, cc, "workspace") == ws &&
-                    json_is_string(nm) &&
-                    strcmp(json_string_value(nm), json_string_value(ibc)) == 0;
+        size_t nb = referrers(c, ws, "compute_cluster", "workspace", NULL, 0);
+        const struct cfg_instance **cl = calloc(nb ? nb : 1, sizeof(*cl));
+        if (cl == NULL)
+            return;
+        referrers(c, ws, "compute_cluster", "workspace", cl, nb);
+        for (size_t i = 0; i < nb && !found; i++) {
+            const json_t *nm = json_object_get(cl[i]->value, "name");
+            found =
+                json_is_string(nm) && strcmp(json_string_value(nm), json_string_value(ibc)) == 0;
         }
+        free(cl);
         if (!found)
             finding_sev(c, "ACR-VNET-BUILD", DIAG_WARNING, ws, "image_build_compute",
                         "image_build_compute '%s' of %s names no compute_cluster of this "
@@ -574,33 +734,58 @@ static void rule_acr(struct rctx *c, const struct cfg_instance *ws)
 struct subnet_use {
     const struct cfg_instance *inst;
     const char *id;
+    size_t idx;
 };
+
+static int cmp_use(const void *a, const void *b)
+{
+    const struct subnet_use *x = a, *y = b;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static size_t add_uses(const struct rctx *c, struct subnet_use *uses, size_t n, size_t cap,
+                       const struct cfg_instance *target, const char *kind, const char *attr)
+{
+    size_t k = referrers(c, target, kind, attr, NULL, 0);
+    const struct cfg_instance **v = calloc(k ? k : 1, sizeof(*v));
+    if (v == NULL)
+        return n;
+    referrers(c, target, kind, attr, v, k);
+    for (size_t i = 0; i < k; i++) {
+        const json_t *sn = schema_ref_id(get_path(v[i]->attrs, "subnet"));
+        bool dup = false;
+        for (size_t j = 0; j < n && !dup; j++)
+            dup = uses[j].inst == v[i];
+        if (!json_is_string(sn) || dup || n >= cap)
+            continue;
+        uses[n].inst = v[i];
+        uses[n].id = json_string_value(sn);
+        uses[n].idx = (size_t)inst_idx(c, v[i]);
+        n++;
+    }
+    free(v);
+    return n;
+}
 
 static void rule_subnet(struct rctx *c, const struct cfg_instance *ws)
 {
     const struct cfg_instance *st = ref_attr(c, ws, "storage_account");
     const struct cfg_instance *acr = ref_attr(c, ws, "container_registry");
-    struct subnet_use *uses = calloc(c->n ? c->n : 1, sizeof(*uses));
+    size_t cap = referrers(c, ws, "compute_cluster", "workspace", NULL, 0) +
+                 referrers(c, ws, "private_endpoint", "target", NULL, 0) +
+                 (st ? referrers(c, st, "private_endpoint", "target", NULL, 0) : 0) +
+                 (acr ? referrers(c, acr, "private_endpoint", "target", NULL, 0) : 0);
+    struct subnet_use *uses = calloc(cap ? cap : 1, sizeof(*uses));
     size_t n = 0, best = 0, best_count = 0;
     if (uses == NULL)
         return;
-    for (size_t i = 0; i < c->n; i++) {
-        const struct cfg_instance *x = c->insts[i];
-        const json_t *sn;
-        bool relevant = false;
-        if (is_kind(x, "compute_cluster")) {
-            relevant = ref_attr(c, x, "workspace") == ws;
-        } else if (is_kind(x, "private_endpoint")) {
-            const struct cfg_instance *t = ref_attr(c, x, "target");
-            relevant = t && (t == ws || t == st || t == acr);
-        }
-        sn = relevant ? schema_ref_id(get_path(x->attrs, "subnet")) : NULL;
-        if (!json_is_string(sn))
-            continue;
-        uses[n].inst = x;
-        uses[n].id = json_string_value(sn);
-        n++;
-    }
+    n = add_uses(c, uses, n, cap, ws, "compute_cluster", "workspace");
+    n = add_uses(c, uses, n, cap, ws, "private_endpoint", "target");
+    if (st)
+        n = add_uses(c, uses, n, cap, st, "private_endpoint", "target");
+    if (acr)
+        n = add_uses(c, uses, n, cap, acr, "private_endpoint", "target");
+    qsort(uses, n, sizeof(*uses), cmp_use);
     /* The subnet most of them use is the reference; the others are reported. */
     for (size_t i = 0; i < n; i++) {
         size_t count = 0;
@@ -636,16 +821,20 @@ static void rule_storage_pe(struct rctx *c, const struct cfg_instance *ws)
     bool any = false;
     if (st == NULL || st->resource->existing)
         return;
-    for (size_t i = 0; i < c->n; i++) {
-        const struct cfg_instance *x = c->insts[i];
-        const json_t *sr;
-        if (!is_kind(x, "private_endpoint") || ref_attr(c, x, "target") != st)
-            continue;
-        any = true;
-        sr = get_path(x->attrs, "subresource");
-        for (int g = 0; g < 4; g++)
-            if (json_is_string(sr) && strcasecmp(json_string_value(sr), groups[g]) == 0)
-                have[g] = true;
+    {
+        size_t k = referrers(c, st, "private_endpoint", "target", NULL, 0);
+        const struct cfg_instance **v = calloc(k ? k : 1, sizeof(*v));
+        if (v == NULL)
+            return;
+        referrers(c, st, "private_endpoint", "target", v, k);
+        for (size_t i = 0; i < k; i++) {
+            const json_t *sr = get_path(v[i]->attrs, "subresource");
+            any = true;
+            for (int g = 0; g < 4; g++)
+                if (json_is_string(sr) && strcasecmp(json_string_value(sr), groups[g]) == 0)
+                    have[g] = true;
+        }
+        free(v);
     }
     if (!any)
         return;
@@ -719,12 +908,15 @@ static void rule_registry(struct rctx *c, const struct cfg_instance *acr)
     /* ACR-KEEP: only registries some workspace uses. */
     if (pointed_at(c, "workspace", "container_registry", acr)) {
         bool locked = false;
-        for (size_t i = 0; i < c->n && !locked; i++) {
-            const struct cfg_instance *l = c->insts[i];
-            locked = is_kind(l, "lock") && ref_attr(c, l, "target") == acr &&
-                     (eff_is(l, "level", "CanNotDelete") == T_TRUE ||
-                      eff_is(l, "level", "ReadOnly") == T_TRUE);
-        }
+        size_t k = referrers(c, acr, "lock", "target", NULL, 0);
+        const struct cfg_instance **v = calloc(k ? k : 1, sizeof(*v));
+        if (v == NULL)
+            return;
+        referrers(c, acr, "lock", "target", v, k);
+        for (size_t i = 0; i < k && !locked; i++)
+            locked = eff_is(v[i], "level", "CanNotDelete") == T_TRUE ||
+                     eff_is(v[i], "level", "ReadOnly") == T_TRUE;
+        free(v);
         if (!locked)
             finding(c, "ACR-KEEP", acr, "name",
                     "%s is a workspace registry without a CanNotDelete lock", acr->address);
@@ -1033,6 +1225,11 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
     for (size_t i = 0; i < cfg->nresources; i++)
         for (size_t j = 0; j < cfg->resources[i].ninstances; j++)
             c.insts[c.n++] = &cfg->resources[i].instances[j];
+    if (index_build(&c) < 0) {
+        index_release(&c);
+        free(c.insts);
+        return 0;
+    }
 
     check_suppressions(&c);
     rule_secrets(&c);
@@ -1063,6 +1260,7 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
             rule_compute(&c, x);
         }
     }
+    index_release(&c);
     free(c.insts);
     return c.errors;
 }

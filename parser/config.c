@@ -895,6 +895,28 @@ static int bind_variables(struct loader *ld)
 
 /* --- settings, lifecycle, instances -------------------------------------- */
 
+static const char *env_get(char *const *environ, const char *name)
+{
+    size_t n = strlen(name);
+    for (char *const *e = environ; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=' && (*e)[n + 1])
+            return *e + n + 1;
+    return NULL;
+}
+
+/* Like the azurerm provider: the subscription and tenant come from
+ * ARM_SUBSCRIPTION_ID and ARM_TENANT_ID unless settings names them. */
+static void settings_defaults(struct loader *ld)
+{
+    static const char *const keys[][2] = {{"subscription", "ARM_SUBSCRIPTION_ID"},
+                                          {"tenant", "ARM_TENANT_ID"}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = env_get(ld->opts->environ, keys[i][1]);
+        if (json_object_get(ld->cfg->settings, keys[i][0]) == NULL && v)
+            json_object_set_new(ld->cfg->settings, keys[i][0], json_string(v));
+    }
+}
+
 static void eval_settings(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
@@ -902,8 +924,10 @@ static void eval_settings(struct loader *ld)
     struct eval_ctx ectx = {.cfg = cfg, .diags = ld->diags, .no_resources = "settings",
                             .base_dir = ld->base_dir};
     cfg->settings = json_object();
-    if (b == NULL)
+    if (b == NULL) {
+        settings_defaults(ld);
         return;
+    }
     for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
         json_t *v = NULL;
         if (!in_list(settings_attrs, a->name)) {
@@ -915,6 +939,7 @@ static void eval_settings(struct loader *ld)
         if (eval_expr(&v, &ectx, a->value) == 0)
             json_object_set_new(cfg->settings, a->name, v);
     }
+    settings_defaults(ld);
     for (const struct ast_block *k = b->body.blocks; k; k = k->next) {
         json_t *obj = json_object();
         if (!in_list(settings_blocks, k->type)) {
@@ -1161,6 +1186,22 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
     return obj;
 }
 
+/* Tags the unknown top-level values of an instance's value (its computed
+ * attributes) with their origin, so plan and apply can fill them in once
+ * the instance exists. Nested values are references to other instances,
+ * shared with them and tagged already: they are left alone. */
+static void tag_unknowns(json_t *value, const char *address)
+{
+    const char *k, *ra, *rt;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(value, tmp, k, v)
+    {
+        if (value_is_unknown(v) && !value_unknown_origin(v, &ra, &rt))
+            json_object_set_new(value, k, value_unknown_of(address, k));
+    }
+}
+
 static void eval_instances(struct loader *ld, struct cfg_resource *r)
 {
     for (size_t i = 0; i < r->ninstances; i++) {
@@ -1179,6 +1220,8 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
             if (json_object_get(in->value, "id") == NULL)
                 json_object_set_new(in->value, "id", value_unknown());
         }
+        if (json_is_object(in->value))
+            tag_unknowns(in->value, in->address);
     }
 }
 

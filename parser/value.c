@@ -19,10 +19,25 @@ json_t *value_unknown(void)
     return o;
 }
 
+json_t *value_unknown_of(const char *address, const char *attr)
+{
+    return json_pack("{s:b, s:s, s:s}", UNKNOWN_KEY, 1, "ref", address, "attr", attr);
+}
+
+bool value_unknown_origin(const json_t *v, const char **address, const char **attr)
+{
+    const json_t *r = json_object_get(v, "ref"), *a = json_object_get(v, "attr");
+    if (!value_is_unknown(v) || !json_is_string(r) || !json_is_string(a))
+        return false;
+    *address = json_string_value(r);
+    *attr = json_string_value(a);
+    return true;
+}
+
 bool value_is_unknown(const json_t *v)
 {
-    return json_is_object(v) && json_object_size(v) == 1 &&
-           json_object_get(v, UNKNOWN_KEY) != NULL;
+    return json_is_object(v) && json_is_true(json_object_get(v, UNKNOWN_KEY)) &&
+           json_object_size(v) <= 3;
 }
 
 bool value_contains_unknown(const json_t *v)

@@ -1,7 +1,8 @@
 /* Runtime values are jansson values. One extra notion: an *unknown* value,
  * known only after apply (an ARM id of something not created yet, a key
- * version). It is a singleton-shaped object {"$unknown": true}; test it
- * with value_is_unknown(), never by hand. */
+ * version). It is an object {"$unknown": true}, optionally tagged with the
+ * instance and attribute it will come from ("ref", "attr"); test it with
+ * value_is_unknown(), never by hand. */
 #ifndef AMLSEC_PARSER_VALUE_H
 #define AMLSEC_PARSER_VALUE_H
 
@@ -11,6 +12,11 @@
 #include "util/buf.h"
 
 json_t *value_unknown(void); /* new reference */
+/* An unknown that says where its value will come from: attribute attr of
+ * the resource instance at address, once that instance exists. */
+json_t *value_unknown_of(const char *address, const char *attr);
+/* The origin of a tagged unknown; false for untagged ones and for values. */
+bool value_unknown_origin(const json_t *v, const char **address, const char **attr);
 bool value_is_unknown(const json_t *v);
 bool value_contains_unknown(const json_t *v); /* anywhere inside */
 /* "string", "number", "bool", "list", "map", "null", "unknown" */

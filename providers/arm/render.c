@@ -25,23 +25,9 @@ void render_list_release(struct render_list *l)
     render_list_init(l);
 }
 
-const char *render_lro_name(enum schema_lro lro)
+const char *render_lro_name(enum lro_pattern lro)
 {
-    switch (lro) {
-    case LRO_NONE:
-        return "none";
-    case LRO_POLL:
-        return "poll";
-    case LRO_ASYNC_OPERATION:
-        return "azure-async-operation";
-    case LRO_LOCATION:
-        return "location";
-    case LRO_ORIGINAL_URI:
-        return "original-uri";
-    case LRO_NO_VERB:
-        return "n/a";
-    }
-    return "?";
+    return schema_lro_name(lro);
 }
 
 /* Replaces unknown values by the display marker, in place. */
@@ -244,14 +230,14 @@ int render_instance(struct render_list *out, const struct config *cfg,
         return errbuf_set(err, rc, "out of memory");
     r->address = inst->address;
     r->kind = k->name;
-    r->url = make_url(id, k->api_version);
+    r->url = make_url(id, k->arm.api_version);
     if (inst->resource->existing) {
         r->method = strdup("GET");
         r->lro = LRO_NONE;
         r->note = "existing: read, never changed";
     } else {
         r->method = strdup("PUT");
-        r->lro = k->lro[VERB_PUT];
+        r->lro = k->arm.put;
         r->note = k->update_via;
         r->body = render_body(k, inst->attrs, inst->value, cfg->settings, inst->sensitive, display);
     }

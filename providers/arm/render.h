@@ -23,7 +23,7 @@ struct render_request {
     char *method;        /* "PUT", or "GET" for existing lookups */
     char *url;
     json_t *body; /* NULL for GET (owned) */
-    enum schema_lro lro;
+    enum lro_pattern lro;
     const char *note; /* static: how later updates are sent, NULL for ARM */
 };
 
@@ -52,7 +52,7 @@ int render_instance(struct render_list *out, const struct config *cfg,
 int render_format_text(struct buf *out, const struct render_request *r);
 /* {address, kind, method, url, api_version-bearing url, lro, body}. New reference. */
 json_t *render_to_json(const struct render_request *r);
-const char *render_lro_name(enum schema_lro lro);
+const char *render_lro_name(enum lro_pattern lro);
 
 /* Decodes an ARM resource body (a GET response) into kind k's DSL
  * attributes, computed ones included, plus id, name and location. Write-only

@@ -331,7 +331,7 @@ json_t *resolve_value(const struct schema_kind *k, const json_t *attrs, const js
 
     json_object_set_new(out, "id", id);
     json_object_set_new(out, "name", name);
-    json_object_set_new(out, "resource_type", json_string(k->arm_type));
+    json_object_set_new(out, "resource_type", json_string(k->arm.type));
     if (k->located && json_object_get(out, "location") == NULL) {
         const json_t *loc = existing ? NULL : parent_location(attrs);
         const char *sloc = settings_str(settings, "location");

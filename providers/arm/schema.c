@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "parser/value.h"
 #include "util/buf.h"
@@ -31,9 +32,16 @@ const struct schema_kind *schema_find_by_type(const char *arm_type)
     if (arm_type == NULL)
         return NULL;
     for (const struct schema_kind *k = schema_kinds; k->name; k++)
-        if (strcasecmp(k->arm_type, arm_type) == 0)
+        if (strcasecmp(k->arm.type, arm_type) == 0)
             return k;
     return NULL;
+}
+
+const struct arm_kind_info *schema_arm_kind(const char *arm_type, void *payload)
+{
+    const struct schema_kind *k = schema_find_by_type(arm_type);
+    (void)payload;
+    return k ? &k->arm : NULL;
 }
 
 static const struct schema_attr *block_attr(const struct schema_block *b, const char *name,
@@ -819,6 +827,21 @@ static bool arm_equal(const struct schema_attr *a, const json_t *x, const json_t
 static void diff_block(struct diff_ctx *d, const struct schema_block *b, const json_t *before,
                        const json_t *after, const char *prefix);
 
+/* Role definition ids name the same role when their last segment (the
+ * GUID) matches: ARM returns them with /subscriptions/S in front, the
+ * configuration may name a built-in role without one. */
+static bool role_guid_equal(const json_t *x, const json_t *y)
+{
+    const char *a, *b, *sa, *sb;
+    if (!json_is_string(x) || !json_is_string(y))
+        return false;
+    a = json_string_value(x);
+    b = json_string_value(y);
+    sa = strrchr(a, '/');
+    sb = strrchr(b, '/');
+    return strcasecmp(sa ? sa + 1 : a, sb ? sb + 1 : b) == 0;
+}
+
 static void diff_attr(struct diff_ctx *d, const struct schema_attr *a, const json_t *bv,
                       const json_t *av, const char *path)
 {
@@ -868,7 +891,9 @@ static void diff_attr(struct diff_ctx *d, const struct schema_attr *a, const jso
             xb = schema_to_arm(a, m, eb, NULL);
             xa = schema_to_arm(a, m, ea, NULL);
             flags = a->flags | m->flags;
-            if (!arm_equal(a, xb, xa)) {
+            if (m->conv == SC_ROLE && role_guid_equal(xb, xa)) {
+                /* the same role definition, with or without the subscription prefix */
+            } else if (!arm_equal(a, xb, xa)) {
                 if ((flags & SF_NO_DISABLE) && json_is_true(eb) && json_is_false(ea)) {
                     c = CHANGE_IMPOSSIBLE;
                     w = "cannot be turned off once enabled (the service refuses false)";

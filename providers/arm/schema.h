@@ -20,6 +20,8 @@
 
 #include "parser/config.h"
 #include "parser/diag.h"
+#include "providers/arm/kind.h"
+#include "util/buf.h"
 
 enum schema_type {
     ST_STRING,
@@ -115,16 +117,13 @@ struct schema_block {
     const struct schema_const *consts; /* terminated by path NULL; sent with the block */
 };
 
-enum schema_lro {
-    LRO_NONE,            /* synchronous */
-    LRO_POLL,            /* LRO without final-state-via: poll the header that came back */
-    LRO_ASYNC_OPERATION, /* final-state-via azure-async-operation */
-    LRO_LOCATION,        /* final-state-via location */
-    LRO_ORIGINAL_URI,    /* final-state-via original-uri */
-    LRO_NO_VERB,         /* the verb does not exist for this kind */
+/* Verbs a kind does not have (its LRO entry is then meaningless). */
+enum schema_no_verb {
+    SCHEMA_NO_PUT = 1u << 0,    /* existing-only kinds: GET only */
+    SCHEMA_NO_PATCH = 1u << 1,  /* updates are PUTs (or the data plane) */
+    SCHEMA_NO_DELETE = 1u << 2, /* e.g. keys: deleted through the data plane */
 };
 
-enum schema_verb { VERB_PUT, VERB_PATCH, VERB_DELETE, VERB_COUNT };
 
 enum schema_name_rule {
     NAME_LABEL, /* `name` attribute, default: the block label */
@@ -133,9 +132,11 @@ enum schema_name_rule {
 };
 
 struct schema_kind {
-    const char *name;     /* DSL kind: "workspace" */
-    const char *arm_type; /* "Microsoft.MachineLearningServices/workspaces" */
-    const char *api_version;
+    const char *name; /* DSL kind: "workspace" */
+    /* What the ARM client needs (providers/arm/kind.h): ARM type,
+     * api-version, the LRO pattern of PUT/PATCH/DELETE (arm-api.md 2), and
+     * whether Resource Graph's `resources` table carries it. */
+    struct arm_kind_info arm;
     /* How the id is built: literal text plus
      *   {sub}          settings.subscription
      *   {name}         the resource name
@@ -145,7 +146,7 @@ struct schema_kind {
      *   {scope:A}      the id attribute A names (a reference or an id string),
      *                  the subscription when A is absent */
     const char *id_template;
-    enum schema_lro lro[VERB_COUNT];
+    unsigned no_verbs; /* enum schema_no_verb bits */
     enum schema_name_rule name_rule;
     const char *name_pattern; /* POSIX ERE the name must match, NULL: any */
     bool located;             /* has a `location` (default: parent's, else settings.location) */
@@ -164,6 +165,9 @@ extern const char *const schema_kind_names[];
 const struct schema_kind *schema_find(const char *kind);
 /* The kind whose ARM type is arm_type (case-insensitive), or NULL. */
 const struct schema_kind *schema_find_by_type(const char *arm_type);
+/* The ARM client's view of a kind (an arm_kind_lookup_fn for
+ * arm_provider_opts.lookup): NULL for types not in the catalogue. */
+const struct arm_kind_info *schema_arm_kind(const char *arm_type, void *payload);
 /* Finds an attribute by path ("network_acls.default_action") or NULL. */
 const struct schema_attr *schema_attr_find(const struct schema_kind *k, const char *path);
 
@@ -229,6 +233,13 @@ json_t *schema_effective(const struct schema_attr *a, const json_t *v);
 
 /* Enum matching: the allowed spelling matching s ignoring case, '_' and '-'. */
 const char *schema_enum_match(const char *const *allowed, const char *s);
+
+/* Documentation generated from the tables: Markdown (docs/resources.md),
+ * JSON per kind (new reference) and a short text summary per kind. */
+int schema_markdown(struct buf *out);
+json_t *schema_kind_to_json(const struct schema_kind *k);
+int schema_text(struct buf *out, const struct schema_kind *k);
+const char *schema_lro_name(enum lro_pattern lro);
 
 /* Built-in role definitions (name -> GUID) for role_assignment.role. */
 const char *schema_builtin_role(const char *name);

@@ -6,6 +6,7 @@
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "parser/value.h"
@@ -15,7 +16,14 @@
 #include "util/suggest.h"
 #include "util/banned.h"
 
+/* Compiled name patterns, one per kind (schema_kinds order). */
+struct name_cache {
+    regex_t *re;
+    unsigned char *ready;
+};
+
 struct vctx {
+    struct name_cache *names; /* NULL: compile per check */
     const struct config *cfg;
     const struct cfg_instance *inst;
     const struct schema_kind *kind;
@@ -122,7 +130,7 @@ static bool ref_kind_ok(const struct schema_attr *a, const json_t *val, const ch
         return true;
     for (const char *const *p = a->ref_kinds; *p; p++) {
         const struct schema_kind *want = schema_find(*p);
-        if (want && strcasecmp(want->arm_type, json_string_value(rt)) == 0)
+        if (want && strcasecmp(want->arm.type, json_string_value(rt)) == 0)
             return true;
     }
     k = schema_find_by_type(json_string_value(rt));
@@ -357,14 +365,23 @@ static void check_name(struct vctx *v)
     const json_t *value = v->inst->value;
     const json_t *name = json_is_object(value) ? json_object_get(value, "name") : NULL;
     const json_t *given = json_object_get(v->inst->attrs, "name");
-    regex_t re;
+    regex_t local, *re = &local;
+    size_t ki = (size_t)(v->kind - schema_kinds);
     if (v->kind->name_pattern == NULL || !json_is_string(name))
         return;
     if (given == NULL && v->kind->name_rule != NAME_LABEL)
         return;
-    if (regcomp(&re, v->kind->name_pattern, REG_EXTENDED | REG_NOSUB) != 0)
+    if (v->names) {
+        re = &v->names->re[ki];
+        if (!v->names->ready[ki]) {
+            if (regcomp(re, v->kind->name_pattern, REG_EXTENDED | REG_NOSUB) != 0)
+                BUG("bad name pattern for %s", v->kind->name);
+            v->names->ready[ki] = 1;
+        }
+    } else if (regcomp(re, v->kind->name_pattern, REG_EXTENDED | REG_NOSUB) != 0) {
         BUG("bad name pattern for %s", v->kind->name);
-    if (regexec(&re, json_string_value(name), 0, NULL, 0) != 0) {
+    }
+    if (regexec(re, json_string_value(name), 0, NULL, 0) != 0) {
         struct src_loc loc = config_attr_loc(v->inst, "name");
         char hint[256];
         snprintf(hint, sizeof(hint), "%s names must match %s%s", v->kind->name,
@@ -372,7 +389,8 @@ static void check_name(struct vctx *v)
         verr(v, &loc, "bad-name", hint, "'%s' is not a valid %s name", json_string_value(name),
              v->kind->name);
     }
-    regfree(&re);
+    if (v->names == NULL)
+        regfree(re);
 }
 
 /* Private endpoint group ids each target kind offers (arm-api.md 1.2). */
@@ -429,10 +447,10 @@ static void check_diag_destination(struct vctx *v)
     }
 }
 
-size_t schema_validate_instance(const struct config *cfg, const struct cfg_instance *inst,
-                                struct diag_list *diags)
+static size_t validate_one(const struct config *cfg, const struct cfg_instance *inst,
+                           struct diag_list *diags, struct name_cache *names)
 {
-    struct vctx v = {.cfg = cfg, .inst = inst, .diags = diags};
+    struct vctx v = {.names = names, .cfg = cfg, .inst = inst, .diags = diags};
     v.kind = schema_find(inst->resource->kind);
     if (v.kind == NULL) {
         struct src_loc loc =
@@ -474,13 +492,30 @@ size_t schema_validate_instance(const struct config *cfg, const struct cfg_insta
     return v.errors;
 }
 
+size_t schema_validate_instance(const struct config *cfg, const struct cfg_instance *inst,
+                                struct diag_list *diags)
+{
+    return validate_one(cfg, inst, diags, NULL);
+}
+
 size_t schema_validate_config(const struct config *cfg, struct diag_list *diags)
 {
-    size_t errors = 0;
+    size_t errors = 0, nkinds = 0;
+    struct name_cache names;
+    for (const struct schema_kind *k = schema_kinds; k->name; k++)
+        nkinds++;
+    names.re = calloc(nkinds, sizeof(*names.re));
+    names.ready = calloc(nkinds, 1);
     for (size_t i = 0; i < cfg->nresources; i++) {
         const struct cfg_resource *r = &cfg->resources[i];
         for (size_t j = 0; j < r->ninstances; j++)
-            errors += schema_validate_instance(cfg, &r->instances[j], diags);
+            errors +=
+                validate_one(cfg, &r->instances[j], diags, names.re && names.ready ? &names : NULL);
     }
+    for (size_t i = 0; names.re && names.ready && i < nkinds; i++)
+        if (names.ready[i])
+            regfree(&names.re[i]);
+    free(names.re);
+    free(names.ready);
     return errors;
 }

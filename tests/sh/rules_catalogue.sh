@@ -3,7 +3,8 @@
 #  - every rule `amlsec rules` lists has tests/golden/rules/<ID>.amlsec, whose
 #    validate output reports [ID], and <ID>.clean.amlsec, whose output does not;
 #  - docs/rules.md is exactly `amlsec rules -markdown`;
-#  - `amlsec rules -json` lists the same IDs.
+#  - `amlsec rules -json` lists the same IDs;
+#  - docs/resources.md is exactly `amlsec schema -markdown`.
 set -u
 : "${AMLSEC:?}" "${SRC:?}"
 dir=$SRC/tests/golden/rules
@@ -29,6 +30,9 @@ for id in $ids; do
 done
 if ! "$AMLSEC" rules -markdown | diff -u "$SRC/docs/rules.md" -; then
   echo "docs/rules.md is stale: run 'amlsec rules -markdown > docs/rules.md'"; fail=1
+fi
+if ! "$AMLSEC" schema -markdown | diff -u "$SRC/docs/resources.md" -; then
+  echo "docs/resources.md is stale: run 'amlsec schema -markdown > docs/resources.md'"; fail=1
 fi
 json_ids=$("$AMLSEC" rules -json | grep -o '"id": "[^"]*"' | cut -d'"' -f4)
 [ "$json_ids" = "$ids" ] || { echo "rules -json and rules disagree"; fail=1; }

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/graph.h"
+#include "engine/depgraph.h"
 #include "engine/rules.h"
 #include "parser/config.h"
 #include "parser/value.h"
@@ -76,8 +76,8 @@ static void test_catalogue__tables_consistent(void **state)
     (void)state;
     for (const struct schema_kind *k = schema_kinds; k->name; k++, n++) {
         assert_string_equal(schema_kind_names[n], k->name);
-        assert_non_null(k->arm_type);
-        assert_non_null(k->api_version);
+        assert_non_null(k->arm.type);
+        assert_non_null(k->arm.api_version);
         assert_non_null(k->id_template);
         if (k->name_pattern) {
             regex_t re;
@@ -110,24 +110,29 @@ static void test_catalogue__tables_consistent(void **state)
     for (const char *const *r = required; *r; r++)
         assert_non_null(schema_find(*r));
     /* api-versions from arm-api.md section 0 */
-    assert_string_equal(schema_find("workspace")->api_version, "2025-09-01");
-    assert_string_equal(schema_find("private_endpoint")->api_version, "2025-03-01");
-    assert_string_equal(schema_find("key_vault")->api_version, "2025-05-01");
-    assert_string_equal(schema_find("storage_account")->api_version, "2025-06-01");
-    assert_string_equal(schema_find("container_registry")->api_version, "2025-04-01");
-    assert_string_equal(schema_find("role_assignment")->api_version, "2022-04-01");
-    assert_string_equal(schema_find("policy_assignment")->api_version, "2025-03-01");
-    assert_string_equal(schema_find("lock")->api_version, "2020-05-01");
-    assert_string_equal(schema_find("diagnostic_setting")->api_version, "2021-05-01-preview");
+    assert_string_equal(schema_find("workspace")->arm.api_version, "2025-09-01");
+    assert_string_equal(schema_find("private_endpoint")->arm.api_version, "2025-03-01");
+    assert_string_equal(schema_find("key_vault")->arm.api_version, "2025-05-01");
+    assert_string_equal(schema_find("storage_account")->arm.api_version, "2025-06-01");
+    assert_string_equal(schema_find("container_registry")->arm.api_version, "2025-04-01");
+    assert_string_equal(schema_find("role_assignment")->arm.api_version, "2022-04-01");
+    assert_string_equal(schema_find("policy_assignment")->arm.api_version, "2025-03-01");
+    assert_string_equal(schema_find("lock")->arm.api_version, "2020-05-01");
+    assert_string_equal(schema_find("diagnostic_setting")->arm.api_version, "2021-05-01-preview");
     /* LRO patterns (arm-api.md section 2) */
-    assert_int_equal(schema_find("private_endpoint")->lro[VERB_PUT], LRO_ASYNC_OPERATION);
-    assert_int_equal(schema_find("private_endpoint")->lro[VERB_DELETE], LRO_LOCATION);
-    assert_int_equal(schema_find("private_endpoint")->lro[VERB_PATCH], LRO_NO_VERB);
-    assert_int_equal(schema_find("online_endpoint")->lro[VERB_PUT], LRO_ORIGINAL_URI);
-    assert_int_equal(schema_find("key_vault")->lro[VERB_PATCH], LRO_NONE);
-    assert_int_equal(schema_find("container_registry")->lro[VERB_PUT], LRO_ASYNC_OPERATION);
-    assert_int_equal(schema_find("lock")->lro[VERB_PUT], LRO_NONE);
-    assert_int_equal(schema_find("workspace")->lro[VERB_DELETE], LRO_LOCATION);
+    assert_int_equal(schema_find("private_endpoint")->arm.put, LRO_AZURE_ASYNC_OPERATION);
+    assert_int_equal(schema_find("private_endpoint")->arm.del, LRO_LOCATION);
+    assert_true(schema_find("private_endpoint")->no_verbs & SCHEMA_NO_PATCH);
+    assert_true(schema_find("key")->no_verbs & SCHEMA_NO_DELETE);
+    assert_int_equal(schema_find("online_endpoint")->arm.put, LRO_ORIGINAL_URI);
+    assert_int_equal(schema_find("key_vault")->arm.patch, LRO_NONE);
+    assert_int_equal(schema_find("key_vault")->arm.put, LRO_DEFAULT);
+    assert_int_equal(schema_find("container_registry")->arm.put, LRO_AZURE_ASYNC_OPERATION);
+    assert_int_equal(schema_find("lock")->arm.put, LRO_NONE);
+    assert_int_equal(schema_find("workspace")->arm.del, LRO_LOCATION);
+    assert_ptr_equal(schema_arm_kind("microsoft.keyvault/vaults", NULL),
+                     &schema_find("key_vault")->arm);
+    assert_null(schema_arm_kind("Microsoft.Web/sites", NULL));
     /* secure defaults are sent */
     assert_string_equal(schema_attr_find(schema_find("workspace"), "public_network_access")->def,
                         "false");
@@ -699,9 +704,9 @@ static const char graph_cfg[] =
     "storage_account \"st\" {\n  resource_group = resource_group.rg\n}\n"
     "resource_group \"rg\" {}\n";
 
-static size_t pos(const struct graph *g, const char *addr)
+static size_t pos(const struct depgraph *g, const char *addr)
 {
-    long idx = graph_find(g, addr);
+    long idx = depgraph_find(g, addr);
     if (idx < 0)
         fail_msg("no node %s", addr);
     for (size_t i = 0; i < g->norder; i++)
@@ -715,14 +720,14 @@ static void test_catalogue__graph_order(void **state)
 {
     struct diag_list diags;
     struct config *cfg;
-    struct graph *g = NULL;
+    struct depgraph *g = NULL;
     struct errbuf err = ERRBUF_INIT;
     struct buf dot;
     (void)state;
     diag_list_init(&diags);
     cfg = load_text(graph_cfg, &diags);
-    assert_int_equal(graph_build(&g, cfg, &err), 0);
-    assert_int_equal(graph_sort(g, &err), 0);
+    assert_int_equal(depgraph_build(&g, cfg, &err), 0);
+    assert_int_equal(depgraph_sort(g, &err), 0);
     assert_int_equal(g->norder, g->n);
     assert_true(pos(g, "resource_group.rg") < pos(g, "key_vault.kv"));
     assert_true(pos(g, "key_vault.kv") < pos(g, "key.k"));
@@ -731,12 +736,12 @@ static void test_catalogue__graph_order(void **state)
     /* the storage account is named by an id string only: still an edge */
     assert_true(pos(g, "storage_account.st") < pos(g, "workspace.w"));
     buf_init(&dot, 0);
-    assert_int_equal(graph_dot(g, &dot), 0);
+    assert_int_equal(depgraph_dot(g, &dot), 0);
     assert_non_null(strstr(dot.ptr, "\"workspace.w\" -> \"key.k\";"));
     assert_non_null(strstr(dot.ptr, "\"workspace.w\" -> \"key_vault.kv\""));
     assert_non_null(strstr(dot.ptr, "\"workspace.w\" -> \"storage_account.st\";"));
     buf_release(&dot);
-    graph_free(g);
+    depgraph_free(g);
     config_free(cfg);
     diag_list_release(&diags);
 }
@@ -753,16 +758,16 @@ static void test_catalogue__graph_cycle(void **state)
         "Microsoft.ContainerRegistry/registries/acrml001\"\n  level = \"CanNotDelete\"\n}\n";
     struct diag_list diags;
     struct config *cfg;
-    struct graph *g = NULL;
+    struct depgraph *g = NULL;
     struct errbuf err = ERRBUF_INIT;
     (void)state;
     diag_list_init(&diags);
     cfg = load_text(text, &diags);
-    assert_int_equal(graph_build(&g, cfg, &err), 0);
-    assert_int_equal(graph_sort(g, &err), AMLSEC_ECONFLICT);
+    assert_int_equal(depgraph_build(&g, cfg, &err), 0);
+    assert_int_equal(depgraph_sort(g, &err), AMLSEC_ECONFLICT);
     assert_non_null(strstr(err.msg, "dependency cycle: "));
     assert_non_null(strstr(err.msg, "container_registry.acr -> lock.l -> container_registry.acr"));
-    graph_free(g);
+    depgraph_free(g);
     config_free(cfg);
     diag_list_release(&diags);
 }

@@ -1,5 +1,5 @@
 /* Dependency graph, topological order, cycles, DOT (see graph.h). */
-#include "engine/graph.h"
+#include "engine/depgraph.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,16 +10,16 @@
 #include "util/error.h"
 #include "util/banned.h"
 
-static const char *node_id(const struct graph_node *n)
+static const char *node_id(const struct depgraph_node *n)
 {
     const json_t *v = n->inst->value;
     const json_t *id = json_is_object(v) ? json_object_get(v, "id") : NULL;
     return json_is_string(id) ? json_string_value(id) : NULL;
 }
 
-static int add_edge(struct graph *g, size_t from, size_t to, enum graph_edge_why why)
+static int add_edge(struct depgraph *g, size_t from, size_t to, enum depgraph_edge_why why)
 {
-    struct graph_node *n = &g->nodes[from];
+    struct depgraph_node *n = &g->nodes[from];
     if (from == to)
         return 0;
     for (size_t i = 0; i < n->ndeps; i++)
@@ -27,7 +27,7 @@ static int add_edge(struct graph *g, size_t from, size_t to, enum graph_edge_why
             return 0;
     if (n->ndeps == n->cap) {
         size_t cap = n->cap ? n->cap * 2 : 4;
-        struct graph_edge *p = realloc(n->deps, cap * sizeof(*p));
+        struct depgraph_edge *p = realloc(n->deps, cap * sizeof(*p));
         if (p == NULL)
             return AMLSEC_ENOMEM;
         n->deps = p;
@@ -39,18 +39,34 @@ static int add_edge(struct graph *g, size_t from, size_t to, enum graph_edge_why
     return 0;
 }
 
-static long find_by_id(const struct graph *g, const char *id)
+static int cmp_ident(const void *a, const void *b)
 {
-    for (size_t i = 0; i < g->n; i++) {
-        const char *x = node_id(&g->nodes[i]);
-        if (x && strcasecmp(x, id) == 0)
-            return (long)i;
+    const struct depgraph_ident *x = a, *y = b;
+    int r = strcasecmp(x->id, y->id);
+    return r ? r : (x->idx < y->idx ? -1 : x->idx > y->idx);
+}
+
+long depgraph_find_id(const struct depgraph *g, const char *id)
+{
+    size_t lo = 0, hi = g->nids;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int r = strcasecmp(g->ids[mid].id, id);
+        if (r == 0) {
+            while (mid > 0 && strcasecmp(g->ids[mid - 1].id, id) == 0)
+                mid--;
+            return (long)g->ids[mid].idx;
+        }
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return -1;
 }
 
 /* Edges for ARM id strings (and reference objects) found anywhere in v. */
-static int scan_ids(struct graph *g, size_t from, const json_t *v, int depth)
+static int scan_ids(struct depgraph *g, size_t from, const json_t *v, int depth)
 {
     int rc = 0;
     if (v == NULL || depth > 8 || value_is_unknown(v))
@@ -58,7 +74,7 @@ static int scan_ids(struct graph *g, size_t from, const json_t *v, int depth)
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         long to;
-        if ((strncasecmp(s, "/subscriptions/", 15) == 0) && (to = find_by_id(g, s)) >= 0)
+        if ((strncasecmp(s, "/subscriptions/", 15) == 0) && (to = depgraph_find_id(g, s)) >= 0)
             return add_edge(g, from, (size_t)to, EDGE_ID);
         return 0;
     }
@@ -83,7 +99,7 @@ static int scan_ids(struct graph *g, size_t from, const json_t *v, int depth)
 
 /* Catalogue-implied edges: what ARM needs to exist first even when the
  * configuration names it only indirectly. */
-static int implied(struct graph *g, size_t from)
+static int implied(struct depgraph *g, size_t from)
 {
     const struct cfg_instance *inst = g->nodes[from].inst;
     const char *kind = inst->resource->kind;
@@ -93,23 +109,23 @@ static int implied(struct graph *g, size_t from)
         const json_t *key = schema_json_get(inst->attrs, "encryption.key");
         const json_t *vid = json_is_object(key) ? json_object_get(key, "vault_id") : NULL;
         long to;
-        if (json_is_string(vid) && (to = find_by_id(g, json_string_value(vid))) >= 0)
+        if (json_is_string(vid) && (to = depgraph_find_id(g, json_string_value(vid))) >= 0)
             rc = add_edge(g, from, (size_t)to, EDGE_IMPLIED);
     } else if (strcmp(kind, "private_endpoint") == 0) {
         /* Private endpoints after the subnet's VNet lookup and the target's group. */
         const json_t *t = schema_json_get(inst->attrs, "target");
         const json_t *tid = schema_ref_id(t);
         long to;
-        if (json_is_string(tid) && (to = find_by_id(g, json_string_value(tid))) >= 0)
+        if (json_is_string(tid) && (to = depgraph_find_id(g, json_string_value(tid))) >= 0)
             rc = add_edge(g, from, (size_t)to, EDGE_IMPLIED);
     }
     return rc;
 }
 
-int graph_build(struct graph **out, const struct config *cfg, struct errbuf *err)
+int depgraph_build(struct depgraph **out, const struct config *cfg, struct errbuf *err)
 {
-    struct graph *g = calloc(1, sizeof(*g));
-    size_t total = 0, k = 0;
+    struct depgraph *g = calloc(1, sizeof(*g));
+    size_t total = 0, k = 0, *first = NULL;
     int rc = AMLSEC_ENOMEM;
     *out = NULL;
     if (g == NULL)
@@ -124,24 +140,47 @@ int graph_build(struct graph **out, const struct config *cfg, struct errbuf *err
         for (size_t j = 0; j < cfg->resources[i].ninstances; j++)
             g->nodes[k++].inst = &cfg->resources[i].instances[j];
     g->n = k;
+    g->ids = calloc(k ? k : 1, sizeof(*g->ids));
+    first = calloc(cfg->nresources ? cfg->nresources : 1, sizeof(*first));
+    if (g->ids == NULL || first == NULL)
+        goto fail;
+    for (size_t i = 0; i < g->n; i++) {
+        const char *id = node_id(&g->nodes[i]);
+        if (id) {
+            g->ids[g->nids].id = id;
+            g->ids[g->nids].idx = i;
+            g->nids++;
+        }
+    }
+    qsort(g->ids, g->nids, sizeof(*g->ids), cmp_ident);
+    /* a resource's instances are consecutive nodes */
+    for (size_t i = 0, n = 0; i < cfg->nresources; i++) {
+        first[i] = n;
+        n += cfg->resources[i].ninstances;
+    }
     for (size_t i = 0; i < g->n; i++) {
         const struct cfg_resource *r = g->nodes[i].inst->resource;
-        for (size_t d = 0; d < r->ndeps; d++)
-            for (size_t j = 0; j < g->n; j++)
-                if (g->nodes[j].inst->resource == r->deps[d] &&
-                    (rc = add_edge(g, i, j, EDGE_REFERENCE)) < 0)
+        for (size_t d = 0; d < r->ndeps; d++) {
+            size_t ri = (size_t)(r->deps[d] - cfg->resources);
+            if (ri >= cfg->nresources)
+                continue;
+            for (size_t j = 0; j < cfg->resources[ri].ninstances; j++)
+                if ((rc = add_edge(g, i, first[ri] + j, EDGE_REFERENCE)) < 0)
                     goto fail;
+        }
         if ((rc = scan_ids(g, i, g->nodes[i].inst->attrs, 0)) < 0 || (rc = implied(g, i)) < 0)
             goto fail;
     }
+    free(first);
     *out = g;
     return 0;
 fail:
-    graph_free(g);
+    free(first);
+    depgraph_free(g);
     return errbuf_set(err, rc, "out of memory");
 }
 
-void graph_free(struct graph *g)
+void depgraph_free(struct depgraph *g)
 {
     if (g == NULL)
         return;
@@ -149,10 +188,11 @@ void graph_free(struct graph *g)
         free(g->nodes[i].deps);
     free(g->nodes);
     free(g->order);
+    free(g->ids);
     free(g);
 }
 
-long graph_find(const struct graph *g, const char *address)
+long depgraph_find(const struct depgraph *g, const char *address)
 {
     for (size_t i = 0; i < g->n; i++)
         if (strcmp(g->nodes[i].inst->address, address) == 0)
@@ -161,7 +201,7 @@ long graph_find(const struct graph *g, const char *address)
 }
 
 /* Finds a cycle among the nodes not yet ordered and describes it in err. */
-static int report_cycle(const struct graph *g, const unsigned char *done, struct errbuf *err)
+static int report_cycle(const struct depgraph *g, const unsigned char *done, struct errbuf *err)
 {
     size_t *path = calloc(g->n + 1, sizeof(*path));
     unsigned char *on = calloc(g->n ? g->n : 1, 1);
@@ -207,7 +247,7 @@ static int report_cycle(const struct graph *g, const unsigned char *done, struct
     return rc;
 }
 
-int graph_sort(struct graph *g, struct errbuf *err)
+int depgraph_sort(struct depgraph *g, struct errbuf *err)
 {
     unsigned char *done = calloc(g->n ? g->n : 1, 1);
     bool progress = true;
@@ -246,7 +286,7 @@ static void dot_quote(struct buf *out, const char *s)
     buf_addch(out, '"');
 }
 
-int graph_dot(const struct graph *g, struct buf *out)
+int depgraph_dot(const struct depgraph *g, struct buf *out)
 {
     buf_adds(out, "digraph amlsec {\n  rankdir=LR;\n  node [shape=box];\n");
     for (size_t i = 0; i < g->n; i++) {

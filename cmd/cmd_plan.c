@@ -1,0 +1,370 @@
+/* amlsec plan | apply | destroy: one flow with three faces. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cli.h"
+#include "cmd/commands.h"
+#include "cmd/load.h"
+#include "cmd/plan_render.h"
+#include "cmd/planfile.h"
+#include "cmd/session.h"
+#include "engine/apply.h"
+#include "engine/plan.h"
+#include "engine/rules.h"
+#include "providers/arm/schema.h"
+#include "util/error.h"
+#include "util/banned.h"
+
+#define MAX_ADDRS 256
+
+enum mode { MODE_PLAN, MODE_APPLY, MODE_DESTROY };
+
+struct plan_cli {
+    enum mode mode;
+    struct load_args la;
+    const char *targets[MAX_ADDRS];
+    size_t ntargets;
+    const char *replace[MAX_ADDRS];
+    size_t nreplace;
+    const char *out;
+    const char *path; /* DIR, or a plan file for apply */
+    int detailed, destroy, refresh, auto_approve, color;
+    struct session_opts so;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (interrupted) {
+        /* second Ctrl-C: abandon in-flight work; the journal keeps the intents */
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+    }
+    interrupted = 1;
+    static const char msg[] = "\nInterrupt received: finishing the operations in flight; "
+                              "press Ctrl-C again to abandon them (the journal keeps track).\n";
+    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+        interrupted = 1;
+}
+
+static void on_event(void *payload, const struct apply_event *ev)
+{
+    const char *addr = ev->change->address;
+    (void)payload;
+    switch (ev->kind) {
+    case APPLY_STARTED:
+        printf("%s: %s...\n", addr, ev->verb);
+        break;
+    case APPLY_FINISHED:
+        if (strcmp(ev->verb, "Forgetting") == 0) {
+            printf("%s: removed from the state (deleted with its parent)\n", addr);
+            break;
+        }
+        printf("%s: %s complete after %.0fs%s%s%s\n", addr,
+               strcmp(ev->verb, "Destroying") == 0 ? "Destruction"
+               : strcmp(ev->verb, "Modifying") == 0 ? "Modifications"
+                                                     : "Creation",
+               ev->seconds, ev->change->arm_id ? " [id=" : "",
+               ev->change->arm_id ? ev->change->arm_id : "", ev->change->arm_id ? "]" : "");
+        break;
+    case APPLY_FAILED:
+        printf("%s: %s failed: %s\n", addr, ev->verb, ev->message);
+        break;
+    case APPLY_SKIPPED:
+        printf("%s: skipped: %s\n", addr, ev->message);
+        break;
+    }
+    fflush(stdout);
+}
+
+static bool confirm(const struct plan *plan)
+{
+    char line[64];
+    printf("\nDo you want to perform these actions?\n"
+           "  amlsec will perform the actions described above.\n"
+           "  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    fflush(stdout);
+    (void)plan;
+    if (fgets(line, sizeof(line), stdin) == NULL)
+        return false;
+    line[strcspn(line, "\r\n")] = '\0';
+    return strcmp(line, "yes") == 0;
+}
+
+static int execute(struct session *s, const struct plan *plan)
+{
+    struct apply_result res;
+    struct apply_opts ao = {on_event, NULL, &interrupted};
+    struct errbuf err = ERRBUF_INIT;
+    int rc;
+
+    signal(SIGINT, on_sigint);
+    rc = apply_run(&res, plan, &s->st, s->sc.be, &s->sc.keys, &s->journal, s->provider, &ao,
+                   &err);
+    signal(SIGINT, SIG_DFL);
+    if (rc < 0) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (res.failed || res.skipped || res.not_started) {
+        fprintf(stderr,
+                "\namlsec: error: apply incomplete: %zu done, %zu failed, %zu skipped, %zu not "
+                "started%s\nRe-run apply to converge; what succeeded is in the state.\n",
+                res.done, res.failed, res.skipped, res.not_started,
+                interrupted ? " (interrupted)" : "");
+        return EXIT_FAIL;
+    }
+    printf("\nApply complete! Resources: %zu added, %zu changed, %zu destroyed.\n", plan->nadd,
+           plan->nchange, plan->ndestroy);
+    return EXIT_OK;
+}
+
+/* apply FILE: the saved plan must match the state it was made against. */
+static int apply_saved(struct plan_cli *pc)
+{
+    struct session s;
+    struct plan *plan = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    int rc = EXIT_FAIL;
+
+    pc->so.need_cloud = true;
+    pc->so.lock = true;
+    if (session_open(&s, &pc->so, NULL) != EXIT_OK)
+        goto out;
+    if (planfile_read(&plan, NULL, pc->path, &s.sc.keys, &err) < 0) {
+        cli_error("%s", err.msg);
+        goto out;
+    }
+    if (strcmp(plan->lineage, s.st.lineage) != 0 || plan->serial != s.st.serial) {
+        cli_error("saved plan '%s' is stale: it was made against state %s serial %llu, but the "
+                  "state is now %s serial %llu; run plan again",
+                  pc->path, plan->lineage, (unsigned long long)plan->serial, s.st.lineage,
+                  (unsigned long long)s.st.serial);
+        goto out;
+    }
+    if (!plan_has_changes(plan)) {
+        printf("No changes to apply.\n");
+        rc = EXIT_OK;
+        goto out;
+    }
+    rc = execute(&s, plan);
+out:
+    plan_free(plan);
+    session_close(&s);
+    return rc;
+}
+
+static int run(struct plan_cli *pc, struct cli_ctx *ctx)
+{
+    struct diag_list diags;
+    struct errbuf err = ERRBUF_INIT;
+    struct config *cfg = NULL;
+    struct plan *plan = NULL;
+    struct plan_opts po;
+    struct session s;
+    bool session_ok = false;
+    int rc = EXIT_FAIL, lrc;
+
+    memset(&s, 0, sizeof(s));
+    diag_list_init(&diags);
+    lrc = load_config(&cfg, pc->path ? pc->path : ".", &pc->la, &diags, &err);
+    if (lrc == 0 && schema_validate_config(cfg, &diags) == 0)
+        rules_run(cfg, &diags);
+    if (lrc < 0 || diags.errors) {
+        load_print_diags(&diags, pc->color);
+        if (lrc < 0 && lrc != AMLSEC_EPARSE)
+            cli_error("%s", err.msg);
+        goto out;
+    }
+    session_prepare_config(pc->so.cloud, cfg);
+    pc->so.need_cloud = pc->refresh || pc->mode != MODE_PLAN;
+    pc->so.lock = true;
+    if (session_open(&s, &pc->so, cfg) != EXIT_OK)
+        goto out;
+    session_ok = true;
+    if (session_seed_existing(&s, cfg) != EXIT_OK)
+        goto out;
+    memset(&po, 0, sizeof(po));
+    po.targets = pc->targets;
+    po.ntargets = pc->ntargets;
+    po.replace = pc->replace;
+    po.nreplace = pc->nreplace;
+    po.destroy = pc->destroy || pc->mode == MODE_DESTROY;
+    po.refresh = pc->refresh;
+    lrc = plan_build(&plan, cfg, &s.st, s.provider, &po, &diags, &err);
+    load_print_diags(&diags, pc->color);
+    if (lrc < 0) {
+        if (lrc != AMLSEC_EPARSE)
+            cli_error("%s", err.msg);
+        goto out;
+    }
+    plan_render_text(stdout, plan, pc->color);
+    if (pc->out) {
+        if (planfile_write(pc->out, plan, &s.sc.keys, &err) < 0) {
+            cli_error("%s", err.msg);
+            goto out;
+        }
+        printf("\nSaved the plan to: %s\nTo perform exactly these actions, run: amlsec apply %s\n",
+               pc->out, pc->out);
+    }
+    if (pc->mode == MODE_PLAN) {
+        rc = pc->detailed && plan_has_changes(plan) ? EXIT_CHANGES : EXIT_OK;
+        goto out;
+    }
+    if (!plan_has_changes(plan)) {
+        rc = EXIT_OK;
+        goto out;
+    }
+    if (!pc->auto_approve && !confirm(plan)) {
+        cli_error("apply cancelled");
+        goto out;
+    }
+    rc = execute(&s, plan);
+    (void)ctx;
+out:
+    plan_free(plan);
+    if (session_ok || s.sc_open)
+        session_close(&s);
+    config_free(cfg);
+    diag_list_release(&diags);
+    return rc;
+}
+
+static int parse_bool_flag(const char *v, int *out)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static int main_of(enum mode mode, const char *name, int argc, char **argv, struct cli_ctx *ctx)
+{
+    const struct command *self = command_find(name);
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"detailed-exitcode", no_argument, NULL, 'd'},
+        {"refresh", required_argument, NULL, 'r'},
+        {"target", required_argument, NULL, 't'},
+        {"replace", required_argument, NULL, 'R'},
+        {"destroy", no_argument, NULL, 'D'},
+        {"auto-approve", no_argument, NULL, 'y'},
+        {"no-color", no_argument, NULL, 'n'},
+        {"cloud", required_argument, NULL, 'c'},
+        {"state", required_argument, NULL, 's'},
+        {"lock-timeout", required_argument, NULL, 'l'},
+        {"parallelism", required_argument, NULL, 'p'},
+        LOAD_OPTIONS,
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    struct plan_cli pc;
+    int c;
+
+    memset(&pc, 0, sizeof(pc));
+    pc.mode = mode;
+    pc.refresh = 1;
+    pc.color = ctx->color;
+    pc.so.operation = name;
+    pc.so.parallelism = 10;
+    while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
+        switch (c) {
+        case 'o':
+            if (mode != MODE_PLAN)
+                return cli_usage_error(self, "-out is a plan flag");
+            pc.out = optarg;
+            break;
+        case 'd':
+            pc.detailed = 1;
+            break;
+        case 'r':
+            if (parse_bool_flag(optarg, &pc.refresh) < 0)
+                return cli_usage_error(self, "-refresh takes true or false, not '%s'", optarg);
+            break;
+        case 't':
+        case 'R':
+            if ((c == 't' ? pc.ntargets : pc.nreplace) == MAX_ADDRS)
+                return cli_usage_error(self, "too many -%s flags", c == 't' ? "target" : "replace");
+            if (c == 't')
+                pc.targets[pc.ntargets++] = optarg;
+            else
+                pc.replace[pc.nreplace++] = optarg;
+            break;
+        case 'D':
+            pc.destroy = 1;
+            break;
+        case 'y':
+            if (mode == MODE_PLAN)
+                return cli_usage_error(self, "-auto-approve is an apply flag");
+            pc.auto_approve = 1;
+            break;
+        case 'n':
+            pc.color = 0;
+            break;
+        case 'c':
+            pc.so.cloud = optarg;
+            break;
+        case 's':
+            pc.so.state_path = optarg;
+            break;
+        case 'l':
+            pc.so.lock_timeout_ms = state_cli_parse_duration_ms(optarg);
+            if (pc.so.lock_timeout_ms < 0)
+                return cli_usage_error(self, "bad -lock-timeout '%s'", optarg);
+            break;
+        case 'p': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 256)
+                return cli_usage_error(self, "-parallelism takes 1 to 256, not '%s'", optarg);
+            pc.so.parallelism = (unsigned)v;
+            break;
+        }
+        case 'V':
+        case 'F':
+            if (!load_args_take(&pc.la, c, optarg, self))
+                return EXIT_FAIL;
+            break;
+        case CLI_HELP:
+            fputs(self->usage, stdout);
+            return EXIT_OK;
+        default:
+            return EXIT_FAIL;
+        }
+    }
+    if (optind < argc)
+        pc.path = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    if (mode == MODE_APPLY && pc.path) {
+        struct stat st;
+        /* apply FILE applies a saved plan; apply DIR (or a .amlsec file) plans first */
+        if (stat(pc.path, &st) == 0 && S_ISREG(st.st_mode) && strstr(pc.path, ".amlsec") == NULL)
+            return apply_saved(&pc);
+    }
+    return run(&pc, ctx);
+}
+
+int cmd_plan(int argc, char **argv, struct cli_ctx *ctx)
+{
+    return main_of(MODE_PLAN, "plan", argc, argv, ctx);
+}
+
+int cmd_apply(int argc, char **argv, struct cli_ctx *ctx)
+{
+    return main_of(MODE_APPLY, "apply", argc, argv, ctx);
+}
+
+int cmd_destroy(int argc, char **argv, struct cli_ctx *ctx)
+{
+    return main_of(MODE_DESTROY, "destroy", argc, argv, ctx);
+}

@@ -1,0 +1,209 @@
+#include "cmd/plan_render.h"
+
+#include <string.h>
+
+#include "parser/value.h"
+#include "util/buf.h"
+#include "util/banned.h"
+
+#define C_RESET "\033[0m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_RED "\033[31m"
+#define C_BOLD "\033[1m"
+
+struct out {
+    FILE *f;
+    int color;
+};
+
+static const char *col(const struct out *o, const char *c)
+{
+    return o->color ? c : "";
+}
+
+static bool is_sensitive(const json_t *paths, const char *path)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(paths, i, p) if (json_is_string(p) && strcmp(json_string_value(p), path) == 0) return true;
+    return false;
+}
+
+static void value_text(struct buf *b, const json_t *v, bool sensitive)
+{
+    if (sensitive)
+        buf_adds(b, "(sensitive)");
+    else
+        value_format(b, v);
+}
+
+/* Prints every attribute of obj with sign, nested objects as blocks. */
+static void print_attrs(const struct out *o, const json_t *obj, const json_t *sens, const char *sign,
+                        const char *color, int indent, const char *prefix)
+{
+    size_t w = 0;
+    const char *k;
+    json_t *v;
+    struct buf b;
+    json_object_foreach((json_t *)obj, k, v) if (!json_is_object(v) || value_is_unknown(v)) if (strlen(k) > w) w = strlen(k);
+    buf_init(&b, 0);
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        char path[512];
+        snprintf(path, sizeof(path), "%s%s", prefix, k);
+        if (json_is_object(v) && !value_is_unknown(v)) {
+            char sub[520];
+            fprintf(o->f, "%*s%s%s%s %s {\n", indent, "", col(o, color), sign, col(o, C_RESET), k);
+            snprintf(sub, sizeof(sub), "%s.", path);
+            print_attrs(o, v, sens, sign, color, indent + 4, sub);
+            fprintf(o->f, "%*s  }\n", indent, "");
+            continue;
+        }
+        buf_reset(&b);
+        value_text(&b, v, is_sensitive(sens, path));
+        fprintf(o->f, "%*s%s%s%s %-*s = %s\n", indent, "", col(o, color), sign, col(o, C_RESET),
+                (int)w, k, b.ptr);
+    }
+    buf_release(&b);
+}
+
+static const json_t *get_path(const json_t *obj, const char *path)
+{
+    char seg[256];
+    while (obj && *path) {
+        size_t n = strcspn(path, ".");
+        if (n >= sizeof(seg))
+            return NULL;
+        memcpy(seg, path, n);
+        seg[n] = '\0';
+        obj = json_is_object(obj) ? json_object_get(obj, seg) : NULL;
+        path += n + (path[n] == '.');
+    }
+    return obj;
+}
+
+/* "~ path = old -> new" for each path in the comma-separated list. */
+static void print_changed(const struct out *o, const struct plan_change *c, const char *paths,
+                          bool forces)
+{
+    char path[512];
+    struct buf b;
+    buf_init(&b, 0);
+    while (paths && *paths) {
+        size_t n = strcspn(paths, ",");
+        bool sens;
+        if (n >= sizeof(path))
+            n = sizeof(path) - 1;
+        memcpy(path, paths, n);
+        path[n] = '\0';
+        paths += n;
+        while (*paths == ',' || *paths == ' ')
+            paths++;
+        sens = is_sensitive(c->sensitive, path);
+        buf_reset(&b);
+        value_text(&b, get_path(c->before, path), sens);
+        buf_adds(&b, " -> ");
+        value_text(&b, get_path(c->after, path), sens);
+        fprintf(o->f, "      %s~%s %s = %s%s%s%s\n", col(o, C_YELLOW), col(o, C_RESET), path,
+                b.ptr, forces ? col(o, C_RED) : "", forces ? " # forces replacement" : "",
+                forces ? col(o, C_RESET) : "");
+    }
+    buf_release(&b);
+}
+
+static void split_address(const char *address, char *kind, size_t ksz, char *name, size_t nsz)
+{
+    const char *dot = strchr(address, '.');
+    size_t n = dot ? (size_t)(dot - address) : strlen(address);
+    snprintf(kind, ksz, "%.*s", (int)n, address);
+    snprintf(name, nsz, "%s", dot ? dot + 1 : "");
+}
+
+static void print_change(const struct out *o, const struct plan_change *c)
+{
+    char kind[128], name[256];
+    split_address(c->address, kind, sizeof(kind), name, sizeof(name));
+    switch (c->action) {
+    case PLAN_CREATE:
+        fprintf(o->f, "  %s# %s will be created%s\n", col(o, C_BOLD), c->address, col(o, C_RESET));
+        fprintf(o->f, "  %s+%s %s \"%s\" {\n", col(o, C_GREEN), col(o, C_RESET), kind, name);
+        print_attrs(o, c->after, c->sensitive, "+", C_GREEN, 6, "");
+        break;
+    case PLAN_UPDATE:
+        fprintf(o->f, "  %s# %s will be updated in-place%s\n", col(o, C_BOLD), c->address,
+                col(o, C_RESET));
+        fprintf(o->f, "  %s~%s %s \"%s\" {\n", col(o, C_YELLOW), col(o, C_RESET), kind, name);
+        print_changed(o, c, c->reason_detail, false);
+        break;
+    case PLAN_REPLACE:
+        fprintf(o->f, "  %s# %s must be replaced%s\n", col(o, C_BOLD), c->address, col(o, C_RESET));
+        fprintf(o->f, "%s%s%s %s \"%s\" {\n", col(o, C_RED),
+                c->create_before_destroy ? "+/-" : "-/+", col(o, C_RESET), kind, name);
+        if (c->reason_detail && strcmp(c->reason, "replace_because_id_changed") != 0)
+            print_changed(o, c, c->reason_detail, true);
+        else
+            fprintf(o->f, "      # %s\n", c->reason);
+        break;
+    case PLAN_DELETE:
+        fprintf(o->f, "  %s# %s will be destroyed%s\n", col(o, C_BOLD), c->address,
+                col(o, C_RESET));
+        fprintf(o->f, "  %s# (%s)%s\n", col(o, C_BOLD),
+                strcmp(c->reason, "delete_because_no_config") == 0
+                    ? "because it is no longer in the configuration"
+                    : "because destroy was requested",
+                col(o, C_RESET));
+        fprintf(o->f, "  %s-%s %s \"%s\" {\n", col(o, C_RED), col(o, C_RESET), kind, name);
+        fprintf(o->f, "      %s-%s id = \"%s\"\n", col(o, C_RED), col(o, C_RESET),
+                c->arm_id ? c->arm_id : "");
+        break;
+    default:
+        return;
+    }
+    fprintf(o->f, "    }\n");
+    for (size_t i = 0; i < json_array_size(c->notes); i++)
+        fprintf(o->f, "    %s! %s%s\n", col(o, C_YELLOW), json_string_value(json_array_get(c->notes, i)),
+                col(o, C_RESET));
+    fputc('\n', o->f);
+}
+
+void plan_render_text(FILE *f, const struct plan *plan, int color)
+{
+    struct out o = {f, color};
+    if (plan->ndrift) {
+        fprintf(f, "%sObjects have changed outside of amlsec%s\n\n", col(&o, C_BOLD),
+                col(&o, C_RESET));
+        for (size_t i = 0; i < plan->ndrift; i++) {
+            const struct plan_drift *d = &plan->drift[i];
+            fprintf(f, "  # %s has been %s\n", d->address,
+                    strncmp(d->what, "deleted", 7) == 0 ? "deleted" : "changed");
+            for (size_t k = 0; k < json_array_size(d->paths); k++) {
+                const char *p = json_string_value(json_array_get(d->paths, k));
+                struct buf b;
+                buf_init(&b, 0);
+                value_format(&b, get_path(d->before, p));
+                buf_adds(&b, " -> ");
+                value_format(&b, get_path(d->after, p));
+                fprintf(f, "      %s~%s %s = %s\n", col(&o, C_YELLOW), col(&o, C_RESET), p, b.ptr);
+                buf_release(&b);
+            }
+        }
+        fputc('\n', f);
+    }
+    if (plan->n == 0) {
+        fprintf(f, "%sNo changes.%s Your infrastructure matches the configuration.\n",
+                col(&o, C_GREEN), col(&o, C_RESET));
+        return;
+    }
+    fprintf(f, "amlsec will perform the following actions:\n\n");
+    for (size_t i = 0; i < plan->n; i++)
+        print_change(&o, &plan->changes[i]);
+    fprintf(f, "Execution order (steps in the same group run together):\n");
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct plan_change *c = &plan->changes[i];
+        fprintf(f, "  %3d. [group %d] %-7s %s\n", c->step, c->group, plan_action_name(c->action),
+                c->address);
+    }
+    fprintf(f, "\n%sPlan:%s %zu to add, %zu to change, %zu to destroy.\n", col(&o, C_BOLD),
+            col(&o, C_RESET), plan->nadd, plan->nchange, plan->ndestroy);
+}

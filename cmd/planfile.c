@@ -1,0 +1,115 @@
+#include "cmd/planfile.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/fileio.h"
+#include "util/banned.h"
+
+#define PLANFILE_MAX ((size_t)256 << 20)
+
+static void sha256_hex(char out[65], const char *data, size_t len)
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int planfile_write(const char *path, const struct plan *plan, struct crypt_keys *keys,
+                   struct errbuf *err)
+{
+    json_t *inner = plan_to_json(plan, false);
+    char *text = inner ? json_dumps(inner, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char hex[65];
+    struct buf file, sealed;
+    int rc;
+
+    json_decref(inner);
+    if (text == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    if (plan_has_sensitive(plan) && !crypt_keys_enabled(keys)) {
+        free(text);
+        return errbuf_set(err, AMLSEC_EUSAGE,
+                          "the plan holds sensitive values and would store them unencrypted; "
+                          "configure state encryption (AMLSEC_STATE_PASSPHRASE or "
+                          "AMLSEC_STATE_KEY) to save it");
+    }
+    sha256_hex(hex, text, strlen(text));
+    buf_init(&file, PLANFILE_MAX);
+    buf_init(&sealed, PLANFILE_MAX);
+    buf_addf(&file, "{\"amlsec_plan\":1,\"sha256\":\"%s\",\"plan\":%s}\n", hex, text);
+    free(text);
+    if (crypt_keys_enabled(keys)) {
+        if ((rc = crypt_seal(&sealed, keys, file.ptr, file.len, err)) == 0)
+            rc = file_write_atomic(path, sealed.ptr, sealed.len, 0600, err);
+    } else {
+        rc = file_write_atomic(path, file.ptr, file.len, 0600, err);
+    }
+    buf_release(&file);
+    buf_release(&sealed);
+    return rc;
+}
+
+int planfile_read(struct plan **out, json_t **root_out, const char *path, struct crypt_keys *keys,
+                  struct errbuf *err)
+{
+    struct buf raw, plain;
+    json_t *env = NULL, *inner;
+    json_error_t je;
+    char hex[65];
+    char *text = NULL;
+    const char *want;
+    int rc;
+
+    *out = NULL;
+    buf_init(&raw, PLANFILE_MAX);
+    buf_init(&plain, PLANFILE_MAX);
+    if ((rc = file_read_all(&raw, path, PLANFILE_MAX, err)) < 0)
+        goto out;
+    if (crypt_is_sealed(raw.ptr, raw.len)) {
+        int used_fallback = 0;
+        if ((rc = crypt_open(&plain, keys, raw.ptr, raw.len, path, &used_fallback, err)) < 0)
+            goto out;
+    } else {
+        buf_add(&plain, raw.ptr, raw.len);
+    }
+    env = json_loadb(plain.ptr, plain.len, 0, &je);
+    if (env == NULL || !json_is_object(json_object_get(env, "plan")) ||
+        json_integer_value(json_object_get(env, "amlsec_plan")) != 1) {
+        rc = errbuf_set(err, AMLSEC_EPARSE, "'%s' is not an amlsec plan file%s%s", path,
+                        env ? "" : ": ", env ? "" : je.text);
+        goto out;
+    }
+    inner = json_object_get(env, "plan");
+    text = json_dumps(inner, JSON_COMPACT | JSON_SORT_KEYS);
+    want = json_string_value(json_object_get(env, "sha256"));
+    if (text == NULL || want == NULL) {
+        rc = errbuf_set(err, AMLSEC_EPARSE, "plan file '%s' has no checksum", path);
+        goto out;
+    }
+    sha256_hex(hex, text, strlen(text));
+    if (strcmp(hex, want) != 0) {
+        rc = errbuf_set(err, AMLSEC_ECORRUPT,
+                        "plan file '%s' was modified after it was written (checksum mismatch)",
+                        path);
+        goto out;
+    }
+    if ((rc = plan_from_json(out, inner, err)) < 0) {
+        errbuf_prefix(err, "plan file '%s'", path);
+        goto out;
+    }
+    if (root_out)
+        *root_out = json_incref(inner);
+out:
+    free(text);
+    json_decref(env);
+    buf_release(&raw);
+    buf_release(&plain);
+    return rc;
+}

@@ -1,0 +1,351 @@
+#include "cmd/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cmd/cli.h"
+#include "providers/arm/arm_client.h"
+#include "providers/arm/arm_provider.h"
+#include "providers/arm/auth.h"
+#include "providers/arm/cloud.h"
+#include "providers/arm/http.h"
+#include "providers/arm/kind_lookup.h"
+#include "util/error.h"
+#ifdef AMLSEC_HAVE_ARMLOCAL
+#include "providers/armlocal/armlocal.h"
+#endif
+#include "util/banned.h"
+
+const char *session_cloud_name(const char *flag, const struct config *cfg)
+{
+    const json_t *v = cfg ? json_object_get(cfg->settings, "cloud") : NULL;
+    const char *env = getenv("ARM_ENVIRONMENT");
+    if (flag && *flag)
+        return flag;
+    if (json_is_string(v))
+        return json_string_value(v);
+    return env && *env ? env : "public";
+}
+
+#define LOCAL_TENANT_ID "00000000-0000-0000-0000-00000000a11c"
+
+void session_prepare_config(const char *cloud_flag, struct config *cfg)
+{
+    const char *name = session_cloud_name(cloud_flag, cfg);
+    bool local = strcasecmp(name, "local") == 0 || strncmp(name, "http://127.", 11) == 0 ||
+                 strncmp(name, "http://localhost", 16) == 0;
+    if (local && json_object_get(cfg->settings, "tenant") == NULL)
+        json_object_set_new(cfg->settings, "tenant", json_string(LOCAL_TENANT_ID));
+}
+
+static int open_cloud(struct session *s, const struct session_opts *o, const struct config *cfg)
+{
+    struct errbuf err = ERRBUF_INIT;
+    const char *name = session_cloud_name(o->cloud, cfg);
+    const struct arm_cloud *cloud;
+    struct http_opts ho = HTTP_OPTS_INIT;
+    struct arm_client_opts co;
+    struct arm_provider_opts po;
+    struct arm_token_source tokens;
+    bool local = strcasecmp(name, "local") == 0;
+    bool custom = strncmp(name, "http://", 7) == 0 || strncmp(name, "https://", 8) == 0;
+
+    if (o->parallelism)
+        ho.max_connections = o->parallelism;
+    if (http_transport_new(&s->transport, &ho, &err) < 0)
+        goto fail;
+    if (local) {
+#ifdef AMLSEC_HAVE_ARMLOCAL
+        struct armlocal_opts lo = ARMLOCAL_OPTS_INIT;
+        const char *base;
+        if (armlocal_opts_embedded(&lo, ".", s->local_data, sizeof(s->local_data), &err) < 0 ||
+            armlocal_start(&s->local, &lo, &err) < 0)
+            goto fail;
+        base = armlocal_base_url(s->local);
+        if (arm_cloud_custom(&s->custom_cloud, "local", base, base, NULL, NULL, NULL, &err) < 0)
+            goto fail;
+        cloud = s->custom_cloud;
+#else
+        errbuf_set(&err, AMLSEC_EUSAGE, "this build has no embedded local cloud");
+        goto fail;
+#endif
+    } else if (custom) {
+        /* A custom ARM endpoint: a running amlsec-armlocal, or an Azure
+         * Stack-style deployment. Sign-in only when ARM_CLIENT_ID is set. */
+        char url[2048];
+        size_t n = strlen(name);
+        snprintf(url, sizeof(url), "%.*s", (int)(n && name[n - 1] == '/' ? n - 1 : n), name);
+        if (http_url_allowed(url, &err) < 0 ||
+            arm_cloud_custom(&s->custom_cloud, "custom", url, url, NULL, NULL, NULL, &err) < 0)
+            goto fail;
+        cloud = s->custom_cloud;
+        if (getenv("ARM_CLIENT_ID")) {
+            struct auth_config ac;
+            if (auth_config_from_env(&ac, NULL, NULL, &err) < 0)
+                goto fail;
+            if (auth_new(&s->auth, &ac, cloud, s->transport, NULL, &err) < 0) {
+                auth_config_release(&ac);
+                goto fail;
+            }
+            auth_config_release(&ac);
+        }
+    } else {
+        struct auth_config ac;
+        cloud = arm_cloud_builtin(name);
+        if (cloud == NULL) {
+            errbuf_set(&err, AMLSEC_EUSAGE,
+                       "unknown cloud '%s'; use public, usgovernment, china or local", name);
+            goto fail;
+        }
+        if (auth_config_from_env(&ac, NULL, NULL, &err) < 0)
+            goto fail;
+        if (auth_new(&s->auth, &ac, cloud, s->transport, NULL, &err) < 0) {
+            auth_config_release(&ac);
+            goto fail;
+        }
+        auth_config_release(&ac);
+    }
+    memset(&co, 0, sizeof(co));
+    co.cloud = cloud;
+    co.transport = s->transport;
+    co.parallelism = o->parallelism;
+    if (s->auth) {
+        tokens = auth_token_source(s->auth);
+        co.auth = &tokens;
+    }
+    /* a custom endpoint on loopback is a local cloud (amlsec-armlocal) */
+    s->custom_local = custom && (strstr(name, "://127.") || strstr(name, "://localhost") ||
+                                 strstr(name, "://[::1]"));
+    if (local || custom)
+        co.lro_poll_ms = 50; /* local clouds finish operations in milliseconds */
+    if (arm_client_new(&s->client, &co, &err) < 0)
+        goto fail;
+    memset(&po, 0, sizeof(po));
+    po.client = s->client;
+    po.lookup = kind_lookup;
+    if (arm_provider_new(&s->provider, &po, &err) < 0)
+        goto fail;
+    return EXIT_OK;
+fail:
+    cli_error("cloud '%s': %s", name, err.msg);
+    return EXIT_FAIL;
+}
+
+/* Creates id in the local cloud through the control API when it is
+ * missing. Returns 1 when seeded, 0 when present, -1 on failure. */
+static int seed_one(struct session *s, const char *id, const char *type)
+{
+    struct arm_call get, put;
+    char url[4096], body[1024];
+    int rc = 0;
+
+    snprintf(url, sizeof(url), "/_armlocal/resources%s", id);
+    memset(&get, 0, sizeof(get));
+    get.method = "GET";
+    get.url = url;
+    get.flags = ARM_CALL_NO_LRO;
+    arm_client_call(s->client, &get);
+    if (get.rc == AMLSEC_ENOTFOUND) {
+        snprintf(body, sizeof(body), "{\"type\":\"%s\",\"location\":\"global\",\"properties\":{}}",
+                 type);
+        memset(&put, 0, sizeof(put));
+        put.method = "PUT";
+        put.url = url;
+        put.body = body;
+        put.flags = ARM_CALL_NO_LRO;
+        rc = arm_client_call(&*s->client, &put) < 0 ? -1 : 1;
+        if (rc < 0)
+            cli_error("local cloud: cannot seed '%s': %s", id, put.err.msg);
+        arm_call_release(&put);
+    } else if (get.rc < 0) {
+        cli_error("local cloud: cannot read '%s': %s", id, get.err.msg);
+        rc = -1;
+    }
+    arm_call_release(&get);
+    return rc;
+}
+
+/* Seeds id and its parents: the resource group, then each provider
+ * resource on the way (".../virtualNetworks/hub" before ".../subnets/ml"). */
+static int seed_with_parents(struct session *s, const char *id)
+{
+    char prefix[4096], type[512];
+    const char *p = strstr(id, "/resourceGroups/"), *prov;
+    int seeded = 0, rc;
+    size_t n;
+
+    if (p == NULL || (prov = strstr(id, "/providers/")) == NULL)
+        return 0;
+    n = (size_t)(prov - id);
+    if (n >= sizeof(prefix))
+        return -1;
+    memcpy(prefix, id, n);
+    prefix[n] = '\0';
+    if ((rc = seed_one(s, prefix, "Microsoft.Resources/resourceGroups")) < 0)
+        return -1;
+    seeded |= rc;
+    {
+        /* after /providers/NS: pairs of TYPE/NAME */
+        const char *ns = prov + 11, *cur = strchr(ns, '/');
+        size_t tlen;
+        if (cur == NULL)
+            return seeded;
+        tlen = (size_t)(cur - ns);
+        if (tlen >= sizeof(type))
+            return -1;
+        memcpy(type, ns, tlen);
+        type[tlen] = '\0';
+        while (cur && *cur) {
+            const char *tend = strchr(cur + 1, '/'), *nend;
+            if (tend == NULL)
+                break;
+            nend = strchr(tend + 1, '/');
+            if (tlen + (size_t)(tend - cur) + 1 >= sizeof(type))
+                return -1;
+            memcpy(type + tlen, cur, (size_t)(tend - cur));
+            tlen += (size_t)(tend - cur);
+            type[tlen] = '\0';
+            n = nend ? (size_t)(nend - id) : strlen(id);
+            if (n >= sizeof(prefix))
+                return -1;
+            memcpy(prefix, id, n);
+            prefix[n] = '\0';
+            if ((rc = seed_one(s, prefix, type)) < 0)
+                return -1;
+            seeded |= rc;
+            cur = nend;
+        }
+    }
+    return seeded;
+}
+
+int session_seed_existing(struct session *s, const struct config *cfg)
+{
+    if (s->client == NULL || (s->local == NULL && !s->custom_local))
+        return EXIT_OK;
+    for (size_t i = 0; i < cfg->nresources; i++) {
+        const struct cfg_resource *r = &cfg->resources[i];
+        const json_t *id = r->existing && r->ninstances ? json_object_get(r->instances[0].value, "id")
+                                                        : NULL;
+        int rc;
+        if (!json_is_string(id))
+            continue;
+        rc = seed_with_parents(s, json_string_value(id));
+        if (rc < 0)
+            return EXIT_FAIL;
+        if (rc > 0)
+            fprintf(stderr,
+                    "amlsec: local cloud: seeded %s and its parents (managed elsewhere; the local "
+                    "cloud had none)\n",
+                    r->address);
+    }
+    return EXIT_OK;
+}
+
+static int read_for_journal(void *payload, const char *arm_id, json_t **out)
+{
+    struct session *s = payload;
+    struct provider_ref ref = {arm_id, NULL};
+    struct provider_result r;
+    int rc;
+    memset(&r, 0, sizeof(r));
+    rc = provider_reread(s->provider, &ref, &r);
+    if (rc == 0 && r.body) {
+        *out = json_incref(r.body);
+    } else if (rc == 0) {
+        rc = AMLSEC_ENOTFOUND;
+    }
+    provider_result_release(&r);
+    return rc;
+}
+
+static int recover(struct session *s)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct journal_recovery rec;
+    char *path = backend_config_journal_path(&s->sc.cfg);
+    int rc;
+
+    if (path == NULL) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    rc = journal_open(&s->journal, path, &s->sc.keys, &err);
+    free(path);
+    if (rc < 0) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    s->journal_open = true;
+    if (journal_pending(&s->journal, NULL, 0) == 0)
+        return EXIT_OK;
+    if (s->provider == NULL) {
+        cli_error("an interrupted apply left operations in flight; run plan or apply to recover them");
+        return EXIT_FAIL;
+    }
+    if (journal_reconcile(&rec, &s->journal, &s->st, read_for_journal, s, &err) < 0 ||
+        state_backend_save(s->sc.be, &s->st, &s->sc.keys, &err) < 0 ||
+        journal_settle(&s->journal, &rec, &err) < 0) {
+        cli_error("recovering an interrupted apply: %s", err.msg);
+        return EXIT_FAIL;
+    }
+    fprintf(stderr, "amlsec: recovered %zu in-flight operation%s from an interrupted apply\n",
+            rec.count, rec.count == 1 ? "" : "s");
+    for (size_t i = 0; i < rec.count; i++)
+        fprintf(stderr, "  %s %s: %s\n", journal_op_name(rec.items[i].op), rec.items[i].address,
+                journal_outcome_name(rec.items[i].outcome));
+    journal_recovery_release(&rec);
+    return EXIT_OK;
+}
+
+int session_open(struct session *s, const struct session_opts *o, const struct config *cfg)
+{
+    struct errbuf err = ERRBUF_INIT;
+    int existed;
+
+    memset(s, 0, sizeof(*s));
+    if (o->need_cloud && open_cloud(s, o, cfg) != EXIT_OK)
+        return EXIT_FAIL;
+    if (state_cli_open(&s->sc, o->state_path) != EXIT_OK)
+        return EXIT_FAIL;
+    s->sc_open = true;
+    if (o->lock) {
+        if (state_backend_lock(s->sc.be, o->operation, o->lock_timeout_ms, NULL, &err) < 0) {
+            cli_error("%s", err.msg);
+            return EXIT_FAIL;
+        }
+        s->locked = true;
+    }
+    if (state_backend_load(&s->st, &existed, s->sc.be, &s->sc.keys, &err) < 0) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    s->loaded = true;
+    if (o->lock)
+        return recover(s);
+    return EXIT_OK;
+}
+
+void session_close(struct session *s)
+{
+    struct errbuf err = ERRBUF_INIT;
+    if (s->journal_open)
+        journal_release(&s->journal);
+    if (s->loaded)
+        state_release(&s->st);
+    if (s->locked && state_backend_unlock(s->sc.be, &err) < 0)
+        cli_error("%s", err.msg);
+    if (s->sc_open)
+        state_cli_close(&s->sc);
+    provider_free(s->provider);
+    arm_client_free(s->client);
+    auth_free(s->auth);
+    transport_free(s->transport);
+    arm_cloud_free(s->custom_cloud);
+#ifdef AMLSEC_HAVE_ARMLOCAL
+    armlocal_stop(s->local);
+#endif
+    memset(s, 0, sizeof(*s));
+}

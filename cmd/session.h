@@ -1,0 +1,71 @@
+/* What plan, apply, destroy and import share: the cloud connection (the
+ * embedded local cloud, or ARM with the azurerm provider's sign-in
+ * variables), and the state with its lock and journal (recovering any
+ * operations an interrupted apply left in flight). */
+#ifndef AMLSEC_CMD_SESSION_H
+#define AMLSEC_CMD_SESSION_H
+
+#include <stdbool.h>
+
+#include "cmd/state_cli.h"
+#include "parser/config.h"
+#include "providers/provider.h"
+#include "state/journal.h"
+#include "state/state.h"
+
+struct armlocal;
+struct arm_cloud;
+struct transport;
+struct auth;
+struct arm_client;
+
+struct session {
+    /* cloud */
+    struct armlocal *local; /* the embedded local cloud, or NULL */
+    char local_data[4096];
+    struct arm_cloud *custom_cloud;
+    bool custom_local; /* -cloud http://127.0.0.1:PORT: a standalone local cloud */
+    struct transport *transport;
+    struct auth *auth;
+    struct arm_client *client;
+    struct provider *provider;
+    /* state */
+    struct state_cli sc;
+    bool sc_open, locked, loaded;
+    struct state st;
+    struct journal journal;
+    bool journal_open;
+};
+
+struct session_opts {
+    /* "local" (embedded), "public", "usgovernment", "china", or an endpoint URL
+     * (a running amlsec-armlocal); NULL: settings.cloud or ARM_ENVIRONMENT */
+    const char *cloud;
+    const char *state_path; /* -state */
+    long lock_timeout_ms;
+    bool lock;              /* plan locks too (it reads a consistent state); show does not */
+    const char *operation;  /* "plan", "apply", ... for the lock info */
+    unsigned parallelism;
+    bool need_cloud;
+};
+
+/* Opens everything; prints errors and returns EXIT_FAIL on failure. Pending
+ * journal entries are reconciled by reading their resources, and the
+ * recovery is reported on stderr. */
+int session_open(struct session *s, const struct session_opts *o, const struct config *cfg);
+void session_close(struct session *s);
+
+/* Local cloud only: `existing` lookups name things managed elsewhere, which
+ * an offline cloud cannot have; each one it lacks is seeded (created with
+ * its id, name and type through the control API) and reported on stderr.
+ * Does nothing against a real cloud. */
+int session_seed_existing(struct session *s, const struct config *cfg);
+
+/* Settings a local cloud implies: its single tenant, unless one is set.
+ * Call after loading the configuration, before planning. */
+void session_prepare_config(const char *cloud_flag, struct config *cfg);
+
+/* The cloud named by -cloud, settings.cloud, or ARM_ENVIRONMENT. */
+const char *session_cloud_name(const char *flag, const struct config *cfg);
+
+#endif

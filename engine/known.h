@@ -1,0 +1,32 @@
+/* Filling in "known after apply" values. The front end tags each unknown a
+ * resource's value carries with its origin (parser/value.h: the instance
+ * address and attribute). Once that instance exists, its attributes are in
+ * the state (and in the live read at plan time), so the planner and the
+ * applier replace the unknown with the real value: a workspace created in
+ * the same apply as its key gets the key's versioned URI. */
+#ifndef AMLSEC_ENGINE_KNOWN_H
+#define AMLSEC_ENGINE_KNOWN_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "state/state.h"
+
+/* Returns attribute attr of the instance at address (new reference), or
+ * NULL when it is not known. */
+typedef json_t *(*known_lookup_fn)(void *payload, const char *address, const char *attr);
+
+/* Replaces, inside v, every tagged unknown the lookup knows. v is consumed;
+ * the result is a new reference. *left (may be NULL) receives how many
+ * unknowns remain. */
+json_t *known_fill(json_t *v, known_lookup_fn lookup, void *payload, size_t *left);
+
+/* A lookup over a state (payload: struct state *): decodes the instance's
+ * recorded ARM body through the catalogue. */
+json_t *known_from_state(void *payload, const char *address, const char *attr);
+
+/* The ARM body's decoded attribute attr for a resource of kind. New
+ * reference or NULL. */
+json_t *known_decode_attr(const char *kind, const json_t *arm_body, const char *attr);
+
+#endif

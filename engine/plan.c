@@ -1,0 +1,854 @@
+#include "engine/plan.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/depgraph.h"
+#include "engine/known.h"
+#include "parser/value.h"
+#include "providers/arm/render.h"
+#include "providers/arm/schema.h"
+#include "util/error.h"
+#include "util/banned.h"
+
+#define PLAN_MAX_DIFFS 64
+
+/* A change while the plan is being built, before ordering. */
+struct pending {
+    struct plan_change c;
+    const struct cfg_instance *inst; /* NULL for deletes of state-only entries */
+    long node;                       /* graph node, -1 for state-only */
+    bool keep;                       /* survives -target */
+};
+
+struct builder {
+    const struct config *cfg;
+    struct state *st;
+    const struct plan_opts *o;
+    struct diag_list *diags;
+    struct errbuf *err;
+    struct depgraph *g;
+    struct pending *items;
+    size_t n, cap;
+    struct plan *plan;
+    /* live resources by ARM id */
+    struct provider_ref *refs;
+    struct provider_result *res;
+    size_t nrefs;
+};
+
+const char *plan_action_name(enum plan_action a)
+{
+    static const char *const names[] = {"no-op", "create", "update", "replace", "delete"};
+    return names[a];
+}
+
+bool plan_has_changes(const struct plan *plan)
+{
+    return plan->n > 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static const char *str_of(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* --- live reads ----------------------------------------------------------- */
+
+static void add_ref(struct builder *b, const char *id, const char *type)
+{
+    for (size_t i = 0; i < b->nrefs; i++)
+        if (strcasecmp(b->refs[i].id, id) == 0)
+            return;
+    b->refs[b->nrefs].id = id;
+    b->refs[b->nrefs].type = type;
+    b->nrefs++;
+}
+
+static const struct provider_result *live_of(const struct builder *b, const char *id)
+{
+    for (size_t i = 0; id && i < b->nrefs; i++)
+        if (strcasecmp(b->refs[i].id, id) == 0)
+            return &b->res[i];
+    return NULL;
+}
+
+static const char *instance_id(const struct cfg_instance *in)
+{
+    return str_of(in->value, "id");
+}
+
+static int refresh(struct builder *b, struct provider *p)
+{
+    size_t max = b->st->nresources + 1;
+    for (size_t i = 0; i < b->cfg->nresources; i++)
+        max += b->cfg->resources[i].ninstances;
+    b->refs = calloc(max, sizeof(*b->refs));
+    b->res = calloc(max, sizeof(*b->res));
+    if (b->refs == NULL || b->res == NULL)
+        return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < b->cfg->nresources; i++) {
+        const struct cfg_resource *r = &b->cfg->resources[i];
+        for (size_t k = 0; k < r->ninstances; k++) {
+            const char *id = instance_id(&r->instances[k]);
+            if (id)
+                add_ref(b, id, str_of(r->instances[k].value, "resource_type"));
+        }
+    }
+    for (size_t i = 0; i < b->st->nresources; i++)
+        add_ref(b, b->st->resources[i].arm_id, NULL);
+    if (p == NULL || b->nrefs == 0)
+        return 0;
+    return provider_read_many(p, b->refs, b->nrefs, 0, b->res, b->err);
+}
+
+/* --- building changes ----------------------------------------------------- */
+
+static struct pending *add(struct builder *b)
+{
+    struct pending *it;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 32;
+        struct pending *grown = realloc(b->items, cap * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        b->items = grown;
+        b->cap = cap;
+    }
+    it = &b->items[b->n++];
+    memset(it, 0, sizeof(*it));
+    it->node = -1;
+    it->c.notes = json_array();
+    return it;
+}
+
+/* Drops from live (a copy) what the configuration does not manage: an
+ * attribute the user did not set and that has no default is the service's
+ * business, so it never makes a diff. */
+static void prune_unmanaged(const struct schema_block *blk, json_t *live, const json_t *want)
+{
+    for (const struct schema_attr *a = blk->attrs; a->name; a++) {
+        json_t *lv = json_object_get(live, a->name);
+        const json_t *wv = want ? json_object_get(want, a->name) : NULL;
+        if (lv == NULL)
+            continue;
+        if (wv == NULL && a->def == NULL && !(a->flags & SF_ALWAYS)) {
+            json_object_del(live, a->name);
+            continue;
+        }
+        if (a->type == ST_BLOCK && !(a->flags & SF_REPEAT) && json_is_object(lv) && a->block)
+            prune_unmanaged(a->block, lv, json_is_object(wv) ? wv : NULL);
+    }
+}
+
+static bool ignored(const struct cfg_resource *r, const char *path)
+{
+    for (size_t i = 0; i < r->lifecycle.nignore_changes; i++) {
+        const char *ig = r->lifecycle.ignore_changes[i];
+        size_t n = strlen(ig);
+        if (strncmp(path, ig, n) == 0 && (path[n] == '\0' || path[n] == '.'))
+            return true;
+    }
+    return false;
+}
+
+static bool forced_replace(const struct builder *b, const char *address)
+{
+    for (size_t i = 0; i < b->o->nreplace; i++)
+        if (strcmp(b->o->replace[i], address) == 0)
+            return true;
+    return false;
+}
+
+/* Compares before and after; fills the change's action and reason.
+ * Returns the diff entries kept (after ignore_changes). */
+static enum schema_change compare(const struct schema_kind *k, const struct cfg_resource *r,
+                                  const json_t *before, const json_t *after,
+                                  struct schema_diff_entry *kept, size_t *nkept)
+{
+    struct schema_diff_entry all[PLAN_MAX_DIFFS];
+    size_t n = 0;
+    enum schema_change worst = CHANGE_NONE;
+    json_t *live = json_deep_copy(before);
+    json_t *want = json_deep_copy(after);
+    prune_unmanaged(&k->body, live, after);
+    /* Attributes that only build the ARM id (resource_group, scope, parent
+     * references) are not in any GET: the id comparison covers them. */
+    for (const struct schema_attr *a = k->body.attrs; a->name; a++) {
+        if (a->type != ST_BLOCK && a->map.path == NULL && a->map2.path == NULL) {
+            json_object_del(live, a->name);
+            json_object_del(want, a->name);
+        }
+    }
+    schema_diff(k, live, want, all, PLAN_MAX_DIFFS, &n);
+    json_decref(live);
+    json_decref(want);
+    *nkept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r && ignored(r, all[i].path))
+            continue;
+        kept[(*nkept)++] = all[i];
+        if (all[i].change > worst)
+            worst = all[i].change;
+    }
+    return worst;
+}
+
+static void join_paths(char **out, const struct schema_diff_entry *d, size_t n,
+                       enum schema_change which)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (d[i].change != which)
+            continue;
+        if (b.len)
+            buf_adds(&b, ", ");
+        buf_adds(&b, d[i].path);
+    }
+    *out = b.len ? buf_detach(&b, NULL) : NULL;
+    buf_release(&b);
+}
+
+static void note(struct pending *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(struct pending *it, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_array_append_new(it->c.notes, json_string(msg));
+}
+
+/* What the user must know before approving (security-rules.md). */
+static void impact_notes(struct pending *it, const struct schema_diff_entry *d, size_t n)
+{
+    const char *kind = it->c.kind;
+    enum plan_action a = it->c.action;
+    if (strcmp(kind, "workspace") == 0 && (a == PLAN_REPLACE || a == PLAN_DELETE))
+        note(it, "%s %s destroys its run history, models, endpoints and registered data",
+             a == PLAN_REPLACE ? "replacing" : "destroying", it->c.address);
+    if (strcmp(kind, "container_registry") == 0 && (a == PLAN_REPLACE || a == PLAN_DELETE))
+        note(it, "deleting the workspace's container registry breaks the workspace (ACR-KEEP)");
+    if (strcmp(kind, "key_vault") == 0 && (a == PLAN_REPLACE || a == PLAN_DELETE))
+        note(it, "the vault is soft-deleted: its name stays reserved until purged, and a CMK "
+                 "workspace using it stops working");
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(kind, "workspace") == 0 && strncmp(d[i].path, "encryption", 10) == 0 &&
+            d[i].change == CHANGE_UPDATE)
+            note(it, "rotating the CMK takes about an hour to take effect (WS-CMK-ROTATE)");
+        if (strcmp(kind, "workspace") == 0 && strcmp(d[i].path, "hbi") == 0)
+            note(it, "the high-business-impact flag only takes effect at creation (WS-HBI)");
+    }
+}
+
+/* A copy of v with every resource reference (an object carrying "id" and
+ * "resource_type", as the resolver builds them) replaced by its id: what
+ * the plan shows and what the catalogue compares references by. */
+static json_t *collapse_refs(const json_t *v)
+{
+    if (json_is_object(v) && !value_is_unknown(v)) {
+        const json_t *id = json_object_get(v, "id");
+        const json_t *ver = json_object_get(v, "versioned_uri");
+        json_t *copy;
+        const char *k;
+        json_t *x;
+        /* a CMK reference is shown by the key version it pins */
+        if (json_is_string(ver))
+            return json_deep_copy(ver);
+        if (id && json_object_get(v, "resource_type"))
+            return json_deep_copy(id);
+        copy = json_object();
+        json_object_foreach((json_t *)v, k, x) json_object_set_new(copy, k, collapse_refs(x));
+        return copy;
+    }
+    if (json_is_array(v)) {
+        json_t *copy = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) json_array_append_new(copy, collapse_refs(x));
+        return copy;
+    }
+    return json_deep_copy(v);
+}
+
+static json_t *dependencies_of(const struct builder *b, long node)
+{
+    json_t *deps = json_array();
+    if (node < 0)
+        return deps;
+    for (size_t i = 0; i < b->g->nodes[node].ndeps; i++) {
+        const struct cfg_instance *d = b->g->nodes[b->g->nodes[node].deps[i].to].inst;
+        if (!d->resource->existing)
+            json_array_append_new(deps, json_string(d->address));
+    }
+    return deps;
+}
+
+static struct diag *error_at_instance(struct builder *b, const struct cfg_instance *in,
+                                      const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static struct diag *error_at_instance(struct builder *b, const struct cfg_instance *in,
+                                      const char *path, const char *fmt, ...)
+{
+    char msg[512];
+    struct src_loc loc = path ? config_attr_loc(in, path) : in->resource->block->type_loc;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return diag_add(b->diags, DIAG_ERROR, &loc, "plan", "%s", msg);
+}
+
+static void add_drift(struct builder *b, const char *address, const char *kind, const char *what,
+                      const json_t *before, const json_t *after, const struct schema_diff_entry *d,
+                      size_t n)
+{
+    struct plan *p = b->plan;
+    struct plan_drift *grown = realloc(p->drift, (p->ndrift + 1) * sizeof(*grown));
+    struct plan_drift *dr;
+    if (grown == NULL)
+        return;
+    p->drift = grown;
+    dr = &p->drift[p->ndrift++];
+    dr->address = strdup(address);
+    dr->kind = strdup(kind);
+    dr->what = strdup(what);
+    dr->before = before ? json_deep_copy(before) : NULL;
+    dr->after = after ? json_deep_copy(after) : NULL;
+    dr->paths = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(dr->paths, json_string(d[i].path));
+}
+
+/* What a reference's "known after apply" value is now: the live resource
+ * read during refresh, else what the state recorded. */
+static json_t *known_now(void *payload, const char *address, const char *attr)
+{
+    struct builder *b = payload;
+    const struct cfg_instance *in = config_find_instance(b->cfg, address);
+    const struct provider_result *lr = in ? live_of(b, instance_id(in)) : NULL;
+    if (lr && lr->rc == 0 && lr->body)
+        return known_decode_attr(in->resource->kind, lr->body, attr);
+    return known_from_state(b->st, address, attr);
+}
+
+static int plan_instance(struct builder *b, const struct cfg_instance *in, long node)
+{
+    const struct cfg_resource *r = in->resource;
+    const struct schema_kind *k = schema_find(r->kind);
+    const char *id = instance_id(in);
+    struct state_resource *se = state_find(b->st, in->address);
+    const struct provider_result *lr = live_of(b, id);
+    json_t *live = NULL, *recorded = NULL, *state_attrs = NULL, *attrs = NULL, *value = NULL;
+    struct schema_diff_entry d[PLAN_MAX_DIFFS];
+    size_t nd = 0;
+    enum schema_change ch;
+    struct pending *it;
+
+    if (k == NULL || b->o->destroy)
+        return 0;
+    if (r->existing) {
+        if (b->o->refresh && lr && lr->rc == AMLSEC_ENOTFOUND)
+            error_at_instance(b, in, "id", "%s does not exist: %s", in->address, id ? id : "?");
+        return 0;
+    }
+    if (lr && lr->rc == 0 && lr->body)
+        live = render_decode(k, lr->body);
+    if (se && state_resource_attributes(&state_attrs, se, b->err) == 0 && state_attrs)
+        recorded = render_decode(k, state_attrs);
+
+    it = add(b);
+    if (it == NULL) {
+        json_decref(live);
+        json_decref(recorded);
+        return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+    }
+    it->inst = in;
+    it->node = node;
+    it->c.address = strdup(in->address);
+    it->c.kind = strdup(r->kind);
+    it->c.arm_id = dup_or_null(id);
+    it->c.arm_type = strdup(k->arm.type);
+    it->c.api_version = strdup(k->arm.api_version);
+    attrs = known_fill(json_deep_copy(in->attrs), known_now, b, NULL);
+    value = known_fill(json_deep_copy(in->value), known_now, b, NULL);
+    it->c.after = collapse_refs(attrs);
+    it->c.sensitive = json_incref(in->sensitive);
+    it->c.dependencies = dependencies_of(b, node);
+    it->c.body = render_body(k, attrs, value, b->cfg->settings, in->sensitive, false);
+    it->c.create_before_destroy = r->lifecycle.create_before_destroy;
+
+    if (lr && lr->rc < 0 && lr->rc != AMLSEC_ENOTFOUND) {
+        error_at_instance(b, in, NULL, "cannot read %s: %s", in->address, lr->err.msg);
+        goto out;
+    }
+    /* drift: the live resource against what the state recorded */
+    if (se && b->o->refresh) {
+        if (live == NULL) {
+            add_drift(b, in->address, r->kind, "deleted outside amlsec", recorded, NULL, NULL, 0);
+        } else if (recorded) {
+            struct schema_diff_entry dd[PLAN_MAX_DIFFS];
+            size_t ndd = 0;
+            if (compare(k, NULL, recorded, live, dd, &ndd) != CHANGE_NONE)
+                add_drift(b, in->address, r->kind, "changed outside amlsec", recorded, live, dd,
+                          ndd);
+        }
+    }
+    if (live == NULL && !b->o->refresh && se)
+        live = json_incref(recorded); /* -refresh=false: trust the state */
+
+    if (se == NULL && live != NULL) {
+        struct diag *dg = error_at_instance(
+            b, in, NULL, "%s already exists in Azure but not in the state", in->address);
+        if (dg)
+            diag_set_hint(dg, "adopt it with: amlsec import '%s' '%s'", in->address, id);
+        goto out;
+    }
+    if (live == NULL) {
+        it->c.action = PLAN_CREATE;
+        it->c.reason = strdup(se ? "create_because_deleted_outside" : "create_because_no_state");
+        goto out;
+    }
+    if (se && se->status == STATE_STATUS_TAINTED) {
+        /* a create that failed half way: PUT it again, ARM retries provisioning */
+        it->c.action = PLAN_CREATE;
+        it->c.reason = strdup("create_because_tainted");
+        it->c.before = json_incref(live);
+        note(it, "%s is tainted: its creation failed in an earlier apply", in->address);
+        goto out;
+    }
+    it->c.before = collapse_refs(live);
+    if (se && id && strcasecmp(se->arm_id, id) != 0) {
+        it->c.action = PLAN_REPLACE;
+        it->c.reason = strdup("replace_because_id_changed");
+        it->c.reason_detail = strdup("name");
+    } else if (forced_replace(b, in->address)) {
+        it->c.action = PLAN_REPLACE;
+        it->c.reason = strdup("replace_by_request");
+    } else {
+        ch = compare(k, r, live, attrs, d, &nd);
+        if (ch == CHANGE_IMPOSSIBLE) {
+            char *paths = NULL;
+            join_paths(&paths, d, nd, CHANGE_IMPOSSIBLE);
+            for (size_t i = 0; i < nd; i++)
+                if (d[i].change == CHANGE_IMPOSSIBLE) {
+                    struct diag *dg = error_at_instance(b, in, d[i].path,
+                                                        "%s: %s %s", in->address, d[i].path,
+                                                        d[i].why);
+                    if (dg)
+                        diag_set_hint(dg, "keep it enabled; Azure refuses this change");
+                }
+            free(paths);
+            it->c.action = PLAN_NOOP;
+        } else if (ch == CHANGE_REPLACE || (k->replace_on_change && ch == CHANGE_UPDATE)) {
+            it->c.action = PLAN_REPLACE;
+            it->c.reason = strdup(k->replace_on_change ? "replace_because_kind_recreates"
+                                                       : "replace_because_create_only");
+            join_paths(&it->c.reason_detail, d, nd,
+                       ch == CHANGE_REPLACE ? CHANGE_REPLACE : CHANGE_UPDATE);
+        } else if (ch == CHANGE_UPDATE) {
+            it->c.action = PLAN_UPDATE;
+            it->c.reason = strdup("update_because_config_differs");
+            join_paths(&it->c.reason_detail, d, nd, CHANGE_UPDATE);
+        } else {
+            it->c.action = PLAN_NOOP;
+        }
+    }
+    if (it->c.action == PLAN_REPLACE && r->lifecycle.prevent_destroy) {
+        struct diag *dg = error_at_instance(
+            b, in, NULL, "%s has lifecycle.prevent_destroy set, but this plan replaces it (%s%s%s)",
+            in->address, it->c.reason, it->c.reason_detail ? ": " : "",
+            it->c.reason_detail ? it->c.reason_detail : "");
+        if (dg)
+            diag_set_hint(dg, "remove prevent_destroy to allow it, or undo the change");
+    }
+    impact_notes(it, d, nd);
+out:
+    json_decref(attrs);
+    json_decref(value);
+    json_decref(live);
+    json_decref(recorded);
+    return 0;
+}
+
+static const struct cfg_resource *config_resource_of(const struct builder *b, const char *address)
+{
+    const struct cfg_instance *in = config_find_instance(b->cfg, address);
+    return in ? in->resource : NULL;
+}
+
+static int plan_deletes(struct builder *b)
+{
+    for (size_t i = 0; i < b->st->nresources; i++) {
+        struct state_resource *se = &b->st->resources[i];
+        const struct cfg_resource *r = config_resource_of(b, se->address);
+        const struct schema_kind *k = schema_find(se->kind);
+        const struct provider_result *lr = live_of(b, se->arm_id);
+        json_t *attrs = NULL;
+        struct pending *it;
+        if (r && !b->o->destroy)
+            continue;
+        if (b->o->refresh && lr && lr->rc == AMLSEC_ENOTFOUND)
+            continue; /* already gone: the state entry is dropped by apply's refresh */
+        it = add(b);
+        if (it == NULL)
+            return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+        it->c.address = strdup(se->address);
+        it->c.kind = strdup(se->kind);
+        it->c.arm_id = strdup(se->arm_id);
+        it->c.arm_type = strdup(k ? k->arm.type : "");
+        it->c.api_version = dup_or_null(se->api_version);
+        it->c.action = PLAN_DELETE;
+        it->c.reason = strdup(r ? "delete_because_destroy" : "delete_because_no_config");
+        it->c.sensitive = json_incref(se->sensitive ? se->sensitive : json_array());
+        it->c.dependencies = json_incref(se->dependencies ? se->dependencies : json_array());
+        if (k && state_resource_attributes(&attrs, se, b->err) == 0 && attrs)
+            it->c.before = render_decode(k, attrs);
+        if (r) {
+            it->inst = config_find_instance(b->cfg, se->address);
+            if (r->lifecycle.prevent_destroy) {
+                struct diag *dg = error_at_instance(b, it->inst, NULL,
+                                                    "%s has lifecycle.prevent_destroy set, but "
+                                                    "this plan destroys it",
+                                                    se->address);
+                if (dg)
+                    diag_set_hint(dg, "remove prevent_destroy first to destroy it");
+            }
+        }
+        impact_notes(it, NULL, 0);
+    }
+    return 0;
+}
+
+/* Kinds without an ARM DELETE (Key Vault keys: ARM creates the first
+ * version only and never deletes) go with their parent: when the parent is
+ * deleted in this plan the entry is only dropped from the state; alone,
+ * the delete is refused with the reason. */
+static void deletes_without_verb(struct builder *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        struct pending *it = &b->items[i];
+        const struct schema_kind *k = schema_find(it->c.kind);
+        bool parent_goes = false;
+        size_t x;
+        json_t *dep;
+        if (it->c.action != PLAN_DELETE || k == NULL || !(k->no_verbs & SCHEMA_NO_DELETE))
+            continue;
+        json_array_foreach(it->c.dependencies, x, dep)
+        {
+            for (size_t j = 0; j < b->n; j++)
+                if (b->items[j].c.action == PLAN_DELETE && json_is_string(dep) &&
+                    strcmp(b->items[j].c.address, json_string_value(dep)) == 0)
+                    parent_goes = true;
+        }
+        if (parent_goes) {
+            it->c.state_only = true;
+            free(it->c.reason);
+            it->c.reason = strdup("delete_with_parent");
+            note(it, "%s has no ARM delete: it goes with its parent, and is only removed from the state",
+                 it->c.address);
+        } else {
+            struct diag *d = diag_add(b->diags, DIAG_ERROR, NULL, "plan",
+                                      "%s cannot be deleted on its own: ARM has no delete for %s "
+                                      "(only the Key Vault data plane has, which amlsec does not "
+                                      "call yet)",
+                                      it->c.address, k->arm.type);
+            if (d)
+                diag_set_hint(d, "delete its vault too, or stop managing it: amlsec state rm '%s'",
+                              it->c.address);
+        }
+    }
+}
+
+/* --- ordering ------------------------------------------------------------- */
+
+static long find_pending(const struct builder *b, const char *address)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (strcmp(b->items[i].c.address, address) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void add_dep(struct plan_change *c, size_t idx)
+{
+    size_t *grown;
+    for (size_t i = 0; i < c->ndeps; i++)
+        if (c->deps[i] == idx)
+            return;
+    grown = realloc(c->deps, (c->ndeps + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return;
+    grown[c->ndeps++] = idx;
+    c->deps = grown;
+}
+
+static void link_dependencies(struct builder *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        struct pending *it = &b->items[i];
+        if (it->c.action == PLAN_NOOP)
+            continue;
+        if (it->c.action == PLAN_DELETE) {
+            /* a delete waits for the deletes of everything that depends on it */
+            for (size_t j = 0; j < b->n; j++) {
+                const json_t *deps = b->items[j].c.dependencies;
+                size_t x;
+                json_t *v;
+                if (j == i || b->items[j].c.action != PLAN_DELETE)
+                    continue;
+                json_array_foreach(deps, x, v) if (json_is_string(v) &&
+                                                   strcmp(json_string_value(v), it->c.address) == 0)
+                    add_dep(&it->c, j);
+            }
+            continue;
+        }
+        /* creates, updates, replaces wait for what they reference */
+        {
+            size_t x;
+            json_t *v;
+            json_array_foreach(it->c.dependencies, x, v)
+            {
+                long j = find_pending(b, json_string_value(v));
+                if (j >= 0 && (size_t)j != i && b->items[j].c.action != PLAN_NOOP &&
+                    b->items[j].c.action != PLAN_DELETE)
+                    add_dep(&it->c, (size_t)j);
+            }
+        }
+    }
+}
+
+static bool targeted(const struct builder *b, const char *address)
+{
+    for (size_t i = 0; i < b->o->ntargets; i++) {
+        const char *t = b->o->targets[i];
+        size_t n = strlen(t);
+        if (strncmp(address, t, n) == 0 && (address[n] == '\0' || address[n] == '['))
+            return true;
+    }
+    return false;
+}
+
+static void keep_with_deps(struct builder *b, size_t i)
+{
+    if (b->items[i].keep)
+        return;
+    b->items[i].keep = true;
+    for (size_t k = 0; k < b->items[i].c.ndeps; k++)
+        keep_with_deps(b, b->items[i].c.deps[k]);
+}
+
+static void change_release(struct plan_change *c)
+{
+    free(c->address);
+    free(c->kind);
+    free(c->arm_id);
+    free(c->arm_type);
+    free(c->api_version);
+    free(c->reason);
+    free(c->reason_detail);
+    json_decref(c->before);
+    json_decref(c->after);
+    json_decref(c->body);
+    json_decref(c->sensitive);
+    json_decref(c->dependencies);
+    json_decref(c->notes);
+    free(c->deps);
+}
+
+/* Orders the kept, non-no-op changes (Kahn, stable), renumbers deps, sets
+ * steps and groups, and moves them into the plan. */
+static int order(struct builder *b)
+{
+    size_t *map = malloc((b->n + 1) * sizeof(*map));
+    bool *placed = calloc(b->n + 1, sizeof(*placed));
+    struct plan *p = b->plan;
+    size_t count = 0;
+
+    if (map == NULL || placed == NULL) {
+        free(map);
+        free(placed);
+        return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        bool live = b->items[i].keep && b->items[i].c.action != PLAN_NOOP;
+        placed[i] = !live;
+        map[i] = (size_t)-1;
+        count += live;
+    }
+    p->changes = calloc(count ? count : 1, sizeof(*p->changes));
+    if (p->changes == NULL) {
+        free(map);
+        free(placed);
+        return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+    }
+    /* Level by level: a group holds every step whose dependencies are all
+     * in earlier groups, so step numbers follow groups. */
+    for (int group = 1; p->n < count; group++) {
+        size_t start = p->n;
+        for (size_t i = 0; i < b->n; i++) {
+            bool ready = !placed[i];
+            for (size_t k = 0; ready && k < b->items[i].c.ndeps; k++) {
+                size_t d = b->items[i].c.deps[k];
+                if (!placed[d] || (map[d] != (size_t)-1 && map[d] >= start))
+                    ready = false;
+            }
+            if (!ready)
+                continue;
+            map[i] = p->n;
+            p->changes[p->n] = b->items[i].c;
+            p->changes[p->n].step = (int)p->n + 1;
+            p->changes[p->n].group = group;
+            memset(&b->items[i].c, 0, sizeof(b->items[i].c));
+            p->n++;
+        }
+        for (size_t i = start; i < p->n; i++)
+            for (size_t k = 0; k < b->n; k++)
+                if (map[k] == i)
+                    placed[k] = true;
+        if (p->n == start)
+            break; /* cannot happen: the configuration graph is acyclic */
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        struct plan_change *c = &p->changes[i];
+        size_t out = 0;
+        for (size_t k = 0; k < c->ndeps; k++)
+            if (map[c->deps[k]] != (size_t)-1)
+                c->deps[out++] = map[c->deps[k]];
+        c->ndeps = out;
+        p->nadd += c->action == PLAN_CREATE || c->action == PLAN_REPLACE;
+        p->nchange += c->action == PLAN_UPDATE;
+        p->ndestroy += c->action == PLAN_DELETE || c->action == PLAN_REPLACE;
+    }
+    free(map);
+    free(placed);
+    return 0;
+}
+
+/* Rule findings (warnings and notes) become notes of the change whose block
+ * they point into, so they are seen before approval. */
+static void attach_findings(struct builder *b)
+{
+    for (size_t i = 0; i < b->diags->n; i++) {
+        const struct diag *d = &b->diags->items[i];
+        if (d->severity == DIAG_ERROR || d->loc.file == NULL || strchr(d->code, '-') == NULL)
+            continue;
+        for (size_t k = 0; k < b->n; k++) {
+            const struct cfg_instance *in = b->items[k].inst;
+            const struct src_loc *bl;
+            if (in == NULL)
+                continue;
+            bl = &in->resource->block->loc;
+            if (bl->file == d->loc.file && d->loc.begin >= bl->begin && d->loc.end <= bl->end)
+                note(&b->items[k], "%s %s: %s", d->severity == DIAG_WARNING ? "warning" : "note",
+                     d->code, d->message);
+        }
+    }
+}
+
+void plan_config_digest(char out[72], const struct config *cfg)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char md[32];
+    unsigned int len = 0;
+    memcpy(out, "sha256:", 8);
+    if (ctx == NULL)
+        return;
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (size_t i = 0; i < cfg->nsrcs; i++) {
+        EVP_DigestUpdate(ctx, cfg->srcs[i]->name, strlen(cfg->srcs[i]->name) + 1);
+        EVP_DigestUpdate(ctx, cfg->srcs[i]->text, cfg->srcs[i]->len);
+    }
+    EVP_DigestFinal_ex(ctx, md, &len);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < len && i < 32; i++)
+        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+}
+
+int plan_build(struct plan **out, const struct config *cfg, struct state *st,
+               struct provider *p, const struct plan_opts *o, struct diag_list *diags,
+               struct errbuf *err)
+{
+    struct builder b;
+    size_t errors_before = diags->errors;
+    int rc;
+
+    memset(&b, 0, sizeof(b));
+    b.cfg = cfg;
+    b.st = st;
+    b.o = o;
+    b.diags = diags;
+    b.err = err;
+    *out = b.plan = calloc(1, sizeof(*b.plan));
+    if (b.plan == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    memcpy(b.plan->lineage, st->lineage, sizeof(b.plan->lineage));
+    b.plan->serial = st->serial;
+    b.plan->destroy = o->destroy;
+    plan_config_digest(b.plan->config_digest, cfg);
+
+    if ((rc = depgraph_build(&b.g, cfg, err)) < 0 || (rc = depgraph_sort(b.g, err)) < 0)
+        goto out;
+    if (o->refresh && (rc = refresh(&b, p)) < 0)
+        goto out;
+    if (!o->refresh && (rc = refresh(&b, NULL)) < 0)
+        goto out;
+    for (size_t i = 0; i < b.g->norder && rc == 0; i++) {
+        size_t node = b.g->order[i];
+        rc = plan_instance(&b, b.g->nodes[node].inst, (long)node);
+    }
+    if (rc == 0)
+        rc = plan_deletes(&b);
+    if (rc < 0)
+        goto out;
+    deletes_without_verb(&b);
+    link_dependencies(&b);
+    for (size_t i = 0; i < b.n; i++)
+        if (o->ntargets == 0 || targeted(&b, b.items[i].c.address))
+            keep_with_deps(&b, i);
+    attach_findings(&b);
+    rc = order(&b);
+out:
+    for (size_t i = 0; i < b.n; i++)
+        change_release(&b.items[i].c);
+    free(b.items);
+    provider_results_release(b.res, b.nrefs);
+    free(b.res);
+    free(b.refs);
+    depgraph_free(b.g);
+    if (rc == 0 && diags->errors > errors_before)
+        rc = AMLSEC_EPARSE;
+    return rc;
+}
+
+void plan_free(struct plan *plan)
+{
+    if (plan == NULL)
+        return;
+    for (size_t i = 0; i < plan->n; i++)
+        change_release(&plan->changes[i]);
+    free(plan->changes);
+    for (size_t i = 0; i < plan->ndrift; i++) {
+        free(plan->drift[i].address);
+        free(plan->drift[i].kind);
+        free(plan->drift[i].what);
+        json_decref(plan->drift[i].before);
+        json_decref(plan->drift[i].after);
+        json_decref(plan->drift[i].paths);
+    }
+    free(plan->drift);
+    free(plan);
+}

@@ -1,0 +1,115 @@
+/* The planner: what must change so that Azure matches the configuration.
+ *
+ * plan_build compares three things per resource instance: the
+ * configuration (what the user declared), the state (what amlsec recorded
+ * last), and the live resource (read through the provider, unless refresh
+ * is off). Drift (live differs from state) is reported separately from the
+ * changes needed (configuration differs from live). Comparison goes through
+ * the catalogue (providers/arm/schema.h): normalised, only what the
+ * configuration manages, server defaults and read-only fields never differ.
+ *
+ * The result is an ordered change set: creates and updates after what they
+ * depend on, deletes before what they depend on, each step numbered and
+ * grouped so that steps of one group may run together. A plan serializes to
+ * JSON (plan_to_json, docs/plan-json.md) and back (plan_from_json), which is
+ * how `plan -out` and `apply FILE` work. */
+#ifndef AMLSEC_ENGINE_PLAN_H
+#define AMLSEC_ENGINE_PLAN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parser/config.h"
+#include "parser/diag.h"
+#include "providers/provider.h"
+#include "state/state.h"
+#include "util/errbuf.h"
+
+enum plan_action {
+    PLAN_NOOP,
+    PLAN_CREATE,
+    PLAN_UPDATE,
+    PLAN_REPLACE, /* delete then create (create then delete with create_before_destroy) */
+    PLAN_DELETE,
+};
+
+struct plan_change {
+    char *address;
+    char *kind;
+    char *arm_id;
+    char *arm_type;
+    char *api_version;
+    enum plan_action action;
+    char *reason;       /* "replace_because_create_only", "delete_because_no_config", ... */
+    char *reason_detail; /* the attributes that decided it: "hbi", or NULL */
+    bool create_before_destroy;
+    bool state_only; /* delete: no request; the parent's deletion takes it (Key Vault keys) */
+    json_t *before;    /* DSL attributes now (live, else state); NULL for creates */
+    json_t *after;     /* DSL attributes wanted; NULL for deletes */
+    json_t *body;      /* the ARM body a PUT sends; NULL for deletes (owned) */
+    json_t *sensitive; /* paths of sensitive attributes (array, owned) */
+    json_t *dependencies; /* addresses this instance depends on, for the state (owned) */
+    json_t *notes;     /* impact notes the user must see (array of strings, owned) */
+    size_t *deps;      /* indexes of changes that must finish first */
+    size_t ndeps;
+    int step;  /* 1-based execution order */
+    int group; /* steps of the same group may run together */
+};
+
+struct plan_drift {
+    char *address;
+    char *kind;
+    char *what;   /* "changed outside amlsec", "deleted outside amlsec" */
+    json_t *before; /* as recorded in the state (DSL attributes) */
+    json_t *after;  /* as read now, NULL when deleted */
+    json_t *paths;  /* attributes that differ (array of strings) */
+};
+
+struct plan {
+    struct plan_change *changes; /* in step order; no-ops are not kept */
+    size_t n;
+    struct plan_drift *drift;
+    size_t ndrift;
+    size_t nadd, nchange, ndestroy;
+    char lineage[STATE_LINEAGE_LEN + 1]; /* the state the plan was made against */
+    uint64_t serial;
+    char config_digest[72]; /* "sha256:..." of the configuration's files */
+    bool destroy;
+};
+
+struct plan_opts {
+    const char *const *targets; /* -target ADDR: only these and what they need */
+    size_t ntargets;
+    const char *const *replace; /* -replace ADDR: force replacement */
+    size_t nreplace;
+    bool destroy;   /* plan -destroy / amlsec destroy */
+    bool refresh;   /* read live resources (plan -refresh=false turns it off) */
+};
+
+/* Builds the plan. p may be NULL only when o->refresh is false. Problems
+ * in the configuration (prevent_destroy, impossible changes, resources that
+ * exist but are not in state) are diagnostics; the function then returns
+ * AMLSEC_EPARSE and *out still holds the plan so far. */
+int plan_build(struct plan **out, const struct config *cfg, struct state *st,
+               struct provider *p, const struct plan_opts *o, struct diag_list *diags,
+               struct errbuf *err);
+void plan_free(struct plan *plan);
+
+const char *plan_action_name(enum plan_action a);
+bool plan_has_changes(const struct plan *plan);
+
+/* The digest of a configuration's source files (names and bytes). */
+void plan_config_digest(char out[72], const struct config *cfg);
+
+/* The plan as JSON (docs/plan-json.md). With redact, sensitive values
+ * become "(sensitive)" in before/after and bodies are left out; without it
+ * the JSON can be applied (plan_from_json). New reference. */
+json_t *plan_to_json(const struct plan *plan, bool redact);
+int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err);
+
+/* True when any change carries a sensitive value. */
+bool plan_has_sensitive(const struct plan *plan);
+
+#endif

@@ -1,0 +1,304 @@
+/* Plan <-> JSON (docs/plan-json.md), modelled on Terraform's JSON plan:
+ * resource_changes[].change.{actions, before, after, after_unknown,
+ * before_sensitive, after_sensitive}, resource_drift[], plus amlsec's own
+ * step/group ordering, reasons, impact notes and the ARM request to send. */
+#include "engine/plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "parser/value.h"
+#include "util/error.h"
+#include "util/banned.h"
+
+#define PLAN_FORMAT_VERSION "1.0"
+#define SENSITIVE_TEXT "(sensitive)"
+
+static json_t *actions_of(enum plan_action a, bool cbd)
+{
+    switch (a) {
+    case PLAN_CREATE:
+        return json_pack("[s]", "create");
+    case PLAN_UPDATE:
+        return json_pack("[s]", "update");
+    case PLAN_DELETE:
+        return json_pack("[s]", "delete");
+    case PLAN_REPLACE:
+        return cbd ? json_pack("[s,s]", "create", "delete") : json_pack("[s,s]", "delete", "create");
+    default:
+        return json_pack("[s]", "no-op");
+    }
+}
+
+static enum plan_action action_from(const json_t *actions)
+{
+    const char *first = json_string_value(json_array_get(actions, 0));
+    if (json_array_size(actions) == 2)
+        return PLAN_REPLACE;
+    if (first == NULL)
+        return PLAN_NOOP;
+    if (strcmp(first, "create") == 0)
+        return PLAN_CREATE;
+    if (strcmp(first, "update") == 0)
+        return PLAN_UPDATE;
+    if (strcmp(first, "delete") == 0)
+        return PLAN_DELETE;
+    return PLAN_NOOP;
+}
+
+/* Replaces the value at a dotted attribute path with "(sensitive)". */
+static void redact_path(json_t *obj, const char *path)
+{
+    char seg[256];
+    while (json_is_object(obj) && *path) {
+        size_t n = strcspn(path, ".");
+        if (n >= sizeof(seg))
+            return;
+        memcpy(seg, path, n);
+        seg[n] = '\0';
+        if (path[n] == '\0') {
+            if (json_object_get(obj, seg))
+                json_object_set_new(obj, seg, json_string(SENSITIVE_TEXT));
+            return;
+        }
+        obj = json_object_get(obj, seg);
+        path += n + 1;
+    }
+}
+
+static json_t *redacted(const json_t *v, const json_t *sensitive)
+{
+    json_t *copy;
+    size_t i;
+    json_t *p;
+    if (v == NULL)
+        return json_null();
+    copy = json_deep_copy(v);
+    json_array_foreach(sensitive, i, p) if (json_is_string(p)) redact_path(copy, json_string_value(p));
+    return copy;
+}
+
+/* after_unknown: true at every unknown leaf, like Terraform's. */
+static json_t *unknown_mask(const json_t *v)
+{
+    if (value_is_unknown(v))
+        return json_true();
+    if (json_is_object(v)) {
+        json_t *m = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) if (value_contains_unknown(x))
+            json_object_set_new(m, k, unknown_mask(x));
+        return m;
+    }
+    if (json_is_array(v)) {
+        json_t *m = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) json_array_append_new(m, value_contains_unknown(x) ? unknown_mask(x) : json_false());
+        return m;
+    }
+    return json_false();
+}
+
+/* before_sensitive/after_sensitive: true at every sensitive path. */
+static json_t *sensitive_mask(const json_t *paths)
+{
+    json_t *m = json_object();
+    size_t i;
+    json_t *p;
+    json_array_foreach(paths, i, p)
+    {
+        const char *s = json_string_value(p);
+        json_t *cur = m;
+        char seg[256];
+        while (s && *s) {
+            size_t n = strcspn(s, ".");
+            if (n >= sizeof(seg))
+                break;
+            memcpy(seg, s, n);
+            seg[n] = '\0';
+            if (s[n] == '\0') {
+                json_object_set_new(cur, seg, json_true());
+                break;
+            }
+            if (!json_is_object(json_object_get(cur, seg)))
+                json_object_set_new(cur, seg, json_object());
+            cur = json_object_get(cur, seg);
+            s += n + 1;
+        }
+    }
+    return m;
+}
+
+bool plan_has_sensitive(const struct plan *plan)
+{
+    for (size_t i = 0; i < plan->n; i++)
+        if (json_array_size(plan->changes[i].sensitive) > 0 && plan->changes[i].action != PLAN_DELETE)
+            return true;
+    return false;
+}
+
+json_t *plan_to_json(const struct plan *plan, bool redact)
+{
+    json_t *root = json_object(), *changes = json_array(), *drift = json_array();
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct plan_change *c = &plan->changes[i];
+        json_t *o = json_object(), *ch = json_object(), *deps = json_array();
+        const json_t *sens = c->sensitive ? c->sensitive : json_array();
+        for (size_t k = 0; k < c->ndeps; k++)
+            json_array_append_new(deps, json_string(plan->changes[c->deps[k]].address));
+        json_object_set_new(o, "address", json_string(c->address));
+        json_object_set_new(o, "type", json_string(c->kind));
+        json_object_set_new(o, "arm_id", c->arm_id ? json_string(c->arm_id) : json_null());
+        json_object_set_new(o, "arm_type", json_string(c->arm_type ? c->arm_type : ""));
+        json_object_set_new(o, "api_version", c->api_version ? json_string(c->api_version) : json_null());
+        json_object_set_new(o, "step", json_integer(c->step));
+        json_object_set_new(o, "group", json_integer(c->group));
+        json_object_set_new(o, "after_steps", deps);
+        json_object_set_new(ch, "actions", actions_of(c->action, c->create_before_destroy));
+        json_object_set_new(ch, "before", redact ? redacted(c->before, sens)
+                                                 : (c->before ? json_deep_copy(c->before) : json_null()));
+        json_object_set_new(ch, "after", redact ? redacted(c->after, sens)
+                                                : (c->after ? json_deep_copy(c->after) : json_null()));
+        json_object_set_new(ch, "after_unknown", c->after ? unknown_mask(c->after) : json_object());
+        json_object_set_new(ch, "before_sensitive", sensitive_mask(sens));
+        json_object_set_new(ch, "after_sensitive", sensitive_mask(sens));
+        json_object_set_new(o, "change", ch);
+        json_object_set_new(o, "action_reason", json_string(c->reason ? c->reason : ""));
+        json_object_set_new(o, "reason_detail",
+                            c->reason_detail ? json_string(c->reason_detail) : json_null());
+        json_object_set_new(o, "notes", json_deep_copy(c->notes ? c->notes : json_array()));
+        if (!redact) {
+            json_object_set_new(o, "request_body", c->body ? json_deep_copy(c->body) : json_null());
+            json_object_set_new(o, "sensitive_paths", json_deep_copy(sens));
+            json_object_set_new(o, "dependencies",
+                                json_deep_copy(c->dependencies ? c->dependencies : json_array()));
+            json_object_set_new(o, "create_before_destroy", json_boolean(c->create_before_destroy));
+            json_object_set_new(o, "state_only", json_boolean(c->state_only));
+        }
+        json_array_append_new(changes, o);
+    }
+    for (size_t i = 0; i < plan->ndrift; i++) {
+        const struct plan_drift *d = &plan->drift[i];
+        json_array_append_new(
+            drift, json_pack("{s:s, s:s, s:s, s:o, s:o, s:O}", "address", d->address, "type",
+                             d->kind, "what", d->what,
+                             "before", d->before ? json_deep_copy(d->before) : json_null(),
+                             "after", d->after ? json_deep_copy(d->after) : json_null(), "paths",
+                             d->paths));
+    }
+    json_object_set_new(root, "format_version", json_string(PLAN_FORMAT_VERSION));
+    json_object_set_new(root, "amlsec_version", json_string(AMLSEC_VERSION));
+    json_object_set_new(root, "destroy", json_boolean(plan->destroy));
+    json_object_set_new(root, "state", json_pack("{s:s, s:I}", "lineage", plan->lineage, "serial",
+                                                 (json_int_t)plan->serial));
+    json_object_set_new(root, "configuration_digest", json_string(plan->config_digest));
+    json_object_set_new(root, "summary", json_pack("{s:I, s:I, s:I}", "add", (json_int_t)plan->nadd,
+                                                   "change", (json_int_t)plan->nchange, "destroy",
+                                                   (json_int_t)plan->ndestroy));
+    json_object_set_new(root, "resource_changes", changes);
+    json_object_set_new(root, "resource_drift", drift);
+    return root;
+}
+
+static char *take_str(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+}
+
+static json_t *take_json(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return v && !json_is_null(v) ? json_deep_copy(v) : NULL;
+}
+
+int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
+{
+    struct plan *p = calloc(1, sizeof(*p));
+    const json_t *changes = json_object_get(root, "resource_changes");
+    const json_t *st = json_object_get(root, "state");
+    const char *fv = json_string_value(json_object_get(root, "format_version"));
+    size_t i;
+    json_t *c;
+
+    *out = NULL;
+    if (p == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    if (fv == NULL || strcmp(fv, PLAN_FORMAT_VERSION) != 0) {
+        plan_free(p);
+        return errbuf_set(err, AMLSEC_EPARSE, "unsupported plan format_version '%s'",
+                          fv ? fv : "(missing)");
+    }
+    if (!json_is_array(changes) || !json_is_object(st) ||
+        !json_is_string(json_object_get(st, "lineage")) ||
+        json_string_length(json_object_get(st, "lineage")) > STATE_LINEAGE_LEN) {
+        plan_free(p);
+        return errbuf_set(err, AMLSEC_EPARSE, "plan lacks resource_changes or state");
+    }
+    memcpy(p->lineage, json_string_value(json_object_get(st, "lineage")),
+           json_string_length(json_object_get(st, "lineage")) + 1);
+    p->serial = (uint64_t)json_integer_value(json_object_get(st, "serial"));
+    p->destroy = json_is_true(json_object_get(root, "destroy"));
+    snprintf(p->config_digest, sizeof(p->config_digest), "%s",
+             json_string_value(json_object_get(root, "configuration_digest"))
+                 ? json_string_value(json_object_get(root, "configuration_digest"))
+                 : "");
+    p->changes = calloc(json_array_size(changes) + 1, sizeof(*p->changes));
+    if (p->changes == NULL) {
+        plan_free(p);
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    }
+    json_array_foreach(changes, i, c)
+    {
+        struct plan_change *x = &p->changes[p->n];
+        const json_t *ch = json_object_get(c, "change");
+        const json_t *after_steps = json_object_get(c, "after_steps");
+        size_t k;
+        json_t *a;
+        x->address = take_str(c, "address");
+        x->kind = take_str(c, "type");
+        if (x->address == NULL || x->kind == NULL || !json_is_object(ch)) {
+            p->n++;
+            plan_free(p);
+            return errbuf_set(err, AMLSEC_EPARSE, "resource_changes[%zu] is incomplete", i);
+        }
+        x->arm_id = take_str(c, "arm_id");
+        x->arm_type = take_str(c, "arm_type");
+        x->api_version = take_str(c, "api_version");
+        x->action = action_from(json_object_get(ch, "actions"));
+        x->create_before_destroy = json_is_true(json_object_get(c, "create_before_destroy"));
+        x->state_only = json_is_true(json_object_get(c, "state_only"));
+        x->reason = take_str(c, "action_reason");
+        x->reason_detail = take_str(c, "reason_detail");
+        x->before = take_json(ch, "before");
+        x->after = take_json(ch, "after");
+        x->body = take_json(c, "request_body");
+        x->sensitive = take_json(c, "sensitive_paths");
+        x->dependencies = take_json(c, "dependencies");
+        x->notes = take_json(c, "notes");
+        x->step = (int)json_integer_value(json_object_get(c, "step"));
+        x->group = (int)json_integer_value(json_object_get(c, "group"));
+        p->n++;
+        if (x->action != PLAN_DELETE && x->body == NULL) {
+            plan_free(p);
+            return errbuf_set(err, AMLSEC_EPARSE,
+                              "resource_changes[%zu] has no request_body: a redacted plan (show "
+                              "-json) cannot be applied",
+                              i);
+        }
+        x->deps = calloc(json_array_size(after_steps) + 1, sizeof(*x->deps));
+        json_array_foreach(after_steps, k, a)
+        {
+            for (size_t j = 0; j < i; j++)
+                if (json_is_string(a) && strcmp(p->changes[j].address, json_string_value(a)) == 0)
+                    x->deps[x->ndeps++] = j;
+        }
+        p->nadd += x->action == PLAN_CREATE || x->action == PLAN_REPLACE;
+        p->nchange += x->action == PLAN_UPDATE;
+        p->ndestroy += x->action == PLAN_DELETE || x->action == PLAN_REPLACE;
+    }
+    *out = p;
+    return 0;
+}
