@@ -9,7 +9,14 @@
 
 json_t *value_unknown(void)
 {
-    return json_pack("{s:b}", UNKNOWN_KEY, 1);
+    /* built directly: json_pack parses its format on every call, and
+     * evaluation makes one of these per computed attribute */
+    json_t *o = json_object();
+    if (o && json_object_set_new_nocheck(o, UNKNOWN_KEY, json_true()) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
 }
 
 json_t *value_unknown_of(const char *address, const char *attr)

@@ -92,20 +92,29 @@ static int myers(struct ops *rev, const struct dline *a, size_t n, const struct 
     long max = (long)(n + m), dmax = max < LINEDIFF_MAX_EDITS ? max : LINEDIFF_MAX_EDITS;
     long *v = calloc((size_t)(2 * dmax + 3), sizeof(*v));
     long *trace = NULL;
-    size_t trace_len = 0;
+    size_t trace_len = 0, trace_cap = 0;
     long d, found = -1;
     int rc = 0;
 
     if (v == NULL)
         return AMLSEC_ENOMEM;
     v += dmax + 1; /* v[k] for k in [-dmax-1, dmax+1] */
-    trace = malloc((size_t)(dmax + 1) * (size_t)(dmax + 1) * sizeof(*trace));
-    if (trace == NULL) {
-        free(v - dmax - 1);
-        return AMLSEC_ENOMEM;
-    }
     for (d = 0; d <= dmax && found < 0; d++) {
-        /* save the frontier before round d: k in [-d, d] at offset d*d */
+        /* save the frontier before round d: k in [-d, d] at offset d*d;
+         * the trace grows with the distance found, not the input size */
+        if (trace_len + (size_t)(2 * d + 1) > trace_cap) {
+            size_t cap = trace_cap ? trace_cap * 2 : 1024;
+            long *g;
+            while (cap < trace_len + (size_t)(2 * d + 1))
+                cap *= 2;
+            g = realloc(trace, cap * sizeof(*trace));
+            if (g == NULL) {
+                rc = AMLSEC_ENOMEM;
+                goto out;
+            }
+            trace = g;
+            trace_cap = cap;
+        }
         memcpy(trace + trace_len, v - d, (size_t)(2 * d + 1) * sizeof(*v));
         trace_len += (size_t)(2 * d + 1);
         for (long k = -d; k <= d; k += 2) {
