@@ -39,7 +39,6 @@ static int format_one(struct fmt_run *r, const struct src_file *src, struct buf 
     int rc;
 
     diag_list_init(&diags);
-    diags.max_errors = DIAG_MAX_ERRORS;
     rc = fmt_source(out, src, &diags, &err);
     if (rc == AMLSEC_EPARSE)
         load_print_diags(&diags, r->color);

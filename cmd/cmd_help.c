@@ -8,13 +8,19 @@
 int cmd_help(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("help");
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"man", no_argument, NULL, 'm'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int c;
 
     (void)ctx;
     while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
         if (c == CLI_HELP) {
             fputs(self->usage, stdout);
+            return EXIT_OK;
+        }
+        if (c == 'm') {
+            completion_print_man();
             return EXIT_OK;
         }
         return EXIT_FAIL;

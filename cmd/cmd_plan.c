@@ -64,6 +64,10 @@ static void on_event(void *payload, const struct apply_event *ev)
         printf("%s: %s...\n", addr, ev->verb);
         break;
     case APPLY_FINISHED:
+        if (strcmp(ev->verb, "Forgetting") == 0) {
+            printf("%s: removed from the state (deleted with its parent)\n", addr);
+            break;
+        }
         printf("%s: %s complete after %.0fs%s%s%s\n", addr,
                strcmp(ev->verb, "Destroying") == 0 ? "Destruction"
                : strcmp(ev->verb, "Modifying") == 0 ? "Modifications"
@@ -181,7 +185,8 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         goto out;
     }
     /* The embedded local cloud has one tenant; use it unless one is set. */
-    if (strcasecmp(session_cloud_name(pc->so.cloud, cfg), "local") == 0 &&
+    if ((strcasecmp(session_cloud_name(pc->so.cloud, cfg), "local") == 0 ||
+         strncmp(session_cloud_name(pc->so.cloud, cfg), "http://127.", 11) == 0) &&
         json_object_get(cfg->settings, "tenant") == NULL)
         json_object_set_new(cfg->settings, "tenant", json_string(LOCAL_TENANT_ID));
     pc->so.need_cloud = pc->refresh || pc->mode != MODE_PLAN;

@@ -5,9 +5,12 @@
 
 const struct command commands[] = {
     {"help", cmd_help, "Show the commands, or one command's usage",
-     "Usage: amlsec help [COMMAND]\n"
+     "Usage: amlsec help [-man] [COMMAND]\n"
      "\n"
-     "Lists the commands, or prints the usage of COMMAND (same as 'amlsec COMMAND -h').\n"},
+     "Lists the commands, or prints the usage of COMMAND (same as 'amlsec COMMAND -h').\n"
+     "\n"
+     "Options:\n"
+     "  -man    print the amlsec(1) man page (roff): amlsec help -man | man -l -\n"},
     {"version", cmd_version, "Print the amlsec version",
      "Usage: amlsec version [-json]\n"
      "\n"
@@ -145,8 +148,9 @@ const struct command commands[] = {
      "  -target ADDR         only ADDR and what it depends on (repeatable)\n"
      "  -replace ADDR        replace ADDR even if nothing forces it (repeatable)\n"
      "  -refresh=false       trust the state; do not read live resources\n"
-     "  -cloud NAME          public (default), usgovernment, china, or local (the embedded\n"
-     "                       local cloud, data in .amlsec/local); also settings { cloud }\n"
+     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"
+     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"
+     "                       such as a running amlsec-armlocal; also settings { cloud }\n"
      "  -state PATH          local state file (default .amlsec/state.json; see docs/state.md)\n"
      "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"
      "  -parallelism N       concurrent requests (default 10)\n"
@@ -167,8 +171,9 @@ const struct command commands[] = {
      "  -target ADDR         only ADDR and what it depends on (repeatable)\n"
      "  -replace ADDR        replace ADDR even if nothing forces it (repeatable)\n"
      "  -refresh=false       trust the state; do not read live resources\n"
-     "  -cloud NAME          public (default), usgovernment, china, or local (the embedded\n"
-     "                       local cloud, data in .amlsec/local); also settings { cloud }\n"
+     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"
+     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"
+     "                       such as a running amlsec-armlocal; also settings { cloud }\n"
      "  -state PATH          local state file (default .amlsec/state.json; see docs/state.md)\n"
      "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"
      "  -parallelism N       concurrent requests (default 10)\n"
@@ -185,11 +190,49 @@ const struct command commands[] = {
      "  -target ADDR         only ADDR and what it depends on (repeatable)\n"
      "  -replace ADDR        replace ADDR even if nothing forces it (repeatable)\n"
      "  -refresh=false       trust the state; do not read live resources\n"
-     "  -cloud NAME          public (default), usgovernment, china, or local (the embedded\n"
-     "                       local cloud, data in .amlsec/local); also settings { cloud }\n"
+     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"
+     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"
+     "                       such as a running amlsec-armlocal; also settings { cloud }\n"
      "  -state PATH          local state file (default .amlsec/state.json; see docs/state.md)\n"
      "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"
      "  -parallelism N       concurrent requests (default 10)\n"
      "  -no-color            no colour\n"},
+    {"show", cmd_show, "Show a saved plan, or the state",
+     "Usage: amlsec show [options] [PLANFILE]\n"
+     "\n"
+     "With PLANFILE, prints the saved plan (as 'amlsec plan' does, or as JSON: schema in\n"
+     "docs/plan-json.md). Without, prints the state. Sensitive values are redacted.\n"
+     "\n"
+     "Options:\n"
+     "  -json              JSON output\n"
+     "  -show-sensitive    include sensitive values (never in CI logs)\n"
+     "  -state PATH        local state file (default .amlsec/state.json)\n"
+     "  -no-color          no colour\n"},
+    {"graph", cmd_graph, "Print the dependency graph as Graphviz DOT",
+     "Usage: amlsec graph [options] [DIR]\n"
+     "\n"
+     "Prints the configuration's dependency graph (references, and the edges the catalogue\n"
+     "implies) as DOT: 'amlsec graph | dot -Tsvg > graph.svg'.\n"
+     "\n"
+     "Options:\n"
+     "  -var NAME=VALUE, -var-file FILE   as for plan\n"},
+    {"import", cmd_import, "Adopt an existing Azure resource into the state",
+     "Usage: amlsec import [options] ADDRESS ARM_ID\n"
+     "\n"
+     "Reads ARM_ID, records it in the state as ADDRESS (which the configuration must\n"
+     "declare), and prints what differs from the configuration.\n"
+     "\n"
+     "Options:\n"
+     "  -config DIR        the configuration (default .)\n"
+     "  -cloud NAME        as for plan\n"
+     "  -state PATH        local state file\n"
+     "  -lock-timeout DUR  wait for the state lock\n"
+     "  -var, -var-file    as for plan\n"},
+    {"completion", cmd_completion, "Print shell completion for bash or zsh",
+     "Usage: amlsec completion bash|zsh\n"
+     "\n"
+     "Prints a completion script generated from the command table:\n"
+     "  source <(amlsec completion bash)\n"
+     "  amlsec completion zsh > \"${fpath[1]}/_amlsec\"\n"},
     {NULL, NULL, NULL, NULL},
 };

@@ -12,6 +12,12 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_apply(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_destroy(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_show(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_graph(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_import(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_completion(int argc, char **argv, struct cli_ctx *ctx);
+/* The amlsec(1) man page in roff, from the command table. */
+void completion_print_man(void);
 int cmd_render(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_rules(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_schema(int argc, char **argv, struct cli_ctx *ctx);

@@ -39,6 +39,7 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
     struct arm_provider_opts po;
     struct arm_token_source tokens;
     bool local = strcasecmp(name, "local") == 0;
+    bool custom = strncmp(name, "http://", 7) == 0 || strncmp(name, "https://", 8) == 0;
 
     if (o->parallelism)
         ho.max_connections = o->parallelism;
@@ -59,6 +60,26 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
         errbuf_set(&err, AMLSEC_EUSAGE, "this build has no embedded local cloud");
         goto fail;
 #endif
+    } else if (custom) {
+        /* A custom ARM endpoint: a running amlsec-armlocal, or an Azure
+         * Stack-style deployment. Sign-in only when ARM_CLIENT_ID is set. */
+        char url[2048];
+        size_t n = strlen(name);
+        snprintf(url, sizeof(url), "%.*s", (int)(n && name[n - 1] == '/' ? n - 1 : n), name);
+        if (http_url_allowed(url, &err) < 0 ||
+            arm_cloud_custom(&s->custom_cloud, "custom", url, url, NULL, NULL, NULL, &err) < 0)
+            goto fail;
+        cloud = s->custom_cloud;
+        if (getenv("ARM_CLIENT_ID")) {
+            struct auth_config ac;
+            if (auth_config_from_env(&ac, NULL, NULL, &err) < 0)
+                goto fail;
+            if (auth_new(&s->auth, &ac, cloud, s->transport, NULL, &err) < 0) {
+                auth_config_release(&ac);
+                goto fail;
+            }
+            auth_config_release(&ac);
+        }
     } else {
         struct auth_config ac;
         cloud = arm_cloud_builtin(name);
@@ -83,8 +104,11 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
         tokens = auth_token_source(s->auth);
         co.auth = &tokens;
     }
-    if (local)
-        co.lro_poll_ms = 50; /* the embedded cloud finishes operations at once */
+    /* a custom endpoint on loopback is a local cloud (amlsec-armlocal) */
+    s->custom_local = custom && (strstr(name, "://127.") || strstr(name, "://localhost") ||
+                                 strstr(name, "://[::1]"));
+    if (local || custom)
+        co.lro_poll_ms = 50; /* local clouds finish operations in milliseconds */
     if (arm_client_new(&s->client, &co, &err) < 0)
         goto fail;
     memset(&po, 0, sizeof(po));
@@ -188,7 +212,7 @@ static int seed_with_parents(struct session *s, const char *id)
 
 int session_seed_existing(struct session *s, const struct config *cfg)
 {
-    if (s->local == NULL || s->client == NULL)
+    if (s->client == NULL || (s->local == NULL && !s->custom_local))
         return EXIT_OK;
     for (size_t i = 0; i < cfg->nresources; i++) {
         const struct cfg_resource *r = &cfg->resources[i];

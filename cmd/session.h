@@ -24,6 +24,7 @@ struct session {
     struct armlocal *local; /* the embedded local cloud, or NULL */
     char local_data[4096];
     struct arm_cloud *custom_cloud;
+    bool custom_local; /* -cloud http://127.0.0.1:PORT: a standalone local cloud */
     struct transport *transport;
     struct auth *auth;
     struct arm_client *client;
@@ -37,7 +38,9 @@ struct session {
 };
 
 struct session_opts {
-    const char *cloud;      /* "local", "public", "usgovernment", "china"; NULL: settings or ARM_ENVIRONMENT */
+    /* "local" (embedded), "public", "usgovernment", "china", or an endpoint URL
+     * (a running amlsec-armlocal); NULL: settings.cloud or ARM_ENVIRONMENT */
+    const char *cloud;
     const char *state_path; /* -state */
     long lock_timeout_ms;
     bool lock;              /* plan locks too (it reads a consistent state); show does not */

@@ -54,6 +54,33 @@ static const char *verb_of(enum journal_op op, enum plan_action a)
     return a == PLAN_UPDATE ? "Modifying" : "Creating";
 }
 
+/* A create that failed may still have left the resource behind (an
+ * operation that ended Failed): read it, and if it is there record it as
+ * tainted, so the next plan sends its PUT again instead of losing it. */
+static int record_tainted(struct run *r, const struct plan_change *c)
+{
+    struct provider_ref ref = {c->arm_id, c->arm_type && c->arm_type[0] ? c->arm_type : NULL};
+    struct provider_result res;
+    struct state_resource e;
+    int rc = 0;
+
+    memset(&res, 0, sizeof(res));
+    if (provider_reread(r->p, &ref, &res) == 0 && res.body) {
+        memset(&e, 0, sizeof(e));
+        e.address = c->address;
+        e.kind = c->kind;
+        e.arm_id = c->arm_id;
+        e.api_version = c->api_version;
+        e.attributes = res.body;
+        e.sensitive = c->sensitive;
+        e.dependencies = c->dependencies;
+        e.status = STATE_STATUS_TAINTED;
+        rc = state_put(r->st, &e, r->err);
+    }
+    provider_result_release(&res);
+    return rc;
+}
+
 /* Sends one batch of writes through the journal and folds the outcomes
  * into the state, which is saved before the journal entries are settled. */
 static int run_batch(struct run *r, struct op *ops, size_t n)
@@ -134,6 +161,8 @@ static int run_batch(struct run *r, struct op *ops, size_t n)
             emit(r, APPLY_FINISHED, i, verb_of(ops[k].jop, c->action), now_s() - started, NULL);
         } else {
             char msg[ERRBUF_MAX + 160];
+            if (ops[k].jop == JOURNAL_CREATE && (rc = record_tainted(r, c)) < 0)
+                goto out;
             snprintf(msg, sizeof(msg), "%s%s%s", res[k].code[0] ? res[k].code : "",
                      res[k].code[0] ? ": " : "", res[k].err.msg);
             r->status[i] = ST_FAILED;
@@ -225,10 +254,26 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
             break;
         for (size_t k = 0; k < nwave; k++)
             r.status[wave[k]] = ST_RUNNING;
+        /* 0: deletes that are only state (their parent's deletion took them) */
+        for (size_t k = 0; k < nwave; k++) {
+            const struct plan_change *c = &plan->changes[wave[k]];
+            if (c->action != PLAN_DELETE || !c->state_only)
+                continue;
+            if (state_remove(st, c->address, err) < 0 && err->code != AMLSEC_ENOTFOUND) {
+                rc = err->code;
+                goto out;
+            }
+            if ((rc = state_backend_save(be, st, keys, err)) < 0)
+                goto out;
+            r.status[wave[k]] = ST_DONE;
+            emit(&r, APPLY_FINISHED, wave[k], "Forgetting", 0, NULL);
+        }
         /* 1: deletes, and the delete half of ordinary replacements */
         nops = 0;
         for (size_t k = 0; k < nwave; k++) {
             const struct plan_change *c = &plan->changes[wave[k]];
+            if (r.status[wave[k]] != ST_RUNNING)
+                continue;
             if (c->action == PLAN_DELETE ||
                 (c->action == PLAN_REPLACE && !c->create_before_destroy))
                 ops[nops++] = (struct op){wave[k], JOURNAL_DELETE, {0}, false};

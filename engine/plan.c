@@ -260,9 +260,13 @@ static json_t *collapse_refs(const json_t *v)
 {
     if (json_is_object(v) && !value_is_unknown(v)) {
         const json_t *id = json_object_get(v, "id");
+        const json_t *ver = json_object_get(v, "versioned_uri");
         json_t *copy;
         const char *k;
         json_t *x;
+        /* a CMK reference is shown by the key version it pins */
+        if (json_is_string(ver))
+            return json_deep_copy(ver);
         if (id && json_object_get(v, "resource_type"))
             return json_deep_copy(id);
         copy = json_object();
@@ -418,7 +422,15 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         it->c.reason = strdup(se ? "create_because_deleted_outside" : "create_because_no_state");
         goto out;
     }
-    it->c.before = json_incref(live);
+    if (se && se->status == STATE_STATUS_TAINTED) {
+        /* a create that failed half way: PUT it again, ARM retries provisioning */
+        it->c.action = PLAN_CREATE;
+        it->c.reason = strdup("create_because_tainted");
+        it->c.before = json_incref(live);
+        note(it, "%s is tainted: its creation failed in an earlier apply", in->address);
+        goto out;
+    }
+    it->c.before = collapse_refs(live);
     if (se && id && strcasecmp(se->arm_id, id) != 0) {
         it->c.action = PLAN_REPLACE;
         it->c.reason = strdup("replace_because_id_changed");
@@ -519,6 +531,46 @@ static int plan_deletes(struct builder *b)
         impact_notes(it, NULL, 0);
     }
     return 0;
+}
+
+/* Kinds without an ARM DELETE (Key Vault keys: ARM creates the first
+ * version only and never deletes) go with their parent: when the parent is
+ * deleted in this plan the entry is only dropped from the state; alone,
+ * the delete is refused with the reason. */
+static void deletes_without_verb(struct builder *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        struct pending *it = &b->items[i];
+        const struct schema_kind *k = schema_find(it->c.kind);
+        bool parent_goes = false;
+        size_t x;
+        json_t *dep;
+        if (it->c.action != PLAN_DELETE || k == NULL || k->lro[VERB_DELETE] != LRO_NO_VERB)
+            continue;
+        json_array_foreach(it->c.dependencies, x, dep)
+        {
+            for (size_t j = 0; j < b->n; j++)
+                if (b->items[j].c.action == PLAN_DELETE && json_is_string(dep) &&
+                    strcmp(b->items[j].c.address, json_string_value(dep)) == 0)
+                    parent_goes = true;
+        }
+        if (parent_goes) {
+            it->c.state_only = true;
+            free(it->c.reason);
+            it->c.reason = strdup("delete_with_parent");
+            note(it, "%s has no ARM delete: it goes with its parent, and is only removed from the state",
+                 it->c.address);
+        } else {
+            struct diag *d = diag_add(b->diags, DIAG_ERROR, NULL, "plan",
+                                      "%s cannot be deleted on its own: ARM has no delete for %s "
+                                      "(only the Key Vault data plane has, which amlsec does not "
+                                      "call yet)",
+                                      it->c.address, k->arm_type);
+            if (d)
+                diag_set_hint(d, "delete its vault too, or stop managing it: amlsec state rm '%s'",
+                              it->c.address);
+        }
+    }
 }
 
 /* --- ordering ------------------------------------------------------------- */
@@ -762,6 +814,7 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st,
         rc = plan_deletes(&b);
     if (rc < 0)
         goto out;
+    deletes_without_verb(&b);
     link_dependencies(&b);
     for (size_t i = 0; i < b.n; i++)
         if (o->ntargets == 0 || targeted(&b, b.items[i].c.address))

@@ -45,6 +45,7 @@ struct plan_change {
     char *reason;       /* "replace_because_create_only", "delete_because_no_config", ... */
     char *reason_detail; /* the attributes that decided it: "hbi", or NULL */
     bool create_before_destroy;
+    bool state_only; /* delete: no request; the parent's deletion takes it (Key Vault keys) */
     json_t *before;    /* DSL attributes now (live, else state); NULL for creates */
     json_t *after;     /* DSL attributes wanted; NULL for deletes */
     json_t *body;      /* the ARM body a PUT sends; NULL for deletes (owned) */

@@ -175,6 +175,7 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
             json_object_set_new(o, "dependencies",
                                 json_deep_copy(c->dependencies ? c->dependencies : json_array()));
             json_object_set_new(o, "create_before_destroy", json_boolean(c->create_before_destroy));
+            json_object_set_new(o, "state_only", json_boolean(c->state_only));
         }
         json_array_append_new(changes, o);
     }
@@ -268,6 +269,7 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
         x->api_version = take_str(c, "api_version");
         x->action = action_from(json_object_get(ch, "actions"));
         x->create_before_destroy = json_is_true(json_object_get(c, "create_before_destroy"));
+        x->state_only = json_is_true(json_object_get(c, "state_only"));
         x->reason = take_str(c, "action_reason");
         x->reason_detail = take_str(c, "reason_detail");
         x->before = take_json(ch, "before");

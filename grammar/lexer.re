@@ -34,11 +34,10 @@ static uint32_t off_of(const struct lexer *lx, const uchar *p)
 /* Advances the line counters over [from, to). */
 static void count_lines(struct lexer *lx, const uchar *from, const uchar *to)
 {
-    for (const uchar *p = from; p < to; p++) {
-        if (*p == '\n') {
-            lx->line++;
-            lx->line_start = p + 1;
-        }
+    const uchar *p = from;
+    while (p < to && (p = memchr(p, '\n', (size_t)(to - p))) != NULL) {
+        lx->line++;
+        lx->line_start = ++p;
     }
 }
 
@@ -212,6 +211,18 @@ static int fragment(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
 {
     struct buf tmp;
     const uchar *bad = NULL;
+    const uchar *q = b;
+    while (q < e && *q != '\\' && *q != '$')
+        q++;
+    if (q == e) {
+        /* nothing to decode (the common case): no temporary buffer */
+        set_loc(lx, loc, lx->tok, lx->cur);
+        if (token == TOK_STRING)
+            val->TOK_STRING = string_node(lx, (const char *)b, (size_t)(e - b), loc);
+        else
+            val->TOK_FRAG = string_node(lx, (const char *)b, (size_t)(e - b), loc);
+        return token;
+    }
     buf_init(&tmp, 0);
     if (!decode_escapes(&tmp, b, e, &bad)) {
         buf_release(&tmp);
@@ -556,6 +567,19 @@ bool lexer_check_encoding(const struct src_file *f, struct diag_list *diags)
         size_t n;
         uint32_t cp;
         const char *what = NULL;
+        /* fast path over plain ASCII, eight bytes at a time: no byte with
+         * the high bit set and none zero */
+        while (e - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if ((w & 0x8080808080808080ULL) ||
+                ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL))
+                break;
+            p += 8;
+        }
+        if (p >= e)
+            break;
+        c = *p;
         if (c < 0x80) {
             if (c == 0)
                 what = "NUL byte in source file";

@@ -163,6 +163,106 @@ static int parse_all(struct loader *ld)
     return rc;
 }
 
+/* --- resource index --------------------------------------------------------- */
+
+/* Open addressing over resource indices: `slots` finds a resource by
+ * (existing, kind, name); `kinds` finds the first resource of a kind. */
+struct cfg_index {
+    long *slots, *kinds; /* resource index + 1; 0 = empty */
+    size_t mask;         /* capacity - 1 (a power of two) */
+    size_t n;
+};
+
+static uint64_t hash_key(bool existing, const char *kind, const char *name)
+{
+    uint64_t h = existing ? 0x9e3779b97f4a7c15ULL : 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)kind; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const unsigned char *p = (const unsigned char *)(name ? name : ""); name && *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static bool index_slot_matches(const struct config *cfg, long slot, bool existing,
+                               const char *kind, const char *name)
+{
+    const struct cfg_resource *r = &cfg->resources[slot - 1];
+    return r->existing == existing && strcmp(r->kind, kind) == 0 &&
+           (name == NULL || strcmp(r->name, name) == 0);
+}
+
+/* Finds the resource (name NULL: the first resource of the kind), or -1. */
+static long index_find(const struct config *cfg, bool existing, const char *kind,
+                       const char *name)
+{
+    const struct cfg_index *ix = cfg->index;
+    const long *tab = name ? ix->slots : ix->kinds;
+    for (size_t i = hash_key(existing, kind, name) & ix->mask;; i = (i + 1) & ix->mask) {
+        if (tab[i] == 0)
+            return -1;
+        if (index_slot_matches(cfg, tab[i], existing, kind, name))
+            return tab[i] - 1;
+    }
+}
+
+static void index_put(struct config *cfg, long *tab, size_t idx, bool by_name)
+{
+    const struct cfg_resource *r = &cfg->resources[idx];
+    const char *name = by_name ? r->name : NULL;
+    size_t i = hash_key(r->existing, r->kind, name) & cfg->index->mask;
+    for (;; i = (i + 1) & cfg->index->mask) {
+        if (tab[i] == 0) {
+            tab[i] = (long)idx + 1;
+            return;
+        }
+        if (index_slot_matches(cfg, tab[i], r->existing, r->kind, name))
+            return; /* kinds: keep the first */
+    }
+}
+
+/* Adds resources[idx]; the table grows to keep the load under one half. */
+static int index_add(struct config *cfg, size_t idx)
+{
+    struct cfg_index *ix = cfg->index;
+    if (ix == NULL) {
+        if ((ix = calloc(1, sizeof(*ix))) == NULL)
+            return AMLSEC_ENOMEM;
+        cfg->index = ix;
+    }
+    if (ix->slots == NULL || 2 * (ix->n + 1) > ix->mask + 1) {
+        size_t cap = ix->slots ? 2 * (ix->mask + 1) : 64;
+        long *slots = calloc(cap, sizeof(*slots)), *kinds = calloc(cap, sizeof(*kinds));
+        if (slots == NULL || kinds == NULL) {
+            free(slots);
+            free(kinds);
+            return AMLSEC_ENOMEM;
+        }
+        free(ix->slots);
+        free(ix->kinds);
+        ix->slots = slots;
+        ix->kinds = kinds;
+        ix->mask = cap - 1;
+        for (size_t i = 0; i < ix->n; i++) {
+            index_put(cfg, ix->slots, i, true);
+            index_put(cfg, ix->kinds, i, false);
+        }
+    }
+    index_put(cfg, ix->slots, idx, true);
+    index_put(cfg, ix->kinds, idx, false);
+    ix->n++;
+    return 0;
+}
+
+static void index_free(struct cfg_index *ix)
+{
+    if (ix == NULL)
+        return;
+    free(ix->slots);
+    free(ix->kinds);
+    free(ix);
+}
+
 /* --- structure ------------------------------------------------------------ */
 
 static bool check_labels(struct loader *ld, const struct ast_block *b, size_t want,
@@ -242,7 +342,9 @@ static int add_resource(struct loader *ld, const struct ast_block *b, bool exist
     r->block = b;
     r->address = existing ? arena_printf(&cfg->arena, "existing.%s.%s", kind, name)
                           : arena_printf(&cfg->arena, "%s.%s", kind, name);
-    return r->address ? 0 : errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+    if (r->address == NULL || index_add(cfg, cfg->nresources - 1) < 0)
+        return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+    return 0;
 }
 
 static int collect_blocks(struct loader *ld)
@@ -404,9 +506,7 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             kind = s->name;
             s = s->next;
         }
-        for (size_t i = 0; i < cfg->nresources; i++)
-            if (cfg->resources[i].existing == existing && strcmp(cfg->resources[i].kind, kind) == 0)
-                kind_known = true;
+        kind_known = cfg->index && index_find(cfg, existing, kind, NULL) >= 0;
         if (!kind_known && !existing && !in_list(known_kinds(ld), kind)) {
             size_t n = 0;
             static const char *const roots[] = {"var", "settings", "each", "existing"};
@@ -1113,7 +1213,10 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
         if (ld->opts->resolver.instance_value)
             in->value = ld->opts->resolver.instance_value(ld->opts->resolver.payload, ld->cfg, in);
         if (in->value == NULL) {
-            in->value = json_deep_copy(in->attrs);
+            /* A shallow copy: the nested values are shared, never changed,
+             * and a deep copy would copy every referenced resource's value
+             * again (exponential in chains of references). */
+            in->value = json_copy(in->attrs);
             if (json_object_get(in->value, "id") == NULL)
                 json_object_set_new(in->value, "id", value_unknown());
         }
@@ -1240,6 +1343,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nsrcs; i++)
         src_file_free(cfg->srcs[i]);
     free(cfg->srcs);
+    index_free(cfg->index);
     arena_release(&cfg->arena);
     free(cfg);
 }
@@ -1247,6 +1351,10 @@ void config_free(struct config *cfg)
 struct cfg_resource *config_find(const struct config *cfg, bool existing, const char *kind,
                                  const char *name)
 {
+    if (cfg->index) {
+        long i = index_find(cfg, existing, kind, name);
+        return i >= 0 ? &cfg->resources[i] : NULL;
+    }
     for (size_t i = 0; i < cfg->nresources; i++) {
         struct cfg_resource *r = &cfg->resources[i];
         if (r->existing == existing && strcmp(r->kind, kind) == 0 && strcmp(r->name, name) == 0)

@@ -21,6 +21,7 @@
 
 struct config;
 struct cfg_instance;
+struct cfg_index;
 
 /* Rule suppression: lifecycle { ignore_rules = { "WS-PRIVATE" = "reason" } } */
 struct cfg_suppression {
@@ -123,6 +124,9 @@ struct config {
     struct cfg_resource *resources; /* in source order (file name order, then position) */
     size_t nresources;
     char *const *environ;
+    /* Hash index over resources by (existing, kind, name) and by kind, so
+     * that lookups are O(1) (private to config.c). */
+    struct cfg_index *index;
 };
 
 int config_load(struct config **out, const struct config_opts *opts, struct diag_list *diags,

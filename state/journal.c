@@ -450,7 +450,9 @@ static int put_entry(struct state *st, const struct journal_entry *e, json_t *at
     r.attributes = attributes;
     r.sensitive = e->sensitive;
     r.dependencies = e->dependencies;
-    r.status = old ? old->status : STATE_STATUS_CREATED;
+    /* a successful create (or re-create of a tainted resource) is clean; an
+     * update keeps whatever the entry was */
+    r.status = old && e->op != JOURNAL_CREATE ? old->status : STATE_STATUS_CREATED;
     return state_put(st, &r, err);
 }
 

@@ -19,12 +19,13 @@
 
 struct arm_client {
     struct arm_client_opts o;
+    struct arm_token_source auth; /* a copy: callers may pass a stack variable */
     const struct arm_clock *clock;
     struct ratelimit rl;
     char correlation[128];
     char origin[256]; /* scheme://authority of the resource manager */
     uint64_t rng;
-    unsigned long requests;
+    unsigned long requests, throttled, retries;
     unsigned inflight;
 };
 
@@ -42,6 +43,7 @@ struct arm_call_state {
     int64_t ready_at, deadline, sent_at;
     unsigned attempt; /* attempts of the current request */
     int inflight, done;
+    int reauthed; /* a 401 for an expired token was retried once */
     struct http_exchange x;
     char last[400]; /* the last retryable failure */
 };
@@ -343,6 +345,19 @@ static int handle_transient(struct arm_client *c, struct arm_call *call, struct 
         }
         return 1;
     }
+    if (x->status == 401 && !st->reauthed && c->o.auth && c->o.auth->invalidate) {
+        struct arm_error e;
+        arm_error_parse(&e, x->resp_body.ptr, x->resp_body.len);
+        if (strcasecmp(e.code, "ExpiredAuthenticationToken") == 0 ||
+            strcasecmp(e.code, "InvalidAuthenticationTokenTokenExpired") == 0) {
+            st->reauthed = 1;
+            c->o.auth->invalidate(c->o.auth->payload,
+                                  call->scope ? call->scope : c->o.cloud->arm_scope);
+            log_msg(LOG_DEBUG, "arm: token expired (%s), signing in again", e.code);
+            st->ready_at = now;
+            return 1;
+        }
+    }
     if (x->status == 429 || x->status == 408 || x->status == 409 ||
         (x->status >= 500 && x->status != 501 && x->status != 505)) {
         struct arm_error e;
@@ -356,6 +371,8 @@ static int handle_transient(struct arm_client *c, struct arm_call *call, struct 
             return 0;
         arm_error_format(&e, detail, sizeof(detail));
         snprintf(why, sizeof(why), "HTTP %ld%s%.360s", x->status, detail[0] ? " " : "", detail);
+        if (x->status == 429)
+            c->throttled++;
         if (x->status == 429 && !c->o.no_rate_limit)
             ratelimit_block(&c->rl, st->sub, call->rl, now + (ra >= 0 ? ra : 1000));
         retry_later(c, call, now, ra, why);
@@ -715,8 +732,10 @@ static int start_attempt(struct arm_client *c, struct arm_call *call, int64_t no
     c->inflight++;
     c->requests++;
     call->requests++;
-    if (st->attempt > 1)
+    if (st->attempt > 1) {
         call->retries++;
+        c->retries++;
+    }
     return 0;
 }
 
@@ -820,15 +839,71 @@ static enum rl_class class_of(const struct arm_call *call)
     return RL_WRITE;
 }
 
+static int push_waiting(struct arm_call ***waiting, size_t *n, size_t *cap, struct arm_call *call)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        struct arm_call **w = realloc(*waiting, nc * sizeof(*w));
+        if (w == NULL)
+            return AMLSEC_ENOMEM;
+        *waiting = w;
+        *cap = nc;
+    }
+    (*waiting)[(*n)++] = call;
+    return 0;
+}
+
+/* Starts call when it is due, a slot is free and the bucket has a token.
+ * Otherwise lowers *next to when it should be looked at again. */
+static int try_start(struct arm_client *c, struct arm_call *call, int64_t now, int64_t *next,
+                     int *started, struct errbuf *err)
+{
+    struct arm_call_state *st = call->st;
+    int64_t wait = 0;
+    int rc;
+
+    *started = 0;
+    if (st->ready_at > now) {
+        if (st->ready_at < *next)
+            *next = st->ready_at;
+        return 0;
+    }
+    if (now >= st->deadline) {
+        finish_fail(call, AMLSEC_EHTTP, "deadline reached%s%s", st->last[0] ? ": " : "", st->last);
+        return 0;
+    }
+    if (c->inflight >= c->o.parallelism)
+        return 0;
+    if (!c->o.no_rate_limit) {
+        rc =
+            ratelimit_take(&c->rl, st->sub, st->phase == PH_START ? call->rl : RL_READ, now, &wait);
+        if (rc < 0)
+            return errbuf_set(err, rc, "out of memory");
+        if (wait > 0) {
+            st->ready_at = now + wait;
+            if (st->ready_at < *next)
+                *next = st->ready_at;
+            return 0;
+        }
+    }
+    rc = start_attempt(c, call, now, err);
+    if (rc < 0)
+        return rc;
+    *started = !st->done;
+    return 0;
+}
+
 int arm_client_run(struct arm_client *c, struct arm_call *calls, size_t n, struct errbuf *err)
 {
-    int64_t now = arm_clock_now(c->clock);
-    size_t remaining = 0;
+    int64_t now = arm_clock_now(c->clock), new_blocked_until = 0;
+    size_t remaining = 0, cursor = 0, n_wait = 0, cap_wait = 0;
+    struct arm_call **waiting = NULL;
     int rc = 0;
 
+    for (size_t i = 0; i < n; i++)
+        call_reset_outputs(&calls[i]);
     for (size_t i = 0; i < n; i++) {
         struct arm_call *call = &calls[i];
-        call_reset_outputs(call);
         call->st = calloc(1, sizeof(*call->st));
         if (call->st == NULL) {
             rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
@@ -852,50 +927,59 @@ int arm_client_run(struct arm_client *c, struct arm_call *calls, size_t n, struc
         remaining++;
     }
 
+    /* Calls not yet started are taken in order from `cursor`; calls that
+     * wait (a retry, a poll, a rate-limit pause) sit in `waiting`, which
+     * stays short, so each turn costs O(waiting), not O(n). */
     while (remaining > 0) {
         int64_t next = INT64_MAX;
         struct http_exchange *x = NULL;
+        size_t keep = 0;
 
         now = arm_clock_now(c->clock);
-        for (size_t i = 0; i < n; i++) {
-            struct arm_call *call = &calls[i];
+        for (size_t w = 0; w < n_wait; w++) {
+            struct arm_call *call = waiting[w];
             struct arm_call_state *st = call->st;
-            int64_t wait = 0;
-
-            if (st->done || st->inflight)
-                continue;
-            if (st->ready_at > now) {
-                if (st->ready_at < next)
-                    next = st->ready_at;
-                continue;
-            }
-            if (now >= st->deadline) {
-                finish_fail(call, AMLSEC_EHTTP, "deadline reached%s%s", st->last[0] ? ": " : "",
-                            st->last);
-                remaining--;
-                continue;
-            }
-            if (c->inflight >= c->o.parallelism)
-                continue;
-            if (!c->o.no_rate_limit) {
-                rc = ratelimit_take(&c->rl, st->sub, st->phase == PH_START ? call->rl : RL_READ,
-                                    now, &wait);
-                if (rc < 0) {
-                    errbuf_set(err, rc, "out of memory");
-                    goto fail_rest;
-                }
-                if (wait > 0) {
-                    st->ready_at = now + wait;
-                    if (st->ready_at < next)
-                        next = st->ready_at;
-                    continue;
-                }
-            }
-            rc = start_attempt(c, call, now, err);
+            int started = 0;
+            rc = try_start(c, call, now, &next, &started, err);
             if (rc < 0)
                 goto fail_rest;
             if (st->done)
                 remaining--;
+            else if (!started)
+                waiting[keep++] = call;
+        }
+        n_wait = keep;
+        if (new_blocked_until > now) {
+            if (new_blocked_until < next)
+                next = new_blocked_until;
+        } else {
+            while (cursor < n && c->inflight < c->o.parallelism) {
+                struct arm_call *call = &calls[cursor];
+                int started = 0;
+                int64_t before = next;
+                if (call->st->done) {
+                    cursor++;
+                    continue;
+                }
+                rc = try_start(c, call, now, &next, &started, err);
+                if (rc < 0)
+                    goto fail_rest;
+                if (call->st->done) {
+                    remaining--;
+                    cursor++;
+                    continue;
+                }
+                if (!started) {
+                    /* rate-limited: the calls behind it wait too */
+                    new_blocked_until = call->st->ready_at;
+                    if (next > before)
+                        next = before;
+                    if (new_blocked_until < next)
+                        next = new_blocked_until;
+                    break;
+                }
+                cursor++;
+            }
         }
         if (remaining == 0)
             break;
@@ -909,8 +993,15 @@ int arm_client_run(struct arm_client *c, struct arm_call *calls, size_t n, struc
             if (x) {
                 struct arm_call *call = x->user;
                 on_finished(c, call, arm_clock_now(c->clock));
-                if (call->st->done)
+                if (call->st->done) {
                     remaining--;
+                } else {
+                    rc = push_waiting(&waiting, &n_wait, &cap_wait, call);
+                    if (rc < 0) {
+                        errbuf_set(err, rc, "out of memory");
+                        goto fail_rest;
+                    }
+                }
             }
         } else if (next != INT64_MAX) {
             arm_clock_sleep(c->clock, next - now);
@@ -918,9 +1009,11 @@ int arm_client_run(struct arm_client *c, struct arm_call *calls, size_t n, struc
             BUG("arm client: %zu calls left with nothing in flight or scheduled", remaining);
         }
     }
+    free(waiting);
     return 0;
 
 fail_rest:
+    free(waiting);
     /* Drain what is in flight so no exchange is left with the transport. */
     while (c->inflight > 0) {
         struct http_exchange *x = NULL;
@@ -969,6 +1062,10 @@ int arm_client_new(struct arm_client **out, const struct arm_client_opts *opts, 
     if (c == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     c->o = *opts;
+    if (opts->auth) {
+        c->auth = *opts->auth;
+        c->o.auth = &c->auth;
+    }
     c->clock = opts->clock ? opts->clock : arm_clock_real();
     if (!c->o.parallelism)
         c->o.parallelism = 10;
@@ -1029,6 +1126,16 @@ const char *arm_client_correlation_id(const struct arm_client *c)
 unsigned long arm_client_request_count(const struct arm_client *c)
 {
     return c->requests;
+}
+
+unsigned long arm_client_throttled_count(const struct arm_client *c)
+{
+    return c->throttled;
+}
+
+unsigned long arm_client_retry_count(const struct arm_client *c)
+{
+    return c->retries;
 }
 
 const struct arm_clock *arm_client_clock(const struct arm_client *c)

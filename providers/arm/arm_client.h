@@ -41,12 +41,15 @@
 struct arm_token_source {
     int (*get)(void *payload, const char *scope, const char **out, struct errbuf *err);
     void *payload;
+    /* Optional: forget the cached token of scope (ARM said it expired:
+     * clock skew, revocation). The call is then retried once. */
+    void (*invalidate)(void *payload, const char *scope);
 };
 
 struct arm_client_opts {
     const struct arm_cloud *cloud;       /* required: relative urls are joined to it */
     struct transport *transport;         /* required, borrowed */
-    const struct arm_token_source *auth; /* NULL: no Authorization header */
+    const struct arm_token_source *auth; /* copied; NULL: no Authorization header */
     const struct arm_clock *clock;       /* NULL: the real clock */
     unsigned parallelism;                /* requests in flight; 0 = 10 */
     int64_t timeout_ms;                  /* default deadline of a call; 0 = 30 min */
@@ -118,6 +121,9 @@ int arm_client_call(struct arm_client *c, struct arm_call *call);
 const char *arm_client_correlation_id(const struct arm_client *c);
 /* HTTP requests sent by this client so far. */
 unsigned long arm_client_request_count(const struct arm_client *c);
+/* 429 answers received, and retries made, so far. */
+unsigned long arm_client_throttled_count(const struct arm_client *c);
+unsigned long arm_client_retry_count(const struct arm_client *c);
 const struct arm_clock *arm_client_clock(const struct arm_client *c);
 const struct arm_cloud *arm_client_cloud(const struct arm_client *c);
 struct ratelimit *arm_client_ratelimit(struct arm_client *c);

@@ -51,6 +51,27 @@ int arm_error_parse(struct arm_error *out, const char *body, size_t len)
         copy_line(out->message, sizeof(out->message), json_string_value(m));
     }
     copy_line(out->target, sizeof(out->target), json_string_value(json_object_get(e, "target")));
+    {
+        /* The first detail often says what the generic message does not
+         * (Resource Graph: "Please provide below info..." + InvalidQuery). */
+        json_t *d = json_array_get(json_object_get(e, "details"), 0);
+        const char *dc = json_string_value(json_object_get(d, "code"));
+        const char *dm = json_string_value(json_object_get(d, "message"));
+        size_t n = strlen(out->message);
+        if ((dc || dm) && n + 8 < sizeof(out->message)) {
+            char detail[sizeof(out->message)];
+            snprintf(detail, sizeof(detail), "%s%s%s", dc ? dc : "", dc && dm ? ": " : "",
+                     dm ? dm : "");
+            copy_line(out->message + n, sizeof(out->message) - n, " [");
+            n = strlen(out->message);
+            copy_line(out->message + n, sizeof(out->message) - n, detail);
+            n = strlen(out->message);
+            if (n + 1 < sizeof(out->message)) {
+                out->message[n] = ']';
+                out->message[n + 1] = '\0';
+            }
+        }
+    }
     if (out->code[0] || out->message[0])
         rc = 0;
 out:

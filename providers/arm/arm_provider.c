@@ -17,6 +17,7 @@ struct arm_provider {
     struct provider base;
     struct arm_provider_opts o;
     struct arm_provider_stats stats;
+    unsigned graph_batch; /* what Resource Graph accepted last */
 };
 
 static const struct provider_ops arm_provider_ops;
@@ -204,7 +205,7 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
             goto out;
         }
         graph_init(&g, ap->o.client);
-        g.batch = ap->o.graph_batch;
+        g.batch = ap->graph_batch ? ap->graph_batch : ap->o.graph_batch;
         if (ap->o.n_subscriptions) {
             g.subscriptions = ap->o.subscriptions;
             g.n_subscriptions = ap->o.n_subscriptions;
@@ -218,6 +219,7 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
             ids[j] = refs[gidx[j]].id;
         grc = graph_read_ids(&g, ids, ng, rows, &status, &gerr);
         ap->stats.graph_queries += g.queries;
+        ap->graph_batch = g.batch;
         if (grc == AMLSEC_ENOMEM) {
             rc = errbuf_set(err, grc, "%s", gerr.msg);
         } else if (grc < 0) {

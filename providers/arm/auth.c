@@ -916,9 +916,21 @@ static int token_source_get(void *payload, const char *scope, const char **out, 
     return auth_token(payload, scope, out, err);
 }
 
+void auth_invalidate(struct auth *a, const char *scope)
+{
+    for (size_t i = 0; i < a->n_cache; i++)
+        if (strcmp(a->cache[i].scope, scope) == 0)
+            a->cache[i].refresh_at = 0;
+}
+
+static void token_source_invalidate(void *payload, const char *scope)
+{
+    auth_invalidate(payload, scope);
+}
+
 struct arm_token_source auth_token_source(struct auth *a)
 {
-    struct arm_token_source s = {token_source_get, a};
+    struct arm_token_source s = {token_source_get, a, token_source_invalidate};
     return s;
 }
 

@@ -78,6 +78,8 @@ void auth_free(struct auth *a);
  * from the cache when it is valid for more than the refresh margin (5 min,
  * or half its lifetime when shorter). *out is borrowed until the next call. */
 int auth_token(struct auth *a, const char *scope, const char **out, struct errbuf *err);
+/* Forgets the cached token of scope: the next auth_token signs in again. */
+void auth_invalidate(struct auth *a, const char *scope);
 /* Adapter for arm_client_opts.auth. */
 struct arm_token_source auth_token_source(struct auth *a);
 /* Token requests made so far (tests, diagnostics). */

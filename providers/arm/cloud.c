@@ -265,3 +265,25 @@ out:
     http_exchange_release(&x);
     return rc;
 }
+
+int arm_cloud_resolve(const struct arm_cloud **out, struct arm_cloud **owned,
+                      const char *environment, const char *metadata_host, struct transport *t,
+                      struct errbuf *err)
+{
+    *out = NULL;
+    *owned = NULL;
+    if (metadata_host && *metadata_host) {
+        int rc = arm_cloud_fetch(owned, t, metadata_host, environment, err);
+        if (rc < 0)
+            return errbuf_prefix(err, "ARM_METADATA_HOSTNAME '%s'", metadata_host);
+        *out = *owned;
+        return 0;
+    }
+    *out = arm_cloud_builtin(environment);
+    if (*out == NULL)
+        return errbuf_set(err, AMLSEC_EUSAGE,
+                          "ARM_ENVIRONMENT '%s' is not public, usgovernment or china (set "
+                          "ARM_METADATA_HOSTNAME for Azure Stack or a custom cloud)",
+                          environment);
+    return 0;
+}

@@ -45,6 +45,14 @@ int arm_cloud_from_metadata(struct arm_cloud **out, const char *json, size_t len
 int arm_cloud_fetch(struct arm_cloud **out, struct transport *t, const char *host, const char *name,
                     struct errbuf *err);
 
+/* The cloud the azurerm variables name: ARM_METADATA_HOSTNAME (fetched
+ * through t; ARM_ENVIRONMENT then picks the entry by name) or else
+ * ARM_ENVIRONMENT (NULL/empty = public). *owned is set when the cloud was
+ * built here (free with arm_cloud_free), else NULL. */
+int arm_cloud_resolve(const struct arm_cloud **out, struct arm_cloud **owned,
+                      const char *environment, const char *metadata_host, struct transport *t,
+                      struct errbuf *err);
+
 /* Frees a custom cloud; built-ins are ignored. */
 void arm_cloud_free(struct arm_cloud *c);
 

@@ -10,6 +10,7 @@
 #include "util/banned.h"
 
 #define GRAPH_URL "/providers/Microsoft.ResourceGraph/resources"
+#define GRAPH_DEFAULT_QUOTA 15
 #define PROJECTION "id, name, type, location, tags, identity, sku, kind, properties"
 
 void graph_init(struct graph *g, struct arm_client *client)
@@ -89,8 +90,11 @@ static void note_quota(struct graph *g, const struct arm_call *c)
     n = strtol(rem, &end, 10);
     if (end == rem || *end != '\0')
         return;
-    if (g->quota_remaining < 0 || n < g->quota_remaining)
+    /* the first answer of a round replaces what the last round said;
+     * within a round the lowest count is the truth */
+    if (g->quota_fresh || g->quota_remaining < 0 || n < g->quota_remaining)
         g->quota_remaining = n;
+    g->quota_fresh = 0;
     if (n <= 0) {
         int64_t wait = parse_hms(reset);
         g->quota_reset_at = arm_clock_now(clock) + (wait >= 0 ? wait : 5000);
@@ -114,6 +118,9 @@ static size_t quota_allows(struct graph *g, size_t want)
     }
     if (g->quota_remaining > 0 && (size_t)g->quota_remaining < want)
         return (size_t)g->quota_remaining;
+    /* Unknown yet: the documented example quota (15 per 5 s window). */
+    if (g->quota_remaining < 0 && want > GRAPH_DEFAULT_QUOTA)
+        return GRAPH_DEFAULT_QUOTA;
     return want;
 }
 
@@ -216,10 +223,12 @@ static int run_pages(struct graph *g, struct page *pages, size_t n, json_t **row
             }
             calls[j] = pages[which[j]].call;
         }
+        g->quota_fresh = 1;
         rc = arm_client_run(g->client, calls, k, err);
         g->queries += (unsigned)k;
         for (size_t j = 0; j < k; j++) {
             struct page *p = &pages[which[j]];
+            note_quota(g, &calls[j]); /* 429s and errors carry the quota too */
             if (rc == 0 && calls[j].rc < 0) {
                 rc = calls[j].rc;
                 if (status)
@@ -227,7 +236,6 @@ static int run_pages(struct graph *g, struct page *pages, size_t n, json_t **row
                 errbuf_set(err, rc, "%s", calls[j].err.msg);
             }
             if (rc == 0) {
-                note_quota(g, &calls[j]);
                 rc = page_take(p, &calls[j], rows[which[j]], err);
             }
             arm_call_release(&calls[j]);
@@ -314,7 +322,31 @@ int graph_read_ids(struct graph *g, const char *const *ids, size_t n, json_t **o
         if (pages[b].query == NULL || rows[b] == NULL)
             goto oom;
     }
-    rc = run_pages(g, pages, nb, rows, status, err);
+    /* The first query alone, so that a refusal (too long a query) costs
+     * one request; then the rest at once. */
+    rc = run_pages(g, pages, nb ? 1 : 0, rows, status, err);
+    if (rc == 0 && nb > 1)
+        rc = run_pages(g, pages + 1, nb - 1, rows + 1, status, err);
+    if (rc < 0 && status && *status == 400 && batch > GRAPH_MIN_BATCH) {
+        /* Too long a query for this service (armlocal's KQL lexer, or a
+         * query-length limit): halve the batch and try again. The size
+         * that worked stays in g->batch for later reads. */
+        log_msg(LOG_DEBUG, "graph: %zu ids per query refused (%s); trying %zu", batch, err->msg,
+                batch / 2);
+        for (size_t b = 0; b < nb; b++) {
+            free(pages[b].query);
+            free(pages[b].skip);
+            free(pages[b].body);
+            json_decref(rows[b]);
+        }
+        free(pages);
+        free(rows);
+        free(quoted);
+        free(orig);
+        json_decref(index);
+        g->batch = (unsigned)(batch / 2);
+        return graph_read_ids(g, ids, n, out, status, err);
+    }
     if (rc < 0)
         goto out;
     for (size_t b = 0; b < nb; b++) {

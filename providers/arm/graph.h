@@ -18,14 +18,16 @@
 
 #define GRAPH_API_VERSION "2024-04-01"
 #define GRAPH_MAX_BATCH 1000
+#define GRAPH_MIN_BATCH 100 /* a 400 halves the batch down to this */
 
 struct graph {
     struct arm_client *client; /* borrowed */
     const char *const *subscriptions;
     size_t n_subscriptions; /* 0: the tenant scope */
-    unsigned batch;         /* ids per query, 1..1000; 0 = 1000 */
+    unsigned batch;         /* ids per query, 1..1000; 0 = 1000; lowered after a 400 */
     long quota_remaining;   /* -1 = unknown */
     int64_t quota_reset_at; /* client clock, when quota_remaining was 0 */
+    int quota_fresh;        /* no answer seen yet in the current round */
     unsigned queries;       /* requests sent (pages included) */
 };
 
@@ -38,6 +40,8 @@ int graph_query(struct graph *g, const char *query, json_t *rows, struct errbuf 
 /* Reads ids: out[i] becomes the row of ids[i] (a new reference; `type`
  * lowercased as Resource Graph returns it), or NULL when Resource Graph
  * does not have it. Ids that cannot be quoted in KQL are left NULL.
+ * A 400 for a long query halves the batch (down to GRAPH_MIN_BATCH) and
+ * retries; the size that worked is left in g->batch.
  * Returns < 0 when Resource Graph failed (err says why; call->status in
  * *status when it answered, e.g. 403 or 400); callers then fall back to
  * direct GETs. */

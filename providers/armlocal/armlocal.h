@@ -34,17 +34,19 @@ struct armlocal_opts {
     const char *aliases_csv;            /* "alias,defaultPath" CSV; NULL = none */
     const char *tls_cert;               /* PEM paths; both or neither */
     const char *tls_key;
+    char listen_buf[64]; /* holds the host parsed by armlocal_opts_set("listen") */
 };
 
 #define ARMLOCAL_OPTS_INIT                                                                         \
     {                                                                                              \
-        NULL, 0, NULL, 0, 1000, 0, 0, NULL, 0, NULL, NULL, NULL, NULL                              \
+        NULL, 0, NULL, 0, 1000, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, {0}                         \
     }
 
 /* Sets one option from its command-line spelling (without dashes):
  * listen (HOST:PORT), data, latency-ms, lro-ms, throttle (arm|off),
  * auth (required|off), faults, seed, policy-definitions, aliases, tls-cert,
- * tls-key. value is borrowed and must outlive opts. Both amlsec-armlocal
+ * tls-key. value is borrowed and must outlive opts; a parsed listen host is
+ * kept in opts->listen_buf (listen_host points there). Both amlsec-armlocal
  * and `amlsec local-cloud` use it, so the flags are the same. */
 int armlocal_opts_set(struct armlocal_opts *opts, const char *flag, const char *value,
                       struct errbuf *err);

@@ -15,113 +15,139 @@
 
 #include "util/banned.h"
 
-#define MAX_TOKS 512
+#define MAX_TOKS 100000
 #define QUOTA 15
 #define QUOTA_WINDOW_S 5.0
 
-enum tk { T_IDENT, T_STR, T_NUM, T_OP, T_PIPE, T_LP, T_RP, T_COMMA, T_EQ, T_END };
+enum tk { T_END = 0, T_IDENT, T_STR, T_NUM, T_OP, T_PIPE, T_LP, T_RP, T_COMMA, T_EQ };
 
 struct tok {
     enum tk kind;
-    char text[512];
+    char *text; /* malloc'd, never NULL after lex */
 };
 
 struct query {
-    struct tok t[MAX_TOKS];
-    size_t n;
+    struct tok *t; /* n + 1 entries, the last T_END */
+    size_t n, cap;
     char err[256];
 };
+
+static void query_release(struct query *q)
+{
+    for (size_t i = 0; q->t && i <= q->n && i < q->cap; i++)
+        free(q->t[i].text);
+    free(q->t);
+}
+
+static struct tok *tok_push(struct query *q)
+{
+    if (q->n + 2 > q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 64;
+        struct tok *t;
+        if (cap > MAX_TOKS)
+            return NULL;
+        t = realloc(q->t, cap * sizeof(*t));
+        if (t == NULL)
+            return NULL;
+        memset(t + q->cap, 0, (cap - q->cap) * sizeof(*t));
+        q->t = t;
+        q->cap = cap;
+    }
+    return &q->t[q->n++];
+}
 
 static int lex(struct query *q, const char *s)
 {
     q->n = 0;
     while (*s) {
         struct tok *t;
+        const char *start;
         if (isspace((unsigned char)*s)) {
             s++;
             continue;
         }
-        if (q->n + 1 >= MAX_TOKS) {
+        t = tok_push(q);
+        if (t == NULL) {
             snprintf(q->err, sizeof(q->err), "query too long");
             return -1;
         }
-        t = &q->t[q->n++];
-        t->text[0] = '\0';
+        t->text = NULL;
         if (*s == '\'' || *s == '"') {
             char quote = *s++;
-            size_t j = 0;
-            while (*s && *s != quote) {
-                if (j + 1 < sizeof(t->text))
-                    t->text[j++] = *s;
+            start = s;
+            while (*s && *s != quote)
                 s++;
-            }
             if (*s != quote) {
                 snprintf(q->err, sizeof(q->err), "unterminated string literal");
                 return -1;
             }
+            t->text = strndup(start, (size_t)(s - start));
             s++;
-            t->text[j] = '\0';
             t->kind = T_STR;
         } else if (isalpha((unsigned char)*s) || *s == '_' || *s == '$') {
-            size_t j = 0;
+            start = s;
             while (isalnum((unsigned char)*s) || *s == '_' || *s == '.' || *s == '$' || *s == '[' ||
-                   *s == ']' || *s == '*') {
-                if (j + 1 < sizeof(t->text))
-                    t->text[j++] = *s;
+                   *s == ']' || *s == '*')
                 s++;
-            }
-            t->text[j] = '\0';
             t->kind = T_IDENT;
-            /* in~ / in are operators */
-            if ((strcasecmp(t->text, "in") == 0) && *s == '~') {
-                snprintf(t->text, sizeof(t->text), "in~");
-                s++;
+            if ((size_t)(s - start) == 2 && strncasecmp(start, "in", 2) == 0) {
                 t->kind = T_OP;
-            } else if (strcasecmp(t->text, "in") == 0) {
-                t->kind = T_OP;
+                if (*s == '~') {
+                    s++;
+                    t->text = strdup("in~");
+                } else {
+                    t->text = strdup("in");
+                }
+            } else {
+                t->text = strndup(start, (size_t)(s - start));
             }
         } else if (isdigit((unsigned char)*s)) {
-            size_t j = 0;
-            while (isdigit((unsigned char)*s) && j + 1 < sizeof(t->text))
-                t->text[j++] = *s++;
-            t->text[j] = '\0';
+            start = s;
+            while (isdigit((unsigned char)*s))
+                s++;
+            t->text = strndup(start, (size_t)(s - start));
             t->kind = T_NUM;
-        } else if (*s == '|') {
-            t->kind = T_PIPE;
-            s++;
-        } else if (*s == '(') {
-            t->kind = T_LP;
-            s++;
-        } else if (*s == ')') {
-            t->kind = T_RP;
-            s++;
-        } else if (*s == ',') {
-            t->kind = T_COMMA;
+        } else if (*s == '|' || *s == '(' || *s == ')' || *s == ',' ||
+                   (*s == '=' && s[1] != '~' && s[1] != '=')) {
+            t->kind = *s == '|'   ? T_PIPE
+                      : *s == '(' ? T_LP
+                      : *s == ')' ? T_RP
+                      : *s == ',' ? T_COMMA
+                                  : T_EQ;
+            t->text = strndup(s, 1);
             s++;
         } else if ((s[0] == '=' && s[1] == '~') || (s[0] == '=' && s[1] == '=') ||
                    (s[0] == '!' && s[1] == '=') || (s[0] == '!' && s[1] == '~')) {
             t->kind = T_OP;
-            snprintf(t->text, sizeof(t->text), "%.2s", s);
+            t->text = strndup(s, 2);
             s += 2;
         } else if (s[0] == '!' && strncasecmp(s + 1, "in", 2) == 0) {
             t->kind = T_OP;
             s += 3;
             if (*s == '~') {
-                snprintf(t->text, sizeof(t->text), "!in~");
+                t->text = strdup("!in~");
                 s++;
             } else {
-                snprintf(t->text, sizeof(t->text), "!in");
+                t->text = strdup("!in");
             }
-        } else if (*s == '=') {
-            t->kind = T_EQ;
-            s++;
         } else {
             snprintf(q->err, sizeof(q->err), "unexpected character '%c'", *s);
+            t->text = strdup("");
+            return -1;
+        }
+        if (t->text == NULL) {
+            snprintf(q->err, sizeof(q->err), "out of memory");
             return -1;
         }
     }
+    if (tok_push(q) == NULL) {
+        snprintf(q->err, sizeof(q->err), "query too long");
+        return -1;
+    }
+    q->n--;
     q->t[q->n].kind = T_END;
-    return 0;
+    q->t[q->n].text = strdup("");
+    return q->t[q->n].text ? 0 : -1;
 }
 
 /* The ARG row for a stored resource. */
@@ -657,5 +683,7 @@ out:
     json_decref(rows);
     json_decref(proj);
     json_decref(page);
+    if (q)
+        query_release(q);
     free(q);
 }

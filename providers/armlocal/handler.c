@@ -1136,6 +1136,23 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
     }
 }
 
+/* The cloud metadata document (2022-09-01) describing the local cloud, so
+ * clients configure it like any custom cloud (ARM_METADATA_HOSTNAME). */
+static void cloud_metadata(struct al_ctx *c)
+{
+    char aud[200];
+    snprintf(aud, sizeof(aud), "%s/", c->al->base_url);
+    al_json_reply(c, 200,
+                  json_pack("[{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:[s,s]}, s:{s:s, s:s, "
+                            "s:s}}]",
+                            "name", "armlocal", "portal", c->al->base_url, "resourceManager",
+                            c->al->base_url, "authentication", "loginEndpoint", c->al->base_url,
+                            "identityProvider", "AAD", "tenant", "common", "audiences",
+                            "https://management.azure.com/", aud, "suffixes", "keyVaultDns",
+                            "vault.azure.net", "storage", "core.windows.net", "acrLoginServer",
+                            "azurecr.io"));
+}
+
 void armlocal_handle(struct armlocal *al, const struct armlocal_request *req,
                      struct armlocal_response *res)
 {
@@ -1188,6 +1205,10 @@ void armlocal_handle(struct armlocal *al, const struct armlocal_request *req,
     if (p->nsegs == 4 && seg_is(p, 0, "metadata") && seg_is(p, 1, "identity") &&
         seg_is(p, 2, "oauth2") && seg_is(p, 3, "token")) {
         al_imds_handle(&c);
+        goto out;
+    }
+    if (p->nsegs == 2 && seg_is(p, 0, "metadata") && seg_is(p, 1, "endpoints")) {
+        cloud_metadata(&c);
         goto out;
     }
     if (seg_is(p, 0, "_vault")) {

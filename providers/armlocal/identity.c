@@ -619,9 +619,16 @@ int al_auth_check(struct al_ctx *c, const char *audience)
             why = "The access token has expired.";
             code = "ExpiredAuthenticationToken";
         } else if (!aud_has(j.claims, audience, 0)) {
-            char slash[512];
+            /* ARM also accepts its classic audience and, for the local
+             * cloud, the audience its metadata document names */
+            char slash[512], base[200];
             snprintf(slash, sizeof(slash), "%s/", audience);
-            if (!aud_has(j.claims, slash, 0)) {
+            snprintf(base, sizeof(base), "%s", c->al->base_url);
+            if (!aud_has(j.claims, slash, 0) &&
+                !(strstr(audience, "management") &&
+                  (aud_has(j.claims, "https://management.core.windows.net", 0) ||
+                   aud_has(j.claims, "https://management.core.windows.net/", 0) ||
+                   aud_has(j.claims, base, 0)))) {
                 why = "The access token has an invalid audience.";
                 code = "InvalidAuthenticationTokenAudience";
             }

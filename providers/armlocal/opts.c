@@ -30,14 +30,13 @@ int armlocal_opts_set(struct armlocal_opts *o, const char *flag, const char *v, 
     int rc;
 
     if (strcmp(flag, "listen") == 0) {
-        static char host[64];
         const char *colon = strrchr(v, ':');
-        if (colon == NULL || (size_t)(colon - v) >= sizeof(host))
+        if (colon == NULL || (size_t)(colon - v) >= sizeof(o->listen_buf))
             return errbuf_set(err, AMLSEC_EUSAGE, "--listen wants HOST:PORT, not '%s'", v);
         if ((rc = parse_uint(&n, flag, colon + 1, 65535, err)) < 0)
             return rc;
-        snprintf(host, sizeof(host), "%.*s", (int)(colon - v), v);
-        o->listen_host = host;
+        snprintf(o->listen_buf, sizeof(o->listen_buf), "%.*s", (int)(colon - v), v);
+        o->listen_host = o->listen_buf;
         o->port = (unsigned)n;
     } else if (strcmp(flag, "data") == 0) {
         o->data_dir = v;

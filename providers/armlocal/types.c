@@ -355,6 +355,9 @@ static const struct al_type types[] = {
        AL_ASYNC_LOCATION, 0, 0, 0, 1, 0, compute_create_only, compute_compute),
     RT("Microsoft.MachineLearningServices/workspaces/onlineEndpoints", "2025-09-01", AL_ASYNC,
        AL_LOCATION, AL_LOCATION, 0, 0, 0, 1, 0, NULL, compute_online_endpoint),
+    /* legacy ACI/AKS web services: the catalogue's guidance rules read them */
+    RT("Microsoft.MachineLearningServices/workspaces/services", "2020-05-15-preview", AL_ASYNC,
+       AL_NOT_ALLOWED, AL_SYNC, 0, 0, 0, 1, 0, NULL, NULL),
     RT("Microsoft.MachineLearningServices/workspaces/privateEndpointConnections", "2025-09-01",
        AL_SYNC, AL_NOT_ALLOWED, AL_SYNC, 200, 200, 0, 1, 0, NULL, NULL),
     RT("Microsoft.Network/privateEndpoints", "2025-03-01", AL_ASYNC, AL_NOT_ALLOWED, AL_LOCATION, 0,
@@ -403,6 +406,8 @@ int al_api_version_ok(const struct al_type *t, const char *v)
 {
     const char *p = t->api_versions;
     size_t n = strlen(v);
+    if (n == 0)
+        return 0;
     while ((p = strstr(p, v)) != NULL) {
         if ((p == t->api_versions || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
             return 1;

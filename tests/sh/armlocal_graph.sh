@@ -27,6 +27,10 @@ id1="$S/resourceGroups/rga/providers/Microsoft.MachineLearningServices/workspace
 id2="$S/resourceGroups/rgb/providers/Microsoft.KeyVault/vaults/none"
 q "{\"query\":\"resources | where id in~ ('${id1^^}', '$id2') | project id, n = name\"}"
 expect_body '"totalRecords":1' "id in~"; expect_body '"n":"wsrga1"' "project alias"
+# a batch of 1000 ids, as amlsec's provider sends
+ids=$(for i in $(seq 1 999); do printf "'/subscriptions/x/resourceGroups/r/providers/P.N/t/n%d', " "$i"; done)
+q "{\"query\":\"resources | where id in~ (${ids}'$id1') | project id, name, type, location, tags, identity, sku, kind, properties\"}"
+expect_code 200 "1000 ids"; expect_body '"totalRecords":1' "1000 ids match"
 # paging: $top 2 with a skip token
 q '{"query":"resources | where type =~ '"'"'microsoft.machinelearningservices/workspaces'"'"' | project id, name | order by name desc","options":{"$top":2}}'
 expect_body '"count":2' "page 1"; expect_body '"\$skipToken":"' "skip token"; expect_body '"name":"wsrgb3"' "desc order"

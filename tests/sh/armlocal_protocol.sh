@@ -5,7 +5,7 @@ source "$SRC/tests/sh/lib/armlocal.bash"
 S=/subscriptions/00000000-0000-0000-0000-000000000001
 RG=$S/resourceGroups/rg1
 V=api-version
-armlocal_start --data "$TMP/data" --lro-ms 400 --seed 7
+armlocal_start --data "$TMP/data" --lro-ms 1500 --seed 7
 
 # resource group: 201 then 200; correlation id echoed; quota header
 HDRS="$TMP/h"
@@ -21,6 +21,7 @@ expect_body InvalidResourceGroupLocation "rg location change"
 
 # api-version: missing, unsupported; unknown types; 404 shapes
 req GET "$RG"; expect_code 400 "no api-version"; expect_body MissingApiVersionParameter "no api-version"
+req GET "$RG/providers/Microsoft.KeyVault/vaults/x?$V="; expect_code 400 "empty api-version"
 req GET "$RG/providers/Microsoft.KeyVault/vaults/x?$V=2019-09-01"; expect_code 400 "old api-version"
 expect_body NoRegisteredProviderFound "old api-version"; expect_body "2025-05-01" "supported versions listed"
 req GET "$RG/providers/Microsoft.KeyVault/nope/x?$V=2025-05-01"; expect_code 400 "unknown type"
@@ -53,10 +54,10 @@ req GET "/nothing/here?$V=2024-03-01"; expect_code 404 "unknown route"; expect_b
 # storage: 202 + Location, invisible until done, then 200 from the Location URL
 req PUT "$RG/providers/Microsoft.Storage/storageAccounts/sa1?$V=2025-06-01" '{"location":"eastus","kind":"StorageV2","sku":{"name":"Standard_LRS"},"properties":{"isHnsEnabled":true}}'
 expect_code 202 "storage create"; loc=$(header Location); [ -n "$loc" ] || fail "no Location"
-[ "$(header Retry-After)" = 1 ] || fail "Retry-After"
+[ "$(header Retry-After)" = 2 ] || fail "Retry-After"
 req GET "$RG/providers/Microsoft.Storage/storageAccounts/sa1?$V=2025-06-01"; expect_code 404 "invisible while creating"
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$loc"); [ "$code" = 202 ] || fail "location while running: $code"
-sleep 0.5
+sleep 1.6
 code=$(curl -sS -o "$TMP/b" -w '%{http_code}' "$loc"); [ "$code" = 200 ] && grep -q '"provisioningState":"Succeeded"' "$TMP/b" || fail "location when done: $code"
 req PATCH "$RG/providers/Microsoft.Storage/storageAccounts/sa1?$V=2025-06-01" '{"properties":{"isHnsEnabled":false}}'
 expect_code 400 "isHnsEnabled is create-only"; expect_body PropertyChangeNotAllowed "isHnsEnabled"
@@ -68,7 +69,7 @@ req PUT "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01
 expect_code 201 "acr create"; expect_body '"provisioningState":"Creating"' "acr creating"
 asy=$(header Azure-AsyncOperation); [ -n "$asy" ] || fail "no Azure-AsyncOperation"
 curl -sS "$asy" | grep -q '"status":"InProgress"' || fail "status InProgress"
-sleep 0.5
+sleep 1.6
 curl -sS "$asy" | grep -q '"status":"Succeeded"' || fail "status Succeeded"
 req PUT "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01" '{"location":"eastus","sku":{"name":"Premium"},"properties":{"zoneRedundancy":"Enabled"}}'
 expect_code 400 "zoneRedundancy create-only"
@@ -76,7 +77,7 @@ expect_code 400 "zoneRedundancy create-only"
 req DELETE "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_code 202 "acr delete"
 loc=$(header Location)
 req GET "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_body '"provisioningState":"Deleting"' "deleting"
-sleep 0.5
+sleep 1.6
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$loc"); [ "$code" = 204 ] || fail "delete location done: $code"
 req GET "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_code 404 "deleted"
 req DELETE "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_code 204 "delete missing"
@@ -96,7 +97,7 @@ expect_code 404 "extension on a missing scope"
 # persistence: restart on the same data dir keeps resources and ids
 req GET "$RG/providers/Microsoft.Insights/components/ai1?$V=2020-02-02"; before=$BODY
 armlocal_stop
-armlocal_start --data "$TMP/data" --lro-ms 400 --seed 7
+armlocal_start --data "$TMP/data" --lro-ms 1500 --seed 7
 req GET "$RG/providers/Microsoft.Insights/components/ai1?$V=2020-02-02"; expect_code 200 "after restart"
 [ "$BODY" = "$before" ] || fail "resource changed across restart"
 req GET "$RG/providers/Microsoft.Storage/storageAccounts/sa1?$V=2025-06-01"; expect_code 200 "storage after restart"

@@ -172,6 +172,17 @@ out:
 
 static int64_t entra_handler(struct http_exchange *x, void *payload)
 {
+    if (strstr(x->url, "/metadata/endpoints?api-version=2022-09-01")) {
+        fake_respond(x, 200,
+                     "[{\"name\":\"AzureCloud\",\"resourceManager\":\"https://"
+                     "management.azure.com/\",\"authentication\":{\"loginEndpoint\":\"https://"
+                     "login.microsoftonline.com/\",\"audiences\":[\"https://"
+                     "management.core.windows.net/\",\"https://management.azure.com/\"]}},"
+                     "{\"name\":\"Stack\",\"resourceManager\":\"https://rm.stack.example/\","
+                     "\"authentication\":{\"loginEndpoint\":\"https://adfs.stack.example/adfs\","
+                     "\"audiences\":[\"https://rm.stack.example/\"]}}]");
+        return 1;
+    }
     struct entra *en = payload;
     char v[4096], scope[256], body[1024];
     const char *auth;
@@ -793,6 +804,31 @@ static void test_arm_auth__environment_like_azurerm(void **state)
     }
 }
 
+static void test_arm_auth__metadata_hostname(void **state)
+{
+    struct env e;
+    struct errbuf err = ERRBUF_INIT;
+    const struct arm_cloud *sel;
+    struct arm_cloud *owned;
+    (void)state;
+    env_init(&e);
+    assert_int_equal(arm_cloud_resolve(&sel, &owned, "Stack", "stack.example",
+                                       fake_transport_base(e.fake), &err),
+                     0);
+    assert_string_equal(fake_transport_request(e.fake, 0)->url,
+                        "https://stack.example/metadata/endpoints?api-version=2022-09-01");
+    assert_string_equal(sel->resource_manager, "https://rm.stack.example");
+    assert_string_equal(sel->login, "https://adfs.stack.example/adfs");
+    assert_string_equal(sel->arm_scope, "https://rm.stack.example/.default");
+    arm_cloud_free(owned);
+    assert_int_equal(
+        arm_cloud_resolve(&sel, &owned, NULL, "stack.example", fake_transport_base(e.fake), &err),
+        0);
+    assert_string_equal(sel->arm_scope, "https://management.azure.com/.default");
+    arm_cloud_free(owned);
+    env_free(&e);
+}
+
 static void test_arm_auth__clouds(void **state)
 {
     struct arm_cloud *c;
@@ -820,6 +856,17 @@ static void test_arm_auth__clouds(void **state)
     assert_string_equal(c->storage_suffix, "local.azurestack.external");
     arm_cloud_free(c);
     assert_true(arm_cloud_from_metadata(&c, "[]", 2, NULL, &err) < 0);
+    {
+        const struct arm_cloud *sel;
+        struct arm_cloud *owned;
+        assert_int_equal(arm_cloud_resolve(&sel, &owned, "usgovernment", NULL, NULL, &err), 0);
+        assert_string_equal(sel->name, "usgovernment");
+        assert_null(owned);
+        assert_int_equal(arm_cloud_resolve(&sel, &owned, NULL, NULL, NULL, &err), 0);
+        assert_string_equal(sel->name, "public");
+        assert_int_equal(arm_cloud_resolve(&sel, &owned, "moon", NULL, NULL, &err), AMLSEC_EUSAGE);
+        assert_non_null(strstr(err.msg, "ARM_ENVIRONMENT 'moon'"));
+    }
     assert_true(arm_cloud_from_metadata(&c, "{", 1, NULL, &err) < 0);
 }
 
@@ -838,6 +885,7 @@ int main(void)
         cmocka_unit_test(test_arm_auth__azure_cli),
         cmocka_unit_test(test_arm_auth__environment_like_azurerm),
         cmocka_unit_test(test_arm_auth__clouds),
+        cmocka_unit_test(test_arm_auth__metadata_hostname),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -596,6 +596,116 @@ static void test_arm_client__rate_limiter_paces_a_large_run(void **state)
     transport_free(fake_transport_base(fake));
 }
 
+static int64_t says_none_left(struct http_exchange *x, void *payload)
+{
+    (void)payload;
+    fake_respond(x, 200, "{}");
+    fake_respond_header(x, "x-ms-ratelimit-remaining-subscription-reads", "0");
+    return 0;
+}
+
+static void test_arm_client__adapts_to_remaining_headers(void **state)
+{
+    struct manual_clock clock;
+    struct fake_transport *fake;
+    struct arm_client *client;
+    struct arm_client_opts o = {0};
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_call calls[10];
+    (void)state;
+    manual_clock_init(&clock, 1700000000);
+    assert_int_equal(fake_transport_new(&fake, says_none_left, NULL, &clock), 0);
+    o.cloud = arm_cloud_builtin("public");
+    o.transport = fake_transport_base(fake);
+    o.clock = &clock.clock;
+    o.parallelism = 1;
+    assert_int_equal(arm_client_new(&client, &o, &err), 0);
+    memset(calls, 0, sizeof(calls));
+    for (int i = 0; i < 10; i++) {
+        calls[i].method = "GET";
+        calls[i].url = VAULT;
+    }
+    assert_int_equal(arm_client_run(client, calls, 10, &err), 0);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(calls[i].rc, 0);
+        arm_call_release(&calls[i]);
+    }
+    /* ARM said nothing is left after each answer: the client waits for the
+     * refill (1 token at 25/s = 40 ms) instead of drawing 429s */
+    assert_true(clock.now_ms >= 9 * 40);
+    assert_true(clock.now_ms < 1000);
+    assert_int_equal(arm_client_throttled_count(client), 0);
+    arm_client_free(client);
+    transport_free(fake_transport_base(fake));
+}
+
+struct counting_source {
+    unsigned gets, invalidations;
+    char token[32];
+};
+
+static int counting_get(void *payload, const char *scope, const char **out, struct errbuf *err)
+{
+    struct counting_source *cs = payload;
+    (void)scope;
+    (void)err;
+    if (cs->token[0] == '\0' || cs->invalidations >= cs->gets)
+        snprintf(cs->token, sizeof(cs->token), "tok-%u", ++cs->gets);
+    *out = cs->token;
+    return 0;
+}
+
+static void counting_invalidate(void *payload, const char *scope)
+{
+    struct counting_source *cs = payload;
+    (void)scope;
+    cs->invalidations++;
+}
+
+static void test_arm_client__expired_token_signs_in_again_once(void **state)
+{
+    struct env e;
+    struct counting_source cs = {0};
+    struct arm_token_source src = {counting_get, &cs, counting_invalidate};
+    struct arm_call c = {.method = "GET", .url = VAULT, .api_version = "2025-05-01"};
+    char v[64];
+    const char *expired = "{\"error\":{\"code\":\"InvalidAuthenticationTokenTokenExpired\","
+                          "\"message\":\"The token is expired\"}}";
+    (void)state;
+    env_setup(&e, 10, 0);
+    {
+        /* the client copies the token source: a stack variable is fine */
+        struct arm_client_opts o = {0};
+        struct errbuf err = ERRBUF_INIT;
+        arm_client_free(e.client);
+        o.cloud = e.cloud;
+        o.transport = fake_transport_base(e.fake);
+        o.auth = &src;
+        o.clock = &e.clock.clock;
+        o.seed = 42;
+        assert_int_equal(arm_client_new(&e.client, &o, &err), 0);
+        memset(&src, 0, sizeof(src)); /* gone as far as the client cares */
+    }
+    add(&e, 401, expired, NULL);
+    add(&e, 200, "{}", NULL);
+    add(&e, 401, expired, NULL);
+    add(&e, 401, expired, NULL);
+    assert_int_equal(arm_client_call(e.client, &c), 0);
+    assert_int_equal(c.requests, 2);
+    assert_int_equal(cs.invalidations, 1);
+    assert_non_null(header_value(req(&e, 0), "Authorization", v, sizeof(v)));
+    assert_string_equal(v, "Bearer tok-1");
+    assert_non_null(header_value(req(&e, 1), "Authorization", v, sizeof(v)));
+    assert_string_equal(v, "Bearer tok-2");
+    arm_call_release(&c);
+    /* a token refused twice in a row is an error, not a loop */
+    assert_int_equal(arm_client_call(e.client, &c), AMLSEC_EHTTP);
+    assert_int_equal(c.requests, 2);
+    assert_string_equal(c.error.code, "InvalidAuthenticationTokenTokenExpired");
+    arm_call_release(&c);
+    env_teardown(&e);
+}
+
 static void test_arm_client__ratelimit_math(void **state)
 {
     struct ratelimit rl;
@@ -703,6 +813,8 @@ int main(void)
         cmocka_unit_test(test_arm_client__lro_refuses_foreign_poll_host),
         cmocka_unit_test(test_arm_client__parallelism_limit),
         cmocka_unit_test(test_arm_client__rate_limiter_paces_a_large_run),
+        cmocka_unit_test(test_arm_client__adapts_to_remaining_headers),
+        cmocka_unit_test(test_arm_client__expired_token_signs_in_again_once),
         cmocka_unit_test(test_arm_client__ratelimit_math),
         cmocka_unit_test(test_arm_client__backoff_and_retry_after_parsing),
         cmocka_unit_test(test_arm_client__error_body_shapes),

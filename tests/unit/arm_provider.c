@@ -44,6 +44,7 @@ struct fake_arm {
     const char *gone;    /* substring of ids that do not exist at all */
     unsigned graph_calls, gets, page_size;
     int quota_zero_once;
+    size_t max_ids; /* refuse longer id lists with 400 (0 = no limit) */
     struct manual_clock *clock;
     int64_t second_page_at;
 };
@@ -69,6 +70,7 @@ static int64_t handler(struct http_exchange *x, void *payload)
         if (fa->graph_status) {
             fake_respond(x, fa->graph_status,
                          "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"no ARG\"}}");
+            json_decref(data);
             json_decref(req);
             return 5;
         }
@@ -79,6 +81,18 @@ static int64_t handler(struct http_exchange *x, void *payload)
         if (strstr(q, "id in~ (")) {
             /* one row per quoted id */
             const char *p = strstr(q, "in~ (") + 5;
+            size_t quotes = 0;
+            for (const char *c = q; *c; c++)
+                quotes += *c == '\'';
+            if (fa->max_ids && quotes / 2 > fa->max_ids) {
+                fake_respond(x, 400,
+                             "{\"error\":{\"code\":\"BadRequest\",\"message\":\"Please "
+                             "provide below info\",\"details\":[{\"code\":\"InvalidQuery\","
+                             "\"message\":\"Query is invalid\"}]}}");
+                json_decref(data);
+                json_decref(req);
+                return 5;
+            }
             while (*p == '\'') {
                 const char *e = strchr(p + 1, '\'');
                 char id[512];
@@ -284,6 +298,39 @@ static void test_arm_provider__bulk_read_in_ceil_n_over_1000_queries(void **stat
     env_teardown(&e);
 }
 
+static void test_arm_provider__graph_batch_halves_on_400(void **state)
+{
+    struct env e;
+    size_t n = 900;
+    char(*ids)[160] = make_ids(n);
+    struct provider_ref *refs = calloc(n, sizeof(*refs));
+    struct provider_result *res = calloc(n, sizeof(*res));
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_provider_stats st;
+    (void)state;
+    env_setup(&e, 0);
+    e.fa.max_ids = 300;
+    for (size_t i = 0; i < n; i++)
+        refs[i].id = ids[i];
+    assert_int_equal(provider_read_many(e.p, refs, n, 0, res, &err), 0);
+    /* 900 refused, 450 refused, then 225 accepted: 2 + 4 queries */
+    assert_int_equal(e.fa.graph_calls, 6);
+    assert_int_equal(e.fa.gets, 0);
+    for (size_t i = 0; i < n; i++)
+        assert_true(res[i].rc == 0 && res[i].from_graph);
+    provider_results_release(res, n);
+    /* the size that worked is remembered */
+    assert_int_equal(provider_read_many(e.p, refs, n, 0, res, &err), 0);
+    assert_int_equal(e.fa.graph_calls, 10);
+    arm_provider_get_stats(e.p, &st);
+    assert_false(st.graph_disabled);
+    provider_results_release(res, n);
+    free(res);
+    free(refs);
+    free(ids);
+    env_teardown(&e);
+}
+
 static void test_arm_provider__fallback_when_graph_denied(void **state)
 {
     struct env e;
@@ -425,6 +472,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arm_provider__id_type),
         cmocka_unit_test(test_arm_provider__bulk_read_in_ceil_n_over_1000_queries),
+        cmocka_unit_test(test_arm_provider__graph_batch_halves_on_400),
         cmocka_unit_test(test_arm_provider__fallback_when_graph_denied),
         cmocka_unit_test(test_arm_provider__fresh_reread_uses_get),
         cmocka_unit_test(test_arm_provider__paging_and_quota),

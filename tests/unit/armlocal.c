@@ -184,7 +184,7 @@ static void test_armlocal__lro_location_polling(void **state)
     char url[512], loc[1024];
     int polls = 0;
     (void)state;
-    o.lro_ms = 150;
+    o.lro_ms = 600;
     assert_int_equal(armlocal_start(&al, &o, &err), 0);
     snprintf(url, sizeof(url), "%s" SUB "/resourceGroups/rg?api-version=2024-03-01",
              armlocal_base_url(al));

@@ -6,8 +6,13 @@ set -euo pipefail
 TMP=$(mktemp -d)
 AL_PID=""
 cleanup() {
-  if [ -n "$AL_PID" ]; then kill "$AL_PID" 2>/dev/null || true; wait "$AL_PID" 2>/dev/null || true; fi
+  local rc=$?
+  if [ -n "$AL_PID" ]; then
+    kill "$AL_PID" 2>/dev/null || true
+    if ! wait "$AL_PID"; then echo "armlocal exited with an error:"; cat "$TMP/armlocal.err"; rc=1; fi
+  fi
   rm -rf "$TMP"
+  exit $rc
 }
 trap cleanup EXIT
 
@@ -23,8 +28,12 @@ armlocal_start() {
   [ -n "$B" ] || { echo "armlocal did not start:"; cat "$TMP/armlocal.err"; exit 1; }
 }
 
+# Stops the server; it must exit 0 (under ASan a leak or error makes it fail).
 armlocal_stop() {
-  kill "$AL_PID"; wait "$AL_PID" 2>/dev/null || true; AL_PID=""
+  local rc=0
+  kill "$AL_PID"; wait "$AL_PID" || rc=$?
+  AL_PID=""
+  if [ "$rc" != 0 ]; then echo "armlocal exited with $rc:"; cat "$TMP/armlocal.err"; exit 1; fi
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -1,0 +1,137 @@
+/* amlsec show [-json] [-show-sensitive] [PLANFILE] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cli.h"
+#include "cmd/commands.h"
+#include "cmd/plan_render.h"
+#include "cmd/planfile.h"
+#include "cmd/state_cli.h"
+#include "util/banned.h"
+
+static void print_json(json_t *root)
+{
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (text)
+        puts(text);
+    free(text);
+}
+
+static int show_plan(struct state_cli *sc, const char *path, int json, int sensitive, int color)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct plan *plan = NULL;
+    json_t *root = NULL;
+    if (planfile_read(&plan, &root, path, &sc->keys, &err) < 0) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (json) {
+        json_t *out = plan_to_json(plan, !sensitive);
+        json_object_set(out, "resource_drift", json_object_get(root, "resource_drift"));
+        print_json(out);
+        json_decref(out);
+    } else {
+        plan_render_text(stdout, plan, color);
+    }
+    json_decref(root);
+    plan_free(plan);
+    return EXIT_OK;
+}
+
+static int show_state(struct state_cli *sc, int json, int sensitive)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state st;
+    json_t *resources = json_array();
+    int existed, rc = EXIT_OK;
+
+    if (state_backend_load(&st, &existed, sc->be, &sc->keys, &err) < 0) {
+        cli_error("%s", err.msg);
+        json_decref(resources);
+        return EXIT_FAIL;
+    }
+    for (size_t i = 0; i < st.nresources && rc == EXIT_OK; i++) {
+        struct state_resource *r = &st.resources[i];
+        json_t *attrs = NULL;
+        if (sensitive) {
+            if (state_resource_attributes(&attrs, r, &err) == 0 && attrs)
+                json_incref(attrs);
+        } else {
+            attrs = state_cli_redacted(r, &err);
+        }
+        if (attrs == NULL) {
+            cli_error("%s", err.msg);
+            rc = EXIT_FAIL;
+            break;
+        }
+        if (json)
+            json_array_append_new(resources,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:o}", "address", r->address,
+                                            "type", r->kind, "arm_id", r->arm_id, "status",
+                                            state_status_name(r->status), "values", attrs));
+        else {
+            char *text = json_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS);
+            printf("# %s\n# %s\n%s\n\n", r->address, r->arm_id, text ? text : "");
+            free(text);
+            json_decref(attrs);
+        }
+    }
+    if (json && rc == EXIT_OK) {
+        json_t *root = json_pack("{s:s, s:{s:s, s:I}, s:{s:O}}", "format_version", "1.0", "state",
+                                 "lineage", st.lineage, "serial", (json_int_t)st.serial, "values",
+                                 "resources", resources);
+        print_json(root);
+        json_decref(root);
+    } else if (!json && st.nresources == 0) {
+        printf("The state is empty.\n");
+    }
+    json_decref(resources);
+    state_release(&st);
+    return rc;
+}
+
+int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
+{
+    const struct command *self = command_find("show");
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"show-sensitive", no_argument, NULL, 'S'},
+                                         {"no-color", no_argument, NULL, 'n'},
+                                         {"state", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct state_cli sc;
+    const char *state_path = NULL;
+    int c, json = 0, sensitive = 0, color = ctx->color, rc;
+
+    while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
+        switch (c) {
+        case 'j':
+            json = 1;
+            break;
+        case 'S':
+            sensitive = 1;
+            break;
+        case 'n':
+            color = 0;
+            break;
+        case 's':
+            state_path = optarg;
+            break;
+        case CLI_HELP:
+            fputs(self->usage, stdout);
+            return EXIT_OK;
+        default:
+            return EXIT_FAIL;
+        }
+    }
+    if (argc - optind > 1)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
+    if (state_cli_open(&sc, state_path) != EXIT_OK)
+        return EXIT_FAIL;
+    rc = optind < argc ? show_plan(&sc, argv[optind], json, sensitive, color)
+                       : show_state(&sc, json, sensitive);
+    state_cli_close(&sc);
+    return rc;
+}

@@ -1,0 +1,170 @@
+/* libFuzzer target over the .amlsec front end: lexer, parser, semantic
+ * check and evaluation (config_load on the input written to a private
+ * temporary folder), the diagnostic renderers, and the fmt round trip:
+ * when the input parses, fmt must succeed, its output must parse to an
+ * equal syntax tree, and fmt must be idempotent. Any violation abort()s.
+ * Crashes and sanitizer reports are the other findings. */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "parser/ast_equal.h"
+#include "parser/config.h"
+#include "parser/diag.h"
+#include "parser/fmt.h"
+#include "providers/arm/resolve.h"
+#include "providers/arm/schema.h"
+#include "parser/parse.h"
+#include "util/error.h"
+#include "util/banned.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char dir[64];
+static char path[96];
+
+static void cleanup(void)
+{
+    if (path[0])
+        unlink(path);
+    if (dir[0])
+        rmdir(dir);
+}
+
+static const char *input_path(void)
+{
+    if (path[0] == '\0') {
+        const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        snprintf(dir, sizeof(dir), "%s/amlsec-fuzz-XXXXXX", base);
+        if (mkdtemp(dir) == NULL)
+            abort();
+        snprintf(path, sizeof(path), "%s/main.amlsec", dir);
+        atexit(cleanup);
+    }
+    return path;
+}
+
+static void write_input(const uint8_t *data, size_t size)
+{
+    int fd = open(input_path(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    size_t off = 0;
+    if (fd < 0)
+        abort();
+    while (off < size) {
+        ssize_t n = write(fd, data + off, size - off);
+        if (n <= 0)
+            abort();
+        off += (size_t)n;
+    }
+    close(fd);
+}
+
+/* Renders every diagnostic as text and JSON (caret lines over any span). */
+static void render(struct diag_list *diags)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    diag_list_sort(diags);
+    for (size_t i = 0; i < diags->n; i++) {
+        json_t *j = diag_to_json(&diags->items[i]);
+        char *s = j ? json_dumps(j, 0) : NULL;
+        diag_format_text(&b, &diags->items[i], i & 1);
+        free(s);
+        json_decref(j);
+    }
+    buf_release(&b);
+}
+
+static void check_pass(const uint8_t *data, size_t size)
+{
+    struct config_opts opts;
+    struct config *cfg = NULL;
+    struct diag_list diags;
+    struct errbuf err = ERRBUF_INIT;
+
+    write_input(data, size);
+    memset(&opts, 0, sizeof(opts));
+    opts.path = input_path();
+    opts.kinds = schema_kind_names;
+    opts.resolver = resolve_resolver();
+    diag_list_init(&diags);
+    config_load(&cfg, &opts, &diags, &err);
+    render(&diags);
+    config_free(cfg);
+    diag_list_release(&diags);
+}
+
+/* Parses with a diagnostic list of its own: a full list hides errors. */
+static int parse_text(struct ast_file **out, struct src_file **src, const char *text, size_t len,
+                      struct arena *arena)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct diag_list diags;
+    int rc;
+    if (src_file_from_mem(src, "fuzz.amlsec", text, len, &err) < 0)
+        abort();
+    diag_list_init(&diags);
+    rc = parse_file(out, *src, arena, &diags);
+    render(&diags);
+    diag_list_release(&diags);
+    return rc;
+}
+
+static void fmt_round_trip(const uint8_t *data, size_t size)
+{
+    struct arena arena;
+    struct diag_list diags, diags2;
+    struct src_file *src = NULL, *src2 = NULL;
+    struct ast_file *before = NULL, *after = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    struct buf out, again;
+    int prc, rc;
+
+    arena_init(&arena);
+    diag_list_init(&diags);
+    diag_list_init(&diags2);
+    buf_init(&out, 0);
+    buf_init(&again, 0);
+    prc = parse_text(&before, &src, (const char *)data, size, &arena);
+    rc = fmt_source(&out, src, &diags, &err);
+    if (prc == 0) {
+        /* a file that parses must format, to the same tree, idempotently */
+        if (rc != 0) {
+            fprintf(stderr, "fmt failed on a valid file: %s\n", err.msg);
+            abort();
+        }
+        if (parse_text(&after, &src2, out.ptr, out.len, &arena) != 0 ||
+            !ast_file_equal(before, after)) {
+            fprintf(stderr, "fmt changed the meaning:\n%s\n", out.ptr);
+            abort();
+        }
+        if (fmt_source(&again, src2, &diags2, &err) != 0 || again.len != out.len ||
+            memcmp(again.ptr, out.ptr, out.len) != 0) {
+            fprintf(stderr, "fmt is not idempotent:\n%s\n---\n%s\n", out.ptr, again.ptr);
+            abort();
+        }
+    } else if (rc != AMLSEC_EPARSE && rc != AMLSEC_ENOMEM) {
+        fprintf(stderr, "fmt accepted a file that does not parse (%d)\n", rc);
+        abort();
+    }
+    buf_release(&out);
+    buf_release(&again);
+    src_file_free(src);
+    src_file_free(src2);
+    diag_list_release(&diags);
+    diag_list_release(&diags2);
+    arena_release(&arena);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > ((size_t)1 << 20))
+        return 0;
+    check_pass(data, size);
+    fmt_round_trip(data, size);
+    return 0;
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# End to end against the local cloud (issue 7's scenarios): the bundled example applies and a
+# second plan shows no changes; drift made out of band shows up and is corrected; an hbi change
+# is a replacement with its impact note and prevent_destroy blocks it; saved plans that are stale
+# or tampered with are refused; a fault mid-apply leaves a correct state and a re-run converges;
+# destroy honours prevent_destroy; import followed by plan shows no changes.
+set -uo pipefail
+: "${AMLSEC:?}" "${ARMLOCAL:?}" "${SRC:?}"
+work=$(mktemp -d)
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+cp "$SRC/examples/secure-workspace/main.amlsec" .
+orig=$(cat main.amlsec)
+fail() { echo "FAIL: $*"; cat cloud.err 2>/dev/null; for f in *.out; do echo "--- $f"; tail -n 40 "$f"; done; exit 1; }
+expect_exit() { # want, then the command
+  local want=$1; shift
+  "$@"; local got=$?
+  [ "$got" = "$want" ] || fail "'$*' exited $got, wanted $want"
+}
+start_cloud() { # extra armlocal flags
+  rm -f cloud.url
+  "$ARMLOCAL" --listen 127.0.0.1:0 --data .amlsec/local "$@" > cloud.url 2> cloud.err &
+  pid=$!
+  for _ in $(seq 50); do [ -s cloud.url ] && break; sleep 0.1; done
+  url=$(head -n 1 cloud.url)
+  [ -n "$url" ] || fail "armlocal did not start"
+}
+stop_cloud() { kill "$pid"; wait "$pid" 2>/dev/null; pid=""; }
+ws=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml-prod/providers/Microsoft.MachineLearningServices/workspaces/mlw-prod
+
+echo "1. apply the bundled example against the embedded local cloud; plan again: no changes"
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > apply1.out 2>&1
+grep -q 'Apply complete! Resources: 18 added, 0 changed, 0 destroyed.' apply1.out || fail "apply summary"
+expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > plan1.out 2>&1
+grep -q 'No changes.' plan1.out || fail "second plan is not empty"
+
+echo "2. drift made through armlocal's control API shows up and apply corrects it"
+start_cloud
+curl -sf -X PATCH -H 'Content-Type: application/json' \
+  -d '{"properties":{"publicNetworkAccess":"Enabled"}}' "$url/_armlocal/resources$ws" > /dev/null \
+  || fail "control API patch"
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > drift.out 2>&1
+grep -q 'Objects have changed outside of amlsec' drift.out || fail "no drift section"
+grep -q 'workspace.prod has been changed' drift.out || fail "workspace drift not reported"
+grep -q 'public_network_access = true -> false' drift.out || fail "the correcting update is not shown"
+grep -q 'Plan: 0 to add, 1 to change, 0 to destroy.' drift.out || fail "drift plan summary"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > fix.out 2>&1
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > fixed.out 2>&1
+
+echo "3. an hbi change is a replacement: prevent_destroy blocks it, the impact note explains it"
+sed -i 's/hbi                   = true/hbi                   = false/' main.amlsec
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > hbi.out 2>&1
+grep -q 'workspace.prod has lifecycle.prevent_destroy set, but this plan replaces it (replace_because_create_only: hbi)' hbi.out \
+  || fail "prevent_destroy did not block the hbi replacement"
+sed -i 's/prevent_destroy = true/prevent_destroy = false/' main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > hbi2.out 2>&1
+grep -q -- '-/+ workspace "prod"' hbi2.out || fail "no -/+ replacement"
+grep -q 'hbi = true -> false # forces replacement' hbi2.out || fail "no forces replacement"
+grep -q 'replacing workspace.prod destroys its run history' hbi2.out || fail "no impact note"
+printf '%s\n' "$orig" > main.amlsec
+
+echo "4. saved plans: a tampered plan and a stale plan are refused"
+sed -i 's/max = 4/max = 6/' main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color -out p.plan > saved.out 2>&1
+grep -q 'compute_cluster.build will be updated in-place' saved.out || fail "scale change is not an in-place update"
+python3 - <<'PY' || fail "could not tamper"
+import json
+d = json.load(open("p.plan"))
+for c in d["plan"]["resource_changes"]:
+    c["request_body"]["properties"]["properties"]["scaleSettings"]["maxNodeCount"] = 60
+json.dump(d, open("tampered.plan", "w"))
+PY
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color tampered.plan > tampered.out 2>&1
+grep -q 'modified after it was written (checksum mismatch)' tampered.out || fail "tampered plan not refused"
+cp p.plan stale.plan
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color p.plan > saved-apply.out 2>&1
+grep -q 'Apply complete! Resources: 0 added, 1 changed, 0 destroyed.' saved-apply.out || fail "saved plan apply"
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color stale.plan > stale.out 2>&1
+grep -q 'is stale' stale.out || fail "stale plan not refused"
+printf '%s\n' "$orig" > main.amlsec
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > back.out 2>&1
+
+echo "5. destroy honours prevent_destroy, then destroys everything"
+expect_exit 1 "$AMLSEC" destroy -cloud "$url" -auto-approve -no-color > d1.out 2>&1
+grep -q 'prevent_destroy set, but this plan destroys it' d1.out || fail "destroy not blocked"
+sed -i 's/prevent_destroy = true/prevent_destroy = false/' main.amlsec
+expect_exit 0 "$AMLSEC" destroy -cloud "$url" -auto-approve -no-color > d2.out 2>&1
+grep -q 'Resources: 0 added, 0 changed, 18 destroyed.' d2.out || fail "destroy summary"
+[ "$("$AMLSEC" state list | wc -l)" = 0 ] || fail "state not empty after destroy"
+printf '%s\n' "$orig" > main.amlsec
+stop_cloud
+
+echo "6. a fault mid-apply: the rest lands in the state, dependents are skipped, a re-run converges"
+# a fresh cloud and state: the destroyed vault's name stays reserved (soft delete), as in Azure
+rm -rf .amlsec
+start_cloud --faults 'kind=lro-failed,method=PUT,path=*/workspaces/mlw-prod,times=1'
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > f1.out 2>&1
+grep -q 'workspace.prod: Creating failed' f1.out || fail "workspace failure not reported"
+grep -q 'online_endpoint.scoring: skipped: workspace.prod did not complete' f1.out || fail "dependent not skipped"
+grep -q 'apply incomplete: 12 done, 1 failed, 5 skipped' f1.out || fail "partial apply summary"
+[ "$("$AMLSEC" state list | wc -l)" = 13 ] || fail "state should hold the 12 created and the failed one"
+"$AMLSEC" state list -json | grep -q '"status": "tainted"' || fail "the failed workspace is not tainted"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > f2.out 2>&1
+grep -q 'Resources: 6 added' f2.out || fail "re-run did not converge"
+grep -q 'workspace.prod: Creation complete' f2.out || fail "the tainted workspace was not created again"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > f3.out 2>&1
+
+echo "7. import: a resource missing from the state is refused by plan, imported, then no changes"
+appi=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml-prod/providers/Microsoft.Insights/components/appi-ml-prod
+expect_exit 0 "$AMLSEC" state rm app_insights.ml > rm.out 2>&1
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > i1.out 2>&1
+grep -q 'app_insights.ml already exists in Azure but not in the state' i1.out || fail "not-in-state not detected"
+grep -q "amlsec import 'app_insights.ml'" i1.out || fail "no import hint"
+expect_exit 0 "$AMLSEC" import -cloud "$url" -no-color app_insights.ml "$appi" > i2.out 2>&1
+grep -q 'It matches the configuration.' i2.out || fail "import did not match"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > i3.out 2>&1
+
+echo "8. show -json redacts and follows docs/plan-json.md; graph prints DOT"
+sed -i 's/max = 4/max = 5/' main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color -out s.plan > s.out 2>&1
+"$AMLSEC" show -json s.plan > show.json || fail "show -json"
+python3 - <<'PY' || fail "show -json schema"
+import json
+d = json.load(open("show.json"))
+assert d["format_version"] == "1.0"
+rc = d["resource_changes"]
+assert len(rc) == 1 and rc[0]["address"] == "compute_cluster.build"
+assert rc[0]["change"]["actions"] == ["update"]
+assert "request_body" not in rc[0]
+assert d["summary"] == {"add": 0, "change": 1, "destroy": 0}
+PY
+"$AMLSEC" graph > g.dot || fail "graph"
+grep -q '"workspace.prod" -> "key.workspace"' g.dot || grep -q 'workspace.prod' g.dot || fail "graph has no workspace"
+printf '%s\n' "$orig" > main.amlsec
+
+echo "9. a new key version (rotation in Key Vault) is an in-place update of the workspace, never a replacement"
+curl -sf -X POST -H 'Content-Type: application/json' -d '{}' \
+  "$url/_vault/kv-ml-prod-cmk/keys/workspace/rotate?api-version=7.6" > /dev/null || fail "rotate"
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rot.out 2>&1
+grep -q 'workspace.prod will be updated in-place' rot.out || fail "rotation is not an in-place update"
+grep -q 'encryption.key = "http.*/keys/workspace/[0-9a-f]\{32\}" -> "http.*/keys/workspace/[0-9a-f]\{32\}"' rot.out \
+  || fail "the key version change is not shown"
+grep -q 'rotating the CMK takes about an hour to take effect' rot.out || fail "no rotation note"
+grep -q 'must be replaced' rot.out && fail "rotation replaced something"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > rot2.out 2>&1
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rot3.out 2>&1
+echo "e2e_plan_apply: 9 passed, 0 failed"

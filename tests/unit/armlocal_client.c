@@ -1,0 +1,232 @@
+/* amlsec's own ARM client (providers/arm: libcurl transport, Entra sign-in,
+ * LRO polling, retries) against armlocal: the cloud comes from armlocal's
+ * metadata document, the token from its token endpoint (client secret,
+ * --auth required), and every catalogue kind is created, read, updated
+ * where the service allows it, and deleted with the catalogue's own
+ * api-versions and LRO patterns (kind_lookup). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "providers/arm/arm_client.h"
+#include "providers/arm/auth.h"
+#include "providers/arm/cloud.h"
+#include "providers/arm/http.h"
+#include "providers/arm/kind_lookup.h"
+#include "providers/armlocal/armlocal.h"
+#include "util/error.h"
+
+#define RG "/subscriptions/00000000-0000-0000-0000-0000000000c2/resourceGroups/rg-client"
+#define WS RG "/providers/Microsoft.MachineLearningServices/workspaces/ws1"
+#define KV RG "/providers/Microsoft.KeyVault/vaults/kv1"
+#define VNET RG "/providers/Microsoft.Network/virtualNetworks/vnet1"
+
+struct step {
+    const char *type, *id, *put, *patch;
+};
+
+/* In dependency order; deleted in reverse. */
+static const struct step steps[] = {
+    {"Microsoft.Resources/resourceGroups", RG, "{\"location\":\"eastus\"}",
+     "{\"tags\":{\"a\":\"b\"}}"},
+    {"Microsoft.KeyVault/vaults", KV,
+     "{\"location\":\"eastus\",\"properties\":{\"tenantId\":\"72f988bf-86f1-41af-91ab-"
+     "2d7cd011db47\","
+     "\"sku\":{\"family\":\"A\",\"name\":\"standard\"},\"enablePurgeProtection\":true}}",
+     "{\"properties\":{\"publicNetworkAccess\":\"Disabled\"}}"},
+    {"Microsoft.KeyVault/vaults/keys", KV "/keys/cmk", "{\"properties\":{\"kty\":\"RSA\"}}", NULL},
+    {"Microsoft.Storage/storageAccounts", RG "/providers/Microsoft.Storage/storageAccounts/sa1",
+     "{\"location\":\"eastus\",\"kind\":\"StorageV2\",\"sku\":{\"name\":\"Standard_LRS\"}}",
+     "{\"properties\":{\"minimumTlsVersion\":\"TLS1_2\"}}"},
+    {"Microsoft.ContainerRegistry/registries",
+     RG "/providers/Microsoft.ContainerRegistry/registries/acr1",
+     "{\"location\":\"eastus\",\"sku\":{\"name\":\"Premium\"}}",
+     "{\"properties\":{\"adminUserEnabled\":false}}"},
+    {"Microsoft.Insights/components", RG "/providers/Microsoft.Insights/components/ai1",
+     "{\"location\":\"eastus\",\"kind\":\"web\",\"properties\":{\"Application_Type\":\"web\"}}",
+     "{\"tags\":{\"a\":\"b\"}}"},
+    {"Microsoft.MachineLearningServices/workspaces", WS,
+     "{\"location\":\"eastus\",\"identity\":{\"type\":\"SystemAssigned\"},\"properties\":{"
+     "\"keyVault\":\"" KV "\"}}",
+     "{\"properties\":{\"publicNetworkAccess\":\"Disabled\"}}"},
+    {"Microsoft.MachineLearningServices/workspaces/computes", WS "/computes/cpu",
+     "{\"location\":\"eastus\",\"properties\":{\"computeType\":\"AmlCompute\"}}", NULL},
+    {"Microsoft.MachineLearningServices/workspaces/onlineEndpoints", WS "/onlineEndpoints/ep1",
+     "{\"location\":\"eastus\",\"properties\":{\"authMode\":\"AADToken\"}}",
+     "{\"tags\":{\"a\":\"b\"}}"},
+    {"Microsoft.MachineLearningServices/workspaces/services", WS "/services/svc1",
+     "{\"location\":\"eastus\",\"properties\":{\"computeType\":\"ACI\"}}", NULL},
+    {"Microsoft.Network/virtualNetworks", VNET,
+     "{\"location\":\"eastus\",\"properties\":{\"addressSpace\":{\"addressPrefixes\":[\"10.0.0.0/"
+     "16\"]}}}",
+     NULL},
+    {"Microsoft.Network/virtualNetworks/subnets", VNET "/subnets/pe",
+     "{\"properties\":{\"addressPrefix\":\"10.0.1.0/24\"}}", NULL},
+    {"Microsoft.Network/privateEndpoints", RG "/providers/Microsoft.Network/privateEndpoints/pe1",
+     "{\"location\":\"eastus\",\"properties\":{\"subnet\":{\"id\":\"" VNET "/subnets/pe\"},"
+     "\"privateLinkServiceConnections\":[{\"name\":\"c\",\"properties\":{"
+     "\"privateLinkServiceId\":\"" WS "\",\"groupIds\":[\"amlworkspace\"]}}]}}",
+     NULL},
+    {"Microsoft.Authorization/roleAssignments",
+     KV "/providers/Microsoft.Authorization/roleAssignments/5c1b7bd5-9c0b-4b1e-9e8a-0b8b6d0e4f12",
+     "{\"properties\":{\"roleDefinitionId\":\"/providers/Microsoft.Authorization/roleDefinitions/"
+     "e147488a-f6f5-4113-8e2d-b22465e65bf6\",\"principalId\":\"p1\",\"principalType\":"
+     "\"ServicePrincipal\"}}",
+     NULL},
+    {"Microsoft.Authorization/roleDefinitions",
+     RG "/providers/Microsoft.Authorization/roleDefinitions/7b2c5c77-0000-4c4c-8d8d-aaaabbbbcccd",
+     "{\"properties\":{\"roleName\":\"r\",\"permissions\":[{\"actions\":[\"*/read\"]}]}}", NULL},
+    {"Microsoft.Authorization/policyAssignments",
+     RG "/providers/Microsoft.Authorization/policyAssignments/pa1",
+     "{\"properties\":{\"policyDefinitionId\":\"/providers/Microsoft.Authorization/"
+     "policyDefinitions/438c38d2-3772-465a-a9cc-7a6666a275ce\"}}",
+     "{\"properties\":{\"overrides\":[]}}"},
+    {"Microsoft.Insights/diagnosticSettings",
+     KV "/providers/Microsoft.Insights/diagnosticSettings/diag1",
+     "{\"properties\":{\"workspaceId\":\"/x\",\"logs\":[{\"categoryGroup\":\"allLogs\","
+     "\"enabled\":true}]}}",
+     NULL},
+    {"Microsoft.Authorization/locks", RG "/providers/Microsoft.Authorization/locks/l1",
+     "{\"properties\":{\"level\":\"CanNotDelete\"}}", NULL},
+};
+
+static void register_sp(const char *base)
+{
+    CURL *h = curl_easy_init();
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    char url[256];
+    long status = 0;
+    snprintf(url, sizeof(url), "%s/_armlocal/servicePrincipals", base);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{\"clientId\":\"amlsec-it\",\"secret\":\"s3cret\"}");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fwrite);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, stderr);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    assert_int_equal(status, 201);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+}
+
+static int call(struct arm_client *cl, const char *method, const char *id, const char *api_version,
+                enum lro_pattern lro, const char *body, struct arm_call *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->method = method;
+    out->url = id;
+    out->api_version = api_version;
+    out->lro = lro;
+    out->body = body;
+    return arm_client_call(cl, out);
+}
+
+static void test_armlocal_client__every_kind_through_the_arm_client(void **state)
+{
+    struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
+    struct errbuf err = ERRBUF_INIT;
+    struct armlocal *al;
+    struct http_opts ho = HTTP_OPTS_INIT;
+    struct transport *t = NULL;
+    struct arm_cloud *cloud = NULL;
+    struct auth_config cfg;
+    struct auth *auth = NULL;
+    struct arm_token_source ts;
+    struct arm_client_opts co = {0};
+    struct arm_client *cl = NULL;
+    struct arm_call c;
+    size_t n = sizeof(steps) / sizeof(steps[0]);
+    (void)state;
+
+    o.auth_required = 1;
+    o.lro_ms = 0; /* 201/202 and polling headers still; in-progress states are tested elsewhere */
+    assert_int_equal(armlocal_start(&al, &o, &err), 0);
+    register_sp(armlocal_base_url(al));
+    assert_int_equal(http_transport_new(&t, &ho, &err), 0);
+    if (arm_cloud_fetch(&cloud, t, armlocal_base_url(al), NULL, &err) < 0)
+        fail_msg("cloud metadata: %s", err.msg);
+    assert_string_equal(cloud->resource_manager, armlocal_base_url(al));
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.method = AUTH_CLIENT_SECRET;
+    cfg.tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    cfg.client_id = "amlsec-it";
+    cfg.client_secret = "s3cret";
+    assert_int_equal(auth_new(&auth, &cfg, cloud, t, NULL, &err), 0);
+    ts = auth_token_source(auth);
+    co.cloud = cloud;
+    co.transport = t;
+    co.auth = &ts;
+    co.lro_poll_ms = 100;
+    co.backoff_base_ms = 50;
+    co.seed = 1;
+    assert_int_equal(arm_client_new(&cl, &co, &err), 0);
+
+    for (size_t i = 0; i < n; i++) {
+        const struct arm_kind_info *k = kind_lookup(steps[i].type, NULL);
+        if (k == NULL)
+            fail_msg("the catalogue does not know '%s'", steps[i].type);
+        if (call(cl, "PUT", steps[i].id, k->api_version, k->put, steps[i].put, &c) != 0)
+            fail_msg("PUT %s: %s", steps[i].type, c.err.msg);
+        arm_call_release(&c);
+        if (call(cl, "GET", steps[i].id, k->api_version, LRO_NONE, NULL, &c) != 0)
+            fail_msg("GET %s: %s", steps[i].type, c.err.msg);
+        if (strstr(c.response, "\"provisioningState\"") &&
+            !strstr(c.response, "\"provisioningState\":\"Succeeded\""))
+            fail_msg("%s not Succeeded after its PUT: %s", steps[i].type, c.response);
+        arm_call_release(&c);
+        if (steps[i].patch) {
+            if (call(cl, "PATCH", steps[i].id, k->api_version, k->patch, steps[i].patch, &c) != 0)
+                fail_msg("PATCH %s: %s", steps[i].type, c.err.msg);
+            arm_call_release(&c);
+        }
+    }
+    /* the private endpoint approved a connection on the workspace */
+    assert_int_equal(call(cl, "GET", WS, "2025-09-01", LRO_NONE, NULL, &c), 0);
+    assert_non_null(strstr(c.response, "\"status\":\"Approved\""));
+    arm_call_release(&c);
+    /* a lock is honoured: deleting the vault is refused with ScopeLocked */
+    assert_int_equal(call(cl, "DELETE", KV, "2025-05-01", LRO_NONE, NULL, &c), AMLSEC_ECONFLICT);
+    assert_string_equal(c.error.code, "ScopeLocked");
+    arm_call_release(&c);
+
+    for (size_t i = n; i-- > 0;) {
+        const struct arm_kind_info *k = kind_lookup(steps[i].type, NULL);
+        if (strcmp(steps[i].type, "Microsoft.KeyVault/vaults/keys") == 0)
+            continue; /* ARM has no DELETE for keys */
+        if (call(cl, "DELETE", steps[i].id, k->api_version, k->del, NULL, &c) != 0)
+            fail_msg("DELETE %s: %s", steps[i].type, c.err.msg);
+        arm_call_release(&c);
+        if (strcmp(steps[i].type, "Microsoft.Resources/resourceGroups") == 0)
+            assert_int_equal(call(cl, "GET", steps[i].id, k->api_version, LRO_NONE, NULL, &c),
+                             AMLSEC_ENOTFOUND);
+        else
+            call(cl, "GET", steps[i].id, k->api_version, LRO_NONE, NULL, &c);
+        if (c.rc != AMLSEC_ENOTFOUND)
+            fail_msg("%s still there after DELETE (rc %d)", steps[i].type, c.rc);
+        arm_call_release(&c);
+    }
+    arm_client_free(cl);
+    auth_free(auth);
+    arm_cloud_free(cloud);
+    transport_free(t);
+    armlocal_stop(al);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_armlocal_client__every_kind_through_the_arm_client),
+    };
+    int rc;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
