@@ -5,7 +5,7 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "cmd/load.h"
-#include "engine/graph.h"
+#include "engine/depgraph.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -19,7 +19,7 @@ int cmd_graph(int argc, char **argv, struct cli_ctx *ctx)
     struct diag_list diags;
     struct errbuf err = ERRBUF_INIT;
     struct config *cfg = NULL;
-    struct graph *g = NULL;
+    struct depgraph *g = NULL;
     struct buf out;
     int c, rc = EXIT_FAIL, lrc;
 
@@ -49,7 +49,7 @@ int cmd_graph(int argc, char **argv, struct cli_ctx *ctx)
             cli_error("%s", err.msg);
         goto out;
     }
-    if (graph_build(&g, cfg, &err) < 0 || graph_sort(g, &err) < 0 || graph_dot(g, &out) < 0) {
+    if (depgraph_build(&g, cfg, &err) < 0 || depgraph_sort(g, &err) < 0 || depgraph_dot(g, &out) < 0) {
         cli_error("%s", err.msg);
         goto out;
     }
@@ -57,7 +57,7 @@ int cmd_graph(int argc, char **argv, struct cli_ctx *ctx)
     rc = EXIT_OK;
 out:
     buf_release(&out);
-    graph_free(g);
+    depgraph_free(g);
     config_free(cfg);
     diag_list_release(&diags);
     return rc;

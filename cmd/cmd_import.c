@@ -74,8 +74,8 @@ static int import_one(struct session *s, const struct config *cfg, const char *a
         goto out;
     }
     k = schema_find(in->resource->kind);
-    if (k == NULL || id_type(type, sizeof(type), id) < 0 || strcasecmp(type, k->arm_type) != 0) {
-        cli_error("'%s' is not a %s (%s) id", id, in->resource->kind, k ? k->arm_type : "?");
+    if (k == NULL || id_type(type, sizeof(type), id) < 0 || strcasecmp(type, k->arm.type) != 0) {
+        cli_error("'%s' is not a %s (%s) id", id, in->resource->kind, k ? k->arm.type : "?");
         goto out;
     }
     if (state_find(&s->st, address)) {
@@ -98,7 +98,7 @@ static int import_one(struct session *s, const struct config *cfg, const char *a
     entry.arm_id = (char *)(json_string_value(json_object_get(res.body, "id"))
                                 ? json_string_value(json_object_get(res.body, "id"))
                                 : id);
-    entry.api_version = (char *)k->api_version;
+    entry.api_version = (char *)k->arm.api_version;
     entry.attributes = res.body;
     entry.sensitive = in->sensitive;
     entry.dependencies = json_array();

@@ -545,7 +545,7 @@ static void deletes_without_verb(struct builder *b)
         bool parent_goes = false;
         size_t x;
         json_t *dep;
-        if (it->c.action != PLAN_DELETE || k == NULL || k->lro[VERB_DELETE] != LRO_NO_VERB)
+        if (it->c.action != PLAN_DELETE || k == NULL || !(k->no_verbs & SCHEMA_NO_DELETE))
             continue;
         json_array_foreach(it->c.dependencies, x, dep)
         {
@@ -565,7 +565,7 @@ static void deletes_without_verb(struct builder *b)
                                       "%s cannot be deleted on its own: ARM has no delete for %s "
                                       "(only the Key Vault data plane has, which amlsec does not "
                                       "call yet)",
-                                      it->c.address, k->arm_type);
+                                      it->c.address, k->arm.type);
             if (d)
                 diag_set_hint(d, "delete its vault too, or stop managing it: amlsec state rm '%s'",
                               it->c.address);

@@ -399,6 +399,43 @@ static void control_resource(struct al_ctx *c, const char *m, const char *id)
     al_error(c, 405, "MethodNotAllowed", "Use GET, PUT, PATCH or DELETE.");
 }
 
+/* /_armlocal/settings: the knobs that may change while serving (a
+ * benchmark seeds at full speed, then measures with ARM's latency and
+ * throttling). GET shows them; PUT sets any of latencyMs, lroMs, throttle. */
+static void control_settings(struct al_ctx *c, const char *m)
+{
+    struct armlocal_opts *o = &c->al->opts;
+    if (strcasecmp(m, "PUT") == 0) {
+        json_t *b = body_json(c);
+        json_t *lat = json_object_get(b, "latencyMs"), *lro = json_object_get(b, "lroMs");
+        const char *thr = json_string_value(json_object_get(b, "throttle"));
+        if (!json_is_object(b) || (lat && (!json_is_integer(lat) || json_integer_value(lat) < 0 ||
+                                           json_integer_value(lat) > 600000)) ||
+            (lro && (!json_is_integer(lro) || json_integer_value(lro) < 0 ||
+                     json_integer_value(lro) > 3600000)) ||
+            (thr && strcmp(thr, "arm") != 0 && strcmp(thr, "off") != 0)) {
+            json_decref(b);
+            al_error(c, 400, "InvalidSettings",
+                     "Give {\"latencyMs\": N, \"lroMs\": N, \"throttle\": \"arm\"|\"off\"}.");
+            return;
+        }
+        if (lat)
+            o->latency_ms = (unsigned)json_integer_value(lat);
+        if (lro)
+            o->lro_ms = (unsigned)json_integer_value(lro);
+        if (thr) {
+            o->throttle = strcmp(thr, "arm") == 0;
+            c->al->nbuckets = 0; /* fresh, full buckets */
+        }
+        json_decref(b);
+    } else if (strcasecmp(m, "GET") != 0) {
+        al_error(c, 405, "MethodNotAllowed", "Use GET or PUT.");
+        return;
+    }
+    al_json_reply(c, 200, json_pack("{s:i, s:i, s:s}", "latencyMs", (int)o->latency_ms, "lroMs",
+                                    (int)o->lro_ms, "throttle", o->throttle ? "arm" : "off"));
+}
+
 void al_control_handle(struct al_ctx *c)
 {
     const char *path = c->req->path + strlen("/_armlocal");
@@ -438,12 +475,14 @@ void al_control_handle(struct al_ctx *c)
             al_json_reply(c, 201, json_pack("{s:O}", "clientId", json_object_get(b, "clientId")));
         }
         json_decref(b);
+    } else if (strcmp(path, "/settings") == 0) {
+        control_settings(c, m);
     } else if (strcmp(path, "/state") == 0 && strcasecmp(m, "GET") == 0) {
         al_json_reply(c, 200, json_deep_copy(c->al->state));
     } else {
         al_error(c, 404, "NotFound",
                  "Unknown control path '%s' (faults, requests, reset, resources/{id}, "
-                 "servicePrincipals, state).",
+                 "servicePrincipals, settings, state).",
                  path);
     }
 }
