@@ -56,7 +56,7 @@ const struct rule rules_catalogue[] = {
      "CMK workspaces provision a Cosmos DB in your subscription",
      "a CMK workspace creates a dedicated Cosmos DB (8000 RU/s, deleted only with the "
      "workspace): Microsoft.MachineLearningServices and Microsoft.DocumentDB must be "
-     "registered; plan checks the registration [000, 002, 004]",
+     "registered (provider registrations are not visible to validate) [000, 002, 004]",
      "register Microsoft.DocumentDB in the subscription and budget for the Cosmos DB", "workspace"},
     {"WS-PRIVATE", DIAG_NOTE, "recommend; warn when only the workspace is private",
      "restrict the workspace to a virtual network with a private endpoint, and secure its "
@@ -156,6 +156,11 @@ const struct rule rules_catalogue[] = {
      "unsupported; use AKS in a VNet [000]",
      "use compute clusters and managed online endpoints with Private Link workspaces",
      "compute_instance, web_service, private_endpoint"},
+    {"SCAN", DIAG_NOTE, "recommend",
+     "enable Microsoft Defender vulnerability scanning for the container registry",
+     "the guidance recommends Microsoft Defender scanning of ACR (and AKS) images [001, 004]",
+     "add defender_plan \"containers\" { plan = \"Containers\" } (tier Standard)",
+     "container_registry, defender_plan"},
     {NULL, DIAG_NOTE, NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -988,6 +993,27 @@ static void rule_compute(struct rctx *c, const struct cfg_instance *cc)
                 ws->address);
 }
 
+/* SCAN: a registry without a Standard Defender plan covering containers. */
+static void rule_scan(struct rctx *c)
+{
+    bool covered = false;
+    for (size_t i = 0; i < c->n && !covered; i++) {
+        const struct cfg_instance *x = c->insts[i];
+        if (!is_kind(x, "defender_plan"))
+            continue;
+        covered = (eff_is(x, "plan", "Containers") == T_TRUE ||
+                   eff_is(x, "plan", "ContainerRegistry") == T_TRUE) &&
+                  eff_is(x, "tier", "Free") != T_TRUE;
+    }
+    for (size_t i = 0; i < c->n && !covered; i++) {
+        const struct cfg_instance *x = c->insts[i];
+        if (is_kind(x, "container_registry") && !x->resource->existing)
+            finding(c, "SCAN", x, "name",
+                    "no Defender plan scans the images of %s (no defender_plan \"Containers\")",
+                    x->address);
+    }
+}
+
 /* ---- WS-SECRETS: literal secrets in the files ------------------------- */
 
 static bool secret_text(const char *s, size_t len)
@@ -1260,6 +1286,7 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
             rule_compute(&c, x);
         }
     }
+    rule_scan(&c);
     index_release(&c);
     free(c.insts);
     return c.errors;
@@ -1314,6 +1341,5 @@ int rules_markdown(struct buf *out)
                          "- RBAC-BUILTIN, RBAC-CUSTOM, RBAC-COMPUTE-MI, RBAC-B2C, POL-CMK, POL-PL, "
                          "LOCK: supported as resources (role_assignment, role_definition, "
                          "policy_assignment, lock, compute identity), nothing to check.\n"
-                         "- DS-SKIP-VALIDATION: datastores are not in the catalogue yet.\n"
-                         "- SCAN: Microsoft Defender plans are not in the catalogue yet.\n");
+                         "- DS-SKIP-VALIDATION: datastores are not in the catalogue yet.\n");
 }

@@ -166,6 +166,17 @@ static void snippet(struct buf *out, const struct src_loc *loc, int color)
     buf_addch(out, '\n');
 }
 
+/* Rule IDs (WS-PRIVATE, SCAN) are upper case; front-end codes are not. */
+static int is_rule_id(const char *code)
+{
+    if (code[0] < 'A' || code[0] > 'Z')
+        return 0;
+    for (; *code; code++)
+        if (!((*code >= 'A' && *code <= 'Z') || (*code >= '0' && *code <= '9') || *code == '-'))
+            return 0;
+    return 1;
+}
+
 int diag_format_text(struct buf *out, const struct diag *d, int color)
 {
     const char *sev_color = d->severity == DIAG_ERROR ? "\033[1;31m"
@@ -178,8 +189,7 @@ int diag_format_text(struct buf *out, const struct diag *d, int color)
         buf_addf(out, "%samlsec:%s", color ? "\033[1m" : "", color ? "\033[0m" : "");
     buf_addf(out, " %s%s:%s %s", color ? sev_color : "", sev_name(d->severity),
              color ? "\033[0m" : "", d->message);
-    if (d->code[0] && strcmp(d->code, "syntax") != 0 && strchr(d->code, '-') &&
-        (d->code[0] >= 'A' && d->code[0] <= 'Z'))
+    if (is_rule_id(d->code))
         buf_addf(out, " [%s]", d->code);
     buf_addch(out, '\n');
     if (d->loc.file)

@@ -186,6 +186,17 @@ static json_t *default_name(const struct schema_kind *k, const json_t *attrs,
     switch (k->name_rule) {
     case NAME_LABEL:
         return json_string(label);
+    case NAME_PLAN: {
+        const json_t *plan = json_object_get(attrs, "plan");
+        const struct schema_attr *a = schema_attr_find(k, "plan");
+        const char *hit;
+        if (value_is_unknown(plan))
+            return value_unknown();
+        if (!json_is_string(plan))
+            return json_string(label);
+        hit = a ? schema_enum_match(a->allowed, json_string_value(plan)) : NULL;
+        return json_string(hit ? hit : json_string_value(plan));
+    }
     case NAME_PE: {
         const json_t *t = json_object_get(attrs, "target");
         const json_t *sr = json_object_get(attrs, "subresource");

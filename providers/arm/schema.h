@@ -129,6 +129,7 @@ enum schema_name_rule {
     NAME_LABEL, /* `name` attribute, default: the block label */
     NAME_GUID,  /* `name` attribute, default: a GUID derived from the id inputs */
     NAME_PE,    /* `name` attribute, default: "pe-<target name>-<subresource>" */
+    NAME_PLAN,  /* no `name`: the `plan` attribute in its ARM spelling (defender_plan) */
 };
 
 struct schema_kind {

@@ -1323,6 +1323,34 @@ static const struct schema_attr vnet_attrs[] = {
     END_ATTRS,
 };
 
+/* ---- defender_plan: Microsoft Defender for Cloud plans ----------------- */
+
+static const char *const e_defender[] = {"Containers",      "ContainerRegistry", "KeyVaults",
+                                         "StorageAccounts", "Arm",               "CloudPosture",
+                                         "VirtualMachines", NULL};
+static const char *const e_tier[] = {"Standard", "Free", NULL};
+
+static const struct schema_attr defender_attrs[] = {
+    {.name = "plan",
+     .type = ST_STRING,
+     .flags = SF_REQUIRED | SF_CREATE_ONLY,
+     .allowed = e_defender,
+     .norm = SN_ENUM,
+     .doc = "the plan (the resource name): Containers covers registry image scanning"},
+    {.name = "tier",
+     .type = ST_STRING,
+     .map = M("properties.pricingTier", SC_ENUM),
+     .allowed = e_tier,
+     .def = "\"Standard\"",
+     .norm = SN_ENUM,
+     .doc = "Standard (on) or Free (off: a plan cannot be deleted)"},
+    {.name = "sub_plan",
+     .type = ST_STRING,
+     .map = M("properties.subPlan", SC_NONE),
+     .doc = "sub-plan where the plan has them (P1, P2)"},
+    END_ATTRS,
+};
+
 static const struct schema_attr subnet_attrs[] = {
     {.name = "id", .type = ST_STRING, .norm = SN_ID, .doc = "the ARM id"},
     {.name = "virtual_network",
@@ -1567,6 +1595,20 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[^<>*%&:?/]{1,260}$",
      .body = {.base = "", .attrs = diag_attrs},
      .doc = "a diagnostic setting (arm-api.md 1.13)"},
+    {.name = "defender_plan",
+     .arm = {.type = "Microsoft.Security/pricings",
+             .api_version = "2024-01-01",
+             .put = LRO_NONE,
+             .patch = LRO_NONE,
+             .del = LRO_NONE,
+             .in_resource_graph = 0},
+     .id_template = "/subscriptions/{sub}/providers/Microsoft.Security/pricings/{name}",
+     .no_verbs = SCHEMA_NO_PATCH | SCHEMA_NO_DELETE,
+     .name_rule = NAME_PLAN,
+     .body = {.base = "", .attrs = defender_attrs},
+     .doc = "a Microsoft Defender for Cloud plan of the subscription (api-version 2024-01-01, "
+            "not in arm-api.md: the current stable Microsoft.Security/pricings version); "
+            "destroying it sets the Free tier"},
     {.name = "virtual_network",
      .arm = {.type = "Microsoft.Network/virtualNetworks",
              .api_version = "2025-03-01",
@@ -1613,6 +1655,7 @@ const char *const schema_kind_names[] = {
     "policy_assignment",
     "lock",
     "diagnostic_setting",
+    "defender_plan",
     "virtual_network",
     "subnet",
     NULL,
