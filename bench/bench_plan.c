@@ -171,12 +171,13 @@ static int write_estate(const char *dir, int n)
     fputs("resource_group \"b\" {\n  name = \"rg-bench\"\n}\n\n", f);
     for (int i = 0; i < n; i++) {
         if (i % 2 == 0)
-            fprintf(f,
-                    "storage_account \"s%d\" {\n  resource_group = resource_group.b\n"
-                    "  name = \"stbench%05d\"\n  allow_blob_public_access = false\n"
-                    "  public_network_access = false\n  lifecycle {\n"
-                    "    ignore_rules = { \"ST-SERVICE-ENDPOINT\" = \"benchmark estate\" }\n  }\n}\n\n",
-                    i, i);
+            fprintf(
+                f,
+                "storage_account \"s%d\" {\n  resource_group = resource_group.b\n"
+                "  name = \"stbench%05d\"\n  allow_blob_public_access = false\n"
+                "  public_network_access = false\n  lifecycle {\n"
+                "    ignore_rules = { \"ST-SERVICE-ENDPOINT\" = \"benchmark estate\" }\n  }\n}\n\n",
+                i, i);
         else
             fprintf(f,
                     "app_insights \"a%d\" {\n  resource_group = resource_group.b\n"
@@ -210,8 +211,9 @@ static int write_graph(const char *dir, int accounts, int insights)
                 "  principal_type = \"Group\"\n  role = \"Reader\"\n}\n\n",
                 i, i, i, i, i, i, i);
     for (int i = 0; i < insights; i++)
-        fprintf(f, "app_insights \"a%d\" {\n  resource_group = resource_group.g\n"
-                   "  name = \"appi-graph-%05d\"\n}\n\n",
+        fprintf(f,
+                "app_insights \"a%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"appi-graph-%05d\"\n}\n\n",
                 i, i);
     return fclose(f);
 }
@@ -259,8 +261,8 @@ int main(int argc, char **argv)
         return 1;
     }
     {
-        char *apply[] = {(char *)amlsec, "apply", "-cloud", url, "-auto-approve", "-no-color",
-                         "-parallelism", "64", NULL};
+        char *apply[] = {(char *)amlsec, "apply",        "-cloud", url, "-auto-approve",
+                         "-no-color",    "-parallelism", "64",     NULL};
         rc = run(dir, apply, &seed_wall, &rss);
         if (rc != 0) {
             fprintf(stderr, "bench_plan: seeding apply failed (exit %d)\n", rc);
@@ -279,8 +281,8 @@ int main(int argc, char **argv)
     }
     unsetenv("AMLSEC_RATE_LIMIT");
     for (int i = 0; i < RUNS; i++) {
-        char *plan[] = {(char *)amlsec, "plan", "-cloud", url, "-detailed-exitcode", "-no-color",
-                        NULL};
+        char *plan[] = {(char *)amlsec,       "plan",      "-cloud", url,
+                        "-detailed-exitcode", "-no-color", NULL};
         req0 = request_total(url);
         rc = run(dir, plan, &walls[i], &rss);
         req1 = request_total(url);
@@ -321,8 +323,8 @@ int main(int argc, char **argv)
         }
         for (int par = 10; par <= 200; par = par == 10 ? 200 : 1000) {
             char p[16];
-            char *apply[] = {(char *)amlsec, "apply", "-cloud", url, "-auto-approve",
-                             "-no-color", "-parallelism", p, NULL};
+            char *apply[] = {(char *)amlsec, "apply",        "-cloud", url, "-auto-approve",
+                             "-no-color",    "-parallelism", p,        NULL};
             snprintf(p, sizeof(p), "%d", par);
             rc = run(gdir, apply, &wall, &rss);
             if (rc != 0) {

@@ -119,14 +119,15 @@ void completion_print_man(void)
         }
         printf(".fi\n");
     }
-    printf(".SH ENVIRONMENT\n.TP\nARM_CLIENT_ID, ARM_CLIENT_SECRET, ARM_TENANT_ID, "
-           "ARM_SUBSCRIPTION_ID, ARM_USE_OIDC, ARM_USE_MSI, ARM_ENVIRONMENT\nsign\\-in and cloud, "
-           "as for the azurerm Terraform provider (docs/authentication.md)\n"
-           ".TP\nAMLSEC_LOG\nerror, warn, info, debug or trace; secrets are redacted\n"
-           ".TP\nAMLSEC_VAR_\\fIname\\fR\nvalue of variable \\fIname\\fR\n"
-           ".TP\nNO_COLOR\nno colour\n"
-           ".SH EXIT STATUS\n0 success (no changes with \\-detailed\\-exitcode), 1 error, 2 changes "
-           "or drift present.\n.SH SEE ALSO\ndocs/workflow.md, docs/language.md\n");
+    printf(
+        ".SH ENVIRONMENT\n.TP\nARM_CLIENT_ID, ARM_CLIENT_SECRET, ARM_TENANT_ID, "
+        "ARM_SUBSCRIPTION_ID, ARM_USE_OIDC, ARM_USE_MSI, ARM_ENVIRONMENT\nsign\\-in and cloud, "
+        "as for the azurerm Terraform provider (docs/authentication.md)\n"
+        ".TP\nAMLSEC_LOG\nerror, warn, info, debug or trace; secrets are redacted\n"
+        ".TP\nAMLSEC_VAR_\\fIname\\fR\nvalue of variable \\fIname\\fR\n"
+        ".TP\nNO_COLOR\nno colour\n"
+        ".SH EXIT STATUS\n0 success (no changes with \\-detailed\\-exitcode), 1 error, 2 changes "
+        "or drift present.\n.SH SEE ALSO\ndocs/workflow.md, docs/language.md\n");
 }
 
 int cmd_completion(int argc, char **argv, struct cli_ctx *ctx)

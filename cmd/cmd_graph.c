@@ -12,9 +12,8 @@
 int cmd_graph(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("graph");
-    static const struct option opts[] = {LOAD_OPTIONS,
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        LOAD_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct load_args la;
     struct diag_list diags;
     struct errbuf err = ERRBUF_INIT;
@@ -49,7 +48,8 @@ int cmd_graph(int argc, char **argv, struct cli_ctx *ctx)
             cli_error("%s", err.msg);
         goto out;
     }
-    if (depgraph_build(&g, cfg, &err) < 0 || depgraph_sort(g, &err) < 0 || depgraph_dot(g, &out) < 0) {
+    if (depgraph_build(&g, cfg, &err) < 0 || depgraph_sort(g, &err) < 0 ||
+        depgraph_dot(g, &out) < 0) {
         cli_error("%s", err.msg);
         goto out;
     }

@@ -8,9 +8,8 @@
 int cmd_help(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("help");
-    static const struct option opts[] = {{"man", no_argument, NULL, 'm'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"man", no_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
 
     (void)ctx;

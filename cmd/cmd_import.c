@@ -24,7 +24,8 @@ static int id_type(char *out, size_t size, const char *id)
     while ((q = strstr(q, "/providers/")) != NULL)
         p = q++;
     if (p == NULL) {
-        if (strstr(id, "/resourceGroups/") && strchr(strstr(id, "/resourceGroups/") + 16, '/') == NULL) {
+        if (strstr(id, "/resourceGroups/") &&
+            strchr(strstr(id, "/resourceGroups/") + 16, '/') == NULL) {
             snprintf(out, size, "Microsoft.Resources/resourceGroups");
             return 0;
         }
@@ -139,14 +140,11 @@ out:
 int cmd_import(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("import");
-    static const struct option opts[] = {{"config", required_argument, NULL, 'C'},
-                                         {"cloud", required_argument, NULL, 'c'},
-                                         {"state", required_argument, NULL, 's'},
-                                         {"lock-timeout", required_argument, NULL, 'l'},
-                                         {"no-color", no_argument, NULL, 'n'},
-                                         LOAD_OPTIONS,
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'C'}, {"cloud", required_argument, NULL, 'c'},
+        {"state", required_argument, NULL, 's'},  {"lock-timeout", required_argument, NULL, 'l'},
+        {"no-color", no_argument, NULL, 'n'},     LOAD_OPTIONS,
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     struct load_args la;
     struct session_opts so;
     struct session s;

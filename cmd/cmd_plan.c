@@ -68,9 +68,9 @@ static void on_event(void *payload, const struct apply_event *ev)
             break;
         }
         printf("%s: %s complete after %.0fs%s%s%s\n", addr,
-               strcmp(ev->verb, "Destroying") == 0 ? "Destruction"
+               strcmp(ev->verb, "Destroying") == 0  ? "Destruction"
                : strcmp(ev->verb, "Modifying") == 0 ? "Modifications"
-                                                     : "Creation",
+                                                    : "Creation",
                ev->seconds, ev->change->arm_id ? " [id=" : "",
                ev->change->arm_id ? ev->change->arm_id : "", ev->change->arm_id ? "]" : "");
         break;
@@ -106,8 +106,7 @@ static int execute(struct session *s, const struct plan *plan)
     int rc;
 
     signal(SIGINT, on_sigint);
-    rc = apply_run(&res, plan, &s->st, s->sc.be, &s->sc.keys, &s->journal, s->provider, &ao,
-                   &err);
+    rc = apply_run(&res, plan, &s->st, s->sc.be, &s->sc.keys, &s->journal, s->provider, &ao, &err);
     signal(SIGINT, SIG_DFL);
     if (rc < 0) {
         cli_error("%s", err.msg);
@@ -251,22 +250,21 @@ static int parse_bool_flag(const char *v, int *out)
 static int main_of(enum mode mode, const char *name, int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find(name);
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'},
-        {"detailed-exitcode", no_argument, NULL, 'd'},
-        {"refresh", required_argument, NULL, 'r'},
-        {"target", required_argument, NULL, 't'},
-        {"replace", required_argument, NULL, 'R'},
-        {"destroy", no_argument, NULL, 'D'},
-        {"auto-approve", no_argument, NULL, 'y'},
-        {"no-color", no_argument, NULL, 'n'},
-        {"cloud", required_argument, NULL, 'c'},
-        {"state", required_argument, NULL, 's'},
-        {"lock-timeout", required_argument, NULL, 'l'},
-        {"parallelism", required_argument, NULL, 'p'},
-        LOAD_OPTIONS,
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+                                         {"detailed-exitcode", no_argument, NULL, 'd'},
+                                         {"refresh", required_argument, NULL, 'r'},
+                                         {"target", required_argument, NULL, 't'},
+                                         {"replace", required_argument, NULL, 'R'},
+                                         {"destroy", no_argument, NULL, 'D'},
+                                         {"auto-approve", no_argument, NULL, 'y'},
+                                         {"no-color", no_argument, NULL, 'n'},
+                                         {"cloud", required_argument, NULL, 'c'},
+                                         {"state", required_argument, NULL, 's'},
+                                         {"lock-timeout", required_argument, NULL, 'l'},
+                                         {"parallelism", required_argument, NULL, 'p'},
+                                         LOAD_OPTIONS,
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct plan_cli pc;
     int c;
 

@@ -95,12 +95,10 @@ static int show_state(struct state_cli *sc, int json, int sensitive)
 int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("show");
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"show-sensitive", no_argument, NULL, 'S'},
-                                         {"no-color", no_argument, NULL, 'n'},
-                                         {"state", required_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},     {"show-sensitive", no_argument, NULL, 'S'},
+        {"no-color", no_argument, NULL, 'n'}, {"state", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0}};
     struct state_cli sc;
     const char *state_path = NULL;
     int c, json = 0, sensitive = 0, color = ctx->color, rc;

@@ -21,8 +21,7 @@ static int print_json(struct diag_list *diags, const char *fatal)
         json_array_append_new(arr, diag_to_json(&diags->items[i]));
     if (fatal) {
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:n, s:[]}", "severity", "error",
-                                             "code", "config", "message", fatal, "hint",
-                                             "notes"));
+                                             "code", "config", "message", fatal, "hint", "notes"));
     }
     json_object_set_new(root, "format_version", json_string("1.0"));
     json_object_set_new(root, "valid", json_boolean(diags->errors == 0 && fatal == NULL));

@@ -20,7 +20,11 @@ struct load_args {
 
 /* Long options every config-reading command accepts; merge into the
  * command's own table. Values 'V' (-var) and 'F' (-var-file). */
-#define LOAD_OPTIONS {"var", required_argument, NULL, 'V'}, {"var-file", required_argument, NULL, 'F'}
+#define LOAD_OPTIONS                                                                               \
+    {"var", required_argument, NULL, 'V'},                                                         \
+    {                                                                                              \
+        "var-file", required_argument, NULL, 'F'                                                   \
+    }
 
 /* Handles 'V' and 'F'; returns false (after printing a usage error) on bad
  * input such as -var without '='. */

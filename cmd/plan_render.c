@@ -26,7 +26,8 @@ static bool is_sensitive(const json_t *paths, const char *path)
 {
     size_t i;
     json_t *p;
-    json_array_foreach(paths, i, p) if (json_is_string(p) && strcmp(json_string_value(p), path) == 0) return true;
+    json_array_foreach(paths, i, p) if (json_is_string(p) &&
+                                        strcmp(json_string_value(p), path) == 0) return true;
     return false;
 }
 
@@ -39,14 +40,16 @@ static void value_text(struct buf *b, const json_t *v, bool sensitive)
 }
 
 /* Prints every attribute of obj with sign, nested objects as blocks. */
-static void print_attrs(const struct out *o, const json_t *obj, const json_t *sens, const char *sign,
-                        const char *color, int indent, const char *prefix)
+static void print_attrs(const struct out *o, const json_t *obj, const json_t *sens,
+                        const char *sign, const char *color, int indent, const char *prefix)
 {
     size_t w = 0;
     const char *k;
     json_t *v;
     struct buf b;
-    json_object_foreach((json_t *)obj, k, v) if (!json_is_object(v) || value_is_unknown(v)) if (strlen(k) > w) w = strlen(k);
+    json_object_foreach((json_t *)obj, k,
+                        v) if (!json_is_object(v) || value_is_unknown(v)) if (strlen(k) > w) w =
+        strlen(k);
     buf_init(&b, 0);
     json_object_foreach((json_t *)obj, k, v)
     {
@@ -105,8 +108,8 @@ static void print_changed(const struct out *o, const struct plan_change *c, cons
         value_text(&b, get_path(c->before, path), sens);
         buf_adds(&b, " -> ");
         value_text(&b, get_path(c->after, path), sens);
-        fprintf(o->f, "      %s~%s %s = %s%s%s%s\n", col(o, C_YELLOW), col(o, C_RESET), path,
-                b.ptr, forces ? col(o, C_RED) : "", forces ? " # forces replacement" : "",
+        fprintf(o->f, "      %s~%s %s = %s%s%s%s\n", col(o, C_YELLOW), col(o, C_RESET), path, b.ptr,
+                forces ? col(o, C_RED) : "", forces ? " # forces replacement" : "",
                 forces ? col(o, C_RESET) : "");
     }
     buf_release(&b);
@@ -162,8 +165,8 @@ static void print_change(const struct out *o, const struct plan_change *c)
     }
     fprintf(o->f, "    }\n");
     for (size_t i = 0; i < json_array_size(c->notes); i++)
-        fprintf(o->f, "    %s! %s%s\n", col(o, C_YELLOW), json_string_value(json_array_get(c->notes, i)),
-                col(o, C_RESET));
+        fprintf(o->f, "    %s! %s%s\n", col(o, C_YELLOW),
+                json_string_value(json_array_get(c->notes, i)), col(o, C_RESET));
     fputc('\n', o->f);
 }
 

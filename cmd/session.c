@@ -232,8 +232,8 @@ int session_seed_existing(struct session *s, const struct config *cfg)
         return EXIT_OK;
     for (size_t i = 0; i < cfg->nresources; i++) {
         const struct cfg_resource *r = &cfg->resources[i];
-        const json_t *id = r->existing && r->ninstances ? json_object_get(r->instances[0].value, "id")
-                                                        : NULL;
+        const json_t *id =
+            r->existing && r->ninstances ? json_object_get(r->instances[0].value, "id") : NULL;
         int rc;
         if (!json_is_string(id))
             continue;
@@ -287,7 +287,8 @@ static int recover(struct session *s)
     if (journal_pending(&s->journal, NULL, 0) == 0)
         return EXIT_OK;
     if (s->provider == NULL) {
-        cli_error("an interrupted apply left operations in flight; run plan or apply to recover them");
+        cli_error(
+            "an interrupted apply left operations in flight; run plan or apply to recover them");
         return EXIT_FAIL;
     }
     if (journal_reconcile(&rec, &s->journal, &s->st, read_for_journal, s, &err) < 0 ||

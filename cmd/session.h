@@ -43,8 +43,8 @@ struct session_opts {
     const char *cloud;
     const char *state_path; /* -state */
     long lock_timeout_ms;
-    bool lock;              /* plan locks too (it reads a consistent state); show does not */
-    const char *operation;  /* "plan", "apply", ... for the lock info */
+    bool lock;             /* plan locks too (it reads a consistent state); show does not */
+    const char *operation; /* "plan", "apply", ... for the lock info */
     unsigned parallelism;
     bool need_cloud;
 };

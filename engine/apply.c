@@ -106,8 +106,8 @@ static int run_batch(struct run *r, struct op *ops, size_t n)
         filled[k] = known_fill(json_deep_copy(c->body), known_from_state, r->st, &left);
         if (left) {
             char msg[256];
-            snprintf(msg, sizeof(msg), "%zu value%s still unknown when it was due to be sent",
-                     left, left == 1 ? " is" : "s are");
+            snprintf(msg, sizeof(msg), "%zu value%s still unknown when it was due to be sent", left,
+                     left == 1 ? " is" : "s are");
             r->status[ops[k].change] = ST_FAILED;
             free(r->failure[ops[k].change]);
             r->failure[ops[k].change] = strdup(msg);
@@ -154,7 +154,8 @@ static int run_batch(struct run *r, struct op *ops, size_t n)
         size_t i = ops[k].change;
         bool ok = res[k].rc == 0;
         const struct plan_change *c = &r->plan->changes[i];
-        if ((rc = journal_complete(r->j, ops[k].journal_id, ok, ok ? res[k].body : NULL, r->err)) < 0 ||
+        if ((rc = journal_complete(r->j, ops[k].journal_id, ok, ok ? res[k].body : NULL, r->err)) <
+                0 ||
             (rc = journal_fold(r->j, r->st, ops[k].journal_id, r->err)) < 0)
             goto out;
         if (ok) {
@@ -286,9 +287,8 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
             const struct plan_change *c = &plan->changes[wave[k]];
             if (r.status[wave[k]] != ST_RUNNING || c->action == PLAN_DELETE)
                 continue;
-            ops[nops++] = (struct op){wave[k],
-                                      c->action == PLAN_UPDATE ? JOURNAL_UPDATE : JOURNAL_CREATE,
-                                      {0}, false};
+            ops[nops++] = (struct op){
+                wave[k], c->action == PLAN_UPDATE ? JOURNAL_UPDATE : JOURNAL_CREATE, {0}, false};
         }
         if (nops && (rc = run_batch(&r, ops, nops)) < 0)
             goto out;

@@ -41,8 +41,8 @@ json_t *known_fill(json_t *v, known_lookup_fn lookup, void *payload, size_t *lef
     if (left == NULL)
         left = &dummy;
     if (value_is_unknown(v)) {
-        json_t *got = value_unknown_origin(v, &address, &attr) ? lookup(payload, address, attr)
-                                                                : NULL;
+        json_t *got =
+            value_unknown_origin(v, &address, &attr) ? lookup(payload, address, attr) : NULL;
         if (got) {
             json_decref(v);
             return got;

@@ -39,7 +39,7 @@ struct builder {
     struct provider_ref *refs;
     struct provider_result *res;
     size_t nrefs;
-    struct strmap ref_index; /* lowercased ARM id -> position in refs */
+    struct strmap ref_index;     /* lowercased ARM id -> position in refs */
     struct strmap pending_index; /* address -> position in items */
 };
 
@@ -446,9 +446,8 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
             join_paths(&paths, d, nd, CHANGE_IMPOSSIBLE);
             for (size_t i = 0; i < nd; i++)
                 if (d[i].change == CHANGE_IMPOSSIBLE) {
-                    struct diag *dg = error_at_instance(b, in, d[i].path,
-                                                        "%s: %s %s", in->address, d[i].path,
-                                                        d[i].why);
+                    struct diag *dg = error_at_instance(b, in, d[i].path, "%s: %s %s", in->address,
+                                                        d[i].path, d[i].why);
                     if (dg)
                         diag_set_hint(dg, "keep it enabled; Azure refuses this change");
                 }
@@ -559,8 +558,10 @@ static void deletes_without_verb(struct builder *b)
             it->c.state_only = true;
             free(it->c.reason);
             it->c.reason = strdup("delete_with_parent");
-            note(it, "%s has no ARM delete: it goes with its parent, and is only removed from the state",
-                 it->c.address);
+            note(
+                it,
+                "%s has no ARM delete: it goes with its parent, and is only removed from the state",
+                it->c.address);
         } else {
             struct diag *d = diag_add(b->diags, DIAG_ERROR, NULL, "plan",
                                       "%s cannot be deleted on its own: ARM has no delete for %s "
@@ -777,9 +778,8 @@ void plan_config_digest(char out[72], const struct config *cfg)
         snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
-int plan_build(struct plan **out, const struct config *cfg, struct state *st,
-               struct provider *p, const struct plan_opts *o, struct diag_list *diags,
-               struct errbuf *err)
+int plan_build(struct plan **out, const struct config *cfg, struct state *st, struct provider *p,
+               const struct plan_opts *o, struct diag_list *diags, struct errbuf *err)
 {
     struct builder b;
     size_t errors_before = diags->errors;

@@ -42,17 +42,17 @@ struct plan_change {
     char *arm_type;
     char *api_version;
     enum plan_action action;
-    char *reason;       /* "replace_because_create_only", "delete_because_no_config", ... */
+    char *reason;        /* "replace_because_create_only", "delete_because_no_config", ... */
     char *reason_detail; /* the attributes that decided it: "hbi", or NULL */
     bool create_before_destroy;
-    bool state_only; /* delete: no request; the parent's deletion takes it (Key Vault keys) */
-    json_t *before;    /* DSL attributes now (live, else state); NULL for creates */
-    json_t *after;     /* DSL attributes wanted; NULL for deletes */
-    json_t *body;      /* the ARM body a PUT sends; NULL for deletes (owned) */
-    json_t *sensitive; /* paths of sensitive attributes (array, owned) */
+    bool state_only;      /* delete: no request; the parent's deletion takes it (Key Vault keys) */
+    json_t *before;       /* DSL attributes now (live, else state); NULL for creates */
+    json_t *after;        /* DSL attributes wanted; NULL for deletes */
+    json_t *body;         /* the ARM body a PUT sends; NULL for deletes (owned) */
+    json_t *sensitive;    /* paths of sensitive attributes (array, owned) */
     json_t *dependencies; /* addresses this instance depends on, for the state (owned) */
-    json_t *notes;     /* impact notes the user must see (array of strings, owned) */
-    size_t *deps;      /* indexes of changes that must finish first */
+    json_t *notes;        /* impact notes the user must see (array of strings, owned) */
+    size_t *deps;         /* indexes of changes that must finish first */
     size_t ndeps;
     int step;  /* 1-based execution order */
     int group; /* steps of the same group may run together */
@@ -61,7 +61,7 @@ struct plan_change {
 struct plan_drift {
     char *address;
     char *kind;
-    char *what;   /* "changed outside amlsec", "deleted outside amlsec" */
+    char *what;     /* "changed outside amlsec", "deleted outside amlsec" */
     json_t *before; /* as recorded in the state (DSL attributes) */
     json_t *after;  /* as read now, NULL when deleted */
     json_t *paths;  /* attributes that differ (array of strings) */
@@ -84,17 +84,16 @@ struct plan_opts {
     size_t ntargets;
     const char *const *replace; /* -replace ADDR: force replacement */
     size_t nreplace;
-    bool destroy;   /* plan -destroy / amlsec destroy */
-    bool refresh;   /* read live resources (plan -refresh=false turns it off) */
+    bool destroy; /* plan -destroy / amlsec destroy */
+    bool refresh; /* read live resources (plan -refresh=false turns it off) */
 };
 
 /* Builds the plan. p may be NULL only when o->refresh is false. Problems
  * in the configuration (prevent_destroy, impossible changes, resources that
  * exist but are not in state) are diagnostics; the function then returns
  * AMLSEC_EPARSE and *out still holds the plan so far. */
-int plan_build(struct plan **out, const struct config *cfg, struct state *st,
-               struct provider *p, const struct plan_opts *o, struct diag_list *diags,
-               struct errbuf *err);
+int plan_build(struct plan **out, const struct config *cfg, struct state *st, struct provider *p,
+               const struct plan_opts *o, struct diag_list *diags, struct errbuf *err);
 void plan_free(struct plan *plan);
 
 const char *plan_action_name(enum plan_action a);

@@ -24,7 +24,8 @@ static json_t *actions_of(enum plan_action a, bool cbd)
     case PLAN_DELETE:
         return json_pack("[s]", "delete");
     case PLAN_REPLACE:
-        return cbd ? json_pack("[s,s]", "create", "delete") : json_pack("[s,s]", "delete", "create");
+        return cbd ? json_pack("[s,s]", "create", "delete")
+                   : json_pack("[s,s]", "delete", "create");
     default:
         return json_pack("[s]", "no-op");
     }
@@ -74,7 +75,8 @@ static json_t *redacted(const json_t *v, const json_t *sensitive)
     if (v == NULL)
         return json_null();
     copy = json_deep_copy(v);
-    json_array_foreach(sensitive, i, p) if (json_is_string(p)) redact_path(copy, json_string_value(p));
+    json_array_foreach(sensitive, i, p) if (json_is_string(p))
+        redact_path(copy, json_string_value(p));
     return copy;
 }
 
@@ -95,7 +97,8 @@ static json_t *unknown_mask(const json_t *v)
         json_t *m = json_array();
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) json_array_append_new(m, value_contains_unknown(x) ? unknown_mask(x) : json_false());
+        json_array_foreach(v, i, x)
+            json_array_append_new(m, value_contains_unknown(x) ? unknown_mask(x) : json_false());
         return m;
     }
     return json_false();
@@ -134,7 +137,8 @@ static json_t *sensitive_mask(const json_t *paths)
 bool plan_has_sensitive(const struct plan *plan)
 {
     for (size_t i = 0; i < plan->n; i++)
-        if (json_array_size(plan->changes[i].sensitive) > 0 && plan->changes[i].action != PLAN_DELETE)
+        if (json_array_size(plan->changes[i].sensitive) > 0 &&
+            plan->changes[i].action != PLAN_DELETE)
             return true;
     return false;
 }
@@ -152,15 +156,18 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         json_object_set_new(o, "type", json_string(c->kind));
         json_object_set_new(o, "arm_id", c->arm_id ? json_string(c->arm_id) : json_null());
         json_object_set_new(o, "arm_type", json_string(c->arm_type ? c->arm_type : ""));
-        json_object_set_new(o, "api_version", c->api_version ? json_string(c->api_version) : json_null());
+        json_object_set_new(o, "api_version",
+                            c->api_version ? json_string(c->api_version) : json_null());
         json_object_set_new(o, "step", json_integer(c->step));
         json_object_set_new(o, "group", json_integer(c->group));
         json_object_set_new(o, "after_steps", deps);
         json_object_set_new(ch, "actions", actions_of(c->action, c->create_before_destroy));
-        json_object_set_new(ch, "before", redact ? redacted(c->before, sens)
-                                                 : (c->before ? json_deep_copy(c->before) : json_null()));
-        json_object_set_new(ch, "after", redact ? redacted(c->after, sens)
-                                                : (c->after ? json_deep_copy(c->after) : json_null()));
+        json_object_set_new(ch, "before",
+                            redact ? redacted(c->before, sens)
+                                   : (c->before ? json_deep_copy(c->before) : json_null()));
+        json_object_set_new(ch, "after",
+                            redact ? redacted(c->after, sens)
+                                   : (c->after ? json_deep_copy(c->after) : json_null()));
         json_object_set_new(ch, "after_unknown", c->after ? unknown_mask(c->after) : json_object());
         json_object_set_new(ch, "before_sensitive", sensitive_mask(sens));
         json_object_set_new(ch, "after_sensitive", sensitive_mask(sens));
@@ -183,20 +190,21 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         const struct plan_drift *d = &plan->drift[i];
         json_array_append_new(
             drift, json_pack("{s:s, s:s, s:s, s:o, s:o, s:O}", "address", d->address, "type",
-                             d->kind, "what", d->what,
-                             "before", d->before ? json_deep_copy(d->before) : json_null(),
-                             "after", d->after ? json_deep_copy(d->after) : json_null(), "paths",
-                             d->paths));
+                             d->kind, "what", d->what, "before",
+                             d->before ? json_deep_copy(d->before) : json_null(), "after",
+                             d->after ? json_deep_copy(d->after) : json_null(), "paths", d->paths));
     }
     json_object_set_new(root, "format_version", json_string(PLAN_FORMAT_VERSION));
     json_object_set_new(root, "amlsec_version", json_string(AMLSEC_VERSION));
     json_object_set_new(root, "destroy", json_boolean(plan->destroy));
-    json_object_set_new(root, "state", json_pack("{s:s, s:I}", "lineage", plan->lineage, "serial",
-                                                 (json_int_t)plan->serial));
+    json_object_set_new(
+        root, "state",
+        json_pack("{s:s, s:I}", "lineage", plan->lineage, "serial", (json_int_t)plan->serial));
     json_object_set_new(root, "configuration_digest", json_string(plan->config_digest));
-    json_object_set_new(root, "summary", json_pack("{s:I, s:I, s:I}", "add", (json_int_t)plan->nadd,
-                                                   "change", (json_int_t)plan->nchange, "destroy",
-                                                   (json_int_t)plan->ndestroy));
+    json_object_set_new(root, "summary",
+                        json_pack("{s:I, s:I, s:I}", "add", (json_int_t)plan->nadd, "change",
+                                  (json_int_t)plan->nchange, "destroy",
+                                  (json_int_t)plan->ndestroy));
     json_object_set_new(root, "resource_changes", changes);
     json_object_set_new(root, "resource_drift", drift);
     return root;

@@ -47,7 +47,7 @@ enum ast_step_kind { STEP_ATTR, STEP_INDEX };
 struct ast_step {
     struct ast_step *next;
     enum ast_step_kind kind;
-    const char *name;      /* STEP_ATTR */
+    const char *name;       /* STEP_ATTR */
     struct ast_expr *index; /* STEP_INDEX */
     struct src_loc loc;
 };

@@ -18,9 +18,10 @@
 /* Block types the language itself defines at top level. */
 static const char *const top_keywords[] = {"settings", "variable", "existing", NULL};
 static const char *const variable_attrs[] = {"type", "description", "default", "sensitive", NULL};
-static const char *const variable_types[] = {"string", "number", "bool", "list", "map", "any", NULL};
-static const char *const settings_attrs[] = {"subscription", "tenant",      "location",
-                                             "cloud",        "environment", "parallelism", NULL};
+static const char *const variable_types[] = {"string", "number", "bool", "list",
+                                             "map",    "any",    NULL};
+static const char *const settings_attrs[] = {"subscription", "tenant",      "location", "cloud",
+                                             "environment",  "parallelism", NULL};
 static const char *const settings_blocks[] = {"state", NULL};
 static const char *const lifecycle_attrs[] = {"prevent_destroy", "create_before_destroy",
                                               "ignore_changes", "ignore_rules", NULL};
@@ -82,8 +83,7 @@ static int collect_files(struct loader *ld, char ***out, size_t *n)
 
     *n = 0;
     if (stat(path, &st) < 0)
-        return errbuf_set(ld->err, AMLSEC_ENOTFOUND, "cannot read '%s': %s", path,
-                          strerror(errno));
+        return errbuf_set(ld->err, AMLSEC_ENOTFOUND, "cannot read '%s': %s", path, strerror(errno));
     if (!S_ISDIR(st.st_mode)) {
         const char *slash = strrchr(path, '/');
         names = malloc(sizeof(*names));
@@ -188,8 +188,8 @@ static uint64_t hash_key(bool existing, const char *kind, const char *name)
     return h ^ (h >> 29);
 }
 
-static bool index_slot_matches(const struct config *cfg, long slot, bool existing,
-                               const char *kind, const char *name)
+static bool index_slot_matches(const struct config *cfg, long slot, bool existing, const char *kind,
+                               const char *name)
 {
     const struct cfg_resource *r = &cfg->resources[slot - 1];
     return r->existing == existing && strcmp(r->kind, kind) == 0 &&
@@ -197,8 +197,7 @@ static bool index_slot_matches(const struct config *cfg, long slot, bool existin
 }
 
 /* Finds the resource (name NULL: the first resource of the kind), or -1. */
-static long index_find(const struct config *cfg, bool existing, const char *kind,
-                       const char *name)
+static long index_find(const struct config *cfg, bool existing, const char *kind, const char *name)
 {
     const struct cfg_index *ix = cfg->index;
     const long *tab = name ? ix->slots : ix->kinds;
@@ -739,7 +738,8 @@ static int parse_var_text(struct loader *ld, const struct cfg_variable *v, const
                                   "%s value for variable '%s' is not a valid %s: %s", origin,
                                   v->name, strcmp(v->type, "any") == 0 ? "value" : v->type, text);
         if (d)
-            diag_set_hint(d, "numbers are written 3, bools true, lists [\"a\"], maps { k = \"v\" }");
+            diag_set_hint(d,
+                          "numbers are written 3, bools true, lists [\"a\"], maps { k = \"v\" }");
         return AMLSEC_EPARSE;
     }
     return 0;
@@ -762,8 +762,8 @@ static void unknown_var(struct loader *ld, const struct src_loc *loc, const char
     for (size_t i = 0; i < ld->cfg->nvars && n < 255; i++)
         cands[n++] = ld->cfg->vars[i].name;
     cands[n] = NULL;
-    d = diag_add(ld->diags, DIAG_ERROR, loc, "unknown-variable",
-                 "%s sets undeclared variable '%s'", origin, name);
+    d = diag_add(ld->diags, DIAG_ERROR, loc, "unknown-variable", "%s sets undeclared variable '%s'",
+                 origin, name);
     hint_nearest(d, name, cands);
 }
 
@@ -903,9 +903,8 @@ static int bind_variables(struct loader *ld)
                 diag_set_hint(d, "set it with -var %s=VALUE, a -var-file, or AMLSEC_VAR_%s",
                               v->name, v->name);
         } else if (strcmp(v->source, "default") != 0 && !type_ok(v->type, v->value)) {
-            error_at(ld, &v->block->labels->loc, "type",
-                     "variable '%s' is a %s but %s gave a %s", v->name, v->type, v->source,
-                     value_type_name(v->value));
+            error_at(ld, &v->block->labels->loc, "type", "variable '%s' is a %s but %s gave a %s",
+                     v->name, v->type, v->source, value_type_name(v->value));
         }
     }
     return 0;
@@ -939,8 +938,8 @@ static void eval_settings(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
     const struct ast_block *b = cfg->settings_block;
-    struct eval_ctx ectx = {.cfg = cfg, .diags = ld->diags, .no_resources = "settings",
-                            .base_dir = ld->base_dir};
+    struct eval_ctx ectx = {
+        .cfg = cfg, .diags = ld->diags, .no_resources = "settings", .base_dir = ld->base_dir};
     cfg->settings = json_object();
     if (b == NULL) {
         settings_defaults(ld);
@@ -949,9 +948,9 @@ static void eval_settings(struct loader *ld)
     for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
         json_t *v = NULL;
         if (!in_list(settings_attrs, a->name)) {
-            hint_nearest(error_at(ld, &a->name_loc, "unknown-attribute",
-                                  "unknown setting '%s'", a->name),
-                         a->name, settings_attrs);
+            hint_nearest(
+                error_at(ld, &a->name_loc, "unknown-attribute", "unknown setting '%s'", a->name),
+                a->name, settings_attrs);
             continue;
         }
         if (eval_expr(&v, &ectx, a->value) == 0)
@@ -1033,7 +1032,8 @@ static void parse_lifecycle(struct loader *ld, struct cfg_resource *r)
         }
         if (eval_expr(&v, &ectx, a->value) < 0)
             continue;
-        if (strcmp(a->name, "prevent_destroy") == 0 || strcmp(a->name, "create_before_destroy") == 0) {
+        if (strcmp(a->name, "prevent_destroy") == 0 ||
+            strcmp(a->name, "create_before_destroy") == 0) {
             if (!json_is_boolean(v))
                 error_at(ld, &a->value->loc, "type", "%s must be true or false", a->name);
             else if (a->name[0] == 'p')
@@ -1048,14 +1048,16 @@ static void parse_lifecycle(struct loader *ld, struct cfg_resource *r)
                 struct diag *d = error_at(ld, &a->value->loc, "type",
                                           "ignore_rules must map rule IDs to reasons");
                 if (d)
-                    diag_set_hint(d, "ignore_rules = { \"WS-PRIVATE\" = \"why it is acceptable\" }");
+                    diag_set_hint(d,
+                                  "ignore_rules = { \"WS-PRIVATE\" = \"why it is acceptable\" }");
             } else {
                 r->lifecycle.ignore_rules = arena_alloc(
                     &ld->cfg->arena, (json_object_size(v) + 1) * sizeof(struct cfg_suppression));
                 json_object_foreach(v, key, reason)
                 {
                     struct src_loc loc = a->value->loc;
-                    for (const struct ast_map_item *m = a->value->kind == EXPR_MAP ? a->value->u.map.items : NULL;
+                    for (const struct ast_map_item *m =
+                             a->value->kind == EXPR_MAP ? a->value->u.map.items : NULL;
                          m; m = m->next)
                         if (m->key->kind == EXPR_STRING && strcmp(m->key->u.str.s, key) == 0)
                             loc = m->loc;
@@ -1084,8 +1086,8 @@ static void parse_lifecycle(struct loader *ld, struct cfg_resource *r)
 static int expand(struct loader *ld, struct cfg_resource *r)
 {
     const struct ast_attr *fe = ast_body_attr(&r->block->body, "for_each");
-    struct eval_ctx ectx = {.cfg = ld->cfg, .diags = ld->diags, .no_resources = "for_each",
-                            .base_dir = ld->base_dir};
+    struct eval_ctx ectx = {
+        .cfg = ld->cfg, .diags = ld->diags, .no_resources = "for_each", .base_dir = ld->base_dir};
     json_t *v = NULL;
     struct arena *ar = &ld->cfg->arena;
 
@@ -1115,13 +1117,13 @@ static int expand(struct loader *ld, struct cfg_resource *r)
             json_decref(v);
             return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         }
-#define ADD(k, val)                                                                          \
-    do {                                                                                     \
-        struct cfg_instance *in = &r->instances[r->ninstances++];                            \
-        in->resource = r;                                                                    \
-        in->each_key = json_string(k);                                                       \
-        in->each_value = json_incref(val);                                                   \
-        in->address = arena_printf(ar, "%s[\"%s\"]", r->address, k);                         \
+#define ADD(k, val)                                                                                \
+    do {                                                                                           \
+        struct cfg_instance *in = &r->instances[r->ninstances++];                                  \
+        in->resource = r;                                                                          \
+        in->each_key = json_string(k);                                                             \
+        in->each_value = json_incref(val);                                                         \
+        in->address = arena_printf(ar, "%s[\"%s\"]", r->address, k);                               \
     } while (0)
         if (json_is_array(v)) {
             json_array_foreach(v, i, x)
@@ -1133,7 +1135,8 @@ static int expand(struct loader *ld, struct cfg_resource *r)
                     continue;
                 }
                 for (size_t k = 0; k < r->ninstances; k++)
-                    if (strcmp(json_string_value(r->instances[k].each_key), json_string_value(x)) == 0)
+                    if (strcmp(json_string_value(r->instances[k].each_key), json_string_value(x)) ==
+                        0)
                         error_at(ld, &fe->value->loc, "for_each", "duplicate for_each key '%s'",
                                  json_string_value(x));
                 ADD(json_string_value(x), x);
@@ -1143,8 +1146,8 @@ static int expand(struct loader *ld, struct cfg_resource *r)
         }
 #undef ADD
     } else {
-        error_at(ld, &fe->value->loc, "for_each", "for_each needs a list of strings or a map, not a %s",
-                 value_type_name(v));
+        error_at(ld, &fe->value->loc, "for_each",
+                 "for_each needs a list of strings or a map, not a %s", value_type_name(v));
     }
     json_decref(v);
     return 0;
@@ -1161,8 +1164,8 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         if (top && in_list(meta_attrs, a->name))
             continue;
         if (json_object_get(obj, a->name)) {
-            struct diag *d = error_at(ld, &a->name_loc, "duplicate", "duplicate attribute '%s'",
-                                      a->name);
+            struct diag *d =
+                error_at(ld, &a->name_loc, "duplicate", "duplicate attribute '%s'", a->name);
             diag_add_note(d, &ast_body_attr(b, a->name)->name_loc, "first set here");
             continue;
         }
@@ -1224,8 +1227,8 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
 {
     for (size_t i = 0; i < r->ninstances; i++) {
         struct cfg_instance *in = &r->instances[i];
-        struct eval_ctx ectx = {.cfg = ld->cfg, .diags = ld->diags, .self = in,
-                                .base_dir = ld->base_dir};
+        struct eval_ctx ectx = {
+            .cfg = ld->cfg, .diags = ld->diags, .self = in, .base_dir = ld->base_dir};
         in->sensitive = json_array();
         in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
         if (ld->opts->resolver.instance_value)
@@ -1295,8 +1298,8 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         goto out;
     for (size_t i = 0; i < cfg->nresources; i++) {
         struct cfg_resource *r = &cfg->resources[i];
-        struct ref_walk w = {.ld = &ld, .from = r,
-                             .has_each = ast_body_attr(&r->block->body, "for_each") != NULL};
+        struct ref_walk w = {
+            .ld = &ld, .from = r, .has_each = ast_body_attr(&r->block->body, "for_each") != NULL};
         walk_body(&w, &r->block->body, true);
         check_depends_on(&ld, r);
         parse_lifecycle(&ld, r);

@@ -179,7 +179,7 @@ static int is_rule_id(const char *code)
 
 int diag_format_text(struct buf *out, const struct diag *d, int color)
 {
-    const char *sev_color = d->severity == DIAG_ERROR ? "\033[1;31m"
+    const char *sev_color = d->severity == DIAG_ERROR     ? "\033[1;31m"
                             : d->severity == DIAG_WARNING ? "\033[1;35m"
                                                           : "\033[1;36m";
     if (d->loc.file)
@@ -211,8 +211,8 @@ int diag_format_text(struct buf *out, const struct diag *d, int color)
 
 static json_t *pos_json(uint32_t line, uint32_t col, uint32_t byte)
 {
-    return json_pack("{s:i, s:i, s:i}", "line", (json_int_t)line, "column", (json_int_t)col,
-                     "byte", (json_int_t)byte);
+    return json_pack("{s:i, s:i, s:i}", "line", (json_int_t)line, "column", (json_int_t)col, "byte",
+                     (json_int_t)byte);
 }
 
 static void add_range(json_t *o, const struct src_loc *loc)

@@ -19,10 +19,10 @@ struct diag_note {
 
 struct diag {
     enum diag_severity severity;
-    char *code;    /* stable identifier: "syntax", "unknown-reference", "WS-CMK-PAIR" ... */
-    char *message; /* one line, lowercase, no full stop */
+    char *code;         /* stable identifier: "syntax", "unknown-reference", "WS-CMK-PAIR" ... */
+    char *message;      /* one line, lowercase, no full stop */
     struct src_loc loc; /* loc.file NULL: not tied to a file (e.g. a missing -var) */
-    char *hint;    /* optional "did you mean" / how to fix; NULL when none */
+    char *hint;         /* optional "did you mean" / how to fix; NULL when none */
     struct diag_note *notes; /* related locations ("first defined here") */
     size_t nnotes;
 };
@@ -42,8 +42,7 @@ void diag_list_release(struct diag_list *l);
 /* Appends a diagnostic and returns it (so a hint or notes can be added),
  * or NULL when the list is full (max_errors reached) or memory ran out. */
 struct diag *diag_add(struct diag_list *l, enum diag_severity sev, const struct src_loc *loc,
-                      const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+                      const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void diag_set_hint(struct diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void diag_add_note(struct diag *d, const struct src_loc *loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -12,16 +12,16 @@
 #include "util/suggest.h"
 #include "util/banned.h"
 
-const char *const eval_functions[] = {"env",    "file",   "lower",  "upper",    "format",
-                                      "join",   "concat", "length", "contains", NULL};
+const char *const eval_functions[] = {"env",  "file",   "lower",  "upper",    "format",
+                                      "join", "concat", "length", "contains", NULL};
 
 #define FILE_FUNC_MAX ((size_t)4 << 20)
 
-static int fail(struct eval_ctx *ctx, const struct src_loc *loc, const char *code,
-                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(struct eval_ctx *ctx, const struct src_loc *loc, const char *code, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
 
-static int fail(struct eval_ctx *ctx, const struct src_loc *loc, const char *code,
-                const char *fmt, ...)
+static int fail(struct eval_ctx *ctx, const struct src_loc *loc, const char *code, const char *fmt,
+                ...)
 {
     char msg[512];
     va_list ap;
@@ -142,9 +142,9 @@ static int apply_step(json_t **out, struct eval_ctx *ctx, json_t *v, const struc
                       value_type_name(key));
         else if (json_integer_value(key) < 0 ||
                  (size_t)json_integer_value(key) >= json_array_size(v))
-            rc = fail(ctx, &s->loc, "index", "index %" JSON_INTEGER_FORMAT
-                      " is out of range for a list of %zu", json_integer_value(key),
-                      json_array_size(v));
+            rc = fail(ctx, &s->loc, "index",
+                      "index %" JSON_INTEGER_FORMAT " is out of range for a list of %zu",
+                      json_integer_value(key), json_array_size(v));
         else
             r = json_incref(json_array_get(v, (size_t)json_integer_value(key)));
     } else {
@@ -166,8 +166,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     bool from_resource = false;
     int rc;
 
-    if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 ||
-        strcmp(root, "each") == 0) {
+    if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 || strcmp(root, "each") == 0) {
         if (s == NULL || s->kind != STEP_ATTR)
             return fail(ctx, &e->loc, "reference", "'%s' must be followed by '.NAME'", root);
         if (root[0] == 'v') {
@@ -179,8 +178,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         } else if (root[0] == 's') {
             v = cfg->settings ? json_object_get(cfg->settings, s->name) : NULL;
             if (v == NULL)
-                return fail(ctx, &s->loc, "unknown-setting", "settings.%s is not set",
-                            s->name);
+                return fail(ctx, &s->loc, "unknown-setting", "settings.%s is not set", s->name);
             json_incref(v);
         } else {
             if (ctx->self == NULL || ctx->self->each_key == NULL)
@@ -249,13 +247,12 @@ struct call_args {
 static int want(struct eval_ctx *ctx, const struct call_args *a, size_t i, const char *fn,
                 json_type type)
 {
-    static const char *const names[] = {"map", "list", "string", "number", "number",
-                                        "bool",  "bool", "null"};
-    if (json_typeof(a->v[i]) == type ||
-        (type == JSON_TRUE && json_is_boolean(a->v[i])))
+    static const char *const names[] = {"map",    "list", "string", "number",
+                                        "number", "bool", "bool",   "null"};
+    if (json_typeof(a->v[i]) == type || (type == JSON_TRUE && json_is_boolean(a->v[i])))
         return 0;
-    return fail(ctx, &a->e[i]->loc, "type", "%s(): argument %zu must be a %s, not a %s", fn,
-                i + 1, names[type], value_type_name(a->v[i]));
+    return fail(ctx, &a->e[i]->loc, "type", "%s(): argument %zu must be a %s, not a %s", fn, i + 1,
+                names[type], value_type_name(a->v[i]));
 }
 
 static const char *env_lookup(char *const *environ, const char *name)
@@ -290,8 +287,9 @@ static int fn_format(json_t **out, struct eval_ctx *ctx, struct call_args *a)
             continue;
         }
         if (*f != 's' && *f != 'd' && *f != 'q') {
-            rc = fail(ctx, &a->e[0]->loc, "format", "format(): unsupported verb '%%%c'; use %%s, %%d, %%q or %%%%",
-                      *f ? *f : ' ');
+            rc =
+                fail(ctx, &a->e[0]->loc, "format",
+                     "format(): unsupported verb '%%%c'; use %%s, %%d, %%q or %%%%", *f ? *f : ' ');
             break;
         }
         if (next >= a->n) {
@@ -325,14 +323,14 @@ static int call_fn(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
     const char *fn = e->u.call.name;
     size_t n = a->n;
     int rc;
-#define ARITY(lo, hi)                                                                    \
-    do {                                                                                 \
-        if (n < (lo) || n > (hi))                                                        \
-            return (lo) == (hi) ? fail(ctx, &e->loc, "arity", "%s() takes %d argument%s, not %zu", \
-                                       fn, (lo), (lo) == 1 ? "" : "s", n)                \
-                                : fail(ctx, &e->loc, "arity",                            \
-                                       "%s() takes %d to %d arguments, not %zu", fn, (lo), \
-                                       (hi), n);                                         \
+#define ARITY(lo, hi)                                                                              \
+    do {                                                                                           \
+        if (n < (lo) || n > (hi))                                                                  \
+            return (lo) == (hi)                                                                    \
+                       ? fail(ctx, &e->loc, "arity", "%s() takes %d argument%s, not %zu", fn,      \
+                              (lo), (lo) == 1 ? "" : "s", n)                                       \
+                       : fail(ctx, &e->loc, "arity", "%s() takes %d to %d arguments, not %zu", fn, \
+                              (lo), (hi), n);                                                      \
     } while (0)
 
     if (strcmp(fn, "env") == 0) {
@@ -398,7 +396,8 @@ static int call_fn(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
         size_t i;
         json_t *x;
         ARITY(2, 2);
-        if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0 || (rc = want(ctx, a, 1, fn, JSON_ARRAY)) < 0)
+        if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0 ||
+            (rc = want(ctx, a, 1, fn, JSON_ARRAY)) < 0)
             return rc;
         buf_init(&b, 0);
         json_array_foreach(a->v[1], i, x)
@@ -407,8 +406,8 @@ static int call_fn(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
                 buf_adds(&b, json_string_value(a->v[0]));
             if (!to_text(&b, x)) {
                 buf_release(&b);
-                return fail(ctx, &a->e[1]->loc, "type", "join(): list element %zu is a %s",
-                            i + 1, value_type_name(x));
+                return fail(ctx, &a->e[1]->loc, "type", "join(): list element %zu is a %s", i + 1,
+                            value_type_name(x));
             }
         }
         *out = json_stringn(b.ptr, b.len);
@@ -442,8 +441,8 @@ static int call_fn(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
                 count += (*p & 0xC0) != 0x80;
             *out = json_integer(count);
         } else
-            return fail(ctx, &a->e[0]->loc, "type", "length(): needs a list, map or string, not a %s",
-                        value_type_name(v));
+            return fail(ctx, &a->e[0]->loc, "type",
+                        "length(): needs a list, map or string, not a %s", value_type_name(v));
         return 0;
     }
     if (strcmp(fn, "contains") == 0) {

@@ -236,8 +236,7 @@ struct ast_expr *parse_paren(struct parse_ctx *ctx, struct ast_expr *x, const st
     return e;
 }
 
-struct ast_expr *parse_traversal(struct parse_ctx *ctx, const char *root,
-                                 const struct src_loc *loc)
+struct ast_expr *parse_traversal(struct parse_ctx *ctx, const char *root, const struct src_loc *loc)
 {
     struct ast_expr *e = expr_new(ctx, EXPR_TRAVERSAL, loc);
     e->u.trav.root = root;
@@ -268,9 +267,8 @@ struct ast_expr *parse_step_attr(struct parse_ctx *ctx, struct ast_expr *t, cons
     return t;
 }
 
-struct ast_expr *parse_step_index(struct parse_ctx *ctx, struct ast_expr *t,
-                                  struct ast_expr *index, const struct src_loc *iloc,
-                                  const struct src_loc *loc)
+struct ast_expr *parse_step_index(struct parse_ctx *ctx, struct ast_expr *t, struct ast_expr *index,
+                                  const struct src_loc *iloc, const struct src_loc *loc)
 {
     struct ast_step *s = node(ctx, sizeof(*s));
     if (s == NULL || t->kind != EXPR_TRAVERSAL)
@@ -301,7 +299,8 @@ static void dedent(struct parse_ctx *ctx, struct ast_expr *parts)
         for (size_t i = 0; i < p->u.str.len;) {
             if (at_start) {
                 size_t w = 0;
-                while (i + w < p->u.str.len && (p->u.str.s[i + w] == ' ' || p->u.str.s[i + w] == '\t'))
+                while (i + w < p->u.str.len &&
+                       (p->u.str.s[i + w] == ' ' || p->u.str.s[i + w] == '\t'))
                     w++;
                 /* blank lines do not count */
                 if (!(i + w < p->u.str.len && p->u.str.s[i + w] == '\n') &&
@@ -360,8 +359,7 @@ struct ast_expr *parse_template(struct parse_ctx *ctx, struct ast_expr *rev_part
     return e;
 }
 
-struct ast_expr *parse_append(struct parse_ctx *ctx, struct ast_expr *rev_list,
-                              struct ast_expr *e)
+struct ast_expr *parse_append(struct parse_ctx *ctx, struct ast_expr *rev_list, struct ast_expr *e)
 {
     (void)ctx;
     if (e == NULL)
@@ -416,8 +414,7 @@ struct ast_map_item *parse_map_item(struct parse_ctx *ctx, struct ast_expr *key,
     return m;
 }
 
-struct ast_expr *parse_key_ident(struct parse_ctx *ctx, const char *name,
-                                 const struct src_loc *loc)
+struct ast_expr *parse_key_ident(struct parse_ctx *ctx, const char *name, const struct src_loc *loc)
 {
     struct ast_expr *e = expr_new(ctx, EXPR_STRING, loc);
     e->u.str.s = name ? name : "";

@@ -65,14 +65,12 @@ struct ast_expr *parse_traversal(struct parse_ctx *ctx, const char *root,
                                  const struct src_loc *loc);
 struct ast_expr *parse_step_attr(struct parse_ctx *ctx, struct ast_expr *t, const char *name,
                                  const struct src_loc *nloc, const struct src_loc *loc);
-struct ast_expr *parse_step_index(struct parse_ctx *ctx, struct ast_expr *t,
-                                  struct ast_expr *index, const struct src_loc *iloc,
-                                  const struct src_loc *loc);
+struct ast_expr *parse_step_index(struct parse_ctx *ctx, struct ast_expr *t, struct ast_expr *index,
+                                  const struct src_loc *iloc, const struct src_loc *loc);
 struct ast_expr *parse_template(struct parse_ctx *ctx, struct ast_expr *rev_parts, bool heredoc,
                                 bool indent, const struct src_loc *loc);
 /* Lists are built by prepending; the finishing builder reverses them. */
-struct ast_expr *parse_append(struct parse_ctx *ctx, struct ast_expr *rev_list,
-                              struct ast_expr *e);
+struct ast_expr *parse_append(struct parse_ctx *ctx, struct ast_expr *rev_list, struct ast_expr *e);
 struct ast_expr *parse_list(struct parse_ctx *ctx, struct ast_expr *rev_items,
                             const struct src_loc *loc);
 struct ast_expr *parse_map(struct parse_ctx *ctx, struct ast_map_item *rev_items,

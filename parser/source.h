@@ -12,8 +12,8 @@
 #define SRC_MAX_SIZE ((size_t)64 << 20) /* files over 64 MiB are refused */
 
 struct src_file {
-    char *name;      /* as given on the command line or found in the directory */
-    char *text;      /* len bytes plus a NUL */
+    char *name; /* as given on the command line or found in the directory */
+    char *text; /* len bytes plus a NUL */
     size_t len;
     uint32_t *lines; /* byte offset of each line start; nlines entries */
     size_t nlines;

@@ -87,11 +87,21 @@ static int quote(struct buf *out, const char *s)
     buf_addch(out, '"');
     for (; *s; s++) {
         switch (*s) {
-        case '"': buf_adds(out, "\\\""); break;
-        case '\\': buf_adds(out, "\\\\"); break;
-        case '\n': buf_adds(out, "\\n"); break;
-        case '\t': buf_adds(out, "\\t"); break;
-        case '\r': buf_adds(out, "\\r"); break;
+        case '"':
+            buf_adds(out, "\\\"");
+            break;
+        case '\\':
+            buf_adds(out, "\\\\");
+            break;
+        case '\n':
+            buf_adds(out, "\\n");
+            break;
+        case '\t':
+            buf_adds(out, "\\t");
+            break;
+        case '\r':
+            buf_adds(out, "\\r");
+            break;
         case '$':
             if (s[1] == '{')
                 buf_addch(out, '$');

@@ -13,7 +13,13 @@ struct errbuf {
     char msg[ERRBUF_MAX]; /* always NUL-terminated */
 };
 
-#define ERRBUF_INIT {0, {0}}
+#define ERRBUF_INIT                                                                                \
+    {                                                                                              \
+        0,                                                                                         \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /* Sets the message (replacing any) and returns code, so callers can write
  * `return errbuf_set(err, AMLSEC_EIO, "cannot open '%s'", path);`.

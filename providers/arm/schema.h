@@ -124,7 +124,6 @@ enum schema_no_verb {
     SCHEMA_NO_DELETE = 1u << 2, /* e.g. keys: deleted through the data plane */
 };
 
-
 enum schema_name_rule {
     NAME_LABEL, /* `name` attribute, default: the block label */
     NAME_GUID,  /* `name` attribute, default: a GUID derived from the id inputs */

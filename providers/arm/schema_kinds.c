@@ -1325,9 +1325,9 @@ static const struct schema_attr vnet_attrs[] = {
 
 /* ---- defender_plan: Microsoft Defender for Cloud plans ----------------- */
 
-static const char *const e_defender[] = {"Containers",      "ContainerRegistry", "KeyVaults",
-                                         "StorageAccounts", "Arm",               "CloudPosture",
-                                         "VirtualMachines", NULL};
+static const char *const e_defender[] = {
+    "Containers", "ContainerRegistry", "KeyVaults",       "StorageAccounts",
+    "Arm",        "CloudPosture",      "VirtualMachines", NULL};
 static const char *const e_tier[] = {"Standard", "Free", NULL};
 
 static const struct schema_attr defender_attrs[] = {

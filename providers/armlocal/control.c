@@ -487,8 +487,9 @@ static void control_settings(struct al_ctx *c, const char *m)
         json_t *b = body_json(c);
         json_t *lat = json_object_get(b, "latencyMs"), *lro = json_object_get(b, "lroMs");
         const char *thr = json_string_value(json_object_get(b, "throttle"));
-        if (!json_is_object(b) || (lat && (!json_is_integer(lat) || json_integer_value(lat) < 0 ||
-                                           json_integer_value(lat) > 600000)) ||
+        if (!json_is_object(b) ||
+            (lat && (!json_is_integer(lat) || json_integer_value(lat) < 0 ||
+                     json_integer_value(lat) > 600000)) ||
             (lro && (!json_is_integer(lro) || json_integer_value(lro) < 0 ||
                      json_integer_value(lro) > 3600000)) ||
             (thr && strcmp(thr, "arm") != 0 && strcmp(thr, "off") != 0)) {
@@ -510,8 +511,9 @@ static void control_settings(struct al_ctx *c, const char *m)
         al_error(c, 405, "MethodNotAllowed", "Use GET or PUT.");
         return;
     }
-    al_json_reply(c, 200, json_pack("{s:i, s:i, s:s}", "latencyMs", (int)o->latency_ms, "lroMs",
-                                    (int)o->lro_ms, "throttle", o->throttle ? "arm" : "off"));
+    al_json_reply(c, 200,
+                  json_pack("{s:i, s:i, s:s}", "latencyMs", (int)o->latency_ms, "lroMs",
+                            (int)o->lro_ms, "throttle", o->throttle ? "arm" : "off"));
 }
 
 void al_control_handle(struct al_ctx *c)

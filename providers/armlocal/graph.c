@@ -235,8 +235,10 @@ static json_t *row_of(json_t *body)
         static const char *const pass[] = {"sku",      "plan",  "properties",      "tags",
                                            "identity", "zones", "extendedLocation"};
         for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+            /* shared, not copied: a query runs and is serialised under the
+             * store mutex, and nothing in it modifies a row's values */
             json_t *v = json_object_get(body, pass[i]);
-            json_object_set_new(row, pass[i], v ? json_deep_copy(v) : json_null());
+            json_object_set_new(row, pass[i], v ? json_incref(v) : json_null());
         }
     }
     return row;

@@ -33,9 +33,9 @@ static void test_frontend__lexer_tokens_and_locations(void **state)
     struct lexer lx;
     AML_YYSTYPE v;
     struct src_loc loc;
-    static const int want[] = {TOK_IDENT, TOK_ASSIGN, TOK_STRING, TOK_NL,       TOK_IDENT,
-                               TOK_ASSIGN, TOK_LBRACKET, TOK_INT, TOK_COMMA, TOK_TRUE,
-                               TOK_RBRACKET, TOK_NL, TOK_YYEOF};
+    static const int want[] = {TOK_IDENT,    TOK_ASSIGN,   TOK_STRING, TOK_NL,    TOK_IDENT,
+                               TOK_ASSIGN,   TOK_LBRACKET, TOK_INT,    TOK_COMMA, TOK_TRUE,
+                               TOK_RBRACKET, TOK_NL,       TOK_YYEOF};
     (void)state;
     arena_init(&ar);
     diag_list_init(&dl);
@@ -193,8 +193,8 @@ static void test_frontend__evaluates_instances(void **state)
     in = config_find_instance(cfg, "rg.ml");
     assert_non_null(in);
     assert_string_equal(json_string_value(json_object_get(in->attrs, "name")), "rg-abc-3");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(in->attrs, "tags"), "a")), "three");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(in->attrs, "tags"), "a")),
+                        "three");
     assert_int_equal(json_array_size(in->sensitive), 1);
     assert_string_equal(json_string_value(json_array_get(in->sensitive, 0)), "tags");
     in = config_find_instance(cfg, "pe.p[\"file\"]");
@@ -215,7 +215,6 @@ static void test_frontend__evaluates_instances(void **state)
     config_free(cfg);
     diag_list_release(&dl);
 }
-
 
 static json_t *fake_value(void *payload, const struct config *cfg, const struct cfg_instance *in)
 {
