@@ -149,4 +149,21 @@ grep -q 'rotating the CMK takes about an hour to take effect' rot.out || fail "n
 grep -q 'must be replaced' rot.out && fail "rotation replaced something"
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > rot2.out 2>&1
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rot3.out 2>&1
-echo "e2e_plan_apply: 9 passed, 0 failed"
+echo "10. kill -9 during an apply: the next run recovers the in-flight operation from the journal"
+stop_cloud
+rm -rf .amlsec
+start_cloud --faults 'kind=slow,ms=3000,method=PUT,path=*/workspaces/mlw-prod,times=1'
+"$AMLSEC" apply -cloud "$url" -auto-approve -no-color > k1.out 2>&1 &
+apid=$!
+for _ in $(seq 100); do grep -q 'workspace.prod: Creating' k1.out && break; sleep 0.1; done
+grep -q 'workspace.prod: Creating' k1.out || fail "the workspace create never started"
+sleep 0.5
+kill -9 "$apid"; wait "$apid" 2>/dev/null
+grep -q 'Apply complete' k1.out && fail "the apply finished before it was killed"
+sleep 3 # let the local cloud finish the request the dead client sent
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > k2.out 2>&1
+grep -q 'recovered 1 in-flight operation from an interrupted apply' k2.out || fail "no recovery report"
+grep -q 'create workspace.prod: ' k2.out || fail "the recovered operation is not named"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > k3.out 2>&1
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > k4.out 2>&1
+echo "e2e_plan_apply: 10 passed, 0 failed"
