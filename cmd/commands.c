@@ -3,6 +3,21 @@
 
 #include <stddef.h>
 
+/* The options plan, apply and destroy share (cmd/cmd_plan.c parses them). */
+#define PLAN_COMMON_OPTIONS                                                                        \
+    "  -var NAME=VALUE      set a variable (repeatable)\n"                                         \
+    "  -var-file FILE       read variables from FILE (repeatable)\n"                               \
+    "  -target ADDR         only ADDR and what it depends on (repeatable)\n"                       \
+    "  -replace ADDR        replace ADDR even if nothing forces it (repeatable)\n"                 \
+    "  -refresh=false       trust the state; do not read live resources\n"                         \
+    "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"          \
+    "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"         \
+    "                       such as a running amlsec-armlocal; also settings { cloud }\n"          \
+    "  -state PATH          local state file (default .amlsec/state.json; see docs/state.md)\n"    \
+    "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"                         \
+    "  -parallelism N       concurrent requests (default 10)\n"                                    \
+    "  -no-color            no colour\n"
+
 const struct command commands[] = {
     {"help", cmd_help, "Show the commands, or one command's usage",
      "Usage: amlsec help [-man] [COMMAND]\n"
@@ -143,19 +158,7 @@ const struct command commands[] = {
      "Options:\n"
      "  -out FILE            save the plan for 'amlsec apply FILE'\n"
      "  -detailed-exitcode   exit 0: no changes, 1: error, 2: changes present\n"
-     "  -destroy             plan to destroy everything in the state\n"
-     "  -var NAME=VALUE      set a variable (repeatable)\n"
-     "  -var-file FILE       read variables from FILE (repeatable)\n"
-     "  -target ADDR         only ADDR and what it depends on (repeatable)\n"
-     "  -replace ADDR        replace ADDR even if nothing forces it (repeatable)\n"
-     "  -refresh=false       trust the state; do not read live resources\n"
-     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"
-     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"
-     "                       such as a running amlsec-armlocal; also settings { cloud }\n"
-     "  -state PATH          local state file (default .amlsec/state.json; see docs/state.md)\n"
-     "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"
-     "  -parallelism N       concurrent requests (default 10)\n"
-     "  -no-color            no colour\n"},
+     "  -destroy             plan to destroy everything in the state\n" PLAN_COMMON_OPTIONS},
     {"apply", cmd_apply, "Make Azure match the configuration (or apply a saved plan)",
      "Usage: amlsec apply [options] [DIR | PLANFILE]\n"
      "\n"
@@ -166,38 +169,14 @@ const struct command commands[] = {
      "\n"
      "Options:\n"
      "  -auto-approve        do not ask\n"
-     "  -destroy             destroy everything in the state\n"
-     "  -var NAME=VALUE      set a variable (repeatable)\n"
-     "  -var-file FILE       read variables from FILE (repeatable)\n"
-     "  -target ADDR         only ADDR and what it depends on (repeatable)\n"
-     "  -replace ADDR        replace ADDR even if nothing forces it (repeatable)\n"
-     "  -refresh=false       trust the state; do not read live resources\n"
-     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"
-     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"
-     "                       such as a running amlsec-armlocal; also settings { cloud }\n"
-     "  -state PATH          local state file (default .amlsec/state.json; see docs/state.md)\n"
-     "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"
-     "  -parallelism N       concurrent requests (default 10)\n"
-     "  -no-color            no colour\n"},
+     "  -destroy             destroy everything in the state\n" PLAN_COMMON_OPTIONS},
     {"destroy", cmd_destroy, "Destroy everything amlsec manages",
      "Usage: amlsec destroy [options] [DIR]\n"
      "\n"
      "Same as 'amlsec apply -destroy'. lifecycle { prevent_destroy = true } blocks it.\n"
      "\n"
      "Options:\n"
-     "  -auto-approve        do not ask\n"
-     "  -var NAME=VALUE      set a variable (repeatable)\n"
-     "  -var-file FILE       read variables from FILE (repeatable)\n"
-     "  -target ADDR         only ADDR and what it depends on (repeatable)\n"
-     "  -replace ADDR        replace ADDR even if nothing forces it (repeatable)\n"
-     "  -refresh=false       trust the state; do not read live resources\n"
-     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"
-     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"
-     "                       such as a running amlsec-armlocal; also settings { cloud }\n"
-     "  -state PATH          local state file (default .amlsec/state.json; see docs/state.md)\n"
-     "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"
-     "  -parallelism N       concurrent requests (default 10)\n"
-     "  -no-color            no colour\n"},
+     "  -auto-approve        do not ask\n" PLAN_COMMON_OPTIONS},
     {"show", cmd_show, "Show a saved plan, or the state",
      "Usage: amlsec show [options] [PLANFILE]\n"
      "\n"
