@@ -41,11 +41,10 @@ int cmd_graph(int argc, char **argv, struct cli_ctx *ctx)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
     diag_list_init(&diags);
     buf_init(&out, 0);
-    lrc = load_config(&cfg, optind < argc ? argv[optind] : ".", &la, &diags, &err);
+    lrc = load_config_checked(&cfg, optind < argc ? argv[optind] : ".", &la, LOAD_FRONT_END, &diags,
+                              &err);
     if (lrc < 0) {
-        load_print_diags(&diags, ctx->color);
-        if (lrc != AMLSEC_EPARSE)
-            cli_error("%s", err.msg);
+        load_report_failure(lrc, &diags, &err, ctx->color);
         goto out;
     }
     if (depgraph_build(&g, cfg, &err) < 0 || depgraph_sort(g, &err) < 0 ||

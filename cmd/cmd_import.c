@@ -194,13 +194,9 @@ int cmd_import(int argc, char **argv, struct cli_ctx *ctx)
     if (argc - optind != 2)
         return cli_usage_error(self, "needs ADDRESS and ARM_ID");
     diag_list_init(&diags);
-    lrc = load_config(&cfg, dir, &la, &diags, &err);
-    if (lrc == 0)
-        schema_validate_config(cfg, &diags);
-    if (lrc < 0 || diags.errors) {
-        load_print_diags(&diags, color);
-        if (lrc < 0 && lrc != AMLSEC_EPARSE)
-            cli_error("%s", err.msg);
+    lrc = load_config_checked(&cfg, dir, &la, LOAD_SCHEMA, &diags, &err);
+    if (lrc < 0) {
+        load_report_failure(lrc, &diags, &err, color);
         goto out;
     }
     session_prepare_config(so.cloud, cfg);

@@ -15,7 +15,6 @@
 #include "cmd/session.h"
 #include "engine/apply.h"
 #include "engine/plan.h"
-#include "engine/rules.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
 #include "util/banned.h"
@@ -173,13 +172,9 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
 
     memset(&s, 0, sizeof(s));
     diag_list_init(&diags);
-    lrc = load_config(&cfg, pc->path ? pc->path : ".", &pc->la, &diags, &err);
-    if (lrc == 0 && schema_validate_config(cfg, &diags) == 0)
-        rules_run(cfg, &diags);
-    if (lrc < 0 || diags.errors) {
-        load_print_diags(&diags, pc->color);
-        if (lrc < 0 && lrc != AMLSEC_EPARSE)
-            cli_error("%s", err.msg);
+    lrc = load_config_checked(&cfg, pc->path ? pc->path : ".", &pc->la, LOAD_RULES, &diags, &err);
+    if (lrc < 0) {
+        load_report_failure(lrc, &diags, &err, pc->color);
         goto out;
     }
     session_prepare_config(pc->so.cloud, cfg);

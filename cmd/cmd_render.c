@@ -89,13 +89,9 @@ int cmd_render(int argc, char **argv, struct cli_ctx *ctx)
 
     diag_list_init(&diags);
     render_list_init(&reqs);
-    rc = load_config(&cfg, dir, &la, &diags, &err);
-    if (rc == 0 && schema_validate_config(cfg, &diags) > 0)
-        rc = AMLSEC_EPARSE;
+    rc = load_config_checked(&cfg, dir, &la, LOAD_SCHEMA, &diags, &err);
     if (rc < 0) {
-        load_print_diags(&diags, color);
-        if (rc != AMLSEC_EPARSE)
-            cli_error("%s", err.msg);
+        load_report_failure(rc, &diags, &err, color);
         goto out;
     }
     for (int i = optind; i < argc; i++) {

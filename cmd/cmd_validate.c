@@ -6,7 +6,6 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "cmd/load.h"
-#include "engine/rules.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
 #include "util/banned.h"
@@ -79,22 +78,12 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 
     diag_list_init(&diags);
-    rc = load_config(&cfg, path, &la, &diags, &err);
-    if (rc == 0) {
-        /* The catalogue's schema checks, then the security rules (only on a
-         * schema-valid configuration, so findings never cascade). */
-        if (schema_validate_config(cfg, &diags) == 0)
-            rules_run(cfg, &diags);
-        if (diags.errors > 0)
-            rc = AMLSEC_EPARSE;
-    }
+    rc = load_config_checked(&cfg, path, &la, LOAD_RULES, &diags, &err);
     if (json) {
         print_json(&diags, rc < 0 && rc != AMLSEC_EPARSE ? err.msg : NULL);
     } else {
-        load_print_diags(&diags, color);
-        if (rc < 0 && rc != AMLSEC_EPARSE)
-            cli_error("%s", err.msg);
-        else if (rc == 0)
+        load_report_failure(rc, &diags, &err, color);
+        if (rc == 0)
             printf("Success! The configuration is valid%s.\n",
                    diags.warnings ? ", with warnings" : "");
     }

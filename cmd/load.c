@@ -5,6 +5,8 @@
 
 #include "providers/arm/resolve.h"
 #include "providers/arm/schema.h"
+#include "engine/rules.h"
+#include "providers/arm/schema.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -56,6 +58,25 @@ int load_config(struct config **out, const char *path, const struct load_args *a
     opts.environ = environ;
     opts.resolver = resolve_resolver();
     return config_load(out, &opts, diags, err);
+}
+
+int load_config_checked(struct config **out, const char *path, const struct load_args *a,
+                        enum load_checks checks, struct diag_list *diags, struct errbuf *err)
+{
+    int rc = load_config(out, path, a, diags, err);
+    if (rc == 0 && checks >= LOAD_SCHEMA && schema_validate_config(*out, diags) == 0 &&
+        checks >= LOAD_RULES)
+        rules_run(*out, diags);
+    if (rc == 0 && diags->errors > 0)
+        rc = AMLSEC_EPARSE;
+    return rc;
+}
+
+void load_report_failure(int rc, struct diag_list *diags, const struct errbuf *err, int color)
+{
+    load_print_diags(diags, color);
+    if (rc < 0 && rc != AMLSEC_EPARSE)
+        cli_error("%s", err->msg);
 }
 
 void load_print_diags(struct diag_list *diags, int color)

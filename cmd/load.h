@@ -39,6 +39,20 @@ const char *const *load_known_kinds(void);
 int load_config(struct config **out, const char *path, const struct load_args *a,
                 struct diag_list *diags, struct errbuf *err);
 
+/* How far load_config_checked goes: the front end only, plus the
+ * catalogue's schema checks, plus the security rules (what validate runs). */
+enum load_checks { LOAD_FRONT_END, LOAD_SCHEMA, LOAD_RULES };
+
+/* load_config, then the schema checks (on a configuration that loaded),
+ * then the rules (on a schema-valid one, so findings never cascade).
+ * Returns AMLSEC_EPARSE when any error diagnostic was reported. */
+int load_config_checked(struct config **out, const char *path, const struct load_args *a,
+                        enum load_checks checks, struct diag_list *diags, struct errbuf *err);
+
+/* After a failed load: the diagnostics, then err unless the failure was
+ * the diagnostics themselves (AMLSEC_EPARSE). */
+void load_report_failure(int rc, struct diag_list *diags, const struct errbuf *err, int color);
+
 /* Prints diagnostics as compiler-style text on stderr. */
 void load_print_diags(struct diag_list *diags, int color);
 
