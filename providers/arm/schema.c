@@ -949,3 +949,26 @@ enum schema_change schema_diff(const struct schema_kind *k, const json_t *before
         *n_out = d.n < max ? d.n : max;
     return d.worst;
 }
+
+const char *schema_type_name(enum schema_type t)
+{
+    switch (t) {
+    case ST_STRING:
+        return "string";
+    case ST_INT:
+        return "number";
+    case ST_BOOL:
+        return "bool";
+    case ST_LIST:
+        return "list";
+    case ST_MAP:
+        return "map";
+    case ST_REF:
+        return "reference";
+    case ST_BLOCK:
+        return "block";
+    case ST_ANY:
+        return "any";
+    }
+    return "?";
+}

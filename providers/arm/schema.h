@@ -196,6 +196,8 @@ enum schema_change {
 };
 
 const char *schema_change_name(enum schema_change c);
+/* The language's word for an attribute type: "string", "number", "reference", ... */
+const char *schema_type_name(enum schema_type t);
 
 /* One attribute-level difference found by schema_diff. */
 struct schema_diff_entry {

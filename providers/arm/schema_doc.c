@@ -6,29 +6,6 @@
 
 #include "util/banned.h"
 
-static const char *type_word(enum schema_type t)
-{
-    switch (t) {
-    case ST_STRING:
-        return "string";
-    case ST_INT:
-        return "number";
-    case ST_BOOL:
-        return "bool";
-    case ST_LIST:
-        return "list";
-    case ST_MAP:
-        return "map";
-    case ST_REF:
-        return "reference";
-    case ST_BLOCK:
-        return "block";
-    case ST_ANY:
-        return "any";
-    }
-    return "?";
-}
-
 const char *schema_lro_name(enum lro_pattern lro)
 {
     switch (lro) {
@@ -107,7 +84,7 @@ static void md_block(struct buf *out, const struct schema_block *blk, const char
         struct buf t;
         snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] ? "." : "", a->name);
         buf_init(&t, 0);
-        buf_addf(out, "| `%s` | %s | ", name, type_word(a->type));
+        buf_addf(out, "| `%s` | %s | ", name, schema_type_name(a->type));
         if (a->type != ST_BLOCK) {
             path_text(&t, blk->base, &a->map);
             if (a->map2.path) {
@@ -199,7 +176,7 @@ static json_t *block_json(const struct schema_block *blk)
     json_t *arr = json_array();
     for (const struct schema_attr *a = blk->attrs; a->name; a++) {
         struct buf t;
-        json_t *o = json_pack("{ss ss}", "name", a->name, "type", type_word(a->type));
+        json_t *o = json_pack("{ss ss}", "name", a->name, "type", schema_type_name(a->type));
         buf_init(&t, 0);
         if (a->type != ST_BLOCK && a->map.path) {
             path_text(&t, blk->base, &a->map);
@@ -260,7 +237,7 @@ static void text_block(struct buf *out, const struct schema_block *blk, const ch
         flags_text(&t, a);
         if (a->def)
             buf_addf(&t, "%sdefault %s", t.len ? ", " : "", a->def);
-        buf_addf(out, "  %-40s %s%s%s\n", name, type_word(a->type), t.len ? " " : "", t.ptr);
+        buf_addf(out, "  %-40s %s%s%s\n", name, schema_type_name(a->type), t.len ? " " : "", t.ptr);
         buf_release(&t);
         if (a->type == ST_BLOCK)
             text_block(out, a->block, name);

@@ -65,29 +65,6 @@ __attribute__((format(printf, 5, 6))) static struct diag *verr(struct vctx *v,
     return d;
 }
 
-static const char *type_name(enum schema_type t)
-{
-    switch (t) {
-    case ST_STRING:
-        return "string";
-    case ST_INT:
-        return "number";
-    case ST_BOOL:
-        return "bool";
-    case ST_LIST:
-        return "list";
-    case ST_MAP:
-        return "map";
-    case ST_REF:
-        return "reference";
-    case ST_BLOCK:
-        return "block";
-    case ST_ANY:
-        return "any";
-    }
-    return "?";
-}
-
 static void allowed_list(struct buf *b, const char *const *allowed)
 {
     for (const char *const *p = allowed; *p; p++)
@@ -172,8 +149,8 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
     }
     if (!ok) {
         loc = config_attr_loc(v->inst, path);
-        verr(v, &loc, "attribute-type", NULL, "'%s' expects a %s, got %s", path, type_name(a->type),
-             value_type_name(val));
+        verr(v, &loc, "attribute-type", NULL, "'%s' expects a %s, got %s", path,
+             schema_type_name(a->type), value_type_name(val));
         return;
     }
     if (a->type == ST_REF && json_is_object(val)) {
