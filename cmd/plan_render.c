@@ -143,7 +143,11 @@ static void print_change(const struct out *o, const struct plan_change *c)
         fprintf(o->f, "  %s# %s must be replaced%s\n", col(o, C_BOLD), c->address, col(o, C_RESET));
         fprintf(o->f, "%s%s%s %s \"%s\" {\n", col(o, C_RED),
                 c->create_before_destroy ? "+/-" : "-/+", col(o, C_RESET), kind, name);
-        if (c->reason_detail && strcmp(c->reason, "replace_because_id_changed") != 0)
+        if (c->prior_arm_id)
+            fprintf(o->f, "      %s~%s id = \"%s\" -> \"%s\"%s # forces replacement%s\n",
+                    col(o, C_YELLOW), col(o, C_RESET), c->prior_arm_id, c->arm_id ? c->arm_id : "",
+                    col(o, C_RED), col(o, C_RESET));
+        else if (c->reason_detail)
             print_changed(o, c, c->reason_detail, true);
         else
             fprintf(o->f, "      # %s\n", c->reason);

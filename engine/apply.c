@@ -15,6 +15,10 @@ enum step_status { ST_PENDING, ST_RUNNING, ST_DONE, ST_FAILED, ST_SKIPPED };
 struct op {
     size_t change;
     enum journal_op jop;
+    /* deletes the resource a create-before-destroy replacement renamed
+     * away from, under "ADDRESS (previous)" so the journal's fold cannot
+     * touch the new resource's state entry */
+    bool previous;
     char journal_id[STATE_LINEAGE_LEN + 1];
     bool begun;
 };
@@ -52,6 +56,13 @@ static const char *verb_of(enum journal_op op, enum plan_action a)
     if (op == JOURNAL_DELETE)
         return "Destroying";
     return a == PLAN_UPDATE ? "Modifying" : "Creating";
+}
+
+/* The id an operation acts on: a replacement of a renamed resource
+ * deletes the id the state recorded, not the new one. */
+static const char *target_id(const struct plan_change *c, enum journal_op op)
+{
+    return op == JOURNAL_DELETE && c->prior_arm_id ? c->prior_arm_id : c->arm_id;
 }
 
 /* A create that failed may still have left the resource behind (an
@@ -126,9 +137,12 @@ static int run_batch(struct run *r, struct op *ops, size_t n)
         char digest[72];
         journal_digest(digest, bodies[k] ? bodies[k] : "", bodies[k] ? strlen(bodies[k]) : 0);
         memset(&in, 0, sizeof(in));
-        in.address = c->address;
+        char prev_address[512];
+        const char *arm_id = target_id(c, ops[k].jop);
+        snprintf(prev_address, sizeof(prev_address), "%s (previous)", c->address);
+        in.address = ops[k].previous ? prev_address : c->address;
         in.kind = c->kind;
-        in.arm_id = c->arm_id;
+        in.arm_id = arm_id;
         in.api_version = c->api_version;
         in.op = ops[k].jop;
         in.request_digest = digest;
@@ -138,7 +152,7 @@ static int run_batch(struct run *r, struct op *ops, size_t n)
             goto out; /* nothing of this batch was sent */
         ops[k].begun = true;
         w[k].verb = ops[k].jop == JOURNAL_DELETE ? PROVIDER_DELETE : PROVIDER_CREATE;
-        w[k].ref.id = c->arm_id;
+        w[k].ref.id = arm_id;
         w[k].ref.type = c->arm_type && c->arm_type[0] ? c->arm_type : NULL;
         w[k].body = filled[k];
         emit(r, APPLY_STARTED, ops[k].change, verb_of(ops[k].jop, c->action), 0, NULL);
@@ -277,7 +291,7 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
                 continue;
             if (c->action == PLAN_DELETE ||
                 (c->action == PLAN_REPLACE && !c->create_before_destroy))
-                ops[nops++] = (struct op){wave[k], JOURNAL_DELETE, {0}, false};
+                ops[nops++] = (struct op){wave[k], JOURNAL_DELETE, false, {0}, false};
         }
         if (nops && (rc = run_batch(&r, ops, nops)) < 0)
             goto out;
@@ -287,14 +301,26 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
             const struct plan_change *c = &plan->changes[wave[k]];
             if (r.status[wave[k]] != ST_RUNNING || c->action == PLAN_DELETE)
                 continue;
-            ops[nops++] = (struct op){
-                wave[k], c->action == PLAN_UPDATE ? JOURNAL_UPDATE : JOURNAL_CREATE, {0}, false};
+            ops[nops++] = (struct op){wave[k],
+                                      c->action == PLAN_UPDATE ? JOURNAL_UPDATE : JOURNAL_CREATE,
+                                      false,
+                                      {0},
+                                      false};
         }
         if (nops && (rc = run_batch(&r, ops, nops)) < 0)
             goto out;
-        /* 3: the old half of create-before-destroy replacements. Same name
-         * means the same ARM id: the create above already replaced it in
-         * place, so only a renamed resource leaves something to delete. */
+        /* 3: the old half of create-before-destroy replacements. With the
+         * same ARM id the create above replaced it in place; a renamed
+         * resource leaves the old one to delete now. */
+        nops = 0;
+        for (size_t k = 0; k < nwave; k++) {
+            const struct plan_change *c = &plan->changes[wave[k]];
+            if (r.status[wave[k]] == ST_RUNNING && c->action == PLAN_REPLACE &&
+                c->create_before_destroy && c->prior_arm_id)
+                ops[nops++] = (struct op){wave[k], JOURNAL_DELETE, true, {0}, false};
+        }
+        if (nops && (rc = run_batch(&r, ops, nops)) < 0)
+            goto out;
         for (size_t k = 0; k < nwave; k++) {
             if (r.status[wave[k]] == ST_RUNNING)
                 r.status[wave[k]] = ST_DONE;

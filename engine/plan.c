@@ -352,7 +352,11 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     const struct schema_kind *k = schema_find(r->kind);
     const char *id = instance_id(in);
     struct state_resource *se = state_find(b->st, in->address);
-    const struct provider_result *lr = live_of(b, id);
+    /* A renamed resource (its ARM id changed) is compared, and replaced, as
+     * the resource the state recorded, under the id recorded there. */
+    bool renamed = se && id && strcasecmp(se->arm_id, id) != 0;
+    const struct provider_result *lr = live_of(b, renamed ? se->arm_id : id);
+    const struct provider_result *lr_new = renamed ? live_of(b, id) : NULL;
     json_t *live = NULL, *recorded = NULL, *state_attrs = NULL, *attrs = NULL, *value = NULL;
     struct schema_diff_entry d[PLAN_MAX_DIFFS];
     size_t nd = 0;
@@ -411,6 +415,16 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     if (live == NULL && !b->o->refresh && se)
         live = json_incref(recorded); /* -refresh=false: trust the state */
 
+    if (renamed && lr_new && lr_new->rc == 0) {
+        struct diag *dg = error_at_instance(
+            b, in, "name", "%s is renamed to an id that already exists in Azure: %s", in->address,
+            id);
+        if (dg)
+            diag_set_hint(dg, "pick another name, or remove the other resource first");
+        goto out;
+    }
+    if (renamed)
+        it->c.prior_arm_id = strdup(se->arm_id);
     if (se == NULL && live != NULL) {
         struct diag *dg = error_at_instance(
             b, in, NULL, "%s already exists in Azure but not in the state", in->address);
@@ -432,7 +446,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         goto out;
     }
     it->c.before = collapse_refs(live);
-    if (se && id && strcasecmp(se->arm_id, id) != 0) {
+    if (renamed) {
         it->c.action = PLAN_REPLACE;
         it->c.reason = strdup("replace_because_id_changed");
         it->c.reason_detail = strdup("name");
@@ -656,6 +670,7 @@ static void change_release(struct plan_change *c)
     free(c->address);
     free(c->kind);
     free(c->arm_id);
+    free(c->prior_arm_id);
     free(c->arm_type);
     free(c->api_version);
     free(c->reason);

@@ -39,6 +39,7 @@ struct plan_change {
     char *address;
     char *kind;
     char *arm_id;
+    char *prior_arm_id; /* replace of a renamed resource: the id being deleted (else NULL) */
     char *arm_type;
     char *api_version;
     enum plan_action action;

@@ -156,6 +156,8 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         json_object_set_new(o, "type", json_string(c->kind));
         json_object_set_new(o, "arm_id", c->arm_id ? json_string(c->arm_id) : json_null());
         json_object_set_new(o, "arm_type", json_string(c->arm_type ? c->arm_type : ""));
+        if (c->prior_arm_id)
+            json_object_set_new(o, "prior_arm_id", json_string(c->prior_arm_id));
         json_object_set_new(o, "api_version",
                             c->api_version ? json_string(c->api_version) : json_null());
         json_object_set_new(o, "step", json_integer(c->step));
@@ -274,6 +276,7 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
         }
         x->arm_id = take_str(c, "arm_id");
         x->arm_type = take_str(c, "arm_type");
+        x->prior_arm_id = take_str(c, "prior_arm_id");
         x->api_version = take_str(c, "api_version");
         x->action = action_from(json_object_get(ch, "actions"));
         x->create_before_destroy = json_is_true(json_object_get(c, "create_before_destroy"));

@@ -166,4 +166,22 @@ grep -q 'recovered 1 in-flight operation from an interrupted apply' k2.out || fa
 grep -q 'create workspace.prod: ' k2.out || fail "the recovered operation is not named"
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > k3.out 2>&1
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > k4.out 2>&1
-echo "e2e_plan_apply: 10 passed, 0 failed"
+echo "11. renaming a resource replaces it: the old one is deleted, with and without create_before_destroy"
+comp=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml-prod/providers/Microsoft.Insights/components
+status() { curl -s -o /dev/null -w '%{http_code}' "$url$comp/$1?api-version=2020-02-02"; }
+sed -i 's/"appi-ml-prod"/"appi-ml-prod2"/' main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rn1.out 2>&1
+grep -q -- '-/+ app_insights "ml"' rn1.out || fail "a rename is not a replacement"
+grep -q 'id = ".*/appi-ml-prod" -> ".*/appi-ml-prod2" # forces replacement' rn1.out || fail "the ids are not shown"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > rn2.out 2>&1
+[ "$(status appi-ml-prod)" = 404 ] || fail "the old resource was left behind"
+[ "$(status appi-ml-prod2)" = 200 ] || fail "the new resource was not created"
+sed -i 's/"appi-ml-prod2"/"appi-ml-prod3"\n  lifecycle {\n    create_before_destroy = true\n  }/' main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rn3.out 2>&1
+grep -q -- '+/- app_insights "ml"' rn3.out || fail "create_before_destroy is not shown"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > rn4.out 2>&1
+[ "$(status appi-ml-prod2)" = 404 ] || fail "create_before_destroy left the old resource behind"
+[ "$(status appi-ml-prod3)" = 200 ] || fail "create_before_destroy did not create the new one"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rn5.out 2>&1
+"$AMLSEC" state list | grep -q 'previous' && fail "a '(previous)' entry was left in the state"
+echo "e2e_plan_apply: 11 passed, 0 failed"
