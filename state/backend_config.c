@@ -1,6 +1,5 @@
 #include "state/backend_config.h"
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,17 +39,7 @@ static const struct state_setting {
     {"require_encryption", true, NULL, offsetof(struct backend_config, require_encryption)},
 };
 
-static const char *const setting_names[] = {"backend",
-                                            "path",
-                                            "storage_account_name",
-                                            "container_name",
-                                            "blob_name",
-                                            "endpoint",
-                                            "use_azuread_auth",
-                                            "key_file",
-                                            "fallback_key_file",
-                                            "require_encryption",
-                                            NULL};
+#define NSETTINGS (sizeof(state_settings) / sizeof(state_settings[0]))
 
 /* Secrets never live in the configuration: each names where it comes from. */
 static const struct {
@@ -78,19 +67,8 @@ const struct ast_block *backend_config_block(const struct config *conf)
     return settings ? ast_body_block(&settings->body, "state") : NULL;
 }
 
-static struct diag *setting_error(struct diag_list *diags, const struct src_loc *loc,
-                                  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static struct diag *setting_error(struct diag_list *diags, const struct src_loc *loc,
-                                  const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return diag_add(diags, DIAG_ERROR, loc, SETTING_CODE, "%s", msg);
-}
+/* An error about the state block (diag_add checks the format). */
+#define setting_error(diags, loc, ...) diag_add(diags, DIAG_ERROR, loc, SETTING_CODE, __VA_ARGS__)
 
 /* Reports a = value that is not an acceptable literal; stores it otherwise. */
 static bool take_value(struct backend_config *cfg, const struct state_setting *s,
@@ -126,7 +104,7 @@ static bool take_value(struct backend_config *cfg, const struct state_setting *s
 
 static const struct state_setting *find_setting(const char *name)
 {
-    for (size_t i = 0; i < sizeof(state_settings) / sizeof(state_settings[0]); i++)
+    for (size_t i = 0; i < NSETTINGS; i++)
         if (strcmp(state_settings[i].name, name) == 0)
             return &state_settings[i];
     return NULL;
@@ -152,8 +130,12 @@ static void unknown_setting(const struct ast_attr *a, struct diag_list *diags)
     if (strcmp(a->name, "key") == 0) {
         diag_set_hint(d, "the blob's name is blob_name (azurerm's backend calls it key); an "
                          "encryption key comes from AMLSEC_STATE_KEY or key_file");
-    } else if ((near = suggest_nearest(a->name, setting_names, 0)) != NULL) {
-        diag_set_hint(d, "did you mean '%s'?", near);
+    } else {
+        const char *names[NSETTINGS];
+        for (size_t i = 0; i < NSETTINGS; i++)
+            names[i] = state_settings[i].name;
+        if ((near = suggest_nearest(a->name, names, NSETTINGS)) != NULL)
+            diag_set_hint(d, "did you mean '%s'?", near);
     }
 }
 
