@@ -169,6 +169,17 @@ expect_exit 0 "$AMLSEC" apply -cloud "$cloud" -auto-approve -no-color > apply.ou
 [ "$(az_code "$storage_token" GET tfstate/entra.amlsec.state)" = 200 ] || fail "no state blob"
 expect_exit 0 "$AMLSEC" plan -cloud "$cloud" -detailed-exitcode -no-color > plan.out 2>&1
 grep -q 'No changes.' plan.out || fail "second plan is not empty"
+# the lease (15 s here) is renewed every 5 s by its thread, with tokens from the storage sign-in,
+# while the main thread waits on a slow ARM; no token reaches the debug log
+curl -sf -X PUT -H 'Content-Type: application/json' -d '{"latencyMs": 6000}' \
+  "$cloud/_armlocal/settings" > /dev/null || fail "slowing armlocal down"
+expect_exit 0 env AMLSEC_LOG=debug AMLSEC_STATE_LEASE_SECONDS=15 \
+  "$AMLSEC" plan -cloud "$cloud" -detailed-exitcode -no-color > renew.out 2>&1
+curl -sf -X PUT -H 'Content-Type: application/json' -d '{"latencyMs": 0}' \
+  "$cloud/_armlocal/settings" > /dev/null || fail "speeding armlocal up"
+grep -q "lease on 'https://127.0.0.1:$port/devstoreaccount1/tfstate/entra.amlsec.state' renewed" \
+  renew.out || fail "the lease was not renewed with an Entra token"
+! grep -q 'eyJ' renew.out || fail "a token reached the log"
 # the state commands sign in to the cloud ARM_ENVIRONMENT names
 [ "$(ARM_ENVIRONMENT=$cloud "$AMLSEC" state list)" = resource_group.ml ] \
   || fail "state list with Entra ID"
