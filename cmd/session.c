@@ -331,10 +331,14 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
     int existed;
 
     memset(s, 0, sizeof(*s));
-    if (o->need_cloud && open_cloud(s, o, cfg) != EXIT_OK)
+    /* what was opened before a failure here is closed here: callers only
+     * close a session whose state opened (sc_open) */
+    if ((o->need_cloud && open_cloud(s, o, cfg) != EXIT_OK) ||
+        state_cli_open(&s->sc, o->state_path, session_cloud_name(o->cloud, cfg), cfg, 0) !=
+            EXIT_OK) {
+        session_close(s);
         return EXIT_FAIL;
-    if (state_cli_open(&s->sc, o->state_path, session_cloud_name(o->cloud, cfg), cfg, 0) != EXIT_OK)
-        return EXIT_FAIL;
+    }
     s->sc_open = true;
     if (o->lock) {
         if (state_backend_lock(s->sc.be, o->operation, o->lock_timeout_ms, NULL, &err) < 0) {
