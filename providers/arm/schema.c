@@ -12,6 +12,7 @@
 
 #include "parser/value.h"
 #include "util/buf.h"
+#include "util/error.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -53,21 +54,67 @@ static const struct schema_attr *block_attr(const struct schema_block *b, const 
     return NULL;
 }
 
-const struct schema_attr *schema_attr_find(const struct schema_kind *k, const char *path)
+/* The attribute at a dotted DSL path; *in gets the block holding it and
+ * *flags the flags of every attribute on the way (both may be NULL). */
+static const struct schema_attr *attr_walk(const struct schema_kind *k, const char *path,
+                                           const struct schema_block **in, unsigned *flags)
 {
     const struct schema_block *b = &k->body;
     const struct schema_attr *a = NULL;
     const char *p = path;
+    unsigned f = 0;
     while (b) {
         const char *dot = strchr(p, '.');
         size_t len = dot ? (size_t)(dot - p) : strlen(p);
         a = block_attr(b, p, len);
-        if (a == NULL || dot == NULL)
+        if (a)
+            f |= a->flags;
+        if (a == NULL || dot == NULL) {
+            if (in)
+                *in = b;
+            if (flags)
+                *flags = f;
             return a;
+        }
         b = a->block;
         p = dot + 1;
     }
     return NULL;
+}
+
+const struct schema_attr *schema_attr_find(const struct schema_kind *k, const char *path)
+{
+    return attr_walk(k, path, NULL, NULL);
+}
+
+int schema_arm_path(char *out, size_t size, const struct schema_kind *k, const char *path)
+{
+    const struct schema_block *b = NULL;
+    const struct schema_attr *a = attr_walk(k, path, &b, NULL);
+    int n;
+    if (a == NULL || a->type == ST_BLOCK || a->map.path == NULL)
+        return AMLSEC_ENOTFOUND;
+    n = b->base[0] ? snprintf(out, size, "%s.%s", b->base, a->map.path)
+                   : snprintf(out, size, "%s", a->map.path);
+    return n < 0 || (size_t)n >= size ? AMLSEC_ENOTFOUND : 0;
+}
+
+unsigned schema_data_plane_parts(const struct schema_kind *k, const char *path)
+{
+    unsigned flags = 0;
+    if (attr_walk(k, path, NULL, &flags) == NULL)
+        return 0;
+    if (flags & SF_DP_NEW_VERSION)
+        return PROVIDER_DP_NEW_VERSION;
+    if (flags & SF_DP_POLICY)
+        return PROVIDER_DP_POLICY;
+    return PROVIDER_DP_ATTRIBUTES;
+}
+
+bool schema_is_key_version(const struct schema_kind *k, const char *path)
+{
+    const struct schema_attr *a = attr_walk(k, path, NULL, NULL);
+    return a && a->norm == SN_KEY_URI && a->type != ST_BLOCK && !(a->flags & SF_CREATE_ONLY);
 }
 
 /* ---- JSON paths ------------------------------------------------------- */
