@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "providers/provider.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/banned.h"
@@ -98,8 +97,8 @@ int keyvault_url_trusted(const struct arm_cloud *cloud, const char *url)
     size_t hlen, slen;
     if (n == 0 || strchr(url, '@') != NULL)
         return 0;
-    /* a local cloud (or Azure Stack) serving the data plane on its own host */
-    if (rn && n == rn && strncasecmp(url, cloud->resource_manager, n) == 0)
+    /* a custom cloud (local, Azure Stack) serving the data plane on its own host */
+    if (cloud->owned && rn && n == rn && strncasecmp(url, cloud->resource_manager, n) == 0)
         return 1;
     if (strncasecmp(url, "https://", 8) != 0 || suffix == NULL || suffix[0] == '\0')
         return 0;

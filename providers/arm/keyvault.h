@@ -11,14 +11,15 @@
  *   attributes       PATCH {keyUriWithVersion}     attributes, key_ops, tags
  *
  * The vault's token only goes to a Key Vault host of the cloud
- * (*.vault.azure.net for the public cloud) or, for a local or custom
- * cloud that serves the data plane itself, to the resource manager's host. */
+ * (*.vault.azure.net for the public cloud) or, for a custom cloud that
+ * serves the data plane itself (local), to the resource manager's host. */
 #ifndef AMLSEC_PROVIDERS_ARM_KEYVAULT_H
 #define AMLSEC_PROVIDERS_ARM_KEYVAULT_H
 
 #include <jansson.h>
 
 #include "providers/arm/arm_client.h"
+#include "providers/provider.h"
 
 #define KEYVAULT_API_VERSION "7.6"
 
@@ -43,8 +44,8 @@ int keyvault_key_update(struct arm_client *c, const char *key_id, const char *ap
 json_t *keyvault_policy_from_arm(const json_t *arm_policy);
 
 /* Whether the data plane at url may receive the cloud's Key Vault token:
- * https on a host under the cloud's Key Vault suffix, or on the resource
- * manager's own origin (a local cloud serving the data plane). */
+ * https on a host under the cloud's Key Vault suffix, or, for a custom
+ * cloud (local, Azure Stack), the resource manager's own origin. */
 int keyvault_url_trusted(const struct arm_cloud *cloud, const char *url);
 
 #endif
