@@ -691,8 +691,8 @@ static void deletes_without_verb(struct builder *b)
         } else {
             struct diag *d = diag_add(b->diags, DIAG_ERROR, NULL, "plan",
                                       "%s cannot be deleted on its own: ARM has no delete for %s "
-                                      "(only the Key Vault data plane has, which amlsec does not "
-                                      "call yet)",
+                                      "(only the Key Vault data plane has, and amlsec does not "
+                                      "delete keys)",
                                       it->c.address, k->arm.type);
             if (d)
                 diag_set_hint(d, "delete its vault too, or stop managing it: amlsec state rm '%s'",
