@@ -239,4 +239,31 @@ expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > pol2.out 2
   '[a["trigger"].get("timeBeforeExpiry") for a in d["lifetimeActions"] if a["action"]["type"] == "Rotate"][0]')" = P45D ] \
   || fail "the data plane does not hold the new policy"
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > pol3.out 2>&1
-echo "e2e_plan_apply: 13 passed, 0 failed"
+echo "14. kill -9 while the new key version is being made: the journal recovers the key's step, a re-run only PATCHes the workspace"
+curl -sf -X POST -H 'Content-Type: application/json' \
+  -d '{"kind":"slow","ms":3000,"method":"POST","path":"*/keys/workspace/create","times":1}' \
+  "$url/_armlocal/faults" > /dev/null || fail "fault"
+curl -sf -X DELETE "$url/_armlocal/requests" > /dev/null || fail "request log reset"
+"$AMLSEC" apply -cloud "$url" -auto-approve -no-color -replace key.workspace > half1.out 2>&1 &
+apid=$!
+for _ in $(seq 100); do grep -q 'key.workspace: Modifying' half1.out && break; sleep 0.1; done
+grep -q 'key.workspace: Modifying' half1.out || fail "the key update never started"
+sleep 0.5
+kill -9 "$apid"; wait "$apid" 2>/dev/null
+grep -q 'workspace.prod: Modifying' half1.out && fail "the apply reached the workspace before it was killed"
+sleep 3 # let the local cloud finish the request the dead client sent
+rotated=$(key_version)
+[ "$rotated" != "$new_version" ] || fail "the dead client's new version did not land"
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > half2.out 2>&1
+grep -q 'recovered 1 in-flight operation from an interrupted apply' half2.out || fail "no recovery report"
+grep -q 'update key.workspace: ' half2.out || fail "the recovered key step is not named"
+"$AMLSEC" state show key.workspace | grep -q "${rotated##*/}" || fail "the recovered key version is not in the state"
+grep -q 'Plan: 0 to add, 1 to change, 0 to destroy.' half2.out || fail "the re-run plans more than the workspace"
+grep -q "encryption.key = \".*/${new_version##*/}\" -> \".*/${rotated##*/}\"" half2.out \
+  || fail "the re-run does not move the workspace to the recovered version"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > half3.out 2>&1
+[ "$(ws_key)" = "$rotated" ] || fail "the workspace did not converge to the new version"
+[ "$(key_version)" = "$rotated" ] || fail "the re-run made another key version"
+[ "$(requests 'POST /_vault/kv-ml-prod-cmk/keys/workspace/create')" = 1 ] || fail "more than one new version was requested"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > half4.out 2>&1
+echo "e2e_plan_apply: 14 passed, 0 failed"
