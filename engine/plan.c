@@ -421,9 +421,11 @@ static int choose_update_via(struct builder *b, struct pending *it, const struct
         for (size_t i = 0; i < nd; i++)
             it->c.data_plane |= schema_data_plane_parts(k, d[i].path);
         if (it->c.data_plane & PROVIDER_DP_NEW_VERSION) {
+            json_t *was;
             if (strmap_put(&b->new_versions, it->c.address, 0) < 0)
                 return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
-            json_t *was = known_decode_attr(it->c.kind, live_body, "versioned_uri");
+            /* shown as "old version -> (known after apply)" */
+            was = known_decode_attr(it->c.kind, live_body, "versioned_uri");
             if (was && json_is_object(it->c.before))
                 json_object_set_new(it->c.before, "versioned_uri", was);
             else

@@ -47,7 +47,6 @@ static enum plan_action action_from(const json_t *actions)
     return PLAN_NOOP;
 }
 
-/* Replaces the value at a dotted attribute path with "(sensitive)". */
 /* In bit order of enum provider_data_plane_part. */
 static const char *const dp_names[] = {"new_version", "rotation_policy", "attributes"};
 _Static_assert(PROVIDER_DP_NEW_VERSION == 1u << 0 && PROVIDER_DP_POLICY == 1u << 1 &&
@@ -95,6 +94,7 @@ static int via_from(enum plan_update_via *out, const json_t *v)
     return AMLSEC_EPARSE;
 }
 
+/* Replaces the value at a dotted attribute path with "(sensitive)". */
 static void redact_path(json_t *obj, const char *path)
 {
     char seg[256];
