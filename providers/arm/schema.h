@@ -83,6 +83,7 @@ enum schema_conv {
     SC_ID_SEGMENT,    /* id string -> the name after segment `field` ("virtualNetworks") */
     SC_LIFETIME,      /* rotation policy: field "rotate:timeBeforeExpiry" -> lifetimeActions[] */
     SC_DEDICATED,     /* bool -> "Dedicated" or omitted */
+    SC_UNIX_TIME,     /* RFC 3339 UTC "2027-06-30T00:00:00Z" -> seconds since 1970 (key expiry) */
 };
 
 struct schema_block;
@@ -249,6 +250,10 @@ json_t *schema_from_arm(const struct schema_attr *a, const struct schema_map *m,
 const json_t *schema_ref_id(const json_t *v);
 /* The value an attribute takes: v, else its default (new reference or NULL). */
 json_t *schema_effective(const struct schema_attr *a, const json_t *v);
+
+/* "YYYY-MM-DDTHH:MM:SSZ" -> seconds since 1970-01-01 (SC_UNIX_TIME). Returns
+ * false for anything else, out-of-range fields included. */
+bool schema_time_parse(const char *s, long long *out);
 
 /* Enum matching: the allowed spelling matching s ignoring case, '_' and '-'. */
 const char *schema_enum_match(const char *const *allowed, const char *s);

@@ -484,6 +484,11 @@ static const struct schema_attr key_attrs[] = {
      .map = M("properties.attributes.enabled", SC_NONE),
      .def = "true",
      .doc = "whether the key can be used"},
+    {.name = "expires",
+     .type = ST_STRING,
+     .map = M("properties.attributes.exp", SC_UNIX_TIME),
+     .doc = "expiry of the current version, an RFC 3339 UTC time (\"2027-06-30T00:00:00Z\"); "
+            "sent as Unix seconds"},
     {.name = "rotation",
      .type = ST_BLOCK,
      .flags = SF_DP_POLICY,

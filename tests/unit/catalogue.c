@@ -238,6 +238,36 @@ static void test_catalogue__conversions(void **state)
     json_decref(x);
     json_decref(v);
 
+    {
+        /* key expiry: RFC 3339 UTC in the language, Unix seconds in ARM */
+        const struct schema_attr *exp = schema_attr_find(schema_find("key"), "expires");
+        static const struct {
+            const char *text;
+            long long t;
+        } times[] = {
+            {"1970-01-01T00:00:00Z", 0},           {"2000-02-29T12:34:56Z", 951827696},
+            {"2027-06-30T00:00:00Z", 1814313600}, {"2100-03-01T23:59:59Z", 4107628799},
+        };
+        static const char *const bad[] = {"2027-02-29T00:00:00Z", "2027-13-01T00:00:00Z",
+                                          "2027-06-30 00:00:00Z", "2027-06-30T00:00:00",
+                                          "2027-06-30T24:00:00Z", "1969-12-31T23:59:59Z",
+                                          "2027-06-30T00:00:00Z ", "tomorrow"};
+        long long t;
+        for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+            v = json_string(times[i].text);
+            x = schema_to_arm(exp, &exp->map, v, NULL);
+            assert_int_equal(json_integer_value(x), times[i].t);
+            json_decref(v);
+            v = schema_from_arm(exp, &exp->map, x);
+            assert_string_equal(json_string_value(v), times[i].text);
+            json_decref(x);
+            json_decref(v);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            if (schema_time_parse(bad[i], &t))
+                fail_msg("'%s' parsed as a time", bad[i]);
+    }
+
     v = json_string("Reader");
     x = schema_to_arm(role, &role->map, v, SUB);
     assert_string_equal(json_string_value(x), "/subscriptions/" SUB "/providers/Microsoft."
@@ -982,6 +1012,7 @@ static void test_catalogue__plan_key_updates(void **state)
     /* a rotation policy and an attribute: no new version, the workspace stays */
     text = replaced(cfg, "  vault = key_vault.kv\n",
                     "  vault = key_vault.kv\n  enabled = false\n"
+                    "  expires = \"2027-06-30T00:00:00Z\"\n"
                     "  rotation {\n    expire_after = \"P90D\"\n  }\n");
     plan = plan_text(text, &st, NULL);
     free(text);
@@ -989,6 +1020,9 @@ static void test_catalogue__plan_key_updates(void **state)
     k = change_of(plan, "key.k");
     assert_int_equal(k->via, PLAN_VIA_DATA_PLANE);
     assert_int_equal(k->data_plane, PROVIDER_DP_POLICY | PROVIDER_DP_ATTRIBUTES);
+    assert_string_equal(k->reason_detail, "enabled, expires, rotation");
+    assert_int_equal(json_integer_value(schema_json_get(k->body, "properties.attributes.exp")),
+                     1814313600);
     assert_null(json_object_get(k->after, "versioned_uri"));
     plan_free(plan);
 
