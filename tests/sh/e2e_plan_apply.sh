@@ -35,11 +35,17 @@ start_cloud() { # extra armlocal flags
 stop_cloud() { kill "$pid"; wait "$pid" 2>/dev/null; pid=""; }
 ws=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml-prod/providers/Microsoft.MachineLearningServices/workspaces/mlw-prod
 
-echo "1. apply the bundled example against the embedded local cloud; plan again: no changes"
+echo "1. apply the bundled example against the embedded local cloud; plan again: no changes; rotate its key"
 expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > apply1.out 2>&1
 grep -q 'Apply complete! Resources: 18 added, 0 changed, 0 destroyed.' apply1.out || fail "apply summary"
 expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > plan1.out 2>&1
 grep -q 'No changes.' plan1.out || fail "second plan is not empty"
+# the embedded cloud listens where it did before: the vault URI it stored still reaches its data plane
+port=$(cat .amlsec/local/port)
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color -replace key.workspace > rot-local.out 2>&1
+grep -q 'Apply complete! Resources: 0 added, 2 changed, 0 destroyed.' rot-local.out || fail "rotation in the embedded cloud"
+[ "$(cat .amlsec/local/port)" = "$port" ] || fail "the embedded cloud moved to another port"
+expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > plan1b.out 2>&1
 
 echo "2. drift made through armlocal's control API shows up and apply corrects it"
 start_cloud
