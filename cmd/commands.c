@@ -8,7 +8,8 @@
     "  -var NAME=VALUE      set a variable (repeatable)\n"                                         \
     "  -var-file FILE       read variables from FILE (repeatable)\n"                               \
     "  -target ADDR         only ADDR and what it depends on (repeatable)\n"                       \
-    "  -replace ADDR        replace ADDR even if nothing forces it (repeatable)\n"                 \
+    "  -replace ADDR        replace ADDR even if nothing forces it (repeatable); for a\n"          \
+    "                       key: a new key version (rotation), never a replacement\n"              \
     "  -refresh=false       trust the state; do not read live resources\n"                         \
     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"          \
     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"         \

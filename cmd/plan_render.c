@@ -123,6 +123,38 @@ static void split_address(const char *address, char *kind, size_t ksz, char *nam
     snprintf(name, nsz, "%s", dot ? dot + 1 : "");
 }
 
+static bool new_version(const struct plan_change *c)
+{
+    return c->via == PLAN_VIA_DATA_PLANE && (c->data_plane & PROVIDER_DP_NEW_VERSION);
+}
+
+/* How an update is sent, when it is not a PUT of the whole resource. */
+static void print_via(const struct out *o, const struct plan_change *c)
+{
+    static const struct {
+        unsigned bit;
+        const char *what;
+    } parts[] = {
+        {PROVIDER_DP_NEW_VERSION, "a new key version"},
+        {PROVIDER_DP_POLICY, "the rotation policy"},
+        {PROVIDER_DP_ATTRIBUTES, "the current version's attributes"},
+    };
+    const char *sep = "";
+    if (c->via == PLAN_VIA_PATCH) {
+        fprintf(o->f, "  # (sent as a PATCH of the changed fields only)\n");
+        return;
+    }
+    if (c->via != PLAN_VIA_DATA_PLANE)
+        return;
+    fprintf(o->f, "  # (through the Key Vault data plane: ");
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        if (c->data_plane & parts[i].bit) {
+            fprintf(o->f, "%s%s", sep, parts[i].what);
+            sep = ", ";
+        }
+    fprintf(o->f, ")\n");
+}
+
 static void print_change(const struct out *o, const struct plan_change *c)
 {
     char kind[128], name[256];
@@ -134,8 +166,9 @@ static void print_change(const struct out *o, const struct plan_change *c)
         print_attrs(o, c->after, c->sensitive, "+", C_GREEN, 6, "");
         break;
     case PLAN_UPDATE:
-        fprintf(o->f, "  %s# %s will be updated in-place%s\n", col(o, C_BOLD), c->address,
-                col(o, C_RESET));
+        fprintf(o->f, "  %s# %s will be updated in-place%s%s\n", col(o, C_BOLD), c->address,
+                new_version(c) ? " (new version)" : "", col(o, C_RESET));
+        print_via(o, c);
         fprintf(o->f, "  %s~%s %s \"%s\" {\n", col(o, C_YELLOW), col(o, C_RESET), kind, name);
         print_changed(o, c, c->reason_detail, false);
         break;
@@ -208,8 +241,8 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
     fprintf(f, "Execution order (steps in the same group run together):\n");
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_change *c = &plan->changes[i];
-        fprintf(f, "  %3d. [group %d] %-7s %s\n", c->step, c->group, plan_action_name(c->action),
-                c->address);
+        fprintf(f, "  %3d. [group %d] %-7s %s%s\n", c->step, c->group, plan_action_name(c->action),
+                c->address, new_version(c) ? " (new version)" : "");
     }
     fprintf(f, "\n%sPlan:%s %zu to add, %zu to change, %zu to destroy.\n", col(&o, C_BOLD),
             col(&o, C_RESET), plan->nadd, plan->nchange, plan->ndestroy);

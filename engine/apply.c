@@ -58,6 +58,20 @@ static const char *verb_of(enum journal_op op, enum plan_action a)
     return a == PLAN_UPDATE ? "Modifying" : "Creating";
 }
 
+/* The request an operation sends: creates are PUTs of the whole body;
+ * updates go as the plan chose (a PUT, a PATCH of what changes, or the
+ * service's data plane). */
+static enum provider_verb provider_verb_of(enum journal_op op, const struct plan_change *c)
+{
+    if (op == JOURNAL_DELETE)
+        return PROVIDER_DELETE;
+    if (op == JOURNAL_UPDATE && c->via == PLAN_VIA_PATCH)
+        return PROVIDER_UPDATE;
+    if (op == JOURNAL_UPDATE && c->via == PLAN_VIA_DATA_PLANE)
+        return PROVIDER_DATA_PLANE;
+    return PROVIDER_CREATE;
+}
+
 /* The id an operation acts on: a replacement of a renamed resource
  * deletes the id the state recorded, not the new one. */
 static const char *target_id(const struct plan_change *c, enum journal_op op)
@@ -151,7 +165,8 @@ static int run_batch(struct run *r, struct op *ops, size_t n)
         if ((rc = journal_begin(r->j, &in, ops[k].journal_id, r->err)) < 0)
             goto out; /* nothing of this batch was sent */
         ops[k].begun = true;
-        w[k].verb = ops[k].jop == JOURNAL_DELETE ? PROVIDER_DELETE : PROVIDER_CREATE;
+        w[k].verb = provider_verb_of(ops[k].jop, c);
+        w[k].parts = c->data_plane;
         w[k].ref.id = arm_id;
         w[k].ref.type = c->arm_type && c->arm_type[0] ? c->arm_type : NULL;
         w[k].body = filled[k];

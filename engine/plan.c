@@ -41,12 +41,19 @@ struct builder {
     size_t nrefs;
     struct strmap ref_index;     /* lowercased ARM id -> position in refs */
     struct strmap pending_index; /* address -> position in items */
+    struct strmap new_versions;  /* addresses of keys this plan gives a new version */
 };
 
 const char *plan_action_name(enum plan_action a)
 {
     static const char *const names[] = {"no-op", "create", "update", "replace", "delete"};
     return names[a];
+}
+
+const char *plan_via_name(enum plan_update_via v)
+{
+    static const char *const names[] = {"put", "patch", "data_plane"};
+    return names[v];
 }
 
 bool plan_has_changes(const struct plan *plan)
@@ -257,22 +264,20 @@ static void impact_notes(struct pending *it, const struct schema_diff_entry *d, 
 /* A copy of v with every resource reference (an object carrying "id" and
  * "resource_type", as the resolver builds them) replaced by its id: what
  * the plan shows and what the catalogue compares references by. */
+static json_t *collapse_attrs(const json_t *attrs);
+
 static json_t *collapse_refs(const json_t *v)
 {
     if (json_is_object(v) && !value_is_unknown(v)) {
         const json_t *id = json_object_get(v, "id");
         const json_t *ver = json_object_get(v, "versioned_uri");
-        json_t *copy;
-        const char *k;
-        json_t *x;
-        /* a CMK reference is shown by the key version it pins */
-        if (json_is_string(ver))
+        /* a CMK reference is shown by the key version it pins (or "known
+         * after apply" when this plan makes a new one) */
+        if (json_is_string(ver) || value_is_unknown(ver))
             return json_deep_copy(ver);
         if (id && json_object_get(v, "resource_type"))
             return json_deep_copy(id);
-        copy = json_object();
-        json_object_foreach((json_t *)v, k, x) json_object_set_new(copy, k, collapse_refs(x));
-        return copy;
+        return collapse_attrs(v);
     }
     if (json_is_array(v)) {
         json_t *copy = json_array();
@@ -282,6 +287,20 @@ static json_t *collapse_refs(const json_t *v)
         return copy;
     }
     return json_deep_copy(v);
+}
+
+/* An instance's attributes with the references inside collapsed: the
+ * instance itself is no reference, even a key with its own versioned_uri. */
+static json_t *collapse_attrs(const json_t *attrs)
+{
+    json_t *copy;
+    const char *k;
+    json_t *x;
+    if (!json_is_object(attrs) || value_is_unknown(attrs))
+        return collapse_refs(attrs);
+    copy = json_object();
+    json_object_foreach((json_t *)attrs, k, x) json_object_set_new(copy, k, collapse_refs(x));
+    return copy;
 }
 
 static json_t *dependencies_of(const struct builder *b, long node)
@@ -339,11 +358,95 @@ static void add_drift(struct builder *b, const char *address, const char *kind, 
 static json_t *known_now(void *payload, const char *address, const char *attr)
 {
     struct builder *b = payload;
-    const struct cfg_instance *in = config_find_instance(b->cfg, address);
-    const struct provider_result *lr = in ? live_of(b, instance_id(in)) : NULL;
+    const struct cfg_instance *in;
+    const struct provider_result *lr;
+    size_t at;
+    /* a key getting a new version: its versioned URI is known after apply */
+    if (strcmp(attr, "versioned_uri") == 0 && strmap_get(&b->new_versions, address, &at))
+        return NULL;
+    in = config_find_instance(b->cfg, address);
+    lr = in ? live_of(b, instance_id(in)) : NULL;
     if (lr && lr->rc == 0 && lr->body)
         return known_decode_attr(in->resource->kind, lr->body, attr);
     return known_from_state(b->st, address, attr);
+}
+
+/* Appends ", path" (or "path") to *detail. */
+static void add_detail(char **detail, const char *path)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    if (*detail)
+        buf_addf(&b, "%s, ", *detail);
+    buf_adds(&b, path);
+    free(*detail);
+    *detail = buf_detach(&b, NULL);
+    buf_release(&b);
+}
+
+/* A PATCH body holding only the ARM fields of the changed attributes, or
+ * NULL when one of them has no single ARM field in body. */
+static json_t *patch_of(const struct schema_kind *k, const json_t *body,
+                        const struct schema_diff_entry *d, size_t nd)
+{
+    json_t *patch = json_object();
+    for (size_t i = 0; i < nd; i++) {
+        char path[256];
+        const json_t *v;
+        if (schema_arm_path(path, sizeof(path), k, d[i].path) < 0 ||
+            (v = schema_json_get(body, path)) == NULL ||
+            schema_json_set(patch, path, json_deep_copy(v)) < 0) {
+            json_decref(patch);
+            return NULL;
+        }
+    }
+    return patch;
+}
+
+/* How an update is sent. Kinds updated through a data plane (Key Vault
+ * keys) get the requests their changes need: a new key version for the
+ * key type, size or curve (or -replace), a PUT of the rotation policy, a
+ * PATCH of the current version for the rest; a new version makes the
+ * key's versioned URI "known after apply" for whatever references it. A
+ * change of nothing but a CMK's key version (a rotation) is a PATCH of the
+ * key identifier alone; anything else is a PUT of the whole body. */
+static int choose_update_via(struct builder *b, struct pending *it, const struct schema_kind *k,
+                             const struct schema_diff_entry *d, size_t nd, bool new_version,
+                             const json_t *live_body)
+{
+    json_t *patch;
+    if (k->update_via) {
+        it->c.via = PLAN_VIA_DATA_PLANE;
+        it->c.data_plane = new_version ? PROVIDER_DP_NEW_VERSION : 0;
+        for (size_t i = 0; i < nd; i++)
+            it->c.data_plane |= schema_data_plane_parts(k, d[i].path);
+        if (it->c.data_plane & PROVIDER_DP_NEW_VERSION) {
+            json_t *was;
+            if (strmap_put(&b->new_versions, it->c.address, 0) < 0)
+                return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+            /* shown as "old version -> (known after apply)" */
+            was = known_decode_attr(it->c.kind, live_body, "versioned_uri");
+            if (was && json_is_object(it->c.before))
+                json_object_set_new(it->c.before, "versioned_uri", was);
+            else
+                json_decref(was);
+            json_object_set_new(it->c.after, "versioned_uri",
+                                value_unknown_of(it->c.address, "versioned_uri"));
+            add_detail(&it->c.reason_detail, "versioned_uri");
+        }
+        return 0;
+    }
+    if (nd == 0 || (k->no_verbs & SCHEMA_NO_PATCH))
+        return 0;
+    for (size_t i = 0; i < nd; i++)
+        if (!schema_is_key_version(k, d[i].path))
+            return 0;
+    if ((patch = patch_of(k, it->c.body, d, nd)) == NULL)
+        return 0;
+    json_decref(it->c.body);
+    it->c.body = patch;
+    it->c.via = PLAN_VIA_PATCH;
+    return 0;
 }
 
 static int plan_instance(struct builder *b, const struct cfg_instance *in, long node)
@@ -362,6 +465,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     size_t nd = 0;
     enum schema_change ch;
     struct pending *it;
+    int rc = 0;
 
     if (k == NULL || b->o->destroy)
         return 0;
@@ -390,7 +494,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     it->c.api_version = strdup(k->arm.api_version);
     attrs = known_fill(json_deep_copy(in->attrs), known_now, b, NULL);
     value = known_fill(json_deep_copy(in->value), known_now, b, NULL);
-    it->c.after = collapse_refs(attrs);
+    it->c.after = collapse_attrs(attrs);
     it->c.sensitive = json_incref(in->sensitive);
     it->c.dependencies = dependencies_of(b, node);
     it->c.body = render_body(k, attrs, value, b->cfg->settings, in->sensitive, false);
@@ -445,12 +549,12 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         note(it, "%s is tainted: its creation failed in an earlier apply", in->address);
         goto out;
     }
-    it->c.before = collapse_refs(live);
+    it->c.before = collapse_attrs(live);
     if (renamed) {
         it->c.action = PLAN_REPLACE;
         it->c.reason = strdup("replace_because_id_changed");
         it->c.reason_detail = strdup("name");
-    } else if (forced_replace(b, in->address)) {
+    } else if (forced_replace(b, in->address) && !k->update_via) {
         it->c.action = PLAN_REPLACE;
         it->c.reason = strdup("replace_by_request");
     } else {
@@ -480,6 +584,16 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         } else {
             it->c.action = PLAN_NOOP;
         }
+        if (k->update_via && forced_replace(b, in->address) && it->c.action != PLAN_REPLACE) {
+            /* -replace of a key (ARM cannot delete one): a new version */
+            it->c.action = PLAN_UPDATE;
+            free(it->c.reason);
+            it->c.reason = strdup("update_because_new_version_requested");
+        }
+        if (it->c.action == PLAN_UPDATE &&
+            (rc = choose_update_via(b, it, k, d, nd, forced_replace(b, in->address),
+                                   lr ? lr->body : NULL)) < 0)
+            goto out;
     }
     if (it->c.action == PLAN_REPLACE && r->lifecycle.prevent_destroy) {
         struct diag *dg = error_at_instance(
@@ -495,7 +609,7 @@ out:
     json_decref(value);
     json_decref(live);
     json_decref(recorded);
-    return 0;
+    return rc;
 }
 
 static const struct cfg_resource *config_resource_of(const struct builder *b, const char *address)
@@ -579,8 +693,8 @@ static void deletes_without_verb(struct builder *b)
         } else {
             struct diag *d = diag_add(b->diags, DIAG_ERROR, NULL, "plan",
                                       "%s cannot be deleted on its own: ARM has no delete for %s "
-                                      "(only the Key Vault data plane has, which amlsec does not "
-                                      "call yet)",
+                                      "(only the Key Vault data plane has, and amlsec does not "
+                                      "delete keys)",
                                       it->c.address, k->arm.type);
             if (d)
                 diag_set_hint(d, "delete its vault too, or stop managing it: amlsec state rm '%s'",
@@ -803,6 +917,7 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
     memset(&b, 0, sizeof(b));
     strmap_init(&b.ref_index, true);
     strmap_init(&b.pending_index, false);
+    strmap_init(&b.new_versions, false);
     b.cfg = cfg;
     b.st = st;
     b.o = o;
@@ -851,6 +966,7 @@ out:
     free(b.refs);
     strmap_release(&b.ref_index);
     strmap_release(&b.pending_index);
+    strmap_release(&b.new_versions);
     depgraph_free(b.g);
     if (rc == 0 && diags->errors > errors_before)
         rc = AMLSEC_EPARSE;

@@ -35,6 +35,13 @@ enum plan_action {
     PLAN_DELETE,
 };
 
+/* How an update reaches the service. */
+enum plan_update_via {
+    PLAN_VIA_PUT,        /* body is the whole resource (creates; updates by default) */
+    PLAN_VIA_PATCH,      /* update: body holds only what changes (a CMK rotation) */
+    PLAN_VIA_DATA_PLANE, /* update through the service's data plane (Key Vault keys) */
+};
+
 struct plan_change {
     char *address;
     char *kind;
@@ -49,7 +56,9 @@ struct plan_change {
     bool state_only;      /* delete: no request; the parent's deletion takes it (Key Vault keys) */
     json_t *before;       /* DSL attributes now (live, else state); NULL for creates */
     json_t *after;        /* DSL attributes wanted; NULL for deletes */
-    json_t *body;         /* the ARM body a PUT sends; NULL for deletes (owned) */
+    json_t *body;         /* the ARM body sent (see via); NULL for deletes (owned) */
+    enum plan_update_via via;
+    unsigned data_plane;  /* PLAN_VIA_DATA_PLANE: enum provider_data_plane_part bits */
     json_t *sensitive;    /* paths of sensitive attributes (array, owned) */
     json_t *dependencies; /* addresses this instance depends on, for the state (owned) */
     json_t *notes;        /* impact notes the user must see (array of strings, owned) */
@@ -98,6 +107,8 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
 void plan_free(struct plan *plan);
 
 const char *plan_action_name(enum plan_action a);
+/* "put", "patch", "data_plane" (plan JSON's update_via). */
+const char *plan_via_name(enum plan_update_via v);
 bool plan_has_changes(const struct plan *plan);
 
 /* The digest of a configuration's source files (names and bytes). */

@@ -47,6 +47,53 @@ static enum plan_action action_from(const json_t *actions)
     return PLAN_NOOP;
 }
 
+/* In bit order of enum provider_data_plane_part. */
+static const char *const dp_names[] = {"new_version", "rotation_policy", "attributes"};
+_Static_assert(PROVIDER_DP_NEW_VERSION == 1u << 0 && PROVIDER_DP_POLICY == 1u << 1 &&
+                   PROVIDER_DP_ATTRIBUTES == 1u << 2,
+               "dp_names follows enum provider_data_plane_part");
+#define NDP (sizeof(dp_names) / sizeof(dp_names[0]))
+
+/* The data-plane requests of an update, by name (enum provider_data_plane_part). */
+static json_t *data_plane_of(unsigned bits)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < NDP; i++)
+        if (bits & (1u << i))
+            json_array_append_new(a, json_string(dp_names[i]));
+    return a;
+}
+
+static int data_plane_from(unsigned *out, const json_t *names)
+{
+    size_t i, k;
+    json_t *n;
+    *out = 0;
+    json_array_foreach(names, i, n)
+    {
+        for (k = 0; k < NDP; k++)
+            if (json_is_string(n) && strcmp(json_string_value(n), dp_names[k]) == 0)
+                break;
+        if (k == NDP)
+            return AMLSEC_EPARSE;
+        *out |= 1u << k;
+    }
+    return 0;
+}
+
+static int via_from(enum plan_update_via *out, const json_t *v)
+{
+    *out = PLAN_VIA_PUT;
+    if (v == NULL)
+        return 0;
+    for (enum plan_update_via x = PLAN_VIA_PUT; x <= PLAN_VIA_DATA_PLANE; x++)
+        if (json_is_string(v) && strcmp(json_string_value(v), plan_via_name(x)) == 0) {
+            *out = x;
+            return 0;
+        }
+    return AMLSEC_EPARSE;
+}
+
 /* Replaces the value at a dotted attribute path with "(sensitive)". */
 static void redact_path(json_t *obj, const char *path)
 {
@@ -178,6 +225,11 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         json_object_set_new(o, "reason_detail",
                             c->reason_detail ? json_string(c->reason_detail) : json_null());
         json_object_set_new(o, "notes", json_deep_copy(c->notes ? c->notes : json_array()));
+        if (c->action == PLAN_UPDATE) {
+            json_object_set_new(o, "update_via", json_string(plan_via_name(c->via)));
+            if (c->via == PLAN_VIA_DATA_PLANE)
+                json_object_set_new(o, "data_plane_requests", data_plane_of(c->data_plane));
+        }
         if (!redact) {
             json_object_set_new(o, "request_body", c->body ? json_deep_copy(c->body) : json_null());
             json_object_set_new(o, "sensitive_paths", json_deep_copy(sens));
@@ -289,6 +341,13 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
         x->sensitive = take_json(c, "sensitive_paths");
         x->dependencies = take_json(c, "dependencies");
         x->notes = take_json(c, "notes");
+        if (via_from(&x->via, json_object_get(c, "update_via")) < 0 ||
+            data_plane_from(&x->data_plane, json_object_get(c, "data_plane_requests")) < 0) {
+            p->n++;
+            plan_free(p);
+            return errbuf_set(err, AMLSEC_EPARSE,
+                              "resource_changes[%zu]: unknown update_via or data_plane_requests", i);
+        }
         x->step = (int)json_integer_value(json_object_get(c, "step"));
         x->group = (int)json_integer_value(json_object_get(c, "group"));
         p->n++;

@@ -36,12 +36,25 @@ enum provider_verb {
     PROVIDER_CREATE, /* PUT: create or replace */
     PROVIDER_UPDATE, /* PATCH */
     PROVIDER_DELETE,
+    /* An update the control plane cannot make: Key Vault keys change
+     * through the Key Vault data plane. body is the resource as the control
+     * plane shows it (the wanted state); parts says which data-plane
+     * requests to send. The result is the resource read back afterwards. */
+    PROVIDER_DATA_PLANE,
+};
+
+/* The data-plane requests of a PROVIDER_DATA_PLANE write (bits). */
+enum provider_data_plane_part {
+    PROVIDER_DP_NEW_VERSION = 1u << 0, /* a new key version (kty, size, curve, ops, attributes) */
+    PROVIDER_DP_POLICY = 1u << 1,      /* the rotation policy */
+    PROVIDER_DP_ATTRIBUTES = 1u << 2,  /* the current version's attributes, ops and tags */
 };
 
 struct provider_write {
     enum provider_verb verb;
     struct provider_ref ref;
     const json_t *body; /* PUT/PATCH body; ignored for DELETE */
+    unsigned parts;     /* PROVIDER_DATA_PLANE: enum provider_data_plane_part bits */
 };
 
 #define PROVIDER_READ_FRESH 0x1 /* direct GETs only: the "reread before write" */

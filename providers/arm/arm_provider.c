@@ -1,5 +1,6 @@
 #include "providers/arm/arm_provider.h"
 #include "providers/arm/graph.h"
+#include "providers/arm/keyvault.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -284,6 +285,27 @@ out:
     return rc;
 }
 
+/* A data-plane update (keyvault.h): its requests depend on each other,
+ * so they run one after another, before the batch's ARM writes. */
+static void data_plane_write(struct arm_provider *ap, const struct arm_kind_info *k,
+                             const struct provider_write *w, struct provider_result *out)
+{
+    struct arm_call c;
+    if (strcasecmp(k->type, "Microsoft.KeyVault/vaults/keys") != 0) {
+        out->rc = errbuf_set(&out->err, AMLSEC_EUSAGE, "'%s': %s has no data-plane update",
+                             w->ref.id, k->type);
+        return;
+    }
+    if (w->body == NULL) {
+        out->rc = errbuf_set(&out->err, AMLSEC_EUSAGE, "data-plane update of '%s' without a body",
+                             w->ref.id);
+        return;
+    }
+    keyvault_key_update(ap->o.client, w->ref.id, k->api_version, w->body, w->parts, &c);
+    fill_from_call(out, &c);
+    arm_call_release(&c);
+}
+
 static int ap_write_many(struct provider *p, const struct provider_write *w, size_t n,
                          struct provider_result *out, struct errbuf *err)
 {
@@ -303,6 +325,10 @@ static int ap_write_many(struct provider *p, const struct provider_write *w, siz
         struct arm_call *c;
         if (k == NULL)
             continue;
+        if (w[i].verb == PROVIDER_DATA_PLANE) {
+            data_plane_write(ap, k, &w[i], &out[i]);
+            continue;
+        }
         c = &calls[nc];
         c->url = w[i].ref.id;
         c->api_version = k->api_version;
@@ -319,6 +345,8 @@ static int ap_write_many(struct provider *p, const struct provider_write *w, siz
             c->method = "DELETE";
             c->lro = k->del;
             break;
+        case PROVIDER_DATA_PLANE:
+            break; /* sent above */
         }
         if (w[i].verb != PROVIDER_DELETE) {
             if (w[i].body == NULL) {

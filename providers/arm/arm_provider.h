@@ -6,7 +6,9 @@
  * Resource Graph failed (403/400/unavailable: it stays off for the rest of
  * the run) use one GET per resource at the client's parallelism.
  * Writes: PUT / PATCH / DELETE with each kind's api-version and LRO
- * pattern. What the client knows about kinds comes from the resource
+ * pattern; PROVIDER_DATA_PLANE updates of Key Vault keys go through the
+ * Key Vault data plane (keyvault.h), sequentially before the batch's ARM
+ * writes. What the client knows about kinds comes from the resource
  * catalogue through `lookup`. */
 #ifndef AMLSEC_PROVIDERS_ARM_ARM_PROVIDER_H
 #define AMLSEC_PROVIDERS_ARM_ARM_PROVIDER_H

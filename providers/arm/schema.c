@@ -12,6 +12,7 @@
 
 #include "parser/value.h"
 #include "util/buf.h"
+#include "util/error.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -53,21 +54,67 @@ static const struct schema_attr *block_attr(const struct schema_block *b, const 
     return NULL;
 }
 
-const struct schema_attr *schema_attr_find(const struct schema_kind *k, const char *path)
+/* The attribute at a dotted DSL path; *in gets the block holding it and
+ * *flags the flags of every attribute on the way (both may be NULL). */
+static const struct schema_attr *attr_walk(const struct schema_kind *k, const char *path,
+                                           const struct schema_block **in, unsigned *flags)
 {
     const struct schema_block *b = &k->body;
     const struct schema_attr *a = NULL;
     const char *p = path;
+    unsigned f = 0;
     while (b) {
         const char *dot = strchr(p, '.');
         size_t len = dot ? (size_t)(dot - p) : strlen(p);
         a = block_attr(b, p, len);
-        if (a == NULL || dot == NULL)
+        if (a)
+            f |= a->flags;
+        if (a == NULL || dot == NULL) {
+            if (in)
+                *in = b;
+            if (flags)
+                *flags = f;
             return a;
+        }
         b = a->block;
         p = dot + 1;
     }
     return NULL;
+}
+
+const struct schema_attr *schema_attr_find(const struct schema_kind *k, const char *path)
+{
+    return attr_walk(k, path, NULL, NULL);
+}
+
+int schema_arm_path(char *out, size_t size, const struct schema_kind *k, const char *path)
+{
+    const struct schema_block *b = NULL;
+    const struct schema_attr *a = attr_walk(k, path, &b, NULL);
+    int n;
+    if (a == NULL || a->type == ST_BLOCK || a->map.path == NULL)
+        return AMLSEC_ENOTFOUND;
+    n = b->base[0] ? snprintf(out, size, "%s.%s", b->base, a->map.path)
+                   : snprintf(out, size, "%s", a->map.path);
+    return n < 0 || (size_t)n >= size ? AMLSEC_ENOTFOUND : 0;
+}
+
+unsigned schema_data_plane_parts(const struct schema_kind *k, const char *path)
+{
+    unsigned flags = 0;
+    if (attr_walk(k, path, NULL, &flags) == NULL)
+        return 0;
+    if (flags & SF_DP_NEW_VERSION)
+        return PROVIDER_DP_NEW_VERSION;
+    if (flags & SF_DP_POLICY)
+        return PROVIDER_DP_POLICY;
+    return PROVIDER_DP_ATTRIBUTES;
+}
+
+bool schema_is_key_version(const struct schema_kind *k, const char *path)
+{
+    const struct schema_attr *a = attr_walk(k, path, NULL, NULL);
+    return a && a->norm == SN_KEY_URI && a->type != ST_BLOCK && !(a->flags & SF_CREATE_ONLY);
 }
 
 /* ---- JSON paths ------------------------------------------------------- */
@@ -303,6 +350,63 @@ static json_t *id_segment(const char *id, const char *segment)
     return NULL;
 }
 
+/* ---- times (SC_UNIX_TIME) ---------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil), and back. */
+static long long days_from_civil(long long y, int m, int d)
+{
+    long long era, yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(long long z, long long *y, int *m, int *d)
+{
+    long long era, doe, yoe, doy, mp;
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+bool schema_time_parse(const char *s, long long *out)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    long long days, cy;
+    int cm, cd;
+    if (strlen(s) != 20 || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec,
+                                  &n) != 6 || n != 20)
+        return false;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59 || h < 0 ||
+        mi < 0 || sec < 0)
+        return false;
+    days = days_from_civil(y, mo, d);
+    civil_from_days(days, &cy, &cm, &cd);
+    if (cy != y || cm != mo || cd != d)
+        return false; /* 2027-02-30 */
+    *out = days * 86400 + h * 3600 + mi * 60 + sec;
+    return true;
+}
+
+static json_t *time_text(long long t)
+{
+    long long y, days = t >= 0 ? t / 86400 : (t - 86399) / 86400, rest = t - days * 86400;
+    int m, d;
+    civil_from_days(days, &y, &m, &d);
+    return json_sprintf("%04lld-%02d-%02dT%02lld:%02lld:%02lldZ", y, m, d, rest / 3600,
+                        rest / 60 % 60, rest % 60);
+}
+
 json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, const json_t *v,
                       const char *subscription)
 {
@@ -480,6 +584,13 @@ json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, c
         json_object_set_new(out, "action", json_pack("{ss}", "type", action));
         return out;
     }
+    case SC_UNIX_TIME: {
+        long long t;
+        /* a bad time is sent as given (validate reports it; ARM refuses it) */
+        if (json_is_string(v) && schema_time_parse(json_string_value(v), &t))
+            return json_integer((json_int_t)t);
+        return json_incref((json_t *)v);
+    }
     }
     return NULL;
 }
@@ -620,6 +731,9 @@ json_t *schema_from_arm(const struct schema_attr *a, const struct schema_map *m,
         }
         return NULL;
     }
+    case SC_UNIX_TIME:
+        return json_is_integer(arm) ? time_text((long long)json_integer_value(arm))
+                                    : json_incref((json_t *)arm);
     }
     return NULL;
 }

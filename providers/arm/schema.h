@@ -21,6 +21,7 @@
 #include "parser/config.h"
 #include "parser/diag.h"
 #include "providers/arm/kind.h"
+#include "providers/provider.h"
 #include "util/buf.h"
 
 enum schema_type {
@@ -43,6 +44,9 @@ enum schema_flag {
     SF_NO_DISABLE = 1u << 5,  /* true -> false is impossible (Key Vault protection) */
     SF_ALWAYS = 1u << 6,      /* ST_BLOCK: rendered with its defaults even when absent */
     SF_REPEAT = 1u << 7,      /* ST_BLOCK: may appear more than once */
+    /* kinds updated through a data plane (update_via): which request a change needs */
+    SF_DP_NEW_VERSION = 1u << 8, /* a new key version (key type, size, curve) */
+    SF_DP_POLICY = 1u << 9,      /* the rotation policy (a PUT of all of it) */
 };
 
 /* How two values of an attribute compare (drift, plan). */
@@ -79,6 +83,7 @@ enum schema_conv {
     SC_ID_SEGMENT,    /* id string -> the name after segment `field` ("virtualNetworks") */
     SC_LIFETIME,      /* rotation policy: field "rotate:timeBeforeExpiry" -> lifetimeActions[] */
     SC_DEDICATED,     /* bool -> "Dedicated" or omitted */
+    SC_UNIX_TIME,     /* RFC 3339 UTC "2027-06-30T00:00:00Z" -> seconds since 1970 (key expiry) */
 };
 
 struct schema_block;
@@ -170,6 +175,19 @@ const struct schema_kind *schema_find_by_type(const char *arm_type);
 const struct arm_kind_info *schema_arm_kind(const char *arm_type, void *payload);
 /* Finds an attribute by path ("network_acls.default_action") or NULL. */
 const struct schema_attr *schema_attr_find(const struct schema_kind *k, const char *path);
+/* The full ARM body path of the attribute at path (its first mapping:
+ * "encryption.key" -> "properties.encryption.keyVaultProperties.
+ * keyIdentifier"). AMLSEC_ENOTFOUND when it has none or out is too small. */
+int schema_arm_path(char *out, size_t size, const struct schema_kind *k, const char *path);
+/* For kinds with update_via (Key Vault keys): the data-plane request a
+ * change of the attribute at path needs, one enum provider_data_plane_part
+ * bit (providers/provider.h): a new version, the rotation policy, or else
+ * the current version's attributes. 0 for an unknown path. */
+unsigned schema_data_plane_parts(const struct schema_kind *k, const char *path);
+/* True when the attribute at path holds a CMK's versioned key URI and may
+ * change in place: a change is a key rotation, which ARM takes as a PATCH
+ * of that field alone (workspace encryption.key, encryption.key_uri). */
+bool schema_is_key_version(const struct schema_kind *k, const char *path);
 
 /* Schema-level checks of one instance: unknown attributes (with the
  * nearest valid name), wrong types, bad enum values, ranges, name
@@ -232,6 +250,10 @@ json_t *schema_from_arm(const struct schema_attr *a, const struct schema_map *m,
 const json_t *schema_ref_id(const json_t *v);
 /* The value an attribute takes: v, else its default (new reference or NULL). */
 json_t *schema_effective(const struct schema_attr *a, const json_t *v);
+
+/* "YYYY-MM-DDTHH:MM:SSZ" -> seconds since 1970-01-01 (SC_UNIX_TIME). Returns
+ * false for anything else, out-of-range fields included. */
+bool schema_time_parse(const char *s, long long *out);
 
 /* Enum matching: the allowed spelling matching s ignoring case, '_' and '-'. */
 const char *schema_enum_match(const char *const *allowed, const char *s);

@@ -35,12 +35,16 @@ struct armlocal_opts {
     const char *aliases_csv;            /* "alias,defaultPath" CSV; NULL = none */
     const char *tls_cert;               /* PEM paths; both or neither */
     const char *tls_key;
+    /* port 0 with a data_dir: reuse the port of the last run (data_dir/port)
+     * when it is free, so the URLs the store holds (a vault's URI, its keys'
+     * URIs) still reach this server; else an ephemeral one */
+    int remember_port;
     char listen_buf[64]; /* holds the host parsed by armlocal_opts_set("listen") */
 };
 
 #define ARMLOCAL_OPTS_INIT                                                                         \
     {                                                                                              \
-        NULL, 0, NULL, 0, 1000, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL,                          \
+        NULL, 0, NULL, 0, 1000, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0,                       \
         {                                                                                          \
             0                                                                                      \
         }                                                                                          \
@@ -56,7 +60,7 @@ int armlocal_opts_set(struct armlocal_opts *opts, const char *flag, const char *
                       struct errbuf *err);
 
 /* The embedded mode (`amlsec --cloud local`, `settings { cloud = "local" }`):
- * resets opts to an ephemeral loopback port, data under
+ * resets opts to a loopback port (the last run's when free), data under
  * "{workdir}/.amlsec/local" (written into data_buf, which must outlive
  * opts), operations that complete at once (lro_ms 0) and no throttling.
  * The planner calls armlocal_start with these opts and armlocal_stop when

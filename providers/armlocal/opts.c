@@ -90,5 +90,6 @@ int armlocal_opts_embedded(struct armlocal_opts *o, const char *workdir, char *d
     o->data_dir = data_buf;
     o->lro_ms = 0;
     o->flush_ms = 50; /* group commit: one atomic write per burst; flushed at stop */
+    o->remember_port = 1;
     return 0;
 }

@@ -271,6 +271,51 @@ static int read_pem(char **out, const char *path, struct errbuf *err)
     return 0;
 }
 
+static struct MHD_Daemon *start_daemon(struct armlocal *al, unsigned flags,
+                                       const struct sockaddr_in *sa)
+{
+    if (al->tls_cert_pem)
+        return MHD_start_daemon(flags, 0, NULL, NULL, on_request, al,
+                                MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED,
+                                on_completed, al, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, al,
+                                MHD_OPTION_HTTPS_MEM_CERT, al->tls_cert_pem,
+                                MHD_OPTION_HTTPS_MEM_KEY, al->tls_key_pem,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, al, MHD_OPTION_SOCK_ADDR, sa,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, al,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, al,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+}
+
+/* The port the last run in data_dir listened on (data_dir/port), 0 when none. */
+static unsigned remembered_port(const char *data_dir)
+{
+    char path[4096];
+    struct buf b;
+    struct errbuf err = ERRBUF_INIT;
+    unsigned long port = 0;
+    if (data_dir == NULL || (size_t)snprintf(path, sizeof(path), "%s/port", data_dir) >= sizeof(path))
+        return 0;
+    buf_init(&b, 0);
+    if (file_read_all(&b, path, 64, &err) == 0) {
+        char *end;
+        port = strtoul(b.ptr, &end, 10);
+        if (end == b.ptr || port > 65535)
+            port = 0;
+    }
+    buf_release(&b);
+    return (unsigned)port;
+}
+
+static void remember_port(const char *data_dir, unsigned port)
+{
+    char path[4096], text[16];
+    struct errbuf err = ERRBUF_INIT;
+    int n = snprintf(text, sizeof(text), "%u\n", port);
+    if ((size_t)snprintf(path, sizeof(path), "%s/port", data_dir) < sizeof(path))
+        file_write_atomic(path, text, (size_t)n, 0600, &err); /* best effort */
+}
+
 int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, struct errbuf *err)
 {
     struct armlocal *al = NULL;
@@ -278,9 +323,10 @@ int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, stru
     const char *host = opts->listen_host ? opts->listen_host : "127.0.0.1";
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
     const union MHD_DaemonInfo *info;
-    struct MHD_Daemon *d;
+    struct MHD_Daemon *d = NULL;
     char *cert = NULL, *key = NULL;
     int rc, tls = opts->tls_cert != NULL;
+    unsigned remembered;
 
     *out = NULL;
     memset(&sa, 0, sizeof(sa));
@@ -313,17 +359,14 @@ int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, stru
     }
     al->tls_cert_pem = cert;
     al->tls_key_pem = key;
-    if (tls)
-        d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, al, MHD_OPTION_SOCK_ADDR, &sa,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, al,
-                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, al, MHD_OPTION_HTTPS_MEM_CERT,
-                             cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_CONNECTION_TIMEOUT,
-                             (unsigned)120, MHD_OPTION_END);
-    else
-        d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, al, MHD_OPTION_SOCK_ADDR, &sa,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, al,
-                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, al, MHD_OPTION_CONNECTION_TIMEOUT,
-                             (unsigned)120, MHD_OPTION_END);
+    remembered = opts->remember_port && opts->port == 0 ? remembered_port(opts->data_dir) : 0;
+    if (remembered) {
+        sa.sin_port = htons((uint16_t)remembered);
+        d = start_daemon(al, flags, &sa);
+        sa.sin_port = 0;
+    }
+    if (d == NULL)
+        d = start_daemon(al, flags, &sa);
     if (d == NULL) {
         armlocal_free(al);
         return errbuf_set(err, AMLSEC_EIO,
@@ -341,6 +384,8 @@ int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, stru
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(al->base_url, sizeof(al->base_url), "%s://%s:%u", tls ? "https" : "http", host,
              info ? (unsigned)info->port : opts->port);
+    if (opts->remember_port && opts->data_dir && info)
+        remember_port(opts->data_dir, info->port);
     *out = al;
     return 0;
 }

@@ -202,24 +202,48 @@ static void create_key(struct al_ctx *c, json_t *vault, const char *name, json_t
                  str(json_object_get(json_object_get(vault, "body"), "id")), name);
         body = json_pack("{s:s, s:s, s:s, s:{}}", "id", id, "name", name, "type",
                          "Microsoft.KeyVault/vaults/keys", "properties");
-        if (req && str(json_object_get(req, "kty")))
-            json_object_set(json_object_get(body, "properties"), "kty",
-                            json_object_get(req, "kty"));
-        if (req && json_is_integer(json_object_get(req, "key_size")))
-            json_object_set(json_object_get(body, "properties"), "keySize",
-                            json_object_get(req, "key_size"));
-        if (req && json_is_array(json_object_get(req, "key_ops")))
-            json_object_set(json_object_get(body, "properties"), "keyOps",
-                            json_object_get(req, "key_ops"));
         rec = al_rec_put(c->al, id, body);
     }
     body = json_object_get(rec, "body");
+    /* the new version's parameters are what ARM shows from now on */
+    if (req) {
+        json_t *props = json_object_get(body, "properties");
+        json_t *kty = json_object_get(req, "kty");
+        if (json_is_string(kty)) {
+            json_object_set(props, "kty", kty);
+            json_object_del(props, strncmp(json_string_value(kty), "EC", 2) == 0 ? "keySize"
+                                                                                  : "curveName");
+        }
+        if (json_is_integer(json_object_get(req, "key_size")))
+            json_object_set(props, "keySize", json_object_get(req, "key_size"));
+        if (json_is_string(json_object_get(req, "crv")))
+            json_object_set(props, "curveName", json_object_get(req, "crv"));
+        if (json_is_array(json_object_get(req, "key_ops")))
+            json_object_set(props, "keyOps", json_object_get(req, "key_ops"));
+    }
     if (req && json_is_object(json_object_get(req, "tags")))
         json_object_set(body, "tags", json_object_get(req, "tags"));
     v = add_version(c, body, req ? json_object_get(req, "attributes") : NULL);
     al_store_save(c->al);
     al_json_reply(c, 200, bundle(c, body, v));
     json_decref(req);
+}
+
+/* ARM's view of a data-plane rotation policy (properties.rotationPolicy):
+ * the same document without its id, action types in ARM's lower case. */
+static json_t *arm_policy(const json_t *dp)
+{
+    json_t *p = json_deep_copy(dp), *la;
+    size_t i;
+    json_object_del(p, "id");
+    json_array_foreach(json_object_get(p, "lifetimeActions"), i, la)
+    {
+        json_t *action = json_object_get(la, "action");
+        char type[32];
+        al_lower(type, str(json_object_get(action, "type")), sizeof(type));
+        json_object_set_new(action, "type", json_string(type));
+    }
+    return p;
 }
 
 void al_vault_handle(struct al_ctx *c, const char *rest)
@@ -323,6 +347,8 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
                 req, "id",
                 json_sprintf("%s/rotationpolicy", str(al_jpath(body, "properties.keyUri"))));
             json_object_set_new(body, "_rotationPolicy", req);
+            json_object_set_new(json_object_get(body, "properties"), "rotationPolicy",
+                                arm_policy(req));
             al_store_save(c->al);
         }
         if (json_object_get(body, "_rotationPolicy"))
@@ -355,6 +381,9 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
                 if (!strcmp(k, "enabled") || !strcmp(k, "nbf") || !strcmp(k, "exp"))
                     json_object_set(json_object_get(ver, "attributes"), k, a);
             }
+            if (json_is_array(json_object_get(req, "key_ops")))
+                json_object_set(json_object_get(body, "properties"), "keyOps",
+                                json_object_get(req, "key_ops"));
             json_object_set_new(json_object_get(ver, "attributes"), "updated",
                                 json_integer(c->now_ms / 1000));
             if (json_is_object(json_object_get(req, "tags")))

@@ -3,7 +3,9 @@
 # second plan shows no changes; drift made out of band shows up and is corrected; an hbi change
 # is a replacement with its impact note and prevent_destroy blocks it; saved plans that are stale
 # or tampered with are refused; a fault mid-apply leaves a correct state and a re-run converges;
-# destroy honours prevent_destroy; import followed by plan shows no changes.
+# destroy honours prevent_destroy; import followed by plan shows no changes; a requested CMK
+# rotation is a new key version through the Key Vault data plane plus a PATCH of the workspace's
+# key identifier, and a rotation-policy change a data-plane PUT.
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}" "${SRC:?}"
 work=$(mktemp -d)
@@ -33,11 +35,17 @@ start_cloud() { # extra armlocal flags
 stop_cloud() { kill "$pid"; wait "$pid" 2>/dev/null; pid=""; }
 ws=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml-prod/providers/Microsoft.MachineLearningServices/workspaces/mlw-prod
 
-echo "1. apply the bundled example against the embedded local cloud; plan again: no changes"
+echo "1. apply the bundled example against the embedded local cloud; plan again: no changes; rotate its key"
 expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > apply1.out 2>&1
 grep -q 'Apply complete! Resources: 18 added, 0 changed, 0 destroyed.' apply1.out || fail "apply summary"
 expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > plan1.out 2>&1
 grep -q 'No changes.' plan1.out || fail "second plan is not empty"
+# the embedded cloud listens where it did before: the vault URI it stored still reaches its data plane
+port=$(cat .amlsec/local/port)
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color -replace key.workspace > rot-local.out 2>&1
+grep -q 'Apply complete! Resources: 0 added, 2 changed, 0 destroyed.' rot-local.out || fail "rotation in the embedded cloud"
+[ "$(cat .amlsec/local/port)" = "$port" ] || fail "the embedded cloud moved to another port"
+expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > plan1b.out 2>&1
 
 echo "2. drift made through armlocal's control API shows up and apply corrects it"
 start_cloud
@@ -184,4 +192,84 @@ expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > rn4.out 2>
 [ "$(status appi-ml-prod3)" = 200 ] || fail "create_before_destroy did not create the new one"
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rn5.out 2>&1
 "$AMLSEC" state list | grep -q 'previous' && fail "a '(previous)' entry was left in the state"
-echo "e2e_plan_apply: 11 passed, 0 failed"
+echo "12. CMK rotation by request: a new key version through the Key Vault data plane, then a PATCH of the workspace's key identifier"
+kid=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml-prod/providers/Microsoft.KeyVault/vaults/kv-ml-prod-cmk/keys/workspace
+jget() { # url, then a python expression over d
+  curl -sf "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"
+}
+key_version() { jget "$url$kid?api-version=2025-05-01" 'd["properties"]["keyUriWithVersion"]'; }
+ws_key() { jget "$url$ws?api-version=2025-09-01" 'd["properties"]["encryption"]["keyVaultProperties"]["keyIdentifier"]'; }
+requests() { # "METHOD /path" (lowercased): how many times armlocal served it
+  jget "$url/_armlocal/requests" "d['byPath'].get('$1', 0)"
+}
+old_version=$(key_version)
+[ -n "$old_version" ] && [ "$(ws_key)" = "$old_version" ] || fail "the workspace does not use the key's current version"
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color -replace key.workspace > cmk1.out 2>&1
+grep -q 'key.workspace will be updated in-place (new version)' cmk1.out || fail "the key rotation is not an in-place update"
+grep -q '(through the Key Vault data plane: a new key version)' cmk1.out || fail "the key's data-plane request is not shown"
+grep -q 'versioned_uri = "http.*/keys/workspace/[0-9a-f]\{32\}" -> (known after apply)' cmk1.out || fail "the new version is not known after apply"
+grep -q 'workspace.prod will be updated in-place' cmk1.out || fail "the workspace is not updated in place"
+grep -q '(sent as a PATCH of the changed fields only)' cmk1.out || fail "the workspace update is not a PATCH"
+grep -q 'encryption.key = "http.*/keys/workspace/[0-9a-f]\{32\}" -> (known after apply)' cmk1.out || fail "the key identifier is not known after apply"
+grep -q 'rotating the CMK takes about an hour to take effect' cmk1.out || fail "no rotation note"
+grep -q '1. \[group 1\] update  key.workspace (new version)' cmk1.out || fail "the key step is not first"
+grep -q '2. \[group 2\] update  workspace.prod' cmk1.out || fail "the workspace step does not follow the key step"
+grep -q 'Plan: 0 to add, 2 to change, 0 to destroy.' cmk1.out || fail "rotation plan summary"
+grep -q 'must be replaced' cmk1.out && fail "rotation replaced something"
+curl -sf -X DELETE "$url/_armlocal/requests" > /dev/null || fail "request log reset"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -replace key.workspace > cmk2.out 2>&1
+grep -q 'Apply complete! Resources: 0 added, 2 changed, 0 destroyed.' cmk2.out || fail "rotation apply"
+new_version=$(key_version)
+[ "$new_version" != "$old_version" ] || fail "no new key version in the local cloud"
+[ "$(ws_key)" = "$new_version" ] || fail "the workspace's keyIdentifier is not the new version"
+[ "$(requests 'POST /_vault/kv-ml-prod-cmk/keys/workspace/create')" = 1 ] || fail "no data-plane create request"
+wsl=$(echo "$ws" | tr 'A-Z' 'a-z')
+[ "$(requests "PATCH $wsl")" = 1 ] || fail "the workspace was not PATCHed"
+[ "$(requests "PUT $wsl")" = 0 ] || fail "the workspace got a full PUT"
+"$AMLSEC" state show key.workspace | grep -q "${new_version##*/}" || fail "the state does not hold the new version"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > cmk3.out 2>&1
+
+echo "13. a rotation-policy change is a PUT through the Key Vault data plane, and nothing else changes"
+sed -i 's/rotate_before_expiry = "P30D"/rotate_before_expiry = "P45D"/' main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > pol1.out 2>&1
+grep -q 'key.workspace will be updated in-place$' pol1.out || fail "the policy change is not an in-place update"
+grep -q '(through the Key Vault data plane: the rotation policy)' pol1.out || fail "the policy request is not shown"
+grep -q 'rotation.rotate_before_expiry = "P30D" -> "P45D"' pol1.out || fail "the policy change is not shown"
+grep -q 'Plan: 0 to add, 1 to change, 0 to destroy.' pol1.out || fail "a policy change touches more than the key"
+curl -sf -X DELETE "$url/_armlocal/requests" > /dev/null || fail "request log reset"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > pol2.out 2>&1
+[ "$(requests 'PUT /_vault/kv-ml-prod-cmk/keys/workspace/rotationpolicy')" = 1 ] || fail "no data-plane rotation policy PUT"
+[ "$(requests 'POST /_vault/kv-ml-prod-cmk/keys/workspace/create')" = 0 ] || fail "a policy change made a new version"
+[ "$(key_version)" = "$new_version" ] || fail "a policy change made a new version"
+[ "$(jget "$url/_vault/kv-ml-prod-cmk/keys/workspace/rotationpolicy?api-version=7.6" \
+  '[a["trigger"].get("timeBeforeExpiry") for a in d["lifetimeActions"] if a["action"]["type"] == "Rotate"][0]')" = P45D ] \
+  || fail "the data plane does not hold the new policy"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > pol3.out 2>&1
+echo "14. kill -9 while the new key version is being made: the journal recovers the key's step, a re-run only PATCHes the workspace"
+curl -sf -X POST -H 'Content-Type: application/json' \
+  -d '{"kind":"slow","ms":3000,"method":"POST","path":"*/keys/workspace/create","times":1}' \
+  "$url/_armlocal/faults" > /dev/null || fail "fault"
+curl -sf -X DELETE "$url/_armlocal/requests" > /dev/null || fail "request log reset"
+"$AMLSEC" apply -cloud "$url" -auto-approve -no-color -replace key.workspace > half1.out 2>&1 &
+apid=$!
+for _ in $(seq 100); do grep -q 'key.workspace: Modifying' half1.out && break; sleep 0.1; done
+grep -q 'key.workspace: Modifying' half1.out || fail "the key update never started"
+sleep 0.5
+kill -9 "$apid"; wait "$apid" 2>/dev/null
+grep -q 'workspace.prod: Modifying' half1.out && fail "the apply reached the workspace before it was killed"
+sleep 3 # let the local cloud finish the request the dead client sent
+rotated=$(key_version)
+[ "$rotated" != "$new_version" ] || fail "the dead client's new version did not land"
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > half2.out 2>&1
+grep -q 'recovered 1 in-flight operation from an interrupted apply' half2.out || fail "no recovery report"
+grep -q 'update key.workspace: ' half2.out || fail "the recovered key step is not named"
+"$AMLSEC" state show key.workspace | grep -q "${rotated##*/}" || fail "the recovered key version is not in the state"
+grep -q 'Plan: 0 to add, 1 to change, 0 to destroy.' half2.out || fail "the re-run plans more than the workspace"
+grep -q "encryption.key = \".*/${new_version##*/}\" -> \".*/${rotated##*/}\"" half2.out \
+  || fail "the re-run does not move the workspace to the recovered version"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > half3.out 2>&1
+[ "$(ws_key)" = "$rotated" ] || fail "the workspace did not converge to the new version"
+[ "$(key_version)" = "$rotated" ] || fail "the re-run made another key version"
+[ "$(requests 'POST /_vault/kv-ml-prod-cmk/keys/workspace/create')" = 1 ] || fail "more than one new version was requested"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > half4.out 2>&1
+echo "e2e_plan_apply: 14 passed, 0 failed"

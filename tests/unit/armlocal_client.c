@@ -19,6 +19,7 @@
 #include "providers/arm/auth.h"
 #include "providers/arm/cloud.h"
 #include "providers/arm/http.h"
+#include "providers/arm/keyvault.h"
 #include "providers/arm/kind_lookup.h"
 #include "providers/armlocal/armlocal.h"
 #include "util/error.h"
@@ -128,6 +129,111 @@ static int call(struct arm_client *cl, const char *method, const char *id, const
     return arm_client_call(cl, out);
 }
 
+static json_t *key_props(const struct arm_call *c)
+{
+    json_t *b = json_loads(c->response ? c->response : "", 0, NULL);
+    json_t *p = json_incref(json_object_get(b, "properties"));
+    json_decref(b);
+    assert_non_null(p);
+    return p;
+}
+
+/* Key Vault keys change through the data plane (keyvault.h), with a token
+ * for the vault's scope (armlocal checks the audience under --auth
+ * required); ARM shows the outcome. */
+static void key_through_the_data_plane(struct arm_client *cl)
+{
+    const char *key = KV "/keys/cmk", *api = kind_lookup("Microsoft.KeyVault/vaults/keys", NULL)
+                                                 ->api_version;
+    json_t *want, *p;
+    struct arm_call c;
+    char v1[512], url[600];
+
+    assert_int_equal(call(cl, "GET", key, api, LRO_NONE, NULL, &c), 0);
+    p = key_props(&c);
+    snprintf(v1, sizeof(v1), "%s", json_string_value(json_object_get(p, "keyUriWithVersion")));
+    json_decref(p);
+    arm_call_release(&c);
+
+    /* a new version with another size and ops, and a rotation policy */
+    want = json_pack("{s:{s:s, s:i, s:[s,s], s:{s:b}, s:{s:{s:s}, s:[{s:{s:s}, s:{s:s}}]}}}",
+                     "properties", "kty", "RSA", "keySize", 4096, "keyOps", "wrapKey",
+                     "unwrapKey", "attributes", "enabled", 1, "rotationPolicy", "attributes",
+                     "expiryTime", "P90D", "lifetimeActions", "trigger", "timeBeforeExpiry", "P30D",
+                     "action", "type", "rotate");
+    if (keyvault_key_update(cl, key, api, want, PROVIDER_DP_NEW_VERSION | PROVIDER_DP_POLICY,
+                            &c) != 0)
+        fail_msg("new version: %s", c.err.msg);
+    p = key_props(&c);
+    arm_call_release(&c);
+    assert_string_not_equal(json_string_value(json_object_get(p, "keyUriWithVersion")), v1);
+    snprintf(v1, sizeof(v1), "%s", json_string_value(json_object_get(p, "keyUriWithVersion")));
+    assert_int_equal(json_integer_value(json_object_get(p, "keySize")), 4096);
+    assert_int_equal(json_array_size(json_object_get(p, "keyOps")), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(json_object_get(json_object_get(
+                                                               p, "rotationPolicy"),
+                                                           "lifetimeActions"),
+                                            0),
+                            "trigger"),
+                            "timeBeforeExpiry")),
+                        "P30D");
+    snprintf(url, sizeof(url), "%s/rotationpolicy",
+             json_string_value(json_object_get(p, "keyUri")));
+    json_decref(p);
+    /* the data plane got its own spelling of the action */
+    memset(&c, 0, sizeof(c));
+    c.method = "GET";
+    c.url = url;
+    c.api_version = KEYVAULT_API_VERSION;
+    c.scope = arm_client_cloud(cl)->keyvault_scope;
+    assert_int_equal(arm_client_call(cl, &c), 0);
+    assert_non_null(strstr(c.response, "\"type\":\"Rotate\""));
+    arm_call_release(&c);
+
+    /* attributes: a PATCH of the current version, no new version */
+    json_object_set_new(json_object_get(json_object_get(want, "properties"), "attributes"),
+                        "enabled", json_false());
+    if (keyvault_key_update(cl, key, api, want, PROVIDER_DP_ATTRIBUTES, &c) != 0)
+        fail_msg("attributes: %s", c.err.msg);
+    p = key_props(&c);
+    arm_call_release(&c);
+    assert_string_equal(json_string_value(json_object_get(p, "keyUriWithVersion")), v1);
+    assert_true(json_is_false(json_object_get(json_object_get(p, "attributes"), "enabled")));
+    json_decref(p);
+
+    /* a data-plane error names the request */
+    json_object_set_new(json_object_get(want, "properties"), "rotationPolicy", json_string("x"));
+    assert_int_not_equal(keyvault_key_update(cl, key, api, want, PROVIDER_DP_POLICY, &c), 0);
+    assert_non_null(strstr(c.err.msg, "rotation policy (Key Vault data plane)"));
+    arm_call_release(&c);
+    json_decref(want);
+}
+
+static void test_armlocal_client__vault_token_hosts(void **state)
+{
+    const struct arm_cloud *pub = arm_cloud_builtin("public");
+    struct arm_cloud *local = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    (void)state;
+    assert_true(keyvault_url_trusted(pub, "https://kv1.vault.azure.net/keys/k"));
+    assert_true(keyvault_url_trusted(pub, "https://KV1.Vault.Azure.Net:443/keys/k/v"));
+    assert_false(keyvault_url_trusted(pub, "http://kv1.vault.azure.net/keys/k"));
+    assert_false(keyvault_url_trusted(pub, "https://kv1.vault.azure.net:8443/keys/k"));
+    assert_false(keyvault_url_trusted(pub, "https://vault.azure.net.evil.example/keys/k"));
+    assert_false(keyvault_url_trusted(pub, "https://evil.example/x.vault.azure.net/keys/k"));
+    assert_false(keyvault_url_trusted(pub, "https://u@kv1.vault.azure.net/keys/k"));
+    assert_false(keyvault_url_trusted(pub, "https://vault.azure.net/keys/k"));
+    assert_false(keyvault_url_trusted(pub, "https://management.azure.com/keys/k"));
+    assert_int_equal(arm_cloud_custom(&local, "local", "http://127.0.0.1:9", "http://127.0.0.1:9",
+                                      NULL, NULL, NULL, &err),
+                     0);
+    assert_true(keyvault_url_trusted(local, "http://127.0.0.1:9/_vault/kv/keys/k"));
+    assert_false(keyvault_url_trusted(local, "http://127.0.0.1:10/_vault/kv/keys/k"));
+    assert_false(keyvault_url_trusted(local, "http://127.0.0.1:99/_vault/kv/keys/k"));
+    arm_cloud_free(local);
+}
+
 static void test_armlocal_client__every_kind_through_the_arm_client(void **state)
 {
     struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
@@ -187,6 +293,7 @@ static void test_armlocal_client__every_kind_through_the_arm_client(void **state
             arm_call_release(&c);
         }
     }
+    key_through_the_data_plane(cl);
     /* the private endpoint approved a connection on the workspace */
     assert_int_equal(call(cl, "GET", WS, "2025-09-01", LRO_NONE, NULL, &c), 0);
     assert_non_null(strstr(c.response, "\"status\":\"Approved\""));
@@ -223,6 +330,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_armlocal_client__every_kind_through_the_arm_client),
+        cmocka_unit_test(test_armlocal_client__vault_token_hosts),
     };
     int rc;
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -1,5 +1,6 @@
 /* Unit tests for the resource catalogue (providers/arm: schema, resolve,
- * render) and the dependency graph (engine/graph). */
+ * render), the dependency graph (engine/graph), and how the planner
+ * classifies key and CMK updates from the catalogue (engine/plan). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/depgraph.h"
+#include "engine/plan.h"
 #include "engine/rules.h"
 #include "parser/config.h"
 #include "parser/value.h"
@@ -235,6 +237,36 @@ static void test_catalogue__conversions(void **state)
     assert_string_equal(json_string_value(json_array_get(v, 1)), "Logging");
     json_decref(x);
     json_decref(v);
+
+    {
+        /* key expiry: RFC 3339 UTC in the language, Unix seconds in ARM */
+        const struct schema_attr *exp = schema_attr_find(schema_find("key"), "expires");
+        static const struct {
+            const char *text;
+            long long t;
+        } times[] = {
+            {"1970-01-01T00:00:00Z", 0},           {"2000-02-29T12:34:56Z", 951827696},
+            {"2027-06-30T00:00:00Z", 1814313600}, {"2100-03-01T23:59:59Z", 4107628799},
+        };
+        static const char *const bad[] = {"2027-02-29T00:00:00Z", "2027-13-01T00:00:00Z",
+                                          "2027-06-30 00:00:00Z", "2027-06-30T00:00:00",
+                                          "2027-06-30T24:00:00Z", "1969-12-31T23:59:59Z",
+                                          "2027-06-30T00:00:00Z ", "tomorrow"};
+        long long t;
+        for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+            v = json_string(times[i].text);
+            x = schema_to_arm(exp, &exp->map, v, NULL);
+            assert_int_equal(json_integer_value(x), times[i].t);
+            json_decref(v);
+            v = schema_from_arm(exp, &exp->map, x);
+            assert_string_equal(json_string_value(v), times[i].text);
+            json_decref(x);
+            json_decref(v);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            if (schema_time_parse(bad[i], &t))
+                fail_msg("'%s' parsed as a time", bad[i]);
+    }
 
     v = json_string("Reader");
     x = schema_to_arm(role, &role->map, v, SUB);
@@ -772,6 +804,241 @@ static void test_catalogue__graph_cycle(void **state)
     diag_list_release(&diags);
 }
 
+/* ---- planner: how key and CMK changes are sent (engine/plan) ---------- */
+
+static void test_catalogue__data_plane_classification(void **state)
+{
+    const struct schema_kind *key = schema_find("key"), *ws = schema_find("workspace");
+    char path[256];
+    (void)state;
+    assert_int_equal(schema_data_plane_parts(key, "type"), PROVIDER_DP_NEW_VERSION);
+    assert_int_equal(schema_data_plane_parts(key, "size"), PROVIDER_DP_NEW_VERSION);
+    assert_int_equal(schema_data_plane_parts(key, "curve"), PROVIDER_DP_NEW_VERSION);
+    assert_int_equal(schema_data_plane_parts(key, "rotation"), PROVIDER_DP_POLICY);
+    assert_int_equal(schema_data_plane_parts(key, "rotation.expire_after"), PROVIDER_DP_POLICY);
+    assert_int_equal(schema_data_plane_parts(key, "enabled"), PROVIDER_DP_ATTRIBUTES);
+    assert_int_equal(schema_data_plane_parts(key, "ops"), PROVIDER_DP_ATTRIBUTES);
+    assert_int_equal(schema_data_plane_parts(key, "tags"), PROVIDER_DP_ATTRIBUTES);
+    assert_int_equal(schema_data_plane_parts(key, "nonsense"), 0);
+    assert_true(schema_is_key_version(ws, "encryption.key"));
+    assert_true(schema_is_key_version(ws, "encryption.key_uri"));
+    assert_false(schema_is_key_version(ws, "encryption.key_vault"));
+    assert_false(schema_is_key_version(ws, "encryption"));
+    assert_false(schema_is_key_version(ws, "public_network_access"));
+    assert_int_equal(schema_arm_path(path, sizeof(path), ws, "encryption.key"), 0);
+    assert_string_equal(path, "properties.encryption.keyVaultProperties.keyIdentifier");
+    assert_int_equal(schema_arm_path(path, sizeof(path), ws, "hbi"), 0);
+    assert_string_equal(path, "properties.hbiWorkspace");
+    assert_int_equal(schema_arm_path(path, sizeof(path), ws, "encryption"), AMLSEC_ENOTFOUND);
+    assert_int_equal(schema_arm_path(path, 8, ws, "encryption.key"), AMLSEC_ENOTFOUND);
+}
+
+/* text with its first `from` replaced by `to` (caller frees). */
+static char *replaced(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    struct buf b;
+    assert_non_null(at);
+    buf_init(&b, 0);
+    buf_add(&b, text, (size_t)(at - text));
+    buf_adds(&b, to);
+    buf_adds(&b, at + strlen(from));
+    return buf_detach(&b, NULL);
+}
+
+/* Records the plan's creates in st as ARM would show them (a key gets its
+ * URIs); a create whose body still waits for another's value is left for
+ * the next round. */
+static void record_creates(struct state *st, const struct plan *plan)
+{
+    struct errbuf err = ERRBUF_INIT;
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct plan_change *c = &plan->changes[i];
+        struct state_resource e;
+        json_t *body;
+        if (c->action != PLAN_CREATE || value_contains_unknown(c->body))
+            continue;
+        body = json_deep_copy(c->body);
+        if (strcmp(c->kind, "key") == 0) {
+            json_t *props = json_object_get(body, "properties");
+            json_object_set_new(props, "keyUri", json_string("https://kv.vault.azure.net/keys/k"));
+            json_object_set_new(props, "keyUriWithVersion",
+                                json_string("https://kv.vault.azure.net/keys/k/v1"));
+        }
+        memset(&e, 0, sizeof(e));
+        e.address = c->address;
+        e.kind = c->kind;
+        e.arm_id = c->arm_id;
+        e.api_version = c->api_version;
+        e.attributes = body;
+        e.sensitive = c->sensitive;
+        e.dependencies = c->dependencies;
+        e.status = STATE_STATUS_CREATED;
+        assert_int_equal(state_put(st, &e, &err), 0);
+        json_decref(body);
+    }
+}
+
+/* Plans text against st without refreshing (the state is the truth). */
+static struct plan *plan_text(const char *text, struct state *st, const char *replace)
+{
+    struct diag_list diags;
+    struct config *cfg;
+    struct plan *plan = NULL;
+    struct plan_opts o;
+    struct errbuf err = ERRBUF_INIT;
+    diag_list_init(&diags);
+    cfg = load_text(text, &diags);
+    memset(&o, 0, sizeof(o));
+    o.replace = &replace;
+    o.nreplace = replace != NULL;
+    if (plan_build(&plan, cfg, st, NULL, &o, &diags, &err) != 0)
+        fail_msg("plan: %s (%zu diagnostics, first: %s)", err.msg, diags.n,
+                 diags.n ? diags.items[0].message : "");
+    config_free(cfg);
+    diag_list_release(&diags);
+    return plan;
+}
+
+static const struct plan_change *change_of(const struct plan *plan, const char *address)
+{
+    for (size_t i = 0; i < plan->n; i++)
+        if (strcmp(plan->changes[i].address, address) == 0)
+            return &plan->changes[i];
+    return NULL;
+}
+
+static bool has_note(const struct plan_change *c, const char *text)
+{
+    for (size_t i = 0; i < json_array_size(c->notes); i++)
+        if (strstr(json_string_value(json_array_get(c->notes, i)), text))
+            return true;
+    return false;
+}
+
+/* The workspace's update after a new key version: a PATCH of the key
+ * identifier alone, known after apply, after the key's step. */
+static void check_rotation_patch(const struct plan *plan)
+{
+    const struct plan_change *k = change_of(plan, "key.k"), *w = change_of(plan, "workspace.w");
+    const json_t *kid;
+    assert_non_null(w);
+    assert_int_equal(w->action, PLAN_UPDATE);
+    assert_int_equal(w->via, PLAN_VIA_PATCH);
+    assert_string_equal(w->reason_detail, "encryption.key");
+    assert_int_equal(json_object_size(w->body), 1);
+    assert_int_equal(json_object_size(json_object_get(w->body, "properties")), 1);
+    kid = schema_json_get(w->body, "properties.encryption.keyVaultProperties.keyIdentifier");
+    assert_true(value_is_unknown(kid));
+    assert_true(value_is_unknown(json_object_get(json_object_get(w->after, "encryption"), "key")));
+    assert_true(has_note(w, "rotating the CMK takes about an hour to take effect"));
+    assert_int_equal(w->ndeps, 1);
+    assert_ptr_equal(&plan->changes[w->deps[0]], k);
+    assert_true(w->group > k->group);
+}
+
+static void test_catalogue__plan_key_updates(void **state)
+{
+    struct state st;
+    struct errbuf err = ERRBUF_INIT;
+    struct plan *plan;
+    const struct plan_change *k;
+    char *text, *cfg;
+    (void)state;
+    /* the vault's tenant is known: every body can be recorded */
+    cfg = replaced(graph_cfg, "  location = \"westeurope\"\n",
+                   "  location = \"westeurope\"\n  tenant = \"" SUB "\"\n");
+    assert_int_equal(state_init(&st, &err), 0);
+    /* apply everything (the workspace waits a round for the key's version) */
+    for (int round = 0; round < 2; round++) {
+        plan = plan_text(cfg, &st, NULL);
+        record_creates(&st, plan);
+        plan_free(plan);
+    }
+    plan = plan_text(cfg, &st, NULL);
+    assert_int_equal(plan->n, 0);
+    plan_free(plan);
+
+    /* -replace on a key asks for a new version: an update, never a replacement */
+    plan = plan_text(cfg, &st, "key.k");
+    assert_int_equal(plan->n, 2);
+    k = change_of(plan, "key.k");
+    assert_int_equal(k->action, PLAN_UPDATE);
+    assert_string_equal(k->reason, "update_because_new_version_requested");
+    assert_int_equal(k->via, PLAN_VIA_DATA_PLANE);
+    assert_int_equal(k->data_plane, PROVIDER_DP_NEW_VERSION);
+    assert_string_equal(k->reason_detail, "versioned_uri");
+    assert_string_equal(str_at(k->before, "versioned_uri"), "https://kv.vault.azure.net/keys/k/v1");
+    assert_true(value_is_unknown(json_object_get(k->after, "versioned_uri")));
+    check_rotation_patch(plan);
+    assert_int_equal(plan->nchange, 2);
+    assert_int_equal(plan->nadd + plan->ndestroy, 0);
+    {
+        /* the saved plan keeps how each update is sent */
+        json_t *j = plan_to_json(plan, false);
+        struct plan *back = NULL;
+        assert_int_equal(plan_from_json(&back, j, &err), 0);
+        assert_int_equal(change_of(back, "key.k")->via, PLAN_VIA_DATA_PLANE);
+        assert_int_equal(change_of(back, "key.k")->data_plane, PROVIDER_DP_NEW_VERSION);
+        assert_int_equal(change_of(back, "workspace.w")->via, PLAN_VIA_PATCH);
+        json_object_set_new(json_array_get(json_object_get(j, "resource_changes"), 0),
+                            "update_via", json_string("carrier-pigeon"));
+        plan_free(back);
+        back = NULL;
+        assert_int_equal(plan_from_json(&back, j, &err), AMLSEC_EPARSE);
+        assert_non_null(strstr(err.msg, "unknown update_via"));
+        json_decref(j);
+    }
+    plan_free(plan);
+
+    /* -replace elsewhere still replaces */
+    plan = plan_text(cfg, &st, "storage_account.st");
+    assert_int_equal(change_of(plan, "storage_account.st")->action, PLAN_REPLACE);
+    assert_string_equal(change_of(plan, "storage_account.st")->reason, "replace_by_request");
+    plan_free(plan);
+
+    /* a new size needs a new version; the workspace follows */
+    text = replaced(cfg, "  vault = key_vault.kv\n", "  vault = key_vault.kv\n  size = 4096\n");
+    plan = plan_text(text, &st, NULL);
+    free(text);
+    k = change_of(plan, "key.k");
+    assert_int_equal(k->action, PLAN_UPDATE);
+    assert_string_equal(k->reason, "update_because_config_differs");
+    assert_int_equal(k->data_plane, PROVIDER_DP_NEW_VERSION);
+    assert_string_equal(k->reason_detail, "size, versioned_uri");
+    check_rotation_patch(plan);
+    plan_free(plan);
+
+    /* a rotation policy and an attribute: no new version, the workspace stays */
+    text = replaced(cfg, "  vault = key_vault.kv\n",
+                    "  vault = key_vault.kv\n  enabled = false\n"
+                    "  expires = \"2027-06-30T00:00:00Z\"\n"
+                    "  rotation {\n    expire_after = \"P90D\"\n  }\n");
+    plan = plan_text(text, &st, NULL);
+    free(text);
+    assert_int_equal(plan->n, 1);
+    k = change_of(plan, "key.k");
+    assert_int_equal(k->via, PLAN_VIA_DATA_PLANE);
+    assert_int_equal(k->data_plane, PROVIDER_DP_POLICY | PROVIDER_DP_ATTRIBUTES);
+    assert_string_equal(k->reason_detail, "enabled, expires, rotation");
+    assert_int_equal(json_integer_value(schema_json_get(k->body, "properties.attributes.exp")),
+                     1814313600);
+    assert_null(json_object_get(k->after, "versioned_uri"));
+    plan_free(plan);
+
+    /* any other workspace change is still a PUT of the whole body */
+    text = replaced(cfg, "  encryption {\n", "  public_network_access = true\n  encryption {\n");
+    plan = plan_text(text, &st, "key.k");
+    free(text);
+    assert_int_equal(change_of(plan, "workspace.w")->action, PLAN_UPDATE);
+    assert_int_equal(change_of(plan, "workspace.w")->via, PLAN_VIA_PUT);
+    assert_non_null(
+        schema_json_get(change_of(plan, "workspace.w")->body, "properties.publicNetworkAccess"));
+    plan_free(plan);
+    state_release(&st);
+    free(cfg);
+}
+
 /* ---- render ----------------------------------------------------------- */
 
 static void test_catalogue__render_body(void **state)
@@ -822,6 +1089,8 @@ int main(void)
         cmocka_unit_test(test_catalogue__graph_order),
         cmocka_unit_test(test_catalogue__graph_cycle),
         cmocka_unit_test(test_catalogue__render_body),
+        cmocka_unit_test(test_catalogue__data_plane_classification),
+        cmocka_unit_test(test_catalogue__plan_key_updates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
