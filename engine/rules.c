@@ -156,6 +156,45 @@ const struct rule rules_catalogue[] = {
      "unsupported; use AKS in a VNet [000]",
      "use compute clusters and managed online endpoints with Private Link workspaces",
      "compute_instance, web_service, private_endpoint"},
+    {"DS-SKIP-VALIDATION", DIAG_WARNING, "set automatically / warn",
+     "datastores of a network-isolated workspace must skip validation",
+     "in a VNet the service cannot reach blob, file, SQL or PostgreSQL storage to validate a "
+     "datastore's credentials, so those datastores must skip validation; ADLS Gen1/Gen2 skip it "
+     "by default; datasets need validate=False [003]. amlsec sends ?skipValidation=true on the "
+     "PUT of every datastore of a workspace with public network access off or a private "
+     "endpoint, and warns when skip_validation = false overrides it",
+     "remove skip_validation = false (amlsec then skips validation automatically)",
+     "datastore, workspace, private_endpoint"},
+    {"RBAC-VNET-JOIN", DIAG_ERROR, "pre-flight check",
+     "the caller must be allowed to join the VNet and subnet a resource deploys into",
+     "deploying into a VNet needs Microsoft.Network/virtualNetworks/join/action on the VNet and "
+     "Microsoft.Network/virtualNetworks/subnets/join/action on the subnet [003]. Checked by plan "
+     "(not validate) before any write, through GET {scope}/providers/Microsoft.Authorization/"
+     "permissions for the signed-in principal",
+     "assign the caller a role with both actions (e.g. Network Contributor on the VNet), or "
+     "deploy into a subnet it may join",
+     "private_endpoint, compute_cluster, compute_instance, web_service"},
+    {"WS-MI-PERMS", DIAG_WARNING, "drift check; warn when a change would remove a grant",
+     "the workspace's managed identity must keep its grants",
+     "a workspace's system-assigned identity holds Contributor on the workspace, Storage Blob "
+     "Data Contributor on its storage, access to its Key Vault (Key Vault Administrator), "
+     "Contributor on its registry and on its resource group; revoking them breaks the workspace "
+     "[000, 001, 004]. Checked by plan (not validate) from the live role assignments of the "
+     "identity",
+     "restore the missing role assignment (or let Azure restore storage access with a key "
+     "resync); do not delete role assignments of a workspace identity",
+     "workspace, role_assignment"},
+    {"WS-SUPPORT-APP", DIAG_NOTE, "inform in drift/unmanaged report",
+     "workspaces with compute from before 2021-05-14 may have a support app with Contributor "
+     "on the subscription",
+     "compute created before 2021-05-14 may have left an Entra app Microsoft-AzureML-Support-"
+     "App-... (or aml-...) with Contributor on the subscription; remove it only when no AKS "
+     "cluster from before that date is attached [000, 001, 004]. Checked by plan (not "
+     "validate): the live workspace's systemData.createdAt is before 2021-05-14 and it has "
+     "compute",
+     "review the subscription's role assignments for that app and remove it if no pre-2021-05-14 "
+     "AKS cluster is attached",
+     "workspace"},
     {"SCAN", DIAG_NOTE, "recommend",
      "enable Microsoft Defender vulnerability scanning for the container registry",
      "the guidance recommends Microsoft Defender scanning of ACR (and AKS) images [001, 004]",
@@ -509,6 +548,19 @@ finding_sev(struct rctx *c, const char *id, enum diag_severity sev, const struct
     struct diag *d;
     va_start(ap, fmt);
     d = vfinding(c, id, (int)sev, inst, &loc, fmt, ap);
+    va_end(ap);
+    return d;
+}
+
+struct diag *rules_report(struct diag_list *diags, const char *id, int sev,
+                          const struct cfg_instance *inst, const char *path, const char *fmt, ...)
+{
+    struct rctx c = {.diags = diags};
+    struct src_loc loc = config_attr_loc(inst, path ? path : "");
+    va_list ap;
+    struct diag *d;
+    va_start(ap, fmt);
+    d = vfinding(&c, id, sev, inst, &loc, fmt, ap);
     va_end(ap);
     return d;
 }
@@ -994,6 +1046,22 @@ static void rule_compute(struct rctx *c, const struct cfg_instance *cc)
 }
 
 /* SCAN: a registry without a Standard Defender plan covering containers. */
+static void rule_datastore(struct rctx *c, const struct cfg_instance *ds)
+{
+    const struct cfg_instance *ws = ref_attr(c, ds, "workspace");
+    const json_t *skip = get_path(ds->attrs, "skip_validation");
+    if (ws == NULL || !json_is_false(skip))
+        return;
+    if (eff_bool(ws, "public_network_access") == T_FALSE ||
+        pointed_at(c, "private_endpoint", "target", ws)) {
+        struct diag *d = finding(c, "DS-SKIP-VALIDATION", ds, "skip_validation",
+                                 "%s sets skip_validation = false but %s is network-isolated: "
+                                 "validation cannot reach the storage",
+                                 ds->address, ws->address);
+        note_at(d, ws, "public_network_access", "the workspace is network-isolated here");
+    }
+}
+
 static void rule_scan(struct rctx *c)
 {
     bool covered = false;
@@ -1284,6 +1352,8 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
             rule_web_service(&c, x);
         } else if (is_kind(x, "compute_cluster") || is_kind(x, "compute_instance")) {
             rule_compute(&c, x);
+        } else if (is_kind(x, "datastore")) {
+            rule_datastore(&c, x);
         }
     }
     rule_scan(&c);
