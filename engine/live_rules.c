@@ -256,10 +256,15 @@ static void rule_mi_perms(const struct live_rules_in *in, const struct cfg_insta
         json_array_foreach(in->deleted_assignments, i, d)
         {
             const char *pr = str_of(json_object_get(d, "principal"));
-            if (pr && strcasecmp(pr, principal) == 0)
-                rules_report(diags, "WS-MI-PERMS", -1, ws, "identity",
-                             "this plan deletes %s, a role assignment of %s's managed identity",
-                             str_of(json_object_get(d, "address")), ws->address);
+            const char *address = str_of(json_object_get(d, "address"));
+            struct diag *dg;
+            if (pr == NULL || address == NULL || strcasecmp(pr, principal) != 0)
+                continue;
+            dg = rules_report(diags, "WS-MI-PERMS", -1, ws, "identity",
+                              "this plan deletes %s, a role assignment of %s's managed identity",
+                              address, ws->address);
+            if (dg)
+                in->attach(address, dg, in->payload);
         }
     }
 }

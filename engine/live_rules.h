@@ -42,6 +42,9 @@ struct live_rules_in {
     void *payload;
     /* The role assignments the plan deletes: {address, principal} objects. */
     const json_t *deleted_assignments;
+    /* Attaches a finding to the change of address (a deleted resource has no
+     * block to point into). */
+    void (*attach)(const char *address, const struct diag *d, void *payload);
 };
 
 /* Runs the checks; findings are diagnostics with the rule ID as code.

@@ -812,10 +812,19 @@ static bool writes_instance(const char *address, void *payload)
             b->items[at].c.action == PLAN_REPLACE);
 }
 
+static void attach_to(const char *address, const struct diag *d, void *payload)
+{
+    struct builder *b = payload;
+    size_t at;
+    if (strmap_get(&b->pending_index, address, &at))
+        note(&b->items[at], "%s %s: %s", d->severity == DIAG_ERROR ? "error" : "warning", d->code,
+             d->message);
+}
+
 static void live_checks(struct builder *b, struct provider *p)
 {
     json_t *deleted = json_array();
-    struct live_rules_in in = {b->cfg, p, live_body, writes_instance, b, deleted};
+    struct live_rules_in in = {b->cfg, p, live_body, writes_instance, b, deleted, attach_to};
     for (size_t i = 0; i < b->n; i++) {
         const struct plan_change *c = &b->items[i].c;
         const char *pr = str_of(c->before, "principal");
