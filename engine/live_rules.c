@@ -169,14 +169,6 @@ static size_t rule_vnet_join(const struct live_rules_in *in, struct diag_list *d
 
 /* ---- WS-MI-PERMS ------------------------------------------------------ */
 
-static const char *role_name_of(const char *guid)
-{
-    for (const char *const *n = schema_builtin_role_names; *n; n++)
-        if (strcasecmp(schema_builtin_role(*n), guid) == 0)
-            return *n;
-    return guid;
-}
-
 /* Does assignments grant role (GUID) at scope or above? */
 static bool granted(const json_t *assignments, const char *role, const char *scope)
 {
@@ -198,6 +190,28 @@ static bool granted(const json_t *assignments, const char *role, const char *sco
     return false;
 }
 
+/* A vault using access policies (not Azure RBAC) grants the workspace's
+ * identity through a policy naming it: is there one in the live vault? */
+static bool vault_policy_for(const json_t *vault, const char *principal)
+{
+    size_t i;
+    const json_t *p;
+    if (vault == NULL || json_is_true(schema_json_get(vault, "properties.enableRbacAuthorization")))
+        return false;
+    json_array_foreach(schema_json_get(vault, "properties.accessPolicies"), i, p)
+    {
+        const char *oid = str_of(json_object_get(p, "objectId"));
+        if (oid && strcasecmp(oid, principal) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A grant the workspace identity must hold: role (built-in name) at scope. */
+struct grant {
+    const char *scope, *role, *what;
+};
+
 static void rule_mi_perms(const struct live_rules_in *in, const struct cfg_instance *ws,
                           const json_t *live, struct diag_list *diags)
 {
@@ -207,31 +221,24 @@ static void rule_mi_perms(const struct live_rules_in *in, const struct cfg_insta
     struct errbuf err = ERRBUF_INIT;
     struct buf path;
     char rg[1024], sub[128];
-    struct {
-        const char *scope, *role, *what;
-    } want[5];
+    struct grant want[5];
     size_t nwant = 0;
 
     if (principal == NULL || prov == NULL || strncasecmp(id, "/subscriptions/", 15) != 0)
         return;
     snprintf(rg, sizeof(rg), "%.*s", (int)(prov - id), id);
     snprintf(sub, sizeof(sub), "%.*s", (int)(strcspn(id + 15, "/") + 15), id);
-    want[nwant].scope = id, want[nwant].role = schema_builtin_role("Contributor");
-    want[nwant++].what = "the workspace";
-    want[nwant].scope = rg, want[nwant].role = schema_builtin_role("Contributor");
-    want[nwant++].what = "its resource group";
-    if ((want[nwant].scope = str_of(schema_json_get(live, "properties.storageAccount")))) {
-        want[nwant].role = schema_builtin_role("Storage Blob Data Contributor");
-        want[nwant++].what = "its storage account";
-    }
-    if ((want[nwant].scope = str_of(schema_json_get(live, "properties.keyVault")))) {
-        want[nwant].role = schema_builtin_role("Key Vault Administrator");
-        want[nwant++].what = "its Key Vault";
-    }
-    if ((want[nwant].scope = str_of(schema_json_get(live, "properties.containerRegistry")))) {
-        want[nwant].role = schema_builtin_role("Contributor");
-        want[nwant++].what = "its container registry";
-    }
+    want[nwant++] = (struct grant){id, "Contributor", "the workspace"};
+    want[nwant++] = (struct grant){rg, "Contributor", "its resource group"};
+    want[nwant] = (struct grant){str_of(schema_json_get(live, "properties.storageAccount")),
+                                 "Storage Blob Data Contributor", "its storage account"};
+    nwant += want[nwant].scope != NULL;
+    want[nwant] = (struct grant){str_of(schema_json_get(live, "properties.keyVault")),
+                                 "Key Vault Administrator", "its Key Vault"};
+    nwant += want[nwant].scope != NULL;
+    want[nwant] = (struct grant){str_of(schema_json_get(live, "properties.containerRegistry")),
+                                 "Contributor", "its container registry"};
+    nwant += want[nwant].scope != NULL;
     buf_init(&path, 0);
     buf_addf(&path,
              "%s/providers/Microsoft.Authorization/roleAssignments?$filter=principalId%%20eq%%20'%s'",
@@ -242,10 +249,12 @@ static void rule_mi_perms(const struct live_rules_in *in, const struct cfg_insta
                      err.msg);
     } else {
         for (size_t i = 0; i < nwant; i++)
-            if (!granted(assignments, want[i].role, want[i].scope))
+            if (!granted(assignments, schema_builtin_role(want[i].role), want[i].scope) &&
+                !(strcmp(want[i].role, "Key Vault Administrator") == 0 &&
+                  vault_policy_for(in->live(want[i].scope, in->payload), principal)))
                 rules_report(diags, "WS-MI-PERMS", -1, ws, "identity",
                              "%s's managed identity (%s) has no %s on %s (%s)", ws->address,
-                             principal, role_name_of(want[i].role), want[i].what, want[i].scope);
+                             principal, want[i].role, want[i].what, want[i].scope);
     }
     buf_release(&path);
     json_decref(assignments);

@@ -14,8 +14,9 @@
  *                  principalId eq '...') must include Contributor on the
  *                  workspace and its resource group, Storage Blob Data
  *                  Contributor on its storage, Key Vault Administrator on its
- *                  vault and Contributor on its registry (a grant at a scope
- *                  above counts). One warning per missing grant, and one per
+ *                  vault (or, for a vault using access policies, a policy for
+ *                  the identity) and Contributor on its registry (a grant at
+ *                  a scope above counts). One warning per missing grant, and one per
  *                  role_assignment the plan deletes whose principal is a
  *                  workspace's identity.
  *  WS-SUPPORT-APP  every managed workspace whose live systemData.createdAt is

@@ -177,7 +177,8 @@ const struct rule rules_catalogue[] = {
     {"WS-MI-PERMS", DIAG_WARNING, "drift check; warn when a change would remove a grant",
      "the workspace's managed identity must keep its grants",
      "a workspace's system-assigned identity holds Contributor on the workspace, Storage Blob "
-     "Data Contributor on its storage, access to its Key Vault (Key Vault Administrator), "
+     "Data Contributor on its storage, access to its Key Vault (Key Vault Administrator, or "
+     "an access policy where the vault uses them), "
      "Contributor on its registry and on its resource group; revoking them breaks the workspace "
      "[000, 001, 004]. Checked by plan (not validate) from the live role assignments of the "
      "identity",
