@@ -107,7 +107,9 @@ datastore "training" {
 EOF
 expect_exit 0 "$AMLSEC" render -no-color datastore.training > render.out 2>&1
 grep -q 'datastores/training_data?api-version=2025-09-01&skipValidation=true' render.out || fail "render URL"
-expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > apply4.out 2>&1
+# through a saved plan: the query parameter is part of it
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color -out ds.plan > dsplan.out 2>&1
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color ds.plan > apply4.out 2>&1
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > ds.out 2>&1
 sed -i 's/^  container_name = "training"$/&\n  skip_validation = false/; s/"training_data"/"training_data2"/' main.amlsec
 expect_exit 0 "$AMLSEC" validate -no-color > dsval.out 2>&1
