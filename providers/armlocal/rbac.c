@@ -13,7 +13,9 @@
 #include "util/banned.h"
 
 /* Built-in roles the local cloud can evaluate: Microsoft's GUIDs (checked
- * against the built-in roles reference) and their control-plane actions. */
+ * against the built-in roles reference) and their control-plane actions
+ * (Network Contributor's as published; Contributor's notActions abridged to
+ * the access-control and blueprint ones). */
 static const struct builtin {
     const char *guid, *name;
     const char *actions[10];
