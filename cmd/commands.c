@@ -65,14 +65,17 @@ const struct command commands[] = {
      "  -var NAME=VALUE    set a variable (repeatable)\n"
      "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
      "  -no-color          no colour in diagnostics\n"},
-    {"rules", cmd_rules, "List the security rules validate checks",
+    {"rules", cmd_rules, "List the security rules validate and plan check",
      "Usage: amlsec rules [-json | -markdown]\n"
      "\n"
-     "Lists the rule catalogue: ID, severity and what each rule checks. Suppress a\n"
-     "finding per resource with lifecycle { ignore_rules = { \"ID\" = \"reason\" } }.\n"
+     "Lists the rule catalogue: ID, severity and what each rule checks. validate checks\n"
+     "most rules; those that need the live cloud (checked_by \"plan\" in -json:\n"
+     "RBAC-VNET-JOIN, WS-MI-PERMS, WS-SUPPORT-APP) run at plan time after the refresh.\n"
+     "Suppress a finding per resource with\n"
+     "lifecycle { ignore_rules = { \"ID\" = \"reason\" } }.\n"
      "\n"
      "Options:\n"
-     "  -json       every field (why, fix, kinds) as a JSON array\n"
+     "  -json       every field (why, fix, kinds, checked_by) as a JSON array\n"
      "  -markdown   the reference page (docs/rules.md is generated with it)\n"},
     {"schema", cmd_schema, "Show the resource catalogue: kinds and their attributes",
      "Usage: amlsec schema [-json | -markdown] [KIND...]\n"
@@ -159,7 +162,11 @@ const struct command commands[] = {
      "\n"
      "Reads the configuration in DIR (default .), the state, and the live resources, and\n"
      "prints drift (changes made outside amlsec) and the ordered change set. Security-rule\n"
-     "findings and impact notes are attached to the resources they concern.\n"
+     "findings and impact notes are attached to the resources they concern. After the\n"
+     "refresh and before any write, the rules that need the live cloud run: the caller's\n"
+     "permission to join the VNets and subnets it deploys into (RBAC-VNET-JOIN, an error),\n"
+     "the role assignments of workspace identities (WS-MI-PERMS), and the support app of\n"
+     "workspaces with compute created before 2021-05-14 (WS-SUPPORT-APP).\n"
      "\n"
      "Options:\n"
      "  -out FILE            save the plan for 'amlsec apply FILE'\n"

@@ -170,6 +170,7 @@ static int run_batch(struct run *r, struct op *ops, size_t n)
         w[k].ref.id = arm_id;
         w[k].ref.type = c->arm_type && c->arm_type[0] ? c->arm_type : NULL;
         w[k].body = filled[k];
+        w[k].query = c->put_query;
         emit(r, APPLY_STARTED, ops[k].change, verb_of(ops[k].jop, c->action), 0, NULL);
     }
     if (n == 0)

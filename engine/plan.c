@@ -8,6 +8,7 @@
 
 #include "engine/depgraph.h"
 #include "engine/known.h"
+#include "engine/live_rules.h"
 #include "parser/value.h"
 #include "providers/arm/render.h"
 #include "providers/arm/schema.h"
@@ -498,6 +499,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     it->c.sensitive = json_incref(in->sensitive);
     it->c.dependencies = dependencies_of(b, node);
     it->c.body = render_body(k, attrs, value, b->cfg->settings, in->sensitive, false);
+    it->c.put_query = render_put_query(b->cfg, in);
     it->c.create_before_destroy = r->lifecycle.create_before_destroy;
 
     if (lr && lr->rc < 0 && lr->rc != AMLSEC_ENOTFOUND) {
@@ -787,6 +789,7 @@ static void change_release(struct plan_change *c)
     free(c->prior_arm_id);
     free(c->arm_type);
     free(c->api_version);
+    free(c->put_query);
     free(c->reason);
     free(c->reason_detail);
     json_decref(c->before);
@@ -867,13 +870,31 @@ static int order(struct builder *b)
     return 0;
 }
 
-/* Rule findings (warnings and notes) become notes of the change whose block
- * they point into, so they are seen before approval. */
+/* Rule findings become notes of the change whose block they point into
+ * (warnings and notes: errors stop the plan), so they are seen before
+ * approval, and all of them, no-op resources included, are listed in the
+ * plan's findings. */
 static void attach_findings(struct builder *b)
 {
+    static const char *const sev[] = {"error", "warning", "note"};
+    b->plan->findings = json_array();
     for (size_t i = 0; i < b->diags->n; i++) {
         const struct diag *d = &b->diags->items[i];
-        if (d->severity == DIAG_ERROR || d->loc.file == NULL || strchr(d->code, '-') == NULL)
+        const char *address = NULL;
+        if (d->loc.file == NULL || strchr(d->code, '-') == NULL)
+            continue;
+        for (size_t r = 0; r < b->cfg->nresources && address == NULL; r++) {
+            const struct cfg_resource *res = &b->cfg->resources[r];
+            const struct src_loc *bl = res->block ? &res->block->loc : NULL;
+            if (bl && bl->file == d->loc.file && d->loc.begin >= bl->begin &&
+                d->loc.end <= bl->end && res->ninstances > 0)
+                address = res->instances[0].address;
+        }
+        json_array_append_new(b->plan->findings,
+                              json_pack("{s:s?, s:s, s:s, s:s}", "address", address, "rule",
+                                        d->code, "severity", sev[d->severity], "message",
+                                        d->message));
+        if (d->severity == DIAG_ERROR)
             continue;
         for (size_t k = 0; k < b->n; k++) {
             const struct cfg_instance *in = b->items[k].inst;
@@ -886,6 +907,48 @@ static void attach_findings(struct builder *b)
                      d->code, d->message);
         }
     }
+}
+
+/* --- rules that read the live cloud (engine/live_rules.h) ------------------ */
+
+static const json_t *live_body(const char *id, void *payload)
+{
+    const struct provider_result *r = live_of(payload, id);
+    return r && r->rc == 0 ? r->body : NULL;
+}
+
+static bool writes_instance(const char *address, void *payload)
+{
+    const struct builder *b = payload;
+    size_t at;
+    return strmap_get(&b->pending_index, address, &at) &&
+           (b->items[at].c.action == PLAN_CREATE || b->items[at].c.action == PLAN_UPDATE ||
+            b->items[at].c.action == PLAN_REPLACE);
+}
+
+static void attach_to(const char *address, const struct diag *d, void *payload)
+{
+    struct builder *b = payload;
+    size_t at;
+    if (strmap_get(&b->pending_index, address, &at))
+        note(&b->items[at], "%s %s: %s", d->severity == DIAG_ERROR ? "error" : "warning", d->code,
+             d->message);
+}
+
+static void live_checks(struct builder *b, struct provider *p)
+{
+    json_t *deleted = json_array();
+    struct live_rules_in in = {b->cfg, p, live_body, writes_instance, b, deleted, attach_to};
+    for (size_t i = 0; i < b->n; i++) {
+        const struct plan_change *c = &b->items[i].c;
+        const char *pr = str_of(c->before, "principal");
+        if (strcmp(c->kind, "role_assignment") == 0 && pr &&
+            (c->action == PLAN_DELETE || c->action == PLAN_REPLACE))
+            json_array_append_new(deleted,
+                                  json_pack("{s:s, s:s}", "address", c->address, "principal", pr));
+    }
+    live_rules_run(&in, b->diags);
+    json_decref(deleted);
 }
 
 void plan_config_digest(char out[72], const struct config *cfg)
@@ -951,6 +1014,8 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
             rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
             goto out;
         }
+    if (o->refresh && p && !o->destroy)
+        live_checks(&b, p);
     link_dependencies(&b);
     for (size_t i = 0; i < b.n; i++)
         if (o->ntargets == 0 || targeted(&b, b.items[i].c.address))
@@ -989,5 +1054,6 @@ void plan_free(struct plan *plan)
         json_decref(plan->drift[i].paths);
     }
     free(plan->drift);
+    json_decref(plan->findings);
     free(plan);
 }

@@ -59,6 +59,7 @@ struct plan_change {
     json_t *body;         /* the ARM body sent (see via); NULL for deletes (owned) */
     enum plan_update_via via;
     unsigned data_plane;  /* PLAN_VIA_DATA_PLANE: enum provider_data_plane_part bits */
+    char *put_query;      /* query parameters the PUT adds ("skipValidation=true"), or NULL */
     json_t *sensitive;    /* paths of sensitive attributes (array, owned) */
     json_t *dependencies; /* addresses this instance depends on, for the state (owned) */
     json_t *notes;        /* impact notes the user must see (array of strings, owned) */
@@ -83,6 +84,8 @@ struct plan {
     struct plan_drift *drift;
     size_t ndrift;
     size_t nadd, nchange, ndestroy;
+    json_t *findings; /* rule findings of the plan, no-op resources included: array of
+                         {address, rule, severity, attribute, message} (owned) */
     char lineage[STATE_LINEAGE_LEN + 1]; /* the state the plan was made against */
     uint64_t serial;
     char config_digest[72]; /* "sha256:..." of the configuration's files */

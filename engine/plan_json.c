@@ -232,6 +232,8 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         }
         if (!redact) {
             json_object_set_new(o, "request_body", c->body ? json_deep_copy(c->body) : json_null());
+            if (c->put_query)
+                json_object_set_new(o, "request_query", json_string(c->put_query));
             json_object_set_new(o, "sensitive_paths", json_deep_copy(sens));
             json_object_set_new(o, "dependencies",
                                 json_deep_copy(c->dependencies ? c->dependencies : json_array()));
@@ -248,6 +250,8 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
                              d->before ? json_deep_copy(d->before) : json_null(), "after",
                              d->after ? json_deep_copy(d->after) : json_null(), "paths", d->paths));
     }
+    json_object_set_new(root, "findings",
+                        plan->findings ? json_deep_copy(plan->findings) : json_array());
     json_object_set_new(root, "format_version", json_string(PLAN_FORMAT_VERSION));
     json_object_set_new(root, "amlsec_version", json_string(AMLSEC_VERSION));
     json_object_set_new(root, "destroy", json_boolean(plan->destroy));
@@ -303,6 +307,7 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
            json_string_length(json_object_get(st, "lineage")) + 1);
     p->serial = (uint64_t)json_integer_value(json_object_get(st, "serial"));
     p->destroy = json_is_true(json_object_get(root, "destroy"));
+    p->findings = take_json(root, "findings");
     snprintf(p->config_digest, sizeof(p->config_digest), "%s",
              json_string_value(json_object_get(root, "configuration_digest"))
                  ? json_string_value(json_object_get(root, "configuration_digest"))
@@ -338,6 +343,7 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
         x->before = take_json(ch, "before");
         x->after = take_json(ch, "after");
         x->body = take_json(c, "request_body");
+        x->put_query = take_str(c, "request_query");
         x->sensitive = take_json(c, "sensitive_paths");
         x->dependencies = take_json(c, "dependencies");
         x->notes = take_json(c, "notes");

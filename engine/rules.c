@@ -156,6 +156,46 @@ const struct rule rules_catalogue[] = {
      "unsupported; use AKS in a VNet [000]",
      "use compute clusters and managed online endpoints with Private Link workspaces",
      "compute_instance, web_service, private_endpoint"},
+    {"DS-SKIP-VALIDATION", DIAG_WARNING, "set automatically / warn",
+     "datastores of a network-isolated workspace must skip validation",
+     "in a VNet the service cannot reach blob, file, SQL or PostgreSQL storage to validate a "
+     "datastore's credentials, so those datastores must skip validation; ADLS Gen1/Gen2 skip it "
+     "by default; datasets need validate=False [003]. amlsec sends ?skipValidation=true on the "
+     "PUT of every datastore of a workspace with public network access off or a private "
+     "endpoint, and warns when skip_validation = false overrides it",
+     "remove skip_validation = false (amlsec then skips validation automatically)",
+     "datastore, workspace, private_endpoint"},
+    {"RBAC-VNET-JOIN", DIAG_ERROR, "pre-flight check",
+     "the caller must be allowed to join the VNet and subnet a resource deploys into",
+     "deploying into a VNet needs Microsoft.Network/virtualNetworks/join/action on the VNet and "
+     "Microsoft.Network/virtualNetworks/subnets/join/action on the subnet [003]. Checked by plan "
+     "(not validate) before any write, through GET {scope}/providers/Microsoft.Authorization/"
+     "permissions for the signed-in principal",
+     "assign the caller a role with both actions (e.g. Network Contributor on the VNet), or "
+     "deploy into a subnet it may join",
+     "private_endpoint, compute_cluster, compute_instance, web_service"},
+    {"WS-MI-PERMS", DIAG_WARNING, "drift check; warn when a change would remove a grant",
+     "the workspace's managed identity must keep its grants",
+     "a workspace's system-assigned identity holds Contributor on the workspace, Storage Blob "
+     "Data Contributor on its storage, access to its Key Vault (Key Vault Administrator, or "
+     "an access policy where the vault uses them), "
+     "Contributor on its registry and on its resource group; revoking them breaks the workspace "
+     "[000, 001, 004]. Checked by plan (not validate) from the live role assignments of the "
+     "identity",
+     "restore the missing role assignment (or let Azure restore storage access with a key "
+     "resync); do not delete role assignments of a workspace identity",
+     "workspace, role_assignment"},
+    {"WS-SUPPORT-APP", DIAG_NOTE, "inform in drift/unmanaged report",
+     "workspaces with compute from before 2021-05-14 may have a support app with Contributor "
+     "on the subscription",
+     "compute created before 2021-05-14 may have left an Entra app Microsoft-AzureML-Support-"
+     "App-... (or aml-...) with Contributor on the subscription; remove it only when no AKS "
+     "cluster from before that date is attached [000, 001, 004]. Checked by plan (not "
+     "validate): the live workspace's systemData.createdAt is before 2021-05-14 and it has "
+     "compute",
+     "review the subscription's role assignments for that app and remove it if no pre-2021-05-14 "
+     "AKS cluster is attached",
+     "workspace"},
     {"SCAN", DIAG_NOTE, "recommend",
      "enable Microsoft Defender vulnerability scanning for the container registry",
      "the guidance recommends Microsoft Defender scanning of ACR (and AKS) images [001, 004]",
@@ -163,6 +203,19 @@ const struct rule rules_catalogue[] = {
      "container_registry, defender_plan"},
     {NULL, DIAG_NOTE, NULL, NULL, NULL, NULL, NULL},
 };
+
+/* Rules checked by plan against the live cloud (engine/live_rules.c), not
+ * by validate. */
+static const char *const plan_time_rules[] = {"RBAC-VNET-JOIN", "WS-MI-PERMS", "WS-SUPPORT-APP",
+                                              NULL};
+
+static const char *checked_by(const char *id)
+{
+    for (const char *const *p = plan_time_rules; *p; p++)
+        if (strcmp(*p, id) == 0)
+            return "plan";
+    return "validate";
+}
 
 const struct rule *rules_find(const char *id)
 {
@@ -509,6 +562,19 @@ finding_sev(struct rctx *c, const char *id, enum diag_severity sev, const struct
     struct diag *d;
     va_start(ap, fmt);
     d = vfinding(c, id, (int)sev, inst, &loc, fmt, ap);
+    va_end(ap);
+    return d;
+}
+
+struct diag *rules_report(struct diag_list *diags, const char *id, int sev,
+                          const struct cfg_instance *inst, const char *path, const char *fmt, ...)
+{
+    struct rctx c = {.diags = diags};
+    struct src_loc loc = config_attr_loc(inst, path ? path : "");
+    va_list ap;
+    struct diag *d;
+    va_start(ap, fmt);
+    d = vfinding(&c, id, sev, inst, &loc, fmt, ap);
     va_end(ap);
     return d;
 }
@@ -994,6 +1060,22 @@ static void rule_compute(struct rctx *c, const struct cfg_instance *cc)
 }
 
 /* SCAN: a registry without a Standard Defender plan covering containers. */
+static void rule_datastore(struct rctx *c, const struct cfg_instance *ds)
+{
+    const struct cfg_instance *ws = ref_attr(c, ds, "workspace");
+    const json_t *skip = get_path(ds->attrs, "skip_validation");
+    if (ws == NULL || !json_is_false(skip))
+        return;
+    if (eff_bool(ws, "public_network_access") == T_FALSE ||
+        pointed_at(c, "private_endpoint", "target", ws)) {
+        struct diag *d = finding(c, "DS-SKIP-VALIDATION", ds, "skip_validation",
+                                 "%s sets skip_validation = false but %s is network-isolated: "
+                                 "validation cannot reach the storage",
+                                 ds->address, ws->address);
+        note_at(d, ws, "public_network_access", "the workspace is network-isolated here");
+    }
+}
+
 static void rule_scan(struct rctx *c)
 {
     bool covered = false;
@@ -1284,6 +1366,8 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
             rule_web_service(&c, x);
         } else if (is_kind(x, "compute_cluster") || is_kind(x, "compute_instance")) {
             rule_compute(&c, x);
+        } else if (is_kind(x, "datastore")) {
+            rule_datastore(&c, x);
         }
     }
     rule_scan(&c);
@@ -1303,10 +1387,11 @@ json_t *rules_to_json(void)
 {
     json_t *arr = json_array();
     for (const struct rule *r = rules_catalogue; r->id; r++)
-        json_array_append_new(arr, json_pack("{ss ss ss ss ss ss ss}", "id", r->id, "severity",
+        json_array_append_new(arr, json_pack("{ss ss ss ss ss ss ss ss}", "id", r->id, "severity",
                                              sev_name(r->severity), "guidance_kind",
                                              r->guidance_kind, "title", r->title, "why", r->why,
-                                             "fix", r->fix, "kinds", r->kinds));
+                                             "fix", r->fix, "kinds", r->kinds, "checked_by",
+                                             checked_by(r->id)));
     return arr;
 }
 
@@ -1315,31 +1400,39 @@ int rules_markdown(struct buf *out)
     buf_adds(out, "# amlsec rule catalogue\n\n"
                   "Generated by `amlsec rules -markdown` from the rule table in "
                   "`engine/rules.c`; do not edit by hand.\n\n"
-                  "`amlsec validate` runs these rules after the schema checks. Findings are "
-                  "diagnostics whose code is the rule ID. Severity `note` is the guidance's "
-                  "\"recommend\". Suppress a finding per resource, with a reason:\n\n"
+                  "`amlsec validate` runs these rules after the schema checks, except those "
+                  "checked by plan: they need the live cloud (the caller's permissions, role "
+                  "assignments, creation dates) and run after the refresh, before any write. "
+                  "Findings are diagnostics whose code is the rule ID; plan also attaches them "
+                  "to the resource's change and lists them in the plan JSON's `findings`. "
+                  "Severity `note` is the guidance's \"recommend\". Suppress a finding per "
+                  "resource, with a reason:\n\n"
                   "```\nlifecycle {\n  ignore_rules = { \"WS-PRIVATE\" = \"reason\" }\n}\n"
                   "```\n\n"
-                  "| ID | Severity | Guidance kind | Rule | Kinds |\n"
-                  "|---|---|---|---|---|\n");
+                  "| ID | Severity | Guidance kind | Checked by | Rule | Kinds |\n"
+                  "|---|---|---|---|---|---|\n");
     for (const struct rule *r = rules_catalogue; r->id; r++)
-        buf_addf(out, "| %s | %s | %s | %s | %s |\n", r->id, sev_name(r->severity),
-                 r->guidance_kind, r->title, r->kinds);
+        buf_addf(out, "| %s | %s | %s | %s | %s | %s |\n", r->id, sev_name(r->severity),
+                 r->guidance_kind, checked_by(r->id), r->title, r->kinds);
     buf_adds(out, "\n");
     for (const struct rule *r = rules_catalogue; r->id; r++)
         buf_addf(out,
-                 "## %s\n\n%s.\n\n- **Severity:** %s (guidance: %s)\n- **Why:** %s\n"
-                 "- **Fix:** %s\n- **Looks at:** %s\n\n",
-                 r->id, r->title, sev_name(r->severity), r->guidance_kind, r->why, r->fix,
-                 r->kinds);
+                 "## %s\n\n%s.\n\n- **Severity:** %s (guidance: %s)\n- **Checked by:** %s\n"
+                 "- **Why:** %s\n- **Fix:** %s\n- **Looks at:** %s\n\n",
+                 r->id, r->title, sev_name(r->severity), r->guidance_kind, checked_by(r->id),
+                 r->why, r->fix, r->kinds);
     return buf_adds(out, "## Guidance items not checked by validate\n\n"
                          "- WS-CMK-ROTATE, HBI and CMK changes: classified by the catalogue (a new "
                          "key version is an in-place update, another vault or `hbi` a replacement) "
                          "and shown by plan.\n"
-                         "- WS-MI-PERMS, WS-SUPPORT-APP: need the live role assignments (drift).\n"
-                         "- RBAC-VNET-JOIN: a pre-flight permission check at plan time.\n"
                          "- RBAC-BUILTIN, RBAC-CUSTOM, RBAC-COMPUTE-MI, RBAC-B2C, POL-CMK, POL-PL, "
                          "LOCK: supported as resources (role_assignment, role_definition, "
                          "policy_assignment, lock, compute identity), nothing to check.\n"
-                         "- DS-SKIP-VALIDATION: datastores are not in the catalogue yet.\n");
+                         "- DS-SKIP-VALIDATION, datasets: datasets (delimited, JSON, Parquet, SQL, "
+                         "file) are data-plane assets of the workspace, not ARM resources, so they "
+                         "are not a kind and their validate=False is outside amlsec; only "
+                         "datastores are checked.\n"
+                         "- DS-SKIP-VALIDATION, SQL and PostgreSQL datastores: the datastore API "
+                         "(2025-09-01) has no such types; blob, file and ADLS Gen1/Gen2 are "
+                         "covered.\n");
 }

@@ -34,6 +34,15 @@ const struct rule *rules_find(const char *id);
  * diagnostics; returns the number of errors added. */
 size_t rules_run(const struct config *cfg, struct diag_list *diags);
 
+/* Reports a finding of rule id on inst's attribute path (its block when
+ * path is NULL or unset), with the rule's why and fix; severity is the
+ * rule's unless sev >= 0. Honours inst's suppressions; returns the
+ * diagnostic, or NULL when suppressed or already reported. Used by the
+ * checks that need the live cloud (engine/live_rules.h). */
+__attribute__((format(printf, 6, 7))) struct diag *
+rules_report(struct diag_list *diags, const char *id, int sev, const struct cfg_instance *inst,
+             const char *path, const char *fmt, ...);
+
 /* The catalogue as Markdown (docs/rules.md) and as JSON (new reference). */
 int rules_markdown(struct buf *out);
 json_t *rules_to_json(void);

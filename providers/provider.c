@@ -39,7 +39,7 @@ int provider_write_many(struct provider *p, const struct provider_write *writes,
 static int write_one(struct provider *p, enum provider_verb verb, const struct provider_ref *ref,
                      const json_t *body, struct provider_result *out)
 {
-    struct provider_write w = {verb, *ref, body, 0};
+    struct provider_write w = {verb, *ref, body, 0, NULL};
     struct errbuf err = ERRBUF_INIT;
     int rc = p->ops->write_many(p, &w, 1, out, &err);
     return rc < 0 ? rc : out->rc;
@@ -66,6 +66,12 @@ int provider_list(struct provider *p, const char *scope, const char *type, json_
                   struct errbuf *err)
 {
     return p->ops->list(p, scope, type, out, err);
+}
+
+int provider_list_url(struct provider *p, const char *path, const char *api_version, json_t **out,
+                      struct errbuf *err)
+{
+    return p->ops->list_url(p, path, api_version, out, err);
 }
 
 void provider_free(struct provider *p)

@@ -55,6 +55,7 @@ struct provider_write {
     struct provider_ref ref;
     const json_t *body; /* PUT/PATCH body; ignored for DELETE */
     unsigned parts;     /* PROVIDER_DATA_PLANE: enum provider_data_plane_part bits */
+    const char *query;  /* extra query parameters of a PUT ("skipValidation=true"), or NULL */
 };
 
 #define PROVIDER_READ_FRESH 0x1 /* direct GETs only: the "reread before write" */
@@ -75,6 +76,11 @@ struct provider_ops {
      * resources (caller decrefs). */
     int (*list)(struct provider *p, const char *scope, const char *type, json_t **out,
                 struct errbuf *err);
+    /* GET path (with its own query; api_version is appended) and collect
+     * the "value" arrays of every page into *out (a JSON array, caller
+     * decrefs): role assignments by principal, permissions, child lists. */
+    int (*list_url)(struct provider *p, const char *path, const char *api_version, json_t **out,
+                    struct errbuf *err);
     void (*free)(struct provider *p);
 };
 
@@ -97,6 +103,8 @@ int provider_delete(struct provider *p, const struct provider_ref *ref,
                     struct provider_result *out);
 int provider_list(struct provider *p, const char *scope, const char *type, json_t **out,
                   struct errbuf *err);
+int provider_list_url(struct provider *p, const char *path, const char *api_version, json_t **out,
+                      struct errbuf *err);
 void provider_free(struct provider *p);
 
 #endif

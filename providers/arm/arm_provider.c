@@ -312,11 +312,12 @@ static int ap_write_many(struct provider *p, const struct provider_write *w, siz
     struct arm_provider *ap = (struct arm_provider *)p;
     struct arm_call *calls = calloc(n ? n : 1, sizeof(*calls));
     char **bodies = calloc(n ? n : 1, sizeof(*bodies));
+    char **urls = calloc(n ? n : 1, sizeof(*urls));
     size_t *idx = calloc(n ? n : 1, sizeof(*idx)), nc = 0;
     int rc = 0;
 
     memset(out, 0, n * sizeof(*out));
-    if (!calls || !bodies || !idx) {
+    if (!calls || !bodies || !urls || !idx) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         goto out;
     }
@@ -336,6 +337,17 @@ static int ap_write_many(struct provider *p, const struct provider_write *w, siz
         case PROVIDER_CREATE:
             c->method = "PUT";
             c->lro = k->put;
+            if (w[i].query && w[i].query[0]) {
+                struct buf u;
+                buf_init(&u, 0);
+                buf_addf(&u, "%s?%s", w[i].ref.id, w[i].query);
+                urls[i] = buf_detach(&u, NULL);
+                if (urls[i] == NULL) {
+                    rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+                    goto out;
+                }
+                c->url = urls[i];
+            }
             break;
         case PROVIDER_UPDATE:
             c->method = "PATCH";
@@ -371,9 +383,12 @@ static int ap_write_many(struct provider *p, const struct provider_write *w, siz
         }
     }
 out:
-    for (size_t i = 0; bodies && i < n; i++)
+    for (size_t i = 0; bodies && urls && i < n; i++) {
         free(bodies[i]);
+        free(urls[i]);
+    }
     free(bodies);
+    free(urls);
     free(calls);
     free(idx);
     return rc;
@@ -515,12 +530,29 @@ static int ap_list(struct provider *p, const char *scope, const char *type, json
     return 0;
 }
 
+static int ap_list_url(struct provider *p, const char *path, const char *api_version,
+                       json_t **out, struct errbuf *err)
+{
+    json_t *items = json_array();
+    int rc;
+    *out = NULL;
+    if (items == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    if ((rc = list_arm((struct arm_provider *)p, path, api_version, items, err)) < 0) {
+        json_decref(items);
+        return rc;
+    }
+    *out = items;
+    return 0;
+}
+
 static void ap_free(struct provider *p)
 {
     free(p);
 }
 
-static const struct provider_ops arm_provider_ops = {ap_read_many, ap_write_many, ap_list, ap_free};
+static const struct provider_ops arm_provider_ops = {ap_read_many, ap_write_many, ap_list,
+                                                     ap_list_url, ap_free};
 
 int arm_provider_new(struct provider **out, const struct arm_provider_opts *opts,
                      struct errbuf *err)

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "parser/value.h"
 #include "util/error.h"
@@ -190,7 +191,55 @@ json_t *render_body(const struct schema_kind *k, const json_t *attrs, const json
         }
         schema_json_set(body, "properties.assignableScopes", display ? display_fix(arr) : arr);
     }
+    /* a datastore's secrets object names its type, which is the credentials type */
+    if (strcmp(k->name, "datastore") == 0 &&
+        json_is_object(schema_json_get(body, "properties.credentials.secrets")))
+        schema_json_set(
+            body, "properties.credentials.secrets.secretsType",
+            json_incref((json_t *)schema_json_get(body, "properties.credentials.credentialsType")));
     return body;
+}
+
+/* Is the workspace with this id network-isolated in cfg: public network
+ * access off (the catalogue's default), or a private endpoint targets it? */
+static bool workspace_isolated(const struct config *cfg, const char *ws_id)
+{
+    const struct schema_kind *wk = schema_find("workspace");
+    const struct schema_attr *pna = schema_attr_find(wk, "public_network_access");
+    bool isolated = false;
+    for (size_t i = 0; i < cfg->nresources && !isolated; i++) {
+        const struct cfg_resource *r = &cfg->resources[i];
+        for (size_t j = 0; j < r->ninstances && !isolated; j++) {
+            const struct cfg_instance *x = &r->instances[j];
+            const json_t *id = json_object_get(x->value, "id");
+            if (strcmp(r->kind, "workspace") == 0 && json_is_string(id) &&
+                strcasecmp(json_string_value(id), ws_id) == 0) {
+                json_t *v = r->existing ? NULL
+                                        : schema_effective(pna, json_object_get(x->attrs, pna->name));
+                isolated = json_is_false(v);
+                json_decref(v);
+            } else if (strcmp(r->kind, "private_endpoint") == 0) {
+                const json_t *t = schema_ref_id(json_object_get(x->attrs, "target"));
+                isolated = json_is_string(t) && strcasecmp(json_string_value(t), ws_id) == 0;
+            }
+        }
+    }
+    return isolated;
+}
+
+char *render_put_query(const struct config *cfg, const struct cfg_instance *inst)
+{
+    const json_t *skip, *ws;
+    bool on;
+    if (strcmp(inst->resource->kind, "datastore") != 0 || inst->resource->existing)
+        return NULL;
+    skip = json_object_get(inst->attrs, "skip_validation");
+    ws = schema_ref_id(json_object_get(inst->attrs, "workspace"));
+    if (json_is_boolean(skip))
+        on = json_is_true(skip);
+    else
+        on = json_is_string(ws) && workspace_isolated(cfg, json_string_value(ws));
+    return on ? strdup("skipValidation=true") : NULL;
 }
 
 static int list_push(struct render_list *l, struct render_request **out)
@@ -208,12 +257,13 @@ static int list_push(struct render_list *l, struct render_request **out)
     return 0;
 }
 
-static char *make_url(const json_t *id, const char *api_version)
+static char *make_url(const json_t *id, const char *api_version, const char *query)
 {
     struct buf b;
     buf_init(&b, 16384);
-    buf_addf(&b, "%s%s?api-version=%s", RENDER_ARM_ENDPOINT,
-             json_is_string(id) ? json_string_value(id) : RENDER_UNKNOWN, api_version);
+    buf_addf(&b, "%s%s?api-version=%s%s%s", RENDER_ARM_ENDPOINT,
+             json_is_string(id) ? json_string_value(id) : RENDER_UNKNOWN, api_version,
+             query ? "&" : "", query ? query : "");
     return buf_detach(&b, NULL);
 }
 
@@ -230,7 +280,11 @@ int render_instance(struct render_list *out, const struct config *cfg,
         return errbuf_set(err, rc, "out of memory");
     r->address = inst->address;
     r->kind = k->name;
-    r->url = make_url(id, k->arm.api_version);
+    {
+        char *query = render_put_query(cfg, inst);
+        r->url = make_url(id, k->arm.api_version, query);
+        free(query);
+    }
     if (inst->resource->existing) {
         r->method = strdup("GET");
         r->lro = LRO_NONE;

@@ -44,6 +44,11 @@ void render_list_release(struct render_list *l);
 json_t *render_body(const struct schema_kind *k, const json_t *attrs, const json_t *value,
                     const json_t *settings, const json_t *sensitive, bool display);
 
+/* The query parameters, besides api-version, that creating inst sends
+ * ("skipValidation=true" for a datastore of a network-isolated workspace,
+ * DS-SKIP-VALIDATION), or NULL. Caller frees. */
+char *render_put_query(const struct config *cfg, const struct cfg_instance *inst);
+
 /* Appends the request(s) creating inst (one per instance today). */
 int render_instance(struct render_list *out, const struct config *cfg,
                     const struct cfg_instance *inst, bool display, struct errbuf *err);

@@ -312,8 +312,6 @@ static void set_computed(const struct schema_kind *k, json_t *out, const char *n
     for (const struct schema_attr *a = k->body.attrs; a->name; a++)
         if ((a->flags & SF_COMPUTED) && json_object_get(out, a->name) == NULL)
             json_object_set_new(out, a->name, value_unknown());
-    if (strcmp(k->name, "workspace") == 0 && json_object_get(out, "principal_id") == NULL)
-        json_object_set_new(out, "principal_id", value_unknown());
 }
 
 json_t *resolve_value(const struct schema_kind *k, const json_t *attrs, const json_t *settings,

@@ -416,8 +416,8 @@ json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, c
 
     if (v == NULL || json_is_null(v))
         return NULL;
-    if (value_is_unknown(v))
-        return value_unknown();
+    if (value_is_unknown(v)) /* kept as is: its origin lets apply fill it in */
+        return json_incref((json_t *)v);
     switch (m->conv) {
     case SC_NONE:
         return json_incref((json_t *)v);

@@ -162,6 +162,15 @@ void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const c
                            json_t *body);
 
 /* --- control.c --- */
+/* --- rbac.c --- */
+/* GET {scope}/providers/Microsoft.Authorization/permissions for the caller. */
+void al_permissions_get(struct al_ctx *c, const char *scope);
+/* The role assignments Azure gives a new workspace's system-assigned
+ * identity (Contributor on it and its resource group, Storage Blob Data
+ * Contributor on its storage, Key Vault Administrator on its vault,
+ * Contributor on its registry). */
+void al_rbac_workspace_created(struct armlocal *al, const char *id);
+
 void al_control_handle(struct al_ctx *c);
 int al_faults_apply(struct al_ctx *c, int *lro_fail);
 void al_log_request(struct armlocal *al, const char *method, const char *path);

@@ -707,6 +707,8 @@ static void resource_put(struct al_ctx *c, const struct al_type *ty, const struc
         lro = AL_SYNC;
     rec = al_rec_put(c->al, t->id, res);
     res = NULL;
+    if (created && strcasecmp(ty->type, "Microsoft.MachineLearningServices/workspaces") == 0)
+        json_object_set_new(rec, "grantIdentity", json_true());
     if (lro == AL_LOCATION && created)
         json_object_set_new(rec, "hidden", json_true());
     reply_lro_or_sync(c, ty, lro, t, is_patch ? "patch" : "put", created,
@@ -1087,6 +1089,14 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
     if (seg_is(p, 0, "subscriptions") && seg_is(p, 2, "resourceGroups") &&
         (p->nsegs == 3 || p->nsegs == 4)) {
         rg_handle(c, p, lro_fail);
+        return;
+    }
+    if (p->nsegs >= 3 && seg_is(p, p->nsegs - 3, "providers") &&
+        seg_is(p, p->nsegs - 2, "Microsoft.Authorization") &&
+        seg_is(p, p->nsegs - 1, "permissions") && strcasecmp(m, "GET") == 0) {
+        char scope[2048];
+        join(p, 0, p->nsegs - 3, scope, sizeof(scope));
+        al_permissions_get(c, scope);
         return;
     }
     if (parse_target(p, &t) < 0) {

@@ -245,6 +245,36 @@ static int check_private_endpoint(struct al_ctx *c, json_t *res)
     return 0;
 }
 
+/* Datastores of a network-isolated workspace (public network access
+ * Disabled): the service cannot reach blob or file storage to validate the
+ * credentials, so the PUT must say skipValidation=true; ADLS Gen1/Gen2
+ * skip validation by default (security-rules.md DS-SKIP-VALIDATION). */
+static int check_datastore(struct al_ctx *c, const char *id, json_t *res)
+{
+    const char *type = str(al_jpath(res, "properties.datastoreType"));
+    const char *skip = al_query(c->req, "skipValidation");
+    const char *p = strcasestr(id, "/datastores/");
+    char ws_id[2048];
+    const json_t *ws;
+    if (type == NULL) {
+        al_error(c, 400, "InvalidDatastore", "The request is missing properties.datastoreType.");
+        return -1;
+    }
+    if (p == NULL || (size_t)(p - id) >= sizeof(ws_id) || (skip && strcasecmp(skip, "true") == 0) ||
+        strncasecmp(type, "AzureDataLake", 13) == 0)
+        return 0;
+    snprintf(ws_id, sizeof(ws_id), "%.*s", (int)(p - id), id);
+    ws = json_object_get(al_rec_get(c->al, ws_id), "body");
+    if (str(al_jpath(ws, "properties.publicNetworkAccess")) == NULL ||
+        strcasecmp(str(al_jpath(ws, "properties.publicNetworkAccess")), "Disabled") != 0)
+        return 0;
+    al_error(c, 400, "DatastoreValidationFailed",
+             "Unable to validate datastore '%s': the workspace is network-isolated and the "
+             "service cannot reach the %s storage. Retry with skipValidation=true.",
+             strrchr(id, '/') + 1, type);
+    return -1;
+}
+
 int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *id,
                          const char *scope, json_t *res, json_t *old, int is_patch)
 {
@@ -259,6 +289,8 @@ int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *
         return check_role_assignment(c, id, scope, res, old);
     if (is_type(t, "Microsoft.Network/privateEndpoints"))
         return check_private_endpoint(c, res);
+    if (is_type(t, "Microsoft.MachineLearningServices/workspaces/datastores"))
+        return check_datastore(c, id, res);
     if (is_type(t, "Microsoft.Authorization/locks")) {
         const char *level = str(al_jpath(res, "properties.level"));
         if (level == NULL || (strcmp(level, "CanNotDelete") && strcmp(level, "ReadOnly") &&
@@ -401,6 +433,12 @@ void al_rules_after_write(struct armlocal *al, const struct al_type *t, const ch
     const char *name = str(json_object_get(body, "name"));
     size_t i;
     json_t *conn;
+
+    if (rec && json_is_true(json_object_get(rec, "grantIdentity")) &&
+        !json_is_string(json_object_get(rec, "op"))) {
+        json_object_del(rec, "grantIdentity");
+        al_rbac_workspace_created(al, id);
+    }
 
     if (!is_type(t, "Microsoft.Network/privateEndpoints") || rec == NULL ||
         json_is_string(json_object_get(rec, "op")))

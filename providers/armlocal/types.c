@@ -62,6 +62,15 @@ static void compute_workspace(struct al_ctx *c, json_t *res, const json_t *old)
     set_default(res, "properties.allowPublicAccessWhenBehindVnet", json_false());
     set_default(res, "properties.storageHnsEnabled", json_false());
     set_default(res, "kind", json_string("Default"));
+    /* when it was created (WS-SUPPORT-APP reads it); kept across updates */
+    al_time_iso(c->now_ms, buf, sizeof(buf));
+    if (al_jpath(old, "systemData.createdAt"))
+        json_object_set(res, "systemData", al_jpath(old, "systemData"));
+    else
+        json_object_set_new(res, "systemData",
+                            json_pack("{s:s, s:s}", "createdAt", buf, "createdByType",
+                                      c->principal[0] ? "Application" : "User"));
+    al_jpath_set_new(res, "systemData.lastModifiedAt", json_string(buf));
 }
 
 static void compute_compute(struct al_ctx *c, json_t *res, const json_t *old)
@@ -78,6 +87,23 @@ static void compute_compute(struct al_ctx *c, json_t *res, const json_t *old)
     json_object_set_new(props, "createdOn",
                         json_string(str_or(json_object_get(oprops, "createdOn"), now)));
     json_object_set_new(props, "modifiedOn", json_string(now));
+}
+
+/* Datastores: the service never returns secret values, only their type. */
+static void compute_datastore(struct al_ctx *c, json_t *res, const json_t *old)
+{
+    json_t *secrets = al_jpath(res, "properties.credentials.secrets");
+    const char *k;
+    json_t *v;
+    void *tmp;
+    (void)c;
+    (void)old;
+    json_object_foreach_safe(secrets, tmp, k, v)
+    {
+        if (strcmp(k, "secretsType") != 0)
+            json_object_del(secrets, k);
+    }
+    set_default(res, "properties.isDefault", json_false());
 }
 
 static void compute_online_endpoint(struct al_ctx *c, json_t *res, const json_t *old)
@@ -338,6 +364,7 @@ static const char *const compute_create_only[] = {"properties.computeLocation",
 static const char *const storage_create_only[] = {"properties.isHnsEnabled", "kind", NULL};
 static const char *const acr_create_only[] = {"properties.zoneRedundancy", NULL};
 static const char *const located[] = {"location", NULL};
+static const char *const datastore_create_only[] = {"properties.datastoreType", NULL};
 
 #define RT(type, versions, put, patch, del, cs, us, ext, state, flat, co, fn)                      \
     {                                                                                              \
@@ -355,6 +382,8 @@ static const struct al_type types[] = {
        AL_ASYNC_LOCATION, 0, 0, 0, 1, 0, compute_create_only, compute_compute),
     RT("Microsoft.MachineLearningServices/workspaces/onlineEndpoints", "2025-09-01", AL_ASYNC,
        AL_LOCATION, AL_LOCATION, 0, 0, 0, 1, 0, NULL, compute_online_endpoint),
+    RT("Microsoft.MachineLearningServices/workspaces/datastores", "2025-09-01", AL_SYNC,
+       AL_NOT_ALLOWED, AL_SYNC, 201, 200, 0, 0, 0, datastore_create_only, compute_datastore),
     /* legacy ACI/AKS web services: the catalogue's guidance rules read them */
     RT("Microsoft.MachineLearningServices/workspaces/services", "2020-05-15-preview", AL_ASYNC,
        AL_NOT_ALLOWED, AL_SYNC, 0, 0, 0, 1, 0, NULL, NULL),

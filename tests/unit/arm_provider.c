@@ -422,11 +422,11 @@ static void test_arm_provider__writes(void **state)
     (void)state;
     env_setup(&e, 0);
     w[0] = (struct provider_write){
-        PROVIDER_CREATE, {RGID "/providers/Microsoft.KeyVault/vaults/new", NULL}, body, 0};
+        PROVIDER_CREATE, {RGID "/providers/Microsoft.KeyVault/vaults/new", NULL}, body, 0, NULL};
     w[1] = (struct provider_write){
-        PROVIDER_DELETE, {RGID "/providers/Microsoft.KeyVault/vaults/old", NULL}, NULL, 0};
+        PROVIDER_DELETE, {RGID "/providers/Microsoft.KeyVault/vaults/old", NULL}, NULL, 0, NULL};
     w[2] = (struct provider_write){
-        PROVIDER_CREATE, {RGID "/providers/Unknown.Space/things/x", NULL}, body, 0};
+        PROVIDER_CREATE, {RGID "/providers/Unknown.Space/things/x", NULL}, body, 0, NULL};
     assert_int_equal(provider_write_many(e.p, w, 3, res, &err), 0);
     assert_int_equal(res[0].rc, 0);
     assert_string_equal(json_string_value(json_object_get(res[0].body, "name")), "new");

@@ -24,6 +24,8 @@
 #include "util/error.h"
 
 #define EXAMPLES AMLSEC_SHARED_DIR "/data/arm-examples/"
+/* examples the shared folder lacks (datastores), kept in the repository */
+#define REPO_EXAMPLES AMLSEC_SRC_DIR "/tests/data/arm-examples/"
 #define SUB "00000000-0000-0000-0000-000000000000"
 
 static json_t *load_json(const char *path)
@@ -315,13 +317,14 @@ static void check_decoded(const struct schema_kind *k, const struct schema_block
     }
 }
 
-static json_t *decode_example(const char *kind, const char *file, const char *code, int *found)
+static json_t *decode_example_in(const char *dir, const char *kind, const char *file,
+                                 const char *code, int *found)
 {
     char path[1024];
     json_t *ex, *body, *dsl;
     const struct schema_kind *k = schema_find(kind);
     assert_non_null(k);
-    snprintf(path, sizeof(path), "%s%s", EXAMPLES, file);
+    snprintf(path, sizeof(path), "%s%s", dir, file);
     ex = load_json(path);
     body = json_object_get(json_object_get(json_object_get(ex, "responses"), code), "body");
     if (body == NULL)
@@ -332,6 +335,11 @@ static json_t *decode_example(const char *kind, const char *file, const char *co
     check_decoded(k, &k->body, body, dsl, file, found);
     json_decref(ex);
     return dsl;
+}
+
+static json_t *decode_example(const char *kind, const char *file, const char *code, int *found)
+{
+    return decode_example_in(EXAMPLES, kind, file, code, found);
 }
 
 static const char *str_at(const json_t *o, const char *path)
@@ -472,6 +480,35 @@ static void test_catalogue__decode_examples(void **state)
     assert_true(found >= 1);
     assert_string_equal(str_at(d, "level"), "ReadOnly");
     json_decref(d);
+
+    /* datastores: secrets are never returned; the credentials type is */
+    d = decode_example_in(REPO_EXAMPLES, "datastore",
+                          "ml/Datastore/AzureBlobWAccountKey/createOrUpdate.json", "200", &found);
+    assert_true(found >= 8);
+    assert_string_equal(str_at(d, "type"), "AzureBlob");
+    assert_string_equal(str_at(d, "container_name"), "string");
+    assert_string_equal(str_at(d, "endpoint"), "core.windows.net");
+    assert_string_equal(str_at(d, "credentials.type"), "AccountKey");
+    assert_null(schema_json_get(d, "credentials.account_key"));
+    assert_true(json_is_false(json_object_get(d, "is_default")));
+    assert_string_equal(str_at(d, "tags.string"), "string");
+    json_decref(d);
+    d = decode_example_in(REPO_EXAMPLES, "datastore",
+                          "ml/Datastore/AzureFileWAccountKey/createOrUpdate.json", "201", &found);
+    assert_true(found >= 6);
+    assert_string_equal(str_at(d, "type"), "AzureFile");
+    assert_string_equal(str_at(d, "file_share_name"), "string");
+    json_decref(d);
+    d = decode_example_in(REPO_EXAMPLES, "datastore",
+                          "ml/Datastore/AzureDataLakeGen2WServicePrincipal/createOrUpdate.json",
+                          "200", &found);
+    assert_true(found >= 10);
+    assert_string_equal(str_at(d, "type"), "AzureDataLakeGen2");
+    assert_string_equal(str_at(d, "filesystem"), "string");
+    assert_string_equal(str_at(d, "credentials.type"), "ServicePrincipal");
+    assert_string_equal(str_at(d, "credentials.client_id"), "00000000-1111-2222-3333-444444444444");
+    assert_null(schema_json_get(d, "credentials.client_secret"));
+    json_decref(d);
 }
 
 /* ---- change classification ------------------------------------------- */
@@ -529,6 +566,13 @@ static void test_catalogue__change_classification(void **state)
         {"key", "{\"size\": 2048}", "{\"size\": 3072}", CHANGE_UPDATE},
         {"key", "{\"ops\": [\"wrapKey\", \"unwrapKey\"]}",
          "{\"ops\": [\"unwrapKey\", \"wrapKey\"]}", CHANGE_NONE},
+        /* datastore: the type is create-only; secrets are write-only */
+        {"datastore", "{\"type\": \"AzureBlob\"}", "{\"type\": \"azure_file\"}", CHANGE_REPLACE},
+        {"datastore", "{\"type\": \"AzureBlob\"}", "{\"type\": \"azure_blob\"}", CHANGE_NONE},
+        {"datastore", "{\"container_name\": \"a\"}", "{\"container_name\": \"b\"}",
+         CHANGE_UPDATE},
+        {"datastore", "{\"credentials\": {\"type\": \"AccountKey\"}}", "{}", CHANGE_UPDATE},
+        {"datastore", "{}", "{\"credentials\": {\"account_key\": \"k\"}}", CHANGE_NONE},
         /* storage, registry */
         {"storage_account", "{\"hns\": false}", "{\"hns\": true}", CHANGE_REPLACE},
         {"storage_account", "{\"network_rules\": {\"default_action\": \"Allow\"}}", "{}",

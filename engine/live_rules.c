@@ -1,0 +1,335 @@
+/* Plan-time security rules that read the live cloud (see live_rules.h). */
+#include "engine/live_rules.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/rules.h"
+#include "providers/arm/schema.h"
+#include "util/buf.h"
+#include "util/errbuf.h"
+#include "util/banned.h"
+
+#define AUTHZ_API "2022-04-01"
+#define SUPPORT_APP_CUTOFF "2021-05-14"
+
+static const char *str_of(const json_t *v)
+{
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static const char *inst_id(const struct cfg_instance *in)
+{
+    return str_of(json_object_get(in->value, "id"));
+}
+
+/* ---- RBAC-VNET-JOIN --------------------------------------------------- */
+
+/* Case-insensitive match of an action against a pattern with '*'. */
+static bool action_match(const char *pat, const char *s)
+{
+    if (*pat == '\0')
+        return *s == '\0';
+    if (*pat == '*') {
+        for (;; s++) {
+            if (action_match(pat + 1, s))
+                return true;
+            if (*s == '\0')
+                return false;
+        }
+    }
+    if (*s == '\0' || (*pat | 0x20) != (*s | 0x20))
+        return false;
+    return action_match(pat + 1, s + 1);
+}
+
+static bool any_match(const json_t *patterns, const char *action)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(patterns, i, v)
+    {
+        if (json_is_string(v) && action_match(json_string_value(v), action))
+            return true;
+    }
+    return false;
+}
+
+/* Is action allowed by a permissions list (ARM: an entry grants what its
+ * actions match minus what its notActions match; entries add up)? */
+static bool allowed(const json_t *perms, const char *action)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(perms, i, e)
+    {
+        if (any_match(json_object_get(e, "actions"), action) &&
+            !any_match(json_object_get(e, "notActions"), action))
+            return true;
+    }
+    return false;
+}
+
+/* Permissions read so far, by lowercased scope. */
+struct perm_cache {
+    json_t *by_scope; /* scope -> array, or the error message string */
+};
+
+static const json_t *permissions_at(const struct live_rules_in *in, struct perm_cache *pc,
+                                    const char *scope)
+{
+    char key[2048];
+    const json_t *got;
+    json_t *items = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    struct buf path;
+    snprintf(key, sizeof(key), "%s", scope);
+    for (char *k = key; *k; k++)
+        *k = (char)(*k >= 'A' && *k <= 'Z' ? *k + 32 : *k);
+    if ((got = json_object_get(pc->by_scope, key)) != NULL)
+        return got;
+    buf_init(&path, 0);
+    buf_addf(&path, "%s/providers/Microsoft.Authorization/permissions", scope);
+    if (provider_list_url(in->p, path.ptr, AUTHZ_API, &items, &err) < 0)
+        json_object_set_new(pc->by_scope, key, json_string(err.msg));
+    else
+        json_object_set_new(pc->by_scope, key, items);
+    buf_release(&path);
+    return json_object_get(pc->by_scope, key);
+}
+
+static size_t check_join(const struct live_rules_in *in, struct perm_cache *pc,
+                         const struct cfg_instance *x, const char *attr, const char *subnet,
+                         struct diag_list *diags)
+{
+    const char *cut = strcasestr(subnet, "/subnets/");
+    char vnet[2048];
+    struct {
+        const char *scope, *action, *what;
+    } need[2];
+    size_t errors = 0;
+    if (cut == NULL || (size_t)(cut - subnet) >= sizeof(vnet))
+        return 0;
+    snprintf(vnet, sizeof(vnet), "%.*s", (int)(cut - subnet), subnet);
+    need[0].scope = vnet;
+    need[0].action = "Microsoft.Network/virtualNetworks/join/action";
+    need[0].what = "VNet";
+    need[1].scope = subnet;
+    need[1].action = "Microsoft.Network/virtualNetworks/subnets/join/action";
+    need[1].what = "subnet";
+    for (int i = 0; i < 2; i++) {
+        const json_t *perms = permissions_at(in, pc, need[i].scope);
+        struct diag *d;
+        if (json_is_string(perms)) {
+            rules_report(diags, "RBAC-VNET-JOIN", DIAG_WARNING, x, attr,
+                         "cannot check the caller's permissions on the %s of %s: %s",
+                         need[i].what, x->address, json_string_value(perms));
+            continue;
+        }
+        if (allowed(perms, need[i].action))
+            continue;
+        d = rules_report(diags, "RBAC-VNET-JOIN", -1, x, attr,
+                         "the caller lacks %s on the %s %s, which %s deploys into",
+                         need[i].action, need[i].what, need[i].scope, x->address);
+        errors += d != NULL;
+    }
+    return errors;
+}
+
+static size_t rule_vnet_join(const struct live_rules_in *in, struct diag_list *diags)
+{
+    struct perm_cache pc = {json_object()};
+    size_t errors = 0;
+    for (size_t i = 0; i < in->cfg->nresources; i++) {
+        const struct cfg_resource *r = &in->cfg->resources[i];
+        const struct schema_kind *k = schema_find(r->kind);
+        if (k == NULL || r->existing)
+            continue;
+        for (const struct schema_attr *a = k->body.attrs; a->name; a++) {
+            bool to_subnet = false;
+            if (a->type != ST_REF || a->ref_kinds == NULL)
+                continue;
+            for (const char *const *rk = a->ref_kinds; *rk; rk++)
+                to_subnet |= strcmp(*rk, "subnet") == 0;
+            if (!to_subnet)
+                continue;
+            for (size_t j = 0; j < r->ninstances; j++) {
+                const struct cfg_instance *x = &r->instances[j];
+                const json_t *sn = schema_ref_id(json_object_get(x->attrs, a->name));
+                if (json_is_string(sn) && in->writes(x->address, in->payload))
+                    errors += check_join(in, &pc, x, a->name, json_string_value(sn), diags);
+            }
+        }
+    }
+    json_decref(pc.by_scope);
+    return errors;
+}
+
+/* ---- WS-MI-PERMS ------------------------------------------------------ */
+
+/* Does assignments grant role (GUID) at scope or above? */
+static bool granted(const json_t *assignments, const char *role, const char *scope)
+{
+    size_t i;
+    const json_t *a;
+    json_array_foreach(assignments, i, a)
+    {
+        const char *rd = str_of(schema_json_get(a, "properties.roleDefinitionId"));
+        const char *at = str_of(schema_json_get(a, "properties.scope"));
+        const char *tail = rd ? strrchr(rd, '/') : NULL;
+        size_t n;
+        if (at == NULL || rd == NULL || strcasecmp(tail ? tail + 1 : rd, role) != 0)
+            continue;
+        n = strlen(at);
+        if (strcmp(at, "/") == 0 ||
+            (strncasecmp(scope, at, n) == 0 && (scope[n] == '\0' || scope[n] == '/')))
+            return true;
+    }
+    return false;
+}
+
+/* A vault using access policies (not Azure RBAC) grants the workspace's
+ * identity through a policy naming it: is there one in the live vault? */
+static bool vault_policy_for(const json_t *vault, const char *principal)
+{
+    size_t i;
+    const json_t *p;
+    if (vault == NULL || json_is_true(schema_json_get(vault, "properties.enableRbacAuthorization")))
+        return false;
+    json_array_foreach(schema_json_get(vault, "properties.accessPolicies"), i, p)
+    {
+        const char *oid = str_of(json_object_get(p, "objectId"));
+        if (oid && strcasecmp(oid, principal) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A grant the workspace identity must hold: role (built-in name) at scope. */
+struct grant {
+    const char *scope, *role, *what;
+};
+
+static void rule_mi_perms(const struct live_rules_in *in, const struct cfg_instance *ws,
+                          const json_t *live, struct diag_list *diags)
+{
+    const char *principal = str_of(schema_json_get(live, "identity.principalId"));
+    const char *id = inst_id(ws), *prov = id ? strcasestr(id, "/providers/") : NULL;
+    json_t *assignments = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    struct buf path;
+    char rg[1024], sub[128];
+    struct grant want[5];
+    size_t nwant = 0;
+
+    if (principal == NULL || prov == NULL || strncasecmp(id, "/subscriptions/", 15) != 0)
+        return;
+    snprintf(rg, sizeof(rg), "%.*s", (int)(prov - id), id);
+    snprintf(sub, sizeof(sub), "%.*s", (int)(strcspn(id + 15, "/") + 15), id);
+    want[nwant++] = (struct grant){id, "Contributor", "the workspace"};
+    want[nwant++] = (struct grant){rg, "Contributor", "its resource group"};
+    want[nwant] = (struct grant){str_of(schema_json_get(live, "properties.storageAccount")),
+                                 "Storage Blob Data Contributor", "its storage account"};
+    nwant += want[nwant].scope != NULL;
+    want[nwant] = (struct grant){str_of(schema_json_get(live, "properties.keyVault")),
+                                 "Key Vault Administrator", "its Key Vault"};
+    nwant += want[nwant].scope != NULL;
+    want[nwant] = (struct grant){str_of(schema_json_get(live, "properties.containerRegistry")),
+                                 "Contributor", "its container registry"};
+    nwant += want[nwant].scope != NULL;
+    buf_init(&path, 0);
+    buf_addf(&path,
+             "%s/providers/Microsoft.Authorization/roleAssignments?$filter=principalId%%20eq%%20'%s'",
+             sub, principal);
+    if (provider_list_url(in->p, path.ptr, AUTHZ_API, &assignments, &err) < 0) {
+        rules_report(diags, "WS-MI-PERMS", -1, ws, "identity",
+                     "cannot list the role assignments of %s's managed identity: %s", ws->address,
+                     err.msg);
+    } else {
+        for (size_t i = 0; i < nwant; i++)
+            if (!granted(assignments, schema_builtin_role(want[i].role), want[i].scope) &&
+                !(strcmp(want[i].role, "Key Vault Administrator") == 0 &&
+                  vault_policy_for(in->live(want[i].scope, in->payload), principal)))
+                rules_report(diags, "WS-MI-PERMS", -1, ws, "identity",
+                             "%s's managed identity (%s) has no %s on %s (%s)", ws->address,
+                             principal, want[i].role, want[i].what, want[i].scope);
+    }
+    buf_release(&path);
+    json_decref(assignments);
+    /* role assignments of this identity the plan deletes */
+    {
+        size_t i;
+        const json_t *d;
+        json_array_foreach(in->deleted_assignments, i, d)
+        {
+            const char *pr = str_of(json_object_get(d, "principal"));
+            const char *address = str_of(json_object_get(d, "address"));
+            struct diag *dg;
+            if (pr == NULL || address == NULL || strcasecmp(pr, principal) != 0)
+                continue;
+            dg = rules_report(diags, "WS-MI-PERMS", -1, ws, "identity",
+                              "this plan deletes %s, a role assignment of %s's managed identity",
+                              address, ws->address);
+            if (dg)
+                in->attach(address, dg, in->payload);
+        }
+    }
+}
+
+/* ---- WS-SUPPORT-APP --------------------------------------------------- */
+
+static void rule_support_app(const struct live_rules_in *in, const struct cfg_instance *ws,
+                             const json_t *live, struct diag_list *diags)
+{
+    const struct schema_kind *wk = schema_find("workspace"), *ck = schema_find("compute_cluster");
+    const char *created = str_of(schema_json_get(live, "systemData.createdAt"));
+    struct provider_result direct;
+    json_t *computes = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    struct buf path;
+    memset(&direct, 0, sizeof(direct));
+    if (created == NULL) {
+        /* Resource Graph rows carry no systemData: ask ARM itself */
+        struct provider_ref ref = {inst_id(ws), wk->arm.type};
+        if (provider_reread(in->p, &ref, &direct) == 0)
+            created = str_of(schema_json_get(direct.body, "systemData.createdAt"));
+    }
+    if (created == NULL || strncmp(created, SUPPORT_APP_CUTOFF, strlen(SUPPORT_APP_CUTOFF)) >= 0) {
+        provider_result_release(&direct);
+        return;
+    }
+    buf_init(&path, 0);
+    buf_addf(&path, "%s/computes", inst_id(ws));
+    if (provider_list_url(in->p, path.ptr, ck->arm.api_version, &computes, &err) == 0 &&
+        json_array_size(computes) > 0)
+        rules_report(diags, "WS-SUPPORT-APP", -1, ws, "name",
+                     "%s was created %s, before 2021-05-14, and has %zu compute target%s: an Entra "
+                     "app Microsoft-AzureML-Support-App-... (or aml-...) may hold Contributor on "
+                     "the subscription",
+                     ws->address, created, json_array_size(computes),
+                     json_array_size(computes) == 1 ? "" : "s");
+    buf_release(&path);
+    json_decref(computes);
+    provider_result_release(&direct);
+}
+
+size_t live_rules_run(const struct live_rules_in *in, struct diag_list *diags)
+{
+    size_t errors = rule_vnet_join(in, diags);
+    for (size_t i = 0; i < in->cfg->nresources; i++) {
+        const struct cfg_resource *r = &in->cfg->resources[i];
+        if (r->existing || strcmp(r->kind, "workspace") != 0)
+            continue;
+        for (size_t j = 0; j < r->ninstances; j++) {
+            const struct cfg_instance *ws = &r->instances[j];
+            const json_t *live = inst_id(ws) ? in->live(inst_id(ws), in->payload) : NULL;
+            if (live == NULL)
+                continue;
+            rule_mi_perms(in, ws, live, diags);
+            rule_support_app(in, ws, live, diags);
+        }
+    }
+    return errors;
+}
