@@ -125,7 +125,8 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
     }
     if (local || custom)
         co.lro_poll_ms = 50; /* local clouds finish operations in milliseconds */
-    if (arm_client_new(&s->client, &co, &err) < 0)
+    /* ARM_PARTNER_ID, ARM_CORRELATION_REQUEST_ID and friends */
+    if (auth_request_env(&co, NULL, NULL, &err) < 0 || arm_client_new(&s->client, &co, &err) < 0)
         goto fail;
     memset(&po, 0, sizeof(po));
     po.client = s->client;
