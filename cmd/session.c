@@ -73,7 +73,8 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
 #endif
     } else if (custom) {
         /* A custom ARM endpoint: a running amlsec-armlocal, or an Azure
-         * Stack-style deployment. Sign-in only when ARM_CLIENT_ID is set. */
+         * Stack-style deployment. Sign-in only when a method is configured:
+         * the Azure CLI by default alone is not (armlocal without --auth). */
         char url[2048];
         size_t n = strlen(name);
         snprintf(url, sizeof(url), "%.*s", (int)(n && name[n - 1] == '/' ? n - 1 : n), name);
@@ -81,11 +82,13 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
             arm_cloud_custom(&s->custom_cloud, "custom", url, url, NULL, NULL, NULL, &err) < 0)
             goto fail;
         cloud = s->custom_cloud;
-        if (getenv("ARM_CLIENT_ID")) {
+        {
             struct auth_config ac;
+            const char *use_cli = getenv("ARM_USE_CLI");
             if (auth_config_from_env(&ac, NULL, NULL, &err) < 0)
                 goto fail;
-            if (auth_new(&s->auth, &ac, cloud, s->transport, NULL, &err) < 0) {
+            if ((ac.method != AUTH_CLI || (use_cli && *use_cli)) &&
+                auth_new(&s->auth, &ac, cloud, s->transport, NULL, &err) < 0) {
                 auth_config_release(&ac);
                 goto fail;
             }

@@ -229,9 +229,10 @@ int auth_config_from_env(struct auth_config *out, auth_getenv_fn getenv_fn, void
     static const char *const msi_secret_vars[] = {"IDENTITY_HEADER", "MSI_SECRET", NULL};
     struct envctx e = {getenv_fn ? getenv_fn : std_getenv, payload};
     int use_oidc = 0, use_aks = 0, use_msi = 0, use_cli = 1, rc;
-    const char *alg;
+    const char *alg, *ado;
 
     memset(out, 0, sizeof(*out));
+    ado = env_first(&e, ado_vars, NULL);
     if ((rc = env_bool(&e, "ARM_USE_OIDC", 0, &use_oidc, err)) < 0 ||
         (rc = env_bool(&e, "ARM_USE_AKS_WORKLOAD_IDENTITY", 0, &use_aks, err)) < 0 ||
         (rc = env_bool(&e, "ARM_USE_MSI", 0, &use_msi, err)) < 0 ||
@@ -253,12 +254,10 @@ int auth_config_from_env(struct auth_config *out, auth_getenv_fn getenv_fn, void
             0 ||
         dup_opt(&out->oidc_token, e.fn("ARM_OIDC_TOKEN", e.payload)) < 0 ||
         dup_opt(&out->oidc_token_file, env_first(&e, oidc_token_file_vars, NULL)) < 0 ||
-        dup_opt(&out->ado_service_connection_id, env_first(&e, ado_vars, NULL)) < 0 ||
-        dup_opt(&out->oidc_request_url,
-                env_first(&e, env_first(&e, ado_vars, NULL) ? ado_url_vars : oidc_url_vars, NULL)) <
+        dup_opt(&out->ado_service_connection_id, ado) < 0 ||
+        dup_opt(&out->oidc_request_url, env_first(&e, ado ? ado_url_vars : oidc_url_vars, NULL)) <
             0 ||
-        dup_opt(&out->oidc_request_token,
-                env_first(&e, env_first(&e, ado_vars, NULL) ? ado_tok_vars : oidc_tok_vars, NULL)) <
+        dup_opt(&out->oidc_request_token, env_first(&e, ado ? ado_tok_vars : oidc_tok_vars, NULL)) <
             0 ||
         dup_opt(&out->msi_endpoint, env_first(&e, msi_vars, NULL)) < 0 ||
         dup_opt(&out->msi_secret, env_first(&e, msi_secret_vars, NULL)) < 0 ||
