@@ -64,6 +64,18 @@ token -d "grant_type=client_credentials&client_id=app1&scope=https://management.
 a=$(jwt RS256 "{\"alg\":\"RS256\",\"x5t\":\"$x5t\"}" "$(claims 2 | sed "s|$B/$T|https://login.microsoftonline.com/$T|")" "$TMP/sp.key")
 token -d "grant_type=client_credentials&client_id=app1&scope=x/.default&$AT&client_assertion=$a" \
   | grep -q "AADSTS50027.*audience" || fail "assertion for another audience accepted"
+# a key registered without a certificate is named by kid
+req POST /_armlocal/servicePrincipals "{\"clientId\":\"app3\",\"certificates\":[{\"kid\":\"key-1\",\"publicKeyPem\":\"$pub\"}]}"
+expect_code 201 "register a public key"
+req POST /_armlocal/servicePrincipals '{"clientId":"bad","certificates":[{"kid":"k"}]}'; expect_code 400 "a key without publicKeyPem"
+c3="{\"aud\":\"$B/$T/oauth2/v2.0/token\",\"iss\":\"app3\",\"sub\":\"app3\",\"jti\":\"k-1\",\"nbf\":$now,\"exp\":$((now + 600))}"
+a=$(jwt RS256 '{"alg":"RS256","kid":"key-1"}' "$c3" "$TMP/oidc.key")
+token -d "grant_type=client_credentials&client_id=app3&scope=https://management.azure.com/.default&$AT&client_assertion=$a" \
+  | grep -q access_token || fail "assertion signed by a registered key"
+a=$(jwt RS256 '{"alg":"RS256","kid":"key-2"}' "${c3/k-1/k-2}" "$TMP/oidc.key")
+token -d "grant_type=client_credentials&client_id=app3&scope=x/.default&$AT&client_assertion=$a" \
+  | grep -q "AADSTS700027.*key was not found" || fail "unknown kid accepted"
+
 # a tampered or expired assertion fails
 a=$(jwt RS256 "{\"alg\":\"RS256\",\"x5t\":\"$x5t\"}" "$claims" "$TMP/oidc.key")
 token -d "grant_type=client_credentials&client_id=app1&scope=x/.default&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=$a" \
