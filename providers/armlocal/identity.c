@@ -8,7 +8,7 @@
  *    own OIDC issuer key or a registered public key).
  *  - An OIDC issuer at {base}/oidc: discovery document and JWKS, a GitHub
  *    Actions-like token request endpoint and an Azure DevOps-like one;
- *    tokens for files (AKS) are minted through the control API.
+ *    tokens (ES256) for files (AKS) are minted through the control API.
  *  - Managed identity: IMDS (/metadata/identity/oauth2/token) and the App
  *    Service variant (/msi/token with X-IDENTITY-HEADER).
  *  - The bearer-token check of --auth required, auxiliary tokens included.
@@ -142,14 +142,30 @@ static int jwt_parse(struct jwt *j, const char *tok)
     return 0;
 }
 
+/* An ECDSA signature (DER) as JWS wants it: r||s, 32 bytes each. */
+static int es256_raw(const unsigned char *der, size_t len, unsigned char raw[64])
+{
+    const unsigned char *p = der;
+    ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &p, (long)len);
+    const BIGNUM *r, *sv;
+    int ok;
+    if (s == NULL)
+        return -1;
+    ECDSA_SIG_get0(s, &r, &sv);
+    ok = BN_bn2binpad(r, raw, 32) == 32 && BN_bn2binpad(sv, raw + 32, 32) == 32;
+    ECDSA_SIG_free(s);
+    return ok ? 0 : -1;
+}
+
 /* header.payload.signature: HS256 with the token key when key is NULL,
- * else RS256 with key. header and claims are borrowed. Caller frees. */
+ * else ES256 with the P-256 key (the signature as JWS r||s). header and
+ * claims are borrowed. Caller frees. */
 static char *jwt_encode(struct armlocal *al, const json_t *header, const json_t *claims,
                         EVP_PKEY *key)
 {
     struct buf out;
     char *h = json_dumps(header, JSON_COMPACT), *p = json_dumps(claims, JSON_COMPACT);
-    unsigned char mac[32], *sig = NULL;
+    unsigned char mac[32], *sig = NULL, raw[64];
     unsigned maclen = 0;
     size_t siglen = 0;
     EVP_MD_CTX *md = NULL;
@@ -172,10 +188,11 @@ static char *jwt_encode(struct armlocal *al, const json_t *header, const json_t 
     if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
         EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)out.ptr, out.len) != 1 ||
         (sig = malloc(siglen)) == NULL ||
-        EVP_DigestSign(md, sig, &siglen, (const unsigned char *)out.ptr, out.len) != 1)
+        EVP_DigestSign(md, sig, &siglen, (const unsigned char *)out.ptr, out.len) != 1 ||
+        es256_raw(sig, siglen, raw) < 0)
         goto out;
     buf_addch(&out, '.');
-    b64url(sig, siglen, &out);
+    b64url(raw, sizeof(raw), &out);
     ok = 1;
 out:
     EVP_MD_CTX_free(md);
@@ -542,15 +559,16 @@ static void issuer_url(const struct armlocal *al, char *out, size_t cap)
     snprintf(out, cap, "%s/oidc", al->base_url);
 }
 
-/* The issuer's RSA key, made on first use (a 2048-bit key takes tens of
- * milliseconds: servers that never issue OIDC tokens do not pay). */
+/* The issuer's key, EC P-256 (ES256), made on first use. P-256 rather
+ * than GitHub's RSA: a key is made per server start, and RSA keys take
+ * up to seconds to make on a loaded machine. */
 static EVP_PKEY *oidc_key(struct armlocal *al)
 {
     unsigned char *der = NULL, h[32];
     int n;
     if (al->oidc_key)
         return al->oidc_key;
-    al->oidc_key = EVP_RSA_gen(2048);
+    al->oidc_key = EVP_EC_gen("P-256");
     if (al->oidc_key == NULL)
         return NULL;
     n = i2d_PUBKEY(al->oidc_key, &der);
@@ -576,7 +594,7 @@ static char *oidc_mint(struct al_ctx *c, const char *subject, const char *audien
         return NULL;
     issuer_url(c->al, iss, sizeof(iss));
     al_guid(c->al, jti);
-    hdr = json_pack("{s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT", "kid", c->al->oidc_kid);
+    hdr = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", "JWT", "kid", c->al->oidc_kid);
     claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "iss", iss, "sub", subject, "aud",
                        audience, "jti", jti, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
                        (json_int_t)(now + life_s));
@@ -1002,30 +1020,30 @@ void al_app_service_msi_handle(struct al_ctx *c)
 static void jwks(struct al_ctx *c)
 {
     EVP_PKEY *key = oidc_key(c->al);
-    BIGNUM *n = NULL, *e = NULL;
-    unsigned char nb[1024], eb[16];
-    struct buf ns, es;
+    BIGNUM *x = NULL, *y = NULL;
+    unsigned char xb[32], yb[32];
+    struct buf xs, ys;
 
-    if (key == NULL || EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
-        EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) != 1 ||
-        BN_num_bytes(n) > (int)sizeof(nb) || BN_num_bytes(e) > (int)sizeof(eb)) {
-        BN_free(n);
-        BN_free(e);
+    if (key == NULL || EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
+        EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1 ||
+        BN_bn2binpad(x, xb, 32) != 32 || BN_bn2binpad(y, yb, 32) != 32) {
+        BN_free(x);
+        BN_free(y);
         al_error(c, 500, "InternalServerError", "No issuer key.");
         return;
     }
-    buf_init(&ns, 4096);
-    buf_init(&es, 64);
-    b64url(nb, (size_t)BN_bn2bin(n, nb), &ns);
-    b64url(eb, (size_t)BN_bn2bin(e, eb), &es);
+    buf_init(&xs, 64);
+    buf_init(&ys, 64);
+    b64url(xb, 32, &xs);
+    b64url(yb, 32, &ys);
     al_json_reply(c, 200,
-                  json_pack("{s:[{s:s, s:s, s:s, s:s, s:s, s:s}]}", "keys", "kty", "RSA", "use",
-                            "sig", "alg", "RS256", "kid", c->al->oidc_kid, "n", ns.ptr, "e",
-                            es.ptr));
-    buf_release(&ns);
-    buf_release(&es);
-    BN_free(n);
-    BN_free(e);
+                  json_pack("{s:[{s:s, s:s, s:s, s:s, s:s, s:s, s:s}]}", "keys", "kty", "EC", "use",
+                            "sig", "alg", "ES256", "crv", "P-256", "kid", c->al->oidc_kid, "x",
+                            xs.ptr, "y", ys.ptr));
+    buf_release(&xs);
+    buf_release(&ys);
+    BN_free(x);
+    BN_free(y);
 }
 
 /* The registration of the request token in Authorization, or NULL. */
@@ -1052,7 +1070,7 @@ void al_oidc_handle(struct al_ctx *c, const struct al_path *p)
         snprintf(url, sizeof(url), "%s/keys", iss);
         al_json_reply(c, 200,
                       json_pack("{s:s, s:s, s:[s], s:[s], s:[s]}", "issuer", iss, "jwks_uri", url,
-                                "id_token_signing_alg_values_supported", "RS256",
+                                "id_token_signing_alg_values_supported", "ES256",
                                 "response_types_supported", "id_token", "subject_types_supported",
                                 "public"));
         return;

@@ -106,7 +106,7 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $itok" 
 # Azure DevOps-like request endpoint, tokens minted for files
 iss="$B/oidc"
 curl -sS "$iss/.well-known/openid-configuration" | grep -q "\"jwks_uri\":\"$iss/keys\"" || fail "discovery"
-curl -sS "$iss/keys" | grep -q '"kty":"RSA"' || fail "jwks"
+curl -sS "$iss/keys" | grep -q '"kty":"EC",.*"crv":"P-256"' || fail "jwks"
 req POST /_armlocal/oidc/requestTokens '{"requestToken":"gh-req","subject":"repo:o/r:environment:prod"}'; expect_code 201 "request token"
 req POST /_armlocal/oidc/requestTokens '{"requestToken":"ado-req","subject":"sc://org/proj/conn","serviceConnectionId":"sc-1"}'; expect_code 201 "ado request token"
 curl -sS "$iss/github/token?audience=x" | grep -q "Bad credentials" || fail "github without request token"
