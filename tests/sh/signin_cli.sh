@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sign-in through the command line, with the azurerm variables as pipelines set them, against
-# amlsec-armlocal --auth required (it plays Entra ID, the OIDC issuers, IMDS and App Service):
-# a certificate (PFX), GitHub Actions, Azure DevOps, an AKS token file, managed identity (IMDS and
-# App Service), auxiliary tenants, the correlation and partner ids; a wrong secret fails at once
-# with Entra's code; and no secret reaches AMLSEC_LOG=trace output.
+# amlsec-armlocal --auth required (it plays Entra ID, the OIDC issuers, IMDS and App Service): a
+# certificate (PFX file and base64), client id and secret from files, GitHub Actions, Azure
+# DevOps, an AKS token file, managed identity (IMDS and App Service), auxiliary tenants, the
+# correlation and partner ids; a wrong secret fails at once with Entra's code; and no secret (nor
+# any JWT) reaches AMLSEC_LOG=trace output.
 source "$SRC/tests/sh/lib/armlocal.bash"
 : "${AMLSEC:?}"
 armlocal_start --auth required
@@ -60,6 +61,10 @@ req PUT /_armlocal/settings "{\"identityHeader\":\"$CANARY-identity\"}"; expect_
 
 plan_ok cert ARM_TENANT_ID=$T ARM_CLIENT_ID=$APP ARM_CLIENT_CERTIFICATE_PATH=sp.pfx \
   ARM_CLIENT_CERTIFICATE_PASSWORD=$CANARY-pfx
+plan_ok cert_b64 ARM_TENANT_ID=$T ARM_CLIENT_ID=$APP ARM_CLIENT_CERTIFICATE="$(base64 -w0 sp.pfx)" \
+  ARM_CLIENT_CERTIFICATE_PASSWORD=$CANARY-pfx
+printf '%s\n' "$APP" > client-id; printf '%s\n' "$CANARY-secret" > client-secret
+plan_ok files ARM_TENANT_ID=$T ARM_CLIENT_ID_FILE_PATH="$TMP/client-id" ARM_CLIENT_SECRET_FILE_PATH="$TMP/client-secret"
 plan_ok github ARM_USE_OIDC=true ARM_TENANT_ID=$T ARM_CLIENT_ID=$APP \
   ACTIONS_ID_TOKEN_REQUEST_URL="$B/oidc/github/token?api-version=2.0" ACTIONS_ID_TOKEN_REQUEST_TOKEN=$CANARY-gh
 plan_ok ado ARM_USE_OIDC=true ARM_TENANT_ID=$T ARM_CLIENT_ID=$APP ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID=sc-7 \
