@@ -83,6 +83,12 @@ token -d "grant_type=client_credentials&client_id=app1&scope=x/.default&client_a
 a=$(jwt RS256 "{\"alg\":\"RS256\",\"x5t\":\"$x5t\"}" "{\"aud\":\"$B/$T/oauth2/v2.0/token\",\"iss\":\"app1\",\"sub\":\"app1\",\"exp\":$((now - 10))}" "$TMP/sp.key")
 token -d "grant_type=client_credentials&client_id=app1&scope=x/.default&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=$a" \
   | grep -q "AADSTS700024" || fail "expired assertion accepted"
+a=$(jwt RS256 "{\"alg\":\"RS256\",\"x5t\":\"$x5t\"}" "{\"aud\":\"$B/$T/oauth2/v2.0/token\",\"iss\":\"app1\",\"sub\":\"app1\",\"jti\":\"nbf\",\"nbf\":$((now + 3600)),\"exp\":$((now + 4000))}" "$TMP/sp.key")
+token -d "grant_type=client_credentials&client_id=app1&scope=x/.default&$AT&client_assertion=$a" \
+  | grep -q "AADSTS700024" || fail "assertion not yet valid (nbf) accepted"
+a=$(jwt RS256 "{\"alg\":\"RS256\",\"x5t\":\"$x5t\"}" "{\"aud\":\"$B/$T/oauth2/v2.0/token\",\"iss\":\"app1\",\"sub\":\"app1\",\"exp\":$((now + 600))}" "$TMP/sp.key")
+token -d "grant_type=client_credentials&client_id=app1&scope=x/.default&$AT&client_assertion=$a" \
+  | grep -q "AADSTS50027.*no jti" || fail "assertion without jti accepted"
 
 # federated assertion from the registered issuer
 fc="{\"iss\":\"https://token.actions.githubusercontent.com\",\"sub\":\"repo:o/r:ref:refs/heads/main\",\"aud\":\"api://AzureADTokenExchange\",\"exp\":$((now + 600))}"
