@@ -100,14 +100,17 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
 #endif
     } else if (custom) {
         /* A custom ARM endpoint: a running amlsec-armlocal, or an Azure
-         * Stack-style deployment. Sign-in only when ARM_CLIENT_ID is set. */
+         * Stack-style deployment. Sign-in only when a method is configured:
+         * the Azure CLI by default alone is not (armlocal without --auth). */
         if (session_resolve_cloud(&cloud, &s->custom_cloud, name, s->transport, &err) < 0)
             goto fail;
-        if (getenv("ARM_CLIENT_ID")) {
+        {
             struct auth_config ac;
+            const char *use_cli = getenv("ARM_USE_CLI");
             if (auth_config_from_env(&ac, NULL, NULL, &err) < 0)
                 goto fail;
-            if (auth_new(&s->auth, &ac, cloud, s->transport, NULL, &err) < 0) {
+            if ((ac.method != AUTH_CLI || (use_cli && *use_cli)) &&
+                auth_new(&s->auth, &ac, cloud, s->transport, NULL, &err) < 0) {
                 auth_config_release(&ac);
                 goto fail;
             }
@@ -144,7 +147,8 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
     }
     if (local || custom)
         co.lro_poll_ms = 50; /* local clouds finish operations in milliseconds */
-    if (arm_client_new(&s->client, &co, &err) < 0)
+    /* ARM_PARTNER_ID, ARM_CORRELATION_REQUEST_ID and friends */
+    if (auth_request_env(&co, NULL, NULL, &err) < 0 || arm_client_new(&s->client, &co, &err) < 0)
         goto fail;
     memset(&po, 0, sizeof(po));
     po.client = s->client;

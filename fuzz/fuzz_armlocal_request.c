@@ -89,6 +89,15 @@ static const char *const seeds[][3] = {
      "/_armlocal/resources/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/"
      "virtualNetworks/v/subnets/s",
      "{\"type\":\"Microsoft.Network/virtualNetworks/subnets\"}"},
+    /* identity: an application trusting armlocal's OIDC issuer, a request
+     * token for its GitHub/Azure DevOps endpoints, App Service's header */
+    {"POST", "/_armlocal/servicePrincipals",
+     "{\"clientId\":\"app\",\"tenantId\":\"t\",\"secret\":\"s\",\"additionalTenants\":[\"a\"],"
+     "\"federatedCredentials\":[{\"issuer\":\"http://127.0.0.1:1/oidc\",\"subject\":\"sub\"}]}"},
+    {"POST", "/_armlocal/oidc/requestTokens",
+     "{\"requestToken\":\"req\",\"subject\":\"sub\",\"serviceConnectionId\":\"sc\"}"},
+    {"POST", "/_armlocal/managedIdentities", "{\"clientId\":\"uami\"}"},
+    {"PUT", "/_armlocal/settings", "{\"identityHeader\":\"h\",\"tokenLifetimeS\":60}"},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -23,6 +23,7 @@ struct arm_client {
     const struct arm_clock *clock;
     struct ratelimit rl;
     char correlation[128];
+    char user_agent[96];
     char origin[256]; /* scheme://authority of the resource manager */
     uint64_t rng;
     unsigned long requests, throttled, retries;
@@ -692,9 +693,10 @@ static int start_attempt(struct arm_client *c, struct arm_call *call, int64_t no
         return errbuf_set(err, AMLSEC_ERROR, "no randomness for a request id");
     if (http_exchange_set_request(x, method, url, body, body ? strlen(body) : 0) < 0 ||
         http_exchange_add_header(x, "Accept", "application/json") < 0 ||
-        http_exchange_add_header(x, "User-Agent", USER_AGENT) < 0 ||
+        http_exchange_add_header(x, "User-Agent", c->user_agent) < 0 ||
         http_exchange_add_header(x, "x-ms-client-request-id", rid) < 0 ||
-        http_exchange_add_header(x, "x-ms-correlation-request-id", c->correlation) < 0 ||
+        (!c->o.no_correlation_id &&
+         http_exchange_add_header(x, "x-ms-correlation-request-id", c->correlation) < 0) ||
         (body && http_exchange_add_header(x, "Content-Type", "application/json") < 0))
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory building a request");
     if (c->o.auth) {
@@ -714,6 +716,16 @@ static int start_attempt(struct arm_client *c, struct arm_call *call, int64_t no
             return errbuf_set(err, AMLSEC_ENOMEM, "out of memory building a request");
         }
         buf_release(&h);
+        if (c->o.auth->auxiliary &&
+            (call->scope == NULL || strcmp(call->scope, c->o.cloud->arm_scope) == 0)) {
+            rc = c->o.auth->auxiliary(c->o.auth->payload, c->o.cloud->arm_scope, &tok, &terr);
+            if (rc < 0) {
+                finish_fail(call, rc, "%s", terr.msg);
+                return 0;
+            }
+            if (tok && http_exchange_add_header(x, "x-ms-authorization-auxiliary", tok) < 0)
+                return errbuf_set(err, AMLSEC_ENOMEM, "out of memory building a request");
+        }
     }
     x->timeout_ms = c->o.attempt_timeout_ms;
     if (st->deadline - now < x->timeout_ms)
@@ -1088,6 +1100,12 @@ int arm_client_new(struct arm_client **out, const struct arm_client_opts *opts, 
         c->rng = (uint64_t)time(NULL);
     if (c->rng == 0)
         c->rng = 0x9E3779B97F4A7C15ULL;
+    if (opts->partner_id)
+        snprintf(c->user_agent, sizeof(c->user_agent), "%s pid-%s", USER_AGENT,
+                 strncasecmp(opts->partner_id, "pid-", 4) == 0 ? opts->partner_id + 4
+                                                               : opts->partner_id);
+    else
+        snprintf(c->user_agent, sizeof(c->user_agent), "%s", USER_AGENT);
     if (opts->correlation_id) {
         snprintf(c->correlation, sizeof(c->correlation), "%s", opts->correlation_id);
     } else if (uuid_v4(c->correlation) < 0) {

@@ -16,8 +16,9 @@
  *     terminal; Succeeded/Failed/Canceled; the operation's error code is
  *     surfaced; the final body comes from where final-state-via says;
  *   - x-ms-client-request-id (a UUID per request), one
- *     x-ms-correlation-request-id per client, User-Agent amlsec/VERSION,
- *     Authorization from the token source;
+ *     x-ms-correlation-request-id per client (unless switched off),
+ *     User-Agent amlsec/VERSION [pid-PARTNER], Authorization and, for ARM
+ *     calls, x-ms-authorization-auxiliary from the token source;
  *   - LOG_DEBUG: one line per request; LOG_TRACE: headers and bodies; both
  *     redacted (redact.h).
  *
@@ -44,6 +45,9 @@ struct arm_token_source {
     /* Optional: forget the cached token of scope (ARM said it expired:
      * clock skew, revocation). The call is then retried once. */
     void (*invalidate)(void *payload, const char *scope);
+    /* Optional: the x-ms-authorization-auxiliary value for ARM calls (tokens
+     * of other tenants), or *out = NULL for none. Borrowed like get(). */
+    int (*auxiliary)(void *payload, const char *scope, const char **out, struct errbuf *err);
 };
 
 struct arm_client_opts {
@@ -61,6 +65,8 @@ struct arm_client_opts {
     size_t max_response;                 /* body cap; 0 = 64 MiB */
     uint64_t seed;                       /* jitter; 0 = random */
     const char *correlation_id;          /* NULL: a fresh UUID */
+    int no_correlation_id;               /* send no x-ms-correlation-request-id */
+    const char *partner_id;              /* GUID ("pid-" optional): User-Agent gets pid-GUID */
     int no_rate_limit;                   /* disable the client-side buckets */
 };
 

@@ -27,6 +27,7 @@
 #define MAX_TOKEN_RESPONSE ((size_t)1 << 20)
 
 struct token_entry {
+    char *tenant; /* NULL: the configured one of MSI and the CLI */
     char *scope;
     char *token;
     int64_t refresh_at; /* wall seconds */
@@ -43,6 +44,7 @@ struct auth {
     unsigned requests;
     int failed; /* a refusal that will not fix itself */
     struct errbuf failure;
+    struct buf aux_header;
 };
 
 const char *auth_method_name(enum auth_method m)
@@ -93,6 +95,9 @@ void auth_config_release(struct auth_config *cfg)
     free(cfg->oidc_token_file);
     free(cfg->oidc_request_url);
     wipe_free(cfg->oidc_request_token);
+    free(cfg->ado_service_connection_id);
+    for (size_t i = 0; i < cfg->n_aux_tenants; i++)
+        free(cfg->aux_tenants[i]);
     free(cfg->msi_endpoint);
     wipe_free(cfg->msi_secret);
     free(cfg->az_command);
@@ -179,6 +184,28 @@ static int dup_opt(char **dst, const char *v)
     return *dst ? 0 : AMLSEC_ENOMEM;
 }
 
+/* ARM_AUXILIARY_TENANT_IDS: ';'-separated (',' accepted), at most 3. */
+static int aux_tenants_from_env(struct auth_config *out, const struct envctx *e, struct errbuf *err)
+{
+    const char *v = e->fn("ARM_AUXILIARY_TENANT_IDS", e->payload), *p = v;
+    while (p && *p) {
+        size_t n;
+        p += strspn(p, " ;,");
+        n = strcspn(p, " ;,");
+        if (n == 0)
+            break;
+        if (out->n_aux_tenants == AUTH_MAX_AUX_TENANTS)
+            return errbuf_set(err, AMLSEC_EUSAGE,
+                              "ARM_AUXILIARY_TENANT_IDS='%s' names more than %d tenants", v,
+                              AUTH_MAX_AUX_TENANTS);
+        if ((out->aux_tenants[out->n_aux_tenants] = strndup(p, n)) == NULL)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        out->n_aux_tenants++;
+        p += n;
+    }
+    return 0;
+}
+
 int auth_config_from_env(struct auth_config *out, auth_getenv_fn getenv_fn, void *payload,
                          struct errbuf *err)
 {
@@ -190,14 +217,22 @@ int auth_config_from_env(struct auth_config *out, auth_getenv_fn getenv_fn, void
                                                 "ACTIONS_ID_TOKEN_REQUEST_URL", NULL};
     static const char *const oidc_tok_vars[] = {"ARM_OIDC_REQUEST_TOKEN",
                                                 "ACTIONS_ID_TOKEN_REQUEST_TOKEN", NULL};
+    /* Azure DevOps: the service connection selects its request URL and token */
+    static const char *const ado_vars[] = {"ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID",
+                                           "ARM_OIDC_AZURE_SERVICE_CONNECTION_ID", NULL};
+    static const char *const ado_url_vars[] = {"ARM_OIDC_REQUEST_URL", "SYSTEM_OIDCREQUESTURI",
+                                               NULL};
+    static const char *const ado_tok_vars[] = {"ARM_OIDC_REQUEST_TOKEN", "SYSTEM_ACCESSTOKEN",
+                                               NULL};
     static const char *const msi_vars[] = {"ARM_MSI_ENDPOINT", "IDENTITY_ENDPOINT", "MSI_ENDPOINT",
                                            NULL};
     static const char *const msi_secret_vars[] = {"IDENTITY_HEADER", "MSI_SECRET", NULL};
     struct envctx e = {getenv_fn ? getenv_fn : std_getenv, payload};
     int use_oidc = 0, use_aks = 0, use_msi = 0, use_cli = 1, rc;
-    const char *alg;
+    const char *alg, *ado;
 
     memset(out, 0, sizeof(*out));
+    ado = env_first(&e, ado_vars, NULL);
     if ((rc = env_bool(&e, "ARM_USE_OIDC", 0, &use_oidc, err)) < 0 ||
         (rc = env_bool(&e, "ARM_USE_AKS_WORKLOAD_IDENTITY", 0, &use_aks, err)) < 0 ||
         (rc = env_bool(&e, "ARM_USE_MSI", 0, &use_msi, err)) < 0 ||
@@ -219,8 +254,11 @@ int auth_config_from_env(struct auth_config *out, auth_getenv_fn getenv_fn, void
             0 ||
         dup_opt(&out->oidc_token, e.fn("ARM_OIDC_TOKEN", e.payload)) < 0 ||
         dup_opt(&out->oidc_token_file, env_first(&e, oidc_token_file_vars, NULL)) < 0 ||
-        dup_opt(&out->oidc_request_url, env_first(&e, oidc_url_vars, NULL)) < 0 ||
-        dup_opt(&out->oidc_request_token, env_first(&e, oidc_tok_vars, NULL)) < 0 ||
+        dup_opt(&out->ado_service_connection_id, ado) < 0 ||
+        dup_opt(&out->oidc_request_url, env_first(&e, ado ? ado_url_vars : oidc_url_vars, NULL)) <
+            0 ||
+        dup_opt(&out->oidc_request_token, env_first(&e, ado ? ado_tok_vars : oidc_tok_vars, NULL)) <
+            0 ||
         dup_opt(&out->msi_endpoint, env_first(&e, msi_vars, NULL)) < 0 ||
         dup_opt(&out->msi_secret, env_first(&e, msi_secret_vars, NULL)) < 0 ||
         dup_opt(&out->environment, e.fn("ARM_ENVIRONMENT", e.payload)) < 0 ||
@@ -229,6 +267,8 @@ int auth_config_from_env(struct auth_config *out, auth_getenv_fn getenv_fn, void
         errbuf_set(err, rc, "out of memory");
         goto fail;
     }
+    if ((rc = aux_tenants_from_env(out, &e, err)) < 0)
+        goto fail;
     alg = e.fn("AMLSEC_CLIENT_CERTIFICATE_ALG", e.payload);
     out->certificate_alg = JWT_PS256;
     if (alg && *alg) {
@@ -280,15 +320,72 @@ int auth_config_from_env(struct auth_config *out, auth_getenv_fn getenv_fn, void
     if (out->method == AUTH_OIDC && !out->oidc_token && !out->oidc_token_file &&
         !(out->oidc_request_url && out->oidc_request_token)) {
         rc = errbuf_set(err, AMLSEC_EUSAGE,
-                        "ARM_USE_OIDC needs ARM_OIDC_TOKEN, ARM_OIDC_TOKEN_FILE_PATH "
-                        "(AZURE_FEDERATED_TOKEN_FILE) or ARM_OIDC_REQUEST_URL and "
-                        "ARM_OIDC_REQUEST_TOKEN (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN)");
+                        out->ado_service_connection_id
+                            ? "ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID needs "
+                              "SYSTEM_OIDCREQUESTURI and SYSTEM_ACCESSTOKEN (or "
+                              "ARM_OIDC_REQUEST_URL and ARM_OIDC_REQUEST_TOKEN)"
+                            : "ARM_USE_OIDC needs ARM_OIDC_TOKEN, ARM_OIDC_TOKEN_FILE_PATH "
+                              "(AZURE_FEDERATED_TOKEN_FILE) or ARM_OIDC_REQUEST_URL and "
+                              "ARM_OIDC_REQUEST_TOKEN (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN)");
+        goto fail;
+    }
+    if (out->n_aux_tenants && out->method == AUTH_MSI) {
+        rc = errbuf_set(err, AMLSEC_EUSAGE,
+                        "ARM_AUXILIARY_TENANT_IDS needs a service principal (secret, "
+                        "certificate or OIDC) or the Azure CLI: a managed identity belongs to "
+                        "one tenant");
         goto fail;
     }
     return 0;
 fail:
     auth_config_release(out);
     return rc;
+}
+
+static int is_guid(const char *s)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    for (size_t i = 0; i < sizeof(shape); i++) {
+        if (shape[i] == '\0')
+            return s[i] == '\0';
+        if (shape[i] == '-' ? s[i] != '-'
+                            : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+                                (s[i] >= 'A' && s[i] <= 'F')))
+            return 0;
+    }
+    return 0;
+}
+
+int auth_request_env(struct arm_client_opts *o, auth_getenv_fn getenv_fn, void *payload,
+                     struct errbuf *err)
+{
+    struct envctx e = {getenv_fn ? getenv_fn : std_getenv, payload};
+    const char *pid = e.fn("ARM_PARTNER_ID", e.payload);
+    const char *corr = e.fn("ARM_CORRELATION_REQUEST_ID", e.payload);
+    int off = 0, ignored = 0, rc;
+
+    if ((rc = env_bool(&e, "ARM_DISABLE_TERRAFORM_PARTNER_ID", 0, &ignored, err)) < 0 ||
+        (rc = env_bool(&e, "ARM_DISABLE_CORRELATION_REQUEST_ID", 0, &off, err)) < 0)
+        return rc;
+    if (pid && *pid) {
+        if (!is_guid(strncasecmp(pid, "pid-", 4) == 0 ? pid + 4 : pid))
+            return errbuf_set(err, AMLSEC_EUSAGE,
+                              "ARM_PARTNER_ID='%s' is not a GUID (optionally prefixed 'pid-')",
+                              pid);
+        o->partner_id = pid;
+    }
+    if (corr && *corr) {
+        for (const char *p = corr; *p; p++)
+            if (*p <= ' ' || *p == 0x7f)
+                return errbuf_set(err, AMLSEC_EUSAGE,
+                                  "ARM_CORRELATION_REQUEST_ID has a space or control character");
+        if (strlen(corr) > 127)
+            return errbuf_set(err, AMLSEC_EUSAGE,
+                              "ARM_CORRELATION_REQUEST_ID is longer than 127 characters");
+        o->correlation_id = corr;
+    }
+    o->no_correlation_id = off;
+    return 0;
 }
 
 static int config_copy(struct auth_config *dst, const struct auth_config *src)
@@ -307,6 +404,7 @@ static int config_copy(struct auth_config *dst, const struct auth_config *src)
         dup_opt(&dst->oidc_token_file, src->oidc_token_file) < 0 ||
         dup_opt(&dst->oidc_request_url, src->oidc_request_url) < 0 ||
         dup_opt(&dst->oidc_request_token, src->oidc_request_token) < 0 ||
+        dup_opt(&dst->ado_service_connection_id, src->ado_service_connection_id) < 0 ||
         dup_opt(&dst->msi_endpoint, src->msi_endpoint) < 0 ||
         dup_opt(&dst->msi_secret, src->msi_secret) < 0 ||
         dup_opt(&dst->az_command, src->az_command ? src->az_command : "az") < 0 ||
@@ -314,6 +412,13 @@ static int config_copy(struct auth_config *dst, const struct auth_config *src)
         dup_opt(&dst->metadata_host, src->metadata_host) < 0) {
         auth_config_release(dst);
         return AMLSEC_ENOMEM;
+    }
+    for (size_t i = 0; i < src->n_aux_tenants; i++) {
+        if (dup_opt(&dst->aux_tenants[i], src->aux_tenants[i]) < 0) {
+            auth_config_release(dst);
+            return AMLSEC_ENOMEM;
+        }
+        dst->n_aux_tenants++;
     }
     redact_register(dst->client_secret);
     redact_register(dst->certificate_password);
@@ -391,16 +496,23 @@ static int json_int64(json_t *v, int64_t *out)
     return -1;
 }
 
-static int cache_put(struct auth *a, const char *scope, const char *token, int64_t expires_at,
-                     int64_t now)
+/* The cached token of (tenant, scope); tenant NULL = the configured one. */
+static struct token_entry *cache_find(struct auth *a, const char *tenant, const char *scope)
 {
-    struct token_entry *e = NULL;
+    for (size_t i = 0; i < a->n_cache; i++)
+        if (strcmp(a->cache[i].scope, scope) == 0 &&
+            strcmp(a->cache[i].tenant ? a->cache[i].tenant : "", tenant ? tenant : "") == 0)
+            return &a->cache[i];
+    return NULL;
+}
+
+static int cache_put(struct auth *a, const char *tenant, const char *scope, const char *token,
+                     int64_t expires_at, int64_t now)
+{
+    struct token_entry *e = cache_find(a, tenant, scope);
     int64_t life = expires_at - now, margin;
     char *t;
 
-    for (size_t i = 0; i < a->n_cache; i++)
-        if (strcmp(a->cache[i].scope, scope) == 0)
-            e = &a->cache[i];
     if (e == NULL) {
         struct token_entry *c = realloc(a->cache, (a->n_cache + 1) * sizeof(*c));
         if (c == NULL)
@@ -408,8 +520,11 @@ static int cache_put(struct auth *a, const char *scope, const char *token, int64
         a->cache = c;
         e = &a->cache[a->n_cache];
         memset(e, 0, sizeof(*e));
-        if ((e->scope = strdup(scope)) == NULL)
+        if ((e->scope = strdup(scope)) == NULL ||
+            (tenant && (e->tenant = strdup(tenant)) == NULL)) {
+            free(e->scope);
             return AMLSEC_ENOMEM;
+        }
         a->n_cache++;
     }
     t = strdup(token);
@@ -424,8 +539,8 @@ static int cache_put(struct auth *a, const char *scope, const char *token, int64
 
 /* Token endpoint answers: {access_token, expires_in | expires_on} where the
  * numbers may be strings; CLI answers {accessToken, expires_on | expiresOn}. */
-static int parse_token(struct auth *a, const char *scope, const char *body, size_t len,
-                       struct errbuf *err)
+static int parse_token(struct auth *a, const char *tenant, const char *scope, const char *body,
+                       size_t len, struct errbuf *err)
 {
     json_t *root = json_loadb(body, len, 0, NULL);
     const char *tok;
@@ -463,7 +578,7 @@ static int parse_token(struct auth *a, const char *scope, const char *body, size
         json_decref(root);
         return errbuf_set(err, AMLSEC_EPARSE, "token response without expires_in or expires_on");
     }
-    rc = cache_put(a, scope, tok, expires, now);
+    rc = cache_put(a, tenant, scope, tok, expires, now);
     json_decref(root);
     if (rc < 0)
         return errbuf_set(err, rc, "out of memory");
@@ -532,14 +647,16 @@ static int send_token_request(struct auth *a, struct http_exchange *x, const cha
     }
 }
 
+/* A request; a body is form-encoded unless content_type says otherwise. */
 static int new_request(struct http_exchange *x, const char *method, const char *url,
-                       const char *body, struct errbuf *err)
+                       const char *body, const char *content_type, struct errbuf *err)
 {
     if (http_exchange_set_request(x, method, url, body, body ? strlen(body) : 0) < 0 ||
         http_exchange_add_header(x, "Accept", "application/json") < 0 ||
         http_exchange_add_header(x, "User-Agent", "amlsec/" AMLSEC_VERSION) < 0 ||
-        (body &&
-         http_exchange_add_header(x, "Content-Type", "application/x-www-form-urlencoded") < 0))
+        (body && http_exchange_add_header(x, "Content-Type",
+                                          content_type ? content_type
+                                                       : "application/x-www-form-urlencoded") < 0))
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     return 0;
 }
@@ -580,14 +697,19 @@ static int oidc_assertion(struct auth *a, char **out, struct errbuf *err)
         *out = buf_detach(&b, NULL);
         return 0;
     }
-    /* GitHub Actions: GET <url>&audience=api://AzureADTokenExchange */
+    /* GitHub Actions: GET <url>&audience=api://AzureADTokenExchange -> {value};
+     * Azure DevOps: POST <url>?api-version=7.1&serviceConnectionId=<id> with
+     * a JSON body -> {oidcToken} */
     http_exchange_init(&x);
     buf_init(&url, 0);
     {
+        const char *ado = a->cfg.ado_service_connection_id;
         struct buf q;
         buf_init(&q, 0);
-        if (form_add(&q, "audience", "api://AzureADTokenExchange") < 0 ||
-            buf_adds(&url, a->cfg.oidc_request_url) < 0 ||
+        rc = ado ? (form_add(&q, "api-version", "7.1") < 0 ||
+                    form_add(&q, "serviceConnectionId", ado) < 0)
+                 : form_add(&q, "audience", "api://AzureADTokenExchange") < 0;
+        if (rc || buf_adds(&url, a->cfg.oidc_request_url) < 0 ||
             buf_adds(&url, strchr(a->cfg.oidc_request_url, '?') ? "&" : "?") < 0 ||
             buf_adds(&url, q.ptr) < 0) {
             buf_release(&q);
@@ -596,7 +718,9 @@ static int oidc_assertion(struct auth *a, char **out, struct errbuf *err)
         }
         buf_release(&q);
     }
-    rc = new_request(&x, "GET", url.ptr, NULL, err);
+    rc = a->cfg.ado_service_connection_id
+             ? new_request(&x, "POST", url.ptr, "{}", "application/json", err)
+             : new_request(&x, "GET", url.ptr, NULL, NULL, err);
     if (rc == 0) {
         struct buf h;
         buf_init(&h, 0);
@@ -607,12 +731,16 @@ static int oidc_assertion(struct auth *a, char **out, struct errbuf *err)
         buf_release(&h);
     }
     if (rc == 0)
-        rc = send_token_request(a, &x, "GitHub Actions OIDC token", err);
+        rc = send_token_request(a, &x,
+                                a->cfg.ado_service_connection_id ? "Azure DevOps OIDC token"
+                                                                 : "GitHub Actions OIDC token",
+                                err);
     if (rc == 0) {
+        const char *field = a->cfg.ado_service_connection_id ? "oidcToken" : "value";
         root = json_loadb(x.resp_body.ptr, x.resp_body.len, 0, NULL);
-        v = json_string_value(json_object_get(root, "value"));
+        v = json_string_value(json_object_get(root, field));
         if (v == NULL || *v == '\0') {
-            rc = errbuf_set(err, AMLSEC_EPARSE, "OIDC token response without a 'value'");
+            rc = errbuf_set(err, AMLSEC_EPARSE, "OIDC token response without '%s'", field);
         } else {
             redact_register(v);
             *out = strdup(v);
@@ -626,7 +754,7 @@ static int oidc_assertion(struct auth *a, char **out, struct errbuf *err)
     return rc;
 }
 
-static int entra_token(struct auth *a, const char *scope, struct errbuf *err)
+static int entra_token(struct auth *a, const char *tenant, const char *scope, struct errbuf *err)
 {
     struct buf form, url;
     struct http_exchange x;
@@ -636,7 +764,8 @@ static int entra_token(struct auth *a, const char *scope, struct errbuf *err)
     buf_init(&form, 0);
     buf_init(&url, 0);
     http_exchange_init(&x);
-    if (buf_addf(&url, "%s/%s/oauth2/v2.0/token", a->cloud->login, a->cfg.tenant_id) < 0) {
+    if (buf_addf(&url, "%s/%s/oauth2/v2.0/token", a->cloud->login,
+                 tenant ? tenant : a->cfg.tenant_id) < 0) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         goto out;
     }
@@ -662,11 +791,11 @@ static int entra_token(struct auth *a, const char *scope, struct errbuf *err)
         errbuf_set(err, rc, "out of memory");
         goto out;
     }
-    if ((rc = new_request(&x, "POST", url.ptr, form.ptr, err)) < 0)
+    if ((rc = new_request(&x, "POST", url.ptr, form.ptr, NULL, err)) < 0)
         goto out;
     if ((rc = send_token_request(a, &x, auth_method_name(a->cfg.method), err)) < 0)
         goto out;
-    rc = parse_token(a, scope, x.resp_body.ptr, x.resp_body.len, err);
+    rc = parse_token(a, tenant, scope, x.resp_body.ptr, x.resp_body.len, err);
 out:
     if (assertion) {
         OPENSSL_cleanse(assertion, strlen(assertion));
@@ -710,7 +839,7 @@ static int msi_token(struct auth *a, const char *scope, struct errbuf *err)
         }
         buf_release(&q);
     }
-    if ((rc = new_request(&x, "GET", url.ptr, NULL, err)) < 0)
+    if ((rc = new_request(&x, "GET", url.ptr, NULL, NULL, err)) < 0)
         goto out;
     if (app_service) {
         /* App Service / Functions: IDENTITY_HEADER (x-identity-header); the
@@ -723,7 +852,7 @@ static int msi_token(struct auth *a, const char *scope, struct errbuf *err)
     }
     if ((rc = send_token_request(a, &x, "managed identity", err)) < 0)
         goto out;
-    rc = parse_token(a, scope, x.resp_body.ptr, x.resp_body.len, err);
+    rc = parse_token(a, NULL, scope, x.resp_body.ptr, x.resp_body.len, err);
     goto out;
 oom:
     rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
@@ -815,7 +944,7 @@ out:
     return rc;
 }
 
-static int cli_token(struct auth *a, const char *scope, struct errbuf *err)
+static int cli_token(struct auth *a, const char *tenant, const char *scope, struct errbuf *err)
 {
     struct buf out, errout;
     char *resource = resource_of(scope);
@@ -833,9 +962,9 @@ static int cli_token(struct auth *a, const char *scope, struct errbuf *err)
     argv[n++] = resource;
     argv[n++] = "--output";
     argv[n++] = "json";
-    if (a->cfg.tenant_id) {
+    if (tenant || a->cfg.tenant_id) {
         argv[n++] = "--tenant";
-        argv[n++] = a->cfg.tenant_id;
+        argv[n++] = tenant ? (char *)tenant : a->cfg.tenant_id;
     }
     argv[n] = NULL;
     a->requests++;
@@ -857,7 +986,7 @@ static int cli_token(struct auth *a, const char *scope, struct errbuf *err)
                         r ? r : "");
         free(r);
     } else if (rc == 0) {
-        rc = parse_token(a, scope, out.ptr, out.len, err);
+        rc = parse_token(a, tenant, scope, out.ptr, out.len, err);
         if (rc < 0)
             errbuf_prefix(err, "Azure CLI sign-in");
     }
@@ -870,9 +999,13 @@ static int cli_token(struct auth *a, const char *scope, struct errbuf *err)
 
 /* --- public ------------------------------------------------------------- */
 
-int auth_token(struct auth *a, const char *scope, const char **out, struct errbuf *err)
+/* A token of (tenant, scope) from the cache or a new sign-in; tenant NULL
+ * = the configured one. *out is borrowed until the next call. */
+static int token_for(struct auth *a, const char *tenant, const char *scope, const char **out,
+                     struct errbuf *err)
 {
     int64_t now = arm_clock_wall(a->clock);
+    struct token_entry *e = cache_find(a, tenant, scope);
     int rc;
 
     *out = NULL;
@@ -880,35 +1013,64 @@ int auth_token(struct auth *a, const char *scope, const char **out, struct errbu
         *err = a->failure;
         return a->failure.code;
     }
-    for (size_t i = 0; i < a->n_cache; i++)
-        if (strcmp(a->cache[i].scope, scope) == 0 && now < a->cache[i].refresh_at) {
-            *out = a->cache[i].token;
-            return 0;
-        }
-    log_msg(LOG_DEBUG, "auth: signing in with %s for '%s'", auth_method_name(a->cfg.method), scope);
+    if (e && now < e->refresh_at) {
+        *out = e->token;
+        return 0;
+    }
+    log_msg(LOG_DEBUG, "auth: signing in with %s for '%s'%s%s", auth_method_name(a->cfg.method),
+            scope, tenant ? " in auxiliary tenant " : "", tenant ? tenant : "");
     switch (a->cfg.method) {
     case AUTH_CLIENT_SECRET:
     case AUTH_CLIENT_CERTIFICATE:
     case AUTH_OIDC:
-        rc = entra_token(a, scope, err);
+        rc = entra_token(a, tenant, scope, err);
         break;
     case AUTH_MSI:
-        rc = msi_token(a, scope, err);
+        rc = tenant ? errbuf_set(err, AMLSEC_EUSAGE, "a managed identity has no auxiliary tenants")
+                    : msi_token(a, scope, err);
         break;
     case AUTH_CLI:
-        rc = cli_token(a, scope, err);
+        rc = cli_token(a, tenant, scope, err);
         break;
     default:
         return errbuf_set(err, AMLSEC_EUSAGE, "no sign-in method configured");
     }
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < a->n_cache; i++)
-        if (strcmp(a->cache[i].scope, scope) == 0) {
-            *out = a->cache[i].token;
-            return 0;
-        }
-    BUG("token for '%s' missing from the cache", scope);
+    if ((e = cache_find(a, tenant, scope)) == NULL)
+        BUG("token for '%s' missing from the cache", scope);
+    *out = e->token;
+    return 0;
+}
+
+int auth_token(struct auth *a, const char *scope, const char **out, struct errbuf *err)
+{
+    return token_for(a, NULL, scope, out, err);
+}
+
+int auth_aux_header(struct auth *a, const char *scope, const char **out, struct errbuf *err)
+{
+    *out = NULL;
+    if (a->cfg.n_aux_tenants == 0)
+        return 0;
+    if (a->aux_header.len)
+        OPENSSL_cleanse(a->aux_header.ptr, a->aux_header.len);
+    buf_reset(&a->aux_header);
+    for (size_t i = 0; i < a->cfg.n_aux_tenants; i++) {
+        const char *tok;
+        int rc = token_for(a, a->cfg.aux_tenants[i], scope, &tok, err);
+        if (rc < 0)
+            return errbuf_prefix(err, "auxiliary tenant '%s'", a->cfg.aux_tenants[i]);
+        if (buf_addf(&a->aux_header, "%sBearer %s", i ? ", " : "", tok) < 0)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    }
+    *out = a->aux_header.ptr;
+    return 0;
+}
+
+static int token_source_aux(void *payload, const char *scope, const char **out, struct errbuf *err)
+{
+    return auth_aux_header(payload, scope, out, err);
 }
 
 static int token_source_get(void *payload, const char *scope, const char **out, struct errbuf *err)
@@ -916,6 +1078,7 @@ static int token_source_get(void *payload, const char *scope, const char **out, 
     return auth_token(payload, scope, out, err);
 }
 
+/* ARM refused a token of scope: the primary's or an auxiliary one, so all. */
 void auth_invalidate(struct auth *a, const char *scope)
 {
     for (size_t i = 0; i < a->n_cache; i++)
@@ -930,7 +1093,7 @@ static void token_source_invalidate(void *payload, const char *scope)
 
 struct arm_token_source auth_token_source(struct auth *a)
 {
-    struct arm_token_source s = {token_source_get, a, token_source_invalidate};
+    struct arm_token_source s = {token_source_get, a, token_source_invalidate, token_source_aux};
     return s;
 }
 
@@ -954,6 +1117,7 @@ int auth_new(struct auth **out, const struct auth_config *cfg, const struct arm_
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     }
     register_encoded(a->cfg.client_secret);
+    buf_init(&a->aux_header, 64 * 1024);
     a->cloud = cloud;
     a->t = t;
     a->clock = clock ? clock : arm_clock_real();
@@ -994,9 +1158,13 @@ void auth_free(struct auth *a)
         return;
     for (size_t i = 0; i < a->n_cache; i++) {
         free(a->cache[i].scope);
+        free(a->cache[i].tenant);
         wipe_free(a->cache[i].token);
     }
     free(a->cache);
+    if (a->aux_header.len)
+        OPENSSL_cleanse(a->aux_header.ptr, a->aux_header.len);
+    buf_release(&a->aux_header);
     jwt_signer_free(a->signer);
     auth_config_release(&a->cfg);
     free(a);

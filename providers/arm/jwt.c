@@ -5,6 +5,9 @@
 
 #include <jansson.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -20,6 +23,7 @@
 struct jwt_signer {
     EVP_PKEY *key;
     X509 *cert;
+    int ec;            /* a P-256 key: ES256 */
     char x5t[64];      /* base64url SHA-1 thumbprint */
     char x5t_s256[64]; /* base64url SHA-256 thumbprint */
 };
@@ -172,8 +176,20 @@ int jwt_signer_load(struct jwt_signer **out, const void *data, size_t len, const
             goto out;
         }
     }
-    if (EVP_PKEY_get_base_id(s->key) != EVP_PKEY_RSA) {
-        rc = errbuf_set(err, AMLSEC_EUSAGE, "the certificate's key is not RSA");
+    if (EVP_PKEY_get_base_id(s->key) == EVP_PKEY_EC) {
+        char curve[64] = "";
+        size_t cl = 0;
+        if (EVP_PKEY_get_utf8_string_param(s->key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve),
+                                           &cl) != 1 ||
+            (strcmp(curve, "prime256v1") != 0 && strcmp(curve, "P-256") != 0)) {
+            rc = errbuf_set(err, AMLSEC_EUSAGE,
+                            "the certificate's EC key is on curve '%s'; ES256 needs P-256",
+                            curve[0] ? curve : "?");
+            goto out;
+        }
+        s->ec = 1;
+    } else if (EVP_PKEY_get_base_id(s->key) != EVP_PKEY_RSA) {
+        rc = errbuf_set(err, AMLSEC_EUSAGE, "the certificate's key is neither RSA nor EC P-256");
         goto out;
     }
     if (X509_check_private_key(s->cert, s->key) != 1) {
@@ -222,6 +238,34 @@ static int add_json_b64(struct buf *out, json_t *obj)
     return rc;
 }
 
+/* ECDSA gives DER; a JWS ES256 signature is r||s, 32 bytes each. */
+static int ecdsa_raw(unsigned char **sig, size_t *siglen)
+{
+    const unsigned char *p = *sig;
+    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)*siglen);
+    const BIGNUM *r, *sv;
+    unsigned char *raw;
+    if (es == NULL)
+        return -1;
+    ECDSA_SIG_get0(es, &r, &sv);
+    raw = malloc(64);
+    if (raw == NULL || BN_bn2binpad(r, raw, 32) != 32 || BN_bn2binpad(sv, raw + 32, 32) != 32) {
+        free(raw);
+        ECDSA_SIG_free(es);
+        return -1;
+    }
+    ECDSA_SIG_free(es);
+    free(*sig);
+    *sig = raw;
+    *siglen = 64;
+    return 0;
+}
+
+const char *jwt_signer_alg(const struct jwt_signer *s, enum jwt_alg alg)
+{
+    return s->ec ? "ES256" : alg == JWT_PS256 ? "PS256" : "RS256";
+}
+
 int jwt_client_assertion(char **out, const struct jwt_signer *s, enum jwt_alg alg,
                          const char *client_id, const char *audience, int64_t now,
                          struct errbuf *err)
@@ -239,7 +283,7 @@ int jwt_client_assertion(char **out, const struct jwt_signer *s, enum jwt_alg al
     buf_init(&b, 0);
     if (uuid_v4(jti) < 0)
         return errbuf_set(err, AMLSEC_ERROR, "no randomness for a JWT id");
-    hdr = json_pack("{s:s, s:s, s:s}", "alg", alg == JWT_PS256 ? "PS256" : "RS256", "typ", "JWT",
+    hdr = json_pack("{s:s, s:s, s:s}", "alg", jwt_signer_alg(s, alg), "typ", "JWT",
                     alg == JWT_PS256 ? "x5t#S256" : "x5t", alg == JWT_PS256 ? s->x5t_s256 : s->x5t);
     claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "aud", audience, "iss", client_id,
                        "sub", client_id, "jti", jti, "nbf", (json_int_t)now, "iat", (json_int_t)now,
@@ -258,12 +302,13 @@ int jwt_client_assertion(char **out, const struct jwt_signer *s, enum jwt_alg al
         rc = ossl_fail(err, AMLSEC_ERROR, "cannot sign the client assertion");
         goto out;
     }
-    if (alg == JWT_PS256 && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-                             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
+    if (!s->ec && alg == JWT_PS256 &&
+        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
         rc = ossl_fail(err, AMLSEC_ERROR, "cannot select PSS padding");
         goto out;
     }
-    if (alg == JWT_RS256 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
+    if (!s->ec && alg == JWT_RS256 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
         rc = ossl_fail(err, AMLSEC_ERROR, "cannot select PKCS#1 padding");
         goto out;
     }
@@ -271,6 +316,10 @@ int jwt_client_assertion(char **out, const struct jwt_signer *s, enum jwt_alg al
         (sig = malloc(siglen)) == NULL ||
         EVP_DigestSign(md, sig, &siglen, (const unsigned char *)b.ptr, b.len) != 1) {
         rc = ossl_fail(err, AMLSEC_ERROR, "cannot sign the client assertion");
+        goto out;
+    }
+    if (s->ec && ecdsa_raw(&sig, &siglen) < 0) {
+        rc = errbuf_set(err, AMLSEC_ERROR, "cannot encode the ES256 signature");
         goto out;
     }
     if (buf_addch(&b, '.') < 0 || base64url_encode(&b, sig, siglen) < 0) {

@@ -1,8 +1,9 @@
 /* Client assertions for certificate sign-in: a JWT signed with the
- * certificate's RSA key (Microsoft identity platform "certificate
- * credentials"). PS256 with an x5t#S256 header (SHA-256 thumbprint) is the
- * default; RS256 with x5t (SHA-1 thumbprint) is selectable for older
- * tenants and Azure Stack. */
+ * certificate's key (Microsoft identity platform "certificate
+ * credentials"). For RSA keys PS256 with an x5t#S256 header (SHA-256
+ * thumbprint) is the default; RS256 with x5t (SHA-1 thumbprint) is
+ * selectable for older tenants and Azure Stack. EC P-256 keys sign ES256
+ * (as go-azure-sdk does), with the thumbprint header the choice names. */
 #ifndef AMLSEC_PROVIDERS_ARM_JWT_H
 #define AMLSEC_PROVIDERS_ARM_JWT_H
 
@@ -16,7 +17,7 @@ enum jwt_alg { JWT_PS256, JWT_RS256 };
 
 struct jwt_signer;
 
-/* Loads a certificate and its RSA private key from data: PEM (certificate
+/* Loads a certificate and its RSA or EC P-256 private key from data: PEM (certificate
  * and key blocks, the key optionally encrypted) or PKCS#12 (PFX), which is
  * tried when no PEM block is present. password may be NULL. name is used in
  * messages. Free with jwt_signer_free. */
@@ -26,6 +27,8 @@ int jwt_signer_load(struct jwt_signer **out, const void *data, size_t len, const
 int jwt_signer_load_file(struct jwt_signer **out, const char *path, const char *password,
                          struct errbuf *err);
 void jwt_signer_free(struct jwt_signer *s);
+/* The JWS alg the signer uses for the choice alg: ES256 for EC keys. */
+const char *jwt_signer_alg(const struct jwt_signer *s, enum jwt_alg alg);
 
 /* A signed client assertion: aud = token endpoint, iss = sub = client id,
  * a fresh jti, nbf = iat = now, exp = now + 10 min. *out is malloc'd;

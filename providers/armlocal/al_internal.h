@@ -58,8 +58,10 @@ struct al_sp {
     char object_id[64];
     unsigned char secret_hash[32]; /* SHA-256 of the client secret */
     int has_secret;
-    json_t *certs;     /* array of PEM strings */
-    json_t *federated; /* array of {issuer, subject, audience, publicKeyPem} */
+    int any_tenant;    /* registered without a tenantId: signs in to any tenant */
+    json_t *tenants;   /* additionalTenants: more tenants it may sign in to */
+    json_t *certs;     /* PEM certificates (strings) and {kid, publicKeyPem} keys */
+    json_t *federated; /* array of {issuer, subject, audience, publicKeyPem?} */
 };
 
 struct armlocal {
@@ -91,6 +93,14 @@ struct armlocal {
     struct al_sp *sps;
     size_t nsps;
     unsigned char token_key[32];
+    unsigned token_lifetime_s; /* issued access tokens live this long; 0 = 1 h */
+    char identity_header[128]; /* App Service's IDENTITY_HEADER; "" = /msi/token refuses */
+    json_t *jtis;              /* client assertion ids seen (replays): jti -> exp */
+    json_t *oidc_requests; /* hex SHA-256 of a request token -> {subject, serviceConnectionId} */
+    json_t *managed;       /* user-assigned identities: lowercase client id -> object id */
+    json_t *log_aux;       /* request log: tenants of auxiliary tokens -> count */
+    void *oidc_key;        /* EVP_PKEY of the OIDC issuer (/oidc), made on first use */
+    char oidc_kid[24];
 
     json_t *policy_defs; /* name (lowercase) -> definition */
     json_t *aliases;     /* namespace (lowercase) -> {resourceType -> [alias]} */
@@ -185,8 +195,15 @@ void al_vault_handle(struct al_ctx *c, const char *rest);
 void al_key_first_version(struct al_ctx *c, json_t *body);
 void al_token_handle(struct al_ctx *c, const char *tenant);
 void al_imds_handle(struct al_ctx *c);
+void al_app_service_msi_handle(struct al_ctx *c);               /* /msi/token */
+void al_oidc_handle(struct al_ctx *c, const struct al_path *p); /* /oidc/... */
 int al_auth_check(struct al_ctx *c, const char *audience);
 int al_sp_register(struct armlocal *al, const json_t *spec, struct errbuf *err);
+/* Control paths of identity (servicePrincipals, managedIdentities, oidc/...):
+ * returns 1 when path was one of them (and answered). */
+int al_identity_control(struct al_ctx *c, const char *path);
+/* The auxiliary-tenant counts of the request log (borrowed; made on first use). */
+json_t *al_aux_log(struct armlocal *al);
 void al_identity_free(struct armlocal *al);
 
 #endif

@@ -181,6 +181,14 @@ void al_log_request(struct armlocal *al, const char *method, const char *path)
     al->log_total++;
 }
 
+static void log_clear(struct armlocal *al)
+{
+    json_object_clear(al->log_by_verb);
+    json_object_clear(al->log_by_path);
+    json_object_clear(al_aux_log(al));
+    al->log_total = 0;
+}
+
 /* --- throttling ------------------------------------------------------------ */
 
 static struct al_bucket *bucket(struct armlocal *al, const char *key, double cap)
@@ -479,7 +487,8 @@ static void control_resource(struct al_ctx *c, const char *m, const char *id)
 
 /* /_armlocal/settings: the knobs that may change while serving (a
  * benchmark seeds at full speed, then measures with ARM's latency and
- * throttling). GET shows them; PUT sets any of latencyMs, lroMs, throttle. */
+ * throttling; sign-in tests make short-lived tokens). GET shows them; PUT
+ * sets any of latencyMs, lroMs, throttle, tokenLifetimeS, identityHeader. */
 static void control_settings(struct al_ctx *c, const char *m)
 {
     struct armlocal_opts *o = &c->al->opts;
@@ -487,7 +496,13 @@ static void control_settings(struct al_ctx *c, const char *m)
         json_t *b = body_json(c);
         json_t *lat = json_object_get(b, "latencyMs"), *lro = json_object_get(b, "lroMs");
         const char *thr = json_string_value(json_object_get(b, "throttle"));
+        json_t *life = json_object_get(b, "tokenLifetimeS"),
+               *ih = json_object_get(b, "identityHeader");
         if (!json_is_object(b) ||
+            (life && (!json_is_integer(life) || json_integer_value(life) < 1 ||
+                      json_integer_value(life) > 86400)) ||
+            (ih &&
+             (!json_is_string(ih) || json_string_length(ih) >= sizeof(c->al->identity_header))) ||
             (lat && (!json_is_integer(lat) || json_integer_value(lat) < 0 ||
                      json_integer_value(lat) > 600000)) ||
             (lro && (!json_is_integer(lro) || json_integer_value(lro) < 0 ||
@@ -495,7 +510,8 @@ static void control_settings(struct al_ctx *c, const char *m)
             (thr && strcmp(thr, "arm") != 0 && strcmp(thr, "off") != 0)) {
             json_decref(b);
             al_error(c, 400, "InvalidSettings",
-                     "Give {\"latencyMs\": N, \"lroMs\": N, \"throttle\": \"arm\"|\"off\"}.");
+                     "Give {\"latencyMs\": N, \"lroMs\": N, \"throttle\": \"arm\"|\"off\", "
+                     "\"tokenLifetimeS\": 1..86400, \"identityHeader\": \"...\"}.");
             return;
         }
         if (lat)
@@ -506,14 +522,23 @@ static void control_settings(struct al_ctx *c, const char *m)
             o->throttle = strcmp(thr, "arm") == 0;
             c->al->nbuckets = 0; /* fresh, full buckets */
         }
+        if (life)
+            c->al->token_lifetime_s = (unsigned)json_integer_value(life);
+        if (ih)
+            snprintf(c->al->identity_header, sizeof(c->al->identity_header), "%s",
+                     json_string_value(ih));
         json_decref(b);
     } else if (strcasecmp(m, "GET") != 0) {
         al_error(c, 405, "MethodNotAllowed", "Use GET or PUT.");
         return;
     }
+    /* the identity header is a secret: only whether it is set is shown */
     al_json_reply(c, 200,
-                  json_pack("{s:i, s:i, s:s}", "latencyMs", (int)o->latency_ms, "lroMs",
-                            (int)o->lro_ms, "throttle", o->throttle ? "arm" : "off"));
+                  json_pack("{s:i, s:i, s:s, s:i, s:b}", "latencyMs", (int)o->latency_ms, "lroMs",
+                            (int)o->lro_ms, "throttle", o->throttle ? "arm" : "off",
+                            "tokenLifetimeS",
+                            (int)(c->al->token_lifetime_s ? c->al->token_lifetime_s : 3600),
+                            "identityHeaderSet", c->al->identity_header[0] != '\0'));
 }
 
 void al_control_handle(struct al_ctx *c)
@@ -521,48 +546,37 @@ void al_control_handle(struct al_ctx *c)
     const char *path = c->req->path + strlen("/_armlocal");
     const char *m = c->req->method;
 
-    if (strcmp(path, "/faults") == 0) {
+    if (al_identity_control(c, path)) {
+        return;
+    } else if (strcmp(path, "/faults") == 0) {
         control_faults(c, m);
     } else if (strcmp(path, "/requests") == 0) {
         if (strcasecmp(m, "DELETE") == 0) {
-            json_object_clear(c->al->log_by_verb);
-            json_object_clear(c->al->log_by_path);
-            c->al->log_total = 0;
+            log_clear(c->al);
             c->res->status = 204;
         } else {
             al_json_reply(c, 200,
-                          json_pack("{s:I, s:O, s:O}", "total", (json_int_t)c->al->log_total,
-                                    "byVerb", c->al->log_by_verb, "byPath", c->al->log_by_path));
+                          json_pack("{s:I, s:O, s:O, s:O}", "total", (json_int_t)c->al->log_total,
+                                    "byVerb", c->al->log_by_verb, "byPath", c->al->log_by_path,
+                                    "auxiliaryTenants", al_aux_log(c->al)));
         }
     } else if (strcmp(path, "/reset") == 0 && strcasecmp(m, "POST") == 0) {
         al_store_reset(c->al);
         c->al->nfaults = 0;
         c->al->nbuckets = 0;
-        json_object_clear(c->al->log_by_verb);
-        json_object_clear(c->al->log_by_path);
-        c->al->log_total = 0;
+        log_clear(c->al);
         c->res->status = 204;
     } else if (strncmp(path, "/resources/", 11) == 0) {
         control_resource(c, m, path + 10);
-    } else if (strcmp(path, "/servicePrincipals") == 0 && strcasecmp(m, "POST") == 0) {
-        struct errbuf err = ERRBUF_INIT;
-        json_t *b = body_json(c);
-        if (!json_is_object(b) || al_sp_register(c->al, b, &err) < 0) {
-            al_error(c, 400, "InvalidServicePrincipal", "%s",
-                     err.msg[0] ? err.msg : "The body must be a JSON object.");
-        } else {
-            c->res->status = 201;
-            al_json_reply(c, 201, json_pack("{s:O}", "clientId", json_object_get(b, "clientId")));
-        }
-        json_decref(b);
     } else if (strcmp(path, "/settings") == 0) {
         control_settings(c, m);
     } else if (strcmp(path, "/state") == 0 && strcasecmp(m, "GET") == 0) {
         al_json_reply(c, 200, json_deep_copy(c->al->state));
     } else {
         al_error(c, 404, "NotFound",
-                 "Unknown control path '%s' (faults, requests, reset, resources/{id}, "
-                 "servicePrincipals, settings, state).",
+                 "Unknown control path '%s' (faults, managedIdentities, oidc/requestTokens, "
+                 "oidc/tokens, requests, reset, resources/{id}, servicePrincipals, settings, "
+                 "state).",
                  path);
     }
 }

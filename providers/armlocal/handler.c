@@ -1226,6 +1226,14 @@ void armlocal_handle(struct armlocal *al, const struct armlocal_request *req,
         al_imds_handle(&c);
         goto out;
     }
+    if (p->nsegs == 2 && seg_is(p, 0, "msi") && seg_is(p, 1, "token")) {
+        al_app_service_msi_handle(&c);
+        goto out;
+    }
+    if (seg_is(p, 0, "oidc")) {
+        al_oidc_handle(&c, p);
+        goto out;
+    }
     if (p->nsegs == 2 && seg_is(p, 0, "metadata") && seg_is(p, 1, "endpoints")) {
         cloud_metadata(&c);
         goto out;

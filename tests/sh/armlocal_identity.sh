@@ -49,20 +49,46 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "
 now=$(date +%s)
 x5t=$(openssl x509 -in "$TMP/sp.crt" -outform DER | openssl dgst -sha1 -binary | b64url)
 x5t256=$(openssl x509 -in "$TMP/sp.crt" -outform DER | openssl dgst -sha256 -binary | b64url)
-claims="{\"aud\":\"$B/$T/oauth2/v2.0/token\",\"iss\":\"app1\",\"sub\":\"app1\",\"jti\":\"1\",\"nbf\":$now,\"exp\":$((now + 600))}"
+AT='client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer'
+claims() { echo "{\"aud\":\"$B/$T/oauth2/v2.0/token\",\"iss\":\"app1\",\"sub\":\"app1\",\"jti\":\"$1\",\"nbf\":$now,\"exp\":$((now + 600))}"; }
+claims=$(claims 0)
 for variant in "RS256 x5t $x5t" "PS256 x5t#S256 $x5t256"; do
   set -- $variant
-  a=$(jwt "$1" "{\"alg\":\"$1\",\"typ\":\"JWT\",\"$2\":\"$3\"}" "$claims" "$TMP/sp.key")
-  token -d "grant_type=client_credentials&client_id=app1&scope=https://management.azure.com/.default&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=$a" \
+  a=$(jwt "$1" "{\"alg\":\"$1\",\"typ\":\"JWT\",\"$2\":\"$3\"}" "$(claims "$1")" "$TMP/sp.key")
+  token -d "grant_type=client_credentials&client_id=app1&scope=https://management.azure.com/.default&$AT&client_assertion=$a" \
     | grep -q access_token || fail "$1 assertion"
 done
+# the same assertion again is a replay (jti); another endpoint is the wrong audience
+token -d "grant_type=client_credentials&client_id=app1&scope=https://management.azure.com/.default&$AT&client_assertion=$a" \
+  | grep -q "AADSTS50027.*already used" || fail "replayed assertion accepted"
+a=$(jwt RS256 "{\"alg\":\"RS256\",\"x5t\":\"$x5t\"}" "$(claims 2 | sed "s|$B/$T|https://login.microsoftonline.com/$T|")" "$TMP/sp.key")
+token -d "grant_type=client_credentials&client_id=app1&scope=x/.default&$AT&client_assertion=$a" \
+  | grep -q "AADSTS50027.*audience" || fail "assertion for another audience accepted"
+# a key registered without a certificate is named by kid
+req POST /_armlocal/servicePrincipals "{\"clientId\":\"app3\",\"certificates\":[{\"kid\":\"key-1\",\"publicKeyPem\":\"$pub\"}]}"
+expect_code 201 "register a public key"
+req POST /_armlocal/servicePrincipals '{"clientId":"bad","certificates":[{"kid":"k"}]}'; expect_code 400 "a key without publicKeyPem"
+c3="{\"aud\":\"$B/$T/oauth2/v2.0/token\",\"iss\":\"app3\",\"sub\":\"app3\",\"jti\":\"k-1\",\"nbf\":$now,\"exp\":$((now + 600))}"
+a=$(jwt RS256 '{"alg":"RS256","kid":"key-1"}' "$c3" "$TMP/oidc.key")
+token -d "grant_type=client_credentials&client_id=app3&scope=https://management.azure.com/.default&$AT&client_assertion=$a" \
+  | grep -q access_token || fail "assertion signed by a registered key"
+a=$(jwt RS256 '{"alg":"RS256","kid":"key-2"}' "${c3/k-1/k-2}" "$TMP/oidc.key")
+token -d "grant_type=client_credentials&client_id=app3&scope=x/.default&$AT&client_assertion=$a" \
+  | grep -q "AADSTS700027.*key was not found" || fail "unknown kid accepted"
+
 # a tampered or expired assertion fails
 a=$(jwt RS256 "{\"alg\":\"RS256\",\"x5t\":\"$x5t\"}" "$claims" "$TMP/oidc.key")
 token -d "grant_type=client_credentials&client_id=app1&scope=x/.default&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=$a" \
-  | grep -q invalid_client || fail "assertion signed by the wrong key accepted"
+  | grep -q "AADSTS700027" || fail "assertion signed by the wrong key accepted"
 a=$(jwt RS256 "{\"alg\":\"RS256\",\"x5t\":\"$x5t\"}" "{\"aud\":\"$B/$T/oauth2/v2.0/token\",\"iss\":\"app1\",\"sub\":\"app1\",\"exp\":$((now - 10))}" "$TMP/sp.key")
 token -d "grant_type=client_credentials&client_id=app1&scope=x/.default&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=$a" \
-  | grep -q invalid_client || fail "expired assertion accepted"
+  | grep -q "AADSTS700024" || fail "expired assertion accepted"
+a=$(jwt RS256 "{\"alg\":\"RS256\",\"x5t\":\"$x5t\"}" "{\"aud\":\"$B/$T/oauth2/v2.0/token\",\"iss\":\"app1\",\"sub\":\"app1\",\"jti\":\"nbf\",\"nbf\":$((now + 3600)),\"exp\":$((now + 4000))}" "$TMP/sp.key")
+token -d "grant_type=client_credentials&client_id=app1&scope=x/.default&$AT&client_assertion=$a" \
+  | grep -q "AADSTS700024" || fail "assertion not yet valid (nbf) accepted"
+a=$(jwt RS256 "{\"alg\":\"RS256\",\"x5t\":\"$x5t\"}" "{\"aud\":\"$B/$T/oauth2/v2.0/token\",\"iss\":\"app1\",\"sub\":\"app1\",\"exp\":$((now + 600))}" "$TMP/sp.key")
+token -d "grant_type=client_credentials&client_id=app1&scope=x/.default&$AT&client_assertion=$a" \
+  | grep -q "AADSTS50027.*no jti" || fail "assertion without jti accepted"
 
 # federated assertion from the registered issuer
 fc="{\"iss\":\"https://token.actions.githubusercontent.com\",\"sub\":\"repo:o/r:ref:refs/heads/main\",\"aud\":\"api://AzureADTokenExchange\",\"exp\":$((now + 600))}"
@@ -72,7 +98,7 @@ token -d "grant_type=client_credentials&client_id=app1&scope=https://management.
 fc_bad="{\"iss\":\"https://token.actions.githubusercontent.com\",\"sub\":\"repo:o/other:ref:refs/heads/main\",\"aud\":\"api://AzureADTokenExchange\",\"exp\":$((now + 600))}"
 a=$(jwt RS256 '{"alg":"RS256"}' "$fc_bad" "$TMP/oidc.key")
 token -d "grant_type=client_credentials&client_id=app1&scope=x/.default&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=$a" \
-  | grep -q invalid_client || fail "federated subject mismatch accepted"
+  | grep -q "AADSTS700213" || fail "federated subject mismatch accepted"
 
 # IMDS needs Metadata: true; its token works against ARM
 curl -sS "$B/metadata/identity/oauth2/token?$V=2018-02-01&resource=https://management.azure.com/" | grep -q "metadata header" || fail "IMDS without header"
@@ -81,6 +107,40 @@ grep -q '"expires_in":"' <<<"$imds" || fail "IMDS answers strings: $imds"
 itok=$(sed -E 's/.*"access_token":"([^"]*)".*/\1/' <<<"$imds")
 code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $itok" -X PUT -H 'Content-Type: application/json' -d '{"location":"eastus"}' "$B$S/resourceGroups/rg1?$V=2024-03-01")
 [ "$code" = 201 ] || fail "IMDS token on ARM: $code"
+
+# armlocal's own OIDC issuer: discovery, keys, a GitHub Actions-like and an
+# Azure DevOps-like request endpoint, tokens minted for files
+iss="$B/oidc"
+curl -sS "$iss/.well-known/openid-configuration" | grep -q "\"jwks_uri\":\"$iss/keys\"" || fail "discovery"
+curl -sS "$iss/keys" | grep -q '"kty":"EC",.*"crv":"P-256"' || fail "jwks"
+req POST /_armlocal/oidc/requestTokens '{"requestToken":"gh-req","subject":"repo:o/r:environment:prod"}'; expect_code 201 "request token"
+req POST /_armlocal/oidc/requestTokens '{"requestToken":"ado-req","subject":"sc://org/proj/conn","serviceConnectionId":"sc-1"}'; expect_code 201 "ado request token"
+curl -sS "$iss/github/token?audience=x" | grep -q "Bad credentials" || fail "github without request token"
+gh=$(curl -sS -H "Authorization: Bearer gh-req" "$iss/github/token?audience=api://AzureADTokenExchange")
+grep -q '"value":"ey' <<<"$gh" || fail "github token: $gh"
+curl -sS -X POST -H "Authorization: Bearer ado-req" "$iss/ado/oidctoken?api-version=7.1&serviceConnectionId=other" | grep -q ServiceEndpointNotFound || fail "ado wrong connection"
+ado=$(curl -sS -X POST -H "Authorization: Bearer ado-req" "$iss/ado/oidctoken?api-version=7.1&serviceConnectionId=sc-1")
+grep -q '"oidcToken":"ey' <<<"$ado" || fail "ado token: $ado"
+req POST /_armlocal/oidc/tokens '{"subject":"system:serviceaccount:ns:sa"}'; expect_code 201 "mint"
+req POST /_armlocal/servicePrincipals "{\"clientId\":\"app2\",\"tenantId\":\"$T\",\"federatedCredentials\":[{\"issuer\":\"$iss\",\"subject\":\"repo:o/r:environment:prod\"}]}"
+expect_code 201 "register federated app"
+v=$(sed -E 's/.*"value":"([^"]*)".*/\1/' <<<"$gh")
+token -d "grant_type=client_credentials&client_id=app2&scope=https://management.azure.com/.default&$AT&client_assertion=$v" | grep -q access_token || fail "own issuer federation"
+# a federated token may be used again (another scope) while it is valid
+token -d "grant_type=client_credentials&client_id=app2&scope=https://vault.azure.net/.default&$AT&client_assertion=$v" | grep -q access_token || fail "federated token reused"
+token -d "grant_type=client_credentials&client_id=app2&scope=x/.default&$AT&client_assertion=$(sed -E 's/.*"oidcToken":"([^"]*)".*/\1/' <<<"$ado")" | grep -q AADSTS700213 || fail "untrusted subject"
+curl -sS -X POST "$B/00000000-0000-0000-0000-00000000dead/oauth2/v2.0/token" -d "grant_type=client_credentials&client_id=app2&scope=x/.default&$AT&client_assertion=$v" | grep -q AADSTS700016 || fail "app in another tenant"
+
+# managed identity: user-assigned identities are registered; App Service needs its header
+curl -sS -H 'Metadata: true' "$B/metadata/identity/oauth2/token?$V=2018-02-01&resource=https://management.azure.com/&client_id=uami-1" | grep -q "Identity not found" || fail "unknown UAMI"
+req POST /_armlocal/managedIdentities '{"clientId":"uami-1"}'; expect_code 201 "register UAMI"
+curl -sS -H 'Metadata: true' "$B/metadata/identity/oauth2/token?$V=2018-02-01&resource=https://management.azure.com/&client_id=uami-1" | grep -q '"client_id":"uami-1"' || fail "UAMI token"
+curl -sS "$B/msi/token?$V=2019-08-01&resource=https://management.azure.com" | grep -q X-IDENTITY-HEADER || fail "App Service off"
+req PUT /_armlocal/settings '{"identityHeader":"hdr-secret","tokenLifetimeS":120}'; expect_code 200 "settings"
+expect_body '"identityHeaderSet":true' "settings hide the header"; grep -q hdr-secret <<<"$BODY" && fail "identity header shown"
+curl -sS -H "X-IDENTITY-HEADER: wrong" "$B/msi/token?$V=2019-08-01&resource=https://management.azure.com" | grep -q '"statusCode":401' || fail "App Service wrong header"
+as=$(curl -sS -H "X-IDENTITY-HEADER: hdr-secret" "$B/msi/token?$V=2019-08-01&resource=https://management.azure.com")
+grep -q "\"expires_on\":\"$(( $(date +%s) + 120 ))\"\|\"expires_on\":\"$(( $(date +%s) + 119 ))\"" <<<"$as" || fail "App Service token lives tokenLifetimeS: $as"
 
 # policy definitions and aliases (real exports, read in place)
 H=(-H "Authorization: Bearer $tok")

@@ -24,6 +24,7 @@
 #include "providers/arm/auth.h"
 #include "providers/arm/fake_transport.h"
 #include "providers/arm/jwt.h"
+#include "tests/unit/fixture_signin.h"
 #include "util/error.h"
 
 #define TENANT "72f988bf-0000-0000-0000-000000000001"
@@ -288,41 +289,15 @@ static int last_assertion_valid(struct entra *en, const char *alg, int64_t now)
 
 static int make_cert(void)
 {
-    X509_NAME *name;
-    FILE *f;
-    PKCS12 *p12;
-
-    key = EVP_RSA_gen(2048);
-    cert = X509_new();
-    if (!key || !cert)
+    key = fixture_key(0);
+    cert = key ? fixture_cert(key, "amlsec-test") : NULL;
+    if (cert == NULL)
         return -1;
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 3600L * 24 * 365);
-    X509_set_pubkey(cert, key);
-    name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"amlsec-test", -1,
-                               -1, 0);
-    X509_set_issuer_name(cert, name);
-    if (X509_sign(cert, key, EVP_sha256()) <= 0)
-        return -1;
-
     snprintf(pem_path, sizeof(pem_path), "%s/client.pem", tmpdir);
-    f = fopen(pem_path, "w");
-    if (!f)
-        return -1;
-    PEM_write_X509(f, cert);
-    PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
-    fclose(f);
-
     snprintf(pfx_path, sizeof(pfx_path), "%s/client.pfx", tmpdir);
-    p12 = PKCS12_create("pfx-pass-CANARY", "amlsec", key, cert, NULL, 0, 0, 0, 0, 0);
-    f = fopen(pfx_path, "wb");
-    if (!p12 || !f)
+    if (fixture_cert_write_pem(pem_path, cert, key) < 0 ||
+        fixture_cert_write_pfx(pfx_path, cert, key, "pfx-pass-CANARY") < 0)
         return -1;
-    i2d_PKCS12_fp(f, p12);
-    fclose(f);
-    PKCS12_free(p12);
     return 0;
 }
 
@@ -686,18 +661,6 @@ static void test_arm_auth__azure_cli(void **state)
 
 /* --- environment -------------------------------------------------------- */
 
-struct kv {
-    const char *k, *v;
-};
-
-static const char *table_getenv(const char *name, void *payload)
-{
-    for (const struct kv *p = payload; p->k; p++)
-        if (strcmp(p->k, name) == 0)
-            return p->v;
-    return NULL;
-}
-
 static void test_arm_auth__environment_like_azurerm(void **state)
 {
     struct auth_config cfg;
@@ -706,86 +669,87 @@ static void test_arm_auth__environment_like_azurerm(void **state)
     FILE *f;
     (void)state;
     {
-        struct kv env[] = {{"ARM_CLIENT_ID", CLIENT},      {"ARM_TENANT_ID", TENANT},
-                           {"ARM_CLIENT_SECRET", "sec1"},  {"ARM_USE_MSI", "true"},
-                           {"ARM_SUBSCRIPTION_ID", "sub"}, {NULL, NULL}};
-        assert_int_equal(auth_config_from_env(&cfg, table_getenv, env, &err), 0);
+        struct fixture_kv env[] = {{"ARM_CLIENT_ID", CLIENT},      {"ARM_TENANT_ID", TENANT},
+                                   {"ARM_CLIENT_SECRET", "sec1"},  {"ARM_USE_MSI", "true"},
+                                   {"ARM_SUBSCRIPTION_ID", "sub"}, {NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), 0);
         assert_int_equal(cfg.method, AUTH_CLIENT_SECRET); /* secret wins over MSI */
         assert_string_equal(cfg.subscription_id, "sub");
         auth_config_release(&cfg);
     }
     {
-        struct kv env[] = {{"ARM_CLIENT_ID", CLIENT},
-                           {"ARM_TENANT_ID", TENANT},
-                           {"ARM_CLIENT_SECRET", "sec1"},
-                           {"ARM_CLIENT_CERTIFICATE_PATH", "/x.pfx"},
-                           {"ARM_CLIENT_CERTIFICATE_PASSWORD", "pw"},
-                           {"AMLSEC_CLIENT_CERTIFICATE_ALG", "RS256"},
-                           {NULL, NULL}};
-        assert_int_equal(auth_config_from_env(&cfg, table_getenv, env, &err), 0);
+        struct fixture_kv env[] = {{"ARM_CLIENT_ID", CLIENT},
+                                   {"ARM_TENANT_ID", TENANT},
+                                   {"ARM_CLIENT_SECRET", "sec1"},
+                                   {"ARM_CLIENT_CERTIFICATE_PATH", "/x.pfx"},
+                                   {"ARM_CLIENT_CERTIFICATE_PASSWORD", "pw"},
+                                   {"AMLSEC_CLIENT_CERTIFICATE_ALG", "RS256"},
+                                   {NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), 0);
         assert_int_equal(cfg.method, AUTH_CLIENT_CERTIFICATE);
         assert_int_equal(cfg.certificate_alg, JWT_RS256);
         auth_config_release(&cfg);
     }
     {
         /* AKS workload identity injects AZURE_* */
-        struct kv env[] = {{"ARM_USE_OIDC", "true"},
-                           {"AZURE_CLIENT_ID", CLIENT},
-                           {"AZURE_TENANT_ID", TENANT},
-                           {"AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/token"},
-                           {NULL, NULL}};
-        assert_int_equal(auth_config_from_env(&cfg, table_getenv, env, &err), 0);
+        struct fixture_kv env[] = {{"ARM_USE_OIDC", "true"},
+                                   {"AZURE_CLIENT_ID", CLIENT},
+                                   {"AZURE_TENANT_ID", TENANT},
+                                   {"AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/token"},
+                                   {NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), 0);
         assert_int_equal(cfg.method, AUTH_OIDC);
         assert_string_equal(cfg.oidc_token_file, "/var/run/secrets/token");
         assert_string_equal(cfg.client_id, CLIENT);
         auth_config_release(&cfg);
     }
     {
-        struct kv env[] = {{"ARM_USE_OIDC", "1"},
-                           {"ARM_CLIENT_ID", CLIENT},
-                           {"ARM_TENANT_ID", TENANT},
-                           {"ACTIONS_ID_TOKEN_REQUEST_URL", "https://gh/x"},
-                           {"ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ghtok-123456"},
-                           {NULL, NULL}};
-        assert_int_equal(auth_config_from_env(&cfg, table_getenv, env, &err), 0);
+        struct fixture_kv env[] = {{"ARM_USE_OIDC", "1"},
+                                   {"ARM_CLIENT_ID", CLIENT},
+                                   {"ARM_TENANT_ID", TENANT},
+                                   {"ACTIONS_ID_TOKEN_REQUEST_URL", "https://gh/x"},
+                                   {"ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ghtok-123456"},
+                                   {NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), 0);
         assert_string_equal(cfg.oidc_request_url, "https://gh/x");
         auth_config_release(&cfg);
     }
     {
-        struct kv env[] = {
+        struct fixture_kv env[] = {
             {"ARM_USE_MSI", "true"}, {"ARM_MSI_ENDPOINT", "http://127.0.0.1:5/t"}, {NULL, NULL}};
-        assert_int_equal(auth_config_from_env(&cfg, table_getenv, env, &err), 0);
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), 0);
         assert_int_equal(cfg.method, AUTH_MSI);
         assert_string_equal(cfg.msi_endpoint, "http://127.0.0.1:5/t");
         auth_config_release(&cfg);
     }
     {
-        struct kv env[] = {{NULL, NULL}};
-        assert_int_equal(auth_config_from_env(&cfg, table_getenv, env, &err), 0);
+        struct fixture_kv env[] = {{NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), 0);
         assert_int_equal(cfg.method, AUTH_CLI); /* ARM_USE_CLI defaults to true */
         auth_config_release(&cfg);
     }
     {
-        struct kv env[] = {{"ARM_USE_CLI", "false"}, {NULL, NULL}};
-        assert_true(auth_config_from_env(&cfg, table_getenv, env, &err) < 0);
+        struct fixture_kv env[] = {{"ARM_USE_CLI", "false"}, {NULL, NULL}};
+        assert_true(auth_config_from_env(&cfg, fixture_getenv, env, &err) < 0);
         assert_non_null(strstr(err.msg, "no sign-in method"));
     }
     {
-        struct kv env[] = {{"ARM_CLIENT_ID", CLIENT}, {"ARM_CLIENT_SECRET", "x"}, {NULL, NULL}};
-        assert_int_equal(auth_config_from_env(&cfg, table_getenv, env, &err), AMLSEC_EUSAGE);
+        struct fixture_kv env[] = {
+            {"ARM_CLIENT_ID", CLIENT}, {"ARM_CLIENT_SECRET", "x"}, {NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), AMLSEC_EUSAGE);
         assert_non_null(strstr(err.msg, "ARM_TENANT_ID"));
     }
     {
-        struct kv env[] = {{"ARM_USE_MSI", "maybe"}, {NULL, NULL}};
-        assert_int_equal(auth_config_from_env(&cfg, table_getenv, env, &err), AMLSEC_EUSAGE);
+        struct fixture_kv env[] = {{"ARM_USE_MSI", "maybe"}, {NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), AMLSEC_EUSAGE);
         assert_non_null(strstr(err.msg, "ARM_USE_MSI='maybe'"));
     }
     {
-        struct kv env[] = {{"ARM_USE_OIDC", "true"},
-                           {"ARM_CLIENT_ID", CLIENT},
-                           {"ARM_TENANT_ID", TENANT},
-                           {NULL, NULL}};
-        assert_int_equal(auth_config_from_env(&cfg, table_getenv, env, &err), AMLSEC_EUSAGE);
+        struct fixture_kv env[] = {{"ARM_USE_OIDC", "true"},
+                                   {"ARM_CLIENT_ID", CLIENT},
+                                   {"ARM_TENANT_ID", TENANT},
+                                   {NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), AMLSEC_EUSAGE);
         assert_non_null(strstr(err.msg, "ARM_OIDC_TOKEN"));
     }
     snprintf(secret_file, sizeof(secret_file), "%s/secret", tmpdir);
@@ -793,14 +757,67 @@ static void test_arm_auth__environment_like_azurerm(void **state)
     fputs("from-a-file\n", f);
     fclose(f);
     {
-        struct kv env[] = {{"ARM_CLIENT_ID", CLIENT},
-                           {"ARM_TENANT_ID", TENANT},
-                           {"ARM_CLIENT_SECRET_FILE_PATH", secret_file},
-                           {NULL, NULL}};
-        assert_int_equal(auth_config_from_env(&cfg, table_getenv, env, &err), 0);
+        struct fixture_kv env[] = {{"ARM_CLIENT_ID", CLIENT},
+                                   {"ARM_TENANT_ID", TENANT},
+                                   {"ARM_CLIENT_SECRET_FILE_PATH", secret_file},
+                                   {NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), 0);
         assert_int_equal(cfg.method, AUTH_CLIENT_SECRET);
         assert_string_equal(cfg.client_secret, "from-a-file");
         auth_config_release(&cfg);
+    }
+}
+
+/* Azure DevOps OIDC and auxiliary tenants, read like azurerm. */
+static void test_arm_auth__environment_ado_and_auxiliary(void **state)
+{
+    struct auth_config cfg;
+    struct errbuf err = ERRBUF_INIT;
+    (void)state;
+    {
+        /* the service connection picks SYSTEM_OIDCREQUESTURI/SYSTEM_ACCESSTOKEN */
+        struct fixture_kv env[] = {{"ARM_USE_OIDC", "true"},
+                                   {"ARM_CLIENT_ID", CLIENT},
+                                   {"ARM_TENANT_ID", TENANT},
+                                   {"ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID", "sc-1"},
+                                   {"SYSTEM_OIDCREQUESTURI", "https://dev.azure.com/org/oidc"},
+                                   {"SYSTEM_ACCESSTOKEN", "ado-system-token"},
+                                   {"ACTIONS_ID_TOKEN_REQUEST_URL", "https://gh.example/no"},
+                                   {"ARM_AUXILIARY_TENANT_IDS", " t-aux-1;t-aux-2;"},
+                                   {NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), 0);
+        assert_int_equal(cfg.method, AUTH_OIDC);
+        assert_string_equal(cfg.ado_service_connection_id, "sc-1");
+        assert_string_equal(cfg.oidc_request_url, "https://dev.azure.com/org/oidc");
+        assert_string_equal(cfg.oidc_request_token, "ado-system-token");
+        assert_int_equal(cfg.n_aux_tenants, 2);
+        assert_string_equal(cfg.aux_tenants[0], "t-aux-1");
+        assert_string_equal(cfg.aux_tenants[1], "t-aux-2");
+        auth_config_release(&cfg);
+    }
+    {
+        struct fixture_kv env[] = {{"ARM_CLIENT_ID", CLIENT},
+                                   {"ARM_TENANT_ID", TENANT},
+                                   {"ARM_CLIENT_SECRET", "x"},
+                                   {"ARM_AUXILIARY_TENANT_IDS", "a;b;c;d"},
+                                   {NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), AMLSEC_EUSAGE);
+        assert_non_null(strstr(err.msg, "more than 3 tenants"));
+    }
+    {
+        struct fixture_kv env[] = {
+            {"ARM_USE_MSI", "true"}, {"ARM_AUXILIARY_TENANT_IDS", "a"}, {NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), AMLSEC_EUSAGE);
+        assert_non_null(strstr(err.msg, "ARM_AUXILIARY_TENANT_IDS needs a service principal"));
+    }
+    {
+        struct fixture_kv env[] = {{"ARM_USE_OIDC", "true"},
+                                   {"ARM_CLIENT_ID", CLIENT},
+                                   {"ARM_TENANT_ID", TENANT},
+                                   {"ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID", "sc-1"},
+                                   {NULL, NULL}};
+        assert_int_equal(auth_config_from_env(&cfg, fixture_getenv, env, &err), AMLSEC_EUSAGE);
+        assert_non_null(strstr(err.msg, "SYSTEM_OIDCREQUESTURI and SYSTEM_ACCESSTOKEN"));
     }
 }
 
@@ -884,6 +901,7 @@ int main(void)
         cmocka_unit_test(test_arm_auth__managed_identity_imds_and_app_service),
         cmocka_unit_test(test_arm_auth__azure_cli),
         cmocka_unit_test(test_arm_auth__environment_like_azurerm),
+        cmocka_unit_test(test_arm_auth__environment_ado_and_auxiliary),
         cmocka_unit_test(test_arm_auth__clouds),
         cmocka_unit_test(test_arm_auth__metadata_hostname),
     };

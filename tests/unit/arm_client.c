@@ -666,7 +666,7 @@ static void test_arm_client__expired_token_signs_in_again_once(void **state)
 {
     struct env e;
     struct counting_source cs = {0};
-    struct arm_token_source src = {counting_get, &cs, counting_invalidate};
+    struct arm_token_source src = {counting_get, &cs, counting_invalidate, NULL};
     struct arm_call c = {.method = "GET", .url = VAULT, .api_version = "2025-05-01"};
     char v[64];
     const char *expired = "{\"error\":{\"code\":\"InvalidAuthenticationTokenTokenExpired\","

@@ -1,11 +1,14 @@
 /* Redaction: the patterns one by one, then a canary secret pushed through
- * every sign-in flow and ARM call with tracing on must never reach the log. */
+ * every sign-in flow and ARM call with tracing on must never reach the log:
+ * first against a scripted fake, then end to end against armlocal acting as
+ * Entra ID (where no JWT at all may reach the log either). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@
 #include "providers/arm/auth.h"
 #include "providers/arm/fake_transport.h"
 #include "providers/arm/redact.h"
+#include "tests/unit/fixture_signin.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -75,6 +79,17 @@ static void capture(enum log_level level, const char *msg, void *payload)
     (void)payload;
     buf_adds(&logbuf, msg);
     buf_addch(&logbuf, '\n');
+}
+
+/* Fails with the log line that holds needle, if any. */
+static void assert_not_logged(const char *needle)
+{
+    const char *p = strstr(logbuf.ptr, needle), *ls = p;
+    if (p == NULL)
+        return;
+    while (ls > logbuf.ptr && ls[-1] != '\n')
+        ls--;
+    fail_msg("'%s' in the log: %.*s", needle, (int)strcspn(ls, "\n"), ls);
 }
 
 static int64_t everything(struct http_exchange *x, void *payload)
@@ -192,14 +207,136 @@ static void test_arm_redact__canary_never_logged(void **state)
     assert_non_null(strstr(logbuf.ptr, "127.0.0.1:9/msi"));
     assert_non_null(strstr(logbuf.ptr, "169.254.169.254/metadata/identity"));
     /* ... and never the canary */
-    if (strstr(logbuf.ptr, CANARY)) {
-        const char *p = strstr(logbuf.ptr, CANARY);
-        const char *ls = p;
-        while (ls > logbuf.ptr && ls[-1] != '\n')
-            ls--;
-        fail_msg("canary in the log: %.*s", (int)(strcspn(ls, "\n")), ls);
-    }
+    assert_not_logged(CANARY);
     buf_release(&logbuf);
+}
+
+static void control(struct fixture_cloud *w, const char *method, const char *path, const char *body)
+{
+    long st = fixture_cloud_control(w, method, path, body, NULL);
+    if (st < 200 || st >= 300)
+        fail_msg("%s %s: HTTP %ld", method, path, st);
+}
+
+static void test_arm_redact__canary_never_logged_against_armlocal(void **state)
+{
+    struct fixture_cloud w;
+    struct auth_config cfg;
+    struct buf minted;
+    char url[256], tokfile[] = "/tmp/amlsec-canary-XXXXXX", pfx[] = "/tmp/amlsec-canary-pfx-XXXXXX";
+    EVP_PKEY *key = fixture_key(0);
+    X509 *cert = fixture_cert(key, "canary");
+    char *pem = fixture_cert_pem(cert);
+    json_t *spec;
+    char *text;
+    int fd;
+    (void)state;
+
+    assert_int_equal(fixture_cloud_start(&w), 0);
+    spec = json_pack("{s:s, s:s, s:s, s:[s,s], s:[s], s:[{s:s, s:s}, {s:s, s:s}]}", "clientId",
+                     "c-1", "tenantId", "t-1", "secret", CANARY "-secret", "additionalTenants",
+                     "t-aux-1", "t-aux-2", "certificates", pem, "federatedCredentials", "issuer",
+                     "", "subject", "system:serviceaccount:ml:amlsec", "issuer", "", "subject",
+                     "repo:org/infra:environment:prod");
+    snprintf(url, sizeof(url), "%s/oidc", w.base);
+    json_object_set_new(json_array_get(json_object_get(spec, "federatedCredentials"), 0), "issuer",
+                        json_string(url));
+    json_object_set_new(json_array_get(json_object_get(spec, "federatedCredentials"), 1), "issuer",
+                        json_string(url));
+    text = json_dumps(spec, JSON_COMPACT);
+    control(&w, "POST", "/_armlocal/servicePrincipals", text);
+    free(text);
+    json_decref(spec);
+    free(pem);
+    control(&w, "POST", "/_armlocal/oidc/requestTokens",
+            "{\"requestToken\":\"" CANARY "-gh-request\",\"subject\":\"repo:org/infra:"
+            "environment:prod\"}");
+    control(&w, "POST", "/_armlocal/oidc/requestTokens",
+            "{\"requestToken\":\"" CANARY "-ado-request\",\"subject\":\"repo:org/infra:"
+            "environment:prod\",\"serviceConnectionId\":\"sc-1\"}");
+    control(&w, "PUT", "/_armlocal/settings", "{\"identityHeader\":\"" CANARY "-identity\"}");
+    buf_init(&minted, 0);
+    assert_true(fixture_cloud_control(&w, "POST", "/_armlocal/oidc/tokens",
+                                      "{\"subject\":\"system:serviceaccount:ml:amlsec\"}",
+                                      &minted) == 201);
+    fd = mkstemp(tokfile);
+    assert_true(fd >= 0);
+    {
+        json_t *j = json_loads(minted.ptr, 0, NULL);
+        const char *t = json_string_value(json_object_get(j, "token"));
+        assert_non_null(t);
+        assert_int_equal(write(fd, t, strlen(t)), (ssize_t)strlen(t));
+        json_decref(j);
+    }
+    close(fd);
+    fd = mkstemp(pfx);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(fixture_cert_write_pfx(pfx, cert, key, CANARY "-pfx"), 0);
+
+    buf_init(&logbuf, 0);
+    log_set_sink(LOG_TRACE, capture, NULL);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.tenant_id = "t-1";
+    cfg.client_id = "c-1";
+    cfg.method = AUTH_CLIENT_SECRET;
+    cfg.client_secret = CANARY "-secret";
+    cfg.aux_tenants[0] = "t-aux-1";
+    cfg.aux_tenants[1] = "t-aux-2";
+    cfg.n_aux_tenants = 2;
+    assert_int_equal(fixture_cloud_run(&w, &cfg, NULL).rc, 0);
+    cfg.n_aux_tenants = 0;
+    cfg.client_secret = CANARY "-wrong";
+    assert_true(fixture_cloud_run(&w, &cfg, NULL).rc < 0);
+    cfg.client_secret = NULL;
+    cfg.method = AUTH_CLIENT_CERTIFICATE;
+    cfg.certificate_path = pfx;
+    cfg.certificate_password = CANARY "-pfx";
+    assert_int_equal(fixture_cloud_run(&w, &cfg, NULL).rc, 0);
+    cfg.certificate_path = cfg.certificate_password = NULL;
+    cfg.method = AUTH_OIDC;
+    cfg.oidc_token_file = tokfile;
+    assert_int_equal(fixture_cloud_run(&w, &cfg, NULL).rc, 0);
+    cfg.oidc_token_file = NULL;
+    snprintf(url, sizeof(url), "%s/oidc/github/token", w.base);
+    cfg.oidc_request_url = url;
+    cfg.oidc_request_token = CANARY "-gh-request";
+    assert_int_equal(fixture_cloud_run(&w, &cfg, NULL).rc, 0);
+    snprintf(url, sizeof(url), "%s/oidc/ado/oidctoken", w.base);
+    cfg.oidc_request_token = CANARY "-ado-request";
+    cfg.ado_service_connection_id = "sc-1";
+    assert_int_equal(fixture_cloud_run(&w, &cfg, NULL).rc, 0);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.method = AUTH_MSI;
+    snprintf(url, sizeof(url), "%s/msi/token", w.base);
+    cfg.msi_endpoint = url;
+    cfg.msi_secret = CANARY "-identity";
+    assert_int_equal(fixture_cloud_run(&w, &cfg, NULL).rc, 0);
+    snprintf(url, sizeof(url), "%s/metadata/identity/oauth2/token", w.base);
+    cfg.msi_secret = NULL;
+    assert_int_equal(fixture_cloud_run(&w, &cfg, NULL).rc, 0);
+    log_set_sink(LOG_WARN, NULL, NULL);
+
+    /* the log really traced every flow ... */
+    assert_non_null(strstr(logbuf.ptr, "/t-aux-2/oauth2/v2.0/token"));
+    assert_non_null(strstr(logbuf.ptr, "x-ms-authorization-auxiliary"));
+    assert_non_null(strstr(logbuf.ptr, "AADSTS7000215"));
+    assert_non_null(strstr(logbuf.ptr, "client_assertion=***"));
+    assert_non_null(strstr(logbuf.ptr, "/oidc/github/token"));
+    assert_non_null(strstr(logbuf.ptr, "/oidc/ado/oidctoken"));
+    assert_non_null(strstr(logbuf.ptr, "/msi/token"));
+    assert_non_null(strstr(logbuf.ptr, "/metadata/identity/oauth2/token"));
+    /* ... and never the canary, nor any JWT (access tokens, assertions,
+     * OIDC tokens all start with eyJ, base64 of '{"') */
+    assert_not_logged(CANARY);
+    assert_not_logged("eyJ");
+    buf_release(&logbuf);
+    buf_release(&minted);
+    unlink(tokfile);
+    unlink(pfx);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    fixture_cloud_stop(&w);
 }
 
 int main(void)
@@ -207,6 +344,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arm_redact__patterns),
         cmocka_unit_test(test_arm_redact__canary_never_logged),
+        cmocka_unit_test(test_arm_redact__canary_never_logged_against_armlocal),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
 }
