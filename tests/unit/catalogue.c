@@ -24,8 +24,8 @@
 #include "util/error.h"
 
 #define EXAMPLES AMLSEC_SHARED_DIR "/data/arm-examples/"
-/* examples the shared folder lacks (datastores), kept in the repository */
-#define REPO_EXAMPLES AMLSEC_SRC_DIR "/tests/data/arm-examples/"
+/* responses the shared folder lacks (datastores), written for these tests */
+#define REPO_EXAMPLES AMLSEC_SRC_DIR "/tests/data/"
 #define SUB "00000000-0000-0000-0000-000000000000"
 
 static json_t *load_json(const char *path)
@@ -483,30 +483,30 @@ static void test_catalogue__decode_examples(void **state)
 
     /* datastores: secrets are never returned; the credentials type is */
     d = decode_example_in(REPO_EXAMPLES, "datastore",
-                          "ml/Datastore/AzureBlobWAccountKey/createOrUpdate.json", "200", &found);
+                          "datastore/blob_account_key.json", "200", &found);
     assert_true(found >= 8);
     assert_string_equal(str_at(d, "type"), "AzureBlob");
-    assert_string_equal(str_at(d, "container_name"), "string");
+    assert_string_equal(str_at(d, "container_name"), "training");
     assert_string_equal(str_at(d, "endpoint"), "core.windows.net");
     assert_string_equal(str_at(d, "credentials.type"), "AccountKey");
     assert_null(schema_json_get(d, "credentials.account_key"));
     assert_true(json_is_false(json_object_get(d, "is_default")));
-    assert_string_equal(str_at(d, "tags.string"), "string");
+    assert_string_equal(str_at(d, "tags.team"), "ml-platform");
     json_decref(d);
     d = decode_example_in(REPO_EXAMPLES, "datastore",
-                          "ml/Datastore/AzureFileWAccountKey/createOrUpdate.json", "201", &found);
+                          "datastore/file_account_key.json", "201", &found);
     assert_true(found >= 6);
     assert_string_equal(str_at(d, "type"), "AzureFile");
-    assert_string_equal(str_at(d, "file_share_name"), "string");
+    assert_string_equal(str_at(d, "file_share_name"), "notebooks");
     json_decref(d);
     d = decode_example_in(REPO_EXAMPLES, "datastore",
-                          "ml/Datastore/AzureDataLakeGen2WServicePrincipal/createOrUpdate.json",
+                          "datastore/adls_gen2_service_principal.json",
                           "200", &found);
     assert_true(found >= 10);
     assert_string_equal(str_at(d, "type"), "AzureDataLakeGen2");
-    assert_string_equal(str_at(d, "filesystem"), "string");
+    assert_string_equal(str_at(d, "filesystem"), "curated");
     assert_string_equal(str_at(d, "credentials.type"), "ServicePrincipal");
-    assert_string_equal(str_at(d, "credentials.client_id"), "00000000-1111-2222-3333-444444444444");
+    assert_string_equal(str_at(d, "credentials.client_id"), "4b1d7c3e-9a55-4c1e-8f3a-6e2d0b9c1a77");
     assert_null(schema_json_get(d, "credentials.client_secret"));
     json_decref(d);
 }
