@@ -37,8 +37,8 @@ struct op {
 struct step {
     struct op ops[2];
     unsigned nops, cur;
-    size_t deps_left;    /* dependencies not yet done */
-    size_t *dependents;  /* changes that depend on this one */
+    size_t deps_left;   /* dependencies not yet done */
+    size_t *dependents; /* changes that depend on this one */
     size_t ndependents;
 };
 
@@ -57,8 +57,20 @@ struct run {
     struct op **running; /* operations in flight */
     size_t nrunning;
     unsigned parallelism;
+    /* outcomes folded into st but not yet in a saved state: their journal
+     * entries are marked done after the next checkpoint */
+    char (*unsaved)[STATE_LINEAGE_LEN + 1];
+    size_t nunsaved;
+    bool dirty;            /* st changed since the last save */
+    bool intents_unsynced; /* journal intents written but not yet synced */
+    double last_save;
     struct errbuf *err;
 };
+
+/* The state is saved at least this often while operations complete, and
+ * whenever nothing is in flight; the journal holds every outcome durably
+ * in between (a run killed then is reconciled from it). */
+#define CHECKPOINT_EVERY_S 1.0
 
 static double now_s(void)
 {
@@ -259,6 +271,7 @@ static int send(struct run *r, struct op *op)
     in.sensitive = c->sensitive;
     if ((rc = journal_begin(r->j, &in, op->journal_id, r->err)) < 0)
         return rc;
+    r->intents_unsynced = true; /* synced before the request leaves (collect) */
     w.verb = op->jop == JOURNAL_DELETE ? PROVIDER_DELETE : PROVIDER_CREATE;
     w.ref.id = arm_id;
     w.ref.type = c->arm_type && c->arm_type[0] ? c->arm_type : NULL;
@@ -282,15 +295,13 @@ static int dispatch(struct run *r, struct op *op)
 {
     const struct plan_change *c = &r->plan->changes[op->change];
     size_t left = 0;
-    int rc;
 
     switch (op->kind) {
     case OP_FORGET:
         if (state_remove(r->st, c->address, r->err) < 0 && r->err->code != AMLSEC_ENOTFOUND)
             return r->err->code;
         errbuf_clear(r->err);
-        if ((rc = state_backend_save(r->be, r->st, r->keys, r->err)) < 0)
-            return rc;
+        r->dirty = true;
         emit(r, APPLY_FINISHED, op->change, "Forgetting", 0, NULL);
         return advance(r, op->change);
     case OP_PUT:
@@ -340,6 +351,8 @@ static int settle(struct run *r, struct op *op, struct provider_result *res, boo
     if ((rc = journal_complete(r->j, op->journal_id, *ok, *ok ? res->body : NULL, r->err)) < 0 ||
         (rc = journal_fold(r->j, r->st, op->journal_id, r->err)) < 0)
         return rc;
+    memcpy(r->unsaved[r->nunsaved++], op->journal_id, sizeof(op->journal_id));
+    r->dirty = true;
     if (*ok) {
         emit(r, APPLY_FINISHED, op->change, verb_of(op->jop, c->action), now_s() - op->started,
              NULL);
@@ -356,8 +369,25 @@ static int settle(struct run *r, struct op *op, struct provider_result *res, boo
     return 0;
 }
 
+/* Saves the state, then marks the journal entries it now holds done. */
+static int checkpoint(struct run *r)
+{
+    int rc;
+    if (!r->dirty)
+        return 0;
+    if ((rc = state_backend_save(r->be, r->st, r->keys, r->err)) < 0)
+        return rc;
+    r->dirty = false;
+    r->last_save = now_s();
+    for (size_t k = 0; k < r->nunsaved; k++)
+        if ((rc = journal_done(r->j, r->unsaved[k], r->err)) < 0)
+            return rc;
+    r->nunsaved = 0;
+    return 0;
+}
+
 /* Waits for operations to end (up to timeout seconds), settles every one
- * that has, saves the state once, then moves each changed branch on. */
+ * that has, then moves each changed branch on. */
 static int collect(struct run *r, double timeout)
 {
     struct op **ended = malloc((r->nrunning + 1) * sizeof(*ended));
@@ -368,6 +398,13 @@ static int collect(struct run *r, double timeout)
     if (ended == NULL || oks == NULL) {
         rc = errbuf_set(r->err, AMLSEC_ENOMEM, "out of memory");
         goto out;
+    }
+    /* group commit: the intents begun since the last turn become durable
+     * together, before any of their requests leaves */
+    if (r->intents_unsynced) {
+        if ((rc = journal_sync(r->j, r->err)) < 0)
+            goto out;
+        r->intents_unsynced = false;
     }
     for (int64_t wait_ms = (int64_t)(timeout * 1000);; wait_ms = 0) {
         struct provider_result res;
@@ -384,16 +421,11 @@ static int collect(struct run *r, double timeout)
         if (rc < 0)
             goto out;
     }
-    if (n == 0)
-        goto out;
-    if ((rc = state_backend_save(r->be, r->st, r->keys, r->err)) < 0)
-        goto out;
-    for (size_t k = 0; k < n; k++)
-        if ((rc = journal_done(r->j, ended[k]->journal_id, r->err)) < 0)
-            goto out;
     for (size_t k = 0; k < n; k++)
         if (oks[k] && (rc = advance(r, ended[k]->change)) < 0)
             goto out;
+    if (r->nrunning == 0 || now_s() - r->last_save >= CHECKPOINT_EVERY_S)
+        rc = checkpoint(r);
 out:
     free(ended);
     free(oks);
@@ -458,8 +490,11 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
     r.status = calloc(plan->n + 1, sizeof(*r.status));
     r.steps = calloc(plan->n + 1, sizeof(*r.steps));
     r.ready = calloc(plan->n + 1, sizeof(*r.ready));
-    r.running = calloc(plan->n * 2 + 1, sizeof(*r.running));
-    if (r.status == NULL || r.steps == NULL || r.ready == NULL || r.running == NULL) {
+    r.running = calloc(plan->n + 1, sizeof(*r.running));
+    r.unsaved = calloc(plan->n * 2 + 1, sizeof(*r.unsaved));
+    r.last_save = now_s();
+    if (r.status == NULL || r.steps == NULL || r.ready == NULL || r.running == NULL ||
+        r.unsaved == NULL) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         goto out;
     }
@@ -467,6 +502,7 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
         errbuf_set(err, rc, "out of memory");
         goto out;
     }
+    j->group_commit = true;
     /* A change starts the moment everything it depends on is done, up to
      * `parallelism` operations in flight; the rest wait in `ready`. */
     for (;;) {
@@ -503,6 +539,9 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
             goto out;
         tick(&r);
     }
+    rc = checkpoint(&r);
+    if (rc == 0 && j->unsynced)
+        rc = journal_sync(j, err);
 out:
     if (rc < 0 && r.nrunning > 0) {
         /* the journal or the state cannot be written: stop waiting; the
@@ -510,6 +549,7 @@ out:
         provider_write_abandon(p);
         out->abandoned = r.nrunning;
     }
+    j->group_commit = false;
     for (size_t i = 0; i < plan->n; i++) {
         if (r.status) {
             out->done += r.status[i] == ST_DONE;
@@ -524,6 +564,7 @@ out:
         }
     }
     /* the abandoned were running: neither done nor failed */
+    free(r.unsaved);
     free(r.running);
     free(r.ready);
     free(r.steps);

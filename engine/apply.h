@@ -28,11 +28,11 @@
 #include "state/journal.h"
 
 enum apply_event_kind {
-    APPLY_STARTED,  /* a request is about to be sent */
-    APPLY_FINISHED, /* it succeeded */
-    APPLY_FAILED,   /* it failed: message has ARM's code and message */
-    APPLY_SKIPPED,  /* not attempted: something it depends on failed */
-    APPLY_PROGRESS, /* still running: seconds says for how long */
+    APPLY_STARTED,     /* a request is about to be sent */
+    APPLY_FINISHED,    /* it succeeded */
+    APPLY_FAILED,      /* it failed: message has ARM's code and message */
+    APPLY_SKIPPED,     /* not attempted: something it depends on failed */
+    APPLY_PROGRESS,    /* still running: seconds says for how long */
     APPLY_INTERRUPTED, /* *stop was seen: nothing more starts; change is NULL */
 };
 

@@ -39,7 +39,7 @@ struct arm_client {
     size_t n_active;
     struct call_queue fresh, waiting, done;
     struct call_queue held; /* streamed calls that finished during arm_client_run */
-    int64_t blocked_until; /* new calls wait for the bucket until then */
+    int64_t blocked_until;  /* new calls wait for the bucket until then */
 };
 
 enum phase { PH_START, PH_POLL, PH_FINAL };
@@ -978,8 +978,7 @@ int arm_client_submit(struct arm_client *c, struct arm_call *call)
     call->st->deadline = call->deadline_ms ? call->deadline_ms : now + c->o.timeout_ms;
     call->st->ready_at = now;
     active_link(c, call);
-    if (call->method == NULL || call->url == NULL ||
-        (call->url[0] == '/' && c->o.cloud == NULL)) {
+    if (call->method == NULL || call->url == NULL || (call->url[0] == '/' && c->o.cloud == NULL)) {
         finish_fail(call, AMLSEC_EUSAGE, "call without a method or url");
         queue_push(&c->done, call);
         return 0;
@@ -1072,15 +1071,22 @@ static int turn(struct arm_client *c, int64_t until, struct errbuf *err)
         int64_t timeout = 1000;
         if (next != INT64_MAX && next - now < timeout)
             timeout = next - now > 0 ? next - now : 0;
-        if ((rc = c->o.transport->ops->wait(c->o.transport, NULL, timeout, &x, err)) < 0)
-            return rc;
-        if (x) {
+        /* the first answer may be waited for; the others that have
+         * arrived too are taken at once */
+        for (;;) {
+            if ((rc = c->o.transport->ops->wait(c->o.transport, NULL, timeout, &x, err)) < 0)
+                return rc;
+            if (x == NULL)
+                break;
             struct arm_call *call = x->user;
             on_finished(c, call, arm_clock_now(c->clock));
             if (call->st->done)
                 queue_push(&c->done, call);
             else
                 queue_push(&c->waiting, call);
+            if (c->inflight == 0)
+                break;
+            timeout = 0;
         }
     } else if (next != INT64_MAX) {
         arm_clock_sleep(c->clock, next - now);
@@ -1096,7 +1102,7 @@ static int next_finished(struct arm_client *c, int64_t timeout_ms, struct arm_ca
                          struct errbuf *err)
 {
     int64_t until = timeout_ms < 0 ? INT64_MAX : arm_clock_now(c->clock) + timeout_ms;
-    int rc;
+    int rc, turned = 0;
 
     *out = NULL;
     for (;;) {
@@ -1105,12 +1111,13 @@ static int next_finished(struct arm_client *c, int64_t timeout_ms, struct arm_ca
             active_unlink(c, *out);
             return 0;
         }
-        if (c->n_active == 0 || arm_clock_now(c->clock) >= until)
+        if (c->n_active == 0 || (turned && arm_clock_now(c->clock) >= until))
             return 0;
         if ((rc = turn(c, until, err)) < 0) {
             fail_outstanding(c, rc, err ? err->msg : "client failure");
             return rc;
         }
+        turned = 1; /* a zero timeout still takes the answers already in */
     }
 }
 

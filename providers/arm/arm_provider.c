@@ -17,7 +17,7 @@ struct arm_provider {
     struct provider base;
     struct arm_provider_opts o;
     struct arm_provider_stats stats;
-    unsigned graph_batch; /* what Resource Graph accepted last */
+    unsigned graph_batch;      /* what Resource Graph accepted last */
     struct ap_stream *refused; /* streamed writes refused before sending */
 };
 

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Apply's progress lines and Ctrl-C handling against a standalone local cloud whose operations
+# are made slow through PUT /_armlocal/settings {lroMs}:
+#   1. not on a terminal: one line per event (Creating..., Creation complete after Ns [id=...]),
+#      no periodic lines; a failure is summed up at the end with ARM's code, its dependents are
+#      skipped and independent work completes;
+#   2. on a terminal (script(1) gives a pty): "Still creating... [10s elapsed]";
+#   3. first SIGINT: nothing new starts, the operation in flight finishes and lands in the state,
+#      exit 1; a re-run converges;
+#   4. SIGTERM twice: the operation in flight is abandoned with its journal intent kept, exit 1;
+#      the next plan reconciles it and apply converges.
+set -uo pipefail
+: "${AMLSEC:?}" "${ARMLOCAL:?}"
+work=$(mktemp -d)
+pid=""
+apid=""
+cleanup() {
+  [ -n "$apid" ] && kill -9 "$apid" 2>/dev/null
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+fail() { echo "FAIL: $*"; for f in *.out; do echo "--- $f"; tail -n 30 "$f"; done; exit 1; }
+expect_exit() { # want, then the command
+  local want=$1; shift
+  "$@"; local got=$?
+  [ "$got" = "$want" ] || fail "'$*' exited $got, wanted $want"
+}
+start_cloud() { # extra armlocal flags
+  rm -f cloud.url
+  "$ARMLOCAL" --listen 127.0.0.1:0 --lro-ms 0 "$@" > cloud.url 2> cloud.err &
+  pid=$!
+  for _ in $(seq 300); do [ -s cloud.url ] && break; sleep 0.1; done
+  url=$(head -n 1 cloud.url)
+  [ -n "$url" ] || fail "armlocal did not start"
+}
+stop_cloud() { kill "$pid"; wait "$pid" 2>/dev/null; pid=""; }
+lro() { # milliseconds every operation of the local cloud takes from now on
+  curl -sf -X PUT -H 'Content-Type: application/json' -d "{\"lroMs\":$1}" \
+    "$url/_armlocal/settings" > /dev/null || fail "cannot set lroMs"
+}
+wait_for() { # file, pattern: up to 30 s
+  for _ in $(seq 300); do grep -q "$2" "$1" && return 0; sleep 0.1; done
+  fail "'$2' never appeared in $1"
+}
+fresh() { stop_cloud; rm -rf .amlsec; start_cloud "$@"; }
+
+# a resource group, a storage account (an LRO) with a lock on it, and Application Insights
+cat > main.amlsec <<'EOF'
+settings {
+  subscription = "00000000-0000-0000-0000-0000000000a7"
+  tenant       = "00000000-0000-0000-0000-00000000a11c"
+  location     = "westeurope"
+}
+
+resource_group "g" {
+  name = "rg-progress"
+}
+
+storage_account "s" {
+  resource_group           = resource_group.g
+  name                     = "stprogress001"
+  allow_blob_public_access = false
+  public_network_access    = false
+  lifecycle {
+    ignore_rules = { "ST-SERVICE-ENDPOINT" = "test estate" }
+  }
+}
+
+lock "l" {
+  target = storage_account.s
+  level  = "CanNotDelete"
+  notes  = "test"
+}
+
+app_insights "a" {
+  resource_group = resource_group.g
+  name           = "appi-progress"
+}
+EOF
+
+echo "1. not a terminal: one line per event; a failure is summed up with ARM's code"
+start_cloud --faults 'kind=lro-failed,method=PUT,path=*/storageAccounts/stprogress001,times=1'
+lro 1500
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > p1.out 2> p1.err
+cat p1.err >> p1.out
+grep -q '^storage_account.s: Creating\.\.\.$' p1.out || fail "no start line"
+grep -q '^app_insights.a: Creation complete after [0-9]*s \[id=/subscriptions/.*/components/appi-progress\]$' p1.out \
+  || fail "no completion line with the id"
+grep -q '^storage_account.s: Creating failed after [0-9]*s: InternalOperationError: ' p1.out \
+  || fail "no failure line"
+grep -q '^lock.l: skipped: storage_account.s did not complete$' p1.out || fail "the dependent was not skipped"
+grep -q 'Still creating' p1.out && fail "periodic progress lines when not on a terminal"
+grep -q '^amlsec: error: storage_account.s: Creating failed: InternalOperationError: ' p1.err \
+  || fail "the failure is not summed up at the end with its ARM code"
+grep -q 'apply incomplete: 2 done, 1 failed, 1 skipped, 0 not started' p1.err || fail "wrong counts"
+lro 0
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > p2.out 2>&1
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > p3.out 2>&1
+
+echo "2. on a terminal: Still creating... every 10 s"
+fresh
+lro 11500
+script -qefc "'$AMLSEC' apply -cloud '$url' -auto-approve -target storage_account.s" /dev/null \
+  > t1.out 2>&1 || fail "apply under a pty failed"
+grep -q 'storage_account.s: Still creating\.\.\. \[10s elapsed\]' t1.out || fail "no Still creating line"
+grep -q 'storage_account.s: Creation complete after 1[12]s' t1.out || fail "no completion after 11-12s"
+
+echo "3. first SIGINT: the operation in flight finishes, nothing new starts"
+fresh
+lro 3000
+"$AMLSEC" apply -cloud "$url" -auto-approve -no-color > i1.out 2>&1 &
+apid=$!
+wait_for i1.out '^storage_account.s: Creating\.\.\.$'
+kill -INT "$apid"
+wait "$apid"; rc=$?; apid=""
+[ "$rc" = 1 ] || fail "interrupted apply exited $rc, wanted 1"
+grep -q 'Interrupt received: starting no new operations; waiting for the [0-9]* in flight to finish' i1.out \
+  || fail "no interrupt message"
+grep -q '^storage_account.s: Creation complete after' i1.out || fail "the operation in flight did not finish"
+grep -q '^lock.l: Creating' i1.out && fail "a new operation started after the interrupt"
+grep -q 'not started (interrupted)' i1.out || fail "no incomplete summary"
+grep -q '"address": *"storage_account.s"\|"address":"storage_account.s"' .amlsec/state.json \
+  || fail "the finished operation is not in the state"
+lro 0
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > i2.out 2>&1
+grep -q 'recovered' i2.out && fail "a clean interrupt left journal entries"
+grep -q 'Plan: 1 to add, 0 to change, 0 to destroy' i2.out || fail "the re-plan is not just the lock"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > i3.out 2>&1
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > i4.out 2>&1
+
+echo "4. SIGTERM twice: the operation in flight is abandoned, the journal keeps it"
+fresh
+lro 4000
+"$AMLSEC" apply -cloud "$url" -auto-approve -no-color > a1.out 2>&1 &
+apid=$!
+wait_for a1.out '^storage_account.s: Creating\.\.\.$'
+kill -TERM "$apid"
+wait_for a1.out 'Interrupt received'
+kill -TERM "$apid"
+wait "$apid"; rc=$?; apid=""
+[ "$rc" = 1 ] || fail "abandoned apply exited $rc, wanted 1"
+grep -q 'Second interrupt: abandoning the operations in flight' a1.out || fail "no abandon message"
+grep -q '^storage_account.s: Creation complete' a1.out && fail "the abandoned operation was waited for"
+grep -q '1 abandoned in flight (the journal keeps them)' a1.out || fail "no abandoned count"
+[ -s .amlsec/state.json.journal ] || fail "no journal left behind"
+sleep 4.5 # the local cloud finishes the operation the client abandoned
+lro 0
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > a2.out 2>&1
+grep -q 'recovered 1 in-flight operation from an interrupted apply' a2.out || fail "no recovery"
+grep -q 'create storage_account.s: ' a2.out || fail "the recovered operation is not named"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > a3.out 2>&1
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > a4.out 2>&1
+echo "all apply progress and interrupt scenarios passed"
