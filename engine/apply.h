@@ -7,9 +7,11 @@
  * or two in order for a replacement (delete then create; or create, then
  * delete the renamed-away old resource). Every write goes through the
  * journal (state/journal.h): the intent is durable before the request
- * leaves, the outcome after the response, and the state is saved as soon
- * as an operation ends (those ending together share one save), so a kill
- * at any instant loses nothing.
+ * leaves (intents begun together share one sync), the outcome is folded
+ * into the state the moment it arrives, and the state file is saved at
+ * least every second, whenever nothing is in flight, and at the end; the
+ * journal holds every outcome in between, so a kill at any instant loses
+ * nothing.
  *
  * A failure stops its branch: the changes that depend on it are skipped,
  * independent work completes, and apply_run reports each failure.
