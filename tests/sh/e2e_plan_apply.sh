@@ -155,7 +155,7 @@ rm -rf .amlsec
 start_cloud --faults 'kind=slow,ms=3000,method=PUT,path=*/workspaces/mlw-prod,times=1'
 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > k1.out 2>&1 &
 apid=$!
-for _ in $(seq 100); do grep -q 'workspace.prod: Creating' k1.out && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q 'workspace.prod: Creating' k1.out && break; sleep 0.1; done
 grep -q 'workspace.prod: Creating' k1.out || fail "the workspace create never started"
 sleep 0.5
 kill -9 "$apid"; wait "$apid" 2>/dev/null

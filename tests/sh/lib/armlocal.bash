@@ -20,8 +20,11 @@ armlocal_start() {
   local out="$TMP/armlocal.out.$RANDOM"
   "$ARMLOCAL" "$@" >"$out" 2>"$TMP/armlocal.err" &
   AL_PID=$!
-  for _ in $(seq 1 100); do
+  # up to 30 s: an ASan build on a loaded machine starts slowly; a server
+  # that died is reported at once
+  for _ in $(seq 1 600); do
     if [ -s "$out" ]; then break; fi
+    kill -0 "$AL_PID" 2>/dev/null || break
     sleep 0.05
   done
   B=$(head -1 "$out")
