@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Apply's progress lines and Ctrl-C handling against a standalone local cloud whose operations
 # are made slow through PUT /_armlocal/settings {lroMs}:
-#   1. not on a terminal: one line per event (Creating..., Creation complete after Ns [id=...]),
-#      no periodic lines; a failure is summed up at the end with ARM's code, its dependents are
-#      skipped and independent work completes;
-#   2. on a terminal (script(1) gives a pty): "Still creating... [10s elapsed]";
+#   1. one line per event (Creating..., Creation complete after Ns [id=...]); a failure is
+#      summed up at the end with ARM's code, its dependents are skipped and independent work
+#      completes;
+#   2. on a terminal (script(1) gives a pty): "Still creating... [10s elapsed]"; the same apply
+#      not on a terminal prints no periodic lines;
 #   3. first SIGINT: nothing new starts, the operation in flight finishes and lands in the state,
 #      exit 1; a re-run converges;
 #   4. SIGTERM twice: the operation in flight is abandoned with its journal intent kept, exit 1;
@@ -13,9 +14,11 @@ set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
 work=$(mktemp -d)
 pid=""
+pid2=""
 apid=""
 cleanup() {
   [ -n "$apid" ] && kill -9 "$apid" 2>/dev/null
+  [ -n "$pid2" ] && kill "$pid2" 2>/dev/null
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   rm -rf "$work"
 }
@@ -91,7 +94,6 @@ grep -q '^app_insights.a: Creation complete after [0-9]*s \[id=/subscriptions/.*
 grep -q '^storage_account.s: Creating failed after [0-9]*s: InternalOperationError: ' p1.out \
   || fail "no failure line"
 grep -q '^lock.l: skipped: storage_account.s did not complete$' p1.out || fail "the dependent was not skipped"
-grep -q 'Still creating' p1.out && fail "periodic progress lines when not on a terminal"
 grep -q '^amlsec: error: storage_account.s: Creating failed: InternalOperationError: ' p1.err \
   || fail "the failure is not summed up at the end with its ARM code"
 grep -q 'apply incomplete: 2 done, 1 failed, 1 skipped, 0 not started' p1.err || fail "wrong counts"
@@ -99,13 +101,27 @@ lro 0
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > p2.out 2>&1
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > p3.out 2>&1
 
-echo "2. on a terminal: Still creating... every 10 s"
+echo "2. on a terminal: Still creating... every 10 s; not on a terminal: none"
 fresh
 lro 11500
+# the same apply, not on a terminal, against a second local cloud at the same time
+mkdir nt && cp main.amlsec nt/
+(cd nt && "$ARMLOCAL" --listen 127.0.0.1:0 --lro-ms 11500 > cloud.url 2> cloud.err) &
+pid2=$!
+for _ in $(seq 300); do [ -s nt/cloud.url ] && break; sleep 0.1; done
+url2=$(head -n 1 nt/cloud.url)
+[ -n "$url2" ] || fail "the second armlocal did not start"
+(cd nt && "$AMLSEC" apply -cloud "$url2" -auto-approve -no-color -target storage_account.s > ../nt.out 2>&1) &
+apid=$!
 script -qefc "'$AMLSEC' apply -cloud '$url' -auto-approve -target storage_account.s" /dev/null \
   > t1.out 2>&1 || fail "apply under a pty failed"
+wait "$apid"; rc=$?; apid=""
+kill "$pid2"; wait "$pid2" 2>/dev/null; pid2=""
+[ "$rc" = 0 ] || fail "apply not on a terminal exited $rc"
 grep -q 'storage_account.s: Still creating\.\.\. \[10s elapsed\]' t1.out || fail "no Still creating line"
-grep -q 'storage_account.s: Creation complete after 1[12]s' t1.out || fail "no completion after 11-12s"
+grep -q 'storage_account.s: Creation complete after 1[1-9]s' t1.out || fail "no completion after 11s+"
+grep -q '^storage_account.s: Creation complete after 1[1-9]s' nt.out || fail "no completion (not a terminal)"
+grep -q 'Still creating' nt.out && fail "periodic progress lines when not on a terminal"
 
 echo "3. first SIGINT: the operation in flight finishes, nothing new starts"
 fresh
