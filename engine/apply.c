@@ -543,6 +543,10 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
     if (rc == 0 && j->unsynced)
         rc = journal_sync(j, err);
 out:
+    if (rc < 0 && j->unsynced) {
+        struct errbuf ignored = ERRBUF_INIT;
+        (void)journal_sync(j, &ignored); /* keep what the journal could record */
+    }
     if (rc < 0 && r.nrunning > 0) {
         /* the journal or the state cannot be written: stop waiting; the
          * journal keeps whatever intents it could record */
