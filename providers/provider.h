@@ -60,7 +60,8 @@ struct provider_ops {
                       struct provider_result *out, struct errbuf *err);
     /* Streaming writes, for a scheduler that starts work the moment earlier
      * work ends (same parallelism and rate limits as write_many; the body
-     * is copied). write_start returns < 0 only when out of memory: nothing
+     * is copied, the ref's strings are borrowed until the write is handed
+     * back or abandoned). write_start returns < 0 only when out of memory: nothing
      * was sent. write_next drives the started writes for up to timeout_ms
      * (< 0: until one ends) and hands back one that ended: *tag as given
      * to write_start and *out its outcome (the caller releases it); *tag
