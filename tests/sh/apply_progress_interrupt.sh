@@ -13,7 +13,8 @@
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
 work=$(mktemp -d)
-pid=""
+source "$(dirname "$0")/lib/e2e.bash"
+cloud_flags=(--lro-ms 0)
 pid2=""
 apid=""
 cleanup() {
@@ -24,21 +25,6 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$work"
-fail() { echo "FAIL: $*"; for f in *.out; do echo "--- $f"; tail -n 30 "$f"; done; exit 1; }
-expect_exit() { # want, then the command
-  local want=$1; shift
-  "$@"; local got=$?
-  [ "$got" = "$want" ] || fail "'$*' exited $got, wanted $want"
-}
-start_cloud() { # extra armlocal flags
-  rm -f cloud.url
-  "$ARMLOCAL" --listen 127.0.0.1:0 --lro-ms 0 "$@" > cloud.url 2> cloud.err &
-  pid=$!
-  for _ in $(seq 300); do [ -s cloud.url ] && break; sleep 0.1; done
-  url=$(head -n 1 cloud.url)
-  [ -n "$url" ] || fail "armlocal did not start"
-}
-stop_cloud() { kill "$pid"; wait "$pid" 2>/dev/null; pid=""; }
 lro() { # milliseconds every operation of the local cloud takes from now on
   curl -sf -X PUT -H 'Content-Type: application/json' -d "{\"lroMs\":$1}" \
     "$url/_armlocal/settings" > /dev/null || fail "cannot set lroMs"
@@ -48,6 +34,19 @@ wait_for() { # file, pattern: up to 30 s
   fail "'$2' never appeared in $1"
 }
 fresh() { stop_cloud; rm -rf .amlsec; start_cloud "$@"; }
+slow_apply() { # out, lroMs: an apply on a fresh cloud, in the background until the LRO is in flight
+  fresh
+  lro "$2"
+  "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > "$1" 2>&1 &
+  apid=$!
+  wait_for "$1" '^storage_account.s: Creating\.\.\.$'
+}
+converge() { # prefix: plan (changes left), apply, plan (none left) into PREFIX2-4.out
+  lro 0
+  expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > "$1"2.out 2>&1
+  expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > "$1"3.out 2>&1
+  expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > "$1"4.out 2>&1
+}
 
 # a resource group, a storage account (an LRO) with a lock on it, and Application Insights
 cat > main.amlsec <<'EOF'
@@ -124,11 +123,7 @@ grep -q '^storage_account.s: Creation complete after 1[1-9]s' nt.out || fail "no
 grep -q 'Still creating' nt.out && fail "periodic progress lines when not on a terminal"
 
 echo "3. first SIGINT: the operation in flight finishes, nothing new starts"
-fresh
-lro 3000
-"$AMLSEC" apply -cloud "$url" -auto-approve -no-color > i1.out 2>&1 &
-apid=$!
-wait_for i1.out '^storage_account.s: Creating\.\.\.$'
+slow_apply i1.out 3000
 kill -INT "$apid"
 wait "$apid"; rc=$?; apid=""
 [ "$rc" = 1 ] || fail "interrupted apply exited $rc, wanted 1"
@@ -139,19 +134,12 @@ grep -q '^lock.l: Creating' i1.out && fail "a new operation started after the in
 grep -q 'not started (interrupted)' i1.out || fail "no incomplete summary"
 grep -q '"address": *"storage_account.s"\|"address":"storage_account.s"' .amlsec/state.json \
   || fail "the finished operation is not in the state"
-lro 0
-expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > i2.out 2>&1
+converge i
 grep -q 'recovered' i2.out && fail "a clean interrupt left journal entries"
 grep -q 'Plan: 1 to add, 0 to change, 0 to destroy' i2.out || fail "the re-plan is not just the lock"
-expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > i3.out 2>&1
-expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > i4.out 2>&1
 
 echo "4. SIGTERM twice: the operation in flight is abandoned, the journal keeps it"
-fresh
-lro 4000
-"$AMLSEC" apply -cloud "$url" -auto-approve -no-color > a1.out 2>&1 &
-apid=$!
-wait_for a1.out '^storage_account.s: Creating\.\.\.$'
+slow_apply a1.out 4000
 kill -TERM "$apid"
 wait_for a1.out 'Interrupt received'
 kill -TERM "$apid"
@@ -162,10 +150,7 @@ grep -q '^storage_account.s: Creation complete' a1.out && fail "the abandoned op
 grep -q '1 abandoned in flight (the journal keeps them)' a1.out || fail "no abandoned count"
 [ -s .amlsec/state.json.journal ] || fail "no journal left behind"
 sleep 4.5 # the local cloud finishes the operation the client abandoned
-lro 0
-expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > a2.out 2>&1
+converge a
 grep -q 'recovered 1 in-flight operation from an interrupted apply' a2.out || fail "no recovery"
 grep -q 'create storage_account.s: ' a2.out || fail "the recovered operation is not named"
-expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > a3.out 2>&1
-expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > a4.out 2>&1
 echo "all apply progress and interrupt scenarios passed"

@@ -529,28 +529,41 @@ static int64_t always_ok(struct http_exchange *x, void *payload)
     return 0;
 }
 
+/* A client whose every request answers 200 at once; rate limits on. */
+static void ok_client(struct manual_clock *clock, struct fake_transport **fake,
+                      struct arm_client **client, unsigned parallelism)
+{
+    struct arm_client_opts o = {0};
+    struct errbuf err = ERRBUF_INIT;
+    manual_clock_init(clock, 1700000000);
+    assert_int_equal(fake_transport_new(fake, always_ok, NULL, clock), 0);
+    o.cloud = arm_cloud_builtin("public");
+    o.transport = fake_transport_base(*fake);
+    o.clock = &clock->clock;
+    o.parallelism = parallelism;
+    assert_int_equal(arm_client_new(client, &o, &err), 0);
+}
+
+static void vault_gets(struct arm_call *calls, size_t n)
+{
+    memset(calls, 0, n * sizeof(*calls));
+    for (size_t i = 0; i < n; i++) {
+        calls[i].method = "GET";
+        calls[i].url = VAULT;
+        calls[i].api_version = "2025-05-01";
+    }
+}
+
 static void test_arm_client__parallelism_limit(void **state)
 {
     struct manual_clock clock;
     struct fake_transport *fake;
     struct arm_client *client;
-    struct arm_client_opts o = {0};
     struct errbuf err = ERRBUF_INIT;
     struct arm_call calls[50];
     (void)state;
-    manual_clock_init(&clock, 1700000000);
-    assert_int_equal(fake_transport_new(&fake, always_ok, NULL, &clock), 0);
-    o.cloud = arm_cloud_builtin("public");
-    o.transport = fake_transport_base(fake);
-    o.clock = &clock.clock;
-    o.parallelism = 5;
-    assert_int_equal(arm_client_new(&client, &o, &err), 0);
-    memset(calls, 0, sizeof(calls));
-    for (int i = 0; i < 50; i++) {
-        calls[i].method = "GET";
-        calls[i].url = VAULT;
-        calls[i].api_version = "2025-05-01";
-    }
+    ok_client(&clock, &fake, &client, 5);
+    vault_gets(calls, 50);
     assert_int_equal(arm_client_run(client, calls, 50, &err), 0);
     for (int i = 0; i < 50; i++) {
         assert_int_equal(calls[i].rc, 0);
@@ -576,26 +589,13 @@ static void test_arm_client__streaming_submit_next_abandon(void **state)
     struct manual_clock clock;
     struct fake_transport *fake;
     struct arm_client *client;
-    struct arm_client_opts o = {0};
     struct errbuf err = ERRBUF_INIT;
     struct arm_call s[4], r[2], *done = NULL;
     int seen[4] = {0}, abandoned = 0;
     (void)state;
-    manual_clock_init(&clock, 1700000000);
-    assert_int_equal(fake_transport_new(&fake, always_ok, NULL, &clock), 0);
-    o.cloud = arm_cloud_builtin("public");
-    o.transport = fake_transport_base(fake);
-    o.clock = &clock.clock;
-    o.parallelism = 2;
-    o.no_rate_limit = 1;
-    assert_int_equal(arm_client_new(&client, &o, &err), 0);
-    memset(s, 0, sizeof(s));
+    ok_client(&clock, &fake, &client, 2);
+    vault_gets(s, 4);
     memset(r, 0, sizeof(r));
-    for (int i = 0; i < 4; i++) {
-        s[i].method = "GET";
-        s[i].url = VAULT;
-        s[i].api_version = "2025-05-01";
-    }
     for (int i = 0; i < 2; i++)
         r[i] = s[0];
     /* nothing submitted: nothing to wait for */

@@ -412,6 +412,17 @@ static void test_arm_provider__paging_and_quota(void **state)
     env_teardown(&e);
 }
 
+/* A create, a delete, and a create of a kind the catalogue does not know. */
+static void three_writes(struct provider_write w[3], const json_t *body)
+{
+    w[0] = (struct provider_write){
+        PROVIDER_CREATE, {RGID "/providers/Microsoft.KeyVault/vaults/new", NULL}, body};
+    w[1] = (struct provider_write){
+        PROVIDER_DELETE, {RGID "/providers/Microsoft.KeyVault/vaults/old", NULL}, NULL};
+    w[2] = (struct provider_write){
+        PROVIDER_CREATE, {RGID "/providers/Unknown.Space/things/x", NULL}, body};
+}
+
 static void test_arm_provider__writes(void **state)
 {
     struct env e;
@@ -421,12 +432,7 @@ static void test_arm_provider__writes(void **state)
     json_t *body = json_pack("{s:s}", "location", "westeurope");
     (void)state;
     env_setup(&e, 0);
-    w[0] = (struct provider_write){
-        PROVIDER_CREATE, {RGID "/providers/Microsoft.KeyVault/vaults/new", NULL}, body};
-    w[1] = (struct provider_write){
-        PROVIDER_DELETE, {RGID "/providers/Microsoft.KeyVault/vaults/old", NULL}, NULL};
-    w[2] = (struct provider_write){
-        PROVIDER_CREATE, {RGID "/providers/Unknown.Space/things/x", NULL}, body};
+    three_writes(w, body);
     assert_int_equal(provider_write_many(e.p, w, 3, res, &err), 0);
     assert_int_equal(res[0].rc, 0);
     assert_string_equal(json_string_value(json_object_get(res[0].body, "name")), "new");
@@ -455,12 +461,7 @@ static void test_arm_provider__streamed_writes(void **state)
     void *tag = NULL;
     (void)state;
     env_setup(&e, 0);
-    w[0] = (struct provider_write){
-        PROVIDER_CREATE, {RGID "/providers/Microsoft.KeyVault/vaults/new", NULL}, body};
-    w[1] = (struct provider_write){
-        PROVIDER_DELETE, {RGID "/providers/Microsoft.KeyVault/vaults/old", NULL}, NULL};
-    w[2] = (struct provider_write){
-        PROVIDER_CREATE, {RGID "/providers/Unknown.Space/things/x", NULL}, body};
+    three_writes(w, body);
     for (int i = 0; i < 3; i++)
         assert_int_equal(provider_write_start(e.p, &w[i], &tags[i], &err), 0);
     json_decref(body); /* copied by write_start */
