@@ -18,7 +18,6 @@ int cmd_force_unlock(int argc, char **argv, struct cli_ctx *ctx)
     const char *path = NULL;
     int c, rc;
 
-    (void)ctx;
     while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
         switch (c) {
         case 's':
@@ -33,7 +32,7 @@ int cmd_force_unlock(int argc, char **argv, struct cli_ctx *ctx)
     }
     if (argc - optind != 1)
         return cli_usage_error(self, "expected one lock id");
-    if ((rc = state_cli_open(&sc, path)) != EXIT_OK)
+    if ((rc = state_cli_open(&sc, path, NULL, NULL, ctx->color)) != EXIT_OK)
         return rc;
     if (state_backend_force_unlock(sc.be, argv[optind], &err) < 0) {
         cli_error("%s", err.msg);

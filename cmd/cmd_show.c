@@ -126,7 +126,7 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
     }
     if (argc - optind > 1)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
-    if (state_cli_open(&sc, state_path) != EXIT_OK)
+    if (state_cli_open(&sc, state_path, NULL, NULL, color) != EXIT_OK)
         return EXIT_FAIL;
     rc = optind < argc ? show_plan(&sc, argv[optind], json, sensitive, color)
                        : show_state(&sc, json, sensitive);

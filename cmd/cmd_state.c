@@ -292,7 +292,6 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
     char **args;
     int c, nargs, rc;
 
-    (void)ctx;
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "-help") == 0 ||
         strcmp(argv[1], "--help") == 0) {
         fputs(self->usage, argc < 2 ? stderr : stdout);
@@ -352,7 +351,7 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
                                sub);
 #undef WANT
 
-    if ((rc = state_cli_open(&sc, o.path)) != EXIT_OK)
+    if ((rc = state_cli_open(&sc, o.path, NULL, NULL, ctx->color)) != EXIT_OK)
         return rc;
     if (strcmp(sub, "list") == 0)
         rc = state_list(&sc, &o);

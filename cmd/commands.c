@@ -13,7 +13,8 @@
     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"          \
     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"         \
     "                       such as a running amlsec-armlocal; also settings { cloud }\n"          \
-    "  -state PATH          local state file (default .amlsec/state.json; see docs/state.md)\n"    \
+    "  -state PATH          use the local state file PATH, whatever settings { state } or\n"      \
+    "                       AMLSEC_BACKEND say (default .amlsec/state.json; docs/state.md)\n"     \
     "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"                         \
     "  -parallelism N       operations (and requests) at once, 1-256 (default 10)\n"                                    \
     "  -no-color            no colour\n"
@@ -112,14 +113,17 @@ const struct command commands[] = {
      "  push FILE       replace the stored state with FILE\n"
      "\n"
      "Options (before the arguments):\n"
-     "  -state PATH          local state file (default .amlsec/state.json)\n"
+     "  -state PATH          use the local state file PATH (default .amlsec/state.json)\n"
      "  -lock-timeout DUR    wait this long for the state lock (e.g. 30s; default 0)\n"
      "  -json                list/show: print JSON\n"
      "  -force               push: replace a state with another lineage or a newer serial\n"
      "\n"
-     "The backend, its credentials and the encryption keys come from the environment\n"
-     "(AMLSEC_BACKEND=azurerm, AMLSEC_BLOB_URL, ARM_ACCESS_KEY, AMLSEC_STATE_PASSPHRASE, ...);\n"
-     "see docs/state.md.\n"},
+     "The backend comes from the settings { state { ... } } block of the configuration in\n"
+     "the current directory, overridden by the environment (AMLSEC_BACKEND=azurerm,\n"
+     "AMLSEC_BLOB_URL, AMLSEC_STORAGE_CONTAINER, ...) and then by -state. Credentials and\n"
+     "encryption keys come from the environment only (ARM_ACCESS_KEY, ARM_SAS_TOKEN,\n"
+     "ARM_USE_AZUREAD with the ARM_* sign-in, AMLSEC_STATE_PASSPHRASE, ...); see\n"
+     "docs/state.md.\n"},
     {"force-unlock", cmd_force_unlock, "Remove a state lock left by a run that is gone",
      "Usage: amlsec force-unlock [-state PATH] LOCK_ID\n"
      "\n"
@@ -127,7 +131,8 @@ const struct command commands[] = {
      "state locked). Only use it when the run holding the lock is gone.\n"
      "\n"
      "Options:\n"
-     "  -state PATH    local state file (default .amlsec/state.json)\n"},
+     "  -state PATH    use the local state file PATH (default: settings { state }, the\n"
+     "                 environment, or .amlsec/state.json; see amlsec state -h)\n"},
     {"local-cloud", cmd_local_cloud, "Run the ARM-compatible local cloud in the foreground",
      "Usage: amlsec local-cloud [--listen 127.0.0.1:PORT] [--data DIR] [options]\n"
      "\n"
@@ -192,7 +197,7 @@ const struct command commands[] = {
      "Options:\n"
      "  -json              JSON output\n"
      "  -show-sensitive    include sensitive values (never in CI logs)\n"
-     "  -state PATH        local state file (default .amlsec/state.json)\n"
+     "  -state PATH        use the local state file PATH (default .amlsec/state.json)\n"
      "  -no-color          no colour\n"},
     {"graph", cmd_graph, "Print the dependency graph as Graphviz DOT",
      "Usage: amlsec graph [options] [DIR]\n"
@@ -211,7 +216,7 @@ const struct command commands[] = {
      "Options:\n"
      "  -config DIR        the configuration (default .)\n"
      "  -cloud NAME        as for plan\n"
-     "  -state PATH        local state file\n"
+     "  -state PATH        use the local state file PATH\n"
      "  -lock-timeout DUR  wait for the state lock\n"
      "  -var, -var-file    as for plan\n"},
     {"completion", cmd_completion, "Print shell completion for bash or zsh",

@@ -6,6 +6,7 @@
 #include "providers/arm/resolve.h"
 #include "providers/arm/schema.h"
 #include "engine/rules.h"
+#include "state/backend_config.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
 #include "util/banned.h"
@@ -60,10 +61,24 @@ int load_config(struct config **out, const char *path, const struct load_args *a
     return config_load(out, &opts, diags, err);
 }
 
+/* The settings block's state backend, merged with the environment as the
+ * commands that open the state will see it (an azurerm backend without a
+ * container is a configuration error that points at the block). */
+static void check_state_settings(const struct config *cfg, struct diag_list *diags)
+{
+    struct backend_config bc;
+    struct errbuf err = ERRBUF_INIT;
+    if (backend_config_from_settings(&bc, cfg, diags) == 0 &&
+        backend_config_apply_env(&bc, &err) == 0)
+        backend_config_check(&bc, diags);
+}
+
 int load_config_checked(struct config **out, const char *path, const struct load_args *a,
                         enum load_checks checks, struct diag_list *diags, struct errbuf *err)
 {
     int rc = load_config(out, path, a, diags, err);
+    if (rc == 0)
+        check_state_settings(*out, diags);
     if (rc == 0 && checks >= LOAD_SCHEMA && schema_validate_config(*out, diags) == 0 &&
         checks >= LOAD_RULES)
         rules_run(*out, diags);

@@ -40,6 +40,32 @@ void session_prepare_config(const char *cloud_flag, struct config *cfg)
         json_object_set_new(cfg->settings, "tenant", json_string(LOCAL_TENANT_ID));
 }
 
+const char *session_ca_bundle(void)
+{
+    const char *v = getenv("AMLSEC_CA_BUNDLE");
+    return v && *v ? v : NULL;
+}
+
+int session_resolve_cloud(const struct arm_cloud **out, struct arm_cloud **owned, const char *name,
+                          struct transport *t, struct errbuf *err)
+{
+    *owned = NULL;
+    if (strncmp(name, "http://", 7) == 0 || strncmp(name, "https://", 8) == 0) {
+        char url[2048];
+        size_t n = strlen(name);
+        int rc;
+        snprintf(url, sizeof(url), "%.*s", (int)(n && name[n - 1] == '/' ? n - 1 : n), name);
+        if ((rc = http_url_allowed(url, err)) < 0 ||
+            (rc = arm_cloud_custom(owned, "custom", url, url, NULL, NULL, NULL, err)) < 0)
+            return rc;
+        *out = *owned;
+        return 0;
+    }
+    /* ARM_METADATA_HOSTNAME (Azure Stack and other custom clouds) wins, as
+     * in azurerm; else the named built-in cloud */
+    return arm_cloud_resolve(out, owned, name, getenv("ARM_METADATA_HOSTNAME"), t, err);
+}
+
 static int open_cloud(struct session *s, const struct session_opts *o, const struct config *cfg)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -54,6 +80,7 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
 
     if (o->parallelism)
         ho.max_connections = o->parallelism;
+    ho.ca_bundle = session_ca_bundle();
     if (http_transport_new(&s->transport, &ho, &err) < 0)
         goto fail;
     if (local) {
@@ -74,13 +101,8 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
     } else if (custom) {
         /* A custom ARM endpoint: a running amlsec-armlocal, or an Azure
          * Stack-style deployment. Sign-in only when ARM_CLIENT_ID is set. */
-        char url[2048];
-        size_t n = strlen(name);
-        snprintf(url, sizeof(url), "%.*s", (int)(n && name[n - 1] == '/' ? n - 1 : n), name);
-        if (http_url_allowed(url, &err) < 0 ||
-            arm_cloud_custom(&s->custom_cloud, "custom", url, url, NULL, NULL, NULL, &err) < 0)
+        if (session_resolve_cloud(&cloud, &s->custom_cloud, name, s->transport, &err) < 0)
             goto fail;
-        cloud = s->custom_cloud;
         if (getenv("ARM_CLIENT_ID")) {
             struct auth_config ac;
             if (auth_config_from_env(&ac, NULL, NULL, &err) < 0)
@@ -93,10 +115,7 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
         }
     } else {
         struct auth_config ac;
-        /* ARM_METADATA_HOSTNAME (Azure Stack and other custom clouds) wins,
-         * as in azurerm; else the named built-in cloud */
-        if (arm_cloud_resolve(&cloud, &s->custom_cloud, name, getenv("ARM_METADATA_HOSTNAME"),
-                              s->transport, &err) < 0)
+        if (session_resolve_cloud(&cloud, &s->custom_cloud, name, s->transport, &err) < 0)
             goto fail;
         if (auth_config_from_env(&ac, NULL, NULL, &err) < 0)
             goto fail;
@@ -312,10 +331,14 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
     int existed;
 
     memset(s, 0, sizeof(*s));
-    if (o->need_cloud && open_cloud(s, o, cfg) != EXIT_OK)
+    /* what was opened before a failure here is closed here: callers only
+     * close a session whose state opened (sc_open) */
+    if ((o->need_cloud && open_cloud(s, o, cfg) != EXIT_OK) ||
+        state_cli_open(&s->sc, o->state_path, session_cloud_name(o->cloud, cfg), cfg, 0) !=
+            EXIT_OK) {
+        session_close(s);
         return EXIT_FAIL;
-    if (state_cli_open(&s->sc, o->state_path) != EXIT_OK)
-        return EXIT_FAIL;
+    }
     s->sc_open = true;
     if (o->lock) {
         if (state_backend_lock(s->sc.be, o->operation, o->lock_timeout_ms, NULL, &err) < 0) {

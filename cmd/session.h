@@ -68,4 +68,14 @@ void session_prepare_config(const char *cloud_flag, struct config *cfg);
 /* The cloud named by -cloud, settings.cloud, or ARM_ENVIRONMENT. */
 const char *session_cloud_name(const char *flag, const struct config *cfg);
 
+/* The cloud to sign in to for name, which is not "local": an endpoint URL
+ * (a custom cloud, *owned set), or a built-in cloud (ARM_METADATA_HOSTNAME
+ * wins, as in azurerm). Free *owned with arm_cloud_free. */
+int session_resolve_cloud(const struct arm_cloud **out, struct arm_cloud **owned, const char *name,
+                          struct transport *t, struct errbuf *err);
+
+/* AMLSEC_CA_BUNDLE: a PEM file of CAs trusted for https (ARM, Entra ID,
+ * Blob Storage) instead of the system store; NULL when unset. */
+const char *session_ca_bundle(void);
+
 #endif

@@ -1,23 +1,144 @@
 #include "cmd/state_cli.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cmd/cli.h"
+#include "cmd/load.h"
+#include "cmd/session.h"
+#include "providers/arm/auth.h"
+#include "providers/arm/cloud.h"
+#include "providers/arm/http.h"
 #include "util/error.h"
 #include "util/banned.h"
 
-int state_cli_open(struct state_cli *sc, const char *path)
+/* Entra tokens for the blob backend from the azurerm sign-in variables.
+ * It has its own transport and sign-in, behind a mutex: the lease-renewal
+ * thread asks for tokens while the main thread drives ARM through the
+ * session's client, which is not thread-safe. */
+struct blob_signin {
+    pthread_mutex_t mu;
+    struct transport *transport;
+    struct arm_cloud *owned;
+    struct auth *auth;
+};
+
+static void signin_free(struct blob_signin *b)
+{
+    if (b == NULL)
+        return;
+    auth_free(b->auth);
+    transport_free(b->transport);
+    arm_cloud_free(b->owned);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+static int signin_new(struct blob_signin **out, const char *cloud_name, struct errbuf *err)
+{
+    struct blob_signin *b = calloc(1, sizeof(*b));
+    struct http_opts ho = HTTP_OPTS_INIT;
+    const struct arm_cloud *cloud;
+    struct auth_config ac;
+    int rc;
+
+    *out = NULL;
+    if (b == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    pthread_mutex_init(&b->mu, NULL);
+    ho.ca_bundle = session_ca_bundle();
+    if (strcasecmp(cloud_name, "local") == 0) {
+        rc = errbuf_set(err, AMLSEC_EUSAGE,
+                        "use_azuread_auth: the embedded local cloud has no Entra ID; sign in to "
+                        "a cloud (-cloud public, or the URL of a running amlsec-armlocal)");
+        goto fail;
+    }
+    if ((rc = http_transport_new(&b->transport, &ho, err)) < 0 ||
+        (rc = session_resolve_cloud(&cloud, &b->owned, cloud_name, b->transport, err)) < 0 ||
+        (rc = auth_config_from_env(&ac, NULL, NULL, err)) < 0)
+        goto fail;
+    rc = auth_new(&b->auth, &ac, cloud, b->transport, NULL, err);
+    auth_config_release(&ac);
+    if (rc < 0)
+        goto fail;
+    *out = b;
+    return 0;
+fail:
+    signin_free(b);
+    return rc;
+}
+
+static int signin_token(char **out, const char *scope, void *payload, struct errbuf *err)
+{
+    struct blob_signin *b = payload;
+    const char *token;
+    int rc;
+
+    *out = NULL;
+    pthread_mutex_lock(&b->mu);
+    rc = auth_token(b->auth, scope, &token, err);
+    if (rc == 0 && (*out = strdup(token)) == NULL)
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    pthread_mutex_unlock(&b->mu);
+    if (rc < 0 && rc != AMLSEC_ENOMEM)
+        errbuf_prefix(err, "storage sign-in");
+    return rc;
+}
+
+/* The configuration in the current directory, parsed only (its settings
+ * block names the backend); none is fine. */
+static int parse_current_dir(struct config **out, struct diag_list *diags, struct errbuf *err)
+{
+    struct config_opts o;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    o.path = ".";
+    o.parse_only = true;
+    rc = config_load(out, &o, diags, err);
+    if (rc == AMLSEC_ENOTFOUND) {
+        config_free(*out);
+        *out = NULL;
+        return 0;
+    }
+    return rc < 0 ? rc : diags->errors ? AMLSEC_EPARSE : 0;
+}
+
+int state_cli_open(struct state_cli *sc, const char *path, const char *cloud,
+                   const struct config *conf, int color)
 {
     struct errbuf err = ERRBUF_INIT;
+    struct diag_list diags;
+    int rc;
 
     memset(sc, 0, sizeof(*sc));
-    backend_config_from_env(&sc->cfg, path);
-    if (backend_config_open(&sc->be, &sc->keys, &sc->cfg, &err) < 0) {
-        cli_error("%s", err.msg);
-        return EXIT_FAIL;
+    diag_list_init(&diags);
+    if (conf == NULL && (rc = parse_current_dir(&sc->parsed, &diags, &err)) < 0)
+        goto fail;
+    if ((rc = backend_config_from_settings(&sc->cfg, conf ? conf : sc->parsed, &diags)) < 0 ||
+        (rc = backend_config_apply_env(&sc->cfg, &err)) < 0)
+        goto fail;
+    backend_config_apply_flags(&sc->cfg, path);
+    if ((rc = backend_config_check(&sc->cfg, &diags)) < 0)
+        goto fail;
+    if (sc->cfg.use_azuread && sc->cfg.type && strcmp(sc->cfg.type, "azurerm") == 0) {
+        if ((rc = signin_new(&sc->signin, cloud ? cloud : session_cloud_name(NULL, NULL), &err)) <
+            0)
+            goto fail;
+        sc->cfg.token_fn = signin_token;
+        sc->cfg.token_payload = sc->signin;
     }
+    if ((rc = backend_config_open(&sc->be, &sc->keys, &sc->cfg, &err)) < 0)
+        goto fail;
+    diag_list_release(&diags);
     return EXIT_OK;
+fail:
+    load_report_failure(rc, &diags, &err, color);
+    diag_list_release(&diags);
+    state_cli_close(sc);
+    return EXIT_FAIL;
 }
 
 void state_cli_close(struct state_cli *sc)
@@ -25,6 +146,10 @@ void state_cli_close(struct state_cli *sc)
     state_backend_free(sc->be);
     sc->be = NULL;
     crypt_keys_release(&sc->keys);
+    signin_free(sc->signin);
+    sc->signin = NULL;
+    config_free(sc->parsed);
+    sc->parsed = NULL;
 }
 
 long state_cli_parse_duration_ms(const char *s)

@@ -1,5 +1,6 @@
 #include "state/backend_config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "state/backend_blob.h"
 #include "state/backend_local.h"
 #include "util/error.h"
+#include "util/suggest.h"
 #include "util/banned.h"
 
 static const char *env(const char *name)
@@ -15,28 +17,289 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
-void backend_config_from_env(struct backend_config *cfg, const char *path)
+/* --- layer 1: settings { state { ... } } --------------------------------- */
+
+/* What the state block accepts. backend: the only backend a setting
+ * applies to (NULL: both). */
+static const struct state_setting {
+    const char *name;
+    bool is_bool;
+    const char *backend;
+    size_t off; /* of a const char * or a bool in struct backend_config */
+} state_settings[] = {
+    {"backend", false, NULL, offsetof(struct backend_config, type)},
+    {"path", false, "local", offsetof(struct backend_config, path)},
+    {"storage_account_name", false, "azurerm", offsetof(struct backend_config, storage_account)},
+    {"container_name", false, "azurerm", offsetof(struct backend_config, container)},
+    {"blob_name", false, "azurerm", offsetof(struct backend_config, blob_name)},
+    {"endpoint", false, "azurerm", offsetof(struct backend_config, blob_url)},
+    {"use_azuread_auth", true, "azurerm", offsetof(struct backend_config, use_azuread)},
+    {"key_file", false, NULL, offsetof(struct backend_config, key_file)},
+    {"fallback_key_file", false, NULL, offsetof(struct backend_config, fallback_key_file)},
+    {"require_encryption", true, NULL, offsetof(struct backend_config, require_encryption)},
+};
+
+#define NSETTINGS (sizeof(state_settings) / sizeof(state_settings[0]))
+
+/* Secrets never live in the configuration: each names where it comes from. */
+static const struct {
+    const char *name, *from;
+} state_secrets[] = {
+    {"access_key", "ARM_ACCESS_KEY"},
+    {"sas_token", "ARM_SAS_TOKEN"},
+    {"passphrase", "AMLSEC_STATE_PASSPHRASE"},
+    {"encryption_key", "AMLSEC_STATE_KEY or key_file"},
+    {"fallback_passphrase", "AMLSEC_STATE_PASSPHRASE_FALLBACK"},
+    {"fallback_encryption_key", "AMLSEC_STATE_KEY_FALLBACK or fallback_key_file"},
+    {"client_secret", "ARM_CLIENT_SECRET"},
+    {"client_certificate_password", "ARM_CLIENT_CERTIFICATE_PASSWORD"},
+};
+
+static const char *const backend_names[] = {"local", "azurerm", NULL};
+
+#define SETTING_CODE "state-setting"
+
+const struct ast_block *backend_config_block(const struct config *conf)
 {
+    const struct ast_block *settings = conf ? conf->settings_block : NULL;
+    for (const struct ast_file *f = conf ? conf->files : NULL; f && !settings; f = f->next)
+        settings = ast_body_block(&f->body, "settings");
+    return settings ? ast_body_block(&settings->body, "state") : NULL;
+}
+
+/* An error about the state block (diag_add checks the format). */
+#define setting_error(diags, loc, ...) diag_add(diags, DIAG_ERROR, loc, SETTING_CODE, __VA_ARGS__)
+
+/* Reports a = value that is not an acceptable literal; stores it otherwise. */
+static bool take_value(struct backend_config *cfg, const struct state_setting *s,
+                       const struct ast_attr *a, struct diag_list *diags)
+{
+    const struct ast_expr *v = a->value;
+    struct diag *d;
+
+    if (v->kind != EXPR_STRING && v->kind != EXPR_BOOL) {
+        d = setting_error(diags, &v->loc, "state setting '%s' must be a literal %s", a->name,
+                          s->is_bool ? "true or false" : "string");
+        if (d)
+            diag_set_hint(d, "the state block is read before variables are bound; set "
+                             "per-environment values through the environment (docs/state.md)");
+        return false;
+    }
+    if (s->is_bool != (v->kind == EXPR_BOOL)) {
+        setting_error(diags, &v->loc, "state setting '%s' must be %s", a->name,
+                      s->is_bool ? "true or false" : "a string");
+        return false;
+    }
+    if (s->is_bool) {
+        *(bool *)((char *)cfg + s->off) = v->u.b;
+        return true;
+    }
+    if (v->u.str.len == 0 || strlen(v->u.str.s) != v->u.str.len) {
+        setting_error(diags, &v->loc, "state setting '%s' must be a non-empty string", a->name);
+        return false;
+    }
+    *(const char **)((char *)cfg + s->off) = v->u.str.s;
+    return true;
+}
+
+static const struct state_setting *find_setting(const char *name)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strcmp(state_settings[i].name, name) == 0)
+            return &state_settings[i];
+    return NULL;
+}
+
+static void unknown_setting(const struct ast_attr *a, struct diag_list *diags)
+{
+    struct diag *d;
+    const char *near;
+
+    for (size_t i = 0; i < sizeof(state_secrets) / sizeof(state_secrets[0]); i++) {
+        if (strcmp(a->name, state_secrets[i].name) == 0) {
+            d = setting_error(diags, &a->name_loc,
+                              "'%s' is a secret and is not accepted in the configuration", a->name);
+            if (d)
+                diag_set_hint(d, "set %s in the environment instead", state_secrets[i].from);
+            return;
+        }
+    }
+    d = setting_error(diags, &a->name_loc, "unknown state setting '%s'", a->name);
+    if (d == NULL)
+        return;
+    if (strcmp(a->name, "key") == 0) {
+        diag_set_hint(d, "the blob's name is blob_name (azurerm's backend calls it key); an "
+                         "encryption key comes from AMLSEC_STATE_KEY or key_file");
+    } else {
+        const char *names[NSETTINGS];
+        for (size_t i = 0; i < NSETTINGS; i++)
+            names[i] = state_settings[i].name;
+        if ((near = suggest_nearest(a->name, names, NSETTINGS)) != NULL)
+            diag_set_hint(d, "did you mean '%s'?", near);
+    }
+}
+
+int backend_config_from_settings(struct backend_config *cfg, const struct config *conf,
+                                 struct diag_list *diags)
+{
+    const struct ast_block *b = backend_config_block(conf);
+    const struct ast_attr *backend_attr = NULL;
+    const char *backend;
+    size_t errors = diags->errors;
+
     memset(cfg, 0, sizeof(*cfg));
-    cfg->type = env("AMLSEC_BACKEND");
-    cfg->path = path;
-    cfg->blob_url = env("AMLSEC_BLOB_URL");
-    cfg->storage_account = env("AMLSEC_STORAGE_ACCOUNT");
-    cfg->container = env("AMLSEC_STORAGE_CONTAINER");
-    cfg->blob_name = env("AMLSEC_STATE_BLOB");
-    cfg->access_key = env("ARM_ACCESS_KEY");
-    cfg->sas_token = env("ARM_SAS_TOKEN");
-    cfg->passphrase = env("AMLSEC_STATE_PASSPHRASE");
-    cfg->key_text = env("AMLSEC_STATE_KEY");
-    cfg->key_file = env("AMLSEC_STATE_KEY_FILE");
-    cfg->fallback_passphrase = env("AMLSEC_STATE_PASSPHRASE_FALLBACK");
-    cfg->fallback_key_text = env("AMLSEC_STATE_KEY_FALLBACK");
-    cfg->fallback_key_file = env("AMLSEC_STATE_KEY_FILE_FALLBACK");
+    if (b == NULL)
+        return 0;
+    cfg->block = b;
+    for (const struct ast_block *o = b->next; o; o = o->next) {
+        if (strcmp(o->type, "state") == 0) {
+            struct diag *d = setting_error(diags, &o->type_loc, "duplicate state block");
+            if (d)
+                diag_add_note(d, &b->type_loc, "first defined here");
+        }
+    }
+    if (b->labels)
+        setting_error(diags, &b->labels->loc, "the state block takes no name");
+    for (const struct ast_block *k = b->body.blocks; k; k = k->next) {
+        struct diag *d = setting_error(diags, &k->type_loc, "unknown block '%s' in state", k->type);
+        if (d)
+            diag_set_hint(d, "the state block holds attributes only (docs/state.md)");
+    }
+    for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
+        const struct state_setting *s = find_setting(a->name);
+        if (s == NULL) {
+            unknown_setting(a, diags);
+            continue;
+        }
+        if (take_value(cfg, s, a, diags) && strcmp(a->name, "backend") == 0)
+            backend_attr = a;
+    }
+    backend = cfg->type ? cfg->type : "local";
+    if (backend_attr && strcmp(backend, "local") != 0 && strcmp(backend, "azurerm") != 0) {
+        struct diag *d =
+            setting_error(diags, &backend_attr->value->loc, "unknown state backend '%s'", backend);
+        const char *near = suggest_nearest(backend, backend_names, 0);
+        if (d && near)
+            diag_set_hint(d, "did you mean '%s'?", near);
+        else if (d)
+            diag_set_hint(d, "the backends are local and azurerm");
+        backend = NULL;
+    }
+    for (const struct ast_attr *a = b->body.attrs; a && backend; a = a->next) {
+        const struct state_setting *s = find_setting(a->name);
+        struct diag *d;
+        if (s == NULL || s->backend == NULL || strcmp(s->backend, backend) == 0)
+            continue;
+        d = setting_error(diags, &a->name_loc,
+                          "'%s' applies to the %s backend, but this block selects the %s backend",
+                          a->name, s->backend, backend);
+        if (d && backend_attr == NULL)
+            diag_set_hint(d, "add backend = \"%s\"", s->backend);
+    }
+    if (cfg->blob_url && strchr(cfg->blob_url, '?')) {
+        struct diag *d = setting_error(diags, &ast_body_attr(&b->body, "endpoint")->value->loc,
+                                       "the blob endpoint must not carry a query");
+        if (d)
+            diag_set_hint(d, "a SAS token is a secret: set ARM_SAS_TOKEN in the environment");
+        cfg->blob_url = NULL;
+    } else if (cfg->blob_url && strncmp(cfg->blob_url, "https://", 8) != 0 &&
+               strncmp(cfg->blob_url, "http://", 7) != 0) {
+        setting_error(diags, &ast_body_attr(&b->body, "endpoint")->value->loc,
+                      "the blob endpoint must be an http(s) URL");
+    }
+    return diags->errors > errors ? AMLSEC_EPARSE : 0;
+}
+
+/* --- layer 2: the environment ------------------------------------------- */
+
+static int env_bool(bool *out, const char *name, struct errbuf *err)
+{
+    const char *v = env(name);
+    if (v == NULL)
+        return 0;
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = true;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *out = false;
+    else
+        return errbuf_set(err, AMLSEC_EUSAGE, "%s must be true or false, not '%s'", name, v);
+    return 0;
+}
+
+#define OVERRIDE(field, name)                                                                      \
+    do {                                                                                           \
+        if (env(name))                                                                             \
+            cfg->field = env(name);                                                                \
+    } while (0)
+
+int backend_config_apply_env(struct backend_config *cfg, struct errbuf *err)
+{
+    int rc;
+
+    OVERRIDE(type, "AMLSEC_BACKEND");
+    OVERRIDE(blob_url, "AMLSEC_BLOB_URL");
+    OVERRIDE(storage_account, "AMLSEC_STORAGE_ACCOUNT");
+    OVERRIDE(container, "AMLSEC_STORAGE_CONTAINER");
+    OVERRIDE(blob_name, "AMLSEC_STATE_BLOB");
+    OVERRIDE(access_key, "ARM_ACCESS_KEY");
+    OVERRIDE(sas_token, "ARM_SAS_TOKEN");
+    OVERRIDE(ca_bundle, "AMLSEC_CA_BUNDLE");
+    /* the azurerm backend's variable, then the provider's storage one */
+    if ((rc = env_bool(&cfg->use_azuread, "ARM_USE_AZUREAD", err)) < 0 ||
+        (rc = env_bool(&cfg->use_azuread, "ARM_STORAGE_USE_AZUREAD", err)) < 0)
+        return rc;
+    /* a key group set in the environment replaces the settings' key file */
+    if (env("AMLSEC_STATE_PASSPHRASE") || env("AMLSEC_STATE_KEY") || env("AMLSEC_STATE_KEY_FILE")) {
+        cfg->passphrase = env("AMLSEC_STATE_PASSPHRASE");
+        cfg->key_text = env("AMLSEC_STATE_KEY");
+        cfg->key_file = env("AMLSEC_STATE_KEY_FILE");
+    }
+    if (env("AMLSEC_STATE_PASSPHRASE_FALLBACK") || env("AMLSEC_STATE_KEY_FALLBACK") ||
+        env("AMLSEC_STATE_KEY_FILE_FALLBACK")) {
+        cfg->fallback_passphrase = env("AMLSEC_STATE_PASSPHRASE_FALLBACK");
+        cfg->fallback_key_text = env("AMLSEC_STATE_KEY_FALLBACK");
+        cfg->fallback_key_file = env("AMLSEC_STATE_KEY_FILE_FALLBACK");
+    }
     if (env("AMLSEC_STATE_LEASE_SECONDS")) {
         /* out-of-range values are refused by backend_blob_new */
         long v = strtol(env("AMLSEC_STATE_LEASE_SECONDS"), NULL, 10);
         cfg->lease_seconds = v > 0 && v < 1000 ? (int)v : -1;
     }
+    return 0;
+}
+
+#undef OVERRIDE
+
+/* --- layer 3: flags ------------------------------------------------------ */
+
+void backend_config_apply_flags(struct backend_config *cfg, const char *state_path)
+{
+    if (state_path == NULL)
+        return;
+    cfg->type = "local";
+    cfg->path = state_path;
+}
+
+int backend_config_check(const struct backend_config *cfg, struct diag_list *diags)
+{
+    struct diag *d = NULL;
+
+    if (cfg->block == NULL || cfg->type == NULL || strcmp(cfg->type, "azurerm") != 0)
+        return 0;
+    if (cfg->container == NULL) {
+        d = setting_error(diags, &cfg->block->type_loc,
+                          "the azurerm state backend needs a container");
+        if (d)
+            diag_set_hint(d, "set container_name here or AMLSEC_STORAGE_CONTAINER");
+    }
+    if (cfg->blob_url == NULL && cfg->storage_account == NULL) {
+        d = setting_error(diags, &cfg->block->type_loc,
+                          "the azurerm state backend needs a storage account or an endpoint");
+        if (d)
+            diag_set_hint(d, "set storage_account_name or endpoint here, or "
+                             "AMLSEC_STORAGE_ACCOUNT or AMLSEC_BLOB_URL");
+    }
+    return d ? AMLSEC_EPARSE : 0;
 }
 
 static int load_key(struct crypt_key *key, const char *pass, const char *text, const char *file,
@@ -72,6 +335,19 @@ static int open_keys(struct crypt_keys *keys, const struct backend_config *cfg, 
         return errbuf_set(err, AMLSEC_EUSAGE,
                           "a fallback state key is set without a primary key (rotation reads "
                           "with the fallback and writes with the primary)");
+    if (cfg->require_encryption && keys->primary.kind == CRYPT_KEY_NONE) {
+        const struct ast_attr *a =
+            cfg->block ? ast_body_attr(&cfg->block->body, "require_encryption") : NULL;
+        char where[300] = "";
+        if (a)
+            snprintf(where, sizeof(where), "%s:%u:%u: ", a->loc.file->name, a->loc.line,
+                     a->loc.col);
+        return errbuf_set(err, AMLSEC_EUSAGE,
+                          "%srequire_encryption is set but no state key is: set "
+                          "AMLSEC_STATE_PASSPHRASE, AMLSEC_STATE_KEY, AMLSEC_STATE_KEY_FILE or "
+                          "key_file",
+                          where);
+    }
     return 0;
 }
 
@@ -97,14 +373,22 @@ static int open_blob(struct state_backend **out, const struct backend_config *cf
     o.account = cfg->storage_account;
     o.container = cfg->container;
     o.blob = cfg->blob_name ? cfg->blob_name : "amlsec.state";
-    o.shared_key = cfg->access_key;
-    o.sas_token = cfg->sas_token;
-    o.token_fn = cfg->token_fn;
-    o.token_payload = cfg->token_payload;
+    o.ca_bundle = cfg->ca_bundle;
+    if (cfg->use_azuread) {
+        /* Entra only: a key or SAS in the environment is not used */
+        if (cfg->token_fn == NULL)
+            return errbuf_set(err, AMLSEC_EUSAGE,
+                              "use_azuread_auth needs an Entra sign-in (the ARM_* variables)");
+        o.token_fn = cfg->token_fn;
+        o.token_payload = cfg->token_payload;
+    } else {
+        o.shared_key = cfg->access_key;
+        o.sas_token = cfg->sas_token;
+    }
     if (!o.shared_key && !o.sas_token && !o.token_fn)
         return errbuf_set(err, AMLSEC_EUSAGE,
                           "the azurerm backend needs credentials: ARM_ACCESS_KEY, ARM_SAS_TOKEN "
-                          "or an Entra token");
+                          "or Entra ID (use_azuread_auth = true or ARM_USE_AZUREAD=true)");
     return backend_blob_new(out, &o, cfg->lease_seconds, err);
 }
 

@@ -32,32 +32,6 @@ static char *str_printf(const char *fmt, const char *a, const char *b)
     return s;
 }
 
-static int mkdir_parents(const char *path, struct errbuf *err)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    size_t n;
-
-    if (slash == NULL || slash == path)
-        return 0;
-    n = (size_t)(slash - path);
-    if (n >= sizeof(dir))
-        return errbuf_set(err, AMLSEC_EUSAGE, "path too long: '%s'", path);
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-            return errbuf_set(err, AMLSEC_EIO, "cannot create '%s': %s", dir, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return errbuf_set(err, AMLSEC_EIO, "cannot create '%s': %s", dir, strerror(errno));
-    return 0;
-}
-
 static void remember(struct local *l)
 {
     l->seen = 1;
@@ -107,7 +81,7 @@ static int local_write(struct state_backend *be, const void *data, size_t len, s
 
     if (be->locked && (rc = lock_still_mine(l, err)) < 0)
         return rc;
-    if ((rc = mkdir_parents(l->path, err)) < 0)
+    if ((rc = file_mkdir_parents(l->path, err)) < 0)
         return rc;
     exists = stat(l->path, &now) == 0;
     if (l->seen && (exists != l->seen_exists || (exists && !same_file(&now, &l->seen_st))))
@@ -156,7 +130,7 @@ static int local_try_lock(struct state_backend *be, const struct lock_info *mine
     char *text = NULL;
     int fd = -1, rc;
 
-    if ((rc = mkdir_parents(l->lock_path, err)) < 0)
+    if ((rc = file_mkdir_parents(l->lock_path, err)) < 0)
         return rc;
     for (int attempt = 0;; attempt++) {
         fd = open(l->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

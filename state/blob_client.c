@@ -29,6 +29,7 @@ struct blob_client {
     char *sas; /* without leading '?' */
     blob_token_fn token_fn;
     void *token_payload;
+    char *ca_bundle;
     long timeout_ms;
     CURL *curl;
 };
@@ -138,6 +139,12 @@ int blob_client_new(struct blob_client **out, const struct blob_client_opts *opt
     if (strchr(opts->endpoint, '?'))
         return errbuf_set(err, AMLSEC_EUSAGE,
                           "the blob endpoint must not carry a query; use ARM_SAS_TOKEN");
+    /* Storage refuses bearer tokens over http, and a token must never
+     * cross the network in clear text. */
+    if (opts->token_fn && strncmp(opts->endpoint, "https://", 8) != 0)
+        return errbuf_set(err, AMLSEC_EUSAGE,
+                          "blob endpoint '%s': Entra tokens are only sent over https",
+                          opts->endpoint);
     bc = calloc(1, sizeof(*bc));
     if (bc == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
@@ -198,6 +205,8 @@ int blob_client_new(struct blob_client **out, const struct blob_client_opts *opt
     }
     bc->token_fn = opts->token_fn;
     bc->token_payload = opts->token_payload;
+    if (opts->ca_bundle && (bc->ca_bundle = strdup(opts->ca_bundle)) == NULL)
+        goto fail;
     bc->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
     bc->curl = curl_easy_init();
     if (bc->curl == NULL)
@@ -231,6 +240,7 @@ void blob_client_free(struct blob_client *bc)
     free(bc->path);
     free(bc->container_path);
     free(bc->account);
+    free(bc->ca_bundle);
     free(bc);
 }
 
@@ -430,6 +440,11 @@ static int send_request(struct blob_client *bc, const struct request *rq,
         (cc = curl_easy_setopt(bc->curl, CURLOPT_WRITEDATA, resp)) != CURLE_OK ||
         (cc = curl_easy_setopt(bc->curl, CURLOPT_HEADERFUNCTION, on_header)) != CURLE_OK ||
         (cc = curl_easy_setopt(bc->curl, CURLOPT_HEADERDATA, resp)) != CURLE_OK) {
+        rc = errbuf_set(err, AMLSEC_EHTTP, "cannot set up the request: %s", curl_easy_strerror(cc));
+        goto out;
+    }
+    if (bc->ca_bundle &&
+        (cc = curl_easy_setopt(bc->curl, CURLOPT_CAINFO, bc->ca_bundle)) != CURLE_OK) {
         rc = errbuf_set(err, AMLSEC_EHTTP, "cannot set up the request: %s", curl_easy_strerror(cc));
         goto out;
     }

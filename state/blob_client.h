@@ -30,9 +30,10 @@ struct blob_client_opts {
     const char *blob;      /* required */
     const char *shared_key;
     const char *sas_token;
-    blob_token_fn token_fn;
+    blob_token_fn token_fn; /* bearer tokens are only sent over https */
     void *token_payload;
-    long timeout_ms; /* per request; 0: 30 s */
+    const char *ca_bundle; /* PEM file of trusted CAs; NULL: the system store */
+    long timeout_ms;       /* per request; 0: 30 s */
 };
 
 struct blob_client;

@@ -240,6 +240,11 @@ int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, s
     if (j->path == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     created = stat(path, &st) < 0;
+    /* the azurerm backend's journal may be the first file under .amlsec */
+    if (created && (rc = file_mkdir_parents(path, err)) < 0) {
+        journal_release(j);
+        return rc;
+    }
     j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (j->fd < 0) {
         rc = errbuf_set(err, AMLSEC_EIO, "cannot open the journal '%s': %s", path, strerror(errno));

@@ -147,3 +147,29 @@ fail:
     unlink(tmp);
     return rc;
 }
+
+int file_mkdir_parents(const char *path, struct errbuf *err)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n;
+
+    if (slash == NULL || slash == path)
+        return 0;
+    n = (size_t)(slash - path);
+    if (n >= sizeof(dir))
+        return errbuf_set(err, AMLSEC_EUSAGE, "path too long: '%s'", path);
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return errbuf_set(err, AMLSEC_EIO, "cannot create '%s': %s", dir, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return errbuf_set(err, AMLSEC_EIO, "cannot create '%s': %s", dir, strerror(errno));
+    return 0;
+}

@@ -20,6 +20,9 @@ int file_read_all(struct buf *out, const char *path, size_t max, struct errbuf *
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
                       struct errbuf *err);
 
+/* Creates the directories leading to path (mode 0700) that do not exist. */
+int file_mkdir_parents(const char *path, struct errbuf *err);
+
 /* Test hook for crash-safety tests: when AMLSEC_FAULT_WRITE names a step
  * ("after-tmp", "after-fsync", "after-rename"), the process _exit(86)s
  * there. Unset in normal runs. */

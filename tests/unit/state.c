@@ -1,5 +1,6 @@
 /* Unit tests for state/: the document, the local backend, its lock and its
- * crash safety. */
+ * crash safety, and how the backend is chosen (settings block, environment,
+ * flags). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "parser/config.h"
 #include "state/backend.h"
+#include "state/backend_config.h"
 #include "state/backend_local.h"
+#include "state/blob_client.h"
 #include "state/state.h"
 #include "util/error.h"
 #include "util/fileio.h"
@@ -426,6 +430,137 @@ static void test_state__unlocked_writer_conflict_detected(void **unused)
     state_backend_free(b);
 }
 
+static const char *const backend_vars[] = {"AMLSEC_BACKEND",          "AMLSEC_BLOB_URL",
+                                           "AMLSEC_STORAGE_ACCOUNT",  "AMLSEC_STORAGE_CONTAINER",
+                                           "AMLSEC_STATE_BLOB",       "ARM_ACCESS_KEY",
+                                           "ARM_SAS_TOKEN",           "ARM_USE_AZUREAD",
+                                           "ARM_STORAGE_USE_AZUREAD", "AMLSEC_CA_BUNDLE",
+                                           "AMLSEC_STATE_PASSPHRASE", "AMLSEC_STATE_KEY",
+                                           "AMLSEC_STATE_KEY_FILE",   NULL};
+
+/* Parses text as the only file of a configuration (parse only, as the
+ * state commands do). */
+static struct config *parse_settings(const char *text)
+{
+    char dir[300], path[400];
+    struct config_opts o;
+    struct config *conf = NULL;
+    struct diag_list diags;
+    struct errbuf err = ERRBUF_INIT;
+    FILE *f;
+
+    path_in(dir, sizeof(dir), "cfg");
+    mkdir(dir, 0700);
+    snprintf(path, sizeof(path), "%s/main.amlsec", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    memset(&o, 0, sizeof(o));
+    o.path = dir;
+    o.parse_only = true;
+    diag_list_init(&diags);
+    assert_int_equal(config_load(&conf, &o, &diags, &err), 0);
+    assert_int_equal(diags.errors, 0);
+    diag_list_release(&diags);
+    return conf;
+}
+
+static void test_state__backend_precedence(void **unused)
+{
+    struct config *conf = parse_settings("settings {\n  state {\n"
+                                         "    backend              = \"azurerm\"\n"
+                                         "    storage_account_name = \"stfromsettings\"\n"
+                                         "    container_name       = \"fromsettings\"\n"
+                                         "    use_azuread_auth     = true\n"
+                                         "    key_file             = \"settings.key\"\n"
+                                         "  }\n}\n");
+    struct backend_config cfg;
+    struct diag_list diags;
+    struct errbuf err = ERRBUF_INIT;
+    (void)unused;
+
+    for (size_t i = 0; backend_vars[i]; i++)
+        unsetenv(backend_vars[i]);
+    diag_list_init(&diags);
+    /* settings alone */
+    assert_int_equal(backend_config_from_settings(&cfg, conf, &diags), 0);
+    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    backend_config_apply_flags(&cfg, NULL);
+    assert_string_equal(cfg.type, "azurerm");
+    assert_string_equal(cfg.storage_account, "stfromsettings");
+    assert_string_equal(cfg.container, "fromsettings");
+    assert_true(cfg.use_azuread);
+    assert_string_equal(cfg.key_file, "settings.key");
+    assert_int_equal(backend_config_check(&cfg, &diags), 0);
+    /* the environment wins over settings, setting by setting */
+    setenv("AMLSEC_STORAGE_CONTAINER", "fromenv", 1);
+    setenv("ARM_USE_AZUREAD", "false", 1);
+    setenv("AMLSEC_STATE_PASSPHRASE", "pw", 1);
+    assert_int_equal(backend_config_from_settings(&cfg, conf, &diags), 0);
+    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    assert_string_equal(cfg.storage_account, "stfromsettings");
+    assert_string_equal(cfg.container, "fromenv");
+    assert_false(cfg.use_azuread);
+    assert_string_equal(cfg.passphrase, "pw");
+    assert_null(cfg.key_file); /* a key from the environment replaces key_file */
+    /* ARM_STORAGE_USE_AZUREAD (the provider's variable) is read too */
+    setenv("ARM_STORAGE_USE_AZUREAD", "true", 1);
+    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    assert_true(cfg.use_azuread);
+    setenv("ARM_STORAGE_USE_AZUREAD", "yes", 1);
+    assert_int_equal(backend_config_apply_env(&cfg, &err), AMLSEC_EUSAGE);
+    assert_non_null(strstr(err.msg, "ARM_STORAGE_USE_AZUREAD must be true or false"));
+    unsetenv("ARM_STORAGE_USE_AZUREAD");
+    /* the -state flag wins over both: the local backend at its path */
+    setenv("AMLSEC_BACKEND", "azurerm", 1);
+    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    backend_config_apply_flags(&cfg, "flag.json");
+    assert_string_equal(cfg.type, "local");
+    assert_string_equal(cfg.path, "flag.json");
+    /* what the merged settings lack is reported at the block */
+    unsetenv("AMLSEC_STORAGE_CONTAINER");
+    unsetenv("AMLSEC_BACKEND");
+    assert_int_equal(backend_config_from_settings(&cfg, conf, &diags), 0);
+    cfg.container = NULL;
+    assert_int_equal(backend_config_check(&cfg, &diags), AMLSEC_EPARSE);
+    assert_int_equal(diags.errors, 1);
+    assert_string_equal(diags.items[0].message, "the azurerm state backend needs a container");
+    assert_int_equal(diags.items[0].loc.line, 2);
+    for (size_t i = 0; backend_vars[i]; i++)
+        unsetenv(backend_vars[i]);
+    diag_list_release(&diags);
+    config_free(conf);
+}
+
+/* Bearer tokens never travel in clear text, not even to loopback. */
+static int no_token(char **out, const char *scope, void *payload, struct errbuf *err)
+{
+    (void)scope;
+    (void)payload;
+    *out = NULL;
+    return errbuf_set(err, AMLSEC_EUSAGE, "not called");
+}
+
+static void test_state__blob_token_needs_https(void **unused)
+{
+    struct blob_client_opts o = {0};
+    struct blob_client *bc = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    (void)unused;
+
+    o.endpoint = "http://127.0.0.1:10000/devstoreaccount1";
+    o.container = "c";
+    o.blob = "b";
+    o.token_fn = no_token;
+    assert_int_equal(blob_client_new(&bc, &o, &err), AMLSEC_EUSAGE);
+    assert_null(bc);
+    assert_non_null(strstr(err.msg, "Entra tokens are only sent over https"));
+    o.endpoint = "https://127.0.0.1:10000/devstoreaccount1";
+    assert_int_equal(blob_client_new(&bc, &o, &err), 0);
+    blob_client_free(bc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +572,8 @@ int main(void)
         cmocka_unit_test(test_state__lock_wait_and_dead_holder),
         cmocka_unit_test(test_state__force_unlock_by_id),
         cmocka_unit_test(test_state__unlocked_writer_conflict_detected),
+        cmocka_unit_test(test_state__backend_precedence),
+        cmocka_unit_test(test_state__blob_token_needs_https),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

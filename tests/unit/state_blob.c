@@ -86,9 +86,10 @@ static int start_azurite(void **unused)
         return -1;
     exe[n] = '\0';
     snprintf(build_dir, sizeof(build_dir), "%s/azurite", dirname(exe));
-    /* npm ci only when the lockfile changed (the copy is the stamp). */
+    /* npm ci only when the lockfile changed (the copy is the stamp), under
+     * a lock shared with tests/sh/state_settings.sh. */
     snprintf(cmd, sizeof(cmd),
-             "set -e; mkdir -p '%s'; cd '%s'; "
+             "set -e; mkdir -p '%s'; cd '%s'; exec 9>.install.lock; flock 9; "
              "if ! cmp -s '%s/tests/azurite/package-lock.json' package-lock.json || "
              "[ ! -x node_modules/.bin/azurite-blob ]; then "
              "cp '%s/tests/azurite/package.json' '%s/tests/azurite/package-lock.json' .; "
