@@ -542,6 +542,8 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
     rc = checkpoint(&r);
     if (rc == 0 && j->unsynced)
         rc = journal_sync(j, err);
+    if (rc == 0)
+        rc = journal_compact(j, err); /* empties it when nothing is pending */
 out:
     if (rc < 0 && j->unsynced) {
         struct errbuf ignored = ERRBUF_INIT;

@@ -134,6 +134,7 @@ grep -q '^lock.l: Creating' i1.out && fail "a new operation started after the in
 grep -q 'not started (interrupted)' i1.out || fail "no incomplete summary"
 grep -q '"address": *"storage_account.s"\|"address":"storage_account.s"' .amlsec/state.json \
   || fail "the finished operation is not in the state"
+[ -s .amlsec/state.json.journal ] && fail "a clean interrupt left the journal behind"
 converge i
 grep -q 'recovered' i2.out && fail "a clean interrupt left journal entries"
 grep -q 'Plan: 1 to add, 0 to change, 0 to destroy' i2.out || fail "the re-plan is not just the lock"
@@ -148,7 +149,7 @@ wait "$apid"; rc=$?; apid=""
 grep -q 'Second interrupt: abandoning the operations in flight' a1.out || fail "no abandon message"
 grep -q '^storage_account.s: Creation complete' a1.out && fail "the abandoned operation was waited for"
 grep -q '1 abandoned in flight (the journal keeps them)' a1.out || fail "no abandoned count"
-[ -s .amlsec/state.json.journal ] || fail "no journal left behind"
+[ -s .amlsec/state.json.journal ] || fail "the abandoned intent is not in the journal"
 sleep 4.5 # the local cloud finishes the operation the client abandoned
 converge a
 grep -q 'recovered 1 in-flight operation from an interrupted apply' a2.out || fail "no recovery"
