@@ -9,9 +9,8 @@
  * journal (state/journal.h): the intent is durable before the request
  * leaves (intents begun together share one sync), the outcome is folded
  * into the state the moment it arrives, and the state file is saved at
- * least every second, whenever nothing is in flight, and at the end; the
- * journal holds every outcome in between, so a kill at any instant loses
- * nothing.
+ * least every second and at the end; the journal holds every outcome in
+ * between, so a kill at any instant loses nothing.
  *
  * A failure stops its branch: the changes that depend on it are skipped,
  * independent work completes, and apply_run reports each failure.
