@@ -36,48 +36,90 @@ struct plan_cli {
     struct session_opts so;
 };
 
+/* 1 after the first SIGINT/SIGTERM (start nothing more), 2 after the
+ * second (abandon what is in flight). */
 static volatile sig_atomic_t interrupted;
 
-static void on_sigint(int sig)
+static void on_signal(int sig)
 {
+    static const char again[] = "\nSecond interrupt: abandoning the operations in flight; the "
+                                "journal keeps their intents for the next run.\n";
     (void)sig;
-    if (interrupted) {
-        /* second Ctrl-C: abandon in-flight work; the journal keeps the intents */
-        signal(SIGINT, SIG_DFL);
-        raise(SIGINT);
-    }
-    interrupted = 1;
-    static const char msg[] = "\nInterrupt received: finishing the operations in flight; "
-                              "press Ctrl-C again to abandon them (the journal keeps track).\n";
-    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-        interrupted = 1;
+    if (interrupted >= 1 && write(STDERR_FILENO, again, sizeof(again) - 1) < 0)
+        interrupted = 2;
+    interrupted = interrupted >= 1 ? 2 : 1;
 }
 
+/* What the event printer keeps for the end of the run. */
+struct progress {
+    char **failures; /* "ADDRESS: Creating failed: CODE: message" */
+    size_t nfailures;
+};
+
+/* Terraform's durations: 12s, 1m5s. */
+static const char *duration(char *dst, size_t n, double seconds)
+{
+    long s = (long)(seconds + 0.5);
+    if (s < 60)
+        snprintf(dst, n, "%lds", s);
+    else
+        snprintf(dst, n, "%ldm%lds", s / 60, s % 60);
+    return dst;
+}
+
+static const char *noun_of(const char *verb)
+{
+    return strcmp(verb, "Destroying") == 0  ? "Destruction"
+           : strcmp(verb, "Modifying") == 0 ? "Modifications"
+                                            : "Creation";
+}
+
+/* One line per event; on a terminal also "Still creating... [40s elapsed]"
+ * every 10 s while an operation runs (apply_opts.progress_every). */
 static void on_event(void *payload, const struct apply_event *ev)
 {
-    const char *addr = ev->change->address;
-    (void)payload;
+    struct progress *pr = payload;
+    const char *addr = ev->change ? ev->change->address : "";
+    char d[32];
     switch (ev->kind) {
     case APPLY_STARTED:
         printf("%s: %s...\n", addr, ev->verb);
+        break;
+    case APPLY_PROGRESS:
+        /* "Creating" -> "Still creating" */
+        printf("%s: Still %c%s... [%s elapsed]\n", addr, ev->verb[0] - 'A' + 'a', ev->verb + 1,
+               duration(d, sizeof(d), ev->seconds));
         break;
     case APPLY_FINISHED:
         if (strcmp(ev->verb, "Forgetting") == 0) {
             printf("%s: removed from the state (deleted with its parent)\n", addr);
             break;
         }
-        printf("%s: %s complete after %.0fs%s%s%s\n", addr,
-               strcmp(ev->verb, "Destroying") == 0  ? "Destruction"
-               : strcmp(ev->verb, "Modifying") == 0 ? "Modifications"
-                                                    : "Creation",
-               ev->seconds, ev->change->arm_id ? " [id=" : "",
+        printf("%s: %s complete after %s%s%s%s\n", addr, noun_of(ev->verb),
+               duration(d, sizeof(d), ev->seconds), ev->change->arm_id ? " [id=" : "",
                ev->change->arm_id ? ev->change->arm_id : "", ev->change->arm_id ? "]" : "");
         break;
-    case APPLY_FAILED:
-        printf("%s: %s failed: %s\n", addr, ev->verb, ev->message);
+    case APPLY_FAILED: {
+        char line[ERRBUF_MAX + 800];
+        char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
+        printf("%s: %s failed after %s: %s\n", addr, ev->verb, duration(d, sizeof(d), ev->seconds),
+               ev->message);
+        snprintf(line, sizeof(line), "%s: %s failed: %s", addr, ev->verb, ev->message);
+        if (f) {
+            pr->failures = f;
+            if ((f[pr->nfailures] = strdup(line)) != NULL)
+                pr->nfailures++;
+        }
         break;
+    }
     case APPLY_SKIPPED:
         printf("%s: skipped: %s\n", addr, ev->message);
+        break;
+    case APPLY_INTERRUPTED:
+        printf("\nInterrupt received: starting no new operations; waiting for the %zu in flight "
+               "to finish.\nPress Ctrl-C again to abandon them (the journal keeps their intents "
+               "and the next run reconciles them).\n",
+               ev->in_flight);
         break;
     }
     fflush(stdout);
@@ -97,26 +139,51 @@ static bool confirm(const struct plan *plan)
     return strcmp(line, "yes") == 0;
 }
 
-static int execute(struct session *s, const struct plan *plan)
+static int execute(struct session *s, const struct plan *plan, unsigned parallelism)
 {
     struct apply_result res;
-    struct apply_opts ao = {on_event, NULL, &interrupted};
+    struct progress pr = {NULL, 0};
+    struct apply_opts ao = {on_event, &pr, &interrupted, parallelism,
+                            isatty(STDOUT_FILENO) ? 10.0 : 0};
+    struct sigaction sa, old_int, old_term;
     struct errbuf err = ERRBUF_INIT;
     int rc;
 
-    signal(SIGINT, on_sigint);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     rc = apply_run(&res, plan, &s->st, s->sc.be, &s->sc.keys, &s->journal, s->provider, &ao, &err);
-    signal(SIGINT, SIG_DFL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    for (size_t i = 0; i < pr.nfailures; i++) {
+        if (i == 0)
+            fputc('\n', stderr);
+        cli_error("%s", pr.failures[i]);
+        free(pr.failures[i]);
+    }
+    free(pr.failures);
     if (rc < 0) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
-    if (res.failed || res.skipped || res.not_started) {
+    if (res.failed || res.skipped || res.not_started || res.abandoned) {
         fprintf(stderr,
                 "\namlsec: error: apply incomplete: %zu done, %zu failed, %zu skipped, %zu not "
-                "started%s\nRe-run apply to converge; what succeeded is in the state.\n",
-                res.done, res.failed, res.skipped, res.not_started,
+                "started",
+                res.done, res.failed, res.skipped, res.not_started);
+        if (res.abandoned)
+            fprintf(stderr, ", %zu abandoned in flight (the journal keeps them)", res.abandoned);
+        fprintf(stderr, "%s\nRe-run apply to converge; what succeeded is in the state.\n",
                 interrupted ? " (interrupted)" : "");
+        return EXIT_FAIL;
+    }
+    if (interrupted) {
+        /* the signal came after the last operation had started */
+        fprintf(stderr, "\namlsec: error: interrupted; every operation had already started and "
+                        "completed\n");
         return EXIT_FAIL;
     }
     printf("\nApply complete! Resources: %zu added, %zu changed, %zu destroyed.\n", plan->nadd,
@@ -152,7 +219,7 @@ static int apply_saved(struct plan_cli *pc)
         rc = EXIT_OK;
         goto out;
     }
-    rc = execute(&s, plan);
+    rc = execute(&s, plan, pc->so.parallelism);
 out:
     plan_free(plan);
     session_close(&s);
@@ -220,7 +287,7 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         cli_error("apply cancelled");
         goto out;
     }
-    rc = execute(&s, plan);
+    rc = execute(&s, plan, pc->so.parallelism);
     (void)ctx;
 out:
     plan_free(plan);

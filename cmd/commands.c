@@ -17,7 +17,7 @@
     "  -state PATH          use the local state file PATH, whatever settings { state } or\n"      \
     "                       AMLSEC_BACKEND say (default .amlsec/state.json; docs/state.md)\n"     \
     "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"                         \
-    "  -parallelism N       concurrent requests (default 10)\n"                                    \
+    "  -parallelism N       operations (and requests) at once, 1-256 (default 10)\n"                                    \
     "  -no-color            no colour\n"
 
 const struct command commands[] = {
@@ -175,10 +175,16 @@ const struct command commands[] = {
     {"apply", cmd_apply, "Make Azure match the configuration (or apply a saved plan)",
      "Usage: amlsec apply [options] [DIR | PLANFILE]\n"
      "\n"
-     "Plans as 'amlsec plan' does, asks for 'yes', then executes the change set in\n"
-     "dependency order, independent steps together. Every operation goes through the\n"
-     "journal and lands in the state as soon as it succeeds. With PLANFILE, applies exactly\n"
-     "that saved plan (no question asked), refusing a stale or modified one.\n"
+     "Plans as 'amlsec plan' does, asks for 'yes', then executes the change set: each\n"
+     "change starts as soon as everything it depends on has succeeded, up to -parallelism\n"
+     "operations at once. Every operation goes through the journal and lands in the state\n"
+     "as soon as it succeeds; a failure skips only what depends on it, and the run ends\n"
+     "with each failure's ARM code and message (exit 1). Prints one line as each operation\n"
+     "starts and ends, and on a terminal 'Still creating... [10s elapsed]' every 10 s.\n"
+     "Ctrl-C (or SIGTERM) once starts nothing more and waits for the operations in flight;\n"
+     "twice abandons them (the journal keeps them; the next run reconciles them); exit 1.\n"
+     "With PLANFILE, applies exactly that saved plan (no question asked), refusing a stale\n"
+     "or modified one.\n"
      "\n"
      "Options:\n"
      "  -auto-approve        do not ask\n"

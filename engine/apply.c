@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "engine/known.h"
@@ -12,15 +13,33 @@
 
 enum step_status { ST_PENDING, ST_RUNNING, ST_DONE, ST_FAILED, ST_SKIPPED };
 
+/* What one operation does. A change is one or two operations run in
+ * order (a replacement: delete then create, or create then delete the
+ * renamed-away old resource). */
+enum op_kind {
+    OP_FORGET, /* a delete that is only state: the parent's deletion took it */
+    OP_DELETE,
+    OP_PUT, /* create, update, or the create half of a replacement */
+    OP_DELETE_PREVIOUS,
+};
+
 struct op {
     size_t change;
+    enum op_kind kind;
     enum journal_op jop;
-    /* deletes the resource a create-before-destroy replacement renamed
-     * away from, under "ADDRESS (previous)" so the journal's fold cannot
-     * touch the new resource's state entry */
-    bool previous;
+    json_t *body; /* OP_PUT: the request, unknown values filled in (owned) */
     char journal_id[STATE_LINEAGE_LEN + 1];
-    bool begun;
+    double started;
+    double next_progress; /* when the next progress event is due */
+};
+
+/* Per change: its operations and where it stands. */
+struct step {
+    struct op ops[2];
+    unsigned nops, cur;
+    size_t deps_left;   /* dependencies not yet done */
+    size_t *dependents; /* changes that depend on this one */
+    size_t ndependents;
 };
 
 struct run {
@@ -32,9 +51,26 @@ struct run {
     struct provider *p;
     const struct apply_opts *o;
     enum step_status *status;
-    char **failure; /* per change, the message when failed */
+    struct step *steps;
+    size_t *ready; /* changes whose dependencies are all done, FIFO */
+    size_t ready_head, nready;
+    struct op **running; /* operations in flight */
+    size_t nrunning;
+    unsigned parallelism;
+    /* outcomes folded into st but not yet in a saved state: their journal
+     * entries are marked done after the next checkpoint */
+    char (*unsaved)[STATE_LINEAGE_LEN + 1];
+    size_t nunsaved;
+    bool dirty;            /* st changed since the last save */
+    bool intents_unsynced; /* journal intents written but not yet synced */
+    double last_save;
     struct errbuf *err;
 };
+
+/* The state is saved at least this often while operations complete, and
+ * at the end; the journal holds every outcome in between (a run killed
+ * then is reconciled from it). */
+#define CHECKPOINT_EVERY_S 1.0
 
 static double now_s(void)
 {
@@ -46,7 +82,7 @@ static double now_s(void)
 static void emit(const struct run *r, enum apply_event_kind kind, size_t i, const char *verb,
                  double seconds, const char *message)
 {
-    struct apply_event ev = {kind, &r->plan->changes[i], verb, seconds, message};
+    struct apply_event ev = {kind, &r->plan->changes[i], verb, seconds, message, 0};
     if (r->o && r->o->on_event)
         r->o->on_event(r->o->payload, &ev);
 }
@@ -106,254 +142,456 @@ static int record_tainted(struct run *r, const struct plan_change *c)
     return rc;
 }
 
-/* Sends one batch of writes through the journal and folds the outcomes
- * into the state, which is saved before the journal entries are settled. */
-static int run_batch(struct run *r, struct op *ops, size_t n)
-{
-    struct provider_write *w = calloc(n ? n : 1, sizeof(*w));
-    struct provider_result *res = calloc(n ? n : 1, sizeof(*res));
-    char **bodies = calloc(n ? n : 1, sizeof(*bodies));
-    json_t **filled = calloc(n ? n : 1, sizeof(*filled));
-    double started;
-    int rc = 0;
+/* --- the work ------------------------------------------------------------ */
 
-    if (w == NULL || res == NULL || bodies == NULL || filled == NULL) {
-        rc = errbuf_set(r->err, AMLSEC_ENOMEM, "out of memory");
-        goto out;
+/* The operations of change i, in the order they run. */
+static void plan_ops(struct step *s, size_t i, const struct plan_change *c)
+{
+    s->nops = 0;
+    if (c->action == PLAN_DELETE) {
+        s->ops[s->nops++] = (struct op){
+            .change = i, .kind = c->state_only ? OP_FORGET : OP_DELETE, .jop = JOURNAL_DELETE};
+        return;
     }
-    /* Fill in values known only now that earlier steps ran (a key's
-     * version); a step that still lacks one fails on its own. */
-    for (size_t k = 0; k < n; k++) {
-        const struct plan_change *c = &r->plan->changes[ops[k].change];
-        size_t left = 0;
-        if (c->body == NULL || ops[k].jop == JOURNAL_DELETE)
+    if (c->action == PLAN_REPLACE && !c->create_before_destroy)
+        s->ops[s->nops++] = (struct op){.change = i, .kind = OP_DELETE, .jop = JOURNAL_DELETE};
+    s->ops[s->nops++] = (struct op){
+        .change = i,
+        .kind = OP_PUT,
+        .jop = c->action == PLAN_UPDATE ? JOURNAL_UPDATE : JOURNAL_CREATE,
+    };
+    /* create-before-destroy: with the same ARM id the PUT replaced the
+     * resource in place; a renamed one leaves the old resource to delete */
+    if (c->action == PLAN_REPLACE && c->create_before_destroy && c->prior_arm_id)
+        s->ops[s->nops++] =
+            (struct op){.change = i, .kind = OP_DELETE_PREVIOUS, .jop = JOURNAL_DELETE};
+}
+
+static int add_dependent(struct step *s, size_t dependent)
+{
+    size_t *d = realloc(s->dependents, (s->ndependents + 1) * sizeof(*d));
+    if (d == NULL)
+        return AMLSEC_ENOMEM;
+    s->dependents = d;
+    s->dependents[s->ndependents++] = dependent;
+    return 0;
+}
+
+/* The edges: the plan's dependencies, plus one from a delete to the PUT of
+ * another change that reuses its ARM id (a resource moved to a new
+ * address), which must not race the delete. */
+static int build_steps(struct run *r)
+{
+    const struct plan *plan = r->plan;
+    int rc;
+
+    for (size_t i = 0; i < plan->n; i++)
+        plan_ops(&r->steps[i], i, &plan->changes[i]);
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct plan_change *c = &plan->changes[i];
+        for (size_t k = 0; k < c->ndeps; k++) {
+            if ((rc = add_dependent(&r->steps[c->deps[k]], i)) < 0)
+                return rc;
+            r->steps[i].deps_left++;
+        }
+    }
+    for (size_t d = 0; d < plan->n; d++) {
+        const struct step *sd = &r->steps[d];
+        const char *gone;
+        if (sd->nops == 0 || sd->ops[0].kind != OP_DELETE)
             continue;
-        filled[k] = known_fill(json_deep_copy(c->body), known_from_state, r->st, &left);
+        gone = target_id(&plan->changes[d], JOURNAL_DELETE);
+        for (size_t i = 0; gone && i < plan->n; i++) {
+            const char *id = plan->changes[i].arm_id;
+            if (i == d || plan->changes[i].action == PLAN_DELETE || id == NULL ||
+                strcasecmp(id, gone) != 0)
+                continue;
+            if ((rc = add_dependent(&r->steps[d], i)) < 0)
+                return rc;
+            r->steps[i].deps_left++;
+        }
+    }
+    for (size_t i = 0; i < plan->n; i++)
+        if (r->steps[i].deps_left == 0)
+            r->ready[r->nready++] = i;
+    return 0;
+}
+
+/* Marks change i failed and skips everything that depends on it. */
+static void fail_change(struct run *r, size_t i, const char *verb, double seconds, const char *msg)
+{
+    size_t *stack, n = 0;
+
+    r->status[i] = ST_FAILED;
+    emit(r, APPLY_FAILED, i, verb, seconds, msg);
+    stack = malloc((r->plan->n + 1) * sizeof(*stack));
+    if (stack == NULL)
+        return; /* the dependents stay pending and count as not started */
+    stack[n++] = i;
+    while (n > 0) {
+        size_t f = stack[--n];
+        for (size_t k = 0; k < r->steps[f].ndependents; k++) {
+            size_t d = r->steps[f].dependents[k];
+            char why[300];
+            if (r->status[d] != ST_PENDING)
+                continue;
+            snprintf(why, sizeof(why), "%s did not complete", r->plan->changes[f].address);
+            r->status[d] = ST_SKIPPED;
+            emit(r, APPLY_SKIPPED, d, NULL, 0, why);
+            stack[n++] = d;
+        }
+    }
+    free(stack);
+}
+
+/* Change i is done: the changes waiting only for it become ready. */
+static void complete_change(struct run *r, size_t i)
+{
+    r->status[i] = ST_DONE;
+    for (size_t k = 0; k < r->steps[i].ndependents; k++) {
+        size_t d = r->steps[i].dependents[k];
+        if (--r->steps[d].deps_left == 0 && r->status[d] == ST_PENDING)
+            r->ready[r->nready++] = d;
+    }
+}
+
+/* Sends op through the journal: the intent is durable before the request
+ * leaves. */
+static int send(struct run *r, struct op *op)
+{
+    const struct plan_change *c = &r->plan->changes[op->change];
+    struct journal_intent in;
+    struct provider_write w;
+    char digest[72], prev_address[512];
+    char *body = op->body ? json_dumps(op->body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    const char *arm_id = target_id(c, op->jop);
+    int rc;
+
+    if (op->body && body == NULL)
+        return errbuf_set(r->err, AMLSEC_ENOMEM, "out of memory");
+    journal_digest(digest, body ? body : "", body ? strlen(body) : 0);
+    free(body);
+    /* the renamed-away resource goes under "ADDRESS (previous)" so that the
+     * journal's fold cannot touch the new resource's state entry */
+    snprintf(prev_address, sizeof(prev_address), "%s (previous)", c->address);
+    memset(&in, 0, sizeof(in));
+    in.address = op->kind == OP_DELETE_PREVIOUS ? prev_address : c->address;
+    in.kind = c->kind;
+    in.arm_id = arm_id;
+    in.api_version = c->api_version;
+    in.op = op->jop;
+    in.request_digest = digest;
+    in.dependencies = c->dependencies;
+    in.sensitive = c->sensitive;
+    if ((rc = journal_begin(r->j, &in, op->journal_id, r->err)) < 0)
+        return rc;
+    r->intents_unsynced = true; /* synced before the request leaves (collect) */
+    w.verb = provider_verb_of(op->jop, c);
+    w.parts = c->data_plane;
+    w.query = c->put_query;
+    w.ref.id = arm_id;
+    w.ref.type = c->arm_type && c->arm_type[0] ? c->arm_type : NULL;
+    w.body = op->body;
+    if ((rc = provider_write_start(r->p, &w, op, r->err)) < 0)
+        return rc; /* the intent stays pending: the next run reconciles it */
+    op->started = now_s();
+    op->next_progress = op->started + (r->o ? r->o->progress_every : 0);
+    r->running[r->nrunning++] = op;
+    emit(r, APPLY_STARTED, op->change, verb_of(op->jop, c->action), 0, NULL);
+    return 0;
+}
+
+static int advance(struct run *r, size_t i);
+
+/* Starts one operation: the single place that knows what each kind of
+ * operation does. Returns < 0 only when the run must stop (the journal or
+ * the state could not be written); the operation's own failure is
+ * recorded on its change. */
+static int dispatch(struct run *r, struct op *op)
+{
+    const struct plan_change *c = &r->plan->changes[op->change];
+    size_t left = 0;
+
+    switch (op->kind) {
+    case OP_FORGET:
+        if (state_remove(r->st, c->address, r->err) < 0 && r->err->code != AMLSEC_ENOTFOUND)
+            return r->err->code;
+        errbuf_clear(r->err);
+        r->dirty = true;
+        emit(r, APPLY_FINISHED, op->change, "Forgetting", 0, NULL);
+        return advance(r, op->change);
+    case OP_PUT:
+        /* values known only now that earlier steps ran (a key's version);
+         * a step that still lacks one fails on its own */
+        op->body = known_fill(json_deep_copy(c->body), known_from_state, r->st, &left);
+        if (op->body == NULL)
+            return errbuf_set(r->err, AMLSEC_ENOMEM, "out of memory");
         if (left) {
             char msg[256];
             snprintf(msg, sizeof(msg), "%zu value%s still unknown when it was due to be sent", left,
                      left == 1 ? " is" : "s are");
-            r->status[ops[k].change] = ST_FAILED;
-            free(r->failure[ops[k].change]);
-            r->failure[ops[k].change] = strdup(msg);
-            emit(r, APPLY_FAILED, ops[k].change, verb_of(ops[k].jop, c->action), 0, msg);
-            ops[k] = ops[--n];
-            json_decref(filled[k]);
-            filled[k] = NULL;
-            k--;
-            continue;
+            fail_change(r, op->change, verb_of(op->jop, c->action), 0, msg);
+            return 0;
         }
-        bodies[k] = json_dumps(filled[k], JSON_COMPACT | JSON_SORT_KEYS);
+        return send(r, op);
+    case OP_DELETE:
+    case OP_DELETE_PREVIOUS:
+        return send(r, op);
     }
-    for (size_t k = 0; k < n; k++) {
-        const struct plan_change *c = &r->plan->changes[ops[k].change];
-        struct journal_intent in;
-        char digest[72];
-        journal_digest(digest, bodies[k] ? bodies[k] : "", bodies[k] ? strlen(bodies[k]) : 0);
-        memset(&in, 0, sizeof(in));
-        char prev_address[512];
-        const char *arm_id = target_id(c, ops[k].jop);
-        snprintf(prev_address, sizeof(prev_address), "%s (previous)", c->address);
-        in.address = ops[k].previous ? prev_address : c->address;
-        in.kind = c->kind;
-        in.arm_id = arm_id;
-        in.api_version = c->api_version;
-        in.op = ops[k].jop;
-        in.request_digest = digest;
-        in.dependencies = c->dependencies;
-        in.sensitive = c->sensitive;
-        if ((rc = journal_begin(r->j, &in, ops[k].journal_id, r->err)) < 0)
-            goto out; /* nothing of this batch was sent */
-        ops[k].begun = true;
-        w[k].verb = provider_verb_of(ops[k].jop, c);
-        w[k].parts = c->data_plane;
-        w[k].ref.id = arm_id;
-        w[k].ref.type = c->arm_type && c->arm_type[0] ? c->arm_type : NULL;
-        w[k].body = filled[k];
-        w[k].query = c->put_query;
-        emit(r, APPLY_STARTED, ops[k].change, verb_of(ops[k].jop, c->action), 0, NULL);
-    }
-    if (n == 0)
-        goto out;
-    started = now_s();
-    if ((rc = provider_write_many(r->p, w, n, res, r->err)) < 0) {
-        /* the machinery failed: every result carries the error too */
-        rc = 0;
-    }
-    for (size_t k = 0; k < n; k++) {
-        size_t i = ops[k].change;
-        bool ok = res[k].rc == 0;
-        const struct plan_change *c = &r->plan->changes[i];
-        if ((rc = journal_complete(r->j, ops[k].journal_id, ok, ok ? res[k].body : NULL, r->err)) <
-                0 ||
-            (rc = journal_fold(r->j, r->st, ops[k].journal_id, r->err)) < 0)
-            goto out;
-        if (ok) {
-            emit(r, APPLY_FINISHED, i, verb_of(ops[k].jop, c->action), now_s() - started, NULL);
-        } else {
-            char msg[ERRBUF_MAX + 160];
-            if (ops[k].jop == JOURNAL_CREATE && (rc = record_tainted(r, c)) < 0)
-                goto out;
-            snprintf(msg, sizeof(msg), "%s%s%s", res[k].code[0] ? res[k].code : "",
-                     res[k].code[0] ? ": " : "", res[k].err.msg);
-            r->status[i] = ST_FAILED;
-            free(r->failure[i]);
-            r->failure[i] = strdup(msg);
-            emit(r, APPLY_FAILED, i, verb_of(ops[k].jop, c->action), now_s() - started, msg);
+    BUG("apply: operation kind %d", (int)op->kind);
+}
+
+/* The change's next operation, or the change is done. */
+static int advance(struct run *r, size_t i)
+{
+    struct step *s = &r->steps[i];
+    if (++s->cur < s->nops)
+        return dispatch(r, &s->ops[s->cur]);
+    complete_change(r, i);
+    return 0;
+}
+
+/* Records op's outcome in the journal and the state (saved by the
+ * caller). Returns < 0 when the journal or state cannot be written. */
+static int settle(struct run *r, struct op *op, struct provider_result *res, bool *ok)
+{
+    const struct plan_change *c = &r->plan->changes[op->change];
+    int rc;
+
+    for (size_t k = 0; k < r->nrunning; k++)
+        if (r->running[k] == op) {
+            r->running[k] = r->running[--r->nrunning];
+            break;
         }
+    *ok = res->rc == 0;
+    if ((rc = journal_complete(r->j, op->journal_id, *ok, *ok ? res->body : NULL, r->err)) < 0 ||
+        (rc = journal_fold(r->j, r->st, op->journal_id, r->err)) < 0)
+        return rc;
+    memcpy(r->unsaved[r->nunsaved++], op->journal_id, sizeof(op->journal_id));
+    r->dirty = true;
+    if (*ok) {
+        emit(r, APPLY_FINISHED, op->change, verb_of(op->jop, c->action), now_s() - op->started,
+             NULL);
+    } else {
+        char msg[ERRBUF_MAX + 160];
+        if (op->jop == JOURNAL_CREATE && (rc = record_tainted(r, c)) < 0)
+            return rc;
+        snprintf(msg, sizeof(msg), "%s%s%s", res->code[0] ? res->code : "",
+                 res->code[0] ? ": " : "", res->err.msg);
+        fail_change(r, op->change, verb_of(op->jop, c->action), now_s() - op->started, msg);
     }
+    json_decref(op->body);
+    op->body = NULL;
+    return 0;
+}
+
+/* Saves the state, then marks the journal entries it now holds done. */
+static int checkpoint(struct run *r)
+{
+    int rc;
+    if (!r->dirty)
+        return 0;
     if ((rc = state_backend_save(r->be, r->st, r->keys, r->err)) < 0)
+        return rc;
+    r->dirty = false;
+    r->last_save = now_s();
+    for (size_t k = 0; k < r->nunsaved; k++)
+        if ((rc = journal_done(r->j, r->unsaved[k], r->err)) < 0)
+            return rc;
+    r->nunsaved = 0;
+    return 0;
+}
+
+/* Waits for operations to end (up to timeout seconds), settles every one
+ * that has, then moves each changed branch on. */
+static int collect(struct run *r, double timeout)
+{
+    struct op **ended = malloc((r->nrunning + 1) * sizeof(*ended));
+    bool *oks = malloc((r->nrunning + 1) * sizeof(*oks));
+    size_t n = 0;
+    int rc = 0;
+
+    if (ended == NULL || oks == NULL) {
+        rc = errbuf_set(r->err, AMLSEC_ENOMEM, "out of memory");
         goto out;
-    for (size_t k = 0; k < n; k++)
-        if ((rc = journal_done(r->j, ops[k].journal_id, r->err)) < 0)
-            goto out;
-out:
-    for (size_t k = 0; k < n; k++) {
-        free(bodies[k]);
-        json_decref(filled ? filled[k] : NULL);
     }
-    free(bodies);
-    free(filled);
-    provider_results_release(res, n);
-    free(res);
-    free(w);
+    /* group commit: the intents begun since the last turn become durable
+     * together, before any of their requests leaves */
+    if (r->intents_unsynced) {
+        if ((rc = journal_sync(r->j, r->err)) < 0)
+            goto out;
+        r->intents_unsynced = false;
+    }
+    for (int64_t wait_ms = (int64_t)(timeout * 1000);; wait_ms = 0) {
+        struct provider_result res;
+        struct errbuf perr = ERRBUF_INIT;
+        void *tag = NULL;
+        /* a failure of the machinery comes back on every write */
+        (void)provider_write_next(r->p, wait_ms, &tag, &res, &perr);
+        if (tag == NULL)
+            break;
+        ended[n] = tag;
+        rc = settle(r, ended[n], &res, &oks[n]);
+        provider_result_release(&res);
+        n++;
+        if (rc < 0)
+            goto out;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (oks[k] && (rc = advance(r, ended[k]->change)) < 0)
+            goto out;
+    /* not when the branch just moved on: the main loop starts what became
+     * ready first, and the run's end saves anyway */
+    if (now_s() - r->last_save >= CHECKPOINT_EVERY_S)
+        rc = checkpoint(r);
+out:
+    free(ended);
+    free(oks);
     return rc;
 }
 
-/* Marks as skipped every pending step with a failed or skipped dependency. */
-static void propagate_skips(struct run *r)
+/* Progress for operations running longer than progress_every. */
+static void tick(struct run *r)
 {
-    bool changed = true;
-    while (changed) {
-        changed = false;
-        for (size_t i = 0; i < r->plan->n; i++) {
-            const struct plan_change *c = &r->plan->changes[i];
-            if (r->status[i] != ST_PENDING)
-                continue;
-            for (size_t k = 0; k < c->ndeps; k++) {
-                enum step_status s = r->status[c->deps[k]];
-                if (s == ST_FAILED || s == ST_SKIPPED) {
-                    char msg[300];
-                    snprintf(msg, sizeof(msg), "%s did not complete",
-                             r->plan->changes[c->deps[k]].address);
-                    r->status[i] = ST_SKIPPED;
-                    emit(r, APPLY_SKIPPED, i, NULL, 0, msg);
-                    changed = true;
-                    break;
-                }
-            }
-        }
+    double every = r->o ? r->o->progress_every : 0, now = now_s();
+    if (every <= 0)
+        return;
+    for (size_t k = 0; k < r->nrunning; k++) {
+        struct op *op = r->running[k];
+        if (now < op->next_progress)
+            continue;
+        emit(r, APPLY_PROGRESS, op->change, verb_of(op->jop, r->plan->changes[op->change].action),
+             now - op->started, NULL);
+        while (op->next_progress <= now)
+            op->next_progress += every;
     }
 }
 
-static bool ready(const struct run *r, size_t i)
+/* How long the loop may wait for an answer before it must look again
+ * (progress, Ctrl-C). */
+static double wait_budget(const struct run *r)
 {
-    const struct plan_change *c = &r->plan->changes[i];
-    if (r->status[i] != ST_PENDING)
-        return false;
-    for (size_t k = 0; k < c->ndeps; k++)
-        if (r->status[c->deps[k]] != ST_DONE)
-            return false;
-    return true;
+    double budget = 0.25, now = now_s();
+    if (r->o && r->o->progress_every > 0)
+        for (size_t k = 0; k < r->nrunning; k++) {
+            double left = r->running[k]->next_progress - now;
+            if (left < budget)
+                budget = left > 0 ? left : 0;
+        }
+    return budget;
+}
+
+static int stop_level(const struct run *r)
+{
+    return r->o && r->o->stop ? (int)*r->o->stop : 0;
 }
 
 int apply_run(struct apply_result *out, const struct plan *plan, struct state *st,
               struct state_backend *be, struct crypt_keys *keys, struct journal *j,
               struct provider *p, const struct apply_opts *o, struct errbuf *err)
 {
-    struct run r = {plan, st, be, keys, j, p, o, NULL, NULL, err};
-    struct op *ops = calloc(plan->n + 1, sizeof(*ops));
-    size_t *wave = calloc(plan->n + 1, sizeof(*wave));
+    struct run r;
+    bool announced = false;
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
+    memset(&r, 0, sizeof(r));
+    r.plan = plan;
+    r.st = st;
+    r.be = be;
+    r.keys = keys;
+    r.j = j;
+    r.p = p;
+    r.o = o;
+    r.err = err;
+    r.parallelism = o && o->parallelism ? o->parallelism : 10;
     r.status = calloc(plan->n + 1, sizeof(*r.status));
-    r.failure = calloc(plan->n + 1, sizeof(*r.failure));
-    if (ops == NULL || wave == NULL || r.status == NULL || r.failure == NULL) {
+    r.steps = calloc(plan->n + 1, sizeof(*r.steps));
+    r.ready = calloc(plan->n + 1, sizeof(*r.ready));
+    r.running = calloc(plan->n + 1, sizeof(*r.running));
+    r.unsaved = calloc(plan->n * 2 + 1, sizeof(*r.unsaved));
+    r.last_save = now_s();
+    if (r.status == NULL || r.steps == NULL || r.ready == NULL || r.running == NULL ||
+        r.unsaved == NULL) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         goto out;
     }
+    if ((rc = build_steps(&r)) < 0) {
+        errbuf_set(err, rc, "out of memory");
+        goto out;
+    }
+    j->group_commit = true;
+    /* A change starts the moment everything it depends on is done, up to
+     * `parallelism` operations in flight; the rest wait in `ready`. */
     for (;;) {
-        size_t nwave = 0, nops;
-        propagate_skips(&r);
-        if (o && o->stop && *o->stop)
-            break;
-        for (size_t i = 0; i < plan->n; i++)
-            if (ready(&r, i))
-                wave[nwave++] = i;
-        if (nwave == 0)
-            break;
-        for (size_t k = 0; k < nwave; k++)
-            r.status[wave[k]] = ST_RUNNING;
-        /* 0: deletes that are only state (their parent's deletion took them) */
-        for (size_t k = 0; k < nwave; k++) {
-            const struct plan_change *c = &plan->changes[wave[k]];
-            if (c->action != PLAN_DELETE || !c->state_only)
-                continue;
-            if (state_remove(st, c->address, err) < 0 && err->code != AMLSEC_ENOTFOUND) {
-                rc = err->code;
-                goto out;
+        int stop = stop_level(&r);
+        if (stop >= 2) {
+            /* abandon: the journal keeps the intents of what is in flight,
+             * and the next run reconciles them */
+            out->abandoned = r.nrunning;
+            provider_write_abandon(p);
+            for (size_t k = 0; k < r.nrunning; k++) {
+                json_decref(r.running[k]->body);
+                r.running[k]->body = NULL;
             }
-            if ((rc = state_backend_save(be, st, keys, err)) < 0)
+            r.nrunning = 0;
+            break;
+        }
+        if (stop && !announced) {
+            struct apply_event ev = {APPLY_INTERRUPTED, NULL, NULL, 0, NULL, r.nrunning};
+            announced = true;
+            if (o->on_event)
+                o->on_event(o->payload, &ev);
+        }
+        while (!stop && r.nrunning < r.parallelism && r.ready_head < r.nready) {
+            size_t i = r.ready[r.ready_head++];
+            if (r.status[i] != ST_PENDING)
+                continue;
+            r.status[i] = ST_RUNNING;
+            if ((rc = dispatch(&r, &r.steps[i].ops[0])) < 0)
                 goto out;
-            r.status[wave[k]] = ST_DONE;
-            emit(&r, APPLY_FINISHED, wave[k], "Forgetting", 0, NULL);
         }
-        /* 1: deletes, and the delete half of ordinary replacements */
-        nops = 0;
-        for (size_t k = 0; k < nwave; k++) {
-            const struct plan_change *c = &plan->changes[wave[k]];
-            if (r.status[wave[k]] != ST_RUNNING)
-                continue;
-            if (c->action == PLAN_DELETE ||
-                (c->action == PLAN_REPLACE && !c->create_before_destroy))
-                ops[nops++] = (struct op){wave[k], JOURNAL_DELETE, false, {0}, false};
-        }
-        if (nops && (rc = run_batch(&r, ops, nops)) < 0)
+        if (r.nrunning == 0 && (stop || r.ready_head == r.nready))
+            break;
+        if ((rc = collect(&r, wait_budget(&r))) < 0)
             goto out;
-        /* 2: creates, updates, and the create half of replacements */
-        nops = 0;
-        for (size_t k = 0; k < nwave; k++) {
-            const struct plan_change *c = &plan->changes[wave[k]];
-            if (r.status[wave[k]] != ST_RUNNING || c->action == PLAN_DELETE)
-                continue;
-            ops[nops++] = (struct op){wave[k],
-                                      c->action == PLAN_UPDATE ? JOURNAL_UPDATE : JOURNAL_CREATE,
-                                      false,
-                                      {0},
-                                      false};
-        }
-        if (nops && (rc = run_batch(&r, ops, nops)) < 0)
-            goto out;
-        /* 3: the old half of create-before-destroy replacements. With the
-         * same ARM id the create above replaced it in place; a renamed
-         * resource leaves the old one to delete now. */
-        nops = 0;
-        for (size_t k = 0; k < nwave; k++) {
-            const struct plan_change *c = &plan->changes[wave[k]];
-            if (r.status[wave[k]] == ST_RUNNING && c->action == PLAN_REPLACE &&
-                c->create_before_destroy && c->prior_arm_id)
-                ops[nops++] = (struct op){wave[k], JOURNAL_DELETE, true, {0}, false};
-        }
-        if (nops && (rc = run_batch(&r, ops, nops)) < 0)
-            goto out;
-        for (size_t k = 0; k < nwave; k++) {
-            if (r.status[wave[k]] == ST_RUNNING)
-                r.status[wave[k]] = ST_DONE;
-        }
+        tick(&r);
     }
+    rc = checkpoint(&r);
+    if (rc == 0 && j->unsynced)
+        rc = journal_sync(j, err);
+    if (rc == 0)
+        rc = journal_compact(j, err); /* empties it when nothing is pending */
 out:
-    for (size_t i = 0; i < plan->n; i++) {
-        out->done += r.status && r.status[i] == ST_DONE;
-        out->failed += r.status && r.status[i] == ST_FAILED;
-        out->skipped += r.status && r.status[i] == ST_SKIPPED;
-        out->not_started += r.status && (r.status[i] == ST_PENDING);
-        if (r.failure)
-            free(r.failure[i]);
+    if (rc < 0 && j->unsynced) {
+        struct errbuf ignored = ERRBUF_INIT;
+        (void)journal_sync(j, &ignored); /* keep what the journal could record */
     }
-    free(r.failure);
+    if (rc < 0 && r.nrunning > 0) {
+        /* the journal or the state cannot be written: stop waiting; the
+         * journal keeps whatever intents it could record */
+        provider_write_abandon(p);
+        out->abandoned = r.nrunning;
+    }
+    j->group_commit = false;
+    for (size_t i = 0; i < plan->n; i++) {
+        if (r.status) {
+            out->done += r.status[i] == ST_DONE;
+            out->failed += r.status[i] == ST_FAILED;
+            out->skipped += r.status[i] == ST_SKIPPED;
+            out->not_started += r.status[i] == ST_PENDING;
+        }
+        if (r.steps) {
+            free(r.steps[i].dependents);
+            for (unsigned k = 0; k < r.steps[i].nops; k++)
+                json_decref(r.steps[i].ops[k].body);
+        }
+    }
+    /* the abandoned were running: neither done nor failed */
+    free(r.unsaved);
+    free(r.running);
+    free(r.ready);
+    free(r.steps);
     free(r.status);
-    free(wave);
-    free(ops);
     return rc;
 }

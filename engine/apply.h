@@ -1,17 +1,22 @@
 /* The applier: executes a plan's change set against the provider.
  *
- * Steps run group by group (a group's steps only depend on earlier
- * groups): within a group, deletes first, then creates and updates
- * together, then the deferred deletes of create-before-destroy
- * replacements; each batch runs concurrently through the provider (its
- * client holds the parallelism and the rate limiter). Every write goes
- * through the journal (state/journal.h): the intent is durable before the
- * request leaves, the outcome after the response, and the state is saved
- * as soon as a batch finishes, so a kill at any instant loses nothing.
+ * A dependency-driven walk: a change starts the moment every change it
+ * depends on has succeeded (nothing waits for unrelated work), up to
+ * `parallelism` operations in flight, all through the provider's streaming
+ * writes (its client holds the rate limiter). A change is one operation,
+ * or two in order for a replacement (delete then create; or create, then
+ * delete the renamed-away old resource). Every write goes through the
+ * journal (state/journal.h): the intent is durable before the request
+ * leaves (intents begun together share one sync), the outcome is folded
+ * into the state the moment it arrives, and the state file is saved at
+ * least every second and at the end; the journal holds every outcome in
+ * between, so a kill at any instant loses nothing.
  *
- * A failure stops its branch: the steps that depend on it are skipped,
- * independent work completes, and apply_run reports each failure. Setting
- * *stop (Ctrl-C) lets the running batch finish and starts nothing more. */
+ * A failure stops its branch: the changes that depend on it are skipped,
+ * independent work completes, and apply_run reports each failure.
+ * *stop = 1 (first Ctrl-C) starts nothing more and waits for the
+ * operations in flight; *stop = 2 (second) abandons them: their journal
+ * intents stay pending for the next run to reconcile. */
 #ifndef AMLSEC_ENGINE_APPLY_H
 #define AMLSEC_ENGINE_APPLY_H
 
@@ -24,18 +29,21 @@
 #include "state/journal.h"
 
 enum apply_event_kind {
-    APPLY_STARTED,  /* a request is about to be sent */
-    APPLY_FINISHED, /* it succeeded */
-    APPLY_FAILED,   /* it failed: message has ARM's code and message */
-    APPLY_SKIPPED,  /* not attempted: something it depends on failed */
+    APPLY_STARTED,     /* a request is about to be sent */
+    APPLY_FINISHED,    /* it succeeded */
+    APPLY_FAILED,      /* it failed: message has ARM's code and message */
+    APPLY_SKIPPED,     /* not attempted: something it depends on failed */
+    APPLY_PROGRESS,    /* still running: seconds says for how long */
+    APPLY_INTERRUPTED, /* *stop was seen: nothing more starts; change is NULL */
 };
 
 struct apply_event {
     enum apply_event_kind kind;
     const struct plan_change *change;
     const char *verb;    /* "Creating", "Modifying", "Destroying" */
-    double seconds;      /* FINISHED/FAILED: how long the request took */
+    double seconds;      /* FINISHED/FAILED/PROGRESS: how long the operation took so far */
     const char *message; /* FAILED/SKIPPED */
+    size_t in_flight;    /* INTERRUPTED: operations still running */
 };
 
 typedef void (*apply_event_fn)(void *payload, const struct apply_event *ev);
@@ -43,11 +51,14 @@ typedef void (*apply_event_fn)(void *payload, const struct apply_event *ev);
 struct apply_opts {
     apply_event_fn on_event; /* may be NULL */
     void *payload;
-    volatile sig_atomic_t *stop; /* may be NULL */
+    volatile sig_atomic_t *stop; /* may be NULL; 1 stop starting, 2 abandon */
+    unsigned parallelism;        /* operations in flight; 0 = 10 */
+    double progress_every;       /* seconds between PROGRESS events; 0 = none */
 };
 
 struct apply_result {
     size_t done, failed, skipped, not_started;
+    size_t abandoned; /* in flight when abandoned: the journal has their intents */
 };
 
 /* Applies plan to st, saving through be (keys may be NULL). st must be the

@@ -36,6 +36,23 @@ int provider_write_many(struct provider *p, const struct provider_write *writes,
     return p->ops->write_many(p, writes, n, out, err);
 }
 
+int provider_write_start(struct provider *p, const struct provider_write *w, void *tag,
+                         struct errbuf *err)
+{
+    return p->ops->write_start(p, w, tag, err);
+}
+
+int provider_write_next(struct provider *p, int64_t timeout_ms, void **tag,
+                        struct provider_result *out, struct errbuf *err)
+{
+    return p->ops->write_next(p, timeout_ms, tag, out, err);
+}
+
+void provider_write_abandon(struct provider *p)
+{
+    p->ops->write_abandon(p);
+}
+
 static int write_one(struct provider *p, enum provider_verb verb, const struct provider_ref *ref,
                      const json_t *body, struct provider_result *out)
 {

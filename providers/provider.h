@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/errbuf.h"
 
@@ -71,6 +72,21 @@ struct provider_ops {
      * for its long-running operation; out[i] for writes[i]. */
     int (*write_many)(struct provider *p, const struct provider_write *writes, size_t n,
                       struct provider_result *out, struct errbuf *err);
+    /* Streaming writes, for a scheduler that starts work the moment earlier
+     * work ends (same parallelism and rate limits as write_many; the body
+     * is copied, the ref's strings are borrowed until the write is handed
+     * back or abandoned). write_start returns < 0 only when out of memory: nothing
+     * was sent. write_next drives the started writes for up to timeout_ms
+     * (< 0: until one ends) and hands back one that ended: *tag as given
+     * to write_start and *out its outcome (the caller releases it); *tag
+     * is NULL when none ended in time or none is left. write_abandon stops
+     * waiting for all of them: none is handed back (requests already sent
+     * stay sent; the service may still carry them out). */
+    int (*write_start)(struct provider *p, const struct provider_write *w, void *tag,
+                       struct errbuf *err);
+    int (*write_next)(struct provider *p, int64_t timeout_ms, void **tag,
+                      struct provider_result *out, struct errbuf *err);
+    void (*write_abandon)(struct provider *p);
     /* Everything under scope ("/subscriptions/S" or ".../resourceGroups/RG"),
      * of one type or (type NULL) of every type: *out becomes a JSON array of
      * resources (caller decrefs). */
@@ -95,6 +111,11 @@ int provider_reread(struct provider *p, const struct provider_ref *ref,
                     struct provider_result *out);
 int provider_write_many(struct provider *p, const struct provider_write *writes, size_t n,
                         struct provider_result *out, struct errbuf *err);
+int provider_write_start(struct provider *p, const struct provider_write *w, void *tag,
+                         struct errbuf *err);
+int provider_write_next(struct provider *p, int64_t timeout_ms, void **tag,
+                        struct provider_result *out, struct errbuf *err);
+void provider_write_abandon(struct provider *p);
 int provider_create(struct provider *p, const struct provider_ref *ref, const json_t *body,
                     struct provider_result *out);
 int provider_update(struct provider *p, const struct provider_ref *ref, const json_t *patch,

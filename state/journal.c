@@ -293,7 +293,16 @@ fail:
     return rc;
 }
 
-/* Appends one record durably. */
+int journal_sync(struct journal *j, struct errbuf *err)
+{
+    if (fdatasync(j->fd) < 0)
+        return errbuf_set(err, AMLSEC_EIO, "cannot sync the journal '%s': %s", j->path,
+                          strerror(errno));
+    j->unsynced = false;
+    return 0;
+}
+
+/* Appends one record durably (or, with group commit, until journal_sync). */
 static int append(struct journal *j, json_t *rec, struct errbuf *err)
 {
     char *text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
@@ -334,11 +343,10 @@ static int append(struct journal *j, json_t *rec, struct errbuf *err)
         p += n;
         left -= (size_t)n;
     }
-    if (fdatasync(j->fd) < 0) {
-        rc = errbuf_set(err, AMLSEC_EIO, "cannot sync the journal '%s': %s", j->path,
-                        strerror(errno));
+    if (j->group_commit)
+        j->unsynced = true;
+    else if ((rc = journal_sync(j, err)) < 0)
         goto out;
-    }
     rc = apply_record(j, rec, 0, err);
 out:
     if (rc == AMLSEC_ENOMEM)

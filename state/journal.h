@@ -11,6 +11,11 @@
  *   journal_done(id)             durable; the entry is no longer pending
  *   journal_compact()            when nothing is pending, empty the file
  *
+ * Group commit: with group_commit set, records are written without being
+ * synced, and journal_sync makes everything written so far durable at
+ * once. The caller then owns the ordering: journal_sync before any
+ * request whose intent was begun leaves, and before the state is saved.
+ *
  * The next run opens the journal; any entry not done is pending and is
  * reconciled by READING the resource (journal_reconcile): a resource that
  * exists is recorded in the state, a create that never happened is dropped,
@@ -27,6 +32,7 @@
 #define AMLSEC_STATE_JOURNAL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "state/crypt.h"
@@ -74,6 +80,8 @@ struct journal {
     struct journal_entry *entries;
     size_t nentries, cap;
     size_t discarded_torn; /* torn trailing records dropped on open */
+    bool group_commit;     /* records wait for journal_sync (see above) */
+    bool unsynced;         /* records written since the last sync */
 };
 
 /* Opens (creating, mode 0600) the journal and reads its records. keys may
@@ -96,6 +104,8 @@ int journal_complete(struct journal *j, const char *id, int ok, json_t *attribut
 int journal_fold(struct journal *j, struct state *st, const char *id, struct errbuf *err);
 /* Records that the entry is in a saved state. */
 int journal_done(struct journal *j, const char *id, struct errbuf *err);
+/* Makes every record written so far durable (group commit). */
+int journal_sync(struct journal *j, struct errbuf *err);
 /* Empties the file when nothing is pending (durably). */
 int journal_compact(struct journal *j, struct errbuf *err);
 

@@ -17,6 +17,11 @@
 
 #define USER_AGENT "amlsec/" AMLSEC_VERSION
 
+struct call_queue {
+    struct arm_call **v;
+    size_t head, n, cap; /* the calls are v[head..n) */
+};
+
 struct arm_client {
     struct arm_client_opts o;
     struct arm_token_source auth; /* a copy: callers may pass a stack variable */
@@ -28,6 +33,14 @@ struct arm_client {
     uint64_t rng;
     unsigned long requests, throttled, retries;
     unsigned inflight;
+    /* Calls submitted and not yet handed back by arm_client_next, linked
+     * through their state; each sits in at most one queue (not started,
+     * waiting, finished) or is in flight with the transport. */
+    struct arm_call *active;
+    size_t n_active;
+    struct call_queue fresh, waiting, done;
+    struct call_queue held; /* streamed calls that finished during arm_client_run */
+    int64_t blocked_until;  /* new calls wait for the bucket until then */
 };
 
 enum phase { PH_START, PH_POLL, PH_FINAL };
@@ -45,6 +58,7 @@ struct arm_call_state {
     unsigned attempt; /* attempts of the current request */
     int inflight, done;
     int reauthed; /* a 401 for an expired token was retried once */
+    struct arm_call *prev_active, *next_active;
     struct http_exchange x;
     char last[400]; /* the last retryable failure */
 };
@@ -851,18 +865,71 @@ static enum rl_class class_of(const struct arm_call *call)
     return RL_WRITE;
 }
 
-static int push_waiting(struct arm_call ***waiting, size_t *n, size_t *cap, struct arm_call *call)
+/* A FIFO of calls: v[head..n). Capacity is reserved when a call is
+ * submitted, so pushing never fails. */
+static int queue_reserve(struct call_queue *q, size_t want)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        struct arm_call **w = realloc(*waiting, nc * sizeof(*w));
-        if (w == NULL)
-            return AMLSEC_ENOMEM;
-        *waiting = w;
-        *cap = nc;
-    }
-    (*waiting)[(*n)++] = call;
+    struct arm_call **v;
+    size_t cap;
+    if (q->cap >= want)
+        return 0;
+    cap = q->cap ? q->cap * 2 : 16;
+    if (cap < want)
+        cap = want;
+    v = realloc(q->v, cap * sizeof(*v));
+    if (v == NULL)
+        return AMLSEC_ENOMEM;
+    q->v = v;
+    q->cap = cap;
     return 0;
+}
+
+static size_t queue_len(const struct call_queue *q)
+{
+    return q->n - q->head;
+}
+
+static void queue_push(struct call_queue *q, struct arm_call *call)
+{
+    if (q->n == q->cap) {
+        /* reserved: the queue never holds more calls than are active */
+        if (q->head == 0)
+            BUG("arm client: queue full past its reservation");
+        memmove(q->v, q->v + q->head, queue_len(q) * sizeof(*q->v));
+        q->n -= q->head;
+        q->head = 0;
+    }
+    q->v[q->n++] = call;
+}
+
+static struct arm_call *queue_pop(struct call_queue *q)
+{
+    struct arm_call *call = q->v[q->head++];
+    if (q->head == q->n)
+        q->head = q->n = 0;
+    return call;
+}
+
+static void active_link(struct arm_client *c, struct arm_call *call)
+{
+    call->st->next_active = c->active;
+    if (c->active)
+        c->active->st->prev_active = call;
+    c->active = call;
+    c->n_active++;
+}
+
+static void active_unlink(struct arm_client *c, struct arm_call *call)
+{
+    struct arm_call_state *st = call->st;
+    if (st->prev_active)
+        st->prev_active->st->next_active = st->next_active;
+    else
+        c->active = st->next_active;
+    if (st->next_active)
+        st->next_active->st->prev_active = st->prev_active;
+    st->prev_active = st->next_active = NULL;
+    c->n_active--;
 }
 
 /* Starts call when it is due, a slot is free and the bucket has a token.
@@ -905,147 +972,239 @@ static int try_start(struct arm_client *c, struct arm_call *call, int64_t now, i
     return 0;
 }
 
-int arm_client_run(struct arm_client *c, struct arm_call *calls, size_t n, struct errbuf *err)
+int arm_client_submit(struct arm_client *c, struct arm_call *call)
 {
-    int64_t now = arm_clock_now(c->clock), new_blocked_until = 0;
-    size_t remaining = 0, cursor = 0, n_wait = 0, cap_wait = 0;
-    struct arm_call **waiting = NULL;
-    int rc = 0;
+    int64_t now = arm_clock_now(c->clock);
 
-    for (size_t i = 0; i < n; i++)
-        call_reset_outputs(&calls[i]);
-    for (size_t i = 0; i < n; i++) {
-        struct arm_call *call = &calls[i];
-        call->st = calloc(1, sizeof(*call->st));
-        if (call->st == NULL) {
-            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-            goto fail_rest;
-        }
-        http_exchange_init(&call->st->x);
-        call->rl = class_of(call);
-        call->st->deadline = call->deadline_ms ? call->deadline_ms : now + c->o.timeout_ms;
-        call->st->ready_at = now;
-        if (call->method == NULL || call->url == NULL ||
-            (call->url[0] == '/' && c->o.cloud == NULL)) {
-            finish_fail(call, AMLSEC_EUSAGE, "call without a method or url");
-            continue;
-        }
-        call->st->url = resolve_url(c, call);
-        if (call->st->url == NULL) {
-            finish_fail(call, AMLSEC_ENOMEM, "out of memory");
-            continue;
-        }
-        sub_of(call->st->url, call->st->sub, sizeof(call->st->sub));
-        remaining++;
+    call_reset_outputs(call);
+    if (queue_reserve(&c->fresh, c->n_active + 1) < 0 ||
+        queue_reserve(&c->waiting, c->n_active + 1) < 0 ||
+        queue_reserve(&c->done, c->n_active + 1) < 0 ||
+        queue_reserve(&c->held, c->n_active + queue_len(&c->held) + 1) < 0 ||
+        (call->st = calloc(1, sizeof(*call->st))) == NULL) {
+        call->rc = errbuf_set(&call->err, AMLSEC_ENOMEM, "out of memory");
+        return call->rc;
     }
-
-    /* Calls not yet started are taken in order from `cursor`; calls that
-     * wait (a retry, a poll, a rate-limit pause) sit in `waiting`, which
-     * stays short, so each turn costs O(waiting), not O(n). */
-    while (remaining > 0) {
-        int64_t next = INT64_MAX;
-        struct http_exchange *x = NULL;
-        size_t keep = 0;
-
-        now = arm_clock_now(c->clock);
-        for (size_t w = 0; w < n_wait; w++) {
-            struct arm_call *call = waiting[w];
-            struct arm_call_state *st = call->st;
-            int started = 0;
-            rc = try_start(c, call, now, &next, &started, err);
-            if (rc < 0)
-                goto fail_rest;
-            if (st->done)
-                remaining--;
-            else if (!started)
-                waiting[keep++] = call;
-        }
-        n_wait = keep;
-        if (new_blocked_until > now) {
-            if (new_blocked_until < next)
-                next = new_blocked_until;
-        } else {
-            while (cursor < n && c->inflight < c->o.parallelism) {
-                struct arm_call *call = &calls[cursor];
-                int started = 0;
-                int64_t before = next;
-                if (call->st->done) {
-                    cursor++;
-                    continue;
-                }
-                rc = try_start(c, call, now, &next, &started, err);
-                if (rc < 0)
-                    goto fail_rest;
-                if (call->st->done) {
-                    remaining--;
-                    cursor++;
-                    continue;
-                }
-                if (!started) {
-                    /* rate-limited: the calls behind it wait too */
-                    new_blocked_until = call->st->ready_at;
-                    if (next > before)
-                        next = before;
-                    if (new_blocked_until < next)
-                        next = new_blocked_until;
-                    break;
-                }
-                cursor++;
-            }
-        }
-        if (remaining == 0)
-            break;
-        if (c->inflight > 0) {
-            int64_t timeout = 1000;
-            if (next != INT64_MAX && next - now < timeout)
-                timeout = next - now > 0 ? next - now : 0;
-            rc = c->o.transport->ops->wait(c->o.transport, NULL, timeout, &x, err);
-            if (rc < 0)
-                goto fail_rest;
-            if (x) {
-                struct arm_call *call = x->user;
-                on_finished(c, call, arm_clock_now(c->clock));
-                if (call->st->done) {
-                    remaining--;
-                } else {
-                    rc = push_waiting(&waiting, &n_wait, &cap_wait, call);
-                    if (rc < 0) {
-                        errbuf_set(err, rc, "out of memory");
-                        goto fail_rest;
-                    }
-                }
-            }
-        } else if (next != INT64_MAX) {
-            arm_clock_sleep(c->clock, next - now);
-        } else {
-            BUG("arm client: %zu calls left with nothing in flight or scheduled", remaining);
-        }
+    http_exchange_init(&call->st->x);
+    call->rl = class_of(call);
+    call->st->deadline = call->deadline_ms ? call->deadline_ms : now + c->o.timeout_ms;
+    call->st->ready_at = now;
+    active_link(c, call);
+    if (call->method == NULL || call->url == NULL || (call->url[0] == '/' && c->o.cloud == NULL)) {
+        finish_fail(call, AMLSEC_EUSAGE, "call without a method or url");
+        queue_push(&c->done, call);
+        return 0;
     }
-    free(waiting);
+    call->st->url = resolve_url(c, call);
+    if (call->st->url == NULL) {
+        finish_fail(call, AMLSEC_ENOMEM, "out of memory");
+        queue_push(&c->done, call);
+        return 0;
+    }
+    sub_of(call->st->url, call->st->sub, sizeof(call->st->sub));
+    queue_push(&c->fresh, call);
     return 0;
+}
 
-fail_rest:
-    free(waiting);
-    /* Drain what is in flight so no exchange is left with the transport. */
-    while (c->inflight > 0) {
-        struct http_exchange *x = NULL;
-        struct errbuf e2 = ERRBUF_INIT;
-        if (c->o.transport->ops->wait(c->o.transport, NULL, 1000, &x, &e2) < 0)
-            break;
-        if (x) {
-            ((struct arm_call *)x->user)->st->inflight = 0;
+/* Ends every call not yet finished with rc and msg; in-flight exchanges
+ * are taken back from the transport. */
+static void fail_outstanding(struct arm_client *c, int rc, const char *msg)
+{
+    for (struct arm_call *call = c->active; call; call = call->st->next_active) {
+        struct arm_call_state *st = call->st;
+        if (st->done)
+            continue;
+        if (st->inflight) {
+            c->o.transport->ops->cancel(c->o.transport, &st->x);
+            st->inflight = 0;
             c->inflight--;
         }
+        errbuf_set(&call->err, rc, "%s", msg);
+        call->rc = rc;
+        st->done = 1;
+        queue_push(&c->done, call);
     }
-    for (size_t i = 0; i < n; i++)
-        if (calls[i].st && !calls[i].st->done) {
-            errbuf_set(&calls[i].err, rc, "%s", err ? err->msg : "client failure");
-            calls[i].rc = rc;
-            calls[i].st->done = 1;
-        } else if (calls[i].st == NULL) {
-            calls[i].rc = rc;
-            errbuf_set(&calls[i].err, rc, "%s", err ? err->msg : "client failure");
+    c->fresh.head = c->fresh.n = 0;
+    c->waiting.head = c->waiting.n = 0;
+}
+
+/* One turn of the loop: starts what is due, then waits (until `until` at
+ * most) for one answer. Calls not yet started are taken in order from
+ * `fresh`; calls that wait (a retry, a poll, a rate-limit pause) sit in
+ * `waiting`, which stays short, so each turn costs O(waiting), not
+ * O(active). */
+static int turn(struct arm_client *c, int64_t until, struct errbuf *err)
+{
+    int64_t now = arm_clock_now(c->clock), next = until;
+    struct http_exchange *x = NULL;
+    size_t keep = 0;
+    int rc;
+
+    for (size_t w = 0; w < c->waiting.n; w++) {
+        struct arm_call *call = c->waiting.v[w];
+        int started = 0;
+        if ((rc = try_start(c, call, now, &next, &started, err)) < 0)
+            return rc;
+        if (call->st->done)
+            queue_push(&c->done, call);
+        else if (!started)
+            c->waiting.v[keep++] = call;
+    }
+    c->waiting.n = keep;
+    if (c->blocked_until > now) {
+        if (c->blocked_until < next)
+            next = c->blocked_until;
+    } else {
+        while (queue_len(&c->fresh) > 0 && c->inflight < c->o.parallelism) {
+            struct arm_call *call = c->fresh.v[c->fresh.head];
+            int started = 0;
+            int64_t before = next;
+            if ((rc = try_start(c, call, now, &next, &started, err)) < 0)
+                return rc;
+            if (call->st->done) {
+                queue_push(&c->done, queue_pop(&c->fresh));
+                continue;
+            }
+            if (!started) {
+                /* rate-limited: the calls behind it wait too */
+                c->blocked_until = call->st->ready_at;
+                if (next > before)
+                    next = before;
+                if (c->blocked_until < next)
+                    next = c->blocked_until;
+                break;
+            }
+            (void)queue_pop(&c->fresh);
         }
+    }
+    if (queue_len(&c->done) > 0)
+        return 0;
+    if (c->inflight > 0) {
+        int64_t timeout = 1000;
+        if (next != INT64_MAX && next - now < timeout)
+            timeout = next - now > 0 ? next - now : 0;
+        /* the first answer may be waited for; the others that have
+         * arrived too are taken at once */
+        for (;;) {
+            if ((rc = c->o.transport->ops->wait(c->o.transport, NULL, timeout, &x, err)) < 0)
+                return rc;
+            if (x == NULL)
+                break;
+            struct arm_call *call = x->user;
+            on_finished(c, call, arm_clock_now(c->clock));
+            if (call->st->done)
+                queue_push(&c->done, call);
+            else
+                queue_push(&c->waiting, call);
+            if (c->inflight == 0)
+                break;
+            timeout = 0;
+        }
+    } else if (next != INT64_MAX) {
+        arm_clock_sleep(c->clock, next - now);
+    } else {
+        BUG("arm client: %zu calls left with nothing in flight or scheduled", c->n_active);
+    }
+    return 0;
+}
+
+/* The next finished call (not counting held ones), or NULL when none
+ * finished by timeout_ms (< 0: no limit) or nothing is active. */
+static int next_finished(struct arm_client *c, int64_t timeout_ms, struct arm_call **out,
+                         struct errbuf *err)
+{
+    int64_t until = timeout_ms < 0 ? INT64_MAX : arm_clock_now(c->clock) + timeout_ms;
+    int rc, turned = 0;
+
+    *out = NULL;
+    for (;;) {
+        if (queue_len(&c->done) > 0) {
+            *out = queue_pop(&c->done);
+            active_unlink(c, *out);
+            return 0;
+        }
+        if (c->n_active == 0 || (turned && arm_clock_now(c->clock) >= until))
+            return 0;
+        if ((rc = turn(c, until, err)) < 0) {
+            fail_outstanding(c, rc, err ? err->msg : "client failure");
+            return rc;
+        }
+        turned = 1; /* a zero timeout still takes the answers already in */
+    }
+}
+
+int arm_client_next(struct arm_client *c, int64_t timeout_ms, struct arm_call **out,
+                    struct errbuf *err)
+{
+    if (queue_len(&c->held) > 0) {
+        *out = queue_pop(&c->held);
+        return 0;
+    }
+    return next_finished(c, timeout_ms, out, err);
+}
+
+size_t arm_client_active(const struct arm_client *c)
+{
+    return c->n_active + queue_len(&c->held);
+}
+
+void arm_client_abandon(struct arm_client *c, void (*each)(struct arm_call *call, void *payload),
+                        void *payload)
+{
+    fail_outstanding(c, AMLSEC_ERROR, "abandoned");
+    while (queue_len(&c->done) > 0) {
+        struct arm_call *call = queue_pop(&c->done);
+        active_unlink(c, call);
+        if (each)
+            each(call, payload);
+    }
+    while (queue_len(&c->held) > 0) {
+        struct arm_call *call = queue_pop(&c->held);
+        if (each)
+            each(call, payload);
+    }
+    c->blocked_until = 0;
+}
+
+int arm_client_run(struct arm_client *c, struct arm_call *calls, size_t n, struct errbuf *err)
+{
+    size_t left = n;
+    int rc = 0;
+
+    /* Streamed calls (arm_client_submit) keep going meanwhile; those that
+     * finish are held for arm_client_next. */
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = arm_client_submit(c, &calls[i])) < 0) {
+            errbuf_set(err, rc, "out of memory");
+            for (size_t k = i; k < n; k++) {
+                calls[k].rc = rc;
+                errbuf_set(&calls[k].err, rc, "%s", err->msg);
+            }
+            fail_outstanding(c, rc, err->msg);
+            left = i;
+            break;
+        }
+    }
+    while (left > 0) {
+        struct arm_call *done = NULL;
+        rc = next_finished(c, -1, &done, err);
+        if (done && (done < calls || done >= calls + n))
+            queue_push(&c->held, done);
+        else if (done)
+            left--;
+        if (rc < 0) {
+            /* every call now has an outcome; take ours back */
+            while (queue_len(&c->done) > 0) {
+                done = queue_pop(&c->done);
+                active_unlink(c, done);
+                if (done < calls || done >= calls + n)
+                    queue_push(&c->held, done);
+            }
+            return rc;
+        }
+        if (done == NULL && left > 0)
+            BUG("arm client: %zu calls without an outcome", left);
+    }
     return rc;
 }
 
@@ -1132,7 +1291,13 @@ void arm_client_free(struct arm_client *c)
 {
     if (c == NULL)
         return;
+    if (arm_client_active(c))
+        arm_client_abandon(c, NULL, NULL);
     ratelimit_release(&c->rl);
+    free(c->fresh.v);
+    free(c->waiting.v);
+    free(c->done.v);
+    free(c->held.v);
     free(c);
 }
 

@@ -22,7 +22,12 @@
  *   - LOG_DEBUG: one line per request; LOG_TRACE: headers and bodies; both
  *     redacted (redact.h).
  *
- * Single-threaded: one arm_client_run at a time per client. */
+ * Single-threaded. Calls are either run as a batch (arm_client_run, which
+ * returns when all have an outcome) or streamed (arm_client_submit, then
+ * arm_client_next hands them back one by one as they finish), so that a
+ * scheduler can start new work the moment earlier work ends. Both share
+ * the parallelism and the rate limiter, and may be mixed: streamed calls
+ * keep going during an arm_client_run. */
 #ifndef AMLSEC_PROVIDERS_ARM_ARM_CLIENT_H
 #define AMLSEC_PROVIDERS_ARM_ARM_CLIENT_H
 
@@ -121,6 +126,27 @@ void arm_client_free(struct arm_client *c);
  * itself failed (out of memory, a broken transport); then every call not
  * finished has that error too. */
 int arm_client_run(struct arm_client *c, struct arm_call *calls, size_t n, struct errbuf *err);
+/* Streaming. arm_client_submit queues call (borrowed until it is handed
+ * back, or until arm_client_abandon); its outcome is in call->rc as with
+ * arm_client_run. Returns < 0 only when out of memory (call->rc says so
+ * and the call was not queued). */
+int arm_client_submit(struct arm_client *c, struct arm_call *call);
+/* Drives the submitted calls for up to timeout_ms (< 0: until one
+ * finishes) and hands back in *out one that finished, or NULL when none
+ * did in time or none is left. Returns < 0 when the machinery failed;
+ * every call not finished then has that error and is handed back by the
+ * next calls. */
+int arm_client_next(struct arm_client *c, int64_t timeout_ms, struct arm_call **out,
+                    struct errbuf *err);
+/* Submitted calls not yet handed back. */
+size_t arm_client_active(const struct arm_client *c);
+/* Forgets every submitted call not yet handed back: requests in flight are
+ * dropped (what was sent stays sent: the service may still carry it out)
+ * and each call is passed to each (may be NULL) for its owner to release;
+ * none is handed back by arm_client_next. */
+void arm_client_abandon(struct arm_client *c, void (*each)(struct arm_call *call, void *payload),
+                        void *payload);
+
 /* One call; returns call->rc (call->err holds the message). */
 int arm_client_call(struct arm_client *c, struct arm_call *call);
 

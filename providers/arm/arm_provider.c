@@ -1,6 +1,7 @@
 #include "providers/arm/arm_provider.h"
 #include "providers/arm/graph.h"
 #include "providers/arm/keyvault.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -18,7 +19,9 @@ struct arm_provider {
     struct provider base;
     struct arm_provider_opts o;
     struct arm_provider_stats stats;
-    unsigned graph_batch; /* what Resource Graph accepted last */
+    unsigned graph_batch;      /* what Resource Graph accepted last */
+    struct ap_stream *refused; /* streamed writes refused before sending */
+    struct ap_stream *deferred; /* streamed data-plane writes, sent by write_next */
 };
 
 static const struct provider_ops arm_provider_ops;
@@ -286,11 +289,15 @@ out:
 }
 
 /* A data-plane update (keyvault.h): its requests depend on each other,
- * so they run one after another, before the batch's ARM writes. */
-static void data_plane_write(struct arm_provider *ap, const struct arm_kind_info *k,
-                             const struct provider_write *w, struct provider_result *out)
+ * so they run one after another (write_many: before the batch's ARM
+ * writes; streamed: when write_next is called, after the journal sync). */
+static void data_plane_write(struct arm_provider *ap, const struct provider_write *w,
+                             struct provider_result *out)
 {
+    const struct arm_kind_info *k = kind_of(ap, &w->ref, out);
     struct arm_call c;
+    if (k == NULL)
+        return;
     if (strcasecmp(k->type, "Microsoft.KeyVault/vaults/keys") != 0) {
         out->rc = errbuf_set(&out->err, AMLSEC_EUSAGE, "'%s': %s has no data-plane update",
                              w->ref.id, k->type);
@@ -304,6 +311,55 @@ static void data_plane_write(struct arm_provider *ap, const struct arm_kind_info
     keyvault_key_update(ap->o.client, w->ref.id, k->api_version, w->body, w->parts, &c);
     fill_from_call(out, &c);
     arm_call_release(&c);
+}
+
+/* Fills c for ARM write w: method, URL, api-version, LRO pattern and
+ * (owned by *body and *url) the request body and a URL with w's query.
+ * Returns 0, 1 when w is refused (res says why), or < 0 when out of
+ * memory. */
+static int prepare_write(struct arm_provider *ap, const struct provider_write *w,
+                         struct arm_call *c, char **body, char **url,
+                         struct provider_result *res, struct errbuf *err)
+{
+    const struct arm_kind_info *k = kind_of(ap, &w->ref, res);
+    *body = NULL;
+    *url = NULL;
+    if (k == NULL)
+        return 1;
+    c->url = w->ref.id;
+    c->api_version = k->api_version;
+    switch (w->verb) {
+    case PROVIDER_CREATE:
+        c->method = "PUT";
+        c->lro = k->put;
+        if (w->query && w->query[0]) {
+            struct buf u;
+            buf_init(&u, 0);
+            buf_addf(&u, "%s?%s", w->ref.id, w->query);
+            if ((*url = buf_detach(&u, NULL)) == NULL)
+                return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            c->url = *url;
+        }
+        break;
+    case PROVIDER_UPDATE:
+        c->method = "PATCH";
+        c->lro = k->patch;
+        break;
+    case PROVIDER_DELETE:
+        c->method = "DELETE";
+        c->lro = k->del;
+        return 0;
+    case PROVIDER_DATA_PLANE:
+        BUG("arm_provider: a data-plane write reached prepare_write");
+    }
+    if (w->body == NULL) {
+        res->rc = errbuf_set(&res->err, AMLSEC_EUSAGE, "%s '%s' without a body", c->method, c->url);
+        return 1;
+    }
+    if ((*body = json_dumps(w->body, JSON_COMPACT)) == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    c->body = *body;
+    return 0;
 }
 
 static int ap_write_many(struct provider *p, const struct provider_write *w, size_t n,
@@ -322,58 +378,18 @@ static int ap_write_many(struct provider *p, const struct provider_write *w, siz
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        const struct arm_kind_info *k = kind_of(ap, &w[i].ref, &out[i]);
-        struct arm_call *c;
-        if (k == NULL)
-            continue;
         if (w[i].verb == PROVIDER_DATA_PLANE) {
-            data_plane_write(ap, k, &w[i], &out[i]);
+            data_plane_write(ap, &w[i], &out[i]);
             continue;
         }
-        c = &calls[nc];
-        c->url = w[i].ref.id;
-        c->api_version = k->api_version;
-        switch (w[i].verb) {
-        case PROVIDER_CREATE:
-            c->method = "PUT";
-            c->lro = k->put;
-            if (w[i].query && w[i].query[0]) {
-                struct buf u;
-                buf_init(&u, 0);
-                buf_addf(&u, "%s?%s", w[i].ref.id, w[i].query);
-                urls[i] = buf_detach(&u, NULL);
-                if (urls[i] == NULL) {
-                    rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-                    goto out;
-                }
-                c->url = urls[i];
-            }
-            break;
-        case PROVIDER_UPDATE:
-            c->method = "PATCH";
-            c->lro = k->patch;
-            break;
-        case PROVIDER_DELETE:
-            c->method = "DELETE";
-            c->lro = k->del;
-            break;
-        case PROVIDER_DATA_PLANE:
-            break; /* sent above */
-        }
-        if (w[i].verb != PROVIDER_DELETE) {
-            if (w[i].body == NULL) {
-                out[i].rc = errbuf_set(&out[i].err, AMLSEC_EUSAGE, "%s '%s' without a body",
-                                       c->method, c->url);
-                continue;
-            }
-            bodies[i] = json_dumps(w[i].body, JSON_COMPACT);
-            if (bodies[i] == NULL) {
-                rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-                goto out;
-            }
-            c->body = bodies[i];
-        }
-        idx[nc++] = i;
+        rc = prepare_write(ap, &w[i], &calls[nc], &bodies[i], &urls[i], &out[i], err);
+        if (rc < 0)
+            goto out;
+        if (rc == 0)
+            idx[nc++] = i;
+        else
+            memset(&calls[nc], 0, sizeof(calls[nc]));
+        rc = 0;
     }
     if (nc > 0) {
         rc = arm_client_run(ap->o.client, calls, nc, err);
@@ -392,6 +408,118 @@ out:
     free(calls);
     free(idx);
     return rc;
+}
+
+/* A streamed write: the call is handed back by the client by address. */
+struct ap_stream {
+    struct arm_call call; /* first: the client hands back &call */
+    char *body, *url;
+    void *tag;
+    struct provider_result refused; /* prepare_write said no: handed back at once */
+    struct provider_write dp;       /* a deferred data-plane write (body: dp_body) */
+    json_t *dp_body;
+    struct ap_stream *next; /* in the refused or the deferred list */
+};
+
+static void stream_free(struct ap_stream *w)
+{
+    arm_call_release(&w->call);
+    free(w->body);
+    free(w->url);
+    json_decref(w->dp_body);
+    free(w);
+}
+
+static int ap_write_start(struct provider *p, const struct provider_write *w, void *tag,
+                          struct errbuf *err)
+{
+    struct arm_provider *ap = (struct arm_provider *)p;
+    struct ap_stream *s = calloc(1, sizeof(*s));
+    int rc;
+
+    if (s == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    s->tag = tag;
+    if (w->verb == PROVIDER_DATA_PLANE) {
+        /* its requests leave from write_next, after the caller's journal
+         * sync, like every streamed request */
+        s->dp = *w;
+        if (w->body && (s->dp_body = json_deep_copy(w->body)) == NULL) {
+            free(s);
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        }
+        s->dp.body = s->dp_body;
+        s->next = ap->deferred;
+        ap->deferred = s;
+        return 0;
+    }
+    if ((rc = prepare_write(ap, w, &s->call, &s->body, &s->url, &s->refused, err)) < 0) {
+        free(s->url);
+        free(s);
+        return rc;
+    }
+    if (rc == 1) {
+        s->next = ap->refused;
+        ap->refused = s;
+        return 0;
+    }
+    if ((rc = arm_client_submit(ap->o.client, &s->call)) < 0) {
+        rc = errbuf_set(err, rc, "%s", s->call.err.msg);
+        stream_free(s);
+        return rc;
+    }
+    return 0;
+}
+
+static int ap_write_next(struct provider *p, int64_t timeout_ms, void **tag,
+                         struct provider_result *out, struct errbuf *err)
+{
+    struct arm_provider *ap = (struct arm_provider *)p;
+    struct arm_call *done = NULL;
+    struct ap_stream *s;
+    int rc = 0;
+
+    *tag = NULL;
+    memset(out, 0, sizeof(*out));
+    if ((s = ap->refused) != NULL) {
+        ap->refused = s->next;
+        *out = s->refused;
+    } else if ((s = ap->deferred) != NULL) {
+        ap->deferred = s->next;
+        data_plane_write(ap, &s->dp, out);
+    } else {
+        rc = arm_client_next(ap->o.client, timeout_ms, &done, err);
+        if (done == NULL)
+            return rc;
+        s = (struct ap_stream *)(void *)done;
+        fill_from_call(out, &s->call);
+    }
+    *tag = s->tag;
+    stream_free(s);
+    return rc;
+}
+
+static void abandon_one(struct arm_call *call, void *payload)
+{
+    (void)payload;
+    stream_free((struct ap_stream *)(void *)call);
+}
+
+static void ap_write_abandon(struct provider *p)
+{
+    struct arm_provider *ap = (struct arm_provider *)p;
+    arm_client_abandon(ap->o.client, abandon_one, NULL);
+    while (ap->refused) {
+        struct ap_stream *s = ap->refused;
+        ap->refused = s->next;
+        provider_result_release(&s->refused);
+        stream_free(s);
+    }
+    while (ap->deferred) {
+        struct ap_stream *s = ap->deferred;
+        ap->deferred = s->next;
+        stream_free(s);
+    }
 }
 
 /* Appends the "value" items of ARM list pages, following nextLink. */
@@ -548,11 +676,14 @@ static int ap_list_url(struct provider *p, const char *path, const char *api_ver
 
 static void ap_free(struct provider *p)
 {
+    ap_write_abandon(p);
     free(p);
 }
 
-static const struct provider_ops arm_provider_ops = {ap_read_many, ap_write_many, ap_list,
-                                                     ap_list_url, ap_free};
+static const struct provider_ops arm_provider_ops = {
+    ap_read_many,     ap_write_many, ap_write_start, ap_write_next,
+    ap_write_abandon, ap_list,       ap_list_url,    ap_free,
+};
 
 int arm_provider_new(struct provider **out, const struct arm_provider_opts *opts,
                      struct errbuf *err)

@@ -112,6 +112,18 @@ static int fake_wait(struct transport *t, struct http_exchange *only, int64_t ti
     return 0;
 }
 
+static void fake_cancel(struct transport *t, struct http_exchange *x)
+{
+    struct fake_transport *f = (struct fake_transport *)t;
+    for (size_t i = 0; i < f->n_queue; i++)
+        if (f->queue[i] == x) {
+            memmove(&f->queue[i], &f->queue[i + 1], (f->n_queue - i - 1) * sizeof(*f->queue));
+            f->n_queue--;
+            x->transport = NULL;
+            return;
+        }
+}
+
 static void fake_free(struct transport *t)
 {
     struct fake_transport *f = (struct fake_transport *)t;
@@ -128,7 +140,7 @@ static void fake_free(struct transport *t)
     free(f);
 }
 
-static const struct transport_ops fake_ops = {fake_start, fake_wait, fake_free};
+static const struct transport_ops fake_ops = {fake_start, fake_wait, fake_cancel, fake_free};
 
 int fake_transport_new(struct fake_transport **out, fake_handler_fn fn, void *payload,
                        struct manual_clock *clock)

@@ -379,6 +379,19 @@ static int http_wait(struct transport *t, struct http_exchange *only, int64_t ti
     }
 }
 
+static void http_cancel(struct transport *t, struct http_exchange *x)
+{
+    struct http_transport *h = (struct http_transport *)t;
+    struct http_xfer *xf = x->transport;
+    if (xf) {
+        curl_multi_remove_handle(h->multi, xf->easy);
+        unlink_xfer(h, xf);
+        xfer_free(xf);
+        x->transport = NULL;
+    }
+    (void)take_done(h, x);
+}
+
 static void http_free(struct transport *t)
 {
     struct http_transport *h = (struct http_transport *)t;
@@ -397,7 +410,7 @@ static void http_free(struct transport *t)
     free(h);
 }
 
-static const struct transport_ops http_ops = {http_start, http_wait, http_free};
+static const struct transport_ops http_ops = {http_start, http_wait, http_cancel, http_free};
 
 int http_transport_new(struct transport **out, const struct http_opts *opts, struct errbuf *err)
 {

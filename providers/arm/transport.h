@@ -82,6 +82,10 @@ struct transport_ops {
      * exchange alone; others finishing meanwhile are kept for later calls. */
     int (*wait)(struct transport *t, struct http_exchange *only, int64_t timeout_ms,
                 struct http_exchange **out, struct errbuf *err);
+    /* Forgets a started exchange that wait() has not returned: it is never
+     * returned, and the caller may release it at once. What was already
+     * sent stays sent. */
+    void (*cancel)(struct transport *t, struct http_exchange *x);
     void (*free)(struct transport *t);
 };
 

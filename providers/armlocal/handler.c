@@ -234,14 +234,18 @@ static void op_urls(struct al_ctx *c, const char *opid, const json_t *op, char *
              c->al->base_url, sub, ns, loc, opid, v);
 }
 
-static unsigned retry_after_s(struct armlocal *al, const json_t *op, int64_t now)
+/* How long until op ends: Retry-After in whole seconds as ARM sends it,
+ * and retry-after-ms with the exact remainder (the header Azure SDKs read
+ * first; ARM itself does not send it, so clients fall back to Retry-After
+ * there), so that clients poll the moment a local operation ends. */
+static void set_retry_after(struct al_ctx *c, const json_t *op)
 {
     int64_t end = json_integer_value(json_object_get(op, "end"));
-    int64_t left = end - now;
-    (void)al;
-    if (left <= 0)
-        return 0;
-    return (unsigned)((left + 999) / 1000);
+    int64_t left = end - c->now_ms;
+    if (left < 0)
+        left = 0;
+    al_set_header(c->res, "Retry-After", "%u", (unsigned)((left + 999) / 1000));
+    al_set_header(c->res, "retry-after-ms", "%lld", (long long)left);
 }
 
 static void finish_op(struct armlocal *al, const char *opid, json_t *op)
@@ -339,7 +343,7 @@ static void start_op(struct al_ctx *c, enum al_lro lro, const char *id, const ch
     if (lro == AL_LOCATION || lro == AL_ASYNC_LOCATION)
         al_set_header(c->res, "Location", "%s", loc);
     if (lro != AL_BODY)
-        al_set_header(c->res, "Retry-After", "%u", retry_after_s(c->al, op, c->now_ms));
+        set_retry_after(c, op);
     if (c->al->opts.lro_ms == 0)
         al_ops_advance(c->al, c->now_ms);
     if (body && lro != AL_LOCATION && lro != AL_ASYNC_LOCATION) {
@@ -371,7 +375,7 @@ static void op_get(struct al_ctx *c, const char *opid, int results)
                         opid, "status", status, "startTime", ts, "resourceId", id);
         if (strcmp(status, "InProgress") == 0) {
             json_object_set_new(doc, "percentComplete", json_real(50.0));
-            al_set_header(c->res, "Retry-After", "%u", retry_after_s(c->al, op, c->now_ms));
+            set_retry_after(c, op);
         } else {
             al_time_iso(json_integer_value(json_object_get(op, "end")), ts, sizeof(ts));
             json_object_set_new(doc, "endTime", json_string(ts));
@@ -391,7 +395,7 @@ static void op_get(struct al_ctx *c, const char *opid, int results)
     if (strcmp(status, "InProgress") == 0) {
         op_urls(c, opid, op, asy, loc, sizeof(asy));
         al_set_header(c->res, "Location", "%s", loc);
-        al_set_header(c->res, "Retry-After", "%u", retry_after_s(c->al, op, c->now_ms));
+        set_retry_after(c, op);
         c->res->status = 202;
         return;
     }

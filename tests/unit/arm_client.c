@@ -529,28 +529,41 @@ static int64_t always_ok(struct http_exchange *x, void *payload)
     return 0;
 }
 
+/* A client whose every request answers 200 at once; rate limits on. */
+static void ok_client(struct manual_clock *clock, struct fake_transport **fake,
+                      struct arm_client **client, unsigned parallelism)
+{
+    struct arm_client_opts o = {0};
+    struct errbuf err = ERRBUF_INIT;
+    manual_clock_init(clock, 1700000000);
+    assert_int_equal(fake_transport_new(fake, always_ok, NULL, clock), 0);
+    o.cloud = arm_cloud_builtin("public");
+    o.transport = fake_transport_base(*fake);
+    o.clock = &clock->clock;
+    o.parallelism = parallelism;
+    assert_int_equal(arm_client_new(client, &o, &err), 0);
+}
+
+static void vault_gets(struct arm_call *calls, size_t n)
+{
+    memset(calls, 0, n * sizeof(*calls));
+    for (size_t i = 0; i < n; i++) {
+        calls[i].method = "GET";
+        calls[i].url = VAULT;
+        calls[i].api_version = "2025-05-01";
+    }
+}
+
 static void test_arm_client__parallelism_limit(void **state)
 {
     struct manual_clock clock;
     struct fake_transport *fake;
     struct arm_client *client;
-    struct arm_client_opts o = {0};
     struct errbuf err = ERRBUF_INIT;
     struct arm_call calls[50];
     (void)state;
-    manual_clock_init(&clock, 1700000000);
-    assert_int_equal(fake_transport_new(&fake, always_ok, NULL, &clock), 0);
-    o.cloud = arm_cloud_builtin("public");
-    o.transport = fake_transport_base(fake);
-    o.clock = &clock.clock;
-    o.parallelism = 5;
-    assert_int_equal(arm_client_new(&client, &o, &err), 0);
-    memset(calls, 0, sizeof(calls));
-    for (int i = 0; i < 50; i++) {
-        calls[i].method = "GET";
-        calls[i].url = VAULT;
-        calls[i].api_version = "2025-05-01";
-    }
+    ok_client(&clock, &fake, &client, 5);
+    vault_gets(calls, 50);
     assert_int_equal(arm_client_run(client, calls, 50, &err), 0);
     for (int i = 0; i < 50; i++) {
         assert_int_equal(calls[i].rc, 0);
@@ -558,6 +571,71 @@ static void test_arm_client__parallelism_limit(void **state)
     }
     assert_int_equal(fake_transport_max_inflight(fake), 5);
     assert_int_equal(arm_client_request_count(client), 50);
+    arm_client_free(client);
+    transport_free(fake_transport_base(fake));
+}
+
+static void count_abandoned(struct arm_call *call, void *payload)
+{
+    (void)call;
+    (*(int *)payload)++;
+}
+
+/* Streaming: calls submitted while others run come back one by one as
+ * they finish, an arm_client_run in between keeps its hands off them, and
+ * abandoning forgets the rest (handed to their owner, never back). */
+static void test_arm_client__streaming_submit_next_abandon(void **state)
+{
+    struct manual_clock clock;
+    struct fake_transport *fake;
+    struct arm_client *client;
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_call s[4], r[2], *done = NULL;
+    int seen[4] = {0}, abandoned = 0;
+    (void)state;
+    ok_client(&clock, &fake, &client, 2);
+    vault_gets(s, 4);
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < 2; i++)
+        r[i] = s[0];
+    /* nothing submitted: nothing to wait for */
+    assert_int_equal(arm_client_next(client, 1000, &done, &err), 0);
+    assert_null(done);
+    assert_int_equal(arm_client_submit(client, &s[0]), 0);
+    assert_int_equal(arm_client_submit(client, &s[1]), 0);
+    assert_int_equal(arm_client_active(client), 2);
+    assert_int_equal(arm_client_next(client, -1, &done, &err), 0);
+    assert_non_null(done);
+    seen[done - s]++;
+    /* a batch run meanwhile: s[1] finishes during it and is held for next */
+    assert_int_equal(arm_client_run(client, r, 2, &err), 0);
+    assert_int_equal(r[0].rc, 0);
+    assert_int_equal(r[1].rc, 0);
+    arm_call_release(&r[0]);
+    arm_call_release(&r[1]);
+    assert_int_equal(arm_client_active(client), 1);
+    assert_int_equal(arm_client_submit(client, &s[2]), 0);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(arm_client_next(client, -1, &done, &err), 0);
+        assert_non_null(done);
+        assert_int_equal(done->rc, 0);
+        seen[done - s]++;
+    }
+    assert_int_equal(seen[0] + seen[1] + seen[2], 3);
+    assert_true(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
+    assert_int_equal(arm_client_active(client), 0);
+    assert_int_equal(arm_client_next(client, 0, &done, &err), 0);
+    assert_null(done);
+    /* abandon: the submitted call goes to its owner, never back */
+    assert_int_equal(arm_client_submit(client, &s[3]), 0);
+    arm_client_abandon(client, count_abandoned, &abandoned);
+    assert_int_equal(abandoned, 1);
+    assert_int_equal(arm_client_active(client), 0);
+    assert_int_equal(arm_client_next(client, 1000, &done, &err), 0);
+    assert_null(done);
+    assert_int_equal(fake_transport_count(fake), 5);
+    for (int i = 0; i < 4; i++)
+        arm_call_release(&s[i]);
     arm_client_free(client);
     transport_free(fake_transport_base(fake));
 }
@@ -796,6 +874,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arm_client__headers_and_url),
+        cmocka_unit_test(test_arm_client__streaming_submit_next_abandon),
         cmocka_unit_test(test_arm_client__429_storm_honours_retry_after),
         cmocka_unit_test(test_arm_client__retry_after_past_deadline_fails_fast),
         cmocka_unit_test(test_arm_client__5xx_and_reset_retried_with_backoff),

@@ -412,6 +412,17 @@ static void test_arm_provider__paging_and_quota(void **state)
     env_teardown(&e);
 }
 
+/* A create, a delete, and a create of a kind the catalogue does not know. */
+static void three_writes(struct provider_write w[3], const json_t *body)
+{
+    w[0] = (struct provider_write){
+        PROVIDER_CREATE, {RGID "/providers/Microsoft.KeyVault/vaults/new", NULL}, body, 0, NULL};
+    w[1] = (struct provider_write){
+        PROVIDER_DELETE, {RGID "/providers/Microsoft.KeyVault/vaults/old", NULL}, NULL, 0, NULL};
+    w[2] = (struct provider_write){
+        PROVIDER_CREATE, {RGID "/providers/Unknown.Space/things/x", NULL}, body, 0, NULL};
+}
+
 static void test_arm_provider__writes(void **state)
 {
     struct env e;
@@ -421,12 +432,7 @@ static void test_arm_provider__writes(void **state)
     json_t *body = json_pack("{s:s}", "location", "westeurope");
     (void)state;
     env_setup(&e, 0);
-    w[0] = (struct provider_write){
-        PROVIDER_CREATE, {RGID "/providers/Microsoft.KeyVault/vaults/new", NULL}, body, 0, NULL};
-    w[1] = (struct provider_write){
-        PROVIDER_DELETE, {RGID "/providers/Microsoft.KeyVault/vaults/old", NULL}, NULL, 0, NULL};
-    w[2] = (struct provider_write){
-        PROVIDER_CREATE, {RGID "/providers/Unknown.Space/things/x", NULL}, body, 0, NULL};
+    three_writes(w, body);
     assert_int_equal(provider_write_many(e.p, w, 3, res, &err), 0);
     assert_int_equal(res[0].rc, 0);
     assert_string_equal(json_string_value(json_object_get(res[0].body, "name")), "new");
@@ -439,6 +445,47 @@ static void test_arm_provider__writes(void **state)
     assert_string_equal(fake_transport_request(e.fake, 0)->body, "{\"location\":\"westeurope\"}");
     provider_results_release(res, 3);
     json_decref(body);
+    env_teardown(&e);
+}
+
+/* The same writes streamed: each comes back with its tag, the refused one
+ * too; abandoning drops one that was started. */
+static void test_arm_provider__streamed_writes(void **state)
+{
+    struct env e;
+    struct provider_write w[3];
+    struct provider_result res;
+    struct errbuf err = ERRBUF_INIT;
+    json_t *body = json_pack("{s:s}", "location", "westeurope");
+    int tags[3] = {0, 1, 2}, seen[3] = {0};
+    void *tag = NULL;
+    (void)state;
+    env_setup(&e, 0);
+    three_writes(w, body);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(provider_write_start(e.p, &w[i], &tags[i], &err), 0);
+    json_decref(body); /* copied by write_start */
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(provider_write_next(e.p, -1, &tag, &res, &err), 0);
+        assert_non_null(tag);
+        int i = *(int *)tag;
+        seen[i]++;
+        if (i == 0)
+            assert_string_equal(json_string_value(json_object_get(res.body, "name")), "new");
+        else if (i == 1)
+            assert_true(res.gone);
+        else
+            assert_non_null(strstr(res.err.msg, "unknown resource type 'Unknown.Space/things'"));
+        assert_int_equal(res.rc, i == 2 ? AMLSEC_EUSAGE : 0);
+        provider_result_release(&res);
+    }
+    assert_true(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
+    assert_int_equal(provider_write_next(e.p, 0, &tag, &res, &err), 0);
+    assert_null(tag);
+    assert_int_equal(provider_write_start(e.p, &w[1], &tags[1], &err), 0);
+    provider_write_abandon(e.p);
+    assert_int_equal(provider_write_next(e.p, 1000, &tag, &res, &err), 0);
+    assert_null(tag);
     env_teardown(&e);
 }
 
@@ -477,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_arm_provider__fresh_reread_uses_get),
         cmocka_unit_test(test_arm_provider__paging_and_quota),
         cmocka_unit_test(test_arm_provider__writes),
+        cmocka_unit_test(test_arm_provider__streamed_writes),
         cmocka_unit_test(test_arm_provider__list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
