@@ -170,7 +170,8 @@ static int child(const char *path, bool load, bool parse_only)
         for (size_t i = 0; i < diags.n && i < 5; i++)
             fprintf(stderr, "  %s:%u: %s\n",
                     diags.items[i].loc.file ? diags.items[i].loc.file->name : "-",
-                    diags.items[i].loc.line, diags.items[i].message);
+                    diags.items[i].loc.file ? src_loc_start(&diags.items[i].loc).line : 0,
+                    diags.items[i].message);
         return 1;
     }
     if (cfg && getenv("BENCH_VERBOSE"))

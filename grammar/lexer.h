@@ -35,8 +35,6 @@ struct lexer_frame {
 struct lexer {
     const struct src_file *file;
     const unsigned char *base, *cur, *mar, *lim, *tok;
-    uint32_t line;                   /* line of cur */
-    const unsigned char *line_start; /* first byte of that line */
     struct lexer_frame stack[LEXER_MAX_DEPTH];
     int depth;
     bool keep_comments;

@@ -19,8 +19,6 @@ void lexer_init(struct lexer *lx, const struct src_file *f, struct arena *arena,
     lx->base = (const uchar *)f->text;
     lx->cur = lx->base;
     lx->lim = lx->base + f->len;
-    lx->line = 1;
-    lx->line_start = lx->base;
     lx->arena = arena;
     lx->diags = diags;
     lx->last = TOK_NL;
@@ -31,30 +29,15 @@ static uint32_t off_of(const struct lexer *lx, const uchar *p)
     return (uint32_t)(p - lx->base);
 }
 
-/* Advances the line counters over [from, to). */
-static void count_lines(struct lexer *lx, const uchar *from, const uchar *to)
-{
-    const uchar *p = from;
-    while (p < to && (p = memchr(p, '\n', (size_t)(to - p))) != NULL) {
-        lx->line++;
-        lx->line_start = ++p;
-    }
-}
-
+/* Locations are byte spans; lines and columns are computed only when a
+ * diagnostic is printed (parser/source.h). */
 static void set_loc(struct lexer *lx, struct src_loc *loc, const uchar *b, const uchar *e)
 {
     loc->file = lx->file;
     loc->begin = off_of(lx, b);
     loc->end = off_of(lx, e);
-    loc->line = lx->line;
-    loc->col = (uint32_t)(b - lx->line_start) + 1;
-    count_lines(lx, b, e);
-    loc->end_line = lx->line;
-    loc->end_col = (uint32_t)(e - lx->line_start) + 1;
 }
 
-/* Error tokens hold no newline (or end the file), so the line counters need
- * no update; the location is computed from the line table. */
 static int lex_error(struct lexer *lx, struct src_loc *loc, const uchar *b, const uchar *e,
                      const char *msg)
 {
@@ -466,7 +449,6 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
                     return fatal(lx, loc, lx->tok, lx->cur, "unterminated comment: expected '*/'");
                 lx->cur = end + 2;
                 if (lx->keep_comments) { set_loc(lx, loc, lx->tok, lx->cur); return TOK_COMMENT; }
-                count_lines(lx, lx->tok, lx->cur);
                 continue;
             }
             "\n" {

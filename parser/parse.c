@@ -426,7 +426,8 @@ int parse_file(struct ast_file **out, const struct src_file *src, struct arena *
                struct diag_list *diags)
 {
     struct parse_ctx ctx;
-    size_t errors_before = diags->errors;
+    /* Errors dropped because the list is full still make the parse fail. */
+    size_t errors_before = diags->errors + diags->dropped;
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.arena = arena;
@@ -440,7 +441,7 @@ int parse_file(struct ast_file **out, const struct src_file *src, struct arena *
     if (!lexer_check_encoding(src, diags))
         return AMLSEC_EPARSE;
     lexer_init(&ctx.lx, src, arena, diags);
-    if (aml_yyparse(&ctx) != 0 && diags->errors == errors_before)
+    if (aml_yyparse(&ctx) != 0 && diags->errors + diags->dropped == errors_before)
         diag_add(diags, DIAG_ERROR, NULL, "syntax", "'%s' could not be parsed", src->name);
-    return diags->errors > errors_before ? AMLSEC_EPARSE : 0;
+    return diags->errors + diags->dropped > errors_before ? AMLSEC_EPARSE : 0;
 }

@@ -339,9 +339,10 @@ static int open_keys(struct crypt_keys *keys, const struct backend_config *cfg, 
         const struct ast_attr *a =
             cfg->block ? ast_body_attr(&cfg->block->body, "require_encryption") : NULL;
         char where[300] = "";
-        if (a)
-            snprintf(where, sizeof(where), "%s:%u:%u: ", a->loc.file->name, a->loc.line,
-                     a->loc.col);
+        if (a) {
+            struct src_pos at = src_loc_start(&a->loc);
+            snprintf(where, sizeof(where), "%s:%u:%u: ", a->loc.file->name, at.line, at.col);
+        }
         return errbuf_set(err, AMLSEC_EUSAGE,
                           "%srequire_encryption is set but no state key is: set "
                           "AMLSEC_STATE_PASSPHRASE, AMLSEC_STATE_KEY, AMLSEC_STATE_KEY_FILE or "

@@ -16,6 +16,7 @@
 #include "parser/config.h"
 #include "parser/parse.h"
 #include "parser/value.h"
+#include "util/error.h"
 
 static struct src_file *mem(const char *text)
 {
@@ -45,9 +46,11 @@ static void test_frontend__lexer_tokens_and_locations(void **state)
         assert_int_equal(t, want[i]);
         if (i == 4) { /* b2 on line 2, column 3 */
             assert_string_equal(v.TOK_IDENT, "b2");
-            assert_int_equal(loc.line, 2);
-            assert_int_equal(loc.col, 3);
-            assert_int_equal(loc.end_col, 5);
+            struct src_pos at = src_loc_start(&loc), to = src_loc_stop(&loc);
+            assert_int_equal(at.line, 2);
+            assert_int_equal(at.col, 3);
+            assert_int_equal(to.line, 2);
+            assert_int_equal(to.col, 5);
         }
         if (i == 2)
             assert_string_equal(v.TOK_STRING->u.str.s, "x");
@@ -210,7 +213,7 @@ static void test_frontend__evaluates_instances(void **state)
     assert_int_equal(in->resource->ndeps, 2);
     {
         struct src_loc loc = config_attr_loc(config_find_instance(cfg, "rg.ml"), "tags");
-        assert_int_equal(loc.line, 15);
+        assert_int_equal(src_loc_start(&loc).line, 15);
     }
     config_free(cfg);
     diag_list_release(&dl);
@@ -264,6 +267,29 @@ static void test_frontend__errors_are_capped(void **state)
     buf_release(&b);
 }
 
+/* A diagnostic list that is already full still makes parse_file fail. */
+static void test_frontend__parse_fails_when_the_list_is_full(void **state)
+{
+    struct src_file *good = mem("a = 1\n"), *bad = mem("a = = 1\n");
+    struct ast_file *af = NULL;
+    struct arena ar;
+    struct diag_list dl;
+    (void)state;
+    arena_init(&ar);
+    diag_list_init(&dl);
+    dl.max_errors = 1;
+    assert_int_equal(parse_file(&af, bad, &ar, &dl), AMLSEC_EPARSE);
+    assert_int_equal(dl.errors, 1);
+    assert_int_equal(parse_file(&af, good, &ar, &dl), 0);
+    assert_int_equal(parse_file(&af, bad, &ar, &dl), AMLSEC_EPARSE);
+    assert_int_equal(dl.errors, 1);
+    assert_true(dl.dropped >= 1);
+    diag_list_release(&dl);
+    arena_release(&ar);
+    src_file_free(good);
+    src_file_free(bad);
+}
+
 static void test_frontend__value_format(void **state)
 {
     struct buf b;
@@ -287,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_frontend__evaluates_instances),
         cmocka_unit_test(test_frontend__resolver_supplies_values),
         cmocka_unit_test(test_frontend__errors_are_capped),
+        cmocka_unit_test(test_frontend__parse_fails_when_the_list_is_full),
         cmocka_unit_test(test_frontend__value_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
