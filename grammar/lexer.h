@@ -43,6 +43,8 @@ struct lexer {
     int last;           /* the previous token returned */
     struct arena *arena;
     struct diag_list *diags;
+    const char **idents; /* interned identifiers: open addressing, in the arena */
+    size_t nidents, idents_cap;
 };
 
 /* Token values and locations: the bison parser's types (grammar/parser.h). */

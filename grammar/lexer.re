@@ -29,6 +29,50 @@ static uint32_t off_of(const struct lexer *lx, const uchar *p)
     return (uint32_t)(p - lx->base);
 }
 
+/* Identifiers are interned: a configuration repeats the same few names
+ * (attribute names, kinds, resource names in references) many times, and
+ * each copy would cost an arena allocation. The table lives in the arena
+ * too (a grown table's old slots are left there: at most as much again). */
+static size_t ident_hash(const uchar *b, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t k = 0; k < len; k++)
+        h = (h ^ b[k]) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static const char *intern(struct lexer *lx, const uchar *b, size_t len)
+{
+    size_t i, mask;
+    if (4 * (lx->nidents + 1) > 3 * lx->idents_cap) {
+        size_t cap = lx->idents_cap ? 2 * lx->idents_cap : 256;
+        const char **t = arena_alloc_align(lx->arena, cap * sizeof(*t), _Alignof(const char *));
+        if (t == NULL)
+            return NULL;
+        for (size_t k = 0; k < lx->idents_cap; k++) {
+            const char *x = lx->idents[k];
+            if (x == NULL)
+                continue;
+            for (i = ident_hash((const uchar *)x, strlen(x)) & (cap - 1); t[i];
+                 i = (i + 1) & (cap - 1))
+                ;
+            t[i] = x;
+        }
+        lx->idents = t;
+        lx->idents_cap = cap;
+    }
+    mask = lx->idents_cap - 1;
+    for (i = ident_hash(b, len) & mask; lx->idents[i]; i = (i + 1) & mask) {
+        const char *x = lx->idents[i];
+        if (strncmp(x, (const char *)b, len) == 0 && x[len] == '\0')
+            return x;
+    }
+    lx->idents[i] = arena_strndup(lx->arena, (const char *)b, len);
+    if (lx->idents[i] != NULL)
+        lx->nidents++;
+    return lx->idents[i];
+}
+
 /* Locations are byte spans; lines and columns are computed only when a
  * diagnostic is printed (parser/source.h). */
 static void set_loc(struct lexer *lx, struct src_loc *loc, const uchar *b, const uchar *e)
@@ -178,7 +222,7 @@ static bool decode_escapes(struct buf *out, const uchar *b, const uchar *e, cons
 static struct ast_expr *string_node(struct lexer *lx, const char *s, size_t len,
                                     const struct src_loc *loc)
 {
-    struct ast_expr *e = arena_alloc(lx->arena, sizeof(*e));
+    struct ast_expr *e = arena_alloc_align(lx->arena, sizeof(*e), _Alignof(struct ast_expr));
     if (e == NULL)
         return NULL;
     e->kind = EXPR_STRING;
@@ -502,7 +546,7 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
             }
             ident {
                 set_loc(lx, loc, lx->tok, lx->cur);
-                val->TOK_IDENT = arena_strndup(lx->arena, (const char *)lx->tok, (size_t)(lx->cur - lx->tok));
+                val->TOK_IDENT = (char *)intern(lx, lx->tok, (size_t)(lx->cur - lx->tok));
                 return TOK_IDENT;
             }
             * {

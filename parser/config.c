@@ -372,7 +372,8 @@ static int collect_blocks(struct loader *ld)
 
     for (struct ast_file *f = cfg->files; f; f = f->next) {
         for (const struct ast_attr *a = f->body.attrs; a; a = a->next) {
-            struct diag *d = error_at(ld, &a->name_loc, "top-level-attribute",
+            struct src_loc nl = ast_attr_name_loc(a);
+            struct diag *d = error_at(ld, &nl, "top-level-attribute",
                                       "attribute '%s' is not inside a block", a->name);
             if (d)
                 diag_set_hint(d, "put it in a resource block or in settings { ... }");
@@ -533,7 +534,8 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
                 if (!cfg->resources[i].existing)
                     cands[n++] = cfg->resources[i].kind;
             cands[n] = NULL;
-            d = error_at(ld, &e->u.trav.root_loc, "unknown-reference", "unknown name '%s'", root);
+            struct src_loc rl = ast_trav_root_loc(e);
+            d = error_at(ld, &rl, "unknown-reference", "unknown name '%s'", root);
             hint_nearest(d, root, cands);
             return;
         }
@@ -589,10 +591,12 @@ static void walk_expr(struct ref_walk *w, const struct ast_expr *e)
                 walk_expr(w, s->index);
         break;
     case EXPR_CALL:
-        if (!in_list(eval_functions, e->u.call.name))
-            hint_nearest(error_at(w->ld, &e->u.call.name_loc, "unknown-function",
-                                  "unknown function '%s'", e->u.call.name),
+        if (!in_list(eval_functions, e->u.call.name)) {
+            struct src_loc nl = ast_call_name_loc(e);
+            hint_nearest(error_at(w->ld, &nl, "unknown-function", "unknown function '%s'",
+                                  e->u.call.name),
                          e->u.call.name, eval_functions);
+        }
         for (const struct ast_expr *p = e->u.call.args; p; p = p->next)
             walk_expr(w, p);
         break;
@@ -787,8 +791,9 @@ static int bind_variables(struct loader *ld)
         struct eval_ctx ectx = {.cfg = cfg, .diags = ld->diags, .no_resources = "a variable"};
         for (const struct ast_attr *a = body->attrs; a; a = a->next) {
             json_t *val = NULL;
+            struct src_loc nl = ast_attr_name_loc(a);
             if (!in_list(variable_attrs, a->name)) {
-                hint_nearest(error_at(ld, &a->name_loc, "unknown-attribute",
+                hint_nearest(error_at(ld, &nl, "unknown-attribute",
                                       "unknown attribute '%s' in variable", a->name),
                              a->name, variable_attrs);
                 continue;
@@ -872,7 +877,8 @@ static int bind_variables(struct loader *ld)
             struct cfg_variable *v = find_var(cfg, a->name);
             json_t *val = NULL;
             if (v == NULL) {
-                unknown_var(ld, &a->name_loc, a->name, "-var-file");
+                struct src_loc nl = ast_attr_name_loc(a);
+                unknown_var(ld, &nl, a->name, "-var-file");
                 continue;
             }
             if (eval_expr(&val, &ectx, a->value) < 0)
@@ -948,8 +954,9 @@ static void eval_settings(struct loader *ld)
     for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
         json_t *v = NULL;
         if (!in_list(settings_attrs, a->name)) {
+            struct src_loc nl = ast_attr_name_loc(a);
             hint_nearest(
-                error_at(ld, &a->name_loc, "unknown-attribute", "unknown setting '%s'", a->name),
+                error_at(ld, &nl, "unknown-attribute", "unknown setting '%s'", a->name),
                 a->name, settings_attrs);
             continue;
         }
@@ -998,7 +1005,8 @@ static void parse_lifecycle(struct loader *ld, struct cfg_resource *r)
     for (const struct ast_attr *a = lc->body.attrs; a; a = a->next) {
         json_t *v = NULL;
         if (!in_list(lifecycle_attrs, a->name)) {
-            hint_nearest(error_at(ld, &a->name_loc, "unknown-attribute",
+            struct src_loc nl = ast_attr_name_loc(a);
+            hint_nearest(error_at(ld, &nl, "unknown-attribute",
                                   "unknown attribute '%s' in lifecycle", a->name),
                          a->name, lifecycle_attrs);
             continue;
@@ -1102,7 +1110,8 @@ static int expand(struct loader *ld, struct cfg_resource *r)
     }
     r->has_for_each = true;
     if (r->existing) {
-        error_at(ld, &fe->name_loc, "for_each", "for_each is not supported on existing blocks");
+        struct src_loc nl = ast_attr_name_loc(fe);
+        error_at(ld, &nl, "for_each", "for_each is not supported on existing blocks");
         return 0;
     }
     if (eval_expr(&v, &ectx, fe->value) < 0)
@@ -1164,9 +1173,10 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         if (top && in_list(meta_attrs, a->name))
             continue;
         if (json_object_get(obj, a->name)) {
-            struct diag *d =
-                error_at(ld, &a->name_loc, "duplicate", "duplicate attribute '%s'", a->name);
-            diag_add_note(d, &ast_body_attr(b, a->name)->name_loc, "first set here");
+            struct src_loc nl = ast_attr_name_loc(a);
+            struct src_loc first = ast_attr_name_loc(ast_body_attr(b, a->name));
+            struct diag *d = error_at(ld, &nl, "duplicate", "duplicate attribute '%s'", a->name);
+            diag_add_note(d, &first, "first set here");
             continue;
         }
         ectx->sensitive = false;
@@ -1419,7 +1429,7 @@ static struct src_loc find_loc(const struct cfg_instance *inst, const char *path
         seg[n] = '\0';
         path += n + (path[n] == '.');
         if ((a = ast_body_attr(body, seg)) != NULL)
-            return name_only ? a->name_loc : a->loc;
+            return name_only ? ast_attr_name_loc(a) : a->loc;
         if ((k = ast_body_block(body, seg)) == NULL)
             break;
         loc = k->type_loc;

@@ -1,8 +1,9 @@
 /* Runtime values are jansson values. One extra notion: an *unknown* value,
  * known only after apply (an ARM id of something not created yet, a key
- * version). It is an object {"$unknown": true}, optionally tagged with the
- * instance and attribute it will come from ("ref", "attr"); test it with
- * value_is_unknown(), never by hand. */
+ * version). It is an object with the one key "$unknown": true, or, tagged
+ * with the instance and attribute it will come from, "ADDRESS\0ATTR"; test
+ * it with value_is_unknown() and read the tag with value_unknown_origin(),
+ * never by hand. */
 #ifndef AMLSEC_PARSER_VALUE_H
 #define AMLSEC_PARSER_VALUE_H
 
