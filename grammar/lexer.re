@@ -219,15 +219,18 @@ static bool decode_escapes(struct buf *out, const uchar *b, const uchar *e, cons
     return true;
 }
 
+/* interned: plain quoted strings (block names, mostly) are interned like
+ * identifiers, so a name and a reference to it share one copy. */
 static struct ast_expr *string_node(struct lexer *lx, const char *s, size_t len,
-                                    const struct src_loc *loc)
+                                    const struct src_loc *loc, bool interned)
 {
     struct ast_expr *e = arena_alloc_align(lx->arena, sizeof(*e), _Alignof(struct ast_expr));
     if (e == NULL)
         return NULL;
     e->kind = EXPR_STRING;
     e->loc = *loc;
-    e->u.str.s = arena_strndup(lx->arena, s, len);
+    e->u.str.s = interned && memchr(s, '\0', len) == NULL ? intern(lx, (const uchar *)s, len)
+                                                          : arena_strndup(lx->arena, s, len);
     e->u.str.len = len;
     return e->u.str.s ? e : NULL;
 }
@@ -245,9 +248,9 @@ static int fragment(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
         /* nothing to decode (the common case): no temporary buffer */
         set_loc(lx, loc, lx->tok, lx->cur);
         if (token == TOK_STRING)
-            val->TOK_STRING = string_node(lx, (const char *)b, (size_t)(e - b), loc);
+            val->TOK_STRING = string_node(lx, (const char *)b, (size_t)(e - b), loc, true);
         else
-            val->TOK_FRAG = string_node(lx, (const char *)b, (size_t)(e - b), loc);
+            val->TOK_FRAG = string_node(lx, (const char *)b, (size_t)(e - b), loc, false);
         return token;
     }
     buf_init(&tmp, 0);
@@ -258,9 +261,9 @@ static int fragment(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
     }
     set_loc(lx, loc, lx->tok, lx->cur);
     if (token == TOK_STRING)
-        val->TOK_STRING = string_node(lx, tmp.ptr, tmp.len, loc);
+        val->TOK_STRING = string_node(lx, tmp.ptr, tmp.len, loc, false);
     else
-        val->TOK_FRAG = string_node(lx, tmp.ptr, tmp.len, loc);
+        val->TOK_FRAG = string_node(lx, tmp.ptr, tmp.len, loc, false);
     buf_release(&tmp);
     return token;
 }
@@ -400,7 +403,7 @@ static int lex_in_heredoc(struct lexer *lx, union AML_YYSTYPE *val, struct src_l
             }
         }
         set_loc(lx, loc, lx->tok, lx->cur);
-        val->TOK_FRAG = string_node(lx, tmp.ptr, tmp.len, loc);
+        val->TOK_FRAG = string_node(lx, tmp.ptr, tmp.len, loc, false);
         buf_release(&tmp);
     }
     return TOK_FRAG;

@@ -11,7 +11,6 @@
 #include "parser/parse.h"
 #include "parser/value.h"
 #include "util/error.h"
-#include "util/strmap.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -172,9 +171,8 @@ struct cfg_index {
     long *slots, *kinds; /* resource index + 1; 0 = empty */
     size_t mask;         /* capacity - 1 (a power of two) */
     size_t n;
-    /* instance address -> resource index * 2^32 + instance index, filled
-     * once instances exist (config_find_instance) */
-    struct strmap instances;
+    /* a kind or name holds '.' or '[': addresses are not split reliably */
+    bool odd_names;
 };
 
 static uint64_t hash_key(bool existing, const char *kind, const char *name)
@@ -188,12 +186,18 @@ static uint64_t hash_key(bool existing, const char *kind, const char *name)
     return h ^ (h >> 29);
 }
 
+/* Names are mostly interned by the lexer: equal pointers are the common hit. */
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || strcmp(a, b) == 0;
+}
+
 static bool index_slot_matches(const struct config *cfg, long slot, bool existing, const char *kind,
                                const char *name)
 {
     const struct cfg_resource *r = &cfg->resources[slot - 1];
-    return r->existing == existing && strcmp(r->kind, kind) == 0 &&
-           (name == NULL || strcmp(r->name, name) == 0);
+    return r->existing == existing && same_str(r->kind, kind) &&
+           (name == NULL || same_str(r->name, name));
 }
 
 /* Finds the resource (name NULL: the first resource of the kind), or -1. */
@@ -254,6 +258,8 @@ static int index_add(struct config *cfg, size_t idx)
     index_put(cfg, ix->slots, idx, true);
     index_put(cfg, ix->kinds, idx, false);
     ix->n++;
+    if (strpbrk(cfg->resources[idx].kind, ".[") || strpbrk(cfg->resources[idx].name, ".["))
+        ix->odd_names = true;
     return 0;
 }
 
@@ -263,21 +269,7 @@ static void index_free(struct cfg_index *ix)
         return;
     free(ix->slots);
     free(ix->kinds);
-    strmap_release(&ix->instances);
     free(ix);
-}
-
-static int index_instances(struct config *cfg)
-{
-    if (cfg->index == NULL)
-        return 0;
-    for (size_t i = 0; i < cfg->nresources; i++)
-        for (size_t k = 0; k < cfg->resources[i].ninstances; k++)
-            if (cfg->resources[i].instances[k].address &&
-                strmap_put(&cfg->index->instances, cfg->resources[i].instances[k].address,
-                           ((size_t)i << 32) | k) < 0)
-                return AMLSEC_ENOMEM;
-    return 0;
 }
 
 /* --- structure ------------------------------------------------------------ */
@@ -357,8 +349,18 @@ static int add_resource(struct loader *ld, const struct ast_block *b, bool exist
     r->name = name;
     r->existing = existing;
     r->block = b;
-    r->address = existing ? arena_printf(&cfg->arena, "existing.%s.%s", kind, name)
-                          : arena_printf(&cfg->arena, "%s.%s", kind, name);
+    {
+        /* "[existing.]KIND.NAME", without printf: one per resource */
+        size_t lk = strlen(kind), ln = strlen(name), pre = existing ? 9 : 0;
+        char *a = arena_alloc_align(&cfg->arena, pre + lk + ln + 2, 1);
+        if (a) {
+            memcpy(a, "existing.", pre);
+            memcpy(a + pre, kind, lk);
+            a[pre + lk] = '.';
+            memcpy(a + pre + lk + 1, name, ln + 1);
+        }
+        r->address = a;
+    }
     if (r->address == NULL || index_add(cfg, cfg->nresources - 1) < 0)
         return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
     return 0;
@@ -1335,10 +1337,6 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         rc = expand(&ld, &cfg->resources[i]);
     if (rc < 0 || diags->errors)
         goto out;
-    if (index_instances(cfg) < 0) {
-        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-        goto out;
-    }
     done = calloc(cfg->nresources ? cfg->nresources : 1, 1);
     if (done == NULL) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
@@ -1398,16 +1396,42 @@ struct cfg_resource *config_find(const struct config *cfg, bool existing, const 
     return NULL;
 }
 
+/* The resource an address names: [existing.]KIND.NAME, then ["KEY"] for a
+ * for_each instance. A name may itself hold dots or brackets, so this is a
+ * guess that the caller confirms by comparing the instance's address. */
+static struct cfg_resource *resource_of_address(const struct config *cfg, const char *address)
+{
+    char buf[512];
+    bool existing = strncmp(address, "existing.", 9) == 0;
+    const char *kind = existing ? address + 9 : address, *dot = strchr(kind, '.');
+    size_t n = strlen(address), kind_len;
+    char *name;
+    if (dot == NULL || n >= sizeof(buf))
+        return NULL;
+    memcpy(buf, address, n + 1);
+    kind_len = (size_t)(dot - kind);
+    buf[(size_t)(kind - address) + kind_len] = '\0';
+    name = buf + (size_t)(dot + 1 - address);
+    if (n >= 2 && address[n - 1] == ']') {
+        char *open = strstr(name, "[\"");
+        if (open)
+            *open = '\0';
+    }
+    return config_find(cfg, existing, buf + (kind - address), name);
+}
+
 struct cfg_instance *config_find_instance(const struct config *cfg, const char *address)
 {
-    size_t at;
-    if (cfg->index && cfg->index->instances.n)
-        return strmap_get(&cfg->index->instances, address, &at)
-                   ? &cfg->resources[at >> 32].instances[at & 0xffffffffu]
-                   : NULL;
+    struct cfg_resource *r = resource_of_address(cfg, address);
+    for (size_t k = 0; r && k < r->ninstances; k++)
+        if (r->instances[k].address && strcmp(r->instances[k].address, address) == 0)
+            return &r->instances[k];
+    if (cfg->index && !cfg->index->odd_names)
+        return NULL;
     for (size_t i = 0; i < cfg->nresources; i++)
         for (size_t k = 0; k < cfg->resources[i].ninstances; k++)
-            if (strcmp(cfg->resources[i].instances[k].address, address) == 0)
+            if (cfg->resources[i].instances[k].address &&
+                strcmp(cfg->resources[i].instances[k].address, address) == 0)
                 return &cfg->resources[i].instances[k];
     return NULL;
 }

@@ -10,14 +10,27 @@
 
 json_t *value_unknown(void)
 {
-    /* built directly: json_pack parses its format on every call, and
-     * evaluation makes one of these per computed attribute */
-    json_t *o = json_object();
-    if (o && json_object_set_new_nocheck(o, UNKNOWN_KEY, json_true()) < 0) {
-        json_decref(o);
-        o = NULL;
+    /* One shared object: evaluation makes an unknown for every computed
+     * attribute of every instance, and nothing changes an unknown in place
+     * (known_fill replaces it). jansson's reference counts are atomic. The
+     * static reference keeps it alive for the life of the process. */
+    static json_t *shared;
+    json_t *o = __atomic_load_n(&shared, __ATOMIC_ACQUIRE);
+    if (o == NULL) {
+        json_t *fresh = json_object(), *expected = NULL;
+        if (fresh == NULL || json_object_set_new_nocheck(fresh, UNKNOWN_KEY, json_true()) < 0) {
+            json_decref(fresh);
+            return NULL;
+        }
+        if (__atomic_compare_exchange_n(&shared, &expected, fresh, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            o = fresh;
+        else {
+            json_decref(fresh);
+            o = expected;
+        }
     }
-    return o;
+    return json_incref(o);
 }
 
 /* A tagged unknown is {"$unknown": "ADDRESS\0ATTR"}: one key instead of

@@ -12,7 +12,8 @@
 
 #include "util/buf.h"
 
-json_t *value_unknown(void); /* new reference */
+/* New reference to the shared untagged unknown: never modify it. */
+json_t *value_unknown(void);
 /* An unknown that says where its value will come from: attribute attr of
  * the resource instance at address, once that instance exists. */
 json_t *value_unknown_of(const char *address, const char *attr);

@@ -267,6 +267,29 @@ static void test_frontend__errors_are_capped(void **state)
     buf_release(&b);
 }
 
+/* Addresses are found through the resource index, names with dots and
+ * brackets included. */
+static void test_frontend__finds_instances_by_address(void **state)
+{
+    static const char text[] = "r \"a.b\" {\n  x = 1\n}\n"
+                               "r \"a\" {\n  for_each = [\"k.1\", \"k]\"]\n}\n"
+                               "existing r \"c[\\\"d\\\"]\" {\n}\n";
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    (void)state;
+    assert_int_equal(load(&cfg, &dl, text, NULL, 0, NULL), 0);
+    assert_string_equal(config_find_instance(cfg, "r.a.b")->address, "r.a.b");
+    assert_string_equal(config_find_instance(cfg, "r.a[\"k.1\"]")->address, "r.a[\"k.1\"]");
+    assert_string_equal(config_find_instance(cfg, "r.a[\"k]\"]")->address, "r.a[\"k]\"]");
+    assert_string_equal(config_find_instance(cfg, "existing.r.c[\"d\"]")->address,
+                        "existing.r.c[\"d\"]");
+    assert_null(config_find_instance(cfg, "r.a"));
+    assert_null(config_find_instance(cfg, "r.zz"));
+    assert_null(config_find_instance(cfg, "nodot"));
+    config_free(cfg);
+    diag_list_release(&dl);
+}
+
 /* A diagnostic list that is already full still makes parse_file fail. */
 static void test_frontend__parse_fails_when_the_list_is_full(void **state)
 {
@@ -314,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_frontend__resolver_supplies_values),
         cmocka_unit_test(test_frontend__errors_are_capped),
         cmocka_unit_test(test_frontend__parse_fails_when_the_list_is_full),
+        cmocka_unit_test(test_frontend__finds_instances_by_address),
         cmocka_unit_test(test_frontend__value_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
