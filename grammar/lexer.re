@@ -29,48 +29,77 @@ static uint32_t off_of(const struct lexer *lx, const uchar *p)
     return (uint32_t)(p - lx->base);
 }
 
-/* Identifiers are interned: a configuration repeats the same few names
- * (attribute names, kinds, resource names in references) many times, and
- * each copy would cost an arena allocation. The table lives in the arena
- * too (a grown table's old slots are left there: at most as much again). */
-static size_t ident_hash(const uchar *b, size_t len)
+/* Identifiers and plain quoted strings are interned: a configuration
+ * repeats the same few names (attribute names, kinds, block names and the
+ * references to them) many times, and each copy would cost an arena
+ * allocation. The strings live in the arena; the table is malloc'd and
+ * freed by lexer_release (lookups compare hash and length first). */
+static uint32_t ident_hash(const uchar *b, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t k = 0; k < len; k++)
-        h = (h ^ b[k]) * 1099511628211ULL;
-    return (size_t)(h ^ (h >> 29));
+    /* eight bytes per step: names are short and this runs once per name */
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+    size_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+        uint64_t w;
+        memcpy(&w, b + k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    if (k < len) {
+        uint64_t w = 0;
+        memcpy(&w, b + k, len - k);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+        h ^= h >> 29;
+    }
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static bool intern_grow(struct lexer *lx)
+{
+    size_t cap = lx->idents_cap ? 2 * lx->idents_cap : 512;
+    struct lexer_ident *t = calloc(cap, sizeof(*t));
+    if (t == NULL)
+        return false;
+    for (size_t k = 0; k < lx->idents_cap; k++) {
+        size_t i;
+        if (lx->idents[k].s == NULL)
+            continue;
+        for (i = lx->idents[k].hash & (cap - 1); t[i].s; i = (i + 1) & (cap - 1))
+            ;
+        t[i] = lx->idents[k];
+    }
+    free(lx->idents);
+    lx->idents = t;
+    lx->idents_cap = cap;
+    return true;
 }
 
 static const char *intern(struct lexer *lx, const uchar *b, size_t len)
 {
+    uint32_t h = ident_hash(b, len);
     size_t i, mask;
-    if (4 * (lx->nidents + 1) > 3 * lx->idents_cap) {
-        size_t cap = lx->idents_cap ? 2 * lx->idents_cap : 256;
-        const char **t = arena_alloc_align(lx->arena, cap * sizeof(*t), _Alignof(const char *));
-        if (t == NULL)
-            return NULL;
-        for (size_t k = 0; k < lx->idents_cap; k++) {
-            const char *x = lx->idents[k];
-            if (x == NULL)
-                continue;
-            for (i = ident_hash((const uchar *)x, strlen(x)) & (cap - 1); t[i];
-                 i = (i + 1) & (cap - 1))
-                ;
-            t[i] = x;
-        }
-        lx->idents = t;
-        lx->idents_cap = cap;
-    }
+    if (len > UINT32_MAX || (2 * (lx->nidents + 1) > lx->idents_cap && !intern_grow(lx)))
+        return arena_strndup(lx->arena, (const char *)b, len);
     mask = lx->idents_cap - 1;
-    for (i = ident_hash(b, len) & mask; lx->idents[i]; i = (i + 1) & mask) {
-        const char *x = lx->idents[i];
-        if (strncmp(x, (const char *)b, len) == 0 && x[len] == '\0')
-            return x;
+    for (i = h & mask; lx->idents[i].s; i = (i + 1) & mask) {
+        const struct lexer_ident *x = &lx->idents[i];
+        if (x->hash == h && x->len == len && memcmp(x->s, b, len) == 0)
+            return x->s;
     }
-    lx->idents[i] = arena_strndup(lx->arena, (const char *)b, len);
-    if (lx->idents[i] != NULL)
-        lx->nidents++;
-    return lx->idents[i];
+    lx->idents[i].s = arena_strndup(lx->arena, (const char *)b, len);
+    if (lx->idents[i].s == NULL)
+        return NULL;
+    lx->idents[i].hash = h;
+    lx->idents[i].len = (uint32_t)len;
+    lx->nidents++;
+    return lx->idents[i].s;
+}
+
+void lexer_release(struct lexer *lx)
+{
+    free(lx->idents);
+    lx->idents = NULL;
+    lx->nidents = lx->idents_cap = 0;
 }
 
 /* Locations are byte spans; lines and columns are computed only when a
@@ -229,8 +258,7 @@ static struct ast_expr *string_node(struct lexer *lx, const char *s, size_t len,
         return NULL;
     e->kind = EXPR_STRING;
     e->loc = *loc;
-    e->u.str.s = interned && memchr(s, '\0', len) == NULL ? intern(lx, (const uchar *)s, len)
-                                                          : arena_strndup(lx->arena, s, len);
+    e->u.str.s = interned ? intern(lx, (const uchar *)s, len) : arena_strndup(lx->arena, s, len);
     e->u.str.len = len;
     return e->u.str.s ? e : NULL;
 }

@@ -1225,13 +1225,12 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
  * shared with them and tagged already: they are left alone. */
 static void tag_unknowns(json_t *value, const char *address)
 {
-    const char *k, *ra, *rt;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(value, tmp, k, v)
-    {
+    const char *ra, *rt;
+    /* replaced through the iterator: no second hash lookup per key */
+    for (void *it = json_object_iter(value); it; it = json_object_iter_next(value, it)) {
+        json_t *v = json_object_iter_value(it);
         if (value_is_unknown(v) && !value_unknown_origin(v, &ra, &rt))
-            json_object_set_new(value, k, value_unknown_of(address, k));
+            json_object_iter_set_new(value, it, value_unknown_of(address, json_object_iter_key(it)));
     }
 }
 

@@ -172,6 +172,7 @@ static int lex_all(struct fmt *f, struct tok **out, size_t *n)
         v[*n].e = loc.end;
         (*n)++;
     }
+    lexer_release(&lx);
     diag_list_release(&diags);
     if (rc < 0) {
         free(v);

@@ -442,5 +442,6 @@ int parse_file(struct ast_file **out, const struct src_file *src, struct arena *
     lexer_init(&ctx.lx, src, arena, diags);
     if (aml_yyparse(&ctx) != 0 && diags->errors + diags->dropped == errors_before)
         diag_add(diags, DIAG_ERROR, NULL, "syntax", "'%s' could not be parsed", src->name);
+    lexer_release(&ctx.lx);
     return diags->errors + diags->dropped > errors_before ? AMLSEC_EPARSE : 0;
 }

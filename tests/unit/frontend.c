@@ -56,6 +56,7 @@ static void test_frontend__lexer_tokens_and_locations(void **state)
             assert_string_equal(v.TOK_STRING->u.str.s, "x");
     }
     assert_int_equal(dl.errors, 0);
+    lexer_release(&lx);
     diag_list_release(&dl);
     arena_release(&ar);
     src_file_free(f);
@@ -77,6 +78,7 @@ static void test_frontend__newlines_skipped_inside_brackets(void **state)
     while ((t = lexer_next(&lx, &v, &loc)) != TOK_YYEOF)
         nl += t == TOK_NL;
     assert_int_equal(nl, 1); /* only the one after ']' */
+    lexer_release(&lx);
     diag_list_release(&dl);
     arena_release(&ar);
     src_file_free(f);
