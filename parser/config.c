@@ -449,9 +449,14 @@ static void add_dep(struct loader *ld, struct cfg_resource *from, struct cfg_res
     for (size_t i = 0; i < from->ndeps; i++)
         if (from->deps[i] == to)
             return;
-    deps = realloc(from->deps, (from->ndeps + 1) * sizeof(*deps));
-    if (deps == NULL)
-        return;
+    /* capacity: the next power of two (at least 4), so no separate field */
+    if (from->ndeps < 4 ? from->ndeps == 0 : (from->ndeps & (from->ndeps - 1)) == 0) {
+        deps = realloc(from->deps, (from->ndeps < 4 ? 4 : 2 * from->ndeps) * sizeof(*deps));
+        if (deps == NULL)
+            return;
+    } else {
+        deps = from->deps;
+    }
     deps[from->ndeps++] = to;
     from->deps = deps;
     (void)ld;
@@ -526,7 +531,9 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             kind = s->name;
             s = s->next;
         }
-        kind_known = cfg->index && index_find(cfg, existing, kind, NULL) >= 0;
+        /* the common case first: a reference to a declared resource */
+        target = s && s->kind == STEP_ATTR ? config_find(cfg, existing, kind, s->name) : NULL;
+        kind_known = target || (cfg->index && index_find(cfg, existing, kind, NULL) >= 0);
         if (!kind_known && !existing && !in_list(known_kinds(ld), kind)) {
             size_t n = 0;
             static const char *const roots[] = {"var", "settings", "each", "existing"};
@@ -546,7 +553,6 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
                      kind);
             return;
         }
-        target = config_find(cfg, existing, kind, s->name);
         if (target == NULL) {
             d = error_at(ld, &e->loc, "unknown-reference", "unknown reference '%s%s.%s'",
                          existing ? "existing." : "", kind, s->name);
