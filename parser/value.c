@@ -80,7 +80,9 @@ bool value_is_unknown(const json_t *v)
     if (!json_is_object(v) || json_object_size(v) != 1)
         return false;
     tag = json_object_get(v, UNKNOWN_KEY);
-    return json_is_true(tag) || json_is_string(tag);
+    /* a tag holds a NUL, which no string of the language can */
+    return json_is_true(tag) ||
+           (json_is_string(tag) && strlen(json_string_value(tag)) < json_string_length(tag));
 }
 
 bool value_contains_unknown(const json_t *v)

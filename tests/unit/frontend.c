@@ -328,6 +328,29 @@ static void test_frontend__value_format(void **state)
     buf_release(&b);
 }
 
+/* Unknowns: the shared untagged one, tagged ones and look-alike user maps. */
+static void test_frontend__unknown_values(void **state)
+{
+    json_t *u = value_unknown(), *t = value_unknown_of("workspace.w", "principal_id");
+    json_t *lookalike = json_pack("{s:s}", "$unknown", "workspace.w");
+    json_t *bigger = json_pack("{s:b, s:i}", "$unknown", 1, "x", 1);
+    const char *address = NULL, *attr = NULL;
+    (void)state;
+    assert_true(value_is_unknown(u));
+    assert_false(value_unknown_origin(u, &address, &attr));
+    assert_true(value_is_unknown(t));
+    assert_true(value_unknown_origin(t, &address, &attr));
+    assert_string_equal(address, "workspace.w");
+    assert_string_equal(attr, "principal_id");
+    assert_false(value_is_unknown(lookalike));
+    assert_false(value_unknown_origin(lookalike, &address, &attr));
+    assert_false(value_is_unknown(bigger));
+    json_decref(u);
+    json_decref(t);
+    json_decref(lookalike);
+    json_decref(bigger);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_frontend__parse_fails_when_the_list_is_full),
         cmocka_unit_test(test_frontend__finds_instances_by_address),
         cmocka_unit_test(test_frontend__value_format),
+        cmocka_unit_test(test_frontend__unknown_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
