@@ -170,7 +170,8 @@ static int child(const char *path, bool load, bool parse_only)
         for (size_t i = 0; i < diags.n && i < 5; i++)
             fprintf(stderr, "  %s:%u: %s\n",
                     diags.items[i].loc.file ? diags.items[i].loc.file->name : "-",
-                    diags.items[i].loc.line, diags.items[i].message);
+                    diags.items[i].loc.file ? src_loc_start(&diags.items[i].loc).line : 0,
+                    diags.items[i].message);
         return 1;
     }
     if (cfg && getenv("BENCH_VERBOSE"))
@@ -320,9 +321,10 @@ int main(int argc, char **argv)
         qsort(pc, (size_t)runs, sizeof(double), cmp_double);
         printf("resources: %zu, instances: %zu\n", nres, ninst);
         printf("parse only (lexer + parser + AST, no semantic pass): median %.2f ms wall "
-               "%.1f MB/s, %.2f ms CPU %.1f MB/s, peak RSS %.1f MB\n",
+               "%.1f MB/s, %.2f ms CPU %.1f MB/s, peak RSS %.1f MB = %.2fx the input\n",
                ps[runs / 2] * 1e3, (double)size / 1e6 / ps[runs / 2], pc[runs / 2] * 1e3,
-               (double)size / 1e6 / pc[runs / 2], (double)prss / 1024.0);
+               (double)size / 1e6 / pc[runs / 2], (double)prss / 1024.0,
+               (double)prss / 1024.0 / input_mb);
         printf("median wall: %.2f ms, %.1f MB/s (target >= 100 MB/s: %s)\n", secs[runs / 2] * 1e3,
                med, med >= 100.0 ? "met" : "MISSED");
         printf("median CPU:  %.2f ms, %.1f MB/s (process CPU time: steadier on a busy machine)\n",

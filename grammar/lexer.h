@@ -32,11 +32,14 @@ struct lexer_frame {
     size_t marker_len;
 };
 
+struct lexer_ident {
+    const char *s; /* in the arena; NULL: a free slot */
+    uint32_t hash, len;
+};
+
 struct lexer {
     const struct src_file *file;
     const unsigned char *base, *cur, *mar, *lim, *tok;
-    uint32_t line;                   /* line of cur */
-    const unsigned char *line_start; /* first byte of that line */
     struct lexer_frame stack[LEXER_MAX_DEPTH];
     int depth;
     bool keep_comments;
@@ -45,6 +48,8 @@ struct lexer {
     int last;           /* the previous token returned */
     struct arena *arena;
     struct diag_list *diags;
+    struct lexer_ident *idents; /* interned names (open addressing; see lexer_release) */
+    size_t nidents, idents_cap;
 };
 
 /* Token values and locations: the bison parser's types (grammar/parser.h). */
@@ -53,6 +58,8 @@ struct src_loc;
 
 void lexer_init(struct lexer *lx, const struct src_file *f, struct arena *arena,
                 struct diag_list *diags);
+/* Frees the lexer's own memory (not the tokens: they live in the arena). */
+void lexer_release(struct lexer *lx);
 /* Returns the next token kind (TOK_* from grammar/parser.h), TOK_YYEOF at
  * the end, or TOK_AML_YYerror after reporting a lexical error in diags. */
 int lexer_next(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc);

@@ -19,8 +19,6 @@ void lexer_init(struct lexer *lx, const struct src_file *f, struct arena *arena,
     lx->base = (const uchar *)f->text;
     lx->cur = lx->base;
     lx->lim = lx->base + f->len;
-    lx->line = 1;
-    lx->line_start = lx->base;
     lx->arena = arena;
     lx->diags = diags;
     lx->last = TOK_NL;
@@ -31,30 +29,88 @@ static uint32_t off_of(const struct lexer *lx, const uchar *p)
     return (uint32_t)(p - lx->base);
 }
 
-/* Advances the line counters over [from, to). */
-static void count_lines(struct lexer *lx, const uchar *from, const uchar *to)
+/* Identifiers and plain quoted strings are interned: a configuration
+ * repeats the same few names (attribute names, kinds, block names and the
+ * references to them) many times, and each copy would cost an arena
+ * allocation. The strings live in the arena; the table is malloc'd and
+ * freed by lexer_release (lookups compare hash and length first). */
+static uint32_t ident_hash(const uchar *b, size_t len)
 {
-    const uchar *p = from;
-    while (p < to && (p = memchr(p, '\n', (size_t)(to - p))) != NULL) {
-        lx->line++;
-        lx->line_start = ++p;
+    /* eight bytes per step: names are short and this runs once per name */
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+    size_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+        uint64_t w;
+        memcpy(&w, b + k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
     }
+    if (k < len) {
+        uint64_t w = 0;
+        memcpy(&w, b + k, len - k);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+        h ^= h >> 29;
+    }
+    return (uint32_t)(h ^ (h >> 32));
 }
 
+static bool intern_grow(struct lexer *lx)
+{
+    size_t cap = lx->idents_cap ? 2 * lx->idents_cap : 512;
+    struct lexer_ident *t = calloc(cap, sizeof(*t));
+    if (t == NULL)
+        return false;
+    for (size_t k = 0; k < lx->idents_cap; k++) {
+        size_t i;
+        if (lx->idents[k].s == NULL)
+            continue;
+        for (i = lx->idents[k].hash & (cap - 1); t[i].s; i = (i + 1) & (cap - 1))
+            ;
+        t[i] = lx->idents[k];
+    }
+    free(lx->idents);
+    lx->idents = t;
+    lx->idents_cap = cap;
+    return true;
+}
+
+static const char *intern(struct lexer *lx, const uchar *b, size_t len)
+{
+    uint32_t h = ident_hash(b, len);
+    size_t i, mask;
+    if (len > UINT32_MAX || (2 * (lx->nidents + 1) > lx->idents_cap && !intern_grow(lx)))
+        return arena_strndup(lx->arena, (const char *)b, len);
+    mask = lx->idents_cap - 1;
+    for (i = h & mask; lx->idents[i].s; i = (i + 1) & mask) {
+        const struct lexer_ident *x = &lx->idents[i];
+        if (x->hash == h && x->len == len && memcmp(x->s, b, len) == 0)
+            return x->s;
+    }
+    lx->idents[i].s = arena_strndup(lx->arena, (const char *)b, len);
+    if (lx->idents[i].s == NULL)
+        return NULL;
+    lx->idents[i].hash = h;
+    lx->idents[i].len = (uint32_t)len;
+    lx->nidents++;
+    return lx->idents[i].s;
+}
+
+void lexer_release(struct lexer *lx)
+{
+    free(lx->idents);
+    lx->idents = NULL;
+    lx->nidents = lx->idents_cap = 0;
+}
+
+/* Locations are byte spans; lines and columns are computed only when a
+ * diagnostic is printed (parser/source.h). */
 static void set_loc(struct lexer *lx, struct src_loc *loc, const uchar *b, const uchar *e)
 {
     loc->file = lx->file;
     loc->begin = off_of(lx, b);
     loc->end = off_of(lx, e);
-    loc->line = lx->line;
-    loc->col = (uint32_t)(b - lx->line_start) + 1;
-    count_lines(lx, b, e);
-    loc->end_line = lx->line;
-    loc->end_col = (uint32_t)(e - lx->line_start) + 1;
 }
 
-/* Error tokens hold no newline (or end the file), so the line counters need
- * no update; the location is computed from the line table. */
 static int lex_error(struct lexer *lx, struct src_loc *loc, const uchar *b, const uchar *e,
                      const char *msg)
 {
@@ -192,15 +248,17 @@ static bool decode_escapes(struct buf *out, const uchar *b, const uchar *e, cons
     return true;
 }
 
+/* interned: plain quoted strings (block names, mostly) are interned like
+ * identifiers, so a name and a reference to it share one copy. */
 static struct ast_expr *string_node(struct lexer *lx, const char *s, size_t len,
-                                    const struct src_loc *loc)
+                                    const struct src_loc *loc, bool interned)
 {
-    struct ast_expr *e = arena_alloc(lx->arena, sizeof(*e));
+    struct ast_expr *e = arena_alloc_align(lx->arena, sizeof(*e), _Alignof(struct ast_expr));
     if (e == NULL)
         return NULL;
     e->kind = EXPR_STRING;
     e->loc = *loc;
-    e->u.str.s = arena_strndup(lx->arena, s, len);
+    e->u.str.s = interned ? intern(lx, (const uchar *)s, len) : arena_strndup(lx->arena, s, len);
     e->u.str.len = len;
     return e->u.str.s ? e : NULL;
 }
@@ -218,9 +276,9 @@ static int fragment(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
         /* nothing to decode (the common case): no temporary buffer */
         set_loc(lx, loc, lx->tok, lx->cur);
         if (token == TOK_STRING)
-            val->TOK_STRING = string_node(lx, (const char *)b, (size_t)(e - b), loc);
+            val->TOK_STRING = string_node(lx, (const char *)b, (size_t)(e - b), loc, true);
         else
-            val->TOK_FRAG = string_node(lx, (const char *)b, (size_t)(e - b), loc);
+            val->TOK_FRAG = string_node(lx, (const char *)b, (size_t)(e - b), loc, false);
         return token;
     }
     buf_init(&tmp, 0);
@@ -231,9 +289,9 @@ static int fragment(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
     }
     set_loc(lx, loc, lx->tok, lx->cur);
     if (token == TOK_STRING)
-        val->TOK_STRING = string_node(lx, tmp.ptr, tmp.len, loc);
+        val->TOK_STRING = string_node(lx, tmp.ptr, tmp.len, loc, false);
     else
-        val->TOK_FRAG = string_node(lx, tmp.ptr, tmp.len, loc);
+        val->TOK_FRAG = string_node(lx, tmp.ptr, tmp.len, loc, false);
     buf_release(&tmp);
     return token;
 }
@@ -373,7 +431,7 @@ static int lex_in_heredoc(struct lexer *lx, union AML_YYSTYPE *val, struct src_l
             }
         }
         set_loc(lx, loc, lx->tok, lx->cur);
-        val->TOK_FRAG = string_node(lx, tmp.ptr, tmp.len, loc);
+        val->TOK_FRAG = string_node(lx, tmp.ptr, tmp.len, loc, false);
         buf_release(&tmp);
     }
     return TOK_FRAG;
@@ -466,7 +524,6 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
                     return fatal(lx, loc, lx->tok, lx->cur, "unterminated comment: expected '*/'");
                 lx->cur = end + 2;
                 if (lx->keep_comments) { set_loc(lx, loc, lx->tok, lx->cur); return TOK_COMMENT; }
-                count_lines(lx, lx->tok, lx->cur);
                 continue;
             }
             "\n" {
@@ -520,7 +577,7 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
             }
             ident {
                 set_loc(lx, loc, lx->tok, lx->cur);
-                val->TOK_IDENT = arena_strndup(lx->arena, (const char *)lx->tok, (size_t)(lx->cur - lx->tok));
+                val->TOK_IDENT = (char *)intern(lx, lx->tok, (size_t)(lx->cur - lx->tok));
                 return TOK_IDENT;
             }
             * {

@@ -22,16 +22,10 @@ struct body_builder;
     do {                                                                      \
         if (N) {                                                              \
             (Cur).file = YYRHSLOC(Rhs, 1).file;                               \
-            (Cur).line = YYRHSLOC(Rhs, 1).line;                               \
-            (Cur).col = YYRHSLOC(Rhs, 1).col;                                 \
             (Cur).begin = YYRHSLOC(Rhs, 1).begin;                             \
-            (Cur).end_line = YYRHSLOC(Rhs, N).end_line;                       \
-            (Cur).end_col = YYRHSLOC(Rhs, N).end_col;                         \
             (Cur).end = YYRHSLOC(Rhs, N).end;                                 \
         } else {                                                              \
             (Cur) = YYRHSLOC(Rhs, 0);                                         \
-            (Cur).line = (Cur).end_line;                                      \
-            (Cur).col = (Cur).end_col;                                        \
             (Cur).begin = (Cur).end;                                          \
         }                                                                     \
     } while (0)

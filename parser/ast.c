@@ -19,3 +19,23 @@ const struct ast_block *ast_body_block(const struct ast_body *b, const char *typ
             return k;
     return NULL;
 }
+
+static struct src_loc name_at_start(const struct src_loc *loc, const char *name)
+{
+    return src_loc_make(loc->file, loc->begin, loc->begin + (uint32_t)strlen(name));
+}
+
+struct src_loc ast_attr_name_loc(const struct ast_attr *a)
+{
+    return name_at_start(&a->loc, a->name);
+}
+
+struct src_loc ast_trav_root_loc(const struct ast_expr *e)
+{
+    return name_at_start(&e->loc, e->u.trav.root);
+}
+
+struct src_loc ast_call_name_loc(const struct ast_expr *e)
+{
+    return name_at_start(&e->loc, e->u.call.name);
+}

@@ -47,8 +47,10 @@ enum ast_step_kind { STEP_ATTR, STEP_INDEX };
 struct ast_step {
     struct ast_step *next;
     enum ast_step_kind kind;
-    const char *name;       /* STEP_ATTR */
-    struct ast_expr *index; /* STEP_INDEX */
+    union {
+        const char *name;       /* STEP_ATTR */
+        struct ast_expr *index; /* STEP_INDEX */
+    };
     struct src_loc loc;
 };
 
@@ -77,14 +79,12 @@ struct ast_expr {
             size_t n;
         } map;
         struct {
-            const char *root;
-            struct src_loc root_loc;
+            const char *root; /* at the start of loc: see ast_trav_root_loc */
             struct ast_step *steps;
             size_t n;
         } trav;
         struct {
-            const char *name;
-            struct src_loc name_loc;
+            const char *name; /* at the start of loc: see ast_call_name_loc */
             struct ast_expr *args;
             size_t n;
         } call;
@@ -105,8 +105,7 @@ struct ast_expr {
 
 struct ast_attr {
     struct ast_attr *next;
-    const char *name;
-    struct src_loc name_loc;
+    const char *name; /* at the start of loc: see ast_attr_name_loc */
     struct ast_expr *value;
     struct src_loc loc; /* the whole `name = value` */
 };
@@ -114,8 +113,8 @@ struct ast_attr {
 struct ast_label {
     struct ast_label *next;
     const char *text;
-    bool quoted;
     struct src_loc loc;
+    bool quoted;
 };
 
 struct ast_body {
@@ -140,6 +139,14 @@ struct ast_file {
     const struct src_file *src;
     struct ast_body body;
 };
+
+/* Nodes are small because a configuration has hundreds of thousands of
+ * them: a name that starts its node's span (an attribute's name, a
+ * reference's root, a function's name) has no location of its own; these
+ * compute it. */
+struct src_loc ast_attr_name_loc(const struct ast_attr *a);
+struct src_loc ast_trav_root_loc(const struct ast_expr *e);
+struct src_loc ast_call_name_loc(const struct ast_expr *e);
 
 /* Lookups in a body (first match, NULL when absent). */
 const struct ast_attr *ast_body_attr(const struct ast_body *b, const char *name);

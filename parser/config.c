@@ -11,7 +11,6 @@
 #include "parser/parse.h"
 #include "parser/value.h"
 #include "util/error.h"
-#include "util/strmap.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -172,9 +171,8 @@ struct cfg_index {
     long *slots, *kinds; /* resource index + 1; 0 = empty */
     size_t mask;         /* capacity - 1 (a power of two) */
     size_t n;
-    /* instance address -> resource index * 2^32 + instance index, filled
-     * once instances exist (config_find_instance) */
-    struct strmap instances;
+    /* a kind or name holds '.' or '[': addresses are not split reliably */
+    bool odd_names;
 };
 
 static uint64_t hash_key(bool existing, const char *kind, const char *name)
@@ -188,12 +186,18 @@ static uint64_t hash_key(bool existing, const char *kind, const char *name)
     return h ^ (h >> 29);
 }
 
+/* Names are mostly interned by the lexer: equal pointers are the common hit. */
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || strcmp(a, b) == 0;
+}
+
 static bool index_slot_matches(const struct config *cfg, long slot, bool existing, const char *kind,
                                const char *name)
 {
     const struct cfg_resource *r = &cfg->resources[slot - 1];
-    return r->existing == existing && strcmp(r->kind, kind) == 0 &&
-           (name == NULL || strcmp(r->name, name) == 0);
+    return r->existing == existing && same_str(r->kind, kind) &&
+           (name == NULL || same_str(r->name, name));
 }
 
 /* Finds the resource (name NULL: the first resource of the kind), or -1. */
@@ -254,6 +258,8 @@ static int index_add(struct config *cfg, size_t idx)
     index_put(cfg, ix->slots, idx, true);
     index_put(cfg, ix->kinds, idx, false);
     ix->n++;
+    if (strpbrk(cfg->resources[idx].kind, ".[") || strpbrk(cfg->resources[idx].name, ".["))
+        ix->odd_names = true;
     return 0;
 }
 
@@ -263,21 +269,7 @@ static void index_free(struct cfg_index *ix)
         return;
     free(ix->slots);
     free(ix->kinds);
-    strmap_release(&ix->instances);
     free(ix);
-}
-
-static int index_instances(struct config *cfg)
-{
-    if (cfg->index == NULL)
-        return 0;
-    for (size_t i = 0; i < cfg->nresources; i++)
-        for (size_t k = 0; k < cfg->resources[i].ninstances; k++)
-            if (cfg->resources[i].instances[k].address &&
-                strmap_put(&cfg->index->instances, cfg->resources[i].instances[k].address,
-                           ((size_t)i << 32) | k) < 0)
-                return AMLSEC_ENOMEM;
-    return 0;
 }
 
 /* --- structure ------------------------------------------------------------ */
@@ -357,8 +349,18 @@ static int add_resource(struct loader *ld, const struct ast_block *b, bool exist
     r->name = name;
     r->existing = existing;
     r->block = b;
-    r->address = existing ? arena_printf(&cfg->arena, "existing.%s.%s", kind, name)
-                          : arena_printf(&cfg->arena, "%s.%s", kind, name);
+    {
+        /* "[existing.]KIND.NAME", without printf: one per resource */
+        size_t lk = strlen(kind), ln = strlen(name), pre = existing ? 9 : 0;
+        char *a = arena_alloc_align(&cfg->arena, pre + lk + ln + 2, 1);
+        if (a) {
+            memcpy(a, "existing.", pre);
+            memcpy(a + pre, kind, lk);
+            a[pre + lk] = '.';
+            memcpy(a + pre + lk + 1, name, ln + 1);
+        }
+        r->address = a;
+    }
     if (r->address == NULL || index_add(cfg, cfg->nresources - 1) < 0)
         return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
     return 0;
@@ -372,7 +374,8 @@ static int collect_blocks(struct loader *ld)
 
     for (struct ast_file *f = cfg->files; f; f = f->next) {
         for (const struct ast_attr *a = f->body.attrs; a; a = a->next) {
-            struct diag *d = error_at(ld, &a->name_loc, "top-level-attribute",
+            struct src_loc nl = ast_attr_name_loc(a);
+            struct diag *d = error_at(ld, &nl, "top-level-attribute",
                                       "attribute '%s' is not inside a block", a->name);
             if (d)
                 diag_set_hint(d, "put it in a resource block or in settings { ... }");
@@ -446,9 +449,14 @@ static void add_dep(struct loader *ld, struct cfg_resource *from, struct cfg_res
     for (size_t i = 0; i < from->ndeps; i++)
         if (from->deps[i] == to)
             return;
-    deps = realloc(from->deps, (from->ndeps + 1) * sizeof(*deps));
-    if (deps == NULL)
-        return;
+    /* capacity: the next power of two (at least 4), so no separate field */
+    if (from->ndeps < 4 ? from->ndeps == 0 : (from->ndeps & (from->ndeps - 1)) == 0) {
+        deps = realloc(from->deps, (from->ndeps < 4 ? 4 : 2 * from->ndeps) * sizeof(*deps));
+        if (deps == NULL)
+            return;
+    } else {
+        deps = from->deps;
+    }
     deps[from->ndeps++] = to;
     from->deps = deps;
     (void)ld;
@@ -523,7 +531,9 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             kind = s->name;
             s = s->next;
         }
-        kind_known = cfg->index && index_find(cfg, existing, kind, NULL) >= 0;
+        /* the common case first: a reference to a declared resource */
+        target = s && s->kind == STEP_ATTR ? config_find(cfg, existing, kind, s->name) : NULL;
+        kind_known = target || (cfg->index && index_find(cfg, existing, kind, NULL) >= 0);
         if (!kind_known && !existing && !in_list(known_kinds(ld), kind)) {
             size_t n = 0;
             static const char *const roots[] = {"var", "settings", "each", "existing"};
@@ -533,7 +543,8 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
                 if (!cfg->resources[i].existing)
                     cands[n++] = cfg->resources[i].kind;
             cands[n] = NULL;
-            d = error_at(ld, &e->u.trav.root_loc, "unknown-reference", "unknown name '%s'", root);
+            struct src_loc rl = ast_trav_root_loc(e);
+            d = error_at(ld, &rl, "unknown-reference", "unknown name '%s'", root);
             hint_nearest(d, root, cands);
             return;
         }
@@ -542,7 +553,6 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
                      kind);
             return;
         }
-        target = config_find(cfg, existing, kind, s->name);
         if (target == NULL) {
             d = error_at(ld, &e->loc, "unknown-reference", "unknown reference '%s%s.%s'",
                          existing ? "existing." : "", kind, s->name);
@@ -589,10 +599,12 @@ static void walk_expr(struct ref_walk *w, const struct ast_expr *e)
                 walk_expr(w, s->index);
         break;
     case EXPR_CALL:
-        if (!in_list(eval_functions, e->u.call.name))
-            hint_nearest(error_at(w->ld, &e->u.call.name_loc, "unknown-function",
-                                  "unknown function '%s'", e->u.call.name),
+        if (!in_list(eval_functions, e->u.call.name)) {
+            struct src_loc nl = ast_call_name_loc(e);
+            hint_nearest(error_at(w->ld, &nl, "unknown-function", "unknown function '%s'",
+                                  e->u.call.name),
                          e->u.call.name, eval_functions);
+        }
         for (const struct ast_expr *p = e->u.call.args; p; p = p->next)
             walk_expr(w, p);
         break;
@@ -787,8 +799,9 @@ static int bind_variables(struct loader *ld)
         struct eval_ctx ectx = {.cfg = cfg, .diags = ld->diags, .no_resources = "a variable"};
         for (const struct ast_attr *a = body->attrs; a; a = a->next) {
             json_t *val = NULL;
+            struct src_loc nl = ast_attr_name_loc(a);
             if (!in_list(variable_attrs, a->name)) {
-                hint_nearest(error_at(ld, &a->name_loc, "unknown-attribute",
+                hint_nearest(error_at(ld, &nl, "unknown-attribute",
                                       "unknown attribute '%s' in variable", a->name),
                              a->name, variable_attrs);
                 continue;
@@ -872,7 +885,8 @@ static int bind_variables(struct loader *ld)
             struct cfg_variable *v = find_var(cfg, a->name);
             json_t *val = NULL;
             if (v == NULL) {
-                unknown_var(ld, &a->name_loc, a->name, "-var-file");
+                struct src_loc nl = ast_attr_name_loc(a);
+                unknown_var(ld, &nl, a->name, "-var-file");
                 continue;
             }
             if (eval_expr(&val, &ectx, a->value) < 0)
@@ -948,8 +962,9 @@ static void eval_settings(struct loader *ld)
     for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
         json_t *v = NULL;
         if (!in_list(settings_attrs, a->name)) {
+            struct src_loc nl = ast_attr_name_loc(a);
             hint_nearest(
-                error_at(ld, &a->name_loc, "unknown-attribute", "unknown setting '%s'", a->name),
+                error_at(ld, &nl, "unknown-attribute", "unknown setting '%s'", a->name),
                 a->name, settings_attrs);
             continue;
         }
@@ -998,7 +1013,8 @@ static void parse_lifecycle(struct loader *ld, struct cfg_resource *r)
     for (const struct ast_attr *a = lc->body.attrs; a; a = a->next) {
         json_t *v = NULL;
         if (!in_list(lifecycle_attrs, a->name)) {
-            hint_nearest(error_at(ld, &a->name_loc, "unknown-attribute",
+            struct src_loc nl = ast_attr_name_loc(a);
+            hint_nearest(error_at(ld, &nl, "unknown-attribute",
                                   "unknown attribute '%s' in lifecycle", a->name),
                          a->name, lifecycle_attrs);
             continue;
@@ -1102,7 +1118,8 @@ static int expand(struct loader *ld, struct cfg_resource *r)
     }
     r->has_for_each = true;
     if (r->existing) {
-        error_at(ld, &fe->name_loc, "for_each", "for_each is not supported on existing blocks");
+        struct src_loc nl = ast_attr_name_loc(fe);
+        error_at(ld, &nl, "for_each", "for_each is not supported on existing blocks");
         return 0;
     }
     if (eval_expr(&v, &ectx, fe->value) < 0)
@@ -1164,9 +1181,10 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         if (top && in_list(meta_attrs, a->name))
             continue;
         if (json_object_get(obj, a->name)) {
-            struct diag *d =
-                error_at(ld, &a->name_loc, "duplicate", "duplicate attribute '%s'", a->name);
-            diag_add_note(d, &ast_body_attr(b, a->name)->name_loc, "first set here");
+            struct src_loc nl = ast_attr_name_loc(a);
+            struct src_loc first = ast_attr_name_loc(ast_body_attr(b, a->name));
+            struct diag *d = error_at(ld, &nl, "duplicate", "duplicate attribute '%s'", a->name);
+            diag_add_note(d, &first, "first set here");
             continue;
         }
         ectx->sensitive = false;
@@ -1213,13 +1231,12 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
  * shared with them and tagged already: they are left alone. */
 static void tag_unknowns(json_t *value, const char *address)
 {
-    const char *k, *ra, *rt;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(value, tmp, k, v)
-    {
+    const char *ra, *rt;
+    /* replaced through the iterator: no second hash lookup per key */
+    for (void *it = json_object_iter(value); it; it = json_object_iter_next(value, it)) {
+        json_t *v = json_object_iter_value(it);
         if (value_is_unknown(v) && !value_unknown_origin(v, &ra, &rt))
-            json_object_set_new(value, k, value_unknown_of(address, k));
+            json_object_iter_set_new(value, it, value_unknown_of(address, json_object_iter_key(it)));
     }
 }
 
@@ -1325,10 +1342,6 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         rc = expand(&ld, &cfg->resources[i]);
     if (rc < 0 || diags->errors)
         goto out;
-    if (index_instances(cfg) < 0) {
-        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-        goto out;
-    }
     done = calloc(cfg->nresources ? cfg->nresources : 1, 1);
     if (done == NULL) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
@@ -1388,16 +1401,42 @@ struct cfg_resource *config_find(const struct config *cfg, bool existing, const 
     return NULL;
 }
 
+/* The resource an address names: [existing.]KIND.NAME, then ["KEY"] for a
+ * for_each instance. A name may itself hold dots or brackets, so this is a
+ * guess that the caller confirms by comparing the instance's address. */
+static struct cfg_resource *resource_of_address(const struct config *cfg, const char *address)
+{
+    char buf[512];
+    bool existing = strncmp(address, "existing.", 9) == 0;
+    const char *kind = existing ? address + 9 : address, *dot = strchr(kind, '.');
+    size_t n = strlen(address), kind_len;
+    char *name;
+    if (dot == NULL || n >= sizeof(buf))
+        return NULL;
+    memcpy(buf, address, n + 1);
+    kind_len = (size_t)(dot - kind);
+    buf[(size_t)(kind - address) + kind_len] = '\0';
+    name = buf + (size_t)(dot + 1 - address);
+    if (n >= 2 && address[n - 1] == ']') {
+        char *open = strstr(name, "[\"");
+        if (open)
+            *open = '\0';
+    }
+    return config_find(cfg, existing, buf + (kind - address), name);
+}
+
 struct cfg_instance *config_find_instance(const struct config *cfg, const char *address)
 {
-    size_t at;
-    if (cfg->index && cfg->index->instances.n)
-        return strmap_get(&cfg->index->instances, address, &at)
-                   ? &cfg->resources[at >> 32].instances[at & 0xffffffffu]
-                   : NULL;
+    struct cfg_resource *r = resource_of_address(cfg, address);
+    for (size_t k = 0; r && k < r->ninstances; k++)
+        if (r->instances[k].address && strcmp(r->instances[k].address, address) == 0)
+            return &r->instances[k];
+    if (cfg->index && !cfg->index->odd_names)
+        return NULL;
     for (size_t i = 0; i < cfg->nresources; i++)
         for (size_t k = 0; k < cfg->resources[i].ninstances; k++)
-            if (strcmp(cfg->resources[i].instances[k].address, address) == 0)
+            if (cfg->resources[i].instances[k].address &&
+                strcmp(cfg->resources[i].instances[k].address, address) == 0)
                 return &cfg->resources[i].instances[k];
     return NULL;
 }
@@ -1419,7 +1458,7 @@ static struct src_loc find_loc(const struct cfg_instance *inst, const char *path
         seg[n] = '\0';
         path += n + (path[n] == '.');
         if ((a = ast_body_attr(body, seg)) != NULL)
-            return name_only ? a->name_loc : a->loc;
+            return name_only ? ast_attr_name_loc(a) : a->loc;
         if ((k = ast_body_block(body, seg)) == NULL)
             break;
         loc = k->type_loc;

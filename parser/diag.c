@@ -50,8 +50,10 @@ struct diag *diag_add(struct diag_list *l, enum diag_severity sev, const struct 
     struct diag *d;
     va_list ap;
 
-    if (sev == DIAG_ERROR && l->max_errors && l->errors >= l->max_errors)
+    if (sev == DIAG_ERROR && l->max_errors && l->errors >= l->max_errors) {
+        l->dropped++;
         return NULL;
+    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         struct diag *items = realloc(l->items, cap * sizeof(*items));
@@ -142,15 +144,16 @@ static const char *sev_name(enum diag_severity s)
 static void snippet(struct buf *out, const struct src_loc *loc, int color)
 {
     size_t len;
-    const char *text = src_file_line(loc->file, loc->line, &len);
-    uint32_t start = loc->col, stop;
+    struct src_pos from = src_loc_start(loc), to = src_loc_stop(loc);
+    const char *text = src_file_line(loc->file, from.line, &len);
+    uint32_t start = from.col, stop;
     char gutter[16];
     int w;
 
-    w = snprintf(gutter, sizeof(gutter), "%u", loc->line);
+    w = snprintf(gutter, sizeof(gutter), "%u", from.line);
     buf_addf(out, " %s | %.*s\n", gutter, (int)len, text);
     buf_addf(out, " %*s | ", w, "");
-    stop = loc->end_line == loc->line ? loc->end_col : (uint32_t)len + 1;
+    stop = to.line == from.line ? to.col : (uint32_t)len + 1;
     if (stop <= start)
         stop = start + 1;
     /* keep tabs so the caret lines up under the source */
@@ -182,9 +185,11 @@ int diag_format_text(struct buf *out, const struct diag *d, int color)
     const char *sev_color = d->severity == DIAG_ERROR     ? "\033[1;31m"
                             : d->severity == DIAG_WARNING ? "\033[1;35m"
                                                           : "\033[1;36m";
-    if (d->loc.file)
-        buf_addf(out, "%s%s:%u:%u:%s", color ? "\033[1m" : "", d->loc.file->name, d->loc.line,
-                 d->loc.col, color ? "\033[0m" : "");
+    if (d->loc.file) {
+        struct src_pos at = src_loc_start(&d->loc);
+        buf_addf(out, "%s%s:%u:%u:%s", color ? "\033[1m" : "", d->loc.file->name, at.line, at.col,
+                 color ? "\033[0m" : "");
+    }
     else
         buf_addf(out, "%samlsec:%s", color ? "\033[1m" : "", color ? "\033[0m" : "");
     buf_addf(out, " %s%s:%s %s", color ? sev_color : "", sev_name(d->severity),
@@ -197,8 +202,8 @@ int diag_format_text(struct buf *out, const struct diag *d, int color)
     for (size_t i = 0; i < d->nnotes; i++) {
         const struct diag_note *n = &d->notes[i];
         if (n->loc.file) {
-            buf_addf(out, "%s:%u:%u: note: %s\n", n->loc.file->name, n->loc.line, n->loc.col,
-                     n->message);
+            struct src_pos at = src_loc_start(&n->loc);
+            buf_addf(out, "%s:%u:%u: note: %s\n", n->loc.file->name, at.line, at.col, n->message);
             snippet(out, &n->loc, color);
         } else {
             buf_addf(out, "note: %s\n", n->message);
@@ -209,17 +214,17 @@ int diag_format_text(struct buf *out, const struct diag *d, int color)
     return 0;
 }
 
-static json_t *pos_json(uint32_t line, uint32_t col, uint32_t byte)
+static json_t *pos_json(struct src_pos pos, uint32_t byte)
 {
-    return json_pack("{s:i, s:i, s:i}", "line", (json_int_t)line, "column", (json_int_t)col, "byte",
-                     (json_int_t)byte);
+    return json_pack("{s:i, s:i, s:i}", "line", (json_int_t)pos.line, "column", (json_int_t)pos.col,
+                     "byte", (json_int_t)byte);
 }
 
 static void add_range(json_t *o, const struct src_loc *loc)
 {
     json_object_set_new(o, "file", json_string(loc->file->name));
-    json_object_set_new(o, "start", pos_json(loc->line, loc->col, loc->begin));
-    json_object_set_new(o, "end", pos_json(loc->end_line, loc->end_col, loc->end));
+    json_object_set_new(o, "start", pos_json(src_loc_start(loc), loc->begin));
+    json_object_set_new(o, "end", pos_json(src_loc_stop(loc), loc->end));
 }
 
 json_t *diag_to_json(const struct diag *d)

@@ -32,6 +32,7 @@ struct diag_list {
     size_t n, cap;
     size_t errors, warnings;
     size_t max_errors; /* 0: unlimited; the front end stops adding past it */
+    size_t dropped;    /* errors not added because the list was full */
 };
 
 #define DIAG_MAX_ERRORS 20
@@ -40,7 +41,8 @@ void diag_list_init(struct diag_list *l);
 void diag_list_release(struct diag_list *l);
 
 /* Appends a diagnostic and returns it (so a hint or notes can be added),
- * or NULL when the list is full (max_errors reached) or memory ran out. */
+ * or NULL when the list is full (max_errors reached: the error is counted
+ * in `dropped`) or memory ran out. */
 struct diag *diag_add(struct diag_list *l, enum diag_severity sev, const struct src_loc *loc,
                       const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void diag_set_hint(struct diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -458,8 +458,9 @@ static int call_fn(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
     }
 #undef ARITY
     {
-        struct diag *d = diag_add(ctx->diags, DIAG_ERROR, &e->u.call.name_loc, "unknown-function",
-                                  "unknown function '%s'", fn);
+        struct src_loc nl = ast_call_name_loc(e);
+        struct diag *d =
+            diag_add(ctx->diags, DIAG_ERROR, &nl, "unknown-function", "unknown function '%s'", fn);
         const char *near = suggest_nearest(fn, eval_functions, 0);
         if (d && near)
             diag_set_hint(d, "did you mean '%s'?", near);

@@ -172,6 +172,7 @@ static int lex_all(struct fmt *f, struct tok **out, size_t *n)
         v[*n].e = loc.end;
         (*n)++;
     }
+    lexer_release(&lx);
     diag_list_release(&diags);
     if (rc < 0) {
         free(v);
@@ -669,14 +670,12 @@ int fmt_source(struct buf *out, const struct src_file *src, struct diag_list *di
     struct diag_list check;
     struct buf text;
     int rc;
-    /* parse_file only sees errors it could add: a full list hides them */
-    bool full = diags->max_errors && diags->errors >= diags->max_errors;
 
     arena_init(&a1);
     arena_init(&a2);
     diag_list_init(&check);
     buf_init(&text, 0);
-    if ((rc = parse_file(&before, src, &a1, full ? &check : diags)) < 0) {
+    if ((rc = parse_file(&before, src, &a1, diags)) < 0) {
         if (rc == AMLSEC_ENOMEM)
             errbuf_set(err, rc, "out of memory formatting '%s'", src->name);
         goto out;

@@ -11,7 +11,7 @@ int aml_yyparse(struct parse_ctx *ctx);
 
 static void *node(struct parse_ctx *ctx, size_t size)
 {
-    void *p = arena_alloc(ctx->arena, size);
+    void *p = arena_alloc_align(ctx->arena, size, _Alignof(struct ast_expr));
     if (p == NULL && !ctx->oom) {
         ctx->oom = true;
         diag_add(ctx->diags, DIAG_ERROR, NULL, "internal", "out of memory while parsing");
@@ -95,8 +95,8 @@ struct ast_attr *parse_attr(struct parse_ctx *ctx, const char *name, const struc
     struct ast_attr *a = node(ctx, sizeof(*a));
     if (a == NULL)
         return NULL;
+    (void)nloc; /* the name starts loc: ast_attr_name_loc */
     a->name = name;
-    a->name_loc = *nloc;
     a->value = value;
     a->loc = *loc;
     return a;
@@ -223,8 +223,8 @@ struct ast_expr *parse_call(struct parse_ctx *ctx, const char *name, const struc
                             struct ast_expr *args, const struct src_loc *loc)
 {
     struct ast_expr *e = expr_new(ctx, EXPR_CALL, loc);
+    (void)nloc; /* the name starts loc: ast_call_name_loc */
     e->u.call.name = name;
-    e->u.call.name_loc = *nloc;
     e->u.call.args = reverse(args, &e->u.call.n);
     return e;
 }
@@ -240,7 +240,6 @@ struct ast_expr *parse_traversal(struct parse_ctx *ctx, const char *root, const 
 {
     struct ast_expr *e = expr_new(ctx, EXPR_TRAVERSAL, loc);
     e->u.trav.root = root;
-    e->u.trav.root_loc = *loc;
     return e;
 }
 
@@ -426,7 +425,8 @@ int parse_file(struct ast_file **out, const struct src_file *src, struct arena *
                struct diag_list *diags)
 {
     struct parse_ctx ctx;
-    size_t errors_before = diags->errors;
+    /* Errors dropped because the list is full still make the parse fail. */
+    size_t errors_before = diags->errors + diags->dropped;
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.arena = arena;
@@ -440,7 +440,8 @@ int parse_file(struct ast_file **out, const struct src_file *src, struct arena *
     if (!lexer_check_encoding(src, diags))
         return AMLSEC_EPARSE;
     lexer_init(&ctx.lx, src, arena, diags);
-    if (aml_yyparse(&ctx) != 0 && diags->errors == errors_before)
+    if (aml_yyparse(&ctx) != 0 && diags->errors + diags->dropped == errors_before)
         diag_add(diags, DIAG_ERROR, NULL, "syntax", "'%s' could not be parsed", src->name);
-    return diags->errors > errors_before ? AMLSEC_EPARSE : 0;
+    lexer_release(&ctx.lx);
+    return diags->errors + diags->dropped > errors_before ? AMLSEC_EPARSE : 0;
 }

@@ -1,5 +1,6 @@
 #include "parser/source.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,26 +9,48 @@
 #include "util/fileio.h"
 #include "util/banned.h"
 
-static int index_lines(struct src_file *f)
+/* Builds the line-offset table (on the first request: see source.h). */
+static bool index_lines(const struct src_file *cf)
 {
+    struct src_file *f = (struct src_file *)cf; /* the table is a cache */
     size_t n = 1, i = 0;
     const char *p = f->text, *end = f->text + f->len;
-    /* memchr: this runs over every byte of every file (bench/bench_parse) */
+    uint32_t *lines;
+
+    if (f->lines)
+        return true;
     while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
         n++;
         p++;
     }
-    f->lines = malloc(n * sizeof(*f->lines));
-    if (f->lines == NULL)
-        return AMLSEC_ENOMEM;
-    f->lines[i++] = 0;
+    lines = malloc(n * sizeof(*lines));
+    if (lines == NULL)
+        return false;
+    lines[i++] = 0;
     p = f->text;
     while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
         p++;
-        f->lines[i++] = (uint32_t)(p - f->text);
+        lines[i++] = (uint32_t)(p - f->text);
     }
+    f->lines = lines;
     f->nlines = n;
-    return 0;
+    return true;
+}
+
+/* Start of line `line` (1-based) without a table: scans from the top. */
+static size_t scan_line_start(const struct src_file *f, uint32_t line, bool *found)
+{
+    const char *p = f->text, *end = f->text + f->len;
+    for (uint32_t l = 1; l < line; l++) {
+        p = memchr(p, '\n', (size_t)(end - p));
+        if (p == NULL) {
+            *found = false;
+            return 0;
+        }
+        p++;
+    }
+    *found = true;
+    return (size_t)(p - f->text);
 }
 
 static int src_file_take(struct src_file **out, const char *name, char *text, size_t len,
@@ -41,10 +64,6 @@ static int src_file_take(struct src_file **out, const char *name, char *text, si
     }
     f->text = text;
     f->len = len;
-    if (index_lines(f) < 0) {
-        src_file_free(f);
-        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory loading '%s'", name);
-    }
     *out = f;
     return 0;
 }
@@ -90,29 +109,57 @@ void src_file_free(struct src_file *f)
     free(f);
 }
 
-void src_file_position(const struct src_file *f, uint32_t off, uint32_t *line, uint32_t *col)
+struct src_pos src_file_position(const struct src_file *f, uint32_t off)
 {
-    size_t lo = 0, hi = f->nlines;
-    while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if (f->lines[mid] <= off)
-            lo = mid;
-        else
-            hi = mid;
+    struct src_pos pos;
+    if (off > f->len)
+        off = (uint32_t)f->len;
+    if (index_lines(f)) {
+        size_t lo = 0, hi = f->nlines;
+        while (hi - lo > 1) {
+            size_t mid = (lo + hi) / 2;
+            if (f->lines[mid] <= off)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        pos.line = (uint32_t)lo + 1;
+        pos.col = off - f->lines[lo] + 1;
+    } else {
+        const char *p = f->text, *stop = f->text + off, *nl;
+        pos.line = 1;
+        while ((nl = memchr(p, '\n', (size_t)(stop - p))) != NULL) {
+            pos.line++;
+            p = nl + 1;
+        }
+        pos.col = (uint32_t)(stop - p) + 1;
     }
-    *line = (uint32_t)lo + 1;
-    *col = off - f->lines[lo] + 1;
+    return pos;
 }
 
 const char *src_file_line(const struct src_file *f, uint32_t line, size_t *len)
 {
-    size_t start, end;
-    if (line == 0 || line > f->nlines) {
+    size_t start = 0, end;
+    const char *nl;
+    bool found = true;
+    if (line == 0) {
         *len = 0;
         return "";
     }
-    start = f->lines[line - 1];
-    end = line < f->nlines ? f->lines[line] - 1 : f->len;
+    if (index_lines(f)) {
+        if (line > f->nlines)
+            found = false;
+        else
+            start = f->lines[line - 1];
+    } else {
+        start = scan_line_start(f, line, &found);
+    }
+    if (!found) {
+        *len = 0;
+        return "";
+    }
+    nl = memchr(f->text + start, '\n', f->len - start);
+    end = nl ? (size_t)(nl - f->text) : f->len;
     if (end > start && f->text[end - 1] == '\r')
         end--;
     *len = end - start;
@@ -125,7 +172,15 @@ struct src_loc src_loc_make(const struct src_file *f, uint32_t begin, uint32_t e
     loc.file = f;
     loc.begin = begin;
     loc.end = end;
-    src_file_position(f, begin, &loc.line, &loc.col);
-    src_file_position(f, end, &loc.end_line, &loc.end_col);
     return loc;
+}
+
+struct src_pos src_loc_start(const struct src_loc *loc)
+{
+    return src_file_position(loc->file, loc->begin);
+}
+
+struct src_pos src_loc_stop(const struct src_loc *loc)
+{
+    return src_file_position(loc->file, loc->end);
 }

@@ -1,8 +1,9 @@
 /* Runtime values are jansson values. One extra notion: an *unknown* value,
  * known only after apply (an ARM id of something not created yet, a key
- * version). It is an object {"$unknown": true}, optionally tagged with the
- * instance and attribute it will come from ("ref", "attr"); test it with
- * value_is_unknown(), never by hand. */
+ * version). It is an object with the one key "$unknown": true, or, tagged
+ * with the instance and attribute it will come from, "ADDRESS\0ATTR"; test
+ * it with value_is_unknown() and read the tag with value_unknown_origin(),
+ * never by hand. */
 #ifndef AMLSEC_PARSER_VALUE_H
 #define AMLSEC_PARSER_VALUE_H
 
@@ -11,7 +12,8 @@
 
 #include "util/buf.h"
 
-json_t *value_unknown(void); /* new reference */
+/* New reference to the shared untagged unknown: never modify it. */
+json_t *value_unknown(void);
 /* An unknown that says where its value will come from: attribute attr of
  * the resource instance at address, once that instance exists. */
 json_t *value_unknown_of(const char *address, const char *attr);

@@ -114,17 +114,18 @@ static void unknown_setting(const struct ast_attr *a, struct diag_list *diags)
 {
     struct diag *d;
     const char *near;
+    struct src_loc name_loc = ast_attr_name_loc(a);
 
     for (size_t i = 0; i < sizeof(state_secrets) / sizeof(state_secrets[0]); i++) {
         if (strcmp(a->name, state_secrets[i].name) == 0) {
-            d = setting_error(diags, &a->name_loc,
+            d = setting_error(diags, &name_loc,
                               "'%s' is a secret and is not accepted in the configuration", a->name);
             if (d)
                 diag_set_hint(d, "set %s in the environment instead", state_secrets[i].from);
             return;
         }
     }
-    d = setting_error(diags, &a->name_loc, "unknown state setting '%s'", a->name);
+    d = setting_error(diags, &name_loc, "unknown state setting '%s'", a->name);
     if (d == NULL)
         return;
     if (strcmp(a->name, "key") == 0) {
@@ -188,9 +189,10 @@ int backend_config_from_settings(struct backend_config *cfg, const struct config
     for (const struct ast_attr *a = b->body.attrs; a && backend; a = a->next) {
         const struct state_setting *s = find_setting(a->name);
         struct diag *d;
+        struct src_loc name_loc = ast_attr_name_loc(a);
         if (s == NULL || s->backend == NULL || strcmp(s->backend, backend) == 0)
             continue;
-        d = setting_error(diags, &a->name_loc,
+        d = setting_error(diags, &name_loc,
                           "'%s' applies to the %s backend, but this block selects the %s backend",
                           a->name, s->backend, backend);
         if (d && backend_attr == NULL)
@@ -339,9 +341,10 @@ static int open_keys(struct crypt_keys *keys, const struct backend_config *cfg, 
         const struct ast_attr *a =
             cfg->block ? ast_body_attr(&cfg->block->body, "require_encryption") : NULL;
         char where[300] = "";
-        if (a)
-            snprintf(where, sizeof(where), "%s:%u:%u: ", a->loc.file->name, a->loc.line,
-                     a->loc.col);
+        if (a) {
+            struct src_pos at = src_loc_start(&a->loc);
+            snprintf(where, sizeof(where), "%s:%u:%u: ", a->loc.file->name, at.line, at.col);
+        }
         return errbuf_set(err, AMLSEC_EUSAGE,
                           "%srequire_encryption is set but no state key is: set "
                           "AMLSEC_STATE_PASSPHRASE, AMLSEC_STATE_KEY, AMLSEC_STATE_KEY_FILE or "

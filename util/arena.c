@@ -34,15 +34,19 @@ void arena_release(struct arena *a)
     arena_init(a);
 }
 
-void *arena_alloc(struct arena *a, size_t size)
+void *arena_alloc_align(struct arena *a, size_t size, size_t align)
 {
     struct arena_block *b = a->head;
-    size_t need = (size + 15) & ~(size_t)15;
+    size_t need = size ? size : 1, pad = 0;
     void *p;
 
-    if (need < size)
-        return NULL;
-    if (b == NULL || b->size - b->off < need) {
+    if (b) {
+        /* blocks start 16-aligned, so aligning the offset aligns the address */
+        pad = (align - (b->off & (align - 1))) & (align - 1);
+        if (b->size - b->off < pad || b->size - b->off - pad < need)
+            b = NULL;
+    }
+    if (b == NULL) {
         size_t bsize = need > ARENA_BLOCK_SIZE / 4 ? need : ARENA_BLOCK_SIZE;
         if (bsize > SIZE_MAX - sizeof(*b))
             return NULL;
@@ -51,6 +55,7 @@ void *arena_alloc(struct arena *a, size_t size)
             return NULL;
         b->size = bsize;
         b->off = 0;
+        pad = 0;
         /* A large one-off block goes behind the current one so the current
          * block's free space is not wasted. */
         if (a->head && bsize != ARENA_BLOCK_SIZE) {
@@ -61,16 +66,21 @@ void *arena_alloc(struct arena *a, size_t size)
             a->head = b;
         }
     }
-    p = b->data + b->off;
-    b->off += need;
-    a->used += need;
+    p = b->data + b->off + pad;
+    b->off += pad + need;
+    a->used += pad + need;
     memset(p, 0, size);
     return p;
 }
 
+void *arena_alloc(struct arena *a, size_t size)
+{
+    return arena_alloc_align(a, size, 16);
+}
+
 char *arena_strndup(struct arena *a, const char *s, size_t len)
 {
-    char *p = arena_alloc(a, len + 1);
+    char *p = len + 1 ? arena_alloc_align(a, len + 1, 1) : NULL;
     if (p == NULL)
         return NULL;
     memcpy(p, s, len);
@@ -94,7 +104,7 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return NULL;
-    p = arena_alloc(a, (size_t)n + 1);
+    p = arena_alloc_align(a, (size_t)n + 1, 1);
     if (p == NULL)
         return NULL;
     va_start(ap, fmt);

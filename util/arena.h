@@ -1,7 +1,9 @@
 /* A block arena (git mem-pool, PHP zend_arena): many small allocations freed
  * at once with arena_release. The AST and its strings live here, so parser
- * actions never free anything (STYLE rule 10). Allocations are 16-aligned
- * and zeroed. Returns NULL only when malloc fails. */
+ * actions never free anything (STYLE rule 10). Allocations are zeroed and
+ * 16-aligned (arena_alloc), `align`-aligned (arena_alloc_align: a power of
+ * two up to 16; small nodes use 8) or unaligned (strings). Returns NULL
+ * only when malloc fails. */
 #ifndef AMLSEC_UTIL_ARENA_H
 #define AMLSEC_UTIL_ARENA_H
 
@@ -17,6 +19,7 @@ struct arena {
 void arena_init(struct arena *a);
 void arena_release(struct arena *a);
 void *arena_alloc(struct arena *a, size_t size);
+void *arena_alloc_align(struct arena *a, size_t size, size_t align);
 char *arena_strndup(struct arena *a, const char *s, size_t len);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

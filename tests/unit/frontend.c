@@ -16,6 +16,7 @@
 #include "parser/config.h"
 #include "parser/parse.h"
 #include "parser/value.h"
+#include "util/error.h"
 
 static struct src_file *mem(const char *text)
 {
@@ -45,14 +46,17 @@ static void test_frontend__lexer_tokens_and_locations(void **state)
         assert_int_equal(t, want[i]);
         if (i == 4) { /* b2 on line 2, column 3 */
             assert_string_equal(v.TOK_IDENT, "b2");
-            assert_int_equal(loc.line, 2);
-            assert_int_equal(loc.col, 3);
-            assert_int_equal(loc.end_col, 5);
+            struct src_pos at = src_loc_start(&loc), to = src_loc_stop(&loc);
+            assert_int_equal(at.line, 2);
+            assert_int_equal(at.col, 3);
+            assert_int_equal(to.line, 2);
+            assert_int_equal(to.col, 5);
         }
         if (i == 2)
             assert_string_equal(v.TOK_STRING->u.str.s, "x");
     }
     assert_int_equal(dl.errors, 0);
+    lexer_release(&lx);
     diag_list_release(&dl);
     arena_release(&ar);
     src_file_free(f);
@@ -74,6 +78,7 @@ static void test_frontend__newlines_skipped_inside_brackets(void **state)
     while ((t = lexer_next(&lx, &v, &loc)) != TOK_YYEOF)
         nl += t == TOK_NL;
     assert_int_equal(nl, 1); /* only the one after ']' */
+    lexer_release(&lx);
     diag_list_release(&dl);
     arena_release(&ar);
     src_file_free(f);
@@ -210,7 +215,7 @@ static void test_frontend__evaluates_instances(void **state)
     assert_int_equal(in->resource->ndeps, 2);
     {
         struct src_loc loc = config_attr_loc(config_find_instance(cfg, "rg.ml"), "tags");
-        assert_int_equal(loc.line, 15);
+        assert_int_equal(src_loc_start(&loc).line, 15);
     }
     config_free(cfg);
     diag_list_release(&dl);
@@ -264,6 +269,52 @@ static void test_frontend__errors_are_capped(void **state)
     buf_release(&b);
 }
 
+/* Addresses are found through the resource index, names with dots and
+ * brackets included. */
+static void test_frontend__finds_instances_by_address(void **state)
+{
+    static const char text[] = "r \"a.b\" {\n  x = 1\n}\n"
+                               "r \"a\" {\n  for_each = [\"k.1\", \"k]\"]\n}\n"
+                               "existing r \"c[\\\"d\\\"]\" {\n}\n";
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    (void)state;
+    assert_int_equal(load(&cfg, &dl, text, NULL, 0, NULL), 0);
+    assert_string_equal(config_find_instance(cfg, "r.a.b")->address, "r.a.b");
+    assert_string_equal(config_find_instance(cfg, "r.a[\"k.1\"]")->address, "r.a[\"k.1\"]");
+    assert_string_equal(config_find_instance(cfg, "r.a[\"k]\"]")->address, "r.a[\"k]\"]");
+    assert_string_equal(config_find_instance(cfg, "existing.r.c[\"d\"]")->address,
+                        "existing.r.c[\"d\"]");
+    assert_null(config_find_instance(cfg, "r.a"));
+    assert_null(config_find_instance(cfg, "r.zz"));
+    assert_null(config_find_instance(cfg, "nodot"));
+    config_free(cfg);
+    diag_list_release(&dl);
+}
+
+/* A diagnostic list that is already full still makes parse_file fail. */
+static void test_frontend__parse_fails_when_the_list_is_full(void **state)
+{
+    struct src_file *good = mem("a = 1\n"), *bad = mem("a = = 1\n");
+    struct ast_file *af = NULL;
+    struct arena ar;
+    struct diag_list dl;
+    (void)state;
+    arena_init(&ar);
+    diag_list_init(&dl);
+    dl.max_errors = 1;
+    assert_int_equal(parse_file(&af, bad, &ar, &dl), AMLSEC_EPARSE);
+    assert_int_equal(dl.errors, 1);
+    assert_int_equal(parse_file(&af, good, &ar, &dl), 0);
+    assert_int_equal(parse_file(&af, bad, &ar, &dl), AMLSEC_EPARSE);
+    assert_int_equal(dl.errors, 1);
+    assert_true(dl.dropped >= 1);
+    diag_list_release(&dl);
+    arena_release(&ar);
+    src_file_free(good);
+    src_file_free(bad);
+}
+
 static void test_frontend__value_format(void **state)
 {
     struct buf b;
@@ -277,6 +328,29 @@ static void test_frontend__value_format(void **state)
     buf_release(&b);
 }
 
+/* Unknowns: the shared untagged one, tagged ones and look-alike user maps. */
+static void test_frontend__unknown_values(void **state)
+{
+    json_t *u = value_unknown(), *t = value_unknown_of("workspace.w", "principal_id");
+    json_t *lookalike = json_pack("{s:s}", "$unknown", "workspace.w");
+    json_t *bigger = json_pack("{s:b, s:i}", "$unknown", 1, "x", 1);
+    const char *address = NULL, *attr = NULL;
+    (void)state;
+    assert_true(value_is_unknown(u));
+    assert_false(value_unknown_origin(u, &address, &attr));
+    assert_true(value_is_unknown(t));
+    assert_true(value_unknown_origin(t, &address, &attr));
+    assert_string_equal(address, "workspace.w");
+    assert_string_equal(attr, "principal_id");
+    assert_false(value_is_unknown(lookalike));
+    assert_false(value_unknown_origin(lookalike, &address, &attr));
+    assert_false(value_is_unknown(bigger));
+    json_decref(u);
+    json_decref(t);
+    json_decref(lookalike);
+    json_decref(bigger);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,7 +361,10 @@ int main(void)
         cmocka_unit_test(test_frontend__evaluates_instances),
         cmocka_unit_test(test_frontend__resolver_supplies_values),
         cmocka_unit_test(test_frontend__errors_are_capped),
+        cmocka_unit_test(test_frontend__parse_fails_when_the_list_is_full),
+        cmocka_unit_test(test_frontend__finds_instances_by_address),
         cmocka_unit_test(test_frontend__value_format),
+        cmocka_unit_test(test_frontend__unknown_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -526,7 +526,7 @@ static void test_state__backend_precedence(void **unused)
     assert_int_equal(backend_config_check(&cfg, &diags), AMLSEC_EPARSE);
     assert_int_equal(diags.errors, 1);
     assert_string_equal(diags.items[0].message, "the azurerm state backend needs a container");
-    assert_int_equal(diags.items[0].loc.line, 2);
+    assert_int_equal(src_loc_start(&diags.items[0].loc).line, 2);
     for (size_t i = 0; backend_vars[i]; i++)
         unsetenv(backend_vars[i]);
     diag_list_release(&diags);
