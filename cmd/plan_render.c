@@ -46,28 +46,30 @@ static void print_attrs(const struct out *o, const json_t *obj, const json_t *se
     size_t w = 0;
     const char *k;
     json_t *v;
-    struct buf b;
-    json_object_foreach((json_t *)obj, k,
-                        v) if (!json_is_object(v) || value_is_unknown(v)) if (strlen(k) > w) w =
-        strlen(k);
+    struct buf b, path;
+
+    json_object_foreach((json_t *)obj, k, v) {
+        if ((!json_is_object(v) || value_is_unknown(v)) && strlen(k) > w)
+            w = strlen(k);
+    }
     buf_init(&b, 0);
-    json_object_foreach((json_t *)obj, k, v)
-    {
-        char path[512];
-        snprintf(path, sizeof(path), "%s%s", prefix, k);
+    buf_init(&path, 0);
+    json_object_foreach((json_t *)obj, k, v) {
+        buf_reset(&path);
+        buf_addf(&path, "%s%s", prefix, k);
         if (json_is_object(v) && !value_is_unknown(v)) {
-            char sub[520];
             fprintf(o->f, "%*s%s%s%s %s {\n", indent, "", col(o, color), sign, col(o, C_RESET), k);
-            snprintf(sub, sizeof(sub), "%s.", path);
-            print_attrs(o, v, sens, sign, color, indent + 4, sub);
+            buf_addch(&path, '.');
+            print_attrs(o, v, sens, sign, color, indent + 4, path.ptr ? path.ptr : "");
             fprintf(o->f, "%*s  }\n", indent, "");
             continue;
         }
         buf_reset(&b);
-        value_text(&b, v, is_sensitive(sens, path));
+        value_text(&b, v, is_sensitive(sens, path.ptr ? path.ptr : ""));
         fprintf(o->f, "%*s%s%s%s %-*s = %s\n", indent, "", col(o, color), sign, col(o, C_RESET),
                 (int)w, k, b.ptr);
     }
+    buf_release(&path);
     buf_release(&b);
 }
 

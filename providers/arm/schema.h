@@ -219,7 +219,7 @@ const char *schema_type_name(enum schema_type t);
 
 /* One attribute-level difference found by schema_diff. */
 struct schema_diff_entry {
-    char path[128];
+    char path[256]; /* as long as the walk's own buffer (schema_diff) */
     enum schema_change change;
     const char *why; /* static text: which ARM rule decides it */
 };
