@@ -33,6 +33,14 @@ struct al_type {
 };
 
 const struct al_type *al_type_find(const char *type);
+
+/* --- opts.c --- */
+/* Sets how long the operations of type (len bytes, any casing) take. */
+int al_lro_type_set(struct armlocal_opts *o, const char *type, size_t len, unsigned ms,
+                    struct errbuf *err);
+/* *ms = the duration of type's operations; returns 1 when the type has its
+ * own (then synchronous operations take it too), 0 for the default. */
+int al_lro_ms(const struct armlocal_opts *o, const char *type, unsigned *ms);
 int al_api_version_ok(const struct al_type *t, const char *v);
 
 struct al_fault {
