@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Issue 5 §4: what a plan is about to change is re-read with a direct GET (Resource Graph can
+# lag), and the plan rests on that answer. armlocal's /_armlocal/graph/snapshot makes Resource
+# Graph lag: it keeps answering with the resources as they were when the snapshot was taken.
+# The GETs are counted in armlocal's request log.
+set -uo pipefail
+: "${AMLSEC:?}" "${ARMLOCAL:?}" "${SRC:?}"
+work=$(mktemp -d)
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+fail() { echo "FAIL: $*"; cat cloud.err 2>/dev/null; for f in *.out; do echo "--- $f"; tail -n 30 "$f"; done; exit 1; }
+expect_exit() { # want, then the command
+  local want=$1; shift
+  "$@"; local got=$?
+  [ "$got" = "$want" ] || fail "'$*' exited $got, wanted $want"
+}
+control() { # method, path[, body]
+  curl -sf -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "$url/_armlocal$2" > /dev/null \
+    || fail "control API $1 $2"
+}
+# GETs of one ARM id in armlocal's request log since the last clear
+gets_of() {
+  curl -sf "$url/_armlocal/requests" | python3 -c '
+import json, sys
+want = "GET " + sys.argv[1].lower()
+print(sum(n for p, n in json.load(sys.stdin)["byPath"].items() if p == want))' "$1"
+}
+# every GET in the log, as "path count" lines
+all_gets() {
+  curl -sf "$url/_armlocal/requests" | python3 -c '
+import json, sys
+for p, n in sorted(json.load(sys.stdin)["byPath"].items()):
+    if p.startswith("GET "): print(p, n)'
+}
+plan() { # want exit, output file
+  control DELETE /requests
+  expect_exit "$1" "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > "$2" 2>&1
+}
+
+"$ARMLOCAL" --listen 127.0.0.1:0 --lro-ms 0 > cloud.url 2> cloud.err &
+pid=$!
+for _ in $(seq 50); do [ -s cloud.url ] && break; sleep 0.1; done
+url=$(head -n 1 cloud.url)
+[ -n "$url" ] || fail "armlocal did not start"
+
+sub=00000000-0000-0000-0000-0000000000be
+rg=/subscriptions/$sub/resourceGroups/rg-reread
+st=$rg/providers/Microsoft.Storage/storageAccounts/streread
+ai=$rg/providers/Microsoft.Insights/components/appi-reread-b
+cat > main.amlsec <<EOF
+settings {
+  subscription = "$sub"
+  tenant       = "00000000-0000-0000-0000-00000000a11c"
+  location     = "westeurope"
+}
+
+resource_group "g" {
+  name = "rg-reread"
+}
+
+storage_account "s" {
+  resource_group           = resource_group.g
+  name                     = "streread"
+  allow_blob_public_access = false
+  public_network_access    = false
+  lifecycle {
+    ignore_rules = { "ST-SERVICE-ENDPOINT" = "test estate" }
+  }
+}
+
+app_insights "a" {
+  resource_group = resource_group.g
+  name           = "appi-reread-a"
+}
+
+app_insights "b" {
+  resource_group = resource_group.g
+  name           = "appi-reread-b"
+}
+EOF
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > apply.out 2>&1
+plan 0 clean.out
+grep -q 'No changes.' clean.out || fail "second plan is not empty"
+all_gets > clean.gets
+[ "$(gets_of "$st")" = 0 ] || fail "a no-change plan read the storage account with a GET"
+
+echo "1. drift ARM still has: read through Resource Graph, re-read with one GET, corrected"
+control PATCH "/resources$st" '{"properties":{"allowBlobPublicAccess":true}}'
+plan 2 drift.out
+grep -q 'storage_account.s has been changed' drift.out || fail "drift not reported"
+grep -q 'Plan: 0 to add, 1 to change, 0 to destroy.' drift.out || fail "drift plan summary"
+[ "$(gets_of "$st")" = 1 ] || fail "the changed storage account was not re-read with exactly one GET"
+all_gets | grep -v -i "^GET $st " > drift.gets
+diff <(grep -v -i "^GET $st " clean.gets) drift.gets > /dev/null || fail "other resources were re-read"
+
+echo "2. Resource Graph lags a fix made out of band: the GET's answer wins, no change"
+control PUT /graph/snapshot # Resource Graph still shows allowBlobPublicAccess = true
+control PATCH "/resources$st" '{"properties":{"allowBlobPublicAccess":false}}'
+plan 0 lag_fixed.out
+grep -q 'No changes.' lag_fixed.out || fail "a stale Resource Graph row decided the plan"
+[ "$(gets_of "$st")" = 1 ] || fail "the storage account was not re-read with one GET"
+control DELETE /graph/snapshot
+
+echo "3. Resource Graph lags a delete made out of band: the GET's 404 wins, nothing to delete"
+sed -i '/^app_insights "b" {/,/^}/d' main.amlsec
+plan 2 delete.out
+grep -q 'app_insights.b will be destroyed' delete.out || fail "removing the block does not plan a delete"
+control PUT /graph/snapshot # Resource Graph still shows app_insights.b
+control DELETE "/resources$ai"
+plan 0 lag_deleted.out
+grep -q 'No changes.' lag_deleted.out || fail "a delete was planned from a stale Resource Graph row"
+[ "$(gets_of "$ai")" = 1 ] || fail "the deleted resource was not re-read with one GET"
+control DELETE /graph/snapshot
+
+echo "plan reread: ok"
