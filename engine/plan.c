@@ -390,11 +390,8 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     it->c.arm_type = strdup(k->arm.type);
     it->c.api_version = strdup(k->arm.api_version);
     attrs = known_fill(json_deep_copy(in->attrs), known_now, b, NULL);
-    value = known_fill(json_deep_copy(in->value), known_now, b, NULL);
-    it->c.after = collapse_refs(attrs);
     it->c.sensitive = json_incref(in->sensitive);
     it->c.dependencies = dependencies_of(b, node);
-    it->c.body = render_body(k, attrs, value, b->cfg->settings, in->sensitive, false);
     it->c.create_before_destroy = r->lifecycle.create_before_destroy;
 
     if (lr && lr->rc < 0 && lr->rc != AMLSEC_ENOTFOUND) {
@@ -492,6 +489,16 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     }
     impact_notes(it, d, nd);
 out:
+    if (it->c.action == PLAN_NOOP) {
+        /* dropped when the plan is ordered: a no-change plan of thousands
+         * of resources holds no copies of them */
+        json_decref(it->c.before);
+        it->c.before = NULL;
+    } else {
+        value = known_fill(json_deep_copy(in->value), known_now, b, NULL);
+        it->c.after = collapse_refs(attrs);
+        it->c.body = render_body(k, attrs, value, b->cfg->settings, in->sensitive, false);
+    }
     json_decref(attrs);
     json_decref(value);
     json_decref(live);

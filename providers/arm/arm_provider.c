@@ -86,29 +86,28 @@ static const struct arm_kind_info *kind_of(struct arm_provider *ap, const struct
     return k;
 }
 
-/* Resource Graph rows carry extra columns and a lowercased type. */
+/* Resource Graph rows carry extra columns and a lowercased type: made
+ * into what a GET returns, in place (a row is not copied: a bulk read of
+ * thousands of resources would copy every row once more). */
 static json_t *normalise_row(json_t *row, const struct arm_kind_info *k)
 {
     static const char *const drop[] = {"tenantId", "resourceGroup", "subscriptionId"};
-    json_t *o = json_deep_copy(row);
     const char *key;
     json_t *v;
     void *tmp;
-    if (o == NULL)
-        return NULL;
     for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-        json_object_del(o, drop[i]);
-    json_object_foreach_safe(o, tmp, key, v)
+        json_object_del(row, drop[i]);
+    json_object_foreach_safe(row, tmp, key, v)
     {
         if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0 &&
                                 (strcmp(key, "kind") == 0 || strcmp(key, "managedBy") == 0 ||
                                  strcmp(key, "location") == 0)))
-            json_object_del(o, key);
+            json_object_del(row, key);
     }
-    if (k && json_is_string(json_object_get(o, "type")) &&
-        strcasecmp(json_string_value(json_object_get(o, "type")), k->type) == 0)
-        json_object_set_new(o, "type", json_string(k->type));
-    return o;
+    if (k && json_is_string(json_object_get(row, "type")) &&
+        strcasecmp(json_string_value(json_object_get(row, "type")), k->type) == 0)
+        json_object_set_new(row, "type", json_string(k->type));
+    return row;
 }
 
 static void fill_from_call(struct provider_result *r, struct arm_call *c)
@@ -239,11 +238,9 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
                     didx[nd++] = i; /* Resource Graph may lag: ask ARM */
                     continue;
                 }
-                out[i].body = normalise_row(rows[j], kinds[i]);
-                out[i].rc = out[i].body ? 0 : AMLSEC_ENOMEM;
+                out[i].body = normalise_row(rows[j], kinds[i]); /* takes the reference */
                 out[i].status = 200;
                 out[i].from_graph = 1;
-                json_decref(rows[j]);
             }
         }
         free(ids);

@@ -84,6 +84,8 @@ app_insights "b" {
 }
 EOF
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > apply.out 2>&1
+# a settled apply leaves an empty journal (later runs do not read its records again)
+[ -f .amlsec/state.json.journal ] && [ ! -s .amlsec/state.json.journal ] || fail "the journal was not emptied"
 plan 0 clean.out
 grep -q 'No changes.' clean.out || fail "second plan is not empty"
 all_gets > clean.gets
