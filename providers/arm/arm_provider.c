@@ -455,7 +455,7 @@ static int ap_list(struct provider *p, const char *scope, const char *type, json
         if (rc == 0) {
             size_t i;
             json_t *row;
-            json_array_foreach(rows, i, row) json_array_append_new(items, normalise_row(row, k));
+            json_array_foreach(rows, i, row) json_array_append(items, normalise_row(row, k));
             json_decref(rows);
             *out = items;
             return 0;
