@@ -2,6 +2,7 @@
 #include "providers/arm/graph.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/strmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,10 @@
 #include "util/banned.h"
 
 #define GENERIC_LIST_API_VERSION "2021-04-01"
+/* Resource Graph misses in one resource group from which on one list of the
+ * group confirms them instead of a GET each */
+#define LIST_CONFIRM_MIN 20
+#define LIST_CONFIRM_MAX_GROUPS 64
 #define MAX_GRAPH_SUBSCRIPTIONS 300
 
 struct arm_provider {
@@ -161,6 +166,111 @@ static size_t subscriptions_of(const struct provider_ref *refs, const size_t *id
     return ns;
 }
 
+static int list_arm(struct arm_provider *ap, const char *url, const char *api_version,
+                    json_t *items, struct errbuf *err);
+
+/* Length of the "/subscriptions/S/resourceGroups/RG" prefix of id, 0 when
+ * id is not in a resource group. */
+static size_t rg_prefix_len(const char *id)
+{
+    const char *p;
+    if (strncasecmp(id, "/subscriptions/", 15) != 0)
+        return 0;
+    p = id + 15 + strcspn(id + 15, "/");
+    if (strncasecmp(p, "/resourceGroups/", 16) != 0 || p[16] == '\0' || p[16] == '/')
+        return 0;
+    p += 16;
+    return (size_t)(p - id) + strcspn(p, "/");
+}
+
+/* The resources Resource Graph did not return (miss[0..*nmiss)) may just
+ * not be indexed yet, so each would be confirmed with a GET: on the first
+ * plan of a large estate that is a GET per resource, all answering 404.
+ * Where LIST_CONFIRM_MIN or more miss in one resource group, one ARM list
+ * of the group (ARM's own answer, which does not lag like Resource Graph)
+ * says which exist: the others are absent (all of them when the group does
+ * not exist), and only the listed ones are still read with a GET (a list
+ * carries no properties). If the list fails, the GETs are sent. Leaves in
+ * miss what still needs a GET. */
+static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *refs,
+                            size_t *miss, size_t *nmiss, struct provider_result *out)
+{
+    struct {
+        const char *id; /* of a member: its first LEN bytes are the group's id */
+        size_t len, count;
+    } groups[LIST_CONFIRM_MAX_GROUPS];
+    size_t ngroups = 0, kept = 0;
+
+    for (size_t j = 0; j < *nmiss; j++) {
+        const char *id = refs[miss[j]].id;
+        size_t len = rg_prefix_len(id), gi;
+        if (len == 0)
+            continue;
+        for (gi = 0; gi < ngroups; gi++)
+            if (groups[gi].len == len && strncasecmp(groups[gi].id, id, len) == 0)
+                break;
+        if (gi == ngroups) {
+            if (ngroups == LIST_CONFIRM_MAX_GROUPS)
+                continue;
+            groups[ngroups].id = id;
+            groups[ngroups].len = len;
+            groups[ngroups++].count = 0;
+        }
+        groups[gi].count++;
+    }
+    for (size_t gi = 0; gi < ngroups; gi++) {
+        json_t *items;
+        struct strmap listed;
+        struct errbuf lerr = ERRBUF_INIT;
+        char url[2048];
+        size_t i;
+        json_t *v;
+        int rc;
+        if (groups[gi].count < LIST_CONFIRM_MIN || groups[gi].len + 11 > sizeof(url))
+            continue;
+        snprintf(url, sizeof(url), "%.*s/resources", (int)groups[gi].len, groups[gi].id);
+        items = json_array();
+        if (items == NULL)
+            continue;
+        rc = list_arm(ap, url, GENERIC_LIST_API_VERSION, items, &lerr);
+        ap->stats.group_lists++;
+        if (rc < 0 && rc != AMLSEC_ENOTFOUND) {
+            log_msg(LOG_DEBUG, "listing %s failed (%s): reading its resources one by one", url,
+                    lerr.msg);
+            json_decref(items);
+            continue;
+        }
+        strmap_init(&listed, true);
+        json_array_foreach(items, i, v)
+        {
+            const char *lid = json_string_value(json_object_get(v, "id"));
+            if (lid && strmap_put(&listed, lid, 1) < 0)
+                break;
+        }
+        json_decref(items);
+        for (size_t j = 0; j < *nmiss; j++) {
+            const char *id = refs[miss[j]].id;
+            size_t one;
+            if (miss[j] == (size_t)-1 || rg_prefix_len(id) != groups[gi].len ||
+                strncasecmp(groups[gi].id, id, groups[gi].len) != 0 ||
+                (rc == 0 && strmap_get(&listed, id, &one)))
+                continue;
+            out[miss[j]].status = 404;
+            snprintf(out[miss[j]].code, sizeof(out[miss[j]].code), "ResourceNotFound");
+            out[miss[j]].rc = errbuf_set(&out[miss[j]].err, AMLSEC_ENOTFOUND,
+                                         "'%s' does not exist (not in the list of %.*s)", id,
+                                         (int)groups[gi].len, groups[gi].id);
+            ap->stats.list_confirmed++;
+            miss[j] = (size_t)-1;
+        }
+        strmap_release(&listed);
+    }
+    for (size_t j = 0; j < *nmiss; j++)
+        if (miss[j] != (size_t)-1)
+            miss[kept++] = miss[j];
+    *nmiss = kept;
+}
+
 static int ap_read_many(struct provider *p, const struct provider_ref *refs, size_t n,
                         unsigned flags, struct provider_result *out, struct errbuf *err)
 {
@@ -168,11 +278,12 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
     const struct arm_kind_info **kinds = calloc(n ? n : 1, sizeof(*kinds));
     size_t *gidx = calloc(n ? n : 1, sizeof(*gidx)), ng = 0;
     size_t *didx = calloc(n ? n : 1, sizeof(*didx)), nd = 0;
+    size_t *midx = calloc(n ? n : 1, sizeof(*midx)), nm = 0;
     struct arm_call *calls = NULL;
     int rc = 0;
 
     memset(out, 0, n * sizeof(*out));
-    if (!kinds || !gidx || !didx) {
+    if (!kinds || !gidx || !didx || !midx) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         goto out;
     }
@@ -235,7 +346,7 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
                 size_t i = gidx[j];
                 if (rows[j] == NULL) {
                     ap->stats.graph_misses++;
-                    didx[nd++] = i; /* Resource Graph may lag: ask ARM */
+                    midx[nm++] = i; /* Resource Graph may lag: ask ARM */
                     continue;
                 }
                 out[i].body = normalise_row(rows[j], kinds[i]); /* takes the reference */
@@ -248,6 +359,9 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
         free(subs);
         if (rc < 0)
             goto out;
+        confirm_by_list(ap, refs, midx, &nm, out);
+        for (size_t j = 0; j < nm; j++)
+            didx[nd++] = midx[j];
     }
     if (nd > 0) {
         calls = calloc(nd, sizeof(*calls));
@@ -278,6 +392,7 @@ out:
     free(kinds);
     free(gidx);
     free(didx);
+    free(midx);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 5 §4: what a plan is about to change is re-read with a direct GET (Resource Graph can
-# lag), and the plan rests on that answer. armlocal's /_armlocal/graph/snapshot makes Resource
+# lag), and the plan rests on that answer; what Resource Graph does not return is confirmed by
+# ARM (many in one resource group: one list of the group instead of a GET each). armlocal's /_armlocal/graph/snapshot makes Resource
 # Graph lag: it keeps answering with the resources as they were when the snapshot was taken.
 # The GETs are counted in armlocal's request log.
 set -uo pipefail
@@ -117,6 +118,35 @@ control DELETE "/resources$ai"
 plan 0 lag_deleted.out
 grep -q 'No changes.' lag_deleted.out || fail "a delete was planned from a stale Resource Graph row"
 [ "$(gets_of "$ai")" = 1 ] || fail "the deleted resource was not re-read with one GET"
+control DELETE /graph/snapshot
+
+echo "4. many resources Resource Graph does not have in one group: one list of the group, no GETs"
+many=/subscriptions/$sub/resourceGroups/rg-many
+{
+  printf 'resource_group "m" {\n  name = "rg-many"\n}\n\n'
+  for i in $(seq 0 24); do
+    printf 'app_insights "m%d" {\n  resource_group = resource_group.m\n  name = "appi-many-%d"\n}\n\n' "$i" "$i"
+  done
+} >> main.amlsec
+member_gets() { # GETs of the group's members
+  curl -sf "$url/_armlocal/requests" | python3 -c '
+import json, sys
+pre = "GET " + sys.argv[1].lower() + "/providers/"
+print(sum(n for p, n in json.load(sys.stdin)["byPath"].items() if p.startswith(pre)))' "$many"
+}
+plan 2 many.out
+grep -q 'Plan: 26 to add, 0 to change, 0 to destroy.' many.out || fail "the new group is not planned"
+[ "$(member_gets)" = 0 ] || fail "absent resources were confirmed one GET each"
+[ "$(gets_of "$many/resources")" = 1 ] || fail "the group was not listed once"
+
+echo "5. one of them created out of band, Resource Graph lagging: the list shows it, a GET reads it"
+control PUT /graph/snapshot # Resource Graph does not show what follows
+control PUT "/resources$many/providers/Microsoft.Insights/components/appi-many-3" \
+  '{"location":"westeurope","kind":"web","properties":{"Application_Type":"web"}}'
+plan 1 many_exists.out
+grep -q 'app_insights.m3 already exists in Azure but not in the state' many_exists.out \
+  || fail "a resource created out of band was taken as absent"
+[ "$(member_gets)" = 1 ] || fail "only the listed resource is read with a GET"
 control DELETE /graph/snapshot
 
 echo "plan reread: ok"
