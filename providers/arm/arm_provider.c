@@ -23,6 +23,7 @@ struct arm_provider {
     struct arm_provider_opts o;
     struct arm_provider_stats stats;
     unsigned graph_batch; /* what Resource Graph accepted last */
+    int graph_batch_known;
 };
 
 static const struct provider_ops arm_provider_ops;
@@ -316,6 +317,7 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
         }
         graph_init(&g, ap->o.client);
         g.batch = ap->graph_batch ? ap->graph_batch : ap->o.graph_batch;
+        g.batch_known = ap->graph_batch_known;
         if (ap->o.n_subscriptions) {
             g.subscriptions = ap->o.subscriptions;
             g.n_subscriptions = ap->o.n_subscriptions;
@@ -330,6 +332,7 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
         grc = graph_read_ids(&g, ids, ng, rows, &status, &gerr);
         ap->stats.graph_queries += g.queries;
         ap->graph_batch = g.batch;
+        ap->graph_batch_known = g.batch_known;
         if (grc == AMLSEC_ENOMEM) {
             rc = errbuf_set(err, grc, "%s", gerr.msg);
         } else if (grc < 0) {

@@ -319,9 +319,19 @@ static void test_arm_provider__graph_batch_halves_on_400(void **state)
     for (size_t i = 0; i < n; i++)
         assert_true(res[i].rc == 0 && res[i].from_graph);
     provider_results_release(res, n);
-    /* the size that worked is remembered */
+    /* the size that worked is remembered, and known to work: all four
+     * queries at once, no lone first query */
     assert_int_equal(provider_read_many(e.p, refs, n, 0, res, &err), 0);
     assert_int_equal(e.fa.graph_calls, 10);
+    provider_results_release(res, n);
+    /* refused after all (the four queries of 250, 250, 250 and 150 ids
+     * sent at once), it halves and probes again: 125 ids, one query alone,
+     * then the other seven */
+    e.fa.max_ids = 150;
+    assert_int_equal(provider_read_many(e.p, refs, n, 0, res, &err), 0);
+    assert_int_equal(e.fa.graph_calls, 10 + 4 + 8);
+    for (size_t i = 0; i < n; i++)
+        assert_true(res[i].rc == 0 && res[i].from_graph);
     arm_provider_get_stats(e.p, &st);
     assert_false(st.graph_disabled);
     provider_results_release(res, n);
