@@ -180,8 +180,12 @@ static enum schema_change compare(const struct schema_kind *k, const struct cfg_
     struct schema_diff_entry all[PLAN_MAX_DIFFS];
     size_t n = 0;
     enum schema_change worst = CHANGE_NONE;
-    json_t *live = json_deep_copy(before);
-    json_t *want = json_deep_copy(after);
+    json_t *live, *want;
+    *nkept = 0;
+    if (json_equal(before, after))
+        return CHANGE_NONE; /* the state against an unchanged resource: most of a refresh */
+    live = json_deep_copy(before);
+    want = json_deep_copy(after);
     prune_unmanaged(&k->body, live, after);
     /* Attributes that only build the ARM id (resource_group, scope, parent
      * references) are not in any GET: the id comparison covers them. */
