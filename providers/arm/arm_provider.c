@@ -168,7 +168,7 @@ static size_t subscriptions_of(const struct provider_ref *refs, const size_t *id
 }
 
 static int list_arm(struct arm_provider *ap, const char *url, const char *api_version,
-                    json_t *items, struct errbuf *err);
+                    json_t *items, char *code, size_t code_size, struct errbuf *err);
 
 /* Length of the "/subscriptions/S/resourceGroups/RG" prefix of id, 0 when
  * id is not in a resource group. */
@@ -223,7 +223,7 @@ static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *
         json_t *items;
         struct strmap listed;
         struct errbuf lerr = ERRBUF_INIT;
-        char url[2048];
+        char url[2048], code[128] = "";
         size_t i;
         json_t *v;
         int rc;
@@ -233,9 +233,12 @@ static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *
         items = json_array();
         if (items == NULL)
             continue;
-        rc = list_arm(ap, url, GENERIC_LIST_API_VERSION, items, &lerr);
+        rc = list_arm(ap, url, GENERIC_LIST_API_VERSION, items, code, sizeof(code), &lerr);
         ap->stats.group_lists++;
-        if (rc < 0 && rc != AMLSEC_ENOTFOUND) {
+        /* a group that does not exist holds nothing; any other failure
+         * (even a 404 from a service that does not serve such lists) says
+         * nothing about the resources */
+        if (rc < 0 && (rc != AMLSEC_ENOTFOUND || strcasecmp(code, "ResourceGroupNotFound") != 0)) {
             log_msg(LOG_DEBUG, "listing %s failed (%s): reading its resources one by one", url,
                     lerr.msg);
             json_decref(items);
@@ -467,8 +470,10 @@ out:
 }
 
 /* Appends the "value" items of ARM list pages, following nextLink. */
+/* Appends every item of a paged ARM list to items; on failure, ARM's error
+ * code lands in code (when given). */
 static int list_arm(struct arm_provider *ap, const char *url, const char *api_version,
-                    json_t *items, struct errbuf *err)
+                    json_t *items, char *code, size_t code_size, struct errbuf *err)
 {
     char *next = NULL;
     const char *cur = url;
@@ -487,6 +492,8 @@ static int list_arm(struct arm_provider *ap, const char *url, const char *api_ve
         rc = arm_client_call(ap->o.client, &c);
         if (rc < 0) {
             errbuf_set(err, rc, "%s", c.err.msg);
+            if (code)
+                snprintf(code, code_size, "%s", c.error.code);
             arm_call_release(&c);
             break;
         }
@@ -592,7 +599,8 @@ static int ap_list(struct provider *p, const char *scope, const char *type, json
         json_decref(items);
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     }
-    rc = list_arm(ap, url.ptr, k ? k->api_version : GENERIC_LIST_API_VERSION, items, err);
+    rc = list_arm(ap, url.ptr, k ? k->api_version : GENERIC_LIST_API_VERSION, items, NULL, 0,
+                  err);
     buf_release(&url);
     if (rc < 0) {
         json_decref(items);
