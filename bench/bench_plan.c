@@ -2,7 +2,8 @@
  *
  *   A. plan with no changes over a generated 5,000-resource configuration
  *      against amlsec-armlocal at --latency-ms 30 --throttle arm: wall time
- *      (median of several runs) and peak RSS of the amlsec process.
+ *      and CPU time (medians of several runs) and peak RSS of the amlsec
+ *      process.
  *      The estate is first applied at full speed (no latency, no throttling:
  *      that figure is printed too), then the local cloud is switched to ARM's
  *      latency and token buckets through /_armlocal/settings.
