@@ -621,6 +621,15 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         if (dg)
             diag_set_hint(dg, "remove prevent_destroy to allow it, or undo the change");
     }
+    if (it->c.action == PLAN_REPLACE && it->c.create_before_destroy && !renamed) {
+        /* the same name is the same ARM id: a PUT there would meet the old
+         * resource, whose create-only settings ARM refuses to change */
+        it->c.create_before_destroy = false;
+        note(it,
+             "%s keeps its name, so create_before_destroy cannot apply: the old one is deleted "
+             "first, then the new one is created (give it a new name to create it first)",
+             in->address);
+    }
     impact_notes(it, d, nd);
 out:
     if (it->c.action == PLAN_NOOP) {
