@@ -307,8 +307,15 @@ static int recover(struct session *s)
         return EXIT_FAIL;
     }
     s->journal_open = true;
-    if (journal_pending(&s->journal, NULL, 0) == 0)
+    if (journal_pending(&s->journal, NULL, 0) == 0) {
+        /* only settled records: empty the file, or every later run reads
+         * them all again (an apply of thousands leaves megabytes) */
+        if (s->journal.nentries > 0 && journal_compact(&s->journal, &err) < 0) {
+            cli_error("%s", err.msg);
+            return EXIT_FAIL;
+        }
         return EXIT_OK;
+    }
     if (s->provider == NULL) {
         cli_error(
             "an interrupted apply left operations in flight; run plan or apply to recover them");
@@ -364,6 +371,11 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
 void session_close(struct session *s)
 {
     struct errbuf err = ERRBUF_INIT;
+    /* an apply that settled everything leaves an empty journal (the lock
+     * is still held: nobody else appends) */
+    if (s->journal_open && s->locked && s->journal.nentries > 0 &&
+        journal_compact(&s->journal, &err) < 0)
+        cli_error("%s", err.msg);
     if (s->journal_open)
         journal_release(&s->journal);
     if (s->loaded)

@@ -87,6 +87,8 @@ struct armlocal {
 
     json_t *state;    /* {resources, ops, deletedWorkspaces, deletedVaults, counter} */
     json_t *pec_keys; /* keys of private endpoint connection records (an index, not persisted) */
+    json_t *graph_snapshot; /* set: Resource Graph answers from this copy of the resources
+                               (lag emulation, /_armlocal/graph/snapshot); not persisted */
     uint64_t rng_fault;
 
     struct al_fault faults[64];

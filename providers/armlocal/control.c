@@ -572,6 +572,29 @@ static void control_settings(struct al_ctx *c, const char *m)
                             "identityHeaderSet", c->al->identity_header[0] != '\0'));
 }
 
+/* /_armlocal/graph/snapshot: PUT freezes what Resource Graph answers at
+ * the resources as they are now (ARM's direct reads keep seeing every later
+ * change: Resource Graph's lag); DELETE lets it see the live store again. */
+static void control_graph_snapshot(struct al_ctx *c, const char *m)
+{
+    if (strcasecmp(m, "PUT") == 0) {
+        json_t *copy = json_deep_copy(al_resources(c->al));
+        if (copy == NULL) {
+            al_error(c, 500, "InternalServerError", "Out of memory.");
+            return;
+        }
+        json_decref(c->al->graph_snapshot);
+        c->al->graph_snapshot = copy;
+        c->res->status = 204;
+    } else if (strcasecmp(m, "DELETE") == 0) {
+        json_decref(c->al->graph_snapshot);
+        c->al->graph_snapshot = NULL;
+        c->res->status = 204;
+    } else {
+        al_error(c, 405, "MethodNotAllowed", "Use PUT or DELETE.");
+    }
+}
+
 void al_control_handle(struct al_ctx *c)
 {
     const char *path = c->req->path + strlen("/_armlocal");
@@ -601,13 +624,15 @@ void al_control_handle(struct al_ctx *c)
         control_resource(c, m, path + 10);
     } else if (strcmp(path, "/settings") == 0) {
         control_settings(c, m);
+    } else if (strcmp(path, "/graph/snapshot") == 0) {
+        control_graph_snapshot(c, m);
     } else if (strcmp(path, "/state") == 0 && strcasecmp(m, "GET") == 0) {
         al_json_reply(c, 200, json_deep_copy(c->al->state));
     } else {
         al_error(c, 404, "NotFound",
-                 "Unknown control path '%s' (faults, managedIdentities, oidc/requestTokens, "
-                 "oidc/tokens, requests, reset, resources/{id}, servicePrincipals, settings, "
-                 "state).",
+                 "Unknown control path '%s' (faults, graph/snapshot, managedIdentities, "
+                 "oidc/requestTokens, oidc/tokens, requests, reset, resources/{id}, "
+                 "servicePrincipals, settings, state).",
                  path);
     }
 }

@@ -925,6 +925,46 @@ static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
     }
 }
 
+/* GET {resource group}/resources: the resources of a group as ARM's own
+ * list returns them (no properties; ARM answers it from its cache, so it
+ * does not lag like Resource Graph). armlocal returns one page. */
+static void rg_resources(struct al_ctx *c, const struct al_path *p)
+{
+    static const char *const keep[] = {"id",   "name",     "type",     "location", "kind",
+                                       "sku",  "identity", "managedBy", "tags"};
+    char rgid[600], prefix[700];
+    json_t *list, *rec;
+    const char *k;
+    size_t n;
+
+    snprintf(rgid, sizeof(rgid), "/subscriptions/%s/resourceGroups/%s", p->segs[1], p->segs[3]);
+    if (!visible(al_rec_get(c->al, rgid))) {
+        al_error(c, 404, "ResourceGroupNotFound", "Resource group '%s' could not be found.",
+                 p->segs[3]);
+        return;
+    }
+    snprintf(prefix, sizeof(prefix), "%s/providers/", rgid);
+    al_lower(prefix, prefix, sizeof(prefix));
+    n = strlen(prefix);
+    list = json_array();
+    json_object_foreach(al_resources(c->al), k, rec)
+    {
+        const char *rest = k + n, *slash;
+        json_t *body, *o;
+        /* top-level resources only: NAMESPACE/type/name */
+        if (strncmp(k, prefix, n) != 0 || !visible(rec) || (slash = strchr(rest, '/')) == NULL ||
+            (slash = strchr(slash + 1, '/')) == NULL || strchr(slash + 1, '/') != NULL)
+            continue;
+        body = json_object_get(rec, "body");
+        o = json_object();
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+            if (json_object_get(body, keep[i]))
+                json_object_set_new(o, keep[i], json_deep_copy(json_object_get(body, keep[i])));
+        json_array_append_new(list, o);
+    }
+    al_json_reply(c, 200, json_pack("{s:o}", "value", list));
+}
+
 static int type_namespace_known(const char *ns)
 {
     static const char *const known[] = {"Microsoft.Resources", "Microsoft.MachineLearningServices",
@@ -1114,6 +1154,14 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
         char scope[2048];
         join(p, 0, p->nsegs - 3, scope, sizeof(scope));
         al_permissions_get(c, scope);
+        return;
+    }
+    if (seg_is(p, 0, "subscriptions") && seg_is(p, 2, "resourceGroups") && p->nsegs == 5 &&
+        seg_is(p, 4, "resources")) {
+        if (strcasecmp(m, "GET") == 0)
+            rg_resources(c, p);
+        else
+            al_error(c, 405, "MethodNotAllowed", "The requested method is not allowed.");
         return;
     }
     if (parse_target(p, &t) < 0) {
