@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/error.h"
 #include "util/strmap.h"
 #include "util/banned.h"
 
@@ -547,16 +548,127 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
     return rows;
 }
 
+/* A row as `project` makes it: the columns in order, a column named twice
+ * holding the last value; the row itself when there is no projection. */
+static json_t *projected(json_t *row, const json_t *proj)
+{
+    json_t *o, *prow;
+    size_t j;
+    if (proj == NULL)
+        return json_incref(row);
+    o = json_object();
+    json_array_foreach(proj, j, prow)
+    {
+        /* shared, not copied: see row_of */
+        json_t *v = al_jpath(row, json_string_value(json_array_get(prow, 1)));
+        json_object_set_new(o, json_string_value(json_array_get(prow, 0)),
+                            v ? json_incref(v) : json_null());
+    }
+    return o;
+}
+
+/* The `data` of a table answer for rows[first, first + count). */
+static json_t *table_of(json_t *rows, size_t first, size_t count, const json_t *proj)
+{
+    json_t *cols = json_array(), *trows = json_array(), *col, *cv;
+    json_t *sample = count ? projected(json_array_get(rows, first), proj) : NULL;
+    const char *ck;
+    size_t i;
+
+    if (proj) {
+        json_t *prow;
+        json_array_foreach(proj, i, prow)
+        {
+            json_t *v = sample ? json_object_get(sample, json_string_value(json_array_get(prow, 0)))
+                               : NULL;
+            json_array_append_new(cols, json_pack("{s:O, s:s}", "name", json_array_get(prow, 0),
+                                                  "type", json_type_name(v)));
+        }
+    } else if (sample) {
+        json_object_foreach(sample, ck, cv)
+        {
+            json_array_append_new(cols,
+                                  json_pack("{s:s, s:s}", "name", ck, "type", json_type_name(cv)));
+        }
+    }
+    json_decref(sample);
+    for (i = first; i < first + count; i++) {
+        json_t *row = projected(json_array_get(rows, i), proj), *r = json_array();
+        size_t j;
+        json_array_foreach(cols, j, col)
+        {
+            json_t *v = json_object_get(row, json_string_value(json_object_get(col, "name")));
+            json_array_append_new(r, v ? json_incref(v) : json_null());
+        }
+        json_decref(row);
+        json_array_append_new(trows, r);
+    }
+    return json_pack("{s:o, s:o}", "columns", cols, "rows", trows);
+}
+
+/* The objectArray `data` of rows[first, first + count), written as
+ * projected() rows would be, without building them. */
+static int write_rows(struct buf *b, json_t *rows, size_t first, size_t count, const json_t *proj)
+{
+    size_t ncol = json_array_size(proj), *src = calloc(ncol ? ncol : 1, sizeof(*src));
+    const size_t skip_col = (size_t)-1;
+    int rc = 0;
+
+    if (src == NULL)
+        return AMLSEC_ENOMEM;
+    /* src[j]: the column whose value goes where column j is named first;
+     * skip_col for a later mention of a name */
+    for (size_t j = 0; j < ncol; j++) {
+        const char *name = json_string_value(json_array_get(json_array_get(proj, j), 0));
+        src[j] = j;
+        for (size_t k = 0; k < j; k++)
+            if (src[k] != skip_col &&
+                strcmp(json_string_value(json_array_get(json_array_get(proj, k), 0)), name) == 0) {
+                src[k] = j;
+                src[j] = skip_col;
+                break;
+            }
+    }
+    rc = buf_addch(b, '[');
+    for (size_t i = first; rc == 0 && i < first + count; i++) {
+        json_t *row = json_array_get(rows, i);
+        int sep = 0;
+        if (i > first)
+            rc = buf_addch(b, ',');
+        if (proj == NULL) {
+            rc = rc < 0 ? rc : al_json_write(b, row);
+            continue;
+        }
+        rc = rc < 0 ? rc : buf_addch(b, '{');
+        for (size_t j = 0; rc == 0 && j < ncol; j++) {
+            const char *name = json_string_value(json_array_get(json_array_get(proj, j), 0));
+            json_t *v;
+            if (src[j] == skip_col)
+                continue;
+            v = al_jpath(row, json_string_value(json_array_get(json_array_get(proj, src[j]), 1)));
+            if ((sep && buf_addch(b, ',') < 0) || al_json_write_string(b, name, strlen(name)) < 0 ||
+                buf_addch(b, ':') < 0 || (v ? al_json_write(b, v) : buf_adds(b, "null")) < 0)
+                rc = AMLSEC_ENOMEM;
+            sep = 1;
+        }
+        rc = rc < 0 ? rc : buf_addch(b, '}');
+    }
+    rc = rc < 0 ? rc : buf_addch(b, ']');
+    free(src);
+    return rc;
+}
+
 void al_graph_handle(struct al_ctx *c)
 {
-    json_t *req, *subs, *opts, *rows = NULL, *page = NULL, *doc;
+    json_t *req, *subs, *opts, *rows = NULL, *data;
+    struct buf *body;
     struct query *q = NULL;
     const char *text, *fmt;
     struct ev e;
     json_t *proj = NULL; /* array of [column, path] */
     json_int_t top = 100, skip = 0, limit = -1;
-    size_t i, pos, total;
-    int has_id;
+    size_t i, pos, total, first, count;
+    int has_id, wrc;
 
     if (strcasecmp(c->req->method, "POST") != 0) {
         al_error(c, 405, "MethodNotAllowed", "Resource Graph queries are POSTed.");
@@ -737,86 +849,47 @@ void al_graph_handle(struct al_ctx *c)
         while ((json_int_t)json_array_size(rows) > limit)
             json_array_remove(rows, json_array_size(rows) - 1);
     total = json_array_size(rows);
-    page = json_array();
-    for (i = (size_t)skip; i < total && (json_int_t)(i - (size_t)skip) < top; i++)
-        json_array_append(page, json_array_get(rows, i));
-    /* project the page only: the other rows are not sent */
+    first = (size_t)skip < total ? (size_t)skip : total;
+    count = total - first < (size_t)top ? total - first : (size_t)top;
     has_id = proj == NULL;
-    if (proj) {
-        json_t *prow, *out_rows = json_array(), *row;
-        json_array_foreach(proj, i, prow)
-        {
-            if (strcmp(json_string_value(json_array_get(prow, 0)), "id") == 0)
-                has_id = 1;
-        }
-        json_array_foreach(page, i, row)
-        {
-            json_t *o = json_object();
-            size_t j;
-            json_array_foreach(proj, j, prow)
-            {
-                /* shared, not copied: see row_of */
-                json_t *v = al_jpath(row, json_string_value(json_array_get(prow, 1)));
-                json_object_set_new(o, json_string_value(json_array_get(prow, 0)),
-                                    v ? json_incref(v) : json_null());
-            }
-            json_array_append_new(out_rows, o);
-        }
-        json_decref(page);
-        page = out_rows;
+    for (i = 0; proj && i < json_array_size(proj); i++)
+        if (strcmp(json_string_value(json_array_get(json_array_get(proj, i), 0)), "id") == 0)
+            has_id = 1;
+    data = fmt && strcasecmp(fmt, "table") == 0 ? table_of(rows, first, count, proj) : NULL;
+    if (fmt && strcasecmp(fmt, "table") == 0 && data == NULL) {
+        al_error(c, 500, "InternalServerError", "Out of memory.");
+        goto out;
     }
-    doc = json_pack("{s:I, s:I, s:s, s:[]}", "totalRecords", (json_int_t)total, "count",
-                    (json_int_t)json_array_size(page), "resultTruncated",
-                    ((size_t)skip + json_array_size(page) < total && !has_id) ? "true" : "false",
-                    "facets");
-    if ((size_t)skip + json_array_size(page) < total && has_id)
-        json_object_set_new(
-            doc, "$skipToken",
-            json_sprintf("armlocal-%lld", (long long)(skip + (json_int_t)json_array_size(page))));
-    if (fmt && strcasecmp(fmt, "table") == 0) {
-        json_t *cols = json_array(), *trows = json_array(), *first = json_array_get(page, 0), *row;
-        const char *ck;
-        json_t *cv;
-        if (proj) {
-            json_t *prow;
-            json_array_foreach(proj, i, prow)
-            {
-                json_t *sample =
-                    first ? json_object_get(first, json_string_value(json_array_get(prow, 0)))
-                          : NULL;
-                json_array_append_new(cols, json_pack("{s:O, s:s}", "name", json_array_get(prow, 0),
-                                                      "type", json_type_name(sample)));
-            }
-        } else if (first) {
-            json_object_foreach(first, ck, cv)
-            {
-                json_array_append_new(
-                    cols, json_pack("{s:s, s:s}", "name", ck, "type", json_type_name(cv)));
-            }
-        }
-        json_array_foreach(page, i, row)
-        {
-            json_t *r = json_array(), *col;
-            size_t j;
-            json_array_foreach(cols, j, col)
-            {
-                json_t *v = json_object_get(row, json_string_value(json_object_get(col, "name")));
-                json_array_append_new(r, v ? json_incref(v) : json_null());
-            }
-            json_array_append_new(trows, r);
-        }
-        json_object_set_new(doc, "data", json_pack("{s:o, s:o}", "columns", cols, "rows", trows));
-        json_decref(page);
-    } else {
-        json_object_set_new(doc, "data", page);
+    /* The answer is written straight into the reply: a 1000-row page is
+     * most of the work of a bulk read, and building a projected object
+     * per row first only to serialise it would double it. */
+    body = &c->res->body;
+    buf_reset(body);
+    c->res->status = 200;
+    wrc = buf_addf(body,
+                   "{\"totalRecords\":%zu,\"count\":%zu,\"resultTruncated\":\"%s\","
+                   "\"facets\":[]",
+                   total, count, first + count < total && !has_id ? "true" : "false");
+    if (wrc == 0 && first + count < total && has_id)
+        wrc = buf_addf(body, ",\"$skipToken\":\"armlocal-%zu\"", first + count);
+    if (wrc == 0)
+        wrc = buf_adds(body, ",\"data\":");
+    if (wrc == 0 && data)
+        wrc = al_json_write(body, data);
+    else if (wrc == 0)
+        wrc = write_rows(body, rows, first, count, proj);
+    if (wrc == 0)
+        wrc = buf_addch(body, '}');
+    json_decref(data);
+    if (wrc < 0) {
+        al_error(c, 500, "InternalServerError", "Out of memory.");
+        goto out;
     }
-    page = NULL;
-    al_json_reply(c, 200, doc);
+    al_set_header(c->res, "Content-Type", "application/json; charset=utf-8");
 out:
     json_decref(req);
     json_decref(rows);
     json_decref(proj);
-    json_decref(page);
     if (q)
         query_release(q);
     free(q);
