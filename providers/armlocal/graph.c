@@ -202,47 +202,80 @@ static int lex(struct query *q, const char *s)
     return q->t[q->n].text ? 0 : -1;
 }
 
-/* The ARG row for a stored resource. */
-static json_t *row_of(json_t *body)
-{
-    const char *id = json_string_value(json_object_get(body, "id"));
-    const char *type = json_string_value(json_object_get(body, "type"));
-    char low[512], sub[128] = "", rg[256] = "";
-    const char *p;
-    json_t *row;
+/* A row of the resources table is a stored resource's body: the columns
+ * Resource Graph adds (and the empty kind and location it shows for a
+ * resource without them) are worked out from the body when a query asks
+ * for them, and the others are the body's own values, shared, not copied
+ * (a query runs and is answered under the store mutex, and nothing in it
+ * modifies them). Building an object per row would cost a bulk read of
+ * thousands of resources more than answering it. */
+static const char *const row_columns[] = {
+    "id",   "name",     "type", "tenantId",   "resourceGroup", "subscriptionId",
+    "managedBy", "kind", "location", "sku", "plan", "properties", "tags", "identity", "zones",
+    "extendedLocation"};
 
-    al_lower(low, type ? type : "", sizeof(low));
-    if (id && strncasecmp(id, "/subscriptions/", 15) == 0) {
-        size_t n = strcspn(id + 15, "/");
-        snprintf(sub, sizeof(sub), "%.*s", (int)(n < 100 ? n : 100), id + 15);
-    }
-    if (id && (p = strcasestr(id, "/resourceGroups/")) != NULL) {
-        size_t n = strcspn(p + 16, "/");
-        snprintf(rg, sizeof(rg), "%.*s", (int)(n < 200 ? n : 200), p + 16);
-        al_lower(rg, rg, sizeof(rg));
-    }
-    row = json_pack("{s:O, s:O, s:s, s:s, s:s, s:s, s:s}", "id", json_object_get(body, "id"),
-                    "name", json_object_get(body, "name"), "type", low, "tenantId",
-                    "72f988bf-86f1-41af-91ab-2d7cd011db47", "resourceGroup", rg, "subscriptionId",
-                    sub, "managedBy", "");
-    json_object_set_new(row, "kind",
-                        json_object_get(body, "kind") ? json_incref(json_object_get(body, "kind"))
-                                                      : json_string(""));
-    json_object_set_new(row, "location",
-                        json_object_get(body, "location")
-                            ? json_incref(json_object_get(body, "location"))
-                            : json_string(""));
-    {
-        static const char *const pass[] = {"sku",      "plan",  "properties",      "tags",
-                                           "identity", "zones", "extendedLocation"};
-        for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
-            /* shared, not copied: a query runs and is serialised under the
-             * store mutex, and nothing in it modifies a row's values */
-            json_t *v = json_object_get(body, pass[i]);
-            json_object_set_new(row, pass[i], v ? json_incref(v) : json_null());
+/* Column col (len bytes) of the row of body when Resource Graph makes it
+ * up: its text in out and 1; 0 when it is the body's own. */
+static int added_column(const json_t *body, const char *col, size_t len, char *out, size_t cap)
+{
+#define IS(name) (len == sizeof(name) - 1 && memcmp(col, name, len) == 0)
+    const char *id, *p;
+    out[0] = '\0';
+    if (IS("type")) {
+        const char *type = json_string_value(json_object_get(body, "type"));
+        al_lower(out, type ? type : "", cap);
+    } else if (IS("tenantId")) {
+        snprintf(out, cap, "72f988bf-86f1-41af-91ab-2d7cd011db47");
+    } else if (IS("resourceGroup")) {
+        id = json_string_value(json_object_get(body, "id"));
+        if (id && (p = strcasestr(id, "/resourceGroups/")) != NULL) {
+            size_t n = strcspn(p + 16, "/");
+            char rg[256];
+            snprintf(rg, sizeof(rg), "%.*s", (int)(n < 200 ? n : 200), p + 16);
+            al_lower(out, rg, cap);
         }
+    } else if (IS("subscriptionId")) {
+        id = json_string_value(json_object_get(body, "id"));
+        if (id && strncasecmp(id, "/subscriptions/", 15) == 0) {
+            size_t n = strcspn(id + 15, "/");
+            snprintf(out, cap, "%.*s", (int)(n < 100 ? n : 100), id + 15);
+        }
+    } else if (IS("managedBy")) {
+        /* always empty */
+    } else if (IS("kind") || IS("location")) {
+        char key[16];
+        snprintf(key, sizeof(key), "%.*s", (int)len, col);
+        return json_object_get(body, key) == NULL; /* "" when the body has none */
+    } else {
+        return 0;
     }
-    return row;
+    return 1;
+#undef IS
+}
+
+/* The value at path in the row of body (borrowed; NULL when there is none
+ * or it is null), or, with *added set, the text of a column Resource Graph
+ * makes up, in text. */
+static json_t *row_get(const json_t *body, const char *path, char *text, size_t cap, int *added)
+{
+    size_t len = strcspn(path, ".");
+    char col[32];
+    json_t *v;
+    *added = 0;
+    if (len >= sizeof(col))
+        return NULL;
+    if (added_column(body, path, len, text, cap)) {
+        *added = path[len] == '\0'; /* a string has no members */
+        return NULL;
+    }
+    memcpy(col, path, len);
+    col[len] = '\0';
+    for (size_t i = 0; i < sizeof(row_columns) / sizeof(row_columns[0]); i++)
+        if (strcmp(row_columns[i], col) == 0) {
+            v = json_object_get(body, col);
+            return path[len] && v ? al_jpath(v, path + len + 1) : v;
+        }
+    return NULL;
 }
 
 static void value_text(const json_t *v, char *out, size_t cap)
@@ -259,6 +292,15 @@ static void value_text(const json_t *v, char *out, size_t cap)
         snprintf(out, cap, "%g", json_real_value(v));
     else
         out[0] = '\0';
+}
+
+/* The text a condition or an order compares for path in the row of body. */
+static void row_text(const json_t *body, const char *path, char *out, size_t cap)
+{
+    int added;
+    json_t *v = row_get(body, path, out, cap, &added);
+    if (!added)
+        value_text(v, out, cap);
 }
 
 struct ev {
@@ -293,7 +335,7 @@ static int cond(struct ev *e)
         return 0;
     }
     e->pos += 2;
-    value_text(al_jpath(e->row, f->text), have, sizeof(have));
+    row_text(e->row, f->text, have, sizeof(have));
     neg = op->text[0] == '!';
     ci = strchr(op->text, '~') != NULL;
     if (strstr(op->text, "in")) {
@@ -359,8 +401,8 @@ static int cmp_rows(const void *a, const void *b)
 {
     char x[1024], y[1024];
     int r;
-    value_text(al_jpath(*(json_t *const *)a, order_key), x, sizeof(x));
-    value_text(al_jpath(*(json_t *const *)b, order_key), y, sizeof(y));
+    row_text(*(json_t *const *)a, order_key, x, sizeof(x));
+    row_text(*(json_t *const *)b, order_key, y, sizeof(y));
     r = strcasecmp(x, y);
     return order_desc ? -r : r;
 }
@@ -454,13 +496,13 @@ static int in_scope(const json_t *row, const json_t *subs)
 {
     size_t si;
     json_t *s;
+    char sub[128];
     if (!json_is_array(subs) || json_array_size(subs) == 0)
         return 1;
+    added_column(row, "subscriptionId", strlen("subscriptionId"), sub, sizeof(sub));
     json_array_foreach(subs, si, s)
     {
-        if (json_is_string(s) &&
-            strcasecmp(json_string_value(s),
-                       json_string_value(json_object_get(row, "subscriptionId"))) == 0)
+        if (json_is_string(s) && strcasecmp(json_string_value(s), sub) == 0)
             return 1;
     }
     return 0;
@@ -478,13 +520,10 @@ static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs, str
     rec = json_object_get(graph_resources(c->al), key);
     if (rec == NULL || json_is_true(json_object_get(rec, "hidden")) || strmap_get(seen, id, &one))
         return 0;
-    if (strmap_put(seen, id, 1) < 0 || (row = row_of(json_object_get(rec, "body"))) == NULL)
+    if (strmap_put(seen, id, 1) < 0)
         return -1;
-    if (!in_scope(row, subs)) {
-        json_decref(row);
-        return 0;
-    }
-    return json_array_append_new(rows, row);
+    row = json_object_get(rec, "body");
+    return in_scope(row, subs) ? json_array_append(rows, row) : 0;
 }
 
 /* The rows a query starts from. A leading `where id in~ (...)` (or in, =~,
@@ -532,37 +571,45 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
     }
     json_object_foreach(graph_resources(c->al), k, rec)
     {
-        json_t *row;
-        if (json_is_true(json_object_get(rec, "hidden")))
+        json_t *row = json_object_get(rec, "body");
+        if (json_is_true(json_object_get(rec, "hidden")) || !in_scope(row, subs))
             continue;
-        row = row_of(json_object_get(rec, "body"));
-        if (row == NULL) {
+        if (json_array_append(rows, row) < 0) {
             json_decref(rows);
             return NULL;
         }
-        if (in_scope(row, subs))
-            json_array_append_new(rows, row);
-        else
-            json_decref(row);
     }
     return rows;
 }
 
+/* Column j of a projection ([name, path] pairs), or of a row when there
+ * is none (every column, in Resource Graph's order). */
+static size_t column_count(const json_t *proj)
+{
+    return proj ? json_array_size(proj) : sizeof(row_columns) / sizeof(row_columns[0]);
+}
+
+static const char *column_name(const json_t *proj, size_t j)
+{
+    return proj ? json_string_value(json_array_get(json_array_get(proj, j), 0)) : row_columns[j];
+}
+
+static const char *column_path(const json_t *proj, size_t j)
+{
+    return proj ? json_string_value(json_array_get(json_array_get(proj, j), 1)) : row_columns[j];
+}
+
 /* A row as `project` makes it: the columns in order, a column named twice
- * holding the last value; the row itself when there is no projection. */
+ * holding the last value. */
 static json_t *projected(json_t *row, const json_t *proj)
 {
-    json_t *o, *prow;
-    size_t j;
-    if (proj == NULL)
-        return json_incref(row);
-    o = json_object();
-    json_array_foreach(proj, j, prow)
-    {
-        /* shared, not copied: see row_of */
-        json_t *v = al_jpath(row, json_string_value(json_array_get(prow, 1)));
-        json_object_set_new(o, json_string_value(json_array_get(prow, 0)),
-                            v ? json_incref(v) : json_null());
+    json_t *o = json_object();
+    for (size_t j = 0; o && j < column_count(proj); j++) {
+        char text[512];
+        int added;
+        json_t *v = row_get(row, column_path(proj, j), text, sizeof(text), &added);
+        json_object_set_new(o, column_name(proj, j),
+                            added ? json_string(text) : v ? json_incref(v) : json_null());
     }
     return o;
 }
@@ -570,26 +617,15 @@ static json_t *projected(json_t *row, const json_t *proj)
 /* The `data` of a table answer for rows[first, first + count). */
 static json_t *table_of(json_t *rows, size_t first, size_t count, const json_t *proj)
 {
-    json_t *cols = json_array(), *trows = json_array(), *col, *cv;
+    json_t *cols = json_array(), *trows = json_array(), *col;
     json_t *sample = count ? projected(json_array_get(rows, first), proj) : NULL;
-    const char *ck;
     size_t i;
 
-    if (proj) {
-        json_t *prow;
-        json_array_foreach(proj, i, prow)
-        {
-            json_t *v = sample ? json_object_get(sample, json_string_value(json_array_get(prow, 0)))
-                               : NULL;
-            json_array_append_new(cols, json_pack("{s:O, s:s}", "name", json_array_get(prow, 0),
-                                                  "type", json_type_name(v)));
-        }
-    } else if (sample) {
-        json_object_foreach(sample, ck, cv)
-        {
-            json_array_append_new(cols,
-                                  json_pack("{s:s, s:s}", "name", ck, "type", json_type_name(cv)));
-        }
+    /* without a projection (and a row), the columns are unknown */
+    for (i = 0; (proj || sample) && i < column_count(proj); i++) {
+        json_t *v = json_object_get(sample, column_name(proj, i));
+        json_array_append_new(cols, json_pack("{s:s, s:s}", "name", column_name(proj, i), "type",
+                                              json_type_name(v)));
     }
     json_decref(sample);
     for (i = first; i < first + count; i++) {
@@ -610,7 +646,7 @@ static json_t *table_of(json_t *rows, size_t first, size_t count, const json_t *
  * projected() rows would be, without building them. */
 static int write_rows(struct buf *b, json_t *rows, size_t first, size_t count, const json_t *proj)
 {
-    size_t ncol = json_array_size(proj), *src = calloc(ncol ? ncol : 1, sizeof(*src));
+    size_t ncol = column_count(proj), *src = calloc(ncol, sizeof(*src));
     const size_t skip_col = (size_t)-1;
     int rc = 0;
 
@@ -619,11 +655,9 @@ static int write_rows(struct buf *b, json_t *rows, size_t first, size_t count, c
     /* src[j]: the column whose value goes where column j is named first;
      * skip_col for a later mention of a name */
     for (size_t j = 0; j < ncol; j++) {
-        const char *name = json_string_value(json_array_get(json_array_get(proj, j), 0));
         src[j] = j;
         for (size_t k = 0; k < j; k++)
-            if (src[k] != skip_col &&
-                strcmp(json_string_value(json_array_get(json_array_get(proj, k), 0)), name) == 0) {
+            if (src[k] != skip_col && strcmp(column_name(proj, k), column_name(proj, j)) == 0) {
                 src[k] = j;
                 src[j] = skip_col;
                 break;
@@ -635,19 +669,20 @@ static int write_rows(struct buf *b, json_t *rows, size_t first, size_t count, c
         int sep = 0;
         if (i > first)
             rc = buf_addch(b, ',');
-        if (proj == NULL) {
-            rc = rc < 0 ? rc : al_json_write(b, row);
-            continue;
-        }
         rc = rc < 0 ? rc : buf_addch(b, '{');
         for (size_t j = 0; rc == 0 && j < ncol; j++) {
-            const char *name = json_string_value(json_array_get(json_array_get(proj, j), 0));
+            const char *name = column_name(proj, j);
+            char text[512];
+            int added;
             json_t *v;
             if (src[j] == skip_col)
                 continue;
-            v = al_jpath(row, json_string_value(json_array_get(json_array_get(proj, src[j]), 1)));
+            v = row_get(row, column_path(proj, src[j]), text, sizeof(text), &added);
             if ((sep && buf_addch(b, ',') < 0) || al_json_write_string(b, name, strlen(name)) < 0 ||
-                buf_addch(b, ':') < 0 || (v ? al_json_write(b, v) : buf_adds(b, "null")) < 0)
+                buf_addch(b, ':') < 0 ||
+                (added ? al_json_write_string(b, text, strlen(text))
+                 : v   ? al_json_write(b, v)
+                       : buf_adds(b, "null")) < 0)
                 rc = AMLSEC_ENOMEM;
             sep = 1;
         }
