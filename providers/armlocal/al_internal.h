@@ -158,9 +158,6 @@ void al_error(struct al_ctx *c, int status, const char *code, const char *fmt, .
 void al_error_flat(struct al_ctx *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void al_json_reply(struct al_ctx *c, int status, json_t *body); /* steals body */
-/* Appends v as json_dumps(v, JSON_COMPACT) would write it; < 0 when out of memory. */
-int al_json_write(struct buf *b, const json_t *v);
-int al_json_write_string(struct buf *b, const char *s, size_t len);
 const char *al_query(const struct armlocal_request *req, const char *key);
 const char *al_header(const struct armlocal_request *req, const char *name);
 int al_path_parse(struct al_path *p, const char *path);

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/strmap.h"
 #include "util/banned.h"
 
@@ -209,48 +210,102 @@ static int lex(struct query *q, const char *s)
  * (a query runs and is answered under the store mutex, and nothing in it
  * modifies them). Building an object per row would cost a bulk read of
  * thousands of resources more than answering it. */
-static const char *const row_columns[] = {
-    "id",   "name",     "type", "tenantId",   "resourceGroup", "subscriptionId",
-    "managedBy", "kind", "location", "sku", "plan", "properties", "tags", "identity", "zones",
-    "extendedLocation"};
+enum col_source {
+    COL_BODY,          /* the body's value */
+    COL_BODY_OR_EMPTY, /* the body's value, "" when it has none */
+    COL_TYPE,          /* lowercased */
+    COL_TENANT,
+    COL_GROUP, /* lowercased resource group of the id, "" outside one */
+    COL_SUBSCRIPTION,
+    COL_EMPTY,
+};
 
-/* Column col (len bytes) of the row of body when Resource Graph makes it
- * up: its text in out and 1; 0 when it is the body's own. */
-static int added_column(const json_t *body, const char *col, size_t len, char *out, size_t cap)
+static const struct column {
+    const char *name;
+    size_t len;
+    enum col_source source;
+} row_columns[] = {
+#define COL(name, source)                                                                          \
+    {                                                                                              \
+        name, sizeof(name) - 1, source                                                             \
+    }
+    COL("id", COL_BODY),
+    COL("name", COL_BODY),
+    COL("type", COL_TYPE),
+    COL("tenantId", COL_TENANT),
+    COL("resourceGroup", COL_GROUP),
+    COL("subscriptionId", COL_SUBSCRIPTION),
+    COL("managedBy", COL_EMPTY),
+    COL("kind", COL_BODY_OR_EMPTY),
+    COL("location", COL_BODY_OR_EMPTY),
+    COL("sku", COL_BODY),
+    COL("plan", COL_BODY),
+    COL("properties", COL_BODY),
+    COL("tags", COL_BODY),
+    COL("identity", COL_BODY),
+    COL("zones", COL_BODY),
+    COL("extendedLocation", COL_BODY),
+#undef COL
+};
+
+#define NCOLUMNS (sizeof(row_columns) / sizeof(row_columns[0]))
+
+/* The subscription segment of id: its start in *start and its length (0
+ * when id is not under a subscription). */
+static size_t subscription_of(const char *id, const char **start)
 {
-#define IS(name) (len == sizeof(name) - 1 && memcmp(col, name, len) == 0)
-    const char *id, *p;
+    if (id == NULL || strncasecmp(id, "/subscriptions/", 15) != 0) {
+        *start = "";
+        return 0;
+    }
+    *start = id + 15;
+    return strcspn(id + 15, "/");
+}
+
+/* Column c of the row of body when Resource Graph makes it up: its text
+ * in out and 1; 0 when it is the body's own value. */
+static int added_column(const json_t *body, const struct column *c, char *out, size_t cap)
+{
+    const char *id = NULL, *p;
+    size_t n;
     out[0] = '\0';
-    if (IS("type")) {
-        const char *type = json_string_value(json_object_get(body, "type"));
-        al_lower(out, type ? type : "", cap);
-    } else if (IS("tenantId")) {
+    switch (c->source) {
+    case COL_BODY:
+        return 0;
+    case COL_BODY_OR_EMPTY:
+        return json_object_get(body, c->name) == NULL;
+    case COL_TYPE:
+        p = json_string_value(json_object_get(body, "type"));
+        al_lower(out, p ? p : "", cap);
+        break;
+    case COL_TENANT:
         snprintf(out, cap, "72f988bf-86f1-41af-91ab-2d7cd011db47");
-    } else if (IS("resourceGroup")) {
+        break;
+    case COL_GROUP:
         id = json_string_value(json_object_get(body, "id"));
         if (id && (p = strcasestr(id, "/resourceGroups/")) != NULL) {
-            size_t n = strcspn(p + 16, "/");
             char rg[256];
+            n = strcspn(p + 16, "/");
             snprintf(rg, sizeof(rg), "%.*s", (int)(n < 200 ? n : 200), p + 16);
             al_lower(out, rg, cap);
         }
-    } else if (IS("subscriptionId")) {
-        id = json_string_value(json_object_get(body, "id"));
-        if (id && strncasecmp(id, "/subscriptions/", 15) == 0) {
-            size_t n = strcspn(id + 15, "/");
-            snprintf(out, cap, "%.*s", (int)(n < 100 ? n : 100), id + 15);
-        }
-    } else if (IS("managedBy")) {
-        /* always empty */
-    } else if (IS("kind") || IS("location")) {
-        char key[16];
-        snprintf(key, sizeof(key), "%.*s", (int)len, col);
-        return json_object_get(body, key) == NULL; /* "" when the body has none */
-    } else {
-        return 0;
+        break;
+    case COL_SUBSCRIPTION:
+        n = subscription_of(json_string_value(json_object_get(body, "id")), &p);
+        snprintf(out, cap, "%.*s", (int)(n < 100 ? n : 100), p);
+        break;
+    case COL_EMPTY:
+        break;
     }
     return 1;
-#undef IS
+}
+
+static const struct column *column_of(const char *path, size_t len)
+{
+    for (size_t i = 0; i < NCOLUMNS; i++)
+        if (row_columns[i].len == len && memcmp(row_columns[i].name, path, len) == 0)
+            return &row_columns[i];
+    return NULL;
 }
 
 /* The value at path in the row of body (borrowed; NULL when there is none
@@ -259,23 +314,17 @@ static int added_column(const json_t *body, const char *col, size_t len, char *o
 static json_t *row_get(const json_t *body, const char *path, char *text, size_t cap, int *added)
 {
     size_t len = strcspn(path, ".");
-    char col[32];
+    const struct column *c = column_of(path, len);
     json_t *v;
     *added = 0;
-    if (len >= sizeof(col))
+    if (c == NULL)
         return NULL;
-    if (added_column(body, path, len, text, cap)) {
+    if (added_column(body, c, text, cap)) {
         *added = path[len] == '\0'; /* a string has no members */
         return NULL;
     }
-    memcpy(col, path, len);
-    col[len] = '\0';
-    for (size_t i = 0; i < sizeof(row_columns) / sizeof(row_columns[0]); i++)
-        if (strcmp(row_columns[i], col) == 0) {
-            v = json_object_get(body, col);
-            return path[len] && v ? al_jpath(v, path + len + 1) : v;
-        }
-    return NULL;
+    v = json_object_get(body, c->name);
+    return path[len] && v ? al_jpath(v, path + len + 1) : v;
 }
 
 static void value_text(const json_t *v, char *out, size_t cap)
@@ -496,13 +545,16 @@ static int in_scope(const json_t *row, const json_t *subs)
 {
     size_t si;
     json_t *s;
-    char sub[128];
+    const char *sub;
+    size_t len;
     if (!json_is_array(subs) || json_array_size(subs) == 0)
         return 1;
-    added_column(row, "subscriptionId", strlen("subscriptionId"), sub, sizeof(sub));
+    len = subscription_of(json_string_value(json_object_get(row, "id")), &sub);
+    len = len < 100 ? len : 100; /* as the subscriptionId column has it */
     json_array_foreach(subs, si, s)
     {
-        if (json_is_string(s) && strcasecmp(json_string_value(s), sub) == 0)
+        if (json_is_string(s) && json_string_length(s) == len &&
+            strncasecmp(json_string_value(s), sub, len) == 0)
             return 1;
     }
     return 0;
@@ -544,8 +596,8 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
     if (rows == NULL)
         return NULL;
     if (q->n >= 6 && t[1].kind == T_PIPE && t[2].kind == T_IDENT &&
-        strcasecmp(t[2].text, "where") == 0 && t[3].kind == T_IDENT && strcmp(t[3].text, "id") == 0 &&
-        t[4].kind == T_OP) {
+        strcasecmp(t[2].text, "where") == 0 && t[3].kind == T_IDENT &&
+        strcmp(t[3].text, "id") == 0 && t[4].kind == T_OP) {
         struct strmap seen;
         strmap_init(&seen, true);
         if ((strcmp(t[4].text, "=~") == 0 || strcmp(t[4].text, "==") == 0) && t[5].kind == T_STR &&
@@ -586,17 +638,19 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
  * is none (every column, in Resource Graph's order). */
 static size_t column_count(const json_t *proj)
 {
-    return proj ? json_array_size(proj) : sizeof(row_columns) / sizeof(row_columns[0]);
+    return proj ? json_array_size(proj) : NCOLUMNS;
 }
 
 static const char *column_name(const json_t *proj, size_t j)
 {
-    return proj ? json_string_value(json_array_get(json_array_get(proj, j), 0)) : row_columns[j];
+    return proj ? json_string_value(json_array_get(json_array_get(proj, j), 0))
+                : row_columns[j].name;
 }
 
 static const char *column_path(const json_t *proj, size_t j)
 {
-    return proj ? json_string_value(json_array_get(json_array_get(proj, j), 1)) : row_columns[j];
+    return proj ? json_string_value(json_array_get(json_array_get(proj, j), 1))
+                : row_columns[j].name;
 }
 
 /* A row as `project` makes it: the columns in order, a column named twice
@@ -609,7 +663,9 @@ static json_t *projected(json_t *row, const json_t *proj)
         int added;
         json_t *v = row_get(row, column_path(proj, j), text, sizeof(text), &added);
         json_object_set_new(o, column_name(proj, j),
-                            added ? json_string(text) : v ? json_incref(v) : json_null());
+                            added ? json_string(text)
+                            : v   ? json_incref(v)
+                                  : json_null());
     }
     return o;
 }
@@ -624,8 +680,8 @@ static json_t *table_of(json_t *rows, size_t first, size_t count, const json_t *
     /* without a projection (and a row), the columns are unknown */
     for (i = 0; (proj || sample) && i < column_count(proj); i++) {
         json_t *v = json_object_get(sample, column_name(proj, i));
-        json_array_append_new(cols, json_pack("{s:s, s:s}", "name", column_name(proj, i), "type",
-                                              json_type_name(v)));
+        json_array_append_new(
+            cols, json_pack("{s:s, s:s}", "name", column_name(proj, i), "type", json_type_name(v)));
     }
     json_decref(sample);
     for (i = first; i < first + count; i++) {
@@ -678,10 +734,10 @@ static int write_rows(struct buf *b, json_t *rows, size_t first, size_t count, c
             if (src[j] == skip_col)
                 continue;
             v = row_get(row, column_path(proj, src[j]), text, sizeof(text), &added);
-            if ((sep && buf_addch(b, ',') < 0) || al_json_write_string(b, name, strlen(name)) < 0 ||
+            if ((sep && buf_addch(b, ',') < 0) || jsonw_string(b, name, strlen(name)) < 0 ||
                 buf_addch(b, ':') < 0 ||
-                (added ? al_json_write_string(b, text, strlen(text))
-                 : v   ? al_json_write(b, v)
+                (added ? jsonw_string(b, text, strlen(text))
+                 : v   ? jsonw_value(b, v)
                        : buf_adds(b, "null")) < 0)
                 rc = AMLSEC_ENOMEM;
             sep = 1;
@@ -910,7 +966,7 @@ void al_graph_handle(struct al_ctx *c)
     if (wrc == 0)
         wrc = buf_adds(body, ",\"data\":");
     if (wrc == 0 && data)
-        wrc = al_json_write(body, data);
+        wrc = jsonw_value(body, data);
     else if (wrc == 0)
         wrc = write_rows(body, rows, first, count, proj);
     if (wrc == 0)

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 /* --- responses ----------------------------------------------------------- */
@@ -57,100 +58,13 @@ void al_set_header(struct armlocal_response *res, const char *name, const char *
     res->header_values[i] = buf_detach(&v, NULL);
 }
 
-int al_json_write_string(struct buf *b, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
-    size_t run = 0;
-    if (buf_addch(b, '"') < 0)
-        return AMLSEC_ENOMEM;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        char esc[6] = {'\\', 0, '0', '0', 0, 0};
-        size_t n = 2;
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        if (buf_add(b, s + run, i - run) < 0)
-            return AMLSEC_ENOMEM;
-        run = i + 1;
-        switch (ch) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            esc[1] = 'u';
-            esc[4] = hex[ch >> 4];
-            esc[5] = hex[ch & 15];
-            n = 6;
-        }
-        if (buf_add(b, esc, n) < 0)
-            return AMLSEC_ENOMEM;
-    }
-    if (buf_add(b, s + run, len - run) < 0 || buf_addch(b, '"') < 0)
-        return AMLSEC_ENOMEM;
-    return 0;
-}
-
-/* What json_dumps(v, JSON_COMPACT) gives (keys in insertion order), written
- * without jansson's per-container loop check and intermediate string:
- * armlocal's large answers (Resource Graph pages, lists) are mostly this. */
-int al_json_write(struct buf *b, const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *k;
-        size_t klen;
-        json_t *m;
-        int first = 1;
-        if (buf_addch(b, '{') < 0)
-            return AMLSEC_ENOMEM;
-        json_object_keylen_foreach((json_t *)v, k, klen, m)
-        {
-            if ((!first && buf_addch(b, ',') < 0) || al_json_write_string(b, k, klen) < 0 ||
-                buf_addch(b, ':') < 0 || al_json_write(b, m) < 0)
-                return AMLSEC_ENOMEM;
-            first = 0;
-        }
-        return buf_addch(b, '}');
-    }
-    case JSON_ARRAY:
-        if (buf_addch(b, '[') < 0)
-            return AMLSEC_ENOMEM;
-        for (size_t i = 0; i < json_array_size(v); i++)
-            if ((i && buf_addch(b, ',') < 0) || al_json_write(b, json_array_get(v, i)) < 0)
-                return AMLSEC_ENOMEM;
-        return buf_addch(b, ']');
-    case JSON_STRING:
-        return al_json_write_string(b, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        return buf_addf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    case JSON_TRUE:
-        return buf_adds(b, "true");
-    case JSON_FALSE:
-        return buf_adds(b, "false");
-    case JSON_NULL:
-        return buf_adds(b, "null");
-    case JSON_REAL: {
-        /* jansson's shortest round-tripping form */
-        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        int rc = text ? buf_adds(b, text) : AMLSEC_ENOMEM;
-        free(text);
-        return rc;
-    }
-    }
-    return AMLSEC_ENOMEM;
-}
-
 void al_json_reply(struct al_ctx *c, int status, json_t *body)
 {
     c->res->status = status;
     buf_reset(&c->res->body);
     if (body == NULL)
         return;
-    if (al_json_write(&c->res->body, body) < 0)
+    if (jsonw_value(&c->res->body, body) < 0)
         buf_reset(&c->res->body);
     json_decref(body);
     al_set_header(c->res, "Content-Type", "application/json; charset=utf-8");

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "providers/armlocal/al_internal.h"
 #include "providers/armlocal/armlocal.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -308,53 +307,6 @@ static void test_armlocal__opts_set(void **state)
     }
 }
 
-/* al_json_write writes what json_dumps(JSON_COMPACT) writes: escapes,
- * control characters, NUL inside strings and keys, UTF-8, nesting, order,
- * integers and reals. */
-static void test_armlocal__json_write_matches_jansson(void **state)
-{
-    static const char *const docs[] = {
-        "{}",
-        "[]",
-        "{\"a\":[1,-2,3.5,1e300,0.1,true,false,null,\"\"],\"b\":{},\"c\":[[]],\"z\":0,\"y\":1}",
-        "{\"q\\\"k\\\\\":\"tab\\there\\nnl \\u0001\\u001f\\u007f / \\\\ \\\" \\b\\f\\r\"}",
-        "{\"k\\u0001ey\":\"nul\\u0000inside\",\"utf8\":\"\\u00e9\\u4e2d\\ud83d\\ude00\"}",
-        "[{\"properties\":{\"tenantId\":\"x\",\"accessPolicies\":[],\"sku\":{\"name\":\"s\"}}}]",
-        "\"just a string\"",
-        "-9223372036854775808",
-    };
-    (void)state;
-    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
-        json_error_t jerr;
-        json_t *v = json_loads(docs[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-        char *want;
-        struct buf b;
-        assert_non_null(v);
-        want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        buf_init(&b, 0);
-        assert_int_equal(al_json_write(&b, v), 0);
-        assert_string_equal(b.ptr, want);
-        assert_int_equal(b.len, strlen(want));
-        buf_release(&b);
-        free(want);
-        json_decref(v);
-    }
-    {
-        /* a key holding a NUL (json_object_setn) */
-        json_t *v = json_object();
-        char *want;
-        struct buf b;
-        assert_int_equal(json_object_setn_new(v, "k\0ey", 4, json_integer(1)), 0);
-        want = json_dumps(v, JSON_COMPACT);
-        buf_init(&b, 0);
-        assert_int_equal(al_json_write(&b, v), 0);
-        assert_string_equal(b.ptr, want);
-        buf_release(&b);
-        free(want);
-        json_decref(v);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,7 +317,6 @@ int main(void)
         cmocka_unit_test(test_armlocal__lro_location_polling),
         cmocka_unit_test(test_armlocal__handle_without_sockets),
         cmocka_unit_test(test_armlocal__opts_set),
-        cmocka_unit_test(test_armlocal__json_write_matches_jansson),
     };
     int rc;
     curl_global_init(CURL_GLOBAL_DEFAULT);
