@@ -222,30 +222,24 @@ enum col_source {
 
 static const struct column {
     const char *name;
-    size_t len;
     enum col_source source;
 } row_columns[] = {
-#define COL(name, source)                                                                          \
-    {                                                                                              \
-        name, sizeof(name) - 1, source                                                             \
-    }
-    COL("id", COL_BODY),
-    COL("name", COL_BODY),
-    COL("type", COL_TYPE),
-    COL("tenantId", COL_TENANT),
-    COL("resourceGroup", COL_GROUP),
-    COL("subscriptionId", COL_SUBSCRIPTION),
-    COL("managedBy", COL_EMPTY),
-    COL("kind", COL_BODY_OR_EMPTY),
-    COL("location", COL_BODY_OR_EMPTY),
-    COL("sku", COL_BODY),
-    COL("plan", COL_BODY),
-    COL("properties", COL_BODY),
-    COL("tags", COL_BODY),
-    COL("identity", COL_BODY),
-    COL("zones", COL_BODY),
-    COL("extendedLocation", COL_BODY),
-#undef COL
+    {"id", COL_BODY},
+    {"name", COL_BODY},
+    {"type", COL_TYPE},
+    {"tenantId", COL_TENANT},
+    {"resourceGroup", COL_GROUP},
+    {"subscriptionId", COL_SUBSCRIPTION},
+    {"managedBy", COL_EMPTY},
+    {"kind", COL_BODY_OR_EMPTY},
+    {"location", COL_BODY_OR_EMPTY},
+    {"sku", COL_BODY},
+    {"plan", COL_BODY},
+    {"properties", COL_BODY},
+    {"tags", COL_BODY},
+    {"identity", COL_BODY},
+    {"zones", COL_BODY},
+    {"extendedLocation", COL_BODY},
 };
 
 #define NCOLUMNS (sizeof(row_columns) / sizeof(row_columns[0]))
@@ -303,7 +297,7 @@ static int added_column(const json_t *body, const struct column *c, char *out, s
 static const struct column *column_of(const char *path, size_t len)
 {
     for (size_t i = 0; i < NCOLUMNS; i++)
-        if (row_columns[i].len == len && memcmp(row_columns[i].name, path, len) == 0)
+        if (strncmp(row_columns[i].name, path, len) == 0 && row_columns[i].name[len] == '\0')
             return &row_columns[i];
     return NULL;
 }
