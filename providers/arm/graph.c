@@ -1,5 +1,6 @@
 #include "providers/arm/graph.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/log.h"
 
 #include <stdio.h>
@@ -40,32 +41,38 @@ int graph_ids_query(struct buf *q, const char *const *ids, size_t n)
     return 0;
 }
 
+/* The POST body of a query, written directly: a 1000-id query is some
+ * 120 KB of text that a jansson tree would copy, check and escape twice. */
 static char *request_body(const struct graph *g, const char *query, const char *skip_token)
 {
-    json_t *req = json_object(), *opts = json_object(), *subs = json_array();
-    char *s = NULL;
-    if (!req || !opts || !subs)
-        goto out;
-    for (size_t i = 0; i < g->n_subscriptions; i++)
-        json_array_append_new(subs, json_string(g->subscriptions[i]));
-    if (g->n_subscriptions)
-        json_object_set_new(req, "subscriptions", subs);
-    else
-        json_decref(subs);
-    subs = NULL;
-    json_object_set_new(req, "query", json_string(query));
-    json_object_set_new(opts, "$top", json_integer(GRAPH_MAX_BATCH));
-    json_object_set_new(opts, "resultFormat", json_string("objectArray"));
-    if (skip_token)
-        json_object_set_new(opts, "$skipToken", json_string(skip_token));
-    json_object_set_new(req, "options", opts);
-    opts = NULL;
-    s = json_dumps(req, JSON_COMPACT);
-out:
-    json_decref(req);
-    json_decref(opts);
-    json_decref(subs);
-    return s;
+    struct buf b;
+    int rc;
+    buf_init(&b, 0);
+    rc = buf_addch(&b, '{');
+    if (rc == 0 && g->n_subscriptions) {
+        rc = buf_adds(&b, "\"subscriptions\":[");
+        for (size_t i = 0; rc == 0 && i < g->n_subscriptions; i++)
+            if ((i && buf_addch(&b, ',') < 0) ||
+                jsonw_string(&b, g->subscriptions[i], strlen(g->subscriptions[i])) < 0)
+                rc = AMLSEC_ENOMEM;
+        if (rc == 0)
+            rc = buf_adds(&b, "],");
+    }
+    if (rc == 0 && (buf_adds(&b, "\"query\":") < 0 || jsonw_string(&b, query, strlen(query)) < 0 ||
+                    buf_addf(&b, ",\"options\":{\"$top\":%d,\"resultFormat\":\"objectArray\"",
+                             GRAPH_MAX_BATCH) < 0))
+        rc = AMLSEC_ENOMEM;
+    if (rc == 0 && skip_token &&
+        (buf_adds(&b, ",\"$skipToken\":") < 0 ||
+         jsonw_string(&b, skip_token, strlen(skip_token)) < 0))
+        rc = AMLSEC_ENOMEM;
+    if (rc == 0)
+        rc = buf_adds(&b, "}}");
+    if (rc < 0) {
+        buf_release(&b);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
 }
 
 /* "hh:mm:ss" -> milliseconds, -1 if malformed. */
@@ -188,6 +195,70 @@ static int page_take(struct page *p, const struct arm_call *call, json_t *rows, 
     return 0;
 }
 
+/* A page's call has its outcome: its quota headers, then its rows and next
+ * skip token, or its error (the first error of a round is the one kept).
+ * Releases the call. */
+static int page_finish(struct graph *g, struct page *p, struct arm_call *call, json_t *rows,
+                       long *status, int rc, struct errbuf *err)
+{
+    note_quota(g, call); /* 429s and errors carry the quota too */
+    if (rc == 0 && call->rc < 0) {
+        rc = call->rc;
+        if (status)
+            *status = call->status;
+        errbuf_set(err, rc, "%s", call->err.msg);
+    }
+    if (rc == 0)
+        rc = page_take(p, call, rows, err);
+    arm_call_release(call);
+    return rc;
+}
+
+/* Sends one round of page queries, calls[j] being the page which[j].
+ * Each answer is taken (parsed) as soon as it arrives, while the service is
+ * still working on the others: a 1000-row page costs both sides about the
+ * same, so taking them one after another at the end would add the client's
+ * work to the service's. When other calls stream through the client (an
+ * apply in progress) they must not be handed back here: the round then
+ * runs as a batch. */
+static int run_round(struct graph *g, struct page *pages, const size_t *which,
+                     struct arm_call *calls, size_t k, json_t **rows, long *status,
+                     struct errbuf *err)
+{
+    size_t left = 0;
+    int rc = 0;
+
+    if (arm_client_active(g->client) != 0) {
+        rc = arm_client_run(g->client, calls, k, err);
+        for (size_t j = 0; j < k; j++)
+            rc = page_finish(g, &pages[which[j]], &calls[j], rows[which[j]], status, rc, err);
+        return rc;
+    }
+    for (size_t j = 0; j < k; j++) {
+        if (arm_client_submit(g->client, &calls[j]) < 0) /* not queued: rc says why */
+            rc = page_finish(g, &pages[which[j]], &calls[j], rows[which[j]], status, rc, err);
+        else
+            left++;
+    }
+    while (left > 0) {
+        struct arm_call *done = NULL;
+        struct errbuf nerr = ERRBUF_INIT;
+        size_t j;
+        /* a failed machinery hands every unfinished call back with its error */
+        if (arm_client_next(g->client, -1, &done, &nerr) < 0 && rc == 0)
+            rc = errbuf_set(err, nerr.code ? nerr.code : AMLSEC_ERROR, "%s", nerr.msg);
+        if (done == NULL) {
+            if (arm_client_active(g->client) == 0)
+                break;
+            continue;
+        }
+        left--;
+        j = (size_t)(done - calls);
+        rc = page_finish(g, &pages[which[j]], done, rows[which[j]], status, rc, err);
+    }
+    return rc;
+}
+
 /* Runs every page chain to its end, several chains at once. rows[i]
  * receives chain i's rows. */
 static int run_pages(struct graph *g, struct page *pages, size_t n, json_t **rows, long *status,
@@ -224,22 +295,8 @@ static int run_pages(struct graph *g, struct page *pages, size_t n, json_t **row
             calls[j] = pages[which[j]].call;
         }
         g->quota_fresh = 1;
-        rc = arm_client_run(g->client, calls, k, err);
+        rc = run_round(g, pages, which, calls, k, rows, status, err);
         g->queries += (unsigned)k;
-        for (size_t j = 0; j < k; j++) {
-            struct page *p = &pages[which[j]];
-            note_quota(g, &calls[j]); /* 429s and errors carry the quota too */
-            if (rc == 0 && calls[j].rc < 0) {
-                rc = calls[j].rc;
-                if (status)
-                    *status = calls[j].status;
-                errbuf_set(err, rc, "%s", calls[j].err.msg);
-            }
-            if (rc == 0) {
-                rc = page_take(p, &calls[j], rows[which[j]], err);
-            }
-            arm_call_release(&calls[j]);
-        }
         free(calls);
         if (rc < 0)
             break;

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 /* --- responses ----------------------------------------------------------- */
@@ -59,17 +60,13 @@ void al_set_header(struct armlocal_response *res, const char *name, const char *
 
 void al_json_reply(struct al_ctx *c, int status, json_t *body)
 {
-    char *text;
     c->res->status = status;
     buf_reset(&c->res->body);
     if (body == NULL)
         return;
-    text = json_dumps(body, JSON_COMPACT);
+    if (jsonw_value(&c->res->body, body) < 0)
+        buf_reset(&c->res->body);
     json_decref(body);
-    if (text) {
-        buf_adds(&c->res->body, text);
-        free(text);
-    }
     al_set_header(c->res, "Content-Type", "application/json; charset=utf-8");
 }
 

@@ -64,6 +64,11 @@ expect_body '"resultTruncated":"true"' "truncated without id"; grep -q skipToken
 # table format
 q '{"query":"resources | where type =~ '"'"'microsoft.keyvault/vaults'"'"' | project id, name","options":{"resultFormat":"table"}}'
 expect_body '"columns":\[{"name":"id","type":"string"}' "table columns"; expect_body '"rows":\[\["' "table rows"
+# a column named twice keeps its first place and takes the last value (both formats)
+q '{"query":"resources | where type =~ '"'"'microsoft.keyvault/vaults'"'"' | project x = name, id, x = type","options":{"$top":1}}'
+expect_body '"data":\[{"x":"microsoft.keyvault/vaults","id":"[^"]*"}\]' "column named twice"
+q '{"query":"resources | where type =~ '"'"'microsoft.keyvault/vaults'"'"' | project x = name, id, x = type","options":{"$top":1,"resultFormat":"table"}}'
+expect_body '"rows":\[\["microsoft.keyvault/vaults","[^"]*","microsoft.keyvault/vaults"\]\]' "table column named twice"
 # bad queries and options
 q '{"query":"resources | summarize count()"}'; expect_code 400 "unsupported operator"; expect_body InvalidQuery "invalid query"
 q '{"query":"resources | where type =~ '"'"'x"}'; expect_code 400 "unterminated string"

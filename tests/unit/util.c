@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "util/errbuf.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/jsonw.h"
 #include "util/suggest.h"
 
 static void test_util__buf_grows_and_caps(void **state)
@@ -123,9 +125,57 @@ static void test_util__file_write_atomic_roundtrip(void **state)
     rmdir(dir);
 }
 
+/* jsonw_value writes what json_dumps(JSON_COMPACT) writes: escapes,
+ * control characters, NUL inside strings and keys, UTF-8, nesting, order,
+ * integers and reals. */
+static void test_util__jsonw_matches_jansson(void **state)
+{
+    static const char *const docs[] = {
+        "{}",
+        "[]",
+        "{\"a\":[1,-2,3.5,1e300,0.1,true,false,null,\"\"],\"b\":{},\"c\":[[]],\"z\":0,\"y\":1}",
+        "{\"q\\\"k\\\\\":\"tab\\there\\nnl \\u0001\\u001f\\u007f / \\\\ \\\" \\b\\f\\r\"}",
+        "{\"k\\u0001ey\":\"nul\\u0000inside\",\"utf8\":\"\\u00e9\\u4e2d\\ud83d\\ude00\"}",
+        "[{\"properties\":{\"tenantId\":\"x\",\"accessPolicies\":[],\"sku\":{\"name\":\"s\"}}}]",
+        "\"just a string\"",
+        "-9223372036854775808",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        json_error_t jerr;
+        json_t *v = json_loads(docs[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        char *want;
+        struct buf b;
+        assert_non_null(v);
+        want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        buf_init(&b, 0);
+        assert_int_equal(jsonw_value(&b, v), 0);
+        assert_string_equal(b.ptr, want);
+        assert_int_equal(b.len, strlen(want));
+        buf_release(&b);
+        free(want);
+        json_decref(v);
+    }
+    {
+        /* a key holding a NUL (json_object_setn) */
+        json_t *v = json_object();
+        char *want;
+        struct buf b;
+        assert_int_equal(json_object_setn_new(v, "k\0ey", 4, json_integer(1)), 0);
+        want = json_dumps(v, JSON_COMPACT);
+        buf_init(&b, 0);
+        assert_int_equal(jsonw_value(&b, v), 0);
+        assert_string_equal(b.ptr, want);
+        buf_release(&b);
+        free(want);
+        json_decref(v);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_util__jsonw_matches_jansson),
         cmocka_unit_test(test_util__buf_grows_and_caps),
         cmocka_unit_test(test_util__buf_detach_owns),
         cmocka_unit_test(test_util__arena_alloc_zeroed_aligned),
