@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every benchmark of the issues and prints their figures (medians; each
+# benchmark says its target and whether it is met). Not a test: the figures
+# depend on the machine and on what else runs on it.
+#
+#   scripts/bench.sh [NAME...]     NAME: parse state refresh plan (default: all)
+#
+# Builds the release tree (build/) first. Every request goes to a local cloud
+# on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+cmake -S . -B build >/dev/null
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+bench=$root/build/bench
+work=$(mktemp -d)
+al_pid=""
+cleanup() {
+  if [ -n "$al_pid" ]; then kill "$al_pid" 2>/dev/null || true; wait "$al_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(parse state refresh plan)
+for name in "${names[@]}"; do
+  echo "== $name"
+  case $name in
+    parse) (cd "$work" && "$bench/bench_parse") ;;
+    state) (cd "$work" && "$bench/bench_state") ;;
+    refresh)
+      # issue 5: armlocal with ARM's latency and throttling
+      "$root/build/amlsec-armlocal" --listen 127.0.0.1:0 --latency-ms 30 --throttle arm \
+        --lro-ms 0 >"$work/armlocal.url" 2>"$work/armlocal.err" &
+      al_pid=$!
+      for _ in $(seq 1 600); do [ -s "$work/armlocal.url" ] && break; sleep 0.05; done
+      "$bench/bench_refresh" "$(head -1 "$work/armlocal.url")" -runs 5
+      kill "$al_pid"; wait "$al_pid" 2>/dev/null || true; al_pid=""
+      ;;
+    plan) (cd "$work" && "$bench/bench_plan" "$root/build/amlsec" "$root/build/amlsec-armlocal") ;;
+    *) echo "unknown benchmark '$name' (parse, state, refresh, plan)" >&2; exit 1 ;;
+  esac
+done
