@@ -240,7 +240,8 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
     fprintf(f, "amlsec will perform the following actions:\n\n");
     for (size_t i = 0; i < plan->n; i++)
         print_change(&o, &plan->changes[i]);
-    fprintf(f, "Execution order (steps in the same group run together):\n");
+    fprintf(f, "Execution order (each step starts once the steps it depends on have succeeded;\n"
+               "groups are a reading aid):\n");
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_change *c = &plan->changes[i];
         fprintf(f, "  %3d. [group %d] %-7s %s%s\n", c->step, c->group, plan_action_name(c->action),
