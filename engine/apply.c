@@ -115,14 +115,19 @@ static const char *target_id(const struct plan_change *c, enum journal_op op)
     return op == JOURNAL_DELETE && c->prior_arm_id ? c->prior_arm_id : c->arm_id;
 }
 
-/* A create that failed may still have left the resource behind (an
- * operation that ended Failed): read it, and if it is there record it as
- * tainted, so the next plan sends its PUT again instead of losing it. */
-static int record_tainted(struct run *r, const struct plan_change *c)
+/* A write that failed may still have taken effect (an operation that
+ * ended Failed after the service applied it): read the resource and fold
+ * what is live into the state, so that the state never keeps a body Azure
+ * no longer has. A create found there is recorded as tainted, so the next
+ * plan sends its PUT again instead of losing it; an update keeps its
+ * entry's status, and the next plan compares the configuration with what
+ * is really there. Nothing found: the state is left as it was. */
+static int record_after_failure(struct run *r, const struct plan_change *c, enum journal_op op)
 {
     struct provider_ref ref = {c->arm_id, c->arm_type && c->arm_type[0] ? c->arm_type : NULL};
     struct provider_result res;
     struct state_resource e;
+    const struct state_resource *prior = state_find(r->st, c->address);
     int rc = 0;
 
     memset(&res, 0, sizeof(res));
@@ -135,7 +140,9 @@ static int record_tainted(struct run *r, const struct plan_change *c)
         e.attributes = res.body;
         e.sensitive = c->sensitive;
         e.dependencies = c->dependencies;
-        e.status = STATE_STATUS_TAINTED;
+        e.status = op == JOURNAL_CREATE ? STATE_STATUS_TAINTED
+                   : prior                ? prior->status
+                                          : STATE_STATUS_CREATED;
         rc = state_put(r->st, &e, r->err);
     }
     provider_result_release(&res);
@@ -374,7 +381,8 @@ static int settle(struct run *r, struct op *op, struct provider_result *res, boo
              NULL);
     } else {
         char msg[ERRBUF_MAX + 160];
-        if (op->jop == JOURNAL_CREATE && (rc = record_tainted(r, c)) < 0)
+        if ((op->jop == JOURNAL_CREATE || op->jop == JOURNAL_UPDATE) &&
+            (rc = record_after_failure(r, c, op->jop)) < 0)
             return rc;
         snprintf(msg, sizeof(msg), "%s%s%s", res->code[0] ? res->code : "",
                  res->code[0] ? ": " : "", res->err.msg);

@@ -970,6 +970,37 @@ void plan_config_digest(char out[72], const struct config *cfg)
         snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
+/* Every ARM id amlsec builds starts with the subscription: without one
+ * no id is known and nothing could be applied, so say so first (at the
+ * settings block when there is one). A destroy works from the ids the
+ * state recorded and needs none. */
+static int require_subscription(struct builder *b)
+{
+    const json_t *sub = json_object_get(b->cfg->settings, "subscription");
+    bool managed = false;
+    for (size_t i = 0; i < b->cfg->nresources && !managed; i++)
+        managed = !b->cfg->resources[i].existing && b->cfg->resources[i].ninstances > 0;
+    if (b->o->destroy || !managed || (json_is_string(sub) && json_string_length(sub) > 0) ||
+        value_is_unknown(sub))
+        return 0;
+    if (b->cfg->settings_block) {
+        const struct ast_attr *a = ast_body_attr(&b->cfg->settings_block->body, "subscription");
+        struct src_loc loc = a ? ast_attr_name_loc(a) : b->cfg->settings_block->type_loc;
+        struct diag *dg = diag_add(b->diags, DIAG_ERROR, &loc, "plan",
+                                   a ? "settings.subscription is empty: no Azure subscription to "
+                                       "work in"
+                                     : "no Azure subscription to work in: settings has no "
+                                       "subscription and ARM_SUBSCRIPTION_ID is not set");
+        if (dg)
+            diag_set_hint(dg, "set subscription = \"<subscription id>\" in settings, or export "
+                              "ARM_SUBSCRIPTION_ID");
+        return AMLSEC_EPARSE;
+    }
+    return errbuf_set(b->err, AMLSEC_EUSAGE,
+                      "no Azure subscription to work in: export ARM_SUBSCRIPTION_ID=<subscription "
+                      "id>, or add settings { subscription = \"<subscription id>\" }");
+}
+
 int plan_build(struct plan **out, const struct config *cfg, struct state *st, struct provider *p,
                const struct plan_opts *o, struct diag_list *diags, struct errbuf *err)
 {
@@ -994,6 +1025,8 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
     b.plan->destroy = o->destroy;
     plan_config_digest(b.plan->config_digest, cfg);
 
+    if ((rc = require_subscription(&b)) < 0)
+        goto out;
     if ((rc = depgraph_build(&b.g, cfg, err)) < 0 || (rc = depgraph_sort(b.g, err)) < 0)
         goto out;
     if (o->refresh && (rc = refresh(&b, p)) < 0)
