@@ -43,6 +43,8 @@ struct builder {
     struct strmap ref_index;     /* lowercased ARM id -> position in refs */
     struct strmap pending_index; /* address -> position in items */
     struct strmap new_versions;  /* addresses of keys this plan gives a new version */
+    struct strmap recreated;     /* addresses this plan creates anew or replaces: what the
+                                    service computes for them is known after apply */
 };
 
 const char *plan_action_name(enum plan_action a)
@@ -365,6 +367,10 @@ static json_t *known_now(void *payload, const char *address, const char *attr)
     /* a key getting a new version: its versioned URI is known after apply */
     if (strcmp(attr, "versioned_uri") == 0 && strmap_get(&b->new_versions, address, &at))
         return NULL;
+    /* one being replaced (or re-created after a deletion outside amlsec)
+     * gets new computed values, a new principal id: not the live ones */
+    if (strmap_get(&b->recreated, address, &at))
+        return NULL;
     in = config_find_instance(b->cfg, address);
     lr = in ? live_of(b, instance_id(in)) : NULL;
     if (lr && lr->rc == 0 && lr->body)
@@ -456,25 +462,39 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     const struct schema_kind *k = schema_find(r->kind);
     const char *id = instance_id(in);
     struct state_resource *se = state_find(b->st, in->address);
-    /* A renamed resource (its ARM id changed) is compared, and replaced, as
-     * the resource the state recorded, under the id recorded there. */
-    bool renamed = se && id && strcasecmp(se->arm_id, id) != 0;
-    const struct provider_result *lr = live_of(b, renamed ? se->arm_id : id);
-    const struct provider_result *lr_new = renamed ? live_of(b, id) : NULL;
+    bool renamed;
+    const struct provider_result *lr, *lr_new;
     json_t *live = NULL, *recorded = NULL, *state_attrs = NULL, *attrs = NULL, *value = NULL;
+    json_t *id_from = NULL;
+    char *derived_id = NULL;
     struct schema_diff_entry d[PLAN_MAX_DIFFS];
     size_t nd = 0;
     enum schema_change ch;
-    struct pending *it;
+    struct pending *it = NULL;
     int rc = 0;
 
     if (k == NULL || b->o->destroy)
         return 0;
     if (r->existing) {
+        lr = live_of(b, id);
         if (b->o->refresh && lr && lr->rc == AMLSEC_ENOTFOUND)
             error_at_instance(b, in, "id", "%s does not exist: %s", in->address, id ? id : "?");
         return 0;
     }
+    attrs = known_fill(json_deep_copy(in->attrs), known_now, b, NULL);
+    if (id == NULL) {
+        /* an id derived from values known only after apply (a role
+         * assignment's GUID from a principal being created): derived again
+         * from what is known now, else left to apply */
+        id_from = known_id_from(r->name, b->cfg->settings);
+        id = derived_id = known_arm_id(r->kind, attrs, id_from);
+    }
+    /* A renamed resource (its ARM id changed) is compared, and replaced, as
+     * the resource the state recorded, under the id recorded there; so is
+     * one whose new id is known only after apply. */
+    renamed = se && (id == NULL || strcasecmp(se->arm_id, id) != 0);
+    lr = live_of(b, renamed ? se->arm_id : id);
+    lr_new = renamed && id ? live_of(b, id) : NULL;
     if (lr && lr->rc == 0 && lr->body)
         live = render_decode(k, lr->body);
     if (se && state_resource_attributes(&state_attrs, se, b->err) == 0 && state_attrs)
@@ -482,18 +502,20 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
 
     it = add(b);
     if (it == NULL) {
-        json_decref(live);
-        json_decref(recorded);
-        return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+        rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
     }
     it->inst = in;
     it->node = node;
     it->c.address = strdup(in->address);
     it->c.kind = strdup(r->kind);
     it->c.arm_id = dup_or_null(id);
+    if (id == NULL) {
+        it->c.id_from = id_from;
+        id_from = NULL;
+    }
     it->c.arm_type = strdup(k->arm.type);
     it->c.api_version = strdup(k->arm.api_version);
-    attrs = known_fill(json_deep_copy(in->attrs), known_now, b, NULL);
     value = known_fill(json_deep_copy(in->value), known_now, b, NULL);
     it->c.after = collapse_attrs(attrs);
     it->c.sensitive = json_incref(in->sensitive);
@@ -607,10 +629,16 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     }
     impact_notes(it, d, nd);
 out:
+    if (rc == 0 && it &&
+        (it->c.action == PLAN_REPLACE || (it->c.action == PLAN_CREATE && live == NULL)) &&
+        strmap_put(&b->recreated, in->address, 0) < 0)
+        rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
     json_decref(attrs);
     json_decref(value);
     json_decref(live);
     json_decref(recorded);
+    json_decref(id_from);
+    free(derived_id);
     return rc;
 }
 
@@ -787,6 +815,7 @@ static void change_release(struct plan_change *c)
     free(c->kind);
     free(c->arm_id);
     free(c->prior_arm_id);
+    json_decref(c->id_from);
     free(c->arm_type);
     free(c->api_version);
     free(c->put_query);
@@ -1012,6 +1041,7 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
     strmap_init(&b.ref_index, true);
     strmap_init(&b.pending_index, false);
     strmap_init(&b.new_versions, false);
+    strmap_init(&b.recreated, false);
     b.cfg = cfg;
     b.st = st;
     b.o = o;
@@ -1065,6 +1095,7 @@ out:
     strmap_release(&b.ref_index);
     strmap_release(&b.pending_index);
     strmap_release(&b.new_versions);
+    strmap_release(&b.recreated);
     depgraph_free(b.g);
     if (rc == 0 && diags->errors > errors_before)
         rc = AMLSEC_EPARSE;
