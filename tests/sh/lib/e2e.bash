@@ -6,7 +6,9 @@ pid=""
 cloud_flags=()
 
 # The test's own stderr, kept aside: a fail inside a redirected call (expect_exit ... > x.out)
-# must still reach it rather than vanish into x.out.
+# must still reach it rather than vanish into x.out. Children inherit it: a process left running
+# after the test (one started in the background and never stopped) would hold the test's output
+# open, and CTest would wait for it until the timeout; start_cloud closes it for armlocal.
 exec {e2e_stderr}>&2
 # Reports to the test's stderr with the tails of the local cloud's log and of the given files
 # (default: the two .out files written last, the ones a failing check has just read), then exits.
@@ -36,7 +38,7 @@ expect_exit() { # want, then the command; its output goes wherever the caller re
 }
 start_cloud() { # extra armlocal flags; sets url and pid (up to 30 s: slow under ASan)
   rm -f cloud.url
-  "$ARMLOCAL" --listen 127.0.0.1:0 "${cloud_flags[@]}" "$@" > cloud.url 2> cloud.err &
+  "$ARMLOCAL" --listen 127.0.0.1:0 "${cloud_flags[@]}" "$@" > cloud.url 2> cloud.err {e2e_stderr}>&- &
   pid=$!
   for _ in $(seq 300); do [ -s cloud.url ] && break; sleep 0.1; done
   url=$(head -n 1 cloud.url)
