@@ -161,13 +161,13 @@ fail:
     return EXIT_FAIL;
 }
 
-/* Creates id in the local cloud through the control API when it is
- * missing. Returns 1 when seeded, 0 when present, -1 on failure. */
-static int seed_one(struct session *s, const char *id, const char *type)
+/* Whether id is in the local cloud (through the control API): 1 when it
+ * is, 0 when it is not, -1 on failure (reported). */
+static int seed_present(struct session *s, const char *id)
 {
-    struct arm_call get, put;
-    char url[4096], body[1024];
-    int rc = 0;
+    struct arm_call get;
+    char url[4096 + 32];
+    int rc = 1;
 
     snprintf(url, sizeof(url), "/_armlocal/resources%s", id);
     memset(&get, 0, sizeof(get));
@@ -176,22 +176,37 @@ static int seed_one(struct session *s, const char *id, const char *type)
     get.flags = ARM_CALL_NO_LRO;
     arm_client_call(s->client, &get);
     if (get.rc == AMLSEC_ENOTFOUND) {
-        snprintf(body, sizeof(body), "{\"type\":\"%s\",\"location\":\"global\",\"properties\":{}}",
-                 type);
-        memset(&put, 0, sizeof(put));
-        put.method = "PUT";
-        put.url = url;
-        put.body = body;
-        put.flags = ARM_CALL_NO_LRO;
-        rc = arm_client_call(&*s->client, &put) < 0 ? -1 : 1;
-        if (rc < 0)
-            cli_error("local cloud: cannot seed '%s': %s", id, put.err.msg);
-        arm_call_release(&put);
+        rc = 0;
     } else if (get.rc < 0) {
         cli_error("local cloud: cannot read '%s': %s", id, get.err.msg);
         rc = -1;
     }
     arm_call_release(&get);
+    return rc;
+}
+
+/* Creates id in the local cloud through the control API when it is
+ * missing. Returns 1 when seeded, 0 when present, -1 on failure. */
+static int seed_one(struct session *s, const char *id, const char *type)
+{
+    struct arm_call put;
+    char url[4096 + 32], body[1024];
+    int rc = seed_present(s, id);
+
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    snprintf(url, sizeof(url), "/_armlocal/resources%s", id);
+    snprintf(body, sizeof(body), "{\"type\":\"%s\",\"location\":\"global\",\"properties\":{}}",
+             type);
+    memset(&put, 0, sizeof(put));
+    put.method = "PUT";
+    put.url = url;
+    put.body = body;
+    put.flags = ARM_CALL_NO_LRO;
+    rc = arm_client_call(&*s->client, &put) < 0 ? -1 : 1;
+    if (rc < 0)
+        cli_error("local cloud: cannot seed '%s': %s", id, put.err.msg);
+    arm_call_release(&put);
     return rc;
 }
 
@@ -206,6 +221,9 @@ static int seed_with_parents(struct session *s, const char *id)
 
     if (p == NULL || (prov = strstr(id, "/providers/")) == NULL)
         return 0;
+    /* a resource that is there has its parents: one read, not one per level */
+    if ((rc = seed_present(s, id)) != 0)
+        return rc < 0 ? -1 : 0;
     n = (size_t)(prov - id);
     if (n >= sizeof(prefix))
         return -1;
@@ -307,8 +325,15 @@ static int recover(struct session *s)
         return EXIT_FAIL;
     }
     s->journal_open = true;
-    if (journal_pending(&s->journal, NULL, 0) == 0)
+    if (journal_pending(&s->journal, NULL, 0) == 0) {
+        /* only settled records: empty the file, or every later run reads
+         * them all again (an apply of thousands leaves megabytes) */
+        if (s->journal.nentries > 0 && journal_compact(&s->journal, &err) < 0) {
+            cli_error("%s", err.msg);
+            return EXIT_FAIL;
+        }
         return EXIT_OK;
+    }
     if (s->provider == NULL) {
         cli_error(
             "an interrupted apply left operations in flight; run plan or apply to recover them");
@@ -364,6 +389,11 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
 void session_close(struct session *s)
 {
     struct errbuf err = ERRBUF_INIT;
+    /* an apply that settled everything leaves an empty journal (the lock
+     * is still held: nobody else appends) */
+    if (s->journal_open && s->locked && s->journal.nentries > 0 &&
+        journal_compact(&s->journal, &err) < 0)
+        cli_error("%s", err.msg);
     if (s->journal_open)
         journal_release(&s->journal);
     if (s->loaded)

@@ -9,6 +9,7 @@
 #include "engine/depgraph.h"
 #include "engine/known.h"
 #include "engine/live_rules.h"
+#include "parser/diag.h"
 #include "parser/value.h"
 #include "providers/arm/render.h"
 #include "providers/arm/schema.h"
@@ -189,8 +190,12 @@ static enum schema_change compare(const struct schema_kind *k, const struct cfg_
     struct schema_diff_entry all[PLAN_MAX_DIFFS];
     size_t n = 0;
     enum schema_change worst = CHANGE_NONE;
-    json_t *live = json_deep_copy(before);
-    json_t *want = json_deep_copy(after);
+    json_t *live, *want;
+    *nkept = 0;
+    if (json_equal(before, after))
+        return CHANGE_NONE; /* the state against an unchanged resource: most of a refresh */
+    live = json_deep_copy(before);
+    want = json_deep_copy(after);
     prune_unmanaged(&k->body, live, after);
     /* Attributes that only build the ARM id (resource_group, scope, parent
      * references) are not in any GET: the id comparison covers them. */
@@ -456,6 +461,18 @@ static int choose_update_via(struct builder *b, struct pending *it, const struct
     return 0;
 }
 
+/* The change's after (DSL attributes) and body (the ARM request), for a
+ * change that sends one: no-ops skip it, so a no-change plan of thousands
+ * of resources renders nothing. */
+static void render_change(struct builder *b, struct pending *it, const struct schema_kind *k,
+                          const struct cfg_instance *in, const json_t *attrs)
+{
+    json_t *value = known_fill(json_deep_copy(in->value), known_now, b, NULL);
+    it->c.after = collapse_attrs(attrs);
+    it->c.body = render_body(k, attrs, value, b->cfg->settings, in->sensitive, false);
+    json_decref(value);
+}
+
 static int plan_instance(struct builder *b, const struct cfg_instance *in, long node)
 {
     const struct cfg_resource *r = in->resource;
@@ -464,7 +481,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     struct state_resource *se = state_find(b->st, in->address);
     bool renamed;
     const struct provider_result *lr, *lr_new;
-    json_t *live = NULL, *recorded = NULL, *state_attrs = NULL, *attrs = NULL, *value = NULL;
+    json_t *live = NULL, *recorded = NULL, *state_attrs = NULL, *attrs = NULL;
     json_t *id_from = NULL;
     char *derived_id = NULL;
     struct schema_diff_entry d[PLAN_MAX_DIFFS];
@@ -516,11 +533,8 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     }
     it->c.arm_type = strdup(k->arm.type);
     it->c.api_version = strdup(k->arm.api_version);
-    value = known_fill(json_deep_copy(in->value), known_now, b, NULL);
-    it->c.after = collapse_attrs(attrs);
     it->c.sensitive = json_incref(in->sensitive);
     it->c.dependencies = dependencies_of(b, node);
-    it->c.body = render_body(k, attrs, value, b->cfg->settings, in->sensitive, false);
     it->c.put_query = render_put_query(b->cfg, in);
     it->c.create_before_destroy = r->lifecycle.create_before_destroy;
 
@@ -614,6 +628,8 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
             free(it->c.reason);
             it->c.reason = strdup("update_because_new_version_requested");
         }
+        if (it->c.action == PLAN_UPDATE)
+            render_change(b, it, k, in, attrs);
         if (it->c.action == PLAN_UPDATE &&
             (rc = choose_update_via(b, it, k, d, nd, forced_replace(b, in->address),
                                    lr ? lr->body : NULL)) < 0)
@@ -627,14 +643,30 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         if (dg)
             diag_set_hint(dg, "remove prevent_destroy to allow it, or undo the change");
     }
+    if (it->c.action == PLAN_REPLACE && it->c.create_before_destroy && !renamed) {
+        /* the same name is the same ARM id: a PUT there would meet the old
+         * resource, whose create-only settings ARM refuses to change */
+        it->c.create_before_destroy = false;
+        note(it,
+             "%s keeps its name, so create_before_destroy cannot apply: the old one is deleted "
+             "first, then the new one is created (give it a new name to create it first)",
+             in->address);
+    }
     impact_notes(it, d, nd);
 out:
+    if (it && it->c.action == PLAN_NOOP) {
+        /* dropped when the plan is ordered: a no-change plan of thousands
+         * of resources holds no copies of them */
+        json_decref(it->c.before);
+        it->c.before = NULL;
+    } else if (it && it->c.body == NULL) {
+        render_change(b, it, k, in, attrs);
+    }
     if (rc == 0 && it &&
         (it->c.action == PLAN_REPLACE || (it->c.action == PLAN_CREATE && live == NULL)) &&
         strmap_put(&b->recreated, in->address, 0) < 0)
         rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
     json_decref(attrs);
-    json_decref(value);
     json_decref(live);
     json_decref(recorded);
     json_decref(id_from);
@@ -830,6 +862,21 @@ static void change_release(struct plan_change *c)
     free(c->deps);
 }
 
+static void drift_release(struct plan *plan)
+{
+    for (size_t i = 0; i < plan->ndrift; i++) {
+        free(plan->drift[i].address);
+        free(plan->drift[i].kind);
+        free(plan->drift[i].what);
+        json_decref(plan->drift[i].before);
+        json_decref(plan->drift[i].after);
+        json_decref(plan->drift[i].paths);
+    }
+    free(plan->drift);
+    plan->drift = NULL;
+    plan->ndrift = 0;
+}
+
 /* Orders the kept, non-no-op changes (Kahn, stable), renumbers deps, sets
  * steps and groups, and moves them into the plan. */
 static int order(struct builder *b)
@@ -999,6 +1046,96 @@ void plan_config_digest(char out[72], const struct config *cfg)
         snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
+/* One planning pass: a change (or no-op) per configured instance in
+ * dependency order, then the deletes. */
+static int plan_pass(struct builder *b)
+{
+    int rc = 0;
+    for (size_t i = 0; i < b->g->norder && rc == 0; i++) {
+        size_t node = b->g->order[i];
+        rc = plan_instance(b, b->g->nodes[node].inst, (long)node);
+    }
+    return rc == 0 ? plan_deletes(b) : rc;
+}
+
+/* Forgets a pass's changes, drift and diagnostics, to plan again. */
+static void pass_reset(struct builder *b, struct diag_list *pass_diags)
+{
+    for (size_t i = 0; i < b->n; i++)
+        change_release(&b->items[i].c);
+    b->n = 0;
+    strmap_release(&b->recreated);
+    strmap_init(&b->recreated, false);
+    drift_release(b->plan);
+    diag_list_release(pass_diags);
+}
+
+/* Issue 5 §4: what the plan is about to change must not be decided on a
+ * Resource Graph answer, which can lag behind ARM by minutes (a resource
+ * changed or deleted a moment ago may still show as it was). Every
+ * resource a change writes to (update, replace, delete, or a create over a
+ * tainted resource) that was read through Resource Graph is read again with
+ * a direct GET, all at once, and its result replaces the Graph row.
+ * Returns how many were re-read (then the plan is built again), or < 0. */
+static long reread_changed(struct builder *b, struct provider *p)
+{
+    struct provider_ref *refs = calloc(b->n ? b->n : 1, sizeof(*refs));
+    struct provider_result *res = calloc(b->n ? b->n : 1, sizeof(*res));
+    size_t *at = calloc(b->n ? b->n : 1, sizeof(*at)), n = 0;
+    long rc;
+
+    if (refs == NULL || res == NULL || at == NULL) {
+        rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const struct plan_change *c = &b->items[i].c;
+        const char *id = c->prior_arm_id ? c->prior_arm_id : c->arm_id;
+        size_t k;
+        if (c->action == PLAN_NOOP || (c->action == PLAN_CREATE && c->before == NULL) ||
+            id == NULL || !strmap_get(&b->ref_index, id, &k) || !b->res[k].from_graph)
+            continue;
+        b->res[k].from_graph = 0; /* once, even when two changes name it */
+        at[n] = k;
+        refs[n++] = b->refs[k];
+    }
+    rc = (long)n;
+    if (n == 0)
+        goto out;
+    if (provider_read_many(p, refs, n, PROVIDER_READ_FRESH, res, b->err) < 0 &&
+        b->err->code == AMLSEC_ENOMEM) {
+        rc = b->err->code;
+        provider_results_release(res, n);
+        goto out;
+    }
+    for (size_t j = 0; j < n; j++) {
+        provider_result_release(&b->res[at[j]]);
+        b->res[at[j]] = res[j];
+    }
+out:
+    free(refs);
+    free(res);
+    free(at);
+    return rc;
+}
+
+/* Copies a pass's diagnostics into the caller's list. */
+static void diags_take(struct diag_list *to, const struct diag_list *from)
+{
+    for (size_t i = 0; i < from->n; i++) {
+        const struct diag *d = &from->items[i];
+        struct diag *c =
+            diag_add(to, d->severity, d->loc.file ? &d->loc : NULL, d->code, "%s", d->message);
+        if (c == NULL)
+            continue;
+        if (d->hint)
+            diag_set_hint(c, "%s", d->hint);
+        for (size_t k = 0; k < d->nnotes; k++)
+            diag_add_note(c, d->notes[k].loc.file ? &d->notes[k].loc : NULL, "%s",
+                          d->notes[k].message);
+    }
+}
+
 /* Every ARM id amlsec builds starts with the subscription: without one
  * no id is known and nothing could be applied, so say so first (at the
  * settings block when there is one). A destroy works from the ids the
@@ -1063,12 +1200,28 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
         goto out;
     if (!o->refresh && (rc = refresh(&b, NULL)) < 0)
         goto out;
-    for (size_t i = 0; i < b.g->norder && rc == 0; i++) {
-        size_t node = b.g->order[i];
-        rc = plan_instance(&b, b.g->nodes[node].inst, (long)node);
+    /* plan, re-read what would change with direct GETs, plan again with
+     * their answers (which may change what depends on them), until every
+     * change rests on a direct read; a pass's diagnostics are kept only
+     * when it is the last */
+    for (;;) {
+        struct diag_list pass_diags;
+        long reread = 0;
+        diag_list_init(&pass_diags);
+        b.diags = &pass_diags;
+        rc = plan_pass(&b);
+        b.diags = diags;
+        if (rc == 0 && o->refresh && p)
+            reread = reread_changed(&b, p);
+        if (rc < 0 || reread <= 0) {
+            diags_take(diags, &pass_diags);
+            diag_list_release(&pass_diags);
+            if (rc == 0 && reread < 0)
+                rc = (int)reread;
+            break;
+        }
+        pass_reset(&b, &pass_diags);
     }
-    if (rc == 0)
-        rc = plan_deletes(&b);
     if (rc < 0)
         goto out;
     deletes_without_verb(&b);
@@ -1109,15 +1262,7 @@ void plan_free(struct plan *plan)
     for (size_t i = 0; i < plan->n; i++)
         change_release(&plan->changes[i]);
     free(plan->changes);
-    for (size_t i = 0; i < plan->ndrift; i++) {
-        free(plan->drift[i].address);
-        free(plan->drift[i].kind);
-        free(plan->drift[i].what);
-        json_decref(plan->drift[i].before);
-        json_decref(plan->drift[i].after);
-        json_decref(plan->drift[i].paths);
-    }
-    free(plan->drift);
+    drift_release(plan);
     json_decref(plan->findings);
     free(plan);
 }

@@ -4,6 +4,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/strmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +14,19 @@
 #include "util/banned.h"
 
 #define GENERIC_LIST_API_VERSION "2021-04-01"
+/* Resource Graph misses in one resource group from which on one list of the
+ * group confirms them instead of a GET each */
+#define LIST_CONFIRM_MIN 20
+#define LIST_CONFIRM_MAX_GROUPS 64
 #define MAX_GRAPH_SUBSCRIPTIONS 300
 
 struct arm_provider {
     struct provider base;
     struct arm_provider_opts o;
     struct arm_provider_stats stats;
-    unsigned graph_batch;      /* what Resource Graph accepted last */
-    struct ap_stream *refused; /* streamed writes refused before sending */
+    unsigned graph_batch;       /* what Resource Graph accepted last */
+    int graph_batch_known;
+    struct ap_stream *refused;  /* streamed writes refused before sending */
     struct ap_stream *deferred; /* streamed data-plane writes, sent by write_next */
 };
 
@@ -90,29 +96,28 @@ static const struct arm_kind_info *kind_of(struct arm_provider *ap, const struct
     return k;
 }
 
-/* Resource Graph rows carry extra columns and a lowercased type. */
+/* Resource Graph rows carry extra columns and a lowercased type: made
+ * into what a GET returns, in place (a row is not copied: a bulk read of
+ * thousands of resources would copy every row once more). */
 static json_t *normalise_row(json_t *row, const struct arm_kind_info *k)
 {
     static const char *const drop[] = {"tenantId", "resourceGroup", "subscriptionId"};
-    json_t *o = json_deep_copy(row);
     const char *key;
     json_t *v;
     void *tmp;
-    if (o == NULL)
-        return NULL;
     for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-        json_object_del(o, drop[i]);
-    json_object_foreach_safe(o, tmp, key, v)
+        json_object_del(row, drop[i]);
+    json_object_foreach_safe(row, tmp, key, v)
     {
         if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0 &&
                                 (strcmp(key, "kind") == 0 || strcmp(key, "managedBy") == 0 ||
                                  strcmp(key, "location") == 0)))
-            json_object_del(o, key);
+            json_object_del(row, key);
     }
-    if (k && json_is_string(json_object_get(o, "type")) &&
-        strcasecmp(json_string_value(json_object_get(o, "type")), k->type) == 0)
-        json_object_set_new(o, "type", json_string(k->type));
-    return o;
+    if (k && json_is_string(json_object_get(row, "type")) &&
+        strcasecmp(json_string_value(json_object_get(row, "type")), k->type) == 0)
+        json_object_set_new(row, "type", json_string(k->type));
+    return row;
 }
 
 static void fill_from_call(struct provider_result *r, struct arm_call *c)
@@ -166,6 +171,114 @@ static size_t subscriptions_of(const struct provider_ref *refs, const size_t *id
     return ns;
 }
 
+static int list_arm(struct arm_provider *ap, const char *url, const char *api_version,
+                    json_t *items, char *code, size_t code_size, struct errbuf *err);
+
+/* Length of the "/subscriptions/S/resourceGroups/RG" prefix of id, 0 when
+ * id is not in a resource group. */
+static size_t rg_prefix_len(const char *id)
+{
+    const char *p;
+    if (strncasecmp(id, "/subscriptions/", 15) != 0)
+        return 0;
+    p = id + 15 + strcspn(id + 15, "/");
+    if (strncasecmp(p, "/resourceGroups/", 16) != 0 || p[16] == '\0' || p[16] == '/')
+        return 0;
+    p += 16;
+    return (size_t)(p - id) + strcspn(p, "/");
+}
+
+/* The resources Resource Graph did not return (miss[0..*nmiss)) may just
+ * not be indexed yet, so each would be confirmed with a GET: on the first
+ * plan of a large estate that is a GET per resource, all answering 404.
+ * Where LIST_CONFIRM_MIN or more miss in one resource group, one ARM list
+ * of the group (ARM's own answer, which does not lag like Resource Graph)
+ * says which exist: the others are absent (all of them when the group does
+ * not exist), and only the listed ones are still read with a GET (a list
+ * carries no properties). If the list fails, the GETs are sent. Leaves in
+ * miss what still needs a GET. */
+static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *refs,
+                            size_t *miss, size_t *nmiss, struct provider_result *out)
+{
+    struct {
+        const char *id; /* of a member: its first LEN bytes are the group's id */
+        size_t len, count;
+    } groups[LIST_CONFIRM_MAX_GROUPS];
+    size_t ngroups = 0, kept = 0;
+
+    for (size_t j = 0; j < *nmiss; j++) {
+        const char *id = refs[miss[j]].id;
+        size_t len = rg_prefix_len(id), gi;
+        if (len == 0)
+            continue;
+        for (gi = 0; gi < ngroups; gi++)
+            if (groups[gi].len == len && strncasecmp(groups[gi].id, id, len) == 0)
+                break;
+        if (gi == ngroups) {
+            if (ngroups == LIST_CONFIRM_MAX_GROUPS)
+                continue;
+            groups[ngroups].id = id;
+            groups[ngroups].len = len;
+            groups[ngroups++].count = 0;
+        }
+        groups[gi].count++;
+    }
+    for (size_t gi = 0; gi < ngroups; gi++) {
+        json_t *items;
+        struct strmap listed;
+        struct errbuf lerr = ERRBUF_INIT;
+        char url[2048], code[128] = "";
+        size_t i;
+        json_t *v;
+        int rc;
+        if (groups[gi].count < LIST_CONFIRM_MIN || groups[gi].len + 11 > sizeof(url))
+            continue;
+        snprintf(url, sizeof(url), "%.*s/resources", (int)groups[gi].len, groups[gi].id);
+        items = json_array();
+        if (items == NULL)
+            continue;
+        rc = list_arm(ap, url, GENERIC_LIST_API_VERSION, items, code, sizeof(code), &lerr);
+        ap->stats.group_lists++;
+        /* a group that does not exist holds nothing; any other failure
+         * (even a 404 from a service that does not serve such lists) says
+         * nothing about the resources */
+        if (rc < 0 && (rc != AMLSEC_ENOTFOUND || strcasecmp(code, "ResourceGroupNotFound") != 0)) {
+            log_msg(LOG_DEBUG, "listing %s failed (%s): reading its resources one by one", url,
+                    lerr.msg);
+            json_decref(items);
+            continue;
+        }
+        strmap_init(&listed, true);
+        json_array_foreach(items, i, v)
+        {
+            const char *lid = json_string_value(json_object_get(v, "id"));
+            if (lid && strmap_put(&listed, lid, 1) < 0)
+                break;
+        }
+        json_decref(items);
+        for (size_t j = 0; j < *nmiss; j++) {
+            const char *id = refs[miss[j]].id;
+            size_t one;
+            if (miss[j] == (size_t)-1 || rg_prefix_len(id) != groups[gi].len ||
+                strncasecmp(groups[gi].id, id, groups[gi].len) != 0 ||
+                (rc == 0 && strmap_get(&listed, id, &one)))
+                continue;
+            out[miss[j]].status = 404;
+            snprintf(out[miss[j]].code, sizeof(out[miss[j]].code), "ResourceNotFound");
+            out[miss[j]].rc = errbuf_set(&out[miss[j]].err, AMLSEC_ENOTFOUND,
+                                         "'%s' does not exist (not in the list of %.*s)", id,
+                                         (int)groups[gi].len, groups[gi].id);
+            ap->stats.list_confirmed++;
+            miss[j] = (size_t)-1;
+        }
+        strmap_release(&listed);
+    }
+    for (size_t j = 0; j < *nmiss; j++)
+        if (miss[j] != (size_t)-1)
+            miss[kept++] = miss[j];
+    *nmiss = kept;
+}
+
 static int ap_read_many(struct provider *p, const struct provider_ref *refs, size_t n,
                         unsigned flags, struct provider_result *out, struct errbuf *err)
 {
@@ -173,11 +286,12 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
     const struct arm_kind_info **kinds = calloc(n ? n : 1, sizeof(*kinds));
     size_t *gidx = calloc(n ? n : 1, sizeof(*gidx)), ng = 0;
     size_t *didx = calloc(n ? n : 1, sizeof(*didx)), nd = 0;
+    size_t *midx = calloc(n ? n : 1, sizeof(*midx)), nm = 0;
     struct arm_call *calls = NULL;
     int rc = 0;
 
     memset(out, 0, n * sizeof(*out));
-    if (!kinds || !gidx || !didx) {
+    if (!kinds || !gidx || !didx || !midx) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         goto out;
     }
@@ -210,6 +324,7 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
         }
         graph_init(&g, ap->o.client);
         g.batch = ap->graph_batch ? ap->graph_batch : ap->o.graph_batch;
+        g.batch_known = ap->graph_batch_known;
         if (ap->o.n_subscriptions) {
             g.subscriptions = ap->o.subscriptions;
             g.n_subscriptions = ap->o.n_subscriptions;
@@ -224,6 +339,7 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
         grc = graph_read_ids(&g, ids, ng, rows, &status, &gerr);
         ap->stats.graph_queries += g.queries;
         ap->graph_batch = g.batch;
+        ap->graph_batch_known = g.batch_known;
         if (grc == AMLSEC_ENOMEM) {
             rc = errbuf_set(err, grc, "%s", gerr.msg);
         } else if (grc < 0) {
@@ -240,14 +356,12 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
                 size_t i = gidx[j];
                 if (rows[j] == NULL) {
                     ap->stats.graph_misses++;
-                    didx[nd++] = i; /* Resource Graph may lag: ask ARM */
+                    midx[nm++] = i; /* Resource Graph may lag: ask ARM */
                     continue;
                 }
-                out[i].body = normalise_row(rows[j], kinds[i]);
-                out[i].rc = out[i].body ? 0 : AMLSEC_ENOMEM;
+                out[i].body = normalise_row(rows[j], kinds[i]); /* takes the reference */
                 out[i].status = 200;
                 out[i].from_graph = 1;
-                json_decref(rows[j]);
             }
         }
         free(ids);
@@ -255,6 +369,9 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
         free(subs);
         if (rc < 0)
             goto out;
+        confirm_by_list(ap, refs, midx, &nm, out);
+        for (size_t j = 0; j < nm; j++)
+            didx[nd++] = midx[j];
     }
     if (nd > 0) {
         calls = calloc(nd, sizeof(*calls));
@@ -285,6 +402,7 @@ out:
     free(kinds);
     free(gidx);
     free(didx);
+    free(midx);
     return rc;
 }
 
@@ -522,9 +640,10 @@ static void ap_write_abandon(struct provider *p)
     }
 }
 
-/* Appends the "value" items of ARM list pages, following nextLink. */
+/* Appends every item of a paged ARM list to items; on failure, ARM's error
+ * code lands in code (when given). */
 static int list_arm(struct arm_provider *ap, const char *url, const char *api_version,
-                    json_t *items, struct errbuf *err)
+                    json_t *items, char *code, size_t code_size, struct errbuf *err)
 {
     char *next = NULL;
     const char *cur = url;
@@ -543,6 +662,8 @@ static int list_arm(struct arm_provider *ap, const char *url, const char *api_ve
         rc = arm_client_call(ap->o.client, &c);
         if (rc < 0) {
             errbuf_set(err, rc, "%s", c.err.msg);
+            if (code)
+                snprintf(code, code_size, "%s", c.error.code);
             arm_call_release(&c);
             break;
         }
@@ -629,7 +750,7 @@ static int ap_list(struct provider *p, const char *scope, const char *type, json
         if (rc == 0) {
             size_t i;
             json_t *row;
-            json_array_foreach(rows, i, row) json_array_append_new(items, normalise_row(row, k));
+            json_array_foreach(rows, i, row) json_array_append(items, normalise_row(row, k));
             json_decref(rows);
             *out = items;
             return 0;
@@ -648,7 +769,8 @@ static int ap_list(struct provider *p, const char *scope, const char *type, json
         json_decref(items);
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     }
-    rc = list_arm(ap, url.ptr, k ? k->api_version : GENERIC_LIST_API_VERSION, items, err);
+    rc = list_arm(ap, url.ptr, k ? k->api_version : GENERIC_LIST_API_VERSION, items, NULL, 0,
+                  err);
     buf_release(&url);
     if (rc < 0) {
         json_decref(items);
@@ -666,7 +788,7 @@ static int ap_list_url(struct provider *p, const char *path, const char *api_ver
     *out = NULL;
     if (items == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-    if ((rc = list_arm((struct arm_provider *)p, path, api_version, items, err)) < 0) {
+    if ((rc = list_arm((struct arm_provider *)p, path, api_version, items, NULL, 0, err)) < 0) {
         json_decref(items);
         return rc;
     }

@@ -1,8 +1,9 @@
 /* The provider interface over ARM (providers/provider.h).
  *
  * Reads: kinds that Resource Graph carries are read in bulk (graph.h);
- * ids Resource Graph does not return are confirmed with a direct GET (it
- * lags); other kinds, PROVIDER_READ_FRESH reads, and everything after
+ * ids Resource Graph does not return are confirmed by ARM (it lags): with
+ * a direct GET each, or, for 20 or more in one resource group, with one
+ * list of the group and a GET only for those it lists; other kinds, PROVIDER_READ_FRESH reads, and everything after
  * Resource Graph failed (403/400/unavailable: it stays off for the rest of
  * the run) use one GET per resource at the client's parallelism.
  * Writes: PUT / PATCH / DELETE with each kind's api-version and LRO
@@ -38,7 +39,9 @@ int arm_provider_new(struct provider **out, const struct arm_provider_opts *opts
 
 struct arm_provider_stats {
     unsigned graph_queries;  /* Resource Graph requests (pages included) */
-    unsigned graph_misses;   /* ids Resource Graph did not return (confirmed by GET) */
+    unsigned graph_misses;   /* ids Resource Graph did not return (confirmed by ARM) */
+    unsigned group_lists;    /* ARM lists of a resource group that confirmed misses */
+    unsigned list_confirmed; /* misses confirmed absent by such a list (no GET) */
     unsigned direct_gets;    /* resources read with a GET */
     unsigned graph_failures; /* Resource Graph errors that caused a fallback */
     int graph_disabled;      /* Resource Graph was denied or unavailable */

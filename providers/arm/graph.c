@@ -323,10 +323,15 @@ int graph_read_ids(struct graph *g, const char *const *ids, size_t n, json_t **o
             goto oom;
     }
     /* The first query alone, so that a refusal (too long a query) costs
-     * one request; then the rest at once. */
-    rc = run_pages(g, pages, nb ? 1 : 0, rows, status, err);
-    if (rc == 0 && nb > 1)
-        rc = run_pages(g, pages + 1, nb - 1, rows + 1, status, err);
+     * one request; then the rest at once. All at once when this batch size
+     * was accepted before (a later read through the same provider). */
+    if (g->batch_known) {
+        rc = run_pages(g, pages, nb, rows, status, err);
+    } else {
+        rc = run_pages(g, pages, nb ? 1 : 0, rows, status, err);
+        if (rc == 0 && nb > 1)
+            rc = run_pages(g, pages + 1, nb - 1, rows + 1, status, err);
+    }
     if (rc < 0 && status && *status == 400 && batch > GRAPH_MIN_BATCH) {
         /* Too long a query for this service (armlocal's KQL lexer, or a
          * query-length limit): halve the batch and try again. The size
@@ -345,6 +350,7 @@ int graph_read_ids(struct graph *g, const char *const *ids, size_t n, json_t **o
         free(orig);
         json_decref(index);
         g->batch = (unsigned)(batch / 2);
+        g->batch_known = 0;
         return graph_read_ids(g, ids, n, out, status, err);
     }
     if (rc < 0)
@@ -379,6 +385,7 @@ int graph_read_ids(struct graph *g, const char *const *ids, size_t n, json_t **o
             out[i] = json_incref(out[json_integer_value(pos)]);
     }
     log_msg(LOG_DEBUG, "graph: %zu ids in %zu queries", n, nb);
+    g->batch_known = 1;
     rc = 0;
     goto out;
 oom:

@@ -33,6 +33,14 @@ struct al_type {
 };
 
 const struct al_type *al_type_find(const char *type);
+
+/* --- opts.c --- */
+/* Sets how long the operations of type (len bytes, any casing) take. */
+int al_lro_type_set(struct armlocal_opts *o, const char *type, size_t len, unsigned ms,
+                    struct errbuf *err);
+/* *ms = the duration of type's operations; returns 1 when the type has its
+ * own (then synchronous operations take it too), 0 for the default. */
+int al_lro_ms(const struct armlocal_opts *o, const char *type, unsigned *ms);
 int al_api_version_ok(const struct al_type *t, const char *v);
 
 struct al_fault {
@@ -79,6 +87,8 @@ struct armlocal {
 
     json_t *state;    /* {resources, ops, deletedWorkspaces, deletedVaults, counter} */
     json_t *pec_keys; /* keys of private endpoint connection records (an index, not persisted) */
+    json_t *graph_snapshot; /* set: Resource Graph answers from this copy of the resources
+                               (lag emulation, /_armlocal/graph/snapshot); not persisted */
     uint64_t rng_fault;
 
     struct al_fault faults[64];

@@ -20,12 +20,20 @@
 
 struct armlocal;
 
+#define ARMLOCAL_MAX_LRO_TYPES 32
+
+/* How long one resource type's operations take (--lro-ms TYPE=N). */
+struct armlocal_type_ms {
+    const char *type; /* the local cloud's canonical spelling (static) */
+    unsigned ms;
+};
+
 struct armlocal_opts {
     const char *listen_host; /* must be a loopback address; NULL = 127.0.0.1 */
     unsigned port;           /* 0 = ephemeral */
     const char *data_dir;    /* NULL = in memory only (nothing persisted) */
     unsigned latency_ms;     /* added to every request */
-    unsigned lro_ms;         /* how long operations stay in progress */
+    unsigned lro_ms;         /* how long operations stay in progress (types not listed below) */
     unsigned flush_ms;       /* group commit window for data_dir; 0 = written before answering */
     int throttle;            /* 1 = ARM token buckets, 0 = off */
     int auth_required;       /* 1 = ARM calls need a bearer token issued here */
@@ -40,18 +48,21 @@ struct armlocal_opts {
      * URIs) still reach this server; else an ephemeral one */
     int remember_port;
     char listen_buf[64]; /* holds the host parsed by armlocal_opts_set("listen") */
+    /* per resource type: its long-running operations stay in progress ms,
+     * its synchronous ones answer after ms */
+    struct armlocal_type_ms lro_by_type[ARMLOCAL_MAX_LRO_TYPES];
+    size_t nlro_by_type;
 };
 
 #define ARMLOCAL_OPTS_INIT                                                                         \
     {                                                                                              \
         NULL, 0, NULL, 0, 1000, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0,                       \
-        {                                                                                          \
-            0                                                                                      \
-        }                                                                                          \
+        {0}, {{NULL, 0}}, 0                                                                        \
     }
 
 /* Sets one option from its command-line spelling (without dashes):
- * listen (HOST:PORT), data, latency-ms, lro-ms, flush-ms, throttle (arm|off),
+ * listen (HOST:PORT), data, latency-ms, lro-ms (a comma-separated list of N
+ * and TYPE=N; repeated, it adds to the list), flush-ms, throttle (arm|off),
  * auth (required|off), faults, seed, policy-definitions, aliases, tls-cert,
  * tls-key. value is borrowed and must outlive opts; a parsed listen host is
  * kept in opts->listen_buf (listen_host points there). Both amlsec-armlocal

@@ -485,16 +485,42 @@ static void control_resource(struct al_ctx *c, const char *m, const char *id)
     al_error(c, 405, "MethodNotAllowed", "Use GET, PUT, PATCH or DELETE.");
 }
 
+/* Replaces o's per-type durations with {"TYPE": ms, ...}; o is unchanged
+ * when one is wrong. */
+static int settings_lro_by_type(struct armlocal_opts *o, const json_t *by_type)
+{
+    struct armlocal_opts t = *o;
+    struct errbuf err = ERRBUF_INIT;
+    const char *k;
+    json_t *v;
+    if (!json_is_object(by_type))
+        return -1;
+    t.nlro_by_type = 0;
+    json_object_foreach((json_t *)by_type, k, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > 3600000 ||
+            al_lro_type_set(&t, k, strlen(k), (unsigned)json_integer_value(v), &err) < 0)
+            return -1;
+    }
+    memcpy(o->lro_by_type, t.lro_by_type, sizeof(t.lro_by_type));
+    o->nlro_by_type = t.nlro_by_type;
+    return 0;
+}
+
 /* /_armlocal/settings: the knobs that may change while serving (a
  * benchmark seeds at full speed, then measures with ARM's latency and
  * throttling; sign-in tests make short-lived tokens). GET shows them; PUT
- * sets any of latencyMs, lroMs, throttle, tokenLifetimeS, identityHeader. */
+ * sets any of latencyMs, lroMs, lroMsByType, throttle, tokenLifetimeS,
+ * identityHeader. */
 static void control_settings(struct al_ctx *c, const char *m)
 {
     struct armlocal_opts *o = &c->al->opts;
+    json_t *by_type;
     if (strcasecmp(m, "PUT") == 0) {
         json_t *b = body_json(c);
         json_t *lat = json_object_get(b, "latencyMs"), *lro = json_object_get(b, "lroMs");
+        json_t *lro_types = json_object_get(b, "lroMsByType");
         const char *thr = json_string_value(json_object_get(b, "throttle"));
         json_t *life = json_object_get(b, "tokenLifetimeS"),
                *ih = json_object_get(b, "identityHeader");
@@ -507,11 +533,13 @@ static void control_settings(struct al_ctx *c, const char *m)
                      json_integer_value(lat) > 600000)) ||
             (lro && (!json_is_integer(lro) || json_integer_value(lro) < 0 ||
                      json_integer_value(lro) > 3600000)) ||
-            (thr && strcmp(thr, "arm") != 0 && strcmp(thr, "off") != 0)) {
+            (thr && strcmp(thr, "arm") != 0 && strcmp(thr, "off") != 0) ||
+            (lro_types && settings_lro_by_type(o, lro_types) < 0)) {
             json_decref(b);
             al_error(c, 400, "InvalidSettings",
-                     "Give {\"latencyMs\": N, \"lroMs\": N, \"throttle\": \"arm\"|\"off\", "
-                     "\"tokenLifetimeS\": 1..86400, \"identityHeader\": \"...\"}.");
+                     "Give {\"latencyMs\": N, \"lroMs\": N, \"lroMsByType\": {\"TYPE\": N}, "
+                     "\"throttle\": \"arm\"|\"off\", \"tokenLifetimeS\": 1..86400, "
+                     "\"identityHeader\": \"...\"} (TYPE: a resource type this cloud serves).");
             return;
         }
         if (lat)
@@ -532,13 +560,39 @@ static void control_settings(struct al_ctx *c, const char *m)
         al_error(c, 405, "MethodNotAllowed", "Use GET or PUT.");
         return;
     }
+    by_type = json_object();
+    for (size_t i = 0; i < o->nlro_by_type; i++)
+        json_object_set_new(by_type, o->lro_by_type[i].type, json_integer(o->lro_by_type[i].ms));
     /* the identity header is a secret: only whether it is set is shown */
     al_json_reply(c, 200,
-                  json_pack("{s:i, s:i, s:s, s:i, s:b}", "latencyMs", (int)o->latency_ms, "lroMs",
-                            (int)o->lro_ms, "throttle", o->throttle ? "arm" : "off",
-                            "tokenLifetimeS",
+                  json_pack("{s:i, s:i, s:o, s:s, s:i, s:b}", "latencyMs", (int)o->latency_ms,
+                            "lroMs", (int)o->lro_ms, "lroMsByType", by_type, "throttle",
+                            o->throttle ? "arm" : "off", "tokenLifetimeS",
                             (int)(c->al->token_lifetime_s ? c->al->token_lifetime_s : 3600),
                             "identityHeaderSet", c->al->identity_header[0] != '\0'));
+}
+
+/* /_armlocal/graph/snapshot: PUT freezes what Resource Graph answers at
+ * the resources as they are now (ARM's direct reads keep seeing every later
+ * change: Resource Graph's lag); DELETE lets it see the live store again. */
+static void control_graph_snapshot(struct al_ctx *c, const char *m)
+{
+    if (strcasecmp(m, "PUT") == 0) {
+        json_t *copy = json_deep_copy(al_resources(c->al));
+        if (copy == NULL) {
+            al_error(c, 500, "InternalServerError", "Out of memory.");
+            return;
+        }
+        json_decref(c->al->graph_snapshot);
+        c->al->graph_snapshot = copy;
+        c->res->status = 204;
+    } else if (strcasecmp(m, "DELETE") == 0) {
+        json_decref(c->al->graph_snapshot);
+        c->al->graph_snapshot = NULL;
+        c->res->status = 204;
+    } else {
+        al_error(c, 405, "MethodNotAllowed", "Use PUT or DELETE.");
+    }
 }
 
 void al_control_handle(struct al_ctx *c)
@@ -570,13 +624,15 @@ void al_control_handle(struct al_ctx *c)
         control_resource(c, m, path + 10);
     } else if (strcmp(path, "/settings") == 0) {
         control_settings(c, m);
+    } else if (strcmp(path, "/graph/snapshot") == 0) {
+        control_graph_snapshot(c, m);
     } else if (strcmp(path, "/state") == 0 && strcasecmp(m, "GET") == 0) {
         al_json_reply(c, 200, json_deep_copy(c->al->state));
     } else {
         al_error(c, 404, "NotFound",
-                 "Unknown control path '%s' (faults, managedIdentities, oidc/requestTokens, "
-                 "oidc/tokens, requests, reset, resources/{id}, servicePrincipals, settings, "
-                 "state).",
+                 "Unknown control path '%s' (faults, graph/snapshot, managedIdentities, "
+                 "oidc/requestTokens, oidc/tokens, requests, reset, resources/{id}, "
+                 "servicePrincipals, settings, state).",
                  path);
     }
 }

@@ -441,11 +441,117 @@ static int quota(struct al_ctx *c)
     return 0;
 }
 
+/* What Resource Graph sees: the store, or the snapshot taken through
+ * /_armlocal/graph/snapshot while one is set (Resource Graph lags behind
+ * ARM: it may still show resources as they were, or not yet show them). */
+static json_t *graph_resources(struct armlocal *al)
+{
+    return al->graph_snapshot ? al->graph_snapshot : al_resources(al);
+}
+
+static int in_scope(const json_t *row, const json_t *subs)
+{
+    size_t si;
+    json_t *s;
+    if (!json_is_array(subs) || json_array_size(subs) == 0)
+        return 1;
+    json_array_foreach(subs, si, s)
+    {
+        if (json_is_string(s) &&
+            strcasecmp(json_string_value(s),
+                       json_string_value(json_object_get(row, "subscriptionId"))) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Appends the row of the stored resource id (when visible and in scope)
+ * unless an earlier value of the list named it already. */
+static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs, struct strmap *seen,
+                       json_t *rows)
+{
+    json_t *rec, *row;
+    char key[2048];
+    size_t one;
+    al_lower(key, id, sizeof(key));
+    rec = json_object_get(graph_resources(c->al), key);
+    if (rec == NULL || json_is_true(json_object_get(rec, "hidden")) || strmap_get(seen, id, &one))
+        return 0;
+    if (strmap_put(seen, id, 1) < 0 || (row = row_of(json_object_get(rec, "body"))) == NULL)
+        return -1;
+    if (!in_scope(row, subs)) {
+        json_decref(row);
+        return 0;
+    }
+    return json_array_append_new(rows, row);
+}
+
+/* The rows a query starts from. A leading `where id in~ (...)` (or in, =~,
+ * ==) standing alone, as amlsec's bulk reads send it, is answered from the
+ * store's id index: only the listed resources become rows, in list order.
+ * Otherwise every stored resource becomes a row, and a page of a bulk read
+ * of a large estate would cost as much as the whole estate. The condition
+ * is still evaluated on the indexed rows afterwards, so the answer is the
+ * one the full scan gives (case-sensitive operators included). NULL when
+ * memory ran out. */
+static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *subs)
+{
+    json_t *rows = json_array(), *rec;
+    const struct tok *t = q->t;
+    const char *k;
+    int ok = 0;
+
+    if (rows == NULL)
+        return NULL;
+    if (q->n >= 6 && t[1].kind == T_PIPE && t[2].kind == T_IDENT &&
+        strcasecmp(t[2].text, "where") == 0 && t[3].kind == T_IDENT && strcmp(t[3].text, "id") == 0 &&
+        t[4].kind == T_OP) {
+        struct strmap seen;
+        strmap_init(&seen, true);
+        if ((strcmp(t[4].text, "=~") == 0 || strcmp(t[4].text, "==") == 0) && t[5].kind == T_STR &&
+            (t[6].kind == T_PIPE || t[6].kind == T_END)) {
+            ok = add_indexed(c, t[5].text, subs, &seen, rows) == 0 ? 1 : -1;
+        } else if ((strcmp(t[4].text, "in~") == 0 || strcmp(t[4].text, "in") == 0) &&
+                   t[5].kind == T_LP) {
+            struct in_set *set = in_set_of(q, 6, strcmp(t[4].text, "in~") == 0);
+            if (set && (t[set->end].kind == T_PIPE || t[set->end].kind == T_END)) {
+                ok = 1;
+                for (size_t i = 6; i < set->end && ok > 0; i += 2)
+                    if (add_indexed(c, t[i].text, subs, &seen, rows) < 0)
+                        ok = -1;
+            }
+        }
+        strmap_release(&seen);
+        if (ok < 0) {
+            json_decref(rows);
+            return NULL;
+        }
+        if (ok)
+            return rows;
+    }
+    json_object_foreach(graph_resources(c->al), k, rec)
+    {
+        json_t *row;
+        if (json_is_true(json_object_get(rec, "hidden")))
+            continue;
+        row = row_of(json_object_get(rec, "body"));
+        if (row == NULL) {
+            json_decref(rows);
+            return NULL;
+        }
+        if (in_scope(row, subs))
+            json_array_append_new(rows, row);
+        else
+            json_decref(row);
+    }
+    return rows;
+}
+
 void al_graph_handle(struct al_ctx *c)
 {
-    json_t *req, *subs, *opts, *rows = NULL, *rec, *page = NULL, *doc;
+    json_t *req, *subs, *opts, *rows = NULL, *page = NULL, *doc;
     struct query *q = NULL;
-    const char *text, *k, *fmt;
+    const char *text, *fmt;
     struct ev e;
     json_t *proj = NULL; /* array of [column, path] */
     json_int_t top = 100, skip = 0, limit = -1;
@@ -509,27 +615,10 @@ void al_graph_handle(struct al_ctx *c)
         bad_query(c, "the query must start with the 'resources' table");
         goto out;
     }
-    rows = json_array();
-    json_object_foreach(al_resources(c->al), k, rec)
-    {
-        json_t *row;
-        size_t si;
-        json_t *s;
-        int in_scope = !json_is_array(subs) || json_array_size(subs) == 0;
-        if (json_is_true(json_object_get(rec, "hidden")))
-            continue;
-        row = row_of(json_object_get(rec, "body"));
-        json_array_foreach(subs, si, s)
-        {
-            if (json_is_string(s) &&
-                strcasecmp(json_string_value(s),
-                           json_string_value(json_object_get(row, "subscriptionId"))) == 0)
-                in_scope = 1;
-        }
-        if (in_scope)
-            json_array_append_new(rows, row);
-        else
-            json_decref(row);
+    rows = collect_rows(c, q, subs);
+    if (rows == NULL) {
+        bad_query(c, "out of memory");
+        goto out;
     }
     pos = 1;
     while (q->t[pos].kind == T_PIPE) {
@@ -647,7 +736,11 @@ void al_graph_handle(struct al_ctx *c)
     if (limit >= 0)
         while ((json_int_t)json_array_size(rows) > limit)
             json_array_remove(rows, json_array_size(rows) - 1);
-    /* project */
+    total = json_array_size(rows);
+    page = json_array();
+    for (i = (size_t)skip; i < total && (json_int_t)(i - (size_t)skip) < top; i++)
+        json_array_append(page, json_array_get(rows, i));
+    /* project the page only: the other rows are not sent */
     has_id = proj == NULL;
     if (proj) {
         json_t *prow, *out_rows = json_array(), *row;
@@ -656,25 +749,22 @@ void al_graph_handle(struct al_ctx *c)
             if (strcmp(json_string_value(json_array_get(prow, 0)), "id") == 0)
                 has_id = 1;
         }
-        json_array_foreach(rows, i, row)
+        json_array_foreach(page, i, row)
         {
             json_t *o = json_object();
             size_t j;
             json_array_foreach(proj, j, prow)
             {
+                /* shared, not copied: see row_of */
                 json_t *v = al_jpath(row, json_string_value(json_array_get(prow, 1)));
                 json_object_set_new(o, json_string_value(json_array_get(prow, 0)),
-                                    v ? json_deep_copy(v) : json_null());
+                                    v ? json_incref(v) : json_null());
             }
             json_array_append_new(out_rows, o);
         }
-        json_decref(rows);
-        rows = out_rows;
+        json_decref(page);
+        page = out_rows;
     }
-    total = json_array_size(rows);
-    page = json_array();
-    for (i = (size_t)skip; i < total && (json_int_t)(i - (size_t)skip) < top; i++)
-        json_array_append(page, json_array_get(rows, i));
     doc = json_pack("{s:I, s:I, s:s, s:[]}", "totalRecords", (json_int_t)total, "count",
                     (json_int_t)json_array_size(page), "resultTruncated",
                     ((size_t)skip + json_array_size(page) < total && !has_id) ? "true" : "false",

@@ -313,14 +313,17 @@ void al_ops_advance(struct armlocal *al, int64_t now)
 
 /* Starts an operation on id and answers per the pattern. body is the
  * response body for AL_ASYNC/AL_BODY (stolen), NULL otherwise. */
-static void start_op(struct al_ctx *c, enum al_lro lro, const char *id, const char *kind,
-                     const char *sub, const char *ns, const char *location, int status, int fail,
-                     json_t *body)
+static void start_op(struct al_ctx *c, const struct al_type *ty, enum al_lro lro, const char *id,
+                     const char *kind, const char *sub, const char *ns, const char *location,
+                     int status, int fail, json_t *body)
 {
     char opid[37], asy[1024], loc[1024], lc[64];
     json_t *op;
     json_t *rec = al_rec_get(c->al, id);
     size_t j = 0;
+    unsigned ms;
+
+    al_lro_ms(&c->al->opts, ty->type, &ms);
 
     for (size_t i = 0; location && location[i] && j + 1 < sizeof(lc); i++)
         if (location[i] != ' ')
@@ -330,7 +333,7 @@ static void start_op(struct al_ctx *c, enum al_lro lro, const char *id, const ch
     op = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "status", "InProgress",
                    "resourceId", id, "kind", kind, "subscription", sub, "namespace", ns, "location",
                    j ? lc : "global", "apiVersion", c->api_version ? c->api_version : "", "start",
-                   (json_int_t)c->now_ms, "end", (json_int_t)(c->now_ms + c->al->opts.lro_ms),
+                   (json_int_t)c->now_ms, "end", (json_int_t)(c->now_ms + ms),
                    "fail", fail);
     json_object_set_new(json_object_get(c->al->state, "ops"), opid, op);
     if (rec)
@@ -344,7 +347,7 @@ static void start_op(struct al_ctx *c, enum al_lro lro, const char *id, const ch
         al_set_header(c->res, "Location", "%s", loc);
     if (lro != AL_BODY)
         set_retry_after(c, op);
-    if (c->al->opts.lro_ms == 0)
+    if (ms == 0)
         al_ops_advance(c->al, c->now_ms);
     if (body && lro != AL_LOCATION && lro != AL_ASYNC_LOCATION) {
         al_json_reply(c, status, body);
@@ -615,6 +618,14 @@ static json_t *parse_body(struct al_ctx *c)
     return body;
 }
 
+/* A synchronous operation of a type with its own --lro-ms answers after it. */
+static void sync_duration(struct al_ctx *c, const struct al_type *ty)
+{
+    unsigned ms;
+    if (al_lro_ms(&c->al->opts, ty->type, &ms))
+        c->res->delay_ms += ms;
+}
+
 static void reply_lro_or_sync(struct al_ctx *c, const struct al_type *ty, enum al_lro lro,
                               const struct al_target *t, const char *kind, int created,
                               const char *location, int fail)
@@ -622,6 +633,7 @@ static void reply_lro_or_sync(struct al_ctx *c, const struct al_type *ty, enum a
     json_t *rec = al_rec_get(c->al, t->id);
     int status;
     if (lro == AL_SYNC) {
+        sync_duration(c, ty);
         if (strcmp(kind, "put") == 0)
             status = created ? (ty->put_create_status ? ty->put_create_status : 201)
                              : (ty->put_update_status ? ty->put_update_status : 200);
@@ -632,7 +644,7 @@ static void reply_lro_or_sync(struct al_ctx *c, const struct al_type *ty, enum a
         return;
     }
     status = created ? 201 : 200;
-    start_op(c, lro, t->id, kind, t->sub[0] ? t->sub : "00000000-0000-0000-0000-000000000000",
+    start_op(c, ty, lro, t->id, kind, t->sub[0] ? t->sub : "00000000-0000-0000-0000-000000000000",
              t->ns, location, status, fail, al_render(c, rec));
 }
 
@@ -760,12 +772,13 @@ static void resource_delete(struct al_ctx *c, const struct al_type *ty, const st
         al_rules_after_delete(c->al, ty, t->id, body);
         json_decref(body);
         al_store_save(c->al);
+        sync_duration(c, ty);
         c->res->status = 200;
         return;
     }
     if (ty->has_state)
         al_jpath_set_new(body, "properties.provisioningState", json_string("Deleting"));
-    start_op(c, ty->del, t->id, "delete",
+    start_op(c, ty, ty->del, t->id, "delete",
              t->sub[0] ? t->sub : "00000000-0000-0000-0000-000000000000", t->ns,
              json_string_value(json_object_get(body, "location")), 202, lro_fail, NULL);
     al_store_save(c->al);
@@ -910,6 +923,46 @@ static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
     } else {
         al_error(c, 405, "MethodNotAllowed", "The requested method is not allowed.");
     }
+}
+
+/* GET {resource group}/resources: the resources of a group as ARM's own
+ * list returns them (no properties; ARM answers it from its cache, so it
+ * does not lag like Resource Graph). armlocal returns one page. */
+static void rg_resources(struct al_ctx *c, const struct al_path *p)
+{
+    static const char *const keep[] = {"id",   "name",     "type",     "location", "kind",
+                                       "sku",  "identity", "managedBy", "tags"};
+    char rgid[600], prefix[700];
+    json_t *list, *rec;
+    const char *k;
+    size_t n;
+
+    snprintf(rgid, sizeof(rgid), "/subscriptions/%s/resourceGroups/%s", p->segs[1], p->segs[3]);
+    if (!visible(al_rec_get(c->al, rgid))) {
+        al_error(c, 404, "ResourceGroupNotFound", "Resource group '%s' could not be found.",
+                 p->segs[3]);
+        return;
+    }
+    snprintf(prefix, sizeof(prefix), "%s/providers/", rgid);
+    al_lower(prefix, prefix, sizeof(prefix));
+    n = strlen(prefix);
+    list = json_array();
+    json_object_foreach(al_resources(c->al), k, rec)
+    {
+        const char *rest = k + n, *slash;
+        json_t *body, *o;
+        /* top-level resources only: NAMESPACE/type/name */
+        if (strncmp(k, prefix, n) != 0 || !visible(rec) || (slash = strchr(rest, '/')) == NULL ||
+            (slash = strchr(slash + 1, '/')) == NULL || strchr(slash + 1, '/') != NULL)
+            continue;
+        body = json_object_get(rec, "body");
+        o = json_object();
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+            if (json_object_get(body, keep[i]))
+                json_object_set_new(o, keep[i], json_deep_copy(json_object_get(body, keep[i])));
+        json_array_append_new(list, o);
+    }
+    al_json_reply(c, 200, json_pack("{s:o}", "value", list));
 }
 
 static int type_namespace_known(const char *ns)
@@ -1101,6 +1154,14 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
         char scope[2048];
         join(p, 0, p->nsegs - 3, scope, sizeof(scope));
         al_permissions_get(c, scope);
+        return;
+    }
+    if (seg_is(p, 0, "subscriptions") && seg_is(p, 2, "resourceGroups") && p->nsegs == 5 &&
+        seg_is(p, 4, "resources")) {
+        if (strcasecmp(m, "GET") == 0)
+            rg_resources(c, p);
+        else
+            al_error(c, 405, "MethodNotAllowed", "The requested method is not allowed.");
         return;
     }
     if (parse_target(p, &t) < 0) {

@@ -1,8 +1,10 @@
 /* armlocal_opts_set: the command-line spelling of every option, shared by
  * the standalone server and `amlsec local-cloud`. */
 #include "providers/armlocal/armlocal.h"
+#include "providers/armlocal/al_internal.h"
 
 #include <errno.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,67 @@ static int parse_uint(unsigned long long *out, const char *flag, const char *v,
     return 0;
 }
 
+int al_lro_type_set(struct armlocal_opts *o, const char *type, size_t len, unsigned ms,
+                    struct errbuf *err)
+{
+    char name[128];
+    const struct al_type *ty;
+    size_t i;
+    if (len >= sizeof(name))
+        len = sizeof(name) - 1;
+    memcpy(name, type, len);
+    name[len] = '\0';
+    if ((ty = al_type_find(name)) == NULL)
+        return errbuf_set(err, AMLSEC_EUSAGE,
+                          "--lro-ms: '%s' is not a resource type the local cloud serves", name);
+    for (i = 0; i < o->nlro_by_type && o->lro_by_type[i].type != ty->type; i++)
+        ;
+    if (i == ARMLOCAL_MAX_LRO_TYPES)
+        return errbuf_set(err, AMLSEC_EUSAGE, "--lro-ms: more than %d resource types",
+                          ARMLOCAL_MAX_LRO_TYPES);
+    o->lro_by_type[i].type = ty->type;
+    o->lro_by_type[i].ms = ms;
+    if (i == o->nlro_by_type)
+        o->nlro_by_type++;
+    return 0;
+}
+
+int al_lro_ms(const struct armlocal_opts *o, const char *type, unsigned *ms)
+{
+    for (size_t i = 0; i < o->nlro_by_type; i++)
+        if (strcasecmp(o->lro_by_type[i].type, type) == 0) {
+            *ms = o->lro_by_type[i].ms;
+            return 1;
+        }
+    *ms = o->lro_ms;
+    return 0;
+}
+
+/* --lro-ms: "N", "TYPE=N" or a comma-separated list of both. */
+static int set_lro(struct armlocal_opts *o, const char *v, struct errbuf *err)
+{
+    char item[160];
+    unsigned long long n;
+    int rc;
+    do {
+        size_t len = strcspn(v, ",");
+        const char *eq;
+        if (len >= sizeof(item))
+            return errbuf_set(err, AMLSEC_EUSAGE, "--lro-ms: '%.*s' is too long", (int)len, v);
+        memcpy(item, v, len);
+        item[len] = '\0';
+        eq = strchr(item, '=');
+        if ((rc = parse_uint(&n, "lro-ms", eq ? eq + 1 : item, 3600000, err)) < 0)
+            return rc;
+        if (eq == NULL)
+            o->lro_ms = (unsigned)n;
+        else if ((rc = al_lro_type_set(o, item, (size_t)(eq - item), (unsigned)n, err)) < 0)
+            return rc;
+        v += len;
+    } while (*v++ == ',');
+    return 0;
+}
+
 int armlocal_opts_set(struct armlocal_opts *o, const char *flag, const char *v, struct errbuf *err)
 {
     unsigned long long n;
@@ -40,13 +103,12 @@ int armlocal_opts_set(struct armlocal_opts *o, const char *flag, const char *v, 
         o->port = (unsigned)n;
     } else if (strcmp(flag, "data") == 0) {
         o->data_dir = v;
-    } else if (strcmp(flag, "latency-ms") == 0 || strcmp(flag, "lro-ms") == 0) {
+    } else if (strcmp(flag, "latency-ms") == 0) {
         if ((rc = parse_uint(&n, flag, v, 3600000, err)) < 0)
             return rc;
-        if (flag[0] == 'l' && flag[1] == 'a')
-            o->latency_ms = (unsigned)n;
-        else
-            o->lro_ms = (unsigned)n;
+        o->latency_ms = (unsigned)n;
+    } else if (strcmp(flag, "lro-ms") == 0) {
+        return set_lro(o, v, err);
     } else if (strcmp(flag, "flush-ms") == 0) {
         if ((rc = parse_uint(&n, flag, v, 60000, err)) < 0)
             return rc;

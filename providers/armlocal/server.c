@@ -239,6 +239,7 @@ void armlocal_free(struct armlocal *al)
         return;
     al_flusher_stop(al);
     json_decref(al->state);
+    json_decref(al->graph_snapshot);
     json_decref(al->pec_keys);
     json_decref(al->log_by_verb);
     json_decref(al->log_by_path);

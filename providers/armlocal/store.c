@@ -169,6 +169,8 @@ void al_store_reset(struct armlocal *al)
 {
     json_decref(al->state);
     al->state = state_new();
+    json_decref(al->graph_snapshot);
+    al->graph_snapshot = NULL;
     pec_index_rebuild(al);
     al_store_save(al);
 }

@@ -31,6 +31,27 @@ expect_body '"totalRecords":1' "id in~"; expect_body '"n":"wsrga1"' "project ali
 ids=$(for i in $(seq 1 999); do printf "'/subscriptions/x/resourceGroups/r/providers/P.N/t/n%d', " "$i"; done)
 q "{\"query\":\"resources | where id in~ (${ids}'$id1') | project id, name, type, location, tags, identity, sku, kind, properties\"}"
 expect_code 200 "1000 ids"; expect_body '"totalRecords":1' "1000 ids match"
+# a leading id condition is answered from the store's index: same answers
+# as a scan (case-sensitive operators, duplicates, scope, paging, and/or)
+id3="$S/resourceGroups/rgb/providers/Microsoft.MachineLearningServices/workspaces/wsrgb3"
+q "{\"query\":\"resources | where id in ('${id1^^}', '$id3') | project id\"}"
+expect_body '"totalRecords":1' "case-sensitive in"; expect_body wsrgb3 "case-sensitive in keeps exact"
+q "{\"query\":\"resources | where id == '${id1^^}' | project id\"}"
+expect_body '"totalRecords":0' "case-sensitive =="
+q "{\"query\":\"resources | where id =~ '${id1^^}' | project id\"}"
+expect_body '"totalRecords":1' "id =~"
+q "{\"query\":\"resources | where id in~ ('$id1', '${id1^^}', '$id3') | project id\"}"
+expect_body '"totalRecords":2' "duplicate ids once"
+q "{\"subscriptions\":[\"00000000-0000-0000-0000-000000000002\"],\"query\":\"resources | where id in~ ('$id1') | project id\"}"
+expect_body '"totalRecords":0' "indexed read keeps the subscription scope"
+q "{\"query\":\"resources | where id in~ ('$id1', '$id3') and name == 'wsrgb3' | project id\"}"
+expect_body '"totalRecords":1' "id in~ with and"
+q "{\"query\":\"resources | where id in~ ('$id1', '$id3') | project id\",\"options\":{\"\$top\":1}}"
+expect_body '"count":1' "indexed page 1"; expect_body wsrga1 "indexed page 1 in list order"
+tok=$(sed -E 's/.*"\$skipToken":"([^"]*)".*/\1/' <<<"$BODY")
+q "{\"query\":\"resources | where id in~ ('$id1', '$id3') | project id\",\"options\":{\"\$top\":1,\"\$skipToken\":\"$tok\"}}"
+expect_body '"count":1' "indexed page 2"; expect_body wsrgb3 "indexed page 2 in list order"
+grep -q skipToken <<<"$BODY" && fail "indexed last page without a token"
 # paging: $top 2 with a skip token
 q '{"query":"resources | where type =~ '"'"'microsoft.machinelearningservices/workspaces'"'"' | project id, name | order by name desc","options":{"$top":2}}'
 expect_body '"count":2' "page 1"; expect_body '"\$skipToken":"' "skip token"; expect_body '"name":"wsrgb3"' "desc order"

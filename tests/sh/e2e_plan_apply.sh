@@ -56,6 +56,11 @@ expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > hbi2.o
 grep -q -- '-/+ workspace "prod"' hbi2.out || fail "no -/+ replacement"
 grep -q 'hbi = true -> false # forces replacement' hbi2.out || fail "no forces replacement"
 grep -q 'replacing workspace.prod destroys its run history' hbi2.out || fail "no impact note"
+# create_before_destroy needs a new name: with the same one the old workspace goes first
+sed -i 's/prevent_destroy = false/prevent_destroy = false\n    create_before_destroy = true/' main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > hbi3.out 2>&1
+grep -q -- '-/+ workspace "prod"' hbi3.out || fail "create_before_destroy with the same name is not delete-first"
+grep -q 'workspace.prod keeps its name, so create_before_destroy cannot apply' hbi3.out || fail "no create_before_destroy note"
 printf '%s\n' "$orig" > main.amlsec
 
 echo "4. saved plans: a tampered plan and a stale plan are refused"

@@ -2,7 +2,8 @@
 # Sign-in through the command line, with the azurerm variables as pipelines set them, against
 # amlsec-armlocal --auth required (it plays Entra ID, the OIDC issuers, IMDS and App Service): a
 # certificate (PFX file and base64), client id and secret from files, GitHub Actions, Azure
-# DevOps, an AKS token file, managed identity (IMDS and App Service), auxiliary tenants, the
+# DevOps, an AKS token file, managed identity (IMDS and App Service), the Azure CLI's login
+# (a stand-in `az`), auxiliary tenants, the
 # correlation and partner ids; a wrong secret fails at once with Entra's code; and no secret (nor
 # any JWT) reaches AMLSEC_LOG=trace output.
 source "$SRC/tests/sh/lib/armlocal.bash"
@@ -73,6 +74,31 @@ plan_ok aks ARM_USE_AKS_WORKLOAD_IDENTITY=true AZURE_TENANT_ID=$T AZURE_CLIENT_I
   AZURE_FEDERATED_TOKEN_FILE="$TMP/token"
 plan_ok imds ARM_USE_MSI=true ARM_MSI_ENDPOINT="$B/metadata/identity/oauth2/token"
 plan_ok appservice ARM_USE_MSI=true IDENTITY_ENDPOINT="$B/msi/token" IDENTITY_HEADER=$CANARY-identity
+
+# the Azure CLI's cached login: a stand-in `az` first on PATH answers `az account
+# get-access-token` with a token it gets from armlocal as a logged-in service principal would
+mkdir -p bin
+cat > bin/az <<AZ
+#!/bin/sh
+echo "\$*" >> "$TMP/az.args"
+resource= tenant=
+while [ \$# -gt 0 ]; do
+  case \$1 in --resource) resource=\$2; shift ;; --tenant) tenant=\$2; shift ;; esac
+  shift
+done
+tok=\$(curl -sS -X POST "$B/\$tenant/oauth2/v2.0/token" -d grant_type=client_credentials \
+  -d client_id=$APP --data-urlencode client_secret=$CANARY-secret \
+  --data-urlencode "scope=\${resource%/}/.default" | sed -E 's/.*"access_token":"([^"]*)".*/\1/')
+case \$tok in eyJ*) ;; *) echo "ERROR: Please run 'az login' to setup account." >&2; exit 1 ;; esac
+printf '{"accessToken": "%s", "expires_on": %d, "tenant": "%s", "tokenType": "Bearer"}\n' \
+  "\$tok" \$((\$(date +%s) + 3600)) "\$tenant"
+AZ
+chmod +x bin/az
+plan_ok cli PATH="$TMP/bin:$PATH" ARM_USE_CLI=true ARM_TENANT_ID=$T
+grep -q -- "account get-access-token --resource .* --tenant $T" az.args || fail "az arguments: $(cat az.args)"
+# a CLI that is not logged in fails with its own message
+plan cli_out PATH="$TMP/bin:$PATH" ARM_USE_CLI=true ARM_TENANT_ID=not-a-tenant && fail "a failed az accepted"
+grep -q "Azure CLI sign-in failed.*az login" cli_out.err || fail "az failure: $(cat cli_out.err)"
 
 # auxiliary tenants, correlation id and partner id ride on every ARM request
 req DELETE /_armlocal/requests

@@ -45,6 +45,8 @@ struct fake_arm {
     unsigned graph_calls, gets, page_size;
     int quota_zero_once;
     size_t max_ids; /* refuse longer id lists with 400 (0 = no limit) */
+    const char *list_error; /* answer resource group lists with 404 and this code */
+    unsigned lists;         /* resource group list requests */
     struct manual_clock *clock;
     int64_t second_page_at;
 };
@@ -142,7 +144,13 @@ static int64_t handler(struct http_exchange *x, void *payload)
     }
     if (strcmp(x->method, "GET") == 0 && strstr(x->url, "/resources?")) {
         /* generic ARM listing with nextLink */
-        if (strstr(x->url, "skiptoken=2"))
+        char body[256];
+        fa->lists++;
+        if (fa->list_error) {
+            snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"no\"}}",
+                     fa->list_error);
+            fake_respond(x, 404, body);
+        } else if (strstr(x->url, "skiptoken=2"))
             fake_respond(x, 200, "{\"value\":[{\"id\":\"" RGID "/providers/X/y/2\"}]}");
         else
             fake_respond(x, 200,
@@ -298,6 +306,51 @@ static void test_arm_provider__bulk_read_in_ceil_n_over_1000_queries(void **stat
     env_teardown(&e);
 }
 
+/* 100 ids Resource Graph misses in one resource group: one list of the
+ * group instead of 100 GETs, unless the list says nothing about them. */
+static void test_arm_provider__misses_confirmed_by_group_list(void **state)
+{
+    static const struct {
+        const char *list_error;
+        unsigned gets;
+        int rc;
+    } cases[] = {
+        {NULL, 0, AMLSEC_ENOTFOUND},                    /* not listed: absent */
+        {"ResourceGroupNotFound", 0, AMLSEC_ENOTFOUND}, /* no group: nothing in it */
+        {"NotFound", 100, 0},                           /* no such list here: GET each */
+    };
+    size_t n = 150;
+    char(*ids)[160] = make_ids(n);
+    struct provider_ref *refs = calloc(n, sizeof(*refs));
+    struct provider_result *res = calloc(n, sizeof(*res));
+    (void)state;
+    for (size_t i = 0; i < n; i++)
+        refs[i].id = ids[i];
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        struct env e;
+        struct errbuf err = ERRBUF_INIT;
+        struct arm_provider_stats st;
+        env_setup(&e, 0);
+        e.fa.missing = "kv000"; /* kv00000 .. kv00099 */
+        e.fa.list_error = cases[c].list_error;
+        assert_int_equal(provider_read_many(e.p, refs, n, 0, res, &err), 0);
+        assert_int_equal(e.fa.gets, cases[c].gets);
+        assert_int_equal(e.fa.lists, cases[c].list_error ? 1 : 2); /* two pages */
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(res[i].rc, i < 100 ? cases[c].rc : 0);
+            if (i < 100 && cases[c].rc == AMLSEC_ENOTFOUND)
+                assert_string_equal(res[i].code, "ResourceNotFound");
+        }
+        arm_provider_get_stats(e.p, &st);
+        assert_int_equal(st.list_confirmed, cases[c].gets ? 0 : 100);
+        provider_results_release(res, n);
+        env_teardown(&e);
+    }
+    free(res);
+    free(refs);
+    free(ids);
+}
+
 static void test_arm_provider__graph_batch_halves_on_400(void **state)
 {
     struct env e;
@@ -319,9 +372,19 @@ static void test_arm_provider__graph_batch_halves_on_400(void **state)
     for (size_t i = 0; i < n; i++)
         assert_true(res[i].rc == 0 && res[i].from_graph);
     provider_results_release(res, n);
-    /* the size that worked is remembered */
+    /* the size that worked is remembered, and known to work: all four
+     * queries at once, no lone first query */
     assert_int_equal(provider_read_many(e.p, refs, n, 0, res, &err), 0);
     assert_int_equal(e.fa.graph_calls, 10);
+    provider_results_release(res, n);
+    /* refused after all (the four queries of 250, 250, 250 and 150 ids
+     * sent at once), it halves and probes again: 125 ids, one query alone,
+     * then the other seven */
+    e.fa.max_ids = 150;
+    assert_int_equal(provider_read_many(e.p, refs, n, 0, res, &err), 0);
+    assert_int_equal(e.fa.graph_calls, 10 + 4 + 8);
+    for (size_t i = 0; i < n; i++)
+        assert_true(res[i].rc == 0 && res[i].from_graph);
     arm_provider_get_stats(e.p, &st);
     assert_false(st.graph_disabled);
     provider_results_release(res, n);
@@ -520,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_arm_provider__id_type),
         cmocka_unit_test(test_arm_provider__bulk_read_in_ceil_n_over_1000_queries),
         cmocka_unit_test(test_arm_provider__graph_batch_halves_on_400),
+        cmocka_unit_test(test_arm_provider__misses_confirmed_by_group_list),
         cmocka_unit_test(test_arm_provider__fallback_when_graph_denied),
         cmocka_unit_test(test_arm_provider__fresh_reread_uses_get),
         cmocka_unit_test(test_arm_provider__paging_and_quota),
