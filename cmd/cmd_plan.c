@@ -96,8 +96,8 @@ static void on_event(void *payload, const struct apply_event *ev)
             break;
         }
         printf("%s: %s complete after %s%s%s%s\n", addr, noun_of(ev->verb),
-               duration(d, sizeof(d), ev->seconds), ev->change->arm_id ? " [id=" : "",
-               ev->change->arm_id ? ev->change->arm_id : "", ev->change->arm_id ? "]" : "");
+               duration(d, sizeof(d), ev->seconds), ev->arm_id ? " [id=" : "",
+               ev->arm_id ? ev->arm_id : "", ev->arm_id ? "]" : "");
         break;
     case APPLY_FAILED: {
         char line[ERRBUF_MAX + 800];

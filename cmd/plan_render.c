@@ -165,6 +165,9 @@ static void print_change(const struct out *o, const struct plan_change *c)
     case PLAN_CREATE:
         fprintf(o->f, "  %s# %s will be created%s\n", col(o, C_BOLD), c->address, col(o, C_RESET));
         fprintf(o->f, "  %s+%s %s \"%s\" {\n", col(o, C_GREEN), col(o, C_RESET), kind, name);
+        if (c->arm_id == NULL)
+            fprintf(o->f, "      %s+%s id = (known after apply)\n", col(o, C_GREEN),
+                    col(o, C_RESET));
         print_attrs(o, c->after, c->sensitive, "+", C_GREEN, 6, "");
         break;
     case PLAN_UPDATE:
@@ -179,8 +182,9 @@ static void print_change(const struct out *o, const struct plan_change *c)
         fprintf(o->f, "%s%s%s %s \"%s\" {\n", col(o, C_RED),
                 c->create_before_destroy ? "+/-" : "-/+", col(o, C_RESET), kind, name);
         if (c->prior_arm_id)
-            fprintf(o->f, "      %s~%s id = \"%s\" -> \"%s\"%s # forces replacement%s\n",
-                    col(o, C_YELLOW), col(o, C_RESET), c->prior_arm_id, c->arm_id ? c->arm_id : "",
+            fprintf(o->f, "      %s~%s id = \"%s\" -> %s%s%s%s # forces replacement%s\n",
+                    col(o, C_YELLOW), col(o, C_RESET), c->prior_arm_id, c->arm_id ? "\"" : "",
+                    c->arm_id ? c->arm_id : "(known after apply)", c->arm_id ? "\"" : "",
                     col(o, C_RED), col(o, C_RESET));
         else if (c->reason_detail)
             print_changed(o, c, c->reason_detail, true);
@@ -240,7 +244,8 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
     fprintf(f, "amlsec will perform the following actions:\n\n");
     for (size_t i = 0; i < plan->n; i++)
         print_change(&o, &plan->changes[i]);
-    fprintf(f, "Execution order (steps in the same group run together):\n");
+    fprintf(f, "Execution order (each step starts once the steps it depends on have succeeded;\n"
+               "groups are a reading aid):\n");
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_change *c = &plan->changes[i];
         fprintf(f, "  %3d. [group %d] %-7s %s%s\n", c->step, c->group, plan_action_name(c->action),

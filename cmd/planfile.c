@@ -79,7 +79,8 @@ int planfile_read(struct plan **out, json_t **root_out, const char *path, struct
     } else {
         buf_add(&plain, raw.ptr, raw.len);
     }
-    env = json_loadb(plain.ptr, plain.len, 0, &je);
+    /* values known only after apply are tagged "ADDRESS\0ATTR" (parser/value.h) */
+    env = json_loadb(plain.ptr, plain.len, JSON_ALLOW_NUL, &je);
     if (env == NULL || !json_is_object(json_object_get(env, "plan")) ||
         json_integer_value(json_object_get(env, "amlsec_plan")) != 1) {
         rc = errbuf_set(err, AMLSEC_EPARSE, "'%s' is not an amlsec plan file%s%s", path,

@@ -40,6 +40,8 @@ struct step {
     size_t deps_left;   /* dependencies not yet done */
     size_t *dependents; /* changes that depend on this one */
     size_t ndependents;
+    char *arm_id; /* the change's id when the plan could not know it, derived once its
+                     dependencies are done (owned); else NULL */
 };
 
 struct run {
@@ -79,10 +81,17 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The ARM id change i creates or updates. */
+static const char *change_id(const struct run *r, size_t i)
+{
+    return r->steps[i].arm_id ? r->steps[i].arm_id : r->plan->changes[i].arm_id;
+}
+
 static void emit(const struct run *r, enum apply_event_kind kind, size_t i, const char *verb,
                  double seconds, const char *message)
 {
-    struct apply_event ev = {kind, &r->plan->changes[i], verb, seconds, message, 0};
+    struct apply_event ev = {kind, &r->plan->changes[i], change_id(r, i), verb, seconds, message,
+                             0};
     if (r->o && r->o->on_event)
         r->o->on_event(r->o->payload, &ev);
 }
@@ -110,19 +119,27 @@ static enum provider_verb provider_verb_of(enum journal_op op, const struct plan
 
 /* The id an operation acts on: a replacement of a renamed resource
  * deletes the id the state recorded, not the new one. */
-static const char *target_id(const struct plan_change *c, enum journal_op op)
+static const char *target_id(const struct run *r, const struct op *op)
 {
-    return op == JOURNAL_DELETE && c->prior_arm_id ? c->prior_arm_id : c->arm_id;
+    const struct plan_change *c = &r->plan->changes[op->change];
+    return op->jop == JOURNAL_DELETE && c->prior_arm_id ? c->prior_arm_id
+                                                        : change_id(r, op->change);
 }
 
-/* A create that failed may still have left the resource behind (an
- * operation that ended Failed): read it, and if it is there record it as
- * tainted, so the next plan sends its PUT again instead of losing it. */
-static int record_tainted(struct run *r, const struct plan_change *c)
+/* A write that failed may still have taken effect (an operation that
+ * ended Failed after the service applied it): read the resource and fold
+ * what is live into the state, so that the state never keeps a body Azure
+ * no longer has. A create found there is recorded as tainted, so the next
+ * plan sends its PUT again instead of losing it; an update keeps its
+ * entry's status, and the next plan compares the configuration with what
+ * is really there. Nothing found: the state is left as it was. */
+static int record_after_failure(struct run *r, const struct plan_change *c, const char *arm_id,
+                                enum journal_op op)
 {
-    struct provider_ref ref = {c->arm_id, c->arm_type && c->arm_type[0] ? c->arm_type : NULL};
+    struct provider_ref ref = {arm_id, c->arm_type && c->arm_type[0] ? c->arm_type : NULL};
     struct provider_result res;
     struct state_resource e;
+    const struct state_resource *prior = state_find(r->st, c->address);
     int rc = 0;
 
     memset(&res, 0, sizeof(res));
@@ -130,12 +147,14 @@ static int record_tainted(struct run *r, const struct plan_change *c)
         memset(&e, 0, sizeof(e));
         e.address = c->address;
         e.kind = c->kind;
-        e.arm_id = c->arm_id;
+        e.arm_id = (char *)arm_id;
         e.api_version = c->api_version;
         e.attributes = res.body;
         e.sensitive = c->sensitive;
         e.dependencies = c->dependencies;
-        e.status = STATE_STATUS_TAINTED;
+        e.status = op == JOURNAL_CREATE ? STATE_STATUS_TAINTED
+                   : prior                ? prior->status
+                                          : STATE_STATUS_CREATED;
         rc = state_put(r->st, &e, r->err);
     }
     provider_result_release(&res);
@@ -200,7 +219,7 @@ static int build_steps(struct run *r)
         const char *gone;
         if (sd->nops == 0 || sd->ops[0].kind != OP_DELETE)
             continue;
-        gone = target_id(&plan->changes[d], JOURNAL_DELETE);
+        gone = target_id(r, &sd->ops[0]);
         for (size_t i = 0; gone && i < plan->n; i++) {
             const char *id = plan->changes[i].arm_id;
             if (i == d || plan->changes[i].action == PLAN_DELETE || id == NULL ||
@@ -264,7 +283,7 @@ static int send(struct run *r, struct op *op)
     struct provider_write w;
     char digest[72], prev_address[512];
     char *body = op->body ? json_dumps(op->body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    const char *arm_id = target_id(c, op->jop);
+    const char *arm_id = target_id(r, op);
     int rc;
 
     if (op->body && body == NULL)
@@ -321,6 +340,19 @@ static int dispatch(struct run *r, struct op *op)
         emit(r, APPLY_FINISHED, op->change, "Forgetting", 0, NULL);
         return advance(r, op->change);
     case OP_PUT:
+        /* an id known only now that earlier steps ran (a role assignment's
+         * GUID from a principal just created): derived before the intent,
+         * which must name the final id */
+        if (c->arm_id == NULL && r->steps[op->change].arm_id == NULL) {
+            json_t *attrs = known_fill(json_deep_copy(c->after), known_from_state, r->st, NULL);
+            r->steps[op->change].arm_id = known_arm_id(c->kind, attrs, c->id_from);
+            json_decref(attrs);
+            if (r->steps[op->change].arm_id == NULL) {
+                fail_change(r, op->change, verb_of(op->jop, c->action), 0,
+                            "its ARM id is still unknown when it was due to be sent");
+                return 0;
+            }
+        }
         /* values known only now that earlier steps ran (a key's version);
          * a step that still lacks one fails on its own */
         op->body = known_fill(json_deep_copy(c->body), known_from_state, r->st, &left);
@@ -334,8 +366,13 @@ static int dispatch(struct run *r, struct op *op)
             return 0;
         }
         return send(r, op);
-    case OP_DELETE:
     case OP_DELETE_PREVIOUS:
+        /* an id derived at apply may turn out the one recorded: then the
+         * PUT replaced the resource in place and nothing is left to delete */
+        if (strcasecmp(change_id(r, op->change), c->prior_arm_id) == 0)
+            return advance(r, op->change);
+        return send(r, op);
+    case OP_DELETE:
         return send(r, op);
     }
     BUG("apply: operation kind %d", (int)op->kind);
@@ -374,7 +411,8 @@ static int settle(struct run *r, struct op *op, struct provider_result *res, boo
              NULL);
     } else {
         char msg[ERRBUF_MAX + 160];
-        if (op->jop == JOURNAL_CREATE && (rc = record_tainted(r, c)) < 0)
+        if ((op->jop == JOURNAL_CREATE || op->jop == JOURNAL_UPDATE) &&
+            (rc = record_after_failure(r, c, target_id(r, op), op->jop)) < 0)
             return rc;
         snprintf(msg, sizeof(msg), "%s%s%s", res->code[0] ? res->code : "",
                  res->code[0] ? ": " : "", res->err.msg);
@@ -538,7 +576,7 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
             break;
         }
         if (stop && !announced) {
-            struct apply_event ev = {APPLY_INTERRUPTED, NULL, NULL, 0, NULL, r.nrunning};
+            struct apply_event ev = {.kind = APPLY_INTERRUPTED, .in_flight = r.nrunning};
             announced = true;
             if (o->on_event)
                 o->on_event(o->payload, &ev);
@@ -583,6 +621,7 @@ out:
         }
         if (r.steps) {
             free(r.steps[i].dependents);
+            free(r.steps[i].arm_id);
             for (unsigned k = 0; k < r.steps[i].nops; k++)
                 json_decref(r.steps[i].ops[k].body);
         }

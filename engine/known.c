@@ -1,9 +1,11 @@
 #include "engine/known.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "parser/value.h"
 #include "providers/arm/render.h"
+#include "providers/arm/resolve.h"
 #include "providers/arm/schema.h"
 #include "util/banned.h"
 
@@ -14,7 +16,14 @@ json_t *known_decode_attr(const char *kind, const json_t *arm_body, const char *
     if (k == NULL || arm_body == NULL)
         return NULL;
     decoded = render_decode(k, arm_body);
-    v = json_object_get(decoded, attr);
+    /* a dotted path reaches into nested blocks: "identity.principal_id" */
+    v = decoded;
+    for (const char *seg = attr; v && seg;) {
+        const char *dot = strchr(seg, '.');
+        size_t n = dot ? (size_t)(dot - seg) : strlen(seg);
+        v = json_is_object(v) && !value_is_unknown(v) ? json_object_getn(v, seg, n) : NULL;
+        seg = dot ? dot + 1 : NULL;
+    }
     if (v && !value_contains_unknown(v) && !json_is_null(v))
         json_incref(v);
     else
@@ -66,4 +75,33 @@ json_t *known_fill(json_t *v, known_lookup_fn lookup, void *payload, size_t *lef
         }
     }
     return v;
+}
+
+json_t *known_id_from(const char *label, const json_t *settings)
+{
+    static const char *const used[] = {"subscription", "location"};
+    json_t *subset = json_object();
+    for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++) {
+        json_t *v = json_object_get(settings, used[i]);
+        if (json_is_string(v))
+            json_object_set_new(subset, used[i], json_incref(v));
+    }
+    return json_pack("{s:s, s:o}", "label", label, "settings", subset);
+}
+
+char *known_arm_id(const char *kind, const json_t *attrs, const json_t *id_from)
+{
+    const struct schema_kind *k = schema_find(kind);
+    const char *label = json_string_value(json_object_get(id_from, "label"));
+    json_t *v;
+    const char *id;
+    char *out = NULL;
+    if (k == NULL || label == NULL || !json_is_object(attrs))
+        return NULL;
+    v = resolve_value(k, attrs, json_object_get(id_from, "settings"), label, false);
+    id = json_string_value(json_object_get(v, "id"));
+    if (id)
+        out = strdup(id);
+    json_decref(v);
+    return out;
 }

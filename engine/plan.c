@@ -44,6 +44,8 @@ struct builder {
     struct strmap ref_index;     /* lowercased ARM id -> position in refs */
     struct strmap pending_index; /* address -> position in items */
     struct strmap new_versions;  /* addresses of keys this plan gives a new version */
+    struct strmap recreated;     /* addresses this plan creates anew or replaces: what the
+                                    service computes for them is known after apply */
 };
 
 const char *plan_action_name(enum plan_action a)
@@ -370,6 +372,10 @@ static json_t *known_now(void *payload, const char *address, const char *attr)
     /* a key getting a new version: its versioned URI is known after apply */
     if (strcmp(attr, "versioned_uri") == 0 && strmap_get(&b->new_versions, address, &at))
         return NULL;
+    /* one being replaced (or re-created after a deletion outside amlsec)
+     * gets new computed values, a new principal id: not the live ones */
+    if (strmap_get(&b->recreated, address, &at))
+        return NULL;
     in = config_find_instance(b->cfg, address);
     lr = in ? live_of(b, instance_id(in)) : NULL;
     if (lr && lr->rc == 0 && lr->body)
@@ -473,25 +479,39 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     const struct schema_kind *k = schema_find(r->kind);
     const char *id = instance_id(in);
     struct state_resource *se = state_find(b->st, in->address);
-    /* A renamed resource (its ARM id changed) is compared, and replaced, as
-     * the resource the state recorded, under the id recorded there. */
-    bool renamed = se && id && strcasecmp(se->arm_id, id) != 0;
-    const struct provider_result *lr = live_of(b, renamed ? se->arm_id : id);
-    const struct provider_result *lr_new = renamed ? live_of(b, id) : NULL;
+    bool renamed;
+    const struct provider_result *lr, *lr_new;
     json_t *live = NULL, *recorded = NULL, *state_attrs = NULL, *attrs = NULL;
+    json_t *id_from = NULL;
+    char *derived_id = NULL;
     struct schema_diff_entry d[PLAN_MAX_DIFFS];
     size_t nd = 0;
     enum schema_change ch;
-    struct pending *it;
+    struct pending *it = NULL;
     int rc = 0;
 
     if (k == NULL || b->o->destroy)
         return 0;
     if (r->existing) {
+        lr = live_of(b, id);
         if (b->o->refresh && lr && lr->rc == AMLSEC_ENOTFOUND)
             error_at_instance(b, in, "id", "%s does not exist: %s", in->address, id ? id : "?");
         return 0;
     }
+    attrs = known_fill(json_deep_copy(in->attrs), known_now, b, NULL);
+    if (id == NULL) {
+        /* an id derived from values known only after apply (a role
+         * assignment's GUID from a principal being created): derived again
+         * from what is known now, else left to apply */
+        id_from = known_id_from(r->name, b->cfg->settings);
+        id = derived_id = known_arm_id(r->kind, attrs, id_from);
+    }
+    /* A renamed resource (its ARM id changed) is compared, and replaced, as
+     * the resource the state recorded, under the id recorded there; so is
+     * one whose new id is known only after apply. */
+    renamed = se && (id == NULL || strcasecmp(se->arm_id, id) != 0);
+    lr = live_of(b, renamed ? se->arm_id : id);
+    lr_new = renamed && id ? live_of(b, id) : NULL;
     if (lr && lr->rc == 0 && lr->body)
         live = render_decode(k, lr->body);
     if (se && state_resource_attributes(&state_attrs, se, b->err) == 0 && state_attrs)
@@ -499,18 +519,20 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
 
     it = add(b);
     if (it == NULL) {
-        json_decref(live);
-        json_decref(recorded);
-        return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+        rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
     }
     it->inst = in;
     it->node = node;
     it->c.address = strdup(in->address);
     it->c.kind = strdup(r->kind);
     it->c.arm_id = dup_or_null(id);
+    if (id == NULL) {
+        it->c.id_from = id_from;
+        id_from = NULL;
+    }
     it->c.arm_type = strdup(k->arm.type);
     it->c.api_version = strdup(k->arm.api_version);
-    attrs = known_fill(json_deep_copy(in->attrs), known_now, b, NULL);
     it->c.sensitive = json_incref(in->sensitive);
     it->c.dependencies = dependencies_of(b, node);
     it->c.put_query = render_put_query(b->cfg, in);
@@ -632,17 +654,23 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     }
     impact_notes(it, d, nd);
 out:
-    if (it->c.action == PLAN_NOOP) {
+    if (it && it->c.action == PLAN_NOOP) {
         /* dropped when the plan is ordered: a no-change plan of thousands
          * of resources holds no copies of them */
         json_decref(it->c.before);
         it->c.before = NULL;
-    } else if (it->c.body == NULL) {
+    } else if (it && it->c.body == NULL) {
         render_change(b, it, k, in, attrs);
     }
+    if (rc == 0 && it &&
+        (it->c.action == PLAN_REPLACE || (it->c.action == PLAN_CREATE && live == NULL)) &&
+        strmap_put(&b->recreated, in->address, 0) < 0)
+        rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
     json_decref(attrs);
     json_decref(live);
     json_decref(recorded);
+    json_decref(id_from);
+    free(derived_id);
     return rc;
 }
 
@@ -819,6 +847,7 @@ static void change_release(struct plan_change *c)
     free(c->kind);
     free(c->arm_id);
     free(c->prior_arm_id);
+    json_decref(c->id_from);
     free(c->arm_type);
     free(c->api_version);
     free(c->put_query);
@@ -1035,6 +1064,8 @@ static void pass_reset(struct builder *b, struct diag_list *pass_diags)
     for (size_t i = 0; i < b->n; i++)
         change_release(&b->items[i].c);
     b->n = 0;
+    strmap_release(&b->recreated);
+    strmap_init(&b->recreated, false);
     drift_release(b->plan);
     diag_list_release(pass_diags);
 }
@@ -1105,6 +1136,37 @@ static void diags_take(struct diag_list *to, const struct diag_list *from)
     }
 }
 
+/* Every ARM id amlsec builds starts with the subscription: without one
+ * no id is known and nothing could be applied, so say so first (at the
+ * settings block when there is one). A destroy works from the ids the
+ * state recorded and needs none. */
+static int require_subscription(struct builder *b)
+{
+    const json_t *sub = json_object_get(b->cfg->settings, "subscription");
+    bool managed = false;
+    for (size_t i = 0; i < b->cfg->nresources && !managed; i++)
+        managed = !b->cfg->resources[i].existing && b->cfg->resources[i].ninstances > 0;
+    if (b->o->destroy || !managed || (json_is_string(sub) && json_string_length(sub) > 0) ||
+        value_is_unknown(sub))
+        return 0;
+    if (b->cfg->settings_block) {
+        const struct ast_attr *a = ast_body_attr(&b->cfg->settings_block->body, "subscription");
+        struct src_loc loc = a ? ast_attr_name_loc(a) : b->cfg->settings_block->type_loc;
+        struct diag *dg = diag_add(b->diags, DIAG_ERROR, &loc, "plan",
+                                   a ? "settings.subscription is empty: no Azure subscription to "
+                                       "work in"
+                                     : "no Azure subscription to work in: settings has no "
+                                       "subscription and ARM_SUBSCRIPTION_ID is not set");
+        if (dg)
+            diag_set_hint(dg, "set subscription = \"<subscription id>\" in settings, or export "
+                              "ARM_SUBSCRIPTION_ID");
+        return AMLSEC_EPARSE;
+    }
+    return errbuf_set(b->err, AMLSEC_EUSAGE,
+                      "no Azure subscription to work in: export ARM_SUBSCRIPTION_ID=<subscription "
+                      "id>, or add settings { subscription = \"<subscription id>\" }");
+}
+
 int plan_build(struct plan **out, const struct config *cfg, struct state *st, struct provider *p,
                const struct plan_opts *o, struct diag_list *diags, struct errbuf *err)
 {
@@ -1116,6 +1178,7 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
     strmap_init(&b.ref_index, true);
     strmap_init(&b.pending_index, false);
     strmap_init(&b.new_versions, false);
+    strmap_init(&b.recreated, false);
     b.cfg = cfg;
     b.st = st;
     b.o = o;
@@ -1129,6 +1192,8 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
     b.plan->destroy = o->destroy;
     plan_config_digest(b.plan->config_digest, cfg);
 
+    if ((rc = require_subscription(&b)) < 0)
+        goto out;
     if ((rc = depgraph_build(&b.g, cfg, err)) < 0 || (rc = depgraph_sort(b.g, err)) < 0)
         goto out;
     if (o->refresh && (rc = refresh(&b, p)) < 0)
@@ -1183,6 +1248,7 @@ out:
     strmap_release(&b.ref_index);
     strmap_release(&b.pending_index);
     strmap_release(&b.new_versions);
+    strmap_release(&b.recreated);
     depgraph_free(b.g);
     if (rc == 0 && diags->errors > errors_before)
         rc = AMLSEC_EPARSE;

@@ -10,7 +10,8 @@
  *
  * The result is an ordered change set: creates and updates after what they
  * depend on, deletes before what they depend on, each step numbered and
- * grouped so that steps of one group may run together. A plan serializes to
+ * grouped by depth in the dependency order (a reading aid: apply starts
+ * each step once the steps it depends on have succeeded). A plan serializes to
  * JSON (plan_to_json, docs/plan-json.md) and back (plan_from_json), which is
  * how `plan -out` and `apply FILE` work. */
 #ifndef AMLSEC_ENGINE_PLAN_H
@@ -45,8 +46,10 @@ enum plan_update_via {
 struct plan_change {
     char *address;
     char *kind;
-    char *arm_id;
+    char *arm_id;       /* NULL when known only after apply (see id_from) */
     char *prior_arm_id; /* replace of a renamed resource: the id being deleted (else NULL) */
+    json_t *id_from;    /* arm_id NULL: what apply derives it from besides `after` once the
+                           values it needs are known (engine/known.h; owned), else NULL */
     char *arm_type;
     char *api_version;
     enum plan_action action;
@@ -66,7 +69,7 @@ struct plan_change {
     size_t *deps;         /* indexes of changes that must finish first */
     size_t ndeps;
     int step;  /* 1-based execution order */
-    int group; /* steps of the same group may run together */
+    int group; /* depth in the dependency order (a reading aid for the printout) */
 };
 
 struct plan_drift {

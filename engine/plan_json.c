@@ -239,6 +239,8 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
                                 json_deep_copy(c->dependencies ? c->dependencies : json_array()));
             json_object_set_new(o, "create_before_destroy", json_boolean(c->create_before_destroy));
             json_object_set_new(o, "state_only", json_boolean(c->state_only));
+            if (c->id_from)
+                json_object_set_new(o, "arm_id_from", json_deep_copy(c->id_from));
         }
         json_array_append_new(changes, o);
     }
@@ -334,6 +336,7 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
         x->arm_id = take_str(c, "arm_id");
         x->arm_type = take_str(c, "arm_type");
         x->prior_arm_id = take_str(c, "prior_arm_id");
+        x->id_from = x->arm_id ? NULL : take_json(c, "arm_id_from");
         x->api_version = take_str(c, "api_version");
         x->action = action_from(json_object_get(ch, "actions"));
         x->create_before_destroy = json_is_true(json_object_get(c, "create_before_destroy"));

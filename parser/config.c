@@ -1228,7 +1228,9 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
 /* Tags the unknown top-level values of an instance's value (its computed
  * attributes) with their origin, so plan and apply can fill them in once
  * the instance exists. Nested values are references to other instances,
- * shared with them and tagged already: they are left alone. */
+ * shared with them and tagged already: they are left alone. A reference
+ * reaching into a nested block (workspace.w.identity.principal_id) is
+ * tagged with the dotted path where it is evaluated (eval.c). */
 static void tag_unknowns(json_t *value, const char *address)
 {
     const char *ra, *rt;

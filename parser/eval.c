@@ -157,6 +157,59 @@ static int apply_step(json_t **out, struct eval_ctx *ctx, json_t *v, const struc
     return rc;
 }
 
+/* The address of r's instance whose value is v, or NULL. */
+static const char *instance_address_of(const struct cfg_resource *r, const json_t *v)
+{
+    for (size_t i = 0; i < r->ninstances; i++)
+        if (r->instances[i].value == v)
+            return r->instances[i].address;
+    return NULL;
+}
+
+/* Applies the steps s to v (consumed), the value of the instance at
+ * address. A value known only after apply that the steps reach (a nested
+ * attribute the service computes, such as identity.principal_id, or one
+ * inside a block still unknown) is tagged with the instance and the dotted
+ * path to it, so plan and apply can fill it in once the instance exists
+ * (engine/known.h), as the instance's own top-level values are. An unknown
+ * the instance holds from elsewhere (a reference it makes) keeps its tag. */
+static int eval_resource_path(json_t **out, struct eval_ctx *ctx, json_t *v,
+                              const struct ast_step *s, const char *address)
+{
+    char path[256]; /* no allocation per reference: parse speed (bench_parse) */
+    size_t len = 0;
+    bool taggable = true, through_unknown = false;
+    const char *ta, *tt;
+    int rc = 0;
+
+    for (; s && rc == 0; s = s->next) {
+        size_t n = s->kind == STEP_ATTR ? strlen(s->name) : 0;
+        /* a list index, or a path too long to name: left untagged */
+        if (s->kind != STEP_ATTR || len + n + 2 > sizeof(path))
+            taggable = false;
+        if (taggable) {
+            if (len)
+                path[len++] = '.';
+            memcpy(path + len, s->name, n + 1);
+            len += n;
+        }
+        through_unknown |= value_is_unknown(v);
+        rc = apply_step(&v, ctx, v, s, true);
+    }
+    if (rc < 0)
+        return rc;
+    if (taggable && len && value_is_unknown(v) &&
+        (through_unknown || !value_unknown_origin(v, &ta, &tt))) {
+        json_t *tagged = value_unknown_of(address, path);
+        if (tagged) {
+            json_decref(v);
+            v = tagged;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
 static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
     const char *root = e->u.trav.root;
@@ -164,6 +217,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     const struct config *cfg = ctx->cfg;
     json_t *v = NULL;
     bool from_resource = false;
+    const char *origin = NULL; /* the instance a resource reference reads from */
     int rc;
 
     if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 || strcmp(root, "each") == 0) {
@@ -217,13 +271,18 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         v = resource_value(r);
         from_resource = true;
         s = s->next;
+        if (!r->has_for_each && r->ninstances == 1)
+            origin = r->instances[0].address;
         /* TYPE.NAME["key"] picks one instance of a for_each resource */
         if (r->has_for_each && s && s->kind == STEP_INDEX) {
             if ((rc = apply_step(&v, ctx, v, s, false)) < 0)
                 return rc;
+            origin = instance_address_of(r, v);
             s = s->next;
         }
     }
+    if (origin)
+        return eval_resource_path(out, ctx, v, s, origin);
     for (; s; s = s->next)
         if ((rc = apply_step(&v, ctx, v, s, from_resource)) < 0)
             return rc;

@@ -105,7 +105,7 @@ fresh
 lro 11500
 # the same apply, not on a terminal, against a second local cloud at the same time
 mkdir nt && cp main.amlsec nt/
-(cd nt && "$ARMLOCAL" --listen 127.0.0.1:0 --lro-ms 11500 > cloud.url 2> cloud.err) &
+(cd nt && exec "$ARMLOCAL" --listen 127.0.0.1:0 --lro-ms 11500 > cloud.url 2> cloud.err) &
 pid2=$!
 for _ in $(seq 300); do [ -s nt/cloud.url ] && break; sleep 0.1; done
 url2=$(head -n 1 nt/cloud.url)

@@ -207,6 +207,9 @@ grep -q 'encryption.key = "http.*/keys/workspace/[0-9a-f]\{32\}" -> (known after
 grep -q 'rotating the CMK takes about an hour to take effect' cmk1.out || fail "no rotation note"
 grep -q '1. \[group 1\] update  key.workspace (new version)' cmk1.out || fail "the key step is not first"
 grep -q '2. \[group 2\] update  workspace.prod' cmk1.out || fail "the workspace step does not follow the key step"
+grep -q '^Execution order (each step starts once the steps it depends on have succeeded;$' cmk1.out \
+  || fail "the execution order does not say when a step starts"
+grep -q 'run together' cmk1.out && fail "the plan still says a group's steps run together"
 grep -q 'Plan: 0 to add, 2 to change, 0 to destroy.' cmk1.out || fail "rotation plan summary"
 grep -q 'must be replaced' cmk1.out && fail "rotation replaced something"
 curl -sf -X DELETE "$url/_armlocal/requests" > /dev/null || fail "request log reset"

@@ -253,6 +253,51 @@ static void test_frontend__resolver_supplies_values(void **state)
     unlink(path);
 }
 
+/* The origin a reference's unknown value is tagged with. */
+static void assert_origin(const struct config *cfg, const char *name, const char *address,
+                          const char *attr)
+{
+    const json_t *v = json_object_get(config_find_instance(cfg, "b.r")->attrs, name);
+    const char *a = NULL, *t = NULL;
+    assert_true(value_unknown_origin(v, &a, &t));
+    assert_string_equal(a, address);
+    assert_string_equal(t, attr);
+}
+
+static void test_frontend__references_to_unknowns_are_tagged(void **state)
+{
+    static const char text[] =
+        "a \"w\" {\n  identity {\n    type = \"SystemAssigned\"\n  }\n}\n"
+        "a \"f\" {\n  for_each = [\"p\", \"q\"]\n  n = each.value\n}\n"
+        "c \"z\" {\n  ref = a.w.id\n}\n"
+        "b \"r\" {\n"
+        "  top    = a.w.principal_id\n"
+        "  nested = a.w.identity.principal_id\n"
+        "  deeper = a.w.missing.x.y\n"
+        "  id     = a.w.id\n"
+        "  each   = a.f[\"q\"].identity.principal_id\n"
+        "  shared = c.z.ref\n"
+        "  known  = a.w.identity.type\n"
+        "}\n";
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    (void)state;
+
+    assert_int_equal(load(&cfg, &dl, text, NULL, 0, NULL), 0);
+    assert_origin(cfg, "top", "a.w", "principal_id");
+    assert_origin(cfg, "nested", "a.w", "identity.principal_id");
+    assert_origin(cfg, "deeper", "a.w", "missing.x.y");
+    assert_origin(cfg, "id", "a.w", "id");
+    assert_origin(cfg, "each", "a.f[\"q\"]", "identity.principal_id");
+    /* an unknown the referenced instance holds from elsewhere keeps its origin */
+    assert_origin(cfg, "shared", "a.w", "id");
+    assert_string_equal(
+        json_string_value(json_object_get(config_find_instance(cfg, "b.r")->attrs, "known")),
+        "SystemAssigned");
+    config_free(cfg);
+    diag_list_release(&dl);
+}
+
 static void test_frontend__errors_are_capped(void **state)
 {
     struct buf b;
@@ -360,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_frontend__heredoc_dedent),
         cmocka_unit_test(test_frontend__evaluates_instances),
         cmocka_unit_test(test_frontend__resolver_supplies_values),
+        cmocka_unit_test(test_frontend__references_to_unknowns_are_tagged),
         cmocka_unit_test(test_frontend__errors_are_capped),
         cmocka_unit_test(test_frontend__parse_fails_when_the_list_is_full),
         cmocka_unit_test(test_frontend__finds_instances_by_address),
