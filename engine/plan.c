@@ -1018,8 +1018,12 @@ static void live_checks(struct builder *b, struct provider *p)
     for (size_t i = 0; i < b->n; i++) {
         const struct plan_change *c = &b->items[i].c;
         const char *pr = str_of(c->before, "principal");
+        const char *after_pr = str_of(c->after, "principal");
+        /* a replacement that keeps (or cannot yet know) its principal
+         * grants the same identity again: not a removal */
         if (strcmp(c->kind, "role_assignment") == 0 && pr &&
-            (c->action == PLAN_DELETE || c->action == PLAN_REPLACE))
+            (c->action == PLAN_DELETE ||
+             (c->action == PLAN_REPLACE && after_pr && strcasecmp(after_pr, pr) != 0)))
             json_array_append_new(deleted,
                                   json_pack("{s:s, s:s}", "address", c->address, "principal", pr));
     }
@@ -1066,6 +1070,8 @@ static void pass_reset(struct builder *b, struct diag_list *pass_diags)
     b->n = 0;
     strmap_release(&b->recreated);
     strmap_init(&b->recreated, false);
+    strmap_release(&b->new_versions); /* a re-read may show the new version is not needed */
+    strmap_init(&b->new_versions, false);
     drift_release(b->plan);
     diag_list_release(pass_diags);
 }

@@ -52,6 +52,12 @@ n=$(curl -sf -G "$url$sub/providers/Microsoft.Authorization/roleAssignments" \
       | grep -o '"roleDefinitionId"' | wc -l)
 [ "$n" = 5 ] || fail "armlocal gave the workspace identity $n role assignments, wanted 4 + 1 configured"
 
+echo "1b. WS-MI-PERMS: replacing a role assignment of the identity (a new role) removes no grant"
+sed 's/role           = "Reader"/role           = "Contributor"/' "$rules/WS-MI-PERMS.clean.amlsec" > main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > role1.out 2>&1
+grep -q -- '-/+ role_assignment "workspace_reads_rg"' role1.out || fail "a new role does not replace the assignment"
+has WS-MI-PERMS role1.out && fail "a replaced role assignment of the identity is reported as a removed grant"
+
 echo "2. WS-MI-PERMS: the plan deletes a role assignment of the identity"
 use WS-MI-PERMS.amlsec
 expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color -out del.plan > del.out 2>&1
