@@ -1180,6 +1180,7 @@ static void report_secret(struct rctx *c, const struct cfg_instance *inst, const
         d = diag_add(c->diags, DIAG_ERROR, &loc, r->id, "%s", msg);
         if (d == NULL)
             return;
+        diag_mask(d, &loc);
         c->errors++;
         diag_set_hint(d, "%s", r->fix);
         {

@@ -968,8 +968,23 @@ static void eval_settings(struct loader *ld)
                 a->name, settings_attrs);
             continue;
         }
-        if (eval_expr(&v, &ectx, a->value) == 0)
-            json_object_set_new(cfg->settings, a->name, v);
+        if (eval_expr(&v, &ectx, a->value) != 0)
+            continue;
+        if (strcmp(a->name, "cloud") == 0 && json_is_string(v) &&
+            strstr(json_string_value(v), "://") != NULL) {
+            /* sign-in goes to the cloud's login endpoint: a configuration
+             * (a pull request, say) must not send credentials to a host of
+             * its choosing */
+            struct diag *d = error_at(ld, &a->value->loc, "cloud-url",
+                                      "settings.cloud names a cloud (public, usgovernment, china "
+                                      "or local), not a URL");
+            if (d)
+                diag_set_hint(d, "give a custom endpoint with -cloud URL (or ARM_METADATA_HOSTNAME "
+                                 "for Azure Stack), where the person running amlsec chooses it");
+            json_decref(v);
+            continue;
+        }
+        json_object_set_new(cfg->settings, a->name, v);
     }
     settings_defaults(ld);
     for (const struct ast_block *k = b->body.blocks; k; k = k->next) {

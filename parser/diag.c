@@ -95,6 +95,12 @@ void diag_set_hint(struct diag *d, const char *fmt, ...)
     va_end(ap);
 }
 
+void diag_mask(struct diag *d, const struct src_loc *span)
+{
+    if (d && span)
+        d->masked = *span;
+}
+
 void diag_add_note(struct diag *d, const struct src_loc *loc, const char *fmt, ...)
 {
     struct diag_note *notes;
@@ -140,8 +146,32 @@ static const char *sev_name(enum diag_severity s)
     return s == DIAG_ERROR ? "error" : s == DIAG_WARNING ? "warning" : "note";
 }
 
+/* Source line `line` (len bytes of text) with the columns of masked that
+ * fall on it printed as '*', a string's quotes kept. */
+static void line_masked(struct buf *out, const char *text, size_t len, uint32_t line,
+                        const struct src_loc *masked)
+{
+    uint32_t from = 0, to = 0; /* masked columns on this line, 1-based, [from, to) */
+    if (masked && masked->file && len > 0) {
+        struct src_pos a = src_loc_start(masked), b = src_loc_stop(masked);
+        if (a.line <= line && line <= b.line) {
+            from = a.line == line ? a.col : 1;
+            to = b.line == line ? b.col : (uint32_t)len + 1;
+            if (from < to && text[from - 1] == '"')
+                from++;
+            if (to > len + 1)
+                to = (uint32_t)len + 1;
+            if (from < to && to >= 2 && text[to - 2] == '"')
+                to--;
+        }
+    }
+    for (uint32_t c = 1; c <= len; c++)
+        buf_addch(out, c >= from && c < to ? '*' : text[c - 1]);
+}
+
 /* The source line with a caret underline across [col, end) on that line. */
-static void snippet(struct buf *out, const struct src_loc *loc, int color)
+static void snippet(struct buf *out, const struct src_loc *loc, const struct src_loc *masked,
+                    int color)
 {
     size_t len;
     struct src_pos from = src_loc_start(loc), to = src_loc_stop(loc);
@@ -151,7 +181,9 @@ static void snippet(struct buf *out, const struct src_loc *loc, int color)
     int w;
 
     w = snprintf(gutter, sizeof(gutter), "%u", from.line);
-    buf_addf(out, " %s | %.*s\n", gutter, (int)len, text);
+    buf_addf(out, " %s | ", gutter);
+    line_masked(out, text, len, from.line, masked && masked->file == loc->file ? masked : NULL);
+    buf_addch(out, '\n');
     buf_addf(out, " %*s | ", w, "");
     stop = to.line == from.line ? to.col : (uint32_t)len + 1;
     if (stop <= start)
@@ -198,13 +230,13 @@ int diag_format_text(struct buf *out, const struct diag *d, int color)
         buf_addf(out, " [%s]", d->code);
     buf_addch(out, '\n');
     if (d->loc.file)
-        snippet(out, &d->loc, color);
+        snippet(out, &d->loc, &d->masked, color);
     for (size_t i = 0; i < d->nnotes; i++) {
         const struct diag_note *n = &d->notes[i];
         if (n->loc.file) {
             struct src_pos at = src_loc_start(&n->loc);
             buf_addf(out, "%s:%u:%u: note: %s\n", n->loc.file->name, at.line, at.col, n->message);
-            snippet(out, &n->loc, color);
+            snippet(out, &n->loc, &d->masked, color);
         } else {
             buf_addf(out, "note: %s\n", n->message);
         }

@@ -25,6 +25,7 @@ struct diag {
     char *hint;         /* optional "did you mean" / how to fix; NULL when none */
     struct diag_note *notes; /* related locations ("first defined here") */
     size_t nnotes;
+    struct src_loc masked; /* printed as '*' in source snippets (a literal secret); file NULL: none */
 };
 
 struct diag_list {
@@ -46,6 +47,9 @@ void diag_list_release(struct diag_list *l);
 struct diag *diag_add(struct diag_list *l, enum diag_severity sev, const struct src_loc *loc,
                       const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void diag_set_hint(struct diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The source text of span is a secret: snippets print it as '*' (the
+ * quotes of a string stay), so the diagnostic never repeats it. */
+void diag_mask(struct diag *d, const struct src_loc *span);
 void diag_add_note(struct diag *d, const struct src_loc *loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

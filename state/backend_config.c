@@ -120,6 +120,7 @@ static void unknown_setting(const struct ast_attr *a, struct diag_list *diags)
         if (strcmp(a->name, state_secrets[i].name) == 0) {
             d = setting_error(diags, &name_loc,
                               "'%s' is a secret and is not accepted in the configuration", a->name);
+            diag_mask(d, &a->value->loc);
             if (d)
                 diag_set_hint(d, "set %s in the environment instead", state_secrets[i].from);
             return;
@@ -199,8 +200,9 @@ int backend_config_from_settings(struct backend_config *cfg, const struct config
             diag_set_hint(d, "add backend = \"%s\"", s->backend);
     }
     if (cfg->blob_url && strchr(cfg->blob_url, '?')) {
-        struct diag *d = setting_error(diags, &ast_body_attr(&b->body, "endpoint")->value->loc,
-                                       "the blob endpoint must not carry a query");
+        const struct src_loc *at = &ast_body_attr(&b->body, "endpoint")->value->loc;
+        struct diag *d = setting_error(diags, at, "the blob endpoint must not carry a query");
+        diag_mask(d, at);
         if (d)
             diag_set_hint(d, "a SAS token is a secret: set ARM_SAS_TOKEN in the environment");
         cfg->blob_url = NULL;

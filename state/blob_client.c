@@ -1,5 +1,7 @@
 #include "state/blob_client.h"
 
+#include "providers/arm/http.h"
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -139,6 +141,11 @@ int blob_client_new(struct blob_client **out, const struct blob_client_opts *opt
     if (strchr(opts->endpoint, '?'))
         return errbuf_set(err, AMLSEC_EUSAGE,
                           "the blob endpoint must not carry a query; use ARM_SAS_TOKEN");
+    /* A shared key's signatures, a SAS token and the state itself cross
+     * the network in clear text only to this machine (Azurite, tests). */
+    if ((rc = http_url_allowed(opts->endpoint, err)) < 0)
+        return rc;
+    rc = AMLSEC_ENOMEM;
     /* Storage refuses bearer tokens over http, and a token must never
      * cross the network in clear text. */
     if (opts->token_fn && strncmp(opts->endpoint, "https://", 8) != 0)

@@ -1001,6 +1001,17 @@ int arm_client_submit(struct arm_client *c, struct arm_call *call)
         queue_push(&c->done, call);
         return 0;
     }
+    /* an absolute URL (a nextLink) gets the ARM token only on ARM's host */
+    if (call->scope == NULL && call->url[0] != '/' && !on_origin(c, call->st->url)) {
+        char *r = redact_dup(call->st->url);
+        finish_fail(call, AMLSEC_EHTTP,
+                    "refusing to send the resource manager's token to '%s': it is not on the "
+                    "resource manager's host '%s'",
+                    r ? r : "(url)", c->origin);
+        free(r);
+        queue_push(&c->done, call);
+        return 0;
+    }
     sub_of(call->st->url, call->st->sub, sizeof(call->st->sub));
     queue_push(&c->fresh, call);
     return 0;

@@ -201,6 +201,11 @@ grep -q 'storage sign-in' bad.out || fail "a refused sign-in is not reported"
 sed -i "s|$blob|http://127.0.0.1:$port/devstoreaccount1|" main.amlsec
 expect_exit 1 env ARM_ENVIRONMENT="$cloud" "$AMLSEC" state list > http.out 2>&1
 grep -q 'Entra tokens are only sent over https' http.out || fail "a token over http"
+# nor do shared-key signatures or the state to any host but this machine
+sed -i "s|http://127.0.0.1:$port/devstoreaccount1|http://stmlstate.example.com/devstoreaccount1|" main.amlsec
+expect_exit 1 env ARM_USE_AZUREAD=false ARM_ACCESS_KEY=$DEV_KEY "$AMLSEC" state list > http2.out 2>&1
+grep -q "refusing plain http to 'stmlstate.example.com'" http2.out || fail "a shared key over http: $(cat http2.out)"
+sed -i "s|http://stmlstate.example.com/devstoreaccount1|http://127.0.0.1:$port/devstoreaccount1|" main.amlsec
 # the embedded local cloud has no Entra ID
 expect_exit 1 env ARM_ENVIRONMENT=local "$AMLSEC" state list > local.out 2>&1
 grep -q 'embedded local cloud has no Entra ID' local.out || fail "use_azuread_auth with -cloud local"

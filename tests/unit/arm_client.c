@@ -522,6 +522,20 @@ static void test_arm_client__lro_refuses_foreign_poll_host(void **state)
     env_teardown(&e);
 }
 
+/* A list's nextLink naming another host never gets the ARM token. */
+static void test_arm_client__refuses_arm_token_to_foreign_host(void **state)
+{
+    struct env e;
+    struct arm_call c = {.method = "GET", .url = "https://evil.example.com/next?page=2"};
+    (void)state;
+    env_setup(&e, 10, 0);
+    assert_int_equal(arm_client_call(e.client, &c), AMLSEC_EHTTP);
+    assert_non_null(strstr(c.err.msg, "refusing to send the resource manager's token"));
+    assert_int_equal(fake_transport_count(e.fake), 0);
+    arm_call_release(&c);
+    env_teardown(&e);
+}
+
 static int64_t always_ok(struct http_exchange *x, void *payload)
 {
     (void)payload;
@@ -890,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_arm_client__lro_failed_and_canceled),
         cmocka_unit_test(test_arm_client__lro_poll_resource_provisioning_state),
         cmocka_unit_test(test_arm_client__lro_refuses_foreign_poll_host),
+        cmocka_unit_test(test_arm_client__refuses_arm_token_to_foreign_host),
         cmocka_unit_test(test_arm_client__parallelism_limit),
         cmocka_unit_test(test_arm_client__rate_limiter_paces_a_large_run),
         cmocka_unit_test(test_arm_client__adapts_to_remaining_headers),
