@@ -165,7 +165,7 @@ static void line_masked(struct buf *out, const char *text, size_t len, uint32_t 
                 to--;
         }
     }
-    for (uint32_t c = 1; c <= len; c++)
+    for (uint32_t c = 1; c <= len && text[c - 1] != '\0'; c++) /* a NUL ends the line shown */
         buf_addch(out, c >= from && c < to ? '*' : text[c - 1]);
 }
 
