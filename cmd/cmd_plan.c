@@ -207,10 +207,11 @@ static int apply_saved(struct plan_cli *pc)
         cli_error("%s", err.msg);
         goto out;
     }
-    /* serial 0 is a state never written: a plan made before the first
-     * apply is current while there is still none, and the state it creates
-     * takes the plan's lineage */
-    if (plan->serial == 0 && s.st.serial == 0)
+    /* an empty state at serial 0 is one never written (a pushed state may
+     * sit at serial 0 too, but then holds resources and its lineage
+     * decides): a plan made before the first apply is current while there
+     * is still none, and the state it creates takes the plan's lineage */
+    if (plan->serial == 0 && s.st.serial == 0 && s.st.nresources == 0)
         memcpy(s.st.lineage, plan->lineage, sizeof(s.st.lineage));
     if (strcmp(plan->lineage, s.st.lineage) != 0 || plan->serial != s.st.serial) {
         cli_error("saved plan '%s' is stale: it was made against state %s serial %llu, but the "

@@ -321,6 +321,30 @@ static int send(struct run *r, struct op *op)
 }
 
 static int advance(struct run *r, size_t i);
+static int checkpoint(struct run *r);
+
+/* Before a renamed resource's create-before-destroy PUT: the state entry of
+ * the resource it replaces moves to "ADDRESS (previous)" (the address its
+ * delete is journaled under) and is saved, so the old resource stays
+ * tracked whatever fails next; a failed delete leaves it for the next plan
+ * to delete. */
+static int keep_previous(struct run *r, const struct plan_change *c)
+{
+    char prev[512];
+    const struct state_resource *old = state_find(r->st, c->address);
+    struct state_resource keep;
+
+    snprintf(prev, sizeof(prev), "%s (previous)", c->address);
+    if (old == NULL || strcasecmp(old->arm_id, c->prior_arm_id) != 0 ||
+        state_find(r->st, prev) != NULL)
+        return 0;
+    keep = *old;
+    keep.address = prev;
+    if (state_put(r->st, &keep, r->err) < 0 || state_remove(r->st, c->address, r->err) < 0)
+        return r->err->code;
+    r->dirty = true;
+    return checkpoint(r);
+}
 
 /* Starts one operation: the single place that knows what each kind of
  * operation does. Returns < 0 only when the run must stop (the journal or
@@ -352,6 +376,11 @@ static int dispatch(struct run *r, struct op *op)
                             "its ARM id is still unknown when it was due to be sent");
                 return 0;
             }
+        }
+        if (c->action == PLAN_REPLACE && c->create_before_destroy && c->prior_arm_id) {
+            int rc = keep_previous(r, c);
+            if (rc < 0)
+                return rc;
         }
         /* values known only now that earlier steps ran (a key's version);
          * a step that still lacks one fails on its own */

@@ -185,6 +185,21 @@ expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > rn4.out 2>
 [ "$(status appi-ml-prod3)" = 200 ] || fail "create_before_destroy did not create the new one"
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rn5.out 2>&1
 "$AMLSEC" state list | grep -q 'previous' && fail "a '(previous)' entry was left in the state"
+# the old resource's delete fails (a lock): it stays in the state, and the next run deletes it
+hold="$url$comp/appi-ml-prod3/providers/Microsoft.Authorization/locks/hold?api-version=2020-05-01"
+curl -sf -X PUT -H 'Content-Type: application/json' -d '{"properties":{"level":"CanNotDelete"}}' \
+  "$hold" > /dev/null || fail "lock the old resource"
+sed -i 's/"appi-ml-prod3"/"appi-ml-prod4"/' main.amlsec
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > rn6.out 2>&1
+[ "$(status appi-ml-prod4)" = 200 ] || fail_with "the new resource was not created" rn6.out
+"$AMLSEC" state list | grep -qx 'app_insights.ml (previous)' || fail_with "the old resource left the state" rn6.out
+curl -sf -X DELETE "$hold" > /dev/null || fail "unlock"
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rn7.out 2>&1
+grep -q -- '- app_insights "ml (previous)"\|app_insights.ml (previous) will be destroyed' rn7.out \
+  || fail_with "the old resource is not planned for deletion" rn7.out
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > rn8.out 2>&1
+[ "$(status appi-ml-prod3)" = 404 ] || fail_with "the old resource was left behind" rn8.out
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rn9.out 2>&1
 echo "12. CMK rotation by request: a new key version through the Key Vault data plane, then a PATCH of the workspace's key identifier"
 kid=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml-prod/providers/Microsoft.KeyVault/vaults/kv-ml-prod-cmk/keys/workspace
 jget() { # url, then a python expression over d
