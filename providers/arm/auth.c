@@ -1009,13 +1009,15 @@ static int token_for(struct auth *a, const char *tenant, const char *scope, cons
     int rc;
 
     *out = NULL;
-    if (a->failed) {
-        *err = a->failure;
-        return a->failure.code;
-    }
+    /* a token still valid is used even after a refusal for another scope
+     * or tenant; a refused sign-in is never tried again */
     if (e && now < e->refresh_at) {
         *out = e->token;
         return 0;
+    }
+    if (a->failed) {
+        *err = a->failure;
+        return a->failure.code;
     }
     log_msg(LOG_DEBUG, "auth: signing in with %s for '%s'%s%s", auth_method_name(a->cfg.method),
             scope, tenant ? " in auxiliary tenant " : "", tenant ? tenant : "");

@@ -429,6 +429,32 @@ static void test_arm_auth__wrong_secret_fails_fast(void **state)
     env_free(&e);
 }
 
+/* A refusal for one scope does not take away a token still valid for
+ * another; nothing is asked for again. */
+static void test_arm_auth__refusal_keeps_valid_tokens(void **state)
+{
+    struct env e;
+    struct auth_config cfg;
+    struct errbuf err = ERRBUF_INIT;
+    const char *tok;
+    (void)state;
+    env_init(&e);
+    base_cfg(&cfg, AUTH_CLIENT_SECRET);
+    cfg.client_secret = "right-secret-value";
+    e.entra.secret = cfg.client_secret;
+    assert_int_equal(env_auth(&e, &cfg, &err), 0);
+    assert_int_equal(auth_token(e.auth, ARM_SCOPE, &tok, &err), 0);
+    e.entra.secret = "rotated-meanwhile";
+    assert_int_equal(auth_token(e.auth, KV_SCOPE, &tok, &err), AMLSEC_EHTTP);
+    assert_non_null(strstr(err.msg, "AADSTS7000215"));
+    errbuf_clear(&err);
+    assert_int_equal(auth_token(e.auth, ARM_SCOPE, &tok, &err), 0);
+    assert_string_equal(tok, "at-1-arm");
+    assert_int_equal(auth_token(e.auth, KV_SCOPE, &tok, &err), AMLSEC_EHTTP);
+    assert_int_equal(fake_transport_count(e.fake), 2);
+    env_free(&e);
+}
+
 static void cert_flow(const char *path, const char *password, enum jwt_alg alg,
                       const char *alg_name)
 {
@@ -892,6 +918,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arm_auth__client_secret_request_cache_refresh),
         cmocka_unit_test(test_arm_auth__wrong_secret_fails_fast),
+        cmocka_unit_test(test_arm_auth__refusal_keeps_valid_tokens),
         cmocka_unit_test(test_arm_auth__certificate_pem_ps256),
         cmocka_unit_test(test_arm_auth__certificate_pfx_rs256),
         cmocka_unit_test(test_arm_auth__certificate_wrong_password),
