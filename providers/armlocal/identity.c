@@ -449,7 +449,7 @@ static int verify_sig(EVP_PKEY *key, const char *alg, const struct jwt *j)
     if (EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), NULL, key) != 1)
         goto out;
     if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-                EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) != 1))
+                EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
         goto out;
     ok = EVP_DigestVerify(md, sig, siglen, (const unsigned char *)j->signing_input,
                           j->signing_len) == 1;
