@@ -87,13 +87,28 @@ static const char *change_id(const struct run *r, size_t i)
     return r->steps[i].arm_id ? r->steps[i].arm_id : r->plan->changes[i].arm_id;
 }
 
+static void emit_id(const struct run *r, enum apply_event_kind kind, size_t i, const char *id,
+                    const char *verb, double seconds, const char *message)
+{
+    struct apply_event ev = {kind, &r->plan->changes[i], id, verb, seconds, message, 0};
+    if (r->o && r->o->on_event)
+        r->o->on_event(r->o->payload, &ev);
+}
+
 static void emit(const struct run *r, enum apply_event_kind kind, size_t i, const char *verb,
                  double seconds, const char *message)
 {
-    struct apply_event ev = {kind, &r->plan->changes[i], change_id(r, i), verb, seconds, message,
-                             0};
-    if (r->o && r->o->on_event)
-        r->o->on_event(r->o->payload, &ev);
+    emit_id(r, kind, i, change_id(r, i), verb, seconds, message);
+}
+
+static const char *target_id(const struct run *r, const struct op *op);
+
+/* An event of one operation, naming the id it acts on (the old one, for
+ * the delete of a renamed-away resource). */
+static void emit_op(const struct run *r, enum apply_event_kind kind, const struct op *op,
+                    const char *verb, double seconds, const char *message)
+{
+    emit_id(r, kind, op->change, target_id(r, op), verb, seconds, message);
 }
 
 static const char *verb_of(enum journal_op op, enum plan_action a)
@@ -316,7 +331,7 @@ static int send(struct run *r, struct op *op)
     op->started = now_s();
     op->next_progress = op->started + (r->o ? r->o->progress_every : 0);
     r->running[r->nrunning++] = op;
-    emit(r, APPLY_STARTED, op->change, verb_of(op->jop, c->action), 0, NULL);
+    emit_op(r, APPLY_STARTED, op, verb_of(op->jop, c->action), 0, NULL);
     return 0;
 }
 
@@ -436,8 +451,7 @@ static int settle(struct run *r, struct op *op, struct provider_result *res, boo
     memcpy(r->unsaved[r->nunsaved++], op->journal_id, sizeof(op->journal_id));
     r->dirty = true;
     if (*ok) {
-        emit(r, APPLY_FINISHED, op->change, verb_of(op->jop, c->action), now_s() - op->started,
-             NULL);
+        emit_op(r, APPLY_FINISHED, op, verb_of(op->jop, c->action), now_s() - op->started, NULL);
     } else {
         char msg[ERRBUF_MAX + 160];
         if ((op->jop == JOURNAL_CREATE || op->jop == JOURNAL_UPDATE) &&
@@ -527,8 +541,8 @@ static void tick(struct run *r)
         struct op *op = r->running[k];
         if (now < op->next_progress)
             continue;
-        emit(r, APPLY_PROGRESS, op->change, verb_of(op->jop, r->plan->changes[op->change].action),
-             now - op->started, NULL);
+        emit_op(r, APPLY_PROGRESS, op, verb_of(op->jop, r->plan->changes[op->change].action),
+                now - op->started, NULL);
         while (op->next_progress <= now)
             op->next_progress += every;
     }

@@ -182,6 +182,8 @@ expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rn3.ou
 grep -q -- '+/- app_insights "ml"' rn3.out || fail "create_before_destroy is not shown"
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > rn4.out 2>&1
 [ "$(status appi-ml-prod2)" = 404 ] || fail "create_before_destroy left the old resource behind"
+grep -q 'app_insights.ml: Destruction complete after .*\[id=.*/appi-ml-prod2\]' rn4.out \
+  || fail_with "the old resource's delete does not name the old id" rn4.out
 [ "$(status appi-ml-prod3)" = 200 ] || fail "create_before_destroy did not create the new one"
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rn5.out 2>&1
 "$AMLSEC" state list | grep -q 'previous' && fail "a '(previous)' entry was left in the state"
