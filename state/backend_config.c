@@ -169,6 +169,15 @@ int backend_config_from_settings(struct backend_config *cfg, const struct config
     }
     for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
         const struct state_setting *s = find_setting(a->name);
+        const struct ast_attr *first = b->body.attrs;
+        while (first != a && strcmp(first->name, a->name) != 0)
+            first = first->next;
+        if (first != a) {
+            struct src_loc at = ast_attr_name_loc(a), was = ast_attr_name_loc(first);
+            struct diag *d = setting_error(diags, &at, "duplicate state setting '%s'", a->name);
+            diag_add_note(d, &was, "first set here");
+            continue;
+        }
         if (s == NULL) {
             unknown_setting(a, diags);
             continue;
