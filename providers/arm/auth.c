@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,10 @@
 #define REFRESH_MARGIN_S 300
 #define TOKEN_TIMEOUT_MS 30000
 #define TOKEN_ATTEMPTS 3
+/* IMDS answers 404 (the identity is not assigned yet) and 410 (IMDS is
+ * updating) while a VM's identity is being set up; Microsoft's guidance is
+ * to retry with exponential back-off for up to about 70 s. */
+#define IMDS_ATTEMPTS 7
 #define MAX_TOKEN_RESPONSE ((size_t)1 << 20)
 
 struct token_entry {
@@ -589,7 +594,7 @@ static int parse_token(struct auth *a, const char *tenant, const char *scope, co
 /* One request with a few retries for transient failures. Refusals (4xx
  * other than 408/429) come back at once with Entra's error. */
 static int send_token_request(struct auth *a, struct http_exchange *x, const char *what,
-                              struct errbuf *err)
+                              bool imds, struct errbuf *err)
 {
     uint64_t rng = (uint64_t)arm_clock_now(a->clock) | 1;
     int rc;
@@ -628,20 +633,25 @@ static int send_token_request(struct auth *a, struct http_exchange *x, const cha
             arm_error_parse(&e, x->resp_body.ptr, x->resp_body.len);
             arm_error_format(&e, detail, sizeof(detail));
         }
-        if (x->fail == HTTP_FAIL_NONE && x->status != 408 && x->status != 429 && x->status < 500) {
+        bool not_ready = imds && x->fail == HTTP_FAIL_NONE && (x->status == 404 || x->status == 410);
+        if (x->fail == HTTP_FAIL_NONE && x->status != 408 && x->status != 429 && x->status < 500 &&
+            !not_ready) {
             a->failed = 1;
             errbuf_set(&a->failure, AMLSEC_EHTTP, "%s sign-in refused: HTTP %ld %s", what,
                        x->status, detail);
             *err = a->failure;
             return AMLSEC_EHTTP;
         }
-        if (attempt >= TOKEN_ATTEMPTS || x->fail == HTTP_FAIL_TLS || x->fail == HTTP_FAIL_REFUSED)
+        if (attempt >= (imds ? IMDS_ATTEMPTS : TOKEN_ATTEMPTS) || x->fail == HTTP_FAIL_TLS ||
+            x->fail == HTTP_FAIL_REFUSED)
             return errbuf_set(err, AMLSEC_EHTTP, "%s sign-in failed after %u attempts: %s%s%ld",
                               what, attempt, detail, x->fail ? "" : " HTTP ",
                               x->fail ? 0L : x->status);
         {
             int64_t ra = arm_retry_after_ms(x, arm_clock_wall(a->clock));
-            int64_t d = ra >= 0 && ra <= 60000 ? ra : arm_backoff_ms(500, 8000, attempt, &rng);
+            int64_t d = ra >= 0 && ra <= 60000
+                            ? ra
+                            : arm_backoff_ms(500, imds ? 16000 : 8000, attempt, &rng);
             arm_clock_sleep(a->clock, d);
         }
     }
@@ -734,7 +744,7 @@ static int oidc_assertion(struct auth *a, char **out, struct errbuf *err)
         rc = send_token_request(a, &x,
                                 a->cfg.ado_service_connection_id ? "Azure DevOps OIDC token"
                                                                  : "GitHub Actions OIDC token",
-                                err);
+                                false, err);
     if (rc == 0) {
         const char *field = a->cfg.ado_service_connection_id ? "oidcToken" : "value";
         root = json_loadb(x.resp_body.ptr, x.resp_body.len, 0, NULL);
@@ -793,7 +803,7 @@ static int entra_token(struct auth *a, const char *tenant, const char *scope, st
     }
     if ((rc = new_request(&x, "POST", url.ptr, form.ptr, NULL, err)) < 0)
         goto out;
-    if ((rc = send_token_request(a, &x, auth_method_name(a->cfg.method), err)) < 0)
+    if ((rc = send_token_request(a, &x, auth_method_name(a->cfg.method), false, err)) < 0)
         goto out;
     rc = parse_token(a, tenant, scope, x.resp_body.ptr, x.resp_body.len, err);
 out:
@@ -850,7 +860,7 @@ static int msi_token(struct auth *a, const char *scope, struct errbuf *err)
     } else if (http_exchange_add_header(&x, "Metadata", "true") < 0) {
         goto oom;
     }
-    if ((rc = send_token_request(a, &x, "managed identity", err)) < 0)
+    if ((rc = send_token_request(a, &x, "managed identity", !app_service, err)) < 0)
         goto out;
     rc = parse_token(a, NULL, scope, x.resp_body.ptr, x.resp_body.len, err);
     goto out;

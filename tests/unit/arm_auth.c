@@ -48,6 +48,7 @@ struct entra {
     int jwt_checked;
     struct manual_clock *clock;
     unsigned issued;
+    unsigned imds_not_ready; /* IMDS answers 404 "Identity not found" this many times */
     char last_form[4096];
 };
 
@@ -205,6 +206,12 @@ static int64_t entra_handler(struct http_exchange *x, void *payload)
             fake_respond(x, 400,
                          "{\"error\":\"invalid_request\",\"error_description\":\"no "
                          "Metadata header\"}");
+            return 1;
+        }
+        if (en->imds_not_ready && meta) {
+            en->imds_not_ready--;
+            fake_respond(x, 404, "{\"error\":\"not_found\",\"error_description\":\"Identity "
+                                 "not found\"}");
             return 1;
         }
         snprintf(body, sizeof(body),
@@ -620,6 +627,35 @@ static void test_arm_auth__managed_identity_imds_and_app_service(void **state)
     env_free(&e);
 }
 
+/* IMDS answers 404 while a new VM's identity is being assigned: retried
+ * with back-off (about 70 s at most), not taken as a refusal. */
+static void test_arm_auth__managed_identity_not_ready_yet(void **state)
+{
+    struct env e;
+    struct auth_config cfg;
+    struct errbuf err = ERRBUF_INIT;
+    const char *tok;
+    (void)state;
+    env_init(&e);
+    base_cfg(&cfg, AUTH_MSI);
+    cfg.tenant_id = NULL;
+    e.entra.imds_not_ready = 3;
+    assert_int_equal(env_auth(&e, &cfg, &err), 0);
+    assert_int_equal(auth_token(e.auth, ARM_SCOPE, &tok, &err), 0);
+    assert_string_equal(tok, "msi-token-1");
+    assert_int_equal(fake_transport_count(e.fake), 4);
+    assert_true(e.clock.slept_ms > 0);
+    auth_free(e.auth);
+    e.auth = NULL;
+    /* an identity that never appears: a clear failure after the attempts */
+    e.entra.imds_not_ready = 100;
+    assert_int_equal(env_auth(&e, &cfg, &err), 0);
+    assert_int_equal(auth_token(e.auth, ARM_SCOPE, &tok, &err), AMLSEC_EHTTP);
+    assert_non_null(strstr(err.msg, "managed identity sign-in failed after 7 attempts"));
+    assert_non_null(strstr(err.msg, "Identity not found"));
+    env_free(&e);
+}
+
 static void write_script(const char *path, const char *body)
 {
     FILE *f = fopen(path, "w");
@@ -926,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_arm_auth__oidc_token_file_reread),
         cmocka_unit_test(test_arm_auth__oidc_github_actions),
         cmocka_unit_test(test_arm_auth__managed_identity_imds_and_app_service),
+        cmocka_unit_test(test_arm_auth__managed_identity_not_ready_yet),
         cmocka_unit_test(test_arm_auth__azure_cli),
         cmocka_unit_test(test_arm_auth__environment_like_azurerm),
         cmocka_unit_test(test_arm_auth__environment_ado_and_auxiliary),
