@@ -651,7 +651,8 @@ static int send_token_request(struct auth *a, struct http_exchange *x, const cha
             int64_t ra = arm_retry_after_ms(x, arm_clock_wall(a->clock));
             int64_t d = ra >= 0 && ra <= 60000
                             ? ra
-                            : arm_backoff_ms(500, imds ? 16000 : 8000, attempt, &rng);
+                            : imds ? arm_backoff_ms(1000, 32000, attempt, &rng)
+                                   : arm_backoff_ms(500, 8000, attempt, &rng);
             arm_clock_sleep(a->clock, d);
         }
     }
