@@ -213,8 +213,19 @@ static int write_estate(const char *dir, int n)
 #define GRAPH_SCALE 50
 #define GRAPH_LATENCY_MS 30
 
-enum gkind { G_RG, G_VAULT, G_STORAGE, G_REGISTRY, G_INSIGHTS, G_WORKSPACE, G_COMPUTE, G_PE,
-             G_LOCK, G_ROLE, G_NKINDS };
+enum gkind {
+    G_RG,
+    G_VAULT,
+    G_STORAGE,
+    G_REGISTRY,
+    G_INSIGHTS,
+    G_WORKSPACE,
+    G_COMPUTE,
+    G_PE,
+    G_LOCK,
+    G_ROLE,
+    G_NKINDS
+};
 
 static const struct gkind_info {
     const char *type;
@@ -322,8 +333,10 @@ static int write_graph(const char *dir, int n)
           f);
     rg = gnode_add(G_RG, -1, -1, -1, -1, -1);
     for (int i = 0; i < stacks; i++) {
-        int v = gnode_add(G_VAULT, rg, -1, -1, -1, -1), s = gnode_add(G_STORAGE, rg, -1, -1, -1, -1);
-        int c = gnode_add(G_REGISTRY, rg, -1, -1, -1, -1), a = gnode_add(G_INSIGHTS, rg, -1, -1, -1, -1);
+        int v = gnode_add(G_VAULT, rg, -1, -1, -1, -1),
+            s = gnode_add(G_STORAGE, rg, -1, -1, -1, -1);
+        int c = gnode_add(G_REGISTRY, rg, -1, -1, -1, -1),
+            a = gnode_add(G_INSIGHTS, rg, -1, -1, -1, -1);
         int w = gnode_add(G_WORKSPACE, v, s, c, a, -1);
         const char *pe_target[] = {"workspace.w", "storage_account.s", "storage_account.s",
                                    "key_vault.v", "container_registry.c"};
@@ -562,7 +575,8 @@ part_b:
         printf("   critical path (durations + round trips x latency along the longest chain, "
                "%s): %.3f s\n",
                chain, critical);
-        printf("   %-60s %-30s %s\n", "", "this build", base ? "baseline (BENCH_PLAN_BASELINE)" : "");
+        printf("   %-60s %-30s %s\n", "", "this build",
+               base ? "baseline (BENCH_PLAN_BASELINE)" : "");
         /* with refresh (what a user runs), and -refresh=false: the walk
          * alone; with no parallelism limit (at the default 10, the bound
          * is not the critical path). The client's ARM token buckets are
@@ -577,19 +591,19 @@ part_b:
                 unsetenv("AMLSEC_RATE_LIMIT");
             else
                 setenv("AMLSEC_RATE_LIMIT", "off", 1);
-            snprintf(label, sizeof(label), "apply%s -parallelism %d%s:",
-                     refresh ? "" : " -refresh=false", par,
+            snprintf(label, sizeof(label),
+                     "apply%s -parallelism %d%s:", refresh ? "" : " -refresh=false", par,
                      v == 2 ? " (ARM buckets, real-time refill)" : "");
             printf("   %-60s", label);
             for (int b = 0; b <= (base ? 1 : 0); b++) {
                 double med, lo, hi;
                 char cell[64];
                 fflush(stdout);
-                if (apply_graph(b ? base_amlsec : amlsec, gdir, par, refresh, lro, &med, &lo,
-                                &hi) < 0)
+                if (apply_graph(b ? base_amlsec : amlsec, gdir, par, refresh, lro, &med, &lo, &hi) <
+                    0)
                     return 1;
-                snprintf(cell, sizeof(cell), "%.3f s = %.2fx (%.3f-%.3f)", med, med / critical,
-                         lo, hi);
+                snprintf(cell, sizeof(cell), "%.3f s = %.2fx (%.3f-%.3f)", med, med / critical, lo,
+                         hi);
                 printf(" %-30s", cell);
             }
             printf("\n");

@@ -14,10 +14,10 @@
     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"          \
     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"         \
     "                       such as a running amlsec-armlocal; also settings { cloud }\n"          \
-    "  -state PATH          use the local state file PATH, whatever settings { state } or\n"      \
-    "                       AMLSEC_BACKEND say (default .amlsec/state.json; docs/state.md)\n"     \
+    "  -state PATH          use the local state file PATH, whatever settings { state } or\n"       \
+    "                       AMLSEC_BACKEND say (default .amlsec/state.json; docs/state.md)\n"      \
     "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"                         \
-    "  -parallelism N       operations (and requests) at once, 1-256 (default 10)\n"                                    \
+    "  -parallelism N       operations (and requests) at once, 1-256 (default 10)\n"               \
     "  -no-color            no colour\n"
 
 const struct command commands[] = {

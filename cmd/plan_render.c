@@ -48,13 +48,15 @@ static void print_attrs(const struct out *o, const json_t *obj, const json_t *se
     json_t *v;
     struct buf b, path;
 
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach((json_t *)obj, k, v)
+    {
         if ((!json_is_object(v) || value_is_unknown(v)) && strlen(k) > w)
             w = strlen(k);
     }
     buf_init(&b, 0);
     buf_init(&path, 0);
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach((json_t *)obj, k, v)
+    {
         buf_reset(&path);
         buf_addf(&path, "%s%s", prefix, k);
         if (json_is_object(v) && !value_is_unknown(v)) {

@@ -168,8 +168,8 @@ static int record_after_failure(struct run *r, const struct plan_change *c, cons
         e.sensitive = c->sensitive;
         e.dependencies = c->dependencies;
         e.status = op == JOURNAL_CREATE ? STATE_STATUS_TAINTED
-                   : prior                ? prior->status
-                                          : STATE_STATUS_CREATED;
+                   : prior              ? prior->status
+                                        : STATE_STATUS_CREATED;
         rc = state_put(r->st, &e, r->err);
     }
     provider_result_release(&res);

@@ -124,15 +124,15 @@ static size_t check_join(const struct live_rules_in *in, struct perm_cache *pc,
         struct diag *d;
         if (json_is_string(perms)) {
             rules_report(diags, "RBAC-VNET-JOIN", DIAG_WARNING, x, attr,
-                         "cannot check the caller's permissions on the %s of %s: %s",
-                         need[i].what, x->address, json_string_value(perms));
+                         "cannot check the caller's permissions on the %s of %s: %s", need[i].what,
+                         x->address, json_string_value(perms));
             continue;
         }
         if (allowed(perms, need[i].action))
             continue;
         d = rules_report(diags, "RBAC-VNET-JOIN", -1, x, attr,
-                         "the caller lacks %s on the %s %s, which %s deploys into",
-                         need[i].action, need[i].what, need[i].scope, x->address);
+                         "the caller lacks %s on the %s %s, which %s deploys into", need[i].action,
+                         need[i].what, need[i].scope, x->address);
         errors += d != NULL;
     }
     return errors;
@@ -240,9 +240,10 @@ static void rule_mi_perms(const struct live_rules_in *in, const struct cfg_insta
                                  "Contributor", "its container registry"};
     nwant += want[nwant].scope != NULL;
     buf_init(&path, 0);
-    buf_addf(&path,
-             "%s/providers/Microsoft.Authorization/roleAssignments?$filter=principalId%%20eq%%20'%s'",
-             sub, principal);
+    buf_addf(
+        &path,
+        "%s/providers/Microsoft.Authorization/roleAssignments?$filter=principalId%%20eq%%20'%s'",
+        sub, principal);
     if (provider_list_url(in->p, path.ptr, AUTHZ_API, &assignments, &err) < 0) {
         rules_report(diags, "WS-MI-PERMS", -1, ws, "identity",
                      "cannot list the role assignments of %s's managed identity: %s", ws->address,

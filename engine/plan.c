@@ -632,7 +632,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
             render_change(b, it, k, in, attrs);
         if (it->c.action == PLAN_UPDATE &&
             (rc = choose_update_via(b, it, k, d, nd, forced_replace(b, in->address),
-                                   lr ? lr->body : NULL)) < 0)
+                                    lr ? lr->body : NULL)) < 0)
             goto out;
     }
     if (it->c.action == PLAN_REPLACE && r->lifecycle.prevent_destroy) {

@@ -56,10 +56,10 @@ struct plan_change {
     char *reason;        /* "replace_because_create_only", "delete_because_no_config", ... */
     char *reason_detail; /* the attributes that decided it: "hbi", or NULL */
     bool create_before_destroy;
-    bool state_only;      /* delete: no request; the parent's deletion takes it (Key Vault keys) */
-    json_t *before;       /* DSL attributes now (live, else state); NULL for creates */
-    json_t *after;        /* DSL attributes wanted; NULL for deletes */
-    json_t *body;         /* the ARM body sent (see via); NULL for deletes (owned) */
+    bool state_only; /* delete: no request; the parent's deletion takes it (Key Vault keys) */
+    json_t *before;  /* DSL attributes now (live, else state); NULL for creates */
+    json_t *after;   /* DSL attributes wanted; NULL for deletes */
+    json_t *body;    /* the ARM body sent (see via); NULL for deletes (owned) */
     enum plan_update_via via;
     unsigned data_plane;  /* PLAN_VIA_DATA_PLANE: enum provider_data_plane_part bits */
     char *put_query;      /* query parameters the PUT adds ("skipValidation=true"), or NULL */

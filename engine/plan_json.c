@@ -355,7 +355,8 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
             p->n++;
             plan_free(p);
             return errbuf_set(err, AMLSEC_EPARSE,
-                              "resource_changes[%zu]: unknown update_via or data_plane_requests", i);
+                              "resource_changes[%zu]: unknown update_via or data_plane_requests",
+                              i);
         }
         x->step = (int)json_integer_value(json_object_get(c, "step"));
         x->group = (int)json_integer_value(json_object_get(c, "group"));

@@ -1388,11 +1388,11 @@ json_t *rules_to_json(void)
 {
     json_t *arr = json_array();
     for (const struct rule *r = rules_catalogue; r->id; r++)
-        json_array_append_new(arr, json_pack("{ss ss ss ss ss ss ss ss}", "id", r->id, "severity",
-                                             sev_name(r->severity), "guidance_kind",
-                                             r->guidance_kind, "title", r->title, "why", r->why,
-                                             "fix", r->fix, "kinds", r->kinds, "checked_by",
-                                             checked_by(r->id)));
+        json_array_append_new(arr,
+                              json_pack("{ss ss ss ss ss ss ss ss}", "id", r->id, "severity",
+                                        sev_name(r->severity), "guidance_kind", r->guidance_kind,
+                                        "title", r->title, "why", r->why, "fix", r->fix, "kinds",
+                                        r->kinds, "checked_by", checked_by(r->id)));
     return arr;
 }
 

@@ -601,9 +601,9 @@ static void walk_expr(struct ref_walk *w, const struct ast_expr *e)
     case EXPR_CALL:
         if (!in_list(eval_functions, e->u.call.name)) {
             struct src_loc nl = ast_call_name_loc(e);
-            hint_nearest(error_at(w->ld, &nl, "unknown-function", "unknown function '%s'",
-                                  e->u.call.name),
-                         e->u.call.name, eval_functions);
+            hint_nearest(
+                error_at(w->ld, &nl, "unknown-function", "unknown function '%s'", e->u.call.name),
+                e->u.call.name, eval_functions);
         }
         for (const struct ast_expr *p = e->u.call.args; p; p = p->next)
             walk_expr(w, p);
@@ -963,9 +963,8 @@ static void eval_settings(struct loader *ld)
         json_t *v = NULL;
         if (!in_list(settings_attrs, a->name)) {
             struct src_loc nl = ast_attr_name_loc(a);
-            hint_nearest(
-                error_at(ld, &nl, "unknown-attribute", "unknown setting '%s'", a->name),
-                a->name, settings_attrs);
+            hint_nearest(error_at(ld, &nl, "unknown-attribute", "unknown setting '%s'", a->name),
+                         a->name, settings_attrs);
             continue;
         }
         if (eval_expr(&v, &ectx, a->value) != 0)
@@ -1253,7 +1252,8 @@ static void tag_unknowns(json_t *value, const char *address)
     for (void *it = json_object_iter(value); it; it = json_object_iter_next(value, it)) {
         json_t *v = json_object_iter_value(it);
         if (value_is_unknown(v) && !value_unknown_origin(v, &ra, &rt))
-            json_object_iter_set_new(value, it, value_unknown_of(address, json_object_iter_key(it)));
+            json_object_iter_set_new(value, it,
+                                     value_unknown_of(address, json_object_iter_key(it)));
     }
 }
 

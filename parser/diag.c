@@ -221,8 +221,7 @@ int diag_format_text(struct buf *out, const struct diag *d, int color)
         struct src_pos at = src_loc_start(&d->loc);
         buf_addf(out, "%s%s:%u:%u:%s", color ? "\033[1m" : "", d->loc.file->name, at.line, at.col,
                  color ? "\033[0m" : "");
-    }
-    else
+    } else
         buf_addf(out, "%samlsec:%s", color ? "\033[1m" : "", color ? "\033[0m" : "");
     buf_addf(out, " %s%s:%s %s", color ? sev_color : "", sev_name(d->severity),
              color ? "\033[0m" : "", d->message);

@@ -25,7 +25,8 @@ struct diag {
     char *hint;         /* optional "did you mean" / how to fix; NULL when none */
     struct diag_note *notes; /* related locations ("first defined here") */
     size_t nnotes;
-    struct src_loc masked; /* printed as '*' in source snippets (a literal secret); file NULL: none */
+    struct src_loc
+        masked; /* printed as '*' in source snippets (a literal secret); file NULL: none */
 };
 
 struct diag_list {

@@ -59,9 +59,8 @@ json_t *value_unknown_of(const char *address, const char *attr)
 
 bool value_unknown_origin(const json_t *v, const char **address, const char **attr)
 {
-    const json_t *tag = json_is_object(v) && json_object_size(v) == 1
-                            ? json_object_get(v, UNKNOWN_KEY)
-                            : NULL;
+    const json_t *tag =
+        json_is_object(v) && json_object_size(v) == 1 ? json_object_get(v, UNKNOWN_KEY) : NULL;
     const char *s = json_string_value(tag);
     size_t la;
     if (s == NULL)

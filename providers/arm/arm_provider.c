@@ -24,7 +24,7 @@ struct arm_provider {
     struct provider base;
     struct arm_provider_opts o;
     struct arm_provider_stats stats;
-    unsigned graph_batch;       /* what Resource Graph accepted last */
+    unsigned graph_batch; /* what Resource Graph accepted last */
     int graph_batch_known;
     struct ap_stream *refused;  /* streamed writes refused before sending */
     struct ap_stream *deferred; /* streamed data-plane writes, sent by write_next */
@@ -197,8 +197,8 @@ static size_t rg_prefix_len(const char *id)
  * not exist), and only the listed ones are still read with a GET (a list
  * carries no properties). If the list fails, the GETs are sent. Leaves in
  * miss what still needs a GET. */
-static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *refs,
-                            size_t *miss, size_t *nmiss, struct provider_result *out)
+static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *refs, size_t *miss,
+                            size_t *nmiss, struct provider_result *out)
 {
     struct {
         const char *id; /* of a member: its first LEN bytes are the group's id */
@@ -436,8 +436,8 @@ static void data_plane_write(struct arm_provider *ap, const struct provider_writ
  * Returns 0, 1 when w is refused (res says why), or < 0 when out of
  * memory. */
 static int prepare_write(struct arm_provider *ap, const struct provider_write *w,
-                         struct arm_call *c, char **body, char **url,
-                         struct provider_result *res, struct errbuf *err)
+                         struct arm_call *c, char **body, char **url, struct provider_result *res,
+                         struct errbuf *err)
 {
     const struct arm_kind_info *k = kind_of(ap, &w->ref, res);
     *body = NULL;
@@ -769,8 +769,7 @@ static int ap_list(struct provider *p, const char *scope, const char *type, json
         json_decref(items);
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     }
-    rc = list_arm(ap, url.ptr, k ? k->api_version : GENERIC_LIST_API_VERSION, items, NULL, 0,
-                  err);
+    rc = list_arm(ap, url.ptr, k ? k->api_version : GENERIC_LIST_API_VERSION, items, NULL, 0, err);
     buf_release(&url);
     if (rc < 0) {
         json_decref(items);
@@ -780,8 +779,8 @@ static int ap_list(struct provider *p, const char *scope, const char *type, json
     return 0;
 }
 
-static int ap_list_url(struct provider *p, const char *path, const char *api_version,
-                       json_t **out, struct errbuf *err)
+static int ap_list_url(struct provider *p, const char *path, const char *api_version, json_t **out,
+                       struct errbuf *err)
 {
     json_t *items = json_array();
     int rc;

@@ -3,11 +3,10 @@
  * Reads: kinds that Resource Graph carries are read in bulk (graph.h);
  * ids Resource Graph does not return are confirmed by ARM (it lags): with
  * a direct GET each, or, for 20 or more in one resource group, with one
- * list of the group and a GET only for those it lists; other kinds, PROVIDER_READ_FRESH reads, and everything after
- * Resource Graph failed (403/400/unavailable: it stays off for the rest of
- * the run) use one GET per resource at the client's parallelism.
- * Writes: PUT / PATCH / DELETE with each kind's api-version and LRO
- * pattern; PROVIDER_DATA_PLANE updates of Key Vault keys go through the
+ * list of the group and a GET only for those it lists; other kinds, PROVIDER_READ_FRESH reads, and
+ * everything after Resource Graph failed (403/400/unavailable: it stays off for the rest of the
+ * run) use one GET per resource at the client's parallelism. Writes: PUT / PATCH / DELETE with each
+ * kind's api-version and LRO pattern; PROVIDER_DATA_PLANE updates of Key Vault keys go through the
  * Key Vault data plane (keyvault.h), sequentially before the batch's ARM
  * writes. What the client knows about kinds comes from the resource
  * catalogue through `lookup`. */

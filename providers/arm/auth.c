@@ -593,8 +593,8 @@ static int parse_token(struct auth *a, const char *tenant, const char *scope, co
 
 /* One request with a few retries for transient failures. Refusals (4xx
  * other than 408/429) come back at once with Entra's error. */
-static int send_token_request(struct auth *a, struct http_exchange *x, const char *what,
-                              bool imds, struct errbuf *err)
+static int send_token_request(struct auth *a, struct http_exchange *x, const char *what, bool imds,
+                              struct errbuf *err)
 {
     uint64_t rng = (uint64_t)arm_clock_now(a->clock) | 1;
     int rc;
@@ -633,7 +633,8 @@ static int send_token_request(struct auth *a, struct http_exchange *x, const cha
             arm_error_parse(&e, x->resp_body.ptr, x->resp_body.len);
             arm_error_format(&e, detail, sizeof(detail));
         }
-        bool not_ready = imds && x->fail == HTTP_FAIL_NONE && (x->status == 404 || x->status == 410);
+        bool not_ready =
+            imds && x->fail == HTTP_FAIL_NONE && (x->status == 404 || x->status == 410);
         if (x->fail == HTTP_FAIL_NONE && x->status != 408 && x->status != 429 && x->status < 500 &&
             !not_ready) {
             a->failed = 1;
@@ -649,10 +650,9 @@ static int send_token_request(struct auth *a, struct http_exchange *x, const cha
                               x->fail ? 0L : x->status);
         {
             int64_t ra = arm_retry_after_ms(x, arm_clock_wall(a->clock));
-            int64_t d = ra >= 0 && ra <= 60000
-                            ? ra
-                            : imds ? arm_backoff_ms(1000, 32000, attempt, &rng)
-                                   : arm_backoff_ms(500, 8000, attempt, &rng);
+            int64_t d = ra >= 0 && ra <= 60000 ? ra
+                        : imds                 ? arm_backoff_ms(1000, 32000, attempt, &rng)
+                                               : arm_backoff_ms(500, 8000, attempt, &rng);
             arm_clock_sleep(a->clock, d);
         }
     }

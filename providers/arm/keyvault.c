@@ -108,8 +108,7 @@ int keyvault_url_trusted(const struct arm_cloud *cloud, const char *url)
         hlen -= 4;
     slen = strlen(suffix);
     return hlen > slen + 1 && host[hlen - slen - 1] == '.' &&
-           strncasecmp(host + hlen - slen, suffix, slen) == 0 &&
-           memchr(host, ':', hlen) == NULL;
+           strncasecmp(host + hlen - slen, suffix, slen) == 0 && memchr(host, ':', hlen) == NULL;
 }
 
 /* Sends one data-plane request; on failure moves it into *out (its error
@@ -156,8 +155,8 @@ static int read_key(struct arm_client *c, const char *key_id, const char *api_ve
         return out->rc;
     *body = json_loadb(out->response ? out->response : "", out->response_len, 0, NULL);
     if (*body == NULL)
-        return out->rc = errbuf_set(&out->err, AMLSEC_EPARSE, "GET '%s': answer is not JSON",
-                                    key_id);
+        return out->rc =
+                   errbuf_set(&out->err, AMLSEC_EPARSE, "GET '%s': answer is not JSON", key_id);
     return 0;
 }
 

@@ -214,8 +214,9 @@ static bool workspace_isolated(const struct config *cfg, const char *ws_id)
             const json_t *id = json_object_get(x->value, "id");
             if (strcmp(r->kind, "workspace") == 0 && json_is_string(id) &&
                 strcasecmp(json_string_value(id), ws_id) == 0) {
-                json_t *v = r->existing ? NULL
-                                        : schema_effective(pna, json_object_get(x->attrs, pna->name));
+                json_t *v = r->existing
+                                ? NULL
+                                : schema_effective(pna, json_object_get(x->attrs, pna->name));
                 isolated = json_is_false(v);
                 json_decref(v);
             } else if (strcmp(r->kind, "private_endpoint") == 0) {

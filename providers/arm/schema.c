@@ -384,8 +384,8 @@ bool schema_time_parse(const char *s, long long *out)
     int y, mo, d, h, mi, sec, n = 0;
     long long days, cy;
     int cm, cd;
-    if (strlen(s) != 20 || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec,
-                                  &n) != 6 || n != 20)
+    if (strlen(s) != 20 ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 20)
         return false;
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59 || h < 0 ||
         mi < 0 || sec < 0)

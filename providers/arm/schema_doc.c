@@ -30,9 +30,12 @@ static void flags_text(struct buf *b, const struct schema_attr *a)
         unsigned flag;
         const char *word;
     } words[] = {
-        {SF_REQUIRED, "required"},       {SF_COMPUTED, "read-only"},
-        {SF_CREATE_ONLY, "create-only"}, {SF_WRITE_ONLY, "write-only"},
-        {SF_SENSITIVE, "sensitive"},     {SF_NO_DISABLE, "cannot be turned off"},
+        {SF_REQUIRED, "required"},
+        {SF_COMPUTED, "read-only"},
+        {SF_CREATE_ONLY, "create-only"},
+        {SF_WRITE_ONLY, "write-only"},
+        {SF_SENSITIVE, "sensitive"},
+        {SF_NO_DISABLE, "cannot be turned off"},
         {SF_DP_NEW_VERSION, "a change creates a new key version"},
         {SF_DP_POLICY, "a change puts the rotation policy"},
     };

@@ -200,8 +200,7 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
         if (!schema_time_parse(json_string_value(val), &t)) {
             loc = config_attr_loc(v->inst, path);
             verr(v, &loc, "bad-value", "write a UTC time such as \"2027-06-30T00:00:00Z\"",
-                 "'%s' is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)",
-                 json_string_value(val));
+                 "'%s' is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)", json_string_value(val));
         }
     }
     if (a->map.conv == SC_ROLE && json_is_string(val)) {

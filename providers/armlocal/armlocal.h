@@ -56,8 +56,7 @@ struct armlocal_opts {
 
 #define ARMLOCAL_OPTS_INIT                                                                         \
     {                                                                                              \
-        NULL, 0, NULL, 0, 1000, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0,                       \
-        {0}, {{NULL, 0}}, 0                                                                        \
+        NULL, 0, NULL, 0, 1000, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, {0}, {{NULL, 0}}, 0   \
     }
 
 /* Sets one option from its command-line spelling (without dashes):

@@ -498,8 +498,7 @@ static int settings_lro_by_type(struct armlocal_opts *o, const json_t *by_type)
     t.nlro_by_type = 0;
     json_object_foreach((json_t *)by_type, k, v)
     {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            json_integer_value(v) > 3600000 ||
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 3600000 ||
             al_lro_type_set(&t, k, strlen(k), (unsigned)json_integer_value(v), &err) < 0)
             return -1;
     }

@@ -330,8 +330,7 @@ static void start_op(struct al_ctx *c, const struct al_type *ty, enum al_lro lro
     op = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "status", "InProgress",
                    "resourceId", id, "kind", kind, "subscription", sub, "namespace", ns, "location",
                    j ? lc : "global", "apiVersion", c->api_version ? c->api_version : "", "start",
-                   (json_int_t)c->now_ms, "end", (json_int_t)(c->now_ms + ms),
-                   "fail", fail);
+                   (json_int_t)c->now_ms, "end", (json_int_t)(c->now_ms + ms), "fail", fail);
     json_object_set_new(json_object_get(c->al->state, "ops"), opid, op);
     if (rec)
         json_object_set_new(rec, "op", json_string(opid));
@@ -927,8 +926,8 @@ static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
  * does not lag like Resource Graph). armlocal returns one page. */
 static void rg_resources(struct al_ctx *c, const struct al_path *p)
 {
-    static const char *const keep[] = {"id",   "name",     "type",     "location", "kind",
-                                       "sku",  "identity", "managedBy", "tags"};
+    static const char *const keep[] = {"id",  "name",     "type",      "location", "kind",
+                                       "sku", "identity", "managedBy", "tags"};
     char rgid[600], prefix[700];
     json_t *list, *rec;
     const char *k;

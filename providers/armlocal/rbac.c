@@ -26,7 +26,8 @@ static const struct builtin {
      "Contributor",
      {"*"},
      {"Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write",
-      "Microsoft.Authorization/elevateAccess/Action", "Microsoft.Blueprint/blueprintAssignments/write",
+      "Microsoft.Authorization/elevateAccess/Action",
+      "Microsoft.Blueprint/blueprintAssignments/write",
       "Microsoft.Blueprint/blueprintAssignments/delete"}},
     {"acdd72a7-3385-48ef-bd42-f606fba81ae7", "Reader", {"*/read"}, {NULL}},
     {"4d97b98b-1d4f-4787-a291-c67834d212e7",
@@ -66,11 +67,10 @@ static void add_role(struct armlocal *al, const char *role_id, json_t *out)
         return;
     for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
         if (strcasecmp(builtins[i].guid, guid) == 0) {
-            json_array_append_new(
-                out, json_pack("{s:o, s:o, s:[], s:[]}", "actions",
-                               strings(builtins[i].actions, 10), "notActions",
-                               strings(builtins[i].not_actions, 6), "dataActions",
-                               "notDataActions"));
+            json_array_append_new(out, json_pack("{s:o, s:o, s:[], s:[]}", "actions",
+                                                 strings(builtins[i].actions, 10), "notActions",
+                                                 strings(builtins[i].not_actions, 6), "dataActions",
+                                                 "notDataActions"));
             return;
         }
     json_object_foreach(al_resources(al), k, rec)
@@ -124,7 +124,9 @@ void al_permissions_get(struct al_ctx *c, const char *scope)
                            : "",
                        c->principal) != 0)
             continue;
-        al_lower(assigned, str(al_jpath(body, "properties.scope")) ? str(al_jpath(body, "properties.scope")) : "",
+        al_lower(assigned,
+                 str(al_jpath(body, "properties.scope")) ? str(al_jpath(body, "properties.scope"))
+                                                         : "",
                  sizeof(assigned));
         if (covers(assigned, scope_l))
             add_role(c->al, str(al_jpath(body, "properties.roleDefinitionId")), value);

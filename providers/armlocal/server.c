@@ -276,16 +276,15 @@ static struct MHD_Daemon *start_daemon(struct armlocal *al, unsigned flags,
                                        const struct sockaddr_in *sa)
 {
     if (al->tls_cert_pem)
-        return MHD_start_daemon(flags, 0, NULL, NULL, on_request, al,
-                                MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED,
-                                on_completed, al, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, al,
-                                MHD_OPTION_HTTPS_MEM_CERT, al->tls_cert_pem,
-                                MHD_OPTION_HTTPS_MEM_KEY, al->tls_key_pem,
+        return MHD_start_daemon(flags, 0, NULL, NULL, on_request, al, MHD_OPTION_SOCK_ADDR, sa,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, al,
+                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, al, MHD_OPTION_HTTPS_MEM_CERT,
+                                al->tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY, al->tls_key_pem,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, al, MHD_OPTION_SOCK_ADDR, sa,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, al,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, al,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, al, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)120, MHD_OPTION_END);
 }
 
 /* The port the last run in data_dir listened on (data_dir/port), 0 when none. */
@@ -295,7 +294,8 @@ static unsigned remembered_port(const char *data_dir)
     struct buf b;
     struct errbuf err = ERRBUF_INIT;
     unsigned long port = 0;
-    if (data_dir == NULL || (size_t)snprintf(path, sizeof(path), "%s/port", data_dir) >= sizeof(path))
+    if (data_dir == NULL ||
+        (size_t)snprintf(path, sizeof(path), "%s/port", data_dir) >= sizeof(path))
         return 0;
     buf_init(&b, 0);
     if (file_read_all(&b, path, 64, &err) == 0) {

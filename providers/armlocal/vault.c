@@ -212,7 +212,7 @@ static void create_key(struct al_ctx *c, json_t *vault, const char *name, json_t
         if (json_is_string(kty)) {
             json_object_set(props, "kty", kty);
             json_object_del(props, strncmp(json_string_value(kty), "EC", 2) == 0 ? "keySize"
-                                                                                  : "curveName");
+                                                                                 : "curveName");
         }
         if (json_is_integer(json_object_get(req, "key_size")))
             json_object_set(props, "keySize", json_object_get(req, "key_size"));

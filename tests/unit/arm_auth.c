@@ -210,8 +210,9 @@ static int64_t entra_handler(struct http_exchange *x, void *payload)
         }
         if (en->imds_not_ready && meta) {
             en->imds_not_ready--;
-            fake_respond(x, 404, "{\"error\":\"not_found\",\"error_description\":\"Identity "
-                                 "not found\"}");
+            fake_respond(x, 404,
+                         "{\"error\":\"not_found\",\"error_description\":\"Identity "
+                         "not found\"}");
             return 1;
         }
         snprintf(body, sizeof(body),

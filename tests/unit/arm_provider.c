@@ -44,7 +44,7 @@ struct fake_arm {
     const char *gone;    /* substring of ids that do not exist at all */
     unsigned graph_calls, gets, page_size;
     int quota_zero_once;
-    size_t max_ids; /* refuse longer id lists with 400 (0 = no limit) */
+    size_t max_ids;         /* refuse longer id lists with 400 (0 = no limit) */
     const char *list_error; /* answer resource group lists with 404 and this code */
     unsigned lists;         /* resource group list requests */
     struct manual_clock *clock;

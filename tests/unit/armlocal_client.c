@@ -143,8 +143,8 @@ static json_t *key_props(const struct arm_call *c)
  * required); ARM shows the outcome. */
 static void key_through_the_data_plane(struct arm_client *cl)
 {
-    const char *key = KV "/keys/cmk", *api = kind_lookup("Microsoft.KeyVault/vaults/keys", NULL)
-                                                 ->api_version;
+    const char *key = KV "/keys/cmk",
+               *api = kind_lookup("Microsoft.KeyVault/vaults/keys", NULL)->api_version;
     json_t *want, *p;
     struct arm_call c;
     char v1[512], url[600];
@@ -157,12 +157,12 @@ static void key_through_the_data_plane(struct arm_client *cl)
 
     /* a new version with another size and ops, and a rotation policy */
     want = json_pack("{s:{s:s, s:i, s:[s,s], s:{s:b}, s:{s:{s:s}, s:[{s:{s:s}, s:{s:s}}]}}}",
-                     "properties", "kty", "RSA", "keySize", 4096, "keyOps", "wrapKey",
-                     "unwrapKey", "attributes", "enabled", 1, "rotationPolicy", "attributes",
-                     "expiryTime", "P90D", "lifetimeActions", "trigger", "timeBeforeExpiry", "P30D",
-                     "action", "type", "rotate");
-    if (keyvault_key_update(cl, key, api, want, PROVIDER_DP_NEW_VERSION | PROVIDER_DP_POLICY,
-                            &c) != 0)
+                     "properties", "kty", "RSA", "keySize", 4096, "keyOps", "wrapKey", "unwrapKey",
+                     "attributes", "enabled", 1, "rotationPolicy", "attributes", "expiryTime",
+                     "P90D", "lifetimeActions", "trigger", "timeBeforeExpiry", "P30D", "action",
+                     "type", "rotate");
+    if (keyvault_key_update(cl, key, api, want, PROVIDER_DP_NEW_VERSION | PROVIDER_DP_POLICY, &c) !=
+        0)
         fail_msg("new version: %s", c.err.msg);
     p = key_props(&c);
     arm_call_release(&c);
@@ -170,14 +170,14 @@ static void key_through_the_data_plane(struct arm_client *cl)
     snprintf(v1, sizeof(v1), "%s", json_string_value(json_object_get(p, "keyUriWithVersion")));
     assert_int_equal(json_integer_value(json_object_get(p, "keySize")), 4096);
     assert_int_equal(json_array_size(json_object_get(p, "keyOps")), 2);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(json_array_get(json_object_get(json_object_get(
-                                                               p, "rotationPolicy"),
-                                                           "lifetimeActions"),
-                                            0),
-                            "trigger"),
-                            "timeBeforeExpiry")),
-                        "P30D");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(
+                json_array_get(
+                    json_object_get(json_object_get(p, "rotationPolicy"), "lifetimeActions"), 0),
+                "trigger"),
+            "timeBeforeExpiry")),
+        "P30D");
     snprintf(url, sizeof(url), "%s/rotationpolicy",
              json_string_value(json_object_get(p, "keyUri")));
     json_decref(p);

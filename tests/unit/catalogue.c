@@ -247,12 +247,14 @@ static void test_catalogue__conversions(void **state)
             const char *text;
             long long t;
         } times[] = {
-            {"1970-01-01T00:00:00Z", 0},           {"2000-02-29T12:34:56Z", 951827696},
-            {"2027-06-30T00:00:00Z", 1814313600}, {"2100-03-01T23:59:59Z", 4107628799},
+            {"1970-01-01T00:00:00Z", 0},
+            {"2000-02-29T12:34:56Z", 951827696},
+            {"2027-06-30T00:00:00Z", 1814313600},
+            {"2100-03-01T23:59:59Z", 4107628799},
         };
-        static const char *const bad[] = {"2027-02-29T00:00:00Z", "2027-13-01T00:00:00Z",
-                                          "2027-06-30 00:00:00Z", "2027-06-30T00:00:00",
-                                          "2027-06-30T24:00:00Z", "1969-12-31T23:59:59Z",
+        static const char *const bad[] = {"2027-02-29T00:00:00Z",  "2027-13-01T00:00:00Z",
+                                          "2027-06-30 00:00:00Z",  "2027-06-30T00:00:00",
+                                          "2027-06-30T24:00:00Z",  "1969-12-31T23:59:59Z",
                                           "2027-06-30T00:00:00Z ", "tomorrow"};
         long long t;
         for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
@@ -482,8 +484,8 @@ static void test_catalogue__decode_examples(void **state)
     json_decref(d);
 
     /* datastores: secrets are never returned; the credentials type is */
-    d = decode_example_in(REPO_EXAMPLES, "datastore",
-                          "datastore/blob_account_key.json", "200", &found);
+    d = decode_example_in(REPO_EXAMPLES, "datastore", "datastore/blob_account_key.json", "200",
+                          &found);
     assert_true(found >= 8);
     assert_string_equal(str_at(d, "type"), "AzureBlob");
     assert_string_equal(str_at(d, "container_name"), "training");
@@ -493,14 +495,13 @@ static void test_catalogue__decode_examples(void **state)
     assert_true(json_is_false(json_object_get(d, "is_default")));
     assert_string_equal(str_at(d, "tags.team"), "ml-platform");
     json_decref(d);
-    d = decode_example_in(REPO_EXAMPLES, "datastore",
-                          "datastore/file_account_key.json", "201", &found);
+    d = decode_example_in(REPO_EXAMPLES, "datastore", "datastore/file_account_key.json", "201",
+                          &found);
     assert_true(found >= 6);
     assert_string_equal(str_at(d, "type"), "AzureFile");
     assert_string_equal(str_at(d, "file_share_name"), "notebooks");
     json_decref(d);
-    d = decode_example_in(REPO_EXAMPLES, "datastore",
-                          "datastore/adls_gen2_service_principal.json",
+    d = decode_example_in(REPO_EXAMPLES, "datastore", "datastore/adls_gen2_service_principal.json",
                           "200", &found);
     assert_true(found >= 10);
     assert_string_equal(str_at(d, "type"), "AzureDataLakeGen2");
@@ -569,8 +570,7 @@ static void test_catalogue__change_classification(void **state)
         /* datastore: the type is create-only; secrets are write-only */
         {"datastore", "{\"type\": \"AzureBlob\"}", "{\"type\": \"azure_file\"}", CHANGE_REPLACE},
         {"datastore", "{\"type\": \"AzureBlob\"}", "{\"type\": \"azure_blob\"}", CHANGE_NONE},
-        {"datastore", "{\"container_name\": \"a\"}", "{\"container_name\": \"b\"}",
-         CHANGE_UPDATE},
+        {"datastore", "{\"container_name\": \"a\"}", "{\"container_name\": \"b\"}", CHANGE_UPDATE},
         {"datastore", "{\"credentials\": {\"type\": \"AccountKey\"}}", "{}", CHANGE_UPDATE},
         {"datastore", "{}", "{\"credentials\": {\"account_key\": \"k\"}}", CHANGE_NONE},
         /* storage, registry */
@@ -1025,8 +1025,8 @@ static void test_catalogue__plan_key_updates(void **state)
         assert_int_equal(change_of(back, "key.k")->via, PLAN_VIA_DATA_PLANE);
         assert_int_equal(change_of(back, "key.k")->data_plane, PROVIDER_DP_NEW_VERSION);
         assert_int_equal(change_of(back, "workspace.w")->via, PLAN_VIA_PATCH);
-        json_object_set_new(json_array_get(json_object_get(j, "resource_changes"), 0),
-                            "update_via", json_string("carrier-pigeon"));
+        json_object_set_new(json_array_get(json_object_get(j, "resource_changes"), 0), "update_via",
+                            json_string("carrier-pigeon"));
         plan_free(back);
         back = NULL;
         assert_int_equal(plan_from_json(&back, j, &err), AMLSEC_EPARSE);

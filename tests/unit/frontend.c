@@ -266,19 +266,18 @@ static void assert_origin(const struct config *cfg, const char *name, const char
 
 static void test_frontend__references_to_unknowns_are_tagged(void **state)
 {
-    static const char text[] =
-        "a \"w\" {\n  identity {\n    type = \"SystemAssigned\"\n  }\n}\n"
-        "a \"f\" {\n  for_each = [\"p\", \"q\"]\n  n = each.value\n}\n"
-        "c \"z\" {\n  ref = a.w.id\n}\n"
-        "b \"r\" {\n"
-        "  top    = a.w.principal_id\n"
-        "  nested = a.w.identity.principal_id\n"
-        "  deeper = a.w.missing.x.y\n"
-        "  id     = a.w.id\n"
-        "  each   = a.f[\"q\"].identity.principal_id\n"
-        "  shared = c.z.ref\n"
-        "  known  = a.w.identity.type\n"
-        "}\n";
+    static const char text[] = "a \"w\" {\n  identity {\n    type = \"SystemAssigned\"\n  }\n}\n"
+                               "a \"f\" {\n  for_each = [\"p\", \"q\"]\n  n = each.value\n}\n"
+                               "c \"z\" {\n  ref = a.w.id\n}\n"
+                               "b \"r\" {\n"
+                               "  top    = a.w.principal_id\n"
+                               "  nested = a.w.identity.principal_id\n"
+                               "  deeper = a.w.missing.x.y\n"
+                               "  id     = a.w.id\n"
+                               "  each   = a.f[\"q\"].identity.principal_id\n"
+                               "  shared = c.z.ref\n"
+                               "  known  = a.w.identity.type\n"
+                               "}\n";
     struct config *cfg = NULL;
     struct diag_list dl;
     (void)state;
