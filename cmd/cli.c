@@ -41,6 +41,35 @@ int cli_usage_error(const struct command *cmd, const char *fmt, ...)
     return EXIT_FAIL;
 }
 
+int cli_listing_options(int argc, char **argv, const struct command *cmd, int *json, int *markdown)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"markdown", no_argument, NULL, 'm'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+
+    *json = *markdown = 0;
+    while ((c = cli_getopt(argc, argv, opts, cmd)) != -1) {
+        switch (c) {
+        case 'j':
+            *json = 1;
+            break;
+        case 'm':
+            *markdown = 1;
+            break;
+        case CLI_HELP:
+            fputs(cmd->usage, stdout);
+            return EXIT_OK;
+        default:
+            return EXIT_FAIL;
+        }
+    }
+    if (*json && *markdown)
+        return cli_usage_error(cmd, "-json and -markdown are exclusive");
+    return -1;
+}
+
 static void suggest_flag(const struct command *cmd, const char *arg, const struct option *longopts)
 {
     const char *names[64];

@@ -36,6 +36,11 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define CLI_BAD 0x10001
 int cli_getopt(int argc, char **argv, const struct option *longopts, const struct command *cmd);
 
+/* The options of a catalogue listing (rules, schema): -json, -markdown
+ * (exclusive) and -help. Returns -1 when the command goes on (optind at
+ * its first operand), else the exit code to return. */
+int cli_listing_options(int argc, char **argv, const struct command *cmd, int *json, int *markdown);
+
 /* Prints a usage error ("amlsec CMD: ...") and returns EXIT_FAIL. */
 int cli_usage_error(const struct command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

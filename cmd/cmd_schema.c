@@ -12,32 +12,14 @@
 int cmd_schema(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("schema");
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"markdown", no_argument, NULL, 'm'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int c, json = 0, markdown = 0, rc = EXIT_OK;
+    int json, markdown, rc;
     struct buf b;
     json_t *arr = NULL;
 
     (void)ctx;
-    while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
-        switch (c) {
-        case 'j':
-            json = 1;
-            break;
-        case 'm':
-            markdown = 1;
-            break;
-        case CLI_HELP:
-            fputs(self->usage, stdout);
-            return EXIT_OK;
-        default:
-            return EXIT_FAIL;
-        }
-    }
-    if (json && markdown)
-        return cli_usage_error(self, "-json and -markdown are exclusive");
+    if ((rc = cli_listing_options(argc, argv, self, &json, &markdown)) >= 0)
+        return rc;
+    rc = EXIT_OK;
     if (markdown && optind < argc)
         return cli_usage_error(self, "-markdown documents every kind; drop '%s'", argv[optind]);
     for (int i = optind; i < argc; i++) {
