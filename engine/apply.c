@@ -289,6 +289,14 @@ static void complete_change(struct run *r, size_t i)
     }
 }
 
+/* "ADDRESS (previous)": where the resource a renamed create-before-destroy
+ * replacement leaves behind is tracked until its delete succeeds, so that
+ * the journal's fold of that delete cannot touch the new resource's entry. */
+static void previous_address(char *out, size_t size, const struct plan_change *c)
+{
+    snprintf(out, size, "%s (previous)", c->address);
+}
+
 /* Sends op through the journal: the intent is durable before the request
  * leaves. */
 static int send(struct run *r, struct op *op)
@@ -305,9 +313,7 @@ static int send(struct run *r, struct op *op)
         return errbuf_set(r->err, AMLSEC_ENOMEM, "out of memory");
     journal_digest(digest, body ? body : "", body ? strlen(body) : 0);
     free(body);
-    /* the renamed-away resource goes under "ADDRESS (previous)" so that the
-     * journal's fold cannot touch the new resource's state entry */
-    snprintf(prev_address, sizeof(prev_address), "%s (previous)", c->address);
+    previous_address(prev_address, sizeof(prev_address), c);
     memset(&in, 0, sizeof(in));
     in.address = op->kind == OP_DELETE_PREVIOUS ? prev_address : c->address;
     in.kind = c->kind;
@@ -349,7 +355,7 @@ static int keep_previous(struct run *r, const struct plan_change *c)
     const struct state_resource *old = state_find(r->st, c->address);
     struct state_resource keep;
 
-    snprintf(prev, sizeof(prev), "%s (previous)", c->address);
+    previous_address(prev, sizeof(prev), c);
     if (old == NULL || strcasecmp(old->arm_id, c->prior_arm_id) != 0 ||
         state_find(r->st, prev) != NULL)
         return 0;
