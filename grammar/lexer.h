@@ -46,7 +46,8 @@ struct lexer {
     bool at_line_start; /* heredoc: next byte begins a line */
     bool failed;        /* a fatal lexical error: return end of file next */
     int last;           /* the previous token returned */
-    struct arena *arena;
+    struct arena *arena; /* interned names */
+    struct arena *nodes; /* string tokens' nodes and decoded text; arena unless changed */
     struct diag_list *diags;
     struct lexer_ident *idents; /* interned names (open addressing; see lexer_release) */
     size_t nidents, idents_cap;

@@ -20,6 +20,7 @@ void lexer_init(struct lexer *lx, const struct src_file *f, struct arena *arena,
     lx->cur = lx->base;
     lx->lim = lx->base + f->len;
     lx->arena = arena;
+    lx->nodes = arena;
     lx->diags = diags;
     lx->last = TOK_NL;
 }
@@ -253,12 +254,12 @@ static bool decode_escapes(struct buf *out, const uchar *b, const uchar *e, cons
 static struct ast_expr *string_node(struct lexer *lx, const char *s, size_t len,
                                     const struct src_loc *loc, bool interned)
 {
-    struct ast_expr *e = arena_alloc_align(lx->arena, sizeof(*e), _Alignof(struct ast_expr));
+    struct ast_expr *e = arena_alloc_align(lx->nodes, sizeof(*e), _Alignof(struct ast_expr));
     if (e == NULL)
         return NULL;
     e->kind = EXPR_STRING;
     e->loc = *loc;
-    e->u.str.s = interned ? intern(lx, (const uchar *)s, len) : arena_strndup(lx->arena, s, len);
+    e->u.str.s = interned ? intern(lx, (const uchar *)s, len) : arena_strndup(lx->nodes, s, len);
     e->u.str.len = len;
     return e->u.str.s ? e : NULL;
 }

@@ -59,7 +59,7 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 %token HEREDOC_END "end of heredoc"
 %token COMMENT "comment"
 
-%nterm <struct body_builder *> stmts
+%nterm <struct body_builder *> stmts tstmts
 %nterm <struct ast_attr *> attribute
 %nterm <struct ast_block *> block
 %nterm <struct ast_label *> labels
@@ -75,10 +75,22 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 
 %%
 
+/* The file's own statements are stmts too, but each one is handed to the
+ * caller's hooks as soon as it is complete (parse.h: parse_hooks). */
 file
-    : stmts                  { parse_finish_file(ctx, $1, NULL, NULL); }
-    | stmts attribute        { parse_finish_file(ctx, $1, $2, NULL); }
-    | stmts block            { parse_finish_file(ctx, $1, NULL, $2); }
+    : tstmts                 { parse_finish_file(ctx, $1, NULL, NULL); }
+    | tstmts attribute       { parse_finish_file(ctx, $1, parse_top_attr(ctx, $2), NULL); }
+    | tstmts block           { parse_finish_file(ctx, $1, NULL,
+                                   parse_top_block(ctx, $2, yychar == TOK_AML_YYEMPTY)); }
+    ;
+
+tstmts
+    : %empty                 { $$ = parse_file_body(ctx); }
+    | tstmts NL              { $$ = $1; }
+    | tstmts attribute NL    { $$ = $1; parse_body_add(ctx, $1, parse_top_attr(ctx, $2), NULL); }
+    | tstmts block NL        { $$ = $1; parse_body_add(ctx, $1, NULL,
+                                   parse_top_block(ctx, $2, yychar == TOK_AML_YYEMPTY)); }
+    | tstmts error NL        { $$ = $1; if (parse_too_many_errors(ctx)) YYABORT; yyerrok; }
     ;
 
 stmts

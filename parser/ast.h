@@ -152,4 +152,10 @@ struct src_loc ast_call_name_loc(const struct ast_expr *e);
 const struct ast_attr *ast_body_attr(const struct ast_body *b, const char *name);
 const struct ast_block *ast_body_block(const struct ast_body *b, const char *type);
 
+/* A copy of b without its body (type, labels and locations), allocated in
+ * a: what stays of a block whose body has been checked and released
+ * (parser/parse.h: parse_hooks). NULL when out of memory. */
+struct arena;
+struct ast_block *ast_block_outline(struct arena *a, const struct ast_block *b);
+
 #endif

@@ -27,12 +27,31 @@ static const char *const lifecycle_attrs[] = {"prevent_destroy", "create_before_
 /* Meta-arguments every resource block accepts. */
 static const char *const meta_attrs[] = {"for_each", "depends_on", NULL};
 
+/* A reference from resource `from` to resource `to`; seq orders a
+ * resource's references as they appear in its block. */
+struct dep_edge {
+    uint32_t from, to, seq;
+};
+
+struct ref_walk;
+struct deferred_ref;
+
 struct loader {
     struct config *cfg;
     const struct config_opts *opts;
-    struct diag_list *diags;
+    struct diag_list *diags; /* where checks report: `checks` while files are parsed */
+    struct diag_list *parse_diags;
+    struct diag_list checks; /* reported only when the files parse without errors */
     struct errbuf *err;
     char *base_dir;
+    int rc;                  /* the first failure in a parse hook (out of memory) */
+    size_t rcap, vcap;       /* capacities of cfg->resources and cfg->vars */
+    struct dep_edge *edges;  /* references between resources, turned into deps */
+    size_t nedges, edges_cap;
+    bool edges_sorted; /* by (from, seq) */
+    uint32_t seq;
+    struct deferred_ref *deferred; /* references to names not declared yet */
+    size_t ndeferred, deferred_cap;
 };
 
 static bool in_list(const char *const *list, const char *s)
@@ -131,6 +150,11 @@ static int collect_files(struct loader *ld, char ***out, size_t *n)
     return 0;
 }
 
+static struct ast_block *top_block(void *payload, struct ast_block *b);
+
+/* Parses every file, checking each top-level block as it completes (see
+ * top_block). What those checks report is kept only when every file
+ * parses: after a syntax error, the blocks are incomplete. */
 static int parse_all(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
@@ -138,6 +162,8 @@ static int parse_all(struct loader *ld)
     size_t n = 0;
     int rc;
     struct ast_file **tail = &cfg->files;
+    const struct parse_hooks hooks = {
+        .top_block = top_block, .payload = ld, .outline = ld->opts->check_only};
 
     if ((rc = collect_files(ld, &names, &n)) < 0)
         return rc;
@@ -149,9 +175,14 @@ static int parse_all(struct loader *ld)
         if ((rc = src_file_load(&cfg->srcs[i], names[i], ld->err)) < 0)
             break;
         cfg->nsrcs++;
-        rc = parse_file(&af, cfg->srcs[i], &cfg->arena, ld->diags);
+        ld->diags = &ld->checks;
+        rc = parse_file_hooked(&af, cfg->srcs[i], &cfg->arena, ld->parse_diags,
+                               ld->opts->parse_only ? NULL : &hooks);
+        ld->diags = ld->parse_diags;
         if (rc == AMLSEC_EPARSE)
             rc = 0; /* reported; keep parsing the other files */
+        if (rc == 0 && ld->rc < 0)
+            rc = ld->rc;
         if (af) {
             *tail = af;
             tail = &af->next;
@@ -160,6 +191,10 @@ static int parse_all(struct loader *ld)
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
+    if (ld->parse_diags->errors || ld->parse_diags->dropped)
+        diag_list_release(&ld->checks);
+    else
+        diag_list_append(ld->parse_diags, &ld->checks);
     return rc;
 }
 
@@ -323,8 +358,10 @@ static void check_unknown_top(struct loader *ld, const struct ast_block *b)
     hint_nearest(d, b->type, cands);
 }
 
-static int add_resource(struct loader *ld, const struct ast_block *b, bool existing,
-                        const char *kind, const char *name, size_t *cap)
+/* Returns the new resource's index, or -1 (a duplicate, or out of memory:
+ * ld->rc). */
+static long add_resource(struct loader *ld, const struct ast_block *b, bool existing,
+                         const char *kind, const char *name)
 {
     struct config *cfg = ld->cfg;
     struct cfg_resource *r;
@@ -333,15 +370,18 @@ static int add_resource(struct loader *ld, const struct ast_block *b, bool exist
         char what[256];
         snprintf(what, sizeof(what), "%s%s \"%s\"", existing ? "existing " : "", kind, name);
         duplicate(ld, b, prev->block, what);
-        return 0;
+        return -1;
     }
-    if (cfg->nresources == *cap) {
+    if (cfg->nresources == ld->rcap) {
         struct cfg_resource *grown;
-        *cap = *cap ? *cap * 2 : 64;
-        grown = realloc(cfg->resources, *cap * sizeof(*grown));
-        if (grown == NULL)
-            return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        size_t cap = ld->rcap ? ld->rcap * 2 : 64;
+        grown = realloc(cfg->resources, cap * sizeof(*grown));
+        if (grown == NULL || cap > UINT32_MAX) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return -1;
+        }
         cfg->resources = grown;
+        ld->rcap = cap;
     }
     r = &cfg->resources[cfg->nresources++];
     memset(r, 0, sizeof(*r));
@@ -361,105 +401,195 @@ static int add_resource(struct loader *ld, const struct ast_block *b, bool exist
         }
         r->address = a;
     }
-    if (r->address == NULL || index_add(cfg, cfg->nresources - 1) < 0)
-        return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
-    return 0;
+    if (r->address == NULL || index_add(cfg, cfg->nresources - 1) < 0) {
+        ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        return -1;
+    }
+    return (long)cfg->nresources - 1;
 }
 
-static int collect_blocks(struct loader *ld)
+/* Registers one top-level block: the settings block, a variable or a
+ * resource (b may be a body-less outline of the block: only its header is
+ * kept). Returns the resource's index, or -1 when b declares none. */
+static long collect_block(struct loader *ld, const struct ast_block *b)
 {
     struct config *cfg = ld->cfg;
-    size_t rcap = 0, vcap = 0;
-    int rc = 0;
 
-    for (struct ast_file *f = cfg->files; f; f = f->next) {
-        for (const struct ast_attr *a = f->body.attrs; a; a = a->next) {
-            struct src_loc nl = ast_attr_name_loc(a);
-            struct diag *d = error_at(ld, &nl, "top-level-attribute",
-                                      "attribute '%s' is not inside a block", a->name);
-            if (d)
-                diag_set_hint(d, "put it in a resource block or in settings { ... }");
-        }
-        for (const struct ast_block *b = f->body.blocks; b && rc == 0; b = b->next) {
-            if (strcmp(b->type, "settings") == 0) {
-                if (!check_labels(ld, b, 0, "no name", "settings { ... }"))
-                    continue;
-                if (cfg->settings_block)
-                    duplicate(ld, b, cfg->settings_block, "settings block");
-                else
-                    cfg->settings_block = b;
-            } else if (strcmp(b->type, "variable") == 0) {
-                struct cfg_variable *v;
-                bool dup = false;
-                if (!check_labels(ld, b, 1, "one name", "variable \"NAME\" { ... }"))
-                    continue;
-                for (size_t i = 0; i < cfg->nvars; i++) {
-                    if (strcmp(cfg->vars[i].name, b->labels->text) == 0) {
-                        char what[200];
-                        snprintf(what, sizeof(what), "variable \"%s\"", b->labels->text);
-                        duplicate(ld, b, cfg->vars[i].block, what);
-                        dup = true;
-                    }
-                }
-                if (dup)
-                    continue;
-                if (cfg->nvars == vcap) {
-                    struct cfg_variable *grown;
-                    vcap = vcap ? vcap * 2 : 8;
-                    grown = realloc(cfg->vars, vcap * sizeof(*grown));
-                    if (grown == NULL)
-                        return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
-                    cfg->vars = grown;
-                }
-                v = &cfg->vars[cfg->nvars++];
-                memset(v, 0, sizeof(*v));
-                v->name = b->labels->text;
-                v->block = b;
-                v->type = "any";
-            } else if (strcmp(b->type, "existing") == 0) {
-                if (!check_labels(ld, b, 2, "a type and a name", "existing TYPE \"NAME\" { ... }"))
-                    continue;
-                rc = add_resource(ld, b, true, b->labels->text, b->labels->next->text, &rcap);
-            } else if (known_kinds(ld) && !in_list(known_kinds(ld), b->type)) {
-                check_unknown_top(ld, b);
-            } else {
-                char shape[160];
-                snprintf(shape, sizeof(shape), "%s \"NAME\" { ... }", b->type);
-                if (!check_labels(ld, b, 1, "one name", shape))
-                    continue;
-                rc = add_resource(ld, b, false, b->type, b->labels->text, &rcap);
+    if (strcmp(b->type, "settings") == 0) {
+        if (!check_labels(ld, b, 0, "no name", "settings { ... }"))
+            return -1;
+        if (cfg->settings_block)
+            duplicate(ld, b, cfg->settings_block, "settings block");
+        else
+            cfg->settings_block = b;
+    } else if (strcmp(b->type, "variable") == 0) {
+        struct cfg_variable *v;
+        bool dup = false;
+        if (!check_labels(ld, b, 1, "one name", "variable \"NAME\" { ... }"))
+            return -1;
+        for (size_t i = 0; i < cfg->nvars; i++) {
+            if (strcmp(cfg->vars[i].name, b->labels->text) == 0) {
+                char what[200];
+                snprintf(what, sizeof(what), "variable \"%s\"", b->labels->text);
+                duplicate(ld, b, cfg->vars[i].block, what);
+                dup = true;
             }
         }
+        if (dup)
+            return -1;
+        if (cfg->nvars == ld->vcap) {
+            struct cfg_variable *grown;
+            ld->vcap = ld->vcap ? ld->vcap * 2 : 8;
+            grown = realloc(cfg->vars, ld->vcap * sizeof(*grown));
+            if (grown == NULL) {
+                ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+                return -1;
+            }
+            cfg->vars = grown;
+        }
+        v = &cfg->vars[cfg->nvars++];
+        memset(v, 0, sizeof(*v));
+        v->name = b->labels->text;
+        v->block = b;
+        v->type = "any";
+    } else if (strcmp(b->type, "existing") == 0) {
+        if (!check_labels(ld, b, 2, "a type and a name", "existing TYPE \"NAME\" { ... }"))
+            return -1;
+        return add_resource(ld, b, true, b->labels->text, b->labels->next->text);
+    } else if (known_kinds(ld) && !in_list(known_kinds(ld), b->type)) {
+        check_unknown_top(ld, b);
+    } else {
+        char shape[160];
+        snprintf(shape, sizeof(shape), "%s \"NAME\" { ... }", b->type);
+        if (!check_labels(ld, b, 1, "one name", shape))
+            return -1;
+        return add_resource(ld, b, false, b->type, b->labels->text);
     }
-    return rc;
+    return -1;
 }
 
 /* --- references ----------------------------------------------------------- */
 
 struct ref_walk {
     struct loader *ld;
-    struct cfg_resource *from; /* NULL outside resources */
-    const char *no_resources;  /* see eval_ctx */
+    long from;                /* the resource's index; -1 outside resources */
+    const char *no_resources; /* see eval_ctx */
     bool has_each;
+    /* Every name is declared by now: a reference to an unknown one is an
+     * error. Before (while files are parsed), it waits in ld->deferred. */
+    bool final;
+    uint32_t seq; /* a deferred reference's place among its block's (0: now) */
 };
 
-static void add_dep(struct loader *ld, struct cfg_resource *from, struct cfg_resource *to)
+struct deferred_ref {
+    struct ref_walk w;
+    const struct ast_expr *e; /* a copy of the traversal, without index expressions */
+};
+
+static void add_dep(struct loader *ld, const struct ref_walk *w, size_t to)
 {
-    struct cfg_resource **deps;
-    for (size_t i = 0; i < from->ndeps; i++)
-        if (from->deps[i] == to)
+    struct dep_edge *e;
+    if (ld->nedges == ld->edges_cap) {
+        size_t cap = ld->edges_cap ? 2 * ld->edges_cap : 256;
+        struct dep_edge *grown = realloc(ld->edges, cap * sizeof(*grown));
+        if (grown == NULL) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
             return;
-    /* capacity: the next power of two (at least 4), so no separate field */
-    if (from->ndeps < 4 ? from->ndeps == 0 : (from->ndeps & (from->ndeps - 1)) == 0) {
-        deps = realloc(from->deps, (from->ndeps < 4 ? 4 : 2 * from->ndeps) * sizeof(*deps));
-        if (deps == NULL)
-            return;
-    } else {
-        deps = from->deps;
+        }
+        ld->edges = grown;
+        ld->edges_cap = cap;
     }
-    deps[from->ndeps++] = to;
-    from->deps = deps;
-    (void)ld;
+    e = &ld->edges[ld->nedges++];
+    e->from = (uint32_t)w->from;
+    e->to = (uint32_t)to;
+    e->seq = w->seq ? w->seq : ++ld->seq;
+    if (ld->nedges > 1 && e->from < e[-1].from)
+        ld->edges_sorted = false;
+}
+
+static int cmp_edge(const void *a, const void *b)
+{
+    const struct dep_edge *x = a, *y = b;
+    if (x->from != y->from)
+        return x->from < y->from ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Turns the edges into each resource's deps, in the order its block
+ * refers to them, without repeats. */
+static int build_deps(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    if (!ld->edges_sorted)
+        qsort(ld->edges, ld->nedges, sizeof(*ld->edges), cmp_edge);
+    for (size_t i = 0; i < ld->nedges;) {
+        size_t end = i;
+        struct cfg_resource *r = &cfg->resources[ld->edges[i].from];
+        while (end < ld->nedges && ld->edges[end].from == ld->edges[i].from)
+            end++;
+        r->deps = arena_alloc_align(&cfg->arena, (end - i) * sizeof(*r->deps),
+                                    _Alignof(struct cfg_resource *));
+        if (r->deps == NULL)
+            return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        for (; i < end; i++) {
+            struct cfg_resource *to = &cfg->resources[ld->edges[i].to];
+            size_t k = 0;
+            while (k < r->ndeps && r->deps[k] != to)
+                k++;
+            if (k == r->ndeps)
+                r->deps[r->ndeps++] = to;
+        }
+    }
+    free(ld->edges);
+    ld->edges = NULL;
+    ld->nedges = ld->edges_cap = 0;
+    return 0;
+}
+
+/* A reference to a name not declared yet: checked again once every file is
+ * read. The copy outlives the block's body (config_opts.check_only). */
+static void defer_ref(struct ref_walk *w, const struct ast_expr *e)
+{
+    struct loader *ld = w->ld;
+    struct arena *a = &ld->cfg->arena;
+    struct ast_expr *c = arena_alloc_align(a, sizeof(*c), _Alignof(struct ast_expr));
+    struct ast_step **tail;
+    struct deferred_ref *d;
+
+    if (c == NULL)
+        goto oom;
+    c->kind = EXPR_TRAVERSAL;
+    c->loc = e->loc;
+    c->u.trav.root = e->u.trav.root; /* names are interned: they outlive bodies */
+    c->u.trav.n = e->u.trav.n;
+    tail = &c->u.trav.steps;
+    for (const struct ast_step *s = e->u.trav.steps; s; s = s->next) {
+        struct ast_step *cs = arena_alloc_align(a, sizeof(*cs), _Alignof(struct ast_step));
+        if (cs == NULL)
+            goto oom;
+        cs->kind = s->kind;
+        cs->loc = s->loc;
+        if (s->kind == STEP_ATTR)
+            cs->name = s->name;
+        *tail = cs;
+        tail = &cs->next;
+    }
+    if (ld->ndeferred == ld->deferred_cap) {
+        size_t cap = ld->deferred_cap ? 2 * ld->deferred_cap : 16;
+        struct deferred_ref *grown = realloc(ld->deferred, cap * sizeof(*grown));
+        if (grown == NULL)
+            goto oom;
+        ld->deferred = grown;
+        ld->deferred_cap = cap;
+    }
+    d = &ld->deferred[ld->ndeferred++];
+    d->w = *w;
+    d->w.final = true;
+    d->w.seq = ++ld->seq;
+    d->e = c;
+    return;
+oom:
+    ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
 }
 
 static void resource_names(const struct config *cfg, bool existing, const char *kind,
@@ -490,6 +620,10 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
         for (size_t i = 0; i < cfg->nvars; i++)
             if (strcmp(cfg->vars[i].name, s->name) == 0)
                 return;
+        if (!w->final) {
+            defer_ref(w, e);
+            return;
+        }
         d = error_at(ld, &e->loc, "unknown-variable", "undeclared variable '%s'", s->name);
         {
             size_t n = 0;
@@ -533,6 +667,10 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
         }
         /* the common case first: a reference to a declared resource */
         target = s && s->kind == STEP_ATTR ? config_find(cfg, existing, kind, s->name) : NULL;
+        if (target == NULL && !w->final) {
+            defer_ref(w, e);
+            return;
+        }
         kind_known = target || (cfg->index && index_find(cfg, existing, kind, NULL) >= 0);
         if (!kind_known && !existing && !in_list(known_kinds(ld), kind)) {
             size_t n = 0;
@@ -568,8 +706,8 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
                      w->no_resources);
             return;
         }
-        if (w->from)
-            add_dep(ld, w->from, target);
+        if (w->from >= 0)
+            add_dep(ld, w, (size_t)(target - cfg->resources));
     }
 }
 
@@ -1004,11 +1142,12 @@ static void eval_settings(struct loader *ld)
     }
 }
 
-static void parse_lifecycle(struct loader *ld, struct cfg_resource *r)
+/* b: r's block with its body (r->block may be an outline by now). */
+static void parse_lifecycle(struct loader *ld, struct cfg_resource *r, const struct ast_block *b)
 {
     const struct ast_block *lc = NULL;
     struct eval_ctx ectx = {.cfg = ld->cfg, .diags = ld->diags, .no_resources = "lifecycle"};
-    for (const struct ast_block *k = r->block->body.blocks; k; k = k->next) {
+    for (const struct ast_block *k = b->body.blocks; k; k = k->next) {
         if (strcmp(k->type, "lifecycle") != 0)
             continue;
         if (lc) {
@@ -1040,17 +1179,18 @@ static void parse_lifecycle(struct loader *ld, struct cfg_resource *r)
                 arena_alloc(&ld->cfg->arena, (a->value->u.list.n + 1) * sizeof(char *));
             for (const struct ast_expr *x = a->value->u.list.items; x; x = x->next) {
                 const char *path = NULL;
+                /* copied: the body may be released after the check */
                 if (x->kind == EXPR_STRING)
-                    path = x->u.str.s;
+                    path = arena_strdup(&ld->cfg->arena, x->u.str.s);
                 else if (x->kind == EXPR_TRAVERSAL) {
-                    struct buf b;
-                    buf_init(&b, 0);
-                    buf_adds(&b, x->u.trav.root);
+                    struct buf pb;
+                    buf_init(&pb, 0);
+                    buf_adds(&pb, x->u.trav.root);
                     for (const struct ast_step *s = x->u.trav.steps; s; s = s->next)
                         if (s->kind == STEP_ATTR)
-                            buf_addf(&b, ".%s", s->name);
-                    path = arena_strdup(&ld->cfg->arena, b.ptr);
-                    buf_release(&b);
+                            buf_addf(&pb, ".%s", s->name);
+                    path = arena_strdup(&ld->cfg->arena, pb.ptr);
+                    buf_release(&pb);
                 }
                 if (path == NULL)
                     error_at(ld, &x->loc, "type", "ignore_changes lists attribute names");
@@ -1194,13 +1334,8 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         json_t *v = NULL;
         if (top && in_list(meta_attrs, a->name))
             continue;
-        if (json_object_get(obj, a->name)) {
-            struct src_loc nl = ast_attr_name_loc(a);
-            struct src_loc first = ast_attr_name_loc(ast_body_attr(b, a->name));
-            struct diag *d = error_at(ld, &nl, "duplicate", "duplicate attribute '%s'", a->name);
-            diag_add_note(d, &first, "first set here");
-            continue;
-        }
+        if (json_object_get(obj, a->name))
+            continue; /* repeated: reported by check_shape */
         ectx->sensitive = false;
         if (eval_expr(&v, ectx, a->value) < 0)
             continue;
@@ -1216,8 +1351,6 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         char path[512];
         if (top && strcmp(k->type, "lifecycle") == 0)
             continue;
-        if (k->nlabels)
-            error_at(ld, &k->labels->loc, "label", "nested block '%s' takes no name", k->type);
         snprintf(path, sizeof(path), "%s%s.", prefix, k->type);
         sub = eval_body(ld, ectx, &k->body, false, path, sensitive);
         prev = json_object_get(obj, k->type);
@@ -1292,9 +1425,9 @@ static void eval_in_order(struct loader *ld, struct cfg_resource *r, unsigned ch
     eval_instances(ld, r);
 }
 
-static void check_depends_on(struct loader *ld, struct cfg_resource *r)
+static void check_depends_on(struct loader *ld, const struct ast_block *b)
 {
-    const struct ast_attr *a = ast_body_attr(&r->block->body, "depends_on");
+    const struct ast_attr *a = ast_body_attr(&b->body, "depends_on");
     if (a == NULL)
         return;
     if (a->value->kind != EXPR_LIST) {
@@ -1304,6 +1437,61 @@ static void check_depends_on(struct loader *ld, struct cfg_resource *r)
     for (const struct ast_expr *x = a->value->u.list.items; x; x = x->next)
         if (x->kind != EXPR_TRAVERSAL || x->u.trav.n < 1)
             error_at(ld, &x->loc, "type", "depends_on lists resources: [TYPE.NAME, ...]");
+}
+
+/* Checks of a resource body that need no values: repeated attributes, and
+ * nested blocks given a name. */
+static void check_shape(struct loader *ld, const struct ast_body *b, bool top)
+{
+    for (const struct ast_attr *a = b->attrs; a; a = a->next) {
+        const struct ast_attr *first = ast_body_attr(b, a->name);
+        if (first != a && !(top && in_list(meta_attrs, a->name))) {
+            struct src_loc nl = ast_attr_name_loc(a), fl = ast_attr_name_loc(first);
+            struct diag *d = error_at(ld, &nl, "duplicate", "duplicate attribute '%s'", a->name);
+            diag_add_note(d, &fl, "first set here");
+        }
+    }
+    for (const struct ast_block *k = b->blocks; k; k = k->next) {
+        if (top && strcmp(k->type, "lifecycle") == 0)
+            continue;
+        if (k->nlabels)
+            error_at(ld, &k->labels->loc, "label", "nested block '%s' takes no name", k->type);
+        check_shape(ld, &k->body, false);
+    }
+}
+
+/* Whether evaluation needs the block's body even in a check-only load. */
+static bool body_needed(const struct config_opts *opts, const struct ast_block *b)
+{
+    return !opts->check_only || strcmp(b->type, "settings") == 0 ||
+           strcmp(b->type, "variable") == 0 || ast_body_attr(&b->body, "for_each") != NULL;
+}
+
+/* parse_hooks.top_block: checks each top-level block as soon as it is
+ * parsed (names, the references that can be resolved already, lifecycle,
+ * shape), so that a check-only load can release its body at once. */
+static struct ast_block *top_block(void *payload, struct ast_block *b)
+{
+    struct loader *ld = payload;
+    struct ast_block *kept = body_needed(ld->opts, b) ? b : ast_block_outline(&ld->cfg->arena, b);
+    long idx;
+
+    if (kept == NULL || ld->rc < 0) {
+        if (ld->rc == 0)
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        return b;
+    }
+    idx = collect_block(ld, kept);
+    if (idx >= 0) {
+        struct cfg_resource *r = &ld->cfg->resources[idx];
+        struct ref_walk w = {
+            .ld = ld, .from = idx, .has_each = ast_body_attr(&b->body, "for_each") != NULL};
+        walk_body(&w, &b->body, true);
+        check_depends_on(ld, b);
+        parse_lifecycle(ld, r, b);
+        check_shape(ld, &b->body, true);
+    }
+    return kept;
 }
 
 int config_load(struct config **out, const struct config_opts *opts, struct diag_list *diags,
@@ -1326,20 +1514,25 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
     ld.err = err;
     *out = cfg;
 
+    ld.edges_sorted = true;
+    ld.parse_diags = diags;
+    diag_list_init(&ld.checks);
+    ld.checks.max_errors = diags->max_errors;
     if ((rc = parse_all(&ld)) < 0 || opts->parse_only || diags->errors)
         goto out;
-    if ((rc = collect_blocks(&ld)) < 0)
-        goto out;
-    for (size_t i = 0; i < cfg->nresources; i++) {
-        struct cfg_resource *r = &cfg->resources[i];
-        struct ref_walk w = {
-            .ld = &ld, .from = r, .has_each = ast_body_attr(&r->block->body, "for_each") != NULL};
-        walk_body(&w, &r->block->body, true);
-        check_depends_on(&ld, r);
-        parse_lifecycle(&ld, r);
+    for (struct ast_file *f = cfg->files; f; f = f->next) {
+        for (const struct ast_attr *a = f->body.attrs; a; a = a->next) {
+            struct src_loc nl = ast_attr_name_loc(a);
+            struct diag *d = error_at(&ld, &nl, "top-level-attribute",
+                                      "attribute '%s' is not inside a block", a->name);
+            if (d)
+                diag_set_hint(d, "put it in a resource block or in settings { ... }");
+        }
     }
+    for (size_t i = 0; i < ld.ndeferred; i++)
+        check_traversal(&ld.deferred[i].w, ld.deferred[i].e);
     {
-        struct ref_walk w = {.ld = &ld, .no_resources = "settings"};
+        struct ref_walk w = {.ld = &ld, .from = -1, .no_resources = "settings", .final = true};
         if (cfg->settings_block)
             walk_body(&w, &cfg->settings_block->body, false);
         w.no_resources = "a variable";
@@ -1347,6 +1540,10 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
             for (const struct ast_attr *a = cfg->vars[i].block->body.attrs; a; a = a->next)
                 if (strcmp(a->name, "type") != 0) /* type = string is a keyword */
                     walk_expr(&w, a->value);
+    }
+    if (ld.rc < 0 || (rc = build_deps(&ld)) < 0) {
+        rc = rc < 0 ? rc : ld.rc;
+        goto out;
     }
     if (diags->errors || find_cycles(&ld))
         goto out;
@@ -1357,7 +1554,7 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         goto out;
     for (size_t i = 0; i < cfg->nresources && rc == 0; i++)
         rc = expand(&ld, &cfg->resources[i]);
-    if (rc < 0 || diags->errors)
+    if (rc < 0 || diags->errors || opts->check_only)
         goto out;
     done = calloc(cfg->nresources ? cfg->nresources : 1, 1);
     if (done == NULL) {
@@ -1369,6 +1566,9 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
 out:
     free(done);
     free(ld.base_dir);
+    free(ld.edges);
+    free(ld.deferred);
+    diag_list_release(&ld.checks);
     if (rc == 0 && diags->errors)
         rc = AMLSEC_EPARSE;
     return rc;
@@ -1388,7 +1588,6 @@ void config_free(struct config *cfg)
             json_decref(r->instances[k].value);
         }
         free(r->instances);
-        free(r->deps);
     }
     free(cfg->resources);
     for (size_t i = 0; i < cfg->nvars; i++)

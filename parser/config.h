@@ -110,6 +110,12 @@ struct config_opts {
     char *const *environ; /* for AMLSEC_VAR_name and env(); NULL: no environment */
     struct cfg_resolver resolver;
     bool parse_only; /* stop after parsing (fmt) */
+    /* Stop after the front end's checks (names, references, cycles,
+     * variables, for_each, lifecycle): instances get no attrs or value.
+     * Resource blocks keep only their outline (type, labels, locations;
+     * bodies are released as soon as they are checked) unless for_each
+     * needs the body, so memory stays near the size of the outline. */
+    bool check_only;
 };
 
 struct config {

@@ -1,6 +1,7 @@
 #include "parser/diag.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,19 +14,52 @@ void diag_list_init(struct diag_list *l)
     l->max_errors = DIAG_MAX_ERRORS;
 }
 
+static void diag_release(struct diag *d)
+{
+    free(d->code);
+    free(d->message);
+    free(d->hint);
+    for (size_t k = 0; k < d->nnotes; k++)
+        free(d->notes[k].message);
+    free(d->notes);
+}
+
 void diag_list_release(struct diag_list *l)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        struct diag *d = &l->items[i];
-        free(d->code);
-        free(d->message);
-        free(d->hint);
-        for (size_t k = 0; k < d->nnotes; k++)
-            free(d->notes[k].message);
-        free(d->notes);
-    }
+    for (size_t i = 0; i < l->n; i++)
+        diag_release(&l->items[i]);
     free(l->items);
     diag_list_init(l);
+}
+
+void diag_list_append(struct diag_list *dst, struct diag_list *src)
+{
+    size_t max = dst->max_errors;
+    dst->dropped += src->dropped;
+    for (size_t i = 0; i < src->n; i++) {
+        struct diag *d = &src->items[i];
+        bool full = d->severity == DIAG_ERROR && max && dst->errors >= max;
+        if (!full && dst->n == dst->cap) {
+            size_t cap = dst->cap ? dst->cap * 2 : 16;
+            struct diag *items = realloc(dst->items, cap * sizeof(*items));
+            if (items) {
+                dst->items = items;
+                dst->cap = cap;
+            }
+        }
+        if (full || dst->n == dst->cap) {
+            dst->dropped += d->severity == DIAG_ERROR;
+            diag_release(d);
+            continue;
+        }
+        dst->items[dst->n++] = *d;
+        if (d->severity == DIAG_ERROR)
+            dst->errors++;
+        else if (d->severity == DIAG_WARNING)
+            dst->warnings++;
+    }
+    src->n = 0;
+    diag_list_release(src);
 }
 
 static char *vformat(const char *fmt, va_list ap)

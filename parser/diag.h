@@ -54,6 +54,10 @@ void diag_mask(struct diag *d, const struct src_loc *span);
 void diag_add_note(struct diag *d, const struct src_loc *loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Moves every diagnostic of src to the end of dst (dst's error limit
+ * applies) and leaves src empty. */
+void diag_list_append(struct diag_list *dst, struct diag_list *src);
+
 /* Sorts by file, then position (stable), so output order is deterministic. */
 void diag_list_sort(struct diag_list *l);
 

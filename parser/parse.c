@@ -11,7 +11,7 @@ int aml_yyparse(struct parse_ctx *ctx);
 
 static void *node(struct parse_ctx *ctx, size_t size)
 {
-    void *p = arena_alloc_align(ctx->arena, size, _Alignof(struct ast_expr));
+    void *p = arena_alloc_align(ctx->nodes, size, _Alignof(struct ast_expr));
     if (p == NULL && !ctx->oom) {
         ctx->oom = true;
         diag_add(ctx->diags, DIAG_ERROR, NULL, "internal", "out of memory while parsing");
@@ -55,6 +55,38 @@ bool parse_too_many_errors(struct parse_ctx *ctx)
 struct body_builder *parse_body_new(struct parse_ctx *ctx)
 {
     return node(ctx, sizeof(struct body_builder));
+}
+
+struct body_builder *parse_file_body(struct parse_ctx *ctx)
+{
+    struct body_builder *b = arena_alloc_align(ctx->arena, sizeof(*b), _Alignof(struct ast_expr));
+    if (b == NULL && !ctx->oom) {
+        ctx->oom = true;
+        diag_add(ctx->diags, DIAG_ERROR, NULL, "internal", "out of memory while parsing");
+    }
+    return b;
+}
+
+struct ast_block *parse_top_block(struct parse_ctx *ctx, struct ast_block *b, bool no_lookahead)
+{
+    struct ast_block *kept = b;
+    if (b && ctx->hooks && ctx->hooks->top_block)
+        kept = ctx->hooks->top_block(ctx->hooks->payload, b);
+    if (ctx->nodes != &ctx->scratch)
+        return kept;
+    if (kept == b)
+        arena_adopt(ctx->arena, &ctx->scratch);
+    else if (no_lookahead)
+        arena_reset(&ctx->scratch);
+    /* else a token read ahead may live in scratch: released with the next block */
+    return kept;
+}
+
+struct ast_attr *parse_top_attr(struct parse_ctx *ctx, struct ast_attr *a)
+{
+    if (ctx->nodes == &ctx->scratch)
+        arena_adopt(ctx->arena, &ctx->scratch);
+    return a;
 }
 
 void parse_body_add(struct parse_ctx *ctx, struct body_builder *b, struct ast_attr *a,
@@ -337,7 +369,7 @@ static void dedent(struct parse_ctx *ctx, struct ast_expr *parts)
             if (p->u.str.s[i++] == '\n')
                 at_start = true;
         }
-        p->u.str.s = arena_strndup(ctx->arena, out.ptr, out.len);
+        p->u.str.s = arena_strndup(ctx->nodes, out.ptr, out.len);
         p->u.str.len = out.len;
         if (p->u.str.s == NULL) {
             p->u.str.s = "";
@@ -424,12 +456,21 @@ struct ast_expr *parse_key_ident(struct parse_ctx *ctx, const char *name, const 
 int parse_file(struct ast_file **out, const struct src_file *src, struct arena *arena,
                struct diag_list *diags)
 {
+    return parse_file_hooked(out, src, arena, diags, NULL);
+}
+
+int parse_file_hooked(struct ast_file **out, const struct src_file *src, struct arena *arena,
+                      struct diag_list *diags, const struct parse_hooks *hooks)
+{
     struct parse_ctx ctx;
     /* Errors dropped because the list is full still make the parse fail. */
     size_t errors_before = diags->errors + diags->dropped;
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.arena = arena;
+    ctx.nodes = hooks && hooks->outline ? &ctx.scratch : arena;
+    arena_init(&ctx.scratch);
+    ctx.hooks = hooks;
     ctx.diags = diags;
     ctx.src = src;
     ctx.file = arena_alloc(arena, sizeof(*ctx.file));
@@ -440,8 +481,10 @@ int parse_file(struct ast_file **out, const struct src_file *src, struct arena *
     if (!lexer_check_encoding(src, diags))
         return AMLSEC_EPARSE;
     lexer_init(&ctx.lx, src, arena, diags);
+    ctx.lx.nodes = ctx.nodes;
     if (aml_yyparse(&ctx) != 0 && diags->errors + diags->dropped == errors_before)
         diag_add(diags, DIAG_ERROR, NULL, "syntax", "'%s' could not be parsed", src->name);
     lexer_release(&ctx.lx);
+    arena_release(&ctx.scratch); /* what no kept block refers to */
     return diags->errors + diags->dropped > errors_before ? AMLSEC_EPARSE : 0;
 }

@@ -18,9 +18,28 @@ struct body_builder {
     struct ast_block *block_tail;
 };
 
+/* What a caller does with each top-level block while the file is parsed
+ * (parser/config.c checks a block as soon as it is complete). */
+struct parse_hooks {
+    /* Called with every top-level block, in source order. Returns the block
+     * the file's body keeps: b itself, or a copy made in the parse arena
+     * without the body (ast_block_outline), when nothing needs b's body
+     * any more. NULL hook: every block is kept. */
+    struct ast_block *(*top_block)(void *payload, struct ast_block *b);
+    void *payload;
+    /* Allocate each top-level block's nodes in a scratch arena, released
+     * as soon as top_block returns a copy (kept blocks move to the parse
+     * arena). Memory then stays proportional to the largest block, not to
+     * the file. */
+    bool outline;
+};
+
 struct parse_ctx {
     struct lexer lx;
-    struct arena *arena;
+    struct arena *arena; /* the file's structure, names, kept blocks */
+    struct arena *nodes; /* where nodes go: arena, or &scratch (outline) */
+    struct arena scratch;
+    const struct parse_hooks *hooks;
     struct diag_list *diags;
     const struct src_file *src;
     struct ast_file *file;
@@ -32,9 +51,17 @@ struct parse_ctx {
  * error was reported (*out then holds what could be recovered). */
 int parse_file(struct ast_file **out, const struct src_file *src, struct arena *arena,
                struct diag_list *diags);
+/* The same, handing each top-level block to hooks (may be NULL). */
+int parse_file_hooked(struct ast_file **out, const struct src_file *src, struct arena *arena,
+                      struct diag_list *diags, const struct parse_hooks *hooks);
 
 /* --- builders used by grammar/parser.y ---------------------------------- */
 struct body_builder *parse_body_new(struct parse_ctx *ctx);
+struct body_builder *parse_file_body(struct parse_ctx *ctx);
+/* A complete top-level block or attribute (see parse_hooks); no_lookahead:
+ * the parser holds no token read ahead, whose node could be in scratch. */
+struct ast_block *parse_top_block(struct parse_ctx *ctx, struct ast_block *b, bool no_lookahead);
+struct ast_attr *parse_top_attr(struct parse_ctx *ctx, struct ast_attr *a);
 void parse_body_add(struct parse_ctx *ctx, struct body_builder *b, struct ast_attr *a,
                     struct ast_block *blk);
 void parse_finish_file(struct parse_ctx *ctx, struct body_builder *b, struct ast_attr *a,

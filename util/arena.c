@@ -34,6 +34,40 @@ void arena_release(struct arena *a)
     arena_init(a);
 }
 
+void arena_reset(struct arena *a)
+{
+    struct arena_block *keep = a->head;
+    if (keep == NULL)
+        return;
+    if (keep->size != ARENA_BLOCK_SIZE) {
+        arena_release(a);
+        return;
+    }
+    a->head = keep->next;
+    arena_release(a);
+    keep->next = NULL;
+    keep->off = 0;
+    a->head = keep;
+}
+
+void arena_adopt(struct arena *dst, struct arena *src)
+{
+    struct arena_block *last = src->head;
+    if (last == NULL)
+        return;
+    while (last->next)
+        last = last->next;
+    /* behind dst's current block, so its free space is still used */
+    if (dst->head) {
+        last->next = dst->head->next;
+        dst->head->next = src->head;
+    } else {
+        dst->head = src->head;
+    }
+    dst->used += src->used;
+    arena_init(src);
+}
+
 void *arena_alloc_align(struct arena *a, size_t size, size_t align)
 {
     struct arena_block *b = a->head;

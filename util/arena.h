@@ -23,5 +23,11 @@ void *arena_alloc_align(struct arena *a, size_t size, size_t align);
 char *arena_strndup(struct arena *a, const char *s, size_t len);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Releases everything allocated in a but keeps its current block for
+ * reuse: a scratch arena reset in a loop stays in the same warm memory. */
+void arena_reset(struct arena *a);
+/* Moves every block of src into dst (what src handed out now lives as
+ * long as dst); src is left empty. */
+void arena_adopt(struct arena *dst, struct arena *src);
 
 #endif
