@@ -48,11 +48,18 @@ static uint32_t ident_hash(const uchar *b, size_t len)
     }
     if (k < len) {
         uint64_t w = 0;
-        memcpy(&w, b + k, len - k);
-        h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-        h ^= h >> 29;
+        for (size_t j = 0; k + j < len; j++)
+            w |= (uint64_t)b[k + j] << (8 * j);
+        h ^= w;
     }
-    return (uint32_t)(h ^ (h >> 32));
+    /* a full finalizer: names differ in their last bytes (ws00001,
+     * ws00002 ...), and the table's slot comes from the low bits */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return (uint32_t)h;
 }
 
 static bool intern_grow(struct lexer *lx)

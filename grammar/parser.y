@@ -5,7 +5,8 @@
 %locations
 %define api.location.type {struct src_loc}
 %define parse.error detailed
-%define parse.lac full
+%define lr.type lalr
+%define lr.default-reduction accepting
 %define api.value.type union
 %define api.prefix {aml_yy}
 %define api.token.prefix {TOK_}
@@ -39,6 +40,9 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 %code {
 #include "parser/parse.h"
 #include "util/banned.h"
+
+/* Whether the token read ahead carries a node (a string) in the arena. */
+#define LOOKAHEAD_IN_ARENA (yychar == TOK_STRING || yychar == TOK_FRAG)
 
 #define YYMAXDEPTH 2000
 }
@@ -81,7 +85,7 @@ file
     : tstmts                 { parse_finish_file(ctx, $1, NULL, NULL); }
     | tstmts attribute       { parse_finish_file(ctx, $1, parse_top_attr(ctx, $2), NULL); }
     | tstmts block           { parse_finish_file(ctx, $1, NULL,
-                                   parse_top_block(ctx, $2, yychar == TOK_AML_YYEMPTY)); }
+                                   parse_top_block(ctx, $2, LOOKAHEAD_IN_ARENA)); }
     ;
 
 tstmts
@@ -89,7 +93,7 @@ tstmts
     | tstmts NL              { $$ = $1; }
     | tstmts attribute NL    { $$ = $1; parse_body_add(ctx, $1, parse_top_attr(ctx, $2), NULL); }
     | tstmts block NL        { $$ = $1; parse_body_add(ctx, $1, NULL,
-                                   parse_top_block(ctx, $2, yychar == TOK_AML_YYEMPTY)); }
+                                   parse_top_block(ctx, $2, LOOKAHEAD_IN_ARENA)); }
     | tstmts error NL        { $$ = $1; if (parse_too_many_errors(ctx)) YYABORT; yyerrok; }
     ;
 

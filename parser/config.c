@@ -52,6 +52,8 @@ struct loader {
     uint32_t seq;
     struct deferred_ref *deferred; /* references to names not declared yet */
     size_t ndeferred, deferred_cap;
+    const char *kinds_seen[16]; /* block types found in opts->kinds (interned names) */
+    size_t nkinds_seen;
 };
 
 static bool in_list(const char *const *list, const char *s)
@@ -210,14 +212,31 @@ struct cfg_index {
     bool odd_names;
 };
 
+/* Mixes s into h eight bytes at a time (every lookup hashes a kind and a
+ * name). */
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    size_t len = strlen(s), k = 0;
+    for (; k + 8 <= len; k += 8) {
+        uint64_t w;
+        memcpy(&w, s + k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    if (k < len) {
+        uint64_t w = 0;
+        memcpy(&w, s + k, len - k);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+        h ^= h >> 29;
+    }
+    return (h ^ len) * 0x9e3779b97f4a7c15ULL;
+}
+
 static uint64_t hash_key(bool existing, const char *kind, const char *name)
 {
-    uint64_t h = existing ? 0x9e3779b97f4a7c15ULL : 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)kind; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (const unsigned char *p = (const unsigned char *)(name ? name : ""); name && *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
+    uint64_t h = hash_str(existing ? 0x9e3779b97f4a7c15ULL : 1469598103934665603ULL, kind);
+    if (name)
+        h = hash_str(h ^ 0xff, name);
     return h ^ (h >> 29);
 }
 
@@ -343,6 +362,20 @@ static const char *const *known_kinds(struct loader *ld)
     return ld->opts->kinds;
 }
 
+/* Whether a block type is a resource kind. Types are interned names, so
+ * the few kinds a configuration uses are remembered by address. */
+static bool known_kind(struct loader *ld, const char *type)
+{
+    for (size_t i = 0; i < ld->nkinds_seen; i++)
+        if (ld->kinds_seen[i] == type)
+            return true;
+    if (known_kinds(ld) && !in_list(known_kinds(ld), type))
+        return false;
+    if (ld->nkinds_seen < sizeof(ld->kinds_seen) / sizeof(ld->kinds_seen[0]))
+        ld->kinds_seen[ld->nkinds_seen++] = type;
+    return true;
+}
+
 static void check_unknown_top(struct loader *ld, const struct ast_block *b)
 {
     const char *const *kinds = known_kinds(ld);
@@ -456,7 +489,7 @@ static long collect_block(struct loader *ld, const struct ast_block *b)
         if (!check_labels(ld, b, 2, "a type and a name", "existing TYPE \"NAME\" { ... }"))
             return -1;
         return add_resource(ld, b, true, b->labels->text, b->labels->next->text);
-    } else if (known_kinds(ld) && !in_list(known_kinds(ld), b->type)) {
+    } else if (!known_kind(ld, b->type)) {
         check_unknown_top(ld, b);
     } else {
         char shape[160];
@@ -612,7 +645,8 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
     const char *cands[512];
     struct diag *d;
 
-    if (strcmp(root, "var") == 0) {
+    /* most references name a resource: one byte rules out each keyword */
+    if (root[0] == 'v' && strcmp(root, "var") == 0) {
         if (s == NULL || s->kind != STEP_ATTR) {
             error_at(ld, &e->loc, "reference", "expected var.NAME");
             return;
@@ -636,7 +670,7 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
         }
         return;
     }
-    if (strcmp(root, "settings") == 0) {
+    if (root[0] == 's' && strcmp(root, "settings") == 0) {
         if (s == NULL || s->kind != STEP_ATTR)
             error_at(ld, &e->loc, "reference", "expected settings.NAME");
         else if (!in_list(settings_attrs, s->name))
@@ -644,7 +678,7 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
                          s->name, settings_attrs);
         return;
     }
-    if (strcmp(root, "each") == 0) {
+    if (root[0] == 'e' && strcmp(root, "each") == 0) {
         if (!w->has_each)
             error_at(ld, &e->loc, "each", "'each' can only be used in a block with for_each");
         else if (s == NULL || s->kind != STEP_ATTR ||
@@ -653,7 +687,7 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
         return;
     }
     {
-        bool existing = strcmp(root, "existing") == 0;
+        bool existing = root[0] == 'e' && strcmp(root, "existing") == 0;
         const char *kind = root;
         struct cfg_resource *target;
         bool kind_known = false;
@@ -770,7 +804,7 @@ static void walk_body(struct ref_walk *w, const struct ast_body *b, bool top)
 {
     for (const struct ast_attr *a = b->attrs; a; a = a->next) {
         struct ref_walk inner = *w;
-        if (top && strcmp(a->name, "for_each") == 0)
+        if (top && a->name[0] == 'f' && strcmp(a->name, "for_each") == 0)
             inner.no_resources = "for_each";
         walk_expr(&inner, a->value);
     }
@@ -1444,7 +1478,10 @@ static void check_depends_on(struct loader *ld, const struct ast_block *b)
 static void check_shape(struct loader *ld, const struct ast_body *b, bool top)
 {
     for (const struct ast_attr *a = b->attrs; a; a = a->next) {
-        const struct ast_attr *first = ast_body_attr(b, a->name);
+        const struct ast_attr *first = b->attrs;
+        while (first != a && !(first->name == a->name || (first->name[0] == a->name[0] &&
+                                                         strcmp(first->name, a->name) == 0)))
+            first = first->next;
         if (first != a && !(top && in_list(meta_attrs, a->name))) {
             struct src_loc nl = ast_attr_name_loc(a), fl = ast_attr_name_loc(first);
             struct diag *d = error_at(ld, &nl, "duplicate", "duplicate attribute '%s'", a->name);
@@ -1461,10 +1498,10 @@ static void check_shape(struct loader *ld, const struct ast_body *b, bool top)
 }
 
 /* Whether evaluation needs the block's body even in a check-only load. */
-static bool body_needed(const struct config_opts *opts, const struct ast_block *b)
+static bool body_needed(const struct config_opts *opts, const struct ast_block *b, bool for_each)
 {
-    return !opts->check_only || strcmp(b->type, "settings") == 0 ||
-           strcmp(b->type, "variable") == 0 || ast_body_attr(&b->body, "for_each") != NULL;
+    return !opts->check_only || for_each || strcmp(b->type, "settings") == 0 ||
+           strcmp(b->type, "variable") == 0;
 }
 
 /* parse_hooks.top_block: checks each top-level block as soon as it is
@@ -1473,7 +1510,9 @@ static bool body_needed(const struct config_opts *opts, const struct ast_block *
 static struct ast_block *top_block(void *payload, struct ast_block *b)
 {
     struct loader *ld = payload;
-    struct ast_block *kept = body_needed(ld->opts, b) ? b : ast_block_outline(&ld->cfg->arena, b);
+    bool for_each = ast_body_attr(&b->body, "for_each") != NULL;
+    struct ast_block *kept =
+        body_needed(ld->opts, b, for_each) ? b : ast_block_outline(&ld->cfg->arena, b);
     long idx;
 
     if (kept == NULL || ld->rc < 0) {
@@ -1484,8 +1523,7 @@ static struct ast_block *top_block(void *payload, struct ast_block *b)
     idx = collect_block(ld, kept);
     if (idx >= 0) {
         struct cfg_resource *r = &ld->cfg->resources[idx];
-        struct ref_walk w = {
-            .ld = ld, .from = idx, .has_each = ast_body_attr(&b->body, "for_each") != NULL};
+        struct ref_walk w = {.ld = ld, .from = idx, .has_each = for_each};
         walk_body(&w, &b->body, true);
         check_depends_on(ld, b);
         parse_lifecycle(ld, r, b);

@@ -67,7 +67,8 @@ struct body_builder *parse_file_body(struct parse_ctx *ctx)
     return b;
 }
 
-struct ast_block *parse_top_block(struct parse_ctx *ctx, struct ast_block *b, bool no_lookahead)
+struct ast_block *parse_top_block(struct parse_ctx *ctx, struct ast_block *b,
+                                  bool lookahead_in_arena)
 {
     struct ast_block *kept = b;
     if (b && ctx->hooks && ctx->hooks->top_block)
@@ -76,9 +77,9 @@ struct ast_block *parse_top_block(struct parse_ctx *ctx, struct ast_block *b, bo
         return kept;
     if (kept == b)
         arena_adopt(ctx->arena, &ctx->scratch);
-    else if (no_lookahead)
+    else if (!lookahead_in_arena)
         arena_reset(&ctx->scratch);
-    /* else a token read ahead may live in scratch: released with the next block */
+    /* else the token read ahead lives in scratch: released with the next block */
     return kept;
 }
 

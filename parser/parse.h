@@ -58,9 +58,11 @@ int parse_file_hooked(struct ast_file **out, const struct src_file *src, struct 
 /* --- builders used by grammar/parser.y ---------------------------------- */
 struct body_builder *parse_body_new(struct parse_ctx *ctx);
 struct body_builder *parse_file_body(struct parse_ctx *ctx);
-/* A complete top-level block or attribute (see parse_hooks); no_lookahead:
- * the parser holds no token read ahead, whose node could be in scratch. */
-struct ast_block *parse_top_block(struct parse_ctx *ctx, struct ast_block *b, bool no_lookahead);
+/* A complete top-level block or attribute (see parse_hooks);
+ * lookahead_in_arena: the token the parser read ahead has a node (a
+ * string), which may be in scratch. */
+struct ast_block *parse_top_block(struct parse_ctx *ctx, struct ast_block *b,
+                                  bool lookahead_in_arena);
 struct ast_attr *parse_top_attr(struct parse_ctx *ctx, struct ast_attr *a);
 void parse_body_add(struct parse_ctx *ctx, struct body_builder *b, struct ast_attr *a,
                     struct ast_block *blk);
