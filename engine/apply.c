@@ -65,6 +65,11 @@ struct run {
     size_t nunsaved;
     bool dirty;            /* st changed since the last save */
     bool intents_unsynced; /* journal intents written but not yet synced */
+    /* the provider's client failed (client_err): nothing new starts, and
+     * the `unknown` writes it left unfinished keep their journal intents */
+    bool client_failed;
+    struct errbuf client_err;
+    size_t unknown;
     double last_save;
     struct errbuf *err;
 };
@@ -428,14 +433,23 @@ static int dispatch(struct run *r, struct op *op)
     BUG("apply: operation kind %d", (int)op->kind);
 }
 
-/* The change's next operation, or the change is done. */
+/* The change's next operation, or the change is done. After a client
+ * failure the next operation is left for the next run's plan. */
 static int advance(struct run *r, size_t i)
 {
     struct step *s = &r->steps[i];
     if (++s->cur < s->nops)
-        return dispatch(r, &s->ops[s->cur]);
+        return r->client_failed ? 0 : dispatch(r, &s->ops[s->cur]);
     complete_change(r, i);
     return 0;
+}
+
+static void note_client_failure(struct run *r, const struct errbuf *e)
+{
+    if (r->client_failed)
+        return;
+    r->client_failed = true;
+    errbuf_set(&r->client_err, e->code < 0 ? e->code : AMLSEC_ERROR, "%s", e->msg);
 }
 
 /* Records op's outcome in the journal and the state (saved by the
@@ -451,6 +465,16 @@ static int settle(struct run *r, struct op *op, struct provider_result *res, boo
             break;
         }
     *ok = res->rc == 0;
+    if (res->unknown) {
+        /* the client failed under it: the service may still carry it out,
+         * so its intent stays pending and the next run reads the resource
+         * and records what happened, as after a kill */
+        note_client_failure(r, &res->err);
+        r->unknown++;
+        json_decref(op->body);
+        op->body = NULL;
+        return 0;
+    }
     if ((rc = journal_complete(r->j, op->journal_id, *ok, *ok ? res->body : NULL, r->err)) < 0 ||
         (rc = journal_fold(r->j, r->st, op->journal_id, r->err)) < 0)
         return rc;
@@ -513,8 +537,10 @@ static int collect(struct run *r, double timeout)
         struct provider_result res;
         struct errbuf perr = ERRBUF_INIT;
         void *tag = NULL;
-        /* a failure of the machinery comes back on every write */
-        (void)provider_write_next(r->p, wait_ms, &tag, &res, &perr);
+        if (provider_write_next(r->p, wait_ms, &tag, &res, &perr) < 0 && !r->client_failed) {
+            note_client_failure(r, &perr);
+            continue; /* the writes it left come back next, their outcome unknown */
+        }
         if (tag == NULL)
             break;
         ended[n] = tag;
@@ -612,10 +638,10 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
      * `parallelism` operations in flight; the rest wait in `ready`. */
     for (;;) {
         int stop = stop_level(&r);
-        if (stop >= 2) {
-            /* abandon: the journal keeps the intents of what is in flight,
-             * and the next run reconciles them */
-            out->abandoned = r.nrunning;
+        if (stop >= 2 || r.client_failed) {
+            /* abandon (or the client failed): the journal keeps the intents
+             * of what is in flight, and the next run reconciles them */
+            out->abandoned = r.nrunning + r.unknown;
             provider_write_abandon(p);
             for (size_t k = 0; k < r.nrunning; k++) {
                 json_decref(r.running[k]->body);
@@ -649,6 +675,12 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
         rc = journal_sync(j, err);
     if (rc == 0)
         rc = journal_compact(j, err); /* empties it when nothing is pending */
+    if (rc == 0 && r.client_failed)
+        rc = errbuf_set(err, r.client_err.code,
+                        "apply stopped: the ARM client failed with %zu operation%s in flight: %s; "
+                        "the journal keeps the pending intents, and the next plan or apply reads "
+                        "the resources and records what happened",
+                        out->abandoned, out->abandoned == 1 ? "" : "s", r.client_err.msg);
 out:
     if (rc < 0 && j->unsynced) {
         struct errbuf ignored = ERRBUF_INIT;

@@ -16,7 +16,11 @@
  * independent work completes, and apply_run reports each failure.
  * *stop = 1 (first Ctrl-C) starts nothing more and waits for the
  * operations in flight; *stop = 2 (second) abandons them: their journal
- * intents stay pending for the next run to reconcile. */
+ * intents stay pending for the next run to reconcile. When the provider's
+ * client itself fails (a broken transport, out of memory), the writes it
+ * left unfinished are treated the same way: nothing more starts, their
+ * intents stay pending (the service may still carry them out), what did
+ * complete is saved, and apply_run returns the client's error. */
 #ifndef AMLSEC_ENGINE_APPLY_H
 #define AMLSEC_ENGINE_APPLY_H
 
@@ -66,7 +70,8 @@ struct apply_result {
 /* Applies plan to st, saving through be (keys may be NULL). st must be the
  * state the plan was made against (the caller checks lineage and serial).
  * Returns 0 when every step was attempted (out says how many failed), or a
- * negative code when the state could not be saved (err). */
+ * negative code when the state could not be saved or the provider's client
+ * failed (err; out->abandoned counts the writes left pending). */
 int apply_run(struct apply_result *out, const struct plan *plan, struct state *st,
               struct state_backend *be, struct crypt_keys *keys, struct journal *j,
               struct provider *p, const struct apply_opts *o, struct errbuf *err);

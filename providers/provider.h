@@ -28,6 +28,8 @@ struct provider_result {
     char code[128];    /* ARM's error code when it gave one ("AuthorizationFailed") */
     int from_graph;    /* read through Resource Graph (may lag; reread before writing) */
     int gone;          /* delete: nothing was there */
+    int unknown;       /* a write the provider's client failed under (rc < 0): its request
+                          may have been sent, and the service may still carry it out */
 };
 
 void provider_result_release(struct provider_result *r);
@@ -79,7 +81,11 @@ struct provider_ops {
      * was sent. write_next drives the started writes for up to timeout_ms
      * (< 0: until one ends) and hands back one that ended: *tag as given
      * to write_start and *out its outcome (the caller releases it); *tag
-     * is NULL when none ended in time or none is left. write_abandon stops
+     * is NULL when none ended in time or none is left. write_next returns
+     * < 0 (and *tag NULL) when the client itself failed (a broken
+     * transport, out of memory); the writes it left unfinished are then
+     * handed back by the next calls with out->unknown set, as are those a
+     * failure inside another call (a read) leaves. write_abandon stops
      * waiting for all of them: none is handed back (requests already sent
      * stay sent; the service may still carry them out). */
     int (*write_start)(struct provider *p, const struct provider_write *w, void *tag,

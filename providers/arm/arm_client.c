@@ -41,6 +41,7 @@ struct arm_client {
     struct call_queue fresh, waiting, done;
     struct call_queue held; /* streamed calls that finished during arm_client_run */
     int64_t blocked_until;  /* new calls wait for the bucket until then */
+    int fault_poll;         /* ARM_CLIENT_FAULT_ENV=poll */
 };
 
 enum phase { PH_START, PH_POLL, PH_FINAL };
@@ -816,6 +817,7 @@ static void call_reset_outputs(struct arm_call *call)
     call->n_headers = 0;
     call->requests = call->retries = 0;
     call->gone = 0;
+    call->unknown = 0;
     call->st = NULL;
 }
 
@@ -953,6 +955,9 @@ static int try_start(struct arm_client *c, struct arm_call *call, int64_t now, i
     }
     if (c->inflight >= c->o.parallelism)
         return 0;
+    if (c->fault_poll && st->phase == PH_POLL)
+        return errbuf_set(err, AMLSEC_ERROR, "client failure injected by %s=poll",
+                          ARM_CLIENT_FAULT_ENV);
     if (!c->o.no_rate_limit) {
         rc =
             ratelimit_take(&c->rl, st->sub, st->phase == PH_START ? call->rl : RL_READ, now, &wait);
@@ -1017,8 +1022,9 @@ int arm_client_submit(struct arm_client *c, struct arm_call *call)
     return 0;
 }
 
-/* Ends every call not yet finished with rc and msg; in-flight exchanges
- * are taken back from the transport. */
+/* Ends every call not yet finished with rc and msg, its outcome unknown
+ * (a request sent may still be carried out); in-flight exchanges are taken
+ * back from the transport. */
 static void fail_outstanding(struct arm_client *c, int rc, const char *msg)
 {
     for (struct arm_call *call = c->active; call; call = call->st->next_active) {
@@ -1032,6 +1038,7 @@ static void fail_outstanding(struct arm_client *c, int rc, const char *msg)
         }
         errbuf_set(&call->err, rc, "%s", msg);
         call->rc = rc;
+        call->unknown = 1;
         st->done = 1;
         queue_push(&c->done, call);
     }
@@ -1294,6 +1301,8 @@ int arm_client_new(struct arm_client **out, const struct arm_client_opts *opts, 
              (int)(p - opts->cloud->resource_manager + (ptrdiff_t)strcspn(p, "/?")),
              opts->cloud->resource_manager);
     ratelimit_init(&c->rl);
+    p = getenv(ARM_CLIENT_FAULT_ENV);
+    c->fault_poll = p && strcmp(p, "poll") == 0;
     *out = c;
     return 0;
 }

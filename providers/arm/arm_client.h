@@ -75,6 +75,12 @@ struct arm_client_opts {
     int no_rate_limit;                   /* disable the client-side buckets */
 };
 
+/* Test hook for the applier's crash-safety tests: with
+ * AMLSEC_FAULT_CLIENT=poll the client fails (as after a curl multi error)
+ * whenever a long-running operation is due to be polled, so that writes
+ * the service has accepted are left in flight. Unset in normal runs. */
+#define ARM_CLIENT_FAULT_ENV "AMLSEC_FAULT_CLIENT"
+
 #define ARM_CALL_RETRY_POST 0x1 /* this POST is safe to repeat (queries) */
 #define ARM_CALL_NO_LRO 0x2     /* never poll: return the first answer */
 
@@ -107,6 +113,9 @@ struct arm_call {
     unsigned requests; /* HTTP requests made for this call (attempts and polls) */
     unsigned retries;  /* of which retries */
     int gone;          /* DELETE: nothing was there (204 or 404) */
+    int unknown;       /* the client itself failed before the call finished (rc says how):
+                          a request may have been sent, and the service may still carry it
+                          out */
 
     struct arm_call_state *st; /* private */
 };
@@ -124,7 +133,8 @@ void arm_client_free(struct arm_client *c);
 /* Runs the n calls concurrently. Each call's outcome is in calls[i].rc and
  * .err. Returns 0 once every call has an outcome, or < 0 when the machinery
  * itself failed (out of memory, a broken transport); then every call not
- * finished has that error too. */
+ * finished, streamed ones included, has that error too and is marked
+ * unknown. */
 int arm_client_run(struct arm_client *c, struct arm_call *calls, size_t n, struct errbuf *err);
 /* Streaming. arm_client_submit queues call (borrowed until it is handed
  * back, or until arm_client_abandon); its outcome is in call->rc as with
@@ -133,9 +143,9 @@ int arm_client_run(struct arm_client *c, struct arm_call *calls, size_t n, struc
 int arm_client_submit(struct arm_client *c, struct arm_call *call);
 /* Drives the submitted calls for up to timeout_ms (< 0: until one
  * finishes) and hands back in *out one that finished, or NULL when none
- * did in time or none is left. Returns < 0 when the machinery failed;
- * every call not finished then has that error and is handed back by the
- * next calls. */
+ * did in time or none is left. Returns < 0 (and *out NULL) when the
+ * machinery failed; every call not finished then has that error, is marked
+ * unknown and is handed back by the next calls. */
 int arm_client_next(struct arm_client *c, int64_t timeout_ms, struct arm_call **out,
                     struct errbuf *err);
 /* Submitted calls not yet handed back. */

@@ -125,6 +125,7 @@ static void fill_from_call(struct provider_result *r, struct arm_call *c)
     r->rc = c->rc;
     r->status = c->status;
     r->gone = c->gone;
+    r->unknown = c->unknown;
     snprintf(r->code, sizeof(r->code), "%s", c->error.code);
     if (c->rc < 0) {
         r->err = c->err;

@@ -654,6 +654,51 @@ static void test_arm_client__streaming_submit_next_abandon(void **state)
     transport_free(fake_transport_base(fake));
 }
 
+/* The client itself fails (ARM_CLIENT_FAULT_ENV=poll: when the accepted
+ * PUT's operation is due to be polled): arm_client_next says so once,
+ * then hands the PUT back failed and marked unknown (the service may still
+ * carry it out); a call that finished before is not marked. */
+static void test_arm_client__client_failure_leaves_outcome_unknown(void **state)
+{
+    struct env e;
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_call put = {.method = "PUT",
+                           .url = VAULT,
+                           .api_version = "2025-05-01",
+                           .body = "{}",
+                           .lro = LRO_DEFAULT};
+    struct arm_call get = {.method = "GET", .url = VAULT, .api_version = "2025-05-01"};
+    struct arm_call *done = NULL;
+    (void)state;
+    assert_int_equal(setenv(ARM_CLIENT_FAULT_ENV, "poll", 1), 0);
+    env_setup(&e, 10, 1);
+    assert_int_equal(unsetenv(ARM_CLIENT_FAULT_ENV), 0);
+    add(&e, 201, "{\"properties\":{\"provisioningState\":\"Creating\"}}",
+        "Azure-AsyncOperation: " RM SUB "/providers/Microsoft.KeyVault/operations/op1\n"
+        "Retry-After: 3");
+    add(&e, 200, "{\"id\":\"kv1\"}", NULL);
+    assert_int_equal(arm_client_submit(e.client, &put), 0);
+    assert_int_equal(arm_client_submit(e.client, &get), 0);
+    assert_int_equal(arm_client_next(e.client, -1, &done, &err), 0);
+    assert_ptr_equal(done, &get);
+    assert_int_equal(get.rc, 0);
+    assert_int_equal(get.unknown, 0);
+    assert_true(arm_client_next(e.client, -1, &done, &err) < 0);
+    assert_null(done);
+    assert_non_null(strstr(err.msg, "client failure injected by " ARM_CLIENT_FAULT_ENV "=poll"));
+    assert_int_equal(arm_client_next(e.client, 0, &done, &err), 0);
+    assert_ptr_equal(done, &put);
+    assert_true(put.rc < 0);
+    assert_int_equal(put.unknown, 1);
+    assert_non_null(strstr(put.err.msg, "client failure injected"));
+    assert_int_equal(arm_client_next(e.client, 0, &done, &err), 0);
+    assert_null(done);
+    assert_int_equal(fake_transport_count(e.fake), 2); /* the poll never left */
+    arm_call_release(&put);
+    arm_call_release(&get);
+    env_teardown(&e);
+}
+
 static void test_arm_client__rate_limiter_paces_a_large_run(void **state)
 {
     struct manual_clock clock;
@@ -889,6 +934,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arm_client__headers_and_url),
         cmocka_unit_test(test_arm_client__streaming_submit_next_abandon),
+        cmocka_unit_test(test_arm_client__client_failure_leaves_outcome_unknown),
         cmocka_unit_test(test_arm_client__429_storm_honours_retry_after),
         cmocka_unit_test(test_arm_client__retry_after_past_deadline_fails_fast),
         cmocka_unit_test(test_arm_client__5xx_and_reset_retried_with_backoff),
