@@ -153,9 +153,15 @@ static long max_rss_kib(void)
 /* The measured run, in its own process: prints "seconds rss_kib resources". */
 /* The resource catalogue's kinds this configuration uses (the front end
  * rejects other block types, as load_known_kinds() makes it for amlsec). */
-static const char *const bench_kinds[] = {"resource_group",  "key_vault",          "key",
-                                          "storage_account", "container_registry", "app_insights",
-                                          "workspace",       "private_endpoint",   "subnet",
+static const char *const bench_kinds[] = {"resource_group",
+                                          "key_vault",
+                                          "key",
+                                          "storage_account",
+                                          "container_registry",
+                                          "app_insights",
+                                          "workspace",
+                                          "private_endpoint",
+                                          "subnet",
                                           NULL};
 
 enum stage { STAGE_NONE, STAGE_PARSE, STAGE_CHECK, STAGE_FULL };
@@ -355,10 +361,11 @@ int main(int argc, char **argv)
         printf("for reference, the same input through other stages:\n");
         if (reference_row(self, path, "--parse-only", "  parse only (syntax tree, no checks)", runs,
                           size) < 0 ||
-            reference_row(self, path, "--full",
-                          "  check + evaluation of every instance's attributes (front end's own resolver; "
-                          "plan's ARM resolver adds more)",
-                          runs, size) < 0)
+            reference_row(
+                self, path, "--full",
+                "  check + evaluation of every instance's attributes (front end's own resolver; "
+                "plan's ARM resolver adds more)",
+                runs, size) < 0)
             goto out;
         printf("median wall: %.2f ms, %.1f MB/s (target >= 100 MB/s: %s)\n", secs[runs / 2] * 1e3,
                med, med >= 100.0 ? "met" : "MISSED");

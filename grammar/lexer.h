@@ -43,9 +43,13 @@ struct lexer {
     struct lexer_frame stack[LEXER_MAX_DEPTH];
     int depth;
     bool keep_comments;
-    bool at_line_start; /* heredoc: next byte begins a line */
-    bool failed;        /* a fatal lexical error: return end of file next */
-    int last;           /* the previous token returned */
+    /* A reference written without spaces (a.b.c) comes back as one
+     * TOK_TRAV holding the whole traversal: the parser sets it, since
+     * references are most of a configuration's tokens. */
+    bool join_traversals;
+    bool at_line_start;  /* heredoc: next byte begins a line */
+    bool failed;         /* a fatal lexical error: return end of file next */
+    int last;            /* the previous token returned */
     struct arena *arena; /* interned names */
     struct arena *nodes; /* string tokens' nodes and decoded text; arena unless changed */
     struct diag_list *diags;

@@ -256,6 +256,52 @@ static bool decode_escapes(struct buf *out, const uchar *b, const uchar *e, cons
     return true;
 }
 
+static bool ident_start(uchar c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool ident_char(uchar c)
+{
+    return ident_start(c) || (c >= '0' && c <= '9') || c == '-';
+}
+
+/* [tok, cur) is an identifier followed by '.' and another identifier: the
+ * whole `a.b.c` becomes one traversal node (what the parser's traversal
+ * rules would build from IDENT DOT IDENT ...). */
+static int lex_traversal(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
+{
+    struct ast_expr *e = arena_alloc_align(lx->nodes, sizeof(*e), _Alignof(struct ast_expr));
+    struct ast_step **tail;
+
+    if (e == NULL || (e->u.trav.root = intern(lx, lx->tok, (size_t)(lx->cur - lx->tok))) == NULL) {
+        set_loc(lx, loc, lx->tok, lx->cur);
+        return fatal(lx, loc, lx->tok, lx->cur, "out of memory");
+    }
+    e->kind = EXPR_TRAVERSAL;
+    tail = &e->u.trav.steps;
+    while (lx->cur[0] == '.' && ident_start(lx->cur[1])) {
+        const uchar *b = lx->cur + 1, *p = b + 1;
+        struct ast_step *st = arena_alloc_align(lx->nodes, sizeof(*st), _Alignof(struct ast_step));
+        while (ident_char(*p))
+            p++;
+        if (st == NULL || (st->name = intern(lx, b, (size_t)(p - b))) == NULL) {
+            set_loc(lx, loc, lx->tok, p);
+            return fatal(lx, loc, lx->tok, p, "out of memory");
+        }
+        st->kind = STEP_ATTR;
+        st->loc = src_loc_make(lx->file, off_of(lx, b), off_of(lx, p));
+        *tail = st;
+        tail = &st->next;
+        e->u.trav.n++;
+        lx->cur = p;
+    }
+    set_loc(lx, loc, lx->tok, lx->cur);
+    e->loc = *loc;
+    val->TOK_TRAV = e;
+    return TOK_TRAV;
+}
+
 /* interned: plain quoted strings (block names, mostly) are interned like
  * identifiers, so a name and a reference to it share one copy. */
 static struct ast_expr *string_node(struct lexer *lx, const char *s, size_t len,
@@ -584,6 +630,10 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
                 return lex_error(lx, loc, lx->tok, lx->cur, "decimal numbers are not supported; use a whole number or a string");
             }
             ident {
+                /* not after '.': a.b[0].c.d goes on as steps of a.b[0] */
+                if (lx->join_traversals && lx->cur[0] == '.' && ident_start(lx->cur[1]) &&
+                    lx->last != TOK_DOT)
+                    return lex_traversal(lx, val, loc);
                 set_loc(lx, loc, lx->tok, lx->cur);
                 val->TOK_IDENT = (char *)intern(lx, lx->tok, (size_t)(lx->cur - lx->tok));
                 return TOK_IDENT;

@@ -41,8 +41,8 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 #include "parser/parse.h"
 #include "util/banned.h"
 
-/* Whether the token read ahead carries a node (a string) in the arena. */
-#define LOOKAHEAD_IN_ARENA (yychar == TOK_STRING || yychar == TOK_FRAG)
+/* Whether the token read ahead carries a node (a string, a reference) in the arena. */
+#define LOOKAHEAD_IN_ARENA (yychar == TOK_STRING || yychar == TOK_FRAG || yychar == TOK_TRAV)
 
 #define YYMAXDEPTH 2000
 }
@@ -54,6 +54,7 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 %token EQ "'=='" NE "'!='" AND "'&&'" OR "'||'"
 %token TRUE "true" FALSE "false" NULL "null"
 %token <char *> IDENT "identifier"
+%token <struct ast_expr *> TRAV "reference"
 %token <int64_t> INT "number"
 %token <struct ast_expr *> STRING "string"
 %token OQUOTE "start of a string template" CQUOTE "end of a string template"
@@ -157,6 +158,7 @@ primary
 
 traversal
     : IDENT                  { $$ = parse_traversal(ctx, $1, &@1); }
+    | TRAV                   { $$ = $1; }
     | traversal DOT IDENT    { $$ = parse_step_attr(ctx, $1, $3, &@3, &@$); }
     | traversal LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, &@$); }
     ;

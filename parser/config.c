@@ -44,9 +44,9 @@ struct loader {
     struct diag_list checks; /* reported only when the files parse without errors */
     struct errbuf *err;
     char *base_dir;
-    int rc;                  /* the first failure in a parse hook (out of memory) */
-    size_t rcap, vcap;       /* capacities of cfg->resources and cfg->vars */
-    struct dep_edge *edges;  /* references between resources, turned into deps */
+    int rc;                 /* the first failure in a parse hook (out of memory) */
+    size_t rcap, vcap;      /* capacities of cfg->resources and cfg->vars */
+    struct dep_edge *edges; /* references between resources, turned into deps */
     size_t nedges, edges_cap;
     bool edges_sorted; /* by (from, seq) */
     uint32_t seq;
@@ -54,6 +54,10 @@ struct loader {
     size_t ndeferred, deferred_cap;
     const char *kinds_seen[16]; /* block types found in opts->kinds (interned names) */
     size_t nkinds_seen;
+    struct ref_memo {
+        const char *kind, *name; /* interned names of a reference's target */
+        uint32_t idx;            /* the resource's index + 1; 0: empty */
+    } memo[256];
 };
 
 static bool in_list(const char *const *list, const char *s)
@@ -328,6 +332,8 @@ static void index_free(struct cfg_index *ix)
 
 /* --- structure ------------------------------------------------------------ */
 
+/* shape: how the block is written, for the hint; NULL: a resource's
+ * `TYPE "NAME" { ... }`. */
 static bool check_labels(struct loader *ld, const struct ast_block *b, size_t want,
                          const char *needs, const char *shape)
 {
@@ -344,8 +350,10 @@ static bool check_labels(struct loader *ld, const struct ast_block *b, size_t wa
     {
         struct diag *d = error_at(ld, b->nlabels ? &b->labels->loc : &b->type_loc, "label",
                                   "'%s' block needs %s", b->type, needs);
-        if (d)
+        if (d && shape)
             diag_set_hint(d, "write it as: %s", shape);
+        else if (d)
+            diag_set_hint(d, "write it as: %s \"NAME\" { ... }", b->type);
     }
     return false;
 }
@@ -492,9 +500,7 @@ static long collect_block(struct loader *ld, const struct ast_block *b)
     } else if (!known_kind(ld, b->type)) {
         check_unknown_top(ld, b);
     } else {
-        char shape[160];
-        snprintf(shape, sizeof(shape), "%s \"NAME\" { ... }", b->type);
-        if (!check_labels(ld, b, 1, "one name", shape))
+        if (!check_labels(ld, b, 1, "one name", NULL))
             return -1;
         return add_resource(ld, b, false, b->type, b->labels->text);
     }
@@ -636,6 +642,27 @@ static void resource_names(const struct config *cfg, bool existing, const char *
     out[n] = NULL;
 }
 
+/* config_find for references: blocks refer to the same few resources over
+ * and over with the same interned names, so the last resource found for a
+ * pair of name addresses is remembered (resources are never removed). */
+static struct cfg_resource *find_target(struct loader *ld, bool existing, const char *kind,
+                                        const char *name)
+{
+    uintptr_t k = ((uintptr_t)kind >> 3) * 31 + ((uintptr_t)name >> 3) + existing;
+    struct ref_memo *m = &ld->memo[(k ^ (k >> 8)) & 255];
+    struct cfg_resource *r;
+    if (m->idx && m->kind == kind && m->name == name &&
+        ld->cfg->resources[m->idx - 1].existing == existing)
+        return &ld->cfg->resources[m->idx - 1];
+    r = config_find(ld->cfg, existing, kind, name);
+    if (r) {
+        m->kind = kind;
+        m->name = name;
+        m->idx = (uint32_t)(r - ld->cfg->resources) + 1;
+    }
+    return r;
+}
+
 static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
 {
     struct loader *ld = w->ld;
@@ -700,7 +727,7 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             s = s->next;
         }
         /* the common case first: a reference to a declared resource */
-        target = s && s->kind == STEP_ATTR ? config_find(cfg, existing, kind, s->name) : NULL;
+        target = s && s->kind == STEP_ATTR ? find_target(ld, existing, kind, s->name) : NULL;
         if (target == NULL && !w->final) {
             defer_ref(w, e);
             return;
@@ -1296,7 +1323,7 @@ static int expand(struct loader *ld, struct cfg_resource *r)
     struct arena *ar = &ld->cfg->arena;
 
     if (fe == NULL) {
-        r->instances = calloc(1, sizeof(*r->instances));
+        r->instances = arena_alloc_align(ar, sizeof(*r->instances), _Alignof(struct cfg_instance));
         if (r->instances == NULL)
             return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         r->ninstances = 1;
@@ -1317,7 +1344,8 @@ static int expand(struct loader *ld, struct cfg_resource *r)
         size_t i;
         const char *key;
         json_t *x;
-        r->instances = calloc(n ? n : 1, sizeof(*r->instances));
+        r->instances = arena_alloc_align(ar, (n ? n : 1) * sizeof(*r->instances),
+                                         _Alignof(struct cfg_instance));
         if (r->instances == NULL) {
             json_decref(v);
             return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
@@ -1479,8 +1507,8 @@ static void check_shape(struct loader *ld, const struct ast_body *b, bool top)
 {
     for (const struct ast_attr *a = b->attrs; a; a = a->next) {
         const struct ast_attr *first = b->attrs;
-        while (first != a && !(first->name == a->name || (first->name[0] == a->name[0] &&
-                                                         strcmp(first->name, a->name) == 0)))
+        while (first != a && !(first->name == a->name ||
+                               (first->name[0] == a->name[0] && strcmp(first->name, a->name) == 0)))
             first = first->next;
         if (first != a && !(top && in_list(meta_attrs, a->name))) {
             struct src_loc nl = ast_attr_name_loc(a), fl = ast_attr_name_loc(first);
@@ -1625,7 +1653,6 @@ void config_free(struct config *cfg)
             json_decref(r->instances[k].sensitive);
             json_decref(r->instances[k].value);
         }
-        free(r->instances);
     }
     free(cfg->resources);
     for (size_t i = 0; i < cfg->nvars; i++)

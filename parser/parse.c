@@ -42,9 +42,15 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg)
 {
     /* After a fatal lexical error the lexer returns end of file; the parser's
      * complaint about that end is noise. */
+    struct diag *d;
     if (ctx->lx.failed)
         return;
-    diag_add(ctx->diags, DIAG_ERROR, loc, "syntax", "%s", msg);
+    d = diag_add(ctx->diags, DIAG_ERROR, loc, "syntax", "%s", msg);
+    /* a dotted name where a statement starts: name.first = "a" */
+    if (d && ctx->lx.last == TOK_TRAV && strstr(msg, "unexpected reference, expecting") &&
+        strstr(msg, "identifier"))
+        diag_set_hint(d, "names of attributes and blocks have no '.'; nest a block instead: "
+                         "name { first = ... }");
 }
 
 bool parse_too_many_errors(struct parse_ctx *ctx)
@@ -483,6 +489,7 @@ int parse_file_hooked(struct ast_file **out, const struct src_file *src, struct 
         return AMLSEC_EPARSE;
     lexer_init(&ctx.lx, src, arena, diags);
     ctx.lx.nodes = ctx.nodes;
+    ctx.lx.join_traversals = true;
     if (aml_yyparse(&ctx) != 0 && diags->errors + diags->dropped == errors_before)
         diag_add(diags, DIAG_ERROR, NULL, "syntax", "'%s' could not be parsed", src->name);
     lexer_release(&ctx.lx);

@@ -13,7 +13,6 @@
 struct arena_block {
     struct arena_block *next;
     size_t size;
-    size_t off;
     _Alignas(16) unsigned char data[];
 };
 
@@ -21,6 +20,7 @@ void arena_init(struct arena *a)
 {
     a->head = NULL;
     a->used = 0;
+    a->cur = a->end = NULL;
 }
 
 void arena_release(struct arena *a)
@@ -46,8 +46,9 @@ void arena_reset(struct arena *a)
     a->head = keep->next;
     arena_release(a);
     keep->next = NULL;
-    keep->off = 0;
     a->head = keep;
+    a->cur = keep->data;
+    a->end = keep->data + keep->size;
 }
 
 void arena_adopt(struct arena *dst, struct arena *src)
@@ -63,48 +64,51 @@ void arena_adopt(struct arena *dst, struct arena *src)
         dst->head->next = src->head;
     } else {
         dst->head = src->head;
+        dst->cur = src->cur;
+        dst->end = src->end;
     }
     dst->used += src->used;
     arena_init(src);
 }
 
-void *arena_alloc_align(struct arena *a, size_t size, size_t align)
+void *arena_alloc_slow(struct arena *a, size_t size, size_t align)
 {
-    struct arena_block *b = a->head;
-    size_t need = size ? size : 1, pad = 0;
+    size_t need = size ? size : 1, pad = 0, bsize;
+    struct arena_block *b;
     void *p;
 
-    if (b) {
-        /* blocks start 16-aligned, so aligning the offset aligns the address */
-        pad = (align - (b->off & (align - 1))) & (align - 1);
-        if (b->size - b->off < pad || b->size - b->off - pad < need)
-            b = NULL;
-    }
-    if (b == NULL) {
-        size_t bsize = need > ARENA_BLOCK_SIZE / 4 ? need : ARENA_BLOCK_SIZE;
-        if (bsize > SIZE_MAX - sizeof(*b))
-            return NULL;
-        b = malloc(sizeof(*b) + bsize);
-        if (b == NULL)
-            return NULL;
-        b->size = bsize;
-        b->off = 0;
-        pad = 0;
-        /* A large one-off block goes behind the current one so the current
-         * block's free space is not wasted. */
-        if (a->head && bsize != ARENA_BLOCK_SIZE) {
-            b->next = a->head->next;
-            a->head->next = b;
-        } else {
-            b->next = a->head;
-            a->head = b;
+    if (a->cur) {
+        pad = (size_t) - (uintptr_t)a->cur & (align - 1);
+        if ((size_t)(a->end - a->cur) >= pad + need) {
+            p = a->cur + pad;
+            a->cur += pad + need;
+            a->used += pad + need;
+            memset(p, 0, size);
+            return p;
         }
     }
-    p = b->data + b->off + pad;
-    b->off += pad + need;
-    a->used += pad + need;
-    memset(p, 0, size);
-    return p;
+    bsize = need > ARENA_BLOCK_SIZE / 4 ? need : ARENA_BLOCK_SIZE;
+    if (bsize > SIZE_MAX - sizeof(*b))
+        return NULL;
+    b = malloc(sizeof(*b) + bsize);
+    if (b == NULL)
+        return NULL;
+    b->size = bsize;
+    a->used += need;
+    if (a->head && bsize != ARENA_BLOCK_SIZE) {
+        /* A large one-off block goes behind the current one so the current
+         * block's free space is not wasted. */
+        b->next = a->head->next;
+        a->head->next = b;
+        memset(b->data, 0, size);
+        return b->data;
+    }
+    b->next = a->head;
+    a->head = b;
+    a->cur = b->data + need;
+    a->end = b->data + bsize;
+    memset(b->data, 0, size);
+    return b->data;
 }
 
 void *arena_alloc(struct arena *a, size_t size)

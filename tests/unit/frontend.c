@@ -96,6 +96,50 @@ static struct ast_file *parse_ok(const char *text, struct arena *ar, struct src_
     return af;
 }
 
+/* The parser's lexer joins `a.b.c` into one token: the tree must be what
+ * IDENT DOT IDENT ... builds, with every step's location, and the rules for
+ * spaces, index steps and keywords unchanged. */
+static void test_frontend__joined_references_build_the_same_tree(void **state)
+{
+    static const char text[] = "x = a.b[0].c.d\ny = a . b\nz = format(\"%s\", k.v-1)\n"
+                               "w = true\n";
+    struct arena ar;
+    struct src_file *f;
+    struct ast_file *af;
+    const struct ast_expr *e;
+    const struct ast_step *s;
+    (void)state;
+    arena_init(&ar);
+    af = parse_ok(text, &ar, &f);
+    e = ast_body_attr(&af->body, "x")->value;
+    assert_int_equal(e->kind, EXPR_TRAVERSAL);
+    assert_string_equal(e->u.trav.root, "a");
+    assert_int_equal(e->u.trav.n, 4);
+    s = e->u.trav.steps;
+    assert_int_equal(s->kind, STEP_ATTR);
+    assert_string_equal(s->name, "b");
+    assert_int_equal(s->loc.begin, 6);
+    assert_int_equal(s->loc.end, 7);
+    s = s->next;
+    assert_int_equal(s->kind, STEP_INDEX);
+    s = s->next;
+    assert_string_equal(s->name, "c");
+    assert_string_equal(s->next->name, "d");
+    assert_int_equal(s->next->loc.begin, 13);
+    assert_int_equal(e->loc.begin, 4);
+    assert_int_equal(e->loc.end, 14);
+    e = ast_body_attr(&af->body, "y")->value;
+    assert_int_equal(e->u.trav.n, 1);
+    assert_string_equal(e->u.trav.steps->name, "b");
+    assert_int_equal(e->loc.end, 24);
+    e = ast_body_attr(&af->body, "z")->value->u.call.args->next;
+    assert_string_equal(e->u.trav.root, "k");
+    assert_string_equal(e->u.trav.steps->name, "v-1"); /* identifiers may hold '-' */
+    assert_int_equal(ast_body_attr(&af->body, "w")->value->kind, EXPR_BOOL);
+    arena_release(&ar);
+    src_file_free(f);
+}
+
 static void test_frontend__parser_shapes(void **state)
 {
     struct arena ar;
@@ -404,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_frontend__heredoc_dedent),
         cmocka_unit_test(test_frontend__evaluates_instances),
         cmocka_unit_test(test_frontend__resolver_supplies_values),
+        cmocka_unit_test(test_frontend__joined_references_build_the_same_tree),
         cmocka_unit_test(test_frontend__references_to_unknowns_are_tagged),
         cmocka_unit_test(test_frontend__errors_are_capped),
         cmocka_unit_test(test_frontend__parse_fails_when_the_list_is_full),
