@@ -16,8 +16,8 @@ int file_read_all(struct buf *out, const char *path, size_t max, struct errbuf *
 {
     int fd, rc = AMLSEC_ERROR;
     struct stat st;
-    char chunk[65536];
 
+    memset(&st, 0, sizeof(st));
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return errbuf_set(err, errno == ENOENT ? AMLSEC_ENOTFOUND : AMLSEC_EIO,
@@ -32,8 +32,23 @@ int file_read_all(struct buf *out, const char *path, size_t max, struct errbuf *
                         max >> 20);
         goto out;
     }
+    /* a regular file is read straight into a buffer of its size (one more
+     * byte tells its end); anything else, or a file that grows, in steps */
+    if (S_ISREG(st.st_mode) && buf_grow(out, (size_t)st.st_size + 1) < 0) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory reading '%s'", path);
+        goto out;
+    }
     for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
+        ssize_t n;
+        if ((out->cap == 0 || out->cap - out->len - 1 == 0) && buf_grow(out, 65536) < 0) {
+            rc = out->len >= max ? errbuf_set(err, AMLSEC_EUSAGE,
+                                              "'%s' is larger than the %zu MiB limit", path,
+                                              max >> 20)
+                                 : errbuf_set(err, AMLSEC_ENOMEM, "out of memory reading '%s'",
+                                              path);
+            goto out;
+        }
+        n = read(fd, out->ptr + out->len, out->cap - out->len - 1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -43,14 +58,13 @@ int file_read_all(struct buf *out, const char *path, size_t max, struct errbuf *
         if (n == 0)
             break;
         if (out->len + (size_t)n > max) {
+            out->ptr[out->len] = '\0';
             rc = errbuf_set(err, AMLSEC_EUSAGE, "'%s' is larger than the %zu MiB limit", path,
                             max >> 20);
             goto out;
         }
-        if (buf_add(out, chunk, (size_t)n) < 0) {
-            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory reading '%s'", path);
-            goto out;
-        }
+        out->len += (size_t)n;
+        out->ptr[out->len] = '\0';
     }
     rc = 0;
 out:
