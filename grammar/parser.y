@@ -68,7 +68,7 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 %nterm <struct ast_attr *> attribute
 %nterm <struct ast_block *> block
 %nterm <struct ast_label *> labels
-%nterm <struct ast_expr *> expr primary traversal template heredoc list map exprs args parts
+%nterm <struct ast_expr *> expr traversal template heredoc list map exprs args parts
 %nterm <struct ast_map_item *> mitems mitem
 %nterm <struct ast_expr *> mkey
 
@@ -138,15 +138,14 @@ expr
     | expr NE expr           { $$ = parse_binary(ctx, OP_NE, $1, $3, &@$); }
     | NOT expr               { $$ = parse_unary(ctx, OP_NOT, $2, &@$); }
     | MINUS expr %prec MINUS { $$ = parse_unary(ctx, OP_NEG, $2, &@$); }
-    | primary                { $$ = $1; }
-    ;
-
-primary
-    : INT                    { $$ = parse_int(ctx, $1, &@$); }
+    /* the operands, directly (no unit rules: each would be one more
+     * reduction per expression) */
+    | INT                    { $$ = parse_int(ctx, $1, &@$); }
     | TRUE                   { $$ = parse_bool(ctx, true, &@$); }
     | FALSE                  { $$ = parse_bool(ctx, false, &@$); }
     | NULL                   { $$ = parse_null(ctx, &@$); }
     | STRING                 { $$ = $1; }
+    | TRAV                   { $$ = $1; }
     | template               { $$ = $1; }
     | heredoc                { $$ = $1; }
     | traversal              { $$ = $1; }
@@ -156,9 +155,12 @@ primary
     | LPAREN expr RPAREN     { $$ = parse_paren(ctx, $2, &@$); }
     ;
 
+/* A reference the lexer did not join into one TRAV: a bare name, or one
+ * that goes on after a TRAV (a.b[0], a.b .c). */
 traversal
     : IDENT                  { $$ = parse_traversal(ctx, $1, &@1); }
-    | TRAV                   { $$ = $1; }
+    | TRAV DOT IDENT         { $$ = parse_step_attr(ctx, $1, $3, &@3, &@$); }
+    | TRAV LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, &@$); }
     | traversal DOT IDENT    { $$ = parse_step_attr(ctx, $1, $3, &@3, &@$); }
     | traversal LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, &@$); }
     ;

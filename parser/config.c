@@ -207,11 +207,18 @@ static int parse_all(struct loader *ld)
 /* --- resource index --------------------------------------------------------- */
 
 /* Open addressing over resource indices: `slots` finds a resource by
- * (existing, kind, name); `kinds` finds the first resource of a kind. */
+ * (existing, kind, name); `kinds` lists the first resource of each kind
+ * (a configuration uses a few dozen kinds at most). */
 struct cfg_index {
-    long *slots, *kinds; /* resource index + 1; 0 = empty */
-    size_t mask;         /* capacity - 1 (a power of two) */
+    uint64_t *slots; /* the key's hash << 32 | resource index + 1; 0 = empty */
+    size_t mask;     /* capacity - 1 (a power of two) */
     size_t n;
+    struct index_kind {
+        const char *kind;
+        bool existing;
+        uint32_t first;
+    } * kinds;
+    size_t nkinds, kinds_cap;
     /* a kind or name holds '.' or '[': addresses are not split reliably */
     bool odd_names;
 };
@@ -229,19 +236,19 @@ static uint64_t hash_str(uint64_t h, const char *s)
     }
     if (k < len) {
         uint64_t w = 0;
-        memcpy(&w, s + k, len - k);
+        for (size_t j = 0; k + j < len; j++)
+            w |= (uint64_t)(unsigned char)s[k + j] << (8 * j);
         h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
         h ^= h >> 29;
     }
     return (h ^ len) * 0x9e3779b97f4a7c15ULL;
 }
 
-static uint64_t hash_key(bool existing, const char *kind, const char *name)
+static uint32_t hash_key(bool existing, const char *kind, const char *name)
 {
     uint64_t h = hash_str(existing ? 0x9e3779b97f4a7c15ULL : 1469598103934665603ULL, kind);
-    if (name)
-        h = hash_str(h ^ 0xff, name);
-    return h ^ (h >> 29);
+    h = hash_str(h ^ 0xff, name);
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 /* Names are mostly interned by the lexer: equal pointers are the common hit. */
@@ -250,73 +257,80 @@ static bool same_str(const char *a, const char *b)
     return a == b || strcmp(a, b) == 0;
 }
 
-static bool index_slot_matches(const struct config *cfg, long slot, bool existing, const char *kind,
-                               const char *name)
+/* Finds the resource by (existing, kind, name) whose key hashes to h, or
+ * returns -1. */
+static long index_find_hashed(const struct config *cfg, uint32_t h, bool existing, const char *kind,
+                              const char *name)
 {
-    const struct cfg_resource *r = &cfg->resources[slot - 1];
-    return r->existing == existing && same_str(r->kind, kind) &&
-           (name == NULL || same_str(r->name, name));
+    const struct cfg_index *ix = cfg->index;
+    if (ix->slots == NULL)
+        return -1;
+    for (size_t i = h & ix->mask;; i = (i + 1) & ix->mask) {
+        const struct cfg_resource *r;
+        uint64_t slot = ix->slots[i];
+        if (slot == 0)
+            return -1;
+        if ((uint32_t)(slot >> 32) != h)
+            continue;
+        r = &cfg->resources[(uint32_t)slot - 1];
+        if (r->existing == existing && same_str(r->kind, kind) && same_str(r->name, name))
+            return (long)(uint32_t)slot - 1;
+    }
 }
 
 /* Finds the resource (name NULL: the first resource of the kind), or -1. */
 static long index_find(const struct config *cfg, bool existing, const char *kind, const char *name)
 {
     const struct cfg_index *ix = cfg->index;
-    const long *tab = name ? ix->slots : ix->kinds;
-    for (size_t i = hash_key(existing, kind, name) & ix->mask;; i = (i + 1) & ix->mask) {
-        if (tab[i] == 0)
-            return -1;
-        if (index_slot_matches(cfg, tab[i], existing, kind, name))
-            return tab[i] - 1;
-    }
+    if (name)
+        return index_find_hashed(cfg, hash_key(existing, kind, name), existing, kind, name);
+    for (size_t i = 0; i < ix->nkinds; i++)
+        if (ix->kinds[i].existing == existing && same_str(ix->kinds[i].kind, kind))
+            return ix->kinds[i].first;
+    return -1;
 }
 
-static void index_put(struct config *cfg, long *tab, size_t idx, bool by_name)
+static void index_put(struct cfg_index *ix, uint64_t slot)
 {
-    const struct cfg_resource *r = &cfg->resources[idx];
-    const char *name = by_name ? r->name : NULL;
-    size_t i = hash_key(r->existing, r->kind, name) & cfg->index->mask;
-    for (;; i = (i + 1) & cfg->index->mask) {
-        if (tab[i] == 0) {
-            tab[i] = (long)idx + 1;
-            return;
-        }
-        if (index_slot_matches(cfg, tab[i], r->existing, r->kind, name))
-            return; /* kinds: keep the first */
-    }
+    size_t i = (uint32_t)(slot >> 32) & ix->mask;
+    while (ix->slots[i])
+        i = (i + 1) & ix->mask;
+    ix->slots[i] = slot;
 }
 
-/* Adds resources[idx]; the table grows to keep the load under one half. */
-static int index_add(struct config *cfg, size_t idx)
+/* Adds resources[idx], whose key hashes to h and is not in the index yet;
+ * the table grows to keep the load under one half. */
+static int index_add(struct config *cfg, size_t idx, uint32_t h)
 {
     struct cfg_index *ix = cfg->index;
-    if (ix == NULL) {
-        if ((ix = calloc(1, sizeof(*ix))) == NULL)
-            return AMLSEC_ENOMEM;
-        cfg->index = ix;
-    }
+    const struct cfg_resource *r = &cfg->resources[idx];
     if (ix->slots == NULL || 2 * (ix->n + 1) > ix->mask + 1) {
         size_t cap = ix->slots ? 2 * (ix->mask + 1) : 64;
-        long *slots = calloc(cap, sizeof(*slots)), *kinds = calloc(cap, sizeof(*kinds));
-        if (slots == NULL || kinds == NULL) {
-            free(slots);
-            free(kinds);
+        uint64_t *old = ix->slots, *slots = calloc(cap, sizeof(*slots));
+        size_t old_cap = old ? ix->mask + 1 : 0;
+        if (slots == NULL)
             return AMLSEC_ENOMEM;
-        }
-        free(ix->slots);
-        free(ix->kinds);
         ix->slots = slots;
-        ix->kinds = kinds;
         ix->mask = cap - 1;
-        for (size_t i = 0; i < ix->n; i++) {
-            index_put(cfg, ix->slots, i, true);
-            index_put(cfg, ix->kinds, i, false);
-        }
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i])
+                index_put(ix, old[i]);
+        free(old);
     }
-    index_put(cfg, ix->slots, idx, true);
-    index_put(cfg, ix->kinds, idx, false);
+    index_put(ix, (uint64_t)h << 32 | (uint64_t)(idx + 1));
     ix->n++;
-    if (strpbrk(cfg->resources[idx].kind, ".[") || strpbrk(cfg->resources[idx].name, ".["))
+    if (index_find(cfg, r->existing, r->kind, NULL) < 0) {
+        if (ix->nkinds == ix->kinds_cap) {
+            size_t cap = ix->kinds_cap ? 2 * ix->kinds_cap : 16;
+            struct index_kind *grown = realloc(ix->kinds, cap * sizeof(*grown));
+            if (grown == NULL)
+                return AMLSEC_ENOMEM;
+            ix->kinds = grown;
+            ix->kinds_cap = cap;
+        }
+        ix->kinds[ix->nkinds++] = (struct index_kind){r->kind, r->existing, (uint32_t)idx};
+    }
+    if (strpbrk(r->kind, ".[") || strpbrk(r->name, ".["))
         ix->odd_names = true;
     return 0;
 }
@@ -406,11 +420,17 @@ static long add_resource(struct loader *ld, const struct ast_block *b, bool exis
 {
     struct config *cfg = ld->cfg;
     struct cfg_resource *r;
-    const struct cfg_resource *prev = config_find(cfg, existing, kind, name);
-    if (prev) {
+    uint32_t h = hash_key(existing, kind, name);
+    long prev;
+
+    if (cfg->index == NULL && (cfg->index = calloc(1, sizeof(*cfg->index))) == NULL) {
+        ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        return -1;
+    }
+    if ((prev = index_find_hashed(cfg, h, existing, kind, name)) >= 0) {
         char what[256];
         snprintf(what, sizeof(what), "%s%s \"%s\"", existing ? "existing " : "", kind, name);
-        duplicate(ld, b, prev->block, what);
+        duplicate(ld, b, cfg->resources[prev].block, what);
         return -1;
     }
     if (cfg->nresources == ld->rcap) {
@@ -442,7 +462,7 @@ static long add_resource(struct loader *ld, const struct ast_block *b, bool exis
         }
         r->address = a;
     }
-    if (r->address == NULL || index_add(cfg, cfg->nresources - 1) < 0) {
+    if (r->address == NULL || index_add(cfg, cfg->nresources - 1, h) < 0) {
         ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         return -1;
     }

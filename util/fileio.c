@@ -41,11 +41,10 @@ int file_read_all(struct buf *out, const char *path, size_t max, struct errbuf *
     for (;;) {
         ssize_t n;
         if ((out->cap == 0 || out->cap - out->len - 1 == 0) && buf_grow(out, 65536) < 0) {
-            rc = out->len >= max ? errbuf_set(err, AMLSEC_EUSAGE,
-                                              "'%s' is larger than the %zu MiB limit", path,
-                                              max >> 20)
-                                 : errbuf_set(err, AMLSEC_ENOMEM, "out of memory reading '%s'",
-                                              path);
+            rc = out->len >= max
+                     ? errbuf_set(err, AMLSEC_EUSAGE, "'%s' is larger than the %zu MiB limit", path,
+                                  max >> 20)
+                     : errbuf_set(err, AMLSEC_ENOMEM, "out of memory reading '%s'", path);
             goto out;
         }
         n = read(fd, out->ptr + out->len, out->cap - out->len - 1);
