@@ -52,6 +52,8 @@ struct loader {
     uint32_t seq;
     struct deferred_ref *deferred; /* references to names not declared yet */
     size_t ndeferred, deferred_cap;
+    const struct ast_expr **consts; /* see walk_expr */
+    size_t nconsts, consts_cap;
     const char *kinds_seen[16]; /* block types found in opts->kinds (interned names) */
     size_t nkinds_seen;
     struct ref_memo {
@@ -792,23 +794,39 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
     }
 }
 
-static void walk_expr(struct ref_walk *w, const struct ast_expr *e)
+/* Whether evaluating e could report a type error of its own (an operator,
+ * a call, a map's keys, an interpolation). */
+static bool typed_node(const struct ast_expr *e)
 {
+    return e->kind == EXPR_BINARY || e->kind == EXPR_UNARY || e->kind == EXPR_COND ||
+           e->kind == EXPR_CALL || e->kind == EXPR_MAP || e->kind == EXPR_TEMPLATE;
+}
+
+/* Walks e: checks its references and function names, and returns whether
+ * it is constant (no reference, no file()). The largest constant operator
+ * subtrees are collected in ld->consts (each replaces those it holds), so
+ * that the types of expressions are checked before any value is known. */
+static bool walk_expr(struct ref_walk *w, const struct ast_expr *e)
+{
+    struct loader *ld = w->ld;
+    size_t mark = ld->nconsts;
+    bool constant = true;
+
     if (e == NULL)
-        return;
+        return true;
     switch (e->kind) {
     case EXPR_TEMPLATE:
         for (const struct ast_expr *p = e->u.tmpl.parts; p; p = p->next)
-            walk_expr(w, p);
+            constant &= walk_expr(w, p);
         break;
     case EXPR_LIST:
         for (const struct ast_expr *p = e->u.list.items; p; p = p->next)
-            walk_expr(w, p);
+            constant &= walk_expr(w, p);
         break;
     case EXPR_MAP:
         for (const struct ast_map_item *m = e->u.map.items; m; m = m->next) {
-            walk_expr(w, m->key);
-            walk_expr(w, m->value);
+            constant &= walk_expr(w, m->key);
+            constant &= walk_expr(w, m->value);
         }
         break;
     case EXPR_TRAVERSAL:
@@ -816,6 +834,7 @@ static void walk_expr(struct ref_walk *w, const struct ast_expr *e)
         for (const struct ast_step *s = e->u.trav.steps; s; s = s->next)
             if (s->kind == STEP_INDEX)
                 walk_expr(w, s->index);
+        constant = false;
         break;
     case EXPR_CALL:
         if (!in_list(eval_functions, e->u.call.name)) {
@@ -823,28 +842,62 @@ static void walk_expr(struct ref_walk *w, const struct ast_expr *e)
             hint_nearest(
                 error_at(w->ld, &nl, "unknown-function", "unknown function '%s'", e->u.call.name),
                 e->u.call.name, eval_functions);
+            constant = false;
+        } else if (strcmp(e->u.call.name, "file") == 0) {
+            constant = false; /* read when the instance is evaluated */
         }
         for (const struct ast_expr *p = e->u.call.args; p; p = p->next)
-            walk_expr(w, p);
+            constant &= walk_expr(w, p);
         break;
     case EXPR_COND:
-        walk_expr(w, e->u.cond.cond);
-        walk_expr(w, e->u.cond.then);
-        walk_expr(w, e->u.cond.otherwise);
+        constant &= walk_expr(w, e->u.cond.cond);
+        constant &= walk_expr(w, e->u.cond.then);
+        constant &= walk_expr(w, e->u.cond.otherwise);
         break;
     case EXPR_BINARY:
-        walk_expr(w, e->u.binary.lhs);
-        walk_expr(w, e->u.binary.rhs);
+        constant &= walk_expr(w, e->u.binary.lhs);
+        constant &= walk_expr(w, e->u.binary.rhs);
         break;
     case EXPR_UNARY:
-        walk_expr(w, e->u.unary.operand);
+        constant &= walk_expr(w, e->u.unary.operand);
         break;
     case EXPR_PAREN:
-        walk_expr(w, e->u.paren);
+        constant = walk_expr(w, e->u.paren);
         break;
     default:
         break;
     }
+    if (constant && typed_node(e)) {
+        ld->nconsts = mark; /* evaluated as part of e */
+        if (ld->nconsts == ld->consts_cap) {
+            size_t cap = ld->consts_cap ? 2 * ld->consts_cap : 16;
+            const struct ast_expr **grown = realloc(ld->consts, cap * sizeof(*grown));
+            if (grown == NULL) {
+                ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+                return constant;
+            }
+            ld->consts = grown;
+            ld->consts_cap = cap;
+        }
+        ld->consts[ld->nconsts++] = e;
+    }
+    return constant;
+}
+
+/* Walks an attribute's value, then evaluates its constant operator
+ * subtrees: `!1`, `lower("a", "b")` and `"x" ? 1 : 2` are reported by the
+ * check, with evaluation's own words, whatever mode the load is in. */
+static void walk_value(struct ref_walk *w, const struct ast_expr *e)
+{
+    struct loader *ld = w->ld;
+    struct eval_ctx ectx = {.cfg = ld->cfg, .diags = ld->diags, .base_dir = ld->base_dir};
+    walk_expr(w, e);
+    for (size_t i = 0; i < ld->nconsts; i++) {
+        json_t *v = NULL;
+        if (eval_expr(&v, &ectx, ld->consts[i]) == 0)
+            json_decref(v);
+    }
+    ld->nconsts = 0;
 }
 
 static void walk_body(struct ref_walk *w, const struct ast_body *b, bool top)
@@ -853,7 +906,7 @@ static void walk_body(struct ref_walk *w, const struct ast_body *b, bool top)
         struct ref_walk inner = *w;
         if (top && a->name[0] == 'f' && strcmp(a->name, "for_each") == 0)
             inner.no_resources = "for_each";
-        walk_expr(&inner, a->value);
+        walk_value(&inner, a->value);
     }
     for (const struct ast_block *k = b->blocks; k; k = k->next)
         if (!(top && strcmp(k->type, "lifecycle") == 0))
@@ -1625,7 +1678,7 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         for (size_t i = 0; i < cfg->nvars; i++)
             for (const struct ast_attr *a = cfg->vars[i].block->body.attrs; a; a = a->next)
                 if (strcmp(a->name, "type") != 0) /* type = string is a keyword */
-                    walk_expr(&w, a->value);
+                    walk_value(&w, a->value);
     }
     if (ld.rc < 0 || (rc = build_deps(&ld)) < 0) {
         rc = rc < 0 ? rc : ld.rc;
@@ -1654,6 +1707,7 @@ out:
     free(ld.base_dir);
     free(ld.edges);
     free(ld.deferred);
+    free(ld.consts);
     diag_list_release(&ld.checks);
     if (rc == 0 && diags->errors)
         rc = AMLSEC_EPARSE;
