@@ -407,10 +407,10 @@ int backend_blob_new(struct state_backend **out, const struct blob_client_opts *
 
     *out = NULL;
     if (lease_seconds == 0)
-        lease_seconds = 60;
-    if (lease_seconds < 15 || lease_seconds > 60)
-        return errbuf_set(err, AMLSEC_EUSAGE, "lease duration %d s is outside 15..60",
-                          lease_seconds);
+        lease_seconds = BLOB_LEASE_MAX_SECONDS;
+    if (lease_seconds < BLOB_LEASE_MIN_SECONDS || lease_seconds > BLOB_LEASE_MAX_SECONDS)
+        return errbuf_set(err, AMLSEC_EUSAGE, "lease duration %d s is outside %d..%d",
+                          lease_seconds, BLOB_LEASE_MIN_SECONDS, BLOB_LEASE_MAX_SECONDS);
     b = calloc(1, sizeof(*b));
     if (b == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");

@@ -13,7 +13,13 @@
 #include "state/backend.h"
 #include "state/blob_client.h"
 
-/* lease_seconds: 0 means 60; Azure accepts 15..60. */
+/* The lease durations Azure accepts (besides infinite, which amlsec never
+ * takes: a killed run's lease must expire on its own). */
+#define BLOB_LEASE_MIN_SECONDS 15
+#define BLOB_LEASE_MAX_SECONDS 60
+
+/* lease_seconds: 0 means BLOB_LEASE_MAX_SECONDS; otherwise it must lie in
+ * BLOB_LEASE_MIN_SECONDS..BLOB_LEASE_MAX_SECONDS. */
 int backend_blob_new(struct state_backend **out, const struct blob_client_opts *opts,
                      int lease_seconds, struct errbuf *err);
 

@@ -239,6 +239,26 @@ static int env_bool(bool *out, const char *name, struct errbuf *err)
     return 0;
 }
 
+/* Whole seconds within min..max, written as plain decimal digits: no sign,
+ * no blanks, no unit, no fraction. */
+static int env_seconds(int *out, const char *name, int min, int max, struct errbuf *err)
+{
+    const char *v = env(name), *p = v;
+    long n = 0;
+
+    if (v == NULL)
+        return 0;
+    /* stops past max, so n cannot overflow */
+    while (*p >= '0' && *p <= '9' && n <= max)
+        n = n * 10 + (*p++ - '0');
+    if (*p == '\0' && n >= min && n <= max) {
+        *out = (int)n;
+        return 0;
+    }
+    return errbuf_set(err, AMLSEC_EUSAGE, "%s: expected whole seconds between %d and %d, got '%s'",
+                      name, min, max, v);
+}
+
 #define OVERRIDE(field, name)                                                                      \
     do {                                                                                           \
         if (env(name))                                                                             \
@@ -273,12 +293,8 @@ int backend_config_apply_env(struct backend_config *cfg, struct errbuf *err)
         cfg->fallback_key_text = env("AMLSEC_STATE_KEY_FALLBACK");
         cfg->fallback_key_file = env("AMLSEC_STATE_KEY_FILE_FALLBACK");
     }
-    if (env("AMLSEC_STATE_LEASE_SECONDS")) {
-        /* out-of-range values are refused by backend_blob_new */
-        long v = strtol(env("AMLSEC_STATE_LEASE_SECONDS"), NULL, 10);
-        cfg->lease_seconds = v > 0 && v < 1000 ? (int)v : -1;
-    }
-    return 0;
+    return env_seconds(&cfg->lease_seconds, "AMLSEC_STATE_LEASE_SECONDS", BLOB_LEASE_MIN_SECONDS,
+                       BLOB_LEASE_MAX_SECONDS, err);
 }
 
 #undef OVERRIDE

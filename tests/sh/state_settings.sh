@@ -58,6 +58,10 @@ expect_exit 0 "$AMLSEC" plan -detailed-exitcode -no-color > plan.out 2>&1
 expect_exit 1 env AMLSEC_BACKEND=azurerm AMLSEC_BLOB_URL=https://127.0.0.1:9/x \
   "$AMLSEC" state list > env.out 2>&1
 grep -q 'needs a container' env.out || fail "AMLSEC_BACKEND did not override the settings"
+# a malformed lease duration is refused by name, whatever the backend
+expect_exit 1 env AMLSEC_STATE_LEASE_SECONDS=30s "$AMLSEC" state list > lease.out 2>&1
+grep -q "AMLSEC_STATE_LEASE_SECONDS: expected whole seconds between 15 and 60, got '30s'" lease.out \
+  || fail "a malformed AMLSEC_STATE_LEASE_SECONDS"
 grep -q 'main.amlsec:4:3' env.out || fail "the missing container does not point at the block"
 
 echo "   key_file and require_encryption from the settings block"

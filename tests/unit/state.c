@@ -436,7 +436,8 @@ static const char *const backend_vars[] = {"AMLSEC_BACKEND",          "AMLSEC_BL
                                            "ARM_SAS_TOKEN",           "ARM_USE_AZUREAD",
                                            "ARM_STORAGE_USE_AZUREAD", "AMLSEC_CA_BUNDLE",
                                            "AMLSEC_STATE_PASSPHRASE", "AMLSEC_STATE_KEY",
-                                           "AMLSEC_STATE_KEY_FILE",   NULL};
+                                           "AMLSEC_STATE_KEY_FILE",   "AMLSEC_STATE_LEASE_SECONDS",
+                                           NULL};
 
 /* Parses text as the only file of a configuration (parse only, as the
  * state commands do). */
@@ -533,6 +534,46 @@ static void test_state__backend_precedence(void **unused)
     config_free(conf);
 }
 
+/* AMLSEC_STATE_LEASE_SECONDS takes plain decimal whole seconds in 15..60
+ * and nothing else; the error names the variable and the value. */
+static void test_state__lease_seconds_strict(void **unused)
+{
+    static const struct {
+        const char *text;
+        int seconds;
+    } good[] = {{"15", 15}, {"60", 60}, {"30", 30}, {"015", 15}};
+    static const char *const bad[] = {"30s",  "+30", "-30", " 30",  "30 ", "14",  "61", "0",
+                                      "0x1e", "3e1", "30.0", "4294967326", "99999999999999999999",
+                                      "x"};
+    struct backend_config cfg;
+    struct errbuf err = ERRBUF_INIT;
+    char want[200];
+    (void)unused;
+
+    for (size_t i = 0; backend_vars[i]; i++)
+        unsetenv(backend_vars[i]);
+    memset(&cfg, 0, sizeof(cfg));
+    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    assert_int_equal(cfg.lease_seconds, 0); /* unset: the backend's default */
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        memset(&cfg, 0, sizeof(cfg));
+        setenv("AMLSEC_STATE_LEASE_SECONDS", good[i].text, 1);
+        assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+        assert_int_equal(cfg.lease_seconds, good[i].seconds);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&cfg, 0, sizeof(cfg));
+        setenv("AMLSEC_STATE_LEASE_SECONDS", bad[i], 1);
+        assert_int_equal(backend_config_apply_env(&cfg, &err), AMLSEC_EUSAGE);
+        snprintf(want, sizeof(want),
+                 "AMLSEC_STATE_LEASE_SECONDS: expected whole seconds between 15 and 60, got '%s'",
+                 bad[i]);
+        assert_string_equal(err.msg, want);
+        assert_int_equal(cfg.lease_seconds, 0);
+    }
+    unsetenv("AMLSEC_STATE_LEASE_SECONDS");
+}
+
 /* Bearer tokens never travel in clear text, not even to loopback. */
 static int no_token(char **out, const char *scope, void *payload, struct errbuf *err)
 {
@@ -574,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_state__unlocked_writer_conflict_detected),
         cmocka_unit_test(test_state__backend_precedence),
         cmocka_unit_test(test_state__blob_token_needs_https),
+        cmocka_unit_test(test_state__lease_seconds_strict),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
