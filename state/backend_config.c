@@ -445,13 +445,58 @@ int backend_config_open(struct state_backend **out, struct crypt_keys *keys,
     return rc;
 }
 
+/* What names an endpoint-only blob backend's journal: the endpoint's host
+ * (lowercase), its port (the scheme's default when none is given, so both
+ * spellings agree) and its path, as one file-name part:
+ * "https://127.0.0.1:10000/devstoreaccount1/" is
+ * "127.0.0.1_10000_devstoreaccount1". It always holds a '_', which a
+ * storage account name (3-24 lowercase letters and digits) never does.
+ * A user part or a query (credentials) is left out. */
+static void endpoint_label(char *out, size_t outsz, const char *url)
+{
+    bool https = strncmp(url, "https://", 8) == 0;
+    const char *auth = strstr(url, "://"), *end, *at, *host_end, *port;
+    size_t n;
+
+    auth = auth ? auth + 3 : url;
+    end = auth + strcspn(auth, "/?#");
+    at = memchr(auth, '@', (size_t)(end - auth));
+    if (at)
+        auth = at + 1;
+    host_end = *auth == '[' ? memchr(auth, ']', (size_t)(end - auth)) : NULL;
+    host_end = host_end ? host_end + 1 : auth + strcspn(auth, ":/?#");
+    port = host_end < end && *host_end == ':' && host_end + 1 < end ? host_end + 1 : NULL;
+    n = (size_t)snprintf(out, outsz, "%.*s_%.*s%.*s", (int)(host_end - auth), auth,
+                         port ? (int)(end - port) : 3, port ? port : https ? "443" : "80",
+                         (int)strcspn(end, "?#"), end);
+    if (n >= outsz)
+        n = outsz - 1;
+    while (n > 0 && out[n - 1] == '/')
+        out[--n] = '\0';
+    for (char *p = out; *p; p++) {
+        if (p < out + (host_end - auth) && *p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+        else if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+                 !(*p >= '0' && *p <= '9') && *p != '.' && *p != '-')
+            *p = '_';
+    }
+}
+
 char *backend_config_journal_path(const struct backend_config *cfg)
 {
-    char path[4096];
+    char path[4096], where[1024];
     int n;
     if (cfg->type && strcmp(cfg->type, "azurerm") == 0) {
-        n = snprintf(path, sizeof(path), ".amlsec/%s-%s-%s.journal",
-                     cfg->storage_account ? cfg->storage_account : "blob",
+        /* named by the account when there is one (the names journals have
+         * always had), else by the endpoint: two endpoints holding the
+         * same container and blob must not share a journal */
+        if (cfg->storage_account)
+            snprintf(where, sizeof(where), "%s", cfg->storage_account);
+        else if (cfg->blob_url)
+            endpoint_label(where, sizeof(where), cfg->blob_url);
+        else
+            snprintf(where, sizeof(where), "blob");
+        n = snprintf(path, sizeof(path), ".amlsec/%s-%s-%s.journal", where,
                      cfg->container ? cfg->container : "",
                      cfg->blob_name ? cfg->blob_name : "amlsec.state");
         for (char *p = path + 8; *p; p++)

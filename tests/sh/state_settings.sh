@@ -147,6 +147,9 @@ grep -q 'needs credentials' nokey.out || fail "no credentials is not refused"
 export ARM_ACCESS_KEY="$DEV_KEY"
 expect_exit 0 "$AMLSEC" apply -auto-approve -no-color > apply.out 2>&1
 [ ! -e .amlsec/state.json ] || fail "a local state was written"
+# an endpoint without an account name: the journal is named by the endpoint's host and port
+[ -f ".amlsec/127.0.0.1_${port}_devstoreaccount1-tfstate-key.amlsec.state.journal" ] \
+  || fail "the journal is not named by the endpoint: $(ls .amlsec)"
 code=$(az_code "$storage_token" GET tfstate/key.amlsec.state)
 [ "$code" = 200 ] || fail "no state blob (HTTP $code)"
 expect_exit 0 "$AMLSEC" plan -detailed-exitcode -no-color > plan.out 2>&1

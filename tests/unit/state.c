@@ -574,6 +574,55 @@ static void test_state__lease_seconds_strict(void **unused)
     unsetenv("AMLSEC_STATE_LEASE_SECONDS");
 }
 
+static void check_journal_path(const struct backend_config *cfg, const char *want)
+{
+    char *got = backend_config_journal_path(cfg);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* An endpoint-only blob backend's journal is named by the endpoint's host,
+ * port and path; account-named and local journals keep their names. */
+static void test_state__journal_path_names_endpoint(void **unused)
+{
+    struct backend_config cfg = BACKEND_CONFIG_INIT;
+    (void)unused;
+
+    check_journal_path(&cfg, ".amlsec/state.json.journal");
+    cfg.path = "states/prod.json";
+    check_journal_path(&cfg, "states/prod.json.journal");
+    cfg.type = "azurerm";
+    cfg.container = "tfstate";
+    cfg.blob_name = "envs/prod.state";
+    cfg.storage_account = "stmlstate";
+    cfg.blob_url = "https://stmlstate.blob.core.windows.net";
+    check_journal_path(&cfg, ".amlsec/stmlstate-tfstate-envs_prod.state.journal");
+    cfg.storage_account = NULL;
+    check_journal_path(&cfg,
+                       ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
+    /* the same endpoint, spelled with its default port, case or a final '/' */
+    cfg.blob_url = "https://StMLstate.blob.core.windows.net:443/";
+    check_journal_path(&cfg,
+                       ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
+    /* another host, another port, another path-style account: another journal */
+    cfg.blob_url = "https://stother.blob.core.windows.net";
+    check_journal_path(&cfg,
+                       ".amlsec/stother.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
+    cfg.blob_url = "http://127.0.0.1:10000/devstoreaccount1";
+    check_journal_path(&cfg, ".amlsec/127.0.0.1_10000_devstoreaccount1-tfstate-envs_prod.state.journal");
+    cfg.blob_url = "http://127.0.0.1:10001/devstoreaccount1";
+    check_journal_path(&cfg, ".amlsec/127.0.0.1_10001_devstoreaccount1-tfstate-envs_prod.state.journal");
+    cfg.blob_url = "http://127.0.0.1/devstoreaccount2";
+    check_journal_path(&cfg, ".amlsec/127.0.0.1_80_devstoreaccount2-tfstate-envs_prod.state.journal");
+    cfg.blob_url = "https://[::1]:10000/devstoreaccount1";
+    check_journal_path(&cfg, ".amlsec/___1__10000_devstoreaccount1-tfstate-envs_prod.state.journal");
+    /* credentials in a URL never reach a file name */
+    cfg.blob_url = "https://user:S3cret@stmlstate.blob.core.windows.net?sv=1&sig=S3cret";
+    check_journal_path(&cfg,
+                       ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
+}
+
 /* Bearer tokens never travel in clear text, not even to loopback. */
 static int no_token(char **out, const char *scope, void *payload, struct errbuf *err)
 {
@@ -616,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_state__backend_precedence),
         cmocka_unit_test(test_state__blob_token_needs_https),
         cmocka_unit_test(test_state__lease_seconds_strict),
+        cmocka_unit_test(test_state__journal_path_names_endpoint),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
