@@ -239,6 +239,39 @@ static int env_bool(bool *out, const char *name, struct errbuf *err)
     return 0;
 }
 
+/* Entra ID for the blob: ARM_USE_AZUREAD is the azurerm backend's variable
+ * (its use_azuread_auth), ARM_STORAGE_USE_AZUREAD the azurerm provider's
+ * (storage_use_azuread, for the provider's own Storage requests). The
+ * backend's variable decides; the provider's is read when it is unset.
+ * When both are set and disagree, a warning says which one is followed. */
+static int env_use_azuread(struct backend_config *cfg, struct diag_list *diags,
+                           struct errbuf *err)
+{
+    bool backend = cfg->use_azuread, provider = cfg->use_azuread;
+    struct diag *d;
+    int rc;
+
+    if ((rc = env_bool(&backend, "ARM_USE_AZUREAD", err)) < 0 ||
+        (rc = env_bool(&provider, "ARM_STORAGE_USE_AZUREAD", err)) < 0)
+        return rc;
+    if (env("ARM_USE_AZUREAD") == NULL) {
+        cfg->use_azuread = provider;
+        return 0;
+    }
+    cfg->use_azuread = backend;
+    if (env("ARM_STORAGE_USE_AZUREAD") == NULL || backend == provider)
+        return 0;
+    d = diag_add(diags, DIAG_WARNING, NULL, SETTING_CODE,
+                 "ARM_USE_AZUREAD (%s) and ARM_STORAGE_USE_AZUREAD (%s) disagree; the state "
+                 "backend follows ARM_USE_AZUREAD",
+                 backend ? "true" : "false", provider ? "true" : "false");
+    if (d)
+        diag_set_hint(d, "ARM_USE_AZUREAD is the azurerm backend's variable; "
+                         "ARM_STORAGE_USE_AZUREAD (the azurerm provider's) is read only when it "
+                         "is unset");
+    return 0;
+}
+
 /* Whole seconds within min..max, written as plain decimal digits: no sign,
  * no blanks, no unit, no fraction. */
 static int env_seconds(int *out, const char *name, int min, int max, struct errbuf *err)
@@ -265,7 +298,8 @@ static int env_seconds(int *out, const char *name, int min, int max, struct errb
             cfg->field = env(name);                                                                \
     } while (0)
 
-int backend_config_apply_env(struct backend_config *cfg, struct errbuf *err)
+int backend_config_apply_env(struct backend_config *cfg, struct diag_list *diags,
+                             struct errbuf *err)
 {
     int rc;
 
@@ -277,9 +311,7 @@ int backend_config_apply_env(struct backend_config *cfg, struct errbuf *err)
     OVERRIDE(access_key, "ARM_ACCESS_KEY");
     OVERRIDE(sas_token, "ARM_SAS_TOKEN");
     OVERRIDE(ca_bundle, "AMLSEC_CA_BUNDLE");
-    /* the azurerm backend's variable, then the provider's storage one */
-    if ((rc = env_bool(&cfg->use_azuread, "ARM_USE_AZUREAD", err)) < 0 ||
-        (rc = env_bool(&cfg->use_azuread, "ARM_STORAGE_USE_AZUREAD", err)) < 0)
+    if ((rc = env_use_azuread(cfg, diags, err)) < 0)
         return rc;
     /* a key group set in the environment replaces the settings' key file */
     if (env("AMLSEC_STATE_PASSPHRASE") || env("AMLSEC_STATE_KEY") || env("AMLSEC_STATE_KEY_FILE")) {

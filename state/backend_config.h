@@ -69,15 +69,18 @@ int backend_config_from_settings(struct backend_config *cfg, const struct config
 
 /* Layer 2: overrides cfg with what the environment sets: AMLSEC_BACKEND,
  * AMLSEC_BLOB_URL, AMLSEC_STORAGE_ACCOUNT, AMLSEC_STORAGE_CONTAINER,
- * AMLSEC_STATE_BLOB, ARM_ACCESS_KEY, ARM_SAS_TOKEN, ARM_USE_AZUREAD /
- * ARM_STORAGE_USE_AZUREAD (true|false), AMLSEC_CA_BUNDLE,
- * AMLSEC_STATE_LEASE_SECONDS (whole seconds, 15..60; tests use 15), and the keys:
- * AMLSEC_STATE_PASSPHRASE, AMLSEC_STATE_KEY, AMLSEC_STATE_KEY_FILE (any
- * one of them replaces the settings' key_file) and their _FALLBACK
- * variants. The pointers point into the environment. Fails (AMLSEC_EUSAGE)
- * on a malformed boolean or lease duration, naming the variable and its
- * value. */
-int backend_config_apply_env(struct backend_config *cfg, struct errbuf *err);
+ * AMLSEC_STATE_BLOB, ARM_ACCESS_KEY, ARM_SAS_TOKEN, ARM_USE_AZUREAD
+ * (true|false; the azurerm backend's variable) or, when that is unset,
+ * ARM_STORAGE_USE_AZUREAD (the azurerm provider's), AMLSEC_CA_BUNDLE,
+ * AMLSEC_STATE_LEASE_SECONDS (whole seconds, 15..60; tests use 15), and the
+ * keys: AMLSEC_STATE_PASSPHRASE, AMLSEC_STATE_KEY, AMLSEC_STATE_KEY_FILE
+ * (any one of them replaces the settings' key_file) and their _FALLBACK
+ * variants. The pointers point into the environment. Adds a warning
+ * without location to diags when ARM_USE_AZUREAD and
+ * ARM_STORAGE_USE_AZUREAD disagree. Fails (AMLSEC_EUSAGE) on a malformed
+ * boolean or lease duration, naming the variable and its value. */
+int backend_config_apply_env(struct backend_config *cfg, struct diag_list *diags,
+                             struct errbuf *err);
 
 /* Layer 3: -state PATH (may be NULL) selects the local backend at PATH,
  * whatever the environment or the settings say. */

@@ -62,6 +62,14 @@ grep -q 'needs a container' env.out || fail "AMLSEC_BACKEND did not override the
 expect_exit 1 env AMLSEC_STATE_LEASE_SECONDS=30s "$AMLSEC" state list > lease.out 2>&1
 grep -q "AMLSEC_STATE_LEASE_SECONDS: expected whole seconds between 15 and 60, got '30s'" lease.out \
   || fail "a malformed AMLSEC_STATE_LEASE_SECONDS"
+# ARM_USE_AZUREAD and ARM_STORAGE_USE_AZUREAD disagreeing is said, not silently settled
+expect_exit 0 env ARM_USE_AZUREAD=false ARM_STORAGE_USE_AZUREAD=true "$AMLSEC" state list \
+  > azuread.out 2>&1
+grep -q "warning: ARM_USE_AZUREAD (false) and ARM_STORAGE_USE_AZUREAD (true) disagree; the state backend follows ARM_USE_AZUREAD" \
+  azuread.out || fail "disagreeing ARM_USE_AZUREAD and ARM_STORAGE_USE_AZUREAD: $(cat azuread.out)"
+expect_exit 0 env ARM_USE_AZUREAD=false ARM_STORAGE_USE_AZUREAD=true "$AMLSEC" validate -no-color \
+  > azuread.out 2>&1
+[ "$(grep -c 'disagree' azuread.out)" = 1 ] || fail "validate does not warn once: $(cat azuread.out)"
 grep -q 'main.amlsec:4:3' env.out || fail "the missing container does not point at the block"
 
 echo "   key_file and require_encryption from the settings block"

@@ -486,7 +486,7 @@ static void test_state__backend_precedence(void **unused)
     diag_list_init(&diags);
     /* settings alone */
     assert_int_equal(backend_config_from_settings(&cfg, conf, &diags), 0);
-    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
     backend_config_apply_flags(&cfg, NULL);
     assert_string_equal(cfg.type, "azurerm");
     assert_string_equal(cfg.storage_account, "stfromsettings");
@@ -499,23 +499,43 @@ static void test_state__backend_precedence(void **unused)
     setenv("ARM_USE_AZUREAD", "false", 1);
     setenv("AMLSEC_STATE_PASSPHRASE", "pw", 1);
     assert_int_equal(backend_config_from_settings(&cfg, conf, &diags), 0);
-    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
     assert_string_equal(cfg.storage_account, "stfromsettings");
     assert_string_equal(cfg.container, "fromenv");
     assert_false(cfg.use_azuread);
     assert_string_equal(cfg.passphrase, "pw");
     assert_null(cfg.key_file); /* a key from the environment replaces key_file */
-    /* ARM_STORAGE_USE_AZUREAD (the provider's variable) is read too */
+    /* ARM_USE_AZUREAD (the azurerm backend's variable) wins over
+     * ARM_STORAGE_USE_AZUREAD (the provider's), with a warning when they
+     * disagree */
     setenv("ARM_STORAGE_USE_AZUREAD", "true", 1);
-    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
+    assert_false(cfg.use_azuread);
+    assert_int_equal(diags.warnings, 1);
+    assert_int_equal(diags.errors, 0);
+    assert_null(diags.items[0].loc.file);
+    assert_string_equal(diags.items[0].message,
+                        "ARM_USE_AZUREAD (false) and ARM_STORAGE_USE_AZUREAD (true) disagree; the "
+                        "state backend follows ARM_USE_AZUREAD");
+    setenv("ARM_USE_AZUREAD", "1", 1);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
     assert_true(cfg.use_azuread);
+    assert_int_equal(diags.warnings, 1); /* they agree: no second warning */
+    /* the provider's variable alone is read, over the settings */
+    unsetenv("ARM_USE_AZUREAD");
+    setenv("ARM_STORAGE_USE_AZUREAD", "false", 1);
+    assert_int_equal(backend_config_from_settings(&cfg, conf, &diags), 0);
+    assert_true(cfg.use_azuread);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
+    assert_false(cfg.use_azuread);
+    assert_int_equal(diags.warnings, 1);
     setenv("ARM_STORAGE_USE_AZUREAD", "yes", 1);
-    assert_int_equal(backend_config_apply_env(&cfg, &err), AMLSEC_EUSAGE);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), AMLSEC_EUSAGE);
     assert_non_null(strstr(err.msg, "ARM_STORAGE_USE_AZUREAD must be true or false"));
     unsetenv("ARM_STORAGE_USE_AZUREAD");
     /* the -state flag wins over both: the local backend at its path */
     setenv("AMLSEC_BACKEND", "azurerm", 1);
-    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
     backend_config_apply_flags(&cfg, "flag.json");
     assert_string_equal(cfg.type, "local");
     assert_string_equal(cfg.path, "flag.json");
@@ -526,8 +546,9 @@ static void test_state__backend_precedence(void **unused)
     cfg.container = NULL;
     assert_int_equal(backend_config_check(&cfg, &diags), AMLSEC_EPARSE);
     assert_int_equal(diags.errors, 1);
-    assert_string_equal(diags.items[0].message, "the azurerm state backend needs a container");
-    assert_int_equal(src_loc_start(&diags.items[0].loc).line, 2);
+    assert_string_equal(diags.items[diags.n - 1].message,
+                        "the azurerm state backend needs a container");
+    assert_int_equal(src_loc_start(&diags.items[diags.n - 1].loc).line, 2);
     for (size_t i = 0; backend_vars[i]; i++)
         unsetenv(backend_vars[i]);
     diag_list_release(&diags);
@@ -547,24 +568,26 @@ static void test_state__lease_seconds_strict(void **unused)
                                       "x"};
     struct backend_config cfg;
     struct errbuf err = ERRBUF_INIT;
+    struct diag_list diags;
     char want[200];
     (void)unused;
 
+    diag_list_init(&diags);
     for (size_t i = 0; backend_vars[i]; i++)
         unsetenv(backend_vars[i]);
     memset(&cfg, 0, sizeof(cfg));
-    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
     assert_int_equal(cfg.lease_seconds, 0); /* unset: the backend's default */
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         memset(&cfg, 0, sizeof(cfg));
         setenv("AMLSEC_STATE_LEASE_SECONDS", good[i].text, 1);
-        assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+        assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
         assert_int_equal(cfg.lease_seconds, good[i].seconds);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&cfg, 0, sizeof(cfg));
         setenv("AMLSEC_STATE_LEASE_SECONDS", bad[i], 1);
-        assert_int_equal(backend_config_apply_env(&cfg, &err), AMLSEC_EUSAGE);
+        assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), AMLSEC_EUSAGE);
         snprintf(want, sizeof(want),
                  "AMLSEC_STATE_LEASE_SECONDS: expected whole seconds between 15 and 60, got '%s'",
                  bad[i]);
@@ -572,6 +595,8 @@ static void test_state__lease_seconds_strict(void **unused)
         assert_int_equal(cfg.lease_seconds, 0);
     }
     unsetenv("AMLSEC_STATE_LEASE_SECONDS");
+    assert_int_equal(diags.n, 0);
+    diag_list_release(&diags);
 }
 
 static void check_journal_path(const struct backend_config *cfg, const char *want)
