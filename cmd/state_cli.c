@@ -129,6 +129,7 @@ int state_cli_open(struct state_cli *sc, const char *path, const char *cloud,
             goto fail;
         sc->cfg.token_fn = signin_token;
         sc->cfg.token_payload = sc->signin;
+        sc->cfg.token_timeout_ms = AUTH_TOKEN_TIMEOUT_MS;
     }
     if ((rc = backend_config_open(&sc->be, &sc->keys, &sc->cfg, &err)) < 0)
         goto fail;

@@ -443,6 +443,7 @@ static int open_blob(struct state_backend **out, const struct backend_config *cf
                               "use_azuread_auth needs an Entra sign-in (the ARM_* variables)");
         o.token_fn = cfg->token_fn;
         o.token_payload = cfg->token_payload;
+        o.token_timeout_ms = cfg->token_timeout_ms;
     } else {
         o.shared_key = cfg->access_key;
         o.sas_token = cfg->sas_token;

@@ -34,6 +34,7 @@ struct backend_config {
     bool use_azuread;       /* Entra tokens only (token_fn must be set before opening) */
     blob_token_fn token_fn; /* Entra tokens for https://storage.azure.com/.default */
     void *token_payload;
+    long token_timeout_ms; /* one token request's timeout (the lease schedule counts it) */
     const char *ca_bundle; /* PEM file of CAs trusted for the endpoint; NULL: system */
     int lease_seconds;     /* 0: 60; Azure accepts 15..60 */
     /* encryption at rest: at most one of each trio */

@@ -184,7 +184,8 @@ expect_exit 0 "$AMLSEC" apply -cloud "$cloud" -auto-approve -no-color > apply.ou
 [ "$(az_code "$storage_token" GET tfstate/entra.amlsec.state)" = 200 ] || fail "no state blob"
 expect_exit 0 "$AMLSEC" plan -cloud "$cloud" -detailed-exitcode -no-color > plan.out 2>&1
 grep -q 'No changes.' plan.out || fail "second plan is not empty"
-# the lease (15 s here) is renewed every 5 s by its thread, with tokens from the storage sign-in,
+# the lease (15 s here) is renewed every second by its thread (a 15 s lease cannot fit a whole
+# token timeout, docs/state.md "Renewal schedule"), with tokens from the storage sign-in,
 # while the main thread waits on a slow ARM; no token reaches the debug log
 curl -sf -X PUT -H 'Content-Type: application/json' -d '{"latencyMs": 6000}' \
   "$cloud/_armlocal/settings" > /dev/null || fail "slowing armlocal down"

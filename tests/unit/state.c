@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "parser/config.h"
+#include "providers/arm/auth.h"
 #include "state/backend.h"
+#include "state/backend_blob.h"
 #include "state/backend_config.h"
 #include "state/backend_local.h"
 #include "state/blob_client.h"
@@ -648,6 +650,50 @@ static void test_state__journal_path_names_endpoint(void **unused)
                        ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
 }
 
+/* The lease renewal starts early enough that a renewal taking all its time
+ * (a token refresh up to its timeout, then the Lease Blob request up to
+ * its) is answered before the lease counts as lost, which is before it can
+ * lapse. Renewing a third of the way in, counted from the end of the
+ * previous renewal, let a slow token refresh overshoot a 60 s lease. */
+static void test_state__lease_renewal_schedule(void **unused)
+{
+    const int64_t key = BLOB_LEASE_REQUEST_TIMEOUT_MS,
+                  entra = BLOB_LEASE_REQUEST_TIMEOUT_MS + AUTH_TOKEN_TIMEOUT_MS;
+    struct lease_schedule s;
+    (void)unused;
+
+    /* 60 s with a shared key or SAS: every 20 s, lost 2 s before it can lapse */
+    lease_schedule_compute(&s, 60, key);
+    assert_int_equal(s.renew_at, 20000);
+    assert_int_equal(s.lost_at, 58000);
+    /* 60 s with Entra ID: 30 s of token refresh + 10 s of request still fit */
+    lease_schedule_compute(&s, 60, entra);
+    assert_int_equal(s.renew_at, 18000);
+    assert_int_equal(s.lost_at, 58000);
+    assert_true(s.renew_at + entra <= s.lost_at);
+    /* 15 s (tests) with a shared key */
+    lease_schedule_compute(&s, 15, key);
+    assert_int_equal(s.renew_at, 3000);
+    assert_int_equal(s.lost_at, 13000);
+    /* 15 s with Entra ID cannot fit a whole token timeout: renew every
+     * second, and the deadline fails writes before the lease can lapse */
+    lease_schedule_compute(&s, 15, entra);
+    assert_int_equal(s.renew_at, BLOB_LEASE_MIN_RENEW_MS);
+    assert_int_equal(s.lost_at, 13000);
+    for (int secs = BLOB_LEASE_MIN_SECONDS; secs <= BLOB_LEASE_MAX_SECONDS; secs++) {
+        const int64_t attempts[] = {0, key, entra, 200000};
+        for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
+            lease_schedule_compute(&s, secs, attempts[i]);
+            assert_int_equal(s.lost_at, secs * 1000 - BLOB_LEASE_GUARD_MS);
+            assert_true(s.lost_at < secs * 1000);
+            assert_true(s.renew_at >= BLOB_LEASE_MIN_RENEW_MS);
+            assert_true(s.renew_at <= secs * 1000 / 3);
+            if (s.lost_at - attempts[i] >= BLOB_LEASE_MIN_RENEW_MS)
+                assert_true(s.renew_at + attempts[i] <= s.lost_at);
+        }
+    }
+}
+
 /* Bearer tokens never travel in clear text, not even to loopback. */
 static int no_token(char **out, const char *scope, void *payload, struct errbuf *err)
 {
@@ -691,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_state__blob_token_needs_https),
         cmocka_unit_test(test_state__lease_seconds_strict),
         cmocka_unit_test(test_state__journal_path_names_endpoint),
+        cmocka_unit_test(test_state__lease_renewal_schedule),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
