@@ -447,6 +447,7 @@ int backend_blob_new(struct state_backend **out, const struct blob_client_opts *
 {
     struct blob_client_opts renew_opts = *opts;
     pthread_condattr_t ca;
+    int64_t attempt_ms;
     struct blob *b;
     int rc;
 
@@ -466,11 +467,11 @@ int backend_blob_new(struct state_backend **out, const struct blob_client_opts *
     pthread_condattr_destroy(&ca);
     b->lease_seconds = lease_seconds;
     renew_opts.timeout_ms = BLOB_LEASE_REQUEST_TIMEOUT_MS;
-    lease_schedule_compute(&b->sched, lease_seconds,
-                           BLOB_LEASE_REQUEST_TIMEOUT_MS +
-                               (opts->token_fn == NULL      ? 0
-                                : opts->token_timeout_ms > 0 ? opts->token_timeout_ms
-                                                             : BLOB_TIMEOUT_MS));
+    /* a renewal: perhaps a token refresh, then the Lease Blob request */
+    attempt_ms = BLOB_LEASE_REQUEST_TIMEOUT_MS;
+    if (opts->token_fn)
+        attempt_ms += opts->token_timeout_ms > 0 ? opts->token_timeout_ms : BLOB_TIMEOUT_MS;
+    lease_schedule_compute(&b->sched, lease_seconds, attempt_ms);
     b->base.ops = &blob_ops;
     if ((rc = blob_client_new(&b->bc, opts, err)) < 0 ||
         (rc = blob_client_new(&b->renew_bc, &renew_opts, err)) < 0) {

@@ -244,8 +244,7 @@ static int env_bool(bool *out, const char *name, struct errbuf *err)
  * (storage_use_azuread, for the provider's own Storage requests). The
  * backend's variable decides; the provider's is read when it is unset.
  * When both are set and disagree, a warning says which one is followed. */
-static int env_use_azuread(struct backend_config *cfg, struct diag_list *diags,
-                           struct errbuf *err)
+static int env_use_azuread(struct backend_config *cfg, struct diag_list *diags, struct errbuf *err)
 {
     bool backend = cfg->use_azuread, provider = cfg->use_azuread;
     struct diag *d;
@@ -489,6 +488,7 @@ static void endpoint_label(char *out, size_t outsz, const char *url)
 {
     bool https = strncmp(url, "https://", 8) == 0;
     const char *auth = strstr(url, "://"), *end, *at, *host_end, *port;
+    int port_len;
     size_t n;
 
     auth = auth ? auth + 3 : url;
@@ -498,9 +498,14 @@ static void endpoint_label(char *out, size_t outsz, const char *url)
         auth = at + 1;
     host_end = *auth == '[' ? memchr(auth, ']', (size_t)(end - auth)) : NULL;
     host_end = host_end ? host_end + 1 : auth + strcspn(auth, ":/?#");
-    port = host_end < end && *host_end == ':' && host_end + 1 < end ? host_end + 1 : NULL;
-    n = (size_t)snprintf(out, outsz, "%.*s_%.*s%.*s", (int)(host_end - auth), auth,
-                         port ? (int)(end - port) : 3, port ? port : https ? "443" : "80",
+    if (host_end + 1 < end && *host_end == ':') {
+        port = host_end + 1;
+        port_len = (int)(end - port);
+    } else {
+        port = https ? "443" : "80";
+        port_len = (int)strlen(port);
+    }
+    n = (size_t)snprintf(out, outsz, "%.*s_%.*s%.*s", (int)(host_end - auth), auth, port_len, port,
                          (int)strcspn(end, "?#"), end);
     if (n >= outsz)
         n = outsz - 1;

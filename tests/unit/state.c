@@ -432,13 +432,20 @@ static void test_state__unlocked_writer_conflict_detected(void **unused)
     state_backend_free(b);
 }
 
-static const char *const backend_vars[] = {"AMLSEC_BACKEND",          "AMLSEC_BLOB_URL",
-                                           "AMLSEC_STORAGE_ACCOUNT",  "AMLSEC_STORAGE_CONTAINER",
-                                           "AMLSEC_STATE_BLOB",       "ARM_ACCESS_KEY",
-                                           "ARM_SAS_TOKEN",           "ARM_USE_AZUREAD",
-                                           "ARM_STORAGE_USE_AZUREAD", "AMLSEC_CA_BUNDLE",
-                                           "AMLSEC_STATE_PASSPHRASE", "AMLSEC_STATE_KEY",
-                                           "AMLSEC_STATE_KEY_FILE",   "AMLSEC_STATE_LEASE_SECONDS",
+static const char *const backend_vars[] = {"AMLSEC_BACKEND",
+                                           "AMLSEC_BLOB_URL",
+                                           "AMLSEC_STORAGE_ACCOUNT",
+                                           "AMLSEC_STORAGE_CONTAINER",
+                                           "AMLSEC_STATE_BLOB",
+                                           "ARM_ACCESS_KEY",
+                                           "ARM_SAS_TOKEN",
+                                           "ARM_USE_AZUREAD",
+                                           "ARM_STORAGE_USE_AZUREAD",
+                                           "AMLSEC_CA_BUNDLE",
+                                           "AMLSEC_STATE_PASSPHRASE",
+                                           "AMLSEC_STATE_KEY",
+                                           "AMLSEC_STATE_KEY_FILE",
+                                           "AMLSEC_STATE_LEASE_SECONDS",
                                            NULL};
 
 /* Parses text as the only file of a configuration (parse only, as the
@@ -565,8 +572,19 @@ static void test_state__lease_seconds_strict(void **unused)
         const char *text;
         int seconds;
     } good[] = {{"15", 15}, {"60", 60}, {"30", 30}, {"015", 15}};
-    static const char *const bad[] = {"30s",  "+30", "-30", " 30",  "30 ", "14",  "61", "0",
-                                      "0x1e", "3e1", "30.0", "4294967326", "99999999999999999999",
+    static const char *const bad[] = {"30s",
+                                      "+30",
+                                      "-30",
+                                      " 30",
+                                      "30 ",
+                                      "14",
+                                      "61",
+                                      "0",
+                                      "0x1e",
+                                      "3e1",
+                                      "30.0",
+                                      "4294967326",
+                                      "99999999999999999999",
                                       "x"};
     struct backend_config cfg;
     struct errbuf err = ERRBUF_INIT;
@@ -626,28 +644,32 @@ static void test_state__journal_path_names_endpoint(void **unused)
     cfg.blob_url = "https://stmlstate.blob.core.windows.net";
     check_journal_path(&cfg, ".amlsec/stmlstate-tfstate-envs_prod.state.journal");
     cfg.storage_account = NULL;
-    check_journal_path(&cfg,
-                       ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
+    check_journal_path(
+        &cfg, ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
     /* the same endpoint, spelled with its default port, case or a final '/' */
     cfg.blob_url = "https://StMLstate.blob.core.windows.net:443/";
-    check_journal_path(&cfg,
-                       ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
+    check_journal_path(
+        &cfg, ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
     /* another host, another port, another path-style account: another journal */
     cfg.blob_url = "https://stother.blob.core.windows.net";
     check_journal_path(&cfg,
                        ".amlsec/stother.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
     cfg.blob_url = "http://127.0.0.1:10000/devstoreaccount1";
-    check_journal_path(&cfg, ".amlsec/127.0.0.1_10000_devstoreaccount1-tfstate-envs_prod.state.journal");
+    check_journal_path(&cfg,
+                       ".amlsec/127.0.0.1_10000_devstoreaccount1-tfstate-envs_prod.state.journal");
     cfg.blob_url = "http://127.0.0.1:10001/devstoreaccount1";
-    check_journal_path(&cfg, ".amlsec/127.0.0.1_10001_devstoreaccount1-tfstate-envs_prod.state.journal");
+    check_journal_path(&cfg,
+                       ".amlsec/127.0.0.1_10001_devstoreaccount1-tfstate-envs_prod.state.journal");
     cfg.blob_url = "http://127.0.0.1/devstoreaccount2";
-    check_journal_path(&cfg, ".amlsec/127.0.0.1_80_devstoreaccount2-tfstate-envs_prod.state.journal");
+    check_journal_path(&cfg,
+                       ".amlsec/127.0.0.1_80_devstoreaccount2-tfstate-envs_prod.state.journal");
     cfg.blob_url = "https://[::1]:10000/devstoreaccount1";
-    check_journal_path(&cfg, ".amlsec/___1__10000_devstoreaccount1-tfstate-envs_prod.state.journal");
+    check_journal_path(&cfg,
+                       ".amlsec/___1__10000_devstoreaccount1-tfstate-envs_prod.state.journal");
     /* credentials in a URL never reach a file name */
     cfg.blob_url = "https://user:S3cret@stmlstate.blob.core.windows.net?sv=1&sig=S3cret";
-    check_journal_path(&cfg,
-                       ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
+    check_journal_path(
+        &cfg, ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
 }
 
 /* The lease renewal starts early enough that a renewal taking all its time
