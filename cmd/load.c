@@ -69,7 +69,7 @@ static void check_state_settings(const struct config *cfg, struct diag_list *dia
     struct backend_config bc;
     struct errbuf err = ERRBUF_INIT;
     if (backend_config_from_settings(&bc, cfg, diags) == 0 &&
-        backend_config_apply_env(&bc, &err) == 0)
+        backend_config_apply_env(&bc, diags, &err) == 0)
         backend_config_check(&bc, diags);
 }
 

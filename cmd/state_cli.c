@@ -118,7 +118,7 @@ int state_cli_open(struct state_cli *sc, const char *path, const char *cloud,
     if (conf == NULL && (rc = parse_current_dir(&sc->parsed, &diags, &err)) < 0)
         goto fail;
     if ((rc = backend_config_from_settings(&sc->cfg, conf ? conf : sc->parsed, &diags)) < 0 ||
-        (rc = backend_config_apply_env(&sc->cfg, &err)) < 0)
+        (rc = backend_config_apply_env(&sc->cfg, &diags, &err)) < 0)
         goto fail;
     backend_config_apply_flags(&sc->cfg, path);
     if ((rc = backend_config_check(&sc->cfg, &diags)) < 0)
@@ -129,9 +129,14 @@ int state_cli_open(struct state_cli *sc, const char *path, const char *cloud,
             goto fail;
         sc->cfg.token_fn = signin_token;
         sc->cfg.token_payload = sc->signin;
+        sc->cfg.token_timeout_ms = AUTH_TOKEN_TIMEOUT_MS;
     }
     if ((rc = backend_config_open(&sc->be, &sc->keys, &sc->cfg, &err)) < 0)
         goto fail;
+    /* warnings about the settings (a configuration the caller loaded was
+     * checked, and its warnings printed, when it was loaded) */
+    if (conf == NULL)
+        load_print_diags(&diags, color);
     diag_list_release(&diags);
     return EXIT_OK;
 fail:

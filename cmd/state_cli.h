@@ -26,7 +26,9 @@ struct state_cli {
  * the environment, and path (-state). With use_azuread_auth the blob
  * backend signs in to cloud (a name or URL as -cloud takes) with the
  * azurerm variables. Prints diagnostics (colour when color) or the error
- * and returns EXIT_FAIL on failure, EXIT_OK otherwise. */
+ * and returns EXIT_FAIL on failure, EXIT_OK otherwise; on success it prints
+ * the settings' warnings when conf is NULL (a caller that loaded conf
+ * printed them with the configuration's). */
 int state_cli_open(struct state_cli *sc, const char *path, const char *cloud,
                    const struct config *conf, int color);
 void state_cli_close(struct state_cli *sc);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "providers/arm/arm_clock.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/banned.h"
@@ -17,17 +18,50 @@ struct blob {
     struct blob_client *bc;       /* the caller's thread */
     struct blob_client *renew_bc; /* the renewal thread's own handle */
     int lease_seconds;
+    struct lease_schedule sched;
     char etag[128];
     int have_read;
-    /* lease renewal */
+    /* lease renewal; the fields below are guarded by mu */
     pthread_t thread;
     int thread_running;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* on CLOCK_MONOTONIC, as arm_clock_real() */
     int stop;
+    int64_t granted_ms; /* when the last successful acquire/renew was sent */
     int lost;
     char lost_msg[ERRBUF_MAX];
 };
+
+static int64_t now_ms(void)
+{
+    return arm_clock_now(arm_clock_real());
+}
+
+void lease_schedule_compute(struct lease_schedule *out, int lease_seconds, int64_t attempt_ms)
+{
+    int64_t lease_ms = (int64_t)lease_seconds * 1000;
+
+    out->lost_at = lease_ms - BLOB_LEASE_GUARD_MS;
+    out->renew_at = out->lost_at - attempt_ms;
+    if (out->renew_at > lease_ms / 3)
+        out->renew_at = lease_ms / 3;
+    if (out->renew_at < BLOB_LEASE_MIN_RENEW_MS)
+        out->renew_at = BLOB_LEASE_MIN_RENEW_MS;
+}
+
+/* Marks the lease lost when lost_at passed without a renewal (mu held). */
+static void check_deadline(struct blob *b)
+{
+    int64_t held = now_ms() - b->granted_ms;
+    if (b->lost || held < b->sched.lost_at)
+        return;
+    b->lost = 1;
+    snprintf(b->lost_msg, sizeof(b->lost_msg),
+             "not renewed %.1f s into its %d s duration, %.1f s before it can lapse",
+             (double)held / 1000, b->lease_seconds,
+             (double)((int64_t)b->lease_seconds * 1000 - held) / 1000);
+    log_msg(LOG_WARN, "lease on '%s' lost: %s", b->base.where, b->lost_msg);
+}
 
 static int http_error(struct errbuf *err, const char *what, const struct blob *b,
                       const struct blob_response *r)
@@ -114,6 +148,7 @@ static int check_lease(struct blob *b, struct errbuf *err)
 {
     int lost;
     pthread_mutex_lock(&b->mu);
+    check_deadline(b);
     lost = b->lost;
     pthread_mutex_unlock(&b->mu);
     if (lost)
@@ -189,17 +224,21 @@ static void *renew_main(void *arg)
     pthread_mutex_lock(&b->mu);
     memcpy(id, b->base.lock.id, sizeof(id));
     for (;;) {
-        struct timespec until;
+        int64_t at = b->granted_ms + b->sched.renew_at, sent;
+        struct timespec until = {.tv_sec = at / 1000, .tv_nsec = at % 1000 * 1000000};
         int rc = 0;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += b->lease_seconds / 3 > 0 ? b->lease_seconds / 3 : 1;
         while (!b->stop && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&b->cv, &b->mu, &until);
-        if (b->stop)
+        if (b->stop || b->lost)
             break;
+        /* the renewal must be answered before the lease counts as lost */
+        blob_client_set_deadline(b->renew_bc, b->granted_ms + b->sched.lost_at);
         pthread_mutex_unlock(&b->mu);
+        sent = now_ms();
         rc = blob_client_lease(b->renew_bc, "renew", id, NULL, 0, 0, &r, &err);
         pthread_mutex_lock(&b->mu);
+        if (b->lost)
+            break; /* a writer found the deadline passed: it stays lost */
         if (rc < 0 || r.status != 200) {
             b->lost = 1;
             if (rc < 0)
@@ -210,6 +249,7 @@ static void *renew_main(void *arg)
             log_msg(LOG_WARN, "lease on '%s' lost: %s", b->base.where, b->lost_msg);
             break;
         }
+        b->granted_ms = sent;
         log_msg(LOG_DEBUG, "lease on '%s' renewed", b->base.where);
     }
     pthread_mutex_unlock(&b->mu);
@@ -223,10 +263,12 @@ static int blob_try_lock(struct state_backend *be, const struct lock_info *mine,
     struct blob *b = (struct blob *)be;
     struct blob_response r;
     char meta[2048];
+    int64_t sent = 0;
     int rc;
 
     blob_response_init(&r);
     for (int attempt = 0; attempt < 3; attempt++) {
+        sent = now_ms();
         if ((rc = blob_client_lease(b->bc, "acquire", NULL, mine->id, b->lease_seconds, 0, &r,
                                     err)) < 0)
             goto out;
@@ -277,6 +319,7 @@ static int blob_try_lock(struct state_backend *be, const struct lock_info *mine,
     pthread_mutex_lock(&b->mu);
     b->stop = 0;
     b->lost = 0;
+    b->granted_ms = sent;
     memcpy(be->lock.id, mine->id, sizeof(mine->id));
     pthread_mutex_unlock(&b->mu);
     if (pthread_create(&b->thread, NULL, renew_main, b) != 0) {
@@ -402,24 +445,36 @@ static const struct state_backend_ops blob_ops = {
 int backend_blob_new(struct state_backend **out, const struct blob_client_opts *opts,
                      int lease_seconds, struct errbuf *err)
 {
+    struct blob_client_opts renew_opts = *opts;
+    pthread_condattr_t ca;
+    int64_t attempt_ms;
     struct blob *b;
     int rc;
 
     *out = NULL;
     if (lease_seconds == 0)
-        lease_seconds = 60;
-    if (lease_seconds < 15 || lease_seconds > 60)
-        return errbuf_set(err, AMLSEC_EUSAGE, "lease duration %d s is outside 15..60",
-                          lease_seconds);
+        lease_seconds = BLOB_LEASE_MAX_SECONDS;
+    if (lease_seconds < BLOB_LEASE_MIN_SECONDS || lease_seconds > BLOB_LEASE_MAX_SECONDS)
+        return errbuf_set(err, AMLSEC_EUSAGE, "lease duration %d s is outside %d..%d",
+                          lease_seconds, BLOB_LEASE_MIN_SECONDS, BLOB_LEASE_MAX_SECONDS);
     b = calloc(1, sizeof(*b));
     if (b == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     pthread_mutex_init(&b->mu, NULL);
-    pthread_cond_init(&b->cv, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &ca);
+    pthread_condattr_destroy(&ca);
     b->lease_seconds = lease_seconds;
+    renew_opts.timeout_ms = BLOB_LEASE_REQUEST_TIMEOUT_MS;
+    /* a renewal: perhaps a token refresh, then the Lease Blob request */
+    attempt_ms = BLOB_LEASE_REQUEST_TIMEOUT_MS;
+    if (opts->token_fn)
+        attempt_ms += opts->token_timeout_ms > 0 ? opts->token_timeout_ms : BLOB_TIMEOUT_MS;
+    lease_schedule_compute(&b->sched, lease_seconds, attempt_ms);
     b->base.ops = &blob_ops;
     if ((rc = blob_client_new(&b->bc, opts, err)) < 0 ||
-        (rc = blob_client_new(&b->renew_bc, opts, err)) < 0) {
+        (rc = blob_client_new(&b->renew_bc, &renew_opts, err)) < 0) {
         blob_free(&b->base);
         return rc;
     }

@@ -239,13 +239,66 @@ static int env_bool(bool *out, const char *name, struct errbuf *err)
     return 0;
 }
 
+/* Entra ID for the blob: ARM_USE_AZUREAD is the azurerm backend's variable
+ * (its use_azuread_auth), ARM_STORAGE_USE_AZUREAD the azurerm provider's
+ * (storage_use_azuread, for the provider's own Storage requests). The
+ * backend's variable decides; the provider's is read when it is unset.
+ * When both are set and disagree, a warning says which one is followed. */
+static int env_use_azuread(struct backend_config *cfg, struct diag_list *diags, struct errbuf *err)
+{
+    bool backend = cfg->use_azuread, provider = cfg->use_azuread;
+    struct diag *d;
+    int rc;
+
+    if ((rc = env_bool(&backend, "ARM_USE_AZUREAD", err)) < 0 ||
+        (rc = env_bool(&provider, "ARM_STORAGE_USE_AZUREAD", err)) < 0)
+        return rc;
+    if (env("ARM_USE_AZUREAD") == NULL) {
+        cfg->use_azuread = provider;
+        return 0;
+    }
+    cfg->use_azuread = backend;
+    if (env("ARM_STORAGE_USE_AZUREAD") == NULL || backend == provider)
+        return 0;
+    d = diag_add(diags, DIAG_WARNING, NULL, SETTING_CODE,
+                 "ARM_USE_AZUREAD (%s) and ARM_STORAGE_USE_AZUREAD (%s) disagree; the state "
+                 "backend follows ARM_USE_AZUREAD",
+                 backend ? "true" : "false", provider ? "true" : "false");
+    if (d)
+        diag_set_hint(d, "ARM_USE_AZUREAD is the azurerm backend's variable; "
+                         "ARM_STORAGE_USE_AZUREAD (the azurerm provider's) is read only when it "
+                         "is unset");
+    return 0;
+}
+
+/* Whole seconds within min..max, written as plain decimal digits: no sign,
+ * no blanks, no unit, no fraction. */
+static int env_seconds(int *out, const char *name, int min, int max, struct errbuf *err)
+{
+    const char *v = env(name), *p = v;
+    long n = 0;
+
+    if (v == NULL)
+        return 0;
+    /* stops past max, so n cannot overflow */
+    while (*p >= '0' && *p <= '9' && n <= max)
+        n = n * 10 + (*p++ - '0');
+    if (*p == '\0' && n >= min && n <= max) {
+        *out = (int)n;
+        return 0;
+    }
+    return errbuf_set(err, AMLSEC_EUSAGE, "%s: expected whole seconds between %d and %d, got '%s'",
+                      name, min, max, v);
+}
+
 #define OVERRIDE(field, name)                                                                      \
     do {                                                                                           \
         if (env(name))                                                                             \
             cfg->field = env(name);                                                                \
     } while (0)
 
-int backend_config_apply_env(struct backend_config *cfg, struct errbuf *err)
+int backend_config_apply_env(struct backend_config *cfg, struct diag_list *diags,
+                             struct errbuf *err)
 {
     int rc;
 
@@ -257,9 +310,7 @@ int backend_config_apply_env(struct backend_config *cfg, struct errbuf *err)
     OVERRIDE(access_key, "ARM_ACCESS_KEY");
     OVERRIDE(sas_token, "ARM_SAS_TOKEN");
     OVERRIDE(ca_bundle, "AMLSEC_CA_BUNDLE");
-    /* the azurerm backend's variable, then the provider's storage one */
-    if ((rc = env_bool(&cfg->use_azuread, "ARM_USE_AZUREAD", err)) < 0 ||
-        (rc = env_bool(&cfg->use_azuread, "ARM_STORAGE_USE_AZUREAD", err)) < 0)
+    if ((rc = env_use_azuread(cfg, diags, err)) < 0)
         return rc;
     /* a key group set in the environment replaces the settings' key file */
     if (env("AMLSEC_STATE_PASSPHRASE") || env("AMLSEC_STATE_KEY") || env("AMLSEC_STATE_KEY_FILE")) {
@@ -273,12 +324,8 @@ int backend_config_apply_env(struct backend_config *cfg, struct errbuf *err)
         cfg->fallback_key_text = env("AMLSEC_STATE_KEY_FALLBACK");
         cfg->fallback_key_file = env("AMLSEC_STATE_KEY_FILE_FALLBACK");
     }
-    if (env("AMLSEC_STATE_LEASE_SECONDS")) {
-        /* out-of-range values are refused by backend_blob_new */
-        long v = strtol(env("AMLSEC_STATE_LEASE_SECONDS"), NULL, 10);
-        cfg->lease_seconds = v > 0 && v < 1000 ? (int)v : -1;
-    }
-    return 0;
+    return env_seconds(&cfg->lease_seconds, "AMLSEC_STATE_LEASE_SECONDS", BLOB_LEASE_MIN_SECONDS,
+                       BLOB_LEASE_MAX_SECONDS, err);
 }
 
 #undef OVERRIDE
@@ -395,6 +442,7 @@ static int open_blob(struct state_backend **out, const struct backend_config *cf
                               "use_azuread_auth needs an Entra sign-in (the ARM_* variables)");
         o.token_fn = cfg->token_fn;
         o.token_payload = cfg->token_payload;
+        o.token_timeout_ms = cfg->token_timeout_ms;
     } else {
         o.shared_key = cfg->access_key;
         o.sas_token = cfg->sas_token;
@@ -429,13 +477,64 @@ int backend_config_open(struct state_backend **out, struct crypt_keys *keys,
     return rc;
 }
 
+/* What names an endpoint-only blob backend's journal: the endpoint's host
+ * (lowercase), its port (the scheme's default when none is given, so both
+ * spellings agree) and its path, as one file-name part:
+ * "https://127.0.0.1:10000/devstoreaccount1/" is
+ * "127.0.0.1_10000_devstoreaccount1". It always holds a '_', which a
+ * storage account name (3-24 lowercase letters and digits) never does.
+ * A user part or a query (credentials) is left out. */
+static void endpoint_label(char *out, size_t outsz, const char *url)
+{
+    bool https = strncmp(url, "https://", 8) == 0;
+    const char *auth = strstr(url, "://"), *end, *at, *host_end, *port;
+    int port_len;
+    size_t n;
+
+    auth = auth ? auth + 3 : url;
+    end = auth + strcspn(auth, "/?#");
+    at = memchr(auth, '@', (size_t)(end - auth));
+    if (at)
+        auth = at + 1;
+    host_end = *auth == '[' ? memchr(auth, ']', (size_t)(end - auth)) : NULL;
+    host_end = host_end ? host_end + 1 : auth + strcspn(auth, ":/?#");
+    if (host_end + 1 < end && *host_end == ':') {
+        port = host_end + 1;
+        port_len = (int)(end - port);
+    } else {
+        port = https ? "443" : "80";
+        port_len = (int)strlen(port);
+    }
+    n = (size_t)snprintf(out, outsz, "%.*s_%.*s%.*s", (int)(host_end - auth), auth, port_len, port,
+                         (int)strcspn(end, "?#"), end);
+    if (n >= outsz)
+        n = outsz - 1;
+    while (n > 0 && out[n - 1] == '/')
+        out[--n] = '\0';
+    for (char *p = out; *p; p++) {
+        if (p < out + (host_end - auth) && *p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+        else if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+                 !(*p >= '0' && *p <= '9') && *p != '.' && *p != '-')
+            *p = '_';
+    }
+}
+
 char *backend_config_journal_path(const struct backend_config *cfg)
 {
-    char path[4096];
+    char path[4096], where[1024];
     int n;
     if (cfg->type && strcmp(cfg->type, "azurerm") == 0) {
-        n = snprintf(path, sizeof(path), ".amlsec/%s-%s-%s.journal",
-                     cfg->storage_account ? cfg->storage_account : "blob",
+        /* named by the account when there is one (the names journals have
+         * always had), else by the endpoint: two endpoints holding the
+         * same container and blob must not share a journal */
+        if (cfg->storage_account)
+            snprintf(where, sizeof(where), "%s", cfg->storage_account);
+        else if (cfg->blob_url)
+            endpoint_label(where, sizeof(where), cfg->blob_url);
+        else
+            snprintf(where, sizeof(where), "blob");
+        n = snprintf(path, sizeof(path), ".amlsec/%s-%s-%s.journal", where,
                      cfg->container ? cfg->container : "",
                      cfg->blob_name ? cfg->blob_name : "amlsec.state");
         for (char *p = path + 8; *p; p++)

@@ -34,6 +34,7 @@ struct backend_config {
     bool use_azuread;       /* Entra tokens only (token_fn must be set before opening) */
     blob_token_fn token_fn; /* Entra tokens for https://storage.azure.com/.default */
     void *token_payload;
+    long token_timeout_ms; /* one token request's timeout (the lease schedule counts it) */
     const char *ca_bundle; /* PEM file of CAs trusted for the endpoint; NULL: system */
     int lease_seconds;     /* 0: 60; Azure accepts 15..60 */
     /* encryption at rest: at most one of each trio */
@@ -69,14 +70,18 @@ int backend_config_from_settings(struct backend_config *cfg, const struct config
 
 /* Layer 2: overrides cfg with what the environment sets: AMLSEC_BACKEND,
  * AMLSEC_BLOB_URL, AMLSEC_STORAGE_ACCOUNT, AMLSEC_STORAGE_CONTAINER,
- * AMLSEC_STATE_BLOB, ARM_ACCESS_KEY, ARM_SAS_TOKEN, ARM_USE_AZUREAD /
- * ARM_STORAGE_USE_AZUREAD (true|false), AMLSEC_CA_BUNDLE,
- * AMLSEC_STATE_LEASE_SECONDS (tests: a 15 s lease), and the keys:
- * AMLSEC_STATE_PASSPHRASE, AMLSEC_STATE_KEY, AMLSEC_STATE_KEY_FILE (any
- * one of them replaces the settings' key_file) and their _FALLBACK
- * variants. The pointers point into the environment. Fails (AMLSEC_EUSAGE)
- * on a malformed boolean. */
-int backend_config_apply_env(struct backend_config *cfg, struct errbuf *err);
+ * AMLSEC_STATE_BLOB, ARM_ACCESS_KEY, ARM_SAS_TOKEN, ARM_USE_AZUREAD
+ * (true|false; the azurerm backend's variable) or, when that is unset,
+ * ARM_STORAGE_USE_AZUREAD (the azurerm provider's), AMLSEC_CA_BUNDLE,
+ * AMLSEC_STATE_LEASE_SECONDS (whole seconds, 15..60; tests use 15), and the
+ * keys: AMLSEC_STATE_PASSPHRASE, AMLSEC_STATE_KEY, AMLSEC_STATE_KEY_FILE
+ * (any one of them replaces the settings' key_file) and their _FALLBACK
+ * variants. The pointers point into the environment. Adds a warning
+ * without location to diags when ARM_USE_AZUREAD and
+ * ARM_STORAGE_USE_AZUREAD disagree. Fails (AMLSEC_EUSAGE) on a malformed
+ * boolean or lease duration, naming the variable and its value. */
+int backend_config_apply_env(struct backend_config *cfg, struct diag_list *diags,
+                             struct errbuf *err);
 
 /* Layer 3: -state PATH (may be NULL) selects the local backend at PATH,
  * whatever the environment or the settings say. */

@@ -1,5 +1,6 @@
 #include "state/blob_client.h"
 
+#include "providers/arm/arm_clock.h"
 #include "providers/arm/http.h"
 
 #include <ctype.h>
@@ -33,6 +34,7 @@ struct blob_client {
     void *token_payload;
     char *ca_bundle;
     long timeout_ms;
+    int64_t deadline_ms; /* arm_clock_real() ms; 0: none */
     CURL *curl;
 };
 
@@ -214,7 +216,7 @@ int blob_client_new(struct blob_client **out, const struct blob_client_opts *opt
     bc->token_payload = opts->token_payload;
     if (opts->ca_bundle && (bc->ca_bundle = strdup(opts->ca_bundle)) == NULL)
         goto fail;
-    bc->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+    bc->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : BLOB_TIMEOUT_MS;
     bc->curl = curl_easy_init();
     if (bc->curl == NULL)
         goto fail;
@@ -249,6 +251,11 @@ void blob_client_free(struct blob_client *bc)
     free(bc->account);
     free(bc->ca_bundle);
     free(bc);
+}
+
+void blob_client_set_deadline(struct blob_client *bc, int64_t deadline_ms)
+{
+    bc->deadline_ms = deadline_ms;
 }
 
 const char *blob_client_url(const struct blob_client *bc)
@@ -366,6 +373,7 @@ static int send_request(struct blob_client *bc, const struct request *rq,
     struct request r = *rq;
     char *token = NULL;
     time_t now = time(NULL);
+    long timeout_ms = bc->timeout_ms;
     struct tm tm;
     CURLcode cc = CURLE_OK;
     int rc = AMLSEC_ENOMEM;
@@ -434,13 +442,24 @@ static int send_request(struct blob_client *bc, const struct request *rq,
             goto out;
         hdrs = tmp;
     }
+    if (bc->deadline_ms) {
+        /* counted after the token, which may have taken a sign-in */
+        int64_t left = bc->deadline_ms - arm_clock_now(arm_clock_real());
+        if (left <= 0) {
+            rc = errbuf_set(err, AMLSEC_EHTTP, "%s %s: not sent, its deadline had passed", rq->verb,
+                            rq->container ? bc->container_url : bc->url);
+            goto out;
+        }
+        if (left < timeout_ms)
+            timeout_ms = (long)left;
+    }
 
     curl_easy_reset(bc->curl);
     if ((cc = curl_easy_setopt(bc->curl, CURLOPT_URL, url.ptr)) != CURLE_OK ||
         (cc = curl_easy_setopt(bc->curl, CURLOPT_ERRORBUFFER, curl_err)) != CURLE_OK ||
         (cc = curl_easy_setopt(bc->curl, CURLOPT_CUSTOMREQUEST, rq->verb)) != CURLE_OK ||
         (cc = curl_easy_setopt(bc->curl, CURLOPT_HTTPHEADER, hdrs)) != CURLE_OK ||
-        (cc = curl_easy_setopt(bc->curl, CURLOPT_TIMEOUT_MS, bc->timeout_ms)) != CURLE_OK ||
+        (cc = curl_easy_setopt(bc->curl, CURLOPT_TIMEOUT_MS, timeout_ms)) != CURLE_OK ||
         (cc = curl_easy_setopt(bc->curl, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
         (cc = curl_easy_setopt(bc->curl, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK ||
         (cc = curl_easy_setopt(bc->curl, CURLOPT_WRITEFUNCTION, on_body)) != CURLE_OK ||

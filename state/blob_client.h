@@ -9,12 +9,15 @@
 #define AMLSEC_STATE_BLOB_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 #include "util/errbuf.h"
 
 #define BLOB_STORAGE_SCOPE "https://storage.azure.com/.default"
 #define BLOB_API_VERSION "2021-12-02"
+/* The default timeout of a request, and of a token_fn call that signs in. */
+#define BLOB_TIMEOUT_MS 30000
 
 /* Returns an Entra access token for scope in *out_token (malloc'd; the
  * caller wipes and frees it), or a negative amlsec_err with err set. The
@@ -32,8 +35,10 @@ struct blob_client_opts {
     const char *sas_token;
     blob_token_fn token_fn; /* bearer tokens are only sent over https */
     void *token_payload;
+    long token_timeout_ms; /* bounds one token_fn call that signs in (one token
+                              request; retries are not counted); 0: BLOB_TIMEOUT_MS */
     const char *ca_bundle; /* PEM file of trusted CAs; NULL: the system store */
-    long timeout_ms;       /* per request; 0: 30 s */
+    long timeout_ms;       /* per request; 0: BLOB_TIMEOUT_MS */
 };
 
 struct blob_client;
@@ -52,6 +57,11 @@ struct blob_response {
 int blob_client_new(struct blob_client **out, const struct blob_client_opts *opts,
                     struct errbuf *err);
 void blob_client_free(struct blob_client *bc);
+/* Requests made from now on must end by deadline_ms (milliseconds of
+ * arm_clock_real()'s monotonic clock): each gets at most the time left as
+ * its timeout, and one whose token came back too late is not sent (it fails
+ * with AMLSEC_EHTTP). 0 removes the deadline. */
+void blob_client_set_deadline(struct blob_client *bc, int64_t deadline_ms);
 /* "https://acct.blob.core.windows.net/container/blob" (no query): for messages. */
 const char *blob_client_url(const struct blob_client *bc);
 

@@ -23,7 +23,6 @@
 #include "util/banned.h"
 
 #define REFRESH_MARGIN_S 300
-#define TOKEN_TIMEOUT_MS 30000
 #define TOKEN_ATTEMPTS 3
 /* IMDS answers 404 (the identity is not assigned yet) and 410 (IMDS is
  * updating) while a VM's identity is being set up; Microsoft's guidance is
@@ -602,7 +601,7 @@ static int send_token_request(struct auth *a, struct http_exchange *x, const cha
     for (unsigned attempt = 1;; attempt++) {
         struct arm_error e;
         char detail[900];
-        x->timeout_ms = TOKEN_TIMEOUT_MS;
+        x->timeout_ms = AUTH_TOKEN_TIMEOUT_MS;
         x->max_response = MAX_TOKEN_RESPONSE;
         if (log_enabled(LOG_TRACE) && x->body) {
             char *r = redact_dup(x->body);

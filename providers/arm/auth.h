@@ -47,6 +47,8 @@ enum auth_method {
 };
 
 #define AUTH_MAX_AUX_TENANTS 3
+/* The timeout of one token request (each attempt of a sign-in). */
+#define AUTH_TOKEN_TIMEOUT_MS 30000
 
 struct auth_config {
     enum auth_method method;

@@ -24,6 +24,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
@@ -72,22 +73,25 @@ static int b64val(int c)
         return c - 'a' + 26;
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
-    if (c == '-' || c == '+')
+    if (c == '-')
         return 62;
-    if (c == '_' || c == '/')
+    if (c == '_')
         return 63;
     return -1;
 }
 
+/* Each part of a JWS is base64url without padding (RFC 7515 section 2):
+ * the standard alphabet's '+' and '/', padding '=', a length that leaves
+ * a lone character, and set bits in what the last character leaves over
+ * (a second spelling of the same bytes) are all refused. */
 static int b64url_decode(const char *in, size_t n, struct buf *out)
 {
     unsigned acc = 0;
     int bits = 0;
+    if (n % 4 == 1)
+        return -1;
     for (size_t i = 0; i < n; i++) {
-        int v;
-        if (in[i] == '=')
-            break;
-        v = b64val((unsigned char)in[i]);
+        int v = b64val((unsigned char)in[i]);
         if (v < 0)
             return -1;
         acc = (acc << 6) | (unsigned)v;
@@ -98,7 +102,7 @@ static int b64url_decode(const char *in, size_t n, struct buf *out)
                 return -1;
         }
     }
-    return 0;
+    return bits > 0 && (acc & ((1u << bits) - 1)) != 0 ? -1 : 0;
 }
 
 /* --- JWTs ---------------------------------------------------------------------- */
@@ -425,6 +429,16 @@ static int es256_der(const struct buf *raw, unsigned char **der, int *derlen)
     return *derlen > 0 ? 0 : -1;
 }
 
+/* ES256 is ECDSA on P-256 (RFC 7518 section 3.4): another curve with
+ * 32-byte scalars (secp256k1) would verify the same r||s. */
+static int is_p256(EVP_PKEY *key)
+{
+    char group[64];
+    return EVP_PKEY_get_base_id(key) == EVP_PKEY_EC &&
+           EVP_PKEY_get_group_name(key, group, sizeof(group), NULL) == 1 &&
+           OBJ_sn2nid(group) == NID_X9_62_prime256v1;
+}
+
 static int verify_sig(EVP_PKEY *key, const char *alg, const struct jwt *j)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -438,7 +452,7 @@ static int verify_sig(EVP_PKEY *key, const char *alg, const struct jwt *j)
 
     if (md == NULL)
         return 0;
-    if (es ? EVP_PKEY_get_base_id(key) != EVP_PKEY_EC : (!rsa || (!pss && strcmp(alg, "RS256"))))
+    if (es ? !is_p256(key) : (!rsa || (!pss && strcmp(alg, "RS256"))))
         goto out;
     if (es) {
         if (es256_der(&j->sig, &der, &derlen) < 0)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# armlocal identity and policy: the token endpoint (client secret, RS256 and
-# PS256 certificate assertions with x5t#S256 / x5t, federated assertions),
+# armlocal identity and policy: the token endpoint (client secret, RS256,
+# PS256 and ES256 certificate assertions with x5t#S256 / x5t / kid, JWS
+# encoding and ES256 curve refused when wrong, federated assertions),
 # IMDS, --auth required, built-in policy definitions and provider aliases.
 source "$SRC/tests/sh/lib/armlocal.bash"
 S=/subscriptions/00000000-0000-0000-0000-000000000001
@@ -9,17 +10,26 @@ T=72f988bf-86f1-41af-91ab-2d7cd011db47
 armlocal_start --auth required --policy-definitions "$SHARED/data/policies" --aliases "$SHARED/data/policy-aliases.csv"
 
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+der_rs() { # an ECDSA signature (DER on stdin) as JWS wants it: r||s, 32 bytes each
+  openssl asn1parse -inform DER | awk -F: '/INTEGER/ { v = $NF; while (length(v) < 64) v = "0" v; printf "%s", v }' | xxd -r -p
+}
 jwt() { # jwt ALG HEADER_JSON CLAIMS_JSON KEY
   local h p sig
   h=$(printf '%s' "$2" | b64url); p=$(printf '%s' "$3" | b64url)
   if [ "$1" = PS256 ]; then
     sig=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -sign "$4" -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 | b64url)
+  elif [ "$1" = ES256 ]; then
+    sig=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -sign "$4" | der_rs | b64url)
   else
     sig=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -sign "$4" | b64url)
   fi
   printf '%s.%s.%s' "$h" "$p" "$sig"
 }
 token() { curl -sS -X POST "$B/$T/oauth2/v2.0/token" "$@"; }
+signin() { # signin CLIENT ASSERTION PATTERN WHAT: the sign-in's answer must match PATTERN
+  token -d "grant_type=client_credentials&client_id=$1&scope=https://management.azure.com/.default&$AT" \
+    --data-urlencode "client_assertion=$2" | grep -q "$3" || fail "$4"
+}
 
 # without a token ARM refuses
 req GET "$S/resourceGroups/rg1?$V=2024-03-01"; expect_code 401 "no token"; expect_body AuthenticationFailed "no token"
@@ -69,12 +79,38 @@ req POST /_armlocal/servicePrincipals "{\"clientId\":\"app3\",\"certificates\":[
 expect_code 201 "register a public key"
 req POST /_armlocal/servicePrincipals '{"clientId":"bad","certificates":[{"kid":"k"}]}'; expect_code 400 "a key without publicKeyPem"
 c3="{\"aud\":\"$B/$T/oauth2/v2.0/token\",\"iss\":\"app3\",\"sub\":\"app3\",\"jti\":\"k-1\",\"nbf\":$now,\"exp\":$((now + 600))}"
-a=$(jwt RS256 '{"alg":"RS256","kid":"key-1"}' "$c3" "$TMP/oidc.key")
-token -d "grant_type=client_credentials&client_id=app3&scope=https://management.azure.com/.default&$AT&client_assertion=$a" \
-  | grep -q access_token || fail "assertion signed by a registered key"
-a=$(jwt RS256 '{"alg":"RS256","kid":"key-2"}' "${c3/k-1/k-2}" "$TMP/oidc.key")
-token -d "grant_type=client_credentials&client_id=app3&scope=x/.default&$AT&client_assertion=$a" \
-  | grep -q "AADSTS700027.*key was not found" || fail "unknown kid accepted"
+signin app3 "$(jwt RS256 '{"alg":"RS256","kid":"key-1"}' "$c3" "$TMP/oidc.key")" access_token \
+  "assertion signed by a registered key"
+signin app3 "$(jwt RS256 '{"alg":"RS256","kid":"key-2"}' "${c3/k-1/k-2}" "$TMP/oidc.key")" \
+  "AADSTS700027.*key was not found" "unknown kid accepted"
+# JWS parts are base64url without padding (RFC 7515): the signature of a valid assertion in
+# the standard alphabet ('+', '/'), or padded, is refused; sent properly, the same assertion
+# (its jti still unused) is accepted
+h=$(printf '%s' '{"alg":"RS256","kid":"key-1"}' | b64url)
+for try in $(seq 50); do
+  p=$(printf '%s' "${c3/k-1/enc-$try}" | b64url)
+  printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -sign "$TMP/oidc.key" > "$TMP/sig.bin"
+  std=$(openssl base64 -A < "$TMP/sig.bin")
+  case "$std" in *[+/]*) break ;; esac
+done
+case "$std" in *[+/]*) ;; *) fail "no signature with '+' or '/' in 50 tries" ;; esac
+for sig in "${std%%=*}" "$(tr '+/' '-_' <<<"$std")" "$std"; do
+  signin app3 "$h.$p.$sig" "AADSTS50027: Invalid JWT token in client_assertion" \
+    "signature encoded as '$sig' accepted"
+done
+signin app3 "$h.$p.$(b64url < "$TMP/sig.bin")" access_token "the same assertion in base64url"
+# ES256 means ECDSA on P-256: a key on secp256k1 (also 32-byte r and s) is refused
+openssl ecparam -name prime256v1 -genkey -noout -out "$TMP/p256.key" 2>/dev/null
+openssl ecparam -name secp256k1 -genkey -noout -out "$TMP/k1.key" 2>/dev/null
+p256=$(openssl ec -in "$TMP/p256.key" -pubout 2>/dev/null | awk '{printf "%s\\n", $0}')
+k1=$(openssl ec -in "$TMP/k1.key" -pubout 2>/dev/null | awk '{printf "%s\\n", $0}')
+req POST /_armlocal/servicePrincipals "{\"clientId\":\"app4\",\"certificates\":[{\"kid\":\"p256\",\"publicKeyPem\":\"$p256\"},{\"kid\":\"k1\",\"publicKeyPem\":\"$k1\"}]}"
+expect_code 201 "register EC keys"
+c4="{\"aud\":\"$B/$T/oauth2/v2.0/token\",\"iss\":\"app4\",\"sub\":\"app4\",\"jti\":\"ec-1\",\"nbf\":$now,\"exp\":$((now + 600))}"
+signin app4 "$(jwt ES256 '{"alg":"ES256","kid":"p256"}' "$c4" "$TMP/p256.key")" access_token \
+  "ES256 assertion on P-256"
+signin app4 "$(jwt ES256 '{"alg":"ES256","kid":"k1"}' "${c4/ec-1/ec-2}" "$TMP/k1.key")" \
+  "AADSTS700027: Client assertion failed signature validation" "ES256 on secp256k1 accepted"
 
 # a tampered or expired assertion fails
 a=$(jwt RS256 "{\"alg\":\"RS256\",\"x5t\":\"$x5t\"}" "$claims" "$TMP/oidc.key")

@@ -58,6 +58,18 @@ expect_exit 0 "$AMLSEC" plan -detailed-exitcode -no-color > plan.out 2>&1
 expect_exit 1 env AMLSEC_BACKEND=azurerm AMLSEC_BLOB_URL=https://127.0.0.1:9/x \
   "$AMLSEC" state list > env.out 2>&1
 grep -q 'needs a container' env.out || fail "AMLSEC_BACKEND did not override the settings"
+# a malformed lease duration is refused by name, whatever the backend
+expect_exit 1 env AMLSEC_STATE_LEASE_SECONDS=30s "$AMLSEC" state list > lease.out 2>&1
+grep -q "AMLSEC_STATE_LEASE_SECONDS: expected whole seconds between 15 and 60, got '30s'" lease.out \
+  || fail "a malformed AMLSEC_STATE_LEASE_SECONDS"
+# ARM_USE_AZUREAD and ARM_STORAGE_USE_AZUREAD disagreeing is said, not silently settled
+expect_exit 0 env ARM_USE_AZUREAD=false ARM_STORAGE_USE_AZUREAD=true "$AMLSEC" state list \
+  > azuread.out 2>&1
+grep -q "warning: ARM_USE_AZUREAD (false) and ARM_STORAGE_USE_AZUREAD (true) disagree; the state backend follows ARM_USE_AZUREAD" \
+  azuread.out || fail "disagreeing ARM_USE_AZUREAD and ARM_STORAGE_USE_AZUREAD: $(cat azuread.out)"
+expect_exit 0 env ARM_USE_AZUREAD=false ARM_STORAGE_USE_AZUREAD=true "$AMLSEC" validate -no-color \
+  > azuread.out 2>&1
+[ "$(grep -c 'disagree' azuread.out)" = 1 ] || fail "validate does not warn once: $(cat azuread.out)"
 grep -q 'main.amlsec:4:3' env.out || fail "the missing container does not point at the block"
 
 echo "   key_file and require_encryption from the settings block"
@@ -143,6 +155,9 @@ grep -q 'needs credentials' nokey.out || fail "no credentials is not refused"
 export ARM_ACCESS_KEY="$DEV_KEY"
 expect_exit 0 "$AMLSEC" apply -auto-approve -no-color > apply.out 2>&1
 [ ! -e .amlsec/state.json ] || fail "a local state was written"
+# an endpoint without an account name: the journal is named by the endpoint's host and port
+[ -f ".amlsec/127.0.0.1_${port}_devstoreaccount1-tfstate-key.amlsec.state.journal" ] \
+  || fail "the journal is not named by the endpoint: $(ls .amlsec)"
 code=$(az_code "$storage_token" GET tfstate/key.amlsec.state)
 [ "$code" = 200 ] || fail "no state blob (HTTP $code)"
 expect_exit 0 "$AMLSEC" plan -detailed-exitcode -no-color > plan.out 2>&1
@@ -169,7 +184,8 @@ expect_exit 0 "$AMLSEC" apply -cloud "$cloud" -auto-approve -no-color > apply.ou
 [ "$(az_code "$storage_token" GET tfstate/entra.amlsec.state)" = 200 ] || fail "no state blob"
 expect_exit 0 "$AMLSEC" plan -cloud "$cloud" -detailed-exitcode -no-color > plan.out 2>&1
 grep -q 'No changes.' plan.out || fail "second plan is not empty"
-# the lease (15 s here) is renewed every 5 s by its thread, with tokens from the storage sign-in,
+# the lease (15 s here) is renewed every second by its thread (a 15 s lease cannot fit a whole
+# token timeout, docs/state.md "Renewal schedule"), with tokens from the storage sign-in,
 # while the main thread waits on a slow ARM; no token reaches the debug log
 curl -sf -X PUT -H 'Content-Type: application/json' -d '{"latencyMs": 6000}' \
   "$cloud/_armlocal/settings" > /dev/null || fail "slowing armlocal down"

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "parser/config.h"
+#include "providers/arm/auth.h"
 #include "state/backend.h"
+#include "state/backend_blob.h"
 #include "state/backend_config.h"
 #include "state/backend_local.h"
 #include "state/blob_client.h"
@@ -430,13 +432,21 @@ static void test_state__unlocked_writer_conflict_detected(void **unused)
     state_backend_free(b);
 }
 
-static const char *const backend_vars[] = {"AMLSEC_BACKEND",          "AMLSEC_BLOB_URL",
-                                           "AMLSEC_STORAGE_ACCOUNT",  "AMLSEC_STORAGE_CONTAINER",
-                                           "AMLSEC_STATE_BLOB",       "ARM_ACCESS_KEY",
-                                           "ARM_SAS_TOKEN",           "ARM_USE_AZUREAD",
-                                           "ARM_STORAGE_USE_AZUREAD", "AMLSEC_CA_BUNDLE",
-                                           "AMLSEC_STATE_PASSPHRASE", "AMLSEC_STATE_KEY",
-                                           "AMLSEC_STATE_KEY_FILE",   NULL};
+static const char *const backend_vars[] = {"AMLSEC_BACKEND",
+                                           "AMLSEC_BLOB_URL",
+                                           "AMLSEC_STORAGE_ACCOUNT",
+                                           "AMLSEC_STORAGE_CONTAINER",
+                                           "AMLSEC_STATE_BLOB",
+                                           "ARM_ACCESS_KEY",
+                                           "ARM_SAS_TOKEN",
+                                           "ARM_USE_AZUREAD",
+                                           "ARM_STORAGE_USE_AZUREAD",
+                                           "AMLSEC_CA_BUNDLE",
+                                           "AMLSEC_STATE_PASSPHRASE",
+                                           "AMLSEC_STATE_KEY",
+                                           "AMLSEC_STATE_KEY_FILE",
+                                           "AMLSEC_STATE_LEASE_SECONDS",
+                                           NULL};
 
 /* Parses text as the only file of a configuration (parse only, as the
  * state commands do). */
@@ -485,7 +495,7 @@ static void test_state__backend_precedence(void **unused)
     diag_list_init(&diags);
     /* settings alone */
     assert_int_equal(backend_config_from_settings(&cfg, conf, &diags), 0);
-    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
     backend_config_apply_flags(&cfg, NULL);
     assert_string_equal(cfg.type, "azurerm");
     assert_string_equal(cfg.storage_account, "stfromsettings");
@@ -498,23 +508,43 @@ static void test_state__backend_precedence(void **unused)
     setenv("ARM_USE_AZUREAD", "false", 1);
     setenv("AMLSEC_STATE_PASSPHRASE", "pw", 1);
     assert_int_equal(backend_config_from_settings(&cfg, conf, &diags), 0);
-    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
     assert_string_equal(cfg.storage_account, "stfromsettings");
     assert_string_equal(cfg.container, "fromenv");
     assert_false(cfg.use_azuread);
     assert_string_equal(cfg.passphrase, "pw");
     assert_null(cfg.key_file); /* a key from the environment replaces key_file */
-    /* ARM_STORAGE_USE_AZUREAD (the provider's variable) is read too */
+    /* ARM_USE_AZUREAD (the azurerm backend's variable) wins over
+     * ARM_STORAGE_USE_AZUREAD (the provider's), with a warning when they
+     * disagree */
     setenv("ARM_STORAGE_USE_AZUREAD", "true", 1);
-    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
+    assert_false(cfg.use_azuread);
+    assert_int_equal(diags.warnings, 1);
+    assert_int_equal(diags.errors, 0);
+    assert_null(diags.items[0].loc.file);
+    assert_string_equal(diags.items[0].message,
+                        "ARM_USE_AZUREAD (false) and ARM_STORAGE_USE_AZUREAD (true) disagree; the "
+                        "state backend follows ARM_USE_AZUREAD");
+    setenv("ARM_USE_AZUREAD", "1", 1);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
     assert_true(cfg.use_azuread);
+    assert_int_equal(diags.warnings, 1); /* they agree: no second warning */
+    /* the provider's variable alone is read, over the settings */
+    unsetenv("ARM_USE_AZUREAD");
+    setenv("ARM_STORAGE_USE_AZUREAD", "false", 1);
+    assert_int_equal(backend_config_from_settings(&cfg, conf, &diags), 0);
+    assert_true(cfg.use_azuread);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
+    assert_false(cfg.use_azuread);
+    assert_int_equal(diags.warnings, 1);
     setenv("ARM_STORAGE_USE_AZUREAD", "yes", 1);
-    assert_int_equal(backend_config_apply_env(&cfg, &err), AMLSEC_EUSAGE);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), AMLSEC_EUSAGE);
     assert_non_null(strstr(err.msg, "ARM_STORAGE_USE_AZUREAD must be true or false"));
     unsetenv("ARM_STORAGE_USE_AZUREAD");
     /* the -state flag wins over both: the local backend at its path */
     setenv("AMLSEC_BACKEND", "azurerm", 1);
-    assert_int_equal(backend_config_apply_env(&cfg, &err), 0);
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
     backend_config_apply_flags(&cfg, "flag.json");
     assert_string_equal(cfg.type, "local");
     assert_string_equal(cfg.path, "flag.json");
@@ -525,12 +555,165 @@ static void test_state__backend_precedence(void **unused)
     cfg.container = NULL;
     assert_int_equal(backend_config_check(&cfg, &diags), AMLSEC_EPARSE);
     assert_int_equal(diags.errors, 1);
-    assert_string_equal(diags.items[0].message, "the azurerm state backend needs a container");
-    assert_int_equal(src_loc_start(&diags.items[0].loc).line, 2);
+    assert_string_equal(diags.items[diags.n - 1].message,
+                        "the azurerm state backend needs a container");
+    assert_int_equal(src_loc_start(&diags.items[diags.n - 1].loc).line, 2);
     for (size_t i = 0; backend_vars[i]; i++)
         unsetenv(backend_vars[i]);
     diag_list_release(&diags);
     config_free(conf);
+}
+
+/* AMLSEC_STATE_LEASE_SECONDS takes plain decimal whole seconds in 15..60
+ * and nothing else; the error names the variable and the value. */
+static void test_state__lease_seconds_strict(void **unused)
+{
+    static const struct {
+        const char *text;
+        int seconds;
+    } good[] = {{"15", 15}, {"60", 60}, {"30", 30}, {"015", 15}};
+    static const char *const bad[] = {"30s",
+                                      "+30",
+                                      "-30",
+                                      " 30",
+                                      "30 ",
+                                      "14",
+                                      "61",
+                                      "0",
+                                      "0x1e",
+                                      "3e1",
+                                      "30.0",
+                                      "4294967326",
+                                      "99999999999999999999",
+                                      "x"};
+    struct backend_config cfg;
+    struct errbuf err = ERRBUF_INIT;
+    struct diag_list diags;
+    char want[200];
+    (void)unused;
+
+    diag_list_init(&diags);
+    for (size_t i = 0; backend_vars[i]; i++)
+        unsetenv(backend_vars[i]);
+    memset(&cfg, 0, sizeof(cfg));
+    assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
+    assert_int_equal(cfg.lease_seconds, 0); /* unset: the backend's default */
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        memset(&cfg, 0, sizeof(cfg));
+        setenv("AMLSEC_STATE_LEASE_SECONDS", good[i].text, 1);
+        assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), 0);
+        assert_int_equal(cfg.lease_seconds, good[i].seconds);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&cfg, 0, sizeof(cfg));
+        setenv("AMLSEC_STATE_LEASE_SECONDS", bad[i], 1);
+        assert_int_equal(backend_config_apply_env(&cfg, &diags, &err), AMLSEC_EUSAGE);
+        snprintf(want, sizeof(want),
+                 "AMLSEC_STATE_LEASE_SECONDS: expected whole seconds between 15 and 60, got '%s'",
+                 bad[i]);
+        assert_string_equal(err.msg, want);
+        assert_int_equal(cfg.lease_seconds, 0);
+    }
+    unsetenv("AMLSEC_STATE_LEASE_SECONDS");
+    assert_int_equal(diags.n, 0);
+    diag_list_release(&diags);
+}
+
+static void check_journal_path(const struct backend_config *cfg, const char *want)
+{
+    char *got = backend_config_journal_path(cfg);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* An endpoint-only blob backend's journal is named by the endpoint's host,
+ * port and path; account-named and local journals keep their names. */
+static void test_state__journal_path_names_endpoint(void **unused)
+{
+    struct backend_config cfg = BACKEND_CONFIG_INIT;
+    (void)unused;
+
+    check_journal_path(&cfg, ".amlsec/state.json.journal");
+    cfg.path = "states/prod.json";
+    check_journal_path(&cfg, "states/prod.json.journal");
+    cfg.type = "azurerm";
+    cfg.container = "tfstate";
+    cfg.blob_name = "envs/prod.state";
+    cfg.storage_account = "stmlstate";
+    cfg.blob_url = "https://stmlstate.blob.core.windows.net";
+    check_journal_path(&cfg, ".amlsec/stmlstate-tfstate-envs_prod.state.journal");
+    cfg.storage_account = NULL;
+    check_journal_path(
+        &cfg, ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
+    /* the same endpoint, spelled with its default port, case or a final '/' */
+    cfg.blob_url = "https://StMLstate.blob.core.windows.net:443/";
+    check_journal_path(
+        &cfg, ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
+    /* another host, another port, another path-style account: another journal */
+    cfg.blob_url = "https://stother.blob.core.windows.net";
+    check_journal_path(&cfg,
+                       ".amlsec/stother.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
+    cfg.blob_url = "http://127.0.0.1:10000/devstoreaccount1";
+    check_journal_path(&cfg,
+                       ".amlsec/127.0.0.1_10000_devstoreaccount1-tfstate-envs_prod.state.journal");
+    cfg.blob_url = "http://127.0.0.1:10001/devstoreaccount1";
+    check_journal_path(&cfg,
+                       ".amlsec/127.0.0.1_10001_devstoreaccount1-tfstate-envs_prod.state.journal");
+    cfg.blob_url = "http://127.0.0.1/devstoreaccount2";
+    check_journal_path(&cfg,
+                       ".amlsec/127.0.0.1_80_devstoreaccount2-tfstate-envs_prod.state.journal");
+    cfg.blob_url = "https://[::1]:10000/devstoreaccount1";
+    check_journal_path(&cfg,
+                       ".amlsec/___1__10000_devstoreaccount1-tfstate-envs_prod.state.journal");
+    /* credentials in a URL never reach a file name */
+    cfg.blob_url = "https://user:S3cret@stmlstate.blob.core.windows.net?sv=1&sig=S3cret";
+    check_journal_path(
+        &cfg, ".amlsec/stmlstate.blob.core.windows.net_443-tfstate-envs_prod.state.journal");
+}
+
+/* The lease renewal starts early enough that a renewal taking all its time
+ * (a token refresh up to its timeout, then the Lease Blob request up to
+ * its) is answered before the lease counts as lost, which is before it can
+ * lapse. Renewing a third of the way in, counted from the end of the
+ * previous renewal, let a slow token refresh overshoot a 60 s lease. */
+static void test_state__lease_renewal_schedule(void **unused)
+{
+    const int64_t key = BLOB_LEASE_REQUEST_TIMEOUT_MS,
+                  entra = BLOB_LEASE_REQUEST_TIMEOUT_MS + AUTH_TOKEN_TIMEOUT_MS;
+    struct lease_schedule s;
+    (void)unused;
+
+    /* 60 s with a shared key or SAS: every 20 s, lost 2 s before it can lapse */
+    lease_schedule_compute(&s, 60, key);
+    assert_int_equal(s.renew_at, 20000);
+    assert_int_equal(s.lost_at, 58000);
+    /* 60 s with Entra ID: 30 s of token refresh + 10 s of request still fit */
+    lease_schedule_compute(&s, 60, entra);
+    assert_int_equal(s.renew_at, 18000);
+    assert_int_equal(s.lost_at, 58000);
+    assert_true(s.renew_at + entra <= s.lost_at);
+    /* 15 s (tests) with a shared key */
+    lease_schedule_compute(&s, 15, key);
+    assert_int_equal(s.renew_at, 3000);
+    assert_int_equal(s.lost_at, 13000);
+    /* 15 s with Entra ID cannot fit a whole token timeout: renew every
+     * second, and the deadline fails writes before the lease can lapse */
+    lease_schedule_compute(&s, 15, entra);
+    assert_int_equal(s.renew_at, BLOB_LEASE_MIN_RENEW_MS);
+    assert_int_equal(s.lost_at, 13000);
+    for (int secs = BLOB_LEASE_MIN_SECONDS; secs <= BLOB_LEASE_MAX_SECONDS; secs++) {
+        const int64_t attempts[] = {0, key, entra, 200000};
+        for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
+            lease_schedule_compute(&s, secs, attempts[i]);
+            assert_int_equal(s.lost_at, secs * 1000 - BLOB_LEASE_GUARD_MS);
+            assert_true(s.lost_at < secs * 1000);
+            assert_true(s.renew_at >= BLOB_LEASE_MIN_RENEW_MS);
+            assert_true(s.renew_at <= secs * 1000 / 3);
+            if (s.lost_at - attempts[i] >= BLOB_LEASE_MIN_RENEW_MS)
+                assert_true(s.renew_at + attempts[i] <= s.lost_at);
+        }
+    }
 }
 
 /* Bearer tokens never travel in clear text, not even to loopback. */
@@ -574,6 +757,9 @@ int main(void)
         cmocka_unit_test(test_state__unlocked_writer_conflict_detected),
         cmocka_unit_test(test_state__backend_precedence),
         cmocka_unit_test(test_state__blob_token_needs_https),
+        cmocka_unit_test(test_state__lease_seconds_strict),
+        cmocka_unit_test(test_state__journal_path_names_endpoint),
+        cmocka_unit_test(test_state__lease_renewal_schedule),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -5,6 +5,7 @@
  * Covers: Shared Key signing, state round trips, two processes racing for
  * the lease, waiting for it, a killed holder's lease expiring on its own
  * (15 s, the shortest lease Azure allows) while a live holder's is renewed,
+ * a stalled renewal failing writes before the lease can lapse,
  * force-unlock by id, ETag conflicts, an account SAS token (signed here with
  * the development key), and the amlsec CLI on the azurerm backend. */
 #include <setjmp.h>
@@ -385,7 +386,7 @@ static void test_state_blob__killed_holder_expires_live_one_renews(void **unused
 
     make_container("expiry");
     assert_int_equal(pipe(out), 0);
-    /* A live holder with a 15 s lease keeps it past 15 s (renewed every 5 s). */
+    /* A live holder with a 15 s lease keeps it past 15 s (renewed every 3 s). */
     a = fork();
     if (a == 0)
         lease_child("expiry", 0, 60000, 15, -1, -1, out[1]);
@@ -425,6 +426,40 @@ static void test_state_blob__killed_holder_expires_live_one_renews(void **unused
     state_backend_free(be);
     close(out[0]);
     close(out[1]);
+}
+
+/* A renewal the service does not answer (Azurite stopped) makes the lease
+ * count as lost before it can lapse: 13.5 s into a 15 s lease, a write is
+ * refused without being sent. (Renewing a third of the way in with the
+ * whole 30 s request timeout, the renewal was still waiting then, and the
+ * write went out on a lease about to lapse.) */
+static void test_state_blob__stalled_renewal_fails_before_lapse(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    struct state st;
+    double before, locked;
+    int existed, rc;
+    (void)unused;
+
+    make_container("stall");
+    be = open_be("stall", "s", 15);
+    before = now_s();
+    assert_int_equal(state_backend_lock(be, "apply", 0, NULL, &err), 0);
+    locked = now_s();
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
+    add_rg(&st, "a.one");
+    assert_int_equal(kill(azurite_pid, SIGSTOP), 0);
+    while (now_s() - locked < 13.5)
+        usleep(50 * 1000);
+    assert_int_equal(kill(azurite_pid, SIGCONT), 0);
+    rc = state_backend_save(be, &st, NULL, &err);
+    assert_true(now_s() - before < 15.0);
+    assert_int_equal(rc, AMLSEC_ELOCKED);
+    assert_non_null(strstr(err.msg, "the lease on '"));
+    assert_non_null(strstr(err.msg, "was lost"));
+    state_release(&st);
+    state_backend_free(be);
 }
 
 /* An account SAS for the blob service, signed with the development key
@@ -547,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_state_blob__etag_conflict),
         cmocka_unit_test(test_state_blob__lease_race_and_wait),
         cmocka_unit_test(test_state_blob__killed_holder_expires_live_one_renews),
+        cmocka_unit_test(test_state_blob__stalled_renewal_fails_before_lapse),
         cmocka_unit_test(test_state_blob__sas_token),
         cmocka_unit_test(test_state_blob__cli_azurerm),
     };
