@@ -1,6 +1,7 @@
 /* libFuzzer target over the .amlsec front end: lexer, parser, semantic
  * check and evaluation (config_load on the input written to a private
- * temporary folder), the diagnostic renderers, and the fmt round trip:
+ * temporary folder), the diagnostic renderers, a check-only load (it must
+ * report what the full load's check reports), and the fmt round trip:
  * when the input parses, fmt must succeed, its output must parse to an
  * equal syntax tree, and fmt must be idempotent. Any violation abort()s.
  * Crashes and sanitizer reports are the other findings. */
@@ -101,6 +102,68 @@ static void check_pass(bool resolver)
     diag_list_release(&diags);
 }
 
+/* A diagnostic as a line, without the file's name. */
+static void diag_line(struct buf *b, const struct diag *d)
+{
+    buf_addf(b, "%u-%u %s %s\n", d->loc.begin, d->loc.end, d->code, d->message);
+}
+
+/* A check-only load (bodies released as soon as they are checked) must
+ * report exactly what a full load's check reports, and find the same
+ * resources and dependencies. */
+static void check_only_agrees(void)
+{
+    struct config_opts opts;
+    struct config *full = NULL, *quick = NULL;
+    struct diag_list dfull, dquick;
+    struct errbuf err = ERRBUF_INIT;
+    int rfull, rquick;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.path = input_path();
+    opts.kinds = schema_kind_names;
+    opts.resolver = resolve_resolver();
+    diag_list_init(&dfull);
+    diag_list_init(&dquick);
+    rfull = config_load(&full, &opts, &dfull, &err);
+    opts.check_only = true;
+    rquick = config_load(&quick, &opts, &dquick, &err);
+    if (rfull != AMLSEC_ENOMEM && rquick != AMLSEC_ENOMEM) {
+        if (dquick.errors) {
+            struct buf a, b;
+            buf_init(&a, 0);
+            buf_init(&b, 0);
+            diag_list_sort(&dfull);
+            diag_list_sort(&dquick);
+            for (size_t i = 0; i < dfull.n; i++)
+                diag_line(&a, &dfull.items[i]);
+            for (size_t i = 0; i < dquick.n; i++)
+                diag_line(&b, &dquick.items[i]);
+            if (strcmp(a.ptr, b.ptr) != 0) {
+                fprintf(stderr, "check-only diagnostics differ:\n%s---\n%s", a.ptr, b.ptr);
+                abort();
+            }
+            buf_release(&a);
+            buf_release(&b);
+        } else if (rquick == 0 && full) {
+            if (full->nresources != quick->nresources)
+                abort();
+            for (size_t i = 0; i < full->nresources; i++) {
+                const struct cfg_resource *f = &full->resources[i], *q = &quick->resources[i];
+                if (strcmp(f->address, q->address) != 0 || f->ndeps != q->ndeps)
+                    abort();
+                for (size_t k = 0; k < f->ndeps; k++)
+                    if (strcmp(f->deps[k]->address, q->deps[k]->address) != 0)
+                        abort();
+            }
+        }
+    }
+    config_free(full);
+    config_free(quick);
+    diag_list_release(&dfull);
+    diag_list_release(&dquick);
+}
+
 /* Parses with a diagnostic list of its own: a full list hides errors. */
 static int parse_text(struct ast_file **out, struct src_file **src, const char *text, size_t len,
                       struct arena *arena)
@@ -170,6 +233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     write_input(data, size);
     check_pass(true);
     check_pass(false);
+    check_only_agrees();
     fmt_round_trip(data, size);
     return 0;
 }

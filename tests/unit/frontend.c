@@ -16,6 +16,7 @@
 #include "parser/config.h"
 #include "parser/parse.h"
 #include "parser/value.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 static struct src_file *mem(const char *text)
@@ -197,6 +198,26 @@ static void test_frontend__heredoc_dedent(void **state)
 }
 
 /* Writes text to a temporary file and loads it as a configuration. */
+static int load_mode(struct config **cfg, struct diag_list *dl, const char *text,
+                     bool check_only)
+{
+    char path[] = "/tmp/amlsec-frontend-XXXXXX.amlsec";
+    int fd = mkstemps(path, 7);
+    struct config_opts o;
+    struct errbuf err = ERRBUF_INIT;
+    int rc;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    memset(&o, 0, sizeof(o));
+    o.path = path;
+    o.check_only = check_only;
+    diag_list_init(dl);
+    rc = config_load(cfg, &o, dl, &err);
+    unlink(path);
+    return rc;
+}
+
 static int load(struct config **cfg, struct diag_list *dl, const char *text,
                 const struct config_var_assign *vars, size_t nvars, char *const *env)
 {
@@ -341,6 +362,102 @@ static void test_frontend__references_to_unknowns_are_tagged(void **state)
     diag_list_release(&dl);
 }
 
+/* Every diagnostic, sorted: what a user would read (the temporary file's
+ * name left out). */
+static char *rendered(struct diag_list *dl)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    diag_list_sort(dl);
+    for (size_t i = 0; i < dl->n; i++) {
+        const struct diag *d = &dl->items[i];
+        struct src_pos at = src_loc_start(&d->loc), to = src_loc_stop(&d->loc);
+        buf_addf(&b, "%u:%u-%u:%u %s %s; %s; %zu notes\n", at.line, at.col, to.line, to.col,
+                 d->code, d->message, d->hint ? d->hint : "", d->nnotes);
+    }
+    return buf_detach(&b, NULL);
+}
+
+/* A check-only load reports exactly what a full load's check does: names,
+ * references (forward ones too), cycles, shapes, and the types of constant
+ * expressions. */
+static void test_frontend__check_only_reports_what_the_check_reports(void **state)
+{
+    static const char *const texts[] = {
+        "a \"x\" {\n  r = b.y.id\n  s = c.nope.id\n  t = lowr(\"A\")\n}\nb \"y\" {\n  r = a.x.id\n}\n",
+        "a \"x\" {\n  n = 1\n  n = 2\n  k {\n  }\n  k \"l\" {\n  }\n}\na \"x\" {\n}\n",
+        "a \"x\" {\n  p = !1\n  q = lower(\"a\", \"b\")\n  r = { k = 1, k = 2 }\n"
+        "  s = \"${[1]}\"\n  t = var.v && 1\n  u = each.key\n}\n",
+        "a \"x\" {\n  r = var.later\n  lifecycle {\n    bogus = 1\n  }\n  depends_on = 3\n}\n"
+        "variable \"later\" {\n  default = 1\n}\n",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        struct config *full = NULL, *quick = NULL;
+        struct diag_list dfull, dquick;
+        char *a, *b;
+        assert_int_equal(load_mode(&full, &dfull, texts[i], false), AMLSEC_EPARSE);
+        assert_int_equal(load_mode(&quick, &dquick, texts[i], true), AMLSEC_EPARSE);
+        a = rendered(&dfull);
+        b = rendered(&dquick);
+        assert_true(dquick.errors > 0);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+        config_free(full);
+        config_free(quick);
+        diag_list_release(&dfull);
+        diag_list_release(&dquick);
+    }
+}
+
+/* A check-only load keeps what the check found (resources, their
+ * dependencies in the order the blocks refer to them, for_each instances)
+ * but releases resource bodies and evaluates no attribute. */
+static void test_frontend__check_only_keeps_the_outline(void **state)
+{
+    static const char text[] =
+        "c \"z\" {\n  r = a.w.id\n  s = b.r.id\n  t = a.w.id\n}\n"
+        "a \"w\" {\n  name = \"w\"\n}\n"
+        "b \"r\" {\n  for_each = [\"p\", \"q\"]\n  n = a.w.name\n}\n"
+        "existing \"a\" \"e\" {\n  id = \"/x\"\n}\n";
+    struct config *full = NULL, *quick = NULL;
+    struct diag_list dfull, dquick;
+    (void)state;
+    assert_int_equal(load_mode(&full, &dfull, text, false), 0);
+    assert_int_equal(load_mode(&quick, &dquick, text, true), 0);
+    assert_int_equal(quick->nresources, full->nresources);
+    for (size_t i = 0; i < full->nresources; i++) {
+        const struct cfg_resource *f = &full->resources[i], *q = &quick->resources[i];
+        assert_string_equal(q->address, f->address);
+        assert_int_equal(q->ndeps, f->ndeps);
+        for (size_t k = 0; k < f->ndeps; k++)
+            assert_string_equal(q->deps[k]->address, f->deps[k]->address);
+        assert_int_equal(q->ninstances, f->ninstances);
+        for (size_t k = 0; k < f->ninstances; k++) {
+            assert_string_equal(q->instances[k].address, f->instances[k].address);
+            assert_null(q->instances[k].attrs);
+            assert_non_null(f->instances[k].attrs);
+        }
+        /* the outline: type, labels and locations stay, the body goes
+         * unless for_each needs it */
+        assert_string_equal(q->block->type, f->block->type);
+        assert_int_equal(q->block->type_loc.begin, f->block->type_loc.begin);
+        assert_int_equal(q->block->loc.end, f->block->loc.end);
+        assert_string_equal(q->block->labels->text, f->block->labels->text);
+        if (q->has_for_each)
+            assert_non_null(q->block->body.attrs);
+        else
+            assert_null(q->block->body.attrs);
+    }
+    assert_string_equal(quick->resources[0].deps[0]->address, "a.w");
+    assert_string_equal(quick->resources[0].deps[1]->address, "b.r");
+    config_free(full);
+    config_free(quick);
+    diag_list_release(&dfull);
+    diag_list_release(&dquick);
+}
+
 static void test_frontend__errors_are_capped(void **state)
 {
     struct buf b;
@@ -450,6 +567,8 @@ int main(void)
         cmocka_unit_test(test_frontend__resolver_supplies_values),
         cmocka_unit_test(test_frontend__joined_references_build_the_same_tree),
         cmocka_unit_test(test_frontend__references_to_unknowns_are_tagged),
+        cmocka_unit_test(test_frontend__check_only_reports_what_the_check_reports),
+        cmocka_unit_test(test_frontend__check_only_keeps_the_outline),
         cmocka_unit_test(test_frontend__errors_are_capped),
         cmocka_unit_test(test_frontend__parse_fails_when_the_list_is_full),
         cmocka_unit_test(test_frontend__finds_instances_by_address),
