@@ -70,6 +70,17 @@ static bool in_list(const char *const *list, const char *s)
     return false;
 }
 
+/* A doubling array's next allocation (16 items first): items grown to
+ * twice *cap, which is updated; NULL (items unchanged) when out of memory. */
+static void *grown(void *items, size_t *cap, size_t size)
+{
+    size_t c = *cap ? 2 * *cap : 16;
+    void *p = c > SIZE_MAX / size ? NULL : realloc(items, c * size);
+    if (p)
+        *cap = c;
+    return p;
+}
+
 static struct diag *error_at(struct loader *ld, const struct src_loc *loc, const char *code,
                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -323,12 +334,10 @@ static int index_add(struct config *cfg, size_t idx, uint32_t h)
     ix->n++;
     if (index_find(cfg, r->existing, r->kind, NULL) < 0) {
         if (ix->nkinds == ix->kinds_cap) {
-            size_t cap = ix->kinds_cap ? 2 * ix->kinds_cap : 16;
-            struct index_kind *grown = realloc(ix->kinds, cap * sizeof(*grown));
-            if (grown == NULL)
+            struct index_kind *k = grown(ix->kinds, &ix->kinds_cap, sizeof(*k));
+            if (k == NULL)
                 return AMLSEC_ENOMEM;
-            ix->kinds = grown;
-            ix->kinds_cap = cap;
+            ix->kinds = k;
         }
         ix->kinds[ix->nkinds++] = (struct index_kind){r->kind, r->existing, (uint32_t)idx};
     }
@@ -551,14 +560,12 @@ static void add_dep(struct loader *ld, const struct ref_walk *w, size_t to)
 {
     struct dep_edge *e;
     if (ld->nedges == ld->edges_cap) {
-        size_t cap = ld->edges_cap ? 2 * ld->edges_cap : 256;
-        struct dep_edge *grown = realloc(ld->edges, cap * sizeof(*grown));
-        if (grown == NULL) {
+        struct dep_edge *edges = grown(ld->edges, &ld->edges_cap, sizeof(*edges));
+        if (edges == NULL) {
             ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
             return;
         }
-        ld->edges = grown;
-        ld->edges_cap = cap;
+        ld->edges = edges;
     }
     e = &ld->edges[ld->nedges++];
     e->from = (uint32_t)w->from;
@@ -636,12 +643,10 @@ static void defer_ref(struct ref_walk *w, const struct ast_expr *e)
         tail = &cs->next;
     }
     if (ld->ndeferred == ld->deferred_cap) {
-        size_t cap = ld->deferred_cap ? 2 * ld->deferred_cap : 16;
-        struct deferred_ref *grown = realloc(ld->deferred, cap * sizeof(*grown));
-        if (grown == NULL)
+        struct deferred_ref *refs = grown(ld->deferred, &ld->deferred_cap, sizeof(*refs));
+        if (refs == NULL)
             goto oom;
-        ld->deferred = grown;
-        ld->deferred_cap = cap;
+        ld->deferred = refs;
     }
     d = &ld->deferred[ld->ndeferred++];
     d->w = *w;
@@ -870,14 +875,12 @@ static bool walk_expr(struct ref_walk *w, const struct ast_expr *e)
     if (constant && typed_node(e)) {
         ld->nconsts = mark; /* evaluated as part of e */
         if (ld->nconsts == ld->consts_cap) {
-            size_t cap = ld->consts_cap ? 2 * ld->consts_cap : 16;
-            const struct ast_expr **grown = realloc(ld->consts, cap * sizeof(*grown));
-            if (grown == NULL) {
+            const struct ast_expr **consts = grown(ld->consts, &ld->consts_cap, sizeof(*consts));
+            if (consts == NULL) {
                 ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
                 return constant;
             }
-            ld->consts = grown;
-            ld->consts_cap = cap;
+            ld->consts = consts;
         }
         ld->consts[ld->nconsts++] = e;
     }

@@ -197,47 +197,42 @@ static void test_frontend__heredoc_dedent(void **state)
     src_file_free(f);
 }
 
-/* Writes text to a temporary file and loads it as a configuration. */
-static int load_mode(struct config **cfg, struct diag_list *dl, const char *text,
-                     bool check_only)
+/* Writes text to a temporary file and loads it as a configuration with o
+ * (its path set here). */
+static int load_opts(struct config **cfg, struct diag_list *dl, const char *text,
+                     struct config_opts *o)
 {
     char path[] = "/tmp/amlsec-frontend-XXXXXX.amlsec";
     int fd = mkstemps(path, 7);
-    struct config_opts o;
     struct errbuf err = ERRBUF_INIT;
     int rc;
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-    memset(&o, 0, sizeof(o));
-    o.path = path;
-    o.check_only = check_only;
+    o->path = path;
     diag_list_init(dl);
-    rc = config_load(cfg, &o, dl, &err);
+    rc = config_load(cfg, o, dl, &err);
     unlink(path);
     return rc;
+}
+
+static int load_mode(struct config **cfg, struct diag_list *dl, const char *text, bool check_only)
+{
+    struct config_opts o;
+    memset(&o, 0, sizeof(o));
+    o.check_only = check_only;
+    return load_opts(cfg, dl, text, &o);
 }
 
 static int load(struct config **cfg, struct diag_list *dl, const char *text,
                 const struct config_var_assign *vars, size_t nvars, char *const *env)
 {
-    char path[] = "/tmp/amlsec-frontend-XXXXXX.amlsec";
-    int fd = mkstemps(path, 7);
     struct config_opts o;
-    struct errbuf err = ERRBUF_INIT;
-    int rc;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
     memset(&o, 0, sizeof(o));
-    o.path = path;
     o.vars = vars;
     o.nvars = nvars;
     o.environ = env;
-    diag_list_init(dl);
-    rc = config_load(cfg, &o, dl, &err);
-    unlink(path);
-    return rc;
+    return load_opts(cfg, dl, text, &o);
 }
 
 static void test_frontend__evaluates_instances(void **state)
@@ -384,7 +379,8 @@ static char *rendered(struct diag_list *dl)
 static void test_frontend__check_only_reports_what_the_check_reports(void **state)
 {
     static const char *const texts[] = {
-        "a \"x\" {\n  r = b.y.id\n  s = c.nope.id\n  t = lowr(\"A\")\n}\nb \"y\" {\n  r = a.x.id\n}\n",
+        "a \"x\" {\n  r = b.y.id\n  s = c.nope.id\n  t = lowr(\"A\")\n}\nb \"y\" {\n  r = "
+        "a.x.id\n}\n",
         "a \"x\" {\n  n = 1\n  n = 2\n  k {\n  }\n  k \"l\" {\n  }\n}\na \"x\" {\n}\n",
         "a \"x\" {\n  p = !1\n  q = lower(\"a\", \"b\")\n  r = { k = 1, k = 2 }\n"
         "  s = \"${[1]}\"\n  t = var.v && 1\n  u = each.key\n}\n",
@@ -416,11 +412,10 @@ static void test_frontend__check_only_reports_what_the_check_reports(void **stat
  * but releases resource bodies and evaluates no attribute. */
 static void test_frontend__check_only_keeps_the_outline(void **state)
 {
-    static const char text[] =
-        "c \"z\" {\n  r = a.w.id\n  s = b.r.id\n  t = a.w.id\n}\n"
-        "a \"w\" {\n  name = \"w\"\n}\n"
-        "b \"r\" {\n  for_each = [\"p\", \"q\"]\n  n = a.w.name\n}\n"
-        "existing \"a\" \"e\" {\n  id = \"/x\"\n}\n";
+    static const char text[] = "c \"z\" {\n  r = a.w.id\n  s = b.r.id\n  t = a.w.id\n}\n"
+                               "a \"w\" {\n  name = \"w\"\n}\n"
+                               "b \"r\" {\n  for_each = [\"p\", \"q\"]\n  n = a.w.name\n}\n"
+                               "existing \"a\" \"e\" {\n  id = \"/x\"\n}\n";
     struct config *full = NULL, *quick = NULL;
     struct diag_list dfull, dquick;
     (void)state;
