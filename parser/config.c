@@ -72,7 +72,7 @@ static bool in_list(const char *const *list, const char *s)
 
 /* A doubling array's next allocation (16 items first): items grown to
  * twice *cap, which is updated; NULL (items unchanged) when out of memory. */
-static void *grown(void *items, size_t *cap, size_t size)
+static void *doubled(void *items, size_t *cap, size_t size)
 {
     size_t c = *cap ? 2 * *cap : 16;
     void *p = c > SIZE_MAX / size ? NULL : realloc(items, c * size);
@@ -334,7 +334,7 @@ static int index_add(struct config *cfg, size_t idx, uint32_t h)
     ix->n++;
     if (index_find(cfg, r->existing, r->kind, NULL) < 0) {
         if (ix->nkinds == ix->kinds_cap) {
-            struct index_kind *k = grown(ix->kinds, &ix->kinds_cap, sizeof(*k));
+            struct index_kind *k = doubled(ix->kinds, &ix->kinds_cap, sizeof(*k));
             if (k == NULL)
                 return AMLSEC_ENOMEM;
             ix->kinds = k;
@@ -560,7 +560,7 @@ static void add_dep(struct loader *ld, const struct ref_walk *w, size_t to)
 {
     struct dep_edge *e;
     if (ld->nedges == ld->edges_cap) {
-        struct dep_edge *edges = grown(ld->edges, &ld->edges_cap, sizeof(*edges));
+        struct dep_edge *edges = doubled(ld->edges, &ld->edges_cap, sizeof(*edges));
         if (edges == NULL) {
             ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
             return;
@@ -643,7 +643,7 @@ static void defer_ref(struct ref_walk *w, const struct ast_expr *e)
         tail = &cs->next;
     }
     if (ld->ndeferred == ld->deferred_cap) {
-        struct deferred_ref *refs = grown(ld->deferred, &ld->deferred_cap, sizeof(*refs));
+        struct deferred_ref *refs = doubled(ld->deferred, &ld->deferred_cap, sizeof(*refs));
         if (refs == NULL)
             goto oom;
         ld->deferred = refs;
@@ -875,7 +875,7 @@ static bool walk_expr(struct ref_walk *w, const struct ast_expr *e)
     if (constant && typed_node(e)) {
         ld->nconsts = mark; /* evaluated as part of e */
         if (ld->nconsts == ld->consts_cap) {
-            const struct ast_expr **consts = grown(ld->consts, &ld->consts_cap, sizeof(*consts));
+            const struct ast_expr **consts = doubled(ld->consts, &ld->consts_cap, sizeof(*consts));
             if (consts == NULL) {
                 ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
                 return constant;
