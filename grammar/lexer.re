@@ -7,6 +7,7 @@
 
 #include "grammar/parser.h"
 #include "parser/ast.h"
+#include "util/hash.h"
 #include "util/banned.h"
 
 typedef unsigned char uchar;
@@ -37,29 +38,7 @@ static uint32_t off_of(const struct lexer *lx, const uchar *p)
  * freed by lexer_release (lookups compare hash and length first). */
 static uint32_t ident_hash(const uchar *b, size_t len)
 {
-    /* eight bytes per step: names are short and this runs once per name */
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
-    size_t k = 0;
-    for (; k + 8 <= len; k += 8) {
-        uint64_t w;
-        memcpy(&w, b + k, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    if (k < len) {
-        uint64_t w = 0;
-        for (size_t j = 0; k + j < len; j++)
-            w |= (uint64_t)b[k + j] << (8 * j);
-        h ^= w;
-    }
-    /* a full finalizer: names differ in their last bytes (ws00001,
-     * ws00002 ...), and the table's slot comes from the low bits */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return (uint32_t)h;
+    return (uint32_t)hash_bytes(b, len, 0);
 }
 
 static bool intern_grow(struct lexer *lx)

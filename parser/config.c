@@ -11,6 +11,7 @@
 #include "parser/parse.h"
 #include "parser/value.h"
 #include "util/error.h"
+#include "util/hash.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -236,31 +237,10 @@ struct cfg_index {
     bool odd_names;
 };
 
-/* Mixes s into h eight bytes at a time (every lookup hashes a kind and a
- * name). */
-static uint64_t hash_str(uint64_t h, const char *s)
-{
-    size_t len = strlen(s), k = 0;
-    for (; k + 8 <= len; k += 8) {
-        uint64_t w;
-        memcpy(&w, s + k, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    if (k < len) {
-        uint64_t w = 0;
-        for (size_t j = 0; k + j < len; j++)
-            w |= (uint64_t)(unsigned char)s[k + j] << (8 * j);
-        h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-        h ^= h >> 29;
-    }
-    return (h ^ len) * 0x9e3779b97f4a7c15ULL;
-}
-
 static uint32_t hash_key(bool existing, const char *kind, const char *name)
 {
-    uint64_t h = hash_str(existing ? 0x9e3779b97f4a7c15ULL : 1469598103934665603ULL, kind);
-    h = hash_str(h ^ 0xff, name);
+    uint64_t h = hash_bytes(kind, strlen(kind), existing);
+    h = hash_bytes(name, strlen(name), h);
     return (uint32_t)(h ^ (h >> 32));
 }
 

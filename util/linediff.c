@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/hash.h"
 #include "util/banned.h"
 
 struct dline {
@@ -21,14 +22,6 @@ struct op {
     enum op_kind kind;
     size_t ai, bi; /* line index in a (KEEP, DEL) and b (KEEP, ADD) */
 };
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
 
 static struct dline *split(const char *s, size_t len, size_t *n)
 {
@@ -46,7 +39,7 @@ static struct dline *split(const char *s, size_t len, size_t *n)
         size_t end = nl ? (size_t)(nl - s) : len;
         v[k].s = s + i;
         v[k].len = end - i;
-        v[k].hash = hash_bytes(v[k].s, v[k].len);
+        v[k].hash = hash_bytes(v[k].s, v[k].len, 0);
         v[k].no_eol = nl == NULL;
         k++;
         i = end + 1;
