@@ -1633,13 +1633,13 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
     ld.cfg = cfg;
     ld.opts = opts;
     ld.diags = diags;
-    ld.err = err;
-    *out = cfg;
-
-    ld.edges_sorted = true;
     ld.parse_diags = diags;
+    ld.err = err;
+    ld.edges_sorted = true; /* none yet */
     diag_list_init(&ld.checks);
     ld.checks.max_errors = diags->max_errors;
+    *out = cfg;
+
     if ((rc = parse_all(&ld)) < 0 || opts->parse_only || diags->errors)
         goto out;
     for (struct ast_file *f = cfg->files; f; f = f->next) {
