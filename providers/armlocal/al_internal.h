@@ -87,6 +87,7 @@ struct armlocal {
 
     json_t *state;    /* {resources, ops, deletedWorkspaces, deletedVaults, counter} */
     json_t *pec_keys; /* keys of private endpoint connection records (an index, not persisted) */
+    json_t *global_names; /* "namespace/type/name" of globally unique names -> key (an index) */
     json_t *graph_snapshot; /* set: Resource Graph answers from this copy of the resources
                                (lag emulation, /_armlocal/graph/snapshot); not persisted */
     uint64_t rng_fault;
@@ -148,6 +149,9 @@ json_t *al_rec_put(struct armlocal *al, const char *id, json_t *body); /* steals
 void al_rec_del_tree(struct armlocal *al, const char *id);
 void al_rec_del_key(struct armlocal *al, const char *key); /* key is already lowercase */
 void al_lower(char *dst, const char *src, size_t cap);
+/* The key of the resource holding id's globally unique name (storage
+ * accounts, vaults, registries), or NULL (borrowed). */
+const char *al_global_name_owner(struct armlocal *al, const char *id);
 void al_guid(struct armlocal *al, char out[37]);
 void al_hex32(struct armlocal *al, char out[33]);
 void al_time_iso(int64_t ms, char *out, size_t cap);
@@ -173,6 +177,9 @@ json_t *al_render(struct al_ctx *c, json_t *rec); /* new reference: what GET ret
 void al_ops_advance(struct armlocal *al, int64_t now);
 
 /* --- rules.c --- */
+/* A PUT's name rule, required properties and globally unique name. */
+int al_rules_check_put(struct al_ctx *c, const struct al_type *t, const char *id,
+                       const char *name, const json_t *req);
 int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *id,
                          const char *scope, json_t *newbody, json_t *old, int is_patch);
 int al_rules_check_locks(struct al_ctx *c, const char *id, int is_delete);
