@@ -268,11 +268,10 @@ static void finish_op(struct armlocal *al, const char *opid, json_t *op)
             al_jpath_set_new(body, "properties.provisioningState", json_string("Succeeded"));
             return;
         }
-        json_incref(body);
-        al_rec_del_tree(al, id);
+        json_t *tree = al_rec_take_tree(al, id);
         if (t)
-            al_rules_after_delete(al, t, id, body);
-        json_decref(body);
+            al_rules_after_delete(al, t, id, tree);
+        json_decref(tree);
         return;
     }
     json_object_set_new(rec, "hidden", json_false());
@@ -765,10 +764,9 @@ static void resource_delete(struct al_ctx *c, const struct al_type *ty, const st
         return;
     body = json_object_get(rec, "body");
     if (ty->del == AL_SYNC) {
-        json_incref(body);
-        al_rec_del_tree(c->al, t->id);
-        al_rules_after_delete(c->al, ty, t->id, body);
-        json_decref(body);
+        json_t *tree = al_rec_take_tree(c->al, t->id);
+        al_rules_after_delete(c->al, ty, t->id, tree);
+        json_decref(tree);
         al_store_save(c->al);
         sync_duration(c, ty);
         c->res->status = 200;
@@ -1116,6 +1114,7 @@ static void deleted_vaults(struct al_ctx *c, struct al_path *p)
                 return;
             }
             json_object_del(dv, key);
+            json_object_del(json_object_get(c->al->state, "deletedVaultData"), key);
             al_store_save(c->al);
             c->res->status = 200;
             return;
@@ -1204,6 +1203,21 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
             rg_resources(c, p);
         else
             al_error(c, 405, "MethodNotAllowed", "The requested method is not allowed.");
+        return;
+    }
+    if ((p->nsegs == 11 || p->nsegs == 12) && seg_is(p, 4, "providers") &&
+        seg_is(p, 5, "Microsoft.KeyVault") && seg_is(p, 6, "vaults") && seg_is(p, 8, "keys") &&
+        seg_is(p, 10, "versions")) {
+        char key_id[2048];
+        const struct al_type *kt = al_type_find("Microsoft.KeyVault/vaults/keys");
+        if (api_version_check(c, kt) < 0)
+            return;
+        if (strcasecmp(m, "GET") != 0) {
+            al_error(c, 405, "MethodNotAllowed", "The requested method '%s' is not allowed.", m);
+            return;
+        }
+        join(p, 0, 10, key_id, sizeof(key_id));
+        al_key_versions_arm(c, key_id, p->nsegs == 12 ? p->segs[11] : NULL);
         return;
     }
     if (parse_target(p, &t) < 0) {

@@ -67,6 +67,50 @@ static int check_create_only(struct al_ctx *c, const struct al_type *t, json_t *
     return 0;
 }
 
+/* createMode: recover brings back the deleted vault as it was (its
+ * properties, purge protection and access model, tags) and its keys, under
+ * the id of the PUT; the request's own properties are not applied. */
+static void recover_vault(struct al_ctx *c, json_t *res, const char *name_key)
+{
+    json_t *data = json_object_get(c->al->state, "deletedVaultData");
+    json_t *tree = json_object_get(data, name_key), *rec, *oldbody = NULL;
+    const char *k, *oldid = NULL;
+    const char *newid = str(json_object_get(res, "id"));
+    char oldl[2048];
+
+    json_object_foreach(tree, k, rec)
+    {
+        json_t *b = json_object_get(rec, "body");
+        if (str(json_object_get(b, "type")) &&
+            strcasecmp(str(json_object_get(b, "type")), "Microsoft.KeyVault/vaults") == 0) {
+            oldbody = b;
+            oldid = str(json_object_get(b, "id"));
+        }
+    }
+    if (oldbody == NULL || oldid == NULL || newid == NULL)
+        return;
+    json_object_set_new(res, "properties", json_deep_copy(json_object_get(oldbody, "properties")));
+    json_object_del(json_object_get(res, "properties"), "provisioningState");
+    if (json_object_get(oldbody, "tags"))
+        json_object_set_new(res, "tags", json_deep_copy(json_object_get(oldbody, "tags")));
+    al_lower(oldl, oldid, sizeof(oldl));
+    json_object_foreach(tree, k, rec)
+    {
+        json_t *b = json_deep_copy(json_object_get(rec, "body"));
+        char cid[2048];
+        size_t n = strlen(oldl);
+        if (strcmp(k, oldl) == 0 || strncmp(k, oldl, n) != 0) {
+            json_decref(b);
+            continue;
+        }
+        /* children keep their path below the vault */
+        snprintf(cid, sizeof(cid), "%s%s", newid, str(json_object_get(b, "id")) + n);
+        json_object_set_new(b, "id", json_string(cid));
+        al_rec_put(c->al, cid, b);
+    }
+    json_object_del(data, name_key);
+}
+
 static int check_vault(struct al_ctx *c, json_t *res, const json_t *old)
 {
     const json_t *osd = al_jpath(old, "properties.enableSoftDelete");
@@ -102,6 +146,7 @@ static int check_vault(struct al_ctx *c, json_t *res, const json_t *old)
                      "either recover or purge existing deleted vault.");
             return -1;
         }
+        recover_vault(c, res, key);
         json_object_del(dv, key);
     }
     return 0;
@@ -625,8 +670,13 @@ void al_rules_after_write(struct armlocal *al, const struct al_type *t, const ch
 }
 
 void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const char *id,
-                           json_t *body)
+                           json_t *tree)
 {
+    char idl[2048];
+    json_t *body;
+
+    al_lower(idl, id, sizeof(idl));
+    body = json_object_get(json_object_get(tree, idl), "body");
     if (is_type(t, "Microsoft.Network/privateEndpoints")) {
         remove_connections(al, id);
     } else if (is_type(t, "Microsoft.KeyVault/vaults") &&
@@ -649,5 +699,7 @@ void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const c
                       "vaultId", id, "location", loc ? loc : "global", "deletionDate", ts,
                       "purgeProtectionEnabled",
                       json_is_true(al_jpath(body, "properties.enablePurgeProtection"))));
+        /* what recover brings back: the vault as it was and its keys */
+        json_object_set(json_object_get(al->state, "deletedVaultData"), key, tree);
     }
 }

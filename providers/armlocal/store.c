@@ -22,8 +22,9 @@ static void index_rebuild(struct armlocal *al);
 
 static json_t *state_new(void)
 {
-    return json_pack("{s:i, s:{}, s:{}, s:{}, s:{}, s:I}", "format", STATE_FORMAT, "resources",
-                     "ops", "deletedWorkspaces", "deletedVaults", "counter", (json_int_t)0);
+    return json_pack("{s:i, s:{}, s:{}, s:{}, s:{}, s:{}, s:{}, s:I}", "format", STATE_FORMAT,
+                     "resources", "ops", "deletedWorkspaces", "deletedVaults", "deletedVaultData",
+                     "deletedKeys", "counter", (json_int_t)0);
 }
 
 int al_store_load(struct armlocal *al, struct errbuf *err)
@@ -281,11 +282,11 @@ json_t *al_rec_put(struct armlocal *al, const char *id, json_t *body)
     return rec;
 }
 
-void al_rec_del_tree(struct armlocal *al, const char *id)
+json_t *al_rec_take_tree(struct armlocal *al, const char *id)
 {
     char key[2048];
     const char *k;
-    json_t *v, *res = al_resources(al);
+    json_t *v, *res = al_resources(al), *taken = json_object();
     void *tmp;
     size_t n;
 
@@ -295,9 +296,16 @@ void al_rec_del_tree(struct armlocal *al, const char *id)
     {
         if (strcmp(k, key) == 0 || (strncmp(k, key, n) == 0 && k[n] == '/')) {
             index_del(al, k);
+            json_object_set(taken, k, v);
             json_object_del(res, k);
         }
     }
+    return taken;
+}
+
+void al_rec_del_tree(struct armlocal *al, const char *id)
+{
+    json_decref(al_rec_take_tree(al, id));
 }
 
 void al_rec_del_key(struct armlocal *al, const char *key)
