@@ -491,7 +491,9 @@ static int check_parents(struct al_ctx *c, const struct al_target *t, int collec
             return -1;
         }
     }
+    /* management groups are not modelled: any is taken to exist */
     if (strchr(t->scope + 1, '/') && strstr(t->scope, "/providers/") != NULL &&
+        !al_has_prefix_ci(t->scope, "/providers/Microsoft.Management/managementGroups/") &&
         !visible(al_rec_get(c->al, t->scope))) {
         al_error(c, 404, "ResourceNotFound", "The Resource '%s' was not found.", t->scope);
         return -1;
@@ -823,7 +825,8 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
             continue;
         snprintf(rid, sizeof(rid), "%s", k);
         if (ty->extension) {
-            /* at the scope and below; role assignments also above */
+            /* at the scope and below; role and policy assignments also
+             * above (those inherited from containing scopes) */
             char scope[2048];
             pos = strstr(rid, "/providers/microsoft.");
             pos = rid;
@@ -835,7 +838,7 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
             }
             snprintf(scope, sizeof(scope), "%.*s", pos ? (int)(pos - rid) : 0, rid);
             if (!(strcmp(scope, parent) == 0 || under_scope(scope, parent) ||
-                  (strstr(type_l, "roleassignments") &&
+                  ((strstr(type_l, "roleassignments") || strstr(type_l, "policyassignments")) &&
                    (parent[0] == '\0' || under_scope(parent, scope) || scope[0] == '\0'))))
                 continue;
             if (filter && strstr(filter, "atScope()") &&
