@@ -1223,6 +1223,13 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
         al_key_versions_arm(c, key_id, p->nsegs == 12 ? p->segs[11] : NULL);
         return;
     }
+    if (p->nsegs == 9 && seg_is(p, 5, "Microsoft.Network") && seg_is(p, 6, "privateDnsZones") &&
+        seg_is(p, 8, "ALL")) {
+        /* RecordSets_List: every record set of the zone; A records are the
+         * only kind served, so it is their list */
+        static char a[] = "A";
+        p->segs[8] = a;
+    }
     if (parse_target(p, &t) < 0) {
         al_error(c, 404, "NotFound", "The requested path '%s' was not found.", c->req->path);
         return;
