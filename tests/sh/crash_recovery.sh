@@ -77,3 +77,19 @@ lro_types '{}'
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > k1-apply.out 2>&1
 grep -q 'create resource_group.g: adopted' k1-apply.out || fail "the resource group was not recovered"
 converged k1
+
+echo "2. kill -9 while the storage account's create runs (invisible until it ends)"
+stop_cloud; rm -rf .amlsec; start_cloud
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -target resource_group.g > k2-rg.out 2>&1
+lro_types '{"Microsoft.Storage/storageAccounts": 2500}'
+kill_apply_at k2.out '^storage_account.s: Creating\.\.\.$' apply
+cloud_has resourceGroups/rg-crash/providers/Microsoft.Storage/storageAccounts/stcrash0001 \
+  || fail "the local cloud does not hold the account being created"
+grep -q '"operation":"http[^"]*operationResults[^"]*","t":"accepted"' .amlsec/state.json.journal \
+  || fail_with "the journal did not keep the operation's URL" .amlsec/state.json.journal
+# the next run waits for the operation, then adopts the account: no import, no second create
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > k2-apply.out 2>&1
+grep -q 'create storage_account.s: adopted' k2-apply.out || fail "the account was not adopted"
+grep -q 'import\|already exists' k2-apply.out && fail "the recovered create asks for an import"
+grep -q 'storage_account.s: Creating' k2-apply.out && fail "the account was created a second time"
+converged k2
