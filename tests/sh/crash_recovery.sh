@@ -24,7 +24,7 @@ trap cleanup EXIT
 cd "$work"
 sub=00000000-0000-0000-0000-0000000000c7
 wait_for() { # file, pattern: up to 30 s
-  for _ in $(seq 300); do grep -q "$2" "$1" && return 0; sleep 0.1; done
+  for _ in $(seq 300); do grep -qs "$2" "$1" && return 0; sleep 0.1; done
   fail "'$2' never appeared in $1"
 }
 lro_types() { # {"TYPE": ms, ...}: per-type durations from now on
@@ -93,3 +93,51 @@ grep -q 'create storage_account.s: adopted' k2-apply.out || fail "the account wa
 grep -q 'import\|already exists' k2-apply.out && fail "the recovered create asks for an import"
 grep -q 'storage_account.s: Creating' k2-apply.out && fail "the account was created a second time"
 converged k2
+
+echo "3. destroy leaves no entry for what is gone"
+cat > main.amlsec <<EOF
+settings {
+  subscription = "$sub"
+  location     = "westeurope"
+}
+
+resource_group "g" {
+  name = "rg-crash"
+}
+
+key_vault "kv" {
+  resource_group   = resource_group.g
+  name             = "kv-crash3"
+  purge_protection = true
+}
+
+key "k" {
+  vault = key_vault.kv
+  type  = "RSA"
+  size  = 3072
+}
+EOF
+stop_cloud; rm -rf .amlsec; start_cloud
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > d1-apply.out 2>&1
+# the vault (and with it its key) deleted outside amlsec
+curl -sf -X DELETE "$url/subscriptions/$sub/resourceGroups/rg-crash/providers/Microsoft.KeyVault/vaults/kv-crash3?api-version=2025-05-01" \
+  > /dev/null || fail "cannot delete the vault outside amlsec"
+expect_exit 0 "$AMLSEC" destroy -cloud "$url" -auto-approve -no-color > d1.out 2>&1
+grep -q '^key.k: removed from the state (it no longer exists in Azure)$' d1.out || fail "the key's entry was not removed"
+grep -q '^key_vault.kv: removed from the state (it no longer exists in Azure)$' d1.out || fail "the vault's entry was not removed"
+state_list > d1-state.out
+[ -s d1-state.out ] && fail_with "destroy exited 0 leaving entries for resources that are gone" d1-state.out
+cloud_has resourceGroups/rg-crash && fail "the resource group was not destroyed"
+
+echo "   kill -9 while the resource group's delete runs: no phantom, no second delete"
+lro_types '{}'
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -target resource_group.g > d2-apply.out 2>&1
+lro_types '{"Microsoft.Resources/resourceGroups": 2500}'
+kill_apply_at d2.out '^resource_group.g: Destroying\.\.\.$' destroy
+expect_exit 0 "$AMLSEC" destroy -cloud "$url" -auto-approve -no-color > d3.out 2>&1
+grep -q 'delete resource_group.g: removed' d3.out || fail "the delete in flight was not recovered as done"
+grep -q 'resource_group.g: Destroying' d3.out && fail "the group was deleted a second time"
+state_list > d3-state.out
+[ -s d3-state.out ] && fail_with "a phantom entry is left" d3-state.out
+cloud_has resourceGroups/rg-crash && fail "the resource group still exists"
+echo "all crash recovery scenarios passed"
