@@ -140,4 +140,37 @@ grep -q 'resource_group.g: Destroying' d3.out && fail "the group was deleted a s
 state_list > d3-state.out
 [ -s d3-state.out ] && fail_with "a phantom entry is left" d3-state.out
 cloud_has resourceGroups/rg-crash && fail "the resource group still exists"
+
+echo "4. the reconciled state cannot be saved: a clean error, nothing leaked, nothing lost"
+cat > main.amlsec <<EOF
+settings {
+  subscription = "$sub"
+  location     = "westeurope"
+}
+
+resource_group "g" {
+  name = "rg-crash"
+}
+
+app_insights "a" {
+  resource_group = resource_group.g
+  name           = "appi-crash"
+}
+EOF
+lro_types '{}'
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -target resource_group.g > s1.out 2>&1
+lro_types '{"Microsoft.Insights/components": 1500}'
+kill_apply_at s2.out '^app_insights.a: Creating\.\.\.$' apply
+[ -s .amlsec/state.json.journal ] || fail "the kill left no pending intent"
+cp .amlsec/state.json.journal journal.before
+rm -f .amlsec/state.json.backup; mkdir -p .amlsec/state.json.backup/x # the state's backup cannot be replaced: its save fails
+lro_types '{}'
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > s3.out 2>&1
+grep -q "^amlsec: error: recovering an interrupted apply: cannot keep the backup '.amlsec/state.json.backup'" s3.out \
+  || fail "the failed save is not reported"
+cmp -s journal.before .amlsec/state.json.journal || fail "the journal changed although the state was not saved"
+rm -rf .amlsec/state.json.backup
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s4.out 2>&1
+grep -q 'create app_insights.a: adopted' s4.out || fail "the intent was not recovered once the state could be saved"
+converged s4
 echo "all crash recovery scenarios passed"
