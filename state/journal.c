@@ -109,6 +109,8 @@ static const char *begin_missing(json_t *rec)
         if (v == NULL || *v == '\0')
             return need[i];
     }
+    if (!state_arm_id_valid(json_string_value(json_object_get(rec, "arm_id"))))
+        return "a well-formed arm_id";
     if (json_object_get(rec, "dependencies") && !json_is_array(json_object_get(rec, "dependencies")))
         return "dependencies";
     if (json_object_get(rec, "sensitive") && !json_is_array(json_object_get(rec, "sensitive")))

@@ -7,7 +7,10 @@
 #      account (no "already exists ... import");
 #   3. destroy: a resource deleted outside amlsec, a key deleted with its vault, and a kill while
 #      a delete runs leave no state entry for what is gone; destroy exits 0 with an empty state;
-#   4. recovery whose reconciled state cannot be saved fails cleanly and leaks nothing (ASan).
+#   4. recovery whose reconciled state cannot be saved fails cleanly and leaks nothing (ASan);
+#   5. a hand-edited state with a valid checksum (invalid UTF-8, a garbage address or arm_id, an
+#      id of another kind's type, an unknown kind) is refused naming the file and the JSON path,
+#      and nothing of it is sent to ARM.
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
 work=$(mktemp -d)
@@ -173,4 +176,40 @@ rm -rf .amlsec/state.json.backup
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s4.out 2>&1
 grep -q 'create app_insights.a: adopted' s4.out || fail "the intent was not recovered once the state could be saved"
 converged s4
+
+echo "5. hand-edited state with a valid checksum: refused naming the file and the JSON path"
+edited_state() { # kind, arm_id, attributes JSON (python literal text): a state with one entry
+  python3 - "$@" <<'PY'
+import hashlib, json, sys
+kind, arm_id, attrs = sys.argv[1], sys.argv[2], sys.argv[3].encode("latin-1").decode("unicode_escape").encode("latin-1")
+line = (b'{"address":"' + kind.encode() + b'.x","api_version":"2025-05-01","arm_id":"' + arm_id.encode()
+        + b'","attributes":' + attrs + b',"dependencies":[],"kind":"' + kind.encode()
+        + b'","sensitive":[],"status":"created"}')
+body = (b'{"amlsec_version":"0.1.0","lineage":"7c0e2a6e-0000-4000-8000-000000000001","resources":[\n'
+        + line + b'\n],"serial":3}')
+doc = b'{"format_version":1,"sha256":"' + hashlib.sha256(body).hexdigest().encode() + b'","state":' + body + b'}\n'
+open(".amlsec/state.json", "wb").write(doc)
+PY
+}
+kv=/subscriptions/$sub/resourceGroups/rg-crash/providers/Microsoft.KeyVault/vaults/kv-edited
+rm -f .amlsec/state.json.journal
+curl -sf -X DELETE "$url/_armlocal/requests" > /dev/null || fail "cannot clear the request log"
+edited_state key_vault "$kv" '{"name":"kv\xff"}'
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > e1.out 2>&1
+grep -q "'.amlsec/state.json': resources\[0\].attributes: invalid UTF-8 in a string" e1.out \
+  || fail "invalid UTF-8 is not reported with its JSON path"
+grep -q 'out of memory' e1.out && fail "invalid UTF-8 reported as out of memory"
+edited_state key_vault '/subscriptions/s/resourceGroups//garbage' '{}'
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > e2.out 2>&1
+grep -q "'.amlsec/state.json': resources\[0\].arm_id: '/subscriptions/s/resourceGroups//garbage' is not a well-formed ARM id" e2.out \
+  || fail "a garbage arm_id is not refused"
+edited_state storage_account "$kv" '{}'
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > e3.out 2>&1
+grep -q "'.amlsec/state.json': resources\[0\].arm_id: '$kv' is not the id of a storage_account (Microsoft.Storage/storageAccounts)" e3.out \
+  || fail "an arm_id of another kind's type is not refused"
+edited_state no_such_kind "$kv" '{}'
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > e4.out 2>&1
+grep -q "'.amlsec/state.json': resources\[0\].kind: 'no_such_kind' is not a kind amlsec knows" e4.out \
+  || fail "an unknown kind is not refused"
+curl -sf "$url/_armlocal/requests" | grep -q 'kv-edited\|garbage' && fail "a hand-edited id was sent to ARM"
 echo "all crash recovery scenarios passed"

@@ -548,6 +548,7 @@ static void test_journal__delete_removes_children(void **unused)
     int existed;
     json_t *attrs = json_object();
     static const char *const addr[] = {"workspace.main", "compute.c", "lock.l", "workspace.keep"};
+    static const char *const kinds[] = {"workspace", "compute", "lock", "workspace"};
     const char *ids[] = {ws_id, WS_ID "/computes/c",
                          WS_ID "/providers/Microsoft.Authorization/locks/l", WS_ID "2"};
     (void)unused;
@@ -560,7 +561,7 @@ static void test_journal__delete_removes_children(void **unused)
     assert_int_equal(state_init(&st, &err), 0);
     for (size_t i = 0; i < 4; i++) {
         struct state_resource r = {.address = (char *)addr[i],
-                                   .kind = "workspace",
+                                   .kind = (char *)kinds[i],
                                    .arm_id = (char *)ids[i],
                                    .api_version = "1",
                                    .attributes = attrs};
