@@ -844,11 +844,60 @@ static void test_state__hand_edited_fields_validated(void **unused)
     }
 }
 
+/* Symbolic links at the state's own paths are refused, never followed: the
+ * lock holder's identity is not written through one, and a linked state is
+ * not replaced by a regular file. */
+static void test_state__symlinks_refused(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    struct state st;
+    struct stat sb;
+    char path[512], lock[600], victim[512], real[512];
+    int existed;
+    (void)unused;
+
+    path_in(path, sizeof(path), "links/state.json");
+    path_in(victim, sizeof(victim), "links/victim");
+    path_in(real, sizeof(real), "links/real.json");
+    snprintf(lock, sizeof(lock), "%s.lock", path);
+    assert_int_equal(file_mkdir_parents(path, &err), 0);
+    assert_int_equal(file_write_atomic(victim, "precious\n", 9, 0600, &err), 0);
+
+    /* a link where the lock file goes: refused, the target keeps its bytes */
+    assert_int_equal(symlink(victim, lock), 0);
+    assert_int_equal(backend_local_new(&be, path, &err), 0);
+    assert_int_equal(state_backend_lock(be, "apply", 0, NULL, &err), AMLSEC_EUSAGE);
+    assert_non_null(strstr(err.msg, "is a symbolic link"));
+    assert_int_equal(state_backend_force_unlock(be, "x", &err), AMLSEC_EUSAGE);
+    assert_int_equal(stat(victim, &sb), 0);
+    assert_int_equal(sb.st_size, 9);
+    state_backend_free(be);
+    assert_int_equal(unlink(lock), 0);
+
+    /* a linked state: refused on read and on write; the link stays a link */
+    assert_int_equal(backend_local_new(&be, real, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
+    add_resource(&st, "x.one", 1);
+    assert_int_equal(state_backend_save(be, &st, NULL, &err), 0);
+    state_release(&st);
+    state_backend_free(be);
+    assert_int_equal(symlink(real, path), 0);
+    assert_int_equal(backend_local_new(&be, path, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err) == 0 ? 0 : err.code,
+                     AMLSEC_EUSAGE);
+    assert_non_null(strstr(err.msg, "real.json"));
+    state_backend_free(be);
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_state__roundtrip_is_canonical),
         cmocka_unit_test(test_state__hand_edited_fields_validated),
+        cmocka_unit_test(test_state__symlinks_refused),
         cmocka_unit_test(test_state__bad_input_refused),
         cmocka_unit_test(test_state__local_refuses_damage_without_overwrite),
         cmocka_unit_test(test_state__killed_writer_leaves_old_or_new),
