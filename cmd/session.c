@@ -484,8 +484,8 @@ static int recover(struct session *s)
         fprintf(stderr, "  %s %s: %s\n", journal_op_name(rec.items[i].op), rec.items[i].address,
                 journal_outcome_name(rec.items[i].outcome));
     if (rec.removed_children > 0)
-        fprintf(stderr, "  %zu state entr%s removed with %s deleted parent\n",
-                rec.removed_children, rec.removed_children == 1 ? "y" : "ies",
+        fprintf(stderr, "  %zu state entr%s removed with %s deleted parent\n", rec.removed_children,
+                rec.removed_children == 1 ? "y" : "ies",
                 rec.removed_children == 1 ? "its" : "their");
     journal_recovery_release(&rec);
     return EXIT_OK;

@@ -111,7 +111,8 @@ static const char *begin_missing(json_t *rec)
     }
     if (!state_arm_id_valid(json_string_value(json_object_get(rec, "arm_id"))))
         return "a well-formed arm_id";
-    if (json_object_get(rec, "dependencies") && !json_is_array(json_object_get(rec, "dependencies")))
+    if (json_object_get(rec, "dependencies") &&
+        !json_is_array(json_object_get(rec, "dependencies")))
         return "dependencies";
     if (json_object_get(rec, "sensitive") && !json_is_array(json_object_get(rec, "sensitive")))
         return "sensitive";
@@ -660,11 +661,11 @@ static int save_damaged(struct journal *j, struct errbuf *err)
 static int encode_entry(struct journal *j, const struct journal_entry *e, struct buf *out,
                         struct errbuf *err)
 {
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O}", "t", "begin",
-                            "id", e->id, "time", e->time, "op", op_names[e->op], "address",
-                            e->address, "kind", e->kind, "arm_id", e->arm_id, "api_version",
-                            e->api_version, "digest", e->digest, "dependencies", e->dependencies,
-                            "sensitive", e->sensitive);
+    json_t *rec =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O}", "t", "begin", "id",
+                  e->id, "time", e->time, "op", op_names[e->op], "address", e->address, "kind",
+                  e->kind, "arm_id", e->arm_id, "api_version", e->api_version, "digest", e->digest,
+                  "dependencies", e->dependencies, "sensitive", e->sensitive);
     int rc;
     if (rec == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
@@ -672,7 +673,8 @@ static int encode_entry(struct journal *j, const struct journal_entry *e, struct
     json_decref(rec);
     if (rc == 0 && e->operation) {
         rec = json_pack("{s:s, s:s, s:s}", "t", "accepted", "id", e->id, "operation", e->operation);
-        rc = rec ? encode_record(j, rec, out, err) : errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        rc =
+            rec ? encode_record(j, rec, out, err) : errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         json_decref(rec);
     }
     if (rc == 0 && e->phase == JOURNAL_COMPLETED) {
@@ -681,7 +683,8 @@ static int encode_entry(struct journal *j, const struct journal_entry *e, struct
             json_decref(rec);
             rec = NULL;
         }
-        rc = rec ? encode_record(j, rec, out, err) : errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        rc =
+            rec ? encode_record(j, rec, out, err) : errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         json_decref(rec);
     }
     return rc;
@@ -823,8 +826,8 @@ void journal_recovery_release(struct journal_recovery *r)
 /* A provisioningState that says an operation is still running. */
 static bool transitional(json_t *live)
 {
-    const char *ps =
-        json_string_value(json_object_get(json_object_get(live, "properties"), "provisioningState"));
+    const char *ps = json_string_value(
+        json_object_get(json_object_get(live, "properties"), "provisioningState"));
     static const char *const done[] = {"Succeeded", "Failed", "Canceled", "Cancelled"};
     if (ps == NULL || *ps == '\0')
         return false;

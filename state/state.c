@@ -523,8 +523,7 @@ struct reader {
 static int rd_error(struct reader *rd, const char *msg)
 {
     return errbuf_set(rd->err, AMLSEC_EPARSE, "'%s': %s%s%s at byte %zu of the state body",
-                      rd->what, rd->ctx, rd->ctx[0] ? ": " : "", msg,
-                      (size_t)(rd->p - rd->start));
+                      rd->what, rd->ctx, rd->ctx[0] ? ": " : "", msg, (size_t)(rd->p - rd->start));
 }
 
 static void rd_ws(struct reader *rd)
@@ -600,8 +599,7 @@ static int rd_string(struct reader *rd, struct buf *out)
     run = ++rd->p;
     for (;;) {
         unsigned char c;
-        while (rd->p < rd->end && !special[(unsigned char)*rd->p] &&
-               (unsigned char)*rd->p < 0x80)
+        while (rd->p < rd->end && !special[(unsigned char)*rd->p] && (unsigned char)*rd->p < 0x80)
             rd->p++;
         if (rd->p >= rd->end)
             return rd_error(rd, "unterminated string");

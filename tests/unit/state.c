@@ -776,8 +776,8 @@ static int parse_edited(struct errbuf *err, const char *resource)
 }
 
 #define EDITED(address, arm_id, attrs)                                                             \
-    "{\"address\":\"" address "\",\"api_version\":\"2025-05-01\",\"arm_id\":\"" arm_id            \
-    "\",\"attributes\":" attrs ",\"dependencies\":[],\"kind\":\"key_vault\",\"sensitive\":[],"    \
+    "{\"address\":\"" address "\",\"api_version\":\"2025-05-01\",\"arm_id\":\"" arm_id             \
+    "\",\"attributes\":" attrs ",\"dependencies\":[],\"kind\":\"key_vault\",\"sensitive\":[],"     \
     "\"status\":\"created\"}"
 #define KV_ID "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv"
 
@@ -808,7 +808,7 @@ static void test_state__hand_edited_fields_validated(void **unused)
     assert_int_equal(parse_edited(&err, EDITED("k\xc3", KV_ID, "{}")), AMLSEC_EPARSE);
     assert_non_null(strstr(err.msg, "resources[0].address: invalid UTF-8"));
 
-    static const char *const bad_addresses[] = {"garbage", "key_vault.", "key_vault.9x",
+    static const char *const bad_addresses[] = {"garbage",      "key_vault.",    "key_vault.9x",
                                                 "workspace.kv", "key_vault.kv[", "key_vault.a b"};
     for (size_t i = 0; i < sizeof(bad_addresses) / sizeof(bad_addresses[0]); i++) {
         char line[1024];
