@@ -90,6 +90,10 @@ cloud_has resourceGroups/rg-crash/providers/Microsoft.Storage/storageAccounts/st
   || fail "the local cloud does not hold the account being created"
 grep -q '"operation":"http[^"]*operationResults[^"]*","t":"accepted"' .amlsec/state.json.journal \
   || fail_with "the journal did not keep the operation's URL" .amlsec/state.json.journal
+# a plan that does not read the cloud is not blocked by a create that may still be running
+expect_exit 0 "$AMLSEC" plan -refresh=false -no-color > k2-norefresh.out 2>&1
+grep -q '^amlsec: warning: 1 create of an interrupted apply may still be running' k2-norefresh.out \
+  || fail "no warning about the create that may still be running"
 # the next run waits for the operation, then adopts the account: no import, no second create
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > k2-apply.out 2>&1
 grep -q 'create storage_account.s: adopted' k2-apply.out || fail "the account was not adopted"
