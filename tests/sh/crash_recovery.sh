@@ -4,7 +4,8 @@
 #      (an id without /providers/) and converges;
 #   2. kill -9 while a storage account's create runs (invisible, 404, until it ends): the intent
 #      stays pending with its operation URL, the next run polls the operation and adopts the
-#      account (no "already exists ... import");
+#      account (no "already exists ... import"); killed before any answer (no URL), the intent
+#      stays pending until the account is visible, then is adopted;
 #   3. destroy: a resource deleted outside amlsec, a key deleted with its vault, and a kill while
 #      a delete runs leave no state entry for what is gone; destroy exits 0 with an empty state;
 #   4. recovery whose reconciled state cannot be saved fails cleanly and leaks nothing (ASan);
@@ -100,6 +101,30 @@ grep -q 'create storage_account.s: adopted' k2-apply.out || fail "the account wa
 grep -q 'import\|already exists' k2-apply.out && fail "the recovered create asks for an import"
 grep -q 'storage_account.s: Creating' k2-apply.out && fail "the account was created a second time"
 converged k2
+
+echo "   killed before the service answered (no operation URL): pending, then adopted once visible"
+stop_cloud; rm -rf .amlsec; start_cloud
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -target resource_group.g > k3-rg.out 2>&1
+lro_types '{"Microsoft.Storage/storageAccounts": 3000}'
+# the local cloud starts the create at once but answers only after 5 s
+curl -sf -X POST -H 'Content-Type: application/json' \
+  -d '{"kind":"slow","method":"PUT","path":"*/storageAccounts/stcrash0001","ms":5000,"times":1}' \
+  "$url/_armlocal/faults" > /dev/null || fail "cannot add the slow fault"
+kill_apply_at k3.out '^storage_account.s: Creating\.\.\.$' apply
+grep -q '"t":"accepted"' .amlsec/state.json.journal && fail "an operation URL was journaled before any answer"
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > k3-plan.out 2>&1
+grep -q '^amlsec: 1 operation of an interrupted apply may still be running (not visible yet)' k3-plan.out \
+  || fail "the create not yet visible was not kept pending"
+grep -q '^  create storage_account.s: pending' k3-plan.out || fail "the pending create is not named"
+[ -s .amlsec/state.json.journal ] || fail "the pending intent left the journal"
+account="$url/subscriptions/$sub/resourceGroups/rg-crash/providers/Microsoft.Storage/storageAccounts/stcrash0001?api-version=2025-06-01"
+for _ in $(seq 100); do curl -sf "$account" > /dev/null && break; sleep 0.1; done
+curl -sf "$account" > /dev/null || fail "the local cloud did not finish the create"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > k3-apply.out 2>&1
+grep -q 'create storage_account.s: adopted' k3-apply.out || fail "the account was not adopted once visible"
+grep -q 'import\|already exists' k3-apply.out && fail "the adopted create asks for an import"
+grep -q 'storage_account.s: Creating' k3-apply.out && fail "the account was created a second time"
+converged k3
 
 echo "3. destroy leaves no entry for what is gone"
 cat > main.amlsec <<EOF
