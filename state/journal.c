@@ -837,6 +837,14 @@ static bool transitional(json_t *live)
     return true;
 }
 
+/* A provisioningState that says the last operation failed. */
+static bool provisioning_failed(json_t *live)
+{
+    const char *ps = json_string_value(
+        json_object_get(json_object_get(live, "properties"), "provisioningState"));
+    return ps && (strcasecmp(ps, "Failed") == 0 || strncasecmp(ps, "Cancel", 6) == 0);
+}
+
 /* Seconds since the epoch of "YYYY-MM-DDTHH:MM:SSZ", or -1. */
 static long parse_time(const char *s)
 {
@@ -937,6 +945,12 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
                 rc = 0; /* the address was reused; the old resource is not ours to track */
             } else {
                 rc = put_entry(st, e, live, err);
+            }
+            if (rc == 0 && e->op == JOURNAL_CREATE && provisioning_failed(live)) {
+                /* the create ended Failed: tainted, so the next plan sends it again */
+                struct state_resource *r = state_find(st, e->address);
+                if (r)
+                    r->status = STATE_STATUS_TAINTED;
             }
             item->outcome = e->op == JOURNAL_DELETE ? JOURNAL_NOT_DELETED : JOURNAL_ADOPTED;
             json_decref(live);
