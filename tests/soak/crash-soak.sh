@@ -154,6 +154,7 @@ for ((t = 0; t < trials; t++)); do
   if [ "$crc" -ge 2 ]; then
     echo "trial $t seed $s $op $how: harness error: $counts"
     harness=$((harness + 1))
+    [ -z "$keep" ] || { mkdir -p "$keep" && cp -r "$work/t" "$keep/trial-$t-seed-$s"; }
     cd "$work" || exit 1
     continue
   fi

@@ -214,7 +214,10 @@ soak_expect() {
 # directory; prints soak_check's counts line, its details go to check.err.
 soak_compare() {
   curl -sf "$SOAK_URL/_armlocal/state" > store.json || { echo "harness: cannot read the store"; return 2; }
-  "$AMLSEC" state pull > state.json 2> pull.err || { echo "harness: state pull failed"; return 2; }
+  if ! "$AMLSEC" state pull > state.json 2> pull.err; then
+    echo "harness: state pull failed: $(head -n 1 pull.err)"
+    return 2
+  fi
   "$SOAK_CHECK" --mode "$1" --store store.json --state state.json --expect "$2" \
     --ignore "/subscriptions/$SOAK_SUB/resourceGroups/rg-net" 2> check.err
 }
