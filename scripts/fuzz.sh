@@ -25,8 +25,9 @@ if [ ${#targets[@]} = 0 ]; then
 fi
 
 command -v clang > /dev/null || { echo "fuzz: clang is needed (scripts/bootstrap.sh installs it)" >&2; exit 1; }
-CC=clang cmake -S . -B "$build" -DAMLSEC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$build.cmake.log" 2>&1 \
-  || { cat "$build.cmake.log" >&2; exit 1; }
+mkdir -p "$build"
+CC=clang cmake -S . -B "$build" -DAMLSEC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$build/cmake.log" 2>&1 \
+  || { cat "$build/cmake.log" >&2; exit 1; }
 for t in "${targets[@]}"; do
   cmake --build "$build" -j2 --target "fuzz_$t" > "$build/build-$t.log" 2>&1 \
     || { tail -n 30 "$build/build-$t.log" >&2; echo "fuzz: cannot build fuzz_$t" >&2; exit 1; }
