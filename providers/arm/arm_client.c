@@ -431,6 +431,8 @@ static int set_poll(struct arm_client *c, struct arm_call *call, enum poll_kind 
     }
     st->poll = kind;
     start_phase(c, call, PH_POLL, now + (ra >= 0 ? ra : c->o.lro_poll_ms));
+    if (call->on_accepted)
+        call->on_accepted(call->accepted_arg, st->poll_url);
     return 0;
 }
 

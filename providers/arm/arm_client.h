@@ -98,6 +98,12 @@ struct arm_call {
     int rl_set;
     int64_t deadline_ms; /* absolute, on the client's clock; 0 = now + timeout */
     unsigned flags;      /* ARM_CALL_* */
+    /* Called once, from inside the client, when the service accepts the
+     * request as a long-running operation: operation_url (borrowed for the
+     * call) is the URL the client polls (Azure-AsyncOperation, else
+     * Location). May be NULL. */
+    void (*on_accepted)(void *arg, const char *operation_url);
+    void *accepted_arg;
 
     /* Out: filled by arm_client_run; free with arm_call_release. */
     int rc;            /* 0, AMLSEC_ENOTFOUND (GET 404), AMLSEC_ECONFLICT (409),
