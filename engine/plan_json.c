@@ -196,7 +196,7 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_change *c = &plan->changes[i];
         json_t *o = json_object(), *ch = json_object(), *deps = json_array();
-        const json_t *sens = c->sensitive ? c->sensitive : json_array();
+        json_t *sens = c->sensitive ? json_incref(c->sensitive) : json_array();
         for (size_t k = 0; k < c->ndeps; k++)
             json_array_append_new(deps, json_string(plan->changes[c->deps[k]].address));
         json_object_set_new(o, "address", json_string(c->address));
@@ -243,6 +243,7 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
                 json_object_set_new(o, "arm_id_from", json_deep_copy(c->id_from));
         }
         json_array_append_new(changes, o);
+        json_decref(sens);
     }
     for (size_t i = 0; i < plan->ndrift; i++) {
         const struct plan_drift *d = &plan->drift[i];
