@@ -30,7 +30,7 @@ done
 share() { awk -v r="$rate" -v d="$1" 'BEGIN { printf "%.4f", r / d }'; }
 # transport faults add up to RATE of the requests; Failed/Canceled to RATE of the writes' LROs
 faults="kind=429,rate=$(share 5);kind=500,rate=$(share 5);kind=503,rate=$(share 5)"
-faults+=";kind=reset,rate=$(share 10);kind=reset-after,rate=$(share 10);kind=slow,ms=1500,rate=$(share 5)"
+faults+=";kind=reset,rate=$(share 10);kind=reset-after,rate=$(share 10);kind=slow,ms=1000,rate=$(share 5)"
 for m in PUT DELETE; do
   faults+=";kind=lro-failed,method=$m,rate=$(share 2);kind=lro-canceled,method=$m,rate=$(share 2)"
 done
