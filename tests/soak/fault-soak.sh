@@ -2,7 +2,7 @@
 # Fault soak (issue 12): apply, then destroy, the generated configuration against a local cloud
 # that injects faults into a share RATE of the requests: 429 with Retry-After, 500, 503,
 # connection resets before the request is carried out and after it (the answer is lost), slow
-# answers (1.5 s); and makes that share of the operations that writes start end Failed or
+# answers (1 s); and makes that share of the operations that writes start end Failed or
 # Canceled. Each phase is re-run (faults still on) until its plan is empty, at most 3 times; then
 # everything the cloud holds is compared with the state (tests/soak/soak_check.c).
 #
