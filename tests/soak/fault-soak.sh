@@ -58,7 +58,7 @@ soak_cloud_stop
 cd .. || exit 1
 echo "fault soak: $(wc -l < expect.tsv) resources, fault rate $rate, seed $seed"
 
-passed=0 failed=0 harness=0 lost=0 duplicated=0 untracked=0 phantom=0 remaining=0 nonconverged=0
+passed=0 failed=0 harness=0 lost=0 duplicated=0 untracked=0 phantom=0 remaining=0 journal=0 nonconverged=0
 fired_total=0 requests_total=0 max_reruns=0
 started=$(date +%s)
 for ((i = 0; i < rounds; i++)); do
@@ -95,7 +95,7 @@ for ((i = 0; i < rounds; i++)); do
     if [ "$crc" -ge 2 ]; then
       detail+="$phase: harness error: $counts; "; ok=0; harness=$((harness + 1)); break
     fi
-    for k in untracked lost phantom duplicated remaining; do
+    for k in untracked lost phantom duplicated remaining journal; do
       v=$(sed -n "s/.*$k=\([0-9]*\).*/\1/p" <<< "$counts")
       eval "$k=\$(($k + ${v:-0}))"
     done
@@ -123,6 +123,6 @@ for ((i = 0; i < rounds; i++)); do
 done
 echo "fault soak totals: $((passed + failed)) rounds, $fired_total faults injected in $requests_total requests," \
   "most re-runs needed $max_reruns: untracked=$untracked lost=$lost phantom=$phantom duplicated=$duplicated" \
-  "remaining=$remaining non-converged=$nonconverged harness-errors=$harness"
+  "remaining=$remaining journal=$journal non-converged=$nonconverged harness-errors=$harness"
 echo "$passed passed, $((failed + harness)) failed"
 [ "$failed" = 0 ] && [ "$harness" = 0 ]

@@ -219,8 +219,19 @@ soak_compare() {
     echo "harness: state pull failed: $(head -n 1 pull.err)"
     return 2
   fi
-  "$SOAK_CHECK" --mode "$1" --store store.json --state state.json --expect "$2" \
-    --ignore "/subscriptions/$SOAK_SUB/resourceGroups/rg-net" 2> check.err
+  local counts rc journal=0
+  counts=$("$SOAK_CHECK" --mode "$1" --store store.json --state state.json --expect "$2" \
+    --ignore "/subscriptions/$SOAK_SUB/resourceGroups/rg-net" 2> check.err)
+  rc=$?
+  [ "$rc" -ge 2 ] && { echo "harness: soak_check failed: $(head -n 1 check.err)"; return 2; }
+  # a run that converged leaves no pending intent: the journal is emptied
+  [ -f .amlsec/state.json.journal ] && journal=$(wc -l < .amlsec/state.json.journal)
+  if [ "$journal" != 0 ]; then
+    echo "journal: .amlsec/state.json.journal still holds $journal records" >> check.err
+    rc=1
+  fi
+  echo "$counts journal=$journal"
+  return "$rc"
 }
 
 # ms_sleep N: sleeps N milliseconds.
