@@ -452,9 +452,24 @@ static int recover(struct session *s)
         return EXIT_OK;
     }
     if (s->provider == NULL) {
-        cli_error(
-            "an interrupted apply left operations in flight; run plan or apply to recover them");
-        return EXIT_FAIL;
+        /* creates that may still appear change nothing in the state until
+         * they do: a plan without the cloud may go on; anything else must be
+         * reconciled first */
+        size_t n = journal_pending(&s->journal, NULL, 0), creates = 0;
+        for (size_t i = 0; i < s->journal.nentries; i++) {
+            const struct journal_entry *e = &s->journal.entries[i];
+            creates += e->phase == JOURNAL_BEGUN && e->op == JOURNAL_CREATE;
+        }
+        if (creates < n) {
+            cli_error("an interrupted apply left operations in flight; run plan or apply to "
+                      "recover them");
+            return EXIT_FAIL;
+        }
+        fprintf(stderr,
+                "amlsec: warning: %zu create%s of an interrupted apply may still be running; "
+                "a plan or apply that reads the cloud checks them\n",
+                n, n == 1 ? "" : "s");
+        return EXIT_OK;
     }
     memset(&rd, 0, sizeof(rd));
     rd.read = read_for_journal;
@@ -484,10 +499,48 @@ static int recover(struct session *s)
         fprintf(stderr, "  %s %s: %s\n", journal_op_name(rec.items[i].op), rec.items[i].address,
                 journal_outcome_name(rec.items[i].outcome));
     if (rec.removed_children > 0)
-        fprintf(stderr, "  %zu state entr%s removed with %s deleted parent\n",
-                rec.removed_children, rec.removed_children == 1 ? "y" : "ies",
+        fprintf(stderr, "  %zu state entr%s removed with %s deleted parent\n", rec.removed_children,
+                rec.removed_children == 1 ? "y" : "ies",
                 rec.removed_children == 1 ? "its" : "their");
     journal_recovery_release(&rec);
+    return EXIT_OK;
+}
+
+/* The ARM type an id names: the last /providers/ segment's, or a resource
+ * group's or subscription's (ids without /providers/). */
+static int id_type(char *out, size_t size, const char *id)
+{
+    const char *rg = strcasestr(id, "/resourceGroups/");
+    if (arm_id_type(out, size, id) == 0)
+        return 0;
+    if (strncasecmp(id, "/subscriptions/", 15) != 0)
+        return AMLSEC_EPARSE;
+    snprintf(out, size, "%s",
+             rg ? "Microsoft.Resources/resourceGroups" : "Microsoft.Resources/subscriptions");
+    return 0;
+}
+
+/* What the state holds must make sense to the catalogue before anything
+ * is read from or sent to ARM: a known kind, and an id of its type (the
+ * state's own reader has checked the shapes). */
+static int check_state_kinds(const struct state *st, const char *where)
+{
+    for (size_t i = 0; i < st->nresources; i++) {
+        const struct state_resource *r = &st->resources[i];
+        const struct schema_kind *k = schema_find(r->kind);
+        char type[512];
+        if (k == NULL) {
+            cli_error("'%s': resources[%zu].kind: '%s' is not a kind amlsec knows (the state was "
+                      "edited by hand, or written by a newer amlsec)",
+                      where, i, r->kind);
+            return EXIT_FAIL;
+        }
+        if (id_type(type, sizeof(type), r->arm_id) < 0 || strcasecmp(type, k->arm.type) != 0) {
+            cli_error("'%s': resources[%zu].arm_id: '%s' is not the id of a %s (%s)", where, i,
+                      r->arm_id, r->kind, k->arm.type);
+            return EXIT_FAIL;
+        }
+    }
     return EXIT_OK;
 }
 
@@ -518,6 +571,8 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
         return EXIT_FAIL;
     }
     s->loaded = true;
+    if (check_state_kinds(&s->st, s->sc.be->where) != EXIT_OK)
+        return EXIT_FAIL;
     if (o->lock)
         return recover(s);
     return EXIT_OK;

@@ -109,7 +109,10 @@ static const char *begin_missing(json_t *rec)
         if (v == NULL || *v == '\0')
             return need[i];
     }
-    if (json_object_get(rec, "dependencies") && !json_is_array(json_object_get(rec, "dependencies")))
+    if (!state_arm_id_valid(json_string_value(json_object_get(rec, "arm_id"))))
+        return "a well-formed arm_id";
+    if (json_object_get(rec, "dependencies") &&
+        !json_is_array(json_object_get(rec, "dependencies")))
         return "dependencies";
     if (json_object_get(rec, "sensitive") && !json_is_array(json_object_get(rec, "sensitive")))
         return "sensitive";
@@ -658,11 +661,11 @@ static int save_damaged(struct journal *j, struct errbuf *err)
 static int encode_entry(struct journal *j, const struct journal_entry *e, struct buf *out,
                         struct errbuf *err)
 {
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O}", "t", "begin",
-                            "id", e->id, "time", e->time, "op", op_names[e->op], "address",
-                            e->address, "kind", e->kind, "arm_id", e->arm_id, "api_version",
-                            e->api_version, "digest", e->digest, "dependencies", e->dependencies,
-                            "sensitive", e->sensitive);
+    json_t *rec =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O}", "t", "begin", "id",
+                  e->id, "time", e->time, "op", op_names[e->op], "address", e->address, "kind",
+                  e->kind, "arm_id", e->arm_id, "api_version", e->api_version, "digest", e->digest,
+                  "dependencies", e->dependencies, "sensitive", e->sensitive);
     int rc;
     if (rec == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
@@ -670,7 +673,8 @@ static int encode_entry(struct journal *j, const struct journal_entry *e, struct
     json_decref(rec);
     if (rc == 0 && e->operation) {
         rec = json_pack("{s:s, s:s, s:s}", "t", "accepted", "id", e->id, "operation", e->operation);
-        rc = rec ? encode_record(j, rec, out, err) : errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        rc =
+            rec ? encode_record(j, rec, out, err) : errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         json_decref(rec);
     }
     if (rc == 0 && e->phase == JOURNAL_COMPLETED) {
@@ -679,7 +683,8 @@ static int encode_entry(struct journal *j, const struct journal_entry *e, struct
             json_decref(rec);
             rec = NULL;
         }
-        rc = rec ? encode_record(j, rec, out, err) : errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        rc =
+            rec ? encode_record(j, rec, out, err) : errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         json_decref(rec);
     }
     return rc;
@@ -821,8 +826,8 @@ void journal_recovery_release(struct journal_recovery *r)
 /* A provisioningState that says an operation is still running. */
 static bool transitional(json_t *live)
 {
-    const char *ps =
-        json_string_value(json_object_get(json_object_get(live, "properties"), "provisioningState"));
+    const char *ps = json_string_value(
+        json_object_get(json_object_get(live, "properties"), "provisioningState"));
     static const char *const done[] = {"Succeeded", "Failed", "Canceled", "Cancelled"};
     if (ps == NULL || *ps == '\0')
         return false;
@@ -830,6 +835,14 @@ static bool transitional(json_t *live)
         if (strcasecmp(ps, done[i]) == 0)
             return false;
     return true;
+}
+
+/* A provisioningState that says the last operation failed. */
+static bool provisioning_failed(json_t *live)
+{
+    const char *ps = json_string_value(
+        json_object_get(json_object_get(live, "properties"), "provisioningState"));
+    return ps && (strcasecmp(ps, "Failed") == 0 || strncasecmp(ps, "Cancel", 6) == 0);
 }
 
 /* Seconds since the epoch of "YYYY-MM-DDTHH:MM:SSZ", or -1. */
@@ -932,6 +945,12 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
                 rc = 0; /* the address was reused; the old resource is not ours to track */
             } else {
                 rc = put_entry(st, e, live, err);
+            }
+            if (rc == 0 && e->op == JOURNAL_CREATE && provisioning_failed(live)) {
+                /* the create ended Failed: tainted, so the next plan sends it again */
+                struct state_resource *r = state_find(st, e->address);
+                if (r)
+                    r->status = STATE_STATUS_TAINTED;
             }
             item->outcome = e->op == JOURNAL_DELETE ? JOURNAL_NOT_DELETED : JOURNAL_ADOPTED;
             json_decref(live);

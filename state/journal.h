@@ -110,8 +110,8 @@ struct journal {
     size_t nentries, cap;
     struct journal_unreadable *unreadable; /* set aside on open */
     size_t nunreadable;
-    struct buf damaged; /* their bytes, one per line, until saved to "<path>.damaged" */
-    bool damaged_in_file; /* saved aside, but still in the file until it is rewritten */
+    struct buf damaged;    /* their bytes, one per line, until saved to "<path>.damaged" */
+    bool damaged_in_file;  /* saved aside, but still in the file until it is rewritten */
     size_t discarded_torn; /* torn trailing records dropped on open */
     bool group_commit;     /* records wait for journal_sync (see above) */
     bool unsynced;         /* records written since the last sync */
@@ -193,8 +193,8 @@ struct journal_recovered {
 
 struct journal_recovery {
     struct journal_recovered *items;
-    size_t count;   /* items, pending ones included */
-    size_t pending; /* of which JOURNAL_PENDING (not settled by journal_settle) */
+    size_t count;            /* items, pending ones included */
+    size_t pending;          /* of which JOURNAL_PENDING (not settled by journal_settle) */
     size_t removed_children; /* state entries removed with a deleted parent */
 };
 

@@ -505,6 +505,44 @@ static void test_journal__create_accepted_waits_for_operation(void **unused)
     journal_release(&j);
 }
 
+/* A create recovered from a resource whose provisioning failed is recorded
+ * tainted: the next plan sends its PUT again rather than taking it as done. */
+static void test_journal__failed_create_adopted_tainted(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct scenario s;
+    struct journal j;
+    struct journal_recovery rec;
+    struct journal_reader rd;
+    struct state_backend *be;
+    struct state st;
+    char id[40];
+    int existed;
+    json_t *live = json_pack("{s:s, s:{s:s}}", "name", "ws", "properties", "provisioningState",
+                             "Failed");
+    (void)unused;
+
+    scenario_init(&s, "failed");
+    memset(&rd, 0, sizeof(rd));
+    rd.read = cloud_read;
+    rd.payload = &s.cloud;
+    cloud_put(&s.cloud, ws_id, live);
+    assert_int_equal(journal_open(&j, s.journal_path, NULL, &err), 0);
+    begin_intent(&j, JOURNAL_CREATE, "workspace.main", ws_id, id);
+    journal_release(&j);
+    recover_once(&s, &rd, &rec, &j);
+    assert_int_equal(rec.items[0].outcome, JOURNAL_ADOPTED);
+    journal_recovery_release(&rec);
+    journal_release(&j);
+    assert_int_equal(backend_local_new(&be, s.state_path, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
+    assert_non_null(state_find(&st, "workspace.main"));
+    assert_int_equal(state_find(&st, "workspace.main")->status, STATE_STATUS_TAINTED);
+    state_release(&st);
+    state_backend_free(be);
+    json_decref(live);
+}
+
 /* A pending create is settled by a newer successful outcome for the same
  * address and id (the next apply's create of it). */
 static void test_journal__pending_create_superseded(void **unused)
@@ -548,6 +586,7 @@ static void test_journal__delete_removes_children(void **unused)
     int existed;
     json_t *attrs = json_object();
     static const char *const addr[] = {"workspace.main", "compute.c", "lock.l", "workspace.keep"};
+    static const char *const kinds[] = {"workspace", "compute", "lock", "workspace"};
     const char *ids[] = {ws_id, WS_ID "/computes/c",
                          WS_ID "/providers/Microsoft.Authorization/locks/l", WS_ID "2"};
     (void)unused;
@@ -560,7 +599,7 @@ static void test_journal__delete_removes_children(void **unused)
     assert_int_equal(state_init(&st, &err), 0);
     for (size_t i = 0; i < 4; i++) {
         struct state_resource r = {.address = (char *)addr[i],
-                                   .kind = "workspace",
+                                   .kind = (char *)kinds[i],
                                    .arm_id = (char *)ids[i],
                                    .api_version = "1",
                                    .attributes = attrs};
@@ -683,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_journal__encrypted_and_damage),
         cmocka_unit_test(test_journal__create_accepted_waits_for_operation),
         cmocka_unit_test(test_journal__pending_create_superseded),
+        cmocka_unit_test(test_journal__failed_create_adopted_tainted),
         cmocka_unit_test(test_journal__delete_removes_children),
         cmocka_unit_test(test_journal__unreadable_entries),
         cmocka_unit_test(test_journal__symlink_refused),
