@@ -46,8 +46,8 @@ static int starts_with(const char *s, const char *prefix)
 static int service_made(const char *id, json_t *rec)
 {
     json_t *body = json_object_get(rec, "body");
-    const char *ptype = json_string_value(
-        json_object_get(json_object_get(body, "properties"), "principalType"));
+    const char *ptype =
+        json_string_value(json_object_get(json_object_get(body, "properties"), "principalType"));
     if (strstr(id, "/privateendpointconnections/"))
         return 1;
     if (strstr(id, "/providers/microsoft.authorization/roleassignments/") && ptype &&
@@ -180,8 +180,8 @@ int main(int argc, char **argv)
             remaining++;
         }
     }
-    printf("untracked=%d lost=%d phantom=%d duplicated=%d remaining=%d\n", untracked, lost,
-           phantom, duplicated, remaining);
+    printf("untracked=%d lost=%d phantom=%d duplicated=%d remaining=%d\n", untracked, lost, phantom,
+           duplicated, remaining);
     json_decref(store);
     json_decref(state);
     json_decref(in_state);
