@@ -110,7 +110,7 @@ for ((t = 0; t < trials; t++)); do
     2) op=replace args=(apply -auto-approve -replace "key.k$((RANDOM % keys))") mode=apply
        check=(plan -detailed-exitcode) ;;
   esac
-  kill_at=$((RANDOM % (dur[$op] * 11 / 10 + 1)))
+  kill_at=$((RANDOM % (dur[$op] + 1)))
   rekill_at=-1
   [ $((RANDOM % 10)) -lt 3 ] && rekill_at=$((RANDOM % (dur[$op] + 1)))
   if ! trial_dir "$op" "$s"; then
