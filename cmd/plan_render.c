@@ -239,8 +239,9 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
         fputc('\n', f);
     }
     if (plan->n == 0) {
-        fprintf(f, "%sNo changes.%s Your infrastructure matches the configuration.\n",
-                col(&o, C_GREEN), col(&o, C_RESET));
+        fprintf(f, "%sNo changes.%s Your infrastructure matches the configuration%s.\n",
+                col(&o, C_GREEN), col(&o, C_RESET),
+                plan->ndrift ? ", but objects changed outside amlsec (above)" : "");
         return;
     }
     fprintf(f, "amlsec will perform the following actions:\n\n");

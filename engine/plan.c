@@ -473,6 +473,29 @@ static void render_change(struct builder *b, struct pending *it, const struct sc
     json_decref(value);
 }
 
+/* A changed attribute the configuration leaves out is sent as its default:
+ * the change shows that value ("true -> false"), not an absent one. */
+static void show_defaults(struct pending *it, const struct schema_kind *k, const char *paths)
+{
+    char path[256];
+    while (paths && *paths && json_is_object(it->c.after)) {
+        size_t n = strcspn(paths, ",");
+        const struct schema_attr *a;
+        const json_t *v;
+        if (n < sizeof(path)) {
+            memcpy(path, paths, n);
+            path[n] = '\0';
+            v = schema_json_get(it->c.after, path);
+            a = schema_attr_find(k, path);
+            if ((v == NULL || json_is_null(v)) && a && a->def)
+                schema_json_set(it->c.after, path, json_loads(a->def, JSON_DECODE_ANY, NULL));
+        }
+        paths += n;
+        while (*paths == ',' || *paths == ' ')
+            paths++;
+    }
+}
+
 static int plan_instance(struct builder *b, const struct cfg_instance *in, long node)
 {
     const struct cfg_resource *r = in->resource;
@@ -549,7 +572,9 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         } else if (recorded) {
             struct schema_diff_entry dd[PLAN_MAX_DIFFS];
             size_t ndd = 0;
-            if (compare(k, NULL, recorded, live, dd, &ndd) != CHANGE_NONE)
+            /* what ignore_changes covers is the service's (or someone
+             * else's) business: not drift */
+            if (compare(k, r, recorded, live, dd, &ndd) != CHANGE_NONE)
                 add_drift(b, in->address, r->kind, "changed outside amlsec", recorded, live, dd,
                           ndd);
         }
@@ -662,6 +687,8 @@ out:
     } else if (it && it->c.body == NULL) {
         render_change(b, it, k, in, attrs);
     }
+    if (it && (it->c.action == PLAN_UPDATE || it->c.action == PLAN_REPLACE))
+        show_defaults(it, k, it->c.reason_detail);
     if (rc == 0 && it &&
         (it->c.action == PLAN_REPLACE || (it->c.action == PLAN_CREATE && live == NULL)) &&
         strmap_put(&b->recreated, in->address, 0) < 0)
