@@ -813,6 +813,35 @@ static void add_dep(struct plan_change *c, size_t idx)
     c->deps = grown;
 }
 
+/* True when v holds a value known only after apply that comes from address. */
+static bool unknown_from(const json_t *v, const char *address)
+{
+    const char *from, *attr;
+    if (value_is_unknown(v))
+        return value_unknown_origin(v, &from, &attr) && strcmp(from, address) == 0;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) if (unknown_from(x, address)) return true;
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) if (unknown_from(x, address)) return true;
+    }
+    return false;
+}
+
+/* Whether update u must wait for change d of something it references: when
+ * d creates (or re-creates) it, so it must exist first, or when u sends a
+ * value known only once d is done (a key's new version). Any other change
+ * of a referenced resource is independent: a failed vault update must not
+ * hold back the workspace's public_network_access fix. */
+static bool needed_by_update(const struct plan_change *u, const struct plan_change *d)
+{
+    return d->action == PLAN_CREATE || d->action == PLAN_REPLACE ||
+           unknown_from(u->body, d->address) || unknown_from(u->after, d->address);
+}
+
 static void link_dependencies(struct builder *b)
 {
     for (size_t i = 0; i < b->n; i++) {
@@ -833,7 +862,8 @@ static void link_dependencies(struct builder *b)
             }
             continue;
         }
-        /* creates, updates, replaces wait for what they reference */
+        /* creates and replaces wait for what they reference; an update
+         * only for what it really needs (needed_by_update) */
         {
             size_t x;
             json_t *v;
@@ -841,7 +871,8 @@ static void link_dependencies(struct builder *b)
             {
                 long j = find_pending(b, json_string_value(v));
                 if (j >= 0 && (size_t)j != i && b->items[j].c.action != PLAN_NOOP &&
-                    b->items[j].c.action != PLAN_DELETE)
+                    b->items[j].c.action != PLAN_DELETE &&
+                    (it->c.action != PLAN_UPDATE || needed_by_update(&it->c, &b->items[j].c)))
                     add_dep(&it->c, (size_t)j);
             }
         }

@@ -5,6 +5,9 @@
 #   2. drift in an ignore_changes attribute is not drift; drift that needs no change still
 #      shows, and -detailed-exitcode exits 2 exactly when the printout shows changes or drift;
 #      plain plan exits 0 (defect 11);
+#   3. an update waits only for what it really needs: a failed vault update does not hold back
+#      the workspace's public_network_access fix, while a key's new version still goes before
+#      the workspace update that sends it (e2e_plan_apply.sh, section 1) (defect 4);
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
 work=$(mktemp -d)
@@ -104,5 +107,23 @@ expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > d11g.o
 grep -q 'Objects have changed outside of amlsec' d11g.out && fail "drift after apply"
 "$AMLSEC" help | grep -q "'plan -detailed-exitcode' exits 2 when the plan" || fail "help does not say when plan exits 2"
 "$AMLSEC" plan -help | grep -q 'without it plan exits 0' || fail "plan -help does not say plain plan exits 0"
+
+echo "3. a failed vault update does not skip the workspace's security fix"
+sed -i 's/env = "test"/env = "stage"/' main.amlsec
+patch "$ws" '{"properties":{"publicNetworkAccess":"Enabled"}}'
+curl -sf -X POST -H 'Content-Type: application/json' \
+  -d '{"kind":"500","method":"PUT","path":"*/vaults/kv-sem-001","times":50}' "$url/_armlocal/faults" > /dev/null \
+  || fail "fault"
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color -out d4.plan > d4p.out 2>&1
+grep -q 'Plan: 0 to add, 2 to change, 0 to destroy.' d4p.out || fail "vault and workspace updates are not both planned"
+grep -q '\[group 1\] update  workspace.w' d4p.out || fail "the workspace update still waits for the vault's"
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color d4.plan > d4a.out 2>&1
+grep -q 'key_vault.kv: Modifying failed' d4a.out || fail "the vault update did not fail"
+grep -q 'workspace.w: skipped' d4a.out && fail "the workspace fix was skipped"
+grep -q 'workspace.w: Modifications complete' d4a.out || fail "the workspace fix was not applied"
+curl -sf "$url$ws?api-version=2025-09-01" | grep -q '"publicNetworkAccess": *"Disabled"' || fail "the workspace is still public"
+curl -sf -X DELETE "$url/_armlocal/faults" > /dev/null || fail "clear faults"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > d4b.out 2>&1
+grep -q 'Apply complete! Resources: 0 added, 1 changed, 0 destroyed.' d4b.out || fail "the vault update does not converge"
 
 echo "e2e_plan_semantics: passed"
