@@ -879,6 +879,93 @@ static void link_dependencies(struct builder *b)
     }
 }
 
+/* Whether id is scope or lies under it (ARM ids, any case). */
+static bool id_within(const char *id, const char *scope)
+{
+    size_t n = strlen(scope);
+    return id && n && strncasecmp(id, scope, n) == 0 && (id[n] == '\0' || id[n] == '/');
+}
+
+/* The scope a lock id holds: the id before "/providers/Microsoft.Authorization/locks/". */
+static bool lock_scope(char *out, size_t size, const char *lock_id)
+{
+    static const char tail[] = "/providers/Microsoft.Authorization/locks/";
+    const char *p = lock_id ? strcasestr(lock_id, tail) : NULL;
+    if (p == NULL || (size_t)(p - lock_id) >= size)
+        return false;
+    snprintf(out, size, "%.*s", (int)(p - lock_id), lock_id);
+    return true;
+}
+
+static const char *verb_s(enum plan_action a)
+{
+    static const char *const verbs[] = {"keeps", "creates", "updates", "replaces", "deletes"};
+    return verbs[a];
+}
+
+/* The id a change deletes, or NULL when it deletes nothing in ARM. */
+static const char *deleted_id(const struct plan_change *c)
+{
+    if (c->action == PLAN_DELETE)
+        return c->state_only ? NULL : c->arm_id;
+    if (c->action == PLAN_REPLACE)
+        return c->prior_arm_id ? c->prior_arm_id : c->arm_id;
+    return NULL;
+}
+
+/* Management locks (arm-api.md: a lock at a scope or above refuses deletes,
+ * ReadOnly also writes; a delete is refused by locks below it too). A
+ * managed lock this plan deletes goes before every delete (and, ReadOnly,
+ * every write) it would block; a lock that stays (or comes back) while the
+ * plan deletes or replaces something it protects is an error before
+ * approval: ARM would refuse with ScopeLocked half way. */
+static void order_locks(struct builder *b)
+{
+    for (size_t l = 0; l < b->n; l++) {
+        struct pending *lk = &b->items[l];
+        const char *lock_id = lk->c.prior_arm_id ? lk->c.prior_arm_id : lk->c.arm_id;
+        const char *level;
+        char scope[2048];
+        bool read_only, goes;
+        if (strcmp(lk->c.kind, "lock") != 0 || !lock_scope(scope, sizeof(scope), lock_id))
+            continue;
+        level = lk->c.before ? str_of(lk->c.before, "level") : NULL;
+        if (level == NULL && lk->inst)
+            level = str_of(lk->inst->attrs, "level");
+        read_only = level && strcasecmp(level, "ReadOnly") == 0;
+        goes = lk->c.action == PLAN_DELETE;
+        for (size_t i = 0; i < b->n; i++) {
+            struct pending *it = &b->items[i];
+            const char *gone = deleted_id(&it->c);
+            bool blocked_delete = gone && (id_within(gone, scope) || id_within(scope, gone));
+            bool blocked_write = read_only && it->c.action != PLAN_NOOP &&
+                                 it->c.action != PLAN_DELETE && id_within(it->c.arm_id, scope);
+            struct diag *dg;
+            if (i == l || strcmp(it->c.kind, "lock") == 0 || !(blocked_delete || blocked_write))
+                continue;
+            if (goes) {
+                add_dep(&it->c, l);
+                continue;
+            }
+            dg = it->inst ? error_at_instance(b, it->inst, NULL,
+                                              "%s: this plan %s it, but %s (%s) on %s stays: ARM "
+                                              "refuses the %s (ScopeLocked)",
+                                              it->c.address, verb_s(it->c.action), lk->c.address,
+                                              level ? level : "lock", scope,
+                                              blocked_delete ? "delete" : "write")
+                          : diag_add(b->diags, DIAG_ERROR, NULL, "plan",
+                                     "%s: this plan deletes it, but %s (%s) on %s stays: ARM "
+                                     "refuses the delete (ScopeLocked)",
+                                     it->c.address, lk->c.address, level ? level : "lock", scope);
+            if (dg)
+                diag_set_hint(dg,
+                              "remove %s from the configuration for this apply (it is deleted "
+                              "first) and add it back afterwards",
+                              lk->c.address);
+        }
+    }
+}
+
 static bool targeted(const struct builder *b, const char *address)
 {
     for (size_t i = 0; i < b->o->ntargets; i++) {
@@ -1297,6 +1384,7 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
     if (o->refresh && p && !o->destroy)
         live_checks(&b, p);
     link_dependencies(&b);
+    order_locks(&b);
     for (size_t i = 0; i < b.n; i++)
         if (o->ntargets == 0 || targeted(&b, b.items[i].c.address))
             keep_with_deps(&b, i);

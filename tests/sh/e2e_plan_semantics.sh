@@ -8,6 +8,9 @@
 #   3. an update waits only for what it really needs: a failed vault update does not hold back
 #      the workspace's public_network_access fix, while a key's new version still goes before
 #      the workspace update that sends it (e2e_plan_apply.sh, section 1) (defect 4);
+#   4. a managed lock is deleted before what it protects: a lock on the resource group and a
+#      resource under it removed together; a replacement under a lock that stays is an error
+#      before approval (defect 3);
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
 work=$(mktemp -d)
@@ -125,5 +128,35 @@ curl -sf "$url$ws?api-version=2025-09-01" | grep -q '"publicNetworkAccess": *"Di
 curl -sf -X DELETE "$url/_armlocal/faults" > /dev/null || fail "clear faults"
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > d4b.out 2>&1
 grep -q 'Apply complete! Resources: 0 added, 1 changed, 0 destroyed.' d4b.out || fail "the vault update does not converge"
+
+echo "4. locks: removed before what they protect; a lock that stays blocks a replacement at plan time"
+cat > extra.amlsec <<'CFG'
+app_insights "extra" {
+  resource_group = resource_group.ml
+  name           = "appi-sem-extra"
+}
+lock "rg" {
+  target = resource_group.ml
+  name   = "no-delete"
+  level  = "CanNotDelete"
+}
+CFG
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > l1.out 2>&1
+grep -q 'Apply complete! Resources: 2 added' l1.out || fail "the lock and the extra resource were not created"
+# a replacement under the lock that stays: refused before approval
+sed -i 's/name           = "appi-sem-extra"/name           = "appi-sem-extra2"/' extra.amlsec
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > l2.out 2>&1
+grep -q 'error: app_insights.extra: this plan replaces it, but lock.rg (CanNotDelete) on /subscriptions/.*/resourceGroups/rg-sem stays: ARM refuses the delete (ScopeLocked)' l2.out \
+  || fail "a replacement under a lock that stays is not refused"
+grep -q 'hint: remove lock.rg from the configuration for this apply' l2.out || fail "no way out named"
+# both removed: the lock goes first
+printf '' > extra.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > l3.out 2>&1
+grep -q '\[group 1\] delete  lock.rg' l3.out || fail "the lock is not deleted first"
+grep -q '\[group 2\] delete  app_insights.extra' l3.out || fail "the resource does not wait for the lock's delete"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > l4.out 2>&1
+grep -q 'Apply complete! Resources: 0 added, 0 changed, 2 destroyed.' l4.out || fail "lock and resource not both deleted"
+rm extra.amlsec
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > l5.out 2>&1
 
 echo "e2e_plan_semantics: passed"
