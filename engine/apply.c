@@ -333,7 +333,7 @@ static int send(struct run *r, struct op *op)
     r->intents_unsynced = true; /* synced before the request leaves (collect) */
     w.verb = provider_verb_of(op->jop, c);
     w.parts = c->data_plane;
-    w.query = c->put_query;
+    w.query = op->jop == JOURNAL_DELETE ? c->delete_query : c->put_query;
     w.ref.id = arm_id;
     w.ref.type = c->arm_type && c->arm_type[0] ? c->arm_type : NULL;
     w.body = op->body;

@@ -46,6 +46,9 @@ struct builder {
     struct strmap new_versions;  /* addresses of keys this plan gives a new version */
     struct strmap recreated;     /* addresses this plan creates anew or replaces: what the
                                     service computes for them is known after apply */
+    struct provider *p;          /* NULL without refresh */
+    json_t *deleted_ws;          /* soft-deleted workspaces of deleted_ws_sub (read once) */
+    char deleted_ws_sub[64];
 };
 
 const char *plan_action_name(enum plan_action a)
@@ -496,6 +499,124 @@ static void show_defaults(struct pending *it, const struct schema_kind *k, const
     }
 }
 
+/* --- workspace soft delete (Microsoft's "Workspace soft deletion") ------- */
+
+#define WS_SOFT_DELETE_NOTE                                                                        \
+    "Azure keeps a deleted workspace soft-deleted for 14 days, holding its name"
+
+/* Whether deleting the workspace ARM shows as live soft-deletes it: every
+ * workspace but those encrypted with customer-managed keys, which Azure
+ * always deletes permanently. */
+static bool ws_soft_deletes(const json_t *live_body)
+{
+    const json_t *enc = json_object_get(json_object_get(live_body, "properties"), "encryption");
+    const char *status = str_of(enc, "status");
+    return !(status && strcasecmp(status, "Enabled") == 0);
+}
+
+static const char *name_of_id(const char *id)
+{
+    const char *slash = id ? strrchr(id, '/') : NULL;
+    return slash ? slash + 1 : "";
+}
+
+/* A workspace this plan deletes (alone or to replace it): with
+ * purge_on_destroy the DELETE purges it; otherwise the plan says what soft
+ * delete means, and refuses a replacement under the same name, whose
+ * create would meet the soft-deleted workspace and leave none. */
+static void ws_delete_semantics(struct builder *b, struct pending *it, const struct cfg_resource *r,
+                                const json_t *live_body, bool same_name)
+{
+    const char *gone = it->c.prior_arm_id ? it->c.prior_arm_id : it->c.arm_id;
+    if (r && r->lifecycle.purge_on_destroy) {
+        free(it->c.delete_query);
+        it->c.delete_query = strdup("forceToPurge=true");
+        note(it,
+             "workspace '%s' is deleted permanently (lifecycle.purge_on_destroy: DELETE with "
+             "forceToPurge=true): it cannot be recovered",
+             name_of_id(gone));
+        return;
+    }
+    if (!ws_soft_deletes(live_body))
+        return; /* customer-managed keys: Azure deletes it permanently */
+    if (it->c.action == PLAN_REPLACE && same_name && it->inst) {
+        struct diag *dg = error_at_instance(
+            b, it->inst,
+            it->c.reason_detail && !strchr(it->c.reason_detail, ',') ? it->c.reason_detail : NULL,
+            "%s: replacing it deletes workspace '%s' and creates it again under the same name, "
+            "but " WS_SOFT_DELETE_NOTE ": the create would fail, leaving no workspace",
+            it->c.address, name_of_id(gone));
+        if (dg)
+            diag_set_hint(dg, "set lifecycle { purge_on_destroy = true } to delete it permanently "
+                              "first (its data cannot be recovered), or give it a new name with "
+                              "lifecycle { create_before_destroy = true } (the new one is created "
+                              "first), or undo the change");
+        return;
+    }
+    note(it,
+         "workspace '%s' is soft-deleted: " WS_SOFT_DELETE_NOTE
+         "; recover it within them, or purge it (DELETE with forceToPurge=true) to reuse the "
+         "name (lifecycle { purge_on_destroy = true } deletes it permanently)",
+         name_of_id(gone));
+}
+
+/* The soft-deleted workspaces of the subscription id lies in (read once
+ * per subscription; none when the list cannot be read). Borrowed. */
+static const json_t *soft_deleted_workspaces(struct builder *b, const char *id)
+{
+    const struct schema_kind *k = schema_find("workspace");
+    char sub[64], path[160];
+    json_t *list = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    if (b->p == NULL || k == NULL || sscanf(id, "/subscriptions/%63[^/]", sub) != 1)
+        return NULL;
+    if (b->deleted_ws && strcmp(b->deleted_ws_sub, sub) == 0)
+        return b->deleted_ws;
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/providers/Microsoft.MachineLearningServices/deletedWorkspaces",
+             sub);
+    json_decref(b->deleted_ws);
+    b->deleted_ws = NULL;
+    if (provider_list_url(b->p, path, k->arm.api_version, &list, &err) < 0) {
+        json_decref(list);
+        list = json_array(); /* not served there: nothing known to hold a name */
+    }
+    b->deleted_ws = list;
+    snprintf(b->deleted_ws_sub, sizeof(b->deleted_ws_sub), "%s", sub);
+    return list;
+}
+
+/* A workspace this plan creates under a name a soft-deleted workspace
+ * holds: Azure refuses the create, so the plan does, naming the ways out. */
+static void ws_name_held(struct builder *b, struct pending *it)
+{
+    const json_t *list = it->c.arm_id ? soft_deleted_workspaces(b, it->c.arm_id) : NULL;
+    size_t i;
+    json_t *w;
+    json_array_foreach(list, i, w)
+    {
+        const char *id = str_of(w, "id");
+        const json_t *props = json_object_get(w, "properties");
+        const char *until = str_of(props, "scheduledPurgeDate");
+        struct diag *dg;
+        if (id == NULL || strcasecmp(id, it->c.arm_id) != 0)
+            continue;
+        dg = error_at_instance(b, it->inst, "name",
+                               "%s: a soft-deleted workspace named '%s' holds this name%s%s: "
+                               "Azure refuses to create another one",
+                               it->c.address, name_of_id(id), until ? " until " : "",
+                               until ? until : "");
+        if (dg)
+            diag_set_hint(dg,
+                          "recover it (Azure portal: Azure Machine Learning, Recently deleted "
+                          "workspaces) and adopt it with amlsec import '%s' '%s'; or purge it "
+                          "(DELETE %s?forceToPurge=true, az ml workspace delete "
+                          "--permanently-delete); or choose another name",
+                          it->c.address, id, id);
+        return;
+    }
+}
+
 static int plan_instance(struct builder *b, const struct cfg_instance *in, long node)
 {
     const struct cfg_resource *r = in->resource;
@@ -677,8 +798,14 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
              "first, then the new one is created (give it a new name to create it first)",
              in->address);
     }
+    if (it->c.action == PLAN_REPLACE && strcmp(r->kind, "workspace") == 0)
+        ws_delete_semantics(b, it, r, lr ? lr->body : NULL, !renamed);
     impact_notes(it, d, nd);
 out:
+    if (it && strcmp(r->kind, "workspace") == 0 && b->o->refresh &&
+        ((it->c.action == PLAN_CREATE && live == NULL) ||
+         (it->c.action == PLAN_REPLACE && renamed)))
+        ws_name_held(b, it);
     if (it && it->c.action == PLAN_NOOP) {
         /* dropped when the plan is ordered: a no-change plan of thousands
          * of resources holds no copies of them */
@@ -745,6 +872,8 @@ static int plan_deletes(struct builder *b)
                     diag_set_hint(dg, "remove prevent_destroy first to destroy it");
             }
         }
+        if (strcmp(se->kind, "workspace") == 0)
+            ws_delete_semantics(b, it, r, lr && lr->rc == 0 ? lr->body : attrs, false);
         impact_notes(it, NULL, 0);
     }
     return 0;
@@ -996,6 +1125,7 @@ static void change_release(struct plan_change *c)
     free(c->arm_type);
     free(c->api_version);
     free(c->put_query);
+    free(c->delete_query);
     free(c->reason);
     free(c->reason_detail);
     json_decref(c->before);
@@ -1347,6 +1477,7 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
         goto out;
     if ((rc = depgraph_build(&b.g, cfg, err)) < 0 || (rc = depgraph_sort(b.g, err)) < 0)
         goto out;
+    b.p = o->refresh ? p : NULL;
     if (o->refresh && (rc = refresh(&b, p)) < 0)
         goto out;
     if (!o->refresh && (rc = refresh(&b, NULL)) < 0)
@@ -1401,6 +1532,7 @@ out:
     strmap_release(&b.pending_index);
     strmap_release(&b.new_versions);
     strmap_release(&b.recreated);
+    json_decref(b.deleted_ws);
     depgraph_free(b.g);
     if (rc == 0 && diags->errors > errors_before)
         rc = AMLSEC_EPARSE;

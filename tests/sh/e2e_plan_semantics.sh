@@ -11,11 +11,17 @@
 #   4. a managed lock is deleted before what it protects: a lock on the resource group and a
 #      resource under it removed together; a replacement under a lock that stays is an error
 #      before approval (defect 3);
+#   5. workspace soft delete (defect 1, and the local cloud's side of issue 17 item 8): replacing
+#      a workspace under its own name is refused before approval, naming the ways out;
+#      lifecycle.purge_on_destroy purges it (DELETE ?forceToPurge=true) and the replacement
+#      applies; a deleted workspace is soft-deleted, listed with its purge date, holds its name
+#      (a create is refused at plan time, naming recover, import and purge), can be recovered
+#      and imported, or purged; after 14 days it is gone on its own;
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
 work=$(mktemp -d)
 source "$(dirname "$0")/lib/e2e.bash"
-cloud_flags=(--lro-ms 0)
+cloud_flags=(--lro-ms 0 --data cloud)
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   rm -rf "$work"
@@ -158,5 +164,94 @@ expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > l4.out 2>&
 grep -q 'Apply complete! Resources: 0 added, 0 changed, 2 destroyed.' l4.out || fail "lock and resource not both deleted"
 rm extra.amlsec
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > l5.out 2>&1
+
+echo "5. workspace soft delete: a same-name replacement is refused; purge_on_destroy; recover; purge; expiry"
+deleted_list() { curl -sf "$url/subscriptions/$sub/providers/Microsoft.MachineLearningServices/deletedWorkspaces?api-version=2025-09-01"; }
+ws_status() { curl -s -o /dev/null -w '%{http_code}' "$url$ws?api-version=2025-09-01"; }
+python3 - <<'PY'
+s = open("main.amlsec").read()
+i = s.index('workspace "w" {')
+j = s.index("}\n", i) + 2
+open("ws.amlsec", "w").write(s[i:j].replace('  app_insights    = app_insights.ai\n', '  app_insights    = app_insights.ai\n  hbi             = true\n'))
+open("main.amlsec", "w").write(s[:i] + s[j:])
+PY
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > s1.out 2>&1
+grep -q "error: workspace.w: replacing it deletes workspace 'mlw-sem' and creates it again under the same name, but Azure keeps a deleted workspace soft-deleted for 14 days, holding its name: the create would fail, leaving no workspace" s1.out \
+  || fail "a same-name replacement of a soft-deleting workspace is not refused"
+grep -q 'hint: set lifecycle { purge_on_destroy = true } to delete it permanently first (its data cannot be recovered), or give it a new name with lifecycle { create_before_destroy = true }' s1.out \
+  || fail "the ways out are not named"
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s2.out 2>&1
+[ "$(ws_status)" = 200 ] || fail "the refused apply deleted the workspace"
+# purge_on_destroy: the replacement purges the old workspace and creates the new one
+sed -i 's/  hbi             = true/  hbi             = true\n  lifecycle {\n    purge_on_destroy = true\n  }/' ws.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color -out s3.plan > s3.out 2>&1
+grep -q "workspace 'mlw-sem' is deleted permanently (lifecycle.purge_on_destroy: DELETE with forceToPurge=true): it cannot be recovered" s3.out \
+  || fail "the permanent delete is not said before approval"
+"$AMLSEC" show -json s3.plan | grep -q '"delete_query": "forceToPurge=true"' || fail "show -json does not carry the purge"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color s3.plan > s4.out 2>&1
+grep -q 'Apply complete! Resources: 1 added, 0 changed, 1 destroyed.' s4.out || fail "the purging replacement did not apply"
+deleted_list | grep -q 'mlw-sem' && fail "the purged workspace is soft-deleted"
+curl -sf "$url$ws?api-version=2025-09-01" | grep -q '"hbiWorkspace": *true' || fail "the new workspace is not the replacement"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > s5.out 2>&1
+# a plain delete soft-deletes it: the plan says so, the list shows it with its purge date
+sed -i '/lifecycle {/,/  }/d' ws.amlsec
+mv ws.amlsec ws.off
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > s6.out 2>&1
+grep -q "workspace 'mlw-sem' is soft-deleted: Azure keeps a deleted workspace soft-deleted for 14 days, holding its name; recover it within them, or purge it" s6.out \
+  || fail "the soft delete is not said before approval"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s7.out 2>&1
+deleted_list > s7.json || fail "the soft-deleted workspaces cannot be listed"
+python3 - <<'PY' || fail "the soft-deleted workspace is not listed with its dates"
+import json, datetime
+v = json.load(open("s7.json"))["value"]
+assert len(v) == 1 and v[0]["name"] == "mlw-sem", v
+p = v[0]["properties"]
+d = datetime.datetime.fromisoformat(p["deletedDate"].replace("Z", "+00:00"))
+u = datetime.datetime.fromisoformat(p["scheduledPurgeDate"].replace("Z", "+00:00"))
+assert u - d == datetime.timedelta(days=14), (d, u)
+assert p["hbiWorkspace"] is True
+PY
+curl -sf "$url$rg/providers/Microsoft.MachineLearningServices/deletedWorkspaces/mlw-sem?api-version=2025-09-01" \
+  | grep -q '"provisioningState": *"SoftDeleted"' || fail "the soft-deleted workspace cannot be read"
+# the name is held: creating it again is refused at plan time, with the ways out
+mv ws.off ws.amlsec
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > s8.out 2>&1
+grep -q "error: workspace.w: a soft-deleted workspace named 'mlw-sem' holds this name until 20[0-9-]*T[0-9:.]*Z: Azure refuses to create another one" s8.out \
+  || fail "a create over a held name is not refused at plan time"
+grep -q "and adopt it with amlsec import 'workspace.w' '$ws'; or purge it (DELETE $ws?forceToPurge=true" s8.out \
+  || fail "recover, import and purge are not offered"
+# recover it, then adopt it
+curl -sf -X POST "$url$rg/providers/Microsoft.MachineLearningServices/deletedWorkspaces/mlw-sem/recover?api-version=2025-09-01" \
+  > /dev/null || fail "recover"
+[ "$(ws_status)" = 200 ] || fail "the recovered workspace is not there"
+deleted_list | grep -q 'mlw-sem' && fail "the recovered workspace is still listed as deleted"
+expect_exit 0 "$AMLSEC" import -cloud "$url" -no-color workspace.w "$ws" > s9.out 2>&1
+grep -q 'It matches the configuration.' s9.out || fail "the recovered workspace does not match"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > s10.out 2>&1
+# soft-deleted again, then purged by hand: the name is free
+mv ws.amlsec ws.off
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s11.out 2>&1
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$url$ws?api-version=2025-09-01&forceToPurge=true")" = 200 ] \
+  || fail "purging the soft-deleted workspace"
+deleted_list | grep -q 'mlw-sem' && fail "the purged workspace is still listed"
+mv ws.off ws.amlsec
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s12.out 2>&1
+grep -q 'Apply complete! Resources: 1 added' s12.out || fail "the freed name could not be used"
+# after 14 days a soft-deleted workspace is purged on its own (the store's clock moved back)
+mv ws.amlsec ws.off
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s13.out 2>&1
+deleted_list | grep -q 'mlw-sem' || fail "not soft-deleted"
+stop_cloud
+python3 - <<'PY' || fail "could not age the soft-deleted workspace"
+import json
+d = json.load(open("cloud/armlocal.json"))
+for v in d["deletedWorkspaces"].values():
+    v["purgeAtMs"] -= 14 * 86400 * 1000 + 1000
+json.dump(d, open("cloud/armlocal.json", "w"))
+PY
+start_cloud
+deleted_list | grep -q 'mlw-sem' && fail "the soft-deleted workspace outlived its 14 days"
+mv ws.off ws.amlsec
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s14.out 2>&1
 
 echo "e2e_plan_semantics: passed"
