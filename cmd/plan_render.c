@@ -190,6 +190,10 @@ static void print_change(const struct out *o, const struct plan_change *c)
                     col(o, C_RED), col(o, C_RESET));
         else if (c->reason_detail)
             print_changed(o, c, c->reason_detail, true);
+        else if (strcmp(c->reason, "replace_because_parent_replaced") == 0)
+            fprintf(o->f, "      # (deleted with what it lies under, which is replaced)\n");
+        else if (strcmp(c->reason, "replace_because_target_replaced") == 0)
+            fprintf(o->f, "      # (its target is replaced)\n");
         else
             fprintf(o->f, "      # %s\n", c->reason);
         break;

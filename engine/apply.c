@@ -193,7 +193,8 @@ static void plan_ops(struct step *s, size_t i, const struct plan_change *c)
         return;
     }
     if (c->action == PLAN_REPLACE && !c->create_before_destroy)
-        s->ops[s->nops++] = (struct op){.change = i, .kind = OP_DELETE, .jop = JOURNAL_DELETE};
+        s->ops[s->nops++] = (struct op){
+            .change = i, .kind = c->state_only ? OP_FORGET : OP_DELETE, .jop = JOURNAL_DELETE};
     s->ops[s->nops++] = (struct op){
         .change = i,
         .kind = OP_PUT,

@@ -46,6 +46,9 @@ struct builder {
     struct strmap new_versions;  /* addresses of keys this plan gives a new version */
     struct strmap recreated;     /* addresses this plan creates anew or replaces: what the
                                     service computes for them is known after apply */
+    size_t *replaced;            /* items replaced under their own id (ARM deletes what lies
+                                    under them with them): positions in items */
+    size_t nreplaced, capreplaced;
     struct provider *p;          /* NULL without refresh */
     json_t *deleted_ws;          /* soft-deleted workspaces of deleted_ws_sub (read once) */
     char deleted_ws_sub[64];
@@ -617,6 +620,157 @@ static void ws_name_held(struct builder *b, struct pending *it)
     }
 }
 
+/* --- what a replacement takes with it ------------------------------------- */
+
+/* Whether id lies strictly under parent (ARM ids, any case). */
+static bool id_under(const char *id, const char *parent)
+{
+    size_t n = strlen(parent);
+    return id && n && strncasecmp(id, parent, n) == 0 && id[n] == '/';
+}
+
+/* A resource kept or updated whose parent (or scope) this plan replaces
+ * under the same id is deleted by ARM with it (a workspace's computes,
+ * online endpoints, role assignments at its scope, ...): it is replaced
+ * too, its delete being only the state's (the parent's delete takes it),
+ * its create after the parent's. A private endpoint whose target is
+ * replaced loses its connection: it is replaced, delete and all. */
+static void taken_with_parent(struct builder *b, struct pending *it, const struct schema_kind *k)
+{
+    const struct pending *parent = NULL;
+    bool child = false;
+    for (size_t i = 0; i < b->nreplaced && parent == NULL; i++) {
+        const struct pending *r = &b->items[b->replaced[i]];
+        if (id_under(it->c.arm_id, r->c.arm_id)) {
+            parent = r;
+            child = true;
+        } else if (strcmp(it->c.kind, "private_endpoint") == 0 && it->inst) {
+            const json_t *target = schema_ref_id(json_object_get(it->inst->attrs, "target"));
+            if (json_is_string(target) && strcasecmp(json_string_value(target), r->c.arm_id) == 0)
+                parent = r;
+        }
+    }
+    if (parent == NULL)
+        return;
+    it->c.action = PLAN_REPLACE;
+    free(it->c.reason);
+    it->c.reason =
+        strdup(child ? "replace_because_parent_replaced" : "replace_because_target_replaced");
+    free(it->c.reason_detail);
+    it->c.reason_detail = NULL;
+    /* an update's request was only what changed: the create sends it all */
+    json_decref(it->c.after);
+    it->c.after = NULL;
+    json_decref(it->c.body);
+    it->c.body = NULL;
+    it->c.via = PLAN_VIA_PUT;
+    it->c.data_plane = 0;
+    it->c.state_only = child;
+    if (child)
+        note(it,
+             "replacing %s deletes %s with it (ARM deletes what lies under it): it is created "
+             "again afterwards",
+             parent->c.address, it->c.address);
+    else
+        note(it, "replacing %s removes this private endpoint's connection: it is replaced too",
+             parent->c.address);
+    (void)k;
+}
+
+/* Service-made datastores every workspace has: not the user's to lose. */
+static bool system_datastore(const char *name)
+{
+    static const char *const names[] = {"workspaceblobstore", "workspacefilestore",
+                                        "workspaceartifactstore", "workspaceworkingdirectory",
+                                        NULL};
+    for (const char *const *n = names; *n; n++)
+        if (strcasecmp(name, *n) == 0)
+            return true;
+    return false;
+}
+
+/* Appends to lost the resources listed at path (GET) that amlsec does not
+ * manage. scope, when set, keeps only those assigned at that very scope,
+ * and not to own_principal (the service's grants to the resource's own
+ * identity, made again for the new one). */
+static void unmanaged_at(struct builder *b, struct buf *lost, const char *path,
+                         const char *api_version, const char *scope, const char *own_principal)
+{
+    json_t *list = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    size_t i;
+    json_t *x;
+    if (provider_list_url(b->p, path, api_version, &list, &err) < 0) {
+        json_decref(list);
+        return;
+    }
+    json_array_foreach(list, i, x)
+    {
+        const char *id = str_of(x, "id"), *name = str_of(x, "name");
+        const json_t *props = json_object_get(x, "properties");
+        const char *type = str_of(x, "type"), *short_type;
+        size_t at;
+        if (id == NULL || name == NULL || strmap_get(&b->ref_index, id, &at))
+            continue;
+        if (scope &&
+            (str_of(props, "scope") == NULL || strcasecmp(str_of(props, "scope"), scope) != 0 ||
+             (own_principal && str_of(props, "principalId") &&
+              strcasecmp(str_of(props, "principalId"), own_principal) == 0)))
+            continue;
+        short_type = type && strrchr(type, '/') ? strrchr(type, '/') + 1 : "resource";
+        if (strcasecmp(short_type, "datastores") == 0 && system_datastore(name))
+            continue;
+        buf_addf(lost, "%s%s/%s", lost->len ? ", " : "", short_type, name);
+    }
+    json_decref(list);
+}
+
+/* A resource this plan replaces takes with it what lies under it: the note
+ * names what of that amlsec does not manage, read from the live cloud (the
+ * child collections the catalogue knows for its kind, and the role
+ * assignments at its scope). */
+static void name_lost_children(struct builder *b, struct pending *it)
+{
+    const char *gone = it->c.prior_arm_id ? it->c.prior_arm_id : it->c.arm_id;
+    const struct provider_result *lr = live_of(b, gone);
+    const char *own =
+        lr && lr->rc == 0 ? str_of(json_object_get(lr->body, "identity"), "principalId") : NULL;
+    char parent_tpl[96];
+    struct buf lost, path;
+    if (b->p == NULL || gone == NULL || lr == NULL || lr->rc != 0)
+        return;
+    snprintf(parent_tpl, sizeof(parent_tpl), "{parent:%s}/", it->c.kind);
+    buf_init(&lost, 0);
+    buf_init(&path, 0);
+    for (const struct schema_kind *k = schema_kinds; k->name; k++) {
+        const char *tpl = k->id_template, *tail = NULL, *end;
+        bool extension = false;
+        if (tpl == NULL)
+            continue;
+        if (strncmp(tpl, parent_tpl, strlen(parent_tpl)) == 0)
+            tail = tpl + strlen(parent_tpl);
+        else if (strncmp(tpl, "{scope:", 7) == 0 && strchr(tpl, '}') &&
+                 strncmp(strchr(tpl, '}') + 1,
+                         "/providers/Microsoft.Authorization/roleAssignments/", 51) == 0) {
+            tail = strchr(tpl, '}') + 2;
+            extension = true;
+        }
+        if (tail == NULL || (end = strstr(tail, "/{")) == NULL || strchr(tail, '{') != end + 1)
+            continue;
+        /* compute_cluster and compute_instance share one collection */
+        if (k != schema_kinds && k[-1].id_template && strcmp(k[-1].id_template, tpl) == 0)
+            continue;
+        buf_reset(&path);
+        buf_addf(&path, "%s/%.*s%s", gone, (int)(end - tail), tail,
+                 extension ? "?$filter=atScope()" : "");
+        unmanaged_at(b, &lost, path.ptr, k->arm.api_version, extension ? gone : NULL, own);
+    }
+    if (lost.len)
+        note(it, "not managed by amlsec, and deleted with %s: %s", it->c.address, lost.ptr);
+    buf_release(&path);
+    buf_release(&lost);
+}
+
 static int plan_instance(struct builder *b, const struct cfg_instance *in, long node)
 {
     const struct cfg_resource *r = in->resource;
@@ -781,6 +935,8 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
                                     lr ? lr->body : NULL)) < 0)
             goto out;
     }
+    if ((it->c.action == PLAN_NOOP || it->c.action == PLAN_UPDATE) && strcmp(r->kind, "lock") != 0)
+        taken_with_parent(b, it, k);
     if (it->c.action == PLAN_REPLACE && r->lifecycle.prevent_destroy) {
         struct diag *dg = error_at_instance(
             b, in, NULL, "%s has lifecycle.prevent_destroy set, but this plan replaces it (%s%s%s)",
@@ -820,6 +976,20 @@ out:
         (it->c.action == PLAN_REPLACE || (it->c.action == PLAN_CREATE && live == NULL)) &&
         strmap_put(&b->recreated, in->address, 0) < 0)
         rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+    if (rc == 0 && it && it->c.action == PLAN_REPLACE && !renamed && it->c.arm_id) {
+        if (b->nreplaced == b->capreplaced) {
+            size_t cap = b->capreplaced ? b->capreplaced * 2 : 8;
+            size_t *grown = realloc(b->replaced, cap * sizeof(*grown));
+            if (grown == NULL)
+                rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+            else {
+                b->replaced = grown;
+                b->capreplaced = cap;
+            }
+        }
+        if (rc == 0)
+            b->replaced[b->nreplaced++] = (size_t)(it - b->items);
+    }
     json_decref(attrs);
     json_decref(live);
     json_decref(recorded);
@@ -1343,6 +1513,7 @@ static void pass_reset(struct builder *b, struct diag_list *pass_diags)
     for (size_t i = 0; i < b->n; i++)
         change_release(&b->items[i].c);
     b->n = 0;
+    b->nreplaced = 0;
     strmap_release(&b->recreated);
     strmap_init(&b->recreated, false);
     strmap_release(&b->new_versions); /* a re-read may show the new version is not needed */
@@ -1514,6 +1685,9 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
         }
     if (o->refresh && p && !o->destroy)
         live_checks(&b, p);
+    for (size_t i = 0; i < b.n; i++)
+        if (b.items[i].c.action == PLAN_REPLACE && !b.items[i].c.state_only)
+            name_lost_children(&b, &b.items[i]);
     link_dependencies(&b);
     order_locks(&b);
     for (size_t i = 0; i < b.n; i++)
@@ -1533,6 +1707,7 @@ out:
     strmap_release(&b.new_versions);
     strmap_release(&b.recreated);
     json_decref(b.deleted_ws);
+    free(b.replaced);
     depgraph_free(b.g);
     if (rc == 0 && diags->errors > errors_before)
         rc = AMLSEC_EPARSE;

@@ -17,6 +17,10 @@
 #      applies; a deleted workspace is soft-deleted, listed with its purge date, holds its name
 #      (a create is refused at plan time, naming recover, import and purge), can be recovered
 #      and imported, or purged; after 14 days it is gone on its own;
+#   6. a workspace replacement plans the delete and re-create of its managed children and
+#      scoped resources (a compute cluster, a role assignment at its scope), names the unmanaged
+#      ones it takes with it (an online endpoint, a role assignment made by hand), and leaves
+#      no "has been deleted" drift behind (defect 2).
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
 work=$(mktemp -d)
@@ -253,5 +257,59 @@ start_cloud
 deleted_list | grep -q 'mlw-sem' && fail "the soft-deleted workspace outlived its 14 days"
 mv ws.off ws.amlsec
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s14.out 2>&1
+
+echo "6. a replacement re-creates the managed children and names the unmanaged ones lost"
+sed -i 's/  hbi             = true/  hbi             = true\n  lifecycle {\n    purge_on_destroy = true\n  }/' ws.amlsec
+cat > children.amlsec <<'CFG'
+compute_cluster "c" {
+  workspace      = workspace.w
+  name           = "cpu"
+  vm_size        = "Standard_DS3_v2"
+  node_public_ip = false
+  local_auth     = false
+  scale {
+    min = 0
+    max = 2
+  }
+}
+role_assignment "ds" {
+  principal      = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+  principal_type = "Group"
+  role           = "AzureML Data Scientist"
+  scope          = workspace.w
+}
+CFG
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > c1.out 2>&1
+grep -q 'Apply complete! Resources: 2 added' c1.out || fail "the children were not created"
+curl -sf -X PUT -H 'Content-Type: application/json' -d '{"location":"westeurope","properties":{"authMode":"AADToken"}}' \
+  "$url$ws/onlineEndpoints/handmade?api-version=2025-09-01" > /dev/null || fail "unmanaged endpoint"
+ra=8b1f0c55-0000-4000-8000-00000000beef
+curl -sf -X PUT -H 'Content-Type: application/json' \
+  -d "{\"properties\":{\"roleDefinitionId\":\"/subscriptions/$sub/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7\",\"principalId\":\"6e1d3c1a-1111-4222-8333-444455556666\"}}" \
+  "$url$ws/providers/Microsoft.Authorization/roleAssignments/$ra?api-version=2022-04-01" > /dev/null || fail "unmanaged role assignment"
+sed -i 's/  hbi             = true/  hbi             = false/' ws.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color -out c2.plan > c2.out 2>&1
+grep -q 'compute_cluster.c must be replaced' c2.out || fail "the compute cluster's re-creation is not planned"
+grep -q 'role_assignment.ds must be replaced' c2.out || fail "the role assignment's re-creation is not planned"
+grep -q 'replacing workspace.w deletes compute_cluster.c with it (ARM deletes what lies under it): it is created again afterwards' c2.out \
+  || fail "the child's replacement is not explained"
+grep -q 'not managed by amlsec, and deleted with workspace.w: .*onlineEndpoints/handmade' c2.out || fail "the unmanaged endpoint is not named"
+grep -q "not managed by amlsec, and deleted with workspace.w: .*roleAssignments/$ra" c2.out || fail "the unmanaged role assignment is not named"
+grep -q 'Plan: 3 to add, 0 to change, 3 to destroy.' c2.out || fail "the plan does not count the children"
+grep -q '\[group 2\] replace compute_cluster.c' c2.out || fail "the child is not re-created after its parent"
+"$AMLSEC" show -json c2.plan > c2.json || fail "show -json"
+python3 - <<'PY' || fail "the plan JSON does not carry the children's replacement"
+import json
+rc = {c["address"]: c for c in json.load(open("c2.json"))["resource_changes"]}
+for a in ("compute_cluster.c", "role_assignment.ds"):
+    assert rc[a]["change"]["actions"] == ["delete", "create"], rc[a]
+    assert rc[a]["action_reason"] == "replace_because_parent_replaced", rc[a]
+PY
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color c2.plan > c3.out 2>&1
+grep -q 'Apply complete! Resources: 3 added, 0 changed, 3 destroyed.' c3.out || fail "the replacement with its children did not apply"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > c4.out 2>&1
+grep -q 'has been deleted' c4.out && fail "the children show up as deleted drift"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$url$ws/onlineEndpoints/handmade?api-version=2025-09-01")" = 404 ] \
+  || fail "the unmanaged endpoint survived (the note was wrong)"
 
 echo "e2e_plan_semantics: passed"
