@@ -1243,7 +1243,11 @@ static void order_locks(struct builder *b)
             if (i == l || strcmp(it->c.kind, "lock") == 0 || !(blocked_delete || blocked_write))
                 continue;
             if (goes) {
-                add_dep(&it->c, l);
+                bool after_it = false; /* the lock's delete waits for it: keep that order */
+                for (size_t d = 0; d < lk->c.ndeps; d++)
+                    after_it |= lk->c.deps[d] == i;
+                if (!after_it)
+                    add_dep(&it->c, l);
                 continue;
             }
             dg = it->inst ? error_at_instance(b, it->inst, NULL,
