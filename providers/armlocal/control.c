@@ -14,8 +14,8 @@
 
 /* --- faults ------------------------------------------------------------- */
 
-static const char *const fault_kinds[] = {"429",  "500",        "503",          "reset",
-                                          "slow", "lro-failed", "lro-canceled", NULL};
+static const char *const fault_kinds[] = {
+    "429", "500", "503", "reset", "reset-after", "slow", "lro-failed", "lro-canceled", NULL};
 
 static int fault_set(struct al_fault *f, const char *key, const char *val, struct errbuf *err)
 {
@@ -27,7 +27,8 @@ static int fault_set(struct al_fault *f, const char *key, const char *val, struc
         if (!ok)
             return errbuf_set(
                 err, AMLSEC_EUSAGE,
-                "unknown fault kind '%s' (429, 500, 503, reset, slow, lro-failed, lro-canceled)",
+                "unknown fault kind '%s' (429, 500, 503, reset, reset-after, slow, lro-failed, "
+                "lro-canceled)",
                 val);
         snprintf(f->kind, sizeof(f->kind), "%s", val);
     } else if (strcmp(key, "method") == 0) {
@@ -156,7 +157,9 @@ int al_faults_apply(struct al_ctx *c, int *lro_fail)
             c->res->status = 500;
             return 1;
         }
-        if (strcmp(f->kind, "slow") == 0)
+        if (strcmp(f->kind, "reset-after") == 0)
+            c->res->drop_connection = 1; /* carried out below, then the answer is lost */
+        else if (strcmp(f->kind, "slow") == 0)
             c->res->delay_ms += (unsigned)f->ms;
         else if (strcmp(f->kind, "lro-failed") == 0)
             *lro_fail = 1;
@@ -217,6 +220,10 @@ int al_throttle(struct al_ctx *c)
     int del = strcasecmp(m, "DELETE") == 0;
     double cap = read ? 250 : 200, rate = read ? 25 : 10, now = al_mono_s();
     const char *kind = read ? "reads" : del ? "deletes" : "writes";
+    /* ARM names the quota a request spends from: reads, deletes or writes */
+    const char *hdr = read  ? "x-ms-ratelimit-remaining-subscription-reads"
+                      : del ? "x-ms-ratelimit-remaining-subscription-deletes"
+                            : "x-ms-ratelimit-remaining-subscription-writes";
     char key[256], sub[64] = "tenant";
     struct al_bucket *b;
 
@@ -226,8 +233,7 @@ int al_throttle(struct al_ctx *c)
     }
     if (!c->al->opts.throttle) {
         al_set_header(c->res,
-                      read ? "x-ms-ratelimit-remaining-subscription-reads"
-                           : "x-ms-ratelimit-remaining-subscription-writes",
+                      hdr,
                       "%d", read ? 249 : 199);
         return 0;
     }
@@ -241,8 +247,7 @@ int al_throttle(struct al_ctx *c)
         unsigned wait = (unsigned)ceil((1 - b->tokens) / rate);
         al_set_header(c->res, "Retry-After", "%u", wait ? wait : 1);
         al_set_header(c->res,
-                      read ? "x-ms-ratelimit-remaining-subscription-reads"
-                           : "x-ms-ratelimit-remaining-subscription-writes",
+                      hdr,
                       "0");
         al_error(c, 429, "TooManyRequests",
                  "Number of '%s' requests for subscription '%s' actor '%s' exceeded. Please try "
@@ -255,10 +260,7 @@ int al_throttle(struct al_ctx *c)
     }
     b->tokens -= 1;
     al_set_header(c->res,
-                  read  ? "x-ms-ratelimit-remaining-subscription-reads"
-                  : del ? "x-ms-ratelimit-remaining-subscription-deletes"
-                        : "x-ms-ratelimit-remaining-subscription-writes",
-                  "%d", (int)b->tokens);
+                  hdr, "%d", (int)b->tokens);
     return 0;
 }
 

@@ -24,6 +24,15 @@ expect_code 500 "500 fault"; expect_body InternalServerError "500 body"
 fault '{"kind":"reset","path":"*/sa3*"}'
 if curl -sS -o /dev/null "$B$SA/sa3?$V=2025-06-01" 2>"$TMP/err"; then fail "reset fault answered"; fi
 grep -qi "empty reply\|reset\|closed" "$TMP/err" || fail "reset: $(cat "$TMP/err")"
+# reset-after: the request is carried out, then the connection closes without an answer (the
+# ambiguous failure: the client cannot know the write happened)
+fault '{"kind":"reset-after","method":"PUT","path":"*/sa3b*"}'
+if curl -sS -o /dev/null -X PUT -H 'Content-Type: application/json' \
+  -d '{"location":"eastus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}' \
+  "$B$SA/sa3b?$V=2025-06-01" 2>"$TMP/err"; then fail "reset-after fault answered"; fi
+grep -qi "empty reply\|reset\|closed" "$TMP/err" || fail "reset-after: $(cat "$TMP/err")"
+sleep 0.3
+req GET "$SA/sa3b?$V=2025-06-01"; expect_code 200 "reset-after: the PUT was carried out"
 fault '{"kind":"slow","path":"*/sa4*","ms":700}'
 t0=$(date +%s%N); req GET "$SA/sa4?$V=2025-06-01"; t1=$(date +%s%N)
 expect_code 404 "slow still answers"; [ $(( (t1 - t0) / 1000000 )) -ge 650 ] || fail "slow fault too fast"
@@ -33,15 +42,15 @@ expect_code 202 "lro-failed accepted"; loc=$(header Location); sleep 0.3
 code=$(curl -sS -o "$TMP/b" -w '%{http_code}' "$loc"); [ "$code" = 400 ] || fail "failed LRO location: $code"
 req GET "$SA/sa5?$V=2025-06-01"; expect_body '"provisioningState":"Failed"' "resource Failed"
 fault '{"kind":"lro-failed","method":"PUT","path":"*/registries/*"}'
-req PUT "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01" '{"location":"eastus","sku":{"name":"Basic"}}'
+req PUT "$RG/providers/Microsoft.ContainerRegistry/registries/acr001?$V=2025-04-01" '{"location":"eastus","sku":{"name":"Basic"}}'
 asy=$(header Azure-AsyncOperation); sleep 0.3
 curl -sS "$asy" | grep -q '"status":"Failed".*"error"' || fail "failed LRO status document"
 fault '{"kind":"lro-canceled","method":"DELETE","path":"*/registries/*"}'
 sleep 0.3
-req DELETE "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_code 202 "delete accepted"
+req DELETE "$RG/providers/Microsoft.ContainerRegistry/registries/acr001?$V=2025-04-01"; expect_code 202 "delete accepted"
 loc=$(header Location); sleep 0.3
 code=$(curl -sS -o "$TMP/b" -w '%{http_code}' "$loc"); [ "$code" = 400 ] && grep -q OperationCanceled "$TMP/b" || fail "canceled LRO: $code"
-req GET "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_code 200 "canceled delete keeps the resource"
+req GET "$RG/providers/Microsoft.ContainerRegistry/registries/acr001?$V=2025-04-01"; expect_code 200 "canceled delete keeps the resource"
 req GET /_armlocal/faults; expect_body '"fired":1' "fault counters"
 # rate-based faults: rate 1 always fires, rate 0 never
 fault '{"kind":"500","path":"*/ratehit*","rate":1,"times":3}'
