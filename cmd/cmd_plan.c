@@ -287,7 +287,8 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
                pc->out, pc->out);
     }
     if (pc->mode == MODE_PLAN) {
-        rc = pc->detailed && plan_has_changes(plan) ? EXIT_CHANGES : EXIT_OK;
+        /* the printout and the code agree: 2 for changes and for drift shown */
+        rc = pc->detailed && (plan_has_changes(plan) || plan->ndrift > 0) ? EXIT_CHANGES : EXIT_OK;
         goto out;
     }
     if (!plan_has_changes(plan)) {
