@@ -1,5 +1,6 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
+#include "cmd/reports.h"
 
 #include <stddef.h>
 
@@ -50,6 +51,44 @@ const struct command commands[] = {
      "  -var NAME=VALUE    set a variable (repeatable; wins over -var-file)\n"
      "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
      "  -no-color          no colour in diagnostics\n"},
+    {"check", cmd_check, "The CI gate: security rules and Azure Policy against the requests",
+     "Usage: amlsec check [options] [DIR | -plan FILE]\n"
+     "\n"
+     "Evaluates, offline, the security rules ('amlsec rules') and Azure Policy definitions\n"
+     "against the ARM request body of every resource: the create requests 'amlsec render'\n"
+     "prints for the configuration in DIR (default .), or, with -plan, exactly what\n"
+     "'amlsec apply FILE' would send. The definitions are those named by the\n"
+     "configuration's policy_assignment blocks (with their parameters, scope, not_scopes\n"
+     "and enforce), found in the -policy files, cached under .amlsec/policy/, or read from\n"
+     "ARM with -cloud and cached; plus every -policy definition not assigned (applied to\n"
+     "every resource with its default parameters). Property aliases come from -aliases,\n"
+     "the cache, or ARM's providers API with -cloud (docs/policy.md).\n"
+     "\n"
+     "Audit, Deny and Disabled are decided; AuditIfNotExists and DeployIfNotExists look\n"
+     "for the related resource in the plan, else say why they cannot be evaluated\n"
+     "offline; Modify and Append print what Azure would change; resource-provider modes\n"
+     "(*.Data) are reported as not evaluable. A failed evaluation counts as Deny, as in\n"
+     "Azure. Each finding names the resource and its file:line, the policy (display name\n"
+     "and id), the effect, and the alias and value that decided it.\n"
+     "\n"
+     "Levels: deny (rule errors; Deny effects, enforced), audit (rule warnings; Audit,\n"
+     "a Deny not enforced, Modify/Append changes, existence not met), info (notes; not\n"
+     "evaluable). Exit 0, or 2 when findings reach the -fail-on level, 1 on error.\n"
+     "\n"
+     "Options:\n"
+     "  -plan FILE         check a saved plan instead of a configuration\n"
+     "  -policy PATH       a policy definition file (Azure's JSON export) or a directory\n"
+     "                     of them (repeatable)\n"
+     "  -aliases FILE      provider aliases: 'alias,defaultPath' CSV or ARM's providers JSON\n"
+     "  -fail-on LEVEL     deny (default), audit, or never\n"
+     "  -cloud NAME        read missing definitions and aliases from this cloud (as plan)\n"
+     "  -state PATH        the state (for a saved plan's decryption keys)\n"
+     "  -json              print {format_version, command, summary, findings[], policies,\n"
+     "                     resources, evaluations} (docs/schemas/check.schema.json)\n"
+     REPORT_OPTIONS_HELP
+     "  -var NAME=VALUE    set a variable (repeatable)\n"
+     "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
+     "  -no-color          no colour\n"},
     {"render", cmd_render, "Print the ARM requests a create would send",
      "Usage: amlsec render [options] [ADDRESS...]\n"
      "\n"
