@@ -646,26 +646,46 @@ static int collect_bindings(struct run *r, struct binding_set *bs)
 
 /* ---- rule findings -------------------------------------------------------------- */
 
-/* Gives rule findings the address of the resource block holding them. */
+/* Gives rule findings the address of the resource block holding them
+ * (block spans computed once: positions cost a line-table lookup). */
 static void address_rule_findings(struct run *r)
 {
+    struct span {
+        const char *file, *address;
+        struct src_pos a, b;
+    } *spans;
+    size_t n = 0;
+
+    if (r->cfg == NULL || r->cfg->nresources == 0)
+        return;
+    spans = calloc(r->cfg->nresources, sizeof(*spans));
+    if (spans == NULL)
+        return;
+    for (size_t ri = 0; ri < r->cfg->nresources; ri++) {
+        const struct cfg_resource *res = &r->cfg->resources[ri];
+        if (res->block == NULL || res->block->loc.file == NULL)
+            continue;
+        spans[n].file = res->block->loc.file->name;
+        spans[n].address = res->address;
+        spans[n].a = src_loc_start(&res->block->loc);
+        spans[n].b = src_loc_stop(&res->block->loc);
+        n++;
+    }
     for (size_t i = 0; i < r->findings.n; i++) {
         struct finding *f = &r->findings.items[i];
-        if (f->address || f->file == NULL || r->cfg == NULL)
+        if (f->address || f->file == NULL)
             continue;
-        for (size_t ri = 0; ri < r->cfg->nresources && f->address == NULL; ri++) {
-            const struct cfg_resource *res = &r->cfg->resources[ri];
-            struct src_pos a, b;
-            if (res->block == NULL || res->block->loc.file == NULL ||
-                strcmp(res->block->loc.file->name, f->file) != 0)
-                continue;
-            a = src_loc_start(&res->block->loc);
-            b = src_loc_stop(&res->block->loc);
-            if ((f->line > a.line || (f->line == a.line && f->col >= a.col)) &&
-                (f->line < b.line || (f->line == b.line && f->col <= b.col)))
-                f->address = strdup(res->address);
+        for (size_t k = 0; k < n; k++) {
+            const struct span *sp = &spans[k];
+            if ((f->line > sp->a.line || (f->line == sp->a.line && f->col >= sp->a.col)) &&
+                (f->line < sp->b.line || (f->line == sp->b.line && f->col <= sp->b.col)) &&
+                strcmp(sp->file, f->file) == 0) {
+                f->address = strdup(sp->address);
+                break;
+            }
         }
     }
+    free(spans);
 }
 
 /* JUnit lists every (resource, rule) pair: the rules that look at a
