@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd/check.h"
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "cmd/load.h"
@@ -69,6 +70,8 @@ struct run {
     struct policy_aliases *aliases;
     struct session session;
     bool session_open;
+    struct arm_client *client; /* the session's, or the caller's (plan) */
+    bool quiet;                /* plan: missing aliases are a warning, not an error */
     char cache_dir[4096];
 };
 
@@ -311,8 +314,15 @@ static json_t *secrets_of(const struct plan_change *c)
 static int subjects_from_plan(struct run *r)
 {
     const struct plan *p = r->plan;
-    if (grow_subjects(r, p->n ? p->n : 1) < 0)
+    struct strmap where; /* instance address -> resource (for locations) */
+    strmap_init(&where, false);
+    for (size_t ri = 0; r->cfg && ri < r->cfg->nresources; ri++)
+        for (size_t j = 0; j < r->cfg->resources[ri].ninstances; j++)
+            strmap_put(&where, r->cfg->resources[ri].instances[j].address, ri);
+    if (grow_subjects(r, p->n ? p->n : 1) < 0) {
+        strmap_release(&where);
         return -1;
+    }
     for (size_t i = 0; i < p->n; i++) {
         const struct plan_change *c = &p->changes[i];
         struct policy_subject *s;
@@ -331,7 +341,13 @@ static int subjects_from_plan(struct run *r)
         s->res.body = c->body;
         s->res.now = (long long)time(NULL);
         s->secrets = secrets;
+        {
+            size_t ri;
+            if (strmap_get(&where, c->address, &ri))
+                s->loc = block_loc(&r->cfg->resources[ri]);
+        }
     }
+    strmap_release(&where);
     return 0;
 }
 
@@ -346,7 +362,7 @@ static int arm_get(struct run *r, const char *path, const char *api, json_t **ou
     call.method = "GET";
     call.url = path;
     call.api_version = api;
-    rc = arm_client_call(r->session.client, &call);
+    rc = arm_client_call(r->client, &call);
     if (rc == 0) {
         *out = json_loadb(call.response ? call.response : "", call.response_len, 0, &je);
         if (*out == NULL)
@@ -361,7 +377,7 @@ static int arm_get(struct run *r, const char *path, const char *api, json_t **ou
 static bool open_cloud(struct run *r)
 {
     struct session_opts so;
-    if (r->session_open)
+    if (r->client)
         return true;
     if (r->cli->cloud == NULL)
         return false;
@@ -373,6 +389,7 @@ static bool open_cloud(struct run *r)
     if (session_open(&r->session, &so, r->cfg) != EXIT_OK)
         return false;
     r->session_open = true;
+    r->client = r->session.client;
     return true;
 }
 
@@ -479,8 +496,12 @@ static int load_aliases(struct run *r)
     if (access(path, R_OK) == 0)
         return load_aliases_file(r, path);
     if (!open_cloud(r)) {
-        cli_error("evaluating Azure Policy needs the provider aliases: pass -aliases FILE "
-                  "(alias,defaultPath CSV or ARM's providers JSON) or -cloud to read them");
+        if (r->quiet)
+            cli_warn("Azure Policy not evaluated: no provider aliases cached (run 'amlsec check "
+                     "-cloud NAME' once, or see docs/policy.md)");
+        else
+            cli_error("evaluating Azure Policy needs the provider aliases: pass -aliases FILE "
+                      "(alias,defaultPath CSV or ARM's providers JSON) or -cloud to read them");
         return -1;
     }
     all = json_array();
@@ -562,46 +583,96 @@ static void binding_set_release(struct binding_set *bs)
     free(bs->policies);
 }
 
+/* A policy_assignment: from the configuration (rendered for its id), or
+ * from a saved plan's changes. */
+struct assignment {
+    const char *address;
+    const json_t *attrs;
+    const char *id;
+    struct src_loc loc;
+};
+
 /* A finding about the assignment itself (its definition cannot be had, or
  * its parameters do not fit). */
-static void assignment_problem(struct run *r, const struct policy_subject *s, enum finding_level lv,
+static void assignment_problem(struct run *r, const struct assignment *a, enum finding_level lv,
                                const char *def_id, const char *msg)
 {
     struct finding *f = finding_add(&r->findings, FINDING_POLICY, lv, def_id, msg);
     if (f == NULL)
         return;
-    finding_set_loc(f, &s->loc);
-    f->address = s->address ? strdup(s->address) : NULL;
+    finding_set_loc(f, &a->loc);
+    f->address = strdup(a->address);
     f->verdict = strdup(lv == FINDING_INFO ? "not_evaluable" : "error");
+}
+
+static int list_assignments(struct run *r, struct assignment **out, size_t *n)
+{
+    struct errbuf err = ERRBUF_INIT;
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    if (r->cfg) {
+        for (size_t ri = 0; ri < r->cfg->nresources; ri++) {
+            const struct cfg_resource *res = &r->cfg->resources[ri];
+            if (strcmp(res->kind, "policy_assignment") != 0 || res->existing)
+                continue;
+            for (size_t j = 0; j < res->ninstances; j++) {
+                struct render_list one;
+                char idbuf[2048];
+                const char *id = NULL;
+                render_list_init(&one);
+                if (render_instance(&one, r->cfg, &res->instances[j], true, &err) == 0 &&
+                    one.n > 0)
+                    id = id_of_url(one.items[0].url, idbuf, sizeof(idbuf));
+                if (*n == cap) {
+                    struct assignment *a = realloc(*out, (cap = cap ? cap * 2 : 8) * sizeof(*a));
+                    if (a == NULL) {
+                        render_list_release(&one);
+                        return -1;
+                    }
+                    *out = a;
+                }
+                (*out)[(*n)++] = (struct assignment){res->instances[j].address,
+                                                     res->instances[j].attrs, hold_str(r, id),
+                                                     block_loc(res)};
+                render_list_release(&one);
+            }
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < r->plan->n; i++) {
+        const struct plan_change *c = &r->plan->changes[i];
+        if (strcmp(c->kind, "policy_assignment") != 0 || c->after == NULL)
+            continue;
+        if (*n == cap) {
+            struct assignment *a = realloc(*out, (cap = cap ? cap * 2 : 8) * sizeof(*a));
+            if (a == NULL)
+                return -1;
+            *out = a;
+        }
+        (*out)[(*n)++] = (struct assignment){c->address, c->after, c->arm_id, {0}};
+    }
+    return 0;
 }
 
 static int collect_bindings(struct run *r, struct binding_set *bs)
 {
     struct errbuf err = ERRBUF_INIT;
     json_t *assigned = json_object();
-    size_t i;
+    struct assignment *as = NULL;
+    size_t nas = 0, i;
     json_t *k;
 
-    for (size_t si = 0; si < r->nsubjects; si++) {
-        const struct policy_subject *s = &r->subjects[si];
-        const json_t *attrs = NULL;
-        const char *def_id, *cut;
+    if (list_assignments(r, &as, &nas) < 0) {
+        cli_error("out of memory");
+        json_decref(assigned);
+        return -1;
+    }
+    for (size_t ai = 0; ai < nas; ai++) {
+        const struct assignment *a = &as[ai];
+        const char *def_id = json_string_value(json_object_get(a->attrs, "definition")), *cut;
         const json_t *def, *enforce;
         char key[256], scope[2048];
-        if (s->res.type == NULL ||
-            strcasecmp(s->res.type, "Microsoft.Authorization/policyAssignments") != 0)
-            continue;
-        if (r->cfg) {
-            for (size_t ri = 0; ri < r->cfg->nresources && attrs == NULL; ri++)
-                for (size_t j = 0; j < r->cfg->resources[ri].ninstances; j++)
-                    if (strcmp(r->cfg->resources[ri].instances[j].address, s->address) == 0)
-                        attrs = r->cfg->resources[ri].instances[j].attrs;
-        } else {
-            for (size_t j = 0; j < r->plan->n && attrs == NULL; j++)
-                if (strcmp(r->plan->changes[j].address, s->address) == 0)
-                    attrs = r->plan->changes[j].after;
-        }
-        def_id = json_string_value(json_object_get(attrs, "definition"));
         if (def_id == NULL)
             continue;
         def = definition_for(r, def_id);
@@ -611,22 +682,22 @@ static int collect_bindings(struct run *r, struct binding_set *bs)
                      "not evaluable offline: the policy definition '%s' is not available; pass "
                      "-policy DIR or -cloud to read it",
                      def_id);
-            assignment_problem(r, s, FINDING_INFO, def_id, msg);
+            assignment_problem(r, a, FINDING_INFO, def_id, msg);
             continue;
         }
-        cut = s->res.id ? strcasestr(s->res.id, ASSIGNMENT_SEG) : NULL;
-        snprintf(scope, sizeof(scope), "%.*s", cut ? (int)(cut - s->res.id) : 0,
-                 cut ? s->res.id : "");
-        enforce = json_object_get(attrs, "enforce");
-        if (binding_add(bs, def, json_object_get(attrs, "parameters"), s->address,
-                        hold_str(r, scope), json_object_get(attrs, "not_scopes"),
+        cut = a->id ? strcasestr(a->id, ASSIGNMENT_SEG) : NULL;
+        snprintf(scope, sizeof(scope), "%.*s", cut ? (int)(cut - a->id) : 0, cut ? a->id : "");
+        enforce = json_object_get(a->attrs, "enforce");
+        if (binding_add(bs, def, json_object_get(a->attrs, "parameters"), a->address,
+                        hold_str(r, scope), json_object_get(a->attrs, "not_scopes"),
                         !json_is_false(enforce), &err) < 0) {
-            assignment_problem(r, s, FINDING_DENY, def_id, err.msg);
+            assignment_problem(r, a, FINDING_DENY, def_id, err.msg);
             continue;
         }
         lower_key(key, sizeof(key), def_id);
         json_object_set_new(assigned, key, json_true());
     }
+    free(as);
     /* -policy definitions nobody assigned: everywhere, default parameters */
     json_array_foreach(r->defs.explicit_keys, i, k)
     {
@@ -769,24 +840,24 @@ static int rule_findings_from_plan(struct run *r)
 
 /* ---- output ----------------------------------------------------------------------- */
 
-static void print_text(const struct finding_list *l, int color)
+void check_print_findings(FILE *out, const struct finding_list *l, int max_level, int color)
 {
     static const char *const col[] = {"\033[1;31m", "\033[1;33m", "\033[1;36m", ""};
     for (size_t i = 0; i < l->n; i++) {
         const struct finding *f = &l->items[i];
-        if (f->level == FINDING_PASS)
+        if (f->level == FINDING_PASS || (int)f->level > max_level)
             continue;
         if (f->file)
-            printf("%s:%u:%u: ", f->file, f->line, f->col);
-        printf("%s%s%s: ", color ? col[f->level] : "", finding_level_name(f->level),
+            fprintf(out, "%s:%u:%u: ", f->file, f->line, f->col);
+        fprintf(out, "%s%s%s: ", color ? col[f->level] : "", finding_level_name(f->level),
                color ? "\033[0m" : "");
         if (f->address)
-            printf("%s: ", f->address);
+            fprintf(out, "%s: ", f->address);
         if (f->source == FINDING_POLICY)
-            printf("policy \"%s\" [%s]\n    %s\n", f->rule_name ? f->rule_name : f->rule_id,
+            fprintf(out, "policy \"%s\" [%s]\n    %s\n", f->rule_name ? f->rule_name : f->rule_id,
                    f->rule_id, f->message);
         else
-            printf("%s: %s\n", f->rule_id, f->message);
+            fprintf(out, "%s: %s\n", f->rule_id, f->message);
         if (f->changes) {
             size_t j;
             const json_t *c;
@@ -794,7 +865,7 @@ static void print_text(const struct finding_list *l, int color)
             {
                 char *before = json_dumps(json_object_get(c, "before"), JSON_ENCODE_ANY);
                 char *after = json_dumps(json_object_get(c, "after"), JSON_ENCODE_ANY);
-                printf("    %s %s: %s -> %s\n", json_string_value(json_object_get(c, "operation")),
+                fprintf(out, "    %s %s: %s -> %s\n", json_string_value(json_object_get(c, "operation")),
                        json_string_value(json_object_get(c, "path")), before ? before : "(none)",
                        after ? after : "(none)");
                 free(before);
@@ -887,7 +958,7 @@ static int run_check(struct run *r)
             puts(text);
         free(text);
     } else {
-        print_text(&r->findings, cli->color);
+        check_print_findings(stdout, &r->findings, FINDING_INFO, cli->color);
     }
     if (!reports_write(&cli->rf, &r->findings, &meta))
         goto out;
@@ -1004,4 +1075,47 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
     plan_free(r.plan);
     config_free(r.cfg);
     return exit_code;
+}
+
+int check_plan_policies(struct finding_list *out, const struct config *cfg,
+                        const struct plan *plan, struct arm_client *client, const char *dir)
+{
+    struct check_cli cli;
+    struct run r;
+    struct binding_set bs = {0};
+    int rc = -1;
+
+    memset(&cli, 0, sizeof(cli));
+    memset(&r, 0, sizeof(r));
+    cli.dir = dir;
+    r.cli = &cli;
+    r.cfg = (struct config *)cfg;
+    r.plan = (struct plan *)plan;
+    r.client = client;
+    r.quiet = true;
+    r.hold = json_array();
+    r.defs.by_key = json_object();
+    r.defs.explicit_keys = json_array();
+    finding_list_init(&r.findings);
+    snprintf(r.cache_dir, sizeof(r.cache_dir), "%s/.amlsec/policy", dir);
+    if (subjects_from_plan(&r) < 0 || collect_bindings(&r, &bs) < 0)
+        goto out;
+    rc = 0;
+    if (bs.n > 0 && load_aliases(&r) == 0 &&
+        policy_check_run(&r.findings, NULL, r.subjects, r.nsubjects, bs.items, bs.n, r.aliases,
+                         false) < 0)
+        rc = -1;
+    finding_list_sort(&r.findings);
+    /* hand the findings over: the strings they hold are their own */
+    *out = r.findings;
+    finding_list_init(&r.findings);
+out:
+    binding_set_release(&bs);
+    finding_list_release(&r.findings);
+    policy_aliases_free(r.aliases);
+    free(r.subjects);
+    json_decref(r.hold);
+    json_decref(r.defs.by_key);
+    json_decref(r.defs.explicit_keys);
+    return rc;
 }

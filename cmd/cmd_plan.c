@@ -7,11 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd/check.h"
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "cmd/load.h"
 #include "cmd/plan_render.h"
 #include "cmd/planfile.h"
+#include "cmd/reports.h"
 #include "cmd/session.h"
 #include "engine/apply.h"
 #include "engine/plan.h"
@@ -32,6 +34,7 @@ struct plan_cli {
     size_t nreplace;
     const char *out;
     const char *path; /* DIR, or a plan file for apply */
+    struct report_files rf; /* plan -sarif/-junit/-markdown */
     int detailed, destroy, refresh, auto_approve, color;
     struct session_opts so;
 };
@@ -232,6 +235,9 @@ out:
     return rc;
 }
 
+static int policy_gate(struct plan_cli *pc, const struct config *cfg, const struct plan *plan,
+                       struct session *s, const struct diag_list *diags);
+
 static int run(struct plan_cli *pc, struct cli_ctx *ctx)
 {
     struct diag_list diags;
@@ -273,6 +279,8 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         goto out;
     }
     plan_render_text(stdout, plan, pc->color);
+    if (!po.destroy && policy_gate(pc, cfg, plan, &s, &diags) < 0)
+        goto out;
     if (pc->out) {
         if (planfile_write(pc->out, plan, &s.sc.keys, &err) < 0) {
             cli_error("%s", err.msg);
@@ -304,6 +312,46 @@ out:
     return rc;
 }
 
+/* The configuration's Azure Policy assignments against the planned
+ * requests (cmd/check.h): what Azure would deny or audit shows before any
+ * approval. The reports (-sarif, -junit, -markdown) take these findings and
+ * the diagnostics. */
+static int policy_gate(struct plan_cli *pc, const struct config *cfg, const struct plan *plan,
+                       struct session *s, const struct diag_list *diags)
+{
+    struct finding_list pf, all;
+    struct report_meta meta = {"plan", AMLSEC_VERSION, plan};
+    int rc = 0;
+
+    finding_list_init(&all);
+    if (check_plan_policies(&pf, cfg, plan, s->client, pc->path ? pc->path : ".") < 0) {
+        cli_error("out of memory");
+        return -1;
+    }
+    if (pf.count[FINDING_DENY] + pf.count[FINDING_AUDIT] > 0) {
+        printf("\nAzure Policy: %zu deny, %zu audit (the configuration's policy assignments "
+               "against these requests):\n",
+               pf.count[FINDING_DENY], pf.count[FINDING_AUDIT]);
+        check_print_findings(stdout, &pf, FINDING_AUDIT, pc->color);
+        if (pf.count[FINDING_DENY])
+            printf("Azure would refuse %zu request(s): applying this plan will fail.\n",
+                   pf.count[FINDING_DENY]);
+    }
+    if (reports_wanted(&pc->rf)) {
+        if (findings_from_diags(&all, diags) < 0 || finding_list_append(&all, &pf) < 0) {
+            cli_error("out of memory");
+            rc = -1;
+        } else {
+            finding_list_sort(&all);
+            if (!reports_write(&pc->rf, &all, &meta))
+                rc = -1;
+        }
+    }
+    finding_list_release(&pf);
+    finding_list_release(&all);
+    return rc;
+}
+
 static int parse_bool_flag(const char *v, int *out)
 {
     if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
@@ -330,6 +378,7 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
                                          {"state", required_argument, NULL, 's'},
                                          {"lock-timeout", required_argument, NULL, 'l'},
                                          {"parallelism", required_argument, NULL, 'p'},
+                                         REPORT_OPTIONS,
                                          LOAD_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -343,6 +392,11 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
     pc.so.operation = name;
     pc.so.parallelism = 10;
     while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
+        if (reports_take(&pc.rf, c, optarg)) {
+            if (mode != MODE_PLAN)
+                return cli_usage_error(self, "-sarif, -junit and -markdown are plan flags");
+            continue;
+        }
         switch (c) {
         case 'o':
             if (mode != MODE_PLAN)

@@ -208,12 +208,18 @@ const struct command commands[] = {
      "refresh and before any write, the rules that need the live cloud run: the caller's\n"
      "permission to join the VNets and subnets it deploys into (RBAC-VNET-JOIN, an error),\n"
      "the role assignments of workspace identities (WS-MI-PERMS), and the support app of\n"
-     "workspaces with compute created before 2021-05-14 (WS-SUPPORT-APP).\n"
+     "workspaces with compute created before 2021-05-14 (WS-SUPPORT-APP). The\n"
+     "configuration's policy_assignment definitions are evaluated against the planned\n"
+     "requests (as 'amlsec check' does; from the cache under .amlsec/policy, else read\n"
+     "from the cloud): what Azure Policy would deny or audit is shown before approval.\n"
      "\n"
      "Options:\n"
      "  -out FILE            save the plan for 'amlsec apply FILE'\n"
      "  -detailed-exitcode   exit 0: no changes, 1: error, 2: changes present\n"
-     "  -destroy             plan to destroy everything in the state\n" PLAN_COMMON_OPTIONS},
+     "  -destroy             plan to destroy everything in the state\n"
+     "  -sarif FILE          write the findings as SARIF 2.1.0 (docs/policy.md)\n"
+     "  -junit FILE          write the findings as JUnit XML\n"
+     "  -markdown FILE       write a pull-request comment: changes and findings\n" PLAN_COMMON_OPTIONS},
     {"apply", cmd_apply, "Make Azure match the configuration (or apply a saved plan)",
      "Usage: amlsec apply [options] [DIR | PLANFILE]\n"
      "\n"

@@ -63,6 +63,26 @@ struct finding *finding_add(struct finding_list *l, enum finding_source source,
     return f;
 }
 
+int finding_list_append(struct finding_list *dst, struct finding_list *src)
+{
+    if (dst->n + src->n > dst->cap) {
+        size_t cap = dst->n + src->n;
+        struct finding *items = realloc(dst->items, cap * sizeof(*items));
+        if (items == NULL)
+            return AMLSEC_ENOMEM;
+        dst->items = items;
+        dst->cap = cap;
+    }
+    if (src->n)
+        memcpy(dst->items + dst->n, src->items, src->n * sizeof(*src->items));
+    dst->n += src->n;
+    for (int lv = 0; lv <= FINDING_PASS; lv++)
+        dst->count[lv] += src->count[lv];
+    free(src->items);
+    memset(src, 0, sizeof(*src));
+    return 0;
+}
+
 void finding_set_loc(struct finding *f, const struct src_loc *loc)
 {
     struct src_pos a, b;

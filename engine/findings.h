@@ -59,6 +59,10 @@ void finding_list_release(struct finding_list *l);
  * (finding_list_release frees them). NULL when out of memory. */
 struct finding *finding_add(struct finding_list *l, enum finding_source source,
                             enum finding_level level, const char *rule_id, const char *message);
+/* Moves every finding of src to the end of dst; src is left empty. 0 or
+ * AMLSEC_ENOMEM (then nothing moved). */
+int finding_list_append(struct finding_list *dst, struct finding_list *src);
+
 /* Copies loc (file name, start and end positions) into f. */
 void finding_set_loc(struct finding *f, const struct src_loc *loc);
 

@@ -190,7 +190,21 @@ diff <(grep -v '^Check' a1.out) <(grep -v '^Check' a2.out) > /dev/null || fail "
 
 echo "5. a saved plan: exactly what apply would send"
 start_cloud
-(cd gate && expect_exit 0 "$AMLSEC" plan -var "admin_password=$CANARY" -cloud "$url" -out ../gate.plan -no-color > ../p.out 2>&1)
+(cd gate && expect_exit 0 "$AMLSEC" plan -var "admin_password=$CANARY" -cloud "$url" -out ../gate.plan -no-color \
+  -markdown ../plan.md -sarif ../plan.sarif > ../p.out 2>&1)
+# plan evaluates the assignments (definitions and aliases from the cache step 4 left)
+grep -q '^Azure Policy: 1 deny, 1 audit' p.out || fail "plan shows the policy findings"
+grep -q 'deny: workspace.open: policy "Azure Machine Learning Workspaces should disable public network access"' p.out \
+  || fail "plan shows the Deny finding"
+grep -q '^Azure would refuse 1 request(s): applying this plan will fail.$' p.out || fail "plan warns"
+grep -q '^#### Changes' plan.md && grep -q '| create | `workspace.open` |' plan.md || fail "plan Markdown changes"
+python3 -c 'import json,sys; s=json.load(open("plan.sarif")); assert s["version"]=="2.1.0" and any(r["level"]=="error" for r in s["runs"][0]["results"])' \
+  || fail "plan SARIF"
+# apply shows them before asking
+(cd gate && echo no | "$AMLSEC" apply -var "admin_password=$CANARY" -cloud "$url" -no-color > ../ap.out 2>&1)
+awk '/^Azure Policy: 1 deny/{p=NR} /Enter a value/{a=NR} END{exit !(p && a && p < a)}' ap.out \
+  || fail "apply shows the policy findings before approval"
+if grep -l "$CANARY" p.out plan.md plan.sarif ap.out; then fail "the canary leaked from plan"; fi
 (cd gate && expect_exit 2 "$AMLSEC" check -var "admin_password=$CANARY" -no-color -plan ../gate.plan -policy "$POL" -policy ../custom \
   -aliases "$ALIASES" -json > ../p.json 2> ../p.err)
 python3 - p.json <<'PY' || fail "plan check"
