@@ -18,6 +18,10 @@ struct arm_client;
 int check_plan_policies(struct finding_list *out, const struct config *cfg, const struct plan *plan,
                         struct arm_client *client, const char *dir);
 
+/* Gives each finding located inside a resource block of cfg (and without
+ * an address) that resource's address. */
+void check_address_findings(struct finding_list *l, const struct config *cfg);
+
 /* Prints the findings up to max_level (enum finding_level) as text. */
 void check_print_findings(FILE *out, const struct finding_list *l, int max_level, int color);
 

@@ -719,7 +719,7 @@ static int collect_bindings(struct run *r, struct binding_set *bs)
 
 /* Gives rule findings the address of the resource block holding them
  * (block spans computed once: positions cost a line-table lookup). */
-static void address_rule_findings(struct run *r)
+void check_address_findings(struct finding_list *l, const struct config *cfg)
 {
     struct span {
         const char *file, *address;
@@ -727,13 +727,13 @@ static void address_rule_findings(struct run *r)
     } *spans;
     size_t n = 0;
 
-    if (r->cfg == NULL || r->cfg->nresources == 0)
+    if (cfg == NULL || cfg->nresources == 0)
         return;
-    spans = calloc(r->cfg->nresources, sizeof(*spans));
+    spans = calloc(cfg->nresources, sizeof(*spans));
     if (spans == NULL)
         return;
-    for (size_t ri = 0; ri < r->cfg->nresources; ri++) {
-        const struct cfg_resource *res = &r->cfg->resources[ri];
+    for (size_t ri = 0; ri < cfg->nresources; ri++) {
+        const struct cfg_resource *res = &cfg->resources[ri];
         if (res->block == NULL || res->block->loc.file == NULL)
             continue;
         spans[n].file = res->block->loc.file->name;
@@ -742,8 +742,8 @@ static void address_rule_findings(struct run *r)
         spans[n].b = src_loc_stop(&res->block->loc);
         n++;
     }
-    for (size_t i = 0; i < r->findings.n; i++) {
-        struct finding *f = &r->findings.items[i];
+    for (size_t i = 0; i < l->n; i++) {
+        struct finding *f = &l->items[i];
         if (f->address || f->file == NULL)
             continue;
         for (size_t k = 0; k < n; k++) {
@@ -923,7 +923,7 @@ static int run_check(struct run *r)
         diag_list_append(&diags, &rdiags);
         if (findings_from_diags(&r->findings, &diags) < 0)
             goto out;
-        address_rule_findings(r);
+        check_address_findings(&r->findings, r->cfg);
         snprintf(r->cache_dir, sizeof(r->cache_dir), "%s/.amlsec/policy", cli->dir);
         if (subjects_from_config(r) < 0)
             goto out;

@@ -342,6 +342,7 @@ static int policy_gate(struct plan_cli *pc, const struct config *cfg, const stru
             cli_error("out of memory");
             rc = -1;
         } else {
+            check_address_findings(&all, cfg);
             finding_list_sort(&all);
             if (!reports_write(&pc->rf, &all, &meta))
                 rc = -1;

@@ -48,6 +48,7 @@ const struct command commands[] = {
      "\n"
      "Options:\n"
      "  -json              print the result as JSON (schema: docs/validate-json.md)\n"
+     REPORT_OPTIONS_HELP
      "  -var NAME=VALUE    set a variable (repeatable; wins over -var-file)\n"
      "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
      "  -no-color          no colour in diagnostics\n"},

@@ -166,6 +166,19 @@ assert "<details>" in md and len(md) <= 60000
 PY
 if grep -l "$CANARY" r.json r.sarif r.xml r.md r.err; then fail "the canary secret leaked into a report"; fi
 
+# validate writes the same reports from its diagnostics
+mkdir bad && printf 'resource_group "x" {\n  nmae = "rg"\n}\n' > bad/main.amlsec
+expect_exit 1 "$AMLSEC" validate -sarif v.sarif -junit v.xml -markdown v.md bad > v.out 2>&1
+python3 - v.sarif v.xml <<'PY' || fail "validate reports"
+import json, sys, xml.etree.ElementTree as ET
+run = json.load(open(sys.argv[1]))["runs"][0]
+err = [r for r in run["results"] if r["level"] == "error"]
+assert err and err[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 2, run["results"]
+t = ET.parse(sys.argv[2]).getroot()
+assert int(t.get("failures")) >= 1 and t.find("testsuite/testcase/failure") is not None
+PY
+grep -q '^### amlsec validate' v.md || fail "validate markdown"
+
 echo "3. the Markdown comment stays bounded"
 mkdir big
 cp gate/main.amlsec big/
