@@ -85,13 +85,13 @@ resource_group "ml" {
 
 key_vault "kv" {
   resource_group   = resource_group.ml
-  name             = "kv-ci-0001"
+  name             = "kv-ci-000${2:-1}"
   purge_protection = true
 }
 
 storage_account "st" {
   resource_group = resource_group.ml
-  name           = "stci0001"
+  name           = "stci000${2:-1}"
 }
 
 workspace "ml" {
@@ -148,7 +148,7 @@ if run_job "$GH" run drift; then fail "the drift job passed despite drift"; fi
 grep -q 'public_network_access' drift.1.out || fail "drift output: $(cat drift.1.out)"
 
 echo "3. Azure DevOps: the same with workload identity federation"
-rm -rf repo/.amlsec repo/plan.bin
+newrepo false 2 # vault and storage names are globally unique
 for v in ACTIONS_ID_TOKEN_REQUEST_URL ACTIONS_ID_TOKEN_REQUEST_TOKEN GITHUB_OUTPUT; do unset "$v"; done
 SUB=00000000-0000-0000-0000-0000000016c2
 export ARM_USE_OIDC=true ARM_CLIENT_ID=$APP ARM_TENANT_ID=$T ARM_SUBSCRIPTION_ID=$SUB ARM_ENVIRONMENT=$B \
