@@ -19,6 +19,8 @@
     "                       AMLSEC_BACKEND say (default .amlsec/state.json; docs/state.md)\n"      \
     "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"                         \
     "  -parallelism N       operations (and requests) at once, 1-256 (default 10)\n"               \
+    "  -json                machine-readable UI: one JSON object a line (Terraform's;\n"         \
+    "                       apply and destroy need -auto-approve or a saved plan)\n"              \
     "  -no-color            no colour\n"
 
 const struct command commands[] = {

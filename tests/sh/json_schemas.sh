@@ -27,7 +27,30 @@ mkdir bad && printf 'resource_group "x" {\n  nmae = 1\n}\n' > bad/main.amlsec
 valid check check.json
 python3 -c 'import json; assert json.load(open("check.json"))["findings"]' || fail "check found nothing"
 
-"$AMLSEC" apply -cloud local -auto-approve -no-color > apply.out 2>&1 || { cat apply.out; fail "apply"; }
+# plan -json / apply -json: one UI message a line
+"$AMLSEC" plan -json -cloud local > plan.jsonl 2> plan.err || { cat plan.err; fail "plan -json"; }
+"$JSONSCHEMA" -lines "$S/ui.schema.json" plan.jsonl || fail "plan -json lines"
+if "$AMLSEC" apply -json -cloud local > /dev/null 2> noapprove.err; then fail "apply -json asked nobody"; fi
+grep -q -- '-json needs -auto-approve or a saved plan' noapprove.err || fail "apply -json without -auto-approve"
+"$AMLSEC" apply -json -auto-approve -cloud local > apply.jsonl 2> apply.err || { cat apply.err; fail "apply -json"; }
+"$JSONSCHEMA" -lines "$S/ui.schema.json" apply.jsonl || fail "apply -json lines"
+python3 - plan.jsonl apply.jsonl <<'PY' || fail "UI stream contents"
+import json, sys
+plan = [json.loads(l) for l in open(sys.argv[1])]
+apply = [json.loads(l) for l in open(sys.argv[2])]
+assert plan[0]["type"] == "version" and apply[0]["type"] == "version"
+planned = [m["change"]["resource"]["addr"] for m in plan if m["type"] == "planned_change"]
+assert len(planned) == 18 and 'private_endpoint.storage["file"]' in planned, planned
+key = [m for m in plan if m["type"] == "planned_change" and m["change"]["resource"]["addr"] == 'private_endpoint.storage["file"]'][0]
+assert key["change"]["resource"]["resource_key"] == "file" and key["change"]["action"] == "create"
+summ = [m for m in plan if m["type"] == "change_summary"][-1]["changes"]
+assert summ == {"add": 18, "change": 0, "remove": 0, "operation": "plan"}, summ
+done = {m["hook"]["resource"]["addr"] for m in apply if m["type"] == "apply_complete"}
+assert done == set(planned), set(planned) ^ done
+assert all(m["hook"]["id_value"].startswith("/subscriptions/") for m in apply
+           if m["type"] == "apply_complete" and m["hook"]["resource"]["resource_type"] == "workspace")
+assert apply[-1]["type"] == "change_summary" and apply[-1]["changes"]["operation"] == "apply"
+PY
 "$AMLSEC" show -json > state.json; valid state state.json
 "$AMLSEC" state list -json > list.json; valid state list.json
 "$AMLSEC" state show -json workspace.prod > one.json; valid state one.json
