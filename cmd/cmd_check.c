@@ -367,6 +367,8 @@ static int arm_get(struct run *r, const char *path, const char *api, json_t **ou
         *out = json_loadb(call.response ? call.response : "", call.response_len, 0, &je);
         if (*out == NULL)
             rc = AMLSEC_EPARSE;
+    } else if (rc != AMLSEC_ENOTFOUND && r->quiet) {
+        cli_warn("Azure Policy: GET %s: %s", path, call.err.msg); /* plan goes on */
     } else if (rc != AMLSEC_ENOTFOUND) {
         cli_error("GET %s: %s", path, call.err.msg);
     }

@@ -61,7 +61,8 @@ static json_t *value_resource(const json_t *rc, const json_t *values, const json
     json_object_set(r, "provider_name", json_object_get(rc, "provider_name"));
     json_object_set_new(r, "schema_version", json_integer(0));
     json_object_set(r, "values", values ? (json_t *)values : json_null());
-    json_object_set(r, "sensitive_values", sensitive ? (json_t *)sensitive : json_object());
+    json_object_set_new(r, "sensitive_values",
+                        sensitive ? json_incref((json_t *)sensitive) : json_object());
     return r;
 }
 

@@ -58,9 +58,10 @@ json_t *report_sarif(const struct finding_list *l, const struct report_meta *m)
     for (size_t i = 0; i < l->n; i++) {
         const struct finding *f = &l->items[i];
         size_t ri;
-        json_t *res, *locs = json_array(), *props;
+        json_t *res, *locs, *props;
         if (f->level == FINDING_PASS)
             continue;
+        locs = json_array();
         if (!strmap_get(&index, f->rule_id, &ri)) {
             ri = json_array_size(rules);
             strmap_put(&index, f->rule_id, ri);
