@@ -259,6 +259,7 @@ static int subjects_from_config(struct run *r)
                 s->res.api_version = k->arm.api_version;
                 s->res.body = req->body;
                 s->res.now = (long long)time(NULL);
+                s->res.not_indexed = !k->located;
                 s->loc = block_loc(res);
                 break; /* one request per instance */
             }
@@ -340,6 +341,7 @@ static int subjects_from_plan(struct run *r)
         s->res.api_version = c->api_version;
         s->res.body = c->body;
         s->res.now = (long long)time(NULL);
+        s->res.not_indexed = schema_find(c->kind) && !schema_find(c->kind)->located;
         s->secrets = secrets;
         {
             size_t ri;

@@ -250,6 +250,8 @@ const char *policy_verdict_name(enum policy_verdict v)
         return "noncompliant";
     case POLICY_DISABLED:
         return "disabled";
+    case POLICY_NOT_APPLICABLE:
+        return "not_applicable";
     case POLICY_NOT_EVALUABLE:
         return "not_evaluable";
     case POLICY_ERROR:
@@ -2103,6 +2105,10 @@ int policy_evaluate(struct policy_result *out, const struct policy *p,
                                "mode '%s' is a resource-provider mode: the service evaluates it, "
                                "not against ARM request bodies",
                                p->mode);
+        goto out;
+    }
+    if (strcasecmp(p->mode, "Indexed") == 0 && res->not_indexed) {
+        out->verdict = POLICY_NOT_APPLICABLE;
         goto out;
     }
     effect = eval_value(c, json_object_get(p->rule_then, "effect"));

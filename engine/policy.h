@@ -91,13 +91,15 @@ struct policy_resource {
     const char *type; /* "Microsoft.MachineLearningServices/workspaces" */
     const char *api_version;
     const json_t *body;
-    long long now; /* what utcNow() returns, seconds since 1970 (the caller's clock) */
+    long long now;    /* what utcNow() returns, seconds since 1970 (the caller's clock) */
+    bool not_indexed; /* the type has no location and tags: Indexed-mode policies skip it */
 };
 
 enum policy_verdict {
     POLICY_COMPLIANT,     /* the if did not hold, or nothing would be changed or is missing */
     POLICY_NONCOMPLIANT,  /* the effect applies */
-    POLICY_DISABLED,      /* effect Disabled: not evaluated */
+    POLICY_DISABLED,       /* effect Disabled: not evaluated */
+    POLICY_NOT_APPLICABLE, /* an Indexed-mode policy and a type without location and tags */
     POLICY_NOT_EVALUABLE, /* resource-provider mode, or the existence check needs the cloud */
     POLICY_ERROR,         /* the evaluation failed: Azure counts it as deny */
 };

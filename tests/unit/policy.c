@@ -576,6 +576,22 @@ static void test_policy__modify_append_existence_modes(void **state)
     policy_result_release(&r);
     policy_free(p);
 
+    /* Indexed mode judges only types with location and tags; All judges every type */
+    {
+        struct policy_resource ra = {WS_ID "/providers/Microsoft.Authorization/roleAssignments/r",
+                                     "r", WS_TYPE, "2022-04-01", body, 0, true};
+        assert_int_equal(policy_prepare(&p, def, NULL, &err), 0); /* mode Indexed */
+        assert_int_equal(policy_evaluate(&r, p, aliases, &ra, NULL, 0, false), 0);
+        assert_int_equal(r.verdict, POLICY_NOT_APPLICABLE);
+        policy_result_release(&r);
+        policy_free(p);
+        assert_int_equal(policy_prepare(&p, diag, NULL, &err), 0); /* mode absent: All */
+        assert_int_equal(policy_evaluate(&r, p, aliases, &ra, NULL, 0, true), 0);
+        assert_int_equal(r.verdict, POLICY_NONCOMPLIANT);
+        policy_result_release(&r);
+        policy_free(p);
+    }
+
     assert_int_equal(policy_prepare(&p, data, NULL, &err), 0);
     assert_int_equal(policy_evaluate(&r, p, aliases, &ws, NULL, 0, false), 0);
     assert_int_equal(r.verdict, POLICY_NOT_EVALUABLE);
