@@ -22,6 +22,10 @@ int check_plan_policies(struct finding_list *out, const struct config *cfg, cons
  * an address) that resource's address. */
 void check_address_findings(struct finding_list *l, const struct config *cfg);
 
+/* Records a passing finding (FINDING_PASS, for JUnit) for every rule of
+ * the catalogue that looks at a resource's kind and found nothing there. */
+void check_rule_passes(struct finding_list *l, const struct config *cfg);
+
 /* Prints the findings up to max_level (enum finding_level) as text. */
 void check_print_findings(FILE *out, const struct finding_list *l, int max_level, int color);
 

@@ -765,20 +765,20 @@ void check_address_findings(struct finding_list *l, const struct config *cfg)
 
 /* JUnit lists every (resource, rule) pair: the rules that look at a
  * resource's kind and found nothing pass. */
-static void rule_passes(struct run *r)
+void check_rule_passes(struct finding_list *l, const struct config *cfg)
 {
     struct strmap seen;
     char key[1024];
     strmap_init(&seen, false);
-    for (size_t i = 0; i < r->findings.n; i++) {
-        const struct finding *f = &r->findings.items[i];
+    for (size_t i = 0; i < l->n; i++) {
+        const struct finding *f = &l->items[i];
         if (f->source != FINDING_RULE || f->address == NULL)
             continue;
         snprintf(key, sizeof(key), "%s\n%s", f->address, f->rule_id);
         strmap_put(&seen, key, 1);
     }
-    for (size_t ri = 0; ri < r->cfg->nresources; ri++) {
-        const struct cfg_resource *res = &r->cfg->resources[ri];
+    for (size_t ri = 0; ri < cfg->nresources; ri++) {
+        const struct cfg_resource *res = &cfg->resources[ri];
         struct src_loc loc = block_loc(res);
         if (res->existing)
             continue;
@@ -801,7 +801,7 @@ static void rule_passes(struct run *r)
                 continue;
             {
                 struct finding *f =
-                    finding_add(&r->findings, FINDING_RULE, FINDING_PASS, ru->id, "passed");
+                    finding_add(l, FINDING_RULE, FINDING_PASS, ru->id, "passed");
                 if (f == NULL)
                     break;
                 finding_set_loc(f, &loc);
@@ -947,7 +947,7 @@ static int run_check(struct run *r)
         }
     }
     if (r->cfg && cli->rf.junit)
-        rule_passes(r);
+        check_rule_passes(&r->findings, r->cfg);
     finding_list_sort(&r->findings);
 
     if (cli->json) {

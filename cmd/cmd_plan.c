@@ -391,6 +391,8 @@ static int policy_gate(struct plan_cli *pc, const struct config *cfg, const stru
             rc = -1;
         } else {
             check_address_findings(&all, cfg);
+            if (pc->rf.junit)
+                check_rule_passes(&all, cfg);
             finding_list_sort(&all);
             if (!reports_write(&pc->rf, &all, &meta))
                 rc = -1;

@@ -91,8 +91,11 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
         bool ok;
         finding_list_init(&fl);
         ok = findings_from_diags(&fl, &diags) == 0;
-        if (ok && cfg)
+        if (ok && cfg) {
             check_address_findings(&fl, cfg);
+            if (rf.junit)
+                check_rule_passes(&fl, cfg);
+        }
         if (ok && rc < 0 && rc != AMLSEC_EPARSE) /* a failure that is no diagnostic */
             ok = finding_add(&fl, FINDING_CONFIG, FINDING_DENY, "config", err.msg) != NULL;
         finding_list_sort(&fl);

@@ -178,6 +178,14 @@ t = ET.parse(sys.argv[2]).getroot()
 assert int(t.get("failures")) >= 1 and t.find("testsuite/testcase/failure") is not None
 PY
 grep -q '^### amlsec validate' v.md || fail "validate markdown"
+"$AMLSEC" validate -var "admin_password=$CANARY" -junit vg.xml gate > vg.out 2>&1 || fail "validate gate"
+python3 - vg.xml <<'PY' || fail "validate JUnit lists the passing rules"
+import sys, xml.etree.ElementTree as ET
+cases = ET.parse(sys.argv[1]).getroot().findall("testsuite/testcase")
+passed = [c for c in cases if len(c) == 0]
+assert any(c.get("classname") == "workspace.open" and c.get("name").startswith("WS-CMK") for c in passed), \
+    [(c.get("classname"), c.get("name")) for c in passed][:5]
+PY
 
 echo "3. the Markdown comment stays bounded"
 mkdir big
