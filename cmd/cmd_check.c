@@ -1081,6 +1081,53 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
     return exit_code;
 }
 
+/* The configuration's instances a plan leaves unchanged, as related-only
+ * subjects: an existence condition may find them (an existing diagnostic
+ * setting), but they are not judged themselves. */
+static int unchanged_from_config(struct run *r)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct strmap planned;
+    size_t total = 0;
+
+    strmap_init(&planned, false);
+    for (size_t i = 0; i < r->plan->n; i++)
+        strmap_put(&planned, r->plan->changes[i].address, i);
+    for (size_t i = 0; i < r->cfg->nresources; i++)
+        total += r->cfg->resources[i].ninstances;
+    if (grow_subjects(r, r->nsubjects + total + 1) < 0) {
+        strmap_release(&planned);
+        return -1;
+    }
+    for (size_t i = 0; i < r->cfg->nresources; i++) {
+        const struct cfg_resource *res = &r->cfg->resources[i];
+        const struct schema_kind *k = schema_find(res->kind);
+        if (res->existing || k == NULL)
+            continue;
+        for (size_t j = 0; j < res->ninstances; j++) {
+            const struct cfg_instance *inst = &res->instances[j];
+            size_t before = r->reqs.n, dummy;
+            char idbuf[2048];
+            struct policy_subject *s;
+            if (strmap_get(&planned, inst->address, &dummy) ||
+                render_instance(&r->reqs, r->cfg, inst, true, &err) < 0 || r->reqs.n == before ||
+                r->reqs.items[before].body == NULL)
+                continue;
+            s = &r->subjects[r->nsubjects++];
+            memset(s, 0, sizeof(*s));
+            s->address = inst->address;
+            s->res.id = hold_str(r, id_of_url(r->reqs.items[before].url, idbuf, sizeof(idbuf)));
+            s->res.name = last_segment(s->res.id);
+            s->res.type = k->arm.type;
+            s->res.api_version = k->arm.api_version;
+            s->res.body = r->reqs.items[before].body;
+            s->related_only = true;
+        }
+    }
+    strmap_release(&planned);
+    return 0;
+}
+
 int check_plan_policies(struct finding_list *out, const struct config *cfg,
                         const struct plan *plan, struct arm_client *client, const char *dir)
 {
@@ -1102,7 +1149,9 @@ int check_plan_policies(struct finding_list *out, const struct config *cfg,
     r.defs.explicit_keys = json_array();
     finding_list_init(&r.findings);
     snprintf(r.cache_dir, sizeof(r.cache_dir), "%s/.amlsec/policy", dir);
-    if (subjects_from_plan(&r) < 0 || collect_bindings(&r, &bs) < 0)
+    render_list_init(&r.reqs);
+    if (subjects_from_plan(&r) < 0 || (cfg && unchanged_from_config(&r) < 0) ||
+        collect_bindings(&r, &bs) < 0)
         goto out;
     rc = 0;
     if (bs.n > 0 && load_aliases(&r) == 0 &&
@@ -1115,6 +1164,7 @@ int check_plan_policies(struct finding_list *out, const struct config *cfg,
     finding_list_init(&r.findings);
 out:
     binding_set_release(&bs);
+    render_list_release(&r.reqs);
     finding_list_release(&r.findings);
     policy_aliases_free(r.aliases);
     free(r.subjects);

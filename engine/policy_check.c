@@ -170,7 +170,7 @@ int policy_check_run(struct finding_list *out, struct policy_check_stats *stats,
         for (size_t si = 0; si < nsubjects && rc == 0; si++) {
             const struct policy_subject *s = &subjects[si];
             struct policy_result r;
-            if (!in_scope(b, s->res.id))
+            if (s->related_only || !in_scope(b, s->res.id))
                 continue;
             if (stats)
                 stats->evaluations++;

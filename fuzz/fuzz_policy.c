@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct policy *p = NULL;
     struct policy_result r1, r2;
     struct policy_resource res = {
-        "/subscriptions/s/resourceGroups/rg/providers/" T "/ws", "ws", T, "2025-09-01", NULL, 0};
+        "/subscriptions/s/resourceGroups/rg/providers/" T "/ws", "ws", T, "2025-09-01", NULL, 0, false};
 
     if (nul == NULL)
         return 0;

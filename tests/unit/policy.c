@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/policy.h"
+#include "engine/policy_check.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fileio.h"
@@ -70,7 +71,7 @@ static enum policy_verdict eval_full(const json_t *def, const char *params, cons
     struct policy *p = NULL;
     struct errbuf err = ERRBUF_INIT;
     struct policy_result r;
-    struct policy_resource rr = {WS_ID, "ws1", type, api, body, 0};
+    struct policy_resource rr = {WS_ID, "ws1", type, api, body, 0, false};
     json_t *pj = params ? parse(params) : NULL;
     enum policy_verdict v;
 
@@ -528,12 +529,12 @@ static void test_policy__modify_append_existence_modes(void **state)
               "{\"if\":{\"field\":\"type\",\"equals\":\"x\"},\"then\":{\"effect\":\"Deny\"}}}}");
     json_t *dsbody = parse("{\"properties\":{\"logs\":[{\"category\":\"a\",\"enabled\":true}]}}");
     json_t *dsoff = parse("{\"properties\":{\"logs\":[{\"category\":\"a\",\"enabled\":false}]}}");
-    struct policy_resource ws = {WS_ID, "ws1", WS_TYPE, "2025-09-01", body, 0};
+    struct policy_resource ws = {WS_ID, "ws1", WS_TYPE, "2025-09-01", body, 0, false};
     struct policy_resource rel[2] = {
         {WS_ID "/providers/Microsoft.Insights/diagnosticSettings/d", "d",
-         "Microsoft.Insights/diagnosticSettings", "2021-05-01-preview", dsoff, 0},
+         "Microsoft.Insights/diagnosticSettings", "2021-05-01-preview", dsoff, 0, true},
         {WS_ID "/providers/Microsoft.Insights/diagnosticSettings/e", "e",
-         "Microsoft.Insights/diagnosticSettings", "2021-05-01-preview", dsbody, 0},
+         "Microsoft.Insights/diagnosticSettings", "2021-05-01-preview", dsbody, 0, true},
     };
     (void)state;
 
@@ -633,6 +634,71 @@ static void test_policy__aliases_from_providers_and_csv_errors(void **state)
     assert_int_equal(cond("{\"field\":\"" WS_TYPE "/noSuchThing\",\"equals\":1}", "{}"), E);
 }
 
+/* policy_check_run: scopes, levels, and related-only subjects (what a
+ * plan leaves unchanged) that existence conditions find but nobody judges. */
+static void test_policy__check_run_scopes_levels_related(void **state)
+{
+    json_t *ws_body = parse("{\"properties\":{\"publicNetworkAccess\":\"Enabled\"}}");
+    json_t *ds_body = parse("{\"properties\":{\"logs\":[{\"enabled\":true}]}}");
+    json_t *pna = load_json(AMLSEC_SHARED_DIR
+                            "/data/policies/Workspace_PublicNetworkAccessDisabled_Audit.json");
+    json_t *aine = parse(
+        "{\"name\":\"diag\",\"properties\":{\"displayName\":\"logs\",\"policyRule\":{\"if\":{\"field\":"
+        "\"type\",\"equals\":\"" WS_TYPE "\"},\"then\":{\"effect\":\"AuditIfNotExists\",\"details\":{"
+        "\"type\":\"Microsoft.Insights/diagnosticSettings\",\"existenceCondition\":{\"field\":"
+        "\"Microsoft.Insights/diagnosticSettings/logs.enabled\",\"equals\":true}}}}}}");
+    json_t *deny = parse("{\"effect\":\"Deny\"}");
+    struct policy *p1, *p2;
+    struct errbuf err = ERRBUF_INIT;
+    struct policy_subject subs[3];
+    struct policy_binding b[2];
+    struct finding_list l;
+    struct policy_check_stats st = {0};
+    (void)state;
+
+    memset(subs, 0, sizeof(subs));
+    subs[0].address = "workspace.a";
+    subs[0].res = (struct policy_resource){WS_ID, "ws1", WS_TYPE, "2025-09-01", ws_body, 0, false};
+    subs[1].address = "workspace.other";
+    subs[1].res = (struct policy_resource){"/subscriptions/s/resourceGroups/other/providers/" WS_TYPE "/w2",
+                                           "w2", WS_TYPE, "2025-09-01", ws_body, 0, false};
+    subs[2].address = "diagnostic_setting.d";
+    subs[2].res = (struct policy_resource){WS_ID "/providers/Microsoft.Insights/diagnosticSettings/d",
+                                           "d", "Microsoft.Insights/diagnosticSettings",
+                                           "2021-05-01-preview", ds_body, 0, true};
+    subs[2].related_only = true;
+    assert_int_equal(policy_aliases_add(aliases, "Microsoft.Insights/diagnosticSettings/logs.enabled",
+                                        "properties.logs[*].enabled", NULL),
+                     0);
+    assert_int_equal(policy_prepare(&p1, pna, deny, &err), 0);
+    assert_int_equal(policy_prepare(&p2, aine, NULL, &err), 0);
+    b[0] = (struct policy_binding){p1, "policy_assignment.x", "/subscriptions/s/resourceGroups/rg",
+                                   NULL, true};
+    b[1] = (struct policy_binding){p2, NULL, NULL, NULL, false};
+    finding_list_init(&l);
+    assert_int_equal(policy_check_run(&l, &st, subs, 3, b, 2, aliases, true), 0);
+    /* the Deny judges only what lies in its scope; the related-only setting is never judged */
+    assert_int_equal(st.evaluations, 3);
+    assert_int_equal(l.count[FINDING_DENY], 1);
+    assert_string_equal(l.items[0].address, "workspace.a");
+    assert_string_equal(json_string_value(l.items[0].value), "Enabled");
+    /* the existence condition finds the unchanged setting of workspace.a: compliant; the
+       other workspace has none: not evaluable offline */
+    assert_int_equal(l.count[FINDING_PASS], 1);
+    assert_int_equal(l.count[FINDING_INFO], 1);
+    for (size_t i = 0; i < l.n; i++)
+        if (l.items[i].level == FINDING_INFO)
+            assert_string_equal(l.items[i].address, "workspace.other");
+    finding_list_release(&l);
+    policy_free(p1);
+    policy_free(p2);
+    json_decref(ws_body);
+    json_decref(ds_body);
+    json_decref(pna);
+    json_decref(aine);
+    json_decref(deny);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_policy__parameters),
         cmocka_unit_test(test_policy__modify_append_existence_modes),
         cmocka_unit_test(test_policy__aliases_from_providers_and_csv_errors),
+        cmocka_unit_test(test_policy__check_run_scopes_levels_related),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
