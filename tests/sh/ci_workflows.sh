@@ -147,6 +147,15 @@ expect_code 200 "drift"
 if run_job "$GH" run drift; then fail "the drift job passed despite drift"; fi
 grep -q 'public_network_access' drift.1.out || fail "drift output: $(cat drift.1.out)"
 
+# action.yml's gate step (its install step is what the test's build stands in for)
+: > "$GITHUB_OUTPUT"
+AMLSEC_ARGS="check -cloud $B -no-color -policy no-such-dir" run_job "$SRC/action.yml" run steps \
+  && fail "action.yml: a failing gate passed"
+grep -qx 'exit-code=1' "$GITHUB_OUTPUT" || fail "action.yml exit-code output: $(cat "$GITHUB_OUTPUT")"
+: > "$GITHUB_OUTPUT"
+AMLSEC_ARGS="check -cloud $B -no-color" run_job "$SRC/action.yml" run steps || fail "action.yml gate"
+grep -qx 'exit-code=0' "$GITHUB_OUTPUT" || fail "action.yml exit-code 0: $(cat "$GITHUB_OUTPUT")"
+
 echo "3. Azure DevOps: the same with workload identity federation"
 newrepo false 2 # vault and storage names are globally unique
 for v in ACTIONS_ID_TOKEN_REQUEST_URL ACTIONS_ID_TOKEN_REQUEST_TOKEN GITHUB_OUTPUT; do unset "$v"; done
