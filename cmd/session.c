@@ -146,6 +146,7 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
         auth_config_release(&ac);
     }
     memset(&co, 0, sizeof(co));
+    s->cloud = cloud;
     co.cloud = cloud;
     co.transport = s->transport;
     co.parallelism = o->parallelism;
@@ -375,6 +376,12 @@ static int wait_operation_for_journal(void *payload, const char *url)
 {
     struct session *s = payload;
     double deadline = mono_s() + RECOVERY_WAIT_S;
+    size_t n = s->cloud ? strlen(s->cloud->resource_manager) : 0;
+    /* only on this cloud's resource manager: an embedded local cloud
+     * listens on another port each run, and what answers at the old one
+     * now is not the service that started the operation */
+    if (n == 0 || strncasecmp(url, s->cloud->resource_manager, n) != 0 || url[n] != '/')
+        return AMLSEC_EUSAGE;
     for (;;) {
         struct arm_call get;
         long delay;
