@@ -269,6 +269,7 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     po.nreplace = pc->nreplace;
     po.destroy = pc->destroy || pc->mode == MODE_DESTROY;
     po.refresh = pc->refresh;
+    po.journal = s.journal_open ? &s.journal : NULL;
     lrc = plan_build(&plan, cfg, &s.st, s.provider, &po, &diags, &err);
     load_print_diags(&diags, pc->color);
     if (lrc < 0) {
