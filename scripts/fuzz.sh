@@ -8,7 +8,8 @@
 #   -t  seconds per target (default 60); -b  build directory (default build-fuzz)
 #   TARGET: config, catalogue, state, planfile, arm_response, armlocal_request (default: all)
 # A crash, sanitizer report, leak, timeout (10 s per input) or out-of-memory leaves its input in
-# BUILD/artifacts/TARGET/ and counts as a crash (a slow-unit- input there does not). Exit 0 when no target crashed.
+# BUILD/artifacts/TARGET/ and counts as a crash (a slow-unit- input there does not). Exit 0 when
+# no target crashed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 secs=60 build=build-fuzz
