@@ -64,6 +64,7 @@ struct plan_change {
     enum plan_update_via via;
     unsigned data_plane;  /* PLAN_VIA_DATA_PLANE: enum provider_data_plane_part bits */
     char *put_query;      /* query parameters the PUT adds ("skipValidation=true"), or NULL */
+    char *delete_query;   /* query parameters the DELETE adds ("forceToPurge=true"), or NULL */
     json_t *sensitive;    /* paths of sensitive attributes (array, owned) */
     json_t *dependencies; /* addresses this instance depends on, for the state (owned) */
     json_t *notes;        /* impact notes the user must see (array of strings, owned) */
