@@ -146,6 +146,7 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
         auth_config_release(&ac);
     }
     memset(&co, 0, sizeof(co));
+    s->cloud = cloud;
     co.cloud = cloud;
     co.transport = s->transport;
     co.parallelism = o->parallelism;
@@ -332,8 +333,8 @@ static int read_for_journal(void *payload, const char *kind, const char *arm_id,
     return rc;
 }
 
-/* How long recovery waits for an operation an interrupted run left
- * running before leaving it to the next run (docs/state.md). */
+/* How long recovery waits, in all, for operations an interrupted run left
+ * running before leaving them to the next run (docs/state.md). */
 #define RECOVERY_WAIT_S 600
 
 static double mono_s(void)
@@ -374,7 +375,13 @@ static bool status_running(const char *body, size_t len)
 static int wait_operation_for_journal(void *payload, const char *url)
 {
     struct session *s = payload;
-    double deadline = mono_s() + RECOVERY_WAIT_S;
+    double deadline = s->recovery_deadline;
+    size_t n = s->cloud ? strlen(s->cloud->resource_manager) : 0;
+    /* only on this cloud's resource manager: an embedded local cloud
+     * listens on another port each run, and what answers at the old one
+     * now is not the service that started the operation */
+    if (n == 0 || strncasecmp(url, s->cloud->resource_manager, n) != 0 || url[n] != '/')
+        return AMLSEC_EUSAGE;
     for (;;) {
         struct arm_call get;
         long delay;
@@ -406,7 +413,7 @@ static int wait_operation_for_journal(void *payload, const char *url)
 static int wait_resource_for_journal(void *payload, const char *kind, const char *arm_id,
                                      json_t **out)
 {
-    double deadline = mono_s() + RECOVERY_WAIT_S;
+    double deadline = ((struct session *)payload)->recovery_deadline;
     for (;;) {
         json_t *live = NULL;
         const char *ps;
@@ -494,6 +501,7 @@ static int recover(struct session *s)
     rd.wait_operation = wait_operation_for_journal;
     rd.wait_resource = wait_resource_for_journal;
     rd.payload = s;
+    s->recovery_deadline = mono_s() + RECOVERY_WAIT_S;
     if (journal_reconcile(&rec, &s->journal, &s->st, &rd, &err) < 0) {
         cli_error("recovering an interrupted apply: %s", err.msg);
         return EXIT_FAIL;
