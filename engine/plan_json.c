@@ -373,11 +373,15 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
                               i);
         }
         x->deps = calloc(json_array_size(after_steps) + 1, sizeof(*x->deps));
+        /* each entry names one earlier change, the latest with that address (a
+         * crafted plan may repeat an address; deps has room for one per entry) */
         json_array_foreach(after_steps, k, a)
         {
-            for (size_t j = 0; j < i; j++)
-                if (json_is_string(a) && strcmp(p->changes[j].address, json_string_value(a)) == 0)
+            for (size_t j = i; json_is_string(a) && j-- > 0;)
+                if (strcmp(p->changes[j].address, json_string_value(a)) == 0) {
                     x->deps[x->ndeps++] = j;
+                    break;
+                }
         }
         p->nadd += x->action == PLAN_CREATE || x->action == PLAN_REPLACE;
         p->nchange += x->action == PLAN_UPDATE;
