@@ -179,6 +179,19 @@ static bool ignored(const struct cfg_resource *r, const char *path)
     return false;
 }
 
+/* Whether an interrupted apply left the create of address (at id) pending. */
+static bool pending_create(const struct builder *b, const char *address, const char *id)
+{
+    const struct journal *j = b->o->journal;
+    for (size_t i = 0; j && id && i < j->nentries; i++) {
+        const struct journal_entry *e = &j->entries[i];
+        if (e->phase != JOURNAL_DONE && e->op == JOURNAL_CREATE &&
+            strcmp(e->address, address) == 0 && strcasecmp(e->arm_id, id) == 0)
+            return true;
+    }
+    return false;
+}
+
 static bool forced_replace(const struct builder *b, const char *address)
 {
     for (size_t i = 0; i < b->o->nreplace; i++)
@@ -867,6 +880,17 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     }
     if (renamed)
         it->c.prior_arm_id = strdup(se->arm_id);
+    if (se == NULL && live != NULL && pending_create(b, in->address, id)) {
+        /* amlsec's own create, which the interrupted run never recorded */
+        it->c.action = PLAN_CREATE;
+        it->c.reason = strdup("create_because_interrupted");
+        it->c.before = json_incref(live);
+        note(it,
+             "%s was being created by an interrupted apply: its PUT is sent again and adopts "
+             "what exists",
+             in->address);
+        goto out;
+    }
     if (se == NULL && live != NULL) {
         struct diag *dg = error_at_instance(
             b, in, NULL, "%s already exists in Azure but not in the state", in->address);
