@@ -49,8 +49,8 @@ struct builder {
     size_t *replaced;            /* items replaced under their own id (ARM deletes what lies
                                     under them with them): positions in items */
     size_t nreplaced, capreplaced;
-    struct provider *p;          /* NULL without refresh */
-    json_t *deleted_ws;          /* soft-deleted workspaces of deleted_ws_sub (read once) */
+    struct provider *p; /* NULL without refresh */
+    json_t *deleted_ws; /* soft-deleted workspaces of deleted_ws_sub (read once) */
     char deleted_ws_sub[64];
 };
 
