@@ -306,6 +306,7 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     po.nreplace = pc->nreplace;
     po.destroy = pc->destroy || pc->mode == MODE_DESTROY;
     po.refresh = pc->refresh;
+    po.journal = s.journal_open ? &s.journal : NULL;
     lrc = plan_build(&plan, cfg, &s.st, s.provider, &po, &diags, &err);
     if (json_ui)
         ui_json_diags(&diags);
@@ -338,7 +339,8 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         }
     }
     if (pc->mode == MODE_PLAN) {
-        rc = pc->detailed && plan_has_changes(plan) ? EXIT_CHANGES : EXIT_OK;
+        /* the printout and the code agree: 2 for changes and for drift shown */
+        rc = pc->detailed && (plan_has_changes(plan) || plan->ndrift > 0) ? EXIT_CHANGES : EXIT_OK;
         goto out;
     }
     if (!plan_has_changes(plan)) {

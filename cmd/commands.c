@@ -7,7 +7,7 @@
 /* The options plan, apply and destroy share (cmd/cmd_plan.c parses them). */
 #define PLAN_COMMON_OPTIONS                                                                        \
     "  -var NAME=VALUE      set a variable (repeatable)\n"                                         \
-    "  -var-file FILE       read variables from FILE (repeatable)\n"                               \
+    "  -var-file FILE       read variables from FILE (NAME = VALUE lines, or JSON: *.json)\n"      \
     "  -target ADDR         only ADDR and what it depends on (repeatable)\n"                       \
     "  -replace ADDR        replace ADDR even if nothing forces it (repeatable); for a\n"          \
     "                       key: a new key version (rotation), never a replacement\n"              \
@@ -19,8 +19,8 @@
     "                       AMLSEC_BACKEND say (default .amlsec/state.json; docs/state.md)\n"      \
     "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"                         \
     "  -parallelism N       operations (and requests) at once, 1-256 (default 10)\n"               \
-    "  -json                machine-readable UI: one JSON object a line (Terraform's;\n"         \
-    "                       apply and destroy need -auto-approve or a saved plan)\n"              \
+    "  -json                machine-readable UI: one JSON object a line (Terraform's;\n"           \
+    "                       apply and destroy need -auto-approve or a saved plan)\n"               \
     "  -no-color            no colour\n"
 
 const struct command commands[] = {
@@ -49,10 +49,10 @@ const struct command commands[] = {
      "and warnings allowed), 1 when not.\n"
      "\n"
      "Options:\n"
-     "  -json              print the result as JSON (schema: docs/validate-json.md)\n"
-     REPORT_OPTIONS_HELP
+     "  -json              print the result as JSON (schema: "
+     "docs/validate-json.md)\n" REPORT_OPTIONS_HELP
      "  -var NAME=VALUE    set a variable (repeatable; wins over -var-file)\n"
-     "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
+     "  -var-file FILE     read NAME = VALUE lines, or a JSON object from *.json (repeatable)\n"
      "  -no-color          no colour in diagnostics\n"},
     {"check", cmd_check, "The CI gate: security rules and Azure Policy against the requests",
      "Usage: amlsec check [options] [DIR | -plan FILE]\n"
@@ -87,10 +87,10 @@ const struct command commands[] = {
      "  -cloud NAME        read missing definitions and aliases from this cloud (as plan)\n"
      "  -state PATH        the state (for a saved plan's decryption keys)\n"
      "  -json              print {format_version, command, summary, findings[], policies,\n"
-     "                     resources, evaluations} (docs/schemas/check.schema.json)\n"
-     REPORT_OPTIONS_HELP
+     "                     resources, evaluations} "
+     "(docs/schemas/check.schema.json)\n" REPORT_OPTIONS_HELP
      "  -var NAME=VALUE    set a variable (repeatable)\n"
-     "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
+     "  -var-file FILE     read NAME = VALUE lines, or a JSON object from *.json (repeatable)\n"
      "  -no-color          no colour\n"},
     {"render", cmd_render, "Print the ARM requests a create would send",
      "Usage: amlsec render [options] [ADDRESS...]\n"
@@ -105,7 +105,7 @@ const struct command commands[] = {
      "  -json              print a JSON array of {address, kind, method, url, lro, body}\n"
      "  -dir DIR           the configuration directory (default: .)\n"
      "  -var NAME=VALUE    set a variable (repeatable)\n"
-     "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
+     "  -var-file FILE     read NAME = VALUE lines, or a JSON object from *.json (repeatable)\n"
      "  -no-color          no colour in diagnostics\n"},
     {"rules", cmd_rules, "List the security rules validate and plan check",
      "Usage: amlsec rules [-json | -markdown]\n"
@@ -218,11 +218,13 @@ const struct command commands[] = {
      "\n"
      "Options:\n"
      "  -out FILE            save the plan for 'amlsec apply FILE'\n"
-     "  -detailed-exitcode   exit 0: no changes, 1: error, 2: changes present\n"
+     "  -detailed-exitcode   exit 0: no changes and no drift, 1: error, 2: changes or drift\n"
+     "                       (objects changed outside amlsec); without it plan exits 0\n"
      "  -destroy             plan to destroy everything in the state\n"
      "  -sarif FILE          write the findings as SARIF 2.1.0 (docs/policy.md)\n"
      "  -junit FILE          write the findings as JUnit XML\n"
-     "  -markdown FILE       write a pull-request comment: changes and findings\n" PLAN_COMMON_OPTIONS},
+     "  -markdown FILE       write a pull-request comment: changes and "
+     "findings\n" PLAN_COMMON_OPTIONS},
     {"apply", cmd_apply, "Make Azure match the configuration (or apply a saved plan)",
      "Usage: amlsec apply [options] [DIR | PLANFILE]\n"
      "\n"
