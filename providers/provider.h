@@ -104,6 +104,13 @@ struct provider_ops {
     int (*list_url)(struct provider *p, const char *path, const char *api_version, json_t **out,
                     struct errbuf *err);
     void (*free)(struct provider *p);
+    /* Resource Graph: runs queries[0..n) (KQL, each projecting id), all at
+     * once and page by page, over subscriptions; rows[i] becomes a JSON
+     * array of queries[i]'s rows (caller decrefs). NULL when the provider
+     * has no Resource Graph (provider_graph_query then fails). */
+    int (*graph_query)(struct provider *p, const char *const *queries, size_t n,
+                       const char *const *subscriptions, size_t nsubscriptions, json_t **rows,
+                       struct errbuf *err);
 };
 
 struct provider {
@@ -133,5 +140,16 @@ int provider_list(struct provider *p, const char *scope, const char *type, json_
 int provider_list_url(struct provider *p, const char *path, const char *api_version, json_t **out,
                       struct errbuf *err);
 void provider_free(struct provider *p);
+int provider_graph_query(struct provider *p, const char *const *queries, size_t n,
+                         const char *const *subscriptions, size_t nsubscriptions, json_t **rows,
+                         struct errbuf *err);
+
+/* A read-only view of inner (borrowed; it must outlive the view): reads,
+ * lists and queries pass through, and every write entry point refuses with
+ * AMLSEC_EUSAGE without reaching inner. What `drift` runs with. NULL when
+ * out of memory. Free with provider_free (inner is not freed). */
+struct provider *provider_readonly(struct provider *inner);
+/* Writes the view refused so far. */
+unsigned provider_readonly_refused(const struct provider *view);
 
 #endif

@@ -226,7 +226,8 @@ static int fsync_dir(const char *path)
     return rc;
 }
 
-int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, struct errbuf *err)
+static int open_journal(struct journal *j, const char *path, struct crypt_keys *keys, bool readonly,
+                        struct errbuf *err)
 {
     struct buf b;
     size_t start = 0, no = 0, good_end = 0;
@@ -240,6 +241,19 @@ int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, s
     if (j->path == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     created = stat(path, &st) < 0;
+    if (readonly && created)
+        return 0; /* no journal: nothing pending */
+    if (readonly) {
+        j->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (j->fd < 0) {
+            rc = errbuf_set(err, AMLSEC_EIO, "cannot open the journal '%s': %s", path,
+                            strerror(errno));
+            journal_release(j);
+            return rc;
+        }
+        created = 0;
+        goto read;
+    }
     /* the azurerm backend's journal may be the first file under .amlsec */
     if (created && (rc = file_mkdir_parents(path, err)) < 0) {
         journal_release(j);
@@ -256,6 +270,7 @@ int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, s
         journal_release(j);
         return rc;
     }
+read:
     buf_init(&b, JOURNAL_MAX_BYTES);
     if ((rc = file_read_all(&b, path, JOURNAL_MAX_BYTES, err)) < 0)
         goto fail;
@@ -277,7 +292,7 @@ int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, s
         start = (size_t)(nl - b.ptr) + 1;
         good_end = start;
     }
-    if (j->discarded_torn) {
+    if (j->discarded_torn && !readonly) {
         log_msg(LOG_INFO, "journal '%s': discarding a torn record never acknowledged", path);
         if (ftruncate(j->fd, (off_t)good_end) < 0 || fsync(j->fd) < 0) {
             rc = errbuf_set(err, AMLSEC_EIO, "cannot trim the journal '%s': %s", path,
@@ -291,6 +306,17 @@ fail:
     buf_release(&b);
     journal_release(j);
     return rc;
+}
+
+int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, struct errbuf *err)
+{
+    return open_journal(j, path, keys, false, err);
+}
+
+int journal_open_readonly(struct journal *j, const char *path, struct crypt_keys *keys,
+                          struct errbuf *err)
+{
+    return open_journal(j, path, keys, true, err);
 }
 
 int journal_sync(struct journal *j, struct errbuf *err)

@@ -1,0 +1,881 @@
+/* Drift detection: the planner's refresh through a read-only provider,
+ * plus unmanaged objects found through Resource Graph (see drift.h). */
+#include "engine/drift.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/live_rules.h"
+#include "providers/arm/schema.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/strmap.h"
+#include "util/banned.h"
+
+#define DIAG_API "2021-05-01-preview"
+#define KEYS_API "2025-05-01"
+#define MAX_SCOPES 5 /* per workspace: itself, its group, vault, storage, registry */
+
+/* --- .amlsecignore ----------------------------------------------------------- */
+
+void drift_ignore_release(struct drift_ignore *ig)
+{
+    if (ig == NULL)
+        return;
+    for (size_t i = 0; i < ig->n; i++) {
+        free(ig->items[i].pattern);
+        free(ig->items[i].what);
+        free(ig->items[i].expires);
+        free(ig->items[i].reason);
+    }
+    free(ig->items);
+    free(ig->file);
+    memset(ig, 0, sizeof(*ig));
+}
+
+static bool is_date(const char *s, size_t n)
+{
+    static const char shape[] = "dddd-dd-dd";
+    if (n != 10)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != '-')
+            return false;
+    return strncmp(s + 5, "01", 2) >= 0 && strncmp(s + 5, "12", 2) <= 0 &&
+           strncmp(s + 8, "01", 2) >= 0 && strncmp(s + 8, "31", 2) <= 0;
+}
+
+int drift_ignore_parse(struct drift_ignore *out, const char *file, const char *text, size_t len,
+                       const char *today, unsigned *line, unsigned *col, struct errbuf *err)
+{
+    size_t pos = 0;
+    unsigned no = 0;
+    memset(out, 0, sizeof(*out));
+    out->file = file ? strdup(file) : NULL;
+    while (pos < len) {
+        const char *ln = text + pos, *nl = memchr(ln, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - ln) : len - pos, at = 0;
+        const char *field[3];
+        size_t flen[3];
+        struct drift_suppression *grown, *s;
+        pos += n + (nl != NULL);
+        no++;
+        while (n > 0 && (ln[n - 1] == '\r' || ln[n - 1] == ' ' || ln[n - 1] == '\t'))
+            n--;
+        while (at < n && (ln[at] == ' ' || ln[at] == '\t'))
+            at++;
+        if (at == n || ln[at] == '#')
+            continue;
+        for (int f = 0; f < 3; f++) {
+            while (at < n && (ln[at] == ' ' || ln[at] == '\t'))
+                at++;
+            field[f] = ln + at;
+            while (at < n && ln[at] != ' ' && ln[at] != '\t')
+                at++;
+            flen[f] = (size_t)(ln + at - field[f]);
+            if (flen[f] == 0) {
+                *line = no;
+                *col = (unsigned)at + 1;
+                drift_ignore_release(out);
+                return errbuf_set(err, AMLSEC_EPARSE,
+                                  "a suppression is PATTERN WHAT EXPIRES REASON: %s is missing",
+                                  f == 1 ? "WHAT" : "EXPIRES (a date YYYY-MM-DD, or -)");
+            }
+        }
+        if (!(flen[2] == 1 && field[2][0] == '-') && !is_date(field[2], flen[2])) {
+            *line = no;
+            *col = (unsigned)(field[2] - ln) + 1;
+            drift_ignore_release(out);
+            return errbuf_set(err, AMLSEC_EPARSE,
+                              "EXPIRES must be a date YYYY-MM-DD or -, not '%.*s'", (int)flen[2],
+                              field[2]);
+        }
+        while (at < n && (ln[at] == ' ' || ln[at] == '\t'))
+            at++;
+        if (at == n) {
+            *line = no;
+            *col = (unsigned)at + 1;
+            drift_ignore_release(out);
+            return errbuf_set(err, AMLSEC_EPARSE,
+                              "a suppression needs a reason after its expiry date");
+        }
+        grown = realloc(out->items, (out->n + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            drift_ignore_release(out);
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        }
+        out->items = grown;
+        s = &out->items[out->n++];
+        memset(s, 0, sizeof(*s));
+        s->line = no;
+        s->pattern = strndup(field[0], flen[0]);
+        s->what = strndup(field[1], flen[1]);
+        s->expires = field[2][0] == '-' ? NULL : strndup(field[2], flen[2]);
+        s->reason = strndup(ln + at, n - at);
+        s->expired = s->expires && today && strcmp(s->expires, today) < 0;
+        if (s->pattern == NULL || s->what == NULL || s->reason == NULL ||
+            (field[2][0] != '-' && s->expires == NULL)) {
+            drift_ignore_release(out);
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+static bool glob(const char *pat, const char *s, bool fold)
+{
+    return s && fnmatch(pat, s, fold ? FNM_CASEFOLD : 0) == 0;
+}
+
+/* Does what name path, or something above it? */
+static bool path_covered(const char *what, const char *path)
+{
+    size_t n = strlen(what);
+    if (glob(what, path, false))
+        return true;
+    return strncmp(path, what, n) == 0 && (path[n] == '.' || path[n] == '[');
+}
+
+static bool names_finding(const struct drift_suppression *s, const json_t *f)
+{
+    const char *address = json_string_value(json_object_get(f, "address"));
+    const char *id = json_string_value(json_object_get(f, "arm_id"));
+    return (address && glob(s->pattern, address, false)) || (id && glob(s->pattern, id, true));
+}
+
+/* The suppression that covers the whole finding f, or NULL. A suppression
+ * naming attribute paths of a changed finding takes those paths out of it
+ * (the finding is suppressed once none is left). */
+static struct drift_suppression *suppressed_by(struct drift_ignore *ig, json_t *f)
+{
+    const char *kind = json_string_value(json_object_get(f, "kind"));
+    const char *rule = json_string_value(json_object_get(f, "rule"));
+    const char *type = json_string_value(json_object_get(f, "type"));
+    json_t *attrs = json_object_get(f, "attributes");
+    struct drift_suppression *last = NULL;
+    if (ig == NULL)
+        return NULL;
+    for (size_t i = 0; i < ig->n; i++) {
+        struct drift_suppression *s = &ig->items[i];
+        if (s->expired || !names_finding(s, f))
+            continue;
+        if (strcmp(s->what, "*") == 0 || strcmp(s->what, kind) == 0 ||
+            (rule && strcmp(s->what, rule) == 0) || (type && strcasecmp(s->what, type) == 0)) {
+            s->used++;
+            return s;
+        }
+        if (strcmp(kind, "changed") == 0 && json_array_size(attrs) > 0) {
+            size_t k = 0;
+            bool took = false;
+            while (k < json_array_size(attrs)) {
+                const char *path =
+                    json_string_value(json_object_get(json_array_get(attrs, k), "path"));
+                if (path && path_covered(s->what, path)) {
+                    json_array_remove(attrs, k);
+                    took = true;
+                } else {
+                    k++;
+                }
+            }
+            if (took) {
+                s->used++;
+                last = s;
+                if (json_array_size(attrs) == 0)
+                    return s;
+            }
+        }
+    }
+    (void)last;
+    return NULL;
+}
+
+/* --- findings ------------------------------------------------------------------ */
+
+static json_t *finding(const char *kind, const char *address, const char *arm_id, const char *type,
+                       const char *message)
+{
+    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s}", "kind", kind, "address", address, "arm_id",
+                     arm_id, "type", type, "message", message);
+}
+
+static void append(struct drift_report *r, struct drift_ignore *ig, json_t *list, json_t *f)
+{
+    struct drift_suppression *s;
+    if (f == NULL)
+        return;
+    s = suppressed_by(ig, f);
+    if (s) {
+        json_object_set_new(f, "suppressed_by",
+                            json_pack("{s:s?, s:i, s:s, s:s?}", "file", ig->file, "line",
+                                      (json_int_t)s->line, "reason", s->reason, "expires",
+                                      s->expires));
+        json_array_append_new(r->suppressed, f);
+        return;
+    }
+    json_array_append_new(list, f);
+}
+
+/* The value at a DSL attribute path ("network.default_action",
+ * "rules[0].name") in attrs, or NULL. */
+static const json_t *value_at(const json_t *attrs, const char *path)
+{
+    const json_t *v = attrs;
+    char seg[256];
+    while (v && *path) {
+        size_t n = strcspn(path, ".[");
+        if (n > 0) {
+            snprintf(seg, sizeof(seg), "%.*s", (int)(n < 255 ? n : 255), path);
+            v = json_object_get(v, seg);
+            path += n;
+        } else if (*path == '[') {
+            char *end;
+            unsigned long idx = strtoul(path + 1, &end, 10);
+            if (*end != ']')
+                return NULL;
+            v = json_array_get(v, idx);
+            path = end + 1;
+        }
+        if (*path == '.')
+            path++;
+    }
+    return v;
+}
+
+static bool ignored_change(const struct cfg_resource *r, const char *path)
+{
+    for (size_t i = 0; r && i < r->lifecycle.nignore_changes; i++) {
+        const char *ig = r->lifecycle.ignore_changes[i];
+        size_t n = strlen(ig);
+        if (strncmp(path, ig, n) == 0 && (path[n] == '\0' || path[n] == '.' || path[n] == '['))
+            return true;
+    }
+    return false;
+}
+
+/* Is path (or what it is below) sensitive for this instance? */
+static bool sensitive_path(const struct cfg_instance *in, const struct schema_kind *k,
+                           const char *path)
+{
+    size_t i;
+    const json_t *s;
+    const struct schema_attr *a = k ? schema_attr_find(k, path) : NULL;
+    if (a && (a->flags & SF_SENSITIVE))
+        return true;
+    json_array_foreach(in ? in->sensitive : NULL, i, s)
+    {
+        const char *sp = json_string_value(s);
+        size_t n = sp ? strlen(sp) : 0;
+        if (sp && strncmp(path, sp, n) == 0 && (path[n] == '\0' || path[n] == '.'))
+            return true;
+    }
+    return false;
+}
+
+static json_t *shown(const json_t *v, bool sensitive)
+{
+    if (v == NULL)
+        return json_null();
+    return sensitive ? json_string("(sensitive)") : json_deep_copy(v);
+}
+
+static void drift_findings(struct drift_report *r, const struct config *cfg,
+                           struct drift_ignore *ig)
+{
+    const struct plan *plan = r->plan;
+    for (size_t i = 0; i < plan->ndrift; i++) {
+        const struct plan_drift *d = &plan->drift[i];
+        const struct cfg_instance *in = config_find_instance(cfg, d->address);
+        const struct schema_kind *k = schema_find(d->kind);
+        const char *id = NULL;
+        size_t j;
+        const json_t *p;
+        json_t *f, *attrs;
+        char msg[512];
+        if (in)
+            id = json_string_value(json_object_get(in->value, "id"));
+        if (d->after == NULL) {
+            snprintf(msg, sizeof(msg), "%s was deleted outside amlsec", d->address);
+            append(r, ig, r->deleted,
+                   finding("deleted", d->address, id, k ? k->arm.type : NULL, msg));
+            continue;
+        }
+        attrs = json_array();
+        json_array_foreach(d->paths, j, p)
+        {
+            const char *path = json_string_value(p);
+            bool sens;
+            if (path == NULL || ignored_change(in ? in->resource : NULL, path))
+                continue;
+            sens = sensitive_path(in, k, path);
+            json_array_append_new(attrs, json_pack("{s:s, s:o, s:o}", "path", path, "before",
+                                                   shown(value_at(d->before, path), sens), "after",
+                                                   shown(value_at(d->after, path), sens)));
+        }
+        if (json_array_size(attrs) == 0) {
+            json_decref(attrs);
+            continue;
+        }
+        snprintf(msg, sizeof(msg), "%s was changed outside amlsec", d->address);
+        f = finding("changed", d->address, id, k ? k->arm.type : NULL, msg);
+        json_object_set_new(f, "attributes", attrs);
+        append(r, ig, r->changed, f);
+    }
+}
+
+/* Changes the configuration asks for that are not caused by drift. */
+static void pending_findings(struct drift_report *r)
+{
+    const struct plan *plan = r->plan;
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct plan_change *c = &plan->changes[i];
+        bool drifted = false;
+        json_t *f;
+        char msg[512];
+        for (size_t k = 0; k < plan->ndrift && !drifted; k++)
+            drifted = strcmp(plan->drift[k].address, c->address) == 0;
+        if (drifted)
+            continue;
+        snprintf(msg, sizeof(msg), "%s: %s not applied yet (%s)", c->address,
+                 plan_action_name(c->action), c->reason ? c->reason : "configuration");
+        f = finding("pending", c->address, c->arm_id, c->arm_type, msg);
+        json_object_set_new(f, "action", json_string(plan_action_name(c->action)));
+        json_array_append_new(r->pending, f);
+    }
+}
+
+/* WS-MI-PERMS findings of the plan's live rules: missing grants. The
+ * rest of the diagnostics go to the caller. */
+static void grant_findings(struct drift_report *r, struct drift_ignore *ig,
+                           const struct diag_list *from, struct diag_list *to)
+{
+    for (size_t i = 0; i < from->n; i++) {
+        const struct diag *d = &from->items[i];
+        if (live_rules_missing_grant(d)) {
+            const char *end = strstr(d->message, "'s managed identity");
+            char address[256];
+            json_t *f;
+            snprintf(address, sizeof(address), "%.*s", (int)(end ? (size_t)(end - d->message) : 0),
+                     d->message);
+            f = finding("missing_grant", address[0] ? address : NULL, NULL, NULL, d->message);
+            json_object_set_new(f, "rule", json_string(d->code));
+            append(r, ig, r->missing_grants, f);
+            continue;
+        }
+        {
+            struct diag *c =
+                diag_add(to, d->severity, d->loc.file ? &d->loc : NULL, d->code, "%s", d->message);
+            if (c && d->hint)
+                diag_set_hint(c, "%s", d->hint);
+        }
+    }
+}
+
+/* --- unmanaged objects ------------------------------------------------------- */
+
+struct scope {
+    char *id;            /* ARM id of the scope */
+    const char *what;    /* "the workspace", "Key Vault", ... */
+    const char *address; /* the managed workspace it belongs to */
+    const char *principal;
+    const char *role; /* the grant Azure gives the workspace identity here (GUID), or NULL */
+    const char *role2;
+};
+
+struct discovery {
+    struct scope *scopes;
+    size_t n;
+    struct strmap managed; /* lowercased ARM ids amlsec knows */
+    json_t *subscriptions; /* strings */
+};
+
+static void add_scope(struct discovery *dc, const char *id, const char *what, const char *address,
+                      const char *principal, const char *role, const char *role2)
+{
+    struct scope *grown;
+    if (id == NULL || *id == '\0')
+        return;
+    for (size_t i = 0; i < dc->n; i++)
+        if (strcasecmp(dc->scopes[i].id, id) == 0)
+            return;
+    grown = realloc(dc->scopes, (dc->n + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return;
+    dc->scopes = grown;
+    dc->scopes[dc->n] = (struct scope){strdup(id), what, address, principal, role, role2};
+    if (dc->scopes[dc->n].id)
+        dc->n++;
+}
+
+static const struct scope *scope_of(const struct discovery *dc, const char *id)
+{
+    for (size_t i = 0; id && i < dc->n; i++)
+        if (strcasecmp(dc->scopes[i].id, id) == 0)
+            return &dc->scopes[i];
+    return NULL;
+}
+
+/* The scope of an extension resource: its id up to the last
+ * "/providers/Microsoft.Authorization/" (or ".../Microsoft.Insights/"). */
+static void extension_scope(char *out, size_t cap, const char *id)
+{
+    const char *cut = NULL, *s = id;
+    while ((s = strcasestr(s, "/providers/")) != NULL) {
+        cut = s;
+        s += 11;
+    }
+    snprintf(out, cap, "%.*s", (int)(cut ? (size_t)(cut - id) : strlen(id)), id);
+}
+
+static bool managed(const struct discovery *dc, const char *id)
+{
+    size_t at;
+    return id && strmap_get((struct strmap *)&dc->managed, id, &at);
+}
+
+static const char *str_at(const json_t *v, const char *path)
+{
+    const json_t *x = schema_json_get(v, path);
+    return json_is_string(x) ? json_string_value(x) : NULL;
+}
+
+static const char *role_name(const char *definition_id)
+{
+    const char *guid = definition_id ? strrchr(definition_id, '/') : NULL;
+    guid = guid ? guid + 1 : definition_id;
+    for (size_t i = 0; guid && schema_builtin_role_names[i]; i++) {
+        const char *g = schema_builtin_role(schema_builtin_role_names[i]);
+        if (g && strcasecmp(g, guid) == 0)
+            return schema_builtin_role_names[i];
+    }
+    return NULL;
+}
+
+static void unmanaged_one(struct drift_report *r, struct drift_ignore *ig, const struct scope *sc,
+                          const char *id, const char *type, const char *detail)
+{
+    char msg[1024];
+    json_t *f;
+    snprintf(msg, sizeof(msg), "%s at %s (%s's %s), not managed by amlsec", detail, sc->id,
+             sc->address, sc->what);
+    f = finding("unmanaged", NULL, id, type, msg);
+    json_object_set_new(f, "scope", json_string(sc->id));
+    json_object_set_new(f, "near", json_string(sc->address));
+    append(r, ig, r->unmanaged, f);
+}
+
+static void take_authorization(struct drift_report *r, struct drift_ignore *ig,
+                               const struct discovery *dc, const json_t *rows)
+{
+    size_t i;
+    const json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *id = str_at(row, "id"), *type = str_at(row, "type");
+        char scope[2048], detail[512];
+        const struct scope *sc;
+        if (id == NULL || type == NULL || managed(dc, id))
+            continue;
+        extension_scope(scope, sizeof(scope), id);
+        if ((sc = scope_of(dc, scope)) == NULL)
+            continue;
+        if (strcasecmp(type, "microsoft.authorization/roleassignments") == 0) {
+            const char *rd = str_at(row, "properties.roleDefinitionId");
+            const char *pr = str_at(row, "properties.principalId");
+            const char *guid = rd ? strrchr(rd, '/') : NULL;
+            const char *name = role_name(rd);
+            guid = guid ? guid + 1 : rd;
+            /* the grants Azure gives the workspace's identity: the service's own */
+            if (pr && sc->principal && strcasecmp(pr, sc->principal) == 0 && guid &&
+                ((sc->role && strcasecmp(guid, sc->role) == 0) ||
+                 (sc->role2 && strcasecmp(guid, sc->role2) == 0)))
+                continue;
+            snprintf(detail, sizeof(detail), "role assignment: %s for principal %s",
+                     name ? name : (guid ? guid : "(no role)"), pr ? pr : "(none)");
+            unmanaged_one(r, ig, sc, id, "Microsoft.Authorization/roleAssignments", detail);
+        } else if (strcasecmp(type, "microsoft.authorization/locks") == 0) {
+            const char *level = str_at(row, "properties.level");
+            snprintf(detail, sizeof(detail), "%s lock", level ? level : "a");
+            unmanaged_one(r, ig, sc, id, "Microsoft.Authorization/locks", detail);
+        }
+    }
+}
+
+static void take_policy(struct drift_report *r, struct drift_ignore *ig, const struct discovery *dc,
+                        const json_t *rows)
+{
+    size_t i;
+    const json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *id = str_at(row, "id"), *type = str_at(row, "type");
+        char scope[2048], detail[1024];
+        const struct scope *sc;
+        bool exemption;
+        if (id == NULL || type == NULL || managed(dc, id))
+            continue;
+        extension_scope(scope, sizeof(scope), id);
+        if ((sc = scope_of(dc, scope)) == NULL)
+            continue;
+        exemption = strcasecmp(type, "microsoft.authorization/policyexemptions") == 0;
+        if (exemption)
+            snprintf(detail, sizeof(detail), "policy exemption (%s) from %s",
+                     str_at(row, "properties.exemptionCategory")
+                         ? str_at(row, "properties.exemptionCategory")
+                         : "no category",
+                     str_at(row, "properties.policyAssignmentId")
+                         ? str_at(row, "properties.policyAssignmentId")
+                         : "(no assignment)");
+        else
+            snprintf(detail, sizeof(detail), "policy assignment of %s",
+                     str_at(row, "properties.policyDefinitionId")
+                         ? str_at(row, "properties.policyDefinitionId")
+                         : "(no definition)");
+        unmanaged_one(r, ig, sc, id,
+                      exemption ? "Microsoft.Authorization/policyExemptions"
+                                : "Microsoft.Authorization/policyAssignments",
+                      detail);
+    }
+}
+
+static void take_endpoints(struct drift_report *r, struct drift_ignore *ig,
+                           const struct discovery *dc, const json_t *rows)
+{
+    static const char *const lists[] = {"properties.privateLinkServiceConnections",
+                                        "properties.manualPrivateLinkServiceConnections"};
+    size_t i;
+    const json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *id = str_at(row, "id");
+        if (id == NULL || managed(dc, id))
+            continue;
+        for (size_t l = 0; l < 2; l++) {
+            size_t k;
+            const json_t *conn;
+            const struct scope *sc = NULL;
+            json_array_foreach(schema_json_get(row, lists[l]), k, conn)
+            {
+                sc = scope_of(dc, str_at(conn, "properties.privateLinkServiceId"));
+                if (sc)
+                    break;
+            }
+            if (sc) {
+                unmanaged_one(r, ig, sc, id, "Microsoft.Network/privateEndpoints",
+                              "private endpoint");
+                break;
+            }
+        }
+    }
+}
+
+/* Lists at every scope what Resource Graph does not hold: diagnostic
+ * settings, and the keys of each workspace's CMK vault. */
+static void take_listed(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
+                        const struct discovery *dc, const json_t *cmk_vaults)
+{
+    for (size_t i = 0; i < dc->n; i++) {
+        const struct scope *sc = &dc->scopes[i];
+        json_t *items = NULL;
+        struct errbuf err = ERRBUF_INIT;
+        struct buf path;
+        size_t k;
+        const json_t *it;
+        if (strcasestr(sc->id, "/providers/") == NULL)
+            continue; /* a resource group has no diagnostic settings */
+        buf_init(&path, 0);
+        buf_addf(&path, "%s/providers/Microsoft.Insights/diagnosticSettings", sc->id);
+        if (provider_list_url(p, path.ptr, DIAG_API, &items, &err) < 0) {
+            json_array_append_new(r->errors,
+                                  json_sprintf("diagnostic settings of %s: %s", sc->id, err.msg));
+        } else {
+            json_array_foreach(items, k, it)
+            {
+                const char *id = str_at(it, "id");
+                char detail[512];
+                if (id == NULL || managed(dc, id))
+                    continue;
+                snprintf(detail, sizeof(detail), "diagnostic setting '%s'",
+                         str_at(it, "name") ? str_at(it, "name") : "?");
+                unmanaged_one(r, ig, sc, id, "Microsoft.Insights/diagnosticSettings", detail);
+            }
+        }
+        json_decref(items);
+        buf_release(&path);
+    }
+    {
+        size_t i;
+        const json_t *v;
+        json_array_foreach(cmk_vaults, i, v)
+        {
+            const char *vault = json_string_value(v);
+            const struct scope *sc = scope_of(dc, vault);
+            json_t *items = NULL;
+            struct errbuf err = ERRBUF_INIT;
+            struct buf path;
+            size_t k;
+            const json_t *it;
+            if (sc == NULL)
+                continue;
+            buf_init(&path, 0);
+            buf_addf(&path, "%s/keys", vault);
+            if (provider_list_url(p, path.ptr, KEYS_API, &items, &err) < 0) {
+                json_array_append_new(r->errors, json_sprintf("keys of %s: %s", vault, err.msg));
+            } else {
+                json_array_foreach(items, k, it)
+                {
+                    const char *id = str_at(it, "id");
+                    char detail[512];
+                    if (id == NULL || managed(dc, id))
+                        continue;
+                    snprintf(detail, sizeof(detail), "key '%s' in the workspace's CMK vault",
+                             str_at(it, "name") ? str_at(it, "name") : "?");
+                    unmanaged_one(r, ig, sc, id, "Microsoft.KeyVault/vaults/keys", detail);
+                }
+            }
+            json_decref(items);
+            buf_release(&path);
+        }
+    }
+}
+
+static void add_subscription(struct discovery *dc, const char *id)
+{
+    char sub[128];
+    size_t i;
+    const json_t *s;
+    if (id == NULL || strncasecmp(id, "/subscriptions/", 15) != 0)
+        return;
+    snprintf(sub, sizeof(sub), "%.*s", (int)strcspn(id + 15, "/"), id + 15);
+    json_array_foreach(dc->subscriptions, i,
+                       s) if (strcasecmp(json_string_value(s), sub) == 0) return;
+    json_array_append_new(dc->subscriptions, json_string(sub));
+}
+
+/* Appends "'a', 'b'" (the scopes, KQL-quoted) to q; false when one cannot
+ * be quoted. */
+static bool quoted_scopes(struct buf *q, const struct discovery *dc)
+{
+    for (size_t i = 0; i < dc->n; i++) {
+        if (strchr(dc->scopes[i].id, '\'') || strchr(dc->scopes[i].id, '\\'))
+            return false;
+        buf_addf(q, "%s'%s'", i ? ", " : "", dc->scopes[i].id);
+    }
+    return true;
+}
+
+static int discover(struct drift_report *r, const struct config *cfg, struct state *st,
+                    struct provider *p, struct drift_ignore *ig, struct errbuf *err)
+{
+    struct discovery dc;
+    struct provider_ref *refs = NULL;
+    struct provider_result *res = NULL;
+    const struct cfg_instance **ws = NULL;
+    size_t nws = 0, cap = 0;
+    json_t *cmk = json_array(), *rows[3] = {NULL, NULL, NULL};
+    int rc = 0;
+
+    memset(&dc, 0, sizeof(dc));
+    strmap_init(&dc.managed, true);
+    dc.subscriptions = json_array();
+    for (size_t i = 0; i < st->nresources; i++)
+        strmap_put(&dc.managed, st->resources[i].arm_id, 1);
+    for (size_t i = 0; i < cfg->nresources; i++) {
+        const struct cfg_resource *res_ = &cfg->resources[i];
+        for (size_t k = 0; k < res_->ninstances; k++) {
+            const char *id = json_string_value(json_object_get(res_->instances[k].value, "id"));
+            if (id)
+                strmap_put(&dc.managed, id, 1);
+            if (id && !res_->existing && strcmp(res_->kind, "workspace") == 0) {
+                if (nws == cap) {
+                    const struct cfg_instance **grown;
+                    cap = cap ? cap * 2 : 8;
+                    grown = realloc(ws, cap * sizeof(*grown));
+                    if (grown == NULL) {
+                        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+                        goto out;
+                    }
+                    ws = grown;
+                }
+                ws[nws++] = &res_->instances[k];
+            }
+        }
+    }
+    if (nws == 0)
+        goto out;
+    refs = calloc(nws, sizeof(*refs));
+    res = calloc(nws, sizeof(*res));
+    if (refs == NULL || res == NULL) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nws; i++) {
+        refs[i].id = json_string_value(json_object_get(ws[i]->value, "id"));
+        refs[i].type = "Microsoft.MachineLearningServices/workspaces";
+    }
+    if ((rc = provider_read_many(p, refs, nws, 0, res, err)) < 0)
+        goto out;
+    for (size_t i = 0; i < nws; i++) {
+        const json_t *live = res[i].rc == 0 ? res[i].body : NULL;
+        const char *id = refs[i].id, *prov = strcasestr(id, "/providers/");
+        const char *principal = live ? str_at(live, "identity.principalId") : NULL;
+        const char *contributor = schema_builtin_role("Contributor");
+        const char *kv_admin = schema_builtin_role("Key Vault Administrator");
+        const char *blob = schema_builtin_role("Storage Blob Data Contributor");
+        char rg[1024];
+        if (live == NULL || prov == NULL)
+            continue; /* deleted: drift says so */
+        snprintf(rg, sizeof(rg), "%.*s", (int)(prov - id), id);
+        add_subscription(&dc, id);
+        add_scope(&dc, id, "workspace", ws[i]->address, principal, contributor, NULL);
+        add_scope(&dc, rg, "resource group", ws[i]->address, principal, contributor, NULL);
+        add_scope(&dc, str_at(live, "properties.keyVault"), "Key Vault", ws[i]->address, principal,
+                  kv_admin, NULL);
+        add_scope(&dc, str_at(live, "properties.storageAccount"), "storage account", ws[i]->address,
+                  principal, blob, contributor);
+        add_scope(&dc, str_at(live, "properties.containerRegistry"), "container registry",
+                  ws[i]->address, principal, contributor, NULL);
+        if (str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"))
+            json_array_append_new(
+                cmk, json_string(str_at(live, "properties.encryption.keyVaultProperties."
+                                              "keyVaultArmId")));
+    }
+    r->scopes = dc.n;
+    if (dc.n == 0)
+        goto out;
+    {
+        struct buf q[3];
+        const char *queries[3];
+        const char **subs = calloc(json_array_size(dc.subscriptions) + 1, sizeof(*subs));
+        bool ok = subs != NULL;
+        size_t i;
+        const json_t *s;
+        json_array_foreach(dc.subscriptions, i, s) subs[i] = json_string_value(s);
+        for (int k = 0; k < 3; k++)
+            buf_init(&q[k], 0);
+        buf_adds(&q[0], "authorizationresources | where (type =~ "
+                        "'microsoft.authorization/roleassignments' and properties.scope in~ (");
+        ok = ok && quoted_scopes(&q[0], &dc);
+        buf_adds(&q[0], ")) or type =~ 'microsoft.authorization/locks' | project id, type, "
+                        "properties");
+        buf_adds(&q[1], "policyresources | where type in~ "
+                        "('microsoft.authorization/policyassignments', "
+                        "'microsoft.authorization/policyexemptions') | project id, type, "
+                        "properties");
+        buf_adds(&q[2], "resources | where type =~ 'microsoft.network/privateendpoints' | "
+                        "project id, type, properties");
+        for (int k = 0; k < 3; k++)
+            queries[k] = q[k].ptr;
+        if (!ok)
+            rc = errbuf_set(err, AMLSEC_EUSAGE, "a scope cannot be quoted in a KQL query");
+        else
+            rc = provider_graph_query(p, queries, 3, subs, json_array_size(dc.subscriptions), rows,
+                                      err);
+        for (int k = 0; k < 3; k++)
+            buf_release(&q[k]);
+        free(subs);
+        if (rc < 0)
+            goto out;
+    }
+    take_authorization(r, ig, &dc, rows[0]);
+    take_policy(r, ig, &dc, rows[1]);
+    take_endpoints(r, ig, &dc, rows[2]);
+    take_listed(r, ig, p, &dc, cmk);
+out:
+    for (int k = 0; k < 3; k++)
+        json_decref(rows[k]);
+    for (size_t i = 0; i < dc.n; i++)
+        free(dc.scopes[i].id);
+    free(dc.scopes);
+    strmap_release(&dc.managed);
+    json_decref(dc.subscriptions);
+    if (res)
+        provider_results_release(res, nws);
+    free(res);
+    free(refs);
+    free(ws);
+    json_decref(cmk);
+    return rc;
+}
+
+/* --- the run ------------------------------------------------------------------ */
+
+int drift_run(struct drift_report *out, const struct config *cfg, struct state *st,
+              struct provider *p, struct drift_ignore *ig, struct diag_list *diags,
+              struct errbuf *err)
+{
+    struct plan_opts po;
+    struct diag_list pd;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->changed = json_array();
+    out->deleted = json_array();
+    out->unmanaged = json_array();
+    out->missing_grants = json_array();
+    out->pending = json_array();
+    out->suppressed = json_array();
+    out->errors = json_array();
+    memset(&po, 0, sizeof(po));
+    po.refresh = true;
+    diag_list_init(&pd);
+    rc = plan_build(&out->plan, cfg, st, p, &po, &pd, err);
+    grant_findings(out, ig, &pd, diags);
+    diag_list_release(&pd);
+    if (rc < 0)
+        return rc;
+    drift_findings(out, cfg, ig);
+    pending_findings(out);
+    rc = discover(out, cfg, st, p, ig, err);
+    if (rc == 0 && json_array_size(out->errors) > 0)
+        rc = errbuf_set(err, AMLSEC_ERROR, "%s", json_string_value(json_array_get(out->errors, 0)));
+    return rc;
+}
+
+void drift_report_release(struct drift_report *r)
+{
+    plan_free(r->plan);
+    json_decref(r->changed);
+    json_decref(r->deleted);
+    json_decref(r->unmanaged);
+    json_decref(r->missing_grants);
+    json_decref(r->pending);
+    json_decref(r->suppressed);
+    json_decref(r->errors);
+    memset(r, 0, sizeof(*r));
+}
+
+size_t drift_count(const struct drift_report *r)
+{
+    return json_array_size(r->changed) + json_array_size(r->deleted) +
+           json_array_size(r->unmanaged) + json_array_size(r->missing_grants);
+}
+
+json_t *drift_to_json(const struct drift_report *r, const struct drift_ignore *ig)
+{
+    json_t *sup = json_array();
+    for (size_t i = 0; ig && i < ig->n; i++) {
+        const struct drift_suppression *s = &ig->items[i];
+        json_array_append_new(sup, json_pack("{s:s?, s:i, s:s, s:s, s:s?, s:s, s:s, s:i}", "file",
+                                             ig->file, "line", (json_int_t)s->line, "pattern",
+                                             s->pattern, "what", s->what, "expires", s->expires,
+                                             "reason", s->reason, "status",
+                                             s->expired ? "expired"
+                                             : s->used  ? "used"
+                                                        : "unused",
+                                             "matched", (json_int_t)s->used));
+    }
+    return json_pack(
+        "{s:s, s:b, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:O, s:O, s:O, s:O, s:O, s:O, s:o}",
+        "format_version", "1.0", "drift", drift_count(r) > 0, "summary", "changed",
+        (json_int_t)json_array_size(r->changed), "deleted", (json_int_t)json_array_size(r->deleted),
+        "unmanaged", (json_int_t)json_array_size(r->unmanaged), "missing_grants",
+        (json_int_t)json_array_size(r->missing_grants), "pending",
+        (json_int_t)json_array_size(r->pending), "suppressed",
+        (json_int_t)json_array_size(r->suppressed), "scopes_searched", (json_int_t)r->scopes,
+        "changed", r->changed, "deleted", r->deleted, "unmanaged", r->unmanaged, "missing_grants",
+        r->missing_grants, "pending", r->pending, "suppressed", r->suppressed, "suppressions", sup);
+}
