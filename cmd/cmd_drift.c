@@ -388,7 +388,7 @@ static int run_recursive(struct drift_cli *dc, const char *root)
     rc = failed ? EXIT_FAIL : drifted ? EXIT_CHANGES : EXIT_OK;
     if (dc->json) {
         json_t *root_json = json_pack(
-            "{s:s, s:b, s:{s:i, s:i, s:i, s:i, s:i}, s:o}", "format_version", "1.0", "drift",
+            "{s:s, s:b, s:{s:i, s:i, s:i, s:i}, s:i, s:o}", "format_version", "1.0", "drift",
             drifted > 0, "summary", "stacks", (json_int_t)ran, "clean", (json_int_t)clean, "drift",
             (json_int_t)drifted, "error", (json_int_t)failed, "exit_code", rc, "stacks", stacks);
         if (dc->shard_n)

@@ -14,6 +14,7 @@
 #include "cmd/planfile.h"
 #include "cmd/session.h"
 #include "engine/apply.h"
+#include "engine/live_rules.h"
 #include "engine/plan.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
@@ -282,7 +283,15 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
                pc->out, pc->out);
     }
     if (pc->mode == MODE_PLAN) {
-        rc = pc->detailed && plan_has_changes(plan) ? EXIT_CHANGES : EXIT_OK;
+        size_t missing = 0;
+        for (size_t i = 0; i < diags.n; i++)
+            missing += live_rules_missing_grant(&diags.items[i]);
+        /* a workspace identity without a grant it needs is drift too */
+        if (pc->detailed && missing && !plan_has_changes(plan))
+            printf("\n%zu missing grant%s of a workspace identity (WS-MI-PERMS, above): exit "
+                   "code 2.\n",
+                   missing, missing == 1 ? "" : "s");
+        rc = pc->detailed && (plan_has_changes(plan) || missing) ? EXIT_CHANGES : EXIT_OK;
         goto out;
     }
     if (!plan_has_changes(plan)) {

@@ -173,7 +173,8 @@ const struct command commands[] = {
      "\n"
      "Options:\n"
      "  -out FILE            save the plan for 'amlsec apply FILE'\n"
-     "  -detailed-exitcode   exit 0: no changes, 1: error, 2: changes present\n"
+     "  -detailed-exitcode   exit 0: no changes, 1: error, 2: changes present or a\n"
+     "                       workspace identity missing a grant (WS-MI-PERMS)\n"
      "  -destroy             plan to destroy everything in the state\n" PLAN_COMMON_OPTIONS},
     {"apply", cmd_apply, "Make Azure match the configuration (or apply a saved plan)",
      "Usage: amlsec apply [options] [DIR | PLANFILE]\n"

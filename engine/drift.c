@@ -18,7 +18,6 @@
 
 #define DIAG_API "2021-05-01-preview"
 #define KEYS_API "2025-05-01"
-#define MAX_SCOPES 5 /* per workspace: itself, its group, vault, storage, registry */
 
 /* --- .amlsecignore ----------------------------------------------------------- */
 
@@ -631,7 +630,7 @@ static void take_listed(struct drift_report *r, struct drift_ignore *ig, struct 
                     char detail[512];
                     if (id == NULL || managed(dc, id))
                         continue;
-                    snprintf(detail, sizeof(detail), "key '%s' in the workspace's CMK vault",
+                    snprintf(detail, sizeof(detail), "key '%s'",
                              str_at(it, "name") ? str_at(it, "name") : "?");
                     unmanaged_one(r, ig, sc, id, "Microsoft.KeyVault/vaults/keys", detail);
                 }
@@ -640,6 +639,16 @@ static void take_listed(struct drift_report *r, struct drift_ignore *ig, struct 
             buf_release(&path);
         }
     }
+}
+
+static void add_vault(json_t *vaults, const char *id)
+{
+    size_t i;
+    const json_t *v;
+    if (id == NULL)
+        return;
+    json_array_foreach(vaults, i, v) if (strcasecmp(json_string_value(v), id) == 0) return;
+    json_array_append_new(vaults, json_string(id));
 }
 
 static void add_subscription(struct discovery *dc, const char *id)
@@ -738,10 +747,12 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
                   principal, blob, contributor);
         add_scope(&dc, str_at(live, "properties.containerRegistry"), "container registry",
                   ws[i]->address, principal, contributor, NULL);
-        if (str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"))
-            json_array_append_new(
-                cmk, json_string(str_at(live, "properties.encryption.keyVaultProperties."
-                                              "keyVaultArmId")));
+        /* keys: in the CMK vault, and in the workspace's own vault (where a
+         * key is a CMK in waiting) */
+        add_scope(&dc, str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"),
+                  "CMK Key Vault", ws[i]->address, principal, kv_admin, NULL);
+        add_vault(cmk, str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"));
+        add_vault(cmk, str_at(live, "properties.keyVault"));
     }
     r->scopes = dc.n;
     if (dc.n == 0)
