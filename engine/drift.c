@@ -458,8 +458,12 @@ static void unmanaged_one(struct drift_report *r, struct drift_ignore *ig, const
 {
     char msg[1024];
     json_t *f;
-    snprintf(msg, sizeof(msg), "%s at %s (%s's %s), not managed by amlsec", detail, sc->id,
-             sc->address, sc->what);
+    if (strcmp(sc->what, "workspace") == 0)
+        snprintf(msg, sizeof(msg), "%s at %s (%s), not managed by amlsec", detail, sc->id,
+                 sc->address);
+    else
+        snprintf(msg, sizeof(msg), "%s at %s (%s's %s), not managed by amlsec", detail, sc->id,
+                 sc->address, sc->what);
     f = finding("unmanaged", NULL, id, type, msg);
     json_object_set_new(f, "scope", json_string(sc->id));
     json_object_set_new(f, "near", json_string(sc->address));
