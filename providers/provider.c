@@ -142,7 +142,7 @@ static int ro_write_many(struct provider *p, const struct provider_write *writes
         memset(&out[i], 0, sizeof(out[i]));
         out[i].rc = ro_refuse(ro_of(p), &out[i].err);
     }
-    return ro_refuse(ro_of(p), err);
+    return errbuf_set(err, AMLSEC_EUSAGE, "a read-only run sends no create, update or delete");
 }
 
 static int ro_write_start(struct provider *p, const struct provider_write *w, void *tag,

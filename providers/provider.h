@@ -149,7 +149,7 @@ int provider_graph_query(struct provider *p, const char *const *queries, size_t 
  * AMLSEC_EUSAGE without reaching inner. What `drift` runs with. NULL when
  * out of memory. Free with provider_free (inner is not freed). */
 struct provider *provider_readonly(struct provider *inner);
-/* Writes the view refused so far. */
+/* Write requests the view refused so far. */
 unsigned provider_readonly_refused(const struct provider *view);
 
 #endif
