@@ -146,18 +146,21 @@ static bool names_finding(const struct drift_suppression *s, const json_t *f)
     return (address && glob(s->pattern, address, false)) || (id && glob(s->pattern, id, true));
 }
 
-/* The suppression that covers the whole finding f, or NULL. A suppression
- * naming attribute paths of a changed finding takes those paths out of it
- * (the finding is suppressed once none is left). */
+/* The suppression that covers the whole finding f, or NULL. Suppressions
+ * naming attribute paths of a changed finding move those attributes to its
+ * "suppressed_attributes"; once none is left the finding is suppressed
+ * whole (by the last of them), its attributes back in place. */
 static struct drift_suppression *suppressed_by(struct drift_ignore *ig, json_t *f)
 {
     const char *kind = json_string_value(json_object_get(f, "kind"));
     const char *rule = json_string_value(json_object_get(f, "rule"));
     const char *type = json_string_value(json_object_get(f, "type"));
-    json_t *attrs = json_object_get(f, "attributes");
+    json_t *attrs = json_object_get(f, "attributes"), *taken = json_array();
     struct drift_suppression *last = NULL;
-    if (ig == NULL)
+    if (ig == NULL) {
+        json_decref(taken);
         return NULL;
+    }
     for (size_t i = 0; i < ig->n; i++) {
         struct drift_suppression *s = &ig->items[i];
         if (s->expired || !names_finding(s, f))
@@ -165,15 +168,18 @@ static struct drift_suppression *suppressed_by(struct drift_ignore *ig, json_t *
         if (strcmp(s->what, "*") == 0 || strcmp(s->what, kind) == 0 ||
             (rule && strcmp(s->what, rule) == 0) || (type && strcasecmp(s->what, type) == 0)) {
             s->used++;
+            json_array_extend(attrs, taken);
+            json_decref(taken);
             return s;
         }
         if (strcmp(kind, "changed") == 0 && json_array_size(attrs) > 0) {
             size_t k = 0;
             bool took = false;
             while (k < json_array_size(attrs)) {
-                const char *path =
-                    json_string_value(json_object_get(json_array_get(attrs, k), "path"));
+                json_t *a = json_array_get(attrs, k);
+                const char *path = json_string_value(json_object_get(a, "path"));
                 if (path && path_covered(s->what, path)) {
+                    json_array_append(taken, a);
                     json_array_remove(attrs, k);
                     took = true;
                 } else {
@@ -183,12 +189,17 @@ static struct drift_suppression *suppressed_by(struct drift_ignore *ig, json_t *
             if (took) {
                 s->used++;
                 last = s;
-                if (json_array_size(attrs) == 0)
-                    return s;
             }
         }
     }
-    (void)last;
+    if (last && json_array_size(attrs) == 0) {
+        json_array_extend(attrs, taken);
+        json_decref(taken);
+        return last;
+    }
+    if (json_array_size(taken) > 0)
+        json_object_set(f, "suppressed_attributes", taken);
+    json_decref(taken);
     return NULL;
 }
 
@@ -575,6 +586,71 @@ static void take_endpoints(struct drift_report *r, struct drift_ignore *ig,
     }
 }
 
+static bool principal_of_workspace(const struct discovery *dc, const char *oid)
+{
+    for (size_t i = 0; oid && i < dc->n; i++)
+        if (dc->scopes[i].principal && strcasecmp(dc->scopes[i].principal, oid) == 0)
+            return true;
+    return false;
+}
+
+/* Access policies of the scopes' vaults for anyone but a workspace's
+ * identity (the language has no access policies, so none is managed). One
+ * bulk read. Firewall rules and workspace identities added outside amlsec
+ * need no such look: the comparison with the state shows them as changed
+ * attributes (network_rules.ip_rules, identity.user_assigned). */
+static int take_bodies(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
+                       const struct discovery *dc, struct errbuf *err)
+{
+    static const char *const types[] = {"Microsoft.KeyVault/vaults"};
+    struct provider_ref *refs = calloc(dc->n ? dc->n : 1, sizeof(*refs));
+    struct provider_result *res = calloc(dc->n ? dc->n : 1, sizeof(*res));
+    const struct scope **of = calloc(dc->n ? dc->n : 1, sizeof(*of));
+    size_t n = 0;
+    int rc = 0;
+
+    if (refs == NULL || res == NULL || of == NULL) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < dc->n; i++)
+        for (size_t t = 0; t < 1; t++) {
+            const char *at = strcasestr(dc->scopes[i].id, types[t]);
+            size_t len = strlen(types[t]);
+            if (at && at[len] == '/' && strchr(at + len + 1, '/') == NULL) {
+                refs[n].id = dc->scopes[i].id;
+                refs[n].type = types[t];
+                of[n++] = &dc->scopes[i];
+            }
+        }
+    if (n == 0 || (rc = provider_read_many(p, refs, n, 0, res, err)) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const struct scope *sc = of[i];
+        const json_t *body = res[i].rc == 0 ? res[i].body : NULL;
+        size_t k;
+        const json_t *e;
+        if (body == NULL)
+            continue;
+        json_array_foreach(schema_json_get(body, "properties.accessPolicies"), k, e)
+        {
+            const char *oid = str_at(e, "objectId");
+            char detail[512];
+            if (oid == NULL || principal_of_workspace(dc, oid))
+                continue;
+            snprintf(detail, sizeof(detail), "access policy for object %s", oid);
+            unmanaged_one(r, ig, sc, sc->id, "access_policy", detail);
+        }
+    }
+out:
+    if (res)
+        provider_results_release(res, n);
+    free(res);
+    free(refs);
+    free(of);
+    return rc;
+}
+
 /* Lists at every scope what Resource Graph does not hold: diagnostic
  * settings, and the keys of each workspace's CMK vault. */
 static void take_listed(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
@@ -799,6 +875,7 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
     take_policy(r, ig, &dc, rows[1]);
     take_endpoints(r, ig, &dc, rows[2]);
     take_listed(r, ig, p, &dc, cmk);
+    rc = take_bodies(r, ig, p, &dc, err);
 out:
     for (int k = 0; k < 3; k++)
         json_decref(rows[k]);

@@ -6,7 +6,8 @@
 #  - a pending config change with no drift exits 0; drift with no config change exits 2;
 #  - changed (attribute before/after), deleted, unmanaged role assignment / lock / private
 #    endpoint / policy assignment / diagnostic setting / key, a removed workspace-identity grant
-#    (WS-MI-PERMS, also plan -detailed-exitcode 2);
+#    (WS-MI-PERMS, also plan -detailed-exitcode 2), a vault access policy (unmanaged), a storage
+#    firewall rule and a workspace identity added (changed attributes);
 #  - .amlsecignore: with and without expiry, expired, unused, a bad line (file:line:col);
 #  - -json (docs/drift-json.md), -recursive with one summary and -shard K/N.
 source "$SRC/tests/sh/lib/armlocal.bash"
@@ -87,6 +88,13 @@ curl -sf -X PUT -H 'Content-Type: application/json' -d '{"properties":{"addressP
   "$url/_armlocal/resources$sub/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vn/subnets/s" > /dev/null || fail "seed subnet"
 arm PUT "$sub/resourceGroups/rg-net/providers/Microsoft.Network/privateEndpoints/pe1?api-version=2025-03-01" \
   '{"location":"westeurope","properties":{"subnet":{"id":"'$sub'/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vn/subnets/s"},"privateLinkServiceConnections":[{"name":"c","properties":{"privateLinkServiceId":"'$ws'","groupIds":["amlworkspace"]}}]}}'
+# settings inside managed resources the configuration does not declare: a vault access policy,
+# a storage firewall rule, a user-assigned identity on the workspace
+patch() { curl -sf -X PATCH -H 'Content-Type: application/json' -d "$2" "$url/_armlocal/resources$1" > /dev/null || fail "patch $1"; }
+patch "$kv" '{"properties":{"accessPolicies":[{"tenantId":"00000000-0000-0000-0000-00000000a11c","objectId":"22222222-2222-2222-2222-222222222222","permissions":{"keys":["get","unwrapKey"]}}]}}'
+patch "$st" '{"properties":{"networkAcls":{"ipRules":[{"value":"203.0.113.7","action":"Allow"}]}}}'
+uai=$sub/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/stray
+patch "$ws" '{"identity":{"type":"SystemAssigned,UserAssigned","userAssignedIdentities":{"'$uai'":{}}}}'
 # not at a managed scope: not reported
 arm PUT "$sub/resourceGroups/rg-net/providers/Microsoft.Authorization/locks/elsewhere?api-version=2020-05-01" '{"properties":{"level":"CanNotDelete"}}'
 expect_exit 2 drift -json > unmanaged.json 2> unmanaged.err
@@ -94,7 +102,14 @@ for t in Microsoft.Authorization/roleAssignments Microsoft.Authorization/locks M
          Microsoft.Insights/diagnosticSettings Microsoft.KeyVault/vaults/keys Microsoft.Network/privateEndpoints; do
   [ "$(jq --arg t "$t" '[.unmanaged[] | select(.type == $t)] | length' unmanaged.json)" = 1 ] || fail "unmanaged $t"
 done
-jq -e '.summary.unmanaged == 6' unmanaged.json > /dev/null || fail "six unmanaged objects (the other lock and Azure's grants are not)"
+[ "$(jq '[.unmanaged[] | select(.type == "access_policy")] | length' unmanaged.json)" = 1 ] || fail "unmanaged access policy"
+jq -e '.summary.unmanaged == 7' unmanaged.json > /dev/null || fail "seven unmanaged objects (the other lock and Azure's grants are not): $(jq -c .summary unmanaged.json)"
+# a firewall rule and an identity added to managed resources are changed attributes, not unmanaged
+jq -e '.summary.changed == 2 and
+       ([.changed[] | select(.address == "storage_account.ml")][0].attributes | map(.path) == ["allow_blob_public_access", "network_rules.ip_rules"]) and
+       ([.changed[] | select(.address == "workspace.prod")][0].attributes | map(.path) == ["identity.type", "identity.user_assigned"])' unmanaged.json > /dev/null \
+  || fail "firewall rule / identity: $(jq -c .changed unmanaged.json)"
+jq -e '[.unmanaged[] | select(.type == "access_policy")][0].message | test("access policy for object 22222222")' unmanaged.json > /dev/null || fail "access policy"
 jq -e '[.unmanaged[] | select(.type == "Microsoft.Authorization/roleAssignments")][0].message | test("Owner for principal 11111111")' unmanaged.json > /dev/null || fail "role named"
 jq -e '[.unmanaged[] | select(.type == "Microsoft.Authorization/locks")][0] | .scope == "'$kv'" and .near == "workspace.prod"' unmanaged.json > /dev/null || fail "lock scope"
 expect_exit 2 drift > unmanaged.out 2>&1
@@ -140,19 +155,22 @@ storage_account.ml  allow_blob_public_access  -  public blobs are reviewed by th
 workspace.prod  WS-MI-PERMS  -  storage access restored by a key resync
 $ws/providers/Microsoft.Insights/diagnosticSettings/*  unmanaged  2020-01-01  expired long ago
 /subscriptions/*/resourceGroups/rg-none/*  *  -  matches nothing
+storage_account.ml  network_rules  -  covers network_rules.ip_rules
+workspace.prod  identity.*  -  the ML team adds identities
 EOF
 expect_exit 2 drift -json > sup.json 2>/dev/null
-jq -e '.summary.changed == 0 and .summary.missing_grants == 0 and .summary.suppressed == 3 and
+jq -e '.summary.changed == 0 and .summary.missing_grants == 0 and .summary.suppressed == 4 and
        ([.unmanaged[] | select(.type == "Microsoft.Authorization/locks")] | length) == 0 and
        ([.unmanaged[] | select(.type == "Microsoft.Insights/diagnosticSettings")] | length) == 1' sup.json > /dev/null || fail "suppressed findings"
-jq -e '[.suppressions[] | .status] == ["used", "used", "used", "expired", "unused"]' sup.json > /dev/null || fail "suppression statuses"
+jq -e '[.suppressions[] | .status] == ["used", "used", "used", "expired", "unused", "used", "used"]' sup.json > /dev/null || fail "suppression statuses"
 jq -e '[.suppressed[] | select(.type == "Microsoft.Authorization/locks")][0].suppressed_by | .line == 2 and .expires == "2099-12-31"' sup.json > /dev/null || fail "suppressed_by"
+jq -e '[.suppressed[] | select(.address == "storage_account.ml")][0] | .suppressed_by.line == 7 and (.attributes | map(.path)) == ["allow_blob_public_access", "network_rules.ip_rules"]' sup.json > /dev/null || fail "attribute paths suppressed one by one"
 expect_exit 2 drift > sup.out 2>&1
 grep -q 'Warning: ./.amlsecignore:5: suppression expired on 2020-01-01' sup.out || fail "expired not reported"
 grep -q 'Warning: ./.amlsecignore:6: unused suppression' sup.out || fail "unused not reported"
 echo 'storage_account.ml  *  2099-13-01  bad month' >> .amlsecignore
 expect_exit 1 drift > badsup.out 2>&1
-grep -q '^amlsec: error: ./.amlsecignore:7:24: EXPIRES must be a date' badsup.out || fail "bad line not located"
+grep -q '^amlsec: error: ./.amlsecignore:9:24: EXPIRES must be a date' badsup.out || fail "bad line not located"
 grep -q '^ *\^$' badsup.out || fail "no caret"
 printf 'storage_account.ml * -\n' > other.ignore
 expect_exit 1 drift -ignore-file other.ignore > noreason.out 2>&1
