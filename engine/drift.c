@@ -388,19 +388,38 @@ static void grant_findings(struct drift_report *r, struct drift_ignore *ig,
 
 struct scope {
     char *id;            /* ARM id of the scope */
-    const char *what;    /* "the workspace", "Key Vault", ... */
-    const char *address; /* the managed workspace it belongs to */
-    const char *principal;
-    const char *role; /* the grant Azure gives the workspace identity here (GUID), or NULL */
-    const char *role2;
+    const char *what;    /* "workspace", "Key Vault", ... */
+    const char *address; /* the managed workspace it belongs to (the first one) */
 };
 
 struct discovery {
     struct scope *scopes;
     size_t n;
-    struct strmap managed; /* lowercased ARM ids amlsec knows */
-    json_t *subscriptions; /* strings */
+    struct strmap managed;        /* ARM ids amlsec knows */
+    struct strmap service_grants; /* "principal scope role-GUID": what Azure gives a
+                                     workspace's identity */
+    struct strmap principals;     /* the managed workspaces' identities */
+    json_t *subscriptions;        /* strings */
 };
+
+static void service_grant(struct discovery *dc, const char *principal, const char *scope,
+                          const char *role)
+{
+    char key[2048];
+    if (principal == NULL || role == NULL)
+        return;
+    snprintf(key, sizeof(key), "%s %s %s", principal, scope, role);
+    strmap_put(&dc->service_grants, key, 1);
+}
+
+static bool is_service_grant(const struct discovery *dc, const char *principal, const char *scope,
+                             const char *role)
+{
+    char key[2048];
+    size_t one;
+    snprintf(key, sizeof(key), "%s %s %s", principal, scope, role);
+    return strmap_get(&dc->service_grants, key, &one);
+}
 
 static void add_scope(struct discovery *dc, const char *id, const char *what, const char *address,
                       const char *principal, const char *role, const char *role2)
@@ -408,6 +427,10 @@ static void add_scope(struct discovery *dc, const char *id, const char *what, co
     struct scope *grown;
     if (id == NULL || *id == '\0')
         return;
+    service_grant(dc, principal, id, role);
+    service_grant(dc, principal, id, role2);
+    if (principal)
+        strmap_put(&dc->principals, principal, 1);
     for (size_t i = 0; i < dc->n; i++)
         if (strcasecmp(dc->scopes[i].id, id) == 0)
             return;
@@ -415,7 +438,7 @@ static void add_scope(struct discovery *dc, const char *id, const char *what, co
     if (grown == NULL)
         return;
     dc->scopes = grown;
-    dc->scopes[dc->n] = (struct scope){strdup(id), what, address, principal, role, role2};
+    dc->scopes[dc->n] = (struct scope){strdup(id), what, address};
     if (dc->scopes[dc->n].id)
         dc->n++;
 }
@@ -503,9 +526,7 @@ static void take_authorization(struct drift_report *r, struct drift_ignore *ig,
             const char *name = role_name(rd);
             guid = guid ? guid + 1 : rd;
             /* the grants Azure gives the workspace's identity: the service's own */
-            if (pr && sc->principal && strcasecmp(pr, sc->principal) == 0 && guid &&
-                ((sc->role && strcasecmp(guid, sc->role) == 0) ||
-                 (sc->role2 && strcasecmp(guid, sc->role2) == 0)))
+            if (pr && guid && is_service_grant(dc, pr, sc->id, guid))
                 continue;
             snprintf(detail, sizeof(detail), "role assignment: %s for principal %s",
                      name ? name : (guid ? guid : "(no role)"), pr ? pr : "(none)");
@@ -588,10 +609,8 @@ static void take_endpoints(struct drift_report *r, struct drift_ignore *ig,
 
 static bool principal_of_workspace(const struct discovery *dc, const char *oid)
 {
-    for (size_t i = 0; oid && i < dc->n; i++)
-        if (dc->scopes[i].principal && strcasecmp(dc->scopes[i].principal, oid) == 0)
-            return true;
-    return false;
+    size_t one;
+    return oid && strmap_get(&dc->principals, oid, &one);
 }
 
 /* Access policies of the scopes' vaults for anyone but a workspace's
@@ -769,6 +788,8 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
 
     memset(&dc, 0, sizeof(dc));
     strmap_init(&dc.managed, true);
+    strmap_init(&dc.service_grants, true);
+    strmap_init(&dc.principals, true);
     dc.subscriptions = json_array();
     for (size_t i = 0; i < st->nresources; i++)
         strmap_put(&dc.managed, st->resources[i].arm_id, 1);
@@ -883,6 +904,8 @@ out:
         free(dc.scopes[i].id);
     free(dc.scopes);
     strmap_release(&dc.managed);
+    strmap_release(&dc.service_grants);
+    strmap_release(&dc.principals);
     json_decref(dc.subscriptions);
     if (res)
         provider_results_release(res, nws);
