@@ -211,4 +211,46 @@ expect_exit 0 "$AMLSEC" drift -recursive -shard 2/2 -json -cloud "$url" tenant >
 jq -e '[.stacks[].dir] == ["tenant/a/ml"]' shard1.json > /dev/null || fail "shard 1/2"
 jq -e '[.stacks[].dir] == ["tenant/b/nested"] and .shard == {"index": 2, "count": 2}' shard2.json > /dev/null || fail "shard 2/2"
 expect_exit 1 "$AMLSEC" drift -shard 1/2 > shardusage.out 2>&1
-echo "drift: 10 passed"
+echo "11. two workspaces in one resource group: each identity's grants there are Azure's own"
+mkdir two && cd two
+cat > main.amlsec <<'EOF'
+settings {
+  subscription = "00000000-0000-0000-0000-000000000002"
+  location     = "westeurope"
+}
+
+resource_group "ml" {
+  name = "rg-two"
+}
+
+key_vault "a" {
+  resource_group   = resource_group.ml
+  name             = "kv-two-a"
+  purge_protection = true
+}
+
+storage_account "a" {
+  resource_group = resource_group.ml
+  name           = "sttwoa001"
+}
+
+workspace "a" {
+  resource_group  = resource_group.ml
+  name            = "mlw-two-a"
+  key_vault       = key_vault.a
+  storage_account = storage_account.a
+}
+
+workspace "b" {
+  resource_group  = resource_group.ml
+  name            = "mlw-two-b"
+  key_vault       = key_vault.a
+  storage_account = storage_account.a
+}
+EOF
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > apply.out 2>&1
+expect_exit 0 drift -json > two.json 2> two.err
+jq -e '.summary.unmanaged == 0 and .summary.missing_grants == 0 and .summary.scopes_searched == 5' two.json > /dev/null \
+  || fail "two workspaces: $(jq -c '[.summary, .unmanaged[].message]' two.json)"
+cd ..
+echo "drift: 11 passed"
