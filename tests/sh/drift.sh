@@ -5,7 +5,7 @@
 #    file, .amlsec/ included, journal with a pending entry and a torn record included);
 #  - a pending config change with no drift exits 0; drift with no config change exits 2;
 #  - changed (attribute before/after), deleted, unmanaged role assignment / lock / private
-#    endpoint / policy assignment / diagnostic setting / key, a removed workspace-identity grant
+#    endpoint / policy assignment and exemption / diagnostic setting / key, a removed workspace-identity grant
 #    (WS-MI-PERMS, also plan -detailed-exitcode 2), a vault access policy (unmanaged), a storage
 #    firewall rule and a workspace identity added (changed attributes);
 #  - .amlsecignore: with and without expiry, expired, unused, a bad line (file:line:col);
@@ -95,15 +95,20 @@ patch "$kv" '{"properties":{"accessPolicies":[{"tenantId":"00000000-0000-0000-00
 patch "$st" '{"properties":{"networkAcls":{"ipRules":[{"value":"203.0.113.7","action":"Allow"}]}}}'
 uai=$sub/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/stray
 patch "$ws" '{"identity":{"type":"SystemAssigned,UserAssigned","userAssignedIdentities":{"'$uai'":{}}}}'
+# a policy exemption (armlocal serves no exemptions API: seeded as Azure Policy would hold it)
+curl -sf -X PUT -H 'Content-Type: application/json' \
+  -d '{"properties":{"policyAssignmentId":"'$sub'/providers/Microsoft.Authorization/policyAssignments/x","exemptionCategory":"Waiver"}}' \
+  "$url/_armlocal/resources$rg/providers/Microsoft.Authorization/policyExemptions/ex1" > /dev/null || fail "seed exemption"
 # not at a managed scope: not reported
 arm PUT "$sub/resourceGroups/rg-net/providers/Microsoft.Authorization/locks/elsewhere?api-version=2020-05-01" '{"properties":{"level":"CanNotDelete"}}'
 expect_exit 2 drift -json > unmanaged.json 2> unmanaged.err
 for t in Microsoft.Authorization/roleAssignments Microsoft.Authorization/locks Microsoft.Authorization/policyAssignments \
-         Microsoft.Insights/diagnosticSettings Microsoft.KeyVault/vaults/keys Microsoft.Network/privateEndpoints; do
+         Microsoft.Insights/diagnosticSettings Microsoft.KeyVault/vaults/keys Microsoft.Network/privateEndpoints \
+         Microsoft.Authorization/policyExemptions; do
   [ "$(jq --arg t "$t" '[.unmanaged[] | select(.type == $t)] | length' unmanaged.json)" = 1 ] || fail "unmanaged $t"
 done
 [ "$(jq '[.unmanaged[] | select(.type == "access_policy")] | length' unmanaged.json)" = 1 ] || fail "unmanaged access policy"
-jq -e '.summary.unmanaged == 7' unmanaged.json > /dev/null || fail "seven unmanaged objects (the other lock and Azure's grants are not): $(jq -c .summary unmanaged.json)"
+jq -e '.summary.unmanaged == 8' unmanaged.json > /dev/null || fail "eight unmanaged objects (the other lock and Azure's grants are not): $(jq -c .summary unmanaged.json)"
 # a firewall rule and an identity added to managed resources are changed attributes, not unmanaged
 jq -e '.summary.changed == 2 and
        ([.changed[] | select(.address == "storage_account.ml")][0].attributes | map(.path) == ["allow_blob_public_access", "network_rules.ip_rules"]) and
