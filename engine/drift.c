@@ -672,72 +672,104 @@ out:
 
 /* Lists at every scope what Resource Graph does not hold: diagnostic
  * settings, and the keys of each workspace's CMK vault. */
-static void take_listed(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
-                        const struct discovery *dc, const json_t *cmk_vaults)
+static char *concat(const char *a, const char *b)
 {
-    for (size_t i = 0; i < dc->n; i++) {
-        const struct scope *sc = &dc->scopes[i];
-        json_t *items = NULL;
-        struct errbuf err = ERRBUF_INIT;
-        struct buf path;
+    size_t na = strlen(a), nb = strlen(b);
+    char *s = malloc(na + nb + 1);
+    if (s) {
+        memcpy(s, a, na);
+        memcpy(s + na, b, nb + 1);
+    }
+    return s;
+}
+
+/* One batch of lists (their first pages at once): items[i] of paths[i]
+ * that amlsec does not manage are unmanaged objects of scopes[i]. */
+static void listed_batch(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
+                         const struct discovery *dc, const char *const *paths,
+                         const struct scope *const *scopes, size_t n, const char *api_version,
+                         const char *type, const char *noun)
+{
+    json_t **out = calloc(n ? n : 1, sizeof(*out));
+    struct errbuf *errs = calloc(n ? n : 1, sizeof(*errs));
+    if (out == NULL || errs == NULL) {
+        json_array_append_new(r->errors, json_string("out of memory"));
+        free(out);
+        free(errs);
+        return;
+    }
+    if (n > 0 && provider_list_urls(p, paths, api_version, n, out, errs) < 0 && out[0] == NULL &&
+        errs[0].msg[0] == '\0')
+        errbuf_set(&errs[0], AMLSEC_ERROR, "the ARM client failed");
+    for (size_t i = 0; i < n; i++) {
         size_t k;
         const json_t *it;
-        if (strcasestr(sc->id, "/providers/") == NULL)
-            continue; /* a resource group has no diagnostic settings */
-        buf_init(&path, 0);
-        buf_addf(&path, "%s/providers/Microsoft.Insights/diagnosticSettings", sc->id);
-        if (provider_list_url(p, path.ptr, DIAG_API, &items, &err) < 0) {
+        if (out[i] == NULL) {
             json_array_append_new(r->errors,
-                                  json_sprintf("diagnostic settings of %s: %s", sc->id, err.msg));
-        } else {
-            json_array_foreach(items, k, it)
-            {
-                const char *id = str_at(it, "id");
-                char detail[512];
-                if (id == NULL || managed(dc, id))
-                    continue;
-                snprintf(detail, sizeof(detail), "diagnostic setting '%s'",
-                         str_at(it, "name") ? str_at(it, "name") : "?");
-                unmanaged_one(r, ig, sc, id, "Microsoft.Insights/diagnosticSettings", detail);
-            }
+                                  json_sprintf("%ss at %s: %s", noun, scopes[i]->id,
+                                               errs[i].msg[0] ? errs[i].msg : "not listed"));
+            continue;
         }
-        json_decref(items);
-        buf_release(&path);
-    }
-    {
-        size_t i;
-        const json_t *v;
-        json_array_foreach(cmk_vaults, i, v)
+        json_array_foreach(out[i], k, it)
         {
-            const char *vault = json_string_value(v);
-            const struct scope *sc = scope_of(dc, vault);
-            json_t *items = NULL;
-            struct errbuf err = ERRBUF_INIT;
-            struct buf path;
-            size_t k;
-            const json_t *it;
-            if (sc == NULL)
+            const char *id = str_at(it, "id");
+            char detail[512];
+            if (id == NULL || managed(dc, id))
                 continue;
-            buf_init(&path, 0);
-            buf_addf(&path, "%s/keys", vault);
-            if (provider_list_url(p, path.ptr, KEYS_API, &items, &err) < 0) {
-                json_array_append_new(r->errors, json_sprintf("keys of %s: %s", vault, err.msg));
-            } else {
-                json_array_foreach(items, k, it)
-                {
-                    const char *id = str_at(it, "id");
-                    char detail[512];
-                    if (id == NULL || managed(dc, id))
-                        continue;
-                    snprintf(detail, sizeof(detail), "key '%s'",
-                             str_at(it, "name") ? str_at(it, "name") : "?");
-                    unmanaged_one(r, ig, sc, id, "Microsoft.KeyVault/vaults/keys", detail);
-                }
-            }
-            json_decref(items);
-            buf_release(&path);
+            snprintf(detail, sizeof(detail), "%s '%s'", noun,
+                     str_at(it, "name") ? str_at(it, "name") : "?");
+            unmanaged_one(r, ig, scopes[i], id, type, detail);
         }
+        json_decref(out[i]);
     }
+    free(out);
+    free(errs);
+}
+
+/* Lists what Resource Graph does not hold: the diagnostic settings of
+ * every scope but resource groups, and the keys of the vaults (each list's
+ * first pages at once, so two round trips in all). */
+static void take_listed(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
+                        const struct discovery *dc, const json_t *vaults)
+{
+    size_t cap = dc->n + json_array_size(vaults) + 1, n = 0, i;
+    char **paths = calloc(cap, sizeof(*paths));
+    const struct scope **scopes = calloc(cap, sizeof(*scopes));
+    const json_t *v;
+    if (paths == NULL || scopes == NULL) {
+        json_array_append_new(r->errors, json_string("out of memory"));
+        free(paths);
+        free(scopes);
+        return;
+    }
+    for (i = 0; i < dc->n; i++) {
+        if (strcasestr(dc->scopes[i].id, "/providers/") == NULL)
+            continue; /* a resource group has no diagnostic settings */
+        scopes[n] = &dc->scopes[i];
+        if ((paths[n] = concat(dc->scopes[i].id,
+                               "/providers/Microsoft.Insights/diagnosticSettings")) != NULL)
+            n++;
+    }
+    listed_batch(r, ig, p, dc, (const char *const *)paths, scopes, n, DIAG_API,
+                 "Microsoft.Insights/diagnosticSettings", "diagnostic setting");
+    for (i = 0; i < n; i++)
+        free(paths[i]);
+    n = 0;
+    json_array_foreach(vaults, i, v)
+    {
+        const struct scope *sc = scope_of(dc, json_string_value(v));
+        if (sc == NULL)
+            continue;
+        scopes[n] = sc;
+        if ((paths[n] = concat(sc->id, "/keys")) != NULL)
+            n++;
+    }
+    listed_batch(r, ig, p, dc, (const char *const *)paths, scopes, n, KEYS_API,
+                 "Microsoft.KeyVault/vaults/keys", "key");
+    for (i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    free(scopes);
 }
 
 static void add_vault(json_t *vaults, const char *id)

@@ -98,6 +98,17 @@ void provider_free(struct provider *p)
         p->ops->free(p);
 }
 
+int provider_list_urls(struct provider *p, const char *const *paths, const char *api_version,
+                       size_t n, json_t **out, struct errbuf *errs)
+{
+    if (p->ops->list_urls)
+        return p->ops->list_urls(p, paths, api_version, n, out, errs);
+    for (size_t i = 0; i < n; i++)
+        if (p->ops->list_url(p, paths[i], api_version, &out[i], &errs[i]) < 0)
+            out[i] = NULL;
+    return 0;
+}
+
 int provider_graph_query(struct provider *p, const char *const *queries, size_t n,
                          const char *const *subscriptions, size_t nsubscriptions, json_t **rows,
                          struct errbuf *err)
@@ -189,6 +200,12 @@ static int ro_graph_query(struct provider *p, const char *const *queries, size_t
                                 err);
 }
 
+static int ro_list_urls(struct provider *p, const char *const *paths, const char *api_version,
+                        size_t n, json_t **out, struct errbuf *errs)
+{
+    return provider_list_urls(ro_of(p)->inner, paths, api_version, n, out, errs);
+}
+
 static void ro_free(struct provider *p)
 {
     free(p);
@@ -196,7 +213,7 @@ static void ro_free(struct provider *p)
 
 static const struct provider_ops readonly_ops = {
     ro_read_many, ro_write_many, ro_write_start, ro_write_next,  ro_write_abandon,
-    ro_list,      ro_list_url,   ro_free,        ro_graph_query,
+    ro_list,      ro_list_url,   ro_free,        ro_graph_query, ro_list_urls,
 };
 
 struct provider *provider_readonly(struct provider *inner)
