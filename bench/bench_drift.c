@@ -20,7 +20,8 @@
  * scheduled drift jobs do not run back to back.
  *
  * Usage: bench_drift [AMLSEC [ARMLOCAL]]  (default: next to this binary);
- * BENCH_DRIFT_SIZES="1250 5000" sets the sizes. Loopback traffic only;
+ * BENCH_DRIFT_SIZES="1250 5000" sets the sizes; BENCH_DRIFT_TRACE=FILE keeps the
+ * debug log (AMLSEC_LOG=debug: the time of each phase) of the last run. Loopback traffic only;
  * prints its figures; it is not a test. */
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -59,6 +60,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Runs argv in dir, stdout to out (or /dev/null); its exit status. */
+static const char *trace; /* BENCH_DRIFT_TRACE: the last run's AMLSEC_LOG=debug log */
+
 static int run(const char *dir, char *const argv[], const char *out, double *wall)
 {
     double t0 = now_s();
@@ -68,10 +71,13 @@ static int run(const char *dir, char *const argv[], const char *out, double *wal
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
         int o = out ? open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600) : null;
+        int e = trace && out ? open(trace, O_WRONLY | O_CREAT | O_TRUNC, 0600) : null;
         if (chdir(dir) < 0)
             _exit(127);
+        if (trace && out)
+            setenv("AMLSEC_LOG", "debug", 1);
         dup2(o, 1);
-        dup2(null, 2);
+        dup2(e >= 0 ? e : null, 2);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -359,6 +365,17 @@ static int measure(const char *root, int n, struct figures *fig)
         printf("   run %d: %.3f s wall, %.3f s CPU, %ld ARM requests, %ld unmanaged found\n", i + 1,
                walls[i], cpus[i], reqs, unmanaged);
     }
+    {
+        /* for comparison: plan's refresh and comparison of the same estate */
+        char *plan[] = {(char *)amlsec, "plan", "-cloud", url, "-no-color", NULL};
+        usleep(5500 * 1000);
+        req0 = request_total(url);
+        rc = run(dir, plan, NULL, &wall);
+        req1 = request_total(url);
+        printf("   for comparison, plan of the same estate: exit %d, %.3f s wall, %.3f s CPU, %ld "
+               "ARM requests\n",
+               rc, wall, last_cpu, req1 - req0);
+    }
     stop_cloud();
     qsort(walls, RUNS, sizeof(walls[0]), cmp_double);
     qsort(cpus, RUNS, sizeof(cpus[0]), cmp_double);
@@ -386,6 +403,7 @@ int main(int argc, char **argv)
         snprintf(self, sizeof(self), "%s", argv[0]);
     sibling(a_buf, sizeof(a_buf), self, "amlsec");
     sibling(l_buf, sizeof(l_buf), self, "amlsec-armlocal");
+    trace = getenv("BENCH_DRIFT_TRACE");
     amlsec = argc > 1 ? argv[1] : a_buf;
     armlocal = argc > 2 ? argv[2] : l_buf;
     copy = strdup(sizes_env ? sizes_env : "1250 5000");
