@@ -408,6 +408,7 @@ struct discovery {
     struct strmap service_grants; /* "principal scope role-GUID": what Azure gives a
                                      workspace's identity */
     struct strmap principals;     /* the managed workspaces' identities */
+    struct strmap endpoints;      /* private endpoints to the scopes Resource Graph found */
     json_t *subscriptions;        /* strings */
 };
 
@@ -585,8 +586,8 @@ static void take_policy(struct drift_report *r, struct drift_ignore *ig, const s
     }
 }
 
-static void take_endpoints(struct drift_report *r, struct drift_ignore *ig,
-                           const struct discovery *dc, const json_t *rows)
+static void take_endpoints(struct drift_report *r, struct drift_ignore *ig, struct discovery *dc,
+                           const json_t *rows)
 {
     static const char *const lists[] = {"properties.privateLinkServiceConnections",
                                         "properties.manualPrivateLinkServiceConnections"};
@@ -608,6 +609,7 @@ static void take_endpoints(struct drift_report *r, struct drift_ignore *ig,
                     break;
             }
             if (sc) {
+                strmap_put(&dc->endpoints, id, 1); /* its connection is not reported again */
                 unmanaged_one(r, ig, sc, id, "Microsoft.Network/privateEndpoints",
                               "private endpoint");
                 break;
@@ -692,93 +694,131 @@ static char *concat(const char *a, const char *b)
     return s;
 }
 
-/* One batch of lists (their first pages at once): items[i] of paths[i]
- * that amlsec does not manage are unmanaged objects of scopes[i]. */
-static void listed_batch(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
-                         const struct discovery *dc, const char *const *paths,
-                         const struct scope *const *scopes, size_t n, const char *api_version,
-                         const char *type, const char *noun)
+enum listed { L_DIAG, L_KEYS, L_PEC };
+
+/* Resource types whose private endpoint connections are listed, with
+ * their api-versions. */
+static const struct {
+    const char *type, *api;
+} pec_parents[] = {
+    {"Microsoft.MachineLearningServices/workspaces", "2025-09-01"},
+    {"Microsoft.KeyVault/vaults", "2025-05-01"},
+    {"Microsoft.Storage/storageAccounts", "2025-06-01"},
+    {"Microsoft.ContainerRegistry/registries", "2025-04-01"},
+};
+
+/* The item of a list of kind what at scope sc: unmanaged unless amlsec
+ * knows it (a private endpoint connection: unless amlsec knows its
+ * endpoint, or the endpoint was reported already). */
+static void take_item(struct drift_report *r, struct drift_ignore *ig, const struct discovery *dc,
+                      const struct scope *sc, enum listed what, const char *parent_type,
+                      const json_t *it)
 {
-    json_t **out = calloc(n ? n : 1, sizeof(*out));
-    struct errbuf *errs = calloc(n ? n : 1, sizeof(*errs));
-    if (out == NULL || errs == NULL) {
-        json_array_append_new(r->errors, json_string("out of memory"));
-        free(out);
-        free(errs);
+    const char *id = str_at(it, "id"), *name = str_at(it, "name");
+    char detail[1024], type[256];
+    size_t one;
+    if (id == NULL || managed(dc, id))
         return;
+    switch (what) {
+    case L_DIAG:
+        snprintf(detail, sizeof(detail), "diagnostic setting '%s'", name ? name : "?");
+        unmanaged_one(r, ig, sc, id, "Microsoft.Insights/diagnosticSettings", detail);
+        break;
+    case L_KEYS:
+        snprintf(detail, sizeof(detail), "key '%s'", name ? name : "?");
+        unmanaged_one(r, ig, sc, id, "Microsoft.KeyVault/vaults/keys", detail);
+        break;
+    case L_PEC: {
+        const char *pe = str_at(it, "properties.privateEndpoint.id");
+        const char *status = str_at(it, "properties.privateLinkServiceConnectionState.status");
+        if (pe && (managed(dc, pe) || strmap_get(&dc->endpoints, pe, &one)))
+            return;
+        snprintf(detail, sizeof(detail), "private endpoint connection (%s) from %s",
+                 status ? status : "no status", pe ? pe : "(no endpoint)");
+        snprintf(type, sizeof(type), "%s/privateEndpointConnections", parent_type);
+        unmanaged_one(r, ig, sc, id, type, detail);
+        break;
     }
-    if (n > 0 && provider_list_urls(p, paths, api_version, n, out, errs) < 0 && out[0] == NULL &&
-        errs[0].msg[0] == '\0')
+    }
+}
+
+/* Lists what Resource Graph does not hold, the first page of every list
+ * at once (one round trip): the diagnostic settings of every scope but
+ * resource groups, the keys of the vaults, and the private endpoint
+ * connections of the workspaces, vaults, storage accounts and registries
+ * (an endpoint in a subscription Resource Graph was not asked about shows
+ * only there). */
+static void take_listed(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
+                        struct discovery *dc, const json_t *vaults)
+{
+    size_t cap = 3 * dc->n + json_array_size(vaults) + 1, n = 0, i;
+    char **paths = calloc(cap, sizeof(*paths));
+    const char **apis = calloc(cap, sizeof(*apis)), **ptypes = calloc(cap, sizeof(*ptypes));
+    const struct scope **scopes = calloc(cap, sizeof(*scopes));
+    enum listed *what = calloc(cap, sizeof(*what));
+    json_t **out = calloc(cap, sizeof(*out));
+    struct errbuf *errs = calloc(cap, sizeof(*errs));
+    const json_t *v;
+
+    if (!paths || !apis || !ptypes || !scopes || !what || !out || !errs) {
+        json_array_append_new(r->errors, json_string("out of memory"));
+        goto out;
+    }
+#define LIST(sc_, tail_, api_, what_, ptype_)                                                      \
+    do {                                                                                           \
+        if ((paths[n] = concat((sc_)->id, tail_)) != NULL) {                                       \
+            scopes[n] = (sc_);                                                                     \
+            apis[n] = (api_);                                                                      \
+            what[n] = (what_);                                                                     \
+            ptypes[n++] = (ptype_);                                                                \
+        }                                                                                          \
+    } while (0)
+    for (i = 0; i < dc->n; i++) {
+        const struct scope *sc = &dc->scopes[i];
+        if (strcasestr(sc->id, "/providers/") == NULL)
+            continue; /* a resource group has no diagnostic settings */
+        LIST(sc, "/providers/Microsoft.Insights/diagnosticSettings", DIAG_API, L_DIAG, NULL);
+        for (size_t t = 0; t < sizeof(pec_parents) / sizeof(pec_parents[0]); t++) {
+            const char *at = strcasestr(sc->id, pec_parents[t].type);
+            size_t len = strlen(pec_parents[t].type);
+            if (at && at[len] == '/' && strchr(at + len + 1, '/') == NULL)
+                LIST(sc, "/privateEndpointConnections", pec_parents[t].api, L_PEC,
+                     pec_parents[t].type);
+        }
+    }
+    json_array_foreach(vaults, i, v)
+    {
+        const struct scope *sc = scope_of(dc, json_string_value(v));
+        if (sc)
+            LIST(sc, "/keys", KEYS_API, L_KEYS, NULL);
+    }
+#undef LIST
+    if (n > 0 && provider_list_urls(p, (const char *const *)paths, apis, n, out, errs) < 0 &&
+        out[0] == NULL && errs[0].msg[0] == '\0')
         errbuf_set(&errs[0], AMLSEC_ERROR, "the ARM client failed");
-    for (size_t i = 0; i < n; i++) {
+    for (i = 0; i < n; i++) {
         size_t k;
         const json_t *it;
         if (out[i] == NULL) {
             json_array_append_new(r->errors,
-                                  json_sprintf("%ss at %s: %s", noun, scopes[i]->id,
+                                  json_sprintf("listing %s: %s", paths[i],
                                                errs[i].msg[0] ? errs[i].msg : "not listed"));
             continue;
         }
-        json_array_foreach(out[i], k, it)
-        {
-            const char *id = str_at(it, "id");
-            char detail[512];
-            if (id == NULL || managed(dc, id))
-                continue;
-            snprintf(detail, sizeof(detail), "%s '%s'", noun,
-                     str_at(it, "name") ? str_at(it, "name") : "?");
-            unmanaged_one(r, ig, scopes[i], id, type, detail);
-        }
+        json_array_foreach(out[i], k, it) take_item(r, ig, dc, scopes[i], what[i], ptypes[i], it);
+    }
+out:
+    for (i = 0; paths && i < n; i++) {
+        free(paths[i]);
         json_decref(out[i]);
     }
+    free(paths);
+    free(apis);
+    free(ptypes);
+    free(scopes);
+    free(what);
     free(out);
     free(errs);
-}
-
-/* Lists what Resource Graph does not hold: the diagnostic settings of
- * every scope but resource groups, and the keys of the vaults (each list's
- * first pages at once, so two round trips in all). */
-static void take_listed(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
-                        const struct discovery *dc, const json_t *vaults)
-{
-    size_t cap = dc->n + json_array_size(vaults) + 1, n = 0, i;
-    char **paths = calloc(cap, sizeof(*paths));
-    const struct scope **scopes = calloc(cap, sizeof(*scopes));
-    const json_t *v;
-    if (paths == NULL || scopes == NULL) {
-        json_array_append_new(r->errors, json_string("out of memory"));
-        free(paths);
-        free(scopes);
-        return;
-    }
-    for (i = 0; i < dc->n; i++) {
-        if (strcasestr(dc->scopes[i].id, "/providers/") == NULL)
-            continue; /* a resource group has no diagnostic settings */
-        scopes[n] = &dc->scopes[i];
-        if ((paths[n] = concat(dc->scopes[i].id,
-                               "/providers/Microsoft.Insights/diagnosticSettings")) != NULL)
-            n++;
-    }
-    listed_batch(r, ig, p, dc, (const char *const *)paths, scopes, n, DIAG_API,
-                 "Microsoft.Insights/diagnosticSettings", "diagnostic setting");
-    for (i = 0; i < n; i++)
-        free(paths[i]);
-    n = 0;
-    json_array_foreach(vaults, i, v)
-    {
-        const struct scope *sc = scope_of(dc, json_string_value(v));
-        if (sc == NULL)
-            continue;
-        scopes[n] = sc;
-        if ((paths[n] = concat(sc->id, "/keys")) != NULL)
-            n++;
-    }
-    listed_batch(r, ig, p, dc, (const char *const *)paths, scopes, n, KEYS_API,
-                 "Microsoft.KeyVault/vaults/keys", "key");
-    for (i = 0; i < n; i++)
-        free(paths[i]);
-    free(paths);
-    free(scopes);
 }
 
 static void add_vault(json_t *vaults, const char *id)
@@ -832,6 +872,7 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
     strmap_init(&dc.managed, true);
     strmap_init(&dc.service_grants, true);
     strmap_init(&dc.principals, true);
+    strmap_init(&dc.endpoints, true);
     dc.subscriptions = json_array();
     for (size_t i = 0; i < st->nresources; i++)
         strmap_put(&dc.managed, st->resources[i].arm_id, 1);
@@ -955,6 +996,7 @@ out:
     strmap_release(&dc.managed);
     strmap_release(&dc.service_grants);
     strmap_release(&dc.principals);
+    strmap_release(&dc.endpoints);
     json_decref(dc.subscriptions);
     if (res)
         provider_results_release(res, nws);

@@ -7,8 +7,10 @@
  * through Resource Graph: one query per table (authorizationresources for
  * role assignments and locks, policyresources for policy assignments and
  * exemptions, resources for private endpoints), all at once, page by page;
- * diagnostic settings and Key Vault keys, which Resource Graph does not
- * hold, are listed at each scope. Its findings, each kept apart:
+ * diagnostic settings, Key Vault keys and private endpoint connections,
+ * which Resource Graph does not hold, are listed at each scope (all lists
+ * at once); vault access policies come from one bulk read of the vaults.
+ * Its findings, each kept apart:
  *
  *   changed         a managed resource differs from what the state recorded
  *                   (attribute paths with before/after, normalised by the

@@ -98,13 +98,13 @@ void provider_free(struct provider *p)
         p->ops->free(p);
 }
 
-int provider_list_urls(struct provider *p, const char *const *paths, const char *api_version,
-                       size_t n, json_t **out, struct errbuf *errs)
+int provider_list_urls(struct provider *p, const char *const *paths,
+                       const char *const *api_versions, size_t n, json_t **out, struct errbuf *errs)
 {
     if (p->ops->list_urls)
-        return p->ops->list_urls(p, paths, api_version, n, out, errs);
+        return p->ops->list_urls(p, paths, api_versions, n, out, errs);
     for (size_t i = 0; i < n; i++)
-        if (p->ops->list_url(p, paths[i], api_version, &out[i], &errs[i]) < 0)
+        if (p->ops->list_url(p, paths[i], api_versions[i], &out[i], &errs[i]) < 0)
             out[i] = NULL;
     return 0;
 }
@@ -200,10 +200,11 @@ static int ro_graph_query(struct provider *p, const char *const *queries, size_t
                                 err);
 }
 
-static int ro_list_urls(struct provider *p, const char *const *paths, const char *api_version,
-                        size_t n, json_t **out, struct errbuf *errs)
+static int ro_list_urls(struct provider *p, const char *const *paths,
+                        const char *const *api_versions, size_t n, json_t **out,
+                        struct errbuf *errs)
 {
-    return provider_list_urls(ro_of(p)->inner, paths, api_version, n, out, errs);
+    return provider_list_urls(ro_of(p)->inner, paths, api_versions, n, out, errs);
 }
 
 static void ro_free(struct provider *p)

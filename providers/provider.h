@@ -111,10 +111,11 @@ struct provider_ops {
     int (*graph_query)(struct provider *p, const char *const *queries, size_t n,
                        const char *const *subscriptions, size_t nsubscriptions, json_t **rows,
                        struct errbuf *err);
-    /* list_url for n paths at once (their first pages concurrently): out[i]
-     * is paths[i]'s items, or NULL with errs[i] saying why. Returns < 0 only
-     * when nothing could be done. NULL: provider_list_urls lists one by one. */
-    int (*list_urls)(struct provider *p, const char *const *paths, const char *api_version,
+    /* list_url for n paths at once (their first pages concurrently), each
+     * with its api-version: out[i] is paths[i]'s items, or NULL with errs[i]
+     * saying why. Returns < 0 only when the client itself failed. NULL:
+     * provider_list_urls lists one by one. */
+    int (*list_urls)(struct provider *p, const char *const *paths, const char *const *api_versions,
                      size_t n, json_t **out, struct errbuf *errs);
 };
 
@@ -145,8 +146,9 @@ int provider_list(struct provider *p, const char *scope, const char *type, json_
 int provider_list_url(struct provider *p, const char *path, const char *api_version, json_t **out,
                       struct errbuf *err);
 void provider_free(struct provider *p);
-int provider_list_urls(struct provider *p, const char *const *paths, const char *api_version,
-                       size_t n, json_t **out, struct errbuf *errs);
+int provider_list_urls(struct provider *p, const char *const *paths,
+                       const char *const *api_versions, size_t n, json_t **out,
+                       struct errbuf *errs);
 int provider_graph_query(struct provider *p, const char *const *queries, size_t n,
                          const char *const *subscriptions, size_t nsubscriptions, json_t **rows,
                          struct errbuf *err);

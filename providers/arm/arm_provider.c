@@ -798,8 +798,9 @@ static int ap_list_url(struct provider *p, const char *path, const char *api_ver
 
 /* The first pages of n lists at once; the rare further pages follow
  * their nextLink one by one. */
-static int ap_list_urls(struct provider *p, const char *const *paths, const char *api_version,
-                        size_t n, json_t **out, struct errbuf *errs)
+static int ap_list_urls(struct provider *p, const char *const *paths,
+                        const char *const *api_versions, size_t n, json_t **out,
+                        struct errbuf *errs)
 {
     struct arm_provider *ap = (struct arm_provider *)p;
     struct arm_call *calls = calloc(n ? n : 1, sizeof(*calls));
@@ -813,7 +814,7 @@ static int ap_list_urls(struct provider *p, const char *const *paths, const char
     for (size_t i = 0; i < n; i++) {
         calls[i].method = "GET";
         calls[i].url = paths[i];
-        calls[i].api_version = api_version;
+        calls[i].api_version = api_versions[i];
     }
     rc = arm_client_run(ap->o.client, calls, n, &err);
     for (size_t i = 0; i < n; i++) {

@@ -5,7 +5,8 @@
 #    file, .amlsec/ included, journal with a pending entry and a torn record included);
 #  - a pending config change with no drift exits 0; drift with no config change exits 2;
 #  - changed (attribute before/after), deleted, unmanaged role assignment / lock / private
-#    endpoint / policy assignment and exemption / diagnostic setting / key, a removed workspace-identity grant
+#    endpoint (and the connection of one in another subscription) / policy assignment and exemption /
+#    diagnostic setting / key, a removed workspace-identity grant
 #    (WS-MI-PERMS, also plan -detailed-exitcode 2), a vault access policy (unmanaged), a storage
 #    firewall rule and a workspace identity added (changed attributes);
 #  - .amlsecignore: with and without expiry, expired, unused, a bad line (file:line:col);
@@ -95,6 +96,13 @@ patch "$kv" '{"properties":{"accessPolicies":[{"tenantId":"00000000-0000-0000-00
 patch "$st" '{"properties":{"networkAcls":{"ipRules":[{"value":"203.0.113.7","action":"Allow"}]}}}'
 uai=$sub/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/stray
 patch "$ws" '{"identity":{"type":"SystemAssigned,UserAssigned","userAssignedIdentities":{"'$uai'":{}}}}'
+# a private endpoint to the workspace from another subscription: Resource Graph is asked about the
+# workspace's subscription only; the workspace's private endpoint connection shows it
+other=/subscriptions/00000000-0000-0000-0000-000000000009/resourceGroups/rg-elsewhere
+curl -sf -X PUT -H 'Content-Type: application/json' -d '{"properties":{"addressPrefix":"10.9.0.0/24"}}' \
+  "$url/_armlocal/resources$other/providers/Microsoft.Network/virtualNetworks/vn9/subnets/s" > /dev/null || fail "seed other subnet"
+arm PUT "$other/providers/Microsoft.Network/privateEndpoints/pe-far?api-version=2025-03-01" \
+  '{"location":"westeurope","properties":{"subnet":{"id":"'$other'/providers/Microsoft.Network/virtualNetworks/vn9/subnets/s"},"manualPrivateLinkServiceConnections":[{"name":"c","properties":{"privateLinkServiceId":"'$ws'","groupIds":["amlworkspace"]}}]}}'
 # a policy exemption (armlocal serves no exemptions API: seeded as Azure Policy would hold it)
 curl -sf -X PUT -H 'Content-Type: application/json' \
   -d '{"properties":{"policyAssignmentId":"'$sub'/providers/Microsoft.Authorization/policyAssignments/x","exemptionCategory":"Waiver"}}' \
@@ -104,11 +112,11 @@ arm PUT "$sub/resourceGroups/rg-net/providers/Microsoft.Authorization/locks/else
 expect_exit 2 drift -json > unmanaged.json 2> unmanaged.err
 for t in Microsoft.Authorization/roleAssignments Microsoft.Authorization/locks Microsoft.Authorization/policyAssignments \
          Microsoft.Insights/diagnosticSettings Microsoft.KeyVault/vaults/keys Microsoft.Network/privateEndpoints \
-         Microsoft.Authorization/policyExemptions; do
+         Microsoft.Authorization/policyExemptions Microsoft.MachineLearningServices/workspaces/privateEndpointConnections; do
   [ "$(jq --arg t "$t" '[.unmanaged[] | select(.type == $t)] | length' unmanaged.json)" = 1 ] || fail "unmanaged $t"
 done
 [ "$(jq '[.unmanaged[] | select(.type == "access_policy")] | length' unmanaged.json)" = 1 ] || fail "unmanaged access policy"
-jq -e '.summary.unmanaged == 8' unmanaged.json > /dev/null || fail "eight unmanaged objects (the other lock and Azure's grants are not): $(jq -c .summary unmanaged.json)"
+jq -e '.summary.unmanaged == 9' unmanaged.json > /dev/null || fail "nine unmanaged objects (the other lock and Azure's grants are not): $(jq -c .summary unmanaged.json)"
 # a firewall rule and an identity added to managed resources are changed attributes, not unmanaged
 jq -e '.summary.changed == 2 and
        ([.changed[] | select(.address == "storage_account.ml")][0].attributes | map(.path) == ["allow_blob_public_access", "network_rules.ip_rules"]) and
@@ -117,6 +125,7 @@ jq -e '.summary.changed == 2 and
 jq -e '[.unmanaged[] | select(.type == "access_policy")][0].message | test("access policy for object 22222222")' unmanaged.json > /dev/null || fail "access policy"
 jq -e '[.unmanaged[] | select(.type == "Microsoft.Authorization/roleAssignments")][0].message | test("Owner for principal 11111111")' unmanaged.json > /dev/null || fail "role named"
 jq -e '[.unmanaged[] | select(.type == "Microsoft.Authorization/locks")][0] | .scope == "'$kv'" and .near == "workspace.prod"' unmanaged.json > /dev/null || fail "lock scope"
+jq -e '[.unmanaged[] | select(.type | endswith("privateEndpointConnections"))][0].message | test("private endpoint connection \\(Pending\\) from .*/pe-far")' unmanaged.json > /dev/null || fail "connection of a far endpoint: $(jq -c '[.unmanaged[].message]' unmanaged.json)"
 expect_exit 2 drift > unmanaged.out 2>&1
 grep -q 'ReadOnly lock at .*kv-ml-live (workspace.prod.s Key Vault), not managed by amlsec' unmanaged.out || fail "lock text"
 
