@@ -130,6 +130,16 @@ static void readonly_view_refuses_writes(void **unused)
     json_decref(out);
     assert_int_equal(provider_list(ro, "/subscriptions/s", NULL, &out, &err), 0);
     json_decref(out);
+    {
+        /* several lists at once: a provider without list_urls lists one by one */
+        const char *paths[2] = {"/a", "/b"}, *apis[2] = {"2020-01-01", "2021-01-01"};
+        json_t *outs[2];
+        struct errbuf errs[2] = {ERRBUF_INIT, ERRBUF_INIT};
+        assert_int_equal(provider_list_urls(ro, paths, apis, 2, outs, errs), 0);
+        assert_true(json_is_array(outs[0]) && json_is_array(outs[1]));
+        json_decref(outs[0]);
+        json_decref(outs[1]);
+    }
     /* every write entry point refuses, and none reaches the provider */
     assert_true(provider_write_many(ro, &w, 1, r, &err) < 0);
     assert_true(r[0].rc < 0);
@@ -141,7 +151,7 @@ static void readonly_view_refuses_writes(void **unused)
     provider_write_abandon(ro);
     assert_int_equal(inner.writes, 0);
     assert_int_equal(inner.reads, 1);
-    assert_int_equal(inner.lists, 2);
+    assert_int_equal(inner.lists, 4);
     assert_int_equal(provider_readonly_refused(ro), 4);
     /* no Resource Graph under it: a clear error */
     assert_true(provider_graph_query(ro, &q, 1, NULL, 0, &rows, &err) < 0);
