@@ -1346,6 +1346,16 @@ void armlocal_handle(struct armlocal *al, const struct armlocal_request *req,
     al_log_request(al, req->method, req->path);
     if (al_faults_apply(&c, &lro_fail))
         goto out;
+    if (p->nsegs == 4 && seg_is(p, 1, "v2.0") && seg_is(p, 2, ".well-known") &&
+        seg_is(p, 3, "openid-configuration") && strcasecmp(req->method, "GET") == 0) {
+        al_entra_openid_configuration(&c, p->segs[0]);
+        goto out;
+    }
+    if (p->nsegs == 3 && seg_is(p, 0, "common") && seg_is(p, 1, "discovery") &&
+        seg_is(p, 2, "instance") && strcasecmp(req->method, "GET") == 0) {
+        al_entra_instance_discovery(&c);
+        goto out;
+    }
     if (p->nsegs == 4 && seg_is(p, 1, "oauth2") && seg_is(p, 2, "v2.0") && seg_is(p, 3, "token")) {
         al_token_handle(&c, p->segs[0]);
         goto out;
@@ -1369,6 +1379,10 @@ void armlocal_handle(struct armlocal *al, const struct armlocal_request *req,
     }
     if (seg_is(p, 0, "_vault")) {
         const char *rest = req->path + 1 + strlen("_vault");
+        if (al_header(req, "Authorization") == NULL) {
+            al_vault_challenge(&c, rest);
+            goto out;
+        }
         if (al_auth_check(&c, "https://vault.azure.net") < 0)
             goto out;
         al_vault_handle(&c, rest);

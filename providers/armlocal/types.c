@@ -154,8 +154,7 @@ static void compute_vault(struct al_ctx *c, json_t *res, const json_t *old)
     char buf[512];
     json_t *props = json_object_get(res, "properties");
     (void)old;
-    snprintf(buf, sizeof(buf), "%s/_vault/%s/", c->al->base_url,
-             str_or(json_object_get(res, "name"), "vault"));
+    al_vault_base(c->al, str_or(json_object_get(res, "name"), "vault"), buf, sizeof(buf));
     json_object_set_new(props, "vaultUri", json_string(buf));
     set_default(res, "properties.enableSoftDelete", json_true());
     set_default(res, "properties.softDeleteRetentionInDays", json_integer(90));
