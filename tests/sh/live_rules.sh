@@ -180,5 +180,10 @@ use RBAC-VNET-JOIN.amlsec
 expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > partial.out 2>&1
 grep -q 'lacks Microsoft.Network/virtualNetworks/join/action' partial.out && fail "the custom role's VNet join was not counted"
 grep -q "subnets/join/action on the subnet $net/other/subnets/ml" partial.out || fail "notActions were not honoured"
+# drift writes nothing: a caller that may not join the subnet still gets its report (the change
+# is pending, not drift); before, the RBAC-VNET-JOIN error made it exit 1
+expect_exit 0 "$AMLSEC" drift -cloud "$url" -no-color > joindrift.out 2>&1
+has RBAC-VNET-JOIN joindrift.out && fail "drift reports the caller's right to join"
+grep -q '^  \* private_endpoint.blob: .* not applied yet' joindrift.out || fail "the pending change is not reported"
 stop_cloud
 echo "live_rules: all scenarios passed"
