@@ -267,4 +267,30 @@ expect_exit 0 drift -json > two.json 2> two.err
 jq -e '.summary.unmanaged == 0 and .summary.missing_grants == 0 and .summary.scopes_searched == 5' two.json > /dev/null \
   || fail "two workspaces: $(jq -c '[.summary, .unmanaged[].message]' two.json)"
 cd ..
-echo "drift: 11 passed"
+echo "12. a value from a sensitive variable never shows, before or after (canaries)"
+mkdir canary && cd canary
+cat > main.amlsec <<'EOF'
+settings {
+  subscription = "00000000-0000-0000-0000-000000000003"
+  location     = "westeurope"
+}
+
+variable "canary" {
+  type      = string
+  sensitive = true
+}
+
+resource_group "ml" {
+  name = "rg-canary"
+  tags = { owner = "ml", secret = var.canary }
+}
+EOF
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -var canary=CANARY-ONE-4242 > apply.out 2>&1
+curl -sf -X PATCH -H 'Content-Type: application/json' -d '{"tags":{"secret":"CANARY-TWO-4343","owner":"someone"}}' \
+  "$url/_armlocal/resources/subscriptions/00000000-0000-0000-0000-000000000003/resourceGroups/rg-canary" > /dev/null || fail "patch tags"
+expect_exit 2 drift -var canary=CANARY-ONE-4242 > canary.out 2>&1
+expect_exit 2 drift -json -var canary=CANARY-ONE-4242 > canary.json 2>&1
+grep -q 'tags: "(sensitive)" -> "(sensitive)"' canary.out || fail "the sensitive change is not shown redacted"
+grep -l CANARY canary.out canary.json && fail "a canary leaked into drift's output"
+cd ..
+echo "drift: 12 passed"
