@@ -1009,6 +1009,29 @@ out:
     return rc;
 }
 
+/* One findings model: every finding also carries its severity and, when
+ * the configuration declares it, where ("main.amlsec:12:1"). */
+static void situate(json_t *list, const struct config *cfg)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(list, i, f)
+    {
+        const char *kind = json_string_value(json_object_get(f, "kind"));
+        const char *address = json_string_value(json_object_get(f, "address"));
+        const struct cfg_instance *in = address ? config_find_instance(cfg, address) : NULL;
+        json_object_set_new(f, "severity",
+                            json_string(kind && strcmp(kind, "pending") == 0 ? "note" : "warning"));
+        if (in && in->resource->block && in->resource->block->type_loc.file) {
+            const struct src_loc *loc = &in->resource->block->type_loc;
+            struct src_pos pos = src_loc_start(loc);
+            json_object_set_new(
+                f, "location",
+                json_sprintf("%s:%u:%u", loc->file->name, (unsigned)pos.line, (unsigned)pos.col));
+        }
+    }
+}
+
 /* --- the run ------------------------------------------------------------------ */
 
 int drift_run(struct drift_report *out, const struct config *cfg, struct state *st,
@@ -1053,6 +1076,12 @@ int drift_run(struct drift_report *out, const struct config *cfg, struct state *
     drift_findings(out, cfg, ig);
     pending_findings(out);
     rc = discover(out, cfg, st, p, ig, err);
+    situate(out->changed, cfg);
+    situate(out->deleted, cfg);
+    situate(out->unmanaged, cfg);
+    situate(out->missing_grants, cfg);
+    situate(out->pending, cfg);
+    situate(out->suppressed, cfg);
     log_msg(LOG_DEBUG, "drift: refresh and comparison %.0f ms, unmanaged discovery %.0f ms",
             t1 - t0, mono_ms() - t1);
     if (rc == 0 && json_array_size(out->errors) > 0)

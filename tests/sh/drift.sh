@@ -59,7 +59,8 @@ expect_exit 0 drift > pending.out 2>&1
 grep -q 'resource_group.ml: update not applied yet' pending.out || fail "pending change not reported"
 grep -q '^No drift: .* 1 pending configuration change (not drift)' pending.out || fail "pending summary"
 expect_exit 0 drift -json > pending.json 2>/dev/null
-jq -e '.summary.pending == 1 and .pending[0].action == "update" and .drift == false' pending.json > /dev/null || fail "pending JSON"
+jq -e '.summary.pending == 1 and .pending[0].action == "update" and .drift == false and .pending[0].severity == "note" and
+       (.pending[0].location | test("main.amlsec:8:1$"))' pending.json > /dev/null || fail "pending JSON: $(jq -c .pending pending.json)"
 cp main.keep main.amlsec
 
 echo "3. drift with no configuration change: an attribute changed outside amlsec, exit 2"
@@ -71,7 +72,8 @@ grep -q 'allow_blob_public_access: false -> true' changed.out || fail "attribute
 grep -q 'pending configuration change' changed.out && grep -q '^\* ' changed.out && fail "drift counted as pending"
 expect_exit 2 drift -json > changed.json 2>/dev/null
 jq -e '.drift == true and .exit_code == 2 and .summary.changed == 1 and .summary.pending == 0 and
-       (.changed[0] | .address == "storage_account.ml" and .arm_id == "'$st'" and
+       (.changed[0] | .address == "storage_account.ml" and .arm_id == "'$st'" and .severity == "warning" and
+        (.location | test("main.amlsec:18:1$")) and
         .attributes == [{"path": "allow_blob_public_access", "before": false, "after": true}])' changed.json > /dev/null \
   || fail "changed JSON"
 
