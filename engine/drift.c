@@ -960,10 +960,13 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
         ok = ok && quoted_scopes(&q[0], &dc);
         buf_adds(&q[0], ")) or type =~ 'microsoft.authorization/locks' | project id, type, "
                         "properties");
-        buf_adds(&q[1], "policyresources | where type in~ "
-                        "('microsoft.authorization/policyassignments', "
-                        "'microsoft.authorization/policyexemptions') | project id, type, "
-                        "properties");
+        /* role and policy assignments carry their scope; locks and
+         * exemptions are taken by the scope their id starts with */
+        buf_adds(&q[1], "policyresources | where (type =~ "
+                        "'microsoft.authorization/policyassignments' and properties.scope in~ (");
+        ok = ok && quoted_scopes(&q[1], &dc);
+        buf_adds(&q[1], ")) or type =~ 'microsoft.authorization/policyexemptions' | project id, "
+                        "type, properties");
         buf_adds(&q[2], "resources | where type =~ 'microsoft.network/privateendpoints' | "
                         "project id, type, properties");
         for (int k = 0; k < 3; k++)

@@ -111,6 +111,8 @@ curl -sf -X PUT -H 'Content-Type: application/json' \
   "$url/_armlocal/resources$rg/providers/Microsoft.Authorization/policyExemptions/ex1" > /dev/null || fail "seed exemption"
 # not at a managed scope: not reported
 arm PUT "$sub/resourceGroups/rg-net/providers/Microsoft.Authorization/locks/elsewhere?api-version=2020-05-01" '{"properties":{"level":"CanNotDelete"}}'
+arm PUT "$sub/providers/Microsoft.Authorization/policyAssignments/subwide?api-version=2025-03-01" \
+  '{"properties":{"policyDefinitionId":"/providers/Microsoft.Authorization/policyDefinitions/abc"}}'
 expect_exit 2 drift -json > unmanaged.json 2> unmanaged.err
 for t in Microsoft.Authorization/roleAssignments Microsoft.Authorization/locks Microsoft.Authorization/policyAssignments \
          Microsoft.Insights/diagnosticSettings Microsoft.KeyVault/vaults/keys Microsoft.Network/privateEndpoints \
