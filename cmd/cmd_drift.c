@@ -487,8 +487,30 @@ int cmd_drift(int argc, char **argv, struct cli_ctx *ctx)
     if (dc.recursive && dc.so.state_path)
         return cli_usage_error(self, "-state names one stack's state; -recursive reads each "
                                      "directory's own");
-    if (dc.recursive)
-        return run_recursive(&dc, dc.path ? dc.path : ".");
+    if (dc.recursive) {
+        /* each stack runs in its own directory: files named on the command
+         * line are taken from where the command was started */
+        char *owned[LOAD_MAX_VARS + 1];
+        size_t nowned = 0;
+        int rc;
+        for (size_t i = 0; i <= dc.la.nvar_files; i++) {
+            const char **slot = i < dc.la.nvar_files ? &dc.la.var_files[i] : &dc.ignore_file;
+            char *abs;
+            if (*slot == NULL || (*slot)[0] == '/')
+                continue;
+            if ((abs = realpath(*slot, NULL)) == NULL) {
+                cli_error("cannot read '%s': %s", *slot, strerror(errno));
+                for (size_t k = 0; k < nowned; k++)
+                    free(owned[k]);
+                return EXIT_FAIL;
+            }
+            *slot = owned[nowned++] = abs;
+        }
+        rc = run_recursive(&dc, dc.path ? dc.path : ".");
+        for (size_t k = 0; k < nowned; k++)
+            free(owned[k]);
+        return rc;
+    }
     {
         json_t *report = NULL;
         int rc = drift_dir(&dc, dc.path ? dc.path : ".", &report);

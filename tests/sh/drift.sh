@@ -229,6 +229,11 @@ expect_exit 0 "$AMLSEC" drift -recursive -shard 2/2 -json -cloud "$url" tenant >
 jq -e '[.stacks[].dir] == ["tenant/a/ml"]' shard1.json > /dev/null || fail "shard 1/2"
 jq -e '[.stacks[].dir] == ["tenant/b/nested"] and .shard == {"index": 2, "count": 2}' shard2.json > /dev/null || fail "shard 2/2"
 expect_exit 1 "$AMLSEC" drift -shard 1/2 > shardusage.out 2>&1
+# a relative -ignore-file is read from where the command started, not from each stack
+echo 'workspace.prod  WS-MI-PERMS  -  restored by a key resync' > rel.ignore
+expect_exit 2 "$AMLSEC" drift -recursive -json -ignore-file rel.ignore -cloud "$url" tenant > relig.json 2>/dev/null
+jq -e '.stacks[0].report.summary.missing_grants == 0 and .stacks[0].report.suppressions[0].status == "used"' relig.json > /dev/null \
+  || fail "-ignore-file with -recursive: $(jq -c '[.stacks[] | {dir, result}]' relig.json)"
 echo "11. two workspaces in one resource group: each identity's grants there are Azure's own"
 mkdir two && cd two
 cat > main.amlsec <<'EOF'
