@@ -184,6 +184,8 @@ static void print_text(FILE *f, const struct drift_report *r, const struct drift
             fprintf(f, "\nWarning: %s:%u: unused suppression (matches nothing): %s %s", ig->file,
                     s->line, s->pattern, s->what);
     }
+    for (size_t i = 0; i < json_array_size(r->notes); i++)
+        fprintf(f, "\nNote: %s.", json_string_value(json_array_get(r->notes, i)));
     if (journal > 0)
         fprintf(f,
                 "\nWarning: %ld operation%s of an interrupted apply %s pending in the journal; "

@@ -823,6 +823,77 @@ out:
     free(errs);
 }
 
+/* Without Resource Graph: role assignments, locks and policy assignments
+ * listed at each scope (all lists at once), into rows[0] (authorization)
+ * and rows[1] (policy). Lists that fail are errors of the run. */
+static int scope_lists(struct drift_report *r, struct provider *p, const struct discovery *dc,
+                       json_t **rows, struct errbuf *err)
+{
+    static const struct {
+        const char *tail, *api;
+        int row;
+    } lists[] = {
+        {"/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()", "2022-04-01", 0},
+        {"/providers/Microsoft.Authorization/locks", "2020-05-01", 0},
+        {"/providers/Microsoft.Authorization/policyAssignments", "2025-03-01", 1},
+    };
+    size_t nl = sizeof(lists) / sizeof(lists[0]), cap = dc->n * nl + 1, n = 0;
+    char **paths = calloc(cap, sizeof(*paths));
+    const char **apis = calloc(cap, sizeof(*apis));
+    int *row = calloc(cap, sizeof(*row));
+    json_t **out = calloc(cap, sizeof(*out));
+    struct errbuf *errs = calloc(cap, sizeof(*errs));
+    struct strmap seen;
+    int rc = 0;
+
+    for (int k = 0; k < 2; k++) {
+        json_decref(rows[k]);
+        rows[k] = json_array();
+    }
+    if (!paths || !apis || !row || !out || !errs || !rows[0] || !rows[1]) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < dc->n; i++)
+        for (size_t l = 0; l < nl; l++)
+            if ((paths[n] = concat(dc->scopes[i].id, lists[l].tail)) != NULL) {
+                apis[n] = lists[l].api;
+                row[n++] = lists[l].row;
+            }
+    provider_list_urls(p, (const char *const *)paths, apis, n, out, errs);
+    strmap_init(&seen, true);
+    for (size_t i = 0; i < n; i++) {
+        size_t k, one;
+        json_t *it;
+        if (out[i] == NULL) {
+            json_array_append_new(r->errors,
+                                  json_sprintf("listing %s: %s", paths[i],
+                                               errs[i].msg[0] ? errs[i].msg : "not listed"));
+            continue;
+        }
+        /* a list shows what is below its scope (locks) or above it
+         * (inherited assignments) too: each object once */
+        json_array_foreach(out[i], k, it)
+        {
+            const char *id = str_at(it, "id");
+            if (id && !strmap_get(&seen, id, &one) && strmap_put(&seen, id, 1) == 0)
+                json_array_append(rows[row[i]], it);
+        }
+    }
+    strmap_release(&seen);
+out:
+    for (size_t i = 0; paths && i < n; i++) {
+        free(paths[i]);
+        json_decref(out[i]);
+    }
+    free(paths);
+    free(apis);
+    free(row);
+    free(out);
+    free(errs);
+    return rc;
+}
+
 static void add_vault(json_t *vaults, const char *id)
 {
     size_t i;
@@ -979,6 +1050,17 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
         for (int k = 0; k < 3; k++)
             buf_release(&q[k]);
         free(subs);
+        if (rc < 0 && rc != AMLSEC_ENOMEM && ok) {
+            /* Resource Graph refused or failed: ARM's own lists at each
+             * scope (more requests; exemptions are not listed this way,
+             * and private endpoints show through their connections) */
+            json_array_append_new(r->notes,
+                                  json_sprintf("Resource Graph failed (%s): role assignments, "
+                                               "locks and policy assignments were listed at each "
+                                               "scope instead; policy exemptions were not searched",
+                                               err->msg));
+            rc = scope_lists(r, p, &dc, rows, err);
+        }
         if (rc < 0)
             goto out;
     }
@@ -1054,6 +1136,7 @@ int drift_run(struct drift_report *out, const struct config *cfg, struct state *
     out->pending = json_array();
     out->suppressed = json_array();
     out->errors = json_array();
+    out->notes = json_array();
     memset(&po, 0, sizeof(po));
     po.refresh = true;
     diag_list_init(&pd);
@@ -1102,6 +1185,7 @@ void drift_report_release(struct drift_report *r)
     json_decref(r->pending);
     json_decref(r->suppressed);
     json_decref(r->errors);
+    json_decref(r->notes);
     memset(r, 0, sizeof(*r));
 }
 
@@ -1126,7 +1210,8 @@ json_t *drift_to_json(const struct drift_report *r, const struct drift_ignore *i
                                              "matched", (json_int_t)s->used));
     }
     return json_pack(
-        "{s:s, s:b, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:O, s:O, s:O, s:O, s:O, s:O, s:o}",
+        "{s:s, s:b, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:O, s:O, s:O, s:O, s:O, s:O, s:o, "
+        "s:O}",
         "format_version", "1.0", "drift", drift_count(r) > 0, "summary", "changed",
         (json_int_t)json_array_size(r->changed), "deleted", (json_int_t)json_array_size(r->deleted),
         "unmanaged", (json_int_t)json_array_size(r->unmanaged), "missing_grants",
@@ -1134,5 +1219,6 @@ json_t *drift_to_json(const struct drift_report *r, const struct drift_ignore *i
         (json_int_t)json_array_size(r->pending), "suppressed",
         (json_int_t)json_array_size(r->suppressed), "scopes_searched", (json_int_t)r->scopes,
         "changed", r->changed, "deleted", r->deleted, "unmanaged", r->unmanaged, "missing_grants",
-        r->missing_grants, "pending", r->pending, "suppressed", r->suppressed, "suppressions", sup);
+        r->missing_grants, "pending", r->pending, "suppressed", r->suppressed, "suppressions", sup,
+        "notes", r->notes);
 }

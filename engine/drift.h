@@ -75,6 +75,7 @@ struct drift_report {
     json_t *changed, *deleted, *unmanaged, *missing_grants, *pending;
     json_t *suppressed; /* findings a suppression matched, with "suppressed_by" */
     json_t *errors;     /* discovery that failed: strings (the run then fails) */
+    json_t *notes;      /* how discovery went when not as planned: strings */
     size_t scopes;      /* scopes searched for unmanaged objects */
 };
 

@@ -302,4 +302,18 @@ expect_exit 2 drift -json -var canary=CANARY-ONE-4242 > canary.json 2>&1
 grep -q 'tags: "(sensitive)" -> "(sensitive)"' canary.out || fail "the sensitive change is not shown redacted"
 grep -l CANARY canary.out canary.json && fail "a canary leaked into drift's output"
 cd ..
-echo "drift: 12 passed"
+echo "13. Resource Graph refused (403): the refresh reads directly and discovery lists at each scope"
+cd tenant/a/ml
+curl -sf -X POST -H 'Content-Type: application/json' -d '{"kind":"403","method":"POST","path":"/providers/Microsoft.ResourceGraph/resources","rate":1}' \
+  "$url/_armlocal/faults" > /dev/null || fail "fault"
+curl -sf -X DELETE "$url/_armlocal/requests" > /dev/null
+expect_exit 2 drift -json > nograph.json 2> nograph.err
+curl -sf -X DELETE "$url/_armlocal/faults" > /dev/null
+[ "$(writes)" = 0 ] || fail "writes without Resource Graph"
+jq -e '(.notes[0] | test("^Resource Graph failed .*listed at each scope instead")) and .summary.unmanaged == 8 and
+       ([.unmanaged[] | select(.type == "Microsoft.Authorization/locks" or .type == "Microsoft.Authorization/roleAssignments" or
+          .type == "Microsoft.Authorization/policyAssignments")] | length) == 3 and
+       ([.unmanaged[] | select(.type | endswith("privateEndpointConnections"))] | length) == 2' nograph.json > /dev/null \
+  || fail "discovery without Resource Graph: $(jq -c '[.notes, .summary, [.unmanaged[].type]]' nograph.json)"
+cd "$TMP"
+echo "drift: 13 passed"
