@@ -146,6 +146,12 @@ static void print_list(FILE *f, const char *title, const json_t *list, const cha
             fprintf(f, "  %s %s [%s]\n", mark, str(x, "message"), str(x, "rule"));
         } else {
             fprintf(f, "  %s %s\n", mark, str(x, "message"));
+            if (json_array_size(json_object_get(x, "paths")) > 0) {
+                fputs("      not applied:", f);
+                json_array_foreach(json_object_get(x, "paths"), k, a)
+                    fprintf(f, "%s %s", k ? "," : "", json_string_value(a));
+                fputc('\n', f);
+            }
         }
         json_array_foreach(json_object_get(x, "attributes"), k, a)
         {

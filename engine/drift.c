@@ -346,22 +346,58 @@ static void drift_findings(struct drift_report *r, const struct config *cfg,
 }
 
 /* Changes the configuration asks for that are not caused by drift. */
+static bool in_paths(const json_t *paths, const char *path, size_t len)
+{
+    size_t i;
+    const json_t *p;
+    json_array_foreach(paths, i, p)
+    {
+        const char *s = json_string_value(p);
+        if (s && strlen(s) == len && strncmp(s, path, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Changes the configuration asks for that are not applied yet. A change of
+ * a drifted resource is the drift being put back, unless it also touches
+ * attributes that did not drift (its reason_detail names attributes the
+ * drift does not): those are configuration changes, listed in "paths". */
 static void pending_findings(struct drift_report *r)
 {
     const struct plan *plan = r->plan;
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_change *c = &plan->changes[i];
-        bool drifted = false;
-        json_t *f;
-        char msg[512];
-        for (size_t k = 0; k < plan->ndrift && !drifted; k++)
-            drifted = strcmp(plan->drift[k].address, c->address) == 0;
-        if (drifted)
-            continue;
+        const struct plan_drift *d = NULL;
+        json_t *f, *extra = NULL;
+        char msg[1024];
+        for (size_t k = 0; k < plan->ndrift && d == NULL; k++)
+            if (strcmp(plan->drift[k].address, c->address) == 0)
+                d = &plan->drift[k];
+        if (d) {
+            const char *p = c->reason_detail;
+            if (d->after == NULL || p == NULL)
+                continue; /* re-creating a deleted resource: the drift itself */
+            extra = json_array();
+            while (*p) {
+                size_t len = strcspn(p, ",");
+                if (len && !in_paths(d->paths, p, len))
+                    json_array_append_new(extra, json_stringn(p, len));
+                p += len;
+                while (*p == ',' || *p == ' ')
+                    p++;
+            }
+            if (json_array_size(extra) == 0) {
+                json_decref(extra);
+                continue;
+            }
+        }
         snprintf(msg, sizeof(msg), "%s: %s not applied yet (%s)", c->address,
                  plan_action_name(c->action), c->reason ? c->reason : "configuration");
         f = finding("pending", c->address, c->arm_id, c->arm_type, msg);
         json_object_set_new(f, "action", json_string(plan_action_name(c->action)));
+        if (extra)
+            json_object_set_new(f, "paths", extra);
         json_array_append_new(r->pending, f);
     }
 }

@@ -77,6 +77,17 @@ jq -e '.drift == true and .exit_code == 2 and .summary.changed == 1 and .summary
         .attributes == [{"path": "allow_blob_public_access", "before": false, "after": true}])' changed.json > /dev/null \
   || fail "changed JSON"
 
+echo "3b. drift and a configuration change on the same resource: each reported as what it is"
+sed -i 's/^  name           = "stmllive001"$/&\n  tags           = { team = "ml" }/' main.amlsec
+expect_exit 2 drift -json > both.json 2>/dev/null
+jq -e '.summary.changed == 1 and .summary.pending == 1 and .pending[0].address == "storage_account.ml" and
+       (.pending[0].paths | map(select(startswith("tags"))) | length) >= 1 and
+       (.pending[0].paths | index("allow_blob_public_access")) == null' both.json > /dev/null \
+  || fail "drift and pending on one resource: $(jq -c '[.changed, .pending]' both.json)"
+expect_exit 2 drift > both.out 2>&1
+grep -q '^      not applied: tags' both.out || fail "pending paths in text"
+cp main.keep main.amlsec
+
 echo "4. unmanaged objects at the workspace's scopes"
 arm PUT "$ws/providers/Microsoft.Authorization/roleAssignments/aaaaaaaa-0000-0000-0000-000000000001?api-version=2022-04-01" \
   '{"properties":{"roleDefinitionId":"'$sub'/providers/Microsoft.Authorization/roleDefinitions/'$owner'","principalId":"11111111-1111-1111-1111-111111111111","principalType":"User"}}'
