@@ -327,4 +327,25 @@ jq -e '(.notes[0] | test("^Resource Graph failed .*listed at each scope instead"
        ([.unmanaged[] | select(.type | endswith("privateEndpointConnections"))] | length) == 2' nograph.json > /dev/null \
   || fail "discovery without Resource Graph: $(jq -c '[.notes, .summary, [.unmanaged[].type]]' nograph.json)"
 cd "$TMP"
-echo "drift: 13 passed"
+echo "14. the embedded local cloud (-cloud local): nothing under .amlsec/ changes, not even a time stamp"
+mkdir embedded && cd embedded
+cat > main.amlsec <<'EOF'
+settings {
+  subscription = "00000000-0000-0000-0000-000000000004"
+  location     = "westeurope"
+}
+
+resource_group "ml" {
+  name = "rg-embedded"
+}
+EOF
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > apply.out 2>&1
+find .amlsec -printf '%p %s %T@\n' | sort > "$TMP/emb.before"
+sums >> "$TMP/emb.before"
+sleep 1.1
+expect_exit 0 "$AMLSEC" drift -cloud local -no-color > "$TMP/emb.out" 2>&1
+find .amlsec -printf '%p %s %T@\n' | sort > "$TMP/emb.after"
+sums >> "$TMP/emb.after"
+diff "$TMP/emb.before" "$TMP/emb.after" > /dev/null || fail "drift -cloud local touched .amlsec: $(diff "$TMP/emb.before" "$TMP/emb.after")"
+cd "$TMP"
+echo "drift: 14 passed"
