@@ -115,7 +115,7 @@ static void readonly_view_refuses_writes(void **unused)
     struct counting inner = {{&counting_ops}, 0, 0, 0};
     struct provider *ro = provider_readonly(&inner.base);
     struct provider_ref ref = {"/subscriptions/s/resourceGroups/rg", NULL};
-    struct provider_write w = {PROVIDER_CREATE, ref, NULL, 0, NULL};
+    struct provider_write w = {.verb = PROVIDER_CREATE, .ref = ref};
     struct provider_result r[2];
     struct errbuf err = ERRBUF_INIT;
     json_t *out = NULL, *rows = NULL;
