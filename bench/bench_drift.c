@@ -21,7 +21,8 @@
  *
  * Usage: bench_drift [AMLSEC [ARMLOCAL]]  (default: next to this binary);
  * BENCH_DRIFT_SIZES="1250 5000" sets the sizes; BENCH_DRIFT_TRACE=FILE keeps the
- * debug log (AMLSEC_LOG=debug: the time of each phase) of the last run. Loopback traffic only;
+ * debug log (AMLSEC_LOG=debug: the time of each phase) of the last run;
+ * BENCH_DRIFT_PARALLELISM=N runs drift with -parallelism N. Loopback traffic only;
  * prints its figures; it is not a test. */
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -335,7 +336,10 @@ static int measure(const char *root, int n, struct figures *fig)
     }
     unsetenv("AMLSEC_RATE_LIMIT");
     for (int i = 0; i < RUNS; i++) {
-        char *drift[] = {(char *)amlsec, "drift", "-cloud", url, "-json", NULL};
+        const char *par = getenv("BENCH_DRIFT_PARALLELISM");
+        char *drift[] = {
+            (char *)amlsec, "drift", "-cloud", url, "-json", par ? "-parallelism" : NULL,
+            (char *)par,    NULL};
         json_t *j;
         json_error_t je;
         long unmanaged, changed;
