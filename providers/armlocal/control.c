@@ -14,9 +14,8 @@
 
 /* --- faults ------------------------------------------------------------- */
 
-static const char *const fault_kinds[] = {"403",   "429",  "500",        "503",          "reset",
-                                          "reset-after", "slow", "lro-failed", "lro-canceled",
-                                          NULL};
+static const char *const fault_kinds[] = {
+    "403", "429", "500", "503", "reset", "reset-after", "slow", "lro-failed", "lro-canceled", NULL};
 
 static int fault_set(struct al_fault *f, const char *key, const char *val, struct errbuf *err)
 {

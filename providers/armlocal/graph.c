@@ -535,8 +535,8 @@ enum graph_table { TABLE_NONE, TABLE_RESOURCES, TABLE_CONTAINERS, TABLE_AUTHZ, T
 
 static enum graph_table table_named(const char *name)
 {
-    static const char *const names[] = {"resources", "resourcecontainers",
-                                        "authorizationresources", "policyresources"};
+    static const char *const names[] = {"resources", "resourcecontainers", "authorizationresources",
+                                        "policyresources"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcasecmp(name, names[i]) == 0)
             return (enum graph_table)(i + 1);
@@ -607,8 +607,8 @@ static int in_scope(const json_t *row, const json_t *subs)
 
 /* Appends the row of the stored resource id (when visible and in scope)
  * unless an earlier value of the list named it already. */
-static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs,
-                       enum graph_table table, struct strmap *seen, json_t *rows)
+static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs, enum graph_table table,
+                       struct strmap *seen, json_t *rows)
 {
     json_t *rec, *row;
     char key[2048];
