@@ -207,7 +207,8 @@ grep -q 'other.ignore:1:23: a suppression needs a reason' noreason.out || fail "
 rm .amlsecignore other.ignore
 
 echo "9. plan -detailed-exitcode returns 2 for a missing grant alone"
-curl -sf -X PATCH -H 'Content-Type: application/json' -d '{"properties":{"allowBlobPublicAccess":false}}' "$url/_armlocal/resources$st" > /dev/null
+curl -sf -X PATCH -H 'Content-Type: application/json' -d '{"properties":{"allowBlobPublicAccess":false,"networkAcls":{"ipRules":null}}}' \
+  "$url/_armlocal/resources$st" > /dev/null
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > reapply.out 2>&1
 expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plangrant.out 2>&1
 grep -q 'No changes' plangrant.out || fail "plan has changes besides the grant"
