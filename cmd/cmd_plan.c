@@ -358,9 +358,8 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         }
         /* the printout and the code agree: 2 for changes, for drift shown
          * and for missing grants */
-        rc = pc->detailed && (plan_has_changes(plan) || plan->ndrift > 0 || missing)
-                 ? EXIT_CHANGES
-                 : EXIT_OK;
+        rc = pc->detailed && (plan_has_changes(plan) || plan->ndrift > 0 || missing) ? EXIT_CHANGES
+                                                                                     : EXIT_OK;
         goto out;
     }
     if (!plan_has_changes(plan)) {
