@@ -37,6 +37,10 @@ arm() { # METHOD PATH?api-version BODY
   curl -sf -o /dev/null -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "$url$2" || fail "$1 $2"
 }
 drift() { "$AMLSEC" drift -cloud "$url" -no-color "$@"; }
+: "${JSONSCHEMA:?}"
+valid() { # every -json output matches docs/schemas/drift.schema.json
+  for f in "$@"; do "$JSONSCHEMA" "$SRC/docs/schemas/drift.schema.json" "$f" || fail "$f does not match drift.schema.json"; done
+}
 sums() { find . -type f -print0 | sort -z | xargs -0 sha256sum; }
 writes() { # writes armlocal logged since the last clear: PUT, PATCH, DELETE, and POSTs but queries
   curl -sf "$url/_armlocal/requests" | jq '[.byPath | to_entries[] | select((.key | test("^(PUT|PATCH|DELETE) ")) or ((.key | startswith("POST ")) and (.key != "POST /providers/microsoft.resourcegraph/resources"))) | .value] | add // 0'
@@ -349,4 +353,11 @@ find .amlsec -printf '%p %s %T@\n' | sort > "$TMP/emb.after"
 sums >> "$TMP/emb.after"
 diff "$TMP/emb.before" "$TMP/emb.after" > /dev/null || fail "drift -cloud local touched .amlsec: $(diff "$TMP/emb.before" "$TMP/emb.after")"
 cd "$TMP"
-echo "drift: 14 passed"
+echo "15. every -json output above matches docs/schemas/drift.schema.json"
+valid $(find . -name '*.json' \( -name 'clean.json' -o -name 'pending.json' -o -name 'changed.json' -o -name 'both.json' \
+  -o -name 'unmanaged.json' -o -name 'grant.json' -o -name 'deleted.json' -o -name 'ro.json' -o -name 'sup.json' \
+  -o -name 'rec.json' -o -name 'shard1.json' -o -name 'shard2.json' -o -name 'relig.json' -o -name 'two.json' \
+  -o -name 'canary.json' -o -name 'nograph.json' \))
+[ "$(find . -name '*.json' \( -name 'clean.json' -o -name 'rec.json' -o -name 'nograph.json' -o -name 'sup.json' \) | wc -l)" = 4 ] \
+  || fail "the JSON outputs were not found"
+echo "drift: 15 passed"
