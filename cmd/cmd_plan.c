@@ -17,6 +17,7 @@
 #include "cmd/session.h"
 #include "cmd/ui_json.h"
 #include "engine/apply.h"
+#include "engine/live_rules.h"
 #include "engine/plan.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
@@ -339,8 +340,26 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         }
     }
     if (pc->mode == MODE_PLAN) {
-        /* the printout and the code agree: 2 for changes and for drift shown */
-        rc = pc->detailed && (plan_has_changes(plan) || plan->ndrift > 0) ? EXIT_CHANGES : EXIT_OK;
+        size_t missing = 0;
+        for (size_t i = 0; i < diags.n; i++)
+            missing += live_rules_missing_grant(&diags.items[i]);
+        /* a workspace identity without a grant it needs is drift too: the
+         * printout says so when nothing else explains the 2 */
+        if (pc->detailed && missing && !plan_has_changes(plan) && plan->ndrift == 0) {
+            char msg[256];
+            snprintf(msg, sizeof(msg),
+                     "%zu missing grant%s of a workspace identity (WS-MI-PERMS, above): exit "
+                     "code 2.",
+                     missing, missing == 1 ? "" : "s");
+            if (json_ui)
+                ui_json_log("info", msg);
+            else
+                printf("\n%s\n", msg);
+        }
+        /* the printout and the code agree: 2 for changes, for drift shown
+         * and for missing grants */
+        rc = pc->detailed && (plan_has_changes(plan) || plan->ndrift > 0 || missing) ? EXIT_CHANGES
+                                                                                     : EXIT_OK;
         goto out;
     }
     if (!plan_has_changes(plan)) {

@@ -15,7 +15,7 @@
 /* --- faults ------------------------------------------------------------- */
 
 static const char *const fault_kinds[] = {
-    "429", "500", "503", "reset", "reset-after", "slow", "lro-failed", "lro-canceled", NULL};
+    "403", "429", "500", "503", "reset", "reset-after", "slow", "lro-failed", "lro-canceled", NULL};
 
 static int fault_set(struct al_fault *f, const char *key, const char *val, struct errbuf *err)
 {
@@ -25,11 +25,10 @@ static int fault_set(struct al_fault *f, const char *key, const char *val, struc
         for (const char *const *k = fault_kinds; *k; k++)
             ok |= strcmp(*k, val) == 0;
         if (!ok)
-            return errbuf_set(
-                err, AMLSEC_EUSAGE,
-                "unknown fault kind '%s' (429, 500, 503, reset, reset-after, slow, lro-failed, "
-                "lro-canceled)",
-                val);
+            return errbuf_set(err, AMLSEC_EUSAGE,
+                              "unknown fault kind '%s' (403, 429, 500, 503, reset, reset-after, "
+                              "slow, lro-failed, lro-canceled)",
+                              val);
         snprintf(f->kind, sizeof(f->kind), "%s", val);
     } else if (strcmp(key, "method") == 0) {
         snprintf(f->method, sizeof(f->method), "%s", val);
@@ -135,6 +134,12 @@ int al_faults_apply(struct al_ctx *c, int *lro_fail)
         if (!fire)
             continue;
         f->fired++;
+        if (strcmp(f->kind, "403") == 0) {
+            al_error(c, 403, "AuthorizationFailed",
+                     "The client does not have authorization to perform action on this scope "
+                     "(injected fault).");
+            return 1;
+        }
         if (strcmp(f->kind, "429") == 0) {
             al_set_header(c->res, "Retry-After", "1");
             al_error(c, 429, "TooManyRequests",
