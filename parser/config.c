@@ -1003,13 +1003,34 @@ static int parse_var_text(struct loader *ld, const struct cfg_variable *v, const
     if (rc < 0) {
         struct diag *d = diag_add(ld->diags, DIAG_ERROR, NULL, "variable",
                                   "%s value for variable '%s' is not a valid %s: %s", origin,
-                                  v->name, strcmp(v->type, "any") == 0 ? "value" : v->type, text);
+                                  v->name, strcmp(v->type, "any") == 0 ? "value" : v->type,
+                                  v->sensitive ? "(sensitive value not shown)" : text);
         if (d)
             diag_set_hint(d,
                           "numbers are written 3, bools true, lists [\"a\"], maps { k = \"v\" }");
         return AMLSEC_EPARSE;
     }
     return 0;
+}
+
+/* With a sensitive variable declared, what a -var-file's parse and
+ * evaluation report would quote the file (the words name the offending
+ * token, the snippet shows the line): those diagnostics are moved from
+ * local to ld->diags with the file's text masked and the words withheld. */
+static void withhold_var_file_diags(struct loader *ld, struct diag_list *local,
+                                    const struct src_file *src)
+{
+    struct src_loc all = {.file = src, .begin = 0, .end = (uint32_t)src->len};
+    for (size_t i = 0; i < local->n; i++) {
+        struct diag *d = diag_add(ld->diags, local->items[i].severity, &local->items[i].loc,
+                                  local->items[i].code, "%s",
+                                  "the -var-file is not valid here (the details are withheld: "
+                                  "it may hold a sensitive value)");
+        if (d)
+            diag_mask(d, &all);
+    }
+    diag_list_release(local);
+    diag_list_init(local);
 }
 
 static struct cfg_variable *find_var(struct config *cfg, const char *name)
@@ -1045,6 +1066,8 @@ static int bind_variables(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
     const struct config_opts *o = ld->opts;
+    struct diag_list local;
+    bool secret = false;
     int rc;
 
     /* declarations and defaults */
@@ -1118,6 +1141,9 @@ static int bind_variables(struct loader *ld)
         }
         set_var(v, val, "environment");
     }
+    for (size_t i = 0; i < cfg->nvars; i++)
+        secret |= cfg->vars[i].sensitive;
+    diag_list_init(&local);
     for (size_t i = 0; i < o->nvar_files; i++) {
         struct src_file *src = NULL;
         struct ast_file *af = NULL;
@@ -1132,8 +1158,12 @@ static int bind_variables(struct loader *ld)
         }
         cfg->srcs = grown;
         cfg->srcs[cfg->nsrcs++] = src;
-        if (parse_file(&af, src, &cfg->arena, ld->diags) < 0)
+        if (secret)
+            ectx.diags = &local;
+        if (parse_file(&af, src, &cfg->arena, ectx.diags) < 0) {
+            withhold_var_file_diags(ld, &local, src);
             continue;
+        }
         for (const struct ast_block *b = af->body.blocks; b; b = b->next)
             error_at(ld, &b->type_loc, "var-file", "a -var-file holds only NAME = VALUE lines");
         for (const struct ast_attr *a = af->body.attrs; a; a = a->next) {
@@ -1148,7 +1178,9 @@ static int bind_variables(struct loader *ld)
                 continue;
             set_var(v, val, "-var-file");
         }
+        withhold_var_file_diags(ld, &local, src);
     }
+    diag_list_release(&local);
     for (size_t i = 0; i < o->nvars; i++) {
         struct cfg_variable *v = find_var(cfg, o->vars[i].name);
         json_t *val = NULL;
@@ -1460,7 +1492,7 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         if (ectx->sensitive) {
             char path[512];
             snprintf(path, sizeof(path), "%s%s", prefix, a->name);
-            json_array_append_new(sensitive, json_string(path));
+            value_sensitive_add(sensitive, path);
         }
         json_object_set_new(obj, a->name, v);
     }
@@ -1516,6 +1548,8 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
             .cfg = ld->cfg, .diags = ld->diags, .self = in, .base_dir = ld->base_dir};
         in->sensitive = json_array();
         in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
+        if (ld->opts->resolver.sensitive_paths)
+            ld->opts->resolver.sensitive_paths(ld->opts->resolver.payload, in, in->sensitive);
         if (ld->opts->resolver.instance_value)
             in->value = ld->opts->resolver.instance_value(ld->opts->resolver.payload, ld->cfg, in);
         if (in->value == NULL) {

@@ -157,13 +157,40 @@ static int apply_step(json_t **out, struct eval_ctx *ctx, json_t *v, const struc
     return rc;
 }
 
-/* The address of r's instance whose value is v, or NULL. */
-static const char *instance_address_of(const struct cfg_resource *r, const json_t *v)
+/* r's instance whose value is v, or NULL. */
+static const struct cfg_instance *instance_of(const struct cfg_resource *r, const json_t *v)
 {
     for (size_t i = 0; i < r->ninstances; i++)
         if (r->instances[i].value == v)
-            return r->instances[i].address;
+            return &r->instances[i];
     return NULL;
+}
+
+/* Sensitivity follows a value read from another instance: the steps s
+ * name an attribute path of in; when a sensitive path of in covers it, or
+ * lies inside it, what is read is sensitive. A reference to the whole
+ * instance stands for its id (names cannot be sensitive: schema checks). */
+static void mark_read(struct eval_ctx *ctx, const struct cfg_instance *in, const struct ast_step *s)
+{
+    char path[256];
+    size_t len = 0;
+    if (in == NULL || json_array_size(in->sensitive) == 0)
+        return;
+    for (; s && s->kind == STEP_ATTR; s = s->next) {
+        size_t n = strlen(s->name);
+        if (len + n + 2 > sizeof(path)) {
+            ctx->sensitive = true; /* too long to name: assume the worst */
+            return;
+        }
+        if (len)
+            path[len++] = '.';
+        memcpy(path + len, s->name, n + 1);
+        len += n;
+    }
+    if (len == 0)
+        snprintf(path, sizeof(path), "id");
+    if (value_path_sensitive(in->sensitive, path, true))
+        ctx->sensitive = true;
 }
 
 /* Applies the steps s to v (consumed), the value of the instance at
@@ -218,6 +245,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     json_t *v = NULL;
     bool from_resource = false;
     const char *origin = NULL; /* the instance a resource reference reads from */
+    const struct cfg_instance *from = NULL;
     int rc;
 
     if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 || strcmp(root, "each") == 0) {
@@ -272,13 +300,21 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         from_resource = true;
         s = s->next;
         if (!r->has_for_each && r->ninstances == 1)
-            origin = r->instances[0].address;
+            from = &r->instances[0];
         /* TYPE.NAME["key"] picks one instance of a for_each resource */
         if (r->has_for_each && s && s->kind == STEP_INDEX) {
             if ((rc = apply_step(&v, ctx, v, s, false)) < 0)
                 return rc;
-            origin = instance_address_of(r, v);
+            from = instance_of(r, v);
             s = s->next;
+        } else if (r->has_for_each) {
+            /* every instance at once: sensitive when any of them is */
+            for (size_t i = 0; i < r->ninstances; i++)
+                mark_read(ctx, &r->instances[i], s && s->kind == STEP_INDEX ? s->next : s);
+        }
+        if (from) {
+            origin = from->address;
+            mark_read(ctx, from, s);
         }
     }
     if (origin)
