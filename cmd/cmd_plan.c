@@ -315,6 +315,10 @@ static int apply_saved(struct plan_cli *pc)
     if (read_saved(&plan, pc) != EXIT_OK || check_target(plan, pc) != EXIT_OK ||
         check_trust(pc) != EXIT_OK)
         goto out;
+    for (size_t i = 0; i < plan->n; i++) {
+        load_register_secrets(plan->changes[i].after, plan->changes[i].sensitive);
+        load_register_secrets(plan->changes[i].before, plan->changes[i].sensitive);
+    }
     pc->so.need_cloud = true;
     pc->so.lock = true;
     if (session_open(&s, &pc->so, NULL) != EXIT_OK)
