@@ -6,13 +6,16 @@
 #include <strings.h>
 
 #include "cmd/cli.h"
+#include "cmd/load.h"
 #include "providers/arm/arm_client.h"
 #include "providers/arm/arm_provider.h"
 #include "providers/arm/auth.h"
 #include "providers/arm/cloud.h"
 #include "providers/arm/http.h"
 #include "providers/arm/kind_lookup.h"
+#include "providers/arm/render.h"
 #include "util/error.h"
+#include "util/log.h"
 #ifdef AMLSEC_HAVE_ARMLOCAL
 #include "providers/armlocal/armlocal.h"
 #endif
@@ -354,6 +357,30 @@ static int recover(struct session *s)
     return EXIT_OK;
 }
 
+/* With AMLSEC_LOG=debug or trace the ARM exchanges are logged, and what
+ * the cloud answers holds the values the state recorded, which may differ
+ * from the configuration's: those at sensitive paths are registered too
+ * (decoding every entry costs a little, so only when logging). */
+static void register_state_secrets(struct state *st)
+{
+    struct errbuf err = ERRBUF_INIT;
+    if (!log_enabled(LOG_DEBUG))
+        return;
+    for (size_t i = 0; i < st->nresources; i++) {
+        struct state_resource *r = &st->resources[i];
+        const struct schema_kind *k = schema_find(r->kind);
+        json_t *attrs = NULL, *dsl, *paths;
+        if (k == NULL || state_resource_attributes(&attrs, r, &err) < 0 || attrs == NULL)
+            continue;
+        dsl = render_decode(k, attrs);
+        paths = json_is_array(r->sensitive) ? json_deep_copy(r->sensitive) : json_array();
+        render_sensitive_paths(k, paths);
+        load_register_secrets(dsl, paths);
+        json_decref(paths);
+        json_decref(dsl);
+    }
+}
+
 int session_open(struct session *s, const struct session_opts *o, const struct config *cfg)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -381,6 +408,7 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
         return EXIT_FAIL;
     }
     s->loaded = true;
+    register_state_secrets(&s->st);
     if (o->lock)
         return recover(s);
     return EXIT_OK;

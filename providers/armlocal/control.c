@@ -14,7 +14,7 @@
 
 /* --- faults ------------------------------------------------------------- */
 
-static const char *const fault_kinds[] = {"429",  "500",        "503",          "reset",
+static const char *const fault_kinds[] = {"429",  "500",        "503",          "400-echo", "reset",
                                           "slow", "lro-failed", "lro-canceled", NULL};
 
 static int fault_set(struct al_fault *f, const char *key, const char *val, struct errbuf *err)
@@ -27,7 +27,8 @@ static int fault_set(struct al_fault *f, const char *key, const char *val, struc
         if (!ok)
             return errbuf_set(
                 err, AMLSEC_EUSAGE,
-                "unknown fault kind '%s' (429, 500, 503, reset, slow, lro-failed, lro-canceled)",
+                "unknown fault kind '%s' (429, 500, 503, 400-echo, reset, slow, lro-failed, "
+                "lro-canceled)",
                 val);
         snprintf(f->kind, sizeof(f->kind), "%s", val);
     } else if (strcmp(key, "method") == 0) {
@@ -144,6 +145,15 @@ int al_faults_apply(struct al_ctx *c, int *lro_fail)
             al_error(c, 500, "InternalServerError",
                      "Encountered internal server error "
                      "(injected fault).");
+            return 1;
+        }
+        if (strcmp(f->kind, "400-echo") == 0) {
+            /* as ARM's deserialisation errors do: the request quoted back */
+            al_error(c, 400, "InvalidRequestContent",
+                     "The request content was invalid and could not be deserialized: '%.*s' "
+                     "(injected fault).",
+                     (int)(c->req->body_len < 2000 ? c->req->body_len : 2000),
+                     c->req->body ? c->req->body : "");
             return 1;
         }
         if (strcmp(f->kind, "503") == 0) {

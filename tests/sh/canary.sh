@@ -117,7 +117,15 @@ cstr=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["body"]["prope
 [ -n "$ikey" ] && [ -n "$cstr" ] || fail "no generated secrets"
 canaries+=("$ikey" "$cstr")
 
-echo "2. error paths: bad types, failed sign-in, other keys, unreachable backends"
+echo "2. error paths: bad types, failed sign-in, other keys, unreachable backends, ARM errors"
+# ARM errors that quote the request back (armlocal's 400-echo fault) on the next PUTs of the
+# resource group (its tags) and the datastore (its account key): the last line below sends them
+for f in '*/resourceGroups/rg-secrets' '*/datastores/ds_secrets'; do
+  curl -sf -X POST -H 'Content-Type: application/json' "$url/_armlocal/faults" \
+    -d "{\"kind\":\"400-echo\",\"method\":\"PUT\",\"path\":\"$f\",\"times\":1}" > /dev/null \
+    || fail "add a fault"
+done
+canaries+=(CnryTagB17x CnryAcctKeyB18x)
 errors=(
   "1||validate -no-color -var num_secret=CnryNum9x"
   "1|AMLSEC_VAR_num_secret=CnryNum9x|plan -cloud $url -no-color"
@@ -129,9 +137,12 @@ errors=(
   "1|AMLSEC_LOG=trace AMLSEC_PLAN_KEY=CnryPlanKey7x-another-0123456789abcdef|apply -no-color p.plan"
   "1|AMLSEC_LOG=trace AMLSEC_BACKEND=azurerm AMLSEC_BLOB_URL=http://127.0.0.1:9/devstoreaccount1 AMLSEC_STORAGE_CONTAINER=tfstate ARM_ACCESS_KEY=$ACCESS_KEY|state list"
   "1|AMLSEC_LOG=trace AMLSEC_BACKEND=azurerm AMLSEC_BLOB_URL=http://127.0.0.1:9/devstoreaccount1 AMLSEC_STORAGE_CONTAINER=tfstate ARM_SAS_TOKEN=$SAS_TOKEN|state list"
+  "1|AMLSEC_LOG=trace AMLSEC_VAR_tag_secret=CnryTagB17x AMLSEC_VAR_account_key=CnryAcctKeyB18x|apply -cloud $url -auto-approve -no-color"
 )
 for l in "${errors[@]}"; do run "$l"; done
-grep -q AADSTS7000215 "$work/out/$((n - 6)).err" || fail "the wrong client secret did not fail sign-in"
+grep -q AADSTS7000215 "$work"/out/*.err || fail "the wrong client secret did not fail sign-in"
+[ "$(grep -h -c 'InvalidRequestContent: The request content was invalid' "$work/out/$n.out" "$work/out/$n.err" \
+  | paste -sd+ | bc)" -ge 2 ] || fail "the ARM errors quoting the request did not happen"
 
 echo "3. destroy"
 run "0|AMLSEC_LOG=trace|destroy -cloud $url -auto-approve -no-color"
