@@ -135,16 +135,25 @@ static int apply_step(json_t **out, struct eval_ctx *ctx, json_t *v, const struc
         else if (from_resource)
             r = value_unknown(); /* computed by the service */
         else
-            rc = fail(ctx, &s->loc, "unknown-key", "no key '%s' in this map", name);
+            rc = ctx->sensitive /* the key may come from a secret: never quoted */
+                     ? fail(ctx, &s->loc, "unknown-key",
+                            "no such key in this map (the key is "
+                            "sensitive: not shown)")
+                     : fail(ctx, &s->loc, "unknown-key", "no key '%s' in this map", name);
     } else if (json_is_array(v) && s->kind == STEP_INDEX) {
         if (!json_is_integer(key))
             rc = fail(ctx, &s->loc, "type", "a list is indexed with a number, not a %s",
                       value_type_name(key));
         else if (json_integer_value(key) < 0 ||
                  (size_t)json_integer_value(key) >= json_array_size(v))
-            rc = fail(ctx, &s->loc, "index",
-                      "index %" JSON_INTEGER_FORMAT " is out of range for a list of %zu",
-                      json_integer_value(key), json_array_size(v));
+            rc = ctx->sensitive
+                     ? fail(ctx, &s->loc, "index",
+                            "the index is out of range for a list of %zu (it is sensitive: not "
+                            "shown)",
+                            json_array_size(v))
+                     : fail(ctx, &s->loc, "index",
+                            "index %" JSON_INTEGER_FORMAT " is out of range for a list of %zu",
+                            json_integer_value(key), json_array_size(v));
         else
             r = json_incref(json_array_get(v, (size_t)json_integer_value(key)));
     } else {
@@ -646,8 +655,10 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
                 return rc;
             }
             if (json_object_get(m, json_string_value(a)) != NULL) {
-                rc = fail(ctx, &it->key->loc, "duplicate", "duplicate map key '%s'",
-                          json_string_value(a));
+                rc = ctx->sensitive ? fail(ctx, &it->key->loc, "duplicate",
+                                           "duplicate map key (sensitive: not shown)")
+                                    : fail(ctx, &it->key->loc, "duplicate",
+                                           "duplicate map key '%s'", json_string_value(a));
                 json_decref(a);
                 json_decref(m);
                 return rc;

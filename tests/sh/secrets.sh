@@ -121,8 +121,22 @@ printf 'num_secret = CanaryNum1R\n' > bad1.vars
 printf 'tag_secret = "CanaryNum1R" "x"\n' > bad2.vars
 expect_exit 1 "$AMLSEC" validate -no-color -var-file bad1.vars > diag3.out 2>&1
 expect_exit 1 "$AMLSEC" validate -no-color -var-file bad2.vars > diag4.out 2>&1
+cat > extra.amlsec <<'CONF'
+resource_group "x" {
+  name = "rg-x"
+  tags = { a = var.map_secret[var.tag_secret] }
+}
+resource_group "y" {
+  name = "rg-y"
+  tags = { b = var.list_secret[var.num_secret] }
+}
+CONF
+expect_exit 1 "$AMLSEC" validate -no-color > diag5.out 2>&1
+grep -q 'no such key in this map (the key is sensitive: not shown)' diag5.out || fail "map key error"
+grep -q 'the index is out of range for a list of 1 (it is sensitive: not shown)' diag5.out || fail "index error"
+rm extra.amlsec
 canaries+=(CanaryNum1R)
-clean diag1.out diag2.out diag3.out diag4.out
+clean diag1.out diag2.out diag3.out diag4.out diag5.out
 grep -q "variable 'num_secret' is not a valid number" diag1.out || fail "no -var error"
 grep -q 'bad1.vars:1:14: error:' diag3.out || fail "no -var-file error location"
 
