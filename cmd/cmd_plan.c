@@ -323,6 +323,7 @@ static int apply_saved(struct plan_cli *pc)
     }
     pc->so.need_cloud = true;
     pc->so.lock = true;
+    pc->so.sign_in_first = true;
     if (session_open(&s, &pc->so, NULL) != EXIT_OK)
         goto out;
     /* an empty state at serial 0 is one never written (a pushed state may

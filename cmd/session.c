@@ -158,6 +158,14 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
     po.lookup = kind_lookup;
     if (arm_provider_new(&s->provider, &po, &err) < 0)
         goto fail;
+    s->cloud = cloud;
+    if (o->sign_in_first && s->auth) {
+        const char *token;
+        if (auth_token(s->auth, cloud->arm_scope, &token, &err) < 0) {
+            errbuf_prefix(&err, "cannot sign in; nothing was changed");
+            goto fail;
+        }
+    }
     return EXIT_OK;
 fail:
     cli_error("cloud '%s': %s", name, err.msg);

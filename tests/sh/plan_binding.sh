@@ -72,6 +72,18 @@ cmp -s before.json .amlsec/state.json || fail "a refused apply changed the state
 expect_exit 0 "$AMLSEC" apply -cloud "$url/" -no-color p2.plan > right.out 2>&1
 grep -q 'Apply complete! Resources: 0 added, 1 changed' right.out || fail "the same cloud with a final / refused"
 
+echo "2b. a sign-in that fails stops apply PLANFILE before the state is touched"
+mkdir "$work/pub" && cd "$work/pub"
+write_config dev ""
+expect_exit 0 "$AMLSEC" plan -refresh=false -cloud public -no-color -out pub.plan > pub.out 2>&1
+ls -la .amlsec > before.ls
+# the Azure CLI's sign-in, with no `az` to be found: fails at once, offline
+mkdir empty-bin
+PATH="$PWD/empty-bin" ARM_USE_CLI=true expect_exit 1 "$AMLSEC" apply -no-color pub.plan > pubapply.out 2>&1
+grep -q "cloud 'public': cannot sign in; nothing was changed" pubapply.out || fail "no sign-in error"
+[ ! -e .amlsec/state.json ] || fail "a failed sign-in wrote the state"
+cd "$work/p"
+
 echo "3. settings { cloud = \"local\" }: the saved plan applies to the embedded local cloud"
 mkdir "$work/s" && cd "$work/s"
 write_config dev 'cloud = "local"'
