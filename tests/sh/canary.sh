@@ -9,7 +9,8 @@
 # backend's ARM_ACCESS_KEY and ARM_SAS_TOKEN, sensitive variables (string, number, map, list;
 # in tags, interpolations, functions, nested blocks, read from another resource), endpoint keys,
 # a compute password, datastore credentials, AMLSEC_PLAN_KEY, and what the local cloud generates
-# (App Insights connection string and instrumentation key, read back and added once they exist).
+# (App Insights connection string and instrumentation key, an endpoint's listKeys answer: read
+# back and added once they exist).
 #
 # To extend: add a line to one of the command lists below ("EXIT|ENV ...|ARGS"); EXIT is the
 # exit code wanted ("any" for none). Lines whose command `amlsec help` does not list (drift,
@@ -116,6 +117,17 @@ ikey=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["body"]["prope
 cstr=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["body"]["properties"]["ConnectionString"])' "$appi")
 [ -n "$ikey" ] && [ -n "$cstr" ] || fail "no generated secrets"
 canaries+=("$ikey" "$cstr")
+# the endpoint's listKeys answer (amlsec never asks for it: if it ever does, not in the clear)
+keys=$(curl -sf -X POST -H "Authorization: Bearer $(curl -sf -X POST "$url/$T/oauth2/v2.0/token" \
+  -d grant_type=client_credentials -d client_id=$APP --data-urlencode client_secret=$CLIENT_SECRET \
+  --data-urlencode "scope=$url/.default" | sed -E 's/.*"access_token":"([^"]*)".*/\1/')" \
+  "$url/subscriptions/$SUB/resourceGroups/rg-secrets/providers/Microsoft.MachineLearningServices/workspaces/mlw-secrets/onlineEndpoints/ep-secrets/listKeys?api-version=2025-09-01") \
+  || fail "listKeys"
+for k in primaryKey secondaryKey; do
+  v=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$keys" $k)
+  [ -n "$v" ] || fail "no $k from listKeys"
+  canaries+=("$v")
+done
 
 echo "2. error paths: bad types, failed sign-in, other keys, unreachable backends, ARM errors"
 # ARM errors that quote the request back (armlocal's 400-echo fault) on the next PUTs of the
