@@ -1474,6 +1474,40 @@ static int expand(struct loader *ld, struct cfg_resource *r)
     return 0;
 }
 
+/* A map written as a literal ({ owner = var.secret, team = "ml" }) whose
+ * value read something sensitive: marks only the keys whose values did
+ * (path.owner), evaluating each item again on its own. False when that
+ * cannot be told apart (a key computed from a secret, a key with a '.'):
+ * the caller then marks the whole map. */
+static bool mark_map_items(struct eval_ctx *ectx, const struct ast_expr *e, const char *path,
+                           json_t *sensitive)
+{
+    json_t *marks = json_array();
+    bool ok = e->kind == EXPR_MAP;
+    for (const struct ast_map_item *it = ok ? e->u.map.items : NULL; it && ok; it = it->next) {
+        json_t *k = NULL, *v = NULL;
+        ectx->sensitive = false;
+        ok = eval_expr(&k, ectx, it->key) == 0 && json_is_string(k) && !ectx->sensitive &&
+             strchr(json_string_value(k), '.') == NULL;
+        if (ok && (ok = eval_expr(&v, ectx, it->value) == 0) && ectx->sensitive) {
+            char p[1024];
+            ok = strlen(path) + strlen(json_string_value(k)) + 2 <= sizeof(p);
+            snprintf(p, sizeof(p), "%s.%s", path, ok ? json_string_value(k) : "");
+            json_array_append_new(marks, json_string(p));
+        }
+        json_decref(k);
+        json_decref(v);
+    }
+    if (ok) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(marks, i, p) value_sensitive_add(sensitive, json_string_value(p));
+    }
+    json_decref(marks);
+    ectx->sensitive = true;
+    return ok;
+}
+
 /* Evaluates a body to an object: attributes, nested blocks (repeated ones as
  * arrays). Records sensitive attribute paths. */
 static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct ast_body *b,
@@ -1492,7 +1526,8 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         if (ectx->sensitive) {
             char path[512];
             snprintf(path, sizeof(path), "%s%s", prefix, a->name);
-            value_sensitive_add(sensitive, path);
+            if (!mark_map_items(ectx, a->value, path, sensitive))
+                value_sensitive_add(sensitive, path);
         }
         json_object_set_new(obj, a->name, v);
     }

@@ -143,9 +143,24 @@ static void render_block(struct rctx *c, json_t *body, const struct schema_block
             x = schema_to_arm(a, m, ev, c->subscription);
             if (x == NULL)
                 continue;
-            if (c->display && ((a->flags & SF_SENSITIVE) || path_sensitive(c->sensitive, dpath))) {
+            if (c->display && ((a->flags & SF_SENSITIVE) || path_sensitive(c->sensitive, dpath) ||
+                               (value_path_sensitive(c->sensitive, dpath, true) &&
+                                (m->conv != SC_NONE || !json_is_object(x))))) {
                 json_decref(x);
                 x = json_string(RENDER_SENSITIVE);
+            } else if (c->display && value_path_sensitive(c->sensitive, dpath, true)) {
+                /* a map with sensitive keys (tags.owner): those keys */
+                const char *key;
+                json_t *kv;
+                void *tmp;
+                json_object_foreach_safe(x, tmp, key, kv)
+                {
+                    char kpath[512];
+                    snprintf(kpath, sizeof(kpath), "%s.%s", dpath, key);
+                    if (value_path_sensitive(c->sensitive, kpath, true))
+                        json_object_set_new(x, key, json_string(RENDER_SENSITIVE));
+                }
+                x = display_fix(x);
             } else if (c->display) {
                 x = display_fix(x);
             }
@@ -445,6 +460,29 @@ static void strip_field(json_t *arm, const char *path)
         json_object_del(parent, dot ? dot + 1 : path);
 }
 
+/* A map attribute with sensitive keys inside (tags.owner): those keys of
+ * the ARM map it feeds, when it feeds one as it is; else all of it. */
+static void redact_map_keys(const struct schema_block *b, const struct schema_attr *a,
+                            const char *path, json_t *arm, const json_t *sensitive)
+{
+    char field[512], key[768];
+    size_t i, n = strlen(path);
+    const json_t *p;
+    if (a->map.path == NULL || a->map.conv != SC_NONE || a->map2.path) {
+        arm_fields(b, a, arm, redact_field);
+        return;
+    }
+    full_path(field, sizeof(field), b->base, a->map.path);
+    json_array_foreach(sensitive, i, p)
+    {
+        const char *s = json_string_value(p);
+        if (s && strncmp(s, path, n) == 0 && s[n] == '.') {
+            snprintf(key, sizeof(key), "%s.%s", field, s + n + 1);
+            redact_field(arm, key);
+        }
+    }
+}
+
 static void redact_walk(const struct schema_block *b, const char *prefix, json_t *arm,
                         const json_t *sensitive)
 {
@@ -453,6 +491,8 @@ static void redact_walk(const struct schema_block *b, const char *prefix, json_t
         full_path(path, sizeof(path), prefix, a->name);
         if ((a->flags & SF_SENSITIVE) || value_path_sensitive(sensitive, path, false))
             arm_fields(b, a, arm, redact_field);
+        else if (a->type == ST_MAP && value_path_sensitive(sensitive, path, true))
+            redact_map_keys(b, a, path, arm, sensitive);
         else if (a->type == ST_BLOCK && a->block)
             redact_walk(a->block, path, arm, sensitive);
     }
