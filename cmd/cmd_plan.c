@@ -15,7 +15,9 @@
 #include "cmd/session.h"
 #include "engine/apply.h"
 #include "engine/plan.h"
+#include "parser/value.h"
 #include "providers/arm/schema.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -147,6 +149,63 @@ static bool confirm(const struct plan *plan)
         return false;
     line[strcspn(line, "\r\n")] = '\0';
     return strcmp(line, "yes") == 0;
+}
+
+/* The value at a dotted path of obj, or NULL. */
+static const json_t *value_at(const json_t *obj, const char *path)
+{
+    char seg[256];
+    while (json_is_object(obj) && *path) {
+        size_t n = strcspn(path, ".");
+        if (n >= sizeof(seg))
+            return NULL;
+        memcpy(seg, path, n);
+        seg[n] = '\0';
+        obj = json_object_get(obj, seg);
+        path += n + (path[n] == '.');
+    }
+    return *path ? NULL : obj;
+}
+
+/* Sensitive values the state will hold as they are (write-only ones are
+ * digests): said before applying when the state is not encrypted. */
+static void warn_clear_state(const struct session *s, const struct plan *plan)
+{
+    struct buf b;
+    size_t n = 0;
+    if (crypt_keys_enabled(&s->sc.keys))
+        return;
+    buf_init(&b, 0);
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct plan_change *c = &plan->changes[i];
+        const struct schema_kind *k = schema_find(c->kind);
+        size_t j;
+        const json_t *p;
+        if (c->action == PLAN_DELETE || k == NULL)
+            continue;
+        json_array_foreach(c->sensitive, j, p)
+        {
+            const char *path = json_string_value(p);
+            const json_t *v = path ? value_at(c->after, path) : NULL;
+            const struct schema_attr *a;
+            char head[256];
+            if (v == NULL || json_is_null(v) || value_contains_unknown(v))
+                continue;
+            snprintf(head, sizeof(head), "%.*s", (int)strcspn(path, "."), path);
+            a = schema_attr_find(k, path);
+            if (a == NULL) /* a key inside a map: the map's attribute */
+                a = schema_attr_find(k, head);
+            if (a && (a->flags & SF_WRITE_ONLY))
+                continue;
+            if (n++ < 4)
+                buf_addf(&b, "%s%s %s", n > 1 ? ", " : "", c->address, path);
+        }
+    }
+    if (n)
+        cli_warn("the state will hold %zu sensitive value%s in clear (%s%s): it is not encrypted; "
+                 "set AMLSEC_STATE_PASSPHRASE or AMLSEC_STATE_KEY (docs/state.md)",
+                 n, n == 1 ? "" : "s", b.ptr ? b.ptr : "", n > 4 ? ", ..." : "");
+    buf_release(&b);
 }
 
 static int execute(struct session *s, const struct plan *plan, unsigned parallelism)
@@ -409,6 +468,7 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         rc = EXIT_OK;
         goto out;
     }
+    warn_clear_state(&s, plan);
     if (!pc->auto_approve && !confirm(plan)) {
         cli_error("apply cancelled");
         goto out;

@@ -54,6 +54,7 @@ grep -q 'owner *= (sensitive)' showplan.out || fail "show PLAN prints the tags"
 expect_exit 0 "$AMLSEC" apply -no-color -cloud "$url" p.plan > apply1.out 2>&1
 clean apply1.out
 grep -q 'Apply complete! Resources: 8 added' apply1.out || fail "apply summary"
+grep -q 'in clear' apply1.out && fail "a warning about clear values with an encrypted state"
 
 echo "2. show, show -json, state show, state show -json: (sensitive), never the value"
 expect_exit 0 "$AMLSEC" show -no-color > show.out 2>&1
@@ -86,6 +87,8 @@ mkdir "$work/plain" && sed -e 's/-secrets/-plain/g; s/stsecrets01/stplain01/; s/
   expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color -out p.plan > out.out 2>&1
   grep -q 'the plan holds sensitive values' out.out || fail "plan -out without a key"
   expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > apply.out 2>&1
+  grep -q 'warning: the state will hold 7 sensitive values in clear (resource_group.ml tags.owner,' apply.out \
+    || fail "no warning about sensitive values in an unencrypted state"
   for c in "${write_only[@]}"; do
     grep -F -q -- "$c" apply.out .amlsec/state.json .amlsec/state.json.journal \
       && fail "write-only value '$c' stored"
