@@ -41,5 +41,9 @@ int planfile_write(const char *path, const struct plan *plan, struct crypt_keys 
  * NULL. */
 int planfile_read(struct plan **out, json_t **root_out, const char *path, struct crypt_keys *keys,
                   const char *plan_key, struct planfile_trust *trust, struct errbuf *err);
+/* planfile_read on the file's bytes (path names it in messages). */
+int planfile_decode(struct plan **out, json_t **root_out, const char *data, size_t len,
+                    const char *path, struct crypt_keys *keys, const char *plan_key,
+                    struct planfile_trust *trust, struct errbuf *err);
 
 #endif
