@@ -25,7 +25,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir "$work/p" "$work/out" && cd "$work/p"
+mkdir "$work/p" "$work/out" "$work/cmds" && cd "$work/p"
 cp "$SRC/tests/data/secrets/main.amlsec" .
 start_cloud
 T=00000000-0000-0000-0000-0000000000c1
@@ -73,7 +73,7 @@ run() {
     return 0
   fi
   n=$((n + 1))
-  echo "$1" > "$work/out/$n.cmd"
+  echo "$1" > "$work/cmds/$n.cmd" # the command lines hold the canaries: not scanned
   # shellcheck disable=SC2086 # words on purpose
   env $env "$AMLSEC" $args > "$work/out/$n.out" 2> "$work/out/$n.err"
   got=$?
@@ -105,7 +105,11 @@ life=(
   "0||state rm compute_cluster.c"
   "0|AMLSEC_LOG=trace|import -cloud $url compute_cluster.c /subscriptions/$SUB/resourceGroups/rg-secrets/providers/Microsoft.MachineLearningServices/workspaces/mlw-secrets/computes/cc-secrets"
   "0|AMLSEC_LOG=trace|drift -cloud $url -no-color"
-  "0|AMLSEC_LOG=trace|check -cloud $url -no-color"
+  "any|AMLSEC_LOG=trace|check -cloud $url -no-color"
+  "any||check -json -sarif $work/out/check.sarif -junit $work/out/check.junit -markdown $work/out/check.md"
+  "any||check -plan p.plan -json"
+  "any|AMLSEC_LOG=debug|plan -cloud $url -json"
+  "any||plan -cloud $url -no-color -sarif $work/out/plan.sarif -junit $work/out/plan.junit -markdown $work/out/plan.md"
   "0|AMLSEC_LOG=debug|apply -cloud $url -auto-approve -no-color"
 )
 for l in "${life[@]}"; do run "$l"; done
@@ -160,8 +164,7 @@ echo "3. destroy"
 run "0|AMLSEC_LOG=trace|destroy -cloud $url -auto-approve -no-color"
 
 echo "4. $n commands ran ($skipped skipped); looking for ${#canaries[@]} canaries and their encodings"
-files=("$work"/out/*.out "$work"/out/*.err)
-mapfile -t -O ${#files[@]} files < <(find .amlsec -type f; ls ./*.plan 2>/dev/null)
+mapfile -t files < <(find "$work/out" .amlsec -type f; ls ./*.plan 2>/dev/null)
 [ -e .amlsec/state.json ] && [ -e .amlsec/state.json.backup ] && [ -e .amlsec/state.json.journal ] \
   || fail "state, backup or journal missing: the test would look at nothing"
 python3 - "${#canaries[@]}" "${canaries[@]}" "${files[@]}" <<'PY' || fail "a canary leaked"
