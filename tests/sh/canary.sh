@@ -56,6 +56,7 @@ export AMLSEC_VAR_tag_secret=CnryTag8x AMLSEC_VAR_num_secret=987650123 \
   AMLSEC_VAR_endpoint_key=CnryEpKey12x AMLSEC_VAR_admin_password='CnryPw13x!' \
   AMLSEC_VAR_account_key=CnryAcctKey14x
 printf 'num_secret = CnryNum9x\n' > bad.vars
+printf '{"num_secret": "CnryNum9x", "tag_secret": CnryNum9x}\n' > bad.json
 openssl req -x509 -newkey rsa:2048 -nodes -keyout sp.key -out sp.crt -days 1 -subj "/CN=sp" 2>/dev/null
 openssl pkcs12 -export -inkey sp.key -in sp.crt -out sp.pfx -passout "pass:$CERT_PASSWORD" 2>/dev/null
 rm sp.key sp.crt
@@ -146,6 +147,7 @@ errors=(
   "1||validate -no-color -var num_secret=CnryNum9x"
   "1|AMLSEC_VAR_num_secret=CnryNum9x|plan -cloud $url -no-color"
   "1||validate -no-color -var-file bad.vars"
+  "1||validate -no-color -var-file bad.json"
   "1|AMLSEC_LOG=trace ARM_CLIENT_SECRET=CnrySpSecret16x|plan -cloud $url -no-color"
   "1|AMLSEC_LOG=trace ARM_CLIENT_SECRET= ARM_CLIENT_CERTIFICATE_PATH=sp.pfx ARM_CLIENT_CERTIFICATE_PASSWORD=$CERT_PASSWORD|plan -cloud $url -no-color"
   "1|AMLSEC_LOG=trace ARM_CLIENT_SECRET= ARM_USE_OIDC=true ARM_OIDC_TOKEN=$OIDC_TOKEN|plan -cloud $url -no-color"
