@@ -926,7 +926,9 @@ static int run_check(struct run *r)
         struct state_cli sc;
         if (state_cli_open(&sc, cli->state_path, NULL, NULL, cli->color) != EXIT_OK)
             goto out;
-        rc = planfile_read(&r->plan, NULL, cli->plan_path, &sc.keys, &err);
+        const char *plan_key = getenv("AMLSEC_PLAN_KEY");
+        rc = planfile_read(&r->plan, NULL, cli->plan_path, &sc.keys,
+                           plan_key && *plan_key ? plan_key : NULL, NULL, &err);
         state_cli_close(&sc);
         if (rc < 0) {
             cli_error("%s", err.msg);

@@ -9,14 +9,17 @@
 #include <time.h>
 
 #include "cmd/cli.h"
+#include "cmd/load.h"
 #include "providers/arm/arm_client.h"
 #include "providers/arm/arm_provider.h"
 #include "providers/arm/auth.h"
 #include "providers/arm/cloud.h"
 #include "providers/arm/http.h"
 #include "providers/arm/kind_lookup.h"
+#include "providers/arm/render.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
+#include "util/log.h"
 #ifdef AMLSEC_HAVE_ARMLOCAL
 #include "providers/armlocal/armlocal.h"
 #endif
@@ -178,6 +181,13 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
     po.lookup = kind_lookup;
     if (arm_provider_new(&s->provider, &po, &err) < 0)
         goto fail;
+    if (o->sign_in_first && s->auth) {
+        const char *token;
+        if (auth_token(s->auth, cloud->arm_scope, &token, &err) < 0) {
+            errbuf_prefix(&err, "cannot sign in; nothing was changed");
+            goto fail;
+        }
+    }
     return EXIT_OK;
 fail:
     cli_error("cloud '%s': %s", name, err.msg);
@@ -532,6 +542,30 @@ static int recover(struct session *s)
     return EXIT_OK;
 }
 
+/* With AMLSEC_LOG=debug or trace the ARM exchanges are logged, and what
+ * the cloud answers holds the values the state recorded, which may differ
+ * from the configuration's: those at sensitive paths are registered too
+ * (decoding every entry costs a little, so only when logging). */
+static void register_state_secrets(struct state *st)
+{
+    struct errbuf err = ERRBUF_INIT;
+    if (!log_enabled(LOG_DEBUG))
+        return;
+    for (size_t i = 0; i < st->nresources; i++) {
+        struct state_resource *r = &st->resources[i];
+        const struct schema_kind *k = schema_find(r->kind);
+        json_t *attrs = NULL, *dsl, *paths;
+        if (k == NULL || state_resource_attributes(&attrs, r, &err) < 0 || attrs == NULL)
+            continue;
+        dsl = render_decode(k, attrs);
+        paths = json_is_array(r->sensitive) ? json_deep_copy(r->sensitive) : json_array();
+        render_sensitive_paths(k, paths);
+        load_register_secrets(dsl, paths);
+        json_decref(paths);
+        json_decref(dsl);
+    }
+}
+
 /* The ARM type an id names: the last /providers/ segment's, or a resource
  * group's or subscription's (ids without /providers/). */
 static int id_type(char *out, size_t size, const char *id)
@@ -599,6 +633,7 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
     s->loaded = true;
     if (check_state_kinds(&s->st, s->sc.be->where) != EXIT_OK)
         return EXIT_FAIL;
+    register_state_secrets(&s->st);
     if (o->lock)
         return recover(s);
     return EXIT_OK;

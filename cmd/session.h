@@ -49,6 +49,9 @@ struct session_opts {
     const char *operation; /* "plan", "apply", ... for the lock info */
     unsigned parallelism;
     bool need_cloud;
+    /* sign in (get an ARM token) before the state is opened: apply PLANFILE
+     * must not touch the state when it cannot proceed */
+    bool sign_in_first;
 };
 
 /* Opens everything; prints errors and returns EXIT_FAIL on failure. Pending
