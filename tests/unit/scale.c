@@ -1,0 +1,144 @@
+/* Linear at every size (issue 18): each structure that grows with the
+ * configuration is looked up through an index. These tests count the work
+ * a step does (comparisons, entries visited) at a size where a scan per
+ * item would cost n^2, never wall time. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/rules.h"
+#include "parser/config.h"
+#include "parser/diag.h"
+#include "providers/arm/resolve.h"
+#include "providers/arm/schema.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+/* A directory holding main.amlsec with n workspace stacks (vault, storage,
+ * registry, App Insights, workspace): six notes each. */
+static char *write_stacks(size_t n)
+{
+    char *dir = strdup("/tmp/amlsec-unit-scale-XXXXXX"), path[128];
+    FILE *f;
+    assert_non_null(dir);
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/main.amlsec", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("settings {\n  subscription = \"00000000-0000-0000-0000-0000000000be\"\n"
+          "  location = \"westeurope\"\n}\nresource_group \"g\" {\n  name = \"rg\"\n}\n",
+          f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f,
+                "key_vault \"v%zu\" {\n  resource_group = resource_group.g\n"
+                "  name = \"kv-%05zu\"\n}\n"
+                "storage_account \"s%zu\" {\n  resource_group = resource_group.g\n"
+                "  name = \"st%05zu\"\n}\n"
+                "container_registry \"c%zu\" {\n  resource_group = resource_group.g\n"
+                "  name = \"acr%05zu\"\n  admin_user = true\n}\n"
+                "app_insights \"a%zu\" {\n  resource_group = resource_group.g\n"
+                "  name = \"appi-%05zu\"\n}\n"
+                "workspace \"w%zu\" {\n  resource_group = resource_group.g\n"
+                "  name = \"mlw-%05zu\"\n  key_vault = key_vault.v%zu\n"
+                "  storage_account = storage_account.s%zu\n"
+                "  container_registry = container_registry.c%zu\n"
+                "  app_insights = app_insights.a%zu\n}\n",
+                i, i, i, i, i, i, i, i, i, i, i, i, i, i);
+    assert_int_equal(fclose(f), 0);
+    return dir;
+}
+
+static void remove_dir(char *dir)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/main.amlsec", dir);
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+}
+
+static struct config *load(const char *dir, struct diag_list *diags)
+{
+    struct config_opts opts;
+    struct config *cfg = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    memset(&opts, 0, sizeof(opts));
+    opts.path = dir;
+    opts.kinds = schema_kind_names;
+    opts.resolver = resolve_resolver();
+    assert_int_equal(config_load(&cfg, &opts, diags, &err), 0);
+    return cfg;
+}
+
+/* rules_run checks every finding against those already reported: through
+ * the diag list's index, a finding costs a few comparisons (a scan of the
+ * list cost n^2 / 2: 2.6 million here). */
+static void test_scale__findings_deduplicated_through_an_index(void **state)
+{
+    const size_t stacks = 500;
+    char *dir = write_stacks(stacks);
+    struct diag_list diags;
+    struct config *cfg;
+    size_t n0;
+    (void)state;
+    diag_list_init(&diags);
+    cfg = load(dir, &diags);
+    n0 = diags.n;
+    rules_run(cfg, &diags);
+    assert_true(diags.n - n0 >= 5 * stacks);
+    assert_true(diags.compared <= 4 * diags.n);
+    /* a repeated finding is still found */
+    {
+        const struct diag *d = &diags.items[diags.n - 1];
+        size_t before = diags.n;
+        assert_true(diag_list_has(&diags, &d->loc, d->code, d->message));
+        rules_run(cfg, &diags);
+        assert_int_equal(diags.n, before);
+    }
+    config_free(cfg);
+    diag_list_release(&diags);
+    remove_dir(dir);
+}
+
+/* The sort is stable and orders by file, then start, at a size where
+ * insertion sort's moves would be n^2 / 2. */
+static void test_scale__diag_sort_stable(void **state)
+{
+    static struct src_file a = {.name = "a.amlsec"}, b = {.name = "b.amlsec"};
+    struct diag_list l;
+    const size_t n = 20000;
+    (void)state;
+    diag_list_init(&l);
+    for (size_t i = 0; i < n; i++) {
+        struct src_loc loc = {i % 2 ? &a : &b, (uint32_t)((n - i) / 4), 0};
+        assert_non_null(diag_add(&l, DIAG_NOTE, &loc, "X", "%zu", i));
+    }
+    assert_true(diag_list_has(&l, &(struct src_loc){&a, (uint32_t)((n - 1) / 4), 0}, "X", "1"));
+    diag_list_sort(&l);
+    assert_null(l.index);
+    for (size_t i = 1; i < n; i++) {
+        const struct diag *p = &l.items[i - 1], *d = &l.items[i];
+        int c = strcmp(p->loc.file->name, d->loc.file->name);
+        assert_true(c < 0 || (c == 0 && p->loc.begin <= d->loc.begin));
+        if (c == 0 && p->loc.begin == d->loc.begin) /* stable: insertion order kept */
+            assert_true(strtoul(p->message, NULL, 10) < strtoul(d->message, NULL, 10));
+    }
+    assert_true(diag_list_has(&l, &(struct src_loc){&a, (uint32_t)((n - 1) / 4), 0}, "X", "1"));
+    diag_list_release(&l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scale__findings_deduplicated_through_an_index),
+        cmocka_unit_test(test_scale__diag_sort_stable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
