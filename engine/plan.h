@@ -93,6 +93,8 @@ struct plan {
     uint64_t serial;
     char config_digest[72]; /* "sha256:..." of the configuration's files */
     bool destroy;
+    size_t work; /* look-ups the build's linear steps made (findings attached, steps ordered):
+                    tests check it grows with the size */
 };
 
 struct plan_opts {
