@@ -186,6 +186,26 @@ static void test_scale__plan_findings_and_order_linear(void **state)
             hbi |= strstr(json_string_value(json_array_get(w->notes, i)), "WS-HBI") != NULL;
         assert_true(hbi);
     }
+    /* a saved plan read back resolves each step it waits for through an
+     * index of addresses (a scan of the earlier changes per dependency
+     * cost about deps x changes / 2: 6 million here) */
+    {
+        json_t *j = plan_to_json(plan, false);
+        struct plan *back = NULL;
+        size_t ndeps = 0;
+        assert_int_equal(plan_from_json(&back, j, &err), 0);
+        assert_int_equal(back->n, plan->n);
+        for (size_t i = 0; i < plan->n; i++) {
+            assert_int_equal(back->changes[i].ndeps, plan->changes[i].ndeps);
+            for (size_t k = 0; k < plan->changes[i].ndeps; k++)
+                assert_int_equal(back->changes[i].deps[k], plan->changes[i].deps[k]);
+            ndeps += plan->changes[i].ndeps;
+        }
+        assert_true(ndeps >= 4 * stacks);
+        assert_true(back->work <= 2 * ndeps + back->n);
+        plan_free(back);
+        json_decref(j);
+    }
     plan_free(plan);
     state_release(&st);
     config_free(cfg);
