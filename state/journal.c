@@ -13,6 +13,7 @@
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "util/strmap.h"
 #include "util/banned.h"
 
 #define JOURNAL_MAX_BYTES ((size_t)256 << 20)
@@ -68,11 +69,30 @@ static void entry_release(struct journal_entry *e)
     memset(e, 0, sizeof(*e));
 }
 
+/* id -> position in entries[0, indexed). Entries are only appended,
+ * emptied or compacted in order, so the index is stale exactly when the
+ * entry it indexed last has moved. */
+struct journal_index {
+    struct strmap pos;
+    size_t indexed;
+    char last[STATE_LINEAGE_LEN + 1];
+};
+
+static void index_free(struct journal *j)
+{
+    if (j->index) {
+        strmap_release(&j->index->pos);
+        free(j->index);
+        j->index = NULL;
+    }
+}
+
 void journal_release(struct journal *j)
 {
     for (size_t i = 0; i < j->nentries; i++)
         entry_release(&j->entries[i]);
     free(j->entries);
+    index_free(j);
     if (j->fd >= 0)
         close(j->fd);
     free(j->path);
@@ -80,11 +100,43 @@ void journal_release(struct journal *j)
     j->fd = -1;
 }
 
+/* Brings the index up to date; false when memory ran out. */
+static bool index_catch_up(struct journal *j)
+{
+    struct journal_index *x = j->index;
+    if (x && x->indexed > 0 &&
+        (x->indexed > j->nentries || strcmp(j->entries[x->indexed - 1].id, x->last) != 0))
+        index_free(j); /* entries moved: index them again */
+    if (j->index == NULL) {
+        if ((j->index = calloc(1, sizeof(*j->index))) == NULL)
+            return false;
+        strmap_init(&j->index->pos, false);
+    }
+    x = j->index;
+    for (; x->indexed < j->nentries; x->indexed++) {
+        j->work++;
+        if (strmap_put(&x->pos, j->entries[x->indexed].id, x->indexed) < 0) {
+            index_free(j);
+            return false;
+        }
+        memcpy(x->last, j->entries[x->indexed].id, sizeof(x->last));
+    }
+    return true;
+}
+
 static struct journal_entry *find_entry(struct journal *j, const char *id)
 {
-    for (size_t i = 0; i < j->nentries; i++)
-        if (strcmp(j->entries[i].id, id) == 0)
-            return &j->entries[i];
+    size_t at;
+    if (!index_catch_up(j)) { /* out of memory: scan */
+        for (size_t i = 0; i < j->nentries; i++, j->work++)
+            if (strcmp(j->entries[i].id, id) == 0)
+                return &j->entries[i];
+        return NULL;
+    }
+    j->work++;
+    if (strmap_get(&j->index->pos, id, &at) && at < j->nentries &&
+        strcmp(j->entries[at].id, id) == 0)
+        return &j->entries[at];
     return NULL;
 }
 
