@@ -2,6 +2,8 @@
  * the KQL subset amlsec sends (docs/local-cloud.md):
  *   resources | where COND [and|or COND]... | project [name =] path, ...
  *             | order by path [asc|desc] | limit N
+ * and the same over authorizationresources (role assignments and role
+ * definitions, which the resources table also holds here).
  * with COND: path (=~ | == | != | !~) 'value', path (in~ | in | !in~ | !in) ('a', ...),
  * and parentheses. $top <= 1000, $skip, $skipToken paging, objectArray and
  * table results, quota headers. */
@@ -240,6 +242,7 @@ static const struct column {
     {"identity", COL_BODY},
     {"zones", COL_BODY},
     {"extendedLocation", COL_BODY},
+    {"systemData", COL_BODY},
 };
 
 #define NCOLUMNS (sizeof(row_columns) / sizeof(row_columns[0]))
@@ -580,7 +583,7 @@ static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs, str
  * is still evaluated on the indexed rows afterwards, so the answer is the
  * one the full scan gives (case-sensitive operators included). NULL when
  * memory ran out. */
-static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *subs)
+static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *subs, int authz)
 {
     json_t *rows = json_array(), *rec;
     const struct tok *t = q->t;
@@ -589,6 +592,24 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
 
     if (rows == NULL)
         return NULL;
+    if (authz) {
+        /* the store's index of them, or the snapshot's every resource */
+        json_t *keys = c->al->graph_snapshot ? c->al->graph_snapshot : c->al->authz_keys, *one;
+        json_object_foreach(keys, k, one)
+        {
+            json_t *row;
+            rec = json_object_get(graph_resources(c->al), k);
+            row = json_object_get(rec, "body");
+            if (rec == NULL || !al_authz_key(k) || json_is_true(json_object_get(rec, "hidden")) ||
+                !in_scope(row, subs))
+                continue;
+            if (json_array_append(rows, row) < 0) {
+                json_decref(rows);
+                return NULL;
+            }
+        }
+        return rows;
+    }
     if (q->n >= 6 && t[1].kind == T_PIPE && t[2].kind == T_IDENT &&
         strcasecmp(t[2].text, "where") == 0 && t[3].kind == T_IDENT &&
         strcmp(t[3].text, "id") == 0 && t[4].kind == T_OP) {
@@ -808,11 +829,13 @@ void al_graph_handle(struct al_ctx *c)
         bad_query(c, q ? q->err : "out of memory");
         goto out;
     }
-    if (q->n == 0 || q->t[0].kind != T_IDENT || strcasecmp(q->t[0].text, "resources") != 0) {
-        bad_query(c, "the query must start with the 'resources' table");
+    if (q->n == 0 || q->t[0].kind != T_IDENT ||
+        (strcasecmp(q->t[0].text, "resources") != 0 &&
+         strcasecmp(q->t[0].text, "authorizationresources") != 0)) {
+        bad_query(c, "the query must start with the 'resources' or 'authorizationresources' table");
         goto out;
     }
-    rows = collect_rows(c, q, subs);
+    rows = collect_rows(c, q, subs, strcasecmp(q->t[0].text, "authorizationresources") == 0);
     if (rows == NULL) {
         bad_query(c, "out of memory");
         goto out;

@@ -523,12 +523,30 @@ int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *
 }
 
 /* A lock at id's scope or above blocks writes (ReadOnly) and deletes
- * (both levels); a delete is also blocked by locks below id. */
+ * (both levels); a delete is also blocked by locks below id. The scopes
+ * above id are looked up in the store's index of lock scopes, one per
+ * segment of id (a write costs the depth of id, not the size of the store);
+ * only a delete walks the locked scopes for those below. */
+static int lock_blocks(struct al_ctx *c, const char *scope, int is_delete)
+{
+    const char *k;
+    json_t *one;
+    c->al->work++;
+    json_object_foreach(json_object_get(c->al->lock_scopes, scope), k, one)
+    {
+        json_t *rec = json_object_get(al_resources(c->al), k);
+        const char *level = str(al_jpath(json_object_get(rec, "body"), "properties.level"));
+        if (level && (is_delete || strcmp(level, "ReadOnly") == 0))
+            return 1;
+    }
+    return 0;
+}
+
 int al_rules_check_locks(struct al_ctx *c, const char *id, int is_delete)
 {
-    char idl[2048];
-    const char *k;
-    json_t *rec;
+    char idl[2048], scope[2048];
+    const char *k, *locked = NULL;
+    json_t *locks;
     size_t n;
 
     if (strstr(id, "/providers/Microsoft.Authorization/locks/") ||
@@ -536,34 +554,31 @@ int al_rules_check_locks(struct al_ctx *c, const char *id, int is_delete)
         return 0;
     al_lower(idl, id, sizeof(idl));
     n = strlen(idl);
-    json_object_foreach(al_resources(c->al), k, rec)
-    {
-        const char *p = strstr(k, "/providers/microsoft.authorization/locks/");
-        const char *level;
-        char scope[2048];
-        size_t sn;
-        if (p == NULL || strchr(p + 41, '/'))
+    /* id itself and every scope above it, at each '/' */
+    for (size_t len = n; len > 0 && locked == NULL; len--) {
+        if (len < n && idl[len] != '/')
             continue;
-        sn = (size_t)(p - k);
-        snprintf(scope, sizeof(scope), "%.*s", (int)sn, k);
-        level = str(al_jpath(json_object_get(rec, "body"), "properties.level"));
-        if (level == NULL)
-            continue;
-        if (strncmp(idl, scope, sn) == 0 && (idl[sn] == '/' || idl[sn] == '\0')) {
-            if (is_delete || strcmp(level, "ReadOnly") == 0)
-                goto locked;
-        } else if (is_delete && strncmp(scope, idl, n) == 0 && scope[n] == '/') {
-            goto locked;
-        }
-        continue;
-    locked:
-        al_error(c, 409, "ScopeLocked",
-                 "The scope '%s' cannot perform %s operation because following scope(s) are "
-                 "locked: '%s'. Please remove the lock and try again.",
-                 id, is_delete ? "delete" : "write", scope);
-        return -1;
+        snprintf(scope, sizeof(scope), "%.*s", (int)len, idl);
+        if (lock_blocks(c, scope, is_delete))
+            locked = scope;
     }
-    return 0;
+    if (locked == NULL && is_delete)
+        json_object_foreach(c->al->lock_scopes, k, locks)
+        {
+            c->al->work++;
+            if (strncmp(k, idl, n) == 0 && k[n] == '/' && lock_blocks(c, k, 1)) {
+                snprintf(scope, sizeof(scope), "%s", k);
+                locked = scope;
+                break;
+            }
+        }
+    if (locked == NULL)
+        return 0;
+    al_error(c, 409, "ScopeLocked",
+             "The scope '%s' cannot perform %s operation because following scope(s) are "
+             "locked: '%s'. Please remove the lock and try again.",
+             id, is_delete ? "delete" : "write", locked);
+    return -1;
 }
 
 int al_rules_check_delete(struct al_ctx *c, const struct al_type *t, const char *id, json_t *rec)

@@ -242,6 +242,9 @@ void armlocal_free(struct armlocal *al)
     json_decref(al->graph_snapshot);
     json_decref(al->pec_keys);
     json_decref(al->global_names);
+    json_decref(al->authz_keys);
+    json_decref(al->lock_scopes);
+    json_decref(al->ops_running);
     json_decref(al->log_by_verb);
     json_decref(al->log_by_path);
     json_decref(al->policy_defs);

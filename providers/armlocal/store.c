@@ -203,13 +203,44 @@ static int global_name_of(const char *key, char *out, size_t cap)
     return 0;
 }
 
+int al_authz_key(const char *key)
+{
+    static const char prov[] = "/providers/microsoft.authorization/";
+    const char *p = strstr(key, prov);
+    if (p == NULL)
+        return 0;
+    p += sizeof(prov) - 1;
+    return (strncmp(p, "roleassignments/", 16) == 0 && strchr(p + 16, '/') == NULL) ||
+           (strncmp(p, "roledefinitions/", 16) == 0 && strchr(p + 16, '/') == NULL);
+}
+
+/* The scope of a lock's key (its length), or 0 when key is no lock. */
+static size_t lock_scope_len(const char *key)
+{
+    static const char locks[] = "/providers/microsoft.authorization/locks/";
+    const char *p = strstr(key, locks);
+    if (p == NULL || strchr(p + sizeof(locks) - 1, '/'))
+        return 0;
+    return (size_t)(p - key);
+}
+
 static void index_add(struct armlocal *al, const char *key)
 {
     char g[512];
+    size_t sn;
     if (is_pec_key(key))
         json_object_set_new(al->pec_keys, key, json_true());
     if (global_name_of(key, g, sizeof(g)))
         json_object_set_new(al->global_names, g, json_string(key));
+    if (al_authz_key(key))
+        json_object_set_new(al->authz_keys, key, json_true());
+    if ((sn = lock_scope_len(key)) > 0 && sn < sizeof(g)) {
+        json_t *at;
+        snprintf(g, sizeof(g), "%.*s", (int)sn, key);
+        if ((at = json_object_get(al->lock_scopes, g)) == NULL)
+            json_object_set_new(al->lock_scopes, g, at = json_object());
+        json_object_set_new(at, key, json_true());
+    }
 }
 
 /* key must not be owned by an object index_del changes */
@@ -217,7 +248,18 @@ static void index_del(struct armlocal *al, const char *key)
 {
     char g[512];
     const char *owner;
+    size_t sn;
     json_object_del(al->pec_keys, key);
+    json_object_del(al->authz_keys, key);
+    if ((sn = lock_scope_len(key)) > 0 && sn < sizeof(g)) {
+        json_t *at;
+        snprintf(g, sizeof(g), "%.*s", (int)sn, key);
+        if ((at = json_object_get(al->lock_scopes, g)) != NULL) {
+            json_object_del(at, key);
+            if (json_object_size(at) == 0)
+                json_object_del(al->lock_scopes, g);
+        }
+    }
     if (global_name_of(key, g, sizeof(g)) &&
         (owner = json_string_value(json_object_get(al->global_names, g))) != NULL &&
         strcmp(owner, key) == 0)
@@ -232,8 +274,24 @@ static void index_rebuild(struct armlocal *al)
         al->pec_keys = json_object();
     if (al->global_names == NULL)
         al->global_names = json_object();
+    if (al->authz_keys == NULL)
+        al->authz_keys = json_object();
+    if (al->lock_scopes == NULL)
+        al->lock_scopes = json_object();
     json_object_clear(al->pec_keys);
     json_object_clear(al->global_names);
+    json_object_clear(al->authz_keys);
+    json_object_clear(al->lock_scopes);
+    if (al->ops_running == NULL)
+        al->ops_running = json_object();
+    json_object_clear(al->ops_running);
+    al->ops_swept_ms = 0;
+    json_object_foreach(json_object_get(al->state, "ops"), k, v)
+    {
+        const char *status = json_string_value(json_object_get(v, "status"));
+        if (status && strcmp(status, "InProgress") == 0)
+            json_object_set_new(al->ops_running, k, json_true());
+    }
     json_object_foreach(al_resources(al), k, v)
     {
         index_add(al, k);

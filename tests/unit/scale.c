@@ -18,6 +18,8 @@
 #include "parser/config.h"
 #include "parser/diag.h"
 #include "providers/arm/resolve.h"
+#include "providers/armlocal/al_internal.h"
+#include "providers/armlocal/armlocal.h"
 #include "providers/arm/schema.h"
 #include "state/journal.h"
 #include "state/state.h"
@@ -260,6 +262,71 @@ static void test_scale__journal_replay_indexed(void **state)
     rmdir(dir);
 }
 
+static int al_request(struct armlocal *al, const char *method, const char *path, const char *api,
+                      const char *body)
+{
+    struct armlocal_response res;
+    struct armlocal_kv q[] = {{"api-version", api}};
+    struct armlocal_kv h[] = {{"Content-Type", "application/json"}};
+    struct armlocal_request req = {method, path, q, 1, h, 1, body, body ? strlen(body) : 0, 0};
+    int status;
+    armlocal_response_init(&res);
+    armlocal_handle(al, &req, &res);
+    status = res.status;
+    armlocal_response_release(&res);
+    return status;
+}
+
+#define AL_RG "/subscriptions/00000000-0000-0000-0000-0000000000u1/resourceGroups/g"
+
+/* The local cloud's per-request bookkeeping: a write checks the locks at
+ * its scope and above through the index of lock scopes, and advances only
+ * the operations in progress. The last 100 of 2,000 storage account
+ * creates (each leaving a finished operation), next to 200 locks, visit a
+ * few entries each (a scan of the store and of the operations per request
+ * visited some 400,000). */
+static void test_scale__armlocal_request_cost_flat(void **state)
+{
+    struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
+    struct errbuf err = ERRBUF_INIT;
+    struct armlocal *al;
+    const size_t n = 2000;
+    size_t before = 0;
+    char path[512];
+    (void)state;
+    assert_int_equal(armlocal_opts_set(&o, "lro-ms", "0", &err), 0);
+    assert_int_equal(armlocal_create(&al, &o, "http://127.0.0.1:9", &err), 0);
+    assert_int_equal(al_request(al, "PUT", AL_RG, "2021-04-01", "{\"location\":\"westeurope\"}"),
+                     201);
+    for (size_t i = 0; i < n; i++) {
+        if (i == n - 100)
+            before = al->work;
+        snprintf(path, sizeof(path),
+                 AL_RG "/providers/Microsoft.Storage/storageAccounts/stscale%05zu", i);
+        assert_in_range(al_request(al, "PUT", path, "2025-06-01",
+                                   "{\"location\":\"westeurope\",\"kind\":\"StorageV2\","
+                                   "\"sku\":{\"name\":\"Standard_LRS\"}}"),
+                        200, 202);
+        if (i % 10 == 0 && i < n - 100) {
+            char lock[640];
+            snprintf(lock, sizeof(lock), "%s/providers/Microsoft.Authorization/locks/keep", path);
+            assert_int_equal(al_request(al, "PUT", lock, "2020-05-01",
+                                        "{\"properties\":{\"level\":\"CanNotDelete\"}}"),
+                             201);
+        }
+    }
+    assert_true(al->work - before <= 100 * 40);
+    /* the locks still hold: a delete under one is refused, a write is not */
+    snprintf(path, sizeof(path), AL_RG "/providers/Microsoft.Storage/storageAccounts/stscale%05d",
+             10);
+    assert_int_equal(al_request(al, "DELETE", path, "2025-06-01", NULL), 409);
+    assert_int_equal(al_request(al, "DELETE", AL_RG, "2021-04-01", NULL), 409);
+    snprintf(path, sizeof(path), AL_RG "/providers/Microsoft.Storage/storageAccounts/stscale%05d",
+             11);
+    assert_in_range(al_request(al, "DELETE", path, "2025-06-01", NULL), 200, 204);
+    armlocal_free(al);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_scale__diag_sort_stable),
         cmocka_unit_test(test_scale__plan_findings_and_order_linear),
         cmocka_unit_test(test_scale__journal_replay_indexed),
+        cmocka_unit_test(test_scale__armlocal_request_cost_flat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
