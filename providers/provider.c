@@ -91,6 +91,15 @@ int provider_list_url(struct provider *p, const char *path, const char *api_vers
     return p->ops->list_url(p, path, api_version, out, err);
 }
 
+int provider_query(struct provider *p, const char *subscription, const char *query, json_t **out,
+                   struct errbuf *err)
+{
+    *out = NULL;
+    if (p->ops->query == NULL)
+        return errbuf_set(err, AMLSEC_EUSAGE, "this provider runs no Resource Graph queries");
+    return p->ops->query(p, subscription, query, out, err);
+}
+
 void provider_free(struct provider *p)
 {
     if (p)

@@ -104,6 +104,12 @@ struct provider_ops {
     int (*list_url)(struct provider *p, const char *path, const char *api_version, json_t **out,
                     struct errbuf *err);
     void (*free)(struct provider *p);
+    /* Runs a Resource Graph query (which must project id) over one
+     * subscription, every page: *out becomes a JSON array of rows (caller
+     * decrefs). NULL, or AMLSEC_EUSAGE, when the provider does not use
+     * Resource Graph: callers then read through ARM. */
+    int (*query)(struct provider *p, const char *subscription, const char *query, json_t **out,
+                 struct errbuf *err);
 };
 
 struct provider {
@@ -132,6 +138,8 @@ int provider_list(struct provider *p, const char *scope, const char *type, json_
                   struct errbuf *err);
 int provider_list_url(struct provider *p, const char *path, const char *api_version, json_t **out,
                       struct errbuf *err);
+int provider_query(struct provider *p, const char *subscription, const char *query, json_t **out,
+                   struct errbuf *err);
 void provider_free(struct provider *p);
 
 #endif
