@@ -23,6 +23,8 @@
  *   BENCH_SCALE_REFRESH_MAX=10000    largest size of the refreshed plan
  *   BENCH_SCALE_THROTTLED_MAX=1000   largest size of the throttled apply
  *                                    (its floor is (writes - 200) / 10 s)
+ *   BENCH_SCALE_REFRESH_TARGET=0     skips the issue's refresh target first
+ *                                    (5,000 resources, 1,000 workspaces)
  * Prints its figures; it is not a test. Loopback traffic only. */
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -415,6 +417,79 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
     return 0;
 }
 
+/* The issue's refresh target: a no-change plan of n resources in stacks of
+ * five top-level resources (vault, storage, registry, App Insights and a
+ * workspace: n / 5 workspaces) at --latency-ms 30 --throttle arm: wall time
+ * and ARM requests (targets: <= 2 s and <= 15 requests at 5,000). */
+static int refresh_target(const char *root, int n)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 16], url[256];
+    struct measure m;
+    FILE *f;
+    long req0;
+    int rc;
+    snprintf(dir, sizeof(dir), "%s/refresh%d", root, n);
+    snprintf(path, sizeof(path), "%s/main.amlsec", dir);
+    if (mkdir(dir, 0700) < 0 || (f = fopen(path, "w")) == NULL)
+        return -1;
+    fputs("settings {\n  subscription = \"" SUB "\"\n  location = \"westeurope\"\n}\n\n"
+          "resource_group \"g\" {\n  name = \"rg-refresh\"\n}\n\n",
+          f);
+    for (int i = 0; i < n / 5; i++)
+        fprintf(f,
+                "key_vault \"v%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"kv-ws-%06d\"\n  purge_protection = true\n}\n\n"
+                "storage_account \"s%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"stws%06d\"\n  allow_blob_public_access = false\n}\n\n"
+                "container_registry \"c%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"acrws%06d\"\n  admin_user = true\n"
+                "  public_network_access = true\n}\n\n"
+                "app_insights \"a%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"appi-ws-%06d\"\n}\n\n"
+                "workspace \"w%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"mlw-ws-%06d\"\n  key_vault = key_vault.v%d\n"
+                "  storage_account = storage_account.s%d\n"
+                "  container_registry = container_registry.c%d\n  app_insights = app_insights.a%d\n"
+                "  image_build_compute = \"cpu-build\"\n}\n\n",
+                i, i, i, i, i, i, i, i, i, i, i, i, i, i);
+    if (fclose(f) != 0)
+        return -1;
+    setenv("AMLSEC_RATE_LIMIT", "off", 1);
+    if (start_cloud(url, sizeof(url), NULL, NULL) < 0)
+        return -1;
+    {
+        char *apply[] = {(char *)amlsec, "apply",        "-cloud", url, "-auto-approve",
+                         "-no-color",    "-parallelism", "64",     NULL};
+        if ((rc = run(dir, apply, &m)) != 0) {
+            fprintf(stderr, "bench_scale: the refresh estate's apply exited %d\n", rc);
+            stop_cloud();
+            return -1;
+        }
+    }
+    if (control(url, "PUT", "/_armlocal/settings", "{\"latencyMs\":30,\"throttle\":\"arm\"}", NULL,
+                0) < 0) {
+        stop_cloud();
+        return -1;
+    }
+    unsetenv("AMLSEC_RATE_LIMIT");
+    req0 = request_total(url);
+    {
+        char *plan[] = {(char *)amlsec,       "plan",      "-cloud", url,
+                        "-detailed-exitcode", "-no-color", NULL};
+        rc = run(dir, plan, &m);
+    }
+    m.requests = request_total(url) - req0;
+    stop_cloud();
+    if (rc != 0) {
+        fprintf(stderr, "bench_scale: the refresh plan exited %d (expected 0: no changes)\n", rc);
+        return -1;
+    }
+    printf("== no-change plan of %d resources (%d workspaces), --latency-ms 30 --throttle arm: "
+           "%.3f s wall, %.3f s CPU, %.1f MB, %ld ARM requests (targets: <= 2 s, <= 15)\n",
+           n / 5 * 5 + 1, n / 5, m.wall, m.cpu, m.rss_kb / 1024.0, m.requests);
+    return 0;
+}
+
 static void sibling(char *out, size_t n, const char *self, const char *name)
 {
     const char *slash = strrchr(self, '/');
@@ -457,6 +532,9 @@ int main(int argc, char **argv)
         perror("bench_scale: work directory");
         return 1;
     }
+    if (getenv("BENCH_SCALE_REFRESH_TARGET") == NULL ||
+        strcmp(getenv("BENCH_SCALE_REFRESH_TARGET"), "0") != 0)
+        failed = refresh_target(root, 5000) < 0;
     for (int s = 0; s < nsizes && !failed; s++)
         failed = measure_size(s, root, refresh_max, throttled_max) < 0;
     if (nsizes >= 2 && !failed) {

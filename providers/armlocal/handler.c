@@ -198,7 +198,8 @@ json_t *al_render(struct al_ctx *c, json_t *rec)
         size_t n;
         al_lower(prefix, id, sizeof(prefix));
         n = strlen(prefix);
-        json_object_foreach(c->al->pec_keys, k, v)
+        /* the connections under this resource, from the index by parent */
+        json_object_foreach(al_scope_keys(c->al->pec_parents, prefix), k, v)
         {
             if (strncmp(k, prefix, n) == 0 &&
                 strncmp(k + n, "/privateendpointconnections/", 28) == 0 &&

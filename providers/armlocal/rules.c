@@ -227,9 +227,13 @@ static int check_role_assignment(struct al_ctx *c, const char *id, const char *s
     }
     al_lower(scope_l, scope, sizeof(scope_l));
     al_lower(key, id, sizeof(key));
-    json_object_foreach(al_resources(c->al), k, rec)
+    /* the role assignments at this scope, from the index by scope */
+    json_object_foreach(al_scope_keys(c->al->ra_scopes, scope_l), k, rec)
     {
-        json_t *b = json_object_get(rec, "body");
+        json_t *b;
+        c->al->work++;
+        rec = json_object_get(al_resources(c->al), k);
+        b = json_object_get(rec, "body");
         const char *t = str(json_object_get(b, "type"));
         const char *s = str(al_jpath(b, "properties.scope"));
         if (t == NULL || strcasecmp(t, "Microsoft.Authorization/roleAssignments") != 0 ||

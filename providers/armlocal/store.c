@@ -214,31 +214,47 @@ int al_authz_key(const char *key)
            (strncmp(p, "roledefinitions/", 16) == 0 && strchr(p + 16, '/') == NULL);
 }
 
-/* The scope of a lock's key (its length), or 0 when key is no lock. */
-static size_t lock_scope_len(const char *key)
+/* The scope of key in the scope indexes: a lock's or role assignment's
+ * scope, a private endpoint connection's parent (its length, and the index
+ * in *index), or 0. */
+static size_t scope_len(struct armlocal *al, const char *key, json_t **index)
 {
-    static const char locks[] = "/providers/microsoft.authorization/locks/";
-    const char *p = strstr(key, locks);
-    if (p == NULL || strchr(p + sizeof(locks) - 1, '/'))
+    static const char locks[] = "/providers/microsoft.authorization/locks/",
+                      ras[] = "/providers/microsoft.authorization/roleassignments/",
+                      pecs[] = "/privateendpointconnections/";
+    const char *p;
+    if ((p = strstr(key, locks)) != NULL && !strchr(p + sizeof(locks) - 1, '/'))
+        *index = al->lock_scopes;
+    else if ((p = strstr(key, ras)) != NULL && !strchr(p + sizeof(ras) - 1, '/'))
+        *index = al->ra_scopes;
+    else if ((p = strstr(key, pecs)) != NULL && !strchr(p + sizeof(pecs) - 1, '/'))
+        *index = al->pec_parents;
+    else
         return 0;
     return (size_t)(p - key);
 }
 
+json_t *al_scope_keys(json_t *index, const char *scope)
+{
+    return json_object_get(index, scope);
+}
+
 static void index_add(struct armlocal *al, const char *key)
 {
-    char g[512];
+    char g[2048];
     size_t sn;
+    json_t *index;
     if (is_pec_key(key))
         json_object_set_new(al->pec_keys, key, json_true());
     if (global_name_of(key, g, sizeof(g)))
         json_object_set_new(al->global_names, g, json_string(key));
     if (al_authz_key(key))
         json_object_set_new(al->authz_keys, key, json_true());
-    if ((sn = lock_scope_len(key)) > 0 && sn < sizeof(g)) {
+    if ((sn = scope_len(al, key, &index)) > 0 && sn < sizeof(g)) {
         json_t *at;
         snprintf(g, sizeof(g), "%.*s", (int)sn, key);
-        if ((at = json_object_get(al->lock_scopes, g)) == NULL)
-            json_object_set_new(al->lock_scopes, g, at = json_object());
+        if ((at = json_object_get(index, g)) == NULL)
+            json_object_set_new(index, g, at = json_object());
         json_object_set_new(at, key, json_true());
     }
 }
@@ -246,18 +262,19 @@ static void index_add(struct armlocal *al, const char *key)
 /* key must not be owned by an object index_del changes */
 static void index_del(struct armlocal *al, const char *key)
 {
-    char g[512];
+    char g[2048];
     const char *owner;
     size_t sn;
+    json_t *index;
     json_object_del(al->pec_keys, key);
     json_object_del(al->authz_keys, key);
-    if ((sn = lock_scope_len(key)) > 0 && sn < sizeof(g)) {
+    if ((sn = scope_len(al, key, &index)) > 0 && sn < sizeof(g)) {
         json_t *at;
         snprintf(g, sizeof(g), "%.*s", (int)sn, key);
-        if ((at = json_object_get(al->lock_scopes, g)) != NULL) {
+        if ((at = json_object_get(index, g)) != NULL) {
             json_object_del(at, key);
             if (json_object_size(at) == 0)
-                json_object_del(al->lock_scopes, g);
+                json_object_del(index, g);
         }
     }
     if (global_name_of(key, g, sizeof(g)) &&
@@ -278,6 +295,12 @@ static void index_rebuild(struct armlocal *al)
         al->authz_keys = json_object();
     if (al->lock_scopes == NULL)
         al->lock_scopes = json_object();
+    if (al->ra_scopes == NULL)
+        al->ra_scopes = json_object();
+    if (al->pec_parents == NULL)
+        al->pec_parents = json_object();
+    json_object_clear(al->ra_scopes);
+    json_object_clear(al->pec_parents);
     json_object_clear(al->pec_keys);
     json_object_clear(al->global_names);
     json_object_clear(al->authz_keys);

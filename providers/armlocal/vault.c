@@ -164,20 +164,23 @@ static void kv_error(struct al_ctx *c, int status, const char *code, const char 
     al_json_reply(c, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
 }
 
+/* A vault's name is unique across Azure: found through the index of
+ * globally unique names. */
 static json_t *find_vault(struct armlocal *al, const char *name)
 {
-    const char *k;
-    json_t *rec;
-    json_object_foreach(al_resources(al), k, rec)
-    {
-        json_t *b = json_object_get(rec, "body");
-        if (str(json_object_get(b, "type")) &&
-            strcasecmp(str(json_object_get(b, "type")), "Microsoft.KeyVault/vaults") == 0 &&
-            str(json_object_get(b, "name")) &&
-            strcasecmp(str(json_object_get(b, "name")), name) == 0 &&
-            !json_is_true(json_object_get(rec, "hidden")))
-            return rec;
-    }
+    char g[512];
+    const char *key;
+    json_t *rec, *b;
+    snprintf(g, sizeof(g), "microsoft.keyvault/vaults/%s", name);
+    al_lower(g, g, sizeof(g));
+    key = json_string_value(json_object_get(al->global_names, g));
+    rec = key ? json_object_get(al_resources(al), key) : NULL;
+    b = json_object_get(rec, "body");
+    if (str(json_object_get(b, "type")) &&
+        strcasecmp(str(json_object_get(b, "type")), "Microsoft.KeyVault/vaults") == 0 &&
+        str(json_object_get(b, "name")) && strcasecmp(str(json_object_get(b, "name")), name) == 0 &&
+        !json_is_true(json_object_get(rec, "hidden")))
+        return rec;
     return NULL;
 }
 

@@ -280,11 +280,12 @@ static int al_request(struct armlocal *al, const char *method, const char *path,
 #define AL_RG "/subscriptions/00000000-0000-0000-0000-0000000000u1/resourceGroups/g"
 
 /* The local cloud's per-request bookkeeping: a write checks the locks at
- * its scope and above through the index of lock scopes, and advances only
- * the operations in progress. The last 100 of 2,000 storage account
- * creates (each leaving a finished operation), next to 200 locks, visit a
- * few entries each (a scan of the store and of the operations per request
- * visited some 400,000). */
+ * its scope and above through the index of lock scopes, a role assignment
+ * is checked for duplicates among those at its scope, and only the
+ * operations in progress are advanced. The last 100 of 2,000 storage
+ * account creates (each leaving a finished operation), next to 200 locks,
+ * each with a role assignment, visit a few entries each (a scan of the
+ * store and of the operations per request visited some 800,000). */
 static void test_scale__armlocal_request_cost_flat(void **state)
 {
     struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
@@ -307,6 +308,20 @@ static void test_scale__armlocal_request_cost_flat(void **state)
                                    "{\"location\":\"westeurope\",\"kind\":\"StorageV2\","
                                    "\"sku\":{\"name\":\"Standard_LRS\"}}"),
                         200, 202);
+        if (i >= n - 100) { /* a role assignment on it: the duplicate check looks at its scope */
+            char ra[640], body[512];
+            snprintf(ra, sizeof(ra),
+                     "%s/providers/Microsoft.Authorization/roleAssignments/"
+                     "3f2504e0-4f89-11d3-9a0c-0305e8%06zu",
+                     path, i);
+            snprintf(body, sizeof(body),
+                     "{\"properties\":{\"roleDefinitionId\":\"/subscriptions/"
+                     "00000000-0000-0000-0000-0000000000u1/providers/Microsoft.Authorization/"
+                     "roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7\",\"principalId\":"
+                     "\"4f2504e0-4f89-11d3-9a0c-0305e8%06zu\",\"principalType\":\"Group\"}}",
+                     i);
+            assert_int_equal(al_request(al, "PUT", ra, "2022-04-01", body), 201);
+        }
         if (i % 10 == 0 && i < n - 100) {
             char lock[640];
             snprintf(lock, sizeof(lock), "%s/providers/Microsoft.Authorization/locks/keep", path);
@@ -315,7 +330,7 @@ static void test_scale__armlocal_request_cost_flat(void **state)
                              201);
         }
     }
-    assert_true(al->work - before <= 100 * 40);
+    assert_true(al->work - before <= 200 * 40);
     /* the locks still hold: a delete under one is refused, a write is not */
     snprintf(path, sizeof(path), AL_RG "/providers/Microsoft.Storage/storageAccounts/stscale%05d",
              10);
