@@ -66,6 +66,19 @@ int session_resolve_cloud(const struct arm_cloud **out, struct arm_cloud **owned
     return arm_cloud_resolve(out, owned, name, getenv("ARM_METADATA_HOSTNAME"), t, err);
 }
 
+/* Without a sign-in, a local cloud's ARM calls carry no token (armlocal
+ * without --auth takes them, and with --auth its refusal names what is
+ * missing); its Key Vault data plane, like Azure's, challenges any request
+ * without one, so those get a placeholder (not a credential: armlocal
+ * without --auth accepts any token). */
+static int anonymous_token(void *payload, const char *scope, const char **out, struct errbuf *err)
+{
+    const struct arm_cloud *cloud = payload;
+    (void)err;
+    *out = scope && strcmp(scope, cloud->arm_scope) != 0 ? "armlocal-anonymous" : NULL;
+    return 0;
+}
+
 static int open_cloud(struct session *s, const struct session_opts *o, const struct config *cfg)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -132,13 +145,18 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
     co.cloud = cloud;
     co.transport = s->transport;
     co.parallelism = o->parallelism;
-    if (s->auth) {
-        tokens = auth_token_source(s->auth);
-        co.auth = &tokens;
-    }
     /* a custom endpoint on loopback is a local cloud (amlsec-armlocal) */
     s->custom_local = custom && (strstr(name, "://127.") || strstr(name, "://localhost") ||
                                  strstr(name, "://[::1]"));
+    if (s->auth) {
+        tokens = auth_token_source(s->auth);
+        co.auth = &tokens;
+    } else if (local || s->custom_local) {
+        /* A local cloud without --auth takes any token, but its Key Vault
+         * data plane, like Azure's, challenges a request that has none. */
+        tokens = (struct arm_token_source){.get = anonymous_token, .payload = (void *)cloud};
+        co.auth = &tokens;
+    }
     /* The client mirrors ARM's token buckets; the embedded cloud does not
      * throttle, and AMLSEC_RATE_LIMIT=off says another endpoint does not. */
     {

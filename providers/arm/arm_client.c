@@ -725,8 +725,8 @@ static int start_attempt(struct arm_client *c, struct arm_call *call, int64_t no
             return 0;
         }
         buf_init(&h, 0);
-        if (buf_addf(&h, "Bearer %s", tok) < 0 ||
-            http_exchange_add_header(x, "Authorization", h.ptr) < 0) {
+        if (tok && (buf_addf(&h, "Bearer %s", tok) < 0 ||
+                    http_exchange_add_header(x, "Authorization", h.ptr) < 0)) {
             buf_release(&h);
             return errbuf_set(err, AMLSEC_ENOMEM, "out of memory building a request");
         }

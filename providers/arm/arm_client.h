@@ -45,6 +45,7 @@
 /* Where bearer tokens come from (auth.h provides one). get() returns a
  * token valid for at least a few minutes, borrowed until the next get(). */
 struct arm_token_source {
+    /* *out = the token for scope, borrowed; NULL sends no Authorization */
     int (*get)(void *payload, const char *scope, const char **out, struct errbuf *err);
     void *payload;
     /* Optional: forget the cached token of scope (ARM said it expired:
