@@ -104,6 +104,7 @@ struct armlocal {
     json_t *lock_scopes;  /* lowercase scope -> {lock key: true} (an index) */
     json_t *ra_scopes;    /* lowercase scope -> {role assignment key: true} (an index) */
     json_t *pec_parents;  /* lowercase parent id -> {private endpoint connection key: true} */
+    json_t *pec_by_pe;    /* lowercase private endpoint id -> {its connection keys: true} */
     json_t *ops_running;  /* ids of the operations InProgress (an index of state.ops) */
     int64_t ops_swept_ms; /* when finished operations were last looked at for expiry */
     size_t work;          /* entries the per-request bookkeeping visited (lock checks, operations):

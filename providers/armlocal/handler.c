@@ -834,11 +834,18 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
     }
     al_lower(parent, t->parent, sizeof(parent));
     al_lower(type_l, ty->type, sizeof(type_l));
-    json_object_foreach(al_resources(c->al), k, rec)
+    /* role assignments and definitions: from their index, not the store */
+    json_object_foreach(strncmp(type_l, "microsoft.authorization/role", 28) == 0
+                            ? c->al->authz_keys
+                            : al_resources(c->al),
+                        k, rec)
     {
-        json_t *body = json_object_get(rec, "body");
+        json_t *body;
         char rtype[512], rid[2048];
         const char *pos;
+        if (json_is_true(rec))
+            rec = json_object_get(al_resources(c->al), k);
+        body = json_object_get(rec, "body");
         if (!visible(rec))
             continue;
         al_lower(rtype, json_string_value(json_object_get(body, "type")), sizeof(rtype));

@@ -812,19 +812,30 @@ static void add_connection(struct armlocal *al, const char *pe_id, const char *p
                          "provisioningState", "Succeeded"));
 }
 
+/* The connections of the private endpoint pe_id, from the store's index
+ * of them by endpoint (a scan of every connection per endpoint write made
+ * creating N endpoints cost N^2). */
 static void remove_connections(struct armlocal *al, const char *pe_id)
 {
+    char pel[2048];
     const char *k;
-    json_t *rec;
+    json_t *rec, *keys;
     void *tmp;
-    json_object_foreach_safe(al->pec_keys, tmp, k, rec)
+    al_lower(pel, pe_id, sizeof(pel));
+    keys = json_object_get(al->pec_by_pe, pel);
+    if (keys == NULL)
+        return;
+    json_incref(keys); /* deleting its last connection drops it from the index */
+    json_object_foreach_safe(keys, tmp, k, rec)
     {
         const char *pid;
+        al->work++;
         rec = json_object_get(al_resources(al), k);
         pid = str(al_jpath(json_object_get(rec, "body"), "properties.privateEndpoint.id"));
         if (strstr(k, "/privateendpointconnections/") && pid && strcasecmp(pid, pe_id) == 0)
             al_rec_del_key(al, k);
     }
+    json_decref(keys);
 }
 
 /* A DNS zone group writes, in each of its zones, an A record for the

@@ -239,13 +239,33 @@ json_t *al_scope_keys(json_t *index, const char *scope)
     return json_object_get(index, scope);
 }
 
+/* The private endpoint (lowercase id, in out) of the connection stored at
+ * key; 0 when it names none. */
+static int pec_endpoint(struct armlocal *al, const char *key, char *out, size_t cap)
+{
+    json_t *rec = json_object_get(al_resources(al), key);
+    const char *pe =
+        json_string_value(al_jpath(json_object_get(rec, "body"), "properties.privateEndpoint.id"));
+    if (pe == NULL)
+        return 0;
+    al_lower(out, pe, cap);
+    return 1;
+}
+
 static void index_add(struct armlocal *al, const char *key)
 {
     char g[2048];
     size_t sn;
     json_t *index;
-    if (is_pec_key(key))
+    if (is_pec_key(key)) {
+        json_t *at;
         json_object_set_new(al->pec_keys, key, json_true());
+        if (pec_endpoint(al, key, g, sizeof(g))) {
+            if ((at = json_object_get(al->pec_by_pe, g)) == NULL)
+                json_object_set_new(al->pec_by_pe, g, at = json_object());
+            json_object_set_new(at, key, json_true());
+        }
+    }
     if (global_name_of(key, g, sizeof(g)))
         json_object_set_new(al->global_names, g, json_string(key));
     if (al_authz_key(key))
@@ -266,6 +286,12 @@ static void index_del(struct armlocal *al, const char *key)
     const char *owner;
     size_t sn;
     json_t *index;
+    if (is_pec_key(key) && pec_endpoint(al, key, g, sizeof(g))) {
+        json_t *at = json_object_get(al->pec_by_pe, g);
+        json_object_del(at, key);
+        if (at && json_object_size(at) == 0)
+            json_object_del(al->pec_by_pe, g);
+    }
     json_object_del(al->pec_keys, key);
     json_object_del(al->authz_keys, key);
     if ((sn = scope_len(al, key, &index)) > 0 && sn < sizeof(g)) {
@@ -299,8 +325,11 @@ static void index_rebuild(struct armlocal *al)
         al->ra_scopes = json_object();
     if (al->pec_parents == NULL)
         al->pec_parents = json_object();
+    if (al->pec_by_pe == NULL)
+        al->pec_by_pe = json_object();
     json_object_clear(al->ra_scopes);
     json_object_clear(al->pec_parents);
+    json_object_clear(al->pec_by_pe);
     json_object_clear(al->pec_keys);
     json_object_clear(al->global_names);
     json_object_clear(al->authz_keys);
