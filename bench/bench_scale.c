@@ -25,6 +25,7 @@
  *                                    (its floor is (writes - 200) / 10 s)
  *   BENCH_SCALE_REFRESH_TARGET=0     skips the issue's refresh target first
  *                                    (5,000 resources, 1,000 workspaces)
+ *   BENCH_SCALE_KEEP=1               keeps the configurations and states
  * Prints its figures; it is not a test. Loopback traffic only. */
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -555,7 +556,7 @@ int main(int argc, char **argv)
                    sizes[b], v->wall, p->wall, p->rss_kb * 1.0 / sizes[b], sh->wall, ap->cpu);
         }
     }
-    if (failed)
+    if (failed || getenv("BENCH_SCALE_KEEP"))
         fprintf(stderr, "bench_scale: the configurations are kept in %s\n", root);
     else
         run("/", (char *[]){"/bin/rm", "-rf", root, NULL}, &(struct measure){0});
