@@ -197,7 +197,7 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_change *c = &plan->changes[i];
         json_t *o = json_object(), *ch = json_object(), *deps = json_array();
-        const json_t *sens = c->sensitive ? c->sensitive : json_array();
+        json_t *sens = c->sensitive ? json_incref(c->sensitive) : json_array();
         for (size_t k = 0; k < c->ndeps; k++)
             json_array_append_new(deps, json_string(plan->changes[c->deps[k]].address));
         json_object_set_new(o, "address", json_string(c->address));
@@ -225,7 +225,7 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         json_object_set_new(o, "action_reason", json_string(c->reason ? c->reason : ""));
         json_object_set_new(o, "reason_detail",
                             c->reason_detail ? json_string(c->reason_detail) : json_null());
-        json_object_set_new(o, "notes", json_deep_copy(c->notes ? c->notes : json_array()));
+        json_object_set_new(o, "notes", c->notes ? json_deep_copy(c->notes) : json_array());
         if (c->action == PLAN_UPDATE) {
             json_object_set_new(o, "update_via", json_string(plan_via_name(c->via)));
             if (c->via == PLAN_VIA_DATA_PLANE)
@@ -237,13 +237,14 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
                 json_object_set_new(o, "request_query", json_string(c->put_query));
             json_object_set_new(o, "sensitive_paths", json_deep_copy(sens));
             json_object_set_new(o, "dependencies",
-                                json_deep_copy(c->dependencies ? c->dependencies : json_array()));
+                                c->dependencies ? json_deep_copy(c->dependencies) : json_array());
             json_object_set_new(o, "create_before_destroy", json_boolean(c->create_before_destroy));
             json_object_set_new(o, "state_only", json_boolean(c->state_only));
             if (c->id_from)
                 json_object_set_new(o, "arm_id_from", json_deep_copy(c->id_from));
         }
         json_array_append_new(changes, o);
+        json_decref(sens);
     }
     for (size_t i = 0; i < plan->ndrift; i++) {
         const struct plan_drift *d = &plan->drift[i];

@@ -1029,7 +1029,8 @@ static int type_namespace_known(const char *ns)
     static const char *const known[] = {"Microsoft.Resources", "Microsoft.MachineLearningServices",
                                         "Microsoft.Network",   "Microsoft.KeyVault",
                                         "Microsoft.Storage",   "Microsoft.ContainerRegistry",
-                                        "Microsoft.Insights",  "Microsoft.Authorization"};
+                                        "Microsoft.Insights",  "Microsoft.Authorization",
+                                        "Microsoft.ManagedIdentity", "Microsoft.OperationalInsights"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strcasecmp(known[i], ns) == 0)
             return 1;

@@ -599,6 +599,7 @@ static int check_required(struct al_ctx *c, const struct al_type *t, const json_
         "Microsoft.KeyVault/vaults",              "Microsoft.ContainerRegistry/registries",
         "Microsoft.MachineLearningServices/workspaces", "Microsoft.Insights/components",
         "Microsoft.Network/privateEndpoints",     "Microsoft.Network/virtualNetworks",
+        "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.OperationalInsights/workspaces",
     };
     for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++)
         if (is_type(t, tracked[i]) && !json_is_string(json_object_get(req, "location"))) {
