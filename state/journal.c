@@ -80,12 +80,17 @@ struct journal_index {
     struct strmap pos;
     size_t indexed;
     char last[STATE_LINEAGE_LEN + 1];
+    struct strmap last_of_address; /* address -> position of its latest entry */
+    size_t *prev_same;             /* position + 1 of the entry before with the same address */
+    size_t cap;
 };
 
 static void index_free(struct journal *j)
 {
     if (j->index) {
         strmap_release(&j->index->pos);
+        strmap_release(&j->index->last_of_address);
+        free(j->index->prev_same);
         free(j->index);
         j->index = NULL;
     }
@@ -117,11 +122,25 @@ static bool index_catch_up(struct journal *j)
         if ((j->index = calloc(1, sizeof(*j->index))) == NULL)
             return false;
         strmap_init(&j->index->pos, false);
+        strmap_init(&j->index->last_of_address, false);
     }
     x = j->index;
+    if (x->cap < j->nentries) {
+        size_t *p = realloc(x->prev_same, j->cap * sizeof(*p));
+        if (p == NULL) {
+            index_free(j);
+            return false;
+        }
+        x->prev_same = p;
+        x->cap = j->cap;
+    }
     for (; x->indexed < j->nentries; x->indexed++) {
+        const char *addr = j->entries[x->indexed].address ? j->entries[x->indexed].address : "";
+        size_t before;
         j->work++;
-        if (strmap_put(&x->pos, j->entries[x->indexed].id, x->indexed) < 0) {
+        x->prev_same[x->indexed] = strmap_get(&x->last_of_address, addr, &before) ? before + 1 : 0;
+        if (strmap_put(&x->pos, j->entries[x->indexed].id, x->indexed) < 0 ||
+            strmap_put(&x->last_of_address, addr, x->indexed) < 0) {
             index_free(j);
             return false;
         }
@@ -649,9 +668,26 @@ int journal_done(struct journal *j, const char *id, struct errbuf *err)
     if (e->phase != JOURNAL_DONE || !e->ok)
         return 0;
     /* a newer outcome for the same resource settles what older intents
-     * left pending (a create that was not visible yet, say) */
+     * left pending (a create that was not visible yet, say): the earlier
+     * entries of its address, through the index (a scan of every earlier
+     * entry per outcome made an apply of n creates cost n^2) */
+    if (j->index != NULL && j->index->indexed > at) {
+        for (size_t p = j->index->prev_same[at]; p != 0; p = j->index->prev_same[p - 1]) {
+            struct journal_entry *o = &j->entries[p - 1];
+            j->work++;
+            if (o->phase != JOURNAL_DONE && strcmp(o->address, e->address) == 0 &&
+                strcasecmp(o->arm_id, e->arm_id) == 0) {
+                log_msg(LOG_INFO, "journal: the %s of '%s' left pending is settled by a newer one",
+                        op_names[o->op], o->address);
+                if ((rc = mark_done(j, o->id, err)) < 0)
+                    return rc;
+            }
+        }
+        return 0;
+    }
     for (size_t i = 0; i < at; i++) {
         struct journal_entry *o = &j->entries[i];
+        j->work++;
         if (o->phase != JOURNAL_DONE && strcmp(o->address, e->address) == 0 &&
             strcasecmp(o->arm_id, e->arm_id) == 0) {
             log_msg(LOG_INFO, "journal: the %s of '%s' left pending is settled by a newer one",
