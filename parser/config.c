@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "parser/eval.h"
@@ -23,8 +24,9 @@ static const char *const variable_types[] = {"string", "number", "bool", "list",
 static const char *const settings_attrs[] = {"subscription", "tenant",      "location", "cloud",
                                              "environment",  "parallelism", NULL};
 static const char *const settings_blocks[] = {"state", NULL};
-static const char *const lifecycle_attrs[] = {"prevent_destroy", "create_before_destroy",
-                                              "ignore_changes", "ignore_rules", NULL};
+static const char *const lifecycle_attrs[] = {"prevent_destroy",  "create_before_destroy",
+                                              "purge_on_destroy", "ignore_changes",
+                                              "ignore_rules",     NULL};
 /* Meta-arguments every resource block accepts. */
 static const char *const meta_attrs[] = {"for_each", "depends_on", NULL};
 
@@ -1041,6 +1043,84 @@ static void set_var(struct cfg_variable *v, json_t *value, const char *source)
     v->source = source;
 }
 
+/* Where "name" appears as a key in a JSON file (its first occurrence), for
+ * diagnostics; the start of the file when it cannot be found. */
+static struct src_loc json_key_loc(const struct src_file *src, const char *name)
+{
+    struct src_loc l = {src, 0, 0};
+    size_t n = strlen(name);
+    for (const char *p = src->text; (p = strchr(p, '"')) != NULL; p++) {
+        if ((size_t)(src->text + src->len - p) > n + 1 && strncmp(p + 1, name, n) == 0 &&
+            p[n + 1] == '"') {
+            l.begin = (uint32_t)(p - src->text);
+            l.end = l.begin + (uint32_t)n + 2;
+            return l;
+        }
+    }
+    return l;
+}
+
+/* Does a JSON value hold a number amlsec has no type for (a decimal)? */
+static bool json_has_real(const json_t *v)
+{
+    const char *k;
+    size_t i;
+    const json_t *x;
+    if (json_is_real(v))
+        return true;
+    if (json_is_array(v))
+        json_array_foreach(v, i, x) if (json_has_real(x)) return true;
+    if (json_is_object(v))
+        json_object_foreach((json_t *)v, k, x) if (json_has_real(x)) return true;
+    return false;
+}
+
+/* A -var-file named *.json: one object, { "name": value, ... }, as
+ * Terraform reads *.tfvars.json. */
+static void load_json_var_file(struct loader *ld, const struct src_file *src)
+{
+    json_error_t je;
+    json_t *doc = json_loadb(src->text, src->len, 0, &je), *val;
+    const char *k;
+
+    if (doc == NULL) {
+        struct src_loc l = {src, (uint32_t)(je.position > 0 ? je.position - 1 : 0), 0};
+        l.end = l.begin + (l.begin < src->len ? 1 : 0);
+        error_at(ld, &l, "var-file", "this -var-file is not valid JSON: %s", je.text);
+        return;
+    }
+    if (!json_is_object(doc)) {
+        struct src_loc l = {src, 0, src->len ? 1 : 0};
+        error_at(ld, &l, "var-file", "a JSON -var-file holds one object: { \"name\": value, ... }");
+        json_decref(doc);
+        return;
+    }
+    json_object_foreach(doc, k, val)
+    {
+        struct cfg_variable *v = find_var(ld->cfg, k);
+        struct src_loc l = json_key_loc(src, k);
+        if (v == NULL) {
+            unknown_var(ld, &l, k, "-var-file");
+            continue;
+        }
+        if (json_has_real(val)) {
+            error_at(ld, &l, "var-file",
+                     "variable '%s': decimal numbers are not supported; use a whole number or a "
+                     "string",
+                     k);
+            continue;
+        }
+        set_var(v, json_incref(val), "-var-file");
+    }
+    json_decref(doc);
+}
+
+static bool ends_with_json(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 5 && strcasecmp(path + n - 5, ".json") == 0;
+}
+
 static int bind_variables(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
@@ -1132,6 +1212,10 @@ static int bind_variables(struct loader *ld)
         }
         cfg->srcs = grown;
         cfg->srcs[cfg->nsrcs++] = src;
+        if (ends_with_json(o->var_files[i])) {
+            load_json_var_file(ld, src);
+            continue;
+        }
         if (parse_file(&af, src, &cfg->arena, ld->diags) < 0)
             continue;
         for (const struct ast_block *b = af->body.blocks; b; b = b->next)
@@ -1319,12 +1403,20 @@ static void parse_lifecycle(struct loader *ld, struct cfg_resource *r, const str
         }
         if (eval_expr(&v, &ectx, a->value) < 0)
             continue;
-        if (strcmp(a->name, "prevent_destroy") == 0 ||
-            strcmp(a->name, "create_before_destroy") == 0) {
+        if (strcmp(a->name, "purge_on_destroy") == 0 && strcmp(r->kind, "workspace") != 0) {
+            struct src_loc nl = ast_attr_name_loc(a);
+            error_at(ld, &nl, "lifecycle",
+                     "purge_on_destroy applies to workspaces only (a deleted workspace is "
+                     "soft-deleted and holds its name)");
+        } else if (strcmp(a->name, "prevent_destroy") == 0 ||
+                   strcmp(a->name, "create_before_destroy") == 0 ||
+                   strcmp(a->name, "purge_on_destroy") == 0) {
             if (!json_is_boolean(v))
                 error_at(ld, &a->value->loc, "type", "%s must be true or false", a->name);
-            else if (a->name[0] == 'p')
+            else if (strcmp(a->name, "prevent_destroy") == 0)
                 r->lifecycle.prevent_destroy = json_is_true(v);
+            else if (strcmp(a->name, "purge_on_destroy") == 0)
+                r->lifecycle.purge_on_destroy = json_is_true(v);
             else
                 r->lifecycle.create_before_destroy = json_is_true(v);
         } else if (strcmp(a->name, "ignore_rules") == 0) {

@@ -3,7 +3,7 @@
 # benchmark says its target and whether it is met). Not a test: the figures
 # depend on the machine and on what else runs on it.
 #
-#   scripts/bench.sh [NAME...]     NAME: parse state refresh plan scale (default: all)
+#   scripts/bench.sh [NAME...]     NAME: parse state refresh plan check scale (default: all)
 #
 # scale (issue 18) runs every command at 1k and 10k resources of workspace
 # stacks; BENCH_SCALE_SIZES="1000 10000 50000" adds the largest size.
@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(parse state refresh plan scale)
+[ ${#names[@]} -gt 0 ] || names=(parse state refresh plan check scale)
 for name in "${names[@]}"; do
   echo "== $name"
   case $name in
@@ -41,7 +41,8 @@ for name in "${names[@]}"; do
       kill "$al_pid"; wait "$al_pid" 2>/dev/null || true; al_pid=""
       ;;
     plan) (cd "$work" && "$bench/bench_plan" "$root/build/amlsec" "$root/build/amlsec-armlocal") ;;
+    check) "$bench/bench_check" "$root/build/amlsec" "$root/../shared" ;;
     scale) (cd "$work" && "$bench/bench_scale" "$root/build/amlsec" "$root/build/amlsec-armlocal") ;;
-    *) echo "unknown benchmark '$name' (parse, state, refresh, plan, scale)" >&2; exit 1 ;;
+    *) echo "unknown benchmark '$name' (parse, state, refresh, plan, check, scale)" >&2; exit 1 ;;
   esac
 done

@@ -1209,6 +1209,10 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
         deleted_vaults(c, p);
         return;
     }
+    if (al_ws_deleted_route(p)) {
+        al_ws_deleted_handle(c, p);
+        return;
+    }
     if (seg_is(p, 0, "subscriptions") && seg_is(p, 2, "resourceGroups") &&
         (p->nsegs == 3 || p->nsegs == 4)) {
         rg_handle(c, p, lro_fail);

@@ -185,11 +185,9 @@ static int check_cmk_workspace(struct al_ctx *c, json_t *res)
 
 static int check_ws_name_reserved(struct al_ctx *c, const char *id, const json_t *old)
 {
-    char key[2048];
     if (old)
         return 0;
-    al_lower(key, id, sizeof(key));
-    if (json_object_get(json_object_get(c->al->state, "deletedWorkspaces"), key)) {
+    if (al_ws_name_held(c, id)) {
         al_error(c, 409, "Conflict",
                  "A soft-deleted workspace with the name '%s' exists in this resource group. "
                  "Recover it or purge it (DELETE with forceToPurge=true) before reusing the name.",
@@ -753,18 +751,12 @@ int al_rules_check_delete(struct al_ctx *c, const struct al_type *t, const char 
     const char *force = al_query(c->req, "forceToPurge");
     int purge = force && strcasecmp(force, "true") == 0;
     json_t *body = json_object_get(rec, "body");
-    char key[2048];
 
     if (!is_type(t, "Microsoft.MachineLearningServices/workspaces"))
         return 0;
-    al_lower(key, id, sizeof(key));
     if (rec == NULL) {
-        json_t *dw = json_object_get(c->al->state, "deletedWorkspaces");
-        if (purge && json_object_get(dw, key)) {
-            json_object_del(dw, key);
-            al_store_save(c->al);
+        if (purge && al_ws_purge(c, id))
             c->res->status = 200;
-        }
         return 0;
     }
     /* CMK workspaces are always hard-deleted; others are soft-deleted
@@ -772,10 +764,7 @@ int al_rules_check_delete(struct al_ctx *c, const struct al_type *t, const char 
     if (!purge &&
         !(str(al_jpath(body, "properties.encryption.status")) &&
           strcasecmp(str(al_jpath(body, "properties.encryption.status")), "Enabled") == 0)) {
-        char ts[40];
-        al_time_iso(c->now_ms, ts, sizeof(ts));
-        json_object_set_new(json_object_get(c->al->state, "deletedWorkspaces"), key,
-                            json_pack("{s:s, s:s}", "id", id, "deletedTime", ts));
+        al_ws_soft_delete(c, id, body);
     }
     return 0;
 }
