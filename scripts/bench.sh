@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(parse state refresh plan check scale)
+[ ${#names[@]} -gt 0 ] || names=(parse state refresh plan scale)
 for name in "${names[@]}"; do
   echo "== $name"
   case $name in
