@@ -644,24 +644,6 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
 
     if (rows == NULL)
         return NULL;
-    if (table == TABLE_AUTHZ) {
-        /* the store's index of them, or the snapshot's every resource */
-        json_t *keys = c->al->graph_snapshot ? c->al->graph_snapshot : c->al->authz_keys, *one;
-        json_object_foreach(keys, k, one)
-        {
-            json_t *row;
-            rec = json_object_get(graph_resources(c->al), k);
-            row = json_object_get(rec, "body");
-            if (rec == NULL || !al_authz_key(k) || json_is_true(json_object_get(rec, "hidden")) ||
-                !in_scope(row, subs) || !in_table(row, table))
-                continue;
-            if (json_array_append(rows, row) < 0) {
-                json_decref(rows);
-                return NULL;
-            }
-        }
-        return rows;
-    }
     if (q->n >= 6 && t[1].kind == T_PIPE && t[2].kind == T_IDENT &&
         strcasecmp(t[2].text, "where") == 0 && t[3].kind == T_IDENT &&
         strcmp(t[3].text, "id") == 0 && t[4].kind == T_OP) {
