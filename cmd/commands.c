@@ -238,11 +238,16 @@ const struct command commands[] = {
      "Ctrl-C (or SIGTERM) once starts nothing more and waits for the operations in flight;\n"
      "twice abandons them (the journal keeps them; the next run reconciles them); exit 1.\n"
      "With PLANFILE, applies exactly that saved plan (no question asked), refusing a stale\n"
-     "or modified one.\n"
+     "or modified one, against the cloud, subscription and tenant it was made for (a\n"
+     "contradicting -cloud, ARM_SUBSCRIPTION_ID or ARM_TENANT_ID is refused). A plan's\n"
+     "checksum only catches accidents: with AMLSEC_PLAN_KEY set, plan -out signs the file\n"
+     "(HMAC-SHA-256) and apply checks the signature; state encryption also authenticates it.\n"
      "\n"
      "Options:\n"
      "  -auto-approve        do not ask\n"
-     "  -destroy             destroy everything in the state\n" PLAN_COMMON_OPTIONS},
+     "  -destroy             destroy everything in the state\n"
+     "  -require-signed-plan with PLANFILE: refuse a plan not signed with "
+     "AMLSEC_PLAN_KEY\n" PLAN_COMMON_OPTIONS},
     {"destroy", cmd_destroy, "Destroy everything amlsec manages",
      "Usage: amlsec destroy [options] [DIR]\n"
      "\n"

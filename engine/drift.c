@@ -275,11 +275,13 @@ static bool ignored_change(const struct cfg_resource *r, const char *path)
     return false;
 }
 
-/* Is path (or what it is below) sensitive for this instance? */
+/* Is the value at path sensitive for this instance: the path itself, what
+ * it lies below, or something inside it (a map with one sensitive key,
+ * tags.secret, is shown whole only redacted)? */
 static bool sensitive_path(const struct cfg_instance *in, const struct schema_kind *k,
                            const char *path)
 {
-    size_t i;
+    size_t i, pn = strlen(path);
     const json_t *s;
     const struct schema_attr *a = k ? schema_attr_find(k, path) : NULL;
     if (a && (a->flags & SF_SENSITIVE))
@@ -288,7 +290,11 @@ static bool sensitive_path(const struct cfg_instance *in, const struct schema_ki
     {
         const char *sp = json_string_value(s);
         size_t n = sp ? strlen(sp) : 0;
-        if (sp && strncmp(path, sp, n) == 0 && (path[n] == '\0' || path[n] == '.'))
+        if (sp == NULL)
+            continue;
+        if (strncmp(path, sp, n) == 0 && (path[n] == '\0' || path[n] == '.' || path[n] == '['))
+            return true;
+        if (strncmp(sp, path, pn) == 0 && (sp[pn] == '.' || sp[pn] == '['))
             return true;
     }
     return false;

@@ -894,14 +894,16 @@ static int read_settled(const struct journal_reader *rd, const struct journal_en
     rc = rd->read(rd->payload, e->kind, e->arm_id, live);
     if ((rc != 0 && rc != AMLSEC_ENOTFOUND) || e->phase != JOURNAL_BEGUN)
         return rc;
-    if (e->operation && rd->wait_operation) {
-        w = rd->wait_operation(rd->payload, e->operation);
-        if (w == AMLSEC_ECONFLICT) {
-            *running = true;
-            return rc;
-        }
-        if (w != 0 && w != AMLSEC_ENOTFOUND)
-            return w;
+    w = e->operation && rd->wait_operation ? rd->wait_operation(rd->payload, e->operation)
+                                           : AMLSEC_EUSAGE;
+    if (w == AMLSEC_ECONFLICT) {
+        *running = true;
+        return rc;
+    }
+    /* an operation that cannot be polled (its host is gone: an embedded
+     * local cloud listens elsewhere each run) tells nothing: decided as
+     * without one */
+    if (w == 0 || w == AMLSEC_ENOTFOUND) {
         *ended = true;
         json_decref(*live);
         *live = NULL;

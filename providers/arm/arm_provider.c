@@ -1,6 +1,7 @@
 #include "providers/arm/arm_provider.h"
 #include "providers/arm/graph.h"
 #include "providers/arm/keyvault.h"
+#include "providers/arm/render.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -117,6 +118,7 @@ static json_t *normalise_row(json_t *row, const struct arm_kind_info *k)
     if (k && json_is_string(json_object_get(row, "type")) &&
         strcasecmp(json_string_value(json_object_get(row, "type")), k->type) == 0)
         json_object_set_new(row, "type", json_string(k->type));
+    render_strip_write_only(row);
     return row;
 }
 
@@ -137,6 +139,8 @@ static void fill_from_call(struct provider_result *r, struct arm_call *c)
         if (r->body == NULL)
             r->rc = errbuf_set(&r->err, AMLSEC_EPARSE, "%s '%s': answer is not JSON: %s", c->method,
                                c->url, jerr.text);
+        else
+            render_strip_write_only(r->body); /* an echoed password is never kept */
     }
 }
 
