@@ -56,4 +56,8 @@ void load_report_failure(int rc, struct diag_list *diags, const struct errbuf *e
 /* Prints diagnostics as compiler-style text on stderr. */
 void load_print_diags(struct diag_list *diags, int color);
 
+/* Registers (cli_secret_add) the values at the sensitive paths of obj
+ * (DSL attributes): a saved plan's, when no configuration is loaded. */
+void load_register_secrets(const json_t *obj, const json_t *paths);
+
 #endif
