@@ -93,7 +93,7 @@ rc = [c for c in json.load(open("d6.json"))["resource_changes"] if c["address"] 
 assert rc["change"]["after"]["public_network_access"] is False, rc["change"]["after"]
 PY
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > d6a.out 2>&1
-curl -sf "$url$ws?api-version=2025-09-01" | grep -q '"publicNetworkAccess": *"Disabled"' || fail "apply did not send false"
+curl -sf "$url$ws?api-version=2025-09-01" | grep '"publicNetworkAccess": *"Disabled"' > /dev/null || fail "apply did not send false"
 
 echo "2. exit codes: ignored drift is no drift; drift alone is 2 under -detailed-exitcode, 0 without"
 patch "$appi" '{"tags":{"team":"b"}}'
@@ -118,8 +118,10 @@ expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color > d11e.out 2>&1
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > d11f.out 2>&1
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > d11g.out 2>&1
 grep -q 'Objects have changed outside of amlsec' d11g.out && fail "drift after apply"
-"$AMLSEC" help | grep -q "'plan -detailed-exitcode' exits 2 when the plan" || fail "help does not say when plan exits 2"
-"$AMLSEC" plan -help | grep -q 'without it plan exits 0' || fail "plan -help does not say plain plan exits 0"
+"$AMLSEC" help > help.txt 2>&1
+grep -q "'plan -detailed-exitcode' exits 2 when the plan" help.txt || fail "help does not say when plan exits 2"
+"$AMLSEC" plan -help > plan-help.txt 2>&1
+grep -q 'without it plan exits 0' plan-help.txt || fail "plan -help does not say plain plan exits 0"
 
 echo "3. a failed vault update does not skip the workspace's security fix"
 sed -i 's/env = "test"/env = "stage"/' main.amlsec
@@ -134,7 +136,7 @@ expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color d4.plan > d4a.out 2>&1
 grep -q 'key_vault.kv: Modifying failed' d4a.out || fail "the vault update did not fail"
 grep -q 'workspace.w: skipped' d4a.out && fail "the workspace fix was skipped"
 grep -q 'workspace.w: Modifications complete' d4a.out || fail "the workspace fix was not applied"
-curl -sf "$url$ws?api-version=2025-09-01" | grep -q '"publicNetworkAccess": *"Disabled"' || fail "the workspace is still public"
+curl -sf "$url$ws?api-version=2025-09-01" | grep '"publicNetworkAccess": *"Disabled"' > /dev/null || fail "the workspace is still public"
 curl -sf -X DELETE "$url/_armlocal/faults" > /dev/null || fail "clear faults"
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > d4b.out 2>&1
 grep -q 'Apply complete! Resources: 0 added, 1 changed, 0 destroyed.' d4b.out || fail "the vault update does not converge"
@@ -197,8 +199,8 @@ grep -q "workspace 'mlw-sem' is deleted permanently (lifecycle.purge_on_destroy:
 grep -q '"delete_query": "forceToPurge=true"' s3.json || fail "show -json does not carry the purge"
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color s3.plan > s4.out 2>&1
 grep -q 'Apply complete! Resources: 1 added, 0 changed, 1 destroyed.' s4.out || fail "the purging replacement did not apply"
-deleted_list | grep -q 'mlw-sem' && fail "the purged workspace is soft-deleted"
-curl -sf "$url$ws?api-version=2025-09-01" | grep -q '"hbiWorkspace": *true' || fail "the new workspace is not the replacement"
+deleted_list | grep 'mlw-sem' > /dev/null && fail "the purged workspace is soft-deleted"
+curl -sf "$url$ws?api-version=2025-09-01" | grep '"hbiWorkspace": *true' > /dev/null || fail "the new workspace is not the replacement"
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > s5.out 2>&1
 # a plain delete soft-deletes it: the plan says so, the list shows it with its purge date
 sed -i '/lifecycle {/,/  }/d' ws.amlsec
@@ -219,7 +221,7 @@ assert u - d == datetime.timedelta(days=14), (d, u)
 assert p["hbiWorkspace"] is True
 PY
 curl -sf "$url$rg/providers/Microsoft.MachineLearningServices/deletedWorkspaces/mlw-sem?api-version=2025-09-01" \
-  | grep -q '"provisioningState": *"SoftDeleted"' || fail "the soft-deleted workspace cannot be read"
+  | grep '"provisioningState": *"SoftDeleted"' > /dev/null || fail "the soft-deleted workspace cannot be read"
 # the name is held: creating it again is refused at plan time, with the ways out
 mv ws.off ws.amlsec
 expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > s8.out 2>&1
@@ -231,7 +233,7 @@ grep -q "and adopt it with amlsec import 'workspace.w' '$ws'; or purge it (DELET
 curl -sf -X POST "$url$rg/providers/Microsoft.MachineLearningServices/deletedWorkspaces/mlw-sem/recover?api-version=2025-09-01" \
   > /dev/null || fail "recover"
 [ "$(ws_status)" = 200 ] || fail "the recovered workspace is not there"
-deleted_list | grep -q 'mlw-sem' && fail "the recovered workspace is still listed as deleted"
+deleted_list | grep 'mlw-sem' > /dev/null && fail "the recovered workspace is still listed as deleted"
 expect_exit 0 "$AMLSEC" import -cloud "$url" -no-color workspace.w "$ws" > s9.out 2>&1
 grep -q 'It matches the configuration.' s9.out || fail "the recovered workspace does not match"
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > s10.out 2>&1
@@ -240,14 +242,14 @@ mv ws.amlsec ws.off
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s11.out 2>&1
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$url$ws?api-version=2025-09-01&forceToPurge=true")" = 200 ] \
   || fail "purging the soft-deleted workspace"
-deleted_list | grep -q 'mlw-sem' && fail "the purged workspace is still listed"
+deleted_list | grep 'mlw-sem' > /dev/null && fail "the purged workspace is still listed"
 mv ws.off ws.amlsec
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s12.out 2>&1
 grep -q 'Apply complete! Resources: 1 added' s12.out || fail "the freed name could not be used"
 # after 14 days a soft-deleted workspace is purged on its own (the store's clock moved back)
 mv ws.amlsec ws.off
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s13.out 2>&1
-deleted_list | grep -q 'mlw-sem' || fail "not soft-deleted"
+deleted_list | grep 'mlw-sem' > /dev/null || fail "not soft-deleted"
 stop_cloud
 python3 - <<'PY' || fail "could not age the soft-deleted workspace"
 import json
@@ -257,7 +259,7 @@ for v in d["deletedWorkspaces"].values():
 json.dump(d, open("cloud/armlocal.json", "w"))
 PY
 start_cloud
-deleted_list | grep -q 'mlw-sem' && fail "the soft-deleted workspace outlived its 14 days"
+deleted_list | grep 'mlw-sem' > /dev/null && fail "the soft-deleted workspace outlived its 14 days"
 mv ws.off ws.amlsec
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s14.out 2>&1
 
