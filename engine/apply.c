@@ -10,6 +10,7 @@
 #include "parser/value.h"
 #include "providers/arm/render.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/banned.h"
 
 enum step_status { ST_PENDING, ST_RUNNING, ST_DONE, ST_FAILED, ST_SKIPPED };
@@ -75,10 +76,16 @@ struct run {
     struct errbuf *err;
 };
 
-/* The state is saved at least this often while operations complete, and
- * at the end; the journal holds every outcome in between (a run killed
- * then is reconciled from it). */
+/* The state is saved while operations complete, and at the end; the
+ * journal holds every outcome in between (a run killed then is reconciled
+ * from it). A save writes the whole state, so one is due only when at
+ * least CHECKPOINT_EVERY_S has passed AND the outcomes since the last save
+ * number at least 1/CHECKPOINT_SHARE of the state: the saves then cost at
+ * most CHECKPOINT_SHARE resources written per outcome, whatever the size
+ * (a save every second of a 50k-resource state made apply quadratic), and a
+ * killed run leaves at most that share of the state to reconcile. */
 #define CHECKPOINT_EVERY_S 1.0
+#define CHECKPOINT_SHARE 8
 
 static double now_s(void)
 {
@@ -527,6 +534,8 @@ static int checkpoint(struct run *r)
         return 0;
     if ((rc = state_backend_save(r->be, r->st, r->keys, r->err)) < 0)
         return rc;
+    log_msg(LOG_DEBUG, "checkpoint: saved the state of %zu resources after %zu outcomes",
+            r->st->nresources, r->nunsaved);
     r->dirty = false;
     r->last_save = now_s();
     for (size_t k = 0; k < r->nunsaved; k++)
@@ -578,7 +587,8 @@ static int collect(struct run *r, double timeout)
             goto out;
     /* not when the branch just moved on: the main loop starts what became
      * ready first, and the run's end saves anyway */
-    if (now_s() - r->last_save >= CHECKPOINT_EVERY_S)
+    if (now_s() - r->last_save >= CHECKPOINT_EVERY_S &&
+        r->nunsaved * CHECKPOINT_SHARE >= r->st->nresources)
         rc = checkpoint(r);
 out:
     free(ended);

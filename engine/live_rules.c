@@ -212,8 +212,114 @@ struct grant {
     const char *scope, *role, *what;
 };
 
+/* The role assignments of every live workspace's identity, read in bulk:
+ * one Resource Graph query over authorizationresources per subscription
+ * and 1000 principals (paged by 1000 rows), not a list per workspace.
+ * Returns {lowercased principal id: [assignment rows]} with an entry for
+ * every principal asked about, or NULL when Resource Graph is not in use or
+ * failed (the rule then lists each identity's assignments through ARM). */
+#define PRINCIPALS_PER_QUERY 1000
+
+static bool quotable(const char *s)
+{
+    return s && *s && strpbrk(s, "'\\\n\r") == NULL;
+}
+
+static int query_principals(const struct live_rules_in *in, const char *sub, const json_t *batch,
+                            json_t *by)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct buf q;
+    json_t *rows = NULL, *row;
+    size_t i;
+    const char *k;
+    int rc;
+    buf_init(&q, 0);
+    buf_adds(&q, "authorizationresources | where type =~ "
+                 "'microsoft.authorization/roleassignments' and properties.principalId in~ (");
+    i = 0;
+    json_object_foreach((json_t *)batch, k, row) buf_addf(&q, "%s'%s'", i++ ? ", " : "", k);
+    rc = buf_adds(&q, ") | project id, properties");
+    if (rc == 0)
+        rc = provider_query(in->p, sub, q.ptr, &rows, &err);
+    buf_release(&q);
+    if (rc < 0)
+        return rc;
+    json_array_foreach(rows, i, row)
+    {
+        const char *pr = str_of(schema_json_get(row, "properties.principalId"));
+        char lower[128];
+        json_t *list;
+        if (pr == NULL || strlen(pr) >= sizeof(lower))
+            continue;
+        for (size_t c = 0; pr[c]; c++)
+            lower[c] = (char)((pr[c] >= 'A' && pr[c] <= 'Z') ? pr[c] + 32 : pr[c]);
+        lower[strlen(pr)] = '\0';
+        if ((list = json_object_get(by, lower)) != NULL)
+            json_array_append(list, row);
+    }
+    json_decref(rows);
+    return 0;
+}
+
+static json_t *assignments_in_bulk(const struct live_rules_in *in)
+{
+    json_t *by = json_object(), *subs = json_object(), *batch;
+    const char *sub;
+    int rc = 0;
+    if (by == NULL || subs == NULL)
+        goto fail;
+    /* subscription -> {principal: true}, in batches */
+    for (size_t i = 0; i < in->cfg->nresources; i++) {
+        const struct cfg_resource *r = &in->cfg->resources[i];
+        if (r->existing || strcmp(r->kind, "workspace") != 0)
+            continue;
+        for (size_t j = 0; j < r->ninstances; j++) {
+            const char *id = inst_id(&r->instances[j]);
+            const json_t *live = id ? in->live(id, in->payload) : NULL;
+            const char *principal = str_of(schema_json_get(live, "identity.principalId"));
+            char lower[128], subid[128];
+            json_t *set;
+            size_t n;
+            if (principal == NULL || strncasecmp(id, "/subscriptions/", 15) != 0 ||
+                !quotable(principal) || strlen(principal) >= sizeof(lower))
+                continue;
+            n = strcspn(id + 15, "/");
+            snprintf(subid, sizeof(subid), "%.*s", (int)(n < 100 ? n : 100), id + 15);
+            if (!quotable(subid))
+                continue;
+            for (size_t c = 0; principal[c]; c++)
+                lower[c] = (char)((principal[c] >= 'A' && principal[c] <= 'Z') ? principal[c] + 32
+                                                                               : principal[c]);
+            lower[strlen(principal)] = '\0';
+            if (json_object_get(by, lower))
+                continue;
+            json_object_set_new(by, lower, json_array());
+            if ((set = json_object_get(subs, subid)) == NULL)
+                json_object_set_new(subs, subid, set = json_object());
+            json_object_set_new(set, lower, json_true());
+            if (json_object_size(set) == PRINCIPALS_PER_QUERY) {
+                if ((rc = query_principals(in, subid, set, by)) < 0)
+                    goto fail;
+                json_object_clear(set);
+            }
+        }
+    }
+    json_object_foreach(subs, sub, batch)
+    {
+        if (json_object_size(batch) > 0 && (rc = query_principals(in, sub, batch, by)) < 0)
+            goto fail;
+    }
+    json_decref(subs);
+    return by;
+fail:
+    json_decref(by);
+    json_decref(subs);
+    return NULL;
+}
+
 static void rule_mi_perms(const struct live_rules_in *in, const struct cfg_instance *ws,
-                          const json_t *live, struct diag_list *diags)
+                          const json_t *live, const json_t *bulk, struct diag_list *diags)
 {
     const char *principal = str_of(schema_json_get(live, "identity.principalId"));
     const char *id = inst_id(ws), *prov = id ? strcasestr(id, "/providers/") : NULL;
@@ -244,7 +350,18 @@ static void rule_mi_perms(const struct live_rules_in *in, const struct cfg_insta
         &path,
         "%s/providers/Microsoft.Authorization/roleAssignments?$filter=principalId%%20eq%%20'%s'",
         sub, principal);
-    if (provider_list_url(in->p, path.ptr, AUTHZ_API, &assignments, &err) < 0) {
+    {
+        char lower[128];
+        size_t c = 0;
+        for (; principal[c] && c + 1 < sizeof(lower); c++)
+            lower[c] = (char)((principal[c] >= 'A' && principal[c] <= 'Z') ? principal[c] + 32
+                                                                           : principal[c]);
+        lower[c] = '\0';
+        if (bulk && json_object_get(bulk, lower))
+            assignments = json_incref(json_object_get(bulk, lower));
+    }
+    if (assignments == NULL &&
+        provider_list_url(in->p, path.ptr, AUTHZ_API, &assignments, &err) < 0) {
         rules_report(diags, "WS-MI-PERMS", -1, ws, "identity",
                      "cannot list the role assignments of %s's managed identity: %s", ws->address,
                      err.msg);
@@ -326,6 +443,7 @@ bool live_rules_missing_grant(const struct diag *d)
 size_t live_rules_run(const struct live_rules_in *in, struct diag_list *diags)
 {
     size_t errors = rule_vnet_join(in, diags);
+    json_t *bulk = assignments_in_bulk(in);
     for (size_t i = 0; i < in->cfg->nresources; i++) {
         const struct cfg_resource *r = &in->cfg->resources[i];
         if (r->existing || strcmp(r->kind, "workspace") != 0)
@@ -335,9 +453,10 @@ size_t live_rules_run(const struct live_rules_in *in, struct diag_list *diags)
             const json_t *live = inst_id(ws) ? in->live(inst_id(ws), in->payload) : NULL;
             if (live == NULL)
                 continue;
-            rule_mi_perms(in, ws, live, diags);
+            rule_mi_perms(in, ws, live, bulk, diags);
             rule_support_app(in, ws, live, diags);
         }
     }
+    json_decref(bulk);
     return errors;
 }

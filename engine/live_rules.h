@@ -10,8 +10,11 @@
  *                  with wildcards). A missing permission is an error on the
  *                  subnet attribute.
  *  WS-MI-PERMS     every managed workspace that exists with a system-assigned
- *                  identity: its role assignments (listed with $filter=
- *                  principalId eq '...') must include Contributor on the
+ *                  identity: its role assignments (read for every identity at
+ *                  once through Resource Graph's authorizationresources, one
+ *                  query per subscription and 1000 identities; listed with
+ *                  $filter=principalId eq '...' when Resource Graph is not in
+ *                  use or fails) must include Contributor on the
  *                  workspace and its resource group, Storage Blob Data
  *                  Contributor on its storage, Key Vault Administrator on its
  *                  vault (or, for a vault using access policies, a policy for
@@ -19,7 +22,8 @@
  *                  a scope above counts). One warning per missing grant, and one per
  *                  role_assignment the plan deletes whose principal is a
  *                  workspace's identity.
- *  WS-SUPPORT-APP  every managed workspace whose live systemData.createdAt is
+ *  WS-SUPPORT-APP  every managed workspace whose live systemData.createdAt (the
+ *                  refresh projects it; a GET when the row lacks it) is
  *                  before 2021-05-14 and that has compute (GET {workspace}/
  *                  computes lists at least one): a note. */
 #ifndef AMLSEC_ENGINE_LIVE_RULES_H

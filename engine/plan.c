@@ -1383,54 +1383,82 @@ static void drift_release(struct plan *plan)
 static int order(struct builder *b)
 {
     size_t *map = malloc((b->n + 1) * sizeof(*map));
-    bool *placed = calloc(b->n + 1, sizeof(*placed));
+    size_t *level = calloc(b->n + 1, sizeof(*level)); /* group; 0: not computed yet */
+    size_t *stack = malloc((b->n + 1) * sizeof(*stack)), *at = NULL;
+    size_t *cursor = calloc(b->n + 1, sizeof(*cursor));   /* next dependency to look at */
+    size_t *deepest = calloc(b->n + 1, sizeof(*deepest)); /* latest group of those seen */
+    bool *live = calloc(b->n + 1, sizeof(*live));
     struct plan *p = b->plan;
-    size_t count = 0;
+    size_t count = 0, groups = 0;
 
-    if (map == NULL || placed == NULL) {
-        free(map);
-        free(placed);
-        return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
-    }
+    if (map == NULL || level == NULL || stack == NULL || live == NULL || cursor == NULL ||
+        deepest == NULL)
+        goto nomem;
     for (size_t i = 0; i < b->n; i++) {
-        bool live = b->items[i].keep && b->items[i].c.action != PLAN_NOOP;
-        placed[i] = !live;
+        live[i] = b->items[i].keep && b->items[i].c.action != PLAN_NOOP;
         map[i] = (size_t)-1;
-        count += live;
+        count += live[i];
     }
     p->changes = calloc(count ? count : 1, sizeof(*p->changes));
-    if (p->changes == NULL) {
-        free(map);
-        free(placed);
-        return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
-    }
-    /* Level by level: a group holds every step whose dependencies are all
-     * in earlier groups, so step numbers follow groups. */
-    for (int group = 1; p->n < count; group++) {
-        size_t start = p->n;
-        for (size_t i = 0; i < b->n; i++) {
-            bool ready = !placed[i];
-            for (size_t k = 0; ready && k < b->items[i].c.ndeps; k++) {
-                size_t d = b->items[i].c.deps[k];
-                if (!placed[d] || (map[d] != (size_t)-1 && map[d] >= start))
-                    ready = false;
+    if (p->changes == NULL)
+        goto nomem;
+    /* A step's group is one more than the latest group among the steps it
+     * depends on (levels of the dependency graph): computed once per step,
+     * depth first with an explicit stack; SIZE_MAX marks a step being
+     * computed (the graph is acyclic: a cycle would count as no edge). */
+    for (size_t i = 0; i < b->n; i++) {
+        size_t top = 0;
+        if (!live[i] || level[i] != 0)
+            continue;
+        stack[top++] = i;
+        level[i] = SIZE_MAX;
+        while (top > 0) {
+            size_t j = stack[top - 1];
+            struct plan_change *c = &b->items[j].c;
+            bool pushed = false;
+            while (cursor[j] < c->ndeps && !pushed) {
+                size_t d = c->deps[cursor[j]];
+                p->work++;
+                if (live[d] && level[d] == 0) { /* its group first; j resumes here */
+                    level[d] = SIZE_MAX;
+                    stack[top++] = d;
+                    pushed = true;
+                    continue;
+                }
+                if (live[d] && level[d] != SIZE_MAX && level[d] > deepest[j])
+                    deepest[j] = level[d];
+                cursor[j]++;
             }
-            if (!ready)
+            if (pushed)
                 continue;
-            map[i] = p->n;
-            p->changes[p->n] = b->items[i].c;
-            p->changes[p->n].step = (int)p->n + 1;
-            p->changes[p->n].group = group;
-            memset(&b->items[i].c, 0, sizeof(b->items[i].c));
-            p->n++;
+            level[j] = deepest[j] + 1;
+            if (level[j] > groups)
+                groups = level[j];
+            top--;
         }
-        for (size_t i = start; i < p->n; i++)
-            for (size_t k = 0; k < b->n; k++)
-                if (map[k] == i)
-                    placed[k] = true;
-        if (p->n == start)
-            break; /* cannot happen: the configuration graph is acyclic */
     }
+    /* steps numbered group by group, in item order within a group
+     * (a counting sort) */
+    at = calloc(groups + 2, sizeof(*at));
+    if (at == NULL)
+        goto nomem;
+    for (size_t i = 0; i < b->n; i++)
+        if (live[i])
+            at[level[i] + 1]++;
+    for (size_t g = 1; g <= groups + 1; g++)
+        at[g] += at[g - 1];
+    for (size_t i = 0; i < b->n; i++) {
+        size_t s;
+        if (!live[i])
+            continue;
+        s = at[level[i]]++;
+        map[i] = s;
+        p->changes[s] = b->items[i].c;
+        p->changes[s].step = (int)s + 1;
+        p->changes[s].group = (int)level[i];
+        memset(&b->items[i].c, 0, sizeof(b->items[i].c));
+    }
+    p->n = count;
     for (size_t i = 0; i < p->n; i++) {
         struct plan_change *c = &p->changes[i];
         size_t out = 0;
@@ -1443,47 +1471,126 @@ static int order(struct builder *b)
         p->ndestroy += c->action == PLAN_DELETE || c->action == PLAN_REPLACE;
     }
     free(map);
-    free(placed);
+    free(level);
+    free(stack);
+    free(live);
+    free(at);
+    free(cursor);
+    free(deepest);
     return 0;
+nomem:
+    free(map);
+    free(level);
+    free(stack);
+    free(live);
+    free(at);
+    free(cursor);
+    free(deepest);
+    return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
 }
 
 /* Rule findings become notes of the change whose block they point into
  * (warnings and notes: errors stop the plan), so they are seen before
  * approval, and all of them, no-op resources included, are listed in the
  * plan's findings. */
+/* A resource's block span; sorted by file, then start, so the block that
+ * holds a finding is found by binary search (top-level blocks never
+ * overlap). */
+struct span {
+    const struct src_file *file;
+    uint32_t begin, end;
+    size_t res;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+    const struct span *x = a, *y = b;
+    if (x->file != y->file)
+        return (uintptr_t)x->file < (uintptr_t)y->file ? -1 : 1;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* The resource whose block holds loc, or (size_t)-1. */
+static size_t span_find(const struct span *spans, size_t n, const struct src_loc *loc, size_t *work)
+{
+    size_t lo = 0, hi = n; /* first span that starts after loc */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct span *m = &spans[mid];
+        (*work)++;
+        if ((uintptr_t)m->file < (uintptr_t)loc->file ||
+            (m->file == loc->file && m->begin <= loc->begin))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return (size_t)-1;
+    if (spans[lo - 1].file != loc->file || loc->end > spans[lo - 1].end)
+        return (size_t)-1;
+    return spans[lo - 1].res;
+}
+
 static void attach_findings(struct builder *b)
 {
     static const char *const sev[] = {"error", "warning", "note"};
+    size_t nres = b->cfg->nresources, nspans = 0;
+    struct span *spans = malloc((nres ? nres : 1) * sizeof(*spans));
+    /* the plan items of each resource, in item order: first[r], then next[k] */
+    size_t *first = malloc((nres ? nres : 1) * sizeof(*first)), *last = NULL, *next = NULL;
     b->plan->findings = json_array();
+    last = malloc((nres ? nres : 1) * sizeof(*last));
+    next = malloc((b->n ? b->n : 1) * sizeof(*next));
+    if (spans == NULL || first == NULL || last == NULL || next == NULL)
+        goto out;
+    for (size_t r = 0; r < nres; r++) {
+        const struct cfg_resource *res = &b->cfg->resources[r];
+        first[r] = last[r] = (size_t)-1;
+        if (res->block)
+            spans[nspans++] =
+                (struct span){res->block->loc.file, res->block->loc.begin, res->block->loc.end, r};
+    }
+    qsort(spans, nspans, sizeof(*spans), span_cmp);
+    for (size_t k = 0; k < b->n; k++) {
+        const struct cfg_instance *in = b->items[k].inst;
+        size_t r;
+        next[k] = (size_t)-1;
+        if (in == NULL || in->resource < b->cfg->resources ||
+            in->resource >= b->cfg->resources + nres)
+            continue;
+        r = (size_t)(in->resource - b->cfg->resources);
+        if (last[r] == (size_t)-1)
+            first[r] = k;
+        else
+            next[last[r]] = k;
+        last[r] = k;
+    }
     for (size_t i = 0; i < b->diags->n; i++) {
         const struct diag *d = &b->diags->items[i];
-        const char *address = NULL;
+        const struct cfg_resource *res;
+        size_t r;
         if (d->loc.file == NULL || strchr(d->code, '-') == NULL)
             continue;
-        for (size_t r = 0; r < b->cfg->nresources && address == NULL; r++) {
-            const struct cfg_resource *res = &b->cfg->resources[r];
-            const struct src_loc *bl = res->block ? &res->block->loc : NULL;
-            if (bl && bl->file == d->loc.file && d->loc.begin >= bl->begin &&
-                d->loc.end <= bl->end && res->ninstances > 0)
-                address = res->instances[0].address;
-        }
-        json_array_append_new(b->plan->findings,
-                              json_pack("{s:s?, s:s, s:s, s:s}", "address", address, "rule",
-                                        d->code, "severity", sev[d->severity], "message",
-                                        d->message));
-        if (d->severity == DIAG_ERROR)
+        r = span_find(spans, nspans, &d->loc, &b->plan->work);
+        res = r == (size_t)-1 ? NULL : &b->cfg->resources[r];
+        json_array_append_new(
+            b->plan->findings,
+            json_pack("{s:s?, s:s, s:s, s:s}", "address",
+                      res && res->ninstances > 0 ? res->instances[0].address : NULL, "rule",
+                      d->code, "severity", sev[d->severity], "message", d->message));
+        if (d->severity == DIAG_ERROR || res == NULL)
             continue;
-        for (size_t k = 0; k < b->n; k++) {
-            const struct cfg_instance *in = b->items[k].inst;
-            const struct src_loc *bl;
-            if (in == NULL)
-                continue;
-            bl = &in->resource->block->loc;
-            if (bl->file == d->loc.file && d->loc.begin >= bl->begin && d->loc.end <= bl->end)
-                note(&b->items[k], "%s %s: %s", d->severity == DIAG_WARNING ? "warning" : "note",
-                     d->code, d->message);
+        for (size_t k = first[r]; k != (size_t)-1; k = next[k]) {
+            b->plan->work++;
+            note(&b->items[k], "%s %s: %s", d->severity == DIAG_WARNING ? "warning" : "note",
+                 d->code, d->message);
         }
     }
+out:
+    free(spans);
+    free(first);
+    free(last);
+    free(next);
 }
 
 /* --- rules that read the live cloud (engine/live_rules.h) ------------------ */

@@ -100,6 +100,8 @@ struct plan {
      * knows, NULL when unknown): the cloud name or ARM endpoint URL, the
      * subscription and the tenant. apply PLANFILE uses them (owned). */
     char *cloud, *subscription, *tenant;
+    size_t work; /* look-ups the build's linear steps made (findings attached, steps ordered):
+                    tests check it grows with the size */
 };
 
 struct plan_opts {

@@ -9,6 +9,7 @@
 
 #include "parser/value.h"
 #include "util/error.h"
+#include "util/strmap.h"
 #include "util/banned.h"
 
 #define PLAN_FORMAT_VERSION "1.0"
@@ -329,8 +330,10 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
     const json_t *changes = json_object_get(root, "resource_changes");
     const json_t *st = json_object_get(root, "state");
     const char *fv = json_string_value(json_object_get(root, "format_version"));
+    struct strmap seen; /* address -> position of the earliest change with it */
     size_t i;
     json_t *c;
+    int rc = 0;
 
     *out = NULL;
     if (p == NULL)
@@ -369,6 +372,7 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
         plan_free(p);
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     }
+    strmap_init(&seen, false);
     json_array_foreach(changes, i, c)
     {
         struct plan_change *x = &p->changes[p->n];
@@ -380,8 +384,8 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
         x->kind = take_str(c, "type");
         if (x->address == NULL || x->kind == NULL || !json_is_object(ch)) {
             p->n++;
-            plan_free(p);
-            return errbuf_set(err, AMLSEC_EPARSE, "resource_changes[%zu] is incomplete", i);
+            rc = errbuf_set(err, AMLSEC_EPARSE, "resource_changes[%zu] is incomplete", i);
+            goto fail;
         }
         x->arm_id = take_str(c, "arm_id");
         x->arm_type = take_str(c, "arm_type");
@@ -404,36 +408,49 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
         if (via_from(&x->via, json_object_get(c, "update_via")) < 0 ||
             data_plane_from(&x->data_plane, json_object_get(c, "data_plane_requests")) < 0) {
             p->n++;
-            plan_free(p);
-            return errbuf_set(err, AMLSEC_EPARSE,
-                              "resource_changes[%zu]: unknown update_via or data_plane_requests",
-                              i);
+            rc = errbuf_set(err, AMLSEC_EPARSE,
+                            "resource_changes[%zu]: unknown update_via or data_plane_requests", i);
+            goto fail;
         }
         x->step = (int)json_integer_value(json_object_get(c, "step"));
         x->group = (int)json_integer_value(json_object_get(c, "group"));
         p->n++;
         if (x->action != PLAN_DELETE && x->body == NULL) {
-            plan_free(p);
-            return errbuf_set(err, AMLSEC_EPARSE,
-                              "resource_changes[%zu] has no request_body: a redacted plan (show "
-                              "-json) cannot be applied",
-                              i);
+            rc = errbuf_set(err, AMLSEC_EPARSE,
+                            "resource_changes[%zu] has no request_body: a redacted plan (show "
+                            "-json) cannot be applied",
+                            i);
+            goto fail;
         }
+        /* each step it waits for, by address among the earlier changes
+         * (through the index, not a scan of them) */
         x->deps = calloc(json_array_size(after_steps) + 1, sizeof(*x->deps));
+        if (x->deps == NULL) {
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            goto fail;
+        }
         /* each entry names one earlier change, the latest with that address (a
          * crafted plan may repeat an address; deps has room for one per entry) */
         json_array_foreach(after_steps, k, a)
         {
-            for (size_t j = i; json_is_string(a) && j-- > 0;)
-                if (strcmp(p->changes[j].address, json_string_value(a)) == 0) {
-                    x->deps[x->ndeps++] = j;
-                    break;
-                }
+            size_t j;
+            p->work++;
+            if (json_is_string(a) && strmap_get(&seen, json_string_value(a), &j))
+                x->deps[x->ndeps++] = j;
+        }
+        if (strmap_put(&seen, x->address, i) < 0) { /* replacing: the latest */
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            goto fail;
         }
         p->nadd += x->action == PLAN_CREATE || x->action == PLAN_REPLACE;
         p->nchange += x->action == PLAN_UPDATE;
         p->ndestroy += x->action == PLAN_DELETE || x->action == PLAN_REPLACE;
     }
+    strmap_release(&seen);
     *out = p;
     return 0;
+fail:
+    strmap_release(&seen);
+    plan_free(p);
+    return rc;
 }

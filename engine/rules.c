@@ -507,18 +507,6 @@ static const struct cfg_suppression *suppressed(const struct cfg_instance *inst,
     return NULL;
 }
 
-static bool repeated(const struct diag_list *l, const struct src_loc *loc, const char *code,
-                     const char *msg)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        const struct diag *d = &l->items[i];
-        if (d->loc.file == loc->file && d->loc.begin == loc->begin && strcmp(d->code, code) == 0 &&
-            strcmp(d->message, msg) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* Reports a finding of rule id on inst at loc (severity from the rule
  * unless sev >= 0). Returns the diagnostic for extra notes, or NULL. */
 static struct diag *vfinding(struct rctx *c, const char *id, int sev,
@@ -534,7 +522,7 @@ static struct diag *vfinding(struct rctx *c, const char *id, int sev,
     if (inst && suppressed(inst, id))
         return NULL;
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    if (repeated(c->diags, loc, id, msg))
+    if (diag_list_has(c->diags, loc, id, msg))
         return NULL;
     s = sev >= 0 ? (enum diag_severity)sev : r->severity;
     d = diag_add(c->diags, s, loc, id, "%s", msg);
@@ -1271,7 +1259,7 @@ static void report_secret(struct rctx *c, const struct cfg_instance *inst, const
             return;
         snprintf(msg, sizeof(msg), "'%s'%s%s holds a literal %s", name, inst ? " of " : "",
                  inst ? inst->address : "", what);
-        if (repeated(c->diags, &loc, r->id, msg))
+        if (diag_list_has(c->diags, &loc, r->id, msg))
             return;
         d = diag_add(c->diags, DIAG_ERROR, &loc, r->id, "%s", msg);
         if (d == NULL)

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
+
 #include "util/banned.h"
 
 void diag_list_init(struct diag_list *l)
@@ -24,12 +26,90 @@ static void diag_release(struct diag *d)
     free(d->notes);
 }
 
+/* Open addressing over positions in items: slot holds position + 1, 0 is
+ * empty; kept at most half full. */
+struct diag_index {
+    size_t cap; /* a power of two */
+    size_t slots[];
+};
+
+static void index_drop(struct diag_list *l)
+{
+    free(l->index);
+    l->index = NULL;
+    l->indexed = 0;
+}
+
 void diag_list_release(struct diag_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
         diag_release(&l->items[i]);
     free(l->items);
+    free(l->index);
     diag_list_init(l);
+}
+
+static uint64_t diag_key(const struct src_loc *loc, const char *code, const char *msg)
+{
+    uint64_t h = hash_bytes(&loc->file, sizeof(loc->file), loc->begin);
+    h = hash_bytes(code, strlen(code), h);
+    return hash_bytes(msg, strlen(msg), h);
+}
+
+static bool same(const struct diag *d, const struct src_loc *loc, const char *code, const char *msg)
+{
+    return d->loc.file == loc->file && d->loc.begin == loc->begin && strcmp(d->code, code) == 0 &&
+           strcmp(d->message, msg) == 0;
+}
+
+static void index_put(struct diag_index *ix, const struct diag_list *l, size_t pos)
+{
+    const struct diag *d = &l->items[pos];
+    size_t i = (size_t)diag_key(&d->loc, d->code, d->message) & (ix->cap - 1);
+    while (ix->slots[i])
+        i = (i + 1) & (ix->cap - 1);
+    ix->slots[i] = pos + 1;
+}
+
+/* Indexes items[indexed, n); false when memory ran out. */
+static bool index_catch_up(struct diag_list *l)
+{
+    if (l->index == NULL || 2 * l->n > l->index->cap) {
+        size_t cap = l->index ? l->index->cap : 64;
+        struct diag_index *ix;
+        while (2 * l->n > cap)
+            cap *= 2;
+        ix = calloc(1, sizeof(*ix) + cap * sizeof(ix->slots[0]));
+        if (ix == NULL)
+            return false;
+        ix->cap = cap;
+        free(l->index);
+        l->index = ix;
+        l->indexed = 0;
+    }
+    for (; l->indexed < l->n; l->indexed++)
+        index_put(l->index, l, l->indexed);
+    return true;
+}
+
+bool diag_list_has(struct diag_list *l, const struct src_loc *loc, const char *code,
+                   const char *msg)
+{
+    if (!index_catch_up(l)) {
+        for (size_t i = 0; i < l->n; i++) {
+            l->compared++;
+            if (same(&l->items[i], loc, code, msg))
+                return true;
+        }
+        return false;
+    }
+    for (size_t i = (size_t)diag_key(loc, code, msg) & (l->index->cap - 1); l->index->slots[i];
+         i = (i + 1) & (l->index->cap - 1)) {
+        l->compared++;
+        if (same(&l->items[l->index->slots[i] - 1], loc, code, msg))
+            return true;
+    }
+    return false;
 }
 
 void diag_list_append(struct diag_list *dst, struct diag_list *src)
@@ -59,7 +139,7 @@ void diag_list_append(struct diag_list *dst, struct diag_list *src)
             dst->warnings++;
     }
     src->n = 0;
-    diag_list_release(src);
+    diag_list_release(src); /* its index too; dst's stays valid: items were appended */
 }
 
 static char *vformat(const char *fmt, va_list ap)
@@ -155,24 +235,46 @@ void diag_add_note(struct diag *d, const struct src_loc *loc, const char *fmt, .
         d->nnotes++;
 }
 
+/* Whether a sorts after b (by file name, then start). */
+static bool after(const struct diag *a, const struct diag *b)
+{
+    int c = strcmp(a->loc.file ? a->loc.file->name : "", b->loc.file ? b->loc.file->name : "");
+    return c > 0 || (c == 0 && a->loc.begin > b->loc.begin);
+}
+
 void diag_list_sort(struct diag_list *l)
 {
-    /* Insertion sort: stable, and lists are short (errors are capped). */
-    for (size_t i = 1; i < l->n; i++) {
-        struct diag tmp = l->items[i];
-        size_t j = i;
-        while (j > 0) {
-            const struct diag *prev = &l->items[j - 1];
-            const char *fp = prev->loc.file ? prev->loc.file->name : "";
-            const char *ft = tmp.loc.file ? tmp.loc.file->name : "";
-            int c = strcmp(fp, ft);
-            if (c < 0 || (c == 0 && prev->loc.begin <= tmp.loc.begin))
-                break;
-            l->items[j] = l->items[j - 1];
-            j--;
+    /* Bottom-up merge sort: stable, and warnings are not capped, so a large
+     * configuration's findings are many. */
+    struct diag *tmp;
+    index_drop(l);
+    if (l->n < 2)
+        return;
+    tmp = malloc(l->n * sizeof(*tmp));
+    if (tmp == NULL) { /* insertion sort in place */
+        for (size_t i = 1; i < l->n; i++) {
+            struct diag d = l->items[i];
+            size_t j = i;
+            for (; j > 0 && after(&l->items[j - 1], &d); j--)
+                l->items[j] = l->items[j - 1];
+            l->items[j] = d;
         }
-        l->items[j] = tmp;
+        return;
     }
+    for (size_t w = 1; w < l->n; w *= 2) {
+        for (size_t lo = 0; lo < l->n; lo += 2 * w) {
+            size_t mid = lo + w < l->n ? lo + w : l->n, hi = lo + 2 * w < l->n ? lo + 2 * w : l->n;
+            size_t a = lo, b = mid, k = lo;
+            while (a < mid && b < hi)
+                tmp[k++] = after(&l->items[a], &l->items[b]) ? l->items[b++] : l->items[a++];
+            while (a < mid)
+                tmp[k++] = l->items[a++];
+            while (b < hi)
+                tmp[k++] = l->items[b++];
+        }
+        memcpy(l->items, tmp, l->n * sizeof(*tmp));
+    }
+    free(tmp);
 }
 
 static const char *sev_name(enum diag_severity s)

@@ -5,6 +5,7 @@
 #define AMLSEC_PARSER_DIAG_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "parser/source.h"
@@ -35,6 +36,11 @@ struct diag_list {
     size_t errors, warnings;
     size_t max_errors; /* 0: unlimited; the front end stops adding past it */
     size_t dropped;    /* errors not added because the list was full */
+    /* diag_list_has()'s hash index of items[0, indexed); NULL until first
+     * used, dropped when the list is sorted or released */
+    struct diag_index *index;
+    size_t indexed;
+    size_t compared; /* diagnostics diag_list_has() compared: its work, for tests */
 };
 
 #define DIAG_MAX_ERRORS 20
@@ -54,11 +60,18 @@ void diag_mask(struct diag *d, const struct src_loc *span);
 void diag_add_note(struct diag *d, const struct src_loc *loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Whether the list holds a diagnostic with this code and message at the
+ * same start (file and byte). Through a hash index kept with the list, so
+ * n look-ups cost O(n), not O(n^2). */
+bool diag_list_has(struct diag_list *l, const struct src_loc *loc, const char *code,
+                   const char *msg);
+
 /* Moves every diagnostic of src to the end of dst (dst's error limit
  * applies) and leaves src empty. */
 void diag_list_append(struct diag_list *dst, struct diag_list *src);
 
-/* Sorts by file, then position (stable), so output order is deterministic. */
+/* Sorts by file, then position (stable, O(n log n)), so output order is
+ * deterministic. */
 void diag_list_sort(struct diag_list *l);
 
 /* Compiler-style text:

@@ -92,6 +92,15 @@ int provider_list_url(struct provider *p, const char *path, const char *api_vers
     return p->ops->list_url(p, path, api_version, out, err);
 }
 
+int provider_query(struct provider *p, const char *subscription, const char *query, json_t **out,
+                   struct errbuf *err)
+{
+    *out = NULL;
+    if (p->ops->query == NULL)
+        return errbuf_set(err, AMLSEC_EUSAGE, "this provider runs no Resource Graph queries");
+    return p->ops->query(p, subscription, query, out, err);
+}
+
 void provider_free(struct provider *p)
 {
     if (p)
@@ -207,14 +216,20 @@ static int ro_list_urls(struct provider *p, const char *const *paths,
     return provider_list_urls(ro_of(p)->inner, paths, api_versions, n, out, errs);
 }
 
+static int ro_query(struct provider *p, const char *subscription, const char *query,
+                    json_t **out, struct errbuf *err)
+{
+    return provider_query(ro_of(p)->inner, subscription, query, out, err);
+}
+
 static void ro_free(struct provider *p)
 {
     free(p);
 }
 
 static const struct provider_ops readonly_ops = {
-    ro_read_many, ro_write_many, ro_write_start, ro_write_next,  ro_write_abandon,
-    ro_list,      ro_list_url,   ro_free,        ro_graph_query, ro_list_urls,
+    ro_read_many, ro_write_many, ro_write_start, ro_write_next,  ro_write_abandon, ro_list,
+    ro_list_url,  ro_free,       ro_graph_query, ro_list_urls,   ro_query,
 };
 
 struct provider *provider_readonly(struct provider *inner)

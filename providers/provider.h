@@ -124,6 +124,12 @@ struct provider_ops {
      * provider_list_urls lists one by one. */
     int (*list_urls)(struct provider *p, const char *const *paths, const char *const *api_versions,
                      size_t n, json_t **out, struct errbuf *errs);
+    /* Runs a Resource Graph query (which must project id) over one
+     * subscription, every page: *out becomes a JSON array of rows (caller
+     * decrefs). NULL, or AMLSEC_EUSAGE, when the provider does not use
+     * Resource Graph: callers then read through ARM. */
+    int (*query)(struct provider *p, const char *subscription, const char *query, json_t **out,
+                 struct errbuf *err);
 };
 
 struct provider {
@@ -152,6 +158,8 @@ int provider_list(struct provider *p, const char *scope, const char *type, json_
                   struct errbuf *err);
 int provider_list_url(struct provider *p, const char *path, const char *api_version, json_t **out,
                       struct errbuf *err);
+int provider_query(struct provider *p, const char *subscription, const char *query, json_t **out,
+                   struct errbuf *err);
 void provider_free(struct provider *p);
 int provider_list_urls(struct provider *p, const char *const *paths,
                        const char *const *api_versions, size_t n, json_t **out,

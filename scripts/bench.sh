@@ -3,7 +3,10 @@
 # benchmark says its target and whether it is met). Not a test: the figures
 # depend on the machine and on what else runs on it.
 #
-#   scripts/bench.sh [NAME...]     NAME: parse state refresh plan check drift (default: all)
+#   scripts/bench.sh [NAME...]     NAME: parse state refresh plan check drift scale (default: all)
+#
+# scale (issue 18) runs every command at 1k and 10k resources of workspace
+# stacks; BENCH_SCALE_SIZES="1000 10000 50000" adds the largest size.
 #
 # Builds the release tree (build/) first. Every request goes to a local cloud
 # on 127.0.0.1.
@@ -22,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(parse state refresh plan drift)
+[ ${#names[@]} -gt 0 ] || names=(parse state refresh plan drift scale)
 for name in "${names[@]}"; do
   echo "== $name"
   case $name in
@@ -41,6 +44,7 @@ for name in "${names[@]}"; do
     check) "$bench/bench_check" "$root/build/amlsec" "$root/../shared" ;;
     # issue 15: drift over 5,000 managed resources and 1,000 unmanaged objects
     drift) (cd "$work" && "$bench/bench_drift" "$root/build/amlsec" "$root/build/amlsec-armlocal") ;;
-    *) echo "unknown benchmark '$name' (parse, state, refresh, plan, check, drift)" >&2; exit 1 ;;
+    scale) (cd "$work" && "$bench/bench_scale" "$root/build/amlsec" "$root/build/amlsec-armlocal") ;;
+    *) echo "unknown benchmark '$name' (parse, state, refresh, plan, check, drift, scale)" >&2; exit 1 ;;
   esac
 done

@@ -14,6 +14,7 @@
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "util/strmap.h"
 #include "util/banned.h"
 
 #define JOURNAL_MAX_BYTES ((size_t)256 << 20)
@@ -72,11 +73,35 @@ static void entry_release(struct journal_entry *e)
     memset(e, 0, sizeof(*e));
 }
 
+/* id -> position in entries[0, indexed). Entries are only appended,
+ * emptied or compacted in order, so the index is stale exactly when the
+ * entry it indexed last has moved. */
+struct journal_index {
+    struct strmap pos;
+    size_t indexed;
+    char last[STATE_LINEAGE_LEN + 1];
+    struct strmap last_of_address; /* address -> position of its latest entry */
+    size_t *prev_same;             /* position + 1 of the entry before with the same address */
+    size_t cap;
+};
+
+static void index_free(struct journal *j)
+{
+    if (j->index) {
+        strmap_release(&j->index->pos);
+        strmap_release(&j->index->last_of_address);
+        free(j->index->prev_same);
+        free(j->index);
+        j->index = NULL;
+    }
+}
+
 void journal_release(struct journal *j)
 {
     for (size_t i = 0; i < j->nentries; i++)
         entry_release(&j->entries[i]);
     free(j->entries);
+    index_free(j);
     free(j->unreadable);
     buf_release(&j->damaged);
     if (j->fd >= 0)
@@ -86,11 +111,63 @@ void journal_release(struct journal *j)
     j->fd = -1;
 }
 
+/* Brings the index up to date; false when memory ran out. */
+static bool index_catch_up(struct journal *j)
+{
+    struct journal_index *x = j->index;
+    if (x && x->indexed > 0 &&
+        (x->indexed > j->nentries || strcmp(j->entries[x->indexed - 1].id, x->last) != 0))
+        index_free(j); /* entries moved: index them again */
+    if (j->index == NULL) {
+        if ((j->index = calloc(1, sizeof(*j->index))) == NULL)
+            return false;
+        strmap_init(&j->index->pos, false);
+        strmap_init(&j->index->last_of_address, false);
+    }
+    x = j->index;
+    if (x->cap < j->nentries) {
+        size_t *p = realloc(x->prev_same, j->cap * sizeof(*p));
+        if (p == NULL) {
+            index_free(j);
+            return false;
+        }
+        x->prev_same = p;
+        x->cap = j->cap;
+    }
+    for (; x->indexed < j->nentries; x->indexed++) {
+        const char *addr = j->entries[x->indexed].address ? j->entries[x->indexed].address : "";
+        size_t before;
+        j->work++;
+        x->prev_same[x->indexed] = strmap_get(&x->last_of_address, addr, &before) ? before + 1 : 0;
+        if (strmap_put(&x->pos, j->entries[x->indexed].id, x->indexed) < 0 ||
+            strmap_put(&x->last_of_address, addr, x->indexed) < 0) {
+            index_free(j);
+            return false;
+        }
+        memcpy(x->last, j->entries[x->indexed].id, sizeof(x->last));
+    }
+    return true;
+}
+
 static struct journal_entry *find_entry(struct journal *j, const char *id)
 {
-    for (size_t i = 0; i < j->nentries; i++)
-        if (strcmp(j->entries[i].id, id) == 0)
-            return &j->entries[i];
+    size_t at;
+    if (!index_catch_up(j)) { /* out of memory: scan */
+        for (size_t i = 0; i < j->nentries; i++, j->work++)
+            if (strcmp(j->entries[i].id, id) == 0)
+                return &j->entries[i];
+        return NULL;
+    }
+    for (int again = 0; again < 2; again++) {
+        j->work++;
+        if (!strmap_get(&j->index->pos, id, &at))
+            return NULL;
+        if (at < j->nentries && strcmp(j->entries[at].id, id) == 0)
+            return &j->entries[at];
+        index_free(j); /* an entry moved without the one indexed last moving */
+        if (!index_catch_up(j))
+            return NULL;
+    }
     return NULL;
 }
 
@@ -616,9 +693,26 @@ int journal_done(struct journal *j, const char *id, struct errbuf *err)
     if (e->phase != JOURNAL_DONE || !e->ok)
         return 0;
     /* a newer outcome for the same resource settles what older intents
-     * left pending (a create that was not visible yet, say) */
+     * left pending (a create that was not visible yet, say): the earlier
+     * entries of its address, through the index (a scan of every earlier
+     * entry per outcome made an apply of n creates cost n^2) */
+    if (j->index != NULL && j->index->indexed > at) {
+        for (size_t p = j->index->prev_same[at]; p != 0; p = j->index->prev_same[p - 1]) {
+            struct journal_entry *o = &j->entries[p - 1];
+            j->work++;
+            if (o->phase != JOURNAL_DONE && strcmp(o->address, e->address) == 0 &&
+                strcasecmp(o->arm_id, e->arm_id) == 0) {
+                log_msg(LOG_INFO, "journal: the %s of '%s' left pending is settled by a newer one",
+                        op_names[o->op], o->address);
+                if ((rc = mark_done(j, o->id, err)) < 0)
+                    return rc;
+            }
+        }
+        return 0;
+    }
     for (size_t i = 0; i < at; i++) {
         struct journal_entry *o = &j->entries[i];
+        j->work++;
         if (o->phase != JOURNAL_DONE && strcmp(o->address, e->address) == 0 &&
             strcasecmp(o->arm_id, e->arm_id) == 0) {
             log_msg(LOG_INFO, "journal: the %s of '%s' left pending is settled by a newer one",

@@ -115,6 +115,8 @@ struct journal {
     size_t discarded_torn; /* torn trailing records dropped on open */
     bool group_commit;     /* records wait for journal_sync (see above) */
     bool unsynced;         /* records written since the last sync */
+    struct journal_index *index; /* entries by id (journal.c); rebuilt when entries move */
+    size_t work;                 /* entries the look-ups by id visited: tests count it */
 };
 
 /* Opens (creating, mode 0600) the journal and reads its records. keys may

@@ -761,7 +761,8 @@ static int ap_list(struct provider *p, const char *scope, const char *type, json
             if (rg[0])
                 buf_addf(&q, "%sresourceGroup =~ '%s'", type ? " and " : "", rg);
         }
-        buf_adds(&q, " | project id, name, type, location, tags, identity, sku, kind, properties");
+        buf_adds(&q, " | project id, name, type, location, tags, identity, sku, kind, properties, "
+                     "systemData");
         rc = rows ? graph_query(&g, q.ptr, rows, &gerr) : AMLSEC_ENOMEM;
         ap->stats.graph_queries += g.queries;
         buf_release(&q);
@@ -865,6 +866,33 @@ static int ap_list_urls(struct provider *p, const char *const *paths,
     return rc;
 }
 
+static int ap_query(struct provider *p, const char *subscription, const char *query, json_t **out,
+                    struct errbuf *err)
+{
+    struct arm_provider *ap = (struct arm_provider *)p;
+    const char *subs[1] = {subscription};
+    struct graph g;
+    json_t *rows;
+    int rc;
+    *out = NULL;
+    if (ap->o.no_graph || ap->stats.graph_disabled)
+        return errbuf_set(err, AMLSEC_EUSAGE, "Resource Graph is not in use");
+    if ((rows = json_array()) == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    graph_init(&g, ap->o.client);
+    g.subscriptions = subs;
+    g.n_subscriptions = subscription != NULL;
+    rc = graph_query(&g, query, rows, err);
+    ap->stats.graph_queries += g.queries;
+    if (rc < 0) {
+        ap->stats.graph_failures++;
+        json_decref(rows);
+        return rc;
+    }
+    *out = rows;
+    return 0;
+}
+
 static void ap_free(struct provider *p)
 {
     ap_write_abandon(p);
@@ -902,8 +930,8 @@ static int ap_graph_query(struct provider *p, const char *const *queries, size_t
 }
 
 static const struct provider_ops arm_provider_ops = {
-    ap_read_many, ap_write_many, ap_write_start, ap_write_next,  ap_write_abandon,
-    ap_list,      ap_list_url,   ap_free,        ap_graph_query, ap_list_urls,
+    ap_read_many, ap_write_many, ap_write_start, ap_write_next,  ap_write_abandon, ap_list,
+    ap_list_url,  ap_free,       ap_graph_query, ap_list_urls,   ap_query,
 };
 
 int arm_provider_new(struct provider **out, const struct arm_provider_opts *opts,

@@ -12,7 +12,9 @@
 
 #define GRAPH_URL "/providers/Microsoft.ResourceGraph/resources"
 #define GRAPH_DEFAULT_QUOTA 15
-#define PROJECTION "id, name, type, location, tags, identity, sku, kind, properties"
+/* systemData: when a resource was created, for rules that look at it
+ * (WS-SUPPORT-APP) without a GET per resource */
+#define PROJECTION "id, name, type, location, tags, identity, sku, kind, properties, systemData"
 
 void graph_init(struct graph *g, struct arm_client *client)
 {

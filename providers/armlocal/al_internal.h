@@ -100,6 +100,15 @@ struct armlocal {
                          deletedKeys, counter} */
     json_t *pec_keys; /* keys of private endpoint connection records (an index, not persisted) */
     json_t *global_names; /* "namespace/type/name" of globally unique names -> key (an index) */
+    json_t *authz_keys;   /* keys of role assignments and definitions (an index) */
+    json_t *lock_scopes;  /* lowercase scope -> {lock key: true} (an index) */
+    json_t *ra_scopes;    /* lowercase scope -> {role assignment key: true} (an index) */
+    json_t *pec_parents;  /* lowercase parent id -> {private endpoint connection key: true} */
+    json_t *pec_by_pe;    /* lowercase private endpoint id -> {its connection keys: true} */
+    json_t *ops_running;  /* ids of the operations InProgress (an index of state.ops) */
+    int64_t ops_swept_ms; /* when finished operations were last looked at for expiry */
+    size_t work;          /* entries the per-request bookkeeping visited (lock checks, operations):
+                             tests check it does not grow with the store */
     json_t *graph_snapshot; /* set: Resource Graph answers from this copy of the resources
                                (lag emulation, /_armlocal/graph/snapshot); not persisted */
     uint64_t rng_fault;
@@ -178,6 +187,13 @@ void al_lower(char *dst, const char *src, size_t cap);
 /* The key of the resource holding id's globally unique name (storage
  * accounts, vaults, registries), or NULL (borrowed). */
 const char *al_global_name_owner(struct armlocal *al, const char *id);
+/* Is the store key (lowercase id) a role assignment or role definition
+ * (Resource Graph's authorizationresources table)? */
+int al_authz_key(const char *key);
+/* The index entry {key: true} of the keys at scope (lowercase) in one of
+ * the scope indexes (al->lock_scopes, ra_scopes, pec_parents); NULL when
+ * none. */
+json_t *al_scope_keys(json_t *index, const char *scope);
 void al_guid(struct armlocal *al, char out[37]);
 void al_hex32(struct armlocal *al, char out[33]);
 void al_time_iso(int64_t ms, char *out, size_t cap);

@@ -2,6 +2,8 @@
  * the KQL subset amlsec sends (docs/local-cloud.md):
  *   TABLE | where COND [and|or COND]... | project [name =] path, ...
  *             | order by path [asc|desc] | limit N
+ * and the same over authorizationresources (role assignments and role
+ * definitions, which the resources table also holds here).
  * with COND: path (=~ | == | != | !~) 'value', path (in~ | in | !in~ | !in) ('a', ...),
  * and parentheses. $top <= 1000, $skip, $skipToken paging, objectArray and
  * table results, quota headers. TABLE is resources (top-level tracked
@@ -244,6 +246,7 @@ static const struct column {
     {"identity", COL_BODY},
     {"zones", COL_BODY},
     {"extendedLocation", COL_BODY},
+    {"systemData", COL_BODY},
 };
 
 #define NCOLUMNS (sizeof(row_columns) / sizeof(row_columns[0]))

@@ -198,7 +198,8 @@ json_t *al_render(struct al_ctx *c, json_t *rec)
         size_t n;
         al_lower(prefix, id, sizeof(prefix));
         n = strlen(prefix);
-        json_object_foreach(c->al->pec_keys, k, v)
+        /* the connections under this resource, from the index by parent */
+        json_object_foreach(al_scope_keys(c->al->pec_parents, prefix), k, v)
         {
             if (strncmp(k, prefix, n) == 0 &&
                 strncmp(k + n, "/privateendpointconnections/", 28) == 0 &&
@@ -282,25 +283,44 @@ static void finish_op(struct armlocal *al, const char *opid, json_t *op)
 }
 
 /* Finishes operations past their deadline; forgets finished ones after an
- * hour (their status URLs then answer 404, as Azure's eventually do). */
+ * hour (their status URLs then answer 404, as Azure's eventually do). The
+ * operations in progress are indexed, so a request looks only at them;
+ * finished ones are swept for expiry at most once a minute. */
 void al_ops_advance(struct armlocal *al, int64_t now)
 {
-    json_t *ops = json_object_get(al->state, "ops"), *op;
+    json_t *ops = json_object_get(al->state, "ops"), *op, *one;
     const char *k;
     void *tmp;
     int changed = 0;
-    json_object_foreach_safe(ops, tmp, k, op)
+    json_object_foreach_safe(al->ops_running, tmp, k, one)
     {
-        const char *status = json_string_value(json_object_get(op, "status"));
-        int64_t end = json_integer_value(json_object_get(op, "end"));
-        if (status && strcmp(status, "InProgress") == 0) {
-            if (end <= now) {
-                finish_op(al, k, op);
+        const char *status;
+        al->work++;
+        op = json_object_get(ops, k);
+        status = json_string_value(json_object_get(op, "status"));
+        if (op == NULL || status == NULL || strcmp(status, "InProgress") != 0) {
+            json_object_del(al->ops_running, k);
+            continue;
+        }
+        if (json_integer_value(json_object_get(op, "end")) <= now) {
+            char id[64];
+            snprintf(id, sizeof(id), "%s", k); /* k goes with its index entry */
+            json_object_del(al->ops_running, id);
+            finish_op(al, id, op);
+            changed = 1;
+        }
+    }
+    if (now - al->ops_swept_ms >= 60 * 1000) {
+        al->ops_swept_ms = now;
+        json_object_foreach_safe(ops, tmp, k, op)
+        {
+            const char *status = json_string_value(json_object_get(op, "status"));
+            al->work++;
+            if ((status == NULL || strcmp(status, "InProgress") != 0) &&
+                json_integer_value(json_object_get(op, "end")) < now - 3600 * 1000) {
+                json_object_del(ops, k);
                 changed = 1;
             }
-        } else if (end < now - 3600 * 1000) {
-            json_object_del(ops, k);
-            changed = 1;
         }
     }
     if (changed)
@@ -331,6 +351,7 @@ static void start_op(struct al_ctx *c, const struct al_type *ty, enum al_lro lro
                    j ? lc : "global", "apiVersion", c->api_version ? c->api_version : "", "start",
                    (json_int_t)c->now_ms, "end", (json_int_t)(c->now_ms + ms), "fail", fail);
     json_object_set_new(json_object_get(c->al->state, "ops"), opid, op);
+    json_object_set_new(c->al->ops_running, opid, json_true());
     if (rec)
         json_object_set_new(rec, "op", json_string(opid));
     op_urls(c, opid, op, asy, loc, sizeof(asy));
@@ -818,11 +839,18 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
     }
     al_lower(parent, t->parent, sizeof(parent));
     al_lower(type_l, ty->type, sizeof(type_l));
-    json_object_foreach(al_resources(c->al), k, rec)
+    /* role assignments and definitions: from their index, not the store */
+    json_object_foreach(strncmp(type_l, "microsoft.authorization/role", 28) == 0
+                            ? c->al->authz_keys
+                            : al_resources(c->al),
+                        k, rec)
     {
-        json_t *body = json_object_get(rec, "body");
+        json_t *body;
         char rtype[512], rid[2048];
         const char *pos;
+        if (json_is_true(rec))
+            rec = json_object_get(al_resources(c->al), k);
+        body = json_object_get(rec, "body");
         if (!visible(rec))
             continue;
         al_lower(rtype, json_string_value(json_object_get(body, "type")), sizeof(rtype));

@@ -73,11 +73,14 @@ static void add_role(struct armlocal *al, const char *role_id, json_t *out)
                                                  "notDataActions"));
             return;
         }
-    json_object_foreach(al_resources(al), k, rec)
+    json_t *one;
+    json_object_foreach(al->authz_keys, k, one)
     {
-        const json_t *body = json_object_get(rec, "body");
+        const json_t *body;
         size_t i;
         json_t *p;
+        rec = json_object_get(al_resources(al), k);
+        body = json_object_get(rec, "body");
         if (strcasecmp(str(json_object_get(body, "type")) ? str(json_object_get(body, "type")) : "",
                        "Microsoft.Authorization/roleDefinitions") != 0 ||
             strcasecmp(str(json_object_get(body, "name")) ? str(json_object_get(body, "name")) : "",
@@ -100,7 +103,7 @@ static int covers(const char *assigned, const char *scope)
 
 void al_permissions_get(struct al_ctx *c, const char *scope)
 {
-    json_t *value = json_array(), *rec;
+    json_t *value = json_array(), *rec, *one;
     char scope_l[2048];
     const char *k;
 
@@ -113,10 +116,12 @@ void al_permissions_get(struct al_ctx *c, const char *scope)
         return;
     }
     al_lower(scope_l, scope, sizeof(scope_l));
-    json_object_foreach(al_resources(c->al), k, rec)
+    json_object_foreach(c->al->authz_keys, k, one)
     {
-        const json_t *body = json_object_get(rec, "body");
+        const json_t *body;
         char assigned[2048];
+        rec = json_object_get(al_resources(c->al), k);
+        body = json_object_get(rec, "body");
         if (strstr(k, "/providers/microsoft.authorization/roleassignments/") == NULL ||
             json_is_true(json_object_get(rec, "hidden")) ||
             strcasecmp(str(al_jpath(body, "properties.principalId"))

@@ -225,9 +225,13 @@ static int check_role_assignment(struct al_ctx *c, const char *id, const char *s
     }
     al_lower(scope_l, scope, sizeof(scope_l));
     al_lower(key, id, sizeof(key));
-    json_object_foreach(al_resources(c->al), k, rec)
+    /* the role assignments at this scope, from the index by scope */
+    json_object_foreach(al_scope_keys(c->al->ra_scopes, scope_l), k, rec)
     {
-        json_t *b = json_object_get(rec, "body");
+        json_t *b;
+        c->al->work++;
+        rec = json_object_get(al_resources(c->al), k);
+        b = json_object_get(rec, "body");
         const char *t = str(json_object_get(b, "type"));
         const char *s = str(al_jpath(b, "properties.scope"));
         if (t == NULL || strcasecmp(t, "Microsoft.Authorization/roleAssignments") != 0 ||
@@ -684,12 +688,30 @@ int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *
 }
 
 /* A lock at id's scope or above blocks writes (ReadOnly) and deletes
- * (both levels); a delete is also blocked by locks below id. */
+ * (both levels); a delete is also blocked by locks below id. The scopes
+ * above id are looked up in the store's index of lock scopes, one per
+ * segment of id (a write costs the depth of id, not the size of the store);
+ * only a delete walks the locked scopes for those below. */
+static int lock_blocks(struct al_ctx *c, const char *scope, int is_delete)
+{
+    const char *k;
+    json_t *one;
+    c->al->work++;
+    json_object_foreach(json_object_get(c->al->lock_scopes, scope), k, one)
+    {
+        json_t *rec = json_object_get(al_resources(c->al), k);
+        const char *level = str(al_jpath(json_object_get(rec, "body"), "properties.level"));
+        if (level && (is_delete || strcmp(level, "ReadOnly") == 0))
+            return 1;
+    }
+    return 0;
+}
+
 int al_rules_check_locks(struct al_ctx *c, const char *id, int is_delete)
 {
-    char idl[2048];
-    const char *k;
-    json_t *rec;
+    char idl[2048], scope[2048];
+    const char *k, *locked = NULL;
+    json_t *locks;
     size_t n;
 
     if (strstr(id, "/providers/Microsoft.Authorization/locks/") ||
@@ -697,34 +719,31 @@ int al_rules_check_locks(struct al_ctx *c, const char *id, int is_delete)
         return 0;
     al_lower(idl, id, sizeof(idl));
     n = strlen(idl);
-    json_object_foreach(al_resources(c->al), k, rec)
-    {
-        const char *p = strstr(k, "/providers/microsoft.authorization/locks/");
-        const char *level;
-        char scope[2048];
-        size_t sn;
-        if (p == NULL || strchr(p + 41, '/'))
+    /* id itself and every scope above it, at each '/' */
+    for (size_t len = n; len > 0 && locked == NULL; len--) {
+        if (len < n && idl[len] != '/')
             continue;
-        sn = (size_t)(p - k);
-        snprintf(scope, sizeof(scope), "%.*s", (int)sn, k);
-        level = str(al_jpath(json_object_get(rec, "body"), "properties.level"));
-        if (level == NULL)
-            continue;
-        if (strncmp(idl, scope, sn) == 0 && (idl[sn] == '/' || idl[sn] == '\0')) {
-            if (is_delete || strcmp(level, "ReadOnly") == 0)
-                goto locked;
-        } else if (is_delete && strncmp(scope, idl, n) == 0 && scope[n] == '/') {
-            goto locked;
-        }
-        continue;
-    locked:
-        al_error(c, 409, "ScopeLocked",
-                 "The scope '%s' cannot perform %s operation because following scope(s) are "
-                 "locked: '%s'. Please remove the lock and try again.",
-                 id, is_delete ? "delete" : "write", scope);
-        return -1;
+        snprintf(scope, sizeof(scope), "%.*s", (int)len, idl);
+        if (lock_blocks(c, scope, is_delete))
+            locked = scope;
     }
-    return 0;
+    if (locked == NULL && is_delete)
+        json_object_foreach(c->al->lock_scopes, k, locks)
+        {
+            c->al->work++;
+            if (strncmp(k, idl, n) == 0 && k[n] == '/' && lock_blocks(c, k, 1)) {
+                snprintf(scope, sizeof(scope), "%s", k);
+                locked = scope;
+                break;
+            }
+        }
+    if (locked == NULL)
+        return 0;
+    al_error(c, 409, "ScopeLocked",
+             "The scope '%s' cannot perform %s operation because following scope(s) are "
+             "locked: '%s'. Please remove the lock and try again.",
+             id, is_delete ? "delete" : "write", locked);
+    return -1;
 }
 
 int al_rules_check_delete(struct al_ctx *c, const struct al_type *t, const char *id, json_t *rec)
@@ -783,19 +802,30 @@ static void add_connection(struct armlocal *al, const char *pe_id, const char *p
                          "provisioningState", "Succeeded"));
 }
 
+/* The connections of the private endpoint pe_id, from the store's index
+ * of them by endpoint (a scan of every connection per endpoint write made
+ * creating N endpoints cost N^2). */
 static void remove_connections(struct armlocal *al, const char *pe_id)
 {
+    char pel[2048];
     const char *k;
-    json_t *rec;
+    json_t *rec, *keys;
     void *tmp;
-    json_object_foreach_safe(al->pec_keys, tmp, k, rec)
+    al_lower(pel, pe_id, sizeof(pel));
+    keys = json_object_get(al->pec_by_pe, pel);
+    if (keys == NULL)
+        return;
+    json_incref(keys); /* deleting its last connection drops it from the index */
+    json_object_foreach_safe(keys, tmp, k, rec)
     {
         const char *pid;
+        al->work++;
         rec = json_object_get(al_resources(al), k);
         pid = str(al_jpath(json_object_get(rec, "body"), "properties.privateEndpoint.id"));
         if (strstr(k, "/privateendpointconnections/") && pid && strcasecmp(pid, pe_id) == 0)
             al_rec_del_key(al, k);
     }
+    json_decref(keys);
 }
 
 /* A DNS zone group writes, in each of its zones, an A record for the

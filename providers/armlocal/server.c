@@ -449,6 +449,12 @@ void armlocal_free(struct armlocal *al)
     json_decref(al->graph_snapshot);
     json_decref(al->pec_keys);
     json_decref(al->global_names);
+    json_decref(al->authz_keys);
+    json_decref(al->lock_scopes);
+    json_decref(al->ra_scopes);
+    json_decref(al->pec_parents);
+    json_decref(al->pec_by_pe);
+    json_decref(al->ops_running);
     json_decref(al->log_by_verb);
     json_decref(al->log_by_path);
     json_decref(al->policy_defs);

@@ -203,21 +203,106 @@ static int global_name_of(const char *key, char *out, size_t cap)
     return 0;
 }
 
+int al_authz_key(const char *key)
+{
+    static const char prov[] = "/providers/microsoft.authorization/";
+    const char *p = strstr(key, prov);
+    if (p == NULL)
+        return 0;
+    p += sizeof(prov) - 1;
+    return (strncmp(p, "roleassignments/", 16) == 0 && strchr(p + 16, '/') == NULL) ||
+           (strncmp(p, "roledefinitions/", 16) == 0 && strchr(p + 16, '/') == NULL);
+}
+
+/* The scope of key in the scope indexes: a lock's or role assignment's
+ * scope, a private endpoint connection's parent (its length, and the index
+ * in *index), or 0. */
+static size_t scope_len(struct armlocal *al, const char *key, json_t **index)
+{
+    static const char locks[] = "/providers/microsoft.authorization/locks/",
+                      ras[] = "/providers/microsoft.authorization/roleassignments/",
+                      pecs[] = "/privateendpointconnections/";
+    const char *p;
+    if ((p = strstr(key, locks)) != NULL && !strchr(p + sizeof(locks) - 1, '/'))
+        *index = al->lock_scopes;
+    else if ((p = strstr(key, ras)) != NULL && !strchr(p + sizeof(ras) - 1, '/'))
+        *index = al->ra_scopes;
+    else if ((p = strstr(key, pecs)) != NULL && !strchr(p + sizeof(pecs) - 1, '/'))
+        *index = al->pec_parents;
+    else
+        return 0;
+    return (size_t)(p - key);
+}
+
+json_t *al_scope_keys(json_t *index, const char *scope)
+{
+    return json_object_get(index, scope);
+}
+
+/* The private endpoint (lowercase id, in out) of the connection stored at
+ * key; 0 when it names none. */
+static int pec_endpoint(struct armlocal *al, const char *key, char *out, size_t cap)
+{
+    json_t *rec = json_object_get(al_resources(al), key);
+    const char *pe =
+        json_string_value(al_jpath(json_object_get(rec, "body"), "properties.privateEndpoint.id"));
+    if (pe == NULL)
+        return 0;
+    al_lower(out, pe, cap);
+    return 1;
+}
+
 static void index_add(struct armlocal *al, const char *key)
 {
-    char g[512];
-    if (is_pec_key(key))
+    char g[2048];
+    size_t sn;
+    json_t *index;
+    if (is_pec_key(key)) {
+        json_t *at;
         json_object_set_new(al->pec_keys, key, json_true());
+        if (pec_endpoint(al, key, g, sizeof(g))) {
+            if ((at = json_object_get(al->pec_by_pe, g)) == NULL)
+                json_object_set_new(al->pec_by_pe, g, at = json_object());
+            json_object_set_new(at, key, json_true());
+        }
+    }
     if (global_name_of(key, g, sizeof(g)))
         json_object_set_new(al->global_names, g, json_string(key));
+    if (al_authz_key(key))
+        json_object_set_new(al->authz_keys, key, json_true());
+    if ((sn = scope_len(al, key, &index)) > 0 && sn < sizeof(g)) {
+        json_t *at;
+        snprintf(g, sizeof(g), "%.*s", (int)sn, key);
+        if ((at = json_object_get(index, g)) == NULL)
+            json_object_set_new(index, g, at = json_object());
+        json_object_set_new(at, key, json_true());
+    }
 }
 
 /* key must not be owned by an object index_del changes */
 static void index_del(struct armlocal *al, const char *key)
 {
-    char g[512];
+    char g[2048];
     const char *owner;
+    size_t sn;
+    json_t *index;
+    if (is_pec_key(key) && pec_endpoint(al, key, g, sizeof(g))) {
+        json_t *at = json_object_get(al->pec_by_pe, g);
+        json_object_del(at, key);
+        if (at && json_object_size(at) == 0)
+            json_object_del(al->pec_by_pe, g);
+    }
     json_object_del(al->pec_keys, key);
+    json_object_del(al->authz_keys, key);
+    if ((sn = scope_len(al, key, &index)) > 0 && sn < sizeof(g)) {
+        json_t *at;
+        snprintf(g, sizeof(g), "%.*s", (int)sn, key);
+        if ((at = json_object_get(index, g)) != NULL) {
+            json_object_del(at, key);
+            if (json_object_size(at) == 0)
+                json_object_del(index, g);
+        }
+    }
     if (global_name_of(key, g, sizeof(g)) &&
         (owner = json_string_value(json_object_get(al->global_names, g))) != NULL &&
         strcmp(owner, key) == 0)
@@ -232,8 +317,33 @@ static void index_rebuild(struct armlocal *al)
         al->pec_keys = json_object();
     if (al->global_names == NULL)
         al->global_names = json_object();
+    if (al->authz_keys == NULL)
+        al->authz_keys = json_object();
+    if (al->lock_scopes == NULL)
+        al->lock_scopes = json_object();
+    if (al->ra_scopes == NULL)
+        al->ra_scopes = json_object();
+    if (al->pec_parents == NULL)
+        al->pec_parents = json_object();
+    if (al->pec_by_pe == NULL)
+        al->pec_by_pe = json_object();
+    json_object_clear(al->ra_scopes);
+    json_object_clear(al->pec_parents);
+    json_object_clear(al->pec_by_pe);
     json_object_clear(al->pec_keys);
     json_object_clear(al->global_names);
+    json_object_clear(al->authz_keys);
+    json_object_clear(al->lock_scopes);
+    if (al->ops_running == NULL)
+        al->ops_running = json_object();
+    json_object_clear(al->ops_running);
+    al->ops_swept_ms = 0;
+    json_object_foreach(json_object_get(al->state, "ops"), k, v)
+    {
+        const char *status = json_string_value(json_object_get(v, "status"));
+        if (status && strcmp(status, "InProgress") == 0)
+            json_object_set_new(al->ops_running, k, json_true());
+    }
     json_object_foreach(al_resources(al), k, v)
     {
         index_add(al, k);

@@ -1,0 +1,565 @@
+/* Benchmark of issue 18: every command at several sizes of a configuration
+ * shaped like a real stack, run as a user runs amlsec (separate processes).
+ *
+ * Each stack of 14 resources is a network-isolated workspace with its key
+ * vault, customer-managed key, storage account, registry and Application
+ * Insights, a build cluster, an online endpoint, private endpoints for the
+ * workspace, blob, file and vault, a lock and a role assignment on the workspace;
+ * team role assignments on the resource group fill up to the size.
+ *
+ * For each size it prints, per command, the wall time, CPU time and peak
+ * RSS of the amlsec process, and the growth exponent from the previous
+ * size (log(t2/t1) / log(n2/n1): 1.0 is linear). The commands:
+ *   validate, validate -json, fmt -check, plan -refresh=false -out F
+ *   (creates), show -json F, apply (AMLSEC_RATE_LIMIT=off, unthrottled
+ *   local cloud), plan -refresh=false (no changes), state list, state mv,
+ *   plan with refresh (no changes) at --latency-ms 30 --throttle arm
+ *   (with its ARM request count), and apply of creates under ARM's limits
+ *   against its write bucket's floor.
+ *
+ * Usage: bench_scale [AMLSEC [ARMLOCAL]]  (default: next to this binary)
+ *   BENCH_SCALE_SIZES="1000 10000"   sizes in resources (add 50000 for the
+ *                                    issue's largest; it takes minutes)
+ *   BENCH_SCALE_REFRESH_MAX=10000    largest size of the refreshed plan
+ *   BENCH_SCALE_THROTTLED_MAX=1000   largest size of the throttled apply
+ *                                    (its floor is (writes - 200) / 10 s)
+ *   BENCH_SCALE_REFRESH_TARGET=0     skips the issue's refresh target first
+ *                                    (5,000 resources, 1,000 workspaces)
+ *   BENCH_SCALE_KEEP=1               keeps the configurations and states
+ * Prints its figures; it is not a test. Loopback traffic only. */
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *amlsec, *armlocal;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct measure {
+    double wall, cpu;
+    long rss_kb;
+    long requests; /* -1: not counted */
+    int done;
+};
+
+/* Runs argv in dir with output to /dev/null; returns its exit status and
+ * fills m (wall seconds, CPU seconds, peak RSS). */
+static int run(const char *dir, char *const argv[], struct measure *m)
+{
+    double t0 = now_s();
+    struct rusage ru;
+    int status = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (chdir(dir) < 0)
+            _exit(127);
+        dup2(null, 1);
+        dup2(null, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (pid < 0 || wait4(pid, &status, 0, &ru) < 0)
+        return -1;
+    m->wall = now_s() - t0;
+    m->rss_kb = ru.ru_maxrss;
+    m->cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+             (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    m->requests = -1;
+    m->done = 1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static pid_t cloud_pid;
+
+static int start_cloud(char *url, size_t n, const char *extra1, const char *extra2)
+{
+    int fds[2];
+    FILE *f;
+    if (pipe(fds) < 0)
+        return -1;
+    cloud_pid = fork();
+    if (cloud_pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(fds[1], 1);
+        dup2(null, 2);
+        close(fds[0]);
+        execl(armlocal, armlocal, "--listen", "127.0.0.1:0", "--lro-ms", "0", extra1, extra2,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    if (f == NULL || fgets(url, (int)n, f) == NULL)
+        return -1;
+    fclose(f);
+    url[strcspn(url, "\r\n")] = '\0';
+    return 0;
+}
+
+static void stop_cloud(void)
+{
+    if (cloud_pid > 0) {
+        kill(cloud_pid, SIGTERM);
+        waitpid(cloud_pid, NULL, 0);
+        cloud_pid = 0;
+    }
+}
+
+struct sinkbuf {
+    char buf[4096];
+    size_t len;
+};
+
+static size_t sink(char *p, size_t s, size_t n, void *u)
+{
+    struct sinkbuf *b = u;
+    size_t k = s * n, room = sizeof(b->buf) - 1 - b->len;
+    size_t take = k < room ? k : room;
+    memcpy(b->buf + b->len, p, take);
+    b->len += take;
+    b->buf[b->len] = '\0';
+    return k;
+}
+
+static int control(const char *url, const char *method, const char *path, const char *body,
+                   char *out, size_t outsz)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    struct sinkbuf b = {{0}, 0};
+    char full[1024];
+    long code = 0;
+    snprintf(full, sizeof(full), "%s%s", url, path);
+    curl_easy_setopt(c, CURLOPT_URL, full);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (out)
+        snprintf(out, outsz, "%s", b.buf);
+    return code >= 200 && code < 300 ? 0 : -1;
+}
+
+static long request_total(const char *url)
+{
+    char out[4096];
+    const char *t;
+    if (control(url, "GET", "/_armlocal/requests", NULL, out, sizeof(out)) < 0)
+        return -1;
+    t = strstr(out, "\"total\":");
+    return t ? strtol(t + 8, NULL, 10) : -1;
+}
+
+#define SUB "00000000-0000-0000-0000-0000000000be"
+#define SUBNET                                                                                     \
+    "/subscriptions/" SUB "/resourceGroups/rg-net/providers/"                                      \
+    "Microsoft.Network/virtualNetworks/hub/subnets/pe"
+
+static int seed_network(const char *url)
+{
+    static const char *const seeds[][2] = {
+        {"/subscriptions/" SUB "/resourceGroups/rg-net", "Microsoft.Resources/resourceGroups"},
+        {"/subscriptions/" SUB "/resourceGroups/rg-net/providers/"
+         "Microsoft.Network/virtualNetworks/hub",
+         "Microsoft.Network/virtualNetworks"},
+        {SUBNET, "Microsoft.Network/virtualNetworks/subnets"},
+    };
+    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+        char path[512], body[256];
+        snprintf(path, sizeof(path), "/_armlocal/resources%s", seeds[i][0]);
+        snprintf(body, sizeof(body),
+                 "{\"type\":\"%s\",\"location\":\"westeurope\",\"properties\":{}}", seeds[i][1]);
+        if (control(url, "PUT", path, body, NULL, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+#define STACK 14
+
+/* n resources (plus the resource group): n / 14 workspace stacks, team
+ * role assignments for the rest. Returns the number of stacks. */
+static int write_stacks(const char *dir, int n)
+{
+    char path[PATH_MAX + 64];
+    FILE *f;
+    int stacks = n / STACK;
+    snprintf(path, sizeof(path), "%s/main.amlsec", dir);
+    if ((f = fopen(path, "w")) == NULL)
+        return -1;
+    fputs("settings {\n  subscription = \"" SUB "\"\n"
+          "  tenant = \"00000000-0000-0000-0000-00000000a11c\"\n  location = \"westeurope\"\n}\n\n"
+          "resource_group \"g\" {\n  name = \"rg-stacks\"\n}\n\n"
+          "existing subnet \"pe\" {\n  id = \"" SUBNET "\"\n}\n\n",
+          f);
+    for (int i = 0; i < stacks; i++) {
+        fprintf(f,
+                "key_vault \"v%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"kv-stack-%06d\"\n  purge_protection = true\n"
+                "  public_network_access = false\n}\n\n"
+                "key \"k%d\" {\n  vault = key_vault.v%d\n  type = \"RSA-HSM\"\n  size = 3072\n}\n\n"
+                "storage_account \"s%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"ststack%06d\"\n  allow_blob_public_access = false\n"
+                "  public_network_access = false\n}\n\n"
+                "container_registry \"c%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"acrstack%06d\"\n  sku = \"Premium\"\n  admin_user = true\n"
+                "  public_network_access = false\n}\n\n"
+                "app_insights \"a%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"appi-stack-%06d\"\n}\n\n"
+                "workspace \"w%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"mlw-stack-%06d\"\n  key_vault = key_vault.v%d\n"
+                "  storage_account = storage_account.s%d\n"
+                "  container_registry = container_registry.c%d\n  app_insights = app_insights.a%d\n"
+                "  public_network_access = false\n  image_build_compute = \"cpu-build\"\n"
+                "  hbi = true\n  encryption {\n    key = key.k%d\n  }\n}\n\n"
+                "compute_cluster \"b%d\" {\n  workspace = workspace.w%d\n  name = \"cpu-build\"\n"
+                "  vm_size = \"Standard_DS3_v2\"\n  subnet = existing.subnet.pe.id\n"
+                "  node_public_ip = false\n  local_auth = false\n  scale {\n    max = 2\n  }\n}\n\n"
+                "online_endpoint \"e%d\" {\n  workspace = workspace.w%d\n"
+                "  name = \"score-%06d\"\n  auth = \"aad_token\"\n"
+                "  public_network_access = false\n}\n\n"
+                "private_endpoint \"pw%d\" {\n  target = workspace.w%d\n"
+                "  subresource = \"amlworkspace\"\n  subnet = existing.subnet.pe.id\n}\n\n"
+                "private_endpoint \"pb%d\" {\n  target = storage_account.s%d\n"
+                "  subresource = \"blob\"\n  subnet = existing.subnet.pe.id\n}\n\n"
+                "private_endpoint \"pf%d\" {\n  target = storage_account.s%d\n"
+                "  subresource = \"file\"\n  subnet = existing.subnet.pe.id\n}\n\n"
+                "private_endpoint \"pv%d\" {\n  target = key_vault.v%d\n"
+                "  subresource = \"vault\"\n  subnet = existing.subnet.pe.id\n}\n\n"
+                "lock \"l%d\" {\n  target = workspace.w%d\n  level = \"CanNotDelete\"\n}\n\n"
+                "role_assignment \"r%d\" {\n  scope = workspace.w%d\n"
+                "  principal = \"3f2504e0-4f89-11d3-9a0c-0305e8%06d\"\n"
+                "  principal_type = \"Group\"\n  role = \"AzureML Data Scientist\"\n}\n\n",
+                i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i,
+                i, i, i, i, i, i, i);
+    }
+    for (int i = stacks * STACK; i < n; i++)
+        fprintf(f,
+                "role_assignment \"team%d\" {\n  scope = resource_group.g\n"
+                "  principal = \"3f2504e0-4f89-11d3-9a0c-0305e9%06d\"\n"
+                "  principal_type = \"Group\"\n  role = \"Reader\"\n}\n\n",
+                i, i);
+    if (fclose(f) != 0)
+        return -1;
+    return stacks;
+}
+
+enum cmd {
+    C_VALIDATE,
+    C_VALIDATE_JSON,
+    C_FMT,
+    C_PLAN_CREATES,
+    C_SHOW_JSON,
+    C_APPLY,
+    C_PLAN_NOCHANGE,
+    C_STATE_LIST,
+    C_STATE_MV,
+    C_PLAN_REFRESH,
+    C_APPLY_THROTTLED,
+    C_NCMDS
+};
+
+static const char *const cmd_names[C_NCMDS] = {
+    [C_VALIDATE] = "validate",
+    [C_VALIDATE_JSON] = "validate -json",
+    [C_FMT] = "fmt -check",
+    [C_PLAN_CREATES] = "plan -refresh=false -out F (creates)",
+    [C_SHOW_JSON] = "show -json F",
+    [C_APPLY] = "apply (RATE_LIMIT=off, unthrottled)",
+    [C_PLAN_NOCHANGE] = "plan -refresh=false (no changes)",
+    [C_STATE_LIST] = "state list",
+    [C_STATE_MV] = "state mv",
+    [C_PLAN_REFRESH] = "plan, refresh, 30 ms, throttle arm",
+    [C_APPLY_THROTTLED] = "apply under ARM's limits",
+};
+
+#define MAX_SIZES 8
+
+static struct measure results[MAX_SIZES][C_NCMDS];
+static int sizes[MAX_SIZES], nsizes;
+
+static void print_row(int s, enum cmd c)
+{
+    const struct measure *m = &results[s][c];
+    printf("  %-38s %8.3f s %8.3f s CPU %8.1f MB", cmd_names[c], m->wall, m->cpu,
+           m->rss_kb / 1024.0);
+    if (m->requests >= 0)
+        printf("  %6ld requests", m->requests);
+    if (s > 0 && results[s - 1][c].done && results[s - 1][c].wall > 0) {
+        double k = log(m->wall / results[s - 1][c].wall) / log((double)sizes[s] / sizes[s - 1]);
+        printf("  growth n^%.2f", k);
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
+static int measure_size(int s, const char *root, long refresh_max, long throttled_max)
+{
+    int n = sizes[s], rc;
+    char dir[PATH_MAX], url[256];
+    struct measure *r = results[s];
+    snprintf(dir, sizeof(dir), "%s/n%d", root, n);
+    if (mkdir(dir, 0700) < 0 || write_stacks(dir, n) < 0) {
+        perror("bench_scale: configuration");
+        return -1;
+    }
+    printf("== %d resources (%d workspace stacks)\n", n, n / STACK);
+    setenv("AMLSEC_RATE_LIMIT", "off", 1);
+    if (start_cloud(url, sizeof(url), NULL, NULL) < 0 || seed_network(url) < 0) {
+        fprintf(stderr, "bench_scale: cannot start %s\n", armlocal);
+        return -1;
+    }
+#define RUN(c, expect, ...)                                                                        \
+    do {                                                                                           \
+        char *argv_[] = {(char *)amlsec, __VA_ARGS__, NULL};                                       \
+        rc = run(dir, argv_, &r[c]);                                                               \
+        if (rc != (expect)) {                                                                      \
+            fprintf(stderr, "bench_scale: %s at %d exited %d\n", cmd_names[c], n, rc);             \
+            stop_cloud();                                                                          \
+            return -1;                                                                             \
+        }                                                                                          \
+        if (c != C_PLAN_REFRESH && c != C_APPLY_THROTTLED)                                         \
+            print_row(s, c);                                                                       \
+    } while (0)
+    {
+        /* the generator's layout is not fmt's: format once, untimed */
+        char *fmt[] = {(char *)amlsec, "fmt", NULL};
+        struct measure m;
+        if (run(dir, fmt, &m) != 0)
+            fprintf(stderr, "bench_scale: fmt failed\n");
+    }
+    RUN(C_VALIDATE, 0, "validate", "-no-color");
+    RUN(C_VALIDATE_JSON, 0, "validate", "-json");
+    RUN(C_FMT, 0, "fmt", "-check");
+    RUN(C_PLAN_CREATES, 2, "plan", "-cloud", url, "-refresh=false", "-detailed-exitcode",
+        "-no-color", "-out", "creates.plan");
+    RUN(C_SHOW_JSON, 0, "show", "-json", "creates.plan");
+    RUN(C_APPLY, 0, "apply", "-cloud", url, "-auto-approve", "-no-color", "-parallelism", "64");
+    RUN(C_PLAN_NOCHANGE, 0, "plan", "-cloud", url, "-refresh=false", "-detailed-exitcode",
+        "-no-color");
+    RUN(C_STATE_LIST, 0, "state", "list");
+    RUN(C_STATE_MV, 0, "state", "mv", "lock.l0", "lock.l0_moved");
+    {
+        char *back[] = {(char *)amlsec, "state", "mv", "lock.l0_moved", "lock.l0", NULL};
+        struct measure m;
+        if (run(dir, back, &m) != 0)
+            fprintf(stderr, "bench_scale: state mv back failed\n");
+    }
+    if (n <= refresh_max) {
+        long req0;
+        if (control(url, "PUT", "/_armlocal/settings", "{\"latencyMs\":30,\"throttle\":\"arm\"}",
+                    NULL, 0) < 0) {
+            fprintf(stderr, "bench_scale: cannot switch the local cloud to ARM's limits\n");
+            stop_cloud();
+            return -1;
+        }
+        unsetenv("AMLSEC_RATE_LIMIT");
+        req0 = request_total(url);
+        RUN(C_PLAN_REFRESH, 0, "plan", "-cloud", url, "-detailed-exitcode", "-no-color");
+        r[C_PLAN_REFRESH].requests = request_total(url) - req0;
+        print_row(s, C_PLAN_REFRESH);
+    }
+    stop_cloud();
+    if (n <= throttled_max) {
+        char state_dir[PATH_MAX + 16];
+        struct measure m;
+        long req0;
+        snprintf(state_dir, sizeof(state_dir), "%s/.amlsec", dir);
+        run(dir, (char *[]){"/bin/rm", "-rf", state_dir, NULL}, &m);
+        if (start_cloud(url, sizeof(url), "--throttle", "arm") < 0 || seed_network(url) < 0) {
+            fprintf(stderr, "bench_scale: cannot start %s\n", armlocal);
+            return -1;
+        }
+        unsetenv("AMLSEC_RATE_LIMIT");
+        req0 = request_total(url);
+        RUN(C_APPLY_THROTTLED, 0, "apply", "-cloud", url, "-auto-approve", "-no-color",
+            "-parallelism", "64");
+        {
+            char out[4096];
+            const char *w;
+            long writes = -1;
+            r[C_APPLY_THROTTLED].requests = request_total(url) - req0;
+            if (control(url, "GET", "/_armlocal/requests", NULL, out, sizeof(out)) == 0 &&
+                (w = strstr(out, "\"PUT\":")) != NULL)
+                writes = strtol(w + 6, NULL, 10);
+            print_row(s, C_APPLY_THROTTLED);
+            if (writes > 0) {
+                double floor_s = writes > 200 ? (writes - 200) / 10.0 : 0;
+                printf("  throttled apply: %ld PUTs, write bucket floor %.1f s, wall %.2fx the "
+                       "floor (target <= 1.02x)\n",
+                       writes, floor_s, floor_s > 0 ? r[C_APPLY_THROTTLED].wall / floor_s : 0);
+            }
+        }
+        stop_cloud();
+    }
+#undef RUN
+    return 0;
+}
+
+/* The issue's refresh target: a no-change plan of n resources in stacks of
+ * five top-level resources (vault, storage, registry, App Insights and a
+ * workspace: n / 5 workspaces) at --latency-ms 30 --throttle arm: wall time
+ * and ARM requests (targets: <= 2 s and <= 15 requests at 5,000). */
+static int refresh_target(const char *root, int n)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 16], url[256];
+    struct measure m;
+    FILE *f;
+    long req0;
+    int rc;
+    snprintf(dir, sizeof(dir), "%s/refresh%d", root, n);
+    snprintf(path, sizeof(path), "%s/main.amlsec", dir);
+    if (mkdir(dir, 0700) < 0 || (f = fopen(path, "w")) == NULL)
+        return -1;
+    fputs("settings {\n  subscription = \"" SUB "\"\n  location = \"westeurope\"\n}\n\n"
+          "resource_group \"g\" {\n  name = \"rg-refresh\"\n}\n\n",
+          f);
+    for (int i = 0; i < n / 5; i++)
+        fprintf(f,
+                "key_vault \"v%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"kv-ws-%06d\"\n  purge_protection = true\n}\n\n"
+                "storage_account \"s%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"stws%06d\"\n  allow_blob_public_access = false\n}\n\n"
+                "container_registry \"c%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"acrws%06d\"\n  admin_user = true\n"
+                "  public_network_access = true\n}\n\n"
+                "app_insights \"a%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"appi-ws-%06d\"\n}\n\n"
+                "workspace \"w%d\" {\n  resource_group = resource_group.g\n"
+                "  name = \"mlw-ws-%06d\"\n  key_vault = key_vault.v%d\n"
+                "  storage_account = storage_account.s%d\n"
+                "  container_registry = container_registry.c%d\n  app_insights = app_insights.a%d\n"
+                "  image_build_compute = \"cpu-build\"\n}\n\n",
+                i, i, i, i, i, i, i, i, i, i, i, i, i, i);
+    if (fclose(f) != 0)
+        return -1;
+    setenv("AMLSEC_RATE_LIMIT", "off", 1);
+    if (start_cloud(url, sizeof(url), NULL, NULL) < 0)
+        return -1;
+    {
+        char *apply[] = {(char *)amlsec, "apply",        "-cloud", url, "-auto-approve",
+                         "-no-color",    "-parallelism", "64",     NULL};
+        if ((rc = run(dir, apply, &m)) != 0) {
+            fprintf(stderr, "bench_scale: the refresh estate's apply exited %d\n", rc);
+            stop_cloud();
+            return -1;
+        }
+    }
+    if (control(url, "PUT", "/_armlocal/settings", "{\"latencyMs\":30,\"throttle\":\"arm\"}", NULL,
+                0) < 0) {
+        stop_cloud();
+        return -1;
+    }
+    unsetenv("AMLSEC_RATE_LIMIT");
+    req0 = request_total(url);
+    {
+        char *plan[] = {(char *)amlsec,       "plan",      "-cloud", url,
+                        "-detailed-exitcode", "-no-color", NULL};
+        rc = run(dir, plan, &m);
+    }
+    m.requests = request_total(url) - req0;
+    stop_cloud();
+    if (rc != 0) {
+        fprintf(stderr, "bench_scale: the refresh plan exited %d (expected 0: no changes)\n", rc);
+        return -1;
+    }
+    printf("== no-change plan of %d resources (%d workspaces), --latency-ms 30 --throttle arm: "
+           "%.3f s wall, %.3f s CPU, %.1f MB, %ld ARM requests (targets: <= 2 s, <= 15)\n",
+           n / 5 * 5 + 1, n / 5, m.wall, m.cpu, m.rss_kb / 1024.0, m.requests);
+    return 0;
+}
+
+static void sibling(char *out, size_t n, const char *self, const char *name)
+{
+    const char *slash = strrchr(self, '/');
+    if (slash)
+        snprintf(out, n, "%.*s/../%s", (int)(slash - self), self, name);
+    else
+        snprintf(out, n, "./%s", name);
+}
+
+int main(int argc, char **argv)
+{
+    static char a_buf[PATH_MAX], l_buf[PATH_MAX];
+    char root[] = "/tmp/amlsec-bench-scale-XXXXXX";
+    const char *env = getenv("BENCH_SCALE_SIZES");
+    long refresh_max = 10000, throttled_max = 1000;
+    int failed = 0;
+    {
+        char self[PATH_MAX];
+        if (realpath(argv[0], self) == NULL)
+            snprintf(self, sizeof(self), "%s", argv[0]);
+        sibling(a_buf, sizeof(a_buf), self, "amlsec");
+        sibling(l_buf, sizeof(l_buf), self, "amlsec-armlocal");
+    }
+    amlsec = argc > 1 ? argv[1] : a_buf;
+    armlocal = argc > 2 ? argv[2] : l_buf;
+    if (getenv("BENCH_SCALE_REFRESH_MAX"))
+        refresh_max = strtol(getenv("BENCH_SCALE_REFRESH_MAX"), NULL, 10);
+    if (getenv("BENCH_SCALE_THROTTLED_MAX"))
+        throttled_max = strtol(getenv("BENCH_SCALE_THROTTLED_MAX"), NULL, 10);
+    {
+        char copy[256], *save = NULL;
+        snprintf(copy, sizeof(copy), "%s", env ? env : "1000 10000");
+        for (char *t = strtok_r(copy, " ,", &save); t && nsizes < MAX_SIZES;
+             t = strtok_r(NULL, " ,", &save))
+            if ((sizes[nsizes] = (int)strtol(t, NULL, 10)) >= STACK)
+                nsizes++;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (mkdtemp(root) == NULL) {
+        perror("bench_scale: work directory");
+        return 1;
+    }
+    if (getenv("BENCH_SCALE_REFRESH_TARGET") == NULL ||
+        strcmp(getenv("BENCH_SCALE_REFRESH_TARGET"), "0") != 0)
+        failed = refresh_target(root, 5000) < 0;
+    for (int s = 0; s < nsizes && !failed; s++)
+        failed = measure_size(s, root, refresh_max, throttled_max) < 0;
+    if (nsizes >= 2 && !failed) {
+        int a = nsizes - 2, b = nsizes - 1;
+        printf("== growth %d -> %d resources (target <= 1.15 for every command)\n", sizes[a],
+               sizes[b]);
+        for (int c = 0; c < C_NCMDS; c++)
+            if (results[a][c].done && results[b][c].done && results[a][c].wall > 0) {
+                double k =
+                    log(results[b][c].wall / results[a][c].wall) / log((double)sizes[b] / sizes[a]);
+                printf("  %-38s n^%.2f %s\n", cmd_names[c], k, k <= 1.15 ? "ok" : "OVER");
+            }
+        {
+            const struct measure *v = &results[b][C_VALIDATE], *p = &results[b][C_PLAN_NOCHANGE],
+                                 *sh = &results[b][C_SHOW_JSON], *ap = &results[b][C_APPLY];
+            printf("  at %d: validate %.2f s, plan -refresh=false %.2f s (%.1f KB/resource), "
+                   "show -json %.2f s, apply CPU %.2f s\n",
+                   sizes[b], v->wall, p->wall, p->rss_kb * 1.0 / sizes[b], sh->wall, ap->cpu);
+        }
+    }
+    if (failed || getenv("BENCH_SCALE_KEEP"))
+        fprintf(stderr, "bench_scale: the configurations are kept in %s\n", root);
+    else
+        run("/", (char *[]){"/bin/rm", "-rf", root, NULL}, &(struct measure){0});
+    curl_global_cleanup();
+    return failed;
+}
