@@ -33,6 +33,8 @@ struct plan_cli {
     const char *out;
     const char *path; /* DIR, or a plan file for apply */
     int detailed, destroy, refresh, auto_approve, color;
+    int input;            /* -input=false: never ask (apply then needs -auto-approve) */
+    int compact_warnings; /* -compact-warnings: warnings as one line each */
     struct session_opts so;
 };
 
@@ -186,8 +188,11 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
                         "completed\n");
         return EXIT_FAIL;
     }
-    printf("\nApply complete! Resources: %zu added, %zu changed, %zu destroyed.\n", plan->nadd,
-           plan->nchange, plan->ndestroy);
+    if (plan->destroy)
+        printf("\nDestroy complete! Resources: %zu destroyed.\n", plan->ndestroy);
+    else
+        printf("\nApply complete! Resources: %zu added, %zu changed, %zu destroyed.\n", plan->nadd,
+               plan->nchange, plan->ndestroy);
     return EXIT_OK;
 }
 
@@ -266,7 +271,10 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     po.destroy = pc->destroy || pc->mode == MODE_DESTROY;
     po.refresh = pc->refresh;
     lrc = plan_build(&plan, cfg, &s.st, s.provider, &po, &diags, &err);
-    load_print_diags(&diags, pc->color);
+    if (pc->compact_warnings)
+        load_print_diags_compact(&diags, pc->color);
+    else
+        load_print_diags(&diags, pc->color);
     if (lrc < 0) {
         if (lrc != AMLSEC_EPARSE)
             cli_error("%s", err.msg);
@@ -289,6 +297,12 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         rc = EXIT_OK;
         goto out;
     }
+    if (!pc->auto_approve && !pc->input) {
+        cli_error("%s needs approval and -input=false forbids asking for it: add -auto-approve, "
+                  "or save the plan (plan -out FILE) and apply that",
+                  pc->mode == MODE_DESTROY ? "destroy" : "apply");
+        goto out;
+    }
     if (!pc->auto_approve && !confirm(plan)) {
         cli_error("apply cancelled");
         goto out;
@@ -304,23 +318,12 @@ out:
     return rc;
 }
 
-static int parse_bool_flag(const char *v, int *out)
-{
-    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-        *out = 1;
-    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-        *out = 0;
-    else
-        return -1;
-    return 0;
-}
-
 static int main_of(enum mode mode, const char *name, int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find(name);
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
                                          {"detailed-exitcode", no_argument, NULL, 'd'},
-                                         {"refresh", required_argument, NULL, 'r'},
+                                         {"refresh", optional_argument, NULL, 'r'},
                                          {"target", required_argument, NULL, 't'},
                                          {"replace", required_argument, NULL, 'R'},
                                          {"destroy", no_argument, NULL, 'D'},
@@ -328,7 +331,10 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
                                          {"no-color", no_argument, NULL, 'n'},
                                          {"cloud", required_argument, NULL, 'c'},
                                          {"state", required_argument, NULL, 's'},
+                                         {"lock", optional_argument, NULL, 'L'},
                                          {"lock-timeout", required_argument, NULL, 'l'},
+                                         {"input", optional_argument, NULL, 'i'},
+                                         {"compact-warnings", no_argument, NULL, 'w'},
                                          {"parallelism", required_argument, NULL, 'p'},
                                          LOAD_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
@@ -339,6 +345,7 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
     memset(&pc, 0, sizeof(pc));
     pc.mode = mode;
     pc.refresh = 1;
+    pc.input = 1;
     pc.color = ctx->color;
     pc.so.operation = name;
     pc.so.parallelism = 10;
@@ -353,8 +360,26 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
             pc.detailed = 1;
             break;
         case 'r':
-            if (parse_bool_flag(optarg, &pc.refresh) < 0)
-                return cli_usage_error(self, "-refresh takes true or false, not '%s'", optarg);
+            if (optarg && cli_parse_bool(optarg, &pc.refresh) < 0)
+                return cli_usage_error(self, "-refresh takes true or false, not '%.*s'",
+                                       CLI_QUOTE_MAX, optarg);
+            if (optarg == NULL)
+                pc.refresh = 1;
+            break;
+        case 'L':
+        case 'i': {
+            int on = 1;
+            if (optarg && cli_parse_bool(optarg, &on) < 0)
+                return cli_usage_error(self, "-%s takes true or false, not '%.*s'",
+                                       c == 'L' ? "lock" : "input", CLI_QUOTE_MAX, optarg);
+            if (c == 'L')
+                pc.so.no_lock = !on;
+            else
+                pc.input = on;
+            break;
+        }
+        case 'w':
+            pc.compact_warnings = 1;
             break;
         case 't':
         case 'R':

@@ -175,7 +175,10 @@ static int state_pull(struct state_cli *sc)
     buf_init(&plain, STATE_MAX_BYTES);
     buf_init(&sealed, STATE_MAX_BYTES);
     if (!existed) {
-        cli_error("no state stored at '%s'", sc->be->where);
+        /* as 'state list' (and Terraform's pull): no state yet is not an
+         * error, and there is nothing to print */
+        fprintf(stderr, "amlsec: no state stored at '%s' yet\n", sc->be->where);
+        rc = EXIT_OK;
         goto out;
     }
     if (state_serialize(&st, &plain, &err) < 0)

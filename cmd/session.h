@@ -24,6 +24,7 @@ struct session {
     struct armlocal *local; /* the embedded local cloud, or NULL */
     char local_data[4096];
     struct arm_cloud *custom_cloud;
+    const struct arm_cloud *cloud; /* the cloud signed in to (borrowed or custom_cloud) */
     bool custom_local; /* -cloud http://127.0.0.1:PORT: a standalone local cloud */
     struct transport *transport;
     struct auth *auth;
@@ -44,6 +45,7 @@ struct session_opts {
     const char *state_path; /* -state */
     long lock_timeout_ms;
     bool lock;             /* plan locks too (it reads a consistent state); show does not */
+    bool no_lock;          /* -lock=false: as lock, but without taking the state lock */
     const char *operation; /* "plan", "apply", ... for the lock info */
     unsigned parallelism;
     bool need_cloud;
@@ -65,7 +67,8 @@ int session_seed_existing(struct session *s, const struct config *cfg);
  * Call after loading the configuration, before planning. */
 void session_prepare_config(const char *cloud_flag, struct config *cfg);
 
-/* The cloud named by -cloud, settings.cloud, or ARM_ENVIRONMENT. */
+/* The cloud named by -cloud, AMLSEC_CLOUD, settings.cloud, or ARM_ENVIRONMENT
+ * (default "public"). */
 const char *session_cloud_name(const char *flag, const struct config *cfg);
 
 /* The cloud to sign in to for name, which is not "local": an endpoint URL
