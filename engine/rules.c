@@ -342,6 +342,30 @@ static const json_t *get_path(const json_t *root, const char *path)
 /* The effective value of an attribute path: configured, else the schema
  * default. Existing lookups read their value (unknown until plan). New
  * reference or NULL. */
+/* Whether render sends the blocks enclosing path: a nested block left out
+ * is not sent, defaults and all, unless the catalogue always sends it
+ * (SF_ALWAYS). Rules judge what is sent, not the defaults of a block that
+ * is absent (network_rules.default_action of a registry without
+ * network_rules is not "Deny": no network rule set is sent at all). */
+static bool blocks_sent(const struct schema_kind *k, const json_t *attrs, const char *path)
+{
+    char prefix[256];
+    for (const char *dot = strchr(path, '.'); dot; dot = strchr(dot + 1, '.')) {
+        size_t n = (size_t)(dot - path);
+        const struct schema_attr *b;
+        if (n >= sizeof(prefix))
+            return true;
+        memcpy(prefix, path, n);
+        prefix[n] = '\0';
+        b = schema_attr_find(k, prefix);
+        if (b && b->type == ST_BLOCK && !(b->flags & SF_ALWAYS) && get_path(attrs, prefix) == NULL)
+            return false;
+    }
+    return true;
+}
+
+/* The value render sends for path (the attribute, else its default), NULL
+ * when nothing is sent; unknown for an existing lookup's missing value. */
 static json_t *eff(const struct cfg_instance *inst, const char *path)
 {
     const struct schema_kind *k = schema_find(inst_kind(inst));
@@ -352,6 +376,8 @@ static json_t *eff(const struct cfg_instance *inst, const char *path)
         return v ? json_incref((json_t *)v) : value_unknown();
     }
     v = get_path(inst->attrs, path);
+    if (v == NULL && k && !blocks_sent(k, inst->attrs, path))
+        return NULL;
     if (a == NULL)
         return v ? json_incref((json_t *)v) : NULL;
     return schema_effective(a, v);
@@ -1190,6 +1216,38 @@ static void report_secret(struct rctx *c, const struct cfg_instance *inst, const
     }
 }
 
+/* A sensitive attribute set from var.NAME: a literal default of that
+ * variable is a literal secret in the files, whatever the variable is
+ * called (a variable marked sensitive or named like a secret is reported
+ * at its default already). */
+static void var_flow(struct rctx *c, const struct cfg_instance *inst, const char *name,
+                     const struct ast_expr *e)
+{
+    const char *vname;
+    if (e->u.trav.root == NULL || strcmp(e->u.trav.root, "var") != 0 || e->u.trav.steps == NULL ||
+        e->u.trav.steps->kind != STEP_ATTR)
+        return;
+    vname = e->u.trav.steps->name;
+    for (size_t i = 0; i < c->cfg->nvars; i++) {
+        const struct cfg_variable *v = &c->cfg->vars[i];
+        const struct ast_attr *def;
+        const char *s;
+        size_t len = 0;
+        char what[512];
+        if (strcmp(v->name, vname) != 0)
+            continue;
+        def = v->block ? ast_body_attr(&v->block->body, "default") : NULL;
+        s = def ? literal_text(def->value, &len) : NULL;
+        if (s == NULL || len == 0 || v->sensitive || secret_name(v->name) || secret_text(s, len) ||
+            suppressed(inst, "WS-SECRETS"))
+            return;
+        snprintf(what, sizeof(what), "secret as a variable default: it flows into %s of %s", name,
+                 inst->address);
+        report_secret(c, NULL, v->name, def->value, what);
+        return;
+    }
+}
+
 static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const char *name,
                       bool sensitive_attr, const struct ast_expr *e)
 {
@@ -1224,6 +1282,12 @@ static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const cha
         for (const struct ast_expr *x = e->u.tmpl.parts; x; x = x->next)
             if (x->kind == EXPR_STRING && secret_text(x->u.str.s, x->u.str.len))
                 report_secret(c, inst, name, x, "secret (key, SAS token or connection string)");
+            else if (x->kind != EXPR_STRING && sensitive_attr)
+                scan_expr(c, inst, name, sensitive_attr, x);
+        break;
+    case EXPR_TRAVERSAL:
+        if (sensitive_attr && inst)
+            var_flow(c, inst, name, e);
         break;
     case EXPR_COND:
         scan_expr(c, inst, name, sensitive_attr, e->u.cond.then);
