@@ -19,6 +19,7 @@ normalize() {
   jq -S 'walk(if type == "string" then
       gsub("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z"; "<time>")
       | gsub("127\\.0\\.0\\.1:[0-9]+"; "127.0.0.1:<port>")
+      | gsub("sha256:[0-9a-f]{64}"; "sha256:<digest>")
       | gsub("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"; "<uuid>")
       | gsub("/keys/(?<k>[^/]+)/[0-9a-f]{32}"; "/keys/\(.k)/<version>")
     elif type == "object" then
