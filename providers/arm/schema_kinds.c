@@ -717,6 +717,11 @@ static const struct schema_attr appi_attrs[] = {
      .flags = SF_COMPUTED | SF_SENSITIVE,
      .map = M("properties.ConnectionString", SC_NONE),
      .doc = "read-only, sensitive"},
+    {.name = "instrumentation_key",
+     .type = ST_STRING,
+     .flags = SF_COMPUTED | SF_SENSITIVE,
+     .map = M("properties.InstrumentationKey", SC_NONE),
+     .doc = "read-only, sensitive (what the connection string holds)"},
     END_ATTRS,
 };
 

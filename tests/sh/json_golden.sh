@@ -68,11 +68,18 @@ check render 0 render -json
 check show-no-state 0 show -json
 "$AMLSEC" apply -cloud local -auto-approve -no-color > apply.out 2>&1 || { echo "FAIL: apply"; tail apply.out; exit 1; }
 check show-state 0 show -json
+# values ARM returns for sensitive attributes are hidden too (the App Insights keys printed)
+if grep -q 'InstrumentationKey=' show-state.raw; then
+  echo "FAIL: show -json prints an Application Insights connection string"; failed=$((failed + 1))
+fi
 check state-list 0 state list -json
 check state-show 0 state show -json workspace.prod
 # a plan with an update, a replacement and a create; sensitive values redacted
 sed -i 's/"appi-ml-prod"/"appi-ml-prod2"/; s/public_network_access = false/public_network_access = true/' main.amlsec
 "$AMLSEC" plan -cloud local -no-color -out plan.bin > plan.out 2>&1 || { echo "FAIL: plan"; tail plan.out; exit 1; }
 check show-plan 0 show -json plan.bin
+if grep -q 'InstrumentationKey=' show-plan.raw; then
+  echo "FAIL: show -json PLANFILE prints an Application Insights connection string"; failed=$((failed + 1))
+fi
 echo "json_golden: $pass passed, $failed failed"
 [ "$failed" = 0 ]
