@@ -123,6 +123,7 @@ const struct command commands[] = {
      "\n"
      "Options (before the arguments):\n"
      "  -state PATH          use the local state file PATH (default .amlsec/state.json)\n"
+     "  -lock=false          rm, mv, push: do not lock the state\n"
      "  -lock-timeout DUR    wait this long for the state lock (e.g. 30s; default 0)\n"
      "  -json                list/show: print JSON\n"
      "  -force               push: replace a state with another lineage or a newer serial\n"

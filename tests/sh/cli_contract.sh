@@ -57,6 +57,9 @@ grep -qi "lock" err || fail "a held lock did not stop -lock=true"
 run 0 plan -cloud local -lock=false -no-color
 grep -q "the state is not locked" err || fail "-lock=false gives no warning"
 grep -q "No changes" out || fail "-lock=false plan"
+run 1 state mv 'resource_group.rg["a"]' 'resource_group.rg["c"]'
+run 0 state mv -lock=false 'resource_group.rg["a"]' 'resource_group.rg["c"]'
+run 0 state mv -lock=false 'resource_group.rg["c"]' 'resource_group.rg["a"]'
 exec 9>&-
 # -lock followed by the directory: the directory is the operand
 mkdir sub && sed 's/\["a", "b"\]/["a", "b", "c"]/' main.amlsec > sub/main.amlsec
