@@ -85,8 +85,10 @@ struct armlocal {
     pthread_mutex_t mu;
     void *daemon; /* struct MHD_Daemon */
 
-    json_t *state;    /* {resources, ops, deletedWorkspaces, deletedVaults, counter} */
+    json_t *state;    /* {resources, ops, deletedWorkspaces, deletedVaults, deletedVaultData,
+                         deletedKeys, counter} */
     json_t *pec_keys; /* keys of private endpoint connection records (an index, not persisted) */
+    json_t *global_names; /* "namespace/type/name" of globally unique names -> key (an index) */
     json_t *graph_snapshot; /* set: Resource Graph answers from this copy of the resources
                                (lag emulation, /_armlocal/graph/snapshot); not persisted */
     uint64_t rng_fault;
@@ -146,8 +148,14 @@ json_t *al_resources(struct armlocal *al);
 json_t *al_rec_get(struct armlocal *al, const char *id); /* borrowed; NULL when absent */
 json_t *al_rec_put(struct armlocal *al, const char *id, json_t *body); /* steals body */
 void al_rec_del_tree(struct armlocal *al, const char *id);
+/* Removes id and everything below it; returns them as {lowercase key:
+ * record} (new reference). */
+json_t *al_rec_take_tree(struct armlocal *al, const char *id);
 void al_rec_del_key(struct armlocal *al, const char *key); /* key is already lowercase */
 void al_lower(char *dst, const char *src, size_t cap);
+/* The key of the resource holding id's globally unique name (storage
+ * accounts, vaults, registries), or NULL (borrowed). */
+const char *al_global_name_owner(struct armlocal *al, const char *id);
 void al_guid(struct armlocal *al, char out[37]);
 void al_hex32(struct armlocal *al, char out[33]);
 void al_time_iso(int64_t ms, char *out, size_t cap);
@@ -173,13 +181,18 @@ json_t *al_render(struct al_ctx *c, json_t *rec); /* new reference: what GET ret
 void al_ops_advance(struct armlocal *al, int64_t now);
 
 /* --- rules.c --- */
+/* A PUT's name rule, required properties and globally unique name. */
+int al_rules_check_put(struct al_ctx *c, const struct al_type *t, const char *id,
+                       const char *name, const json_t *req);
 int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *id,
                          const char *scope, json_t *newbody, json_t *old, int is_patch);
 int al_rules_check_locks(struct al_ctx *c, const char *id, int is_delete);
 int al_rules_check_delete(struct al_ctx *c, const struct al_type *t, const char *id, json_t *rec);
 void al_rules_after_write(struct armlocal *al, const struct al_type *t, const char *id);
+/* tree: the records the delete removed ({lowercase key: record}), id's own
+ * among them. */
 void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const char *id,
-                           json_t *body);
+                           json_t *tree);
 
 /* --- control.c --- */
 /* --- rbac.c --- */
@@ -203,6 +216,9 @@ void al_policy_definition_get(struct al_ctx *c, const char *name);
 void al_provider_get(struct al_ctx *c, const char *ns);
 void al_vault_handle(struct al_ctx *c, const char *rest);
 void al_key_first_version(struct al_ctx *c, json_t *body);
+/* ARM's GET {key id}/versions (Keys_ListVersions) and
+ * {key id}/versions/{version} (Keys_GetVersion; version non-NULL). */
+void al_key_versions_arm(struct al_ctx *c, const char *key_id, const char *version);
 void al_token_handle(struct al_ctx *c, const char *tenant);
 void al_imds_handle(struct al_ctx *c);
 void al_app_service_msi_handle(struct al_ctx *c);               /* /msi/token */

@@ -217,6 +217,10 @@ int al_throttle(struct al_ctx *c)
     int del = strcasecmp(m, "DELETE") == 0;
     double cap = read ? 250 : 200, rate = read ? 25 : 10, now = al_mono_s();
     const char *kind = read ? "reads" : del ? "deletes" : "writes";
+    /* ARM names the quota a request spends from: reads, deletes or writes */
+    const char *hdr = read  ? "x-ms-ratelimit-remaining-subscription-reads"
+                      : del ? "x-ms-ratelimit-remaining-subscription-deletes"
+                            : "x-ms-ratelimit-remaining-subscription-writes";
     char key[256], sub[64] = "tenant";
     struct al_bucket *b;
 
@@ -226,8 +230,7 @@ int al_throttle(struct al_ctx *c)
     }
     if (!c->al->opts.throttle) {
         al_set_header(c->res,
-                      read ? "x-ms-ratelimit-remaining-subscription-reads"
-                           : "x-ms-ratelimit-remaining-subscription-writes",
+                      hdr,
                       "%d", read ? 249 : 199);
         return 0;
     }
@@ -241,8 +244,7 @@ int al_throttle(struct al_ctx *c)
         unsigned wait = (unsigned)ceil((1 - b->tokens) / rate);
         al_set_header(c->res, "Retry-After", "%u", wait ? wait : 1);
         al_set_header(c->res,
-                      read ? "x-ms-ratelimit-remaining-subscription-reads"
-                           : "x-ms-ratelimit-remaining-subscription-writes",
+                      hdr,
                       "0");
         al_error(c, 429, "TooManyRequests",
                  "Number of '%s' requests for subscription '%s' actor '%s' exceeded. Please try "
@@ -255,10 +257,7 @@ int al_throttle(struct al_ctx *c)
     }
     b->tokens -= 1;
     al_set_header(c->res,
-                  read  ? "x-ms-ratelimit-remaining-subscription-reads"
-                  : del ? "x-ms-ratelimit-remaining-subscription-deletes"
-                        : "x-ms-ratelimit-remaining-subscription-writes",
-                  "%d", (int)b->tokens);
+                  hdr, "%d", (int)b->tokens);
     return 0;
 }
 

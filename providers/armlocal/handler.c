@@ -268,11 +268,10 @@ static void finish_op(struct armlocal *al, const char *opid, json_t *op)
             al_jpath_set_new(body, "properties.provisioningState", json_string("Succeeded"));
             return;
         }
-        json_incref(body);
-        al_rec_del_tree(al, id);
+        json_t *tree = al_rec_take_tree(al, id);
         if (t)
-            al_rules_after_delete(al, t, id, body);
-        json_decref(body);
+            al_rules_after_delete(al, t, id, tree);
+        json_decref(tree);
         return;
     }
     json_object_set_new(rec, "hidden", json_false());
@@ -663,6 +662,8 @@ static void resource_put(struct al_ctx *c, const struct al_type *ty, const struc
     }
     if (check_parents(c, t, 0) < 0 || al_rules_check_locks(c, t->id, 0) < 0)
         goto out;
+    if (!is_patch && al_rules_check_put(c, ty, t->id, t->name, req) < 0)
+        goto out;
     rec = al_rec_get(c->al, t->id);
     if (rec && json_is_string(json_object_get(rec, "op"))) {
         al_error(c, 409, "AnotherOperationInProgress",
@@ -763,10 +764,9 @@ static void resource_delete(struct al_ctx *c, const struct al_type *ty, const st
         return;
     body = json_object_get(rec, "body");
     if (ty->del == AL_SYNC) {
-        json_incref(body);
-        al_rec_del_tree(c->al, t->id);
-        al_rules_after_delete(c->al, ty, t->id, body);
-        json_decref(body);
+        json_t *tree = al_rec_take_tree(c->al, t->id);
+        al_rules_after_delete(c->al, ty, t->id, tree);
+        json_decref(tree);
         al_store_save(c->al);
         sync_duration(c, ty);
         c->res->status = 200;
@@ -865,10 +865,15 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
 
 /* --- resource groups and subscriptions ------------------------------------ */
 
+static int api_version_check(struct al_ctx *c, const struct al_type *ty);
+
 static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
 {
     const struct al_type *ty = al_type_find("Microsoft.Resources/resourceGroups");
     struct al_target t;
+
+    if (api_version_check(c, ty) < 0)
+        return;
 
     memset(&t, 0, sizeof(t));
     snprintf(t.sub, sizeof(t.sub), "%s", p->segs[1]);
@@ -905,7 +910,10 @@ static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
                      t.name);
             return;
         }
-        al_json_reply(c, strcasecmp(c->req->method, "HEAD") == 0 ? 204 : 200, al_render(c, rec));
+        if (strcasecmp(c->req->method, "HEAD") == 0)
+            al_json_reply(c, 204, NULL);
+        else
+            al_json_reply(c, 200, al_render(c, rec));
     } else if (strcasecmp(c->req->method, "PUT") == 0 || strcasecmp(c->req->method, "PATCH") == 0) {
         resource_put(c, ty, &t, strcasecmp(c->req->method, "PATCH") == 0, lro_fail);
     } else if (strcasecmp(c->req->method, "DELETE") == 0) {
@@ -924,32 +932,31 @@ static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
 /* GET {resource group}/resources: the resources of a group as ARM's own
  * list returns them (no properties; ARM answers it from its cache, so it
  * does not lag like Resource Graph). armlocal returns one page. */
-static void rg_resources(struct al_ctx *c, const struct al_path *p)
+/* The top-level resources under prefix (lowercase, ending in "/"), as ARM's
+ * own lists return them: no properties. ARM answers them from its cache, so
+ * they do not lag like Resource Graph. armlocal returns one page. */
+static void list_top_level(struct al_ctx *c, const char *prefix)
 {
     static const char *const keep[] = {"id",  "name",     "type",      "location", "kind",
                                        "sku", "identity", "managedBy", "tags"};
-    char rgid[600], prefix[700];
-    json_t *list, *rec;
+    json_t *list = json_array(), *rec;
     const char *k;
-    size_t n;
+    size_t n = strlen(prefix);
 
-    snprintf(rgid, sizeof(rgid), "/subscriptions/%s/resourceGroups/%s", p->segs[1], p->segs[3]);
-    if (!visible(al_rec_get(c->al, rgid))) {
-        al_error(c, 404, "ResourceGroupNotFound", "Resource group '%s' could not be found.",
-                 p->segs[3]);
-        return;
-    }
-    snprintf(prefix, sizeof(prefix), "%s/providers/", rgid);
-    al_lower(prefix, prefix, sizeof(prefix));
-    n = strlen(prefix);
-    list = json_array();
     json_object_foreach(al_resources(c->al), k, rec)
     {
-        const char *rest = k + n, *slash;
+        const char *rest = k + n, *prov, *slash;
         json_t *body, *o;
-        /* top-level resources only: NAMESPACE/type/name */
-        if (strncmp(k, prefix, n) != 0 || !visible(rec) || (slash = strchr(rest, '/')) == NULL ||
-            (slash = strchr(slash + 1, '/')) == NULL || strchr(slash + 1, '/') != NULL)
+        if (strncmp(k, prefix, n) != 0 || !visible(rec))
+            continue;
+        /* [resourcegroups/RG/]providers/NAMESPACE/type/name, nothing below */
+        if (strncmp(rest, "resourcegroups/", 15) == 0 && (rest = strchr(rest + 15, '/')) != NULL)
+            rest++;
+        if (rest == NULL || strncmp(rest, "providers/", 10) != 0)
+            continue;
+        prov = rest + 10;
+        if ((slash = strchr(prov, '/')) == NULL || (slash = strchr(slash + 1, '/')) == NULL ||
+            strchr(slash + 1, '/') != NULL)
             continue;
         body = json_object_get(rec, "body");
         o = json_object();
@@ -959,6 +966,31 @@ static void rg_resources(struct al_ctx *c, const struct al_path *p)
         json_array_append_new(list, o);
     }
     al_json_reply(c, 200, json_pack("{s:o}", "value", list));
+}
+
+/* GET {resource group}/resources (Resources_ListByResourceGroup). */
+static void rg_resources(struct al_ctx *c, const struct al_path *p)
+{
+    char rgid[600], prefix[700];
+
+    snprintf(rgid, sizeof(rgid), "/subscriptions/%s/resourceGroups/%s", p->segs[1], p->segs[3]);
+    if (!visible(al_rec_get(c->al, rgid))) {
+        al_error(c, 404, "ResourceGroupNotFound", "Resource group '%s' could not be found.",
+                 p->segs[3]);
+        return;
+    }
+    snprintf(prefix, sizeof(prefix), "%s/", rgid);
+    al_lower(prefix, prefix, sizeof(prefix));
+    list_top_level(c, prefix);
+}
+
+/* GET /subscriptions/{s}/resources (Resources_List). */
+static void subscription_resources(struct al_ctx *c, const struct al_path *p)
+{
+    char prefix[300];
+    snprintf(prefix, sizeof(prefix), "/subscriptions/%s/", p->segs[1]);
+    al_lower(prefix, prefix, sizeof(prefix));
+    list_top_level(c, prefix);
 }
 
 static int type_namespace_known(const char *ns)
@@ -976,6 +1008,18 @@ static int type_namespace_known(const char *ns)
 static const char *list_versions_or(const struct al_type *ty)
 {
     return ty ? ty->api_versions : "";
+}
+
+/* Refuses an api-version the type does not serve, as ARM does. */
+static int api_version_check(struct al_ctx *c, const struct al_type *ty)
+{
+    if (al_api_version_ok(ty, c->api_version))
+        return 0;
+    al_error(c, 400, "NoRegisteredProviderFound",
+             "No registered resource provider found for location 'global' and API version "
+             "'%s' for type '%s'. The supported api-versions are '%s'.",
+             c->api_version, strchr(ty->type, '/') + 1, list_versions_or(ty));
+    return -1;
 }
 
 /* Resolves the type and checks the api-version. */
@@ -1002,14 +1046,7 @@ static const struct al_type *resolve_type(struct al_ctx *c, struct al_target *t)
                      "No registered resource provider found for namespace '%s'.", t->ns);
         return NULL;
     }
-    if (!al_api_version_ok(ty, c->api_version)) {
-        al_error(c, 400, "NoRegisteredProviderFound",
-                 "No registered resource provider found for location 'global' and API version "
-                 "'%s' for type '%s'. The supported api-versions are '%s'.",
-                 c->api_version, strchr(ty->type, '/') + 1, list_versions_or(ty));
-        return NULL;
-    }
-    return ty;
+    return api_version_check(c, ty) < 0 ? NULL : ty;
 }
 
 static void action_handle(struct al_ctx *c, const struct al_type *ty, struct al_target *t)
@@ -1077,6 +1114,7 @@ static void deleted_vaults(struct al_ctx *c, struct al_path *p)
                 return;
             }
             json_object_del(dv, key);
+            json_object_del(json_object_get(c->al->state, "deletedVaultData"), key);
             al_store_save(c->al);
             c->res->status = 200;
             return;
@@ -1152,12 +1190,34 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
         al_permissions_get(c, scope);
         return;
     }
+    if (seg_is(p, 0, "subscriptions") && p->nsegs == 3 && seg_is(p, 2, "resources")) {
+        if (strcasecmp(m, "GET") == 0)
+            subscription_resources(c, p);
+        else
+            al_error(c, 405, "MethodNotAllowed", "The requested method is not allowed.");
+        return;
+    }
     if (seg_is(p, 0, "subscriptions") && seg_is(p, 2, "resourceGroups") && p->nsegs == 5 &&
         seg_is(p, 4, "resources")) {
         if (strcasecmp(m, "GET") == 0)
             rg_resources(c, p);
         else
             al_error(c, 405, "MethodNotAllowed", "The requested method is not allowed.");
+        return;
+    }
+    if ((p->nsegs == 11 || p->nsegs == 12) && seg_is(p, 4, "providers") &&
+        seg_is(p, 5, "Microsoft.KeyVault") && seg_is(p, 6, "vaults") && seg_is(p, 8, "keys") &&
+        seg_is(p, 10, "versions")) {
+        char key_id[2048];
+        const struct al_type *kt = al_type_find("Microsoft.KeyVault/vaults/keys");
+        if (api_version_check(c, kt) < 0)
+            return;
+        if (strcasecmp(m, "GET") != 0) {
+            al_error(c, 405, "MethodNotAllowed", "The requested method '%s' is not allowed.", m);
+            return;
+        }
+        join(p, 0, 10, key_id, sizeof(key_id));
+        al_key_versions_arm(c, key_id, p->nsegs == 12 ? p->segs[11] : NULL);
         return;
     }
     if (parse_target(p, &t) < 0) {
@@ -1193,6 +1253,9 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
             else
                 al_json_reply(c, 200, al_render(c, rec));
         }
+    } else if (strcasecmp(m, "HEAD") == 0) {
+        /* Resources_CheckExistenceById: 204 or 404, never a body */
+        al_json_reply(c, visible(al_rec_get(c->al, t.id)) ? 204 : 404, NULL);
     } else if (strcasecmp(m, "PUT") == 0) {
         resource_put(c, ty, &t, 0, lro_fail);
     } else if (strcasecmp(m, "PATCH") == 0) {

@@ -67,6 +67,50 @@ static int check_create_only(struct al_ctx *c, const struct al_type *t, json_t *
     return 0;
 }
 
+/* createMode: recover brings back the deleted vault as it was (its
+ * properties, purge protection and access model, tags) and its keys, under
+ * the id of the PUT; the request's own properties are not applied. */
+static void recover_vault(struct al_ctx *c, json_t *res, const char *name_key)
+{
+    json_t *data = json_object_get(c->al->state, "deletedVaultData");
+    json_t *tree = json_object_get(data, name_key), *rec, *oldbody = NULL;
+    const char *k, *oldid = NULL;
+    const char *newid = str(json_object_get(res, "id"));
+    char oldl[2048];
+
+    json_object_foreach(tree, k, rec)
+    {
+        json_t *b = json_object_get(rec, "body");
+        if (str(json_object_get(b, "type")) &&
+            strcasecmp(str(json_object_get(b, "type")), "Microsoft.KeyVault/vaults") == 0) {
+            oldbody = b;
+            oldid = str(json_object_get(b, "id"));
+        }
+    }
+    if (oldbody == NULL || oldid == NULL || newid == NULL)
+        return;
+    json_object_set_new(res, "properties", json_deep_copy(json_object_get(oldbody, "properties")));
+    json_object_del(json_object_get(res, "properties"), "provisioningState");
+    if (json_object_get(oldbody, "tags"))
+        json_object_set_new(res, "tags", json_deep_copy(json_object_get(oldbody, "tags")));
+    al_lower(oldl, oldid, sizeof(oldl));
+    json_object_foreach(tree, k, rec)
+    {
+        json_t *b = json_deep_copy(json_object_get(rec, "body"));
+        char cid[2048];
+        size_t n = strlen(oldl);
+        if (strcmp(k, oldl) == 0 || strncmp(k, oldl, n) != 0) {
+            json_decref(b);
+            continue;
+        }
+        /* children keep their path below the vault */
+        snprintf(cid, sizeof(cid), "%s%s", newid, str(json_object_get(b, "id")) + n);
+        json_object_set_new(b, "id", json_string(cid));
+        al_rec_put(c->al, cid, b);
+    }
+    json_object_del(data, name_key);
+}
+
 static int check_vault(struct al_ctx *c, json_t *res, const json_t *old)
 {
     const json_t *osd = al_jpath(old, "properties.enableSoftDelete");
@@ -102,6 +146,7 @@ static int check_vault(struct al_ctx *c, json_t *res, const json_t *old)
                      "either recover or purge existing deleted vault.");
             return -1;
         }
+        recover_vault(c, res, key);
         json_object_del(dv, key);
     }
     return 0;
@@ -273,6 +318,180 @@ static int check_datastore(struct al_ctx *c, const char *id, json_t *res)
              "service cannot reach the %s storage. Retry with skipValidation=true.",
              strrchr(id, '/') + 1, type);
     return -1;
+}
+
+/* --- names and required properties ---------------------------------------- */
+
+static int all_of(const char *s, const char *extra, int lower_only)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        int alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+                    (!lower_only && ch >= 'A' && ch <= 'Z');
+        if (!alnum && (extra == NULL || strchr(extra, ch) == NULL))
+            return 0;
+    }
+    return 1;
+}
+
+static int is_alnum_c(char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+static int is_letter_c(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+/* Each kind's name rule, with the code its service answers (arm-api.md
+ * §1-§7; where no code is documented, ARM's own InvalidResourceName). */
+static int check_name(struct al_ctx *c, const struct al_type *t, const char *name)
+{
+    size_t n = strlen(name);
+    if (is_type(t, "Microsoft.Storage/storageAccounts")) {
+        if (n >= 3 && n <= 24 && all_of(name, NULL, 1))
+            return 0;
+        al_error(c, 400, "AccountNameInvalid",
+                 "'%s' is not a valid storage account name. Storage account name must be between "
+                 "3 and 24 characters in length and use numbers and lower-case letters only.",
+                 name);
+        return -1;
+    }
+    if (is_type(t, "Microsoft.KeyVault/vaults")) {
+        if (n >= 3 && n <= 24 && all_of(name, "-", 0) && is_letter_c(name[0]) &&
+            is_alnum_c(name[n - 1]) && strstr(name, "--") == NULL)
+            return 0;
+        al_error(c, 400, "VaultNameNotValid",
+                 "The vault name '%s' is invalid. A vault's name must be between 3-24 "
+                 "alphanumeric characters. The name must begin with a letter, end with a letter "
+                 "or digit, and not contain consecutive hyphens.",
+                 name);
+        return -1;
+    }
+    if (is_type(t, "Microsoft.ContainerRegistry/registries")) {
+        if (n >= 5 && n <= 50 && all_of(name, NULL, 0))
+            return 0;
+        al_error(c, 400, "InvalidResourceName",
+                 "Resource name '%s' is invalid. The name can be between 5 and 50 characters "
+                 "long and can contain only alphanumeric characters.",
+                 name);
+        return -1;
+    }
+    if (is_type(t, "Microsoft.MachineLearningServices/workspaces")) {
+        /* ^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$ */
+        if (n >= 3 && n <= 33 && is_alnum_c(name[0]) && all_of(name, "_-", 0))
+            return 0;
+        al_error(c, 400, "InvalidResourceName",
+                 "Resource name '%s' is invalid. A workspace name must be 3 to 33 characters, "
+                 "start with a letter or digit, and contain only letters, digits, '-' and '_'.",
+                 name);
+        return -1;
+    }
+    if (is_type(t, "Microsoft.MachineLearningServices/workspaces/onlineEndpoints")) {
+        /* ^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$ */
+        if (n >= 1 && n <= 255 && is_alnum_c(name[0]) && all_of(name, "_-", 0))
+            return 0;
+        al_error(c, 400, "InvalidResourceName",
+                 "Resource name '%s' is invalid. An online endpoint name must start with a letter "
+                 "or digit and contain only letters, digits, '-' and '_' (at most 255).",
+                 name);
+        return -1;
+    }
+    if (is_type(t, "Microsoft.Authorization/locks")) {
+        int bad = n == 0 || n > 260;
+        for (const char *q = name; *q && !bad; q++)
+            bad = (unsigned char)*q < 0x20 || strchr("<>%&:\\?/", *q) != NULL;
+        if (!bad)
+            return 0;
+        al_error(c, 400, "LockNameInvalid",
+                 "The lock name '%s' is invalid: at most 260 characters, none of < > %% & : \\ ? / "
+                 "or control characters.",
+                 name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Names Azure keeps unique across all of Azure (they are DNS names). */
+static int check_global_name(struct al_ctx *c, const struct al_type *t, const char *id,
+                             const char *name)
+{
+    const char *owner = al_global_name_owner(c->al, id);
+    char key[2048];
+    al_lower(key, id, sizeof(key));
+    if (owner == NULL || strcmp(owner, key) == 0)
+        return 0;
+    if (is_type(t, "Microsoft.Storage/storageAccounts"))
+        al_error(c, 409, "StorageAccountAlreadyTaken",
+                 "The storage account named %s is already taken.", name);
+    else if (is_type(t, "Microsoft.KeyVault/vaults"))
+        al_error(c, 409, "VaultAlreadyExists",
+                 "The vault name '%s' is already in use. Vault names are globally unique.", name);
+    else
+        al_error(c, 409, "AlreadyInUse", "The registry DNS name %s.azurecr.io is already in use.",
+                 name);
+    return -1;
+}
+
+/* What a PUT must carry (arm-api.md: tracked resources need a location;
+ * storage sku and kind, vault tenantId and sku, registry sku). */
+static int check_required(struct al_ctx *c, const struct al_type *t, const json_t *req)
+{
+    static const char *const tracked[] = {
+        "Microsoft.Resources/resourceGroups",     "Microsoft.Storage/storageAccounts",
+        "Microsoft.KeyVault/vaults",              "Microsoft.ContainerRegistry/registries",
+        "Microsoft.MachineLearningServices/workspaces", "Microsoft.Insights/components",
+        "Microsoft.Network/privateEndpoints",     "Microsoft.Network/virtualNetworks",
+    };
+    for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++)
+        if (is_type(t, tracked[i]) && !json_is_string(json_object_get(req, "location"))) {
+            al_error(c, 400, "LocationRequired",
+                     "The location property is required for this definition.");
+            return -1;
+        }
+    if (is_type(t, "Microsoft.Storage/storageAccounts")) {
+        int no_kind = !json_is_string(json_object_get(req, "kind"));
+        int no_sku = !json_is_string(al_jpath(req, "sku.name"));
+        if (no_kind || no_sku) {
+            al_error(c, 400, "InvalidValuesForRequestParameters",
+                     "Values for request parameters are invalid: %s%s%s.", no_kind ? "kind" : "",
+                     no_kind && no_sku ? ", " : "", no_sku ? "sku" : "");
+            return -1;
+        }
+    }
+    if (is_type(t, "Microsoft.KeyVault/vaults")) {
+        const char *missing = !json_is_string(al_jpath(req, "properties.tenantId"))
+                                  ? "properties.tenantId"
+                              : !json_is_string(al_jpath(req, "properties.sku.name"))
+                                  ? "properties.sku.name"
+                              : !json_is_string(al_jpath(req, "properties.sku.family"))
+                                  ? "properties.sku.family"
+                                  : NULL;
+        if (missing) {
+            al_error(c, 400, "BadRequest", "The parameter %s is required to create a vault.",
+                     missing);
+            return -1;
+        }
+    }
+    if (is_type(t, "Microsoft.ContainerRegistry/registries") &&
+        !json_is_string(al_jpath(req, "sku.name"))) {
+        al_error(c, 400, "InvalidRequestContent",
+                 "The request content was invalid and could not be deserialized: Required "
+                 "property 'sku' not found in JSON.");
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks a PUT's name and body before anything else (not PATCH: it names an
+ * existing resource and carries only what changes). */
+int al_rules_check_put(struct al_ctx *c, const struct al_type *t, const char *id,
+                       const char *name, const json_t *req)
+{
+    if (check_name(c, t, name) < 0 || check_required(c, t, req) < 0)
+        return -1;
+    return check_global_name(c, t, id, name);
 }
 
 int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *id,
@@ -451,8 +670,13 @@ void al_rules_after_write(struct armlocal *al, const struct al_type *t, const ch
 }
 
 void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const char *id,
-                           json_t *body)
+                           json_t *tree)
 {
+    char idl[2048];
+    json_t *body;
+
+    al_lower(idl, id, sizeof(idl));
+    body = json_object_get(json_object_get(tree, idl), "body");
     if (is_type(t, "Microsoft.Network/privateEndpoints")) {
         remove_connections(al, id);
     } else if (is_type(t, "Microsoft.KeyVault/vaults") &&
@@ -475,5 +699,7 @@ void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const c
                       "vaultId", id, "location", loc ? loc : "global", "deletionDate", ts,
                       "purgeProtectionEnabled",
                       json_is_true(al_jpath(body, "properties.enablePurgeProtection"))));
+        /* what recover brings back: the vault as it was and its keys */
+        json_object_set(json_object_get(al->state, "deletedVaultData"), key, tree);
     }
 }

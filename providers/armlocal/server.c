@@ -241,6 +241,7 @@ void armlocal_free(struct armlocal *al)
     json_decref(al->state);
     json_decref(al->graph_snapshot);
     json_decref(al->pec_keys);
+    json_decref(al->global_names);
     json_decref(al->log_by_verb);
     json_decref(al->log_by_path);
     json_decref(al->policy_defs);

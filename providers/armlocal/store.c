@@ -18,12 +18,13 @@
 
 #define STATE_FORMAT 1
 
-static void pec_index_rebuild(struct armlocal *al);
+static void index_rebuild(struct armlocal *al);
 
 static json_t *state_new(void)
 {
-    return json_pack("{s:i, s:{}, s:{}, s:{}, s:{}, s:I}", "format", STATE_FORMAT, "resources",
-                     "ops", "deletedWorkspaces", "deletedVaults", "counter", (json_int_t)0);
+    return json_pack("{s:i, s:{}, s:{}, s:{}, s:{}, s:{}, s:{}, s:I}", "format", STATE_FORMAT,
+                     "resources", "ops", "deletedWorkspaces", "deletedVaults", "deletedVaultData",
+                     "deletedKeys", "counter", (json_int_t)0);
 }
 
 int al_store_load(struct armlocal *al, struct errbuf *err)
@@ -34,7 +35,7 @@ int al_store_load(struct armlocal *al, struct errbuf *err)
     int rc;
 
     al->state = state_new();
-    pec_index_rebuild(al);
+    index_rebuild(al);
     if (al->state_path == NULL)
         return 0;
     buf_init(&b, (size_t)1 << 30);
@@ -59,7 +60,7 @@ int al_store_load(struct armlocal *al, struct errbuf *err)
     json_object_update_missing(doc, al->state);
     json_decref(al->state);
     al->state = doc;
-    pec_index_rebuild(al);
+    index_rebuild(al);
     return 0;
 }
 
@@ -171,7 +172,7 @@ void al_store_reset(struct armlocal *al)
     al->state = state_new();
     json_decref(al->graph_snapshot);
     al->graph_snapshot = NULL;
-    pec_index_rebuild(al);
+    index_rebuild(al);
     al_store_save(al);
 }
 
@@ -180,18 +181,72 @@ static int is_pec_key(const char *key)
     return strstr(key, "/privateendpointconnections/") != NULL;
 }
 
-static void pec_index_rebuild(struct armlocal *al)
+/* For the key of a resource whose name Azure keeps unique across all of
+ * Azure (it is a DNS name: storage accounts, key vaults, registries), the
+ * name's key in al->global_names ("namespace/type/name"); 0 otherwise. */
+static int global_name_of(const char *key, char *out, size_t cap)
+{
+    static const char *const types[] = {"microsoft.storage/storageaccounts/",
+                                        "microsoft.keyvault/vaults/",
+                                        "microsoft.containerregistry/registries/"};
+    const char *p = strstr(key, "/providers/");
+    if (p == NULL)
+        return 0;
+    p += 11;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        size_t n = strlen(types[i]);
+        if (strncmp(p, types[i], n) == 0 && p[n] && strchr(p + n, '/') == NULL) {
+            snprintf(out, cap, "%s", p);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void index_add(struct armlocal *al, const char *key)
+{
+    char g[512];
+    if (is_pec_key(key))
+        json_object_set_new(al->pec_keys, key, json_true());
+    if (global_name_of(key, g, sizeof(g)))
+        json_object_set_new(al->global_names, g, json_string(key));
+}
+
+/* key must not be owned by an object index_del changes */
+static void index_del(struct armlocal *al, const char *key)
+{
+    char g[512];
+    const char *owner;
+    json_object_del(al->pec_keys, key);
+    if (global_name_of(key, g, sizeof(g)) &&
+        (owner = json_string_value(json_object_get(al->global_names, g))) != NULL &&
+        strcmp(owner, key) == 0)
+        json_object_del(al->global_names, g);
+}
+
+static void index_rebuild(struct armlocal *al)
 {
     const char *k;
     json_t *v;
     if (al->pec_keys == NULL)
         al->pec_keys = json_object();
+    if (al->global_names == NULL)
+        al->global_names = json_object();
     json_object_clear(al->pec_keys);
+    json_object_clear(al->global_names);
     json_object_foreach(al_resources(al), k, v)
     {
-        if (is_pec_key(k))
-            json_object_set_new(al->pec_keys, k, json_true());
+        index_add(al, k);
     }
+}
+
+const char *al_global_name_owner(struct armlocal *al, const char *id)
+{
+    char key[2048], g[512];
+    al_lower(key, id, sizeof(key));
+    if (!global_name_of(key, g, sizeof(g)))
+        return NULL;
+    return json_string_value(json_object_get(al->global_names, g));
 }
 
 json_t *al_resources(struct armlocal *al)
@@ -222,17 +277,16 @@ json_t *al_rec_put(struct armlocal *al, const char *id, json_t *body)
     json_object_set_new(rec, "body", body);
     json_object_set_new(rec, "hidden", json_false());
     json_object_set(al_resources(al), key, rec);
-    if (is_pec_key(key))
-        json_object_set_new(al->pec_keys, key, json_true());
+    index_add(al, key);
     json_decref(rec);
     return rec;
 }
 
-void al_rec_del_tree(struct armlocal *al, const char *id)
+json_t *al_rec_take_tree(struct armlocal *al, const char *id)
 {
     char key[2048];
     const char *k;
-    json_t *v, *res = al_resources(al);
+    json_t *v, *res = al_resources(al), *taken = json_object();
     void *tmp;
     size_t n;
 
@@ -241,17 +295,24 @@ void al_rec_del_tree(struct armlocal *al, const char *id)
     json_object_foreach_safe(res, tmp, k, v)
     {
         if (strcmp(k, key) == 0 || (strncmp(k, key, n) == 0 && k[n] == '/')) {
-            json_object_del(al->pec_keys, k);
+            index_del(al, k);
+            json_object_set(taken, k, v);
             json_object_del(res, k);
         }
     }
+    return taken;
+}
+
+void al_rec_del_tree(struct armlocal *al, const char *id)
+{
+    json_decref(al_rec_take_tree(al, id));
 }
 
 void al_rec_del_key(struct armlocal *al, const char *key)
 {
     char copy[2048]; /* key may be owned by either object */
     snprintf(copy, sizeof(copy), "%s", key);
-    json_object_del(al->pec_keys, copy);
+    index_del(al, copy);
     json_object_del(al_resources(al), copy);
 }
 

@@ -48,6 +48,19 @@ static json_t *fake_modulus(struct armlocal *al, int bits)
     return json_string(b64);
 }
 
+/* Random bytes of an EC coordinate's size, base64url (no padding). */
+static json_t *fake_coordinate(struct armlocal *al, const char *crv)
+{
+    int bits = strcmp(crv, "P-384") == 0 ? 384 : strcmp(crv, "P-521") == 0 ? 528 : 256;
+    json_t *v = fake_modulus(al, bits);
+    return v;
+}
+
+static int is_ec(const char *kty)
+{
+    return kty && strncmp(kty, "EC", 2) == 0;
+}
+
 static const char *vault_uri_of_key(struct armlocal *al, const json_t *body, char *out, size_t cap)
 {
     /* the key's id is {vault id}/keys/{name} */
@@ -85,22 +98,37 @@ static json_t *add_version(struct al_ctx *c, json_t *body, const json_t *req_att
         props = json_object();
         json_object_set_new(body, "properties", props);
     }
-    if (str(json_object_get(props, "kty")) == NULL)
+    if (!json_is_string(json_object_get(props, "kty")))
         json_object_set_new(props, "kty", json_string("RSA"));
-    if (json_object_get(props, "keySize") == NULL &&
-        strncmp(str(json_object_get(props, "kty")), "RSA", 3) == 0)
-        json_object_set_new(props, "keySize", json_integer(2048));
-    if (!json_is_array(json_object_get(props, "keyOps")))
-        json_object_set_new(props, "keyOps",
-                            json_pack("[s,s,s,s,s,s]", "encrypt", "decrypt", "sign", "verify",
-                                      "wrapKey", "unwrapKey"));
+    if (is_ec(str(json_object_get(props, "kty")))) {
+        /* EC keys: a curve, no size; they sign and verify */
+        json_object_del(props, "keySize");
+        if (!json_is_string(json_object_get(props, "curveName")))
+            json_object_set_new(props, "curveName", json_string("P-256"));
+        if (!json_is_array(json_object_get(props, "keyOps")))
+            json_object_set_new(props, "keyOps", json_pack("[s,s]", "sign", "verify"));
+    } else {
+        json_object_del(props, "curveName");
+        if (json_object_get(props, "keySize") == NULL)
+            json_object_set_new(props, "keySize", json_integer(2048));
+        if (!json_is_array(json_object_get(props, "keyOps")))
+            json_object_set_new(props, "keyOps",
+                                json_pack("[s,s,s,s,s,s]", "encrypt", "decrypt", "sign", "verify",
+                                          "wrapKey", "unwrapKey"));
+    }
     bits = (int)json_integer_value(json_object_get(props, "keySize"));
     al_hex32(c->al, ver);
     vault_uri_of_key(c->al, body, vault, sizeof(vault));
-    v = json_pack("{s:s, s:o, s:{s:b, s:I, s:I, s:s, s:i}}", "version", ver, "n",
-                  fake_modulus(c->al, bits ? bits : 2048), "attributes", "enabled", 1, "created",
-                  (json_int_t)now, "updated", (json_int_t)now, "recoveryLevel",
+    v = json_pack("{s:s, s:{s:b, s:I, s:I, s:s, s:i}}", "version", ver, "attributes", "enabled",
+                  1, "created", (json_int_t)now, "updated", (json_int_t)now, "recoveryLevel",
                   "Recoverable+Purgeable", "recoverableDays", 90);
+    if (is_ec(str(json_object_get(props, "kty")))) {
+        const char *crv = str(json_object_get(props, "curveName"));
+        json_object_set_new(v, "x", fake_coordinate(c->al, crv));
+        json_object_set_new(v, "y", fake_coordinate(c->al, crv));
+    } else {
+        json_object_set_new(v, "n", fake_modulus(c->al, bits ? bits : 2048));
+    }
     if (json_is_object(req_attrs)) {
         const char *k;
         json_t *a;
@@ -160,10 +188,18 @@ static json_t *bundle(struct al_ctx *c, json_t *body, json_t *v)
     vault_uri_of_key(c->al, body, vault, sizeof(vault));
     snprintf(kid, sizeof(kid), "%skeys/%s/%s", vault, str(json_object_get(body, "name")),
              str(json_object_get(v, "version")));
-    json_t *tags = json_object_get(body, "tags");
-    return json_pack("{s:{s:s, s:O?, s:O?, s:O?, s:s}, s:O?, s:o}", "key", "kid", kid, "kty",
-                     json_object_get(props, "kty"), "key_ops", json_object_get(props, "keyOps"),
-                     "n", json_object_get(v, "n"), "e", "AQAB", "attributes",
+    json_t *tags = json_object_get(body, "tags"), *key;
+    key = json_pack("{s:s, s:O?, s:O?}", "kid", kid, "kty", json_object_get(props, "kty"),
+                    "key_ops", json_object_get(props, "keyOps"));
+    if (is_ec(str(json_object_get(props, "kty")))) {
+        json_object_set(key, "crv", json_object_get(props, "curveName"));
+        json_object_set(key, "x", json_object_get(v, "x"));
+        json_object_set(key, "y", json_object_get(v, "y"));
+    } else {
+        json_object_set(key, "n", json_object_get(v, "n"));
+        json_object_set_new(key, "e", json_string("AQAB"));
+    }
+    return json_pack("{s:o, s:O?, s:o}", "key", key, "attributes",
                      json_object_get(v, "attributes"), "tags",
                      tags ? json_incref(tags) : json_object());
 }
@@ -186,6 +222,117 @@ static json_t *current_version(json_t *body)
     return json_array_get(vs, json_array_size(vs) - 1);
 }
 
+/* --- soft-deleted keys ------------------------------------------------------ */
+
+static json_t *deleted_keys(struct armlocal *al)
+{
+    return json_object_get(al->state, "deletedKeys");
+}
+
+/* A DeletedKeyBundle: the key's last version plus where to recover it. */
+static json_t *deleted_bundle(struct al_ctx *c, const char *vault_uri, const char *name,
+                              json_t *entry)
+{
+    json_t *body = json_object_get(entry, "body");
+    json_t *b = bundle(c, body, current_version(body));
+    json_object_set_new(b, "recoveryId", json_sprintf("%sdeletedkeys/%s", vault_uri, name));
+    json_object_set(b, "deletedDate", json_object_get(entry, "deletedDate"));
+    json_object_set(b, "scheduledPurgeDate", json_object_get(entry, "scheduledPurgeDate"));
+    return b;
+}
+
+/* Deleting a key in a vault with soft delete (every vault: it cannot be
+ * turned off) keeps it recoverable for the vault's retention. */
+static void delete_key(struct al_ctx *c, json_t *vault, const char *id, const char *name,
+                       json_t *rec)
+{
+    char key[2048], vuri[600];
+    json_t *vb = json_object_get(vault, "body"), *entry;
+    json_int_t now = c->now_ms / 1000;
+    json_int_t days = json_integer_value(al_jpath(vb, "properties.softDeleteRetentionInDays"));
+
+    al_lower(key, id, sizeof(key));
+    entry = json_pack("{s:O, s:I, s:I}", "body", json_object_get(rec, "body"), "deletedDate", now,
+                      "scheduledPurgeDate", now + (days ? days : 90) * 86400);
+    json_object_set_new(deleted_keys(c->al), key, entry);
+    al_rec_del_tree(c->al, id);
+    al_store_save(c->al);
+    snprintf(vuri, sizeof(vuri), "%s", str(al_jpath(vb, "properties.vaultUri")));
+    al_json_reply(c, 200, deleted_bundle(c, vuri, name, entry));
+}
+
+/* {vault}/deletedkeys[/{name}[/recover]]: list, get, purge (DELETE) and
+ * recover, as Key Vault serves them. */
+static void deleted_key_handle(struct al_ctx *c, json_t *vault, const struct al_path *p)
+{
+    json_t *vb = json_object_get(vault, "body"), *dk = deleted_keys(c->al), *entry;
+    const char *m = c->req->method, *vid = str(json_object_get(vb, "id"));
+    char prefix[2048], key[2048], vuri[600];
+
+    snprintf(vuri, sizeof(vuri), "%s", str(al_jpath(vb, "properties.vaultUri")));
+    snprintf(prefix, sizeof(prefix), "%s/keys/", vid);
+    al_lower(prefix, prefix, sizeof(prefix));
+    if (p->nsegs == 2 && strcasecmp(m, "GET") == 0) {
+        json_t *list = json_array();
+        const char *k;
+        json_object_foreach(dk, k, entry)
+        {
+            if (strncmp(k, prefix, strlen(prefix)) == 0) {
+                const char *name = str(json_object_get(json_object_get(entry, "body"), "name"));
+                json_t *b = deleted_bundle(c, vuri, name, entry);
+                char kid[1024];
+                snprintf(kid, sizeof(kid), "%skeys/%s", vuri, name);
+                json_array_append_new(
+                    list, json_pack("{s:s, s:O, s:O, s:O, s:O}", "kid", kid, "recoveryId",
+                                    json_object_get(b, "recoveryId"), "deletedDate",
+                                    json_object_get(b, "deletedDate"), "scheduledPurgeDate",
+                                    json_object_get(b, "scheduledPurgeDate"), "attributes",
+                                    json_object_get(b, "attributes")));
+                json_decref(b);
+            }
+        }
+        al_json_reply(c, 200, json_pack("{s:o, s:n}", "value", list, "nextLink"));
+        return;
+    }
+    if (p->nsegs < 3) {
+        kv_error(c, 405, "MethodNotAllowed", "The method is not allowed on this path.");
+        return;
+    }
+    snprintf(key, sizeof(key), "%s%s", prefix, p->segs[2]);
+    al_lower(key, key, sizeof(key));
+    entry = json_object_get(dk, key);
+    if (entry == NULL) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "Deleted Key not found: %.200s", p->segs[2]);
+        kv_error(c, 404, "KeyNotFound", msg);
+        return;
+    }
+    if (p->nsegs == 3 && strcasecmp(m, "GET") == 0) {
+        al_json_reply(c, 200, deleted_bundle(c, vuri, p->segs[2], entry));
+    } else if (p->nsegs == 3 && strcasecmp(m, "DELETE") == 0) {
+        if (json_is_true(al_jpath(vb, "properties.enablePurgeProtection"))) {
+            kv_error(c, 403, "Forbidden",
+                     "Operation \"purge\" is not allowed because purge protection is enabled "
+                     "for this vault. Key Vault service will automatically purge it after the "
+                     "retention period has passed.");
+            return;
+        }
+        json_object_del(dk, key);
+        al_store_save(c->al);
+        al_json_reply(c, 204, NULL);
+    } else if (p->nsegs == 4 && strcasecmp(p->segs[3], "recover") == 0 &&
+               strcasecmp(m, "POST") == 0) {
+        json_t *body = json_deep_copy(json_object_get(entry, "body")), *rec;
+        rec = al_rec_put(c->al, str(json_object_get(body, "id")), body);
+        json_object_del(dk, key);
+        al_store_save(c->al);
+        body = json_object_get(rec, "body");
+        al_json_reply(c, 200, bundle(c, body, current_version(body)));
+    } else {
+        kv_error(c, 405, "MethodNotAllowed", "The method is not allowed on this path.");
+    }
+}
+
 static void create_key(struct al_ctx *c, json_t *vault, const char *name, json_t *rec)
 {
     json_t *req = NULL, *body, *v;
@@ -198,8 +345,20 @@ static void create_key(struct al_ctx *c, json_t *vault, const char *name, json_t
         return;
     }
     if (rec == NULL) {
+        char key[2048];
         snprintf(id, sizeof(id), "%s/keys/%s",
                  str(json_object_get(json_object_get(vault, "body"), "id")), name);
+        al_lower(key, id, sizeof(key));
+        if (json_object_get(deleted_keys(c->al), key)) {
+            char msg[600];
+            json_decref(req);
+            snprintf(msg, sizeof(msg),
+                     "Key %.200s is currently in a deleted but recoverable state, and its name "
+                     "cannot be reused; in this state, the key can only be recovered or purged.",
+                     name);
+            kv_error(c, 409, "Conflict", msg);
+            return;
+        }
         body = json_pack("{s:s, s:s, s:s, s:{}}", "id", id, "name", name, "type",
                          "Microsoft.KeyVault/vaults/keys", "properties");
         rec = al_rec_put(c->al, id, body);
@@ -273,6 +432,10 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
         kv_error(c, 404, "VaultNotFound", "The vault was not found.");
         return;
     }
+    if (strcasecmp(p.segs[1], "deletedkeys") == 0) {
+        deleted_key_handle(c, vault, &p);
+        return;
+    }
     if (strcasecmp(p.segs[1], "keys") != 0) {
         kv_error(c, 404, "NotFound", "Only keys are served by the local Key Vault.");
         return;
@@ -315,10 +478,7 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
     if (p.nsegs == 3 && strcasecmp(m, "GET") == 0) {
         al_json_reply(c, 200, bundle(c, body, current_version(body)));
     } else if (p.nsegs == 3 && strcasecmp(m, "DELETE") == 0) {
-        json_t *b = bundle(c, body, current_version(body));
-        al_rec_del_tree(c->al, id);
-        al_store_save(c->al);
-        al_json_reply(c, 200, b);
+        delete_key(c, vault, id, p.segs[2], rec);
     } else if (p.nsegs == 4 && strcasecmp(p.segs[3], "rotate") == 0 && strcasecmp(m, "POST") == 0) {
         json_t *nv = add_version(c, body, NULL);
         al_store_save(c->al);
@@ -398,4 +558,50 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
     } else {
         kv_error(c, 405, "MethodNotAllowed", "The method is not allowed on this path.");
     }
+}
+
+/* --- ARM: Keys_ListVersions and Keys_GetVersion ----------------------------- */
+
+static json_t *arm_version(const json_t *body, const json_t *v)
+{
+    const json_t *props = json_object_get(body, "properties");
+    const char *uri = str(json_object_get(props, "keyUri"));
+    const char *ver = str(json_object_get(v, "version"));
+    json_t *p = json_object(), *out;
+    static const char *const keep[] = {"kty", "keyOps", "keySize", "curveName", "keyUri"};
+
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        if (json_object_get(props, keep[i]))
+            json_object_set(p, keep[i], json_object_get(props, keep[i]));
+    json_object_set(p, "attributes", json_object_get(v, "attributes"));
+    json_object_set_new(p, "keyUriWithVersion", json_sprintf("%s/%s", uri, ver));
+    out = json_pack("{s:o, s:s, s:s, s:o}", "id",
+                    json_sprintf("%s/versions/%s", str(json_object_get(body, "id")), ver), "name",
+                    ver, "type", "Microsoft.KeyVault/vaults/keys/versions", "properties", p);
+    return out;
+}
+
+void al_key_versions_arm(struct al_ctx *c, const char *key_id, const char *version)
+{
+    json_t *rec = al_rec_get(c->al, key_id), *body, *v;
+    size_t i;
+
+    if (rec == NULL || json_is_true(json_object_get(rec, "hidden"))) {
+        al_error(c, 404, "ResourceNotFound", "The Resource '%s' was not found.", key_id);
+        return;
+    }
+    body = json_object_get(rec, "body");
+    if (version == NULL) {
+        json_t *list = json_array();
+        json_array_foreach(json_object_get(body, "_versions"), i, v)
+            json_array_append_new(list, arm_version(body, v));
+        al_json_reply(c, 200, json_pack("{s:o}", "value", list));
+        return;
+    }
+    v = find_version(body, version);
+    if (v == NULL) {
+        al_error(c, 404, "ResourceNotFound", "The key version '%s' was not found.", version);
+        return;
+    }
+    al_json_reply(c, 200, arm_version(body, v));
 }

@@ -33,15 +33,15 @@ expect_code 202 "lro-failed accepted"; loc=$(header Location); sleep 0.3
 code=$(curl -sS -o "$TMP/b" -w '%{http_code}' "$loc"); [ "$code" = 400 ] || fail "failed LRO location: $code"
 req GET "$SA/sa5?$V=2025-06-01"; expect_body '"provisioningState":"Failed"' "resource Failed"
 fault '{"kind":"lro-failed","method":"PUT","path":"*/registries/*"}'
-req PUT "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01" '{"location":"eastus","sku":{"name":"Basic"}}'
+req PUT "$RG/providers/Microsoft.ContainerRegistry/registries/acr001?$V=2025-04-01" '{"location":"eastus","sku":{"name":"Basic"}}'
 asy=$(header Azure-AsyncOperation); sleep 0.3
 curl -sS "$asy" | grep -q '"status":"Failed".*"error"' || fail "failed LRO status document"
 fault '{"kind":"lro-canceled","method":"DELETE","path":"*/registries/*"}'
 sleep 0.3
-req DELETE "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_code 202 "delete accepted"
+req DELETE "$RG/providers/Microsoft.ContainerRegistry/registries/acr001?$V=2025-04-01"; expect_code 202 "delete accepted"
 loc=$(header Location); sleep 0.3
 code=$(curl -sS -o "$TMP/b" -w '%{http_code}' "$loc"); [ "$code" = 400 ] && grep -q OperationCanceled "$TMP/b" || fail "canceled LRO: $code"
-req GET "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_code 200 "canceled delete keeps the resource"
+req GET "$RG/providers/Microsoft.ContainerRegistry/registries/acr001?$V=2025-04-01"; expect_code 200 "canceled delete keeps the resource"
 req GET /_armlocal/faults; expect_body '"fired":1' "fault counters"
 # rate-based faults: rate 1 always fires, rate 0 never
 fault '{"kind":"500","path":"*/ratehit*","rate":1,"times":3}'

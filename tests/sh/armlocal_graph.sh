@@ -13,7 +13,7 @@ for rg in rga rgb; do
       "{\"location\":\"eastus\",\"properties\":{\"publicNetworkAccess\":\"$([ $i = 1 ] && echo Enabled || echo Disabled)\"}}"
   done
 done
-req PUT "$S/resourceGroups/rga/providers/Microsoft.KeyVault/vaults/kv1?$V=2025-05-01" '{"location":"eastus","properties":{}}'
+req PUT "$S/resourceGroups/rga/providers/Microsoft.KeyVault/vaults/kv1?$V=2025-05-01" '{"location":"eastus","properties":{"tenantId":"00000000-0000-0000-0000-000000000000","sku":{"family":"A","name":"standard"}}}'
 
 q() { req POST "$Q" "$1"; }
 q '{"subscriptions":["'${S##*/}'"],"query":"resources | where type =~ '"'"'Microsoft.MachineLearningServices/workspaces'"'"' | project id, name, properties.publicNetworkAccess | order by name asc","options":{"resultFormat":"objectArray"}}'

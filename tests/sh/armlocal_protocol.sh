@@ -65,22 +65,22 @@ req PATCH "$RG/providers/Microsoft.Storage/storageAccounts/sa1?$V=2025-06-01" '{
 expect_code 200 "storage patch"; expect_body '"minimumTlsVersion":"TLS1_2"' "storage patch"
 
 # ACR: 201 + Azure-AsyncOperation; body shows Creating; status document
-req PUT "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01" '{"location":"eastus","sku":{"name":"Premium"}}'
+req PUT "$RG/providers/Microsoft.ContainerRegistry/registries/acr001?$V=2025-04-01" '{"location":"eastus","sku":{"name":"Premium"}}'
 expect_code 201 "acr create"; expect_body '"provisioningState":"Creating"' "acr creating"
 asy=$(header Azure-AsyncOperation); [ -n "$asy" ] || fail "no Azure-AsyncOperation"
 curl -sS "$asy" | grep -q '"status":"InProgress"' || fail "status InProgress"
 sleep 1.6
 curl -sS "$asy" | grep -q '"status":"Succeeded"' || fail "status Succeeded"
-req PUT "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01" '{"location":"eastus","sku":{"name":"Premium"},"properties":{"zoneRedundancy":"Enabled"}}'
+req PUT "$RG/providers/Microsoft.ContainerRegistry/registries/acr001?$V=2025-04-01" '{"location":"eastus","sku":{"name":"Premium"},"properties":{"zoneRedundancy":"Enabled"}}'
 expect_code 400 "zoneRedundancy create-only"
 # DELETE via Location: 202, Deleting, then gone; deleting a missing resource is 204
-req DELETE "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_code 202 "acr delete"
+req DELETE "$RG/providers/Microsoft.ContainerRegistry/registries/acr001?$V=2025-04-01"; expect_code 202 "acr delete"
 loc=$(header Location)
-req GET "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_body '"provisioningState":"Deleting"' "deleting"
+req GET "$RG/providers/Microsoft.ContainerRegistry/registries/acr001?$V=2025-04-01"; expect_body '"provisioningState":"Deleting"' "deleting"
 sleep 1.6
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$loc"); [ "$code" = 204 ] || fail "delete location done: $code"
-req GET "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_code 404 "deleted"
-req DELETE "$RG/providers/Microsoft.ContainerRegistry/registries/acr1?$V=2025-04-01"; expect_code 204 "delete missing"
+req GET "$RG/providers/Microsoft.ContainerRegistry/registries/acr001?$V=2025-04-01"; expect_code 404 "deleted"
+req DELETE "$RG/providers/Microsoft.ContainerRegistry/registries/acr001?$V=2025-04-01"; expect_code 204 "delete missing"
 
 # sync kinds: app insights, diagnostic settings (flat errors), keys have no DELETE
 req PUT "$RG/providers/Microsoft.Insights/components/ai1?$V=2020-02-02" '{"location":"eastus","kind":"web","properties":{"Application_Type":"web"}}'

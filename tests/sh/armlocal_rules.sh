@@ -98,7 +98,8 @@ kid=$(sed -E 's/.*"kid":"([^"]*)".*/\1/' <<<"$rot"); [ "$kid" != "$v1" ] || fail
 req GET "$KV/kvsoft/keys/k1?$V=2025-05-01"; expect_body "$kid" "ARM shows the rotated version"
 curl -sS -X POST "${vault_uri}keys/k1/create?$V=7.6" -H 'Content-Type: application/json' -d '{"kty":"RSA"}' | grep -q '"kid"' || fail "data-plane create"
 n=$(curl -sS "${vault_uri}keys/k1/versions?$V=7.6" | grep -o '"kid"' | wc -l); [ "$n" = 3 ] || fail "versions: $n"
-req GET "$KV/kvsoft/keys/k1/versions?$V=2025-05-01"; expect_code 400 "ARM versions route unknown type is refused cleanly"
+req GET "$KV/kvsoft/keys/k1/versions?$V=2025-05-01"; expect_code 200 "ARM Keys_ListVersions"
+[ "$(grep -o "\"type\":\"Microsoft.KeyVault/vaults/keys/versions\"" <<<"$BODY" | wc -l)" = 3 ] || fail "ARM lists the three versions"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X PATCH "${vault_uri}keys/k1/${kid##*/}?$V=7.6" -H 'Content-Type: application/json' -d '{"attributes":{"enabled":false}}')
 [ "$code" = 200 ] || fail "attribute update: $code"
 curl -sS "${vault_uri}keys/k1/rotationpolicy?$V=7.6" | grep -q lifetimeActions || fail "rotation policy"

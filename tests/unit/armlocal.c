@@ -223,7 +223,7 @@ static void test_armlocal__lro_location_polling(void **state)
     assert_int_equal(http_status("PUT", url, "{\"location\":\"eastus\"}"), 201);
     snprintf(url, sizeof(url),
              "%s" SUB "/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/"
-             "w1?api-version=2025-09-01",
+             "ws1?api-version=2025-09-01",
              armlocal_base_url(al));
     http(&r, "PUT", url, "{\"location\":\"eastus\"}");
     assert_int_equal(r.status, 202);

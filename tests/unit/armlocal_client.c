@@ -47,7 +47,7 @@ static const struct step steps[] = {
      "{\"location\":\"eastus\",\"kind\":\"StorageV2\",\"sku\":{\"name\":\"Standard_LRS\"}}",
      "{\"properties\":{\"minimumTlsVersion\":\"TLS1_2\"}}"},
     {"Microsoft.ContainerRegistry/registries",
-     RG "/providers/Microsoft.ContainerRegistry/registries/acr1",
+     RG "/providers/Microsoft.ContainerRegistry/registries/acr001",
      "{\"location\":\"eastus\",\"sku\":{\"name\":\"Premium\"}}",
      "{\"properties\":{\"adminUserEnabled\":false}}"},
     {"Microsoft.Insights/components", RG "/providers/Microsoft.Insights/components/ai1",
