@@ -94,7 +94,11 @@ static void on_event(void *payload, const struct apply_event *ev)
         break;
     case APPLY_FINISHED:
         if (strcmp(ev->verb, "Forgetting") == 0) {
-            printf("%s: removed from the state (deleted with its parent)\n", addr);
+            printf("%s: removed from the state (%s)\n", addr,
+                   ev->change && ev->change->reason &&
+                           strcmp(ev->change->reason, "delete_because_gone") == 0
+                       ? "it no longer exists in Azure"
+                       : "deleted with its parent");
             break;
         }
         printf("%s: %s complete after %s%s%s%s\n", addr, noun_of(ev->verb),

@@ -204,6 +204,8 @@ static void print_change(const struct out *o, const struct plan_change *c)
         fprintf(o->f, "  %s# (%s)%s\n", col(o, C_BOLD),
                 strcmp(c->reason, "delete_because_no_config") == 0
                     ? "because it is no longer in the configuration"
+                : strcmp(c->reason, "delete_because_gone") == 0
+                    ? "because it no longer exists in Azure"
                     : "because destroy was requested",
                 col(o, C_RESET));
         fprintf(o->f, "  %s-%s %s \"%s\" {\n", col(o, C_RED), col(o, C_RESET), kind, name);

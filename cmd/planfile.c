@@ -59,25 +59,36 @@ int planfile_write(const char *path, const struct plan *plan, struct crypt_keys 
 int planfile_read(struct plan **out, json_t **root_out, const char *path, struct crypt_keys *keys,
                   struct errbuf *err)
 {
-    struct buf raw, plain;
+    struct buf raw;
+    int rc;
+
+    *out = NULL;
+    buf_init(&raw, PLANFILE_MAX);
+    if ((rc = file_read_all(&raw, path, PLANFILE_MAX, err)) == 0)
+        rc = planfile_decode(out, root_out, raw.ptr, raw.len, path, keys, err);
+    buf_release(&raw);
+    return rc;
+}
+
+int planfile_decode(struct plan **out, json_t **root_out, const char *data, size_t len,
+                    const char *path, struct crypt_keys *keys, struct errbuf *err)
+{
+    struct buf plain;
     json_t *env = NULL, *inner;
     json_error_t je;
     char hex[65];
     char *text = NULL;
     const char *want;
-    int rc;
+    int rc = 0;
 
     *out = NULL;
-    buf_init(&raw, PLANFILE_MAX);
     buf_init(&plain, PLANFILE_MAX);
-    if ((rc = file_read_all(&raw, path, PLANFILE_MAX, err)) < 0)
-        goto out;
-    if (crypt_is_sealed(raw.ptr, raw.len)) {
+    if (crypt_is_sealed(data, len)) {
         int used_fallback = 0;
-        if ((rc = crypt_open(&plain, keys, raw.ptr, raw.len, path, &used_fallback, err)) < 0)
+        if ((rc = crypt_open(&plain, keys, data, len, path, &used_fallback, err)) < 0)
             goto out;
     } else {
-        buf_add(&plain, raw.ptr, raw.len);
+        buf_add(&plain, data, len);
     }
     /* values known only after apply are tagged "ADDRESS\0ATTR" (parser/value.h) */
     env = json_loadb(plain.ptr, plain.len, JSON_ALLOW_NUL, &je);
@@ -110,7 +121,6 @@ int planfile_read(struct plan **out, json_t **root_out, const char *path, struct
 out:
     free(text);
     json_decref(env);
-    buf_release(&raw);
     buf_release(&plain);
     return rc;
 }

@@ -21,5 +21,8 @@ int planfile_write(const char *path, const struct plan *plan, struct crypt_keys 
 /* *root_out (may be NULL) receives the inner plan JSON (new reference). */
 int planfile_read(struct plan **out, json_t **root_out, const char *path, struct crypt_keys *keys,
                   struct errbuf *err);
+/* planfile_read on the file's bytes (path names it in messages). */
+int planfile_decode(struct plan **out, json_t **root_out, const char *data, size_t len,
+                    const char *path, struct crypt_keys *keys, struct errbuf *err);
 
 #endif

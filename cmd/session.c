@@ -1,9 +1,12 @@
 #include "cmd/session.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "cmd/cli.h"
 #include "providers/arm/arm_client.h"
@@ -12,6 +15,7 @@
 #include "providers/arm/cloud.h"
 #include "providers/arm/http.h"
 #include "providers/arm/kind_lookup.h"
+#include "providers/arm/schema.h"
 #include "util/error.h"
 #ifdef AMLSEC_HAVE_ARMLOCAL
 #include "providers/armlocal/armlocal.h"
@@ -67,6 +71,19 @@ int session_resolve_cloud(const struct arm_cloud **out, struct arm_cloud **owned
     /* ARM_METADATA_HOSTNAME (Azure Stack and other custom clouds) wins, as
      * in azurerm; else the named built-in cloud */
     return arm_cloud_resolve(out, owned, name, getenv("ARM_METADATA_HOSTNAME"), t, err);
+}
+
+/* Without a sign-in, a local cloud's ARM calls carry no token (armlocal
+ * without --auth takes them, and with --auth its refusal names what is
+ * missing); its Key Vault data plane, like Azure's, challenges any request
+ * without one, so those get a placeholder (not a credential: armlocal
+ * without --auth accepts any token). */
+static int anonymous_token(void *payload, const char *scope, const char **out, struct errbuf *err)
+{
+    const struct arm_cloud *cloud = payload;
+    (void)err;
+    *out = scope && strcmp(scope, cloud->arm_scope) != 0 ? "armlocal-anonymous" : NULL;
+    return 0;
 }
 
 static int open_cloud(struct session *s, const struct session_opts *o, const struct config *cfg)
@@ -135,13 +152,18 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
     co.cloud = cloud;
     co.transport = s->transport;
     co.parallelism = o->parallelism;
-    if (s->auth) {
-        tokens = auth_token_source(s->auth);
-        co.auth = &tokens;
-    }
     /* a custom endpoint on loopback is a local cloud (amlsec-armlocal) */
     s->custom_local = custom && (strstr(name, "://127.") || strstr(name, "://localhost") ||
                                  strstr(name, "://[::1]"));
+    if (s->auth) {
+        tokens = auth_token_source(s->auth);
+        co.auth = &tokens;
+    } else if (local || s->custom_local) {
+        /* A local cloud without --auth takes any token, but its Key Vault
+         * data plane, like Azure's, challenges a request that has none. */
+        tokens = (struct arm_token_source){.get = anonymous_token, .payload = (void *)cloud};
+        co.auth = &tokens;
+    }
     /* The client mirrors ARM's token buckets; the embedded cloud does not
      * throttle, and AMLSEC_RATE_LIMIT=off says another endpoint does not. */
     {
@@ -294,10 +316,13 @@ int session_seed_existing(struct session *s, const struct config *cfg)
     return EXIT_OK;
 }
 
-static int read_for_journal(void *payload, const char *arm_id, json_t **out)
+static int read_for_journal(void *payload, const char *kind, const char *arm_id, json_t **out)
 {
     struct session *s = payload;
-    struct provider_ref ref = {arm_id, NULL};
+    const struct schema_kind *k = schema_find(kind);
+    /* the catalogue's type: an id alone does not always say it (a resource
+     * group's has no /providers/) */
+    struct provider_ref ref = {arm_id, k ? k->arm.type : NULL};
     struct provider_result r;
     int rc;
     memset(&r, 0, sizeof(r));
@@ -311,11 +336,119 @@ static int read_for_journal(void *payload, const char *arm_id, json_t **out)
     return rc;
 }
 
+/* How long recovery waits for an operation an interrupted run left
+ * running before leaving it to the next run (docs/state.md). */
+#define RECOVERY_WAIT_S 600
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* The service's Retry-After (seconds), bounded, else a short poll. */
+static long poll_delay_ms(const struct arm_call *c)
+{
+    const char *ra = arm_call_header(c, "Retry-After");
+    long v = ra ? strtol(ra, NULL, 10) : 0;
+    if (v <= 0)
+        return 100;
+    return (v > 10 ? 10 : v) * 1000;
+}
+
+/* A status document's status that says the operation still runs. */
+static bool status_running(const char *body, size_t len)
+{
+    json_t *doc = body ? json_loadb(body, len, 0, NULL) : NULL;
+    const char *st = json_string_value(json_object_get(doc, "status"));
+    bool running = st && strcasecmp(st, "Succeeded") != 0 && strcasecmp(st, "Failed") != 0 &&
+                   strcasecmp(st, "Canceled") != 0 && strcasecmp(st, "Cancelled") != 0;
+    json_decref(doc);
+    return running;
+}
+
+static int wait_operation_for_journal(void *payload, const char *url)
+{
+    struct session *s = payload;
+    double deadline = mono_s() + RECOVERY_WAIT_S;
+    for (;;) {
+        struct arm_call get;
+        long delay;
+        int rc;
+        memset(&get, 0, sizeof(get));
+        get.method = "GET";
+        get.url = url;
+        get.flags = ARM_CALL_NO_LRO;
+        arm_client_call(s->client, &get);
+        if (get.rc == AMLSEC_ENOTFOUND) {
+            rc = AMLSEC_ENOTFOUND; /* the service forgot it: ended long ago */
+        } else if (get.rc < 0) {
+            /* a failed or canceled operation answers with its error: ended;
+             * a transport failure is not an answer */
+            rc = get.status >= 400 && get.status < 500 ? 0 : get.rc;
+        } else if (get.status == 202 || status_running(get.response, get.response_len)) {
+            rc = AMLSEC_ECONFLICT;
+        } else {
+            rc = 0;
+        }
+        delay = poll_delay_ms(&get);
+        arm_call_release(&get);
+        if (rc != AMLSEC_ECONFLICT || mono_s() + (double)delay / 1000 > deadline)
+            return rc;
+        pause_ms(delay);
+    }
+}
+
+static int wait_resource_for_journal(void *payload, const char *kind, const char *arm_id,
+                                     json_t **out)
+{
+    double deadline = mono_s() + RECOVERY_WAIT_S;
+    for (;;) {
+        json_t *live = NULL;
+        const char *ps;
+        int rc = read_for_journal(payload, kind, arm_id, &live);
+        if (rc < 0)
+            return rc;
+        ps = json_string_value(
+            json_object_get(json_object_get(live, "properties"), "provisioningState"));
+        if (ps == NULL || strcasecmp(ps, "Succeeded") == 0 || strcasecmp(ps, "Failed") == 0 ||
+            strcasecmp(ps, "Canceled") == 0 || strcasecmp(ps, "Cancelled") == 0) {
+            *out = live;
+            return 0;
+        }
+        json_decref(live);
+        if (mono_s() + 0.25 > deadline)
+            return AMLSEC_ECONFLICT;
+        pause_ms(250);
+    }
+}
+
+/* Reports the journal lines recovery could not read, naming the file. */
+static void report_unreadable(const struct journal *j)
+{
+    for (size_t i = 0; i < j->nunreadable; i++)
+        fprintf(stderr,
+                "amlsec: warning: journal '%s': entry at line %zu (byte %zu) is unreadable (%s); "
+                "recovering the others, and keeping its text in '%s.damaged'\n",
+                j->path, j->unreadable[i].line, j->unreadable[i].offset, j->unreadable[i].reason,
+                j->path);
+}
+
 static int recover(struct session *s)
 {
     struct errbuf err = ERRBUF_INIT;
     struct journal_recovery rec;
+    struct journal_reader rd;
     char *path = backend_config_journal_path(&s->sc.cfg);
+    size_t settled;
     int rc;
 
     if (path == NULL) {
@@ -329,31 +462,68 @@ static int recover(struct session *s)
         return EXIT_FAIL;
     }
     s->journal_open = true;
+    report_unreadable(&s->journal);
     if (journal_pending(&s->journal, NULL, 0) == 0) {
         /* only settled records: empty the file, or every later run reads
          * them all again (an apply of thousands leaves megabytes) */
-        if (s->journal.nentries > 0 && journal_compact(&s->journal, &err) < 0) {
+        if ((s->journal.nentries > 0 || s->journal.nunreadable > 0) &&
+            journal_compact(&s->journal, &err) < 0) {
             cli_error("%s", err.msg);
             return EXIT_FAIL;
         }
         return EXIT_OK;
     }
     if (s->provider == NULL) {
-        cli_error(
-            "an interrupted apply left operations in flight; run plan or apply to recover them");
-        return EXIT_FAIL;
+        /* creates that may still appear change nothing in the state until
+         * they do: a plan without the cloud may go on; anything else must be
+         * reconciled first */
+        size_t n = journal_pending(&s->journal, NULL, 0), creates = 0;
+        for (size_t i = 0; i < s->journal.nentries; i++) {
+            const struct journal_entry *e = &s->journal.entries[i];
+            creates += e->phase == JOURNAL_BEGUN && e->op == JOURNAL_CREATE;
+        }
+        if (creates < n) {
+            cli_error("an interrupted apply left operations in flight; run plan or apply to "
+                      "recover them");
+            return EXIT_FAIL;
+        }
+        fprintf(stderr,
+                "amlsec: warning: %zu create%s of an interrupted apply may still be running; "
+                "a plan or apply that reads the cloud checks them\n",
+                n, n == 1 ? "" : "s");
+        return EXIT_OK;
     }
-    if (journal_reconcile(&rec, &s->journal, &s->st, read_for_journal, s, &err) < 0 ||
-        state_backend_save(s->sc.be, &s->st, &s->sc.keys, &err) < 0 ||
-        journal_settle(&s->journal, &rec, &err) < 0) {
+    memset(&rd, 0, sizeof(rd));
+    rd.read = read_for_journal;
+    rd.wait_operation = wait_operation_for_journal;
+    rd.wait_resource = wait_resource_for_journal;
+    rd.payload = s;
+    if (journal_reconcile(&rec, &s->journal, &s->st, &rd, &err) < 0) {
         cli_error("recovering an interrupted apply: %s", err.msg);
         return EXIT_FAIL;
     }
-    fprintf(stderr, "amlsec: recovered %zu in-flight operation%s from an interrupted apply\n",
-            rec.count, rec.count == 1 ? "" : "s");
+    if (state_backend_save(s->sc.be, &s->st, &s->sc.keys, &err) < 0 ||
+        journal_settle(&s->journal, &rec, &err) < 0) {
+        cli_error("recovering an interrupted apply: %s", err.msg);
+        journal_recovery_release(&rec);
+        return EXIT_FAIL;
+    }
+    settled = rec.count - rec.pending;
+    if (settled > 0)
+        fprintf(stderr, "amlsec: recovered %zu in-flight operation%s from an interrupted apply\n",
+                settled, settled == 1 ? "" : "s");
+    if (rec.pending > 0)
+        fprintf(stderr,
+                "amlsec: %zu operation%s of an interrupted apply may still be running (not "
+                "visible yet); the journal keeps %s and the next run checks again\n",
+                rec.pending, rec.pending == 1 ? "" : "s", rec.pending == 1 ? "it" : "them");
     for (size_t i = 0; i < rec.count; i++)
         fprintf(stderr, "  %s %s: %s\n", journal_op_name(rec.items[i].op), rec.items[i].address,
                 journal_outcome_name(rec.items[i].outcome));
+    if (rec.removed_children > 0)
+        fprintf(stderr, "  %zu state entr%s removed with %s deleted parent\n", rec.removed_children,
+                rec.removed_children == 1 ? "y" : "ies",
+                rec.removed_children == 1 ? "its" : "their");
     journal_recovery_release(&rec);
     return EXIT_OK;
 }
@@ -416,6 +586,44 @@ static int sign_in(struct session *s, const struct session_opts *o, const struct
     return EXIT_OK;
 }
 
+/* The ARM type an id names: the last /providers/ segment's, or a resource
+ * group's or subscription's (ids without /providers/). */
+static int id_type(char *out, size_t size, const char *id)
+{
+    const char *rg = strcasestr(id, "/resourceGroups/");
+    if (arm_id_type(out, size, id) == 0)
+        return 0;
+    if (strncasecmp(id, "/subscriptions/", 15) != 0)
+        return AMLSEC_EPARSE;
+    snprintf(out, size, "%s",
+             rg ? "Microsoft.Resources/resourceGroups" : "Microsoft.Resources/subscriptions");
+    return 0;
+}
+
+/* What the state holds must make sense to the catalogue before anything
+ * is read from or sent to ARM: a known kind, and an id of its type (the
+ * state's own reader has checked the shapes). */
+static int check_state_kinds(const struct state *st, const char *where)
+{
+    for (size_t i = 0; i < st->nresources; i++) {
+        const struct state_resource *r = &st->resources[i];
+        const struct schema_kind *k = schema_find(r->kind);
+        char type[512];
+        if (k == NULL) {
+            cli_error("'%s': resources[%zu].kind: '%s' is not a kind amlsec knows (the state was "
+                      "edited by hand, or written by a newer amlsec)",
+                      where, i, r->kind);
+            return EXIT_FAIL;
+        }
+        if (id_type(type, sizeof(type), r->arm_id) < 0 || strcasecmp(type, k->arm.type) != 0) {
+            cli_error("'%s': resources[%zu].arm_id: '%s' is not the id of a %s (%s)", where, i,
+                      r->arm_id, r->kind, k->arm.type);
+            return EXIT_FAIL;
+        }
+    }
+    return EXIT_OK;
+}
+
 int session_open(struct session *s, const struct session_opts *o, const struct config *cfg)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -446,6 +654,8 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
         return EXIT_FAIL;
     }
     s->loaded = true;
+    if (check_state_kinds(&s->st, s->sc.be->where) != EXIT_OK)
+        return EXIT_FAIL;
     if (o->need_cloud) {
         if (check_state_cloud(s, o, cfg) != EXIT_OK || sign_in(s, o, cfg) != EXIT_OK)
             return EXIT_FAIL;

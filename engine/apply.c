@@ -302,6 +302,19 @@ static void previous_address(char *out, size_t size, const struct plan_change *c
     snprintf(out, size, "%s (previous)", c->address);
 }
 
+/* The service accepted op's request as a long-running operation: its URL
+ * goes into the journal (synced with the next group), so a run killed
+ * before the operation ends can wait for it rather than guess. A journal
+ * that cannot be written fails the run at its next record. */
+static void op_accepted(void *payload, void *tag, const char *operation_url)
+{
+    struct run *r = payload;
+    struct op *op = tag;
+    struct errbuf ignored = ERRBUF_INIT;
+    if (journal_accepted(r->j, op->journal_id, operation_url, &ignored) == 0)
+        r->intents_unsynced = true;
+}
+
 /* Sends op through the journal: the intent is durable before the request
  * leaves. */
 static int send(struct run *r, struct op *op)
@@ -337,6 +350,8 @@ static int send(struct run *r, struct op *op)
     w.ref.id = arm_id;
     w.ref.type = c->arm_type && c->arm_type[0] ? c->arm_type : NULL;
     w.body = op->body;
+    w.on_accepted = op_accepted;
+    w.accepted_payload = r;
     if ((rc = provider_write_start(r->p, &w, op, r->err)) < 0)
         return rc; /* the intent stays pending: the next run reconciles it */
     op->started = now_s();

@@ -690,10 +690,11 @@ static int plan_deletes(struct builder *b)
         const struct provider_result *lr = live_of(b, se->arm_id);
         json_t *attrs = NULL;
         struct pending *it;
+        /* already gone (deleted outside amlsec, or with a parent): nothing
+         * to send, but the state entry must go, or it stays a phantom */
+        bool gone = b->o->refresh && lr && lr->rc == AMLSEC_ENOTFOUND;
         if (r && !b->o->destroy)
             continue;
-        if (b->o->refresh && lr && lr->rc == AMLSEC_ENOTFOUND)
-            continue; /* already gone: the state entry is dropped by apply's refresh */
         it = add(b);
         if (it == NULL)
             return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
@@ -703,7 +704,13 @@ static int plan_deletes(struct builder *b)
         it->c.arm_type = strdup(k ? k->arm.type : "");
         it->c.api_version = dup_or_null(se->api_version);
         it->c.action = PLAN_DELETE;
-        it->c.reason = strdup(r ? "delete_because_destroy" : "delete_because_no_config");
+        it->c.reason = strdup(gone ? "delete_because_gone"
+                              : r  ? "delete_because_destroy"
+                                   : "delete_because_no_config");
+        it->c.state_only = gone;
+        if (gone)
+            note(it, "%s no longer exists in Azure: it is only removed from the state",
+                 se->address);
         it->c.sensitive = json_incref(se->sensitive ? se->sensitive : json_array());
         it->c.dependencies = json_incref(se->dependencies ? se->dependencies : json_array());
         if (k && state_resource_attributes(&attrs, se, b->err) == 0 && attrs)
@@ -719,7 +726,8 @@ static int plan_deletes(struct builder *b)
                     diag_set_hint(dg, "remove prevent_destroy first to destroy it");
             }
         }
-        impact_notes(it, NULL, 0);
+        if (!gone)
+            impact_notes(it, NULL, 0);
     }
     return 0;
 }
@@ -736,7 +744,8 @@ static void deletes_without_verb(struct builder *b)
         bool parent_goes = false;
         size_t x;
         json_t *dep;
-        if (it->c.action != PLAN_DELETE || k == NULL || !(k->no_verbs & SCHEMA_NO_DELETE))
+        if (it->c.action != PLAN_DELETE || it->c.state_only || k == NULL ||
+            !(k->no_verbs & SCHEMA_NO_DELETE))
             continue;
         json_array_foreach(it->c.dependencies, x, dep)
         {

@@ -252,7 +252,7 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         json_object_set_new(o, "action_reason", json_string(c->reason ? c->reason : ""));
         json_object_set_new(o, "reason_detail",
                             c->reason_detail ? json_string(c->reason_detail) : json_null());
-        json_object_set_new(o, "notes", json_deep_copy(c->notes ? c->notes : json_array()));
+        json_object_set_new(o, "notes", c->notes ? json_deep_copy(c->notes) : json_array());
         if (c->action == PLAN_UPDATE) {
             json_object_set_new(o, "update_via", json_string(plan_via_name(c->via)));
             if (c->via == PLAN_VIA_DATA_PLANE)
@@ -265,14 +265,14 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
             json_object_set_new(o, "sensitive_paths",
                                 c->sensitive ? json_deep_copy(c->sensitive) : json_array());
             json_object_set_new(o, "dependencies",
-                                json_deep_copy(c->dependencies ? c->dependencies : json_array()));
+                                c->dependencies ? json_deep_copy(c->dependencies) : json_array());
             json_object_set_new(o, "create_before_destroy", json_boolean(c->create_before_destroy));
             json_object_set_new(o, "state_only", json_boolean(c->state_only));
             if (c->id_from)
                 json_object_set_new(o, "arm_id_from", json_deep_copy(c->id_from));
         }
-        json_decref(sens);
         json_array_append_new(changes, o);
+        json_decref(sens);
     }
     for (size_t i = 0; i < plan->ndrift; i++) {
         const struct plan_drift *d = &plan->drift[i];

@@ -56,7 +56,7 @@ void provider_write_abandon(struct provider *p)
 static int write_one(struct provider *p, enum provider_verb verb, const struct provider_ref *ref,
                      const json_t *body, struct provider_result *out)
 {
-    struct provider_write w = {verb, *ref, body, 0, NULL};
+    struct provider_write w = {verb, *ref, body, 0, NULL, NULL, NULL};
     struct errbuf err = ERRBUF_INIT;
     int rc = p->ops->write_many(p, &w, 1, out, &err);
     return rc < 0 ? rc : out->rc;

@@ -59,6 +59,12 @@ struct provider_write {
     const json_t *body; /* PUT/PATCH body; ignored for DELETE */
     unsigned parts;     /* PROVIDER_DATA_PLANE: enum provider_data_plane_part bits */
     const char *query;  /* extra query parameters of a PUT ("skipValidation=true"), or NULL */
+    /* Streamed writes: called when the service accepts the request as a
+     * long-running operation, with the tag given to write_start and the
+     * operation's URL (borrowed), so the caller can journal it. May be
+     * NULL. */
+    void (*on_accepted)(void *payload, void *tag, const char *operation_url);
+    void *accepted_payload;
 };
 
 #define PROVIDER_READ_FRESH 0x1 /* direct GETs only: the "reread before write" */

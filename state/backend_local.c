@@ -44,11 +44,35 @@ static int same_file(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
+/* The state file is never reached through a symbolic link: writing
+ * replaces the file by rename, which would silently turn the link into a
+ * regular file and leave its target stale. Refused, naming the target. */
+static int refuse_symlink(const struct local *l, const char *path, const char *what,
+                          struct errbuf *err)
+{
+    struct stat st;
+    char target[1024];
+    ssize_t n;
+    if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
+        return 0;
+    n = readlink(path, target, sizeof(target) - 1);
+    target[n > 0 ? n : 0] = '\0';
+    (void)l;
+    return errbuf_set(err, AMLSEC_EUSAGE,
+                      "%s '%s' is a symbolic link (to '%s'); amlsec does not follow links for its "
+                      "state files: use -state (or the settings block's path) with the real file, "
+                      "or remove the link",
+                      what, path, target);
+}
+
 static int local_read(struct state_backend *be, struct buf *out, struct errbuf *err)
 {
     struct local *l = (struct local *)be;
     struct stat st;
     int rc;
+
+    if ((rc = refuse_symlink(l, l->path, "state", err)) < 0)
+        return rc;
 
     /* One allocation of the right size rather than doubling as it reads. */
     if (stat(l->path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size < STATE_MAX_BYTES)
@@ -80,6 +104,9 @@ static int local_write(struct state_backend *be, const void *data, size_t len, s
     int rc, exists;
 
     if (be->locked && (rc = lock_still_mine(l, err)) < 0)
+        return rc;
+    if ((rc = refuse_symlink(l, l->path, "state", err)) < 0 ||
+        (rc = refuse_symlink(l, l->backup_path, "the state's backup", err)) < 0)
         return rc;
     if ((rc = file_mkdir_parents(l->path, err)) < 0)
         return rc;
@@ -133,7 +160,10 @@ static int local_try_lock(struct state_backend *be, const struct lock_info *mine
     if ((rc = file_mkdir_parents(l->lock_path, err)) < 0)
         return rc;
     for (int attempt = 0;; attempt++) {
-        fd = open(l->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        /* never through a link: the holder's identity is written into it */
+        fd = open(l->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 && errno == ELOOP)
+            return refuse_symlink(l, l->lock_path, "the lock file", err);
         if (fd < 0)
             return errbuf_set(err, AMLSEC_EIO, "cannot open the lock file '%s': %s", l->lock_path,
                               strerror(errno));
@@ -204,7 +234,9 @@ static int local_force_unlock(struct state_backend *be, const char *id, struct e
     char desc[512];
     int fd, rc;
 
-    fd = open(l->lock_path, O_RDONLY | O_CLOEXEC);
+    fd = open(l->lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ELOOP)
+        return refuse_symlink(l, l->lock_path, "the lock file", err);
     if (fd < 0)
         return errbuf_set(err, errno == ENOENT ? AMLSEC_ENOTFOUND : AMLSEC_EIO,
                           "state '%s' is not locked", l->path);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,7 +27,8 @@ const char *journal_op_name(enum journal_op op)
 
 const char *journal_outcome_name(enum journal_outcome o)
 {
-    static const char *const names[] = {"adopted", "dropped", "removed", "not deleted"};
+    static const char *const names[] = {"adopted", "dropped", "removed", "not deleted",
+                                        "pending (checked again on the next run)"};
     return names[o];
 }
 
@@ -62,6 +64,8 @@ static void entry_release(struct journal_entry *e)
     free(e->arm_id);
     free(e->api_version);
     free(e->digest);
+    free(e->time);
+    free(e->operation);
     json_decref(e->dependencies);
     json_decref(e->sensitive);
     json_decref(e->attributes);
@@ -73,6 +77,8 @@ void journal_release(struct journal *j)
     for (size_t i = 0; i < j->nentries; i++)
         entry_release(&j->entries[i]);
     free(j->entries);
+    free(j->unreadable);
+    buf_release(&j->damaged);
     if (j->fd >= 0)
         close(j->fd);
     free(j->path);
@@ -94,6 +100,25 @@ static char *jstrdup(json_t *obj, const char *key)
     return strdup(s ? s : "");
 }
 
+/* Whether the begin record has every field recovery needs. */
+static const char *begin_missing(json_t *rec)
+{
+    static const char *const need[] = {"address", "kind", "arm_id", "api_version", "digest"};
+    for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+        const char *v = json_string_value(json_object_get(rec, need[i]));
+        if (v == NULL || *v == '\0')
+            return need[i];
+    }
+    if (!state_arm_id_valid(json_string_value(json_object_get(rec, "arm_id"))))
+        return "a well-formed arm_id";
+    if (json_object_get(rec, "dependencies") &&
+        !json_is_array(json_object_get(rec, "dependencies")))
+        return "dependencies";
+    if (json_object_get(rec, "sensitive") && !json_is_array(json_object_get(rec, "sensitive")))
+        return "sensitive";
+    return NULL;
+}
+
 /* Applies one record to the in-memory entries. */
 static int apply_record(struct journal *j, json_t *rec, size_t line, struct errbuf *err)
 {
@@ -105,9 +130,17 @@ static int apply_record(struct journal *j, json_t *rec, size_t line, struct errb
         return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: not a journal record",
                           j->path, line);
     if (strcmp(t, "begin") == 0) {
+        enum journal_op op;
+        const char *missing = begin_missing(rec);
         if (find_entry(j, id))
             return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: intent %s twice",
                               j->path, line, id);
+        if (op_parse(&op, json_string_value(json_object_get(rec, "op"))) < 0)
+            return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: unknown operation",
+                              j->path, line);
+        if (missing)
+            return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: intent without %s",
+                              j->path, line, missing);
         if (j->nentries == j->cap) {
             size_t cap = j->cap ? j->cap * 2 : 16;
             struct journal_entry *p = realloc(j->entries, cap * sizeof(*p));
@@ -119,10 +152,9 @@ static int apply_record(struct journal *j, json_t *rec, size_t line, struct errb
         e = &j->entries[j->nentries];
         memset(e, 0, sizeof(*e));
         memcpy(e->id, id, STATE_LINEAGE_LEN + 1);
-        if (op_parse(&e->op, json_string_value(json_object_get(rec, "op"))) < 0)
-            return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: unknown operation",
-                              j->path, line);
+        e->op = op;
         e->address = jstrdup(rec, "address");
+        e->time = jstrdup(rec, "time");
         e->kind = jstrdup(rec, "kind");
         e->arm_id = jstrdup(rec, "arm_id");
         e->api_version = jstrdup(rec, "api_version");
@@ -135,7 +167,8 @@ static int apply_record(struct journal *j, json_t *rec, size_t line, struct errb
             e->sensitive = json_array();
         e->phase = JOURNAL_BEGUN;
         j->nentries++;
-        if (!e->address || !e->kind || !e->arm_id || !e->api_version || !e->digest)
+        if (!e->address || !e->kind || !e->arm_id || !e->api_version || !e->digest || !e->time ||
+            !e->dependencies || !e->sensitive)
             return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         return 0;
     }
@@ -151,6 +184,19 @@ static int apply_record(struct journal *j, json_t *rec, size_t line, struct errb
         e->attributes = json_is_object(attrs) ? json_incref(attrs) : NULL;
         return 0;
     }
+    if (strcmp(t, "accepted") == 0) {
+        const char *url = json_string_value(json_object_get(rec, "operation"));
+        char *copy;
+        if (url == NULL || *url == '\0')
+            return errbuf_set(err, AMLSEC_ECORRUPT,
+                              "journal '%s' line %zu: accepted record without its operation",
+                              j->path, line);
+        if ((copy = strdup(url)) == NULL)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        free(e->operation);
+        e->operation = copy;
+        return 0;
+    }
     if (strcmp(t, "done") == 0) {
         e->phase = JOURNAL_DONE;
         return 0;
@@ -159,8 +205,10 @@ static int apply_record(struct journal *j, json_t *rec, size_t line, struct errb
                       line, t);
 }
 
+/* *sealed: the line was a sealed record that could not be opened (wrong
+ * key, or damaged). */
 static int decode_line(json_t **out, struct journal *j, const char *line, size_t len, size_t no,
-                       struct errbuf *err)
+                       bool *sealed, struct errbuf *err)
 {
     struct buf raw, plain;
     json_error_t jerr;
@@ -193,8 +241,10 @@ static int decode_line(json_t **out, struct journal *j, const char *line, size_t
         if (len >= 2 && line[len - 2] == '=')
             raw.len--;
     }
-    if ((rc = crypt_open(&plain, j->keys, raw.ptr, raw.len, j->path, NULL, err)) < 0)
+    if ((rc = crypt_open(&plain, j->keys, raw.ptr, raw.len, j->path, NULL, err)) < 0) {
+        *sealed = true;
         goto out;
+    }
     *out = json_loadb(plain.ptr, plain.len, 0, &jerr);
     if (*out == NULL)
         rc = errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: %s", j->path, no, jerr.text);
@@ -226,31 +276,82 @@ static int fsync_dir(const char *path)
     return rc;
 }
 
+/* Sets line `no` aside as unreadable (its bytes kept for "<path>.damaged"). */
+static int set_aside(struct journal *j, const char *line, size_t len, size_t no, size_t offset,
+                     const char *reason)
+{
+    struct journal_unreadable *u;
+    const char *at = strstr(reason, "' line "), *prefix = at ? strstr(at, ": ") : NULL;
+    size_t n;
+    u = realloc(j->unreadable, (j->nunreadable + 1) * sizeof(*u));
+    if (u == NULL)
+        return AMLSEC_ENOMEM;
+    j->unreadable = u;
+    u = &j->unreadable[j->nunreadable++];
+    u->line = no;
+    u->offset = offset;
+    /* the reason without the "journal 'PATH' line N: " every caller adds */
+    if (strncmp(reason, "journal '", 9) == 0 && prefix)
+        reason = prefix + 2;
+    n = strlen(reason);
+    if (n >= sizeof(u->reason))
+        n = sizeof(u->reason) - 1;
+    memcpy(u->reason, reason, n);
+    u->reason[n] = '\0';
+    if (buf_add(&j->damaged, line, len) < 0 || buf_addch(&j->damaged, '\n') < 0)
+        return AMLSEC_ENOMEM;
+    log_msg(LOG_WARN, "journal '%s': entry at line %zu (byte %zu) is unreadable (%s); set aside",
+            j->path, no, offset, u->reason);
+    return 0;
+}
+
+/* Opens path for appending, refusing a symlink (the journal is never
+ * followed: a link planted there would make amlsec write elsewhere). */
+static int open_journal_fd(const char *path, struct errbuf *err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    struct stat st;
+    if (fd < 0 && errno == ELOOP)
+        return errbuf_set(err, AMLSEC_EUSAGE,
+                          "the journal '%s' is a symbolic link; amlsec does not follow links for "
+                          "its journal (remove the link, or point -state at the real directory)",
+                          path);
+    if (fd < 0)
+        return errbuf_set(err, AMLSEC_EIO, "cannot open the journal '%s': %s", path,
+                          strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return errbuf_set(err, AMLSEC_EUSAGE, "the journal '%s' is not a regular file", path);
+    }
+    return fd;
+}
+
 int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, struct errbuf *err)
 {
     struct buf b;
-    size_t start = 0, no = 0, good_end = 0;
+    size_t start = 0, no = 0, good_end = 0, readable = 0, sealed_failures = 0;
+    struct errbuf first_sealed = ERRBUF_INIT;
     struct stat st;
     int rc, created;
 
     memset(j, 0, sizeof(*j));
     j->fd = -1;
     j->keys = keys;
+    buf_init(&j->damaged, JOURNAL_MAX_BYTES);
     j->path = strdup(path);
     if (j->path == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-    created = stat(path, &st) < 0;
+    created = lstat(path, &st) < 0;
     /* the azurerm backend's journal may be the first file under .amlsec */
     if (created && (rc = file_mkdir_parents(path, err)) < 0) {
         journal_release(j);
         return rc;
     }
-    j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (j->fd < 0) {
-        rc = errbuf_set(err, AMLSEC_EIO, "cannot open the journal '%s': %s", path, strerror(errno));
+    if ((rc = open_journal_fd(path, err)) < 0) {
         journal_release(j);
         return rc;
     }
+    j->fd = rc;
     if (created && fsync_dir(path) < 0) {
         rc = errbuf_set(err, AMLSEC_EIO, "cannot sync the directory of '%s'", path);
         journal_release(j);
@@ -261,21 +362,44 @@ int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, s
         goto fail;
     while (start < b.len) {
         char *nl = memchr(b.ptr + start, '\n', b.len - start);
+        size_t len;
         json_t *rec;
+        bool sealed = false;
+        struct errbuf why = ERRBUF_INIT;
         no++;
         if (nl == NULL) {
             /* a torn final record: its begin/complete never returned */
             j->discarded_torn++;
             break;
         }
-        if ((rc = decode_line(&rec, j, b.ptr + start, (size_t)(nl - b.ptr) - start, no, err)) < 0)
+        len = (size_t)(nl - b.ptr) - start;
+        rc = decode_line(&rec, j, b.ptr + start, len, no, &sealed, &why);
+        if (rc == 0) {
+            rc = apply_record(j, rec, no, &why);
+            json_decref(rec);
+        }
+        if (rc == 0) {
+            readable++;
+        } else if (rc == AMLSEC_ECORRUPT || rc == AMLSEC_EPARSE) {
+            /* one bad line does not hide the others: set aside, go on */
+            if (sealed && sealed_failures++ == 0)
+                first_sealed = why;
+            if (set_aside(j, b.ptr + start, len, no, start, why.msg) < 0) {
+                rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+                goto fail;
+            }
+        } else {
+            *err = why;
             goto fail;
-        rc = apply_record(j, rec, no, err);
-        json_decref(rec);
-        if (rc < 0)
-            goto fail;
+        }
         start = (size_t)(nl - b.ptr) + 1;
         good_end = start;
+    }
+    if (readable == 0 && sealed_failures > 0) {
+        /* nothing could be opened: a wrong key, not a damaged line */
+        *err = first_sealed;
+        rc = err->code;
+        goto fail;
     }
     if (j->discarded_torn) {
         log_msg(LOG_INFO, "journal '%s': discarding a torn record never acknowledged", path);
@@ -302,32 +426,53 @@ int journal_sync(struct journal *j, struct errbuf *err)
     return 0;
 }
 
-/* Appends one record durably (or, with group commit, until journal_sync). */
-static int append(struct journal *j, json_t *rec, struct errbuf *err)
+/* The line a record is written as (with its newline), appended to line. */
+static int encode_record(struct journal *j, json_t *rec, struct buf *line, struct errbuf *err)
 {
     char *text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-    struct buf line, sealed;
-    const char *p;
-    size_t left;
+    struct buf sealed;
     int rc = AMLSEC_ENOMEM;
 
-    buf_init(&line, JOURNAL_MAX_BYTES);
     buf_init(&sealed, JOURNAL_MAX_BYTES);
     if (text == NULL)
         goto out;
     if (crypt_keys_enabled(j->keys)) {
+        size_t at = line->len;
         if ((rc = crypt_seal(&sealed, j->keys, text, strlen(text), err)) < 0)
             goto out;
         rc = AMLSEC_ENOMEM;
-        if (buf_grow(&line, 4 * ((sealed.len + 2) / 3) + 2) < 0)
+        if (buf_grow(line, 4 * ((sealed.len + 2) / 3) + 2) < 0)
             goto out;
-        line.len = (size_t)EVP_EncodeBlock((unsigned char *)line.ptr,
-                                           (const unsigned char *)sealed.ptr, (int)sealed.len);
-        line.ptr[line.len] = '\0';
-    } else if (buf_adds(&line, text) < 0) {
+        line->len += (size_t)EVP_EncodeBlock((unsigned char *)line->ptr + at,
+                                             (const unsigned char *)sealed.ptr, (int)sealed.len);
+        line->ptr[line->len] = '\0';
+    } else if (buf_adds(line, text) < 0) {
         goto out;
     }
-    if (buf_addch(&line, '\n') < 0)
+    if (buf_addch(line, '\n') < 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc == AMLSEC_ENOMEM)
+        errbuf_set(err, rc, "out of memory");
+    if (text) {
+        memset(text, 0, strlen(text));
+        free(text);
+    }
+    buf_release(&sealed);
+    return rc;
+}
+
+/* Appends one record durably (or, with group commit, until journal_sync). */
+static int append(struct journal *j, json_t *rec, struct errbuf *err)
+{
+    struct buf line;
+    const char *p;
+    size_t left;
+    int rc;
+
+    buf_init(&line, JOURNAL_MAX_BYTES);
+    if ((rc = encode_record(j, rec, &line, err)) < 0)
         goto out;
     p = line.ptr;
     left = line.len;
@@ -349,14 +494,9 @@ static int append(struct journal *j, json_t *rec, struct errbuf *err)
         goto out;
     rc = apply_record(j, rec, 0, err);
 out:
-    if (rc == AMLSEC_ENOMEM)
-        errbuf_set(err, rc, "out of memory");
-    if (text) {
-        memset(text, 0, strlen(text));
-        free(text);
-    }
+    if (line.len)
+        memset(line.ptr, 0, line.len);
     buf_release(&line);
-    buf_release(&sealed);
     return rc;
 }
 
@@ -411,18 +551,58 @@ int journal_complete(struct journal *j, const char *id, int ok, json_t *attribut
     return rc;
 }
 
-int journal_done(struct journal *j, const char *id, struct errbuf *err)
+int journal_accepted(struct journal *j, const char *id, const char *operation_url,
+                     struct errbuf *err)
 {
     json_t *rec;
     int rc;
     if (find_entry(j, id) == NULL)
         return errbuf_set(err, AMLSEC_ENOTFOUND, "no journal intent '%s'", id);
-    rec = json_pack("{s:s, s:s}", "t", "done", "id", id);
+    rec = json_pack("{s:s, s:s, s:s}", "t", "accepted", "id", id, "operation", operation_url);
     if (rec == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     rc = append(j, rec, err);
     json_decref(rec);
     return rc;
+}
+
+static int mark_done(struct journal *j, const char *id, struct errbuf *err)
+{
+    json_t *rec = json_pack("{s:s, s:s}", "t", "done", "id", id);
+    int rc;
+    if (rec == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    rc = append(j, rec, err);
+    json_decref(rec);
+    return rc;
+}
+
+int journal_done(struct journal *j, const char *id, struct errbuf *err)
+{
+    struct journal_entry *e = find_entry(j, id);
+    size_t at;
+    int rc;
+    if (e == NULL)
+        return errbuf_set(err, AMLSEC_ENOTFOUND, "no journal intent '%s'", id);
+    at = (size_t)(e - j->entries);
+    if ((rc = mark_done(j, id, err)) < 0)
+        return rc;
+    e = &j->entries[at];
+    if (e->phase != JOURNAL_DONE || !e->ok)
+        return 0;
+    /* a newer outcome for the same resource settles what older intents
+     * left pending (a create that was not visible yet, say) */
+    for (size_t i = 0; i < at; i++) {
+        struct journal_entry *o = &j->entries[i];
+        if (o->phase != JOURNAL_DONE && strcmp(o->address, e->address) == 0 &&
+            strcasecmp(o->arm_id, e->arm_id) == 0) {
+            log_msg(LOG_INFO, "journal: the %s of '%s' left pending is settled by a newer one",
+                    op_names[o->op], o->address);
+            if ((rc = mark_done(j, o->id, err)) < 0)
+                return rc;
+        }
+    }
+    return 0;
 }
 
 size_t journal_pending(const struct journal *j, const struct journal_entry **out, size_t max)
@@ -438,13 +618,130 @@ size_t journal_pending(const struct journal *j, const struct journal_entry **out
     return n;
 }
 
+/* Appends the unreadable lines to "<path>.damaged" (0600, synced), once. */
+static int save_damaged(struct journal *j, struct errbuf *err)
+{
+    char path[4200];
+    const char *p = j->damaged.ptr;
+    size_t left = j->damaged.len;
+    int fd, rc = 0;
+
+    if (left == 0)
+        return 0;
+    snprintf(path, sizeof(path), "%s.damaged", j->path);
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return errbuf_set(err, AMLSEC_EIO, "cannot keep the unreadable journal entries in '%s': %s",
+                          path, strerror(errno));
+    while (left && rc == 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = errbuf_set(err, AMLSEC_EIO, "cannot write '%s': %s", path, strerror(errno));
+        else {
+            p += n;
+            left -= (size_t)n;
+        }
+    }
+    if (rc == 0 && fsync(fd) < 0)
+        rc = errbuf_set(err, AMLSEC_EIO, "cannot sync '%s': %s", path, strerror(errno));
+    close(fd);
+    if (rc == 0) {
+        j->damaged.len = 0;
+        j->damaged_in_file = true; /* until the next rewrite or truncation */
+        free(j->unreadable);
+        j->unreadable = NULL;
+        j->nunreadable = 0;
+    }
+    return rc;
+}
+
+/* The records of a pending entry, as a rewrite keeps them. */
+static int encode_entry(struct journal *j, const struct journal_entry *e, struct buf *out,
+                        struct errbuf *err)
+{
+    json_t *rec =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O}", "t", "begin", "id",
+                  e->id, "time", e->time, "op", op_names[e->op], "address", e->address, "kind",
+                  e->kind, "arm_id", e->arm_id, "api_version", e->api_version, "digest", e->digest,
+                  "dependencies", e->dependencies, "sensitive", e->sensitive);
+    int rc;
+    if (rec == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    rc = encode_record(j, rec, out, err);
+    json_decref(rec);
+    if (rc == 0 && e->operation) {
+        rec = json_pack("{s:s, s:s, s:s}", "t", "accepted", "id", e->id, "operation", e->operation);
+        rc =
+            rec ? encode_record(j, rec, out, err) : errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        json_decref(rec);
+    }
+    if (rc == 0 && e->phase == JOURNAL_COMPLETED) {
+        rec = json_pack("{s:s, s:s, s:b}", "t", "complete", "id", e->id, "ok", e->ok);
+        if (rec && e->attributes && json_object_set(rec, "attributes", e->attributes) < 0) {
+            json_decref(rec);
+            rec = NULL;
+        }
+        rc =
+            rec ? encode_record(j, rec, out, err) : errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        json_decref(rec);
+    }
+    return rc;
+}
+
+/* Replaces the file with the pending entries alone (atomically: a kill
+ * leaves the old journal or the new one) and reopens it. */
+static int rewrite_pending(struct journal *j, struct errbuf *err)
+{
+    struct buf out;
+    size_t keep = 0;
+    int rc = 0, fd;
+
+    if (j->unsynced && (rc = journal_sync(j, err)) < 0)
+        return rc;
+    buf_init(&out, JOURNAL_MAX_BYTES);
+    for (size_t i = 0; i < j->nentries && rc == 0; i++)
+        if (j->entries[i].phase != JOURNAL_DONE)
+            rc = encode_entry(j, &j->entries[i], &out, err);
+    if (rc == 0)
+        rc = file_write_atomic(j->path, out.ptr ? out.ptr : "", out.len, 0600, err);
+    if (out.len)
+        memset(out.ptr, 0, out.len);
+    buf_release(&out);
+    if (rc < 0)
+        return rc;
+    if ((fd = open_journal_fd(j->path, err)) < 0)
+        return fd;
+    close(j->fd);
+    j->fd = fd;
+    for (size_t i = 0; i < j->nentries; i++) {
+        if (j->entries[i].phase == JOURNAL_DONE)
+            entry_release(&j->entries[i]);
+        else
+            j->entries[keep++] = j->entries[i];
+    }
+    j->nentries = keep;
+    return 0;
+}
+
 int journal_compact(struct journal *j, struct errbuf *err)
 {
-    if (journal_pending(j, NULL, 0) > 0)
-        return 0;
+    size_t pending = journal_pending(j, NULL, 0);
+    int rc;
+    if ((rc = save_damaged(j, err)) < 0)
+        return rc;
+    if (pending > 0) {
+        /* worth a rewrite only when it drops something */
+        if (pending == j->nentries && !j->damaged_in_file)
+            return 0;
+        j->damaged_in_file = false;
+        return rewrite_pending(j, err);
+    }
     if (ftruncate(j->fd, 0) < 0 || fsync(j->fd) < 0)
         return errbuf_set(err, AMLSEC_EIO, "cannot empty the journal '%s': %s", j->path,
                           strerror(errno));
+    j->damaged_in_file = false;
     for (size_t i = 0; i < j->nentries; i++)
         entry_release(&j->entries[i]);
     j->nentries = 0;
@@ -469,6 +766,31 @@ static int put_entry(struct state *st, const struct journal_entry *e, json_t *at
     return state_put(st, &r, err);
 }
 
+/* Removes the entries of the resources under arm_id (children, and
+ * extension resources scoped to it: locks, role assignments): ARM deletes
+ * them with it. Returns how many. */
+static size_t remove_children(struct state *st, const char *arm_id)
+{
+    size_t n = strlen(arm_id), removed = 0;
+    while (n > 0 && arm_id[n - 1] == '/')
+        n--;
+    for (size_t i = st->nresources; i-- > 0;) {
+        const struct state_resource *r = &st->resources[i];
+        char *address;
+        if (r->arm_id == NULL || strlen(r->arm_id) <= n || r->arm_id[n] != '/' ||
+            strncasecmp(r->arm_id, arm_id, n) != 0)
+            continue;
+        if ((address = strdup(r->address)) == NULL)
+            continue; /* the next plan finds it gone */
+        if (state_remove(st, address, NULL) == 0) {
+            log_msg(LOG_INFO, "'%s' went with its parent '%s'", address, arm_id);
+            removed++;
+        }
+        free(address);
+    }
+    return removed;
+}
+
 int journal_fold(struct journal *j, struct state *st, const char *id, struct errbuf *err)
 {
     struct journal_entry *e = find_entry(j, id);
@@ -483,6 +805,7 @@ int journal_fold(struct journal *j, struct state *st, const char *id, struct err
         return 0;
     if (e->op == JOURNAL_DELETE) {
         rc = state_remove(st, e->address, err);
+        remove_children(st, e->arm_id);
         return rc == AMLSEC_ENOTFOUND ? 0 : rc;
     }
     if (e->attributes == NULL)
@@ -500,10 +823,85 @@ void journal_recovery_release(struct journal_recovery *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* A provisioningState that says an operation is still running. */
+static bool transitional(json_t *live)
+{
+    const char *ps = json_string_value(
+        json_object_get(json_object_get(live, "properties"), "provisioningState"));
+    static const char *const done[] = {"Succeeded", "Failed", "Canceled", "Cancelled"};
+    if (ps == NULL || *ps == '\0')
+        return false;
+    for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+        if (strcasecmp(ps, done[i]) == 0)
+            return false;
+    return true;
+}
+
+/* A provisioningState that says the last operation failed. */
+static bool provisioning_failed(json_t *live)
+{
+    const char *ps = json_string_value(
+        json_object_get(json_object_get(live, "properties"), "provisioningState"));
+    return ps && (strcasecmp(ps, "Failed") == 0 || strncasecmp(ps, "Cancel", 6) == 0);
+}
+
+/* Seconds since the epoch of "YYYY-MM-DDTHH:MM:SSZ", or -1. */
+static long parse_time(const char *s)
+{
+    struct tm tm;
+    const char *end;
+    memset(&tm, 0, sizeof(tm));
+    end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+    if (end == NULL || *end != '\0')
+        return -1;
+    return (long)timegm(&tm);
+}
+
+/* Reads e's resource, first waiting for an operation the interrupted run
+ * may have left running. *running: it still is (at the reader's bound).
+ * *ended: the operation is known to have ended. */
+static int read_settled(const struct journal_reader *rd, const struct journal_entry *e,
+                        json_t **live, bool *running, bool *ended)
+{
+    int rc, w;
+    *live = NULL;
+    *running = *ended = false;
+    rc = rd->read(rd->payload, e->kind, e->arm_id, live);
+    if ((rc != 0 && rc != AMLSEC_ENOTFOUND) || e->phase != JOURNAL_BEGUN)
+        return rc;
+    if (e->operation && rd->wait_operation) {
+        w = rd->wait_operation(rd->payload, e->operation);
+        if (w == AMLSEC_ECONFLICT) {
+            *running = true;
+            return rc;
+        }
+        if (w != 0 && w != AMLSEC_ENOTFOUND)
+            return w;
+        *ended = true;
+        json_decref(*live);
+        *live = NULL;
+        rc = rd->read(rd->payload, e->kind, e->arm_id, live);
+        if (rc != 0 || !transitional(*live))
+            return rc;
+    }
+    if (rc == 0 && transitional(*live) && rd->wait_resource) {
+        json_decref(*live);
+        *live = NULL;
+        rc = rd->wait_resource(rd->payload, e->kind, e->arm_id, live);
+        if (rc == AMLSEC_ECONFLICT) {
+            *running = true;
+            return 0;
+        }
+        *ended = rc == 0 || rc == AMLSEC_ENOTFOUND;
+    }
+    return rc;
+}
+
 int journal_reconcile(struct journal_recovery *out, struct journal *j, struct state *st,
-                      journal_read_fn read_resource, void *payload, struct errbuf *err)
+                      const struct journal_reader *rd, struct errbuf *err)
 {
     size_t n = journal_pending(j, NULL, 0), k = 0;
+    long now = rd->now ? rd->now : (long)time(NULL);
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
@@ -517,6 +915,7 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
         struct journal_recovered *item;
         json_t *live = NULL;
         const struct state_resource *cur;
+        bool running, ended;
 
         if (e->phase == JOURNAL_DONE)
             continue;
@@ -530,8 +929,13 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
             rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
             break;
         }
-        rc = read_resource(payload, e->arm_id, &live);
-        if (rc == 0) {
+        rc = read_settled(rd, e, &live, &running, &ended);
+        if (running && (rc == 0 || rc == AMLSEC_ENOTFOUND)) {
+            /* its operation is still running: decided by a later run */
+            item->outcome = JOURNAL_PENDING;
+            json_decref(live);
+            rc = 0;
+        } else if (rc == 0) {
             /* It exists: whatever was asked, the state must know it. */
             cur = state_find(st, e->address);
             if (e->op == JOURNAL_DELETE && cur == NULL) {
@@ -542,21 +946,38 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
             } else {
                 rc = put_entry(st, e, live, err);
             }
+            if (rc == 0 && e->op == JOURNAL_CREATE && provisioning_failed(live)) {
+                /* the create ended Failed: tainted, so the next plan sends it again */
+                struct state_resource *r = state_find(st, e->address);
+                if (r)
+                    r->status = STATE_STATUS_TAINTED;
+            }
             item->outcome = e->op == JOURNAL_DELETE ? JOURNAL_NOT_DELETED : JOURNAL_ADOPTED;
             json_decref(live);
             if (rc < 0)
                 break;
         } else if (rc == AMLSEC_ENOTFOUND) {
-            cur = state_find(st, e->address);
-            if (cur && strcmp(cur->arm_id, e->arm_id) == 0)
-                state_remove(st, e->address, NULL);
-            item->outcome = e->op == JOURNAL_CREATE ? JOURNAL_DROPPED : JOURNAL_REMOVED;
+            long began = parse_time(e->time);
+            if (e->op == JOURNAL_CREATE && e->phase == JOURNAL_BEGUN && !ended && began >= 0 &&
+                now - began < JOURNAL_PENDING_MAX_S) {
+                /* accepted or not, it may still appear (a create is invisible
+                 * until it ends): keep the intent, look again next run */
+                item->outcome = JOURNAL_PENDING;
+            } else {
+                cur = state_find(st, e->address);
+                if (cur && strcasecmp(cur->arm_id, e->arm_id) == 0)
+                    state_remove(st, e->address, NULL);
+                if (e->op != JOURNAL_CREATE)
+                    out->removed_children += remove_children(st, e->arm_id);
+                item->outcome = e->op == JOURNAL_CREATE ? JOURNAL_DROPPED : JOURNAL_REMOVED;
+            }
             rc = 0;
         } else {
             rc = errbuf_set(err, rc, "cannot read '%s' (%s) to recover an interrupted %s",
                             e->address, e->arm_id, op_names[e->op]);
             break;
         }
+        out->pending += item->outcome == JOURNAL_PENDING;
         log_msg(LOG_INFO, "recovered %s of '%s': %s", op_names[e->op], e->address,
                 journal_outcome_name(item->outcome));
     }
@@ -569,8 +990,11 @@ int journal_settle(struct journal *j, const struct journal_recovery *r, struct e
 {
     int rc;
     for (size_t i = 0; i < r->count; i++) {
-        struct journal_entry *e = find_entry(j, r->items[i].id);
-        if (e && e->phase != JOURNAL_DONE && (rc = journal_done(j, e->id, err)) < 0)
+        struct journal_entry *e;
+        if (r->items[i].outcome == JOURNAL_PENDING)
+            continue;
+        e = find_entry(j, r->items[i].id);
+        if (e && e->phase != JOURNAL_DONE && (rc = mark_done(j, e->id, err)) < 0)
             return rc;
     }
     return journal_compact(j, err);

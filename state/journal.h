@@ -16,18 +16,33 @@
  * once. The caller then owns the ordering: journal_sync before any
  * request whose intent was begun leaves, and before the state is saved.
  *
+ * When the service accepts a request as a long-running operation, the
+ * applier records the operation's URL (journal_accepted), so a later run
+ * can wait for that operation instead of guessing.
+ *
  * The next run opens the journal; any entry not done is pending and is
  * reconciled by READING the resource (journal_reconcile): a resource that
- * exists is recorded in the state, a create that never happened is dropped,
- * a delete that happened is removed from the state. Reconciliation never
- * sends a create, update or delete. After saving the state, the caller calls
- * journal_settle to mark the reconciled entries done.
+ * exists is recorded in the state, a delete that happened is removed from
+ * the state (with every entry under its ARM id: children and extension
+ * resources go with their parent). An operation still running (its
+ * operation URL known, or a resource in a transitional provisioningState)
+ * is waited for first. A create that may have been accepted but whose
+ * resource is not visible stays pending (JOURNAL_PENDING) until it is seen,
+ * until its operation is known to have ended, until a later run settles the
+ * same resource with a newer outcome, or until JOURNAL_PENDING_MAX_S pass.
+ * Reconciliation never sends a create, update or delete. After saving the
+ * state, the caller calls journal_settle to mark the reconciled entries done.
  *
  * File format (docs/state.md): one record per line, each a JSON object, or
  * with encryption configured the base64 of the sealed JSON (state/crypt.h).
  * A last line without its newline is a record whose journal_begin never
  * returned (the process died inside write/fsync): it is discarded, since its
- * request was never sent. Any other damage is refused (AMLSEC_ECORRUPT). */
+ * request was never sent. Any other unreadable line (damaged, not a record,
+ * an outcome for an unknown intent) is set aside: every readable entry is
+ * still recovered, the unreadable ones are listed (journal.unreadable) by
+ * line and byte offset, and when the journal is next rewritten their bytes
+ * are appended to "<journal>.damaged" rather than lost. A journal that
+ * cannot be decrypted at all (wrong key) is still refused. */
 #ifndef AMLSEC_STATE_JOURNAL_H
 #define AMLSEC_STATE_JOURNAL_H
 
@@ -37,6 +52,7 @@
 
 #include "state/crypt.h"
 #include "state/state.h"
+#include "util/buf.h"
 #include "util/errbuf.h"
 
 enum journal_op {
@@ -63,14 +79,27 @@ struct journal_intent {
     json_t *sensitive;          /* array of paths, may be NULL */
 };
 
+/* A create not yet visible and without a known operation stays pending
+ * this long after its intent, then is dropped. */
+#define JOURNAL_PENDING_MAX_S (24L * 3600)
+
 struct journal_entry {
     char id[STATE_LINEAGE_LEN + 1];
     char *address, *kind, *arm_id, *api_version, *digest;
+    char *time;      /* the intent's "time" (UTC, ISO 8601) */
+    char *operation; /* the long-running operation's URL, when accepted as one; or NULL */
     enum journal_op op;
     json_t *dependencies, *sensitive; /* owned */
     enum journal_phase phase;
     int ok;             /* JOURNAL_COMPLETED: the request succeeded */
     json_t *attributes; /* JOURNAL_COMPLETED and ok: the response, owned, may be NULL */
+};
+
+/* A line of the journal that could not be read back. */
+struct journal_unreadable {
+    size_t line;   /* 1-based */
+    size_t offset; /* of the line's first byte */
+    char reason[200];
 };
 
 struct journal {
@@ -79,6 +108,10 @@ struct journal {
     struct crypt_keys *keys; /* borrowed, may be NULL */
     struct journal_entry *entries;
     size_t nentries, cap;
+    struct journal_unreadable *unreadable; /* set aside on open */
+    size_t nunreadable;
+    struct buf damaged;    /* their bytes, one per line, until saved to "<path>.damaged" */
+    bool damaged_in_file;  /* saved aside, but still in the file until it is rewritten */
     size_t discarded_torn; /* torn trailing records dropped on open */
     bool group_commit;     /* records wait for journal_sync (see above) */
     bool unsynced;         /* records written since the last sync */
@@ -95,6 +128,10 @@ void journal_digest(char out[72], const void *body, size_t len);
 /* Records the intent durably; *out_id (37 bytes) names it. */
 int journal_begin(struct journal *j, const struct journal_intent *intent, char *out_id,
                   struct errbuf *err);
+/* Records the URL of the long-running operation the service started for
+ * the intent (as journal_begin: durable, or at the next journal_sync). */
+int journal_accepted(struct journal *j, const char *id, const char *operation_url,
+                     struct errbuf *err);
 /* Records the outcome durably. attributes (borrowed, may be NULL) is the
  * resource as returned for a successful create or update. */
 int journal_complete(struct journal *j, const char *id, int ok, json_t *attributes,
@@ -102,26 +139,48 @@ int journal_complete(struct journal *j, const char *id, int ok, json_t *attribut
 /* Applies a completed entry to st (put for create/update, remove for
  * delete; nothing for a failure). */
 int journal_fold(struct journal *j, struct state *st, const char *id, struct errbuf *err);
-/* Records that the entry is in a saved state. */
+/* Records that the entry is in a saved state. A successful outcome also
+ * settles the older pending entries of the same address and ARM id: what
+ * it observed is newer than anything they could tell. */
 int journal_done(struct journal *j, const char *id, struct errbuf *err);
 /* Makes every record written so far durable (group commit). */
 int journal_sync(struct journal *j, struct errbuf *err);
-/* Empties the file when nothing is pending (durably). */
+/* Empties the file when nothing is pending (durably); otherwise, when it
+ * holds settled entries or unreadable lines, rewrites it atomically with
+ * the pending entries alone. Unreadable lines are first appended to
+ * "<path>.damaged". */
 int journal_compact(struct journal *j, struct errbuf *err);
 
 /* Borrowed pointers to the pending entries (not done), in journal order,
  * at most max of them; returns how many are pending in total. */
 size_t journal_pending(const struct journal *j, const struct journal_entry **out, size_t max);
 
-/* Reads a resource: 0 and *out (new reference) when it exists,
- * AMLSEC_ENOTFOUND when it does not, another negative code on failure. */
-typedef int (*journal_read_fn)(void *payload, const char *arm_id, json_t **out);
+/* How recovery looks at the cloud. */
+struct journal_reader {
+    /* Reads a resource (kind: the entry's catalogue kind): 0 and *out (new
+     * reference) when it exists, AMLSEC_ENOTFOUND when it does not,
+     * another negative code on failure. */
+    int (*read)(void *payload, const char *kind, const char *arm_id, json_t **out);
+    /* Waits, up to the implementation's bound, for the long-running
+     * operation at operation_url to end: 0 when it ended (whatever its
+     * outcome: the resource tells), AMLSEC_ENOTFOUND when the service no
+     * longer knows it (ended long ago), AMLSEC_ECONFLICT when it is still
+     * running, another negative code on failure. May be NULL. */
+    int (*wait_operation)(void *payload, const char *operation_url);
+    /* Waits, up to its bound, while the resource is in a transitional
+     * provisioningState (Creating, Deleting, ...), then reads it as read
+     * does; AMLSEC_ECONFLICT when it still is. May be NULL. */
+    int (*wait_resource)(void *payload, const char *kind, const char *arm_id, json_t **out);
+    void *payload;
+    long now; /* seconds since the epoch (time(NULL)); 0: ask the clock */
+};
 
 enum journal_outcome {
     JOURNAL_ADOPTED,     /* create/update found in Azure: recorded in the state */
     JOURNAL_DROPPED,     /* create never happened: nothing to record */
     JOURNAL_REMOVED,     /* delete happened (or the resource is gone): removed from the state */
     JOURNAL_NOT_DELETED, /* delete did not happen: the state keeps it (attributes refreshed) */
+    JOURNAL_PENDING,     /* may still happen (not visible yet): kept, re-checked next run */
 };
 
 struct journal_recovered {
@@ -134,7 +193,9 @@ struct journal_recovered {
 
 struct journal_recovery {
     struct journal_recovered *items;
-    size_t count;
+    size_t count;            /* items, pending ones included */
+    size_t pending;          /* of which JOURNAL_PENDING (not settled by journal_settle) */
+    size_t removed_children; /* state entries removed with a deleted parent */
 };
 
 void journal_recovery_release(struct journal_recovery *r);
@@ -144,8 +205,9 @@ void journal_recovery_release(struct journal_recovery *r);
  * discards it). out->count is what cmd/ reports ("recovered 2 in-flight
  * operations from an interrupted apply"). */
 int journal_reconcile(struct journal_recovery *out, struct journal *j, struct state *st,
-                      journal_read_fn read_resource, void *payload, struct errbuf *err);
-/* After the reconciled state is saved: marks the entries done and compacts. */
+                      const struct journal_reader *rd, struct errbuf *err);
+/* After the reconciled state is saved: marks the entries done (not the
+ * JOURNAL_PENDING ones) and compacts. */
 int journal_settle(struct journal *j, const struct journal_recovery *r, struct errbuf *err);
 
 const char *journal_op_name(enum journal_op op);

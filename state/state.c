@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/error.h"
 #include "util/banned.h"
@@ -13,11 +14,44 @@ static const char sha_key[] = ",\"sha256\":\"";
 static const char state_key[] = "\",\"state\":";
 static const char envelope_tail[] = "}\n";
 
-/* Bytes that end a run of plain string characters: '"', '\\', controls. */
+/* Bytes that end a run of plain string characters: '"', '\\', controls.
+ * Bytes from 0x80 end it too (rd_string): multi-byte UTF-8 is validated
+ * one sequence at a time. */
 static const unsigned char special[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, ['\\'] = 1,
 };
+
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no
+ * overlongs, no surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
 
 const char *state_status_name(enum state_status s)
 {
@@ -495,12 +529,13 @@ struct reader {
     const char *p, *end, *start;
     const char *what;
     struct errbuf *err;
+    char ctx[64]; /* the JSON path being read ("resources[3].attributes"), or "" */
 };
 
 static int rd_error(struct reader *rd, const char *msg)
 {
-    return errbuf_set(rd->err, AMLSEC_EPARSE, "'%s': %s at byte %zu of the state body", rd->what,
-                      msg, (size_t)(rd->p - rd->start));
+    return errbuf_set(rd->err, AMLSEC_EPARSE, "'%s': %s%s%s at byte %zu of the state body",
+                      rd->what, rd->ctx, rd->ctx[0] ? ": " : "", msg, (size_t)(rd->p - rd->start));
 }
 
 static void rd_ws(struct reader *rd)
@@ -576,7 +611,7 @@ static int rd_string(struct reader *rd, struct buf *out)
     run = ++rd->p;
     for (;;) {
         unsigned char c;
-        while (rd->p < rd->end && !special[(unsigned char)*rd->p])
+        while (rd->p < rd->end && !special[(unsigned char)*rd->p] && (unsigned char)*rd->p < 0x80)
             rd->p++;
         if (rd->p >= rd->end)
             return rd_error(rd, "unterminated string");
@@ -585,6 +620,13 @@ static int rd_string(struct reader *rd, struct buf *out)
             break;
         if (c < 0x20)
             return rd_error(rd, "control character in a string");
+        if (c >= 0x80) {
+            size_t n = utf8_seq((const unsigned char *)rd->p, (const unsigned char *)rd->end);
+            if (n == 0)
+                return rd_error(rd, "invalid UTF-8 in a string");
+            rd->p += n;
+            continue;
+        }
         if (out && buf_add(out, run, (size_t)(rd->p - run)) < 0)
             return errbuf_set(rd->err, AMLSEC_ENOMEM, "out of memory");
         if (rd->end - rd->p < 2)
@@ -793,6 +835,94 @@ static int rd_str_array(struct reader *rd, json_t **out, struct buf *tmp)
     }
 }
 
+static bool ieq(const char *a, size_t n, const char *lit)
+{
+    return strlen(lit) == n && strncasecmp(a, lit, n) == 0;
+}
+
+bool state_arm_id_valid(const char *id)
+{
+    const char *seg[256];
+    size_t len[256], n = 0, i = 0;
+    const char *p = id;
+
+    if (id == NULL || *id != '/' || strlen(id) > 4096)
+        return false;
+    while (*p == '/') {
+        const char *start = ++p;
+        while (*p && *p != '/') {
+            unsigned char c = (unsigned char)*p;
+            if (c <= 0x20 || c == 0x7f || c == '?' || c == '#' || c == '"' || c == '\\')
+                return false;
+            p++;
+        }
+        if (p == start || n == sizeof(seg) / sizeof(seg[0]))
+            return false; /* an empty segment ("//", a trailing '/'), or absurdly deep */
+        seg[n] = start;
+        len[n++] = (size_t)(p - start);
+    }
+    if (ieq(seg[0], len[0], "subscriptions")) {
+        if (n < 2)
+            return false;
+        i = 2;
+        if (i < n && ieq(seg[i], len[i], "resourceGroups")) {
+            if (i + 1 >= n)
+                return false;
+            i += 2;
+        }
+    } else if (!ieq(seg[0], len[0], "providers")) {
+        return false;
+    }
+    while (i < n) {
+        size_t pairs = 0;
+        /* /providers/Namespace.Name/type/name[/type/name]... */
+        if (!ieq(seg[i], len[i], "providers") || i + 1 >= n || !memchr(seg[i + 1], '.', len[i + 1]))
+            return false;
+        for (i += 2; i < n && !ieq(seg[i], len[i], "providers"); i += 2, pairs++)
+            if (i + 1 >= n)
+                return false;
+        if (pairs == 0)
+            return false;
+    }
+    return true;
+}
+
+/* "kind.name", "kind.name[key]" or either with " (previous)" (the old
+ * resource of a renamed replacement), kind being the entry's kind. */
+static bool address_valid(const char *address, const char *kind)
+{
+    size_t kn = strlen(kind), n = strlen(address);
+    const char *p, *end;
+    static const char prev[] = " (previous)";
+
+    if (kn == 0 || !(kind[0] >= 'a' && kind[0] <= 'z'))
+        return false;
+    for (size_t i = 0; i < kn; i++)
+        if (!((kind[i] >= 'a' && kind[i] <= 'z') || (kind[i] >= '0' && kind[i] <= '9') ||
+              kind[i] == '_'))
+            return false;
+    if (n > strlen(prev) && strcmp(address + n - strlen(prev), prev) == 0)
+        n -= strlen(prev);
+    end = address + n;
+    if (n <= kn + 1 || strncmp(address, kind, kn) != 0 || address[kn] != '.')
+        return false;
+    p = address + kn + 1;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_'))
+        return false;
+    while (p < end && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                       (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+        p++;
+    if (p == end)
+        return true;
+    /* an instance key: [N] or ["key"] */
+    if (*p != '[' || end[-1] != ']' || end - p < 3)
+        return false;
+    for (const char *q = p + 1; q < end - 1; q++)
+        if ((unsigned char)*q < 0x20 || *q == ']' || *q == '[')
+            return false;
+    return true;
+}
+
 static int rd_resource(struct reader *rd, struct state_resource *r, size_t idx, struct buf *key,
                        struct buf *tmp)
 {
@@ -800,7 +930,9 @@ static int rd_resource(struct reader *rd, struct state_resource *r, size_t idx, 
     int first = 1, rc;
 
     memset(r, 0, sizeof(*r));
+    snprintf(rd->ctx, sizeof(rd->ctx), "resources[%zu]", idx);
     while ((rc = rd_next_key(rd, key, &first)) == 1) {
+        snprintf(rd->ctx, sizeof(rd->ctx), "resources[%zu].%.32s", idx, key->ptr);
         if (strcmp(key->ptr, "address") == 0) {
             rc = rd_strdup(rd, &r->address, tmp);
         } else if (strcmp(key->ptr, "kind") == 0) {
@@ -840,10 +972,24 @@ static int rd_resource(struct reader *rd, struct state_resource *r, size_t idx, 
     }
     if (rc < 0)
         goto fail;
+    rd->ctx[0] = '\0';
     rc = AMLSEC_EPARSE;
     if (!r->address || !*r->address || !r->kind || !r->arm_id || !r->api_version ||
         !r->attributes_raw || !r->dependencies || !r->sensitive || !status) {
         errbuf_set(rd->err, rc, "'%s': resource %zu lacks a field", rd->what, idx);
+        goto fail;
+    }
+    /* valid JSON is not enough: what is sent to ARM must make sense */
+    if (!address_valid(r->address, r->kind)) {
+        errbuf_set(rd->err, rc,
+                   "'%s': resources[%zu].address: '%.200s' is not an address of kind '%.100s' "
+                   "(kind.name)",
+                   rd->what, idx, r->address, r->kind);
+        goto fail;
+    }
+    if (!state_arm_id_valid(r->arm_id)) {
+        errbuf_set(rd->err, rc, "'%s': resources[%zu].arm_id: '%.300s' is not a well-formed ARM id",
+                   rd->what, idx, r->arm_id);
         goto fail;
     }
     if (state_status_parse(&r->status, status) < 0) {
@@ -868,7 +1014,7 @@ static int cmp_resource(const void *a, const void *b)
 static int parse_body(struct state *st, const char *body, size_t len, const char *what,
                       struct errbuf *err)
 {
-    struct reader rd = {body, body + len, body, what, err};
+    struct reader rd = {body, body + len, body, what, err, ""};
     struct buf key, tmp;
     char *lineage = NULL;
     int first = 1, have_serial = 0, rc;

@@ -18,6 +18,7 @@
 #define AMLSEC_STATE_STATE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,6 +100,12 @@ int state_parse(struct state *st, const char *data, size_t len, const char *what
 
 const char *state_status_name(enum state_status s);
 int state_status_parse(enum state_status *out, const char *s);
+
+/* Whether id has the shape of an ARM id: /subscriptions/S[/resourceGroups/G]
+ * then any number of /providers/Namespace.X/type/name[/type/name]... (or the
+ * same from /providers/ at tenant scope); no empty segments, no spaces,
+ * controls, '?', '#', '"' or backslashes. */
+bool state_arm_id_valid(const char *id);
 
 /* Writes a random (version 4) UUID, 36 characters plus NUL, from OpenSSL's
  * RAND_bytes. */

@@ -94,6 +94,10 @@ int64_t arm_backoff_ms(int64_t base_ms, int64_t cap_ms, unsigned attempt, uint64
     return (int64_t)(next_rand(rng) % (uint64_t)(ceiling + 1));
 }
 
+/* A wait longer than any call's deadline, so that the clock plus a wait
+ * never overflows: larger answers are cut to it. */
+#define RETRY_AFTER_MAX_MS ((int64_t)7 * 24 * 3600 * 1000)
+
 int64_t arm_retry_after_ms(const struct http_exchange *x, int64_t wall_now_s)
 {
     const char *v;
@@ -106,21 +110,24 @@ int64_t arm_retry_after_ms(const struct http_exchange *x, int64_t wall_now_s)
     if (v) {
         n = strtoll(v, &end, 10);
         if (end != v && *end == '\0' && n >= 0)
-            return (int64_t)n;
+            return n < RETRY_AFTER_MAX_MS ? (int64_t)n : RETRY_AFTER_MAX_MS;
     }
     v = http_exchange_resp_header(x, "Retry-After");
     if (v == NULL)
         return -1;
     n = strtoll(v, &end, 10);
     if (end != v && *end == '\0' && n >= 0)
-        return (int64_t)n * 1000;
+        return n < RETRY_AFTER_MAX_MS / 1000 ? (int64_t)n * 1000 : RETRY_AFTER_MAX_MS;
     {
         struct tm tm;
         memset(&tm, 0, sizeof(tm));
         end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
         if (end && *end == '\0') {
             int64_t at = (int64_t)timegm(&tm);
-            return at > wall_now_s ? (at - wall_now_s) * 1000 : 0;
+            if (at <= wall_now_s)
+                return 0;
+            return at - wall_now_s < RETRY_AFTER_MAX_MS / 1000 ? (at - wall_now_s) * 1000
+                                                               : RETRY_AFTER_MAX_MS;
         }
     }
     return -1;
@@ -431,6 +438,8 @@ static int set_poll(struct arm_client *c, struct arm_call *call, enum poll_kind 
     }
     st->poll = kind;
     start_phase(c, call, PH_POLL, now + (ra >= 0 ? ra : c->o.lro_poll_ms));
+    if (call->on_accepted)
+        call->on_accepted(call->accepted_arg, st->poll_url);
     return 0;
 }
 
@@ -725,8 +734,8 @@ static int start_attempt(struct arm_client *c, struct arm_call *call, int64_t no
             return 0;
         }
         buf_init(&h, 0);
-        if (buf_addf(&h, "Bearer %s", tok) < 0 ||
-            http_exchange_add_header(x, "Authorization", h.ptr) < 0) {
+        if (tok && (buf_addf(&h, "Bearer %s", tok) < 0 ||
+                    http_exchange_add_header(x, "Authorization", h.ptr) < 0)) {
             buf_release(&h);
             return errbuf_set(err, AMLSEC_ENOMEM, "out of memory building a request");
         }

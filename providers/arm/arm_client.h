@@ -45,6 +45,7 @@
 /* Where bearer tokens come from (auth.h provides one). get() returns a
  * token valid for at least a few minutes, borrowed until the next get(). */
 struct arm_token_source {
+    /* *out = the token for scope, borrowed; NULL sends no Authorization */
     int (*get)(void *payload, const char *scope, const char **out, struct errbuf *err);
     void *payload;
     /* Optional: forget the cached token of scope (ARM said it expired:
@@ -98,6 +99,12 @@ struct arm_call {
     int rl_set;
     int64_t deadline_ms; /* absolute, on the client's clock; 0 = now + timeout */
     unsigned flags;      /* ARM_CALL_* */
+    /* Called once, from inside the client, when the service accepts the
+     * request as a long-running operation: operation_url (borrowed for the
+     * call) is the URL the client polls (Azure-AsyncOperation, else
+     * Location). May be NULL. */
+    void (*on_accepted)(void *arg, const char *operation_url);
+    void *accepted_arg;
 
     /* Out: filled by arm_client_run; free with arm_call_release. */
     int rc;            /* 0, AMLSEC_ENOTFOUND (GET 404), AMLSEC_ECONFLICT (409),
@@ -171,7 +178,8 @@ const struct arm_cloud *arm_client_cloud(const struct arm_client *c);
 struct ratelimit *arm_client_ratelimit(struct arm_client *c);
 
 /* Parses Retry-After (seconds or an HTTP date), retry-after-ms and
- * x-ms-retry-after-ms. Returns milliseconds, or -1 when absent or bad. */
+ * x-ms-retry-after-ms. Returns milliseconds (at most a week: longer waits
+ * are cut to that, past any call's deadline), or -1 when absent or bad. */
 int64_t arm_retry_after_ms(const struct http_exchange *x, int64_t wall_now_s);
 
 /* The backoff before retry number `attempt` (1 = first retry): a uniform

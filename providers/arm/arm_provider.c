@@ -538,7 +538,16 @@ struct ap_stream {
     struct provider_write dp;       /* a deferred data-plane write (body: dp_body) */
     json_t *dp_body;
     struct ap_stream *next; /* in the refused or the deferred list */
+    void (*on_accepted)(void *payload, void *tag, const char *operation_url);
+    void *accepted_payload;
 };
+
+static void stream_accepted(void *arg, const char *operation_url)
+{
+    struct ap_stream *s = arg;
+    if (s->on_accepted)
+        s->on_accepted(s->accepted_payload, s->tag, operation_url);
+}
 
 static void stream_free(struct ap_stream *w)
 {
@@ -582,6 +591,10 @@ static int ap_write_start(struct provider *p, const struct provider_write *w, vo
         ap->refused = s;
         return 0;
     }
+    s->on_accepted = w->on_accepted;
+    s->accepted_payload = w->accepted_payload;
+    s->call.on_accepted = stream_accepted;
+    s->call.accepted_arg = s;
     if ((rc = arm_client_submit(ap->o.client, &s->call)) < 0) {
         rc = errbuf_set(err, rc, "%s", s->call.err.msg);
         stream_free(s);

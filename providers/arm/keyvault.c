@@ -90,6 +90,29 @@ static size_t origin_len(const char *url)
     return (size_t)(p - url) + strcspn(p, "/?#");
 }
 
+/* The length of "scheme://host" in an origin of length n (its port left out). */
+static size_t host_len(const char *url, size_t n)
+{
+    const char *host = strstr(url, "://") + 3;
+    const char *end = url + n, *colon = NULL;
+    for (const char *q = host; q < end; q++)
+        if (*q == ':')
+            colon = q;
+        else if (*q == ']')
+            colon = NULL; /* a colon inside [IPv6] is not the port's */
+    return (size_t)((colon ? colon : end) - url);
+}
+
+/* Whether the origin of length n is on loopback (http(s)://127.x, localhost, [::1]). */
+static int loopback_origin(const char *url, size_t n)
+{
+    const char *host = strstr(url, "://") + 3;
+    size_t h = host_len(url, n) - (size_t)(host - url);
+    return (h > 4 && strncmp(host, "127.", 4) == 0) ||
+           (h == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+           (h == 5 && strncmp(host, "[::1]", 5) == 0);
+}
+
 int keyvault_url_trusted(const struct arm_cloud *cloud, const char *url)
 {
     size_t n = origin_len(url), rn = origin_len(cloud->resource_manager);
@@ -100,6 +123,12 @@ int keyvault_url_trusted(const struct arm_cloud *cloud, const char *url)
     /* a custom cloud (local, Azure Stack) serving the data plane on its own host */
     if (cloud->owned && rn && n == rn && strncasecmp(url, cloud->resource_manager, n) == 0)
         return 1;
+    /* a local cloud on loopback serves each vault on a port of its own */
+    if (cloud->owned && rn && loopback_origin(cloud->resource_manager, rn)) {
+        size_t h = host_len(url, n), rh = host_len(cloud->resource_manager, rn);
+        if (h == rh && strncasecmp(url, cloud->resource_manager, h) == 0)
+            return 1;
+    }
     if (strncasecmp(url, "https://", 8) != 0 || suffix == NULL || suffix[0] == '\0')
         return 0;
     host = url + 8;

@@ -12,7 +12,8 @@
  *
  * The vault's token only goes to a Key Vault host of the cloud
  * (*.vault.azure.net for the public cloud) or, for a custom cloud that
- * serves the data plane itself (local), to the resource manager's host. */
+ * serves the data plane itself, to the resource manager's origin (any port
+ * of its host for a local cloud on loopback, which gives each vault a port). */
 #ifndef AMLSEC_PROVIDERS_ARM_KEYVAULT_H
 #define AMLSEC_PROVIDERS_ARM_KEYVAULT_H
 
@@ -45,7 +46,9 @@ json_t *keyvault_policy_from_arm(const json_t *arm_policy);
 
 /* Whether the data plane at url may receive the cloud's Key Vault token:
  * https on a host under the cloud's Key Vault suffix, or, for a custom
- * cloud (local, Azure Stack), the resource manager's own origin. */
+ * cloud (local, Azure Stack), the resource manager's own origin; a local
+ * cloud on loopback serves each vault on a port of its own, so there any
+ * port of the resource manager's host. */
 int keyvault_url_trusted(const struct arm_cloud *cloud, const char *url);
 
 #endif

@@ -84,6 +84,17 @@ struct armlocal {
     pthread_cond_t flush_cond;
     pthread_mutex_t mu;
     void *daemon; /* struct MHD_Daemon */
+    unsigned port;  /* the daemon's port (0 without one) */
+    char listen_host[64];
+    /* Each vault's data plane listens on a loopback port of its own, so its
+     * URIs have Key Vault's shape ({scheme}://{host}:{port}/keys/...); an
+     * acceptor thread hands those connections to the daemon. */
+    struct al_vport *vports;
+    size_t nvports, capvports;
+    pthread_mutex_t vport_mu; /* guards vports; taken without mu held */
+    pthread_t acceptor;
+    int acceptor_running;
+    int wake[2]; /* tells the acceptor the vault ports changed or it must stop */
 
     json_t *state;    /* {resources, ops, deletedWorkspaces, deletedVaults, deletedVaultData,
                          deletedKeys, counter} */
@@ -126,6 +137,17 @@ struct al_path {
     size_t nsegs;
     char buf[4096];
 };
+
+struct al_vport {
+    char name[64]; /* the vault's name, lowercase */
+    int fd;
+    unsigned port;
+};
+
+/* --- server.c --- */
+/* Writes the base URI of vault name's data plane into out: its own port
+ * when a daemon runs, else {base}/_vault/{name}/. Caller holds mu. */
+void al_vault_base(struct armlocal *al, const char *name, char *out, size_t cap);
 
 /* Per-request context. */
 struct al_ctx {
@@ -215,10 +237,16 @@ int al_policy_load(struct armlocal *al, struct errbuf *err);
 void al_policy_definition_get(struct al_ctx *c, const char *name);
 void al_provider_get(struct al_ctx *c, const char *ns);
 void al_vault_handle(struct al_ctx *c, const char *rest);
+/* 401 with Key Vault's challenge, for a data-plane request without a token. */
+void al_vault_challenge(struct al_ctx *c, const char *rest);
 void al_key_first_version(struct al_ctx *c, json_t *body);
 /* ARM's GET {key id}/versions (Keys_ListVersions) and
  * {key id}/versions/{version} (Keys_GetVersion; version non-NULL). */
 void al_key_versions_arm(struct al_ctx *c, const char *key_id, const char *version);
+/* Entra ID's discovery documents for a tenant (openid-configuration) and
+ * MSAL's instance discovery. */
+void al_entra_openid_configuration(struct al_ctx *c, const char *tenant);
+void al_entra_instance_discovery(struct al_ctx *c);
 void al_token_handle(struct al_ctx *c, const char *tenant);
 void al_imds_handle(struct al_ctx *c);
 void al_app_service_msi_handle(struct al_ctx *c);               /* /msi/token */

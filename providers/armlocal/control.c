@@ -14,8 +14,8 @@
 
 /* --- faults ------------------------------------------------------------- */
 
-static const char *const fault_kinds[] = {"429",  "500",        "503",          "reset",
-                                          "slow", "lro-failed", "lro-canceled", NULL};
+static const char *const fault_kinds[] = {
+    "429", "500", "503", "reset", "reset-after", "slow", "lro-failed", "lro-canceled", NULL};
 
 static int fault_set(struct al_fault *f, const char *key, const char *val, struct errbuf *err)
 {
@@ -27,7 +27,8 @@ static int fault_set(struct al_fault *f, const char *key, const char *val, struc
         if (!ok)
             return errbuf_set(
                 err, AMLSEC_EUSAGE,
-                "unknown fault kind '%s' (429, 500, 503, reset, slow, lro-failed, lro-canceled)",
+                "unknown fault kind '%s' (429, 500, 503, reset, reset-after, slow, lro-failed, "
+                "lro-canceled)",
                 val);
         snprintf(f->kind, sizeof(f->kind), "%s", val);
     } else if (strcmp(key, "method") == 0) {
@@ -156,7 +157,9 @@ int al_faults_apply(struct al_ctx *c, int *lro_fail)
             c->res->status = 500;
             return 1;
         }
-        if (strcmp(f->kind, "slow") == 0)
+        if (strcmp(f->kind, "reset-after") == 0)
+            c->res->drop_connection = 1; /* carried out below, then the answer is lost */
+        else if (strcmp(f->kind, "slow") == 0)
             c->res->delay_ms += (unsigned)f->ms;
         else if (strcmp(f->kind, "lro-failed") == 0)
             *lro_fail = 1;

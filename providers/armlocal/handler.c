@@ -491,7 +491,9 @@ static int check_parents(struct al_ctx *c, const struct al_target *t, int collec
             return -1;
         }
     }
+    /* management groups are not modelled: any is taken to exist */
     if (strchr(t->scope + 1, '/') && strstr(t->scope, "/providers/") != NULL &&
+        !al_has_prefix_ci(t->scope, "/providers/Microsoft.Management/managementGroups/") &&
         !visible(al_rec_get(c->al, t->scope))) {
         al_error(c, 404, "ResourceNotFound", "The Resource '%s' was not found.", t->scope);
         return -1;
@@ -823,7 +825,8 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
             continue;
         snprintf(rid, sizeof(rid), "%s", k);
         if (ty->extension) {
-            /* at the scope and below; role assignments also above */
+            /* at the scope and below; role and policy assignments also
+             * above (those inherited from containing scopes) */
             char scope[2048];
             pos = strstr(rid, "/providers/microsoft.");
             pos = rid;
@@ -835,7 +838,7 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
             }
             snprintf(scope, sizeof(scope), "%.*s", pos ? (int)(pos - rid) : 0, rid);
             if (!(strcmp(scope, parent) == 0 || under_scope(scope, parent) ||
-                  (strstr(type_l, "roleassignments") &&
+                  ((strstr(type_l, "roleassignments") || strstr(type_l, "policyassignments")) &&
                    (parent[0] == '\0' || under_scope(parent, scope) || scope[0] == '\0'))))
                 continue;
             if (filter && strstr(filter, "atScope()") &&
@@ -1220,6 +1223,13 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
         al_key_versions_arm(c, key_id, p->nsegs == 12 ? p->segs[11] : NULL);
         return;
     }
+    if (p->nsegs == 9 && seg_is(p, 5, "Microsoft.Network") && seg_is(p, 6, "privateDnsZones") &&
+        seg_is(p, 8, "ALL")) {
+        /* RecordSets_List: every record set of the zone; A records are the
+         * only kind served, so it is their list */
+        static char a[] = "A";
+        p->segs[8] = a;
+    }
     if (parse_target(p, &t) < 0) {
         al_error(c, 404, "NotFound", "The requested path '%s' was not found.", c->req->path);
         return;
@@ -1341,6 +1351,16 @@ void armlocal_handle(struct armlocal *al, const struct armlocal_request *req,
     al_log_request(al, req->method, req->path);
     if (al_faults_apply(&c, &lro_fail))
         goto out;
+    if (p->nsegs == 4 && seg_is(p, 1, "v2.0") && seg_is(p, 2, ".well-known") &&
+        seg_is(p, 3, "openid-configuration") && strcasecmp(req->method, "GET") == 0) {
+        al_entra_openid_configuration(&c, p->segs[0]);
+        goto out;
+    }
+    if (p->nsegs == 3 && seg_is(p, 0, "common") && seg_is(p, 1, "discovery") &&
+        seg_is(p, 2, "instance") && strcasecmp(req->method, "GET") == 0) {
+        al_entra_instance_discovery(&c);
+        goto out;
+    }
     if (p->nsegs == 4 && seg_is(p, 1, "oauth2") && seg_is(p, 2, "v2.0") && seg_is(p, 3, "token")) {
         al_token_handle(&c, p->segs[0]);
         goto out;
@@ -1364,6 +1384,10 @@ void armlocal_handle(struct armlocal *al, const struct armlocal_request *req,
     }
     if (seg_is(p, 0, "_vault")) {
         const char *rest = req->path + 1 + strlen("_vault");
+        if (al_header(req, "Authorization") == NULL) {
+            al_vault_challenge(&c, rest);
+            goto out;
+        }
         if (al_auth_check(&c, "https://vault.azure.net") < 0)
             goto out;
         al_vault_handle(&c, rest);

@@ -1347,3 +1347,60 @@ int al_auth_check(struct al_ctx *c, const char *audience)
     }
     return 0;
 }
+
+/* --- Entra ID's discovery documents ------------------------------------------- */
+
+void al_entra_openid_configuration(struct al_ctx *c, const char *tenant)
+{
+    const char *b = c->al->base_url;
+    json_t *doc = json_object();
+    json_object_set_new(doc, "token_endpoint", json_sprintf("%s/%s/oauth2/v2.0/token", b, tenant));
+    json_object_set_new(doc, "token_endpoint_auth_methods_supported",
+                        json_pack("[s,s,s]", "client_secret_post", "private_key_jwt",
+                                  "client_secret_basic"));
+    json_object_set_new(doc, "jwks_uri", json_sprintf("%s/%s/discovery/v2.0/keys", b, tenant));
+    json_object_set_new(doc, "response_modes_supported",
+                        json_pack("[s,s,s]", "query", "fragment", "form_post"));
+    json_object_set_new(doc, "subject_types_supported", json_pack("[s]", "pairwise"));
+    json_object_set_new(doc, "id_token_signing_alg_values_supported", json_pack("[s]", "RS256"));
+    json_object_set_new(doc, "response_types_supported",
+                        json_pack("[s,s,s,s]", "code", "id_token", "code id_token",
+                                  "id_token token"));
+    json_object_set_new(doc, "scopes_supported",
+                        json_pack("[s,s,s,s]", "openid", "profile", "email", "offline_access"));
+    /* the issuer names the tenant the document was asked for, as Entra's
+     * does for a tenant id ({tenantid} for common and organizations) */
+    json_object_set_new(doc, "issuer",
+                        json_sprintf("%s/%s/v2.0", b,
+                                     strcasecmp(tenant, "common") == 0 ||
+                                             strcasecmp(tenant, "organizations") == 0
+                                         ? "{tenantid}"
+                                         : tenant));
+    json_object_set_new(doc, "request_uri_parameter_supported", json_false());
+    json_object_set_new(doc, "authorization_endpoint",
+                        json_sprintf("%s/%s/oauth2/v2.0/authorize", b, tenant));
+    json_object_set_new(doc, "device_authorization_endpoint",
+                        json_sprintf("%s/%s/oauth2/v2.0/devicecode", b, tenant));
+    json_object_set_new(doc, "end_session_endpoint",
+                        json_sprintf("%s/%s/oauth2/v2.0/logout", b, tenant));
+    json_object_set_new(doc, "http_logout_supported", json_true());
+    json_object_set_new(doc, "frontchannel_logout_supported", json_true());
+    json_object_set_new(doc, "tenant_region_scope", json_null());
+    json_object_set_new(doc, "cloud_instance_name", json_string("armlocal"));
+    json_object_set_new(doc, "cloud_graph_host_name", json_string("graph.windows.net"));
+    json_object_set_new(doc, "msgraph_host", json_string("graph.microsoft.com"));
+    al_json_reply(c, 200, doc);
+}
+
+/* GET /common/discovery/instance: the authority's aliases (MSAL's instance
+ * discovery), naming armlocal's own host only. */
+void al_entra_instance_discovery(struct al_ctx *c)
+{
+    const char *b = c->al->base_url, *host = strstr(b, "://");
+    host = host ? host + 3 : b;
+    al_json_reply(c, 200,
+                  json_pack("{s:o, s:s, s:[{s:s, s:s, s:[s]}]}", "tenant_discovery_endpoint",
+                            json_sprintf("%s/common/v2.0/.well-known/openid-configuration", b),
+                            "api-version", "1.1", "metadata", "preferred_network", host,
+                            "preferred_cache", host, "aliases", host));
+}

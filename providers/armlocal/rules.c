@@ -290,6 +290,135 @@ static int check_private_endpoint(struct al_ctx *c, json_t *res)
     return 0;
 }
 
+static void set_default_false(json_t *res, const char *path)
+{
+    if (al_jpath(res, path) == NULL)
+        al_jpath_set_new(res, path, json_false());
+}
+
+static int live(const json_t *rec)
+{
+    return rec && !json_is_true(json_object_get(rec, "hidden"));
+}
+
+/* Private DNS zones and their links live in "global" (the service refuses
+ * any other location). */
+static int check_global_location(struct al_ctx *c, const json_t *res)
+{
+    const char *loc = str(json_object_get(res, "location"));
+    if (loc && strcasecmp(loc, "global") == 0)
+        return 0;
+    al_error(c, 400, "InvalidLocation",
+             "The location '%s' is not valid for this resource: private DNS zones and their "
+             "virtual network links are global.",
+             loc ? loc : "");
+    return -1;
+}
+
+/* A virtual network link names a network that exists, at most once per zone. */
+static int check_vnet_link(struct al_ctx *c, const char *id, json_t *res)
+{
+    const char *vnet = str(al_jpath(res, "properties.virtualNetwork.id"));
+    const char *k;
+    json_t *rec;
+    char zone[2048];
+    size_t n;
+
+    if (check_global_location(c, res) < 0)
+        return -1;
+    if (vnet == NULL || !live(al_rec_get(c->al, vnet))) {
+        al_error(c, 400, "BadRequest", "The referenced virtual network '%s' does not exist.",
+                 vnet ? vnet : "(missing properties.virtualNetwork.id)");
+        return -1;
+    }
+    al_lower(zone, id, sizeof(zone));
+    *strstr(zone, "/virtualnetworklinks/") = '\0';
+    n = strlen(zone);
+    json_object_foreach(al_resources(c->al), k, rec)
+    {
+        const char *other = str(al_jpath(json_object_get(rec, "body"), "properties.virtualNetwork.id"));
+        char idl[2048];
+        al_lower(idl, id, sizeof(idl));
+        if (strncmp(k, zone, n) == 0 && strncmp(k + n, "/virtualnetworklinks/", 21) == 0 &&
+            strcmp(k, idl) != 0 && other && strcasecmp(other, vnet) == 0) {
+            al_error(c, 409, "Conflict",
+                     "A virtual network cannot be linked to the same private DNS zone more than "
+                     "once: '%s' is already linked.",
+                     vnet);
+            return -1;
+        }
+    }
+    set_default_false(res, "properties.registrationEnabled");
+    return 0;
+}
+
+/* A DNS zone group names zones that exist, at most 5. */
+static int check_zone_group(struct al_ctx *c, json_t *res)
+{
+    json_t *configs = al_jpath(res, "properties.privateDnsZoneConfigs"), *cfg;
+    size_t i;
+    if (!json_is_array(configs) || json_array_size(configs) == 0 ||
+        json_array_size(configs) > 5) {
+        al_error(c, 400, "InvalidRequestFormat",
+                 "properties.privateDnsZoneConfigs must name 1 to 5 private DNS zones.");
+        return -1;
+    }
+    json_array_foreach(configs, i, cfg)
+    {
+        const char *zone = str(al_jpath(cfg, "properties.privateDnsZoneId"));
+        if (zone == NULL || !live(al_rec_get(c->al, zone))) {
+            al_error(c, 400, "InvalidResourceReference",
+                     "Resource %s referenced by resource %s was not found.",
+                     zone ? zone : "(missing privateDnsZoneId)", str(json_object_get(res, "id")));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Policy definitions need a rule with "if" and "then". */
+static int check_policy_definition(struct al_ctx *c, json_t *res)
+{
+    json_t *rule = al_jpath(res, "properties.policyRule");
+    if (!json_is_object(rule) || !json_is_object(json_object_get(rule, "if")) ||
+        !json_is_object(json_object_get(rule, "then"))) {
+        al_error(c, 400, "InvalidPolicyRule",
+                 "Failed to parse policy rule: it must be an object with 'if' and 'then'.");
+        return -1;
+    }
+    if (al_jpath(res, "properties.mode") == NULL)
+        al_jpath_set_new(res, "properties.mode", json_string("Indexed"));
+    al_jpath_set_new(res, "properties.policyType", json_string("Custom"));
+    return 0;
+}
+
+/* A policy assignment's definition must exist: a custom one in the store,
+ * a built-in among those loaded (--policy-definitions; none loaded: not
+ * checked). */
+static int check_policy_assignment(struct al_ctx *c, json_t *res)
+{
+    const char *def = str(al_jpath(res, "properties.policyDefinitionId"));
+    const char *name;
+    char low[256];
+    if (def == NULL) {
+        al_error(c, 400, "InvalidRequestContent", "properties.policyDefinitionId is required.");
+        return -1;
+    }
+    if (strncasecmp(def, "/providers/Microsoft.Authorization/policyDefinitions/", 53) == 0) {
+        name = def + 53;
+        al_lower(low, name, sizeof(low));
+        if (json_object_size(c->al->policy_defs) == 0 ||
+            json_object_get(c->al->policy_defs, low) != NULL)
+            return 0;
+    } else if (strcasestr(def, "/policySetDefinitions/") != NULL ||
+               live(al_rec_get(c->al, def))) {
+        return 0; /* initiatives are not modelled */
+    }
+    al_error(c, 404, "PolicyDefinitionNotFound", "The policy definition '%s' could not be found.",
+             def);
+    return -1;
+}
+
 /* Datastores of a network-isolated workspace (public network access
  * Disabled): the service cannot reach blob or file storage to validate the
  * credentials, so the PUT must say skipValidation=true; ADLS Gen1/Gen2
@@ -395,6 +524,29 @@ static int check_name(struct al_ctx *c, const struct al_type *t, const char *nam
         al_error(c, 400, "InvalidResourceName",
                  "Resource name '%s' is invalid. An online endpoint name must start with a letter "
                  "or digit and contain only letters, digits, '-' and '_' (at most 255).",
+                 name);
+        return -1;
+    }
+    if (is_type(t, "Microsoft.Network/privateDnsZones")) {
+        /* a DNS name: two labels or more, each 1-63 letters, digits and
+         * hyphens, not starting or ending with a hyphen; 253 at most */
+        int ok = n >= 3 && n <= 253 && strchr(name, '.') != NULL;
+        size_t label = 0;
+        for (size_t i = 0; i <= n && ok; i++) {
+            char ch = name[i];
+            if (ch == '.' || ch == '\0') {
+                ok = label > 0 && label <= 63 && name[i - 1] != '-';
+                label = 0;
+            } else {
+                ok = (is_alnum_c(ch) || (ch == '-' && label > 0));
+                label++;
+            }
+        }
+        if (ok)
+            return 0;
+        al_error(c, 400, "InvalidResourceName",
+                 "'%s' is not a valid private DNS zone name: it must be a DNS name of two labels "
+                 "or more (letters, digits and hyphens, 1-63 characters each).",
                  name);
         return -1;
     }
@@ -510,6 +662,16 @@ int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *
         return check_private_endpoint(c, res);
     if (is_type(t, "Microsoft.MachineLearningServices/workspaces/datastores"))
         return check_datastore(c, id, res);
+    if (is_type(t, "Microsoft.Network/privateDnsZones"))
+        return check_global_location(c, res);
+    if (is_type(t, "Microsoft.Network/privateDnsZones/virtualNetworkLinks"))
+        return check_vnet_link(c, id, res);
+    if (is_type(t, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"))
+        return check_zone_group(c, res);
+    if (is_type(t, "Microsoft.Authorization/policyDefinitions"))
+        return check_policy_definition(c, res);
+    if (is_type(t, "Microsoft.Authorization/policyAssignments"))
+        return check_policy_assignment(c, res);
     if (is_type(t, "Microsoft.Authorization/locks")) {
         const char *level = str(al_jpath(res, "properties.level"));
         if (level == NULL || (strcmp(level, "CanNotDelete") && strcmp(level, "ReadOnly") &&
@@ -646,6 +808,54 @@ static void remove_connections(struct armlocal *al, const char *pe_id)
     }
 }
 
+/* A DNS zone group writes, in each of its zones, an A record for the
+ * private endpoint's target (named after it, 10 s TTL, a private address),
+ * and lists them in the group's recordSets, as the service does. */
+static void zone_group_records(struct armlocal *al, json_t *group)
+{
+    const char *gid = str(json_object_get(group, "id"));
+    char peid[2048], ip[32], target_name[256] = "endpoint";
+    json_t *pe, *configs = al_jpath(group, "properties.privateDnsZoneConfigs"), *cfg;
+    const char *target;
+    size_t i;
+    unsigned h = 0;
+
+    if (gid == NULL || strstr(gid, "/privateDnsZoneGroups/") == NULL)
+        return;
+    snprintf(peid, sizeof(peid), "%.*s", (int)(strstr(gid, "/privateDnsZoneGroups/") - gid), gid);
+    pe = json_object_get(al_rec_get(al, peid), "body");
+    target = str(al_jpath(json_array_get(al_jpath(pe, "properties.privateLinkServiceConnections"), 0),
+                          "properties.privateLinkServiceId"));
+    if (target == NULL)
+        target = str(al_jpath(
+            json_array_get(al_jpath(pe, "properties.manualPrivateLinkServiceConnections"), 0),
+            "properties.privateLinkServiceId"));
+    if (target && strrchr(target, '/'))
+        al_lower(target_name, strrchr(target, '/') + 1, sizeof(target_name));
+    for (const char *q = peid; *q; q++)
+        h = h * 31u + (unsigned char)*q;
+    snprintf(ip, sizeof(ip), "10.%u.%u.%u", (h >> 16) & 0xff, (h >> 8) & 0xff, 4 + (h & 0x7f));
+    json_array_foreach(configs, i, cfg)
+    {
+        const char *zone = str(al_jpath(cfg, "properties.privateDnsZoneId"));
+        const char *zname = zone && strrchr(zone, '/') ? strrchr(zone, '/') + 1 : "";
+        char rid[2048], fqdn[600];
+        if (zone == NULL)
+            continue;
+        snprintf(rid, sizeof(rid), "%s/A/%s", zone, target_name);
+        snprintf(fqdn, sizeof(fqdn), "%s.%s.", target_name, zname);
+        al_rec_put(al, rid,
+                   json_pack("{s:s, s:s, s:s, s:{s:i, s:s, s:[{s:s}], s:b}}", "id", rid, "name",
+                             target_name, "type", "Microsoft.Network/privateDnsZones/A",
+                             "properties", "ttl", 10, "fqdn", fqdn, "aRecords", "ipv4Address", ip,
+                             "isAutoRegistered", 0));
+        json_object_set_new(json_object_get(cfg, "properties"), "recordSets",
+                            json_pack("[{s:s, s:s, s:s, s:i, s:[s], s:s}]", "recordType", "A",
+                                      "recordSetName", target_name, "fqdn", fqdn, "ttl", 10,
+                                      "ipAddresses", ip, "provisioningState", "Succeeded"));
+    }
+}
+
 void al_rules_after_write(struct armlocal *al, const struct al_type *t, const char *id)
 {
     json_t *rec = al_rec_get(al, id), *body = json_object_get(rec, "body");
@@ -659,6 +869,11 @@ void al_rules_after_write(struct armlocal *al, const struct al_type *t, const ch
         al_rbac_workspace_created(al, id);
     }
 
+    if (is_type(t, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups") && rec &&
+        !json_is_string(json_object_get(rec, "op"))) {
+        zone_group_records(al, body);
+        return;
+    }
     if (!is_type(t, "Microsoft.Network/privateEndpoints") || rec == NULL ||
         json_is_string(json_object_get(rec, "op")))
         return;
@@ -677,6 +892,33 @@ void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const c
 
     al_lower(idl, id, sizeof(idl));
     body = json_object_get(json_object_get(tree, idl), "body");
+    if (is_type(t, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups") ||
+        is_type(t, "Microsoft.Network/privateEndpoints")) {
+        /* the group's records go with it (and with its endpoint) */
+        const char *k;
+        json_t *r;
+        json_object_foreach(tree, k, r)
+        {
+            json_t *b = json_object_get(r, "body");
+            size_t i;
+            json_t *cfg;
+            if (!str(json_object_get(b, "type")) ||
+                strcasecmp(str(json_object_get(b, "type")),
+                           "Microsoft.Network/privateEndpoints/privateDnsZoneGroups") != 0)
+                continue;
+            json_array_foreach(al_jpath(b, "properties.privateDnsZoneConfigs"), i, cfg)
+            {
+                json_t *rs = json_array_get(al_jpath(cfg, "properties.recordSets"), 0);
+                const char *zone = str(al_jpath(cfg, "properties.privateDnsZoneId"));
+                char rid[2048];
+                if (zone && str(json_object_get(rs, "recordSetName"))) {
+                    snprintf(rid, sizeof(rid), "%s/A/%s", zone,
+                             str(json_object_get(rs, "recordSetName")));
+                    al_rec_del_tree(al, rid);
+                }
+            }
+        }
+    }
     if (is_type(t, "Microsoft.Network/privateEndpoints")) {
         remove_connections(al, id);
     } else if (is_type(t, "Microsoft.KeyVault/vaults") &&

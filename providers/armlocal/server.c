@@ -6,12 +6,15 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +54,207 @@ static void sleep_ms(unsigned ms)
         ;
 }
 
+/* --- vault data-plane ports --------------------------------------------------- */
+
+static struct al_vport *vport_find_name(struct armlocal *al, const char *name)
+{
+    for (size_t i = 0; i < al->nvports; i++)
+        if (strcmp(al->vports[i].name, name) == 0)
+            return &al->vports[i];
+    return NULL;
+}
+
+/* Listens on port (0: any) of the daemon's host for vault name. Caller
+ * holds vport_mu. */
+static struct al_vport *vport_open(struct armlocal *al, const char *name, unsigned port)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    int fd, one = 1;
+    struct al_vport *v;
+
+    if (al->nvports == al->capvports) {
+        size_t cap = al->capvports ? al->capvports * 2 : 16;
+        struct al_vport *grown = realloc(al->vports, cap * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        al->vports = grown;
+        al->capvports = cap;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, al->listen_host, &sa.sin_addr) != 1)
+        return NULL;
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+        close(fd);
+        return NULL;
+    }
+    v = &al->vports[al->nvports++];
+    snprintf(v->name, sizeof(v->name), "%s", name);
+    v->fd = fd;
+    v->port = ntohs(sa.sin_port);
+    if (al->wake[1] >= 0 && write(al->wake[1], "w", 1) < 0)
+        log_msg(LOG_DEBUG, "armlocal: cannot wake the vault acceptor");
+    return v;
+}
+
+/* The store's {vault name: port}, made on first use. Caller holds mu. */
+static json_t *vault_ports(struct armlocal *al)
+{
+    json_t *vp = json_object_get(al->state, "vaultPorts");
+    if (!json_is_object(vp)) {
+        vp = json_object();
+        json_object_set_new(al->state, "vaultPorts", vp);
+    }
+    return vp;
+}
+
+void al_vault_base(struct armlocal *al, const char *name, char *out, size_t cap)
+{
+    char low[64];
+    struct al_vport *v = NULL;
+    const char *colon = strrchr(al->base_url, ':');
+    al_lower(low, name, sizeof(low));
+    if (al->daemon && colon) {
+        pthread_mutex_lock(&al->vport_mu);
+        v = vport_find_name(al, low);
+        if (v == NULL && (v = vport_open(al, low, 0)) != NULL)
+            /* a name keeps its port across restarts, deleted or not */
+            json_object_set_new(vault_ports(al), low, json_integer(v->port));
+        if (v)
+            snprintf(out, cap, "%.*s:%u/", (int)(colon - al->base_url), al->base_url, v->port);
+        pthread_mutex_unlock(&al->vport_mu);
+    }
+    if (v == NULL)
+        snprintf(out, cap, "%s/_vault/%s/", al->base_url, name);
+}
+
+/* The path armlocal_handle sees: a request that came in on a vault's port
+ * is a data-plane request of that vault (/_vault/{name}/...). */
+static const char *vault_path(struct armlocal *al, struct MHD_Connection *conn, const char *url,
+                              char *buf, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    unsigned port;
+    const char *name = NULL;
+
+    if (ci == NULL || getsockname(ci->connect_fd, (struct sockaddr *)&sa, &sl) < 0 ||
+        sa.sin_family != AF_INET || (port = ntohs(sa.sin_port)) == al->port)
+        return url;
+    pthread_mutex_lock(&al->vport_mu);
+    for (size_t i = 0; i < al->nvports && name == NULL; i++)
+        if (al->vports[i].port == port) {
+            snprintf(buf, cap, "/_vault/%s%s", al->vports[i].name, url);
+            name = buf;
+        }
+    pthread_mutex_unlock(&al->vport_mu);
+    return name ? buf : url;
+}
+
+/* Accepts connections on the vaults' ports and hands them to the daemon,
+ * which serves them like its own (TLS included). */
+static void *acceptor_main(void *arg)
+{
+    struct armlocal *al = arg;
+    for (;;) {
+        struct pollfd *pf;
+        size_t n;
+        int stop = 0;
+
+        pthread_mutex_lock(&al->vport_mu);
+        n = al->nvports + 1;
+        pf = calloc(n, sizeof(*pf));
+        if (pf) {
+            pf[0].fd = al->wake[0];
+            pf[0].events = POLLIN;
+            for (size_t i = 1; i < n; i++) {
+                pf[i].fd = al->vports[i - 1].fd;
+                pf[i].events = POLLIN;
+            }
+        }
+        pthread_mutex_unlock(&al->vport_mu);
+        if (pf == NULL) {
+            sleep_ms(100);
+            continue;
+        }
+        if (poll(pf, (nfds_t)n, -1) < 0) {
+            free(pf);
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (pf[0].revents) {
+            char c[64];
+            ssize_t k = read(al->wake[0], c, sizeof(c));
+            for (ssize_t i = 0; i < k; i++)
+                stop |= c[i] == 'q';
+        }
+        for (size_t i = 1; i < n && !stop; i++) {
+            struct sockaddr_in sa;
+            socklen_t sl = sizeof(sa);
+            int cfd;
+            if (!(pf[i].revents & POLLIN))
+                continue;
+            cfd = accept4(pf[i].fd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
+            /* the daemon closes the socket when it cannot take it */
+            if (cfd >= 0)
+                (void)MHD_add_connection(al->daemon, cfd, (struct sockaddr *)&sa, sl);
+        }
+        free(pf);
+        if (stop)
+            break;
+    }
+    return NULL;
+}
+
+/* Listens again on the port each vault name had (a restart over --data);
+ * a port now taken gets a new one, and the vault's vaultUri says so (its
+ * keys' stored URIs keep the old port until they change). Caller holds mu. */
+static void vports_restore(struct armlocal *al)
+{
+    const char *k;
+    json_t *v, *rec;
+
+    json_object_foreach(vault_ports(al), k, v)
+    {
+        json_int_t port = json_integer_value(v);
+        pthread_mutex_lock(&al->vport_mu);
+        if (vport_find_name(al, k) == NULL && (port <= 0 || port > 65535 ||
+                                               vport_open(al, k, (unsigned)port) == NULL)) {
+            struct al_vport *nv = vport_open(al, k, 0);
+            log_msg(LOG_WARN,
+                    "armlocal: vault '%s' cannot listen on its port %lld again (%s); it moves "
+                    "to port %u",
+                    k, (long long)port, strerror(errno), nv ? nv->port : 0);
+            if (nv)
+                json_integer_set(v, nv->port);
+        }
+        pthread_mutex_unlock(&al->vport_mu);
+    }
+    json_object_foreach(al_resources(al), k, rec)
+    {
+        json_t *b = json_object_get(rec, "body");
+        const char *type = json_string_value(json_object_get(b, "type"));
+        const char *name = json_string_value(json_object_get(b, "name"));
+        const char *uri = json_string_value(al_jpath(b, "properties.vaultUri"));
+        char base[600];
+        if (type == NULL || name == NULL || strcasecmp(type, "Microsoft.KeyVault/vaults") != 0)
+            continue;
+        al_vault_base(al, name, base, sizeof(base));
+        if (uri == NULL || strcmp(uri, base) != 0)
+            al_jpath_set_new(b, "properties.vaultUri", json_string(base));
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -62,6 +266,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct armlocal_response res;
     struct MHD_Response *r;
     enum MHD_Result ret;
+    char vpath[4096];
     (void)version;
 
     if (pd == NULL) {
@@ -91,7 +296,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect, query);
     memset(&req, 0, sizeof(req));
     req.method = method;
-    req.path = url;
+    req.path = vault_path(al, conn, url, vpath, sizeof(vpath));
     req.headers = headers->kv;
     req.nheaders = headers->n;
     req.query = query->kv;
@@ -189,6 +394,8 @@ int armlocal_create(struct armlocal **out, const struct armlocal_opts *opts, con
     pthread_cond_init(&al->flush_cond, NULL);
     snprintf(al->base_url, sizeof(al->base_url), "%s", base_url);
     al->rng_fault = opts->seed ^ 0x5eed;
+    pthread_mutex_init(&al->vport_mu, NULL);
+    al->wake[0] = al->wake[1] = -1;
     al->log_by_verb = json_object();
     al->log_by_path = json_object();
     al->opts.faults = al->opts.policy_definitions_dir = al->opts.aliases_csv = NULL;
@@ -254,6 +461,13 @@ void armlocal_free(struct armlocal *al)
     free((char *)al->opts.aliases_csv);
     free(al->tls_cert_pem);
     free(al->tls_key_pem);
+    for (size_t i = 0; i < al->nvports; i++)
+        close(al->vports[i].fd);
+    free(al->vports);
+    for (int i = 0; i < 2; i++)
+        if (al->wake[i] >= 0)
+            close(al->wake[i]);
+    pthread_mutex_destroy(&al->vport_mu);
     pthread_cond_destroy(&al->flush_cond);
     pthread_mutex_destroy(&al->mu);
     free(al);
@@ -384,10 +598,22 @@ int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, stru
         return rc;
     }
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    al->port = info ? (unsigned)info->port : opts->port;
     snprintf(al->base_url, sizeof(al->base_url), "%s://%s:%u", tls ? "https" : "http", host,
-             info ? (unsigned)info->port : opts->port);
+             al->port);
+    snprintf(al->listen_host, sizeof(al->listen_host), "%s", host);
     if (opts->remember_port && opts->data_dir && info)
         remember_port(opts->data_dir, info->port);
+    if (pipe2(al->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
+        pthread_create(&al->acceptor, NULL, acceptor_main, al) != 0) {
+        armlocal_stop(al);
+        return errbuf_set(err, AMLSEC_EIO, "cannot start the vault acceptor: %s",
+                          strerror(errno));
+    }
+    al->acceptor_running = 1;
+    pthread_mutex_lock(&al->mu);
+    vports_restore(al);
+    pthread_mutex_unlock(&al->mu);
     *out = al;
     return 0;
 }
@@ -401,6 +627,12 @@ void armlocal_stop(struct armlocal *al)
 {
     if (al == NULL)
         return;
+    if (al->acceptor_running) {
+        if (write(al->wake[1], "q", 1) < 0)
+            log_msg(LOG_DEBUG, "armlocal: cannot wake the vault acceptor");
+        pthread_join(al->acceptor, NULL);
+        al->acceptor_running = 0;
+    }
     if (al->daemon)
         MHD_stop_daemon(al->daemon);
     al->daemon = NULL;

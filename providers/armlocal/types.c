@@ -154,8 +154,7 @@ static void compute_vault(struct al_ctx *c, json_t *res, const json_t *old)
     char buf[512];
     json_t *props = json_object_get(res, "properties");
     (void)old;
-    snprintf(buf, sizeof(buf), "%s/_vault/%s/", c->al->base_url,
-             str_or(json_object_get(res, "name"), "vault"));
+    al_vault_base(c->al, str_or(json_object_get(res, "name"), "vault"), buf, sizeof(buf));
     json_object_set_new(props, "vaultUri", json_string(buf));
     set_default(res, "properties.enableSoftDelete", json_true());
     set_default(res, "properties.softDeleteRetentionInDays", json_integer(90));
@@ -349,6 +348,30 @@ static void compute_vnet(struct al_ctx *c, json_t *res, const json_t *old)
     }
 }
 
+static void compute_dns_zone(struct al_ctx *c, json_t *res, const json_t *old)
+{
+    char g[37], etag[64];
+    (void)old;
+    al_guid(c->al, g);
+    snprintf(etag, sizeof(etag), "%s", g);
+    json_object_set_new(res, "etag", json_string(etag));
+    set_default(res, "properties.maxNumberOfRecordSets", json_integer(25000));
+    set_default(res, "properties.numberOfRecordSets", json_integer(1)); /* the SOA */
+    set_default(res, "properties.maxNumberOfVirtualNetworkLinks", json_integer(1000));
+    set_default(res, "properties.maxNumberOfVirtualNetworkLinksWithRegistration",
+                json_integer(100));
+}
+
+static void compute_vnet_link(struct al_ctx *c, json_t *res, const json_t *old)
+{
+    char g[37];
+    (void)old;
+    al_guid(c->al, g);
+    json_object_set_new(res, "etag", json_string(g));
+    json_object_set_new(json_object_get(res, "properties"), "virtualNetworkLinkState",
+                        json_string("Completed"));
+}
+
 static const char *const ws_create_only[] = {
     "properties.hbiWorkspace",
     "properties.encryption.status",
@@ -391,6 +414,16 @@ static const struct al_type types[] = {
        AL_SYNC, AL_NOT_ALLOWED, AL_SYNC, 200, 200, 0, 1, 0, NULL, NULL),
     RT("Microsoft.Network/privateEndpoints", "2025-03-01", AL_ASYNC, AL_NOT_ALLOWED, AL_LOCATION, 0,
        0, 0, 1, 0, NULL, compute_private_endpoint),
+    RT("Microsoft.Network/privateEndpoints/privateDnsZoneGroups", "2025-03-01", AL_ASYNC,
+       AL_NOT_ALLOWED, AL_LOCATION, 0, 0, 0, 1, 0, NULL, NULL),
+    RT("Microsoft.Network/privateDnsZones", "2020-06-01 2024-06-01", AL_ASYNC, AL_ASYNC,
+       AL_ASYNC_LOCATION, 0, 0, 0, 1, 0, located, compute_dns_zone),
+    RT("Microsoft.Network/privateDnsZones/virtualNetworkLinks", "2020-06-01 2024-06-01", AL_ASYNC,
+       AL_ASYNC, AL_ASYNC_LOCATION, 0, 0, 0, 1, 0, located, compute_vnet_link),
+    RT("Microsoft.Network/privateDnsZones/A", "2020-06-01 2024-06-01", AL_SYNC, AL_SYNC, AL_SYNC,
+       201, 200, 0, 1, 0, NULL, NULL),
+    RT("Microsoft.Authorization/policyDefinitions", "2023-04-01 2025-03-01", AL_SYNC,
+       AL_NOT_ALLOWED, AL_SYNC, 201, 201, 1, 0, 0, NULL, NULL),
     RT("Microsoft.Network/virtualNetworks", "2025-03-01", AL_ASYNC, AL_SYNC, AL_LOCATION, 0, 0, 0,
        1, 0, NULL, compute_vnet),
     RT("Microsoft.Network/virtualNetworks/subnets", "2025-03-01", AL_ASYNC, AL_NOT_ALLOWED,

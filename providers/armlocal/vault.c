@@ -61,21 +61,23 @@ static int is_ec(const char *kty)
     return kty && strncmp(kty, "EC", 2) == 0;
 }
 
+/* The data-plane base of the vault holding the key: the vault's vaultUri. */
 static const char *vault_uri_of_key(struct armlocal *al, const json_t *body, char *out, size_t cap)
 {
     /* the key's id is {vault id}/keys/{name} */
     const char *id = str(json_object_get(body, "id"));
-    const char *p = id ? strstr(id, "/keys/") : NULL;
-    const char *vname = NULL;
-    size_t vlen = 0;
-    if (p) {
-        const char *q = p;
-        while (q > id && q[-1] != '/')
-            q--;
-        vname = q;
-        vlen = (size_t)(p - q);
+    const char *p = strstr(id, "/keys/");
+    char vid[2048];
+    json_t *vault;
+
+    snprintf(vid, sizeof(vid), "%.*s", p ? (int)(p - id) : 0, id);
+    vault = json_object_get(al_rec_get(al, vid), "body");
+    if (json_is_string(al_jpath(vault, "properties.vaultUri"))) {
+        snprintf(out, cap, "%s", str(al_jpath(vault, "properties.vaultUri")));
+    } else {
+        const char *name = strrchr(vid, '/');
+        al_vault_base(al, name ? name + 1 : "vault", out, cap);
     }
-    snprintf(out, cap, "%s/_vault/%.*s/", al->base_url, (int)vlen, vname ? vname : "");
     return out;
 }
 
@@ -166,19 +168,14 @@ static void kv_error(struct al_ctx *c, int status, const char *code, const char 
 
 static json_t *find_vault(struct armlocal *al, const char *name)
 {
-    const char *k;
+    char g[300], low[200];
+    const char *key;
     json_t *rec;
-    json_object_foreach(al_resources(al), k, rec)
-    {
-        json_t *b = json_object_get(rec, "body");
-        if (str(json_object_get(b, "type")) &&
-            strcasecmp(str(json_object_get(b, "type")), "Microsoft.KeyVault/vaults") == 0 &&
-            str(json_object_get(b, "name")) &&
-            strcasecmp(str(json_object_get(b, "name")), name) == 0 &&
-            !json_is_true(json_object_get(rec, "hidden")))
-            return rec;
-    }
-    return NULL;
+    al_lower(low, name, sizeof(low));
+    snprintf(g, sizeof(g), "microsoft.keyvault/vaults/%s", low);
+    key = json_string_value(json_object_get(al->global_names, g));
+    rec = key ? json_object_get(al_resources(al), key) : NULL;
+    return rec && !json_is_true(json_object_get(rec, "hidden")) ? rec : NULL;
 }
 
 static json_t *bundle(struct al_ctx *c, json_t *body, json_t *v)
@@ -405,6 +402,31 @@ static json_t *arm_policy(const json_t *dp)
     return p;
 }
 
+/* Key Vault answers a request without a token with a challenge naming the
+ * vault's tenant authority and the resource to ask a token for; its
+ * clients send their first request that way (no body) to learn both. */
+void al_vault_challenge(struct al_ctx *c, const char *rest)
+{
+    struct al_path p;
+    json_t *vault = NULL;
+    const char *tenant = NULL;
+
+    if (al_path_parse(&p, rest) == 0 && p.nsegs >= 1)
+        vault = find_vault(c->al, p.segs[0]);
+    tenant = vault ? str(al_jpath(json_object_get(vault, "body"), "properties.tenantId")) : "";
+    al_set_header(c->res, "WWW-Authenticate",
+                  "Bearer authorization=\"%s/%s\", resource=\"https://vault.azure.net\"",
+                  c->al->base_url, tenant && *tenant ? tenant : "common");
+    kv_error(c, 401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.");
+}
+
+/* The data-plane versions Key Vault serves: 7.0 to 7.6, then 2025-07-01. */
+static int data_plane_version_ok(const char *v)
+{
+    return (strlen(v) == 3 && v[0] == '7' && v[1] == '.' && v[2] >= '0' && v[2] <= '6') ||
+           strcmp(v, "2025-07-01") == 0;
+}
+
 void al_vault_handle(struct al_ctx *c, const char *rest)
 {
     struct al_path p;
@@ -421,10 +443,10 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
         kv_error(c, 400, "BadParameter", "The 'api-version' parameter is missing.");
         return;
     }
-    if (strncmp(v, "7.", 2) != 0) {
+    if (!data_plane_version_ok(v)) {
         kv_error(c, 400, "BadParameter",
                  "The specified version is not recognized. Consider "
-                 "using the latest supported version (7.6).");
+                 "using the latest supported version (2025-07-01).");
         return;
     }
     vault = find_vault(c->al, p.segs[0]);

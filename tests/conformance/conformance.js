@@ -18,6 +18,7 @@ const { ManagementLockClient } = require("@azure/arm-locks");
 const { ResourceGraphClient } = require("@azure/arm-resourcegraph");
 const { StorageManagementClient } = require("@azure/arm-storage");
 const { ContainerRegistryManagementClient } = require("@azure/arm-containerregistry");
+const { PrivateDnsManagementClient } = require("@azure/arm-privatedns");
 
 const base = process.argv[2];
 if (!base) {
@@ -76,7 +77,7 @@ async function step(name, fn) {
     console.log(`ok   ${name}`);
   } catch (e) {
     failures++;
-    console.log(`FAIL ${name}: ${e && e.code ? e.code + ": " : ""}${e && e.message}`);
+    console.log(`FAIL ${name}: ${e && e.code ? e.code + ": " : ""}${e && e.statusCode ? `HTTP ${e.statusCode} ` : ""}${e && e.message}${e && e.request ? ` (${e.request.method} ${e.request.url})` : ""}`);
   }
 }
 
@@ -128,7 +129,9 @@ async function main() {
       properties: { tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47", sku: { family: "A", name: "standard" }, enablePurgeProtection: true, networkAcls: { defaultAction: "Deny", bypass: "AzureServices", ipRules: [{ value: "124.56.78.91" }] } },
     }, poll);
     expect(v.properties.provisioningState === "Succeeded", "vault succeeded");
-    expect(v.properties.vaultUri.startsWith(base), "vaultUri served locally");
+    // each vault's data plane has an origin of its own on armlocal's host
+    expect(new URL(v.properties.vaultUri).hostname === new URL(base).hostname, "vaultUri served locally");
+    expect(new URL(v.properties.vaultUri).pathname === "/", "vaultUri is a vault's base");
     expect(v.properties.networkAcls.ipRules[0].value === "124.56.78.91/32", "ipRule normalised");
     const u = await kv.vaults.update(rg, kvName, { properties: { publicNetworkAccess: "Disabled" } });
     expect(u.properties.publicNetworkAccess === "Disabled", "vault patched");
@@ -281,6 +284,55 @@ async function main() {
     expect(all.length === 1, "listed");
     await expectError("ScopeLocked", () => acr.registries.beginDeleteAndWait(rg, acrName, poll));
     await locks.managementLocks.deleteAtResourceGroupLevel(rg, "nodelete");
+  });
+
+  // issue 17: what armlocal refuses and serves as ARM does, seen through the SDKs
+  await step("names, required properties and globally unique names refused", async () => {
+    await expectError("AccountNameInvalid", () => storage.storageAccounts.beginCreateAndWait(rg, "Bad_Name", { location: loc, kind: "StorageV2", sku: { name: "Standard_LRS" } }, poll));
+    await expectError("VaultNameNotValid", () => kv.vaults.beginCreateOrUpdateAndWait(rg, "kv_under", { location: loc, properties: { tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47", sku: { family: "A", name: "standard" } } }, poll));
+    await expectError("InvalidResourceName", () => acr.registries.beginCreateAndWait(rg, "a-b", { location: loc, sku: { name: "Basic" } }, poll));
+    await expectError("InvalidResourceName", () => ml.workspaces.beginCreateOrUpdateAndWait(rg, "-ws", { location: loc }, poll));
+    await expectError("StorageAccountAlreadyTaken", () => storage.storageAccounts.beginCreateAndWait("rg-other", saName, { location: loc, kind: "StorageV2", sku: { name: "Standard_LRS" } }, poll).catch(async (e) => {
+      if (e.code !== "ResourceGroupNotFound") throw e;
+      await resources.resourceGroups.createOrUpdate("rg-other", { location: loc });
+      return storage.storageAccounts.beginCreateAndWait("rg-other", saName, { location: loc, kind: "StorageV2", sku: { name: "Standard_LRS" } }, poll);
+    }));
+  });
+  await step("HEAD by id, Resources_List, key versions through ARM", async () => {
+    const id = `${rgId}/providers/Microsoft.KeyVault/vaults/${kvName}`;
+    // a client without a pinned api-version: checkExistenceById names its own
+    const byId = prepare(new ResourceManagementClient(credential, sub, common));
+    const there = await byId.resources.checkExistenceById(id, "2025-05-01");
+    expect(there.body === true, "HEAD finds the vault");
+    const gone = await byId.resources.checkExistenceById(`${rgId}/providers/Microsoft.KeyVault/vaults/kvnone1`, "2025-05-01");
+    expect(gone.body === false, "HEAD misses an absent vault");
+    const all = await list(resources.resources.list());
+    expect(all.some((r) => r.name === kvName) && all.some((r) => r.name === saName), "Resources_List");
+    const versions = await list(kv.keys.listVersions(rg, kvName, "cmk"));
+    expect(versions.length === 1 && versions[0].keyUriWithVersion === keyUri, "Keys_ListVersions");
+    const v = await kv.keys.getVersion(rg, kvName, "cmk", keyUri.split("/").pop());
+    expect(v.keyUriWithVersion === keyUri, "Keys_GetVersion");
+  });
+  await step("custom policy definition; assignments inherited by a resource group", async () => {
+    const d = await policy.policyDefinitions.createOrUpdate("conf-nopub", { displayName: "No public ML", policyRule: { if: { field: "type", equals: "Microsoft.MachineLearningServices/workspaces" }, then: { effect: "audit" } } });
+    expect(d.policyType === "Custom", "custom definition");
+    await policy.policyAssignments.create(`/subscriptions/${sub}`, "sub-pa", { policyDefinitionId: d.id });
+    const inherited = await list(policy.policyAssignments.listForResourceGroup(rg));
+    expect(inherited.some((a) => a.name === "sub-pa"), "a resource group lists its subscription's assignment");
+    await policy.policyAssignments.delete(`/subscriptions/${sub}`, "sub-pa");
+    await policy.policyDefinitions.delete("conf-nopub");
+  });
+  await step("private DNS zone, virtual network link, endpoint DNS zone group (LRO)", async () => {
+    const dns = prepare(new PrivateDnsManagementClient(credential, sub, common), "2024-06-01");
+    const zone = "privatelink.api.azureml.ms";
+    const z = await dns.privateZones.beginCreateOrUpdateAndWait(rg, zone, { location: "global" }, poll);
+    expect(z.provisioningState === "Succeeded", "zone");
+    const l = await dns.virtualNetworkLinks.beginCreateOrUpdateAndWait(rg, zone, "hub", { location: "global", virtualNetwork: { id: `${rgId}/providers/Microsoft.Network/virtualNetworks/vnet1` }, registrationEnabled: false }, poll);
+    expect(l.virtualNetworkLinkState === "Completed", "link");
+    const g = await net.privateDnsZoneGroups.beginCreateOrUpdateAndWait(rg, "pe-ws", "default", { privateDnsZoneConfigs: [{ name: "ml", privateDnsZoneId: z.id }] }, poll);
+    expect(g.privateDnsZoneConfigs[0].recordSets.length === 1, "zone group record");
+    const recs = await list(dns.recordSets.list(rg, zone));
+    expect(recs.some((r) => r.type.endsWith("/A") && r.aRecords.length === 1), "A record in the zone");
   });
 
   await step("resource graph query with paging", async () => {

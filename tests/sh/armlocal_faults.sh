@@ -24,6 +24,15 @@ expect_code 500 "500 fault"; expect_body InternalServerError "500 body"
 fault '{"kind":"reset","path":"*/sa3*"}'
 if curl -sS -o /dev/null "$B$SA/sa3?$V=2025-06-01" 2>"$TMP/err"; then fail "reset fault answered"; fi
 grep -qi "empty reply\|reset\|closed" "$TMP/err" || fail "reset: $(cat "$TMP/err")"
+# reset-after: the request is carried out, then the connection closes without an answer (the
+# ambiguous failure: the client cannot know the write happened)
+fault '{"kind":"reset-after","method":"PUT","path":"*/sa3b*"}'
+if curl -sS -o /dev/null -X PUT -H 'Content-Type: application/json' \
+  -d '{"location":"eastus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}' \
+  "$B$SA/sa3b?$V=2025-06-01" 2>"$TMP/err"; then fail "reset-after fault answered"; fi
+grep -qi "empty reply\|reset\|closed" "$TMP/err" || fail "reset-after: $(cat "$TMP/err")"
+sleep 0.3
+req GET "$SA/sa3b?$V=2025-06-01"; expect_code 200 "reset-after: the PUT was carried out"
 fault '{"kind":"slow","path":"*/sa4*","ms":700}'
 t0=$(date +%s%N); req GET "$SA/sa4?$V=2025-06-01"; t1=$(date +%s%N)
 expect_code 404 "slow still answers"; [ $(( (t1 - t0) / 1000000 )) -ge 650 ] || fail "slow fault too fast"

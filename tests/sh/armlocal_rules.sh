@@ -87,24 +87,25 @@ req GET "$WS/ws1?$V=2025-09-01"; expect_body '"privateEndpointConnections":\[\]'
 # keys: ARM PUT creates the first version only; new versions via the data plane
 req PUT "$KV/kvsoft/keys/k1?$V=2025-05-01" '{"properties":{"kty":"RSA","keySize":2048}}'; expect_code 200 "key create"
 v1=$(sed -E 's/.*"keyUriWithVersion":"([^"]*)".*/\1/' <<<"$BODY")
-[[ "$v1" =~ /_vault/kvsoft/keys/k1/[0-9a-f]{32}$ ]] || fail "keyUriWithVersion: $v1"
+[[ "$v1" =~ ^http://127\.0\.0\.1:[0-9]+/keys/k1/[0-9a-f]{32}$ ]] || fail "keyUriWithVersion: $v1"
 req PUT "$KV/kvsoft/keys/k1?$V=2025-05-01" '{"properties":{"kty":"RSA","keySize":4096}}'; expect_code 200 "key again"
 expect_body "$v1" "second PUT returns the existing version"; expect_body '"keySize":2048' "attributes untouched"
 vault_uri=$(curl -sS "$B$KV/kvsoft?$V=2025-05-01" | sed -E 's/.*"vaultUri":"([^"]*)".*/\1/')
-[ "$vault_uri" = "$B/_vault/kvsoft/" ] || fail "vaultUri: $vault_uri"
-rot=$(curl -sS -X POST "${vault_uri}keys/k1/rotate?$V=7.6")
+[[ "$vault_uri" =~ ^http://127\.0\.0\.1:[0-9]+/$ && "$vault_uri" != "$B/" ]] || fail "vaultUri: $vault_uri"
+kvcurl() { curl -H "Authorization: Bearer local" "$@"; }
+rot=$(kvcurl -sS -X POST "${vault_uri}keys/k1/rotate?$V=7.6")
 grep -q '"kid"' <<<"$rot" || fail "rotate: $rot"
 kid=$(sed -E 's/.*"kid":"([^"]*)".*/\1/' <<<"$rot"); [ "$kid" != "$v1" ] || fail "rotate made no version"
 req GET "$KV/kvsoft/keys/k1?$V=2025-05-01"; expect_body "$kid" "ARM shows the rotated version"
-curl -sS -X POST "${vault_uri}keys/k1/create?$V=7.6" -H 'Content-Type: application/json' -d '{"kty":"RSA"}' | grep -q '"kid"' || fail "data-plane create"
-n=$(curl -sS "${vault_uri}keys/k1/versions?$V=7.6" | grep -o '"kid"' | wc -l); [ "$n" = 3 ] || fail "versions: $n"
+kvcurl -sS -X POST "${vault_uri}keys/k1/create?$V=7.6" -H 'Content-Type: application/json' -d '{"kty":"RSA"}' | grep -q '"kid"' || fail "data-plane create"
+n=$(kvcurl -sS "${vault_uri}keys/k1/versions?$V=7.6" | grep -o '"kid"' | wc -l); [ "$n" = 3 ] || fail "versions: $n"
 req GET "$KV/kvsoft/keys/k1/versions?$V=2025-05-01"; expect_code 200 "ARM Keys_ListVersions"
 [ "$(grep -o "\"type\":\"Microsoft.KeyVault/vaults/keys/versions\"" <<<"$BODY" | wc -l)" = 3 ] || fail "ARM lists the three versions"
-code=$(curl -sS -o /dev/null -w '%{http_code}' -X PATCH "${vault_uri}keys/k1/${kid##*/}?$V=7.6" -H 'Content-Type: application/json' -d '{"attributes":{"enabled":false}}')
+code=$(kvcurl -sS -o /dev/null -w '%{http_code}' -X PATCH "${vault_uri}keys/k1/${kid##*/}?$V=7.6" -H 'Content-Type: application/json' -d '{"attributes":{"enabled":false}}')
 [ "$code" = 200 ] || fail "attribute update: $code"
-curl -sS "${vault_uri}keys/k1/rotationpolicy?$V=7.6" | grep -q lifetimeActions || fail "rotation policy"
-curl -sS "${vault_uri}keys/k1?$V=7.6" -o /dev/null -w '%{http_code}' | grep -q 200 || fail "get key"
-curl -sS "${vault_uri}keys/k1" | grep -q BadParameter || fail "data plane api-version required"
+kvcurl -sS "${vault_uri}keys/k1/rotationpolicy?$V=7.6" | grep -q lifetimeActions || fail "rotation policy"
+kvcurl -sS "${vault_uri}keys/k1?$V=7.6" -o /dev/null -w '%{http_code}' | grep -q 200 || fail "get key"
+kvcurl -sS "${vault_uri}keys/k1" | grep -q BadParameter || fail "data plane api-version required"
 
 # role assignments: duplicates and changing the principal are refused
 RA=$RG/providers/Microsoft.Authorization/roleAssignments

@@ -138,8 +138,12 @@ grep -q '"workspace.prod" -> "key.workspace"' g.dot || grep -q 'workspace.prod' 
 printf '%s\n' "$orig" > main.amlsec
 
 echo "9. a new key version (rotation in Key Vault) is an in-place update of the workspace, never a replacement"
-curl -sf -X POST -H 'Content-Type: application/json' -d '{}' \
-  "$url/_vault/kv-ml-prod-cmk/keys/workspace/rotate?api-version=7.6" > /dev/null || fail "rotate"
+vault_uri() { # the vault's data plane (its own port on armlocal's host)
+  curl -sf "$url/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml-prod/providers/Microsoft.KeyVault/vaults/kv-ml-prod-cmk?api-version=2025-05-01" \
+    | sed -E 's/.*"vaultUri":"([^"]*)".*/\1/'
+}
+curl -sf -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer local' -d '{}' \
+  "$(vault_uri)keys/workspace/rotate?api-version=7.6" > /dev/null || fail "rotate"
 expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rot.out 2>&1
 grep -q 'workspace.prod will be updated in-place' rot.out || fail "rotation is not an in-place update"
 grep -q 'encryption.key = "http.*/keys/workspace/[0-9a-f]\{32\}" -> "http.*/keys/workspace/[0-9a-f]\{32\}"' rot.out \
@@ -204,8 +208,8 @@ expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > rn8.out 2>
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > rn9.out 2>&1
 echo "12. CMK rotation by request: a new key version through the Key Vault data plane, then a PATCH of the workspace's key identifier"
 kid=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml-prod/providers/Microsoft.KeyVault/vaults/kv-ml-prod-cmk/keys/workspace
-jget() { # url, then a python expression over d
-  curl -sf "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"
+jget() { # url, then a python expression over d (a token: the Key Vault data plane challenges without one)
+  curl -sf -H 'Authorization: Bearer local' "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"
 }
 key_version() { jget "$url$kid?api-version=2025-05-01" 'd["properties"]["keyUriWithVersion"]'; }
 ws_key() { jget "$url$ws?api-version=2025-09-01" 'd["properties"]["encryption"]["keyVaultProperties"]["keyIdentifier"]'; }
@@ -254,7 +258,7 @@ expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > pol2.out 2
 [ "$(requests 'PUT /_vault/kv-ml-prod-cmk/keys/workspace/rotationpolicy')" = 1 ] || fail "no data-plane rotation policy PUT"
 [ "$(requests 'POST /_vault/kv-ml-prod-cmk/keys/workspace/create')" = 0 ] || fail "a policy change made a new version"
 [ "$(key_version)" = "$new_version" ] || fail "a policy change made a new version"
-[ "$(jget "$url/_vault/kv-ml-prod-cmk/keys/workspace/rotationpolicy?api-version=7.6" \
+[ "$(jget "$(vault_uri)keys/workspace/rotationpolicy?api-version=7.6" \
   '[a["trigger"].get("timeBeforeExpiry") for a in d["lifetimeActions"] if a["action"]["type"] == "Rotate"][0]')" = P45D ] \
   || fail "the data plane does not hold the new policy"
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > pol3.out 2>&1

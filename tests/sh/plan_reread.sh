@@ -96,15 +96,25 @@ grep -q 'No changes.' lag_fixed.out || fail "a stale Resource Graph row decided 
 control DELETE /graph/snapshot
 
 echo "3. Resource Graph lags a delete made out of band: the GET's 404 wins, nothing to delete"
+echo "   (the entry of what is gone is only removed from the state)"
 sed -i '/^app_insights "b" {/,/^}/d' main.amlsec
 plan 2 delete.out
 grep -q 'app_insights.b will be destroyed' delete.out || fail "removing the block does not plan a delete"
 control PUT /graph/snapshot # Resource Graph still shows app_insights.b
 control DELETE "/resources$ai"
-plan 0 lag_deleted.out
-grep -q 'No changes.' lag_deleted.out || fail "a delete was planned from a stale Resource Graph row"
+plan 2 lag_deleted.out
+grep -q '^    ! app_insights.b no longer exists in Azure: it is only removed from the state$' lag_deleted.out \
+  || fail "a delete was planned from a stale Resource Graph row"
 [ "$(gets_of "$ai")" = 1 ] || fail "the deleted resource was not re-read with one GET"
 control DELETE /graph/snapshot
+control DELETE /requests
+"$AMLSEC" apply -cloud "$url" -auto-approve -no-color > forget.out 2>&1 || fail "apply failed (forget.out)"
+grep -q '^app_insights.b: removed from the state (it no longer exists in Azure)$' forget.out \
+  || fail "the entry of the deleted resource was not removed"
+curl -sf "$url/_armlocal/requests" | python3 -c '
+import json, sys
+sys.exit(any(p.startswith("DELETE ") for p in json.load(sys.stdin)["byPath"]))' \
+  || fail "a DELETE was sent for a resource that is gone"
 
 echo "4. many resources Resource Graph does not have in one group: one list of the group, no GETs"
 many=/subscriptions/$sub/resourceGroups/rg-many

@@ -879,6 +879,28 @@ static void test_arm_client__ratelimit_math(void **state)
     ratelimit_release(&rl);
 }
 
+/* A Retry-After too large to add to the clock (found by fuzz_arm_response: a
+ * signed overflow under UBSan) is past any deadline: the call fails at once. */
+static void test_arm_client__huge_retry_after_fails_fast(void **state)
+{
+    static const char *const huge[] = {"retry-after-ms: 9223372036854775807",
+                                       "Retry-After: 9223372036854775"};
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        struct env e;
+        struct arm_call c = {.method = "GET", .url = VAULT, .api_version = "2025-05-01"};
+        env_setup(&e, 10, 0);
+        add(&e, 429, "{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"wait\"}}", huge[i]);
+        add(&e, 200, "{}", NULL);
+        assert_int_equal(arm_client_call(e.client, &c), AMLSEC_EHTTP);
+        assert_int_equal(c.requests, 1);
+        assert_non_null(strstr(c.err.msg, "past the deadline"));
+        assert_true(e.clock.now_ms < 1000); /* did not wait */
+        arm_call_release(&c);
+        env_teardown(&e);
+    }
+}
+
 static void test_arm_client__backoff_and_retry_after_parsing(void **state)
 {
     uint64_t rng = 7;
@@ -956,6 +978,7 @@ int main(void)
         cmocka_unit_test(test_arm_client__adapts_to_remaining_headers),
         cmocka_unit_test(test_arm_client__expired_token_signs_in_again_once),
         cmocka_unit_test(test_arm_client__ratelimit_math),
+        cmocka_unit_test(test_arm_client__huge_retry_after_fails_fast),
         cmocka_unit_test(test_arm_client__backoff_and_retry_after_parsing),
         cmocka_unit_test(test_arm_client__error_body_shapes),
     };

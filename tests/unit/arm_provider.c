@@ -478,12 +478,14 @@ static void test_arm_provider__paging_and_quota(void **state)
 /* A create, a delete, and a create of a kind the catalogue does not know. */
 static void three_writes(struct provider_write w[3], const json_t *body)
 {
-    w[0] = (struct provider_write){
-        PROVIDER_CREATE, {RGID "/providers/Microsoft.KeyVault/vaults/new", NULL}, body, 0, NULL};
-    w[1] = (struct provider_write){
-        PROVIDER_DELETE, {RGID "/providers/Microsoft.KeyVault/vaults/old", NULL}, NULL, 0, NULL};
-    w[2] = (struct provider_write){
-        PROVIDER_CREATE, {RGID "/providers/Unknown.Space/things/x", NULL}, body, 0, NULL};
+    w[0] = (struct provider_write){.verb = PROVIDER_CREATE,
+                                   .ref = {RGID "/providers/Microsoft.KeyVault/vaults/new", NULL},
+                                   .body = body};
+    w[1] = (struct provider_write){.verb = PROVIDER_DELETE,
+                                   .ref = {RGID "/providers/Microsoft.KeyVault/vaults/old", NULL}};
+    w[2] = (struct provider_write){.verb = PROVIDER_CREATE,
+                                   .ref = {RGID "/providers/Unknown.Space/things/x", NULL},
+                                   .body = body};
 }
 
 static void test_arm_provider__writes(void **state)

@@ -229,8 +229,19 @@ static void test_armlocal_client__vault_token_hosts(void **state)
                                       NULL, NULL, NULL, &err),
                      0);
     assert_true(keyvault_url_trusted(local, "http://127.0.0.1:9/_vault/kv/keys/k"));
-    assert_false(keyvault_url_trusted(local, "http://127.0.0.1:10/_vault/kv/keys/k"));
-    assert_false(keyvault_url_trusted(local, "http://127.0.0.1:99/_vault/kv/keys/k"));
+    /* a local cloud gives each vault a port of its own on its host */
+    assert_true(keyvault_url_trusted(local, "http://127.0.0.1:10/keys/k"));
+    assert_false(keyvault_url_trusted(local, "https://127.0.0.1:10/keys/k"));
+    assert_false(keyvault_url_trusted(local, "http://127.0.0.2:9/keys/k"));
+    assert_false(keyvault_url_trusted(local, "http://127.0.0.10:9/keys/k"));
+    assert_false(keyvault_url_trusted(local, "http://evil.example:9/keys/k"));
+    arm_cloud_free(local);
+    /* a custom cloud off loopback: its own origin only */
+    assert_int_equal(arm_cloud_custom(&local, "stack", "https://arm.stack.example",
+                                      "https://arm.stack.example", NULL, NULL, NULL, &err),
+                     0);
+    assert_true(keyvault_url_trusted(local, "https://arm.stack.example/keys/k"));
+    assert_false(keyvault_url_trusted(local, "https://arm.stack.example:8443/keys/k"));
     arm_cloud_free(local);
 }
 

@@ -22,6 +22,7 @@
 #include "state/backend_config.h"
 #include "state/backend_local.h"
 #include "state/blob_client.h"
+#include "state/journal.h"
 #include "state/state.h"
 #include "util/error.h"
 #include "util/fileio.h"
@@ -52,13 +53,15 @@ static void add_resource(struct state *st, const char *address, int n)
 {
     struct errbuf err = ERRBUF_INIT;
     struct state_resource r = {0};
-    char id[256];
+    char id[256], kind[64];
     snprintf(id, sizeof(id),
              "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/"
              "workspaces/ws%d",
              n);
+    /* the kind an address names (a loaded state checks that they agree) */
+    snprintf(kind, sizeof(kind), "%.*s", (int)strcspn(address, "."), address);
     r.address = (char *)address;
-    r.kind = "azurerm_machine_learning_workspace";
+    r.kind = kind;
     r.arm_id = id;
     r.api_version = "2024-04-01";
     r.attributes = json_pack("{s:s, s:{s:b, s:s}}", "name", address, "properties",
@@ -238,7 +241,7 @@ static void test_state__killed_writer_leaves_old_or_new(void **unused)
     snprintf(backup, sizeof(backup), "%s.backup", path);
     assert_int_equal(backend_local_new(&be, path, &err), 0);
     assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
-    add_resource(&st, "r.0", 0);
+    add_resource(&st, "r.r0", 0);
     assert_int_equal(state_backend_save(be, &st, NULL, &err), 0);
     state_release(&st);
     state_backend_free(be);
@@ -254,7 +257,7 @@ static void test_state__killed_writer_leaves_old_or_new(void **unused)
             if (backend_local_new(&be, path, &err) < 0 ||
                 state_backend_load(&st, &existed, be, NULL, &err) < 0)
                 _exit(1);
-            snprintf(addr, sizeof(addr), "r.%d", (int)st.serial);
+            snprintf(addr, sizeof(addr), "r.r%d", (int)st.serial);
             add_resource(&st, addr, (int)st.serial);
             state_backend_save(be, &st, NULL, &err);
             _exit(0); /* not reached: the fault point exits 86 */
@@ -744,10 +747,157 @@ static void test_state__blob_token_needs_https(void **unused)
     blob_client_free(bc);
 }
 
+/* A state edited by hand with its checksum recomputed: the envelope around
+ * one resource line. */
+static int parse_edited(struct errbuf *err, const char *resource)
+{
+    struct state st;
+    struct buf body, doc;
+    char digest[72];
+    int rc;
+    buf_init(&body, 1 << 20);
+    buf_init(&doc, 1 << 20);
+    assert_int_equal(buf_addf(&body,
+                              "{\"amlsec_version\":\"0.1.0\",\"lineage\":"
+                              "\"7c0e2a6e-0000-4000-8000-000000000001\",\"resources\":[\n%s\n],"
+                              "\"serial\":3}",
+                              resource),
+                     0);
+    journal_digest(digest, body.ptr, body.len);
+    assert_int_equal(buf_addf(&doc, "{\"format_version\":1,\"sha256\":\"%s\",\"state\":%s}\n",
+                              digest + 7, body.ptr),
+                     0);
+    rc = state_parse(&st, doc.ptr, doc.len, "edited.json", err);
+    if (rc == 0)
+        state_release(&st);
+    buf_release(&body);
+    buf_release(&doc);
+    return rc;
+}
+
+#define EDITED(address, arm_id, attrs)                                                             \
+    "{\"address\":\"" address "\",\"api_version\":\"2025-05-01\",\"arm_id\":\"" arm_id             \
+    "\",\"attributes\":" attrs ",\"dependencies\":[],\"kind\":\"key_vault\",\"sensitive\":[],"     \
+    "\"status\":\"created\"}"
+#define KV_ID "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv"
+
+/* Hand-edited state with a valid checksum is still validated: invalid
+ * UTF-8, an address that is not kind.name, an id that is not an ARM id are
+ * refused naming the file and the JSON path (never "out of memory"). */
+static void test_state__hand_edited_fields_validated(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    (void)unused;
+    assert_int_equal(parse_edited(&err, EDITED("key_vault.kv", KV_ID, "{\"name\":\"kv\"}")), 0);
+    assert_int_equal(parse_edited(&err, EDITED("key_vault.kv[\\\"a\\\"]", KV_ID, "{}")), 0);
+    assert_int_equal(parse_edited(&err, EDITED("key_vault.kv (previous)", KV_ID, "{}")), 0);
+    assert_int_equal(parse_edited(&err, EDITED("key_vault.kv", "/subscriptions/s", "{}")), 0);
+    assert_int_equal(parse_edited(&err, EDITED("key_vault.kv",
+                                               "/providers/Microsoft.Management/"
+                                               "managementGroups/mg",
+                                               "{\"n\":\"caf\xc3\xa9 \xe2\x82\xac\"}")),
+                     0);
+
+    assert_int_equal(parse_edited(&err, EDITED("key_vault.kv", KV_ID, "{\"name\":\"k\xff\"}")),
+                     AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "'edited.json': resources[0].attributes: invalid UTF-8"));
+    assert_int_equal(parse_edited(&err, EDITED("key_vault.kv", KV_ID, "{\"n\":\"\xc0\xaf\"}")),
+                     AMLSEC_EPARSE); /* an overlong '/' */
+    assert_int_equal(parse_edited(&err, EDITED("key_vault.kv", KV_ID, "{\"n\":\"\xed\xa0\x80\"}")),
+                     AMLSEC_EPARSE); /* a surrogate */
+    assert_int_equal(parse_edited(&err, EDITED("k\xc3", KV_ID, "{}")), AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "resources[0].address: invalid UTF-8"));
+
+    static const char *const bad_addresses[] = {"garbage",      "key_vault.",    "key_vault.9x",
+                                                "workspace.kv", "key_vault.kv[", "key_vault.a b"};
+    for (size_t i = 0; i < sizeof(bad_addresses) / sizeof(bad_addresses[0]); i++) {
+        char line[1024];
+        snprintf(line, sizeof(line),
+                 "{\"address\":\"%s\",\"api_version\":\"1\",\"arm_id\":\"" KV_ID
+                 "\",\"attributes\":{},\"dependencies\":[],\"kind\":\"key_vault\","
+                 "\"sensitive\":[],\"status\":\"created\"}",
+                 bad_addresses[i]);
+        assert_int_equal(parse_edited(&err, line), AMLSEC_EPARSE);
+        assert_non_null(strstr(err.msg, "'edited.json': resources[0].address: "));
+    }
+    static const char *const bad_ids[] = {
+        "garbage",
+        "/subscriptions/",
+        "/subscriptions/s//resourceGroups/rg",
+        "/subscriptions/s/resourceGroups/rg/",
+        "/subscriptions/s/resourceGroups",
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults",
+        "/subscriptions/s/resourceGroups/rg/providers/NoNamespace/vaults/kv",
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/k v",
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv?x=1",
+        "/tenants/t/providers/Microsoft.KeyVault/vaults/kv",
+    };
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+        char line[1024];
+        snprintf(line, sizeof(line),
+                 "{\"address\":\"key_vault.kv\",\"api_version\":\"1\",\"arm_id\":\"%s\","
+                 "\"attributes\":{},\"dependencies\":[],\"kind\":\"key_vault\","
+                 "\"sensitive\":[],\"status\":\"created\"}",
+                 bad_ids[i]);
+        assert_int_equal(parse_edited(&err, line), AMLSEC_EPARSE);
+        assert_non_null(strstr(err.msg, "'edited.json': resources[0].arm_id: "));
+    }
+}
+
+/* Symbolic links at the state's own paths are refused, never followed: the
+ * lock holder's identity is not written through one, and a linked state is
+ * not replaced by a regular file. */
+static void test_state__symlinks_refused(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_backend *be;
+    struct state st;
+    struct stat sb;
+    char path[512], lock[600], victim[512], real[512];
+    int existed;
+    (void)unused;
+
+    path_in(path, sizeof(path), "links/state.json");
+    path_in(victim, sizeof(victim), "links/victim");
+    path_in(real, sizeof(real), "links/real.json");
+    snprintf(lock, sizeof(lock), "%s.lock", path);
+    assert_int_equal(file_mkdir_parents(path, &err), 0);
+    assert_int_equal(file_write_atomic(victim, "precious\n", 9, 0600, &err), 0);
+
+    /* a link where the lock file goes: refused, the target keeps its bytes */
+    assert_int_equal(symlink(victim, lock), 0);
+    assert_int_equal(backend_local_new(&be, path, &err), 0);
+    assert_int_equal(state_backend_lock(be, "apply", 0, NULL, &err), AMLSEC_EUSAGE);
+    assert_non_null(strstr(err.msg, "is a symbolic link"));
+    assert_int_equal(state_backend_force_unlock(be, "x", &err), AMLSEC_EUSAGE);
+    assert_int_equal(stat(victim, &sb), 0);
+    assert_int_equal(sb.st_size, 9);
+    state_backend_free(be);
+    assert_int_equal(unlink(lock), 0);
+
+    /* a linked state: refused on read and on write; the link stays a link */
+    assert_int_equal(backend_local_new(&be, real, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
+    add_resource(&st, "x.one", 1);
+    assert_int_equal(state_backend_save(be, &st, NULL, &err), 0);
+    state_release(&st);
+    state_backend_free(be);
+    assert_int_equal(symlink(real, path), 0);
+    assert_int_equal(backend_local_new(&be, path, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err) == 0 ? 0 : err.code,
+                     AMLSEC_EUSAGE);
+    assert_non_null(strstr(err.msg, "real.json"));
+    state_backend_free(be);
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_state__roundtrip_is_canonical),
+        cmocka_unit_test(test_state__hand_edited_fields_validated),
+        cmocka_unit_test(test_state__symlinks_refused),
         cmocka_unit_test(test_state__bad_input_refused),
         cmocka_unit_test(test_state__local_refuses_damage_without_overwrite),
         cmocka_unit_test(test_state__killed_writer_leaves_old_or_new),

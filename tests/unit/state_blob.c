@@ -191,8 +191,11 @@ static void add_rg(struct state *st, const char *name)
 {
     struct errbuf err = ERRBUF_INIT;
     struct state_resource r = {0};
+    char kind[64];
+    /* the kind the address names (a loaded state checks that they agree) */
+    snprintf(kind, sizeof(kind), "%.*s", (int)strcspn(name, "."), name);
     r.address = (char *)name;
-    r.kind = "azurerm_resource_group";
+    r.kind = kind;
     r.arm_id = "/subscriptions/s/resourceGroups/rg";
     r.api_version = "2021-04-01";
     r.attributes = json_pack("{s:s}", "location", "westeurope");

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# Crash recovery that converges (issue 12), against a standalone local cloud with slow operations:
+#   1. kill -9 while a resource group is being created: the next apply reads the group back
+#      (an id without /providers/) and converges;
+#   2. kill -9 while a storage account's create runs (invisible, 404, until it ends): the intent
+#      stays pending with its operation URL, the next run polls the operation and adopts the
+#      account (no "already exists ... import"); killed before any answer (no URL), the intent
+#      stays pending until the account is visible, then is adopted;
+#   3. destroy: a resource deleted outside amlsec, a key deleted with its vault, and a kill while
+#      a delete runs leave no state entry for what is gone; destroy exits 0 with an empty state;
+#   4. recovery whose reconciled state cannot be saved fails cleanly and leaks nothing (ASan);
+#   5. a hand-edited state with a valid checksum (invalid UTF-8, a garbage address or arm_id, an
+#      id of another kind's type, an unknown kind) is refused naming the file and the JSON path,
+#      and nothing of it is sent to ARM.
+set -uo pipefail
+: "${AMLSEC:?}" "${ARMLOCAL:?}"
+work=$(mktemp -d)
+source "$(dirname "$0")/lib/e2e.bash"
+cloud_flags=(--lro-ms 0)
+apid=""
+cleanup() {
+  [ -n "$apid" ] && kill -9 "$apid" 2>/dev/null
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  chmod -R u+w "$work" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+sub=00000000-0000-0000-0000-0000000000c7
+wait_for() { # file, pattern: up to 30 s
+  for _ in $(seq 300); do grep -qs "$2" "$1" && return 0; sleep 0.1; done
+  fail "'$2' never appeared in $1"
+}
+lro_types() { # {"TYPE": ms, ...}: per-type durations from now on
+  curl -sf -X PUT -H 'Content-Type: application/json' -d "{\"lroMsByType\":$1}" \
+    "$url/_armlocal/settings" > /dev/null || fail "cannot set lroMsByType"
+}
+kill_apply_at() { # out, pattern, then amlsec arguments: run, kill -9 once pattern is printed
+  local out=$1 pat=$2; shift 2
+  "$AMLSEC" "$@" -cloud "$url" -auto-approve -no-color > "$out" 2>&1 &
+  apid=$!
+  wait_for "$out" "$pat"
+  sleep 0.2
+  kill -9 "$apid"; wait "$apid" 2>/dev/null; apid=""
+}
+state_list() { "$AMLSEC" state list 2>&1; }
+cloud_has() { # path under the subscription: 0 when the local cloud holds it
+  curl -sf "$url/_armlocal/resources/subscriptions/$sub/$1" > /dev/null
+}
+converged() { # prefix: a plan with nothing to do
+  expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > "$1"-plan.out 2>&1
+}
+
+cat > main.amlsec <<EOF
+settings {
+  subscription = "$sub"
+  location     = "westeurope"
+}
+
+resource_group "g" {
+  name = "rg-crash"
+}
+
+storage_account "s" {
+  resource_group           = resource_group.g
+  name                     = "stcrash0001"
+  allow_blob_public_access = false
+  public_network_access    = false
+  lifecycle {
+    ignore_rules = { "ST-SERVICE-ENDPOINT" = "test estate" }
+  }
+}
+EOF
+
+echo "1. kill -9 while the resource group is being created"
+start_cloud
+lro_types '{"Microsoft.Resources/resourceGroups": 1500}'
+kill_apply_at k1.out '^resource_group.g: Creating\.\.\.$' apply
+[ -s .amlsec/state.json.journal ] || fail "the kill left no pending intent"
+lro_types '{}'
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > k1-apply.out 2>&1
+grep -q 'create resource_group.g: adopted' k1-apply.out || fail "the resource group was not recovered"
+converged k1
+
+echo "2. kill -9 while the storage account's create runs (invisible until it ends)"
+stop_cloud; rm -rf .amlsec; start_cloud
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -target resource_group.g > k2-rg.out 2>&1
+lro_types '{"Microsoft.Storage/storageAccounts": 2500}'
+kill_apply_at k2.out '^storage_account.s: Creating\.\.\.$' apply
+cloud_has resourceGroups/rg-crash/providers/Microsoft.Storage/storageAccounts/stcrash0001 \
+  || fail "the local cloud does not hold the account being created"
+grep -q '"operation":"http[^"]*operationResults[^"]*","t":"accepted"' .amlsec/state.json.journal \
+  || fail_with "the journal did not keep the operation's URL" .amlsec/state.json.journal
+# a plan that does not read the cloud is not blocked by a create that may still be running
+expect_exit 0 "$AMLSEC" plan -refresh=false -no-color > k2-norefresh.out 2>&1
+grep -q '^amlsec: warning: 1 create of an interrupted apply may still be running' k2-norefresh.out \
+  || fail "no warning about the create that may still be running"
+# the next run waits for the operation, then adopts the account: no import, no second create
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > k2-apply.out 2>&1
+grep -q 'create storage_account.s: adopted' k2-apply.out || fail "the account was not adopted"
+grep -q 'import\|already exists' k2-apply.out && fail "the recovered create asks for an import"
+grep -q 'storage_account.s: Creating' k2-apply.out && fail "the account was created a second time"
+converged k2
+
+echo "   killed before the service answered (no operation URL): pending, then adopted once visible"
+stop_cloud; rm -rf .amlsec; start_cloud
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -target resource_group.g > k3-rg.out 2>&1
+lro_types '{"Microsoft.Storage/storageAccounts": 3000}'
+# the local cloud starts the create at once but answers only after 5 s
+curl -sf -X POST -H 'Content-Type: application/json' \
+  -d '{"kind":"slow","method":"PUT","path":"*/storageAccounts/stcrash0001","ms":5000,"times":1}' \
+  "$url/_armlocal/faults" > /dev/null || fail "cannot add the slow fault"
+kill_apply_at k3.out '^storage_account.s: Creating\.\.\.$' apply
+grep -q '"t":"accepted"' .amlsec/state.json.journal && fail "an operation URL was journaled before any answer"
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > k3-plan.out 2>&1
+grep -q '^amlsec: 1 operation of an interrupted apply may still be running (not visible yet)' k3-plan.out \
+  || fail "the create not yet visible was not kept pending"
+grep -q '^  create storage_account.s: pending' k3-plan.out || fail "the pending create is not named"
+[ -s .amlsec/state.json.journal ] || fail "the pending intent left the journal"
+account="$url/subscriptions/$sub/resourceGroups/rg-crash/providers/Microsoft.Storage/storageAccounts/stcrash0001?api-version=2025-06-01"
+for _ in $(seq 100); do curl -sf "$account" > /dev/null && break; sleep 0.1; done
+curl -sf "$account" > /dev/null || fail "the local cloud did not finish the create"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > k3-apply.out 2>&1
+grep -q 'create storage_account.s: adopted' k3-apply.out || fail "the account was not adopted once visible"
+grep -q 'import\|already exists' k3-apply.out && fail "the adopted create asks for an import"
+grep -q 'storage_account.s: Creating' k3-apply.out && fail "the account was created a second time"
+converged k3
+
+echo "3. destroy leaves no entry for what is gone"
+cat > main.amlsec <<EOF
+settings {
+  subscription = "$sub"
+  location     = "westeurope"
+}
+
+resource_group "g" {
+  name = "rg-crash"
+}
+
+key_vault "kv" {
+  resource_group   = resource_group.g
+  name             = "kv-crash3"
+  purge_protection = true
+}
+
+key "k" {
+  vault = key_vault.kv
+  type  = "RSA"
+  size  = 3072
+}
+EOF
+stop_cloud; rm -rf .amlsec; start_cloud
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > d1-apply.out 2>&1
+# the vault (and with it its key) deleted outside amlsec
+curl -sf -X DELETE "$url/subscriptions/$sub/resourceGroups/rg-crash/providers/Microsoft.KeyVault/vaults/kv-crash3?api-version=2025-05-01" \
+  > /dev/null || fail "cannot delete the vault outside amlsec"
+expect_exit 0 "$AMLSEC" destroy -cloud "$url" -auto-approve -no-color > d1.out 2>&1
+grep -q '^key.k: removed from the state (it no longer exists in Azure)$' d1.out || fail "the key's entry was not removed"
+grep -q '^key_vault.kv: removed from the state (it no longer exists in Azure)$' d1.out || fail "the vault's entry was not removed"
+state_list > d1-state.out
+[ -s d1-state.out ] && fail_with "destroy exited 0 leaving entries for resources that are gone" d1-state.out
+cloud_has resourceGroups/rg-crash && fail "the resource group was not destroyed"
+
+echo "   kill -9 while the resource group's delete runs: no phantom, no second delete"
+lro_types '{}'
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -target resource_group.g > d2-apply.out 2>&1
+lro_types '{"Microsoft.Resources/resourceGroups": 2500}'
+kill_apply_at d2.out '^resource_group.g: Destroying\.\.\.$' destroy
+expect_exit 0 "$AMLSEC" destroy -cloud "$url" -auto-approve -no-color > d3.out 2>&1
+grep -q 'delete resource_group.g: removed' d3.out || fail "the delete in flight was not recovered as done"
+grep -q 'resource_group.g: Destroying' d3.out && fail "the group was deleted a second time"
+state_list > d3-state.out
+[ -s d3-state.out ] && fail_with "a phantom entry is left" d3-state.out
+cloud_has resourceGroups/rg-crash && fail "the resource group still exists"
+
+echo "4. the reconciled state cannot be saved: a clean error, nothing leaked, nothing lost"
+cat > main.amlsec <<EOF
+settings {
+  subscription = "$sub"
+  location     = "westeurope"
+}
+
+resource_group "g" {
+  name = "rg-crash"
+}
+
+app_insights "a" {
+  resource_group = resource_group.g
+  name           = "appi-crash"
+}
+EOF
+lro_types '{}'
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -target resource_group.g > s1.out 2>&1
+lro_types '{"Microsoft.Insights/components": 1500}'
+kill_apply_at s2.out '^app_insights.a: Creating\.\.\.$' apply
+[ -s .amlsec/state.json.journal ] || fail "the kill left no pending intent"
+cp .amlsec/state.json.journal journal.before
+rm -f .amlsec/state.json.backup; mkdir -p .amlsec/state.json.backup/x # the state's backup cannot be replaced: its save fails
+lro_types '{}'
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > s3.out 2>&1
+grep -q "^amlsec: error: recovering an interrupted apply: cannot keep the backup '.amlsec/state.json.backup'" s3.out \
+  || fail "the failed save is not reported"
+cmp -s journal.before .amlsec/state.json.journal || fail "the journal changed although the state was not saved"
+rm -rf .amlsec/state.json.backup
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > s4.out 2>&1
+grep -q 'create app_insights.a: adopted' s4.out || fail "the intent was not recovered once the state could be saved"
+converged s4
+
+echo "5. hand-edited state with a valid checksum: refused naming the file and the JSON path"
+edited_state() { # kind, arm_id, attributes JSON (python literal text): a state with one entry
+  python3 - "$@" <<'PY'
+import hashlib, json, sys
+kind, arm_id, attrs = sys.argv[1], sys.argv[2], sys.argv[3].encode("latin-1").decode("unicode_escape").encode("latin-1")
+line = (b'{"address":"' + kind.encode() + b'.x","api_version":"2025-05-01","arm_id":"' + arm_id.encode()
+        + b'","attributes":' + attrs + b',"dependencies":[],"kind":"' + kind.encode()
+        + b'","sensitive":[],"status":"created"}')
+body = (b'{"amlsec_version":"0.1.0","lineage":"7c0e2a6e-0000-4000-8000-000000000001","resources":[\n'
+        + line + b'\n],"serial":3}')
+doc = b'{"format_version":1,"sha256":"' + hashlib.sha256(body).hexdigest().encode() + b'","state":' + body + b'}\n'
+open(".amlsec/state.json", "wb").write(doc)
+PY
+}
+kv=/subscriptions/$sub/resourceGroups/rg-crash/providers/Microsoft.KeyVault/vaults/kv-edited
+rm -f .amlsec/state.json.journal
+curl -sf -X DELETE "$url/_armlocal/requests" > /dev/null || fail "cannot clear the request log"
+edited_state key_vault "$kv" '{"name":"kv\xff"}'
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > e1.out 2>&1
+grep -q "'.amlsec/state.json': resources\[0\].attributes: invalid UTF-8 in a string" e1.out \
+  || fail "invalid UTF-8 is not reported with its JSON path"
+grep -q 'out of memory' e1.out && fail "invalid UTF-8 reported as out of memory"
+edited_state key_vault '/subscriptions/s/resourceGroups//garbage' '{}'
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > e2.out 2>&1
+grep -q "'.amlsec/state.json': resources\[0\].arm_id: '/subscriptions/s/resourceGroups//garbage' is not a well-formed ARM id" e2.out \
+  || fail "a garbage arm_id is not refused"
+edited_state storage_account "$kv" '{}'
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > e3.out 2>&1
+grep -q "'.amlsec/state.json': resources\[0\].arm_id: '$kv' is not the id of a storage_account (Microsoft.Storage/storageAccounts)" e3.out \
+  || fail "an arm_id of another kind's type is not refused"
+edited_state no_such_kind "$kv" '{}'
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > e4.out 2>&1
+grep -q "'.amlsec/state.json': resources\[0\].kind: 'no_such_kind' is not a kind amlsec knows" e4.out \
+  || fail "an unknown kind is not refused"
+curl -sf "$url/_armlocal/requests" | grep -q 'kv-edited\|garbage' && fail "a hand-edited id was sent to ARM"
+echo "all crash recovery scenarios passed"
