@@ -80,11 +80,15 @@ for f in files:
         if line.startswith("```"):
             inblock = not inblock
             continue
-        # in prose, `amlsec CMD` names a command; a span with arguments is a command line
+        # in prose, `amlsec CMD` and `amlsec state SUBCOMMAND` name a command; a span with
+        # arguments is a command line
         texts = [line] if inblock else re.findall(r"`(amlsec(?:-armlocal)? [^`\s]+ [^`]*)`", line)
         for t in texts:
             for c in commands(t.rstrip("\n"), inblock):
-                if c.split()[0] in ("amlsec", "amlsec-armlocal") and len(c.split()) > 1:
+                w = c.split()
+                if not inblock and len(w) == 3 and w[1] == "state":
+                    continue
+                if w[0] in ("amlsec", "amlsec-armlocal") and len(w) > 1:
                     print("%s:%d: %s" % (rel, no, c))
 PY
 [ -n "${DUMP:-}" ] && cat "$work/commands"
