@@ -40,6 +40,7 @@ int cmd_help(int argc, char **argv, struct cli_ctx *ctx)
     printf("\nGlobal environment:\n"
            "  AMLSEC_LOG=debug    trace library activity on stderr (secrets redacted)\n"
            "  NO_COLOR            disable colour\n"
-           "\nExit codes: 0 success, 1 error, 2 changes or drift present.\n");
+           "\nExit codes: 0 success, 1 error; 'plan -detailed-exitcode' exits 2 when the plan\n"
+           "has changes or shows drift (plain 'plan' exits 0 either way).\n");
     return EXIT_OK;
 }

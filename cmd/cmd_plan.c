@@ -7,12 +7,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd/check.h"
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "cmd/load.h"
 #include "cmd/plan_render.h"
 #include "cmd/planfile.h"
+#include "cmd/reports.h"
 #include "cmd/session.h"
+#include "cmd/ui_json.h"
 #include "engine/apply.h"
 #include "engine/plan.h"
 #include "providers/arm/schema.h"
@@ -32,11 +35,15 @@ struct plan_cli {
     size_t nreplace;
     const char *out;
     const char *path; /* DIR, or a plan file for apply */
+    struct report_files rf; /* plan -sarif/-junit/-markdown */
     int detailed, destroy, refresh, auto_approve, color;
     int input;            /* -input=false: never ask (apply then needs -auto-approve) */
     int compact_warnings; /* -compact-warnings: warnings as one line each */
     struct session_opts so;
 };
+
+/* -json: Terraform's machine-readable UI on stdout (cmd/ui_json.h). */
+static int json_ui;
 
 /* 1 after the first SIGINT/SIGTERM (start nothing more), 2 after the
  * second (abandon what is in flight). */
@@ -83,6 +90,20 @@ static void on_event(void *payload, const struct apply_event *ev)
     struct progress *pr = payload;
     const char *addr = ev->change ? ev->change->address : "";
     char d[32];
+    if (json_ui) {
+        ui_json_event(ev);
+        if (ev->kind == APPLY_FAILED) {
+            char line[ERRBUF_MAX + 800];
+            char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
+            snprintf(line, sizeof(line), "%s: %s failed: %s", addr, ev->verb, ev->message);
+            if (f) {
+                pr->failures = f;
+                if ((f[pr->nfailures] = strdup(line)) != NULL)
+                    pr->nfailures++;
+            }
+        }
+        return;
+    }
     switch (ev->kind) {
     case APPLY_STARTED:
         printf("%s: %s...\n", addr, ev->verb);
@@ -175,6 +196,9 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
+    if (json_ui)
+        ui_json_apply_summary(plan, !(res.failed || res.skipped || res.not_started ||
+                                      res.abandoned || interrupted));
     if (res.failed || res.skipped || res.not_started || res.abandoned) {
         fprintf(stderr,
                 "\namlsec: error: apply incomplete: %zu done, %zu failed, %zu skipped, %zu not "
@@ -192,9 +216,9 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
                         "completed\n");
         return EXIT_FAIL;
     }
-    if (plan->destroy)
+    if (!json_ui && plan->destroy)
         printf("\nDestroy complete! Resources: %zu destroyed.\n", plan->ndestroy);
-    else
+    else if (!json_ui)
         printf("\nApply complete! Resources: %zu added, %zu changed, %zu destroyed.\n", plan->nadd,
                plan->nchange, plan->ndestroy);
     return EXIT_OK;
@@ -210,6 +234,8 @@ static int apply_saved(struct plan_cli *pc)
 
     pc->so.need_cloud = true;
     pc->so.lock = true;
+    if (json_ui)
+        ui_json_version();
     if (session_open(&s, &pc->so, NULL) != EXIT_OK)
         goto out;
     if (planfile_read(&plan, NULL, pc->path, &s.sc.keys, &err) < 0) {
@@ -230,7 +256,10 @@ static int apply_saved(struct plan_cli *pc)
         goto out;
     }
     if (!plan_has_changes(plan)) {
-        printf("No changes to apply.\n");
+        if (json_ui)
+            ui_json_apply_summary(plan, true);
+        else
+            printf("No changes to apply.\n");
         rc = EXIT_OK;
         goto out;
     }
@@ -240,6 +269,9 @@ out:
     session_close(&s);
     return rc;
 }
+
+static int policy_gate(struct plan_cli *pc, const struct config *cfg, const struct plan *plan,
+                       struct session *s, const struct diag_list *diags);
 
 static int run(struct plan_cli *pc, struct cli_ctx *ctx)
 {
@@ -254,8 +286,12 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
 
     memset(&s, 0, sizeof(s));
     diag_list_init(&diags);
+    if (json_ui)
+        ui_json_version();
     lrc = load_config_checked(&cfg, pc->path ? pc->path : ".", &pc->la, LOAD_RULES, &diags, &err);
     if (lrc < 0) {
+        if (json_ui)
+            ui_json_diags(&diags);
         load_report_failure(lrc, &diags, &err, pc->color);
         goto out;
     }
@@ -274,8 +310,11 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     po.nreplace = pc->nreplace;
     po.destroy = pc->destroy || pc->mode == MODE_DESTROY;
     po.refresh = pc->refresh;
+    po.journal = s.journal_open ? &s.journal : NULL;
     lrc = plan_build(&plan, cfg, &s.st, s.provider, &po, &diags, &err);
-    if (pc->compact_warnings)
+    if (json_ui)
+        ui_json_diags(&diags);
+    else if (pc->compact_warnings)
         load_print_diags_compact(&diags, pc->color);
     else
         load_print_diags(&diags, pc->color);
@@ -284,20 +323,35 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
             cli_error("%s", err.msg);
         goto out;
     }
-    plan_render_text(stdout, plan, pc->color);
+    if (json_ui)
+        ui_json_plan(plan);
+    else
+        plan_render_text(stdout, plan, pc->color);
+    if (!po.destroy && policy_gate(pc, cfg, plan, &s, &diags) < 0)
+        goto out;
     if (pc->out) {
         if (planfile_write(pc->out, plan, &s.sc.keys, &err) < 0) {
             cli_error("%s", err.msg);
             goto out;
         }
-        printf("\nSaved the plan to: %s\nTo perform exactly these actions, run: amlsec apply %s\n",
-               pc->out, pc->out);
+        if (json_ui) {
+            char msg[8192];
+            snprintf(msg, sizeof(msg), "Saved the plan to: %s", pc->out);
+            ui_json_log("info", msg);
+        } else {
+            printf("\nSaved the plan to: %s\nTo perform exactly these actions, run: amlsec "
+                   "apply %s\n",
+                   pc->out, pc->out);
+        }
     }
     if (pc->mode == MODE_PLAN) {
-        rc = pc->detailed && plan_has_changes(plan) ? EXIT_CHANGES : EXIT_OK;
+        /* the printout and the code agree: 2 for changes and for drift shown */
+        rc = pc->detailed && (plan_has_changes(plan) || plan->ndrift > 0) ? EXIT_CHANGES : EXIT_OK;
         goto out;
     }
     if (!plan_has_changes(plan)) {
+        if (json_ui)
+            ui_json_apply_summary(plan, true);
         rc = EXIT_OK;
         goto out;
     }
@@ -322,6 +376,51 @@ out:
     return rc;
 }
 
+/* The configuration's Azure Policy assignments against the planned
+ * requests (cmd/check.h): what Azure would deny or audit shows before any
+ * approval. The reports (-sarif, -junit, -markdown) take these findings and
+ * the diagnostics. */
+static int policy_gate(struct plan_cli *pc, const struct config *cfg, const struct plan *plan,
+                       struct session *s, const struct diag_list *diags)
+{
+    struct finding_list pf, all;
+    struct report_meta meta = {"plan", AMLSEC_VERSION, plan};
+    int rc = 0;
+
+    finding_list_init(&all);
+    if (check_plan_policies(&pf, cfg, plan, s->client, pc->path ? pc->path : ".") < 0) {
+        cli_error("out of memory");
+        return -1;
+    }
+    if (json_ui) {
+        ui_json_findings(&pf);
+    } else if (pf.count[FINDING_DENY] + pf.count[FINDING_AUDIT] > 0) {
+        printf("\nAzure Policy: %zu deny, %zu audit (the configuration's policy assignments "
+               "against these requests):\n",
+               pf.count[FINDING_DENY], pf.count[FINDING_AUDIT]);
+        check_print_findings(stdout, &pf, FINDING_AUDIT, pc->color);
+        if (pf.count[FINDING_DENY])
+            printf("Azure would refuse %zu request(s): applying this plan will fail.\n",
+                   pf.count[FINDING_DENY]);
+    }
+    if (reports_wanted(&pc->rf)) {
+        if (findings_from_diags(&all, diags) < 0 || finding_list_append(&all, &pf) < 0) {
+            cli_error("out of memory");
+            rc = -1;
+        } else {
+            check_address_findings(&all, cfg);
+            if (pc->rf.junit)
+                check_rule_passes(&all, cfg);
+            finding_list_sort(&all);
+            if (!reports_write(&pc->rf, &all, &meta))
+                rc = -1;
+        }
+    }
+    finding_list_release(&pf);
+    finding_list_release(&all);
+    return rc;
+}
+
 static int main_of(enum mode mode, const char *name, int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find(name);
@@ -340,6 +439,8 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
                                          {"input", optional_argument, NULL, 'i'},
                                          {"compact-warnings", no_argument, NULL, 'w'},
                                          {"parallelism", required_argument, NULL, 'p'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         REPORT_OPTIONS,
                                          LOAD_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -354,7 +455,15 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
     pc.so.operation = name;
     pc.so.parallelism = 10;
     while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
+        if (reports_take(&pc.rf, c, optarg)) {
+            if (mode != MODE_PLAN)
+                return cli_usage_error(self, "-sarif, -junit and -markdown are plan flags");
+            continue;
+        }
         switch (c) {
+        case 'j':
+            json_ui = 1;
+            break;
         case 'o':
             if (mode != MODE_PLAN)
                 return cli_usage_error(self, "-out is a plan flag");
@@ -440,6 +549,13 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
         pc.path = argv[optind++];
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    if (json_ui && mode != MODE_PLAN && !pc.auto_approve) {
+        struct stat jst;
+        /* nothing to answer a question on: a saved plan, or -auto-approve */
+        if (!(mode == MODE_APPLY && pc.path && stat(pc.path, &jst) == 0 && S_ISREG(jst.st_mode) &&
+              strstr(pc.path, ".amlsec") == NULL))
+            return cli_usage_error(self, "-json needs -auto-approve or a saved plan");
+    }
     if (mode == MODE_APPLY && pc.path) {
         struct stat st;
         /* apply FILE applies a saved plan; apply DIR (or a .amlsec file) plans first */

@@ -7,6 +7,7 @@
 #include "cmd/commands.h"
 #include "cmd/plan_render.h"
 #include "cmd/planfile.h"
+#include "cmd/show_tf.h"
 #include "cmd/state_cli.h"
 #include "util/banned.h"
 
@@ -30,6 +31,7 @@ static int show_plan(struct state_cli *sc, const char *path, int json, int sensi
     if (json) {
         json_t *out = plan_to_json(plan, !sensitive);
         json_object_set(out, "resource_drift", json_object_get(root, "resource_drift"));
+        show_terraform_json(out, plan, sc);
         print_json(out);
         json_decref(out);
     } else {

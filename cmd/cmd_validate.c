@@ -3,9 +3,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd/check.h"
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "cmd/load.h"
+#include "cmd/reports.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
 #include "util/banned.h"
@@ -41,6 +43,7 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
     const struct command *self = command_find("validate");
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"no-color", no_argument, NULL, 'n'},
+                                         REPORT_OPTIONS,
                                          LOAD_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -49,10 +52,13 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
     struct errbuf err = ERRBUF_INIT;
     struct config *cfg = NULL;
     const char *path = ".";
+    struct report_files rf = {0};
     int c, json = 0, color = ctx->color && isatty(STDERR_FILENO), rc;
 
     memset(&la, 0, sizeof(la));
     while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
+        if (reports_take(&rf, c, optarg))
+            continue;
         switch (c) {
         case 'j':
             json = 1;
@@ -79,6 +85,24 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
 
     diag_list_init(&diags);
     rc = load_config_checked(&cfg, path, &la, LOAD_RULES, &diags, &err);
+    if (reports_wanted(&rf)) {
+        struct finding_list fl;
+        struct report_meta meta = {"validate", AMLSEC_VERSION, NULL};
+        bool ok;
+        finding_list_init(&fl);
+        ok = findings_from_diags(&fl, &diags) == 0;
+        if (ok && cfg) {
+            check_address_findings(&fl, cfg);
+            if (rf.junit)
+                check_rule_passes(&fl, cfg);
+        }
+        if (ok && rc < 0 && rc != AMLSEC_EPARSE) /* a failure that is no diagnostic */
+            ok = finding_add(&fl, FINDING_CONFIG, FINDING_DENY, "config", err.msg) != NULL;
+        finding_list_sort(&fl);
+        if (!ok || !reports_write(&rf, &fl, &meta))
+            rc = rc < 0 ? rc : AMLSEC_ERROR;
+        finding_list_release(&fl);
+    }
     if (json) {
         print_json(&diags, rc < 0 && rc != AMLSEC_EPARSE ? err.msg : NULL);
     } else {

@@ -1,5 +1,6 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
+#include "cmd/reports.h"
 
 #include <stddef.h>
 
@@ -23,6 +24,8 @@
     "  -input=false         never ask: apply and destroy then need -auto-approve\n"                \
     "  -compact-warnings    warnings and notes as one line each (when there is no error)\n"        \
     "  -parallelism N       operations (and requests) at once, 1-256 (default 10)\n"               \
+    "  -json                machine-readable UI: one JSON object a line (Terraform's;\n"         \
+    "                       apply and destroy need -auto-approve or a saved plan)\n"              \
     "  -no-color            no colour\n"
 
 const struct command commands[] = {
@@ -52,9 +55,48 @@ const struct command commands[] = {
      "\n"
      "Options:\n"
      "  -json              print the result as JSON (schema: docs/validate-json.md)\n"
+     REPORT_OPTIONS_HELP
      "  -var NAME=VALUE    set a variable (repeatable; wins over -var-file)\n"
      "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
      "  -no-color          no colour in diagnostics\n"},
+    {"check", cmd_check, "The CI gate: security rules and Azure Policy against the requests",
+     "Usage: amlsec check [options] [DIR | -plan FILE]\n"
+     "\n"
+     "Evaluates, offline, the security rules ('amlsec rules') and Azure Policy definitions\n"
+     "against the ARM request body of every resource: the create requests 'amlsec render'\n"
+     "prints for the configuration in DIR (default .), or, with -plan, exactly what\n"
+     "'amlsec apply FILE' would send. The definitions are those named by the\n"
+     "configuration's policy_assignment blocks (with their parameters, scope, not_scopes\n"
+     "and enforce), found in the -policy files, cached under .amlsec/policy/, or read from\n"
+     "ARM with -cloud and cached; plus every -policy definition not assigned (applied to\n"
+     "every resource with its default parameters). Property aliases come from -aliases,\n"
+     "the cache, or ARM's providers API with -cloud (docs/policy.md).\n"
+     "\n"
+     "Audit, Deny and Disabled are decided; AuditIfNotExists and DeployIfNotExists look\n"
+     "for the related resource in the plan, else say why they cannot be evaluated\n"
+     "offline; Modify and Append print what Azure would change; resource-provider modes\n"
+     "(*.Data) are reported as not evaluable. A failed evaluation counts as Deny, as in\n"
+     "Azure. Each finding names the resource and its file:line, the policy (display name\n"
+     "and id), the effect, and the alias and value that decided it.\n"
+     "\n"
+     "Levels: deny (rule errors; Deny effects, enforced), audit (rule warnings; Audit,\n"
+     "a Deny not enforced, Modify/Append changes, existence not met), info (notes; not\n"
+     "evaluable). Exit 0, or 2 when findings reach the -fail-on level, 1 on error.\n"
+     "\n"
+     "Options:\n"
+     "  -plan FILE         check a saved plan instead of a configuration\n"
+     "  -policy PATH       a policy definition file (Azure's JSON export) or a directory\n"
+     "                     of them (repeatable)\n"
+     "  -aliases FILE      provider aliases: 'alias,defaultPath' CSV or ARM's providers JSON\n"
+     "  -fail-on LEVEL     deny (default), audit, or never\n"
+     "  -cloud NAME        read missing definitions and aliases from this cloud (as plan)\n"
+     "  -state PATH        the state (for a saved plan's decryption keys)\n"
+     "  -json              print {format_version, command, summary, findings[], policies,\n"
+     "                     resources, evaluations} (docs/schemas/check.schema.json)\n"
+     REPORT_OPTIONS_HELP
+     "  -var NAME=VALUE    set a variable (repeatable)\n"
+     "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
+     "  -no-color          no colour\n"},
     {"render", cmd_render, "Print the ARM requests a create would send",
      "Usage: amlsec render [options] [ADDRESS...]\n"
      "\n"
@@ -175,12 +217,19 @@ const struct command commands[] = {
      "refresh and before any write, the rules that need the live cloud run: the caller's\n"
      "permission to join the VNets and subnets it deploys into (RBAC-VNET-JOIN, an error),\n"
      "the role assignments of workspace identities (WS-MI-PERMS), and the support app of\n"
-     "workspaces with compute created before 2021-05-14 (WS-SUPPORT-APP).\n"
+     "workspaces with compute created before 2021-05-14 (WS-SUPPORT-APP). The\n"
+     "configuration's policy_assignment definitions are evaluated against the planned\n"
+     "requests (as 'amlsec check' does; from the cache under .amlsec/policy, else read\n"
+     "from the cloud): what Azure Policy would deny or audit is shown before approval.\n"
      "\n"
      "Options:\n"
      "  -out FILE            save the plan for 'amlsec apply FILE'\n"
-     "  -detailed-exitcode   exit 0: no changes, 1: error, 2: changes present\n"
-     "  -destroy             plan to destroy everything in the state\n" PLAN_COMMON_OPTIONS},
+     "  -detailed-exitcode   exit 0: no changes and no drift, 1: error, 2: changes or drift\n"
+     "                       (objects changed outside amlsec); without it plan exits 0\n"
+     "  -destroy             plan to destroy everything in the state\n"
+     "  -sarif FILE          write the findings as SARIF 2.1.0 (docs/policy.md)\n"
+     "  -junit FILE          write the findings as JUnit XML\n"
+     "  -markdown FILE       write a pull-request comment: changes and findings\n" PLAN_COMMON_OPTIONS},
     {"apply", cmd_apply, "Make Azure match the configuration (or apply a saved plan)",
      "Usage: amlsec apply [options] [DIR | PLANFILE]\n"
      "\n"

@@ -18,6 +18,7 @@ int cmd_import(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_completion(int argc, char **argv, struct cli_ctx *ctx);
 /* The amlsec(1) man page in roff, from the command table. */
 void completion_print_man(void);
+int cmd_check(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_render(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_rules(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_schema(int argc, char **argv, struct cli_ctx *ctx);

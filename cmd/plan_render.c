@@ -195,6 +195,10 @@ static void print_change(const struct out *o, const struct plan_change *c)
                     col(o, C_RED), col(o, C_RESET));
         else if (c->reason_detail)
             print_changed(o, c, c->reason_detail, true);
+        else if (strcmp(c->reason, "replace_because_parent_replaced") == 0)
+            fprintf(o->f, "      # (deleted with what it lies under, which is replaced)\n");
+        else if (strcmp(c->reason, "replace_because_target_replaced") == 0)
+            fprintf(o->f, "      # (its target is replaced)\n");
         else
             fprintf(o->f, "      # %s\n", c->reason);
         break;
@@ -246,8 +250,9 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
         fputc('\n', f);
     }
     if (plan->n == 0) {
-        fprintf(f, "%sNo changes.%s Your infrastructure matches the configuration.\n",
-                col(&o, C_GREEN), col(&o, C_RESET));
+        fprintf(f, "%sNo changes.%s Your infrastructure matches the configuration%s.\n",
+                col(&o, C_GREEN), col(&o, C_RESET),
+                plan->ndrift ? ", but objects changed outside amlsec (above)" : "");
         return;
     }
     fprintf(f, "amlsec will perform the following actions:\n\n");

@@ -193,7 +193,8 @@ static void plan_ops(struct step *s, size_t i, const struct plan_change *c)
         return;
     }
     if (c->action == PLAN_REPLACE && !c->create_before_destroy)
-        s->ops[s->nops++] = (struct op){.change = i, .kind = OP_DELETE, .jop = JOURNAL_DELETE};
+        s->ops[s->nops++] = (struct op){
+            .change = i, .kind = c->state_only ? OP_FORGET : OP_DELETE, .jop = JOURNAL_DELETE};
     s->ops[s->nops++] = (struct op){
         .change = i,
         .kind = OP_PUT,
@@ -346,7 +347,7 @@ static int send(struct run *r, struct op *op)
     r->intents_unsynced = true; /* synced before the request leaves (collect) */
     w.verb = provider_verb_of(op->jop, c);
     w.parts = c->data_plane;
-    w.query = c->put_query;
+    w.query = op->jop == JOURNAL_DELETE ? c->delete_query : c->put_query;
     w.ref.id = arm_id;
     w.ref.type = c->arm_type && c->arm_type[0] ? c->arm_type : NULL;
     w.body = op->body;

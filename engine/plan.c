@@ -47,6 +47,12 @@ struct builder {
     struct strmap new_versions;  /* addresses of keys this plan gives a new version */
     struct strmap recreated;     /* addresses this plan creates anew or replaces: what the
                                     service computes for them is known after apply */
+    size_t *replaced;            /* items replaced under their own id (ARM deletes what lies
+                                    under them with them): positions in items */
+    size_t nreplaced, capreplaced;
+    struct provider *p;          /* NULL without refresh */
+    json_t *deleted_ws;          /* soft-deleted workspaces of deleted_ws_sub (read once) */
+    char deleted_ws_sub[64];
 };
 
 const char *plan_action_name(enum plan_action a)
@@ -169,6 +175,19 @@ static bool ignored(const struct cfg_resource *r, const char *path)
         const char *ig = r->lifecycle.ignore_changes[i];
         size_t n = strlen(ig);
         if (strncmp(path, ig, n) == 0 && (path[n] == '\0' || path[n] == '.'))
+            return true;
+    }
+    return false;
+}
+
+/* Whether an interrupted apply left the create of address (at id) pending. */
+static bool pending_create(const struct builder *b, const char *address, const char *id)
+{
+    const struct journal *j = b->o->journal;
+    for (size_t i = 0; j && id && i < j->nentries; i++) {
+        const struct journal_entry *e = &j->entries[i];
+        if (e->phase != JOURNAL_DONE && e->op == JOURNAL_CREATE &&
+            strcmp(e->address, address) == 0 && strcasecmp(e->arm_id, id) == 0)
             return true;
     }
     return false;
@@ -474,6 +493,298 @@ static void render_change(struct builder *b, struct pending *it, const struct sc
     json_decref(value);
 }
 
+/* A changed attribute the configuration leaves out is sent as its default:
+ * the change shows that value ("true -> false"), not an absent one. */
+static void show_defaults(struct pending *it, const struct schema_kind *k, const char *paths)
+{
+    char path[256];
+    while (paths && *paths && json_is_object(it->c.after)) {
+        size_t n = strcspn(paths, ",");
+        const struct schema_attr *a;
+        const json_t *v;
+        if (n < sizeof(path)) {
+            memcpy(path, paths, n);
+            path[n] = '\0';
+            v = schema_json_get(it->c.after, path);
+            a = schema_attr_find(k, path);
+            if ((v == NULL || json_is_null(v)) && a && a->def)
+                schema_json_set(it->c.after, path, json_loads(a->def, JSON_DECODE_ANY, NULL));
+        }
+        paths += n;
+        while (*paths == ',' || *paths == ' ')
+            paths++;
+    }
+}
+
+/* --- workspace soft delete (Microsoft's "Workspace soft deletion") ------- */
+
+#define WS_SOFT_DELETE_NOTE                                                                        \
+    "Azure keeps a deleted workspace soft-deleted for 14 days, holding its name"
+
+/* Whether deleting the workspace ARM shows as live soft-deletes it: every
+ * workspace but those encrypted with customer-managed keys, which Azure
+ * always deletes permanently. */
+static bool ws_soft_deletes(const json_t *live_body)
+{
+    const json_t *enc = json_object_get(json_object_get(live_body, "properties"), "encryption");
+    const char *status = str_of(enc, "status");
+    return !(status && strcasecmp(status, "Enabled") == 0);
+}
+
+static const char *name_of_id(const char *id)
+{
+    const char *slash = id ? strrchr(id, '/') : NULL;
+    return slash ? slash + 1 : "";
+}
+
+/* A workspace this plan deletes (alone or to replace it): with
+ * purge_on_destroy the DELETE purges it; otherwise the plan says what soft
+ * delete means, and refuses a replacement under the same name, whose
+ * create would meet the soft-deleted workspace and leave none. */
+static void ws_delete_semantics(struct builder *b, struct pending *it, const struct cfg_resource *r,
+                                const json_t *live_body, bool same_name)
+{
+    const char *gone = it->c.prior_arm_id ? it->c.prior_arm_id : it->c.arm_id;
+    if (r && r->lifecycle.purge_on_destroy) {
+        free(it->c.delete_query);
+        it->c.delete_query = strdup("forceToPurge=true");
+        note(it,
+             "workspace '%s' is deleted permanently (lifecycle.purge_on_destroy: DELETE with "
+             "forceToPurge=true): it cannot be recovered",
+             name_of_id(gone));
+        return;
+    }
+    if (!ws_soft_deletes(live_body))
+        return; /* customer-managed keys: Azure deletes it permanently */
+    if (it->c.action == PLAN_REPLACE && same_name && it->inst) {
+        struct diag *dg = error_at_instance(
+            b, it->inst,
+            it->c.reason_detail && !strchr(it->c.reason_detail, ',') ? it->c.reason_detail : NULL,
+            "%s: replacing it deletes workspace '%s' and creates it again under the same name, "
+            "but " WS_SOFT_DELETE_NOTE ": the create would fail, leaving no workspace",
+            it->c.address, name_of_id(gone));
+        if (dg)
+            diag_set_hint(dg, "set lifecycle { purge_on_destroy = true } to delete it permanently "
+                              "first (its data cannot be recovered), or give it a new name with "
+                              "lifecycle { create_before_destroy = true } (the new one is created "
+                              "first), or undo the change");
+        return;
+    }
+    note(it,
+         "workspace '%s' is soft-deleted: " WS_SOFT_DELETE_NOTE
+         "; recover it within them, or purge it (DELETE with forceToPurge=true) to reuse the "
+         "name (lifecycle { purge_on_destroy = true } deletes it permanently)",
+         name_of_id(gone));
+}
+
+/* The soft-deleted workspaces of the subscription id lies in (read once
+ * per subscription; none when the list cannot be read). Borrowed. */
+static const json_t *soft_deleted_workspaces(struct builder *b, const char *id)
+{
+    const struct schema_kind *k = schema_find("workspace");
+    char sub[64], path[160];
+    json_t *list = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    if (b->p == NULL || k == NULL || sscanf(id, "/subscriptions/%63[^/]", sub) != 1)
+        return NULL;
+    if (b->deleted_ws && strcmp(b->deleted_ws_sub, sub) == 0)
+        return b->deleted_ws;
+    snprintf(path, sizeof(path),
+             "/subscriptions/%s/providers/Microsoft.MachineLearningServices/deletedWorkspaces",
+             sub);
+    json_decref(b->deleted_ws);
+    b->deleted_ws = NULL;
+    if (provider_list_url(b->p, path, k->arm.api_version, &list, &err) < 0) {
+        json_decref(list);
+        list = json_array(); /* not served there: nothing known to hold a name */
+    }
+    b->deleted_ws = list;
+    snprintf(b->deleted_ws_sub, sizeof(b->deleted_ws_sub), "%s", sub);
+    return list;
+}
+
+/* A workspace this plan creates under a name a soft-deleted workspace
+ * holds: Azure refuses the create, so the plan does, naming the ways out. */
+static void ws_name_held(struct builder *b, struct pending *it)
+{
+    const json_t *list = it->c.arm_id ? soft_deleted_workspaces(b, it->c.arm_id) : NULL;
+    size_t i;
+    json_t *w;
+    json_array_foreach(list, i, w)
+    {
+        const char *id = str_of(w, "id");
+        const json_t *props = json_object_get(w, "properties");
+        const char *until = str_of(props, "scheduledPurgeDate");
+        struct diag *dg;
+        if (id == NULL || strcasecmp(id, it->c.arm_id) != 0)
+            continue;
+        dg = error_at_instance(b, it->inst, "name",
+                               "%s: a soft-deleted workspace named '%s' holds this name%s%s: "
+                               "Azure refuses to create another one",
+                               it->c.address, name_of_id(id), until ? " until " : "",
+                               until ? until : "");
+        if (dg)
+            diag_set_hint(dg,
+                          "recover it (Azure portal: Azure Machine Learning, Recently deleted "
+                          "workspaces) and adopt it with amlsec import '%s' '%s'; or purge it "
+                          "(DELETE %s?forceToPurge=true, az ml workspace delete "
+                          "--permanently-delete); or choose another name",
+                          it->c.address, id, id);
+        return;
+    }
+}
+
+/* --- what a replacement takes with it ------------------------------------- */
+
+/* Whether id lies strictly under parent (ARM ids, any case). */
+static bool id_under(const char *id, const char *parent)
+{
+    size_t n = strlen(parent);
+    return id && n && strncasecmp(id, parent, n) == 0 && id[n] == '/';
+}
+
+/* A resource kept or updated whose parent (or scope) this plan replaces
+ * under the same id is deleted by ARM with it (a workspace's computes,
+ * online endpoints, role assignments at its scope, ...): it is replaced
+ * too, its delete being only the state's (the parent's delete takes it),
+ * its create after the parent's. A private endpoint whose target is
+ * replaced loses its connection: it is replaced, delete and all. */
+static void taken_with_parent(struct builder *b, struct pending *it, const struct schema_kind *k)
+{
+    const struct pending *parent = NULL;
+    bool child = false;
+    for (size_t i = 0; i < b->nreplaced && parent == NULL; i++) {
+        const struct pending *r = &b->items[b->replaced[i]];
+        if (id_under(it->c.arm_id, r->c.arm_id)) {
+            parent = r;
+            child = true;
+        } else if (strcmp(it->c.kind, "private_endpoint") == 0 && it->inst) {
+            const json_t *target = schema_ref_id(json_object_get(it->inst->attrs, "target"));
+            if (json_is_string(target) && strcasecmp(json_string_value(target), r->c.arm_id) == 0)
+                parent = r;
+        }
+    }
+    if (parent == NULL)
+        return;
+    it->c.action = PLAN_REPLACE;
+    free(it->c.reason);
+    it->c.reason =
+        strdup(child ? "replace_because_parent_replaced" : "replace_because_target_replaced");
+    free(it->c.reason_detail);
+    it->c.reason_detail = NULL;
+    /* an update's request was only what changed: the create sends it all */
+    json_decref(it->c.after);
+    it->c.after = NULL;
+    json_decref(it->c.body);
+    it->c.body = NULL;
+    it->c.via = PLAN_VIA_PUT;
+    it->c.data_plane = 0;
+    it->c.state_only = child;
+    if (child)
+        note(it,
+             "replacing %s deletes %s with it (ARM deletes what lies under it): it is created "
+             "again afterwards",
+             parent->c.address, it->c.address);
+    else
+        note(it, "replacing %s removes this private endpoint's connection: it is replaced too",
+             parent->c.address);
+    (void)k;
+}
+
+/* Service-made datastores every workspace has: not the user's to lose. */
+static bool system_datastore(const char *name)
+{
+    static const char *const names[] = {"workspaceblobstore", "workspacefilestore",
+                                        "workspaceartifactstore", "workspaceworkingdirectory",
+                                        NULL};
+    for (const char *const *n = names; *n; n++)
+        if (strcasecmp(name, *n) == 0)
+            return true;
+    return false;
+}
+
+/* Appends to lost the resources listed at path (GET) that amlsec does not
+ * manage. scope, when set, keeps only those assigned at that very scope,
+ * and not to own_principal (the service's grants to the resource's own
+ * identity, made again for the new one). */
+static void unmanaged_at(struct builder *b, struct buf *lost, const char *path,
+                         const char *api_version, const char *scope, const char *own_principal)
+{
+    json_t *list = NULL;
+    struct errbuf err = ERRBUF_INIT;
+    size_t i;
+    json_t *x;
+    if (provider_list_url(b->p, path, api_version, &list, &err) < 0) {
+        json_decref(list);
+        return;
+    }
+    json_array_foreach(list, i, x)
+    {
+        const char *id = str_of(x, "id"), *name = str_of(x, "name");
+        const json_t *props = json_object_get(x, "properties");
+        const char *type = str_of(x, "type"), *short_type;
+        size_t at;
+        if (id == NULL || name == NULL || strmap_get(&b->ref_index, id, &at))
+            continue;
+        if (scope &&
+            (str_of(props, "scope") == NULL || strcasecmp(str_of(props, "scope"), scope) != 0 ||
+             (own_principal && str_of(props, "principalId") &&
+              strcasecmp(str_of(props, "principalId"), own_principal) == 0)))
+            continue;
+        short_type = type && strrchr(type, '/') ? strrchr(type, '/') + 1 : "resource";
+        if (strcasecmp(short_type, "datastores") == 0 && system_datastore(name))
+            continue;
+        buf_addf(lost, "%s%s/%s", lost->len ? ", " : "", short_type, name);
+    }
+    json_decref(list);
+}
+
+/* A resource this plan replaces takes with it what lies under it: the note
+ * names what of that amlsec does not manage, read from the live cloud (the
+ * child collections the catalogue knows for its kind, and the role
+ * assignments at its scope). */
+static void name_lost_children(struct builder *b, struct pending *it)
+{
+    const char *gone = it->c.prior_arm_id ? it->c.prior_arm_id : it->c.arm_id;
+    const struct provider_result *lr = live_of(b, gone);
+    const char *own =
+        lr && lr->rc == 0 ? str_of(json_object_get(lr->body, "identity"), "principalId") : NULL;
+    char parent_tpl[96];
+    struct buf lost, path;
+    if (b->p == NULL || gone == NULL || lr == NULL || lr->rc != 0)
+        return;
+    snprintf(parent_tpl, sizeof(parent_tpl), "{parent:%s}/", it->c.kind);
+    buf_init(&lost, 0);
+    buf_init(&path, 0);
+    for (const struct schema_kind *k = schema_kinds; k->name; k++) {
+        const char *tpl = k->id_template, *tail = NULL, *end;
+        bool extension = false;
+        if (tpl == NULL)
+            continue;
+        if (strncmp(tpl, parent_tpl, strlen(parent_tpl)) == 0)
+            tail = tpl + strlen(parent_tpl);
+        else if (strncmp(tpl, "{scope:", 7) == 0 && strchr(tpl, '}') &&
+                 strncmp(strchr(tpl, '}') + 1,
+                         "/providers/Microsoft.Authorization/roleAssignments/", 51) == 0) {
+            tail = strchr(tpl, '}') + 2;
+            extension = true;
+        }
+        if (tail == NULL || (end = strstr(tail, "/{")) == NULL || strchr(tail, '{') != end + 1)
+            continue;
+        /* compute_cluster and compute_instance share one collection */
+        if (k != schema_kinds && k[-1].id_template && strcmp(k[-1].id_template, tpl) == 0)
+            continue;
+        buf_reset(&path);
+        buf_addf(&path, "%s/%.*s%s", gone, (int)(end - tail), tail,
+                 extension ? "?$filter=atScope()" : "");
+        unmanaged_at(b, &lost, path.ptr, k->arm.api_version, extension ? gone : NULL, own);
+    }
+    if (lost.len)
+        note(it, "not managed by amlsec, and deleted with %s: %s", it->c.address, lost.ptr);
+    buf_release(&path);
+    buf_release(&lost);
+}
+
 static int plan_instance(struct builder *b, const struct cfg_instance *in, long node)
 {
     const struct cfg_resource *r = in->resource;
@@ -550,7 +861,9 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         } else if (recorded) {
             struct schema_diff_entry dd[PLAN_MAX_DIFFS];
             size_t ndd = 0;
-            if (compare(k, NULL, recorded, live, dd, &ndd) != CHANGE_NONE)
+            /* what ignore_changes covers is the service's (or someone
+             * else's) business: not drift */
+            if (compare(k, r, recorded, live, dd, &ndd) != CHANGE_NONE)
                 add_drift(b, in->address, r->kind, "changed outside amlsec", recorded, live, dd,
                           ndd);
         }
@@ -568,6 +881,17 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     }
     if (renamed)
         it->c.prior_arm_id = strdup(se->arm_id);
+    if (se == NULL && live != NULL && pending_create(b, in->address, id)) {
+        /* amlsec's own create, which the interrupted run never recorded */
+        it->c.action = PLAN_CREATE;
+        it->c.reason = strdup("create_because_interrupted");
+        it->c.before = json_incref(live);
+        note(it,
+             "%s was being created by an interrupted apply: its PUT is sent again and adopts "
+             "what exists",
+             in->address);
+        goto out;
+    }
     if (se == NULL && live != NULL) {
         struct diag *dg = error_at_instance(
             b, in, NULL, "%s already exists in Azure but not in the state", in->address);
@@ -636,6 +960,8 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
                                     lr ? lr->body : NULL)) < 0)
             goto out;
     }
+    if ((it->c.action == PLAN_NOOP || it->c.action == PLAN_UPDATE) && strcmp(r->kind, "lock") != 0)
+        taken_with_parent(b, it, k);
     if (it->c.action == PLAN_REPLACE && r->lifecycle.prevent_destroy) {
         struct diag *dg = error_at_instance(
             b, in, NULL, "%s has lifecycle.prevent_destroy set, but this plan replaces it (%s%s%s)",
@@ -653,8 +979,14 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
              "first, then the new one is created (give it a new name to create it first)",
              in->address);
     }
+    if (it->c.action == PLAN_REPLACE && strcmp(r->kind, "workspace") == 0)
+        ws_delete_semantics(b, it, r, lr ? lr->body : NULL, !renamed);
     impact_notes(it, d, nd);
 out:
+    if (it && strcmp(r->kind, "workspace") == 0 && b->o->refresh &&
+        ((it->c.action == PLAN_CREATE && live == NULL) ||
+         (it->c.action == PLAN_REPLACE && renamed)))
+        ws_name_held(b, it);
     if (it && it->c.action == PLAN_NOOP) {
         /* dropped when the plan is ordered: a no-change plan of thousands
          * of resources holds no copies of them */
@@ -663,10 +995,26 @@ out:
     } else if (it && it->c.body == NULL) {
         render_change(b, it, k, in, attrs);
     }
+    if (it && (it->c.action == PLAN_UPDATE || it->c.action == PLAN_REPLACE))
+        show_defaults(it, k, it->c.reason_detail);
     if (rc == 0 && it &&
         (it->c.action == PLAN_REPLACE || (it->c.action == PLAN_CREATE && live == NULL)) &&
         strmap_put(&b->recreated, in->address, 0) < 0)
         rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+    if (rc == 0 && it && it->c.action == PLAN_REPLACE && !renamed && it->c.arm_id) {
+        if (b->nreplaced == b->capreplaced) {
+            size_t cap = b->capreplaced ? b->capreplaced * 2 : 8;
+            size_t *grown = realloc(b->replaced, cap * sizeof(*grown));
+            if (grown == NULL)
+                rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+            else {
+                b->replaced = grown;
+                b->capreplaced = cap;
+            }
+        }
+        if (rc == 0)
+            b->replaced[b->nreplaced++] = (size_t)(it - b->items);
+    }
     json_decref(attrs);
     json_decref(live);
     json_decref(recorded);
@@ -726,6 +1074,8 @@ static int plan_deletes(struct builder *b)
                     diag_set_hint(dg, "remove prevent_destroy first to destroy it");
             }
         }
+        if (!gone && strcmp(se->kind, "workspace") == 0)
+            ws_delete_semantics(b, it, r, lr && lr->rc == 0 ? lr->body : attrs, false);
         if (!gone)
             impact_notes(it, NULL, 0);
     }
@@ -796,6 +1146,35 @@ static void add_dep(struct plan_change *c, size_t idx)
     c->deps = grown;
 }
 
+/* True when v holds a value known only after apply that comes from address. */
+static bool unknown_from(const json_t *v, const char *address)
+{
+    const char *from, *attr;
+    if (value_is_unknown(v))
+        return value_unknown_origin(v, &from, &attr) && strcmp(from, address) == 0;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) if (unknown_from(x, address)) return true;
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) if (unknown_from(x, address)) return true;
+    }
+    return false;
+}
+
+/* Whether update u must wait for change d of something it references: when
+ * d creates (or re-creates) it, so it must exist first, or when u sends a
+ * value known only once d is done (a key's new version). Any other change
+ * of a referenced resource is independent: a failed vault update must not
+ * hold back the workspace's public_network_access fix. */
+static bool needed_by_update(const struct plan_change *u, const struct plan_change *d)
+{
+    return d->action == PLAN_CREATE || d->action == PLAN_REPLACE ||
+           unknown_from(u->body, d->address) || unknown_from(u->after, d->address);
+}
+
 static void link_dependencies(struct builder *b)
 {
     for (size_t i = 0; i < b->n; i++) {
@@ -816,7 +1195,8 @@ static void link_dependencies(struct builder *b)
             }
             continue;
         }
-        /* creates, updates, replaces wait for what they reference */
+        /* creates and replaces wait for what they reference; an update
+         * only for what it really needs (needed_by_update) */
         {
             size_t x;
             json_t *v;
@@ -824,9 +1204,101 @@ static void link_dependencies(struct builder *b)
             {
                 long j = find_pending(b, json_string_value(v));
                 if (j >= 0 && (size_t)j != i && b->items[j].c.action != PLAN_NOOP &&
-                    b->items[j].c.action != PLAN_DELETE)
+                    b->items[j].c.action != PLAN_DELETE &&
+                    (it->c.action != PLAN_UPDATE || needed_by_update(&it->c, &b->items[j].c)))
                     add_dep(&it->c, (size_t)j);
             }
+        }
+    }
+}
+
+/* Whether id is scope or lies under it (ARM ids, any case). */
+static bool id_within(const char *id, const char *scope)
+{
+    size_t n = strlen(scope);
+    return id && n && strncasecmp(id, scope, n) == 0 && (id[n] == '\0' || id[n] == '/');
+}
+
+/* The scope a lock id holds: the id before "/providers/Microsoft.Authorization/locks/". */
+static bool lock_scope(char *out, size_t size, const char *lock_id)
+{
+    static const char tail[] = "/providers/Microsoft.Authorization/locks/";
+    const char *p = lock_id ? strcasestr(lock_id, tail) : NULL;
+    if (p == NULL || (size_t)(p - lock_id) >= size)
+        return false;
+    snprintf(out, size, "%.*s", (int)(p - lock_id), lock_id);
+    return true;
+}
+
+static const char *verb_s(enum plan_action a)
+{
+    static const char *const verbs[] = {"keeps", "creates", "updates", "replaces", "deletes"};
+    return verbs[a];
+}
+
+/* The id a change deletes, or NULL when it deletes nothing in ARM. */
+static const char *deleted_id(const struct plan_change *c)
+{
+    if (c->action == PLAN_DELETE)
+        return c->state_only ? NULL : c->arm_id;
+    if (c->action == PLAN_REPLACE)
+        return c->prior_arm_id ? c->prior_arm_id : c->arm_id;
+    return NULL;
+}
+
+/* Management locks (arm-api.md: a lock at a scope or above refuses deletes,
+ * ReadOnly also writes; a delete is refused by locks below it too). A
+ * managed lock this plan deletes goes before every delete (and, ReadOnly,
+ * every write) it would block; a lock that stays (or comes back) while the
+ * plan deletes or replaces something it protects is an error before
+ * approval: ARM would refuse with ScopeLocked half way. */
+static void order_locks(struct builder *b)
+{
+    for (size_t l = 0; l < b->n; l++) {
+        struct pending *lk = &b->items[l];
+        const char *lock_id = lk->c.prior_arm_id ? lk->c.prior_arm_id : lk->c.arm_id;
+        const char *level;
+        char scope[2048];
+        bool read_only, goes;
+        if (strcmp(lk->c.kind, "lock") != 0 || !lock_scope(scope, sizeof(scope), lock_id))
+            continue;
+        level = lk->c.before ? str_of(lk->c.before, "level") : NULL;
+        if (level == NULL && lk->inst)
+            level = str_of(lk->inst->attrs, "level");
+        read_only = level && strcasecmp(level, "ReadOnly") == 0;
+        goes = lk->c.action == PLAN_DELETE;
+        for (size_t i = 0; i < b->n; i++) {
+            struct pending *it = &b->items[i];
+            const char *gone = deleted_id(&it->c);
+            bool blocked_delete = gone && (id_within(gone, scope) || id_within(scope, gone));
+            bool blocked_write = read_only && it->c.action != PLAN_NOOP &&
+                                 it->c.action != PLAN_DELETE && id_within(it->c.arm_id, scope);
+            struct diag *dg;
+            if (i == l || strcmp(it->c.kind, "lock") == 0 || !(blocked_delete || blocked_write))
+                continue;
+            if (goes) {
+                bool after_it = false; /* the lock's delete waits for it: keep that order */
+                for (size_t d = 0; d < lk->c.ndeps; d++)
+                    after_it |= lk->c.deps[d] == i;
+                if (!after_it)
+                    add_dep(&it->c, l);
+                continue;
+            }
+            dg = it->inst ? error_at_instance(b, it->inst, NULL,
+                                              "%s: this plan %s it, but %s (%s) on %s stays: ARM "
+                                              "refuses the %s (ScopeLocked)",
+                                              it->c.address, verb_s(it->c.action), lk->c.address,
+                                              level ? level : "lock", scope,
+                                              blocked_delete ? "delete" : "write")
+                          : diag_add(b->diags, DIAG_ERROR, NULL, "plan",
+                                     "%s: this plan deletes it, but %s (%s) on %s stays: ARM "
+                                     "refuses the delete (ScopeLocked)",
+                                     it->c.address, lk->c.address, level ? level : "lock", scope);
+            if (dg)
+                diag_set_hint(dg,
+                              "remove %s from the configuration for this apply (it is deleted "
+                              "first) and add it back afterwards",
+                              lk->c.address);
         }
     }
 }
@@ -918,6 +1390,7 @@ static void change_release(struct plan_change *c)
     free(c->arm_type);
     free(c->api_version);
     free(c->put_query);
+    free(c->delete_query);
     free(c->reason);
     free(c->reason_detail);
     json_decref(c->before);
@@ -1135,6 +1608,7 @@ static void pass_reset(struct builder *b, struct diag_list *pass_diags)
     for (size_t i = 0; i < b->n; i++)
         change_release(&b->items[i].c);
     b->n = 0;
+    b->nreplaced = 0;
     strmap_release(&b->recreated);
     strmap_init(&b->recreated, false);
     strmap_release(&b->new_versions); /* a re-read may show the new version is not needed */
@@ -1269,6 +1743,7 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
         goto out;
     if ((rc = depgraph_build(&b.g, cfg, err)) < 0 || (rc = depgraph_sort(b.g, err)) < 0)
         goto out;
+    b.p = o->refresh ? p : NULL;
     if (o->refresh && (rc = refresh(&b, p)) < 0)
         goto out;
     if (!o->refresh && (rc = refresh(&b, NULL)) < 0)
@@ -1305,7 +1780,11 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
         }
     if (o->refresh && p && !o->destroy)
         live_checks(&b, p);
+    for (size_t i = 0; i < b.n; i++)
+        if (b.items[i].c.action == PLAN_REPLACE && !b.items[i].c.state_only)
+            name_lost_children(&b, &b.items[i]);
     link_dependencies(&b);
+    order_locks(&b);
     for (size_t i = 0; i < b.n; i++)
         if (o->ntargets == 0 || targeted(&b, b.items[i].c.address))
             keep_with_deps(&b, i);
@@ -1322,6 +1801,8 @@ out:
     strmap_release(&b.pending_index);
     strmap_release(&b.new_versions);
     strmap_release(&b.recreated);
+    json_decref(b.deleted_ws);
+    free(b.replaced);
     depgraph_free(b.g);
     if (rc == 0 && diags->errors > errors_before)
         rc = AMLSEC_EPARSE;

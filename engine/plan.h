@@ -25,6 +25,7 @@
 #include "parser/config.h"
 #include "parser/diag.h"
 #include "providers/provider.h"
+#include "state/journal.h"
 #include "state/state.h"
 #include "util/errbuf.h"
 
@@ -63,6 +64,7 @@ struct plan_change {
     enum plan_update_via via;
     unsigned data_plane;  /* PLAN_VIA_DATA_PLANE: enum provider_data_plane_part bits */
     char *put_query;      /* query parameters the PUT adds ("skipValidation=true"), or NULL */
+    char *delete_query;   /* query parameters the DELETE adds ("forceToPurge=true"), or NULL */
     json_t *sensitive;    /* paths of sensitive attributes (array, owned) */
     json_t *dependencies; /* addresses this instance depends on, for the state (owned) */
     json_t *notes;        /* impact notes the user must see (array of strings, owned) */
@@ -102,6 +104,12 @@ struct plan_opts {
     size_t nreplace;
     bool destroy; /* plan -destroy / amlsec destroy */
     bool refresh; /* read live resources (plan -refresh=false turns it off) */
+    /* The journal after recovery, or NULL. A resource found in Azure but
+     * not in the state whose create an interrupted apply left pending (same
+     * address and ARM id) was created by amlsec: it is planned as a create
+     * again (its PUT adopts what exists) rather than refused as needing
+     * `amlsec import`. */
+    const struct journal *journal;
 };
 
 /* Builds the plan. p may be NULL only when o->refresh is false. Problems

@@ -258,6 +258,8 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
             if (c->via == PLAN_VIA_DATA_PLANE)
                 json_object_set_new(o, "data_plane_requests", data_plane_of(c->data_plane));
         }
+        if (c->delete_query) /* a permanent delete is no secret: CI gates look for it */
+            json_object_set_new(o, "delete_query", json_string(c->delete_query));
         if (!redact) {
             json_object_set_new(o, "request_body", c->body ? json_deep_copy(c->body) : json_null());
             if (c->put_query)
@@ -377,6 +379,7 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
         x->after = take_json(ch, "after");
         x->body = take_json(c, "request_body");
         x->put_query = take_str(c, "request_query");
+        x->delete_query = take_str(c, "delete_query");
         x->sensitive = take_json(c, "sensitive_paths");
         x->dependencies = take_json(c, "dependencies");
         x->notes = take_json(c, "notes");

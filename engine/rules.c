@@ -78,6 +78,17 @@ const struct rule rules_catalogue[] = {
      "not retained (Azure Machine Learning docs: Enterprise security and governance)",
      "add diagnostic_setting { target = workspace.NAME, log_analytics = \"...\" }",
      "workspace, diagnostic_setting"},
+    {"PE-DNS", DIAG_WARNING, "warn",
+     "a private endpoint needs its private DNS zones, linked to the network",
+     "without a private DNS zone group, the target's names still resolve to its public "
+     "addresses inside the virtual network, so clients bypass the endpoint (or fail when public "
+     "access is off) unless a custom DNS server answers them (Microsoft Learn: \"Configure a "
+     "private endpoint for an Azure Machine Learning workspace\", \"Use your workspace with a "
+     "custom DNS server\")",
+     "add private_dns_zone \"...\" { name = \"privatelink.vaultcore.azure.net\" } (the zone of "
+     "the endpoint's subresource), a private_dns_zone_link to the network and "
+     "private_dns_zone_group { endpoint = private_endpoint.NAME, zones = [...] }",
+     "private_endpoint, private_dns_zone, private_dns_zone_group"},
     {"ACR-ADMIN", DIAG_ERROR, "error (per the 2020-2021 editions)",
      "the workspace's container registry must have the admin account enabled",
      "the 2020-2021 guidance requires the admin account on the workspace registry (it is off "
@@ -413,9 +424,9 @@ static const struct cfg_instance *ref_attr(const struct rctx *c, const struct cf
 /* The instances of `kind` pointing at target through attribute attr, in
  * configuration order, into out (at most max); returns how many. */
 /* Attributes that make one resource point at another (for referrers()). */
-static const char *const ref_attrs[] = {"target",          "workspace", "container_registry",
-                                        "storage_account", "scope",     NULL};
-#define NREF_ATTRS 5
+static const char *const ref_attrs[] = {"target", "workspace", "container_registry",
+                                        "storage_account", "scope", "endpoint", NULL};
+#define NREF_ATTRS 6
 
 static int ref_attr_index(const char *attr)
 {
@@ -946,6 +957,91 @@ static void rule_storage_pe(struct rctx *c, const struct cfg_instance *ws)
                     st->address, !have[2] ? "queue" : "table");
 }
 
+/* ---- private endpoint DNS ---------------------------------------------- */
+
+/* The private DNS zones a sub-resource's names live in (Azure's
+ * "privatelink" zones for the public cloud). */
+static const char *const *pe_zones(const char *subresource)
+{
+    static const char *const ws[] = {"privatelink.api.azureml.ms",
+                                     "privatelink.notebooks.azure.net", NULL};
+    static const char *const vault[] = {"privatelink.vaultcore.azure.net", NULL};
+    static const char *const registry[] = {"privatelink.azurecr.io", NULL};
+    static const char *const blob[] = {"privatelink.blob.core.windows.net", NULL};
+    static const char *const file[] = {"privatelink.file.core.windows.net", NULL};
+    static const char *const queue[] = {"privatelink.queue.core.windows.net", NULL};
+    static const char *const table[] = {"privatelink.table.core.windows.net", NULL};
+    static const char *const dfs[] = {"privatelink.dfs.core.windows.net", NULL};
+    static const char *const web[] = {"privatelink.web.core.windows.net", NULL};
+    static const struct {
+        const char *sub;
+        const char *const *zones;
+    } map[] = {{"amlworkspace", ws}, {"vault", vault}, {"registry", registry}, {"blob", blob},
+               {"file", file},       {"queue", queue}, {"table", table},       {"dfs", dfs},
+               {"web", web}};
+    for (size_t i = 0; subresource && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcasecmp(map[i].sub, subresource) == 0)
+            return map[i].zones;
+    return NULL;
+}
+
+/* A zone in a group's list: a private_dns_zone reference or an id; its name. */
+static const char *zone_name(const json_t *z)
+{
+    const json_t *id = schema_ref_id(z);
+    const char *s = json_string_value(id ? id : z), *slash;
+    if (s == NULL)
+        return NULL;
+    slash = strrchr(s, '/');
+    return slash ? slash + 1 : s;
+}
+
+/* With private DNS zones in the configuration, each endpoint without its
+ * zone is a warning. Without any, the network may resolve through a custom
+ * DNS server (the guidance's other way): one note for all such endpoints. */
+static void rule_pe_dns(struct rctx *c, const struct cfg_instance *pe, bool zones_managed,
+                        const struct cfg_instance **first_bare, size_t *nbare)
+{
+    const json_t *sr = get_path(pe->attrs, "subresource");
+    const char *const *want = pe_zones(json_string_value(sr));
+    size_t k = referrers(c, pe, "private_dns_zone_group", "endpoint", NULL, 0);
+    const struct cfg_instance **groups;
+
+    if (k == 0 && !zones_managed) {
+        if ((*nbare)++ == 0)
+            *first_bare = pe;
+        return;
+    }
+    if (k == 0) {
+        finding(c, "PE-DNS", pe, "target",
+                "%s has no private DNS zone group: inside the network its target's names still "
+                "resolve to public addresses%s%s%s",
+                pe->address, want ? " (it needs " : "", want ? want[0] : "", want ? ")" : "");
+        return;
+    }
+    if (want == NULL || (groups = calloc(k, sizeof(*groups))) == NULL)
+        return;
+    referrers(c, pe, "private_dns_zone_group", "endpoint", groups, k);
+    for (const char *const *w = want; *w; w++) {
+        bool found = false;
+        for (size_t g = 0; g < k && !found; g++) {
+            const json_t *zones = get_path(groups[g]->attrs, "zones"), *z;
+            size_t i;
+            json_array_foreach(zones, i, z)
+            {
+                const char *n = zone_name(z);
+                if (value_is_unknown(z) || (n && strcasecmp(n, *w) == 0))
+                    found = true; /* an unknown zone might be the one: say nothing */
+            }
+        }
+        if (!found)
+            finding(c, "PE-DNS", groups[0], "zones",
+                    "%s's DNS zone group lacks %s: the %s names of its target resolve publicly",
+                    pe->address, *w, json_string_value(sr));
+    }
+    free(groups);
+}
+
 /* ---- per-kind rules ---------------------------------------------------- */
 
 static bool list_has(const json_t *list, const char *want)
@@ -1388,6 +1484,9 @@ static void check_suppressions(struct rctx *c)
 
 size_t rules_run(const struct config *cfg, struct diag_list *diags)
 {
+    bool zones_managed = false;
+    const struct cfg_instance *first_bare = NULL;
+    size_t nbare = 0;
     struct rctx c = {.cfg = cfg, .diags = diags};
     size_t total = 0;
     for (size_t i = 0; i < cfg->nresources; i++)
@@ -1406,6 +1505,8 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
 
     check_suppressions(&c);
     rule_secrets(&c);
+    for (size_t i = 0; i < c.n && !zones_managed; i++)
+        zones_managed = is_kind(c.insts[i], "private_dns_zone");
     for (size_t i = 0; i < c.n; i++) {
         const struct cfg_instance *x = c.insts[i];
         if (x->resource->existing || !json_is_object(x->attrs) || schema_find(inst_kind(x)) == NULL)
@@ -1433,8 +1534,17 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
             rule_compute(&c, x);
         } else if (is_kind(x, "datastore")) {
             rule_datastore(&c, x);
+        } else if (is_kind(x, "private_endpoint")) {
+            rule_pe_dns(&c, x, zones_managed, &first_bare, &nbare);
         }
     }
+    if (nbare)
+        finding_sev(&c, "PE-DNS", DIAG_NOTE, first_bare, "target",
+                    "%zu private endpoint%s (%s%s) %s no private DNS zone group and the "
+                    "configuration manages no private DNS zone: their targets' names resolve to "
+                    "public addresses unless the network's custom DNS server answers them",
+                    nbare, nbare == 1 ? "" : "s", first_bare->address,
+                    nbare > 1 ? ", ..." : "", nbare == 1 ? "has" : "have");
     rule_scan(&c);
     index_release(&c);
     free(c.insts);

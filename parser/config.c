@@ -23,8 +23,9 @@ static const char *const variable_types[] = {"string", "number", "bool", "list",
 static const char *const settings_attrs[] = {"subscription", "tenant",      "location", "cloud",
                                              "environment",  "parallelism", NULL};
 static const char *const settings_blocks[] = {"state", NULL};
-static const char *const lifecycle_attrs[] = {"prevent_destroy", "create_before_destroy",
-                                              "ignore_changes", "ignore_rules", NULL};
+static const char *const lifecycle_attrs[] = {"prevent_destroy",  "create_before_destroy",
+                                              "purge_on_destroy", "ignore_changes",
+                                              "ignore_rules",     NULL};
 /* Meta-arguments every resource block accepts. */
 static const char *const meta_attrs[] = {"for_each", "depends_on", NULL};
 
@@ -1319,12 +1320,20 @@ static void parse_lifecycle(struct loader *ld, struct cfg_resource *r, const str
         }
         if (eval_expr(&v, &ectx, a->value) < 0)
             continue;
-        if (strcmp(a->name, "prevent_destroy") == 0 ||
-            strcmp(a->name, "create_before_destroy") == 0) {
+        if (strcmp(a->name, "purge_on_destroy") == 0 && strcmp(r->kind, "workspace") != 0) {
+            struct src_loc nl = ast_attr_name_loc(a);
+            error_at(ld, &nl, "lifecycle",
+                     "purge_on_destroy applies to workspaces only (a deleted workspace is "
+                     "soft-deleted and holds its name)");
+        } else if (strcmp(a->name, "prevent_destroy") == 0 ||
+                   strcmp(a->name, "create_before_destroy") == 0 ||
+                   strcmp(a->name, "purge_on_destroy") == 0) {
             if (!json_is_boolean(v))
                 error_at(ld, &a->value->loc, "type", "%s must be true or false", a->name);
-            else if (a->name[0] == 'p')
+            else if (strcmp(a->name, "prevent_destroy") == 0)
                 r->lifecycle.prevent_destroy = json_is_true(v);
+            else if (strcmp(a->name, "purge_on_destroy") == 0)
+                r->lifecycle.purge_on_destroy = json_is_true(v);
             else
                 r->lifecycle.create_before_destroy = json_is_true(v);
         } else if (strcmp(a->name, "ignore_rules") == 0) {

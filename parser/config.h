@@ -33,6 +33,7 @@ struct cfg_suppression {
 struct cfg_lifecycle {
     bool prevent_destroy;
     bool create_before_destroy;
+    bool purge_on_destroy; /* workspaces: delete permanently (forceToPurge=true), no soft delete */
     const char **ignore_changes; /* attribute paths, "a.b" */
     size_t nignore_changes;
     struct cfg_suppression *ignore_rules;

@@ -58,7 +58,8 @@ struct provider_write {
     struct provider_ref ref;
     const json_t *body; /* PUT/PATCH body; ignored for DELETE */
     unsigned parts;     /* PROVIDER_DATA_PLANE: enum provider_data_plane_part bits */
-    const char *query;  /* extra query parameters of a PUT ("skipValidation=true"), or NULL */
+    const char *query;  /* extra query parameters of a PUT ("skipValidation=true") or a DELETE
+                           ("forceToPurge=true"), or NULL */
     /* Streamed writes: called when the service accepts the request as a
      * long-running operation, with the tag given to write_start and the
      * operation's URL (borrowed), so the caller can journal it. May be

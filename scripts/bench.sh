@@ -3,7 +3,7 @@
 # benchmark says its target and whether it is met). Not a test: the figures
 # depend on the machine and on what else runs on it.
 #
-#   scripts/bench.sh [NAME...]     NAME: parse state refresh plan (default: all)
+#   scripts/bench.sh [NAME...]     NAME: parse state refresh plan check (default: all)
 #
 # Builds the release tree (build/) first. Every request goes to a local cloud
 # on 127.0.0.1.
@@ -38,6 +38,7 @@ for name in "${names[@]}"; do
       kill "$al_pid"; wait "$al_pid" 2>/dev/null || true; al_pid=""
       ;;
     plan) (cd "$work" && "$bench/bench_plan" "$root/build/amlsec" "$root/build/amlsec-armlocal") ;;
-    *) echo "unknown benchmark '$name' (parse, state, refresh, plan)" >&2; exit 1 ;;
+    check) "$bench/bench_check" "$root/build/amlsec" "$root/../shared" ;;
+    *) echo "unknown benchmark '$name' (parse, state, refresh, plan, check)" >&2; exit 1 ;;
   esac
 done

@@ -447,18 +447,18 @@ static int prepare_write(struct arm_provider *ap, const struct provider_write *w
         return 1;
     c->url = w->ref.id;
     c->api_version = k->api_version;
+    if ((w->verb == PROVIDER_CREATE || w->verb == PROVIDER_DELETE) && w->query && w->query[0]) {
+        struct buf u;
+        buf_init(&u, 0);
+        buf_addf(&u, "%s?%s", w->ref.id, w->query);
+        if ((*url = buf_detach(&u, NULL)) == NULL)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        c->url = *url;
+    }
     switch (w->verb) {
     case PROVIDER_CREATE:
         c->method = "PUT";
         c->lro = k->put;
-        if (w->query && w->query[0]) {
-            struct buf u;
-            buf_init(&u, 0);
-            buf_addf(&u, "%s?%s", w->ref.id, w->query);
-            if ((*url = buf_detach(&u, NULL)) == NULL)
-                return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-            c->url = *url;
-        }
         break;
     case PROVIDER_UPDATE:
         c->method = "PATCH";

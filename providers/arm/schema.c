@@ -467,6 +467,27 @@ json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, c
             json_array_append_new(out, o);
         }
         return out;
+    case SC_ZONE_CONFIGS:
+        /* the config's name is the zone's, dots as dashes, as the portal names them */
+        if (!json_is_array(v))
+            return json_incref((json_t *)v);
+        out = json_array();
+        json_array_foreach(v, i, item)
+        {
+            const json_t *id = schema_ref_id(item);
+            const char *zone = json_string_value(id ? id : item), *slash;
+            char name[256];
+            size_t j = 0;
+            if (zone == NULL)
+                continue;
+            slash = strrchr(zone, '/');
+            for (const char *q = slash ? slash + 1 : zone; *q && j + 1 < sizeof(name); q++)
+                name[j++] = *q == '.' ? '-' : *q;
+            name[j] = '\0';
+            json_array_append_new(out, json_pack("{s:s, s:{s:s}}", "name", name, "properties",
+                                                 "privateDnsZoneId", zone));
+        }
+        return out;
     case SC_JOIN: {
         struct buf b;
         if (!json_is_array(v))
@@ -641,6 +662,18 @@ json_t *schema_from_arm(const struct schema_attr *a, const struct schema_map *m,
         json_array_foreach(arm, i, item)
         {
             const json_t *f = json_object_get(item, m->field);
+            if (f)
+                json_array_append(out, (json_t *)f);
+        }
+        return out;
+    case SC_ZONE_CONFIGS:
+        if (!json_is_array(arm))
+            return NULL;
+        out = json_array();
+        json_array_foreach(arm, i, item)
+        {
+            const json_t *f = json_object_get(json_object_get(item, "properties"),
+                                              "privateDnsZoneId");
             if (f)
                 json_array_append(out, (json_t *)f);
         }

@@ -84,6 +84,7 @@ enum schema_conv {
     SC_LIFETIME,      /* rotation policy: field "rotate:timeBeforeExpiry" -> lifetimeActions[] */
     SC_DEDICATED,     /* bool -> "Dedicated" or omitted */
     SC_UNIX_TIME,     /* RFC 3339 UTC "2027-06-30T00:00:00Z" -> seconds since 1970 (key expiry) */
+    SC_ZONE_CONFIGS,  /* list of private DNS zone ids -> [{name, properties{privateDnsZoneId}}] */
 };
 
 struct schema_block;

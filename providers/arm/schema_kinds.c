@@ -40,6 +40,9 @@ static const char *const k_vnet[] = {"virtual_network", NULL};
 static const char *const k_pe_targets[] = {"workspace", "storage_account", "key_vault",
                                            "container_registry", NULL};
 static const char *const k_roledef[] = {"role_definition", NULL};
+static const char *const k_dnszone[] = {"private_dns_zone", NULL};
+static const char *const k_pe[] = {"private_endpoint", NULL};
+static const char *const k_law[] = {"log_analytics_workspace", NULL};
 
 static const char *const e_allow_deny[] = {"Allow", "Deny", NULL};
 static const char *const e_bypass_kv[] = {"AzureServices", "None", NULL};
@@ -74,6 +77,9 @@ static const char *const e_pe_sub[] = {"amlworkspace", "blob", "file",  "queue",
 static const char *const e_principal[] = {"User", "Group", "ServicePrincipal", "ForeignGroup",
                                           NULL};
 static const char *const e_lock[] = {"CanNotDelete", "ReadOnly", NULL};
+static const char *const e_law_sku[] = {"PerGB2018", "CapacityReservation", "Free", "Standalone",
+                                        "PerNode", "Premium", "Standard", NULL};
+static const char *const e_policy_mode[] = {"All", "Indexed", NULL};
 
 /* ---- shared attribute shapes ------------------------------------------- */
 
@@ -1418,9 +1424,10 @@ static const struct schema_attr diag_attrs[] = {
      .doc = "the resource whose logs are sent"},
     {.name = "log_analytics",
      .type = ST_REF,
+     .ref_kinds = k_law,
      .norm = SN_ID,
      .map = M("properties.workspaceId", SC_ID),
-     .doc = "Log Analytics workspace id"},
+     .doc = "the Log Analytics workspace (a log_analytics_workspace reference or its id)"},
     {.name = "storage_account",
      .type = ST_REF,
      .ref_kinds = k_st,
@@ -1512,6 +1519,180 @@ static const struct schema_attr subnet_attrs[] = {
 };
 
 /* ---- the catalogue ----------------------------------------------------- */
+
+/* ---- private DNS (zones, virtual network links, endpoint zone groups) ---- */
+
+static const struct schema_const global_consts[] = {
+    {"location", "\"global\""},
+    END_CONSTS,
+};
+
+static const struct schema_attr dnsz_attrs[] = {
+    RG_ATTR,
+    NAME_ATTR(0),
+    TAGS_ATTR,
+    {.name = "record_sets",
+     .type = ST_INT,
+     .flags = SF_COMPUTED,
+     .map = M("properties.numberOfRecordSets", SC_NONE),
+     .doc = "read-only: how many record sets the zone holds"},
+    PROVISIONING_ATTR,
+    END_ATTRS,
+};
+
+static const struct schema_attr dnsl_attrs[] = {
+    {.name = "zone",
+     .type = ST_REF,
+     .flags = SF_REQUIRED | SF_CREATE_ONLY,
+     .ref_kinds = k_dnszone,
+     .norm = SN_ID,
+     .doc = "the private DNS zone"},
+    NAME_ATTR(0),
+    TAGS_ATTR,
+    {.name = "virtual_network",
+     .type = ST_REF,
+     .flags = SF_REQUIRED | SF_CREATE_ONLY,
+     .ref_kinds = k_vnet,
+     .norm = SN_ID,
+     .map = M("properties.virtualNetwork.id", SC_ID),
+     .doc = "the network whose resolvers answer from the zone"},
+    {.name = "registration",
+     .type = ST_BOOL,
+     .map = M("properties.registrationEnabled", SC_NONE),
+     .def = "false",
+     .doc = "register the network's VMs in the zone"},
+    {.name = "state",
+     .type = ST_STRING,
+     .flags = SF_COMPUTED,
+     .map = M("properties.virtualNetworkLinkState", SC_NONE),
+     .doc = "read-only: InProgress, Completed"},
+    PROVISIONING_ATTR,
+    END_ATTRS,
+};
+
+static const struct schema_attr dnsg_attrs[] = {
+    {.name = "endpoint",
+     .type = ST_REF,
+     .flags = SF_REQUIRED | SF_CREATE_ONLY,
+     .ref_kinds = k_pe,
+     .norm = SN_ID,
+     .doc = "the private endpoint whose names the zones resolve"},
+    NAME_ATTR(0),
+    {.name = "zones",
+     .type = ST_LIST,
+     .flags = SF_REQUIRED,
+     .map = M("properties.privateDnsZoneConfigs", SC_ZONE_CONFIGS),
+     .norm = SN_ID_SET,
+     .doc = "the private DNS zones (1 to 5) that get the endpoint's A records"},
+    PROVISIONING_ATTR,
+    END_ATTRS,
+};
+
+/* ---- user_assigned_identity, log_analytics_workspace, policy_definition ---- */
+
+static const struct schema_attr uai_attrs[] = {
+    RG_ATTR,
+    NAME_ATTR(0),
+    LOC_ATTR,
+    TAGS_ATTR,
+    {.name = "principal_id",
+     .type = ST_STRING,
+     .flags = SF_COMPUTED,
+     .map = M("properties.principalId", SC_NONE),
+     .doc = "read-only: the identity's object id (what role assignments name)"},
+    {.name = "client_id",
+     .type = ST_STRING,
+     .flags = SF_COMPUTED,
+     .map = M("properties.clientId", SC_NONE),
+     .doc = "read-only: the identity's application id"},
+    {.name = "tenant_id",
+     .type = ST_STRING,
+     .flags = SF_COMPUTED,
+     .map = M("properties.tenantId", SC_NONE),
+     .doc = "read-only"},
+    END_ATTRS,
+};
+
+static const struct schema_attr law_attrs[] = {
+    RG_ATTR,
+    NAME_ATTR(0),
+    LOC_ATTR,
+    TAGS_ATTR,
+    {.name = "sku",
+     .type = ST_STRING,
+     .map = M("properties.sku.name", SC_ENUM),
+     .allowed = e_law_sku,
+     .def = "\"PerGB2018\"",
+     .norm = SN_ENUM,
+     .doc = "pricing tier"},
+    {.name = "retention_days",
+     .type = ST_INT,
+     .map = M("properties.retentionInDays", SC_NONE),
+     .min = 30,
+     .max = 730,
+     .def = "30",
+     .doc = "how long logs are kept (30-730)"},
+    {.name = "public_ingestion",
+     .type = ST_BOOL,
+     .map = M("properties.publicNetworkAccessForIngestion", SC_ENABLED),
+     .def = "true",
+     .doc = "accept logs over the public network"},
+    {.name = "public_query",
+     .type = ST_BOOL,
+     .map = M("properties.publicNetworkAccessForQuery", SC_ENABLED),
+     .def = "true",
+     .doc = "answer queries over the public network"},
+    {.name = "local_auth",
+     .type = ST_BOOL,
+     .map = M("properties.features.disableLocalAuth", SC_NOT),
+     .def = "true",
+     .doc = "shared-key ingestion (false: Entra ID only)"},
+    {.name = "customer_id",
+     .type = ST_STRING,
+     .flags = SF_COMPUTED,
+     .map = M("properties.customerId", SC_NONE),
+     .doc = "read-only: the workspace id agents use"},
+    PROVISIONING_ATTR,
+    END_ATTRS,
+};
+
+static const struct schema_attr pd_attrs[] = {
+    NAME_ATTR(0),
+    {.name = "display_name",
+     .type = ST_STRING,
+     .map = M("properties.displayName", SC_NONE),
+     .doc = "display name"},
+    {.name = "description",
+     .type = ST_STRING,
+     .map = M("properties.description", SC_NONE),
+     .doc = "description"},
+    {.name = "mode",
+     .type = ST_STRING,
+     .map = M("properties.mode", SC_ENUM),
+     .allowed = e_policy_mode,
+     .def = "\"Indexed\"",
+     .norm = SN_ENUM,
+     .doc = "All or Indexed (resource types with tags and location)"},
+    {.name = "policy_rule",
+     .type = ST_MAP,
+     .flags = SF_REQUIRED,
+     .map = M("properties.policyRule", SC_NONE),
+     .doc = "the rule: { if = {...}, then = { effect = ... } } in Azure Policy's language"},
+    {.name = "parameters",
+     .type = ST_MAP,
+     .map = M("properties.parameters", SC_NONE),
+     .doc = "parameter definitions"},
+    {.name = "metadata",
+     .type = ST_MAP,
+     .map = M("properties.metadata", SC_NONE),
+     .doc = "metadata (category, version)"},
+    END_ATTRS,
+};
+
+static const struct schema_const pd_consts[] = {
+    {"properties.policyType", "\"Custom\""},
+    END_CONSTS,
+};
 
 #define RG_TEMPLATE(type) "{rg:resource_group}/providers/" type "/{name}"
 
@@ -1695,6 +1876,87 @@ const struct schema_kind schema_kinds[] = {
      .doc = "a private endpoint to a workspace, storage, Key Vault or registry (Azure REST API "
             "reference: Private Endpoints - Create Or Update; the private link resources of each "
             "target); no PATCH: updates are PUTs"},
+    {.name = "private_dns_zone",
+     .arm = {.type = "Microsoft.Network/privateDnsZones",
+             .api_version = "2024-06-01",
+             .put = LRO_AZURE_ASYNC_OPERATION,
+             .patch = LRO_AZURE_ASYNC_OPERATION,
+             .del = LRO_DEFAULT,
+             .in_resource_graph = 1},
+     .id_template = RG_TEMPLATE("Microsoft.Network/privateDnsZones"),
+     .name_pattern = "^([a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?\\.)+"
+                     "[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$",
+     .body = {.base = "", .attrs = dnsz_attrs, .consts = global_consts},
+     .doc = "a private DNS zone (location global), e.g. privatelink.api.azureml.ms, "
+            "privatelink.notebooks.azure.net, privatelink.vaultcore.azure.net, "
+            "privatelink.blob.core.windows.net, privatelink.azurecr.io"},
+    {.name = "private_dns_zone_link",
+     .arm = {.type = "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+             .api_version = "2024-06-01",
+             .put = LRO_AZURE_ASYNC_OPERATION,
+             .patch = LRO_AZURE_ASYNC_OPERATION,
+             .del = LRO_DEFAULT,
+             .in_resource_graph = 0},
+     .id_template = "{parent:zone}/virtualNetworkLinks/{name}",
+     .name_pattern = "^[a-zA-Z0-9][-a-zA-Z0-9_.]{0,78}[a-zA-Z0-9_]$",
+     .body = {.base = "", .attrs = dnsl_attrs, .consts = global_consts},
+     .doc = "links a virtual network to a private DNS zone, so its resolvers answer from it"},
+    {.name = "private_dns_zone_group",
+     .arm = {.type = "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
+             .api_version = "2025-03-01",
+             .put = LRO_AZURE_ASYNC_OPERATION,
+             .patch = LRO_NONE,
+             .del = LRO_LOCATION,
+             .in_resource_graph = 0},
+     .id_template = "{parent:endpoint}/privateDnsZoneGroups/{name}",
+     .no_verbs = SCHEMA_NO_PATCH,
+     .name_pattern = "^[a-zA-Z0-9][-a-zA-Z0-9_.]{0,78}[a-zA-Z0-9_]$",
+     .body = {.base = "", .attrs = dnsg_attrs},
+     .doc = "a private endpoint's DNS zone group: the service writes the endpoint's A records "
+            "in each zone (Azure REST API reference: Private DNS Zone Groups - Create Or Update); no "
+            "PATCH, updates are PUTs"},
+    {.name = "user_assigned_identity",
+     .arm = {.type = "Microsoft.ManagedIdentity/userAssignedIdentities",
+             .api_version = "2023-01-31",
+             .put = LRO_NONE,
+             .patch = LRO_NONE,
+             .del = LRO_NONE,
+             .in_resource_graph = 1},
+     .id_template = RG_TEMPLATE("Microsoft.ManagedIdentity/userAssignedIdentities"),
+     .name_pattern = "^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$",
+     .located = true,
+     .body = {.base = "", .attrs = uai_attrs},
+     .doc = "a user-assigned managed identity (Azure REST API reference: User Assigned Identities - "
+            "Create Or Update, api-version 2023-01-31), for "
+            "workspaces (identity.user_assigned, primary_user_assigned_identity) and CMK access"},
+    {.name = "log_analytics_workspace",
+     .arm = {.type = "Microsoft.OperationalInsights/workspaces",
+             .api_version = "2023-09-01",
+             .put = LRO_DEFAULT,
+             .patch = LRO_NONE,
+             .del = LRO_DEFAULT,
+             .in_resource_graph = 1},
+     .id_template = RG_TEMPLATE("Microsoft.OperationalInsights/workspaces"),
+     .no_verbs = SCHEMA_NO_PATCH,
+     .name_pattern = "^[a-zA-Z0-9][a-zA-Z0-9-]{2,61}[a-zA-Z0-9]$",
+     .located = true,
+     .body = {.base = "", .attrs = law_attrs},
+     .doc = "a Log Analytics workspace, where diagnostic settings send logs (api-version "
+            "2023-09-01; Azure REST API reference: Workspaces - Create Or Update, Log Analytics); "
+            "updates are PUTs"},
+    {.name = "policy_definition",
+     .arm = {.type = "Microsoft.Authorization/policyDefinitions",
+             .api_version = "2025-03-01",
+             .put = LRO_NONE,
+             .patch = LRO_NONE,
+             .del = LRO_NONE,
+             .in_resource_graph = 0},
+     .id_template = "/subscriptions/{sub}/providers/Microsoft.Authorization/policyDefinitions/{name}",
+     .no_verbs = SCHEMA_NO_PATCH,
+     .name_pattern = "^[^<>*%&:?.+/ ]([^<>*%&:?.+/]*[^<>*%&:?.+/ ])?$",
+     .body = {.base = "", .attrs = pd_attrs, .consts = pd_consts},
+     .doc = "a custom Azure Policy definition at subscription scope, assigned with "
+            "policy_assignment's definition = policy_definition.NAME.id"},
     {.name = "role_assignment",
      .arm = {.type = "Microsoft.Authorization/roleAssignments",
              .api_version = "2022-04-01",
@@ -1818,6 +2080,12 @@ const char *const schema_kind_names[] = {
     "datastore",
     "web_service",
     "private_endpoint",
+    "private_dns_zone",
+    "private_dns_zone_link",
+    "private_dns_zone_group",
+    "user_assigned_identity",
+    "log_analytics_workspace",
+    "policy_definition",
     "role_assignment",
     "role_definition",
     "policy_assignment",

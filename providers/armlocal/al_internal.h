@@ -216,6 +216,13 @@ void al_rules_after_write(struct armlocal *al, const struct al_type *t, const ch
 void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const char *id,
                            json_t *tree);
 
+/* --- softdelete.c: Azure ML workspace soft delete (14 days) --- */
+void al_ws_soft_delete(struct al_ctx *c, const char *id, const json_t *body); /* keeps a copy */
+int al_ws_name_held(struct al_ctx *c, const char *id); /* a soft-deleted one holds the name */
+int al_ws_purge(struct al_ctx *c, const char *id);     /* 1 when one was purged */
+int al_ws_deleted_route(const struct al_path *p);      /* .../deletedWorkspaces[...] */
+void al_ws_deleted_handle(struct al_ctx *c, const struct al_path *p);
+
 /* --- control.c --- */
 /* --- rbac.c --- */
 /* GET {scope}/providers/Microsoft.Authorization/permissions for the caller. */

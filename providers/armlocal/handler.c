@@ -1001,7 +1001,8 @@ static int type_namespace_known(const char *ns)
     static const char *const known[] = {"Microsoft.Resources", "Microsoft.MachineLearningServices",
                                         "Microsoft.Network",   "Microsoft.KeyVault",
                                         "Microsoft.Storage",   "Microsoft.ContainerRegistry",
-                                        "Microsoft.Insights",  "Microsoft.Authorization"};
+                                        "Microsoft.Insights",  "Microsoft.Authorization",
+                                        "Microsoft.ManagedIdentity", "Microsoft.OperationalInsights"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strcasecmp(known[i], ns) == 0)
             return 1;
@@ -1178,6 +1179,10 @@ static void arm_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
         (seg_is(p, 4, "deletedVaults") ||
          (seg_is(p, 4, "locations") && seg_is(p, 6, "deletedVaults")))) {
         deleted_vaults(c, p);
+        return;
+    }
+    if (al_ws_deleted_route(p)) {
+        al_ws_deleted_handle(c, p);
         return;
     }
     if (seg_is(p, 0, "subscriptions") && seg_is(p, 2, "resourceGroups") &&

@@ -185,11 +185,9 @@ static int check_cmk_workspace(struct al_ctx *c, json_t *res)
 
 static int check_ws_name_reserved(struct al_ctx *c, const char *id, const json_t *old)
 {
-    char key[2048];
     if (old)
         return 0;
-    al_lower(key, id, sizeof(key));
-    if (json_object_get(json_object_get(c->al->state, "deletedWorkspaces"), key)) {
+    if (al_ws_name_held(c, id)) {
         al_error(c, 409, "Conflict",
                  "A soft-deleted workspace with the name '%s' exists in this resource group. "
                  "Recover it or purge it (DELETE with forceToPurge=true) before reusing the name.",
@@ -595,6 +593,7 @@ static int check_required(struct al_ctx *c, const struct al_type *t, const json_
         "Microsoft.KeyVault/vaults",              "Microsoft.ContainerRegistry/registries",
         "Microsoft.MachineLearningServices/workspaces", "Microsoft.Insights/components",
         "Microsoft.Network/privateEndpoints",     "Microsoft.Network/virtualNetworks",
+        "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.OperationalInsights/workspaces",
     };
     for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++)
         if (is_type(t, tracked[i]) && !json_is_string(json_object_get(req, "location"))) {
@@ -733,18 +732,12 @@ int al_rules_check_delete(struct al_ctx *c, const struct al_type *t, const char 
     const char *force = al_query(c->req, "forceToPurge");
     int purge = force && strcasecmp(force, "true") == 0;
     json_t *body = json_object_get(rec, "body");
-    char key[2048];
 
     if (!is_type(t, "Microsoft.MachineLearningServices/workspaces"))
         return 0;
-    al_lower(key, id, sizeof(key));
     if (rec == NULL) {
-        json_t *dw = json_object_get(c->al->state, "deletedWorkspaces");
-        if (purge && json_object_get(dw, key)) {
-            json_object_del(dw, key);
-            al_store_save(c->al);
+        if (purge && al_ws_purge(c, id))
             c->res->status = 200;
-        }
         return 0;
     }
     /* CMK workspaces are always hard-deleted; others are soft-deleted
@@ -752,10 +745,7 @@ int al_rules_check_delete(struct al_ctx *c, const struct al_type *t, const char 
     if (!purge &&
         !(str(al_jpath(body, "properties.encryption.status")) &&
           strcasecmp(str(al_jpath(body, "properties.encryption.status")), "Enabled") == 0)) {
-        char ts[40];
-        al_time_iso(c->now_ms, ts, sizeof(ts));
-        json_object_set_new(json_object_get(c->al->state, "deletedWorkspaces"), key,
-                            json_pack("{s:s, s:s}", "id", id, "deletedTime", ts));
+        al_ws_soft_delete(c, id, body);
     }
     return 0;
 }

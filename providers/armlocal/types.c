@@ -372,6 +372,33 @@ static void compute_vnet_link(struct al_ctx *c, json_t *res, const json_t *old)
                         json_string("Completed"));
 }
 
+static void compute_uai(struct al_ctx *c, json_t *res, const json_t *old)
+{
+    json_t *props = json_object_get(res, "properties");
+    const json_t *oprops = json_object_get(old, "properties");
+    keep_or_guid(c, props, "principalId", oprops);
+    keep_or_guid(c, props, "clientId", oprops);
+    keep_or_guid(c, props, "tenantId", oprops);
+}
+
+static void compute_law(struct al_ctx *c, json_t *res, const json_t *old)
+{
+    char now[40];
+    const json_t *oprops = json_object_get(old, "properties");
+    json_t *props = json_object_get(res, "properties");
+    al_time_iso(c->now_ms, now, sizeof(now));
+    keep_or_guid(c, props, "customerId", oprops);
+    json_object_set_new(props, "createdDate",
+                        json_string(str_or(json_object_get(oprops, "createdDate"), now)));
+    json_object_set_new(props, "modifiedDate", json_string(now));
+    set_default(res, "properties.sku", json_pack("{s:s}", "name", "PerGB2018"));
+    set_default(res, "properties.retentionInDays", json_integer(30));
+    set_default(res, "properties.publicNetworkAccessForIngestion", json_string("Enabled"));
+    set_default(res, "properties.publicNetworkAccessForQuery", json_string("Enabled"));
+    set_default(res, "properties.features.enableLogAccessUsingOnlyResourcePermissions",
+                json_true());
+}
+
 static const char *const ws_create_only[] = {
     "properties.hbiWorkspace",
     "properties.encryption.status",
@@ -422,6 +449,10 @@ static const struct al_type types[] = {
        AL_ASYNC, AL_ASYNC_LOCATION, 0, 0, 0, 1, 0, located, compute_vnet_link),
     RT("Microsoft.Network/privateDnsZones/A", "2020-06-01 2024-06-01", AL_SYNC, AL_SYNC, AL_SYNC,
        201, 200, 0, 1, 0, NULL, NULL),
+    RT("Microsoft.ManagedIdentity/userAssignedIdentities", "2023-01-31 2024-11-30", AL_SYNC,
+       AL_SYNC, AL_SYNC, 201, 200, 0, 0, 0, located, compute_uai),
+    RT("Microsoft.OperationalInsights/workspaces", "2023-09-01 2025-02-01", AL_BODY, AL_SYNC,
+       AL_SYNC, 0, 0, 0, 1, 0, located, compute_law),
     RT("Microsoft.Authorization/policyDefinitions", "2023-04-01 2025-03-01", AL_SYNC,
        AL_NOT_ALLOWED, AL_SYNC, 201, 201, 1, 0, 0, NULL, NULL),
     RT("Microsoft.Network/virtualNetworks", "2025-03-01", AL_ASYNC, AL_SYNC, AL_LOCATION, 0, 0, 0,

@@ -107,6 +107,26 @@ async function main() {
   const storage = prepare(new StorageManagementClient(credential, sub, { ...common, apiVersion: "2025-06-01" }));
   const acr = prepare(new ContainerRegistryManagementClient(credential, sub, { ...common, apiVersion: "2025-04-01" }));
   const ml = prepare(new AzureMachineLearningWorkspaces(credential, sub, { ...common, apiVersion: "2025-09-01" }));
+  // This SDK version predates the forceToPurge option of Workspaces_Delete:
+  // purge() makes its next workspace DELETE carry it, as newer SDKs send it.
+  let purgeNext = false;
+  ml.pipeline.addPolicy({
+      name : "forceToPurge",
+      async sendRequest(req, next) {
+          if (purgeNext && req.method === "DELETE" &&
+              /\/workspaces\/[^/]+$/i.test(new URL(req.url).pathname)) {
+              const u = new URL(req.url);
+              u.searchParams.set("forceToPurge", "true");
+              req.url = u.toString();
+              purgeNext = false;
+          }
+          return next(req);
+      },
+  });
+  const purge = (name) => {
+      purgeNext = true;
+      return ml.workspaces.beginDeleteAndWait(rg, name, poll);
+  };
   const net = prepare(new NetworkManagementClient(credential, sub, common), "2025-03-01");
   const auth = prepare(new AuthorizationManagementClient(credential, sub, common));
   const policy = prepare(new PolicyClient(credential, sub, { ...common, apiVersion: "2025-03-01" }));
@@ -344,12 +364,34 @@ async function main() {
     expect(second.count === 1 && second.data[0].name === saName, "second page");
   });
 
+  await step(
+      "workspace soft delete: a deleted workspace holds its name until forceToPurge purges it",
+      async () => {
+          const soft = "wsconf-soft";
+          const body = {
+              location : loc,
+              identity : {type : "SystemAssigned"},
+              keyVault : `${rgId}/providers/Microsoft.KeyVault/vaults/${kvName}`,
+              storageAccount : `${rgId}/providers/Microsoft.Storage/storageAccounts/${saName}`,
+          };
+          await ml.workspaces.beginCreateOrUpdateAndWait(rg, soft, body, poll);
+          await ml.workspaces.beginDeleteAndWait(rg, soft, poll);
+          await expectError("ResourceNotFound", () => ml.workspaces.get(rg, soft));
+          await expectError("Conflict",
+                            () => ml.workspaces.beginCreateOrUpdateAndWait(rg, soft, body, poll));
+          await purge(soft); // the soft-deleted name
+          const w = await ml.workspaces.beginCreateOrUpdateAndWait(rg, soft, body, poll);
+          expect(w.provisioningState === "Succeeded", "the purged name is free again");
+          await purge(soft); // a live workspace: deleted for good, its name free at once
+          await ml.workspaces.beginCreateOrUpdateAndWait(rg, soft, body, poll);
+          await purge(soft);
+      });
   await step("deletes through the pollers", async () => {
     await net.privateEndpoints.beginDeleteAndWait(rg, "pe-ws", poll);
     const w = await ml.workspaces.get(rg, wsName);
     expect(w.privateEndpointConnections.length === 0, "connection removed with the endpoint");
     await auth.roleAssignments.delete(rgId, raName);
-    await ml.workspaces.beginDeleteAndWait(rg, wsName, { forceToPurge: true, ...poll });
+    await purge(wsName);
     await acr.registries.beginDeleteAndWait(rg, acrName, poll);
     await storage.storageAccounts.delete(rg, saName);
     await kv.vaults.delete(rg, kvName);

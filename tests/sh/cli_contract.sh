@@ -44,8 +44,8 @@ run 1 plan -lock maybe -cloud local
 grep -q "unexpected argument '-cloud'" err || fail "-lock swallowed the next argument"
 run 1 plan -lock=maybe -cloud local
 grep -q "\-lock takes true or false, not 'maybe'" err || fail "-lock=maybe"
-run 1 plan -json=true
-grep -q "unknown flag '-json=true'" err || fail "-json accepted by plan"
+run 1 plan -show-sensitive=true
+grep -q "unknown flag '-show-sensitive=true'" err || fail "show's -show-sensitive accepted by plan"
 run 1 plan -detailed-exitcode=maybe
 grep -q "takes true or false" err || fail "-detailed-exitcode=maybe"
 # -lock=false: runs while another run holds the lock (which -lock=true waits for)

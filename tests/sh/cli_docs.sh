@@ -47,7 +47,12 @@ def variants(cmd):
         inner = m.group(1).strip()
         if inner in ("flags", "options"):
             return ""
-        groups.append([a.strip() for a in inner.split("|")])
+        if re.search(r"\s\|\s", inner):  # [DIR | PLANFILE]
+            groups.append([a.strip() for a in re.split(r"\s+\|\s+", inner)])
+        elif " " not in inner:  # [-json|-markdown]
+            groups.append(inner.split("|"))
+        else:  # [-fail-on deny|audit|never]: the words below
+            groups.append([inner])
         return "\0%d\0" % (len(groups) - 1)
     cmd = re.sub(r"\[([^\[\]]*)\]", group, cmd)
     def word(m):
@@ -59,7 +64,9 @@ def variants(cmd):
         for alt in range(len(groups[g]) if groups else 1):
             c = re.sub(r"\0(\d+)\0",
                        lambda m: groups[int(m.group(1))][alt if int(m.group(1)) == g else 0], cmd)
-            out.append(" ".join(c.split()))
+            c = " ".join(c.split())
+            # alternatives left inside a chosen group ([-fail-on deny|audit|never])
+            out.extend(variants(c) if re.search(r"(?<!\S)[-\w]+(?:\|[-\w]+)+(?!\S)", c) else [c])
     return sorted(set(out), key=out.index)
 def commands(text, block):
     text = re.sub(r"\s#\s.*$", "", text)  # a trailing comment

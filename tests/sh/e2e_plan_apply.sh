@@ -127,8 +127,10 @@ python3 - <<'PY' || fail "show -json schema"
 import json
 d = json.load(open("show.json"))
 assert d["format_version"] == "1.0"
-rc = d["resource_changes"]
+rc = [r for r in d["resource_changes"] if r["change"]["actions"] != ["no-op"]]
 assert len(rc) == 1 and rc[0]["address"] == "compute_cluster.build"
+# Terraform's no-op entries for the resources the plan leaves alone
+assert len(d["resource_changes"]) > 10
 assert rc[0]["change"]["actions"] == ["update"]
 assert "request_body" not in rc[0]
 assert d["summary"] == {"add": 0, "change": 1, "destroy": 0}

@@ -21,6 +21,7 @@
 #include "providers/arm/render.h"
 #include "providers/arm/resolve.h"
 #include "providers/arm/schema.h"
+#include "state/journal.h"
 #include "util/error.h"
 
 #define EXAMPLES AMLSEC_SHARED_DIR "/data/arm-examples/"
@@ -1085,6 +1086,120 @@ static void test_catalogue__plan_key_updates(void **state)
 
 /* ---- render ----------------------------------------------------------- */
 
+/* A provider that answers reads from one JSON object {id: body}; anything
+ * else is absent. Writes are not expected. */
+struct fake_provider {
+    struct provider base;
+    json_t *live;
+};
+
+static int fake_read_many(struct provider *p, const struct provider_ref *refs, size_t n,
+                          unsigned flags, struct provider_result *out, struct errbuf *err)
+{
+    struct fake_provider *f = (struct fake_provider *)p;
+    (void)flags;
+    (void)err;
+    memset(out, 0, n * sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_object_get(f->live, refs[i].id);
+        out[i].rc = v ? 0 : AMLSEC_ENOTFOUND;
+        out[i].body = json_incref(v);
+    }
+    return 0;
+}
+
+static int fake_list(struct provider *p, const char *scope, const char *type, json_t **out,
+                     struct errbuf *err)
+{
+    (void)p;
+    (void)scope;
+    (void)type;
+    (void)err;
+    *out = json_array();
+    return 0;
+}
+
+static int fake_list_url(struct provider *p, const char *path, const char *api_version,
+                         json_t **out, struct errbuf *err)
+{
+    (void)p;
+    (void)path;
+    (void)api_version;
+    (void)err;
+    *out = json_array();
+    return 0;
+}
+
+static const struct provider_ops fake_ops = {
+    .read_many = fake_read_many, .list = fake_list, .list_url = fake_list_url};
+
+/* A resource in Azure but not in the state is refused ("import it"),
+ * unless the journal holds amlsec's own pending create of it (an
+ * interrupted apply): then it is created again, and its PUT adopts it. */
+static void test_catalogue__plan_adopts_pending_create(void **state)
+{
+    static const char text[] =
+        "settings {\n  subscription = \"" SUB "\"\n  location = \"westeurope\"\n}\n"
+        "app_insights \"a\" {\n  resource_group = \"/subscriptions/" SUB "/resourceGroups/rg\"\n"
+        "  name = \"appi-x\"\n}\n";
+    static const char id[] =
+        "/subscriptions/" SUB "/resourceGroups/rg/providers/Microsoft.Insights/components/appi-x";
+    struct fake_provider fp = {{&fake_ops}, NULL};
+    struct errbuf err = ERRBUF_INIT;
+    struct diag_list diags;
+    struct config *cfg;
+    struct plan *plan = NULL;
+    struct plan_opts o;
+    struct state st;
+    struct journal j;
+    char jpath[] = "/tmp/amlsec-catalogue-journal-XXXXXX", jid[40], digest[72];
+    struct journal_intent in = {.address = "app_insights.a",
+                                .kind = "app_insights",
+                                .arm_id = id,
+                                .api_version = "2020-02-02",
+                                .op = JOURNAL_CREATE,
+                                .request_digest = digest};
+    const struct plan_change *c;
+    int fd;
+    (void)state;
+
+    fp.live = json_pack("{s:{s:s, s:s, s:s, s:s, s:{s:s}}}", id, "id", id, "name", "appi-x", "type",
+                        "Microsoft.Insights/components", "location", "westeurope", "properties",
+                        "Application_Type", "web");
+    diag_list_init(&diags);
+    cfg = load_text(text, &diags);
+    assert_int_equal(state_init(&st, &err), 0);
+    memset(&o, 0, sizeof(o));
+    o.refresh = true;
+    assert_int_equal(plan_build(&plan, cfg, &st, &fp.base, &o, &diags, &err), AMLSEC_EPARSE);
+    assert_true(diags.n > 0);
+    assert_non_null(strstr(diags.items[diags.n - 1].message, "already exists in Azure"));
+    plan_free(plan);
+    plan = NULL;
+    diag_list_release(&diags);
+    diag_list_init(&diags);
+
+    fd = mkstemp(jpath);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(journal_open(&j, jpath, NULL, &err), 0);
+    journal_digest(digest, "{}", 2);
+    assert_int_equal(journal_begin(&j, &in, jid, &err), 0);
+    o.journal = &j;
+    assert_int_equal(plan_build(&plan, cfg, &st, &fp.base, &o, &diags, &err), 0);
+    c = change_of(plan, "app_insights.a");
+    assert_non_null(c);
+    assert_int_equal(c->action, PLAN_CREATE);
+    assert_string_equal(c->reason, "create_because_interrupted");
+    plan_free(plan);
+    journal_release(&j);
+    unlink(jpath);
+    diag_list_release(&diags);
+    state_release(&st);
+    config_free(cfg);
+    json_decref(fp.live);
+}
+
 static void test_catalogue__render_body(void **state)
 {
     struct diag_list diags;
@@ -1135,6 +1250,7 @@ int main(void)
         cmocka_unit_test(test_catalogue__render_body),
         cmocka_unit_test(test_catalogue__data_plane_classification),
         cmocka_unit_test(test_catalogue__plan_key_updates),
+        cmocka_unit_test(test_catalogue__plan_adopts_pending_create),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -518,8 +518,8 @@ static void test_journal__failed_create_adopted_tainted(void **unused)
     struct state st;
     char id[40];
     int existed;
-    json_t *live = json_pack("{s:s, s:{s:s}}", "name", "ws", "properties", "provisioningState",
-                             "Failed");
+    json_t *live =
+        json_pack("{s:s, s:{s:s}}", "name", "ws", "properties", "provisioningState", "Failed");
     (void)unused;
 
     scenario_init(&s, "failed");

@@ -1,0 +1,223 @@
+/* plan -json / apply -json: Terraform's machine-readable UI, one JSON
+ * object a line on stdout (docs/schemas/ui.schema.json). */
+#include "cmd/ui_json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "util/banned.h"
+
+static void emit(json_t *o, const char *level, const char *message, const char *type)
+{
+    char ts[64];
+    struct timeval tv;
+    struct tm tm;
+    char *text;
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%06ldZ", (long)tv.tv_usec);
+    json_object_set_new(o, "@level", json_string(level));
+    json_object_set_new(o, "@message", json_string(message));
+    json_object_set_new(o, "@module", json_string("amlsec.ui"));
+    json_object_set_new(o, "@timestamp", json_string(ts));
+    json_object_set_new(o, "type", json_string(type));
+    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text) {
+        puts(text);
+        fflush(stdout);
+    }
+    free(text);
+    json_decref(o);
+}
+
+void ui_json_version(void)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "amlsec %s", AMLSEC_VERSION);
+    emit(json_pack("{s:s, s:s}", "amlsec", AMLSEC_VERSION, "ui", "1.0"), "info", msg, "version");
+}
+
+/* {addr, module, resource, implied_provider, resource_type, resource_name, resource_key} */
+static json_t *resource_of(const char *address, const char *kind)
+{
+    const char *a = address, *dot, *br;
+    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "addr", address, "module", "", "resource",
+                          address, "implied_provider", "amlsec", "resource_type", kind ? kind : "");
+    if (strncmp(a, "existing.", 9) == 0)
+        a += 9;
+    dot = strchr(a, '.');
+    br = dot ? strchr(dot + 1, '[') : NULL;
+    json_object_set_new(
+        r, "resource_name",
+        dot ? (br ? json_stringn(dot + 1, (size_t)(br - dot - 1)) : json_string(dot + 1))
+            : json_string(a));
+    if (br) {
+        const char *end = strrchr(br, ']');
+        if (end && br[1] == '"' && end > br + 2)
+            json_object_set_new(r, "resource_key", json_stringn(br + 2, (size_t)(end - br - 3)));
+        else
+            json_object_set_new(r, "resource_key", json_integer(strtoll(br + 1, NULL, 10)));
+    } else {
+        json_object_set_new(r, "resource_key", json_null());
+    }
+    return r;
+}
+
+static const char *action_of(enum plan_action a)
+{
+    switch (a) {
+    case PLAN_CREATE:
+        return "create";
+    case PLAN_UPDATE:
+        return "update";
+    case PLAN_REPLACE:
+        return "replace";
+    case PLAN_DELETE:
+        return "delete";
+    default:
+        return "noop";
+    }
+}
+
+static const char *diag_level(const char *severity)
+{
+    return strcmp(severity, "error") == 0     ? "error"
+           : strcmp(severity, "warning") == 0 ? "warn"
+                                              : "info";
+}
+
+void ui_json_diags(const struct diag_list *diags)
+{
+    for (size_t i = 0; i < diags->n; i++) {
+        json_t *d = diag_to_json(&diags->items[i]);
+        const char *sev = json_string_value(json_object_get(d, "severity"));
+        char msg[1200];
+        snprintf(msg, sizeof(msg), "%s: %s", sev ? sev : "note",
+                 json_string_value(json_object_get(d, "message")));
+        emit(json_pack("{s:o}", "diagnostic", d), diag_level(sev ? sev : "note"), msg,
+             "diagnostic");
+    }
+}
+
+void ui_json_findings(const struct finding_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct finding *f = &l->items[i];
+        const char *sev = f->level == FINDING_DENY    ? "error"
+                          : f->level == FINDING_AUDIT ? "warning"
+                                                      : "note";
+        char msg[1200];
+        if (f->level == FINDING_PASS)
+            continue;
+        snprintf(msg, sizeof(msg), "%s: %s: %s", f->address ? f->address : "",
+                 f->rule_name ? f->rule_name : f->rule_id, f->message);
+        emit(json_pack("{s:{s:s, s:s, s:s, s:o}}", "diagnostic", "severity", sev, "summary",
+                       f->rule_name ? f->rule_name : f->rule_id, "detail", f->message, "finding",
+                       finding_to_json(f)),
+             diag_level(sev), msg, "diagnostic");
+    }
+}
+
+void ui_json_plan(const struct plan *plan)
+{
+    char msg[1200];
+    for (size_t i = 0; i < plan->ndrift; i++) {
+        const struct plan_drift *d = &plan->drift[i];
+        snprintf(msg, sizeof(msg), "%s: drift detected (%s)", d->address, d->what);
+        emit(json_pack("{s:{s:o, s:s}}", "change", "resource", resource_of(d->address, d->kind),
+                       "action", d->after ? "update" : "delete"),
+             "info", msg, "resource_drift");
+    }
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct plan_change *c = &plan->changes[i];
+        json_t *ch = json_pack("{s:o, s:s}", "resource", resource_of(c->address, c->kind), "action",
+                               action_of(c->action));
+        if (c->reason)
+            json_object_set_new(ch, "reason", json_string(c->reason));
+        snprintf(msg, sizeof(msg), "%s: Plan to %s", c->address, action_of(c->action));
+        emit(json_pack("{s:o}", "change", ch), "info", msg, "planned_change");
+    }
+    snprintf(msg, sizeof(msg), "Plan: %zu to add, %zu to change, %zu to destroy.", plan->nadd,
+             plan->nchange, plan->ndestroy);
+    emit(json_pack("{s:{s:I, s:I, s:I, s:s}}", "changes", "add", (json_int_t)plan->nadd, "change",
+                   (json_int_t)plan->nchange, "remove", (json_int_t)plan->ndestroy, "operation",
+                   "plan"),
+         "info", msg, "change_summary");
+}
+
+void ui_json_event(const struct apply_event *ev)
+{
+    const struct plan_change *c = ev->change;
+    const char *addr = c ? c->address : "";
+    const char *action = c ? action_of(c->action) : "noop";
+    json_t *hook;
+    char msg[ERRBUF_MAX + 600];
+
+    if (ev->kind == APPLY_INTERRUPTED) {
+        snprintf(msg, sizeof(msg), "Interrupt received: waiting for %zu operations in flight",
+                 ev->in_flight);
+        emit(json_object(), "warn", msg, "log");
+        return;
+    }
+    hook = json_pack("{s:o, s:s}", "resource", resource_of(addr, c ? c->kind : NULL), "action",
+                     action);
+    switch (ev->kind) {
+    case APPLY_STARTED:
+        snprintf(msg, sizeof(msg), "%s: %s...", addr, ev->verb);
+        emit(json_pack("{s:o}", "hook", hook), "info", msg, "apply_start");
+        break;
+    case APPLY_PROGRESS:
+        json_object_set_new(hook, "elapsed_seconds", json_integer((json_int_t)ev->seconds));
+        snprintf(msg, sizeof(msg), "%s: Still %s... [%.0fs elapsed]", addr, ev->verb, ev->seconds);
+        emit(json_pack("{s:o}", "hook", hook), "info", msg, "apply_progress");
+        break;
+    case APPLY_FINISHED:
+        json_object_set_new(hook, "elapsed_seconds", json_integer((json_int_t)ev->seconds));
+        if (ev->arm_id) {
+            json_object_set_new(hook, "id_key", json_string("id"));
+            json_object_set_new(hook, "id_value", json_string(ev->arm_id));
+        }
+        snprintf(msg, sizeof(msg), "%s: %s complete after %.0fs", addr, ev->verb, ev->seconds);
+        emit(json_pack("{s:o}", "hook", hook), "info", msg, "apply_complete");
+        break;
+    case APPLY_FAILED:
+        json_object_set_new(hook, "elapsed_seconds", json_integer((json_int_t)ev->seconds));
+        snprintf(msg, sizeof(msg), "%s: %s errored after %.0fs", addr, ev->verb, ev->seconds);
+        emit(json_pack("{s:o}", "hook", hook), "error", msg, "apply_errored");
+        snprintf(msg, sizeof(msg), "%s: %s failed: %s", addr, ev->verb,
+                 ev->message ? ev->message : "");
+        emit(json_pack("{s:{s:s, s:s, s:s, s:s}}", "diagnostic", "severity", "error", "summary",
+                       "Apply failed", "detail", ev->message ? ev->message : "", "address", addr),
+             "error", msg, "diagnostic");
+        break;
+    case APPLY_SKIPPED:
+        snprintf(msg, sizeof(msg), "%s: skipped: %s", addr, ev->message ? ev->message : "");
+        json_decref(hook);
+        emit(json_object(), "warn", msg, "log");
+        break;
+    default:
+        json_decref(hook);
+        break;
+    }
+}
+
+void ui_json_apply_summary(const struct plan *plan, bool ok)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s Resources: %zu added, %zu changed, %zu destroyed.",
+             ok ? "Apply complete!" : "Apply incomplete.", plan->nadd, plan->nchange,
+             plan->ndestroy);
+    emit(json_pack("{s:{s:I, s:I, s:I, s:s}}", "changes", "add", (json_int_t)plan->nadd, "change",
+                   (json_int_t)plan->nchange, "remove", (json_int_t)plan->ndestroy, "operation",
+                   "apply"),
+         ok ? "info" : "error", msg, "change_summary");
+}
+
+void ui_json_log(const char *level, const char *message)
+{
+    emit(json_object(), level, message, "log");
+}

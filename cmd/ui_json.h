@@ -1,0 +1,26 @@
+/* plan -json / apply -json: Terraform's machine-readable UI, one JSON
+ * object a line on stdout, each with @level, @message, @module,
+ * @timestamp and type (version, diagnostic, resource_drift,
+ * planned_change, change_summary, apply_start, apply_progress,
+ * apply_complete, apply_errored, log); docs/schemas/ui.schema.json. */
+#ifndef AMLSEC_CMD_UI_JSON_H
+#define AMLSEC_CMD_UI_JSON_H
+
+#include <stdbool.h>
+
+#include "engine/apply.h"
+#include "engine/findings.h"
+#include "engine/plan.h"
+#include "parser/diag.h"
+
+void ui_json_version(void);
+void ui_json_diags(const struct diag_list *diags);
+/* Policy findings (deny, audit, info) as diagnostics. */
+void ui_json_findings(const struct finding_list *l);
+/* resource_drift and planned_change per change, then change_summary. */
+void ui_json_plan(const struct plan *plan);
+void ui_json_event(const struct apply_event *ev);
+void ui_json_apply_summary(const struct plan *plan, bool ok);
+void ui_json_log(const char *level, const char *message);
+
+#endif

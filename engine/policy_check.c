@@ -1,0 +1,199 @@
+#include "engine/policy_check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "parser/value.h"
+#include "providers/arm/render.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/banned.h"
+
+static bool under(const char *id, const char *scope)
+{
+    size_t n;
+    if (scope == NULL)
+        return true;
+    if (id == NULL)
+        return false;
+    n = strlen(scope);
+    while (n && scope[n - 1] == '/')
+        n--;
+    return strncasecmp(id, scope, n) == 0 && (id[n] == '/' || id[n] == '\0');
+}
+
+static bool in_scope(const struct policy_binding *b, const char *id)
+{
+    size_t i;
+    const json_t *ns;
+    if (!under(id, b->scope))
+        return false;
+    json_array_foreach(b->not_scopes, i, ns)
+    {
+        if (json_is_string(ns) && under(id, json_string_value(ns)))
+            return false;
+    }
+    return true;
+}
+
+static bool is_unknown(const json_t *v)
+{
+    return v && ((json_is_string(v) && strcmp(json_string_value(v), RENDER_UNKNOWN) == 0) ||
+                 value_is_unknown(v));
+}
+
+/* The evidence value with every secret of the subject replaced. */
+static json_t *redacted(const json_t *v, const json_t *secrets)
+{
+    char *text;
+    size_t i;
+    const json_t *s;
+    bool hit = false;
+    if (v == NULL)
+        return NULL;
+    if (json_array_size(secrets) == 0)
+        return json_incref((json_t *)v);
+    text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_array_foreach(secrets, i, s)
+    {
+        const char *sv = json_string_value(s);
+        hit = hit || text == NULL || (sv && *sv && strstr(text, sv) != NULL);
+    }
+    free(text);
+    return hit ? json_string(RENDER_SENSITIVE) : json_incref((json_t *)v);
+}
+
+static enum finding_level level_of(const struct policy_result *r, bool enforce)
+{
+    switch (r->verdict) {
+    case POLICY_NONCOMPLIANT:
+        return r->effect == POLICY_EFFECT_DENY && enforce ? FINDING_DENY : FINDING_AUDIT;
+    case POLICY_ERROR:
+        return enforce ? FINDING_DENY : FINDING_AUDIT;
+    case POLICY_NOT_EVALUABLE:
+        return FINDING_INFO;
+    default:
+        return FINDING_PASS;
+    }
+}
+
+static int add_finding(struct finding_list *out, const struct policy_binding *b,
+                       const struct policy_subject *s, struct policy_result *r)
+{
+    enum finding_level lv = level_of(r, b->enforce);
+    json_t *value = redacted(r->value, s->secrets);
+    struct buf msg;
+    struct finding *f;
+    char *vtext = NULL;
+
+    buf_init(&msg, 1 << 16);
+    if (r->verdict == POLICY_NONCOMPLIANT && r->changes) {
+        buf_addf(&msg, "%s: Azure would change %zu value(s) of the request",
+                 policy_effect_name(r->effect), json_array_size(r->changes));
+    } else if (r->verdict == POLICY_NONCOMPLIANT) {
+        if (r->effect == POLICY_EFFECT_DENY)
+            buf_adds(&msg, b->enforce ? "Deny: Azure would refuse the request"
+                                      : "Deny (not enforced: DoNotEnforce)");
+        else
+            buf_addf(&msg, "%s: Azure would report it non-compliant",
+                     policy_effect_name(r->effect));
+        if (r->reason)
+            buf_addf(&msg, " (%s)", r->reason);
+    } else if (r->reason) {
+        buf_adds(&msg, r->reason);
+    } else {
+        buf_adds(&msg, "compliant");
+    }
+    if (r->field && r->verdict != POLICY_NOT_EVALUABLE && r->verdict != POLICY_ERROR) {
+        vtext = value ? json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        buf_addf(&msg, "; %s %s %s", r->path ? r->path : r->field, vtext ? "is" : "is",
+                 vtext ? vtext : "missing");
+        if (r->condition)
+            buf_addf(&msg, " (%s)", r->condition);
+        free(vtext);
+    }
+    f = finding_add(out, FINDING_POLICY, lv, policy_id(b->policy), msg.ptr);
+    buf_release(&msg);
+    if (f == NULL) {
+        json_decref(value);
+        return AMLSEC_ENOMEM;
+    }
+    finding_set_loc(f, &s->loc);
+    f->rule_name = strdup(policy_display_name(b->policy));
+    f->effect = strdup(policy_effect_name(r->effect));
+    f->verdict = strdup(policy_verdict_name(r->verdict));
+    f->address = s->address ? strdup(s->address) : NULL;
+    f->arm_id = s->res.id ? strdup(s->res.id) : NULL;
+    f->attribute = r->field ? strdup(r->field) : NULL;
+    f->path = r->path ? strdup(r->path) : NULL;
+    f->value = value;
+    f->changes = r->changes ? json_incref(r->changes) : NULL;
+    {
+        struct buf h;
+        buf_init(&h, 1 << 16);
+        buf_addf(&h, "Azure Policy definition %s", policy_id(b->policy));
+        if (b->assignment)
+            buf_addf(&h, ", assigned by %s%s", b->assignment,
+                     b->enforce ? "" : " (enforcement DoNotEnforce)");
+        buf_addf(&h, "; mode %s.", policy_mode(b->policy));
+        f->help = buf_detach(&h, NULL);
+    }
+    if (strncasecmp(policy_id(b->policy), "/providers/Microsoft.Authorization/policyDefinitions/",
+                    52) == 0) {
+        size_t n = strlen(policy_id(b->policy)) + 80;
+        f->help_uri = malloc(n);
+        if (f->help_uri)
+            snprintf(f->help_uri, n,
+                     "https://portal.azure.com/#view/Microsoft_Azure_Policy/"
+                     "PolicyDetailBlade/definitionId/%s",
+                     policy_id(b->policy));
+    }
+    return 0;
+}
+
+int policy_check_run(struct finding_list *out, struct policy_check_stats *stats,
+                     const struct policy_subject *subjects, size_t nsubjects,
+                     const struct policy_binding *bindings, size_t nbindings,
+                     const struct policy_aliases *aliases, bool passes)
+{
+    struct policy_resource *related = malloc((nsubjects ? nsubjects : 1) * sizeof(*related));
+    int rc = 0;
+
+    if (related == NULL)
+        return AMLSEC_ENOMEM;
+    for (size_t i = 0; i < nsubjects; i++)
+        related[i] = subjects[i].res;
+    for (size_t bi = 0; bi < nbindings && rc == 0; bi++) {
+        const struct policy_binding *b = &bindings[bi];
+        for (size_t si = 0; si < nsubjects && rc == 0; si++) {
+            const struct policy_subject *s = &subjects[si];
+            struct policy_result r;
+            if (s->related_only || !in_scope(b, s->res.id))
+                continue;
+            if (stats)
+                stats->evaluations++;
+            rc = policy_evaluate(&r, b->policy, aliases, &s->res, related, nsubjects, false);
+            if (rc < 0)
+                break;
+            if (is_unknown(r.value) &&
+                (r.verdict == POLICY_NONCOMPLIANT || r.verdict == POLICY_COMPLIANT)) {
+                char reason[1024];
+                snprintf(reason, sizeof(reason),
+                         "not evaluable offline: %s is known only after apply",
+                         r.path    ? r.path
+                         : r.field ? r.field
+                                   : "the deciding value");
+                free(r.reason);
+                r.reason = strdup(reason);
+                r.verdict = POLICY_NOT_EVALUABLE;
+            }
+            if (r.verdict != POLICY_DISABLED && r.verdict != POLICY_NOT_APPLICABLE && (r.verdict != POLICY_COMPLIANT || passes))
+                rc = add_finding(out, b, s, &r);
+            policy_result_release(&r);
+        }
+    }
+    free(related);
+    return rc;
+}

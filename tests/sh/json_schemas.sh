@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Every -json output validates against its JSON Schema in docs/schemas/ (issue 16), checked by
+# tests/tools/jsonschema_check; show -json PLAN is read by a script that uses only the fields
+# Terraform documents for its JSON plan (what OPA/conftest policies and plan summarisers read).
+set -euo pipefail
+: "${AMLSEC:?}" "${SRC:?}" "${SHARED:?}" "${JSONSCHEMA:?}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+S=$SRC/docs/schemas
+valid() { # schema, file
+  "$JSONSCHEMA" "$S/$1.schema.json" "$2" || fail "$2 does not match $1.schema.json"
+}
+cd "$tmp"
+cp "$SRC/examples/secure-workspace/main.amlsec" .
+export AMLSEC_STATE_PASSPHRASE=json-schemas
+
+"$AMLSEC" version -json > version.json; valid version version.json
+"$AMLSEC" validate -json > validate.json; valid validate validate.json
+mkdir bad && printf 'resource_group "x" {\n  nmae = 1\n}\n' > bad/main.amlsec
+"$AMLSEC" validate -json bad > validate-bad.json || true; valid validate validate-bad.json
+"$AMLSEC" render -json > render.json; valid render render.json
+"$AMLSEC" rules -json > rules.json; valid rules rules.json
+"$AMLSEC" schema -json > schema.json; valid schema schema.json
+"$AMLSEC" check -json -policy "$SHARED/data/policies" -aliases "$SHARED/data/policy-aliases.csv" \
+  > check.json || true
+valid check check.json
+python3 -c 'import json; assert json.load(open("check.json"))["findings"]' || fail "check found nothing"
+
+# plan -json / apply -json: one UI message a line
+"$AMLSEC" plan -json -cloud local > plan.jsonl 2> plan.err || { cat plan.err; fail "plan -json"; }
+"$JSONSCHEMA" -lines "$S/ui.schema.json" plan.jsonl || fail "plan -json lines"
+if "$AMLSEC" apply -json -cloud local > /dev/null 2> noapprove.err; then fail "apply -json asked nobody"; fi
+grep -q -- '-json needs -auto-approve or a saved plan' noapprove.err || fail "apply -json without -auto-approve"
+"$AMLSEC" apply -json -auto-approve -cloud local > apply.jsonl 2> apply.err || { cat apply.err; fail "apply -json"; }
+"$JSONSCHEMA" -lines "$S/ui.schema.json" apply.jsonl || fail "apply -json lines"
+python3 - plan.jsonl apply.jsonl <<'PY' || fail "UI stream contents"
+import json, sys
+plan = [json.loads(l) for l in open(sys.argv[1])]
+apply = [json.loads(l) for l in open(sys.argv[2])]
+assert plan[0]["type"] == "version" and apply[0]["type"] == "version"
+planned = [m["change"]["resource"]["addr"] for m in plan if m["type"] == "planned_change"]
+assert len(planned) == 18 and 'private_endpoint.storage["file"]' in planned, planned
+key = [m for m in plan if m["type"] == "planned_change" and m["change"]["resource"]["addr"] == 'private_endpoint.storage["file"]'][0]
+assert key["change"]["resource"]["resource_key"] == "file" and key["change"]["action"] == "create"
+summ = [m for m in plan if m["type"] == "change_summary"][-1]["changes"]
+assert summ == {"add": 18, "change": 0, "remove": 0, "operation": "plan"}, summ
+done = {m["hook"]["resource"]["addr"] for m in apply if m["type"] == "apply_complete"}
+assert done == set(planned), set(planned) ^ done
+assert all(m["hook"]["id_value"].startswith("/subscriptions/") for m in apply
+           if m["type"] == "apply_complete" and m["hook"]["resource"]["resource_type"] == "workspace")
+assert apply[-1]["type"] == "change_summary" and apply[-1]["changes"]["operation"] == "apply"
+PY
+"$AMLSEC" show -json > state.json; valid state state.json
+"$AMLSEC" state list -json > list.json; valid state list.json
+"$AMLSEC" state show -json workspace.prod > one.json; valid state one.json
+# a plan with an update, a replacement, no-ops and values known only after apply
+sed -i 's/hbi                   = true/hbi                   = false/; s/prevent_destroy = true/prevent_destroy = false/; s/size  = 3072/size  = 4096/' main.amlsec
+"$AMLSEC" plan -cloud local -out plan.bin -no-color > plan.out 2>&1 || { cat plan.out; fail "plan"; }
+"$AMLSEC" show -json plan.bin > plan.json; valid plan plan.json
+
+# a reader that knows only Terraform's documented plan fields
+python3 - plan.json <<'PY' || fail "Terraform-style reader"
+import json, sys
+plan = json.load(open(sys.argv[1]))
+assert plan["format_version"]
+counts = {}
+for rc in plan["resource_changes"]:
+    assert rc["mode"] in ("managed", "data") and rc["type"] and rc["name"] and rc["provider_name"]
+    assert rc["address"].startswith(rc["type"] + "." + rc["name"]), rc["address"]
+    if "index" in rc:
+        assert rc["address"].endswith("[%s]" % json.dumps(rc["index"])), rc["address"]
+    acts = tuple(rc["change"]["actions"])
+    assert acts in {("no-op",), ("create",), ("read",), ("update",), ("delete",),
+                    ("delete", "create"), ("create", "delete")}, acts
+    counts[acts] = counts.get(acts, 0) + 1
+    if len(acts) == 2 and rc["address"] == "workspace.prod":
+        assert rc["change"]["replace_paths"] == [["hbi"]], rc["change"]
+    elif len(acts) == 2:  # replaced with the workspace it lies under: no attribute of its own
+        assert rc["change"]["replace_paths"] == [], rc["change"]
+# conftest-style: deny replacing a workspace
+denied = [rc["address"] for rc in plan["resource_changes"]
+          if rc["type"] == "workspace" and "delete" in rc["change"]["actions"]]
+assert denied == ["workspace.prod"], denied
+assert counts[("no-op",)] >= 10 and counts[("update",)] == 1, counts
+planned = {r["address"] for r in plan["planned_values"]["root_module"]["resources"]}
+prior = {r["address"] for r in plan["prior_state"]["values"]["root_module"]["resources"]}
+conf = {r["address"] for r in plan["configuration"]["root_module"]["resources"]}
+changed = {rc["address"] for rc in plan["resource_changes"]}
+assert planned == changed == prior == conf, (planned ^ changed, prior ^ changed)
+assert 'private_endpoint.storage["blob"]' in planned
+key = [r for r in plan["planned_values"]["root_module"]["resources"] if r["address"] == "key.workspace"][0]
+assert "versioned_uri" not in key["values"], key["values"]   # unknown: left out, as Terraform does
+PY
+
+# the validator fails on what does not match
+python3 -c 'import json; d=json.load(open("check.json")); del d["findings"][0]["level"]; json.dump(d, open("broken.json","w"))'
+if "$JSONSCHEMA" "$S/check.schema.json" broken.json 2> broken.err; then fail "a broken document validated"; fi
+grep -q "missing required property 'level'" broken.err || fail "validator message: $(cat broken.err)"
+echo OK
