@@ -1,17 +1,85 @@
 #include "cmd/cli.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/suggest.h"
 #include "util/banned.h"
 
+/* The secret values this run knows (see cli.h), longest first. */
+static struct {
+    char **v;
+    size_t n, cap;
+    pthread_mutex_t lock;
+} secrets = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+#define SECRET_MIN 3 /* shorter values would blank out ordinary words */
+
+void cli_secret_add(const char *value)
+{
+    size_t len = value ? strlen(value) : 0, i;
+    if (len < SECRET_MIN)
+        return;
+    pthread_mutex_lock(&secrets.lock);
+    for (i = 0; i < secrets.n; i++)
+        if (strcmp(secrets.v[i], value) == 0)
+            goto out;
+    if (secrets.n == secrets.cap) {
+        size_t cap = secrets.cap ? secrets.cap * 2 : 16;
+        char **grown = realloc(secrets.v, cap * sizeof(*grown));
+        if (grown == NULL)
+            goto out;
+        secrets.v = grown;
+        secrets.cap = cap;
+    }
+    /* longest first, so that a secret containing another is masked whole */
+    for (i = secrets.n; i > 0 && strlen(secrets.v[i - 1]) < len; i--)
+        secrets.v[i] = secrets.v[i - 1];
+    if ((secrets.v[i] = strdup(value)) == NULL) {
+        memmove(&secrets.v[i], &secrets.v[i + 1], (secrets.n - i) * sizeof(*secrets.v));
+        goto out;
+    }
+    secrets.n++;
+out:
+    pthread_mutex_unlock(&secrets.lock);
+}
+
+const char *cli_scrub(char *buf, size_t size, const char *msg)
+{
+    size_t o = 0;
+    pthread_mutex_lock(&secrets.lock);
+    if (secrets.n == 0) {
+        pthread_mutex_unlock(&secrets.lock);
+        return msg;
+    }
+    while (*msg && o + 1 < size) {
+        size_t i, n = 0;
+        for (i = 0; i < secrets.n; i++) {
+            n = strlen(secrets.v[i]);
+            if (strncmp(msg, secrets.v[i], n) == 0)
+                break;
+        }
+        if (i < secrets.n) {
+            for (const char *m = "***"; *m && o + 1 < size; m++)
+                buf[o++] = *m;
+            msg += n;
+        } else {
+            buf[o++] = *msg++;
+        }
+    }
+    pthread_mutex_unlock(&secrets.lock);
+    buf[o] = '\0';
+    return buf;
+}
+
 static void vmsg(const char *kind, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "amlsec: %s: ", kind);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char msg[8192], clean[8192];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    fprintf(stderr, "amlsec: %s: %s\n", kind, cli_scrub(clean, sizeof(clean), msg));
 }
 
 void cli_error(const char *fmt, ...)

@@ -24,6 +24,16 @@ struct command {
 extern const struct command commands[];
 const struct command *command_find(const char *name);
 
+/* Secret values this run knows (sensitive variables and what is computed
+ * from them): the last line of defence for text amlsec does not build
+ * itself, the ARM exchanges AMLSEC_LOG=trace shows and error messages that
+ * echo a request. cli_error, cli_warn and the log sink print "***" in
+ * their place. Values shorter than 3 bytes are not registered. */
+void cli_secret_add(const char *value);
+/* msg with every registered secret replaced by "***", in buf (size bytes,
+ * truncated), or msg itself when none is registered. */
+const char *cli_scrub(char *buf, size_t size, const char *msg);
+
 /* Messages: "amlsec: error: ..." on stderr (curl tool_msgs). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -415,6 +415,25 @@ static void cache_write(const struct run *r, const char *what, const json_t *doc
     free(text);
 }
 
+/* The configuration's own policy_definition resources (their request
+ * bodies): an assignment of one is evaluated before either exists in Azure. */
+static void defs_from_subjects(struct run *r)
+{
+    for (size_t i = 0; i < r->nsubjects; i++) {
+        const struct policy_subject *s = &r->subjects[i];
+        const json_t *props = json_object_get(s->res.body, "properties");
+        char key[256];
+        if (s->res.type == NULL ||
+            strcasecmp(s->res.type, "Microsoft.Authorization/policyDefinitions") != 0 ||
+            !json_is_object(json_object_get(props, "policyRule")) || s->res.id == NULL)
+            continue;
+        lower_key(key, sizeof(key), s->res.id);
+        json_object_set_new(r->defs.by_key, key,
+                            json_pack("{s:s, s:s, s:O}", "name", s->res.name ? s->res.name : key,
+                                      "id", s->res.id, "properties", props));
+    }
+}
+
 /* The definition an assignment names, from -policy, the cache or ARM. */
 static const json_t *definition_for(struct run *r, const char *def_id)
 {
@@ -907,7 +926,9 @@ static int run_check(struct run *r)
         struct state_cli sc;
         if (state_cli_open(&sc, cli->state_path, NULL, NULL, cli->color) != EXIT_OK)
             goto out;
-        rc = planfile_read(&r->plan, NULL, cli->plan_path, &sc.keys, &err);
+        const char *plan_key = getenv("AMLSEC_PLAN_KEY");
+        rc = planfile_read(&r->plan, NULL, cli->plan_path, &sc.keys,
+                           plan_key && *plan_key ? plan_key : NULL, NULL, &err);
         state_cli_close(&sc);
         if (rc < 0) {
             cli_error("%s", err.msg);
@@ -932,6 +953,7 @@ static int run_check(struct run *r)
         if (subjects_from_config(r) < 0)
             goto out;
     }
+    defs_from_subjects(r);
     for (size_t i = 0; i < cli->npolicy; i++)
         if (defs_add_path(&r->defs, cli->policy_paths[i]) < 0)
             goto out;
@@ -1150,8 +1172,10 @@ int check_plan_policies(struct finding_list *out, const struct config *cfg,
     finding_list_init(&r.findings);
     snprintf(r.cache_dir, sizeof(r.cache_dir), "%s/.amlsec/policy", dir);
     render_list_init(&r.reqs);
-    if (subjects_from_plan(&r) < 0 || (cfg && unchanged_from_config(&r) < 0) ||
-        collect_bindings(&r, &bs) < 0)
+    if (subjects_from_plan(&r) < 0 || (cfg && unchanged_from_config(&r) < 0))
+        goto out;
+    defs_from_subjects(&r);
+    if (collect_bindings(&r, &bs) < 0)
         goto out;
     rc = 0;
     if (bs.n > 0 && load_aliases(&r) == 0 &&

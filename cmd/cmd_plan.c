@@ -17,8 +17,11 @@
 #include "cmd/session.h"
 #include "cmd/ui_json.h"
 #include "engine/apply.h"
+#include "engine/live_rules.h"
 #include "engine/plan.h"
+#include "parser/value.h"
 #include "providers/arm/schema.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -36,11 +39,19 @@ struct plan_cli {
     const char *out;
     const char *path; /* DIR, or a plan file for apply */
     struct report_files rf; /* plan -sarif/-junit/-markdown */
-    int detailed, destroy, refresh, auto_approve, color;
+    int detailed, destroy, refresh, auto_approve, color, require_signed;
     int input;            /* -input=false: never ask (apply then needs -auto-approve) */
     int compact_warnings; /* -compact-warnings: warnings as one line each */
     struct session_opts so;
+    struct planfile_trust trust; /* apply FILE: what protects it */
 };
+
+/* AMLSEC_PLAN_KEY, or NULL when unset or empty. */
+static const char *plan_key(void)
+{
+    const char *k = getenv("AMLSEC_PLAN_KEY");
+    return k && *k ? k : NULL;
+}
 
 /* -json: Terraform's machine-readable UI on stdout (cmd/ui_json.h). */
 static int json_ui;
@@ -127,11 +138,13 @@ static void on_event(void *payload, const struct apply_event *ev)
                ev->arm_id ? ev->arm_id : "", ev->arm_id ? "]" : "");
         break;
     case APPLY_FAILED: {
-        char line[ERRBUF_MAX + 800];
+        char line[ERRBUF_MAX + 800], clean[ERRBUF_MAX + 800];
         char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
+        /* ARM's message may quote the request back: masked (cli_secret_add) */
+        const char *msg = cli_scrub(clean, sizeof(clean), ev->message);
         printf("%s: %s failed after %s: %s\n", addr, ev->verb, duration(d, sizeof(d), ev->seconds),
-               ev->message);
-        snprintf(line, sizeof(line), "%s: %s failed: %s", addr, ev->verb, ev->message);
+               msg);
+        snprintf(line, sizeof(line), "%s: %s failed: %s", addr, ev->verb, msg);
         if (f) {
             pr->failures = f;
             if ((f[pr->nfailures] = strdup(line)) != NULL)
@@ -164,6 +177,63 @@ static bool confirm(const struct plan *plan)
         return false;
     line[strcspn(line, "\r\n")] = '\0';
     return strcmp(line, "yes") == 0;
+}
+
+/* The value at a dotted path of obj, or NULL. */
+static const json_t *value_at(const json_t *obj, const char *path)
+{
+    char seg[256];
+    while (json_is_object(obj) && *path) {
+        size_t n = strcspn(path, ".");
+        if (n >= sizeof(seg))
+            return NULL;
+        memcpy(seg, path, n);
+        seg[n] = '\0';
+        obj = json_object_get(obj, seg);
+        path += n + (path[n] == '.');
+    }
+    return *path ? NULL : obj;
+}
+
+/* Sensitive values the state will hold as they are (write-only ones are
+ * digests): said before applying when the state is not encrypted. */
+static void warn_clear_state(const struct session *s, const struct plan *plan)
+{
+    struct buf b;
+    size_t n = 0;
+    if (crypt_keys_enabled(&s->sc.keys))
+        return;
+    buf_init(&b, 0);
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct plan_change *c = &plan->changes[i];
+        const struct schema_kind *k = schema_find(c->kind);
+        size_t j;
+        const json_t *p;
+        if (c->action == PLAN_DELETE || k == NULL)
+            continue;
+        json_array_foreach(c->sensitive, j, p)
+        {
+            const char *path = json_string_value(p);
+            const json_t *v = path ? value_at(c->after, path) : NULL;
+            const struct schema_attr *a;
+            char head[256];
+            if (v == NULL || json_is_null(v) || value_contains_unknown(v))
+                continue;
+            snprintf(head, sizeof(head), "%.*s", (int)strcspn(path, "."), path);
+            a = schema_attr_find(k, path);
+            if (a == NULL) /* a key inside a map: the map's attribute */
+                a = schema_attr_find(k, head);
+            if (a && (a->flags & SF_WRITE_ONLY))
+                continue;
+            if (n++ < 4)
+                buf_addf(&b, "%s%s %s", n > 1 ? ", " : "", c->address, path);
+        }
+    }
+    if (n)
+        cli_warn("the state will hold %zu sensitive value%s in clear (%s%s): it is not encrypted; "
+                 "set AMLSEC_STATE_PASSPHRASE or AMLSEC_STATE_KEY (docs/state.md)",
+                 n, n == 1 ? "" : "s", b.ptr ? b.ptr : "", n > 4 ? ", ..." : "");
+    buf_release(&b);
 }
 
 static int execute(struct session *s, const struct plan *plan, unsigned parallelism)
@@ -224,24 +294,133 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
     return EXIT_OK;
 }
 
-/* apply FILE: the saved plan must match the state it was made against. */
+/* A cloud as -cloud names it, for comparison: case and a final '/' aside. */
+static bool same_cloud(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    na -= na && a[na - 1] == '/';
+    nb -= nb && b[nb - 1] == '/';
+    return na == nb && strncasecmp(a, b, na) == 0;
+}
+
+/* What the plan records of where it applies (plan JSON "target"). */
+static void record_target(struct plan *plan, const char *cloud_flag, const struct config *cfg)
+{
+    const json_t *sub = json_object_get(cfg->settings, "subscription");
+    const json_t *ten = json_object_get(cfg->settings, "tenant");
+    const char *esub = getenv("ARM_SUBSCRIPTION_ID"), *eten = getenv("ARM_TENANT_ID");
+    plan->cloud = strdup(session_cloud_name(cloud_flag, cfg));
+    plan->subscription = json_is_string(sub) ? strdup(json_string_value(sub))
+                         : esub && *esub     ? strdup(esub)
+                                             : NULL;
+    plan->tenant = json_is_string(ten) ? strdup(json_string_value(ten))
+                   : eten && *eten     ? strdup(eten)
+                                       : NULL;
+}
+
+/* Reads the saved plan with the state's keys, before anything else is
+ * opened: what it records decides which cloud the session opens. */
+static int read_saved(struct plan **out, struct plan_cli *pc)
+{
+    struct state_cli sc;
+    struct errbuf err = ERRBUF_INIT;
+    int rc;
+    if (state_cli_open(&sc, pc->so.state_path, session_cloud_name(pc->so.cloud, NULL), NULL, 0) !=
+        EXIT_OK)
+        return EXIT_FAIL;
+    rc = planfile_read(out, NULL, pc->path, &sc.keys, plan_key(), &pc->trust, &err);
+    state_cli_close(&sc);
+    if (rc < 0) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* The plan's cloud, subscription and tenant against -cloud and the
+ * environment: a contradiction is refused before the state is touched. */
+static int check_target(const struct plan *plan, struct plan_cli *pc)
+{
+    const char *esub = getenv("ARM_SUBSCRIPTION_ID"), *eten = getenv("ARM_TENANT_ID");
+    if (plan->cloud == NULL) {
+        fprintf(stderr,
+                "amlsec: warning: saved plan '%s' does not record its cloud (an older "
+                "amlsec wrote it); applying it to '%s'\n",
+                pc->path, session_cloud_name(pc->so.cloud, NULL));
+        return EXIT_OK;
+    }
+    if (pc->so.cloud && !same_cloud(pc->so.cloud, plan->cloud)) {
+        cli_error("saved plan '%s' was made against cloud '%s', but -cloud says '%s'; apply it "
+                  "without -cloud, or plan again against '%s'",
+                  pc->path, plan->cloud, pc->so.cloud, pc->so.cloud);
+        return EXIT_FAIL;
+    }
+    if (plan->subscription && esub && *esub && strcasecmp(esub, plan->subscription) != 0) {
+        cli_error("saved plan '%s' was made for subscription %s, but ARM_SUBSCRIPTION_ID is %s",
+                  pc->path, plan->subscription, esub);
+        return EXIT_FAIL;
+    }
+    if (plan->tenant && eten && *eten && strcasecmp(eten, plan->tenant) != 0) {
+        cli_error("saved plan '%s' was made for tenant %s, but ARM_TENANT_ID is %s", pc->path,
+                  plan->tenant, eten);
+        return EXIT_FAIL;
+    }
+    pc->so.cloud = plan->cloud;
+    return EXIT_OK;
+}
+
+/* Says what protects the plan against deliberate edits; with
+ * -require-signed-plan, refuses one that is not signed with AMLSEC_PLAN_KEY. */
+static int check_trust(struct plan_cli *pc)
+{
+    const struct planfile_trust *t = &pc->trust;
+    if (pc->require_signed && !t->verified) {
+        cli_error("-require-signed-plan: saved plan '%s' %s", pc->path,
+                  plan_key() == NULL ? "cannot be checked: AMLSEC_PLAN_KEY is not set"
+                  : t->signed_       ? "is signed, but not verified"
+                                     : "is not signed (make it with AMLSEC_PLAN_KEY set)");
+        return EXIT_FAIL;
+    }
+    if (t->verified)
+        return EXIT_OK;
+    if (t->signed_ && !t->sealed)
+        fprintf(stderr,
+                "amlsec: warning: saved plan '%s' is signed, but AMLSEC_PLAN_KEY is not "
+                "set: its signature is not checked\n",
+                pc->path);
+    if (!t->sealed)
+        fprintf(stderr,
+                "amlsec: warning: saved plan '%s' is neither encrypted nor verified as signed: its "
+                "checksum only catches accidental damage, not deliberate edits (anyone can "
+                "recompute it); set AMLSEC_PLAN_KEY when planning and applying, and use "
+                "-require-signed-plan, to refuse forged plans (docs/workflow.md)\n",
+                pc->path);
+    return EXIT_OK;
+}
+
+/* apply FILE: the saved plan must match the cloud it was made for and the
+ * state it was made against. */
 static int apply_saved(struct plan_cli *pc)
 {
     struct session s;
     struct plan *plan = NULL;
-    struct errbuf err = ERRBUF_INIT;
     int rc = EXIT_FAIL;
 
+    memset(&s, 0, sizeof(s));
+    if (read_saved(&plan, pc) != EXIT_OK || check_target(plan, pc) != EXIT_OK ||
+        check_trust(pc) != EXIT_OK)
+        goto out;
+    for (size_t i = 0; i < plan->n; i++) {
+        load_register_secrets(plan->changes[i].after, plan->changes[i].sensitive);
+        load_register_secrets(plan->changes[i].before, plan->changes[i].sensitive);
+    }
     pc->so.need_cloud = true;
     pc->so.lock = true;
+    pc->so.sign_in_first = true;
     if (json_ui)
         ui_json_version();
     if (session_open(&s, &pc->so, NULL) != EXIT_OK)
         goto out;
-    if (planfile_read(&plan, NULL, pc->path, &s.sc.keys, &err) < 0) {
-        cli_error("%s", err.msg);
-        goto out;
-    }
     /* an empty state at serial 0 is one never written (a pushed state may
      * sit at serial 0 too, but then holds resources and its lineage
      * decides): a plan made before the first apply is current while there
@@ -323,6 +502,7 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
             cli_error("%s", err.msg);
         goto out;
     }
+    record_target(plan, pc->so.cloud, cfg);
     if (json_ui)
         ui_json_plan(plan);
     else
@@ -330,7 +510,7 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     if (!po.destroy && policy_gate(pc, cfg, plan, &s, &diags) < 0)
         goto out;
     if (pc->out) {
-        if (planfile_write(pc->out, plan, &s.sc.keys, &err) < 0) {
+        if (planfile_write(pc->out, plan, &s.sc.keys, plan_key(), &err) < 0) {
             cli_error("%s", err.msg);
             goto out;
         }
@@ -345,8 +525,26 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         }
     }
     if (pc->mode == MODE_PLAN) {
-        /* the printout and the code agree: 2 for changes and for drift shown */
-        rc = pc->detailed && (plan_has_changes(plan) || plan->ndrift > 0) ? EXIT_CHANGES : EXIT_OK;
+        size_t missing = 0;
+        for (size_t i = 0; i < diags.n; i++)
+            missing += live_rules_missing_grant(&diags.items[i]);
+        /* a workspace identity without a grant it needs is drift too: the
+         * printout says so when nothing else explains the 2 */
+        if (pc->detailed && missing && !plan_has_changes(plan) && plan->ndrift == 0) {
+            char msg[256];
+            snprintf(msg, sizeof(msg),
+                     "%zu missing grant%s of a workspace identity (WS-MI-PERMS, above): exit "
+                     "code 2.",
+                     missing, missing == 1 ? "" : "s");
+            if (json_ui)
+                ui_json_log("info", msg);
+            else
+                printf("\n%s\n", msg);
+        }
+        /* the printout and the code agree: 2 for changes, for drift shown
+         * and for missing grants */
+        rc = pc->detailed && (plan_has_changes(plan) || plan->ndrift > 0 || missing) ? EXIT_CHANGES
+                                                                                     : EXIT_OK;
         goto out;
     }
     if (!plan_has_changes(plan)) {
@@ -355,6 +553,7 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         rc = EXIT_OK;
         goto out;
     }
+    warn_clear_state(&s, plan);
     if (!pc->auto_approve && !pc->input) {
         cli_error("%s needs approval and -input=false forbids asking for it: add -auto-approve, "
                   "or save the plan (plan -out FILE) and apply that",
@@ -431,6 +630,7 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
                                          {"replace", required_argument, NULL, 'R'},
                                          {"destroy", no_argument, NULL, 'D'},
                                          {"auto-approve", no_argument, NULL, 'y'},
+                                         {"require-signed-plan", no_argument, NULL, 'Q'},
                                          {"no-color", no_argument, NULL, 'n'},
                                          {"cloud", required_argument, NULL, 'c'},
                                          {"state", required_argument, NULL, 's'},
@@ -511,6 +711,11 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
                 return cli_usage_error(self, "-auto-approve is an apply flag");
             pc.auto_approve = 1;
             break;
+        case 'Q':
+            if (mode != MODE_APPLY)
+                return cli_usage_error(self, "-require-signed-plan is an apply flag");
+            pc.require_signed = 1;
+            break;
         case 'n':
             pc.color = 0;
             break;
@@ -562,6 +767,8 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
         if (stat(pc.path, &st) == 0 && S_ISREG(st.st_mode) && strstr(pc.path, ".amlsec") == NULL)
             return apply_saved(&pc);
     }
+    if (pc.require_signed)
+        return cli_usage_error(self, "-require-signed-plan applies a saved plan: apply PLANFILE");
     return run(&pc, ctx);
 }
 

@@ -24,7 +24,8 @@ static int show_plan(struct state_cli *sc, const char *path, int json, int sensi
     struct errbuf err = ERRBUF_INIT;
     struct plan *plan = NULL;
     json_t *root = NULL;
-    if (planfile_read(&plan, &root, path, &sc->keys, &err) < 0) {
+    const char *key = getenv("AMLSEC_PLAN_KEY");
+    if (planfile_read(&plan, &root, path, &sc->keys, key && *key ? key : NULL, NULL, &err) < 0) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }

@@ -7,7 +7,7 @@
 /* The options plan, apply and destroy share (cmd/cmd_plan.c parses them). */
 #define PLAN_COMMON_OPTIONS                                                                        \
     "  -var NAME=VALUE      set a variable (repeatable)\n"                                         \
-    "  -var-file FILE       read variables from FILE (repeatable)\n"                               \
+    "  -var-file FILE       read variables from FILE (NAME = VALUE lines, or JSON: *.json)\n"      \
     "  -target ADDR         only ADDR and what it depends on (repeatable)\n"                       \
     "  -replace ADDR        replace ADDR even if nothing forces it (repeatable); for a\n"          \
     "                       key: a new key version (rotation), never a replacement\n"              \
@@ -24,8 +24,8 @@
     "  -input=false         never ask: apply and destroy then need -auto-approve\n"                \
     "  -compact-warnings    warnings and notes as one line each (when there is no error)\n"        \
     "  -parallelism N       operations (and requests) at once, 1-256 (default 10)\n"               \
-    "  -json                machine-readable UI: one JSON object a line (Terraform's;\n"         \
-    "                       apply and destroy need -auto-approve or a saved plan)\n"              \
+    "  -json                machine-readable UI: one JSON object a line (Terraform's;\n"           \
+    "                       apply and destroy need -auto-approve or a saved plan)\n"               \
     "  -no-color            no colour\n"
 
 const struct command commands[] = {
@@ -54,10 +54,10 @@ const struct command commands[] = {
      "and warnings allowed), 1 when not.\n"
      "\n"
      "Options:\n"
-     "  -json              print the result as JSON (schema: docs/validate-json.md)\n"
-     REPORT_OPTIONS_HELP
+     "  -json              print the result as JSON (schema: "
+     "docs/validate-json.md)\n" REPORT_OPTIONS_HELP
      "  -var NAME=VALUE    set a variable (repeatable; wins over -var-file)\n"
-     "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
+     "  -var-file FILE     read NAME = VALUE lines, or a JSON object from *.json (repeatable)\n"
      "  -no-color          no colour in diagnostics\n"},
     {"check", cmd_check, "The CI gate: security rules and Azure Policy against the requests",
      "Usage: amlsec check [options] [DIR | -plan FILE]\n"
@@ -92,10 +92,10 @@ const struct command commands[] = {
      "  -cloud NAME        read missing definitions and aliases from this cloud (as plan)\n"
      "  -state PATH        the state (for a saved plan's decryption keys)\n"
      "  -json              print {format_version, command, summary, findings[], policies,\n"
-     "                     resources, evaluations} (docs/schemas/check.schema.json)\n"
-     REPORT_OPTIONS_HELP
+     "                     resources, evaluations} "
+     "(docs/schemas/check.schema.json)\n" REPORT_OPTIONS_HELP
      "  -var NAME=VALUE    set a variable (repeatable)\n"
-     "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
+     "  -var-file FILE     read NAME = VALUE lines, or a JSON object from *.json (repeatable)\n"
      "  -no-color          no colour\n"},
     {"render", cmd_render, "Print the ARM requests a create would send",
      "Usage: amlsec render [options] [ADDRESS...]\n"
@@ -110,7 +110,7 @@ const struct command commands[] = {
      "  -json              print a JSON array of {address, kind, method, url, lro, body}\n"
      "  -dir DIR           the configuration directory (default: .)\n"
      "  -var NAME=VALUE    set a variable (repeatable)\n"
-     "  -var-file FILE     read NAME = VALUE lines (repeatable)\n"
+     "  -var-file FILE     read NAME = VALUE lines, or a JSON object from *.json (repeatable)\n"
      "  -no-color          no colour in diagnostics\n"},
     {"rules", cmd_rules, "List the security rules validate and plan check",
      "Usage: amlsec rules [-json | -markdown]\n"
@@ -225,11 +225,13 @@ const struct command commands[] = {
      "Options:\n"
      "  -out FILE            save the plan for 'amlsec apply FILE'\n"
      "  -detailed-exitcode   exit 0: no changes and no drift, 1: error, 2: changes or drift\n"
-     "                       (objects changed outside amlsec); without it plan exits 0\n"
+     "                       (objects changed outside amlsec, or a workspace identity\n"
+     "                       missing a grant: WS-MI-PERMS); without it plan exits 0\n"
      "  -destroy             plan to destroy everything in the state\n"
      "  -sarif FILE          write the findings as SARIF 2.1.0 (docs/policy.md)\n"
      "  -junit FILE          write the findings as JUnit XML\n"
-     "  -markdown FILE       write a pull-request comment: changes and findings\n" PLAN_COMMON_OPTIONS},
+     "  -markdown FILE       write a pull-request comment: changes and "
+     "findings\n" PLAN_COMMON_OPTIONS},
     {"apply", cmd_apply, "Make Azure match the configuration (or apply a saved plan)",
      "Usage: amlsec apply [options] [DIR | PLANFILE]\n"
      "\n"
@@ -242,11 +244,16 @@ const struct command commands[] = {
      "Ctrl-C (or SIGTERM) once starts nothing more and waits for the operations in flight;\n"
      "twice abandons them (the journal keeps them; the next run reconciles them); exit 1.\n"
      "With PLANFILE, applies exactly that saved plan (no question asked), refusing a stale\n"
-     "or modified one.\n"
+     "or modified one, against the cloud, subscription and tenant it was made for (a\n"
+     "contradicting -cloud, ARM_SUBSCRIPTION_ID or ARM_TENANT_ID is refused). A plan's\n"
+     "checksum only catches accidents: with AMLSEC_PLAN_KEY set, plan -out signs the file\n"
+     "(HMAC-SHA-256) and apply checks the signature; state encryption also authenticates it.\n"
      "\n"
      "Options:\n"
      "  -auto-approve        do not ask\n"
-     "  -destroy             destroy everything in the state\n" PLAN_COMMON_OPTIONS},
+     "  -destroy             destroy everything in the state\n"
+     "  -require-signed-plan with PLANFILE: refuse a plan not signed with "
+     "AMLSEC_PLAN_KEY\n" PLAN_COMMON_OPTIONS},
     {"destroy", cmd_destroy, "Destroy everything amlsec manages",
      "Usage: amlsec destroy [options] [DIR]\n"
      "\n"
@@ -254,6 +261,38 @@ const struct command commands[] = {
      "\n"
      "Options:\n"
      "  -auto-approve        do not ask\n" PLAN_COMMON_OPTIONS},
+    {"drift", cmd_drift, "Find what changed, vanished or was added in Azure (read-only)",
+     "Usage: amlsec drift [options] [DIR]\n"
+     "       amlsec drift -recursive [-shard K/N] [options] [ROOT]\n"
+     "\n"
+     "Compares the live cloud with the state and the configuration in DIR (default .)\n"
+     "and reports, each apart: resources changed outside amlsec (attribute, before and\n"
+     "after), resources deleted outside amlsec, unmanaged security-relevant objects at\n"
+     "each managed workspace's scopes (role assignments, locks, policy assignments and\n"
+     "exemptions, private endpoints and their connections, diagnostic settings, keys in\n"
+     "its vaults, vault access policies), missing\n"
+     "grants of workspace identities (WS-MI-PERMS), and configuration changes not applied\n"
+     "yet (pending: never drift). Read-only: it takes no lock, recovers no journal (it\n"
+     "reports one left pending), sends no write and writes no file. Suppressions are read\n"
+     "from DIR/.amlsecignore (docs/workflow.md). Exit 0: no drift, 1: error, 2: drift,\n"
+     "unmanaged objects or missing grants found.\n"
+     "\n"
+     "Options:\n"
+     "  -json                print the report as JSON (schema: docs/drift-json.md)\n"
+     "  -recursive           every directory under ROOT with *.amlsec files, each with its\n"
+     "                       own state, and one summary; exit 1 if any failed, else 2 if\n"
+     "                       any drifted\n"
+     "  -shard K/N           with -recursive: only the K-th of every N directories (sorted),\n"
+     "                       to split a tenant's stacks across CI matrix jobs\n"
+     "  -ignore-file FILE    read suppressions from FILE instead of DIR/.amlsecignore\n"
+     "                       (with -recursive: for every stack)\n"
+     "  -var NAME=VALUE      set a variable (repeatable)\n"
+     "  -var-file FILE       read variables from FILE (repeatable)\n"
+     "  -cloud NAME          as for plan: public (default), usgovernment, china, local, or an\n"
+     "                       ARM endpoint URL such as a running amlsec-armlocal\n"
+     "  -state PATH          use the local state file PATH (opened read-only)\n"
+     "  -parallelism N       requests at once, 1-256 (default 10)\n"
+     "  -no-color            no colour\n"},
     {"show", cmd_show, "Show a saved plan, or the state",
      "Usage: amlsec show [options] [PLANFILE]\n"
      "\n"

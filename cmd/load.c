@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd/cli.h"
+#include "parser/value.h"
 #include "providers/arm/resolve.h"
 #include "providers/arm/schema.h"
 #include "engine/rules.h"
@@ -45,10 +47,74 @@ const char *const *load_known_kinds(void)
     return schema_kind_names;
 }
 
+/* Registers every string and number under v (cli_secret_add). */
+static void add_secrets(const json_t *v)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+    char num[64];
+    if (json_is_string(v))
+        cli_secret_add(json_string_value(v));
+    else if (json_is_integer(v)) {
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        cli_secret_add(num);
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x) add_secrets(x);
+    } else if (json_is_object(v) && !value_is_unknown(v)) {
+        json_object_foreach((json_t *)v, k, x) add_secrets(x);
+    }
+}
+
+/* Every sensitive path of obj (prefix: where obj is), its values registered. */
+static void add_sensitive(const json_t *obj, const json_t *paths, const char *prefix);
+
+void load_register_secrets(const json_t *obj, const json_t *paths)
+{
+    if (json_is_object(obj))
+        add_sensitive(obj, paths, "");
+}
+
+static void add_sensitive(const json_t *obj, const json_t *paths, const char *prefix)
+{
+    const char *k;
+    json_t *x;
+    char path[512];
+    json_object_foreach((json_t *)obj, k, x)
+    {
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", k);
+        if (value_path_sensitive(paths, path, false))
+            add_secrets(x);
+        else if (json_is_object(x))
+            add_sensitive(x, paths, path);
+        else if (json_is_array(x))
+            for (size_t i = 0; i < json_array_size(x); i++)
+                if (json_is_object(json_array_get(x, i)))
+                    add_sensitive(json_array_get(x, i), paths, path);
+    }
+}
+
+/* The values of sensitive variables and of every sensitive attribute are
+ * secrets this run knows: messages it did not build never show them. */
+static void register_secrets(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nvars; i++)
+        if (cfg->vars[i].sensitive)
+            add_secrets(cfg->vars[i].value);
+    for (size_t i = 0; i < cfg->nresources; i++)
+        for (size_t j = 0; j < cfg->resources[i].ninstances; j++) {
+            const struct cfg_instance *in = &cfg->resources[i].instances[j];
+            if (json_is_object(in->attrs))
+                add_sensitive(in->attrs, in->sensitive, "");
+        }
+}
+
 int load_config(struct config **out, const char *path, const struct load_args *a,
                 struct diag_list *diags, struct errbuf *err)
 {
     struct config_opts opts;
+    int rc;
+    *out = NULL;
     memset(&opts, 0, sizeof(opts));
     opts.path = path;
     opts.kinds = load_known_kinds();
@@ -58,7 +124,10 @@ int load_config(struct config **out, const char *path, const struct load_args *a
     opts.nvar_files = a->nvar_files;
     opts.environ = environ;
     opts.resolver = resolve_resolver();
-    return config_load(out, &opts, diags, err);
+    rc = config_load(out, &opts, diags, err);
+    if (*out)
+        register_secrets(*out);
+    return rc;
 }
 
 /* The settings block's state backend, merged with the environment as the

@@ -61,4 +61,8 @@ void load_print_diags(struct diag_list *diags, int color);
  * followed by how many there were. */
 void load_print_diags_compact(struct diag_list *diags, int color);
 
+/* Registers (cli_secret_add) the values at the sensitive paths of obj
+ * (DSL attributes): a saved plan's, when no configuration is loaded. */
+void load_register_secrets(const json_t *obj, const json_t *paths);
+
 #endif

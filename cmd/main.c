@@ -22,8 +22,9 @@ const struct command *command_find(const char *name)
 static void log_to_stderr(enum log_level level, const char *msg, void *payload)
 {
     static const char *const names[] = {"error", "warn", "info", "debug", "trace"};
+    char clean[8192];
     (void)payload;
-    fprintf(stderr, "[%s] %s\n", names[level], msg);
+    fprintf(stderr, "[%s] %s\n", names[level], cli_scrub(clean, sizeof(clean), msg));
 }
 
 static void setup_logging(void)

@@ -22,13 +22,10 @@ static const char *col(const struct out *o, const char *c)
     return o->color ? c : "";
 }
 
+/* A value printed whole is hidden when it is secret or holds a secret. */
 static bool is_sensitive(const json_t *paths, const char *path)
 {
-    size_t i;
-    json_t *p;
-    json_array_foreach(paths, i, p) if (json_is_string(p) &&
-                                        strcmp(json_string_value(p), path) == 0) return true;
-    return false;
+    return value_path_sensitive(paths, path, true);
 }
 
 static void value_text(struct buf *b, const json_t *v, bool sensitive)
@@ -50,7 +47,11 @@ static void print_attrs(const struct out *o, const json_t *obj, const json_t *se
 
     json_object_foreach((json_t *)obj, k, v)
     {
-        if ((!json_is_object(v) || value_is_unknown(v)) && strlen(k) > w)
+        char full[512];
+        snprintf(full, sizeof(full), "%s%s", prefix, k);
+        if ((!json_is_object(v) || value_is_unknown(v) ||
+             value_path_sensitive(sens, full, false)) &&
+            strlen(k) > w)
             w = strlen(k);
     }
     buf_init(&b, 0);
@@ -59,7 +60,8 @@ static void print_attrs(const struct out *o, const json_t *obj, const json_t *se
     {
         buf_reset(&path);
         buf_addf(&path, "%s%s", prefix, k);
-        if (json_is_object(v) && !value_is_unknown(v)) {
+        if (json_is_object(v) && !value_is_unknown(v) &&
+            !value_path_sensitive(sens, path.ptr ? path.ptr : "", false)) {
             fprintf(o->f, "%*s%s%s%s %s {\n", indent, "", col(o, color), sign, col(o, C_RESET), k);
             buf_addch(&path, '.');
             print_attrs(o, v, sens, sign, color, indent + 4, path.ptr ? path.ptr : "");
@@ -238,11 +240,12 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
                     strncmp(d->what, "deleted", 7) == 0 ? "deleted" : "changed");
             for (size_t k = 0; k < json_array_size(d->paths); k++) {
                 const char *p = json_string_value(json_array_get(d->paths, k));
+                bool sens = is_sensitive(d->sensitive, p);
                 struct buf b;
                 buf_init(&b, 0);
-                value_format(&b, get_path(d->before, p));
+                value_text(&b, get_path(d->before, p), sens);
                 buf_adds(&b, " -> ");
-                value_format(&b, get_path(d->after, p));
+                value_text(&b, get_path(d->after, p), sens);
                 fprintf(f, "      %s~%s %s = %s\n", col(&o, C_YELLOW), col(&o, C_RESET), p, b.ptr);
                 buf_release(&b);
             }

@@ -1,5 +1,6 @@
 #include "cmd/planfile.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,34 @@ static void sha256_hex(char out[65], const char *data, size_t len)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+#define SIGNED_PREFIX "{\"amlsec_plan\":1,\"hmac_sha256\":\""
+#define UNSIGNED_PREFIX "{\"amlsec_plan\":1,"
+
+static int plan_key_check(const char *key, struct errbuf *err)
+{
+    if (strlen(key) < PLANFILE_KEY_MIN)
+        return errbuf_set(err, AMLSEC_EUSAGE,
+                          "AMLSEC_PLAN_KEY is shorter than %d characters; use a random key such "
+                          "as the output of 'openssl rand -hex 32'",
+                          PLANFILE_KEY_MIN);
+    return 0;
+}
+
+static int hmac_hex(char out[65], const char *key, const char *data, size_t len, struct errbuf *err)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    size_t n = 0;
+    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, strlen(key), (const unsigned char *)data,
+                  len, md, sizeof(md), &n) == NULL ||
+        n != 32)
+        return errbuf_set(err, AMLSEC_ERROR, "cannot compute the plan's HMAC-SHA-256");
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
 int planfile_write(const char *path, const struct plan *plan, struct crypt_keys *keys,
-                   struct errbuf *err)
+                   const char *plan_key, struct errbuf *err)
 {
     json_t *inner = plan_to_json(plan, false);
     char *text = inner ? json_dumps(inner, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -45,6 +72,20 @@ int planfile_write(const char *path, const struct plan *plan, struct crypt_keys 
     buf_init(&sealed, PLANFILE_MAX);
     buf_addf(&file, "{\"amlsec_plan\":1,\"sha256\":\"%s\",\"plan\":%s}\n", hex, text);
     free(text);
+    if (plan_key) {
+        /* the HMAC of the file as it is now goes in front of everything else */
+        char mac[65];
+        struct buf signed_file;
+        if ((rc = plan_key_check(plan_key, err)) < 0 ||
+            (rc = hmac_hex(mac, plan_key, file.ptr, file.len, err)) < 0) {
+            buf_release(&file);
+            return rc;
+        }
+        buf_init(&signed_file, PLANFILE_MAX);
+        buf_addf(&signed_file, "%s%s\",%s", SIGNED_PREFIX, mac, file.ptr + strlen(UNSIGNED_PREFIX));
+        buf_release(&file);
+        file = signed_file;
+    }
     if (crypt_keys_enabled(keys)) {
         if ((rc = crypt_seal(&sealed, keys, file.ptr, file.len, err)) == 0)
             rc = file_write_atomic(path, sealed.ptr, sealed.len, 0600, err);
@@ -56,8 +97,43 @@ int planfile_write(const char *path, const struct plan *plan, struct crypt_keys 
     return rc;
 }
 
+/* The signature of a signed plan: plain is the file's text (decrypted). */
+static int check_signature(struct buf *plain, const char *path, const char *plan_key,
+                           struct planfile_trust *trust, struct errbuf *err)
+{
+    size_t pre = strlen(SIGNED_PREFIX);
+    char mac[65], want[65];
+    struct buf unsigned_file;
+    int rc;
+    if (plain->len < pre + 66 || memcmp(plain->ptr, SIGNED_PREFIX, pre) != 0)
+        return 0; /* not signed */
+    trust->signed_ = true;
+    if (plan_key == NULL)
+        return 0;
+    if ((rc = plan_key_check(plan_key, err)) < 0)
+        return rc;
+    memcpy(want, plain->ptr + pre, 64);
+    want[64] = '\0';
+    if (memcmp(plain->ptr + pre + 64, "\",", 2) != 0)
+        return errbuf_set(err, AMLSEC_EPARSE, "plan file '%s' has a malformed signature", path);
+    buf_init(&unsigned_file, PLANFILE_MAX);
+    buf_adds(&unsigned_file, UNSIGNED_PREFIX);
+    buf_add(&unsigned_file, plain->ptr + pre + 66, plain->len - pre - 66);
+    rc = hmac_hex(mac, plan_key, unsigned_file.ptr, unsigned_file.len, err);
+    buf_release(&unsigned_file);
+    if (rc < 0)
+        return rc;
+    if (CRYPTO_memcmp(mac, want, 64) != 0)
+        return errbuf_set(err, AMLSEC_ECORRUPT,
+                          "plan file '%s' fails its signature: it was modified after it was "
+                          "signed, or signed with another AMLSEC_PLAN_KEY",
+                          path);
+    trust->verified = true;
+    return 0;
+}
+
 int planfile_read(struct plan **out, json_t **root_out, const char *path, struct crypt_keys *keys,
-                  struct errbuf *err)
+                  const char *plan_key, struct planfile_trust *trust, struct errbuf *err)
 {
     struct buf raw;
     int rc;
@@ -65,14 +141,16 @@ int planfile_read(struct plan **out, json_t **root_out, const char *path, struct
     *out = NULL;
     buf_init(&raw, PLANFILE_MAX);
     if ((rc = file_read_all(&raw, path, PLANFILE_MAX, err)) == 0)
-        rc = planfile_decode(out, root_out, raw.ptr, raw.len, path, keys, err);
+        rc = planfile_decode(out, root_out, raw.ptr, raw.len, path, keys, plan_key, trust, err);
     buf_release(&raw);
     return rc;
 }
 
 int planfile_decode(struct plan **out, json_t **root_out, const char *data, size_t len,
-                    const char *path, struct crypt_keys *keys, struct errbuf *err)
+                    const char *path, struct crypt_keys *keys, const char *plan_key,
+                    struct planfile_trust *trust, struct errbuf *err)
 {
+    struct planfile_trust ignored;
     struct buf plain;
     json_t *env = NULL, *inner;
     json_error_t je;
@@ -82,14 +160,20 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
     int rc = 0;
 
     *out = NULL;
+    if (trust == NULL)
+        trust = &ignored;
+    memset(trust, 0, sizeof(*trust));
     buf_init(&plain, PLANFILE_MAX);
     if (crypt_is_sealed(data, len)) {
         int used_fallback = 0;
         if ((rc = crypt_open(&plain, keys, data, len, path, &used_fallback, err)) < 0)
             goto out;
+        trust->sealed = true;
     } else {
         buf_add(&plain, data, len);
     }
+    if ((rc = check_signature(&plain, path, plan_key, trust, err)) < 0)
+        goto out;
     /* values known only after apply are tagged "ADDRESS\0ATTR" (parser/value.h) */
     env = json_loadb(plain.ptr, plain.len, JSON_ALLOW_NUL, &je);
     if (env == NULL || !json_is_object(json_object_get(env, "plan")) ||

@@ -9,14 +9,17 @@
 #include <time.h>
 
 #include "cmd/cli.h"
+#include "cmd/load.h"
 #include "providers/arm/arm_client.h"
 #include "providers/arm/arm_provider.h"
 #include "providers/arm/auth.h"
 #include "providers/arm/cloud.h"
 #include "providers/arm/http.h"
 #include "providers/arm/kind_lookup.h"
+#include "providers/arm/render.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
+#include "util/log.h"
 #ifdef AMLSEC_HAVE_ARMLOCAL
 #include "providers/armlocal/armlocal.h"
 #endif
@@ -149,6 +152,7 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
         auth_config_release(&ac);
     }
     memset(&co, 0, sizeof(co));
+    s->cloud = cloud;
     co.cloud = cloud;
     co.transport = s->transport;
     co.parallelism = o->parallelism;
@@ -181,6 +185,13 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
     if (arm_provider_new(&s->provider, &po, &err) < 0)
         goto fail;
     s->cloud = cloud;
+    if (o->sign_in_first && s->auth) {
+        const char *token;
+        if (auth_token(s->auth, cloud->arm_scope, &token, &err) < 0) {
+            errbuf_prefix(&err, "cannot sign in; nothing was changed");
+            goto fail;
+        }
+    }
     return EXIT_OK;
 fail:
     cli_error("cloud '%s': %s", name, err.msg);
@@ -336,8 +347,8 @@ static int read_for_journal(void *payload, const char *kind, const char *arm_id,
     return rc;
 }
 
-/* How long recovery waits for an operation an interrupted run left
- * running before leaving it to the next run (docs/state.md). */
+/* How long recovery waits, in all, for operations an interrupted run left
+ * running before leaving them to the next run (docs/state.md). */
 #define RECOVERY_WAIT_S 600
 
 static double mono_s(void)
@@ -378,7 +389,13 @@ static bool status_running(const char *body, size_t len)
 static int wait_operation_for_journal(void *payload, const char *url)
 {
     struct session *s = payload;
-    double deadline = mono_s() + RECOVERY_WAIT_S;
+    double deadline = s->recovery_deadline;
+    size_t n = s->cloud ? strlen(s->cloud->resource_manager) : 0;
+    /* only on this cloud's resource manager: an embedded local cloud
+     * listens on another port each run, and what answers at the old one
+     * now is not the service that started the operation */
+    if (n == 0 || strncasecmp(url, s->cloud->resource_manager, n) != 0 || url[n] != '/')
+        return AMLSEC_EUSAGE;
     for (;;) {
         struct arm_call get;
         long delay;
@@ -410,7 +427,7 @@ static int wait_operation_for_journal(void *payload, const char *url)
 static int wait_resource_for_journal(void *payload, const char *kind, const char *arm_id,
                                      json_t **out)
 {
-    double deadline = mono_s() + RECOVERY_WAIT_S;
+    double deadline = ((struct session *)payload)->recovery_deadline;
     for (;;) {
         json_t *live = NULL;
         const char *ps;
@@ -498,6 +515,7 @@ static int recover(struct session *s)
     rd.wait_operation = wait_operation_for_journal;
     rd.wait_resource = wait_resource_for_journal;
     rd.payload = s;
+    s->recovery_deadline = mono_s() + RECOVERY_WAIT_S;
     if (journal_reconcile(&rec, &s->journal, &s->st, &rd, &err) < 0) {
         cli_error("recovering an interrupted apply: %s", err.msg);
         return EXIT_FAIL;
@@ -586,6 +604,30 @@ static int sign_in(struct session *s, const struct session_opts *o, const struct
     return EXIT_OK;
 }
 
+/* With AMLSEC_LOG=debug or trace the ARM exchanges are logged, and what
+ * the cloud answers holds the values the state recorded, which may differ
+ * from the configuration's: those at sensitive paths are registered too
+ * (decoding every entry costs a little, so only when logging). */
+static void register_state_secrets(struct state *st)
+{
+    struct errbuf err = ERRBUF_INIT;
+    if (!log_enabled(LOG_DEBUG))
+        return;
+    for (size_t i = 0; i < st->nresources; i++) {
+        struct state_resource *r = &st->resources[i];
+        const struct schema_kind *k = schema_find(r->kind);
+        json_t *attrs = NULL, *dsl, *paths;
+        if (k == NULL || state_resource_attributes(&attrs, r, &err) < 0 || attrs == NULL)
+            continue;
+        dsl = render_decode(k, attrs);
+        paths = json_is_array(r->sensitive) ? json_deep_copy(r->sensitive) : json_array();
+        render_sensitive_paths(k, paths);
+        load_register_secrets(dsl, paths);
+        json_decref(paths);
+        json_decref(dsl);
+    }
+}
+
 /* The ARM type an id names: the last /providers/ segment's, or a resource
  * group's or subscription's (ids without /providers/). */
 static int id_type(char *out, size_t size, const char *id)
@@ -656,6 +698,7 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
     s->loaded = true;
     if (check_state_kinds(&s->st, s->sc.be->where) != EXIT_OK)
         return EXIT_FAIL;
+    register_state_secrets(&s->st);
     if (o->need_cloud) {
         if (check_state_cloud(s, o, cfg) != EXIT_OK || sign_in(s, o, cfg) != EXIT_OK)
             return EXIT_FAIL;

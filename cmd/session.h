@@ -24,7 +24,8 @@ struct session {
     struct armlocal *local; /* the embedded local cloud, or NULL */
     char local_data[4096];
     struct arm_cloud *custom_cloud;
-    const struct arm_cloud *cloud; /* the cloud signed in to (borrowed or custom_cloud) */
+    const struct arm_cloud *cloud; /* the cloud in use (built-in or custom_cloud), or NULL */
+    double recovery_deadline;      /* monotonic seconds: recovery stops waiting then */
     bool custom_local; /* -cloud http://127.0.0.1:PORT: a standalone local cloud */
     struct transport *transport;
     struct auth *auth;
@@ -49,6 +50,9 @@ struct session_opts {
     const char *operation; /* "plan", "apply", ... for the lock info */
     unsigned parallelism;
     bool need_cloud;
+    /* sign in (get an ARM token) before the state is opened: apply PLANFILE
+     * must not touch the state when it cannot proceed */
+    bool sign_in_first;
 };
 
 /* Opens everything; prints errors and returns EXIT_FAIL on failure. Pending

@@ -12,6 +12,7 @@
 #include "providers/arm/cloud.h"
 #include "providers/arm/schema.h"
 #include "providers/arm/http.h"
+#include "providers/arm/render.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -268,8 +269,12 @@ json_t *state_cli_redacted(struct state_resource *r, struct errbuf *err)
     }
     json_array_foreach(r->sensitive, i, v)
     {
-        redact_path(copy, json_string_value(v));
+        redact_path(copy, json_string_value(v)); /* JSON pointers ("/properties/x") */
     }
+    /* attribute paths ("tags", "admin.password") and what the catalogue
+     * knows is secret, mapped to the ARM fields they feed */
+    if (schema_find(r->kind))
+        render_redact_arm(schema_find(r->kind), copy, r->sensitive);
     if (k)
         redact_schema(copy, &k->body);
     return copy;

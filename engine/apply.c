@@ -8,6 +8,7 @@
 
 #include "engine/known.h"
 #include "parser/value.h"
+#include "providers/arm/render.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -491,6 +492,12 @@ static int settle(struct run *r, struct op *op, struct provider_result *res, boo
         op->body = NULL;
         return 0;
     }
+    /* what ARM never returns (passwords, keys) is recorded as a digest, so
+     * the next plan can tell whether it changed (docs/state.md) */
+    if (*ok && res->body && op->body && c->after && schema_find(c->kind) &&
+        render_write_only_record(schema_find(c->kind), res->body, c->after) < 0)
+        return errbuf_set(r->err, AMLSEC_ERROR, "cannot digest the write-only values of %s",
+                          c->address);
     if ((rc = journal_complete(r->j, op->journal_id, *ok, *ok ? res->body : NULL, r->err)) < 0 ||
         (rc = journal_fold(r->j, r->st, op->journal_id, r->err)) < 0)
         return rc;

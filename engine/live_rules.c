@@ -316,6 +316,13 @@ static void rule_support_app(const struct live_rules_in *in, const struct cfg_in
     provider_result_release(&direct);
 }
 
+bool live_rules_missing_grant(const struct diag *d)
+{
+    return d->code && strcmp(d->code, "WS-MI-PERMS") == 0 && d->severity == DIAG_WARNING &&
+           strstr(d->message, "'s managed identity (") != NULL &&
+           strstr(d->message, ") has no ") != NULL;
+}
+
 size_t live_rules_run(const struct live_rules_in *in, struct diag_list *diags)
 {
     size_t errors = rule_vnet_join(in, diags);

@@ -52,4 +52,9 @@ struct live_rules_in {
  * Returns the number of errors added. */
 size_t live_rules_run(const struct live_rules_in *in, struct diag_list *diags);
 
+/* Is d a WS-MI-PERMS finding that a grant the workspace identity needs is
+ * missing (not one about a deletion the plan makes)? `drift` reports these,
+ * and `plan -detailed-exitcode` returns 2 for them. */
+bool live_rules_missing_grant(const struct diag *d);
+
 #endif

@@ -50,8 +50,8 @@ struct builder {
     size_t *replaced;            /* items replaced under their own id (ARM deletes what lies
                                     under them with them): positions in items */
     size_t nreplaced, capreplaced;
-    struct provider *p;          /* NULL without refresh */
-    json_t *deleted_ws;          /* soft-deleted workspaces of deleted_ws_sub (read once) */
+    struct provider *p; /* NULL without refresh */
+    json_t *deleted_ws; /* soft-deleted workspaces of deleted_ws_sub (read once) */
     char deleted_ws_sub[64];
 };
 
@@ -202,9 +202,11 @@ static bool forced_replace(const struct builder *b, const char *address)
 }
 
 /* Compares before and after; fills the change's action and reason.
- * Returns the diff entries kept (after ignore_changes). */
+ * Returns the diff entries kept (after ignore_changes). With stored (the
+ * state's ARM body), write-only values of after, which ARM never returns,
+ * are compared with the digests the state keeps of them. */
 static enum schema_change compare(const struct schema_kind *k, const struct cfg_resource *r,
-                                  const json_t *before, const json_t *after,
+                                  const json_t *before, const json_t *after, const json_t *stored,
                                   struct schema_diff_entry *kept, size_t *nkept)
 {
     struct schema_diff_entry all[PLAN_MAX_DIFFS];
@@ -216,6 +218,8 @@ static enum schema_change compare(const struct schema_kind *k, const struct cfg_
         return CHANGE_NONE; /* the state against an unchanged resource: most of a refresh */
     live = json_deep_copy(before);
     want = json_deep_copy(after);
+    if (r)
+        render_write_only_compare(k, stored, live, want);
     prune_unmanaged(&k->body, live, after);
     /* Attributes that only build the ARM id (resource_group, scope, parent
      * references) are not in any GET: the id comparison covers them. */
@@ -294,6 +298,18 @@ static void impact_notes(struct pending *it, const struct schema_diff_entry *d, 
  * the plan shows and what the catalogue compares references by. */
 static json_t *collapse_attrs(const json_t *attrs);
 
+/* Service-generated secrets (an App Insights connection string) are never
+ * compared or sent: they are left out of a change's before, so a plan
+ * neither shows nor saves them. Takes v, returns it. */
+static json_t *without_computed_secrets(const struct schema_kind *k, json_t *v)
+{
+    if (k && json_is_object(v))
+        for (const struct schema_attr *a = k->body.attrs; a->name; a++)
+            if ((a->flags & SF_COMPUTED) && (a->flags & SF_SENSITIVE))
+                json_object_del(v, a->name);
+    return v;
+}
+
 static json_t *collapse_refs(const json_t *v)
 {
     if (json_is_object(v) && !value_is_unknown(v)) {
@@ -362,7 +378,7 @@ static struct diag *error_at_instance(struct builder *b, const struct cfg_instan
 
 static void add_drift(struct builder *b, const char *address, const char *kind, const char *what,
                       const json_t *before, const json_t *after, const struct schema_diff_entry *d,
-                      size_t n)
+                      size_t n, const json_t *sensitive)
 {
     struct plan *p = b->plan;
     struct plan_drift *grown = realloc(p->drift, (p->ndrift + 1) * sizeof(*grown));
@@ -377,6 +393,7 @@ static void add_drift(struct builder *b, const char *address, const char *kind, 
     dr->before = before ? json_deep_copy(before) : NULL;
     dr->after = after ? json_deep_copy(after) : NULL;
     dr->paths = json_array();
+    dr->sensitive = sensitive ? json_deep_copy(sensitive) : json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(dr->paths, json_string(d[i].path));
 }
@@ -857,15 +874,16 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     /* drift: the live resource against what the state recorded */
     if (se && b->o->refresh) {
         if (live == NULL) {
-            add_drift(b, in->address, r->kind, "deleted outside amlsec", recorded, NULL, NULL, 0);
+            add_drift(b, in->address, r->kind, "deleted outside amlsec", recorded, NULL, NULL, 0,
+                      it->c.sensitive);
         } else if (recorded) {
             struct schema_diff_entry dd[PLAN_MAX_DIFFS];
             size_t ndd = 0;
             /* what ignore_changes covers is the service's (or someone
              * else's) business: not drift */
-            if (compare(k, r, recorded, live, dd, &ndd) != CHANGE_NONE)
+            if (compare(k, r, recorded, live, NULL, dd, &ndd) != CHANGE_NONE)
                 add_drift(b, in->address, r->kind, "changed outside amlsec", recorded, live, dd,
-                          ndd);
+                          ndd, it->c.sensitive);
         }
     }
     if (live == NULL && !b->o->refresh && se)
@@ -908,11 +926,11 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         /* a create that failed half way: PUT it again, ARM retries provisioning */
         it->c.action = PLAN_CREATE;
         it->c.reason = strdup("create_because_tainted");
-        it->c.before = json_incref(live);
+        it->c.before = without_computed_secrets(k, json_deep_copy(live));
         note(it, "%s is tainted: its creation failed in an earlier apply", in->address);
         goto out;
     }
-    it->c.before = collapse_attrs(live);
+    it->c.before = without_computed_secrets(k, collapse_attrs(live));
     if (renamed) {
         it->c.action = PLAN_REPLACE;
         it->c.reason = strdup("replace_because_id_changed");
@@ -921,7 +939,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         it->c.action = PLAN_REPLACE;
         it->c.reason = strdup("replace_by_request");
     } else {
-        ch = compare(k, r, live, attrs, d, &nd);
+        ch = compare(k, r, live, attrs, state_attrs, d, &nd);
         if (ch == CHANGE_IMPOSSIBLE) {
             char *paths = NULL;
             join_paths(&paths, d, nd, CHANGE_IMPOSSIBLE);
@@ -1062,7 +1080,7 @@ static int plan_deletes(struct builder *b)
         it->c.sensitive = json_incref(se->sensitive ? se->sensitive : json_array());
         it->c.dependencies = json_incref(se->dependencies ? se->dependencies : json_array());
         if (k && state_resource_attributes(&attrs, se, b->err) == 0 && attrs)
-            it->c.before = render_decode(k, attrs);
+            it->c.before = without_computed_secrets(k, render_decode(k, attrs));
         if (r) {
             it->inst = config_find_instance(b->cfg, se->address);
             if (r->lifecycle.prevent_destroy) {
@@ -1411,6 +1429,7 @@ static void drift_release(struct plan *plan)
         json_decref(plan->drift[i].before);
         json_decref(plan->drift[i].after);
         json_decref(plan->drift[i].paths);
+        json_decref(plan->drift[i].sensitive);
     }
     free(plan->drift);
     plan->drift = NULL;
@@ -1818,5 +1837,8 @@ void plan_free(struct plan *plan)
     free(plan->changes);
     drift_release(plan);
     json_decref(plan->findings);
+    free(plan->cloud);
+    free(plan->subscription);
+    free(plan->tenant);
     free(plan);
 }

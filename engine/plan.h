@@ -81,6 +81,7 @@ struct plan_drift {
     json_t *before; /* as recorded in the state (DSL attributes) */
     json_t *after;  /* as read now, NULL when deleted */
     json_t *paths;  /* attributes that differ (array of strings) */
+    json_t *sensitive; /* paths whose values are secret (array, owned): printed as (sensitive) */
 };
 
 struct plan {
@@ -95,6 +96,10 @@ struct plan {
     uint64_t serial;
     char config_digest[72]; /* "sha256:..." of the configuration's files */
     bool destroy;
+    /* Where the plan applies (plan JSON "target"; set by the caller that
+     * knows, NULL when unknown): the cloud name or ARM endpoint URL, the
+     * subscription and the tenant. apply PLANFILE uses them (owned). */
+    char *cloud, *subscription, *tenant;
 };
 
 struct plan_opts {

@@ -95,24 +95,29 @@ static int via_from(enum plan_update_via *out, const json_t *v)
     return AMLSEC_EPARSE;
 }
 
-/* Replaces the value at a dotted attribute path with "(sensitive)". */
+/* Replaces the value at a dotted attribute path with "(sensitive)"; a
+ * repeated block (an array of objects) is walked element by element. */
 static void redact_path(json_t *obj, const char *path)
 {
     char seg[256];
-    while (json_is_object(obj) && *path) {
-        size_t n = strcspn(path, ".");
-        if (n >= sizeof(seg))
-            return;
-        memcpy(seg, path, n);
-        seg[n] = '\0';
-        if (path[n] == '\0') {
-            if (json_object_get(obj, seg))
-                json_object_set_new(obj, seg, json_string(SENSITIVE_TEXT));
-            return;
-        }
-        obj = json_object_get(obj, seg);
-        path += n + 1;
+    size_t n = strcspn(path, ".");
+    json_t *next;
+    if (json_is_array(obj)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(obj, i, x) redact_path(x, path);
+        return;
     }
+    if (!json_is_object(obj) || n == 0 || n >= sizeof(seg))
+        return;
+    memcpy(seg, path, n);
+    seg[n] = '\0';
+    if ((next = json_object_get(obj, seg)) == NULL)
+        return;
+    if (path[n] == '\0')
+        json_object_set_new(obj, seg, json_string(SENSITIVE_TEXT));
+    else
+        redact_path(next, path + n + 1);
 }
 
 static json_t *redacted(const json_t *v, const json_t *sensitive)
@@ -182,12 +187,38 @@ static json_t *sensitive_mask(const json_t *paths)
     return m;
 }
 
+/* Does v hold a value at a sensitive path (or inside one)? */
+static bool holds_sensitive(const json_t *v, const json_t *paths, const char *prefix)
+{
+    const char *k;
+    json_t *x;
+    char path[512];
+    if (json_is_array(v)) {
+        size_t i;
+        json_array_foreach(v, i, x) if (holds_sensitive(x, paths, prefix)) return true;
+        return false;
+    }
+    if (!json_is_object(v) || value_is_unknown(v))
+        return false;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", k);
+        if (json_is_null(x) || value_is_unknown(x))
+            continue;
+        if (value_path_sensitive(paths, path, false) || holds_sensitive(x, paths, path))
+            return true;
+    }
+    return false;
+}
+
 bool plan_has_sensitive(const struct plan *plan)
 {
-    for (size_t i = 0; i < plan->n; i++)
-        if (json_array_size(plan->changes[i].sensitive) > 0 &&
-            plan->changes[i].action != PLAN_DELETE)
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct plan_change *c = &plan->changes[i];
+        if (json_array_size(c->sensitive) > 0 && (holds_sensitive(c->after, c->sensitive, "") ||
+                                                  holds_sensitive(c->before, c->sensitive, "")))
             return true;
+    }
     return false;
 }
 
@@ -276,13 +307,14 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         json_array_append_new(changes, o);
         json_decref(sens);
     }
+    /* drift is only shown, never applied: always redacted */
     for (size_t i = 0; i < plan->ndrift; i++) {
         const struct plan_drift *d = &plan->drift[i];
-        json_array_append_new(
-            drift, json_pack("{s:s, s:s, s:s, s:o, s:o, s:O}", "address", d->address, "type",
-                             d->kind, "what", d->what, "before",
-                             d->before ? json_deep_copy(d->before) : json_null(), "after",
-                             d->after ? json_deep_copy(d->after) : json_null(), "paths", d->paths));
+        json_array_append_new(drift, json_pack("{s:s, s:s, s:s, s:o, s:o, s:O, s:o}", "address",
+                                               d->address, "type", d->kind, "what", d->what,
+                                               "before", redacted(d->before, d->sensitive), "after",
+                                               redacted(d->after, d->sensitive), "paths", d->paths,
+                                               "sensitive", sensitive_mask(d->sensitive)));
     }
     json_object_set_new(root, "findings",
                         plan->findings ? json_deep_copy(plan->findings) : json_array());
@@ -293,6 +325,12 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         root, "state",
         json_pack("{s:s, s:I}", "lineage", plan->lineage, "serial", (json_int_t)plan->serial));
     json_object_set_new(root, "configuration_digest", json_string(plan->config_digest));
+    json_object_set_new(
+        root, "target",
+        json_pack("{s:o, s:o, s:o}", "cloud", plan->cloud ? json_string(plan->cloud) : json_null(),
+                  "subscription",
+                  plan->subscription ? json_string(plan->subscription) : json_null(), "tenant",
+                  plan->tenant ? json_string(plan->tenant) : json_null()));
     json_object_set_new(root, "summary",
                         json_pack("{s:I, s:I, s:I}", "add", (json_int_t)plan->nadd, "change",
                                   (json_int_t)plan->nchange, "destroy",
@@ -342,6 +380,15 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
     p->serial = (uint64_t)json_integer_value(json_object_get(st, "serial"));
     p->destroy = json_is_true(json_object_get(root, "destroy"));
     p->findings = take_json(root, "findings");
+    {
+        const json_t *t = json_object_get(root, "target");
+        const char *cl = json_string_value(json_object_get(t, "cloud"));
+        const char *sub = json_string_value(json_object_get(t, "subscription"));
+        const char *ten = json_string_value(json_object_get(t, "tenant"));
+        p->cloud = cl ? strdup(cl) : NULL;
+        p->subscription = sub ? strdup(sub) : NULL;
+        p->tenant = ten ? strdup(ten) : NULL;
+    }
     snprintf(p->config_digest, sizeof(p->config_digest), "%s",
              json_string_value(json_object_get(root, "configuration_digest"))
                  ? json_string_value(json_object_get(root, "configuration_digest"))
@@ -402,11 +449,15 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
                               i);
         }
         x->deps = calloc(json_array_size(after_steps) + 1, sizeof(*x->deps));
+        /* each entry names one earlier change, the latest with that address (a
+         * crafted plan may repeat an address; deps has room for one per entry) */
         json_array_foreach(after_steps, k, a)
         {
-            for (size_t j = 0; j < i; j++)
-                if (json_is_string(a) && strcmp(p->changes[j].address, json_string_value(a)) == 0)
+            for (size_t j = i; json_is_string(a) && j-- > 0;)
+                if (strcmp(p->changes[j].address, json_string_value(a)) == 0) {
                     x->deps[x->ndeps++] = j;
+                    break;
+                }
         }
         p->nadd += x->action == PLAN_CREATE || x->action == PLAN_REPLACE;
         p->nchange += x->action == PLAN_UPDATE;

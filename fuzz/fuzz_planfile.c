@@ -23,7 +23,7 @@ static void try_file(const char *data, size_t size, struct crypt_keys *keys)
     struct plan *plan = NULL, *again = NULL;
     json_t *root = NULL, *first, *second;
 
-    if (planfile_decode(&plan, &root, data, size, "fuzz.plan", keys, &err) != 0) {
+    if (planfile_decode(&plan, &root, data, size, "fuzz.plan", keys, NULL, NULL, &err) != 0) {
         plan_free(plan);
         return;
     }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "parser/eval.h"
@@ -1004,13 +1005,34 @@ static int parse_var_text(struct loader *ld, const struct cfg_variable *v, const
     if (rc < 0) {
         struct diag *d = diag_add(ld->diags, DIAG_ERROR, NULL, "variable",
                                   "%s value for variable '%s' is not a valid %s: %s", origin,
-                                  v->name, strcmp(v->type, "any") == 0 ? "value" : v->type, text);
+                                  v->name, strcmp(v->type, "any") == 0 ? "value" : v->type,
+                                  v->sensitive ? "(sensitive value not shown)" : text);
         if (d)
             diag_set_hint(d,
                           "numbers are written 3, bools true, lists [\"a\"], maps { k = \"v\" }");
         return AMLSEC_EPARSE;
     }
     return 0;
+}
+
+/* With a sensitive variable declared, what a -var-file's parse and
+ * evaluation report would quote the file (the words name the offending
+ * token, the snippet shows the line): those diagnostics are moved from
+ * local to ld->diags with the file's text masked and the words withheld. */
+static void withhold_var_file_diags(struct loader *ld, struct diag_list *local,
+                                    const struct src_file *src)
+{
+    struct src_loc all = {.file = src, .begin = 0, .end = (uint32_t)src->len};
+    for (size_t i = 0; i < local->n; i++) {
+        struct diag *d = diag_add(ld->diags, local->items[i].severity, &local->items[i].loc,
+                                  local->items[i].code, "%s",
+                                  "the -var-file is not valid here (the details are withheld: "
+                                  "it may hold a sensitive value)");
+        if (d)
+            diag_mask(d, &all);
+    }
+    diag_list_release(local);
+    diag_list_init(local);
 }
 
 static struct cfg_variable *find_var(struct config *cfg, const char *name)
@@ -1042,10 +1064,90 @@ static void set_var(struct cfg_variable *v, json_t *value, const char *source)
     v->source = source;
 }
 
+/* Where "name" appears as a key in a JSON file (its first occurrence), for
+ * diagnostics; the start of the file when it cannot be found. */
+static struct src_loc json_key_loc(const struct src_file *src, const char *name)
+{
+    struct src_loc l = {src, 0, 0};
+    size_t n = strlen(name);
+    for (const char *p = src->text; (p = strchr(p, '"')) != NULL; p++) {
+        if ((size_t)(src->text + src->len - p) > n + 1 && strncmp(p + 1, name, n) == 0 &&
+            p[n + 1] == '"') {
+            l.begin = (uint32_t)(p - src->text);
+            l.end = l.begin + (uint32_t)n + 2;
+            return l;
+        }
+    }
+    return l;
+}
+
+/* Does a JSON value hold a number amlsec has no type for (a decimal)? */
+static bool json_has_real(const json_t *v)
+{
+    const char *k;
+    size_t i;
+    const json_t *x;
+    if (json_is_real(v))
+        return true;
+    if (json_is_array(v))
+        json_array_foreach(v, i, x) if (json_has_real(x)) return true;
+    if (json_is_object(v))
+        json_object_foreach((json_t *)v, k, x) if (json_has_real(x)) return true;
+    return false;
+}
+
+/* A -var-file named *.json: one object, { "name": value, ... }, as
+ * Terraform reads *.tfvars.json. */
+static void load_json_var_file(struct loader *ld, const struct src_file *src)
+{
+    json_error_t je;
+    json_t *doc = json_loadb(src->text, src->len, 0, &je), *val;
+    const char *k;
+
+    if (doc == NULL) {
+        struct src_loc l = {src, (uint32_t)(je.position > 0 ? je.position - 1 : 0), 0};
+        l.end = l.begin + (l.begin < src->len ? 1 : 0);
+        error_at(ld, &l, "var-file", "this -var-file is not valid JSON: %s", je.text);
+        return;
+    }
+    if (!json_is_object(doc)) {
+        struct src_loc l = {src, 0, src->len ? 1 : 0};
+        error_at(ld, &l, "var-file", "a JSON -var-file holds one object: { \"name\": value, ... }");
+        json_decref(doc);
+        return;
+    }
+    json_object_foreach(doc, k, val)
+    {
+        struct cfg_variable *v = find_var(ld->cfg, k);
+        struct src_loc l = json_key_loc(src, k);
+        if (v == NULL) {
+            unknown_var(ld, &l, k, "-var-file");
+            continue;
+        }
+        if (json_has_real(val)) {
+            error_at(ld, &l, "var-file",
+                     "variable '%s': decimal numbers are not supported; use a whole number or a "
+                     "string",
+                     k);
+            continue;
+        }
+        set_var(v, json_incref(val), "-var-file");
+    }
+    json_decref(doc);
+}
+
+static bool ends_with_json(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 5 && strcasecmp(path + n - 5, ".json") == 0;
+}
+
 static int bind_variables(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
     const struct config_opts *o = ld->opts;
+    struct diag_list local;
+    bool secret = false;
     int rc;
 
     /* declarations and defaults */
@@ -1119,6 +1221,9 @@ static int bind_variables(struct loader *ld)
         }
         set_var(v, val, "environment");
     }
+    for (size_t i = 0; i < cfg->nvars; i++)
+        secret |= cfg->vars[i].sensitive;
+    diag_list_init(&local);
     for (size_t i = 0; i < o->nvar_files; i++) {
         struct src_file *src = NULL;
         struct ast_file *af = NULL;
@@ -1133,8 +1238,24 @@ static int bind_variables(struct loader *ld)
         }
         cfg->srcs = grown;
         cfg->srcs[cfg->nsrcs++] = src;
-        if (parse_file(&af, src, &cfg->arena, ld->diags) < 0)
+        if (ends_with_json(o->var_files[i])) {
+            if (secret) {
+                struct diag_list *saved = ld->diags;
+                ld->diags = &local;
+                load_json_var_file(ld, src);
+                ld->diags = saved;
+                withhold_var_file_diags(ld, &local, src);
+            } else {
+                load_json_var_file(ld, src);
+            }
             continue;
+        }
+        if (secret)
+            ectx.diags = &local;
+        if (parse_file(&af, src, &cfg->arena, ectx.diags) < 0) {
+            withhold_var_file_diags(ld, &local, src);
+            continue;
+        }
         for (const struct ast_block *b = af->body.blocks; b; b = b->next)
             error_at(ld, &b->type_loc, "var-file", "a -var-file holds only NAME = VALUE lines");
         for (const struct ast_attr *a = af->body.attrs; a; a = a->next) {
@@ -1149,7 +1270,9 @@ static int bind_variables(struct loader *ld)
                 continue;
             set_var(v, val, "-var-file");
         }
+        withhold_var_file_diags(ld, &local, src);
     }
+    diag_list_release(&local);
     for (size_t i = 0; i < o->nvars; i++) {
         struct cfg_variable *v = find_var(cfg, o->vars[i].name);
         json_t *val = NULL;
@@ -1451,6 +1574,40 @@ static int expand(struct loader *ld, struct cfg_resource *r)
     return 0;
 }
 
+/* A map written as a literal ({ owner = var.secret, team = "ml" }) whose
+ * value read something sensitive: marks only the keys whose values did
+ * (path.owner), evaluating each item again on its own. False when that
+ * cannot be told apart (a key computed from a secret, a key with a '.'):
+ * the caller then marks the whole map. */
+static bool mark_map_items(struct eval_ctx *ectx, const struct ast_expr *e, const char *path,
+                           json_t *sensitive)
+{
+    json_t *marks = json_array();
+    bool ok = e->kind == EXPR_MAP;
+    for (const struct ast_map_item *it = ok ? e->u.map.items : NULL; it && ok; it = it->next) {
+        json_t *k = NULL, *v = NULL;
+        ectx->sensitive = false;
+        ok = eval_expr(&k, ectx, it->key) == 0 && json_is_string(k) && !ectx->sensitive &&
+             strchr(json_string_value(k), '.') == NULL;
+        if (ok && (ok = eval_expr(&v, ectx, it->value) == 0) && ectx->sensitive) {
+            char p[1024];
+            ok = strlen(path) + strlen(json_string_value(k)) + 2 <= sizeof(p);
+            snprintf(p, sizeof(p), "%s.%s", path, ok ? json_string_value(k) : "");
+            json_array_append_new(marks, json_string(p));
+        }
+        json_decref(k);
+        json_decref(v);
+    }
+    if (ok) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(marks, i, p) value_sensitive_add(sensitive, json_string_value(p));
+    }
+    json_decref(marks);
+    ectx->sensitive = true;
+    return ok;
+}
+
 /* Evaluates a body to an object: attributes, nested blocks (repeated ones as
  * arrays). Records sensitive attribute paths. */
 static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct ast_body *b,
@@ -1469,7 +1626,8 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         if (ectx->sensitive) {
             char path[512];
             snprintf(path, sizeof(path), "%s%s", prefix, a->name);
-            json_array_append_new(sensitive, json_string(path));
+            if (!mark_map_items(ectx, a->value, path, sensitive))
+                value_sensitive_add(sensitive, path);
         }
         json_object_set_new(obj, a->name, v);
     }
@@ -1525,6 +1683,8 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
             .cfg = ld->cfg, .diags = ld->diags, .self = in, .base_dir = ld->base_dir};
         in->sensitive = json_array();
         in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
+        if (ld->opts->resolver.sensitive_paths)
+            ld->opts->resolver.sensitive_paths(ld->opts->resolver.payload, in, in->sensitive);
         if (ld->opts->resolver.instance_value)
             in->value = ld->opts->resolver.instance_value(ld->opts->resolver.payload, ld->cfg, in);
         if (in->value == NULL) {

@@ -89,6 +89,9 @@ struct cfg_instance {
 struct cfg_resolver {
     json_t *(*instance_value)(void *payload, const struct config *cfg,
                               const struct cfg_instance *inst);
+    /* Adds to paths (inst->sensitive) what the catalogue knows is secret
+     * in inst: passwords, keys, service-generated secrets. May be NULL. */
+    void (*sensitive_paths)(void *payload, const struct cfg_instance *inst, json_t *paths);
     void *payload;
 };
 

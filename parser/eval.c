@@ -135,16 +135,25 @@ static int apply_step(json_t **out, struct eval_ctx *ctx, json_t *v, const struc
         else if (from_resource)
             r = value_unknown(); /* computed by the service */
         else
-            rc = fail(ctx, &s->loc, "unknown-key", "no key '%s' in this map", name);
+            rc = ctx->sensitive /* the key may come from a secret: never quoted */
+                     ? fail(ctx, &s->loc, "unknown-key",
+                            "no such key in this map (the key is "
+                            "sensitive: not shown)")
+                     : fail(ctx, &s->loc, "unknown-key", "no key '%s' in this map", name);
     } else if (json_is_array(v) && s->kind == STEP_INDEX) {
         if (!json_is_integer(key))
             rc = fail(ctx, &s->loc, "type", "a list is indexed with a number, not a %s",
                       value_type_name(key));
         else if (json_integer_value(key) < 0 ||
                  (size_t)json_integer_value(key) >= json_array_size(v))
-            rc = fail(ctx, &s->loc, "index",
-                      "index %" JSON_INTEGER_FORMAT " is out of range for a list of %zu",
-                      json_integer_value(key), json_array_size(v));
+            rc = ctx->sensitive
+                     ? fail(ctx, &s->loc, "index",
+                            "the index is out of range for a list of %zu (it is sensitive: not "
+                            "shown)",
+                            json_array_size(v))
+                     : fail(ctx, &s->loc, "index",
+                            "index %" JSON_INTEGER_FORMAT " is out of range for a list of %zu",
+                            json_integer_value(key), json_array_size(v));
         else
             r = json_incref(json_array_get(v, (size_t)json_integer_value(key)));
     } else {
@@ -157,13 +166,40 @@ static int apply_step(json_t **out, struct eval_ctx *ctx, json_t *v, const struc
     return rc;
 }
 
-/* The address of r's instance whose value is v, or NULL. */
-static const char *instance_address_of(const struct cfg_resource *r, const json_t *v)
+/* r's instance whose value is v, or NULL. */
+static const struct cfg_instance *instance_of(const struct cfg_resource *r, const json_t *v)
 {
     for (size_t i = 0; i < r->ninstances; i++)
         if (r->instances[i].value == v)
-            return r->instances[i].address;
+            return &r->instances[i];
     return NULL;
+}
+
+/* Sensitivity follows a value read from another instance: the steps s
+ * name an attribute path of in; when a sensitive path of in covers it, or
+ * lies inside it, what is read is sensitive. A reference to the whole
+ * instance stands for its id (names cannot be sensitive: schema checks). */
+static void mark_read(struct eval_ctx *ctx, const struct cfg_instance *in, const struct ast_step *s)
+{
+    char path[256];
+    size_t len = 0;
+    if (in == NULL || json_array_size(in->sensitive) == 0)
+        return;
+    for (; s && s->kind == STEP_ATTR; s = s->next) {
+        size_t n = strlen(s->name);
+        if (len + n + 2 > sizeof(path)) {
+            ctx->sensitive = true; /* too long to name: assume the worst */
+            return;
+        }
+        if (len)
+            path[len++] = '.';
+        memcpy(path + len, s->name, n + 1);
+        len += n;
+    }
+    if (len == 0)
+        snprintf(path, sizeof(path), "id");
+    if (value_path_sensitive(in->sensitive, path, true))
+        ctx->sensitive = true;
 }
 
 /* Applies the steps s to v (consumed), the value of the instance at
@@ -218,6 +254,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     json_t *v = NULL;
     bool from_resource = false;
     const char *origin = NULL; /* the instance a resource reference reads from */
+    const struct cfg_instance *from = NULL;
     int rc;
 
     if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 || strcmp(root, "each") == 0) {
@@ -272,13 +309,21 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         from_resource = true;
         s = s->next;
         if (!r->has_for_each && r->ninstances == 1)
-            origin = r->instances[0].address;
+            from = &r->instances[0];
         /* TYPE.NAME["key"] picks one instance of a for_each resource */
         if (r->has_for_each && s && s->kind == STEP_INDEX) {
             if ((rc = apply_step(&v, ctx, v, s, false)) < 0)
                 return rc;
-            origin = instance_address_of(r, v);
+            from = instance_of(r, v);
             s = s->next;
+        } else if (r->has_for_each) {
+            /* every instance at once: sensitive when any of them is */
+            for (size_t i = 0; i < r->ninstances; i++)
+                mark_read(ctx, &r->instances[i], s && s->kind == STEP_INDEX ? s->next : s);
+        }
+        if (from) {
+            origin = from->address;
+            mark_read(ctx, from, s);
         }
     }
     if (origin)
@@ -610,8 +655,10 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
                 return rc;
             }
             if (json_object_get(m, json_string_value(a)) != NULL) {
-                rc = fail(ctx, &it->key->loc, "duplicate", "duplicate map key '%s'",
-                          json_string_value(a));
+                rc = ctx->sensitive ? fail(ctx, &it->key->loc, "duplicate",
+                                           "duplicate map key (sensitive: not shown)")
+                                    : fail(ctx, &it->key->loc, "duplicate",
+                                           "duplicate map key '%s'", json_string_value(a));
                 json_decref(a);
                 json_decref(m);
                 return rc;

@@ -213,3 +213,27 @@ int value_format(struct buf *out, const json_t *v)
         return buf_adds(out, "null");
     }
 }
+
+bool value_path_sensitive(const json_t *paths, const char *path, bool or_inside)
+{
+    size_t i, n = strlen(path);
+    const json_t *p;
+    json_array_foreach(paths, i, p)
+    {
+        const char *s = json_string_value(p);
+        size_t m = s ? strlen(s) : 0;
+        if (s == NULL)
+            continue;
+        if (strncmp(path, s, m) == 0 && (path[m] == '\0' || path[m] == '.'))
+            return true; /* s encloses path */
+        if (or_inside && strncmp(s, path, n) == 0 && (n == 0 || s[n] == '.'))
+            return true; /* path encloses s */
+    }
+    return false;
+}
+
+void value_sensitive_add(json_t *paths, const char *path)
+{
+    if (json_is_array(paths) && !value_path_sensitive(paths, path, false))
+        json_array_append_new(paths, json_string(path));
+}

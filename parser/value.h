@@ -27,4 +27,14 @@ const char *value_type_name(const json_t *v);
  * unknown prints as (known after apply). Appends to out. */
 int value_format(struct buf *out, const json_t *v);
 
+/* Sensitivity is a set of dotted attribute paths ("tags", "admin.password")
+ * carried next to the values (cfg_instance.sensitive, plan_change.sensitive,
+ * the state's `sensitive`). A path is secret when a listed path equals it or
+ * encloses it ("tags" covers "tags.owner"); with or_inside, also when a
+ * listed path lies inside it ("keys" holds the secret "keys.primary").
+ * paths may be NULL. */
+bool value_path_sensitive(const json_t *paths, const char *path, bool or_inside);
+/* Adds path to the array paths unless a listed path already covers it. */
+void value_sensitive_add(json_t *paths, const char *path);
+
 #endif

@@ -1,6 +1,7 @@
 #include "providers/provider.h"
 #include "util/error.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/banned.h"
@@ -95,4 +96,138 @@ void provider_free(struct provider *p)
 {
     if (p)
         p->ops->free(p);
+}
+
+int provider_list_urls(struct provider *p, const char *const *paths,
+                       const char *const *api_versions, size_t n, json_t **out, struct errbuf *errs)
+{
+    if (p->ops->list_urls)
+        return p->ops->list_urls(p, paths, api_versions, n, out, errs);
+    for (size_t i = 0; i < n; i++)
+        if (p->ops->list_url(p, paths[i], api_versions[i], &out[i], &errs[i]) < 0)
+            out[i] = NULL;
+    return 0;
+}
+
+int provider_graph_query(struct provider *p, const char *const *queries, size_t n,
+                         const char *const *subscriptions, size_t nsubscriptions, json_t **rows,
+                         struct errbuf *err)
+{
+    for (size_t i = 0; i < n; i++)
+        rows[i] = NULL;
+    if (p->ops->graph_query == NULL)
+        return errbuf_set(err, AMLSEC_EUSAGE, "this provider has no Resource Graph");
+    return p->ops->graph_query(p, queries, n, subscriptions, nsubscriptions, rows, err);
+}
+
+/* --- the read-only view ---------------------------------------------------- */
+
+struct readonly {
+    struct provider base;
+    struct provider *inner;
+    unsigned refused;
+};
+
+static struct readonly *ro_of(struct provider *p)
+{
+    return (struct readonly *)p;
+}
+
+static int ro_refuse(struct readonly *ro, struct errbuf *err)
+{
+    ro->refused++;
+    return errbuf_set(err, AMLSEC_EUSAGE, "a read-only run sends no create, update or delete");
+}
+
+static int ro_read_many(struct provider *p, const struct provider_ref *refs, size_t n,
+                        unsigned flags, struct provider_result *out, struct errbuf *err)
+{
+    return provider_read_many(ro_of(p)->inner, refs, n, flags, out, err);
+}
+
+static int ro_write_many(struct provider *p, const struct provider_write *writes, size_t n,
+                         struct provider_result *out, struct errbuf *err)
+{
+    (void)writes;
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof(out[i]));
+        out[i].rc = ro_refuse(ro_of(p), &out[i].err);
+    }
+    return errbuf_set(err, AMLSEC_EUSAGE, "a read-only run sends no create, update or delete");
+}
+
+static int ro_write_start(struct provider *p, const struct provider_write *w, void *tag,
+                          struct errbuf *err)
+{
+    (void)w;
+    (void)tag;
+    return ro_refuse(ro_of(p), err);
+}
+
+static int ro_write_next(struct provider *p, int64_t timeout_ms, void **tag,
+                         struct provider_result *out, struct errbuf *err)
+{
+    (void)p;
+    (void)timeout_ms;
+    (void)out;
+    (void)err;
+    *tag = NULL; /* nothing was started */
+    return 0;
+}
+
+static void ro_write_abandon(struct provider *p)
+{
+    (void)p;
+}
+
+static int ro_list(struct provider *p, const char *scope, const char *type, json_t **out,
+                   struct errbuf *err)
+{
+    return provider_list(ro_of(p)->inner, scope, type, out, err);
+}
+
+static int ro_list_url(struct provider *p, const char *path, const char *api_version, json_t **out,
+                       struct errbuf *err)
+{
+    return provider_list_url(ro_of(p)->inner, path, api_version, out, err);
+}
+
+static int ro_graph_query(struct provider *p, const char *const *queries, size_t n,
+                          const char *const *subscriptions, size_t nsubscriptions, json_t **rows,
+                          struct errbuf *err)
+{
+    return provider_graph_query(ro_of(p)->inner, queries, n, subscriptions, nsubscriptions, rows,
+                                err);
+}
+
+static int ro_list_urls(struct provider *p, const char *const *paths,
+                        const char *const *api_versions, size_t n, json_t **out,
+                        struct errbuf *errs)
+{
+    return provider_list_urls(ro_of(p)->inner, paths, api_versions, n, out, errs);
+}
+
+static void ro_free(struct provider *p)
+{
+    free(p);
+}
+
+static const struct provider_ops readonly_ops = {
+    ro_read_many, ro_write_many, ro_write_start, ro_write_next,  ro_write_abandon,
+    ro_list,      ro_list_url,   ro_free,        ro_graph_query, ro_list_urls,
+};
+
+struct provider *provider_readonly(struct provider *inner)
+{
+    struct readonly *ro = calloc(1, sizeof(*ro));
+    if (ro == NULL)
+        return NULL;
+    ro->base.ops = &readonly_ops;
+    ro->inner = inner;
+    return &ro->base;
+}
+
+unsigned provider_readonly_refused(const struct provider *view)
+{
+    return view->ops == &readonly_ops ? ((const struct readonly *)view)->refused : 0;
 }

@@ -111,6 +111,19 @@ struct provider_ops {
     int (*list_url)(struct provider *p, const char *path, const char *api_version, json_t **out,
                     struct errbuf *err);
     void (*free)(struct provider *p);
+    /* Resource Graph: runs queries[0..n) (KQL, each projecting id), all at
+     * once and page by page, over subscriptions; rows[i] becomes a JSON
+     * array of queries[i]'s rows (caller decrefs). NULL when the provider
+     * has no Resource Graph (provider_graph_query then fails). */
+    int (*graph_query)(struct provider *p, const char *const *queries, size_t n,
+                       const char *const *subscriptions, size_t nsubscriptions, json_t **rows,
+                       struct errbuf *err);
+    /* list_url for n paths at once (their first pages concurrently), each
+     * with its api-version: out[i] is paths[i]'s items, or NULL with errs[i]
+     * saying why. Returns < 0 only when the client itself failed. NULL:
+     * provider_list_urls lists one by one. */
+    int (*list_urls)(struct provider *p, const char *const *paths, const char *const *api_versions,
+                     size_t n, json_t **out, struct errbuf *errs);
 };
 
 struct provider {
@@ -140,5 +153,19 @@ int provider_list(struct provider *p, const char *scope, const char *type, json_
 int provider_list_url(struct provider *p, const char *path, const char *api_version, json_t **out,
                       struct errbuf *err);
 void provider_free(struct provider *p);
+int provider_list_urls(struct provider *p, const char *const *paths,
+                       const char *const *api_versions, size_t n, json_t **out,
+                       struct errbuf *errs);
+int provider_graph_query(struct provider *p, const char *const *queries, size_t n,
+                         const char *const *subscriptions, size_t nsubscriptions, json_t **rows,
+                         struct errbuf *err);
+
+/* A read-only view of inner (borrowed; it must outlive the view): reads,
+ * lists and queries pass through, and every write entry point refuses with
+ * AMLSEC_EUSAGE without reaching inner. What `drift` runs with. NULL when
+ * out of memory. Free with provider_free (inner is not freed). */
+struct provider *provider_readonly(struct provider *inner);
+/* Write requests the view refused so far. */
+unsigned provider_readonly_refused(const struct provider *view);
 
 #endif

@@ -120,6 +120,11 @@ struct journal {
 /* Opens (creating, mode 0600) the journal and reads its records. keys may
  * be NULL; when it can seal, new records are encrypted. */
 int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, struct errbuf *err);
+/* Reads the journal without changing it, for `drift`: no file is created
+ * (a missing journal has no entries), a torn last record is skipped but
+ * left in place. Only journal_pending and journal_release may follow. */
+int journal_open_readonly(struct journal *j, const char *path, struct crypt_keys *keys,
+                          struct errbuf *err);
 void journal_release(struct journal *j);
 
 /* "sha256:<64 hex>" of a request body. */

@@ -318,6 +318,24 @@ int graph_query(struct graph *g, const char *query, json_t *rows, struct errbuf 
     return rc;
 }
 
+int graph_query_many(struct graph *g, const char *const *queries, size_t n, json_t **rows,
+                     struct errbuf *err)
+{
+    struct page *pages = calloc(n ? n : 1, sizeof(*pages));
+    int rc;
+    if (pages == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        pages[i].query = (char *)queries[i];
+    rc = run_pages(g, pages, n, rows, NULL, err);
+    for (size_t i = 0; i < n; i++) {
+        free(pages[i].skip);
+        free(pages[i].body);
+    }
+    free(pages);
+    return rc;
+}
+
 static void lower(char *s)
 {
     for (; *s; s++)

@@ -38,6 +38,12 @@ void graph_init(struct graph *g, struct arm_client *client);
  * (a JSON object) to rows. */
 int graph_query(struct graph *g, const char *query, json_t *rows, struct errbuf *err);
 
+/* Runs queries[0..n) at once, each page by page (pages of different
+ * queries share rounds, paced by the quota); rows[i] (a JSON array the
+ * caller made) receives queries[i]'s rows. */
+int graph_query_many(struct graph *g, const char *const *queries, size_t n, json_t **rows,
+                     struct errbuf *err);
+
 /* Reads ids: out[i] becomes the row of ids[i] (a new reference; `type`
  * lowercased as Resource Graph returns it), or NULL when Resource Graph
  * does not have it. Ids that cannot be quoted in KQL are left NULL.

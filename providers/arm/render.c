@@ -1,6 +1,10 @@
 /* ARM create requests from instances, and ARM bodies back to attributes. */
 #include "providers/arm/render.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -139,9 +143,24 @@ static void render_block(struct rctx *c, json_t *body, const struct schema_block
             x = schema_to_arm(a, m, ev, c->subscription);
             if (x == NULL)
                 continue;
-            if (c->display && ((a->flags & SF_SENSITIVE) || path_sensitive(c->sensitive, dpath))) {
+            if (c->display && ((a->flags & SF_SENSITIVE) || path_sensitive(c->sensitive, dpath) ||
+                               (value_path_sensitive(c->sensitive, dpath, true) &&
+                                (m->conv != SC_NONE || !json_is_object(x))))) {
                 json_decref(x);
                 x = json_string(RENDER_SENSITIVE);
+            } else if (c->display && value_path_sensitive(c->sensitive, dpath, true)) {
+                /* a map with sensitive keys (tags.owner): those keys */
+                const char *key;
+                json_t *kv;
+                void *tmp;
+                json_object_foreach_safe(x, tmp, key, kv)
+                {
+                    char kpath[512];
+                    snprintf(kpath, sizeof(kpath), "%s.%s", dpath, key);
+                    if (value_path_sensitive(c->sensitive, kpath, true))
+                        json_object_set_new(x, key, json_string(RENDER_SENSITIVE));
+                }
+                x = display_fix(x);
             } else if (c->display) {
                 x = display_fix(x);
             }
@@ -383,4 +402,238 @@ json_t *render_decode(const struct schema_kind *k, const json_t *arm)
     }
     decode_block(out, &k->body, arm);
     return out;
+}
+
+static void sensitive_walk(const struct schema_block *b, const char *prefix, json_t *paths)
+{
+    char path[256];
+    for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        full_path(path, sizeof(path), prefix, a->name);
+        if (a->flags & SF_SENSITIVE)
+            value_sensitive_add(paths, path);
+        else if (a->type == ST_BLOCK && a->block)
+            sensitive_walk(a->block, path, paths);
+    }
+}
+
+void render_sensitive_paths(const struct schema_kind *k, json_t *paths)
+{
+    sensitive_walk(&k->body, "", paths);
+}
+
+/* Calls fn on the ARM body path of every field attribute a (of block b)
+ * feeds, and of every field of a's block when a is one. */
+static void arm_fields(const struct schema_block *b, const struct schema_attr *a, json_t *arm,
+                       void (*fn)(json_t *arm, const char *path))
+{
+    char path[512];
+    if (a->type == ST_BLOCK && a->block) {
+        for (const struct schema_attr *x = a->block->attrs; x->name; x++)
+            arm_fields(a->block, x, arm, fn);
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        const struct schema_map *m = i == 0 ? &a->map : &a->map2;
+        if (m->path == NULL)
+            continue;
+        full_path(path, sizeof(path), b->base, m->path);
+        fn(arm, path);
+    }
+}
+
+static void redact_field(json_t *arm, const char *path)
+{
+    if (schema_json_get(arm, path))
+        schema_json_set(arm, path, json_string(RENDER_SENSITIVE));
+}
+
+static void strip_field(json_t *arm, const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    json_t *parent = arm;
+    if (dot) {
+        char head[512];
+        snprintf(head, sizeof(head), "%.*s", (int)(dot - path), path);
+        parent = (json_t *)schema_json_get(arm, head);
+    }
+    if (json_is_object(parent))
+        json_object_del(parent, dot ? dot + 1 : path);
+}
+
+/* A map attribute with sensitive keys inside (tags.owner): those keys of
+ * the ARM map it feeds, when it feeds one as it is; else all of it. */
+static void redact_map_keys(const struct schema_block *b, const struct schema_attr *a,
+                            const char *path, json_t *arm, const json_t *sensitive)
+{
+    char field[512], key[768];
+    size_t i, n = strlen(path);
+    const json_t *p;
+    if (a->map.path == NULL || a->map.conv != SC_NONE || a->map2.path) {
+        arm_fields(b, a, arm, redact_field);
+        return;
+    }
+    full_path(field, sizeof(field), b->base, a->map.path);
+    json_array_foreach(sensitive, i, p)
+    {
+        const char *s = json_string_value(p);
+        if (s && strncmp(s, path, n) == 0 && s[n] == '.') {
+            snprintf(key, sizeof(key), "%s.%s", field, s + n + 1);
+            redact_field(arm, key);
+        }
+    }
+}
+
+static void redact_walk(const struct schema_block *b, const char *prefix, json_t *arm,
+                        const json_t *sensitive)
+{
+    char path[256];
+    for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        full_path(path, sizeof(path), prefix, a->name);
+        if ((a->flags & SF_SENSITIVE) || value_path_sensitive(sensitive, path, false))
+            arm_fields(b, a, arm, redact_field);
+        else if (a->type == ST_MAP && value_path_sensitive(sensitive, path, true))
+            redact_map_keys(b, a, path, arm, sensitive);
+        else if (a->type == ST_BLOCK && a->block)
+            redact_walk(a->block, path, arm, sensitive);
+    }
+}
+
+void render_redact_arm(const struct schema_kind *k, json_t *arm, const json_t *sensitive)
+{
+    if (json_is_object(arm))
+        redact_walk(&k->body, "", arm, sensitive);
+}
+
+static void strip_walk(const struct schema_block *b, json_t *arm)
+{
+    for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        if (a->flags & SF_WRITE_ONLY)
+            arm_fields(b, a, arm, strip_field);
+        else if (a->type == ST_BLOCK && a->block)
+            strip_walk(a->block, arm);
+    }
+}
+
+void render_strip_write_only(json_t *arm)
+{
+    const json_t *type = json_object_get(arm, "type");
+    if (!json_is_string(type))
+        return;
+    for (const struct schema_kind *k = schema_kinds; k->name; k++)
+        if (k->arm.type && strcasecmp(k->arm.type, json_string_value(type)) == 0)
+            strip_walk(&k->body, arm);
+}
+
+/* --- write-only values: a salted, slow digest in the state --------------- */
+
+#define WO_PREFIX "amlsec-wo1"
+#define WO_ITER 100000
+#define WO_SALT 16
+#define WO_HASH 32
+
+static void hex(char *out, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+static bool wo_hash(unsigned char out[WO_HASH], const char *value, const unsigned char *salt,
+                    unsigned iter)
+{
+    return PKCS5_PBKDF2_HMAC(value, (int)strlen(value), salt, WO_SALT, (int)iter, EVP_sha256(),
+                             WO_HASH, out) == 1;
+}
+
+char *render_write_only_digest(const char *value)
+{
+    unsigned char salt[WO_SALT], h[WO_HASH];
+    char sh[2 * WO_SALT + 1], hh[2 * WO_HASH + 1], out[160];
+    if (RAND_bytes(salt, sizeof(salt)) != 1 || !wo_hash(h, value, salt, WO_ITER))
+        return NULL;
+    hex(sh, salt, sizeof(salt));
+    hex(hh, h, sizeof(h));
+    snprintf(out, sizeof(out), "%s$%u$%s$%s", WO_PREFIX, WO_ITER, sh, hh);
+    return strdup(out);
+}
+
+bool render_write_only_matches(const char *digest, const char *value)
+{
+    unsigned char salt[WO_SALT], want[WO_HASH], h[WO_HASH];
+    unsigned iter;
+    char sh[2 * WO_SALT + 1], hh[2 * WO_HASH + 1];
+    if (digest == NULL ||
+        sscanf(digest, WO_PREFIX "$%u$%32[0-9a-f]$%64[0-9a-f]", &iter, sh, hh) != 3 ||
+        strlen(sh) != 2 * WO_SALT || strlen(hh) != 2 * WO_HASH || iter == 0 || iter > 10000000)
+        return false;
+    for (size_t i = 0; i < WO_SALT; i++)
+        sscanf(sh + 2 * i, "%2hhx", &salt[i]);
+    for (size_t i = 0; i < WO_HASH; i++)
+        sscanf(hh + 2 * i, "%2hhx", &want[i]);
+    return wo_hash(h, value, salt, iter) && CRYPTO_memcmp(h, want, WO_HASH) == 0;
+}
+
+struct wo_walk {
+    json_t *arm;          /* apply: the response the digests go into */
+    const json_t *stored; /* plan: the state's ARM body holding them */
+    json_t *live, *want;  /* plan: the copies compared */
+    int rc;
+};
+
+static void wo_block(struct wo_walk *w, const struct schema_block *b, const json_t *attrs,
+                     json_t *live, json_t *want)
+{
+    char path[512];
+    for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        const json_t *v = json_object_get(attrs, a->name);
+        if (a->type == ST_BLOCK && a->block && json_is_object(v)) {
+            json_t *lv = NULL, *wv = NULL;
+            if (want) {
+                lv = json_object_get(live, a->name);
+                if (!json_is_object(lv)) {
+                    lv = json_object();
+                    json_object_set_new(live, a->name, lv);
+                }
+                wv = json_object_get(want, a->name);
+            }
+            wo_block(w, a->block, v, lv, wv);
+            if (want && json_object_size(lv) == 0)
+                json_object_del(live, a->name);
+            continue;
+        }
+        if (!(a->flags & SF_WRITE_ONLY) || a->map.path == NULL || !json_is_string(v))
+            continue;
+        full_path(path, sizeof(path), b->base, a->map.path);
+        if (w->arm) {
+            char *d = render_write_only_digest(json_string_value(v));
+            if (d == NULL)
+                w->rc = AMLSEC_ERROR;
+            else
+                schema_json_set(w->arm, path, json_string(d));
+            free(d);
+        } else if (want) {
+            const json_t *d = schema_json_get(w->stored, path);
+            /* no digest (imported, or recorded before digests): taken as unchanged */
+            bool same = !json_is_string(d) ||
+                        render_write_only_matches(json_string_value(d), json_string_value(v));
+            json_object_set_new(want, a->name, json_string("(write-only)"));
+            json_object_set_new(live, a->name,
+                                json_string(same ? "(write-only)" : "(write-only, changed)"));
+        }
+    }
+}
+
+int render_write_only_record(const struct schema_kind *k, json_t *arm, const json_t *attrs)
+{
+    struct wo_walk w = {.arm = arm};
+    if (json_is_object(arm) && json_is_object(attrs))
+        wo_block(&w, &k->body, attrs, NULL, NULL);
+    return w.rc;
+}
+
+void render_write_only_compare(const struct schema_kind *k, const json_t *stored, json_t *live,
+                               json_t *want)
+{
+    struct wo_walk w = {.stored = stored};
+    if (json_is_object(live) && json_is_object(want))
+        wo_block(&w, &k->body, want, live, want);
 }

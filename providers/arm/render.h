@@ -65,4 +65,31 @@ const char *render_lro_name(enum lro_pattern lro);
  * reference. */
 json_t *render_decode(const struct schema_kind *k, const json_t *arm);
 
+/* Appends to paths (value_sensitive_add) the dotted DSL path of every
+ * attribute of k the catalogue marks sensitive. */
+void render_sensitive_paths(const struct schema_kind *k, json_t *paths);
+/* Replaces, in an ARM body of kind k (in place), every field fed by an
+ * attribute that is catalogue-sensitive or covered by the DSL paths
+ * sensitive (may be NULL) with "(sensitive)". */
+void render_redact_arm(const struct schema_kind *k, json_t *arm, const json_t *sensitive);
+/* Removes from an ARM body (in place) every field of a write-only
+ * attribute of any kind of that body's "type": a response that echoes a
+ * password or key is never kept. */
+void render_strip_write_only(json_t *arm);
+
+/* Write-only values (passwords, endpoint keys, datastore secrets) are never
+ * read back, so the state keeps, where the response would hold them, a
+ * salted slow digest instead: "amlsec-wo1$ITER$SALT$HASH", PBKDF2-HMAC-
+ * SHA-256 with a random 16-byte salt per value (docs/state.md). */
+char *render_write_only_digest(const char *value); /* caller frees; NULL on failure */
+bool render_write_only_matches(const char *digest, const char *value);
+/* Apply: puts into arm (a response of kind k) the digest of every
+ * write-only value attrs (DSL) sets. 0, or AMLSEC_ERROR. */
+int render_write_only_record(const struct schema_kind *k, json_t *arm, const json_t *attrs);
+/* Plan: in live and want (DSL copies about to be compared), every
+ * write-only value want sets becomes a placeholder, the same on both sides
+ * unless the digest in stored (the state's ARM body) says it changed. */
+void render_write_only_compare(const struct schema_kind *k, const json_t *stored, json_t *live,
+                               json_t *want);
+
 #endif

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "parser/value.h"
+#include "providers/arm/render.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/banned.h"
@@ -383,8 +384,17 @@ static json_t *instance_value(void *payload, const struct config *cfg,
                          inst->resource->existing);
 }
 
+static void sensitive_paths(void *payload, const struct cfg_instance *inst, json_t *paths)
+{
+    const struct schema_kind *k = schema_find(inst->resource->kind);
+    (void)payload;
+    if (k)
+        render_sensitive_paths(k, paths);
+}
+
 struct cfg_resolver resolve_resolver(void)
 {
-    struct cfg_resolver r = {.instance_value = instance_value, .payload = NULL};
+    struct cfg_resolver r = {
+        .instance_value = instance_value, .sensitive_paths = sensitive_paths, .payload = NULL};
     return r;
 }

@@ -448,6 +448,26 @@ static void check_diag_destination(struct vctx *v)
     }
 }
 
+/* The ARM id is printed, logged and recorded in clear (it is in every URL):
+ * what builds it cannot come from a sensitive value. */
+static void check_id_not_sensitive(struct vctx *v)
+{
+    const char *tpl = v->kind->id_template ? v->kind->id_template : "";
+    for (const struct schema_attr *a = v->kind->body.attrs; a->name; a++) {
+        struct src_loc loc;
+        bool builds_id = strcmp(a->name, "name") == 0 || strcmp(a->name, "id") == 0 ||
+                         (a->type != ST_BLOCK && a->map.path == NULL && strstr(tpl, a->name));
+        if (!builds_id || !json_object_get(v->inst->attrs, a->name) ||
+            !value_path_sensitive(v->inst->sensitive, a->name, false))
+            continue;
+        loc = config_attr_loc(v->inst, a->name);
+        verr(v, &loc, "sensitive-id", "use a value that is not secret for names and parents",
+             "%s.%s comes from a sensitive value, but it is part of the ARM id, which amlsec "
+             "prints and records in clear",
+             v->inst->address, a->name);
+    }
+}
+
 static size_t validate_one(const struct config *cfg, const struct cfg_instance *inst,
                            struct diag_list *diags, struct name_cache *names)
 {
@@ -475,6 +495,7 @@ static size_t validate_one(const struct config *cfg, const struct cfg_instance *
     }
     if (!json_is_object(inst->attrs))
         return v.errors;
+    check_id_not_sensitive(&v);
     check_block(&v, &v.kind->body, inst->attrs, "", true);
     if (inst->resource->existing) {
         const json_t *id = json_object_get(inst->attrs, "id");

@@ -14,8 +14,9 @@
 
 /* --- faults ------------------------------------------------------------- */
 
-static const char *const fault_kinds[] = {
-    "429", "500", "503", "reset", "reset-after", "slow", "lro-failed", "lro-canceled", NULL};
+static const char *const fault_kinds[] = {"403",        "429",          "500",         "503",
+                                          "400-echo",   "reset",        "reset-after", "slow",
+                                          "lro-failed", "lro-canceled", NULL};
 
 static int fault_set(struct al_fault *f, const char *key, const char *val, struct errbuf *err)
 {
@@ -25,11 +26,10 @@ static int fault_set(struct al_fault *f, const char *key, const char *val, struc
         for (const char *const *k = fault_kinds; *k; k++)
             ok |= strcmp(*k, val) == 0;
         if (!ok)
-            return errbuf_set(
-                err, AMLSEC_EUSAGE,
-                "unknown fault kind '%s' (429, 500, 503, reset, reset-after, slow, lro-failed, "
-                "lro-canceled)",
-                val);
+            return errbuf_set(err, AMLSEC_EUSAGE,
+                              "unknown fault kind '%s' (403, 429, 500, 503, 400-echo, reset, "
+                              "reset-after, slow, lro-failed, lro-canceled)",
+                              val);
         snprintf(f->kind, sizeof(f->kind), "%s", val);
     } else if (strcmp(key, "method") == 0) {
         snprintf(f->method, sizeof(f->method), "%s", val);
@@ -135,6 +135,12 @@ int al_faults_apply(struct al_ctx *c, int *lro_fail)
         if (!fire)
             continue;
         f->fired++;
+        if (strcmp(f->kind, "403") == 0) {
+            al_error(c, 403, "AuthorizationFailed",
+                     "The client does not have authorization to perform action on this scope "
+                     "(injected fault).");
+            return 1;
+        }
         if (strcmp(f->kind, "429") == 0) {
             al_set_header(c->res, "Retry-After", "1");
             al_error(c, 429, "TooManyRequests",
@@ -145,6 +151,15 @@ int al_faults_apply(struct al_ctx *c, int *lro_fail)
             al_error(c, 500, "InternalServerError",
                      "Encountered internal server error "
                      "(injected fault).");
+            return 1;
+        }
+        if (strcmp(f->kind, "400-echo") == 0) {
+            /* as ARM's deserialisation errors do: the request quoted back */
+            al_error(c, 400, "InvalidRequestContent",
+                     "The request content was invalid and could not be deserialized: '%.*s' "
+                     "(injected fault).",
+                     (int)(c->req->body_len < 2000 ? c->req->body_len : 2000),
+                     c->req->body ? c->req->body : "");
             return 1;
         }
         if (strcmp(f->kind, "503") == 0) {
@@ -232,9 +247,7 @@ int al_throttle(struct al_ctx *c)
         snprintf(sub, sizeof(sub), "%.*s", (int)(n < 60 ? n : 60), c->req->path + 15);
     }
     if (!c->al->opts.throttle) {
-        al_set_header(c->res,
-                      hdr,
-                      "%d", read ? 249 : 199);
+        al_set_header(c->res, hdr, "%d", read ? 249 : 199);
         return 0;
     }
     snprintf(key, sizeof(key), "%s|%s|%s", sub, c->principal[0] ? c->principal : "anonymous", kind);
@@ -246,9 +259,7 @@ int al_throttle(struct al_ctx *c)
     if (b->tokens < 1) {
         unsigned wait = (unsigned)ceil((1 - b->tokens) / rate);
         al_set_header(c->res, "Retry-After", "%u", wait ? wait : 1);
-        al_set_header(c->res,
-                      hdr,
-                      "0");
+        al_set_header(c->res, hdr, "0");
         al_error(c, 429, "TooManyRequests",
                  "Number of '%s' requests for subscription '%s' actor '%s' exceeded. Please try "
                  "again after '%u' seconds after additional tokens are available.",
@@ -259,8 +270,7 @@ int al_throttle(struct al_ctx *c)
         return -1;
     }
     b->tokens -= 1;
-    al_set_header(c->res,
-                  hdr, "%d", (int)b->tokens);
+    al_set_header(c->res, hdr, "%d", (int)b->tokens);
     return 0;
 }
 

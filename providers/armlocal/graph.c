@@ -1,10 +1,14 @@
 /* Azure Resource Graph (POST /providers/Microsoft.ResourceGraph/resources):
  * the KQL subset amlsec sends (docs/local-cloud.md):
- *   resources | where COND [and|or COND]... | project [name =] path, ...
+ *   TABLE | where COND [and|or COND]... | project [name =] path, ...
  *             | order by path [asc|desc] | limit N
  * with COND: path (=~ | == | != | !~) 'value', path (in~ | in | !in~ | !in) ('a', ...),
  * and parentheses. $top <= 1000, $skip, $skipToken paging, objectArray and
- * table results, quota headers. */
+ * table results, quota headers. TABLE is resources (top-level tracked
+ * resources), resourcecontainers (resource groups), authorizationresources
+ * (role assignments and definitions, locks) or policyresources (policy
+ * assignments, exemptions and definitions), each holding the types Azure
+ * keeps there. */
 #include "providers/armlocal/al_internal.h"
 
 #include <ctype.h>
@@ -527,6 +531,53 @@ static int quota(struct al_ctx *c)
     return 0;
 }
 
+enum graph_table { TABLE_NONE, TABLE_RESOURCES, TABLE_CONTAINERS, TABLE_AUTHZ, TABLE_POLICY };
+
+static enum graph_table table_named(const char *name)
+{
+    static const char *const names[] = {"resources", "resourcecontainers", "authorizationresources",
+                                        "policyresources"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return (enum graph_table)(i + 1);
+    return TABLE_NONE;
+}
+
+/* The table a stored resource of type shows in, as Azure keeps them:
+ * `resources` has top-level tracked resources only (no child resources such
+ * as computes or keys, no extension resources such as role assignments,
+ * locks, policy assignments or diagnostic settings). */
+static enum graph_table table_of_type(const char *type)
+{
+    static const char *const authz[] = {"Microsoft.Authorization/roleAssignments",
+                                        "Microsoft.Authorization/roleDefinitions",
+                                        "Microsoft.Authorization/locks"};
+    static const char *const policy[] = {"Microsoft.Authorization/policyAssignments",
+                                         "Microsoft.Authorization/policyExemptions",
+                                         "Microsoft.Authorization/policyDefinitions"};
+    const char *slash = type ? strchr(type, '/') : NULL;
+    if (slash == NULL)
+        return TABLE_NONE;
+    for (size_t i = 0; i < 3; i++) {
+        if (strcasecmp(type, authz[i]) == 0)
+            return TABLE_AUTHZ;
+        if (strcasecmp(type, policy[i]) == 0)
+            return TABLE_POLICY;
+    }
+    if (strcasecmp(type, "Microsoft.Resources/resourceGroups") == 0)
+        return TABLE_CONTAINERS;
+    if (strchr(slash + 1, '/') != NULL || strncasecmp(type, "Microsoft.Resources/", 20) == 0 ||
+        strncasecmp(type, "Microsoft.Authorization/", 24) == 0 ||
+        strcasecmp(type, "Microsoft.Insights/diagnosticSettings") == 0)
+        return TABLE_NONE;
+    return TABLE_RESOURCES;
+}
+
+static int in_table(const json_t *row, enum graph_table table)
+{
+    return table_of_type(json_string_value(json_object_get(row, "type"))) == table;
+}
+
 /* What Resource Graph sees: the store, or the snapshot taken through
  * /_armlocal/graph/snapshot while one is set (Resource Graph lags behind
  * ARM: it may still show resources as they were, or not yet show them). */
@@ -556,8 +607,8 @@ static int in_scope(const json_t *row, const json_t *subs)
 
 /* Appends the row of the stored resource id (when visible and in scope)
  * unless an earlier value of the list named it already. */
-static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs, struct strmap *seen,
-                       json_t *rows)
+static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs, enum graph_table table,
+                       struct strmap *seen, json_t *rows)
 {
     json_t *rec, *row;
     char key[2048];
@@ -569,7 +620,7 @@ static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs, str
     if (strmap_put(seen, id, 1) < 0)
         return -1;
     row = json_object_get(rec, "body");
-    return in_scope(row, subs) ? json_array_append(rows, row) : 0;
+    return in_scope(row, subs) && in_table(row, table) ? json_array_append(rows, row) : 0;
 }
 
 /* The rows a query starts from. A leading `where id in~ (...)` (or in, =~,
@@ -580,7 +631,8 @@ static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs, str
  * is still evaluated on the indexed rows afterwards, so the answer is the
  * one the full scan gives (case-sensitive operators included). NULL when
  * memory ran out. */
-static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *subs)
+static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *subs,
+                            enum graph_table table)
 {
     json_t *rows = json_array(), *rec;
     const struct tok *t = q->t;
@@ -596,14 +648,14 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
         strmap_init(&seen, true);
         if ((strcmp(t[4].text, "=~") == 0 || strcmp(t[4].text, "==") == 0) && t[5].kind == T_STR &&
             (t[6].kind == T_PIPE || t[6].kind == T_END)) {
-            ok = add_indexed(c, t[5].text, subs, &seen, rows) == 0 ? 1 : -1;
+            ok = add_indexed(c, t[5].text, subs, table, &seen, rows) == 0 ? 1 : -1;
         } else if ((strcmp(t[4].text, "in~") == 0 || strcmp(t[4].text, "in") == 0) &&
                    t[5].kind == T_LP) {
             struct in_set *set = in_set_of(q, 6, strcmp(t[4].text, "in~") == 0);
             if (set && (t[set->end].kind == T_PIPE || t[set->end].kind == T_END)) {
                 ok = 1;
                 for (size_t i = 6; i < set->end && ok > 0; i += 2)
-                    if (add_indexed(c, t[i].text, subs, &seen, rows) < 0)
+                    if (add_indexed(c, t[i].text, subs, table, &seen, rows) < 0)
                         ok = -1;
             }
         }
@@ -618,7 +670,8 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
     json_object_foreach(graph_resources(c->al), k, rec)
     {
         json_t *row = json_object_get(rec, "body");
-        if (json_is_true(json_object_get(rec, "hidden")) || !in_scope(row, subs))
+        if (json_is_true(json_object_get(rec, "hidden")) || !in_scope(row, subs) ||
+            !in_table(row, table))
             continue;
         if (json_array_append(rows, row) < 0) {
             json_decref(rows);
@@ -754,6 +807,7 @@ void al_graph_handle(struct al_ctx *c)
     json_int_t top = 100, skip = 0, limit = -1;
     size_t i, pos, total, first, count;
     int has_id, wrc;
+    enum graph_table table;
 
     if (strcasecmp(c->req->method, "POST") != 0) {
         al_error(c, 405, "MethodNotAllowed", "Resource Graph queries are POSTed.");
@@ -808,11 +862,12 @@ void al_graph_handle(struct al_ctx *c)
         bad_query(c, q ? q->err : "out of memory");
         goto out;
     }
-    if (q->n == 0 || q->t[0].kind != T_IDENT || strcasecmp(q->t[0].text, "resources") != 0) {
-        bad_query(c, "the query must start with the 'resources' table");
+    if (q->n == 0 || q->t[0].kind != T_IDENT || (table = table_named(q->t[0].text)) == TABLE_NONE) {
+        bad_query(c, "the query must start with a table: resources, resourcecontainers, "
+                     "authorizationresources or policyresources");
         goto out;
     }
-    rows = collect_rows(c, q, subs);
+    rows = collect_rows(c, q, subs, table);
     if (rows == NULL) {
         bad_query(c, "out of memory");
         goto out;

@@ -651,7 +651,7 @@ static void resource_put(struct al_ctx *c, const struct al_type *ty, const struc
     json_t *req = parse_body(c), *rec, *old = NULL, *res = NULL;
     enum al_lro lro = is_patch ? ty->patch : ty->put;
     const char *state;
-    int created;
+    int created, grant_pending;
     const char *k;
     json_t *v;
 
@@ -720,9 +720,14 @@ static void resource_put(struct al_ctx *c, const struct al_type *ty, const struc
     }
     if (lro == AL_BODY && !created)
         lro = AL_SYNC;
+    /* a workspace whose creation failed has not had its identity's grants
+     * yet: the PUT that makes it succeed gives them */
+    grant_pending =
+        json_is_true(json_object_get(al_rec_get(c->al, t->id), "grantIdentity")) ? 1 : 0;
     rec = al_rec_put(c->al, t->id, res);
     res = NULL;
-    if (created && strcasecmp(ty->type, "Microsoft.MachineLearningServices/workspaces") == 0)
+    if ((created || grant_pending) &&
+        strcasecmp(ty->type, "Microsoft.MachineLearningServices/workspaces") == 0)
         json_object_set_new(rec, "grantIdentity", json_true());
     if (lro == AL_LOCATION && created)
         json_object_set_new(rec, "hidden", json_true());

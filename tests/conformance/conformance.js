@@ -312,11 +312,9 @@ async function main() {
     await expectError("VaultNameNotValid", () => kv.vaults.beginCreateOrUpdateAndWait(rg, "kv_under", { location: loc, properties: { tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47", sku: { family: "A", name: "standard" } } }, poll));
     await expectError("InvalidResourceName", () => acr.registries.beginCreateAndWait(rg, "a-b", { location: loc, sku: { name: "Basic" } }, poll));
     await expectError("InvalidResourceName", () => ml.workspaces.beginCreateOrUpdateAndWait(rg, "-ws", { location: loc }, poll));
-    await expectError("StorageAccountAlreadyTaken", () => storage.storageAccounts.beginCreateAndWait("rg-other", saName, { location: loc, kind: "StorageV2", sku: { name: "Standard_LRS" } }, poll).catch(async (e) => {
-      if (e.code !== "ResourceGroupNotFound") throw e;
-      await resources.resourceGroups.createOrUpdate("rg-other", { location: loc });
-      return storage.storageAccounts.beginCreateAndWait("rg-other", saName, { location: loc, kind: "StorageV2", sku: { name: "Standard_LRS" } }, poll);
-    }));
+    // storage names are global: another resource group cannot take one in use
+    await resources.resourceGroups.createOrUpdate("rg-other", { location: loc });
+    await expectError("StorageAccountAlreadyTaken", () => storage.storageAccounts.beginCreateAndWait("rg-other", saName, { location: loc, kind: "StorageV2", sku: { name: "Standard_LRS" } }, poll));
   });
   await step("HEAD by id, Resources_List, key versions through ARM", async () => {
     const id = `${rgId}/providers/Microsoft.KeyVault/vaults/${kvName}`;

@@ -75,4 +75,25 @@ q '{"query":"resources | where type =~ '"'"'x"}'; expect_code 400 "unterminated 
 q '{"query":"resources","options":{"$top":1001}}'; expect_code 400 "top over 1000"
 q '{"query":"resources","options":{"$skipToken":"garbage"}}'; expect_code 400 "bad skip token"
 q 'not json'; expect_code 400 "bad body"
+# tables: resources holds top-level tracked resources only; role assignments and locks are in
+# authorizationresources, policy assignments in policyresources, resource groups in
+# resourcecontainers
+ws1="$S/resourceGroups/rga/providers/Microsoft.MachineLearningServices/workspaces/wsrga1"
+req PUT "$ws1/providers/Microsoft.Authorization/roleAssignments/11111111-2222-3333-4444-555555555555?$V=2022-04-01" \
+  '{"properties":{"roleDefinitionId":"'$S'/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635","principalId":"00000000-0000-0000-0000-0000000000aa"}}'
+expect_code 201 "role assignment"
+req PUT "$ws1/providers/Microsoft.Authorization/locks/nodelete?$V=2020-05-01" '{"properties":{"level":"CanNotDelete"}}'
+req PUT "$ws1/providers/Microsoft.Authorization/policyAssignments/pa1?$V=2025-03-01" \
+  '{"properties":{"policyDefinitionId":"/providers/Microsoft.Authorization/policyDefinitions/x"}}'
+q '{"query":"resources | where type in~ ('"'"'microsoft.authorization/roleassignments'"'"', '"'"'microsoft.authorization/locks'"'"', '"'"'microsoft.authorization/policyassignments'"'"', '"'"'microsoft.resources/resourcegroups'"'"') | project id"}'
+expect_body '"totalRecords":0' "extension resources and groups are not in resources"
+q '{"query":"authorizationresources | project id, type, properties.scope"}'
+expect_body '"totalRecords":2' "authorizationresources: the role assignment and the lock"
+expect_body '"properties_scope":"'$ws1'"' "a role assignment's scope"
+expect_body 'locks/nodelete' "the lock"
+q '{"query":"policyresources | where type =~ '"'"'microsoft.authorization/policyassignments'"'"' | project id"}'
+expect_body '"totalRecords":1' "policyresources"
+q '{"query":"resourcecontainers | project id"}'
+expect_body '"totalRecords":2' "resourcecontainers"
+q '{"query":"securityresources | project id"}'; expect_code 400 "unknown table"
 echo "armlocal graph: ok"

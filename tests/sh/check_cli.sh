@@ -116,6 +116,30 @@ grep -q "not evaluable offline: the policy definition '438c38d2-3772-465a-a9cc-7
 expect_exit 1 "$AMLSEC" check -var "admin_password=$CANARY" -policy "$POL" gate > c5.out 2>&1
 grep -q "needs the provider aliases: pass -aliases FILE" c5.out || fail "no aliases error"
 
+# a policy_definition of the configuration, assigned: evaluated before either exists
+mkdir owndef && cp gate/main.amlsec owndef/ && cat >> owndef/main.amlsec <<'CFG'
+
+policy_definition "no_local_auth" {
+  display_name = "computes keep local auth off"
+  mode         = "All"
+  policy_rule = {
+    if = { allOf = [
+      { field = "type", equals = "Microsoft.MachineLearningServices/workspaces/computes" },
+      { field = "Microsoft.MachineLearningServices/workspaces/computes/disableLocalAuth", notEquals = true }
+    ] }
+    then = { effect = "deny" }
+  }
+}
+
+policy_assignment "own" {
+  scope      = resource_group.ml
+  definition = policy_definition.no_local_auth.id
+}
+CFG
+expect_exit 2 "$AMLSEC" check -var "admin_password=$CANARY" -no-color -policy "$POL" -aliases "$ALIASES" owndef > own.out 2>&1
+grep -q 'deny: compute_cluster.cpu: policy "computes keep local auth off" \[/subscriptions/00000000-0000-0000-0000-0000000000c1/providers/Microsoft.Authorization/policyDefinitions/no_local_auth\]' own.out \
+  || fail "the configuration's own definition: $(cat own.out)"
+
 echo "2. reports: JSON, SARIF 2.1.0, JUnit, Markdown; the canary is nowhere"
 expect_exit 2 "$AMLSEC" check -var "admin_password=$CANARY" -json -policy "$POL" -policy custom -aliases "$ALIASES" \
   -sarif r.sarif -junit r.xml -markdown r.md gate > r.json 2> r.err

@@ -54,16 +54,21 @@ def variants(cmd):
         else:  # [-fail-on deny|audit|never]: the words below
             groups.append([inner])
         return "\0%d\0" % (len(groups) - 1)
-    cmd = re.sub(r"\[([^\[\]]*)\]", group, cmd)
+    while re.search(r"\[([^\[\]]*)\]", cmd):  # innermost first: [-recursive [-shard K/N]]
+        cmd = re.sub(r"\[([^\[\]]*)\]", group, cmd)
     def word(m):
         groups.append(m.group(0).split("|"))
         return "\0%d\0" % (len(groups) - 1)
     cmd = re.sub(r"(?<!\S)[-\w]+(?:\|[-\w]+)+(?!\S)", word, cmd)
+    cmd = re.sub(r"\$\{\{[^}]*\}\}", "1", cmd)  # a CI expression: ${{ matrix.shard }}
+    cmd = cmd.replace("K/N", "1/2")  # a placeholder whose shape the flag checks
     out = []
     for g in range(max(1, len(groups))):
         for alt in range(len(groups[g]) if groups else 1):
-            c = re.sub(r"\0(\d+)\0",
-                       lambda m: groups[int(m.group(1))][alt if int(m.group(1)) == g else 0], cmd)
+            c = cmd
+            while "\0" in c:  # nested groups: [-recursive [-shard K/N]]
+                c = re.sub(r"\0(\d+)\0",
+                           lambda m: groups[int(m.group(1))][alt if int(m.group(1)) == g else 0], c)
             c = " ".join(c.split())
             # alternatives left inside a chosen group ([-fail-on deny|audit|never])
             out.extend(variants(c) if re.search(r"(?<!\S)[-\w]+(?:\|[-\w]+)+(?!\S)", c) else [c])

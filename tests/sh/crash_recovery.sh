@@ -11,7 +11,9 @@
 #   4. recovery whose reconciled state cannot be saved fails cleanly and leaks nothing (ASan);
 #   5. a hand-edited state with a valid checksum (invalid UTF-8, a garbage address or arm_id, an
 #      id of another kind's type, an unknown kind) is refused naming the file and the JSON path,
-#      and nothing of it is sent to ARM.
+#      and nothing of it is sent to ARM;
+#   6. an unreadable journal entry does not block the others; it is named (journal path, line,
+#      byte offset) and kept in <journal>.damaged.
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
 work=$(mktemp -d)
@@ -241,4 +243,37 @@ expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > e4.out 2>&1
 grep -q "'.amlsec/state.json': resources\[0\].kind: 'no_such_kind' is not a kind amlsec knows" e4.out \
   || fail "an unknown kind is not refused"
 curl -sf "$url/_armlocal/requests" | grep -q 'kv-edited\|garbage' && fail "a hand-edited id was sent to ARM"
+
+echo "6. one unreadable journal entry: the others are recovered, the file and entry are named"
+cat > main.amlsec <<EOF
+settings {
+  subscription = "$sub"
+  location     = "westeurope"
+}
+
+resource_group "g" {
+  name = "rg-crash"
+}
+
+app_insights "a" {
+  resource_group = resource_group.g
+  name           = "appi-crash6"
+}
+EOF
+stop_cloud; rm -rf .amlsec; start_cloud
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -target resource_group.g > u1.out 2>&1
+lro_types '{"Microsoft.Insights/components": 1500}'
+kill_apply_at u2.out '^app_insights.a: Creating\.\.\.$' apply
+journal=.amlsec/state.json.journal
+offset=$(stat -c %s "$journal")
+printf '{"t":"begin","id":"cut-short-by-a-bad-disk\n' >> "$journal"
+lro_types '{}'
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > u3.out 2>&1
+grep -q "^amlsec: warning: journal '$journal': entry at line [0-9]* (byte $offset) is unreadable" u3.out \
+  || fail "the unreadable entry is not named with the journal's path and offset"
+grep -q 'create app_insights.a: adopted' u3.out || fail "the readable entry was not recovered"
+[ -s "$journal" ] && fail "the journal was not emptied"
+grep -qx '{"t":"begin","id":"cut-short-by-a-bad-disk' "$journal.damaged" \
+  || fail "the unreadable entry was not kept in $journal.damaged"
+converged u3
 echo "all crash recovery scenarios passed"

@@ -1235,6 +1235,103 @@ static void test_catalogue__render_body(void **state)
     diag_list_release(&diags);
 }
 
+/* Sensitive paths cover what they enclose; with or_inside, what holds them. */
+static void test_catalogue__sensitive_paths(void **state)
+{
+    json_t *p = json_pack("[s, s]", "tags", "admin.password");
+    (void)state;
+    assert_true(value_path_sensitive(p, "tags", false));
+    assert_true(value_path_sensitive(p, "tags.owner", false));
+    assert_false(value_path_sensitive(p, "tagsx", false));
+    assert_false(value_path_sensitive(p, "admin", false));
+    assert_true(value_path_sensitive(p, "admin", true));
+    assert_false(value_path_sensitive(p, "admin.user", true));
+    assert_false(value_path_sensitive(NULL, "tags", true));
+    value_sensitive_add(p, "tags.owner"); /* covered already */
+    value_sensitive_add(p, "keys");
+    assert_int_equal(json_array_size(p), 3);
+    /* the catalogue's own: passwords, keys, service-generated secrets */
+    render_sensitive_paths(schema_find("online_endpoint"), p);
+    assert_true(value_path_sensitive(p, "keys.primary", false));
+    render_sensitive_paths(schema_find("app_insights"), p);
+    assert_true(value_path_sensitive(p, "connection_string", false));
+    assert_true(value_path_sensitive(p, "instrumentation_key", false));
+    json_decref(p);
+}
+
+/* Write-only values: digests that match only their value, salted per call;
+ * a response loses them; redaction reaches the ARM fields. */
+static void test_catalogue__write_only(void **state)
+{
+    const struct schema_kind *k = schema_find("compute_cluster");
+    char *d1 = render_write_only_digest("s3cret-value"),
+         *d2 = render_write_only_digest("s3cret-value");
+    json_t *arm, *attrs, *live, *want;
+    (void)state;
+    assert_non_null(d1);
+    assert_non_null(d2);
+    assert_string_not_equal(d1, d2); /* salted */
+    assert_null(strstr(d1, "s3cret"));
+    assert_true(render_write_only_matches(d1, "s3cret-value"));
+    assert_false(render_write_only_matches(d1, "s3cret-valuf"));
+    assert_false(render_write_only_matches("amlsec-wo1$1$00$00", "x"));
+    assert_false(render_write_only_matches(NULL, "x"));
+
+    arm = json_pack("{s:s, s:{s:{s:{s:s, s:s}}}, s:{s:s}}", "type",
+                    "Microsoft.MachineLearningServices/workspaces/computes", "properties",
+                    "properties", "userAccountCredentials", "adminUserName", "u",
+                    "adminUserPassword", "echoed", "tags", "a", "b");
+    render_strip_write_only(arm);
+    assert_null(
+        schema_json_get(arm, "properties.properties.userAccountCredentials.adminUserPassword"));
+    assert_non_null(
+        schema_json_get(arm, "properties.properties.userAccountCredentials.adminUserName"));
+
+    attrs = json_pack("{s:{s:s, s:s}}", "admin", "user", "u", "password", "s3cret-value");
+    assert_int_equal(render_write_only_record(k, arm, attrs), 0);
+    assert_true(render_write_only_matches(
+        json_string_value(
+            schema_json_get(arm, "properties.properties.userAccountCredentials.adminUserPassword")),
+        "s3cret-value"));
+    /* the same value compares equal, another one differs, no digest: unchanged */
+    live = json_pack("{s:{s:s}}", "admin", "user", "u");
+    want = json_deep_copy(attrs);
+    render_write_only_compare(k, arm, live, want);
+    assert_true(json_equal(live, want));
+    json_decref(live);
+    json_decref(want);
+    live = json_pack("{s:{s:s}}", "admin", "user", "u");
+    want = json_pack("{s:{s:s, s:s}}", "admin", "user", "u", "password", "another");
+    render_write_only_compare(k, arm, live, want);
+    assert_false(json_equal(live, want));
+    {
+        char *text = json_dumps(want, 0);
+        assert_null(strstr(text, "another"));
+        free(text);
+    }
+    json_decref(live);
+    json_decref(want);
+
+    /* redaction: catalogue-sensitive fields and covered attribute paths */
+    {
+        json_t *paths = json_pack("[s]", "tags");
+        render_redact_arm(k, arm, paths);
+        assert_string_equal(json_string_value(schema_json_get(arm, "tags")), RENDER_SENSITIVE);
+        assert_string_equal(
+            json_string_value(schema_json_get(
+                arm, "properties.properties.userAccountCredentials.adminUserPassword")),
+            RENDER_SENSITIVE);
+        assert_string_equal(json_string_value(schema_json_get(
+                                arm, "properties.properties.userAccountCredentials.adminUserName")),
+                            "u");
+        json_decref(paths);
+    }
+    json_decref(attrs);
+    json_decref(arm);
+    free(d1);
+    free(d2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1251,6 +1348,8 @@ int main(void)
         cmocka_unit_test(test_catalogue__data_plane_classification),
         cmocka_unit_test(test_catalogue__plan_key_updates),
         cmocka_unit_test(test_catalogue__plan_adopts_pending_create),
+        cmocka_unit_test(test_catalogue__sensitive_paths),
+        cmocka_unit_test(test_catalogue__write_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

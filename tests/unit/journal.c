@@ -427,6 +427,7 @@ static int recover_once(struct scenario *s, const struct journal_reader *rd,
 struct fake_op {
     struct cloud *cloud;
     int polls, runs, creates;
+    int unpollable; /* the operation's host is gone */
     char url[128];
 };
 
@@ -434,6 +435,8 @@ static int fake_wait(void *payload, const char *url)
 {
     struct fake_op *op = payload;
     assert_string_equal(url, op->url);
+    if (op->unpollable)
+        return AMLSEC_EUSAGE;
     if (op->polls++ < op->runs)
         return AMLSEC_ECONFLICT;
     if (op->creates) {
@@ -501,6 +504,19 @@ static void test_journal__create_accepted_waits_for_operation(void **unused)
     recover_once(&s, &rd, &rec, &j);
     assert_int_equal(rec.items[0].outcome, JOURNAL_DROPPED);
     assert_int_equal(journal_pending(&j, NULL, 0), 0);
+    journal_recovery_release(&rec);
+    journal_release(&j);
+
+    /* an operation that cannot be polled (an embedded cloud on another
+     * port now) tells nothing: not an error, and the create stays pending */
+    assert_int_equal(journal_open(&j, s.journal_path, NULL, &err), 0);
+    begin_intent(&j, JOURNAL_CREATE, "workspace.third", ws_id, id);
+    assert_int_equal(journal_accepted(&j, id, op.url, &err), 0);
+    journal_release(&j);
+    op.unpollable = 1;
+    recover_once(&s, &rd, &rec, &j);
+    assert_int_equal(rec.items[0].outcome, JOURNAL_PENDING);
+    assert_int_equal(journal_pending(&j, NULL, 0), 1);
     journal_recovery_release(&rec);
     journal_release(&j);
 }

@@ -1,0 +1,1266 @@
+/* Drift detection: the planner's refresh through a read-only provider,
+ * plus unmanaged objects found through Resource Graph (see drift.h). */
+#include "engine/drift.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "engine/live_rules.h"
+#include "providers/arm/schema.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/strmap.h"
+#include "util/banned.h"
+
+#define DIAG_API "2021-05-01-preview"
+#define KEYS_API "2025-05-01"
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* --- .amlsecignore ----------------------------------------------------------- */
+
+void drift_ignore_release(struct drift_ignore *ig)
+{
+    if (ig == NULL)
+        return;
+    for (size_t i = 0; i < ig->n; i++) {
+        free(ig->items[i].pattern);
+        free(ig->items[i].what);
+        free(ig->items[i].expires);
+        free(ig->items[i].reason);
+    }
+    free(ig->items);
+    free(ig->file);
+    memset(ig, 0, sizeof(*ig));
+}
+
+static bool is_date(const char *s, size_t n)
+{
+    static const char shape[] = "dddd-dd-dd";
+    if (n != 10)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != '-')
+            return false;
+    return strncmp(s + 5, "01", 2) >= 0 && strncmp(s + 5, "12", 2) <= 0 &&
+           strncmp(s + 8, "01", 2) >= 0 && strncmp(s + 8, "31", 2) <= 0;
+}
+
+int drift_ignore_parse(struct drift_ignore *out, const char *file, const char *text, size_t len,
+                       const char *today, unsigned *line, unsigned *col, struct errbuf *err)
+{
+    size_t pos = 0;
+    unsigned no = 0;
+    memset(out, 0, sizeof(*out));
+    out->file = file ? strdup(file) : NULL;
+    while (pos < len) {
+        const char *ln = text + pos, *nl = memchr(ln, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - ln) : len - pos, at = 0;
+        const char *field[3];
+        size_t flen[3];
+        struct drift_suppression *grown, *s;
+        pos += n + (nl != NULL);
+        no++;
+        while (n > 0 && (ln[n - 1] == '\r' || ln[n - 1] == ' ' || ln[n - 1] == '\t'))
+            n--;
+        while (at < n && (ln[at] == ' ' || ln[at] == '\t'))
+            at++;
+        if (at == n || ln[at] == '#')
+            continue;
+        for (int f = 0; f < 3; f++) {
+            while (at < n && (ln[at] == ' ' || ln[at] == '\t'))
+                at++;
+            field[f] = ln + at;
+            while (at < n && ln[at] != ' ' && ln[at] != '\t')
+                at++;
+            flen[f] = (size_t)(ln + at - field[f]);
+            if (flen[f] == 0) {
+                *line = no;
+                *col = (unsigned)at + 1;
+                drift_ignore_release(out);
+                return errbuf_set(err, AMLSEC_EPARSE,
+                                  "a suppression is PATTERN WHAT EXPIRES REASON: %s is missing",
+                                  f == 1 ? "WHAT" : "EXPIRES (a date YYYY-MM-DD, or -)");
+            }
+        }
+        if (!(flen[2] == 1 && field[2][0] == '-') && !is_date(field[2], flen[2])) {
+            *line = no;
+            *col = (unsigned)(field[2] - ln) + 1;
+            drift_ignore_release(out);
+            return errbuf_set(err, AMLSEC_EPARSE,
+                              "EXPIRES must be a date YYYY-MM-DD or -, not '%.*s'", (int)flen[2],
+                              field[2]);
+        }
+        while (at < n && (ln[at] == ' ' || ln[at] == '\t'))
+            at++;
+        if (at == n) {
+            *line = no;
+            *col = (unsigned)at + 1;
+            drift_ignore_release(out);
+            return errbuf_set(err, AMLSEC_EPARSE,
+                              "a suppression needs a reason after its expiry date");
+        }
+        grown = realloc(out->items, (out->n + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            drift_ignore_release(out);
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        }
+        out->items = grown;
+        s = &out->items[out->n++];
+        memset(s, 0, sizeof(*s));
+        s->line = no;
+        s->pattern = strndup(field[0], flen[0]);
+        s->what = strndup(field[1], flen[1]);
+        s->expires = field[2][0] == '-' ? NULL : strndup(field[2], flen[2]);
+        s->reason = strndup(ln + at, n - at);
+        s->expired = s->expires && today && strcmp(s->expires, today) < 0;
+        if (s->pattern == NULL || s->what == NULL || s->reason == NULL ||
+            (field[2][0] != '-' && s->expires == NULL)) {
+            drift_ignore_release(out);
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+static bool glob(const char *pat, const char *s, bool fold)
+{
+    return s && fnmatch(pat, s, fold ? FNM_CASEFOLD : 0) == 0;
+}
+
+/* Does what name path, or something above it? */
+static bool path_covered(const char *what, const char *path)
+{
+    size_t n = strlen(what);
+    if (glob(what, path, false))
+        return true;
+    return strncmp(path, what, n) == 0 && (path[n] == '.' || path[n] == '[');
+}
+
+static bool names_finding(const struct drift_suppression *s, const json_t *f)
+{
+    const char *address = json_string_value(json_object_get(f, "address"));
+    const char *id = json_string_value(json_object_get(f, "arm_id"));
+    return (address && glob(s->pattern, address, false)) || (id && glob(s->pattern, id, true));
+}
+
+/* The suppression that covers the whole finding f, or NULL. Suppressions
+ * naming attribute paths of a changed finding move those attributes to its
+ * "suppressed_attributes"; once none is left the finding is suppressed
+ * whole (by the last of them), its attributes back in place. */
+static struct drift_suppression *suppressed_by(struct drift_ignore *ig, json_t *f)
+{
+    const char *kind = json_string_value(json_object_get(f, "kind"));
+    const char *rule = json_string_value(json_object_get(f, "rule"));
+    const char *type = json_string_value(json_object_get(f, "type"));
+    json_t *attrs = json_object_get(f, "attributes"), *taken = json_array();
+    struct drift_suppression *last = NULL;
+    if (ig == NULL) {
+        json_decref(taken);
+        return NULL;
+    }
+    for (size_t i = 0; i < ig->n; i++) {
+        struct drift_suppression *s = &ig->items[i];
+        if (s->expired || !names_finding(s, f))
+            continue;
+        if (strcmp(s->what, "*") == 0 || strcmp(s->what, kind) == 0 ||
+            (rule && strcmp(s->what, rule) == 0) || (type && strcasecmp(s->what, type) == 0)) {
+            s->used++;
+            json_array_extend(attrs, taken);
+            json_decref(taken);
+            return s;
+        }
+        if (strcmp(kind, "changed") == 0 && json_array_size(attrs) > 0) {
+            size_t k = 0;
+            bool took = false;
+            while (k < json_array_size(attrs)) {
+                json_t *a = json_array_get(attrs, k);
+                const char *path = json_string_value(json_object_get(a, "path"));
+                if (path && path_covered(s->what, path)) {
+                    json_array_append(taken, a);
+                    json_array_remove(attrs, k);
+                    took = true;
+                } else {
+                    k++;
+                }
+            }
+            if (took) {
+                s->used++;
+                last = s;
+            }
+        }
+    }
+    if (last && json_array_size(attrs) == 0) {
+        json_array_extend(attrs, taken);
+        json_decref(taken);
+        return last;
+    }
+    if (json_array_size(taken) > 0)
+        json_object_set(f, "suppressed_attributes", taken);
+    json_decref(taken);
+    return NULL;
+}
+
+/* --- findings ------------------------------------------------------------------ */
+
+static json_t *finding(const char *kind, const char *address, const char *arm_id, const char *type,
+                       const char *message)
+{
+    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s}", "kind", kind, "address", address, "arm_id",
+                     arm_id, "type", type, "message", message);
+}
+
+static void append(struct drift_report *r, struct drift_ignore *ig, json_t *list, json_t *f)
+{
+    struct drift_suppression *s;
+    if (f == NULL)
+        return;
+    s = suppressed_by(ig, f);
+    if (s) {
+        json_object_set_new(f, "suppressed_by",
+                            json_pack("{s:s?, s:i, s:s, s:s?}", "file", ig->file, "line",
+                                      (json_int_t)s->line, "reason", s->reason, "expires",
+                                      s->expires));
+        json_array_append_new(r->suppressed, f);
+        return;
+    }
+    json_array_append_new(list, f);
+}
+
+/* The value at a DSL attribute path ("network.default_action",
+ * "rules[0].name") in attrs, or NULL. */
+static const json_t *value_at(const json_t *attrs, const char *path)
+{
+    const json_t *v = attrs;
+    char seg[256];
+    while (v && *path) {
+        size_t n = strcspn(path, ".[");
+        if (n > 0) {
+            snprintf(seg, sizeof(seg), "%.*s", (int)(n < 255 ? n : 255), path);
+            v = json_object_get(v, seg);
+            path += n;
+        } else if (*path == '[') {
+            char *end;
+            unsigned long idx = strtoul(path + 1, &end, 10);
+            if (*end != ']')
+                return NULL;
+            v = json_array_get(v, idx);
+            path = end + 1;
+        }
+        if (*path == '.')
+            path++;
+    }
+    return v;
+}
+
+static bool ignored_change(const struct cfg_resource *r, const char *path)
+{
+    for (size_t i = 0; r && i < r->lifecycle.nignore_changes; i++) {
+        const char *ig = r->lifecycle.ignore_changes[i];
+        size_t n = strlen(ig);
+        if (strncmp(path, ig, n) == 0 && (path[n] == '\0' || path[n] == '.' || path[n] == '['))
+            return true;
+    }
+    return false;
+}
+
+/* Is the value at path sensitive for this instance: the path itself, what
+ * it lies below, or something inside it (a map with one sensitive key,
+ * tags.secret, is shown whole only redacted)? */
+static bool sensitive_path(const struct cfg_instance *in, const struct schema_kind *k,
+                           const char *path)
+{
+    size_t i, pn = strlen(path);
+    const json_t *s;
+    const struct schema_attr *a = k ? schema_attr_find(k, path) : NULL;
+    if (a && (a->flags & SF_SENSITIVE))
+        return true;
+    json_array_foreach(in ? in->sensitive : NULL, i, s)
+    {
+        const char *sp = json_string_value(s);
+        size_t n = sp ? strlen(sp) : 0;
+        if (sp == NULL)
+            continue;
+        if (strncmp(path, sp, n) == 0 && (path[n] == '\0' || path[n] == '.' || path[n] == '['))
+            return true;
+        if (strncmp(sp, path, pn) == 0 && (sp[pn] == '.' || sp[pn] == '['))
+            return true;
+    }
+    return false;
+}
+
+static json_t *shown(const json_t *v, bool sensitive)
+{
+    if (v == NULL)
+        return json_null();
+    return sensitive ? json_string("(sensitive)") : json_deep_copy(v);
+}
+
+static void drift_findings(struct drift_report *r, const struct config *cfg,
+                           struct drift_ignore *ig)
+{
+    const struct plan *plan = r->plan;
+    for (size_t i = 0; i < plan->ndrift; i++) {
+        const struct plan_drift *d = &plan->drift[i];
+        const struct cfg_instance *in = config_find_instance(cfg, d->address);
+        const struct schema_kind *k = schema_find(d->kind);
+        const char *id = NULL;
+        size_t j;
+        const json_t *p;
+        json_t *f, *attrs;
+        char msg[512];
+        if (in)
+            id = json_string_value(json_object_get(in->value, "id"));
+        if (d->after == NULL) {
+            snprintf(msg, sizeof(msg), "%s was deleted outside amlsec", d->address);
+            append(r, ig, r->deleted,
+                   finding("deleted", d->address, id, k ? k->arm.type : NULL, msg));
+            continue;
+        }
+        attrs = json_array();
+        json_array_foreach(d->paths, j, p)
+        {
+            const char *path = json_string_value(p);
+            bool sens;
+            if (path == NULL || ignored_change(in ? in->resource : NULL, path))
+                continue;
+            sens = sensitive_path(in, k, path);
+            json_array_append_new(attrs, json_pack("{s:s, s:o, s:o}", "path", path, "before",
+                                                   shown(value_at(d->before, path), sens), "after",
+                                                   shown(value_at(d->after, path), sens)));
+        }
+        if (json_array_size(attrs) == 0) {
+            json_decref(attrs);
+            continue;
+        }
+        snprintf(msg, sizeof(msg), "%s was changed outside amlsec", d->address);
+        f = finding("changed", d->address, id, k ? k->arm.type : NULL, msg);
+        json_object_set_new(f, "attributes", attrs);
+        append(r, ig, r->changed, f);
+    }
+}
+
+/* Changes the configuration asks for that are not caused by drift. */
+static bool in_paths(const json_t *paths, const char *path, size_t len)
+{
+    size_t i;
+    const json_t *p;
+    json_array_foreach(paths, i, p)
+    {
+        const char *s = json_string_value(p);
+        if (s && strlen(s) == len && strncmp(s, path, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Changes the configuration asks for that are not applied yet. A change of
+ * a drifted resource is the drift being put back, unless it also touches
+ * attributes that did not drift (its reason_detail names attributes the
+ * drift does not): those are configuration changes, listed in "paths". */
+static void pending_findings(struct drift_report *r)
+{
+    const struct plan *plan = r->plan;
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct plan_change *c = &plan->changes[i];
+        const struct plan_drift *d = NULL;
+        json_t *f, *extra = NULL;
+        char msg[1024];
+        for (size_t k = 0; k < plan->ndrift && d == NULL; k++)
+            if (strcmp(plan->drift[k].address, c->address) == 0)
+                d = &plan->drift[k];
+        if (d) {
+            const char *p = c->reason_detail;
+            if (d->after == NULL || p == NULL)
+                continue; /* re-creating a deleted resource: the drift itself */
+            extra = json_array();
+            while (*p) {
+                size_t len = strcspn(p, ",");
+                if (len && !in_paths(d->paths, p, len))
+                    json_array_append_new(extra, json_stringn(p, len));
+                p += len;
+                while (*p == ',' || *p == ' ')
+                    p++;
+            }
+            if (json_array_size(extra) == 0) {
+                json_decref(extra);
+                continue;
+            }
+        }
+        snprintf(msg, sizeof(msg), "%s: %s not applied yet (%s)", c->address,
+                 plan_action_name(c->action), c->reason ? c->reason : "configuration");
+        f = finding("pending", c->address, c->arm_id, c->arm_type, msg);
+        json_object_set_new(f, "action", json_string(plan_action_name(c->action)));
+        if (extra)
+            json_object_set_new(f, "paths", extra);
+        json_array_append_new(r->pending, f);
+    }
+}
+
+/* WS-MI-PERMS findings of the plan's live rules: missing grants. The
+ * rest of the diagnostics go to the caller. */
+static void grant_findings(struct drift_report *r, struct drift_ignore *ig,
+                           const struct diag_list *from, struct diag_list *to)
+{
+    for (size_t i = 0; i < from->n; i++) {
+        const struct diag *d = &from->items[i];
+        if (strcmp(d->code, "RBAC-VNET-JOIN") == 0)
+            continue; /* the caller's right to write: drift writes nothing */
+        if (live_rules_missing_grant(d)) {
+            const char *end = strstr(d->message, "'s managed identity");
+            char address[256];
+            json_t *f;
+            snprintf(address, sizeof(address), "%.*s", (int)(end ? (size_t)(end - d->message) : 0),
+                     d->message);
+            f = finding("missing_grant", address[0] ? address : NULL, NULL, NULL, d->message);
+            json_object_set_new(f, "rule", json_string(d->code));
+            append(r, ig, r->missing_grants, f);
+            continue;
+        }
+        {
+            struct diag *c =
+                diag_add(to, d->severity, d->loc.file ? &d->loc : NULL, d->code, "%s", d->message);
+            if (c && d->hint)
+                diag_set_hint(c, "%s", d->hint);
+        }
+    }
+}
+
+/* --- unmanaged objects ------------------------------------------------------- */
+
+struct scope {
+    char *id;            /* ARM id of the scope */
+    const char *what;    /* "workspace", "Key Vault", ... */
+    const char *address; /* the managed workspace it belongs to (the first one) */
+};
+
+struct discovery {
+    struct scope *scopes;
+    size_t n;
+    struct strmap managed;        /* ARM ids amlsec knows */
+    struct strmap service_grants; /* "principal scope role-GUID": what Azure gives a
+                                     workspace's identity */
+    struct strmap principals;     /* the managed workspaces' identities */
+    struct strmap endpoints;      /* private endpoints to the scopes Resource Graph found */
+    json_t *subscriptions;        /* strings */
+};
+
+static void service_grant(struct discovery *dc, const char *principal, const char *scope,
+                          const char *role)
+{
+    char key[2048];
+    if (principal == NULL || role == NULL)
+        return;
+    snprintf(key, sizeof(key), "%s %s %s", principal, scope, role);
+    strmap_put(&dc->service_grants, key, 1);
+}
+
+static bool is_service_grant(const struct discovery *dc, const char *principal, const char *scope,
+                             const char *role)
+{
+    char key[2048];
+    size_t one;
+    snprintf(key, sizeof(key), "%s %s %s", principal, scope, role);
+    return strmap_get(&dc->service_grants, key, &one);
+}
+
+static void add_scope(struct discovery *dc, const char *id, const char *what, const char *address,
+                      const char *principal, const char *role, const char *role2)
+{
+    struct scope *grown;
+    if (id == NULL || *id == '\0')
+        return;
+    service_grant(dc, principal, id, role);
+    service_grant(dc, principal, id, role2);
+    if (principal)
+        strmap_put(&dc->principals, principal, 1);
+    for (size_t i = 0; i < dc->n; i++)
+        if (strcasecmp(dc->scopes[i].id, id) == 0)
+            return;
+    grown = realloc(dc->scopes, (dc->n + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return;
+    dc->scopes = grown;
+    dc->scopes[dc->n] = (struct scope){strdup(id), what, address};
+    if (dc->scopes[dc->n].id)
+        dc->n++;
+}
+
+static const struct scope *scope_of(const struct discovery *dc, const char *id)
+{
+    for (size_t i = 0; id && i < dc->n; i++)
+        if (strcasecmp(dc->scopes[i].id, id) == 0)
+            return &dc->scopes[i];
+    return NULL;
+}
+
+/* The scope of an extension resource: its id up to the last
+ * "/providers/Microsoft.Authorization/" (or ".../Microsoft.Insights/"). */
+static void extension_scope(char *out, size_t cap, const char *id)
+{
+    const char *cut = NULL, *s = id;
+    while ((s = strcasestr(s, "/providers/")) != NULL) {
+        cut = s;
+        s += 11;
+    }
+    snprintf(out, cap, "%.*s", (int)(cut ? (size_t)(cut - id) : strlen(id)), id);
+}
+
+static bool managed(const struct discovery *dc, const char *id)
+{
+    size_t at;
+    return id && strmap_get((struct strmap *)&dc->managed, id, &at);
+}
+
+static const char *str_at(const json_t *v, const char *path)
+{
+    const json_t *x = schema_json_get(v, path);
+    return json_is_string(x) ? json_string_value(x) : NULL;
+}
+
+static const char *role_name(const char *definition_id)
+{
+    const char *guid = definition_id ? strrchr(definition_id, '/') : NULL;
+    guid = guid ? guid + 1 : definition_id;
+    for (size_t i = 0; guid && schema_builtin_role_names[i]; i++) {
+        const char *g = schema_builtin_role(schema_builtin_role_names[i]);
+        if (g && strcasecmp(g, guid) == 0)
+            return schema_builtin_role_names[i];
+    }
+    return NULL;
+}
+
+static void unmanaged_one(struct drift_report *r, struct drift_ignore *ig, const struct scope *sc,
+                          const char *id, const char *type, const char *detail)
+{
+    char msg[1024];
+    json_t *f;
+    if (strcmp(sc->what, "workspace") == 0)
+        snprintf(msg, sizeof(msg), "%s at %s (%s), not managed by amlsec", detail, sc->id,
+                 sc->address);
+    else
+        snprintf(msg, sizeof(msg), "%s at %s (%s's %s), not managed by amlsec", detail, sc->id,
+                 sc->address, sc->what);
+    f = finding("unmanaged", NULL, id, type, msg);
+    json_object_set_new(f, "scope", json_string(sc->id));
+    json_object_set_new(f, "near", json_string(sc->address));
+    append(r, ig, r->unmanaged, f);
+}
+
+static void take_authorization(struct drift_report *r, struct drift_ignore *ig,
+                               const struct discovery *dc, const json_t *rows)
+{
+    size_t i;
+    const json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *id = str_at(row, "id"), *type = str_at(row, "type");
+        char scope[2048], detail[512];
+        const struct scope *sc;
+        if (id == NULL || type == NULL || managed(dc, id))
+            continue;
+        extension_scope(scope, sizeof(scope), id);
+        if ((sc = scope_of(dc, scope)) == NULL)
+            continue;
+        if (strcasecmp(type, "microsoft.authorization/roleassignments") == 0) {
+            const char *rd = str_at(row, "properties.roleDefinitionId");
+            const char *pr = str_at(row, "properties.principalId");
+            const char *guid = rd ? strrchr(rd, '/') : NULL;
+            const char *name = role_name(rd);
+            guid = guid ? guid + 1 : rd;
+            /* the grants Azure gives the workspace's identity: the service's own */
+            if (pr && guid && is_service_grant(dc, pr, sc->id, guid))
+                continue;
+            snprintf(detail, sizeof(detail), "role assignment: %s for principal %s",
+                     name ? name : (guid ? guid : "(no role)"), pr ? pr : "(none)");
+            unmanaged_one(r, ig, sc, id, "Microsoft.Authorization/roleAssignments", detail);
+        } else if (strcasecmp(type, "microsoft.authorization/locks") == 0) {
+            const char *level = str_at(row, "properties.level");
+            snprintf(detail, sizeof(detail), "%s lock", level ? level : "a");
+            unmanaged_one(r, ig, sc, id, "Microsoft.Authorization/locks", detail);
+        }
+    }
+}
+
+static void take_policy(struct drift_report *r, struct drift_ignore *ig, const struct discovery *dc,
+                        const json_t *rows)
+{
+    size_t i;
+    const json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *id = str_at(row, "id"), *type = str_at(row, "type");
+        char scope[2048], detail[1024];
+        const struct scope *sc;
+        bool exemption;
+        if (id == NULL || type == NULL || managed(dc, id))
+            continue;
+        extension_scope(scope, sizeof(scope), id);
+        if ((sc = scope_of(dc, scope)) == NULL)
+            continue;
+        exemption = strcasecmp(type, "microsoft.authorization/policyexemptions") == 0;
+        if (exemption)
+            snprintf(detail, sizeof(detail), "policy exemption (%s) from %s",
+                     str_at(row, "properties.exemptionCategory")
+                         ? str_at(row, "properties.exemptionCategory")
+                         : "no category",
+                     str_at(row, "properties.policyAssignmentId")
+                         ? str_at(row, "properties.policyAssignmentId")
+                         : "(no assignment)");
+        else
+            snprintf(detail, sizeof(detail), "policy assignment of %s",
+                     str_at(row, "properties.policyDefinitionId")
+                         ? str_at(row, "properties.policyDefinitionId")
+                         : "(no definition)");
+        unmanaged_one(r, ig, sc, id,
+                      exemption ? "Microsoft.Authorization/policyExemptions"
+                                : "Microsoft.Authorization/policyAssignments",
+                      detail);
+    }
+}
+
+static void take_endpoints(struct drift_report *r, struct drift_ignore *ig, struct discovery *dc,
+                           const json_t *rows)
+{
+    static const char *const lists[] = {"properties.privateLinkServiceConnections",
+                                        "properties.manualPrivateLinkServiceConnections"};
+    size_t i;
+    const json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *id = str_at(row, "id");
+        if (id == NULL || managed(dc, id))
+            continue;
+        for (size_t l = 0; l < 2; l++) {
+            size_t k;
+            const json_t *conn;
+            const struct scope *sc = NULL;
+            json_array_foreach(schema_json_get(row, lists[l]), k, conn)
+            {
+                sc = scope_of(dc, str_at(conn, "properties.privateLinkServiceId"));
+                if (sc)
+                    break;
+            }
+            if (sc) {
+                strmap_put(&dc->endpoints, id, 1); /* its connection is not reported again */
+                unmanaged_one(r, ig, sc, id, "Microsoft.Network/privateEndpoints",
+                              "private endpoint");
+                break;
+            }
+        }
+    }
+}
+
+static bool principal_of_workspace(const struct discovery *dc, const char *oid)
+{
+    size_t one;
+    return oid && strmap_get(&dc->principals, oid, &one);
+}
+
+/* Access policies of the scopes' vaults for anyone but a workspace's
+ * identity (the language has no access policies, so none is managed). One
+ * bulk read. Firewall rules and workspace identities added outside amlsec
+ * need no such look: the comparison with the state shows them as changed
+ * attributes (network_rules.ip_rules, identity.user_assigned). */
+static int take_bodies(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
+                       const struct discovery *dc, struct errbuf *err)
+{
+    static const char *const types[] = {"Microsoft.KeyVault/vaults"};
+    struct provider_ref *refs = calloc(dc->n ? dc->n : 1, sizeof(*refs));
+    struct provider_result *res = calloc(dc->n ? dc->n : 1, sizeof(*res));
+    const struct scope **of = calloc(dc->n ? dc->n : 1, sizeof(*of));
+    size_t n = 0;
+    int rc = 0;
+
+    if (refs == NULL || res == NULL || of == NULL) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < dc->n; i++)
+        for (size_t t = 0; t < 1; t++) {
+            const char *at = strcasestr(dc->scopes[i].id, types[t]);
+            size_t len = strlen(types[t]);
+            if (at && at[len] == '/' && strchr(at + len + 1, '/') == NULL) {
+                refs[n].id = dc->scopes[i].id;
+                refs[n].type = types[t];
+                of[n++] = &dc->scopes[i];
+            }
+        }
+    if (n == 0 || (rc = provider_read_many(p, refs, n, 0, res, err)) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const struct scope *sc = of[i];
+        const json_t *body = res[i].rc == 0 ? res[i].body : NULL;
+        size_t k;
+        const json_t *e;
+        if (body == NULL)
+            continue;
+        json_array_foreach(schema_json_get(body, "properties.accessPolicies"), k, e)
+        {
+            const char *oid = str_at(e, "objectId");
+            char detail[512];
+            if (oid == NULL || principal_of_workspace(dc, oid))
+                continue;
+            snprintf(detail, sizeof(detail), "access policy for object %s", oid);
+            unmanaged_one(r, ig, sc, sc->id, "access_policy", detail);
+        }
+    }
+out:
+    if (res)
+        provider_results_release(res, n);
+    free(res);
+    free(refs);
+    free(of);
+    return rc;
+}
+
+/* Lists at every scope what Resource Graph does not hold: diagnostic
+ * settings, and the keys of each workspace's CMK vault. */
+static char *concat(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *s = malloc(na + nb + 1);
+    if (s) {
+        memcpy(s, a, na);
+        memcpy(s + na, b, nb + 1);
+    }
+    return s;
+}
+
+enum listed { L_DIAG, L_KEYS, L_PEC };
+
+/* Resource types whose private endpoint connections are listed, with
+ * their api-versions. */
+static const struct {
+    const char *type, *api;
+} pec_parents[] = {
+    {"Microsoft.MachineLearningServices/workspaces", "2025-09-01"},
+    {"Microsoft.KeyVault/vaults", "2025-05-01"},
+    {"Microsoft.Storage/storageAccounts", "2025-06-01"},
+    {"Microsoft.ContainerRegistry/registries", "2025-04-01"},
+};
+
+/* The item of a list of kind what at scope sc: unmanaged unless amlsec
+ * knows it (a private endpoint connection: unless amlsec knows its
+ * endpoint, or the endpoint was reported already). */
+static void take_item(struct drift_report *r, struct drift_ignore *ig, const struct discovery *dc,
+                      const struct scope *sc, enum listed what, const char *parent_type,
+                      const json_t *it)
+{
+    const char *id = str_at(it, "id"), *name = str_at(it, "name");
+    char detail[1024], type[256];
+    size_t one;
+    if (id == NULL || managed(dc, id))
+        return;
+    switch (what) {
+    case L_DIAG:
+        snprintf(detail, sizeof(detail), "diagnostic setting '%s'", name ? name : "?");
+        unmanaged_one(r, ig, sc, id, "Microsoft.Insights/diagnosticSettings", detail);
+        break;
+    case L_KEYS:
+        snprintf(detail, sizeof(detail), "key '%s'", name ? name : "?");
+        unmanaged_one(r, ig, sc, id, "Microsoft.KeyVault/vaults/keys", detail);
+        break;
+    case L_PEC: {
+        const char *pe = str_at(it, "properties.privateEndpoint.id");
+        const char *status = str_at(it, "properties.privateLinkServiceConnectionState.status");
+        if (pe && (managed(dc, pe) || strmap_get(&dc->endpoints, pe, &one)))
+            return;
+        snprintf(detail, sizeof(detail), "private endpoint connection (%s) from %s",
+                 status ? status : "no status", pe ? pe : "(no endpoint)");
+        snprintf(type, sizeof(type), "%s/privateEndpointConnections", parent_type);
+        unmanaged_one(r, ig, sc, id, type, detail);
+        break;
+    }
+    }
+}
+
+/* Lists what Resource Graph does not hold, the first page of every list
+ * at once (one round trip): the diagnostic settings of every scope but
+ * resource groups, the keys of the vaults, and the private endpoint
+ * connections of the workspaces, vaults, storage accounts and registries
+ * (an endpoint in a subscription Resource Graph was not asked about shows
+ * only there). */
+static void take_listed(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
+                        struct discovery *dc, const json_t *vaults)
+{
+    size_t cap = 3 * dc->n + json_array_size(vaults) + 1, n = 0, i;
+    char **paths = calloc(cap, sizeof(*paths));
+    const char **apis = calloc(cap, sizeof(*apis)), **ptypes = calloc(cap, sizeof(*ptypes));
+    const struct scope **scopes = calloc(cap, sizeof(*scopes));
+    enum listed *what = calloc(cap, sizeof(*what));
+    json_t **out = calloc(cap, sizeof(*out));
+    struct errbuf *errs = calloc(cap, sizeof(*errs));
+    const json_t *v;
+
+    if (!paths || !apis || !ptypes || !scopes || !what || !out || !errs) {
+        json_array_append_new(r->errors, json_string("out of memory"));
+        goto out;
+    }
+#define LIST(sc_, tail_, api_, what_, ptype_)                                                      \
+    do {                                                                                           \
+        if ((paths[n] = concat((sc_)->id, tail_)) != NULL) {                                       \
+            scopes[n] = (sc_);                                                                     \
+            apis[n] = (api_);                                                                      \
+            what[n] = (what_);                                                                     \
+            ptypes[n++] = (ptype_);                                                                \
+        }                                                                                          \
+    } while (0)
+    for (i = 0; i < dc->n; i++) {
+        const struct scope *sc = &dc->scopes[i];
+        if (strcasestr(sc->id, "/providers/") == NULL)
+            continue; /* a resource group has no diagnostic settings */
+        LIST(sc, "/providers/Microsoft.Insights/diagnosticSettings", DIAG_API, L_DIAG, NULL);
+        for (size_t t = 0; t < sizeof(pec_parents) / sizeof(pec_parents[0]); t++) {
+            const char *at = strcasestr(sc->id, pec_parents[t].type);
+            size_t len = strlen(pec_parents[t].type);
+            if (at && at[len] == '/' && strchr(at + len + 1, '/') == NULL)
+                LIST(sc, "/privateEndpointConnections", pec_parents[t].api, L_PEC,
+                     pec_parents[t].type);
+        }
+    }
+    json_array_foreach(vaults, i, v)
+    {
+        const struct scope *sc = scope_of(dc, json_string_value(v));
+        if (sc)
+            LIST(sc, "/keys", KEYS_API, L_KEYS, NULL);
+    }
+#undef LIST
+    if (n > 0 && provider_list_urls(p, (const char *const *)paths, apis, n, out, errs) < 0 &&
+        out[0] == NULL && errs[0].msg[0] == '\0')
+        errbuf_set(&errs[0], AMLSEC_ERROR, "the ARM client failed");
+    for (i = 0; i < n; i++) {
+        size_t k;
+        const json_t *it;
+        if (out[i] == NULL) {
+            json_array_append_new(r->errors,
+                                  json_sprintf("listing %s: %s", paths[i],
+                                               errs[i].msg[0] ? errs[i].msg : "not listed"));
+            continue;
+        }
+        json_array_foreach(out[i], k, it) take_item(r, ig, dc, scopes[i], what[i], ptypes[i], it);
+    }
+out:
+    for (i = 0; paths && i < n; i++) {
+        free(paths[i]);
+        json_decref(out[i]);
+    }
+    free(paths);
+    free(apis);
+    free(ptypes);
+    free(scopes);
+    free(what);
+    free(out);
+    free(errs);
+}
+
+/* Without Resource Graph: role assignments, locks and policy assignments
+ * listed at each scope (all lists at once), into rows[0] (authorization)
+ * and rows[1] (policy). Lists that fail are errors of the run. */
+static int scope_lists(struct drift_report *r, struct provider *p, const struct discovery *dc,
+                       json_t **rows, struct errbuf *err)
+{
+    static const struct {
+        const char *tail, *api;
+        int row;
+    } lists[] = {
+        {"/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()", "2022-04-01", 0},
+        {"/providers/Microsoft.Authorization/locks", "2020-05-01", 0},
+        {"/providers/Microsoft.Authorization/policyAssignments", "2025-03-01", 1},
+    };
+    size_t nl = sizeof(lists) / sizeof(lists[0]), cap = dc->n * nl + 1, n = 0;
+    char **paths = calloc(cap, sizeof(*paths));
+    const char **apis = calloc(cap, sizeof(*apis));
+    int *row = calloc(cap, sizeof(*row));
+    json_t **out = calloc(cap, sizeof(*out));
+    struct errbuf *errs = calloc(cap, sizeof(*errs));
+    struct strmap seen;
+    int rc = 0;
+
+    for (int k = 0; k < 2; k++) {
+        json_decref(rows[k]);
+        rows[k] = json_array();
+    }
+    if (!paths || !apis || !row || !out || !errs || !rows[0] || !rows[1]) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < dc->n; i++)
+        for (size_t l = 0; l < nl; l++)
+            if ((paths[n] = concat(dc->scopes[i].id, lists[l].tail)) != NULL) {
+                apis[n] = lists[l].api;
+                row[n++] = lists[l].row;
+            }
+    provider_list_urls(p, (const char *const *)paths, apis, n, out, errs);
+    strmap_init(&seen, true);
+    for (size_t i = 0; i < n; i++) {
+        size_t k, one;
+        json_t *it;
+        if (out[i] == NULL) {
+            json_array_append_new(r->errors,
+                                  json_sprintf("listing %s: %s", paths[i],
+                                               errs[i].msg[0] ? errs[i].msg : "not listed"));
+            continue;
+        }
+        /* a list shows what is below its scope (locks) or above it
+         * (inherited assignments) too: each object once */
+        json_array_foreach(out[i], k, it)
+        {
+            const char *id = str_at(it, "id");
+            if (id && !strmap_get(&seen, id, &one) && strmap_put(&seen, id, 1) == 0)
+                json_array_append(rows[row[i]], it);
+        }
+    }
+    strmap_release(&seen);
+out:
+    for (size_t i = 0; paths && i < n; i++) {
+        free(paths[i]);
+        json_decref(out[i]);
+    }
+    free(paths);
+    free(apis);
+    free(row);
+    free(out);
+    free(errs);
+    return rc;
+}
+
+static void add_vault(json_t *vaults, const char *id)
+{
+    size_t i;
+    const json_t *v;
+    if (id == NULL)
+        return;
+    json_array_foreach(vaults, i, v) if (strcasecmp(json_string_value(v), id) == 0) return;
+    json_array_append_new(vaults, json_string(id));
+}
+
+static void add_subscription(struct discovery *dc, const char *id)
+{
+    char sub[128];
+    size_t i;
+    const json_t *s;
+    if (id == NULL || strncasecmp(id, "/subscriptions/", 15) != 0)
+        return;
+    snprintf(sub, sizeof(sub), "%.*s", (int)strcspn(id + 15, "/"), id + 15);
+    json_array_foreach(dc->subscriptions, i,
+                       s) if (strcasecmp(json_string_value(s), sub) == 0) return;
+    json_array_append_new(dc->subscriptions, json_string(sub));
+}
+
+/* Appends "'a', 'b'" (the scopes, KQL-quoted) to q; false when one cannot
+ * be quoted. */
+static bool quoted_scopes(struct buf *q, const struct discovery *dc)
+{
+    for (size_t i = 0; i < dc->n; i++) {
+        if (strchr(dc->scopes[i].id, '\'') || strchr(dc->scopes[i].id, '\\'))
+            return false;
+        buf_addf(q, "%s'%s'", i ? ", " : "", dc->scopes[i].id);
+    }
+    return true;
+}
+
+static int discover(struct drift_report *r, const struct config *cfg, struct state *st,
+                    struct provider *p, struct drift_ignore *ig, struct errbuf *err)
+{
+    struct discovery dc;
+    struct provider_ref *refs = NULL;
+    struct provider_result *res = NULL;
+    const struct cfg_instance **ws = NULL;
+    size_t nws = 0, cap = 0;
+    json_t *cmk = json_array(), *rows[3] = {NULL, NULL, NULL};
+    double t0, t1, t2, t3;
+    int rc = 0;
+
+    memset(&dc, 0, sizeof(dc));
+    strmap_init(&dc.managed, true);
+    strmap_init(&dc.service_grants, true);
+    strmap_init(&dc.principals, true);
+    strmap_init(&dc.endpoints, true);
+    dc.subscriptions = json_array();
+    for (size_t i = 0; i < st->nresources; i++)
+        strmap_put(&dc.managed, st->resources[i].arm_id, 1);
+    for (size_t i = 0; i < cfg->nresources; i++) {
+        const struct cfg_resource *res_ = &cfg->resources[i];
+        for (size_t k = 0; k < res_->ninstances; k++) {
+            const char *id = json_string_value(json_object_get(res_->instances[k].value, "id"));
+            if (id)
+                strmap_put(&dc.managed, id, 1);
+            if (id && !res_->existing && strcmp(res_->kind, "workspace") == 0) {
+                if (nws == cap) {
+                    const struct cfg_instance **grown;
+                    cap = cap ? cap * 2 : 8;
+                    grown = realloc(ws, cap * sizeof(*grown));
+                    if (grown == NULL) {
+                        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+                        goto out;
+                    }
+                    ws = grown;
+                }
+                ws[nws++] = &res_->instances[k];
+            }
+        }
+    }
+    if (nws == 0)
+        goto out;
+    refs = calloc(nws, sizeof(*refs));
+    res = calloc(nws, sizeof(*res));
+    if (refs == NULL || res == NULL) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nws; i++) {
+        refs[i].id = json_string_value(json_object_get(ws[i]->value, "id"));
+        refs[i].type = "Microsoft.MachineLearningServices/workspaces";
+    }
+    t0 = mono_ms();
+    if ((rc = provider_read_many(p, refs, nws, 0, res, err)) < 0)
+        goto out;
+    t1 = mono_ms();
+    for (size_t i = 0; i < nws; i++) {
+        const json_t *live = res[i].rc == 0 ? res[i].body : NULL;
+        const char *id = refs[i].id, *prov = strcasestr(id, "/providers/");
+        const char *principal = live ? str_at(live, "identity.principalId") : NULL;
+        const char *contributor = schema_builtin_role("Contributor");
+        const char *kv_admin = schema_builtin_role("Key Vault Administrator");
+        const char *blob = schema_builtin_role("Storage Blob Data Contributor");
+        char rg[1024];
+        if (live == NULL || prov == NULL)
+            continue; /* deleted: drift says so */
+        snprintf(rg, sizeof(rg), "%.*s", (int)(prov - id), id);
+        add_subscription(&dc, id);
+        add_scope(&dc, id, "workspace", ws[i]->address, principal, contributor, NULL);
+        add_scope(&dc, rg, "resource group", ws[i]->address, principal, contributor, NULL);
+        add_scope(&dc, str_at(live, "properties.keyVault"), "Key Vault", ws[i]->address, principal,
+                  kv_admin, NULL);
+        add_scope(&dc, str_at(live, "properties.storageAccount"), "storage account", ws[i]->address,
+                  principal, blob, contributor);
+        add_scope(&dc, str_at(live, "properties.containerRegistry"), "container registry",
+                  ws[i]->address, principal, contributor, NULL);
+        /* keys: in the CMK vault, and in the workspace's own vault (where a
+         * key is a CMK in waiting) */
+        add_scope(&dc, str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"),
+                  "CMK Key Vault", ws[i]->address, principal, kv_admin, NULL);
+        add_vault(cmk, str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"));
+        add_vault(cmk, str_at(live, "properties.keyVault"));
+    }
+    r->scopes = dc.n;
+    if (dc.n == 0)
+        goto out;
+    {
+        struct buf q[3];
+        const char *queries[3];
+        const char **subs = calloc(json_array_size(dc.subscriptions) + 1, sizeof(*subs));
+        bool ok = subs != NULL;
+        size_t i;
+        const json_t *s;
+        json_array_foreach(dc.subscriptions, i, s) subs[i] = json_string_value(s);
+        for (int k = 0; k < 3; k++)
+            buf_init(&q[k], 0);
+        buf_adds(&q[0], "authorizationresources | where (type =~ "
+                        "'microsoft.authorization/roleassignments' and properties.scope in~ (");
+        ok = ok && quoted_scopes(&q[0], &dc);
+        buf_adds(&q[0], ")) or type =~ 'microsoft.authorization/locks' | project id, type, "
+                        "properties");
+        /* role and policy assignments carry their scope; locks and
+         * exemptions are taken by the scope their id starts with */
+        buf_adds(&q[1], "policyresources | where (type =~ "
+                        "'microsoft.authorization/policyassignments' and properties.scope in~ (");
+        ok = ok && quoted_scopes(&q[1], &dc);
+        buf_adds(&q[1], ")) or type =~ 'microsoft.authorization/policyexemptions' | project id, "
+                        "type, properties");
+        buf_adds(&q[2], "resources | where type =~ 'microsoft.network/privateendpoints' | "
+                        "project id, type, properties");
+        for (int k = 0; k < 3; k++)
+            queries[k] = q[k].ptr;
+        if (!ok)
+            rc = errbuf_set(err, AMLSEC_EUSAGE, "a scope cannot be quoted in a KQL query");
+        else
+            rc = provider_graph_query(p, queries, 3, subs, json_array_size(dc.subscriptions), rows,
+                                      err);
+        for (int k = 0; k < 3; k++)
+            buf_release(&q[k]);
+        free(subs);
+        if (rc < 0 && rc != AMLSEC_ENOMEM && ok) {
+            /* Resource Graph refused or failed: ARM's own lists at each
+             * scope (more requests; exemptions are not listed this way,
+             * and private endpoints show through their connections) */
+            json_array_append_new(r->notes,
+                                  json_sprintf("Resource Graph failed (%s): role assignments, "
+                                               "locks and policy assignments were listed at each "
+                                               "scope instead; policy exemptions were not searched",
+                                               err->msg));
+            rc = scope_lists(r, p, &dc, rows, err);
+        }
+        if (rc < 0)
+            goto out;
+    }
+    t2 = mono_ms();
+    take_authorization(r, ig, &dc, rows[0]);
+    take_policy(r, ig, &dc, rows[1]);
+    take_endpoints(r, ig, &dc, rows[2]);
+    take_listed(r, ig, p, &dc, cmk);
+    t3 = mono_ms();
+    rc = take_bodies(r, ig, p, &dc, err);
+    log_msg(LOG_DEBUG,
+            "drift: workspaces read %.0f ms, Resource Graph %.0f ms, lists %.0f ms, vaults %.0f ms",
+            t1 - t0, t2 - t1, t3 - t2, mono_ms() - t3);
+out:
+    for (int k = 0; k < 3; k++)
+        json_decref(rows[k]);
+    for (size_t i = 0; i < dc.n; i++)
+        free(dc.scopes[i].id);
+    free(dc.scopes);
+    strmap_release(&dc.managed);
+    strmap_release(&dc.service_grants);
+    strmap_release(&dc.principals);
+    strmap_release(&dc.endpoints);
+    json_decref(dc.subscriptions);
+    if (res)
+        provider_results_release(res, nws);
+    free(res);
+    free(refs);
+    free(ws);
+    json_decref(cmk);
+    return rc;
+}
+
+/* One findings model: every finding also carries its severity and, when
+ * the configuration declares it, where ("main.amlsec:12:1"). */
+static void situate(json_t *list, const struct config *cfg)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(list, i, f)
+    {
+        const char *kind = json_string_value(json_object_get(f, "kind"));
+        const char *address = json_string_value(json_object_get(f, "address"));
+        const struct cfg_instance *in = address ? config_find_instance(cfg, address) : NULL;
+        json_object_set_new(f, "severity",
+                            json_string(kind && strcmp(kind, "pending") == 0 ? "note" : "warning"));
+        if (in && in->resource->block && in->resource->block->type_loc.file) {
+            const struct src_loc *loc = &in->resource->block->type_loc;
+            struct src_pos pos = src_loc_start(loc);
+            json_object_set_new(
+                f, "location",
+                json_sprintf("%s:%u:%u", loc->file->name, (unsigned)pos.line, (unsigned)pos.col));
+        }
+    }
+}
+
+/* --- the run ------------------------------------------------------------------ */
+
+int drift_run(struct drift_report *out, const struct config *cfg, struct state *st,
+              struct provider *p, struct drift_ignore *ig, struct diag_list *diags,
+              struct errbuf *err)
+{
+    struct plan_opts po;
+    struct diag_list pd;
+    double t0, t1;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->changed = json_array();
+    out->deleted = json_array();
+    out->unmanaged = json_array();
+    out->missing_grants = json_array();
+    out->pending = json_array();
+    out->suppressed = json_array();
+    out->errors = json_array();
+    out->notes = json_array();
+    memset(&po, 0, sizeof(po));
+    po.refresh = true;
+    diag_list_init(&pd);
+    t0 = mono_ms();
+    rc = plan_build(&out->plan, cfg, st, p, &po, &pd, err);
+    t1 = mono_ms();
+    if (rc == AMLSEC_EPARSE && out->plan) {
+        /* errors that only concern writing (the caller may not join a
+         * subnet a pending change deploys into: RBAC-VNET-JOIN) do not stop
+         * a run that writes nothing; a scheduled job's identity may well
+         * be a Reader */
+        size_t others = 0;
+        for (size_t i = 0; i < pd.n; i++)
+            others += pd.items[i].severity == DIAG_ERROR &&
+                      strcmp(pd.items[i].code, "RBAC-VNET-JOIN") != 0;
+        if (others == 0)
+            rc = 0;
+    }
+    grant_findings(out, ig, &pd, diags);
+    diag_list_release(&pd);
+    if (rc < 0)
+        return rc;
+    drift_findings(out, cfg, ig);
+    pending_findings(out);
+    rc = discover(out, cfg, st, p, ig, err);
+    situate(out->changed, cfg);
+    situate(out->deleted, cfg);
+    situate(out->unmanaged, cfg);
+    situate(out->missing_grants, cfg);
+    situate(out->pending, cfg);
+    situate(out->suppressed, cfg);
+    log_msg(LOG_DEBUG, "drift: refresh and comparison %.0f ms, unmanaged discovery %.0f ms",
+            t1 - t0, mono_ms() - t1);
+    if (rc == 0 && json_array_size(out->errors) > 0)
+        rc = errbuf_set(err, AMLSEC_ERROR, "%s", json_string_value(json_array_get(out->errors, 0)));
+    return rc;
+}
+
+void drift_report_release(struct drift_report *r)
+{
+    plan_free(r->plan);
+    json_decref(r->changed);
+    json_decref(r->deleted);
+    json_decref(r->unmanaged);
+    json_decref(r->missing_grants);
+    json_decref(r->pending);
+    json_decref(r->suppressed);
+    json_decref(r->errors);
+    json_decref(r->notes);
+    memset(r, 0, sizeof(*r));
+}
+
+size_t drift_count(const struct drift_report *r)
+{
+    return json_array_size(r->changed) + json_array_size(r->deleted) +
+           json_array_size(r->unmanaged) + json_array_size(r->missing_grants);
+}
+
+json_t *drift_to_json(const struct drift_report *r, const struct drift_ignore *ig)
+{
+    json_t *sup = json_array();
+    for (size_t i = 0; ig && i < ig->n; i++) {
+        const struct drift_suppression *s = &ig->items[i];
+        json_array_append_new(sup, json_pack("{s:s?, s:i, s:s, s:s, s:s?, s:s, s:s, s:i}", "file",
+                                             ig->file, "line", (json_int_t)s->line, "pattern",
+                                             s->pattern, "what", s->what, "expires", s->expires,
+                                             "reason", s->reason, "status",
+                                             s->expired ? "expired"
+                                             : s->used  ? "used"
+                                                        : "unused",
+                                             "matched", (json_int_t)s->used));
+    }
+    return json_pack(
+        "{s:s, s:b, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:O, s:O, s:O, s:O, s:O, s:O, s:o, "
+        "s:O}",
+        "format_version", "1.0", "drift", drift_count(r) > 0, "summary", "changed",
+        (json_int_t)json_array_size(r->changed), "deleted", (json_int_t)json_array_size(r->deleted),
+        "unmanaged", (json_int_t)json_array_size(r->unmanaged), "missing_grants",
+        (json_int_t)json_array_size(r->missing_grants), "pending",
+        (json_int_t)json_array_size(r->pending), "suppressed",
+        (json_int_t)json_array_size(r->suppressed), "scopes_searched", (json_int_t)r->scopes,
+        "changed", r->changed, "deleted", r->deleted, "unmanaged", r->unmanaged, "missing_grants",
+        r->missing_grants, "pending", r->pending, "suppressed", r->suppressed, "suppressions", sup,
+        "notes", r->notes);
+}

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Issue 13's defects, end to end against a standalone local cloud (tests/data/secrets):
+#  1. a sensitive variable flowing into tags (directly, interpolated, through functions, a map,
+#     a list, a number, and read from another resource) prints as (sensitive) in plan, show,
+#     show -json, state show and state show -json, and the drift section;
+#  2. an online endpoint's write-only keys are compared by a digest kept in the state: a second
+#     plan is empty, a changed key is a replacement printed as (sensitive), no key in the state;
+#  3. a compute's admin password echoed by the response is never stored; service-generated
+#     secrets (App Insights connection string, instrumentation key) are (sensitive) when shown;
+#  4. a diagnostic never quotes a sensitive value (-var, AMLSEC_VAR_, -var-file);
+#  and a name taken from a sensitive value is refused (it would be part of the ARM id).
+set -uo pipefail
+: "${AMLSEC:?}" "${ARMLOCAL:?}" "${SRC:?}"
+work=$(mktemp -d)
+source "$(dirname "$0")/lib/e2e.bash"
+cloud_flags=(--data "$work/cloud")
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir "$work/p" && cd "$work/p"
+cp "$SRC/tests/data/secrets/main.amlsec" .
+export AMLSEC_VAR_tag_secret=CanaryTag7Q AMLSEC_VAR_endpoint_key=CanaryEpKey9Z \
+  AMLSEC_VAR_admin_password='CanaryPw3X!' AMLSEC_VAR_account_key=CanaryAcctKey5W \
+  AMLSEC_VAR_num_secret=987654321 AMLSEC_VAR_map_secret='{ k = "CanaryMap2V" }' \
+  AMLSEC_VAR_list_secret='["CanaryList4U"]' AMLSEC_STATE_PASSPHRASE=CanaryPass8T
+canaries=(CanaryTag7Q CANARYTAG7Q CanaryEpKey9Z 'CanaryPw3X!' CanaryAcctKey5W 987654321
+  CanaryMap2V CanaryList4U CanaryPass8T)
+write_only=(CanaryEpKey9Z 'CanaryPw3X!' CanaryAcctKey5W)
+clean() { # file...: none of the canaries in them
+  local c
+  for c in "${canaries[@]}"; do
+    grep -F -q -- "$c" "$@" && fail_with "canary '$c' in $(grep -F -l -- "$c" "$@" | tr '\n' ' ')" "$@"
+  done
+  return 0
+}
+start_cloud
+
+echo "1. plan: tags from sensitive values print as (sensitive), nowhere in clear"
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plan1.out 2>&1
+clean plan1.out
+# a map literal hides the keys whose values are sensitive; a map from a sensitive variable, all
+for k in owner joined upper number listed from_rg; do
+  grep -q "^ *+ $k *= (sensitive)$" plan1.out || fail "tag $k is not (sensitive)"
+done
+grep -q '^ *+ plain *= "not a secret"$' plan1.out || fail "a tag that is no secret is hidden"
+grep -q '^ *+ tags *= (sensitive)$' plan1.out || fail "the app insights tags (a sensitive map) are shown"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out p.plan > planout.out 2>&1
+expect_exit 0 "$AMLSEC" show -no-color p.plan > showplan.out 2>&1
+expect_exit 0 "$AMLSEC" show -json p.plan > showplan.json 2>&1
+clean planout.out showplan.out showplan.json
+grep -q 'owner *= (sensitive)' showplan.out || fail "show PLAN prints the tags"
+expect_exit 0 "$AMLSEC" apply -no-color -cloud "$url" p.plan > apply1.out 2>&1
+clean apply1.out
+grep -q 'Apply complete! Resources: 8 added' apply1.out || fail "apply summary"
+grep -q 'in clear' apply1.out && fail "a warning about clear values with an encrypted state"
+
+echo "2. show, show -json, state show, state show -json: (sensitive), never the value"
+expect_exit 0 "$AMLSEC" show -no-color > show.out 2>&1
+expect_exit 0 "$AMLSEC" show -json > show.json 2>&1
+: > states.out
+for a in resource_group.ml storage_account.st app_insights.ml compute_cluster.c online_endpoint.ep datastore.d; do
+  expect_exit 0 "$AMLSEC" state show "$a" >> states.out 2>&1
+  expect_exit 0 "$AMLSEC" state show -json "$a" >> states.out 2>&1
+done
+clean show.out show.json states.out
+for f in show.out show.json states.out; do
+  grep -q '"tags": "(sensitive)"' $f || fail "no (sensitive) map of tags in $f"
+  grep -q '"owner": "(sensitive)"' $f || fail "no (sensitive) tag in $f"
+  grep -q '"from_rg": "(sensitive)"' $f || fail "a tag read from another resource is shown in $f"
+  grep -q '"ConnectionString": "(sensitive)"' $f || fail "connection string not (sensitive) in $f"
+  grep -q '"InstrumentationKey": "(sensitive)"' $f || fail "instrumentation key not (sensitive) in $f"
+  grep -q '"adminUserPassword": "(sensitive)"' $f || fail "password digest not (sensitive) in $f"
+done
+grep -q '"plain": "not a secret"' show.json || fail "a tag that is no secret is hidden"
+expect_exit 0 "$AMLSEC" show -json -show-sensitive > shown.json 2>&1
+grep -q '"owner": "CanaryTag7Q"' shown.json || fail "-show-sensitive does not show the tag"
+rm shown.json
+
+echo "3. write-only values are never stored: the state keeps a digest (unencrypted state here)"
+mkdir "$work/plain" && sed -e 's/-secrets/-plain/g; s/stsecrets01/stplain01/; s/ds_secrets/ds_plain/' \
+  main.amlsec > "$work/plain/main.amlsec"
+(
+  cd "$work/plain" && unset AMLSEC_STATE_PASSPHRASE
+  # without encryption a saved plan would hold the secrets: refused
+  expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color -out p.plan > out.out 2>&1
+  grep -q 'the plan holds sensitive values' out.out || fail "plan -out without a key"
+  expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > apply.out 2>&1
+  grep -q 'warning: the state will hold 7 sensitive values in clear (resource_group.ml tags.owner,' apply.out \
+    || fail "no warning about sensitive values in an unencrypted state"
+  for c in "${write_only[@]}"; do
+    grep -F -q -- "$c" apply.out .amlsec/state.json .amlsec/state.json.journal \
+      && fail "write-only value '$c' stored"
+  done
+  [ "$(grep -o '"amlsec-wo1\$100000\$[0-9a-f]\{32\}\$[0-9a-f]\{64\}"' .amlsec/state.json | wc -l)" = 4 ] \
+    || fail "not 4 digests (2 endpoint keys, a password, an account key) in the state"
+  expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plan.out 2>&1
+) || exit 1
+expect_exit 0 "$AMLSEC" state pull > pulled.out 2>&1
+clean pulled.out .amlsec/state.json
+grep -q '^AMLSECX' pulled.out || fail "state pull of an encrypted state is not the sealed bytes"
+
+echo "4. a second plan is empty: write-only keys are not compared with what ARM (never) returns"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plan2.out 2>&1
+grep -q 'No changes.' plan2.out || fail "second plan not empty"
+AMLSEC_VAR_endpoint_key=OtherKey1 expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plan3.out 2>&1
+grep -q 'keys.primary = (sensitive) -> (sensitive) # forces replacement' plan3.out || fail "changed key not a replacement"
+grep -q 'OtherKey1' plan3.out && fail "the new key is printed"
+grep -q 'Plan: 1 to add, 0 to change, 1 to destroy.' plan3.out || fail "changed key plan summary"
+AMLSEC_VAR_account_key=OtherKey2 expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plan4.out 2>&1
+grep -q 'credentials.account_key = (sensitive) -> (sensitive)$' plan4.out || fail "changed account key not an update"
+clean plan2.out plan3.out plan4.out
+
+echo "5. drift in a sensitive attribute prints as (sensitive)"
+rg=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-secrets
+curl -sf -X PATCH -H 'Content-Type: application/json' -d '{"tags":{"owner":"CanaryDrift6S"}}' \
+  "$url/_armlocal/resources$rg" > /dev/null || fail "control API patch"
+canaries+=(CanaryDrift6S)
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > drift.out 2>&1
+grep -q 'resource_group.ml has been changed' drift.out || fail "no drift"
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color -out drift.plan > drift2.out 2>&1
+expect_exit 0 "$AMLSEC" show -json drift.plan > drift.json 2>&1
+grep -q '"resource_drift": \[$' drift.json || fail "no drift in the plan JSON"
+clean drift.out drift2.out drift.json
+
+echo "6. diagnostics never quote a sensitive value"
+expect_exit 1 "$AMLSEC" validate -no-color -var num_secret=CanaryNum1R > diag1.out 2>&1
+AMLSEC_VAR_num_secret='[CanaryNum1R' expect_exit 1 "$AMLSEC" validate -no-color > diag2.out 2>&1
+printf 'num_secret = CanaryNum1R\n' > bad1.vars
+printf 'tag_secret = "CanaryNum1R" "x"\n' > bad2.vars
+expect_exit 1 "$AMLSEC" validate -no-color -var-file bad1.vars > diag3.out 2>&1
+expect_exit 1 "$AMLSEC" validate -no-color -var-file bad2.vars > diag4.out 2>&1
+cat > extra.amlsec <<'CONF'
+resource_group "x" {
+  name = "rg-x"
+  tags = { a = var.map_secret[var.tag_secret] }
+}
+resource_group "y" {
+  name = "rg-y"
+  tags = { b = var.list_secret[var.num_secret] }
+}
+CONF
+expect_exit 1 "$AMLSEC" validate -no-color > diag5.out 2>&1
+grep -q 'no such key in this map (the key is sensitive: not shown)' diag5.out || fail "map key error"
+grep -q 'the index is out of range for a list of 1 (it is sensitive: not shown)' diag5.out || fail "index error"
+rm extra.amlsec
+canaries+=(CanaryNum1R)
+clean diag1.out diag2.out diag3.out diag4.out diag5.out
+grep -q "variable 'num_secret' is not a valid number" diag1.out || fail "no -var error"
+grep -q 'bad1.vars:1:14: error:' diag3.out || fail "no -var-file error location"
+
+echo "7. a name from a sensitive value is refused: it would be part of the ARM id"
+sed -i 's/name = "rg-secrets"/name = "rg-${var.tag_secret}"/' main.amlsec
+expect_exit 1 "$AMLSEC" validate -no-color > name.out 2>&1
+grep -q 'resource_group.ml.name comes from a sensitive value' name.out || fail "sensitive name accepted"
+clean name.out
+stop_cloud
+echo "secrets: all passed"
