@@ -61,7 +61,6 @@ def variants(cmd):
         return "\0%d\0" % (len(groups) - 1)
     cmd = re.sub(r"(?<!\S)[-\w]+(?:\|[-\w]+)+(?!\S)", word, cmd)
     cmd = re.sub(r"\$\{\{[^}]*\}\}", "1", cmd)  # a CI expression: ${{ matrix.shard }}
-    cmd = cmd.replace("K/N", "1/2")  # a placeholder whose shape the flag checks
     out = []
     for g in range(max(1, len(groups))):
         for alt in range(len(groups[g]) if groups else 1):
@@ -84,6 +83,8 @@ def commands(text, block):
         cmd = re.split(r"\s\|\s(?![^\[]*\])|\s2?>|\)|;|&&", cmd)[0]
         if block:
             cmd = re.split(r"(?<=\S) {2,}", cmd)[0]  # a description column
+        # a placeholder whose shape the flag checks, and a CI expression
+        cmd = re.sub(r"\$\{\{[^}]*\}\}", "1", cmd.replace("K/N", "1/2"))
         yield from variants(cmd.strip())
 for f in files:
     rel = os.path.relpath(f, src)
