@@ -138,56 +138,111 @@ int cli_listing_options(int argc, char **argv, const struct command *cmd, int *j
     return -1;
 }
 
-static void suggest_flag(const struct command *cmd, const char *arg, const struct option *longopts)
+/* The nearest flag to word: a plausible typo, else a flag word is the start
+ * of (-detail: -detailed-exitcode). NULL when none is near. */
+static const char *nearest_flag(const char *word, const struct option *longopts)
 {
     const char *names[64];
     size_t n = 0;
-    const char *word = arg;
     const char *hit;
-    char plain[128];
-    size_t len;
 
-    while (*word == '-')
-        word++;
-    len = strcspn(word, "=");
-    if (len >= sizeof(plain))
-        len = sizeof(plain) - 1;
-    memcpy(plain, word, len);
-    plain[len] = '\0';
     for (const struct option *o = longopts; o->name && n < 63; o++)
         names[n++] = o->name;
     names[n] = NULL;
-    hit = suggest_nearest(plain, names, 0);
-    if (hit)
-        cli_usage_error(cmd, "unknown flag '%s'; did you mean '-%s'?", arg, hit);
-    else
-        cli_usage_error(cmd, "unknown flag '%s'", arg);
+    if ((hit = suggest_nearest(word, names, 0)) != NULL)
+        return hit;
+    for (size_t i = 0; i < n; i++)
+        if (*word && strncmp(names[i], word, strlen(word)) == 0)
+            return names[i];
+    return NULL;
 }
 
-static int takes_value(const struct option *longopts, int val)
+static void suggest_flag(const struct command *cmd, const char *arg, const char *name,
+                         const struct option *longopts)
 {
-    for (const struct option *o = longopts; o->name; o++)
-        if (o->val == val && o->has_arg == required_argument)
-            return 1;
+    const char *hit = nearest_flag(name, longopts);
+    if (hit)
+        cli_usage_error(cmd, "unknown flag '%.*s'; did you mean '-%s'?", CLI_QUOTE_MAX, arg, hit);
+    else
+        cli_usage_error(cmd, "unknown flag '%.*s'", CLI_QUOTE_MAX, arg);
+}
+
+int cli_parse_bool(const char *v, int *out)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *out = 0;
+    else
+        return -1;
     return 0;
 }
 
 int cli_getopt(int argc, char **argv, const struct option *longopts, const struct command *cmd)
 {
-    int c;
+    for (;;) {
+        const char *arg, *name, *eq;
+        char word[128];
+        size_t len;
+        const struct option *o;
 
-    opterr = 0;
-    optopt = 0;
-    c = getopt_long_only(argc, argv, "+:h", longopts, NULL);
-    if (c == 'h')
-        return CLI_HELP;
-    if (c == ':' || (c == '?' && optopt && takes_value(longopts, optopt))) {
-        cli_usage_error(cmd, "flag '%s' needs a value", argv[optind - 1]);
-        return CLI_BAD;
+        optarg = NULL;
+        if (optind < 1)
+            optind = 1;
+        if (optind >= argc || argv[optind][0] != '-' || argv[optind][1] == '\0')
+            return -1;
+        arg = argv[optind++];
+        if (strcmp(arg, "--") == 0)
+            return -1;
+        name = arg + (arg[1] == '-' ? 2 : 1);
+        eq = strchr(name, '=');
+        len = eq ? (size_t)(eq - name) : strlen(name);
+        if (len >= sizeof(word))
+            len = sizeof(word) - 1;
+        memcpy(word, name, len);
+        word[len] = '\0';
+        for (o = longopts; o->name; o++)
+            if (strcmp(o->name, word) == 0)
+                break;
+        if (o->name == NULL && strcmp(word, "h") != 0 && strcmp(word, "help") != 0) {
+            suggest_flag(cmd, arg, word, longopts);
+            return CLI_BAD;
+        }
+        if (o->name == NULL || o->val == 'h') {
+            if (eq) {
+                cli_usage_error(cmd, "flag '-%s' takes no value", word);
+                return CLI_BAD;
+            }
+            return CLI_HELP;
+        }
+        switch (o->has_arg) {
+        case required_argument:
+            /* -flag=VALUE or -flag VALUE (the next argument, whatever it is) */
+            if (eq) {
+                optarg = (char *)eq + 1;
+            } else if (optind < argc) {
+                optarg = argv[optind++];
+            } else {
+                cli_usage_error(cmd, "flag '%s' needs a value", arg);
+                return CLI_BAD;
+            }
+            return o->val;
+        case optional_argument:
+            /* -flag or -flag=VALUE; never the next argument (-lock=false) */
+            optarg = eq ? (char *)eq + 1 : NULL;
+            return o->val;
+        default: {
+            /* a switch: -flag, or -flag=true / -flag=false as Terraform takes */
+            int on = 1;
+            if (eq && cli_parse_bool(eq + 1, &on) < 0) {
+                cli_usage_error(cmd, "flag '-%s' takes true or false, not '%.*s'", word,
+                                CLI_QUOTE_MAX, eq + 1);
+                return CLI_BAD;
+            }
+            if (on)
+                return o->val;
+            continue; /* -flag=false: as if it were not given */
+        }
+        }
     }
-    if (c == '?') {
-        suggest_flag(cmd, argv[optind - 1], longopts);
-        return CLI_BAD;
-    }
-    return c;
 }

@@ -38,13 +38,26 @@ const char *cli_scrub(char *buf, size_t size, const char *msg);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* getopt_long_only wrapper shared by every command: accepts -flag and
- * --flag, "-h"/"-help" print the command's usage. On an unknown flag it
- * prints a usage error with the nearest valid flag and returns -1.
- * Returns the option value, -1 at the end of options, or CLI_HELP / CLI_BAD. */
+/* The flag parser every command shares: flags are matched exactly, never by
+ * prefix, as Terraform does: -flag or --flag; a flag with a value takes
+ * -flag=VALUE or -flag VALUE (the next argument, even one starting with '-');
+ * an optional_argument flag takes only -flag=VALUE (optarg NULL without);
+ * a switch (no_argument) also takes -flag=true and -flag=false (which leaves
+ * it unset). Stops at the first operand or after "--". "-h", "-help" print
+ * the command's usage. On an unknown flag it prints a usage error naming the
+ * nearest valid flag. Set optind = 1 before the first call. Returns the
+ * option's val, -1 at the end of options, or CLI_HELP / CLI_BAD. */
 #define CLI_HELP 0x10000
 #define CLI_BAD 0x10001
 int cli_getopt(int argc, char **argv, const struct option *longopts, const struct command *cmd);
+
+/* true/1 -> 1, false/0 -> 0 (the values of -lock=, -refresh=, -input=);
+ * -1 for anything else. */
+int cli_parse_bool(const char *v, int *out);
+
+/* The longest piece of user input an error message quotes (a 20 MiB name
+ * must not make a 40 MB message): use "%.*s" with CLI_QUOTE_MAX. */
+#define CLI_QUOTE_MAX 200
 
 /* The options of a catalogue listing (rules, schema): -json, -markdown
  * (exclusive) and -help. Returns -1 when the command goes on (optind at

@@ -140,11 +140,15 @@ out:
 int cmd_import(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("import");
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'C'}, {"cloud", required_argument, NULL, 'c'},
-        {"state", required_argument, NULL, 's'},  {"lock-timeout", required_argument, NULL, 'l'},
-        {"no-color", no_argument, NULL, 'n'},     LOAD_OPTIONS,
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'C'},
+                                         {"cloud", required_argument, NULL, 'c'},
+                                         {"state", required_argument, NULL, 's'},
+                                         {"lock-timeout", required_argument, NULL, 'l'},
+                                         {"lock", optional_argument, NULL, 'L'},
+                                         {"no-color", no_argument, NULL, 'n'},
+                                         LOAD_OPTIONS,
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct load_args la;
     struct session_opts so;
     struct session s;
@@ -176,6 +180,14 @@ int cmd_import(int argc, char **argv, struct cli_ctx *ctx)
             if (so.lock_timeout_ms < 0)
                 return cli_usage_error(self, "bad -lock-timeout '%s'", optarg);
             break;
+        case 'L': {
+            int on = 1;
+            if (optarg && cli_parse_bool(optarg, &on) < 0)
+                return cli_usage_error(self, "-lock takes true or false, not '%.*s'", CLI_QUOTE_MAX,
+                                       optarg);
+            so.no_lock = !on;
+            break;
+        }
         case 'n':
             color = 0;
             break;

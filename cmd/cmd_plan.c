@@ -40,6 +40,8 @@ struct plan_cli {
     const char *path; /* DIR, or a plan file for apply */
     struct report_files rf; /* plan -sarif/-junit/-markdown */
     int detailed, destroy, refresh, auto_approve, color, require_signed;
+    int input;            /* -input=false: never ask (apply then needs -auto-approve) */
+    int compact_warnings; /* -compact-warnings: warnings as one line each */
     struct session_opts so;
     struct planfile_trust trust; /* apply FILE: what protects it */
 };
@@ -284,9 +286,11 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
                         "completed\n");
         return EXIT_FAIL;
     }
-    if (!json_ui)
-        printf("\nApply complete! Resources: %zu added, %zu changed, %zu destroyed.\n",
-               plan->nadd, plan->nchange, plan->ndestroy);
+    if (!json_ui && plan->destroy)
+        printf("\nDestroy complete! Resources: %zu destroyed.\n", plan->ndestroy);
+    else if (!json_ui)
+        printf("\nApply complete! Resources: %zu added, %zu changed, %zu destroyed.\n", plan->nadd,
+               plan->nchange, plan->ndestroy);
     return EXIT_OK;
 }
 
@@ -489,6 +493,8 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     lrc = plan_build(&plan, cfg, &s.st, s.provider, &po, &diags, &err);
     if (json_ui)
         ui_json_diags(&diags);
+    else if (pc->compact_warnings)
+        load_print_diags_compact(&diags, pc->color);
     else
         load_print_diags(&diags, pc->color);
     if (lrc < 0) {
@@ -548,6 +554,12 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         goto out;
     }
     warn_clear_state(&s, plan);
+    if (!pc->auto_approve && !pc->input) {
+        cli_error("%s needs approval and -input=false forbids asking for it: add -auto-approve, "
+                  "or save the plan (plan -out FILE) and apply that",
+                  pc->mode == MODE_DESTROY ? "destroy" : "apply");
+        goto out;
+    }
     if (!pc->auto_approve && !confirm(plan)) {
         cli_error("apply cancelled");
         goto out;
@@ -608,23 +620,12 @@ static int policy_gate(struct plan_cli *pc, const struct config *cfg, const stru
     return rc;
 }
 
-static int parse_bool_flag(const char *v, int *out)
-{
-    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-        *out = 1;
-    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-        *out = 0;
-    else
-        return -1;
-    return 0;
-}
-
 static int main_of(enum mode mode, const char *name, int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find(name);
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
                                          {"detailed-exitcode", no_argument, NULL, 'd'},
-                                         {"refresh", required_argument, NULL, 'r'},
+                                         {"refresh", optional_argument, NULL, 'r'},
                                          {"target", required_argument, NULL, 't'},
                                          {"replace", required_argument, NULL, 'R'},
                                          {"destroy", no_argument, NULL, 'D'},
@@ -633,7 +634,10 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
                                          {"no-color", no_argument, NULL, 'n'},
                                          {"cloud", required_argument, NULL, 'c'},
                                          {"state", required_argument, NULL, 's'},
+                                         {"lock", optional_argument, NULL, 'L'},
                                          {"lock-timeout", required_argument, NULL, 'l'},
+                                         {"input", optional_argument, NULL, 'i'},
+                                         {"compact-warnings", no_argument, NULL, 'w'},
                                          {"parallelism", required_argument, NULL, 'p'},
                                          {"json", no_argument, NULL, 'j'},
                                          REPORT_OPTIONS,
@@ -646,6 +650,7 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
     memset(&pc, 0, sizeof(pc));
     pc.mode = mode;
     pc.refresh = 1;
+    pc.input = 1;
     pc.color = ctx->color;
     pc.so.operation = name;
     pc.so.parallelism = 10;
@@ -668,8 +673,26 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
             pc.detailed = 1;
             break;
         case 'r':
-            if (parse_bool_flag(optarg, &pc.refresh) < 0)
-                return cli_usage_error(self, "-refresh takes true or false, not '%s'", optarg);
+            if (optarg && cli_parse_bool(optarg, &pc.refresh) < 0)
+                return cli_usage_error(self, "-refresh takes true or false, not '%.*s'",
+                                       CLI_QUOTE_MAX, optarg);
+            if (optarg == NULL)
+                pc.refresh = 1;
+            break;
+        case 'L':
+        case 'i': {
+            int on = 1;
+            if (optarg && cli_parse_bool(optarg, &on) < 0)
+                return cli_usage_error(self, "-%s takes true or false, not '%.*s'",
+                                       c == 'L' ? "lock" : "input", CLI_QUOTE_MAX, optarg);
+            if (c == 'L')
+                pc.so.no_lock = !on;
+            else
+                pc.input = on;
+            break;
+        }
+        case 'w':
+            pc.compact_warnings = 1;
             break;
         case 't':
         case 'R':

@@ -44,9 +44,15 @@ int cmd_schema(int argc, char **argv, struct cli_ctx *ctx)
                 want = strcmp(argv[i], k->name) == 0;
             if (!want)
                 continue;
-            if (json)
-                json_array_append_new(arr, schema_kind_to_json(k));
-            else if (optind < argc)
+            if (json) {
+                json_t *o = schema_kind_to_json(k);
+                if (o == NULL || json_array_append_new(arr, o) != 0) {
+                    cli_error("schema -json: cannot describe kind '%s'", k->name);
+                    json_decref(arr);
+                    buf_release(&b);
+                    return EXIT_FAIL;
+                }
+            } else if (optind < argc)
                 schema_text(&b, k);
             else
                 buf_addf(&b, "%-20s %-62s %s\n", k->name, k->arm.type, k->arm.api_version);

@@ -82,9 +82,13 @@ static int show_state(struct state_cli *sc, int json, int sensitive)
         }
     }
     if (json && rc == EXIT_OK) {
-        json_t *root = json_pack("{s:s, s:{s:s, s:I}, s:{s:O}}", "format_version", "1.0", "state",
-                                 "lineage", st.lineage, "serial", (json_int_t)st.serial, "values",
-                                 "resources", resources);
+        /* no state stored yet has no lineage to show (loading one invents a
+         * fresh lineage each time): "state" is left out, as Terraform does */
+        json_t *root = existed ? json_pack("{s:s, s:{s:s, s:I}, s:{s:O}}", "format_version", "1.0",
+                                           "state", "lineage", st.lineage, "serial",
+                                           (json_int_t)st.serial, "values", "resources", resources)
+                               : json_pack("{s:s, s:{s:O}}", "format_version", "1.0", "values",
+                                           "resources", resources);
         print_json(root);
         json_decref(root);
     } else if (!json && st.nresources == 0) {

@@ -15,6 +15,7 @@ struct state_opts {
     long lock_timeout_ms;
     int json;
     int force;
+    int no_lock; /* -lock=false: rm, mv and push do not lock the state */
 };
 
 static int state_list(struct state_cli *sc, const struct state_opts *o)
@@ -112,7 +113,7 @@ static int mutate(struct state_cli *sc, const struct state_opts *o, const char *
     struct state st;
     int existed, loaded = 0, rc = EXIT_FAIL;
 
-    if (state_backend_lock(sc->be, operation, o->lock_timeout_ms, NULL, &err) < 0) {
+    if (!o->no_lock && state_backend_lock(sc->be, operation, o->lock_timeout_ms, NULL, &err) < 0) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
@@ -129,7 +130,7 @@ out:
         cli_error("%s", err.msg);
     if (loaded)
         state_release(&st);
-    if (state_backend_unlock(sc->be, &err) < 0) {
+    if (!o->no_lock && state_backend_unlock(sc->be, &err) < 0) {
         cli_error("%s", err.msg);
         rc = EXIT_FAIL;
     }
@@ -175,7 +176,10 @@ static int state_pull(struct state_cli *sc)
     buf_init(&plain, STATE_MAX_BYTES);
     buf_init(&sealed, STATE_MAX_BYTES);
     if (!existed) {
-        cli_error("no state stored at '%s'", sc->be->where);
+        /* as 'state list' (and Terraform's pull): no state yet is not an
+         * error, and there is nothing to print */
+        fprintf(stderr, "amlsec: no state stored at '%s' yet\n", sc->be->where);
+        rc = EXIT_OK;
         goto out;
     }
     if (state_serialize(&st, &plain, &err) < 0)
@@ -228,7 +232,7 @@ static int state_push(struct state_cli *sc, const struct state_opts *o, const ch
     if (state_parse(&incoming, data, len, file, &err) < 0)
         goto fail;
     have_in = 1;
-    if (state_backend_lock(sc->be, "state push", o->lock_timeout_ms, NULL, &err) < 0)
+    if (!o->no_lock && state_backend_lock(sc->be, "state push", o->lock_timeout_ms, NULL, &err) < 0)
         goto fail;
     if (state_backend_load(&current, &existed, sc->be, &sc->keys, &err) < 0)
         goto fail_locked;
@@ -260,7 +264,7 @@ static int state_push(struct state_cli *sc, const struct state_opts *o, const ch
 fail_locked:
     cli_error("%s", err.msg);
 unlock:
-    if (state_backend_unlock(sc->be, &err) < 0) {
+    if (!o->no_lock && state_backend_unlock(sc->be, &err) < 0) {
         cli_error("%s", err.msg);
         rc = EXIT_FAIL;
     }
@@ -282,10 +286,13 @@ out:
 int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("state");
-    static const struct option opts[] = {
-        {"state", required_argument, NULL, 's'}, {"lock-timeout", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},        {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"state", required_argument, NULL, 's'},
+                                         {"lock-timeout", required_argument, NULL, 't'},
+                                         {"lock", optional_argument, NULL, 'L'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"force", no_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct state_opts o = {0};
     struct state_cli sc;
     const char *sub;
@@ -315,6 +322,14 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
         case 'j':
             o.json = 1;
             break;
+        case 'L': {
+            int on = 1;
+            if (optarg && cli_parse_bool(optarg, &on) < 0)
+                return cli_usage_error(self, "-lock takes true or false, not '%.*s'", CLI_QUOTE_MAX,
+                                       optarg);
+            o.no_lock = !on;
+            break;
+        }
         case 'f':
             o.force = 1;
             break;

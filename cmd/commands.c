@@ -14,10 +14,15 @@
     "  -refresh=false       trust the state; do not read live resources\n"                         \
     "  -cloud NAME          public (default), usgovernment, china, local (the embedded\n"          \
     "                       local cloud, data in .amlsec/local), or an ARM endpoint URL\n"         \
-    "                       such as a running amlsec-armlocal; also settings { cloud }\n"          \
+    "                       such as a running amlsec-armlocal; also AMLSEC_CLOUD, then\n"          \
+    "                       settings { cloud }; the state records its cloud and refuses\n"         \
+    "                       another unless -cloud names it\n"                                      \
     "  -state PATH          use the local state file PATH, whatever settings { state } or\n"       \
     "                       AMLSEC_BACKEND say (default .amlsec/state.json; docs/state.md)\n"      \
+    "  -lock=false          do not lock the state (dangerous when others may run at once)\n"       \
     "  -lock-timeout DUR    wait this long for the state lock (\"30s\")\n"                         \
+    "  -input=false         never ask: apply and destroy then need -auto-approve\n"                \
+    "  -compact-warnings    warnings and notes as one line each (when there is no error)\n"        \
     "  -parallelism N       operations (and requests) at once, 1-256 (default 10)\n"               \
     "  -json                machine-readable UI: one JSON object a line (Terraform's;\n"           \
     "                       apply and destroy need -auto-approve or a saved plan)\n"               \
@@ -160,6 +165,7 @@ const struct command commands[] = {
      "\n"
      "Options (before the arguments):\n"
      "  -state PATH          use the local state file PATH (default .amlsec/state.json)\n"
+     "  -lock=false          rm, mv, push: do not lock the state\n"
      "  -lock-timeout DUR    wait this long for the state lock (e.g. 30s; default 0)\n"
      "  -json                list/show: print JSON\n"
      "  -force               push: replace a state with another lineage or a newer serial\n"
@@ -316,6 +322,7 @@ const struct command commands[] = {
      "  -config DIR        the configuration (default .)\n"
      "  -cloud NAME        as for plan\n"
      "  -state PATH        use the local state file PATH\n"
+     "  -lock=false        do not lock the state\n"
      "  -lock-timeout DUR  wait for the state lock\n"
      "  -var, -var-file    as for plan\n"},
     {"completion", cmd_completion, "Print shell completion for bash or zsh",

@@ -177,3 +177,26 @@ void load_print_diags(struct diag_list *diags, int color)
         fprintf(stderr, "amlsec: stopped after %zu errors\n", diags->errors);
     buf_release(&b);
 }
+
+void load_print_diags_compact(struct diag_list *diags, int color)
+{
+    struct buf b;
+    if (diags->errors > 0 || diags->n == 0) {
+        load_print_diags(diags, color);
+        return;
+    }
+    buf_init(&b, 0);
+    diag_list_sort(diags);
+    for (size_t i = 0; i < diags->n; i++) {
+        buf_reset(&b);
+        diag_format_text(&b, &diags->items[i], color);
+        /* the summary line only: no source snippet, notes or hint */
+        fprintf(stderr, "%.*s\n", (int)strcspn(b.ptr, "\n"), b.ptr);
+    }
+    fprintf(stderr,
+            "amlsec: %zu warning%s, %zu note%s (without -compact-warnings each shows its source "
+            "line and hint)\n",
+            diags->warnings, diags->warnings == 1 ? "" : "s", diags->n - diags->warnings,
+            diags->n - diags->warnings == 1 ? "" : "s");
+    buf_release(&b);
+}

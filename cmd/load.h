@@ -56,6 +56,11 @@ void load_report_failure(int rc, struct diag_list *diags, const struct errbuf *e
 /* Prints diagnostics as compiler-style text on stderr. */
 void load_print_diags(struct diag_list *diags, int color);
 
+/* -compact-warnings: as load_print_diags, but when there is no error each
+ * warning and note is its first line only (file:line:col: warning: ...),
+ * followed by how many there were. */
+void load_print_diags_compact(struct diag_list *diags, int color);
+
 /* Registers (cli_secret_add) the values at the sensitive paths of obj
  * (DSL attributes): a saved plan's, when no configuration is loaded. */
 void load_register_secrets(const json_t *obj, const json_t *paths);

@@ -121,12 +121,17 @@ static void print_changed(const struct out *o, const struct plan_change *c, cons
     buf_release(&b);
 }
 
+/* The block's labels, as Terraform's header shows them: kind and name
+ * without the instance key (private_endpoint.storage["blob"] ->
+ * private_endpoint "storage"); the "# ADDRESS will be ..." line above it
+ * names the instance. */
 static void split_address(const char *address, char *kind, size_t ksz, char *name, size_t nsz)
 {
     const char *dot = strchr(address, '.');
+    const char *label = dot ? dot + 1 : "";
     size_t n = dot ? (size_t)(dot - address) : strlen(address);
     snprintf(kind, ksz, "%.*s", (int)n, address);
-    snprintf(name, nsz, "%s", dot ? dot + 1 : "");
+    snprintf(name, nsz, "%.*s", (int)strcspn(label, "["), label);
 }
 
 static bool new_version(const struct plan_change *c)

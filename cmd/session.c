@@ -29,8 +29,11 @@ const char *session_cloud_name(const char *flag, const struct config *cfg)
 {
     const json_t *v = cfg ? json_object_get(cfg->settings, "cloud") : NULL;
     const char *env = getenv("ARM_ENVIRONMENT");
+    const char *amlsec_cloud = getenv("AMLSEC_CLOUD");
     if (flag && *flag)
         return flag;
+    if (amlsec_cloud && *amlsec_cloud)
+        return amlsec_cloud;
     if (json_is_string(v))
         return json_string_value(v);
     return env && *env ? env : "public";
@@ -181,6 +184,7 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
     po.lookup = kind_lookup;
     if (arm_provider_new(&s->provider, &po, &err) < 0)
         goto fail;
+    s->cloud = cloud;
     if (o->sign_in_first && s->auth) {
         const char *token;
         if (auth_token(s->auth, cloud->arm_scope, &token, &err) < 0) {
@@ -542,6 +546,64 @@ static int recover(struct session *s)
     return EXIT_OK;
 }
 
+/* Two names of one cloud: "local" in any case; URLs without a trailing '/'. */
+static bool same_cloud(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (strcasecmp(a, "local") == 0 || strcasecmp(b, "local") == 0 || strchr(a, '/') == NULL ||
+        strchr(b, '/') == NULL)
+        return strcasecmp(a, b) == 0;
+    na -= na && a[na - 1] == '/';
+    nb -= nb && b[nb - 1] == '/';
+    return na == nb && strncmp(a, b, na) == 0;
+}
+
+/* The state records the cloud its resources live in. A run that would use
+ * another one is refused, unless -cloud names it explicitly (a state
+ * written against the local cloud, planned against Azure, would try to
+ * sign in and read every resource there); the state then records the new
+ * cloud when it is next saved. */
+static int check_state_cloud(struct session *s, const struct session_opts *o,
+                             const struct config *cfg)
+{
+    const char *name = session_cloud_name(o->cloud, cfg);
+    const char *was = s->st.cloud;
+    const char *env = getenv("AMLSEC_CLOUD");
+    if (was == NULL || s->st.nresources == 0 || same_cloud(was, name) || (o->cloud && *o->cloud))
+        return EXIT_OK;
+    if (strcasecmp(was, "local") == 0)
+        cli_error("the state at '%s' was written against the local cloud (-cloud local), but this "
+                  "run would use '%s'%s",
+                  s->sc.be->where, name, env && *env ? " (from AMLSEC_CLOUD)" : "");
+    else
+        cli_error("the state at '%s' was written against the cloud '%s', but this run would use "
+                  "'%s'%s",
+                  s->sc.be->where, was, name, env && *env ? " (from AMLSEC_CLOUD)" : "");
+    fprintf(stderr,
+            "hint: add -cloud %s (or set AMLSEC_CLOUD=%s); to use this state with '%s' on "
+            "purpose, say so with -cloud %s\n",
+            was, was, name, name);
+    return EXIT_FAIL;
+}
+
+/* Signs in once, before anything is read: a sign-in that cannot succeed is
+ * one error, not one per resource. */
+static int sign_in(struct session *s, const struct session_opts *o, const struct config *cfg)
+{
+    struct errbuf err = ERRBUF_INIT;
+    const char *tok;
+    if (s->auth == NULL || s->cloud == NULL)
+        return EXIT_OK;
+    if (auth_token(s->auth, s->cloud->arm_scope, &tok, &err) < 0) {
+        cli_error("cloud '%s': %s", session_cloud_name(o->cloud, cfg), err.msg);
+        if (s->st.cloud == NULL)
+            fprintf(stderr, "hint: for the embedded local cloud, add -cloud local (or set "
+                            "AMLSEC_CLOUD=local)\n");
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
 /* With AMLSEC_LOG=debug or trace the ARM exchanges are logged, and what
  * the cloud answers holds the values the state recorded, which may differ
  * from the configuration's: those at sensitive paths are registered too
@@ -619,7 +681,10 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
         return EXIT_FAIL;
     }
     s->sc_open = true;
-    if (o->lock) {
+    if (o->lock && o->no_lock) {
+        cli_warn("-lock=false: the state is not locked; another run changing it at the same time "
+                 "can lose changes");
+    } else if (o->lock) {
         if (state_backend_lock(s->sc.be, o->operation, o->lock_timeout_ms, NULL, &err) < 0) {
             cli_error("%s", err.msg);
             return EXIT_FAIL;
@@ -634,6 +699,15 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
     if (check_state_kinds(&s->st, s->sc.be->where) != EXIT_OK)
         return EXIT_FAIL;
     register_state_secrets(&s->st);
+    if (o->need_cloud) {
+        if (check_state_cloud(s, o, cfg) != EXIT_OK || sign_in(s, o, cfg) != EXIT_OK)
+            return EXIT_FAIL;
+        /* saved from now on with the cloud it was read and written in */
+        if (state_set_cloud(&s->st, session_cloud_name(o->cloud, cfg), &err) < 0) {
+            cli_error("%s", err.msg);
+            return EXIT_FAIL;
+        }
+    }
     if (o->lock)
         return recover(s);
     return EXIT_OK;

@@ -46,6 +46,7 @@ struct session_opts {
     const char *state_path; /* -state */
     long lock_timeout_ms;
     bool lock;             /* plan locks too (it reads a consistent state); show does not */
+    bool no_lock;          /* -lock=false: as lock, but without taking the state lock */
     const char *operation; /* "plan", "apply", ... for the lock info */
     unsigned parallelism;
     bool need_cloud;
@@ -70,7 +71,8 @@ int session_seed_existing(struct session *s, const struct config *cfg);
  * Call after loading the configuration, before planning. */
 void session_prepare_config(const char *cloud_flag, struct config *cfg);
 
-/* The cloud named by -cloud, settings.cloud, or ARM_ENVIRONMENT. */
+/* The cloud named by -cloud, AMLSEC_CLOUD, settings.cloud, or ARM_ENVIRONMENT
+ * (default "public"). */
 const char *session_cloud_name(const char *flag, const struct config *cfg);
 
 /* The cloud to sign in to for name, which is not "local": an endpoint URL

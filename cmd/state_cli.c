@@ -10,6 +10,7 @@
 #include "cmd/session.h"
 #include "providers/arm/auth.h"
 #include "providers/arm/cloud.h"
+#include "providers/arm/schema.h"
 #include "providers/arm/http.h"
 #include "providers/arm/render.h"
 #include "util/error.h"
@@ -226,8 +227,36 @@ static void redact_path(json_t *root, const char *path)
     }
 }
 
+/* The ARM paths of blk's sensitive attributes (write-only ones and values
+ * ARM returns, such as an Application Insights connection string): hidden
+ * whether or not the state lists them as sensitive. */
+static void redact_schema(json_t *root, const struct schema_block *blk)
+{
+    for (const struct schema_attr *a = blk->attrs; a->name; a++) {
+        char dotted[512], ptr[520];
+        size_t n = 0;
+        if (a->type == ST_BLOCK) {
+            if (a->block)
+                redact_schema(root, a->block);
+            continue;
+        }
+        if (!(a->flags & SF_SENSITIVE) || a->map.path == NULL)
+            continue;
+        snprintf(dotted, sizeof(dotted), "%s%s%s", blk->base ? blk->base : "",
+                 blk->base && blk->base[0] ? "." : "", a->map.path);
+        if (strchr(dotted, '[') != NULL)
+            continue;
+        ptr[n++] = '/';
+        for (const char *p = dotted; *p && n + 1 < sizeof(ptr); p++)
+            ptr[n++] = *p == '.' ? '/' : *p;
+        ptr[n] = '\0';
+        redact_path(root, ptr);
+    }
+}
+
 json_t *state_cli_redacted(struct state_resource *r, struct errbuf *err)
 {
+    const struct schema_kind *k = r->kind ? schema_find(r->kind) : NULL;
     json_t *attrs, *copy;
     size_t i;
     json_t *v;
@@ -246,5 +275,7 @@ json_t *state_cli_redacted(struct state_resource *r, struct errbuf *err)
      * knows is secret, mapped to the ARM fields they feed */
     if (schema_find(r->kind))
         render_redact_arm(schema_find(r->kind), copy, r->sensitive);
+    if (k)
+        redact_schema(copy, &k->body);
     return copy;
 }

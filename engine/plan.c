@@ -15,6 +15,7 @@
 #include "providers/arm/schema.h"
 #include "util/error.h"
 #include "util/strmap.h"
+#include "util/suggest.h"
 #include "util/banned.h"
 
 #define PLAN_MAX_DIFFS 64
@@ -1320,15 +1321,72 @@ static void order_locks(struct builder *b)
     }
 }
 
+static bool address_names(const char *addr, const char *address);
+
 static bool targeted(const struct builder *b, const char *address)
 {
-    for (size_t i = 0; i < b->o->ntargets; i++) {
-        const char *t = b->o->targets[i];
-        size_t n = strlen(t);
-        if (strncmp(address, t, n) == 0 && (address[n] == '\0' || address[n] == '['))
+    for (size_t i = 0; i < b->o->ntargets; i++)
+        if (address_names(b->o->targets[i], address))
             return true;
-    }
     return false;
+}
+
+/* Whether -target/-replace ADDR names address: itself, or one of its
+ * instances (workspace.w names workspace.w["a"]). */
+static bool address_names(const char *addr, const char *address)
+{
+    size_t n = strlen(addr);
+    return strncmp(address, addr, n) == 0 && (address[n] == '\0' || address[n] == '[');
+}
+
+/* Every -target and -replace ADDR must name an instance of the
+ * configuration or the state: one that names nothing is an error naming
+ * the nearest address (a typo must not plan "No changes"). */
+static int check_addresses(const struct config *cfg, const struct state *st,
+                           const struct plan_opts *o, struct errbuf *err)
+{
+    for (size_t pass = 0; pass < 2; pass++) {
+        const char *const *addrs = pass == 0 ? o->targets : o->replace;
+        size_t naddrs = pass == 0 ? o->ntargets : o->nreplace;
+        for (size_t t = 0; t < naddrs; t++) {
+            const char *want = addrs[t], *nearest = NULL;
+            size_t best = (size_t)-1;
+            bool found = false;
+            for (size_t i = 0; i < cfg->nresources && !found; i++)
+                for (size_t j = 0; j < cfg->resources[i].ninstances && !found; j++) {
+                    const char *a = cfg->resources[i].instances[j].address;
+                    size_t d;
+                    if (address_names(want, a)) {
+                        found = true;
+                    } else if ((d = suggest_distance(want, a)) < best) {
+                        best = d;
+                        nearest = a;
+                    }
+                }
+            for (size_t i = 0; i < st->nresources && !found; i++) {
+                const char *a = st->resources[i].address;
+                size_t d;
+                if (address_names(want, a))
+                    found = true;
+                else if ((d = suggest_distance(want, a)) < best) {
+                    best = d;
+                    nearest = a;
+                }
+            }
+            if (found)
+                continue;
+            if (nearest)
+                return errbuf_set(err, AMLSEC_EUSAGE,
+                                  "-%s '%.200s' matches no resource in the configuration or the "
+                                  "state; the nearest address is '%s'",
+                                  pass == 0 ? "target" : "replace", want, nearest);
+            return errbuf_set(err, AMLSEC_EUSAGE,
+                              "-%s '%.200s' matches no resource: the configuration and the state "
+                              "are empty",
+                              pass == 0 ? "target" : "replace", want);
+        }
+    }
+    return 0;
 }
 
 static void keep_with_deps(struct builder *b, size_t i)
@@ -1807,7 +1865,7 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
     b.plan->destroy = o->destroy;
     plan_config_digest(b.plan->config_digest, cfg);
 
-    if ((rc = require_subscription(&b)) < 0)
+    if ((rc = check_addresses(cfg, st, o, err)) < 0 || (rc = require_subscription(&b)) < 0)
         goto out;
     if ((rc = depgraph_build(&b.g, cfg, err)) < 0 || (rc = depgraph_sort(b.g, err)) < 0)
         goto out;

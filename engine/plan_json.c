@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "parser/value.h"
+#include "providers/arm/schema.h"
 #include "util/error.h"
 #include "util/strmap.h"
 #include "util/banned.h"
@@ -222,13 +223,40 @@ bool plan_has_sensitive(const struct plan *plan)
     return false;
 }
 
+/* Appends to out the dotted paths of blk's sensitive attributes (a value
+ * ARM returns, such as an Application Insights connection string, is as
+ * secret as a sensitive input). */
+static void schema_sensitive(json_t *out, const struct schema_block *blk, const char *prefix)
+{
+    char path[512];
+    for (const struct schema_attr *a = blk->attrs; a->name; a++) {
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", a->name);
+        if (a->type == ST_BLOCK && a->block)
+            schema_sensitive(out, a->block, path);
+        else if (a->flags & SF_SENSITIVE)
+            json_array_append_new(out, json_string(path));
+    }
+}
+
+/* The change's sensitive paths and its kind's sensitive attributes. New reference. */
+static json_t *sensitive_of(const struct plan_change *c)
+{
+    const struct schema_kind *k = c->kind ? schema_find(c->kind) : NULL;
+    json_t *all = json_array();
+    if (json_is_array(c->sensitive))
+        json_array_extend(all, c->sensitive);
+    if (k)
+        schema_sensitive(all, &k->body, "");
+    return all;
+}
+
 json_t *plan_to_json(const struct plan *plan, bool redact)
 {
     json_t *root = json_object(), *changes = json_array(), *drift = json_array();
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_change *c = &plan->changes[i];
         json_t *o = json_object(), *ch = json_object(), *deps = json_array();
-        json_t *sens = c->sensitive ? json_incref(c->sensitive) : json_array();
+        json_t *sens = sensitive_of(c);
         for (size_t k = 0; k < c->ndeps; k++)
             json_array_append_new(deps, json_string(plan->changes[c->deps[k]].address));
         json_object_set_new(o, "address", json_string(c->address));
@@ -268,7 +296,8 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
             json_object_set_new(o, "request_body", c->body ? json_deep_copy(c->body) : json_null());
             if (c->put_query)
                 json_object_set_new(o, "request_query", json_string(c->put_query));
-            json_object_set_new(o, "sensitive_paths", json_deep_copy(sens));
+            json_object_set_new(o, "sensitive_paths",
+                                c->sensitive ? json_deep_copy(c->sensitive) : json_array());
             json_object_set_new(o, "dependencies",
                                 c->dependencies ? json_deep_copy(c->dependencies) : json_array());
             json_object_set_new(o, "create_before_destroy", json_boolean(c->create_before_destroy));

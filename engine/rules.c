@@ -23,59 +23,59 @@ const struct rule rules_catalogue[] = {
      "workspaces holding sensitive data should set the high-business-impact flag",
      "HBI turns on scratch-disk encryption and clean-up, passes credentials through Key Vault, "
      "filters batch-pool IPs and reduces diagnostic telemetry; it only takes effect at creation "
-     "(properties.hbiWorkspace is not in the PATCH schema) [000, 002, 004]",
+     "(properties.hbiWorkspace is not in the PATCH schema) (Azure Machine Learning docs: Enterprise security and governance; Data encryption)",
      "set hbi = true when the workspace is created; changing it later replaces the workspace",
      "workspace"},
     {"WS-HBI-EFFECTS", DIAG_WARNING, "warn",
      "compute instances are not supported in HBI workspaces",
      "the 2020 guidance lists compute instances as unsupported in high-business-impact "
-     "workspaces [000, 004]",
+     "workspaces (Azure Machine Learning docs: Enterprise security and governance)",
      "use a compute_cluster, or a workspace without hbi", "compute_instance"},
     {"WS-CMK-PAIR", DIAG_ERROR, "error",
      "customer-managed-key encryption needs both the Key Vault and the versioned key URI",
      "CMK needs the Key Vault ARM id and the key's full URI including its version; one without "
      "the other is rejected (properties.encryption.keyVaultProperties{keyVaultArmId, "
-     "keyIdentifier}) [000, 002, 004]",
+     "keyIdentifier}) (Azure Machine Learning docs: Enterprise security and governance; Data encryption)",
      "write encryption { key = key.NAME } (amlsec sends both), or set both key_vault and a "
      "versioned key_uri",
      "workspace"},
     {"WS-CMK-REGION", DIAG_ERROR, "error",
      "the CMK Key Vault must be in the workspace's region and subscription",
      "the guidance requires the CMK vault in the same region and subscription as the "
-     "workspace [000, 002, 004]",
+     "workspace (Azure Machine Learning docs: Enterprise security and governance; Data encryption)",
      "move the key_vault to the workspace's location and subscription (or the workspace to "
      "the vault's)",
      "workspace, key_vault, key"},
     {"WS-CMK-KV-PROTECT", DIAG_ERROR, "error",
      "the CMK Key Vault must have soft delete and purge protection",
      "before a CMK workspace is created, its vault needs soft delete and purge protection, so "
-     "deleting the vault cannot destroy the data key [002]",
+     "deleting the vault cannot destroy the data key (Azure Machine Learning docs: Data encryption)",
      "set soft_delete = true and purge_protection = true on the vault (both irreversible)",
      "workspace, key_vault"},
     {"WS-CMK-RP", DIAG_NOTE, "check registration; warn",
      "CMK workspaces provision a Cosmos DB in your subscription",
      "a CMK workspace creates a dedicated Cosmos DB (8000 RU/s, deleted only with the "
      "workspace): Microsoft.MachineLearningServices and Microsoft.DocumentDB must be "
-     "registered (provider registrations are not visible to validate) [000, 002, 004]",
+     "registered (provider registrations are not visible to validate) (Azure Machine Learning docs: Enterprise security and governance; Data encryption)",
      "register Microsoft.DocumentDB in the subscription and budget for the Cosmos DB", "workspace"},
     {"WS-PRIVATE", DIAG_NOTE, "recommend; warn when only the workspace is private",
      "restrict the workspace to a virtual network with a private endpoint, and secure its "
      "storage, Key Vault and registry too",
      "a private endpoint on the workspace alone is not end-to-end: storage, Key Vault and ACR "
-     "must be private as well [000, 001, 003, 004]",
+     "must be private as well (Azure Machine Learning docs: Enterprise security and governance; Secure a workspace with virtual networks)",
      "set public_network_access = false and add a private_endpoint with subresource "
      "\"amlworkspace\"; make the associated resources private too",
      "workspace, storage_account, key_vault, container_registry, private_endpoint"},
     {"WS-SECRETS", DIAG_ERROR, "error", "no literal secrets in configuration",
      "account keys, SAS tokens, passwords and connection strings written in configuration end "
-     "up in logs and repositories [000, 002, 004]",
+     "up in logs and repositories (Azure Machine Learning docs: Enterprise security and governance; Data encryption)",
      "pass secrets through a variable with sensitive = true (set by -var-file, -var or "
      "AMLSEC_VAR_name), or use managed identities",
      "any"},
     {"WS-DIAG", DIAG_NOTE, "recommend",
      "send workspace logs to Azure Monitor with a diagnostic setting",
      "workspace metrics and logs go to Azure Monitor; without a diagnostic setting they are "
-     "not retained [000, 004]",
+     "not retained (Azure Machine Learning docs: Enterprise security and governance)",
      "add diagnostic_setting { target = workspace.NAME, log_analytics = \"...\" }",
      "workspace, diagnostic_setting"},
     {"PE-DNS", DIAG_WARNING, "warn",
@@ -92,21 +92,21 @@ const struct rule rules_catalogue[] = {
     {"ACR-ADMIN", DIAG_ERROR, "error (per the 2020-2021 editions)",
      "the workspace's container registry must have the admin account enabled",
      "the 2020-2021 guidance requires the admin account on the workspace registry (it is off "
-     "by default) [002, 004]",
+     "by default) (Azure Machine Learning docs: Data encryption; Enterprise security and governance)",
      "set admin_user = true on the container_registry", "workspace, container_registry"},
     {"ACR-KEEP", DIAG_NOTE, "recommend a CanNotDelete lock",
      "never delete the workspace's container registry",
-     "deleting the workspace registry breaks the workspace [002, 004]",
+     "deleting the workspace registry breaks the workspace (Azure Machine Learning docs: Data encryption; Enterprise security and governance)",
      "add lock { target = container_registry.NAME, level = \"CanNotDelete\" }",
      "container_registry, lock"},
     {"ACR-PREMIUM", DIAG_ERROR, "error",
      "a registry behind a virtual network must be the Premium SKU",
-     "only Premium registries support private endpoints and network rules [003]",
+     "only Premium registries support private endpoints and network rules (Azure Machine Learning docs: Secure a workspace with virtual networks)",
      "set sku = \"Premium\"", "container_registry"},
     {"ACR-VNET-BUILD", DIAG_ERROR, "error when missing",
      "a network-isolated registry needs the workspace's image_build_compute",
      "a registry behind a VNet cannot build images; the workspace must name a compute cluster "
-     "that builds them (and can reach the package repositories) [003]",
+     "that builds them (and can reach the package repositories) (Azure Machine Learning docs: Secure a workspace with virtual networks)",
      "set image_build_compute = \"<compute_cluster name>\" on the workspace",
      "workspace, container_registry, compute_cluster"},
     {"NET-SAME-SUBNET", DIAG_ERROR, "error",
@@ -114,64 +114,64 @@ const struct rule rules_catalogue[] = {
      "private endpoints must share a subnet",
      "the storage account, compute cluster and container registry must be in the same VNet "
      "and subnet; when workspace and storage both use private endpoints they must be in the "
-     "same subnet [003]",
+     "same subnet (Azure Machine Learning docs: Secure a workspace with virtual networks)",
      "use the same subnet for the compute cluster and the workspace, storage and registry "
      "private endpoints",
      "workspace, compute_cluster, private_endpoint"},
     {"ST-PE-PAIR", DIAG_ERROR, "error for blob+file; warn for queue+table",
      "the workspace's default storage needs both blob and file private endpoints",
      "with private endpoints, the default storage account needs sub-resources blob and file; "
-     "ParallelRunStep also needs queue and table (reported as a note) [003]",
+     "ParallelRunStep also needs queue and table (reported as a note) (Azure Machine Learning docs: Secure a workspace with virtual networks)",
      "add private endpoints for the missing sub-resources (for_each = [\"blob\", \"file\", "
      "\"queue\", \"table\"])",
      "workspace, storage_account, private_endpoint"},
     {"ST-SERVICE-ENDPOINT", DIAG_NOTE, "recommend",
      "storage firewall: deny by default, trusted Microsoft services allowed, no public blobs",
      "with service endpoints the storage firewall should use selected networks, allow trusted "
-     "Microsoft services and disallow public blob access [003]",
+     "Microsoft services and disallow public blob access (Azure Machine Learning docs: Secure a workspace with virtual networks)",
      "network_rules { default_action = \"deny\", bypass = [\"AzureServices\"] } and "
      "allow_blob_public_access = false",
      "storage_account"},
     {"KV-NETWORK", DIAG_NOTE, "recommend",
      "Key Vault behind a VNet: private endpoint and selected networks, trusted services bypass",
      "the vault should accept only its private endpoint and selected networks, with trusted "
-     "Microsoft services allowed through the firewall [003]",
+     "Microsoft services allowed through the firewall (Azure Machine Learning docs: Secure a workspace with virtual networks)",
      "network_acls { default_action = \"deny\", bypass = [\"AzureServices\"] } and a "
      "private_endpoint with subresource \"vault\"",
      "key_vault"},
     {"ACI-SAME-RG", DIAG_ERROR, "error",
      "ACI deployments in a VNet need the workspace and the VNet in the same resource group",
      "Azure Container Instances deployed inside the VNet require the workspace and the VNet "
-     "in one resource group [003]",
+     "in one resource group (Azure Machine Learning docs: Secure a workspace with virtual networks)",
      "use a subnet of a VNet in the workspace's resource group", "web_service"},
     {"EP-ONE-AUTH", DIAG_ERROR, "error", "a scoring endpoint has exactly one authentication mode",
-     "a web service authenticates with key or token, never both at once [000, 004]",
+     "a web service authenticates with key or token, never both at once (Azure Machine Learning docs: Enterprise security and governance)",
      "enable either key_auth or token_auth", "web_service"},
     {"EP-DEFAULTS", DIAG_ERROR, "error for token on ACI",
      "token authentication is not available on ACI",
      "token auth exists only on AKS (disabled by default there); ACI supports keys only "
-     "(disabled by default), so amlsec sends the auth settings explicitly [000, 004]",
+     "(disabled by default), so amlsec sends the auth settings explicitly (Azure Machine Learning docs: Enterprise security and governance)",
      "use key_auth on ACI, or deploy to AKS or a managed online_endpoint", "web_service"},
     {"EP-TLS", DIAG_NOTE, "recommend", "secure scoring endpoints with TLS",
-     "scoring endpoints should use TLS [000, 001, 002, 004]",
+     "scoring endpoints should use TLS (Azure Machine Learning docs: Enterprise security and governance; Data encryption)",
      "set ssl_enabled = true (managed online endpoints always use TLS)", "web_service"},
     {"RBAC-SSH", DIAG_WARNING, "warn when SSH is enabled",
      "SSH access to compute is not governed by Azure RBAC",
-     "SSH uses key pairs and bypasses Azure RBAC and its audit [001]",
+     "SSH uses key pairs and bypasses Azure RBAC and its audit (Azure Machine Learning docs: Enterprise security and governance)",
      "remove the admin block / set ssh_public_access = false and "
      "remote_login_port_public_access = \"Disabled\"",
      "compute_cluster, compute_instance"},
     {"CI-PL-UNSUPPORTED", DIAG_WARNING, "warn",
      "compute instances and AKS web services are not supported with a Private Link workspace",
      "the 2020 edition lists the compute instance preview and AKS with Private Link as "
-     "unsupported; use AKS in a VNet [000]",
+     "unsupported; use AKS in a VNet (Azure Machine Learning docs: Enterprise security and governance)",
      "use compute clusters and managed online endpoints with Private Link workspaces",
      "compute_instance, web_service, private_endpoint"},
     {"DS-SKIP-VALIDATION", DIAG_WARNING, "set automatically / warn",
      "datastores of a network-isolated workspace must skip validation",
      "in a VNet the service cannot reach blob, file, SQL or PostgreSQL storage to validate a "
      "datastore's credentials, so those datastores must skip validation; ADLS Gen1/Gen2 skip it "
-     "by default; datasets need validate=False [003]. amlsec sends ?skipValidation=true on the "
+     "by default; datasets need validate=False (Azure Machine Learning docs: Secure a workspace with virtual networks). amlsec sends ?skipValidation=true on the "
      "PUT of every datastore of a workspace with public network access off or a private "
      "endpoint, and warns when skip_validation = false overrides it",
      "remove skip_validation = false (amlsec then skips validation automatically)",
@@ -179,7 +179,7 @@ const struct rule rules_catalogue[] = {
     {"RBAC-VNET-JOIN", DIAG_ERROR, "pre-flight check",
      "the caller must be allowed to join the VNet and subnet a resource deploys into",
      "deploying into a VNet needs Microsoft.Network/virtualNetworks/join/action on the VNet and "
-     "Microsoft.Network/virtualNetworks/subnets/join/action on the subnet [003]. Checked by plan "
+     "Microsoft.Network/virtualNetworks/subnets/join/action on the subnet (Azure Machine Learning docs: Secure a workspace with virtual networks). Checked by plan "
      "(not validate) before any write, through GET {scope}/providers/Microsoft.Authorization/"
      "permissions for the signed-in principal",
      "assign the caller a role with both actions (e.g. Network Contributor on the VNet), or "
@@ -191,7 +191,7 @@ const struct rule rules_catalogue[] = {
      "Data Contributor on its storage, access to its Key Vault (Key Vault Administrator, or "
      "an access policy where the vault uses them), "
      "Contributor on its registry and on its resource group; revoking them breaks the workspace "
-     "[000, 001, 004]. Checked by plan (not validate) from the live role assignments of the "
+     "(Azure Machine Learning docs: Enterprise security and governance). Checked by plan (not validate) from the live role assignments of the "
      "identity",
      "restore the missing role assignment (or let Azure restore storage access with a key "
      "resync); do not delete role assignments of a workspace identity",
@@ -201,7 +201,7 @@ const struct rule rules_catalogue[] = {
      "on the subscription",
      "compute created before 2021-05-14 may have left an Entra app Microsoft-AzureML-Support-"
      "App-... (or aml-...) with Contributor on the subscription; remove it only when no AKS "
-     "cluster from before that date is attached [000, 001, 004]. Checked by plan (not "
+     "cluster from before that date is attached (Azure Machine Learning docs: Enterprise security and governance). Checked by plan (not "
      "validate): the live workspace's systemData.createdAt is before 2021-05-14 and it has "
      "compute",
      "review the subscription's role assignments for that app and remove it if no pre-2021-05-14 "
@@ -209,7 +209,7 @@ const struct rule rules_catalogue[] = {
      "workspace"},
     {"SCAN", DIAG_NOTE, "recommend",
      "enable Microsoft Defender vulnerability scanning for the container registry",
-     "the guidance recommends Microsoft Defender scanning of ACR (and AKS) images [001, 004]",
+     "the guidance recommends Microsoft Defender scanning of ACR (and AKS) images (Azure Machine Learning docs: Enterprise security and governance)",
      "add defender_plan \"containers\" { plan = \"Containers\" } (tier Standard)",
      "container_registry, defender_plan"},
     {NULL, DIAG_NOTE, NULL, NULL, NULL, NULL, NULL},
@@ -353,6 +353,30 @@ static const json_t *get_path(const json_t *root, const char *path)
 /* The effective value of an attribute path: configured, else the schema
  * default. Existing lookups read their value (unknown until plan). New
  * reference or NULL. */
+/* Whether render sends the blocks enclosing path: a nested block left out
+ * is not sent, defaults and all, unless the catalogue always sends it
+ * (SF_ALWAYS). Rules judge what is sent, not the defaults of a block that
+ * is absent (network_rules.default_action of a registry without
+ * network_rules is not "Deny": no network rule set is sent at all). */
+static bool blocks_sent(const struct schema_kind *k, const json_t *attrs, const char *path)
+{
+    char prefix[256];
+    for (const char *dot = strchr(path, '.'); dot; dot = strchr(dot + 1, '.')) {
+        size_t n = (size_t)(dot - path);
+        const struct schema_attr *b;
+        if (n >= sizeof(prefix))
+            return true;
+        memcpy(prefix, path, n);
+        prefix[n] = '\0';
+        b = schema_attr_find(k, prefix);
+        if (b && b->type == ST_BLOCK && !(b->flags & SF_ALWAYS) && get_path(attrs, prefix) == NULL)
+            return false;
+    }
+    return true;
+}
+
+/* The value render sends for path (the attribute, else its default), NULL
+ * when nothing is sent; unknown for an existing lookup's missing value. */
 static json_t *eff(const struct cfg_instance *inst, const char *path)
 {
     const struct schema_kind *k = schema_find(inst_kind(inst));
@@ -363,6 +387,8 @@ static json_t *eff(const struct cfg_instance *inst, const char *path)
         return v ? json_incref((json_t *)v) : value_unknown();
     }
     v = get_path(inst->attrs, path);
+    if (v == NULL && k && !blocks_sent(k, inst->attrs, path))
+        return NULL;
     if (a == NULL)
         return v ? json_incref((json_t *)v) : NULL;
     return schema_effective(a, v);
@@ -1274,6 +1300,38 @@ static void report_secret(struct rctx *c, const struct cfg_instance *inst, const
     }
 }
 
+/* A sensitive attribute set from var.NAME: a literal default of that
+ * variable is a literal secret in the files, whatever the variable is
+ * called (a variable marked sensitive or named like a secret is reported
+ * at its default already). */
+static void var_flow(struct rctx *c, const struct cfg_instance *inst, const char *name,
+                     const struct ast_expr *e)
+{
+    const char *vname;
+    if (e->u.trav.root == NULL || strcmp(e->u.trav.root, "var") != 0 || e->u.trav.steps == NULL ||
+        e->u.trav.steps->kind != STEP_ATTR)
+        return;
+    vname = e->u.trav.steps->name;
+    for (size_t i = 0; i < c->cfg->nvars; i++) {
+        const struct cfg_variable *v = &c->cfg->vars[i];
+        const struct ast_attr *def;
+        const char *s;
+        size_t len = 0;
+        char what[512];
+        if (strcmp(v->name, vname) != 0)
+            continue;
+        def = v->block ? ast_body_attr(&v->block->body, "default") : NULL;
+        s = def ? literal_text(def->value, &len) : NULL;
+        if (s == NULL || len == 0 || v->sensitive || secret_name(v->name) || secret_text(s, len) ||
+            suppressed(inst, "WS-SECRETS"))
+            return;
+        snprintf(what, sizeof(what), "secret as a variable default: it flows into %s of %s", name,
+                 inst->address);
+        report_secret(c, NULL, v->name, def->value, what);
+        return;
+    }
+}
+
 static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const char *name,
                       bool sensitive_attr, const struct ast_expr *e)
 {
@@ -1308,6 +1366,12 @@ static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const cha
         for (const struct ast_expr *x = e->u.tmpl.parts; x; x = x->next)
             if (x->kind == EXPR_STRING && secret_text(x->u.str.s, x->u.str.len))
                 report_secret(c, inst, name, x, "secret (key, SAS token or connection string)");
+            else if (x->kind != EXPR_STRING && sensitive_attr)
+                scan_expr(c, inst, name, sensitive_attr, x);
+        break;
+    case EXPR_TRAVERSAL:
+        if (sensitive_attr && inst)
+            var_flow(c, inst, name, e);
         break;
     case EXPR_COND:
         scan_expr(c, inst, name, sensitive_attr, e->u.cond.then);
@@ -1508,6 +1572,19 @@ int rules_markdown(struct buf *out)
                   "resource, with a reason:\n\n"
                   "```\nlifecycle {\n  ignore_rules = { \"WS-PRIVATE\" = \"reason\" }\n}\n"
                   "```\n\n"
+                  "The rules restate Microsoft's Azure Machine Learning enterprise-security "
+                  "guidance; each rule's *Why* names the articles it comes from (\"Azure "
+                  "Machine Learning docs: ...\"):\n\n"
+                  "- *Enterprise security and governance*: \"Enterprise security and governance "
+                  "for Azure Machine Learning\" (earlier editions: \"Enterprise security for "
+                  "Azure Machine Learning\"), "
+                  "https://learn.microsoft.com/azure/machine-learning/concept-enterprise-security\n"
+                  "- *Data encryption*: \"Data encryption with Azure Machine Learning\", "
+                  "https://learn.microsoft.com/azure/machine-learning/concept-data-encryption\n"
+                  "- *Secure a workspace with virtual networks*: \"Secure an Azure Machine "
+                  "Learning workspace with virtual networks\", "
+                  "https://learn.microsoft.com/azure/machine-learning/how-to-secure-workspace-vnet"
+                  "\n\n"
                   "| ID | Severity | Guidance kind | Checked by | Rule | Kinds |\n"
                   "|---|---|---|---|---|---|\n");
     for (const struct rule *r = rules_catalogue; r->id; r++)

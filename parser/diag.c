@@ -285,7 +285,7 @@ static const char *sev_name(enum diag_severity s)
 /* Source line `line` (len bytes of text) with the columns of masked that
  * fall on it printed as '*', a string's quotes kept. */
 static void line_masked(struct buf *out, const char *text, size_t len, uint32_t line,
-                        const struct src_loc *masked)
+                        const struct src_loc *masked, uint32_t first, uint32_t last)
 {
     uint32_t from = 0, to = 0; /* masked columns on this line, 1-based, [from, to) */
     if (masked && masked->file && len > 0) {
@@ -301,9 +301,15 @@ static void line_masked(struct buf *out, const char *text, size_t len, uint32_t 
                 to--;
         }
     }
-    for (uint32_t c = 1; c <= len && text[c - 1] != '\0'; c++) /* a NUL ends the line shown */
+    for (uint32_t c = first; c <= last && c <= len && text[c - 1] != '\0';
+         c++) /* a NUL ends the line shown */
         buf_addch(out, c >= from && c < to ? '*' : text[c - 1]);
 }
+
+/* A snippet shows at most this many columns of a long line: a window
+ * around the start of the span, "..." marking what is left out. */
+#define SNIPPET_COLS 160
+#define SNIPPET_BEFORE 40
 
 /* The source line with a caret underline across [col, end) on that line. */
 static void snippet(struct buf *out, const struct src_loc *loc, const struct src_loc *masked,
@@ -312,20 +318,31 @@ static void snippet(struct buf *out, const struct src_loc *loc, const struct src
     size_t len;
     struct src_pos from = src_loc_start(loc), to = src_loc_stop(loc);
     const char *text = src_file_line(loc->file, from.line, &len);
-    uint32_t start = from.col, stop;
+    uint32_t start = from.col, stop, first = 1, last = (uint32_t)len;
     char gutter[16];
     int w;
 
+    if (len > SNIPPET_COLS) {
+        first = start > SNIPPET_BEFORE ? start - SNIPPET_BEFORE : 1;
+        last = first + SNIPPET_COLS - 1;
+        if (last > len)
+            last = (uint32_t)len;
+    }
     w = snprintf(gutter, sizeof(gutter), "%u", from.line);
-    buf_addf(out, " %s | ", gutter);
-    line_masked(out, text, len, from.line, masked && masked->file == loc->file ? masked : NULL);
+    buf_addf(out, " %s | %s", gutter, first > 1 ? "..." : "");
+    line_masked(out, text, len, from.line, masked && masked->file == loc->file ? masked : NULL,
+                first, last);
+    if (last < len)
+        buf_adds(out, "...");
     buf_addch(out, '\n');
-    buf_addf(out, " %*s | ", w, "");
+    buf_addf(out, " %*s | %s", w, "", first > 1 ? "   " : "");
     stop = to.line == from.line ? to.col : (uint32_t)len + 1;
     if (stop <= start)
         stop = start + 1;
+    if (stop > last + 1)
+        stop = last + 1 > start ? last + 1 : start + 1;
     /* keep tabs so the caret lines up under the source */
-    for (uint32_t c = 1; c < start && c <= len; c++)
+    for (uint32_t c = first; c < start && c <= len; c++)
         buf_addch(out, text[c - 1] == '\t' ? '\t' : ' ');
     if (color)
         buf_adds(out, "\033[1;32m");

@@ -118,7 +118,18 @@ void state_release(struct state *st)
         resource_release(&st->resources[i]);
     free(st->resources);
     free(st->amlsec_version);
+    free(st->cloud);
     memset(st, 0, sizeof(*st));
+}
+
+int state_set_cloud(struct state *st, const char *cloud, struct errbuf *err)
+{
+    char *copy = NULL;
+    if (cloud && (copy = strdup(cloud)) == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    free(st->cloud);
+    st->cloud = copy;
+    return 0;
 }
 
 /* Index of address, or -(insertion point) - 1. */
@@ -447,6 +458,7 @@ int state_serialize(const struct state *st, struct buf *out, struct errbuf *err)
     if (buf_addch(out, '{') < 0 ||
         add_key_str(out, "amlsec_version",
                     st->amlsec_version ? st->amlsec_version : AMLSEC_VERSION) < 0 ||
+        (st->cloud && (buf_addch(out, ',') < 0 || add_key_str(out, "cloud", st->cloud) < 0)) ||
         buf_addch(out, ',') < 0 || add_key_str(out, "lineage", st->lineage) < 0 ||
         buf_adds(out, ",\"resources\":[") < 0)
         goto out;
@@ -1014,6 +1026,8 @@ static int parse_body(struct state *st, const char *body, size_t len, const char
             rc = rd_strdup(&rd, &lineage, &tmp);
         } else if (strcmp(key.ptr, "amlsec_version") == 0) {
             rc = rd_strdup(&rd, &st->amlsec_version, &tmp);
+        } else if (strcmp(key.ptr, "cloud") == 0 && st->cloud == NULL) {
+            rc = rd_strdup(&rd, &st->cloud, &tmp);
         } else if (strcmp(key.ptr, "serial") == 0) {
             const char *s;
             unsigned long long v = 0;

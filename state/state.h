@@ -56,9 +56,16 @@ struct state {
     char lineage[STATE_LINEAGE_LEN + 1];
     uint64_t serial;
     char *amlsec_version;
+    /* The cloud its resources live in, as -cloud names it ("local",
+     * "public", an endpoint URL); NULL when not recorded (a state written
+     * before amlsec recorded it). Owned. */
+    char *cloud;
     struct state_resource *resources; /* sorted by address */
     size_t nresources, cap;
 };
+
+/* Records the cloud st belongs to (a copy of cloud; NULL forgets it). */
+int state_set_cloud(struct state *st, const char *cloud, struct errbuf *err);
 
 /* An empty state with a fresh random lineage, serial 0. */
 int state_init(struct state *st, struct errbuf *err);

@@ -40,8 +40,12 @@ int file_read_all(struct buf *out, const char *path, size_t max, struct errbuf *
     }
     for (;;) {
         ssize_t n;
-        if ((out->cap == 0 || out->cap - out->len - 1 == 0) && buf_grow(out, 65536) < 0) {
-            rc = out->len >= max
+        /* up to one byte past max (that byte tells the file is too large);
+         * a buffer whose own cap stops it first is at the limit too: not
+         * "out of memory" (file("/dev/zero") once said so) */
+        size_t step = max - out->len + 1 < 65536 ? max - out->len + 1 : 65536;
+        if ((out->cap == 0 || out->cap - out->len - 1 == 0) && buf_grow(out, step) < 0) {
+            rc = out->len >= max || out->len + step > out->max
                      ? errbuf_set(err, AMLSEC_EUSAGE, "'%s' is larger than the %zu MiB limit", path,
                                   max >> 20)
                      : errbuf_set(err, AMLSEC_ENOMEM, "out of memory reading '%s'", path);

@@ -643,10 +643,14 @@ static int send_token_request(struct auth *a, struct http_exchange *x, const cha
             return AMLSEC_EHTTP;
         }
         if (attempt >= (imds ? IMDS_ATTEMPTS : TOKEN_ATTEMPTS) || x->fail == HTTP_FAIL_TLS ||
-            x->fail == HTTP_FAIL_REFUSED)
-            return errbuf_set(err, AMLSEC_EHTTP, "%s sign-in failed after %u attempts: %s%s%ld",
-                              what, attempt, detail, x->fail ? "" : " HTTP ",
-                              x->fail ? 0L : x->status);
+            x->fail == HTTP_FAIL_REFUSED) {
+            /* a transport failure's detail says it all; an HTTP answer adds its status */
+            if (x->fail)
+                return errbuf_set(err, AMLSEC_EHTTP, "%s sign-in failed after %u attempts: %s",
+                                  what, attempt, detail);
+            return errbuf_set(err, AMLSEC_EHTTP, "%s sign-in failed after %u attempts: %s HTTP %ld",
+                              what, attempt, detail, x->status);
+        }
         {
             int64_t ra = arm_retry_after_ms(x, arm_clock_wall(a->clock));
             int64_t d = ra >= 0 && ra <= 60000 ? ra

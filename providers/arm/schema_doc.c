@@ -219,7 +219,7 @@ static json_t *block_json(const struct schema_block *blk)
 json_t *schema_kind_to_json(const struct schema_kind *k)
 {
     json_t *o = json_pack(
-        "{ss ss ss ss ss ss ss ss b}", "kind", k->name, "arm_type", k->arm.type, "api_version",
+        "{ss ss ss ss ss ss ss ss sb}", "kind", k->name, "arm_type", k->arm.type, "api_version",
         k->arm.api_version, "id_template", k->id_template, "put", schema_lro_name(k->arm.put),
         "patch", (k->no_verbs & SCHEMA_NO_PATCH) ? "n/a" : schema_lro_name(k->arm.patch), "delete",
         (k->no_verbs & SCHEMA_NO_DELETE) ? "n/a" : schema_lro_name(k->arm.del), "doc", k->doc,

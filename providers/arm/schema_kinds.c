@@ -1708,8 +1708,8 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[-a-zA-Z0-9_.()]{1,90}$",
      .located = true,
      .body = {.base = "", .attrs = rg_attrs},
-     .doc = "a resource group (api-version 2021-04-01: not in arm-api.md; the long-standing "
-            "stable Microsoft.Resources version)"},
+     .doc = "a resource group (Azure REST API reference: Resource Groups - Create Or Update, "
+            "api-version 2021-04-01)"},
     {.name = "workspace",
      .arm = {.type = "Microsoft.MachineLearningServices/workspaces",
              .api_version = "2025-09-01",
@@ -1721,7 +1721,8 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$",
      .located = true,
      .body = {.base = "", .attrs = ws_attrs},
-     .doc = "an Azure Machine Learning workspace (arm-api.md 1.1)"},
+     .doc = "an Azure Machine Learning workspace (Azure REST API reference: Machine Learning, "
+            "Workspaces - Create Or Update)"},
     {.name = "key_vault",
      .arm = {.type = "Microsoft.KeyVault/vaults",
              .api_version = "2025-05-01",
@@ -1733,7 +1734,7 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[a-zA-Z0-9-]{3,24}$",
      .located = true,
      .body = {.base = "", .attrs = kv_attrs, .consts = kv_consts},
-     .doc = "a Key Vault (arm-api.md 1.4)"},
+     .doc = "a Key Vault (Azure REST API reference: Key Vault, Vaults - Create Or Update)"},
     {.name = "key",
      .arm = {.type = "Microsoft.KeyVault/vaults/keys",
              .api_version = "2025-05-01",
@@ -1748,7 +1749,8 @@ const struct schema_kind schema_kinds[] = {
                    "PUT {vault}/keys/{name}/rotationpolicy, PATCH {vault}/keys/{name}/{version}",
      .body = {.base = "", .attrs = key_attrs},
      .doc = "a Key Vault key for CMK: ARM PUT creates the first version only; new versions, "
-            "attributes and the rotation policy go through the data plane (arm-api.md 1.5). "
+            "attributes and the rotation policy go through the data plane (Azure REST API reference: Key Vault, Keys - Create; and the Key Vault keys data-plane "
+            "API). "
             "`-replace` on a key asks for a new version (rotation) instead of a replacement"},
     {.name = "storage_account",
      .arm = {.type = "Microsoft.Storage/storageAccounts",
@@ -1761,7 +1763,7 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[a-z0-9]{3,24}$",
      .located = true,
      .body = {.base = "", .attrs = st_attrs},
-     .doc = "a storage account (arm-api.md 1.6)"},
+     .doc = "a storage account (Azure REST API reference: Storage, Storage Accounts - Create)"},
     {.name = "container_registry",
      .arm = {.type = "Microsoft.ContainerRegistry/registries",
              .api_version = "2025-04-01",
@@ -1773,7 +1775,8 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[a-zA-Z0-9]{5,50}$",
      .located = true,
      .body = {.base = "", .attrs = acr_attrs},
-     .doc = "a container registry (arm-api.md 1.7)"},
+     .doc = "a container registry (Azure REST API reference: Container Registry, Registries - "
+            "Create)"},
     {.name = "app_insights",
      .arm = {.type = "Microsoft.Insights/components",
              .api_version = "2020-02-02",
@@ -1785,8 +1788,8 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[-a-zA-Z0-9_.()]{1,255}$",
      .located = true,
      .body = {.base = "", .attrs = appi_attrs},
-     .doc = "Application Insights (api-version 2020-02-02, not in arm-api.md: the current "
-            "stable Microsoft.Insights/components version)"},
+     .doc = "Application Insights (Azure REST API reference: Application Insights, Components - "
+            "Create Or Update, api-version 2020-02-02)"},
     {.name = "compute_cluster",
      .arm = {.type = "Microsoft.MachineLearningServices/workspaces/computes",
              .api_version = "2025-09-01",
@@ -1798,7 +1801,8 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[a-zA-Z][a-zA-Z0-9-]{1,23}$",
      .located = true,
      .body = {.base = "", .attrs = cc_attrs, .consts = cc_consts},
-     .doc = "an AmlCompute cluster; only scale settings are patchable (arm-api.md 1.8); "
+     .doc = "an AmlCompute cluster; only scale settings are patchable (Azure REST API reference: "
+            "Machine Learning, Compute - Update); "
             "DELETE needs ?underlyingResourceAction=Delete"},
     {.name = "compute_instance",
      .arm = {.type = "Microsoft.MachineLearningServices/workspaces/computes",
@@ -1811,7 +1815,8 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[a-zA-Z][a-zA-Z0-9-]{2,23}$",
      .located = true,
      .body = {.base = "", .attrs = ci_attrs, .consts = ci_consts},
-     .doc = "a compute instance (computeType ComputeInstance, arm-api.md 1.8)"},
+     .doc = "a compute instance (computeType ComputeInstance; Azure REST API reference: Machine "
+            "Learning, Compute - Create Or Update)"},
     {.name = "online_endpoint",
      .arm = {.type = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
              .api_version = "2025-09-01",
@@ -1824,7 +1829,8 @@ const struct schema_kind schema_kinds[] = {
      .located = true,
      .body = {.base = "", .attrs = oe_attrs},
      .doc = "a managed online endpoint; PATCH takes only tags and identity, so auth and "
-            "network changes are full PUTs (arm-api.md 1.9; azurerm has no such resource)"},
+            "network changes are full PUTs (Azure REST API reference: Machine Learning, Online Endpoints; "
+            "azurerm has no such resource)"},
     {.name = "datastore",
      .arm = {.type = "Microsoft.MachineLearningServices/workspaces/datastores",
              .api_version = "2025-09-01",
@@ -1836,7 +1842,8 @@ const struct schema_kind schema_kinds[] = {
      .no_verbs = SCHEMA_NO_PATCH,
      .name_pattern = "^[a-zA-Z0-9_]{1,255}$",
      .body = {.base = "", .attrs = ds_attrs},
-     .doc = "a workspace datastore (not in arm-api.md: mfe.json 2025-09-01 and its examples); "
+     .doc = "a workspace datastore (Azure REST API reference: Machine Learning, Datastores - Create "
+            "Or Update); "
             "no PATCH, updates are PUTs; secrets are write-only; PUT takes ?skipValidation"},
     {.name = "web_service",
      .arm = {.type = "Microsoft.MachineLearningServices/workspaces/services",
@@ -1850,8 +1857,8 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[a-z][-a-z0-9]{2,31}$",
      .located = true,
      .body = {.base = "", .attrs = svc_attrs},
-     .doc = "a legacy ACI/AKS web service (not in arm-api.md: shape from the 2020-05-15-preview "
-            "types in Azure/bicep-types-az; kept for the ACI/AKS guidance rules)"},
+     .doc = "a legacy ACI/AKS web service (Microsoft.MachineLearningServices/workspaces/services, "
+            "api-version 2020-05-15-preview; kept for the ACI/AKS guidance rules)"},
     {.name = "private_endpoint",
      .arm = {.type = "Microsoft.Network/privateEndpoints",
              .api_version = "2025-03-01",
@@ -1866,8 +1873,9 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[a-zA-Z0-9][-a-zA-Z0-9_.]{0,78}[a-zA-Z0-9_]$",
      .located = true,
      .body = {.base = "", .attrs = pe_attrs, .consts = pe_consts},
-     .doc = "a private endpoint to a workspace, storage, Key Vault or registry (arm-api.md 1.2, "
-            "1.3); no PATCH: updates are PUTs"},
+     .doc = "a private endpoint to a workspace, storage, Key Vault or registry (Azure REST API "
+            "reference: Private Endpoints - Create Or Update; the private link resources of each "
+            "target); no PATCH: updates are PUTs"},
     {.name = "private_dns_zone",
      .arm = {.type = "Microsoft.Network/privateDnsZones",
              .api_version = "2024-06-01",
@@ -1905,7 +1913,8 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[a-zA-Z0-9][-a-zA-Z0-9_.]{0,78}[a-zA-Z0-9_]$",
      .body = {.base = "", .attrs = dnsg_attrs},
      .doc = "a private endpoint's DNS zone group: the service writes the endpoint's A records "
-            "in each zone (arm-api.md 1.2); no PATCH, updates are PUTs"},
+            "in each zone (Azure REST API reference: Private DNS Zone Groups - Create Or Update); no "
+            "PATCH, updates are PUTs"},
     {.name = "user_assigned_identity",
      .arm = {.type = "Microsoft.ManagedIdentity/userAssignedIdentities",
              .api_version = "2023-01-31",
@@ -1917,7 +1926,8 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$",
      .located = true,
      .body = {.base = "", .attrs = uai_attrs},
-     .doc = "a user-assigned managed identity (api-version 2023-01-31, not in arm-api.md), for "
+     .doc = "a user-assigned managed identity (Azure REST API reference: User Assigned Identities - "
+            "Create Or Update, api-version 2023-01-31), for "
             "workspaces (identity.user_assigned, primary_user_assigned_identity) and CMK access"},
     {.name = "log_analytics_workspace",
      .arm = {.type = "Microsoft.OperationalInsights/workspaces",
@@ -1932,7 +1942,8 @@ const struct schema_kind schema_kinds[] = {
      .located = true,
      .body = {.base = "", .attrs = law_attrs},
      .doc = "a Log Analytics workspace, where diagnostic settings send logs (api-version "
-            "2023-09-01, not in arm-api.md); updates are PUTs"},
+            "2023-09-01; Azure REST API reference: Workspaces - Create Or Update, Log Analytics); "
+            "updates are PUTs"},
     {.name = "policy_definition",
      .arm = {.type = "Microsoft.Authorization/policyDefinitions",
              .api_version = "2025-03-01",
@@ -1960,7 +1971,7 @@ const struct schema_kind schema_kinds[] = {
          "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
      .replace_on_change = true,
      .body = {.base = "", .attrs = ra_attrs},
-     .doc = "a role assignment (arm-api.md 1.10); the same principal+role+scope under another "
+     .doc = "a role assignment (Azure REST API reference: Role Assignments - Create); the same principal+role+scope under another "
             "name is a 409 RoleAssignmentExists, so the name is derived from them"},
     {.name = "role_definition",
      .arm = {.type = "Microsoft.Authorization/roleDefinitions",
@@ -1975,7 +1986,7 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern =
          "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
      .body = {.base = "", .attrs = rd_attrs, .consts = rd_consts},
-     .doc = "a custom role (arm-api.md 1.10)"},
+     .doc = "a custom role (Azure REST API reference: Role Definitions - Create Or Update)"},
     {.name = "policy_assignment",
      .arm = {.type = "Microsoft.Authorization/policyAssignments",
              .api_version = "2025-03-01",
@@ -1986,7 +1997,7 @@ const struct schema_kind schema_kinds[] = {
      .id_template = "{scope:scope}/providers/Microsoft.Authorization/policyAssignments/{name}",
      .name_pattern = "^[^<>*%&:?.+/ ]([^<>*%&:?.+/]*[^<>*%&:?.+/ ])?$",
      .body = {.base = "", .attrs = pa_attrs},
-     .doc = "an Azure Policy assignment (arm-api.md 1.11)"},
+     .doc = "an Azure Policy assignment (Azure REST API reference: Policy Assignments - Create)"},
     {.name = "lock",
      .arm = {.type = "Microsoft.Authorization/locks",
              .api_version = "2020-05-01",
@@ -1999,7 +2010,8 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[^<>%&:?/]{1,260}$",
      .replace_on_change = true,
      .body = {.base = "", .attrs = lock_attrs},
-     .doc = "a management lock; any edit deletes and recreates it (arm-api.md 1.12)"},
+     .doc = "a management lock; any edit deletes and recreates it (Azure REST API reference: "
+            "Management Locks - Create Or Update At Resource Level)"},
     {.name = "diagnostic_setting",
      .arm = {.type = "Microsoft.Insights/diagnosticSettings",
              .api_version = "2021-05-01-preview",
@@ -2011,7 +2023,7 @@ const struct schema_kind schema_kinds[] = {
      .no_verbs = SCHEMA_NO_PATCH,
      .name_pattern = "^[^<>*%&:?/]{1,260}$",
      .body = {.base = "", .attrs = diag_attrs},
-     .doc = "a diagnostic setting (arm-api.md 1.13)"},
+     .doc = "a diagnostic setting (Azure REST API reference: Diagnostic Settings - Create Or Update)"},
     {.name = "defender_plan",
      .arm = {.type = "Microsoft.Security/pricings",
              .api_version = "2024-01-01",
@@ -2023,8 +2035,8 @@ const struct schema_kind schema_kinds[] = {
      .no_verbs = SCHEMA_NO_PATCH | SCHEMA_NO_DELETE,
      .name_rule = NAME_PLAN,
      .body = {.base = "", .attrs = defender_attrs},
-     .doc = "a Microsoft Defender for Cloud plan of the subscription (api-version 2024-01-01, "
-            "not in arm-api.md: the current stable Microsoft.Security/pricings version); "
+     .doc = "a Microsoft Defender for Cloud plan of the subscription (Azure REST API reference: "
+            "Pricings - Update, api-version 2024-01-01); "
             "destroying it sets the Free tier"},
     {.name = "virtual_network",
      .arm = {.type = "Microsoft.Network/virtualNetworks",

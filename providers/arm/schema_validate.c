@@ -65,6 +65,19 @@ __attribute__((format(printf, 5, 6))) static struct diag *verr(struct vctx *v,
     return d;
 }
 
+/* User input quoted in a message: at most QUOTE_MAX bytes of it, then
+ * "... (N bytes)" (a 20 MiB name must not make a 20 MiB message). */
+#define QUOTE_MAX 64
+static const char *quoted(char *dst, size_t size, const char *s)
+{
+    size_t n = strlen(s);
+    if (n <= QUOTE_MAX)
+        snprintf(dst, size, "'%s'", s);
+    else
+        snprintf(dst, size, "'%.*s...' (%zu bytes)", QUOTE_MAX, s, n);
+    return dst;
+}
+
 static void allowed_list(struct buf *b, const char *const *allowed)
 {
     for (const char *const *p = allowed; *p; p++)
@@ -92,7 +105,9 @@ static void check_enum(struct vctx *v, const struct schema_attr *a, const json_t
             buf_addf(&b, "did you mean '%s'? ", near);
         buf_adds(&b, "allowed: ");
         allowed_list(&b, a->allowed);
-        verr(v, &loc, "bad-value", b.ptr, "'%s' is not a valid value for '%s'", s, path);
+        char q[QUOTE_MAX + 48];
+        verr(v, &loc, "bad-value", b.ptr, "%s is not a valid value for '%s'",
+             quoted(q, sizeof(q), s), path);
         buf_release(&b);
     }
 }
@@ -371,8 +386,9 @@ static void check_name(struct vctx *v)
         char hint[256];
         snprintf(hint, sizeof(hint), "%s names must match %s%s", v->kind->name,
                  v->kind->name_pattern, given ? "" : " (the block label is the default name)");
-        verr(v, &loc, "bad-name", hint, "'%s' is not a valid %s name", json_string_value(name),
-             v->kind->name);
+        char q[QUOTE_MAX + 48];
+        verr(v, &loc, "bad-name", hint, "%s is not a valid %s name",
+             quoted(q, sizeof(q), json_string_value(name)), v->kind->name);
     }
     if (v->names == NULL)
         regfree(re);

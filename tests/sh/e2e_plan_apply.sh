@@ -89,7 +89,7 @@ expect_exit 1 "$AMLSEC" destroy -cloud "$url" -auto-approve -no-color > d1.out 2
 grep -q 'prevent_destroy set, but this plan destroys it' d1.out || fail "destroy not blocked"
 sed -i 's/prevent_destroy = true/prevent_destroy = false/' main.amlsec
 expect_exit 0 "$AMLSEC" destroy -cloud "$url" -auto-approve -no-color > d2.out 2>&1
-grep -q 'Resources: 0 added, 0 changed, 18 destroyed.' d2.out || fail "destroy summary"
+grep -q '^Destroy complete! Resources: 18 destroyed.$' d2.out || fail "destroy summary"
 [ "$("$AMLSEC" state list | wc -l)" = 0 ] || fail "state not empty after destroy"
 printf '%s\n' "$orig" > main.amlsec
 stop_cloud

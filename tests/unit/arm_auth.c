@@ -49,6 +49,7 @@ struct entra {
     struct manual_clock *clock;
     unsigned issued;
     unsigned imds_not_ready; /* IMDS answers 404 "Identity not found" this many times */
+    int unreachable;         /* the token endpoint cannot be reached (DNS fails) */
     char last_form[4096];
 };
 
@@ -188,6 +189,12 @@ static int64_t entra_handler(struct http_exchange *x, void *payload)
     struct entra *en = payload;
     char v[4096], scope[256], body[1024];
     const char *auth;
+
+    if (en->unreachable) {
+        fake_respond_fail(x, HTTP_FAIL_CONNECT,
+                          "Could not resolve host: login.microsoftonline.com");
+        return 1;
+    }
 
     if (strstr(x->url, "token.actions.example")) {
         auth = http_exchange_req_header(x, "Authorization");
@@ -434,6 +441,29 @@ static void test_arm_auth__wrong_secret_fails_fast(void **state)
     assert_int_equal(auth_token(e.auth, KV_SCOPE, &tok, &err), AMLSEC_EHTTP);
     assert_non_null(strstr(err.msg, "AADSTS7000215"));
     assert_int_equal(fake_transport_count(e.fake), 1);
+    env_free(&e);
+}
+
+/* A sign-in endpoint that cannot be reached: the message ends with the
+ * transport's reason, nothing after it (it once ended "...microsoftonline.com0"). */
+static void test_arm_auth__unreachable_message_ends_cleanly(void **state)
+{
+    struct env e;
+    struct auth_config cfg;
+    struct errbuf err = ERRBUF_INIT;
+    const char *tok;
+    size_t n;
+    (void)state;
+    env_init(&e);
+    base_cfg(&cfg, AUTH_CLIENT_SECRET);
+    cfg.client_secret = "secret-value";
+    e.entra.unreachable = 1;
+    assert_int_equal(env_auth(&e, &cfg, &err), 0);
+    assert_int_equal(auth_token(e.auth, ARM_SCOPE, &tok, &err), AMLSEC_EHTTP);
+    assert_non_null(strstr(err.msg, "client secret sign-in failed after 3 attempts"));
+    n = strlen(err.msg);
+    assert_true(n > 25);
+    assert_string_equal(err.msg + n - 25, "login.microsoftonline.com");
     env_free(&e);
 }
 
@@ -955,6 +985,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arm_auth__client_secret_request_cache_refresh),
         cmocka_unit_test(test_arm_auth__wrong_secret_fails_fast),
+        cmocka_unit_test(test_arm_auth__unreachable_message_ends_cleanly),
         cmocka_unit_test(test_arm_auth__refusal_keeps_valid_tokens),
         cmocka_unit_test(test_arm_auth__certificate_pem_ps256),
         cmocka_unit_test(test_arm_auth__certificate_pfx_rs256),
