@@ -644,8 +644,7 @@ static int list_assignments(struct run *r, struct assignment **out, size_t *n)
                 char idbuf[2048];
                 const char *id = NULL;
                 render_list_init(&one);
-                if (render_instance(&one, r->cfg, &res->instances[j], true, &err) == 0 &&
-                    one.n > 0)
+                if (render_instance(&one, r->cfg, &res->instances[j], true, &err) == 0 && one.n > 0)
                     id = id_of_url(one.items[0].url, idbuf, sizeof(idbuf));
                 if (*n == cap) {
                     struct assignment *a = realloc(*out, (cap = cap ? cap * 2 : 8) * sizeof(*a));
@@ -655,9 +654,9 @@ static int list_assignments(struct run *r, struct assignment **out, size_t *n)
                     }
                     *out = a;
                 }
-                (*out)[(*n)++] = (struct assignment){res->instances[j].address,
-                                                     res->instances[j].attrs, hold_str(r, id),
-                                                     block_loc(res)};
+                (*out)[(*n)++] =
+                    (struct assignment){res->instances[j].address, res->instances[j].attrs,
+                                        hold_str(r, id), block_loc(res)};
                 render_list_release(&one);
             }
         }
@@ -747,7 +746,7 @@ void check_address_findings(struct finding_list *l, const struct config *cfg)
     struct span {
         const char *file, *address;
         struct src_pos a, b;
-    } *spans;
+    } * spans;
     size_t n = 0;
 
     if (cfg == NULL || cfg->nresources == 0)
@@ -819,8 +818,7 @@ void check_rule_passes(struct finding_list *l, const struct config *cfg)
             if (!applies || strmap_get(&seen, key, &dummy))
                 continue;
             {
-                struct finding *f =
-                    finding_add(l, FINDING_RULE, FINDING_PASS, ru->id, "passed");
+                struct finding *f = finding_add(l, FINDING_RULE, FINDING_PASS, ru->id, "passed");
                 if (f == NULL)
                     break;
                 finding_set_loc(f, &loc);
@@ -873,12 +871,12 @@ void check_print_findings(FILE *out, const struct finding_list *l, int max_level
         if (f->file)
             fprintf(out, "%s:%u:%u: ", f->file, f->line, f->col);
         fprintf(out, "%s%s%s: ", color ? col[f->level] : "", finding_level_name(f->level),
-               color ? "\033[0m" : "");
+                color ? "\033[0m" : "");
         if (f->address)
             fprintf(out, "%s: ", f->address);
         if (f->source == FINDING_POLICY)
             fprintf(out, "policy \"%s\" [%s]\n    %s\n", f->rule_name ? f->rule_name : f->rule_id,
-                   f->rule_id, f->message);
+                    f->rule_id, f->message);
         else
             fprintf(out, "%s: %s\n", f->rule_id, f->message);
         if (f->changes) {
@@ -888,9 +886,10 @@ void check_print_findings(FILE *out, const struct finding_list *l, int max_level
             {
                 char *before = json_dumps(json_object_get(c, "before"), JSON_ENCODE_ANY);
                 char *after = json_dumps(json_object_get(c, "after"), JSON_ENCODE_ANY);
-                fprintf(out, "    %s %s: %s -> %s\n", json_string_value(json_object_get(c, "operation")),
-                       json_string_value(json_object_get(c, "path")), before ? before : "(none)",
-                       after ? after : "(none)");
+                fprintf(out, "    %s %s: %s -> %s\n",
+                        json_string_value(json_object_get(c, "operation")),
+                        json_string_value(json_object_get(c, "path")), before ? before : "(none)",
+                        after ? after : "(none)");
                 free(before);
                 free(after);
             }
@@ -1150,8 +1149,8 @@ static int unchanged_from_config(struct run *r)
     return 0;
 }
 
-int check_plan_policies(struct finding_list *out, const struct config *cfg,
-                        const struct plan *plan, struct arm_client *client, const char *dir)
+int check_plan_policies(struct finding_list *out, const struct config *cfg, const struct plan *plan,
+                        struct arm_client *client, const char *dir)
 {
     struct check_cli cli;
     struct run r;

@@ -37,7 +37,7 @@ struct plan_cli {
     const char *replace[MAX_ADDRS];
     size_t nreplace;
     const char *out;
-    const char *path; /* DIR, or a plan file for apply */
+    const char *path;       /* DIR, or a plan file for apply */
     struct report_files rf; /* plan -sarif/-junit/-markdown */
     int detailed, destroy, refresh, auto_approve, color, require_signed;
     int input;            /* -input=false: never ask (apply then needs -auto-approve) */
@@ -267,8 +267,8 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
         return EXIT_FAIL;
     }
     if (json_ui)
-        ui_json_apply_summary(plan, !(res.failed || res.skipped || res.not_started ||
-                                      res.abandoned || interrupted));
+        ui_json_apply_summary(
+            plan, !(res.failed || res.skipped || res.not_started || res.abandoned || interrupted));
     if (res.failed || res.skipped || res.not_started || res.abandoned) {
         fprintf(stderr,
                 "\namlsec: error: apply incomplete: %zu done, %zu failed, %zu skipped, %zu not "

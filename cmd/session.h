@@ -26,7 +26,7 @@ struct session {
     struct arm_cloud *custom_cloud;
     const struct arm_cloud *cloud; /* the cloud in use (built-in or custom_cloud), or NULL */
     double recovery_deadline;      /* monotonic seconds: recovery stops waiting then */
-    bool custom_local; /* -cloud http://127.0.0.1:PORT: a standalone local cloud */
+    bool custom_local;             /* -cloud http://127.0.0.1:PORT: a standalone local cloud */
     struct transport *transport;
     struct auth *auth;
     struct arm_client *client;

@@ -77,10 +77,10 @@ struct plan_change {
 struct plan_drift {
     char *address;
     char *kind;
-    char *what;     /* "changed outside amlsec", "deleted outside amlsec" */
-    json_t *before; /* as recorded in the state (DSL attributes) */
-    json_t *after;  /* as read now, NULL when deleted */
-    json_t *paths;  /* attributes that differ (array of strings) */
+    char *what;        /* "changed outside amlsec", "deleted outside amlsec" */
+    json_t *before;    /* as recorded in the state (DSL attributes) */
+    json_t *after;     /* as read now, NULL when deleted */
+    json_t *paths;     /* attributes that differ (array of strings) */
     json_t *sensitive; /* paths whose values are secret (array, owned): printed as (sensitive) */
 };
 

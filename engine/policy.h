@@ -96,12 +96,12 @@ struct policy_resource {
 };
 
 enum policy_verdict {
-    POLICY_COMPLIANT,     /* the if did not hold, or nothing would be changed or is missing */
-    POLICY_NONCOMPLIANT,  /* the effect applies */
+    POLICY_COMPLIANT,      /* the if did not hold, or nothing would be changed or is missing */
+    POLICY_NONCOMPLIANT,   /* the effect applies */
     POLICY_DISABLED,       /* effect Disabled: not evaluated */
     POLICY_NOT_APPLICABLE, /* an Indexed-mode policy and a type without location and tags */
-    POLICY_NOT_EVALUABLE, /* resource-provider mode, or the existence check needs the cloud */
-    POLICY_ERROR,         /* the evaluation failed: Azure counts it as deny */
+    POLICY_NOT_EVALUABLE,  /* resource-provider mode, or the existence check needs the cloud */
+    POLICY_ERROR,          /* the evaluation failed: Azure counts it as deny */
 };
 
 const char *policy_verdict_name(enum policy_verdict v);

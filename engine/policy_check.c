@@ -189,7 +189,8 @@ int policy_check_run(struct finding_list *out, struct policy_check_stats *stats,
                 r.reason = strdup(reason);
                 r.verdict = POLICY_NOT_EVALUABLE;
             }
-            if (r.verdict != POLICY_DISABLED && r.verdict != POLICY_NOT_APPLICABLE && (r.verdict != POLICY_COMPLIANT || passes))
+            if (r.verdict != POLICY_DISABLED && r.verdict != POLICY_NOT_APPLICABLE &&
+                (r.verdict != POLICY_COMPLIANT || passes))
                 rc = add_finding(out, b, s, &r);
             policy_result_release(&r);
         }

@@ -18,8 +18,8 @@ struct policy_subject {
     struct policy_resource res;
     struct src_loc loc; /* its block; file NULL: none (a saved plan) */
     json_t *secrets;    /* strings never to repeat in evidence (array, borrowed) or NULL */
-    bool related_only;       /* not judged: only a related resource for existence conditions
-                                (what a plan leaves unchanged) */
+    bool related_only;  /* not judged: only a related resource for existence conditions
+                           (what a plan leaves unchanged) */
 };
 
 /* A definition bound to a scope. */

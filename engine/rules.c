@@ -23,7 +23,8 @@ const struct rule rules_catalogue[] = {
      "workspaces holding sensitive data should set the high-business-impact flag",
      "HBI turns on scratch-disk encryption and clean-up, passes credentials through Key Vault, "
      "filters batch-pool IPs and reduces diagnostic telemetry; it only takes effect at creation "
-     "(properties.hbiWorkspace is not in the PATCH schema) (Azure Machine Learning docs: Enterprise security and governance; Data encryption)",
+     "(properties.hbiWorkspace is not in the PATCH schema) (Azure Machine Learning docs: "
+     "Enterprise security and governance; Data encryption)",
      "set hbi = true when the workspace is created; changing it later replaces the workspace",
      "workspace"},
     {"WS-HBI-EFFECTS", DIAG_WARNING, "warn",
@@ -35,7 +36,8 @@ const struct rule rules_catalogue[] = {
      "customer-managed-key encryption needs both the Key Vault and the versioned key URI",
      "CMK needs the Key Vault ARM id and the key's full URI including its version; one without "
      "the other is rejected (properties.encryption.keyVaultProperties{keyVaultArmId, "
-     "keyIdentifier}) (Azure Machine Learning docs: Enterprise security and governance; Data encryption)",
+     "keyIdentifier}) (Azure Machine Learning docs: Enterprise security and governance; Data "
+     "encryption)",
      "write encryption { key = key.NAME } (amlsec sends both), or set both key_vault and a "
      "versioned key_uri",
      "workspace"},
@@ -49,26 +51,30 @@ const struct rule rules_catalogue[] = {
     {"WS-CMK-KV-PROTECT", DIAG_ERROR, "error",
      "the CMK Key Vault must have soft delete and purge protection",
      "before a CMK workspace is created, its vault needs soft delete and purge protection, so "
-     "deleting the vault cannot destroy the data key (Azure Machine Learning docs: Data encryption)",
+     "deleting the vault cannot destroy the data key (Azure Machine Learning docs: Data "
+     "encryption)",
      "set soft_delete = true and purge_protection = true on the vault (both irreversible)",
      "workspace, key_vault"},
     {"WS-CMK-RP", DIAG_NOTE, "check registration; warn",
      "CMK workspaces provision a Cosmos DB in your subscription",
      "a CMK workspace creates a dedicated Cosmos DB (8000 RU/s, deleted only with the "
      "workspace): Microsoft.MachineLearningServices and Microsoft.DocumentDB must be "
-     "registered (provider registrations are not visible to validate) (Azure Machine Learning docs: Enterprise security and governance; Data encryption)",
+     "registered (provider registrations are not visible to validate) (Azure Machine Learning "
+     "docs: Enterprise security and governance; Data encryption)",
      "register Microsoft.DocumentDB in the subscription and budget for the Cosmos DB", "workspace"},
     {"WS-PRIVATE", DIAG_NOTE, "recommend; warn when only the workspace is private",
      "restrict the workspace to a virtual network with a private endpoint, and secure its "
      "storage, Key Vault and registry too",
      "a private endpoint on the workspace alone is not end-to-end: storage, Key Vault and ACR "
-     "must be private as well (Azure Machine Learning docs: Enterprise security and governance; Secure a workspace with virtual networks)",
+     "must be private as well (Azure Machine Learning docs: Enterprise security and governance; "
+     "Secure a workspace with virtual networks)",
      "set public_network_access = false and add a private_endpoint with subresource "
      "\"amlworkspace\"; make the associated resources private too",
      "workspace, storage_account, key_vault, container_registry, private_endpoint"},
     {"WS-SECRETS", DIAG_ERROR, "error", "no literal secrets in configuration",
      "account keys, SAS tokens, passwords and connection strings written in configuration end "
-     "up in logs and repositories (Azure Machine Learning docs: Enterprise security and governance; Data encryption)",
+     "up in logs and repositories (Azure Machine Learning docs: Enterprise security and "
+     "governance; Data encryption)",
      "pass secrets through a variable with sensitive = true (set by -var-file, -var or "
      "AMLSEC_VAR_name), or use managed identities",
      "any"},
@@ -92,21 +98,25 @@ const struct rule rules_catalogue[] = {
     {"ACR-ADMIN", DIAG_ERROR, "error (per the 2020-2021 editions)",
      "the workspace's container registry must have the admin account enabled",
      "the 2020-2021 guidance requires the admin account on the workspace registry (it is off "
-     "by default) (Azure Machine Learning docs: Data encryption; Enterprise security and governance)",
+     "by default) (Azure Machine Learning docs: Data encryption; Enterprise security and "
+     "governance)",
      "set admin_user = true on the container_registry", "workspace, container_registry"},
     {"ACR-KEEP", DIAG_NOTE, "recommend a CanNotDelete lock",
      "never delete the workspace's container registry",
-     "deleting the workspace registry breaks the workspace (Azure Machine Learning docs: Data encryption; Enterprise security and governance)",
+     "deleting the workspace registry breaks the workspace (Azure Machine Learning docs: Data "
+     "encryption; Enterprise security and governance)",
      "add lock { target = container_registry.NAME, level = \"CanNotDelete\" }",
      "container_registry, lock"},
     {"ACR-PREMIUM", DIAG_ERROR, "error",
      "a registry behind a virtual network must be the Premium SKU",
-     "only Premium registries support private endpoints and network rules (Azure Machine Learning docs: Secure a workspace with virtual networks)",
+     "only Premium registries support private endpoints and network rules (Azure Machine Learning "
+     "docs: Secure a workspace with virtual networks)",
      "set sku = \"Premium\"", "container_registry"},
     {"ACR-VNET-BUILD", DIAG_ERROR, "error when missing",
      "a network-isolated registry needs the workspace's image_build_compute",
      "a registry behind a VNet cannot build images; the workspace must name a compute cluster "
-     "that builds them (and can reach the package repositories) (Azure Machine Learning docs: Secure a workspace with virtual networks)",
+     "that builds them (and can reach the package repositories) (Azure Machine Learning docs: "
+     "Secure a workspace with virtual networks)",
      "set image_build_compute = \"<compute_cluster name>\" on the workspace",
      "workspace, container_registry, compute_cluster"},
     {"NET-SAME-SUBNET", DIAG_ERROR, "error",
@@ -121,57 +131,67 @@ const struct rule rules_catalogue[] = {
     {"ST-PE-PAIR", DIAG_ERROR, "error for blob+file; warn for queue+table",
      "the workspace's default storage needs both blob and file private endpoints",
      "with private endpoints, the default storage account needs sub-resources blob and file; "
-     "ParallelRunStep also needs queue and table (reported as a note) (Azure Machine Learning docs: Secure a workspace with virtual networks)",
+     "ParallelRunStep also needs queue and table (reported as a note) (Azure Machine Learning "
+     "docs: Secure a workspace with virtual networks)",
      "add private endpoints for the missing sub-resources (for_each = [\"blob\", \"file\", "
      "\"queue\", \"table\"])",
      "workspace, storage_account, private_endpoint"},
     {"ST-SERVICE-ENDPOINT", DIAG_NOTE, "recommend",
      "storage firewall: deny by default, trusted Microsoft services allowed, no public blobs",
      "with service endpoints the storage firewall should use selected networks, allow trusted "
-     "Microsoft services and disallow public blob access (Azure Machine Learning docs: Secure a workspace with virtual networks)",
+     "Microsoft services and disallow public blob access (Azure Machine Learning docs: Secure a "
+     "workspace with virtual networks)",
      "network_rules { default_action = \"deny\", bypass = [\"AzureServices\"] } and "
      "allow_blob_public_access = false",
      "storage_account"},
     {"KV-NETWORK", DIAG_NOTE, "recommend",
      "Key Vault behind a VNet: private endpoint and selected networks, trusted services bypass",
      "the vault should accept only its private endpoint and selected networks, with trusted "
-     "Microsoft services allowed through the firewall (Azure Machine Learning docs: Secure a workspace with virtual networks)",
+     "Microsoft services allowed through the firewall (Azure Machine Learning docs: Secure a "
+     "workspace with virtual networks)",
      "network_acls { default_action = \"deny\", bypass = [\"AzureServices\"] } and a "
      "private_endpoint with subresource \"vault\"",
      "key_vault"},
     {"ACI-SAME-RG", DIAG_ERROR, "error",
      "ACI deployments in a VNet need the workspace and the VNet in the same resource group",
      "Azure Container Instances deployed inside the VNet require the workspace and the VNet "
-     "in one resource group (Azure Machine Learning docs: Secure a workspace with virtual networks)",
+     "in one resource group (Azure Machine Learning docs: Secure a workspace with virtual "
+     "networks)",
      "use a subnet of a VNet in the workspace's resource group", "web_service"},
     {"EP-ONE-AUTH", DIAG_ERROR, "error", "a scoring endpoint has exactly one authentication mode",
-     "a web service authenticates with key or token, never both at once (Azure Machine Learning docs: Enterprise security and governance)",
+     "a web service authenticates with key or token, never both at once (Azure Machine Learning "
+     "docs: Enterprise security and governance)",
      "enable either key_auth or token_auth", "web_service"},
     {"EP-DEFAULTS", DIAG_ERROR, "error for token on ACI",
      "token authentication is not available on ACI",
      "token auth exists only on AKS (disabled by default there); ACI supports keys only "
-     "(disabled by default), so amlsec sends the auth settings explicitly (Azure Machine Learning docs: Enterprise security and governance)",
+     "(disabled by default), so amlsec sends the auth settings explicitly (Azure Machine Learning "
+     "docs: Enterprise security and governance)",
      "use key_auth on ACI, or deploy to AKS or a managed online_endpoint", "web_service"},
     {"EP-TLS", DIAG_NOTE, "recommend", "secure scoring endpoints with TLS",
-     "scoring endpoints should use TLS (Azure Machine Learning docs: Enterprise security and governance; Data encryption)",
+     "scoring endpoints should use TLS (Azure Machine Learning docs: Enterprise security and "
+     "governance; Data encryption)",
      "set ssl_enabled = true (managed online endpoints always use TLS)", "web_service"},
     {"RBAC-SSH", DIAG_WARNING, "warn when SSH is enabled",
      "SSH access to compute is not governed by Azure RBAC",
-     "SSH uses key pairs and bypasses Azure RBAC and its audit (Azure Machine Learning docs: Enterprise security and governance)",
+     "SSH uses key pairs and bypasses Azure RBAC and its audit (Azure Machine Learning docs: "
+     "Enterprise security and governance)",
      "remove the admin block / set ssh_public_access = false and "
      "remote_login_port_public_access = \"Disabled\"",
      "compute_cluster, compute_instance"},
     {"CI-PL-UNSUPPORTED", DIAG_WARNING, "warn",
      "compute instances and AKS web services are not supported with a Private Link workspace",
      "the 2020 edition lists the compute instance preview and AKS with Private Link as "
-     "unsupported; use AKS in a VNet (Azure Machine Learning docs: Enterprise security and governance)",
+     "unsupported; use AKS in a VNet (Azure Machine Learning docs: Enterprise security and "
+     "governance)",
      "use compute clusters and managed online endpoints with Private Link workspaces",
      "compute_instance, web_service, private_endpoint"},
     {"DS-SKIP-VALIDATION", DIAG_WARNING, "set automatically / warn",
      "datastores of a network-isolated workspace must skip validation",
      "in a VNet the service cannot reach blob, file, SQL or PostgreSQL storage to validate a "
      "datastore's credentials, so those datastores must skip validation; ADLS Gen1/Gen2 skip it "
-     "by default; datasets need validate=False (Azure Machine Learning docs: Secure a workspace with virtual networks). amlsec sends ?skipValidation=true on the "
+     "by default; datasets need validate=False (Azure Machine Learning docs: Secure a workspace "
+     "with virtual networks). amlsec sends ?skipValidation=true on the "
      "PUT of every datastore of a workspace with public network access off or a private "
      "endpoint, and warns when skip_validation = false overrides it",
      "remove skip_validation = false (amlsec then skips validation automatically)",
@@ -179,7 +199,8 @@ const struct rule rules_catalogue[] = {
     {"RBAC-VNET-JOIN", DIAG_ERROR, "pre-flight check",
      "the caller must be allowed to join the VNet and subnet a resource deploys into",
      "deploying into a VNet needs Microsoft.Network/virtualNetworks/join/action on the VNet and "
-     "Microsoft.Network/virtualNetworks/subnets/join/action on the subnet (Azure Machine Learning docs: Secure a workspace with virtual networks). Checked by plan "
+     "Microsoft.Network/virtualNetworks/subnets/join/action on the subnet (Azure Machine Learning "
+     "docs: Secure a workspace with virtual networks). Checked by plan "
      "(not validate) before any write, through GET {scope}/providers/Microsoft.Authorization/"
      "permissions for the signed-in principal",
      "assign the caller a role with both actions (e.g. Network Contributor on the VNet), or "
@@ -191,7 +212,8 @@ const struct rule rules_catalogue[] = {
      "Data Contributor on its storage, access to its Key Vault (Key Vault Administrator, or "
      "an access policy where the vault uses them), "
      "Contributor on its registry and on its resource group; revoking them breaks the workspace "
-     "(Azure Machine Learning docs: Enterprise security and governance). Checked by plan (not validate) from the live role assignments of the "
+     "(Azure Machine Learning docs: Enterprise security and governance). Checked by plan (not "
+     "validate) from the live role assignments of the "
      "identity",
      "restore the missing role assignment (or let Azure restore storage access with a key "
      "resync); do not delete role assignments of a workspace identity",
@@ -201,7 +223,8 @@ const struct rule rules_catalogue[] = {
      "on the subscription",
      "compute created before 2021-05-14 may have left an Entra app Microsoft-AzureML-Support-"
      "App-... (or aml-...) with Contributor on the subscription; remove it only when no AKS "
-     "cluster from before that date is attached (Azure Machine Learning docs: Enterprise security and governance). Checked by plan (not "
+     "cluster from before that date is attached (Azure Machine Learning docs: Enterprise security "
+     "and governance). Checked by plan (not "
      "validate): the live workspace's systemData.createdAt is before 2021-05-14 and it has "
      "compute",
      "review the subscription's role assignments for that app and remove it if no pre-2021-05-14 "
@@ -209,7 +232,8 @@ const struct rule rules_catalogue[] = {
      "workspace"},
     {"SCAN", DIAG_NOTE, "recommend",
      "enable Microsoft Defender vulnerability scanning for the container registry",
-     "the guidance recommends Microsoft Defender scanning of ACR (and AKS) images (Azure Machine Learning docs: Enterprise security and governance)",
+     "the guidance recommends Microsoft Defender scanning of ACR (and AKS) images (Azure Machine "
+     "Learning docs: Enterprise security and governance)",
      "add defender_plan \"containers\" { plan = \"Containers\" } (tier Standard)",
      "container_registry, defender_plan"},
     {NULL, DIAG_NOTE, NULL, NULL, NULL, NULL, NULL},
@@ -424,8 +448,8 @@ static const struct cfg_instance *ref_attr(const struct rctx *c, const struct cf
 /* The instances of `kind` pointing at target through attribute attr, in
  * configuration order, into out (at most max); returns how many. */
 /* Attributes that make one resource point at another (for referrers()). */
-static const char *const ref_attrs[] = {"target", "workspace", "container_registry",
-                                        "storage_account", "scope", "endpoint", NULL};
+static const char *const ref_attrs[] = {
+    "target", "workspace", "container_registry", "storage_account", "scope", "endpoint", NULL};
 #define NREF_ATTRS 6
 
 static int ref_attr_index(const char *attr)
@@ -964,9 +988,9 @@ static const char *const *pe_zones(const char *subresource)
     static const struct {
         const char *sub;
         const char *const *zones;
-    } map[] = {{"amlworkspace", ws}, {"vault", vault}, {"registry", registry}, {"blob", blob},
-               {"file", file},       {"queue", queue}, {"table", table},       {"dfs", dfs},
-               {"web", web}};
+    } map[] = {{"amlworkspace", ws}, {"vault", vault}, {"registry", registry},
+               {"blob", blob},       {"file", file},   {"queue", queue},
+               {"table", table},     {"dfs", dfs},     {"web", web}};
     for (size_t i = 0; subresource && i < sizeof(map) / sizeof(map[0]); i++)
         if (strcasecmp(map[i].sub, subresource) == 0)
             return map[i].zones;
@@ -1531,8 +1555,8 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
                     "%zu private endpoint%s (%s%s) %s no private DNS zone group and the "
                     "configuration manages no private DNS zone: their targets' names resolve to "
                     "public addresses unless the network's custom DNS server answers them",
-                    nbare, nbare == 1 ? "" : "s", first_bare->address,
-                    nbare > 1 ? ", ..." : "", nbare == 1 ? "has" : "have");
+                    nbare, nbare == 1 ? "" : "s", first_bare->address, nbare > 1 ? ", ..." : "",
+                    nbare == 1 ? "has" : "have");
     rule_scan(&c);
     index_release(&c);
     free(c.insts);

@@ -37,8 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *def, *body, *params = NULL;
     struct policy *p = NULL;
     struct policy_result r1, r2;
-    struct policy_resource res = {
-        "/subscriptions/s/resourceGroups/rg/providers/" T "/ws", "ws", T, "2025-09-01", NULL, 0, false};
+    struct policy_resource res = {"/subscriptions/s/resourceGroups/rg/providers/" T "/ws",
+                                  "ws",
+                                  T,
+                                  "2025-09-01",
+                                  NULL,
+                                  0,
+                                  false};
 
     if (nul == NULL)
         return 0;

@@ -216,8 +216,8 @@ static int ro_list_urls(struct provider *p, const char *const *paths,
     return provider_list_urls(ro_of(p)->inner, paths, api_versions, n, out, errs);
 }
 
-static int ro_query(struct provider *p, const char *subscription, const char *query,
-                    json_t **out, struct errbuf *err)
+static int ro_query(struct provider *p, const char *subscription, const char *query, json_t **out,
+                    struct errbuf *err)
 {
     return provider_query(ro_of(p)->inner, subscription, query, out, err);
 }
@@ -228,8 +228,8 @@ static void ro_free(struct provider *p)
 }
 
 static const struct provider_ops readonly_ops = {
-    ro_read_many, ro_write_many, ro_write_start, ro_write_next,  ro_write_abandon, ro_list,
-    ro_list_url,  ro_free,       ro_graph_query, ro_list_urls,   ro_query,
+    ro_read_many, ro_write_many, ro_write_start, ro_write_next, ro_write_abandon, ro_list,
+    ro_list_url,  ro_free,       ro_graph_query, ro_list_urls,  ro_query,
 };
 
 struct provider *provider_readonly(struct provider *inner)

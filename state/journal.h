@@ -110,11 +110,11 @@ struct journal {
     size_t nentries, cap;
     struct journal_unreadable *unreadable; /* set aside on open */
     size_t nunreadable;
-    struct buf damaged;    /* their bytes, one per line, until saved to "<path>.damaged" */
-    bool damaged_in_file;  /* saved aside, but still in the file until it is rewritten */
-    size_t discarded_torn; /* torn trailing records dropped on open */
-    bool group_commit;     /* records wait for journal_sync (see above) */
-    bool unsynced;         /* records written since the last sync */
+    struct buf damaged;          /* their bytes, one per line, until saved to "<path>.damaged" */
+    bool damaged_in_file;        /* saved aside, but still in the file until it is rewritten */
+    size_t discarded_torn;       /* torn trailing records dropped on open */
+    bool group_commit;           /* records wait for journal_sync (see above) */
+    bool unsynced;               /* records written since the last sync */
     struct journal_index *index; /* entries by id (journal.c); rebuilt when entries move */
     size_t work;                 /* entries the look-ups by id visited: tests count it */
 };

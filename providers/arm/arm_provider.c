@@ -930,8 +930,8 @@ static int ap_graph_query(struct provider *p, const char *const *queries, size_t
 }
 
 static const struct provider_ops arm_provider_ops = {
-    ap_read_many, ap_write_many, ap_write_start, ap_write_next,  ap_write_abandon, ap_list,
-    ap_list_url,  ap_free,       ap_graph_query, ap_list_urls,   ap_query,
+    ap_read_many, ap_write_many, ap_write_start, ap_write_next, ap_write_abandon, ap_list,
+    ap_list_url,  ap_free,       ap_graph_query, ap_list_urls,  ap_query,
 };
 
 int arm_provider_new(struct provider **out, const struct arm_provider_opts *opts,

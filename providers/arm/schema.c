@@ -672,8 +672,8 @@ json_t *schema_from_arm(const struct schema_attr *a, const struct schema_map *m,
         out = json_array();
         json_array_foreach(arm, i, item)
         {
-            const json_t *f = json_object_get(json_object_get(item, "properties"),
-                                              "privateDnsZoneId");
+            const json_t *f =
+                json_object_get(json_object_get(item, "properties"), "privateDnsZoneId");
             if (f)
                 json_array_append(out, (json_t *)f);
         }

@@ -77,8 +77,9 @@ static const char *const e_pe_sub[] = {"amlworkspace", "blob", "file",  "queue",
 static const char *const e_principal[] = {"User", "Group", "ServicePrincipal", "ForeignGroup",
                                           NULL};
 static const char *const e_lock[] = {"CanNotDelete", "ReadOnly", NULL};
-static const char *const e_law_sku[] = {"PerGB2018", "CapacityReservation", "Free", "Standalone",
-                                        "PerNode", "Premium", "Standard", NULL};
+static const char *const e_law_sku[] = {
+    "PerGB2018", "CapacityReservation", "Free", "Standalone", "PerNode", "Premium", "Standard",
+    NULL};
 static const char *const e_policy_mode[] = {"All", "Indexed", NULL};
 
 /* ---- shared attribute shapes ------------------------------------------- */
@@ -1749,7 +1750,8 @@ const struct schema_kind schema_kinds[] = {
                    "PUT {vault}/keys/{name}/rotationpolicy, PATCH {vault}/keys/{name}/{version}",
      .body = {.base = "", .attrs = key_attrs},
      .doc = "a Key Vault key for CMK: ARM PUT creates the first version only; new versions, "
-            "attributes and the rotation policy go through the data plane (Azure REST API reference: Key Vault, Keys - Create; and the Key Vault keys data-plane "
+            "attributes and the rotation policy go through the data plane (Azure REST API "
+            "reference: Key Vault, Keys - Create; and the Key Vault keys data-plane "
             "API). "
             "`-replace` on a key asks for a new version (rotation) instead of a replacement"},
     {.name = "storage_account",
@@ -1829,7 +1831,8 @@ const struct schema_kind schema_kinds[] = {
      .located = true,
      .body = {.base = "", .attrs = oe_attrs},
      .doc = "a managed online endpoint; PATCH takes only tags and identity, so auth and "
-            "network changes are full PUTs (Azure REST API reference: Machine Learning, Online Endpoints; "
+            "network changes are full PUTs (Azure REST API reference: Machine Learning, Online "
+            "Endpoints; "
             "azurerm has no such resource)"},
     {.name = "datastore",
      .arm = {.type = "Microsoft.MachineLearningServices/workspaces/datastores",
@@ -1842,9 +1845,10 @@ const struct schema_kind schema_kinds[] = {
      .no_verbs = SCHEMA_NO_PATCH,
      .name_pattern = "^[a-zA-Z0-9_]{1,255}$",
      .body = {.base = "", .attrs = ds_attrs},
-     .doc = "a workspace datastore (Azure REST API reference: Machine Learning, Datastores - Create "
-            "Or Update); "
-            "no PATCH, updates are PUTs; secrets are write-only; PUT takes ?skipValidation"},
+     .doc =
+         "a workspace datastore (Azure REST API reference: Machine Learning, Datastores - Create "
+         "Or Update); "
+         "no PATCH, updates are PUTs; secrets are write-only; PUT takes ?skipValidation"},
     {.name = "web_service",
      .arm = {.type = "Microsoft.MachineLearningServices/workspaces/services",
              .api_version = "2020-05-15-preview",
@@ -1912,9 +1916,10 @@ const struct schema_kind schema_kinds[] = {
      .no_verbs = SCHEMA_NO_PATCH,
      .name_pattern = "^[a-zA-Z0-9][-a-zA-Z0-9_.]{0,78}[a-zA-Z0-9_]$",
      .body = {.base = "", .attrs = dnsg_attrs},
-     .doc = "a private endpoint's DNS zone group: the service writes the endpoint's A records "
-            "in each zone (Azure REST API reference: Private DNS Zone Groups - Create Or Update); no "
-            "PATCH, updates are PUTs"},
+     .doc =
+         "a private endpoint's DNS zone group: the service writes the endpoint's A records "
+         "in each zone (Azure REST API reference: Private DNS Zone Groups - Create Or Update); no "
+         "PATCH, updates are PUTs"},
     {.name = "user_assigned_identity",
      .arm = {.type = "Microsoft.ManagedIdentity/userAssignedIdentities",
              .api_version = "2023-01-31",
@@ -1926,9 +1931,10 @@ const struct schema_kind schema_kinds[] = {
      .name_pattern = "^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$",
      .located = true,
      .body = {.base = "", .attrs = uai_attrs},
-     .doc = "a user-assigned managed identity (Azure REST API reference: User Assigned Identities - "
-            "Create Or Update, api-version 2023-01-31), for "
-            "workspaces (identity.user_assigned, primary_user_assigned_identity) and CMK access"},
+     .doc =
+         "a user-assigned managed identity (Azure REST API reference: User Assigned Identities - "
+         "Create Or Update, api-version 2023-01-31), for "
+         "workspaces (identity.user_assigned, primary_user_assigned_identity) and CMK access"},
     {.name = "log_analytics_workspace",
      .arm = {.type = "Microsoft.OperationalInsights/workspaces",
              .api_version = "2023-09-01",
@@ -1951,7 +1957,8 @@ const struct schema_kind schema_kinds[] = {
              .patch = LRO_NONE,
              .del = LRO_NONE,
              .in_resource_graph = 0},
-     .id_template = "/subscriptions/{sub}/providers/Microsoft.Authorization/policyDefinitions/{name}",
+     .id_template =
+         "/subscriptions/{sub}/providers/Microsoft.Authorization/policyDefinitions/{name}",
      .no_verbs = SCHEMA_NO_PATCH,
      .name_pattern = "^[^<>*%&:?.+/ ]([^<>*%&:?.+/]*[^<>*%&:?.+/ ])?$",
      .body = {.base = "", .attrs = pd_attrs, .consts = pd_consts},
@@ -1971,7 +1978,8 @@ const struct schema_kind schema_kinds[] = {
          "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
      .replace_on_change = true,
      .body = {.base = "", .attrs = ra_attrs},
-     .doc = "a role assignment (Azure REST API reference: Role Assignments - Create); the same principal+role+scope under another "
+     .doc = "a role assignment (Azure REST API reference: Role Assignments - Create); the same "
+            "principal+role+scope under another "
             "name is a 409 RoleAssignmentExists, so the name is derived from them"},
     {.name = "role_definition",
      .arm = {.type = "Microsoft.Authorization/roleDefinitions",
@@ -2023,7 +2031,8 @@ const struct schema_kind schema_kinds[] = {
      .no_verbs = SCHEMA_NO_PATCH,
      .name_pattern = "^[^<>*%&:?/]{1,260}$",
      .body = {.base = "", .attrs = diag_attrs},
-     .doc = "a diagnostic setting (Azure REST API reference: Diagnostic Settings - Create Or Update)"},
+     .doc =
+         "a diagnostic setting (Azure REST API reference: Diagnostic Settings - Create Or Update)"},
     {.name = "defender_plan",
      .arm = {.type = "Microsoft.Security/pricings",
              .api_version = "2024-01-01",

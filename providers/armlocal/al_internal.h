@@ -83,8 +83,8 @@ struct armlocal {
     pthread_t flusher;
     pthread_cond_t flush_cond;
     pthread_mutex_t mu;
-    void *daemon; /* struct MHD_Daemon */
-    unsigned port;  /* the daemon's port (0 without one) */
+    void *daemon;  /* struct MHD_Daemon */
+    unsigned port; /* the daemon's port (0 without one) */
     char listen_host[64];
     /* Each vault's data plane listens on a loopback port of its own, so its
      * URIs have Key Vault's shape ({scheme}://{host}:{port}/keys/...); an
@@ -220,8 +220,8 @@ void al_ops_advance(struct armlocal *al, int64_t now);
 
 /* --- rules.c --- */
 /* A PUT's name rule, required properties and globally unique name. */
-int al_rules_check_put(struct al_ctx *c, const struct al_type *t, const char *id,
-                       const char *name, const json_t *req);
+int al_rules_check_put(struct al_ctx *c, const struct al_type *t, const char *id, const char *name,
+                       const json_t *req);
 int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *id,
                          const char *scope, json_t *newbody, json_t *old, int is_patch);
 int al_rules_check_locks(struct al_ctx *c, const char *id, int is_delete);

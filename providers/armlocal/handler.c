@@ -1031,11 +1031,12 @@ static void subscription_resources(struct al_ctx *c, const struct al_path *p)
 
 static int type_namespace_known(const char *ns)
 {
-    static const char *const known[] = {"Microsoft.Resources", "Microsoft.MachineLearningServices",
-                                        "Microsoft.Network",   "Microsoft.KeyVault",
-                                        "Microsoft.Storage",   "Microsoft.ContainerRegistry",
-                                        "Microsoft.Insights",  "Microsoft.Authorization",
-                                        "Microsoft.ManagedIdentity", "Microsoft.OperationalInsights"};
+    static const char *const known[] = {
+        "Microsoft.Resources",       "Microsoft.MachineLearningServices",
+        "Microsoft.Network",         "Microsoft.KeyVault",
+        "Microsoft.Storage",         "Microsoft.ContainerRegistry",
+        "Microsoft.Insights",        "Microsoft.Authorization",
+        "Microsoft.ManagedIdentity", "Microsoft.OperationalInsights"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strcasecmp(known[i], ns) == 0)
             return 1;

@@ -1355,27 +1355,27 @@ void al_entra_openid_configuration(struct al_ctx *c, const char *tenant)
     const char *b = c->al->base_url;
     json_t *doc = json_object();
     json_object_set_new(doc, "token_endpoint", json_sprintf("%s/%s/oauth2/v2.0/token", b, tenant));
-    json_object_set_new(doc, "token_endpoint_auth_methods_supported",
-                        json_pack("[s,s,s]", "client_secret_post", "private_key_jwt",
-                                  "client_secret_basic"));
+    json_object_set_new(
+        doc, "token_endpoint_auth_methods_supported",
+        json_pack("[s,s,s]", "client_secret_post", "private_key_jwt", "client_secret_basic"));
     json_object_set_new(doc, "jwks_uri", json_sprintf("%s/%s/discovery/v2.0/keys", b, tenant));
     json_object_set_new(doc, "response_modes_supported",
                         json_pack("[s,s,s]", "query", "fragment", "form_post"));
     json_object_set_new(doc, "subject_types_supported", json_pack("[s]", "pairwise"));
     json_object_set_new(doc, "id_token_signing_alg_values_supported", json_pack("[s]", "RS256"));
-    json_object_set_new(doc, "response_types_supported",
-                        json_pack("[s,s,s,s]", "code", "id_token", "code id_token",
-                                  "id_token token"));
+    json_object_set_new(
+        doc, "response_types_supported",
+        json_pack("[s,s,s,s]", "code", "id_token", "code id_token", "id_token token"));
     json_object_set_new(doc, "scopes_supported",
                         json_pack("[s,s,s,s]", "openid", "profile", "email", "offline_access"));
     /* the issuer names the tenant the document was asked for, as Entra's
      * does for a tenant id ({tenantid} for common and organizations) */
-    json_object_set_new(doc, "issuer",
-                        json_sprintf("%s/%s/v2.0", b,
-                                     strcasecmp(tenant, "common") == 0 ||
-                                             strcasecmp(tenant, "organizations") == 0
-                                         ? "{tenantid}"
-                                         : tenant));
+    json_object_set_new(
+        doc, "issuer",
+        json_sprintf("%s/%s/v2.0", b,
+                     strcasecmp(tenant, "common") == 0 || strcasecmp(tenant, "organizations") == 0
+                         ? "{tenantid}"
+                         : tenant));
     json_object_set_new(doc, "request_uri_parameter_supported", json_false());
     json_object_set_new(doc, "authorization_endpoint",
                         json_sprintf("%s/%s/oauth2/v2.0/authorize", b, tenant));

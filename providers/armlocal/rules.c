@@ -338,7 +338,8 @@ static int check_vnet_link(struct al_ctx *c, const char *id, json_t *res)
     n = strlen(zone);
     json_object_foreach(al_resources(c->al), k, rec)
     {
-        const char *other = str(al_jpath(json_object_get(rec, "body"), "properties.virtualNetwork.id"));
+        const char *other =
+            str(al_jpath(json_object_get(rec, "body"), "properties.virtualNetwork.id"));
         char idl[2048];
         al_lower(idl, id, sizeof(idl));
         if (strncmp(k, zone, n) == 0 && strncmp(k + n, "/virtualnetworklinks/", 21) == 0 &&
@@ -359,8 +360,7 @@ static int check_zone_group(struct al_ctx *c, json_t *res)
 {
     json_t *configs = al_jpath(res, "properties.privateDnsZoneConfigs"), *cfg;
     size_t i;
-    if (!json_is_array(configs) || json_array_size(configs) == 0 ||
-        json_array_size(configs) > 5) {
+    if (!json_is_array(configs) || json_array_size(configs) == 0 || json_array_size(configs) > 5) {
         al_error(c, 400, "InvalidRequestFormat",
                  "properties.privateDnsZoneConfigs must name 1 to 5 private DNS zones.");
         return -1;
@@ -412,8 +412,7 @@ static int check_policy_assignment(struct al_ctx *c, json_t *res)
         if (json_object_size(c->al->policy_defs) == 0 ||
             json_object_get(c->al->policy_defs, low) != NULL)
             return 0;
-    } else if (strcasestr(def, "/policySetDefinitions/") != NULL ||
-               live(al_rec_get(c->al, def))) {
+    } else if (strcasestr(def, "/policySetDefinitions/") != NULL || live(al_rec_get(c->al, def))) {
         return 0; /* initiatives are not modelled */
     }
     al_error(c, 404, "PolicyDefinitionNotFound", "The policy definition '%s' could not be found.",
@@ -593,11 +592,16 @@ static int check_global_name(struct al_ctx *c, const struct al_type *t, const ch
 static int check_required(struct al_ctx *c, const struct al_type *t, const json_t *req)
 {
     static const char *const tracked[] = {
-        "Microsoft.Resources/resourceGroups",     "Microsoft.Storage/storageAccounts",
-        "Microsoft.KeyVault/vaults",              "Microsoft.ContainerRegistry/registries",
-        "Microsoft.MachineLearningServices/workspaces", "Microsoft.Insights/components",
-        "Microsoft.Network/privateEndpoints",     "Microsoft.Network/virtualNetworks",
-        "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.OperationalInsights/workspaces",
+        "Microsoft.Resources/resourceGroups",
+        "Microsoft.Storage/storageAccounts",
+        "Microsoft.KeyVault/vaults",
+        "Microsoft.ContainerRegistry/registries",
+        "Microsoft.MachineLearningServices/workspaces",
+        "Microsoft.Insights/components",
+        "Microsoft.Network/privateEndpoints",
+        "Microsoft.Network/virtualNetworks",
+        "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "Microsoft.OperationalInsights/workspaces",
     };
     for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++)
         if (is_type(t, tracked[i]) && !json_is_string(json_object_get(req, "location"))) {
@@ -616,13 +620,11 @@ static int check_required(struct al_ctx *c, const struct al_type *t, const json_
         }
     }
     if (is_type(t, "Microsoft.KeyVault/vaults")) {
-        const char *missing = !json_is_string(al_jpath(req, "properties.tenantId"))
-                                  ? "properties.tenantId"
-                              : !json_is_string(al_jpath(req, "properties.sku.name"))
-                                  ? "properties.sku.name"
-                              : !json_is_string(al_jpath(req, "properties.sku.family"))
-                                  ? "properties.sku.family"
-                                  : NULL;
+        const char *missing =
+            !json_is_string(al_jpath(req, "properties.tenantId"))     ? "properties.tenantId"
+            : !json_is_string(al_jpath(req, "properties.sku.name"))   ? "properties.sku.name"
+            : !json_is_string(al_jpath(req, "properties.sku.family")) ? "properties.sku.family"
+                                                                      : NULL;
         if (missing) {
             al_error(c, 400, "BadRequest", "The parameter %s is required to create a vault.",
                      missing);
@@ -641,8 +643,8 @@ static int check_required(struct al_ctx *c, const struct al_type *t, const json_
 
 /* Checks a PUT's name and body before anything else (not PATCH: it names an
  * existing resource and carries only what changes). */
-int al_rules_check_put(struct al_ctx *c, const struct al_type *t, const char *id,
-                       const char *name, const json_t *req)
+int al_rules_check_put(struct al_ctx *c, const struct al_type *t, const char *id, const char *name,
+                       const json_t *req)
 {
     if (check_name(c, t, name) < 0 || check_required(c, t, req) < 0)
         return -1;
@@ -844,8 +846,9 @@ static void zone_group_records(struct armlocal *al, json_t *group)
         return;
     snprintf(peid, sizeof(peid), "%.*s", (int)(strstr(gid, "/privateDnsZoneGroups/") - gid), gid);
     pe = json_object_get(al_rec_get(al, peid), "body");
-    target = str(al_jpath(json_array_get(al_jpath(pe, "properties.privateLinkServiceConnections"), 0),
-                          "properties.privateLinkServiceId"));
+    target =
+        str(al_jpath(json_array_get(al_jpath(pe, "properties.privateLinkServiceConnections"), 0),
+                     "properties.privateLinkServiceId"));
     if (target == NULL)
         target = str(al_jpath(
             json_array_get(al_jpath(pe, "properties.manualPrivateLinkServiceConnections"), 0),

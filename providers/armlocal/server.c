@@ -228,8 +228,8 @@ static void vports_restore(struct armlocal *al)
     {
         json_int_t port = json_integer_value(v);
         pthread_mutex_lock(&al->vport_mu);
-        if (vport_find_name(al, k) == NULL && (port <= 0 || port > 65535 ||
-                                               vport_open(al, k, (unsigned)port) == NULL)) {
+        if (vport_find_name(al, k) == NULL &&
+            (port <= 0 || port > 65535 || vport_open(al, k, (unsigned)port) == NULL)) {
             struct al_vport *nv = vport_open(al, k, 0);
             log_msg(LOG_WARN,
                     "armlocal: vault '%s' cannot listen on its port %lld again (%s); it moves "
@@ -615,8 +615,7 @@ int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, stru
     if (pipe2(al->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
         pthread_create(&al->acceptor, NULL, acceptor_main, al) != 0) {
         armlocal_stop(al);
-        return errbuf_set(err, AMLSEC_EIO, "cannot start the vault acceptor: %s",
-                          strerror(errno));
+        return errbuf_set(err, AMLSEC_EIO, "cannot start the vault acceptor: %s", strerror(errno));
     }
     al->acceptor_running = 1;
     pthread_mutex_lock(&al->mu);

@@ -121,8 +121,8 @@ static json_t *add_version(struct al_ctx *c, json_t *body, const json_t *req_att
     bits = (int)json_integer_value(json_object_get(props, "keySize"));
     al_hex32(c->al, ver);
     vault_uri_of_key(c->al, body, vault, sizeof(vault));
-    v = json_pack("{s:s, s:{s:b, s:I, s:I, s:s, s:i}}", "version", ver, "attributes", "enabled",
-                  1, "created", (json_int_t)now, "updated", (json_int_t)now, "recoveryLevel",
+    v = json_pack("{s:s, s:{s:b, s:I, s:I, s:s, s:i}}", "version", ver, "attributes", "enabled", 1,
+                  "created", (json_int_t)now, "updated", (json_int_t)now, "recoveryLevel",
                   "Recoverable+Purgeable", "recoverableDays", 90);
     if (is_ec(str(json_object_get(props, "kty")))) {
         const char *crv = str(json_object_get(props, "curveName"));
@@ -196,9 +196,8 @@ static json_t *bundle(struct al_ctx *c, json_t *body, json_t *v)
         json_object_set(key, "n", json_object_get(v, "n"));
         json_object_set_new(key, "e", json_string("AQAB"));
     }
-    return json_pack("{s:o, s:O?, s:o}", "key", key, "attributes",
-                     json_object_get(v, "attributes"), "tags",
-                     tags ? json_incref(tags) : json_object());
+    return json_pack("{s:o, s:O?, s:o}", "key", key, "attributes", json_object_get(v, "attributes"),
+                     "tags", tags ? json_incref(tags) : json_object());
 }
 
 static json_t *find_version(json_t *body, const char *ver)

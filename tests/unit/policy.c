@@ -580,7 +580,12 @@ static void test_policy__modify_append_existence_modes(void **state)
     /* Indexed mode judges only types with location and tags; All judges every type */
     {
         struct policy_resource ra = {WS_ID "/providers/Microsoft.Authorization/roleAssignments/r",
-                                     "r", WS_TYPE, "2022-04-01", body, 0, true};
+                                     "r",
+                                     WS_TYPE,
+                                     "2022-04-01",
+                                     body,
+                                     0,
+                                     true};
         assert_int_equal(policy_prepare(&p, def, NULL, &err), 0); /* mode Indexed */
         assert_int_equal(policy_evaluate(&r, p, aliases, &ra, NULL, 0, false), 0);
         assert_int_equal(r.verdict, POLICY_NOT_APPLICABLE);
@@ -643,8 +648,10 @@ static void test_policy__check_run_scopes_levels_related(void **state)
     json_t *pna = load_json(AMLSEC_SHARED_DIR
                             "/data/policies/Workspace_PublicNetworkAccessDisabled_Audit.json");
     json_t *aine = parse(
-        "{\"name\":\"diag\",\"properties\":{\"displayName\":\"logs\",\"policyRule\":{\"if\":{\"field\":"
-        "\"type\",\"equals\":\"" WS_TYPE "\"},\"then\":{\"effect\":\"AuditIfNotExists\",\"details\":{"
+        "{\"name\":\"diag\",\"properties\":{\"displayName\":\"logs\",\"policyRule\":{\"if\":{"
+        "\"field\":"
+        "\"type\",\"equals\":\"" WS_TYPE
+        "\"},\"then\":{\"effect\":\"AuditIfNotExists\",\"details\":{"
         "\"type\":\"Microsoft.Insights/diagnosticSettings\",\"existenceCondition\":{\"field\":"
         "\"Microsoft.Insights/diagnosticSettings/logs.enabled\",\"equals\":true}}}}}}");
     json_t *deny = parse("{\"effect\":\"Deny\"}");
@@ -660,14 +667,26 @@ static void test_policy__check_run_scopes_levels_related(void **state)
     subs[0].address = "workspace.a";
     subs[0].res = (struct policy_resource){WS_ID, "ws1", WS_TYPE, "2025-09-01", ws_body, 0, false};
     subs[1].address = "workspace.other";
-    subs[1].res = (struct policy_resource){"/subscriptions/s/resourceGroups/other/providers/" WS_TYPE "/w2",
-                                           "w2", WS_TYPE, "2025-09-01", ws_body, 0, false};
+    subs[1].res =
+        (struct policy_resource){"/subscriptions/s/resourceGroups/other/providers/" WS_TYPE "/w2",
+                                 "w2",
+                                 WS_TYPE,
+                                 "2025-09-01",
+                                 ws_body,
+                                 0,
+                                 false};
     subs[2].address = "diagnostic_setting.d";
-    subs[2].res = (struct policy_resource){WS_ID "/providers/Microsoft.Insights/diagnosticSettings/d",
-                                           "d", "Microsoft.Insights/diagnosticSettings",
-                                           "2021-05-01-preview", ds_body, 0, true};
+    subs[2].res =
+        (struct policy_resource){WS_ID "/providers/Microsoft.Insights/diagnosticSettings/d",
+                                 "d",
+                                 "Microsoft.Insights/diagnosticSettings",
+                                 "2021-05-01-preview",
+                                 ds_body,
+                                 0,
+                                 true};
     subs[2].related_only = true;
-    assert_int_equal(policy_aliases_add(aliases, "Microsoft.Insights/diagnosticSettings/logs.enabled",
+    assert_int_equal(policy_aliases_add(aliases,
+                                        "Microsoft.Insights/diagnosticSettings/logs.enabled",
                                         "properties.logs[*].enabled", NULL),
                      0);
     assert_int_equal(policy_prepare(&p1, pna, deny, &err), 0);
