@@ -178,6 +178,16 @@ int cli_parse_bool(const char *v, int *out)
     return 0;
 }
 
+int cli_parse_parallelism(const struct command *cmd, const char *v, unsigned *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*v == '\0' || *end || n < 1 || n > 256)
+        return cli_usage_error(cmd, "-parallelism takes 1 to 256, not '%s'", v);
+    *out = (unsigned)n;
+    return EXIT_OK;
+}
+
 int cli_getopt(int argc, char **argv, const struct option *longopts, const struct command *cmd)
 {
     for (;;) {

@@ -54,6 +54,8 @@ int cli_getopt(int argc, char **argv, const struct option *longopts, const struc
 /* true/1 -> 1, false/0 -> 0 (the values of -lock=, -refresh=, -input=);
  * -1 for anything else. */
 int cli_parse_bool(const char *v, int *out);
+/* -parallelism N: 1 to 256 into *out; else a usage error (EXIT_OK or its exit code). */
+int cli_parse_parallelism(const struct command *cmd, const char *v, unsigned *out);
 
 /* The longest piece of user input an error message quotes (a 20 MiB name
  * must not make a 40 MB message): use "%.*s" with CLI_QUOTE_MAX. */

@@ -466,14 +466,10 @@ int cmd_drift(int argc, char **argv, struct cli_ctx *ctx)
         case 's':
             dc.so.state_path = optarg;
             break;
-        case 'p': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 256)
-                return cli_usage_error(self, "-parallelism takes 1 to 256, not '%s'", optarg);
-            dc.so.parallelism = (unsigned)v;
+        case 'p':
+            if (cli_parse_parallelism(self, optarg, &dc.so.parallelism) != EXIT_OK)
+                return EXIT_FAIL;
             break;
-        }
         case 'V':
         case 'F':
             if (!load_args_take(&dc.la, c, optarg, self))

@@ -730,14 +730,10 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
             if (pc.so.lock_timeout_ms < 0)
                 return cli_usage_error(self, "bad -lock-timeout '%s'", optarg);
             break;
-        case 'p': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 256)
-                return cli_usage_error(self, "-parallelism takes 1 to 256, not '%s'", optarg);
-            pc.so.parallelism = (unsigned)v;
+        case 'p':
+            if (cli_parse_parallelism(self, optarg, &pc.so.parallelism) != EXIT_OK)
+                return EXIT_FAIL;
             break;
-        }
         case 'V':
         case 'F':
             if (!load_args_take(&pc.la, c, optarg, self))
