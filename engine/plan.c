@@ -1230,13 +1230,6 @@ static void link_dependencies(struct builder *b)
     }
 }
 
-/* Whether id is scope or lies under it (ARM ids, any case). */
-static bool id_within(const char *id, const char *scope)
-{
-    size_t n = strlen(scope);
-    return id && n && strncasecmp(id, scope, n) == 0 && (id[n] == '\0' || id[n] == '/');
-}
-
 /* The scope a lock id holds: the id before "/providers/Microsoft.Authorization/locks/". */
 static bool lock_scope(char *out, size_t size, const char *lock_id)
 {
@@ -1264,35 +1257,145 @@ static const char *deleted_id(const struct plan_change *c)
     return NULL;
 }
 
+/* An id a change deletes or writes (order_locks' index, sorted without
+ * regard to case as ARM compares ids). */
+struct lock_key {
+    const char *id;
+    size_t item;
+    bool gone; /* the change deletes it (else writes it) */
+};
+
+/* What a lock blocks: an item, and whether its delete (else its write). */
+struct lock_hit {
+    size_t item;
+    bool del;
+};
+
+static int lock_key_cmp(const void *a, const void *b)
+{
+    const struct lock_key *x = a, *y = b;
+    int c = strcasecmp(x->id, y->id);
+    return c ? c : (x->item > y->item) - (x->item < y->item);
+}
+
+static int lock_hit_cmp(const void *a, const void *b)
+{
+    const struct lock_hit *x = a, *y = b;
+    return (x->item > y->item) - (x->item < y->item);
+}
+
+/* The first key not below key's first len characters (binary search). */
+static size_t lock_keys_from(const struct lock_key *k, size_t n, const char *key, size_t len,
+                             size_t *work)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        (*work)++;
+        if (strncasecmp(k[mid].id, key, len) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+struct lock_hits {
+    struct lock_hit *v;
+    size_t n, cap;
+};
+
+static void lock_hit_add(struct lock_hits *h, size_t item, bool del)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 16;
+        struct lock_hit *grown = realloc(h->v, cap * sizeof(*grown));
+        if (grown == NULL)
+            return;
+        h->v = grown;
+        h->cap = cap;
+    }
+    h->v[h->n++] = (struct lock_hit){item, del};
+}
+
+/* The keys equal to id's first len characters (whole: with
+ * prefix, the keys that start with them). Deletes always, writes when
+ * writes is set. */
+static void lock_hits_of(struct lock_hits *h, const struct lock_key *k, size_t n, const char *id,
+                         size_t len, bool prefix, bool writes, size_t *work)
+{
+    for (size_t i = lock_keys_from(k, n, id, len, work);
+         i < n && strncasecmp(k[i].id, id, len) == 0 && (prefix || k[i].id[len] == '\0'); i++) {
+        (*work)++;
+        if (k[i].gone || writes)
+            lock_hit_add(h, k[i].item, k[i].gone);
+    }
+}
+
 /* Management locks (arm-api.md: a lock at a scope or above refuses deletes,
  * ReadOnly also writes; a delete is refused by locks below it too). A
  * managed lock this plan deletes goes before every delete (and, ReadOnly,
  * every write) it would block; a lock that stays (or comes back) while the
  * plan deletes or replaces something it protects is an error before
- * approval: ARM would refuse with ScopeLocked half way. */
+ * approval: ARM would refuse with ScopeLocked half way. What a lock covers
+ * is found in a sorted index of the ids the plan deletes and writes: the
+ * ids under its scope are one range, those above it one look-up per
+ * ancestor. */
 static void order_locks(struct builder *b)
 {
+    struct lock_key *keys = calloc(2 * b->n + 1, sizeof(*keys));
+    struct lock_hits hits = {NULL, 0, 0};
+    size_t nkeys = 0, *work = &b->plan->work;
+    if (keys == NULL)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct plan_change *c = &b->items[i].c;
+        const char *gone = deleted_id(c);
+        if (strcmp(c->kind, "lock") == 0)
+            continue;
+        if (gone && *gone)
+            keys[nkeys++] = (struct lock_key){gone, i, true};
+        if (c->arm_id && *c->arm_id && c->action != PLAN_NOOP && c->action != PLAN_DELETE)
+            keys[nkeys++] = (struct lock_key){c->arm_id, i, false};
+    }
+    qsort(keys, nkeys, sizeof(*keys), lock_key_cmp);
     for (size_t l = 0; l < b->n; l++) {
         struct pending *lk = &b->items[l];
         const char *lock_id = lk->c.prior_arm_id ? lk->c.prior_arm_id : lk->c.arm_id;
         const char *level;
         char scope[2048];
+        size_t slen;
         bool read_only, goes;
-        if (strcmp(lk->c.kind, "lock") != 0 || !lock_scope(scope, sizeof(scope), lock_id))
+        if (strcmp(lk->c.kind, "lock") != 0 || !lock_scope(scope, sizeof(scope) - 1, lock_id) ||
+            (slen = strlen(scope)) == 0)
             continue;
         level = lk->c.before ? str_of(lk->c.before, "level") : NULL;
         if (level == NULL && lk->inst)
             level = str_of(lk->inst->attrs, "level");
         read_only = level && strcasecmp(level, "ReadOnly") == 0;
         goes = lk->c.action == PLAN_DELETE;
-        for (size_t i = 0; i < b->n; i++) {
+        hits.n = 0;
+        /* the scope itself and what lies under it: deletes, and writes
+         * under a ReadOnly lock */
+        lock_hits_of(&hits, keys, nkeys, scope, slen, false, read_only, work);
+        scope[slen] = '/';
+        scope[slen + 1] = '\0';
+        lock_hits_of(&hits, keys, nkeys, scope, slen + 1, true, read_only, work);
+        scope[slen] = '\0';
+        /* what lies above it: deletes */
+        for (size_t p = 1; p < slen; p++)
+            if (scope[p] == '/')
+                lock_hits_of(&hits, keys, nkeys, scope, p, false, false, work);
+        qsort(hits.v, hits.n, sizeof(*hits.v), lock_hit_cmp);
+        for (size_t h = 0; h < hits.n; h++) {
+            size_t i = hits.v[h].item;
             struct pending *it = &b->items[i];
-            const char *gone = deleted_id(&it->c);
-            bool blocked_delete = gone && (id_within(gone, scope) || id_within(scope, gone));
-            bool blocked_write = read_only && it->c.action != PLAN_NOOP &&
-                                 it->c.action != PLAN_DELETE && id_within(it->c.arm_id, scope);
+            bool blocked_delete = hits.v[h].del;
             struct diag *dg;
-            if (i == l || strcmp(it->c.kind, "lock") == 0 || !(blocked_delete || blocked_write))
+            (*work)++;
+            while (h + 1 < hits.n && hits.v[h + 1].item == i) /* one item, both ways */
+                blocked_delete |= hits.v[++h].del;
+            if (i == l)
                 continue;
             if (goes) {
                 bool after_it = false; /* the lock's delete waits for it: keep that order */
@@ -1319,6 +1422,8 @@ static void order_locks(struct builder *b)
                               lk->c.address);
         }
     }
+    free(hits.v);
+    free(keys);
 }
 
 static bool address_names(const char *addr, const char *address);
