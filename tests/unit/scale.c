@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd/planfile.h"
 #include "engine/plan.h"
 #include "engine/rules.h"
 #include "parser/config.h"
@@ -24,6 +25,7 @@
 #include "state/journal.h"
 #include "state/state.h"
 #include "util/buf.h"
+#include "util/fileio.h"
 #include "util/error.h"
 
 /* A directory holding main.amlsec with n workspace stacks (vault, storage,
@@ -294,6 +296,114 @@ static void test_scale__plan_locks_indexed(void **state)
     remove_dir(dir);
 }
 
+/* jansson's allocations, counted while a test watches: the largest one. */
+static size_t alloc_largest;
+static bool alloc_watch;
+
+static void *counting_malloc(size_t n)
+{
+    if (alloc_watch && n > alloc_largest)
+        alloc_largest = n;
+    return malloc(n);
+}
+
+/* plan_to_json shares the plan's values rather than copying them (a copy
+ * of every before, after and body doubled the memory of plan -out and show
+ * -json), and a saved plan is written and read with no copy of its whole
+ * text in one string: the checksum is taken over the bytes in the file
+ * (re-serialising the plan to check it cost a string as large as the plan;
+ * writing one to copy it into the file another). */
+static void test_scale__plan_json_shares_values(void **state)
+{
+    const size_t stacks = 300;
+    char *dir = write_stacks(stacks), path[160];
+    struct diag_list diags;
+    struct config *cfg;
+    struct plan *plan = NULL, *back = NULL;
+    struct plan_opts o;
+    struct state st;
+    struct crypt_keys keys;
+    struct errbuf err = ERRBUF_INIT;
+    struct buf file;
+    json_t *j, *changes;
+    size_t shared = 0;
+    (void)state;
+    diag_list_init(&diags);
+    cfg = load(dir, &diags);
+    assert_int_equal(state_init(&st, &err), 0);
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(plan_build(&plan, cfg, &st, NULL, &o, &diags, &err), 0);
+    assert_int_equal(plan->n, 5 * stacks + 1);
+    for (int redact = 0; redact < 2; redact++) {
+        j = plan_to_json(plan, redact);
+        changes = json_object_get(j, "resource_changes");
+        assert_int_equal(json_array_size(changes), plan->n);
+        for (size_t i = 0; i < plan->n; i++) {
+            json_t *ch = json_object_get(json_array_get(changes, i), "change");
+            shared += json_object_get(ch, "after") == plan->changes[i].after;
+            if (!redact)
+                assert_ptr_equal(json_object_get(json_array_get(changes, i), "request_body"),
+                                 plan->changes[i].body);
+        }
+        json_decref(j);
+    }
+    /* every after unredacted; redacted, those holding no sensitive value */
+    assert_true(shared >= plan->n + plan->n / 2);
+    /* written and read back with no jansson string near the plan's size */
+    snprintf(path, sizeof(path), "%s/main.plan", dir);
+    crypt_keys_init(&keys);
+    alloc_largest = 0;
+    alloc_watch = true;
+    assert_int_equal(planfile_write(path, plan, &keys, NULL, &err), 0);
+    alloc_watch = false;
+    buf_init(&file, 0);
+    assert_int_equal(file_read_all(&file, path, (size_t)64 << 20, &err), 0);
+    assert_true(file.len > 1000 * stacks);
+    assert_true(alloc_largest < file.len / 8);
+    alloc_largest = 0;
+    alloc_watch = true;
+    assert_int_equal(
+        planfile_decode(&back, NULL, file.ptr, file.len, path, &keys, NULL, NULL, &err), 0);
+    alloc_watch = false;
+    assert_true(alloc_largest < file.len / 8);
+    assert_int_equal(back->n, plan->n);
+    plan_free(back);
+    back = NULL;
+    /* a plan laid out otherwise (pretty-printed) is still checked and read;
+     * damage in it is still found */
+    {
+        json_t *env = json_loadb(file.ptr, file.len, JSON_ALLOW_NUL, NULL);
+        char *pretty = json_dumps(env, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        char *at;
+        assert_non_null(pretty);
+        assert_int_equal(
+            planfile_decode(&back, NULL, pretty, strlen(pretty), path, &keys, NULL, NULL, &err), 0);
+        assert_int_equal(back->n, plan->n);
+        plan_free(back);
+        back = NULL;
+        assert_non_null(at = strstr(pretty, "mlw-00299"));
+        at[4] = '8';
+        assert_int_equal(
+            planfile_decode(&back, NULL, pretty, strlen(pretty), path, &keys, NULL, NULL, &err),
+            AMLSEC_ECORRUPT);
+        free(pretty);
+        json_decref(env);
+        assert_non_null(at = strstr(file.ptr, "mlw-00299"));
+        at[4] = '8';
+        assert_int_equal(
+            planfile_decode(&back, NULL, file.ptr, file.len, path, &keys, NULL, NULL, &err),
+            AMLSEC_ECORRUPT);
+    }
+    unlink(path);
+    buf_release(&file);
+    crypt_keys_release(&keys);
+    plan_free(plan);
+    state_release(&st);
+    config_free(cfg);
+    diag_list_release(&diags);
+    remove_dir(dir);
+}
+
 /* Writing and replaying a journal finds each intent by id through an
  * index, and a done outcome looks for older pending intents of its
  * address through the index too: n intents with their complete and done
@@ -429,8 +539,10 @@ int main(void)
         cmocka_unit_test(test_scale__diag_sort_stable),
         cmocka_unit_test(test_scale__plan_findings_and_order_linear),
         cmocka_unit_test(test_scale__plan_locks_indexed),
+        cmocka_unit_test(test_scale__plan_json_shares_values),
         cmocka_unit_test(test_scale__journal_replay_indexed),
         cmocka_unit_test(test_scale__armlocal_request_cost_flat),
     };
+    json_set_alloc_funcs(counting_malloc, free);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
