@@ -50,6 +50,11 @@ struct builder {
     size_t *replaced;            /* items replaced under their own id (ARM deletes what lies
                                     under them with them): positions in items */
     size_t nreplaced, capreplaced;
+    /* what known_now found, by "ADDRESS ATTR" (values, NULL for unknown;
+     * cleared between passes): each resource decoded once per value asked */
+    struct strmap known_index;
+    json_t **known;
+    size_t nknown, capknown;
     struct provider *p; /* NULL without refresh */
     json_t *deleted_ws; /* soft-deleted workspaces of deleted_ws_sub (read once) */
     char deleted_ws_sub[64];
@@ -98,7 +103,7 @@ static void add_ref(struct builder *b, const char *id, const char *type)
 static const struct provider_result *live_of(const struct builder *b, const char *id)
 {
     size_t at;
-    return id && strmap_get(&b->ref_index, id, &at) ? &b->res[at] : NULL;
+    return id && b->res && strmap_get(&b->ref_index, id, &at) ? &b->res[at] : NULL;
 }
 
 static const char *instance_id(const struct cfg_instance *in)
@@ -112,8 +117,7 @@ static int refresh(struct builder *b, struct provider *p)
     for (size_t i = 0; i < b->cfg->nresources; i++)
         max += b->cfg->resources[i].ninstances;
     b->refs = calloc(max, sizeof(*b->refs));
-    b->res = calloc(max, sizeof(*b->res));
-    if (b->refs == NULL || b->res == NULL)
+    if (b->refs == NULL)
         return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
     for (size_t i = 0; i < b->cfg->nresources; i++) {
         const struct cfg_resource *r = &b->cfg->resources[i];
@@ -125,8 +129,12 @@ static int refresh(struct builder *b, struct provider *p)
     }
     for (size_t i = 0; i < b->st->nresources; i++)
         add_ref(b, b->st->resources[i].arm_id, NULL);
+    /* results only for what is read: without refresh none (a result
+     * holds its error message, over a kilobyte, per resource) */
     if (p == NULL || b->nrefs == 0)
         return 0;
+    if ((b->res = calloc(b->nrefs, sizeof(*b->res))) == NULL)
+        return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
     return provider_read_many(p, b->refs, b->nrefs, 0, b->res, b->err);
 }
 
@@ -400,11 +408,30 @@ static void add_drift(struct builder *b, const char *address, const char *kind, 
 
 /* What a reference's "known after apply" value is now: the live resource
  * read during refresh, else what the state recorded. */
+/* What the state recorded of se (new reference), or NULL. A state read
+ * from disk keeps each resource as its text until it is used: the plan
+ * parses it for this comparison only, so a plan of 50,000 resources does
+ * not hold every one of them parsed until the state is released. */
+static json_t *recorded_attrs(struct state_resource *se, struct errbuf *err)
+{
+    json_t *v = NULL;
+    if (se->attributes == NULL && se->attributes_raw) {
+        v = json_loadb(se->attributes_raw, se->attributes_raw_len, JSON_REJECT_DUPLICATES, NULL);
+        if (json_is_object(v))
+            return v;
+        json_decref(v); /* the state says what is wrong with it */
+    }
+    return state_resource_attributes(&v, se, err) == 0 && v ? json_incref(v) : NULL;
+}
+
 static json_t *known_now(void *payload, const char *address, const char *attr)
 {
     struct builder *b = payload;
     const struct cfg_instance *in;
     const struct provider_result *lr;
+    struct state_resource *se;
+    struct buf key;
+    json_t *v = NULL;
     size_t at;
     /* a key getting a new version: its versioned URI is known after apply */
     if (strcmp(attr, "versioned_uri") == 0 && strmap_get(&b->new_versions, address, &at))
@@ -413,11 +440,45 @@ static json_t *known_now(void *payload, const char *address, const char *attr)
      * gets new computed values, a new principal id: not the live ones */
     if (strmap_get(&b->recreated, address, &at))
         return NULL;
+    buf_init(&key, 0);
+    buf_addf(&key, "%s %s", address, attr);
+    if (key.ptr && strmap_get(&b->known_index, key.ptr, &at)) {
+        buf_release(&key);
+        return b->known[at] ? json_incref(b->known[at]) : NULL;
+    }
     in = config_find_instance(b->cfg, address);
     lr = in ? live_of(b, instance_id(in)) : NULL;
-    if (lr && lr->rc == 0 && lr->body)
-        return known_decode_attr(in->resource->kind, lr->body, attr);
-    return known_from_state(b->st, address, attr);
+    if (lr && lr->rc == 0 && lr->body) {
+        v = known_decode_attr(in->resource->kind, lr->body, attr);
+    } else if ((se = state_find(b->st, address)) != NULL) {
+        struct errbuf err = ERRBUF_INIT;
+        json_t *attrs = recorded_attrs(se, &err);
+        v = attrs ? known_decode_attr(se->kind, attrs, attr) : NULL;
+        json_decref(attrs);
+    }
+    if (key.ptr && b->nknown == b->capknown) {
+        size_t cap = b->capknown ? 2 * b->capknown : 64;
+        json_t **grown = realloc(b->known, cap * sizeof(*grown));
+        if (grown) {
+            b->known = grown;
+            b->capknown = cap;
+        }
+    }
+    if (key.ptr && b->nknown < b->capknown && strmap_put(&b->known_index, key.ptr, b->nknown) == 0)
+        b->known[b->nknown++] = v ? json_incref(v) : NULL;
+    buf_release(&key);
+    return v;
+}
+
+static void known_reset(struct builder *b)
+{
+    for (size_t i = 0; i < b->nknown; i++)
+        json_decref(b->known[i]);
+    free(b->known);
+    b->known = NULL;
+    b->nknown = b->capknown = 0;
+    strmap_release(&b->known_index);
+    strmap_init(&b->known_index, false);
 }
 
 /* Appends ", path" (or "path") to *detail. */
@@ -843,7 +904,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     lr_new = renamed && id ? live_of(b, id) : NULL;
     if (lr && lr->rc == 0 && lr->body)
         live = render_decode(k, lr->body);
-    if (se && state_resource_attributes(&state_attrs, se, b->err) == 0 && state_attrs)
+    if (se && (state_attrs = recorded_attrs(se, b->err)) != NULL)
         recorded = render_decode(k, state_attrs);
 
     it = add(b);
@@ -1036,6 +1097,7 @@ out:
     json_decref(attrs);
     json_decref(live);
     json_decref(recorded);
+    json_decref(state_attrs);
     json_decref(id_from);
     free(derived_id);
     return rc;
@@ -1844,6 +1906,7 @@ static void pass_reset(struct builder *b, struct diag_list *pass_diags)
     strmap_init(&b->recreated, false);
     strmap_release(&b->new_versions); /* a re-read may show the new version is not needed */
     strmap_init(&b->new_versions, false);
+    known_reset(b); /* the re-read answers replace what was known */
     drift_release(b->plan);
     diag_list_release(pass_diags);
 }
@@ -1858,12 +1921,12 @@ static void pass_reset(struct builder *b, struct diag_list *pass_diags)
 static long reread_changed(struct builder *b, struct provider *p)
 {
     struct provider_ref *refs = calloc(b->n ? b->n : 1, sizeof(*refs));
-    struct provider_result *res = calloc(b->n ? b->n : 1, sizeof(*res));
+    struct provider_result *res = NULL; /* as many as are read again */
     size_t *at = calloc(b->n ? b->n : 1, sizeof(*at)), n = 0;
     long rc;
 
-    if (refs == NULL || res == NULL || at == NULL) {
-        rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+    if (refs == NULL || at == NULL || b->res == NULL) {
+        rc = refs == NULL || at == NULL ? errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory") : 0;
         goto out;
     }
     for (size_t i = 0; i < b->n; i++) {
@@ -1880,6 +1943,10 @@ static long reread_changed(struct builder *b, struct provider *p)
     rc = (long)n;
     if (n == 0)
         goto out;
+    if ((res = calloc(n, sizeof(*res))) == NULL) {
+        rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
     if (provider_read_many(p, refs, n, PROVIDER_READ_FRESH, res, b->err) < 0 &&
         b->err->code == AMLSEC_ENOMEM) {
         rc = b->err->code;
@@ -1957,6 +2024,7 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
     strmap_init(&b.pending_index, false);
     strmap_init(&b.new_versions, false);
     strmap_init(&b.recreated, false);
+    strmap_init(&b.known_index, false);
     b.cfg = cfg;
     b.st = st;
     b.o = o;
@@ -2025,13 +2093,16 @@ out:
     for (size_t i = 0; i < b.n; i++)
         change_release(&b.items[i].c);
     free(b.items);
-    provider_results_release(b.res, b.nrefs);
+    if (b.res)
+        provider_results_release(b.res, b.nrefs);
     free(b.res);
     free(b.refs);
     strmap_release(&b.ref_index);
     strmap_release(&b.pending_index);
     strmap_release(&b.new_versions);
     strmap_release(&b.recreated);
+    known_reset(&b);
+    strmap_release(&b.known_index);
     json_decref(b.deleted_ws);
     free(b.replaced);
     depgraph_free(b.g);
