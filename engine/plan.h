@@ -141,6 +141,8 @@ void plan_config_digest(char out[72], const struct config *cfg);
  * plan's values (before, after, bodies, notes, findings) rather than copying
  * them, so a caller replaces members but never changes one in place. */
 json_t *plan_to_json(const struct plan *plan, bool redact);
+/* The plan root describes; it shares root's values (before, after, bodies)
+ * rather than copying them: neither is changed in place afterwards. */
 int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err);
 
 /* True when any change carries a sensitive value. */

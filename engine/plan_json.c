@@ -375,10 +375,12 @@ static char *take_str(const json_t *o, const char *key)
     return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
 }
 
+/* A member of o, shared (a new reference, not a copy: a plan read from a
+ * file holds the values the file's JSON holds). */
 static json_t *take_json(const json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
-    return v && !json_is_null(v) ? json_deep_copy(v) : NULL;
+    return v && !json_is_null(v) ? json_incref(v) : NULL;
 }
 
 int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
