@@ -1,6 +1,7 @@
 #include "parser/eval.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,16 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     const struct cfg_instance *from = NULL;
     int rc;
 
+    for (const struct eval_scope *sc = ctx->scope; sc; sc = sc->up) {
+        if (strcmp(sc->name, root) != 0)
+            continue;
+        v = json_incref(sc->value);
+        for (; s; s = s->next)
+            if ((rc = apply_step(&v, ctx, v, s, false)) < 0)
+                return rc;
+        *out = v;
+        return 0;
+    }
     if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 || strcmp(root, "each") == 0) {
         if (s == NULL || s->kind != STEP_ATTR)
             return fail(ctx, &e->loc, "reference", "'%s' must be followed by '.NAME'", root);
@@ -605,6 +616,266 @@ static int want_bool(struct eval_ctx *ctx, const struct ast_expr *e, json_t *v, 
     return fail(ctx, &e->loc, "type", "%s needs a bool, not a %s", what, value_type_name(v));
 }
 
+static const char *op_text(enum ast_op op)
+{
+    static const char *const text[] = {
+        [OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*", [OP_DIV] = "/", [OP_MOD] = "%",
+        [OP_LT] = "<",  [OP_LE] = "<=", [OP_GT] = ">",  [OP_GE] = ">=",
+    };
+    return (size_t)op < sizeof(text) / sizeof(text[0]) && text[op] ? text[op] : "?";
+}
+
+/* + - * / % < <= > >= on two known values. Numbers are whole (int64):
+ * overflow, division by zero and a division with a remainder are errors. */
+static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e, const json_t *a,
+                      const json_t *b)
+{
+    enum ast_op op = e->u.binary.op;
+    json_int_t x, y, r = 0;
+    bool overflow = false;
+
+    if (!json_is_integer(a) || !json_is_integer(b)) {
+        const struct ast_expr *bad = json_is_integer(a) ? e->u.binary.rhs : e->u.binary.lhs;
+        return fail(ctx, &bad->loc, "type", "'%s' needs numbers, not a %s", op_text(op),
+                    value_type_name(json_is_integer(a) ? b : a));
+    }
+    x = json_integer_value(a);
+    y = json_integer_value(b);
+    switch (op) {
+    case OP_LT:
+        *out = json_boolean(x < y);
+        return 0;
+    case OP_LE:
+        *out = json_boolean(x <= y);
+        return 0;
+    case OP_GT:
+        *out = json_boolean(x > y);
+        return 0;
+    case OP_GE:
+        *out = json_boolean(x >= y);
+        return 0;
+    case OP_ADD:
+        overflow = __builtin_add_overflow(x, y, &r);
+        break;
+    case OP_SUB:
+        overflow = __builtin_sub_overflow(x, y, &r);
+        break;
+    case OP_MUL:
+        overflow = __builtin_mul_overflow(x, y, &r);
+        break;
+    case OP_DIV:
+    case OP_MOD:
+        if (y == 0)
+            return fail(ctx, &e->u.binary.rhs->loc, "arithmetic", "%s by zero",
+                        op == OP_DIV ? "division" : "modulo");
+        if (x == INT64_MIN && y == -1) {
+            overflow = true;
+            break;
+        }
+        if (op == OP_MOD) {
+            r = x % y;
+            break;
+        }
+        if (x % y != 0) {
+            struct diag *d =
+                ctx->sensitive
+                    ? diag_add(ctx->diags, DIAG_ERROR, &e->loc, "arithmetic",
+                               "the quotient is not a whole number (the operands are sensitive: "
+                               "not shown)")
+                    : diag_add(ctx->diags, DIAG_ERROR, &e->loc, "arithmetic",
+                               "%" JSON_INTEGER_FORMAT " / %" JSON_INTEGER_FORMAT
+                               " is not a whole number",
+                               x, y);
+            if (d)
+                diag_set_hint(d, "numbers are whole: divide what divides exactly, or use '%%' "
+                                 "for the remainder");
+            return AMLSEC_EPARSE;
+        }
+        r = x / y;
+        break;
+    default:
+        return fail(ctx, &e->loc, "internal", "unknown operator %d", (int)op);
+    }
+    if (overflow)
+        return fail(ctx, &e->loc, "arithmetic", "'%s' overflows a 64-bit number", op_text(op));
+    *out = json_integer(r);
+    return 0;
+}
+
+/* One element of a for expression: evaluates the condition, then the key
+ * (the map form) and value into *key (borrowed into a new string) and
+ * *value; *skip when the condition is false. */
+static int for_element(struct eval_ctx *ctx, const struct ast_for *f, json_t **key, json_t **value,
+                       bool *skip, bool *unknown)
+{
+    json_t *c = NULL;
+    int rc;
+
+    *key = *value = NULL;
+    *skip = false;
+    if (f->cond) {
+        if ((rc = eval_expr(&c, ctx, f->cond)) < 0)
+            return rc;
+        if (value_is_unknown(c)) {
+            *unknown = true;
+            json_decref(c);
+            return 0;
+        }
+        if (!json_is_boolean(c)) {
+            rc = fail(ctx, &f->cond->loc, "type", "the condition of 'if' needs a bool, not a %s",
+                      value_type_name(c));
+            json_decref(c);
+            return rc;
+        }
+        *skip = !json_is_true(c);
+        json_decref(c);
+        if (*skip)
+            return 0;
+    }
+    if (f->key) {
+        struct buf b;
+        if ((rc = eval_expr(key, ctx, f->key)) < 0)
+            return rc;
+        if (value_is_unknown(*key)) {
+            *unknown = true;
+            json_decref(*key);
+            *key = NULL;
+            return 0;
+        }
+        buf_init(&b, 0);
+        if (!to_text(&b, *key)) {
+            rc = fail(ctx, &f->key->loc, "type",
+                      "a for expression's keys must be strings, not a %s", value_type_name(*key));
+            buf_release(&b);
+            json_decref(*key);
+            *key = NULL;
+            return rc;
+        }
+        json_decref(*key);
+        *key = json_stringn(b.ptr, b.len);
+        buf_release(&b);
+    }
+    if ((rc = eval_expr(value, ctx, f->value)) < 0) {
+        json_decref(*key);
+        *key = NULL;
+    }
+    return rc;
+}
+
+/* Adds one element to a for expression's result r. */
+static int for_add(struct eval_ctx *ctx, const struct ast_for *f, json_t *r, json_t *key,
+                   json_t *value)
+{
+    const char *k;
+    json_t *have;
+    if (!f->is_map)
+        return json_array_append_new(r, value) == 0 ? 0 : AMLSEC_ENOMEM;
+    k = json_string_value(key);
+    have = json_object_get(r, k);
+    if (f->grouping) {
+        if (have == NULL) {
+            have = json_array();
+            json_object_set_new(r, k, have);
+        }
+        json_array_append_new(have, value);
+        return 0;
+    }
+    if (have) {
+        struct diag *d =
+            ctx->sensitive
+                ? diag_add(ctx->diags, DIAG_ERROR, &f->key->loc, "duplicate",
+                           "two elements produce the same key (it is sensitive: not shown)")
+                : diag_add(ctx->diags, DIAG_ERROR, &f->key->loc, "duplicate",
+                           "two elements produce the key '%s'", k);
+        if (d)
+            diag_set_hint(d, "to collect the values of a key in a list, write '...' after the "
+                             "value: KEY => VALUE...");
+        json_decref(value);
+        return AMLSEC_EPARSE;
+    }
+    json_object_set_new(r, k, value);
+    return 0;
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* [for k, v in coll : value if cond] and {for k, v in coll : key => value...}.
+ * A list binds k to the index, a map to the key (in lexical order, as
+ * Terraform does). Unknown collections, conditions or keys make the whole
+ * result unknown; unknown values stay in place. */
+static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
+{
+    const struct ast_for *f = e->u.forx;
+    json_t *coll = NULL, *r = NULL;
+    const char **keys = NULL;
+    struct eval_scope ks, vs;
+    const struct eval_scope *saved = ctx->scope;
+    bool unknown = false;
+    size_t n;
+    int rc;
+
+    if ((rc = eval_expr(&coll, ctx, f->coll)) < 0)
+        return rc;
+    if (value_is_unknown(coll)) {
+        *out = coll;
+        return 0;
+    }
+    if (!json_is_array(coll) && !json_is_object(coll)) {
+        rc =
+            fail(ctx, &f->coll->loc, "type",
+                 "a for expression iterates over a list or a map, not a %s", value_type_name(coll));
+        json_decref(coll);
+        return rc;
+    }
+    n = json_is_array(coll) ? json_array_size(coll) : json_object_size(coll);
+    if (json_is_object(coll)) {
+        const char *k;
+        json_t *x;
+        size_t i = 0;
+        keys = malloc((n ? n : 1) * sizeof(*keys));
+        if (keys == NULL) {
+            json_decref(coll);
+            return fail(ctx, &e->loc, "internal", "out of memory");
+        }
+        json_object_foreach(coll, k, x) keys[i++] = k;
+        qsort(keys, n, sizeof(*keys), cmp_keys);
+    }
+    r = f->is_map ? json_object() : json_array();
+    ks.name = f->key_var;
+    ks.up = saved;
+    vs.name = f->value_var;
+    vs.up = f->key_var ? &ks : saved;
+    ctx->scope = &vs;
+    for (size_t i = 0; i < n && rc == 0 && !unknown; i++) {
+        json_t *idx = keys ? json_string(keys[i]) : json_integer((json_int_t)i);
+        json_t *key = NULL, *value = NULL;
+        bool skip = false;
+        ks.value = idx;
+        vs.value = keys ? json_object_get(coll, keys[i]) : json_array_get(coll, i);
+        rc = for_element(ctx, f, &key, &value, &skip, &unknown);
+        if (rc == 0 && !skip && !unknown)
+            rc = for_add(ctx, f, r, key, value);
+        else
+            json_decref(value);
+        json_decref(key);
+        json_decref(idx);
+    }
+    ctx->scope = saved;
+    free(keys);
+    json_decref(coll);
+    if (rc < 0 || unknown) {
+        json_decref(r);
+        if (rc == 0)
+            *out = value_unknown();
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
 int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
     json_t *a = NULL, *b = NULL;
@@ -726,13 +997,17 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
             }
         } else if (value_contains_unknown(a) || value_contains_unknown(b)) {
             *out = value_unknown();
-        } else {
+        } else if (e->u.binary.op == OP_EQ || e->u.binary.op == OP_NE) {
             bool eq = values_equal(a, b);
             *out = json_boolean(e->u.binary.op == OP_EQ ? eq : !eq);
+        } else {
+            rc = eval_arith(out, ctx, e, a, b);
         }
         json_decref(a);
         json_decref(b);
         return rc;
+    case EXPR_FOR:
+        return eval_for(out, ctx, e);
     }
     return fail(ctx, &e->loc, "internal", "unknown expression kind %d", (int)e->kind);
 }
