@@ -214,6 +214,7 @@ args
     : %empty                 { $$ = NULL; }
     | exprs                  { $$ = $1; }
     | exprs COMMA            { $$ = $1; }
+    | exprs ELLIPSIS         { $$ = parse_expand_last(ctx, $1, &@2); }
     ;
 
 map

@@ -48,6 +48,7 @@ enum ast_op {
     OP_LE,
     OP_GT,
     OP_GE,
+    OP_EXPAND, /* f(list...): the last argument spread into arguments (EXPR_UNARY) */
 };
 
 struct ast_expr;

@@ -803,9 +803,9 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
  * a call, a map's keys, an interpolation). */
 static bool typed_node(const struct ast_expr *e)
 {
-    return e->kind == EXPR_BINARY || e->kind == EXPR_UNARY || e->kind == EXPR_COND ||
-           e->kind == EXPR_CALL || e->kind == EXPR_MAP || e->kind == EXPR_TEMPLATE ||
-           e->kind == EXPR_FOR;
+    return e->kind == EXPR_BINARY || (e->kind == EXPR_UNARY && e->u.unary.op != OP_EXPAND) ||
+           e->kind == EXPR_COND || e->kind == EXPR_CALL || e->kind == EXPR_MAP ||
+           e->kind == EXPR_TEMPLATE || e->kind == EXPR_FOR;
 }
 
 static bool walk_expr(struct ref_walk *w, const struct ast_expr *e);
@@ -913,6 +913,10 @@ static bool walk_expr(struct ref_walk *w, const struct ast_expr *e)
         }
         for (const struct ast_expr *p = e->u.call.args; p; p = p->next)
             constant &= walk_expr(w, p);
+        /* try() and can() catch their arguments' errors: nothing inside is
+         * evaluated on its own */
+        if (strcmp(e->u.call.name, "try") == 0 || strcmp(e->u.call.name, "can") == 0)
+            ld->nconsts = mark;
         break;
     case EXPR_COND:
         constant &= walk_expr(w, e->u.cond.cond);

@@ -261,6 +261,22 @@ struct ast_expr *parse_for(struct parse_ctx *ctx, struct ast_for *head, struct a
     return e;
 }
 
+struct ast_expr *parse_expand_last(struct parse_ctx *ctx, struct ast_expr *rev_args,
+                                   const struct src_loc *dots)
+{
+    struct src_loc loc = rev_args->loc;
+    struct ast_expr *e;
+    loc.end = dots->end;
+    e = expr_new(ctx, EXPR_UNARY, &loc);
+    if (e->kind != EXPR_UNARY) /* out of memory: reported */
+        return rev_args;
+    e->u.unary.op = OP_EXPAND;
+    e->u.unary.operand = rev_args;
+    e->next = rev_args->next;
+    rev_args->next = NULL;
+    return e;
+}
+
 struct ast_expr *parse_int(struct parse_ctx *ctx, int64_t v, const struct src_loc *loc)
 {
     struct ast_expr *e = expr_new(ctx, EXPR_INT, loc);

@@ -116,6 +116,10 @@ struct ast_for *parse_for_head(struct parse_ctx *ctx, const char *key, const str
 struct ast_expr *parse_for(struct parse_ctx *ctx, struct ast_for *head, struct ast_expr *key,
                            struct ast_expr *value, bool grouping, struct ast_expr *cond,
                            const struct src_loc *loc);
+/* f(a, list...): wraps the last argument of the reversed list (its head)
+ * in an OP_EXPAND node ending at the `...`. */
+struct ast_expr *parse_expand_last(struct parse_ctx *ctx, struct ast_expr *rev_args,
+                                   const struct src_loc *dots);
 struct ast_expr *parse_key_ident(struct parse_ctx *ctx, const char *name,
                                  const struct src_loc *loc);
 
