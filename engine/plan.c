@@ -1571,6 +1571,7 @@ static void change_release(struct plan_change *c)
     free(c->kind);
     free(c->arm_id);
     free(c->prior_arm_id);
+    free(c->previous_address);
     json_decref(c->id_from);
     free(c->arm_type);
     free(c->api_version);
@@ -2120,6 +2121,7 @@ void plan_free(struct plan *plan)
     free(plan->changes);
     drift_release(plan);
     json_decref(plan->findings);
+    json_decref(plan->configuration);
     free(plan->cloud);
     free(plan->subscription);
     free(plan->tenant);

@@ -292,6 +292,8 @@ static json_t *change_to_json(const struct plan *plan, size_t i, bool redact)
     json_object_set_new(o, "arm_type", json_string(c->arm_type ? c->arm_type : ""));
     if (c->prior_arm_id)
         json_object_set_new(o, "prior_arm_id", json_string(c->prior_arm_id));
+    if (c->previous_address)
+        json_object_set_new(o, "previous_address", json_string(c->previous_address));
     json_object_set_new(o, "api_version",
                         c->api_version ? json_string(c->api_version) : json_null());
     json_object_set_new(o, "step", json_integer(c->step));
@@ -371,6 +373,8 @@ static json_t *root_to_json(const struct plan *plan)
                                   (json_int_t)plan->ndestroy));
     json_object_set_new(root, "resource_changes", json_array());
     json_object_set_new(root, "resource_drift", drift);
+    if (plan->configuration) /* locations and expressions: no values, nothing secret */
+        json_object_set(root, "configuration", plan->configuration);
     return root;
 }
 
@@ -469,6 +473,11 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
     p->serial = (uint64_t)json_integer_value(json_object_get(st, "serial"));
     p->destroy = json_is_true(json_object_get(root, "destroy"));
     p->findings = take_json(root, "findings");
+    p->configuration = take_json(root, "configuration");
+    if (p->configuration && !json_is_array(p->configuration)) {
+        plan_free(p);
+        return errbuf_set(err, AMLSEC_EPARSE, "plan configuration is not an array");
+    }
     {
         const json_t *t = json_object_get(root, "target");
         const char *cl = json_string_value(json_object_get(t, "cloud"));
@@ -505,6 +514,7 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
         x->arm_id = take_str(c, "arm_id");
         x->arm_type = take_str(c, "arm_type");
         x->prior_arm_id = take_str(c, "prior_arm_id");
+        x->previous_address = take_str(c, "previous_address");
         x->id_from = x->arm_id ? NULL : take_json(c, "arm_id_from");
         x->api_version = take_str(c, "api_version");
         x->action = action_from(json_object_get(ch, "actions"));
