@@ -92,6 +92,13 @@ static json_t *var_value(const struct config *cfg, const char *name, bool *sensi
 static json_t *resource_value(const struct cfg_resource *r)
 {
     json_t *m;
+    if (r->has_count) { /* a list, in index order */
+        m = json_array();
+        for (size_t i = 0; i < r->ninstances; i++)
+            json_array_append_new(m, r->instances[i].value ? json_incref(r->instances[i].value)
+                                                           : value_unknown());
+        return m;
+    }
     if (!r->has_for_each)
         return r->instances && r->instances[0].value ? json_incref(r->instances[0].value)
                                                      : value_unknown();
@@ -270,7 +277,16 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         *out = v;
         return 0;
     }
-    if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 || strcmp(root, "each") == 0) {
+    if (strcmp(root, "count") == 0) {
+        if (ctx->self == NULL || ctx->self->count_index == NULL)
+            return fail(ctx, &e->loc, "count",
+                        "count.index can only be used in a block with count");
+        if (s == NULL || s->kind != STEP_ATTR || strcmp(s->name, "index") != 0)
+            return fail(ctx, &e->loc, "count", "expected count.index");
+        v = json_incref(ctx->self->count_index);
+        s = s->next;
+    } else if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 ||
+               strcmp(root, "each") == 0) {
         if (s == NULL || s->kind != STEP_ATTR)
             return fail(ctx, &e->loc, "reference", "'%s' must be followed by '.NAME'", root);
         if (root[0] == 'v') {
@@ -321,15 +337,16 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         v = resource_value(r);
         from_resource = true;
         s = s->next;
-        if (!r->has_for_each && r->ninstances == 1)
+        if (!r->has_for_each && !r->has_count && r->ninstances == 1)
             from = &r->instances[0];
-        /* TYPE.NAME["key"] picks one instance of a for_each resource */
-        if (r->has_for_each && s && s->kind == STEP_INDEX) {
+        /* TYPE.NAME["key"] picks one instance of a for_each resource,
+         * TYPE.NAME[0] one of a count resource */
+        if ((r->has_for_each || r->has_count) && s && s->kind == STEP_INDEX) {
             if ((rc = apply_step(&v, ctx, v, s, false)) < 0)
                 return rc;
             from = instance_of(r, v);
             s = s->next;
-        } else if (r->has_for_each) {
+        } else if (r->has_for_each || r->has_count) {
             /* every instance at once: sensitive when any of them is */
             for (size_t i = 0; i < r->ninstances; i++)
                 mark_read(ctx, &r->instances[i], s && s->kind == STEP_INDEX ? s->next : s);

@@ -326,6 +326,34 @@ static void test_frontend__for_expressions(void **state)
     diag_list_release(&dl);
 }
 
+/* count: numbered instances, count.index, references as a list, count = 0. */
+static void test_frontend__count(void **state)
+{
+    static const char text[] = "rg \"g\" {\n  count = 3\n  n = count.index * 10\n}\n"
+                               "rg \"none\" {\n  count = 0\n}\n"
+                               "x \"y\" {\n  second = rg.g[1].n\n  all = [for g in rg.g : g.n]\n"
+                               "  zero = length(rg.none)\n}\n";
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    struct cfg_instance *in;
+    (void)state;
+
+    assert_int_equal(load(&cfg, &dl, text, NULL, 0, NULL), 0);
+    assert_int_equal(config_find(cfg, false, "rg", "g")->ninstances, 3);
+    assert_int_equal(config_find(cfg, false, "rg", "none")->ninstances, 0);
+    in = config_find_instance(cfg, "rg.g[2]");
+    assert_non_null(in);
+    assert_int_equal(json_integer_value(json_object_get(in->attrs, "n")), 20);
+    assert_null(json_object_get(in->attrs, "count"));
+    in = config_find_instance(cfg, "x.y");
+    assert_int_equal(json_integer_value(json_object_get(in->attrs, "second")), 10);
+    assert_int_equal(json_array_size(json_object_get(in->attrs, "all")), 3);
+    assert_int_equal(json_integer_value(json_object_get(in->attrs, "zero")), 0);
+    assert_int_equal(in->resource->ndeps, 2);
+    config_free(cfg);
+    diag_list_release(&dl);
+}
+
 static json_t *fake_value(void *payload, const struct config *cfg, const struct cfg_instance *in)
 {
     (void)payload;
@@ -615,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_frontend__value_format),
         cmocka_unit_test(test_frontend__unknown_values),
         cmocka_unit_test(test_frontend__for_expressions),
+        cmocka_unit_test(test_frontend__count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
