@@ -1405,6 +1405,14 @@ static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const cha
     case EXPR_PAREN:
         scan_expr(c, inst, name, sensitive_attr, e->u.paren);
         break;
+    case EXPR_CALL: /* a literal passed through a function: lower("AccountKey=...") */
+        for (const struct ast_expr *x = e->u.call.args; x; x = x->next)
+            scan_expr(c, inst, name, sensitive_attr, x);
+        break;
+    case EXPR_FOR:
+        scan_expr(c, inst, name, sensitive_attr, e->u.forx->coll);
+        scan_expr(c, inst, name, sensitive_attr, e->u.forx->value);
+        break;
     default:
         break;
     }
