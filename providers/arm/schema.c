@@ -407,6 +407,56 @@ static json_t *time_text(long long t)
                         rest / 60 % 60, rest % 60);
 }
 
+/* {k = v} -> {k: {value: v}} (policy parameter values); NULL for NULL. */
+static json_t *params_to_arm(const json_t *v)
+{
+    const char *k;
+    json_t *pv, *out;
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (!json_is_object(v) || value_is_unknown(v))
+        return json_incref((json_t *)v);
+    out = json_object();
+    json_object_foreach((json_t *)v, k, pv)
+    {
+        json_t *o = json_object();
+        json_object_set(o, "value", pv);
+        json_object_set_new(out, k, o);
+    }
+    return out;
+}
+
+static json_t *params_from_arm(const json_t *arm)
+{
+    const char *k;
+    json_t *x, *out;
+    if (!json_is_object(arm))
+        return NULL;
+    out = json_object();
+    json_object_foreach((json_t *)arm, k, x)
+    {
+        const json_t *val = json_object_get(x, "value");
+        json_object_set(out, k, val ? (json_t *)val : json_null());
+    }
+    return out;
+}
+
+/* A built-in policy GUID -> its definition id; ids as they are. */
+static json_t *policy_def_to_arm(const json_t *v)
+{
+    char tmp[512];
+    const char *s;
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v))
+        return json_incref((json_t *)v);
+    s = json_string_value(v);
+    if (s[0] == '/')
+        return json_incref((json_t *)v);
+    snprintf(tmp, sizeof(tmp), "/providers/Microsoft.Authorization/policyDefinitions/%s", s);
+    return json_string(tmp);
+}
+
 json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, const json_t *v,
                       const char *subscription)
 {
@@ -522,20 +572,8 @@ json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, c
                 json_object_set_new(out, json_string_value(id), json_object());
         }
         return out;
-    case SC_PARAMS: {
-        const char *k;
-        json_t *pv;
-        if (!json_is_object(v))
-            return json_incref((json_t *)v);
-        out = json_object();
-        json_object_foreach((json_t *)v, k, pv)
-        {
-            json_t *o = json_object();
-            json_object_set(o, "value", pv);
-            json_object_set_new(out, k, o);
-        }
-        return out;
-    }
+    case SC_PARAMS:
+        return params_to_arm(v);
     case SC_ROLE: {
         const json_t *id = schema_ref_id(v);
         const char *s, *guid;
@@ -559,17 +597,43 @@ json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, c
                      guid);
         return json_string(tmp);
     }
-    case SC_POLICY_DEF: {
-        char tmp[512];
-        const char *s;
-        if (!json_is_string(v))
+    case SC_POLICY_DEF:
+        return policy_def_to_arm(v);
+    case SC_POLICY_REFS:
+        if (!json_is_array(v))
             return json_incref((json_t *)v);
-        s = json_string_value(v);
-        if (s[0] == '/')
-            return json_incref((json_t *)v);
-        snprintf(tmp, sizeof(tmp), "/providers/Microsoft.Authorization/policyDefinitions/%s", s);
-        return json_string(tmp);
-    }
+        out = json_array();
+        json_array_foreach(v, i, item)
+        {
+            json_t *o = json_object(), *x, *pv;
+            const json_t *def = json_object_get(item, "definition");
+            const json_t *id = schema_ref_id(def);
+            const json_t *ref = json_object_get(item, "reference_id");
+            const json_t *groups = json_object_get(item, "groups");
+            if (!json_is_object(item)) {
+                json_decref(o);
+                json_array_append(out, (json_t *)item);
+                continue;
+            }
+            x = policy_def_to_arm(json_is_object(def) && id ? id : def);
+            if (x)
+                json_object_set_new(o, "policyDefinitionId", x);
+            if ((pv = params_to_arm(json_object_get(item, "parameters"))) != NULL)
+                json_object_set_new(o, "parameters", pv);
+            if (ref) {
+                json_object_set(o, "policyDefinitionReferenceId", (json_t *)ref);
+            } else if (json_is_string(x)) {
+                /* ARM names an unnamed member itself: name it after its definition so the
+                 * service echoes what was sent */
+                const char *slash = strrchr(json_string_value(x), '/');
+                json_object_set_new(o, "policyDefinitionReferenceId",
+                                    json_string(slash ? slash + 1 : json_string_value(x)));
+            }
+            if (groups)
+                json_object_set(o, "groupNames", (json_t *)groups);
+            json_array_append_new(out, o);
+        }
+        return out;
     case SC_LOGS:
     case SC_METRICS:
         if (!json_is_array(v))
@@ -720,19 +784,29 @@ json_t *schema_from_arm(const struct schema_attr *a, const struct schema_map *m,
         json_object_foreach((json_t *)arm, k, x) json_array_append_new(out, json_string(k));
         return out;
     }
-    case SC_PARAMS: {
-        const char *k;
-        json_t *x;
-        if (!json_is_object(arm))
+    case SC_PARAMS:
+        return params_from_arm(arm);
+    case SC_POLICY_REFS:
+        if (!json_is_array(arm))
             return NULL;
-        out = json_object();
-        json_object_foreach((json_t *)arm, k, x)
+        out = json_array();
+        json_array_foreach(arm, i, item)
         {
-            const json_t *val = json_object_get(x, "value");
-            json_object_set(out, k, val ? (json_t *)val : json_null());
+            json_t *o = json_object(), *p;
+            const json_t *def = json_object_get(item, "policyDefinitionId");
+            const json_t *ref = json_object_get(item, "policyDefinitionReferenceId");
+            const json_t *groups = json_object_get(item, "groupNames");
+            if (def)
+                json_object_set(o, "definition", (json_t *)def);
+            if ((p = params_from_arm(json_object_get(item, "parameters"))) != NULL)
+                json_object_set_new(o, "parameters", p);
+            if (ref)
+                json_object_set(o, "reference_id", (json_t *)ref);
+            if (json_array_size(groups) > 0)
+                json_object_set(o, "groups", (json_t *)groups);
+            json_array_append_new(out, o);
         }
         return out;
-    }
     case SC_LOGS:
     case SC_METRICS:
         if (!json_is_array(arm))

@@ -1695,6 +1695,35 @@ static const struct schema_const pd_consts[] = {
     END_CONSTS,
 };
 
+static const struct schema_attr psd_attrs[] = {
+    NAME_ATTR(0),
+    {.name = "display_name",
+     .type = ST_STRING,
+     .map = M("properties.displayName", SC_NONE),
+     .doc = "display name"},
+    {.name = "description",
+     .type = ST_STRING,
+     .map = M("properties.description", SC_NONE),
+     .doc = "description"},
+    {.name = "policies",
+     .type = ST_ANY,
+     .flags = SF_REQUIRED,
+     .map = M("properties.policyDefinitions", SC_POLICY_REFS),
+     .doc = "the member policies: a list of { definition = policy_definition.NAME.id (or a "
+            "built-in GUID or id), parameters = { name = value or \"[parameters('p')]\" }, "
+            "reference_id = \"...\" (default: the definition's name), groups = [...] }"},
+    {.name = "parameters",
+     .type = ST_MAP,
+     .map = M("properties.parameters", SC_NONE),
+     .doc = "the initiative's parameter definitions (its members read them as "
+            "\"[parameters('name')]\")"},
+    {.name = "metadata",
+     .type = ST_MAP,
+     .map = M("properties.metadata", SC_NONE),
+     .doc = "metadata (category, version)"},
+    END_ATTRS,
+};
+
 #define RG_TEMPLATE(type) "{rg:resource_group}/providers/" type "/{name}"
 
 const struct schema_kind schema_kinds[] = {
@@ -1964,6 +1993,22 @@ const struct schema_kind schema_kinds[] = {
      .body = {.base = "", .attrs = pd_attrs, .consts = pd_consts},
      .doc = "a custom Azure Policy definition at subscription scope, assigned with "
             "policy_assignment's definition = policy_definition.NAME.id"},
+    {.name = "policy_set_definition",
+     .arm = {.type = "Microsoft.Authorization/policySetDefinitions",
+             .api_version = "2025-03-01",
+             .put = LRO_NONE,
+             .patch = LRO_NONE,
+             .del = LRO_NONE,
+             .in_resource_graph = 0},
+     .id_template =
+         "/subscriptions/{sub}/providers/Microsoft.Authorization/policySetDefinitions/{name}",
+     .no_verbs = SCHEMA_NO_PATCH,
+     .name_pattern = "^[^<>*%&:?.+/ ]([^<>*%&:?.+/]*[^<>*%&:?.+/ ])?$",
+     .body = {.base = "", .attrs = psd_attrs, .consts = pd_consts},
+     .doc = "a custom Azure Policy initiative (policy set definition) at subscription scope "
+            "(Azure REST API reference: Policy Set Definitions - Create Or Update), assigned "
+            "with policy_assignment's definition = policy_set_definition.NAME.id; check and "
+            "plan evaluate each member policy"},
     {.name = "role_assignment",
      .arm = {.type = "Microsoft.Authorization/roleAssignments",
              .api_version = "2022-04-01",
@@ -2095,6 +2140,7 @@ const char *const schema_kind_names[] = {
     "user_assigned_identity",
     "log_analytics_workspace",
     "policy_definition",
+    "policy_set_definition",
     "role_assignment",
     "role_definition",
     "policy_assignment",

@@ -394,6 +394,92 @@ static int check_policy_definition(struct al_ctx *c, json_t *res)
     return 0;
 }
 
+/* A policy set definition (initiative) needs at least one member, each
+ * naming a definition that exists (a custom one in the store, a built-in
+ * among those loaded), with reference ids unique in the set; a member's
+ * "[parameters('p')]" must name a parameter of the set. */
+static int check_policy_set_definition(struct al_ctx *c, json_t *res)
+{
+    json_t *members = al_jpath(res, "properties.policyDefinitions"), *m;
+    json_t *seen = json_object();
+    const json_t *params = al_jpath(res, "properties.parameters");
+    size_t i;
+    int rc = 0;
+    if (!json_is_array(members) || json_array_size(members) == 0) {
+        al_error(c, 400, "InvalidPolicySetDefinitionRequest",
+                 "The policy set definition must contain at least one policy definition "
+                 "(properties.policyDefinitions).");
+        json_decref(seen);
+        return -1;
+    }
+    json_array_foreach(members, i, m)
+    {
+        const char *def = str(json_object_get(m, "policyDefinitionId"));
+        const char *ref = str(json_object_get(m, "policyDefinitionReferenceId"));
+        const char *k;
+        json_t *pv;
+        char low[512];
+        if (def == NULL) {
+            al_error(c, 400, "InvalidPolicySetDefinitionRequest",
+                     "properties.policyDefinitions[%zu].policyDefinitionId is required.", i);
+            rc = -1;
+            break;
+        }
+        if (strncasecmp(def, "/providers/Microsoft.Authorization/policyDefinitions/", 53) == 0) {
+            al_lower(low, def + 53, sizeof(low));
+            if (json_object_size(c->al->policy_defs) > 0 &&
+                json_object_get(c->al->policy_defs, low) == NULL) {
+                al_error(c, 404, "PolicyDefinitionNotFound",
+                         "The policy definition '%s' could not be found.", def);
+                rc = -1;
+                break;
+            }
+        } else if (!live(al_rec_get(c->al, def))) {
+            al_error(c, 404, "PolicyDefinitionNotFound",
+                     "The policy definition '%s' could not be found.", def);
+            rc = -1;
+            break;
+        }
+        if (ref == NULL) {
+            /* the service names an unnamed member */
+            char g[37];
+            al_guid(c->al, g);
+            json_object_set_new(m, "policyDefinitionReferenceId", json_string(g));
+            ref = str(json_object_get(m, "policyDefinitionReferenceId"));
+        }
+        al_lower(low, ref, sizeof(low));
+        if (json_object_get(seen, low)) {
+            al_error(c, 400, "InvalidPolicySetDefinitionRequest",
+                     "The policy definition reference id '%s' is used more than once in the "
+                     "policy set definition.",
+                     ref);
+            rc = -1;
+            break;
+        }
+        json_object_set_new(seen, low, json_true());
+        json_object_foreach(json_object_get(m, "parameters"), k, pv)
+        {
+            const char *val = str(json_object_get(pv, "value"));
+            char pname[256];
+            if (val && sscanf(val, "[parameters('%255[^']')]", pname) == 1 &&
+                json_object_get(params, pname) == NULL) {
+                al_error(c, 400, "InvalidPolicyParameters",
+                         "The policy definition reference '%s' uses the parameter '%s' which is "
+                         "not defined in the policy set definition.",
+                         ref, pname);
+                rc = -1;
+                break;
+            }
+        }
+        if (rc < 0)
+            break;
+    }
+    json_decref(seen);
+    if (rc == 0)
+        al_jpath_set_new(res, "properties.policyType", json_string("Custom"));
+    return rc;
+}
+
 /* A policy assignment's definition must exist: a custom one in the store,
  * a built-in among those loaded (--policy-definitions; none loaded: not
  * checked). */
@@ -412,8 +498,11 @@ static int check_policy_assignment(struct al_ctx *c, json_t *res)
         if (json_object_size(c->al->policy_defs) == 0 ||
             json_object_get(c->al->policy_defs, low) != NULL)
             return 0;
-    } else if (strcasestr(def, "/policySetDefinitions/") != NULL || live(al_rec_get(c->al, def))) {
-        return 0; /* initiatives are not modelled */
+    } else if (strncasecmp(def, "/providers/Microsoft.Authorization/policySetDefinitions/", 56) ==
+                   0 ||
+               live(al_rec_get(c->al, def))) {
+        return 0; /* custom definitions and initiatives in the store; built-in initiatives are
+                   * not loaded */
     }
     al_error(c, 404, "PolicyDefinitionNotFound", "The policy definition '%s' could not be found.",
              def);
@@ -675,6 +764,8 @@ int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *
         return check_zone_group(c, res);
     if (is_type(t, "Microsoft.Authorization/policyDefinitions"))
         return check_policy_definition(c, res);
+    if (is_type(t, "Microsoft.Authorization/policySetDefinitions"))
+        return check_policy_set_definition(c, res);
     if (is_type(t, "Microsoft.Authorization/policyAssignments"))
         return check_policy_assignment(c, res);
     if (is_type(t, "Microsoft.Authorization/locks")) {

@@ -455,6 +455,8 @@ static const struct al_type types[] = {
        AL_SYNC, 0, 0, 0, 1, 0, located, compute_law),
     RT("Microsoft.Authorization/policyDefinitions", "2023-04-01 2025-03-01", AL_SYNC,
        AL_NOT_ALLOWED, AL_SYNC, 201, 201, 1, 0, 0, NULL, NULL),
+    RT("Microsoft.Authorization/policySetDefinitions", "2023-04-01 2025-03-01", AL_SYNC,
+       AL_NOT_ALLOWED, AL_SYNC, 201, 201, 1, 0, 0, NULL, NULL),
     RT("Microsoft.Network/virtualNetworks", "2025-03-01", AL_ASYNC, AL_SYNC, AL_LOCATION, 0, 0, 0,
        1, 0, NULL, compute_vnet),
     RT("Microsoft.Network/virtualNetworks/subnets", "2025-03-01", AL_ASYNC, AL_NOT_ALLOWED,
