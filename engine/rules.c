@@ -62,6 +62,42 @@ const struct rule rules_catalogue[] = {
      "registered (provider registrations are not visible to validate) (Azure Machine Learning "
      "docs: Enterprise security and governance; Data encryption)",
      "register Microsoft.DocumentDB in the subscription and budget for the Cosmos DB", "workspace"},
+    {"CMK-ASSOC", DIAG_ERROR, "error",
+     "the CMK vault of the workspace's storage account and registry follows the workspace's "
+     "CMK rules",
+     "a customer-managed key of the workspace's storage account or container registry must sit "
+     "in a vault with soft delete and purge protection (the service refuses the key otherwise), "
+     "in the workspace's region; blobs and images of a CMK workspace are encrypted with "
+     "Microsoft-managed keys unless the storage account and registry bring their own key (the "
+     "registry only when it is created) (Azure Machine Learning docs: Data "
+     "encryption; Enterprise security and governance)",
+     "keep the key in a vault with soft_delete and purge_protection, in the workspace's "
+     "location; add encryption { key = key.NAME, identity = user_assigned_identity.NAME } to "
+     "the storage_account and encryption { key = key.NAME, identity_client_id = ... } to the "
+     "container_registry",
+     "workspace, storage_account, container_registry, key_vault, key"},
+    {"CMK-IDENTITY", DIAG_WARNING, "error when not attached; warn when not granted",
+     "the identity that reads a customer-managed key must be attached and granted the key",
+     "a storage account, registry or workspace reads its key with a user-assigned identity: the "
+     "identity must be one of the resource's identities, and, in a vault that uses Azure RBAC, "
+     "hold Key Vault Crypto Service Encryption User (or Crypto Officer, Administrator) on the "
+     "vault or key, or the service cannot wrap and unwrap its data key (Azure Machine Learning "
+     "docs: Data encryption)",
+     "list the identity in identity.user_assigned, and add role_assignment { scope = "
+     "key_vault.NAME, role = \"Key Vault Crypto Service Encryption User\", principal = "
+     "user_assigned_identity.NAME.principal_id }",
+     "storage_account, container_registry, workspace, user_assigned_identity, role_assignment"},
+    {"WS-UAI-GRANTS", DIAG_WARNING, "error when not attached; warn when not granted",
+     "a workspace that acts as a user-assigned identity needs that identity's grants",
+     "with primary_user_assigned_identity the workspace uses that identity instead of its "
+     "system-assigned one, so the identity needs what the system identity would hold: "
+     "Contributor on the workspace (or its resource group), Storage Blob Data Contributor on its "
+     "storage account, Key Vault Administrator on its Key Vault (when it uses Azure RBAC) and "
+     "Contributor on its registry; and it must be one of the workspace's identities (Azure "
+     "Machine Learning docs: Enterprise security and governance)",
+     "list the identity in identity.user_assigned and add the role_assignment blocks, principal "
+     "= user_assigned_identity.NAME.principal_id",
+     "workspace, user_assigned_identity, role_assignment"},
     {"WS-PRIVATE", DIAG_NOTE, "recommend; warn when only the workspace is private",
      "restrict the workspace to a virtual network with a private endpoint, and secure its "
      "storage, Key Vault and registry too",
@@ -286,6 +322,8 @@ struct rctx {
     struct ident *ids; /* sorted by id, case-insensitively */
     size_t nids;
     struct rlist *refs; /* per instance and ref_attrs entry: who references it */
+    const struct cfg_instance **ras; /* the role assignments (CMK-IDENTITY, WS-UAI-GRANTS) */
+    size_t nras;
 };
 
 enum tri { T_UNKNOWN, T_FALSE, T_TRUE };
@@ -1054,6 +1092,233 @@ static void rule_pe_dns(struct rctx *c, const struct cfg_instance *pe, bool zone
     free(groups);
 }
 
+/* ---- identities and customer-managed keys of associated resources -------- */
+
+/* The built-in role GUID a role attribute names (a name, GUID or id), or NULL. */
+static const char *role_guid(const json_t *role)
+{
+    const char *s = json_string_value(role), *slash;
+    if (s == NULL)
+        return NULL;
+    slash = strrchr(s, '/');
+    if (slash)
+        return slash + 1;
+    if (strlen(s) == 36 && s[8] == '-')
+        return s;
+    return schema_builtin_role(s);
+}
+
+/* Is id (an ARM id) at or below scope? */
+static bool id_under(const char *id, const char *scope)
+{
+    size_t n = strlen(scope);
+    while (n && scope[n - 1] == '/')
+        n--;
+    return n && strncasecmp(id, scope, n) == 0 && (id[n] == '/' || id[n] == '\0');
+}
+
+/* Does the configuration grant identity uai one of roles at target (its id or above)? */
+static enum tri granted(const struct rctx *c, const struct cfg_instance *uai,
+                        const struct cfg_instance *target, const char *const *roles)
+{
+    const json_t *pid = json_object_get(uai->value, "principal_id");
+    const char *tid = inst_id(target);
+    if (tid == NULL)
+        return T_UNKNOWN;
+    for (size_t i = 0; i < c->nras; i++) {
+        const struct cfg_instance *ra = c->ras[i];
+        const json_t *p = get_path(ra->attrs, "principal");
+        const json_t *sc = schema_ref_id(get_path(ra->attrs, "scope"));
+        const char *from, *attr, *g = role_guid(get_path(ra->attrs, "role"));
+        bool who;
+        if (value_is_unknown(p))
+            who = value_unknown_origin(p, &from, &attr) && strcmp(from, uai->address) == 0 &&
+                  strcmp(attr, "principal_id") == 0;
+        else
+            who = json_is_string(p) && json_is_string(pid) &&
+                  strcasecmp(json_string_value(p), json_string_value(pid)) == 0;
+        if (!who || !json_is_string(sc) || !id_under(tid, json_string_value(sc)) || g == NULL)
+            continue;
+        for (const char *const *r = roles; *r; r++) {
+            const char *want = schema_builtin_role(*r);
+            if (want && strcasecmp(want, g) == 0)
+                return T_TRUE;
+        }
+    }
+    return T_FALSE;
+}
+
+/* Is uai among inst's identity.user_assigned? T_UNKNOWN when the list is not known. */
+static enum tri attached(const struct rctx *c, const struct cfg_instance *inst,
+                         const struct cfg_instance *uai)
+{
+    const json_t *list = get_path(inst->attrs, "identity.user_assigned"), *x;
+    size_t i;
+    if (list && !json_is_array(list))
+        return T_UNKNOWN;
+    json_array_foreach(list, i, x)
+    {
+        if (value_is_unknown(x))
+            return T_UNKNOWN;
+        if (resolve_ref(c, x) == uai)
+            return T_TRUE;
+    }
+    return T_FALSE;
+}
+
+/* The user_assigned_identity instance an attribute names: a reference, or
+ * (identity_client_id) a value read from the identity. */
+static const struct cfg_instance *identity_at(const struct rctx *c, const struct cfg_instance *inst,
+                                              const char *path)
+{
+    const json_t *v = get_path(inst->attrs, path);
+    const char *from, *attr;
+    const struct cfg_instance *u = resolve_ref(c, v);
+    if (u)
+        return is_kind(u, "user_assigned_identity") ? u : NULL;
+    if (value_is_unknown(v) && value_unknown_origin(v, &from, &attr))
+        for (size_t i = 0; i < c->n; i++)
+            if (strcmp(c->insts[i]->address, from) == 0)
+                return is_kind(c->insts[i], "user_assigned_identity") ? c->insts[i] : NULL;
+    if (json_is_string(v))
+        for (size_t i = 0; i < c->n; i++) {
+            const json_t *cid = json_object_get(c->insts[i]->value, "client_id");
+            if (is_kind(c->insts[i], "user_assigned_identity") && json_is_string(cid) &&
+                strcasecmp(json_string_value(cid), json_string_value(v)) == 0)
+                return c->insts[i];
+        }
+    return NULL;
+}
+
+static const char *const key_roles[] = {"Key Vault Crypto Service Encryption User",
+                                        "Key Vault Crypto Officer", "Key Vault Administrator",
+                                        NULL};
+
+/* CMK-IDENTITY for one resource encrypted with vault's key read by the identity at path. */
+static void rule_cmk_identity(struct rctx *c, const struct cfg_instance *inst, const char *path,
+                              const struct cfg_instance *vault)
+{
+    const struct cfg_instance *uai = identity_at(c, inst, path);
+    struct diag *d;
+    if (uai == NULL)
+        return;
+    if (attached(c, inst, uai) == T_FALSE) {
+        d = finding_sev(c, "CMK-IDENTITY", DIAG_ERROR, inst, path,
+                        "%s reads its key as %s, which is not one of its identities "
+                        "(identity.user_assigned)",
+                        inst->address, uai->address);
+        note_at(d, uai, "name", "the identity");
+    }
+    if (vault && eff_bool(vault, "rbac_authorization") == T_TRUE &&
+        granted(c, uai, vault, key_roles) == T_FALSE) {
+        d = finding(c, "CMK-IDENTITY", inst, path,
+                    "%s reads its key as %s, but no role_assignment grants that identity Key "
+                    "Vault Crypto Service Encryption User on %s",
+                    inst->address, uai->address, vault->address);
+        note_at(d, vault, "rbac_authorization", "the vault uses Azure RBAC");
+    }
+}
+
+/* The CMK of a storage account or registry: its key and the key's vault. */
+static const struct cfg_instance *assoc_cmk_vault(const struct rctx *c,
+                                                  const struct cfg_instance *inst)
+{
+    const struct cfg_instance *key = ref_attr(c, inst, "encryption.key");
+    return key ? ref_attr(c, key, "vault") : NULL;
+}
+
+static void rule_assoc_cmk(struct rctx *c, const struct cfg_instance *inst)
+{
+    const struct cfg_instance *vault = assoc_cmk_vault(c, inst);
+    struct diag *d;
+    if (get_path(inst->attrs, "encryption") == NULL)
+        return;
+    rule_cmk_identity(c, inst,
+                      is_kind(inst, "storage_account") ? "encryption.identity"
+                                                       : "encryption.identity_client_id",
+                      vault);
+    if (vault == NULL)
+        return;
+    if (eff_bool(vault, "soft_delete") == T_FALSE ||
+        eff_bool(vault, "purge_protection") == T_FALSE) {
+        d = finding(c, "CMK-ASSOC", inst, "encryption.key",
+                    "the CMK vault %s of %s lacks soft delete or purge protection", vault->address,
+                    inst->address);
+        note_at(d, vault,
+                eff_bool(vault, "purge_protection") == T_FALSE ? "purge_protection" : "soft_delete",
+                "turned off here");
+    }
+}
+
+/* CMK-ASSOC and WS-UAI-GRANTS seen from the workspace. */
+static void rule_ws_assoc(struct rctx *c, const struct cfg_instance *ws)
+{
+    static const char *const assoc[] = {"storage_account", "container_registry", NULL};
+    const json_t *enc = get_path(ws->attrs, "encryption");
+    const json_t *wl = json_object_get(ws->value, "location");
+    const struct cfg_instance *uai = ref_attr(c, ws, "primary_user_assigned_identity");
+    for (const char *const *a = assoc; json_is_object(enc) && *a; a++) {
+        const struct cfg_instance *r = ref_attr(c, ws, *a), *vault;
+        const json_t *vl;
+        char x[128], y[128];
+        if (r == NULL || r->resource->existing)
+            continue;
+        if (get_path(r->attrs, "encryption") == NULL)
+            continue;
+        vault = assoc_cmk_vault(c, r);
+        vl = vault ? json_object_get(vault->value, "location") : NULL;
+        if (json_is_string(wl) && json_is_string(vl)) {
+            location_fold(x, sizeof(x), json_string_value(wl));
+            location_fold(y, sizeof(y), json_string_value(vl));
+            if (strcmp(x, y) != 0) {
+                struct diag *d = finding(c, "CMK-ASSOC", r, "encryption.key",
+                                         "the CMK vault %s of %s is in '%s', the workspace %s in "
+                                         "'%s'",
+                                         vault->address, r->address, json_string_value(vl),
+                                         ws->address, json_string_value(wl));
+                note_at(d, vault, "location", "the vault's location");
+            }
+        }
+    }
+    if (json_is_object(enc) && get_path(enc, "identity"))
+        rule_cmk_identity(c, ws, "encryption.identity", cmk_vault(c, ws, &(const char *){NULL}));
+    if (uai == NULL)
+        return;
+    if (attached(c, ws, uai) == T_FALSE) {
+        struct diag *d =
+            finding_sev(c, "WS-UAI-GRANTS", DIAG_ERROR, ws, "primary_user_assigned_identity",
+                        "%s acts as %s, which is not one of its identities "
+                        "(identity.user_assigned)",
+                        ws->address, uai->address);
+        note_at(d, uai, "name", "the identity");
+    }
+    {
+        static const char *const contrib[] = {"Contributor", "Owner", NULL};
+        static const char *const blob[] = {"Storage Blob Data Contributor", NULL};
+        static const char *const kv[] = {"Key Vault Administrator", NULL};
+        const struct {
+            const struct cfg_instance *target;
+            const char *const *roles;
+            const char *what;
+        } need[] = {
+            {ws, contrib, "Contributor on the workspace"},
+            {ref_attr(c, ws, "storage_account"), blob, "Storage Blob Data Contributor on"},
+            {ref_attr(c, ws, "key_vault"), kv, "Key Vault Administrator on"},
+            {ref_attr(c, ws, "container_registry"), contrib, "Contributor on"},
+        };
+        for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+            const struct cfg_instance *t = need[i].target;
+            if (t == NULL ||
+                (is_kind(t, "key_vault") && eff_bool(t, "rbac_authorization") != T_TRUE))
+                continue;
+            if (granted(c, uai, t, need[i].roles) == T_FALSE)
+                finding(c, "WS-UAI-GRANTS", ws, "primary_user_assigned_identity",
+                        "%s acts as %s, which holds no %s%s%s", ws->address, uai->address,
+                        need[i].what, t == ws ? "" : " ", t == ws ? "" : t->address);
+        }
+    }
+}
+
 /* ---- per-kind rules ---------------------------------------------------- */
 
 static bool list_has(const json_t *list, const char *want)
@@ -1515,6 +1780,15 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
         return 0;
     }
 
+    c.ras = calloc(total ? total : 1, sizeof(*c.ras));
+    if (c.ras == NULL) {
+        index_release(&c);
+        free(c.insts);
+        return 0;
+    }
+    for (size_t i = 0; i < c.n; i++)
+        if (is_kind(c.insts[i], "role_assignment"))
+            c.ras[c.nras++] = c.insts[i];
     check_suppressions(&c);
     rule_secrets(&c);
     for (size_t i = 0; i < c.n && !zones_managed; i++)
@@ -1534,12 +1808,15 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
             rule_acr(&c, x);
             rule_subnet(&c, x);
             rule_storage_pe(&c, x);
+            rule_ws_assoc(&c, x);
         } else if (is_kind(x, "storage_account")) {
             rule_storage(&c, x);
+            rule_assoc_cmk(&c, x);
         } else if (is_kind(x, "key_vault")) {
             rule_key_vault(&c, x);
         } else if (is_kind(x, "container_registry")) {
             rule_registry(&c, x);
+            rule_assoc_cmk(&c, x);
         } else if (is_kind(x, "web_service")) {
             rule_web_service(&c, x);
         } else if (is_kind(x, "compute_cluster") || is_kind(x, "compute_instance")) {
@@ -1559,6 +1836,7 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
                     nbare == 1 ? "has" : "have");
     rule_scan(&c);
     index_release(&c);
+    free(c.ras);
     free(c.insts);
     return c.errors;
 }

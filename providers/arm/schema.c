@@ -599,6 +599,27 @@ json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, c
     }
     case SC_POLICY_DEF:
         return policy_def_to_arm(v);
+    case SC_KEY_PROPS: {
+        /* the key's vault URI and name; no version: the account follows the key's newest
+         * version (a key created in this run has no version yet, its URI is known) */
+        const json_t *uri = v;
+        const char *s, *k;
+        size_t n;
+        if (json_is_object(v))
+            uri = json_is_string(json_object_get(v, "versioned_uri"))
+                      ? json_object_get(v, "versioned_uri")
+                      : json_object_get(v, "uri");
+        if (value_is_unknown(uri))
+            return json_incref((json_t *)uri);
+        if (!json_is_string(uri) || (k = strstr(json_string_value(uri), "/keys/")) == NULL)
+            return NULL;
+        s = json_string_value(uri);
+        n = strcspn(k + 6, "/");
+        out = json_object();
+        json_object_set_new(out, "keyvaulturi", json_stringn(s, (size_t)(k - s)));
+        json_object_set_new(out, "keyname", json_stringn(k + 6, n));
+        return out;
+    }
     case SC_POLICY_REFS:
         if (!json_is_array(v))
             return json_incref((json_t *)v);
@@ -786,6 +807,19 @@ json_t *schema_from_arm(const struct schema_attr *a, const struct schema_map *m,
     }
     case SC_PARAMS:
         return params_from_arm(arm);
+    case SC_KEY_PROPS: {
+        const char *vu = json_string_value(json_object_get(arm, "keyvaulturi"));
+        const char *kn = json_string_value(json_object_get(arm, "keyname"));
+        const char *kv = json_string_value(json_object_get(arm, "keyversion"));
+        size_t n = vu ? strlen(vu) : 0;
+        if (vu == NULL || kn == NULL)
+            return NULL;
+        while (n > 0 && vu[n - 1] == '/')
+            n--;
+        return json_pack("{so}", "uri",
+                         kv && *kv ? json_sprintf("%.*s/keys/%s/%s", (int)n, vu, kn, kv)
+                                   : json_sprintf("%.*s/keys/%s", (int)n, vu, kn));
+    }
     case SC_POLICY_REFS:
         if (!json_is_array(arm))
             return NULL;

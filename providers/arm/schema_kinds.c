@@ -43,6 +43,7 @@ static const char *const k_roledef[] = {"role_definition", NULL};
 static const char *const k_dnszone[] = {"private_dns_zone", NULL};
 static const char *const k_pe[] = {"private_endpoint", NULL};
 static const char *const k_law[] = {"log_analytics_workspace", NULL};
+static const char *const k_uai[] = {"user_assigned_identity", NULL};
 
 static const char *const e_allow_deny[] = {"Allow", "Deny", NULL};
 static const char *const e_bypass_kv[] = {"AzureServices", "None", NULL};
@@ -168,6 +169,7 @@ static const struct schema_attr ws_encryption_attrs[] = {
     {.name = "identity",
      .type = ST_REF,
      .flags = SF_CREATE_ONLY,
+     .ref_kinds = k_uai,
      .norm = SN_ID,
      .map = M("identity.userAssignedIdentity", SC_ID),
      .doc = "user-assigned identity that reads the key"},
@@ -271,9 +273,11 @@ static const struct schema_attr ws_attrs[] = {
      .doc = "how system datastores authenticate"},
     {.name = "primary_user_assigned_identity",
      .type = ST_REF,
+     .ref_kinds = k_uai,
      .norm = SN_ID,
      .map = M("properties.primaryUserAssignedIdentity", SC_ID),
-     .doc = "primary UAI"},
+     .doc = "the user-assigned identity the workspace acts as (a user_assigned_identity, also "
+            "listed in identity.user_assigned; it needs the grants of WS-UAI-GRANTS)"},
     {.name = "identity",
      .type = ST_BLOCK,
      .flags = SF_ALWAYS,
@@ -521,7 +525,56 @@ static const struct schema_attr key_attrs[] = {
     END_ATTRS,
 };
 
+/* ---- managed identity of storage accounts and registries --------------- */
+
+static const struct schema_attr res_identity_attrs[] = {
+    {.name = "type",
+     .type = ST_STRING,
+     .map = M("type", SC_ENUM),
+     .allowed = e_identity,
+     .def = "\"UserAssigned\"",
+     .norm = SN_ENUM,
+     .doc = "managed identity type (default UserAssigned when the block is given)"},
+    {.name = "user_assigned",
+     .type = ST_LIST,
+     .map = M("userAssignedIdentities", SC_ID_MAP),
+     .norm = SN_ID_SET,
+     .doc = "user-assigned identities (user_assigned_identity references or ids)"},
+    END_ATTRS,
+};
+static const struct schema_block res_identity = {.base = "identity", .attrs = res_identity_attrs};
+
 /* ---- storage_account (§1.6) -------------------------------------------- */
+
+static const struct schema_attr st_encryption_attrs[] = {
+    {.name = "key",
+     .type = ST_REF,
+     .flags = SF_REQUIRED,
+     .ref_kinds = k_key,
+     .norm = SN_KEY_URI,
+     .map = M("keyvaultproperties", SC_KEY_PROPS),
+     .doc = "the CMK (a key reference): sends its vault URI and name, so the account follows "
+            "the key's newest version (automatic rotation)"},
+    {.name = "identity",
+     .type = ST_REF,
+     .flags = SF_REQUIRED,
+     .ref_kinds = k_uai,
+     .norm = SN_ID,
+     .map = M("identity.userAssignedIdentity", SC_ID),
+     .doc = "the user-assigned identity that reads the key (also in identity.user_assigned)"},
+    {.name = "infrastructure_encryption",
+     .type = ST_BOOL,
+     .flags = SF_CREATE_ONLY,
+     .map = M("requireInfrastructureEncryption", SC_NONE),
+     .doc = "a second layer of encryption (create-only)"},
+    END_ATTRS,
+};
+static const struct schema_const st_encryption_consts[] = {
+    {"keySource", "\"Microsoft.Keyvault\""},
+    END_CONSTS,
+};
+static const struct schema_block st_encryption = {
+    .base = "properties.encryption", .attrs = st_encryption_attrs, .consts = st_encryption_consts};
 
 static const struct schema_attr st_rules_attrs[] = {
     {.name = "default_action",
@@ -613,6 +666,14 @@ static const struct schema_attr st_attrs[] = {
      .flags = SF_ALWAYS,
      .block = &st_rules,
      .doc = "firewall (sent with secure defaults when absent)"},
+    {.name = "identity",
+     .type = ST_BLOCK,
+     .block = &res_identity,
+     .doc = "managed identity (user-assigned identities read a CMK)"},
+    {.name = "encryption",
+     .type = ST_BLOCK,
+     .block = &st_encryption,
+     .doc = "customer-managed key (Key Vault key read by a user-assigned identity)"},
     {.name = "primary_blob_endpoint",
      .type = ST_STRING,
      .flags = SF_COMPUTED,
@@ -642,6 +703,32 @@ static const struct schema_attr acr_rules_attrs[] = {
 };
 static const struct schema_block acr_rules = {.base = "properties.networkRuleSet",
                                               .attrs = acr_rules_attrs};
+
+static const struct schema_attr acr_encryption_attrs[] = {
+    {.name = "key",
+     .type = ST_REF,
+     .flags = SF_REQUIRED,
+     .ref_kinds = k_key,
+     .norm = SN_KEY_URI,
+     .map = MF("keyVaultProperties.keyIdentifier", SC_REF_FIELD, "versioned_uri"),
+     .doc = "the CMK (a key reference): its versioned URI is sent; a new key version is an "
+            "in-place update (rotation)"},
+    {.name = "identity_client_id",
+     .type = ST_STRING,
+     .flags = SF_REQUIRED | SF_CREATE_ONLY,
+     .map = M("keyVaultProperties.identity", SC_NONE),
+     .doc = "the client id of the user-assigned identity that reads the key "
+            "(user_assigned_identity.NAME.client_id; the identity is also in "
+            "identity.user_assigned)"},
+    END_ATTRS,
+};
+static const struct schema_const acr_encryption_consts[] = {
+    {"status", "\"enabled\""},
+    END_CONSTS,
+};
+static const struct schema_block acr_encryption = {.base = "properties.encryption",
+                                                   .attrs = acr_encryption_attrs,
+                                                   .consts = acr_encryption_consts};
 
 static const struct schema_attr acr_attrs[] = {
     RG_ATTR,
@@ -681,6 +768,16 @@ static const struct schema_attr acr_attrs[] = {
      .map = M("properties.dataEndpointEnabled", SC_NONE),
      .doc = "dedicated data endpoints"},
     {.name = "network_rules", .type = ST_BLOCK, .block = &acr_rules, .doc = "firewall"},
+    {.name = "identity",
+     .type = ST_BLOCK,
+     .block = &res_identity,
+     .doc = "managed identity (user-assigned identities read a CMK)"},
+    {.name = "encryption",
+     .type = ST_BLOCK,
+     .flags = SF_CREATE_ONLY,
+     .block = &acr_encryption,
+     .doc = "customer-managed key: only when the registry is created (Premium); the key may "
+            "change in place"},
     {.name = "login_server",
      .type = ST_STRING,
      .flags = SF_COMPUTED,

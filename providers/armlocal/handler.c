@@ -578,8 +578,14 @@ static void compute_identity(struct al_ctx *c, json_t *res, const json_t *old)
     json_object_foreach(uais, k, v)
     {
         const json_t *ov = json_object_get(json_object_get(oid, "userAssignedIdentities"), k);
+        const json_t *uai =
+            json_object_get(json_object_get(al_rec_get(c->al, k), "body"), "properties");
         json_t *nv = json_object();
-        if (json_is_object(ov) && json_object_get(ov, "principalId")) {
+        if (json_is_string(json_object_get(uai, "principalId"))) {
+            /* the identity's own ids, as Azure reports them */
+            json_object_set(nv, "principalId", json_object_get(uai, "principalId"));
+            json_object_set(nv, "clientId", json_object_get(uai, "clientId"));
+        } else if (json_is_object(ov) && json_object_get(ov, "principalId")) {
             json_object_update(nv, (json_t *)ov);
         } else {
             al_guid(c->al, g);

@@ -183,6 +183,186 @@ static int check_cmk_workspace(struct al_ctx *c, json_t *res)
     return 0;
 }
 
+static int live(const json_t *rec);
+
+/* Managed identities: every user-assigned identity a resource lists must
+ * exist; an identity a resource says it acts as, or reads its key with,
+ * must be one of them. */
+static int check_identities(struct al_ctx *c, const struct al_type *t, json_t *res)
+{
+    const json_t *uais = al_jpath(res, "identity.userAssignedIdentities");
+    const char *k, *want = NULL, *what = NULL, *client = NULL;
+    json_t *v;
+    json_object_foreach((json_t *)uais, k, v)
+    {
+        if (!live(al_rec_get(c->al, k))) {
+            al_error(c, 400, "FailedIdentityOperation",
+                     "Resource '%s' was not found: the user assigned identity does not exist.", k);
+            return -1;
+        }
+    }
+    if (is_type(t, "Microsoft.MachineLearningServices/workspaces")) {
+        want = str(al_jpath(res, "properties.primaryUserAssignedIdentity"));
+        what = "properties.primaryUserAssignedIdentity";
+    } else if (is_type(t, "Microsoft.Storage/storageAccounts")) {
+        want = str(al_jpath(res, "properties.encryption.identity.userAssignedIdentity"));
+        what = "properties.encryption.identity.userAssignedIdentity";
+    } else if (is_type(t, "Microsoft.ContainerRegistry/registries")) {
+        client = str(al_jpath(res, "properties.encryption.keyVaultProperties.identity"));
+        what = "properties.encryption.keyVaultProperties.identity";
+    }
+    if (want == NULL && client == NULL)
+        return 0;
+    json_object_foreach((json_t *)uais, k, v)
+    {
+        const char *cid =
+            str(al_jpath(json_object_get(al_rec_get(c->al, k), "body"), "properties.clientId"));
+        if ((want && strcasecmp(want, k) == 0) || (client && cid && strcasecmp(client, cid) == 0))
+            return 0;
+    }
+    al_error(c, 400, "InvalidIdentity",
+             "%s '%s' must be one of the resource's user assigned identities "
+             "(identity.userAssignedIdentities).",
+             what, want ? want : client);
+    return -1;
+}
+
+/* The vault (its body) a key or vault URI names, or NULL; *vid gets its
+ * id and *plen the length of uri's vault part. Its own vaultUri, or the
+ * public cloud's https://NAME.vault.azure.net (what a configuration
+ * predicts before the vault exists). Vault names are global: only vaults
+ * are read. */
+static json_t *vault_of_uri(struct al_ctx *c, const char *uri, const char **vid, size_t *plen)
+{
+    static const char pub[] = ".vault.azure.net";
+    const char *k;
+    json_t *owner;
+    json_object_foreach(c->al->global_names, k, owner)
+    {
+        json_t *rec, *b;
+        const char *vu, *vname = k + 26;
+        char canon[512];
+        size_t n;
+        if (strncmp(k, "microsoft.keyvault/vaults/", 26) != 0)
+            continue;
+        rec = al_rec_get(c->al, json_string_value(owner));
+        if (!live(rec))
+            continue;
+        b = json_object_get(rec, "body");
+        vu = str(al_jpath(b, "properties.vaultUri"));
+        snprintf(canon, sizeof(canon), "https://%s%s", vname, pub);
+        for (int form = 0; form < 2; form++) {
+            const char *p = form == 0 ? vu : canon;
+            n = p ? strlen(p) : 0;
+            while (n > 0 && p[n - 1] == '/')
+                n--;
+            if (n == 0 || strncasecmp(uri, p, n) != 0)
+                continue;
+            if (form == 1 && strncmp(uri + n, ":443", 4) == 0)
+                n += 4; /* https://NAME.vault.azure.net:443/ names it too */
+            if (uri[n] == '/' || uri[n] == '\0') {
+                *vid = str(json_object_get(b, "id"));
+                *plen = n;
+                return b;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Storage accounts and registries encrypted with a customer-managed key:
+ * the key must exist in a vault with soft delete and purge protection. The
+ * URI at path is stored in the vault's own form (its vaultUri). */
+static int check_cmk_key(struct al_ctx *c, json_t *res, const char *path, const char *keyname)
+{
+    const char *uri = str(al_jpath(res, path)), *vid = NULL, *vu;
+    size_t plen = 0;
+    json_t *vault = uri ? vault_of_uri(c, uri, &vid, &plen) : NULL;
+    char kid[2048];
+    if (vault == NULL || vid == NULL) {
+        al_error(c, 400, "KeyVaultNotFound", "%s: the key vault '%s' was not found.", path,
+                 uri ? uri : "");
+        return -1;
+    }
+    if (!json_is_true(al_jpath(vault, "properties.enableSoftDelete")) ||
+        !json_is_true(al_jpath(vault, "properties.enablePurgeProtection"))) {
+        al_error(c, 400, "KeyVaultNotProtected",
+                 "%s: the key vault '%s' must have soft delete and purge protection enabled to "
+                 "hold a customer-managed key.",
+                 path, vid);
+        return -1;
+    }
+    snprintf(kid, sizeof(kid), "%s/keys/%s", vid, keyname);
+    if (!live(al_rec_get(c->al, kid))) {
+        al_error(c, 400, "KeyNotFound", "%s: the key '%s' was not found in the key vault '%s'.",
+                 path, keyname, vid);
+        return -1;
+    }
+    vu = str(al_jpath(vault, "properties.vaultUri"));
+    if (vu) {
+        size_t n = strlen(vu);
+        const char *rest = uri + plen;
+        while (n > 0 && vu[n - 1] == '/')
+            n--;
+        if (*rest == '/')
+            rest++;
+        snprintf(kid, sizeof(kid), "%.*s/%s", (int)n, vu, rest);
+        al_jpath_set_new(res, path, json_string(kid));
+    }
+    return 0;
+}
+
+static int check_cmk_storage(struct al_ctx *c, json_t *res)
+{
+    const char *src = str(al_jpath(res, "properties.encryption.keySource"));
+    const char *name = str(al_jpath(res, "properties.encryption.keyvaultproperties.keyname"));
+    const char *uri = str(al_jpath(res, "properties.encryption.keyvaultproperties.keyvaulturi"));
+    if (src == NULL || strcasecmp(src, "Microsoft.Keyvault") != 0)
+        return 0;
+    if (name == NULL || uri == NULL) {
+        al_error(c, 400, "InvalidValuesForRequestParameters",
+                 "Values for request parameters are invalid: keyvaultproperties.keyname and "
+                 "keyvaultproperties.keyvaulturi are required when keySource is "
+                 "Microsoft.Keyvault.");
+        return -1;
+    }
+    if (al_jpath(res, "properties.encryption.identity.userAssignedIdentity") == NULL &&
+        (str(al_jpath(res, "identity.type")) == NULL ||
+         strcasestr(str(al_jpath(res, "identity.type")), "SystemAssigned") == NULL)) {
+        al_error(c, 400, "InvalidValuesForRequestParameters",
+                 "A customer-managed key needs a managed identity: set "
+                 "encryption.identity.userAssignedIdentity or a system-assigned identity.");
+        return -1;
+    }
+    return check_cmk_key(c, res, "properties.encryption.keyvaultproperties.keyvaulturi", name);
+}
+
+static int check_cmk_registry(struct al_ctx *c, json_t *res)
+{
+    const char *status = str(al_jpath(res, "properties.encryption.status"));
+    const char *kid = str(al_jpath(res, "properties.encryption.keyVaultProperties.keyIdentifier"));
+    const char *sku = str(al_jpath(res, "sku.name"));
+    char name[256];
+    const char *k;
+    if (status == NULL || strcasecmp(status, "enabled") != 0)
+        return 0;
+    if (sku && strcasecmp(sku, "Premium") != 0) {
+        al_error(c, 400, "EncryptionNotSupportedForSku",
+                 "Customer-managed key encryption is only supported for Premium registries.");
+        return -1;
+    }
+    if (kid == NULL || (k = strstr(kid, "/keys/")) == NULL ||
+        al_jpath(res, "properties.encryption.keyVaultProperties.identity") == NULL) {
+        al_error(c, 400, "InvalidEncryptionProperties",
+                 "encryption.keyVaultProperties.keyIdentifier (a key URI) and "
+                 "encryption.keyVaultProperties.identity are required when encryption is "
+                 "enabled.");
+        return -1;
+    }
+    snprintf(name, sizeof(name), "%.*s", (int)strcspn(k + 6, "/"), k + 6);
+    return check_cmk_key(c, res, "properties.encryption.keyVaultProperties.keyIdentifier", name);
+}
+
 static int check_ws_name_reserved(struct al_ctx *c, const char *id, const json_t *old)
 {
     if (old)
@@ -744,8 +924,12 @@ int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *
                          const char *scope, json_t *res, json_t *old, int is_patch)
 {
     (void)is_patch;
-    if (check_create_only(c, t, res, old) < 0)
+    if (check_create_only(c, t, res, old) < 0 || check_identities(c, t, res) < 0)
         return -1;
+    if (is_type(t, "Microsoft.Storage/storageAccounts"))
+        return check_cmk_storage(c, res);
+    if (is_type(t, "Microsoft.ContainerRegistry/registries"))
+        return check_cmk_registry(c, res);
     if (is_type(t, "Microsoft.KeyVault/vaults"))
         return check_vault(c, res, old);
     if (is_type(t, "Microsoft.MachineLearningServices/workspaces"))

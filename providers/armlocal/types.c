@@ -412,7 +412,9 @@ static const char *const ws_create_only[] = {
 static const char *const compute_create_only[] = {"properties.computeLocation",
                                                   "properties.disableLocalAuth", NULL};
 static const char *const storage_create_only[] = {"properties.isHnsEnabled", "kind", NULL};
-static const char *const acr_create_only[] = {"properties.zoneRedundancy", NULL};
+static const char *const acr_create_only[] = {
+    "properties.zoneRedundancy", "properties.encryption.status",
+    "properties.encryption.keyVaultProperties.identity", NULL};
 static const char *const located[] = {"location", NULL};
 static const char *const datastore_create_only[] = {"properties.datastoreType", NULL};
 
