@@ -149,11 +149,17 @@ const struct rule rules_catalogue[] = {
      "docs: Secure a workspace with virtual networks)",
      "set sku = \"Premium\"", "container_registry"},
     {"ACR-VNET-BUILD", DIAG_ERROR, "error when missing",
-     "a network-isolated registry needs the workspace's image_build_compute",
+     "a network-isolated registry needs the workspace's image_build_compute, and the image "
+     "build must reach the package repositories",
      "a registry behind a VNet cannot build images; the workspace must name a compute cluster "
      "that builds them (and can reach the package repositories) (Azure Machine Learning docs: "
-     "Secure a workspace with virtual networks)",
-     "set image_build_compute = \"<compute_cluster name>\" on the workspace",
+     "Secure a workspace with virtual networks). In a managed network that allows only approved "
+     "outbound traffic, the build reaches PyPI and conda only through FQDN outbound rules "
+     "(Microsoft Learn: \"Workspace managed network isolation\")",
+     "set image_build_compute = \"<compute_cluster name>\" on the workspace; with "
+     "isolation_mode = \"AllowOnlyApprovedOutbound\" add managed_network.outbound_rules = { "
+     "pypi = { type = \"FQDN\", destination = \"pypi.org\" }, ... } for pypi.org, "
+     "files.pythonhosted.org and conda.anaconda.org",
      "workspace, container_registry, compute_cluster"},
     {"NET-SAME-SUBNET", DIAG_ERROR, "error",
      "storage, compute and registry must share the training subnet; workspace and storage "
@@ -844,6 +850,56 @@ static void rule_diag(struct rctx *c, const struct cfg_instance *ws)
     if (!pointed_at(c, "diagnostic_setting", "target", ws))
         finding(c, "WS-DIAG", ws, "name", "no diagnostic_setting sends the logs of %s",
                 ws->address);
+}
+
+/* Does an FQDN destination ("pypi.org", "*.pythonhosted.org") cover host? */
+static bool fqdn_covers(const char *dest, const char *host)
+{
+    size_t dn, hn = strlen(host);
+    if (strncmp(dest, "*.", 2) == 0) {
+        dest += 1; /* ".pythonhosted.org" */
+        dn = strlen(dest);
+        return hn > dn && strcasecmp(host + hn - dn, dest) == 0;
+    }
+    return strcasecmp(dest, host) == 0;
+}
+
+/* ACR-VNET-BUILD in a managed network that allows only approved outbound
+ * traffic: the image build's package feeds need FQDN rules. */
+static void rule_build_feeds(struct rctx *c, const struct cfg_instance *ws)
+{
+    static const char *const feeds[] = {"pypi.org", "files.pythonhosted.org", "conda.anaconda.org",
+                                        NULL};
+    const json_t *rules = get_path(ws->attrs, "managed_network.outbound_rules");
+    char missing[256] = "";
+    size_t n = 0;
+    if (eff_is(ws, "managed_network.isolation_mode", "AllowOnlyApprovedOutbound") != T_TRUE ||
+        value_is_unknown(rules))
+        return;
+    for (const char *const *f = feeds; *f; f++) {
+        const char *name;
+        const json_t *r;
+        bool ok = false;
+        json_object_foreach((json_t *)rules, name, r)
+        {
+            const json_t *t = json_object_get(r, "type"), *d = json_object_get(r, "destination");
+            const char *type = json_string_value(t), *dest = json_string_value(d);
+            /* a rule known only after apply might be the one: say nothing */
+            if (value_is_unknown(r) || value_is_unknown(t) || value_is_unknown(d))
+                return;
+            ok = ok || (type && dest && strcasecmp(type, "FQDN") == 0 && fqdn_covers(dest, *f));
+        }
+        if (!ok) {
+            size_t len = strlen(missing);
+            snprintf(missing + len, sizeof(missing) - len, "%s%s", n++ ? ", " : "", *f);
+        }
+    }
+    if (n)
+        finding_sev(c, "ACR-VNET-BUILD", DIAG_WARNING, ws,
+                    rules ? "managed_network.outbound_rules" : "managed_network.isolation_mode",
+                    "%s allows only approved outbound traffic but no FQDN outbound rule lets its "
+                    "image build reach %s",
+                    ws->address, missing);
 }
 
 static void rule_acr(struct rctx *c, const struct cfg_instance *ws)
@@ -1809,6 +1865,7 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
             rule_subnet(&c, x);
             rule_storage_pe(&c, x);
             rule_ws_assoc(&c, x);
+            rule_build_feeds(&c, x);
         } else if (is_kind(x, "storage_account")) {
             rule_storage(&c, x);
             rule_assoc_cmk(&c, x);

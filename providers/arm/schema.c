@@ -620,6 +620,50 @@ json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, c
         json_object_set_new(out, "keyname", json_stringn(k + 6, n));
         return out;
     }
+    case SC_OUTBOUND: {
+        const char *name;
+        json_t *r;
+        if (!json_is_object(v))
+            return json_incref((json_t *)v);
+        out = json_object();
+        json_object_foreach((json_t *)v, name, r)
+        {
+            const char *type = json_string_value(json_object_get(r, "type"));
+            json_t *o = json_object(), *dest;
+            if (type == NULL || value_is_unknown(r)) {
+                json_object_set(out, name, r);
+                json_decref(o);
+                continue;
+            }
+            if (strcasecmp(type, "PrivateEndpoint") == 0) {
+                const json_t *target = json_object_get(r, "target");
+                const json_t *tid = schema_ref_id(target);
+                dest = json_object();
+                json_object_set(dest, "serviceResourceId",
+                                (json_t *)(json_is_object(target) && tid ? tid : target));
+                if (json_object_get(r, "subresource"))
+                    json_object_set(dest, "subresourceTarget", json_object_get(r, "subresource"));
+                type = "PrivateEndpoint";
+            } else if (strcasecmp(type, "ServiceTag") == 0) {
+                dest = json_object();
+                json_object_set(dest, "serviceTag", json_object_get(r, "service_tag"));
+                json_object_set(dest, "protocol", json_object_get(r, "protocol"));
+                json_object_set(dest, "portRanges", json_object_get(r, "ports"));
+                json_object_set_new(dest, "action", json_string("Allow"));
+                type = "ServiceTag";
+            } else {
+                dest = json_incref(json_object_get(r, "destination"));
+                if (strcasecmp(type, "FQDN") == 0)
+                    type = "FQDN";
+            }
+            json_object_set_new(o, "type", json_string(type));
+            json_object_set_new(o, "category", json_string("UserDefined"));
+            if (dest)
+                json_object_set_new(o, "destination", dest);
+            json_object_set_new(out, name, o);
+        }
+        return out;
+    }
     case SC_POLICY_REFS:
         if (!json_is_array(v))
             return json_incref((json_t *)v);
@@ -819,6 +863,42 @@ json_t *schema_from_arm(const struct schema_attr *a, const struct schema_map *m,
         return json_pack("{so}", "uri",
                          kv && *kv ? json_sprintf("%.*s/keys/%s/%s", (int)n, vu, kn, kv)
                                    : json_sprintf("%.*s/keys/%s", (int)n, vu, kn));
+    }
+    case SC_OUTBOUND: {
+        const char *name;
+        json_t *r;
+        if (!json_is_object(arm))
+            return NULL;
+        out = json_object();
+        json_object_foreach((json_t *)arm, name, r)
+        {
+            const char *type = json_string_value(json_object_get(r, "type"));
+            const char *cat = json_string_value(json_object_get(r, "category"));
+            const json_t *dest = json_object_get(r, "destination");
+            json_t *o;
+            /* the rules the service adds itself (Required, Recommended, Dependency) are not
+             * the configuration's */
+            if (type == NULL || (cat && strcasecmp(cat, "UserDefined") != 0))
+                continue;
+            o = json_pack("{ss}", "type", type);
+            if (strcasecmp(type, "PrivateEndpoint") == 0) {
+                if (json_object_get(dest, "serviceResourceId"))
+                    json_object_set(o, "target", json_object_get(dest, "serviceResourceId"));
+                if (json_object_get(dest, "subresourceTarget"))
+                    json_object_set(o, "subresource", json_object_get(dest, "subresourceTarget"));
+            } else if (strcasecmp(type, "ServiceTag") == 0) {
+                if (json_object_get(dest, "serviceTag"))
+                    json_object_set(o, "service_tag", json_object_get(dest, "serviceTag"));
+                if (json_object_get(dest, "protocol"))
+                    json_object_set(o, "protocol", json_object_get(dest, "protocol"));
+                if (json_object_get(dest, "portRanges"))
+                    json_object_set(o, "ports", json_object_get(dest, "portRanges"));
+            } else if (dest) {
+                json_object_set(o, "destination", (json_t *)dest);
+            }
+            json_object_set_new(out, name, o);
+        }
+        return out;
     }
     case SC_POLICY_REFS:
         if (!json_is_array(arm))

@@ -87,6 +87,9 @@ enum schema_conv {
     SC_ZONE_CONFIGS,  /* list of private DNS zone ids -> [{name, properties{privateDnsZoneId}}] */
     SC_KEY_PROPS,     /* key reference or versioned key URI -> {keyvaulturi, keyname, keyversion}
                        * (storage account CMK) */
+    SC_OUTBOUND,      /* {name = {type, destination | target, subresource | service_tag, protocol,
+                       * ports}} -> managed network outboundRules {name: {type, category, destination}}
+                       */
     SC_POLICY_REFS,   /* [{definition, parameters, reference_id}] -> [{policyDefinitionId,
                        * parameters{k: {value}}, policyDefinitionReferenceId}] (initiatives) */
 };

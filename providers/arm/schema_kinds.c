@@ -195,6 +195,14 @@ static const struct schema_attr ws_mnet_attrs[] = {
      .allowed = e_fw_sku,
      .norm = SN_ENUM,
      .doc = "managed network firewall SKU"},
+    {.name = "outbound_rules",
+     .type = ST_MAP,
+     .map = M("outboundRules", SC_OUTBOUND),
+     .doc = "user-defined outbound rules by name: { type = \"FQDN\", destination = "
+            "\"pypi.org\" } (only with AllowOnlyApprovedOutbound), { type = "
+            "\"PrivateEndpoint\", target = storage_account.NAME.id, subresource = \"blob\" } "
+            "or { type = \"ServiceTag\", service_tag = \"AzureMonitor\", protocol = \"TCP\", "
+            "ports = \"443\" }; the service's own required rules are not listed"},
     END_ATTRS,
 };
 static const struct schema_block ws_mnet = {.base = "properties.managedNetwork",

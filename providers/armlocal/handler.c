@@ -714,8 +714,12 @@ static void resource_put(struct al_ctx *c, const struct al_type *ty, const struc
         goto out;
     }
     if (is_patch) {
+        const json_t *rules = al_jpath(req, "properties.managedNetwork.outboundRules");
         res = json_deep_copy(old);
         merge_patch(res, req);
+        /* a workspace update names the user-defined outbound rules it keeps, all of them */
+        if (json_is_object(rules))
+            al_jpath_set_new(res, "properties.managedNetwork.outboundRules", json_deep_copy(rules));
     } else {
         res = json_object();
         json_object_foreach(req, k, v)

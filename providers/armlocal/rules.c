@@ -363,6 +363,100 @@ static int check_cmk_registry(struct al_ctx *c, json_t *res)
     return check_cmk_key(c, res, "properties.encryption.keyVaultProperties.keyIdentifier", name);
 }
 
+/* A workspace's managed network: user-defined outbound rules need an
+ * isolation mode, FQDN rules need AllowOnlyApprovedOutbound, a private
+ * endpoint rule names a resource that exists, a service tag rule its tag,
+ * protocol and ports. The service's own rules (category Required) are
+ * recomputed on every write. */
+static int check_managed_network(struct al_ctx *c, json_t *res)
+{
+    json_t *mn = al_jpath(res, "properties.managedNetwork");
+    json_t *rules = json_object_get(mn, "outboundRules"), *r;
+    const char *mode = str(json_object_get(mn, "isolationMode")), *name;
+    void *tmp;
+    json_object_foreach_safe(rules, tmp, name, r)
+    {
+        const char *type = str(json_object_get(r, "type"));
+        const char *cat = str(json_object_get(r, "category"));
+        const json_t *dest = json_object_get(r, "destination");
+        if (cat && strcasecmp(cat, "UserDefined") != 0) {
+            json_object_del(rules, name); /* the service's, added again below */
+            continue;
+        }
+        if (mode == NULL || strcasecmp(mode, "Disabled") == 0) {
+            al_error(c, 400, "ValidationError",
+                     "Outbound rule '%s': outbound rules need a managed network "
+                     "(managedNetwork.isolationMode AllowInternetOutbound or "
+                     "AllowOnlyApprovedOutbound).",
+                     name);
+            return -1;
+        }
+        if (type && strcasecmp(type, "FQDN") == 0) {
+            if (!json_is_string(dest)) {
+                al_error(c, 400, "ValidationError",
+                         "Outbound rule '%s': an FQDN rule's destination is a host name.", name);
+                return -1;
+            }
+            if (strcasecmp(mode, "AllowOnlyApprovedOutbound") != 0) {
+                al_error(c, 400, "ValidationError",
+                         "Outbound rule '%s': FQDN outbound rules are only supported when the "
+                         "isolation mode is AllowOnlyApprovedOutbound.",
+                         name);
+                return -1;
+            }
+        } else if (type && strcasecmp(type, "PrivateEndpoint") == 0) {
+            const char *target = str(json_object_get(dest, "serviceResourceId"));
+            if (target == NULL || !live(al_rec_get(c->al, target))) {
+                al_error(c, 400, "ValidationError",
+                         "Outbound rule '%s': the private endpoint's target '%s' was not found.",
+                         name, target ? target : "(missing serviceResourceId)");
+                return -1;
+            }
+        } else if (type && strcasecmp(type, "ServiceTag") == 0) {
+            if (!json_is_string(json_object_get(dest, "serviceTag")) ||
+                !json_is_string(json_object_get(dest, "protocol")) ||
+                !json_is_string(json_object_get(dest, "portRanges"))) {
+                al_error(c, 400, "ValidationError",
+                         "Outbound rule '%s': a service tag rule needs serviceTag, protocol and "
+                         "portRanges.",
+                         name);
+                return -1;
+            }
+        } else {
+            al_error(c, 400, "ValidationError",
+                     "Outbound rule '%s': type must be FQDN, PrivateEndpoint or ServiceTag.", name);
+            return -1;
+        }
+        json_object_set_new(r, "status", json_string("Active"));
+    }
+    if (mode && strcasecmp(mode, "Disabled") != 0) {
+        /* the private endpoints the workspace needs to its own resources */
+        static const struct {
+            const char *prop, *sub;
+        } req[] = {{"properties.storageAccount", "blob"},
+                   {"properties.storageAccount", "file"},
+                   {"properties.keyVault", "vault"},
+                   {"properties.containerRegistry", "registry"}};
+        if (!json_is_object(rules)) {
+            rules = json_object();
+            json_object_set_new(mn, "outboundRules", rules);
+        }
+        for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++) {
+            const char *target = str(al_jpath(res, req[i].prop)), *slash;
+            char rname[300];
+            if (target == NULL || (slash = strrchr(target, '/')) == NULL)
+                continue;
+            snprintf(rname, sizeof(rname), "__SYS_PE_%s_%s", slash + 1, req[i].sub);
+            json_object_set_new(rules, rname,
+                                json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "type",
+                                          "PrivateEndpoint", "category", "Required", "status",
+                                          "Active", "destination", "serviceResourceId", target,
+                                          "subresourceTarget", req[i].sub));
+        }
+    }
+    return 0;
+}
+
 static int check_ws_name_reserved(struct al_ctx *c, const char *id, const json_t *old)
 {
     if (old)
@@ -933,7 +1027,9 @@ int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *
     if (is_type(t, "Microsoft.KeyVault/vaults"))
         return check_vault(c, res, old);
     if (is_type(t, "Microsoft.MachineLearningServices/workspaces"))
-        return check_ws_name_reserved(c, id, old) < 0 ? -1 : check_cmk_workspace(c, res);
+        return check_ws_name_reserved(c, id, old) < 0 || check_managed_network(c, res) < 0
+                   ? -1
+                   : check_cmk_workspace(c, res);
     if (is_type(t, "Microsoft.Authorization/roleAssignments"))
         return check_role_assignment(c, id, scope, res, old);
     if (is_type(t, "Microsoft.Network/privateEndpoints"))
