@@ -213,7 +213,36 @@ const struct rule rules_catalogue[] = {
     {"EP-TLS", DIAG_NOTE, "recommend", "secure scoring endpoints with TLS",
      "scoring endpoints should use TLS (Azure Machine Learning docs: Enterprise security and "
      "governance; Data encryption)",
-     "set ssl_enabled = true (managed online endpoints always use TLS)", "web_service"},
+     "set ssl_enabled = true on a web_service, ssl { status = \"Enabled\" ... } on an "
+     "aks_compute (managed online endpoints always use TLS)",
+     "web_service, aks_compute"},
+    {"EP-TLS-CERT", DIAG_ERROR, "error", "TLS on a scoring endpoint needs its certificate",
+     "an ACI web service has no Microsoft-managed certificate: TLS needs your certificate, its "
+     "key and the DNS name it is for; an AKS service's TLS is the AKS compute's, whose TLS "
+     "configuration needs a certificate and key or a Microsoft-managed leaf domain label (Azure "
+     "Machine Learning docs: Enterprise security and governance; \"Use TLS to secure a web "
+     "service through Azure Machine Learning\")",
+     "set ssl_certificate, ssl_key (from a sensitive variable) and ssl_cname on the ACI "
+     "web_service; give the aks_compute ssl { status = \"Enabled\", leaf_domain_label = "
+     "\"...\" } (or certificate, key and cname)",
+     "web_service, aks_compute"},
+    {"ACI-CMK", DIAG_ERROR, "error when partial; recommend with a CMK workspace",
+     "an ACI deployment's customer-managed key needs the vault URL, key name and key version",
+     "ACI deployments take a CMK through cmk_vault_base_url, cmk_key_name and cmk_key_version, "
+     "all three or none; without them a CMK workspace's deployed models run on "
+     "Microsoft-managed keys (Azure Machine Learning docs: Data encryption)",
+     "set cmk_vault_base_url = key_vault.NAME.vault_uri, cmk_key_name and cmk_key_version on "
+     "the web_service",
+     "web_service, workspace"},
+    {"AKS-CMK", DIAG_WARNING, "warn",
+     "the AKS cluster of a CMK workspace should encrypt its disks with a customer-managed key",
+     "AKS (1.17 and later) keeps its node disks under a customer-managed key through a disk "
+     "encryption set, which is set when the cluster is created; a cluster the workspace creates "
+     "itself has none, so a CMK workspace's models are served from disks under "
+     "platform-managed keys (Azure Machine Learning docs: Data encryption)",
+     "create the AKS cluster with a disk encryption set and attach it: aks_compute { cluster = "
+     "existing.aks_cluster.NAME }",
+     "aks_compute, aks_cluster, workspace"},
     {"RBAC-SSH", DIAG_WARNING, "warn when SSH is enabled",
      "SSH access to compute is not governed by Azure RBAC",
      "SSH uses key pairs and bypasses Azure RBAC and its audit (Azure Machine Learning docs: "
@@ -1468,6 +1497,51 @@ static void rule_web_service(struct rctx *c, const struct cfg_instance *svc)
                 "%s is an ACI service: token authentication is not available on ACI", svc->address);
     if (eff_bool(svc, "ssl_enabled") != T_TRUE)
         finding(c, "EP-TLS", svc, "ssl_enabled", "%s does not enable TLS", svc->address);
+    else if (aci == T_TRUE) {
+        static const char *const need[] = {"ssl_certificate", "ssl_key", "ssl_cname", NULL};
+        char missing[128] = "";
+        for (const char *const *n = need; *n; n++)
+            if (get_path(svc->attrs, *n) == NULL) {
+                size_t len = strlen(missing);
+                snprintf(missing + len, sizeof(missing) - len, "%s%s", len ? ", " : "", *n);
+            }
+        if (missing[0])
+            finding(c, "EP-TLS-CERT", svc, "ssl_enabled",
+                    "%s enables TLS on ACI without %s: ACI has no Microsoft-managed certificate",
+                    svc->address, missing);
+    } else if (eff_is(svc, "compute_type", "AKS") == T_TRUE) {
+        const json_t *cn = get_path(svc->attrs, "compute_name");
+        for (size_t i = 0; json_is_string(cn) && i < c->n; i++) {
+            const struct cfg_instance *x = c->insts[i];
+            const json_t *nm = json_object_get(x->value, "name");
+            if (!is_kind(x, "aks_compute") || workspace_of(c, x) != ws || !json_is_string(nm) ||
+                strcmp(json_string_value(nm), json_string_value(cn)) != 0)
+                continue;
+            if (get_path(x->attrs, "ssl") == NULL ||
+                eff_is(x, "ssl.status", "Disabled") == T_TRUE) {
+                struct diag *d = finding(c, "EP-TLS-CERT", svc, "ssl_enabled",
+                                         "%s enables TLS but its AKS compute %s has TLS off",
+                                         svc->address, x->address);
+                note_at(d, x, "name", "the AKS compute");
+            }
+        }
+    }
+    {
+        static const char *const cmk[] = {"cmk_vault_base_url", "cmk_key_name", "cmk_key_version",
+                                          NULL};
+        int set = 0;
+        for (const char *const *n = cmk; *n; n++)
+            set += get_path(svc->attrs, *n) != NULL;
+        if (set > 0 && set < 3)
+            finding(c, "ACI-CMK", svc, "cmk_vault_base_url",
+                    "%s sets only %d of cmk_vault_base_url, cmk_key_name and cmk_key_version",
+                    svc->address, set);
+        else if (set == 0 && aci == T_TRUE && ws && get_path(ws->attrs, "encryption") != NULL)
+            finding_sev(c, "ACI-CMK", DIAG_NOTE, svc, "compute_type",
+                        "%s deploys to ACI from the CMK workspace %s without a customer-managed "
+                        "key",
+                        svc->address, ws->address);
+    }
     if (aci == T_TRUE && ws) {
         const json_t *sn = schema_ref_id(get_path(svc->attrs, "subnet"));
         const char *wid = inst_id(ws);
@@ -1484,6 +1558,46 @@ static void rule_web_service(struct rctx *c, const struct cfg_instance *svc)
         pointed_at(c, "private_endpoint", "target", ws))
         finding(c, "CI-PL-UNSUPPORTED", svc, "compute_type",
                 "%s deploys to AKS from the Private Link workspace %s", svc->address, ws->address);
+}
+
+/* EP-TLS, EP-TLS-CERT and AKS-CMK for an AKS inference compute. */
+static void rule_aks(struct rctx *c, const struct cfg_instance *aks)
+{
+    const struct cfg_instance *ws = workspace_of(c, aks);
+    const json_t *ssl = get_path(aks->attrs, "ssl");
+    const json_t *cluster = get_path(aks->attrs, "cluster");
+    if (ssl == NULL || eff_is(aks, "ssl.status", "Disabled") == T_TRUE)
+        finding(c, "EP-TLS", aks, ssl ? "ssl.status" : "name",
+                "%s does not enable TLS on its scoring endpoint", aks->address);
+    else if (eff_is(aks, "ssl.status", "Enabled") == T_TRUE &&
+             get_path(aks->attrs, "ssl.leaf_domain_label") == NULL &&
+             (get_path(aks->attrs, "ssl.certificate") == NULL ||
+              get_path(aks->attrs, "ssl.key") == NULL || get_path(aks->attrs, "ssl.cname") == NULL))
+        finding(c, "EP-TLS-CERT", aks, "ssl.status",
+                "%s enables TLS without a leaf_domain_label (Microsoft-managed certificate) or "
+                "a certificate, key and cname",
+                aks->address);
+    if (ws == NULL || get_path(ws->attrs, "encryption") == NULL)
+        return;
+    if (cluster == NULL) {
+        struct diag *d = finding(c, "AKS-CMK", aks, "name",
+                                 "%s has the CMK workspace %s create its AKS cluster, whose disks "
+                                 "cannot use a customer-managed key",
+                                 aks->address, ws->address);
+        note_at(d, ws, "encryption", "the workspace's customer-managed key");
+    } else {
+        const struct cfg_instance *cl = resolve_ref(c, cluster);
+        const json_t *des = cl ? json_object_get(cl->value, "disk_encryption_set_id") : NULL;
+        /* an existing cluster's attributes are known at plan: absent or null there means none */
+        if (cl && cl->resource->existing && json_is_object(cl->value) &&
+            !value_is_unknown(cl->value) && !value_is_unknown(des) &&
+            (des == NULL || json_is_null(des)) && json_object_get(cl->value, "id") &&
+            json_object_get(cl->value, "kubernetes_version"))
+            finding(c, "AKS-CMK", aks, "cluster",
+                    "%s attaches %s, whose disks have no disk encryption set, to the CMK "
+                    "workspace %s",
+                    aks->address, cl->address, ws->address);
+    }
 }
 
 static void rule_compute(struct rctx *c, const struct cfg_instance *cc)
@@ -1876,6 +1990,8 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
             rule_assoc_cmk(&c, x);
         } else if (is_kind(x, "web_service")) {
             rule_web_service(&c, x);
+        } else if (is_kind(x, "aks_compute")) {
+            rule_aks(&c, x);
         } else if (is_kind(x, "compute_cluster") || is_kind(x, "compute_instance")) {
             rule_compute(&c, x);
         } else if (is_kind(x, "datastore")) {

@@ -262,7 +262,7 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
                 if (json_object_get(r, *p) == NULL && !(s == 1 && strcmp(*p, "subresource") == 0))
                     bad = *p;
             if (bad) {
-                verr(v, &loc, json_object_get(r, bad) ? "unknown-attribute" : "missing-required",
+                verr(v, &loc, json_object_get(r, bad) ? "unknown-attribute" : "missing-attribute",
                      NULL, "outbound rule '%s' (%s) %s '%s'", name, shapes[s].type,
                      json_object_get(r, bad) ? "has no attribute" : "needs", bad);
                 break;
@@ -301,7 +301,7 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
                          "a member takes definition, parameters, reference_id and groups",
                          "'%s' item %zu has unknown key '%s'", path, i + 1, bad);
                 else
-                    verr(v, &loc, "missing-required",
+                    verr(v, &loc, "missing-attribute",
                          "write { definition = policy_definition.NAME.id }",
                          "'%s' item %zu names no definition", path, i + 1);
                 break;

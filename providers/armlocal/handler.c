@@ -1046,7 +1046,8 @@ static int type_namespace_known(const char *ns)
         "Microsoft.Network",         "Microsoft.KeyVault",
         "Microsoft.Storage",         "Microsoft.ContainerRegistry",
         "Microsoft.Insights",        "Microsoft.Authorization",
-        "Microsoft.ManagedIdentity", "Microsoft.OperationalInsights"};
+        "Microsoft.ManagedIdentity", "Microsoft.OperationalInsights",
+        "Microsoft.ContainerService"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strcasecmp(known[i], ns) == 0)
             return 1;

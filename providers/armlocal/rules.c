@@ -457,6 +457,64 @@ static int check_managed_network(struct al_ctx *c, json_t *res)
     return 0;
 }
 
+/* AKS inference computes: an attached cluster exists; TLS Enabled needs a
+ * Microsoft-managed leaf domain label or a certificate, key and cname. */
+static int check_ml_compute(struct al_ctx *c, json_t *res)
+{
+    const char *type = str(al_jpath(res, "properties.computeType"));
+    const char *cluster = str(al_jpath(res, "properties.resourceId"));
+    const json_t *ssl = al_jpath(res, "properties.properties.sslConfiguration");
+    const char *status = str(json_object_get(ssl, "status"));
+    if (type == NULL || strcasecmp(type, "AKS") != 0)
+        return 0;
+    if (cluster && !live(al_rec_get(c->al, cluster))) {
+        al_error(c, 400, "BadRequest", "The AKS cluster '%s' to attach was not found.", cluster);
+        return -1;
+    }
+    if (status && strcasecmp(status, "Enabled") == 0 && !json_object_get(ssl, "leafDomainLabel") &&
+        (!json_object_get(ssl, "cert") || !json_object_get(ssl, "key") ||
+         !json_object_get(ssl, "cname"))) {
+        al_error(c, 400, "BadRequest",
+                 "sslConfiguration: with status Enabled, give leafDomainLabel (a "
+                 "Microsoft-managed certificate) or cert, key and cname.");
+        return -1;
+    }
+    return 0;
+}
+
+/* Legacy web services: ACI TLS needs your certificate (ACI has no
+ * Microsoft-managed one); a CMK needs vault URL, key name and version. */
+static int check_web_service(struct al_ctx *c, json_t *res)
+{
+    const char *type = str(json_object_get(res, "computeType"));
+    const json_t *enc = json_object_get(res, "encryptionProperties");
+    int n = (json_object_get(enc, "vaultBaseUrl") != NULL) +
+            (json_object_get(enc, "keyName") != NULL) +
+            (json_object_get(enc, "keyVersion") != NULL);
+    if (type && strcasecmp(type, "ACI") == 0 && json_is_true(json_object_get(res, "sslEnabled")) &&
+        (!json_object_get(res, "sslCertificate") || !json_object_get(res, "sslKey") ||
+         !json_object_get(res, "cname"))) {
+        al_error(c, 400, "BadRequest",
+                 "SSL is enabled but sslCertificate, sslKey and cname are not all provided: ACI "
+                 "deployments need your own certificate.");
+        return -1;
+    }
+    if (enc && n != 3) {
+        al_error(c, 400, "BadRequest",
+                 "encryptionProperties needs vaultBaseUrl, keyName and keyVersion together.");
+        return -1;
+    }
+    if (enc && (type == NULL || strcasecmp(type, "ACI") != 0)) {
+        al_error(c, 400, "BadRequest",
+                 "encryptionProperties (a customer-managed key) is only supported for ACI "
+                 "deployments.");
+        return -1;
+    }
+    /* secrets are never returned */
+    json_object_del(res, "sslKey");
+    return 0;
+}
+
 static int check_ws_name_reserved(struct al_ctx *c, const char *id, const json_t *old)
 {
     if (old)
@@ -1022,6 +1080,10 @@ int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *
         return -1;
     if (is_type(t, "Microsoft.Storage/storageAccounts"))
         return check_cmk_storage(c, res);
+    if (is_type(t, "Microsoft.MachineLearningServices/workspaces/computes"))
+        return check_ml_compute(c, res);
+    if (is_type(t, "Microsoft.MachineLearningServices/workspaces/services"))
+        return check_web_service(c, res);
     if (is_type(t, "Microsoft.ContainerRegistry/registries"))
         return check_cmk_registry(c, res);
     if (is_type(t, "Microsoft.KeyVault/vaults"))
