@@ -112,6 +112,16 @@ static const char *const e_policy_mode[] = {"All", "Indexed", NULL};
         .map = M("properties.provisioningState", SC_NONE), .doc = "read-only"                      \
     }
 
+/* what names a resource-group resource managed elsewhere (existing only) */
+#define EXISTING_RG_ATTRS                                                                          \
+    {.name = "id", .type = ST_STRING, .norm = SN_ID, .doc = "the ARM id"},                         \
+        {.name = "resource_group",                                                                 \
+         .type = ST_REF,                                                                           \
+         .ref_kinds = k_rg,                                                                        \
+         .norm = SN_ID,                                                                            \
+         .doc = "resource group (with name, instead of id)"},                                      \
+        NAME_ATTR(0)
+
 /* ---- resource_group ---------------------------------------------------- */
 
 static const struct schema_attr rg_attrs[] = {
@@ -1361,13 +1371,7 @@ static const struct schema_const aksc_consts[] = {
 };
 
 static const struct schema_attr aks_attrs[] = {
-    {.name = "id", .type = ST_STRING, .norm = SN_ID, .doc = "the ARM id"},
-    {.name = "resource_group",
-     .type = ST_REF,
-     .ref_kinds = k_rg,
-     .norm = SN_ID,
-     .doc = "resource group (with name, instead of id)"},
-    NAME_ATTR(0),
+    EXISTING_RG_ATTRS,
     {.name = "disk_encryption_set_id",
      .type = ST_STRING,
      .flags = SF_COMPUTED,
@@ -1738,13 +1742,7 @@ static const struct schema_attr diag_attrs[] = {
 /* ---- existing-only: subnet, virtual_network ---------------------------- */
 
 static const struct schema_attr vnet_attrs[] = {
-    {.name = "id", .type = ST_STRING, .norm = SN_ID, .doc = "the ARM id"},
-    {.name = "resource_group",
-     .type = ST_REF,
-     .ref_kinds = k_rg,
-     .norm = SN_ID,
-     .doc = "resource group (with name, instead of id)"},
-    NAME_ATTR(0),
+    EXISTING_RG_ATTRS,
     END_ATTRS,
 };
 
