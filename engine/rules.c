@@ -348,6 +348,13 @@ struct ident {
     size_t idx;
 };
 
+/* A role assignment under its principal: the address of the identity whose
+ * principal_id it reads (known after apply), else the principal's object id. */
+struct ra_key {
+    const char *who;
+    const struct cfg_instance *ra;
+};
+
 struct rctx {
     const struct config *cfg;
     struct diag_list *diags;
@@ -357,7 +364,7 @@ struct rctx {
     struct ident *ids; /* sorted by id, case-insensitively */
     size_t nids;
     struct rlist *refs; /* per instance and ref_attrs entry: who references it */
-    const struct cfg_instance **ras; /* the role assignments (CMK-IDENTITY, WS-UAI-GRANTS) */
+    struct ra_key *ras; /* the role assignments by principal (CMK-IDENTITY, WS-UAI-GRANTS) */
     size_t nras;
 };
 
@@ -1202,35 +1209,62 @@ static bool id_under(const char *id, const char *scope)
     return n && strncasecmp(id, scope, n) == 0 && (id[n] == '/' || id[n] == '\0');
 }
 
-/* Does the configuration grant identity uai one of roles at target (its id or above)? */
-static enum tri granted(const struct rctx *c, const struct cfg_instance *uai,
-                        const struct cfg_instance *target, const char *const *roles)
+static const char *ra_who(const struct cfg_instance *ra)
 {
-    const json_t *pid = json_object_get(uai->value, "principal_id");
-    const char *tid = inst_id(target);
-    if (tid == NULL)
-        return T_UNKNOWN;
-    for (size_t i = 0; i < c->nras; i++) {
-        const struct cfg_instance *ra = c->ras[i];
-        const json_t *p = get_path(ra->attrs, "principal");
-        const json_t *sc = schema_ref_id(get_path(ra->attrs, "scope"));
-        const char *from, *attr, *g = role_guid(get_path(ra->attrs, "role"));
-        bool who;
-        if (value_is_unknown(p))
-            who = value_unknown_origin(p, &from, &attr) && strcmp(from, uai->address) == 0 &&
-                  strcmp(attr, "principal_id") == 0;
+    const json_t *p = get_path(ra->attrs, "principal");
+    const char *from, *attr;
+    if (value_is_unknown(p))
+        return value_unknown_origin(p, &from, &attr) && strcmp(attr, "principal_id") == 0 ? from
+                                                                                          : NULL;
+    return json_string_value(p);
+}
+
+static int cmp_ra_key(const void *a, const void *b)
+{
+    return strcasecmp(((const struct ra_key *)a)->who, ((const struct ra_key *)b)->who);
+}
+
+/* Does a role assignment for principal `who` grant one of roles at target id tid? */
+static bool granted_to(const struct rctx *c, const char *who, const char *tid,
+                       const char *const *roles)
+{
+    size_t lo = 0, hi = c->nras;
+    if (who == NULL)
+        return false;
+    while (lo < hi) { /* the first key >= who */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcasecmp(c->ras[mid].who, who) < 0)
+            lo = mid + 1;
         else
-            who = json_is_string(p) && json_is_string(pid) &&
-                  strcasecmp(json_string_value(p), json_string_value(pid)) == 0;
-        if (!who || !json_is_string(sc) || !id_under(tid, json_string_value(sc)) || g == NULL)
+            hi = mid;
+    }
+    for (; lo < c->nras && strcasecmp(c->ras[lo].who, who) == 0; lo++) {
+        const struct cfg_instance *ra = c->ras[lo].ra;
+        const json_t *sc = schema_ref_id(get_path(ra->attrs, "scope"));
+        const char *g = role_guid(get_path(ra->attrs, "role"));
+        if (!json_is_string(sc) || !id_under(tid, json_string_value(sc)) || g == NULL)
             continue;
         for (const char *const *r = roles; *r; r++) {
             const char *want = schema_builtin_role(*r);
             if (want && strcasecmp(want, g) == 0)
-                return T_TRUE;
+                return true;
         }
     }
-    return T_FALSE;
+    return false;
+}
+
+/* Does the configuration grant identity uai one of roles at target (its id or above)? */
+static enum tri granted(const struct rctx *c, const struct cfg_instance *uai,
+                        const struct cfg_instance *target, const char *const *roles)
+{
+    const char *tid = inst_id(target);
+    if (tid == NULL)
+        return T_UNKNOWN;
+    return granted_to(c, uai->address, tid, roles) ||
+                   granted_to(c, json_string_value(json_object_get(uai->value, "principal_id")),
+                              tid, roles)
+               ? T_TRUE
+               : T_FALSE;
 }
 
 /* Is uai among inst's identity.user_assigned? T_UNKNOWN when the list is not known. */
@@ -1956,9 +1990,14 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
         free(c.insts);
         return 0;
     }
-    for (size_t i = 0; i < c.n; i++)
-        if (is_kind(c.insts[i], "role_assignment"))
-            c.ras[c.nras++] = c.insts[i];
+    for (size_t i = 0; i < c.n; i++) {
+        const char *who = is_kind(c.insts[i], "role_assignment") && json_is_object(c.insts[i]->attrs)
+                              ? ra_who(c.insts[i])
+                              : NULL;
+        if (who)
+            c.ras[c.nras++] = (struct ra_key){who, c.insts[i]};
+    }
+    qsort(c.ras, c.nras, sizeof(*c.ras), cmp_ra_key);
     check_suppressions(&c);
     rule_secrets(&c);
     for (size_t i = 0; i < c.n && !zones_managed; i++)
