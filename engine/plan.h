@@ -143,7 +143,9 @@ void plan_config_digest(char out[72], const struct config *cfg);
 
 /* The plan as JSON (docs/plan-json.md). With redact, sensitive values
  * become "(sensitive)" in before/after and bodies are left out; without it
- * the JSON can be applied (plan_from_json). New reference. */
+ * the JSON can be applied (plan_from_json). New reference; it shares the
+ * plan's values (before, after, bodies, notes, findings) rather than copying
+ * them, so a caller replaces members but never changes one in place. */
 json_t *plan_to_json(const struct plan *plan, bool redact);
 int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err);
 
