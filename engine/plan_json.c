@@ -369,7 +369,7 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
     json_object_set_new(root, "resource_changes", changes);
     json_object_set_new(root, "resource_drift", drift);
     if (plan->configuration) /* locations and expressions: no values, nothing secret */
-        json_object_set_new(root, "configuration", json_deep_copy(plan->configuration));
+        json_object_set_new(root, "configuration", json_incref(plan->configuration));
     return root;
 }
 
