@@ -504,9 +504,14 @@ static void defs_from_subjects(struct run *r)
         const struct policy_subject *s = &r->subjects[i];
         const json_t *props = json_object_get(s->res.body, "properties");
         char key[256];
-        if (s->res.type == NULL ||
-            strcasecmp(s->res.type, "Microsoft.Authorization/policyDefinitions") != 0 ||
-            !json_is_object(json_object_get(props, "policyRule")) || s->res.id == NULL)
+        bool set = s->res.type &&
+                   strcasecmp(s->res.type, "Microsoft.Authorization/policySetDefinitions") == 0 &&
+                   json_is_array(json_object_get(props, "policyDefinitions"));
+        if (!set && (s->res.type == NULL ||
+                     strcasecmp(s->res.type, "Microsoft.Authorization/policyDefinitions") != 0 ||
+                     !json_is_object(json_object_get(props, "policyRule"))))
+            continue;
+        if (s->res.id == NULL)
             continue;
         lower_key(key, sizeof(key), s->res.id);
         json_object_set_new(r->defs.by_key, key,
@@ -795,8 +800,9 @@ static int collect_bindings(struct run *r, struct binding_set *bs)
     for (size_t ai = 0; ai < nas; ai++) {
         const struct assignment *a = &as[ai];
         const char *def_id = json_string_value(json_object_get(a->attrs, "definition")), *cut;
-        const json_t *def, *enforce;
+        const json_t *def, *enforce, *members, *m;
         char key[256], scope[2048];
+        size_t mi;
         if (def_id == NULL)
             continue;
         def = definition_for(r, def_id);
@@ -812,9 +818,33 @@ static int collect_bindings(struct run *r, struct binding_set *bs)
         cut = a->id ? strcasestr(a->id, ASSIGNMENT_SEG) : NULL;
         snprintf(scope, sizeof(scope), "%.*s", cut ? (int)(cut - a->id) : 0, cut ? a->id : "");
         enforce = json_object_get(a->attrs, "enforce");
-        if (binding_add(bs, def, json_object_get(a->attrs, "parameters"), a->address,
-                        hold_str(r, scope), json_object_get(a->attrs, "not_scopes"),
-                        !json_is_false(enforce), &err) < 0) {
+        if (policy_set_members(def, &members)) {
+            /* an initiative: each member policy, with the parameters the set passes it */
+            json_array_foreach(members, mi, m)
+            {
+                const char *mid = json_string_value(json_object_get(m, "policyDefinitionId"));
+                const json_t *mdef = mid ? definition_for(r, mid) : NULL;
+                json_t *mparams;
+                if (mdef == NULL) {
+                    char msg[1024];
+                    snprintf(msg, sizeof(msg),
+                             "not evaluable offline: the policy definition '%s' of the "
+                             "initiative '%s' is not available; pass -policy DIR or -cloud to "
+                             "read it",
+                             mid ? mid : "(none)", def_id);
+                    assignment_problem(r, a, FINDING_INFO, mid ? mid : def_id, msg);
+                    continue;
+                }
+                mparams = policy_set_member_params(def, m, json_object_get(a->attrs, "parameters"));
+                if (binding_add(bs, mdef, mparams, a->address, hold_str(r, scope),
+                                json_object_get(a->attrs, "not_scopes"), !json_is_false(enforce),
+                                &err) < 0)
+                    assignment_problem(r, a, FINDING_DENY, mid, err.msg);
+                json_decref(mparams);
+            }
+        } else if (binding_add(bs, def, json_object_get(a->attrs, "parameters"), a->address,
+                               hold_str(r, scope), json_object_get(a->attrs, "not_scopes"),
+                               !json_is_false(enforce), &err) < 0) {
             assignment_problem(r, a, FINDING_DENY, def_id, err.msg);
             continue;
         }

@@ -353,6 +353,64 @@ static const char *str_at(const json_t *o, const char *path)
     return json_string_value(v);
 }
 
+/* The conversions of initiatives, managed network outbound rules and storage
+ * CMKs: rendered, decoded, rendered again to the same ARM value. */
+static void test_catalogue__conversions_round_trip(void **state)
+{
+    static const struct {
+        const char *kind, *attr, *dsl, *arm;
+    } cases[] = {
+        {"policy_set_definition", "policies",
+         "[{\"definition\": \"/subscriptions/s/providers/Microsoft.Authorization/"
+         "policyDefinitions/nopub\", \"parameters\": {\"effect\": \"[parameters('e')]\"}}]",
+         "[{\"policyDefinitionId\": \"/subscriptions/s/providers/Microsoft.Authorization/"
+         "policyDefinitions/nopub\", \"parameters\": {\"effect\": {\"value\": "
+         "\"[parameters('e')]\"}}, \"policyDefinitionReferenceId\": \"nopub\"}]"},
+        {"workspace", "managed_network.outbound_rules",
+         "{\"pypi\": {\"type\": \"fqdn\", \"destination\": \"pypi.org\"}, \"st\": {\"type\": "
+         "\"PrivateEndpoint\", \"target\": \"/subscriptions/s/x\", \"subresource\": \"blob\"}, "
+         "\"aad\": {\"type\": \"ServiceTag\", \"service_tag\": \"AzureActiveDirectory\", "
+         "\"protocol\": \"TCP\", \"ports\": \"443\"}}",
+         "{\"pypi\": {\"type\": \"FQDN\", \"category\": \"UserDefined\", \"destination\": "
+         "\"pypi.org\"}, \"st\": {\"type\": \"PrivateEndpoint\", \"category\": \"UserDefined\", "
+         "\"destination\": {\"serviceResourceId\": \"/subscriptions/s/x\", "
+         "\"subresourceTarget\": \"blob\"}}, \"aad\": {\"type\": \"ServiceTag\", \"category\": "
+         "\"UserDefined\", \"destination\": {\"serviceTag\": \"AzureActiveDirectory\", "
+         "\"protocol\": \"TCP\", \"portRanges\": \"443\", \"action\": \"Allow\"}}}"},
+        {"storage_account", "encryption.key",
+         "{\"id\": \"/subscriptions/s/k\", \"versioned_uri\": "
+         "\"https://kv.vault.azure.net/keys/cmk/0123456789abcdef0123456789abcdef\"}",
+         "{\"keyvaulturi\": \"https://kv.vault.azure.net\", \"keyname\": \"cmk\"}"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct schema_attr *a = schema_attr_find(schema_find(cases[i].kind), cases[i].attr);
+        json_t *dsl = jparse(cases[i].dsl), *want = jparse(cases[i].arm), *arm, *back, *again;
+        assert_non_null(a);
+        arm = schema_to_arm(a, &a->map, dsl, NULL);
+        assert_true(json_equal(arm, want));
+        back = schema_from_arm(a, &a->map, arm);
+        again = schema_to_arm(a, &a->map, back, NULL);
+        assert_true(json_equal(again, want));
+        json_decref(dsl);
+        json_decref(want);
+        json_decref(arm);
+        json_decref(back);
+        json_decref(again);
+    }
+    {
+        /* the service's own outbound rules are not the configuration's */
+        const struct schema_attr *a =
+            schema_attr_find(schema_find("workspace"), "managed_network.outbound_rules");
+        json_t *arm = jparse("{\"__SYS_PE_st_blob\": {\"type\": \"PrivateEndpoint\", "
+                             "\"category\": \"Required\"}}");
+        json_t *back = schema_from_arm(a, &a->map, arm);
+        assert_int_equal(json_object_size(back), 0);
+        json_decref(arm);
+        json_decref(back);
+    }
+}
+
 static void test_catalogue__decode_examples(void **state)
 {
     int found;
@@ -1433,6 +1491,7 @@ int main(void)
         cmocka_unit_test(test_catalogue__json_paths),
         cmocka_unit_test(test_catalogue__normalisers),
         cmocka_unit_test(test_catalogue__conversions),
+        cmocka_unit_test(test_catalogue__conversions_round_trip),
         cmocka_unit_test(test_catalogue__decode_examples),
         cmocka_unit_test(test_catalogue__change_classification),
         cmocka_unit_test(test_catalogue__resolve_ids),
