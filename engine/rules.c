@@ -1052,12 +1052,13 @@ static void rule_subnet(struct rctx *c, const struct cfg_instance *ws)
         if (strcasecmp(uses[i].id, uses[best].id) == 0)
             continue;
         /* for_each instances share their block: one finding per block */
-        d = finding(c, "NET-SAME-SUBNET", x, "subnet",
-                    "%s is in another subnet than %s (both serve %s)",
-                    x->resource->has_for_each ? x->resource->address : x->address,
-                    uses[best].inst->resource->has_for_each ? uses[best].inst->resource->address
-                                                            : uses[best].inst->address,
-                    ws->address);
+        d = finding(
+            c, "NET-SAME-SUBNET", x, "subnet", "%s is in another subnet than %s (both serve %s)",
+            x->resource->has_for_each || x->resource->has_count ? x->resource->address : x->address,
+            uses[best].inst->resource->has_for_each || uses[best].inst->resource->has_count
+                ? uses[best].inst->resource->address
+                : uses[best].inst->address,
+            ws->address);
         note_at(d, uses[best].inst, "subnet", "the subnet the others use");
     }
     free(uses);
@@ -1872,6 +1873,14 @@ static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const cha
         break;
     case EXPR_PAREN:
         scan_expr(c, inst, name, sensitive_attr, e->u.paren);
+        break;
+    case EXPR_CALL: /* a literal passed through a function: lower("AccountKey=...") */
+        for (const struct ast_expr *x = e->u.call.args; x; x = x->next)
+            scan_expr(c, inst, name, sensitive_attr, x);
+        break;
+    case EXPR_FOR:
+        scan_expr(c, inst, name, sensitive_attr, e->u.forx->coll);
+        scan_expr(c, inst, name, sensitive_attr, e->u.forx->value);
         break;
     default:
         break;

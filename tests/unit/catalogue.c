@@ -881,6 +881,59 @@ static void test_catalogue__graph_order(void **state)
     diag_list_release(&diags);
 }
 
+/* A saved plan's configuration: Terraform's expression representation per
+ * block, a sensitive literal left out, a for expression's references
+ * without its own variables. */
+static void test_catalogue__plan_configuration(void **state)
+{
+    static const char extra[] =
+        "compute_cluster \"c\" {\n  workspace = workspace.w\n  name = \"c\"\n"
+        "  vm_size = \"Standard_DS3_v2\"\n  admin {\n    user = \"azureuser\"\n"
+        "    password = \"literal-Secret-1\"\n  }\n}\n"
+        "resource_group \"rg2\" {\n  tags = { for n in [\"a\", \"b\"] : n => key_vault.kv.name "
+        "}\n}\n";
+    char text[sizeof(graph_cfg) + sizeof(extra)];
+    struct diag_list diags;
+    struct config *cfg;
+    json_t *conf, *c = NULL, *rg2 = NULL, *x;
+    size_t i;
+    char *dump;
+    (void)state;
+    snprintf(text, sizeof(text), "%s%s", graph_cfg, extra);
+    diag_list_init(&diags);
+    cfg = load_text(text, &diags);
+    conf = plan_configuration(cfg);
+    json_array_foreach(conf, i, x)
+    {
+        const char *a = json_string_value(json_object_get(x, "address"));
+        if (strcmp(a, "compute_cluster.c") == 0)
+            c = json_object_get(x, "expressions");
+        if (strcmp(a, "resource_group.rg2") == 0)
+            rg2 = json_object_get(x, "expressions");
+    }
+    assert_non_null(c);
+    assert_non_null(rg2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(c, "name"), "constant_value")), "c");
+    x = json_object_get(json_array_get(json_object_get(c, "admin"), 0), "password");
+    assert_non_null(x);
+    assert_int_equal(json_object_size(x), 0); /* the literal secret is not repeated */
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(json_object_get(c, "admin"), 0), "user"),
+                            "constant_value")),
+                        "azureuser");
+    x = json_object_get(json_object_get(rg2, "tags"), "references");
+    dump = json_dumps(x, JSON_COMPACT);
+    assert_string_equal(dump, "[\"key_vault.kv.name\",\"key_vault.kv\"]");
+    free(dump);
+    dump = json_dumps(conf, JSON_COMPACT);
+    assert_null(strstr(dump, "literal-Secret-1"));
+    free(dump);
+    json_decref(conf);
+    config_free(cfg);
+    diag_list_release(&diags);
+}
+
 static void test_catalogue__graph_cycle(void **state)
 {
     /* The lock names the registry by id string while the registry reads the
@@ -1449,6 +1502,7 @@ int main(void)
         cmocka_unit_test(test_catalogue__plan_key_updates),
         cmocka_unit_test(test_catalogue__plan_adopts_pending_create),
         cmocka_unit_test(test_catalogue__sensitive_paths),
+        cmocka_unit_test(test_catalogue__plan_configuration),
         cmocka_unit_test(test_catalogue__write_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
