@@ -17,7 +17,7 @@
 #include "util/banned.h"
 
 /* Block types the language itself defines at top level. */
-static const char *const top_keywords[] = {"settings", "variable", "existing", NULL};
+static const char *const top_keywords[] = {"settings", "variable", "existing", "locals", NULL};
 static const char *const variable_attrs[] = {"type", "description", "default", "sensitive", NULL};
 static const char *const variable_types[] = {"string", "number", "bool", "list",
                                              "map",    "any",    NULL};
@@ -39,6 +39,17 @@ struct dep_edge {
 struct ref_walk;
 struct deferred_ref;
 
+/* A reference that involves a local (see finish_locals): from a local to
+ * a local or a resource, from a resource to a local, or from a place that
+ * may not refer to resources (`what`) to a local. */
+enum local_ref_kind { LREF_LOCAL_LOCAL, LREF_LOCAL_RESOURCE, LREF_RESOURCE_LOCAL, LREF_GUARD };
+struct local_ref {
+    enum local_ref_kind kind;
+    uint32_t from, to, seq;
+    const char *what;   /* LREF_GUARD: ref_walk.no_resources */
+    struct src_loc loc; /* LREF_GUARD: the reference */
+};
+
 struct loader {
     struct config *cfg;
     const struct config_opts *opts;
@@ -53,6 +64,9 @@ struct loader {
     size_t nedges, edges_cap;
     bool edges_sorted; /* by (from, seq) */
     uint32_t seq;
+    size_t lcap;             /* capacity of cfg->locals */
+    struct local_ref *lrefs; /* references that involve locals */
+    size_t nlrefs, lrefs_cap;
     struct deferred_ref *deferred; /* references to names not declared yet */
     size_t ndeferred, deferred_cap;
     const struct ast_expr **consts; /* see walk_expr */
@@ -462,6 +476,99 @@ static long add_resource(struct loader *ld, const struct ast_block *b, bool exis
     return (long)cfg->nresources - 1;
 }
 
+/* --- locals ---------------------------------------------------------------- */
+
+static uint32_t hash_name(const char *name)
+{
+    uint64_t h = hash_bytes(name, strlen(name), 0);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+struct cfg_local *config_find_local(const struct config *cfg, const char *name)
+{
+    if (cfg->local_slots == NULL)
+        return NULL;
+    for (size_t i = hash_name(name) & cfg->local_mask;; i = (i + 1) & cfg->local_mask) {
+        uint32_t slot = cfg->local_slots[i];
+        if (slot == 0)
+            return NULL;
+        if (same_str(cfg->locals[slot - 1].name, name))
+            return &cfg->locals[slot - 1];
+    }
+}
+
+/* Puts locals[idx] in the name index, growing it to keep the load under
+ * one half. */
+static int local_index_add(struct config *cfg, size_t idx)
+{
+    if (cfg->local_slots == NULL || 2 * (idx + 1) > cfg->local_mask + 1) {
+        size_t cap = cfg->local_slots ? 2 * (cfg->local_mask + 1) : 16;
+        uint32_t *slots = calloc(cap, sizeof(*slots));
+        if (slots == NULL)
+            return AMLSEC_ENOMEM;
+        free(cfg->local_slots);
+        cfg->local_slots = slots;
+        cfg->local_mask = cap - 1;
+        for (size_t k = 0; k < idx; k++) {
+            size_t i = hash_name(cfg->locals[k].name) & cfg->local_mask;
+            while (slots[i])
+                i = (i + 1) & cfg->local_mask;
+            slots[i] = (uint32_t)k + 1;
+        }
+    }
+    {
+        size_t i = hash_name(cfg->locals[idx].name) & cfg->local_mask;
+        while (cfg->local_slots[i])
+            i = (i + 1) & cfg->local_mask;
+        cfg->local_slots[i] = (uint32_t)idx + 1;
+    }
+    return 0;
+}
+
+/* Registers one NAME = expr of a locals block; returns its index, or -1
+ * (a duplicate, or out of memory: ld->rc). */
+static long add_local(struct loader *ld, const struct ast_attr *a)
+{
+    struct config *cfg = ld->cfg;
+    struct cfg_local *prev = config_find_local(cfg, a->name), *l;
+    if (prev) {
+        struct src_loc nl = ast_attr_name_loc(a), fl = ast_attr_name_loc(prev->attr);
+        struct diag *d = error_at(ld, &nl, "duplicate", "duplicate local '%s'", a->name);
+        diag_add_note(d, &fl, "first defined here");
+        return -1;
+    }
+    if (cfg->nlocals == ld->lcap) {
+        struct cfg_local *grown = doubled(cfg->locals, &ld->lcap, sizeof(*grown));
+        if (grown == NULL || ld->lcap > UINT32_MAX) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return -1;
+        }
+        cfg->locals = grown;
+    }
+    l = &cfg->locals[cfg->nlocals++];
+    memset(l, 0, sizeof(*l));
+    l->name = a->name;
+    l->attr = a;
+    if (local_index_add(cfg, cfg->nlocals - 1) < 0) {
+        ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        return -1;
+    }
+    return (long)cfg->nlocals - 1;
+}
+
+static void add_local_ref(struct loader *ld, const struct local_ref *r)
+{
+    if (ld->nlrefs == ld->lrefs_cap) {
+        struct local_ref *refs = doubled(ld->lrefs, &ld->lrefs_cap, sizeof(*refs));
+        if (refs == NULL) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return;
+        }
+        ld->lrefs = refs;
+    }
+    ld->lrefs[ld->nlrefs++] = *r;
+}
+
 /* Registers one top-level block: the settings block, a variable or a
  * resource (b may be a body-less outline of the block: only its header is
  * kept). Returns the resource's index, or -1 when b declares none. */
@@ -506,6 +613,16 @@ static long collect_block(struct loader *ld, const struct ast_block *b)
         v->name = b->labels->text;
         v->block = b;
         v->type = "any";
+    } else if (strcmp(b->type, "locals") == 0) {
+        /* its names are registered and walked by top_block */
+        if (!check_labels(ld, b, 0, "no name", "locals { NAME = VALUE ... }"))
+            return -1;
+        for (const struct ast_block *k = b->body.blocks; k; k = k->next) {
+            struct diag *d = error_at(ld, &k->type_loc, "locals",
+                                      "a locals block holds only NAME = VALUE lines");
+            if (d)
+                diag_set_hint(d, "write a map as NAME = { key = VALUE }");
+        }
     } else if (strcmp(b->type, "existing") == 0) {
         if (!check_labels(ld, b, 2, "a type and a name", "existing TYPE \"NAME\" { ... }"))
             return -1;
@@ -525,6 +642,8 @@ static long collect_block(struct loader *ld, const struct ast_block *b)
 struct ref_walk {
     struct loader *ld;
     long from;                /* the resource's index; -1 outside resources */
+    uint32_t local;           /* the local's index + 1; 0 outside locals */
+    bool no_locals;           /* variables: bound before locals exist */
     const char *no_resources; /* see eval_ctx */
     bool has_each;
     /* Every name is declared by now: a reference to an unknown one is an
@@ -706,6 +825,53 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
         }
         return;
     }
+    if (root[0] == 'l' && strcmp(root, "local") == 0) {
+        struct cfg_local *l;
+        if (s == NULL || s->kind != STEP_ATTR) {
+            error_at(ld, &e->loc, "reference", "expected local.NAME");
+            return;
+        }
+        if (w->no_locals) {
+            error_at(ld, &e->loc, "reference", "%s cannot refer to locals", w->no_resources);
+            return;
+        }
+        l = config_find_local(cfg, s->name);
+        if (l == NULL && !w->final) {
+            defer_ref(w, e);
+            return;
+        }
+        if (l == NULL) {
+            size_t n = 0;
+            d = error_at(ld, &e->loc, "unknown-local", "undeclared local '%s'", s->name);
+            for (size_t i = 0; i < cfg->nlocals && n < 511; i++)
+                cands[n++] = cfg->locals[i].name;
+            cands[n] = NULL;
+            hint_nearest(d, s->name, cands);
+            if (d && d->hint == NULL)
+                diag_set_hint(d, "declare it with: locals { %s = VALUE }", s->name);
+            return;
+        }
+        {
+            struct local_ref r = {.to = (uint32_t)(l - cfg->locals),
+                                  .seq = w->seq ? w->seq : ++ld->seq};
+            if (w->no_resources) {
+                r.kind = LREF_GUARD;
+                r.what = w->no_resources;
+                r.loc = e->loc;
+                add_local_ref(ld, &r);
+            } else if (w->from >= 0) {
+                r.kind = LREF_RESOURCE_LOCAL;
+                r.from = (uint32_t)w->from;
+                add_local_ref(ld, &r);
+            } else if (w->local) {
+                r.kind = LREF_LOCAL_LOCAL;
+                r.from = w->local - 1;
+                r.loc = e->loc;
+                add_local_ref(ld, &r);
+            }
+        }
+        return;
+    }
     if (root[0] == 's' && strcmp(root, "settings") == 0) {
         if (s == NULL || s->kind != STEP_ATTR)
             error_at(ld, &e->loc, "reference", "expected settings.NAME");
@@ -744,8 +910,8 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
         kind_known = target || (cfg->index && index_find(cfg, existing, kind, NULL) >= 0);
         if (!kind_known && !existing && !in_list(known_kinds(ld), kind)) {
             size_t n = 0;
-            static const char *const roots[] = {"var", "settings", "each", "existing"};
-            for (size_t i = 0; i < 4; i++)
+            static const char *const roots[] = {"var", "settings", "each", "existing", "local"};
+            for (size_t i = 0; i < 5; i++)
                 cands[n++] = roots[i];
             for (size_t i = 0; i < cfg->nresources && n < 511; i++)
                 if (!cfg->resources[i].existing)
@@ -776,8 +942,14 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
                      w->no_resources);
             return;
         }
-        if (w->from >= 0)
+        if (w->from >= 0) {
             add_dep(ld, w, (size_t)(target - cfg->resources));
+        } else if (w->local) {
+            struct local_ref r = {.kind = LREF_LOCAL_RESOURCE,
+                                  .from = w->local - 1,
+                                  .to = (uint32_t)(target - cfg->resources)};
+            add_local_ref(ld, &r);
+        }
     }
 }
 
@@ -947,6 +1119,168 @@ static bool find_cycles(struct loader *ld)
     free(color);
     free(stack);
     return found;
+}
+
+/* --- locals: cycles and dependencies --------------------------------------- */
+
+struct local_graph {
+    size_t *ll_off, *lr_off;     /* CSR offsets per local (n + 1) */
+    const struct local_ref **ll; /* local -> local references */
+    uint32_t *lr;                /* local -> resource */
+    uint32_t **clo;              /* each local's resources, directly or not */
+    size_t *nclo;
+    int *color;
+    uint32_t *stamp; /* per resource: the local last added to */
+};
+
+static bool visit_local(struct loader *ld, struct local_graph *g, uint32_t l, uint32_t *stack,
+                        size_t depth)
+{
+    struct config *cfg = ld->cfg;
+    if (g->color[l] == BLACK)
+        return false;
+    if (g->color[l] == GREY) {
+        struct buf path;
+        size_t start = 0;
+        struct diag *d;
+        struct src_loc nl = ast_attr_name_loc(cfg->locals[l].attr);
+        while (start < depth && stack[start] != l)
+            start++;
+        buf_init(&path, 0);
+        for (size_t i = start; i < depth; i++)
+            buf_addf(&path, "local.%s -> ", cfg->locals[stack[i]].name);
+        buf_addf(&path, "local.%s", cfg->locals[l].name);
+        d = error_at(ld, &nl, "cycle", "reference cycle: %s", path.ptr);
+        for (size_t i = start + 1; i < depth; i++) {
+            struct src_loc ol = ast_attr_name_loc(cfg->locals[stack[i]].attr);
+            diag_add_note(d, &ol, "local.%s is part of the cycle", cfg->locals[stack[i]].name);
+        }
+        buf_release(&path);
+        return true;
+    }
+    g->color[l] = GREY;
+    stack[depth] = l;
+    for (size_t i = g->ll_off[l]; i < g->ll_off[l + 1]; i++)
+        if (visit_local(ld, g, g->ll[i]->to, stack, depth + 1))
+            return true;
+    g->color[l] = BLACK;
+    /* every child is done: l's resources are its own and its children's */
+    {
+        size_t cap = g->lr_off[l + 1] - g->lr_off[l], n = 0;
+        uint32_t *set;
+        for (size_t i = g->ll_off[l]; i < g->ll_off[l + 1]; i++)
+            cap += g->nclo[g->ll[i]->to];
+        set = malloc((cap ? cap : 1) * sizeof(*set));
+        if (set == NULL) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return true;
+        }
+        for (size_t i = g->lr_off[l]; i < g->lr_off[l + 1]; i++)
+            if (g->stamp[g->lr[i]] != l + 1)
+                g->stamp[g->lr[i]] = l + 1, set[n++] = g->lr[i];
+        for (size_t i = g->ll_off[l]; i < g->ll_off[l + 1]; i++) {
+            uint32_t c = g->ll[i]->to;
+            for (size_t k = 0; k < g->nclo[c]; k++)
+                if (g->stamp[g->clo[c][k]] != l + 1)
+                    g->stamp[g->clo[c][k]] = l + 1, set[n++] = g->clo[c][k];
+        }
+        g->clo[l] = set;
+        g->nclo[l] = n;
+        cfg->locals[l].needs_resources = n > 0;
+    }
+    return false;
+}
+
+/* Once every reference is known: reports cycles between locals, makes a
+ * resource that reads a local depend on the resources the local refers to
+ * (directly or through other locals), and refuses a local that refers to
+ * resources where resources may not be read (for_each, settings). */
+static int finish_locals(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    size_t n = cfg->nlocals;
+    struct local_graph g = {0};
+    uint32_t *stack = NULL;
+    bool cycle = false;
+
+    if (n == 0)
+        return 0;
+    g.ll_off = calloc(n + 2, sizeof(*g.ll_off));
+    g.lr_off = calloc(n + 2, sizeof(*g.lr_off));
+    g.ll = calloc(ld->nlrefs + 1, sizeof(*g.ll));
+    g.lr = calloc(ld->nlrefs + 1, sizeof(*g.lr));
+    g.clo = calloc(n, sizeof(*g.clo));
+    g.nclo = calloc(n, sizeof(*g.nclo));
+    g.color = calloc(n, sizeof(*g.color));
+    g.stamp = calloc(cfg->nresources + 1, sizeof(*g.stamp));
+    stack = calloc(n + 1, sizeof(*stack));
+    if (!g.ll_off || !g.lr_off || !g.ll || !g.lr || !g.clo || !g.nclo || !g.color || !g.stamp ||
+        !stack) {
+        ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* counting sort of the references by the local they start from */
+    for (size_t i = 0; i < ld->nlrefs; i++) {
+        const struct local_ref *r = &ld->lrefs[i];
+        if (r->kind == LREF_LOCAL_LOCAL)
+            g.ll_off[r->from + 2]++;
+        else if (r->kind == LREF_LOCAL_RESOURCE)
+            g.lr_off[r->from + 2]++;
+    }
+    for (size_t i = 2; i < n + 2; i++) {
+        g.ll_off[i] += g.ll_off[i - 1];
+        g.lr_off[i] += g.lr_off[i - 1];
+    }
+    for (size_t i = 0; i < ld->nlrefs; i++) {
+        const struct local_ref *r = &ld->lrefs[i];
+        if (r->kind == LREF_LOCAL_LOCAL)
+            g.ll[g.ll_off[r->from + 1]++] = r;
+        else if (r->kind == LREF_LOCAL_RESOURCE)
+            g.lr[g.lr_off[r->from + 1]++] = r->to;
+    }
+    for (size_t l = 0; l < n && !cycle; l++)
+        cycle = visit_local(ld, &g, (uint32_t)l, stack, 0);
+    if (cycle)
+        goto out;
+    for (size_t i = 0; i < ld->nlrefs; i++) {
+        const struct local_ref *r = &ld->lrefs[i];
+        if (r->kind == LREF_RESOURCE_LOCAL) {
+            struct ref_walk w = {.ld = ld, .from = (long)r->from, .seq = r->seq};
+            for (size_t k = 0; k < g.nclo[r->to]; k++) {
+                const struct cfg_resource *res = &cfg->resources[r->from];
+                if (g.clo[r->to][k] == r->from) {
+                    /* reported here: find_cycles would not name the local */
+                    struct src_loc nl = ast_attr_name_loc(cfg->locals[r->to].attr);
+                    struct diag *d = error_at(ld, &res->block->type_loc, "cycle",
+                                              "reference cycle: %s -> local.%s -> %s", res->address,
+                                              cfg->locals[r->to].name, res->address);
+                    diag_add_note(d, &nl, "local.%s is part of the cycle", cfg->locals[r->to].name);
+                    continue;
+                }
+                add_dep(ld, &w, g.clo[r->to][k]);
+            }
+        } else if (r->kind == LREF_GUARD && g.nclo[r->to]) {
+            error_at(ld, &r->loc, "reference",
+                     "%s cannot refer to resources: local.%s refers to %s, known only after apply",
+                     r->what, cfg->locals[r->to].name, cfg->resources[g.clo[r->to][0]].address);
+        }
+    }
+out:
+    for (size_t l = 0; g.clo && l < n; l++)
+        free(g.clo[l]);
+    free(g.ll_off);
+    free(g.lr_off);
+    free(g.ll);
+    free(g.lr);
+    free(g.clo);
+    free(g.nclo);
+    free(g.color);
+    free(g.stamp);
+    free(stack);
+    free(ld->lrefs);
+    ld->lrefs = NULL;
+    ld->nlrefs = ld->lrefs_cap = 0;
+    return ld->rc;
 }
 
 /* --- variables ------------------------------------------------------------ */
@@ -1754,7 +2088,7 @@ static void check_shape(struct loader *ld, const struct ast_body *b, bool top)
 static bool body_needed(const struct config_opts *opts, const struct ast_block *b, bool for_each)
 {
     return !opts->check_only || for_each || strcmp(b->type, "settings") == 0 ||
-           strcmp(b->type, "variable") == 0;
+           strcmp(b->type, "variable") == 0 || strcmp(b->type, "locals") == 0;
 }
 
 /* parse_hooks.top_block: checks each top-level block as soon as it is
@@ -1781,6 +2115,13 @@ static struct ast_block *top_block(void *payload, struct ast_block *b)
         check_depends_on(ld, b);
         parse_lifecycle(ld, r, b);
         check_shape(ld, &b->body, true);
+    } else if (kept == b && b->nlabels == 0 && strcmp(b->type, "locals") == 0) {
+        for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
+            long l = add_local(ld, a);
+            struct ref_walk w = {.ld = ld, .from = -1, .local = (uint32_t)(l + 1)};
+            if (l >= 0)
+                walk_value(&w, a->value);
+        }
     }
     return kept;
 }
@@ -1827,11 +2168,14 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         if (cfg->settings_block)
             walk_body(&w, &cfg->settings_block->body, false);
         w.no_resources = "a variable";
+        w.no_locals = true;
         for (size_t i = 0; i < cfg->nvars; i++)
             for (const struct ast_attr *a = cfg->vars[i].block->body.attrs; a; a = a->next)
                 if (strcmp(a->name, "type") != 0) /* type = string is a keyword */
                     walk_value(&w, a->value);
     }
+    if (ld.rc == 0 && !diags->errors)
+        finish_locals(&ld);
     if (ld.rc < 0 || (rc = build_deps(&ld)) < 0) {
         rc = rc < 0 ? rc : ld.rc;
         goto out;
@@ -1859,6 +2203,7 @@ out:
     free(ld.base_dir);
     free(ld.edges);
     free(ld.deferred);
+    free(ld.lrefs);
     free(ld.consts);
     diag_list_release(&ld.checks);
     if (rc == 0 && diags->errors)
@@ -1884,6 +2229,10 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nvars; i++)
         json_decref(cfg->vars[i].value);
     free(cfg->vars);
+    for (size_t i = 0; i < cfg->nlocals; i++)
+        json_decref(cfg->locals[i].value);
+    free(cfg->locals);
+    free(cfg->local_slots);
     json_decref(cfg->settings);
     for (size_t i = 0; i < cfg->nsrcs; i++)
         src_file_free(cfg->srcs[i]);

@@ -65,6 +65,21 @@ struct cfg_resource {
     bool has_for_each;
 };
 
+/* One name of a `locals { NAME = expr ... }` block, read as local.NAME.
+ * Evaluated when first read (parser/eval.c), after everything it refers
+ * to: a resource that reads a local depends on the resources the local
+ * refers to, directly or through other locals. */
+enum cfg_local_state { CFG_LOCAL_NEW, CFG_LOCAL_EVALUATING, CFG_LOCAL_DONE, CFG_LOCAL_FAILED };
+
+struct cfg_local {
+    const char *name;
+    const struct ast_attr *attr; /* NAME = expr */
+    json_t *value;               /* owned; NULL until evaluated */
+    bool sensitive;              /* its value reads a sensitive value */
+    bool needs_resources;        /* it refers to a resource (directly or not) */
+    enum cfg_local_state state;
+};
+
 /* One instance of a resource: what the catalogue, planner and rules see. */
 struct cfg_instance {
     struct cfg_resource *resource;
@@ -133,6 +148,10 @@ struct config {
     size_t nvars;
     struct cfg_resource *resources; /* in source order (file name order, then position) */
     size_t nresources;
+    struct cfg_local *locals; /* in source order */
+    size_t nlocals;
+    uint32_t *local_slots; /* open addressing: local index + 1; 0 = empty */
+    size_t local_mask;
     char *const *environ;
     /* Hash index over resources by (existing, kind, name) and by kind, so
      * that lookups are O(1) (private to config.c). */
@@ -146,6 +165,8 @@ void config_free(struct config *cfg);
 /* Finds a resource by kind and name (existing selects `existing` blocks). */
 struct cfg_resource *config_find(const struct config *cfg, bool existing, const char *kind,
                                  const char *name);
+/* Finds a local by name, or NULL. */
+struct cfg_local *config_find_local(const struct config *cfg, const char *name);
 /* Finds an instance by its address string. */
 struct cfg_instance *config_find_instance(const struct config *cfg, const char *address);
 

@@ -86,6 +86,34 @@ static json_t *var_value(const struct config *cfg, const char *name, bool *sensi
     return NULL;
 }
 
+/* The value of local.NAME, evaluated the first time it is read (the check
+ * ordered what it refers to first and refused cycles); a local that failed
+ * was reported once, where it is defined. *out: a new reference. */
+static int local_value(json_t **out, struct eval_ctx *ctx, const struct ast_step *s)
+{
+    struct cfg_local *l = config_find_local(ctx->cfg, s->name);
+    if (l == NULL)
+        return fail(ctx, &s->loc, "unknown-local", "undeclared local '%s'", s->name);
+    if (l->state == CFG_LOCAL_EVALUATING)
+        return fail(ctx, &s->loc, "cycle", "local.%s refers to itself", s->name);
+    if (l->state == CFG_LOCAL_NEW) {
+        struct eval_ctx lc = {.cfg = ctx->cfg, .diags = ctx->diags, .base_dir = ctx->base_dir};
+        l->state = CFG_LOCAL_EVALUATING;
+        if (eval_expr(&l->value, &lc, l->attr->value) < 0) {
+            l->state = CFG_LOCAL_FAILED;
+        } else {
+            l->state = CFG_LOCAL_DONE;
+            l->sensitive = lc.sensitive;
+        }
+    }
+    if (l->state == CFG_LOCAL_FAILED)
+        return AMLSEC_EPARSE;
+    if (l->sensitive)
+        ctx->sensitive = true;
+    *out = json_incref(l->value);
+    return 0;
+}
+
 static json_t *resource_value(const struct cfg_resource *r)
 {
     json_t *m;
@@ -257,7 +285,14 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     const struct cfg_instance *from = NULL;
     int rc;
 
-    if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 || strcmp(root, "each") == 0) {
+    if (strcmp(root, "local") == 0) {
+        if (s == NULL || s->kind != STEP_ATTR)
+            return fail(ctx, &e->loc, "reference", "'local' must be followed by '.NAME'");
+        if ((rc = local_value(&v, ctx, s)) < 0)
+            return rc;
+        s = s->next;
+    } else if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 ||
+               strcmp(root, "each") == 0) {
         if (s == NULL || s->kind != STEP_ATTR)
             return fail(ctx, &e->loc, "reference", "'%s' must be followed by '.NAME'", root);
         if (root[0] == 'v') {
