@@ -229,11 +229,43 @@ static void warn_clear_state(const struct session *s, const struct plan *plan)
                 buf_addf(&b, "%s%s %s", n > 1 ? ", " : "", c->address, path);
         }
     }
+    {
+        const char *name;
+        json_t *o;
+        json_object_foreach(plan->outputs, name,
+                            o) if (json_is_true(json_object_get(o, "sensitive"))) if (n++ < 4)
+            buf_addf(&b, "%soutput.%s", n > 1 ? ", " : "", name);
+    }
     if (n)
         cli_warn("the state will hold %zu sensitive value%s in clear (%s%s): it is not encrypted; "
                  "set AMLSEC_STATE_PASSPHRASE or AMLSEC_STATE_KEY (docs/state.md)",
                  n, n == 1 ? "" : "s", b.ptr ? b.ptr : "", n > 4 ? ", ..." : "");
     buf_release(&b);
+}
+
+/* After an apply: the outputs, with what the state now knows filled in,
+ * are recorded in the state (saved when they changed) and printed. */
+static int finish_outputs(struct session *s, const struct plan *plan, int color)
+{
+    struct errbuf err = ERRBUF_INIT;
+    json_t *outputs = plan_outputs_final(plan, &s->st);
+    json_t *empty = json_object();
+    int rc = EXIT_OK;
+    if (outputs == NULL || empty == NULL) {
+        cli_error("out of memory");
+        rc = EXIT_FAIL;
+    } else if (!json_equal(outputs, s->st.outputs ? s->st.outputs : empty)) {
+        state_set_outputs(&s->st, outputs);
+        if (state_backend_save(s->sc.be, &s->st, &s->sc.keys, &err) < 0) {
+            cli_error("%s", err.msg);
+            rc = EXIT_FAIL;
+        }
+    }
+    if (rc == EXIT_OK && !json_ui)
+        plan_render_outputs(stdout, outputs, color);
+    json_decref(outputs);
+    json_decref(empty);
+    return rc;
 }
 
 static int execute(struct session *s, const struct plan *plan, unsigned parallelism)
@@ -437,12 +469,14 @@ static int apply_saved(struct plan_cli *pc)
     if (!plan_has_changes(plan)) {
         if (json_ui)
             ui_json_apply_summary(plan, true);
-        else
+        else if (plan->noutput_changes == 0)
             printf("No changes to apply.\n");
-        rc = EXIT_OK;
+        rc = finish_outputs(&s, plan, pc->color);
         goto out;
     }
     rc = execute(&s, plan, pc->so.parallelism);
+    if (rc == EXIT_OK)
+        rc = finish_outputs(&s, plan, pc->color);
 out:
     plan_free(plan);
     session_close(&s);
@@ -543,14 +577,17 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         }
         /* the printout and the code agree: 2 for changes, for drift shown
          * and for missing grants */
-        rc = pc->detailed && (plan_has_changes(plan) || plan->ndrift > 0 || missing) ? EXIT_CHANGES
-                                                                                     : EXIT_OK;
+        rc = pc->detailed && (plan_has_changes(plan) || plan->noutput_changes || plan->ndrift > 0 ||
+                              missing)
+                 ? EXIT_CHANGES
+                 : EXIT_OK;
         goto out;
     }
     if (!plan_has_changes(plan)) {
+        /* outputs that changed are recorded: no real infrastructure changes */
         if (json_ui)
             ui_json_apply_summary(plan, true);
-        rc = EXIT_OK;
+        rc = finish_outputs(&s, plan, pc->color);
         goto out;
     }
     warn_clear_state(&s, plan);
@@ -565,6 +602,8 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         goto out;
     }
     rc = execute(&s, plan, pc->so.parallelism);
+    if (rc == EXIT_OK)
+        rc = finish_outputs(&s, plan, pc->color);
     (void)ctx;
 out:
     plan_free(plan);

@@ -228,6 +228,75 @@ static void print_change(const struct out *o, const struct plan_change *c)
     fputc('\n', o->f);
 }
 
+/* An output's value for people: <sensitive> (Terraform's word) when it is
+ * secret. */
+static void output_text(struct buf *b, const json_t *entry)
+{
+    if (json_is_true(json_object_get(entry, "sensitive")))
+        buf_adds(b, "(sensitive value)");
+    else
+        value_format(b, json_object_get(entry, "value"));
+}
+
+/* Terraform's "Changes to Outputs:" block. */
+static void print_output_changes(const struct out *o, const struct plan *plan)
+{
+    const char *name;
+    json_t *e;
+    if (plan->noutput_changes == 0)
+        return;
+    fprintf(o->f, "%sChanges to Outputs:%s\n", col(o, C_BOLD), col(o, C_RESET));
+    json_object_foreach(plan->outputs, name, e)
+    {
+        const json_t *prev = json_object_get(plan->outputs_before, name);
+        const json_t *v = json_object_get(e, "value");
+        struct buf b;
+        if (prev && !value_contains_unknown(v) && json_equal(json_object_get(prev, "value"), v) &&
+            json_equal(json_object_get(prev, "sensitive"), json_object_get(e, "sensitive")))
+            continue;
+        buf_init(&b, 0);
+        if (prev) {
+            output_text(&b, prev);
+            buf_adds(&b, " -> ");
+        }
+        output_text(&b, e);
+        fprintf(o->f, "  %s%s%s %s = %s\n", col(o, prev ? C_YELLOW : C_GREEN), prev ? "~" : "+",
+                col(o, C_RESET), name, b.ptr);
+        buf_release(&b);
+    }
+    json_object_foreach(plan->outputs_before, name, e)
+    {
+        struct buf b;
+        if (json_object_get(plan->outputs, name))
+            continue;
+        buf_init(&b, 0);
+        output_text(&b, e);
+        fprintf(o->f, "  %s-%s %s = %s -> null\n", col(o, C_RED), col(o, C_RESET), name, b.ptr);
+        buf_release(&b);
+    }
+}
+
+void plan_render_outputs(FILE *f, const json_t *outputs, int color)
+{
+    struct out o = {f, color};
+    const char *name;
+    json_t *e;
+    if (json_object_size(outputs) == 0)
+        return;
+    fprintf(f, "\n%sOutputs:%s\n\n", col(&o, C_GREEN), col(&o, C_RESET));
+    json_object_foreach((json_t *)outputs, name, e)
+    {
+        struct buf b;
+        buf_init(&b, 0);
+        if (json_is_true(json_object_get(e, "sensitive")))
+            buf_adds(&b, "<sensitive>");
+        else
+            value_format(&b, json_object_get(e, "value"));
+        fprintf(f, "%s = %s\n", name, b.ptr);
+        buf_release(&b);
+    }
+}
+
 void plan_render_text(FILE *f, const struct plan *plan, int color)
 {
     struct out o = {f, color};
@@ -252,6 +321,12 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
         }
         fputc('\n', f);
     }
+    if (plan->n == 0 && plan->noutput_changes) {
+        print_output_changes(&o, plan);
+        fprintf(f, "\nYou can apply this plan to save these new output values to the state, "
+                   "without changing any real infrastructure.\n");
+        return;
+    }
     if (plan->n == 0) {
         fprintf(f, "%sNo changes.%s Your infrastructure matches the configuration%s.\n",
                 col(&o, C_GREEN), col(&o, C_RESET),
@@ -270,4 +345,8 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
     }
     fprintf(f, "\n%sPlan:%s %zu to add, %zu to change, %zu to destroy.\n", col(&o, C_BOLD),
             col(&o, C_RESET), plan->nadd, plan->nchange, plan->ndestroy);
+    if (plan->noutput_changes) {
+        fputc('\n', f);
+        print_output_changes(&o, plan);
+    }
 }

@@ -1916,6 +1916,8 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
             keep_with_deps(&b, i);
     attach_findings(&b);
     rc = order(&b);
+    if (rc == 0)
+        rc = plan_outputs_build(b.plan, cfg, st, err);
 out:
     for (size_t i = 0; i < b.n; i++)
         change_release(&b.items[i].c);
@@ -1944,6 +1946,8 @@ void plan_free(struct plan *plan)
     free(plan->changes);
     drift_release(plan);
     json_decref(plan->findings);
+    json_decref(plan->outputs);
+    json_decref(plan->outputs_before);
     free(plan->cloud);
     free(plan->subscription);
     free(plan->tenant);

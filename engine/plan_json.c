@@ -220,6 +220,15 @@ bool plan_has_sensitive(const struct plan *plan)
                                                   holds_sensitive(c->before, c->sensitive, "")))
             return true;
     }
+    /* a sensitive output's value is kept in the saved plan too */
+    {
+        const char *k;
+        json_t *o;
+        json_object_foreach(plan->outputs, k,
+                            o) if (json_is_true(json_object_get(o, "sensitive"))) return true;
+        json_object_foreach(plan->outputs_before, k,
+                            o) if (json_is_true(json_object_get(o, "sensitive"))) return true;
+    }
     return false;
 }
 
@@ -338,6 +347,14 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
                                   (json_int_t)plan->ndestroy));
     json_object_set_new(root, "resource_changes", changes);
     json_object_set_new(root, "resource_drift", drift);
+    /* as Terraform: no output_changes without outputs */
+    if (json_object_size(plan->outputs) || json_object_size(plan->outputs_before))
+        json_object_set_new(root, "output_changes", plan_output_changes_json(plan, redact));
+    if (!redact && json_object_size(plan->outputs))
+        /* what apply records: values still unknown keep their origin */
+        json_object_set_new(root, "planned_outputs", json_deep_copy(plan->outputs));
+    if (!redact && json_object_size(plan->outputs_before))
+        json_object_set_new(root, "prior_outputs", json_deep_copy(plan->outputs_before));
     return root;
 }
 
@@ -383,6 +400,24 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
     p->serial = (uint64_t)json_integer_value(json_object_get(st, "serial"));
     p->destroy = json_is_true(json_object_get(root, "destroy"));
     p->findings = take_json(root, "findings");
+    p->outputs = take_json(root, "planned_outputs");
+    p->outputs_before = take_json(root, "prior_outputs");
+    if ((p->outputs && !json_is_object(p->outputs)) ||
+        (p->outputs_before && !json_is_object(p->outputs_before))) {
+        plan_free(p);
+        return errbuf_set(err, AMLSEC_EPARSE,
+                          "plan: planned_outputs and prior_outputs are objects");
+    }
+    {
+        const char *k;
+        json_t *v;
+        json_t *oc = json_object_get(root, "output_changes");
+        json_object_foreach(oc, k, v)
+        {
+            const char *a = json_string_value(json_array_get(json_object_get(v, "actions"), 0));
+            p->noutput_changes += a && strcmp(a, "no-op") != 0;
+        }
+    }
     {
         const json_t *t = json_object_get(root, "target");
         const char *cl = json_string_value(json_object_get(t, "cloud"));

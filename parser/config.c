@@ -17,7 +17,9 @@
 #include "util/banned.h"
 
 /* Block types the language itself defines at top level. */
-static const char *const top_keywords[] = {"settings", "variable", "existing", "locals", NULL};
+static const char *const top_keywords[] = {"settings", "variable", "existing",
+                                           "locals",   "output",   NULL};
+static const char *const output_attrs[] = {"value", "sensitive", "description", NULL};
 static const char *const variable_attrs[] = {"type", "description", "default", "sensitive", NULL};
 static const char *const variable_types[] = {"string", "number", "bool", "list",
                                              "map",    "any",    NULL};
@@ -65,6 +67,7 @@ struct loader {
     bool edges_sorted; /* by (from, seq) */
     uint32_t seq;
     size_t lcap;             /* capacity of cfg->locals */
+    size_t ocap;             /* capacity of cfg->outputs */
     struct local_ref *lrefs; /* references that involve locals */
     size_t nlrefs, lrefs_cap;
     struct deferred_ref *deferred; /* references to names not declared yet */
@@ -613,6 +616,30 @@ static long collect_block(struct loader *ld, const struct ast_block *b)
         v->name = b->labels->text;
         v->block = b;
         v->type = "any";
+    } else if (strcmp(b->type, "output") == 0) {
+        struct cfg_output *o;
+        if (!check_labels(ld, b, 1, "one name", "output \"NAME\" { value = ... }"))
+            return -1;
+        for (size_t i = 0; i < cfg->noutputs; i++) {
+            if (strcmp(cfg->outputs[i].name, b->labels->text) == 0) {
+                char what[200];
+                snprintf(what, sizeof(what), "output \"%s\"", b->labels->text);
+                duplicate(ld, b, cfg->outputs[i].block, what);
+                return -1;
+            }
+        }
+        if (cfg->noutputs == ld->ocap) {
+            struct cfg_output *grown = doubled(cfg->outputs, &ld->ocap, sizeof(*grown));
+            if (grown == NULL) {
+                ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+                return -1;
+            }
+            cfg->outputs = grown;
+        }
+        o = &cfg->outputs[cfg->noutputs++];
+        memset(o, 0, sizeof(*o));
+        o->name = b->labels->text;
+        o->block = b;
     } else if (strcmp(b->type, "locals") == 0) {
         /* its names are registered and walked by top_block */
         if (!check_labels(ld, b, 0, "no name", "locals { NAME = VALUE ... }"))
@@ -2034,6 +2061,63 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
     }
 }
 
+/* An output's attributes, then its value: one that reads a sensitive
+ * value must say sensitive = true (as Terraform requires), so that a value
+ * flowing from a secret is never shown by accident. */
+static void eval_output(struct loader *ld, struct cfg_output *o)
+{
+    const struct ast_body *b = &o->block->body;
+    const struct ast_attr *value = NULL;
+    struct eval_ctx ectx = {.cfg = ld->cfg, .diags = ld->diags, .base_dir = ld->base_dir};
+
+    for (const struct ast_block *k = b->blocks; k; k = k->next)
+        error_at(ld, &k->type_loc, "output",
+                 "an output block holds only value, sensitive and "
+                 "description");
+    for (const struct ast_attr *a = b->attrs; a; a = a->next) {
+        json_t *v = NULL;
+        if (!in_list(output_attrs, a->name)) {
+            struct src_loc nl = ast_attr_name_loc(a);
+            hint_nearest(
+                error_at(ld, &nl, "unknown-attribute", "unknown attribute '%s' in output", a->name),
+                a->name, output_attrs);
+            continue;
+        }
+        if (strcmp(a->name, "value") == 0) {
+            value = a;
+            continue;
+        }
+        if (eval_expr(&v, &ectx, a->value) < 0)
+            continue;
+        if (strcmp(a->name, "sensitive") == 0) {
+            if (!json_is_boolean(v))
+                error_at(ld, &a->value->loc, "type", "sensitive must be true or false");
+            o->sensitive = json_is_true(v);
+        } else if (json_is_string(v)) {
+            o->description = arena_strdup(&ld->cfg->arena, json_string_value(v));
+        } else {
+            error_at(ld, &a->value->loc, "type", "description must be a string");
+        }
+        json_decref(v);
+    }
+    if (value == NULL) {
+        struct diag *d =
+            error_at(ld, &o->block->labels->loc, "output", "output '%s' has no value", o->name);
+        if (d)
+            diag_set_hint(d, "add: value = EXPRESSION");
+        return;
+    }
+    ectx.sensitive = false;
+    if (eval_expr(&o->value, &ectx, value->value) < 0)
+        return;
+    if (ectx.sensitive && !o->sensitive) {
+        struct diag *d = error_at(ld, &value->value->loc, "sensitive-output",
+                                  "output '%s' refers to a sensitive value", o->name);
+        if (d)
+            diag_set_hint(d, "set sensitive = true in the output to show it as <sensitive>");
+    }
+}
+
 /* Evaluates resources dependencies first (the graph is acyclic by now). */
 static void eval_in_order(struct loader *ld, struct cfg_resource *r, unsigned char *done)
 {
@@ -2088,7 +2172,8 @@ static void check_shape(struct loader *ld, const struct ast_body *b, bool top)
 static bool body_needed(const struct config_opts *opts, const struct ast_block *b, bool for_each)
 {
     return !opts->check_only || for_each || strcmp(b->type, "settings") == 0 ||
-           strcmp(b->type, "variable") == 0 || strcmp(b->type, "locals") == 0;
+           strcmp(b->type, "variable") == 0 || strcmp(b->type, "locals") == 0 ||
+           strcmp(b->type, "output") == 0;
 }
 
 /* parse_hooks.top_block: checks each top-level block as soon as it is
@@ -2115,6 +2200,10 @@ static struct ast_block *top_block(void *payload, struct ast_block *b)
         check_depends_on(ld, b);
         parse_lifecycle(ld, r, b);
         check_shape(ld, &b->body, true);
+    } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "output") == 0) {
+        struct ref_walk w = {.ld = ld, .from = -1};
+        walk_body(&w, &b->body, false);
+        check_shape(ld, &b->body, false);
     } else if (kept == b && b->nlabels == 0 && strcmp(b->type, "locals") == 0) {
         for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
             long l = add_local(ld, a);
@@ -2198,6 +2287,8 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
     }
     for (size_t i = 0; i < cfg->nresources; i++)
         eval_in_order(&ld, &cfg->resources[i], done);
+    for (size_t i = 0; i < cfg->noutputs; i++)
+        eval_output(&ld, &cfg->outputs[i]);
 out:
     free(done);
     free(ld.base_dir);
@@ -2231,6 +2322,9 @@ void config_free(struct config *cfg)
     free(cfg->vars);
     for (size_t i = 0; i < cfg->nlocals; i++)
         json_decref(cfg->locals[i].value);
+    for (size_t i = 0; i < cfg->noutputs; i++)
+        json_decref(cfg->outputs[i].value);
+    free(cfg->outputs);
     free(cfg->locals);
     free(cfg->local_slots);
     json_decref(cfg->settings);

@@ -80,6 +80,17 @@ struct cfg_local {
     enum cfg_local_state state;
 };
 
+/* output "NAME" { value = expr, sensitive = bool, description = "..." }:
+ * evaluated after every instance; values known only after apply stay
+ * unknown (tagged with their origin, engine/known.h fills them in). */
+struct cfg_output {
+    const char *name;
+    const struct ast_block *block;
+    const char *description; /* may be NULL */
+    bool sensitive;          /* declared sensitive = true */
+    json_t *value;           /* owned; NULL when not evaluated (check_only, errors) */
+};
+
 /* One instance of a resource: what the catalogue, planner and rules see. */
 struct cfg_instance {
     struct cfg_resource *resource;
@@ -148,6 +159,8 @@ struct config {
     size_t nvars;
     struct cfg_resource *resources; /* in source order (file name order, then position) */
     size_t nresources;
+    struct cfg_output *outputs; /* in source order */
+    size_t noutputs;
     struct cfg_local *locals; /* in source order */
     size_t nlocals;
     uint32_t *local_slots; /* open addressing: local index + 1; 0 = empty */

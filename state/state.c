@@ -119,7 +119,14 @@ void state_release(struct state *st)
     free(st->resources);
     free(st->amlsec_version);
     free(st->cloud);
+    json_decref(st->outputs);
     memset(st, 0, sizeof(*st));
+}
+
+void state_set_outputs(struct state *st, json_t *outputs)
+{
+    json_decref(st->outputs);
+    st->outputs = json_object_size(outputs) ? json_incref(outputs) : NULL;
 }
 
 int state_set_cloud(struct state *st, const char *cloud, struct errbuf *err)
@@ -459,8 +466,16 @@ int state_serialize(const struct state *st, struct buf *out, struct errbuf *err)
         add_key_str(out, "amlsec_version",
                     st->amlsec_version ? st->amlsec_version : AMLSEC_VERSION) < 0 ||
         (st->cloud && (buf_addch(out, ',') < 0 || add_key_str(out, "cloud", st->cloud) < 0)) ||
-        buf_addch(out, ',') < 0 || add_key_str(out, "lineage", st->lineage) < 0 ||
-        buf_adds(out, ",\"resources\":[") < 0)
+        buf_addch(out, ',') < 0 || add_key_str(out, "lineage", st->lineage) < 0)
+        goto out;
+    if (json_object_size(st->outputs)) {
+        char *text = json_dumps(st->outputs, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        int bad = text == NULL || buf_addf(out, ",\"outputs\":%s", text) < 0;
+        free(text);
+        if (bad)
+            goto out;
+    }
+    if (buf_adds(out, ",\"resources\":[") < 0)
         goto out;
     for (size_t i = 0; i < st->nresources; i++) {
         if (buf_adds(out, i ? ",\n" : "\n") < 0 || add_resource(out, &st->resources[i]) < 0)
@@ -1005,6 +1020,37 @@ fail:
     return rc;
 }
 
+/* "outputs": {"NAME": {"sensitive": bool, "type": string, "value": any}}. */
+static int rd_outputs(struct reader *rd, json_t **out)
+{
+    const char *start, *name;
+    json_error_t je;
+    json_t *doc, *o;
+    int rc;
+
+    rd_ws(rd);
+    start = rd->p;
+    if (rd->p >= rd->end || *rd->p != '{')
+        return rd_error(rd, "'outputs' is not an object");
+    if ((rc = rd_skip(rd, 0)) < 0)
+        return rc;
+    doc = json_loadb(start, (size_t)(rd->p - start), JSON_REJECT_DUPLICATES, &je);
+    if (doc == NULL)
+        return rd_error(rd, "'outputs' is not valid JSON");
+    json_object_foreach(doc, name, o)
+    {
+        if (!json_is_object(o) || !json_is_boolean(json_object_get(o, "sensitive")) ||
+            !json_is_string(json_object_get(o, "type")) || json_object_get(o, "value") == NULL) {
+            json_decref(doc);
+            snprintf(rd->ctx, sizeof(rd->ctx), "outputs.%.50s", name);
+            return rd_error(rd, "needs 'sensitive' (a bool), 'type' (a string) and 'value'");
+        }
+    }
+    json_decref(*out);
+    *out = doc;
+    return 0;
+}
+
 static int cmp_resource(const void *a, const void *b)
 {
     return strcmp(((const struct state_resource *)a)->address,
@@ -1028,6 +1074,8 @@ static int parse_body(struct state *st, const char *body, size_t len, const char
             rc = rd_strdup(&rd, &st->amlsec_version, &tmp);
         } else if (strcmp(key.ptr, "cloud") == 0 && st->cloud == NULL) {
             rc = rd_strdup(&rd, &st->cloud, &tmp);
+        } else if (strcmp(key.ptr, "outputs") == 0) {
+            rc = rd_outputs(&rd, &st->outputs);
         } else if (strcmp(key.ptr, "serial") == 0) {
             const char *s;
             unsigned long long v = 0;

@@ -62,7 +62,15 @@ struct state {
     char *cloud;
     struct state_resource *resources; /* sorted by address */
     size_t nresources, cap;
+    /* The configuration's outputs as of the last apply (owned; NULL when
+     * there are none): {"NAME": {"sensitive": bool, "type": "string",
+     * "value": ...}}, as `amlsec output -json` prints them. */
+    json_t *outputs;
 };
+
+/* Replaces st's outputs (a new reference to outputs is taken; NULL or an
+ * empty object forgets them). */
+void state_set_outputs(struct state *st, json_t *outputs);
 
 /* Records the cloud st belongs to (a copy of cloud; NULL forgets it). */
 int state_set_cloud(struct state *st, const char *cloud, struct errbuf *err);
