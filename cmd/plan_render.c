@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "parser/config.h"
 #include "parser/value.h"
 #include "util/buf.h"
 #include "util/banned.h"
@@ -127,7 +128,9 @@ static void print_changed(const struct out *o, const struct plan_change *c, cons
  * names the instance. */
 static void split_address(const char *address, char *kind, size_t ksz, char *name, size_t nsz)
 {
-    const char *dot = strchr(address, '.');
+    const char *dot;
+    address = config_address_tail(address); /* module.m.TYPE.NAME: the block's labels */
+    dot = strchr(address, '.');
     const char *label = dot ? dot + 1 : "";
     size_t n = dot ? (size_t)(dot - address) : strlen(address);
     snprintf(kind, ksz, "%.*s", (int)n, address);

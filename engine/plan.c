@@ -1332,11 +1332,17 @@ static bool targeted(const struct builder *b, const char *address)
 }
 
 /* Whether -target/-replace ADDR names address: itself, or one of its
- * instances (workspace.w names workspace.w["a"]). */
+ * instances (workspace.w names workspace.w["a"]), or, for a module path
+ * (module.team, module.team["cv"]), every resource inside it. */
 static bool address_names(const char *addr, const char *address)
 {
     size_t n = strlen(addr);
-    return strncmp(address, addr, n) == 0 && (address[n] == '\0' || address[n] == '[');
+    if (strncmp(address, addr, n) != 0)
+        return false;
+    if (address[n] == '\0' || address[n] == '[')
+        return true;
+    return address[n] == '.' && strncmp(addr, "module.", 7) == 0 &&
+           config_address_tail(address) >= address + n + 1;
 }
 
 /* Every -target and -replace ADDR must name an instance of the

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "parser/eval.h"
@@ -17,8 +18,9 @@
 #include "util/banned.h"
 
 /* Block types the language itself defines at top level. */
-static const char *const top_keywords[] = {"settings", "variable", "existing",
-                                           "locals",   "output",   NULL};
+static const char *const top_keywords[] = {"settings", "variable", "existing", "locals",
+                                           "output",   "module",   NULL};
+static const char *const module_meta[] = {"source", "for_each", "depends_on", NULL};
 static const char *const output_attrs[] = {"value", "sensitive", "description", NULL};
 static const char *const variable_attrs[] = {"type", "description", "default", "sensitive", NULL};
 static const char *const variable_types[] = {"string", "number", "bool", "list",
@@ -68,6 +70,20 @@ struct loader {
     uint32_t seq;
     size_t lcap;             /* capacity of cfg->locals */
     size_t ocap;             /* capacity of cfg->outputs */
+    struct module_call {     /* module blocks, in the order they are found */
+        const struct ast_block *b;
+        const struct cfg_module *scope; /* the module that calls (NULL: root) */
+    } * calls;
+    size_t ncalls, calls_cap, mcap;
+    struct module_src { /* a module directory's files, parsed once */
+        char *realdir;
+        struct ast_file *files;
+        bool failed;
+    } * srcs;
+    size_t nsrcs;
+    char *root_realdir;
+    bool vars_bound;
+    bool quiet;              /* registering a module's second or later instance */
     struct local_ref *lrefs; /* references that involve locals */
     size_t nlrefs, lrefs_cap;
     struct deferred_ref *deferred; /* references to names not declared yet */
@@ -77,6 +93,7 @@ struct loader {
     const char *kinds_seen[16]; /* block types found in opts->kinds (interned names) */
     size_t nkinds_seen;
     struct ref_memo {
+        const struct cfg_module *scope;
         const char *kind, *name; /* interned names of a reference's target */
         uint32_t idx;            /* the resource's index + 1; 0: empty */
     } memo[256];
@@ -256,9 +273,10 @@ struct cfg_index {
     bool odd_names;
 };
 
-static uint32_t hash_key(bool existing, const char *kind, const char *name)
+static uint32_t hash_key(const struct cfg_module *m, bool existing, const char *kind,
+                         const char *name)
 {
-    uint64_t h = hash_bytes(kind, strlen(kind), existing);
+    uint64_t h = hash_bytes(kind, strlen(kind), existing + ((uintptr_t)m << 1));
     h = hash_bytes(name, strlen(name), h);
     return (uint32_t)(h ^ (h >> 32));
 }
@@ -271,8 +289,8 @@ static bool same_str(const char *a, const char *b)
 
 /* Finds the resource by (existing, kind, name) whose key hashes to h, or
  * returns -1. */
-static long index_find_hashed(const struct config *cfg, uint32_t h, bool existing, const char *kind,
-                              const char *name)
+static long index_find_hashed(const struct config *cfg, uint32_t h, const struct cfg_module *m,
+                              bool existing, const char *kind, const char *name)
 {
     const struct cfg_index *ix = cfg->index;
     if (ix->slots == NULL)
@@ -285,17 +303,20 @@ static long index_find_hashed(const struct config *cfg, uint32_t h, bool existin
         if ((uint32_t)(slot >> 32) != h)
             continue;
         r = &cfg->resources[(uint32_t)slot - 1];
-        if (r->existing == existing && same_str(r->kind, kind) && same_str(r->name, name))
+        if (r->existing == existing && r->module == m && same_str(r->kind, kind) &&
+            same_str(r->name, name))
             return (long)(uint32_t)slot - 1;
     }
 }
 
-/* Finds the resource (name NULL: the first resource of the kind), or -1. */
-static long index_find(const struct config *cfg, bool existing, const char *kind, const char *name)
+/* Finds the resource (name NULL: the first resource of the kind, in any
+ * module), or -1. */
+static long index_find(const struct config *cfg, const struct cfg_module *m, bool existing,
+                       const char *kind, const char *name)
 {
     const struct cfg_index *ix = cfg->index;
     if (name)
-        return index_find_hashed(cfg, hash_key(existing, kind, name), existing, kind, name);
+        return index_find_hashed(cfg, hash_key(m, existing, kind, name), m, existing, kind, name);
     for (size_t i = 0; i < ix->nkinds; i++)
         if (ix->kinds[i].existing == existing && same_str(ix->kinds[i].kind, kind))
             return ix->kinds[i].first;
@@ -331,7 +352,7 @@ static int index_add(struct config *cfg, size_t idx, uint32_t h)
     }
     index_put(ix, (uint64_t)h << 32 | (uint64_t)(idx + 1));
     ix->n++;
-    if (index_find(cfg, r->existing, r->kind, NULL) < 0) {
+    if (index_find(cfg, NULL, r->existing, r->kind, NULL) < 0) {
         if (ix->nkinds == ix->kinds_cap) {
             struct index_kind *k = doubled(ix->kinds, &ix->kinds_cap, sizeof(*k));
             if (k == NULL)
@@ -425,19 +446,19 @@ static void check_unknown_top(struct loader *ld, const struct ast_block *b)
 
 /* Returns the new resource's index, or -1 (a duplicate, or out of memory:
  * ld->rc). */
-static long add_resource(struct loader *ld, const struct ast_block *b, bool existing,
-                         const char *kind, const char *name)
+static long add_resource(struct loader *ld, const struct cfg_module *m, const struct ast_block *b,
+                         bool existing, const char *kind, const char *name)
 {
     struct config *cfg = ld->cfg;
     struct cfg_resource *r;
-    uint32_t h = hash_key(existing, kind, name);
+    uint32_t h = hash_key(m, existing, kind, name);
     long prev;
 
     if (cfg->index == NULL && (cfg->index = calloc(1, sizeof(*cfg->index))) == NULL) {
         ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         return -1;
     }
-    if ((prev = index_find_hashed(cfg, h, existing, kind, name)) >= 0) {
+    if ((prev = index_find_hashed(cfg, h, m, existing, kind, name)) >= 0) {
         char what[256];
         snprintf(what, sizeof(what), "%s%s \"%s\"", existing ? "existing " : "", kind, name);
         duplicate(ld, b, cfg->resources[prev].block, what);
@@ -460,7 +481,11 @@ static long add_resource(struct loader *ld, const struct ast_block *b, bool exis
     r->name = name;
     r->existing = existing;
     r->block = b;
-    {
+    r->module = m;
+    if (m) {
+        r->address = arena_printf(&cfg->arena, "%s.%s%s.%s", m->path, existing ? "existing." : "",
+                                  kind, name);
+    } else {
         /* "[existing.]KIND.NAME", without printf: one per resource */
         size_t lk = strlen(kind), ln = strlen(name), pre = existing ? 9 : 0;
         char *a = arena_alloc_align(&cfg->arena, pre + lk + ln + 2, 1);
@@ -481,23 +506,31 @@ static long add_resource(struct loader *ld, const struct ast_block *b, bool exis
 
 /* --- locals ---------------------------------------------------------------- */
 
-static uint32_t hash_name(const char *name)
+static uint32_t hash_node(const struct cfg_module *scope, char ns, const char *name)
 {
-    uint64_t h = hash_bytes(name, strlen(name), 0);
+    uint64_t h = hash_bytes(name, strlen(name), ((uintptr_t)scope << 8) + (unsigned char)ns);
     return (uint32_t)(h ^ (h >> 32));
+}
+
+struct cfg_local *config_find_node(const struct config *cfg, const struct cfg_module *scope,
+                                   char ns, const char *name)
+{
+    if (cfg->local_slots == NULL)
+        return NULL;
+    for (size_t i = hash_node(scope, ns, name) & cfg->local_mask;; i = (i + 1) & cfg->local_mask) {
+        uint32_t slot = cfg->local_slots[i];
+        const struct cfg_local *l;
+        if (slot == 0)
+            return NULL;
+        l = &cfg->locals[slot - 1];
+        if (l->scope == scope && l->ns == ns && same_str(l->name, name))
+            return &cfg->locals[slot - 1];
+    }
 }
 
 struct cfg_local *config_find_local(const struct config *cfg, const char *name)
 {
-    if (cfg->local_slots == NULL)
-        return NULL;
-    for (size_t i = hash_name(name) & cfg->local_mask;; i = (i + 1) & cfg->local_mask) {
-        uint32_t slot = cfg->local_slots[i];
-        if (slot == 0)
-            return NULL;
-        if (same_str(cfg->locals[slot - 1].name, name))
-            return &cfg->locals[slot - 1];
-    }
+    return config_find_node(cfg, NULL, 'l', name);
 }
 
 /* Puts locals[idx] in the name index, growing it to keep the load under
@@ -513,14 +546,16 @@ static int local_index_add(struct config *cfg, size_t idx)
         cfg->local_slots = slots;
         cfg->local_mask = cap - 1;
         for (size_t k = 0; k < idx; k++) {
-            size_t i = hash_name(cfg->locals[k].name) & cfg->local_mask;
+            const struct cfg_local *l = &cfg->locals[k];
+            size_t i = hash_node(l->scope, l->ns, l->name) & cfg->local_mask;
             while (slots[i])
                 i = (i + 1) & cfg->local_mask;
             slots[i] = (uint32_t)k + 1;
         }
     }
     {
-        size_t i = hash_name(cfg->locals[idx].name) & cfg->local_mask;
+        const struct cfg_local *l = &cfg->locals[idx];
+        size_t i = hash_node(l->scope, l->ns, l->name) & cfg->local_mask;
         while (cfg->local_slots[i])
             i = (i + 1) & cfg->local_mask;
         cfg->local_slots[i] = (uint32_t)idx + 1;
@@ -528,16 +563,21 @@ static int local_index_add(struct config *cfg, size_t idx)
     return 0;
 }
 
-/* Registers one NAME = expr of a locals block; returns its index, or -1
- * (a duplicate, or out of memory: ld->rc). */
-static long add_local(struct loader *ld, const struct ast_attr *a)
+/* Registers a lazily read value (see struct cfg_local): a local's
+ * NAME = expr (ns 'l'), a module's input (the call's attribute, or NULL)
+ * or output. Returns its index, or -1 (a duplicate, or out of memory:
+ * ld->rc). */
+static long add_node(struct loader *ld, const struct cfg_module *scope, char ns, const char *name,
+                     const struct ast_attr *a)
 {
     struct config *cfg = ld->cfg;
-    struct cfg_local *prev = config_find_local(cfg, a->name), *l;
+    struct cfg_local *prev = config_find_node(cfg, scope, ns, name), *l;
     if (prev) {
-        struct src_loc nl = ast_attr_name_loc(a), fl = ast_attr_name_loc(prev->attr);
-        struct diag *d = error_at(ld, &nl, "duplicate", "duplicate local '%s'", a->name);
-        diag_add_note(d, &fl, "first defined here");
+        if (ns == 'l') {
+            struct src_loc nl = ast_attr_name_loc(a), fl = ast_attr_name_loc(prev->attr);
+            struct diag *d = error_at(ld, &nl, "duplicate", "duplicate local '%s'", a->name);
+            diag_add_note(d, &fl, "first defined here");
+        }
         return -1;
     }
     if (cfg->nlocals == ld->lcap) {
@@ -550,8 +590,14 @@ static long add_local(struct loader *ld, const struct ast_attr *a)
     }
     l = &cfg->locals[cfg->nlocals++];
     memset(l, 0, sizeof(*l));
-    l->name = a->name;
+    l->name = name;
+    l->ns = ns;
+    l->scope = scope;
+    l->eval_in = scope;
+    l->base_dir = scope ? scope->dir : ld->base_dir;
     l->attr = a;
+    if (a == NULL)
+        l->state = CFG_LOCAL_FAILED;
     if (local_index_add(cfg, cfg->nlocals - 1) < 0) {
         ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         return -1;
@@ -575,10 +621,50 @@ static void add_local_ref(struct loader *ld, const struct local_ref *r)
 /* Registers one top-level block: the settings block, a variable or a
  * resource (b may be a body-less outline of the block: only its header is
  * kept). Returns the resource's index, or -1 when b declares none. */
-static long collect_block(struct loader *ld, const struct ast_block *b)
+static long collect_block(struct loader *ld, const struct cfg_module *scope,
+                          const struct ast_block *b)
 {
     struct config *cfg = ld->cfg;
 
+    if (strcmp(b->type, "module") == 0) {
+        struct module_call *c;
+        if (!check_labels(ld, b, 1, "one name", "module \"NAME\" { source = \"./DIR\" ... }"))
+            return -1;
+        for (size_t i = 0; i < ld->ncalls; i++) {
+            if (ld->calls[i].scope == scope &&
+                strcmp(ld->calls[i].b->labels->text, b->labels->text) == 0) {
+                char what[200];
+                snprintf(what, sizeof(what), "module \"%s\"", b->labels->text);
+                duplicate(ld, b, ld->calls[i].b, what);
+                return -1;
+            }
+        }
+        if (ld->ncalls == ld->calls_cap) {
+            struct module_call *grown = doubled(ld->calls, &ld->calls_cap, sizeof(*grown));
+            if (grown == NULL) {
+                ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+                return -1;
+            }
+            ld->calls = grown;
+        }
+        c = &ld->calls[ld->ncalls++];
+        c->b = b;
+        c->scope = scope;
+        return -1;
+    }
+    if (scope && (strcmp(b->type, "settings") == 0 || strcmp(b->type, "variable") == 0 ||
+                  strcmp(b->type, "output") == 0)) {
+        /* a module's variables and outputs are registered per instance
+         * (instantiate); settings belong to the root */
+        if (strcmp(b->type, "settings") == 0) {
+            struct diag *d = error_at(ld, &b->type_loc, "module",
+                                      "a settings block belongs in the root configuration, not in "
+                                      "a module");
+            if (d)
+                diag_set_hint(d, "pass what the module needs as variables");
+        }
+        return -1;
+    }
     if (strcmp(b->type, "settings") == 0) {
         if (!check_labels(ld, b, 0, "no name", "settings { ... }"))
             return -1;
@@ -653,13 +739,13 @@ static long collect_block(struct loader *ld, const struct ast_block *b)
     } else if (strcmp(b->type, "existing") == 0) {
         if (!check_labels(ld, b, 2, "a type and a name", "existing TYPE \"NAME\" { ... }"))
             return -1;
-        return add_resource(ld, b, true, b->labels->text, b->labels->next->text);
+        return add_resource(ld, scope, b, true, b->labels->text, b->labels->next->text);
     } else if (!known_kind(ld, b->type)) {
         check_unknown_top(ld, b);
     } else {
         if (!check_labels(ld, b, 1, "one name", NULL))
             return -1;
-        return add_resource(ld, b, false, b->type, b->labels->text);
+        return add_resource(ld, scope, b, false, b->type, b->labels->text);
     }
     return -1;
 }
@@ -669,6 +755,8 @@ static long collect_block(struct loader *ld, const struct ast_block *b)
 struct ref_walk {
     struct loader *ld;
     long from;                /* the resource's index; -1 outside resources */
+    const struct cfg_module *scope; /* the module whose names are read (NULL: root) */
+    bool quiet;                     /* a module's second instance: reported once already */
     uint32_t local;           /* the local's index + 1; 0 outside locals */
     bool no_locals;           /* variables: bound before locals exist */
     const char *no_resources; /* see eval_ctx */
@@ -779,6 +867,7 @@ static void defer_ref(struct ref_walk *w, const struct ast_expr *e)
     d = &ld->deferred[ld->ndeferred++];
     d->w = *w;
     d->w.final = true;
+    d->w.quiet = ld->quiet;
     d->w.seq = ++ld->seq;
     d->e = c;
     return;
@@ -800,22 +889,123 @@ static void resource_names(const struct config *cfg, bool existing, const char *
 /* config_find for references: blocks refer to the same few resources over
  * and over with the same interned names, so the last resource found for a
  * pair of name addresses is remembered (resources are never removed). */
-static struct cfg_resource *find_target(struct loader *ld, bool existing, const char *kind,
-                                        const char *name)
+static struct cfg_resource *find_target(struct loader *ld, const struct cfg_module *scope,
+                                        bool existing, const char *kind, const char *name)
 {
     uintptr_t k = ((uintptr_t)kind >> 3) * 31 + ((uintptr_t)name >> 3) + existing;
     struct ref_memo *m = &ld->memo[(k ^ (k >> 8)) & 255];
     struct cfg_resource *r;
-    if (m->idx && m->kind == kind && m->name == name &&
+    if (m->idx && m->kind == kind && m->name == name && m->scope == scope &&
         ld->cfg->resources[m->idx - 1].existing == existing)
         return &ld->cfg->resources[m->idx - 1];
-    r = config_find(ld->cfg, existing, kind, name);
+    r = config_find_in(ld->cfg, scope, existing, kind, name);
     if (r) {
+        m->scope = scope;
         m->kind = kind;
         m->name = name;
         m->idx = (uint32_t)(r - ld->cfg->resources) + 1;
     }
     return r;
+}
+
+/* Records a reference to a lazily read value (a local, a module's input or
+ * output) for finish_locals. */
+static void ref_node(struct ref_walk *w, const struct ast_expr *e, const struct cfg_local *l)
+{
+    struct loader *ld = w->ld;
+    struct local_ref r = {.to = (uint32_t)(l - ld->cfg->locals),
+                          .seq = w->seq ? w->seq : ++ld->seq};
+    if (w->no_resources) {
+        r.kind = LREF_GUARD;
+        r.what = w->no_resources;
+        r.loc = e->loc;
+        add_local_ref(ld, &r);
+    } else if (w->from >= 0) {
+        r.kind = LREF_RESOURCE_LOCAL;
+        r.from = (uint32_t)w->from;
+        add_local_ref(ld, &r);
+    } else if (w->local) {
+        r.kind = LREF_LOCAL_LOCAL;
+        r.from = w->local - 1;
+        r.loc = e->loc;
+        add_local_ref(ld, &r);
+    }
+}
+
+/* module.NAME.OUTPUT, module.NAME["key"].OUTPUT (a module with for_each),
+ * or module.NAME alone (every output): a reference to the outputs of the
+ * instances of the call NAME made from w->scope. */
+static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
+{
+    struct loader *ld = w->ld;
+    struct config *cfg = ld->cfg;
+    const struct ast_step *s = e->u.trav.steps;
+    const struct cfg_module *first = NULL;
+    const char *cands[512];
+    const char *name;
+    size_t n = 0;
+    struct diag *d;
+
+    if (s == NULL || s->kind != STEP_ATTR) {
+        error_at(ld, &e->loc, "reference", "expected module.NAME.OUTPUT");
+        return;
+    }
+    name = s->name;
+    s = s->next;
+    for (size_t i = 0; i < cfg->nmodules && first == NULL; i++)
+        if (cfg->modules[i]->parent == w->scope && strcmp(cfg->modules[i]->name, name) == 0)
+            first = cfg->modules[i];
+    if (first == NULL) {
+        bool called = false;
+        for (size_t i = 0; i < ld->ncalls; i++)
+            called |=
+                ld->calls[i].scope == w->scope && strcmp(ld->calls[i].b->labels->text, name) == 0;
+        if (!w->final) {
+            defer_ref(w, e);
+            return;
+        }
+        if (called)
+            return; /* a call without instances (an error, or an empty for_each) */
+        d = error_at(ld, &e->loc, "unknown-module", "undeclared module '%s'", name);
+        for (size_t i = 0; i < ld->ncalls && n < 511; i++)
+            if (ld->calls[i].scope == w->scope)
+                cands[n++] = ld->calls[i].b->labels->text;
+        cands[n] = NULL;
+        hint_nearest(d, name, cands);
+        return;
+    }
+    if (first->has_for_each && s && s->kind == STEP_INDEX)
+        s = s->next;
+    if (s && s->kind != STEP_ATTR) {
+        error_at(ld, &s->loc, "reference", "expected module.%s%s.OUTPUT", name,
+                 first->has_for_each ? "[KEY]" : "");
+        return;
+    }
+    if (s && config_find_node(cfg, first, 'o', s->name) == NULL) {
+        d = error_at(ld, &s->loc, "unknown-output", "module '%s' has no output '%s'", name,
+                     s->name);
+        for (size_t i = 0; i < cfg->nlocals && n < 511; i++)
+            if (cfg->locals[i].scope == first && cfg->locals[i].ns == 'o')
+                cands[n++] = cfg->locals[i].name;
+        cands[n] = NULL;
+        hint_nearest(d, s->name, cands);
+        return;
+    }
+    /* every instance: which one an index picks is known only when evaluated */
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        const struct cfg_module *m = cfg->modules[i];
+        if (m->parent != w->scope || strcmp(m->name, name) != 0)
+            continue;
+        if (s) {
+            const struct cfg_local *l = config_find_node(cfg, m, 'o', s->name);
+            if (l)
+                ref_node(w, e, l);
+        } else {
+            for (size_t k = 0; k < cfg->nlocals; k++)
+                if (cfg->locals[k].scope == m && cfg->locals[k].ns == 'o')
+                    ref_node(w, e, &cfg->locals[k]);
+        }
+    }
 }
 
 static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
@@ -828,6 +1018,37 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
     struct diag *d;
 
     /* most references name a resource: one byte rules out each keyword */
+    if (root[0] == 'v' && strcmp(root, "var") == 0 && w->scope) {
+        /* a module's variables are its inputs, read lazily */
+        struct cfg_local *l;
+        if (s == NULL || s->kind != STEP_ATTR) {
+            error_at(ld, &e->loc, "reference", "expected var.NAME");
+            return;
+        }
+        l = config_find_node(cfg, w->scope, 'v', s->name);
+        if (l == NULL && !w->final) {
+            defer_ref(w, e);
+            return;
+        }
+        if (l == NULL) {
+            size_t n = 0;
+            d = error_at(ld, &e->loc, "unknown-variable", "undeclared variable '%s'", s->name);
+            for (size_t i = 0; i < cfg->nlocals && n < 511; i++)
+                if (cfg->locals[i].scope == w->scope && cfg->locals[i].ns == 'v')
+                    cands[n++] = cfg->locals[i].name;
+            cands[n] = NULL;
+            hint_nearest(d, s->name, cands);
+            if (d && d->hint == NULL)
+                diag_set_hint(d, "declare it in the module with: variable \"%s\" { }", s->name);
+            return;
+        }
+        ref_node(w, e, l);
+        return;
+    }
+    if (root[0] == 'm' && strcmp(root, "module") == 0) {
+        check_module_ref(w, e);
+        return;
+    }
     if (root[0] == 'v' && strcmp(root, "var") == 0) {
         if (s == NULL || s->kind != STEP_ATTR) {
             error_at(ld, &e->loc, "reference", "expected var.NAME");
@@ -862,7 +1083,7 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             error_at(ld, &e->loc, "reference", "%s cannot refer to locals", w->no_resources);
             return;
         }
-        l = config_find_local(cfg, s->name);
+        l = config_find_node(cfg, w->scope, 'l', s->name);
         if (l == NULL && !w->final) {
             defer_ref(w, e);
             return;
@@ -871,32 +1092,15 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             size_t n = 0;
             d = error_at(ld, &e->loc, "unknown-local", "undeclared local '%s'", s->name);
             for (size_t i = 0; i < cfg->nlocals && n < 511; i++)
-                cands[n++] = cfg->locals[i].name;
+                if (cfg->locals[i].scope == w->scope && cfg->locals[i].ns == 'l')
+                    cands[n++] = cfg->locals[i].name;
             cands[n] = NULL;
             hint_nearest(d, s->name, cands);
             if (d && d->hint == NULL)
                 diag_set_hint(d, "declare it with: locals { %s = VALUE }", s->name);
             return;
         }
-        {
-            struct local_ref r = {.to = (uint32_t)(l - cfg->locals),
-                                  .seq = w->seq ? w->seq : ++ld->seq};
-            if (w->no_resources) {
-                r.kind = LREF_GUARD;
-                r.what = w->no_resources;
-                r.loc = e->loc;
-                add_local_ref(ld, &r);
-            } else if (w->from >= 0) {
-                r.kind = LREF_RESOURCE_LOCAL;
-                r.from = (uint32_t)w->from;
-                add_local_ref(ld, &r);
-            } else if (w->local) {
-                r.kind = LREF_LOCAL_LOCAL;
-                r.from = w->local - 1;
-                r.loc = e->loc;
-                add_local_ref(ld, &r);
-            }
-        }
+        ref_node(w, e, l);
         return;
     }
     if (root[0] == 's' && strcmp(root, "settings") == 0) {
@@ -929,16 +1133,18 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             s = s->next;
         }
         /* the common case first: a reference to a declared resource */
-        target = s && s->kind == STEP_ATTR ? find_target(ld, existing, kind, s->name) : NULL;
+        target =
+            s && s->kind == STEP_ATTR ? find_target(ld, w->scope, existing, kind, s->name) : NULL;
         if (target == NULL && !w->final) {
             defer_ref(w, e);
             return;
         }
-        kind_known = target || (cfg->index && index_find(cfg, existing, kind, NULL) >= 0);
+        kind_known = target || (cfg->index && index_find(cfg, NULL, existing, kind, NULL) >= 0);
         if (!kind_known && !existing && !in_list(known_kinds(ld), kind)) {
             size_t n = 0;
-            static const char *const roots[] = {"var", "settings", "each", "existing", "local"};
-            for (size_t i = 0; i < 5; i++)
+            static const char *const roots[] = {"var",      "settings", "each",
+                                                "existing", "local",    "module"};
+            for (size_t i = 0; i < 6; i++)
                 cands[n++] = roots[i];
             for (size_t i = 0; i < cfg->nresources && n < 511; i++)
                 if (!cfg->resources[i].existing)
@@ -1160,10 +1366,23 @@ struct local_graph {
     uint32_t *stamp; /* per resource: the local last added to */
 };
 
+/* How a lazily read value is named in messages: local.x, var.x or
+ * output.x, after the module path when it is in a module. */
+static const char *node_label(const struct cfg_local *l, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s.%s", l->scope ? l->scope->path : "", l->scope ? "." : "",
+             l->ns == 'l'   ? "local"
+             : l->ns == 'v' ? "var"
+                            : "output",
+             l->name);
+    return buf;
+}
+
 static bool visit_local(struct loader *ld, struct local_graph *g, uint32_t l, uint32_t *stack,
                         size_t depth)
 {
     struct config *cfg = ld->cfg;
+    char lb[512];
     if (g->color[l] == BLACK)
         return false;
     if (g->color[l] == GREY) {
@@ -1175,12 +1394,13 @@ static bool visit_local(struct loader *ld, struct local_graph *g, uint32_t l, ui
             start++;
         buf_init(&path, 0);
         for (size_t i = start; i < depth; i++)
-            buf_addf(&path, "local.%s -> ", cfg->locals[stack[i]].name);
-        buf_addf(&path, "local.%s", cfg->locals[l].name);
+            buf_addf(&path, "%s -> ", node_label(&cfg->locals[stack[i]], lb, sizeof(lb)));
+        buf_adds(&path, node_label(&cfg->locals[l], lb, sizeof(lb)));
         d = error_at(ld, &nl, "cycle", "reference cycle: %s", path.ptr);
         for (size_t i = start + 1; i < depth; i++) {
             struct src_loc ol = ast_attr_name_loc(cfg->locals[stack[i]].attr);
-            diag_add_note(d, &ol, "local.%s is part of the cycle", cfg->locals[stack[i]].name);
+            diag_add_note(d, &ol, "%s is part of the cycle",
+                          node_label(&cfg->locals[stack[i]], lb, sizeof(lb)));
         }
         buf_release(&path);
         return true;
@@ -1229,6 +1449,7 @@ static int finish_locals(struct loader *ld)
     struct local_graph g = {0};
     uint32_t *stack = NULL;
     bool cycle = false;
+    char lb[512];
 
     if (n == 0)
         return 0;
@@ -1278,18 +1499,20 @@ static int finish_locals(struct loader *ld)
                 if (g.clo[r->to][k] == r->from) {
                     /* reported here: find_cycles would not name the local */
                     struct src_loc nl = ast_attr_name_loc(cfg->locals[r->to].attr);
+                    const char *label = node_label(&cfg->locals[r->to], lb, sizeof(lb));
                     struct diag *d = error_at(ld, &res->block->type_loc, "cycle",
-                                              "reference cycle: %s -> local.%s -> %s", res->address,
-                                              cfg->locals[r->to].name, res->address);
-                    diag_add_note(d, &nl, "local.%s is part of the cycle", cfg->locals[r->to].name);
+                                              "reference cycle: %s -> %s -> %s", res->address,
+                                              label, res->address);
+                    diag_add_note(d, &nl, "%s is part of the cycle", label);
                     continue;
                 }
                 add_dep(ld, &w, g.clo[r->to][k]);
             }
         } else if (r->kind == LREF_GUARD && g.nclo[r->to]) {
             error_at(ld, &r->loc, "reference",
-                     "%s cannot refer to resources: local.%s refers to %s, known only after apply",
-                     r->what, cfg->locals[r->to].name, cfg->resources[g.clo[r->to][0]].address);
+                     "%s cannot refer to resources: %s refers to %s, known only after apply",
+                     r->what, node_label(&cfg->locals[r->to], lb, sizeof(lb)),
+                     cfg->resources[g.clo[r->to][0]].address);
         }
     }
 out:
@@ -1866,8 +2089,11 @@ static void parse_lifecycle(struct loader *ld, struct cfg_resource *r, const str
 static int expand(struct loader *ld, struct cfg_resource *r)
 {
     const struct ast_attr *fe = ast_body_attr(&r->block->body, "for_each");
-    struct eval_ctx ectx = {
-        .cfg = ld->cfg, .diags = ld->diags, .no_resources = "for_each", .base_dir = ld->base_dir};
+    struct eval_ctx ectx = {.cfg = ld->cfg,
+                            .diags = ld->diags,
+                            .no_resources = "for_each",
+                            .base_dir = r->module ? r->module->dir : ld->base_dir,
+                            .scope = r->module};
     json_t *v = NULL;
     struct arena *ar = &ld->cfg->arena;
 
@@ -2040,8 +2266,11 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
 {
     for (size_t i = 0; i < r->ninstances; i++) {
         struct cfg_instance *in = &r->instances[i];
-        struct eval_ctx ectx = {
-            .cfg = ld->cfg, .diags = ld->diags, .self = in, .base_dir = ld->base_dir};
+        struct eval_ctx ectx = {.cfg = ld->cfg,
+                                .diags = ld->diags,
+                                .self = in,
+                                .base_dir = r->module ? r->module->dir : ld->base_dir,
+                                .scope = r->module};
         in->sensitive = json_array();
         in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
         if (ld->opts->resolver.sensitive_paths)
@@ -2173,7 +2402,416 @@ static bool body_needed(const struct config_opts *opts, const struct ast_block *
 {
     return !opts->check_only || for_each || strcmp(b->type, "settings") == 0 ||
            strcmp(b->type, "variable") == 0 || strcmp(b->type, "locals") == 0 ||
-           strcmp(b->type, "output") == 0;
+           strcmp(b->type, "output") == 0 || strcmp(b->type, "module") == 0;
+}
+
+/* Registers and checks one top-level block of module scope (NULL: root);
+ * kept is b, or its outline when the body is released (root only). */
+static void register_block(struct loader *ld, const struct cfg_module *scope,
+                           const struct ast_block *b, const struct ast_block *kept)
+{
+    bool for_each = ast_body_attr(&b->body, "for_each") != NULL;
+    long idx = collect_block(ld, scope, kept);
+    if (idx >= 0) {
+        struct cfg_resource *r = &ld->cfg->resources[idx];
+        struct ref_walk w = {.ld = ld, .from = idx, .has_each = for_each, .scope = scope};
+        walk_body(&w, &b->body, true);
+        check_depends_on(ld, b);
+        parse_lifecycle(ld, r, b);
+        check_shape(ld, &b->body, true);
+    } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "output") == 0) {
+        struct ref_walk w = {.ld = ld, .from = -1, .scope = scope};
+        if (scope) {
+            /* a module's output: read by its caller as module.NAME.OUTPUT */
+            const struct ast_attr *v = ast_body_attr(&b->body, "value");
+            const struct ast_attr *sens = ast_body_attr(&b->body, "sensitive");
+            long l = add_node(ld, scope, 'o', b->labels->text, v);
+            if (l < 0 && ld->rc == 0) {
+                char what[200];
+                snprintf(what, sizeof(what), "output \"%s\"", b->labels->text);
+                error_at(ld, &b->type_loc, "duplicate", "duplicate %s", what);
+                return;
+            }
+            if (l >= 0) {
+                ld->cfg->locals[l].declared_sensitive =
+                    sens && sens->value->kind == EXPR_BOOL && sens->value->u.b;
+                w.local = (uint32_t)(l + 1);
+            }
+            for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
+                struct src_loc nl = ast_attr_name_loc(a);
+                if (!in_list(output_attrs, a->name))
+                    hint_nearest(error_at(ld, &nl, "unknown-attribute",
+                                          "unknown attribute '%s' in output", a->name),
+                                 a->name, output_attrs);
+                else if (a == v && l >= 0)
+                    walk_value(&w, a->value);
+            }
+            if (v == NULL)
+                error_at(ld, &b->labels->loc, "output", "output '%s' has no value",
+                         b->labels->text);
+        } else {
+            walk_body(&w, &b->body, false);
+        }
+        check_shape(ld, &b->body, false);
+    } else if (kept == b && b->nlabels == 0 && strcmp(b->type, "locals") == 0) {
+        for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
+            long l = add_node(ld, scope, 'l', a->name, a);
+            struct ref_walk w = {.ld = ld, .from = -1, .local = (uint32_t)(l + 1), .scope = scope};
+            if (l >= 0)
+                walk_value(&w, a->value);
+        }
+    } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "module") == 0) {
+        const struct ast_attr *fe = ast_body_attr(&b->body, "for_each");
+        struct ref_walk w = {
+            .ld = ld, .from = -1, .scope = scope, .no_resources = "a module's for_each"};
+        if (fe)
+            walk_value(&w, fe->value);
+        check_depends_on(ld, b);
+        check_shape(ld, &b->body, true);
+    }
+}
+
+/* --- modules ---------------------------------------------------------------- */
+
+static int bind_variables(struct loader *ld);
+
+/* A module directory's files, parsed once however many instances use
+ * them (NULL when they cannot be read: reported). */
+static struct module_src *module_files(struct loader *ld, const struct ast_block *call,
+                                       const char *dir, const char *realdir)
+{
+    struct config *cfg = ld->cfg;
+    struct module_src *ms;
+    DIR *d;
+    struct dirent *e;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct ast_file **tail;
+
+    for (size_t i = 0; i < ld->nsrcs; i++)
+        if (strcmp(ld->srcs[i].realdir, realdir) == 0)
+            return ld->srcs[i].failed ? NULL : &ld->srcs[i];
+    {
+        struct module_src *grown = realloc(ld->srcs, (ld->nsrcs + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return NULL;
+        }
+        ld->srcs = grown;
+    }
+    ms = &ld->srcs[ld->nsrcs++];
+    memset(ms, 0, sizeof(*ms));
+    ms->realdir = strdup(realdir);
+    ms->failed = true;
+    if (ms->realdir == NULL || (d = opendir(dir)) == NULL) {
+        const struct ast_attr *src = ast_body_attr(&call->body, "source");
+        error_at(ld, &src->value->loc, "module", "cannot read module directory '%s': %s", dir,
+                 strerror(errno));
+        return NULL;
+    }
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 8 || strcmp(e->d_name + len - 7, ".amlsec") != 0 || e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            char **grown = realloc(names, (cap = cap ? 2 * cap : 8) * sizeof(*names));
+            if (grown == NULL)
+                break;
+            names = grown;
+        }
+        if ((names[n] = arena_printf(&cfg->arena, "%s/%s", dir, e->d_name)) != NULL)
+            n++;
+    }
+    closedir(d);
+    if (n == 0) {
+        const struct ast_attr *src = ast_body_attr(&call->body, "source");
+        error_at(ld, &src->value->loc, "module", "no .amlsec files in module directory '%s'", dir);
+        free(names);
+        return NULL;
+    }
+    qsort(names, n, sizeof(*names), cmp_str);
+    ms->failed = false;
+    tail = &ms->files;
+    for (size_t i = 0; i < n; i++) {
+        struct src_file *src = NULL, **grown;
+        struct ast_file *af = NULL;
+        size_t errors = ld->parse_diags->errors;
+        if (src_file_load(&src, names[i], ld->err) < 0) {
+            ld->rc = AMLSEC_EIO;
+            ms->failed = true;
+            break;
+        }
+        grown = realloc(cfg->srcs, (cfg->nsrcs + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            src_file_free(src);
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            ms->failed = true;
+            break;
+        }
+        cfg->srcs = grown;
+        cfg->srcs[cfg->nsrcs++] = src;
+        if (parse_file(&af, src, &cfg->arena, ld->parse_diags) < 0 ||
+            ld->parse_diags->errors > errors)
+            ms->failed = true;
+        if (af) {
+            *tail = af;
+            tail = &af->next;
+        }
+    }
+    free(names);
+    return ms->failed ? NULL : ms;
+}
+
+/* The variable blocks of a module declare its inputs: each becomes a
+ * lazily read value, the call's attribute of that name (evaluated where
+ * the call is) or the variable's default. */
+static void bind_inputs(struct loader *ld, const struct module_call *c, struct cfg_module *m,
+                        const struct module_src *ms)
+{
+    const struct ast_block *call = c->b;
+    const char *cands[256];
+    size_t n = 0;
+
+    for (const struct ast_file *f = ms->files; f; f = f->next) {
+        for (const struct ast_block *b = f->body.blocks; b; b = b->next) {
+            const struct ast_attr *a, *def, *ty, *sens;
+            long l;
+            if (strcmp(b->type, "variable") != 0)
+                continue;
+            if (!check_labels(ld, b, 1, "one name", "variable \"NAME\" { ... }"))
+                continue;
+            if (n < 255)
+                cands[n++] = b->labels->text;
+            for (const struct ast_attr *x = b->body.attrs; x; x = x->next) {
+                struct src_loc nl = ast_attr_name_loc(x);
+                if (!in_list(variable_attrs, x->name))
+                    hint_nearest(error_at(ld, &nl, "unknown-attribute",
+                                          "unknown attribute '%s' in variable", x->name),
+                                 x->name, variable_attrs);
+            }
+            a = in_list(module_meta, b->labels->text) ? NULL
+                                                      : ast_body_attr(&call->body, b->labels->text);
+            def = ast_body_attr(&b->body, "default");
+            ty = ast_body_attr(&b->body, "type");
+            sens = ast_body_attr(&b->body, "sensitive");
+            if (a == NULL && def == NULL) {
+                struct diag *d = error_at(ld, &call->labels->loc, "missing-variable",
+                                          "module '%s' needs a value for its variable '%s'",
+                                          call->labels->text, b->labels->text);
+                struct src_loc vl = b->labels->loc;
+                diag_add_note(d, &vl, "declared here, without a default");
+                if (d)
+                    diag_set_hint(d, "add %s = VALUE to the module block", b->labels->text);
+            }
+            l = add_node(ld, m, 'v', b->labels->text, a ? a : def);
+            if (l < 0) {
+                if (ld->rc == 0)
+                    error_at(ld, &b->type_loc, "duplicate", "duplicate variable \"%s\"",
+                             b->labels->text);
+                continue;
+            }
+            {
+                struct cfg_local *v = &ld->cfg->locals[l];
+                struct ref_walk w = {.ld = ld, .from = -1, .local = (uint32_t)(l + 1)};
+                if (ty && ty->value->kind == EXPR_TRAVERSAL && ty->value->u.trav.n == 0 &&
+                    in_list(variable_types, ty->value->u.trav.root))
+                    v->type = ty->value->u.trav.root;
+                else if (ty)
+                    error_at(ld, &ty->value->loc, "type",
+                             "unknown variable type; use string, number, bool, list, map or any");
+                v->declared_sensitive = sens && sens->value->kind == EXPR_BOOL && sens->value->u.b;
+                if (a) {
+                    /* the caller's expression, in the caller's module */
+                    v->eval_in = c->scope;
+                    v->base_dir = c->scope ? c->scope->dir : ld->base_dir;
+                    w.scope = c->scope;
+                    w.has_each = m->has_for_each;
+                } else {
+                    w.scope = m;
+                }
+                if (v->attr)
+                    walk_value(&w, v->attr->value);
+            }
+        }
+    }
+    cands[n] = NULL;
+    for (const struct ast_attr *a = call->body.attrs; a; a = a->next) {
+        if (in_list(module_meta, a->name) || in_list(cands, a->name))
+            continue;
+        struct src_loc nl = ast_attr_name_loc(a);
+        struct diag *d = error_at(ld, &nl, "unknown-variable", "module '%s' has no variable '%s'",
+                                  call->labels->text, a->name);
+        hint_nearest(d, a->name, cands);
+    }
+    for (const struct ast_block *k = call->body.blocks; k; k = k->next)
+        error_at(ld, &k->type_loc, "module",
+                 "a module block holds only source, for_each, depends_on and the module's "
+                 "variables");
+}
+
+/* One instance of a call: its module's blocks registered in a new scope. */
+static void add_instance(struct loader *ld, const struct module_call *c, const char *dir,
+                         const char *realdir, const struct module_src *ms, json_t *key,
+                         json_t *value)
+{
+    struct config *cfg = ld->cfg;
+    struct cfg_module *m = arena_alloc_align(&cfg->arena, sizeof(*m), _Alignof(struct cfg_module));
+    const char *name = c->b->labels->text;
+    size_t first_resource = cfg->nresources;
+    const struct ast_attr *deps = ast_body_attr(&c->b->body, "depends_on");
+
+    if (m == NULL ||
+        (cfg->nmodules == ld->mcap &&
+         (cfg->modules = doubled(cfg->modules, &ld->mcap, sizeof(*cfg->modules))) == NULL)) {
+        ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        json_decref(key);
+        json_decref(value);
+        return;
+    }
+    memset(m, 0, sizeof(*m));
+    m->name = name;
+    m->parent = c->scope;
+    m->call = c->b;
+    m->dir = dir;
+    m->realdir = realdir;
+    m->each_key = key;
+    m->each_value = value;
+    m->has_for_each = key != NULL;
+    m->path = arena_printf(&cfg->arena, "%s%smodule.%s%s%s%s", c->scope ? c->scope->path : "",
+                           c->scope ? "." : "", name, key ? "[\"" : "",
+                           key ? json_string_value(key) : "", key ? "\"]" : "");
+    cfg->modules[cfg->nmodules++] = m;
+    for (const struct ast_file *f = ms->files; f; f = f->next) {
+        for (const struct ast_attr *a = f->body.attrs; a; a = a->next) {
+            struct src_loc nl = ast_attr_name_loc(a);
+            error_at(ld, &nl, "top-level-attribute", "attribute '%s' is not inside a block",
+                     a->name);
+        }
+        for (const struct ast_block *b = f->body.blocks; b; b = b->next)
+            register_block(ld, m, b, b);
+    }
+    bind_inputs(ld, c, m, ms);
+    /* depends_on on the call: every resource of the instance waits for those */
+    for (size_t i = first_resource; deps && i < cfg->nresources; i++) {
+        struct ref_walk w = {.ld = ld, .from = (long)i, .scope = c->scope};
+        walk_value(&w, deps->value);
+    }
+}
+
+/* A module block: its source read (a local directory), cycles between
+ * sources refused, for_each evaluated, and one instance registered per
+ * key (or one). */
+static void instantiate(struct loader *ld, const struct module_call *c)
+{
+    struct config *cfg = ld->cfg;
+    const struct ast_block *b = c->b;
+    const struct ast_attr *src = ast_body_attr(&b->body, "source");
+    const struct ast_attr *fe = ast_body_attr(&b->body, "for_each");
+    const char *parent_dir = c->scope ? c->scope->dir : ld->base_dir, *text, *dir;
+    char real[PATH_MAX];
+    const struct module_src *ms;
+    struct diag *d;
+
+    if (src == NULL) {
+        d = error_at(ld, &b->labels->loc, "module", "module '%s' has no source", b->labels->text);
+        if (d)
+            diag_set_hint(d, "add: source = \"./modules/NAME\"");
+        return;
+    }
+    if (src->value->kind != EXPR_STRING) {
+        error_at(ld, &src->value->loc, "module", "source must be a literal string");
+        return;
+    }
+    text = src->value->u.str.s;
+    if (strncmp(text, "./", 2) != 0 && strncmp(text, "../", 3) != 0) {
+        d = error_at(ld, &src->value->loc, "module",
+                     "only local modules are supported: source starts with ./ or ../");
+        if (d)
+            diag_set_hint(d, "copy the module into the configuration: source = \"./modules/NAME\"");
+        return;
+    }
+    dir = strcmp(parent_dir, ".") == 0
+              ? arena_strdup(&cfg->arena, text[1] == '/' ? text + 2 : text)
+              : arena_printf(&cfg->arena, "%s/%s", parent_dir, text[1] == '/' ? text + 2 : text);
+    if (dir == NULL || realpath(dir, real) == NULL) {
+        error_at(ld, &src->value->loc, "module", "cannot read module directory '%s': %s",
+                 dir ? dir : text, strerror(errno));
+        return;
+    }
+    for (const struct cfg_module *p = c->scope;; p = p->parent) {
+        const char *pr = p ? p->realdir : ld->root_realdir;
+        if (pr && strcmp(pr, real) == 0) {
+            error_at(ld, &src->value->loc, "module-cycle",
+                     "module cycle: '%s' is %s%s, which would include itself again", text,
+                     p ? "already loaded as " : "the root configuration", p ? p->path : "");
+            return;
+        }
+        if (p == NULL)
+            break;
+    }
+    if ((ms = module_files(ld, b, dir, real)) == NULL)
+        return;
+    {
+        const char *realdir = arena_strdup(&cfg->arena, real);
+        json_t *v = NULL;
+        struct diag_list *saved = ld->diags, scratch;
+        size_t k = 0;
+        const char *key;
+        json_t *x;
+        if (fe == NULL) {
+            add_instance(ld, c, dir, realdir, ms, NULL, NULL);
+            return;
+        }
+        if (!ld->vars_bound) {
+            /* for_each is known at load: the root's variables first */
+            ld->vars_bound = true;
+            if (bind_variables(ld) < 0)
+                return;
+        }
+        {
+            struct eval_ctx ectx = {.cfg = cfg,
+                                    .diags = ld->diags,
+                                    .no_resources = "a module's for_each",
+                                    .base_dir = parent_dir,
+                                    .scope = c->scope};
+            if (eval_expr(&v, &ectx, fe->value) < 0)
+                return;
+        }
+        if (!json_is_object(v) && !json_is_array(v)) {
+            error_at(ld, &fe->value->loc, "for_each",
+                     "for_each needs a list of strings or a map, not a %s", value_type_name(v));
+            json_decref(v);
+            return;
+        }
+        diag_list_init(&scratch);
+        /* each instance registers the same blocks: what they report is
+         * reported for the first only */
+        if (json_is_array(v)) {
+            json_array_foreach(v, k, x)
+            {
+                if (!json_is_string(x)) {
+                    error_at(ld, &fe->value->loc, "for_each",
+                             "for_each over a list needs strings; element %zu is a %s", k + 1,
+                             value_type_name(x));
+                    continue;
+                }
+                add_instance(ld, c, dir, realdir, ms, json_incref(x), json_incref(x));
+                ld->diags = &scratch;
+                ld->quiet = true;
+            }
+        } else {
+            json_object_foreach(v, key, x)
+            {
+                add_instance(ld, c, dir, realdir, ms, json_string(key), json_incref(x));
+                ld->diags = &scratch;
+                ld->quiet = true;
+            }
+        }
+        ld->diags = saved;
+        ld->quiet = false;
+        diag_list_release(&scratch);
+        json_decref(v);
+    }
 }
 
 /* parse_hooks.top_block: checks each top-level block as soon as it is
@@ -2185,33 +2823,13 @@ static struct ast_block *top_block(void *payload, struct ast_block *b)
     bool for_each = ast_body_attr(&b->body, "for_each") != NULL;
     struct ast_block *kept =
         body_needed(ld->opts, b, for_each) ? b : ast_block_outline(&ld->cfg->arena, b);
-    long idx;
 
     if (kept == NULL || ld->rc < 0) {
         if (ld->rc == 0)
             ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         return b;
     }
-    idx = collect_block(ld, kept);
-    if (idx >= 0) {
-        struct cfg_resource *r = &ld->cfg->resources[idx];
-        struct ref_walk w = {.ld = ld, .from = idx, .has_each = for_each};
-        walk_body(&w, &b->body, true);
-        check_depends_on(ld, b);
-        parse_lifecycle(ld, r, b);
-        check_shape(ld, &b->body, true);
-    } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "output") == 0) {
-        struct ref_walk w = {.ld = ld, .from = -1};
-        walk_body(&w, &b->body, false);
-        check_shape(ld, &b->body, false);
-    } else if (kept == b && b->nlabels == 0 && strcmp(b->type, "locals") == 0) {
-        for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
-            long l = add_local(ld, a);
-            struct ref_walk w = {.ld = ld, .from = -1, .local = (uint32_t)(l + 1)};
-            if (l >= 0)
-                walk_value(&w, a->value);
-        }
-    }
+    register_block(ld, NULL, b, kept);
     return kept;
 }
 
@@ -2250,8 +2868,29 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
                 diag_set_hint(d, "put it in a resource block or in settings { ... }");
         }
     }
-    for (size_t i = 0; i < ld.ndeferred; i++)
-        check_traversal(&ld.deferred[i].w, ld.deferred[i].e);
+    {
+        char real[PATH_MAX];
+        if (ld.base_dir && realpath(ld.base_dir, real))
+            ld.root_realdir = strdup(real);
+    }
+    for (size_t i = 0; i < ld.ncalls && ld.rc == 0; i++) {
+        struct module_call c = ld.calls[i]; /* calls grows as modules call modules */
+        instantiate(&ld, &c);
+    }
+    if (ld.rc < 0) {
+        rc = ld.rc;
+        goto out;
+    }
+    {
+        struct diag_list scratch;
+        diag_list_init(&scratch);
+        for (size_t i = 0; i < ld.ndeferred; i++) {
+            ld.diags = ld.deferred[i].w.quiet ? &scratch : diags;
+            check_traversal(&ld.deferred[i].w, ld.deferred[i].e);
+        }
+        ld.diags = diags;
+        diag_list_release(&scratch);
+    }
     {
         struct ref_walk w = {.ld = &ld, .from = -1, .no_resources = "settings", .final = true};
         if (cfg->settings_block)
@@ -2271,7 +2910,7 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
     }
     if (diags->errors || find_cycles(&ld))
         goto out;
-    if ((rc = bind_variables(&ld)) < 0)
+    if (!ld.vars_bound && (rc = bind_variables(&ld)) < 0)
         goto out;
     eval_settings(&ld);
     if (diags->errors)
@@ -2296,6 +2935,11 @@ out:
     free(ld.deferred);
     free(ld.lrefs);
     free(ld.consts);
+    free(ld.calls);
+    for (size_t i = 0; i < ld.nsrcs; i++)
+        free(ld.srcs[i].realdir);
+    free(ld.srcs);
+    free(ld.root_realdir);
     diag_list_release(&ld.checks);
     if (rc == 0 && diags->errors)
         rc = AMLSEC_EPARSE;
@@ -2325,6 +2969,11 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->noutputs; i++)
         json_decref(cfg->outputs[i].value);
     free(cfg->outputs);
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        json_decref(cfg->modules[i]->each_key);
+        json_decref(cfg->modules[i]->each_value);
+    }
+    free(cfg->modules);
     free(cfg->locals);
     free(cfg->local_slots);
     json_decref(cfg->settings);
@@ -2336,19 +2985,26 @@ void config_free(struct config *cfg)
     free(cfg);
 }
 
-struct cfg_resource *config_find(const struct config *cfg, bool existing, const char *kind,
-                                 const char *name)
+struct cfg_resource *config_find_in(const struct config *cfg, const struct cfg_module *module,
+                                    bool existing, const char *kind, const char *name)
 {
     if (cfg->index) {
-        long i = index_find(cfg, existing, kind, name);
+        long i = index_find(cfg, module, existing, kind, name);
         return i >= 0 ? &cfg->resources[i] : NULL;
     }
     for (size_t i = 0; i < cfg->nresources; i++) {
         struct cfg_resource *r = &cfg->resources[i];
-        if (r->existing == existing && strcmp(r->kind, kind) == 0 && strcmp(r->name, name) == 0)
+        if (r->existing == existing && r->module == module && strcmp(r->kind, kind) == 0 &&
+            strcmp(r->name, name) == 0)
             return r;
     }
     return NULL;
+}
+
+struct cfg_resource *config_find(const struct config *cfg, bool existing, const char *kind,
+                                 const char *name)
+{
+    return config_find_in(cfg, NULL, existing, kind, name);
 }
 
 /* The resource an address names: [existing.]KIND.NAME, then ["KEY"] for a
@@ -2357,6 +3013,21 @@ struct cfg_resource *config_find(const struct config *cfg, bool existing, const 
 static struct cfg_resource *resource_of_address(const struct config *cfg, const char *address)
 {
     char buf[512];
+    const struct cfg_module *m = NULL;
+    if (strncmp(address, "module.", 7) == 0) {
+        /* the longest module path the address starts with */
+        size_t best = 0;
+        for (size_t i = 0; i < cfg->nmodules; i++) {
+            size_t n = strlen(cfg->modules[i]->path);
+            if (n > best && strncmp(address, cfg->modules[i]->path, n) == 0 && address[n] == '.') {
+                best = n;
+                m = cfg->modules[i];
+            }
+        }
+        if (m == NULL)
+            return NULL;
+        address += best + 1;
+    }
     bool existing = strncmp(address, "existing.", 9) == 0;
     const char *kind = existing ? address + 9 : address, *dot = strchr(kind, '.');
     size_t n = strlen(address), kind_len;
@@ -2372,7 +3043,33 @@ static struct cfg_resource *resource_of_address(const struct config *cfg, const 
         if (open)
             *open = '\0';
     }
-    return config_find(cfg, existing, buf + (kind - address), name);
+    return config_find_in(cfg, m, existing, buf + (kind - address), name);
+}
+
+const char *config_address_tail(const char *address)
+{
+    const char *a = address;
+    while (strncmp(a, "module.", 7) == 0) {
+        const char *p = a + 7;
+        p += strcspn(p, ".[");
+        if (*p == '[' && p[1] == '"') {
+            for (p += 2; *p && !(*p == '"' && p[1] == ']'); p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (*p == '\0')
+                return a;
+            p += 2;
+        } else if (*p == '[') {
+            p = strchr(p, ']');
+            if (p == NULL)
+                return a;
+            p++;
+        }
+        if (*p != '.')
+            return a;
+        a = p + 1;
+    }
+    return a;
 }
 
 struct cfg_instance *config_find_instance(const struct config *cfg, const char *address)

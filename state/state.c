@@ -904,14 +904,44 @@ bool state_arm_id_valid(const char *id)
 
 /* "kind.name", "kind.name[key]" or either with " (previous)" (the old
  * resource of a renamed replacement), kind being the entry's kind. */
+/* Skips a module path, module.NAME[KEY]. (repeated), at the start of an
+ * address; NULL when it is malformed. */
+static const char *skip_module_path(const char *a)
+{
+    while (strncmp(a, "module.", 7) == 0) {
+        const char *p = a + 7, *name = p;
+        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+               *p == '_' || *p == '-')
+            p++;
+        if (p == name)
+            return NULL;
+        if (*p == '[') {
+            const char *q = strchr(p, ']');
+            if (q == NULL || q - p < 2)
+                return NULL;
+            for (const char *c = p + 1; c < q; c++)
+                if ((unsigned char)*c < 0x20 || *c == '[')
+                    return NULL;
+            p = q + 1;
+        }
+        if (*p != '.')
+            return NULL;
+        a = p + 1;
+    }
+    return a;
+}
+
 static bool address_valid(const char *address, const char *kind)
 {
-    size_t kn = strlen(kind), n = strlen(address);
+    size_t kn = strlen(kind), n;
     const char *p, *end;
     static const char prev[] = " (previous)";
 
     if (kn == 0 || !(kind[0] >= 'a' && kind[0] <= 'z'))
         return false;
+    if ((address = skip_module_path(address)) == NULL)
+        return false;
+    n = strlen(address);
     for (size_t i = 0; i < kn; i++)
         if (!((kind[i] >= 'a' && kind[i] <= 'z') || (kind[i] >= '0' && kind[i] <= '9') ||
               kind[i] == '_'))
