@@ -300,6 +300,36 @@ void plan_render_outputs(FILE *f, const json_t *outputs, int color)
     }
 }
 
+/* What import and moved blocks do, before the changes. */
+static void print_adjustments(const struct out *o, const struct plan *plan)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(plan->adjustments, i, a)
+    {
+        const char *action = json_string_value(json_object_get(a, "action"));
+        if (action && strcmp(action, "move") == 0)
+            fprintf(o->f, "  %s# %s has moved to %s%s\n", col(o, C_BOLD),
+                    json_string_value(json_object_get(a, "from")),
+                    json_string_value(json_object_get(a, "to")), col(o, C_RESET));
+        else if (action)
+            fprintf(o->f, "  %s# %s will be imported%s\n      id = \"%s\"\n", col(o, C_BOLD),
+                    json_string_value(json_object_get(a, "address")), col(o, C_RESET),
+                    json_string_value(json_object_get(a, "id")));
+    }
+    if (json_array_size(plan->adjustments))
+        fputc('\n', o->f);
+}
+
+static void print_summary(const struct out *o, const struct plan *plan)
+{
+    char imported[64] = "";
+    if (plan->nimports)
+        snprintf(imported, sizeof(imported), "%zu to import, ", plan->nimports);
+    fprintf(o->f, "\n%sPlan:%s %s%zu to add, %zu to change, %zu to destroy.\n", col(o, C_BOLD),
+            col(o, C_RESET), imported, plan->nadd, plan->nchange, plan->ndestroy);
+}
+
 void plan_render_text(FILE *f, const struct plan *plan, int color)
 {
     struct out o = {f, color};
@@ -324,6 +354,19 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
         }
         fputc('\n', f);
     }
+    if (json_array_size(plan->adjustments)) {
+        fprintf(f, "amlsec will change the state as the import and moved blocks say:\n\n");
+        print_adjustments(&o, plan);
+        if (plan->n == 0) {
+            fprintf(f, "No changes to the resources themselves.\n");
+            print_summary(&o, plan);
+            if (plan->noutput_changes) {
+                fputc('\n', f);
+                print_output_changes(&o, plan);
+            }
+            return;
+        }
+    }
     if (plan->n == 0 && plan->noutput_changes) {
         print_output_changes(&o, plan);
         fprintf(f, "\nYou can apply this plan to save these new output values to the state, "
@@ -346,8 +389,7 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
         fprintf(f, "  %3d. [group %d] %-7s %s%s\n", c->step, c->group, plan_action_name(c->action),
                 c->address, new_version(c) ? " (new version)" : "");
     }
-    fprintf(f, "\n%sPlan:%s %zu to add, %zu to change, %zu to destroy.\n", col(&o, C_BOLD),
-            col(&o, C_RESET), plan->nadd, plan->nchange, plan->ndestroy);
+    print_summary(&o, plan);
     if (plan->noutput_changes) {
         fputc('\n', f);
         print_output_changes(&o, plan);

@@ -1954,6 +1954,7 @@ void plan_free(struct plan *plan)
     json_decref(plan->findings);
     json_decref(plan->outputs);
     json_decref(plan->outputs_before);
+    json_decref(plan->adjustments);
     free(plan->cloud);
     free(plan->subscription);
     free(plan->tenant);

@@ -109,6 +109,12 @@ struct plan {
      * state's. noutput_changes: outputs added, changed or removed. */
     json_t *outputs, *outputs_before;
     size_t noutput_changes;
+    /* What import and moved blocks did to the state before planning
+     * (owned; NULL when nothing): [{"action": "move", "from", "to"} |
+     * {"action": "import", "address", "id", "entry": the state entry}],
+     * replayed by apply PLANFILE. nimports counts the imports. */
+    json_t *adjustments;
+    size_t nimports;
 };
 
 struct plan_opts {

@@ -355,6 +355,15 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         json_object_set_new(root, "planned_outputs", json_deep_copy(plan->outputs));
     if (!redact && json_object_size(plan->outputs_before))
         json_object_set_new(root, "prior_outputs", json_deep_copy(plan->outputs_before));
+    if (json_array_size(plan->adjustments)) {
+        /* import and moved blocks; the imported entries only where the
+         * plan can be applied */
+        json_t *adj = json_deep_copy(plan->adjustments);
+        size_t i;
+        json_t *a;
+        json_array_foreach(adj, i, a) if (redact) json_object_del(a, "entry");
+        json_object_set_new(root, "state_adjustments", adj);
+    }
     return root;
 }
 
@@ -401,6 +410,18 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
     p->destroy = json_is_true(json_object_get(root, "destroy"));
     p->findings = take_json(root, "findings");
     p->outputs = take_json(root, "planned_outputs");
+    p->adjustments = take_json(root, "state_adjustments");
+    if (p->adjustments && !json_is_array(p->adjustments)) {
+        plan_free(p);
+        return errbuf_set(err, AMLSEC_EPARSE, "plan: state_adjustments is not an array");
+    }
+    {
+        size_t ai;
+        json_t *a;
+        json_array_foreach(p->adjustments, ai, a) p->nimports +=
+            json_is_string(json_object_get(a, "action")) &&
+            strcmp(json_string_value(json_object_get(a, "action")), "import") == 0;
+    }
     p->outputs_before = take_json(root, "prior_outputs");
     if ((p->outputs && !json_is_object(p->outputs)) ||
         (p->outputs_before && !json_is_object(p->outputs_before))) {

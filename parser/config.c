@@ -18,8 +18,8 @@
 #include "util/banned.h"
 
 /* Block types the language itself defines at top level. */
-static const char *const top_keywords[] = {"settings", "variable", "existing", "locals",
-                                           "output",   "module",   NULL};
+static const char *const top_keywords[] = {"settings", "variable", "existing", "locals", "output",
+                                           "module",   "import",   "moved",    NULL};
 static const char *const module_meta[] = {"source", "for_each", "depends_on", NULL};
 static const char *const output_attrs[] = {"value", "sensitive", "description", NULL};
 static const char *const variable_attrs[] = {"type", "description", "default", "sensitive", NULL};
@@ -663,6 +663,18 @@ static long collect_block(struct loader *ld, const struct cfg_module *scope,
             if (d)
                 diag_set_hint(d, "pass what the module needs as variables");
         }
+        return -1;
+    }
+    if (strcmp(b->type, "import") == 0 || strcmp(b->type, "moved") == 0) {
+        /* read once every resource is known (finish_adoption) */
+        if (scope) {
+            error_at(ld, &b->type_loc, "module",
+                     "%s blocks belong in the root configuration, not in a module", b->type);
+            return -1;
+        }
+        check_labels(ld, b, 0, "no name",
+                     b->type[0] == 'i' ? "import { to = TYPE.NAME, id = \"ARM id\" }"
+                                       : "moved { from = TYPE.OLD, to = TYPE.NEW }");
         return -1;
     }
     if (strcmp(b->type, "settings") == 0) {
@@ -2402,7 +2414,8 @@ static bool body_needed(const struct config_opts *opts, const struct ast_block *
 {
     return !opts->check_only || for_each || strcmp(b->type, "settings") == 0 ||
            strcmp(b->type, "variable") == 0 || strcmp(b->type, "locals") == 0 ||
-           strcmp(b->type, "output") == 0 || strcmp(b->type, "module") == 0;
+           strcmp(b->type, "output") == 0 || strcmp(b->type, "module") == 0 ||
+           strcmp(b->type, "import") == 0 || strcmp(b->type, "moved") == 0;
 }
 
 /* Registers and checks one top-level block of module scope (NULL: root);
@@ -2833,6 +2846,218 @@ static struct ast_block *top_block(void *payload, struct ast_block *b)
     return kept;
 }
 
+/* --- import and moved blocks --------------------------------------------- */
+
+/* The address a traversal names, as text: workspace.prod,
+ * private_endpoint.storage["blob"], module.team["cv"].key_vault.kv. NULL
+ * (reported) when it is not a literal address. */
+static const char *address_text(struct loader *ld, const struct ast_attr *a, const char *what)
+{
+    const struct ast_expr *e = a->value;
+    struct buf b;
+    const char *out = NULL;
+    if (e->kind != EXPR_TRAVERSAL || e->u.trav.n == 0) {
+        error_at(ld, &e->loc, "address", "%s is a resource address (TYPE.NAME), not a value", what);
+        return NULL;
+    }
+    buf_init(&b, 0);
+    buf_adds(&b, e->u.trav.root);
+    for (const struct ast_step *s = e->u.trav.steps; s; s = s->next) {
+        if (s->kind == STEP_ATTR) {
+            buf_addf(&b, ".%s", s->name);
+        } else if (s->index->kind == EXPR_STRING) {
+            buf_addf(&b, "[\"%s\"]", s->index->u.str.s);
+        } else {
+            error_at(ld, &s->index->loc, "address", "an address's key is a literal string");
+            buf_release(&b);
+            return NULL;
+        }
+    }
+    out = arena_strdup(&ld->cfg->arena, b.ptr ? b.ptr : "");
+    buf_release(&b);
+    return out;
+}
+
+static const struct ast_attr *block_attr(struct loader *ld, const struct ast_block *b,
+                                         const char *const *names, const char *name)
+{
+    const struct ast_attr *a = ast_body_attr(&b->body, name);
+    if (a == NULL) {
+        struct diag *d = b->type[0] == 'i'
+                             ? error_at(ld, &b->type_loc, "import", "import block needs %s", name)
+                             : error_at(ld, &b->type_loc, "moved", "moved block needs %s", name);
+        if (d)
+            diag_set_hint(d, "%s",
+                          b->type[0] == 'i'
+                              ? "write it as: import { to = TYPE.NAME, id = \"ARM id\" }"
+                              : "write it as: moved { from = TYPE.OLD, to = TYPE.NEW }");
+    }
+    (void)names;
+    return a;
+}
+
+static struct cfg_resource *resource_of_address(const struct config *cfg, const char *address);
+
+/* Whether address names a managed resource of the configuration, or one
+ * of its instances. */
+static bool address_declared(const struct config *cfg, const char *address)
+{
+    const struct cfg_instance *in = config_find_instance(cfg, address);
+    const struct cfg_resource *r = in ? in->resource : resource_of_address(cfg, address);
+    return r && !r->existing && (in || strcmp(r->address, address) == 0);
+}
+
+/* An address that must name an instance of the configuration. */
+static bool config_address(struct loader *ld, const struct ast_attr *a, const char *address)
+{
+    const struct config *cfg = ld->cfg;
+    const char *cands[512];
+    size_t n = 0;
+    struct diag *d;
+    const struct cfg_instance *in = config_find_instance(cfg, address);
+    if (in && !in->resource->existing)
+        return true;
+    d = error_at(ld, &a->value->loc, "address", "'%s' is not a resource in the configuration",
+                 address);
+    for (size_t i = 0; i < cfg->nresources && n < 511; i++)
+        for (size_t k = 0; k < cfg->resources[i].ninstances && n < 511; k++)
+            if (!cfg->resources[i].existing)
+                cands[n++] = cfg->resources[i].instances[k].address;
+    cands[n] = NULL;
+    hint_nearest(d, address, cands);
+    return false;
+}
+
+/* Reads the import and moved blocks once every instance is known:
+ * addresses checked, moves chained (A -> B, B -> C is A -> C), and
+ * conflicts refused (two moves from or to one address, a cycle). */
+static void finish_adoption(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    static const char *const import_attrs[] = {"to", "id", NULL};
+    static const char *const moved_attrs[] = {"from", "to", NULL};
+    size_t nblocks = 0;
+
+    for (const struct ast_file *f = cfg->files; f; f = f->next)
+        for (const struct ast_block *b = f->body.blocks; b; b = b->next)
+            nblocks += strcmp(b->type, "import") == 0 || strcmp(b->type, "moved") == 0;
+    if (nblocks == 0)
+        return;
+    cfg->imports = arena_alloc_align(&cfg->arena, nblocks * sizeof(*cfg->imports),
+                                     _Alignof(struct cfg_import));
+    cfg->moves =
+        arena_alloc_align(&cfg->arena, nblocks * sizeof(*cfg->moves), _Alignof(struct cfg_moved));
+    if (cfg->imports == NULL || cfg->moves == NULL) {
+        ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        return;
+    }
+    for (const struct ast_file *f = cfg->files; f; f = f->next) {
+        for (const struct ast_block *b = f->body.blocks; b; b = b->next) {
+            bool imp = strcmp(b->type, "import") == 0;
+            const char *const *attrs = imp ? import_attrs : moved_attrs;
+            if (!imp && strcmp(b->type, "moved") != 0)
+                continue;
+            if (b->nlabels)
+                continue; /* reported */
+            for (const struct ast_attr *a = b->body.attrs; a; a = a->next)
+                if (!in_list(attrs, a->name)) {
+                    struct src_loc nl = ast_attr_name_loc(a);
+                    hint_nearest(error_at(ld, &nl, "unknown-attribute",
+                                          "unknown attribute '%s' in %s", a->name, b->type),
+                                 a->name, attrs);
+                }
+            if (imp) {
+                const struct ast_attr *to = block_attr(ld, b, attrs, "to");
+                const struct ast_attr *id = block_attr(ld, b, attrs, "id");
+                const char *addr = to ? address_text(ld, to, "to") : NULL;
+                struct eval_ctx ectx = {.cfg = cfg,
+                                        .diags = ld->diags,
+                                        .no_resources = "an import id",
+                                        .base_dir = ld->base_dir};
+                json_t *v = NULL;
+                if (addr == NULL || id == NULL || !config_address(ld, to, addr))
+                    continue;
+                if (eval_expr(&v, &ectx, id->value) < 0)
+                    continue;
+                if (!json_is_string(v) || json_string_value(v)[0] != '/') {
+                    error_at(ld, &id->value->loc, "type", "id is an ARM resource id (a string)");
+                } else {
+                    for (size_t i = 0; i < cfg->nimports; i++)
+                        if (strcmp(cfg->imports[i].to, addr) == 0)
+                            error_at(ld, &to->value->loc, "duplicate",
+                                     "'%s' is imported by two import blocks", addr);
+                    cfg->imports[cfg->nimports++] = (struct cfg_import){
+                        addr, arena_strdup(&cfg->arena, json_string_value(v)), b->type_loc};
+                }
+                json_decref(v);
+            } else {
+                const struct ast_attr *from = block_attr(ld, b, attrs, "from");
+                const struct ast_attr *to = block_attr(ld, b, attrs, "to");
+                const char *fa = from ? address_text(ld, from, "from") : NULL;
+                const char *ta = to ? address_text(ld, to, "to") : NULL;
+                if (fa == NULL || ta == NULL)
+                    continue;
+                if (strcmp(fa, ta) == 0) {
+                    error_at(ld, &to->value->loc, "moved", "moved from '%s' to itself", fa);
+                    continue;
+                }
+                if (address_declared(cfg, fa)) {
+                    struct diag *d = error_at(ld, &from->value->loc, "moved",
+                                              "'%s' is still in the configuration: it cannot "
+                                              "have moved",
+                                              fa);
+                    if (d)
+                        diag_set_hint(d,
+                                      "rename the resource block to '%s', or remove the moved "
+                                      "block",
+                                      ta);
+                    continue;
+                }
+                for (size_t i = 0; i < cfg->nmoves; i++) {
+                    if (strcmp(cfg->moves[i].from, fa) == 0)
+                        error_at(ld, &from->value->loc, "moved",
+                                 "'%s' is moved twice (to '%s' and to '%s')", fa, cfg->moves[i].to,
+                                 ta);
+                    else if (strcmp(cfg->moves[i].to, ta) == 0)
+                        error_at(ld, &to->value->loc, "moved", "'%s' and '%s' both move to '%s'",
+                                 cfg->moves[i].from, fa, ta);
+                }
+                cfg->moves[cfg->nmoves++] = (struct cfg_moved){fa, ta, b->type_loc};
+            }
+        }
+    }
+    /* chains: follow each move's destination while it moves again */
+    for (size_t i = 0; i < cfg->nmoves; i++) {
+        size_t hops = 0;
+        for (size_t k = 0; k < cfg->nmoves && hops <= cfg->nmoves; k++) {
+            if (k != i && strcmp(cfg->moves[k].from, cfg->moves[i].to) == 0) {
+                cfg->moves[i].to = cfg->moves[k].to;
+                hops++;
+                k = (size_t)-1; /* from the start again */
+                if (strcmp(cfg->moves[i].to, cfg->moves[i].from) == 0)
+                    break;
+            }
+        }
+        if (hops > cfg->nmoves || strcmp(cfg->moves[i].to, cfg->moves[i].from) == 0) {
+            error_at(ld, &cfg->moves[i].loc, "moved", "moved blocks form a cycle through '%s'",
+                     cfg->moves[i].from);
+            return;
+        }
+    }
+    for (size_t i = 0; i < cfg->nmoves; i++) {
+        if (!address_declared(cfg, cfg->moves[i].to)) {
+            /* the end of a chain must be in the configuration */
+            struct diag *d = error_at(ld, &cfg->moves[i].loc, "moved",
+                                      "moved to '%s', which is not a resource in the "
+                                      "configuration",
+                                      cfg->moves[i].to);
+            if (d)
+                diag_set_hint(d, "declare %s, or move to an address that is declared",
+                              cfg->moves[i].to);
+        }
+    }
+}
+
 int config_load(struct config **out, const struct config_opts *opts, struct diag_list *diags,
                 struct errbuf *err)
 {
@@ -2917,6 +3142,8 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         goto out;
     for (size_t i = 0; i < cfg->nresources && rc == 0; i++)
         rc = expand(&ld, &cfg->resources[i]);
+    if (rc == 0 && !diags->errors)
+        finish_adoption(&ld);
     if (rc < 0 || diags->errors || opts->check_only)
         goto out;
     done = calloc(cfg->nresources ? cfg->nresources : 1, 1);

@@ -117,6 +117,22 @@ struct cfg_output {
     json_t *value;           /* owned; NULL when not evaluated (check_only, errors) */
 };
 
+/* import { to = ADDRESS, id = "ARM id" }: adopt an existing resource at
+ * the next apply (Terraform 1.5's import block); a no-op once the address
+ * is in the state. */
+struct cfg_import {
+    const char *to; /* an instance address of the configuration */
+    const char *id;
+    struct src_loc loc; /* the block */
+};
+
+/* moved { from = A, to = B }: the state's A is B now (chains resolved:
+ * from is the first address, to the last). */
+struct cfg_moved {
+    const char *from, *to;
+    struct src_loc loc;
+};
+
 /* One instance of a resource: what the catalogue, planner and rules see. */
 struct cfg_instance {
     struct cfg_resource *resource;
@@ -187,6 +203,10 @@ struct config {
     size_t nresources;
     struct cfg_output *outputs; /* in source order */
     size_t noutputs;
+    struct cfg_import *imports;
+    size_t nimports;
+    struct cfg_moved *moves;
+    size_t nmoves;
     struct cfg_module **modules; /* module instances, callers first */
     size_t nmodules;
     struct cfg_local *locals; /* in source order */
