@@ -767,7 +767,7 @@ static long collect_block(struct loader *ld, const struct cfg_module *scope,
 struct ref_walk {
     struct loader *ld;
     long from;                /* the resource's index; -1 outside resources */
-    const struct cfg_module *scope; /* the module whose names are read (NULL: root) */
+    const struct cfg_module *module; /* the module whose names are read (NULL: root) */
     bool quiet;                     /* a module's second instance: reported once already */
     uint32_t local;           /* the local's index + 1; 0 outside locals */
     bool no_locals;           /* variables: bound before locals exist */
@@ -777,6 +777,7 @@ struct ref_walk {
      * error. Before (while files are parsed), it waits in ld->deferred. */
     bool final;
     uint32_t seq; /* a deferred reference's place among its block's (0: now) */
+    const struct eval_scope *scope; /* enclosing for expressions' variables (values unused) */
 };
 
 struct deferred_ref {
@@ -878,6 +879,7 @@ static void defer_ref(struct ref_walk *w, const struct ast_expr *e)
     }
     d = &ld->deferred[ld->ndeferred++];
     d->w = *w;
+    d->w.scope = NULL; /* on the walker's stack; the root was not one of its names */
     d->w.final = true;
     d->w.quiet = ld->quiet;
     d->w.seq = ++ld->seq;
@@ -946,7 +948,7 @@ static void ref_node(struct ref_walk *w, const struct ast_expr *e, const struct 
 
 /* module.NAME.OUTPUT, module.NAME["key"].OUTPUT (a module with for_each),
  * or module.NAME alone (every output): a reference to the outputs of the
- * instances of the call NAME made from w->scope. */
+ * instances of the call NAME made from w->module. */
 static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
 {
     struct loader *ld = w->ld;
@@ -965,13 +967,13 @@ static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
     name = s->name;
     s = s->next;
     for (size_t i = 0; i < cfg->nmodules && first == NULL; i++)
-        if (cfg->modules[i]->parent == w->scope && strcmp(cfg->modules[i]->name, name) == 0)
+        if (cfg->modules[i]->parent == w->module && strcmp(cfg->modules[i]->name, name) == 0)
             first = cfg->modules[i];
     if (first == NULL) {
         bool called = false;
         for (size_t i = 0; i < ld->ncalls; i++)
             called |=
-                ld->calls[i].scope == w->scope && strcmp(ld->calls[i].b->labels->text, name) == 0;
+                ld->calls[i].scope == w->module && strcmp(ld->calls[i].b->labels->text, name) == 0;
         if (!w->final) {
             defer_ref(w, e);
             return;
@@ -980,7 +982,7 @@ static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
             return; /* a call without instances (an error, or an empty for_each) */
         d = error_at(ld, &e->loc, "unknown-module", "undeclared module '%s'", name);
         for (size_t i = 0; i < ld->ncalls && n < 511; i++)
-            if (ld->calls[i].scope == w->scope)
+            if (ld->calls[i].scope == w->module)
                 cands[n++] = ld->calls[i].b->labels->text;
         cands[n] = NULL;
         hint_nearest(d, name, cands);
@@ -1006,7 +1008,7 @@ static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
     /* every instance: which one an index picks is known only when evaluated */
     for (size_t i = 0; i < cfg->nmodules; i++) {
         const struct cfg_module *m = cfg->modules[i];
-        if (m->parent != w->scope || strcmp(m->name, name) != 0)
+        if (m->parent != w->module || strcmp(m->name, name) != 0)
             continue;
         if (s) {
             const struct cfg_local *l = config_find_node(cfg, m, 'o', s->name);
@@ -1029,15 +1031,29 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
     const char *cands[512];
     struct diag *d;
 
+    for (const struct eval_scope *sc = w->scope; sc; sc = sc->up)
+        if (strcmp(sc->name, root) == 0)
+            return; /* a for expression's variable */
+    if (w->scope && s == NULL) {
+        /* a bare name inside a for expression: only its variables are */
+        size_t n = 0;
+        struct src_loc rl = ast_trav_root_loc(e);
+        for (const struct eval_scope *sc = w->scope; sc && n < 511; sc = sc->up)
+            cands[n++] = sc->name;
+        cands[n] = NULL;
+        hint_nearest(error_at(ld, &rl, "unknown-reference", "unknown name '%s'", root), root,
+                     cands);
+        return;
+    }
     /* most references name a resource: one byte rules out each keyword */
-    if (root[0] == 'v' && strcmp(root, "var") == 0 && w->scope) {
+    if (root[0] == 'v' && strcmp(root, "var") == 0 && w->module) {
         /* a module's variables are its inputs, read lazily */
         struct cfg_local *l;
         if (s == NULL || s->kind != STEP_ATTR) {
             error_at(ld, &e->loc, "reference", "expected var.NAME");
             return;
         }
-        l = config_find_node(cfg, w->scope, 'v', s->name);
+        l = config_find_node(cfg, w->module, 'v', s->name);
         if (l == NULL && !w->final) {
             defer_ref(w, e);
             return;
@@ -1046,7 +1062,7 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             size_t n = 0;
             d = error_at(ld, &e->loc, "unknown-variable", "undeclared variable '%s'", s->name);
             for (size_t i = 0; i < cfg->nlocals && n < 511; i++)
-                if (cfg->locals[i].scope == w->scope && cfg->locals[i].ns == 'v')
+                if (cfg->locals[i].scope == w->module && cfg->locals[i].ns == 'v')
                     cands[n++] = cfg->locals[i].name;
             cands[n] = NULL;
             hint_nearest(d, s->name, cands);
@@ -1095,7 +1111,7 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             error_at(ld, &e->loc, "reference", "%s cannot refer to locals", w->no_resources);
             return;
         }
-        l = config_find_node(cfg, w->scope, 'l', s->name);
+        l = config_find_node(cfg, w->module, 'l', s->name);
         if (l == NULL && !w->final) {
             defer_ref(w, e);
             return;
@@ -1104,7 +1120,7 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             size_t n = 0;
             d = error_at(ld, &e->loc, "unknown-local", "undeclared local '%s'", s->name);
             for (size_t i = 0; i < cfg->nlocals && n < 511; i++)
-                if (cfg->locals[i].scope == w->scope && cfg->locals[i].ns == 'l')
+                if (cfg->locals[i].scope == w->module && cfg->locals[i].ns == 'l')
                     cands[n++] = cfg->locals[i].name;
             cands[n] = NULL;
             hint_nearest(d, s->name, cands);
@@ -1146,7 +1162,7 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
         }
         /* the common case first: a reference to a declared resource */
         target =
-            s && s->kind == STEP_ATTR ? find_target(ld, w->scope, existing, kind, s->name) : NULL;
+            s && s->kind == STEP_ATTR ? find_target(ld, w->module, existing, kind, s->name) : NULL;
         if (target == NULL && !w->final) {
             defer_ref(w, e);
             return;
@@ -1158,6 +1174,8 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
                                                 "existing", "local",    "module"};
             for (size_t i = 0; i < 6; i++)
                 cands[n++] = roots[i];
+            for (const struct eval_scope *sc = w->scope; sc && n < 511; sc = sc->up)
+                cands[n++] = sc->name;
             for (size_t i = 0; i < cfg->nresources && n < 511; i++)
                 if (!cfg->resources[i].existing)
                     cands[n++] = cfg->resources[i].kind;
@@ -1202,8 +1220,68 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
  * a call, a map's keys, an interpolation). */
 static bool typed_node(const struct ast_expr *e)
 {
-    return e->kind == EXPR_BINARY || e->kind == EXPR_UNARY || e->kind == EXPR_COND ||
-           e->kind == EXPR_CALL || e->kind == EXPR_MAP || e->kind == EXPR_TEMPLATE;
+    return e->kind == EXPR_BINARY || (e->kind == EXPR_UNARY && e->u.unary.op != OP_EXPAND) ||
+           e->kind == EXPR_COND || e->kind == EXPR_CALL || e->kind == EXPR_MAP ||
+           e->kind == EXPR_TEMPLATE || e->kind == EXPR_FOR;
+}
+
+static bool walk_expr(struct ref_walk *w, const struct ast_expr *e);
+
+/* Names a for expression may not bind: the language's roots and resource
+ * kinds, whose references the variable would hide. */
+static const char *const reserved_roots[] = {"var",   "settings", "each",   "existing",
+                                             "count", "local",    "module", NULL};
+
+/* Checks a for expression's variable name at loc; false after an error. */
+static bool check_for_var(struct ref_walk *w, const char *name, const struct src_loc *loc)
+{
+    struct loader *ld = w->ld;
+    struct diag *d;
+    if (in_list(reserved_roots, name) ||
+        (known_kinds(ld) ? in_list(known_kinds(ld), name)
+                         : ld->cfg->index && index_find(ld->cfg, NULL, false, name, NULL) >= 0)) {
+        d = error_at(ld, loc, "for",
+                     "'%s' cannot name a for expression's variable: it would hide %s", name,
+                     in_list(reserved_roots, name) ? "the language's own name" : "a resource kind");
+        if (d)
+            diag_set_hint(d, "choose another name, such as 'item'");
+        return false;
+    }
+    for (const struct eval_scope *sc = w->scope; sc; sc = sc->up)
+        if (strcmp(sc->name, name) == 0) {
+            d = error_at(ld, loc, "for",
+                         "'%s' is already a variable of an enclosing for expression", name);
+            if (d)
+                diag_set_hint(d, "choose another name: the inner one would hide the outer one");
+            return false;
+        }
+    return true;
+}
+
+/* A for expression: the collection is walked outside its scope, the rest
+ * inside it. */
+static bool walk_for(struct ref_walk *w, const struct ast_for *f)
+{
+    struct ref_walk inner = *w;
+    struct eval_scope ks = {.up = w->scope, .name = f->key_var};
+    struct eval_scope vs = {.name = f->value_var};
+    bool constant = walk_expr(w, f->coll);
+
+    if (f->key_var && !check_for_var(w, f->key_var, &f->key_loc))
+        return false;
+    if (!check_for_var(w, f->value_var, &f->value_loc))
+        return false;
+    if (f->key_var && strcmp(f->key_var, f->value_var) == 0) {
+        error_at(w->ld, &f->value_loc, "for",
+                 "the key and the value of a for expression are both named '%s'", f->value_var);
+        return false;
+    }
+    vs.up = f->key_var ? &ks : w->scope;
+    inner.scope = &vs;
+    constant &= walk_expr(&inner, f->key);
+    constant &= walk_expr(&inner, f->value);
+    constant &= walk_expr(&inner, f->cond);
+    return constant;
 }
 
 /* Walks e: checks its references and function names, and returns whether
@@ -1252,6 +1330,10 @@ static bool walk_expr(struct ref_walk *w, const struct ast_expr *e)
         }
         for (const struct ast_expr *p = e->u.call.args; p; p = p->next)
             constant &= walk_expr(w, p);
+        /* try() and can() catch their arguments' errors: nothing inside is
+         * evaluated on its own */
+        if (strcmp(e->u.call.name, "try") == 0 || strcmp(e->u.call.name, "can") == 0)
+            ld->nconsts = mark;
         break;
     case EXPR_COND:
         constant &= walk_expr(w, e->u.cond.cond);
@@ -1267,6 +1349,9 @@ static bool walk_expr(struct ref_walk *w, const struct ast_expr *e)
         break;
     case EXPR_PAREN:
         constant = walk_expr(w, e->u.paren);
+        break;
+    case EXPR_FOR:
+        constant = walk_for(w, e->u.forx);
         break;
     default:
         break;
@@ -2105,7 +2190,7 @@ static int expand(struct loader *ld, struct cfg_resource *r)
                             .diags = ld->diags,
                             .no_resources = "for_each",
                             .base_dir = r->module ? r->module->dir : ld->base_dir,
-                            .scope = r->module};
+                            .module = r->module};
     json_t *v = NULL;
     struct arena *ar = &ld->cfg->arena;
 
@@ -2282,7 +2367,7 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
                                 .diags = ld->diags,
                                 .self = in,
                                 .base_dir = r->module ? r->module->dir : ld->base_dir,
-                                .scope = r->module};
+                                .module = r->module};
         in->sensitive = json_array();
         in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
         if (ld->opts->resolver.sensitive_paths)
@@ -2427,13 +2512,13 @@ static void register_block(struct loader *ld, const struct cfg_module *scope,
     long idx = collect_block(ld, scope, kept);
     if (idx >= 0) {
         struct cfg_resource *r = &ld->cfg->resources[idx];
-        struct ref_walk w = {.ld = ld, .from = idx, .has_each = for_each, .scope = scope};
+        struct ref_walk w = {.ld = ld, .from = idx, .has_each = for_each, .module = scope};
         walk_body(&w, &b->body, true);
         check_depends_on(ld, b);
         parse_lifecycle(ld, r, b);
         check_shape(ld, &b->body, true);
     } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "output") == 0) {
-        struct ref_walk w = {.ld = ld, .from = -1, .scope = scope};
+        struct ref_walk w = {.ld = ld, .from = -1, .module = scope};
         if (scope) {
             /* a module's output: read by its caller as module.NAME.OUTPUT */
             const struct ast_attr *v = ast_body_attr(&b->body, "value");
@@ -2469,14 +2554,14 @@ static void register_block(struct loader *ld, const struct cfg_module *scope,
     } else if (kept == b && b->nlabels == 0 && strcmp(b->type, "locals") == 0) {
         for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
             long l = add_node(ld, scope, 'l', a->name, a);
-            struct ref_walk w = {.ld = ld, .from = -1, .local = (uint32_t)(l + 1), .scope = scope};
+            struct ref_walk w = {.ld = ld, .from = -1, .local = (uint32_t)(l + 1), .module = scope};
             if (l >= 0)
                 walk_value(&w, a->value);
         }
     } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "module") == 0) {
         const struct ast_attr *fe = ast_body_attr(&b->body, "for_each");
         struct ref_walk w = {
-            .ld = ld, .from = -1, .scope = scope, .no_resources = "a module's for_each"};
+            .ld = ld, .from = -1, .module = scope, .no_resources = "a module's for_each"};
         if (fe)
             walk_value(&w, fe->value);
         check_depends_on(ld, b);
@@ -2637,10 +2722,10 @@ static void bind_inputs(struct loader *ld, const struct module_call *c, struct c
                     /* the caller's expression, in the caller's module */
                     v->eval_in = c->scope;
                     v->base_dir = c->scope ? c->scope->dir : ld->base_dir;
-                    w.scope = c->scope;
+                    w.module = c->scope;
                     w.has_each = m->has_for_each;
                 } else {
-                    w.scope = m;
+                    w.module = m;
                 }
                 if (v->attr)
                     walk_value(&w, v->attr->value);
@@ -2706,7 +2791,7 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
     bind_inputs(ld, c, m, ms);
     /* depends_on on the call: every resource of the instance waits for those */
     for (size_t i = first_resource; deps && i < cfg->nresources; i++) {
-        struct ref_walk w = {.ld = ld, .from = (long)i, .scope = c->scope};
+        struct ref_walk w = {.ld = ld, .from = (long)i, .module = c->scope};
         walk_value(&w, deps->value);
     }
 }
@@ -2786,7 +2871,7 @@ static void instantiate(struct loader *ld, const struct module_call *c)
                                     .diags = ld->diags,
                                     .no_resources = "a module's for_each",
                                     .base_dir = parent_dir,
-                                    .scope = c->scope};
+                                    .module = c->scope};
             if (eval_expr(&v, &ectx, fe->value) < 0)
                 return;
         }
