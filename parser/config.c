@@ -2758,9 +2758,12 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
     size_t first_resource = cfg->nresources;
     const struct ast_attr *deps = ast_body_attr(&c->b->body, "depends_on");
 
-    if (m == NULL ||
-        (cfg->nmodules == ld->mcap &&
-         (cfg->modules = doubled(cfg->modules, &ld->mcap, sizeof(*cfg->modules))) == NULL)) {
+    struct cfg_module **grown = cfg->nmodules < ld->mcap
+                                    ? cfg->modules
+                                    : doubled(cfg->modules, &ld->mcap, sizeof(*cfg->modules));
+    if (grown)
+        cfg->modules = grown;
+    if (m == NULL || grown == NULL) {
         ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         json_decref(key);
         json_decref(value);
@@ -2789,10 +2792,14 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
             register_block(ld, m, b, b);
     }
     bind_inputs(ld, c, m, ms);
-    /* depends_on on the call: every resource of the instance waits for those */
-    for (size_t i = first_resource; deps && i < cfg->nresources; i++) {
-        struct ref_walk w = {.ld = ld, .from = (long)i, .module = c->scope};
-        walk_value(&w, deps->value);
+    /* depends_on on the call, or on a call that encloses it: every
+     * resource of the instance waits for those */
+    for (const struct cfg_module *p = m; p; p = p->parent) {
+        deps = ast_body_attr(&p->call->body, "depends_on");
+        for (size_t i = first_resource; deps && i < cfg->nresources; i++) {
+            struct ref_walk w = {.ld = ld, .from = (long)i, .module = p->parent};
+            walk_value(&w, deps->value);
+        }
     }
 }
 
