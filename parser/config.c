@@ -1022,6 +1022,44 @@ static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
     }
 }
 
+/* local.NAME (ns 'l') or, in a module, var.NAME ('v'): a lazily read
+ * value of w->module. */
+static void check_node_ref(struct ref_walk *w, const struct ast_expr *e, char ns)
+{
+    struct loader *ld = w->ld;
+    struct config *cfg = ld->cfg;
+    const struct ast_step *s = e->u.trav.steps;
+    const char *cands[512];
+    const struct cfg_local *l;
+    size_t n = 0;
+    struct diag *d;
+
+    if (s == NULL || s->kind != STEP_ATTR) {
+        error_at(ld, &e->loc, "reference", "expected %s.NAME", ns == 'l' ? "local" : "var");
+        return;
+    }
+    l = config_find_node(cfg, w->module, ns, s->name);
+    if (l == NULL && !w->final) {
+        defer_ref(w, e);
+        return;
+    }
+    if (l) {
+        ref_node(w, e, l);
+        return;
+    }
+    d = ns == 'l' ? error_at(ld, &e->loc, "unknown-local", "undeclared local '%s'", s->name)
+                  : error_at(ld, &e->loc, "unknown-variable", "undeclared variable '%s'", s->name);
+    for (size_t i = 0; i < cfg->nlocals && n < 511; i++)
+        if (cfg->locals[i].scope == w->module && cfg->locals[i].ns == ns)
+            cands[n++] = cfg->locals[i].name;
+    cands[n] = NULL;
+    hint_nearest(d, s->name, cands);
+    if (d && d->hint == NULL && ns == 'l')
+        diag_set_hint(d, "declare it with: locals { %s = VALUE }", s->name);
+    else if (d && d->hint == NULL)
+        diag_set_hint(d, "declare it in the module with: variable \"%s\" { }", s->name);
+}
+
 static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
 {
     struct loader *ld = w->ld;
@@ -1048,29 +1086,7 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
     /* most references name a resource: one byte rules out each keyword */
     if (root[0] == 'v' && strcmp(root, "var") == 0 && w->module) {
         /* a module's variables are its inputs, read lazily */
-        struct cfg_local *l;
-        if (s == NULL || s->kind != STEP_ATTR) {
-            error_at(ld, &e->loc, "reference", "expected var.NAME");
-            return;
-        }
-        l = config_find_node(cfg, w->module, 'v', s->name);
-        if (l == NULL && !w->final) {
-            defer_ref(w, e);
-            return;
-        }
-        if (l == NULL) {
-            size_t n = 0;
-            d = error_at(ld, &e->loc, "unknown-variable", "undeclared variable '%s'", s->name);
-            for (size_t i = 0; i < cfg->nlocals && n < 511; i++)
-                if (cfg->locals[i].scope == w->module && cfg->locals[i].ns == 'v')
-                    cands[n++] = cfg->locals[i].name;
-            cands[n] = NULL;
-            hint_nearest(d, s->name, cands);
-            if (d && d->hint == NULL)
-                diag_set_hint(d, "declare it in the module with: variable \"%s\" { }", s->name);
-            return;
-        }
-        ref_node(w, e, l);
+        check_node_ref(w, e, 'v');
         return;
     }
     if (root[0] == 'm' && strcmp(root, "module") == 0) {
@@ -1102,33 +1118,10 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
         return;
     }
     if (root[0] == 'l' && strcmp(root, "local") == 0) {
-        struct cfg_local *l;
-        if (s == NULL || s->kind != STEP_ATTR) {
-            error_at(ld, &e->loc, "reference", "expected local.NAME");
-            return;
-        }
-        if (w->no_locals) {
+        if (w->no_locals && s && s->kind == STEP_ATTR)
             error_at(ld, &e->loc, "reference", "%s cannot refer to locals", w->no_resources);
-            return;
-        }
-        l = config_find_node(cfg, w->module, 'l', s->name);
-        if (l == NULL && !w->final) {
-            defer_ref(w, e);
-            return;
-        }
-        if (l == NULL) {
-            size_t n = 0;
-            d = error_at(ld, &e->loc, "unknown-local", "undeclared local '%s'", s->name);
-            for (size_t i = 0; i < cfg->nlocals && n < 511; i++)
-                if (cfg->locals[i].scope == w->module && cfg->locals[i].ns == 'l')
-                    cands[n++] = cfg->locals[i].name;
-            cands[n] = NULL;
-            hint_nearest(d, s->name, cands);
-            if (d && d->hint == NULL)
-                diag_set_hint(d, "declare it with: locals { %s = VALUE }", s->name);
-            return;
-        }
-        ref_node(w, e, l);
+        else
+            check_node_ref(w, e, 'l');
         return;
     }
     if (root[0] == 's' && strcmp(root, "settings") == 0) {
