@@ -51,8 +51,7 @@ static int id_type(char *out, size_t size, const char *id)
     return 0;
 }
 
-static int import_one(struct session *s, const struct config *cfg, const char *address,
-                      const char *id, int color)
+int session_import(struct session *s, const struct config *cfg, const char *address, const char *id)
 {
     struct errbuf err = ERRBUF_INIT;
     const struct cfg_instance *in = config_find_instance(cfg, address);
@@ -60,15 +59,10 @@ static int import_one(struct session *s, const struct config *cfg, const char *a
     struct provider_ref ref = {id, NULL};
     struct provider_result res;
     struct state_resource entry;
-    struct plan *plan = NULL;
-    struct plan_opts po;
-    struct diag_list diags;
-    const char *targets[1] = {address};
     char type[512];
     int rc = EXIT_FAIL;
 
     memset(&res, 0, sizeof(res));
-    diag_list_init(&diags);
     if (in == NULL || in->resource->existing) {
         cli_error("'%s' is not a resource in the configuration; declare it first, then import",
                   address);
@@ -84,6 +78,8 @@ static int import_one(struct session *s, const struct config *cfg, const char *a
                   address);
         goto out;
     }
+    ref.type = k->arm.type; /* checked above: the provider need not parse it again (it does
+                               not know a resource group's id) */
     provider_reread(s->provider, &ref, &res);
     if (res.rc == AMLSEC_ENOTFOUND) {
         cli_error("cannot import '%s': it does not exist", id);
@@ -106,12 +102,35 @@ static int import_one(struct session *s, const struct config *cfg, const char *a
     entry.status = STATE_STATUS_CREATED;
     rc = state_put(&s->st, &entry, &err);
     json_decref(entry.dependencies);
-    if (rc < 0 || state_backend_save(s->sc.be, &s->st, &s->sc.keys, &err) < 0) {
+    if (rc < 0) {
         cli_error("%s", err.msg);
         rc = EXIT_FAIL;
         goto out;
     }
-    printf("%s: imported %s\n\n", address, entry.arm_id);
+    rc = EXIT_OK;
+out:
+    provider_result_release(&res);
+    return rc;
+}
+
+static int import_one(struct session *s, const struct config *cfg, const char *address,
+                      const char *id, int color)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct plan *plan = NULL;
+    struct plan_opts po;
+    struct diag_list diags;
+    const char *targets[1] = {address};
+    int rc = EXIT_FAIL;
+
+    diag_list_init(&diags);
+    if (session_import(s, cfg, address, id) != EXIT_OK)
+        goto out;
+    if (state_backend_save(s->sc.be, &s->st, &s->sc.keys, &err) < 0) {
+        cli_error("%s", err.msg);
+        goto out;
+    }
+    printf("%s: imported %s\n\n", address, state_find(&s->st, address)->arm_id);
     memset(&po, 0, sizeof(po));
     po.targets = targets;
     po.ntargets = 1;
@@ -132,7 +151,6 @@ static int import_one(struct session *s, const struct config *cfg, const char *a
     rc = EXIT_OK;
 out:
     plan_free(plan);
-    provider_result_release(&res);
     diag_list_release(&diags);
     return rc;
 }

@@ -229,11 +229,188 @@ static void warn_clear_state(const struct session *s, const struct plan *plan)
                 buf_addf(&b, "%s%s %s", n > 1 ? ", " : "", c->address, path);
         }
     }
+    {
+        const char *name;
+        json_t *o;
+        json_object_foreach(plan->outputs, name,
+                            o) if (json_is_true(json_object_get(o, "sensitive"))) if (n++ < 4)
+            buf_addf(&b, "%soutput.%s", n > 1 ? ", " : "", name);
+    }
     if (n)
         cli_warn("the state will hold %zu sensitive value%s in clear (%s%s): it is not encrypted; "
                  "set AMLSEC_STATE_PASSPHRASE or AMLSEC_STATE_KEY (docs/state.md)",
                  n, n == 1 ? "" : "s", b.ptr ? b.ptr : "", n > 4 ? ", ..." : "");
     buf_release(&b);
+}
+
+/* The configuration's moved and import blocks applied to the session's
+ * state before planning (in memory: apply saves it, plan does not):
+ * moved renames the state's entry (every instance of it when `from` names
+ * a resource with for_each), import reads the ARM id and records it. What
+ * was done goes in *out for the plan to show and keep. */
+static int adopt(struct session *s, const struct config *cfg, json_t **out)
+{
+    struct errbuf err = ERRBUF_INIT;
+    json_t *adj = json_array();
+    *out = NULL;
+    for (size_t i = 0; i < cfg->nmoves; i++) {
+        const char *from = cfg->moves[i].from, *to = cfg->moves[i].to;
+        size_t n = strlen(from), nmatch = 0;
+        char **match = calloc(s->st.nresources + 1, sizeof(*match));
+        if (match == NULL)
+            goto oom;
+        for (size_t k = 0; k < s->st.nresources; k++) {
+            const char *a = s->st.resources[k].address;
+            if (strncmp(a, from, n) == 0 && (a[n] == '\0' || (a[n] == '[' && from[n - 1] != ']')))
+                match[nmatch++] = strdup(a);
+        }
+        for (size_t k = 0; k < nmatch; k++) {
+            char *dest = NULL;
+            if (match[k] == NULL || asprintf(&dest, "%s%s", to, match[k] + n) < 0) {
+                dest = NULL;
+            } else if (state_find(&s->st, dest)) {
+                cli_error("moved: cannot move %s to %s: %s is already in the state (remove the "
+                          "moved block, or 'amlsec state rm' one of them)",
+                          match[k], dest, dest);
+                free(dest);
+                for (size_t j = 0; j < nmatch; j++)
+                    free(match[j]);
+                free(match);
+                json_decref(adj);
+                return EXIT_FAIL;
+            } else if (state_move(&s->st, match[k], dest, &err) < 0) {
+                cli_error("moved: %s", err.msg);
+            } else {
+                json_array_append_new(adj, json_pack("{s:s, s:s, s:s}", "action", "move", "from",
+                                                     match[k], "to", dest));
+            }
+            free(dest);
+        }
+        for (size_t j = 0; j < nmatch; j++)
+            free(match[j]);
+        free(match);
+    }
+    for (size_t i = 0; i < cfg->nimports; i++) {
+        const struct cfg_import *im = &cfg->imports[i];
+        struct state_resource *r;
+        json_t *attrs = NULL;
+        if (state_find(&s->st, im->to))
+            continue; /* imported already: the block is a no-op */
+        if (session_import(s, cfg, im->to, im->id) != EXIT_OK) {
+            json_decref(adj);
+            return EXIT_FAIL;
+        }
+        r = state_find(&s->st, im->to);
+        if (state_resource_attributes(&attrs, r, &err) < 0)
+            goto oom;
+        json_array_append_new(
+            adj, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:O, s:O}}", "action", "import",
+                           "address", im->to, "id", im->id, "entry", "kind", r->kind, "arm_id",
+                           r->arm_id, "api_version", r->api_version, "attributes", attrs,
+                           "sensitive", r->sensitive ? r->sensitive : json_null()));
+    }
+    if (json_array_size(adj))
+        *out = adj;
+    else
+        json_decref(adj);
+    return EXIT_OK;
+oom:
+    json_decref(adj);
+    cli_error("out of memory");
+    return EXIT_FAIL;
+}
+
+/* apply PLANFILE: the saved plan's moves and imports, done to the state
+ * again before its changes. */
+static int replay_adjustments(struct session *s, const struct plan *plan)
+{
+    struct errbuf err = ERRBUF_INIT;
+    size_t i;
+    json_t *a;
+    json_array_foreach(plan->adjustments, i, a)
+    {
+        const char *action = json_string_value(json_object_get(a, "action"));
+        int rc;
+        if (action && strcmp(action, "move") == 0) {
+            rc = state_move(&s->st, json_string_value(json_object_get(a, "from")),
+                            json_string_value(json_object_get(a, "to")), &err);
+        } else {
+            const json_t *e = json_object_get(a, "entry");
+            struct state_resource r;
+            memset(&r, 0, sizeof(r));
+            r.address = (char *)json_string_value(json_object_get(a, "address"));
+            r.kind = (char *)json_string_value(json_object_get(e, "kind"));
+            r.arm_id = (char *)json_string_value(json_object_get(e, "arm_id"));
+            r.api_version = (char *)json_string_value(json_object_get(e, "api_version"));
+            r.attributes = json_object_get(e, "attributes");
+            r.sensitive = json_is_array(json_object_get(e, "sensitive"))
+                              ? json_object_get(e, "sensitive")
+                              : NULL;
+            r.dependencies = json_array();
+            r.status = STATE_STATUS_CREATED;
+            if (!r.address || !r.kind || !r.arm_id || !r.api_version ||
+                !json_is_object(r.attributes))
+                rc = errbuf_set(&err, AMLSEC_EPARSE, "an import in the saved plan lacks its entry");
+            else if (state_find(&s->st, r.address))
+                rc = errbuf_set(&err, AMLSEC_ECONFLICT, "'%s' is in the state already", r.address);
+            else
+                rc = state_put(&s->st, &r, &err);
+            json_decref(r.dependencies);
+        }
+        if (rc < 0) {
+            cli_error("saved plan: %s", err.msg);
+            return EXIT_FAIL;
+        }
+    }
+    return EXIT_OK;
+}
+
+/* Saves the state the moved and import blocks changed (before the
+ * plan's changes run, or when there are none). */
+static int save_adjusted(struct session *s, const struct plan *plan)
+{
+    struct errbuf err = ERRBUF_INIT;
+    if (json_array_size(plan->adjustments) == 0)
+        return EXIT_OK;
+    if (state_backend_save(s->sc.be, &s->st, &s->sc.keys, &err) < 0) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* After an apply: the outputs, with what the state now knows filled in,
+ * are recorded in the state (saved when they changed) and printed. */
+static int finish_outputs(struct session *s, const struct plan *plan, int color)
+{
+    struct errbuf err = ERRBUF_INIT;
+    json_t *outputs = plan_outputs_final(plan, &s->st);
+    json_t *empty = json_object();
+    int rc = EXIT_OK;
+    if (outputs == NULL || empty == NULL) {
+        cli_error("out of memory");
+        rc = EXIT_FAIL;
+    } else if (!json_equal(outputs, s->st.outputs ? s->st.outputs : empty)) {
+        state_set_outputs(&s->st, outputs);
+        if (state_backend_save(s->sc.be, &s->st, &s->sc.keys, &err) < 0) {
+            cli_error("%s", err.msg);
+            rc = EXIT_FAIL;
+        }
+    }
+    if (rc == EXIT_OK && !json_ui)
+        plan_render_outputs(stdout, outputs, color);
+    json_decref(outputs);
+    json_decref(empty);
+    return rc;
+}
+
+static void print_apply_complete(const struct plan *plan)
+{
+    char imported[64] = "";
+    if (plan->nimports)
+        snprintf(imported, sizeof(imported), "%zu imported, ", plan->nimports);
+    printf("\nApply complete! Resources: %s%zu added, %zu changed, %zu destroyed.\n", imported,
+           plan->nadd, plan->nchange, plan->ndestroy);
 }
 
 static int execute(struct session *s, const struct plan *plan, unsigned parallelism)
@@ -289,8 +466,7 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
     if (!json_ui && plan->destroy)
         printf("\nDestroy complete! Resources: %zu destroyed.\n", plan->ndestroy);
     else if (!json_ui)
-        printf("\nApply complete! Resources: %zu added, %zu changed, %zu destroyed.\n", plan->nadd,
-               plan->nchange, plan->ndestroy);
+        print_apply_complete(plan);
     return EXIT_OK;
 }
 
@@ -434,15 +610,21 @@ static int apply_saved(struct plan_cli *pc)
                   (unsigned long long)s.st.serial);
         goto out;
     }
+    if (replay_adjustments(&s, plan) != EXIT_OK || save_adjusted(&s, plan) != EXIT_OK)
+        goto out;
     if (!plan_has_changes(plan)) {
         if (json_ui)
             ui_json_apply_summary(plan, true);
-        else
+        else if (json_array_size(plan->adjustments))
+            print_apply_complete(plan);
+        else if (plan->noutput_changes == 0)
             printf("No changes to apply.\n");
-        rc = EXIT_OK;
+        rc = finish_outputs(&s, plan, pc->color);
         goto out;
     }
     rc = execute(&s, plan, pc->so.parallelism);
+    if (rc == EXIT_OK)
+        rc = finish_outputs(&s, plan, pc->color);
 out:
     plan_free(plan);
     session_close(&s);
@@ -460,6 +642,7 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     struct plan *plan = NULL;
     struct plan_opts po;
     struct session s;
+    json_t *adjusted = NULL;
     bool session_ok = false;
     int rc = EXIT_FAIL, lrc;
 
@@ -490,7 +673,17 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     po.destroy = pc->destroy || pc->mode == MODE_DESTROY;
     po.refresh = pc->refresh;
     po.journal = s.journal_open ? &s.journal : NULL;
+    if (!po.destroy && adopt(&s, cfg, &adjusted) != EXIT_OK)
+        goto out;
     lrc = plan_build(&plan, cfg, &s.st, s.provider, &po, &diags, &err);
+    if (plan) {
+        size_t ai;
+        json_t *a;
+        plan->adjustments = adjusted;
+        adjusted = NULL;
+        json_array_foreach(plan->adjustments, ai, a) plan->nimports +=
+            strcmp(json_string_value(json_object_get(a, "action")), "import") == 0;
+    }
     if (json_ui)
         ui_json_diags(&diags);
     else if (pc->compact_warnings)
@@ -546,14 +739,17 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         }
         /* the printout and the code agree: 2 for changes, for drift shown
          * and for missing grants */
-        rc = pc->detailed && (plan_has_changes(plan) || plan->ndrift > 0 || missing) ? EXIT_CHANGES
-                                                                                     : EXIT_OK;
+        rc = pc->detailed && (plan_has_changes(plan) || plan->noutput_changes ||
+                              json_array_size(plan->adjustments) || plan->ndrift > 0 || missing)
+                 ? EXIT_CHANGES
+                 : EXIT_OK;
         goto out;
     }
-    if (!plan_has_changes(plan)) {
+    if (!plan_has_changes(plan) && json_array_size(plan->adjustments) == 0) {
+        /* outputs that changed are recorded: no real infrastructure changes */
         if (json_ui)
             ui_json_apply_summary(plan, true);
-        rc = EXIT_OK;
+        rc = finish_outputs(&s, plan, pc->color);
         goto out;
     }
     warn_clear_state(&s, plan);
@@ -567,9 +763,22 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         cli_error("apply cancelled");
         goto out;
     }
-    rc = execute(&s, plan, pc->so.parallelism);
+    if (save_adjusted(&s, plan) != EXIT_OK)
+        goto out;
+    if (plan_has_changes(plan)) {
+        rc = execute(&s, plan, pc->so.parallelism);
+    } else {
+        if (json_ui)
+            ui_json_apply_summary(plan, true);
+        else
+            print_apply_complete(plan);
+        rc = EXIT_OK;
+    }
+    if (rc == EXIT_OK)
+        rc = finish_outputs(&s, plan, pc->color);
     (void)ctx;
 out:
+    json_decref(adjusted);
     plan_free(plan);
     if (session_ok || s.sc_open)
         session_close(&s);

@@ -122,6 +122,15 @@ static int show_state(struct state_cli *sc, int json, int sensitive)
                                            (json_int_t)st.serial, "values", "resources", resources)
                                : json_pack("{s:s, s:{s:O}}", "format_version", "1.0", "values",
                                            "resources", resources);
+        if (root && json_object_size(st.outputs)) {
+            /* Terraform's values.outputs; sensitive values redacted unless asked */
+            json_t *outs = json_deep_copy(st.outputs), *e;
+            const char *name;
+            json_object_foreach(outs, name,
+                                e) if (!sensitive && json_is_true(json_object_get(e, "sensitive")))
+                json_object_set_new(e, "value", json_string("(sensitive)"));
+            json_object_set_new(json_object_get(root, "values"), "outputs", outs);
+        }
         print_json(root);
         json_decref(root);
     } else if (!json && st.nresources == 0) {

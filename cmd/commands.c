@@ -313,6 +313,20 @@ const struct command commands[] = {
      "  -show-sensitive    include sensitive values (never in CI logs)\n"
      "  -state PATH        use the local state file PATH (default .amlsec/state.json)\n"
      "  -no-color          no colour\n"},
+    {"output", cmd_output, "Show the outputs the last apply recorded",
+     "Usage: amlsec output [options] [NAME]\n"
+     "\n"
+     "Prints the values of the configuration's output blocks as the last apply recorded\n"
+     "them in the state: NAME = value lines, a sensitive one as <sensitive>. With NAME,\n"
+     "prints that output's value alone, raw (a string without quotes, a list or map as\n"
+     "JSON), sensitive or not, for scripts. With -json, prints Terraform's object\n"
+     "{NAME: {value, type, sensitive}} (or NAME's value as JSON); sensitive values are\n"
+     "included, as Terraform does: keep such output out of CI logs.\n"
+     "\n"
+     "Options:\n"
+     "  -json              JSON output\n"
+     "  -state PATH        use the local state file PATH (default .amlsec/state.json)\n"
+     "  -no-color          no colour\n"},
     {"graph", cmd_graph, "Print the dependency graph as Graphviz DOT",
      "Usage: amlsec graph [options] [DIR]\n"
      "\n"

@@ -14,6 +14,7 @@ int cmd_apply(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_destroy(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_drift(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_show(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_output(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_graph(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_import(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_completion(int argc, char **argv, struct cli_ctx *ctx);

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "parser/config.h"
 #include "parser/value.h"
 #include "util/buf.h"
 #include "util/banned.h"
@@ -127,7 +128,9 @@ static void print_changed(const struct out *o, const struct plan_change *c, cons
  * names the instance. */
 static void split_address(const char *address, char *kind, size_t ksz, char *name, size_t nsz)
 {
-    const char *dot = strchr(address, '.');
+    const char *dot;
+    address = config_address_tail(address); /* module.m.TYPE.NAME: the block's labels */
+    dot = strchr(address, '.');
     const char *label = dot ? dot + 1 : "";
     size_t n = dot ? (size_t)(dot - address) : strlen(address);
     snprintf(kind, ksz, "%.*s", (int)n, address);
@@ -228,6 +231,105 @@ static void print_change(const struct out *o, const struct plan_change *c)
     fputc('\n', o->f);
 }
 
+/* An output's value for people: <sensitive> (Terraform's word) when it is
+ * secret. */
+static void output_text(struct buf *b, const json_t *entry)
+{
+    if (json_is_true(json_object_get(entry, "sensitive")))
+        buf_adds(b, "(sensitive value)");
+    else
+        value_format(b, json_object_get(entry, "value"));
+}
+
+/* Terraform's "Changes to Outputs:" block. */
+static void print_output_changes(const struct out *o, const struct plan *plan)
+{
+    const char *name;
+    json_t *e;
+    if (plan->noutput_changes == 0)
+        return;
+    fprintf(o->f, "%sChanges to Outputs:%s\n", col(o, C_BOLD), col(o, C_RESET));
+    json_object_foreach(plan->outputs, name, e)
+    {
+        const json_t *prev = json_object_get(plan->outputs_before, name);
+        const json_t *v = json_object_get(e, "value");
+        struct buf b;
+        if (prev && !value_contains_unknown(v) && json_equal(json_object_get(prev, "value"), v) &&
+            json_equal(json_object_get(prev, "sensitive"), json_object_get(e, "sensitive")))
+            continue;
+        buf_init(&b, 0);
+        if (prev) {
+            output_text(&b, prev);
+            buf_adds(&b, " -> ");
+        }
+        output_text(&b, e);
+        fprintf(o->f, "  %s%s%s %s = %s\n", col(o, prev ? C_YELLOW : C_GREEN), prev ? "~" : "+",
+                col(o, C_RESET), name, b.ptr);
+        buf_release(&b);
+    }
+    json_object_foreach(plan->outputs_before, name, e)
+    {
+        struct buf b;
+        if (json_object_get(plan->outputs, name))
+            continue;
+        buf_init(&b, 0);
+        output_text(&b, e);
+        fprintf(o->f, "  %s-%s %s = %s -> null\n", col(o, C_RED), col(o, C_RESET), name, b.ptr);
+        buf_release(&b);
+    }
+}
+
+void plan_render_outputs(FILE *f, const json_t *outputs, int color)
+{
+    struct out o = {f, color};
+    const char *name;
+    json_t *e;
+    if (json_object_size(outputs) == 0)
+        return;
+    fprintf(f, "\n%sOutputs:%s\n\n", col(&o, C_GREEN), col(&o, C_RESET));
+    json_object_foreach((json_t *)outputs, name, e)
+    {
+        struct buf b;
+        buf_init(&b, 0);
+        if (json_is_true(json_object_get(e, "sensitive")))
+            buf_adds(&b, "<sensitive>");
+        else
+            value_format(&b, json_object_get(e, "value"));
+        fprintf(f, "%s = %s\n", name, b.ptr);
+        buf_release(&b);
+    }
+}
+
+/* What import and moved blocks do, before the changes. */
+static void print_adjustments(const struct out *o, const struct plan *plan)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(plan->adjustments, i, a)
+    {
+        const char *action = json_string_value(json_object_get(a, "action"));
+        if (action && strcmp(action, "move") == 0)
+            fprintf(o->f, "  %s# %s has moved to %s%s\n", col(o, C_BOLD),
+                    json_string_value(json_object_get(a, "from")),
+                    json_string_value(json_object_get(a, "to")), col(o, C_RESET));
+        else if (action)
+            fprintf(o->f, "  %s# %s will be imported%s\n      id = \"%s\"\n", col(o, C_BOLD),
+                    json_string_value(json_object_get(a, "address")), col(o, C_RESET),
+                    json_string_value(json_object_get(a, "id")));
+    }
+    if (json_array_size(plan->adjustments))
+        fputc('\n', o->f);
+}
+
+static void print_summary(const struct out *o, const struct plan *plan)
+{
+    char imported[64] = "";
+    if (plan->nimports)
+        snprintf(imported, sizeof(imported), "%zu to import, ", plan->nimports);
+    fprintf(o->f, "\n%sPlan:%s %s%zu to add, %zu to change, %zu to destroy.\n", col(o, C_BOLD),
+            col(o, C_RESET), imported, plan->nadd, plan->nchange, plan->ndestroy);
+}
+
 void plan_render_text(FILE *f, const struct plan *plan, int color)
 {
     struct out o = {f, color};
@@ -252,6 +354,25 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
         }
         fputc('\n', f);
     }
+    if (json_array_size(plan->adjustments)) {
+        fprintf(f, "amlsec will change the state as the import and moved blocks say:\n\n");
+        print_adjustments(&o, plan);
+        if (plan->n == 0) {
+            fprintf(f, "No changes to the resources themselves.\n");
+            print_summary(&o, plan);
+            if (plan->noutput_changes) {
+                fputc('\n', f);
+                print_output_changes(&o, plan);
+            }
+            return;
+        }
+    }
+    if (plan->n == 0 && plan->noutput_changes) {
+        print_output_changes(&o, plan);
+        fprintf(f, "\nYou can apply this plan to save these new output values to the state, "
+                   "without changing any real infrastructure.\n");
+        return;
+    }
     if (plan->n == 0) {
         fprintf(f, "%sNo changes.%s Your infrastructure matches the configuration%s.\n",
                 col(&o, C_GREEN), col(&o, C_RESET),
@@ -268,6 +389,9 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
         fprintf(f, "  %3d. [group %d] %-7s %s%s\n", c->step, c->group, plan_action_name(c->action),
                 c->address, new_version(c) ? " (new version)" : "");
     }
-    fprintf(f, "\n%sPlan:%s %zu to add, %zu to change, %zu to destroy.\n", col(&o, C_BOLD),
-            col(&o, C_RESET), plan->nadd, plan->nchange, plan->ndestroy);
+    print_summary(&o, plan);
+    if (plan->noutput_changes) {
+        fputc('\n', f);
+        print_output_changes(&o, plan);
+    }
 }

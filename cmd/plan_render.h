@@ -9,5 +9,8 @@
 #include "engine/plan.h"
 
 void plan_render_text(FILE *out, const struct plan *plan, int color);
+/* Terraform's "Outputs:" after apply: NAME = value, <sensitive> for a
+ * sensitive one. outputs: {"NAME": {"sensitive", "value", ...}}. */
+void plan_render_outputs(FILE *out, const json_t *outputs, int color);
 
 #endif

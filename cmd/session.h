@@ -67,6 +67,13 @@ void session_close(struct session *s);
  * Does nothing against a real cloud. */
 int session_seed_existing(struct session *s, const struct config *cfg);
 
+/* Reads the resource id names and records it in s->st (not saved) as
+ * address, which the configuration must declare and the state must not
+ * hold (cmd/cmd_import.c). Prints the error and returns EXIT_FAIL when it
+ * cannot. */
+int session_import(struct session *s, const struct config *cfg, const char *address,
+                   const char *id);
+
 /* Settings a local cloud implies: its single tenant, unless one is set.
  * Call after loading the configuration, before planning. */
 void session_prepare_config(const char *cloud_flag, struct config *cfg);

@@ -11,6 +11,7 @@
 #include "cmd/check.h"
 #include "cmd/cli.h"
 #include "cmd/state_cli.h"
+#include "parser/config.h"
 #include "parser/value.h"
 #include "util/banned.h"
 
@@ -20,8 +21,11 @@
  * in o). */
 static void address_parts(json_t *o, const char *address)
 {
-    const char *a = address, *dot, *br;
-    bool data = strncmp(a, "existing.", 9) == 0;
+    const char *a = config_address_tail(address), *dot, *br;
+    bool data;
+    if (a != address) /* Terraform's module_address: module.team["cv"] */
+        json_object_set_new(o, "module_address", json_stringn(address, (size_t)(a - address - 1)));
+    data = strncmp(a, "existing.", 9) == 0;
     if (data)
         a += 9;
     dot = strchr(a, '.');
@@ -58,6 +62,8 @@ static json_t *value_resource(const json_t *rc, const json_t *values, const json
                           json_object_get(rc, "name"));
     if (json_object_get(rc, "index"))
         json_object_set(r, "index", json_object_get(rc, "index"));
+    if (json_object_get(rc, "module_address"))
+        json_object_set(r, "module_address", json_object_get(rc, "module_address"));
     json_object_set(r, "provider_name", json_object_get(rc, "provider_name"));
     json_object_set_new(r, "schema_version", json_integer(0));
     json_object_set(r, "values", values ? (json_t *)values : json_null());

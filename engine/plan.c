@@ -1500,11 +1500,17 @@ static bool targeted(const struct builder *b, const char *address)
 }
 
 /* Whether -target/-replace ADDR names address: itself, or one of its
- * instances (workspace.w names workspace.w["a"]). */
+ * instances (workspace.w names workspace.w["a"]), or, for a module path
+ * (module.team, module.team["cv"]), every resource inside it. */
 static bool address_names(const char *addr, const char *address)
 {
     size_t n = strlen(addr);
-    return strncmp(address, addr, n) == 0 && (address[n] == '\0' || address[n] == '[');
+    if (strncmp(address, addr, n) != 0)
+        return false;
+    if (address[n] == '\0' || address[n] == '[')
+        return true;
+    return address[n] == '.' && strncmp(addr, "module.", 7) == 0 &&
+           config_address_tail(address) >= address + n + 1;
 }
 
 /* Every -target and -replace ADDR must name an instance of the
@@ -2091,6 +2097,8 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
             keep_with_deps(&b, i);
     attach_findings(&b);
     rc = order(&b);
+    if (rc == 0)
+        rc = plan_outputs_build(b.plan, cfg, st, err);
 out:
     for (size_t i = 0; i < b.n; i++)
         change_release(&b.items[i].c);
@@ -2122,6 +2130,9 @@ void plan_free(struct plan *plan)
     free(plan->changes);
     drift_release(plan);
     json_decref(plan->findings);
+    json_decref(plan->outputs);
+    json_decref(plan->outputs_before);
+    json_decref(plan->adjustments);
     json_decref(plan->configuration);
     free(plan->cloud);
     free(plan->subscription);

@@ -108,6 +108,19 @@ struct plan {
     json_t *configuration;
     size_t work; /* look-ups the build's linear steps made (findings attached, steps ordered):
                     tests check it grows with the size */
+    /* The configuration's outputs as apply will record them (owned):
+     * {"NAME": {"sensitive", "type", "value"}}, values filled in from the
+     * state where the resource they come from is not created or replaced,
+     * else still unknown (engine/plan_outputs.c); outputs_before: the
+     * state's. noutput_changes: outputs added, changed or removed. */
+    json_t *outputs, *outputs_before;
+    size_t noutput_changes;
+    /* What import and moved blocks did to the state before planning
+     * (owned; NULL when nothing): [{"action": "move", "from", "to"} |
+     * {"action": "import", "address", "id", "entry": the state entry}],
+     * replayed by apply PLANFILE. nimports counts the imports. */
+    json_t *adjustments;
+    size_t nimports;
 };
 
 struct plan_opts {
@@ -132,6 +145,19 @@ struct plan_opts {
 int plan_build(struct plan **out, const struct config *cfg, struct state *st, struct provider *p,
                const struct plan_opts *o, struct diag_list *diags, struct errbuf *err);
 void plan_free(struct plan *plan);
+
+/* Sets plan->outputs, outputs_before and noutput_changes from cfg's
+ * outputs and the state the plan was made against (a destroy plan removes
+ * every output). */
+int plan_outputs_build(struct plan *plan, const struct config *cfg, const struct state *st,
+                       struct errbuf *err);
+/* The outputs to record once the plan is applied: plan->outputs with what
+ * the applied state now knows filled in. New reference. */
+json_t *plan_outputs_final(const struct plan *plan, struct state *st);
+/* Terraform's output_changes: {"NAME": {actions, before, after,
+ * after_unknown, before_sensitive, after_sensitive}}; with redact,
+ * sensitive values are "(sensitive)". New reference. */
+json_t *plan_output_changes_json(const struct plan *plan, bool redact);
 
 const char *plan_action_name(enum plan_action a);
 /* "put", "patch", "data_plane" (plan JSON's update_via). */

@@ -248,6 +248,15 @@ bool plan_has_sensitive(const struct plan *plan)
                                                   holds_sensitive(c->before, c->sensitive, "")))
             return true;
     }
+    /* a sensitive output's value is kept in the saved plan too */
+    {
+        const char *k;
+        json_t *o;
+        json_object_foreach(plan->outputs, k,
+                            o) if (json_is_true(json_object_get(o, "sensitive"))) return true;
+        json_object_foreach(plan->outputs_before, k,
+                            o) if (json_is_true(json_object_get(o, "sensitive"))) return true;
+    }
     return false;
 }
 
@@ -338,9 +347,9 @@ static json_t *change_to_json(const struct plan *plan, size_t i, bool redact)
     return o;
 }
 
-/* The plan JSON but resource_changes (set to an empty array). New
- * reference. */
-static json_t *root_to_json(const struct plan *plan)
+/* The plan JSON but resource_changes (set to an empty array); redact as
+ * for plan_to_json (outputs and imports). New reference. */
+static json_t *root_to_json(const struct plan *plan, bool redact)
 {
     json_t *root = json_object(), *drift = json_array();
     /* drift is only shown, never applied: always redacted */
@@ -373,6 +382,23 @@ static json_t *root_to_json(const struct plan *plan)
                                   (json_int_t)plan->ndestroy));
     json_object_set_new(root, "resource_changes", json_array());
     json_object_set_new(root, "resource_drift", drift);
+    /* as Terraform: no output_changes without outputs */
+    if (json_object_size(plan->outputs) || json_object_size(plan->outputs_before))
+        json_object_set_new(root, "output_changes", plan_output_changes_json(plan, redact));
+    if (!redact && json_object_size(plan->outputs))
+        /* what apply records: values still unknown keep their origin */
+        json_object_set_new(root, "planned_outputs", json_deep_copy(plan->outputs));
+    if (!redact && json_object_size(plan->outputs_before))
+        json_object_set_new(root, "prior_outputs", json_deep_copy(plan->outputs_before));
+    if (json_array_size(plan->adjustments)) {
+        /* import and moved blocks; the imported entries only where the
+         * plan can be applied */
+        json_t *adj = json_deep_copy(plan->adjustments);
+        size_t i;
+        json_t *a;
+        json_array_foreach(adj, i, a) if (redact) json_object_del(a, "entry");
+        json_object_set_new(root, "state_adjustments", adj);
+    }
     if (plan->configuration) /* locations and expressions: no values, nothing secret */
         json_object_set(root, "configuration", plan->configuration);
     return root;
@@ -380,7 +406,7 @@ static json_t *root_to_json(const struct plan *plan)
 
 json_t *plan_to_json(const struct plan *plan, bool redact)
 {
-    json_t *root = root_to_json(plan), *changes = json_object_get(root, "resource_changes");
+    json_t *root = root_to_json(plan, redact), *changes = json_object_get(root, "resource_changes");
     for (size_t i = 0; i < plan->n; i++)
         json_array_append_new(changes, change_to_json(plan, i, redact));
     return root;
@@ -394,7 +420,7 @@ static int key_cmp(const void *a, const void *b)
 int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
 {
     const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
-    json_t *root = root_to_json(plan);
+    json_t *root = root_to_json(plan, false);
     const char *keys[32];
     size_t n = 0;
     const char *k;
@@ -473,6 +499,36 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
     p->serial = (uint64_t)json_integer_value(json_object_get(st, "serial"));
     p->destroy = json_is_true(json_object_get(root, "destroy"));
     p->findings = take_json(root, "findings");
+    p->outputs = take_json(root, "planned_outputs");
+    p->adjustments = take_json(root, "state_adjustments");
+    if (p->adjustments && !json_is_array(p->adjustments)) {
+        plan_free(p);
+        return errbuf_set(err, AMLSEC_EPARSE, "plan: state_adjustments is not an array");
+    }
+    {
+        size_t ai;
+        json_t *a;
+        json_array_foreach(p->adjustments, ai, a) p->nimports +=
+            json_is_string(json_object_get(a, "action")) &&
+            strcmp(json_string_value(json_object_get(a, "action")), "import") == 0;
+    }
+    p->outputs_before = take_json(root, "prior_outputs");
+    if ((p->outputs && !json_is_object(p->outputs)) ||
+        (p->outputs_before && !json_is_object(p->outputs_before))) {
+        plan_free(p);
+        return errbuf_set(err, AMLSEC_EPARSE,
+                          "plan: planned_outputs and prior_outputs are objects");
+    }
+    {
+        const char *k;
+        json_t *v;
+        json_t *oc = json_object_get(root, "output_changes");
+        json_object_foreach(oc, k, v)
+        {
+            const char *a = json_string_value(json_array_get(json_object_get(v, "actions"), 0));
+            p->noutput_changes += a && strcmp(a, "no-op") != 0;
+        }
+    }
     p->configuration = take_json(root, "configuration");
     if (p->configuration && !json_is_array(p->configuration)) {
         plan_free(p);

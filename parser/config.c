@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "parser/eval.h"
@@ -17,7 +18,10 @@
 #include "util/banned.h"
 
 /* Block types the language itself defines at top level. */
-static const char *const top_keywords[] = {"settings", "variable", "existing", NULL};
+static const char *const top_keywords[] = {"settings", "variable", "existing", "locals", "output",
+                                           "module",   "import",   "moved",    NULL};
+static const char *const module_meta[] = {"source", "for_each", "depends_on", NULL};
+static const char *const output_attrs[] = {"value", "sensitive", "description", NULL};
 static const char *const variable_attrs[] = {"type", "description", "default", "sensitive", NULL};
 static const char *const variable_types[] = {"string", "number", "bool", "list",
                                              "map",    "any",    NULL};
@@ -42,6 +46,17 @@ struct dep_edge {
 struct ref_walk;
 struct deferred_ref;
 
+/* A reference that involves a local (see finish_locals): from a local to
+ * a local or a resource, from a resource to a local, or from a place that
+ * may not refer to resources (`what`) to a local. */
+enum local_ref_kind { LREF_LOCAL_LOCAL, LREF_LOCAL_RESOURCE, LREF_RESOURCE_LOCAL, LREF_GUARD };
+struct local_ref {
+    enum local_ref_kind kind;
+    uint32_t from, to, seq;
+    const char *what;   /* LREF_GUARD: ref_walk.no_resources */
+    struct src_loc loc; /* LREF_GUARD: the reference */
+};
+
 struct loader {
     struct config *cfg;
     const struct config_opts *opts;
@@ -56,6 +71,24 @@ struct loader {
     size_t nedges, edges_cap;
     bool edges_sorted; /* by (from, seq) */
     uint32_t seq;
+    size_t lcap;             /* capacity of cfg->locals */
+    size_t ocap;             /* capacity of cfg->outputs */
+    struct module_call {     /* module blocks, in the order they are found */
+        const struct ast_block *b;
+        const struct cfg_module *scope; /* the module that calls (NULL: root) */
+    } * calls;
+    size_t ncalls, calls_cap, mcap;
+    struct module_src { /* a module directory's files, parsed once */
+        char *realdir;
+        struct ast_file *files;
+        bool failed;
+    } * srcs;
+    size_t nsrcs;
+    char *root_realdir;
+    bool vars_bound;
+    bool quiet;              /* registering a module's second or later instance */
+    struct local_ref *lrefs; /* references that involve locals */
+    size_t nlrefs, lrefs_cap;
     struct deferred_ref *deferred; /* references to names not declared yet */
     size_t ndeferred, deferred_cap;
     const struct ast_expr **consts; /* see walk_expr */
@@ -63,6 +96,7 @@ struct loader {
     const char *kinds_seen[16]; /* block types found in opts->kinds (interned names) */
     size_t nkinds_seen;
     struct ref_memo {
+        const struct cfg_module *scope;
         const char *kind, *name; /* interned names of a reference's target */
         uint32_t idx;            /* the resource's index + 1; 0: empty */
     } memo[256];
@@ -242,9 +276,10 @@ struct cfg_index {
     bool odd_names;
 };
 
-static uint32_t hash_key(bool existing, const char *kind, const char *name)
+static uint32_t hash_key(const struct cfg_module *m, bool existing, const char *kind,
+                         const char *name)
 {
-    uint64_t h = hash_bytes(kind, strlen(kind), existing);
+    uint64_t h = hash_bytes(kind, strlen(kind), existing + ((uintptr_t)m << 1));
     h = hash_bytes(name, strlen(name), h);
     return (uint32_t)(h ^ (h >> 32));
 }
@@ -257,8 +292,8 @@ static bool same_str(const char *a, const char *b)
 
 /* Finds the resource by (existing, kind, name) whose key hashes to h, or
  * returns -1. */
-static long index_find_hashed(const struct config *cfg, uint32_t h, bool existing, const char *kind,
-                              const char *name)
+static long index_find_hashed(const struct config *cfg, uint32_t h, const struct cfg_module *m,
+                              bool existing, const char *kind, const char *name)
 {
     const struct cfg_index *ix = cfg->index;
     if (ix->slots == NULL)
@@ -271,17 +306,20 @@ static long index_find_hashed(const struct config *cfg, uint32_t h, bool existin
         if ((uint32_t)(slot >> 32) != h)
             continue;
         r = &cfg->resources[(uint32_t)slot - 1];
-        if (r->existing == existing && same_str(r->kind, kind) && same_str(r->name, name))
+        if (r->existing == existing && r->module == m && same_str(r->kind, kind) &&
+            same_str(r->name, name))
             return (long)(uint32_t)slot - 1;
     }
 }
 
-/* Finds the resource (name NULL: the first resource of the kind), or -1. */
-static long index_find(const struct config *cfg, bool existing, const char *kind, const char *name)
+/* Finds the resource (name NULL: the first resource of the kind, in any
+ * module), or -1. */
+static long index_find(const struct config *cfg, const struct cfg_module *m, bool existing,
+                       const char *kind, const char *name)
 {
     const struct cfg_index *ix = cfg->index;
     if (name)
-        return index_find_hashed(cfg, hash_key(existing, kind, name), existing, kind, name);
+        return index_find_hashed(cfg, hash_key(m, existing, kind, name), m, existing, kind, name);
     for (size_t i = 0; i < ix->nkinds; i++)
         if (ix->kinds[i].existing == existing && same_str(ix->kinds[i].kind, kind))
             return ix->kinds[i].first;
@@ -317,7 +355,7 @@ static int index_add(struct config *cfg, size_t idx, uint32_t h)
     }
     index_put(ix, (uint64_t)h << 32 | (uint64_t)(idx + 1));
     ix->n++;
-    if (index_find(cfg, r->existing, r->kind, NULL) < 0) {
+    if (index_find(cfg, NULL, r->existing, r->kind, NULL) < 0) {
         if (ix->nkinds == ix->kinds_cap) {
             struct index_kind *k = doubled(ix->kinds, &ix->kinds_cap, sizeof(*k));
             if (k == NULL)
@@ -411,19 +449,19 @@ static void check_unknown_top(struct loader *ld, const struct ast_block *b)
 
 /* Returns the new resource's index, or -1 (a duplicate, or out of memory:
  * ld->rc). */
-static long add_resource(struct loader *ld, const struct ast_block *b, bool existing,
-                         const char *kind, const char *name)
+static long add_resource(struct loader *ld, const struct cfg_module *m, const struct ast_block *b,
+                         bool existing, const char *kind, const char *name)
 {
     struct config *cfg = ld->cfg;
     struct cfg_resource *r;
-    uint32_t h = hash_key(existing, kind, name);
+    uint32_t h = hash_key(m, existing, kind, name);
     long prev;
 
     if (cfg->index == NULL && (cfg->index = calloc(1, sizeof(*cfg->index))) == NULL) {
         ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         return -1;
     }
-    if ((prev = index_find_hashed(cfg, h, existing, kind, name)) >= 0) {
+    if ((prev = index_find_hashed(cfg, h, m, existing, kind, name)) >= 0) {
         char what[256];
         snprintf(what, sizeof(what), "%s%s \"%s\"", existing ? "existing " : "", kind, name);
         duplicate(ld, b, cfg->resources[prev].block, what);
@@ -446,7 +484,11 @@ static long add_resource(struct loader *ld, const struct ast_block *b, bool exis
     r->name = name;
     r->existing = existing;
     r->block = b;
-    {
+    r->module = m;
+    if (m) {
+        r->address = arena_printf(&cfg->arena, "%s.%s%s.%s", m->path, existing ? "existing." : "",
+                                  kind, name);
+    } else {
         /* "[existing.]KIND.NAME", without printf: one per resource */
         size_t lk = strlen(kind), ln = strlen(name), pre = existing ? 9 : 0;
         char *a = arena_alloc_align(&cfg->arena, pre + lk + ln + 2, 1);
@@ -465,13 +507,179 @@ static long add_resource(struct loader *ld, const struct ast_block *b, bool exis
     return (long)cfg->nresources - 1;
 }
 
+/* --- locals ---------------------------------------------------------------- */
+
+static uint32_t hash_node(const struct cfg_module *scope, char ns, const char *name)
+{
+    uint64_t h = hash_bytes(name, strlen(name), ((uintptr_t)scope << 8) + (unsigned char)ns);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+struct cfg_local *config_find_node(const struct config *cfg, const struct cfg_module *scope,
+                                   char ns, const char *name)
+{
+    if (cfg->local_slots == NULL)
+        return NULL;
+    for (size_t i = hash_node(scope, ns, name) & cfg->local_mask;; i = (i + 1) & cfg->local_mask) {
+        uint32_t slot = cfg->local_slots[i];
+        const struct cfg_local *l;
+        if (slot == 0)
+            return NULL;
+        l = &cfg->locals[slot - 1];
+        if (l->scope == scope && l->ns == ns && same_str(l->name, name))
+            return &cfg->locals[slot - 1];
+    }
+}
+
+struct cfg_local *config_find_local(const struct config *cfg, const char *name)
+{
+    return config_find_node(cfg, NULL, 'l', name);
+}
+
+/* Puts locals[idx] in the name index, growing it to keep the load under
+ * one half. */
+static int local_index_add(struct config *cfg, size_t idx)
+{
+    if (cfg->local_slots == NULL || 2 * (idx + 1) > cfg->local_mask + 1) {
+        size_t cap = cfg->local_slots ? 2 * (cfg->local_mask + 1) : 16;
+        uint32_t *slots = calloc(cap, sizeof(*slots));
+        if (slots == NULL)
+            return AMLSEC_ENOMEM;
+        free(cfg->local_slots);
+        cfg->local_slots = slots;
+        cfg->local_mask = cap - 1;
+        for (size_t k = 0; k < idx; k++) {
+            const struct cfg_local *l = &cfg->locals[k];
+            size_t i = hash_node(l->scope, l->ns, l->name) & cfg->local_mask;
+            while (slots[i])
+                i = (i + 1) & cfg->local_mask;
+            slots[i] = (uint32_t)k + 1;
+        }
+    }
+    {
+        const struct cfg_local *l = &cfg->locals[idx];
+        size_t i = hash_node(l->scope, l->ns, l->name) & cfg->local_mask;
+        while (cfg->local_slots[i])
+            i = (i + 1) & cfg->local_mask;
+        cfg->local_slots[i] = (uint32_t)idx + 1;
+    }
+    return 0;
+}
+
+/* Registers a lazily read value (see struct cfg_local): a local's
+ * NAME = expr (ns 'l'), a module's input (the call's attribute, or NULL)
+ * or output. Returns its index, or -1 (a duplicate, or out of memory:
+ * ld->rc). */
+static long add_node(struct loader *ld, const struct cfg_module *scope, char ns, const char *name,
+                     const struct ast_attr *a)
+{
+    struct config *cfg = ld->cfg;
+    struct cfg_local *prev = config_find_node(cfg, scope, ns, name), *l;
+    if (prev) {
+        if (ns == 'l') {
+            struct src_loc nl = ast_attr_name_loc(a), fl = ast_attr_name_loc(prev->attr);
+            struct diag *d = error_at(ld, &nl, "duplicate", "duplicate local '%s'", a->name);
+            diag_add_note(d, &fl, "first defined here");
+        }
+        return -1;
+    }
+    if (cfg->nlocals == ld->lcap) {
+        struct cfg_local *grown = doubled(cfg->locals, &ld->lcap, sizeof(*grown));
+        if (grown == NULL || ld->lcap > UINT32_MAX) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return -1;
+        }
+        cfg->locals = grown;
+    }
+    l = &cfg->locals[cfg->nlocals++];
+    memset(l, 0, sizeof(*l));
+    l->name = name;
+    l->ns = ns;
+    l->scope = scope;
+    l->eval_in = scope;
+    l->base_dir = scope ? scope->dir : ld->base_dir;
+    l->attr = a;
+    if (a == NULL)
+        l->state = CFG_LOCAL_FAILED;
+    if (local_index_add(cfg, cfg->nlocals - 1) < 0) {
+        ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        return -1;
+    }
+    return (long)cfg->nlocals - 1;
+}
+
+static void add_local_ref(struct loader *ld, const struct local_ref *r)
+{
+    if (ld->nlrefs == ld->lrefs_cap) {
+        struct local_ref *refs = doubled(ld->lrefs, &ld->lrefs_cap, sizeof(*refs));
+        if (refs == NULL) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return;
+        }
+        ld->lrefs = refs;
+    }
+    ld->lrefs[ld->nlrefs++] = *r;
+}
+
 /* Registers one top-level block: the settings block, a variable or a
  * resource (b may be a body-less outline of the block: only its header is
  * kept). Returns the resource's index, or -1 when b declares none. */
-static long collect_block(struct loader *ld, const struct ast_block *b)
+static long collect_block(struct loader *ld, const struct cfg_module *scope,
+                          const struct ast_block *b)
 {
     struct config *cfg = ld->cfg;
 
+    if (strcmp(b->type, "module") == 0) {
+        struct module_call *c;
+        if (!check_labels(ld, b, 1, "one name", "module \"NAME\" { source = \"./DIR\" ... }"))
+            return -1;
+        for (size_t i = 0; i < ld->ncalls; i++) {
+            if (ld->calls[i].scope == scope &&
+                strcmp(ld->calls[i].b->labels->text, b->labels->text) == 0) {
+                char what[200];
+                snprintf(what, sizeof(what), "module \"%s\"", b->labels->text);
+                duplicate(ld, b, ld->calls[i].b, what);
+                return -1;
+            }
+        }
+        if (ld->ncalls == ld->calls_cap) {
+            struct module_call *grown = doubled(ld->calls, &ld->calls_cap, sizeof(*grown));
+            if (grown == NULL) {
+                ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+                return -1;
+            }
+            ld->calls = grown;
+        }
+        c = &ld->calls[ld->ncalls++];
+        c->b = b;
+        c->scope = scope;
+        return -1;
+    }
+    if (scope && (strcmp(b->type, "settings") == 0 || strcmp(b->type, "variable") == 0 ||
+                  strcmp(b->type, "output") == 0)) {
+        /* a module's variables and outputs are registered per instance
+         * (instantiate); settings belong to the root */
+        if (strcmp(b->type, "settings") == 0) {
+            struct diag *d = error_at(ld, &b->type_loc, "module",
+                                      "a settings block belongs in the root configuration, not in "
+                                      "a module");
+            if (d)
+                diag_set_hint(d, "pass what the module needs as variables");
+        }
+        return -1;
+    }
+    if (strcmp(b->type, "import") == 0 || strcmp(b->type, "moved") == 0) {
+        /* read once every resource is known (finish_adoption) */
+        if (scope) {
+            error_at(ld, &b->type_loc, "module",
+                     "%s blocks belong in the root configuration, not in a module", b->type);
+            return -1;
+        }
+        check_labels(ld, b, 0, "no name",
+                     b->type[0] == 'i' ? "import { to = TYPE.NAME, id = \"ARM id\" }"
+                                       : "moved { from = TYPE.OLD, to = TYPE.NEW }");
+        return -1;
+    }
     if (strcmp(b->type, "settings") == 0) {
         if (!check_labels(ld, b, 0, "no name", "settings { ... }"))
             return -1;
@@ -509,16 +717,50 @@ static long collect_block(struct loader *ld, const struct ast_block *b)
         v->name = b->labels->text;
         v->block = b;
         v->type = "any";
+    } else if (strcmp(b->type, "output") == 0) {
+        struct cfg_output *o;
+        if (!check_labels(ld, b, 1, "one name", "output \"NAME\" { value = ... }"))
+            return -1;
+        for (size_t i = 0; i < cfg->noutputs; i++) {
+            if (strcmp(cfg->outputs[i].name, b->labels->text) == 0) {
+                char what[200];
+                snprintf(what, sizeof(what), "output \"%s\"", b->labels->text);
+                duplicate(ld, b, cfg->outputs[i].block, what);
+                return -1;
+            }
+        }
+        if (cfg->noutputs == ld->ocap) {
+            struct cfg_output *grown = doubled(cfg->outputs, &ld->ocap, sizeof(*grown));
+            if (grown == NULL) {
+                ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+                return -1;
+            }
+            cfg->outputs = grown;
+        }
+        o = &cfg->outputs[cfg->noutputs++];
+        memset(o, 0, sizeof(*o));
+        o->name = b->labels->text;
+        o->block = b;
+    } else if (strcmp(b->type, "locals") == 0) {
+        /* its names are registered and walked by top_block */
+        if (!check_labels(ld, b, 0, "no name", "locals { NAME = VALUE ... }"))
+            return -1;
+        for (const struct ast_block *k = b->body.blocks; k; k = k->next) {
+            struct diag *d = error_at(ld, &k->type_loc, "locals",
+                                      "a locals block holds only NAME = VALUE lines");
+            if (d)
+                diag_set_hint(d, "write a map as NAME = { key = VALUE }");
+        }
     } else if (strcmp(b->type, "existing") == 0) {
         if (!check_labels(ld, b, 2, "a type and a name", "existing TYPE \"NAME\" { ... }"))
             return -1;
-        return add_resource(ld, b, true, b->labels->text, b->labels->next->text);
+        return add_resource(ld, scope, b, true, b->labels->text, b->labels->next->text);
     } else if (!known_kind(ld, b->type)) {
         check_unknown_top(ld, b);
     } else {
         if (!check_labels(ld, b, 1, "one name", NULL))
             return -1;
-        return add_resource(ld, b, false, b->type, b->labels->text);
+        return add_resource(ld, scope, b, false, b->type, b->labels->text);
     }
     return -1;
 }
@@ -528,6 +770,10 @@ static long collect_block(struct loader *ld, const struct ast_block *b)
 struct ref_walk {
     struct loader *ld;
     long from;                /* the resource's index; -1 outside resources */
+    const struct cfg_module *module; /* the module whose names are read (NULL: root) */
+    bool quiet;                     /* a module's second instance: reported once already */
+    uint32_t local;           /* the local's index + 1; 0 outside locals */
+    bool no_locals;           /* variables: bound before locals exist */
     const char *no_resources; /* see eval_ctx */
     bool has_each;
     bool has_count;
@@ -639,6 +885,7 @@ static void defer_ref(struct ref_walk *w, const struct ast_expr *e)
     d->w = *w;
     d->w.scope = NULL; /* on the walker's stack; the root was not one of its names */
     d->w.final = true;
+    d->w.quiet = ld->quiet;
     d->w.seq = ++ld->seq;
     d->e = c;
     return;
@@ -660,22 +907,161 @@ static void resource_names(const struct config *cfg, bool existing, const char *
 /* config_find for references: blocks refer to the same few resources over
  * and over with the same interned names, so the last resource found for a
  * pair of name addresses is remembered (resources are never removed). */
-static struct cfg_resource *find_target(struct loader *ld, bool existing, const char *kind,
-                                        const char *name)
+static struct cfg_resource *find_target(struct loader *ld, const struct cfg_module *scope,
+                                        bool existing, const char *kind, const char *name)
 {
     uintptr_t k = ((uintptr_t)kind >> 3) * 31 + ((uintptr_t)name >> 3) + existing;
     struct ref_memo *m = &ld->memo[(k ^ (k >> 8)) & 255];
     struct cfg_resource *r;
-    if (m->idx && m->kind == kind && m->name == name &&
+    if (m->idx && m->kind == kind && m->name == name && m->scope == scope &&
         ld->cfg->resources[m->idx - 1].existing == existing)
         return &ld->cfg->resources[m->idx - 1];
-    r = config_find(ld->cfg, existing, kind, name);
+    r = config_find_in(ld->cfg, scope, existing, kind, name);
     if (r) {
+        m->scope = scope;
         m->kind = kind;
         m->name = name;
         m->idx = (uint32_t)(r - ld->cfg->resources) + 1;
     }
     return r;
+}
+
+/* Records a reference to a lazily read value (a local, a module's input or
+ * output) for finish_locals. */
+static void ref_node(struct ref_walk *w, const struct ast_expr *e, const struct cfg_local *l)
+{
+    struct loader *ld = w->ld;
+    struct local_ref r = {.to = (uint32_t)(l - ld->cfg->locals),
+                          .seq = w->seq ? w->seq : ++ld->seq};
+    if (w->no_resources) {
+        r.kind = LREF_GUARD;
+        r.what = w->no_resources;
+        r.loc = e->loc;
+        add_local_ref(ld, &r);
+    } else if (w->from >= 0) {
+        r.kind = LREF_RESOURCE_LOCAL;
+        r.from = (uint32_t)w->from;
+        add_local_ref(ld, &r);
+    } else if (w->local) {
+        r.kind = LREF_LOCAL_LOCAL;
+        r.from = w->local - 1;
+        r.loc = e->loc;
+        add_local_ref(ld, &r);
+    }
+}
+
+/* module.NAME.OUTPUT, module.NAME["key"].OUTPUT (a module with for_each),
+ * or module.NAME alone (every output): a reference to the outputs of the
+ * instances of the call NAME made from w->module. */
+static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
+{
+    struct loader *ld = w->ld;
+    struct config *cfg = ld->cfg;
+    const struct ast_step *s = e->u.trav.steps;
+    const struct cfg_module *first = NULL;
+    const char *cands[512];
+    const char *name;
+    size_t n = 0;
+    struct diag *d;
+
+    if (s == NULL || s->kind != STEP_ATTR) {
+        error_at(ld, &e->loc, "reference", "expected module.NAME.OUTPUT");
+        return;
+    }
+    name = s->name;
+    s = s->next;
+    for (size_t i = 0; i < cfg->nmodules && first == NULL; i++)
+        if (cfg->modules[i]->parent == w->module && strcmp(cfg->modules[i]->name, name) == 0)
+            first = cfg->modules[i];
+    if (first == NULL) {
+        bool called = false;
+        for (size_t i = 0; i < ld->ncalls; i++)
+            called |=
+                ld->calls[i].scope == w->module && strcmp(ld->calls[i].b->labels->text, name) == 0;
+        if (!w->final) {
+            defer_ref(w, e);
+            return;
+        }
+        if (called)
+            return; /* a call without instances (an error, or an empty for_each) */
+        d = error_at(ld, &e->loc, "unknown-module", "undeclared module '%s'", name);
+        for (size_t i = 0; i < ld->ncalls && n < 511; i++)
+            if (ld->calls[i].scope == w->module)
+                cands[n++] = ld->calls[i].b->labels->text;
+        cands[n] = NULL;
+        hint_nearest(d, name, cands);
+        return;
+    }
+    if (first->has_for_each && s && s->kind == STEP_INDEX)
+        s = s->next;
+    if (s && s->kind != STEP_ATTR) {
+        error_at(ld, &s->loc, "reference", "expected module.%s%s.OUTPUT", name,
+                 first->has_for_each ? "[KEY]" : "");
+        return;
+    }
+    if (s && config_find_node(cfg, first, 'o', s->name) == NULL) {
+        d = error_at(ld, &s->loc, "unknown-output", "module '%s' has no output '%s'", name,
+                     s->name);
+        for (size_t i = 0; i < cfg->nlocals && n < 511; i++)
+            if (cfg->locals[i].scope == first && cfg->locals[i].ns == 'o')
+                cands[n++] = cfg->locals[i].name;
+        cands[n] = NULL;
+        hint_nearest(d, s->name, cands);
+        return;
+    }
+    /* every instance: which one an index picks is known only when evaluated */
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        const struct cfg_module *m = cfg->modules[i];
+        if (m->parent != w->module || strcmp(m->name, name) != 0)
+            continue;
+        if (s) {
+            const struct cfg_local *l = config_find_node(cfg, m, 'o', s->name);
+            if (l)
+                ref_node(w, e, l);
+        } else {
+            for (size_t k = 0; k < cfg->nlocals; k++)
+                if (cfg->locals[k].scope == m && cfg->locals[k].ns == 'o')
+                    ref_node(w, e, &cfg->locals[k]);
+        }
+    }
+}
+
+/* local.NAME (ns 'l') or, in a module, var.NAME ('v'): a lazily read
+ * value of w->module. */
+static void check_node_ref(struct ref_walk *w, const struct ast_expr *e, char ns)
+{
+    struct loader *ld = w->ld;
+    struct config *cfg = ld->cfg;
+    const struct ast_step *s = e->u.trav.steps;
+    const char *cands[512];
+    const struct cfg_local *l;
+    size_t n = 0;
+    struct diag *d;
+
+    if (s == NULL || s->kind != STEP_ATTR) {
+        error_at(ld, &e->loc, "reference", "expected %s.NAME", ns == 'l' ? "local" : "var");
+        return;
+    }
+    l = config_find_node(cfg, w->module, ns, s->name);
+    if (l == NULL && !w->final) {
+        defer_ref(w, e);
+        return;
+    }
+    if (l) {
+        ref_node(w, e, l);
+        return;
+    }
+    d = ns == 'l' ? error_at(ld, &e->loc, "unknown-local", "undeclared local '%s'", s->name)
+                  : error_at(ld, &e->loc, "unknown-variable", "undeclared variable '%s'", s->name);
+    for (size_t i = 0; i < cfg->nlocals && n < 511; i++)
+        if (cfg->locals[i].scope == w->module && cfg->locals[i].ns == ns)
+            cands[n++] = cfg->locals[i].name;
+    cands[n] = NULL;
+    hint_nearest(d, s->name, cands);
+    if (d && d->hint == NULL && ns == 'l')
+        diag_set_hint(d, "declare it with: locals { %s = VALUE }", s->name);
+    else if (d && d->hint == NULL)
+        diag_set_hint(d, "declare it in the module with: variable \"%s\" { }", s->name);
 }
 
 static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
@@ -702,6 +1088,15 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
         return;
     }
     /* most references name a resource: one byte rules out each keyword */
+    if (root[0] == 'v' && strcmp(root, "var") == 0 && w->module) {
+        /* a module's variables are its inputs, read lazily */
+        check_node_ref(w, e, 'v');
+        return;
+    }
+    if (root[0] == 'm' && strcmp(root, "module") == 0) {
+        check_module_ref(w, e);
+        return;
+    }
     if (root[0] == 'v' && strcmp(root, "var") == 0) {
         if (s == NULL || s->kind != STEP_ATTR) {
             error_at(ld, &e->loc, "reference", "expected var.NAME");
@@ -724,6 +1119,13 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             if (d && d->hint == NULL)
                 diag_set_hint(d, "declare it with: variable \"%s\" { type = string }", s->name);
         }
+        return;
+    }
+    if (root[0] == 'l' && strcmp(root, "local") == 0) {
+        if (w->no_locals && s && s->kind == STEP_ATTR)
+            error_at(ld, &e->loc, "reference", "%s cannot refer to locals", w->no_resources);
+        else
+            check_node_ref(w, e, 'l');
         return;
     }
     if (root[0] == 's' && strcmp(root, "settings") == 0) {
@@ -763,16 +1165,18 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             s = s->next;
         }
         /* the common case first: a reference to a declared resource */
-        target = s && s->kind == STEP_ATTR ? find_target(ld, existing, kind, s->name) : NULL;
+        target =
+            s && s->kind == STEP_ATTR ? find_target(ld, w->module, existing, kind, s->name) : NULL;
         if (target == NULL && !w->final) {
             defer_ref(w, e);
             return;
         }
-        kind_known = target || (cfg->index && index_find(cfg, existing, kind, NULL) >= 0);
+        kind_known = target || (cfg->index && index_find(cfg, NULL, existing, kind, NULL) >= 0);
         if (!kind_known && !existing && !in_list(known_kinds(ld), kind)) {
             size_t n = 0;
-            static const char *const roots[] = {"var", "settings", "each", "existing"};
-            for (size_t i = 0; i < 4; i++)
+            static const char *const roots[] = {"var",      "settings", "each",
+                                                "existing", "local",    "module"};
+            for (size_t i = 0; i < 6; i++)
                 cands[n++] = roots[i];
             for (const struct eval_scope *sc = w->scope; sc && n < 511; sc = sc->up)
                 cands[n++] = sc->name;
@@ -805,8 +1209,14 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
                      w->no_resources);
             return;
         }
-        if (w->from >= 0)
+        if (w->from >= 0) {
             add_dep(ld, w, (size_t)(target - cfg->resources));
+        } else if (w->local) {
+            struct local_ref r = {.kind = LREF_LOCAL_RESOURCE,
+                                  .from = w->local - 1,
+                                  .to = (uint32_t)(target - cfg->resources)};
+            add_local_ref(ld, &r);
+        }
     }
 }
 
@@ -833,7 +1243,7 @@ static bool check_for_var(struct ref_walk *w, const char *name, const struct src
     struct diag *d;
     if (in_list(reserved_roots, name) ||
         (known_kinds(ld) ? in_list(known_kinds(ld), name)
-                         : ld->cfg->index && index_find(ld->cfg, false, name, NULL) >= 0)) {
+                         : ld->cfg->index && index_find(ld->cfg, NULL, false, name, NULL) >= 0)) {
         d = error_at(ld, loc, "for",
                      "'%s' cannot name a for expression's variable: it would hide %s", name,
                      in_list(reserved_roots, name) ? "the language's own name" : "a resource kind");
@@ -1045,6 +1455,185 @@ static bool find_cycles(struct loader *ld)
     free(color);
     free(stack);
     return found;
+}
+
+/* --- locals: cycles and dependencies --------------------------------------- */
+
+struct local_graph {
+    size_t *ll_off, *lr_off;     /* CSR offsets per local (n + 1) */
+    const struct local_ref **ll; /* local -> local references */
+    uint32_t *lr;                /* local -> resource */
+    uint32_t **clo;              /* each local's resources, directly or not */
+    size_t *nclo;
+    int *color;
+    uint32_t *stamp; /* per resource: the local last added to */
+};
+
+/* How a lazily read value is named in messages: local.x, var.x or
+ * output.x, after the module path when it is in a module. */
+static const char *node_label(const struct cfg_local *l, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s.%s", l->scope ? l->scope->path : "", l->scope ? "." : "",
+             l->ns == 'l'   ? "local"
+             : l->ns == 'v' ? "var"
+                            : "output",
+             l->name);
+    return buf;
+}
+
+static bool visit_local(struct loader *ld, struct local_graph *g, uint32_t l, uint32_t *stack,
+                        size_t depth)
+{
+    struct config *cfg = ld->cfg;
+    char lb[512];
+    if (g->color[l] == BLACK)
+        return false;
+    if (g->color[l] == GREY) {
+        struct buf path;
+        size_t start = 0;
+        struct diag *d;
+        struct src_loc nl = ast_attr_name_loc(cfg->locals[l].attr);
+        while (start < depth && stack[start] != l)
+            start++;
+        buf_init(&path, 0);
+        for (size_t i = start; i < depth; i++)
+            buf_addf(&path, "%s -> ", node_label(&cfg->locals[stack[i]], lb, sizeof(lb)));
+        buf_adds(&path, node_label(&cfg->locals[l], lb, sizeof(lb)));
+        d = error_at(ld, &nl, "cycle", "reference cycle: %s", path.ptr);
+        for (size_t i = start + 1; i < depth; i++) {
+            struct src_loc ol = ast_attr_name_loc(cfg->locals[stack[i]].attr);
+            diag_add_note(d, &ol, "%s is part of the cycle",
+                          node_label(&cfg->locals[stack[i]], lb, sizeof(lb)));
+        }
+        buf_release(&path);
+        return true;
+    }
+    g->color[l] = GREY;
+    stack[depth] = l;
+    for (size_t i = g->ll_off[l]; i < g->ll_off[l + 1]; i++)
+        if (visit_local(ld, g, g->ll[i]->to, stack, depth + 1))
+            return true;
+    g->color[l] = BLACK;
+    /* every child is done: l's resources are its own and its children's */
+    {
+        size_t cap = g->lr_off[l + 1] - g->lr_off[l], n = 0;
+        uint32_t *set;
+        for (size_t i = g->ll_off[l]; i < g->ll_off[l + 1]; i++)
+            cap += g->nclo[g->ll[i]->to];
+        set = malloc((cap ? cap : 1) * sizeof(*set));
+        if (set == NULL) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return true;
+        }
+        for (size_t i = g->lr_off[l]; i < g->lr_off[l + 1]; i++)
+            if (g->stamp[g->lr[i]] != l + 1)
+                g->stamp[g->lr[i]] = l + 1, set[n++] = g->lr[i];
+        for (size_t i = g->ll_off[l]; i < g->ll_off[l + 1]; i++) {
+            uint32_t c = g->ll[i]->to;
+            for (size_t k = 0; k < g->nclo[c]; k++)
+                if (g->stamp[g->clo[c][k]] != l + 1)
+                    g->stamp[g->clo[c][k]] = l + 1, set[n++] = g->clo[c][k];
+        }
+        g->clo[l] = set;
+        g->nclo[l] = n;
+        cfg->locals[l].needs_resources = n > 0;
+    }
+    return false;
+}
+
+/* Once every reference is known: reports cycles between locals, makes a
+ * resource that reads a local depend on the resources the local refers to
+ * (directly or through other locals), and refuses a local that refers to
+ * resources where resources may not be read (for_each, settings). */
+static int finish_locals(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    size_t n = cfg->nlocals;
+    struct local_graph g = {0};
+    uint32_t *stack = NULL;
+    bool cycle = false;
+    char lb[512];
+
+    if (n == 0)
+        return 0;
+    g.ll_off = calloc(n + 2, sizeof(*g.ll_off));
+    g.lr_off = calloc(n + 2, sizeof(*g.lr_off));
+    g.ll = calloc(ld->nlrefs + 1, sizeof(*g.ll));
+    g.lr = calloc(ld->nlrefs + 1, sizeof(*g.lr));
+    g.clo = calloc(n, sizeof(*g.clo));
+    g.nclo = calloc(n, sizeof(*g.nclo));
+    g.color = calloc(n, sizeof(*g.color));
+    g.stamp = calloc(cfg->nresources + 1, sizeof(*g.stamp));
+    stack = calloc(n + 1, sizeof(*stack));
+    if (!g.ll_off || !g.lr_off || !g.ll || !g.lr || !g.clo || !g.nclo || !g.color || !g.stamp ||
+        !stack) {
+        ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* counting sort of the references by the local they start from */
+    for (size_t i = 0; i < ld->nlrefs; i++) {
+        const struct local_ref *r = &ld->lrefs[i];
+        if (r->kind == LREF_LOCAL_LOCAL)
+            g.ll_off[r->from + 2]++;
+        else if (r->kind == LREF_LOCAL_RESOURCE)
+            g.lr_off[r->from + 2]++;
+    }
+    for (size_t i = 2; i < n + 2; i++) {
+        g.ll_off[i] += g.ll_off[i - 1];
+        g.lr_off[i] += g.lr_off[i - 1];
+    }
+    for (size_t i = 0; i < ld->nlrefs; i++) {
+        const struct local_ref *r = &ld->lrefs[i];
+        if (r->kind == LREF_LOCAL_LOCAL)
+            g.ll[g.ll_off[r->from + 1]++] = r;
+        else if (r->kind == LREF_LOCAL_RESOURCE)
+            g.lr[g.lr_off[r->from + 1]++] = r->to;
+    }
+    for (size_t l = 0; l < n && !cycle; l++)
+        cycle = visit_local(ld, &g, (uint32_t)l, stack, 0);
+    if (cycle)
+        goto out;
+    for (size_t i = 0; i < ld->nlrefs; i++) {
+        const struct local_ref *r = &ld->lrefs[i];
+        if (r->kind == LREF_RESOURCE_LOCAL) {
+            struct ref_walk w = {.ld = ld, .from = (long)r->from, .seq = r->seq};
+            for (size_t k = 0; k < g.nclo[r->to]; k++) {
+                const struct cfg_resource *res = &cfg->resources[r->from];
+                if (g.clo[r->to][k] == r->from) {
+                    /* reported here: find_cycles would not name the local */
+                    struct src_loc nl = ast_attr_name_loc(cfg->locals[r->to].attr);
+                    const char *label = node_label(&cfg->locals[r->to], lb, sizeof(lb));
+                    struct diag *d = error_at(ld, &res->block->type_loc, "cycle",
+                                              "reference cycle: %s -> %s -> %s", res->address,
+                                              label, res->address);
+                    diag_add_note(d, &nl, "%s is part of the cycle", label);
+                    continue;
+                }
+                add_dep(ld, &w, g.clo[r->to][k]);
+            }
+        } else if (r->kind == LREF_GUARD && g.nclo[r->to]) {
+            error_at(ld, &r->loc, "reference",
+                     "%s cannot refer to resources: %s refers to %s, known only after apply",
+                     r->what, node_label(&cfg->locals[r->to], lb, sizeof(lb)),
+                     cfg->resources[g.clo[r->to][0]].address);
+        }
+    }
+out:
+    for (size_t l = 0; g.clo && l < n; l++)
+        free(g.clo[l]);
+    free(g.ll_off);
+    free(g.lr_off);
+    free(g.ll);
+    free(g.lr);
+    free(g.clo);
+    free(g.nclo);
+    free(g.color);
+    free(g.stamp);
+    free(stack);
+    free(ld->lrefs);
+    ld->lrefs = NULL;
+    ld->nlrefs = ld->lrefs_cap = 0;
+    return ld->rc;
 }
 
 /* --- variables ------------------------------------------------------------ */
@@ -1667,8 +2256,11 @@ static int expand(struct loader *ld, struct cfg_resource *r)
 {
     const struct ast_attr *fe = ast_body_attr(&r->block->body, "for_each");
     const struct ast_attr *ca = ast_body_attr(&r->block->body, "count");
-    struct eval_ctx ectx = {
-        .cfg = ld->cfg, .diags = ld->diags, .no_resources = "for_each", .base_dir = ld->base_dir};
+    struct eval_ctx ectx = {.cfg = ld->cfg,
+                            .diags = ld->diags,
+                            .no_resources = "for_each",
+                            .base_dir = r->module ? r->module->dir : ld->base_dir,
+                            .module = r->module};
     json_t *v = NULL;
     struct arena *ar = &ld->cfg->arena;
 
@@ -1843,8 +2435,11 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
 {
     for (size_t i = 0; i < r->ninstances; i++) {
         struct cfg_instance *in = &r->instances[i];
-        struct eval_ctx ectx = {
-            .cfg = ld->cfg, .diags = ld->diags, .self = in, .base_dir = ld->base_dir};
+        struct eval_ctx ectx = {.cfg = ld->cfg,
+                                .diags = ld->diags,
+                                .self = in,
+                                .base_dir = r->module ? r->module->dir : ld->base_dir,
+                                .module = r->module};
         in->sensitive = json_array();
         in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
         if (ld->opts->resolver.sensitive_paths)
@@ -1861,6 +2456,63 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
         }
         if (json_is_object(in->value))
             tag_unknowns(in->value, in->address);
+    }
+}
+
+/* An output's attributes, then its value: one that reads a sensitive
+ * value must say sensitive = true (as Terraform requires), so that a value
+ * flowing from a secret is never shown by accident. */
+static void eval_output(struct loader *ld, struct cfg_output *o)
+{
+    const struct ast_body *b = &o->block->body;
+    const struct ast_attr *value = NULL;
+    struct eval_ctx ectx = {.cfg = ld->cfg, .diags = ld->diags, .base_dir = ld->base_dir};
+
+    for (const struct ast_block *k = b->blocks; k; k = k->next)
+        error_at(ld, &k->type_loc, "output",
+                 "an output block holds only value, sensitive and "
+                 "description");
+    for (const struct ast_attr *a = b->attrs; a; a = a->next) {
+        json_t *v = NULL;
+        if (!in_list(output_attrs, a->name)) {
+            struct src_loc nl = ast_attr_name_loc(a);
+            hint_nearest(
+                error_at(ld, &nl, "unknown-attribute", "unknown attribute '%s' in output", a->name),
+                a->name, output_attrs);
+            continue;
+        }
+        if (strcmp(a->name, "value") == 0) {
+            value = a;
+            continue;
+        }
+        if (eval_expr(&v, &ectx, a->value) < 0)
+            continue;
+        if (strcmp(a->name, "sensitive") == 0) {
+            if (!json_is_boolean(v))
+                error_at(ld, &a->value->loc, "type", "sensitive must be true or false");
+            o->sensitive = json_is_true(v);
+        } else if (json_is_string(v)) {
+            o->description = arena_strdup(&ld->cfg->arena, json_string_value(v));
+        } else {
+            error_at(ld, &a->value->loc, "type", "description must be a string");
+        }
+        json_decref(v);
+    }
+    if (value == NULL) {
+        struct diag *d =
+            error_at(ld, &o->block->labels->loc, "output", "output '%s' has no value", o->name);
+        if (d)
+            diag_set_hint(d, "add: value = EXPRESSION");
+        return;
+    }
+    ectx.sensitive = false;
+    if (eval_expr(&o->value, &ectx, value->value) < 0)
+        return;
+    if (ectx.sensitive && !o->sensitive) {
+        struct diag *d = error_at(ld, &value->value->loc, "sensitive-output",
+                                  "output '%s' refers to a sensitive value", o->name);
+        if (d)
+            diag_set_hint(d, "set sensitive = true in the output to show it as <sensitive>");
     }
 }
 
@@ -1918,7 +2570,430 @@ static void check_shape(struct loader *ld, const struct ast_body *b, bool top)
 static bool body_needed(const struct config_opts *opts, const struct ast_block *b, bool for_each)
 {
     return !opts->check_only || for_each || ast_body_attr(&b->body, "count") != NULL ||
-           strcmp(b->type, "settings") == 0 || strcmp(b->type, "variable") == 0;
+           strcmp(b->type, "settings") == 0 || strcmp(b->type, "variable") == 0 ||
+           strcmp(b->type, "locals") == 0 ||
+           strcmp(b->type, "output") == 0 || strcmp(b->type, "module") == 0 ||
+           strcmp(b->type, "import") == 0 || strcmp(b->type, "moved") == 0;
+}
+
+/* Registers and checks one top-level block of module scope (NULL: root);
+ * kept is b, or its outline when the body is released (root only). */
+static void register_block(struct loader *ld, const struct cfg_module *scope,
+                           const struct ast_block *b, const struct ast_block *kept)
+{
+    bool for_each = ast_body_attr(&b->body, "for_each") != NULL;
+    long idx = collect_block(ld, scope, kept);
+    if (idx >= 0) {
+        struct cfg_resource *r = &ld->cfg->resources[idx];
+        struct ref_walk w = {.ld = ld,
+                             .from = idx,
+                             .has_each = for_each,
+                             .has_count = ast_body_attr(&b->body, "count") != NULL,
+                             .module = scope};
+        walk_body(&w, &b->body, true);
+        check_depends_on(ld, b);
+        parse_lifecycle(ld, r, b);
+        check_shape(ld, &b->body, true);
+    } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "output") == 0) {
+        struct ref_walk w = {.ld = ld, .from = -1, .module = scope};
+        if (scope) {
+            /* a module's output: read by its caller as module.NAME.OUTPUT */
+            const struct ast_attr *v = ast_body_attr(&b->body, "value");
+            const struct ast_attr *sens = ast_body_attr(&b->body, "sensitive");
+            long l = add_node(ld, scope, 'o', b->labels->text, v);
+            if (l < 0 && ld->rc == 0) {
+                char what[200];
+                snprintf(what, sizeof(what), "output \"%s\"", b->labels->text);
+                error_at(ld, &b->type_loc, "duplicate", "duplicate %s", what);
+                return;
+            }
+            if (l >= 0) {
+                ld->cfg->locals[l].declared_sensitive =
+                    sens && sens->value->kind == EXPR_BOOL && sens->value->u.b;
+                w.local = (uint32_t)(l + 1);
+            }
+            for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
+                struct src_loc nl = ast_attr_name_loc(a);
+                if (!in_list(output_attrs, a->name))
+                    hint_nearest(error_at(ld, &nl, "unknown-attribute",
+                                          "unknown attribute '%s' in output", a->name),
+                                 a->name, output_attrs);
+                else if (a == v && l >= 0)
+                    walk_value(&w, a->value);
+            }
+            if (v == NULL)
+                error_at(ld, &b->labels->loc, "output", "output '%s' has no value",
+                         b->labels->text);
+        } else {
+            walk_body(&w, &b->body, false);
+        }
+        check_shape(ld, &b->body, false);
+    } else if (kept == b && b->nlabels == 0 && strcmp(b->type, "locals") == 0) {
+        for (const struct ast_attr *a = b->body.attrs; a; a = a->next) {
+            long l = add_node(ld, scope, 'l', a->name, a);
+            struct ref_walk w = {.ld = ld, .from = -1, .local = (uint32_t)(l + 1), .module = scope};
+            if (l >= 0)
+                walk_value(&w, a->value);
+        }
+    } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "module") == 0) {
+        const struct ast_attr *fe = ast_body_attr(&b->body, "for_each");
+        struct ref_walk w = {
+            .ld = ld, .from = -1, .module = scope, .no_resources = "a module's for_each"};
+        if (fe)
+            walk_value(&w, fe->value);
+        check_depends_on(ld, b);
+        check_shape(ld, &b->body, true);
+    }
+}
+
+/* --- modules ---------------------------------------------------------------- */
+
+static int bind_variables(struct loader *ld);
+
+/* A module directory's files, parsed once however many instances use
+ * them (NULL when they cannot be read: reported). */
+static struct module_src *module_files(struct loader *ld, const struct ast_block *call,
+                                       const char *dir, const char *realdir)
+{
+    struct config *cfg = ld->cfg;
+    struct module_src *ms;
+    DIR *d;
+    struct dirent *e;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct ast_file **tail;
+
+    for (size_t i = 0; i < ld->nsrcs; i++)
+        if (strcmp(ld->srcs[i].realdir, realdir) == 0)
+            return ld->srcs[i].failed ? NULL : &ld->srcs[i];
+    {
+        struct module_src *grown = realloc(ld->srcs, (ld->nsrcs + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return NULL;
+        }
+        ld->srcs = grown;
+    }
+    ms = &ld->srcs[ld->nsrcs++];
+    memset(ms, 0, sizeof(*ms));
+    ms->realdir = strdup(realdir);
+    ms->failed = true;
+    if (ms->realdir == NULL || (d = opendir(dir)) == NULL) {
+        const struct ast_attr *src = ast_body_attr(&call->body, "source");
+        error_at(ld, &src->value->loc, "module", "cannot read module directory '%s': %s", dir,
+                 strerror(errno));
+        return NULL;
+    }
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 8 || strcmp(e->d_name + len - 7, ".amlsec") != 0 || e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            char **grown = realloc(names, (cap = cap ? 2 * cap : 8) * sizeof(*names));
+            if (grown == NULL)
+                break;
+            names = grown;
+        }
+        if ((names[n] = arena_printf(&cfg->arena, "%s/%s", dir, e->d_name)) != NULL)
+            n++;
+    }
+    closedir(d);
+    if (n == 0) {
+        const struct ast_attr *src = ast_body_attr(&call->body, "source");
+        error_at(ld, &src->value->loc, "module", "no .amlsec files in module directory '%s'", dir);
+        free(names);
+        return NULL;
+    }
+    qsort(names, n, sizeof(*names), cmp_str);
+    ms->failed = false;
+    tail = &ms->files;
+    for (size_t i = 0; i < n; i++) {
+        struct src_file *src = NULL, **grown;
+        struct ast_file *af = NULL;
+        size_t errors = ld->parse_diags->errors;
+        if (src_file_load(&src, names[i], ld->err) < 0) {
+            ld->rc = AMLSEC_EIO;
+            ms->failed = true;
+            break;
+        }
+        grown = realloc(cfg->srcs, (cfg->nsrcs + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            src_file_free(src);
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            ms->failed = true;
+            break;
+        }
+        cfg->srcs = grown;
+        cfg->srcs[cfg->nsrcs++] = src;
+        if (parse_file(&af, src, &cfg->arena, ld->parse_diags) < 0 ||
+            ld->parse_diags->errors > errors)
+            ms->failed = true;
+        if (af) {
+            *tail = af;
+            tail = &af->next;
+        }
+    }
+    free(names);
+    return ms->failed ? NULL : ms;
+}
+
+/* The variable blocks of a module declare its inputs: each becomes a
+ * lazily read value, the call's attribute of that name (evaluated where
+ * the call is) or the variable's default. */
+static void bind_inputs(struct loader *ld, const struct module_call *c, struct cfg_module *m,
+                        const struct module_src *ms)
+{
+    const struct ast_block *call = c->b;
+    const char *cands[256];
+    size_t n = 0;
+
+    for (const struct ast_file *f = ms->files; f; f = f->next) {
+        for (const struct ast_block *b = f->body.blocks; b; b = b->next) {
+            const struct ast_attr *a, *def, *ty, *sens;
+            long l;
+            if (strcmp(b->type, "variable") != 0)
+                continue;
+            if (!check_labels(ld, b, 1, "one name", "variable \"NAME\" { ... }"))
+                continue;
+            if (n < 255)
+                cands[n++] = b->labels->text;
+            for (const struct ast_attr *x = b->body.attrs; x; x = x->next) {
+                struct src_loc nl = ast_attr_name_loc(x);
+                if (!in_list(variable_attrs, x->name))
+                    hint_nearest(error_at(ld, &nl, "unknown-attribute",
+                                          "unknown attribute '%s' in variable", x->name),
+                                 x->name, variable_attrs);
+            }
+            a = in_list(module_meta, b->labels->text) ? NULL
+                                                      : ast_body_attr(&call->body, b->labels->text);
+            def = ast_body_attr(&b->body, "default");
+            ty = ast_body_attr(&b->body, "type");
+            sens = ast_body_attr(&b->body, "sensitive");
+            if (a == NULL && def == NULL) {
+                struct diag *d = error_at(ld, &call->labels->loc, "missing-variable",
+                                          "module '%s' needs a value for its variable '%s'",
+                                          call->labels->text, b->labels->text);
+                struct src_loc vl = b->labels->loc;
+                diag_add_note(d, &vl, "declared here, without a default");
+                if (d)
+                    diag_set_hint(d, "add %s = VALUE to the module block", b->labels->text);
+            }
+            l = add_node(ld, m, 'v', b->labels->text, a ? a : def);
+            if (l < 0) {
+                if (ld->rc == 0)
+                    error_at(ld, &b->type_loc, "duplicate", "duplicate variable \"%s\"",
+                             b->labels->text);
+                continue;
+            }
+            {
+                struct cfg_local *v = &ld->cfg->locals[l];
+                struct ref_walk w = {.ld = ld, .from = -1, .local = (uint32_t)(l + 1)};
+                if (ty && ty->value->kind == EXPR_TRAVERSAL && ty->value->u.trav.n == 0 &&
+                    in_list(variable_types, ty->value->u.trav.root))
+                    v->type = ty->value->u.trav.root;
+                else if (ty)
+                    error_at(ld, &ty->value->loc, "type",
+                             "unknown variable type; use string, number, bool, list, map or any");
+                v->declared_sensitive = sens && sens->value->kind == EXPR_BOOL && sens->value->u.b;
+                if (a) {
+                    /* the caller's expression, in the caller's module */
+                    v->eval_in = c->scope;
+                    v->base_dir = c->scope ? c->scope->dir : ld->base_dir;
+                    w.module = c->scope;
+                    w.has_each = m->has_for_each;
+                } else {
+                    w.module = m;
+                }
+                if (v->attr)
+                    walk_value(&w, v->attr->value);
+            }
+        }
+    }
+    cands[n] = NULL;
+    for (const struct ast_attr *a = call->body.attrs; a; a = a->next) {
+        if (in_list(module_meta, a->name) || in_list(cands, a->name))
+            continue;
+        struct src_loc nl = ast_attr_name_loc(a);
+        struct diag *d = error_at(ld, &nl, "unknown-variable", "module '%s' has no variable '%s'",
+                                  call->labels->text, a->name);
+        hint_nearest(d, a->name, cands);
+    }
+    for (const struct ast_block *k = call->body.blocks; k; k = k->next)
+        error_at(ld, &k->type_loc, "module",
+                 "a module block holds only source, for_each, depends_on and the module's "
+                 "variables");
+}
+
+/* One instance of a call: its module's blocks registered in a new scope. */
+static void add_instance(struct loader *ld, const struct module_call *c, const char *dir,
+                         const char *realdir, const struct module_src *ms, json_t *key,
+                         json_t *value)
+{
+    struct config *cfg = ld->cfg;
+    struct cfg_module *m = arena_alloc_align(&cfg->arena, sizeof(*m), _Alignof(struct cfg_module));
+    const char *name = c->b->labels->text;
+    size_t first_resource = cfg->nresources;
+    const struct ast_attr *deps = ast_body_attr(&c->b->body, "depends_on");
+
+    struct cfg_module **grown = cfg->nmodules < ld->mcap
+                                    ? cfg->modules
+                                    : doubled(cfg->modules, &ld->mcap, sizeof(*cfg->modules));
+    if (grown)
+        cfg->modules = grown;
+    if (m == NULL || grown == NULL) {
+        ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        json_decref(key);
+        json_decref(value);
+        return;
+    }
+    memset(m, 0, sizeof(*m));
+    m->name = name;
+    m->parent = c->scope;
+    m->call = c->b;
+    m->dir = dir;
+    m->realdir = realdir;
+    m->each_key = key;
+    m->each_value = value;
+    m->has_for_each = key != NULL;
+    m->path = arena_printf(&cfg->arena, "%s%smodule.%s%s%s%s", c->scope ? c->scope->path : "",
+                           c->scope ? "." : "", name, key ? "[\"" : "",
+                           key ? json_string_value(key) : "", key ? "\"]" : "");
+    cfg->modules[cfg->nmodules++] = m;
+    for (const struct ast_file *f = ms->files; f; f = f->next) {
+        for (const struct ast_attr *a = f->body.attrs; a; a = a->next) {
+            struct src_loc nl = ast_attr_name_loc(a);
+            error_at(ld, &nl, "top-level-attribute", "attribute '%s' is not inside a block",
+                     a->name);
+        }
+        for (const struct ast_block *b = f->body.blocks; b; b = b->next)
+            register_block(ld, m, b, b);
+    }
+    bind_inputs(ld, c, m, ms);
+    /* depends_on on the call, or on a call that encloses it: every
+     * resource of the instance waits for those */
+    for (const struct cfg_module *p = m; p; p = p->parent) {
+        deps = ast_body_attr(&p->call->body, "depends_on");
+        for (size_t i = first_resource; deps && i < cfg->nresources; i++) {
+            struct ref_walk w = {.ld = ld, .from = (long)i, .module = p->parent};
+            walk_value(&w, deps->value);
+        }
+    }
+}
+
+/* A module block: its source read (a local directory), cycles between
+ * sources refused, for_each evaluated, and one instance registered per
+ * key (or one). */
+static void instantiate(struct loader *ld, const struct module_call *c)
+{
+    struct config *cfg = ld->cfg;
+    const struct ast_block *b = c->b;
+    const struct ast_attr *src = ast_body_attr(&b->body, "source");
+    const struct ast_attr *fe = ast_body_attr(&b->body, "for_each");
+    const char *parent_dir = c->scope ? c->scope->dir : ld->base_dir, *text, *dir;
+    char real[PATH_MAX];
+    const struct module_src *ms;
+    struct diag *d;
+
+    if (src == NULL) {
+        d = error_at(ld, &b->labels->loc, "module", "module '%s' has no source", b->labels->text);
+        if (d)
+            diag_set_hint(d, "add: source = \"./modules/NAME\"");
+        return;
+    }
+    if (src->value->kind != EXPR_STRING) {
+        error_at(ld, &src->value->loc, "module", "source must be a literal string");
+        return;
+    }
+    text = src->value->u.str.s;
+    if (strncmp(text, "./", 2) != 0 && strncmp(text, "../", 3) != 0) {
+        d = error_at(ld, &src->value->loc, "module",
+                     "only local modules are supported: source starts with ./ or ../");
+        if (d)
+            diag_set_hint(d, "copy the module into the configuration: source = \"./modules/NAME\"");
+        return;
+    }
+    dir = strcmp(parent_dir, ".") == 0
+              ? arena_strdup(&cfg->arena, text[1] == '/' ? text + 2 : text)
+              : arena_printf(&cfg->arena, "%s/%s", parent_dir, text[1] == '/' ? text + 2 : text);
+    if (dir == NULL || realpath(dir, real) == NULL) {
+        error_at(ld, &src->value->loc, "module", "cannot read module directory '%s': %s",
+                 dir ? dir : text, strerror(errno));
+        return;
+    }
+    for (const struct cfg_module *p = c->scope;; p = p->parent) {
+        const char *pr = p ? p->realdir : ld->root_realdir;
+        if (pr && strcmp(pr, real) == 0) {
+            error_at(ld, &src->value->loc, "module-cycle",
+                     "module cycle: '%s' is %s%s, which would include itself again", text,
+                     p ? "already loaded as " : "the root configuration", p ? p->path : "");
+            return;
+        }
+        if (p == NULL)
+            break;
+    }
+    if ((ms = module_files(ld, b, dir, real)) == NULL)
+        return;
+    {
+        const char *realdir = arena_strdup(&cfg->arena, real);
+        json_t *v = NULL;
+        struct diag_list *saved = ld->diags, scratch;
+        size_t k = 0;
+        const char *key;
+        json_t *x;
+        if (fe == NULL) {
+            add_instance(ld, c, dir, realdir, ms, NULL, NULL);
+            return;
+        }
+        if (!ld->vars_bound) {
+            /* for_each is known at load: the root's variables first */
+            ld->vars_bound = true;
+            if (bind_variables(ld) < 0)
+                return;
+        }
+        {
+            struct eval_ctx ectx = {.cfg = cfg,
+                                    .diags = ld->diags,
+                                    .no_resources = "a module's for_each",
+                                    .base_dir = parent_dir,
+                                    .module = c->scope};
+            if (eval_expr(&v, &ectx, fe->value) < 0)
+                return;
+        }
+        if (!json_is_object(v) && !json_is_array(v)) {
+            error_at(ld, &fe->value->loc, "for_each",
+                     "for_each needs a list of strings or a map, not a %s", value_type_name(v));
+            json_decref(v);
+            return;
+        }
+        diag_list_init(&scratch);
+        /* each instance registers the same blocks: what they report is
+         * reported for the first only */
+        if (json_is_array(v)) {
+            json_array_foreach(v, k, x)
+            {
+                if (!json_is_string(x)) {
+                    error_at(ld, &fe->value->loc, "for_each",
+                             "for_each over a list needs strings; element %zu is a %s", k + 1,
+                             value_type_name(x));
+                    continue;
+                }
+                add_instance(ld, c, dir, realdir, ms, json_incref(x), json_incref(x));
+                ld->diags = &scratch;
+                ld->quiet = true;
+            }
+        } else {
+            json_object_foreach(v, key, x)
+            {
+                add_instance(ld, c, dir, realdir, ms, json_string(key), json_incref(x));
+                ld->diags = &scratch;
+                ld->quiet = true;
+            }
+        }
+        ld->diags = saved;
+        ld->quiet = false;
+        diag_list_release(&scratch);
+        json_decref(v);
+    }
 }
 
 /* parse_hooks.top_block: checks each top-level block as soon as it is
@@ -1930,26 +3005,226 @@ static struct ast_block *top_block(void *payload, struct ast_block *b)
     bool for_each = ast_body_attr(&b->body, "for_each") != NULL;
     struct ast_block *kept =
         body_needed(ld->opts, b, for_each) ? b : ast_block_outline(&ld->cfg->arena, b);
-    long idx;
 
     if (kept == NULL || ld->rc < 0) {
         if (ld->rc == 0)
             ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         return b;
     }
-    idx = collect_block(ld, kept);
-    if (idx >= 0) {
-        struct cfg_resource *r = &ld->cfg->resources[idx];
-        struct ref_walk w = {.ld = ld,
-                             .from = idx,
-                             .has_each = for_each,
-                             .has_count = ast_body_attr(&b->body, "count") != NULL};
-        walk_body(&w, &b->body, true);
-        check_depends_on(ld, b);
-        parse_lifecycle(ld, r, b);
-        check_shape(ld, &b->body, true);
-    }
+    register_block(ld, NULL, b, kept);
     return kept;
+}
+
+/* --- import and moved blocks --------------------------------------------- */
+
+/* The address a traversal names, as text: workspace.prod,
+ * private_endpoint.storage["blob"], module.team["cv"].key_vault.kv. NULL
+ * (reported) when it is not a literal address. */
+static const char *address_text(struct loader *ld, const struct ast_attr *a, const char *what)
+{
+    const struct ast_expr *e = a->value;
+    struct buf b;
+    const char *out = NULL;
+    if (e->kind != EXPR_TRAVERSAL || e->u.trav.n == 0) {
+        error_at(ld, &e->loc, "address", "%s is a resource address (TYPE.NAME), not a value", what);
+        return NULL;
+    }
+    buf_init(&b, 0);
+    buf_adds(&b, e->u.trav.root);
+    for (const struct ast_step *s = e->u.trav.steps; s; s = s->next) {
+        if (s->kind == STEP_ATTR) {
+            buf_addf(&b, ".%s", s->name);
+        } else if (s->index->kind == EXPR_STRING) {
+            buf_addf(&b, "[\"%s\"]", s->index->u.str.s);
+        } else {
+            error_at(ld, &s->index->loc, "address", "an address's key is a literal string");
+            buf_release(&b);
+            return NULL;
+        }
+    }
+    out = arena_strdup(&ld->cfg->arena, b.ptr ? b.ptr : "");
+    buf_release(&b);
+    return out;
+}
+
+static const struct ast_attr *block_attr(struct loader *ld, const struct ast_block *b,
+                                         const char *const *names, const char *name)
+{
+    const struct ast_attr *a = ast_body_attr(&b->body, name);
+    if (a == NULL) {
+        struct diag *d = b->type[0] == 'i'
+                             ? error_at(ld, &b->type_loc, "import", "import block needs %s", name)
+                             : error_at(ld, &b->type_loc, "moved", "moved block needs %s", name);
+        if (d)
+            diag_set_hint(d, "%s",
+                          b->type[0] == 'i'
+                              ? "write it as: import { to = TYPE.NAME, id = \"ARM id\" }"
+                              : "write it as: moved { from = TYPE.OLD, to = TYPE.NEW }");
+    }
+    (void)names;
+    return a;
+}
+
+static struct cfg_resource *resource_of_address(const struct config *cfg, const char *address);
+
+/* Whether address names a managed resource of the configuration, or one
+ * of its instances. */
+static bool address_declared(const struct config *cfg, const char *address)
+{
+    const struct cfg_instance *in = config_find_instance(cfg, address);
+    const struct cfg_resource *r = in ? in->resource : resource_of_address(cfg, address);
+    return r && !r->existing && (in || strcmp(r->address, address) == 0);
+}
+
+/* An address that must name an instance of the configuration. */
+static bool config_address(struct loader *ld, const struct ast_attr *a, const char *address)
+{
+    const struct config *cfg = ld->cfg;
+    const char *cands[512];
+    size_t n = 0;
+    struct diag *d;
+    const struct cfg_instance *in = config_find_instance(cfg, address);
+    if (in && !in->resource->existing)
+        return true;
+    d = error_at(ld, &a->value->loc, "address", "'%s' is not a resource in the configuration",
+                 address);
+    for (size_t i = 0; i < cfg->nresources && n < 511; i++)
+        for (size_t k = 0; k < cfg->resources[i].ninstances && n < 511; k++)
+            if (!cfg->resources[i].existing)
+                cands[n++] = cfg->resources[i].instances[k].address;
+    cands[n] = NULL;
+    hint_nearest(d, address, cands);
+    return false;
+}
+
+/* Reads the import and moved blocks once every instance is known:
+ * addresses checked, moves chained (A -> B, B -> C is A -> C), and
+ * conflicts refused (two moves from or to one address, a cycle). */
+static void finish_adoption(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    static const char *const import_attrs[] = {"to", "id", NULL};
+    static const char *const moved_attrs[] = {"from", "to", NULL};
+    size_t nblocks = 0;
+
+    for (const struct ast_file *f = cfg->files; f; f = f->next)
+        for (const struct ast_block *b = f->body.blocks; b; b = b->next)
+            nblocks += strcmp(b->type, "import") == 0 || strcmp(b->type, "moved") == 0;
+    if (nblocks == 0)
+        return;
+    cfg->imports = arena_alloc_align(&cfg->arena, nblocks * sizeof(*cfg->imports),
+                                     _Alignof(struct cfg_import));
+    cfg->moves =
+        arena_alloc_align(&cfg->arena, nblocks * sizeof(*cfg->moves), _Alignof(struct cfg_moved));
+    if (cfg->imports == NULL || cfg->moves == NULL) {
+        ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        return;
+    }
+    for (const struct ast_file *f = cfg->files; f; f = f->next) {
+        for (const struct ast_block *b = f->body.blocks; b; b = b->next) {
+            bool imp = strcmp(b->type, "import") == 0;
+            const char *const *attrs = imp ? import_attrs : moved_attrs;
+            if (!imp && strcmp(b->type, "moved") != 0)
+                continue;
+            if (b->nlabels)
+                continue; /* reported */
+            for (const struct ast_attr *a = b->body.attrs; a; a = a->next)
+                if (!in_list(attrs, a->name)) {
+                    struct src_loc nl = ast_attr_name_loc(a);
+                    hint_nearest(error_at(ld, &nl, "unknown-attribute",
+                                          "unknown attribute '%s' in %s", a->name, b->type),
+                                 a->name, attrs);
+                }
+            if (imp) {
+                const struct ast_attr *to = block_attr(ld, b, attrs, "to");
+                const struct ast_attr *id = block_attr(ld, b, attrs, "id");
+                const char *addr = to ? address_text(ld, to, "to") : NULL;
+                struct eval_ctx ectx = {.cfg = cfg,
+                                        .diags = ld->diags,
+                                        .no_resources = "an import id",
+                                        .base_dir = ld->base_dir};
+                json_t *v = NULL;
+                if (addr == NULL || id == NULL || !config_address(ld, to, addr))
+                    continue;
+                if (eval_expr(&v, &ectx, id->value) < 0)
+                    continue;
+                if (!json_is_string(v) || json_string_value(v)[0] != '/') {
+                    error_at(ld, &id->value->loc, "type", "id is an ARM resource id (a string)");
+                } else {
+                    for (size_t i = 0; i < cfg->nimports; i++)
+                        if (strcmp(cfg->imports[i].to, addr) == 0)
+                            error_at(ld, &to->value->loc, "duplicate",
+                                     "'%s' is imported by two import blocks", addr);
+                    cfg->imports[cfg->nimports++] = (struct cfg_import){
+                        addr, arena_strdup(&cfg->arena, json_string_value(v)), b->type_loc};
+                }
+                json_decref(v);
+            } else {
+                const struct ast_attr *from = block_attr(ld, b, attrs, "from");
+                const struct ast_attr *to = block_attr(ld, b, attrs, "to");
+                const char *fa = from ? address_text(ld, from, "from") : NULL;
+                const char *ta = to ? address_text(ld, to, "to") : NULL;
+                if (fa == NULL || ta == NULL)
+                    continue;
+                if (strcmp(fa, ta) == 0) {
+                    error_at(ld, &to->value->loc, "moved", "moved from '%s' to itself", fa);
+                    continue;
+                }
+                if (address_declared(cfg, fa)) {
+                    struct diag *d = error_at(ld, &from->value->loc, "moved",
+                                              "'%s' is still in the configuration: it cannot "
+                                              "have moved",
+                                              fa);
+                    if (d)
+                        diag_set_hint(d,
+                                      "rename the resource block to '%s', or remove the moved "
+                                      "block",
+                                      ta);
+                    continue;
+                }
+                for (size_t i = 0; i < cfg->nmoves; i++) {
+                    if (strcmp(cfg->moves[i].from, fa) == 0)
+                        error_at(ld, &from->value->loc, "moved",
+                                 "'%s' is moved twice (to '%s' and to '%s')", fa, cfg->moves[i].to,
+                                 ta);
+                    else if (strcmp(cfg->moves[i].to, ta) == 0)
+                        error_at(ld, &to->value->loc, "moved", "'%s' and '%s' both move to '%s'",
+                                 cfg->moves[i].from, fa, ta);
+                }
+                cfg->moves[cfg->nmoves++] = (struct cfg_moved){fa, ta, b->type_loc};
+            }
+        }
+    }
+    /* chains: follow each move's destination while it moves again */
+    for (size_t i = 0; i < cfg->nmoves; i++) {
+        size_t hops = 0;
+        for (size_t k = 0; k < cfg->nmoves && hops <= cfg->nmoves; k++) {
+            if (k != i && strcmp(cfg->moves[k].from, cfg->moves[i].to) == 0) {
+                cfg->moves[i].to = cfg->moves[k].to;
+                hops++;
+                k = (size_t)-1; /* from the start again */
+                if (strcmp(cfg->moves[i].to, cfg->moves[i].from) == 0)
+                    break;
+            }
+        }
+        if (hops > cfg->nmoves || strcmp(cfg->moves[i].to, cfg->moves[i].from) == 0) {
+            error_at(ld, &cfg->moves[i].loc, "moved", "moved blocks form a cycle through '%s'",
+                     cfg->moves[i].from);
+            return;
+        }
+    }
+    for (size_t i = 0; i < cfg->nmoves; i++) {
+        if (!address_declared(cfg, cfg->moves[i].to)) {
+            /* the end of a chain must be in the configuration */
+            struct diag *d = error_at(ld, &cfg->moves[i].loc, "moved",
+                                      "moved to '%s', which is not a resource in the "
+                                      "configuration",
+                                      cfg->moves[i].to);
+            if (d)
+                diag_set_hint(d, "declare %s, or move to an address that is declared",
+                              cfg->moves[i].to);
+        }
+    }
 }
 
 int config_load(struct config **out, const struct config_opts *opts, struct diag_list *diags,
@@ -1987,31 +3262,57 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
                 diag_set_hint(d, "put it in a resource block or in settings { ... }");
         }
     }
-    for (size_t i = 0; i < ld.ndeferred; i++)
-        check_traversal(&ld.deferred[i].w, ld.deferred[i].e);
+    {
+        char real[PATH_MAX];
+        if (ld.base_dir && realpath(ld.base_dir, real))
+            ld.root_realdir = strdup(real);
+    }
+    for (size_t i = 0; i < ld.ncalls && ld.rc == 0; i++) {
+        struct module_call c = ld.calls[i]; /* calls grows as modules call modules */
+        instantiate(&ld, &c);
+    }
+    if (ld.rc < 0) {
+        rc = ld.rc;
+        goto out;
+    }
+    {
+        struct diag_list scratch;
+        diag_list_init(&scratch);
+        for (size_t i = 0; i < ld.ndeferred; i++) {
+            ld.diags = ld.deferred[i].w.quiet ? &scratch : diags;
+            check_traversal(&ld.deferred[i].w, ld.deferred[i].e);
+        }
+        ld.diags = diags;
+        diag_list_release(&scratch);
+    }
     {
         struct ref_walk w = {.ld = &ld, .from = -1, .no_resources = "settings", .final = true};
         if (cfg->settings_block)
             walk_body(&w, &cfg->settings_block->body, false);
         w.no_resources = "a variable";
+        w.no_locals = true;
         for (size_t i = 0; i < cfg->nvars; i++)
             for (const struct ast_attr *a = cfg->vars[i].block->body.attrs; a; a = a->next)
                 if (strcmp(a->name, "type") != 0) /* type = string is a keyword */
                     walk_value(&w, a->value);
     }
+    if (ld.rc == 0 && !diags->errors)
+        finish_locals(&ld);
     if (ld.rc < 0 || (rc = build_deps(&ld)) < 0) {
         rc = rc < 0 ? rc : ld.rc;
         goto out;
     }
     if (diags->errors || find_cycles(&ld))
         goto out;
-    if ((rc = bind_variables(&ld)) < 0)
+    if (!ld.vars_bound && (rc = bind_variables(&ld)) < 0)
         goto out;
     eval_settings(&ld);
     if (diags->errors)
         goto out;
     for (size_t i = 0; i < cfg->nresources && rc == 0; i++)
         rc = expand(&ld, &cfg->resources[i]);
+    if (rc == 0 && !diags->errors)
+        finish_adoption(&ld);
     if (rc < 0 || diags->errors || opts->check_only)
         goto out;
     done = calloc(cfg->nresources ? cfg->nresources : 1, 1);
@@ -2021,12 +3322,20 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
     }
     for (size_t i = 0; i < cfg->nresources; i++)
         eval_in_order(&ld, &cfg->resources[i], done);
+    for (size_t i = 0; i < cfg->noutputs; i++)
+        eval_output(&ld, &cfg->outputs[i]);
 out:
     free(done);
     free(ld.base_dir);
     free(ld.edges);
     free(ld.deferred);
+    free(ld.lrefs);
     free(ld.consts);
+    free(ld.calls);
+    for (size_t i = 0; i < ld.nsrcs; i++)
+        free(ld.srcs[i].realdir);
+    free(ld.srcs);
+    free(ld.root_realdir);
     diag_list_release(&ld.checks);
     if (rc == 0 && diags->errors)
         rc = AMLSEC_EPARSE;
@@ -2052,6 +3361,18 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nvars; i++)
         json_decref(cfg->vars[i].value);
     free(cfg->vars);
+    for (size_t i = 0; i < cfg->nlocals; i++)
+        json_decref(cfg->locals[i].value);
+    for (size_t i = 0; i < cfg->noutputs; i++)
+        json_decref(cfg->outputs[i].value);
+    free(cfg->outputs);
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        json_decref(cfg->modules[i]->each_key);
+        json_decref(cfg->modules[i]->each_value);
+    }
+    free(cfg->modules);
+    free(cfg->locals);
+    free(cfg->local_slots);
     json_decref(cfg->settings);
     for (size_t i = 0; i < cfg->nsrcs; i++)
         src_file_free(cfg->srcs[i]);
@@ -2061,19 +3382,26 @@ void config_free(struct config *cfg)
     free(cfg);
 }
 
-struct cfg_resource *config_find(const struct config *cfg, bool existing, const char *kind,
-                                 const char *name)
+struct cfg_resource *config_find_in(const struct config *cfg, const struct cfg_module *module,
+                                    bool existing, const char *kind, const char *name)
 {
     if (cfg->index) {
-        long i = index_find(cfg, existing, kind, name);
+        long i = index_find(cfg, module, existing, kind, name);
         return i >= 0 ? &cfg->resources[i] : NULL;
     }
     for (size_t i = 0; i < cfg->nresources; i++) {
         struct cfg_resource *r = &cfg->resources[i];
-        if (r->existing == existing && strcmp(r->kind, kind) == 0 && strcmp(r->name, name) == 0)
+        if (r->existing == existing && r->module == module && strcmp(r->kind, kind) == 0 &&
+            strcmp(r->name, name) == 0)
             return r;
     }
     return NULL;
+}
+
+struct cfg_resource *config_find(const struct config *cfg, bool existing, const char *kind,
+                                 const char *name)
+{
+    return config_find_in(cfg, NULL, existing, kind, name);
 }
 
 /* The resource an address names: [existing.]KIND.NAME, then ["KEY"] for a
@@ -2082,6 +3410,21 @@ struct cfg_resource *config_find(const struct config *cfg, bool existing, const 
 static struct cfg_resource *resource_of_address(const struct config *cfg, const char *address)
 {
     char buf[512];
+    const struct cfg_module *m = NULL;
+    if (strncmp(address, "module.", 7) == 0) {
+        /* the longest module path the address starts with */
+        size_t best = 0;
+        for (size_t i = 0; i < cfg->nmodules; i++) {
+            size_t n = strlen(cfg->modules[i]->path);
+            if (n > best && strncmp(address, cfg->modules[i]->path, n) == 0 && address[n] == '.') {
+                best = n;
+                m = cfg->modules[i];
+            }
+        }
+        if (m == NULL)
+            return NULL;
+        address += best + 1;
+    }
     bool existing = strncmp(address, "existing.", 9) == 0;
     const char *kind = existing ? address + 9 : address, *dot = strchr(kind, '.');
     size_t n = strlen(address), kind_len;
@@ -2102,7 +3445,33 @@ static struct cfg_resource *resource_of_address(const struct config *cfg, const 
         if (open)
             *open = '\0';
     }
-    return config_find(cfg, existing, buf + (kind - address), name);
+    return config_find_in(cfg, m, existing, buf + (kind - address), name);
+}
+
+const char *config_address_tail(const char *address)
+{
+    const char *a = address;
+    while (strncmp(a, "module.", 7) == 0) {
+        const char *p = a + 7;
+        p += strcspn(p, ".[");
+        if (*p == '[' && p[1] == '"') {
+            for (p += 2; *p && !(*p == '"' && p[1] == ']'); p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (*p == '\0')
+                return a;
+            p += 2;
+        } else if (*p == '[') {
+            p = strchr(p, ']');
+            if (p == NULL)
+                return a;
+            p++;
+        }
+        if (*p != '.')
+            return a;
+        a = p + 1;
+    }
+    return a;
 }
 
 struct cfg_instance *config_find_instance(const struct config *cfg, const char *address)

@@ -50,8 +50,24 @@ struct cfg_variable {
     const char *source; /* "default", "-var", "-var-file", "environment" */
 };
 
+/* One instance of a `module "NAME" { source = "./dir" ... }` call: the
+ * module's blocks are registered once per instance, flattened into the
+ * configuration (resources, locals, outputs) with addresses that carry the
+ * module path. NULL stands for the root module. */
+struct cfg_module {
+    const char *name;                /* the call's label */
+    const char *path;                /* "module.net", "module.team[\"cv\"]", "module.a.module.b" */
+    const struct cfg_module *parent; /* NULL: called from the root */
+    const struct ast_block *call;    /* the module block, in the parent's files */
+    json_t *each_key, *each_value;   /* owned; NULL without for_each */
+    bool has_for_each;
+    const char *dir;     /* the module's directory: file() and nested sources */
+    const char *realdir; /* its canonical path (cycles between sources) */
+};
+
 /* One block that declares a resource (managed, or `existing`). */
 struct cfg_resource {
+    const struct cfg_module *module; /* NULL: the root module */
     const char *kind; /* block type: "workspace", "private_endpoint", ... */
     const char *name; /* the label */
     bool existing;
@@ -64,6 +80,58 @@ struct cfg_resource {
     size_t ninstances;
     bool has_for_each;
     bool has_count; /* instances TYPE.NAME[0], [1], ...; none for count = 0 */
+};
+
+/* One name of a `locals { NAME = expr ... }` block, read as local.NAME.
+ * Evaluated when first read (parser/eval.c), after everything it refers
+ * to: a resource that reads a local depends on the resources the local
+ * refers to, directly or through other locals. */
+enum cfg_local_state { CFG_LOCAL_NEW, CFG_LOCAL_EVALUATING, CFG_LOCAL_DONE, CFG_LOCAL_FAILED };
+
+/* Values read lazily share this node: locals ('l'), and in modules the
+ * inputs (var.NAME, 'v': the call's attribute, evaluated in the calling
+ * module, or the variable's default) and the outputs (module.NAME.OUT,
+ * 'o'). */
+struct cfg_local {
+    const char *name;
+    char ns;                          /* 'l', 'v' or 'o' */
+    const struct cfg_module *scope;   /* the module it belongs to (NULL: root) */
+    const struct cfg_module *eval_in; /* where attr is evaluated (inputs: the caller) */
+    const char *base_dir;             /* file() there */
+    const char *type;                 /* inputs: the declared type, or NULL */
+    bool declared_sensitive;          /* inputs and outputs: sensitive = true */
+    const struct ast_attr *attr;      /* NAME = expr; NULL: no value (an error was reported) */
+    json_t *value;               /* owned; NULL until evaluated */
+    bool sensitive;              /* its value reads a sensitive value */
+    bool needs_resources;        /* it refers to a resource (directly or not) */
+    enum cfg_local_state state;
+};
+
+/* output "NAME" { value = expr, sensitive = bool, description = "..." }:
+ * evaluated after every instance; values known only after apply stay
+ * unknown (tagged with their origin, engine/known.h fills them in). */
+struct cfg_output {
+    const char *name;
+    const struct ast_block *block;
+    const char *description; /* may be NULL */
+    bool sensitive;          /* declared sensitive = true */
+    json_t *value;           /* owned; NULL when not evaluated (check_only, errors) */
+};
+
+/* import { to = ADDRESS, id = "ARM id" }: adopt an existing resource at
+ * the next apply (Terraform 1.5's import block); a no-op once the address
+ * is in the state. */
+struct cfg_import {
+    const char *to; /* an instance address of the configuration */
+    const char *id;
+    struct src_loc loc; /* the block */
+};
+
+/* moved { from = A, to = B }: the state's A is B now (chains resolved:
+ * from is the first address, to the last). */
+struct cfg_moved {
+    const char *from, *to;
+    struct src_loc loc;
 };
 
 /* One instance of a resource: what the catalogue, planner and rules see. */
@@ -135,6 +203,18 @@ struct config {
     size_t nvars;
     struct cfg_resource *resources; /* in source order (file name order, then position) */
     size_t nresources;
+    struct cfg_output *outputs; /* in source order */
+    size_t noutputs;
+    struct cfg_import *imports;
+    size_t nimports;
+    struct cfg_moved *moves;
+    size_t nmoves;
+    struct cfg_module **modules; /* module instances, callers first */
+    size_t nmodules;
+    struct cfg_local *locals; /* in source order */
+    size_t nlocals;
+    uint32_t *local_slots; /* open addressing: local index + 1; 0 = empty */
+    size_t local_mask;
     char *const *environ;
     /* Hash index over resources by (existing, kind, name) and by kind, so
      * that lookups are O(1) (private to config.c). */
@@ -148,6 +228,19 @@ void config_free(struct config *cfg);
 /* Finds a resource by kind and name (existing selects `existing` blocks). */
 struct cfg_resource *config_find(const struct config *cfg, bool existing, const char *kind,
                                  const char *name);
+/* Finds a resource of a module (NULL: the root). */
+struct cfg_resource *config_find_in(const struct config *cfg, const struct cfg_module *module,
+                                    bool existing, const char *kind, const char *name);
+/* Finds a root module's local by name, or NULL. */
+struct cfg_local *config_find_local(const struct config *cfg, const char *name);
+/* Finds a lazily read value: ns 'l' local, 'v' module input, 'o' module
+ * output, of module scope (NULL: root). */
+struct cfg_local *config_find_node(const struct config *cfg, const struct cfg_module *scope,
+                                   char ns, const char *name);
+/* The part of an address after its module path: for
+ * module.team["cv"].key_vault.kv, key_vault.kv (the address itself when it
+ * has none). */
+const char *config_address_tail(const char *address);
 /* Finds an instance by its address string. */
 struct cfg_instance *config_find_instance(const struct config *cfg, const char *address);
 

@@ -89,6 +89,170 @@ static json_t *var_value(const struct config *cfg, const char *name, bool *sensi
     return NULL;
 }
 
+static bool type_matches(const char *type, const json_t *v)
+{
+    return type == NULL || strcmp(type, "any") == 0 || json_is_null(v) || value_is_unknown(v) ||
+           strcmp(type, value_type_name(v)) == 0;
+}
+
+/* Evaluates a lazily read value (a local, a module's input or output) the
+ * first time it is read: the check ordered what it refers to first and
+ * refused cycles; one that failed was reported once, where it is
+ * defined. */
+static void node_eval(struct eval_ctx *ctx, struct cfg_local *l)
+{
+    struct eval_ctx lc = {
+        .cfg = ctx->cfg, .diags = ctx->diags, .base_dir = l->base_dir, .module = l->eval_in};
+    if (l->ns == 'v' && l->scope && l->eval_in == l->scope->parent && l->scope->has_for_each) {
+        /* the caller's each.key / each.value */
+        lc.each_key = l->scope->each_key;
+        lc.each_value = l->scope->each_value;
+    }
+    l->state = CFG_LOCAL_EVALUATING;
+    if (eval_expr(&l->value, &lc, l->attr->value) < 0) {
+        l->state = CFG_LOCAL_FAILED;
+        return;
+    }
+    l->state = CFG_LOCAL_DONE;
+    l->sensitive = lc.sensitive || l->declared_sensitive;
+    if (l->ns == 'v' && !type_matches(l->type, l->value)) {
+        fail(&lc, &l->attr->value->loc, "type", "variable '%s' of %s is a %s, not a %s", l->name,
+             l->scope->path, value_type_name(l->value), l->type);
+        l->state = CFG_LOCAL_FAILED;
+    } else if (l->ns == 'o' && lc.sensitive && !l->declared_sensitive) {
+        struct diag *d = diag_add(ctx->diags, DIAG_ERROR, &l->attr->value->loc, "sensitive-output",
+                                  "output '%s' refers to a sensitive value", l->name);
+        if (d)
+            diag_set_hint(d, "set sensitive = true in the output");
+        l->state = CFG_LOCAL_FAILED;
+    }
+}
+
+/* *out: a new reference to the node's value. */
+static int node_value(json_t **out, struct eval_ctx *ctx, struct cfg_local *l,
+                      const struct src_loc *loc)
+{
+    if (l->state == CFG_LOCAL_EVALUATING)
+        return fail(ctx, loc, "cycle", "'%s' refers to itself", l->name);
+    if (l->state == CFG_LOCAL_NEW)
+        node_eval(ctx, l);
+    if (l->state == CFG_LOCAL_FAILED)
+        return AMLSEC_EPARSE;
+    if (l->sensitive)
+        ctx->sensitive = true;
+    *out = json_incref(l->value);
+    return 0;
+}
+
+/* The outputs of a module instance as an object (module.NAME). */
+static int module_object(json_t **out, struct eval_ctx *ctx, const struct cfg_module *m)
+{
+    const struct config *cfg = ctx->cfg;
+    json_t *obj = json_object();
+    for (size_t i = 0; i < cfg->nlocals; i++) {
+        json_t *v = NULL;
+        int rc;
+        if (cfg->locals[i].scope != m || cfg->locals[i].ns != 'o')
+            continue;
+        if ((rc = node_value(&v, ctx, &cfg->locals[i], &m->call->type_loc)) < 0) {
+            json_decref(obj);
+            return rc;
+        }
+        json_object_set_new(obj, cfg->locals[i].name, v);
+    }
+    *out = obj;
+    return 0;
+}
+
+/* module.NAME.OUT, module.NAME["key"].OUT, module.NAME: *s is left at the
+ * first step not consumed. */
+static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
+                        const struct ast_step **sp)
+{
+    const struct config *cfg = ctx->cfg;
+    const struct ast_step *s = *sp;
+    const struct cfg_module *first = NULL;
+    json_t *v = NULL;
+    int rc;
+    if (s == NULL || s->kind != STEP_ATTR)
+        return fail(ctx, &e->loc, "reference", "expected module.NAME.OUTPUT");
+    for (size_t i = 0; i < cfg->nmodules && first == NULL; i++)
+        if (cfg->modules[i]->parent == ctx->module && strcmp(cfg->modules[i]->name, s->name) == 0)
+            first = cfg->modules[i];
+    if (first == NULL)
+        return fail(ctx, &e->loc, "unknown-module", "undeclared module '%s'", s->name);
+    s = s->next;
+    if (!first->has_for_each) {
+        if (s && s->kind == STEP_ATTR) {
+            struct cfg_local *l = config_find_node(cfg, first, 'o', s->name);
+            if (l == NULL)
+                return fail(ctx, &s->loc, "unknown-output", "module '%s' has no output '%s'",
+                            first->name, s->name);
+            *sp = s->next;
+            return node_value(out, ctx, l, &s->loc);
+        }
+        *sp = s;
+        return module_object(out, ctx, first);
+    }
+    /* for_each: a map of key -> outputs, indexed by the steps that follow */
+    if (s && s->kind == STEP_INDEX) {
+        json_t *key = NULL;
+        if ((rc = eval_expr(&key, ctx, s->index)) < 0)
+            return rc;
+        for (size_t i = 0; i < cfg->nmodules; i++) {
+            const struct cfg_module *m = cfg->modules[i];
+            if (m->parent == ctx->module && strcmp(m->name, first->name) == 0 &&
+                json_equal(m->each_key, key)) {
+                json_decref(key);
+                *sp = s->next;
+                if (s->next && s->next->kind == STEP_ATTR) {
+                    struct cfg_local *l = config_find_node(cfg, m, 'o', s->next->name);
+                    if (l == NULL)
+                        return fail(ctx, &s->next->loc, "unknown-output",
+                                    "module '%s' has no output '%s'", first->name, s->next->name);
+                    *sp = s->next->next;
+                    return node_value(out, ctx, l, &s->next->loc);
+                }
+                return module_object(out, ctx, m);
+            }
+        }
+        rc = value_is_unknown(key)
+                 ? (*out = key, *sp = s->next, 0)
+                 : fail(ctx, &s->loc, "unknown-key", "module '%s' has no instance %s", first->name,
+                        json_is_string(key) ? json_string_value(key) : "of that key");
+        if (rc < 0)
+            json_decref(key);
+        return rc;
+    }
+    v = json_object();
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        const struct cfg_module *m = cfg->modules[i];
+        json_t *o = NULL;
+        if (m->parent != ctx->module || strcmp(m->name, first->name) != 0)
+            continue;
+        if ((rc = module_object(&o, ctx, m)) < 0) {
+            json_decref(v);
+            return rc;
+        }
+        json_object_set_new(v, json_string_value(m->each_key), o);
+    }
+    *sp = s;
+    *out = v;
+    return 0;
+}
+
+/* The value of local.NAME (or var.NAME in a module). *out: a new
+ * reference. */
+static int local_value(json_t **out, struct eval_ctx *ctx, const struct ast_step *s, char ns)
+{
+    struct cfg_local *l = config_find_node(ctx->cfg, ctx->module, ns, s->name);
+    if (l == NULL)
+        return ns == 'l'
+                   ? fail(ctx, &s->loc, "unknown-local", "undeclared local '%s'", s->name)
+                   : fail(ctx, &s->loc, "unknown-variable", "undeclared variable '%s'", s->name);
+    return node_value(out, ctx, l, &s->loc);
+}
+
 static json_t *resource_value(const struct cfg_resource *r)
 {
     json_t *m;
@@ -341,6 +505,15 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
             return fail(ctx, &e->loc, "count", "expected count.index");
         v = json_incref(ctx->self->count_index);
         s = s->next;
+    } else if (strcmp(root, "local") == 0 || (ctx->module && strcmp(root, "var") == 0)) {
+        if (s == NULL || s->kind != STEP_ATTR)
+            return fail(ctx, &e->loc, "reference", "'%s' must be followed by '.NAME'", root);
+        if ((rc = local_value(&v, ctx, s, root[0] == 'l' ? 'l' : 'v')) < 0)
+            return rc;
+        s = s->next;
+    } else if (strcmp(root, "module") == 0) {
+        if ((rc = module_value(&v, ctx, e, &s)) < 0)
+            return rc;
     } else if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 ||
                strcmp(root, "each") == 0) {
         if (s == NULL || s->kind != STEP_ATTR)
@@ -357,13 +530,15 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
                 return fail(ctx, &s->loc, "unknown-setting", "settings.%s is not set", s->name);
             json_incref(v);
         } else {
-            if (ctx->self == NULL || ctx->self->each_key == NULL)
+            const json_t *ek = ctx->self ? ctx->self->each_key : ctx->each_key;
+            const json_t *ev = ctx->self ? ctx->self->each_value : ctx->each_value;
+            if (ek == NULL)
                 return fail(ctx, &e->loc, "each",
                             "each.%s can only be used in a block with for_each", s->name);
             if (strcmp(s->name, "key") == 0)
-                v = json_incref(ctx->self->each_key);
+                v = json_incref((json_t *)ek);
             else if (strcmp(s->name, "value") == 0)
-                v = json_incref(ctx->self->each_value);
+                v = json_incref((json_t *)ev);
             else
                 return fail(ctx, &s->loc, "each", "each has only 'key' and 'value', not '%s'",
                             s->name);
@@ -386,7 +561,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
             return fail(ctx, &e->loc, "reference",
                         "%s cannot refer to resources: their values are known only after apply",
                         ctx->no_resources);
-        r = config_find(cfg, existing, kind, s->name);
+        r = config_find_in(cfg, ctx->module, existing, kind, s->name);
         if (r == NULL)
             return fail(ctx, &e->loc, "unknown-reference", "unknown reference '%s%s.%s'",
                         existing ? "existing." : "", kind, s->name);

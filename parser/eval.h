@@ -30,6 +30,8 @@ struct eval_ctx {
      * for_each), this names the place for the error message; NULL allows. */
     const char *no_resources;
     const char *base_dir; /* file() paths are relative to it */
+    const struct cfg_module *module;     /* the module whose names are read (NULL: root) */
+    const json_t *each_key, *each_value; /* each.key/value when self is NULL (a module call) */
     bool sensitive;       /* out: a sensitive variable was read */
     const struct eval_scope *scope; /* for expressions' variables; NULL outside */
 };

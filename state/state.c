@@ -125,7 +125,14 @@ void state_release(struct state *st)
     free(st->resources);
     free(st->amlsec_version);
     free(st->cloud);
+    json_decref(st->outputs);
     memset(st, 0, sizeof(*st));
+}
+
+void state_set_outputs(struct state *st, json_t *outputs)
+{
+    json_decref(st->outputs);
+    st->outputs = json_object_size(outputs) ? json_incref(outputs) : NULL;
 }
 
 int state_set_cloud(struct state *st, const char *cloud, struct errbuf *err)
@@ -764,8 +771,16 @@ int state_serialize(const struct state *st, struct buf *out, struct errbuf *err)
         add_key_str(out, "amlsec_version",
                     st->amlsec_version ? st->amlsec_version : AMLSEC_VERSION) < 0 ||
         (st->cloud && (buf_addch(out, ',') < 0 || add_key_str(out, "cloud", st->cloud) < 0)) ||
-        buf_addch(out, ',') < 0 || add_key_str(out, "lineage", st->lineage) < 0 ||
-        buf_adds(out, ",\"resources\":[") < 0)
+        buf_addch(out, ',') < 0 || add_key_str(out, "lineage", st->lineage) < 0)
+        goto out;
+    if (json_object_size(st->outputs)) {
+        char *text = json_dumps(st->outputs, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        int bad = text == NULL || buf_addf(out, ",\"outputs\":%s", text) < 0;
+        free(text);
+        if (bad)
+            goto out;
+    }
+    if (buf_adds(out, ",\"resources\":[") < 0)
         goto out;
     for (size_t i = 0; i < st->nresources; i++) {
         if (buf_adds(out, i ? ",\n" : "\n") < 0 || add_resource(out, &st->resources[i]) < 0)
@@ -1194,14 +1209,44 @@ bool state_arm_id_valid(const char *id)
 
 /* "kind.name", "kind.name[key]" or either with " (previous)" (the old
  * resource of a renamed replacement), kind being the entry's kind. */
+/* Skips a module path, module.NAME[KEY]. (repeated), at the start of an
+ * address; NULL when it is malformed. */
+static const char *skip_module_path(const char *a)
+{
+    while (strncmp(a, "module.", 7) == 0) {
+        const char *p = a + 7, *name = p;
+        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+               *p == '_' || *p == '-')
+            p++;
+        if (p == name)
+            return NULL;
+        if (*p == '[') {
+            const char *q = strchr(p, ']');
+            if (q == NULL || q - p < 2)
+                return NULL;
+            for (const char *c = p + 1; c < q; c++)
+                if ((unsigned char)*c < 0x20 || *c == '[')
+                    return NULL;
+            p = q + 1;
+        }
+        if (*p != '.')
+            return NULL;
+        a = p + 1;
+    }
+    return a;
+}
+
 static bool address_valid(const char *address, const char *kind)
 {
-    size_t kn = strlen(kind), n = strlen(address);
+    size_t kn = strlen(kind), n;
     const char *p, *end;
     static const char prev[] = " (previous)";
 
     if (kn == 0 || !(kind[0] >= 'a' && kind[0] <= 'z'))
         return false;
+    if ((address = skip_module_path(address)) == NULL)
+        return false;
+    n = strlen(address);
     for (size_t i = 0; i < kn; i++)
         if (!((kind[i] >= 'a' && kind[i] <= 'z') || (kind[i] >= '0' && kind[i] <= '9') ||
               kind[i] == '_'))
@@ -1310,6 +1355,37 @@ fail:
     return rc;
 }
 
+/* "outputs": {"NAME": {"sensitive": bool, "type": string, "value": any}}. */
+static int rd_outputs(struct reader *rd, json_t **out)
+{
+    const char *start, *name;
+    json_error_t je;
+    json_t *doc, *o;
+    int rc;
+
+    rd_ws(rd);
+    start = rd->p;
+    if (rd->p >= rd->end || *rd->p != '{')
+        return rd_error(rd, "'outputs' is not an object");
+    if ((rc = rd_skip(rd, 0)) < 0)
+        return rc;
+    doc = json_loadb(start, (size_t)(rd->p - start), JSON_REJECT_DUPLICATES, &je);
+    if (doc == NULL)
+        return rd_error(rd, "'outputs' is not valid JSON");
+    json_object_foreach(doc, name, o)
+    {
+        if (!json_is_object(o) || !json_is_boolean(json_object_get(o, "sensitive")) ||
+            !json_is_string(json_object_get(o, "type")) || json_object_get(o, "value") == NULL) {
+            json_decref(doc);
+            snprintf(rd->ctx, sizeof(rd->ctx), "outputs.%.50s", name);
+            return rd_error(rd, "needs 'sensitive' (a bool), 'type' (a string) and 'value'");
+        }
+    }
+    json_decref(*out);
+    *out = doc;
+    return 0;
+}
+
 static int parse_body(struct state *st, const char *body, size_t len, const char *what,
                       struct errbuf *err)
 {
@@ -1327,6 +1403,8 @@ static int parse_body(struct state *st, const char *body, size_t len, const char
             rc = rd_strdup(&rd, &st->amlsec_version, &tmp);
         } else if (strcmp(key.ptr, "cloud") == 0 && st->cloud == NULL) {
             rc = rd_strdup(&rd, &st->cloud, &tmp);
+        } else if (strcmp(key.ptr, "outputs") == 0) {
+            rc = rd_outputs(&rd, &st->outputs);
         } else if (strcmp(key.ptr, "serial") == 0) {
             const char *s;
             unsigned long long v = 0;

@@ -65,7 +65,15 @@ struct state {
     size_t nresources, cap;
     struct state_batch *batch; /* state.c; NULL outside a batch */
     size_t work; /* entries moved or visited by puts, removes and look-ups: tests count it */
+    /* The configuration's outputs as of the last apply (owned; NULL when
+     * there are none): {"NAME": {"sensitive": bool, "type": "string",
+     * "value": ...}}, as `amlsec output -json` prints them. */
+    json_t *outputs;
 };
+
+/* Replaces st's outputs (a new reference to outputs is taken; NULL or an
+ * empty object forgets them). */
+void state_set_outputs(struct state *st, json_t *outputs);
 
 /* Records the cloud st belongs to (a copy of cloud; NULL forgets it). */
 int state_set_cloud(struct state *st, const char *cloud, struct errbuf *err);

@@ -55,6 +55,8 @@ async function main() {
     ["settings", "keyword.other.block"],
     ["subscription", "variable.other.member"],
     ["env", "support.function"],
+    ["locals", "keyword.other.block"],
+    ["local", "variable.language"],
     ["resource_group", "entity.name.type"],
     ['"ml"', "entity.name.label"],
     ["${", "punctuation.section.interpolation.begin"],

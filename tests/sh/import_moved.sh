@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# import and moved blocks against the embedded local cloud (issue 19): a moved block renames the
+# state's entries (every for_each instance) without touching Azure, shows "has moved to", exits 2,
+# and is a no-op once applied; moving onto an address the state already holds is refused; an
+# import block reads and adopts the resource at apply (also through a saved plan), shows "will be
+# imported" and "1 to import", and is a no-op afterwards; `amlsec import` adopts a resource group
+# (it failed before: the provider could not parse a resource group's id).
+set -uo pipefail
+: "${AMLSEC:?}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+exec {err}>&2
+fail() { echo "FAIL: $*" >&$err; for f in $(ls -t "$work"/*.out 2>/dev/null | head -n 2); do echo "--- $f"; tail -n 30 "$f"; done >&$err; exit 1; }
+expect_exit() { local want=$1; shift; "$@"; local got=$?; [ "$got" = "$want" ] || fail "exit $got, want $want: $*"; }
+cd "$work"
+S=/subscriptions/00000000-0000-0000-0000-000000000000
+cat > main.amlsec <<'AMLSEC'
+settings {
+  subscription = "00000000-0000-0000-0000-000000000000"
+  location     = "westeurope"
+}
+
+resource_group "a" {
+  name = "rg-import-moved"
+}
+
+storage_account "st" {
+  for_each                 = ["x", "y"]
+  resource_group           = resource_group.a
+  name                     = "stim${each.value}001"
+  allow_blob_public_access = false
+}
+AMLSEC
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > apply1.out 2>&1
+
+echo "1. moved: every instance renamed in the state, nothing sent to Azure"
+sed -i 's/storage_account "st"/storage_account "data"/' main.amlsec
+printf '\nmoved {\n  from = storage_account.st\n  to   = storage_account.data\n}\n' >> main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > moved.out 2>&1
+grep -q '^  # storage_account.st\["x"\] has moved to storage_account.data\["x"\]$' moved.out || fail "no 'has moved to'"
+grep -q '^  # storage_account.st\["y"\] has moved to storage_account.data\["y"\]$' moved.out || fail "second instance"
+grep -q '^Plan: 0 to add, 0 to change, 0 to destroy.$' moved.out || fail "a move planned a change"
+"$AMLSEC" state list > list0.out
+grep -q 'storage_account.st\["x"\]' list0.out || fail "plan saved the move"
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > apply2.out 2>&1
+grep -q 'Creating\|Destroying\|Modifying' apply2.out && fail "a move touched Azure"
+"$AMLSEC" state list > list1.out
+grep -q '^storage_account.data\["x"\]$' list1.out && grep -q '^storage_account.data\["y"\]$' list1.out \
+  || fail "the state was not renamed"
+expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > moved2.out 2>&1
+grep -q 'No changes.' moved2.out || fail "the moved block is not a no-op once applied"
+
+echo "2. moving onto an address the state holds is refused"
+"$AMLSEC" state mv 'storage_account.data["x"]' 'storage_account.st["x"]' > /dev/null || fail "state mv"
+expect_exit 0 "$AMLSEC" import -cloud local -no-color 'storage_account.data["x"]' \
+  "$S/resourceGroups/rg-import-moved/providers/Microsoft.Storage/storageAccounts/stimx001" > imp0.out 2>&1
+expect_exit 1 "$AMLSEC" plan -cloud local -no-color > conflict.out 2>&1
+grep -q 'moved: cannot move storage_account.st\["x"\] to storage_account.data\["x"\]: storage_account.data\["x"\] is already in the state' conflict.out \
+  || fail "moving onto an existing address was not refused"
+"$AMLSEC" state rm 'storage_account.st["x"]' > /dev/null || fail "state rm"
+
+echo "3. import: planned, adopted at apply (through a saved plan), then a no-op"
+"$AMLSEC" state rm resource_group.a > /dev/null || fail "state rm"
+printf '\nimport {\n  to = resource_group.a\n  id = "%s/resourceGroups/rg-import-moved"\n}\n' "$S" >> main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color -out imp.plan > import.out 2>&1
+grep -q '^  # resource_group.a will be imported$' import.out || fail "no 'will be imported'"
+grep -q '^Plan: 1 to import, 0 to add, 0 to change, 0 to destroy.$' import.out || fail "import summary"
+"$AMLSEC" state list > list2.out
+grep -q '^resource_group.a$' list2.out && fail "plan saved the import"
+expect_exit 0 "$AMLSEC" apply -no-color imp.plan > apply3.out 2>&1
+grep -q 'Apply complete! Resources: 1 imported, 0 added, 0 changed, 0 destroyed.' apply3.out || fail "apply of the import"
+"$AMLSEC" state list > list3.out
+grep -q '^resource_group.a$' list3.out || fail "not imported"
+expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > import2.out 2>&1
+grep -q 'No changes.' import2.out || fail "the import block is not a no-op once applied"
+
+echo "4. amlsec import adopts a resource group"
+"$AMLSEC" state rm resource_group.a > /dev/null || fail "state rm"
+sed -i '/^import {/,$d' main.amlsec
+expect_exit 0 "$AMLSEC" import -cloud local -no-color resource_group.a "$S/resourceGroups/rg-import-moved" > imp1.out 2>&1
+grep -q 'resource_group.a: imported' imp1.out || fail "import of a resource group"
+echo "import and moved: ok"
