@@ -109,6 +109,7 @@ static void recover_vault(struct al_ctx *c, json_t *res, const char *name_key)
         al_rec_put(c->al, cid, b);
     }
     json_object_del(data, name_key);
+    al_store_touch(c->al, "deletedVaultData", name_key);
 }
 
 static int check_vault(struct al_ctx *c, json_t *res, const json_t *old)
@@ -148,6 +149,7 @@ static int check_vault(struct al_ctx *c, json_t *res, const json_t *old)
         }
         recover_vault(c, res, key);
         json_object_del(dv, key);
+        al_store_touch(c->al, "deletedVaults", key);
     }
     return 0;
 }
@@ -966,5 +968,7 @@ void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const c
                       json_is_true(al_jpath(body, "properties.enablePurgeProtection"))));
         /* what recover brings back: the vault as it was and its keys */
         json_object_set(json_object_get(al->state, "deletedVaultData"), key, tree);
+        al_store_touch(al, "deletedVaults", key);
+        al_store_touch(al, "deletedVaultData", key);
     }
 }

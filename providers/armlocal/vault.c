@@ -251,6 +251,7 @@ static void delete_key(struct al_ctx *c, json_t *vault, const char *id, const ch
     entry = json_pack("{s:O, s:I, s:I}", "body", json_object_get(rec, "body"), "deletedDate", now,
                       "scheduledPurgeDate", now + (days ? days : 90) * 86400);
     json_object_set_new(deleted_keys(c->al), key, entry);
+    al_store_touch(c->al, "deletedKeys", key);
     al_rec_del_tree(c->al, id);
     al_store_save(c->al);
     snprintf(vuri, sizeof(vuri), "%s", str(al_jpath(vb, "properties.vaultUri")));
@@ -314,6 +315,7 @@ static void deleted_key_handle(struct al_ctx *c, json_t *vault, const struct al_
             return;
         }
         json_object_del(dk, key);
+        al_store_touch(c->al, "deletedKeys", key);
         al_store_save(c->al);
         al_json_reply(c, 204, NULL);
     } else if (p->nsegs == 4 && strcasecmp(p->segs[3], "recover") == 0 &&
@@ -321,6 +323,7 @@ static void deleted_key_handle(struct al_ctx *c, json_t *vault, const struct al_
         json_t *body = json_deep_copy(json_object_get(entry, "body")), *rec;
         rec = al_rec_put(c->al, str(json_object_get(body, "id")), body);
         json_object_del(dk, key);
+        al_store_touch(c->al, "deletedKeys", key);
         al_store_save(c->al);
         body = json_object_get(rec, "body");
         al_json_reply(c, 200, bundle(c, body, current_version(body)));
@@ -379,6 +382,7 @@ static void create_key(struct al_ctx *c, json_t *vault, const char *name, json_t
     if (req && json_is_object(json_object_get(req, "tags")))
         json_object_set(body, "tags", json_object_get(req, "tags"));
     v = add_version(c, body, req ? json_object_get(req, "attributes") : NULL);
+    al_rec_touch(c->al, str(json_object_get(body, "id")));
     al_store_save(c->al);
     al_json_reply(c, 200, bundle(c, body, v));
     json_decref(req);
@@ -502,6 +506,7 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
         delete_key(c, vault, id, p.segs[2], rec);
     } else if (p.nsegs == 4 && strcasecmp(p.segs[3], "rotate") == 0 && strcasecmp(m, "POST") == 0) {
         json_t *nv = add_version(c, body, NULL);
+        al_rec_touch(c->al, id);
         al_store_save(c->al);
         al_json_reply(c, 200, bundle(c, body, nv));
     } else if (p.nsegs == 4 && strcasecmp(p.segs[3], "versions") == 0 &&
@@ -530,6 +535,7 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
             json_object_set_new(body, "_rotationPolicy", req);
             json_object_set_new(json_object_get(body, "properties"), "rotationPolicy",
                                 arm_policy(req));
+            al_rec_touch(c->al, id);
             al_store_save(c->al);
         }
         if (json_object_get(body, "_rotationPolicy"))
@@ -573,6 +579,7 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
                 json_object_set(json_object_get(body, "properties"), "attributes",
                                 json_object_get(ver, "attributes"));
             json_decref(req);
+            al_rec_touch(c->al, id);
             al_store_save(c->al);
         }
         al_json_reply(c, 200, bundle(c, body, ver));
