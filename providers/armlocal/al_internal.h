@@ -122,7 +122,6 @@ struct armlocal {
                          deletedKeys, counter} */
     json_t *pec_keys; /* keys of private endpoint connection records (an index, not persisted) */
     json_t *global_names; /* "namespace/type/name" of globally unique names -> key (an index) */
-    json_t *authz_keys;   /* keys of role assignments and definitions (an index) */
     json_t *lock_scopes;  /* lowercase scope -> {lock key: true} (an index) */
     json_t *ra_scopes;    /* lowercase scope -> {role assignment key: true} (an index) */
     json_t *pec_parents;  /* lowercase parent id -> {private endpoint connection key: true} */
@@ -248,9 +247,6 @@ void al_lower(char *dst, const char *src, size_t cap);
 /* The key of the resource holding id's globally unique name (storage
  * accounts, vaults, registries), or NULL (borrowed). */
 const char *al_global_name_owner(struct armlocal *al, const char *id);
-/* Is the store key (lowercase id) a role assignment or role definition
- * (Resource Graph's authorizationresources table)? */
-int al_authz_key(const char *key);
 /* The index entry {key: true} of the keys at scope (lowercase) in one of
  * the scope indexes (al->lock_scopes, ra_scopes, pec_parents); NULL when
  * none. */

@@ -338,11 +338,16 @@ static int check_vnet_link(struct al_ctx *c, const char *id, json_t *res)
     al_lower(zone, id, sizeof(zone));
     *strstr(zone, "/virtualnetworklinks/") = '\0';
     n = strlen(zone);
-    json_object_foreach(al_resources(c->al), k, rec)
+    /* the zone's links, from the tree index */
+    json_t *one;
+    json_object_foreach(
+        al_tree_keys(c->al, zone, "microsoft.network/privatednszones/virtualnetworklinks"), k, one)
     {
-        const char *other =
-            str(al_jpath(json_object_get(rec, "body"), "properties.virtualNetwork.id"));
+        const char *other;
         char idl[2048];
+        c->al->work++;
+        rec = json_object_get(al_resources(c->al), k);
+        other = str(al_jpath(json_object_get(rec, "body"), "properties.virtualNetwork.id"));
         al_lower(idl, id, sizeof(idl));
         if (strncmp(k, zone, n) == 0 && strncmp(k + n, "/virtualnetworklinks/", 21) == 0 &&
             strcmp(k, idl) != 0 && other && strcasecmp(other, vnet) == 0) {

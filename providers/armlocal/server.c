@@ -461,7 +461,6 @@ void armlocal_free(struct armlocal *al)
     json_decref(al->graph_snapshot);
     json_decref(al->pec_keys);
     json_decref(al->global_names);
-    json_decref(al->authz_keys);
     json_decref(al->lock_scopes);
     json_decref(al->ra_scopes);
     json_decref(al->pec_parents);

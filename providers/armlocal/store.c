@@ -617,17 +617,6 @@ static int global_name_of(const char *key, char *out, size_t cap)
     return 0;
 }
 
-int al_authz_key(const char *key)
-{
-    static const char prov[] = "/providers/microsoft.authorization/";
-    const char *p = strstr(key, prov);
-    if (p == NULL)
-        return 0;
-    p += sizeof(prov) - 1;
-    return (strncmp(p, "roleassignments/", 16) == 0 && strchr(p + 16, '/') == NULL) ||
-           (strncmp(p, "roledefinitions/", 16) == 0 && strchr(p + 16, '/') == NULL);
-}
-
 /* The scope of key in the scope indexes: a lock's or role assignment's
  * scope, a private endpoint connection's parent (its length, and the index
  * in *index), or 0. */
@@ -940,8 +929,6 @@ static void index_add(struct armlocal *al, const char *key)
     }
     if (global_name_of(key, g, sizeof(g)))
         json_object_set_new(al->global_names, g, json_string(key));
-    if (al_authz_key(key))
-        json_object_set_new(al->authz_keys, key, json_true());
     if ((sn = scope_len(al, key, &index)) > 0 && sn < sizeof(g)) {
         json_t *at;
         snprintf(g, sizeof(g), "%.*s", (int)sn, key);
@@ -966,7 +953,6 @@ static void index_del(struct armlocal *al, const char *key)
             json_object_del(al->pec_by_pe, g);
     }
     json_object_del(al->pec_keys, key);
-    json_object_del(al->authz_keys, key);
     if ((sn = scope_len(al, key, &index)) > 0 && sn < sizeof(g)) {
         json_t *at;
         snprintf(g, sizeof(g), "%.*s", (int)sn, key);
@@ -990,8 +976,6 @@ static void index_rebuild(struct armlocal *al)
         al->pec_keys = json_object();
     if (al->global_names == NULL)
         al->global_names = json_object();
-    if (al->authz_keys == NULL)
-        al->authz_keys = json_object();
     if (al->lock_scopes == NULL)
         al->lock_scopes = json_object();
     if (al->ra_scopes == NULL)
@@ -1018,7 +1002,6 @@ static void index_rebuild(struct armlocal *al)
     json_object_clear(al->pec_by_pe);
     json_object_clear(al->pec_keys);
     json_object_clear(al->global_names);
-    json_object_clear(al->authz_keys);
     json_object_clear(al->lock_scopes);
     if (al->ops_running == NULL)
         al->ops_running = json_object();

@@ -468,12 +468,18 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
     if (p.nsegs == 2 && strcasecmp(m, "GET") == 0) {
         json_t *list = json_array(), *r;
         const char *k;
-        char prefix[2048];
+        char prefix[2048], vid[2048];
+        struct al_keys ks = {0};
         snprintf(prefix, sizeof(prefix), "%s/keys/",
                  str(json_object_get(json_object_get(vault, "body"), "id")));
         al_lower(prefix, prefix, sizeof(prefix));
-        json_object_foreach(al_resources(c->al), k, r)
-        {
+        /* the vault's keys, from the tree index (store order) */
+        snprintf(vid, sizeof(vid), "%.*s", (int)(strlen(prefix) - 6), prefix);
+        al_keys_add_index(c->al, &ks, vid, "microsoft.keyvault/vaults/keys");
+        al_keys_sort(&ks);
+        for (size_t ki = 0; ki < ks.n; ki++) {
+            k = ks.v[ki].key;
+            r = json_object_get(al_resources(c->al), k);
             if (strncmp(k, prefix, strlen(prefix)) == 0 && !strchr(k + strlen(prefix), '/')) {
                 json_t *b = bundle(c, json_object_get(r, "body"),
                                    current_version(json_object_get(r, "body")));
@@ -485,6 +491,7 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
                 json_decref(b);
             }
         }
+        al_keys_release(&ks);
         al_json_reply(c, 200, json_pack("{s:o, s:n}", "value", list, "nextLink"));
         return;
     }
