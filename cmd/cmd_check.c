@@ -61,6 +61,8 @@ struct run {
     struct check_cli *cli;
     struct config *cfg;
     struct plan *plan;
+    struct state st; /* -plan: the state the plan was made against (have_st) */
+    bool have_st;
     struct render_list reqs;
     struct policy_subject *subjects;
     size_t nsubjects;
@@ -351,6 +353,85 @@ static int subjects_from_plan(struct run *r)
     }
     strmap_release(&where);
     return 0;
+}
+
+/* -plan: what the state holds and the plan leaves alone stays in Azure.
+ * Those resources become related-only subjects (an existence condition
+ * finds the diagnostic setting applied last month); the policy
+ * assignments among them stay in effect (list_assignments). */
+static int subjects_from_state(struct run *r, struct strmap *in_plan)
+{
+    struct errbuf err = ERRBUF_INIT;
+    for (size_t i = 0; i < r->plan->n; i++)
+        if (strmap_put(in_plan, r->plan->changes[i].address, i) < 0)
+            return -1;
+    if (!r->have_st)
+        return 0;
+    if (grow_subjects(r, r->nsubjects + r->st.nresources + 1) < 0)
+        return -1;
+    for (size_t i = 0; i < r->st.nresources; i++) {
+        struct state_resource *sr = &r->st.resources[i];
+        const struct schema_kind *k = schema_find(sr->kind);
+        json_t *attrs = NULL;
+        struct policy_subject *s;
+        size_t dummy;
+        if (k == NULL || strmap_get(in_plan, sr->address, &dummy) ||
+            state_resource_attributes(&attrs, sr, &err) < 0 || attrs == NULL)
+            continue;
+        s = &r->subjects[r->nsubjects++];
+        memset(s, 0, sizeof(*s));
+        s->address = sr->address;
+        s->res.id = sr->arm_id;
+        s->res.name = last_segment(sr->arm_id);
+        s->res.type = k->arm.type;
+        s->res.api_version = sr->api_version ? sr->api_version : k->arm.api_version;
+        s->res.body = attrs; /* as Azure returned it: what an existence condition reads */
+        s->res.not_indexed = !k->located;
+        s->related_only = true;
+    }
+    return 0;
+}
+
+/* A saved plan's source locations (its configuration: per block, where it
+ * is written): findings without one get their resource's block. */
+static void locate_from_plan(struct finding_list *l, const json_t *configuration)
+{
+    struct strmap where;
+    size_t i;
+    const json_t *c;
+    if (!json_is_array(configuration))
+        return;
+    strmap_init(&where, false);
+    json_array_foreach(configuration, i, c)
+    {
+        const char *a = json_string_value(json_object_get(c, "address"));
+        if (a && json_is_object(json_object_get(c, "source")))
+            strmap_put(&where, a, i);
+    }
+    for (size_t k = 0; k < l->n; k++) {
+        struct finding *f = &l->items[k];
+        char block[2048];
+        size_t n, at;
+        const json_t *src;
+        if (f->file || f->address == NULL)
+            continue;
+        n = strcspn(f->address, "["); /* an instance: its block */
+        if (n >= sizeof(block))
+            continue;
+        memcpy(block, f->address, n);
+        block[n] = '\0';
+        if (!strmap_get(&where, block, &at))
+            continue;
+        src = json_object_get(json_array_get(configuration, at), "source");
+        if (!json_is_string(json_object_get(src, "file")))
+            continue;
+        f->file = strdup(json_string_value(json_object_get(src, "file")));
+        f->line = (unsigned)json_integer_value(json_object_get(src, "line"));
+        f->col = (unsigned)json_integer_value(json_object_get(src, "column"));
+        f->end_line = (unsigned)json_integer_value(json_object_get(src, "end_line"));
+        f->end_col = (unsigned)json_integer_value(json_object_get(src, "end_column"));
+    }
+    strmap_release(&where);
 }
 
 /* ---- definitions and aliases: files, the cache, ARM ------------------------ */
@@ -674,6 +755,27 @@ static int list_assignments(struct run *r, struct assignment **out, size_t *n)
         }
         (*out)[(*n)++] = (struct assignment){c->address, c->after, c->arm_id, {0}};
     }
+    /* the state's assignments the plan leaves alone are in effect too */
+    for (size_t i = 0; r->have_st && i < r->nsubjects; i++) {
+        const struct policy_subject *s = &r->subjects[i];
+        const struct state_resource *sr;
+        const struct schema_kind *k;
+        json_t *attrs;
+        if (!s->related_only || (sr = state_find(&r->st, s->address)) == NULL ||
+            strcmp(sr->kind, "policy_assignment") != 0 || (k = schema_find(sr->kind)) == NULL)
+            continue;
+        attrs = render_decode(k, s->res.body);
+        if (attrs == NULL)
+            continue;
+        json_array_append_new(r->hold, attrs);
+        if (*n == cap) {
+            struct assignment *a = realloc(*out, (cap = cap ? cap * 2 : 8) * sizeof(*a));
+            if (a == NULL)
+                return -1;
+            *out = a;
+        }
+        (*out)[(*n)++] = (struct assignment){sr->address, attrs, sr->arm_id, {0}};
+    }
     return 0;
 }
 
@@ -928,14 +1030,36 @@ static int run_check(struct run *r)
         const char *plan_key = getenv("AMLSEC_PLAN_KEY");
         rc = planfile_read(&r->plan, NULL, cli->plan_path, &sc.keys,
                            plan_key && *plan_key ? plan_key : NULL, NULL, &err);
+        if (rc == 0) {
+            /* what the plan leaves alone: the state it was made against */
+            int existed = 0;
+            rc = state_backend_load(&r->st, &existed, sc.be, &sc.keys, &err);
+            if (rc == 0) {
+                r->have_st = true;
+                if (existed && (strcmp(r->st.lineage, r->plan->lineage) != 0 ||
+                                r->st.serial != r->plan->serial))
+                    cli_warn("the state changed since %s was made (apply will refuse it); the "
+                             "assignments it leaves alone are taken from the state as it is now",
+                             cli->plan_path);
+            }
+        }
         state_cli_close(&sc);
         if (rc < 0) {
             cli_error("%s", err.msg);
             goto out;
         }
         snprintf(r->cache_dir, sizeof(r->cache_dir), ".amlsec/policy");
-        if (subjects_from_plan(r) < 0 || rule_findings_from_plan(r) < 0)
-            goto out;
+        {
+            struct strmap in_plan;
+            strmap_init(&in_plan, false);
+            rc = subjects_from_plan(r) < 0 || subjects_from_state(r, &in_plan) < 0 ||
+                         rule_findings_from_plan(r) < 0
+                     ? -1
+                     : 0;
+            strmap_release(&in_plan);
+            if (rc < 0)
+                goto out;
+        }
         meta.plan = r->plan;
     } else {
         rc = load_config_checked(&r->cfg, cli->dir, &cli->la, LOAD_SCHEMA, &diags, &err);
@@ -969,6 +1093,8 @@ static int run_check(struct run *r)
     }
     if (r->cfg && cli->rf.junit)
         check_rule_passes(&r->findings, r->cfg);
+    if (r->plan)
+        locate_from_plan(&r->findings, r->plan->configuration);
     finding_list_sort(&r->findings);
 
     if (cli->json) {
@@ -1098,6 +1224,8 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
     json_decref(r.defs.by_key);
     json_decref(r.defs.explicit_keys);
     plan_free(r.plan);
+    if (r.have_st)
+        state_release(&r.st);
     config_free(r.cfg);
     return exit_code;
 }
@@ -1149,6 +1277,17 @@ static int unchanged_from_config(struct run *r)
     return 0;
 }
 
+/* Whether the configuration makes a policy assignment (the only source of
+ * bindings check_plan_policies has: it passes no -policy definitions). */
+static bool config_assigns_policies(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nresources; i++)
+        if (strcmp(cfg->resources[i].kind, "policy_assignment") == 0 &&
+            !cfg->resources[i].existing && cfg->resources[i].ninstances > 0)
+            return true;
+    return false;
+}
+
 int check_plan_policies(struct finding_list *out, const struct config *cfg, const struct plan *plan,
                         struct arm_client *client, const char *dir)
 {
@@ -1171,7 +1310,11 @@ int check_plan_policies(struct finding_list *out, const struct config *cfg, cons
     finding_list_init(&r.findings);
     snprintf(r.cache_dir, sizeof(r.cache_dir), "%s/.amlsec/policy", dir);
     render_list_init(&r.reqs);
-    if (subjects_from_plan(&r) < 0 || (cfg && unchanged_from_config(&r) < 0))
+    /* the unchanged instances matter only to an assignment the
+     * configuration makes: without one, none is rendered (at 50,000
+     * resources, a body each held until the end of the plan) */
+    if (subjects_from_plan(&r) < 0 ||
+        (cfg && config_assigns_policies(cfg) && unchanged_from_config(&r) < 0))
         goto out;
     defs_from_subjects(&r);
     if (collect_bindings(&r, &bs) < 0)

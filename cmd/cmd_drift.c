@@ -15,6 +15,7 @@
 #include "cmd/commands.h"
 #include "cmd/exit_codes.h"
 #include "cmd/load.h"
+#include "cmd/reports.h"
 #include "cmd/session.h"
 #include "engine/drift.h"
 #include "state/journal.h"
@@ -33,6 +34,9 @@ struct drift_cli {
     int json, recursive, color;
     unsigned shard_k, shard_n; /* -shard K/N (1-based K), 0/0: all */
     struct session_opts so;
+    struct report_files rf;      /* -sarif, -junit, -markdown */
+    const char *stack;           /* -recursive: the directory being read, else NULL */
+    struct finding_list reports; /* every stack's findings, for rf */
 };
 
 static void today_utc(char out[11])
@@ -261,6 +265,16 @@ static int drift_dir(struct drift_cli *dc, const char *dir, json_t **json_out)
                   provider_readonly_refused(ro), provider_readonly_refused(ro) == 1 ? "" : "s");
         goto out;
     }
+    if (reports_wanted(&dc->rf)) {
+        char prefix[4096];
+        /* -recursive runs in each stack's directory: locations name it */
+        snprintf(prefix, sizeof(prefix), "%s/", dc->stack ? dc->stack : dir);
+        if (drift_report_findings(&dc->reports, &rep, strcmp(prefix, "./") == 0 ? NULL : prefix) <
+            0) {
+            cli_error("out of memory");
+            goto out;
+        }
+    }
     if (dc->json) {
         *json_out = drift_to_json(&rep, &ig);
         json_object_set_new(*json_out, "journal_pending", json_integer(journal));
@@ -373,7 +387,9 @@ static int run_recursive(struct drift_cli *dc, const char *root)
             cli_error("cannot enter '%s': %s", dirs.v[i], strerror(errno));
             one = EXIT_FAIL;
         } else {
+            dc->stack = dirs.v[i];
             one = drift_dir(dc, ".", &report);
+            dc->stack = NULL;
             if (fchdir(home) < 0) {
                 cli_error("cannot return to the starting directory: %s", strerror(errno));
                 json_decref(report);
@@ -416,17 +432,32 @@ static int run_recursive(struct drift_cli *dc, const char *root)
     return rc;
 }
 
+/* -sarif, -junit, -markdown: written when the run got a report (exit 0 or
+ * 2; a failed stack of -recursive leaves the others' findings). */
+static int write_reports(struct drift_cli *dc, int rc)
+{
+    struct report_meta meta = {"drift", AMLSEC_VERSION, NULL};
+    if (reports_wanted(&dc->rf) && (rc != EXIT_FAIL || dc->recursive)) {
+        finding_list_sort(&dc->reports);
+        if (!reports_write(&dc->rf, &dc->reports, &meta))
+            rc = EXIT_FAIL;
+    }
+    finding_list_release(&dc->reports);
+    return rc;
+}
+
 int cmd_drift(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("drift");
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"recursive", no_argument, NULL, 'R'},
-                                         {"shard", required_argument, NULL, 'S'},
+                                         {"shard", required_argument, NULL, 'K'},
                                          {"ignore-file", required_argument, NULL, 'i'},
                                          {"no-color", no_argument, NULL, 'n'},
                                          {"cloud", required_argument, NULL, 'c'},
                                          {"state", required_argument, NULL, 's'},
                                          {"parallelism", required_argument, NULL, 'p'},
+                                         REPORT_OPTIONS,
                                          LOAD_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -438,6 +469,8 @@ int cmd_drift(int argc, char **argv, struct cli_ctx *ctx)
     dc.so.operation = "drift";
     dc.so.parallelism = 10;
     while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
+        if (reports_take(&dc.rf, c, optarg))
+            continue;
         switch (c) {
         case 'j':
             dc.json = 1;
@@ -445,7 +478,7 @@ int cmd_drift(int argc, char **argv, struct cli_ctx *ctx)
         case 'R':
             dc.recursive = 1;
             break;
-        case 'S': {
+        case 'K': {
             unsigned k, n;
             char extra;
             if (sscanf(optarg, "%u/%u%c", &k, &n, &extra) != 2 || n == 0 || k == 0 || k > n)
@@ -510,19 +543,22 @@ int cmd_drift(int argc, char **argv, struct cli_ctx *ctx)
             }
             *slot = owned[nowned++] = abs;
         }
+        finding_list_init(&dc.reports);
         rc = run_recursive(&dc, dc.path ? dc.path : ".");
         for (size_t k = 0; k < nowned; k++)
             free(owned[k]);
-        return rc;
+        return write_reports(&dc, rc);
     }
     {
         json_t *report = NULL;
-        int rc = drift_dir(&dc, dc.path ? dc.path : ".", &report);
+        int rc;
+        finding_list_init(&dc.reports);
+        rc = drift_dir(&dc, dc.path ? dc.path : ".", &report);
         if (report) {
             json_object_set_new(report, "exit_code", json_integer(rc));
             print_json(report);
             json_decref(report);
         }
-        return rc;
+        return write_reports(&dc, rc);
     }
 }

@@ -510,6 +510,9 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     if (!po.destroy && policy_gate(pc, cfg, plan, &s, &diags) < 0)
         goto out;
     if (pc->out) {
+        /* where each block is written and its expressions: check -plan's
+         * locations, show -json's configuration */
+        plan->configuration = plan_configuration(cfg);
         if (planfile_write(pc->out, plan, &s.sc.keys, plan_key(), &err) < 0) {
             cli_error("%s", err.msg);
             goto out;

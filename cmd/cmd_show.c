@@ -11,12 +11,11 @@
 #include "cmd/state_cli.h"
 #include "util/banned.h"
 
+/* Streams the document to stdout: no copy of it as one string. */
 static void print_json(json_t *root)
 {
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (text)
-        puts(text);
-    free(text);
+    if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0)
+        putchar('\n');
 }
 
 static int show_plan(struct state_cli *sc, const char *path, int json, int sensitive, int color)

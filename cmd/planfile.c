@@ -48,30 +48,47 @@ static int hmac_hex(char out[65], const char *key, const char *data, size_t len,
     return 0;
 }
 
+static int dump_to_buf(const char *text, size_t n, void *data)
+{
+    return buf_add(data, text, n) == 0 ? 0 : -1;
+}
+
+#define CHECKSUM_PREFIX "{\"amlsec_plan\":1,\"sha256\":\""
+#define PLAN_MEMBER "\",\"plan\":"
+
 int planfile_write(const char *path, const struct plan *plan, struct crypt_keys *keys,
                    const char *plan_key, struct errbuf *err)
 {
-    json_t *inner = plan_to_json(plan, false);
-    char *text = inner ? json_dumps(inner, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_t *inner;
     char hex[65];
     struct buf file, sealed;
+    size_t at;
     int rc;
 
-    json_decref(inner);
-    if (text == NULL)
-        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-    if (plan_has_sensitive(plan) && !crypt_keys_enabled(keys)) {
-        free(text);
+    if (plan_has_sensitive(plan) && !crypt_keys_enabled(keys))
         return errbuf_set(err, AMLSEC_EUSAGE,
                           "the plan holds sensitive values and would store them unencrypted; "
                           "configure state encryption (AMLSEC_STATE_PASSPHRASE or "
                           "AMLSEC_STATE_KEY) to save it");
-    }
-    sha256_hex(hex, text, strlen(text));
+    /* the plan's text is written once, in place, after room for its
+     * checksum: no second copy of it */
     buf_init(&file, PLANFILE_MAX);
     buf_init(&sealed, PLANFILE_MAX);
-    buf_addf(&file, "{\"amlsec_plan\":1,\"sha256\":\"%s\",\"plan\":%s}\n", hex, text);
-    free(text);
+    memset(hex, '0', 64);
+    hex[64] = '\0';
+    buf_adds(&file, CHECKSUM_PREFIX);
+    buf_adds(&file, hex);
+    buf_adds(&file, PLAN_MEMBER);
+    at = file.len;
+    inner = plan_to_json(plan, false);
+    rc = inner ? json_dump_callback(inner, dump_to_buf, &file, JSON_COMPACT | JSON_SORT_KEYS) : -1;
+    json_decref(inner);
+    if (rc < 0 || buf_adds(&file, "}\n") < 0) {
+        buf_release(&file);
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    }
+    sha256_hex(hex, file.ptr + at, file.len - at - 2);
+    memcpy(file.ptr + strlen(CHECKSUM_PREFIX), hex, 64);
     if (plan_key) {
         /* the HMAC of the file as it is now goes in front of everything else */
         char mac[65];
@@ -82,7 +99,11 @@ int planfile_write(const char *path, const struct plan *plan, struct crypt_keys 
             return rc;
         }
         buf_init(&signed_file, PLANFILE_MAX);
-        buf_addf(&signed_file, "%s%s\",%s", SIGNED_PREFIX, mac, file.ptr + strlen(UNSIGNED_PREFIX));
+        buf_adds(&signed_file, SIGNED_PREFIX);
+        buf_adds(&signed_file, mac);
+        buf_adds(&signed_file, "\",");
+        buf_add(&signed_file, file.ptr + strlen(UNSIGNED_PREFIX),
+                file.len - strlen(UNSIGNED_PREFIX));
         buf_release(&file);
         file = signed_file;
     }
@@ -146,6 +167,24 @@ int planfile_read(struct plan **out, json_t **root_out, const char *path, struct
     return rc;
 }
 
+/* Whether the plan's text in file (as planfile_write lays it out: the
+ * envelope's members, "plan": last, then "}\n") has the checksum want. */
+static bool raw_plan_matches(const char *file, size_t len, const char *want)
+{
+    const char *member = NULL, *end = file + len;
+    char hex[65];
+    size_t scan = len < 512 ? len : 512, n = strlen(PLAN_MEMBER);
+    if (strlen(want) != 64)
+        return false;
+    for (size_t i = 0; i + n <= scan && member == NULL; i++)
+        if (memcmp(file + i, PLAN_MEMBER, n) == 0)
+            member = file + i + n;
+    if (member == NULL || len < 2 || end[-1] != '\n' || end[-2] != '}' || member > end - 2)
+        return false;
+    sha256_hex(hex, member, (size_t)(end - 2 - member));
+    return strcmp(hex, want) == 0;
+}
+
 int planfile_decode(struct plan **out, json_t **root_out, const char *data, size_t len,
                     const char *path, struct crypt_keys *keys, const char *plan_key,
                     struct planfile_trust *trust, struct errbuf *err)
@@ -183,13 +222,25 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
         goto out;
     }
     inner = json_object_get(env, "plan");
-    text = json_dumps(inner, JSON_COMPACT | JSON_SORT_KEYS);
     want = json_string_value(json_object_get(env, "sha256"));
-    if (text == NULL || want == NULL) {
+    if (want == NULL) {
         rc = errbuf_set(err, AMLSEC_EPARSE, "plan file '%s' has no checksum", path);
         goto out;
     }
-    sha256_hex(hex, text, strlen(text));
+    /* the checksum covers the plan's canonical text (compact, sorted
+     * keys): as planfile_write lays the file out, that is the bytes after
+     * "plan": up to the closing brace, hashed as they are; a file laid out
+     * otherwise has its plan serialised again */
+    if (!raw_plan_matches(plain.ptr, plain.len, want)) {
+        text = json_dumps(inner, JSON_COMPACT | JSON_SORT_KEYS);
+        if (text == NULL) {
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            goto out;
+        }
+        sha256_hex(hex, text, strlen(text));
+    } else {
+        memcpy(hex, want, 65);
+    }
     if (strcmp(hex, want) != 0) {
         rc = errbuf_set(err, AMLSEC_ECORRUPT,
                         "plan file '%s' was modified after it was written (checksum mismatch)",

@@ -202,10 +202,24 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
             state_release(&st);
         }
     }
+    /* the configuration the plan was saved with: per block, its expressions */
+    json_array_foreach(plan->configuration, i, d)
+    {
+        json_t *o = json_pack(
+            "{s:O, s:O, s:O, s:O, s:s, s:i, s:O}", "address", json_object_get(d, "address"), "mode",
+            json_object_get(d, "mode"), "type", json_object_get(d, "type"), "name",
+            json_object_get(d, "name"), "provider_config_key", "amlsec", "schema_version", 0,
+            "expressions", json_object_get(d, "expressions"));
+        if (json_object_get(d, "for_each_expression"))
+            json_object_set(o, "for_each_expression", json_object_get(d, "for_each_expression"));
+        json_array_append_new(config, o);
+    }
     json_array_foreach(changes, i, rc)
     {
         const char *first = json_string_value(
             json_array_get(json_object_get(json_object_get(rc, "change"), "actions"), 0));
+        if (plan->configuration) /* a plan saved before it carried its configuration */
+            break;
         if (first && strcmp(first, "delete") == 0 &&
             json_array_size(json_object_get(json_object_get(rc, "change"), "actions")) == 1)
             continue;

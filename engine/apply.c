@@ -11,6 +11,7 @@
 #include "providers/arm/render.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/strmap.h"
 #include "util/banned.h"
 
 enum step_status { ST_PENDING, ST_RUNNING, ST_DONE, ST_FAILED, ST_SKIPPED };
@@ -227,21 +228,36 @@ static int add_dependent(struct step *s, size_t dependent)
 
 /* The edges: the plan's dependencies, plus one from a delete to the PUT of
  * another change that reuses its ARM id (a resource moved to a new
- * address), which must not race the delete. */
-static int build_steps(struct run *r)
+ * address), which must not race the delete; those found through an index
+ * of the changes' ids (a scan of every change per delete cost n^2). */
+static int build_steps(struct run *r, size_t *work)
 {
     const struct plan *plan = r->plan;
-    int rc;
+    struct strmap by_id;
+    size_t *next_same = NULL, head;
+    int rc = 0;
 
     for (size_t i = 0; i < plan->n; i++)
         plan_ops(&r->steps[i], i, &plan->changes[i]);
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_change *c = &plan->changes[i];
-        for (size_t k = 0; k < c->ndeps; k++) {
+        for (size_t k = 0; k < c->ndeps; k++, (*work)++) {
             if ((rc = add_dependent(&r->steps[c->deps[k]], i)) < 0)
                 return rc;
             r->steps[i].deps_left++;
         }
+    }
+    /* id -> the last change (not a delete) with it, chained to the earlier ones */
+    strmap_init(&by_id, true);
+    if ((next_same = calloc(plan->n + 1, sizeof(*next_same))) == NULL)
+        return AMLSEC_ENOMEM;
+    for (size_t i = 0; i < plan->n; i++, (*work)++) {
+        const char *id = plan->changes[i].arm_id;
+        if (plan->changes[i].action == PLAN_DELETE || id == NULL)
+            continue;
+        next_same[i] = strmap_get(&by_id, id, &head) ? head + 1 : 0;
+        if ((rc = strmap_put(&by_id, id, i)) < 0)
+            goto out;
     }
     for (size_t d = 0; d < plan->n; d++) {
         const struct step *sd = &r->steps[d];
@@ -249,20 +265,24 @@ static int build_steps(struct run *r)
         if (sd->nops == 0 || sd->ops[0].kind != OP_DELETE)
             continue;
         gone = target_id(r, &sd->ops[0]);
-        for (size_t i = 0; gone && i < plan->n; i++) {
-            const char *id = plan->changes[i].arm_id;
-            if (i == d || plan->changes[i].action == PLAN_DELETE || id == NULL ||
-                strcasecmp(id, gone) != 0)
+        if (gone == NULL || !strmap_get(&by_id, gone, &head))
+            continue;
+        for (size_t i = head + 1; i != 0; i = next_same[i - 1]) {
+            (*work)++;
+            if (i - 1 == d)
                 continue;
-            if ((rc = add_dependent(&r->steps[d], i)) < 0)
-                return rc;
-            r->steps[i].deps_left++;
+            if ((rc = add_dependent(&r->steps[d], i - 1)) < 0)
+                goto out;
+            r->steps[i - 1].deps_left++;
         }
     }
     for (size_t i = 0; i < plan->n; i++)
         if (r->steps[i].deps_left == 0)
             r->ready[r->nready++] = i;
-    return 0;
+out:
+    strmap_release(&by_id);
+    free(next_same);
+    return rc;
 }
 
 /* Marks change i failed and skips everything that depends on it. */
@@ -535,7 +555,7 @@ static int checkpoint(struct run *r)
     if ((rc = state_backend_save(r->be, r->st, r->keys, r->err)) < 0)
         return rc;
     log_msg(LOG_DEBUG, "checkpoint: saved the state of %zu resources after %zu outcomes",
-            r->st->nresources, r->nunsaved);
+            state_count(r->st), r->nunsaved);
     r->dirty = false;
     r->last_save = now_s();
     for (size_t k = 0; k < r->nunsaved; k++)
@@ -588,7 +608,7 @@ static int collect(struct run *r, double timeout)
     /* not when the branch just moved on: the main loop starts what became
      * ready first, and the run's end saves anyway */
     if (now_s() - r->last_save >= CHECKPOINT_EVERY_S &&
-        r->nunsaved * CHECKPOINT_SHARE >= r->st->nresources)
+        r->nunsaved * CHECKPOINT_SHARE >= state_count(r->st))
         rc = checkpoint(r);
 out:
     free(ended);
@@ -638,6 +658,7 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
 {
     struct run r;
     bool announced = false;
+    size_t work0 = st->work;
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
@@ -662,10 +683,12 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         goto out;
     }
-    if ((rc = build_steps(&r)) < 0) {
+    if ((rc = build_steps(&r, &out->work)) < 0) {
         errbuf_set(err, rc, "out of memory");
         goto out;
     }
+    /* the outcomes are folded in O(1) each; the saves put it back in order */
+    state_batch_begin(st);
     j->group_commit = true;
     /* A change starts the moment everything it depends on is done, up to
      * `parallelism` operations in flight; the rest wait in `ready`. */
@@ -726,6 +749,9 @@ out:
         out->abandoned = r.nrunning;
     }
     j->group_commit = false;
+    state_batch_end(st);
+    out->work += st->work - work0;
+    log_msg(LOG_DEBUG, "apply: %zu changes, bookkeeping work %zu", plan->n, out->work);
     for (size_t i = 0; i < plan->n; i++) {
         if (r.status) {
             out->done += r.status[i] == ST_DONE;

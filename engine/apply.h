@@ -65,6 +65,10 @@ struct apply_opts {
 struct apply_result {
     size_t done, failed, skipped, not_started;
     size_t abandoned; /* in flight when abandoned: the journal has their intents */
+    /* the run's own bookkeeping, not its requests: edges and changes the
+     * step graph visited, state entries looked up, moved or visited (tests
+     * count it: linear in the changes) */
+    size_t work;
 };
 
 /* Applies plan to st, saving through be (keys may be NULL). st must be the

@@ -1264,3 +1264,109 @@ json_t *drift_to_json(const struct drift_report *r, const struct drift_ignore *i
         r->missing_grants, "pending", r->pending, "suppressed", r->suppressed, "suppressions", sup,
         "notes", r->notes);
 }
+
+/* --- the report as findings ---------------------------------------------------- */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* "main.amlsec:12:1" -> f's file, line and column (dir_prefix in front). */
+static void finding_locate(struct finding *f, const char *where, const char *dir_prefix)
+{
+    const char *c2 = where ? strrchr(where, ':') : NULL, *c1 = NULL;
+    char *file;
+    size_t n, pre = dir_prefix ? strlen(dir_prefix) : 0;
+    if (c2 == NULL || c2 == where)
+        return;
+    for (c1 = c2 - 1; c1 > where && *c1 != ':'; c1--)
+        ;
+    if (*c1 != ':')
+        return;
+    n = (size_t)(c1 - where);
+    if ((file = malloc(pre + n + 1)) == NULL)
+        return;
+    memcpy(file, dir_prefix ? dir_prefix : "", pre);
+    memcpy(file + pre, where, n);
+    file[pre + n] = '\0';
+    f->file = file;
+    f->line = f->end_line = (unsigned)strtoul(c1 + 1, NULL, 10);
+    f->col = f->end_col = (unsigned)strtoul(c2 + 1, NULL, 10);
+}
+
+static int report_list_findings(struct finding_list *out, const json_t *list,
+                                const char *dir_prefix)
+{
+    static const struct {
+        const char *kind, *rule_id, *name, *help;
+    } kinds[] = {
+        {"changed", "DRIFT-CHANGED", "Changed outside amlsec",
+         "The resource's attributes in Azure differ from what amlsec last applied. Apply the "
+         "configuration again to restore them, or change the configuration to match, or "
+         "suppress the attribute in .amlsecignore with a reason."},
+        {"deleted", "DRIFT-DELETED", "Deleted outside amlsec",
+         "The resource amlsec manages no longer exists in Azure. Apply to create it again, or "
+         "remove it from the configuration."},
+        {"unmanaged", "DRIFT-UNMANAGED", "Unmanaged security-relevant object",
+         "An object at a managed workspace's scopes (role assignment, lock, policy assignment "
+         "or exemption, private endpoint, diagnostic setting, key, access policy) that no "
+         "configuration declares. Declare it, delete it, or suppress it in .amlsecignore."},
+        {"missing_grant", NULL, "Missing grant of a workspace identity",
+         "A workspace's managed identity lacks a role it needs on an associated resource."},
+        {"pending", "DRIFT-PENDING", "Configuration change not applied yet",
+         "The configuration differs from what was applied; not drift. Run plan and apply."},
+    };
+    size_t i;
+    const json_t *x;
+    json_array_foreach(list, i, x)
+    {
+        const char *kind = json_string_value(json_object_get(x, "kind"));
+        const char *sev = json_string_value(json_object_get(x, "severity"));
+        const char *msg = json_string_value(json_object_get(x, "message"));
+        const json_t *attrs = json_object_get(x, "attributes");
+        enum finding_level lv = sev && strcmp(sev, "error") == 0  ? FINDING_DENY
+                                : sev && strcmp(sev, "note") == 0 ? FINDING_INFO
+                                                                  : FINDING_AUDIT;
+        size_t k = 0;
+        struct finding *f;
+        while (k < sizeof(kinds) / sizeof(kinds[0]) &&
+               (kind == NULL || strcmp(kinds[k].kind, kind)))
+            k++;
+        if (k == sizeof(kinds) / sizeof(kinds[0]))
+            continue;
+        f = finding_add(out, FINDING_DRIFT, lv,
+                        kinds[k].rule_id ? kinds[k].rule_id
+                        : json_string_value(json_object_get(x, "rule"))
+                            ? json_string_value(json_object_get(x, "rule"))
+                            : "DRIFT-GRANT",
+                        msg ? msg : kind);
+        if (f == NULL)
+            return AMLSEC_ENOMEM;
+        f->rule_name = strdup(kinds[k].name);
+        f->help = strdup(kinds[k].help);
+        f->effect = dup_or_null(sev ? sev : "warning");
+        f->address = dup_or_null(json_string_value(json_object_get(x, "address")));
+        if (f->address == NULL) /* an unmanaged object: the resource it sits near */
+            f->address = dup_or_null(json_string_value(json_object_get(x, "near")));
+        f->arm_id = dup_or_null(json_string_value(json_object_get(x, "arm_id")));
+        finding_locate(f, json_string_value(json_object_get(x, "location")), dir_prefix);
+        if (json_array_size(attrs) > 0) {
+            const json_t *a = json_array_get(attrs, 0);
+            f->attribute = dup_or_null(json_string_value(json_object_get(a, "path")));
+            f->value =
+                json_object_get(a, "after") ? json_incref(json_object_get(a, "after")) : NULL;
+        }
+    }
+    return 0;
+}
+
+int drift_report_findings(struct finding_list *out, const struct drift_report *r,
+                          const char *dir_prefix)
+{
+    const json_t *lists[] = {r->changed, r->deleted, r->unmanaged, r->missing_grants, r->pending};
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        if (report_list_findings(out, lists[i], dir_prefix) < 0)
+            return AMLSEC_ENOMEM;
+    return 0;
+}

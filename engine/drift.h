@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine/findings.h"
 #include "engine/plan.h"
 #include "parser/config.h"
 #include "parser/diag.h"
@@ -94,5 +95,14 @@ size_t drift_count(const struct drift_report *r);
 /* The report as JSON (docs/drift-json.md), sensitive values redacted. New
  * reference. */
 json_t *drift_to_json(const struct drift_report *r, const struct drift_ignore *ig);
+
+/* The report's findings in the one findings model (for -sarif, -junit,
+ * -markdown): changed, deleted, unmanaged and missing grants at their
+ * severity (warning: audit), pending changes as info; suppressed findings
+ * are left out. Locations get dir_prefix ("stacks/a/"; NULL: none) in
+ * front of their file. Values are those of the report (redacted). 0 or
+ * AMLSEC_ENOMEM. */
+int drift_report_findings(struct finding_list *out, const struct drift_report *r,
+                          const char *dir_prefix);
 
 #endif

@@ -50,6 +50,11 @@ struct builder {
     size_t *replaced;            /* items replaced under their own id (ARM deletes what lies
                                     under them with them): positions in items */
     size_t nreplaced, capreplaced;
+    /* what known_now found, by "ADDRESS ATTR" (values, NULL for unknown;
+     * cleared between passes): each resource decoded once per value asked */
+    struct strmap known_index;
+    json_t **known;
+    size_t nknown, capknown;
     struct provider *p; /* NULL without refresh */
     json_t *deleted_ws; /* soft-deleted workspaces of deleted_ws_sub (read once) */
     char deleted_ws_sub[64];
@@ -98,7 +103,7 @@ static void add_ref(struct builder *b, const char *id, const char *type)
 static const struct provider_result *live_of(const struct builder *b, const char *id)
 {
     size_t at;
-    return id && strmap_get(&b->ref_index, id, &at) ? &b->res[at] : NULL;
+    return id && b->res && strmap_get(&b->ref_index, id, &at) ? &b->res[at] : NULL;
 }
 
 static const char *instance_id(const struct cfg_instance *in)
@@ -112,8 +117,7 @@ static int refresh(struct builder *b, struct provider *p)
     for (size_t i = 0; i < b->cfg->nresources; i++)
         max += b->cfg->resources[i].ninstances;
     b->refs = calloc(max, sizeof(*b->refs));
-    b->res = calloc(max, sizeof(*b->res));
-    if (b->refs == NULL || b->res == NULL)
+    if (b->refs == NULL)
         return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
     for (size_t i = 0; i < b->cfg->nresources; i++) {
         const struct cfg_resource *r = &b->cfg->resources[i];
@@ -125,8 +129,12 @@ static int refresh(struct builder *b, struct provider *p)
     }
     for (size_t i = 0; i < b->st->nresources; i++)
         add_ref(b, b->st->resources[i].arm_id, NULL);
+    /* results only for what is read: without refresh none (a result
+     * holds its error message, over a kilobyte, per resource) */
     if (p == NULL || b->nrefs == 0)
         return 0;
+    if ((b->res = calloc(b->nrefs, sizeof(*b->res))) == NULL)
+        return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
     return provider_read_many(p, b->refs, b->nrefs, 0, b->res, b->err);
 }
 
@@ -400,11 +408,30 @@ static void add_drift(struct builder *b, const char *address, const char *kind, 
 
 /* What a reference's "known after apply" value is now: the live resource
  * read during refresh, else what the state recorded. */
+/* What the state recorded of se (new reference), or NULL. A state read
+ * from disk keeps each resource as its text until it is used: the plan
+ * parses it for this comparison only, so a plan of 50,000 resources does
+ * not hold every one of them parsed until the state is released. */
+static json_t *recorded_attrs(struct state_resource *se, struct errbuf *err)
+{
+    json_t *v = NULL;
+    if (se->attributes == NULL && se->attributes_raw) {
+        v = json_loadb(se->attributes_raw, se->attributes_raw_len, JSON_REJECT_DUPLICATES, NULL);
+        if (json_is_object(v))
+            return v;
+        json_decref(v); /* the state says what is wrong with it */
+    }
+    return state_resource_attributes(&v, se, err) == 0 && v ? json_incref(v) : NULL;
+}
+
 static json_t *known_now(void *payload, const char *address, const char *attr)
 {
     struct builder *b = payload;
     const struct cfg_instance *in;
     const struct provider_result *lr;
+    struct state_resource *se;
+    struct buf key;
+    json_t *v = NULL;
     size_t at;
     /* a key getting a new version: its versioned URI is known after apply */
     if (strcmp(attr, "versioned_uri") == 0 && strmap_get(&b->new_versions, address, &at))
@@ -413,11 +440,45 @@ static json_t *known_now(void *payload, const char *address, const char *attr)
      * gets new computed values, a new principal id: not the live ones */
     if (strmap_get(&b->recreated, address, &at))
         return NULL;
+    buf_init(&key, 0);
+    buf_addf(&key, "%s %s", address, attr);
+    if (key.ptr && strmap_get(&b->known_index, key.ptr, &at)) {
+        buf_release(&key);
+        return b->known[at] ? json_incref(b->known[at]) : NULL;
+    }
     in = config_find_instance(b->cfg, address);
     lr = in ? live_of(b, instance_id(in)) : NULL;
-    if (lr && lr->rc == 0 && lr->body)
-        return known_decode_attr(in->resource->kind, lr->body, attr);
-    return known_from_state(b->st, address, attr);
+    if (lr && lr->rc == 0 && lr->body) {
+        v = known_decode_attr(in->resource->kind, lr->body, attr);
+    } else if ((se = state_find(b->st, address)) != NULL) {
+        struct errbuf err = ERRBUF_INIT;
+        json_t *attrs = recorded_attrs(se, &err);
+        v = attrs ? known_decode_attr(se->kind, attrs, attr) : NULL;
+        json_decref(attrs);
+    }
+    if (key.ptr && b->nknown == b->capknown) {
+        size_t cap = b->capknown ? 2 * b->capknown : 64;
+        json_t **grown = realloc(b->known, cap * sizeof(*grown));
+        if (grown) {
+            b->known = grown;
+            b->capknown = cap;
+        }
+    }
+    if (key.ptr && b->nknown < b->capknown && strmap_put(&b->known_index, key.ptr, b->nknown) == 0)
+        b->known[b->nknown++] = v ? json_incref(v) : NULL;
+    buf_release(&key);
+    return v;
+}
+
+static void known_reset(struct builder *b)
+{
+    for (size_t i = 0; i < b->nknown; i++)
+        json_decref(b->known[i]);
+    free(b->known);
+    b->known = NULL;
+    b->nknown = b->capknown = 0;
+    strmap_release(&b->known_index);
+    strmap_init(&b->known_index, false);
 }
 
 /* Appends ", path" (or "path") to *detail. */
@@ -843,7 +904,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     lr_new = renamed && id ? live_of(b, id) : NULL;
     if (lr && lr->rc == 0 && lr->body)
         live = render_decode(k, lr->body);
-    if (se && state_resource_attributes(&state_attrs, se, b->err) == 0 && state_attrs)
+    if (se && (state_attrs = recorded_attrs(se, b->err)) != NULL)
         recorded = render_decode(k, state_attrs);
 
     it = add(b);
@@ -1036,6 +1097,7 @@ out:
     json_decref(attrs);
     json_decref(live);
     json_decref(recorded);
+    json_decref(state_attrs);
     json_decref(id_from);
     free(derived_id);
     return rc;
@@ -1230,13 +1292,6 @@ static void link_dependencies(struct builder *b)
     }
 }
 
-/* Whether id is scope or lies under it (ARM ids, any case). */
-static bool id_within(const char *id, const char *scope)
-{
-    size_t n = strlen(scope);
-    return id && n && strncasecmp(id, scope, n) == 0 && (id[n] == '\0' || id[n] == '/');
-}
-
 /* The scope a lock id holds: the id before "/providers/Microsoft.Authorization/locks/". */
 static bool lock_scope(char *out, size_t size, const char *lock_id)
 {
@@ -1264,35 +1319,145 @@ static const char *deleted_id(const struct plan_change *c)
     return NULL;
 }
 
+/* An id a change deletes or writes (order_locks' index, sorted without
+ * regard to case as ARM compares ids). */
+struct lock_key {
+    const char *id;
+    size_t item;
+    bool gone; /* the change deletes it (else writes it) */
+};
+
+/* What a lock blocks: an item, and whether its delete (else its write). */
+struct lock_hit {
+    size_t item;
+    bool del;
+};
+
+static int lock_key_cmp(const void *a, const void *b)
+{
+    const struct lock_key *x = a, *y = b;
+    int c = strcasecmp(x->id, y->id);
+    return c ? c : (x->item > y->item) - (x->item < y->item);
+}
+
+static int lock_hit_cmp(const void *a, const void *b)
+{
+    const struct lock_hit *x = a, *y = b;
+    return (x->item > y->item) - (x->item < y->item);
+}
+
+/* The first key not below key's first len characters (binary search). */
+static size_t lock_keys_from(const struct lock_key *k, size_t n, const char *key, size_t len,
+                             size_t *work)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        (*work)++;
+        if (strncasecmp(k[mid].id, key, len) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+struct lock_hits {
+    struct lock_hit *v;
+    size_t n, cap;
+};
+
+static void lock_hit_add(struct lock_hits *h, size_t item, bool del)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 16;
+        struct lock_hit *grown = realloc(h->v, cap * sizeof(*grown));
+        if (grown == NULL)
+            return;
+        h->v = grown;
+        h->cap = cap;
+    }
+    h->v[h->n++] = (struct lock_hit){item, del};
+}
+
+/* The keys equal to id's first len characters (whole: with
+ * prefix, the keys that start with them). Deletes always, writes when
+ * writes is set. */
+static void lock_hits_of(struct lock_hits *h, const struct lock_key *k, size_t n, const char *id,
+                         size_t len, bool prefix, bool writes, size_t *work)
+{
+    for (size_t i = lock_keys_from(k, n, id, len, work);
+         i < n && strncasecmp(k[i].id, id, len) == 0 && (prefix || k[i].id[len] == '\0'); i++) {
+        (*work)++;
+        if (k[i].gone || writes)
+            lock_hit_add(h, k[i].item, k[i].gone);
+    }
+}
+
 /* Management locks (arm-api.md: a lock at a scope or above refuses deletes,
  * ReadOnly also writes; a delete is refused by locks below it too). A
  * managed lock this plan deletes goes before every delete (and, ReadOnly,
  * every write) it would block; a lock that stays (or comes back) while the
  * plan deletes or replaces something it protects is an error before
- * approval: ARM would refuse with ScopeLocked half way. */
+ * approval: ARM would refuse with ScopeLocked half way. What a lock covers
+ * is found in a sorted index of the ids the plan deletes and writes: the
+ * ids under its scope are one range, those above it one look-up per
+ * ancestor. */
 static void order_locks(struct builder *b)
 {
+    struct lock_key *keys = calloc(2 * b->n + 1, sizeof(*keys));
+    struct lock_hits hits = {NULL, 0, 0};
+    size_t nkeys = 0, *work = &b->plan->work;
+    if (keys == NULL)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct plan_change *c = &b->items[i].c;
+        const char *gone = deleted_id(c);
+        if (strcmp(c->kind, "lock") == 0)
+            continue;
+        if (gone && *gone)
+            keys[nkeys++] = (struct lock_key){gone, i, true};
+        if (c->arm_id && *c->arm_id && c->action != PLAN_NOOP && c->action != PLAN_DELETE)
+            keys[nkeys++] = (struct lock_key){c->arm_id, i, false};
+    }
+    qsort(keys, nkeys, sizeof(*keys), lock_key_cmp);
     for (size_t l = 0; l < b->n; l++) {
         struct pending *lk = &b->items[l];
         const char *lock_id = lk->c.prior_arm_id ? lk->c.prior_arm_id : lk->c.arm_id;
         const char *level;
         char scope[2048];
+        size_t slen;
         bool read_only, goes;
-        if (strcmp(lk->c.kind, "lock") != 0 || !lock_scope(scope, sizeof(scope), lock_id))
+        if (strcmp(lk->c.kind, "lock") != 0 || !lock_scope(scope, sizeof(scope) - 1, lock_id) ||
+            (slen = strlen(scope)) == 0)
             continue;
         level = lk->c.before ? str_of(lk->c.before, "level") : NULL;
         if (level == NULL && lk->inst)
             level = str_of(lk->inst->attrs, "level");
         read_only = level && strcasecmp(level, "ReadOnly") == 0;
         goes = lk->c.action == PLAN_DELETE;
-        for (size_t i = 0; i < b->n; i++) {
+        hits.n = 0;
+        /* the scope itself and what lies under it: deletes, and writes
+         * under a ReadOnly lock */
+        lock_hits_of(&hits, keys, nkeys, scope, slen, false, read_only, work);
+        scope[slen] = '/';
+        scope[slen + 1] = '\0';
+        lock_hits_of(&hits, keys, nkeys, scope, slen + 1, true, read_only, work);
+        scope[slen] = '\0';
+        /* what lies above it: deletes */
+        for (size_t p = 1; p < slen; p++)
+            if (scope[p] == '/')
+                lock_hits_of(&hits, keys, nkeys, scope, p, false, false, work);
+        qsort(hits.v, hits.n, sizeof(*hits.v), lock_hit_cmp);
+        for (size_t h = 0; h < hits.n; h++) {
+            size_t i = hits.v[h].item;
             struct pending *it = &b->items[i];
-            const char *gone = deleted_id(&it->c);
-            bool blocked_delete = gone && (id_within(gone, scope) || id_within(scope, gone));
-            bool blocked_write = read_only && it->c.action != PLAN_NOOP &&
-                                 it->c.action != PLAN_DELETE && id_within(it->c.arm_id, scope);
+            bool blocked_delete = hits.v[h].del;
             struct diag *dg;
-            if (i == l || strcmp(it->c.kind, "lock") == 0 || !(blocked_delete || blocked_write))
+            (*work)++;
+            while (h + 1 < hits.n && hits.v[h + 1].item == i) /* one item, both ways */
+                blocked_delete |= hits.v[++h].del;
+            if (i == l)
                 continue;
             if (goes) {
                 bool after_it = false; /* the lock's delete waits for it: keep that order */
@@ -1319,6 +1484,8 @@ static void order_locks(struct builder *b)
                               lk->c.address);
         }
     }
+    free(hits.v);
+    free(keys);
 }
 
 static bool address_names(const char *addr, const char *address);
@@ -1404,6 +1571,7 @@ static void change_release(struct plan_change *c)
     free(c->kind);
     free(c->arm_id);
     free(c->prior_arm_id);
+    free(c->previous_address);
     json_decref(c->id_from);
     free(c->arm_type);
     free(c->api_version);
@@ -1739,6 +1907,7 @@ static void pass_reset(struct builder *b, struct diag_list *pass_diags)
     strmap_init(&b->recreated, false);
     strmap_release(&b->new_versions); /* a re-read may show the new version is not needed */
     strmap_init(&b->new_versions, false);
+    known_reset(b); /* the re-read answers replace what was known */
     drift_release(b->plan);
     diag_list_release(pass_diags);
 }
@@ -1753,12 +1922,12 @@ static void pass_reset(struct builder *b, struct diag_list *pass_diags)
 static long reread_changed(struct builder *b, struct provider *p)
 {
     struct provider_ref *refs = calloc(b->n ? b->n : 1, sizeof(*refs));
-    struct provider_result *res = calloc(b->n ? b->n : 1, sizeof(*res));
+    struct provider_result *res = NULL; /* as many as are read again */
     size_t *at = calloc(b->n ? b->n : 1, sizeof(*at)), n = 0;
     long rc;
 
-    if (refs == NULL || res == NULL || at == NULL) {
-        rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+    if (refs == NULL || at == NULL || b->res == NULL) {
+        rc = refs == NULL || at == NULL ? errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory") : 0;
         goto out;
     }
     for (size_t i = 0; i < b->n; i++) {
@@ -1775,6 +1944,10 @@ static long reread_changed(struct builder *b, struct provider *p)
     rc = (long)n;
     if (n == 0)
         goto out;
+    if ((res = calloc(n, sizeof(*res))) == NULL) {
+        rc = errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
     if (provider_read_many(p, refs, n, PROVIDER_READ_FRESH, res, b->err) < 0 &&
         b->err->code == AMLSEC_ENOMEM) {
         rc = b->err->code;
@@ -1852,6 +2025,7 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
     strmap_init(&b.pending_index, false);
     strmap_init(&b.new_versions, false);
     strmap_init(&b.recreated, false);
+    strmap_init(&b.known_index, false);
     b.cfg = cfg;
     b.st = st;
     b.o = o;
@@ -1920,13 +2094,16 @@ out:
     for (size_t i = 0; i < b.n; i++)
         change_release(&b.items[i].c);
     free(b.items);
-    provider_results_release(b.res, b.nrefs);
+    if (b.res)
+        provider_results_release(b.res, b.nrefs);
     free(b.res);
     free(b.refs);
     strmap_release(&b.ref_index);
     strmap_release(&b.pending_index);
     strmap_release(&b.new_versions);
     strmap_release(&b.recreated);
+    known_reset(&b);
+    strmap_release(&b.known_index);
     json_decref(b.deleted_ws);
     free(b.replaced);
     depgraph_free(b.g);
@@ -1944,6 +2121,7 @@ void plan_free(struct plan *plan)
     free(plan->changes);
     drift_release(plan);
     json_decref(plan->findings);
+    json_decref(plan->configuration);
     free(plan->cloud);
     free(plan->subscription);
     free(plan->tenant);

@@ -49,6 +49,8 @@ struct plan_change {
     char *kind;
     char *arm_id;       /* NULL when known only after apply (see id_from) */
     char *prior_arm_id; /* replace of a renamed resource: the id being deleted (else NULL) */
+    char *previous_address; /* the address the state knew it by when it moved (a `moved`
+                               block), else NULL: show -json's previous_address */
     json_t *id_from;    /* arm_id NULL: what apply derives it from besides `after` once the
                            values it needs are known (engine/known.h; owned), else NULL */
     char *arm_type;
@@ -100,6 +102,10 @@ struct plan {
      * knows, NULL when unknown): the cloud name or ARM endpoint URL, the
      * subscription and the tenant. apply PLANFILE uses them (owned). */
     char *cloud, *subscription, *tenant;
+    /* The configuration the plan was made from (plan_configuration), or
+     * NULL: saved with the plan so that a saved plan's findings have source
+     * locations and show -json its configuration's expressions (owned). */
+    json_t *configuration;
     size_t work; /* look-ups the build's linear steps made (findings attached, steps ordered):
                     tests check it grows with the size */
 };
@@ -137,9 +143,18 @@ void plan_config_digest(char out[72], const struct config *cfg);
 
 /* The plan as JSON (docs/plan-json.md). With redact, sensitive values
  * become "(sensitive)" in before/after and bodies are left out; without it
- * the JSON can be applied (plan_from_json). New reference. */
+ * the JSON can be applied (plan_from_json). New reference; it shares the
+ * plan's values (before, after, bodies, notes, findings) rather than copying
+ * them, so a caller replaces members but never changes one in place. */
 json_t *plan_to_json(const struct plan *plan, bool redact);
 int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err);
+
+/* Per resource block of cfg: {address, mode, type, name, source{file, line,
+ * column, end_line, end_column} | null, expressions, for_each_expression?},
+ * expressions in Terraform's representation (constant_value for literals,
+ * references otherwise; nested blocks as arrays; sensitive constants left
+ * out). New reference (engine/plan_config.c). */
+json_t *plan_configuration(const struct config *cfg);
 
 /* True when any change carries a sensitive value. */
 bool plan_has_sensitive(const struct plan *plan);

@@ -121,13 +121,41 @@ static void redact_path(json_t *obj, const char *path)
         redact_path(next, path + n + 1);
 }
 
+/* Whether obj holds a value at path (redact_path would replace one). */
+static bool path_present(const json_t *obj, const char *path)
+{
+    size_t n = strcspn(path, ".");
+    const json_t *next;
+    char seg[256];
+    if (json_is_array(obj)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(obj, i, x) if (path_present(x, path)) return true;
+        return false;
+    }
+    if (!json_is_object(obj) || n == 0 || n >= sizeof(seg))
+        return false;
+    memcpy(seg, path, n);
+    seg[n] = '\0';
+    if ((next = json_object_get(obj, seg)) == NULL)
+        return false;
+    return path[n] == '\0' || path_present(next, path + n + 1);
+}
+
+/* v with its sensitive values replaced: a copy only when it holds one,
+ * else v itself (the JSON is read, never changed in place). */
 static json_t *redacted(const json_t *v, const json_t *sensitive)
 {
     json_t *copy;
     size_t i;
     json_t *p;
+    bool any = false;
     if (v == NULL)
         return json_null();
+    json_array_foreach(sensitive, i, p) any =
+        any || (json_is_string(p) && path_present(v, json_string_value(p)));
+    if (!any)
+        return json_incref((json_t *)v);
     copy = json_deep_copy(v);
     json_array_foreach(sensitive, i, p) if (json_is_string(p))
         redact_path(copy, json_string_value(p));
@@ -265,6 +293,8 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         json_object_set_new(o, "arm_type", json_string(c->arm_type ? c->arm_type : ""));
         if (c->prior_arm_id)
             json_object_set_new(o, "prior_arm_id", json_string(c->prior_arm_id));
+        if (c->previous_address)
+            json_object_set_new(o, "previous_address", json_string(c->previous_address));
         json_object_set_new(o, "api_version",
                             c->api_version ? json_string(c->api_version) : json_null());
         json_object_set_new(o, "step", json_integer(c->step));
@@ -273,10 +303,10 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         json_object_set_new(ch, "actions", actions_of(c->action, c->create_before_destroy));
         json_object_set_new(ch, "before",
                             redact ? redacted(c->before, sens)
-                                   : (c->before ? json_deep_copy(c->before) : json_null()));
+                                   : (c->before ? json_incref(c->before) : json_null()));
         json_object_set_new(ch, "after",
                             redact ? redacted(c->after, sens)
-                                   : (c->after ? json_deep_copy(c->after) : json_null()));
+                                   : (c->after ? json_incref(c->after) : json_null()));
         json_object_set_new(ch, "after_unknown", c->after ? unknown_mask(c->after) : json_object());
         json_object_set_new(ch, "before_sensitive", sensitive_mask(sens));
         json_object_set_new(ch, "after_sensitive", sensitive_mask(sens));
@@ -284,7 +314,7 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         json_object_set_new(o, "action_reason", json_string(c->reason ? c->reason : ""));
         json_object_set_new(o, "reason_detail",
                             c->reason_detail ? json_string(c->reason_detail) : json_null());
-        json_object_set_new(o, "notes", c->notes ? json_deep_copy(c->notes) : json_array());
+        json_object_set_new(o, "notes", c->notes ? json_incref(c->notes) : json_array());
         if (c->action == PLAN_UPDATE) {
             json_object_set_new(o, "update_via", json_string(plan_via_name(c->via)));
             if (c->via == PLAN_VIA_DATA_PLANE)
@@ -293,17 +323,17 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
         if (c->delete_query) /* a permanent delete is no secret: CI gates look for it */
             json_object_set_new(o, "delete_query", json_string(c->delete_query));
         if (!redact) {
-            json_object_set_new(o, "request_body", c->body ? json_deep_copy(c->body) : json_null());
+            json_object_set_new(o, "request_body", c->body ? json_incref(c->body) : json_null());
             if (c->put_query)
                 json_object_set_new(o, "request_query", json_string(c->put_query));
             json_object_set_new(o, "sensitive_paths",
-                                c->sensitive ? json_deep_copy(c->sensitive) : json_array());
+                                c->sensitive ? json_incref(c->sensitive) : json_array());
             json_object_set_new(o, "dependencies",
-                                c->dependencies ? json_deep_copy(c->dependencies) : json_array());
+                                c->dependencies ? json_incref(c->dependencies) : json_array());
             json_object_set_new(o, "create_before_destroy", json_boolean(c->create_before_destroy));
             json_object_set_new(o, "state_only", json_boolean(c->state_only));
             if (c->id_from)
-                json_object_set_new(o, "arm_id_from", json_deep_copy(c->id_from));
+                json_object_set(o, "arm_id_from", c->id_from);
         }
         json_array_append_new(changes, o);
         json_decref(sens);
@@ -318,7 +348,7 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
                                                "sensitive", sensitive_mask(d->sensitive)));
     }
     json_object_set_new(root, "findings",
-                        plan->findings ? json_deep_copy(plan->findings) : json_array());
+                        plan->findings ? json_incref(plan->findings) : json_array());
     json_object_set_new(root, "format_version", json_string(PLAN_FORMAT_VERSION));
     json_object_set_new(root, "amlsec_version", json_string(AMLSEC_VERSION));
     json_object_set_new(root, "destroy", json_boolean(plan->destroy));
@@ -338,6 +368,8 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
                                   (json_int_t)plan->ndestroy));
     json_object_set_new(root, "resource_changes", changes);
     json_object_set_new(root, "resource_drift", drift);
+    if (plan->configuration) /* locations and expressions: no values, nothing secret */
+        json_object_set_new(root, "configuration", json_deep_copy(plan->configuration));
     return root;
 }
 
@@ -383,6 +415,11 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
     p->serial = (uint64_t)json_integer_value(json_object_get(st, "serial"));
     p->destroy = json_is_true(json_object_get(root, "destroy"));
     p->findings = take_json(root, "findings");
+    p->configuration = take_json(root, "configuration");
+    if (p->configuration && !json_is_array(p->configuration)) {
+        plan_free(p);
+        return errbuf_set(err, AMLSEC_EPARSE, "plan configuration is not an array");
+    }
     {
         const json_t *t = json_object_get(root, "target");
         const char *cl = json_string_value(json_object_get(t, "cloud"));
@@ -419,6 +456,7 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
         x->arm_id = take_str(c, "arm_id");
         x->arm_type = take_str(c, "arm_type");
         x->prior_arm_id = take_str(c, "prior_arm_id");
+        x->previous_address = take_str(c, "previous_address");
         x->id_from = x->arm_id ? NULL : take_json(c, "arm_id_from");
         x->api_version = take_str(c, "api_version");
         x->action = action_from(json_object_get(ch, "actions"));

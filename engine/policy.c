@@ -2017,7 +2017,71 @@ static bool related_to(const struct policy_resource *res, const struct policy_re
     if (res->id == NULL || rel->id == NULL)
         return false;
     n = strlen(res->id);
-    return strncasecmp(rel->id, res->id, n) == 0 && (rel->id[n] == '/' || rel->id[n] == '\0');
+    return strncasecmp(rel->id, res->id, n) == 0 && rel->id[n] == '/';
+}
+
+/* The segment after "/<key>/" in an ARM id ("resourceGroups" -> "rg-ml"),
+ * as a pointer and length; false when the id has none. */
+static bool id_segment(const char *id, const char *key, const char **seg, size_t *len)
+{
+    size_t kl = strlen(key);
+    for (const char *p = id; p && (p = strchr(p, '/')) != NULL; p++) {
+        if (strncasecmp(p + 1, key, kl) == 0 && p[1 + kl] == '/') {
+            *seg = p + 2 + kl;
+            *len = strcspn(*seg, "/");
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool same_segment(const char *a_id, const char *key, const char *b, size_t bl)
+{
+    const char *a;
+    size_t al;
+    return id_segment(a_id, key, &a, &al) && al == bl && strncasecmp(a, b, al) == 0;
+}
+
+/* An extension resource (a lock, a diagnostic setting, a role assignment
+ * on some resource): its id holds "/providers/" after a resource's id. */
+static bool is_extension(const char *id)
+{
+    const char *first = strcasestr(id, "/providers/");
+    const char *next = first ? strcasestr(first + 11, "/providers/") : NULL;
+    /* a resource group's or subscription's own extensions have one provider
+     * segment; a resource's have two */
+    return next != NULL;
+}
+
+/* Where Azure looks for the related resources of an AuditIfNotExists or
+ * DeployIfNotExists ("Azure Policy definitions: AuditIfNotExists effect"):
+ * a type underneath the evaluated resource (a child type, or an extension
+ * resource on it such as a diagnostic setting) is looked for under it;
+ * any other type in the resource group (details.resourceGroupName, else
+ * the evaluated resource's), or with existenceScope Subscription anywhere
+ * in the subscription. */
+struct rel_scope {
+    bool child_type; /* the type is a child type of the evaluated resource's */
+    bool subscription;
+    const char *rg; /* the resource group searched (not NUL-terminated) */
+    size_t rg_len;
+    char where[512]; /* for the reason: "under the resource", "in resource group X" */
+};
+
+static bool in_rel_scope(const struct policy_resource *res, const struct policy_resource *rel,
+                         const struct rel_scope *sc)
+{
+    const char *sub;
+    size_t sl;
+    if (related_to(res, rel))
+        return true;
+    if (sc->child_type || is_extension(rel->id) || rel->id == NULL || res->id == NULL)
+        return false;
+    if (!id_segment(res->id, "subscriptions", &sub, &sl) ||
+        !same_segment(rel->id, "subscriptions", sub, sl))
+        return false;
+    return sc->subscription ||
+           (sc->rg && same_segment(rel->id, "resourceGroups", sc->rg, sc->rg_len));
 }
 
 static int existence(struct ectx *c, struct policy_result *out, const json_t *details,
@@ -2025,24 +2089,68 @@ static int existence(struct ectx *c, struct policy_result *out, const json_t *de
 {
     const char *type = json_string_value(member(details, "type"));
     const json_t *cond = member(details, "existenceCondition");
-    json_t *namev = NULL;
+    json_t *namev = NULL, *rgv = NULL, *scopev = NULL;
     const char *name = NULL;
-    size_t candidates = 0;
+    size_t candidates = 0, tl;
+    struct rel_scope sc;
+    int rc = 0;
 
     if (type == NULL) {
         fail(c, "%s details need a type", policy_effect_name(out->effect));
         return -1;
     }
+    memset(&sc, 0, sizeof(sc));
+    tl = c->primary->type ? strlen(c->primary->type) : 0;
+    sc.child_type = tl && strncasecmp(type, c->primary->type, tl) == 0 && type[tl] == '/';
     if (member(details, "name")) {
         namev = eval_value(c, member(details, "name"));
         if (namev == NULL)
             return -1;
         name = json_string_value(namev);
     }
+    if (!sc.child_type && member(details, "existenceScope")) {
+        scopev = eval_value(c, member(details, "existenceScope"));
+        if (scopev == NULL || !json_is_string(scopev)) {
+            if (scopev)
+                fail(c, "existenceScope is a %s, not a string", type_name(scopev));
+            rc = -1;
+            goto out;
+        }
+        sc.subscription = strcasecmp(json_string_value(scopev), "subscription") == 0;
+        if (!sc.subscription && strcasecmp(json_string_value(scopev), "resourcegroup") != 0) {
+            fail(c, "existenceScope '%s' is neither ResourceGroup nor Subscription",
+                 json_string_value(scopev));
+            rc = -1;
+            goto out;
+        }
+    }
+    if (!sc.child_type && !sc.subscription) {
+        if (member(details, "resourceGroupName")) {
+            rgv = eval_value(c, member(details, "resourceGroupName"));
+            if (rgv == NULL || !json_is_string(rgv)) {
+                if (rgv)
+                    fail(c, "resourceGroupName is a %s, not a string", type_name(rgv));
+                rc = -1;
+                goto out;
+            }
+            sc.rg = json_string_value(rgv);
+            sc.rg_len = strlen(sc.rg);
+        } else if (c->primary->id) {
+            id_segment(c->primary->id, "resourceGroups", &sc.rg, &sc.rg_len);
+        }
+    }
+    if (sc.child_type || (sc.rg == NULL && !sc.subscription))
+        snprintf(sc.where, sizeof(sc.where), "under the resource");
+    else if (sc.subscription)
+        snprintf(sc.where, sizeof(sc.where), "under the resource or in its subscription");
+    else
+        snprintf(sc.where, sizeof(sc.where), "under the resource or in resource group '%.*s'",
+                 (int)(sc.rg_len > 200 ? 200 : sc.rg_len), sc.rg);
     for (size_t i = 0; i < nrelated; i++) {
         const struct policy_resource *rel = &related[i];
         int r;
-        if (rel->type == NULL || strcasecmp(rel->type, type) != 0 || !related_to(c->primary, rel))
+        if (rel->type == NULL || strcasecmp(rel->type, type) != 0 ||
+            !in_rel_scope(c->primary, rel, &sc))
             continue;
         if (name && (rel->name == NULL || strcasecmp(rel->name, name) != 0))
             continue;
@@ -2051,31 +2159,37 @@ static int existence(struct ectx *c, struct policy_result *out, const json_t *de
         r = cond ? cond_eval(c, cond) : 1;
         c->res = c->primary;
         if (r < 0) {
-            json_decref(namev);
-            return -1;
+            rc = -1;
+            goto out;
         }
         if (r == 1) {
-            json_decref(namev);
             out->verdict = POLICY_COMPLIANT;
-            return 0;
+            goto out;
         }
     }
-    json_decref(namev);
     if (related_complete) {
         out->verdict = POLICY_NONCOMPLIANT;
-        return result_set_reason(out, "no related %s %s", type,
-                                 candidates ? "satisfies the existence condition" : "exists");
+        rc = result_set_reason(out, "no related %s %s %s", type, sc.where,
+                               candidates ? "satisfies the existence condition" : "exists");
+        goto out;
     }
     out->verdict = POLICY_NOT_EVALUABLE;
     if (candidates)
-        return result_set_reason(out,
-                                 "not evaluable offline: the related %s in the plan does not "
-                                 "satisfy the existence condition, and Azure may hold another",
-                                 type);
-    return result_set_reason(out,
-                             "not evaluable offline: no related %s in the plan or state; Azure "
-                             "looks for one after deployment",
-                             type);
+        rc = result_set_reason(out,
+                               "not evaluable offline: no related %s %s in the plan or state "
+                               "satisfies the existence condition (%zu do not), and Azure may "
+                               "hold another",
+                               type, sc.where, candidates);
+    else
+        rc = result_set_reason(out,
+                               "not evaluable offline: no related %s %s in the plan or state; "
+                               "Azure looks for one after deployment",
+                               type, sc.where);
+out:
+    json_decref(namev);
+    json_decref(rgv);
+    json_decref(scopev);
+    return rc;
 }
 
 static bool data_mode(const char *mode)

@@ -4,7 +4,9 @@
  * map braces, brackets, parentheses, a `${` interpolation, a quoted
  * template, a heredoc. Newlines are tokens where they end an attribute (at
  * top level and directly inside braces) and are skipped inside brackets,
- * parentheses and interpolations. Plain strings without `${` come back as
+ * parentheses and interpolations. `for` right after a `[` or `{` (before
+ * a name) starts a for expression: in that frame `in` and `if` are
+ * keywords, and inside a `{for ...}` newlines are spaces. Plain strings without `${` come back as
  * one TOK_STRING; strings with interpolation as a template token sequence.
  *
  * With keep_comments (fmt), comments come back as TOK_COMMENT tokens; the
@@ -30,6 +32,8 @@ struct lexer_frame {
     uint32_t open_end;
     const unsigned char *marker; /* heredoc: the closing word */
     size_t marker_len;
+    bool used;   /* a token other than a newline or comment came after the opener */
+    bool is_for; /* a for expression: `in`, `if` are keywords; a brace's newlines are spaces */
 };
 
 struct lexer_ident {
@@ -49,6 +53,7 @@ struct lexer {
     bool join_traversals;
     bool at_line_start;  /* heredoc: next byte begins a line */
     bool failed;         /* a fatal lexical error: return end of file next */
+    bool closed_for;     /* the last token closed a for expression (for error hints) */
     int last;            /* the previous token returned */
     struct arena *arena; /* interned names */
     struct arena *nodes; /* string tokens' nodes and decoded text; arena unless changed */
@@ -68,6 +73,9 @@ void lexer_release(struct lexer *lx);
 /* Returns the next token kind (TOK_* from grammar/parser.h), TOK_YYEOF at
  * the end, or TOK_AML_YYerror after reporting a lexical error in diags. */
 int lexer_next(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc);
+
+/* Whether the last token is inside a for expression or closed one. */
+bool lexer_in_for(const struct lexer *lx);
 
 /* Checks that text is valid UTF-8 without NUL bytes; reports the first
  * offending byte in diags and returns false otherwise. */

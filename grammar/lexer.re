@@ -119,6 +119,8 @@ static int push(struct lexer *lx, struct src_loc *loc, enum lexer_mode mode)
     if (lx->depth >= LEXER_MAX_DEPTH)
         return fatal(lx, loc, lx->tok, lx->cur,
                      "nesting is deeper than the limit of 64 levels");
+    if (lx->depth > 0)
+        lx->stack[lx->depth - 1].used = true; /* the opener is the parent's token */
     f = &lx->stack[lx->depth++];
     memset(f, 0, sizeof(*f));
     f->mode = mode;
@@ -132,9 +134,19 @@ static enum lexer_mode top(const struct lexer *lx)
     return lx->depth ? lx->stack[lx->depth - 1].mode : LM_BRACE;
 }
 
+bool lexer_in_for(const struct lexer *lx)
+{
+    if (lx->closed_for)
+        return true;
+    for (int i = 0; i < lx->depth; i++)
+        if (lx->stack[i].is_for)
+            return true;
+    return false;
+}
+
 static bool newlines_significant(const struct lexer *lx)
 {
-    return lx->depth == 0 || top(lx) == LM_BRACE;
+    return lx->depth == 0 || (top(lx) == LM_BRACE && !lx->stack[lx->depth - 1].is_for);
 }
 
 static void add_utf8(struct buf *b, uint32_t cp)
@@ -494,8 +506,10 @@ static int lex_heredoc_open(struct lexer *lx, union AML_YYSTYPE *val, struct src
 
 static int close_bracket(struct lexer *lx, struct src_loc *loc, enum lexer_mode want, int token)
 {
-    if (lx->depth > 0 && top(lx) == want)
+    if (lx->depth > 0 && top(lx) == want) {
+        lx->closed_for = lx->stack[lx->depth - 1].is_for;
         lx->depth--;
+    }
     else if (lx->depth > 0 && want == LM_BRACE && top(lx) == LM_INTERP) {
         lx->depth--;
         set_loc(lx, loc, lx->tok, lx->cur);
@@ -521,6 +535,32 @@ static int lex_eof(struct lexer *lx, struct src_loc *loc)
     lx->tok = lx->cur = lx->lim;
     set_loc(lx, loc, lx->lim, lx->lim);
     return TOK_YYEOF;
+}
+
+/* [tok, cur) is an identifier: TOK_FOR when it is `for` opening a for
+ * expression (first in a fresh `[` or `{`, followed by a name, so that an
+ * attribute or key named `for` stays one), TOK_IN or TOK_IF directly inside
+ * a for expression, else 0. */
+static int for_keyword(struct lexer *lx)
+{
+    size_t n = (size_t)(lx->cur - lx->tok);
+    struct lexer_frame *f = lx->depth > 0 ? &lx->stack[lx->depth - 1] : NULL;
+    if (f == NULL || n < 2 || n > 3)
+        return 0;
+    if (n == 3 && memcmp(lx->tok, "for", 3) == 0 && !f->used &&
+        (f->mode == LM_BRACE || f->mode == LM_BRACKET)) {
+        const uchar *p = lx->cur;
+        while (p < lx->lim && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p < lx->lim && ident_start(*p)) {
+            f->is_for = true;
+            return TOK_FOR;
+        }
+        return 0;
+    }
+    if (n == 2 && f->is_for && lx->tok[0] == 'i' && (lx->tok[1] == 'n' || lx->tok[1] == 'f'))
+        return lx->tok[1] == 'n' ? TOK_IN : TOK_IF;
+    return 0;
 }
 
 static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
@@ -576,6 +616,16 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
             ")" { return close_bracket(lx, loc, LM_PAREN, TOK_RPAREN); }
             "," { set_loc(lx, loc, lx->tok, lx->cur); return TOK_COMMA; }
             "==" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_EQ; }
+            "<=" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_LE; }
+            ">=" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_GE; }
+            "<" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_LT; }
+            ">" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_GT; }
+            "+" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_PLUS; }
+            "*" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_STAR; }
+            "/" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_SLASH; }
+            "%" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_PERCENT; }
+            "=>" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_FATARROW; }
+            "..." { set_loc(lx, loc, lx->tok, lx->cur); return TOK_ELLIPSIS; }
             "!=" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_NE; }
             "&&" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_AND; }
             "||" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_OR; }
@@ -609,6 +659,11 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
                 return lex_error(lx, loc, lx->tok, lx->cur, "decimal numbers are not supported; use a whole number or a string");
             }
             ident {
+                int kw = for_keyword(lx);
+                if (kw) {
+                    set_loc(lx, loc, lx->tok, lx->cur);
+                    return kw;
+                }
                 /* not after '.': a.b[0].c.d goes on as steps of a.b[0] */
                 if (lx->join_traversals && lx->cur[0] == '.' && ident_start(lx->cur[1]) &&
                     lx->last != TOK_DOT)
@@ -647,8 +702,13 @@ int lexer_next(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
     } else if (lx->depth > 0 && top(lx) == LM_HEREDOC) {
         t = lex_in_heredoc(lx, val, loc);
     } else {
+        lx->closed_for = false;
         t = lex_main(lx, val, loc);
     }
+    /* an opener marked its parent used in push() */
+    if (t != TOK_NL && t != TOK_COMMENT && t != TOK_LBRACE && t != TOK_LBRACKET &&
+        t != TOK_LPAREN && t != TOK_INTERP && t != TOK_OQUOTE && t != TOK_HEREDOC && lx->depth > 0)
+        lx->stack[lx->depth - 1].used = true;
     lx->last = t;
     return t;
 }

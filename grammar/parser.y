@@ -52,6 +52,10 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 %token LPAREN "'('" RPAREN "')'" COMMA "','" ASSIGN "'='" COLON "':'"
 %token QUESTION "'?'" DOT "'.'" NOT "'!'" MINUS "'-'"
 %token EQ "'=='" NE "'!='" AND "'&&'" OR "'||'"
+%token LT "'<'" LE "'<='" GT "'>'" GE "'>='"
+%token PLUS "'+'" STAR "'*'" SLASH "'/'" PERCENT "'%'"
+%token FATARROW "'=>'" ELLIPSIS "'...'"
+%token FOR "'for'" IN "'in'" IF "'if'"
 %token TRUE "true" FALSE "false" NULL "null"
 %token <char *> IDENT "identifier"
 %token <struct ast_expr *> TRAV "reference"
@@ -70,13 +74,18 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 %nterm <struct ast_label *> labels
 %nterm <struct ast_expr *> expr traversal template heredoc list map exprs args parts
 %nterm <struct ast_map_item *> mitems mitem
-%nterm <struct ast_expr *> mkey
+%nterm <struct ast_expr *> mkey forcond
+%nterm <struct ast_for *> forhead
+%nterm <bool> ellipsis
 
 %right QUESTION COLON
 %left OR
 %left AND
 %left EQ NE
-%precedence NOT MINUS
+%left LT LE GT GE
+%left PLUS MINUS
+%left STAR SLASH PERCENT
+%precedence NOT UMINUS
 
 %%
 
@@ -136,8 +145,17 @@ expr
     | expr AND expr          { $$ = parse_binary(ctx, OP_AND, $1, $3, &@$); }
     | expr EQ expr           { $$ = parse_binary(ctx, OP_EQ, $1, $3, &@$); }
     | expr NE expr           { $$ = parse_binary(ctx, OP_NE, $1, $3, &@$); }
+    | expr LT expr           { $$ = parse_binary(ctx, OP_LT, $1, $3, &@$); }
+    | expr LE expr           { $$ = parse_binary(ctx, OP_LE, $1, $3, &@$); }
+    | expr GT expr           { $$ = parse_binary(ctx, OP_GT, $1, $3, &@$); }
+    | expr GE expr           { $$ = parse_binary(ctx, OP_GE, $1, $3, &@$); }
+    | expr PLUS expr         { $$ = parse_binary(ctx, OP_ADD, $1, $3, &@$); }
+    | expr MINUS expr        { $$ = parse_binary(ctx, OP_SUB, $1, $3, &@$); }
+    | expr STAR expr         { $$ = parse_binary(ctx, OP_MUL, $1, $3, &@$); }
+    | expr SLASH expr        { $$ = parse_binary(ctx, OP_DIV, $1, $3, &@$); }
+    | expr PERCENT expr      { $$ = parse_binary(ctx, OP_MOD, $1, $3, &@$); }
     | NOT expr               { $$ = parse_unary(ctx, OP_NOT, $2, &@$); }
-    | MINUS expr %prec MINUS { $$ = parse_unary(ctx, OP_NEG, $2, &@$); }
+    | MINUS expr %prec UMINUS { $$ = parse_unary(ctx, OP_NEG, $2, &@$); }
     /* the operands, directly (no unit rules: each would be one more
      * reduction per expression) */
     | INT                    { $$ = parse_int(ctx, $1, &@$); }
@@ -181,6 +199,8 @@ parts
 
 list
     : LBRACKET RBRACKET              { $$ = parse_list(ctx, NULL, &@$); }
+    | LBRACKET FOR forhead COLON expr forcond RBRACKET
+        { $$ = parse_for(ctx, $3, NULL, $5, false, $6, &@$); }
     | LBRACKET exprs RBRACKET        { $$ = parse_list(ctx, $2, &@$); }
     | LBRACKET exprs COMMA RBRACKET  { $$ = parse_list(ctx, $2, &@$); }
     ;
@@ -194,10 +214,14 @@ args
     : %empty                 { $$ = NULL; }
     | exprs                  { $$ = $1; }
     | exprs COMMA            { $$ = $1; }
+    | exprs ELLIPSIS         { $$ = parse_expand_last(ctx, $1, &@2); }
     ;
 
 map
     : LBRACE mitems RBRACE         { $$ = parse_map(ctx, $2, &@$); }
+    /* mitems holds only the newlines before `for` (grammar/lexer.h) */
+    | LBRACE mitems FOR forhead COLON expr FATARROW expr ellipsis forcond RBRACE
+        { $$ = parse_for(ctx, $4, $6, $8, $9, $10, &@$); }
     | LBRACE mitems mitem RBRACE   { $$ = parse_map(ctx, parse_map_append(ctx, $2, $3), &@$); }
     ;
 
@@ -211,6 +235,22 @@ mitems
 mitem
     : mkey ASSIGN expr       { $$ = parse_map_item(ctx, $1, $3, &@$); }
     | mkey COLON expr        { $$ = parse_map_item(ctx, $1, $3, &@$); }
+    ;
+
+/* for k, v in coll */
+forhead
+    : IDENT IN expr              { $$ = parse_for_head(ctx, NULL, NULL, $1, &@1, $3); }
+    | IDENT COMMA IDENT IN expr  { $$ = parse_for_head(ctx, $1, &@1, $3, &@3, $5); }
+    ;
+
+forcond
+    : %empty                 { $$ = NULL; }
+    | IF expr                { $$ = $2; }
+    ;
+
+ellipsis
+    : %empty                 { $$ = false; }
+    | ELLIPSIS               { $$ = true; }
     ;
 
 mkey

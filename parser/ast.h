@@ -26,12 +26,30 @@ enum ast_expr_kind {
     EXPR_TRAVERSAL, /* root.name[expr].name ... (references) */
     EXPR_CALL,
     EXPR_COND,   /* c ? a : b */
-    EXPR_BINARY, /* == != && || */
+    EXPR_BINARY, /* == != && || < <= > >= + - * / % */
     EXPR_UNARY,  /* ! - */
     EXPR_PAREN,  /* ( e ): kept so fmt and diagnostics see the span */
+    EXPR_FOR,    /* [for k, v in coll : value if cond], {for ... : key => value...} */
 };
 
-enum ast_op { OP_EQ, OP_NE, OP_AND, OP_OR, OP_NOT, OP_NEG };
+enum ast_op {
+    OP_EQ,
+    OP_NE,
+    OP_AND,
+    OP_OR,
+    OP_NOT,
+    OP_NEG,
+    OP_ADD,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
+    OP_MOD,
+    OP_LT,
+    OP_LE,
+    OP_GT,
+    OP_GE,
+    OP_EXPAND, /* f(list...): the last argument spread into arguments (EXPR_UNARY) */
+};
 
 struct ast_expr;
 
@@ -52,6 +70,20 @@ struct ast_step {
         struct ast_expr *index; /* STEP_INDEX */
     };
     struct src_loc loc;
+};
+
+/* A for expression. Kept out of struct ast_expr's union (which every node
+ * pays for): a configuration has few of them. */
+struct ast_for {
+    const char *key_var;   /* `for k, v in`: k; NULL with one variable */
+    const char *value_var; /* v */
+    struct src_loc key_loc, value_loc;
+    struct ast_expr *coll;  /* what is iterated: a list or a map */
+    struct ast_expr *key;   /* the map form's key expression; NULL for a list */
+    struct ast_expr *value; /* each element's value */
+    struct ast_expr *cond;  /* `if cond`; NULL when absent */
+    bool is_map;            /* {for ...} */
+    bool grouping;          /* `value...`: values with one key are grouped in a list */
 };
 
 struct ast_expr {
@@ -100,6 +132,7 @@ struct ast_expr {
             struct ast_expr *operand;
         } unary;
         struct ast_expr *paren;
+        struct ast_for *forx;
     } u;
 };
 

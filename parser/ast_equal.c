@@ -96,6 +96,13 @@ bool ast_expr_equal(const struct ast_expr *a, const struct ast_expr *b)
             a = a->u.paren;
             b = b->u.paren;
             continue;
+        case EXPR_FOR: {
+            const struct ast_for *x = a->u.forx, *y = b->u.forx;
+            return x->is_map == y->is_map && x->grouping == y->grouping &&
+                   str_equal(x->key_var, y->key_var) && str_equal(x->value_var, y->value_var) &&
+                   ast_expr_equal(x->coll, y->coll) && ast_expr_equal(x->key, y->key) &&
+                   ast_expr_equal(x->value, y->value) && ast_expr_equal(x->cond, y->cond);
+        }
         }
         return false;
     }

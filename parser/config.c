@@ -531,6 +531,7 @@ struct ref_walk {
      * error. Before (while files are parsed), it waits in ld->deferred. */
     bool final;
     uint32_t seq; /* a deferred reference's place among its block's (0: now) */
+    const struct eval_scope *scope; /* enclosing for expressions' variables (values unused) */
 };
 
 struct deferred_ref {
@@ -632,6 +633,7 @@ static void defer_ref(struct ref_walk *w, const struct ast_expr *e)
     }
     d = &ld->deferred[ld->ndeferred++];
     d->w = *w;
+    d->w.scope = NULL; /* on the walker's stack; the root was not one of its names */
     d->w.final = true;
     d->w.seq = ++ld->seq;
     d->e = c;
@@ -681,6 +683,20 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
     const char *cands[512];
     struct diag *d;
 
+    for (const struct eval_scope *sc = w->scope; sc; sc = sc->up)
+        if (strcmp(sc->name, root) == 0)
+            return; /* a for expression's variable */
+    if (w->scope && s == NULL) {
+        /* a bare name inside a for expression: only its variables are */
+        size_t n = 0;
+        struct src_loc rl = ast_trav_root_loc(e);
+        for (const struct eval_scope *sc = w->scope; sc && n < 511; sc = sc->up)
+            cands[n++] = sc->name;
+        cands[n] = NULL;
+        hint_nearest(error_at(ld, &rl, "unknown-reference", "unknown name '%s'", root), root,
+                     cands);
+        return;
+    }
     /* most references name a resource: one byte rules out each keyword */
     if (root[0] == 'v' && strcmp(root, "var") == 0) {
         if (s == NULL || s->kind != STEP_ATTR) {
@@ -747,6 +763,8 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
             static const char *const roots[] = {"var", "settings", "each", "existing"};
             for (size_t i = 0; i < 4; i++)
                 cands[n++] = roots[i];
+            for (const struct eval_scope *sc = w->scope; sc && n < 511; sc = sc->up)
+                cands[n++] = sc->name;
             for (size_t i = 0; i < cfg->nresources && n < 511; i++)
                 if (!cfg->resources[i].existing)
                     cands[n++] = cfg->resources[i].kind;
@@ -785,8 +803,68 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
  * a call, a map's keys, an interpolation). */
 static bool typed_node(const struct ast_expr *e)
 {
-    return e->kind == EXPR_BINARY || e->kind == EXPR_UNARY || e->kind == EXPR_COND ||
-           e->kind == EXPR_CALL || e->kind == EXPR_MAP || e->kind == EXPR_TEMPLATE;
+    return e->kind == EXPR_BINARY || (e->kind == EXPR_UNARY && e->u.unary.op != OP_EXPAND) ||
+           e->kind == EXPR_COND || e->kind == EXPR_CALL || e->kind == EXPR_MAP ||
+           e->kind == EXPR_TEMPLATE || e->kind == EXPR_FOR;
+}
+
+static bool walk_expr(struct ref_walk *w, const struct ast_expr *e);
+
+/* Names a for expression may not bind: the language's roots and resource
+ * kinds, whose references the variable would hide. */
+static const char *const reserved_roots[] = {"var",   "settings", "each",   "existing",
+                                             "count", "local",    "module", NULL};
+
+/* Checks a for expression's variable name at loc; false after an error. */
+static bool check_for_var(struct ref_walk *w, const char *name, const struct src_loc *loc)
+{
+    struct loader *ld = w->ld;
+    struct diag *d;
+    if (in_list(reserved_roots, name) ||
+        (known_kinds(ld) ? in_list(known_kinds(ld), name)
+                         : ld->cfg->index && index_find(ld->cfg, false, name, NULL) >= 0)) {
+        d = error_at(ld, loc, "for",
+                     "'%s' cannot name a for expression's variable: it would hide %s", name,
+                     in_list(reserved_roots, name) ? "the language's own name" : "a resource kind");
+        if (d)
+            diag_set_hint(d, "choose another name, such as 'item'");
+        return false;
+    }
+    for (const struct eval_scope *sc = w->scope; sc; sc = sc->up)
+        if (strcmp(sc->name, name) == 0) {
+            d = error_at(ld, loc, "for",
+                         "'%s' is already a variable of an enclosing for expression", name);
+            if (d)
+                diag_set_hint(d, "choose another name: the inner one would hide the outer one");
+            return false;
+        }
+    return true;
+}
+
+/* A for expression: the collection is walked outside its scope, the rest
+ * inside it. */
+static bool walk_for(struct ref_walk *w, const struct ast_for *f)
+{
+    struct ref_walk inner = *w;
+    struct eval_scope ks = {.up = w->scope, .name = f->key_var};
+    struct eval_scope vs = {.name = f->value_var};
+    bool constant = walk_expr(w, f->coll);
+
+    if (f->key_var && !check_for_var(w, f->key_var, &f->key_loc))
+        return false;
+    if (!check_for_var(w, f->value_var, &f->value_loc))
+        return false;
+    if (f->key_var && strcmp(f->key_var, f->value_var) == 0) {
+        error_at(w->ld, &f->value_loc, "for",
+                 "the key and the value of a for expression are both named '%s'", f->value_var);
+        return false;
+    }
+    vs.up = f->key_var ? &ks : w->scope;
+    inner.scope = &vs;
+    constant &= walk_expr(&inner, f->key);
+    constant &= walk_expr(&inner, f->value);
+    constant &= walk_expr(&inner, f->cond);
+    return constant;
 }
 
 /* Walks e: checks its references and function names, and returns whether
@@ -835,6 +913,10 @@ static bool walk_expr(struct ref_walk *w, const struct ast_expr *e)
         }
         for (const struct ast_expr *p = e->u.call.args; p; p = p->next)
             constant &= walk_expr(w, p);
+        /* try() and can() catch their arguments' errors: nothing inside is
+         * evaluated on its own */
+        if (strcmp(e->u.call.name, "try") == 0 || strcmp(e->u.call.name, "can") == 0)
+            ld->nconsts = mark;
         break;
     case EXPR_COND:
         constant &= walk_expr(w, e->u.cond.cond);
@@ -850,6 +932,9 @@ static bool walk_expr(struct ref_walk *w, const struct ast_expr *e)
         break;
     case EXPR_PAREN:
         constant = walk_expr(w, e->u.paren);
+        break;
+    case EXPR_FOR:
+        constant = walk_for(w, e->u.forx);
         break;
     default:
         break;

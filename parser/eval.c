@@ -1,19 +1,22 @@
 #include "parser/eval.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "parser/value.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/suggest.h"
 #include "util/banned.h"
-
-const char *const eval_functions[] = {"env",  "file",   "lower",  "upper",    "format",
-                                      "join", "concat", "length", "contains", NULL};
 
 #define FILE_FUNC_MAX ((size_t)4 << 20)
 
@@ -257,6 +260,16 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     const struct cfg_instance *from = NULL;
     int rc;
 
+    for (const struct eval_scope *sc = ctx->scope; sc; sc = sc->up) {
+        if (strcmp(sc->name, root) != 0)
+            continue;
+        v = json_incref(sc->value);
+        for (; s; s = s->next)
+            if ((rc = apply_step(&v, ctx, v, s, false)) < 0)
+                return rc;
+        *out = v;
+        return 0;
+    }
     if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 || strcmp(root, "each") == 0) {
         if (s == NULL || s->kind != STEP_ATTR)
             return fail(ctx, &e->loc, "reference", "'%s' must be followed by '.NAME'", root);
@@ -342,21 +355,73 @@ static bool values_equal(const json_t *a, const json_t *b)
 
 /* --- functions ------------------------------------------------------------ */
 
+/* A call's evaluated arguments, after `f(list...)` expansion: the
+ * expression each came from, for carets. */
 struct call_args {
-    json_t *v[16];
-    const struct ast_expr *e[16];
-    size_t n;
+    json_t **v;
+    const struct ast_expr **e;
+    size_t n, cap;
 };
+
+#define CALL_ARGS_MAX 1024
+
+typedef int (*fn_impl)(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                       struct call_args *a);
+
+static const char *const json_type_names[] = {"map",    "list", "string", "number",
+                                              "number", "bool", "bool",   "null"};
 
 static int want(struct eval_ctx *ctx, const struct call_args *a, size_t i, const char *fn,
                 json_type type)
 {
-    static const char *const names[] = {"map",    "list", "string", "number",
-                                        "number", "bool", "bool",   "null"};
     if (json_typeof(a->v[i]) == type || (type == JSON_TRUE && json_is_boolean(a->v[i])))
         return 0;
     return fail(ctx, &a->e[i]->loc, "type", "%s(): argument %zu must be a %s, not a %s", fn, i + 1,
-                names[type], value_type_name(a->v[i]));
+                json_type_names[type], value_type_name(a->v[i]));
+}
+
+/* Every element of list argument i is of type (JSON_TRUE: a bool). */
+static int want_elements(struct eval_ctx *ctx, const struct call_args *a, size_t i, const char *fn,
+                         json_type type)
+{
+    size_t k;
+    json_t *x;
+    int rc = want(ctx, a, i, fn, JSON_ARRAY);
+    if (rc < 0)
+        return rc;
+    json_array_foreach(
+        a->v[i], k,
+        x) if (json_typeof(x) != type &&
+               !(type == JSON_TRUE &&
+                 json_is_boolean(
+                     x))) return fail(ctx, &a->e[i]->loc, "type",
+                                      "%s(): element %zu of argument %zu must be a %s, not a %s",
+                                      fn, k + 1, i + 1, json_type_names[type], value_type_name(x));
+    return 0;
+}
+
+static const char *str_arg(const struct call_args *a, size_t i)
+{
+    return json_string_value(a->v[i]);
+}
+
+/* Characters (UTF-8 code points) in s[0, len). */
+static size_t utf8_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+/* The byte offset of character k of s (len when k is past the end). */
+static size_t utf8_offset(const char *s, size_t len, size_t k)
+{
+    size_t i = 0;
+    for (; i < len; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80 && k-- == 0)
+            return i;
+    return len;
 }
 
 static const char *env_lookup(char *const *environ, const char *name)
@@ -370,205 +435,1702 @@ static const char *env_lookup(char *const *environ, const char *name)
     return NULL;
 }
 
-static int fn_format(json_t **out, struct eval_ctx *ctx, struct call_args *a)
+/* format()'s verbs over args [first, a->n), element idx of list
+ * arguments when idx >= 0 (formatlist). */
+static int format_with(struct buf *b, struct eval_ctx *ctx, const char *fn, struct call_args *a,
+                       long idx)
 {
     const char *f;
     size_t next = 1;
-    struct buf b;
     int rc = 0;
 
-    if ((rc = want(ctx, a, 0, "format", JSON_STRING)) < 0)
-        return rc;
-    buf_init(&b, 0);
-    for (f = json_string_value(a->v[0]); *f && rc == 0; f++) {
+    for (f = str_arg(a, 0); *f && rc == 0; f++) {
+        const json_t *v;
         if (*f != '%') {
-            buf_addch(&b, *f);
+            buf_addch(b, *f);
             continue;
         }
         f++;
         if (*f == '%') {
-            buf_addch(&b, '%');
+            buf_addch(b, '%');
             continue;
         }
         if (*f != 's' && *f != 'd' && *f != 'q') {
             rc =
                 fail(ctx, &a->e[0]->loc, "format",
-                     "format(): unsupported verb '%%%c'; use %%s, %%d, %%q or %%%%", *f ? *f : ' ');
+                     "%s(): unsupported verb '%%%c'; use %%s, %%d, %%q or %%%%", fn, *f ? *f : ' ');
             break;
         }
         if (next >= a->n) {
-            rc = fail(ctx, &a->e[0]->loc, "format", "format(): not enough arguments for the verbs");
+            rc = fail(ctx, &a->e[0]->loc, "format", "%s(): not enough arguments for the verbs", fn);
             break;
         }
-        if (*f == 'd' && !json_is_integer(a->v[next]))
-            rc = fail(ctx, &a->e[next]->loc, "type", "format(): %%d needs a number, not a %s",
-                      value_type_name(a->v[next]));
+        v = a->v[next];
+        if (idx >= 0 && json_is_array(v))
+            v = json_array_get(v, (size_t)idx);
+        if (*f == 'd' && !json_is_integer(v))
+            rc = fail(ctx, &a->e[next]->loc, "type", "%s(): %%d needs a number, not a %s", fn,
+                      value_type_name(v));
         else if (*f == 'q') {
-            if (!json_is_string(a->v[next]))
-                rc = fail(ctx, &a->e[next]->loc, "type", "format(): %%q needs a string");
+            if (!json_is_string(v))
+                rc = fail(ctx, &a->e[next]->loc, "type", "%s(): %%q needs a string", fn);
             else
-                buf_addf(&b, "\"%s\"", json_string_value(a->v[next]));
-        } else if (!to_text(&b, a->v[next]))
-            rc = fail(ctx, &a->e[next]->loc, "type", "format(): cannot format a %s",
-                      value_type_name(a->v[next]));
+                buf_addf(b, "\"%s\"", json_string_value(v));
+        } else if (!to_text(b, v))
+            rc = fail(ctx, &a->e[next]->loc, "type", "%s(): cannot format a %s", fn,
+                      value_type_name(v));
         next++;
     }
     if (rc == 0 && next < a->n)
-        rc = fail(ctx, &a->e[next]->loc, "format", "format(): more arguments than verbs");
-    if (rc == 0)
+        rc = fail(ctx, &a->e[next]->loc, "format", "%s(): more arguments than verbs", fn);
+    return rc;
+}
+
+static int fn_format(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                     struct call_args *a)
+{
+    struct buf b;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "format", JSON_STRING)) < 0)
+        return rc;
+    buf_init(&b, 0);
+    if ((rc = format_with(&b, ctx, "format", a, -1)) == 0)
         *out = json_stringn(b.ptr, b.len);
     buf_release(&b);
     return rc;
+}
+
+/* formatlist(fmt, args...): one string per element of the list
+ * arguments (all of one length); other arguments repeat. */
+static int fn_formatlist(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                         struct call_args *a)
+{
+    long n = -1;
+    json_t *r;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "formatlist", JSON_STRING)) < 0)
+        return rc;
+    for (size_t i = 1; i < a->n; i++) {
+        if (!json_is_array(a->v[i]))
+            continue;
+        if (n >= 0 && (size_t)n != json_array_size(a->v[i]))
+            return fail(ctx, &a->e[i]->loc, "type",
+                        "formatlist(): the lists must be of one length: %ld, then %zu", n,
+                        json_array_size(a->v[i]));
+        n = (long)json_array_size(a->v[i]);
+    }
+    r = json_array();
+    for (long k = 0; k < (n < 0 ? 1 : n); k++) {
+        struct buf b;
+        buf_init(&b, 0);
+        if ((rc = format_with(&b, ctx, "formatlist", a, k)) < 0) {
+            buf_release(&b);
+            json_decref(r);
+            return rc;
+        }
+        json_array_append_new(r, json_stringn(b.ptr, b.len));
+        buf_release(&b);
+    }
+    *out = r;
+    return 0;
+}
+
+static int fn_env(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                  struct call_args *a)
+{
+    const char *v;
+    int rc;
+    if ((rc = want(ctx, a, 0, "env", JSON_STRING)) < 0)
+        return rc;
+    v = env_lookup(ctx->cfg->environ, str_arg(a, 0));
+    if (v)
+        *out = json_string(v);
+    else if (a->n == 2)
+        *out = json_incref(a->v[1]);
+    else
+        return fail(ctx, &call->loc, "env", "environment variable '%s' is not set", str_arg(a, 0));
+    return 0;
+}
+
+static int fn_file(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                   struct call_args *a)
+{
+    struct buf b, path;
+    struct errbuf err = ERRBUF_INIT;
+    const char *p;
+    int rc;
+    if ((rc = want(ctx, a, 0, "file", JSON_STRING)) < 0)
+        return rc;
+    p = str_arg(a, 0);
+    buf_init(&path, 0);
+    if (p[0] != '/' && ctx->base_dir)
+        buf_addf(&path, "%s/", ctx->base_dir);
+    buf_adds(&path, p);
+    buf_init(&b, FILE_FUNC_MAX + 1);
+    rc = file_read_all(&b, path.ptr, FILE_FUNC_MAX, &err);
+    if (rc < 0)
+        rc = fail(ctx, &call->loc, "file", "file(): %s", err.msg);
+    else
+        *out = json_stringn(b.ptr, b.len);
+    buf_release(&b);
+    buf_release(&path);
+    if (rc == 0 && *out == NULL)
+        rc = fail(ctx, &call->loc, "file", "file(): '%s' is not valid UTF-8 text", p);
+    return rc;
+}
+
+static int change_case(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                       struct call_args *a, const char *fn, int (*conv)(int))
+{
+    char *s;
+    int rc;
+    if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0)
+        return rc;
+    s = strdup(str_arg(a, 0));
+    if (s == NULL)
+        return fail(ctx, &call->loc, "internal", "out of memory");
+    for (char *c = s; *c; c++)
+        *c = (char)conv((unsigned char)*c);
+    *out = json_string(s);
+    free(s);
+    return 0;
+}
+
+static int fn_lower(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a)
+{
+    return change_case(out, ctx, call, a, "lower", tolower);
+}
+
+static int fn_upper(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a)
+{
+    return change_case(out, ctx, call, a, "upper", toupper);
+}
+
+static int fn_join(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                   struct call_args *a)
+{
+    struct buf b;
+    size_t i;
+    json_t *x;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "join", JSON_STRING)) < 0 ||
+        (rc = want(ctx, a, 1, "join", JSON_ARRAY)) < 0)
+        return rc;
+    buf_init(&b, 0);
+    json_array_foreach(a->v[1], i, x)
+    {
+        if (i)
+            buf_adds(&b, str_arg(a, 0));
+        if (!to_text(&b, x)) {
+            buf_release(&b);
+            return fail(ctx, &a->e[1]->loc, "type", "join(): list element %zu is a %s", i + 1,
+                        value_type_name(x));
+        }
+    }
+    *out = json_stringn(b.ptr, b.len);
+    buf_release(&b);
+    return 0;
+}
+
+static int fn_concat(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                     struct call_args *a)
+{
+    json_t *r = json_array();
+    int rc;
+    (void)call;
+    for (size_t i = 0; i < a->n; i++) {
+        if ((rc = want(ctx, a, i, "concat", JSON_ARRAY)) < 0) {
+            json_decref(r);
+            return rc;
+        }
+        json_array_extend(r, a->v[i]);
+    }
+    *out = r;
+    return 0;
+}
+
+static int fn_length(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                     struct call_args *a)
+{
+    const json_t *v = a->v[0];
+    (void)call;
+    if (json_is_array(v))
+        *out = json_integer((json_int_t)json_array_size(v));
+    else if (json_is_object(v))
+        *out = json_integer((json_int_t)json_object_size(v));
+    else if (json_is_string(v)) /* characters, not bytes */
+        *out = json_integer((json_int_t)utf8_chars(json_string_value(v), json_string_length(v)));
+    else
+        return fail(ctx, &a->e[0]->loc, "type", "length(): needs a list, map or string, not a %s",
+                    value_type_name(v));
+    return 0;
+}
+
+/* The index of v in list, or -1. */
+static long list_index(const json_t *list, const json_t *v)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(list, i, x) if (values_equal(x, v)) return (long)i;
+    return -1;
+}
+
+static int fn_contains(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                       struct call_args *a)
+{
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "contains", JSON_ARRAY)) < 0)
+        return rc;
+    *out = json_boolean(list_index(a->v[0], a->v[1]) >= 0);
+    return 0;
+}
+
+static int fn_index(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a)
+{
+    long i;
+    int rc;
+    if ((rc = want(ctx, a, 0, "index", JSON_ARRAY)) < 0)
+        return rc;
+    if ((i = list_index(a->v[0], a->v[1])) < 0)
+        return fail(ctx, &call->loc, "not-found", "index(): the list does not hold the value");
+    *out = json_integer(i);
+    return 0;
+}
+
+/* coalesce(a, b, ...): the first argument that is neither null nor "". */
+static int fn_coalesce(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                       struct call_args *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        const json_t *v = a->v[i];
+        if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
+            continue;
+        *out = json_incref(a->v[i]);
+        return 0;
+    }
+    return fail(ctx, &call->loc, "not-found",
+                "coalesce(): every argument is null or an empty string");
+}
+
+static int fn_coalescelist(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                           struct call_args *a)
+{
+    int rc;
+    for (size_t i = 0; i < a->n; i++) {
+        if (json_is_null(a->v[i]))
+            continue;
+        if ((rc = want(ctx, a, i, "coalescelist", JSON_ARRAY)) < 0)
+            return rc;
+        if (json_array_size(a->v[i]) > 0) {
+            *out = json_incref(a->v[i]);
+            return 0;
+        }
+    }
+    return fail(ctx, &call->loc, "not-found", "coalescelist(): every argument is an empty list");
+}
+
+/* merge(maps...): later keys win; null arguments are skipped. */
+static int fn_merge(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a)
+{
+    json_t *r = json_object();
+    int rc;
+    (void)call;
+    for (size_t i = 0; i < a->n; i++) {
+        if (json_is_null(a->v[i]))
+            continue;
+        if ((rc = want(ctx, a, i, "merge", JSON_OBJECT)) < 0) {
+            json_decref(r);
+            return rc;
+        }
+        json_object_update(r, a->v[i]);
+    }
+    *out = r;
+    return 0;
+}
+
+static int fn_lookup(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                     struct call_args *a)
+{
+    json_t *v;
+    int rc;
+    if ((rc = want(ctx, a, 0, "lookup", JSON_OBJECT)) < 0 ||
+        (rc = want(ctx, a, 1, "lookup", JSON_STRING)) < 0)
+        return rc;
+    v = json_object_get(a->v[0], str_arg(a, 1));
+    if (v)
+        *out = json_incref(v);
+    else if (a->n == 3)
+        *out = json_incref(a->v[2]);
+    else
+        return ctx->sensitive
+                   ? fail(ctx, &a->e[1]->loc, "unknown-key",
+                          "lookup(): no such key in the map (the key is sensitive: not shown)")
+                   : fail(ctx, &a->e[1]->loc, "unknown-key",
+                          "lookup(): no key '%s' in the map; give a default as a third argument",
+                          str_arg(a, 1));
+    return 0;
+}
+
+static int cmp_keys(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The keys of map m in lexical order (malloc'd; NULL when m is empty or
+ * memory ran out: check *n). */
+static const char **sorted_keys(const json_t *m, size_t *n)
+{
+    const char **keys, *k;
+    json_t *x;
+    size_t i = 0;
+    *n = json_object_size(m);
+    if (*n == 0 || (keys = malloc(*n * sizeof(*keys))) == NULL)
+        return NULL;
+    json_object_foreach((json_t *)m, k, x) keys[i++] = k;
+    qsort(keys, *n, sizeof(*keys), cmp_keys);
+    return keys;
+}
+
+static int keys_or_values(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                          struct call_args *a, bool keys_wanted)
+{
+    size_t n;
+    const char **keys;
+    json_t *r;
+    int rc;
+    if ((rc = want(ctx, a, 0, keys_wanted ? "keys" : "values", JSON_OBJECT)) < 0)
+        return rc;
+    keys = sorted_keys(a->v[0], &n);
+    if (keys == NULL && n > 0)
+        return fail(ctx, &call->loc, "internal", "out of memory");
+    r = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(r, keys_wanted ? json_string(keys[i])
+                                             : json_incref(json_object_get(a->v[0], keys[i])));
+    free(keys);
+    *out = r;
+    return 0;
+}
+
+static int fn_keys(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                   struct call_args *a)
+{
+    return keys_or_values(out, ctx, call, a, true);
+}
+
+static int fn_values(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                     struct call_args *a)
+{
+    return keys_or_values(out, ctx, call, a, false);
+}
+
+/* element(list, i): i wraps around the list's length. */
+static int fn_element(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                      struct call_args *a)
+{
+    size_t n;
+    json_int_t i;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "element", JSON_ARRAY)) < 0 ||
+        (rc = want(ctx, a, 1, "element", JSON_INTEGER)) < 0)
+        return rc;
+    n = json_array_size(a->v[0]);
+    i = json_integer_value(a->v[1]);
+    if (n == 0)
+        return fail(ctx, &a->e[0]->loc, "index", "element(): the list is empty");
+    if (i < 0)
+        return fail(ctx, &a->e[1]->loc, "index", "element(): the index must not be negative");
+    *out = json_incref(json_array_get(a->v[0], (size_t)i % n));
+    return 0;
+}
+
+static int flatten_into(json_t *r, const json_t *list, int depth)
+{
+    size_t i;
+    json_t *x;
+    if (depth > 64)
+        return -1;
+    json_array_foreach(list, i, x)
+    {
+        if (json_is_array(x)) {
+            if (flatten_into(r, x, depth + 1) < 0)
+                return -1;
+        } else {
+            json_array_append(r, x);
+        }
+    }
+    return 0;
+}
+
+static int fn_flatten(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                      struct call_args *a)
+{
+    json_t *r;
+    int rc;
+    if ((rc = want(ctx, a, 0, "flatten", JSON_ARRAY)) < 0)
+        return rc;
+    r = json_array();
+    if (flatten_into(r, a->v[0], 0) < 0) {
+        json_decref(r);
+        return fail(ctx, &call->loc, "type", "flatten(): lists nested deeper than 64 levels");
+    }
+    *out = r;
+    return 0;
+}
+
+static int fn_distinct(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                       struct call_args *a)
+{
+    size_t i;
+    json_t *x, *r;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "distinct", JSON_ARRAY)) < 0)
+        return rc;
+    r = json_array();
+    json_array_foreach(a->v[0], i, x) if (list_index(r, x) < 0) json_array_append(r, x);
+    *out = r;
+    return 0;
+}
+
+/* compact(list): the strings that are not empty (nulls dropped too). */
+static int fn_compact(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                      struct call_args *a)
+{
+    size_t i;
+    json_t *x, *r;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "compact", JSON_ARRAY)) < 0)
+        return rc;
+    r = json_array();
+    json_array_foreach(a->v[0], i, x)
+    {
+        if (json_is_null(x) || (json_is_string(x) && json_string_length(x) == 0))
+            continue;
+        if (!json_is_string(x)) {
+            json_decref(r);
+            return fail(ctx, &a->e[0]->loc, "type",
+                        "compact(): element %zu must be a string, not a %s", i + 1,
+                        value_type_name(x));
+        }
+        json_array_append(r, x);
+    }
+    *out = r;
+    return 0;
+}
+
+static int fn_reverse(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                      struct call_args *a)
+{
+    json_t *r;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "reverse", JSON_ARRAY)) < 0)
+        return rc;
+    r = json_array();
+    for (size_t i = json_array_size(a->v[0]); i-- > 0;)
+        json_array_append(r, json_array_get(a->v[0], i));
+    *out = r;
+    return 0;
+}
+
+static int cmp_json_strings(const void *x, const void *y)
+{
+    return strcmp(json_string_value(*(json_t *const *)x), json_string_value(*(json_t *const *)y));
+}
+
+static int cmp_json_numbers(const void *x, const void *y)
+{
+    json_int_t p = json_integer_value(*(json_t *const *)x),
+               q = json_integer_value(*(json_t *const *)y);
+    return p < q ? -1 : p > q;
+}
+
+/* A new list of list's elements sorted (all strings, or all numbers). */
+static json_t *sorted_list(const json_t *list)
+{
+    size_t n = json_array_size(list);
+    json_t **v = malloc((n ? n : 1) * sizeof(*v)), *r;
+    if (v == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(list, i);
+    qsort(v, n, sizeof(*v), n && json_is_integer(v[0]) ? cmp_json_numbers : cmp_json_strings);
+    r = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append(r, v[i]);
+    free(v);
+    return r;
+}
+
+static int fn_sort(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                   struct call_args *a)
+{
+    int rc;
+    if ((rc = want_elements(ctx, a, 0, "sort", JSON_STRING)) < 0)
+        return rc;
+    if ((*out = sorted_list(a->v[0])) == NULL)
+        return fail(ctx, &call->loc, "internal", "out of memory");
+    return 0;
+}
+
+/* slice(list, start, end): elements [start, end). */
+static int fn_slice(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a)
+{
+    json_int_t from, to, n;
+    json_t *r;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "slice", JSON_ARRAY)) < 0 ||
+        (rc = want(ctx, a, 1, "slice", JSON_INTEGER)) < 0 ||
+        (rc = want(ctx, a, 2, "slice", JSON_INTEGER)) < 0)
+        return rc;
+    n = (json_int_t)json_array_size(a->v[0]);
+    from = json_integer_value(a->v[1]);
+    to = json_integer_value(a->v[2]);
+    if (from < 0 || from > n)
+        return fail(ctx, &a->e[1]->loc, "index",
+                    "slice(): start %" JSON_INTEGER_FORMAT " is outside 0 to %" JSON_INTEGER_FORMAT,
+                    from, n);
+    if (to < from || to > n)
+        return fail(ctx, &a->e[2]->loc, "index",
+                    "slice(): end %" JSON_INTEGER_FORMAT " is outside %" JSON_INTEGER_FORMAT
+                    " to %" JSON_INTEGER_FORMAT,
+                    to, from, n);
+    r = json_array();
+    for (json_int_t i = from; i < to; i++)
+        json_array_append(r, json_array_get(a->v[0], (size_t)i));
+    *out = r;
+    return 0;
+}
+
+static int fn_one(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                  struct call_args *a)
+{
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "one", JSON_ARRAY)) < 0)
+        return rc;
+    if (json_array_size(a->v[0]) > 1)
+        return fail(ctx, &a->e[0]->loc, "type", "one(): the list has %zu elements, not 0 or 1",
+                    json_array_size(a->v[0]));
+    *out = json_array_size(a->v[0]) ? json_incref(json_array_get(a->v[0], 0)) : json_null();
+    return 0;
+}
+
+static int all_or_any(json_t **out, struct eval_ctx *ctx, struct call_args *a, bool all)
+{
+    size_t i;
+    json_t *x;
+    bool r = all;
+    int rc;
+    if ((rc = want_elements(ctx, a, 0, all ? "alltrue" : "anytrue", JSON_TRUE)) < 0)
+        return rc;
+    json_array_foreach(a->v[0], i, x) r = all ? r && json_is_true(x) : r || json_is_true(x);
+    *out = json_boolean(r);
+    return 0;
+}
+
+static int fn_alltrue(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                      struct call_args *a)
+{
+    (void)call;
+    return all_or_any(out, ctx, a, true);
+}
+
+static int fn_anytrue(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                      struct call_args *a)
+{
+    (void)call;
+    return all_or_any(out, ctx, a, false);
+}
+
+static int fn_zipmap(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                     struct call_args *a)
+{
+    json_t *r;
+    int rc;
+    if ((rc = want_elements(ctx, a, 0, "zipmap", JSON_STRING)) < 0 ||
+        (rc = want(ctx, a, 1, "zipmap", JSON_ARRAY)) < 0)
+        return rc;
+    if (json_array_size(a->v[0]) != json_array_size(a->v[1]))
+        return fail(ctx, &call->loc, "type", "zipmap(): %zu keys but %zu values",
+                    json_array_size(a->v[0]), json_array_size(a->v[1]));
+    r = json_object();
+    for (size_t i = 0; i < json_array_size(a->v[0]); i++)
+        json_object_set(r, json_string_value(json_array_get(a->v[0], i)),
+                        json_array_get(a->v[1], i));
+    *out = r;
+    return 0;
+}
+
+/* --- numbers --- */
+
+static int min_or_max(json_t **out, struct eval_ctx *ctx, struct call_args *a, bool max)
+{
+    json_int_t best = 0;
+    int rc;
+    for (size_t i = 0; i < a->n; i++) {
+        json_int_t v;
+        if ((rc = want(ctx, a, i, max ? "max" : "min", JSON_INTEGER)) < 0)
+            return rc;
+        v = json_integer_value(a->v[i]);
+        if (i == 0 || (max ? v > best : v < best))
+            best = v;
+    }
+    *out = json_integer(best);
+    return 0;
+}
+
+static int fn_min(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                  struct call_args *a)
+{
+    (void)call;
+    return min_or_max(out, ctx, a, false);
+}
+
+static int fn_max(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                  struct call_args *a)
+{
+    (void)call;
+    return min_or_max(out, ctx, a, true);
+}
+
+static int fn_sum(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                  struct call_args *a)
+{
+    size_t i;
+    json_t *x;
+    json_int_t s = 0;
+    int rc;
+    if ((rc = want_elements(ctx, a, 0, "sum", JSON_INTEGER)) < 0)
+        return rc;
+    json_array_foreach(a->v[0], i, x) if (__builtin_add_overflow(
+                                              s, json_integer_value(x),
+                                              &s)) return fail(ctx, &call->loc, "arithmetic",
+                                                               "sum(): overflows a 64-bit number");
+    *out = json_integer(s);
+    return 0;
+}
+
+static int fn_abs(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                  struct call_args *a)
+{
+    json_int_t v;
+    int rc;
+    if ((rc = want(ctx, a, 0, "abs", JSON_INTEGER)) < 0)
+        return rc;
+    v = json_integer_value(a->v[0]);
+    if (v == INT64_MIN)
+        return fail(ctx, &call->loc, "arithmetic", "abs(): overflows a 64-bit number");
+    *out = json_integer(v < 0 ? -v : v);
+    return 0;
+}
+
+#define RANGE_MAX 1024
+
+/* range(limit), range(start, limit), range(start, limit, step) */
+static int fn_range(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a)
+{
+    json_int_t start = 0, limit, step = 1;
+    json_t *r;
+    size_t n = 0;
+    int rc;
+    for (size_t i = 0; i < a->n; i++)
+        if ((rc = want(ctx, a, i, "range", JSON_INTEGER)) < 0)
+            return rc;
+    if (a->n == 1) {
+        limit = json_integer_value(a->v[0]);
+    } else {
+        start = json_integer_value(a->v[0]);
+        limit = json_integer_value(a->v[1]);
+        if (a->n == 3)
+            step = json_integer_value(a->v[2]);
+    }
+    if (step == 0)
+        return fail(ctx, &a->e[a->n - 1]->loc, "arithmetic", "range(): the step must not be 0");
+    if ((step > 0 && limit < start) || (step < 0 && limit > start))
+        return fail(ctx, &call->loc, "arithmetic",
+                    "range(): a %s step never reaches the limit from the start",
+                    step > 0 ? "positive" : "negative");
+    r = json_array();
+    for (json_int_t v = start; step > 0 ? v < limit : v > limit; v += step) {
+        if (++n > RANGE_MAX) {
+            json_decref(r);
+            return fail(ctx, &call->loc, "arithmetic", "range(): more than %d elements", RANGE_MAX);
+        }
+        json_array_append_new(r, json_integer(v));
+        if ((step > 0 && v > INT64_MAX - step) || (step < 0 && v < INT64_MIN - step))
+            break;
+    }
+    *out = r;
+    return 0;
+}
+
+/* --- strings --- */
+
+/* A whole number's text: digits with an optional sign (Terraform's
+ * decimals are not numbers here). */
+static bool parse_whole(const char *s, json_int_t *v)
+{
+    char *end;
+    long long x;
+    if (*s == '\0' || isspace((unsigned char)*s))
+        return false;
+    errno = 0;
+    x = strtoll(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *v = x;
+    return true;
+}
+
+static int fn_tostring(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                       struct call_args *a)
+{
+    struct buf b;
+    (void)call;
+    if (json_is_null(a->v[0]) || json_is_string(a->v[0])) {
+        *out = json_incref(a->v[0]);
+        return 0;
+    }
+    buf_init(&b, 0);
+    if (!to_text(&b, a->v[0])) {
+        buf_release(&b);
+        return fail(ctx, &a->e[0]->loc, "type", "tostring(): cannot convert a %s to a string",
+                    value_type_name(a->v[0]));
+    }
+    *out = json_stringn(b.ptr, b.len);
+    buf_release(&b);
+    return 0;
+}
+
+static int fn_tonumber(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                       struct call_args *a)
+{
+    json_int_t v;
+    (void)call;
+    if (json_is_null(a->v[0]) || json_is_integer(a->v[0])) {
+        *out = json_incref(a->v[0]);
+        return 0;
+    }
+    if (!json_is_string(a->v[0]))
+        return fail(ctx, &a->e[0]->loc, "type", "tonumber(): cannot convert a %s to a number",
+                    value_type_name(a->v[0]));
+    if (!parse_whole(str_arg(a, 0), &v))
+        return ctx->sensitive
+                   ? fail(ctx, &a->e[0]->loc, "type",
+                          "tonumber(): the string is not a whole number (it is sensitive: not "
+                          "shown)")
+                   : fail(ctx, &a->e[0]->loc, "type", "tonumber(): \"%s\" is not a whole number",
+                          str_arg(a, 0));
+    *out = json_integer(v);
+    return 0;
+}
+
+static int fn_tobool(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                     struct call_args *a)
+{
+    const json_t *v = a->v[0];
+    (void)call;
+    if (json_is_null(v) || json_is_boolean(v)) {
+        *out = json_incref(a->v[0]);
+        return 0;
+    }
+    if (json_is_string(v) &&
+        (strcmp(json_string_value(v), "true") == 0 || strcmp(json_string_value(v), "false") == 0)) {
+        *out = json_boolean(json_string_value(v)[0] == 't');
+        return 0;
+    }
+    return fail(ctx, &a->e[0]->loc, "type",
+                "tobool(): only true, false, \"true\" and \"false\" convert, not this %s",
+                value_type_name(v));
+}
+
+static int fn_tolist(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                     struct call_args *a)
+{
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "tolist", JSON_ARRAY)) < 0)
+        return rc;
+    *out = json_incref(a->v[0]);
+    return 0;
+}
+
+/* toset(list): the distinct elements, strings and numbers in order as
+ * Terraform's sets iterate them. */
+static int fn_toset(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a)
+{
+    json_t *d = NULL, *first;
+    int rc;
+    if ((rc = fn_distinct(&d, ctx, call, a)) < 0)
+        return rc;
+    first = json_array_get(d, 0);
+    if (first && (json_is_string(first) || json_is_integer(first))) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(d, i, x) if (json_typeof(x) != json_typeof(first))
+        {
+            json_decref(d);
+            return fail(ctx, &a->e[0]->loc, "type",
+                        "toset(): the elements must be of one type: a %s, then a %s",
+                        value_type_name(first), value_type_name(x));
+        }
+        *out = sorted_list(d);
+        json_decref(d);
+        if (*out == NULL)
+            return fail(ctx, &call->loc, "internal", "out of memory");
+        return 0;
+    }
+    *out = d;
+    return 0;
+}
+
+static int fn_tomap(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a)
+{
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "tomap", JSON_OBJECT)) < 0)
+        return rc;
+    *out = json_incref(a->v[0]);
+    return 0;
+}
+
+static int fn_trimspace(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                        struct call_args *a)
+{
+    const char *s;
+    size_t b = 0, e;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "trimspace", JSON_STRING)) < 0)
+        return rc;
+    s = str_arg(a, 0);
+    e = json_string_length(a->v[0]);
+    while (b < e && isspace((unsigned char)s[b]))
+        b++;
+    while (e > b && isspace((unsigned char)s[e - 1]))
+        e--;
+    *out = json_stringn(s + b, e - b);
+    return 0;
+}
+
+static int trim_affix(json_t **out, struct eval_ctx *ctx, struct call_args *a, bool prefix)
+{
+    const char *fn = prefix ? "trimprefix" : "trimsuffix";
+    const char *s, *x;
+    size_t n, k;
+    int rc;
+    if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0 || (rc = want(ctx, a, 1, fn, JSON_STRING)) < 0)
+        return rc;
+    s = str_arg(a, 0);
+    n = json_string_length(a->v[0]);
+    x = str_arg(a, 1);
+    k = json_string_length(a->v[1]);
+    if (k <= n && memcmp(prefix ? s : s + n - k, x, k) == 0)
+        *out = prefix ? json_stringn(s + k, n - k) : json_stringn(s, n - k);
+    else
+        *out = json_incref(a->v[0]);
+    return 0;
+}
+
+static int fn_trimprefix(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                         struct call_args *a)
+{
+    (void)call;
+    return trim_affix(out, ctx, a, true);
+}
+
+static int fn_trimsuffix(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                         struct call_args *a)
+{
+    (void)call;
+    return trim_affix(out, ctx, a, false);
+}
+
+static int test_affix(json_t **out, struct eval_ctx *ctx, struct call_args *a, const char *fn)
+{
+    size_t n, k;
+    int rc;
+    if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0 || (rc = want(ctx, a, 1, fn, JSON_STRING)) < 0)
+        return rc;
+    n = json_string_length(a->v[0]);
+    k = json_string_length(a->v[1]);
+    if (fn[0] == 's' && fn[3] == 'c') /* strcontains */
+        *out = json_boolean(strstr(str_arg(a, 0), str_arg(a, 1)) != NULL);
+    else
+        *out = json_boolean(k <= n && memcmp(fn[0] == 's' ? str_arg(a, 0) : str_arg(a, 0) + n - k,
+                                             str_arg(a, 1), k) == 0);
+    return 0;
+}
+
+static int fn_startswith(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                         struct call_args *a)
+{
+    (void)call;
+    return test_affix(out, ctx, a, "startswith");
+}
+
+static int fn_endswith(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                       struct call_args *a)
+{
+    (void)call;
+    return test_affix(out, ctx, a, "endswith");
+}
+
+static int fn_strcontains(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                          struct call_args *a)
+{
+    (void)call;
+    return test_affix(out, ctx, a, "strcontains");
+}
+
+/* substr(s, offset, length) in characters; a negative offset counts from
+ * the end, length -1 takes the rest. */
+static int fn_substr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                     struct call_args *a)
+{
+    const char *s;
+    size_t len, chars, b, e;
+    json_int_t off, n;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "substr", JSON_STRING)) < 0 ||
+        (rc = want(ctx, a, 1, "substr", JSON_INTEGER)) < 0 ||
+        (rc = want(ctx, a, 2, "substr", JSON_INTEGER)) < 0)
+        return rc;
+    s = str_arg(a, 0);
+    len = json_string_length(a->v[0]);
+    chars = utf8_chars(s, len);
+    off = json_integer_value(a->v[1]);
+    n = json_integer_value(a->v[2]);
+    if (off < 0)
+        off += (json_int_t)chars;
+    if (off < 0 || (size_t)off > chars)
+        return fail(ctx, &a->e[1]->loc, "index",
+                    "substr(): the offset is outside a string of %zu characters", chars);
+    if (n < -1)
+        return fail(ctx, &a->e[2]->loc, "index",
+                    "substr(): the length must be -1 (the rest) or more");
+    b = utf8_offset(s, len, (size_t)off);
+    e = n == -1 || (size_t)n >= chars - (size_t)off ? len : utf8_offset(s, len, (size_t)(off + n));
+    *out = json_stringn(s + b, e - b);
+    return 0;
+}
+
+static int fn_split(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a)
+{
+    const char *sep, *s, *end, *p;
+    size_t k;
+    json_t *r;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "split", JSON_STRING)) < 0 ||
+        (rc = want(ctx, a, 1, "split", JSON_STRING)) < 0)
+        return rc;
+    sep = str_arg(a, 0);
+    k = json_string_length(a->v[0]);
+    s = str_arg(a, 1);
+    end = s + json_string_length(a->v[1]);
+    r = json_array();
+    if (k == 0) { /* every character */
+        for (p = s; p < end;) {
+            const char *q = p + 1;
+            while (q < end && ((unsigned char)*q & 0xC0) == 0x80)
+                q++;
+            json_array_append_new(r, json_stringn(p, (size_t)(q - p)));
+            p = q;
+        }
+        *out = r;
+        return 0;
+    }
+    for (p = s;;) {
+        const char *q = (size_t)(end - p) >= k ? memmem(p, (size_t)(end - p), sep, k) : NULL;
+        if (q == NULL) {
+            json_array_append_new(r, json_stringn(p, (size_t)(end - p)));
+            break;
+        }
+        json_array_append_new(r, json_stringn(p, (size_t)(q - p)));
+        p = q + k;
+    }
+    *out = r;
+    return 0;
+}
+
+/* POSIX extended regular expressions (regcomp); Terraform's are RE2. */
+static int compile_regex(regex_t *re, struct eval_ctx *ctx, const struct call_args *a, size_t i,
+                         const char *fn, const char *pattern)
+{
+    int err = regcomp(re, pattern, REG_EXTENDED);
+    if (err != 0) {
+        char msg[160];
+        regerror(err, re, msg, sizeof(msg));
+        regfree(re);
+        return fail(ctx, &a->e[i]->loc, "regex", "%s(): invalid regular expression: %s", fn, msg);
+    }
+    return 0;
+}
+
+/* One match's value: the whole match without groups, else the list of
+ * the groups (an unmatched group is null). */
+static json_t *match_value(const regex_t *re, const char *s, const regmatch_t *m)
+{
+    json_t *r;
+    if (re->re_nsub == 0)
+        return json_stringn(s + m[0].rm_so, (size_t)(m[0].rm_eo - m[0].rm_so));
+    r = json_array();
+    for (size_t g = 1; g <= re->re_nsub && g < 10; g++)
+        json_array_append_new(
+            r, m[g].rm_so < 0 ? json_null()
+                              : json_stringn(s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so)));
+    return r;
+}
+
+static int regex_fn(json_t **out, struct eval_ctx *ctx, struct call_args *a, bool all)
+{
+    const char *fn = all ? "regexall" : "regex";
+    regex_t re;
+    regmatch_t m[10];
+    const char *s;
+    json_t *r = NULL;
+    int rc;
+    if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0 || (rc = want(ctx, a, 1, fn, JSON_STRING)) < 0)
+        return rc;
+    if ((rc = compile_regex(&re, ctx, a, 0, fn, str_arg(a, 0))) < 0)
+        return rc;
+    s = str_arg(a, 1);
+    if (!all) {
+        if (regexec(&re, s, 10, m, 0) != 0)
+            rc = ctx->sensitive ? fail(ctx, &a->e[1]->loc, "regex",
+                                       "regex(): no match (the string is sensitive: not shown)")
+                                : fail(ctx, &a->e[1]->loc, "regex",
+                                       "regex(): the pattern does not match \"%s\"", s);
+        else
+            r = match_value(&re, s, m);
+    } else {
+        const char *p = s;
+        r = json_array();
+        while (*p && regexec(&re, p, 10, m, p == s ? 0 : REG_NOTBOL) == 0) {
+            json_array_append_new(r, match_value(&re, p, m));
+            p += m[0].rm_eo > 0 ? m[0].rm_eo : 1;
+        }
+    }
+    regfree(&re);
+    if (rc == 0)
+        *out = r;
+    return rc;
+}
+
+static int fn_regex(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a)
+{
+    (void)call;
+    return regex_fn(out, ctx, a, false);
+}
+
+static int fn_regexall(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                       struct call_args *a)
+{
+    (void)call;
+    return regex_fn(out, ctx, a, true);
+}
+
+/* replace(s, what, with): every occurrence of the string what; when what
+ * is written /like this/, of that regular expression, with $1..$9 in with
+ * naming its groups. */
+static int fn_replace(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                      struct call_args *a)
+{
+    const char *s, *what, *with;
+    size_t k;
+    struct buf b;
+    int rc;
+    (void)call;
+    for (size_t i = 0; i < 3; i++)
+        if ((rc = want(ctx, a, i, "replace", JSON_STRING)) < 0)
+            return rc;
+    s = str_arg(a, 0);
+    what = str_arg(a, 1);
+    k = json_string_length(a->v[1]);
+    with = str_arg(a, 2);
+    buf_init(&b, 0);
+    if (k >= 2 && what[0] == '/' && what[k - 1] == '/') {
+        regex_t re;
+        regmatch_t m[10];
+        char *pattern = strndup(what + 1, k - 2);
+        const char *p = s;
+        if (pattern == NULL)
+            return fail(ctx, &call->loc, "internal", "out of memory");
+        rc = compile_regex(&re, ctx, a, 1, "replace", pattern);
+        free(pattern);
+        if (rc < 0)
+            return rc;
+        while (*p && regexec(&re, p, 10, m, p == s ? 0 : REG_NOTBOL) == 0) {
+            buf_add(&b, p, (size_t)m[0].rm_so);
+            for (const char *w = with; *w; w++) {
+                if (w[0] == '$' && w[1] >= '0' && w[1] <= '9') {
+                    size_t g = (size_t)(w[1] - '0');
+                    if (g <= re.re_nsub && m[g].rm_so >= 0)
+                        buf_add(&b, p + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+                    w++;
+                } else {
+                    buf_addch(&b, *w);
+                }
+            }
+            if (m[0].rm_eo == 0) { /* an empty match: keep one character and go on */
+                buf_addch(&b, *p);
+                p++;
+            } else {
+                p += m[0].rm_eo;
+            }
+        }
+        buf_adds(&b, p);
+        regfree(&re);
+    } else if (k == 0) {
+        buf_adds(&b, s);
+    } else {
+        const char *p = s, *q;
+        while ((q = strstr(p, what)) != NULL) {
+            buf_add(&b, p, (size_t)(q - p));
+            buf_adds(&b, with);
+            p = q + k;
+        }
+        buf_adds(&b, p);
+    }
+    *out = json_stringn(b.ptr, b.len);
+    buf_release(&b);
+    return 0;
+}
+
+/* --- encodings and hashes --- */
+
+/* Decoded JSON becomes a language value: numbers must be whole. */
+static int whole_numbers(json_t *v, json_t **fixed, int depth)
+{
+    *fixed = NULL;
+    if (depth > 64)
+        return -2;
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d != d || d < -9.2e18 || d > 9.2e18 || (double)(json_int_t)d != d)
+            return -1;
+        *fixed = json_integer((json_int_t)d);
+        return 0;
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *f;
+            int rc = whole_numbers(json_array_get(v, i), &f, depth + 1);
+            if (rc < 0)
+                return rc;
+            if (f)
+                json_array_set_new(v, i, f);
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x)
+        {
+            json_t *f;
+            int rc = whole_numbers(x, &f, depth + 1);
+            if (rc < 0)
+                return rc;
+            if (f)
+                json_object_set_new(v, k, f);
+        }
+    }
+    return 0;
+}
+
+static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                         struct call_args *a)
+{
+    json_error_t jerr;
+    json_t *v, *fixed;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "jsondecode", JSON_STRING)) < 0)
+        return rc;
+    v = json_loadb(str_arg(a, 0), json_string_length(a->v[0]),
+                   JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    if (v == NULL)
+        return ctx->sensitive ? fail(ctx, &a->e[0]->loc, "json",
+                                     "jsondecode(): not valid JSON (it is sensitive: not shown)")
+                              : fail(ctx, &a->e[0]->loc, "json",
+                                     "jsondecode(): not valid JSON: %s at character %d", jerr.text,
+                                     jerr.position);
+    if ((rc = whole_numbers(v, &fixed, 0)) < 0) {
+        json_decref(v);
+        return fail(ctx, &a->e[0]->loc, "json", "jsondecode(): %s",
+                    rc == -1 ? "a decimal number: numbers are whole here"
+                             : "nesting deeper than 64 levels");
+    }
+    if (fixed) {
+        json_decref(v);
+        v = fixed;
+    }
+    *out = v;
+    return 0;
+}
+
+static int fn_jsonencode(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                         struct call_args *a)
+{
+    char *s = json_dumps(a->v[0], JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    if (s == NULL)
+        return fail(ctx, &call->loc, "internal", "out of memory");
+    *out = json_string(s);
+    free(s);
+    return 0;
+}
+
+static int fn_base64encode(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                           struct call_args *a)
+{
+    struct buf b;
+    int rc;
+    if ((rc = want(ctx, a, 0, "base64encode", JSON_STRING)) < 0)
+        return rc;
+    buf_init(&b, 0);
+    if (base64_encode(&b, str_arg(a, 0), json_string_length(a->v[0])) < 0)
+        rc = fail(ctx, &call->loc, "internal", "out of memory");
+    else
+        *out = json_stringn(b.ptr, b.len);
+    buf_release(&b);
+    return rc;
+}
+
+static int fn_base64decode(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                           struct call_args *a)
+{
+    struct buf b;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "base64decode", JSON_STRING)) < 0)
+        return rc;
+    buf_init(&b, 0);
+    if (base64_decode_strict(&b, str_arg(a, 0), json_string_length(a->v[0])) < 0)
+        rc = fail(ctx, &a->e[0]->loc, "base64",
+                  "base64decode(): not standard base64 (A-Z a-z 0-9 + /, padded with = to a "
+                  "multiple of 4)");
+    else if ((*out = json_stringn(b.ptr, b.len)) == NULL)
+        rc = fail(ctx, &a->e[0]->loc, "base64",
+                  "base64decode(): the decoded bytes are not UTF-8 text");
+    buf_release(&b);
+    return rc;
+}
+
+static int digest(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                  struct call_args *a, const char *fn, const EVP_MD *md)
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    int rc;
+    if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0)
+        return rc;
+    if (EVP_Digest(str_arg(a, 0), json_string_length(a->v[0]), d, &n, md, NULL) != 1)
+        return fail(ctx, &call->loc, "internal", "%s(): the digest failed", fn);
+    for (unsigned int i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    *out = json_stringn(hex, 2 * (size_t)n);
+    return 0;
+}
+
+static int fn_sha256(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                     struct call_args *a)
+{
+    return digest(out, ctx, call, a, "sha256", EVP_sha256());
+}
+
+static int fn_sha1(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                   struct call_args *a)
+{
+    return digest(out, ctx, call, a, "sha1", EVP_sha1());
+}
+
+static int fn_md5(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                  struct call_args *a)
+{
+    return digest(out, ctx, call, a, "md5", EVP_md5());
+}
+
+/* sensitive(v): v, treated as a secret from here on. */
+static int fn_sensitive(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                        struct call_args *a)
+{
+    (void)call;
+    ctx->sensitive = true;
+    *out = json_incref(a->v[0]);
+    return 0;
+}
+
+/* --- networks --- */
+
+struct cidr {
+    unsigned char addr[16];
+    int bits;   /* 32 or 128 */
+    int prefix; /* the prefix length */
+    int family;
+};
+
+static int parse_cidr(struct cidr *c, struct eval_ctx *ctx, const struct call_args *a, size_t i,
+                      const char *fn)
+{
+    const char *s = str_arg(a, i), *slash = strchr(s, '/');
+    char host[INET6_ADDRSTRLEN + 1];
+    json_int_t prefix;
+    memset(c, 0, sizeof(*c));
+    if (slash && (size_t)(slash - s) < sizeof(host)) {
+        memcpy(host, s, (size_t)(slash - s));
+        host[slash - s] = '\0';
+        c->family = strchr(host, ':') ? AF_INET6 : AF_INET;
+        c->bits = c->family == AF_INET6 ? 128 : 32;
+        if (inet_pton(c->family, host, c->addr) == 1 && parse_whole(slash + 1, &prefix) &&
+            slash[1] >= '0' && slash[1] <= '9' && prefix <= c->bits) {
+            c->prefix = (int)prefix;
+            return 0;
+        }
+    }
+    if (ctx->sensitive)
+        return fail(ctx, &a->e[i]->loc, "cidr",
+                    "%s(): not an address prefix like \"10.0.0.0/16\" (it is sensitive: not shown)",
+                    fn);
+    return fail(ctx, &a->e[i]->loc, "cidr",
+                "%s(): \"%s\" is not an address prefix like \"10.0.0.0/16\" or \"fd00::/8\"", fn,
+                s);
+}
+
+/* Sets bits [from, from + n) of the address (big-endian) to v's low n bits. */
+static void set_bits(unsigned char *addr, int from, int n, uint64_t v)
+{
+    for (int k = 0; k < n; k++) {
+        int bit = from + k;
+        unsigned char mask = (unsigned char)(0x80 >> (bit % 8));
+        if (n - 1 - k < 64 && (v >> (n - 1 - k)) & 1)
+            addr[bit / 8] |= mask;
+        else
+            addr[bit / 8] &= (unsigned char)~mask;
+    }
+}
+
+static json_t *format_addr(const struct cidr *c, bool with_prefix)
+{
+    char text[INET6_ADDRSTRLEN + 8];
+    size_t n;
+    if (inet_ntop(c->family, c->addr, text, INET6_ADDRSTRLEN) == NULL)
+        return NULL;
+    n = strlen(text);
+    if (with_prefix)
+        snprintf(text + n, sizeof(text) - n, "/%d", c->prefix);
+    return json_string(text);
+}
+
+/* cidrsubnet(prefix, newbits, netnum): subnet netnum of the prefix
+ * lengthened by newbits. */
+static int fn_cidrsubnet(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                         struct call_args *a)
+{
+    struct cidr c;
+    json_int_t newbits, netnum;
+    int rc;
+    if ((rc = want(ctx, a, 0, "cidrsubnet", JSON_STRING)) < 0 ||
+        (rc = want(ctx, a, 1, "cidrsubnet", JSON_INTEGER)) < 0 ||
+        (rc = want(ctx, a, 2, "cidrsubnet", JSON_INTEGER)) < 0 ||
+        (rc = parse_cidr(&c, ctx, a, 0, "cidrsubnet")) < 0)
+        return rc;
+    newbits = json_integer_value(a->v[1]);
+    netnum = json_integer_value(a->v[2]);
+    if (newbits < 0 || c.prefix + newbits > c.bits)
+        return fail(ctx, &a->e[1]->loc, "cidr",
+                    "cidrsubnet(): %d + %" JSON_INTEGER_FORMAT
+                    " bits do not fit in a %d-bit address",
+                    c.prefix, newbits, c.bits);
+    if (netnum < 0 || (newbits < 63 && netnum >= ((json_int_t)1 << newbits)))
+        return fail(ctx, &a->e[2]->loc, "cidr",
+                    "cidrsubnet(): network %" JSON_INTEGER_FORMAT
+                    " does not fit in %" JSON_INTEGER_FORMAT " new bits (0 to %" JSON_INTEGER_FORMAT
+                    ")",
+                    netnum, newbits, newbits < 63 ? ((json_int_t)1 << newbits) - 1 : INT64_MAX);
+    set_bits(c.addr, c.prefix + (int)newbits, c.bits - c.prefix - (int)newbits, 0);
+    set_bits(c.addr, c.prefix, (int)newbits, (uint64_t)netnum);
+    c.prefix += (int)newbits;
+    if ((*out = format_addr(&c, true)) == NULL)
+        return fail(ctx, &call->loc, "internal", "cidrsubnet(): cannot format the address");
+    return 0;
+}
+
+/* cidrhost(prefix, hostnum): host hostnum of the prefix (negative counts
+ * from the end). */
+static int fn_cidrhost(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                       struct call_args *a)
+{
+    struct cidr c;
+    json_int_t host;
+    int hostbits;
+    int rc;
+    if ((rc = want(ctx, a, 0, "cidrhost", JSON_STRING)) < 0 ||
+        (rc = want(ctx, a, 1, "cidrhost", JSON_INTEGER)) < 0 ||
+        (rc = parse_cidr(&c, ctx, a, 0, "cidrhost")) < 0)
+        return rc;
+    host = json_integer_value(a->v[1]);
+    hostbits = c.bits - c.prefix;
+    if (hostbits < 63) {
+        json_int_t size = (json_int_t)1 << hostbits;
+        if (host < 0)
+            host += size;
+        if (host < 0 || host >= size)
+            return fail(ctx, &a->e[1]->loc, "cidr",
+                        "cidrhost(): host %" JSON_INTEGER_FORMAT
+                        " is outside a prefix of %" JSON_INTEGER_FORMAT " addresses",
+                        json_integer_value(a->v[1]), size);
+    } else if (host < 0) {
+        return fail(ctx, &a->e[1]->loc, "cidr",
+                    "cidrhost(): a negative host needs a prefix of fewer than 2^63 addresses");
+    }
+    set_bits(c.addr, c.prefix, hostbits, (uint64_t)host);
+    if ((*out = format_addr(&c, false)) == NULL)
+        return fail(ctx, &call->loc, "internal", "cidrhost(): cannot format the address");
+    return 0;
+}
+
+static int fn_cidrnetmask(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                          struct call_args *a)
+{
+    struct cidr c;
+    int rc;
+    if ((rc = want(ctx, a, 0, "cidrnetmask", JSON_STRING)) < 0 ||
+        (rc = parse_cidr(&c, ctx, a, 0, "cidrnetmask")) < 0)
+        return rc;
+    if (c.family != AF_INET)
+        return fail(ctx, &a->e[0]->loc, "cidr", "cidrnetmask(): only IPv4 prefixes have a netmask");
+    memset(c.addr, 0, sizeof(c.addr));
+    set_bits(c.addr, 0, c.prefix, UINT64_MAX);
+    if ((*out = format_addr(&c, false)) == NULL)
+        return fail(ctx, &call->loc, "internal", "cidrnetmask(): cannot format the address");
+    return 0;
+}
+
+/* Every function: name, fewest and most arguments. try and can take
+ * their arguments unevaluated (eval_try). */
+#define FUNCTIONS(X)                                                                               \
+    X(abs, 1, 1)                                                                                   \
+    X(alltrue, 1, 1)                                                                               \
+    X(anytrue, 1, 1)                                                                               \
+    X(base64decode, 1, 1)                                                                          \
+    X(base64encode, 1, 1)                                                                          \
+    X(cidrhost, 2, 2)                                                                              \
+    X(cidrnetmask, 1, 1)                                                                           \
+    X(cidrsubnet, 3, 3)                                                                            \
+    X(coalesce, 1, CALL_ARGS_MAX)                                                                  \
+    X(coalescelist, 1, CALL_ARGS_MAX)                                                              \
+    X(compact, 1, 1)                                                                               \
+    X(concat, 0, CALL_ARGS_MAX)                                                                    \
+    X(contains, 2, 2)                                                                              \
+    X(distinct, 1, 1)                                                                              \
+    X(element, 2, 2)                                                                               \
+    X(endswith, 2, 2)                                                                              \
+    X(env, 1, 2)                                                                                   \
+    X(file, 1, 1)                                                                                  \
+    X(flatten, 1, 1)                                                                               \
+    X(format, 1, CALL_ARGS_MAX)                                                                    \
+    X(formatlist, 1, CALL_ARGS_MAX)                                                                \
+    X(index, 2, 2)                                                                                 \
+    X(join, 2, 2)                                                                                  \
+    X(jsondecode, 1, 1)                                                                            \
+    X(jsonencode, 1, 1)                                                                            \
+    X(keys, 1, 1)                                                                                  \
+    X(length, 1, 1)                                                                                \
+    X(lookup, 2, 3)                                                                                \
+    X(lower, 1, 1)                                                                                 \
+    X(max, 1, CALL_ARGS_MAX)                                                                       \
+    X(md5, 1, 1)                                                                                   \
+    X(merge, 0, CALL_ARGS_MAX)                                                                     \
+    X(min, 1, CALL_ARGS_MAX)                                                                       \
+    X(one, 1, 1)                                                                                   \
+    X(range, 1, 3)                                                                                 \
+    X(regex, 2, 2)                                                                                 \
+    X(regexall, 2, 2)                                                                              \
+    X(replace, 3, 3)                                                                               \
+    X(reverse, 1, 1)                                                                               \
+    X(sensitive, 1, 1)                                                                             \
+    X(sha1, 1, 1)                                                                                  \
+    X(sha256, 1, 1)                                                                                \
+    X(slice, 3, 3)                                                                                 \
+    X(sort, 1, 1)                                                                                  \
+    X(split, 2, 2)                                                                                 \
+    X(startswith, 2, 2)                                                                            \
+    X(strcontains, 2, 2)                                                                           \
+    X(substr, 3, 3)                                                                                \
+    X(sum, 1, 1)                                                                                   \
+    X(tobool, 1, 1)                                                                                \
+    X(tolist, 1, 1)                                                                                \
+    X(tomap, 1, 1)                                                                                 \
+    X(tonumber, 1, 1)                                                                              \
+    X(toset, 1, 1)                                                                                 \
+    X(tostring, 1, 1)                                                                              \
+    X(trimprefix, 2, 2)                                                                            \
+    X(trimspace, 1, 1)                                                                             \
+    X(trimsuffix, 2, 2)                                                                            \
+    X(upper, 1, 1)                                                                                 \
+    X(values, 1, 1)                                                                                \
+    X(zipmap, 2, 2)
+
+struct fn_def {
+    const char *name;
+    size_t lo, hi;
+    fn_impl fn;
+};
+
+static const struct fn_def fn_defs[] = {
+#define FN_DEF(name, lo, hi) {#name, lo, hi, fn_##name},
+    FUNCTIONS(FN_DEF)
+#undef FN_DEF
+};
+
+const char *const eval_functions[] = {
+#define FN_NAME(name, lo, hi) #name,
+    FUNCTIONS(FN_NAME)
+#undef FN_NAME
+        "can",
+    "try", NULL};
+
+static const struct fn_def *find_fn(const char *name)
+{
+    size_t lo = 0, hi = sizeof(fn_defs) / sizeof(fn_defs[0]);
+    while (lo < hi) { /* the table is in name order */
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(name, fn_defs[mid].name);
+        if (c == 0)
+            return &fn_defs[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
 }
 
 static int call_fn(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
                    struct call_args *a)
 {
     const char *fn = e->u.call.name;
+    const struct fn_def *d = find_fn(fn);
     size_t n = a->n;
-    int rc;
-#define ARITY(lo, hi)                                                                              \
-    do {                                                                                           \
-        if (n < (lo) || n > (hi))                                                                  \
-            return (lo) == (hi)                                                                    \
-                       ? fail(ctx, &e->loc, "arity", "%s() takes %d argument%s, not %zu", fn,      \
-                              (lo), (lo) == 1 ? "" : "s", n)                                       \
-                       : fail(ctx, &e->loc, "arity", "%s() takes %d to %d arguments, not %zu", fn, \
-                              (lo), (hi), n);                                                      \
-    } while (0)
 
-    if (strcmp(fn, "env") == 0) {
-        const char *v;
-        ARITY(1, 2);
-        if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0)
-            return rc;
-        v = env_lookup(ctx->cfg->environ, json_string_value(a->v[0]));
-        if (v) {
-            *out = json_string(v);
-        } else if (n == 2) {
-            *out = json_incref(a->v[1]);
-        } else {
-            return fail(ctx, &e->loc, "env", "environment variable '%s' is not set",
-                        json_string_value(a->v[0]));
-        }
-        return 0;
-    }
-    if (strcmp(fn, "file") == 0) {
-        struct buf b, path;
-        struct errbuf err = ERRBUF_INIT;
-        const char *p;
-        ARITY(1, 1);
-        if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0)
-            return rc;
-        p = json_string_value(a->v[0]);
-        buf_init(&path, 0);
-        if (p[0] != '/' && ctx->base_dir)
-            buf_addf(&path, "%s/", ctx->base_dir);
-        buf_adds(&path, p);
-        buf_init(&b, FILE_FUNC_MAX + 1);
-        rc = file_read_all(&b, path.ptr, FILE_FUNC_MAX, &err);
-        if (rc < 0)
-            rc = fail(ctx, &e->loc, "file", "file(): %s", err.msg);
-        else
-            *out = json_stringn(b.ptr, b.len);
-        buf_release(&b);
-        buf_release(&path);
-        if (rc == 0 && *out == NULL)
-            rc = fail(ctx, &e->loc, "file", "file(): '%s' is not valid UTF-8 text", p);
-        return rc;
-    }
-    if (strcmp(fn, "lower") == 0 || strcmp(fn, "upper") == 0) {
-        char *s;
-        ARITY(1, 1);
-        if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0)
-            return rc;
-        s = strdup(json_string_value(a->v[0]));
-        if (s == NULL)
-            return fail(ctx, &e->loc, "internal", "out of memory");
-        for (char *c = s; *c; c++)
-            *c = (char)(fn[0] == 'l' ? tolower((unsigned char)*c) : toupper((unsigned char)*c));
-        *out = json_string(s);
-        free(s);
-        return 0;
-    }
-    if (strcmp(fn, "format") == 0) {
-        ARITY(1, 16);
-        return fn_format(out, ctx, a);
-    }
-    if (strcmp(fn, "join") == 0) {
-        struct buf b;
-        size_t i;
-        json_t *x;
-        ARITY(2, 2);
-        if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0 ||
-            (rc = want(ctx, a, 1, fn, JSON_ARRAY)) < 0)
-            return rc;
-        buf_init(&b, 0);
-        json_array_foreach(a->v[1], i, x)
-        {
-            if (i)
-                buf_adds(&b, json_string_value(a->v[0]));
-            if (!to_text(&b, x)) {
-                buf_release(&b);
-                return fail(ctx, &a->e[1]->loc, "type", "join(): list element %zu is a %s", i + 1,
-                            value_type_name(x));
-            }
-        }
-        *out = json_stringn(b.ptr, b.len);
-        buf_release(&b);
-        return 0;
-    }
-    if (strcmp(fn, "concat") == 0) {
-        json_t *r = json_array();
-        for (size_t i = 0; i < n; i++) {
-            if ((rc = want(ctx, a, i, fn, JSON_ARRAY)) < 0) {
-                json_decref(r);
-                return rc;
-            }
-            json_array_extend(r, a->v[i]);
-        }
-        *out = r;
-        return 0;
-    }
-    if (strcmp(fn, "length") == 0) {
-        const json_t *v;
-        ARITY(1, 1);
-        v = a->v[0];
-        if (json_is_array(v))
-            *out = json_integer((json_int_t)json_array_size(v));
-        else if (json_is_object(v))
-            *out = json_integer((json_int_t)json_object_size(v));
-        else if (json_is_string(v)) {
-            /* characters, not bytes */
-            json_int_t count = 0;
-            for (const unsigned char *p = (const unsigned char *)json_string_value(v); *p; p++)
-                count += (*p & 0xC0) != 0x80;
-            *out = json_integer(count);
-        } else
-            return fail(ctx, &a->e[0]->loc, "type",
-                        "length(): needs a list, map or string, not a %s", value_type_name(v));
-        return 0;
-    }
-    if (strcmp(fn, "contains") == 0) {
-        size_t i;
-        json_t *x;
-        bool found = false;
-        ARITY(2, 2);
-        if ((rc = want(ctx, a, 0, fn, JSON_ARRAY)) < 0)
-            return rc;
-        json_array_foreach(a->v[0], i, x) if (values_equal(x, a->v[1])) found = true;
-        *out = json_boolean(found);
-        return 0;
-    }
-#undef ARITY
-    {
+    if (d == NULL) {
         struct src_loc nl = ast_call_name_loc(e);
-        struct diag *d =
+        struct diag *dg =
             diag_add(ctx->diags, DIAG_ERROR, &nl, "unknown-function", "unknown function '%s'", fn);
         const char *near = suggest_nearest(fn, eval_functions, 0);
-        if (d && near)
-            diag_set_hint(d, "did you mean '%s'?", near);
+        if (dg && near)
+            diag_set_hint(dg, "did you mean '%s'?", near);
+        return AMLSEC_EPARSE;
     }
+    if (n < d->lo || n > d->hi) {
+        if (d->lo == d->hi)
+            return fail(ctx, &e->loc, "arity", "%s() takes %zu argument%s, not %zu", fn, d->lo,
+                        d->lo == 1 ? "" : "s", n);
+        if (d->hi == CALL_ARGS_MAX)
+            return fail(ctx, &e->loc, "arity", "%s() takes at least %zu argument%s, not %zu", fn,
+                        d->lo, d->lo == 1 ? "" : "s", n);
+        return fail(ctx, &e->loc, "arity", "%s() takes %zu to %zu arguments, not %zu", fn, d->lo,
+                    d->hi, n);
+    }
+    return d->fn(out, ctx, e, a);
+}
+
+static int args_push(struct eval_ctx *ctx, struct call_args *a, const struct ast_expr *call,
+                     const struct ast_expr *from, json_t *v)
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 8;
+        json_t **nv = realloc(a->v, cap * sizeof(*nv));
+        const struct ast_expr **ne;
+        if (nv == NULL) {
+            json_decref(v);
+            return fail(ctx, &call->loc, "internal", "out of memory");
+        }
+        a->v = nv;
+        ne = realloc(a->e, cap * sizeof(*ne));
+        if (ne == NULL) {
+            json_decref(v);
+            return fail(ctx, &call->loc, "internal", "out of memory");
+        }
+        a->e = ne;
+        a->cap = cap;
+    }
+    if (a->n >= CALL_ARGS_MAX) {
+        json_decref(v);
+        return fail(ctx, &call->loc, "arity", "%s(): more than %d arguments", call->u.call.name,
+                    CALL_ARGS_MAX);
+    }
+    a->v[a->n] = v;
+    a->e[a->n] = from;
+    a->n++;
+    return 0;
+}
+
+/* try(a, b, ...): the first argument that evaluates without an error;
+ * can(x): whether x does. Errors of the arguments tried are not reported
+ * (only evaluation's: names and references are checked before). */
+static int eval_try(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
+{
+    bool is_try = e->u.call.name[0] == 't';
+    struct diag_list *saved = ctx->diags;
+    struct diag_list scratch;
+    struct diag *d;
+    int rc = 0;
+
+    if (is_try ? e->u.call.n < 1 : e->u.call.n != 1)
+        return is_try ? fail(ctx, &e->loc, "arity", "try() takes at least 1 argument, not 0")
+                      : fail(ctx, &e->loc, "arity", "can() takes 1 argument, not %zu", e->u.call.n);
+    diag_list_init(&scratch);
+    ctx->diags = &scratch;
+    for (const struct ast_expr *x = e->u.call.args; x; x = x->next) {
+        json_t *v = NULL;
+        diag_list_release(&scratch);
+        diag_list_init(&scratch);
+        rc = eval_expr(&v, ctx, x);
+        if (rc == 0) {
+            ctx->diags = saved;
+            diag_list_release(&scratch);
+            if (!is_try)
+                *out = value_contains_unknown(v) ? value_unknown() : json_true();
+            else
+                *out = v;
+            if (!is_try)
+                json_decref(v);
+            return 0;
+        }
+    }
+    ctx->diags = saved;
+    if (!is_try) {
+        diag_list_release(&scratch);
+        *out = json_false();
+        return 0;
+    }
+    d = diag_add(saved, DIAG_ERROR, &e->loc, "try",
+                 "try(): every argument failed; the last one with:");
+    for (size_t i = 0; d && i < scratch.n; i++)
+        diag_add_note(d, &scratch.items[i].loc, "%s", scratch.items[i].message);
+    diag_list_release(&scratch);
     return AMLSEC_EPARSE;
 }
 
@@ -578,15 +2140,32 @@ static int eval_call(json_t **out, struct eval_ctx *ctx, const struct ast_expr *
     bool unknown = false;
     int rc = 0;
 
+    if (strcmp(e->u.call.name, "try") == 0 || strcmp(e->u.call.name, "can") == 0)
+        return eval_try(out, ctx, e);
     memset(&a, 0, sizeof(a));
-    if (e->u.call.n > 16)
-        return fail(ctx, &e->loc, "arity", "%s(): too many arguments", e->u.call.name);
     for (const struct ast_expr *x = e->u.call.args; x; x = x->next) {
-        a.e[a.n] = x;
-        if ((rc = eval_expr(&a.v[a.n], ctx, x)) < 0)
+        json_t *v = NULL;
+        bool expand = x->next == NULL && x->kind == EXPR_UNARY && x->u.unary.op == OP_EXPAND;
+        if ((rc = eval_expr(&v, ctx, expand ? x->u.unary.operand : x)) < 0)
             goto out;
-        unknown |= value_contains_unknown(a.v[a.n]);
-        a.n++;
+        unknown |= value_contains_unknown(v);
+        if (expand && !value_is_unknown(v)) {
+            size_t i;
+            json_t *y;
+            if (!json_is_array(v)) {
+                rc = fail(ctx, &x->loc, "type", "'...' expands a list into arguments, not a %s",
+                          value_type_name(v));
+                json_decref(v);
+                goto out;
+            }
+            json_array_foreach(v, i,
+                               y) if ((rc = args_push(ctx, &a, e, x, json_incref(y))) < 0) break;
+            json_decref(v);
+            if (rc < 0)
+                goto out;
+        } else if ((rc = args_push(ctx, &a, e, x, v)) < 0) {
+            goto out;
+        }
     }
     if (unknown)
         *out = value_unknown();
@@ -595,6 +2174,8 @@ static int eval_call(json_t **out, struct eval_ctx *ctx, const struct ast_expr *
 out:
     for (size_t i = 0; i < a.n; i++)
         json_decref(a.v[i]);
+    free(a.v);
+    free(a.e);
     return rc;
 }
 
@@ -603,6 +2184,254 @@ static int want_bool(struct eval_ctx *ctx, const struct ast_expr *e, json_t *v, 
     if (json_is_boolean(v) || value_is_unknown(v))
         return 0;
     return fail(ctx, &e->loc, "type", "%s needs a bool, not a %s", what, value_type_name(v));
+}
+
+static const char *op_text(enum ast_op op)
+{
+    static const char *const text[] = {
+        [OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*", [OP_DIV] = "/", [OP_MOD] = "%",
+        [OP_LT] = "<",  [OP_LE] = "<=", [OP_GT] = ">",  [OP_GE] = ">=",
+    };
+    return (size_t)op < sizeof(text) / sizeof(text[0]) && text[op] ? text[op] : "?";
+}
+
+/* + - * / % < <= > >= on two known values. Numbers are whole (int64):
+ * overflow, division by zero and a division with a remainder are errors. */
+static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e, const json_t *a,
+                      const json_t *b)
+{
+    enum ast_op op = e->u.binary.op;
+    json_int_t x, y, r = 0;
+    bool overflow = false;
+
+    if (!json_is_integer(a) || !json_is_integer(b)) {
+        const struct ast_expr *bad = json_is_integer(a) ? e->u.binary.rhs : e->u.binary.lhs;
+        return fail(ctx, &bad->loc, "type", "'%s' needs numbers, not a %s", op_text(op),
+                    value_type_name(json_is_integer(a) ? b : a));
+    }
+    x = json_integer_value(a);
+    y = json_integer_value(b);
+    switch (op) {
+    case OP_LT:
+        *out = json_boolean(x < y);
+        return 0;
+    case OP_LE:
+        *out = json_boolean(x <= y);
+        return 0;
+    case OP_GT:
+        *out = json_boolean(x > y);
+        return 0;
+    case OP_GE:
+        *out = json_boolean(x >= y);
+        return 0;
+    case OP_ADD:
+        overflow = __builtin_add_overflow(x, y, &r);
+        break;
+    case OP_SUB:
+        overflow = __builtin_sub_overflow(x, y, &r);
+        break;
+    case OP_MUL:
+        overflow = __builtin_mul_overflow(x, y, &r);
+        break;
+    case OP_DIV:
+    case OP_MOD:
+        if (y == 0)
+            return fail(ctx, &e->u.binary.rhs->loc, "arithmetic", "%s by zero",
+                        op == OP_DIV ? "division" : "modulo");
+        if (x == INT64_MIN && y == -1) {
+            overflow = true;
+            break;
+        }
+        if (op == OP_MOD) {
+            r = x % y;
+            break;
+        }
+        if (x % y != 0) {
+            struct diag *d =
+                ctx->sensitive
+                    ? diag_add(ctx->diags, DIAG_ERROR, &e->loc, "arithmetic",
+                               "the quotient is not a whole number (the operands are sensitive: "
+                               "not shown)")
+                    : diag_add(ctx->diags, DIAG_ERROR, &e->loc, "arithmetic",
+                               "%" JSON_INTEGER_FORMAT " / %" JSON_INTEGER_FORMAT
+                               " is not a whole number",
+                               x, y);
+            if (d)
+                diag_set_hint(d, "numbers are whole: divide what divides exactly, or use '%%' "
+                                 "for the remainder");
+            return AMLSEC_EPARSE;
+        }
+        r = x / y;
+        break;
+    default:
+        return fail(ctx, &e->loc, "internal", "unknown operator %d", (int)op);
+    }
+    if (overflow)
+        return fail(ctx, &e->loc, "arithmetic", "'%s' overflows a 64-bit number", op_text(op));
+    *out = json_integer(r);
+    return 0;
+}
+
+/* One element of a for expression: evaluates the condition, then the key
+ * (the map form) and value into *key (borrowed into a new string) and
+ * *value; *skip when the condition is false. */
+static int for_element(struct eval_ctx *ctx, const struct ast_for *f, json_t **key, json_t **value,
+                       bool *skip, bool *unknown)
+{
+    json_t *c = NULL;
+    int rc;
+
+    *key = *value = NULL;
+    *skip = false;
+    if (f->cond) {
+        if ((rc = eval_expr(&c, ctx, f->cond)) < 0)
+            return rc;
+        if (value_is_unknown(c)) {
+            *unknown = true;
+            json_decref(c);
+            return 0;
+        }
+        if (!json_is_boolean(c)) {
+            rc = fail(ctx, &f->cond->loc, "type", "the condition of 'if' needs a bool, not a %s",
+                      value_type_name(c));
+            json_decref(c);
+            return rc;
+        }
+        *skip = !json_is_true(c);
+        json_decref(c);
+        if (*skip)
+            return 0;
+    }
+    if (f->key) {
+        struct buf b;
+        if ((rc = eval_expr(key, ctx, f->key)) < 0)
+            return rc;
+        if (value_is_unknown(*key)) {
+            *unknown = true;
+            json_decref(*key);
+            *key = NULL;
+            return 0;
+        }
+        buf_init(&b, 0);
+        if (!to_text(&b, *key)) {
+            rc = fail(ctx, &f->key->loc, "type",
+                      "a for expression's keys must be strings, not a %s", value_type_name(*key));
+            buf_release(&b);
+            json_decref(*key);
+            *key = NULL;
+            return rc;
+        }
+        json_decref(*key);
+        *key = json_stringn(b.ptr, b.len);
+        buf_release(&b);
+    }
+    if ((rc = eval_expr(value, ctx, f->value)) < 0) {
+        json_decref(*key);
+        *key = NULL;
+    }
+    return rc;
+}
+
+/* Adds one element to a for expression's result r. */
+static int for_add(struct eval_ctx *ctx, const struct ast_for *f, json_t *r, json_t *key,
+                   json_t *value)
+{
+    const char *k;
+    json_t *have;
+    if (!f->is_map)
+        return json_array_append_new(r, value) == 0 ? 0 : AMLSEC_ENOMEM;
+    k = json_string_value(key);
+    have = json_object_get(r, k);
+    if (f->grouping) {
+        if (have == NULL) {
+            have = json_array();
+            json_object_set_new(r, k, have);
+        }
+        json_array_append_new(have, value);
+        return 0;
+    }
+    if (have) {
+        struct diag *d =
+            ctx->sensitive
+                ? diag_add(ctx->diags, DIAG_ERROR, &f->key->loc, "duplicate",
+                           "two elements produce the same key (it is sensitive: not shown)")
+                : diag_add(ctx->diags, DIAG_ERROR, &f->key->loc, "duplicate",
+                           "two elements produce the key '%s'", k);
+        if (d)
+            diag_set_hint(d, "to collect the values of a key in a list, write '...' after the "
+                             "value: KEY => VALUE...");
+        json_decref(value);
+        return AMLSEC_EPARSE;
+    }
+    json_object_set_new(r, k, value);
+    return 0;
+}
+
+/* [for k, v in coll : value if cond] and {for k, v in coll : key => value...}.
+ * A list binds k to the index, a map to the key (in lexical order, as
+ * Terraform does). Unknown collections, conditions or keys make the whole
+ * result unknown; unknown values stay in place. */
+static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
+{
+    const struct ast_for *f = e->u.forx;
+    json_t *coll = NULL, *r = NULL;
+    const char **keys = NULL;
+    struct eval_scope ks, vs;
+    const struct eval_scope *saved = ctx->scope;
+    bool unknown = false;
+    size_t n;
+    int rc;
+
+    if ((rc = eval_expr(&coll, ctx, f->coll)) < 0)
+        return rc;
+    if (value_is_unknown(coll)) {
+        *out = coll;
+        return 0;
+    }
+    if (!json_is_array(coll) && !json_is_object(coll)) {
+        rc =
+            fail(ctx, &f->coll->loc, "type",
+                 "a for expression iterates over a list or a map, not a %s", value_type_name(coll));
+        json_decref(coll);
+        return rc;
+    }
+    n = json_is_array(coll) ? json_array_size(coll) : json_object_size(coll);
+    if (json_is_object(coll) && n > 0 && (keys = sorted_keys(coll, &n)) == NULL) {
+        json_decref(coll);
+        return fail(ctx, &e->loc, "internal", "out of memory");
+    }
+    r = f->is_map ? json_object() : json_array();
+    ks.name = f->key_var;
+    ks.up = saved;
+    vs.name = f->value_var;
+    vs.up = f->key_var ? &ks : saved;
+    ctx->scope = &vs;
+    for (size_t i = 0; i < n && rc == 0 && !unknown; i++) {
+        bool is_map = json_is_object(coll);
+        json_t *idx = is_map ? json_string(keys[i]) : json_integer((json_int_t)i);
+        json_t *key = NULL, *value = NULL;
+        bool skip = false;
+        ks.value = idx;
+        vs.value = is_map ? json_object_get(coll, keys[i]) : json_array_get(coll, i);
+        rc = for_element(ctx, f, &key, &value, &skip, &unknown);
+        if (rc == 0 && !skip && !unknown)
+            rc = for_add(ctx, f, r, key, value);
+        else
+            json_decref(value);
+        json_decref(key);
+        json_decref(idx);
+    }
+    ctx->scope = saved;
+    free(keys);
+    json_decref(coll);
+    if (rc < 0 || unknown) {
+        json_decref(r);
+        if (rc == 0)
+            *out = value_unknown();
+        return rc;
+    }
+    *out = r;
+    return 0;
 }
 
 int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
@@ -696,7 +2525,10 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
             *out = a;
             return 0;
         }
-        if (e->u.unary.op == OP_NOT) {
+        if (e->u.unary.op == OP_EXPAND) {
+            rc = fail(ctx, &e->loc, "syntax",
+                      "'...' expands a list only as a function call's last argument");
+        } else if (e->u.unary.op == OP_NOT) {
             if ((rc = want_bool(ctx, e->u.unary.operand, a, "'!'")) == 0)
                 *out = json_boolean(!json_is_true(a));
         } else if (!json_is_integer(a)) {
@@ -726,13 +2558,17 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
             }
         } else if (value_contains_unknown(a) || value_contains_unknown(b)) {
             *out = value_unknown();
-        } else {
+        } else if (e->u.binary.op == OP_EQ || e->u.binary.op == OP_NE) {
             bool eq = values_equal(a, b);
             *out = json_boolean(e->u.binary.op == OP_EQ ? eq : !eq);
+        } else {
+            rc = eval_arith(out, ctx, e, a, b);
         }
         json_decref(a);
         json_decref(b);
         return rc;
+    case EXPR_FOR:
+        return eval_for(out, ctx, e);
     }
     return fail(ctx, &e->loc, "internal", "unknown expression kind %d", (int)e->kind);
 }

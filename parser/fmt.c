@@ -18,7 +18,7 @@
 
 enum frame_kind { FR_BODY, FR_MAP, FR_LIST, FR_PAREN };
 
-enum item_role { ROLE_NONE, ROLE_BLOCK_OPEN, ROLE_MAP_OPEN, ROLE_MAP_COLON };
+enum item_role { ROLE_NONE, ROLE_BLOCK_OPEN, ROLE_MAP_OPEN, ROLE_MAP_COLON, ROLE_BINARY };
 
 struct item {
     int tok;          /* TOK_* kind, or ITEM_REGION */
@@ -230,6 +230,21 @@ static size_t take_region(struct fmt *f, const struct tok *t, size_t n, size_t i
     return k + 1;
 }
 
+/* Whether the last item (newlines and comments aside) ends an operand, so
+ * that a `-` after it is the binary one. */
+static bool ends_operand(const struct items *items)
+{
+    for (size_t i = items->n; i-- > 0;) {
+        int t = items->v[i].tok;
+        if (t == TOK_NL || t == TOK_COMMENT)
+            continue;
+        return t == TOK_IDENT || t == TOK_TRAV || t == TOK_INT || t == TOK_STRING ||
+               t == TOK_TRUE || t == TOK_FALSE || t == TOK_NULL || t == TOK_RPAREN ||
+               t == TOK_RBRACKET || t == TOK_RBRACE || t == ITEM_REGION;
+    }
+    return false;
+}
+
 static int build_items(struct fmt *f)
 {
     struct tok *t = NULL;
@@ -274,7 +289,12 @@ static int build_items(struct fmt *f)
             fr->stmt_assign = true;
             break;
         case TOK_QUESTION:
+        case TOK_FOR: /* its `:` is spaced like the conditional's */
             fr->questions++;
+            break;
+        case TOK_MINUS:
+            if (ends_operand(&f->items))
+                it.role = ROLE_BINARY;
             break;
         case TOK_COLON:
             if (fr->questions > 0)
@@ -405,12 +425,12 @@ static bool is_closer(int tok)
 static int space_between(const struct item *p, const struct item *n)
 {
     if (n->tok == TOK_COMMA || n->tok == TOK_RPAREN || n->tok == TOK_RBRACKET ||
-        n->tok == TOK_DOT || n->role == ROLE_MAP_COLON)
+        n->tok == TOK_DOT || n->role == ROLE_MAP_COLON || n->tok == TOK_ELLIPSIS)
         return 0;
     if (n->tok == TOK_RBRACE)
         return p->tok == TOK_LBRACE ? 0 : 1;
     if (p->tok == TOK_LPAREN || p->tok == TOK_LBRACKET || p->tok == TOK_DOT || p->tok == TOK_NOT ||
-        p->tok == TOK_MINUS)
+        (p->tok == TOK_MINUS && p->role != ROLE_BINARY))
         return 0;
     if (n->tok == TOK_LPAREN)
         return p->tok == TOK_IDENT ? 0 : 1;

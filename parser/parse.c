@@ -51,6 +51,9 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg)
         strstr(msg, "identifier"))
         diag_set_hint(d, "names of attributes and blocks have no '.'; nest a block instead: "
                          "name { first = ... }");
+    else if (d && lexer_in_for(&ctx->lx))
+        diag_set_hint(d, "a for expression is [for V in LIST : VALUE if COND] or "
+                         "{for K, V in MAP : KEY => VALUE if COND}; 'if COND' is optional");
 }
 
 bool parse_too_many_errors(struct parse_ctx *ctx)
@@ -222,6 +225,55 @@ struct ast_expr *parse_unary(struct parse_ctx *ctx, enum ast_op op, struct ast_e
     e = expr_new(ctx, EXPR_UNARY, loc);
     e->u.unary.op = op;
     e->u.unary.operand = x;
+    return e;
+}
+
+struct ast_for *parse_for_head(struct parse_ctx *ctx, const char *key, const struct src_loc *kloc,
+                               const char *value, const struct src_loc *vloc, struct ast_expr *coll)
+{
+    struct ast_for *f = node(ctx, sizeof(*f));
+    if (f == NULL)
+        return NULL;
+    memset(f, 0, sizeof(*f));
+    f->key_var = key;
+    if (kloc)
+        f->key_loc = *kloc;
+    f->value_var = value;
+    f->value_loc = *vloc;
+    f->coll = coll;
+    return f;
+}
+
+struct ast_expr *parse_for(struct parse_ctx *ctx, struct ast_for *head, struct ast_expr *key,
+                           struct ast_expr *value, bool grouping, struct ast_expr *cond,
+                           const struct src_loc *loc)
+{
+    struct ast_expr *e;
+    if (head == NULL) /* out of memory: reported */
+        return expr_new(ctx, EXPR_NULL, loc);
+    e = expr_new(ctx, EXPR_FOR, loc);
+    head->key = key;
+    head->value = value;
+    head->cond = cond;
+    head->is_map = key != NULL;
+    head->grouping = grouping;
+    e->u.forx = head;
+    return e;
+}
+
+struct ast_expr *parse_expand_last(struct parse_ctx *ctx, struct ast_expr *rev_args,
+                                   const struct src_loc *dots)
+{
+    struct src_loc loc = rev_args->loc;
+    struct ast_expr *e;
+    loc.end = dots->end;
+    e = expr_new(ctx, EXPR_UNARY, &loc);
+    if (e->kind != EXPR_UNARY) /* out of memory: reported */
+        return rev_args;
+    e->u.unary.op = OP_EXPAND;
+    e->u.unary.operand = rev_args;
+    e->next = rev_args->next;
+    rev_args->next = NULL;
     return e;
 }
 

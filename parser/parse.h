@@ -108,6 +108,18 @@ struct ast_map_item *parse_map_append(struct parse_ctx *ctx, struct ast_map_item
                                       struct ast_map_item *item);
 struct ast_map_item *parse_map_item(struct parse_ctx *ctx, struct ast_expr *key,
                                     struct ast_expr *value, const struct src_loc *loc);
+/* for expressions: the head (`for k, v in coll`; key NULL with one
+ * variable), then the whole (key NULL for the list form). */
+struct ast_for *parse_for_head(struct parse_ctx *ctx, const char *key, const struct src_loc *kloc,
+                               const char *value, const struct src_loc *vloc,
+                               struct ast_expr *coll);
+struct ast_expr *parse_for(struct parse_ctx *ctx, struct ast_for *head, struct ast_expr *key,
+                           struct ast_expr *value, bool grouping, struct ast_expr *cond,
+                           const struct src_loc *loc);
+/* f(a, list...): wraps the last argument of the reversed list (its head)
+ * in an OP_EXPAND node ending at the `...`. */
+struct ast_expr *parse_expand_last(struct parse_ctx *ctx, struct ast_expr *rev_args,
+                                   const struct src_loc *dots);
 struct ast_expr *parse_key_ident(struct parse_ctx *ctx, const char *name,
                                  const struct src_loc *loc);
 

@@ -5,8 +5,10 @@
 #
 #   scripts/bench.sh [NAME...]     NAME: parse state refresh plan check drift scale (default: all)
 #
-# scale (issue 18) runs every command at 1k and 10k resources of workspace
-# stacks; BENCH_SCALE_SIZES="1000 10000 50000" adds the largest size.
+# scale (issue 18) runs every command at 1k, 10k and 50k resources of
+# workspace stacks (BENCH_SCALE_SIZES="1000 10000" leaves out the largest),
+# with validate's stage split (parse + check against evaluation, schema and
+# rules: target <= 3x) and the growth exponents (target <= 1.15).
 #
 # Builds the release tree (build/) first. Every request goes to a local cloud
 # on 127.0.0.1.

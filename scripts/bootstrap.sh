@@ -8,6 +8,7 @@ packages=(
   libcurl4-openssl-dev libjansson-dev libssl-dev libmicrohttpd-dev libcmocka-dev
   clang
   curl openssl
+  python3-yaml
 )
 
 missing=()

@@ -222,6 +222,7 @@ int state_backend_save(struct state_backend *be, struct state *st, struct crypt_
                        struct errbuf *err)
 {
     int rc;
+    state_batch_flush(st); /* in address order, as the file keeps it */
     st->serial++;
     rc = state_backend_write_state(be, st, keys, err);
     if (rc < 0)

@@ -885,31 +885,6 @@ static int put_entry(struct state *st, const struct journal_entry *e, json_t *at
     return state_put(st, &r, err);
 }
 
-/* Removes the entries of the resources under arm_id (children, and
- * extension resources scoped to it: locks, role assignments): ARM deletes
- * them with it. Returns how many. */
-static size_t remove_children(struct state *st, const char *arm_id)
-{
-    size_t n = strlen(arm_id), removed = 0;
-    while (n > 0 && arm_id[n - 1] == '/')
-        n--;
-    for (size_t i = st->nresources; i-- > 0;) {
-        const struct state_resource *r = &st->resources[i];
-        char *address;
-        if (r->arm_id == NULL || strlen(r->arm_id) <= n || r->arm_id[n] != '/' ||
-            strncasecmp(r->arm_id, arm_id, n) != 0)
-            continue;
-        if ((address = strdup(r->address)) == NULL)
-            continue; /* the next plan finds it gone */
-        if (state_remove(st, address, NULL) == 0) {
-            log_msg(LOG_INFO, "'%s' went with its parent '%s'", address, arm_id);
-            removed++;
-        }
-        free(address);
-    }
-    return removed;
-}
-
 int journal_fold(struct journal *j, struct state *st, const char *id, struct errbuf *err)
 {
     struct journal_entry *e = find_entry(j, id);
@@ -924,7 +899,7 @@ int journal_fold(struct journal *j, struct state *st, const char *id, struct err
         return 0;
     if (e->op == JOURNAL_DELETE) {
         rc = state_remove(st, e->address, err);
-        remove_children(st, e->arm_id);
+        state_remove_under(st, e->arm_id);
         return rc == AMLSEC_ENOTFOUND ? 0 : rc;
     }
     if (e->attributes == NULL)
@@ -1031,6 +1006,7 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
     out->items = calloc(n, sizeof(*out->items));
     if (out->items == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    state_batch_begin(st); /* each outcome O(1): a killed run may leave an eighth of the state */
     for (size_t i = 0; i < j->nentries; i++) {
         struct journal_entry *e = &j->entries[i];
         struct journal_recovered *item;
@@ -1089,7 +1065,7 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
                 if (cur && strcasecmp(cur->arm_id, e->arm_id) == 0)
                     state_remove(st, e->address, NULL);
                 if (e->op != JOURNAL_CREATE)
-                    out->removed_children += remove_children(st, e->arm_id);
+                    out->removed_children += state_remove_under(st, e->arm_id);
                 item->outcome = e->op == JOURNAL_CREATE ? JOURNAL_DROPPED : JOURNAL_REMOVED;
             }
             rc = 0;
@@ -1102,6 +1078,7 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
         log_msg(LOG_INFO, "recovered %s of '%s': %s", op_names[e->op], e->address,
                 journal_outcome_name(item->outcome));
     }
+    state_batch_end(st);
     if (rc < 0)
         journal_recovery_release(out);
     return rc;

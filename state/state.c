@@ -7,6 +7,8 @@
 #include <strings.h>
 
 #include "util/error.h"
+#include "util/log.h"
+#include "util/strmap.h"
 #include "util/banned.h"
 
 static const char envelope_head[] = "{\"format_version\":";
@@ -112,8 +114,11 @@ static void resource_release(struct state_resource *r)
     memset(r, 0, sizeof(*r));
 }
 
+static void batch_free(struct state *st);
+
 void state_release(struct state *st)
 {
+    batch_free(st);
     for (size_t i = 0; i < st->nresources; i++)
         resource_release(&st->resources[i]);
     free(st->resources);
@@ -132,7 +137,146 @@ int state_set_cloud(struct state *st, const char *cloud, struct errbuf *err)
     return 0;
 }
 
-/* Index of address, or -(insertion point) - 1. */
+/* --- batches --------------------------------------------------------------- */
+
+/* The positions of the entries under one resource id. */
+struct under_list {
+    size_t *pos;
+    size_t n, cap;
+};
+
+struct state_batch {
+    struct strmap by_address; /* address -> position (stale keys lead to holes) */
+    size_t sorted;            /* entries [0, sorted) are in address order */
+    size_t holes;             /* removed entries not yet dropped */
+    /* built on first use by state_remove_under, dropped when entries move:
+     * each id an entry's id lies under (case-insensitive) -> its list */
+    bool under_built;
+    struct strmap under;
+    struct under_list *lists;
+    size_t nlists;
+};
+
+static void under_drop(struct state_batch *b)
+{
+    for (size_t i = 0; i < b->nlists; i++)
+        free(b->lists[i].pos);
+    free(b->lists);
+    b->lists = NULL;
+    b->nlists = 0;
+    strmap_release(&b->under);
+    b->under_built = false;
+}
+
+static void batch_free(struct state *st)
+{
+    if (st->batch) {
+        under_drop(st->batch);
+        strmap_release(&st->batch->by_address);
+        free(st->batch);
+        st->batch = NULL;
+    }
+}
+
+size_t state_count(const struct state *st)
+{
+    return st->nresources - (st->batch ? st->batch->holes : 0);
+}
+
+static int cmp_resource(const void *a, const void *b)
+{
+    return strcmp(((const struct state_resource *)a)->address,
+                  ((const struct state_resource *)b)->address);
+}
+
+/* Drops the holes and puts the entries back in address order: the tail
+ * appended since the last flush sorted, then merged from the back with
+ * the sorted part (a copy of the tail the only extra memory; without it,
+ * one sort of the whole array). */
+static void batch_order(struct state *st)
+{
+    struct state_batch *b = st->batch;
+    size_t keep = 0, sorted = 0, k;
+    struct state_resource *tail;
+
+    for (size_t i = 0; i < st->nresources; i++) {
+        if (st->resources[i].address == NULL)
+            continue;
+        if (i < b->sorted)
+            sorted++;
+        st->resources[keep++] = st->resources[i];
+    }
+    st->work += st->nresources;
+    st->nresources = keep;
+    b->holes = 0;
+    k = keep - sorted;
+    if (k > 1)
+        qsort(st->resources + sorted, k, sizeof(st->resources[0]), cmp_resource);
+    if (k > 0 && sorted > 0 &&
+        strcmp(st->resources[sorted - 1].address, st->resources[sorted].address) > 0) {
+        tail = malloc(k * sizeof(*tail));
+        if (tail == NULL) {
+            qsort(st->resources, keep, sizeof(st->resources[0]), cmp_resource);
+        } else {
+            size_t i = sorted, t = k, w = keep;
+            memcpy(tail, st->resources + sorted, k * sizeof(*tail));
+            while (t > 0) {
+                if (i > 0 && strcmp(st->resources[i - 1].address, tail[t - 1].address) > 0)
+                    st->resources[--w] = st->resources[--i];
+                else
+                    st->resources[--w] = tail[--t];
+            }
+            free(tail);
+        }
+    }
+    b->sorted = keep;
+}
+
+/* Indexes every entry by address; false (the batch ended) when memory ran out. */
+static bool batch_index(struct state *st)
+{
+    for (size_t i = 0; i < st->nresources; i++) {
+        if (strmap_put(&st->batch->by_address, st->resources[i].address, i) < 0) {
+            batch_free(st);
+            return false;
+        }
+    }
+    st->work += st->nresources;
+    return true;
+}
+
+void state_batch_begin(struct state *st)
+{
+    if (st->batch)
+        return;
+    if ((st->batch = calloc(1, sizeof(*st->batch))) == NULL)
+        return;
+    strmap_init(&st->batch->by_address, false);
+    strmap_init(&st->batch->under, true);
+    st->batch->sorted = st->nresources;
+    (void)batch_index(st);
+}
+
+void state_batch_flush(struct state *st)
+{
+    struct state_batch *b = st->batch;
+    if (b == NULL || (b->holes == 0 && b->sorted == st->nresources))
+        return;
+    batch_order(st);
+    under_drop(b); /* its positions moved */
+    (void)batch_index(st);
+}
+
+void state_batch_end(struct state *st)
+{
+    if (st->batch == NULL)
+        return;
+    if (st->batch->holes || st->batch->sorted != st->nresources)
+        batch_order(st);
+    batch_free(st);
+}
+
+/* Outside a batch: index of address, or -(insertion point) - 1. */
 static long find_index(const struct state *st, const char *address)
 {
     size_t lo = 0, hi = st->nresources;
@@ -149,9 +293,20 @@ static long find_index(const struct state *st, const char *address)
     return -(long)lo - 1;
 }
 
+/* In a batch: the position of address, or -1. */
+static long batch_find(const struct state *st, const char *address)
+{
+    size_t at;
+    if (!strmap_get(&st->batch->by_address, address, &at) || at >= st->nresources ||
+        st->resources[at].address == NULL || strcmp(st->resources[at].address, address) != 0)
+        return -1;
+    return (long)at;
+}
+
 struct state_resource *state_find(const struct state *st, const char *address)
 {
-    long i = find_index(st, address);
+    long i = st->batch ? batch_find(st, address) : find_index(st, address);
+    ((struct state *)st)->work++;
     return i >= 0 ? &st->resources[i] : NULL;
 }
 
@@ -168,7 +323,10 @@ static int resource_copy(struct state_resource *dst, const struct state_resource
     dst->arm_id = dup_or_empty(src->arm_id);
     dst->api_version = dup_or_empty(src->api_version);
     if (src->attributes) {
-        dst->attributes = json_incref(src->attributes);
+        /* the canonical text a save writes: serialized once here, not at
+         * every checkpoint */
+        dst->attributes_raw = json_dumps(src->attributes, JSON_SORT_KEYS | JSON_COMPACT);
+        dst->attributes_raw_len = dst->attributes_raw ? strlen(dst->attributes_raw) : 0;
     } else if (src->attributes_raw) {
         dst->attributes_raw = malloc(src->attributes_raw_len + 1);
         if (dst->attributes_raw) {
@@ -233,6 +391,8 @@ static int reserve(struct state *st, size_t n)
     return 0;
 }
 
+static void under_add(struct state *st, size_t at);
+
 int state_put(struct state *st, const struct state_resource *r, struct errbuf *err)
 {
     struct state_resource copy;
@@ -244,6 +404,28 @@ int state_put(struct state *st, const struct state_resource *r, struct errbuf *e
         return errbuf_set(err, AMLSEC_EUSAGE, "attributes of '%s' are not an object", r->address);
     if (resource_copy(&copy, r) < 0)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    st->work++;
+    if (st->batch) {
+        i = batch_find(st, r->address);
+        if (i >= 0) {
+            bool moved = strcasecmp(st->resources[i].arm_id, copy.arm_id) != 0;
+            resource_release(&st->resources[i]);
+            st->resources[i] = copy;
+            if (moved)
+                under_add(st, (size_t)i);
+            return 0;
+        }
+        if (reserve(st, st->nresources + 1) < 0) {
+            resource_release(&copy);
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        }
+        st->resources[st->nresources++] = copy;
+        if (strmap_put(&st->batch->by_address, copy.address, st->nresources - 1) < 0)
+            state_batch_end(st); /* in order again, without the index */
+        else
+            under_add(st, st->nresources - 1);
+        return 0;
+    }
     i = find_index(st, r->address);
     if (i >= 0) {
         resource_release(&st->resources[i]);
@@ -257,6 +439,7 @@ int state_put(struct state *st, const struct state_resource *r, struct errbuf *e
     i = -i - 1;
     memmove(&st->resources[i + 1], &st->resources[i],
             (st->nresources - (size_t)i) * sizeof(st->resources[0]));
+    st->work += st->nresources - (size_t)i;
     st->resources[i] = copy;
     st->nresources++;
     return 0;
@@ -264,14 +447,161 @@ int state_put(struct state *st, const struct state_resource *r, struct errbuf *e
 
 int state_remove(struct state *st, const char *address, struct errbuf *err)
 {
-    long i = find_index(st, address);
+    long i = st->batch ? batch_find(st, address) : find_index(st, address);
+    st->work++;
     if (i < 0)
         return errbuf_set(err, AMLSEC_ENOTFOUND, "no resource instance '%s' in the state", address);
     resource_release(&st->resources[i]);
+    if (st->batch) {
+        st->batch->holes++; /* dropped at the next flush */
+        return 0;
+    }
     memmove(&st->resources[i], &st->resources[i + 1],
             (st->nresources - (size_t)i - 1) * sizeof(st->resources[0]));
+    st->work += st->nresources - (size_t)i - 1;
     st->nresources--;
     return 0;
+}
+
+/* The length of each resource id id lies under, in order, shortest first
+ * (the subscription, the resource group, each parent resource), passed to
+ * each; then id's own length. Returns the number of segments left
+ * unpaired (0 for a well-formed id). */
+static size_t id_levels(const char *id, void (*each)(void *payload, size_t len), void *payload)
+{
+    const char *p = id;
+    size_t segs = 0, odd = 0;
+    bool providers = false;
+    for (;;) {
+        const char *seg = p + 1, *next;
+        size_t len;
+        if (*p != '/' || *seg == '\0' || *seg == '/')
+            break;
+        next = strchr(seg, '/');
+        len = next ? (size_t)(next - seg) : strlen(seg);
+        if (segs % 2 == 0)
+            providers = len == 9 && strncasecmp(seg, "providers", 9) == 0;
+        segs++;
+        p = seg + len;
+        /* a type/name pair (or subscriptions/S, resourceGroups/G) ends a
+         * level; providers/Namespace does not */
+        if (segs % 2 == 0 && !providers && *p == '/' && p[1] != '\0' && each)
+            each(payload, (size_t)(p - id));
+        if (*p == '\0')
+            break;
+    }
+    odd = segs % 2;
+    return segs == 0 || odd || providers ? 1 : 0;
+}
+
+struct under_ctx {
+    struct state *st;
+    const char *id;
+    size_t at;
+    bool failed;
+};
+
+static void under_level(void *payload, size_t len)
+{
+    struct under_ctx *c = payload;
+    struct state_batch *b = c->st->batch;
+    char key[2048];
+    size_t li;
+    struct under_list *l;
+    if (c->failed || len >= sizeof(key)) {
+        c->failed = c->failed || len >= sizeof(key);
+        return;
+    }
+    memcpy(key, c->id, len);
+    key[len] = '\0';
+    if (!strmap_get(&b->under, key, &li)) {
+        struct under_list *p = realloc(b->lists, (b->nlists + 1) * sizeof(*p));
+        if (p == NULL || strmap_put(&b->under, key, b->nlists) < 0) {
+            if (p)
+                b->lists = p;
+            c->failed = true;
+            return;
+        }
+        b->lists = p;
+        li = b->nlists++;
+        memset(&b->lists[li], 0, sizeof(b->lists[li]));
+    }
+    l = &b->lists[li];
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        size_t *pos = realloc(l->pos, cap * sizeof(*pos));
+        if (pos == NULL) {
+            c->failed = true;
+            return;
+        }
+        l->pos = pos;
+        l->cap = cap;
+    }
+    l->pos[l->n++] = c->at;
+}
+
+/* Registers the entry at `at` under each id its id lies under (when the
+ * index is built; a failure drops the index, rebuilt on next use). */
+static void under_add(struct state *st, size_t at)
+{
+    struct under_ctx c = {st, st->resources[at].arm_id, at, false};
+    if (st->batch == NULL || !st->batch->under_built)
+        return;
+    (void)id_levels(c.id, under_level, &c);
+    st->work++;
+    if (c.failed)
+        under_drop(st->batch);
+}
+
+static bool under_build(struct state *st)
+{
+    struct state_batch *b = st->batch;
+    if (b->under_built)
+        return true;
+    b->under_built = true;
+    for (size_t i = 0; i < st->nresources && b->under_built; i++)
+        if (st->resources[i].address)
+            under_add(st, i);
+    return b->under_built;
+}
+
+/* Whether the entry at i lies under the n bytes of arm_id; removes it. */
+static bool remove_if_under(struct state *st, size_t i, const char *arm_id, size_t n)
+{
+    struct state_resource *r = &st->resources[i];
+    char *address;
+    st->work++;
+    if (r->address == NULL || r->arm_id == NULL || strlen(r->arm_id) <= n || r->arm_id[n] != '/' ||
+        strncasecmp(r->arm_id, arm_id, n) != 0)
+        return false;
+    if ((address = strdup(r->address)) == NULL)
+        return false; /* the next plan finds it gone */
+    if (state_remove(st, address, NULL) == 0)
+        log_msg(LOG_INFO, "'%s' went with its parent '%.*s'", address, (int)n, arm_id);
+    free(address);
+    return true;
+}
+
+size_t state_remove_under(struct state *st, const char *arm_id)
+{
+    size_t n = strlen(arm_id), removed = 0, li;
+    char key[2048];
+    while (n > 0 && arm_id[n - 1] == '/')
+        n--;
+    if (st->batch && n < sizeof(key) && id_levels(arm_id, NULL, NULL) == 0 && under_build(st)) {
+        memcpy(key, arm_id, n);
+        key[n] = '\0';
+        if (!strmap_get(&st->batch->under, key, &li))
+            return 0;
+        /* positions of holes or of entries since moved elsewhere are
+         * checked and skipped; each live one is removed once */
+        for (size_t k = 0; k < st->batch->lists[li].n; k++)
+            removed += remove_if_under(st, st->batch->lists[li].pos[k], arm_id, n);
+        return removed;
+    }
+    for (size_t i = st->nresources; i-- > 0;)
+        removed += remove_if_under(st, i, arm_id, n);
+    return removed;
 }
 
 int state_move(struct state *st, const char *from, const char *to, struct errbuf *err)
@@ -304,6 +634,8 @@ int state_move(struct state *st, const char *from, const char *to, struct errbuf
         json_t *deps = st->resources[i].dependencies;
         size_t k;
         json_t *v;
+        if (st->resources[i].address == NULL)
+            continue; /* a batch's hole */
         json_array_foreach(deps, k, v)
         {
             if (json_is_string(v) && strcmp(json_string_value(v), from_copy) == 0) {
@@ -443,6 +775,9 @@ int state_serialize(const struct state *st, struct buf *out, struct errbuf *err)
     size_t start = out->len, body;
     int rc = AMLSEC_ENOMEM;
 
+    if (st->batch && (st->batch->holes || st->batch->sorted != st->nresources))
+        return errbuf_set(err, AMLSEC_EUSAGE,
+                          "the state is in the middle of a batch (state_batch_flush first)");
     /* The envelope, with a placeholder checksum filled in at the end. */
     if (buf_addf(out, "%s%d%s%064d%s", envelope_head, STATE_FORMAT_VERSION, sha_key, 0, state_key) <
         0)
@@ -1003,12 +1338,6 @@ fail:
     free(status);
     resource_release(r);
     return rc;
-}
-
-static int cmp_resource(const void *a, const void *b)
-{
-    return strcmp(((const struct state_resource *)a)->address,
-                  ((const struct state_resource *)b)->address);
 }
 
 static int parse_body(struct state *st, const char *body, size_t len, const char *what,

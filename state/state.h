@@ -3,7 +3,8 @@
  * A state holds a format version, a lineage (a random UUID fixed when the
  * state is first created, so two unrelated states are never confused), a
  * serial (incremented on every write), the amlsec version that wrote it, and
- * one entry per resource instance, kept sorted by address.
+ * one entry per resource instance, kept sorted by address (outside a batch:
+ * see state_batch_begin).
  *
  * On disk (docs/state.md) the document is canonical JSON (sorted keys,
  * compact, one resource instance per line) wrapped in an envelope carrying
@@ -60,8 +61,10 @@ struct state {
      * "public", an endpoint URL); NULL when not recorded (a state written
      * before amlsec recorded it). Owned. */
     char *cloud;
-    struct state_resource *resources; /* sorted by address */
+    struct state_resource *resources; /* sorted by address, outside a batch */
     size_t nresources, cap;
+    struct state_batch *batch; /* state.c; NULL outside a batch */
+    size_t work; /* entries moved or visited by puts, removes and look-ups: tests count it */
 };
 
 /* Records the cloud st belongs to (a copy of cloud; NULL forgets it). */
@@ -72,18 +75,46 @@ int state_init(struct state *st, struct errbuf *err);
 /* Frees the contents; st may then be init'd again. */
 void state_release(struct state *st);
 
+/* A batch of changes (an apply, a recovery). While one is open, state_find,
+ * state_put, state_remove and state_remove_under cost O(1) expected (a hash
+ * index of addresses; new entries are appended and removed ones leave
+ * holes), where outside one each insert or remove moves every entry after
+ * it (n^2 for an apply of n creates). In exchange `resources` is out of
+ * order and may hold holes (address NULL): during a batch read entries
+ * only through state_find, until state_batch_flush or state_batch_end puts
+ * the array back in order (the holes dropped, the appended entries sorted
+ * and merged: O(n + k log k)). state_backend_save flushes before it
+ * serializes. Without memory for its indexes a batch ends early: the
+ * operations then cost what they do outside one, never a wrong answer. */
+void state_batch_begin(struct state *st);
+void state_batch_flush(struct state *st);
+void state_batch_end(struct state *st);
+
+/* How many entries st holds (a batch's holes not counted). */
+size_t state_count(const struct state *st);
+
 /* Borrowed pointer to the entry at address, or NULL. */
 struct state_resource *state_find(const struct state *st, const char *address);
 
 /* The attributes of r (borrowed), parsing them on first use. */
 int state_resource_attributes(json_t **out, struct state_resource *r, struct errbuf *err);
 
-/* Inserts or replaces the entry with r->address. Copies the strings and
- * takes a new reference to the JSON values (the caller keeps its own). */
+/* Inserts or replaces the entry with r->address. Copies the strings, keeps
+ * the attributes as their canonical JSON text (parsed again on first use:
+ * a checkpoint then copies the text rather than serializing the object
+ * again) and takes a new reference to the other JSON values (the caller
+ * keeps its own). */
 int state_put(struct state *st, const struct state_resource *r, struct errbuf *err);
 
 /* Removes the entry; AMLSEC_ENOTFOUND if absent. */
 int state_remove(struct state *st, const char *address, struct errbuf *err);
+
+/* Removes the entries of the resources under arm_id (children, and
+ * extension resources scoped to it: locks, role assignments): ARM deletes
+ * them with it. Returns how many. In a batch, through an index of the
+ * entries under each resource id (built on first use): O(entries removed);
+ * outside one, a scan of the state. */
+size_t state_remove_under(struct state *st, const char *arm_id);
 
 /* Renames an entry (and rewrites dependencies naming it). AMLSEC_ENOTFOUND
  * when from is absent, AMLSEC_ECONFLICT when to exists. */

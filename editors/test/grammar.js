@@ -73,6 +73,13 @@ async function main() {
     ["prevent_destroy", "variable.other.member"],
     ["==", "keyword.operator"],
     ["null", "constant.language"],
+    ["for", "keyword.control"],
+    ["in", "keyword.control"],
+    ["if", "keyword.control"],
+    ["=>", "keyword.operator"],
+    ["*", "keyword.operator"],
+    ["+", "keyword.operator"],
+    ["%", "keyword.operator"],
   ];
   for (const [text, scope] of want) {
     const t = tokens.find((x) => x.text.trim() === text && x.scopes.some((s) => s.startsWith(scope)));

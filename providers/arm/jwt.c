@@ -40,61 +40,6 @@ static int ossl_fail(struct errbuf *err, int code, const char *what)
     return errbuf_set(err, code, "%s", what);
 }
 
-int base64url_encode(struct buf *out, const void *data, size_t len)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    const unsigned char *p = data;
-    size_t i;
-    for (i = 0; i + 2 < len; i += 3) {
-        char q[4] = {tbl[p[i] >> 2], tbl[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
-                     tbl[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)], tbl[p[i + 2] & 63]};
-        if (buf_add(out, q, 4) < 0)
-            return AMLSEC_ENOMEM;
-    }
-    if (len - i == 1) {
-        char q[2] = {tbl[p[i] >> 2], tbl[(p[i] & 3) << 4]};
-        return buf_add(out, q, 2);
-    }
-    if (len - i == 2) {
-        char q[3] = {tbl[p[i] >> 2], tbl[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
-                     tbl[(p[i + 1] & 15) << 2]};
-        return buf_add(out, q, 3);
-    }
-    return 0;
-}
-
-int base64_decode(struct buf *out, const char *text, size_t len)
-{
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        int v;
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '+' || c == '-')
-            v = 62;
-        else if (c == '/' || c == '_')
-            v = 63;
-        else if (c == '=' || c == ' ' || c == '\n' || c == '\r' || c == '\t')
-            continue;
-        else
-            return AMLSEC_EPARSE;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (buf_addch(out, (char)((acc >> bits) & 0xff)) < 0)
-                return AMLSEC_ENOMEM;
-        }
-    }
-    return 0;
-}
-
 static int thumbprint(char *dst, size_t size, X509 *cert, const EVP_MD *md)
 {
     unsigned char *der = NULL, digest[EVP_MAX_MD_SIZE];

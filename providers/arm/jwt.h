@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/base64.h" /* base64url_encode, base64_decode: used with JWTs */
 #include "util/buf.h"
 #include "util/errbuf.h"
 
@@ -36,10 +37,5 @@ const char *jwt_signer_alg(const struct jwt_signer *s, enum jwt_alg alg);
 int jwt_client_assertion(char **out, const struct jwt_signer *s, enum jwt_alg alg,
                          const char *client_id, const char *audience, int64_t now,
                          struct errbuf *err);
-
-/* base64url without padding. */
-int base64url_encode(struct buf *out, const void *data, size_t len);
-/* Standard base64 (padding and whitespace accepted) into out. */
-int base64_decode(struct buf *out, const char *text, size_t len);
 
 #endif

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/base64.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -49,60 +50,31 @@
 
 static void b64url(const unsigned char *in, size_t n, struct buf *out)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        buf_addch(out, tab[(v >> 18) & 63]);
-        buf_addch(out, tab[(v >> 12) & 63]);
-        if (i + 1 < n)
-            buf_addch(out, tab[(v >> 6) & 63]);
-        if (i + 2 < n)
-            buf_addch(out, tab[v & 63]);
-    }
-}
-
-static int b64val(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
+    base64url_encode(out, in, n);
 }
 
 /* Each part of a JWS is base64url without padding (RFC 7515 section 2):
  * the standard alphabet's '+' and '/', padding '=', a length that leaves
  * a lone character, and set bits in what the last character leaves over
- * (a second spelling of the same bytes) are all refused. */
+ * (a second spelling of the same bytes) are all refused: the decoded bytes
+ * must encode back to exactly the text. */
 static int b64url_decode(const char *in, size_t n, struct buf *out)
 {
-    unsigned acc = 0;
-    int bits = 0;
-    if (n % 4 == 1)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64val((unsigned char)in[i]);
-        if (v < 0)
+    struct buf again;
+    size_t start = out->len;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (in[i] == '+' || in[i] == '/' || in[i] == '=' || in[i] == ' ' || in[i] == '\n' ||
+            in[i] == '\r' || in[i] == '\t')
             return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (buf_addch(out, (char)((acc >> bits) & 0xff)) < 0)
-                return -1;
-        }
-    }
-    return bits > 0 && (acc & ((1u << bits) - 1)) != 0 ? -1 : 0;
+    if (base64_decode(out, in, n) < 0)
+        return -1;
+    buf_init(&again, 0);
+    if (base64url_encode(&again, out->ptr + start, out->len - start) < 0 || again.len != n ||
+        memcmp(again.ptr, in, n) != 0)
+        rc = -1;
+    buf_release(&again);
+    return rc;
 }
 
 /* --- JWTs ---------------------------------------------------------------------- */

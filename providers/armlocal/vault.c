@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/base64.h"
 #include "util/banned.h"
 
 static const char *str(const json_t *v)
@@ -23,8 +24,10 @@ static const char *str(const json_t *v)
 static json_t *fake_modulus(struct armlocal *al, int bits)
 {
     unsigned char raw[512];
-    char b64[700], hex[33];
-    int n = bits / 8, len;
+    char hex[33];
+    struct buf b64;
+    json_t *out;
+    int n = bits / 8;
     if (n <= 0 || n > (int)sizeof(raw))
         n = 256;
     for (int i = 0; i < n; i += 16) {
@@ -36,16 +39,10 @@ static json_t *fake_modulus(struct armlocal *al, int bits)
         }
     }
     raw[0] |= 0x80;
-    len = EVP_EncodeBlock((unsigned char *)b64, raw, n);
-    for (int i = 0; i < len; i++) {
-        if (b64[i] == '+')
-            b64[i] = '-';
-        else if (b64[i] == '/')
-            b64[i] = '_';
-    }
-    while (len > 0 && b64[len - 1] == '=')
-        b64[--len] = '\0';
-    return json_string(b64);
+    buf_init(&b64, 0);
+    out = base64url_encode(&b64, raw, (size_t)n) == 0 ? json_string(b64.ptr) : NULL;
+    buf_release(&b64);
+    return out;
 }
 
 /* Random bytes of an EC coordinate's size, base64url (no padding). */

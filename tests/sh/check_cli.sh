@@ -261,4 +261,90 @@ pw = f[("compute_cluster.cpu", "custom-password")]
 assert pw["evidence"]["value"] == "(sensitive)", pw
 PY
 if grep -l "$CANARY" p.json p.err; then fail "the canary leaked from the plan"; fi
+
+echo "6. a saved plan: the assignments and resources it leaves alone (the state), findings at file:line"
+mkdir later later-pol
+cat > later/main.amlsec <<'CFG'
+settings {
+  subscription = "00000000-0000-0000-0000-0000000000c6"
+  location     = "westeurope"
+}
+
+resource_group "ml" {
+  name = "rg-later"
+}
+
+key_vault "kv" {
+  resource_group   = resource_group.ml
+  name             = "kv-later-001"
+  purge_protection = true
+}
+
+storage_account "st" {
+  resource_group = resource_group.ml
+  name           = "stlater001"
+}
+
+workspace "ws" {
+  resource_group        = resource_group.ml
+  name                  = "mlw-later"
+  key_vault             = key_vault.kv
+  storage_account       = storage_account.st
+  public_network_access = false
+}
+
+diagnostic_setting "ws" {
+  target        = workspace.ws
+  log_analytics = "/subscriptions/${settings.subscription}/resourceGroups/rg-ops/providers/Microsoft.OperationalInsights/workspaces/law-ops"
+  logs          = ["allLogs"]
+}
+
+policy_assignment "no_public" {
+  scope      = resource_group.ml
+  definition = "438c38d2-3772-465a-a9cc-7a6666a275ce"
+  parameters = { effect = "Deny" }
+}
+CFG
+# an AuditIfNotExists definition in the shape of Azure's resource-log built-ins: the workspace
+# needs a diagnostic setting (an extension resource under it) that sends logs to a workspace
+cat > later-pol/ws-logs.json <<'DEF'
+{"name": "ws-logs", "properties": {"displayName": "Workspaces send resource logs", "mode": "Indexed",
+ "parameters": {"effect": {"type": "String", "defaultValue": "AuditIfNotExists"}},
+ "policyRule": {"if": {"field": "type", "equals": "Microsoft.MachineLearningServices/workspaces"},
+  "then": {"effect": "[parameters('effect')]", "details": {"type": "Microsoft.Insights/diagnosticSettings",
+   "existenceCondition": {"allOf": [
+     {"field": "Microsoft.Insights/diagnosticSettings/logs.enabled", "equals": "true"},
+     {"field": "Microsoft.Insights/diagnosticSettings/workspaceId", "exists": "true"}]}}}}}}
+DEF
+cp "$POL/Workspace_PublicNetworkAccessDisabled_Audit.json" later-pol/
+(cd later && expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > ../later-apply.out 2>&1)
+# the pull request opens the workspace: the plan changes the workspace and nothing else
+sed -i 's/public_network_access = false/public_network_access = true/' later/main.amlsec
+(cd later && expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -out ../later.plan -no-color > ../later-plan.out 2>&1)
+grep -q '^Plan: 0 to add, 1 to change, 0 to destroy' later-plan.out || fail "the plan changes only the workspace: $(cat later-plan.out)"
+ws_line=$(grep -n '^workspace "ws"' later/main.amlsec | cut -d: -f1)
+(cd later && expect_exit 2 "$AMLSEC" check -plan ../later.plan -policy ../later-pol -aliases "$ALIASES" -json -junit ../later.xml > ../later.json 2> ../later.err)
+python3 - later.json later.xml "$ws_line" <<'PY' || fail "check -plan: $(cat later.json later.err)"
+import json, sys, xml.etree.ElementTree as ET
+doc = json.load(open(sys.argv[1]))
+pol = [f for f in doc["findings"] if f["source"] == "policy"]
+# the assignment the plan does not change is in effect: its Deny (not the definition's default Audit)
+deny = [f for f in pol if f["rule_id"].endswith("438c38d2-3772-465a-a9cc-7a6666a275ce")]
+assert len(deny) == 1 and deny[0]["level"] == "deny" and deny[0]["address"] == "workspace.ws", pol
+# at the workspace block's file:line, though the plan file holds no .amlsec file
+loc = deny[0]["location"]
+assert loc and loc["file"] == "main.amlsec" and loc["line"] == int(sys.argv[3]) and loc["column"] == 1, loc
+# the existence condition finds the diagnostic setting in the state: compliant, no finding
+assert not [f for f in pol if f["rule_id"] == "ws-logs"], [f for f in pol if f["rule_id"] == "ws-logs"]
+cases = [c for s in ET.parse(sys.argv[2]).getroot() for c in s.findall("testcase")]
+logs = [c for c in cases if c.get("classname") == "workspace.ws" and c.get("name").startswith("ws-logs")]
+assert len(logs) == 1 and len(logs[0]) == 0, [(c.get("classname"), c.get("name"), len(c)) for c in cases]
+PY
+# without the diagnostic setting in the state the existence cannot be judged offline
+(cd later && "$AMLSEC" state rm diagnostic_setting.ws > /dev/null 2>&1) || fail "state rm"
+(cd later && expect_exit 2 "$AMLSEC" check -plan ../later.plan -policy ../later-pol -aliases "$ALIASES" -json > ../later2.json 2> ../later2.err)
+jq -e '[.findings[] | select(.rule_id == "ws-logs")][0] | .level == "info" and .verdict == "not_evaluable" and
+       (.message | test("no related Microsoft.Insights/diagnosticSettings under the resource.* in the plan or state"))' later2.json > /dev/null \
+  || fail "not evaluable without the setting: $(jq -c '[.findings[] | select(.rule_id == "ws-logs")]' later2.json)"
+grep -q 'the state changed since ../later.plan was made' later2.err || fail "a stale plan is named: $(cat later2.err)"
 echo OK

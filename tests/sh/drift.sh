@@ -163,6 +163,41 @@ curl -sf -X DELETE "$url/_armlocal/resources$rg/providers/Microsoft.Authorizatio
 expect_exit 2 drift -json > deleted.json 2>/dev/null
 jq -e '.summary.deleted == 1 and .deleted[0].address == "role_assignment.workspace_reads_rg" and .summary.pending == 0' deleted.json > /dev/null || fail "deleted JSON"
 
+echo "6b. -sarif, -junit, -markdown: the same findings for code scanning, test tabs and summaries"
+expect_exit 2 drift -sarif "$TMP/drift.sarif" -junit "$TMP/drift.xml" -markdown "$TMP/drift.md" > reports.out 2>&1
+python3 - "$TMP/drift.sarif" "$TMP/drift.xml" "$TMP/drift.md" deleted.json <<'PY' || fail "drift reports"
+import json, sys, xml.etree.ElementTree as ET
+rep = json.load(open(sys.argv[4]))
+want = rep["summary"]["changed"] + rep["summary"]["deleted"] + rep["summary"]["unmanaged"] + rep["summary"]["missing_grants"]
+s = json.load(open(sys.argv[1]))
+# SARIF 2.1.0: the schema's required properties
+assert s["version"] == "2.1.0" and s["$schema"].endswith("sarif-2.1.0.json"), s.keys()
+run = s["runs"][0]
+assert run["tool"]["driver"]["name"] == "amlsec" and run["automationDetails"]["id"] == "drift"
+ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+assert len(ids) == len(set(ids)) and {"DRIFT-CHANGED", "DRIFT-DELETED", "DRIFT-UNMANAGED", "WS-MI-PERMS"} <= set(ids), ids
+for r in run["tool"]["driver"]["rules"]:
+    assert r["shortDescription"]["text"] and r["help"]["text"], r
+res = run["results"]
+assert len(res) == want, (len(res), want)
+for r in res:
+    assert r["message"]["text"] and r["ruleId"] == ids[r["ruleIndex"]] and r["level"] == "warning", r
+chg = [r for r in res if r["ruleId"] == "DRIFT-CHANGED" and "storage_account.ml" in r["message"]["text"]]
+assert chg and chg[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "main.amlsec", chg
+assert chg[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 18, chg
+assert chg[0]["properties"]["attribute"] == "allow_blob_public_access" and chg[0]["properties"]["value"] is True, chg
+# JUnit parses back: one case per finding, each a failure
+t = ET.parse(sys.argv[2]).getroot()
+cases = [c for s_ in t for c in s_.findall("testcase")]
+assert t.tag == "testsuites" and int(t.get("tests")) == len(cases) == want, (t.get("tests"), len(cases), want)
+assert int(t.get("failures")) == len([c for c in cases if c.find("failure") is not None]) == want
+md = open(sys.argv[3]).read()
+assert md.startswith("### amlsec drift") and "storage_account.ml" in md and len(md) <= 60000, md[:200]
+PY
+grep -q '^Drift detected:' reports.out || fail "the text report is still printed with -sarif"
+expect_exit 1 drift -sarif /nonexistent/dir/x.sarif > badrep.out 2>&1
+grep -q 'x.sarif' badrep.out || fail "an unwritable report is an error naming it"
+
 echo "7. read-only: no write request, no file changed (a pending journal is reported, not recovered)"
 jid=0a0b0c0d-0000-4000-8000-000000000001
 printf '{"t":"begin","id":"%s","time":"2026-01-01T00:00:00Z","op":"create","address":"resource_group.ml","kind":"resource_group","arm_id":"%s","api_version":"2021-04-01","digest":"sha256:00","dependencies":[],"sensitive":[]}\n{"t":"begin","id":"torn' "$jid" "$rg" > .amlsec/state.json.journal
@@ -240,6 +275,10 @@ grep -q '^2 stacks under tenant: 1 clean, 1 with drift, 0 failed.$' rec.out || f
 expect_exit 2 "$AMLSEC" drift -recursive -json -cloud "$url" tenant > rec.json 2>/dev/null
 jq -e '.summary == {"stacks": 2, "clean": 1, "drift": 1, "error": 0} and .exit_code == 2 and
        [.stacks[].dir] == ["tenant/a/ml", "tenant/b/nested"] and .stacks[0].report.summary.missing_grants == 1' rec.json > /dev/null || fail "recursive JSON: $(jq -c "{summary, exit_code, dirs: [.stacks[].dir], g: .stacks[0].report.summary}" rec.json)"
+expect_exit 2 "$AMLSEC" drift -recursive -cloud "$url" -no-color -sarif rec.sarif -junit rec.xml tenant > recrep.out 2>&1
+jq -e '[.runs[0].results[].locations[0].physicalLocation.artifactLocation.uri | select(. != null)] | unique == ["tenant/a/ml/main.amlsec"]' rec.sarif > /dev/null \
+  || fail "-recursive -sarif: one report, locations under each stack: $(jq -c '[.runs[0].results[].locations]' rec.sarif)"
+python3 -c 'import sys, xml.etree.ElementTree as ET; t = ET.parse(sys.argv[1]).getroot(); assert int(t.get("failures")) >= 1' rec.xml || fail "-recursive -junit"
 expect_exit 2 "$AMLSEC" drift -recursive -shard 1/2 -json -cloud "$url" tenant > shard1.json 2>/dev/null
 expect_exit 0 "$AMLSEC" drift -recursive -shard 2/2 -json -cloud "$url" tenant > shard2.json 2>/dev/null
 jq -e '[.stacks[].dir] == ["tenant/a/ml"]' shard1.json > /dev/null || fail "shard 1/2"
@@ -316,7 +355,9 @@ curl -sf -X PATCH -H 'Content-Type: application/json' -d '{"tags":{"secret":"CAN
 expect_exit 2 drift -var canary=CANARY-ONE-4242 > canary.out 2>&1
 expect_exit 2 drift -json -var canary=CANARY-ONE-4242 > canary.json 2>&1
 grep -q 'tags: "(sensitive)" -> "(sensitive)"' canary.out || fail "the sensitive change is not shown redacted"
-grep -l CANARY canary.out canary.json && fail "a canary leaked into drift's output"
+expect_exit 2 drift -var canary=CANARY-ONE-4242 -sarif canary.sarif -junit canary.xml -markdown canary.md > canary.rep 2>&1
+grep -q '"value": "(sensitive)"' canary.sarif || fail "the sensitive change is not redacted in SARIF"
+grep -l CANARY canary.out canary.json canary.sarif canary.xml canary.md canary.rep && fail "a canary leaked into drift's output"
 cd ..
 echo "13. Resource Graph refused (403): the refresh reads directly and discovery lists at each scope"
 cd tenant/a/ml

@@ -41,7 +41,7 @@ echo "1. plan: tags from sensitive values print as (sensitive), nowhere in clear
 expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plan1.out 2>&1
 clean plan1.out
 # a map literal hides the keys whose values are sensitive; a map from a sensitive variable, all
-for k in owner joined upper number listed from_rg; do
+for k in owner joined upper number listed from_rg merged looked looped keyed encoded tried; do
   grep -q "^ *+ $k *= (sensitive)$" plan1.out || fail "tag $k is not (sensitive)"
 done
 grep -q '^ *+ plain *= "not a secret"$' plan1.out || fail "a tag that is no secret is hidden"
@@ -87,7 +87,7 @@ mkdir "$work/plain" && sed -e 's/-secrets/-plain/g; s/stsecrets01/stplain01/; s/
   expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color -out p.plan > out.out 2>&1
   grep -q 'the plan holds sensitive values' out.out || fail "plan -out without a key"
   expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > apply.out 2>&1
-  grep -q 'warning: the state will hold 7 sensitive values in clear (resource_group.ml tags.owner,' apply.out \
+  grep -q 'warning: the state will hold 13 sensitive values in clear (resource_group.ml tags.owner,' apply.out \
     || fail "no warning about sensitive values in an unencrypted state"
   for c in "${write_only[@]}"; do
     grep -F -q -- "$c" apply.out .amlsec/state.json .amlsec/state.json.journal \

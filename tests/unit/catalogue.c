@@ -1026,6 +1026,47 @@ static void test_catalogue__plan_key_updates(void **state)
         assert_int_equal(change_of(back, "key.k")->via, PLAN_VIA_DATA_PLANE);
         assert_int_equal(change_of(back, "key.k")->data_plane, PROVIDER_DP_NEW_VERSION);
         assert_int_equal(change_of(back, "workspace.w")->via, PLAN_VIA_PATCH);
+        /* no move known, no configuration attached: neither is written */
+        assert_null(change_of(back, "workspace.w")->previous_address);
+        assert_null(json_object_get(json_array_get(json_object_get(j, "resource_changes"), 0),
+                                    "previous_address"));
+        assert_null(back->configuration);
+        plan_free(back);
+        back = NULL;
+        /* a moved resource keeps the address the state knew; the configuration
+         * (locations, expressions) travels with the saved plan */
+        ((struct plan_change *)change_of(plan, "workspace.w"))->previous_address =
+            strdup("workspace.old");
+        plan->configuration = json_pack("[{s:s, s:{s:s, s:i}}]", "address", "workspace.w", "source",
+                                        "file", "main.amlsec", "line", 7);
+        json_decref(j);
+        j = plan_to_json(plan, true); /* the redacted form (show -json) has it too */
+        {
+            size_t i;
+            json_t *c;
+            bool seen = false;
+            json_array_foreach(json_object_get(j, "resource_changes"), i, c)
+            {
+                if (strcmp(json_string_value(json_object_get(c, "address")), "workspace.w") == 0)
+                    seen = strcmp(json_string_value(json_object_get(c, "previous_address")),
+                                  "workspace.old") == 0;
+            }
+            assert_true(seen);
+        }
+        json_decref(j);
+        j = plan_to_json(plan, false);
+        assert_int_equal(plan_from_json(&back, j, &err), 0);
+        assert_string_equal(change_of(back, "workspace.w")->previous_address, "workspace.old");
+        assert_int_equal(
+            json_integer_value(json_object_get(
+                json_object_get(json_array_get(back->configuration, 0), "source"), "line")),
+            7);
+        json_object_set_new(j, "configuration", json_string("nope"));
+        plan_free(back);
+        back = NULL;
+        assert_int_equal(plan_from_json(&back, j, &err), AMLSEC_EPARSE);
+        json_object_del(j, "configuration");
+        assert_int_equal(plan_from_json(&back, j, &err), 0);
         json_object_set_new(json_array_get(json_object_get(j, "resource_changes"), 0), "update_via",
                             json_string("carrier-pigeon"));
         plan_free(back);

@@ -314,6 +314,24 @@ static void test_fmt__operators(void **state)
               "c = !!true\n");
 }
 
+static void test_fmt__arithmetic_and_for_expressions(void **state)
+{
+    (void)state;
+    check_fmt("a = 1+2*-3-  4%n/2>=x\n"
+              "b = (1)-2<=3\n"
+              "c = [for   s in var.l:upper(s)   if s!=\"\"]\n"
+              "d = {for k,v in var.m: k=>v...}\n"
+              "e = {\n  for k, v in var.m :\n  k => v\n}\n",
+              "a = 1 + 2 * -3 - 4 % n / 2 >= x\n"
+              "b = (1) - 2 <= 3\n"
+              "c = [for s in var.l : upper(s) if s != \"\"]\n"
+              "d = { for k, v in var.m : k => v... }\n"
+              "e = {\n  for k, v in var.m :\n  k => v\n}\n");
+    /* `for` only starts a for expression first in a bracket, before a name */
+    check_fmt("m = { for = 1, in = 2 }\nb {\n  for = 1\n}\n",
+              "m = { for = 1, in = 2 }\nb {\n  for = 1\n}\n");
+}
+
 static void test_fmt__crlf_and_empty_files(void **state)
 {
     (void)state;
@@ -354,6 +372,13 @@ static void test_fmt__ast_equal_sees_differences(void **state)
         {"b {\n  c = 1\n}\n", "b {\n  c {}\n}\n"},
         {"a = <<EOT\nx\nEOT\n", "a = \"x\\n\"\n"},
         {"a = c ? 1 : 2\n", "a = c ? 1 : 3\n"},
+        {"a = 1 + 2\n", "a = 1 - 2\n"},
+        {"a = 1 < 2\n", "a = 1 <= 2\n"},
+        {"a = [for x in l : x]\n", "a = [for y in l : y]\n"},
+        {"a = [for x in l : x]\n", "a = [for x in l : x if x]\n"},
+        {"a = [for i, x in l : x]\n", "a = [for x in l : x]\n"},
+        {"a = { for k, v in m : k => v }\n", "a = { for k, v in m : k => v... }\n"},
+        {"a = { for k, v in m : k => v }\n", "a = { for k, v in m : v => v }\n"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
@@ -499,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_fmt__maps),
         cmocka_unit_test(test_fmt__lists_and_calls),
         cmocka_unit_test(test_fmt__operators),
+        cmocka_unit_test(test_fmt__arithmetic_and_for_expressions),
         cmocka_unit_test(test_fmt__crlf_and_empty_files),
         cmocka_unit_test(test_fmt__refuses_files_that_do_not_parse),
         cmocka_unit_test(test_fmt__ast_equal_sees_differences),

@@ -282,6 +282,50 @@ static void test_frontend__evaluates_instances(void **state)
     diag_list_release(&dl);
 }
 
+/* for expressions: iteration, scoping, references (dependencies) and
+ * sensitivity seen through them. */
+static void test_frontend__for_expressions(void **state)
+{
+    static const char text[] =
+        "variable \"secret\" {\n  sensitive = true\n  default = \"canary-4f1d\"\n}\n"
+        "variable \"m\" {\n  default = { b = 2, a = 1 }\n}\n"
+        "rg \"ml\" {\n  name = \"x\"\n}\n"
+        "rg \"ops\" {\n  name = \"y\"\n}\n"
+        "pe \"p\" {\n"
+        "  l = [for k, v in var.m : \"${k}${v * 10}\" if v > 0]\n"
+        "  g = { for k, v in var.m : v % 2 == 0 ? \"even\" : \"odd\" => k... }\n"
+        "  ids = [for r in [rg.ml, rg.ops] : r.name]\n"
+        "  open = { a = 1 }\n"
+        "  hidden = { for k, v in var.m : k => var.secret }\n"
+        "}\n";
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    struct cfg_instance *in;
+    json_t *l, *g;
+    (void)state;
+
+    assert_int_equal(load(&cfg, &dl, text, NULL, 0, NULL), 0);
+    in = config_find_instance(cfg, "pe.p");
+    assert_non_null(in);
+    l = json_object_get(in->attrs, "l");
+    assert_int_equal(json_array_size(l), 2); /* lexical key order */
+    assert_string_equal(json_string_value(json_array_get(l, 0)), "a10");
+    assert_string_equal(json_string_value(json_array_get(l, 1)), "b20");
+    g = json_object_get(in->attrs, "g");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(g, "odd"), 0)), "a");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(g, "even"), 0)), "b");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(in->attrs, "ids"), 1)),
+                        "y");
+    /* the references inside the for expression are dependencies */
+    assert_int_equal(in->resource->ndeps, 2);
+    /* only the value read from the secret is sensitive */
+    assert_true(value_path_sensitive(in->sensitive, "hidden", false));
+    assert_false(value_path_sensitive(in->sensitive, "l", false));
+    assert_false(value_path_sensitive(in->sensitive, "open", false));
+    config_free(cfg);
+    diag_list_release(&dl);
+}
+
 static json_t *fake_value(void *payload, const struct config *cfg, const struct cfg_instance *in)
 {
     (void)payload;
@@ -570,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_frontend__finds_instances_by_address),
         cmocka_unit_test(test_frontend__value_format),
         cmocka_unit_test(test_frontend__unknown_values),
+        cmocka_unit_test(test_frontend__for_expressions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -639,6 +639,126 @@ static void test_policy__aliases_from_providers_and_csv_errors(void **state)
     assert_int_equal(cond("{\"field\":\"" WS_TYPE "/noSuchThing\",\"equals\":1}", "{}"), E);
 }
 
+/* Where AuditIfNotExists/DeployIfNotExists look, as Azure does: under the
+ * resource (children, extensions such as diagnostic settings, never another
+ * resource's), else in the resource group (details.resourceGroupName, else
+ * the resource's), or with existenceScope Subscription in the subscription. */
+static void test_policy__existence_scopes(void **state)
+{
+#define ZONES "Microsoft.Network/privateDnsZones"
+#define DINE(extra)                                                                                \
+    "{\"properties\":{\"mode\":\"Indexed\",\"policyRule\":{\"if\":{\"field\":\"type\","            \
+    "\"equals\":\"" WS_TYPE "\"},\"then\":{\"effect\":\"DeployIfNotExists\",\"details\":{"         \
+    "\"type\":\"" ZONES "\",\"name\":\"privatelink.api.azureml.ms\"" extra "}}}}}"
+    static const char *const defs[] = {
+        DINE(""),
+        DINE(",\"resourceGroupName\":\"dns\""),
+        DINE(",\"existenceScope\":\"Subscription\""),
+        DINE(",\"existenceScope\":\"[concat('Resource', "
+             "'Group')]\",\"resourceGroupName\":\"[concat('d', 'ns')]\""),
+        DINE(",\"existenceScope\":\"Tenant\""),
+    };
+    /* the zone in rg-dns of the same subscription, one in another subscription's rg */
+    json_t *zone = parse("{\"location\":\"global\"}");
+    json_t *body = parse("{\"properties\":{}}");
+    struct policy_resource ws = {WS_ID, "ws1", WS_TYPE, "2025-09-01", body, 0, false};
+    struct policy_resource in_dns = {"/subscriptions/s/resourceGroups/dns/providers/" ZONES
+                                     "/privatelink.api.azureml.ms",
+                                     "privatelink.api.azureml.ms",
+                                     ZONES,
+                                     "2020-06-01",
+                                     zone,
+                                     0,
+                                     false};
+    struct policy_resource elsewhere = {"/subscriptions/other/resourceGroups/dns/providers/" ZONES
+                                        "/privatelink.api.azureml.ms",
+                                        "privatelink.api.azureml.ms",
+                                        ZONES,
+                                        "2020-06-01",
+                                        zone,
+                                        0,
+                                        false};
+    struct policy_resource in_rg = {"/subscriptions/s/resourceGroups/RG/providers/" ZONES
+                                    "/privatelink.api.azureml.ms",
+                                    "privatelink.api.azureml.ms",
+                                    ZONES,
+                                    "2020-06-01",
+                                    zone,
+                                    0,
+                                    false};
+    struct policy_resource rels[2];
+    /* want[def][case]: 0 = compliant, 1 = not evaluable; cases: {in_dns, elsewhere}, {in_rg} */
+    static const int want[5][2] = {{1, 0}, {0, 1}, {0, 0}, {0, 1}, {-1, -1}};
+    struct errbuf err = ERRBUF_INIT;
+    (void)state;
+
+    for (size_t d = 0; d < sizeof(defs) / sizeof(defs[0]); d++) {
+        json_t *def = parse(defs[d]);
+        struct policy *p = NULL;
+        struct policy_result r;
+        assert_int_equal(policy_prepare(&p, def, NULL, &err), 0);
+        rels[0] = in_dns;
+        rels[1] = elsewhere;
+        assert_int_equal(policy_evaluate(&r, p, aliases, &ws, rels, 2, false), 0);
+        if (want[d][0] < 0) {
+            assert_int_equal(r.verdict, POLICY_ERROR);
+            assert_non_null(strstr(r.reason, "existenceScope 'Tenant'"));
+        } else {
+            assert_int_equal(r.verdict, want[d][0] ? POLICY_NOT_EVALUABLE : POLICY_COMPLIANT);
+        }
+        policy_result_release(&r);
+        if (want[d][1] >= 0) {
+            rels[0] = in_rg;
+            assert_int_equal(policy_evaluate(&r, p, aliases, &ws, rels, 1, false), 0);
+            assert_int_equal(r.verdict, want[d][1] ? POLICY_NOT_EVALUABLE : POLICY_COMPLIANT);
+            if (want[d][1])
+                assert_non_null(strstr(r.reason, "in resource group 'dns'"));
+            policy_result_release(&r);
+            /* known complete (nothing else can exist): not found is non-compliant */
+            rels[0] = elsewhere;
+            assert_int_equal(policy_evaluate(&r, p, aliases, &ws, rels, 1, true), 0);
+            assert_int_equal(r.verdict, POLICY_NONCOMPLIANT);
+            policy_result_release(&r);
+        }
+        policy_free(p);
+        json_decref(def);
+    }
+
+    /* a diagnostic setting of another workspace in the same group is not this one's */
+    {
+        json_t *def = parse(
+            "{\"properties\":{\"policyRule\":{\"if\":{\"field\":\"type\",\"equals\":\"" WS_TYPE
+            "\"},\"then\":{\"effect\":\"AuditIfNotExists\",\"details\":{\"type\":"
+            "\"Microsoft.Insights/diagnosticSettings\"}}}}}");
+        struct policy *p = NULL;
+        struct policy_result r;
+        struct policy_resource other = {"/subscriptions/s/resourceGroups/rg/providers/" WS_TYPE
+                                        "/ws2/providers/Microsoft.Insights/diagnosticSettings/d",
+                                        "d",
+                                        "Microsoft.Insights/diagnosticSettings",
+                                        "2021-05-01-preview",
+                                        zone,
+                                        0,
+                                        true};
+        struct policy_resource mine = other;
+        mine.id = WS_ID "/providers/Microsoft.Insights/diagnosticSettings/d";
+        assert_int_equal(policy_prepare(&p, def, NULL, &err), 0);
+        assert_int_equal(policy_evaluate(&r, p, aliases, &ws, &other, 1, false), 0);
+        assert_int_equal(r.verdict, POLICY_NOT_EVALUABLE);
+        assert_non_null(strstr(r.reason, "under the resource"));
+        policy_result_release(&r);
+        assert_int_equal(policy_evaluate(&r, p, aliases, &ws, &mine, 1, false), 0);
+        assert_int_equal(r.verdict, POLICY_COMPLIANT);
+        policy_result_release(&r);
+        policy_free(p);
+        json_decref(def);
+    }
+    json_decref(zone);
+    json_decref(body);
+#undef DINE
+#undef ZONES
+}
+
 /* policy_check_run: scopes, levels, and related-only subjects (what a
  * plan leaves unchanged) that existence conditions find but nobody judges. */
 static void test_policy__check_run_scopes_levels_related(void **state)
@@ -737,6 +857,7 @@ int main(void)
         cmocka_unit_test(test_policy__modify_append_existence_modes),
         cmocka_unit_test(test_policy__aliases_from_providers_and_csv_errors),
         cmocka_unit_test(test_policy__check_run_scopes_levels_related),
+        cmocka_unit_test(test_policy__existence_scopes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -99,10 +99,12 @@ static void test_state__roundtrip_is_canonical(void **unused)
     assert_int_equal(back.nresources, 3);
     assert_int_equal(back.resources[2].status, STATE_STATUS_TAINTED);
     {
-        json_t *got;
+        json_t *got, *put;
         assert_null(back.resources[1].attributes); /* kept as text until used */
+        assert_null(st.resources[1].attributes);   /* state_put keeps its text too */
         assert_int_equal(state_resource_attributes(&got, &back.resources[1], &err), 0);
-        assert_true(json_equal(got, st.resources[1].attributes));
+        assert_int_equal(state_resource_attributes(&put, &st.resources[1], &err), 0);
+        assert_true(json_equal(got, put));
     }
     assert_int_equal(state_serialize(&back, &b, &err), 0);
     assert_int_equal(a.len, b.len);

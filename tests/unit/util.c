@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/arena.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/errbuf.h"
 #include "util/error.h"
@@ -172,6 +173,50 @@ static void test_util__jsonw_matches_jansson(void **state)
     }
 }
 
+/* RFC 4648 section 10 vectors, url-safe output, lenient and strict decoding. */
+static void test_util__base64(void **state)
+{
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const std[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    static const char *const url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+    struct buf b;
+    (void)state;
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        buf_init(&b, 0);
+        assert_int_equal(base64_encode(&b, plain[i], strlen(plain[i])), 0);
+        assert_string_equal(b.ptr, std[i]);
+        buf_reset(&b);
+        assert_int_equal(base64url_encode(&b, plain[i], strlen(plain[i])), 0);
+        assert_string_equal(b.ptr, url[i]);
+        buf_reset(&b);
+        assert_int_equal(base64_decode(&b, url[i], strlen(url[i])), 0);
+        assert_int_equal(b.len, strlen(plain[i]));
+        assert_memory_equal(b.ptr, plain[i], b.len);
+        buf_reset(&b);
+        assert_int_equal(base64_decode_strict(&b, std[i], strlen(std[i])), 0);
+        assert_string_equal(b.ptr, plain[i]);
+        buf_release(&b);
+    }
+    buf_init(&b, 0);
+    assert_int_equal(base64_encode(&b, "\xfb\xff", 2), 0);
+    assert_string_equal(b.ptr, "+/8=");
+    buf_reset(&b);
+    assert_int_equal(base64url_encode(&b, "\xfb\xff", 2), 0);
+    assert_string_equal(b.ptr, "-_8");
+    buf_reset(&b);
+    assert_int_equal(base64_decode(&b, "Zm9v\nYmFy", 9), 0); /* whitespace is skipped */
+    assert_string_equal(b.ptr, "foobar");
+    buf_reset(&b);
+    assert_int_equal(base64_decode(&b, "Zm9v*", 5), AMLSEC_EPARSE);
+    assert_int_equal(base64_decode(&b, "Zm9vY", 5), AMLSEC_EPARSE); /* a dangling character */
+    assert_int_equal(base64_decode_strict(&b, "Zm8", 3), AMLSEC_EPARSE);
+    assert_int_equal(base64_decode_strict(&b, "Zm9\nv", 5), AMLSEC_EPARSE);
+    assert_int_equal(base64_decode_strict(&b, "Zm-_", 4), AMLSEC_EPARSE);
+    assert_int_equal(base64_decode_strict(&b, "Z=9v", 4), AMLSEC_EPARSE);
+    buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_util__errbuf_prefix_keeps_code),
         cmocka_unit_test(test_util__suggest_nearest),
         cmocka_unit_test(test_util__file_write_atomic_roundtrip),
+        cmocka_unit_test(test_util__base64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

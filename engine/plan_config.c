@@ -1,0 +1,273 @@
+/* The configuration a plan was made from, as a saved plan carries it
+ * (docs/plan-json.md: "configuration"): per resource block its address,
+ * where it is written, and its expressions in Terraform's representation
+ * (constant_value for literals, references for what an expression reads;
+ * nested blocks as arrays of such objects). */
+#include "engine/plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "parser/ast.h"
+#include "parser/source.h"
+#include "providers/arm/schema.h"
+#include "util/buf.h"
+#include "util/banned.h"
+
+/* A literal expression's value, or NULL when it is not one (a reference,
+ * a call, an operator, an interpolation). */
+static json_t *constant_of(const struct ast_expr *e)
+{
+    switch (e->kind) {
+    case EXPR_NULL:
+        return json_null();
+    case EXPR_BOOL:
+        return json_boolean(e->u.b);
+    case EXPR_INT:
+        return json_integer((json_int_t)e->u.i);
+    case EXPR_STRING:
+        return json_stringn(e->u.str.s, e->u.str.len);
+    case EXPR_PAREN:
+        return constant_of(e->u.paren);
+    case EXPR_TEMPLATE: {
+        struct buf b;
+        json_t *out = NULL;
+        buf_init(&b, (size_t)1 << 30);
+        for (const struct ast_expr *p = e->u.tmpl.parts; p; p = p->next) {
+            if (p->kind != EXPR_STRING) {
+                buf_release(&b);
+                return NULL;
+            }
+            buf_add(&b, p->u.str.s, p->u.str.len);
+        }
+        out = json_stringn(b.ptr ? b.ptr : "", b.len);
+        buf_release(&b);
+        return out;
+    }
+    case EXPR_LIST: {
+        json_t *a = json_array();
+        for (const struct ast_expr *x = e->u.list.items; x; x = x->next) {
+            json_t *v = constant_of(x);
+            if (v == NULL) {
+                json_decref(a);
+                return NULL;
+            }
+            json_array_append_new(a, v);
+        }
+        return a;
+    }
+    case EXPR_MAP: {
+        json_t *o = json_object();
+        for (const struct ast_map_item *it = e->u.map.items; it; it = it->next) {
+            json_t *k = constant_of(it->key), *v = k ? constant_of(it->value) : NULL;
+            if (v == NULL || !json_is_string(k)) {
+                json_decref(k);
+                json_decref(v);
+                json_decref(o);
+                return NULL;
+            }
+            json_object_set_new(o, json_string_value(k), v);
+            json_decref(k);
+        }
+        return o;
+    }
+    default:
+        return NULL;
+    }
+}
+
+static void add_unique(json_t *refs, const char *s, size_t n)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(refs, i, x)
+    {
+        if (json_string_length(x) == n && memcmp(json_string_value(x), s, n) == 0)
+            return;
+    }
+    json_array_append_new(refs, json_stringn(s, n));
+}
+
+/* A traversal as Terraform lists it: the reference up to its first index
+ * ("workspace.prod.identity"), then the object it belongs to
+ * ("workspace.prod"; "existing.subnet.ml" for existing resources). */
+static void add_traversal(json_t *refs, const struct ast_expr *e)
+{
+    struct buf b;
+    size_t cut = 0, dots = 0, want;
+    buf_init(&b, 1 << 16);
+    buf_adds(&b, e->u.trav.root);
+    want = strcmp(e->u.trav.root, "existing") == 0 ? 3 : 2;
+    for (const struct ast_step *s = e->u.trav.steps; s && s->kind == STEP_ATTR; s = s->next) {
+        buf_addf(&b, ".%s", s->name);
+        if (++dots + 1 == want)
+            cut = b.len;
+    }
+    if (b.ptr) {
+        add_unique(refs, b.ptr, b.len);
+        /* var.x, local.x, each.key: one name; resources: the object too */
+        if (cut && cut < b.len && strcmp(e->u.trav.root, "var") != 0 &&
+            strcmp(e->u.trav.root, "local") != 0 && strcmp(e->u.trav.root, "each") != 0)
+            add_unique(refs, b.ptr, cut);
+    }
+    buf_release(&b);
+}
+
+/* Every reference an expression reads, in order, once each. Kinds this
+ * walker does not know contribute what their locations cannot tell: none. */
+static void collect_refs(json_t *refs, const struct ast_expr *e)
+{
+    if (e == NULL)
+        return;
+    switch (e->kind) {
+    case EXPR_TRAVERSAL:
+        add_traversal(refs, e);
+        for (const struct ast_step *s = e->u.trav.steps; s; s = s->next)
+            if (s->kind == STEP_INDEX)
+                collect_refs(refs, s->index);
+        break;
+    case EXPR_TEMPLATE:
+        for (const struct ast_expr *p = e->u.tmpl.parts; p; p = p->next)
+            collect_refs(refs, p);
+        break;
+    case EXPR_LIST:
+        for (const struct ast_expr *x = e->u.list.items; x; x = x->next)
+            collect_refs(refs, x);
+        break;
+    case EXPR_MAP:
+        for (const struct ast_map_item *it = e->u.map.items; it; it = it->next) {
+            collect_refs(refs, it->key);
+            collect_refs(refs, it->value);
+        }
+        break;
+    case EXPR_CALL:
+        for (const struct ast_expr *a = e->u.call.args; a; a = a->next)
+            collect_refs(refs, a);
+        break;
+    case EXPR_COND:
+        collect_refs(refs, e->u.cond.cond);
+        collect_refs(refs, e->u.cond.then);
+        collect_refs(refs, e->u.cond.otherwise);
+        break;
+    case EXPR_BINARY:
+        collect_refs(refs, e->u.binary.lhs);
+        collect_refs(refs, e->u.binary.rhs);
+        break;
+    case EXPR_UNARY:
+        collect_refs(refs, e->u.unary.operand);
+        break;
+    case EXPR_PAREN:
+        collect_refs(refs, e->u.paren);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Is the attribute at path secret (the catalogue's sensitive attributes,
+ * the instance's sensitive paths)? Its constant value is then left out. */
+static bool secret_path(const struct schema_kind *k, const json_t *sensitive, const char *path)
+{
+    const struct schema_attr *a = k ? schema_attr_find(k, path) : NULL;
+    size_t i, n = strlen(path);
+    const json_t *s;
+    if (a && (a->flags & SF_SENSITIVE))
+        return true;
+    json_array_foreach(sensitive, i, s)
+    {
+        const char *sp = json_string_value(s);
+        size_t m = sp ? strlen(sp) : 0;
+        /* the path itself, something under it, or something above it */
+        if (sp && ((m >= n && strncmp(sp, path, n) == 0 && (sp[n] == '\0' || sp[n] == '.' ||
+                                                             sp[n] == '[')) ||
+                   (m < n && strncmp(sp, path, m) == 0 && (path[m] == '.' || path[m] == '['))))
+            return true;
+    }
+    return false;
+}
+
+static json_t *expression(const struct ast_expr *e, bool secret)
+{
+    json_t *refs = json_array(), *c;
+    collect_refs(refs, e);
+    if (json_array_size(refs) == 0 && (c = constant_of(e)) != NULL) {
+        json_decref(refs);
+        if (secret) {
+            json_decref(c);
+            return json_object(); /* Terraform leaves sensitive constants out */
+        }
+        return json_pack("{s:o}", "constant_value", c);
+    }
+    return json_pack("{s:o}", "references", refs);
+}
+
+static json_t *body_expressions(const struct ast_body *body, const struct schema_kind *k,
+                                const json_t *sensitive, const char *prefix)
+{
+    json_t *o = json_object();
+    char path[1024];
+    for (const struct ast_attr *a = body->attrs; a; a = a->next) {
+        if (strcmp(a->name, "for_each") == 0 && prefix[0] == '\0')
+            continue;
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", a->name);
+        json_object_set_new(o, a->name, expression(a->value, secret_path(k, sensitive, path)));
+    }
+    for (const struct ast_block *b = body->blocks; b; b = b->next) {
+        json_t *list;
+        if (strcmp(b->type, "lifecycle") == 0 && prefix[0] == '\0')
+            continue;
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", b->type);
+        list = json_object_get(o, b->type);
+        if (!json_is_array(list)) {
+            list = json_array();
+            json_object_set_new(o, b->type, list);
+        }
+        json_array_append_new(list, body_expressions(&b->body, k, sensitive, path));
+    }
+    return o;
+}
+
+static json_t *source_of(const struct ast_block *b)
+{
+    struct src_loc head;
+    struct src_pos a, z;
+    if (b == NULL || b->type_loc.file == NULL)
+        return json_null();
+    head = src_loc_make(b->type_loc.file, b->type_loc.begin,
+                        b->open_loc.end ? b->open_loc.end : b->type_loc.end);
+    a = src_loc_start(&head);
+    z = src_loc_stop(&head);
+    return json_pack("{s:s, s:i, s:i, s:i, s:i}", "file", b->type_loc.file->name, "line",
+                     (json_int_t)a.line, "column", (json_int_t)a.col, "end_line",
+                     (json_int_t)z.line, "end_column", (json_int_t)z.col);
+}
+
+json_t *plan_configuration(const struct config *cfg)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; cfg && i < cfg->nresources; i++) {
+        const struct cfg_resource *r = &cfg->resources[i];
+        const struct schema_kind *k = schema_find(r->kind);
+        const json_t *sensitive = r->ninstances ? r->instances[0].sensitive : NULL;
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "address", r->address, "mode",
+                              r->existing ? "data" : "managed", "type", r->kind, "name", r->name,
+                              "source", source_of(r->block));
+        const struct ast_attr *fe;
+        /* a checked-only load keeps no bodies: no expressions to show */
+        json_object_set_new(o, "expressions",
+                            r->block ? body_expressions(&r->block->body, k, sensitive, "")
+                                     : json_object());
+        if (r->block && (fe = ast_body_attr(&r->block->body, "for_each")) != NULL)
+            json_object_set_new(o, "for_each_expression", expression(fe->value, false));
+        if (r->ninstances > 1 || r->has_for_each) {
+            /* every instance shares the block: any one's sensitive paths may differ */
+            for (size_t j = 1; j < r->ninstances; j++)
+                if (!json_equal(r->instances[j].sensitive, (json_t *)sensitive)) {
+                    json_object_set_new(o, "expressions", json_object());
+                    break;
+                }
+        }
+        json_array_append_new(out, o);
+    }
+    return out;
+}
