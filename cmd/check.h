@@ -9,14 +9,18 @@
 #include "parser/config.h"
 
 struct arm_client;
+struct state;
 
 /* The configuration's policy assignments against the plan's request
  * bodies: definitions and aliases from the cache under DIR/.amlsec/policy,
- * else read through client (may be NULL) and cached. Fills *out (the
- * caller releases it); a definition or aliases that cannot be had are
- * findings or a warning, not failures. 0, or -1 when out of memory. */
+ * else read through client (may be NULL) and cached. Without cfg (a saved
+ * plan), st (the state the plan was made against, or NULL) gives what the
+ * plan leaves alone: its assignments and the resources existence
+ * conditions find. Fills *out (the caller releases it); a definition or
+ * aliases that cannot be had are findings or a warning, not failures. 0,
+ * or -1 when out of memory. */
 int check_plan_policies(struct finding_list *out, const struct config *cfg, const struct plan *plan,
-                        struct arm_client *client, const char *dir);
+                        struct state *st, struct arm_client *client, const char *dir);
 
 /* Gives each finding located inside a resource block of cfg (and without
  * an address) that resource's address. */

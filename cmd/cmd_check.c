@@ -61,8 +61,8 @@ struct run {
     struct check_cli *cli;
     struct config *cfg;
     struct plan *plan;
-    struct state st; /* -plan: the state the plan was made against (have_st) */
-    bool have_st;
+    struct state *st;    /* -plan: the state the plan was made against, or NULL */
+    struct state st_own; /* check -plan's own (st points at it) */
     struct render_list reqs;
     struct policy_subject *subjects;
     size_t nsubjects;
@@ -365,12 +365,12 @@ static int subjects_from_state(struct run *r, struct strmap *in_plan)
     for (size_t i = 0; i < r->plan->n; i++)
         if (strmap_put(in_plan, r->plan->changes[i].address, i) < 0)
             return -1;
-    if (!r->have_st)
+    if (r->st == NULL)
         return 0;
-    if (grow_subjects(r, r->nsubjects + r->st.nresources + 1) < 0)
+    if (grow_subjects(r, r->nsubjects + r->st->nresources + 1) < 0)
         return -1;
-    for (size_t i = 0; i < r->st.nresources; i++) {
-        struct state_resource *sr = &r->st.resources[i];
+    for (size_t i = 0; i < r->st->nresources; i++) {
+        struct state_resource *sr = &r->st->resources[i];
         const struct schema_kind *k = schema_find(sr->kind);
         json_t *attrs = NULL;
         struct policy_subject *s;
@@ -504,9 +504,14 @@ static void defs_from_subjects(struct run *r)
         const struct policy_subject *s = &r->subjects[i];
         const json_t *props = json_object_get(s->res.body, "properties");
         char key[256];
-        if (s->res.type == NULL ||
-            strcasecmp(s->res.type, "Microsoft.Authorization/policyDefinitions") != 0 ||
-            !json_is_object(json_object_get(props, "policyRule")) || s->res.id == NULL)
+        bool set = s->res.type &&
+                   strcasecmp(s->res.type, "Microsoft.Authorization/policySetDefinitions") == 0 &&
+                   json_is_array(json_object_get(props, "policyDefinitions"));
+        if (!set && (s->res.type == NULL ||
+                     strcasecmp(s->res.type, "Microsoft.Authorization/policyDefinitions") != 0 ||
+                     !json_is_object(json_object_get(props, "policyRule"))))
+            continue;
+        if (s->res.id == NULL)
             continue;
         lower_key(key, sizeof(key), s->res.id);
         json_object_set_new(r->defs.by_key, key,
@@ -756,12 +761,12 @@ static int list_assignments(struct run *r, struct assignment **out, size_t *n)
         (*out)[(*n)++] = (struct assignment){c->address, c->after, c->arm_id, {0}};
     }
     /* the state's assignments the plan leaves alone are in effect too */
-    for (size_t i = 0; r->have_st && i < r->nsubjects; i++) {
+    for (size_t i = 0; r->st && i < r->nsubjects; i++) {
         const struct policy_subject *s = &r->subjects[i];
         const struct state_resource *sr;
         const struct schema_kind *k;
         json_t *attrs;
-        if (!s->related_only || (sr = state_find(&r->st, s->address)) == NULL ||
+        if (!s->related_only || (sr = state_find(r->st, s->address)) == NULL ||
             strcmp(sr->kind, "policy_assignment") != 0 || (k = schema_find(sr->kind)) == NULL)
             continue;
         attrs = render_decode(k, s->res.body);
@@ -795,8 +800,9 @@ static int collect_bindings(struct run *r, struct binding_set *bs)
     for (size_t ai = 0; ai < nas; ai++) {
         const struct assignment *a = &as[ai];
         const char *def_id = json_string_value(json_object_get(a->attrs, "definition")), *cut;
-        const json_t *def, *enforce;
+        const json_t *def, *enforce, *members, *m;
         char key[256], scope[2048];
+        size_t mi;
         if (def_id == NULL)
             continue;
         def = definition_for(r, def_id);
@@ -812,9 +818,33 @@ static int collect_bindings(struct run *r, struct binding_set *bs)
         cut = a->id ? strcasestr(a->id, ASSIGNMENT_SEG) : NULL;
         snprintf(scope, sizeof(scope), "%.*s", cut ? (int)(cut - a->id) : 0, cut ? a->id : "");
         enforce = json_object_get(a->attrs, "enforce");
-        if (binding_add(bs, def, json_object_get(a->attrs, "parameters"), a->address,
-                        hold_str(r, scope), json_object_get(a->attrs, "not_scopes"),
-                        !json_is_false(enforce), &err) < 0) {
+        if (policy_set_members(def, &members)) {
+            /* an initiative: each member policy, with the parameters the set passes it */
+            json_array_foreach(members, mi, m)
+            {
+                const char *mid = json_string_value(json_object_get(m, "policyDefinitionId"));
+                const json_t *mdef = mid ? definition_for(r, mid) : NULL;
+                json_t *mparams;
+                if (mdef == NULL) {
+                    char msg[1024];
+                    snprintf(msg, sizeof(msg),
+                             "not evaluable offline: the policy definition '%s' of the "
+                             "initiative '%s' is not available; pass -policy DIR or -cloud to "
+                             "read it",
+                             mid ? mid : "(none)", def_id);
+                    assignment_problem(r, a, FINDING_INFO, mid ? mid : def_id, msg);
+                    continue;
+                }
+                mparams = policy_set_member_params(def, m, json_object_get(a->attrs, "parameters"));
+                if (binding_add(bs, mdef, mparams, a->address, hold_str(r, scope),
+                                json_object_get(a->attrs, "not_scopes"), !json_is_false(enforce),
+                                &err) < 0)
+                    assignment_problem(r, a, FINDING_DENY, mid, err.msg);
+                json_decref(mparams);
+            }
+        } else if (binding_add(bs, def, json_object_get(a->attrs, "parameters"), a->address,
+                               hold_str(r, scope), json_object_get(a->attrs, "not_scopes"),
+                               !json_is_false(enforce), &err) < 0) {
             assignment_problem(r, a, FINDING_DENY, def_id, err.msg);
             continue;
         }
@@ -1033,11 +1063,11 @@ static int run_check(struct run *r)
         if (rc == 0) {
             /* what the plan leaves alone: the state it was made against */
             int existed = 0;
-            rc = state_backend_load(&r->st, &existed, sc.be, &sc.keys, &err);
+            rc = state_backend_load(&r->st_own, &existed, sc.be, &sc.keys, &err);
             if (rc == 0) {
-                r->have_st = true;
-                if (existed && (strcmp(r->st.lineage, r->plan->lineage) != 0 ||
-                                r->st.serial != r->plan->serial))
+                r->st = &r->st_own;
+                if (existed && (strcmp(r->st->lineage, r->plan->lineage) != 0 ||
+                                r->st->serial != r->plan->serial))
                     cli_warn("the state changed since %s was made (apply will refuse it); the "
                              "assignments it leaves alone are taken from the state as it is now",
                              cli->plan_path);
@@ -1224,8 +1254,8 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
     json_decref(r.defs.by_key);
     json_decref(r.defs.explicit_keys);
     plan_free(r.plan);
-    if (r.have_st)
-        state_release(&r.st);
+    if (r.st)
+        state_release(r.st);
     config_free(r.cfg);
     return exit_code;
 }
@@ -1289,7 +1319,7 @@ static bool config_assigns_policies(const struct config *cfg)
 }
 
 int check_plan_policies(struct finding_list *out, const struct config *cfg, const struct plan *plan,
-                        struct arm_client *client, const char *dir)
+                        struct state *st, struct arm_client *client, const char *dir)
 {
     struct check_cli cli;
     struct run r;
@@ -1316,6 +1346,17 @@ int check_plan_policies(struct finding_list *out, const struct config *cfg, cons
     if (subjects_from_plan(&r) < 0 ||
         (cfg && config_assigns_policies(cfg) && unchanged_from_config(&r) < 0))
         goto out;
+    if (cfg == NULL && st) {
+        /* a saved plan: what the state holds and the plan leaves alone */
+        struct strmap in_plan;
+        int src;
+        strmap_init(&in_plan, false);
+        r.st = st;
+        src = subjects_from_state(&r, &in_plan);
+        strmap_release(&in_plan);
+        if (src < 0)
+            goto out;
+    }
     defs_from_subjects(&r);
     if (collect_bindings(&r, &bs) < 0)
         goto out;
@@ -1324,6 +1365,8 @@ int check_plan_policies(struct finding_list *out, const struct config *cfg, cons
         policy_check_run(&r.findings, NULL, r.subjects, r.nsubjects, bs.items, bs.n, r.aliases,
                          false) < 0)
         rc = -1;
+    if (cfg == NULL)
+        locate_from_plan(&r.findings, plan->configuration);
     finding_list_sort(&r.findings);
     /* hand the findings over: the strings they hold are their own */
     *out = r.findings;

@@ -590,7 +590,7 @@ static int policy_gate(struct plan_cli *pc, const struct config *cfg, const stru
     int rc = 0;
 
     finding_list_init(&all);
-    if (check_plan_policies(&pf, cfg, plan, s->client, pc->path ? pc->path : ".") < 0) {
+    if (check_plan_policies(&pf, cfg, plan, NULL, s->client, pc->path ? pc->path : ".") < 0) {
         cli_error("out of memory");
         return -1;
     }

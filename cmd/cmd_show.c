@@ -11,10 +11,35 @@
 #include "cmd/state_cli.h"
 #include "util/banned.h"
 
+/* jansson hands its output over a few bytes at a time: gathered here and
+ * written in large pieces. */
+struct out_chunk {
+    char buf[1 << 16];
+    size_t len;
+};
+
+static int chunk_write(const char *text, size_t n, void *data)
+{
+    struct out_chunk *o = data;
+    if (o->len + n > sizeof(o->buf)) {
+        if (fwrite(o->buf, 1, o->len, stdout) != o->len)
+            return -1;
+        o->len = 0;
+    }
+    if (n > sizeof(o->buf))
+        return fwrite(text, 1, n, stdout) == n ? 0 : -1;
+    memcpy(o->buf + o->len, text, n);
+    o->len += n;
+    return 0;
+}
+
 /* Streams the document to stdout: no copy of it as one string. */
 static void print_json(json_t *root)
 {
-    if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0)
+    static struct out_chunk out;
+    out.len = 0;
+    if (json_dump_callback(root, chunk_write, &out, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 &&
+        fwrite(out.buf, 1, out.len, stdout) == out.len)
         putchar('\n');
 }
 

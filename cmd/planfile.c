@@ -59,7 +59,6 @@ static int dump_to_buf(const char *text, size_t n, void *data)
 int planfile_write(const char *path, const struct plan *plan, struct crypt_keys *keys,
                    const char *plan_key, struct errbuf *err)
 {
-    json_t *inner;
     char hex[65];
     struct buf file, sealed;
     size_t at;
@@ -80,9 +79,7 @@ int planfile_write(const char *path, const struct plan *plan, struct crypt_keys 
     buf_adds(&file, hex);
     buf_adds(&file, PLAN_MEMBER);
     at = file.len;
-    inner = plan_to_json(plan, false);
-    rc = inner ? json_dump_callback(inner, dump_to_buf, &file, JSON_COMPACT | JSON_SORT_KEYS) : -1;
-    json_decref(inner);
+    rc = plan_json_dump(plan, dump_to_buf, &file);
     if (rc < 0 || buf_adds(&file, "}\n") < 0) {
         buf_release(&file);
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");

@@ -148,6 +148,8 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
     json_t *drift_in = json_object_get(doc, "resource_drift"), *drift = json_array(), *d;
     json_t *seen = json_object();
     struct finding_list pf;
+    struct state st;
+    bool have_st = false, same_st = false; /* the state the plan was made against */
     size_t i;
 
     json_array_foreach(changes, i, rc)
@@ -173,11 +175,12 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
     /* no-op entries: what the state holds that the plan leaves alone (only
      * when the state is the one the plan was made against) */
     if (sc) {
-        struct state st;
         struct errbuf err = ERRBUF_INIT;
         int existed = 0;
         if (state_backend_load(&st, &existed, sc->be, &sc->keys, &err) == 0) {
+            have_st = true;
             if (existed && strcmp(st.lineage, plan->lineage) == 0 && st.serial == plan->serial) {
+                same_st = true;
                 for (size_t k = 0; k < st.nresources; k++) {
                     struct state_resource *r = &st.resources[k];
                     json_t *values, *o;
@@ -199,7 +202,6 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
                     json_decref(o);
                 }
             }
-            state_release(&st);
         }
     }
     /* the configuration the plan was saved with: per block, its expressions */
@@ -251,8 +253,9 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
                         json_pack("{s:{s:{s:s, s:s}}, s:{s:o}}", "provider_config", "amlsec",
                                   "name", "amlsec", "full_name", PROVIDER_NAME, "root_module",
                                   "resources", config));
-    /* the assigned policies against the saved requests, from the cache */
-    if (check_plan_policies(&pf, NULL, plan, NULL, ".") == 0) {
+    /* the assigned policies against the saved requests (and the state it leaves alone), from
+     * the cache */
+    if (check_plan_policies(&pf, NULL, plan, same_st ? &st : NULL, NULL, ".") == 0) {
         json_t *arr = json_array();
         for (size_t k = 0; k < pf.n; k++)
             json_array_append_new(arr, finding_to_json(&pf.items[k]));
@@ -263,6 +266,8 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
                                       (json_int_t)pf.count[FINDING_INFO]));
         finding_list_release(&pf);
     }
+    if (have_st)
+        state_release(&st);
     json_decref(seen);
     return 0;
 }

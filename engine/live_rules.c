@@ -433,6 +433,46 @@ static void rule_support_app(const struct live_rules_in *in, const struct cfg_in
     provider_result_release(&direct);
 }
 
+/* AKS-CMK for an attached cluster (validate cannot read it): the live
+ * cluster of an aks_compute of a CMK workspace has no disk encryption set. */
+static void rule_aks_cmk(const struct live_rules_in *in, const struct cfg_instance *aks,
+                         struct diag_list *diags)
+{
+    const json_t *wref = schema_ref_id(json_object_get(aks->attrs, "workspace"));
+    const json_t *cref = schema_ref_id(json_object_get(aks->attrs, "cluster"));
+    const struct cfg_instance *ws = NULL;
+    const struct schema_kind *k = schema_find("aks_cluster");
+    struct provider_result direct;
+    const json_t *live;
+    if (!json_is_string(wref) || !json_is_string(cref))
+        return;
+    for (size_t i = 0; i < in->cfg->nresources && ws == NULL; i++) {
+        const struct cfg_resource *r = &in->cfg->resources[i];
+        if (strcmp(r->kind, "workspace") != 0)
+            continue;
+        for (size_t j = 0; j < r->ninstances && ws == NULL; j++)
+            if (inst_id(&r->instances[j]) &&
+                strcasecmp(inst_id(&r->instances[j]), json_string_value(wref)) == 0)
+                ws = &r->instances[j];
+    }
+    if (ws == NULL || !json_is_object(json_object_get(ws->attrs, "encryption")))
+        return;
+    memset(&direct, 0, sizeof(direct));
+    live = in->live(json_string_value(cref), in->payload);
+    if (live == NULL) {
+        struct provider_ref ref = {json_string_value(cref), k->arm.type};
+        if (provider_reread(in->p, &ref, &direct) == 0)
+            live = direct.body;
+    }
+    if (live && json_is_object(json_object_get(live, "properties")) &&
+        str_of(schema_json_get(live, "properties.diskEncryptionSetID")) == NULL)
+        rules_report(diags, "AKS-CMK", -1, aks, "cluster",
+                     "%s attaches %s, whose disks have no disk encryption set, to the CMK "
+                     "workspace %s",
+                     aks->address, json_string_value(cref), ws->address);
+    provider_result_release(&direct);
+}
+
 bool live_rules_missing_grant(const struct diag *d)
 {
     return d->code && strcmp(d->code, "WS-MI-PERMS") == 0 && d->severity == DIAG_WARNING &&
@@ -446,6 +486,9 @@ size_t live_rules_run(const struct live_rules_in *in, struct diag_list *diags)
     json_t *bulk = assignments_in_bulk(in);
     for (size_t i = 0; i < in->cfg->nresources; i++) {
         const struct cfg_resource *r = &in->cfg->resources[i];
+        if (!r->existing && strcmp(r->kind, "aks_compute") == 0)
+            for (size_t j = 0; j < r->ninstances; j++)
+                rule_aks_cmk(in, &r->instances[j], diags);
         if (r->existing || strcmp(r->kind, "workspace") != 0)
             continue;
         for (size_t j = 0; j < r->ninstances; j++) {

@@ -22,6 +22,10 @@
  *                  a scope above counts). One warning per missing grant, and one per
  *                  role_assignment the plan deletes whose principal is a
  *                  workspace's identity.
+ *  AKS-CMK         an aks_compute of a CMK workspace attaching a cluster
+ *                  (validate reports the clusters the workspace creates):
+ *                  the live cluster without properties.diskEncryptionSetID
+ *                  is a warning.
  *  WS-SUPPORT-APP  every managed workspace whose live systemData.createdAt (the
  *                  refresh projects it; a GET when the row lacks it) is
  *                  before 2021-05-14 and that has compute (GET {workspace}/

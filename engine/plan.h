@@ -147,6 +147,12 @@ void plan_config_digest(char out[72], const struct config *cfg);
  * plan's values (before, after, bodies, notes, findings) rather than copying
  * them, so a caller replaces members but never changes one in place. */
 json_t *plan_to_json(const struct plan *plan, bool redact);
+/* plan_to_json(plan, false) written through cb as compact JSON with
+ * sorted keys (json_dump_callback's text for it, byte for byte), building
+ * one change at a time: a saved plan never holds the whole tree. 0 or -1. */
+int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data);
+/* The plan root describes; it shares root's values (before, after, bodies)
+ * rather than copying them: neither is changed in place afterwards. */
 int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err);
 
 /* Per resource block of cfg: {address, mode, type, name, source{file, line,

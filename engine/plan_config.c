@@ -159,6 +159,27 @@ static void collect_refs(json_t *refs, const struct ast_expr *e)
     case EXPR_PAREN:
         collect_refs(refs, e->u.paren);
         break;
+    case EXPR_FOR: {
+        /* what the body reads, but the loop's own variables */
+        const struct ast_for *f = e->u.forx;
+        json_t *inner = json_array(), *x;
+        size_t i;
+        collect_refs(inner, f->coll);
+        collect_refs(inner, f->key);
+        collect_refs(inner, f->value);
+        collect_refs(inner, f->cond);
+        json_array_foreach(inner, i, x)
+        {
+            const char *r = json_string_value(x);
+            size_t n = strcspn(r, ".[");
+            if ((f->key_var && strlen(f->key_var) == n && strncmp(r, f->key_var, n) == 0) ||
+                (f->value_var && strlen(f->value_var) == n && strncmp(r, f->value_var, n) == 0))
+                continue;
+            add_unique(refs, r, json_string_length(x));
+        }
+        json_decref(inner);
+        break;
+    }
     default:
         break;
     }

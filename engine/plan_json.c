@@ -278,66 +278,71 @@ static json_t *sensitive_of(const struct plan_change *c)
     return all;
 }
 
-json_t *plan_to_json(const struct plan *plan, bool redact)
+/* resource_changes[i] of the plan JSON. New reference. */
+static json_t *change_to_json(const struct plan *plan, size_t i, bool redact)
 {
-    json_t *root = json_object(), *changes = json_array(), *drift = json_array();
-    for (size_t i = 0; i < plan->n; i++) {
-        const struct plan_change *c = &plan->changes[i];
-        json_t *o = json_object(), *ch = json_object(), *deps = json_array();
-        json_t *sens = sensitive_of(c);
-        for (size_t k = 0; k < c->ndeps; k++)
-            json_array_append_new(deps, json_string(plan->changes[c->deps[k]].address));
-        json_object_set_new(o, "address", json_string(c->address));
-        json_object_set_new(o, "type", json_string(c->kind));
-        json_object_set_new(o, "arm_id", c->arm_id ? json_string(c->arm_id) : json_null());
-        json_object_set_new(o, "arm_type", json_string(c->arm_type ? c->arm_type : ""));
-        if (c->prior_arm_id)
-            json_object_set_new(o, "prior_arm_id", json_string(c->prior_arm_id));
-        if (c->previous_address)
-            json_object_set_new(o, "previous_address", json_string(c->previous_address));
-        json_object_set_new(o, "api_version",
-                            c->api_version ? json_string(c->api_version) : json_null());
-        json_object_set_new(o, "step", json_integer(c->step));
-        json_object_set_new(o, "group", json_integer(c->group));
-        json_object_set_new(o, "after_steps", deps);
-        json_object_set_new(ch, "actions", actions_of(c->action, c->create_before_destroy));
-        json_object_set_new(ch, "before",
-                            redact ? redacted(c->before, sens)
-                                   : (c->before ? json_incref(c->before) : json_null()));
-        json_object_set_new(ch, "after",
-                            redact ? redacted(c->after, sens)
-                                   : (c->after ? json_incref(c->after) : json_null()));
-        json_object_set_new(ch, "after_unknown", c->after ? unknown_mask(c->after) : json_object());
-        json_object_set_new(ch, "before_sensitive", sensitive_mask(sens));
-        json_object_set_new(ch, "after_sensitive", sensitive_mask(sens));
-        json_object_set_new(o, "change", ch);
-        json_object_set_new(o, "action_reason", json_string(c->reason ? c->reason : ""));
-        json_object_set_new(o, "reason_detail",
-                            c->reason_detail ? json_string(c->reason_detail) : json_null());
-        json_object_set_new(o, "notes", c->notes ? json_incref(c->notes) : json_array());
-        if (c->action == PLAN_UPDATE) {
-            json_object_set_new(o, "update_via", json_string(plan_via_name(c->via)));
-            if (c->via == PLAN_VIA_DATA_PLANE)
-                json_object_set_new(o, "data_plane_requests", data_plane_of(c->data_plane));
-        }
-        if (c->delete_query) /* a permanent delete is no secret: CI gates look for it */
-            json_object_set_new(o, "delete_query", json_string(c->delete_query));
-        if (!redact) {
-            json_object_set_new(o, "request_body", c->body ? json_incref(c->body) : json_null());
-            if (c->put_query)
-                json_object_set_new(o, "request_query", json_string(c->put_query));
-            json_object_set_new(o, "sensitive_paths",
-                                c->sensitive ? json_incref(c->sensitive) : json_array());
-            json_object_set_new(o, "dependencies",
-                                c->dependencies ? json_incref(c->dependencies) : json_array());
-            json_object_set_new(o, "create_before_destroy", json_boolean(c->create_before_destroy));
-            json_object_set_new(o, "state_only", json_boolean(c->state_only));
-            if (c->id_from)
-                json_object_set(o, "arm_id_from", c->id_from);
-        }
-        json_array_append_new(changes, o);
-        json_decref(sens);
+    const struct plan_change *c = &plan->changes[i];
+    json_t *o = json_object(), *ch = json_object(), *deps = json_array();
+    json_t *sens = sensitive_of(c);
+    for (size_t k = 0; k < c->ndeps; k++)
+        json_array_append_new(deps, json_string(plan->changes[c->deps[k]].address));
+    json_object_set_new(o, "address", json_string(c->address));
+    json_object_set_new(o, "type", json_string(c->kind));
+    json_object_set_new(o, "arm_id", c->arm_id ? json_string(c->arm_id) : json_null());
+    json_object_set_new(o, "arm_type", json_string(c->arm_type ? c->arm_type : ""));
+    if (c->prior_arm_id)
+        json_object_set_new(o, "prior_arm_id", json_string(c->prior_arm_id));
+    if (c->previous_address)
+        json_object_set_new(o, "previous_address", json_string(c->previous_address));
+    json_object_set_new(o, "api_version",
+                        c->api_version ? json_string(c->api_version) : json_null());
+    json_object_set_new(o, "step", json_integer(c->step));
+    json_object_set_new(o, "group", json_integer(c->group));
+    json_object_set_new(o, "after_steps", deps);
+    json_object_set_new(ch, "actions", actions_of(c->action, c->create_before_destroy));
+    json_object_set_new(ch, "before",
+                        redact ? redacted(c->before, sens)
+                               : (c->before ? json_incref(c->before) : json_null()));
+    json_object_set_new(ch, "after",
+                        redact ? redacted(c->after, sens)
+                               : (c->after ? json_incref(c->after) : json_null()));
+    json_object_set_new(ch, "after_unknown", c->after ? unknown_mask(c->after) : json_object());
+    json_object_set_new(ch, "before_sensitive", sensitive_mask(sens));
+    json_object_set_new(ch, "after_sensitive", sensitive_mask(sens));
+    json_object_set_new(o, "change", ch);
+    json_object_set_new(o, "action_reason", json_string(c->reason ? c->reason : ""));
+    json_object_set_new(o, "reason_detail",
+                        c->reason_detail ? json_string(c->reason_detail) : json_null());
+    json_object_set_new(o, "notes", c->notes ? json_incref(c->notes) : json_array());
+    if (c->action == PLAN_UPDATE) {
+        json_object_set_new(o, "update_via", json_string(plan_via_name(c->via)));
+        if (c->via == PLAN_VIA_DATA_PLANE)
+            json_object_set_new(o, "data_plane_requests", data_plane_of(c->data_plane));
     }
+    if (c->delete_query) /* a permanent delete is no secret: CI gates look for it */
+        json_object_set_new(o, "delete_query", json_string(c->delete_query));
+    if (!redact) {
+        json_object_set_new(o, "request_body", c->body ? json_incref(c->body) : json_null());
+        if (c->put_query)
+            json_object_set_new(o, "request_query", json_string(c->put_query));
+        json_object_set_new(o, "sensitive_paths",
+                            c->sensitive ? json_incref(c->sensitive) : json_array());
+        json_object_set_new(o, "dependencies",
+                            c->dependencies ? json_incref(c->dependencies) : json_array());
+        json_object_set_new(o, "create_before_destroy", json_boolean(c->create_before_destroy));
+        json_object_set_new(o, "state_only", json_boolean(c->state_only));
+        if (c->id_from)
+            json_object_set(o, "arm_id_from", c->id_from);
+    }
+    json_decref(sens);
+    return o;
+}
+
+/* The plan JSON but resource_changes (set to an empty array). New
+ * reference. */
+static json_t *root_to_json(const struct plan *plan)
+{
+    json_t *root = json_object(), *drift = json_array();
     /* drift is only shown, never applied: always redacted */
     for (size_t i = 0; i < plan->ndrift; i++) {
         const struct plan_drift *d = &plan->drift[i];
@@ -366,11 +371,62 @@ json_t *plan_to_json(const struct plan *plan, bool redact)
                         json_pack("{s:I, s:I, s:I}", "add", (json_int_t)plan->nadd, "change",
                                   (json_int_t)plan->nchange, "destroy",
                                   (json_int_t)plan->ndestroy));
-    json_object_set_new(root, "resource_changes", changes);
+    json_object_set_new(root, "resource_changes", json_array());
     json_object_set_new(root, "resource_drift", drift);
     if (plan->configuration) /* locations and expressions: no values, nothing secret */
-        json_object_set_new(root, "configuration", json_deep_copy(plan->configuration));
+        json_object_set(root, "configuration", plan->configuration);
     return root;
+}
+
+json_t *plan_to_json(const struct plan *plan, bool redact)
+{
+    json_t *root = root_to_json(plan), *changes = json_object_get(root, "resource_changes");
+    for (size_t i = 0; i < plan->n; i++)
+        json_array_append_new(changes, change_to_json(plan, i, redact));
+    return root;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
+{
+    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
+    json_t *root = root_to_json(plan);
+    const char *keys[32];
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    int rc = root ? 0 : -1;
+    /* the members in jansson's order for JSON_SORT_KEYS; resource_changes
+     * one change at a time, each built, written and freed in turn */
+    json_object_foreach(root, k, v) if (n < sizeof(keys) / sizeof(keys[0])) keys[n++] = k;
+    qsort(keys, n, sizeof(keys[0]), key_cmp);
+    rc = rc == 0 ? cb("{", 1, data) : rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        json_t *key = json_string(keys[i]);
+        rc = (i ? cb(",", 1, data) : 0) ||
+             json_dump_callback(key, cb, data, flags | JSON_ENCODE_ANY) || cb(":", 1, data);
+        json_decref(key);
+        if (rc == 0 && strcmp(keys[i], "resource_changes") == 0) {
+            rc = cb("[", 1, data);
+            for (size_t c = 0; c < plan->n && rc == 0; c++) {
+                json_t *o = change_to_json(plan, c, false);
+                rc = (c ? cb(",", 1, data) : 0) || o == NULL ||
+                     json_dump_callback(o, cb, data, flags);
+                json_decref(o);
+            }
+            rc = rc == 0 ? cb("]", 1, data) : rc;
+        } else if (rc == 0) {
+            rc = json_dump_callback(json_object_get(root, keys[i]), cb, data,
+                                    flags | JSON_ENCODE_ANY);
+        }
+    }
+    rc = rc == 0 ? cb("}", 1, data) : rc;
+    json_decref(root);
+    return rc ? -1 : 0;
 }
 
 static char *take_str(const json_t *o, const char *key)
@@ -379,10 +435,12 @@ static char *take_str(const json_t *o, const char *key)
     return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
 }
 
+/* A member of o, shared (a new reference, not a copy: a plan read from a
+ * file holds the values the file's JSON holds). */
 static json_t *take_json(const json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
-    return v && !json_is_null(v) ? json_deep_copy(v) : NULL;
+    return v && !json_is_null(v) ? json_incref(v) : NULL;
 }
 
 int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)

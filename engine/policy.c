@@ -291,9 +291,11 @@ static json_t *member(const json_t *obj, const char *key)
     v = json_object_get(obj, key);
     if (v)
         return v;
+    /* names compare case-insensitively; the first letter rules out most
+     * keys cheaply (a condition is looked up for each operator in turn) */
     json_object_foreach((json_t *)obj, k, v)
     {
-        if (strcasecmp(k, key) == 0)
+        if ((k[0] | 0x20) == (key[0] | 0x20) && strcasecmp(k, key) == 0)
             return v;
     }
     return NULL;

@@ -198,3 +198,42 @@ int policy_check_run(struct finding_list *out, struct policy_check_stats *stats,
     free(related);
     return rc;
 }
+
+static const json_t *def_props(const json_t *def)
+{
+    const json_t *props = json_object_get(def, "properties");
+    return json_is_object(props) ? props : def;
+}
+
+bool policy_set_members(const json_t *def, const json_t **members)
+{
+    const json_t *m = json_object_get(def_props(def), "policyDefinitions");
+    if (!json_is_array(m))
+        return false;
+    *members = m;
+    return true;
+}
+
+json_t *policy_set_member_params(const json_t *set_def, const json_t *member,
+                                 const json_t *assigned)
+{
+    const json_t *defs = json_object_get(def_props(set_def), "parameters");
+    json_t *out = json_object(), *pv;
+    const char *k;
+    if (out == NULL)
+        return NULL;
+    json_object_foreach(json_object_get(member, "parameters"), k, pv)
+    {
+        const json_t *v = json_is_object(pv) ? json_object_get(pv, "value") : pv;
+        const char *s = json_string_value(v);
+        char name[256];
+        if (s && sscanf(s, "[parameters('%255[^']')]", name) == 1) {
+            const json_t *a = json_object_get(assigned, name);
+            const json_t *d = json_object_get(json_object_get(defs, name), "defaultValue");
+            v = a ? a : d;
+        }
+        if (v)
+            json_object_set(out, k, (json_t *)v);
+    }
+    return out;
+}

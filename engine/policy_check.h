@@ -35,6 +35,17 @@ struct policy_check_stats {
     size_t evaluations; /* (binding, subject) pairs evaluated */
 };
 
+/* Initiatives (policy set definitions): true when def (a definition
+ * document, {properties{...}} or bare) is a set, with its members in
+ * *members (borrowed array of {policyDefinitionId, parameters, ...}). */
+bool policy_set_members(const json_t *def, const json_t **members);
+/* The parameter values a set's member is evaluated with: each of the
+ * member's parameters {k: {value: v}}, where a v of "[parameters('p')]"
+ * takes the assignment's value of p (assigned: {p: value}), else the set's
+ * default for p; other values as written. New reference ({k: value}). */
+json_t *policy_set_member_params(const json_t *set_def, const json_t *member,
+                                 const json_t *assigned);
+
 /* Appends a finding per (binding, subject in scope) that is not compliant;
  * with passes, compliant pairs too (FINDING_PASS). Levels: a Deny (or an
  * evaluation error) that is enforced -> deny; Audit, a Deny not enforced,

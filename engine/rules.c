@@ -62,6 +62,42 @@ const struct rule rules_catalogue[] = {
      "registered (provider registrations are not visible to validate) (Azure Machine Learning "
      "docs: Enterprise security and governance; Data encryption)",
      "register Microsoft.DocumentDB in the subscription and budget for the Cosmos DB", "workspace"},
+    {"CMK-ASSOC", DIAG_ERROR, "error",
+     "the CMK vault of the workspace's storage account and registry follows the workspace's "
+     "CMK rules",
+     "a customer-managed key of the workspace's storage account or container registry must sit "
+     "in a vault with soft delete and purge protection (the service refuses the key otherwise), "
+     "in the workspace's region; blobs and images of a CMK workspace are encrypted with "
+     "Microsoft-managed keys unless the storage account and registry bring their own key (the "
+     "registry only when it is created) (Azure Machine Learning docs: Data "
+     "encryption; Enterprise security and governance)",
+     "keep the key in a vault with soft_delete and purge_protection, in the workspace's "
+     "location; add encryption { key = key.NAME, identity = user_assigned_identity.NAME } to "
+     "the storage_account and encryption { key = key.NAME, identity_client_id = ... } to the "
+     "container_registry",
+     "workspace, storage_account, container_registry, key_vault, key"},
+    {"CMK-IDENTITY", DIAG_WARNING, "error when not attached; warn when not granted",
+     "the identity that reads a customer-managed key must be attached and granted the key",
+     "a storage account, registry or workspace reads its key with a user-assigned identity: the "
+     "identity must be one of the resource's identities, and, in a vault that uses Azure RBAC, "
+     "hold Key Vault Crypto Service Encryption User (or Crypto Officer, Administrator) on the "
+     "vault or key, or the service cannot wrap and unwrap its data key (Azure Machine Learning "
+     "docs: Data encryption)",
+     "list the identity in identity.user_assigned, and add role_assignment { scope = "
+     "key_vault.NAME, role = \"Key Vault Crypto Service Encryption User\", principal = "
+     "user_assigned_identity.NAME.principal_id }",
+     "storage_account, container_registry, workspace, user_assigned_identity, role_assignment"},
+    {"WS-UAI-GRANTS", DIAG_WARNING, "error when not attached; warn when not granted",
+     "a workspace that acts as a user-assigned identity needs that identity's grants",
+     "with primary_user_assigned_identity the workspace uses that identity instead of its "
+     "system-assigned one, so the identity needs what the system identity would hold: "
+     "Contributor on the workspace (or its resource group), Storage Blob Data Contributor on its "
+     "storage account, Key Vault Administrator on its Key Vault (when it uses Azure RBAC) and "
+     "Contributor on its registry; and it must be one of the workspace's identities (Azure "
+     "Machine Learning docs: Enterprise security and governance)",
+     "list the identity in identity.user_assigned and add the role_assignment blocks, principal "
+     "= user_assigned_identity.NAME.principal_id",
+     "workspace, user_assigned_identity, role_assignment"},
     {"WS-PRIVATE", DIAG_NOTE, "recommend; warn when only the workspace is private",
      "restrict the workspace to a virtual network with a private endpoint, and secure its "
      "storage, Key Vault and registry too",
@@ -113,11 +149,17 @@ const struct rule rules_catalogue[] = {
      "docs: Secure a workspace with virtual networks)",
      "set sku = \"Premium\"", "container_registry"},
     {"ACR-VNET-BUILD", DIAG_ERROR, "error when missing",
-     "a network-isolated registry needs the workspace's image_build_compute",
+     "a network-isolated registry needs the workspace's image_build_compute, and the image "
+     "build must reach the package repositories",
      "a registry behind a VNet cannot build images; the workspace must name a compute cluster "
      "that builds them (and can reach the package repositories) (Azure Machine Learning docs: "
-     "Secure a workspace with virtual networks)",
-     "set image_build_compute = \"<compute_cluster name>\" on the workspace",
+     "Secure a workspace with virtual networks). In a managed network that allows only approved "
+     "outbound traffic, the build reaches PyPI and conda only through FQDN outbound rules "
+     "(Microsoft Learn: \"Workspace managed network isolation\")",
+     "set image_build_compute = \"<compute_cluster name>\" on the workspace; with "
+     "isolation_mode = \"AllowOnlyApprovedOutbound\" add managed_network.outbound_rules = { "
+     "pypi = { type = \"FQDN\", destination = \"pypi.org\" }, ... } for pypi.org, "
+     "files.pythonhosted.org and conda.anaconda.org",
      "workspace, container_registry, compute_cluster"},
     {"NET-SAME-SUBNET", DIAG_ERROR, "error",
      "storage, compute and registry must share the training subnet; workspace and storage "
@@ -171,7 +213,36 @@ const struct rule rules_catalogue[] = {
     {"EP-TLS", DIAG_NOTE, "recommend", "secure scoring endpoints with TLS",
      "scoring endpoints should use TLS (Azure Machine Learning docs: Enterprise security and "
      "governance; Data encryption)",
-     "set ssl_enabled = true (managed online endpoints always use TLS)", "web_service"},
+     "set ssl_enabled = true on a web_service, ssl { status = \"Enabled\" ... } on an "
+     "aks_compute (managed online endpoints always use TLS)",
+     "web_service, aks_compute"},
+    {"EP-TLS-CERT", DIAG_ERROR, "error", "TLS on a scoring endpoint needs its certificate",
+     "an ACI web service has no Microsoft-managed certificate: TLS needs your certificate, its "
+     "key and the DNS name it is for; an AKS service's TLS is the AKS compute's, whose TLS "
+     "configuration needs a certificate and key or a Microsoft-managed leaf domain label (Azure "
+     "Machine Learning docs: Enterprise security and governance; \"Use TLS to secure a web "
+     "service through Azure Machine Learning\")",
+     "set ssl_certificate, ssl_key (from a sensitive variable) and ssl_cname on the ACI "
+     "web_service; give the aks_compute ssl { status = \"Enabled\", leaf_domain_label = "
+     "\"...\" } (or certificate, key and cname)",
+     "web_service, aks_compute"},
+    {"ACI-CMK", DIAG_ERROR, "error when partial; recommend with a CMK workspace",
+     "an ACI deployment's customer-managed key needs the vault URL, key name and key version",
+     "ACI deployments take a CMK through cmk_vault_base_url, cmk_key_name and cmk_key_version, "
+     "all three or none; without them a CMK workspace's deployed models run on "
+     "Microsoft-managed keys (Azure Machine Learning docs: Data encryption)",
+     "set cmk_vault_base_url = key_vault.NAME.vault_uri, cmk_key_name and cmk_key_version on "
+     "the web_service",
+     "web_service, workspace"},
+    {"AKS-CMK", DIAG_WARNING, "warn",
+     "the AKS cluster of a CMK workspace should encrypt its disks with a customer-managed key",
+     "AKS (1.17 and later) keeps its node disks under a customer-managed key through a disk "
+     "encryption set, which is set when the cluster is created; a cluster the workspace creates "
+     "itself has none, so a CMK workspace's models are served from disks under "
+     "platform-managed keys (Azure Machine Learning docs: Data encryption)",
+     "create the AKS cluster with a disk encryption set and attach it: aks_compute { cluster = "
+     "existing.aks_cluster.NAME }",
+     "aks_compute, aks_cluster, workspace"},
     {"RBAC-SSH", DIAG_WARNING, "warn when SSH is enabled",
      "SSH access to compute is not governed by Azure RBAC",
      "SSH uses key pairs and bypasses Azure RBAC and its audit (Azure Machine Learning docs: "
@@ -277,6 +348,13 @@ struct ident {
     size_t idx;
 };
 
+/* A role assignment under its principal: the address of the identity whose
+ * principal_id it reads (known after apply), else the principal's object id. */
+struct ra_key {
+    const char *who;
+    const struct cfg_instance *ra;
+};
+
 struct rctx {
     const struct config *cfg;
     struct diag_list *diags;
@@ -286,6 +364,8 @@ struct rctx {
     struct ident *ids; /* sorted by id, case-insensitively */
     size_t nids;
     struct rlist *refs; /* per instance and ref_attrs entry: who references it */
+    struct ra_key *ras; /* the role assignments by principal (CMK-IDENTITY, WS-UAI-GRANTS) */
+    size_t nras;
 };
 
 enum tri { T_UNKNOWN, T_FALSE, T_TRUE };
@@ -808,6 +888,56 @@ static void rule_diag(struct rctx *c, const struct cfg_instance *ws)
                 ws->address);
 }
 
+/* Does an FQDN destination ("pypi.org", "*.pythonhosted.org") cover host? */
+static bool fqdn_covers(const char *dest, const char *host)
+{
+    size_t dn, hn = strlen(host);
+    if (strncmp(dest, "*.", 2) == 0) {
+        dest += 1; /* ".pythonhosted.org" */
+        dn = strlen(dest);
+        return hn > dn && strcasecmp(host + hn - dn, dest) == 0;
+    }
+    return strcasecmp(dest, host) == 0;
+}
+
+/* ACR-VNET-BUILD in a managed network that allows only approved outbound
+ * traffic: the image build's package feeds need FQDN rules. */
+static void rule_build_feeds(struct rctx *c, const struct cfg_instance *ws)
+{
+    static const char *const feeds[] = {"pypi.org", "files.pythonhosted.org", "conda.anaconda.org",
+                                        NULL};
+    const json_t *rules = get_path(ws->attrs, "managed_network.outbound_rules");
+    char missing[256] = "";
+    size_t n = 0;
+    if (eff_is(ws, "managed_network.isolation_mode", "AllowOnlyApprovedOutbound") != T_TRUE ||
+        value_is_unknown(rules))
+        return;
+    for (const char *const *f = feeds; *f; f++) {
+        const char *name;
+        const json_t *r;
+        bool ok = false;
+        json_object_foreach((json_t *)rules, name, r)
+        {
+            const json_t *t = json_object_get(r, "type"), *d = json_object_get(r, "destination");
+            const char *type = json_string_value(t), *dest = json_string_value(d);
+            /* a rule known only after apply might be the one: say nothing */
+            if (value_is_unknown(r) || value_is_unknown(t) || value_is_unknown(d))
+                return;
+            ok = ok || (type && dest && strcasecmp(type, "FQDN") == 0 && fqdn_covers(dest, *f));
+        }
+        if (!ok) {
+            size_t len = strlen(missing);
+            snprintf(missing + len, sizeof(missing) - len, "%s%s", n++ ? ", " : "", *f);
+        }
+    }
+    if (n)
+        finding_sev(c, "ACR-VNET-BUILD", DIAG_WARNING, ws,
+                    rules ? "managed_network.outbound_rules" : "managed_network.isolation_mode",
+                    "%s allows only approved outbound traffic but no FQDN outbound rule lets its "
+                    "image build reach %s",
+                    ws->address, missing);
+}
+
 static void rule_acr(struct rctx *c, const struct cfg_instance *ws)
 {
     const struct cfg_instance *acr = ref_attr(c, ws, "container_registry");
@@ -922,12 +1052,13 @@ static void rule_subnet(struct rctx *c, const struct cfg_instance *ws)
         if (strcasecmp(uses[i].id, uses[best].id) == 0)
             continue;
         /* for_each instances share their block: one finding per block */
-        d = finding(c, "NET-SAME-SUBNET", x, "subnet",
-                    "%s is in another subnet than %s (both serve %s)",
-                    x->resource->has_for_each ? x->resource->address : x->address,
-                    uses[best].inst->resource->has_for_each ? uses[best].inst->resource->address
-                                                            : uses[best].inst->address,
-                    ws->address);
+        d = finding(
+            c, "NET-SAME-SUBNET", x, "subnet", "%s is in another subnet than %s (both serve %s)",
+            x->resource->has_for_each || x->resource->has_count ? x->resource->address : x->address,
+            uses[best].inst->resource->has_for_each || uses[best].inst->resource->has_count
+                ? uses[best].inst->resource->address
+                : uses[best].inst->address,
+            ws->address);
         note_at(d, uses[best].inst, "subnet", "the subnet the others use");
     }
     free(uses);
@@ -1054,6 +1185,260 @@ static void rule_pe_dns(struct rctx *c, const struct cfg_instance *pe, bool zone
     free(groups);
 }
 
+/* ---- identities and customer-managed keys of associated resources -------- */
+
+/* The built-in role GUID a role attribute names (a name, GUID or id), or NULL. */
+static const char *role_guid(const json_t *role)
+{
+    const char *s = json_string_value(role), *slash;
+    if (s == NULL)
+        return NULL;
+    slash = strrchr(s, '/');
+    if (slash)
+        return slash + 1;
+    if (strlen(s) == 36 && s[8] == '-')
+        return s;
+    return schema_builtin_role(s);
+}
+
+/* Is id (an ARM id) at or below scope? */
+static bool id_under(const char *id, const char *scope)
+{
+    size_t n = strlen(scope);
+    while (n && scope[n - 1] == '/')
+        n--;
+    return n && strncasecmp(id, scope, n) == 0 && (id[n] == '/' || id[n] == '\0');
+}
+
+static const char *ra_who(const struct cfg_instance *ra)
+{
+    const json_t *p = get_path(ra->attrs, "principal");
+    const char *from, *attr;
+    if (value_is_unknown(p))
+        return value_unknown_origin(p, &from, &attr) && strcmp(attr, "principal_id") == 0 ? from
+                                                                                          : NULL;
+    return json_string_value(p);
+}
+
+static int cmp_ra_key(const void *a, const void *b)
+{
+    return strcasecmp(((const struct ra_key *)a)->who, ((const struct ra_key *)b)->who);
+}
+
+/* Does a role assignment for principal `who` grant one of roles at target id tid? */
+static bool granted_to(const struct rctx *c, const char *who, const char *tid,
+                       const char *const *roles)
+{
+    size_t lo = 0, hi = c->nras;
+    if (who == NULL)
+        return false;
+    while (lo < hi) { /* the first key >= who */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcasecmp(c->ras[mid].who, who) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < c->nras && strcasecmp(c->ras[lo].who, who) == 0; lo++) {
+        const struct cfg_instance *ra = c->ras[lo].ra;
+        const json_t *sc = schema_ref_id(get_path(ra->attrs, "scope"));
+        const char *g = role_guid(get_path(ra->attrs, "role"));
+        if (!json_is_string(sc) || !id_under(tid, json_string_value(sc)) || g == NULL)
+            continue;
+        for (const char *const *r = roles; *r; r++) {
+            const char *want = schema_builtin_role(*r);
+            if (want && strcasecmp(want, g) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Does the configuration grant identity uai one of roles at target (its id or above)? */
+static enum tri granted(const struct rctx *c, const struct cfg_instance *uai,
+                        const struct cfg_instance *target, const char *const *roles)
+{
+    const char *tid = inst_id(target);
+    if (tid == NULL)
+        return T_UNKNOWN;
+    return granted_to(c, uai->address, tid, roles) ||
+                   granted_to(c, json_string_value(json_object_get(uai->value, "principal_id")),
+                              tid, roles)
+               ? T_TRUE
+               : T_FALSE;
+}
+
+/* Is uai among inst's identity.user_assigned? T_UNKNOWN when the list is not known. */
+static enum tri attached(const struct rctx *c, const struct cfg_instance *inst,
+                         const struct cfg_instance *uai)
+{
+    const json_t *list = get_path(inst->attrs, "identity.user_assigned"), *x;
+    size_t i;
+    if (list && !json_is_array(list))
+        return T_UNKNOWN;
+    json_array_foreach(list, i, x)
+    {
+        if (value_is_unknown(x))
+            return T_UNKNOWN;
+        if (resolve_ref(c, x) == uai)
+            return T_TRUE;
+    }
+    return T_FALSE;
+}
+
+/* The user_assigned_identity instance an attribute names: a reference, or
+ * (identity_client_id) a value read from the identity. */
+static const struct cfg_instance *identity_at(const struct rctx *c, const struct cfg_instance *inst,
+                                              const char *path)
+{
+    const json_t *v = get_path(inst->attrs, path);
+    const char *from, *attr;
+    const struct cfg_instance *u = resolve_ref(c, v);
+    if (u)
+        return is_kind(u, "user_assigned_identity") ? u : NULL;
+    if (value_is_unknown(v) && value_unknown_origin(v, &from, &attr))
+        for (size_t i = 0; i < c->n; i++)
+            if (strcmp(c->insts[i]->address, from) == 0)
+                return is_kind(c->insts[i], "user_assigned_identity") ? c->insts[i] : NULL;
+    if (json_is_string(v))
+        for (size_t i = 0; i < c->n; i++) {
+            const json_t *cid = json_object_get(c->insts[i]->value, "client_id");
+            if (is_kind(c->insts[i], "user_assigned_identity") && json_is_string(cid) &&
+                strcasecmp(json_string_value(cid), json_string_value(v)) == 0)
+                return c->insts[i];
+        }
+    return NULL;
+}
+
+static const char *const key_roles[] = {"Key Vault Crypto Service Encryption User",
+                                        "Key Vault Crypto Officer", "Key Vault Administrator",
+                                        NULL};
+
+/* CMK-IDENTITY for one resource encrypted with vault's key read by the identity at path. */
+static void rule_cmk_identity(struct rctx *c, const struct cfg_instance *inst, const char *path,
+                              const struct cfg_instance *vault)
+{
+    const struct cfg_instance *uai = identity_at(c, inst, path);
+    struct diag *d;
+    if (uai == NULL)
+        return;
+    if (attached(c, inst, uai) == T_FALSE) {
+        d = finding_sev(c, "CMK-IDENTITY", DIAG_ERROR, inst, path,
+                        "%s reads its key as %s, which is not one of its identities "
+                        "(identity.user_assigned)",
+                        inst->address, uai->address);
+        note_at(d, uai, "name", "the identity");
+    }
+    if (vault && eff_bool(vault, "rbac_authorization") == T_TRUE &&
+        granted(c, uai, vault, key_roles) == T_FALSE) {
+        d = finding(c, "CMK-IDENTITY", inst, path,
+                    "%s reads its key as %s, but no role_assignment grants that identity Key "
+                    "Vault Crypto Service Encryption User on %s",
+                    inst->address, uai->address, vault->address);
+        note_at(d, vault, "rbac_authorization", "the vault uses Azure RBAC");
+    }
+}
+
+/* The CMK of a storage account or registry: its key and the key's vault. */
+static const struct cfg_instance *assoc_cmk_vault(const struct rctx *c,
+                                                  const struct cfg_instance *inst)
+{
+    const struct cfg_instance *key = ref_attr(c, inst, "encryption.key");
+    return key ? ref_attr(c, key, "vault") : NULL;
+}
+
+static void rule_assoc_cmk(struct rctx *c, const struct cfg_instance *inst)
+{
+    const struct cfg_instance *vault = assoc_cmk_vault(c, inst);
+    struct diag *d;
+    if (get_path(inst->attrs, "encryption") == NULL)
+        return;
+    rule_cmk_identity(c, inst,
+                      is_kind(inst, "storage_account") ? "encryption.identity"
+                                                       : "encryption.identity_client_id",
+                      vault);
+    if (vault == NULL)
+        return;
+    if (eff_bool(vault, "soft_delete") == T_FALSE ||
+        eff_bool(vault, "purge_protection") == T_FALSE) {
+        d = finding(c, "CMK-ASSOC", inst, "encryption.key",
+                    "the CMK vault %s of %s lacks soft delete or purge protection", vault->address,
+                    inst->address);
+        note_at(d, vault,
+                eff_bool(vault, "purge_protection") == T_FALSE ? "purge_protection" : "soft_delete",
+                "turned off here");
+    }
+}
+
+/* CMK-ASSOC and WS-UAI-GRANTS seen from the workspace. */
+static void rule_ws_assoc(struct rctx *c, const struct cfg_instance *ws)
+{
+    static const char *const assoc[] = {"storage_account", "container_registry", NULL};
+    const json_t *enc = get_path(ws->attrs, "encryption");
+    const json_t *wl = json_object_get(ws->value, "location");
+    const struct cfg_instance *uai = ref_attr(c, ws, "primary_user_assigned_identity");
+    for (const char *const *a = assoc; json_is_object(enc) && *a; a++) {
+        const struct cfg_instance *r = ref_attr(c, ws, *a), *vault;
+        const json_t *vl;
+        char x[128], y[128];
+        if (r == NULL || r->resource->existing)
+            continue;
+        if (get_path(r->attrs, "encryption") == NULL)
+            continue;
+        vault = assoc_cmk_vault(c, r);
+        vl = vault ? json_object_get(vault->value, "location") : NULL;
+        if (json_is_string(wl) && json_is_string(vl)) {
+            location_fold(x, sizeof(x), json_string_value(wl));
+            location_fold(y, sizeof(y), json_string_value(vl));
+            if (strcmp(x, y) != 0) {
+                struct diag *d = finding(c, "CMK-ASSOC", r, "encryption.key",
+                                         "the CMK vault %s of %s is in '%s', the workspace %s in "
+                                         "'%s'",
+                                         vault->address, r->address, json_string_value(vl),
+                                         ws->address, json_string_value(wl));
+                note_at(d, vault, "location", "the vault's location");
+            }
+        }
+    }
+    if (json_is_object(enc) && get_path(enc, "identity"))
+        rule_cmk_identity(c, ws, "encryption.identity", cmk_vault(c, ws, &(const char *){NULL}));
+    if (uai == NULL)
+        return;
+    if (attached(c, ws, uai) == T_FALSE) {
+        struct diag *d =
+            finding_sev(c, "WS-UAI-GRANTS", DIAG_ERROR, ws, "primary_user_assigned_identity",
+                        "%s acts as %s, which is not one of its identities "
+                        "(identity.user_assigned)",
+                        ws->address, uai->address);
+        note_at(d, uai, "name", "the identity");
+    }
+    {
+        static const char *const contrib[] = {"Contributor", "Owner", NULL};
+        static const char *const blob[] = {"Storage Blob Data Contributor", NULL};
+        static const char *const kv[] = {"Key Vault Administrator", NULL};
+        const struct {
+            const struct cfg_instance *target;
+            const char *const *roles;
+            const char *what;
+        } need[] = {
+            {ws, contrib, "Contributor on the workspace"},
+            {ref_attr(c, ws, "storage_account"), blob, "Storage Blob Data Contributor on"},
+            {ref_attr(c, ws, "key_vault"), kv, "Key Vault Administrator on"},
+            {ref_attr(c, ws, "container_registry"), contrib, "Contributor on"},
+        };
+        for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+            const struct cfg_instance *t = need[i].target;
+            if (t == NULL ||
+                (is_kind(t, "key_vault") && eff_bool(t, "rbac_authorization") != T_TRUE))
+                continue;
+            if (granted(c, uai, t, need[i].roles) == T_FALSE)
+                finding(c, "WS-UAI-GRANTS", ws, "primary_user_assigned_identity",
+                        "%s acts as %s, which holds no %s%s%s", ws->address, uai->address,
+                        need[i].what, t == ws ? "" : " ", t == ws ? "" : t->address);
+        }
+    }
+}
+
 /* ---- per-kind rules ---------------------------------------------------- */
 
 static bool list_has(const json_t *list, const char *want)
@@ -1147,6 +1532,51 @@ static void rule_web_service(struct rctx *c, const struct cfg_instance *svc)
                 "%s is an ACI service: token authentication is not available on ACI", svc->address);
     if (eff_bool(svc, "ssl_enabled") != T_TRUE)
         finding(c, "EP-TLS", svc, "ssl_enabled", "%s does not enable TLS", svc->address);
+    else if (aci == T_TRUE) {
+        static const char *const need[] = {"ssl_certificate", "ssl_key", "ssl_cname", NULL};
+        char missing[128] = "";
+        for (const char *const *n = need; *n; n++)
+            if (get_path(svc->attrs, *n) == NULL) {
+                size_t len = strlen(missing);
+                snprintf(missing + len, sizeof(missing) - len, "%s%s", len ? ", " : "", *n);
+            }
+        if (missing[0])
+            finding(c, "EP-TLS-CERT", svc, "ssl_enabled",
+                    "%s enables TLS on ACI without %s: ACI has no Microsoft-managed certificate",
+                    svc->address, missing);
+    } else if (eff_is(svc, "compute_type", "AKS") == T_TRUE) {
+        const json_t *cn = get_path(svc->attrs, "compute_name");
+        for (size_t i = 0; json_is_string(cn) && i < c->n; i++) {
+            const struct cfg_instance *x = c->insts[i];
+            const json_t *nm = json_object_get(x->value, "name");
+            if (!is_kind(x, "aks_compute") || workspace_of(c, x) != ws || !json_is_string(nm) ||
+                strcmp(json_string_value(nm), json_string_value(cn)) != 0)
+                continue;
+            if (get_path(x->attrs, "ssl") == NULL ||
+                eff_is(x, "ssl.status", "Disabled") == T_TRUE) {
+                struct diag *d = finding(c, "EP-TLS-CERT", svc, "ssl_enabled",
+                                         "%s enables TLS but its AKS compute %s has TLS off",
+                                         svc->address, x->address);
+                note_at(d, x, "name", "the AKS compute");
+            }
+        }
+    }
+    {
+        static const char *const cmk[] = {"cmk_vault_base_url", "cmk_key_name", "cmk_key_version",
+                                          NULL};
+        int set = 0;
+        for (const char *const *n = cmk; *n; n++)
+            set += get_path(svc->attrs, *n) != NULL;
+        if (set > 0 && set < 3)
+            finding(c, "ACI-CMK", svc, "cmk_vault_base_url",
+                    "%s sets only %d of cmk_vault_base_url, cmk_key_name and cmk_key_version",
+                    svc->address, set);
+        else if (set == 0 && aci == T_TRUE && ws && get_path(ws->attrs, "encryption") != NULL)
+            finding_sev(c, "ACI-CMK", DIAG_NOTE, svc, "compute_type",
+                        "%s deploys to ACI from the CMK workspace %s without a customer-managed "
+                        "key",
+                        svc->address, ws->address);
+    }
     if (aci == T_TRUE && ws) {
         const json_t *sn = schema_ref_id(get_path(svc->attrs, "subnet"));
         const char *wid = inst_id(ws);
@@ -1163,6 +1593,46 @@ static void rule_web_service(struct rctx *c, const struct cfg_instance *svc)
         pointed_at(c, "private_endpoint", "target", ws))
         finding(c, "CI-PL-UNSUPPORTED", svc, "compute_type",
                 "%s deploys to AKS from the Private Link workspace %s", svc->address, ws->address);
+}
+
+/* EP-TLS, EP-TLS-CERT and AKS-CMK for an AKS inference compute. */
+static void rule_aks(struct rctx *c, const struct cfg_instance *aks)
+{
+    const struct cfg_instance *ws = workspace_of(c, aks);
+    const json_t *ssl = get_path(aks->attrs, "ssl");
+    const json_t *cluster = get_path(aks->attrs, "cluster");
+    if (ssl == NULL || eff_is(aks, "ssl.status", "Disabled") == T_TRUE)
+        finding(c, "EP-TLS", aks, ssl ? "ssl.status" : "name",
+                "%s does not enable TLS on its scoring endpoint", aks->address);
+    else if (eff_is(aks, "ssl.status", "Enabled") == T_TRUE &&
+             get_path(aks->attrs, "ssl.leaf_domain_label") == NULL &&
+             (get_path(aks->attrs, "ssl.certificate") == NULL ||
+              get_path(aks->attrs, "ssl.key") == NULL || get_path(aks->attrs, "ssl.cname") == NULL))
+        finding(c, "EP-TLS-CERT", aks, "ssl.status",
+                "%s enables TLS without a leaf_domain_label (Microsoft-managed certificate) or "
+                "a certificate, key and cname",
+                aks->address);
+    if (ws == NULL || get_path(ws->attrs, "encryption") == NULL)
+        return;
+    if (cluster == NULL) {
+        struct diag *d = finding(c, "AKS-CMK", aks, "name",
+                                 "%s has the CMK workspace %s create its AKS cluster, whose disks "
+                                 "cannot use a customer-managed key",
+                                 aks->address, ws->address);
+        note_at(d, ws, "encryption", "the workspace's customer-managed key");
+    } else {
+        const struct cfg_instance *cl = resolve_ref(c, cluster);
+        const json_t *des = cl ? json_object_get(cl->value, "disk_encryption_set_id") : NULL;
+        /* an existing cluster's attributes are known at plan: absent or null there means none */
+        if (cl && cl->resource->existing && json_is_object(cl->value) &&
+            !value_is_unknown(cl->value) && !value_is_unknown(des) &&
+            (des == NULL || json_is_null(des)) && json_object_get(cl->value, "id") &&
+            json_object_get(cl->value, "kubernetes_version"))
+            finding(c, "AKS-CMK", aks, "cluster",
+                    "%s attaches %s, whose disks have no disk encryption set, to the CMK "
+                    "workspace %s",
+                    aks->address, cl->address, ws->address);
+    }
 }
 
 static void rule_compute(struct rctx *c, const struct cfg_instance *cc)
@@ -1404,6 +1874,14 @@ static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const cha
     case EXPR_PAREN:
         scan_expr(c, inst, name, sensitive_attr, e->u.paren);
         break;
+    case EXPR_CALL: /* a literal passed through a function: lower("AccountKey=...") */
+        for (const struct ast_expr *x = e->u.call.args; x; x = x->next)
+            scan_expr(c, inst, name, sensitive_attr, x);
+        break;
+    case EXPR_FOR:
+        scan_expr(c, inst, name, sensitive_attr, e->u.forx->coll);
+        scan_expr(c, inst, name, sensitive_attr, e->u.forx->value);
+        break;
     default:
         break;
     }
@@ -1515,6 +1993,20 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
         return 0;
     }
 
+    c.ras = calloc(total ? total : 1, sizeof(*c.ras));
+    if (c.ras == NULL) {
+        index_release(&c);
+        free(c.insts);
+        return 0;
+    }
+    for (size_t i = 0; i < c.n; i++) {
+        const char *who = is_kind(c.insts[i], "role_assignment") && json_is_object(c.insts[i]->attrs)
+                              ? ra_who(c.insts[i])
+                              : NULL;
+        if (who)
+            c.ras[c.nras++] = (struct ra_key){who, c.insts[i]};
+    }
+    qsort(c.ras, c.nras, sizeof(*c.ras), cmp_ra_key);
     check_suppressions(&c);
     rule_secrets(&c);
     for (size_t i = 0; i < c.n && !zones_managed; i++)
@@ -1534,14 +2026,20 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
             rule_acr(&c, x);
             rule_subnet(&c, x);
             rule_storage_pe(&c, x);
+            rule_ws_assoc(&c, x);
+            rule_build_feeds(&c, x);
         } else if (is_kind(x, "storage_account")) {
             rule_storage(&c, x);
+            rule_assoc_cmk(&c, x);
         } else if (is_kind(x, "key_vault")) {
             rule_key_vault(&c, x);
         } else if (is_kind(x, "container_registry")) {
             rule_registry(&c, x);
+            rule_assoc_cmk(&c, x);
         } else if (is_kind(x, "web_service")) {
             rule_web_service(&c, x);
+        } else if (is_kind(x, "aks_compute")) {
+            rule_aks(&c, x);
         } else if (is_kind(x, "compute_cluster") || is_kind(x, "compute_instance")) {
             rule_compute(&c, x);
         } else if (is_kind(x, "datastore")) {
@@ -1559,6 +2057,7 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
                     nbare == 1 ? "has" : "have");
     rule_scan(&c);
     index_release(&c);
+    free(c.ras);
     free(c.insts);
     return c.errors;
 }

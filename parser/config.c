@@ -28,7 +28,10 @@ static const char *const lifecycle_attrs[] = {"prevent_destroy",  "create_before
                                               "purge_on_destroy", "ignore_changes",
                                               "ignore_rules",     NULL};
 /* Meta-arguments every resource block accepts. */
-static const char *const meta_attrs[] = {"for_each", "depends_on", NULL};
+static const char *const meta_attrs[] = {"for_each", "count", "depends_on", NULL};
+
+/* Instances `count` may ask for: more is surely a mistake. */
+#define COUNT_MAX 10000
 
 /* A reference from resource `from` to resource `to`; seq orders a
  * resource's references as they appear in its block. */
@@ -527,6 +530,7 @@ struct ref_walk {
     long from;                /* the resource's index; -1 outside resources */
     const char *no_resources; /* see eval_ctx */
     bool has_each;
+    bool has_count;
     /* Every name is declared by now: a reference to an unknown one is an
      * error. Before (while files are parsed), it waits in ld->deferred. */
     bool final;
@@ -728,6 +732,13 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
         else if (!in_list(settings_attrs, s->name))
             hint_nearest(error_at(ld, &s->loc, "unknown-setting", "unknown setting '%s'", s->name),
                          s->name, settings_attrs);
+        return;
+    }
+    if (root[0] == 'c' && strcmp(root, "count") == 0) {
+        if (!w->has_count)
+            error_at(ld, &e->loc, "count", "'count' can only be used in a block with count");
+        else if (s == NULL || s->kind != STEP_ATTR || strcmp(s->name, "index") != 0)
+            error_at(ld, &e->loc, "count", "expected count.index");
         return;
     }
     if (root[0] == 'e' && strcmp(root, "each") == 0) {
@@ -976,6 +987,8 @@ static void walk_body(struct ref_walk *w, const struct ast_body *b, bool top)
         struct ref_walk inner = *w;
         if (top && a->name[0] == 'f' && strcmp(a->name, "for_each") == 0)
             inner.no_resources = "for_each";
+        else if (top && a->name[0] == 'c' && strcmp(a->name, "count") == 0)
+            inner.no_resources = "count";
         walk_value(&inner, a->value);
     }
     for (const struct ast_block *k = b->blocks; k; k = k->next)
@@ -1587,14 +1600,80 @@ static void parse_lifecycle(struct loader *ld, struct cfg_resource *r, const str
     }
 }
 
+/* count = N: instances TYPE.NAME[0] ... [N-1], count.index in each. */
+static int expand_count(struct loader *ld, struct cfg_resource *r, const struct ast_attr *ca)
+{
+    struct eval_ctx ectx = {
+        .cfg = ld->cfg, .diags = ld->diags, .no_resources = "count", .base_dir = ld->base_dir};
+    struct arena *ar = &ld->cfg->arena;
+    const struct ast_attr *fe = ast_body_attr(&r->block->body, "for_each");
+    struct src_loc nl = ast_attr_name_loc(ca);
+    json_t *v = NULL;
+    json_int_t n;
+
+    r->has_count = true;
+    if (fe) {
+        struct src_loc fl = ast_attr_name_loc(fe);
+        struct diag *d = error_at(ld, &nl, "count", "count and for_each cannot both be set");
+        if (d) {
+            diag_add_note(d, &fl, "for_each is set here");
+            diag_set_hint(d,
+                          "for_each makes instances keyed by name, count numbered ones: keep one");
+        }
+        return 0;
+    }
+    if (r->existing) {
+        error_at(ld, &nl, "count", "count is not supported on existing blocks");
+        return 0;
+    }
+    if (eval_expr(&v, &ectx, ca->value) < 0)
+        return 0;
+    if (!json_is_integer(v)) {
+        error_at(ld, &ca->value->loc, "count", "count needs a whole number, not a %s",
+                 value_type_name(v));
+        json_decref(v);
+        return 0;
+    }
+    n = json_integer_value(v);
+    json_decref(v);
+    if (n < 0 || n > COUNT_MAX) {
+        if (ectx.sensitive)
+            error_at(ld, &ca->value->loc, "count",
+                     "count must be 0 to %d (the value is sensitive: not shown)", COUNT_MAX);
+        else
+            error_at(ld, &ca->value->loc, "count",
+                     "count must be 0 to %d, not %" JSON_INTEGER_FORMAT, COUNT_MAX, n);
+        return 0;
+    }
+    if (n == 0)
+        return 0; /* absent: no instance */
+    r->instances =
+        arena_alloc_align(ar, (size_t)n * sizeof(*r->instances), _Alignof(struct cfg_instance));
+    if (r->instances == NULL)
+        return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+    memset(r->instances, 0, (size_t)n * sizeof(*r->instances));
+    for (json_int_t i = 0; i < n; i++) {
+        struct cfg_instance *in = &r->instances[r->ninstances++];
+        in->resource = r;
+        in->count_index = json_integer(i);
+        in->address = arena_printf(ar, "%s[%" JSON_INTEGER_FORMAT "]", r->address, i);
+        if (in->address == NULL)
+            return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 static int expand(struct loader *ld, struct cfg_resource *r)
 {
     const struct ast_attr *fe = ast_body_attr(&r->block->body, "for_each");
+    const struct ast_attr *ca = ast_body_attr(&r->block->body, "count");
     struct eval_ctx ectx = {
         .cfg = ld->cfg, .diags = ld->diags, .no_resources = "for_each", .base_dir = ld->base_dir};
     json_t *v = NULL;
     struct arena *ar = &ld->cfg->arena;
 
+    if (ca)
+        return expand_count(ld, r, ca);
     if (fe == NULL) {
         r->instances = arena_alloc_align(ar, sizeof(*r->instances), _Alignof(struct cfg_instance));
         if (r->instances == NULL)
@@ -1838,8 +1917,8 @@ static void check_shape(struct loader *ld, const struct ast_body *b, bool top)
 /* Whether evaluation needs the block's body even in a check-only load. */
 static bool body_needed(const struct config_opts *opts, const struct ast_block *b, bool for_each)
 {
-    return !opts->check_only || for_each || strcmp(b->type, "settings") == 0 ||
-           strcmp(b->type, "variable") == 0;
+    return !opts->check_only || for_each || ast_body_attr(&b->body, "count") != NULL ||
+           strcmp(b->type, "settings") == 0 || strcmp(b->type, "variable") == 0;
 }
 
 /* parse_hooks.top_block: checks each top-level block as soon as it is
@@ -1861,7 +1940,10 @@ static struct ast_block *top_block(void *payload, struct ast_block *b)
     idx = collect_block(ld, kept);
     if (idx >= 0) {
         struct cfg_resource *r = &ld->cfg->resources[idx];
-        struct ref_walk w = {.ld = ld, .from = idx, .has_each = for_each};
+        struct ref_walk w = {.ld = ld,
+                             .from = idx,
+                             .has_each = for_each,
+                             .has_count = ast_body_attr(&b->body, "count") != NULL};
         walk_body(&w, &b->body, true);
         check_depends_on(ld, b);
         parse_lifecycle(ld, r, b);
@@ -1960,6 +2042,7 @@ void config_free(struct config *cfg)
         for (size_t k = 0; k < r->ninstances; k++) {
             json_decref(r->instances[k].each_key);
             json_decref(r->instances[k].each_value);
+            json_decref(r->instances[k].count_index);
             json_decref(r->instances[k].attrs);
             json_decref(r->instances[k].sensitive);
             json_decref(r->instances[k].value);
@@ -2011,6 +2094,11 @@ static struct cfg_resource *resource_of_address(const struct config *cfg, const 
     name = buf + (size_t)(dot + 1 - address);
     if (n >= 2 && address[n - 1] == ']') {
         char *open = strstr(name, "[\"");
+        if (open == NULL) { /* count: TYPE.NAME[N] */
+            open = strrchr(name, '[');
+            if (open && !(open[1] >= '0' && open[1] <= '9'))
+                open = NULL;
+        }
         if (open)
             *open = '\0';
     }

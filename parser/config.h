@@ -1,5 +1,5 @@
 /* A loaded configuration: every *.amlsec file of a directory parsed,
- * checked (names, duplicates, references, cycles, variables, for_each) and
+ * checked (names, duplicates, references, cycles, variables, for_each, count) and
  * evaluated into plain JSON values per resource instance.
  *
  * Pipeline: config_load() = parse all files -> check -> bind variables ->
@@ -60,9 +60,10 @@ struct cfg_resource {
     struct cfg_lifecycle lifecycle;
     struct cfg_resource **deps; /* resources this one references (direct edges) */
     size_t ndeps;
-    struct cfg_instance *instances; /* one, or one per for_each element */
+    struct cfg_instance *instances; /* one, or one per for_each element or count */
     size_t ninstances;
     bool has_for_each;
+    bool has_count; /* instances TYPE.NAME[0], [1], ...; none for count = 0 */
 };
 
 /* One instance of a resource: what the catalogue, planner and rules see. */
@@ -71,6 +72,7 @@ struct cfg_instance {
     const char *address; /* workspace.prod, private_endpoint.storage["blob"] */
     json_t *each_key;    /* NULL without for_each (owned) */
     json_t *each_value;  /* (owned) */
+    json_t *count_index; /* count.index; NULL without count (owned) */
     /* Evaluated attributes (owned): DSL names -> values. Nested blocks are
      * objects; a nested block type used more than once is an array of
      * objects. References to other resources evaluate to the object built

@@ -92,6 +92,13 @@ static json_t *var_value(const struct config *cfg, const char *name, bool *sensi
 static json_t *resource_value(const struct cfg_resource *r)
 {
     json_t *m;
+    if (r->has_count) { /* a list, in index order */
+        m = json_array();
+        for (size_t i = 0; i < r->ninstances; i++)
+            json_array_append_new(m, r->instances[i].value ? json_incref(r->instances[i].value)
+                                                           : value_unknown());
+        return m;
+    }
     if (!r->has_for_each)
         return r->instances && r->instances[0].value ? json_incref(r->instances[0].value)
                                                      : value_unknown();
@@ -270,7 +277,16 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         *out = v;
         return 0;
     }
-    if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 || strcmp(root, "each") == 0) {
+    if (strcmp(root, "count") == 0) {
+        if (ctx->self == NULL || ctx->self->count_index == NULL)
+            return fail(ctx, &e->loc, "count",
+                        "count.index can only be used in a block with count");
+        if (s == NULL || s->kind != STEP_ATTR || strcmp(s->name, "index") != 0)
+            return fail(ctx, &e->loc, "count", "expected count.index");
+        v = json_incref(ctx->self->count_index);
+        s = s->next;
+    } else if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 ||
+               strcmp(root, "each") == 0) {
         if (s == NULL || s->kind != STEP_ATTR)
             return fail(ctx, &e->loc, "reference", "'%s' must be followed by '.NAME'", root);
         if (root[0] == 'v') {
@@ -321,15 +337,16 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         v = resource_value(r);
         from_resource = true;
         s = s->next;
-        if (!r->has_for_each && r->ninstances == 1)
+        if (!r->has_for_each && !r->has_count && r->ninstances == 1)
             from = &r->instances[0];
-        /* TYPE.NAME["key"] picks one instance of a for_each resource */
-        if (r->has_for_each && s && s->kind == STEP_INDEX) {
+        /* TYPE.NAME["key"] picks one instance of a for_each resource,
+         * TYPE.NAME[0] one of a count resource */
+        if ((r->has_for_each || r->has_count) && s && s->kind == STEP_INDEX) {
             if ((rc = apply_step(&v, ctx, v, s, false)) < 0)
                 return rc;
             from = instance_of(r, v);
             s = s->next;
-        } else if (r->has_for_each) {
+        } else if (r->has_for_each || r->has_count) {
             /* every instance at once: sensitive when any of them is */
             for (size_t i = 0; i < r->ninstances; i++)
                 mark_read(ctx, &r->instances[i], s && s->kind == STEP_INDEX ? s->next : s);
@@ -389,14 +406,13 @@ static int want_elements(struct eval_ctx *ctx, const struct call_args *a, size_t
     int rc = want(ctx, a, i, fn, JSON_ARRAY);
     if (rc < 0)
         return rc;
-    json_array_foreach(
-        a->v[i], k,
-        x) if (json_typeof(x) != type &&
-               !(type == JSON_TRUE &&
-                 json_is_boolean(
-                     x))) return fail(ctx, &a->e[i]->loc, "type",
-                                      "%s(): element %zu of argument %zu must be a %s, not a %s",
-                                      fn, k + 1, i + 1, json_type_names[type], value_type_name(x));
+    json_array_foreach(a->v[i], k, x)
+    {
+        if (json_typeof(x) != type && !(type == JSON_TRUE && json_is_boolean(x)))
+            return fail(ctx, &a->e[i]->loc, "type",
+                        "%s(): element %zu of argument %zu must be a %s, not a %s", fn, k + 1,
+                        i + 1, json_type_names[type], value_type_name(x));
+    }
     return 0;
 }
 
@@ -676,7 +692,11 @@ static long list_index(const json_t *list, const json_t *v)
 {
     size_t i;
     json_t *x;
-    json_array_foreach(list, i, x) if (values_equal(x, v)) return (long)i;
+    json_array_foreach(list, i, x)
+    {
+        if (values_equal(x, v))
+            return (long)i;
+    }
     return -1;
 }
 
@@ -897,7 +917,11 @@ static int fn_distinct(json_t **out, struct eval_ctx *ctx, const struct ast_expr
     if ((rc = want(ctx, a, 0, "distinct", JSON_ARRAY)) < 0)
         return rc;
     r = json_array();
-    json_array_foreach(a->v[0], i, x) if (list_index(r, x) < 0) json_array_append(r, x);
+    json_array_foreach(a->v[0], i, x)
+    {
+        if (list_index(r, x) < 0)
+            json_array_append(r, x);
+    }
     *out = r;
     return 0;
 }
@@ -1037,7 +1061,10 @@ static int all_or_any(json_t **out, struct eval_ctx *ctx, struct call_args *a, b
     int rc;
     if ((rc = want_elements(ctx, a, 0, all ? "alltrue" : "anytrue", JSON_TRUE)) < 0)
         return rc;
-    json_array_foreach(a->v[0], i, x) r = all ? r && json_is_true(x) : r || json_is_true(x);
+    json_array_foreach(a->v[0], i, x)
+    {
+        r = all ? r && json_is_true(x) : r || json_is_true(x);
+    }
     *out = json_boolean(r);
     return 0;
 }
@@ -1116,10 +1143,11 @@ static int fn_sum(json_t **out, struct eval_ctx *ctx, const struct ast_expr *cal
     int rc;
     if ((rc = want_elements(ctx, a, 0, "sum", JSON_INTEGER)) < 0)
         return rc;
-    json_array_foreach(a->v[0], i, x) if (__builtin_add_overflow(
-                                              s, json_integer_value(x),
-                                              &s)) return fail(ctx, &call->loc, "arithmetic",
-                                                               "sum(): overflows a 64-bit number");
+    json_array_foreach(a->v[0], i, x)
+    {
+        if (__builtin_add_overflow(s, json_integer_value(x), &s))
+            return fail(ctx, &call->loc, "arithmetic", "sum(): overflows a 64-bit number");
+    }
     *out = json_integer(s);
     return 0;
 }
@@ -1283,12 +1311,15 @@ static int fn_toset(json_t **out, struct eval_ctx *ctx, const struct ast_expr *c
     if (first && (json_is_string(first) || json_is_integer(first))) {
         size_t i;
         json_t *x;
-        json_array_foreach(d, i, x) if (json_typeof(x) != json_typeof(first))
+        json_array_foreach(d, i, x)
         {
-            json_decref(d);
-            return fail(ctx, &a->e[0]->loc, "type",
-                        "toset(): the elements must be of one type: a %s, then a %s",
-                        value_type_name(first), value_type_name(x));
+            if (json_typeof(x) != json_typeof(first)) {
+                rc = fail(ctx, &a->e[0]->loc, "type",
+                          "toset(): the elements must be of one type: a %s, then a %s",
+                          value_type_name(first), value_type_name(x));
+                json_decref(d);
+                return rc;
+            }
         }
         *out = sorted_list(d);
         json_decref(d);
@@ -2158,8 +2189,11 @@ static int eval_call(json_t **out, struct eval_ctx *ctx, const struct ast_expr *
                 json_decref(v);
                 goto out;
             }
-            json_array_foreach(v, i,
-                               y) if ((rc = args_push(ctx, &a, e, x, json_incref(y))) < 0) break;
+            json_array_foreach(v, i, y)
+            {
+                if ((rc = args_push(ctx, &a, e, x, json_incref(y))) < 0)
+                    break;
+            }
             json_decref(v);
             if (rc < 0)
                 goto out;

@@ -276,6 +276,10 @@ static int apply_record(struct journal *j, json_t *rec, size_t line, struct errb
     }
     if (strcmp(t, "done") == 0) {
         e->phase = JOURNAL_DONE;
+        /* in a saved state now: nothing reads its response again (a large
+         * apply kept every response until the journal was compacted) */
+        json_decref(e->attributes);
+        e->attributes = NULL;
         return 0;
     }
     return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: unknown record '%s'", j->path,

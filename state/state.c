@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "providers/arm/arm_provider.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/strmap.h"
@@ -463,37 +464,6 @@ int state_remove(struct state *st, const char *address, struct errbuf *err)
     return 0;
 }
 
-/* The length of each resource id id lies under, in order, shortest first
- * (the subscription, the resource group, each parent resource), passed to
- * each; then id's own length. Returns the number of segments left
- * unpaired (0 for a well-formed id). */
-static size_t id_levels(const char *id, void (*each)(void *payload, size_t len), void *payload)
-{
-    const char *p = id;
-    size_t segs = 0, odd = 0;
-    bool providers = false;
-    for (;;) {
-        const char *seg = p + 1, *next;
-        size_t len;
-        if (*p != '/' || *seg == '\0' || *seg == '/')
-            break;
-        next = strchr(seg, '/');
-        len = next ? (size_t)(next - seg) : strlen(seg);
-        if (segs % 2 == 0)
-            providers = len == 9 && strncasecmp(seg, "providers", 9) == 0;
-        segs++;
-        p = seg + len;
-        /* a type/name pair (or subscriptions/S, resourceGroups/G) ends a
-         * level; providers/Namespace does not */
-        if (segs % 2 == 0 && !providers && *p == '/' && p[1] != '\0' && each)
-            each(payload, (size_t)(p - id));
-        if (*p == '\0')
-            break;
-    }
-    odd = segs % 2;
-    return segs == 0 || odd || providers ? 1 : 0;
-}
-
 struct under_ctx {
     struct state *st;
     const char *id;
@@ -547,7 +517,7 @@ static void under_add(struct state *st, size_t at)
     struct under_ctx c = {st, st->resources[at].arm_id, at, false};
     if (st->batch == NULL || !st->batch->under_built)
         return;
-    (void)id_levels(c.id, under_level, &c);
+    (void)arm_id_levels(c.id, under_level, &c);
     st->work++;
     if (c.failed)
         under_drop(st->batch);
@@ -588,7 +558,7 @@ size_t state_remove_under(struct state *st, const char *arm_id)
     char key[2048];
     while (n > 0 && arm_id[n - 1] == '/')
         n--;
-    if (st->batch && n < sizeof(key) && id_levels(arm_id, NULL, NULL) == 0 && under_build(st)) {
+    if (st->batch && n < sizeof(key) && arm_id_levels(arm_id, NULL, NULL) == 0 && under_build(st)) {
         memcpy(key, arm_id, n);
         key[n] = '\0';
         if (!strmap_get(&st->batch->under, key, &li))

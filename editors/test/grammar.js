@@ -73,6 +73,7 @@ async function main() {
     ["prevent_destroy", "variable.other.member"],
     ["==", "keyword.operator"],
     ["null", "constant.language"],
+    ["count", "variable.language"],
     ["for", "keyword.control"],
     ["in", "keyword.control"],
     ["if", "keyword.control"],

@@ -41,6 +41,7 @@ struct arm_provider_stats {
     unsigned graph_misses;   /* ids Resource Graph did not return (confirmed by ARM) */
     unsigned group_lists;    /* ARM lists of a resource group that confirmed misses */
     unsigned list_confirmed; /* misses confirmed absent by such a list (no GET) */
+    unsigned parent_absent;  /* absent because what they lie under is (no GET) */
     unsigned direct_gets;    /* resources read with a GET */
     unsigned graph_failures; /* Resource Graph errors that caused a fallback */
     int graph_disabled;      /* Resource Graph was denied or unavailable */
@@ -53,5 +54,13 @@ void arm_provider_get_stats(const struct provider *p, struct arm_provider_stats 
  * segments, "Microsoft.KeyVault/vaults/keys". Returns AMLSEC_EPARSE when id
  * is not a resource id. */
 int arm_id_type(char *dst, size_t size, const char *id);
+
+/* Calls each(payload, len) with the length of every resource id that id
+ * lies under, shortest first: the subscription, the resource group, each
+ * parent resource, the resource an extension resource is scoped to (id
+ * itself is not passed). each may be NULL. Returns 0 when id is a
+ * well-formed resource id (pairs of segments ending on a name, "providers"
+ * followed by its namespace), 1 otherwise. */
+int arm_id_levels(const char *id, void (*each)(void *payload, size_t len), void *payload);
 
 #endif

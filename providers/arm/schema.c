@@ -407,6 +407,56 @@ static json_t *time_text(long long t)
                         rest / 60 % 60, rest % 60);
 }
 
+/* {k = v} -> {k: {value: v}} (policy parameter values); NULL for NULL. */
+static json_t *params_to_arm(const json_t *v)
+{
+    const char *k;
+    json_t *pv, *out;
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (!json_is_object(v) || value_is_unknown(v))
+        return json_incref((json_t *)v);
+    out = json_object();
+    json_object_foreach((json_t *)v, k, pv)
+    {
+        json_t *o = json_object();
+        json_object_set(o, "value", pv);
+        json_object_set_new(out, k, o);
+    }
+    return out;
+}
+
+static json_t *params_from_arm(const json_t *arm)
+{
+    const char *k;
+    json_t *x, *out;
+    if (!json_is_object(arm))
+        return NULL;
+    out = json_object();
+    json_object_foreach((json_t *)arm, k, x)
+    {
+        const json_t *val = json_object_get(x, "value");
+        json_object_set(out, k, val ? (json_t *)val : json_null());
+    }
+    return out;
+}
+
+/* A built-in policy GUID -> its definition id; ids as they are. */
+static json_t *policy_def_to_arm(const json_t *v)
+{
+    char tmp[512];
+    const char *s;
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v))
+        return json_incref((json_t *)v);
+    s = json_string_value(v);
+    if (s[0] == '/')
+        return json_incref((json_t *)v);
+    snprintf(tmp, sizeof(tmp), "/providers/Microsoft.Authorization/policyDefinitions/%s", s);
+    return json_string(tmp);
+}
+
 json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, const json_t *v,
                       const char *subscription)
 {
@@ -522,20 +572,8 @@ json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, c
                 json_object_set_new(out, json_string_value(id), json_object());
         }
         return out;
-    case SC_PARAMS: {
-        const char *k;
-        json_t *pv;
-        if (!json_is_object(v))
-            return json_incref((json_t *)v);
-        out = json_object();
-        json_object_foreach((json_t *)v, k, pv)
-        {
-            json_t *o = json_object();
-            json_object_set(o, "value", pv);
-            json_object_set_new(out, k, o);
-        }
-        return out;
-    }
+    case SC_PARAMS:
+        return params_to_arm(v);
     case SC_ROLE: {
         const json_t *id = schema_ref_id(v);
         const char *s, *guid;
@@ -559,17 +597,108 @@ json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, c
                      guid);
         return json_string(tmp);
     }
-    case SC_POLICY_DEF: {
-        char tmp[512];
-        const char *s;
-        if (!json_is_string(v))
-            return json_incref((json_t *)v);
-        s = json_string_value(v);
-        if (s[0] == '/')
-            return json_incref((json_t *)v);
-        snprintf(tmp, sizeof(tmp), "/providers/Microsoft.Authorization/policyDefinitions/%s", s);
-        return json_string(tmp);
+    case SC_POLICY_DEF:
+        return policy_def_to_arm(v);
+    case SC_KEY_PROPS: {
+        /* the key's vault URI and name; no version: the account follows the key's newest
+         * version (a key created in this run has no version yet, its URI is known) */
+        const json_t *uri = v;
+        const char *s, *k;
+        size_t n;
+        if (json_is_object(v))
+            uri = json_is_string(json_object_get(v, "versioned_uri"))
+                      ? json_object_get(v, "versioned_uri")
+                      : json_object_get(v, "uri");
+        if (value_is_unknown(uri))
+            return json_incref((json_t *)uri);
+        if (!json_is_string(uri) || (k = strstr(json_string_value(uri), "/keys/")) == NULL)
+            return NULL;
+        s = json_string_value(uri);
+        n = strcspn(k + 6, "/");
+        out = json_object();
+        json_object_set_new(out, "keyvaulturi", json_stringn(s, (size_t)(k - s)));
+        json_object_set_new(out, "keyname", json_stringn(k + 6, n));
+        return out;
     }
+    case SC_OUTBOUND: {
+        const char *name;
+        json_t *r;
+        if (!json_is_object(v))
+            return json_incref((json_t *)v);
+        out = json_object();
+        json_object_foreach((json_t *)v, name, r)
+        {
+            const char *type = json_string_value(json_object_get(r, "type"));
+            json_t *o = json_object(), *dest;
+            if (type == NULL || value_is_unknown(r)) {
+                json_object_set(out, name, r);
+                json_decref(o);
+                continue;
+            }
+            if (strcasecmp(type, "PrivateEndpoint") == 0) {
+                const json_t *target = json_object_get(r, "target");
+                const json_t *tid = schema_ref_id(target);
+                dest = json_object();
+                json_object_set(dest, "serviceResourceId",
+                                (json_t *)(json_is_object(target) && tid ? tid : target));
+                if (json_object_get(r, "subresource"))
+                    json_object_set(dest, "subresourceTarget", json_object_get(r, "subresource"));
+                type = "PrivateEndpoint";
+            } else if (strcasecmp(type, "ServiceTag") == 0) {
+                dest = json_object();
+                json_object_set(dest, "serviceTag", json_object_get(r, "service_tag"));
+                json_object_set(dest, "protocol", json_object_get(r, "protocol"));
+                json_object_set(dest, "portRanges", json_object_get(r, "ports"));
+                json_object_set_new(dest, "action", json_string("Allow"));
+                type = "ServiceTag";
+            } else {
+                dest = json_incref(json_object_get(r, "destination"));
+                if (strcasecmp(type, "FQDN") == 0)
+                    type = "FQDN";
+            }
+            json_object_set_new(o, "type", json_string(type));
+            json_object_set_new(o, "category", json_string("UserDefined"));
+            if (dest)
+                json_object_set_new(o, "destination", dest);
+            json_object_set_new(out, name, o);
+        }
+        return out;
+    }
+    case SC_POLICY_REFS:
+        if (!json_is_array(v))
+            return json_incref((json_t *)v);
+        out = json_array();
+        json_array_foreach(v, i, item)
+        {
+            json_t *o = json_object(), *x, *pv;
+            const json_t *def = json_object_get(item, "definition");
+            const json_t *id = schema_ref_id(def);
+            const json_t *ref = json_object_get(item, "reference_id");
+            const json_t *groups = json_object_get(item, "groups");
+            if (!json_is_object(item)) {
+                json_decref(o);
+                json_array_append(out, (json_t *)item);
+                continue;
+            }
+            x = policy_def_to_arm(json_is_object(def) && id ? id : def);
+            if (x)
+                json_object_set_new(o, "policyDefinitionId", x);
+            if ((pv = params_to_arm(json_object_get(item, "parameters"))) != NULL)
+                json_object_set_new(o, "parameters", pv);
+            if (ref) {
+                json_object_set(o, "policyDefinitionReferenceId", (json_t *)ref);
+            } else if (json_is_string(x)) {
+                /* ARM names an unnamed member itself: name it after its definition so the
+                 * service echoes what was sent */
+                const char *slash = strrchr(json_string_value(x), '/');
+                json_object_set_new(o, "policyDefinitionReferenceId",
+                                    json_string(slash ? slash + 1 : json_string_value(x)));
+            }
+            if (groups)
+                json_object_set(o, "groupNames", (json_t *)groups);
+            json_array_append_new(out, o);
+        }
+        return out;
     case SC_LOGS:
     case SC_METRICS:
         if (!json_is_array(v))
@@ -720,19 +849,78 @@ json_t *schema_from_arm(const struct schema_attr *a, const struct schema_map *m,
         json_object_foreach((json_t *)arm, k, x) json_array_append_new(out, json_string(k));
         return out;
     }
-    case SC_PARAMS: {
-        const char *k;
-        json_t *x;
+    case SC_PARAMS:
+        return params_from_arm(arm);
+    case SC_KEY_PROPS: {
+        const char *vu = json_string_value(json_object_get(arm, "keyvaulturi"));
+        const char *kn = json_string_value(json_object_get(arm, "keyname"));
+        const char *kv = json_string_value(json_object_get(arm, "keyversion"));
+        size_t n = vu ? strlen(vu) : 0;
+        if (vu == NULL || kn == NULL)
+            return NULL;
+        while (n > 0 && vu[n - 1] == '/')
+            n--;
+        return json_pack("{so}", "uri",
+                         kv && *kv ? json_sprintf("%.*s/keys/%s/%s", (int)n, vu, kn, kv)
+                                   : json_sprintf("%.*s/keys/%s", (int)n, vu, kn));
+    }
+    case SC_OUTBOUND: {
+        const char *name;
+        json_t *r;
         if (!json_is_object(arm))
             return NULL;
         out = json_object();
-        json_object_foreach((json_t *)arm, k, x)
+        json_object_foreach((json_t *)arm, name, r)
         {
-            const json_t *val = json_object_get(x, "value");
-            json_object_set(out, k, val ? (json_t *)val : json_null());
+            const char *type = json_string_value(json_object_get(r, "type"));
+            const char *cat = json_string_value(json_object_get(r, "category"));
+            const json_t *dest = json_object_get(r, "destination");
+            json_t *o;
+            /* the rules the service adds itself (Required, Recommended, Dependency) are not
+             * the configuration's */
+            if (type == NULL || (cat && strcasecmp(cat, "UserDefined") != 0))
+                continue;
+            o = json_pack("{ss}", "type", type);
+            if (strcasecmp(type, "PrivateEndpoint") == 0) {
+                if (json_object_get(dest, "serviceResourceId"))
+                    json_object_set(o, "target", json_object_get(dest, "serviceResourceId"));
+                if (json_object_get(dest, "subresourceTarget"))
+                    json_object_set(o, "subresource", json_object_get(dest, "subresourceTarget"));
+            } else if (strcasecmp(type, "ServiceTag") == 0) {
+                if (json_object_get(dest, "serviceTag"))
+                    json_object_set(o, "service_tag", json_object_get(dest, "serviceTag"));
+                if (json_object_get(dest, "protocol"))
+                    json_object_set(o, "protocol", json_object_get(dest, "protocol"));
+                if (json_object_get(dest, "portRanges"))
+                    json_object_set(o, "ports", json_object_get(dest, "portRanges"));
+            } else if (dest) {
+                json_object_set(o, "destination", (json_t *)dest);
+            }
+            json_object_set_new(out, name, o);
         }
         return out;
     }
+    case SC_POLICY_REFS:
+        if (!json_is_array(arm))
+            return NULL;
+        out = json_array();
+        json_array_foreach(arm, i, item)
+        {
+            json_t *o = json_object(), *p;
+            const json_t *def = json_object_get(item, "policyDefinitionId");
+            const json_t *ref = json_object_get(item, "policyDefinitionReferenceId");
+            const json_t *groups = json_object_get(item, "groupNames");
+            if (def)
+                json_object_set(o, "definition", (json_t *)def);
+            if ((p = params_from_arm(json_object_get(item, "parameters"))) != NULL)
+                json_object_set_new(o, "parameters", p);
+            if (ref)
+                json_object_set(o, "reference_id", (json_t *)ref);
+            if (json_array_size(groups) > 0)
+                json_object_set(o, "groups", (json_t *)groups);
+            json_array_append_new(out, o);
+        }
+        return out;
     case SC_LOGS:
     case SC_METRICS:
         if (!json_is_array(arm))

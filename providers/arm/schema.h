@@ -85,6 +85,13 @@ enum schema_conv {
     SC_DEDICATED,     /* bool -> "Dedicated" or omitted */
     SC_UNIX_TIME,     /* RFC 3339 UTC "2027-06-30T00:00:00Z" -> seconds since 1970 (key expiry) */
     SC_ZONE_CONFIGS,  /* list of private DNS zone ids -> [{name, properties{privateDnsZoneId}}] */
+    SC_KEY_PROPS,     /* key reference or versioned key URI -> {keyvaulturi, keyname, keyversion}
+                       * (storage account CMK) */
+    SC_OUTBOUND,      /* {name = {type, destination | target, subresource | service_tag, protocol,
+                       * ports}} -> managed network outboundRules {name: {type, category, destination}}
+                       */
+    SC_POLICY_REFS,   /* [{definition, parameters, reference_id}] -> [{policyDefinitionId,
+                       * parameters{k: {value}}, policyDefinitionReferenceId}] (initiatives) */
 };
 
 struct schema_block;

@@ -43,6 +43,7 @@ static const char *const k_roledef[] = {"role_definition", NULL};
 static const char *const k_dnszone[] = {"private_dns_zone", NULL};
 static const char *const k_pe[] = {"private_endpoint", NULL};
 static const char *const k_law[] = {"log_analytics_workspace", NULL};
+static const char *const k_uai[] = {"user_assigned_identity", NULL};
 
 static const char *const e_allow_deny[] = {"Allow", "Deny", NULL};
 static const char *const e_bypass_kv[] = {"AzureServices", "None", NULL};
@@ -111,6 +112,16 @@ static const char *const e_policy_mode[] = {"All", "Indexed", NULL};
         .map = M("properties.provisioningState", SC_NONE), .doc = "read-only"                      \
     }
 
+/* what names a resource-group resource managed elsewhere (existing only) */
+#define EXISTING_RG_ATTRS                                                                          \
+    {.name = "id", .type = ST_STRING, .norm = SN_ID, .doc = "the ARM id"},                         \
+        {.name = "resource_group",                                                                 \
+         .type = ST_REF,                                                                           \
+         .ref_kinds = k_rg,                                                                        \
+         .norm = SN_ID,                                                                            \
+         .doc = "resource group (with name, instead of id)"},                                      \
+        NAME_ATTR(0)
+
 /* ---- resource_group ---------------------------------------------------- */
 
 static const struct schema_attr rg_attrs[] = {
@@ -168,6 +179,7 @@ static const struct schema_attr ws_encryption_attrs[] = {
     {.name = "identity",
      .type = ST_REF,
      .flags = SF_CREATE_ONLY,
+     .ref_kinds = k_uai,
      .norm = SN_ID,
      .map = M("identity.userAssignedIdentity", SC_ID),
      .doc = "user-assigned identity that reads the key"},
@@ -193,6 +205,14 @@ static const struct schema_attr ws_mnet_attrs[] = {
      .allowed = e_fw_sku,
      .norm = SN_ENUM,
      .doc = "managed network firewall SKU"},
+    {.name = "outbound_rules",
+     .type = ST_MAP,
+     .map = M("outboundRules", SC_OUTBOUND),
+     .doc = "user-defined outbound rules by name: { type = \"FQDN\", destination = "
+            "\"pypi.org\" } (only with AllowOnlyApprovedOutbound), { type = "
+            "\"PrivateEndpoint\", target = storage_account.NAME.id, subresource = \"blob\" } "
+            "or { type = \"ServiceTag\", service_tag = \"AzureMonitor\", protocol = \"TCP\", "
+            "ports = \"443\" }; the service's own required rules are not listed"},
     END_ATTRS,
 };
 static const struct schema_block ws_mnet = {.base = "properties.managedNetwork",
@@ -271,9 +291,11 @@ static const struct schema_attr ws_attrs[] = {
      .doc = "how system datastores authenticate"},
     {.name = "primary_user_assigned_identity",
      .type = ST_REF,
+     .ref_kinds = k_uai,
      .norm = SN_ID,
      .map = M("properties.primaryUserAssignedIdentity", SC_ID),
-     .doc = "primary UAI"},
+     .doc = "the user-assigned identity the workspace acts as (a user_assigned_identity, also "
+            "listed in identity.user_assigned; it needs the grants of WS-UAI-GRANTS)"},
     {.name = "identity",
      .type = ST_BLOCK,
      .flags = SF_ALWAYS,
@@ -521,7 +543,56 @@ static const struct schema_attr key_attrs[] = {
     END_ATTRS,
 };
 
+/* ---- managed identity of storage accounts and registries --------------- */
+
+static const struct schema_attr res_identity_attrs[] = {
+    {.name = "type",
+     .type = ST_STRING,
+     .map = M("type", SC_ENUM),
+     .allowed = e_identity,
+     .def = "\"UserAssigned\"",
+     .norm = SN_ENUM,
+     .doc = "managed identity type (default UserAssigned when the block is given)"},
+    {.name = "user_assigned",
+     .type = ST_LIST,
+     .map = M("userAssignedIdentities", SC_ID_MAP),
+     .norm = SN_ID_SET,
+     .doc = "user-assigned identities (user_assigned_identity references or ids)"},
+    END_ATTRS,
+};
+static const struct schema_block res_identity = {.base = "identity", .attrs = res_identity_attrs};
+
 /* ---- storage_account (§1.6) -------------------------------------------- */
+
+static const struct schema_attr st_encryption_attrs[] = {
+    {.name = "key",
+     .type = ST_REF,
+     .flags = SF_REQUIRED,
+     .ref_kinds = k_key,
+     .norm = SN_KEY_URI,
+     .map = M("keyvaultproperties", SC_KEY_PROPS),
+     .doc = "the CMK (a key reference): sends its vault URI and name, so the account follows "
+            "the key's newest version (automatic rotation)"},
+    {.name = "identity",
+     .type = ST_REF,
+     .flags = SF_REQUIRED,
+     .ref_kinds = k_uai,
+     .norm = SN_ID,
+     .map = M("identity.userAssignedIdentity", SC_ID),
+     .doc = "the user-assigned identity that reads the key (also in identity.user_assigned)"},
+    {.name = "infrastructure_encryption",
+     .type = ST_BOOL,
+     .flags = SF_CREATE_ONLY,
+     .map = M("requireInfrastructureEncryption", SC_NONE),
+     .doc = "a second layer of encryption (create-only)"},
+    END_ATTRS,
+};
+static const struct schema_const st_encryption_consts[] = {
+    {"keySource", "\"Microsoft.Keyvault\""},
+    END_CONSTS,
+};
+static const struct schema_block st_encryption = {
+    .base = "properties.encryption", .attrs = st_encryption_attrs, .consts = st_encryption_consts};
 
 static const struct schema_attr st_rules_attrs[] = {
     {.name = "default_action",
@@ -613,6 +684,14 @@ static const struct schema_attr st_attrs[] = {
      .flags = SF_ALWAYS,
      .block = &st_rules,
      .doc = "firewall (sent with secure defaults when absent)"},
+    {.name = "identity",
+     .type = ST_BLOCK,
+     .block = &res_identity,
+     .doc = "managed identity (user-assigned identities read a CMK)"},
+    {.name = "encryption",
+     .type = ST_BLOCK,
+     .block = &st_encryption,
+     .doc = "customer-managed key (Key Vault key read by a user-assigned identity)"},
     {.name = "primary_blob_endpoint",
      .type = ST_STRING,
      .flags = SF_COMPUTED,
@@ -642,6 +721,32 @@ static const struct schema_attr acr_rules_attrs[] = {
 };
 static const struct schema_block acr_rules = {.base = "properties.networkRuleSet",
                                               .attrs = acr_rules_attrs};
+
+static const struct schema_attr acr_encryption_attrs[] = {
+    {.name = "key",
+     .type = ST_REF,
+     .flags = SF_REQUIRED,
+     .ref_kinds = k_key,
+     .norm = SN_KEY_URI,
+     .map = MF("keyVaultProperties.keyIdentifier", SC_REF_FIELD, "versioned_uri"),
+     .doc = "the CMK (a key reference): its versioned URI is sent; a new key version is an "
+            "in-place update (rotation)"},
+    {.name = "identity_client_id",
+     .type = ST_STRING,
+     .flags = SF_REQUIRED | SF_CREATE_ONLY,
+     .map = M("keyVaultProperties.identity", SC_NONE),
+     .doc = "the client id of the user-assigned identity that reads the key "
+            "(user_assigned_identity.NAME.client_id; the identity is also in "
+            "identity.user_assigned)"},
+    END_ATTRS,
+};
+static const struct schema_const acr_encryption_consts[] = {
+    {"status", "\"enabled\""},
+    END_CONSTS,
+};
+static const struct schema_block acr_encryption = {.base = "properties.encryption",
+                                                   .attrs = acr_encryption_attrs,
+                                                   .consts = acr_encryption_consts};
 
 static const struct schema_attr acr_attrs[] = {
     RG_ATTR,
@@ -681,6 +786,16 @@ static const struct schema_attr acr_attrs[] = {
      .map = M("properties.dataEndpointEnabled", SC_NONE),
      .doc = "dedicated data endpoints"},
     {.name = "network_rules", .type = ST_BLOCK, .block = &acr_rules, .doc = "firewall"},
+    {.name = "identity",
+     .type = ST_BLOCK,
+     .block = &res_identity,
+     .doc = "managed identity (user-assigned identities read a CMK)"},
+    {.name = "encryption",
+     .type = ST_BLOCK,
+     .flags = SF_CREATE_ONLY,
+     .block = &acr_encryption,
+     .doc = "customer-managed key: only when the registry is created (Premium); the key may "
+            "change in place"},
     {.name = "login_server",
      .type = ST_STRING,
      .flags = SF_COMPUTED,
@@ -1139,6 +1254,137 @@ static const struct schema_attr ds_attrs[] = {
     END_ATTRS,
 };
 
+/* ---- aks_compute: an AKS inference cluster of a workspace; aks_cluster ---- */
+
+static const char *const k_aks[] = {"aks_cluster", NULL};
+static const char *const e_ssl_status[] = {"Disabled", "Enabled", "Auto", NULL};
+static const char *const e_aks_purpose[] = {"FastProd", "DenseProd", "DevTest", NULL};
+static const char *const e_lb[] = {"PublicIp", "InternalLoadBalancer", NULL};
+
+static const struct schema_attr aks_ssl_attrs[] = {
+    {.name = "status",
+     .type = ST_STRING,
+     .flags = SF_REQUIRED,
+     .map = M("status", SC_ENUM),
+     .allowed = e_ssl_status,
+     .norm = SN_ENUM,
+     .doc = "Enabled (your certificate, or Microsoft's with leaf_domain_label), Auto or Disabled"},
+    {.name = "certificate",
+     .type = ST_STRING,
+     .flags = SF_WRITE_ONLY,
+     .map = M("cert", SC_NONE),
+     .doc = "your certificate (PEM)"},
+    {.name = "key",
+     .type = ST_STRING,
+     .flags = SF_WRITE_ONLY | SF_SENSITIVE,
+     .map = M("key", SC_NONE),
+     .doc = "its private key (PEM; sensitive, write-only: pass it in a variable)"},
+    {.name = "cname",
+     .type = ST_STRING,
+     .map = M("cname", SC_NONE),
+     .doc = "the DNS name your certificate is for"},
+    {.name = "leaf_domain_label",
+     .type = ST_STRING,
+     .map = M("leafDomainLabel", SC_NONE),
+     .doc = "a Microsoft-managed certificate for LABEL.REGION.cloudapp.azure.com"},
+    {.name = "overwrite_existing_domain",
+     .type = ST_BOOL,
+     .map = M("overwriteExistingDomain", SC_NONE),
+     .doc = "take over the leaf domain label if it is in use"},
+    END_ATTRS,
+};
+static const struct schema_block aks_ssl = {.base = "properties.properties.sslConfiguration",
+                                            .attrs = aks_ssl_attrs};
+
+static const struct schema_attr aksc_attrs[] = {
+    {.name = "workspace",
+     .type = ST_REF,
+     .flags = SF_REQUIRED | SF_CREATE_ONLY,
+     .ref_kinds = k_ws,
+     .norm = SN_ID,
+     .doc = "the workspace it belongs to"},
+    NAME_ATTR(0),
+    LOC_ATTR,
+    TAGS_ATTR,
+    {.name = "description",
+     .type = ST_STRING,
+     .map = M("properties.description", SC_NONE),
+     .doc = "description"},
+    {.name = "cluster",
+     .type = ST_REF,
+     .flags = SF_CREATE_ONLY,
+     .ref_kinds = k_aks,
+     .norm = SN_ID,
+     .map = M("properties.resourceId", SC_ID),
+     .doc = "attach this AKS cluster (an existing aks_cluster or its id); absent: the workspace "
+            "creates one (whose disks cannot use a customer-managed key)"},
+    {.name = "agent_count",
+     .type = ST_INT,
+     .flags = SF_CREATE_ONLY,
+     .map = M("properties.properties.agentCount", SC_NONE),
+     .min = 1,
+     .max = 100,
+     .doc = "nodes of a cluster the workspace creates"},
+    {.name = "vm_size",
+     .type = ST_STRING,
+     .flags = SF_CREATE_ONLY,
+     .map = M("properties.properties.agentVmSize", SC_NONE),
+     .doc = "node size of a cluster the workspace creates"},
+    {.name = "cluster_purpose",
+     .type = ST_STRING,
+     .flags = SF_CREATE_ONLY,
+     .map = M("properties.properties.clusterPurpose", SC_ENUM),
+     .allowed = e_aks_purpose,
+     .norm = SN_ENUM,
+     .doc = "FastProd, DenseProd or DevTest"},
+    {.name = "subnet",
+     .type = ST_REF,
+     .flags = SF_CREATE_ONLY,
+     .ref_kinds = k_subnet,
+     .norm = SN_ID,
+     .map = M("properties.properties.aksNetworkingConfiguration.subnetId", SC_ID),
+     .doc = "the subnet of a cluster the workspace creates"},
+    {.name = "load_balancer_type",
+     .type = ST_STRING,
+     .map = M("properties.properties.loadBalancerType", SC_ENUM),
+     .allowed = e_lb,
+     .def = "\"InternalLoadBalancer\"",
+     .norm = SN_ENUM,
+     .doc = "scoring endpoint load balancer (secure default: InternalLoadBalancer)"},
+    {.name = "local_auth",
+     .type = ST_BOOL,
+     .flags = SF_CREATE_ONLY,
+     .map = M("properties.disableLocalAuth", SC_NOT),
+     .def = "false",
+     .doc = "local (key) auth (secure default: off; create-only)"},
+    {.name = "ssl", .type = ST_BLOCK, .block = &aks_ssl, .doc = "TLS on the scoring endpoint"},
+    {.name = "provisioning_state",
+     .type = ST_STRING,
+     .flags = SF_COMPUTED,
+     .map = M("properties.provisioningState", SC_NONE),
+     .doc = "read-only"},
+    END_ATTRS,
+};
+static const struct schema_const aksc_consts[] = {
+    {"properties.computeType", "\"AKS\""},
+    END_CONSTS,
+};
+
+static const struct schema_attr aks_attrs[] = {
+    EXISTING_RG_ATTRS,
+    {.name = "disk_encryption_set_id",
+     .type = ST_STRING,
+     .flags = SF_COMPUTED,
+     .map = M("properties.diskEncryptionSetID", SC_NONE),
+     .doc = "read-only: the disk encryption set (customer-managed key) of its disks"},
+    {.name = "kubernetes_version",
+     .type = ST_STRING,
+     .flags = SF_COMPUTED,
+     .map = M("properties.kubernetesVersion", SC_NONE),
+     .doc = "read-only"},
+    END_ATTRS,
+};
+
 /* ---- web_service: legacy ACI/AKS web services --------------------------- */
 
 static const struct schema_attr svc_attrs[] = {
@@ -1173,6 +1419,37 @@ static const struct schema_attr svc_attrs[] = {
      .flags = SF_WRITE_ONLY,
      .map = M("sslEnabled", SC_NONE),
      .doc = "TLS on the scoring endpoint"},
+    {.name = "ssl_certificate",
+     .type = ST_STRING,
+     .flags = SF_WRITE_ONLY,
+     .map = M("sslCertificate", SC_NONE),
+     .doc = "ACI TLS: your certificate (PEM; ACI has no Microsoft-managed certificate)"},
+    {.name = "ssl_key",
+     .type = ST_STRING,
+     .flags = SF_WRITE_ONLY | SF_SENSITIVE,
+     .map = M("sslKey", SC_NONE),
+     .doc = "ACI TLS: the certificate's private key (PEM; sensitive, write-only: pass it in a "
+            "variable)"},
+    {.name = "ssl_cname",
+     .type = ST_STRING,
+     .flags = SF_WRITE_ONLY,
+     .map = M("cname", SC_NONE),
+     .doc = "ACI TLS: the DNS name the certificate is for"},
+    {.name = "cmk_vault_base_url",
+     .type = ST_STRING,
+     .flags = SF_WRITE_ONLY | SF_CREATE_ONLY,
+     .map = M("encryptionProperties.vaultBaseUrl", SC_NONE),
+     .doc = "ACI CMK: the Key Vault URL (key_vault.NAME.vault_uri)"},
+    {.name = "cmk_key_name",
+     .type = ST_STRING,
+     .flags = SF_WRITE_ONLY | SF_CREATE_ONLY,
+     .map = M("encryptionProperties.keyName", SC_NONE),
+     .doc = "ACI CMK: the key's name"},
+    {.name = "cmk_key_version",
+     .type = ST_STRING,
+     .flags = SF_WRITE_ONLY | SF_CREATE_ONLY,
+     .map = M("encryptionProperties.keyVersion", SC_NONE),
+     .doc = "ACI CMK: the key's version"},
     {.name = "compute_name",
      .type = ST_STRING,
      .flags = SF_WRITE_ONLY,
@@ -1465,13 +1742,7 @@ static const struct schema_attr diag_attrs[] = {
 /* ---- existing-only: subnet, virtual_network ---------------------------- */
 
 static const struct schema_attr vnet_attrs[] = {
-    {.name = "id", .type = ST_STRING, .norm = SN_ID, .doc = "the ARM id"},
-    {.name = "resource_group",
-     .type = ST_REF,
-     .ref_kinds = k_rg,
-     .norm = SN_ID,
-     .doc = "resource group (with name, instead of id)"},
-    NAME_ATTR(0),
+    EXISTING_RG_ATTRS,
     END_ATTRS,
 };
 
@@ -1695,6 +1966,35 @@ static const struct schema_const pd_consts[] = {
     END_CONSTS,
 };
 
+static const struct schema_attr psd_attrs[] = {
+    NAME_ATTR(0),
+    {.name = "display_name",
+     .type = ST_STRING,
+     .map = M("properties.displayName", SC_NONE),
+     .doc = "display name"},
+    {.name = "description",
+     .type = ST_STRING,
+     .map = M("properties.description", SC_NONE),
+     .doc = "description"},
+    {.name = "policies",
+     .type = ST_ANY,
+     .flags = SF_REQUIRED,
+     .map = M("properties.policyDefinitions", SC_POLICY_REFS),
+     .doc = "the member policies: a list of { definition = policy_definition.NAME.id (or a "
+            "built-in GUID or id), parameters = { name = value or \"[parameters('p')]\" }, "
+            "reference_id = \"...\" (default: the definition's name), groups = [...] }"},
+    {.name = "parameters",
+     .type = ST_MAP,
+     .map = M("properties.parameters", SC_NONE),
+     .doc = "the initiative's parameter definitions (its members read them as "
+            "\"[parameters('name')]\")"},
+    {.name = "metadata",
+     .type = ST_MAP,
+     .map = M("properties.metadata", SC_NONE),
+     .doc = "metadata (category, version)"},
+    END_ATTRS,
+};
+
 #define RG_TEMPLATE(type) "{rg:resource_group}/providers/" type "/{name}"
 
 const struct schema_kind schema_kinds[] = {
@@ -1849,6 +2149,20 @@ const struct schema_kind schema_kinds[] = {
          "a workspace datastore (Azure REST API reference: Machine Learning, Datastores - Create "
          "Or Update); "
          "no PATCH, updates are PUTs; secrets are write-only; PUT takes ?skipValidation"},
+    {.name = "aks_compute",
+     .arm = {.type = "Microsoft.MachineLearningServices/workspaces/computes",
+             .api_version = "2025-09-01",
+             .put = LRO_DEFAULT,
+             .patch = LRO_DEFAULT,
+             .del = LRO_DEFAULT,
+             .in_resource_graph = 1},
+     .id_template = "{parent:workspace}/computes/{name}",
+     .name_pattern = "^[a-zA-Z][a-zA-Z0-9-]{1,15}$",
+     .located = true,
+     .body = {.base = "", .attrs = aksc_attrs, .consts = aksc_consts},
+     .doc = "an AKS inference compute of a workspace (computeType AKS), created by the "
+            "workspace or attached (cluster = an aks_cluster); TLS on its scoring endpoint "
+            "(Azure REST API reference: Machine Learning, Compute - Create Or Update)"},
     {.name = "web_service",
      .arm = {.type = "Microsoft.MachineLearningServices/workspaces/services",
              .api_version = "2020-05-15-preview",
@@ -1964,6 +2278,22 @@ const struct schema_kind schema_kinds[] = {
      .body = {.base = "", .attrs = pd_attrs, .consts = pd_consts},
      .doc = "a custom Azure Policy definition at subscription scope, assigned with "
             "policy_assignment's definition = policy_definition.NAME.id"},
+    {.name = "policy_set_definition",
+     .arm = {.type = "Microsoft.Authorization/policySetDefinitions",
+             .api_version = "2025-03-01",
+             .put = LRO_NONE,
+             .patch = LRO_NONE,
+             .del = LRO_NONE,
+             .in_resource_graph = 0},
+     .id_template =
+         "/subscriptions/{sub}/providers/Microsoft.Authorization/policySetDefinitions/{name}",
+     .no_verbs = SCHEMA_NO_PATCH,
+     .name_pattern = "^[^<>*%&:?.+/ ]([^<>*%&:?.+/]*[^<>*%&:?.+/ ])?$",
+     .body = {.base = "", .attrs = psd_attrs, .consts = pd_consts},
+     .doc = "a custom Azure Policy initiative (policy set definition) at subscription scope "
+            "(Azure REST API reference: Policy Set Definitions - Create Or Update), assigned "
+            "with policy_assignment's definition = policy_set_definition.NAME.id; check and "
+            "plan evaluate each member policy"},
     {.name = "role_assignment",
      .arm = {.type = "Microsoft.Authorization/roleAssignments",
              .api_version = "2022-04-01",
@@ -2060,6 +2390,21 @@ const struct schema_kind schema_kinds[] = {
      .located = true,
      .body = {.base = "", .attrs = vnet_attrs},
      .doc = "a VNet managed elsewhere (existing only)"},
+    {.name = "aks_cluster",
+     .arm = {.type = "Microsoft.ContainerService/managedClusters",
+             .api_version = "2025-07-01",
+             .put = LRO_NONE,
+             .patch = LRO_NONE,
+             .del = LRO_NONE,
+             .in_resource_graph = 1},
+     .id_template = RG_TEMPLATE("Microsoft.ContainerService/managedClusters"),
+     .no_verbs = SCHEMA_NO_PUT | SCHEMA_NO_PATCH | SCHEMA_NO_DELETE,
+     .existing_only = true,
+     .located = true,
+     .body = {.base = "", .attrs = aks_attrs},
+     .doc = "an AKS cluster managed elsewhere (existing only), attached to a workspace by "
+            "aks_compute; its disk encryption set is what keeps its disks under a "
+            "customer-managed key"},
     {.name = "subnet",
      .arm = {.type = "Microsoft.Network/virtualNetworks/subnets",
              .api_version = "2025-03-01",
@@ -2087,6 +2432,7 @@ const char *const schema_kind_names[] = {
     "compute_instance",
     "online_endpoint",
     "datastore",
+    "aks_compute",
     "web_service",
     "private_endpoint",
     "private_dns_zone",
@@ -2095,6 +2441,7 @@ const char *const schema_kind_names[] = {
     "user_assigned_identity",
     "log_analytics_workspace",
     "policy_definition",
+    "policy_set_definition",
     "role_assignment",
     "role_definition",
     "policy_assignment",
@@ -2102,6 +2449,7 @@ const char *const schema_kind_names[] = {
     "diagnostic_setting",
     "defender_plan",
     "virtual_network",
+    "aks_cluster",
     "subnet",
     NULL,
 };

@@ -218,6 +218,96 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
                  "'%s' is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)", json_string_value(val));
         }
     }
+    if (a->map.conv == SC_OUTBOUND && json_is_object(val)) {
+        static const struct {
+            const char *type;
+            const char *const keys[5];
+        } shapes[] = {
+            {"FQDN", {"type", "destination", NULL}},
+            {"PrivateEndpoint", {"type", "target", "subresource", NULL}},
+            {"ServiceTag", {"type", "service_tag", "protocol", "ports", NULL}},
+        };
+        const char *name;
+        const json_t *r;
+        json_object_foreach((json_t *)val, name, r)
+        {
+            const char *type = json_string_value(json_object_get(r, "type")), *k, *bad = NULL;
+            const json_t *x;
+            size_t s = 0;
+            if (value_is_unknown(r))
+                continue;
+            for (; type && s < sizeof(shapes) / sizeof(shapes[0]); s++)
+                if (strcasecmp(shapes[s].type, type) == 0)
+                    break;
+            loc = config_attr_loc(v->inst, path);
+            if (!json_is_object(r) || type == NULL || s == sizeof(shapes) / sizeof(shapes[0])) {
+                verr(v, &loc, "bad-value",
+                     "write { type = \"FQDN\", destination = \"pypi.org\" }, { type = "
+                     "\"PrivateEndpoint\", target = ..., subresource = ... } or { type = "
+                     "\"ServiceTag\", service_tag = ..., protocol = ..., ports = ... }",
+                     "outbound rule '%s' of '%s' needs a type of FQDN, PrivateEndpoint or "
+                     "ServiceTag",
+                     name, path);
+                break;
+            }
+            json_object_foreach((json_t *)r, k, x)
+            {
+                bool known = false;
+                for (const char *const *p = shapes[s].keys; *p && !known; p++)
+                    known = strcmp(*p, k) == 0;
+                if (!known && bad == NULL)
+                    bad = k;
+            }
+            for (const char *const *p = shapes[s].keys + 1; *p && bad == NULL; p++)
+                if (json_object_get(r, *p) == NULL && !(s == 1 && strcmp(*p, "subresource") == 0))
+                    bad = *p;
+            if (bad) {
+                verr(v, &loc, json_object_get(r, bad) ? "unknown-attribute" : "missing-attribute",
+                     NULL, "outbound rule '%s' (%s) %s '%s'", name, shapes[s].type,
+                     json_object_get(r, bad) ? "has no attribute" : "needs", bad);
+                break;
+            }
+        }
+    }
+    if (a->map.conv == SC_POLICY_REFS && json_is_array(val)) {
+        static const char *const keys[] = {"definition", "parameters", "reference_id", "groups",
+                                           NULL};
+        size_t i;
+        const json_t *item;
+        json_array_foreach(val, i, item)
+        {
+            const char *k, *bad = NULL;
+            const json_t *x;
+            if (value_is_unknown(item))
+                continue;
+            if (!json_is_object(item)) {
+                loc = config_attr_loc(v->inst, path);
+                verr(v, &loc, "attribute-type", "write { definition = policy_definition.NAME.id }",
+                     "'%s' expects a list of maps, got %s", path, value_type_name(item));
+                break;
+            }
+            json_object_foreach((json_t *)item, k, x)
+            {
+                bool known = false;
+                for (const char *const *p = keys; *p && !known; p++)
+                    known = strcmp(*p, k) == 0;
+                if (!known && bad == NULL)
+                    bad = k;
+            }
+            if (bad || json_object_get(item, "definition") == NULL) {
+                loc = config_attr_loc(v->inst, path);
+                if (bad)
+                    verr(v, &loc, "unknown-attribute",
+                         "a member takes definition, parameters, reference_id and groups",
+                         "'%s' item %zu has unknown key '%s'", path, i + 1, bad);
+                else
+                    verr(v, &loc, "missing-attribute",
+                         "write { definition = policy_definition.NAME.id }",
+                         "'%s' item %zu names no definition", path, i + 1);
+                break;
+            }
+        }
+    }
     if (a->map.conv == SC_ROLE && json_is_string(val)) {
         const char *s = json_string_value(val);
         bool guid = strlen(s) == 36 && s[8] == '-';

@@ -583,8 +583,14 @@ static void compute_identity(struct al_ctx *c, json_t *res, const json_t *old)
     json_object_foreach(uais, k, v)
     {
         const json_t *ov = json_object_get(json_object_get(oid, "userAssignedIdentities"), k);
+        const json_t *uai =
+            json_object_get(json_object_get(al_rec_get(c->al, k), "body"), "properties");
         json_t *nv = json_object();
-        if (json_is_object(ov) && json_object_get(ov, "principalId")) {
+        if (json_is_string(json_object_get(uai, "principalId"))) {
+            /* the identity's own ids, as Azure reports them */
+            json_object_set(nv, "principalId", json_object_get(uai, "principalId"));
+            json_object_set(nv, "clientId", json_object_get(uai, "clientId"));
+        } else if (json_is_object(ov) && json_object_get(ov, "principalId")) {
             json_object_update(nv, (json_t *)ov);
         } else {
             al_guid(c->al, g);
@@ -713,8 +719,12 @@ static void resource_put(struct al_ctx *c, const struct al_type *ty, const struc
         goto out;
     }
     if (is_patch) {
+        const json_t *rules = al_jpath(req, "properties.managedNetwork.outboundRules");
         res = json_deep_copy(old);
         merge_patch(res, req);
+        /* a workspace update names the user-defined outbound rules it keeps, all of them */
+        if (json_is_object(rules))
+            al_jpath_set_new(res, "properties.managedNetwork.outboundRules", json_deep_copy(rules));
     } else {
         res = json_object();
         json_object_foreach(req, k, v)
@@ -1103,7 +1113,8 @@ static int type_namespace_known(const char *ns)
         "Microsoft.Network",         "Microsoft.KeyVault",
         "Microsoft.Storage",         "Microsoft.ContainerRegistry",
         "Microsoft.Insights",        "Microsoft.Authorization",
-        "Microsoft.ManagedIdentity", "Microsoft.OperationalInsights"};
+        "Microsoft.ManagedIdentity", "Microsoft.OperationalInsights",
+        "Microsoft.ContainerService"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strcasecmp(known[i], ns) == 0)
             return 1;

@@ -185,6 +185,338 @@ static int check_cmk_workspace(struct al_ctx *c, json_t *res)
     return 0;
 }
 
+static int live(const json_t *rec);
+
+/* Managed identities: every user-assigned identity a resource lists must
+ * exist; an identity a resource says it acts as, or reads its key with,
+ * must be one of them. */
+static int check_identities(struct al_ctx *c, const struct al_type *t, json_t *res)
+{
+    const json_t *uais = al_jpath(res, "identity.userAssignedIdentities");
+    const char *k, *want = NULL, *what = NULL, *client = NULL;
+    json_t *v;
+    json_object_foreach((json_t *)uais, k, v)
+    {
+        if (!live(al_rec_get(c->al, k))) {
+            al_error(c, 400, "FailedIdentityOperation",
+                     "Resource '%s' was not found: the user assigned identity does not exist.", k);
+            return -1;
+        }
+    }
+    if (is_type(t, "Microsoft.MachineLearningServices/workspaces")) {
+        want = str(al_jpath(res, "properties.primaryUserAssignedIdentity"));
+        what = "properties.primaryUserAssignedIdentity";
+    } else if (is_type(t, "Microsoft.Storage/storageAccounts")) {
+        want = str(al_jpath(res, "properties.encryption.identity.userAssignedIdentity"));
+        what = "properties.encryption.identity.userAssignedIdentity";
+    } else if (is_type(t, "Microsoft.ContainerRegistry/registries")) {
+        client = str(al_jpath(res, "properties.encryption.keyVaultProperties.identity"));
+        what = "properties.encryption.keyVaultProperties.identity";
+    }
+    if (want == NULL && client == NULL)
+        return 0;
+    json_object_foreach((json_t *)uais, k, v)
+    {
+        const char *cid =
+            str(al_jpath(json_object_get(al_rec_get(c->al, k), "body"), "properties.clientId"));
+        if ((want && strcasecmp(want, k) == 0) || (client && cid && strcasecmp(client, cid) == 0))
+            return 0;
+    }
+    al_error(c, 400, "InvalidIdentity",
+             "%s '%s' must be one of the resource's user assigned identities "
+             "(identity.userAssignedIdentities).",
+             what, want ? want : client);
+    return -1;
+}
+
+/* The vault (its body) a key or vault URI names, or NULL; *vid gets its
+ * id and *plen the length of uri's vault part. Its own vaultUri, or the
+ * public cloud's https://NAME.vault.azure.net (what a configuration
+ * predicts before the vault exists). Vault names are global: only vaults
+ * are read. */
+static json_t *vault_of_uri(struct al_ctx *c, const char *uri, const char **vid, size_t *plen)
+{
+    static const char pub[] = ".vault.azure.net";
+    const char *k;
+    json_t *owner;
+    json_object_foreach(c->al->global_names, k, owner)
+    {
+        json_t *rec, *b;
+        const char *vu, *vname = k + 26;
+        char canon[512];
+        size_t n;
+        if (strncmp(k, "microsoft.keyvault/vaults/", 26) != 0)
+            continue;
+        rec = al_rec_get(c->al, json_string_value(owner));
+        if (!live(rec))
+            continue;
+        b = json_object_get(rec, "body");
+        vu = str(al_jpath(b, "properties.vaultUri"));
+        snprintf(canon, sizeof(canon), "https://%s%s", vname, pub);
+        for (int form = 0; form < 2; form++) {
+            const char *p = form == 0 ? vu : canon;
+            n = p ? strlen(p) : 0;
+            while (n > 0 && p[n - 1] == '/')
+                n--;
+            if (n == 0 || strncasecmp(uri, p, n) != 0)
+                continue;
+            if (form == 1 && strncmp(uri + n, ":443", 4) == 0)
+                n += 4; /* https://NAME.vault.azure.net:443/ names it too */
+            if (uri[n] == '/' || uri[n] == '\0') {
+                *vid = str(json_object_get(b, "id"));
+                *plen = n;
+                return b;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Storage accounts and registries encrypted with a customer-managed key:
+ * the key must exist in a vault with soft delete and purge protection. The
+ * URI at path is stored in the vault's own form (its vaultUri). */
+static int check_cmk_key(struct al_ctx *c, json_t *res, const char *path, const char *keyname)
+{
+    const char *uri = str(al_jpath(res, path)), *vid = NULL, *vu;
+    size_t plen = 0;
+    json_t *vault = uri ? vault_of_uri(c, uri, &vid, &plen) : NULL;
+    char kid[2048];
+    if (vault == NULL || vid == NULL) {
+        al_error(c, 400, "KeyVaultNotFound", "%s: the key vault '%s' was not found.", path,
+                 uri ? uri : "");
+        return -1;
+    }
+    if (!json_is_true(al_jpath(vault, "properties.enableSoftDelete")) ||
+        !json_is_true(al_jpath(vault, "properties.enablePurgeProtection"))) {
+        al_error(c, 400, "KeyVaultNotProtected",
+                 "%s: the key vault '%s' must have soft delete and purge protection enabled to "
+                 "hold a customer-managed key.",
+                 path, vid);
+        return -1;
+    }
+    snprintf(kid, sizeof(kid), "%s/keys/%s", vid, keyname);
+    if (!live(al_rec_get(c->al, kid))) {
+        al_error(c, 400, "KeyNotFound", "%s: the key '%s' was not found in the key vault '%s'.",
+                 path, keyname, vid);
+        return -1;
+    }
+    vu = str(al_jpath(vault, "properties.vaultUri"));
+    if (vu) {
+        size_t n = strlen(vu);
+        const char *rest = uri + plen;
+        while (n > 0 && vu[n - 1] == '/')
+            n--;
+        if (*rest == '/')
+            rest++;
+        snprintf(kid, sizeof(kid), "%.*s/%s", (int)n, vu, rest);
+        al_jpath_set_new(res, path, json_string(kid));
+    }
+    return 0;
+}
+
+static int check_cmk_storage(struct al_ctx *c, json_t *res)
+{
+    const char *src = str(al_jpath(res, "properties.encryption.keySource"));
+    const char *name = str(al_jpath(res, "properties.encryption.keyvaultproperties.keyname"));
+    const char *uri = str(al_jpath(res, "properties.encryption.keyvaultproperties.keyvaulturi"));
+    if (src == NULL || strcasecmp(src, "Microsoft.Keyvault") != 0)
+        return 0;
+    if (name == NULL || uri == NULL) {
+        al_error(c, 400, "InvalidValuesForRequestParameters",
+                 "Values for request parameters are invalid: keyvaultproperties.keyname and "
+                 "keyvaultproperties.keyvaulturi are required when keySource is "
+                 "Microsoft.Keyvault.");
+        return -1;
+    }
+    if (al_jpath(res, "properties.encryption.identity.userAssignedIdentity") == NULL &&
+        (str(al_jpath(res, "identity.type")) == NULL ||
+         strcasestr(str(al_jpath(res, "identity.type")), "SystemAssigned") == NULL)) {
+        al_error(c, 400, "InvalidValuesForRequestParameters",
+                 "A customer-managed key needs a managed identity: set "
+                 "encryption.identity.userAssignedIdentity or a system-assigned identity.");
+        return -1;
+    }
+    return check_cmk_key(c, res, "properties.encryption.keyvaultproperties.keyvaulturi", name);
+}
+
+static int check_cmk_registry(struct al_ctx *c, json_t *res)
+{
+    const char *status = str(al_jpath(res, "properties.encryption.status"));
+    const char *kid = str(al_jpath(res, "properties.encryption.keyVaultProperties.keyIdentifier"));
+    const char *sku = str(al_jpath(res, "sku.name"));
+    char name[256];
+    const char *k;
+    if (status == NULL || strcasecmp(status, "enabled") != 0)
+        return 0;
+    if (sku && strcasecmp(sku, "Premium") != 0) {
+        al_error(c, 400, "EncryptionNotSupportedForSku",
+                 "Customer-managed key encryption is only supported for Premium registries.");
+        return -1;
+    }
+    if (kid == NULL || (k = strstr(kid, "/keys/")) == NULL ||
+        al_jpath(res, "properties.encryption.keyVaultProperties.identity") == NULL) {
+        al_error(c, 400, "InvalidEncryptionProperties",
+                 "encryption.keyVaultProperties.keyIdentifier (a key URI) and "
+                 "encryption.keyVaultProperties.identity are required when encryption is "
+                 "enabled.");
+        return -1;
+    }
+    snprintf(name, sizeof(name), "%.*s", (int)strcspn(k + 6, "/"), k + 6);
+    return check_cmk_key(c, res, "properties.encryption.keyVaultProperties.keyIdentifier", name);
+}
+
+/* A workspace's managed network: user-defined outbound rules need an
+ * isolation mode, FQDN rules need AllowOnlyApprovedOutbound, a private
+ * endpoint rule names a resource that exists, a service tag rule its tag,
+ * protocol and ports. The service's own rules (category Required) are
+ * recomputed on every write. */
+static int check_managed_network(struct al_ctx *c, json_t *res)
+{
+    json_t *mn = al_jpath(res, "properties.managedNetwork");
+    json_t *rules = json_object_get(mn, "outboundRules"), *r;
+    const char *mode = str(json_object_get(mn, "isolationMode")), *name;
+    void *tmp;
+    json_object_foreach_safe(rules, tmp, name, r)
+    {
+        const char *type = str(json_object_get(r, "type"));
+        const char *cat = str(json_object_get(r, "category"));
+        const json_t *dest = json_object_get(r, "destination");
+        if (cat && strcasecmp(cat, "UserDefined") != 0) {
+            json_object_del(rules, name); /* the service's, added again below */
+            continue;
+        }
+        if (mode == NULL || strcasecmp(mode, "Disabled") == 0) {
+            al_error(c, 400, "ValidationError",
+                     "Outbound rule '%s': outbound rules need a managed network "
+                     "(managedNetwork.isolationMode AllowInternetOutbound or "
+                     "AllowOnlyApprovedOutbound).",
+                     name);
+            return -1;
+        }
+        if (type && strcasecmp(type, "FQDN") == 0) {
+            if (!json_is_string(dest)) {
+                al_error(c, 400, "ValidationError",
+                         "Outbound rule '%s': an FQDN rule's destination is a host name.", name);
+                return -1;
+            }
+            if (strcasecmp(mode, "AllowOnlyApprovedOutbound") != 0) {
+                al_error(c, 400, "ValidationError",
+                         "Outbound rule '%s': FQDN outbound rules are only supported when the "
+                         "isolation mode is AllowOnlyApprovedOutbound.",
+                         name);
+                return -1;
+            }
+        } else if (type && strcasecmp(type, "PrivateEndpoint") == 0) {
+            const char *target = str(json_object_get(dest, "serviceResourceId"));
+            if (target == NULL || !live(al_rec_get(c->al, target))) {
+                al_error(c, 400, "ValidationError",
+                         "Outbound rule '%s': the private endpoint's target '%s' was not found.",
+                         name, target ? target : "(missing serviceResourceId)");
+                return -1;
+            }
+        } else if (type && strcasecmp(type, "ServiceTag") == 0) {
+            if (!json_is_string(json_object_get(dest, "serviceTag")) ||
+                !json_is_string(json_object_get(dest, "protocol")) ||
+                !json_is_string(json_object_get(dest, "portRanges"))) {
+                al_error(c, 400, "ValidationError",
+                         "Outbound rule '%s': a service tag rule needs serviceTag, protocol and "
+                         "portRanges.",
+                         name);
+                return -1;
+            }
+        } else {
+            al_error(c, 400, "ValidationError",
+                     "Outbound rule '%s': type must be FQDN, PrivateEndpoint or ServiceTag.", name);
+            return -1;
+        }
+        json_object_set_new(r, "status", json_string("Active"));
+    }
+    if (mode && strcasecmp(mode, "Disabled") != 0) {
+        /* the private endpoints the workspace needs to its own resources */
+        static const struct {
+            const char *prop, *sub;
+        } req[] = {{"properties.storageAccount", "blob"},
+                   {"properties.storageAccount", "file"},
+                   {"properties.keyVault", "vault"},
+                   {"properties.containerRegistry", "registry"}};
+        if (!json_is_object(rules)) {
+            rules = json_object();
+            json_object_set_new(mn, "outboundRules", rules);
+        }
+        for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++) {
+            const char *target = str(al_jpath(res, req[i].prop)), *slash;
+            char rname[300];
+            if (target == NULL || (slash = strrchr(target, '/')) == NULL)
+                continue;
+            snprintf(rname, sizeof(rname), "__SYS_PE_%s_%s", slash + 1, req[i].sub);
+            json_object_set_new(rules, rname,
+                                json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "type",
+                                          "PrivateEndpoint", "category", "Required", "status",
+                                          "Active", "destination", "serviceResourceId", target,
+                                          "subresourceTarget", req[i].sub));
+        }
+    }
+    return 0;
+}
+
+/* AKS inference computes: an attached cluster exists; TLS Enabled needs a
+ * Microsoft-managed leaf domain label or a certificate, key and cname. */
+static int check_ml_compute(struct al_ctx *c, json_t *res)
+{
+    const char *type = str(al_jpath(res, "properties.computeType"));
+    const char *cluster = str(al_jpath(res, "properties.resourceId"));
+    const json_t *ssl = al_jpath(res, "properties.properties.sslConfiguration");
+    const char *status = str(json_object_get(ssl, "status"));
+    if (type == NULL || strcasecmp(type, "AKS") != 0)
+        return 0;
+    if (cluster && !live(al_rec_get(c->al, cluster))) {
+        al_error(c, 400, "BadRequest", "The AKS cluster '%s' to attach was not found.", cluster);
+        return -1;
+    }
+    if (status && strcasecmp(status, "Enabled") == 0 && !json_object_get(ssl, "leafDomainLabel") &&
+        (!json_object_get(ssl, "cert") || !json_object_get(ssl, "key") ||
+         !json_object_get(ssl, "cname"))) {
+        al_error(c, 400, "BadRequest",
+                 "sslConfiguration: with status Enabled, give leafDomainLabel (a "
+                 "Microsoft-managed certificate) or cert, key and cname.");
+        return -1;
+    }
+    return 0;
+}
+
+/* Legacy web services: ACI TLS needs your certificate (ACI has no
+ * Microsoft-managed one); a CMK needs vault URL, key name and version. */
+static int check_web_service(struct al_ctx *c, json_t *res)
+{
+    const char *type = str(json_object_get(res, "computeType"));
+    const json_t *enc = json_object_get(res, "encryptionProperties");
+    int n = (json_object_get(enc, "vaultBaseUrl") != NULL) +
+            (json_object_get(enc, "keyName") != NULL) +
+            (json_object_get(enc, "keyVersion") != NULL);
+    if (type && strcasecmp(type, "ACI") == 0 && json_is_true(json_object_get(res, "sslEnabled")) &&
+        (!json_object_get(res, "sslCertificate") || !json_object_get(res, "sslKey") ||
+         !json_object_get(res, "cname"))) {
+        al_error(c, 400, "BadRequest",
+                 "SSL is enabled but sslCertificate, sslKey and cname are not all provided: ACI "
+                 "deployments need your own certificate.");
+        return -1;
+    }
+    if (enc && n != 3) {
+        al_error(c, 400, "BadRequest",
+                 "encryptionProperties needs vaultBaseUrl, keyName and keyVersion together.");
+        return -1;
+    }
+    if (enc && (type == NULL || strcasecmp(type, "ACI") != 0)) {
+        al_error(c, 400, "BadRequest",
+                 "encryptionProperties (a customer-managed key) is only supported for ACI "
+                 "deployments.");
+        return -1;
+    }
+    /* secrets are never returned */
+    json_object_del(res, "sslKey");
+    return 0;
+}
+
 static int check_ws_name_reserved(struct al_ctx *c, const char *id, const json_t *old)
 {
     if (old)
@@ -401,6 +733,92 @@ static int check_policy_definition(struct al_ctx *c, json_t *res)
     return 0;
 }
 
+/* A policy set definition (initiative) needs at least one member, each
+ * naming a definition that exists (a custom one in the store, a built-in
+ * among those loaded), with reference ids unique in the set; a member's
+ * "[parameters('p')]" must name a parameter of the set. */
+static int check_policy_set_definition(struct al_ctx *c, json_t *res)
+{
+    json_t *members = al_jpath(res, "properties.policyDefinitions"), *m;
+    json_t *seen = json_object();
+    const json_t *params = al_jpath(res, "properties.parameters");
+    size_t i;
+    int rc = 0;
+    if (!json_is_array(members) || json_array_size(members) == 0) {
+        al_error(c, 400, "InvalidPolicySetDefinitionRequest",
+                 "The policy set definition must contain at least one policy definition "
+                 "(properties.policyDefinitions).");
+        json_decref(seen);
+        return -1;
+    }
+    json_array_foreach(members, i, m)
+    {
+        const char *def = str(json_object_get(m, "policyDefinitionId"));
+        const char *ref = str(json_object_get(m, "policyDefinitionReferenceId"));
+        const char *k;
+        json_t *pv;
+        char low[512];
+        if (def == NULL) {
+            al_error(c, 400, "InvalidPolicySetDefinitionRequest",
+                     "properties.policyDefinitions[%zu].policyDefinitionId is required.", i);
+            rc = -1;
+            break;
+        }
+        if (strncasecmp(def, "/providers/Microsoft.Authorization/policyDefinitions/", 53) == 0) {
+            al_lower(low, def + 53, sizeof(low));
+            if (json_object_size(c->al->policy_defs) > 0 &&
+                json_object_get(c->al->policy_defs, low) == NULL) {
+                al_error(c, 404, "PolicyDefinitionNotFound",
+                         "The policy definition '%s' could not be found.", def);
+                rc = -1;
+                break;
+            }
+        } else if (!live(al_rec_get(c->al, def))) {
+            al_error(c, 404, "PolicyDefinitionNotFound",
+                     "The policy definition '%s' could not be found.", def);
+            rc = -1;
+            break;
+        }
+        if (ref == NULL) {
+            /* the service names an unnamed member */
+            char g[37];
+            al_guid(c->al, g);
+            json_object_set_new(m, "policyDefinitionReferenceId", json_string(g));
+            ref = str(json_object_get(m, "policyDefinitionReferenceId"));
+        }
+        al_lower(low, ref, sizeof(low));
+        if (json_object_get(seen, low)) {
+            al_error(c, 400, "InvalidPolicySetDefinitionRequest",
+                     "The policy definition reference id '%s' is used more than once in the "
+                     "policy set definition.",
+                     ref);
+            rc = -1;
+            break;
+        }
+        json_object_set_new(seen, low, json_true());
+        json_object_foreach(json_object_get(m, "parameters"), k, pv)
+        {
+            const char *val = str(json_object_get(pv, "value"));
+            char pname[256];
+            if (val && sscanf(val, "[parameters('%255[^']')]", pname) == 1 &&
+                json_object_get(params, pname) == NULL) {
+                al_error(c, 400, "InvalidPolicyParameters",
+                         "The policy definition reference '%s' uses the parameter '%s' which is "
+                         "not defined in the policy set definition.",
+                         ref, pname);
+                rc = -1;
+                break;
+            }
+        }
+        if (rc < 0)
+            break;
+    }
+    json_decref(seen);
+    if (rc == 0)
+        al_jpath_set_new(res, "properties.policyType", json_string("Custom"));
+    return rc;
+}
+
 /* A policy assignment's definition must exist: a custom one in the store,
  * a built-in among those loaded (--policy-definitions; none loaded: not
  * checked). */
@@ -419,8 +837,11 @@ static int check_policy_assignment(struct al_ctx *c, json_t *res)
         if (json_object_size(c->al->policy_defs) == 0 ||
             json_object_get(c->al->policy_defs, low) != NULL)
             return 0;
-    } else if (strcasestr(def, "/policySetDefinitions/") != NULL || live(al_rec_get(c->al, def))) {
-        return 0; /* initiatives are not modelled */
+    } else if (strncasecmp(def, "/providers/Microsoft.Authorization/policySetDefinitions/", 56) ==
+                   0 ||
+               live(al_rec_get(c->al, def))) {
+        return 0; /* custom definitions and initiatives in the store; built-in initiatives are
+                   * not loaded */
     }
     al_error(c, 404, "PolicyDefinitionNotFound", "The policy definition '%s' could not be found.",
              def);
@@ -662,12 +1083,22 @@ int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *
                          const char *scope, json_t *res, json_t *old, int is_patch)
 {
     (void)is_patch;
-    if (check_create_only(c, t, res, old) < 0)
+    if (check_create_only(c, t, res, old) < 0 || check_identities(c, t, res) < 0)
         return -1;
+    if (is_type(t, "Microsoft.Storage/storageAccounts"))
+        return check_cmk_storage(c, res);
+    if (is_type(t, "Microsoft.MachineLearningServices/workspaces/computes"))
+        return check_ml_compute(c, res);
+    if (is_type(t, "Microsoft.MachineLearningServices/workspaces/services"))
+        return check_web_service(c, res);
+    if (is_type(t, "Microsoft.ContainerRegistry/registries"))
+        return check_cmk_registry(c, res);
     if (is_type(t, "Microsoft.KeyVault/vaults"))
         return check_vault(c, res, old);
     if (is_type(t, "Microsoft.MachineLearningServices/workspaces"))
-        return check_ws_name_reserved(c, id, old) < 0 ? -1 : check_cmk_workspace(c, res);
+        return check_ws_name_reserved(c, id, old) < 0 || check_managed_network(c, res) < 0
+                   ? -1
+                   : check_cmk_workspace(c, res);
     if (is_type(t, "Microsoft.Authorization/roleAssignments"))
         return check_role_assignment(c, id, scope, res, old);
     if (is_type(t, "Microsoft.Network/privateEndpoints"))
@@ -682,6 +1113,8 @@ int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *
         return check_zone_group(c, res);
     if (is_type(t, "Microsoft.Authorization/policyDefinitions"))
         return check_policy_definition(c, res);
+    if (is_type(t, "Microsoft.Authorization/policySetDefinitions"))
+        return check_policy_set_definition(c, res);
     if (is_type(t, "Microsoft.Authorization/policyAssignments"))
         return check_policy_assignment(c, res);
     if (is_type(t, "Microsoft.Authorization/locks")) {

@@ -87,6 +87,8 @@ static void compute_compute(struct al_ctx *c, json_t *res, const json_t *old)
     json_object_set_new(props, "createdOn",
                         json_string(str_or(json_object_get(oprops, "createdOn"), now)));
     json_object_set_new(props, "modifiedOn", json_string(now));
+    /* an AKS compute's TLS key is never returned */
+    json_object_del(al_jpath(res, "properties.properties.sslConfiguration"), "key");
 }
 
 /* Datastores: the service never returns secret values, only their type. */
@@ -412,7 +414,9 @@ static const char *const ws_create_only[] = {
 static const char *const compute_create_only[] = {"properties.computeLocation",
                                                   "properties.disableLocalAuth", NULL};
 static const char *const storage_create_only[] = {"properties.isHnsEnabled", "kind", NULL};
-static const char *const acr_create_only[] = {"properties.zoneRedundancy", NULL};
+static const char *const acr_create_only[] = {
+    "properties.zoneRedundancy", "properties.encryption.status",
+    "properties.encryption.keyVaultProperties.identity", NULL};
 static const char *const located[] = {"location", NULL};
 static const char *const datastore_create_only[] = {"properties.datastoreType", NULL};
 
@@ -455,6 +459,10 @@ static const struct al_type types[] = {
        AL_SYNC, 0, 0, 0, 1, 0, located, compute_law),
     RT("Microsoft.Authorization/policyDefinitions", "2023-04-01 2025-03-01", AL_SYNC,
        AL_NOT_ALLOWED, AL_SYNC, 201, 201, 1, 0, 0, NULL, NULL),
+    RT("Microsoft.Authorization/policySetDefinitions", "2023-04-01 2025-03-01", AL_SYNC,
+       AL_NOT_ALLOWED, AL_SYNC, 201, 201, 1, 0, 0, NULL, NULL),
+    RT("Microsoft.ContainerService/managedClusters", "2025-07-01", AL_SYNC, AL_SYNC, AL_SYNC, 201,
+       200, 0, 1, 0, located, NULL),
     RT("Microsoft.Network/virtualNetworks", "2025-03-01", AL_ASYNC, AL_SYNC, AL_LOCATION, 0, 0, 0,
        1, 0, NULL, compute_vnet),
     RT("Microsoft.Network/virtualNetworks/subnets", "2025-03-01", AL_ASYNC, AL_NOT_ALLOWED,

@@ -338,6 +338,13 @@ async function main() {
     const inherited = await list(policy.policyAssignments.listForResourceGroup(rg));
     expect(inherited.some((a) => a.name === "sub-pa"), "a resource group lists its subscription's assignment");
     await policy.policyAssignments.delete(`/subscriptions/${sub}`, "sub-pa");
+    const set = await policy.policySetDefinitions.createOrUpdate("conf-set", { displayName: "ML baseline", parameters: { e: { type: "String", defaultValue: "Audit" } }, policyDefinitions: [{ policyDefinitionId: d.id, policyDefinitionReferenceId: "nopub" }] });
+    expect(set.policyType === "Custom" && set.policyDefinitions[0].policyDefinitionReferenceId === "nopub", "custom initiative");
+    const got = await policy.policySetDefinitions.get("conf-set");
+    expect(got.policyDefinitions.length === 1, "PolicySetDefinitions_Get");
+    await policy.policyAssignments.create(rgId, "set-pa", { policyDefinitionId: set.id });
+    await policy.policyAssignments.delete(rgId, "set-pa");
+    await policy.policySetDefinitions.delete("conf-set");
     await policy.policyDefinitions.delete("conf-nopub");
   });
   await step("private DNS zone, virtual network link, endpoint DNS zone group (LRO)", async () => {

@@ -340,6 +340,12 @@ cases = [c for s in ET.parse(sys.argv[2]).getroot() for c in s.findall("testcase
 logs = [c for c in cases if c.get("classname") == "workspace.ws" and c.get("name").startswith("ws-logs")]
 assert len(logs) == 1 and len(logs[0]) == 0, [(c.get("classname"), c.get("name"), len(c)) for c in cases]
 PY
+# show -json's policy section evaluates the same assignments (definitions and aliases cached)
+mkdir -p later/.amlsec/policy && cp -r gate/.amlsec/policy/. later/.amlsec/policy/
+(cd later && "$AMLSEC" show -json ../later.plan > ../later-show.json 2> ../later-show.err) || fail "show -json: $(cat later-show.err)"
+jq -e --argjson line "$ws_line" '[.policy.findings[] | select(.address == "workspace.ws" and .level == "deny")] | length == 1 and
+       (.[0].location | .file == "main.amlsec" and .line == $line)' later-show.json > /dev/null \
+  || fail "show -json policy: $(jq -c .policy later-show.json)"
 # without the diagnostic setting in the state the existence cannot be judged offline
 (cd later && "$AMLSEC" state rm diagnostic_setting.ws > /dev/null 2>&1) || fail "state rm"
 (cd later && expect_exit 2 "$AMLSEC" check -plan ../later.plan -policy ../later-pol -aliases "$ALIASES" -json > ../later2.json 2> ../later2.err)

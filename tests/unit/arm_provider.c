@@ -351,6 +351,49 @@ static void test_arm_provider__misses_confirmed_by_group_list(void **state)
     free(ids);
 }
 
+/* What lies under a resource known not to exist is not read: 100 vaults
+ * Resource Graph misses and the group's list confirms absent, each with a
+ * role assignment (a kind Resource Graph does not carry): the assignments
+ * on them are absent without a GET; those on the 50 vaults that exist are
+ * read (one GET each, as before: 150 GETs). */
+static void test_arm_provider__nothing_read_under_an_absent_resource(void **state)
+{
+    size_t n = 150;
+    char(*ids)[160] = make_ids(n);
+    char(*ras)[256] = calloc(n, sizeof(*ras));
+    struct provider_ref *refs = calloc(2 * n, sizeof(*refs));
+    struct provider_result *res = calloc(2 * n, sizeof(*res));
+    struct env e;
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_provider_stats st;
+    (void)state;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(ras[i], sizeof(ras[i]),
+                 "%s/providers/Microsoft.Authorization/roleAssignments/ra%zu", ids[i], i);
+        refs[i].id = ids[i];
+        refs[n + i].id = ras[i];
+    }
+    env_setup(&e, 0);
+    e.fa.missing = "kv000"; /* kv00000 .. kv00099 */
+    assert_int_equal(provider_read_many(e.p, refs, 2 * n, 0, res, &err), 0);
+    assert_int_equal(e.fa.gets, 50);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(res[i].rc, i < 100 ? AMLSEC_ENOTFOUND : 0);
+        assert_int_equal(res[n + i].rc, i < 100 ? AMLSEC_ENOTFOUND : 0);
+        if (i < 100)
+            assert_string_equal(res[n + i].code, "ResourceNotFound");
+    }
+    arm_provider_get_stats(e.p, &st);
+    assert_int_equal(st.parent_absent, 100);
+    assert_int_equal(st.direct_gets, 50);
+    provider_results_release(res, 2 * n);
+    env_teardown(&e);
+    free(res);
+    free(refs);
+    free(ras);
+    free(ids);
+}
+
 static void test_arm_provider__graph_batch_halves_on_400(void **state)
 {
     struct env e;
@@ -586,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_arm_provider__bulk_read_in_ceil_n_over_1000_queries),
         cmocka_unit_test(test_arm_provider__graph_batch_halves_on_400),
         cmocka_unit_test(test_arm_provider__misses_confirmed_by_group_list),
+        cmocka_unit_test(test_arm_provider__nothing_read_under_an_absent_resource),
         cmocka_unit_test(test_arm_provider__fallback_when_graph_denied),
         cmocka_unit_test(test_arm_provider__fresh_reread_uses_get),
         cmocka_unit_test(test_arm_provider__paging_and_quota),

@@ -353,6 +353,64 @@ static const char *str_at(const json_t *o, const char *path)
     return json_string_value(v);
 }
 
+/* The conversions of initiatives, managed network outbound rules and storage
+ * CMKs: rendered, decoded, rendered again to the same ARM value. */
+static void test_catalogue__conversions_round_trip(void **state)
+{
+    static const struct {
+        const char *kind, *attr, *dsl, *arm;
+    } cases[] = {
+        {"policy_set_definition", "policies",
+         "[{\"definition\": \"/subscriptions/s/providers/Microsoft.Authorization/"
+         "policyDefinitions/nopub\", \"parameters\": {\"effect\": \"[parameters('e')]\"}}]",
+         "[{\"policyDefinitionId\": \"/subscriptions/s/providers/Microsoft.Authorization/"
+         "policyDefinitions/nopub\", \"parameters\": {\"effect\": {\"value\": "
+         "\"[parameters('e')]\"}}, \"policyDefinitionReferenceId\": \"nopub\"}]"},
+        {"workspace", "managed_network.outbound_rules",
+         "{\"pypi\": {\"type\": \"fqdn\", \"destination\": \"pypi.org\"}, \"st\": {\"type\": "
+         "\"PrivateEndpoint\", \"target\": \"/subscriptions/s/x\", \"subresource\": \"blob\"}, "
+         "\"aad\": {\"type\": \"ServiceTag\", \"service_tag\": \"AzureActiveDirectory\", "
+         "\"protocol\": \"TCP\", \"ports\": \"443\"}}",
+         "{\"pypi\": {\"type\": \"FQDN\", \"category\": \"UserDefined\", \"destination\": "
+         "\"pypi.org\"}, \"st\": {\"type\": \"PrivateEndpoint\", \"category\": \"UserDefined\", "
+         "\"destination\": {\"serviceResourceId\": \"/subscriptions/s/x\", "
+         "\"subresourceTarget\": \"blob\"}}, \"aad\": {\"type\": \"ServiceTag\", \"category\": "
+         "\"UserDefined\", \"destination\": {\"serviceTag\": \"AzureActiveDirectory\", "
+         "\"protocol\": \"TCP\", \"portRanges\": \"443\", \"action\": \"Allow\"}}}"},
+        {"storage_account", "encryption.key",
+         "{\"id\": \"/subscriptions/s/k\", \"versioned_uri\": "
+         "\"https://kv.vault.azure.net/keys/cmk/0123456789abcdef0123456789abcdef\"}",
+         "{\"keyvaulturi\": \"https://kv.vault.azure.net\", \"keyname\": \"cmk\"}"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct schema_attr *a = schema_attr_find(schema_find(cases[i].kind), cases[i].attr);
+        json_t *dsl = jparse(cases[i].dsl), *want = jparse(cases[i].arm), *arm, *back, *again;
+        assert_non_null(a);
+        arm = schema_to_arm(a, &a->map, dsl, NULL);
+        assert_true(json_equal(arm, want));
+        back = schema_from_arm(a, &a->map, arm);
+        again = schema_to_arm(a, &a->map, back, NULL);
+        assert_true(json_equal(again, want));
+        json_decref(dsl);
+        json_decref(want);
+        json_decref(arm);
+        json_decref(back);
+        json_decref(again);
+    }
+    {
+        /* the service's own outbound rules are not the configuration's */
+        const struct schema_attr *a =
+            schema_attr_find(schema_find("workspace"), "managed_network.outbound_rules");
+        json_t *arm = jparse("{\"__SYS_PE_st_blob\": {\"type\": \"PrivateEndpoint\", "
+                             "\"category\": \"Required\"}}");
+        json_t *back = schema_from_arm(a, &a->map, arm);
+        assert_int_equal(json_object_size(back), 0);
+        json_decref(arm);
+        json_decref(back);
+    }
+}
+
 static void test_catalogue__decode_examples(void **state)
 {
     int found;
@@ -819,6 +877,59 @@ static void test_catalogue__graph_order(void **state)
     assert_non_null(strstr(dot.ptr, "\"workspace.w\" -> \"storage_account.st\";"));
     buf_release(&dot);
     depgraph_free(g);
+    config_free(cfg);
+    diag_list_release(&diags);
+}
+
+/* A saved plan's configuration: Terraform's expression representation per
+ * block, a sensitive literal left out, a for expression's references
+ * without its own variables. */
+static void test_catalogue__plan_configuration(void **state)
+{
+    static const char extra[] =
+        "compute_cluster \"c\" {\n  workspace = workspace.w\n  name = \"c\"\n"
+        "  vm_size = \"Standard_DS3_v2\"\n  admin {\n    user = \"azureuser\"\n"
+        "    password = \"literal-Secret-1\"\n  }\n}\n"
+        "resource_group \"rg2\" {\n  tags = { for n in [\"a\", \"b\"] : n => key_vault.kv.name "
+        "}\n}\n";
+    char text[sizeof(graph_cfg) + sizeof(extra)];
+    struct diag_list diags;
+    struct config *cfg;
+    json_t *conf, *c = NULL, *rg2 = NULL, *x;
+    size_t i;
+    char *dump;
+    (void)state;
+    snprintf(text, sizeof(text), "%s%s", graph_cfg, extra);
+    diag_list_init(&diags);
+    cfg = load_text(text, &diags);
+    conf = plan_configuration(cfg);
+    json_array_foreach(conf, i, x)
+    {
+        const char *a = json_string_value(json_object_get(x, "address"));
+        if (strcmp(a, "compute_cluster.c") == 0)
+            c = json_object_get(x, "expressions");
+        if (strcmp(a, "resource_group.rg2") == 0)
+            rg2 = json_object_get(x, "expressions");
+    }
+    assert_non_null(c);
+    assert_non_null(rg2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(c, "name"), "constant_value")), "c");
+    x = json_object_get(json_array_get(json_object_get(c, "admin"), 0), "password");
+    assert_non_null(x);
+    assert_int_equal(json_object_size(x), 0); /* the literal secret is not repeated */
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(json_object_get(c, "admin"), 0), "user"),
+                            "constant_value")),
+                        "azureuser");
+    x = json_object_get(json_object_get(rg2, "tags"), "references");
+    dump = json_dumps(x, JSON_COMPACT);
+    assert_string_equal(dump, "[\"key_vault.kv.name\",\"key_vault.kv\"]");
+    free(dump);
+    dump = json_dumps(conf, JSON_COMPACT);
+    assert_null(strstr(dump, "literal-Secret-1"));
+    free(dump);
+    json_decref(conf);
     config_free(cfg);
     diag_list_release(&diags);
 }
@@ -1380,6 +1491,7 @@ int main(void)
         cmocka_unit_test(test_catalogue__json_paths),
         cmocka_unit_test(test_catalogue__normalisers),
         cmocka_unit_test(test_catalogue__conversions),
+        cmocka_unit_test(test_catalogue__conversions_round_trip),
         cmocka_unit_test(test_catalogue__decode_examples),
         cmocka_unit_test(test_catalogue__change_classification),
         cmocka_unit_test(test_catalogue__resolve_ids),
@@ -1390,6 +1502,7 @@ int main(void)
         cmocka_unit_test(test_catalogue__plan_key_updates),
         cmocka_unit_test(test_catalogue__plan_adopts_pending_create),
         cmocka_unit_test(test_catalogue__sensitive_paths),
+        cmocka_unit_test(test_catalogue__plan_configuration),
         cmocka_unit_test(test_catalogue__write_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

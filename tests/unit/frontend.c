@@ -14,6 +14,7 @@
 #include "grammar/lexer.h"
 #include "grammar/parser.h"
 #include "parser/config.h"
+#include "parser/eval.h"
 #include "parser/parse.h"
 #include "parser/value.h"
 #include "util/buf.h"
@@ -326,6 +327,148 @@ static void test_frontend__for_expressions(void **state)
     diag_list_release(&dl);
 }
 
+/* count: numbered instances, count.index, references as a list, count = 0. */
+static void test_frontend__count(void **state)
+{
+    static const char text[] = "rg \"g\" {\n  count = 3\n  n = count.index * 10\n}\n"
+                               "rg \"none\" {\n  count = 0\n}\n"
+                               "x \"y\" {\n  second = rg.g[1].n\n  all = [for g in rg.g : g.n]\n"
+                               "  zero = length(rg.none)\n}\n";
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    struct cfg_instance *in;
+    (void)state;
+
+    assert_int_equal(load(&cfg, &dl, text, NULL, 0, NULL), 0);
+    assert_int_equal(config_find(cfg, false, "rg", "g")->ninstances, 3);
+    assert_int_equal(config_find(cfg, false, "rg", "none")->ninstances, 0);
+    in = config_find_instance(cfg, "rg.g[2]");
+    assert_non_null(in);
+    assert_int_equal(json_integer_value(json_object_get(in->attrs, "n")), 20);
+    assert_null(json_object_get(in->attrs, "count"));
+    in = config_find_instance(cfg, "x.y");
+    assert_int_equal(json_integer_value(json_object_get(in->attrs, "second")), 10);
+    assert_int_equal(json_array_size(json_object_get(in->attrs, "all")), 3);
+    assert_int_equal(json_integer_value(json_object_get(in->attrs, "zero")), 0);
+    assert_int_equal(in->resource->ndeps, 2);
+    config_free(cfg);
+    diag_list_release(&dl);
+}
+
+/* Evaluates expr as attribute v of a resource (with a variable s =
+ * "secret-7" that is sensitive, and a resource r whose id is unknown):
+ * the value (new reference) or NULL, and the first error's message. */
+static json_t *eval_one(const char *expr, char *msg, size_t size)
+{
+    char text[2048];
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    json_t *v = NULL;
+    snprintf(text, sizeof(text),
+             "variable \"s\" {\n  sensitive = true\n  default = \"secret-7\"\n}\n"
+             "r \"u\" {\n  n = 1\n}\nx \"y\" {\n  v = %s\n}\n",
+             expr);
+    msg[0] = '\0';
+    if (load(&cfg, &dl, text, NULL, 0, NULL) == 0)
+        v = json_incref(json_object_get(config_find_instance(cfg, "x.y")->attrs, "v"));
+    else if (dl.n > 0)
+        snprintf(msg, size, "%s", dl.items[0].message);
+    config_free(cfg);
+    diag_list_release(&dl);
+    return v;
+}
+
+static void want_value(const char *expr, const char *want_json)
+{
+    char msg[512];
+    json_t *v = eval_one(expr, msg, sizeof(msg)), *want;
+    char *got;
+    if (v == NULL)
+        fail_msg("%s: %s", expr, msg);
+    want = json_loads(want_json, JSON_DECODE_ANY, NULL);
+    got = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (want == NULL || !json_equal(v, want))
+        fail_msg("%s: got %s, want %s", expr, got, want_json);
+    free(got);
+    json_decref(want);
+    json_decref(v);
+}
+
+static void want_error(const char *expr, const char *want_part)
+{
+    char msg[512];
+    json_t *v = eval_one(expr, msg, sizeof(msg));
+    if (v != NULL)
+        fail_msg("%s: no error", expr);
+    if (strstr(msg, want_part) == NULL)
+        fail_msg("%s: got '%s', want '%s'", expr, msg, want_part);
+}
+
+/* Functions' edge cases: Terraform's results at the boundaries. */
+static void test_frontend__function_edge_cases(void **state)
+{
+    (void)state;
+    want_value("substr(\"h\u00e9llo\", -4, 2)", "\"\u00e9l\"");
+    want_value("substr(\"abc\", 3, 5)", "\"\"");
+    want_value("split(\",\", \"\")", "[\"\"]");
+    want_value("split(\",\", \"a,\")", "[\"a\", \"\"]");
+    want_value("replace(\"aaa\", \"/a*/\", \"b\")", "\"b\"");
+    want_value("replace(\"abc\", \"/x*/\", \"-\")", "\"-a-b-c\"");
+    want_value("regexall(\"[0-9]*\", \"a1\")", "[\"\", \"1\"]");
+    want_value("element([1, 2, 3], 7)", "2");
+    want_value("range(3, 0, -2)", "[3, 1]");
+    want_value("range(0)", "[]");
+    want_value("cidrsubnet(\"10.1.2.0/24\", 0, 0)", "\"10.1.2.0/24\"");
+    want_value("cidrsubnet(\"fd00::/8\", 64, 1)", "\"fd00::100:0:0:0/72\"");
+    want_value("cidrhost(\"10.0.0.0/8\", 16777215)", "\"10.255.255.255\"");
+    want_value("cidrhost(\"fd00::/120\", -1)", "\"fd00::ff\"");
+    want_value("cidrnetmask(\"0.0.0.0/0\")", "\"0.0.0.0\"");
+    want_value("toset([3, 1, 3])", "[1, 3]");
+    want_value("formatlist(\"%s!\", \"a\")", "[\"a!\"]");
+    want_value("jsondecode(\"[1e2, -0.0]\")", "[100, 0]");
+    want_value("flatten([[], [[]]])", "[]");
+    want_value("merge()", "{}");
+    want_value("coalesce(null, 0)", "0");
+    want_value("max(-5)", "-5");
+    want_value("trimspace(\"\")", "\"\"");
+    want_value("base64decode(\"\")", "\"\"");
+    want_value("concat([1], [[2]])", "[1, [2]]");
+    /* unknown values: known only after apply, whatever the function */
+    want_value("try(r.u.id, \"d\") == null", "{\"$unknown\": true}");
+    want_value("can(r.u.id)", "{\"$unknown\": true}");
+    want_value("length([for i in [r.u.id] : i])", "{\"$unknown\": true}");
+    want_value("[for i in [1, 2] : i if r.u.id == \"a\"]", "{\"$unknown\": true}");
+    want_value("[for i in [1, 2] : i if i > r.u.n]", "[2]");
+    /* errors */
+    want_error("substr(\"abc\", -4, 1)", "outside a string of 3 characters");
+    want_error("range(0, 10, 0)", "the step must not be 0");
+    want_error("cidrsubnet(\"10.0.0.0/33\", 1, 0)", "is not an address prefix");
+    want_error("cidrhost(\"10.0.0.0/24\", -257)", "outside a prefix of 256 addresses");
+    want_error("jsondecode(\"{\\\"a\\\": 1, \\\"a\\\": 2}\")", "not valid JSON");
+    want_error("lookup({}, var.s)", "sensitive: not shown");
+    want_error("[for i in [var.s] : i * 2]", "'*' needs numbers, not a string");
+    want_error("can()", "can() takes 1 argument, not 0");
+    want_error("nosuch(1)", "unknown function 'nosuch'");
+}
+
+/* Every function the checks accept is one evaluation knows: none is
+ * reported unknown (the dispatch table is searched by halves). */
+static void test_frontend__every_function_dispatches(void **state)
+{
+    char expr[128], msg[512];
+    (void)state;
+    for (const char *const *f = eval_functions; *f; f++) {
+        json_t *v;
+        snprintf(expr, sizeof(expr), "%s(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)", *f);
+        v = eval_one(expr, msg, sizeof(msg));
+        json_decref(v);
+        if (strstr(msg, "unknown function") != NULL)
+            fail_msg("%s is not dispatched", *f);
+        if (f != eval_functions && strcmp(f[-1], *f) >= 0 && strcmp(*f, "can") != 0)
+            fail_msg("eval_functions is not sorted at %s", *f);
+    }
+}
+
 static json_t *fake_value(void *payload, const struct config *cfg, const struct cfg_instance *in)
 {
     (void)payload;
@@ -615,6 +758,9 @@ int main(void)
         cmocka_unit_test(test_frontend__value_format),
         cmocka_unit_test(test_frontend__unknown_values),
         cmocka_unit_test(test_frontend__for_expressions),
+        cmocka_unit_test(test_frontend__count),
+        cmocka_unit_test(test_frontend__function_edge_cases),
+        cmocka_unit_test(test_frontend__every_function_dispatches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

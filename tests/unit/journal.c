@@ -404,6 +404,35 @@ static void begin_intent(struct journal *j, enum journal_op op, const char *addr
     assert_int_equal(journal_begin(j, &in, id, &err), 0);
 }
 
+/* A response is kept until its outcome is in a saved state (journal_done),
+ * then dropped: a large apply kept every response until the end. The
+ * journal read back keeps only the pending one's. */
+static void test_journal__done_drops_the_response(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct journal j;
+    char path[400], a[40], b[40];
+    json_t *attrs = json_pack("{s:s}", "name", "ws");
+    (void)unused;
+    snprintf(path, sizeof(path), "%s/done-drops.journal", dir);
+    assert_int_equal(journal_open(&j, path, NULL, &err), 0);
+    begin_intent(&j, JOURNAL_CREATE, "workspace.a", WS_ID, a);
+    begin_intent(&j, JOURNAL_CREATE, "workspace.b", WS_ID "b", b);
+    assert_int_equal(journal_complete(&j, a, 1, attrs, &err), 0);
+    assert_int_equal(journal_complete(&j, b, 1, attrs, &err), 0);
+    assert_non_null(j.entries[0].attributes);
+    assert_int_equal(journal_done(&j, a, &err), 0);
+    assert_null(j.entries[0].attributes);
+    assert_non_null(j.entries[1].attributes);
+    journal_release(&j);
+    assert_int_equal(journal_open(&j, path, NULL, &err), 0);
+    assert_int_equal(j.nentries, 2);
+    assert_null(j.entries[0].attributes);
+    assert_true(json_equal(j.entries[1].attributes, attrs));
+    journal_release(&j);
+    json_decref(attrs);
+}
+
 static int recover_once(struct scenario *s, const struct journal_reader *rd,
                         struct journal_recovery *rec, struct journal *j)
 {
@@ -742,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_journal__delete_removes_children),
         cmocka_unit_test(test_journal__unreadable_entries),
         cmocka_unit_test(test_journal__symlink_refused),
+        cmocka_unit_test(test_journal__done_drops_the_response),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

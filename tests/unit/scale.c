@@ -307,6 +307,11 @@ static void *counting_malloc(size_t n)
     return malloc(n);
 }
 
+static int append_to_buf(const char *text, size_t n, void *data)
+{
+    return buf_add(data, text, n) == 0 ? 0 : -1;
+}
+
 /* plan_to_json shares the plan's values rather than copying them (a copy
  * of every before, after and body doubled the memory of plan -out and show
  * -json), and a saved plan is written and read with no copy of its whole
@@ -349,6 +354,22 @@ static void test_scale__plan_json_shares_values(void **state)
     }
     /* every after unredacted; redacted, those holding no sensitive value */
     assert_true(shared >= plan->n + plan->n / 2);
+    /* a saved plan is streamed one change at a time, byte for byte what
+     * dumping the whole tree gives */
+    {
+        struct buf whole, streamed;
+        buf_init(&whole, 0);
+        buf_init(&streamed, 0);
+        j = plan_to_json(plan, false);
+        assert_int_equal(
+            json_dump_callback(j, append_to_buf, &whole, JSON_COMPACT | JSON_SORT_KEYS), 0);
+        json_decref(j);
+        assert_int_equal(plan_json_dump(plan, append_to_buf, &streamed), 0);
+        assert_int_equal(streamed.len, whole.len);
+        assert_memory_equal(streamed.ptr, whole.ptr, whole.len);
+        buf_release(&whole);
+        buf_release(&streamed);
+    }
     /* written and read back with no jansson string near the plan's size */
     snprintf(path, sizeof(path), "%s/main.plan", dir);
     crypt_keys_init(&keys);
@@ -362,11 +383,21 @@ static void test_scale__plan_json_shares_values(void **state)
     assert_true(alloc_largest < file.len / 8);
     alloc_largest = 0;
     alloc_watch = true;
-    assert_int_equal(
-        planfile_decode(&back, NULL, file.ptr, file.len, path, &keys, NULL, NULL, &err), 0);
+    assert_int_equal(planfile_decode(&back, &j, file.ptr, file.len, path, &keys, NULL, NULL, &err),
+                     0);
     alloc_watch = false;
     assert_true(alloc_largest < file.len / 8);
     assert_int_equal(back->n, plan->n);
+    /* the plan read shares the file's values (a copy of each doubled what
+     * show -json and apply PLANFILE hold) */
+    changes = json_object_get(j, "resource_changes");
+    for (size_t i = 0; i < back->n; i++) {
+        const json_t *c = json_array_get(changes, i);
+        assert_ptr_equal(back->changes[i].after,
+                         json_object_get(json_object_get(c, "change"), "after"));
+        assert_ptr_equal(back->changes[i].body, json_object_get(c, "request_body"));
+    }
+    json_decref(j);
     plan_free(back);
     back = NULL;
     /* a plan laid out otherwise (pretty-printed) is still checked and read;

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Deployed models end to end against a standalone local cloud: an ACI web_service with TLS (its
+# own certificate, the key from a sensitive variable) and a customer-managed key, and an
+# aks_compute attaching an AKS cluster created elsewhere, with a Microsoft-managed certificate.
+# Apply, plan again to no changes; the TLS key is never returned nor stored in clear; plan's
+# AKS-CMK reads the attached cluster: no disk encryption set is a finding, one is not; the local
+# cloud refuses ACI TLS without a certificate, a partial ACI key, AKS TLS without a certificate
+# or leaf domain label, and attaching a cluster that does not exist.
+set -uo pipefail
+: "${AMLSEC:?}" "${ARMLOCAL:?}" "${SRC:?}"
+work=$(mktemp -d)
+source "$(dirname "$0")/lib/e2e.bash"
+cloud_flags=(--lro-ms 0)
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+grep -v '^#' "$SRC/tests/data/catalogue/deployments.amlsec" > main.amlsec
+CANARY=TLSKEY-canary-5c1e9a
+export AMLSEC_VAR_tls_key=$CANARY
+export AMLSEC_STATE_PASSPHRASE=deployments-e2e
+start_cloud
+S=/subscriptions/00000000-0000-0000-0000-0000000000d9
+AKS=$S/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks-infer
+WS=$S/resourceGroups/rg-deploy/providers/Microsoft.MachineLearningServices/workspaces/mlw-deploy-e2e
+put() { # path api body -> status (body in put.json)
+  curl -s -o put.json -w '%{http_code}' -X PUT -H 'Content-Type: application/json' --data "$3" "$url$1?api-version=$2"
+}
+[[ "$(put "$S/resourcegroups/rg-aks" 2021-04-01 '{"location":"westeurope"}')" == 20? ]] || fail "rg"
+[[ "$(put "$AKS" 2025-07-01 '{"location":"westeurope","properties":{"kubernetesVersion":"1.31.2"}}')" == 20? ]] \
+  || fail "aks cluster: $(cat put.json)"
+
+echo "1. apply, no changes; the attached cluster has no disk encryption set"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > apply.out 2>&1
+grep -q 'Resources: 7 added, 0 changed, 0 destroyed' apply.out || fail "apply: $(tail -3 apply.out)"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plan2.out 2>&1
+grep -q 'No changes' plan2.out || fail "second plan: $(cat plan2.out)"
+grep -q 'aks_compute.infer attaches /subscriptions/.*/managedClusters/aks-infer, whose disks have no disk encryption set, to the CMK workspace workspace.ml \[AKS-CMK\]' plan2.out \
+  || fail "AKS-CMK at plan: $(cat plan2.out)"
+
+echo "2. the TLS key is nowhere"
+curl -s "$url$WS/services/score?api-version=2020-05-15-preview" > svc.json
+grep -q '"sslEnabled":true' svc.json || fail "service: $(cat svc.json)"
+grep -q '"vaultBaseUrl"' svc.json || fail "service CMK: $(cat svc.json)"
+"$AMLSEC" show -json > show.json 2>&1
+"$AMLSEC" plan -cloud "$url" -json > plan.json 2>&1
+for f in svc.json show.json plan.json apply.out plan2.out .amlsec/* terraform.tfstate*; do
+  [ -f "$f" ] && grep -q "$CANARY" "$f" && fail "the TLS key is in $f"
+done
+
+echo "3. a disk encryption set on the cluster: no AKS-CMK"
+[[ "$(put "$AKS" 2025-07-01 "{\"location\":\"westeurope\",\"properties\":{\"kubernetesVersion\":\"1.31.2\",\"diskEncryptionSetID\":\"$S/resourceGroups/rg-aks/providers/Microsoft.Compute/diskEncryptionSets/des\"}}")" == 20? ]] \
+  || fail "aks cluster update: $(cat put.json)"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plan3.out 2>&1
+grep -q 'AKS-CMK' plan3.out && fail "AKS-CMK with a disk encryption set: $(cat plan3.out)"
+
+echo "4. refusals"
+[ "$(put "$WS/services/nocert" 2020-05-15-preview '{"location":"westeurope","computeType":"ACI","sslEnabled":true,"cname":"x.contoso.com"}')" = 400 ] \
+  || fail "ACI TLS without a certificate was accepted: $(cat put.json)"
+[ "$(put "$WS/services/halfcmk" 2020-05-15-preview '{"location":"westeurope","computeType":"ACI","encryptionProperties":{"vaultBaseUrl":"https://kv.vault.azure.net","keyName":"k"}}')" = 400 ] \
+  || fail "a partial ACI key was accepted: $(cat put.json)"
+[ "$(put "$WS/computes/aksnossl" 2025-09-01 "{\"location\":\"westeurope\",\"properties\":{\"computeType\":\"AKS\",\"resourceId\":\"$AKS\",\"properties\":{\"sslConfiguration\":{\"status\":\"Enabled\"}}}}")" = 400 ] \
+  || fail "AKS TLS without a certificate was accepted: $(cat put.json)"
+[ "$(put "$WS/computes/aksnone" 2025-09-01 "{\"location\":\"westeurope\",\"properties\":{\"computeType\":\"AKS\",\"resourceId\":\"$AKS-nosuch\"}}")" = 400 ] \
+  || fail "attaching a missing cluster was accepted: $(cat put.json)"
+
+expect_exit 0 "$AMLSEC" destroy -cloud "$url" -auto-approve -no-color > destroy.out 2>&1
+echo "deployments: ok"
