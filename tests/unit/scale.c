@@ -853,7 +853,7 @@ static void al_filler(struct armlocal *al, size_t i)
  * assignments at an account's scope (and inherited), a Resource Graph
  * authorizationresources query, and deleting an account with a lock and a
  * role assignment below it. out[5]. */
-static void al_step_work(struct armlocal *al, size_t round, size_t out[5])
+static void al_step_work(struct armlocal *al, size_t round, size_t out[6])
 {
     char path[640], acct[512], body[512], query[512];
     size_t w;
@@ -903,6 +903,19 @@ static void al_step_work(struct armlocal *al, size_t round, size_t out[5])
     out[4] = al->work - w;
     assert_null(al_rec_get(al, acct));
     assert_null(al_rec_get(al, path));
+    /* a link of the zone to a virtual network: a virtual network is linked once */
+    snprintf(path, sizeof(path),
+             AL_SUB "/resourceGroups/g0/providers/Microsoft.Network/"
+                    "privateDnsZones/privatelink.vaultcore.azure.net/virtualNetworkLinks/l%zu",
+             round);
+    snprintf(body, sizeof(body),
+             "{\"location\":\"global\",\"properties\":{\"virtualNetwork\":"
+             "{\"id\":\"" AL_SUB "/resourceGroups/g0/providers/Microsoft.Network/"
+             "virtualNetworks/hub%zu\"}}}",
+             round);
+    w = al->work;
+    assert_in_range(al_request(al, "PUT", path, "2024-06-01", body), 200, 201);
+    out[5] = al->work - w;
 }
 
 /* Lists, Resource Graph's small tables and deletes read the store's tree
@@ -914,10 +927,14 @@ static void test_scale__armlocal_tree_index_cost_flat(void **state)
     struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
     struct errbuf err = ERRBUF_INIT;
     struct armlocal *al;
-    size_t small[5], large[5];
-    static const char *const steps[] = {"list by group and type", "group resources",
-                                        "role assignments at a scope", "graph authz", "delete"};
-    char rg[128];
+    size_t small[6], large[6];
+    static const char *const steps[] = {"list by group and type",
+                                        "group resources",
+                                        "role assignments at a scope",
+                                        "graph authz",
+                                        "delete",
+                                        "virtual network link"};
+    char rg[256];
     (void)state;
     assert_int_equal(armlocal_opts_set(&o, "lro-ms", "0", &err), 0);
     assert_int_equal(armlocal_create(&al, &o, "http://127.0.0.1:9", &err), 0);
@@ -926,6 +943,21 @@ static void test_scale__armlocal_tree_index_cost_flat(void **state)
                      201);
     for (size_t i = 0; i < 5; i++)
         al_put_storage(al, "g0", i);
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(rg, sizeof(rg),
+                 AL_SUB "/resourceGroups/g0/providers/Microsoft.Network/"
+                        "virtualNetworks/hub%zu",
+                 i);
+        assert_in_range(al_request(al, "PUT", rg, "2025-03-01",
+                                   "{\"location\":\"westeurope\",\"properties\":{\"addressSpace\":"
+                                   "{\"addressPrefixes\":[\"10.0.0.0/16\"]}}}"),
+                        200, 201);
+    }
+    assert_in_range(al_request(al, "PUT",
+                               AL_SUB "/resourceGroups/g0/providers/Microsoft.Network/"
+                                      "privateDnsZones/privatelink.vaultcore.azure.net",
+                               "2024-06-01", "{\"location\":\"global\"}"),
+                    200, 201);
     for (size_t g = 1; g <= 10; g++) {
         snprintf(rg, sizeof(rg), AL_SUB "/resourceGroups/g%zu", g);
         assert_int_equal(al_request(al, "PUT", rg, "2021-04-01", "{\"location\":\"westeurope\"}"),
@@ -937,10 +969,10 @@ static void test_scale__armlocal_tree_index_cost_flat(void **state)
     for (size_t i = 1000; i < 10000; i++)
         al_filler(al, i);
     al_step_work(al, 1, large);
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < 6; i++)
         print_message("armlocal %s: %zu entries visited at 1k resources, %zu at 10k\n", steps[i],
                       small[i], large[i]);
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < 6; i++)
         assert_true(large[i] <= 2 * small[i] + 20);
     armlocal_free(al);
 }
