@@ -626,6 +626,29 @@ static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs, enu
     return in_scope(row, subs) && in_table(row, table) ? json_array_append(rows, row) : 0;
 }
 
+/* Appends the rows of the keys gathered from the store's indexes (visible,
+ * in scope and in the table) to rows, in store order, and releases ks;
+ * rows, or NULL (rows released) when rc or an append failed. */
+static json_t *rows_of_keys(struct al_ctx *c, struct al_keys *ks, int rc, const json_t *subs,
+                            enum graph_table table, json_t *rows)
+{
+    al_keys_sort(ks);
+    for (size_t i = 0; i < ks->n && rc == 0; i++) {
+        json_t *rec = json_object_get(al_resources(c->al), ks->v[i].key);
+        json_t *row = json_object_get(rec, "body");
+        if (rec == NULL || json_is_true(json_object_get(rec, "hidden")) || !in_scope(row, subs) ||
+            !in_table(row, table))
+            continue;
+        rc = json_array_append(rows, row);
+    }
+    al_keys_release(ks);
+    if (rc < 0) {
+        json_decref(rows);
+        return NULL;
+    }
+    return rows;
+}
+
 /* The rows a query starts from. A leading `where id in~ (...)` (or in, =~,
  * ==) standing alone, as amlsec's bulk reads send it, is answered from the
  * store's id index: only the listed resources become rows, in list order.
@@ -706,22 +729,7 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
                     al_lower(low, t[i].text, sizeof(low));
                     rc = al_keys_add_principal(c->al, &ks, low);
                 }
-                al_keys_sort(&ks);
-                for (size_t i = 0; i < ks.n && rc == 0; i++) {
-                    json_t *row;
-                    rec = json_object_get(al_resources(c->al), ks.v[i].key);
-                    row = json_object_get(rec, "body");
-                    if (rec == NULL || json_is_true(json_object_get(rec, "hidden")) ||
-                        !in_scope(row, subs) || !in_table(row, table))
-                        continue;
-                    rc = json_array_append(rows, row);
-                }
-                al_keys_release(&ks);
-                if (rc < 0) {
-                    json_decref(rows);
-                    return NULL;
-                }
-                return rows;
+                return rows_of_keys(c, &ks, rc, subs, table, rows);
             }
         }
     }
@@ -738,22 +746,7 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
         for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && rc == 0; i++)
             if (table_of_type(types[i]) == table)
                 rc = al_keys_add_index(c->al, &ks, "", types[i]);
-        al_keys_sort(&ks);
-        for (size_t i = 0; i < ks.n && rc == 0; i++) {
-            json_t *row;
-            rec = json_object_get(al_resources(c->al), ks.v[i].key);
-            row = json_object_get(rec, "body");
-            if (rec == NULL || json_is_true(json_object_get(rec, "hidden")) ||
-                !in_scope(row, subs) || !in_table(row, table))
-                continue;
-            rc = json_array_append(rows, row);
-        }
-        al_keys_release(&ks);
-        if (rc < 0) {
-            json_decref(rows);
-            return NULL;
-        }
-        return rows;
+        return rows_of_keys(c, &ks, rc, subs, table, rows);
     }
     json_object_foreach(graph_resources(c->al), k, rec)
     {
