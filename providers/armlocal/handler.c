@@ -831,15 +831,21 @@ static int under_scope(const char *id_lower, const char *scope_lower)
 
 /* The candidates of a list of type_l under parent, from the tree index
  * (store order): those below or at parent, and for role and policy
- * assignments those at each scope above it (inherited). Without a parent
- * of a scope's shape, every resource of the type. */
+ * assignments those at each scope above it (inherited); role assignments
+ * filtered by principal, that principal's. Without a parent of a scope's
+ * shape, every resource of the type. */
 static int list_candidates(struct al_ctx *c, const struct al_type *ty, const char *parent,
-                           const char *type_l, struct al_keys *ks)
+                           const char *type_l, const char *principal, struct al_keys *ks)
 {
     struct armlocal *al = c->al;
     int ra = strstr(type_l, "roleassignments") != NULL,
         pa = strstr(type_l, "policyassignments") != NULL;
     int rc;
+    if (ra && principal) { /* $filter=principalId eq '...': that principal's assignments */
+        char low[128];
+        al_lower(low, principal, sizeof(low));
+        return al_keys_add_principal(al, ks, low);
+    }
     if (parent[0] == '\0' || !al_tree_anchor(parent))
         return al_keys_add_index(al, ks, "", type_l);
     if ((rc = al_keys_add_index(al, ks, parent, type_l)) < 0)
@@ -897,7 +903,7 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
     }
     al_lower(parent, t->parent, sizeof(parent));
     al_lower(type_l, ty->type, sizeof(type_l));
-    if (list_candidates(c, ty, parent, type_l, &ks) < 0) {
+    if (list_candidates(c, ty, parent, type_l, principal, &ks) < 0) {
         al_keys_release(&ks);
         json_decref(list);
         al_error(c, 500, "InternalServerError", "Out of memory.");
