@@ -1448,7 +1448,8 @@ static void order_locks(struct builder *b)
         for (size_t p = 1; p < slen; p++)
             if (scope[p] == '/')
                 lock_hits_of(&hits, keys, nkeys, scope, p, false, false, work);
-        qsort(hits.v, hits.n, sizeof(*hits.v), lock_hit_cmp);
+        if (hits.n > 1)
+            qsort(hits.v, hits.n, sizeof(*hits.v), lock_hit_cmp);
         for (size_t h = 0; h < hits.n; h++) {
             size_t i = hits.v[h].item;
             struct pending *it = &b->items[i];
