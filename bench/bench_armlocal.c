@@ -1,9 +1,12 @@
 /* bench_armlocal: how fast the local cloud answers, socket-free
  * (armlocal_handle) and over HTTP (libcurl, one keep-alive connection),
- * with N resources stored. Prints medians in microseconds.
+ * with N resources stored, and with --data (each write synced before its
+ * answer): PUT and DELETE medians and the bytes written per write. Prints
+ * medians in microseconds.
  *
  * Usage: bench_armlocal [N]   (default 1000) */
 #include <curl/curl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,10 @@
 #include "util/banned.h"
 
 #define SUB "/subscriptions/00000000-0000-0000-0000-0000000000b1/resourceGroups/rg"
+/* a vault PUT as ARM requires it (tenant and sku) */
+#define VAULT(props)                                                                               \
+    "{\"location\":\"eastus\",\"properties\":{\"tenantId\":\"00000000-0000-0000-0000-"             \
+    "0000000000b1\",\"sku\":{\"name\":\"standard\",\"family\":\"A\"}" props "}}"
 
 static double now_us(void)
 {
@@ -48,6 +55,22 @@ static int handle(struct armlocal *al, const char *method, const char *path, con
     return status;
 }
 
+/* The bytes --data persistence wrote so far (GET /_armlocal/persist). */
+static double persist_bytes(struct armlocal *al)
+{
+    struct armlocal_response res;
+    struct armlocal_request req = {"GET", "/_armlocal/persist", NULL, 0, NULL, 0, NULL, 0, 0};
+    json_t *doc;
+    double v = 0;
+    armlocal_response_init(&res);
+    armlocal_handle(al, &req, &res);
+    doc = json_loadb(res.body.ptr, res.body.len, 0, NULL);
+    v = (double)json_integer_value(json_object_get(doc, "bytesWritten"));
+    json_decref(doc);
+    armlocal_response_release(&res);
+    return v;
+}
+
 static size_t sink(char *p, size_t sz, size_t n, void *ud)
 {
     (void)p;
@@ -81,8 +104,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < n; i++) {
         snprintf(path, sizeof(path), SUB "/providers/Microsoft.KeyVault/vaults/kv%ld", i);
         t0 = now_us();
-        if (handle(al, "PUT", path, "2025-05-01",
-                   "{\"location\":\"eastus\",\"properties\":{\"enablePurgeProtection\":true}}") !=
+        if (handle(al, "PUT", path, "2025-05-01", VAULT(",\"enablePurgeProtection\":true")) !=
             201) {
             fprintf(stderr, "bench_armlocal: PUT failed\n");
             return 1;
@@ -103,6 +125,53 @@ int main(int argc, char **argv)
     printf("  GET  median %8.1f us\n", median(get, (size_t)n));
     printf("  list        %8.1f us (%ld items)\n", list_us, n);
     armlocal_free(al);
+
+    /* with --data: every write appended to the log and synced */
+    {
+        char dir[] = "/tmp/bench-armlocal-XXXXXX", cmd[128];
+        struct armlocal_opts d = ARMLOCAL_OPTS_INIT;
+        double *del = calloc((size_t)n, sizeof(*del)), bytes = 0;
+        long m = n < 200 ? n : 200;
+        d.lro_ms = 0;
+        d.flush_ms = 0;
+        if (del == NULL || mkdtemp(dir) == NULL) {
+            fprintf(stderr, "bench_armlocal: cannot make a data directory\n");
+            return 1;
+        }
+        d.data_dir = dir;
+        if (armlocal_create(&al, &d, "http://127.0.0.1:1", &err) < 0) {
+            fprintf(stderr, "bench_armlocal: %s\n", err.msg);
+            return 1;
+        }
+        handle(al, "PUT", SUB, "2024-03-01", "{\"location\":\"eastus\"}");
+        for (long i = 0; i < n; i++) {
+            snprintf(path, sizeof(path), SUB "/providers/Microsoft.KeyVault/vaults/kv%ld", i);
+            if (i == n - m)
+                bytes = persist_bytes(al);
+            t0 = now_us();
+            if (handle(al, "PUT", path, "2025-05-01", VAULT("")) != 201) {
+                fprintf(stderr, "bench_armlocal: PUT failed\n");
+                return 1;
+            }
+            put[i] = now_us() - t0;
+        }
+        bytes = (persist_bytes(al) - bytes) / (double)m;
+        for (long i = 0; i < m; i++) {
+            snprintf(path, sizeof(path), SUB "/providers/Microsoft.KeyVault/vaults/kv%ld", i);
+            t0 = now_us();
+            handle(al, "DELETE", path, "2025-05-01", NULL);
+            del[i] = now_us() - t0;
+        }
+        printf("bench_armlocal: %ld vaults, --data (synced per write), socket-free\n", n);
+        printf("  PUT  median %8.1f us (last %ld: %.0f bytes written per write)\n",
+               median(put + (n - m), (size_t)m), m, bytes);
+        printf("  DELETE median %6.1f us (%ld)\n", median(del, (size_t)m), m);
+        armlocal_free(al);
+        free(del);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench_armlocal: cannot remove %s\n", dir);
+    }
 
     /* over HTTP, one keep-alive connection */
     if (armlocal_start(&al, &o, &err) < 0) {
@@ -125,7 +194,7 @@ int main(int argc, char **argv)
                  armlocal_base_url(al), i);
         curl_easy_setopt(h, CURLOPT_URL, url);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{\"location\":\"eastus\",\"properties\":{}}");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, VAULT(""));
         t0 = now_us();
         curl_easy_perform(h);
         put[i] = now_us() - t0;

@@ -224,6 +224,18 @@ int main(int argc, char **argv)
                sizes[s] == 5000
                    ? (med[s] <= 1.0 ? "  [target <= 1 s: met]" : "  [target <= 1 s: NOT met]")
                    : "");
+        if (sizes[s] == 5000) {
+            /* one process on one core: on an idle machine its wall time is its CPU time */
+            double load[1] = {0};
+            long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+            printf("  margin at 5,000: x%.1f in wall time, x%.1f in CPU time", 1.0 / med[s],
+                   1.0 / cpu[RUNS / 2]);
+            if (getloadavg(load, 1) == 1 && ncpu > 0 && load[0] > (double)ncpu)
+                printf(" (the machine is busy: load average %.1f on %ld CPUs; the CPU time is "
+                       "the idle figure)",
+                       load[0], ncpu);
+            printf("\n");
+        }
     }
     printf("  growth exponent: %.2f (1,250 -> 2,500), %.2f (2,500 -> 5,000)\n",
            log(med[1] / med[0]) / log(2.0), log(med[2] / med[1]) / log(2.0));

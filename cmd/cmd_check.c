@@ -1071,6 +1071,11 @@ static int run_check(struct run *r)
                     cli_warn("the state changed since %s was made (apply will refuse it); the "
                              "assignments it leaves alone are taken from the state as it is now",
                              cli->plan_path);
+                else if (!existed && r->plan->serial > 0)
+                    cli_warn("no state here, but %s was made against one: the assignments and "
+                             "resources it leaves alone are not seen (run check where the "
+                             "configuration's settings name the state, or pass -state)",
+                             cli->plan_path);
             }
         }
         state_cli_close(&sc);

@@ -1,4 +1,5 @@
 /* amlsec show [-json] [-show-sensitive] [PLANFILE] */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,14 @@ static int show_plan(struct state_cli *sc, const char *path, int json, int sensi
     struct plan *plan = NULL;
     json_t *root = NULL;
     const char *key = getenv("AMLSEC_PLAN_KEY");
+#ifdef M_MXFAST
+    /* show -json holds three JSON trees of the plan (the file's, the plan
+     * JSON and Terraform's fields), millions of small blocks: with glibc's
+     * fast bins, freeing them spends a fifth of the command consolidating
+     * (50,000 resources: 4.2 -> 3.3 s CPU without them) */
+    if (json)
+        mallopt(M_MXFAST, 0);
+#endif
     if (planfile_read(&plan, &root, path, &sc->keys, key && *key ? key : NULL, NULL, &err) < 0) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;

@@ -2000,9 +2000,10 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
         return 0;
     }
     for (size_t i = 0; i < c.n; i++) {
-        const char *who = is_kind(c.insts[i], "role_assignment") && json_is_object(c.insts[i]->attrs)
-                              ? ra_who(c.insts[i])
-                              : NULL;
+        const char *who =
+            is_kind(c.insts[i], "role_assignment") && json_is_object(c.insts[i]->attrs)
+                ? ra_who(c.insts[i])
+                : NULL;
         if (who)
             c.ras[c.nras++] = (struct ra_key){who, c.insts[i]};
     }

@@ -179,8 +179,10 @@ traversal
     : IDENT                  { $$ = parse_traversal(ctx, $1, &@1); }
     | TRAV DOT IDENT         { $$ = parse_step_attr(ctx, $1, $3, &@3, &@$); }
     | TRAV LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, &@$); }
+    | TRAV LBRACKET STAR RBRACKET { $$ = parse_step_splat(ctx, $1, &@2, &@$); }
     | traversal DOT IDENT    { $$ = parse_step_attr(ctx, $1, $3, &@3, &@$); }
     | traversal LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, &@$); }
+    | traversal LBRACKET STAR RBRACKET { $$ = parse_step_splat(ctx, $1, &@2, &@$); }
     ;
 
 template

@@ -60,7 +60,7 @@ struct ast_map_item {
     struct src_loc loc;
 };
 
-enum ast_step_kind { STEP_ATTR, STEP_INDEX };
+enum ast_step_kind { STEP_ATTR, STEP_INDEX, STEP_SPLAT /* [*] */ };
 
 struct ast_step {
     struct ast_step *next;

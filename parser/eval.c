@@ -340,6 +340,62 @@ static int apply_step(json_t **out, struct eval_ctx *ctx, json_t *v, const struc
     return rc;
 }
 
+static int apply_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
+                       bool from_resource);
+
+/* x[*] then the steps after it: those steps applied to each element of
+ * the list x (v, consumed); a null is an empty list, any other value a list
+ * of itself (Terraform's splat). */
+static int apply_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
+                       bool from_resource)
+{
+    json_t *list, *r, *x;
+    size_t i;
+    int rc = 0;
+    if (value_is_unknown(v)) {
+        *out = v;
+        return 0;
+    }
+    if (json_is_array(v)) {
+        list = v;
+    } else {
+        list = json_array();
+        if (!json_is_null(v))
+            json_array_append(list, v);
+        json_decref(v);
+    }
+    r = json_array();
+    json_array_foreach(list, i, x)
+    {
+        json_t *y = NULL;
+        if ((rc = apply_steps(&y, ctx, json_incref(x), s->next, from_resource)) < 0)
+            break;
+        json_array_append_new(r, y);
+    }
+    json_decref(list);
+    if (rc < 0) {
+        json_decref(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+/* Applies the steps s to v (consumed); *out new reference. */
+static int apply_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
+                       bool from_resource)
+{
+    int rc;
+    for (; s; s = s->next) {
+        if (s->kind == STEP_SPLAT)
+            return apply_splat(out, ctx, v, s, from_resource);
+        if ((rc = apply_step(&v, ctx, v, s, from_resource)) < 0)
+            return rc;
+    }
+    *out = v;
+    return 0;
+}
+
 /* r's instance whose value is v, or NULL. */
 static const struct cfg_instance *instance_of(const struct cfg_resource *r, const json_t *v)
 {
@@ -394,6 +450,11 @@ static int eval_resource_path(json_t **out, struct eval_ctx *ctx, json_t *v,
 
     for (; s && rc == 0; s = s->next) {
         size_t n = s->kind == STEP_ATTR ? strlen(s->name) : 0;
+        if (s->kind == STEP_SPLAT) { /* a list from here on: untagged */
+            taggable = false;
+            rc = apply_steps(&v, ctx, v, s, true);
+            break;
+        }
         /* a list index, or a path too long to name: left untagged */
         if (s->kind != STEP_ATTR || len + n + 2 > sizeof(path))
             taggable = false;
@@ -434,12 +495,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     for (const struct eval_scope *sc = ctx->scope; sc; sc = sc->up) {
         if (strcmp(sc->name, root) != 0)
             continue;
-        v = json_incref(sc->value);
-        for (; s; s = s->next)
-            if ((rc = apply_step(&v, ctx, v, s, false)) < 0)
-                return rc;
-        *out = v;
-        return 0;
+        return apply_steps(out, ctx, json_incref(sc->value), s, false);
     }
     if (strcmp(root, "count") == 0) {
         if (ctx->self == NULL || ctx->self->count_index == NULL)
@@ -524,7 +580,8 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         } else if (r->has_for_each || r->has_count) {
             /* every instance at once: sensitive when any of them is */
             for (size_t i = 0; i < r->ninstances; i++)
-                mark_read(ctx, &r->instances[i], s && s->kind == STEP_INDEX ? s->next : s);
+                mark_read(ctx, &r->instances[i],
+                          s && (s->kind == STEP_INDEX || s->kind == STEP_SPLAT) ? s->next : s);
         }
         if (from) {
             origin = from->address;
@@ -533,11 +590,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     }
     if (origin)
         return eval_resource_path(out, ctx, v, s, origin);
-    for (; s; s = s->next)
-        if ((rc = apply_step(&v, ctx, v, s, from_resource)) < 0)
-            return rc;
-    *out = v;
-    return 0;
+    return apply_steps(out, ctx, v, s, from_resource);
 }
 
 static bool values_equal(const json_t *a, const json_t *b)

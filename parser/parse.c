@@ -371,6 +371,21 @@ struct ast_expr *parse_step_index(struct parse_ctx *ctx, struct ast_expr *t, str
     return t;
 }
 
+struct ast_expr *parse_step_splat(struct parse_ctx *ctx, struct ast_expr *t,
+                                  const struct src_loc *open, const struct src_loc *loc)
+{
+    struct ast_step *s = node(ctx, sizeof(*s));
+    if (s == NULL || t->kind != EXPR_TRAVERSAL)
+        return t;
+    memset(s, 0, sizeof(*s));
+    s->kind = STEP_SPLAT;
+    s->loc = *open;
+    s->loc.end = loc->end;
+    add_step(t, s);
+    t->loc = *loc;
+    return t;
+}
+
 /* <<-EOT: remove the indentation common to every non-blank line. Line starts
  * are the template's beginning and every byte after a newline in a literal
  * part; a line that starts with an interpolation has no indentation. */

@@ -96,6 +96,10 @@ struct ast_expr *parse_step_attr(struct parse_ctx *ctx, struct ast_expr *t, cons
                                  const struct src_loc *nloc, const struct src_loc *loc);
 struct ast_expr *parse_step_index(struct parse_ctx *ctx, struct ast_expr *t, struct ast_expr *index,
                                   const struct src_loc *iloc, const struct src_loc *loc);
+/* t[*]: the splat step, whose location runs from open (the '[') to loc's
+ * end. */
+struct ast_expr *parse_step_splat(struct parse_ctx *ctx, struct ast_expr *t,
+                                  const struct src_loc *open, const struct src_loc *loc);
 struct ast_expr *parse_template(struct parse_ctx *ctx, struct ast_expr *rev_parts, bool heredoc,
                                 bool indent, const struct src_loc *loc);
 /* Lists are built by prepending; the finishing builder reverses them. */

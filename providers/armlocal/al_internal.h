@@ -78,6 +78,28 @@ struct armlocal {
     char *data_dir;
     char *state_path;
     int dirty;           /* the store changed since the last write */
+    /* Incremental persistence (store.c): a snapshot (state_path) plus an
+     * append-only log of the records changed since (log_path). */
+    char *log_path;
+    int log_fd;                /* open for appending, or -1 */
+    uint64_t log_gen;          /* the snapshot's generation; the log belongs to it */
+    uint64_t log_seq;          /* batches appended to the log */
+    size_t log_bytes;          /* the log's length */
+    size_t snap_bytes;         /* the snapshot's length */
+    int need_compact;          /* write a snapshot at the next flush (reset, failed append) */
+    size_t log_cut;            /* the log's valid length when a torn tail follows (cut at the
+                                  first append), else 0 */
+    json_t *dirty_keys;        /* section -> {key: true}: what the next batch writes */
+    json_int_t logged_counter; /* the generator counter as the log last recorded it */
+    json_t *log_shadow;        /* AMLSEC_ARMLOCAL_LOG_CHECK: the store as the files hold it */
+    struct al_persist_stats {
+        uint64_t bytes_written; /* snapshot and log bytes written */
+        uint64_t flushes;       /* batches appended */
+        uint64_t records;       /* records appended */
+        uint64_t compactions;   /* snapshots written */
+        uint64_t replayed;      /* records replayed at start */
+        uint64_t torn;          /* torn or unreadable log tails ignored at start */
+    } persist;
     int flusher_running; /* a flusher thread writes dirty stores (flush_ms > 0) */
     int stopping;
     pthread_t flusher;
@@ -100,12 +122,16 @@ struct armlocal {
                          deletedKeys, counter} */
     json_t *pec_keys; /* keys of private endpoint connection records (an index, not persisted) */
     json_t *global_names; /* "namespace/type/name" of globally unique names -> key (an index) */
-    json_t *authz_keys;   /* keys of role assignments and definitions (an index) */
     json_t *lock_scopes;  /* lowercase scope -> {lock key: true} (an index) */
     json_t *ra_scopes;    /* lowercase scope -> {role assignment key: true} (an index) */
     json_t *pec_parents;  /* lowercase parent id -> {private endpoint connection key: true} */
     json_t *pec_by_pe;    /* lowercase private endpoint id -> {its connection keys: true} */
     json_t *ops_running;  /* ids of the operations InProgress (an index of state.ops) */
+    json_t *by_anc;       /* ancestor -> {type -> {key: true}} (store.c, "the tree index") */
+    json_t *key_serial;   /* key -> its position in the store's order */
+    json_t *ra_principals;   /* lowercase principal id -> {"": {role assignment key: true}} */
+    json_t *ra_principal_of; /* role assignment key -> the principal it is indexed under */
+    json_int_t serial_next;
     int64_t ops_swept_ms; /* when finished operations were last looked at for expiry */
     size_t work;          /* entries the per-request bookkeeping visited (lock checks, operations):
                              tests check it does not grow with the store */
@@ -172,6 +198,12 @@ struct al_ctx {
 int al_store_load(struct armlocal *al, struct errbuf *err);
 int al_store_save(struct armlocal *al);  /* marks dirty; writes now when flush_ms is 0 */
 int al_store_flush(struct armlocal *al); /* writes a dirty store now (caller holds mu) */
+/* Marks section[key] (key as stored: lowercase for resources) changed, so
+ * the next flush logs its current value, or its deletion when absent.
+ * Every change to the store goes through al_rec_put/al_rec_del_* or is
+ * marked with these. Caller holds mu. */
+void al_store_touch(struct armlocal *al, const char *section, const char *key);
+void al_rec_touch(struct armlocal *al, const char *id); /* a resource changed in place */
 int al_flusher_start(struct armlocal *al, struct errbuf *err);
 void al_flusher_stop(struct armlocal *al);
 void al_store_reset(struct armlocal *al);
@@ -183,13 +215,38 @@ void al_rec_del_tree(struct armlocal *al, const char *id);
  * record} (new reference). */
 json_t *al_rec_take_tree(struct armlocal *al, const char *id);
 void al_rec_del_key(struct armlocal *al, const char *key); /* key is already lowercase */
+
+/* Keys gathered from the tree index, to be returned in store order. */
+struct al_key {
+    json_int_t serial;
+    char *key;
+};
+struct al_keys {
+    struct al_key *v;
+    size_t n, cap;
+};
+/* Is key (lowercase) the shape of an ancestor in the tree index: a
+ * subscription, a resource group or a resource id? */
+int al_tree_anchor(const char *key);
+/* The lengths of key's strict prefixes that are ancestors in the tree
+ * index, shortest first (at most AL_MAX_ANC); the count. */
+#define AL_MAX_ANC 24
+size_t al_key_ancestors(const char *key, size_t *lens);
+/* The index entry of the keys below anc (lowercase; "" every key, "/" the
+ * keys with no subscription, group or resource above them) of type
+ * (lowercase "namespace/type[/child]"; NULL: {type: {key: true}} for every
+ * type); NULL when none. */
+json_t *al_tree_keys(struct armlocal *al, const char *anc, const char *type);
+int al_keys_add(struct armlocal *al, struct al_keys *ks, const char *key); /* when stored */
+int al_keys_add_index(struct armlocal *al, struct al_keys *ks, const char *anc, const char *type);
+/* The role assignments of principal (lowercase). */
+int al_keys_add_principal(struct armlocal *al, struct al_keys *ks, const char *principal);
+void al_keys_sort(struct al_keys *ks); /* store order, without repeats */
+void al_keys_release(struct al_keys *ks);
 void al_lower(char *dst, const char *src, size_t cap);
 /* The key of the resource holding id's globally unique name (storage
  * accounts, vaults, registries), or NULL (borrowed). */
 const char *al_global_name_owner(struct armlocal *al, const char *id);
-/* Is the store key (lowercase id) a role assignment or role definition
- * (Resource Graph's authorizationresources table)? */
-int al_authz_key(const char *key);
 /* The index entry {key: true} of the keys at scope (lowercase) in one of
  * the scope indexes (al->lock_scopes, ra_scopes, pec_parents); NULL when
  * none. */

@@ -489,6 +489,7 @@ static void control_resource(struct al_ctx *c, const char *m, const char *id)
         }
         merge(json_object_get(rec, "body"), b);
         json_decref(b);
+        al_rec_touch(c->al, id);
         al_store_save(c->al);
         al_json_reply(c, 200, json_deep_copy(json_object_get(rec, "body")));
         return;
@@ -639,10 +640,21 @@ void al_control_handle(struct al_ctx *c)
         control_graph_snapshot(c, m);
     } else if (strcmp(path, "/state") == 0 && strcasecmp(m, "GET") == 0) {
         al_json_reply(c, 200, json_deep_copy(c->al->state));
+    } else if (strcmp(path, "/persist") == 0 && strcasecmp(m, "GET") == 0) {
+        const struct al_persist_stats *ps = &c->al->persist;
+        al_json_reply(
+            c, 200,
+            json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled",
+                      c->al->state_path != NULL, "bytesWritten", (json_int_t)ps->bytes_written,
+                      "flushes", (json_int_t)ps->flushes, "records", (json_int_t)ps->records,
+                      "compactions", (json_int_t)ps->compactions, "replayed",
+                      (json_int_t)ps->replayed, "tornTails", (json_int_t)ps->torn, "logBytes",
+                      (json_int_t)c->al->log_bytes, "snapshotBytes", (json_int_t)c->al->snap_bytes,
+                      "generation", (json_int_t)c->al->log_gen));
     } else {
         al_error(c, 404, "NotFound",
                  "Unknown control path '%s' (faults, graph/snapshot, managedIdentities, "
-                 "oidc/requestTokens, oidc/tokens, requests, reset, resources/{id}, "
+                 "oidc/requestTokens, oidc/tokens, persist, requests, reset, resources/{id}, "
                  "servicePrincipals, settings, state).",
                  path);
     }

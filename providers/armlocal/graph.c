@@ -626,6 +626,29 @@ static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs, enu
     return in_scope(row, subs) && in_table(row, table) ? json_array_append(rows, row) : 0;
 }
 
+/* Appends the rows of the keys gathered from the store's indexes (visible,
+ * in scope and in the table) to rows, in store order, and releases ks;
+ * rows, or NULL (rows released) when rc or an append failed. */
+static json_t *rows_of_keys(struct al_ctx *c, struct al_keys *ks, int rc, const json_t *subs,
+                            enum graph_table table, json_t *rows)
+{
+    al_keys_sort(ks);
+    for (size_t i = 0; i < ks->n && rc == 0; i++) {
+        json_t *rec = json_object_get(al_resources(c->al), ks->v[i].key);
+        json_t *row = json_object_get(rec, "body");
+        if (rec == NULL || json_is_true(json_object_get(rec, "hidden")) || !in_scope(row, subs) ||
+            !in_table(row, table))
+            continue;
+        rc = json_array_append(rows, row);
+    }
+    al_keys_release(ks);
+    if (rc < 0) {
+        json_decref(rows);
+        return NULL;
+    }
+    return rows;
+}
+
 /* The rows a query starts from. A leading `where id in~ (...)` (or in, =~,
  * ==) standing alone, as amlsec's bulk reads send it, is answered from the
  * store's id index: only the listed resources become rows, in list order.
@@ -670,9 +693,65 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
         if (ok)
             return rows;
     }
+    if (table == TABLE_AUTHZ && c->al->graph_snapshot == NULL) {
+        /* where [type =~ '...' and] properties.principalId (=~ 'p' | in~ (...)),
+         * standing alone: the role assignments of those principals, from
+         * the store's index of them (amlsec's bulk read of the workspace
+         * identities' grants) */
+        size_t pos = 3;
+        if (q->n >= 8 && t[1].kind == T_PIPE && t[2].kind == T_IDENT &&
+            strcasecmp(t[2].text, "where") == 0 && t[3].kind == T_IDENT &&
+            strcmp(t[3].text, "type") == 0 && t[4].kind == T_OP && t[5].kind == T_STR &&
+            t[6].kind == T_IDENT && strcmp(t[6].text, "and") == 0)
+            pos = 7;
+        if (q->n >= pos + 3 && t[1].kind == T_PIPE && t[2].kind == T_IDENT &&
+            strcasecmp(t[2].text, "where") == 0 && t[pos].kind == T_IDENT &&
+            strcmp(t[pos].text, "properties.principalId") == 0 && t[pos + 1].kind == T_OP) {
+            const char *op = t[pos + 1].text;
+            struct al_keys ks = {0};
+            size_t from = 0, to = 0;
+            int rc = 0;
+            char low[256];
+            if ((strcmp(op, "=~") == 0 || strcmp(op, "==") == 0) && t[pos + 2].kind == T_STR &&
+                (t[pos + 3].kind == T_PIPE || t[pos + 3].kind == T_END)) {
+                from = pos + 2;
+                to = pos + 3;
+            } else if ((strcmp(op, "in~") == 0 || strcmp(op, "in") == 0) &&
+                       t[pos + 2].kind == T_LP) {
+                struct in_set *set = in_set_of(q, pos + 3, strcmp(op, "in~") == 0);
+                if (set && (t[set->end].kind == T_PIPE || t[set->end].kind == T_END)) {
+                    from = pos + 3;
+                    to = set->end - 1;
+                }
+            }
+            if (to > from) {
+                for (size_t i = from; i < to && rc == 0; i += 2) {
+                    al_lower(low, t[i].text, sizeof(low));
+                    rc = al_keys_add_principal(c->al, &ks, low);
+                }
+                return rows_of_keys(c, &ks, rc, subs, table, rows);
+            }
+        }
+    }
+    if (table != TABLE_RESOURCES && c->al->graph_snapshot == NULL) {
+        /* the small tables: their types' resources from the store's tree
+         * index, in store order, rather than a scan of every resource */
+        static const char *const types[] = {
+            "microsoft.resources/resourcegroups",        "microsoft.authorization/roleassignments",
+            "microsoft.authorization/roledefinitions",   "microsoft.authorization/locks",
+            "microsoft.authorization/policyassignments", "microsoft.authorization/policyexemptions",
+            "microsoft.authorization/policydefinitions"};
+        struct al_keys ks = {0};
+        int rc = 0;
+        for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && rc == 0; i++)
+            if (table_of_type(types[i]) == table)
+                rc = al_keys_add_index(c->al, &ks, "", types[i]);
+        return rows_of_keys(c, &ks, rc, subs, table, rows);
+    }
     json_object_foreach(graph_resources(c->al), k, rec)
     {
         json_t *row = json_object_get(rec, "body");
+        c->al->work++;
         if (json_is_true(json_object_get(rec, "hidden")) || !in_scope(row, subs) ||
             !in_table(row, table))
             continue;

@@ -257,12 +257,13 @@ static void finish_op(struct armlocal *al, const char *opid, json_t *op)
     const struct al_type *t = al_type_find(json_string_value(json_object_get(body, "type"))
                                                ? json_string_value(json_object_get(body, "type"))
                                                : "");
-    (void)opid;
+    al_store_touch(al, "ops", opid);
     json_object_set_new(op, "status", json_string(end_state));
     json_object_set_new(op, "endTime",
                         json_integer(json_integer_value(json_object_get(op, "end"))));
     if (rec == NULL)
         return;
+    al_rec_touch(al, id);
     json_object_del(rec, "op");
     if (strcmp(kind, "delete") == 0) {
         if (fail) {
@@ -318,6 +319,7 @@ void al_ops_advance(struct armlocal *al, int64_t now)
             al->work++;
             if ((status == NULL || strcmp(status, "InProgress") != 0) &&
                 json_integer_value(json_object_get(op, "end")) < now - 3600 * 1000) {
+                al_store_touch(al, "ops", k);
                 json_object_del(ops, k);
                 changed = 1;
             }
@@ -351,9 +353,12 @@ static void start_op(struct al_ctx *c, const struct al_type *ty, enum al_lro lro
                    j ? lc : "global", "apiVersion", c->api_version ? c->api_version : "", "start",
                    (json_int_t)c->now_ms, "end", (json_int_t)(c->now_ms + ms), "fail", fail);
     json_object_set_new(json_object_get(c->al->state, "ops"), opid, op);
+    al_store_touch(c->al, "ops", opid);
     json_object_set_new(c->al->ops_running, opid, json_true());
-    if (rec)
+    if (rec) {
         json_object_set_new(rec, "op", json_string(opid));
+        al_rec_touch(c->al, id);
+    }
     op_urls(c, opid, op, asy, loc, sizeof(asy));
     if (lro == AL_ASYNC || lro == AL_ASYNC_LOCATION) {
         al_set_header(c->res, "Azure-AsyncOperation", "%s", asy);
@@ -824,11 +829,60 @@ static int under_scope(const char *id_lower, const char *scope_lower)
     return strncmp(id_lower, scope_lower, n) == 0 && id_lower[n] == '/';
 }
 
+/* The candidates of a list of type_l under parent, from the tree index
+ * (store order): those below or at parent, and for role and policy
+ * assignments those at each scope above it (inherited); role assignments
+ * filtered by principal, that principal's. Without a parent of a scope's
+ * shape, every resource of the type. */
+static int list_candidates(struct al_ctx *c, const struct al_type *ty, const char *parent,
+                           const char *type_l, const char *principal, struct al_keys *ks)
+{
+    struct armlocal *al = c->al;
+    int ra = strstr(type_l, "roleassignments") != NULL,
+        pa = strstr(type_l, "policyassignments") != NULL;
+    int rc;
+    if (ra && principal) { /* $filter=principalId eq '...': that principal's assignments */
+        char low[128];
+        al_lower(low, principal, sizeof(low));
+        return al_keys_add_principal(al, ks, low);
+    }
+    if (parent[0] == '\0' || !al_tree_anchor(parent))
+        return al_keys_add_index(al, ks, "", type_l);
+    if ((rc = al_keys_add_index(al, ks, parent, type_l)) < 0)
+        return rc;
+    if (ty->extension && (ra || pa)) {
+        char probe[2100], anc[2048];
+        size_t lens[AL_MAX_ANC], n, plen = strlen(parent);
+        const char *k;
+        json_t *one;
+        snprintf(probe, sizeof(probe), "%s/x", parent);
+        n = al_key_ancestors(probe, lens);
+        for (size_t i = 0; i < n && lens[i] < plen; i++) {
+            snprintf(anc, sizeof(anc), "%.*s", (int)lens[i], parent);
+            if (pa) {
+                if ((rc = al_keys_add_index(al, ks, anc, type_l)) < 0)
+                    return rc;
+                continue;
+            }
+            json_object_foreach(al_scope_keys(al->ra_scopes, anc), k, one)
+            {
+                if ((rc = al_keys_add(al, ks, k)) < 0)
+                    return rc;
+            }
+        }
+        if ((rc = al_keys_add_index(al, ks, "/", type_l)) < 0)
+            return rc;
+    }
+    al_keys_sort(ks);
+    return 0;
+}
+
 static void resource_list(struct al_ctx *c, const struct al_type *ty, const struct al_target *t)
 {
     json_t *list = json_array(), *rec;
     char parent[2048], type_l[512];
     const char *k;
+    struct al_keys ks = {0};
     const char *filter = al_query(c->req, "$filter");
     const char *principal = NULL;
     char pbuf[128];
@@ -849,17 +903,19 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
     }
     al_lower(parent, t->parent, sizeof(parent));
     al_lower(type_l, ty->type, sizeof(type_l));
-    /* role assignments and definitions: from their index, not the store */
-    json_object_foreach(strncmp(type_l, "microsoft.authorization/role", 28) == 0
-                            ? c->al->authz_keys
-                            : al_resources(c->al),
-                        k, rec)
-    {
+    if (list_candidates(c, ty, parent, type_l, principal, &ks) < 0) {
+        al_keys_release(&ks);
+        json_decref(list);
+        al_error(c, 500, "InternalServerError", "Out of memory.");
+        return;
+    }
+    al_keys_sort(&ks);
+    for (size_t ki = 0; ki < ks.n; ki++) {
         json_t *body;
         char rtype[512], rid[2048];
         const char *pos;
-        if (json_is_true(rec))
-            rec = json_object_get(al_resources(c->al), k);
+        k = ks.v[ki].key;
+        rec = json_object_get(al_resources(c->al), k);
         body = json_object_get(rec, "body");
         if (!visible(rec))
             continue;
@@ -906,6 +962,7 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
         }
         json_array_append_new(list, al_render(c, rec));
     }
+    al_keys_release(&ks);
     al_json_reply(c, 200, json_pack("{s:o}", "value", list));
 }
 
@@ -930,7 +987,8 @@ static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
     if (p->nsegs == 3) {
         json_t *list = json_array(), *rec;
         const char *k;
-        char prefix[256];
+        char prefix[256], sub[256];
+        struct al_keys ks = {0};
         if (strcasecmp(c->req->method, "GET") != 0) {
             al_error(c, 405, "MethodNotAllowed", "The requested method is not allowed.");
             json_decref(list);
@@ -938,12 +996,18 @@ static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
         }
         snprintf(prefix, sizeof(prefix), "/subscriptions/%s/resourcegroups/", p->segs[1]);
         al_lower(prefix, prefix, sizeof(prefix));
-        json_object_foreach(al_resources(c->al), k, rec)
-        {
+        snprintf(sub, sizeof(sub), "%.*s", (int)(strlen(prefix) - 16), prefix);
+        /* the groups, from the tree index */
+        al_keys_add_index(c->al, &ks, sub, "microsoft.resources/resourcegroups");
+        al_keys_sort(&ks);
+        for (size_t i = 0; i < ks.n; i++) {
+            k = ks.v[i].key;
+            rec = json_object_get(al_resources(c->al), k);
             if (strncmp(k, prefix, strlen(prefix)) == 0 && !strchr(k + strlen(prefix), '/') &&
                 visible(rec))
                 json_array_append_new(list, al_render(c, rec));
         }
+        al_keys_release(&ks);
         al_json_reply(c, 200, json_pack("{s:o}", "value", list));
         return;
     }
@@ -988,11 +1052,19 @@ static void list_top_level(struct al_ctx *c, const char *prefix)
     json_t *list = json_array(), *rec;
     const char *k;
     size_t n = strlen(prefix);
+    char anc[2048];
+    struct al_keys ks = {0};
 
-    json_object_foreach(al_resources(c->al), k, rec)
-    {
-        const char *rest = k + n, *prov, *slash;
+    /* what is below the group or subscription, from the tree index */
+    snprintf(anc, sizeof(anc), "%.*s", (int)(n - 1), prefix);
+    al_keys_add_index(c->al, &ks, anc, NULL);
+    al_keys_sort(&ks);
+    for (size_t ki = 0; ki < ks.n; ki++) {
+        const char *rest, *prov, *slash;
         json_t *body, *o;
+        k = ks.v[ki].key;
+        rest = k + n;
+        rec = json_object_get(al_resources(c->al), k);
         if (strncmp(k, prefix, n) != 0 || !visible(rec))
             continue;
         /* [resourcegroups/RG/]providers/NAMESPACE/type/name, nothing below */
@@ -1011,6 +1083,7 @@ static void list_top_level(struct al_ctx *c, const char *prefix)
                 json_object_set_new(o, keep[i], json_deep_copy(json_object_get(body, keep[i])));
         json_array_append_new(list, o);
     }
+    al_keys_release(&ks);
     al_json_reply(c, 200, json_pack("{s:o}", "value", list));
 }
 
@@ -1117,6 +1190,7 @@ static void action_handle(struct al_ctx *c, const struct al_type *ty, struct al_
             al_hex32(c->al, b);
             aux = json_pack("{s:s, s:s}", "primaryKey", a, "secondaryKey", b);
             json_object_set_new(rec, "aux", aux);
+            al_rec_touch(c->al, rid);
             al_store_save(c->al);
         }
         al_json_reply(c, 200, json_deep_copy(aux));
@@ -1164,6 +1238,8 @@ static void deleted_vaults(struct al_ctx *c, struct al_path *p)
             }
             json_object_del(dv, key);
             json_object_del(json_object_get(c->al->state, "deletedVaultData"), key);
+            al_store_touch(c->al, "deletedVaults", key);
+            al_store_touch(c->al, "deletedVaultData", key);
             al_store_save(c->al);
             c->res->status = 200;
             return;

@@ -74,7 +74,8 @@ static void add_role(struct armlocal *al, const char *role_id, json_t *out)
             return;
         }
     json_t *one;
-    json_object_foreach(al->authz_keys, k, one)
+    /* the custom role definitions, from the tree index */
+    json_object_foreach(al_tree_keys(al, "", "microsoft.authorization/roledefinitions"), k, one)
     {
         const json_t *body;
         size_t i;
@@ -103,9 +104,10 @@ static int covers(const char *assigned, const char *scope)
 
 void al_permissions_get(struct al_ctx *c, const char *scope)
 {
-    json_t *value = json_array(), *rec, *one;
-    char scope_l[2048];
+    json_t *value = json_array(), *rec;
+    char scope_l[2048], principal[128];
     const char *k;
+    struct al_keys ks = {0};
 
     if (c->principal[0] == '\0') {
         /* no signed-in principal (--auth off, no token): the local
@@ -116,10 +118,19 @@ void al_permissions_get(struct al_ctx *c, const char *scope)
         return;
     }
     al_lower(scope_l, scope, sizeof(scope_l));
-    json_object_foreach(c->al->authz_keys, k, one)
-    {
+    /* the caller's role assignments, from the index by principal */
+    al_lower(principal, c->principal, sizeof(principal));
+    if (al_keys_add_principal(c->al, &ks, principal) < 0) {
+        al_keys_release(&ks);
+        json_decref(value);
+        al_error(c, 500, "InternalServerError", "Out of memory.");
+        return;
+    }
+    al_keys_sort(&ks);
+    for (size_t i = 0; i < ks.n; i++) {
         const json_t *body;
         char assigned[2048];
+        k = ks.v[i].key;
         rec = json_object_get(al_resources(c->al), k);
         body = json_object_get(rec, "body");
         if (strstr(k, "/providers/microsoft.authorization/roleassignments/") == NULL ||
@@ -136,6 +147,7 @@ void al_permissions_get(struct al_ctx *c, const char *scope)
         if (covers(assigned, scope_l))
             add_role(c->al, str(al_jpath(body, "properties.roleDefinitionId")), value);
     }
+    al_keys_release(&ks);
     al_json_reply(c, 200, json_pack("{s:o}", "value", value));
 }
 

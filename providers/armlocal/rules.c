@@ -109,6 +109,7 @@ static void recover_vault(struct al_ctx *c, json_t *res, const char *name_key)
         al_rec_put(c->al, cid, b);
     }
     json_object_del(data, name_key);
+    al_store_touch(c->al, "deletedVaultData", name_key);
 }
 
 static int check_vault(struct al_ctx *c, json_t *res, const json_t *old)
@@ -148,6 +149,7 @@ static int check_vault(struct al_ctx *c, json_t *res, const json_t *old)
         }
         recover_vault(c, res, key);
         json_object_del(dv, key);
+        al_store_touch(c->al, "deletedVaults", key);
     }
     return 0;
 }
@@ -668,11 +670,16 @@ static int check_vnet_link(struct al_ctx *c, const char *id, json_t *res)
     al_lower(zone, id, sizeof(zone));
     *strstr(zone, "/virtualnetworklinks/") = '\0';
     n = strlen(zone);
-    json_object_foreach(al_resources(c->al), k, rec)
+    /* the zone's links, from the tree index */
+    json_t *one;
+    json_object_foreach(
+        al_tree_keys(c->al, zone, "microsoft.network/privatednszones/virtualnetworklinks"), k, one)
     {
-        const char *other =
-            str(al_jpath(json_object_get(rec, "body"), "properties.virtualNetwork.id"));
+        const char *other;
         char idl[2048];
+        c->al->work++;
+        rec = json_object_get(al_resources(c->al), k);
+        other = str(al_jpath(json_object_get(rec, "body"), "properties.virtualNetwork.id"));
         al_lower(idl, id, sizeof(idl));
         if (strncmp(k, zone, n) == 0 && strncmp(k + n, "/virtualnetworklinks/", 21) == 0 &&
             strcmp(k, idl) != 0 && other && strcasecmp(other, vnet) == 0) {
@@ -1399,5 +1406,7 @@ void al_rules_after_delete(struct armlocal *al, const struct al_type *t, const c
                       json_is_true(al_jpath(body, "properties.enablePurgeProtection"))));
         /* what recover brings back: the vault as it was and its keys */
         json_object_set(json_object_get(al->state, "deletedVaultData"), key, tree);
+        al_store_touch(al, "deletedVaults", key);
+        al_store_touch(al, "deletedVaultData", key);
     }
 }

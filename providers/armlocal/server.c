@@ -124,9 +124,11 @@ void al_vault_base(struct armlocal *al, const char *name, char *out, size_t cap)
     if (al->daemon && colon) {
         pthread_mutex_lock(&al->vport_mu);
         v = vport_find_name(al, low);
-        if (v == NULL && (v = vport_open(al, low, 0)) != NULL)
+        if (v == NULL && (v = vport_open(al, low, 0)) != NULL) {
             /* a name keeps its port across restarts, deleted or not */
             json_object_set_new(vault_ports(al), low, json_integer(v->port));
+            al_store_touch(al, "vaultPorts", low);
+        }
         if (v)
             snprintf(out, cap, "%.*s:%u/", (int)(colon - al->base_url), al->base_url, v->port);
         pthread_mutex_unlock(&al->vport_mu);
@@ -235,8 +237,10 @@ static void vports_restore(struct armlocal *al)
                     "armlocal: vault '%s' cannot listen on its port %lld again (%s); it moves "
                     "to port %u",
                     k, (long long)port, strerror(errno), nv ? nv->port : 0);
-            if (nv)
+            if (nv) {
                 json_integer_set(v, nv->port);
+                al_store_touch(al, "vaultPorts", k);
+            }
         }
         pthread_mutex_unlock(&al->vport_mu);
     }
@@ -250,8 +254,10 @@ static void vports_restore(struct armlocal *al)
         if (type == NULL || name == NULL || strcasecmp(type, "Microsoft.KeyVault/vaults") != 0)
             continue;
         al_vault_base(al, name, base, sizeof(base));
-        if (uri == NULL || strcmp(uri, base) != 0)
+        if (uri == NULL || strcmp(uri, base) != 0) {
             al_jpath_set_new(b, "properties.vaultUri", json_string(base));
+            al_store_touch(al, "resources", k);
+        }
     }
 }
 
@@ -390,6 +396,7 @@ int armlocal_create(struct armlocal **out, const struct armlocal_opts *opts, con
     if (al == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     al->opts = *opts;
+    al->log_fd = -1;
     pthread_mutex_init(&al->mu, NULL);
     pthread_cond_init(&al->flush_cond, NULL);
     snprintf(al->base_url, sizeof(al->base_url), "%s", base_url);
@@ -446,15 +453,23 @@ void armlocal_free(struct armlocal *al)
         return;
     al_flusher_stop(al);
     json_decref(al->state);
+    json_decref(al->dirty_keys);
+    json_decref(al->log_shadow);
+    if (al->log_fd >= 0)
+        close(al->log_fd);
+    free(al->log_path);
     json_decref(al->graph_snapshot);
     json_decref(al->pec_keys);
     json_decref(al->global_names);
-    json_decref(al->authz_keys);
     json_decref(al->lock_scopes);
     json_decref(al->ra_scopes);
     json_decref(al->pec_parents);
     json_decref(al->pec_by_pe);
     json_decref(al->ops_running);
+    json_decref(al->by_anc);
+    json_decref(al->key_serial);
+    json_decref(al->ra_principals);
+    json_decref(al->ra_principal_of);
     json_decref(al->log_by_verb);
     json_decref(al->log_by_path);
     json_decref(al->policy_defs);

@@ -45,6 +45,7 @@ static void expire(struct armlocal *al, int64_t now_ms)
     {
         json_t *at = json_object_get(v, "purgeAtMs");
         if (json_is_integer(at) && json_integer_value(at) <= now_ms) {
+            al_store_touch(al, "deletedWorkspaces", k);
             json_object_del(deleted(al), k);
             changed = 1;
         }
@@ -60,6 +61,7 @@ void al_ws_soft_delete(struct al_ctx *c, const char *id, const json_t *body)
     al_lower(key, id, sizeof(key));
     al_time_iso(c->now_ms, deleted_at, sizeof(deleted_at));
     al_time_iso(purge_ms, purge_at, sizeof(purge_at));
+    al_store_touch(c->al, "deletedWorkspaces", key);
     json_object_set_new(deleted(c->al), key,
                         json_pack("{s:s, s:s, s:s, s:I, s:o}", "id", id, "deletedTime", deleted_at,
                                   "scheduledPurgeDate", purge_at, "purgeAtMs", (json_int_t)purge_ms,
@@ -82,6 +84,7 @@ int al_ws_purge(struct al_ctx *c, const char *id)
     if (json_object_get(deleted(c->al), key) == NULL)
         return 0;
     json_object_del(deleted(c->al), key);
+    al_store_touch(c->al, "deletedWorkspaces", key);
     al_store_save(c->al);
     return 1;
 }
@@ -145,6 +148,7 @@ static void recover(struct al_ctx *c, const struct al_path *p, const char *id, j
     al_jpath_set_new(body, "properties.provisioningState", json_string("Succeeded"));
     al_lower(key, id, sizeof(key));
     json_object_del(deleted(c->al), key);
+    al_store_touch(c->al, "deletedWorkspaces", key);
     rec = al_rec_put(c->al, id, body);
     al_store_save(c->al);
     al_json_reply(c, 200, al_render(c, rec));

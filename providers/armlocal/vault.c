@@ -248,6 +248,7 @@ static void delete_key(struct al_ctx *c, json_t *vault, const char *id, const ch
     entry = json_pack("{s:O, s:I, s:I}", "body", json_object_get(rec, "body"), "deletedDate", now,
                       "scheduledPurgeDate", now + (days ? days : 90) * 86400);
     json_object_set_new(deleted_keys(c->al), key, entry);
+    al_store_touch(c->al, "deletedKeys", key);
     al_rec_del_tree(c->al, id);
     al_store_save(c->al);
     snprintf(vuri, sizeof(vuri), "%s", str(al_jpath(vb, "properties.vaultUri")));
@@ -311,6 +312,7 @@ static void deleted_key_handle(struct al_ctx *c, json_t *vault, const struct al_
             return;
         }
         json_object_del(dk, key);
+        al_store_touch(c->al, "deletedKeys", key);
         al_store_save(c->al);
         al_json_reply(c, 204, NULL);
     } else if (p->nsegs == 4 && strcasecmp(p->segs[3], "recover") == 0 &&
@@ -318,6 +320,7 @@ static void deleted_key_handle(struct al_ctx *c, json_t *vault, const struct al_
         json_t *body = json_deep_copy(json_object_get(entry, "body")), *rec;
         rec = al_rec_put(c->al, str(json_object_get(body, "id")), body);
         json_object_del(dk, key);
+        al_store_touch(c->al, "deletedKeys", key);
         al_store_save(c->al);
         body = json_object_get(rec, "body");
         al_json_reply(c, 200, bundle(c, body, current_version(body)));
@@ -376,6 +379,7 @@ static void create_key(struct al_ctx *c, json_t *vault, const char *name, json_t
     if (req && json_is_object(json_object_get(req, "tags")))
         json_object_set(body, "tags", json_object_get(req, "tags"));
     v = add_version(c, body, req ? json_object_get(req, "attributes") : NULL);
+    al_rec_touch(c->al, str(json_object_get(body, "id")));
     al_store_save(c->al);
     al_json_reply(c, 200, bundle(c, body, v));
     json_decref(req);
@@ -461,12 +465,18 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
     if (p.nsegs == 2 && strcasecmp(m, "GET") == 0) {
         json_t *list = json_array(), *r;
         const char *k;
-        char prefix[2048];
+        char prefix[2048], vid[2048];
+        struct al_keys ks = {0};
         snprintf(prefix, sizeof(prefix), "%s/keys/",
                  str(json_object_get(json_object_get(vault, "body"), "id")));
         al_lower(prefix, prefix, sizeof(prefix));
-        json_object_foreach(al_resources(c->al), k, r)
-        {
+        /* the vault's keys, from the tree index (store order) */
+        snprintf(vid, sizeof(vid), "%.*s", (int)(strlen(prefix) - 6), prefix);
+        al_keys_add_index(c->al, &ks, vid, "microsoft.keyvault/vaults/keys");
+        al_keys_sort(&ks);
+        for (size_t ki = 0; ki < ks.n; ki++) {
+            k = ks.v[ki].key;
+            r = json_object_get(al_resources(c->al), k);
             if (strncmp(k, prefix, strlen(prefix)) == 0 && !strchr(k + strlen(prefix), '/')) {
                 json_t *b = bundle(c, json_object_get(r, "body"),
                                    current_version(json_object_get(r, "body")));
@@ -478,6 +488,7 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
                 json_decref(b);
             }
         }
+        al_keys_release(&ks);
         al_json_reply(c, 200, json_pack("{s:o, s:n}", "value", list, "nextLink"));
         return;
     }
@@ -499,6 +510,7 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
         delete_key(c, vault, id, p.segs[2], rec);
     } else if (p.nsegs == 4 && strcasecmp(p.segs[3], "rotate") == 0 && strcasecmp(m, "POST") == 0) {
         json_t *nv = add_version(c, body, NULL);
+        al_rec_touch(c->al, id);
         al_store_save(c->al);
         al_json_reply(c, 200, bundle(c, body, nv));
     } else if (p.nsegs == 4 && strcasecmp(p.segs[3], "versions") == 0 &&
@@ -527,6 +539,7 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
             json_object_set_new(body, "_rotationPolicy", req);
             json_object_set_new(json_object_get(body, "properties"), "rotationPolicy",
                                 arm_policy(req));
+            al_rec_touch(c->al, id);
             al_store_save(c->al);
         }
         if (json_object_get(body, "_rotationPolicy"))
@@ -570,6 +583,7 @@ void al_vault_handle(struct al_ctx *c, const char *rest)
                 json_object_set(json_object_get(body, "properties"), "attributes",
                                 json_object_get(ver, "attributes"));
             json_decref(req);
+            al_rec_touch(c->al, id);
             al_store_save(c->al);
         }
         al_json_reply(c, 200, bundle(c, body, ver));

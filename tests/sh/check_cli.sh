@@ -340,6 +340,10 @@ cases = [c for s in ET.parse(sys.argv[2]).getroot() for c in s.findall("testcase
 logs = [c for c in cases if c.get("classname") == "workspace.ws" and c.get("name").startswith("ws-logs")]
 assert len(logs) == 1 and len(logs[0]) == 0, [(c.get("classname"), c.get("name"), len(c)) for c in cases]
 PY
+# without the state the plan was made against, what it leaves alone cannot be seen: said so
+mkdir elsewhere
+(cd elsewhere && expect_exit 0 "$AMLSEC" check -plan ../later.plan -policy ../later-pol -aliases "$ALIASES" -json > ../else.json 2> ../else.err)
+grep -q 'no state here, but ../later.plan was made against one' else.err || fail "no warning without the state: $(cat else.err)"
 # show -json's policy section evaluates the same assignments (definitions and aliases cached)
 mkdir -p later/.amlsec/policy && cp -r gate/.amlsec/policy/. later/.amlsec/policy/
 (cd later && "$AMLSEC" show -json ../later.plan > ../later-show.json 2> ../later-show.err) || fail "show -json: $(cat later-show.err)"

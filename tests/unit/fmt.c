@@ -327,6 +327,7 @@ static void test_fmt__arithmetic_and_for_expressions(void **state)
               "c = [for s in var.l : upper(s) if s != \"\"]\n"
               "d = { for k, v in var.m : k => v... }\n"
               "e = {\n  for k, v in var.m :\n  k => v\n}\n");
+    check_fmt("s = a.b[ * ].c\n", "s = a.b[*].c\n");
     /* `for` only starts a for expression first in a bracket, before a name */
     check_fmt("m = { for = 1, in = 2 }\nb {\n  for = 1\n}\n",
               "m = { for = 1, in = 2 }\nb {\n  for = 1\n}\n");
@@ -375,6 +376,8 @@ static void test_fmt__ast_equal_sees_differences(void **state)
         {"a = 1 + 2\n", "a = 1 - 2\n"},
         {"a = 1 < 2\n", "a = 1 <= 2\n"},
         {"a = [for x in l : x]\n", "a = [for y in l : y]\n"},
+        {"a = x[*].y\n", "a = x[0].y\n"},
+        {"a = x[*].y\n", "a = x.y\n"},
         {"a = [for x in l : x]\n", "a = [for x in l : x if x]\n"},
         {"a = [for i, x in l : x]\n", "a = [for x in l : x]\n"},
         {"a = { for k, v in m : k => v }\n", "a = { for k, v in m : k => v... }\n"},

@@ -433,6 +433,8 @@ static void test_frontend__function_edge_cases(void **state)
     want_value("trimspace(\"\")", "\"\"");
     want_value("base64decode(\"\")", "\"\"");
     want_value("concat([1], [[2]])", "[1, [2]]");
+    want_value("length(r.u[*].n)", "1");
+    want_value("[for i in [[{ a = 1 }, { a = 2 }]] : i[*].a]", "[[1, 2]]");
     /* unknown values: known only after apply, whatever the function */
     want_value("try(r.u.id, \"d\") == null", "{\"$unknown\": true}");
     want_value("can(r.u.id)", "{\"$unknown\": true}");

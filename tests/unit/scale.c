@@ -722,6 +722,282 @@ static void test_scale__armlocal_request_cost_flat(void **state)
     armlocal_free(al);
 }
 
+/* A data directory as stores were written before the log (one JSON
+ * document, no logGeneration) holding n storage accounts. */
+static void persist_seed(const char *dir, size_t n)
+{
+    struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
+    struct errbuf err = ERRBUF_INIT;
+    struct armlocal *al;
+    char path[512];
+    assert_int_equal(armlocal_opts_set(&o, "lro-ms", "0", &err), 0);
+    assert_int_equal(armlocal_create(&al, &o, "http://127.0.0.1:9", &err), 0);
+    assert_int_equal(al_request(al, "PUT", AL_RG, "2021-04-01", "{\"location\":\"westeurope\"}"),
+                     201);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof(path),
+                 AL_RG "/providers/Microsoft.Storage/storageAccounts/stseed%05zu", i);
+        assert_in_range(al_request(al, "PUT", path, "2025-06-01",
+                                   "{\"location\":\"westeurope\",\"kind\":\"StorageV2\","
+                                   "\"sku\":{\"name\":\"Standard_LRS\"},\"tags\":{\"team\":"
+                                   "\"data-platform\",\"env\":\"prod\"}}"),
+                        200, 202);
+    }
+    snprintf(path, sizeof(path), "%s/armlocal.json", dir);
+    assert_int_equal(json_dump_file(al->state, path, JSON_COMPACT), 0);
+    armlocal_free(al);
+}
+
+/* Bytes the store writes per request, over k writes (each flushed before
+ * its answer) to a store of n resources loaded from an old-format data
+ * directory; afterwards a restart finds every resource. */
+static double persist_bytes_per_write(size_t n, size_t k)
+{
+    struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
+    struct errbuf err = ERRBUF_INIT;
+    struct armlocal *al;
+    char dir[] = "/tmp/amlsec-persist-XXXXXX", path[512];
+    uint64_t before;
+    double per;
+    assert_non_null(mkdtemp(dir));
+    persist_seed(dir, n);
+    assert_int_equal(armlocal_opts_set(&o, "lro-ms", "0", &err), 0);
+    assert_int_equal(armlocal_opts_set(&o, "flush-ms", "0", &err), 0);
+    o.data_dir = dir;
+    assert_int_equal(armlocal_create(&al, &o, "http://127.0.0.1:9", &err), 0);
+    assert_int_equal(json_object_size(al_resources(al)), n + 1);
+    before = al->persist.bytes_written;
+    for (size_t i = 0; i < k; i++) {
+        snprintf(path, sizeof(path),
+                 AL_RG "/providers/Microsoft.Storage/storageAccounts/stnew%05zu", i);
+        assert_in_range(al_request(al, "PUT", path, "2025-06-01",
+                                   "{\"location\":\"westeurope\",\"kind\":\"StorageV2\","
+                                   "\"sku\":{\"name\":\"Standard_LRS\"}}"),
+                        200, 202);
+        snprintf(path, sizeof(path),
+                 AL_RG "/providers/Microsoft.Storage/storageAccounts/stseed%05zu", i);
+        assert_in_range(al_request(al, "DELETE", path, "2025-06-01", NULL), 200, 204);
+    }
+    per = (double)(al->persist.bytes_written - before) / (double)(2 * k);
+    armlocal_free(al); /* a clean stop folds the log into a snapshot */
+    assert_int_equal(armlocal_create(&al, &o, "http://127.0.0.1:9", &err), 0);
+    assert_int_equal(json_object_size(al_resources(al)), n + 1);
+    snprintf(path, sizeof(path), AL_RG "/providers/Microsoft.Storage/storageAccounts/stnew%05zu",
+             k - 1);
+    assert_non_null(al_rec_get(al, path));
+    snprintf(path, sizeof(path), AL_RG "/providers/Microsoft.Storage/storageAccounts/stseed%05zu",
+             k - 1);
+    assert_null(al_rec_get(al, path));
+    armlocal_free(al);
+    snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+    assert_int_equal(system(path), 0);
+    return per;
+}
+
+/* --data persistence appends the records a write changed: the bytes
+ * written per write are the same at 1,000 and 20,000 stored resources
+ * (writing the whole store per write, as before the log, costs 20 times
+ * more at 20,000: this fails there). */
+static void test_scale__armlocal_persist_cost_flat(void **state)
+{
+    double small, large;
+    (void)state;
+    small = persist_bytes_per_write(1000, 40);
+    large = persist_bytes_per_write(20000, 40);
+    print_message("armlocal --data: %.0f bytes per write at 1k resources, %.0f at 20k\n", small,
+                  large);
+    assert_true(small > 0);
+    assert_true(large < 2 * small);
+}
+
+#define AL_SUB "/subscriptions/00000000-0000-0000-0000-0000000000u1"
+
+static void al_put_storage(struct armlocal *al, const char *rg, size_t i)
+{
+    char path[512];
+    snprintf(path, sizeof(path),
+             AL_SUB "/resourceGroups/%s/providers/Microsoft.Storage/"
+                    "storageAccounts/st%s%05zu",
+             rg, rg, i);
+    assert_in_range(al_request(al, "PUT", path, "2025-06-01",
+                               "{\"location\":\"westeurope\",\"kind\":\"StorageV2\","
+                               "\"sku\":{\"name\":\"Standard_LRS\"}}"),
+                    200, 202);
+}
+
+/* Filler: storage account i in one of ten other groups, every tenth with
+ * a role assignment on it. */
+static void al_filler(struct armlocal *al, size_t i)
+{
+    char rg[16], path[640], body[512];
+    snprintf(rg, sizeof(rg), "g%zu", 1 + i % 10);
+    al_put_storage(al, rg, i);
+    if (i % 10)
+        return;
+    snprintf(path, sizeof(path),
+             AL_SUB "/resourceGroups/%s/providers/Microsoft.Storage/"
+                    "storageAccounts/st%s%05zu/providers/Microsoft.Authorization/roleAssignments/"
+                    "5f2504e0-4f89-11d3-9a0c-0305e8%06zu",
+             rg, rg, i, i);
+    snprintf(body, sizeof(body),
+             "{\"properties\":{\"roleDefinitionId\":\"" AL_SUB "/providers/Microsoft.Authorization/"
+             "roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7\",\"principalId\":"
+             "\"6f2504e0-4f89-11d3-9a0c-0305e8%06zu\",\"principalType\":\"Group\"}}",
+             i);
+    assert_int_equal(al_request(al, "PUT", path, "2022-04-01", body), 201);
+}
+
+/* The work (entries visited) of each of the local cloud's per-request
+ * steps that used to scan the store, at the store's current size:
+ * listing a group's storage accounts, a group's resources, the role
+ * assignments at an account's scope (and inherited), a Resource Graph
+ * authorizationresources query, and deleting an account with a lock and a
+ * role assignment below it. out[5]. */
+/* GET path with $filter (api-version 2022-04-01); the status. */
+static int al_get_filtered(struct armlocal *al, const char *path, const char *filter)
+{
+    struct armlocal_response res;
+    struct armlocal_kv q[] = {{"api-version", "2022-04-01"}, {"$filter", filter}};
+    struct armlocal_request req = {"GET", path, q, 2, NULL, 0, NULL, 0, 0};
+    int status;
+    armlocal_response_init(&res);
+    armlocal_handle(al, &req, &res);
+    status = res.status;
+    armlocal_response_release(&res);
+    return status;
+}
+
+static void al_step_work(struct armlocal *al, size_t round, size_t out[7])
+{
+    char path[640], acct[512], body[512], query[512];
+    size_t w;
+    /* an account with a role assignment on it */
+    al_put_storage(al, "g0", 100 + round);
+    snprintf(acct, sizeof(acct),
+             AL_SUB "/resourceGroups/g0/providers/Microsoft.Storage/"
+                    "storageAccounts/stg0%05zu",
+             100 + round);
+    snprintf(path, sizeof(path),
+             "%s/providers/Microsoft.Authorization/roleAssignments/"
+             "3f2504e0-4f89-11d3-9a0c-0305e8%06zu",
+             acct, round);
+    snprintf(body, sizeof(body),
+             "{\"properties\":{\"roleDefinitionId\":\"" AL_SUB "/providers/Microsoft.Authorization/"
+             "roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7\",\"principalId\":"
+             "\"4f2504e0-4f89-11d3-9a0c-0305e8%06zu\",\"principalType\":\"Group\"}}",
+             round);
+    assert_int_equal(al_request(al, "PUT", path, "2022-04-01", body), 201);
+    w = al->work;
+    assert_int_equal(al_request(al, "GET",
+                                AL_SUB "/resourceGroups/g0/providers/Microsoft.Storage/"
+                                       "storageAccounts",
+                                "2025-06-01", NULL),
+                     200);
+    out[0] = al->work - w;
+    w = al->work;
+    assert_int_equal(
+        al_request(al, "GET", AL_SUB "/resourceGroups/g0/resources", "2021-04-01", NULL), 200);
+    out[1] = al->work - w;
+    snprintf(path, sizeof(path), "%s/providers/Microsoft.Authorization/roleAssignments", acct);
+    w = al->work;
+    assert_int_equal(al_request(al, "GET", path, "2022-04-01", NULL), 200);
+    out[2] = al->work - w;
+    snprintf(query, sizeof(query), "principalId eq '4f2504e0-4f89-11d3-9a0c-0305e8%06zu'", round);
+    w = al->work;
+    assert_int_equal(
+        al_get_filtered(al, AL_SUB "/providers/Microsoft.Authorization/roleAssignments", query),
+        200);
+    out[6] = al->work - w;
+    snprintf(query, sizeof(query),
+             "{\"query\":\"authorizationresources | where properties.principalId =~ "
+             "'4f2504e0-4f89-11d3-9a0c-0305e8%06zu' | project id\"}",
+             round);
+    w = al->work;
+    assert_int_equal(
+        al_request(al, "POST", "/providers/Microsoft.ResourceGraph/resources", "2022-10-01", query),
+        200);
+    out[3] = al->work - w;
+    /* the account's delete takes the role assignment with it */
+    w = al->work;
+    assert_in_range(al_request(al, "DELETE", acct, "2025-06-01", NULL), 200, 204);
+    out[4] = al->work - w;
+    assert_null(al_rec_get(al, acct));
+    assert_null(al_rec_get(al, path));
+    /* a link of the zone to a virtual network: a virtual network is linked once */
+    snprintf(path, sizeof(path),
+             AL_SUB "/resourceGroups/g0/providers/Microsoft.Network/"
+                    "privateDnsZones/privatelink.vaultcore.azure.net/virtualNetworkLinks/l%zu",
+             round);
+    snprintf(body, sizeof(body),
+             "{\"location\":\"global\",\"properties\":{\"virtualNetwork\":"
+             "{\"id\":\"" AL_SUB "/resourceGroups/g0/providers/Microsoft.Network/"
+             "virtualNetworks/hub%zu\"}}}",
+             round);
+    w = al->work;
+    assert_in_range(al_request(al, "PUT", path, "2024-06-01", body), 200, 201);
+    out[5] = al->work - w;
+}
+
+/* Lists, Resource Graph's small tables and deletes read the store's tree
+ * index (keys by ancestor and type): their work is the same next to 1,000
+ * and 10,000 other resources (a scan of the store, as before, visits ten
+ * times more at the second size). */
+static void test_scale__armlocal_tree_index_cost_flat(void **state)
+{
+    struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
+    struct errbuf err = ERRBUF_INIT;
+    struct armlocal *al;
+    size_t small[7], large[7];
+    static const char *const steps[] = {"list by group and type",
+                                        "group resources",
+                                        "role assignments at a scope",
+                                        "graph authz",
+                                        "delete",
+                                        "virtual network link",
+                                        "role assignments of a principal"};
+    char rg[256];
+    (void)state;
+    assert_int_equal(armlocal_opts_set(&o, "lro-ms", "0", &err), 0);
+    assert_int_equal(armlocal_create(&al, &o, "http://127.0.0.1:9", &err), 0);
+    assert_int_equal(al_request(al, "PUT", AL_SUB "/resourceGroups/g0", "2021-04-01",
+                                "{\"location\":\"westeurope\"}"),
+                     201);
+    for (size_t i = 0; i < 5; i++)
+        al_put_storage(al, "g0", i);
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(rg, sizeof(rg),
+                 AL_SUB "/resourceGroups/g0/providers/Microsoft.Network/"
+                        "virtualNetworks/hub%zu",
+                 i);
+        assert_in_range(al_request(al, "PUT", rg, "2025-03-01",
+                                   "{\"location\":\"westeurope\",\"properties\":{\"addressSpace\":"
+                                   "{\"addressPrefixes\":[\"10.0.0.0/16\"]}}}"),
+                        200, 201);
+    }
+    assert_in_range(al_request(al, "PUT",
+                               AL_SUB "/resourceGroups/g0/providers/Microsoft.Network/"
+                                      "privateDnsZones/privatelink.vaultcore.azure.net",
+                               "2024-06-01", "{\"location\":\"global\"}"),
+                    200, 201);
+    for (size_t g = 1; g <= 10; g++) {
+        snprintf(rg, sizeof(rg), AL_SUB "/resourceGroups/g%zu", g);
+        assert_int_equal(al_request(al, "PUT", rg, "2021-04-01", "{\"location\":\"westeurope\"}"),
+                         201);
+    }
+    for (size_t i = 0; i < 1000; i++)
+        al_filler(al, i);
+    al_step_work(al, 0, small);
+    for (size_t i = 1000; i < 10000; i++)
+        al_filler(al, i);
+    al_step_work(al, 1, large);
+    for (size_t i = 0; i < 7; i++)
+        print_message("armlocal %s: %zu entries visited at 1k resources, %zu at 10k\n", steps[i],
+                      small[i], large[i]);
+    for (size_t i = 0; i < 7; i++)
+        assert_true(large[i] <= 2 * small[i] + 20);
+    armlocal_free(al);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -734,6 +1010,8 @@ int main(void)
         cmocka_unit_test(test_scale__journal_replay_indexed),
         cmocka_unit_test(test_scale__state_batch_linear),
         cmocka_unit_test(test_scale__armlocal_request_cost_flat),
+        cmocka_unit_test(test_scale__armlocal_persist_cost_flat),
+        cmocka_unit_test(test_scale__armlocal_tree_index_cost_flat),
     };
     json_set_alloc_funcs(counting_malloc, free);
     return cmocka_run_group_tests(tests, NULL, NULL);
