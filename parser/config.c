@@ -71,9 +71,9 @@ struct loader {
     size_t nedges, edges_cap;
     bool edges_sorted; /* by (from, seq) */
     uint32_t seq;
-    size_t lcap;             /* capacity of cfg->locals */
-    size_t ocap;             /* capacity of cfg->outputs */
-    struct module_call {     /* module blocks, in the order they are found */
+    size_t lcap;         /* capacity of cfg->locals */
+    size_t ocap;         /* capacity of cfg->outputs */
+    struct module_call { /* module blocks, in the order they are found */
         const struct ast_block *b;
         const struct cfg_module *scope; /* the module that calls (NULL: root) */
     } * calls;
@@ -771,9 +771,9 @@ struct ref_walk {
     struct loader *ld;
     long from;                /* the resource's index; -1 outside resources */
     const struct cfg_module *module; /* the module whose names are read (NULL: root) */
-    bool quiet;                     /* a module's second instance: reported once already */
-    uint32_t local;           /* the local's index + 1; 0 outside locals */
-    bool no_locals;           /* variables: bound before locals exist */
+    bool quiet;                      /* a module's second instance: reported once already */
+    uint32_t local;                  /* the local's index + 1; 0 outside locals */
+    bool no_locals;                  /* variables: bound before locals exist */
     const char *no_resources; /* see eval_ctx */
     bool has_each;
     bool has_count;
@@ -2571,9 +2571,9 @@ static bool body_needed(const struct config_opts *opts, const struct ast_block *
 {
     return !opts->check_only || for_each || ast_body_attr(&b->body, "count") != NULL ||
            strcmp(b->type, "settings") == 0 || strcmp(b->type, "variable") == 0 ||
-           strcmp(b->type, "locals") == 0 ||
-           strcmp(b->type, "output") == 0 || strcmp(b->type, "module") == 0 ||
-           strcmp(b->type, "import") == 0 || strcmp(b->type, "moved") == 0;
+           strcmp(b->type, "locals") == 0 || strcmp(b->type, "output") == 0 ||
+           strcmp(b->type, "module") == 0 || strcmp(b->type, "import") == 0 ||
+           strcmp(b->type, "moved") == 0;
 }
 
 /* Registers and checks one top-level block of module scope (NULL: root);

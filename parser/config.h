@@ -101,9 +101,9 @@ struct cfg_local {
     const char *type;                 /* inputs: the declared type, or NULL */
     bool declared_sensitive;          /* inputs and outputs: sensitive = true */
     const struct ast_attr *attr;      /* NAME = expr; NULL: no value (an error was reported) */
-    json_t *value;               /* owned; NULL until evaluated */
-    bool sensitive;              /* its value reads a sensitive value */
-    bool needs_resources;        /* it refers to a resource (directly or not) */
+    json_t *value;                    /* owned; NULL until evaluated */
+    bool sensitive;                   /* its value reads a sensitive value */
+    bool needs_resources;             /* it refers to a resource (directly or not) */
     enum cfg_local_state state;
 };
 
