@@ -242,6 +242,7 @@ static int drift_dir(struct drift_cli *dc, const char *dir, json_t **json_out)
     session_prepare_config(dc->so.cloud, cfg);
     dc->so.need_cloud = true;
     dc->so.lock = false; /* read-only: no lock, and so no journal recovery */
+    dc->so.read_only = true;
     if (session_open(&s, &dc->so, cfg) != EXIT_OK)
         goto out;
     session_ok = true;

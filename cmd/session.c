@@ -110,8 +110,10 @@ static int open_cloud(struct session *s, const struct session_opts *o, const str
 #ifdef AMLSEC_HAVE_ARMLOCAL
         struct armlocal_opts lo = ARMLOCAL_OPTS_INIT;
         const char *base;
-        if (armlocal_opts_embedded(&lo, ".", s->local_data, sizeof(s->local_data), &err) < 0 ||
-            armlocal_start(&s->local, &lo, &err) < 0)
+        if (armlocal_opts_embedded(&lo, ".", s->local_data, sizeof(s->local_data), &err) < 0)
+            goto fail;
+        lo.port_file_read_only = o->read_only;
+        if (armlocal_start(&s->local, &lo, &err) < 0)
             goto fail;
         base = armlocal_base_url(s->local);
         if (arm_cloud_custom(&s->custom_cloud, "local", base, base, NULL, NULL, NULL, &err) < 0)

@@ -50,6 +50,7 @@ struct session_opts {
     const char *operation; /* "plan", "apply", ... for the lock info */
     unsigned parallelism;
     bool need_cloud;
+    bool read_only; /* writes nothing under .amlsec, not even the local cloud's port (drift) */
     /* sign in (get an ARM token) before the state is opened: apply PLANFILE
      * must not touch the state when it cannot proceed */
     bool sign_in_first;

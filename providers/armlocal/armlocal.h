@@ -47,6 +47,7 @@ struct armlocal_opts {
      * when it is free, so the URLs the store holds (a vault's URI, its keys'
      * URIs) still reach this server; else an ephemeral one */
     int remember_port;
+    int port_file_read_only; /* with remember_port: never rewrite data_dir/port (a read-only run) */
     char listen_buf[64]; /* holds the host parsed by armlocal_opts_set("listen") */
     /* per resource type: its long-running operations stay in progress ms,
      * its synchronous ones answer after ms */
@@ -56,7 +57,8 @@ struct armlocal_opts {
 
 #define ARMLOCAL_OPTS_INIT                                                                         \
     {                                                                                              \
-        NULL, 0, NULL, 0, 1000, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, {0}, {{NULL, 0}}, 0   \
+        NULL, 0, NULL, 0, 1000, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, {0}, {{NULL, 0}},  \
+            0                                                                                      \
     }
 
 /* Sets one option from its command-line spelling (without dashes):

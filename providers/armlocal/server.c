@@ -625,7 +625,8 @@ int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, stru
     snprintf(al->listen_host, sizeof(al->listen_host), "%s", host);
     /* rewritten only when it changed: a read-only run (drift) leaves the
      * directory as it was */
-    if (opts->remember_port && opts->data_dir && info && info->port != remembered)
+    if (opts->remember_port && !opts->port_file_read_only && opts->data_dir && info &&
+        info->port != remembered)
         remember_port(opts->data_dir, info->port);
     if (pipe2(al->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
         pthread_create(&al->acceptor, NULL, acceptor_main, al) != 0) {

@@ -389,7 +389,17 @@ expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > apply.out 2
 find .amlsec -printf '%p %s %T@\n' | sort > "$TMP/emb.before"
 sums >> "$TMP/emb.before"
 sleep 1.1
+# the port the last run listened on is taken (another job's server): drift
+# listens elsewhere and still writes nothing
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(open(".amlsec/local/port").read()))); s.listen(1)
+print("taken", flush=True); time.sleep(60)' > "$TMP/taken.out" &
+taker=$!
+for _ in $(seq 50); do grep -q taken "$TMP/taken.out" && break; sleep 0.1; done
+grep -q taken "$TMP/taken.out" || fail "could not take the remembered port"
 expect_exit 0 "$AMLSEC" drift -cloud local -no-color > "$TMP/emb.out" 2>&1
+kill "$taker" 2>/dev/null; wait "$taker" 2>/dev/null || true
 find .amlsec -printf '%p %s %T@\n' | sort > "$TMP/emb.after"
 sums >> "$TMP/emb.after"
 diff "$TMP/emb.before" "$TMP/emb.after" > /dev/null || fail "drift -cloud local touched .amlsec: $(diff "$TMP/emb.before" "$TMP/emb.after")"
