@@ -683,6 +683,11 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         adjusted = NULL;
         json_array_foreach(plan->adjustments, ai, a) plan->nimports +=
             strcmp(json_string_value(json_object_get(a, "action")), "import") == 0;
+        /* the changes to resources a moved block renamed name where they came from */
+        if (plan_set_previous_addresses(plan) < 0) {
+            cli_error("out of memory");
+            goto out;
+        }
     }
     if (json_ui)
         ui_json_diags(&diags);

@@ -189,17 +189,22 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
                 same_st = true;
                 for (size_t k = 0; k < st.nresources; k++) {
                     struct state_resource *r = &st.resources[k];
+                    /* the plan's moved blocks rename it: the new address,
+                     * and previous_address the state's */
+                    const char *addr = plan_moved_to(plan->adjustments, r->address);
                     json_t *values, *o;
-                    if (json_object_get(seen, r->address))
+                    if (json_object_get(seen, addr))
                         continue;
                     values = state_cli_redacted(r, &err);
                     if (values == NULL)
                         continue;
                     o = json_pack("{s:s, s:s, s:s, s:{s:[s], s:O, s:O, s:{}, s:{}, s:{}}, s:s}",
-                                  "address", r->address, "type", r->kind, "arm_id", r->arm_id,
-                                  "change", "actions", "no-op", "before", values, "after", values,
+                                  "address", addr, "type", r->kind, "arm_id", r->arm_id, "change",
+                                  "actions", "no-op", "before", values, "after", values,
                                   "after_unknown", "before_sensitive", "after_sensitive",
                                   "action_reason", "");
+                    if (strcmp(addr, r->address) != 0)
+                        json_object_set_new(o, "previous_address", json_string(r->address));
                     tf_fields(o);
                     json_array_append(changes, o);
                     json_array_append_new(planned, value_resource(o, values, NULL));

@@ -138,8 +138,34 @@ void ui_json_plan(const struct plan *plan)
                                action_of(c->action));
         if (c->reason)
             json_object_set_new(ch, "reason", json_string(c->reason));
+        if (c->previous_address)
+            json_object_set_new(ch, "previous_resource", resource_of(c->previous_address, c->kind));
         snprintf(msg, sizeof(msg), "%s: Plan to %s", c->address, action_of(c->action));
         emit(json_pack("{s:o}", "change", ch), "info", msg, "planned_change");
+    }
+    /* as Terraform: a resource that only moves is a planned_change "move"
+     * (once, under the address the moves end at) */
+    for (size_t i = 0; i < json_array_size(plan->adjustments); i++) {
+        const json_t *a = json_array_get(plan->adjustments, i);
+        const char *to = json_string_value(json_object_get(a, "to")), *from;
+        char kind[128];
+        bool changed = false;
+        if (to == NULL || strcmp(json_string_value(json_object_get(a, "action")), "move") != 0 ||
+            strcmp(plan_moved_to(plan->adjustments, to), to) != 0)
+            continue; /* an import, or a step of a chain */
+        from = plan_moved_from(plan->adjustments, to);
+        for (size_t k = 0; k < plan->n && !changed; k++)
+            changed = strcmp(plan->changes[k].address, to) == 0;
+        if (from == NULL || changed)
+            continue;
+        {
+            const char *t = strncmp(to, "existing.", 9) == 0 ? to + 9 : to;
+            snprintf(kind, sizeof(kind), "%.*s", (int)strcspn(t, "."), t);
+        }
+        snprintf(msg, sizeof(msg), "%s: Plan to move", to);
+        emit(json_pack("{s:{s:o, s:o, s:s}}", "change", "resource", resource_of(to, kind),
+                       "previous_resource", resource_of(from, kind), "action", "move"),
+             "info", msg, "planned_change");
     }
     snprintf(msg, sizeof(msg), "Plan: %zu to add, %zu to change, %zu to destroy.", plan->nadd,
              plan->nchange, plan->ndestroy);

@@ -82,6 +82,49 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+static bool is_move(const json_t *a)
+{
+    const char *action = json_string_value(json_object_get(a, "action"));
+    return action && strcmp(action, "move") == 0 && json_is_string(json_object_get(a, "from")) &&
+           json_is_string(json_object_get(a, "to"));
+}
+
+const char *plan_moved_to(const json_t *adjustments, const char *address)
+{
+    const char *cur = address;
+    for (size_t i = 0; i < json_array_size(adjustments); i++) {
+        const json_t *a = json_array_get(adjustments, i);
+        if (is_move(a) && strcmp(json_string_value(json_object_get(a, "from")), cur) == 0)
+            cur = json_string_value(json_object_get(a, "to"));
+    }
+    return cur;
+}
+
+const char *plan_moved_from(const json_t *adjustments, const char *address)
+{
+    const char *cur = address;
+    for (size_t i = json_array_size(adjustments); i-- > 0;) {
+        const json_t *a = json_array_get(adjustments, i);
+        if (is_move(a) && strcmp(json_string_value(json_object_get(a, "to")), cur) == 0)
+            cur = json_string_value(json_object_get(a, "from"));
+    }
+    return cur == address ? NULL : cur;
+}
+
+int plan_set_previous_addresses(struct plan *plan)
+{
+    for (size_t i = 0; i < plan->n; i++) {
+        struct plan_change *c = &plan->changes[i];
+        const char *from = plan_moved_from(plan->adjustments, c->address);
+        if (from == NULL || c->previous_address)
+            continue;
+        c->previous_address = strdup(from);
+        if (c->previous_address == NULL)
+            return AMLSEC_ENOMEM;
+    }
+    return 0;
+}
+
 static const char *str_of(const json_t *obj, const char *key)
 {
     const json_t *v = json_object_get(obj, key);

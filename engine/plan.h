@@ -164,6 +164,17 @@ const char *plan_action_name(enum plan_action a);
 const char *plan_via_name(enum plan_update_via v);
 bool plan_has_changes(const struct plan *plan);
 
+/* Where a state entry's moves (plan->adjustments' "move" entries, in the
+ * order they were done) took it: the address the plan knows it by, or
+ * address itself when it did not move. */
+const char *plan_moved_to(const json_t *adjustments, const char *address);
+/* The address the state knew a resource by before the moves brought it to
+ * address (through a chain, the first), or NULL when it did not move. */
+const char *plan_moved_from(const json_t *adjustments, const char *address);
+/* Sets previous_address on each change whose resource the plan's moves
+ * renamed (show -json's previous_address). 0, or AMLSEC_ENOMEM. */
+int plan_set_previous_addresses(struct plan *plan);
+
 /* The digest of a configuration's source files (names and bytes). */
 void plan_config_digest(char out[72], const struct config *cfg);
 

@@ -40,6 +40,50 @@ expect_exit 2 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > moved.o
 grep -q '^  # storage_account.st\["x"\] has moved to storage_account.data\["x"\]$' moved.out || fail "no 'has moved to'"
 grep -q '^  # storage_account.st\["y"\] has moved to storage_account.data\["y"\]$' moved.out || fail "second instance"
 grep -q '^Plan: 0 to add, 0 to change, 0 to destroy.$' moved.out || fail "a move planned a change"
+# show -json of the saved plan: the moved instances under their new address, previous_address
+# the old one (Terraform's JSON plan), none left under the old address
+expect_exit 0 "$AMLSEC" plan -cloud local -no-color -out mv.plan > mvplan.out 2>&1
+"$AMLSEC" show -json mv.plan > mv.json || fail "show -json"
+for k in x y; do
+  jq -e --arg k "$k" '[.resource_changes[] | select(.address == "storage_account.data[\"\($k)\"]")
+    | select(.previous_address == "storage_account.st[\"\($k)\"]")] | length == 1' mv.json > /dev/null \
+    || fail "no previous_address on storage_account.data[\"$k\"]"
+done
+jq -e '[.resource_changes[] | select(.address | startswith("storage_account.st"))] | length == 0' \
+  mv.json > /dev/null || fail "show -json lists the old addresses"
+jq -e '[.resource_changes[] | select(.address == "resource_group.a") | has("previous_address")]
+  == [false]' mv.json > /dev/null || fail "previous_address on a resource that did not move"
+"$AMLSEC" plan -cloud local -json > mv.jsonl 2> mv.err || fail "plan -json"
+jq -s -e '[.[] | select(.type == "planned_change" and .change.action == "move"
+  and .change.resource.addr == "storage_account.data[\"y\"]")
+  | select(.change.previous_resource.addr == "storage_account.st[\"y\"]")] | length == 1' \
+  mv.jsonl > /dev/null || fail "plan -json: no planned_change move"
+if [ -n "${JSONSCHEMA:-}" ]; then
+  "$JSONSCHEMA" "$SRC/docs/schemas/plan.schema.json" mv.json || fail "show -json against its schema"
+  "$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" mv.jsonl || fail "plan -json against its schema"
+fi
+# a chain (st -> data -> final) gives the original address, also on a change the plan makes,
+# and plan -json's planned_change names it as previous_resource
+cp main.amlsec main.keep
+sed -i 's/storage_account "data"/storage_account "final"/; s/^  allow_blob_public_access = false$/  allow_blob_public_access = false\n  tags                     = { team = "a" }/' main.amlsec
+printf '\nmoved {\n  from = storage_account.data\n  to   = storage_account.final\n}\n' >> main.amlsec
+expect_exit 0 "$AMLSEC" plan -cloud local -no-color -out chain.plan > chain.out 2>&1
+grep -q '^Plan: 0 to add, 2 to change, 0 to destroy.$' chain.out || fail "the chain's plan"
+"$AMLSEC" show -json chain.plan > chain.json || fail "show -json"
+for k in x y; do
+  jq -e --arg k "$k" '[.resource_changes[] | select(.address == "storage_account.final[\"\($k)\"]")
+    | select(.previous_address == "storage_account.st[\"\($k)\"]" and .change.actions == ["update"])]
+    | length == 1' chain.json > /dev/null || fail "no previous_address through the chain ($k)"
+done
+"$AMLSEC" plan -cloud local -json > chain.jsonl 2> chain.err || fail "plan -json"
+jq -s -e '[.[] | select(.type == "planned_change" and .change.resource.addr == "storage_account.final[\"x\"]")
+  | select(.change.previous_resource.addr == "storage_account.st[\"x\"]")] | length == 1' \
+  chain.jsonl > /dev/null || fail "plan -json: no previous_resource"
+if [ -n "${JSONSCHEMA:-}" ]; then
+  "$JSONSCHEMA" "$SRC/docs/schemas/plan.schema.json" chain.json || fail "show -json against its schema"
+  "$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" chain.jsonl || fail "plan -json against its schema"
+fi
+mv main.keep main.amlsec
 "$AMLSEC" state list > list0.out
 grep -q 'storage_account.st\["x"\]' list0.out || fail "plan saved the move"
 expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > apply2.out 2>&1
