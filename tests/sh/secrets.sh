@@ -11,7 +11,9 @@
 #  and a name taken from a sensitive value is refused (it would be part of the ARM id);
 #  5. a local, a module input or a module output holding a whole resource keeps the resource's
 #     secret paths: local.rg.tags.owner is (sensitive), local.rg.name is not, and an output
-#     reading the secret must say sensitive = true.
+#     reading the secret must say sensitive = true;
+#  6. an import block's ARM body holding what ARM returns as secret (App Insights connection
+#     string): plan -out needs state encryption, the saved plan is sealed, output redacts it.
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}" "${SRC:?}"
 work=$(mktemp -d)
@@ -240,6 +242,48 @@ expect_exit 1 "$AMLSEC" validate -json > lo.json 2>&1
 clean lo.json
 grep -q '"code": "sensitive-output"' lo.json || fail "a module output of a whole resource with secrets accepted"
 rm mod/leak.amlsec leak.amlsec
+cd "$work/p"
+echo "9. an import's ARM body with secrets ARM returns: the saved plan needs a key, output redacts"
+mkdir "$work/r" && cd "$work/r"
+SUB=00000000-0000-0000-0000-000000000000
+appi=$(curl -sf "$url/_armlocal/resources/subscriptions/$SUB/resourceGroups/rg-secrets/providers/Microsoft.Insights/components/appi-secrets") \
+  || fail "cannot read the app insights from the local cloud"
+cstr=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["body"]["properties"]["ConnectionString"])' "$appi")
+ikey=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["body"]["properties"]["InstrumentationKey"])' "$appi")
+[ -n "$cstr" ] && [ -n "$ikey" ] || fail "no connection string or instrumentation key in the local cloud"
+canaries+=("$cstr" "$ikey")
+cat > main.amlsec <<CONF
+settings {
+  subscription = "$SUB"
+  location     = "westeurope"
+}
+existing resource_group "ml" {
+  id = "/subscriptions/$SUB/resourceGroups/rg-secrets"
+}
+app_insights "ml" {
+  resource_group = existing.resource_group.ml
+  name           = "appi-secrets"
+}
+import {
+  to = app_insights.ml
+  id = "/subscriptions/$SUB/resourceGroups/rg-secrets/providers/Microsoft.Insights/components/appi-secrets"
+}
+CONF
+(
+  unset AMLSEC_STATE_PASSPHRASE
+  # without encryption a saved plan would hold the imported secrets: refused
+  expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color -out i.plan > ip.out 2>&1
+  grep -q 'the plan holds sensitive values' ip.out || fail "plan -out of an import with secrets, without a key"
+  [ -e i.plan ] && fail "the plan with the imported secrets was saved in clear"
+  expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color > ip2.out 2>&1
+  clean ip.out ip2.out
+  grep -q 'app_insights.ml will be imported' ip2.out || fail "no import planned"
+  true
+) || exit 1
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out i.plan > ip3.out 2>&1
+expect_exit 0 "$AMLSEC" show -no-color i.plan > is.out 2>&1
+expect_exit 0 "$AMLSEC" show -json i.plan > is.json 2>&1
+clean ip3.out is.out is.json i.plan
 cd "$work/p"
 stop_cloud
 echo "secrets: all passed"
