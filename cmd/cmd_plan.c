@@ -15,6 +15,7 @@
 #include "cmd/planfile.h"
 #include "cmd/reports.h"
 #include "cmd/session.h"
+#include "cmd/state_cli.h"
 #include "cmd/ui_json.h"
 #include "engine/apply.h"
 #include "engine/live_rules.h"
@@ -293,7 +294,8 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
     for (size_t i = 0; i < cfg->nimports; i++) {
         const struct cfg_import *im = &cfg->imports[i];
         struct state_resource *r;
-        json_t *attrs = NULL;
+        json_t *attrs = NULL, *shown;
+        bool secret;
         if (state_find(&s->st, im->to))
             continue; /* imported already: the block is a no-op */
         if (session_import(s, cfg, im->to, im->id) != EXIT_OK) {
@@ -303,11 +305,19 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
         r = state_find(&s->st, im->to);
         if (state_resource_attributes(&attrs, r, &err) < 0)
             goto oom;
-        json_array_append_new(
-            adj, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:O, s:O}}", "action", "import",
-                           "address", im->to, "id", im->id, "entry", "kind", r->kind, "arm_id",
-                           r->arm_id, "api_version", r->api_version, "attributes", attrs,
-                           "sensitive", r->sensitive ? r->sensitive : json_null()));
+        /* the ARM body read holds a secret when hiding them as `state show`
+         * does changes it (what the catalogue marks secret, such as a
+         * connection string ARM returns): the saved plan keeps the body,
+         * so it must then be sealed as any sensitive plan (secret) */
+        shown = state_cli_redacted(r, &err);
+        secret = shown == NULL || !json_equal(shown, attrs) || json_array_size(r->sensitive) > 0;
+        json_decref(shown);
+        json_array_append_new(adj, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:O, s:O, s:b}}",
+                                             "action", "import", "address", im->to, "id", im->id,
+                                             "entry", "kind", r->kind, "arm_id", r->arm_id,
+                                             "api_version", r->api_version, "attributes", attrs,
+                                             "sensitive", r->sensitive ? r->sensitive : json_null(),
+                                             "secret", secret));
     }
     if (json_array_size(adj))
         *out = adj;

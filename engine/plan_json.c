@@ -248,6 +248,19 @@ bool plan_has_sensitive(const struct plan *plan)
                                                   holds_sensitive(c->before, c->sensitive, "")))
             return true;
     }
+    /* an import's state entry (the ARM body read at plan time, replayed
+     * by apply) with a secret in it (cmd_plan.c marks it) */
+    {
+        size_t i;
+        json_t *a;
+        json_array_foreach(plan->adjustments, i, a)
+        {
+            const json_t *e = json_object_get(a, "entry");
+            if (json_is_true(json_object_get(e, "secret")) ||
+                json_array_size(json_object_get(e, "sensitive")) > 0)
+                return true;
+        }
+    }
     /* a sensitive output's value is kept in the saved plan too */
     {
         const char *k;

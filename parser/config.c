@@ -2506,6 +2506,7 @@ static void eval_output(struct loader *ld, struct cfg_output *o)
         return;
     }
     ectx.sensitive = false;
+    ectx.whole_value = true; /* a whole instance is its object here, secrets and all */
     if (eval_expr(&o->value, &ectx, value->value) < 0)
         return;
     if (ectx.sensitive && !o->sensitive) {
@@ -3361,8 +3362,10 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nvars; i++)
         json_decref(cfg->vars[i].value);
     free(cfg->vars);
-    for (size_t i = 0; i < cfg->nlocals; i++)
+    for (size_t i = 0; i < cfg->nlocals; i++) {
         json_decref(cfg->locals[i].value);
+        json_decref(cfg->locals[i].paths);
+    }
     for (size_t i = 0; i < cfg->noutputs; i++)
         json_decref(cfg->outputs[i].value);
     free(cfg->outputs);

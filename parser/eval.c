@@ -109,12 +109,25 @@ static void node_eval(struct eval_ctx *ctx, struct cfg_local *l)
         lc.each_value = l->scope->each_value;
     }
     l->state = CFG_LOCAL_EVALUATING;
+    lc.whole_value = true;
+    lc.top = l->attr->value;
+    lc.paths_out = json_array();
     if (eval_expr(&l->value, &lc, l->attr->value) < 0) {
+        json_decref(lc.paths_out);
         l->state = CFG_LOCAL_FAILED;
         return;
     }
     l->state = CFG_LOCAL_DONE;
     l->sensitive = lc.sensitive || l->declared_sensitive;
+    if (json_array_size(lc.paths_out) && !l->sensitive) {
+        json_decref(l->paths);
+        l->paths = lc.paths_out;
+        /* an output holding secrets must say so, whatever reads them later */
+        if (l->ns == 'o' && !l->declared_sensitive)
+            lc.sensitive = true;
+    } else {
+        json_decref(lc.paths_out);
+    }
     if (l->ns == 'v' && !type_matches(l->type, l->value)) {
         fail(&lc, &l->attr->value->loc, "type", "variable '%s' of %s is a %s, not a %s", l->name,
              l->scope->path, value_type_name(l->value), l->type);
@@ -140,6 +153,7 @@ static int node_value(json_t **out, struct eval_ctx *ctx, struct cfg_local *l,
         return AMLSEC_EPARSE;
     if (l->sensitive)
         ctx->sensitive = true;
+    ctx->node_paths = l->paths;
     *out = json_incref(l->value);
     return 0;
 }
@@ -405,15 +419,19 @@ static const struct cfg_instance *instance_of(const struct cfg_resource *r, cons
     return NULL;
 }
 
-/* Sensitivity follows a value read from another instance: the steps s
- * name an attribute path of in; when a sensitive path of in covers it, or
- * lies inside it, what is read is sensitive. A reference to the whole
- * instance stands for its id (names cannot be sensitive: schema checks). */
-static void mark_read(struct eval_ctx *ctx, const struct cfg_instance *in, const struct ast_step *s)
+/* Marks ctx sensitive when the steps s, read from a value whose secret
+ * attribute paths are paths, reach a secret. The whole value (no steps):
+ * in an attribute, an instance stands for its id (names cannot be
+ * sensitive: schema checks; stands_for_id); held by a local or an output
+ * (ctx->whole_value) it is the whole object, secrets and all: the local
+ * keeps the paths when it is exactly this value (exact, e is ctx->top),
+ * otherwise the whole value is sensitive. */
+static void mark_paths(struct eval_ctx *ctx, const json_t *paths, const struct ast_step *s,
+                       const struct ast_expr *e, bool exact, bool stands_for_id)
 {
     char path[256];
     size_t len = 0;
-    if (in == NULL || json_array_size(in->sensitive) == 0)
+    if (json_array_size(paths) == 0)
         return;
     for (; s && s->kind == STEP_ATTR; s = s->next) {
         size_t n = strlen(s->name);
@@ -426,10 +444,33 @@ static void mark_read(struct eval_ctx *ctx, const struct cfg_instance *in, const
         memcpy(path + len, s->name, n + 1);
         len += n;
     }
-    if (len == 0)
-        snprintf(path, sizeof(path), "id");
-    if (value_path_sensitive(in->sensitive, path, true))
+    if (len == 0 && s == NULL) {
+        if (ctx->whole_value && exact && ctx->paths_out && ctx->top == e) {
+            size_t i;
+            json_t *p;
+            json_array_foreach(paths, i, p)
+                value_sensitive_add(ctx->paths_out, json_string_value(p));
+        } else if (ctx->whole_value || !stands_for_id) {
+            ctx->sensitive = true;
+        }
+        return;
+    }
+    if (len == 0) { /* an index or splat into the whole value: assume the worst */
         ctx->sensitive = true;
+        return;
+    }
+    if (value_path_sensitive(paths, path, true))
+        ctx->sensitive = true;
+}
+
+/* Sensitivity follows a value read from another instance: the steps s
+ * name an attribute path of in; when a sensitive path of in covers it, or
+ * lies inside it, what is read is sensitive (mark_paths). */
+static void mark_read(struct eval_ctx *ctx, const struct cfg_instance *in, const struct ast_step *s,
+                      const struct ast_expr *e, bool exact)
+{
+    if (in != NULL)
+        mark_paths(ctx, in->sensitive, s, e, exact, true);
 }
 
 /* Applies the steps s to v (consumed), the value of the instance at
@@ -508,12 +549,18 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     } else if (strcmp(root, "local") == 0 || (ctx->module && strcmp(root, "var") == 0)) {
         if (s == NULL || s->kind != STEP_ATTR)
             return fail(ctx, &e->loc, "reference", "'%s' must be followed by '.NAME'", root);
+        ctx->node_paths = NULL;
         if ((rc = local_value(&v, ctx, s, root[0] == 'l' ? 'l' : 'v')) < 0)
             return rc;
         s = s->next;
+        mark_paths(ctx, ctx->node_paths, s, e, true, true);
+        ctx->node_paths = NULL;
     } else if (strcmp(root, "module") == 0) {
+        ctx->node_paths = NULL;
         if ((rc = module_value(&v, ctx, e, &s)) < 0)
             return rc;
+        mark_paths(ctx, ctx->node_paths, s, e, true, true);
+        ctx->node_paths = NULL;
     } else if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 ||
                strcmp(root, "each") == 0) {
         if (s == NULL || s->kind != STEP_ATTR)
@@ -581,11 +628,12 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
             /* every instance at once: sensitive when any of them is */
             for (size_t i = 0; i < r->ninstances; i++)
                 mark_read(ctx, &r->instances[i],
-                          s && (s->kind == STEP_INDEX || s->kind == STEP_SPLAT) ? s->next : s);
+                          s && (s->kind == STEP_INDEX || s->kind == STEP_SPLAT) ? s->next : s, e,
+                          false);
         }
         if (from) {
             origin = from->address;
-            mark_read(ctx, from, s);
+            mark_read(ctx, from, s, e, true);
         }
     }
     if (origin)

@@ -33,6 +33,15 @@ struct eval_ctx {
     const struct cfg_module *module;     /* the module whose names are read (NULL: root) */
     const json_t *each_key, *each_value; /* each.key/value when self is NULL (a module call) */
     bool sensitive;       /* out: a sensitive variable was read */
+    /* in: a whole instance read stands for its whole object (locals,
+     * outputs), not for its id: what it holds that is secret counts */
+    bool whole_value;
+    /* in/out: when set, the expression `top` reads a whole instance (or a
+     * local holding one) and the secret paths inside it are added here, so
+     * a later local.X.PATH is sensitive only where the instance is */
+    json_t *paths_out;
+    const struct ast_expr *top;
+    const json_t *node_paths;       /* out (internal): the secret paths of the node just read */
     const struct eval_scope *scope; /* for expressions' variables; NULL outside */
 };
 

@@ -8,7 +8,12 @@
 #  3. a compute's admin password echoed by the response is never stored; service-generated
 #     secrets (App Insights connection string, instrumentation key) are (sensitive) when shown;
 #  4. a diagnostic never quotes a sensitive value (-var, AMLSEC_VAR_, -var-file);
-#  and a name taken from a sensitive value is refused (it would be part of the ARM id).
+#  and a name taken from a sensitive value is refused (it would be part of the ARM id);
+#  5. a local, a module input or a module output holding a whole resource keeps the resource's
+#     secret paths: local.rg.tags.owner is (sensitive), local.rg.name is not, and an output
+#     reading the secret must say sensitive = true;
+#  6. an import block's ARM body holding what ARM returns as secret (App Insights connection
+#     string): plan -out needs state encryption, the saved plan is sealed, output redacts it.
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}" "${SRC:?}"
 work=$(mktemp -d)
@@ -155,5 +160,130 @@ sed -i 's/name = "rg-secrets"/name = "rg-${var.tag_secret}"/' main.amlsec
 expect_exit 1 "$AMLSEC" validate -no-color > name.out 2>&1
 grep -q 'resource_group.ml.name comes from a sensitive value' name.out || fail "sensitive name accepted"
 clean name.out
+echo "8. a local (or a module output) holding a whole resource keeps its secret paths"
+mkdir "$work/q" "$work/q/mod" && cd "$work/q"
+cat > main.amlsec <<'CONF'
+settings {
+  subscription = "00000000-0000-0000-0000-000000000000"
+  location     = "westeurope"
+}
+variable "tag_secret" {
+  type      = string
+  sensitive = true
+}
+resource_group "ml" {
+  name = "rg-locals"
+  tags = { owner = var.tag_secret, plain = "not a secret" }
+}
+locals {
+  rg    = resource_group.ml
+  again = local.rg
+  obj   = { s = var.tag_secret, p = "plain" }
+}
+module "m" {
+  source = "./mod"
+  rg     = resource_group.ml
+}
+storage_account "st" {
+  resource_group = local.rg
+  name           = "stlocals01"
+  tags = {
+    via_local  = local.rg.tags.owner
+    via_again  = local.again.tags["owner"]
+    via_obj    = local.obj.s
+    via_module = module.m.tags.owner
+    via_input  = module.m.owner
+    all_tags   = jsonencode(local.rg.tags)
+    rg_name    = local.rg.name
+    rg_plain   = local.rg.tags.plain
+  }
+}
+output "owner" {
+  value     = local.rg.tags.owner
+  sensitive = true
+}
+output "name" {
+  value = local.rg.name
+}
+CONF
+cat > mod/main.amlsec <<'CONF'
+variable "rg" {}
+output "tags" {
+  value     = var.rg.tags
+  sensitive = true
+}
+output "owner" {
+  value     = var.rg.tags.owner
+  sensitive = true
+}
+CONF
+expect_exit 0 "$AMLSEC" validate -json > lv.json 2>&1
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > lp.out 2>&1
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out l.plan > lp2.out 2>&1
+expect_exit 0 "$AMLSEC" show -no-color l.plan > ls.out 2>&1
+expect_exit 0 "$AMLSEC" show -json l.plan > ls.json 2>&1
+clean lv.json lp.out lp2.out ls.out ls.json
+for k in via_local via_again via_obj via_module via_input all_tags; do
+  grep -q "^ *+ $k *= (sensitive)$" lp.out || fail "tag $k (a secret read through a local) is not (sensitive)"
+done
+grep -q '^ *+ rg_name *= "rg-locals"$' lp.out || fail "a local's attribute that is no secret is hidden"
+grep -q '^ *+ rg_plain *= "not a secret"$' lp.out || fail "a local's tag that is no secret is hidden"
+# an output reading the secret through a local must say sensitive = true
+for v in 'local.rg.tags.owner' 'local.rg' 'local.again.tags' 'resource_group.ml' 'module.m'; do
+  printf 'output "leak" {\n  value = %s\n}\n' "$v" > leak.amlsec
+  expect_exit 1 "$AMLSEC" validate -json > lo.json 2>&1
+  clean lo.json
+  grep -q '"code": "sensitive-output"' lo.json || fail "output = $v (a secret) without sensitive = true accepted"
+done
+rm leak.amlsec
+printf 'output "rg" {\n  value = var.rg\n}\n' > mod/leak.amlsec
+printf 'output "rg" {\n  value     = module.m.rg\n  sensitive = true\n}\n' > leak.amlsec
+expect_exit 1 "$AMLSEC" validate -json > lo.json 2>&1
+clean lo.json
+grep -q '"code": "sensitive-output"' lo.json || fail "a module output of a whole resource with secrets accepted"
+rm mod/leak.amlsec leak.amlsec
+cd "$work/p"
+echo "9. an import's ARM body with secrets ARM returns: the saved plan needs a key, output redacts"
+mkdir "$work/r" && cd "$work/r"
+SUB=00000000-0000-0000-0000-000000000000
+appi=$(curl -sf "$url/_armlocal/resources/subscriptions/$SUB/resourceGroups/rg-secrets/providers/Microsoft.Insights/components/appi-secrets") \
+  || fail "cannot read the app insights from the local cloud"
+cstr=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["body"]["properties"]["ConnectionString"])' "$appi")
+ikey=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["body"]["properties"]["InstrumentationKey"])' "$appi")
+[ -n "$cstr" ] && [ -n "$ikey" ] || fail "no connection string or instrumentation key in the local cloud"
+canaries+=("$cstr" "$ikey")
+cat > main.amlsec <<CONF
+settings {
+  subscription = "$SUB"
+  location     = "westeurope"
+}
+existing resource_group "ml" {
+  id = "/subscriptions/$SUB/resourceGroups/rg-secrets"
+}
+app_insights "ml" {
+  resource_group = existing.resource_group.ml
+  name           = "appi-secrets"
+}
+import {
+  to = app_insights.ml
+  id = "/subscriptions/$SUB/resourceGroups/rg-secrets/providers/Microsoft.Insights/components/appi-secrets"
+}
+CONF
+(
+  unset AMLSEC_STATE_PASSPHRASE
+  # without encryption a saved plan would hold the imported secrets: refused
+  expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color -out i.plan > ip.out 2>&1
+  grep -q 'the plan holds sensitive values' ip.out || fail "plan -out of an import with secrets, without a key"
+  [ -e i.plan ] && fail "the plan with the imported secrets was saved in clear"
+  expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color > ip2.out 2>&1
+  clean ip.out ip2.out
+  grep -q 'app_insights.ml will be imported' ip2.out || fail "no import planned"
+  true
+) || exit 1
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out i.plan > ip3.out 2>&1
+expect_exit 0 "$AMLSEC" show -no-color i.plan > is.out 2>&1
+expect_exit 0 "$AMLSEC" show -json i.plan > is.json 2>&1
+clean ip3.out is.out is.json i.plan
+cd "$work/p"
 stop_cloud
 echo "secrets: all passed"
