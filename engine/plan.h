@@ -47,12 +47,12 @@ enum plan_update_via {
 struct plan_change {
     char *address;
     char *kind;
-    char *arm_id;       /* NULL when known only after apply (see id_from) */
-    char *prior_arm_id; /* replace of a renamed resource: the id being deleted (else NULL) */
+    char *arm_id;           /* NULL when known only after apply (see id_from) */
+    char *prior_arm_id;     /* replace of a renamed resource: the id being deleted (else NULL) */
     char *previous_address; /* the address the state knew it by when it moved (a `moved`
                                block), else NULL: show -json's previous_address */
-    json_t *id_from;    /* arm_id NULL: what apply derives it from besides `after` once the
-                           values it needs are known (engine/known.h; owned), else NULL */
+    json_t *id_from;        /* arm_id NULL: what apply derives it from besides `after` once the
+                               values it needs are known (engine/known.h; owned), else NULL */
     char *arm_type;
     char *api_version;
     enum plan_action action;

@@ -199,8 +199,8 @@ static bool secret_path(const struct schema_kind *k, const json_t *sensitive, co
         const char *sp = json_string_value(s);
         size_t m = sp ? strlen(sp) : 0;
         /* the path itself, something under it, or something above it */
-        if (sp && ((m >= n && strncmp(sp, path, n) == 0 && (sp[n] == '\0' || sp[n] == '.' ||
-                                                             sp[n] == '[')) ||
+        if (sp && ((m >= n && strncmp(sp, path, n) == 0 &&
+                    (sp[n] == '\0' || sp[n] == '.' || sp[n] == '[')) ||
                    (m < n && strncmp(sp, path, m) == 0 && (path[m] == '.' || path[m] == '['))))
             return true;
     }

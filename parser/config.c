@@ -769,18 +769,18 @@ static long collect_block(struct loader *ld, const struct cfg_module *scope,
 
 struct ref_walk {
     struct loader *ld;
-    long from;                /* the resource's index; -1 outside resources */
+    long from;                       /* the resource's index; -1 outside resources */
     const struct cfg_module *module; /* the module whose names are read (NULL: root) */
     bool quiet;                      /* a module's second instance: reported once already */
     uint32_t local;                  /* the local's index + 1; 0 outside locals */
     bool no_locals;                  /* variables: bound before locals exist */
-    const char *no_resources; /* see eval_ctx */
+    const char *no_resources;        /* see eval_ctx */
     bool has_each;
     bool has_count;
     /* Every name is declared by now: a reference to an unknown one is an
      * error. Before (while files are parsed), it waits in ld->deferred. */
     bool final;
-    uint32_t seq; /* a deferred reference's place among its block's (0: now) */
+    uint32_t seq;                   /* a deferred reference's place among its block's (0: now) */
     const struct eval_scope *scope; /* enclosing for expressions' variables (values unused) */
 };
 

@@ -103,8 +103,8 @@ struct cfg_local {
     const struct ast_attr *attr;      /* NAME = expr; NULL: no value (an error was reported) */
     json_t *value;                    /* owned; NULL until evaluated */
     bool sensitive;                   /* its value reads a sensitive value */
-    json_t *paths; /* owned, may be NULL: secret paths inside its value (a whole instance) */
-    bool needs_resources;             /* it refers to a resource (directly or not) */
+    json_t *paths;        /* owned, may be NULL: secret paths inside its value (a whole instance) */
+    bool needs_resources; /* it refers to a resource (directly or not) */
     enum cfg_local_state state;
 };
 

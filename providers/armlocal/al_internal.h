@@ -77,7 +77,7 @@ struct armlocal {
     char base_url[128];
     char *data_dir;
     char *state_path;
-    int dirty;           /* the store changed since the last write */
+    int dirty; /* the store changed since the last write */
     /* Incremental persistence (store.c): a snapshot (state_path) plus an
      * append-only log of the records changed since (log_path). */
     char *log_path;
@@ -121,14 +121,14 @@ struct armlocal {
     json_t *state;    /* {resources, ops, deletedWorkspaces, deletedVaults, deletedVaultData,
                          deletedKeys, counter} */
     json_t *pec_keys; /* keys of private endpoint connection records (an index, not persisted) */
-    json_t *global_names; /* "namespace/type/name" of globally unique names -> key (an index) */
-    json_t *lock_scopes;  /* lowercase scope -> {lock key: true} (an index) */
-    json_t *ra_scopes;    /* lowercase scope -> {role assignment key: true} (an index) */
-    json_t *pec_parents;  /* lowercase parent id -> {private endpoint connection key: true} */
-    json_t *pec_by_pe;    /* lowercase private endpoint id -> {its connection keys: true} */
-    json_t *ops_running;  /* ids of the operations InProgress (an index of state.ops) */
-    json_t *by_anc;       /* ancestor -> {type -> {key: true}} (store.c, "the tree index") */
-    json_t *key_serial;   /* key -> its position in the store's order */
+    json_t *global_names;    /* "namespace/type/name" of globally unique names -> key (an index) */
+    json_t *lock_scopes;     /* lowercase scope -> {lock key: true} (an index) */
+    json_t *ra_scopes;       /* lowercase scope -> {role assignment key: true} (an index) */
+    json_t *pec_parents;     /* lowercase parent id -> {private endpoint connection key: true} */
+    json_t *pec_by_pe;       /* lowercase private endpoint id -> {its connection keys: true} */
+    json_t *ops_running;     /* ids of the operations InProgress (an index of state.ops) */
+    json_t *by_anc;          /* ancestor -> {type -> {key: true}} (store.c, "the tree index") */
+    json_t *key_serial;      /* key -> its position in the store's order */
     json_t *ra_principals;   /* lowercase principal id -> {"": {role assignment key: true}} */
     json_t *ra_principal_of; /* role assignment key -> the principal it is indexed under */
     json_int_t serial_next;

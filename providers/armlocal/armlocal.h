@@ -48,7 +48,7 @@ struct armlocal_opts {
      * URIs) still reach this server; else an ephemeral one */
     int remember_port;
     int port_file_read_only; /* with remember_port: never rewrite data_dir/port (a read-only run) */
-    char listen_buf[64]; /* holds the host parsed by armlocal_opts_set("listen") */
+    char listen_buf[64];     /* holds the host parsed by armlocal_opts_set("listen") */
     /* per resource type: its long-running operations stay in progress ms,
      * its synchronous ones answer after ms */
     struct armlocal_type_ms lro_by_type[ARMLOCAL_MAX_LRO_TYPES];
