@@ -39,12 +39,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_cloud.h"
+
 #define RUNS 3
 #define MAX_SIZES 4
 #define SUB "00000000-0000-0000-0000-0000000000d1"
 
 static const char *amlsec, *armlocal;
-static pid_t cloud_pid;
 static double last_cpu;
 
 static double now_s(void)
@@ -88,90 +89,6 @@ static int run(const char *dir, char *const argv[], const char *out, double *wal
     last_cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-static int start_cloud(char *url, size_t n)
-{
-    int fds[2];
-    FILE *f;
-    if (pipe(fds) < 0)
-        return -1;
-    cloud_pid = fork();
-    if (cloud_pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(fds[1], 1);
-        dup2(null, 2);
-        close(fds[0]);
-        execl(armlocal, armlocal, "--listen", "127.0.0.1:0", "--lro-ms", "0", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    f = fdopen(fds[0], "r");
-    if (f == NULL || fgets(url, (int)n, f) == NULL)
-        return -1;
-    url[strcspn(url, "\r\n")] = '\0';
-    return 0;
-}
-
-static void stop_cloud(void)
-{
-    if (cloud_pid > 0) {
-        kill(cloud_pid, SIGTERM);
-        waitpid(cloud_pid, NULL, 0);
-        cloud_pid = 0;
-    }
-}
-
-struct sink {
-    char buf[8192];
-    size_t len;
-};
-
-static size_t sink(char *p, size_t s, size_t n, void *u)
-{
-    struct sink *b = u;
-    size_t k = s * n, room = sizeof(b->buf) - 1 - b->len;
-    size_t take = k < room ? k : room;
-    memcpy(b->buf + b->len, p, take);
-    b->len += take;
-    b->buf[b->len] = '\0';
-    return k;
-}
-
-static CURL *curl;
-
-static int control(const char *url, const char *method, const char *path, const char *body,
-                   char *out, size_t outsz)
-{
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    struct sink b = {{0}, 0};
-    char full[2048];
-    long code = 0;
-    snprintf(full, sizeof(full), "%s%s", url, path);
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, full);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-    if (body)
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
-    curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(h);
-    if (out)
-        snprintf(out, outsz, "%s", b.buf);
-    return code >= 200 && code < 300 ? 0 : -1;
-}
-
-static long request_total(const char *url)
-{
-    char out[8192];
-    const char *t;
-    if (control(url, "GET", "/_armlocal/requests", NULL, out, sizeof(out)) < 0)
-        return -1;
-    t = strstr(out, "\"total\":");
-    return t ? strtol(t + 8, NULL, 10) : -1;
 }
 
 #define RG "/subscriptions/" SUB "/resourceGroups/rg-drift"
@@ -277,21 +194,12 @@ static int plant(const char *url, int u)
                      "\"groupIds\":[\"amlworkspace\"]}}]}}",
                      w);
         }
-        if (control(url, "PUT", path, body, NULL, 0) < 0) {
+        if (bench_control(url, "PUT", path, body, NULL, 0) < 0) {
             fprintf(stderr, "bench_drift: cannot plant %s\n", path);
             return -1;
         }
     }
     return 0;
-}
-
-static void sibling(char *out, size_t n, const char *self, const char *name)
-{
-    const char *slash = strrchr(self, '/');
-    if (slash)
-        snprintf(out, n, "%.*s/../%s", (int)(slash - self), self, name);
-    else
-        snprintf(out, n, "./%s", name);
 }
 
 struct figures {
@@ -309,7 +217,9 @@ static int measure(const char *root, int n, struct figures *fig)
 
     snprintf(dir, sizeof(dir), "%s/n%d", root, n);
     snprintf(out, sizeof(out), "%s/drift.json", dir);
-    if (mkdir(dir, 0700) < 0 || write_estate(dir, n) < 0 || start_cloud(url, sizeof(url)) < 0) {
+    if (mkdir(dir, 0700) < 0 || write_estate(dir, n) < 0 ||
+        bench_cloud_start(armlocal, url, sizeof(url),
+                          (const char *const[]){"--lro-ms", "0", NULL}) < 0) {
         fprintf(stderr, "bench_drift: cannot set up %d\n", n);
         return -1;
     }
@@ -319,19 +229,19 @@ static int measure(const char *root, int n, struct figures *fig)
                          "-no-color",    "-parallelism", "64",     NULL};
         if ((rc = run(dir, apply, NULL, &wall)) != 0) {
             fprintf(stderr, "bench_drift: seeding apply of %d exited %d\n", n, rc);
-            stop_cloud();
+            bench_cloud_stop();
             return -1;
         }
         printf("%d managed resources applied at full speed in %.1f s; ", n, wall);
     }
     if (plant(url, u) < 0) {
-        stop_cloud();
+        bench_cloud_stop();
         return -1;
     }
     printf("%d unmanaged objects planted\n", u);
-    if (control(url, "PUT", "/_armlocal/settings", "{\"latencyMs\":30,\"throttle\":\"arm\"}", NULL,
-                0) < 0) {
-        stop_cloud();
+    if (bench_control(url, "PUT", "/_armlocal/settings", "{\"latencyMs\":30,\"throttle\":\"arm\"}",
+                      NULL, 0) < 0) {
+        bench_cloud_stop();
         return -1;
     }
     unsetenv("AMLSEC_RATE_LIMIT");
@@ -345,9 +255,9 @@ static int measure(const char *root, int n, struct figures *fig)
         long unmanaged, changed;
         if (i > 0)
             usleep(5500 * 1000);
-        req0 = request_total(url);
+        req0 = bench_request_total(url);
         rc = run(dir, drift, out, &walls[i]);
-        req1 = request_total(url);
+        req1 = bench_request_total(url);
         cpus[i] = last_cpu;
         j = json_load_file(out, 0, &je);
         unmanaged = j ? (long)json_integer_value(
@@ -362,7 +272,7 @@ static int measure(const char *root, int n, struct figures *fig)
                     "bench_drift: run %d exited %d with %ld unmanaged and %ld changed (wanted 2, "
                     "%d, 0)\n",
                     i + 1, rc, unmanaged, changed, u);
-            stop_cloud();
+            bench_cloud_stop();
             return -1;
         }
         reqs = req1 - req0;
@@ -373,14 +283,14 @@ static int measure(const char *root, int n, struct figures *fig)
         /* for comparison: plan's refresh and comparison of the same estate */
         char *plan[] = {(char *)amlsec, "plan", "-cloud", url, "-no-color", NULL};
         usleep(5500 * 1000);
-        req0 = request_total(url);
+        req0 = bench_request_total(url);
         rc = run(dir, plan, NULL, &wall);
-        req1 = request_total(url);
+        req1 = bench_request_total(url);
         printf("   for comparison, plan of the same estate: exit %d, %.3f s wall, %.3f s CPU, %ld "
                "ARM requests\n",
                rc, wall, last_cpu, req1 - req0);
     }
-    stop_cloud();
+    bench_cloud_stop();
     qsort(walls, RUNS, sizeof(walls[0]), cmp_double);
     qsort(cpus, RUNS, sizeof(cpus[0]), cmp_double);
     fig->n = n;
@@ -405,8 +315,8 @@ int main(int argc, char **argv)
 
     if (realpath(argv[0], self) == NULL)
         snprintf(self, sizeof(self), "%s", argv[0]);
-    sibling(a_buf, sizeof(a_buf), self, "amlsec");
-    sibling(l_buf, sizeof(l_buf), self, "amlsec-armlocal");
+    bench_sibling(a_buf, sizeof(a_buf), self, "amlsec");
+    bench_sibling(l_buf, sizeof(l_buf), self, "amlsec-armlocal");
     trace = getenv("BENCH_DRIFT_TRACE");
     amlsec = argc > 1 ? argv[1] : a_buf;
     armlocal = argc > 2 ? argv[2] : l_buf;
@@ -419,8 +329,7 @@ int main(int argc, char **argv)
     }
     free(copy);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    curl = curl_easy_init();
-    if (mkdtemp(root) == NULL || curl == NULL) {
+    if (mkdtemp(root) == NULL) {
         perror("bench_drift");
         return 1;
     }
@@ -440,7 +349,6 @@ int main(int argc, char **argv)
                    fig[i].wall <= 3.0 ? "met" : "NOT met", fig[i].wall,
                    fig[i].requests * 1000.0 / fig[i].n <= 10.0 ? "met" : "NOT met",
                    fig[i].requests * 1000.0 / fig[i].n);
-    curl_easy_cleanup(curl);
     {
         char cmd[PATH_MAX + 16];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);

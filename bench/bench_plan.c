@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_cloud.h"
+
 #define RUNS 5
 
 static const char *amlsec, *armlocal;
@@ -77,94 +79,8 @@ static int run(const char *dir, char *const argv[], double *wall, long *rss_kb)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-static pid_t cloud_pid;
-
 /* Starts amlsec-armlocal in memory with extra flags; returns its base URL. */
-static int start_cloud(char *url, size_t n, const char *extra1, const char *extra2)
-{
-    int fds[2];
-    FILE *f;
-    if (pipe(fds) < 0)
-        return -1;
-    cloud_pid = fork();
-    if (cloud_pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(fds[1], 1);
-        dup2(null, 2);
-        close(fds[0]);
-        execl(armlocal, armlocal, "--listen", "127.0.0.1:0", extra1, extra2, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    f = fdopen(fds[0], "r");
-    if (f == NULL || fgets(url, (int)n, f) == NULL)
-        return -1;
-    url[strcspn(url, "\r\n")] = '\0';
-    return 0;
-}
-
-static void stop_cloud(void)
-{
-    if (cloud_pid > 0) {
-        kill(cloud_pid, SIGTERM);
-        waitpid(cloud_pid, NULL, 0);
-        cloud_pid = 0;
-    }
-}
-
-static size_t sink(char *p, size_t s, size_t n, void *u)
-{
-    struct {
-        char buf[4096];
-        size_t len;
-    } *b = u;
-    size_t k = s * n, room = sizeof(b->buf) - 1 - b->len;
-    size_t take = k < room ? k : room; /* keep the beginning: "total" comes first */
-    memcpy(b->buf + b->len, p, take);
-    b->len += take;
-    b->buf[b->len] = '\0';
-    return k;
-}
-
 /* A control-API call; the answer (truncated) lands in out when given. */
-static int control(const char *url, const char *method, const char *path, const char *body,
-                   char *out, size_t outsz)
-{
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    struct {
-        char buf[4096];
-        size_t len;
-    } b = {{0}, 0};
-    char full[1024];
-    long code = 0;
-    snprintf(full, sizeof(full), "%s%s", url, path);
-    curl_easy_setopt(c, CURLOPT_URL, full);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (out)
-        snprintf(out, outsz, "%s", b.buf);
-    return code >= 200 && code < 300 ? 0 : -1;
-}
-
-static long request_total(const char *url)
-{
-    char out[4096];
-    const char *t;
-    if (control(url, "GET", "/_armlocal/requests", NULL, out, sizeof(out)) < 0)
-        return -1;
-    t = strstr(out, "\"total\":");
-    return t ? strtol(t + 8, NULL, 10) : -1;
-}
-
 static const char settings_block[] =
     "settings {\n  subscription = \"00000000-0000-0000-0000-0000000000be\"\n"
     "  tenant = \"00000000-0000-0000-0000-00000000a11c\"\n  location = \"westeurope\"\n}\n\n";
@@ -404,19 +320,10 @@ static int seed_network(const char *url)
         snprintf(path, sizeof(path), "/_armlocal/resources%s", seeds[i][0]);
         snprintf(body, sizeof(body),
                  "{\"type\":\"%s\",\"location\":\"westeurope\",\"properties\":{}}", seeds[i][1]);
-        if (control(url, "PUT", path, body, NULL, 0) < 0)
+        if (bench_control(url, "PUT", path, body, NULL, 0) < 0)
             return -1;
     }
     return 0;
-}
-
-static void sibling(char *out, size_t n, const char *self, const char *name)
-{
-    const char *slash = strrchr(self, '/');
-    if (slash)
-        snprintf(out, n, "%.*s/../%s", (int)(slash - self), self, name);
-    else
-        snprintf(out, n, "./%s", name);
 }
 
 /* B: the median wall time of RUNS applies of the graph in gdir by the
@@ -447,14 +354,16 @@ static int apply_graph(const char *bin, const char *gdir, int par, int refresh, 
         int rc;
         snprintf(state_dir, sizeof(state_dir), "%s/.amlsec", gdir);
         run(gdir, rm, &w, &rss);
-        if (start_cloud(url, sizeof(url), "--lro-ms", lro) < 0 || seed_network(url) < 0 ||
-            control(url, "PUT", "/_armlocal/settings", latency, NULL, 0) < 0) {
+        if (bench_cloud_start(armlocal, url, sizeof(url),
+                              (const char *const[]){"--lro-ms", lro, NULL}) < 0 ||
+            seed_network(url) < 0 ||
+            bench_control(url, "PUT", "/_armlocal/settings", latency, NULL, 0) < 0) {
             fprintf(stderr, "bench_plan: cannot start the local cloud %s for B\n", armlocal);
-            stop_cloud();
+            bench_cloud_stop();
             return -1;
         }
         rc = run(gdir, apply, &walls[i], &rss);
-        stop_cloud();
+        bench_cloud_stop();
         if (rc != 0) {
             fprintf(stderr, "bench_plan: graph apply by %s exited %d\n", bin, rc);
             return -1;
@@ -479,8 +388,8 @@ int main(int argc, char **argv)
         char self[PATH_MAX];
         if (realpath(argv[0], self) == NULL)
             snprintf(self, sizeof(self), "%s", argv[0]);
-        sibling(a_buf, sizeof(a_buf), self, "amlsec");
-        sibling(l_buf, sizeof(l_buf), self, "amlsec-armlocal");
+        bench_sibling(a_buf, sizeof(a_buf), self, "amlsec");
+        bench_sibling(l_buf, sizeof(l_buf), self, "amlsec-armlocal");
     }
     amlsec = argc > 1 ? argv[1] : a_buf;
     armlocal = argc > 2 ? argv[2] : l_buf;
@@ -498,7 +407,8 @@ int main(int argc, char **argv)
     /* --- A: no-change plan of a large estate --------------------------------- */
     if (getenv("BENCH_PLAN_ONLY") && strcmp(getenv("BENCH_PLAN_ONLY"), "A") != 0)
         goto part_b;
-    if (start_cloud(url, sizeof(url), "--lro-ms", "0") < 0) {
+    if (bench_cloud_start(armlocal, url, sizeof(url),
+                          (const char *const[]){"--lro-ms", "0", NULL}) < 0) {
         fprintf(stderr, "bench_plan: cannot start %s\n", armlocal);
         return 1;
     }
@@ -508,29 +418,29 @@ int main(int argc, char **argv)
         rc = run(dir, apply, &seed_wall, &rss);
         if (rc != 0) {
             fprintf(stderr, "bench_plan: seeding apply failed (exit %d)\n", rc);
-            stop_cloud();
+            bench_cloud_stop();
             return 1;
         }
         printf("A. seeded %d resources (+1 resource group) with one apply at full speed: %.1f s, "
                "peak RSS %.1f MB\n",
                n, seed_wall, rss / 1024.0);
     }
-    if (control(url, "PUT", "/_armlocal/settings", "{\"latencyMs\":30,\"throttle\":\"arm\"}", NULL,
-                0) < 0) {
+    if (bench_control(url, "PUT", "/_armlocal/settings", "{\"latencyMs\":30,\"throttle\":\"arm\"}",
+                      NULL, 0) < 0) {
         fprintf(stderr, "bench_plan: cannot switch the local cloud to ARM latency/throttling\n");
-        stop_cloud();
+        bench_cloud_stop();
         return 1;
     }
     unsetenv("AMLSEC_RATE_LIMIT");
     for (int i = 0; i < RUNS; i++) {
         char *plan[] = {(char *)amlsec,       "plan",      "-cloud", url,
                         "-detailed-exitcode", "-no-color", NULL};
-        req0 = request_total(url);
+        req0 = bench_request_total(url);
         rc = run(dir, plan, &walls[i], &rss);
-        req1 = request_total(url);
+        req1 = bench_request_total(url);
         if (rc != 0) {
             fprintf(stderr, "bench_plan: plan run %d exited %d (expected 0: no changes)\n", i, rc);
-            stop_cloud();
+            bench_cloud_stop();
             return 1;
         }
         if (rss > max_rss)
@@ -546,7 +456,7 @@ int main(int argc, char **argv)
     printf("A. no-change plan of %d resources, armlocal --latency-ms 30 --throttle arm: median "
            "%.3f s wall (%.3f s CPU), peak RSS %.1f MB (targets: <= 2 s, <= 100 MB)\n",
            n + 1, walls[RUNS / 2], cpus[RUNS / 2], max_rss / 1024.0);
-    stop_cloud();
+    bench_cloud_stop();
 
     /* --- B: apply of a 200-resource graph vs its critical path --------------- */
 part_b:

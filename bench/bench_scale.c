@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_cloud.h"
 #include "engine/rules.h"
 #include "parser/config.h"
 #include "parser/diag.h"
@@ -104,93 +105,6 @@ static int run(const char *dir, char *const argv[], struct measure *m)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-static pid_t cloud_pid;
-
-static int start_cloud(char *url, size_t n, const char *extra1, const char *extra2)
-{
-    int fds[2];
-    FILE *f;
-    if (pipe(fds) < 0)
-        return -1;
-    cloud_pid = fork();
-    if (cloud_pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(fds[1], 1);
-        dup2(null, 2);
-        close(fds[0]);
-        execl(armlocal, armlocal, "--listen", "127.0.0.1:0", "--lro-ms", "0", extra1, extra2,
-              (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    f = fdopen(fds[0], "r");
-    if (f == NULL || fgets(url, (int)n, f) == NULL)
-        return -1;
-    fclose(f);
-    url[strcspn(url, "\r\n")] = '\0';
-    return 0;
-}
-
-static void stop_cloud(void)
-{
-    if (cloud_pid > 0) {
-        kill(cloud_pid, SIGTERM);
-        waitpid(cloud_pid, NULL, 0);
-        cloud_pid = 0;
-    }
-}
-
-struct sinkbuf {
-    char buf[4096];
-    size_t len;
-};
-
-static size_t sink(char *p, size_t s, size_t n, void *u)
-{
-    struct sinkbuf *b = u;
-    size_t k = s * n, room = sizeof(b->buf) - 1 - b->len;
-    size_t take = k < room ? k : room;
-    memcpy(b->buf + b->len, p, take);
-    b->len += take;
-    b->buf[b->len] = '\0';
-    return k;
-}
-
-static int control(const char *url, const char *method, const char *path, const char *body,
-                   char *out, size_t outsz)
-{
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    struct sinkbuf b = {{0}, 0};
-    char full[1024];
-    long code = 0;
-    snprintf(full, sizeof(full), "%s%s", url, path);
-    curl_easy_setopt(c, CURLOPT_URL, full);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (out)
-        snprintf(out, outsz, "%s", b.buf);
-    return code >= 200 && code < 300 ? 0 : -1;
-}
-
-static long request_total(const char *url)
-{
-    char out[4096];
-    const char *t;
-    if (control(url, "GET", "/_armlocal/requests", NULL, out, sizeof(out)) < 0)
-        return -1;
-    t = strstr(out, "\"total\":");
-    return t ? strtol(t + 8, NULL, 10) : -1;
-}
-
 #define SUB "00000000-0000-0000-0000-0000000000be"
 #define SUBNET                                                                                     \
     "/subscriptions/" SUB "/resourceGroups/rg-net/providers/"                                      \
@@ -210,7 +124,7 @@ static int seed_network(const char *url)
         snprintf(path, sizeof(path), "/_armlocal/resources%s", seeds[i][0]);
         snprintf(body, sizeof(body),
                  "{\"type\":\"%s\",\"location\":\"westeurope\",\"properties\":{}}", seeds[i][1]);
-        if (control(url, "PUT", path, body, NULL, 0) < 0)
+        if (bench_control(url, "PUT", path, body, NULL, 0) < 0)
             return -1;
     }
     return 0;
@@ -460,7 +374,9 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
     }
     printf("== %d resources (%d workspace stacks)\n", n, n / STACK);
     setenv("AMLSEC_RATE_LIMIT", "off", 1);
-    if (start_cloud(url, sizeof(url), NULL, NULL) < 0 || seed_network(url) < 0) {
+    if (bench_cloud_start(armlocal, url, sizeof(url),
+                          (const char *const[]){"--lro-ms", "0", NULL}) < 0 ||
+        seed_network(url) < 0) {
         fprintf(stderr, "bench_scale: cannot start %s\n", armlocal);
         return -1;
     }
@@ -470,7 +386,7 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
         rc = run(dir, argv_, &r[c]);                                                               \
         if (rc != (expect)) {                                                                      \
             fprintf(stderr, "bench_scale: %s at %d exited %d\n", cmd_names[c], n, rc);             \
-            stop_cloud();                                                                          \
+            bench_cloud_stop();                                                                    \
             return -1;                                                                             \
         }                                                                                          \
         if (c != C_PLAN_REFRESH && c != C_APPLY_THROTTLED)                                         \
@@ -504,7 +420,7 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
         rc = run(dir, argv_, &r[C_DRIFT]);
         if (rc != 0 && rc != 2) {
             fprintf(stderr, "bench_scale: %s at %d exited %d\n", cmd_names[C_DRIFT], n, rc);
-            stop_cloud();
+            bench_cloud_stop();
             return -1;
         }
         print_row(s, C_DRIFT);
@@ -519,39 +435,42 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
     }
     if (n <= refresh_max) {
         long req0;
-        if (control(url, "PUT", "/_armlocal/settings", "{\"latencyMs\":30,\"throttle\":\"arm\"}",
-                    NULL, 0) < 0) {
+        if (bench_control(url, "PUT", "/_armlocal/settings",
+                          "{\"latencyMs\":30,\"throttle\":\"arm\"}", NULL, 0) < 0) {
             fprintf(stderr, "bench_scale: cannot switch the local cloud to ARM's limits\n");
-            stop_cloud();
+            bench_cloud_stop();
             return -1;
         }
         unsetenv("AMLSEC_RATE_LIMIT");
-        req0 = request_total(url);
+        req0 = bench_request_total(url);
         RUN(C_PLAN_REFRESH, 0, "plan", "-cloud", url, "-detailed-exitcode", "-no-color");
-        r[C_PLAN_REFRESH].requests = request_total(url) - req0;
+        r[C_PLAN_REFRESH].requests = bench_request_total(url) - req0;
         print_row(s, C_PLAN_REFRESH);
     }
-    stop_cloud();
+    bench_cloud_stop();
     if (n <= throttled_max) {
         char state_dir[PATH_MAX + 16];
         struct measure m;
         long req0;
         snprintf(state_dir, sizeof(state_dir), "%s/.amlsec", dir);
         run(dir, (char *[]){"/bin/rm", "-rf", state_dir, NULL}, &m);
-        if (start_cloud(url, sizeof(url), "--throttle", "arm") < 0 || seed_network(url) < 0) {
+        if (bench_cloud_start(armlocal, url, sizeof(url),
+                              (const char *const[]){"--lro-ms", "0", "--throttle", "arm", NULL}) <
+                0 ||
+            seed_network(url) < 0) {
             fprintf(stderr, "bench_scale: cannot start %s\n", armlocal);
             return -1;
         }
         unsetenv("AMLSEC_RATE_LIMIT");
-        req0 = request_total(url);
+        req0 = bench_request_total(url);
         RUN(C_APPLY_THROTTLED, 0, "apply", "-cloud", url, "-auto-approve", "-no-color",
             "-parallelism", "64");
         {
             char out[4096];
             const char *w;
             long writes = -1;
-            r[C_APPLY_THROTTLED].requests = request_total(url) - req0;
-            if (control(url, "GET", "/_armlocal/requests", NULL, out, sizeof(out)) == 0 &&
+            r[C_APPLY_THROTTLED].requests = bench_request_total(url) - req0;
+            if (bench_control(url, "GET", "/_armlocal/requests", NULL, out, sizeof(out)) == 0 &&
                 (w = strstr(out, "\"PUT\":")) != NULL)
                 writes = strtol(w + 6, NULL, 10);
             print_row(s, C_APPLY_THROTTLED);
@@ -562,7 +481,7 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
                        writes, floor_s, floor_s > 0 ? r[C_APPLY_THROTTLED].wall / floor_s : 0);
             }
         }
-        stop_cloud();
+        bench_cloud_stop();
     }
 #undef RUN
     return 0;
@@ -606,31 +525,32 @@ static int refresh_target(const char *root, int n)
     if (fclose(f) != 0)
         return -1;
     setenv("AMLSEC_RATE_LIMIT", "off", 1);
-    if (start_cloud(url, sizeof(url), NULL, NULL) < 0)
+    if (bench_cloud_start(armlocal, url, sizeof(url),
+                          (const char *const[]){"--lro-ms", "0", NULL}) < 0)
         return -1;
     {
         char *apply[] = {(char *)amlsec, "apply",        "-cloud", url, "-auto-approve",
                          "-no-color",    "-parallelism", "64",     NULL};
         if ((rc = run(dir, apply, &m)) != 0) {
             fprintf(stderr, "bench_scale: the refresh estate's apply exited %d\n", rc);
-            stop_cloud();
+            bench_cloud_stop();
             return -1;
         }
     }
-    if (control(url, "PUT", "/_armlocal/settings", "{\"latencyMs\":30,\"throttle\":\"arm\"}", NULL,
-                0) < 0) {
-        stop_cloud();
+    if (bench_control(url, "PUT", "/_armlocal/settings", "{\"latencyMs\":30,\"throttle\":\"arm\"}",
+                      NULL, 0) < 0) {
+        bench_cloud_stop();
         return -1;
     }
     unsetenv("AMLSEC_RATE_LIMIT");
-    req0 = request_total(url);
+    req0 = bench_request_total(url);
     {
         char *plan[] = {(char *)amlsec,       "plan",      "-cloud", url,
                         "-detailed-exitcode", "-no-color", NULL};
         rc = run(dir, plan, &m);
     }
-    m.requests = request_total(url) - req0;
-    stop_cloud();
+    m.requests = bench_request_total(url) - req0;
+    bench_cloud_stop();
     if (rc != 0) {
         fprintf(stderr, "bench_scale: the refresh plan exited %d (expected 0: no changes)\n", rc);
         return -1;
@@ -639,15 +559,6 @@ static int refresh_target(const char *root, int n)
            "%.3f s wall, %.3f s CPU, %.1f MB, %ld ARM requests (targets: <= 2 s, <= 15)\n",
            n / 5 * 5 + 1, n / 5, m.wall, m.cpu, m.rss_kb / 1024.0, m.requests);
     return 0;
-}
-
-static void sibling(char *out, size_t n, const char *self, const char *name)
-{
-    const char *slash = strrchr(self, '/');
-    if (slash)
-        snprintf(out, n, "%.*s/../%s", (int)(slash - self), self, name);
-    else
-        snprintf(out, n, "./%s", name);
 }
 
 int main(int argc, char **argv)
@@ -664,8 +575,8 @@ int main(int argc, char **argv)
         if (realpath(argv[0], self) == NULL)
             snprintf(self, sizeof(self), "%s", argv[0]);
         snprintf(self_path, sizeof(self_path), "%s", self);
-        sibling(a_buf, sizeof(a_buf), self, "amlsec");
-        sibling(l_buf, sizeof(l_buf), self, "amlsec-armlocal");
+        bench_sibling(a_buf, sizeof(a_buf), self, "amlsec");
+        bench_sibling(l_buf, sizeof(l_buf), self, "amlsec-armlocal");
     }
     /* absolute: each command runs in its size's directory */
     if (argc > 1 && realpath(argv[1], a_buf) == NULL)

@@ -1,0 +1,117 @@
+/* See bench_cloud.h. */
+#include "bench/bench_cloud.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pid_t cloud_pid;
+static CURL *curl; /* one handle for every control call: its connection is reused */
+
+int bench_cloud_start(const char *armlocal, char *url, size_t n, const char *const args[])
+{
+    const char *argv[16] = {armlocal, "--listen", "127.0.0.1:0"};
+    size_t argc = 3;
+    int fds[2];
+    FILE *f;
+    for (size_t i = 0; args && args[i] && argc < sizeof(argv) / sizeof(argv[0]) - 1; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    if (pipe(fds) < 0)
+        return -1;
+    cloud_pid = fork();
+    if (cloud_pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(fds[1], 1);
+        dup2(null, 2);
+        close(fds[0]);
+        execv(armlocal, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    if (f == NULL || fgets(url, (int)n, f) == NULL) {
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    url[strcspn(url, "\r\n")] = '\0';
+    return 0;
+}
+
+void bench_cloud_stop(void)
+{
+    if (cloud_pid > 0) {
+        kill(cloud_pid, SIGTERM);
+        waitpid(cloud_pid, NULL, 0);
+        cloud_pid = 0;
+    }
+}
+
+struct sink {
+    char buf[8192];
+    size_t len;
+};
+
+static size_t sink(char *p, size_t s, size_t n, void *u)
+{
+    struct sink *b = u;
+    size_t k = s * n, room = sizeof(b->buf) - 1 - b->len;
+    size_t take = k < room ? k : room;
+    memcpy(b->buf + b->len, p, take);
+    b->len += take;
+    b->buf[b->len] = '\0';
+    return k;
+}
+
+int bench_control(const char *url, const char *method, const char *path, const char *body,
+                  char *out, size_t outsz)
+{
+    struct curl_slist *h;
+    struct sink b = {{0}, 0};
+    char full[2048];
+    long code = 0;
+    if (curl == NULL && (curl = curl_easy_init()) == NULL)
+        return -1;
+    h = curl_slist_append(NULL, "Content-Type: application/json");
+    snprintf(full, sizeof(full), "%s%s", url, path);
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, full);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+    if (body)
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+    curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(h);
+    if (out)
+        snprintf(out, outsz, "%s", b.buf);
+    return code >= 200 && code < 300 ? 0 : -1;
+}
+
+long bench_request_total(const char *url)
+{
+    char out[8192];
+    const char *t;
+    if (bench_control(url, "GET", "/_armlocal/requests", NULL, out, sizeof(out)) < 0)
+        return -1;
+    t = strstr(out, "\"total\":");
+    return t ? strtol(t + 8, NULL, 10) : -1;
+}
+
+void bench_sibling(char *out, size_t n, const char *self, const char *name)
+{
+    const char *slash = strrchr(self, '/');
+    if (slash)
+        snprintf(out, n, "%.*s/../%s", (int)(slash - self), self, name);
+    else
+        snprintf(out, n, "./%s", name);
+}
