@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/base64.h"
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -305,22 +306,9 @@ static int decode_line(json_t **out, struct journal *j, const char *line, size_t
     }
     buf_init(&raw, JOURNAL_MAX_BYTES);
     buf_init(&plain, JOURNAL_MAX_BYTES);
-    if (len % 4 != 0 || buf_grow(&raw, len) < 0) {
+    if (base64_decode_strict(&raw, line, len) < 0) {
         rc = errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: damaged record", j->path, no);
         goto out;
-    }
-    {
-        int n = EVP_DecodeBlock((unsigned char *)raw.ptr, (const unsigned char *)line, (int)len);
-        if (n < 0) {
-            rc = errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: damaged record", j->path,
-                            no);
-            goto out;
-        }
-        raw.len = (size_t)n;
-        if (len >= 1 && line[len - 1] == '=')
-            raw.len--;
-        if (len >= 2 && line[len - 2] == '=')
-            raw.len--;
     }
     if ((rc = crypt_open(&plain, j->keys, raw.ptr, raw.len, j->path, NULL, err)) < 0) {
         *sealed = true;
@@ -543,15 +531,11 @@ static int encode_record(struct journal *j, json_t *rec, struct buf *line, struc
     if (text == NULL)
         goto out;
     if (crypt_keys_enabled(j->keys)) {
-        size_t at = line->len;
         if ((rc = crypt_seal(&sealed, j->keys, text, strlen(text), err)) < 0)
             goto out;
         rc = AMLSEC_ENOMEM;
-        if (buf_grow(line, 4 * ((sealed.len + 2) / 3) + 2) < 0)
+        if (base64_encode(line, sealed.ptr, sealed.len) < 0)
             goto out;
-        line->len += (size_t)EVP_EncodeBlock((unsigned char *)line->ptr + at,
-                                             (const unsigned char *)sealed.ptr, (int)sealed.len);
-        line->ptr[line->len] = '\0';
     } else if (buf_adds(line, text) < 0) {
         goto out;
     }
