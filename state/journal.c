@@ -1013,7 +1013,7 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
     out->items = calloc(n, sizeof(*out->items));
     if (out->items == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-    state_batch_begin(st); /* each outcome O(1): a killed run may leave an eighth of the state */
+    state_batch_begin(st); /* each outcome O(1): a killed run may leave every outcome of its run */
     for (size_t i = 0; i < j->nentries; i++) {
         struct journal_entry *e = &j->entries[i];
         struct journal_recovered *item;
