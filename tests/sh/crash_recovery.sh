@@ -326,6 +326,19 @@ for round in 1 2 3 4; do
   AMLSEC_RATE_LIMIT=off expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -parallelism 16 \
     > r$round-apply.out 2>&1
   grep -q 'already exists\|import' r$round-apply.out && fail_with "round $round: a recovered create asks for an import" r$round-apply.out
+  # thousands of journaled outcomes: the first 50 named, the rest counted
+  listed=$(grep -c '^  create [a-z_]*\.[a-z0-9]*: [a-z ]*$' r$round-apply.out)
+  more=$(sed -n 's/^  \.\.\. and \([0-9]*\) more (AMLSEC_LOG=info lists each)$/\1/p' r$round-apply.out)
+  recovered=$(sed -n 's/^amlsec: recovered \([0-9]*\) in-flight operations\{0,1\} from an interrupted apply$/\1/p' r$round-apply.out)
+  pending=$(sed -n 's/^amlsec: \([0-9]*\) operations\{0,1\} of an interrupted apply may still be running.*/\1/p' r$round-apply.out)
+  total=$(( ${recovered:-0} + ${pending:-0} ))
+  if [ "$total" -gt 50 ]; then
+    [ "$listed" = 50 ] && [ "$more" = $((total - 50)) ] \
+      || fail_with "round $round: $total recovered, $listed listed and '${more}' more" r$round-apply.out
+  else
+    [ "$listed" = "$total" ] && [ -z "$more" ] || fail_with "round $round: $total recovered, $listed listed" r$round-apply.out
+  fi
+  echo "   round $round: the next apply recovered $total operations ($listed named)"
   [ "$("$AMLSEC" state list | wc -l)" = 2501 ] || fail "round $round: the state does not hold 2,501 resources"
   [ -e .amlsec/state.json.journal ] && [ ! -s .amlsec/state.json.journal ] || fail "round $round: the journal was not emptied"
   curl -sf "$url/_armlocal/requests" > r$round-requests.json || fail "cannot read the request log"
