@@ -31,20 +31,6 @@ struct vctx {
     size_t errors;
 };
 
-/* Same code, place and message already reported (for_each instances share
- * their block): don't repeat it. */
-static bool already(const struct diag_list *l, const struct src_loc *loc, const char *code,
-                    const char *msg)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        const struct diag *d = &l->items[i];
-        if (d->loc.file == loc->file && d->loc.begin == loc->begin && d->loc.end == loc->end &&
-            strcmp(d->code, code) == 0 && strcmp(d->message, msg) == 0)
-            return true;
-    }
-    return false;
-}
-
 __attribute__((format(printf, 5, 6))) static struct diag *verr(struct vctx *v,
                                                                const struct src_loc *loc,
                                                                const char *code, const char *hint,
@@ -56,7 +42,9 @@ __attribute__((format(printf, 5, 6))) static struct diag *verr(struct vctx *v,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (already(v->diags, loc, code, msg))
+    /* same code, place and message already reported (for_each instances
+     * share their block): don't repeat it (the list's index: linear) */
+    if (diag_list_has_span(v->diags, loc, code, msg))
         return NULL;
     d = diag_add(v->diags, DIAG_ERROR, loc, code, "%s", msg);
     if (d && hint)
@@ -372,6 +360,21 @@ static void check_block_value(struct vctx *v, const struct schema_attr *a, const
     }
 }
 
+/* prefix.key (key alone at the top) into out, truncated as snprintf would:
+ * once per attribute of every instance, so without printf. */
+static void join_path(char *out, size_t outsz, const char *prefix, const char *key)
+{
+    size_t np = strlen(prefix), nk = strlen(key), n = 0;
+    const char *parts[3] = {prefix, np ? "." : "", key};
+    size_t lens[3] = {np, np ? 1 : 0, nk};
+    for (int i = 0; i < 3; i++) {
+        size_t m = lens[i] < outsz - 1 - n ? lens[i] : outsz - 1 - n;
+        memcpy(out + n, parts[i], m);
+        n += m;
+    }
+    out[n] = '\0';
+}
+
 static void check_block(struct vctx *v, const struct schema_block *b, const json_t *obj,
                         const char *prefix, bool top)
 {
@@ -392,9 +395,9 @@ static void check_block(struct vctx *v, const struct schema_block *b, const json
     json_object_foreach((json_t *)obj, key, val)
     {
         const struct schema_attr *a = NULL;
-        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        join_path(path, sizeof(path), prefix, key);
         for (const struct schema_attr *x = b->attrs; x->name; x++)
-            if (strcmp(x->name, key) == 0)
+            if (x->name[0] == key[0] && strcmp(x->name, key) == 0)
                 a = x;
         if (top && existing && strcmp(key, "id") == 0) {
             if (!json_is_string(val) && !value_is_unknown(val)) {
@@ -543,6 +546,8 @@ static void check_diag_destination(struct vctx *v)
 static void check_id_not_sensitive(struct vctx *v)
 {
     const char *tpl = v->kind->id_template ? v->kind->id_template : "";
+    if (json_array_size(v->inst->sensitive) == 0)
+        return; /* nothing in the instance is sensitive */
     for (const struct schema_attr *a = v->kind->body.attrs; a->name; a++) {
         struct src_loc loc;
         bool builds_id = strcmp(a->name, "name") == 0 || strcmp(a->name, "id") == 0 ||

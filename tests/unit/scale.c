@@ -114,6 +114,50 @@ static void test_scale__findings_deduplicated_through_an_index(void **state)
     remove_dir(dir);
 }
 
+/* schema_validate_config checks every error against those already reported
+ * (for_each instances share their block): through the diag list's index,
+ * an error costs a few comparisons (a scan of the list per error cost
+ * n^2 / 2: 2 million here, and compared none through the index). */
+static void test_scale__schema_errors_deduplicated_through_an_index(void **state)
+{
+    const size_t n = 2000;
+    char *dir = strdup("/tmp/amlsec-unit-scale-XXXXXX"), path[128];
+    struct diag_list diags;
+    struct config *cfg;
+    size_t n0, errors;
+    FILE *f;
+    (void)state;
+    assert_non_null(dir);
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/main.amlsec", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fputs("settings {\n  subscription = \"00000000-0000-0000-0000-0000000000be\"\n"
+          "  location = \"westeurope\"\n}\nresource_group \"g\" {\n  name = \"rg\"\n}\n",
+          f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f,
+                "key_vault \"v%zu\" {\n  resource_group = resource_group.g\n"
+                "  name = \"kv-%05zu\"\n  colour = %zu\n}\n",
+                i, i, i);
+    assert_int_equal(fclose(f), 0);
+    diag_list_init(&diags);
+    diags.max_errors = 0; /* every error kept: each is counted */
+    cfg = load(dir, &diags);
+    n0 = diags.n;
+    diags.compared = 0;
+    errors = schema_validate_config(cfg, &diags);
+    assert_int_equal(errors, n); /* one unknown attribute each */
+    assert_int_equal(diags.n - n0, n);
+    assert_true(diags.compared <= 4 * diags.n);
+    /* a repeated error is still found, and not reported twice */
+    assert_int_equal(schema_validate_config(cfg, &diags), 0);
+    assert_int_equal(diags.n - n0, n);
+    assert_true(diags.compared >= n);
+    config_free(cfg);
+    diag_list_release(&diags);
+    remove_dir(dir);
+}
+
 /* The sort is stable and orders by file, then start, at a size where
  * insertion sort's moves would be n^2 / 2. */
 static void test_scale__diag_sort_stable(void **state)
@@ -1002,6 +1046,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scale__findings_deduplicated_through_an_index),
+        cmocka_unit_test(test_scale__schema_errors_deduplicated_through_an_index),
         cmocka_unit_test(test_scale__diag_sort_stable),
         cmocka_unit_test(test_scale__plan_findings_and_order_linear),
         cmocka_unit_test(test_scale__plan_locks_indexed),
