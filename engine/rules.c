@@ -1747,6 +1747,10 @@ static bool secret_text(const char *s, size_t len)
                                           NULL};
     char buf[4096];
     size_t n = len < sizeof(buf) - 1 ? len : sizeof(buf) - 1, b64 = 0;
+    /* every marker, SAS token and key holds '=', but the PEM's dashes: text
+     * with neither (most names and values) holds none of them */
+    if (memchr(s, '=', n) == NULL && memmem(s, n, "-----", 5) == NULL)
+        return false;
     memcpy(buf, s, n);
     buf[n] = '\0';
     for (const char *const *m = markers; *m; m++)
@@ -1774,8 +1778,19 @@ static bool secret_name(const char *name)
     static const char *const words[] = {"password",    "secret",  "access_key",
                                         "account_key", "api_key", "connection_string",
                                         "sas_token",   NULL};
+    char lower[256];
+    size_t n = strlen(name);
+    if (n >= sizeof(lower)) {
+        for (const char *const *w = words; *w; w++)
+            if (strcasestr(name, *w))
+                return true;
+        return false;
+    }
+    /* the words are lower case: one folded copy, then plain searches */
+    for (size_t i = 0; i <= n; i++)
+        lower[i] = (char)tolower((unsigned char)name[i]);
     for (const char *const *w = words; *w; w++)
-        if (strcasestr(name, *w))
+        if (strstr(lower, *w))
             return true;
     return false;
 }
@@ -1925,9 +1940,17 @@ static void scan_body(struct rctx *c, const struct cfg_instance *inst, const str
                       const struct ast_body *body, const char *prefix)
 {
     char path[256];
+    size_t np = strlen(prefix);
     for (const struct ast_attr *a = body->attrs; a; a = a->next) {
         const struct schema_attr *sa;
-        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", a->name);
+        size_t na = strlen(a->name);
+        if (np + na + 2 <= sizeof(path)) { /* once per attribute: no printf */
+            memcpy(path, prefix, np);
+            path[np] = '.';
+            memcpy(path + (np ? np + 1 : 0), a->name, na + 1);
+        } else {
+            snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", a->name);
+        }
         sa = k ? schema_attr_find(k, path) : NULL;
         scan_expr(c, inst, path, sa && (sa->flags & SF_SENSITIVE), a->value);
     }
