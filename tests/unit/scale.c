@@ -71,6 +71,23 @@ static void remove_dir(char *dir)
     free(dir);
 }
 
+/* A new directory (*dir, freed by remove_dir) and its main.amlsec open for
+ * writing, holding the settings and resource group "g" already. */
+static FILE *new_config(char **dir)
+{
+    char path[128];
+    FILE *f;
+    *dir = strdup("/tmp/amlsec-unit-scale-XXXXXX");
+    assert_non_null(*dir);
+    assert_non_null(mkdtemp(*dir));
+    snprintf(path, sizeof(path), "%s/main.amlsec", *dir);
+    assert_non_null(f = fopen(path, "w"));
+    fputs("settings {\n  subscription = \"00000000-0000-0000-0000-0000000000be\"\n"
+          "  location = \"westeurope\"\n}\nresource_group \"g\" {\n  name = \"rg\"\n}\n",
+          f);
+    return f;
+}
+
 static struct config *load(const char *dir, struct diag_list *diags)
 {
     struct config_opts opts;
@@ -121,19 +138,12 @@ static void test_scale__findings_deduplicated_through_an_index(void **state)
 static void test_scale__schema_errors_deduplicated_through_an_index(void **state)
 {
     const size_t n = 2000;
-    char *dir = strdup("/tmp/amlsec-unit-scale-XXXXXX"), path[128];
+    char *dir;
     struct diag_list diags;
     struct config *cfg;
     size_t n0, errors;
-    FILE *f;
+    FILE *f = new_config(&dir);
     (void)state;
-    assert_non_null(dir);
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/main.amlsec", dir);
-    assert_non_null(f = fopen(path, "w"));
-    fputs("settings {\n  subscription = \"00000000-0000-0000-0000-0000000000be\"\n"
-          "  location = \"westeurope\"\n}\nresource_group \"g\" {\n  name = \"rg\"\n}\n",
-          f);
     for (size_t i = 0; i < n; i++)
         fprintf(f,
                 "key_vault \"v%zu\" {\n  resource_group = resource_group.g\n"
@@ -171,19 +181,12 @@ static void *malloc_counted(size_t n)
  * role_assignment.team[each.key]. */
 static size_t for_each_load_allocs(size_t n)
 {
-    char *dir = strdup("/tmp/amlsec-unit-scale-XXXXXX"), path[128];
+    char *dir;
     struct diag_list diags;
     struct config *cfg;
     size_t allocs;
-    FILE *f;
-    assert_non_null(dir);
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/main.amlsec", dir);
-    assert_non_null(f = fopen(path, "w"));
-    fputs("settings {\n  subscription = \"00000000-0000-0000-0000-0000000000be\"\n"
-          "  location = \"westeurope\"\n}\nresource_group \"g\" {\n  name = \"rg\"\n}\n"
-          "locals {\n  teams = [",
-          f);
+    FILE *f = new_config(&dir);
+    fputs("locals {\n  teams = [", f);
     for (size_t i = 0; i < n; i++)
         fprintf(f, "%s\"t%05zu\"", i ? ", " : "", i);
     fputs("]\n}\nrole_assignment \"team\" {\n  for_each = local.teams\n"
