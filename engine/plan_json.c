@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parser/config.h"
 #include "parser/value.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
@@ -441,6 +442,9 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
     int rc = root ? 0 : -1;
     /* the members in jansson's order for JSON_SORT_KEYS; resource_changes
      * one change at a time, each built, written and freed in turn */
+    /* configuration_of: the configuration's entries likewise */
+    if (root && !plan->configuration && plan->configuration_of)
+        json_object_set_new(root, "configuration", json_array());
     json_object_foreach(root, k, v) if (n < sizeof(keys) / sizeof(keys[0])) keys[n++] = k;
     qsort(keys, n, sizeof(keys[0]), key_cmp);
     rc = rc == 0 ? cb("{", 1, data) : rc;
@@ -453,6 +457,17 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
             rc = cb("[", 1, data);
             for (size_t c = 0; c < plan->n && rc == 0; c++) {
                 json_t *o = change_to_json(plan, c, false);
+                rc = (c ? cb(",", 1, data) : 0) || o == NULL ||
+                     json_dump_callback(o, cb, data, flags);
+                json_decref(o);
+            }
+            rc = rc == 0 ? cb("]", 1, data) : rc;
+        } else if (rc == 0 && strcmp(keys[i], "configuration") == 0 && !plan->configuration &&
+                   plan->configuration_of) {
+            const struct config *cfg = plan->configuration_of;
+            rc = cb("[", 1, data);
+            for (size_t c = 0; c < cfg->nresources && rc == 0; c++) {
+                json_t *o = plan_configuration_entry(cfg, c);
                 rc = (c ? cb(",", 1, data) : 0) || o == NULL ||
                      json_dump_callback(o, cb, data, flags);
                 json_decref(o);

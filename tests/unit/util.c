@@ -97,6 +97,40 @@ static void test_util__suggest_nearest(void **state)
     assert_int_equal(suggest_distance("kitten", "sitting"), 3);
 }
 
+/* The streaming writer: appended pieces, a field filled in at an offset,
+ * an abort that leaves the old file and no temporary one. */
+static void test_util__file_atomic_stream(void **state)
+{
+    char dir[] = "/tmp/amlsec-util-XXXXXX";
+    char path[256], tmp[4096];
+    struct errbuf err = ERRBUF_INIT;
+    struct file_atomic fa;
+    struct buf b;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/p", dir);
+    assert_int_equal(file_atomic_open(&fa, path, 0600, &err), 0);
+    assert_int_equal(file_atomic_write(&fa, "{\"h\":\"0000\",", 12, &err), 0);
+    assert_int_equal(file_atomic_write(&fa, "\"x\":1}", 6, &err), 0);
+    assert_int_equal(file_atomic_pwrite(&fa, "beef", 4, 6, &err), 0);
+    assert_int_equal(file_atomic_commit(&fa, &err), 0);
+    buf_init(&b, 0);
+    assert_int_equal(file_read_all(&b, path, 1 << 20, &err), 0);
+    assert_string_equal(b.ptr, "{\"h\":\"beef\",\"x\":1}");
+    assert_int_equal(file_atomic_open(&fa, path, 0600, &err), 0);
+    assert_int_equal(file_atomic_write(&fa, "half", 4, &err), 0);
+    snprintf(tmp, sizeof(tmp), "%s", fa.tmp);
+    file_atomic_abort(&fa);
+    assert_int_equal(access(tmp, F_OK), -1);
+    buf_reset(&b);
+    assert_int_equal(file_read_all(&b, path, 1 << 20, &err), 0);
+    assert_string_equal(b.ptr, "{\"h\":\"beef\",\"x\":1}");
+    buf_release(&b);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_util__file_write_atomic_roundtrip(void **state)
 {
     char dir[] = "/tmp/amlsec-util-XXXXXX";
@@ -227,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_util__errbuf_prefix_keeps_code),
         cmocka_unit_test(test_util__suggest_nearest),
         cmocka_unit_test(test_util__file_write_atomic_roundtrip),
+        cmocka_unit_test(test_util__file_atomic_stream),
         cmocka_unit_test(test_util__base64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
