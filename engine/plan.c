@@ -361,6 +361,16 @@ static json_t *without_computed_secrets(const struct schema_kind *k, json_t *v)
     return v;
 }
 
+/* v itself when it is a scalar (nothing changes a string or a number in
+ * place: a plan of creates shares its values' text with the
+ * configuration), else a copy. */
+static json_t *shared_copy(const json_t *v)
+{
+    if (json_is_object(v) || json_is_array(v))
+        return json_deep_copy(v);
+    return json_incref((json_t *)v);
+}
+
 static json_t *collapse_refs(const json_t *v)
 {
     if (json_is_object(v) && !value_is_unknown(v)) {
@@ -369,9 +379,9 @@ static json_t *collapse_refs(const json_t *v)
         /* a CMK reference is shown by the key version it pins (or "known
          * after apply" when this plan makes a new one) */
         if (json_is_string(ver) || value_is_unknown(ver))
-            return json_deep_copy(ver);
+            return shared_copy(ver);
         if (id && json_object_get(v, "resource_type"))
-            return json_deep_copy(id);
+            return shared_copy(id);
         return collapse_attrs(v);
     }
     if (json_is_array(v)) {
@@ -381,7 +391,7 @@ static json_t *collapse_refs(const json_t *v)
         json_array_foreach(v, i, x) json_array_append_new(copy, collapse_refs(x));
         return copy;
     }
-    return json_deep_copy(v);
+    return shared_copy(v);
 }
 
 /* An instance's attributes with the references inside collapsed: the
