@@ -304,6 +304,11 @@ static bool raw_plan_matches(const char *file, size_t len, const char *want)
     return strcmp(hex, want) == 0;
 }
 
+static int hash_piece(const char *text, size_t n, void *md)
+{
+    return EVP_DigestUpdate(md, text, n) == 1 ? 0 : -1;
+}
+
 int planfile_decode(struct plan **out, json_t **root_out, const char *data, size_t len,
                     const char *path, struct crypt_keys *keys, const char *plan_key,
                     struct planfile_trust *trust, struct errbuf *err)
@@ -313,7 +318,6 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
     json_t *env = NULL, *inner;
     json_error_t je;
     char hex[65];
-    char *text = NULL;
     const char *want;
     int rc = 0;
 
@@ -351,12 +355,21 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
      * "plan": up to the closing brace, hashed as they are; a file laid out
      * otherwise has its plan serialised again */
     if (!raw_plan_matches(data, len, want)) {
-        text = json_dumps(inner, JSON_COMPACT | JSON_SORT_KEYS);
-        if (text == NULL) {
+        /* hashed as it is serialised: no copy of the text (nor one made by
+         * jansson for free(): json_arena.h) */
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned int dn = 0;
+        if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+            json_dump_callback(inner, hash_piece, md, JSON_COMPACT | JSON_SORT_KEYS) != 0 ||
+            EVP_DigestFinal_ex(md, d, &dn) != 1) {
+            EVP_MD_CTX_free(md);
             rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
             goto out;
         }
-        sha256_hex(hex, text, strlen(text));
+        EVP_MD_CTX_free(md);
+        for (unsigned i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", d[i]);
     } else {
         memcpy(hex, want, 65);
     }
@@ -373,7 +386,6 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
     if (root_out)
         *root_out = json_incref(inner);
 out:
-    free(text);
     json_decref(env);
     buf_release(&plain);
     return rc;
