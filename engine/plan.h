@@ -106,6 +106,10 @@ struct plan {
      * NULL: saved with the plan so that a saved plan's findings have source
      * locations and show -json its configuration's expressions (owned). */
     json_t *configuration;
+    /* Instead of configuration (plan -out): the configuration whose
+     * entries plan_json_dump makes one at a time as it writes them, none
+     * held as a whole (borrowed; NULL when unset). */
+    const struct config *configuration_of;
     size_t work; /* look-ups the build's linear steps made (findings attached, steps ordered):
                     tests check it grows with the size */
     /* The configuration's outputs as apply will record them (owned):
@@ -198,6 +202,8 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err);
  * references otherwise; nested blocks as arrays; sensitive constants left
  * out). New reference (engine/plan_config.c). */
 json_t *plan_configuration(const struct config *cfg);
+/* Its entry for cfg's i-th resource block. New reference. */
+json_t *plan_configuration_entry(const struct config *cfg, size_t i);
 
 /* True when any change carries a sensitive value. */
 bool plan_has_sensitive(const struct plan *plan);

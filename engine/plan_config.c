@@ -263,32 +263,36 @@ static json_t *source_of(const struct ast_block *b)
                      (json_int_t)z.line, "end_column", (json_int_t)z.col);
 }
 
+json_t *plan_configuration_entry(const struct config *cfg, size_t i)
+{
+    const struct cfg_resource *r = &cfg->resources[i];
+    const struct schema_kind *k = schema_find(r->kind);
+    const json_t *sensitive = r->ninstances ? r->instances[0].sensitive : NULL;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "address", r->address, "mode",
+                          r->existing ? "data" : "managed", "type", r->kind, "name", r->name,
+                          "source", source_of(r->block));
+    const struct ast_attr *fe;
+    /* a checked-only load keeps no bodies: no expressions to show */
+    json_object_set_new(o, "expressions",
+                        r->block ? body_expressions(&r->block->body, k, sensitive, "")
+                                 : json_object());
+    if (r->block && (fe = ast_body_attr(&r->block->body, "for_each")) != NULL)
+        json_object_set_new(o, "for_each_expression", expression(fe->value, false));
+    if (r->ninstances > 1 || r->has_for_each) {
+        /* every instance shares the block: any one's sensitive paths may differ */
+        for (size_t j = 1; j < r->ninstances; j++)
+            if (!json_equal(r->instances[j].sensitive, (json_t *)sensitive)) {
+                json_object_set_new(o, "expressions", json_object());
+                break;
+            }
+    }
+    return o;
+}
+
 json_t *plan_configuration(const struct config *cfg)
 {
     json_t *out = json_array();
-    for (size_t i = 0; cfg && i < cfg->nresources; i++) {
-        const struct cfg_resource *r = &cfg->resources[i];
-        const struct schema_kind *k = schema_find(r->kind);
-        const json_t *sensitive = r->ninstances ? r->instances[0].sensitive : NULL;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "address", r->address, "mode",
-                              r->existing ? "data" : "managed", "type", r->kind, "name", r->name,
-                              "source", source_of(r->block));
-        const struct ast_attr *fe;
-        /* a checked-only load keeps no bodies: no expressions to show */
-        json_object_set_new(o, "expressions",
-                            r->block ? body_expressions(&r->block->body, k, sensitive, "")
-                                     : json_object());
-        if (r->block && (fe = ast_body_attr(&r->block->body, "for_each")) != NULL)
-            json_object_set_new(o, "for_each_expression", expression(fe->value, false));
-        if (r->ninstances > 1 || r->has_for_each) {
-            /* every instance shares the block: any one's sensitive paths may differ */
-            for (size_t j = 1; j < r->ninstances; j++)
-                if (!json_equal(r->instances[j].sensitive, (json_t *)sensitive)) {
-                    json_object_set_new(o, "expressions", json_object());
-                    break;
-                }
-        }
-        json_array_append_new(out, o);
-    }
+    for (size_t i = 0; cfg && i < cfg->nresources; i++)
+        json_array_append_new(out, plan_configuration_entry(cfg, i));
     return out;
 }
