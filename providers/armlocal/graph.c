@@ -567,8 +567,7 @@ static const char *const child_resources[] = {
 static enum graph_table table_of_type(const char *type)
 {
     static const char *const authz[] = {"Microsoft.Authorization/roleAssignments",
-                                        "Microsoft.Authorization/roleDefinitions",
-                                        "Microsoft.Authorization/locks"};
+                                        "Microsoft.Authorization/roleDefinitions"};
     static const char *const policy[] = {"Microsoft.Authorization/policyAssignments",
                                          "Microsoft.Authorization/policyExemptions",
                                          "Microsoft.Authorization/policyDefinitions"};
@@ -576,7 +575,7 @@ static enum graph_table table_of_type(const char *type)
     if (slash == NULL)
         return TABLE_NONE;
     for (size_t i = 0; i < 3; i++) {
-        if (strcasecmp(type, authz[i]) == 0)
+        if (i < 2 && strcasecmp(type, authz[i]) == 0)
             return TABLE_AUTHZ;
         if (strcasecmp(type, policy[i]) == 0)
             return TABLE_POLICY;
@@ -918,11 +917,12 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
     if (table != TABLE_RESOURCES && c->al->graph_snapshot == NULL) {
         /* the small tables: their types' resources from the store's tree
          * index, in store order, rather than a scan of every resource */
-        static const char *const types[] = {
-            "microsoft.resources/resourcegroups",        "microsoft.authorization/roleassignments",
-            "microsoft.authorization/roledefinitions",   "microsoft.authorization/locks",
-            "microsoft.authorization/policyassignments", "microsoft.authorization/policyexemptions",
-            "microsoft.authorization/policydefinitions"};
+        static const char *const types[] = {"microsoft.resources/resourcegroups",
+                                            "microsoft.authorization/roleassignments",
+                                            "microsoft.authorization/roledefinitions",
+                                            "microsoft.authorization/policyassignments",
+                                            "microsoft.authorization/policyexemptions",
+                                            "microsoft.authorization/policydefinitions"};
         struct al_keys ks = {0};
         int rc = 0;
         for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && rc == 0; i++)
