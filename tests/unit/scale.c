@@ -1118,6 +1118,62 @@ static void test_scale__armlocal_graph_indexed(void **state)
     armlocal_free(al);
 }
 
+#define AL_SUB3 "/subscriptions/00000000-0000-0000-0000-0000000000u3"
+
+/* ARM's lists of a subscription's and of a group's resources visit the
+ * top-level resources only, not the extension resources (locks) below
+ * them: the same next to 100 and 1,000 locks (every key under the scope
+ * was visited before: ten times more at the second size). */
+static void test_scale__armlocal_scope_lists_top_level(void **state)
+{
+    struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
+    struct errbuf err = ERRBUF_INIT;
+    struct armlocal *al;
+    size_t small[2], large[2];
+    char path[512];
+    (void)state;
+    assert_int_equal(armlocal_opts_set(&o, "lro-ms", "0", &err), 0);
+    assert_int_equal(armlocal_create(&al, &o, "http://127.0.0.1:9", &err), 0);
+    assert_int_equal(al_request(al, "PUT", AL_SUB3 "/resourceGroups/h3", "2021-04-01",
+                                "{\"location\":\"westeurope\"}"),
+                     201);
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path),
+                 AL_SUB3 "/resourceGroups/h3/providers/Microsoft.Storage/storageAccounts/sti%05zu",
+                 i);
+        assert_in_range(al_request(al, "PUT", path, "2025-06-01",
+                                   "{\"location\":\"westeurope\",\"kind\":\"StorageV2\","
+                                   "\"sku\":{\"name\":\"Standard_LRS\"}}"),
+                        200, 202);
+    }
+    for (size_t round = 0; round < 2; round++) {
+        size_t *out = round ? large : small, w;
+        for (size_t i = round ? 100 : 0; i < (round ? 1000u : 100u); i++) {
+            snprintf(path, sizeof(path),
+                     AL_SUB3 "/resourceGroups/h3/providers/Microsoft.Storage/storageAccounts/"
+                             "sti00000/providers/Microsoft.Authorization/locks/l%zu",
+                     i);
+            assert_in_range(al_request(al, "PUT", path, "2020-05-01",
+                                       "{\"properties\":{\"level\":\"CanNotDelete\"}}"),
+                            200, 201);
+        }
+        w = al->work;
+        assert_int_equal(al_request(al, "GET", AL_SUB3 "/resources", "2021-04-01", NULL), 200);
+        out[0] = al->work - w;
+        w = al->work;
+        assert_int_equal(
+            al_request(al, "GET", AL_SUB3 "/resourceGroups/h3/resources", "2021-04-01", NULL), 200);
+        out[1] = al->work - w;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        print_message(
+            "armlocal %s list: %zu entries visited next to 100 locks, %zu next to 1,000\n",
+            i ? "group" : "subscription", small[i], large[i]);
+        assert_true(large[i] <= 2 * small[i] + 20);
+    }
+    armlocal_free(al);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1133,6 +1189,7 @@ int main(void)
         cmocka_unit_test(test_scale__armlocal_persist_cost_flat),
         cmocka_unit_test(test_scale__armlocal_tree_index_cost_flat),
         cmocka_unit_test(test_scale__armlocal_graph_indexed),
+        cmocka_unit_test(test_scale__armlocal_scope_lists_top_level),
     };
     json_set_alloc_funcs(counting_malloc, free);
     return cmocka_run_group_tests(tests, NULL, NULL);
