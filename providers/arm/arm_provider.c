@@ -232,10 +232,19 @@ static size_t rg_prefix_len(const char *id)
  * of the group (ARM's own answer, which does not lag like Resource Graph)
  * says which exist: the others are absent (all of them when the group does
  * not exist), and only the listed ones are still read with a GET (a list
- * carries no properties). If the list fails, the GETs are sent. Leaves in
- * miss what still needs a GET. */
-static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *refs, size_t *miss,
-                            size_t *nmiss, struct provider_result *out, struct strmap *absent)
+ * carries no properties). Only top-level resources are confirmed so: the
+ * list holds no child resources (online endpoints) and no extension
+ * resources (role assignments), which Resource Graph also reads. If the
+ * list fails, the GETs are sent. Leaves in miss what still needs a GET. */
+static int top_level(const struct arm_kind_info *k)
+{
+    const char *slash = strchr(k->type, '/');
+    return k->in_resource_graph == KIND_GRAPH_RESOURCES && slash && !strchr(slash + 1, '/');
+}
+
+static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *refs,
+                            const struct arm_kind_info **kinds, size_t *miss, size_t *nmiss,
+                            struct provider_result *out, struct strmap *absent)
 {
     struct {
         const char *id; /* of a member: its first LEN bytes are the group's id */
@@ -246,7 +255,7 @@ static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *
     for (size_t j = 0; j < *nmiss; j++) {
         const char *id = refs[miss[j]].id;
         size_t len = rg_prefix_len(id), gi;
-        if (len == 0)
+        if (len == 0 || !top_level(kinds[miss[j]]))
             continue;
         for (gi = 0; gi < ngroups; gi++)
             if (groups[gi].len == len && strncasecmp(groups[gi].id, id, len) == 0)
@@ -301,7 +310,8 @@ static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *
         for (size_t j = 0; j < *nmiss; j++) {
             const char *id = refs[miss[j]].id;
             size_t one;
-            if (miss[j] == (size_t)-1 || rg_prefix_len(id) != groups[gi].len ||
+            if (miss[j] == (size_t)-1 || !top_level(kinds[miss[j]]) ||
+                rg_prefix_len(id) != groups[gi].len ||
                 strncasecmp(groups[gi].id, id, groups[gi].len) != 0 ||
                 (rc == 0 && strmap_get(&listed, id, &one)))
                 continue;
@@ -641,7 +651,7 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
         for (size_t j = 0; j < na; j++) /* Resource Graph failed on the first table */
             didx[nd++] = aidx[j];
     if (ng + na > 0) {
-        confirm_by_list(ap, refs, midx, &nm, out, &absent);
+        confirm_by_list(ap, refs, kinds, midx, &nm, out, &absent);
         for (size_t j = 0; j < nm; j++)
             didx[nd++] = midx[j];
         for (size_t j = 0; j < ng; j++)
