@@ -2,15 +2,14 @@
  * the KQL subset amlsec sends (docs/local-cloud.md):
  *   TABLE | where COND [and|or COND]... | project [name =] path, ...
  *             | order by path [asc|desc] | limit N
- * and the same over authorizationresources (role assignments and role
- * definitions, which the resources table also holds here).
  * with COND: path (=~ | == | != | !~) 'value', path (in~ | in | !in~ | !in) ('a', ...),
  * and parentheses. $top <= 1000, $skip, $skipToken paging, objectArray and
  * table results, quota headers. TABLE is resources (top-level tracked
- * resources), resourcecontainers (resource groups), authorizationresources
- * (role assignments and definitions, locks) or policyresources (policy
- * assignments, exemptions and definitions), each holding the types Azure
- * keeps there. */
+ * resources, online endpoints, DNS zone links), resourcecontainers
+ * (resource groups), authorizationresources (role assignments and
+ * definitions) or policyresources (policy assignments, exemptions and
+ * definitions), each holding the types Azure keeps there (locks are in
+ * none). */
 #include "providers/armlocal/al_internal.h"
 
 #include <ctype.h>
