@@ -360,6 +360,19 @@ static void print_row(int s, enum cmd c)
     fflush(stdout);
 }
 
+/* Resource Graph queries the cloud has answered so far (the POSTs of its
+ * request log: amlsec POSTs nothing else while it plans), or -1. */
+static long graph_total(const char *url)
+{
+    char out[4096];
+    const char *p;
+    if (bench_control(url, "GET", "/_armlocal/requests", NULL, out, sizeof(out)) < 0 ||
+        (p = strstr(out, "\"byVerb\"")) == NULL)
+        return -1;
+    p = strstr(p, "\"POST\":");
+    return p ? strtol(p + 7, NULL, 10) : 0;
+}
+
 static long drift_max = 10000;
 
 static int measure_size(int s, const char *root, long refresh_max, long throttled_max)
@@ -442,10 +455,17 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
             return -1;
         }
         unsetenv("AMLSEC_RATE_LIMIT");
+        long graph0 = graph_total(url);
         req0 = bench_request_total(url);
         RUN(C_PLAN_REFRESH, 0, "plan", "-cloud", url, "-detailed-exitcode", "-no-color");
         r[C_PLAN_REFRESH].requests = bench_request_total(url) - req0;
         print_row(s, C_PLAN_REFRESH);
+        if (graph0 >= 0) {
+            long graph = graph_total(url) - graph0;
+            printf("    of which %ld Resource Graph queries and %ld ARM GETs (lists and reads of "
+                   "what Resource Graph does not hold: keys, computes, locks)\n",
+                   graph, r[C_PLAN_REFRESH].requests - graph);
+        }
     }
     bench_cloud_stop();
     if (n <= throttled_max) {
