@@ -562,7 +562,7 @@ static void read_by_lists(struct arm_provider *ap, const struct provider_ref *re
         }
         for (size_t j = 0; j < *nidx; j++) {
             size_t i = idx[j], pos;
-            if (group_of[j] == (size_t)-1 || lpos[group_of[j]] != l)
+            if (group_of[j] >= ng || lpos[group_of[j]] != l) /* none, or answered */
                 continue;
             if (strmap_get(&listed, refs[i].id, &pos)) {
                 out[i].body = json_deep_copy(json_array_get(items[l], pos));
