@@ -75,6 +75,7 @@ static double now_s(void)
 
 struct measure {
     double wall, cpu;
+    double cloud_cpu; /* the local cloud's CPU seconds meanwhile; < 0: not measured */
     long rss_kb;
     long requests; /* -1: not counted */
     int done;
@@ -104,6 +105,7 @@ static int run(const char *dir, char *const argv[], struct measure *m)
     m->cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
              (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     m->requests = -1;
+    m->cloud_cpu = -1;
     m->done = 1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
@@ -357,12 +359,27 @@ static void print_row(int s, enum cmd c)
            m->rss_kb / 1024.0);
     if (m->requests >= 0)
         printf("  %6ld requests", m->requests);
+    if (m->cloud_cpu > 0)
+        printf("  armlocal %.3f s CPU", m->cloud_cpu);
     if (s > 0 && results[s - 1][c].done && results[s - 1][c].wall > 0) {
         double k = log(m->wall / results[s - 1][c].wall) / log((double)sizes[s] / sizes[s - 1]);
         printf("  growth n^%.2f", k);
     }
     printf("\n");
     fflush(stdout);
+}
+
+/* Resource Graph queries the cloud has answered so far (the POSTs of its
+ * request log: amlsec POSTs nothing else while it plans), or -1. */
+static long graph_total(const char *url)
+{
+    char out[4096];
+    const char *p;
+    if (bench_control(url, "GET", "/_armlocal/requests", NULL, out, sizeof(out)) < 0 ||
+        (p = strstr(out, "\"byVerb\"")) == NULL)
+        return -1;
+    p = strstr(p, "\"POST\":");
+    return p ? strtol(p + 7, NULL, 10) : 0;
 }
 
 static long drift_max = 10000;
@@ -423,7 +440,9 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
         /* drift exits 2 when it finds something (the seeded network is
          * unmanaged): both are a finished run */
         char *argv_[] = {(char *)amlsec, "drift", "-cloud", url, "-parallelism", "64", NULL};
+        double cloud0 = bench_cloud_cpu();
         rc = run(dir, argv_, &r[C_DRIFT]);
+        r[C_DRIFT].cloud_cpu = cloud0 >= 0 ? bench_cloud_cpu() - cloud0 : -1;
         if (rc != 0 && rc != 2) {
             fprintf(stderr, "bench_scale: %s at %d exited %d\n", cmd_names[C_DRIFT], n, rc);
             bench_cloud_stop();
@@ -448,10 +467,19 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
             return -1;
         }
         unsetenv("AMLSEC_RATE_LIMIT");
+        long graph0 = graph_total(url);
+        double cloud0 = bench_cloud_cpu();
         req0 = bench_request_total(url);
         RUN(C_PLAN_REFRESH, 0, "plan", "-cloud", url, "-detailed-exitcode", "-no-color");
         r[C_PLAN_REFRESH].requests = bench_request_total(url) - req0;
+        r[C_PLAN_REFRESH].cloud_cpu = cloud0 >= 0 ? bench_cloud_cpu() - cloud0 : -1;
         print_row(s, C_PLAN_REFRESH);
+        if (graph0 >= 0) {
+            long graph = graph_total(url) - graph0;
+            printf("    of which %ld Resource Graph queries and %ld ARM GETs (lists and reads of "
+                   "what Resource Graph does not hold: keys, computes, locks)\n",
+                   graph, r[C_PLAN_REFRESH].requests - graph);
+        }
     }
     bench_cloud_stop();
     if (n <= throttled_max) {
@@ -629,8 +657,13 @@ int main(int argc, char **argv)
                                 ? log(results[b][c].cpu / results[a][c].cpu) /
                                       log((double)sizes[b] / sizes[a])
                                 : 0;
-                printf("  %-38s n^%.2f %s (CPU n^%.2f)\n", cmd_names[c], k,
-                       k <= 1.15 ? "ok" : "OVER", kc);
+                printf("  %-38s n^%.2f %s (CPU n^%.2f", cmd_names[c], k, k <= 1.15 ? "ok" : "OVER",
+                       kc);
+                if (results[a][c].cloud_cpu > 0 && results[b][c].cloud_cpu > 0)
+                    printf(", armlocal CPU n^%.2f",
+                           log(results[b][c].cloud_cpu / results[a][c].cloud_cpu) /
+                               log((double)sizes[b] / sizes[a]));
+                printf(")\n");
             }
         for (int i = 0; i < nsizes; i++)
             if (stage_results[i].done)
