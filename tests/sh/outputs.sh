@@ -2,8 +2,8 @@
 # output blocks end to end against the embedded local cloud (issue 19): the plan lists them under
 # "Changes to Outputs:" (a value the service assigns as known after apply), apply prints them and
 # records them in the state, `amlsec output` reads them back in Terraform's shapes, a sensitive
-# one never shows in plans, apply, show or logs (only `output NAME` and `output -json`, as in
-# Terraform), an output-only change exits 2 and is applied without touching Azure, saved plans
+# one never shows in plans, apply, show, `output`, `output NAME`, `output -json` or logs (only
+# with `output -show-sensitive`), an output-only change exits 2 and is applied without touching Azure, saved plans
 # carry them, and destroy removes them.
 set -uo pipefail
 : "${AMLSEC:?}" "${SRC:?}" "${JSONSCHEMA:?}"
@@ -57,20 +57,39 @@ grep -Eq '^principal = "[0-9a-f-]{36}"$' outputs1.out || fail "principal not fil
 grep -q '^token = <sensitive>$' outputs1.out || fail "token not <sensitive>"
 [ "$(grep -c ' = ' outputs1.out)" = 3 ] || fail "want 3 outputs after apply"
 
-echo "3. amlsec output: text, -json (Terraform's shape, schema), NAME raw"
+echo "3. amlsec output: text, -json (Terraform's shape, schema), NAME raw; sensitive redacted"
 expect_exit 0 "$AMLSEC" output -no-color > out.out 2>&1
 diff <(grep ' = ' outputs1.out) out.out > /dev/null || fail "output differs from what apply printed"
 expect_exit 0 "$AMLSEC" output -json > output.json 2> output.err
 "$JSONSCHEMA" "$SRC/docs/schemas/output.schema.json" output.json || fail "output -json schema"
-python3 - output.json "$canary" <<'PY' || fail "output -json contents"
+python3 - output.json <<'PY' || fail "output -json contents"
 import json, sys
 o = json.load(open(sys.argv[1]))
 assert sorted(o) == ["principal", "token", "workspace_id"], o
-assert o["token"] == {"sensitive": True, "type": "string", "value": "bearer " + sys.argv[2]}, o["token"]
+assert o["token"] == {"sensitive": True, "type": "string"}, o["token"]
 assert o["workspace_id"]["type"] == "string" and not o["workspace_id"]["sensitive"]
+assert o["workspace_id"]["value"].endswith("/workspaces/mlw-prod"), o["workspace_id"]
 PY
-[ "$("$AMLSEC" output token)" = "bearer $canary" ] || fail "output NAME is not the raw value"
-[ "$("$AMLSEC" output -json token)" = "\"bearer $canary\"" ] || fail "output -json NAME"
+expect_exit 0 "$AMLSEC" output token > token.out 2> token.err
+[ "$(cat token.out)" = "(sensitive value)" ] || fail "output NAME prints a sensitive value: $(cat token.out)"
+grep -q "output 'token' is sensitive.*-show-sensitive" token.err || fail "output NAME does not say why"
+expect_exit 0 "$AMLSEC" output -json token > token.json 2> token-json.err
+python3 -c 'import json,sys; o=json.load(open("token.json")); assert o=={"sensitive":True,"type":"string"}, o' \
+  || fail "output -json NAME of a sensitive output: $(cat token.json)"
+[ "$("$AMLSEC" output workspace_id)" = "$(sed -n 's/^workspace_id = "\(.*\)"$/\1/p' outputs1.out)" ] \
+  || fail "output NAME is not the raw value"
+# -show-sensitive: the value in full, every shape
+expect_exit 0 "$AMLSEC" output -show-sensitive -json > shown.json 2>&1
+"$JSONSCHEMA" "$SRC/docs/schemas/output.schema.json" shown.json || fail "output -show-sensitive -json schema"
+python3 - shown.json "$canary" <<'PY' || fail "output -show-sensitive -json contents"
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["token"] == {"sensitive": True, "type": "string", "value": "bearer " + sys.argv[2]}, o["token"]
+PY
+[ "$("$AMLSEC" output -show-sensitive token)" = "bearer $canary" ] || fail "output -show-sensitive NAME"
+[ "$("$AMLSEC" output -show-sensitive -json token)" = "\"bearer $canary\"" ] || fail "output -show-sensitive -json NAME"
+"$AMLSEC" output -show-sensitive -no-color > shown.out 2>&1 || fail "output -show-sensitive"
+grep -q "^token = \"bearer $canary\"$" shown.out || fail "output -show-sensitive text: $(cat shown.out)"
 expect_exit 1 "$AMLSEC" output nope > nope.out 2>&1
 grep -q "no output 'nope'" nope.out || fail "unknown output name"
 grep -q '"outputs":{' .amlsec/state.json || fail "outputs not in the state"
@@ -98,8 +117,9 @@ grep -q '^identity = "' apply2.out || fail "apply of the saved plan did not prin
 [ "$("$AMLSEC" output identity)" = "$(sed -n 's/^principal = "\(.*\)"$/\1/p' outputs1.out)" ] || fail "identity output"
 expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > plan4.out 2>&1
 
-echo "6. the sensitive value never shows outside output NAME / -json"
-for f in plan1.out apply1.out out.out plan2.out plan3.out apply2.out show.json plan.json; do
+echo "6. the sensitive value never shows outside output -show-sensitive (stdout, stderr, debug logs)"
+for f in plan1.out apply1.out out.out output.json output.err token.out token.err token.json token-json.err \
+  plan2.out plan3.out apply2.out show.json plan.json; do
   grep -q "$canary" "$f" && fail "$f shows the sensitive output's value"
 done
 
