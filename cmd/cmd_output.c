@@ -116,12 +116,10 @@ static int print_one(const char *name, const json_t *e, bool json, bool show_sen
 int cmd_output(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("output");
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"no-color", no_argument, NULL, 'n'},
-                                         {"show-sensitive", no_argument, NULL, 'S'},
-                                         {"state", required_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},           {"no-color", no_argument, NULL, 'n'},
+        {"show-sensitive", no_argument, NULL, 'S'}, {"state", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     struct state_cli sc;
     struct errbuf err = ERRBUF_INIT;
     struct state st;
