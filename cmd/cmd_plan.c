@@ -409,6 +409,8 @@ static int finish_outputs(struct session *s, const struct plan *plan, int color)
     }
     if (rc == EXIT_OK && !json_ui)
         plan_render_outputs(stdout, outputs, color);
+    else if (rc == EXIT_OK && json_object_size(outputs))
+        ui_json_outputs(outputs);
     json_decref(outputs);
     json_decref(empty);
     return rc;

@@ -49,6 +49,23 @@ grep -q '^  + principal = (known after apply)$' plan1.out || fail "principal not
 grep -q '^  + token = (sensitive value)$' plan1.out || fail "sensitive output shown in the plan"
 grep -q '^  + workspace_id = "/subscriptions/.*/workspaces/mlw-prod"$' plan1.out || fail "workspace_id"
 
+echo "1b. plan -json streams Terraform's outputs message: actions, no secret, no unknown value"
+expect_exit 0 "$AMLSEC" plan -cloud local -json > plan1.jsonl 2> plan1-json.err
+"$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" plan1.jsonl || fail "plan -json against ui.schema.json"
+python3 - plan1.jsonl <<'PY' || fail "plan -json outputs message"
+import json, sys
+msgs = [json.loads(l) for l in open(sys.argv[1])]
+outs = [m for m in msgs if m["type"] == "outputs"]
+assert len(outs) == 1, outs
+o = outs[0]["outputs"]
+assert o["token"] == {"sensitive": True, "action": "create"}, o["token"]
+assert o["principal"] == {"sensitive": False, "action": "create"}, o["principal"]
+assert o["workspace_id"]["action"] == "create" and o["workspace_id"]["type"] == "string"
+assert o["workspace_id"]["value"].endswith("/workspaces/mlw-prod"), o["workspace_id"]
+types = [m["type"] for m in msgs]
+assert types.index("outputs") > types.index("change_summary"), types
+PY
+
 echo "2. apply prints them, sensitive as <sensitive>, and warns that the state keeps it in clear"
 expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > apply1.out 2>&1
 grep -q 'the state will hold .*output.token' apply1.out || fail "no clear-state warning for output.token"
@@ -102,6 +119,21 @@ echo "4. a second plan has no changes"
 expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > plan2.out 2>&1
 grep -q 'No changes.' plan2.out || fail "second plan is not empty"
 
+echo "4b. apply -json ends with the outputs recorded (values filled in, the sensitive one left out)"
+expect_exit 0 "$AMLSEC" apply -cloud local -json -auto-approve > apply-noop.jsonl 2> apply-noop.err
+"$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" apply-noop.jsonl || fail "apply -json against ui.schema.json"
+python3 - apply-noop.jsonl <<'PY' || fail "apply -json outputs message"
+import json, re, sys
+msgs = [json.loads(l) for l in open(sys.argv[1])]
+outs = [m["outputs"] for m in msgs if m["type"] == "outputs"]
+assert len(outs) == 2, outs  # the plan's (all noop), then the applied ones
+assert all(v["action"] == "noop" for v in outs[0].values()), outs[0]
+o = outs[1]
+assert o["token"] == {"sensitive": True}, o["token"]
+assert re.fullmatch(r"[0-9a-f-]{36}", o["principal"]["value"]) and o["principal"]["type"] == "string", o
+assert msgs[-1]["type"] == "outputs", msgs[-1]
+PY
+
 echo "5. an output-only change exits 2, a saved plan carries it, and apply records it without Azure"
 sed -i 's/^output "principal" {/output "identity" {/' main.amlsec
 export AMLSEC_STATE_PASSPHRASE=outputs-test # a plan holding a sensitive output is sealed
@@ -118,7 +150,7 @@ grep -q '^identity = "' apply2.out || fail "apply of the saved plan did not prin
 expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > plan4.out 2>&1
 
 echo "6. the sensitive value never shows outside output -show-sensitive (stdout, stderr, debug logs)"
-for f in plan1.out apply1.out out.out output.json output.err token.out token.err token.json token-json.err \
+for f in plan1.out plan1.jsonl plan1-json.err apply-noop.jsonl apply-noop.err apply1.out out.out output.json output.err token.out token.err token.json token-json.err \
   plan2.out plan3.out apply2.out show.json plan.json; do
   grep -q "$canary" "$f" && fail "$f shows the sensitive output's value"
 done
