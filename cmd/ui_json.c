@@ -227,7 +227,8 @@ void ui_json_outputs(const json_t *outputs)
 {
     json_t *out = json_object(), *e;
     const char *name;
-    json_object_foreach((json_t *)outputs, name, e) json_object_set_new(out, name, output_of(e, NULL));
+    json_object_foreach((json_t *)outputs, name, e)
+        json_object_set_new(out, name, output_of(e, NULL));
     emit_outputs(out);
 }
 
