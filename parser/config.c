@@ -2853,6 +2853,7 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
     m->call = c->b;
     m->dir = dir;
     m->realdir = realdir;
+    m->files = ms->files;
     m->each_key = key;
     m->each_value = value;
     m->has_for_each = key != NULL;

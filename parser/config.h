@@ -63,6 +63,7 @@ struct cfg_module {
     bool has_for_each;
     const char *dir;     /* the module's directory: file() and nested sources */
     const char *realdir; /* its canonical path (cycles between sources) */
+    const struct ast_file *files; /* the module's parsed files (shared by its instances) */
 };
 
 /* One block that declares a resource (managed, or `existing`). */
