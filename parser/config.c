@@ -3069,11 +3069,44 @@ static const struct ast_attr *block_attr(struct loader *ld, const struct ast_blo
 
 static struct cfg_resource *resource_of_address(const struct config *cfg, const char *address);
 
+bool config_is_module_address(const char *address)
+{
+    size_t n = strlen(address);
+    char *probe;
+    bool yes;
+    if (strncmp(address, "module.", 7) != 0 || (probe = malloc(n + 3)) == NULL)
+        return false;
+    memcpy(probe, address, n);
+    memcpy(probe + n, ".x", 3);
+    yes = config_address_tail(probe) == probe + n + 1;
+    free(probe);
+    return yes;
+}
+
+/* Whether a module address names a module of the configuration: an
+ * instance (module.a["x"], module.a without for_each) or a whole call
+ * (module.a, whatever its instances). */
+static bool module_declared(const struct config *cfg, const char *address)
+{
+    size_t n = strlen(address);
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        const char *p = cfg->modules[i]->path;
+        if (strcmp(p, address) == 0 ||
+            (strncmp(p, address, n) == 0 && p[n] == '[' && address[n - 1] != ']' &&
+             strstr(p + n, "].module.") == NULL))
+            return true;
+    }
+    return false;
+}
+
 /* Whether address names a managed resource of the configuration, or one
- * of its instances. */
+ * of its instances (or a module, for a module address). */
 static bool address_declared(const struct config *cfg, const char *address)
 {
-    const struct cfg_instance *in = config_find_instance(cfg, address);
+    const struct cfg_instance *in;
+    if (config_is_module_address(address))
+        return module_declared(cfg, address);
+    in = config_find_instance(cfg, address);
     const struct cfg_resource *r = in ? in->resource : resource_of_address(cfg, address);
     return r && !r->existing && (in || strcmp(r->address, address) == 0);
 }
@@ -3172,16 +3205,29 @@ static void finish_adoption(struct loader *ld)
                     error_at(ld, &to->value->loc, "moved", "moved from '%s' to itself", fa);
                     continue;
                 }
+                if (config_is_module_address(fa) != config_is_module_address(ta)) {
+                    struct diag *d =
+                        error_at(ld, &to->value->loc, "moved",
+                                 "'%s' is a %s and '%s' a %s: a move keeps "
+                                 "a module a module and a resource a resource",
+                                 fa, config_is_module_address(fa) ? "module" : "resource", ta,
+                                 config_is_module_address(ta) ? "module" : "resource");
+                    if (d)
+                        diag_set_hint(d, "move the module (moved { from = module.OLD, to = "
+                                         "module.NEW }), or each resource by its full address");
+                    continue;
+                }
                 if (address_declared(cfg, fa)) {
+                    bool mod = config_is_module_address(fa);
                     struct diag *d = error_at(ld, &from->value->loc, "moved",
                                               "'%s' is still in the configuration: it cannot "
                                               "have moved",
                                               fa);
                     if (d)
                         diag_set_hint(d,
-                                      "rename the resource block to '%s', or remove the moved "
+                                      "rename the %s block to '%s', or remove the moved "
                                       "block",
-                                      ta);
+                                      mod ? "module" : "resource", ta);
                     continue;
                 }
                 for (size_t i = 0; i < cfg->nmoves; i++) {
@@ -3218,10 +3264,12 @@ static void finish_adoption(struct loader *ld)
     for (size_t i = 0; i < cfg->nmoves; i++) {
         if (!address_declared(cfg, cfg->moves[i].to)) {
             /* the end of a chain must be in the configuration */
-            struct diag *d = error_at(ld, &cfg->moves[i].loc, "moved",
-                                      "moved to '%s', which is not a resource in the "
-                                      "configuration",
-                                      cfg->moves[i].to);
+            struct diag *d =
+                error_at(ld, &cfg->moves[i].loc, "moved",
+                         "moved to '%s', which is not a %s in the "
+                         "configuration",
+                         cfg->moves[i].to,
+                         config_is_module_address(cfg->moves[i].to) ? "module" : "resource");
             if (d)
                 diag_set_hint(d, "declare %s, or move to an address that is declared",
                               cfg->moves[i].to);

@@ -243,6 +243,10 @@ struct cfg_local *config_find_node(const struct config *cfg, const struct cfg_mo
  * module.team["cv"].key_vault.kv, key_vault.kv (the address itself when it
  * has none). */
 const char *config_address_tail(const char *address);
+/* Whether an address names a module (module.a, module.a["x"],
+ * module.a.module.b), not a resource: moved blocks move every resource
+ * under it. */
+bool config_is_module_address(const char *address);
 /* Finds an instance by its address string. */
 struct cfg_instance *config_find_instance(const struct config *cfg, const char *address);
 
