@@ -48,6 +48,7 @@ struct cfg_variable {
     bool sensitive;
     json_t *value;      /* bound value (owned); NULL when unset and no default (an error) */
     const char *source; /* "default", "-var", "-var-file", "environment" */
+    struct src_loc value_loc; /* where the value is written; .file NULL: -var, environment */
 };
 
 /* One instance of a `module "NAME" { source = "./dir" ... }` call: the
