@@ -149,17 +149,22 @@ static void strip_unknowns(json_t *obj, const char *key)
     }
 }
 
+/* The first n bytes of s as a new string (NULL when out of memory). */
+static char *prefix_copy(const char *s, size_t n)
+{
+    char *m = malloc(n + 1);
+    if (m) {
+        memcpy(m, s, n);
+        m[n] = '\0';
+    }
+    return m;
+}
+
 /* The module part of a resource address ("" for the root): new string. */
 static char *module_of(const char *address)
 {
     const char *a = config_address_tail(address);
-    size_t n = a == address ? 0 : (size_t)(a - address - 1);
-    char *m = malloc(n + 1);
-    if (m) {
-        memcpy(m, address, n);
-        m[n] = '\0';
-    }
-    return m;
+    return prefix_copy(address, a == address ? 0 : (size_t)(a - address - 1));
 }
 
 /* planned_values / prior_state: the module instance path's node (the root
@@ -168,15 +173,10 @@ static json_t *values_module(json_t *index, const char *path)
 {
     json_t *node = json_object_get(index, path), *parent;
     char *up;
-    size_t pl;
     if (node)
         return node;
-    pl = plan_module_parent_len(path);
-    up = malloc(pl + 1);
-    if (up == NULL)
+    if ((up = prefix_copy(path, plan_module_parent_len(path))) == NULL)
         return json_object_get(index, "");
-    memcpy(up, path, pl);
-    up[pl] = '\0';
     parent = values_module(index, up);
     free(up);
     node = json_pack("{s:s, s:[], s:[]}", "address", path, "resources", "child_modules");
@@ -233,11 +233,8 @@ static json_t *config_call(json_t *index, const char *cp)
     if (call)
         return call;
     pl = plan_module_parent_len(cp);
-    up = malloc(pl + 1);
-    if (up == NULL)
+    if ((up = prefix_copy(cp, pl)) == NULL)
         return json_object_get(index, "");
-    memcpy(up, cp, pl);
-    up[pl] = '\0';
     parent = json_object_get(config_call(index, up), "module");
     free(up);
     calls = json_object_get(parent, "module_calls");
