@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "parser/config.h"
 #include "parser/value.h"
 #include "util/banned.h"
 
@@ -42,12 +43,15 @@ void ui_json_version(void)
     emit(json_pack("{s:s, s:s}", "amlsec", AMLSEC_VERSION, "ui", "1.0"), "info", msg, "version");
 }
 
-/* {addr, module, resource, implied_provider, resource_type, resource_name, resource_key} */
+/* {addr, module, resource, implied_provider, resource_type, resource_name,
+ * resource_key}; in a module, module is its path (module.team["cv"]) and
+ * resource the address inside it, as Terraform has them. */
 static json_t *resource_of(const char *address, const char *kind)
 {
-    const char *a = address, *dot, *br;
-    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "addr", address, "module", "", "resource",
-                          address, "implied_provider", "amlsec", "resource_type", kind ? kind : "");
+    const char *a = config_address_tail(address), *dot, *br;
+    json_t *r = json_pack("{s:s, s:s%, s:s, s:s, s:s}", "addr", address, "module", address,
+                          (size_t)(a == address ? 0 : a - address - 1), "resource", a,
+                          "implied_provider", "amlsec", "resource_type", kind ? kind : "");
     if (strncmp(a, "existing.", 9) == 0)
         a += 9;
     dot = strchr(a, '.');
@@ -160,7 +164,9 @@ void ui_json_plan(const struct plan *plan)
         if (from == NULL || changed)
             continue;
         {
-            const char *t = strncmp(to, "existing.", 9) == 0 ? to + 9 : to;
+            const char *t = config_address_tail(to); /* in a module: after its path */
+            if (strncmp(t, "existing.", 9) == 0)
+                t += 9;
             snprintf(kind, sizeof(kind), "%.*s", (int)strcspn(t, "."), t);
         }
         snprintf(msg, sizeof(msg), "%s: Plan to move", to);

@@ -150,6 +150,19 @@ jq -e '[.resource_changes[] | select(.previous_address != null)
   || fail "show -json previous_address of the moved module's resources: $(jq -c '[.resource_changes[] | [.address, .previous_address]]' mmv.json)"
 jq -e '[.planned_values.root_module.child_modules[].address] | sort == ["module.group[\"cv\"]", "module.group[\"nlp\"]"]' \
   mmv.json > /dev/null || fail "show -json child_modules after the move"
+# plan -json: each moved resource a planned_change "move", module and resource as Terraform splits them
+"$AMLSEC" plan -cloud local -json > mmv.jsonl 2> mmv.err || fail "plan -json (module move)"
+jq -s -e '[.[] | select(.type == "planned_change" and .change.action == "move")
+  | select(.change.resource.addr == "module.group[\"cv\"].module.logs.resource_group.logs")
+  | select(.change.resource.module == "module.group[\"cv\"].module.logs"
+      and .change.resource.resource == "resource_group.logs"
+      and .change.resource.resource_type == "resource_group"
+      and .change.resource.resource_name == "logs"
+      and .change.previous_resource.module == "module.team[\"cv\"].module.logs")] | length == 1' \
+  mmv.jsonl > /dev/null || fail "plan -json: module move: $(grep -m1 '"move"' mmv.jsonl)"
+if [ -n "${JSONSCHEMA:-}" ]; then
+  "$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" mmv.jsonl || fail "plan -json (module move) against its schema"
+fi
 expect_exit 0 "$AMLSEC" apply -no-color mmv.plan > mapply2.out 2>&1
 grep -q 'Creating\|Destroying\|Modifying' mapply2.out && fail "a module move touched Azure"
 expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > mmoved2.out 2>&1
