@@ -183,17 +183,18 @@ void ui_json_plan(const struct plan *plan)
     ui_json_plan_outputs(plan);
 }
 
-/* One output as Terraform's outputs message has it: sensitive, and type
- * and value when known and not sensitive (a secret never reaches the
+/* One output as Terraform's outputs message has it: sensitive, type when
+ * known, value when known and not sensitive (a secret never reaches the
  * stream); action in a plan. */
 static json_t *output_of(const json_t *entry, const char *action)
 {
     const json_t *v = entry ? json_object_get(entry, "value") : NULL;
     bool sensitive = json_is_true(json_object_get(entry, "sensitive"));
     json_t *o = json_pack("{s:b}", "sensitive", sensitive);
-    if (v && !sensitive && !value_contains_unknown(v)) {
+    if (v && !value_contains_unknown(v)) {
         json_object_set_new(o, "type", json_string(value_type_name(v)));
-        json_object_set(o, "value", (json_t *)v);
+        if (!sensitive)
+            json_object_set(o, "value", (json_t *)v);
     }
     if (action)
         json_object_set_new(o, "action", json_string(action));

@@ -58,7 +58,7 @@ msgs = [json.loads(l) for l in open(sys.argv[1])]
 outs = [m for m in msgs if m["type"] == "outputs"]
 assert len(outs) == 1, outs
 o = outs[0]["outputs"]
-assert o["token"] == {"sensitive": True, "action": "create"}, o["token"]
+assert o["token"] == {"sensitive": True, "type": "string", "action": "create"}, o["token"]
 assert o["principal"] == {"sensitive": False, "action": "create"}, o["principal"]
 assert o["workspace_id"]["action"] == "create" and o["workspace_id"]["type"] == "string"
 assert o["workspace_id"]["value"].endswith("/workspaces/mlw-prod"), o["workspace_id"]
@@ -129,7 +129,7 @@ outs = [m["outputs"] for m in msgs if m["type"] == "outputs"]
 assert len(outs) == 2, outs  # the plan's (all noop), then the applied ones
 assert all(v["action"] == "noop" for v in outs[0].values()), outs[0]
 o = outs[1]
-assert o["token"] == {"sensitive": True}, o["token"]
+assert o["token"] == {"sensitive": True, "type": "string"}, o["token"]
 assert re.fullmatch(r"[0-9a-f-]{36}", o["principal"]["value"]) and o["principal"]["type"] == "string", o
 assert msgs[-1]["type"] == "outputs", msgs[-1]
 PY
