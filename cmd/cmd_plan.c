@@ -260,9 +260,15 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
         char **match = calloc(s->st.nresources + 1, sizeof(*match));
         if (match == NULL)
             goto oom;
+        /* a resource: it, or every instance of it; a module: every
+         * resource under it (and under its instances when neither names
+         * an instance: module.a -> module.b keeps the keys) */
+        bool module = config_is_module_address(from);
+        bool keyed = from[n - 1] != ']' && to[strlen(to) - 1] != ']';
         for (size_t k = 0; k < s->st.nresources; k++) {
             const char *a = s->st.resources[k].address;
-            if (strncmp(a, from, n) == 0 && (a[n] == '\0' || (a[n] == '[' && from[n - 1] != ']')))
+            if (strncmp(a, from, n) == 0 &&
+                ((!module && a[n] == '\0') || (module && a[n] == '.') || (a[n] == '[' && keyed)))
                 match[nmatch++] = strdup(a);
         }
         for (size_t k = 0; k < nmatch; k++) {
@@ -409,6 +415,8 @@ static int finish_outputs(struct session *s, const struct plan *plan, int color)
     }
     if (rc == EXIT_OK && !json_ui)
         plan_render_outputs(stdout, outputs, color);
+    else if (rc == EXIT_OK && json_object_size(outputs))
+        ui_json_outputs(outputs);
     json_decref(outputs);
     json_decref(empty);
     return rc;

@@ -509,6 +509,19 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
                      json_dump_callback(o, cb, data, flags);
                 json_decref(o);
             }
+            /* then the module calls' and the root module's entries (few) */
+            if (rc == 0) {
+                json_t *mods = json_array(), *o;
+                size_t m;
+                plan_configuration_modules(mods, cfg);
+                json_array_foreach(mods, m, o)
+                {
+                    if (rc == 0)
+                        rc = ((cfg->nresources || m) ? cb(",", 1, data) : 0) ||
+                             json_dump_callback(o, cb, data, flags);
+                }
+                json_decref(mods);
+            }
             rc = rc == 0 ? cb("]", 1, data) : rc;
         } else if (rc == 0) {
             rc = json_dump_callback(json_object_get(root, keys[i]), cb, data,

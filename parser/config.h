@@ -50,6 +50,7 @@ struct cfg_variable {
     bool sensitive;
     json_t *value;      /* bound value (owned); NULL when unset and no default (an error) */
     const char *source; /* "default", "-var", "-var-file", "environment" */
+    struct src_loc value_loc; /* where the value is written; .file NULL: -var, environment */
 };
 
 /* One instance of a `module "NAME" { source = "./dir" ... }` call: the
@@ -65,6 +66,7 @@ struct cfg_module {
     bool has_for_each;
     const char *dir;     /* the module's directory: file() and nested sources */
     const char *realdir; /* its canonical path (cycles between sources) */
+    const struct ast_file *files; /* the module's parsed files (shared by its instances) */
 };
 
 /* One block that declares a resource (managed, or `existing`). */
@@ -248,6 +250,10 @@ struct cfg_local *config_find_node(const struct config *cfg, const struct cfg_mo
  * module.team["cv"].key_vault.kv, key_vault.kv (the address itself when it
  * has none). */
 const char *config_address_tail(const char *address);
+/* Whether an address names a module (module.a, module.a["x"],
+ * module.a.module.b), not a resource: moved blocks move every resource
+ * under it. */
+bool config_is_module_address(const char *address);
 /* Finds an instance by its address string. */
 struct cfg_instance *config_find_instance(const struct config *cfg, const char *address);
 

@@ -105,6 +105,45 @@ key = [r for r in plan["planned_values"]["root_module"]["resources"] if r["addre
 assert "versioned_uri" not in key["values"], key["values"]   # unknown: left out, as Terraform does
 PY
 
+# modules: a reader that walks Terraform's child_modules and module_calls finds every resource
+# once, in the module instance its address names (examples/multi-team: module.team[KEY] x 3)
+mkdir multi && cp -r "$SRC/examples/multi-team/." multi/
+(cd multi && "$AMLSEC" plan -cloud local -out m.bin -no-color > m.out 2>&1) || { cat multi/m.out; fail "plan multi-team"; }
+(cd multi && "$AMLSEC" show -json m.bin) > multi.json || fail "show -json multi-team"
+valid plan multi.json
+python3 - multi.json <<'PY' || fail "Terraform-style module reader"
+import json, sys
+plan = json.load(open(sys.argv[1]))
+def walk(mod, prefix):
+    for r in mod.get("resources", []):
+        assert r["address"].startswith(prefix), (prefix, r["address"])
+        assert "." not in r["address"][len(prefix):].split("[")[0].replace(r["type"] + ".", "", 1), r["address"]
+        yield r["address"]
+    for c in mod.get("child_modules", []):
+        assert c["address"].startswith(prefix) and c["address"].startswith("module."), c["address"]
+        yield from walk(c, c["address"] + ".")
+planned = list(walk(plan["planned_values"]["root_module"], ""))
+changed = [rc["address"] for rc in plan["resource_changes"]]
+assert sorted(planned) == sorted(changed) and len(set(planned)) == len(planned), set(planned) ^ set(changed)
+kids = [c["address"] for c in plan["planned_values"]["root_module"]["child_modules"]]
+assert sorted(kids) == ['module.team["fraud"]', 'module.team["nlp"]', 'module.team["vision"]'], kids
+for rc in plan["resource_changes"]:
+    if rc["address"].startswith("module."):
+        assert rc["address"].startswith(rc["module_address"] + "."), rc
+root = plan["configuration"]["root_module"]
+team = root["module_calls"]["team"]
+assert team["source"] == "./modules/team" and team["for_each_expression"] == {"references": ["local.teams"]}, team
+assert team["expressions"]["team"] == {"references": ["each.key"]}, team["expressions"]
+mod = team["module"]
+blocks = {r["address"] for r in mod["resources"]}
+assert "workspace.ml" in blocks and not any(b.startswith("module.") for b in blocks), blocks
+# one instance's blocks: every planned address of module.team["vision"] is one of them
+vision = {a.split('"].', 1)[1].split("[")[0] for a in changed if a.startswith('module.team["vision"].')}
+assert vision == blocks, vision ^ blocks
+assert "team" in mod["variables"] and "workspace_id" in mod["outputs"], (mod["variables"], mod["outputs"])
+assert {r["address"] for r in root["resources"]} >= {"resource_group.dns", "private_dns_zone.shared"}
+PY
+
 # the validator fails on what does not match
 python3 -c 'import json; d=json.load(open("check.json")); del d["findings"][0]["level"]; json.dump(d, open("broken.json","w"))'
 if "$JSONSCHEMA" "$S/check.schema.json" broken.json 2> broken.err; then fail "a broken document validated"; fi
