@@ -49,15 +49,21 @@ static bool to_text(struct buf *out, const json_t *v)
 
 static int eval_template(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
-    struct buf b;
+    struct buf b, f; /* the text; the same as a format() string */
     bool unknown = false;
+    json_t *args = json_array(); /* format()'s arguments, in case a part is unknown */
     int rc = 0;
 
     buf_init(&b, 0);
+    buf_init(&f, 0);
+    buf_adds(&f, "");
     for (const struct ast_expr *p = e->u.tmpl.parts; p; p = p->next) {
         json_t *v = NULL;
         if (p->kind == EXPR_STRING) {
             buf_add(&b, p->u.str.s, p->u.str.len);
+            for (size_t i = 0; i < p->u.str.len; i++)
+                buf_add(&f, p->u.str.s[i] == '%' ? "%%" : &p->u.str.s[i],
+                        p->u.str.s[i] == '%' ? 2 : 1);
             continue;
         }
         if ((rc = eval_expr(&v, ctx, p)) < 0)
@@ -67,13 +73,26 @@ static int eval_template(json_t **out, struct eval_ctx *ctx, const struct ast_ex
         else if (!to_text(&b, v))
             rc = fail(ctx, &p->loc, "type", "cannot interpolate a %s into a string",
                       value_type_name(v));
+        buf_adds(&f, "%s");
+        if (args && (!value_unknown_resolvable(v) || json_array_append(args, v) < 0)) {
+            json_decref(args);
+            args = NULL;
+        }
         json_decref(v);
         if (rc < 0)
             break;
     }
-    if (rc == 0)
-        *out = unknown ? value_unknown() : json_stringn(b.ptr, b.len);
+    if (rc == 0 && !unknown)
+        *out = json_stringn(b.ptr, b.len);
+    else if (rc == 0 && args && json_array_insert_new(args, 0, json_stringn(f.ptr, f.len)) == 0) {
+        /* filled in once the parts are known (engine/known.h) */
+        *out = value_unknown_call("format", args);
+        args = NULL;
+    } else if (rc == 0)
+        *out = value_unknown();
+    json_decref(args);
     buf_release(&b);
+    buf_release(&f);
     return rc;
 }
 
@@ -2441,21 +2460,50 @@ static int eval_try(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
     return AMLSEC_EPARSE;
 }
 
+/* env() and file() read the machine, not their arguments alone: never
+ * made later (their arguments are never resources in practice). */
+static bool deferrable(const char *fn)
+{
+    return strcmp(fn, "env") != 0 && strcmp(fn, "file") != 0;
+}
+
+/* The result of a call whose arguments are not all known yet: a deferred
+ * call when every unknown in them can be filled in later (parser/value.h),
+ * else an unknown for good. */
+static json_t *defer_call(const char *fn, const struct call_args *a)
+{
+    json_t *args;
+    if (!deferrable(fn) || (args = json_array()) == NULL)
+        return value_unknown();
+    for (size_t i = 0; i < a->n; i++)
+        if (!value_unknown_resolvable(a->v[i]) ||
+            json_array_append_new(args, json_incref(a->v[i])) < 0) {
+            json_decref(args);
+            return value_unknown();
+        }
+    return value_unknown_call(fn, args);
+}
+
 static int eval_call(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
     struct call_args a;
-    bool unknown = false;
+    bool unknown = false, whole = ctx->whole_value;
+    /* length() and keys() need only the collection, not its elements */
+    bool shallow = strcmp(e->u.call.name, "length") == 0 || strcmp(e->u.call.name, "keys") == 0;
     int rc = 0;
 
     if (strcmp(e->u.call.name, "try") == 0 || strcmp(e->u.call.name, "can") == 0)
         return eval_try(out, ctx, e);
+    /* an argument is the value itself: a whole instance read here is its
+     * object, secrets and all (jsonencode(datastore.d)), not its id */
+    ctx->whole_value = true;
     memset(&a, 0, sizeof(a));
     for (const struct ast_expr *x = e->u.call.args; x; x = x->next) {
         json_t *v = NULL;
         bool expand = x->next == NULL && x->kind == EXPR_UNARY && x->u.unary.op == OP_EXPAND;
         if ((rc = eval_expr(&v, ctx, expand ? x->u.unary.operand : x)) < 0)
             goto out;
-        unknown |= value_contains_unknown(v);
+        unknown |= shallow ? value_is_unknown(v) : value_contains_unknown(v);
         if (expand && !value_is_unknown(v)) {
             size_t i;
             json_t *y;
@@ -2478,14 +2526,57 @@ static int eval_call(json_t **out, struct eval_ctx *ctx, const struct ast_expr *
         }
     }
     if (unknown)
-        *out = value_unknown();
+        *out = defer_call(e->u.call.name, &a);
     else
         rc = call_fn(out, ctx, e, &a);
 out:
+    ctx->whole_value = whole;
     for (size_t i = 0; i < a.n; i++)
         json_decref(a.v[i]);
     free(a.v);
     free(a.e);
+    return rc;
+}
+
+int eval_call_values(json_t **out, const char *fn, const json_t *args)
+{
+    struct diag_list scratch;
+    struct ast_expr call;
+    struct config cfg;
+    struct eval_ctx ctx;
+    struct call_args a;
+    int rc = 0;
+
+    *out = NULL;
+    if (!json_is_array(args) || json_array_size(args) > CALL_ARGS_MAX)
+        return AMLSEC_EPARSE;
+    memset(&call, 0, sizeof(call));
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&ctx, 0, sizeof(ctx));
+    call.kind = EXPR_CALL;
+    call.u.call.name = (char *)fn;
+    diag_list_init(&scratch);
+    ctx.cfg = &cfg;
+    ctx.diags = &scratch;
+    a.n = a.cap = json_array_size(args);
+    a.v = calloc(a.n ? a.n : 1, sizeof(*a.v));
+    a.e = calloc(a.n ? a.n : 1, sizeof(*a.e));
+    if (a.v == NULL || a.e == NULL) {
+        rc = AMLSEC_EPARSE;
+        goto out;
+    }
+    for (size_t i = 0; i < a.n; i++) {
+        a.v[i] = json_array_get(args, i);
+        a.e[i] = &call;
+    }
+    if (!deferrable(fn))
+        rc = AMLSEC_EPARSE;
+    else
+        rc = call_fn(out, &ctx, &call, &a);
+out:
+    free(a.v);
+    free(a.e);
+    diag_list_release(&scratch);
     return rc;
 }
 
