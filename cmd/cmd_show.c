@@ -10,6 +10,7 @@
 #include "cmd/planfile.h"
 #include "cmd/show_tf.h"
 #include "cmd/state_cli.h"
+#include "parser/value.h"
 #include "util/banned.h"
 
 /* jansson hands its output over a few bytes at a time: gathered here and
@@ -39,7 +40,9 @@ static void print_json(json_t *root)
 {
     static struct out_chunk out;
     out.len = 0;
-    if (json_dump_callback(root, chunk_write, &out, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 &&
+    if (json_dump_callback(root, chunk_write, &out,
+                           JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(VALUE_DIGITS)) ==
+            0 &&
         fwrite(out.buf, 1, out.len, stdout) == out.len)
         putchar('\n');
 }
@@ -108,7 +111,8 @@ static int show_state(struct state_cli *sc, int json, int sensitive)
                                             "type", r->kind, "arm_id", r->arm_id, "status",
                                             state_status_name(r->status), "values", attrs));
         else {
-            char *text = json_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS);
+            char *text = json_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS |
+                                               JSON_REAL_PRECISION(VALUE_DIGITS));
             printf("# %s\n# %s\n%s\n\n", r->address, r->arm_id, text ? text : "");
             free(text);
             json_decref(attrs);

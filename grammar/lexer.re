@@ -1,6 +1,7 @@
 /* The .amlsec lexer (re2c >= 3.0). See grammar/lexer.h for the model. */
 #include "grammar/lexer.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -655,8 +656,20 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
                 val->TOK_INT = v;
                 return TOK_INT;
             }
-            [0-9]+ "." [0-9]+ {
-                return lex_error(lx, loc, lx->tok, lx->cur, "decimal numbers are not supported; use a whole number or a string");
+            [0-9]+ ("." [0-9]+)? [eE] [+-]? [0-9]+ | [0-9]+ "." [0-9]+ {
+                char text[64];
+                size_t n = (size_t)(lx->cur - lx->tok);
+                double d;
+                if (n >= sizeof(text))
+                    return lex_error(lx, loc, lx->tok, lx->cur, "number has more than 63 characters");
+                memcpy(text, lx->tok, n);
+                text[n] = '\0';
+                d = strtod(text, NULL);
+                if (!isfinite(d))
+                    return lex_error(lx, loc, lx->tok, lx->cur, "number is too large for a 64-bit float");
+                set_loc(lx, loc, lx->tok, lx->cur);
+                val->TOK_DECIMAL = d;
+                return TOK_DECIMAL;
             }
             ident {
                 int kw = for_keyword(lx);

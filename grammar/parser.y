@@ -60,6 +60,7 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 %token <char *> IDENT "identifier"
 %token <struct ast_expr *> TRAV "reference"
 %token <int64_t> INT "number"
+%token <double> DECIMAL "decimal number"
 %token <struct ast_expr *> STRING "string"
 %token OQUOTE "start of a string template" CQUOTE "end of a string template"
 %token <struct ast_expr *> FRAG "string text"
@@ -159,6 +160,7 @@ expr
     /* the operands, directly (no unit rules: each would be one more
      * reduction per expression) */
     | INT                    { $$ = parse_int(ctx, $1, &@$); }
+    | DECIMAL                { $$ = parse_number(ctx, $1, &@$); }
     | TRUE                   { $$ = parse_bool(ctx, true, &@$); }
     | FALSE                  { $$ = parse_bool(ctx, false, &@$); }
     | NULL                   { $$ = parse_null(ctx, &@$); }

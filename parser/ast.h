@@ -19,6 +19,7 @@ enum ast_expr_kind {
     EXPR_NULL,
     EXPR_BOOL,
     EXPR_INT,
+    EXPR_NUMBER,   /* a literal with a fraction or an exponent: 0.5, 1e3 */
     EXPR_STRING,   /* a literal string (escapes decoded) */
     EXPR_TEMPLATE, /* "a ${b} c" or a heredoc: parts are EXPR_STRING or expressions */
     EXPR_LIST,
@@ -93,6 +94,7 @@ struct ast_expr {
     union {
         bool b;
         int64_t i;
+        double d; /* EXPR_NUMBER */
         struct {
             const char *s;
             size_t len;

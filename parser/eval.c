@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <regex.h>
 #include <stdint.h>
@@ -40,8 +41,8 @@ static bool to_text(struct buf *out, const json_t *v)
 {
     if (json_is_string(v))
         return buf_add(out, json_string_value(v), json_string_length(v)) == 0;
-    if (json_is_integer(v))
-        return buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) == 0;
+    if (json_is_number(v))
+        return value_number_text(out, v) == 0;
     if (json_is_boolean(v))
         return buf_adds(out, json_is_true(v) ? "true" : "false") == 0;
     return false;
@@ -686,8 +687,12 @@ static const char *const json_type_names[] = {"map",    "list", "string", "numbe
 static int want(struct eval_ctx *ctx, const struct call_args *a, size_t i, const char *fn,
                 json_type type)
 {
-    if (json_typeof(a->v[i]) == type || (type == JSON_TRUE && json_is_boolean(a->v[i])))
+    if (json_typeof(a->v[i]) == type || (type == JSON_TRUE && json_is_boolean(a->v[i])) ||
+        (type == JSON_REAL && json_is_number(a->v[i])))
         return 0;
+    if (type == JSON_INTEGER && json_is_real(a->v[i]))
+        return fail(ctx, &a->e[i]->loc, "type", "%s(): argument %zu must be a whole number", fn,
+                    i + 1);
     return fail(ctx, &a->e[i]->loc, "type", "%s(): argument %zu must be a %s, not a %s", fn, i + 1,
                 json_type_names[type], value_type_name(a->v[i]));
 }
@@ -703,7 +708,8 @@ static int want_elements(struct eval_ctx *ctx, const struct call_args *a, size_t
         return rc;
     json_array_foreach(a->v[i], k, x)
     {
-        if (json_typeof(x) != type && !(type == JSON_TRUE && json_is_boolean(x)))
+        if (json_typeof(x) != type && !(type == JSON_TRUE && json_is_boolean(x)) &&
+            !(type == JSON_REAL && json_is_number(x)))
             return fail(ctx, &a->e[i]->loc, "type",
                         "%s(): element %zu of argument %zu must be a %s, not a %s", fn, k + 1,
                         i + 1, json_type_names[type], value_type_name(x));
@@ -753,7 +759,7 @@ static int format_with(struct buf *b, struct eval_ctx *ctx, const char *fn, stru
 {
     const char *f;
     size_t next = 1;
-    int rc = 0;
+    int rc = 0, prec = 6;
 
     for (f = str_arg(a, 0); *f && rc == 0; f++) {
         const json_t *v;
@@ -766,10 +772,18 @@ static int format_with(struct buf *b, struct eval_ctx *ctx, const char *fn, stru
             buf_addch(b, '%');
             continue;
         }
-        if (*f != 's' && *f != 'd' && *f != 'q') {
-            rc =
-                fail(ctx, &a->e[0]->loc, "format",
-                     "%s(): unsupported verb '%%%c'; use %%s, %%d, %%q or %%%%", fn, *f ? *f : ' ');
+        /* a precision for %f: %.2f */
+        if (*f == '.' && isdigit((unsigned char)f[1]) &&
+            (f[2] == 'f' || (isdigit((unsigned char)f[2]) && f[3] == 'f'))) {
+            prec = (int)strtol(f + 1, NULL, 10);
+            f += f[2] == 'f' ? 2 : 3;
+        } else if (*f == 'f') {
+            prec = 6;
+        }
+        if (*f != 's' && *f != 'd' && *f != 'q' && *f != 'f') {
+            rc = fail(ctx, &a->e[0]->loc, "format",
+                      "%s(): unsupported verb '%%%c'; use %%s, %%d, %%f, %%.Nf, %%q or %%%%", fn,
+                      *f ? *f : ' ');
             break;
         }
         if (next >= a->n) {
@@ -780,9 +794,15 @@ static int format_with(struct buf *b, struct eval_ctx *ctx, const char *fn, stru
         if (idx >= 0 && json_is_array(v))
             v = json_array_get(v, (size_t)idx);
         if (*f == 'd' && !json_is_integer(v))
-            rc = fail(ctx, &a->e[next]->loc, "type", "%s(): %%d needs a number, not a %s", fn,
-                      value_type_name(v));
-        else if (*f == 'q') {
+            rc = fail(ctx, &a->e[next]->loc, "type", "%s(): %%d needs a whole number, not a %s", fn,
+                      json_is_real(v) ? "decimal" : value_type_name(v));
+        else if (*f == 'f') {
+            if (!json_is_number(v))
+                rc = fail(ctx, &a->e[next]->loc, "type", "%s(): %%f needs a number, not a %s", fn,
+                          value_type_name(v));
+            else
+                buf_addf(b, "%.*f", prec, json_number_value(v));
+        } else if (*f == 'q') {
             if (!json_is_string(v))
                 rc = fail(ctx, &a->e[next]->loc, "type", "%s(): %%q needs a string", fn);
             else
@@ -1268,11 +1288,20 @@ static int cmp_json_strings(const void *x, const void *y)
     return strcmp(json_string_value(*(json_t *const *)x), json_string_value(*(json_t *const *)y));
 }
 
+/* <0, 0, >0 as number a is below, equal to or above b (integers exactly) */
+static int cmp_numbers(const json_t *a, const json_t *b)
+{
+    if (json_is_integer(a) && json_is_integer(b)) {
+        json_int_t p = json_integer_value(a), q = json_integer_value(b);
+        return p < q ? -1 : p > q;
+    }
+    double p = json_number_value(a), q = json_number_value(b);
+    return p < q ? -1 : p > q;
+}
+
 static int cmp_json_numbers(const void *x, const void *y)
 {
-    json_int_t p = json_integer_value(*(json_t *const *)x),
-               q = json_integer_value(*(json_t *const *)y);
-    return p < q ? -1 : p > q;
+    return cmp_numbers(*(json_t *const *)x, *(json_t *const *)y);
 }
 
 /* A new list of list's elements sorted (all strings, or all numbers). */
@@ -1284,7 +1313,7 @@ static json_t *sorted_list(const json_t *list)
         return NULL;
     for (size_t i = 0; i < n; i++)
         v[i] = json_array_get(list, i);
-    qsort(v, n, sizeof(*v), n && json_is_integer(v[0]) ? cmp_json_numbers : cmp_json_strings);
+    qsort(v, n, sizeof(*v), n && json_is_number(v[0]) ? cmp_json_numbers : cmp_json_strings);
     r = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append(r, v[i]);
@@ -1401,17 +1430,15 @@ static int fn_zipmap(json_t **out, struct eval_ctx *ctx, const struct ast_expr *
 
 static int min_or_max(json_t **out, struct eval_ctx *ctx, struct call_args *a, bool max)
 {
-    json_int_t best = 0;
+    const json_t *best = NULL;
     int rc;
     for (size_t i = 0; i < a->n; i++) {
-        json_int_t v;
-        if ((rc = want(ctx, a, i, max ? "max" : "min", JSON_INTEGER)) < 0)
+        if ((rc = want(ctx, a, i, max ? "max" : "min", JSON_REAL)) < 0)
             return rc;
-        v = json_integer_value(a->v[i]);
-        if (i == 0 || (max ? v > best : v < best))
-            best = v;
+        if (i == 0 || (max ? cmp_numbers(a->v[i], best) > 0 : cmp_numbers(a->v[i], best) < 0))
+            best = a->v[i];
     }
-    *out = json_integer(best);
+    *out = json_incref((json_t *)best);
     return 0;
 }
 
@@ -1435,15 +1462,23 @@ static int fn_sum(json_t **out, struct eval_ctx *ctx, const struct ast_expr *cal
     size_t i;
     json_t *x;
     json_int_t s = 0;
+    double d = 0;
+    bool whole = true;
     int rc;
-    if ((rc = want_elements(ctx, a, 0, "sum", JSON_INTEGER)) < 0)
+    if ((rc = want_elements(ctx, a, 0, "sum", JSON_REAL)) < 0)
         return rc;
+    if (json_array_size(a->v[0]) == 0)
+        return fail(ctx, &a->e[0]->loc, "type", "sum(): the list is empty");
     json_array_foreach(a->v[0], i, x)
     {
-        if (__builtin_add_overflow(s, json_integer_value(x), &s))
+        d += json_number_value(x);
+        whole = whole && json_is_integer(x);
+        if (whole && __builtin_add_overflow(s, json_integer_value(x), &s))
             return fail(ctx, &call->loc, "arithmetic", "sum(): overflows a 64-bit number");
     }
-    *out = json_integer(s);
+    *out = whole ? json_integer(s) : value_number(d);
+    if (*out == NULL)
+        return fail(ctx, &call->loc, "arithmetic", "sum(): overflows a 64-bit float");
     return 0;
 }
 
@@ -1452,13 +1487,152 @@ static int fn_abs(json_t **out, struct eval_ctx *ctx, const struct ast_expr *cal
 {
     json_int_t v;
     int rc;
-    if ((rc = want(ctx, a, 0, "abs", JSON_INTEGER)) < 0)
+    if ((rc = want(ctx, a, 0, "abs", JSON_REAL)) < 0)
         return rc;
+    if (json_is_real(a->v[0])) {
+        *out = value_number(fabs(json_real_value(a->v[0])));
+        return 0;
+    }
     v = json_integer_value(a->v[0]);
     if (v == INT64_MIN)
         return fail(ctx, &call->loc, "arithmetic", "abs(): overflows a 64-bit number");
     *out = json_integer(v < 0 ? -v : v);
     return 0;
+}
+
+/* floor(n), ceil(n): the nearest whole number below, above */
+static int round_fn(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a, bool up)
+{
+    int rc;
+    if ((rc = want(ctx, a, 0, up ? "ceil" : "floor", JSON_REAL)) < 0)
+        return rc;
+    if (json_is_integer(a->v[0])) {
+        *out = json_incref(a->v[0]);
+        return 0;
+    }
+    *out = value_number(up ? ceil(json_real_value(a->v[0])) : floor(json_real_value(a->v[0])));
+    if (*out == NULL)
+        return fail(ctx, &call->loc, "arithmetic", "%s(): overflows", up ? "ceil" : "floor");
+    return 0;
+}
+
+static int fn_floor(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a)
+{
+    return round_fn(out, ctx, call, a, false);
+}
+
+static int fn_ceil(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                   struct call_args *a)
+{
+    return round_fn(out, ctx, call, a, true);
+}
+
+static int fn_signum(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                     struct call_args *a)
+{
+    int rc;
+    double d;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "signum", JSON_REAL)) < 0)
+        return rc;
+    d = json_number_value(a->v[0]);
+    *out = json_integer(d < 0 ? -1 : d > 0);
+    return 0;
+}
+
+/* pow(base, exponent): exact when both are whole and the exponent is not
+ * negative (overflow is an error), else in floating point */
+static int fn_pow(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                  struct call_args *a)
+{
+    int rc;
+    if ((rc = want(ctx, a, 0, "pow", JSON_REAL)) < 0 ||
+        (rc = want(ctx, a, 1, "pow", JSON_REAL)) < 0)
+        return rc;
+    if (json_is_integer(a->v[0]) && json_is_integer(a->v[1]) && json_integer_value(a->v[1]) >= 0) {
+        json_int_t b = json_integer_value(a->v[0]), e = json_integer_value(a->v[1]), r = 1;
+        while (e > 0) {
+            if (e & 1 && __builtin_mul_overflow(r, b, &r))
+                return fail(ctx, &call->loc, "arithmetic", "pow(): overflows a 64-bit number");
+            e >>= 1;
+            if (e && __builtin_mul_overflow(b, b, &b))
+                return fail(ctx, &call->loc, "arithmetic", "pow(): overflows a 64-bit number");
+        }
+        *out = json_integer(r);
+        return 0;
+    }
+    *out = value_number(pow(json_number_value(a->v[0]), json_number_value(a->v[1])));
+    if (*out == NULL)
+        return fail(ctx, &call->loc, "arithmetic", "pow(): the result is not a finite number");
+    return 0;
+}
+
+/* log(n, base) */
+static int fn_log(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                  struct call_args *a)
+{
+    int rc;
+    double n, b;
+    if ((rc = want(ctx, a, 0, "log", JSON_REAL)) < 0 ||
+        (rc = want(ctx, a, 1, "log", JSON_REAL)) < 0)
+        return rc;
+    n = json_number_value(a->v[0]);
+    b = json_number_value(a->v[1]);
+    if (n <= 0 || b <= 0 || b == 1)
+        return fail(ctx, &call->loc, "arithmetic",
+                    "log(): needs a positive number and a positive base other than 1");
+    *out = value_number(log(n) / log(b));
+    if (*out == NULL)
+        return fail(ctx, &call->loc, "arithmetic", "log(): the result is not a finite number");
+    return 0;
+}
+
+/* parseint(string, base): base 2 to 62, digits 0-9 a-z A-Z (Terraform's) */
+static int fn_parseint(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                       struct call_args *a)
+{
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    const char *s;
+    json_int_t base, v = 0;
+    bool neg = false;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "parseint", JSON_STRING)) < 0 ||
+        (rc = want(ctx, a, 1, "parseint", JSON_INTEGER)) < 0)
+        return rc;
+    base = json_integer_value(a->v[1]);
+    if (base < 2 || base > 62)
+        return fail(ctx, &a->e[1]->loc, "type", "parseint(): the base must be 2 to 62");
+    s = str_arg(a, 0);
+    if (*s == '-' || *s == '+')
+        neg = *s++ == '-';
+    if (*s == '\0')
+        goto bad;
+    for (; *s; s++) {
+        const char *d = strchr(digits, *s);
+        json_int_t dv = d ? (json_int_t)(d - digits) : base;
+        /* above base 36 the letters' cases are distinct digits; below, either case */
+        if (d && base <= 36 && dv >= 36)
+            dv -= 26;
+        if (dv >= base)
+            goto bad;
+        if (__builtin_mul_overflow(v, base, &v) ||
+            (neg ? __builtin_sub_overflow(v, dv, &v) : __builtin_add_overflow(v, dv, &v)))
+            return fail(ctx, &a->e[0]->loc, "arithmetic", "parseint(): overflows a 64-bit number");
+    }
+    *out = json_integer(v);
+    return 0;
+bad:
+    return ctx->sensitive
+               ? fail(ctx, &a->e[0]->loc, "type",
+                      "parseint(): the string is not a number in base %" JSON_INTEGER_FORMAT
+                      " (it is sensitive: not shown)",
+                      base)
+               : fail(ctx, &a->e[0]->loc, "type",
+                      "parseint(): \"%s\" is not a number in base %" JSON_INTEGER_FORMAT,
+                      str_arg(a, 0), base);
 }
 
 #define RANGE_MAX 1024
@@ -1520,6 +1694,25 @@ static bool parse_whole(const char *s, json_int_t *v)
     return true;
 }
 
+/* A decimal's text as the language writes it (1.5, -2e3, 1.5e-2; no
+ * spaces, hex, inf or nan), or NULL. */
+static json_t *parse_decimal(const char *s)
+{
+    const char *p = s + (*s == '-');
+    char *end;
+    double d;
+    if (!isdigit((unsigned char)*p))
+        return NULL;
+    for (; *p; p++)
+        if (!isdigit((unsigned char)*p) && !strchr(".eE+-", *p))
+            return NULL;
+    errno = 0;
+    d = strtod(s, &end);
+    if (*end || errno == ERANGE)
+        return NULL;
+    return value_number(d);
+}
+
 static int fn_tostring(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
                        struct call_args *a)
 {
@@ -1545,22 +1738,24 @@ static int fn_tonumber(json_t **out, struct eval_ctx *ctx, const struct ast_expr
 {
     json_int_t v;
     (void)call;
-    if (json_is_null(a->v[0]) || json_is_integer(a->v[0])) {
+    if (json_is_null(a->v[0]) || json_is_number(a->v[0])) {
         *out = json_incref(a->v[0]);
         return 0;
     }
     if (!json_is_string(a->v[0]))
         return fail(ctx, &a->e[0]->loc, "type", "tonumber(): cannot convert a %s to a number",
                     value_type_name(a->v[0]));
-    if (!parse_whole(str_arg(a, 0), &v))
-        return ctx->sensitive
-                   ? fail(ctx, &a->e[0]->loc, "type",
-                          "tonumber(): the string is not a whole number (it is sensitive: not "
-                          "shown)")
-                   : fail(ctx, &a->e[0]->loc, "type", "tonumber(): \"%s\" is not a whole number",
-                          str_arg(a, 0));
-    *out = json_integer(v);
-    return 0;
+    if (parse_whole(str_arg(a, 0), &v)) {
+        *out = json_integer(v);
+        return 0;
+    }
+    if ((*out = parse_decimal(str_arg(a, 0))) != NULL)
+        return 0;
+    return ctx->sensitive
+               ? fail(ctx, &a->e[0]->loc, "type",
+                      "tonumber(): the string is not a number (it is sensitive: not shown)")
+               : fail(ctx, &a->e[0]->loc, "type", "tonumber(): \"%s\" is not a number",
+                      str_arg(a, 0));
 }
 
 static int fn_tobool(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
@@ -1953,11 +2148,8 @@ static int whole_numbers(json_t *v, json_t **fixed, int depth)
     if (depth > 64)
         return -2;
     if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (d != d || d < -9.2e18 || d > 9.2e18 || (double)(json_int_t)d != d)
-            return -1;
-        *fixed = json_integer((json_int_t)d);
-        return 0;
+        *fixed = value_number(json_real_value(v));
+        return *fixed ? 0 : -1;
     }
     if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
@@ -2004,7 +2196,7 @@ static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_ex
     if ((rc = whole_numbers(v, &fixed, 0)) < 0) {
         json_decref(v);
         return fail(ctx, &a->e[0]->loc, "json", "jsondecode(): %s",
-                    rc == -1 ? "a decimal number: numbers are whole here"
+                    rc == -1 ? "a number too large for a 64-bit float"
                              : "nesting deeper than 64 levels");
     }
     if (fixed) {
@@ -2018,7 +2210,8 @@ static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_ex
 static int fn_jsonencode(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
                          struct call_args *a)
 {
-    char *s = json_dumps(a->v[0], JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *s = json_dumps(a->v[0], JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+                                      JSON_REAL_PRECISION(VALUE_DIGITS));
     if (s == NULL)
         return fail(ctx, &call->loc, "internal", "out of memory");
     *out = json_string(s);
@@ -2261,6 +2454,7 @@ static int fn_cidrnetmask(json_t **out, struct eval_ctx *ctx, const struct ast_e
     X(anytrue, 1, 1)                                                                               \
     X(base64decode, 1, 1)                                                                          \
     X(base64encode, 1, 1)                                                                          \
+    X(ceil, 1, 1)                                                                                  \
     X(cidrhost, 2, 2)                                                                              \
     X(cidrnetmask, 1, 1)                                                                           \
     X(cidrsubnet, 3, 3)                                                                            \
@@ -2275,6 +2469,7 @@ static int fn_cidrnetmask(json_t **out, struct eval_ctx *ctx, const struct ast_e
     X(env, 1, 2)                                                                                   \
     X(file, 1, 1)                                                                                  \
     X(flatten, 1, 1)                                                                               \
+    X(floor, 1, 1)                                                                                 \
     X(format, 1, CALL_ARGS_MAX)                                                                    \
     X(formatlist, 1, CALL_ARGS_MAX)                                                                \
     X(index, 2, 2)                                                                                 \
@@ -2283,6 +2478,7 @@ static int fn_cidrnetmask(json_t **out, struct eval_ctx *ctx, const struct ast_e
     X(jsonencode, 1, 1)                                                                            \
     X(keys, 1, 1)                                                                                  \
     X(length, 1, 1)                                                                                \
+    X(log, 2, 2)                                                                                   \
     X(lookup, 2, 3)                                                                                \
     X(lower, 1, 1)                                                                                 \
     X(max, 1, CALL_ARGS_MAX)                                                                       \
@@ -2290,6 +2486,8 @@ static int fn_cidrnetmask(json_t **out, struct eval_ctx *ctx, const struct ast_e
     X(merge, 0, CALL_ARGS_MAX)                                                                     \
     X(min, 1, CALL_ARGS_MAX)                                                                       \
     X(one, 1, 1)                                                                                   \
+    X(parseint, 2, 2)                                                                              \
+    X(pow, 2, 2)                                                                                   \
     X(range, 1, 3)                                                                                 \
     X(regex, 2, 2)                                                                                 \
     X(regexall, 2, 2)                                                                              \
@@ -2298,6 +2496,7 @@ static int fn_cidrnetmask(json_t **out, struct eval_ctx *ctx, const struct ast_e
     X(sensitive, 1, 1)                                                                             \
     X(sha1, 1, 1)                                                                                  \
     X(sha256, 1, 1)                                                                                \
+    X(signum, 1, 1)                                                                                \
     X(slice, 3, 3)                                                                                 \
     X(sort, 1, 1)                                                                                  \
     X(split, 2, 2)                                                                                 \
@@ -2596,80 +2795,98 @@ static const char *op_text(enum ast_op op)
     return (size_t)op < sizeof(text) / sizeof(text[0]) && text[op] ? text[op] : "?";
 }
 
-/* + - * / % < <= > >= on two known values. Numbers are whole (int64):
- * overflow, division by zero and a division with a remainder are errors. */
+/* + - * / % < <= > >= on two known values. Whole numbers (int64) stay
+ * exact: overflow is an error; a division with a remainder gives a decimal
+ * (10 / 4 is 2.5). With a decimal operand the arithmetic is a double's
+ * (value_number): a result that is not finite is an error. */
 static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e, const json_t *a,
                       const json_t *b)
 {
     enum ast_op op = e->u.binary.op;
     json_int_t x, y, r = 0;
+    double dx, dy, dr = 0;
     bool overflow = false;
 
-    if (!json_is_integer(a) || !json_is_integer(b)) {
-        const struct ast_expr *bad = json_is_integer(a) ? e->u.binary.rhs : e->u.binary.lhs;
+    if (!json_is_number(a) || !json_is_number(b)) {
+        const struct ast_expr *bad = json_is_number(a) ? e->u.binary.rhs : e->u.binary.lhs;
         return fail(ctx, &bad->loc, "type", "'%s' needs numbers, not a %s", op_text(op),
-                    value_type_name(json_is_integer(a) ? b : a));
+                    value_type_name(json_is_number(a) ? b : a));
     }
-    x = json_integer_value(a);
-    y = json_integer_value(b);
     switch (op) {
     case OP_LT:
-        *out = json_boolean(x < y);
+        *out = json_boolean(cmp_numbers(a, b) < 0);
         return 0;
     case OP_LE:
-        *out = json_boolean(x <= y);
+        *out = json_boolean(cmp_numbers(a, b) <= 0);
         return 0;
     case OP_GT:
-        *out = json_boolean(x > y);
+        *out = json_boolean(cmp_numbers(a, b) > 0);
         return 0;
     case OP_GE:
-        *out = json_boolean(x >= y);
+        *out = json_boolean(cmp_numbers(a, b) >= 0);
         return 0;
+    default:
+        break;
+    }
+    if ((op == OP_DIV || op == OP_MOD) && json_number_value(b) == 0)
+        return fail(ctx, &e->u.binary.rhs->loc, "arithmetic", "%s by zero",
+                    op == OP_DIV ? "division" : "modulo");
+    if (json_is_integer(a) && json_is_integer(b)) {
+        x = json_integer_value(a);
+        y = json_integer_value(b);
+        switch (op) {
+        case OP_ADD:
+            overflow = __builtin_add_overflow(x, y, &r);
+            break;
+        case OP_SUB:
+            overflow = __builtin_sub_overflow(x, y, &r);
+            break;
+        case OP_MUL:
+            overflow = __builtin_mul_overflow(x, y, &r);
+            break;
+        case OP_DIV:
+        case OP_MOD:
+            if (x == INT64_MIN && y == -1) {
+                overflow = true;
+                break;
+            }
+            if (op == OP_DIV && x % y != 0) { /* 10 / 4 is 2.5 */
+                *out = value_number((double)x / (double)y);
+                return 0;
+            }
+            r = op == OP_MOD ? x % y : x / y;
+            break;
+        default:
+            return fail(ctx, &e->loc, "internal", "unknown operator %d", (int)op);
+        }
+        if (overflow)
+            return fail(ctx, &e->loc, "arithmetic", "'%s' overflows a 64-bit number", op_text(op));
+        *out = json_integer(r);
+        return 0;
+    }
+    dx = json_number_value(a);
+    dy = json_number_value(b);
+    switch (op) {
     case OP_ADD:
-        overflow = __builtin_add_overflow(x, y, &r);
+        dr = dx + dy;
         break;
     case OP_SUB:
-        overflow = __builtin_sub_overflow(x, y, &r);
+        dr = dx - dy;
         break;
     case OP_MUL:
-        overflow = __builtin_mul_overflow(x, y, &r);
+        dr = dx * dy;
         break;
     case OP_DIV:
+        dr = dx / dy;
+        break;
     case OP_MOD:
-        if (y == 0)
-            return fail(ctx, &e->u.binary.rhs->loc, "arithmetic", "%s by zero",
-                        op == OP_DIV ? "division" : "modulo");
-        if (x == INT64_MIN && y == -1) {
-            overflow = true;
-            break;
-        }
-        if (op == OP_MOD) {
-            r = x % y;
-            break;
-        }
-        if (x % y != 0) {
-            struct diag *d =
-                ctx->sensitive
-                    ? diag_add(ctx->diags, DIAG_ERROR, &e->loc, "arithmetic",
-                               "the quotient is not a whole number (the operands are sensitive: "
-                               "not shown)")
-                    : diag_add(ctx->diags, DIAG_ERROR, &e->loc, "arithmetic",
-                               "%" JSON_INTEGER_FORMAT " / %" JSON_INTEGER_FORMAT
-                               " is not a whole number",
-                               x, y);
-            if (d)
-                diag_set_hint(d, "numbers are whole: divide what divides exactly, or use '%%' "
-                                 "for the remainder");
-            return AMLSEC_EPARSE;
-        }
-        r = x / y;
+        dr = fmod(dx, dy); /* the sign of the left operand, as for whole numbers */
         break;
     default:
         return fail(ctx, &e->loc, "internal", "unknown operator %d", (int)op);
     }
-    if (overflow)
-        return fail(ctx, &e->loc, "arithmetic", "'%s' overflows a 64-bit number", op_text(op));
-    *out = json_integer(r);
+    if ((*out = value_number(dr)) == NULL)
+        return fail(ctx, &e->loc, "arithmetic", "'%s' overflows a 64-bit float", op_text(op));
     return 0;
 }
 
@@ -2851,6 +3068,9 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
     case EXPR_INT:
         *out = json_integer(e->u.i);
         return 0;
+    case EXPR_NUMBER:
+        *out = value_number(e->u.d);
+        return *out ? 0 : fail(ctx, &e->loc, "arithmetic", "the number is not finite");
     case EXPR_STRING:
         *out = json_stringn(e->u.str.s, e->u.str.len);
         return 0;
@@ -2932,8 +3152,12 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
         } else if (e->u.unary.op == OP_NOT) {
             if ((rc = want_bool(ctx, e->u.unary.operand, a, "'!'")) == 0)
                 *out = json_boolean(!json_is_true(a));
-        } else if (!json_is_integer(a)) {
+        } else if (!json_is_number(a)) {
             rc = fail(ctx, &e->loc, "type", "'-' needs a number, not a %s", value_type_name(a));
+        } else if (json_is_real(a)) {
+            *out = value_number(-json_real_value(a));
+        } else if (json_integer_value(a) == INT64_MIN) {
+            rc = fail(ctx, &e->loc, "arithmetic", "'-' overflows a 64-bit number");
         } else {
             *out = json_integer(-json_integer_value(a));
         }

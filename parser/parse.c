@@ -222,6 +222,11 @@ struct ast_expr *parse_unary(struct parse_ctx *ctx, enum ast_op op, struct ast_e
         x->loc = *loc;
         return x;
     }
+    if (op == OP_NEG && x && x->kind == EXPR_NUMBER) {
+        x->u.d = -x->u.d;
+        x->loc = *loc;
+        return x;
+    }
     e = expr_new(ctx, EXPR_UNARY, loc);
     e->u.unary.op = op;
     e->u.unary.operand = x;
@@ -281,6 +286,13 @@ struct ast_expr *parse_int(struct parse_ctx *ctx, int64_t v, const struct src_lo
 {
     struct ast_expr *e = expr_new(ctx, EXPR_INT, loc);
     e->u.i = v;
+    return e;
+}
+
+struct ast_expr *parse_number(struct parse_ctx *ctx, double v, const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_NUMBER, loc);
+    e->u.d = v;
     return e;
 }
 

@@ -85,6 +85,7 @@ struct ast_expr *parse_binary(struct parse_ctx *ctx, enum ast_op op, struct ast_
 struct ast_expr *parse_unary(struct parse_ctx *ctx, enum ast_op op, struct ast_expr *e,
                              const struct src_loc *loc);
 struct ast_expr *parse_int(struct parse_ctx *ctx, int64_t v, const struct src_loc *loc);
+struct ast_expr *parse_number(struct parse_ctx *ctx, double v, const struct src_loc *loc);
 struct ast_expr *parse_bool(struct parse_ctx *ctx, bool v, const struct src_loc *loc);
 struct ast_expr *parse_null(struct parse_ctx *ctx, const struct src_loc *loc);
 struct ast_expr *parse_call(struct parse_ctx *ctx, const char *name, const struct src_loc *nloc,

@@ -1,6 +1,8 @@
 #include "parser/value.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +149,27 @@ bool value_contains_unknown(const json_t *v)
     return false;
 }
 
+json_t *value_number(double d)
+{
+    char text[40];
+    if (!isfinite(d))
+        return NULL;
+    /* whole numbers are integers (int64): they print without a fraction */
+    if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+        return json_integer((json_int_t)d);
+    /* 15 significant digits: 0.1 + 0.2 is 0.3, and the value reads back
+     * the same from any JSON that printed it (ARM, the state) */
+    snprintf(text, sizeof(text), "%.*g", VALUE_DIGITS, d);
+    return json_real(strtod(text, NULL));
+}
+
+int value_number_text(struct buf *out, const json_t *v)
+{
+    if (json_is_integer(v))
+        return buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    return buf_addf(out, "%.*g", VALUE_DIGITS, json_real_value(v));
+}
+
 const char *value_type_name(const json_t *v)
 {
     if (v == NULL || json_is_null(v))
@@ -226,7 +249,7 @@ int value_format(struct buf *out, const json_t *v)
     case JSON_INTEGER:
         return buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_REAL:
-        return buf_addf(out, "%g", json_real_value(v));
+        return value_number_text(out, v);
     case JSON_TRUE:
         return buf_adds(out, "true");
     case JSON_FALSE:

@@ -64,6 +64,8 @@ async function main() {
     ["team", "variable.other.member"],
     ['"cost center"', "variable.other.member"],
     ["42", "constant.numeric.integer"],
+    ["0.25", "constant.numeric.float"],
+    ["1.5e-2", "constant.numeric.float"],
     ["existing", "keyword.other.existing"],
     ["subnet", "entity.name.type"],
     ["resource_group.ml", "variable.other.reference"],

@@ -41,6 +41,18 @@ resource_group "b" {
     keys     = join(",", keys(resource_group.a))
   }
 }
+
+resource_group "dec" {
+  name = "rg-dec"
+  tags = {
+    sum   = 0.1 + 0.2
+    ratio = 10 / 4
+    whole = 10 / 5
+    exp   = 1.5e-2
+    text  = "\${0.1 + 0.2}"
+    json  = jsonencode({ r = 2.5, w = 2.0 })
+  }
+}
 EOT
 start_cloud --lro-ms 0
 
@@ -67,6 +79,11 @@ tags=$(jq -c .tags <<<"$rg")
   || fail "jsonencode(app_insights.ai) lacks the key ARM holds: $tags"
 [ "$(jq -r .keys <<<"$tags")" = "id,location,name,provisioning_state,resource_type" ] \
   || fail "keys(resource_group.a): $tags"
+
+dec=$(curl -sf "$url/subscriptions/$SUB/resourceGroups/rg-dec?api-version=2021-04-01") || fail "no rg-dec"
+jq -e '.tags == {sum: 0.3, ratio: 2.5, whole: 2, exp: 0.015, text: "0.3", json: "{\"r\":2.5,\"w\":2}"}' \
+  <<<"$dec" > /dev/null || fail "decimals in the ARM body: $(jq -c .tags <<<"$dec")"
+grep -q '"sum":0.3,' <<<"$dec" || fail "0.1 + 0.2 is not written 0.3: $dec"
 
 echo "3. plan again: no changes"
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plan2.out 2>&1
