@@ -5,12 +5,12 @@
 #include <errno.h>
 #include <math.h>
 #include <openssl/evp.h>
-#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "parser/regex.h"
 #include "parser/value.h"
 #include "util/base64.h"
 #include "util/buf.h"
@@ -1995,64 +1995,73 @@ static int fn_split(json_t **out, struct eval_ctx *ctx, const struct ast_expr *c
 }
 
 /* POSIX extended regular expressions (regcomp); Terraform's are RE2. */
-static int compile_regex(regex_t *re, struct eval_ctx *ctx, const struct call_args *a, size_t i,
+static int compile_regex(struct rx *rx, struct eval_ctx *ctx, const struct call_args *a, size_t i,
                          const char *fn, const char *pattern)
 {
-    int err = regcomp(re, pattern, REG_EXTENDED);
-    if (err != 0) {
-        char msg[160];
-        regerror(err, re, msg, sizeof(msg));
-        regfree(re);
+    char msg[200];
+    if (rx_compile(rx, pattern, msg, sizeof(msg)) < 0)
         return fail(ctx, &a->e[i]->loc, "regex", "%s(): invalid regular expression: %s", fn, msg);
-    }
     return 0;
 }
 
 /* One match's value: the whole match without groups, else the list of
- * the groups (an unmatched group is null). */
-static json_t *match_value(const regex_t *re, const char *s, const regmatch_t *m)
+ * the groups (an unmatched group is null), or with named groups the map
+ * of name to group. */
+static json_t *match_value(const struct rx *rx, const char *s)
 {
     json_t *r;
-    if (re->re_nsub == 0)
-        return json_stringn(s + m[0].rm_so, (size_t)(m[0].rm_eo - m[0].rm_so));
-    r = json_array();
-    for (size_t g = 1; g <= re->re_nsub && g < 10; g++)
-        json_array_append_new(
-            r, m[g].rm_so < 0 ? json_null()
-                              : json_stringn(s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so)));
+    if (rx->ngroups == 0)
+        return json_stringn(s + rx->m[0].rm_so, (size_t)(rx->m[0].rm_eo - rx->m[0].rm_so));
+    r = rx->named ? json_object() : json_array();
+    for (size_t g = 1; g <= rx->ngroups; g++) {
+        const regmatch_t *m = &rx->m[rx->group_of[g]];
+        json_t *v =
+            m->rm_so < 0 ? json_null() : json_stringn(s + m->rm_so, (size_t)(m->rm_eo - m->rm_so));
+        if (rx->named)
+            json_object_set_new(r, rx->names[g], v);
+        else
+            json_array_append_new(r, v);
+    }
     return r;
 }
 
 static int regex_fn(json_t **out, struct eval_ctx *ctx, struct call_args *a, bool all)
 {
     const char *fn = all ? "regexall" : "regex";
-    regex_t re;
-    regmatch_t m[10];
+    struct rx rx;
     const char *s;
     json_t *r = NULL;
     int rc;
     if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0 || (rc = want(ctx, a, 1, fn, JSON_STRING)) < 0)
         return rc;
-    if ((rc = compile_regex(&re, ctx, a, 0, fn, str_arg(a, 0))) < 0)
+    if ((rc = compile_regex(&rx, ctx, a, 0, fn, str_arg(a, 0))) < 0)
         return rc;
     s = str_arg(a, 1);
     if (!all) {
-        if (regexec(&re, s, 10, m, 0) != 0)
+        if (!rx_exec(&rx, s, false))
             rc = ctx->sensitive ? fail(ctx, &a->e[1]->loc, "regex",
                                        "regex(): no match (the string is sensitive: not shown)")
                                 : fail(ctx, &a->e[1]->loc, "regex",
                                        "regex(): the pattern does not match \"%s\"", s);
         else
-            r = match_value(&re, s, m);
+            r = match_value(&rx, s);
     } else {
         const char *p = s;
+        bool abut = false;
         r = json_array();
-        while (*p && regexec(&re, p, 10, m, p == s ? 0 : REG_NOTBOL) == 0) {
-            json_array_append_new(r, match_value(&re, p, m));
-            p += m[0].rm_eo > 0 ? m[0].rm_eo : 1;
+        while (rx_exec(&rx, p, p != s)) {
+            const char *end = p + rx.m[0].rm_eo;
+            bool empty = rx.m[0].rm_so == rx.m[0].rm_eo;
+            /* non-overlapping; an empty match right after a match is not one (Go's rule) */
+            if (!(empty && abut && rx.m[0].rm_so == 0))
+                json_array_append_new(r, match_value(&rx, p));
+            abut = !empty;
+            if (empty && *end == '\0')
+                break;
+            p = empty ? end + utf8_offset(end, strlen(end), 1) : end;
         }
     }
-    regfree(&re);
+    rx_free(&rx);
     if (rc == 0)
         *out = r;
     return rc;
@@ -2072,9 +2081,53 @@ static int fn_regexall(json_t **out, struct eval_ctx *ctx, const struct ast_expr
     return regex_fn(out, ctx, a, true);
 }
 
+/* with, its $1, ${1}, $name, ${name} replaced by the groups of the match at
+ * p and $$ by $ (Go's Regexp.Expand, as Terraform's replace): an unknown
+ * or unmatched group is empty. */
+static void expand_groups(struct buf *b, const struct rx *rx, const char *p, const char *with)
+{
+    for (const char *w = with; *w; w++) {
+        const char *name, *end;
+        size_t n, g = 0;
+        bool braced, number = true;
+        if (w[0] != '$') {
+            buf_addch(b, *w);
+            continue;
+        }
+        if (w[1] == '$') {
+            buf_addch(b, '$');
+            w++;
+            continue;
+        }
+        braced = w[1] == '{';
+        name = w + 1 + braced;
+        for (end = name; isalnum((unsigned char)*end) || *end == '_'; end++)
+            number = number && isdigit((unsigned char)*end);
+        n = (size_t)(end - name);
+        if (n == 0 || (braced && *end != '}')) {
+            buf_addch(b, '$'); /* not a reference: the '$' is itself */
+            continue;
+        }
+        w = end - 1 + braced;
+        if (number) {
+            for (const char *d = name; d < end && g <= rx->ngroups; d++)
+                g = g * 10 + (size_t)(*d - '0');
+        } else {
+            for (g = 1; g <= rx->ngroups; g++)
+                if (rx->names[g] && strlen(rx->names[g]) == n && memcmp(rx->names[g], name, n) == 0)
+                    break;
+        }
+        if (g <= rx->ngroups) {
+            const regmatch_t *m = &rx->m[rx->group_of[g]];
+            if (m->rm_so >= 0)
+                buf_add(b, p + m->rm_so, (size_t)(m->rm_eo - m->rm_so));
+        }
+    }
+}
+
 /* replace(s, what, with): every occurrence of the string what; when what
- * is written /like this/, of that regular expression, with $1..$9 in with
- * naming its groups. */
+ * is written /like this/, of that regular expression, with $1, ${name}, ...
+ * in with naming its groups. */
 static int fn_replace(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
                       struct call_args *a)
 {
@@ -2092,37 +2145,37 @@ static int fn_replace(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
     with = str_arg(a, 2);
     buf_init(&b, 0);
     if (k >= 2 && what[0] == '/' && what[k - 1] == '/') {
-        regex_t re;
-        regmatch_t m[10];
+        struct rx rx;
         char *pattern = strndup(what + 1, k - 2);
         const char *p = s;
         if (pattern == NULL)
             return fail(ctx, &call->loc, "internal", "out of memory");
-        rc = compile_regex(&re, ctx, a, 1, "replace", pattern);
+        rc = compile_regex(&rx, ctx, a, 1, "replace", pattern);
         free(pattern);
         if (rc < 0)
             return rc;
-        while (*p && regexec(&re, p, 10, m, p == s ? 0 : REG_NOTBOL) == 0) {
-            buf_add(&b, p, (size_t)m[0].rm_so);
-            for (const char *w = with; *w; w++) {
-                if (w[0] == '$' && w[1] >= '0' && w[1] <= '9') {
-                    size_t g = (size_t)(w[1] - '0');
-                    if (g <= re.re_nsub && m[g].rm_so >= 0)
-                        buf_add(&b, p + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
-                    w++;
-                } else {
-                    buf_addch(&b, *w);
+        bool abut = false;
+        while (rx_exec(&rx, p, p != s)) {
+            const char *end = p + rx.m[0].rm_eo;
+            bool empty = rx.m[0].rm_so == rx.m[0].rm_eo;
+            buf_add(&b, p, (size_t)rx.m[0].rm_so);
+            /* an empty match right after a match is not one (Go's rule) */
+            if (!(empty && abut && rx.m[0].rm_so == 0))
+                expand_groups(&b, &rx, p, with);
+            abut = !empty;
+            if (empty) { /* keep one character and go on after it */
+                size_t one = utf8_offset(end, strlen(end), 1);
+                if (one == 0) {
+                    p = end;
+                    break;
                 }
+                buf_add(&b, end, one);
+                end += one;
             }
-            if (m[0].rm_eo == 0) { /* an empty match: keep one character and go on */
-                buf_addch(&b, *p);
-                p++;
-            } else {
-                p += m[0].rm_eo;
-            }
+            p = end;
         }
         buf_adds(&b, p);
-        regfree(&re);
+        rx_free(&rx);
     } else if (k == 0) {
         buf_adds(&b, s);
     } else {
