@@ -87,6 +87,9 @@ struct ast_for {
     bool grouping;          /* `value...`: values with one key are grouped in a list */
 };
 
+#define AST_STRIP_LEADING 1  /* after `~}`: no whitespace at the start */
+#define AST_STRIP_TRAILING 2 /* before `${~` or `%{~`: none at the end */
+
 struct ast_expr {
     struct ast_expr *next; /* in a list, argument list or template */
     enum ast_expr_kind kind;
@@ -98,11 +101,13 @@ struct ast_expr {
         struct {
             const char *s;
             size_t len;
+            unsigned char strip; /* template text: AST_STRIP_* (strip markers) */
         } str;
         struct {
             struct ast_expr *parts;
             size_t n;
             bool heredoc;
+            bool directive; /* the body of a template directive (parse_tmpl_if) */
         } tmpl;
         struct {
             struct ast_expr *items;

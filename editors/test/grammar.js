@@ -65,6 +65,8 @@ async function main() {
     ['"cost center"', "variable.other.member"],
     ["42", "constant.numeric.integer"],
     ["0.25", "constant.numeric.float"],
+    ["%{", "punctuation.section.directive.begin"],
+    ["endif", "keyword.control.directive"],
     ["1.5e-2", "constant.numeric.float"],
     ["existing", "keyword.other.existing"],
     ["subnet", "entity.name.type"],

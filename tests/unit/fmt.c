@@ -247,6 +247,11 @@ static void test_fmt__strings_and_templates_are_verbatim(void **state)
               "b = \"\\t  \\u00e9 $${z}\"\n"
               "c = \"${f(\n"
               "   1)}\"\n");
+    /* template directives and strip markers are kept as written */
+    check_fmt("d = \"%{ if x ~}a%{~ else }b%{ endif }\"\n"
+              "e=<<-EOT\n  %{ for k, v in m ~}\n  ${k}=${v}\n  %{ endfor ~}\n  100%%{\nEOT\n",
+              "d = \"%{ if x ~}a%{~ else }b%{ endif }\"\n"
+              "e = <<-EOT\n  %{ for k, v in m ~}\n  ${k}=${v}\n  %{ endfor ~}\n  100%%{\nEOT\n");
 }
 
 static void test_fmt__maps(void **state)
