@@ -48,23 +48,50 @@ static bool to_text(struct buf *out, const json_t *v)
     return false;
 }
 
+/* A template with an unknown part, as a deferred format() call that is made
+ * once the parts are known (engine/known.h): the parts evaluated again
+ * (only here, so a known template pays nothing), text escaped as format's. */
+static json_t *defer_template(struct eval_ctx *ctx, const struct ast_expr *e)
+{
+    struct buf f;
+    json_t *args = json_array(), *r = NULL;
+    buf_init(&f, 0);
+    for (const struct ast_expr *p = e->u.tmpl.parts; p && args; p = p->next) {
+        json_t *v = NULL;
+        if (p->kind == EXPR_STRING) {
+            for (size_t i = 0; i < p->u.str.len; i++)
+                buf_add(&f, p->u.str.s[i] == '%' ? "%%" : &p->u.str.s[i],
+                        p->u.str.s[i] == '%' ? 2 : 1);
+            continue;
+        }
+        if (eval_expr(&v, ctx, p) < 0 || !value_unknown_resolvable(v) ||
+            json_array_append_new(args, v) < 0) {
+            json_decref(args);
+            args = NULL;
+            break;
+        }
+        buf_adds(&f, "%s");
+    }
+    if (args && json_array_insert_new(args, 0, json_stringn(f.ptr ? f.ptr : "", f.len)) == 0) {
+        r = value_unknown_call("format", args);
+        args = NULL;
+    }
+    json_decref(args);
+    buf_release(&f);
+    return r ? r : value_unknown();
+}
+
 static int eval_template(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
-    struct buf b, f; /* the text; the same as a format() string */
+    struct buf b;
     bool unknown = false;
-    json_t *args = json_array(); /* format()'s arguments, in case a part is unknown */
     int rc = 0;
 
     buf_init(&b, 0);
-    buf_init(&f, 0);
-    buf_adds(&f, "");
     for (const struct ast_expr *p = e->u.tmpl.parts; p; p = p->next) {
         json_t *v = NULL;
         if (p->kind == EXPR_STRING) {
             buf_add(&b, p->u.str.s, p->u.str.len);
-            for (size_t i = 0; i < p->u.str.len; i++)
-                buf_add(&f, p->u.str.s[i] == '%' ? "%%" : &p->u.str.s[i],
-                        p->u.str.s[i] == '%' ? 2 : 1);
             continue;
         }
         if ((rc = eval_expr(&v, ctx, p)) < 0)
@@ -74,26 +101,13 @@ static int eval_template(json_t **out, struct eval_ctx *ctx, const struct ast_ex
         else if (!to_text(&b, v))
             rc = fail(ctx, &p->loc, "type", "cannot interpolate a %s into a string",
                       value_type_name(v));
-        buf_adds(&f, "%s");
-        if (args && (!value_unknown_resolvable(v) || json_array_append(args, v) < 0)) {
-            json_decref(args);
-            args = NULL;
-        }
         json_decref(v);
         if (rc < 0)
             break;
     }
-    if (rc == 0 && !unknown)
-        *out = json_stringn(b.ptr, b.len);
-    else if (rc == 0 && args && json_array_insert_new(args, 0, json_stringn(f.ptr, f.len)) == 0) {
-        /* filled in once the parts are known (engine/known.h) */
-        *out = value_unknown_call("format", args);
-        args = NULL;
-    } else if (rc == 0)
-        *out = value_unknown();
-    json_decref(args);
+    if (rc == 0)
+        *out = unknown ? defer_template(ctx, e) : json_stringn(b.ptr, b.len);
     buf_release(&b);
-    buf_release(&f);
     return rc;
 }
 
