@@ -2804,6 +2804,8 @@ out:
     return rc;
 }
 
+static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const json_t *args);
+
 int eval_call_values(json_t **out, const char *fn, const json_t *args)
 {
     struct diag_list scratch;
@@ -2835,7 +2837,9 @@ int eval_call_values(json_t **out, const char *fn, const json_t *args)
         a.v[i] = json_array_get(args, i);
         a.e[i] = &call;
     }
-    if (!deferrable(fn))
+    if (find_fn(fn) == NULL)
+        rc = op_values(out, &ctx, fn, args);
+    else if (!deferrable(fn))
         rc = AMLSEC_EPARSE;
     else
         rc = call_fn(out, &ctx, &call, &a);
@@ -3119,6 +3123,94 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
     return 0;
 }
 
+/* An operator or conditional on values not all known yet: deferred like a
+ * call (its "function" is the operator: "+", "==", "&&", "!", "neg", "?:")
+ * when every unknown can be filled in later, else unknown for good. */
+static json_t *defer_op(const char *op, json_t *a, json_t *b, json_t *c)
+{
+    json_t *args = json_array();
+    json_t *v[3] = {a, b, c};
+    for (int i = 0; i < 3 && args && v[i]; i++)
+        if (!value_unknown_resolvable(v[i]) || json_array_append(args, v[i]) < 0) {
+            json_decref(args);
+            args = NULL;
+        }
+    return args ? value_unknown_call(op, args) : value_unknown();
+}
+
+/* `c ? x : y` with c unknown: both branches, evaluated quietly (an error in
+ * either leaves the result unknown for good, as before). */
+static json_t *defer_cond(struct eval_ctx *ctx, const struct ast_expr *e, json_t *c)
+{
+    struct diag_list *saved = ctx->diags, scratch;
+    json_t *x = NULL, *y = NULL, *r;
+    diag_list_init(&scratch);
+    ctx->diags = &scratch;
+    if (eval_expr(&x, ctx, e->u.cond.then) == 0 && eval_expr(&y, ctx, e->u.cond.otherwise) == 0)
+        r = defer_op("?:", c, x, y);
+    else
+        r = value_unknown();
+    ctx->diags = saved;
+    diag_list_release(&scratch);
+    json_decref(x);
+    json_decref(y);
+    return r;
+}
+
+/* A deferred operator, its operands now known (eval_call_values). */
+static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const json_t *args)
+{
+    static const struct {
+        const char *text;
+        enum ast_op op;
+    } ops[] = {{"+", OP_ADD}, {"-", OP_SUB}, {"*", OP_MUL}, {"/", OP_DIV}, {"%", OP_MOD},
+               {"<", OP_LT},  {"<=", OP_LE}, {">", OP_GT},  {">=", OP_GE}};
+    const json_t *a = json_array_get(args, 0), *b = json_array_get(args, 1);
+    size_t n = json_array_size(args);
+    if (strcmp(op, "?:") == 0 && n == 3) {
+        if (!json_is_boolean(a))
+            return AMLSEC_EPARSE;
+        *out = json_incref(json_array_get(args, json_is_true(a) ? 1 : 2));
+        return 0;
+    }
+    if ((strcmp(op, "!") == 0 || strcmp(op, "neg") == 0) && n == 1) {
+        if (op[0] == '!' && json_is_boolean(a))
+            *out = json_boolean(!json_is_true(a));
+        else if (op[0] == 'n' && json_is_real(a))
+            *out = value_number(-json_real_value(a));
+        else if (op[0] == 'n' && json_is_integer(a) && json_integer_value(a) != INT64_MIN)
+            *out = json_integer(-json_integer_value(a));
+        else
+            return AMLSEC_EPARSE;
+        return 0;
+    }
+    if (n != 2)
+        return AMLSEC_EPARSE;
+    if (strcmp(op, "&&") == 0 || strcmp(op, "||") == 0) {
+        if (!json_is_boolean(a) || !json_is_boolean(b))
+            return AMLSEC_EPARSE;
+        *out = json_boolean(op[0] == '&' ? json_is_true(a) && json_is_true(b)
+                                         : json_is_true(a) || json_is_true(b));
+        return 0;
+    }
+    if (strcmp(op, "==") == 0 || strcmp(op, "!=") == 0) {
+        bool eq = values_equal(a, b);
+        *out = json_boolean(op[0] == '=' ? eq : !eq);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        if (strcmp(op, ops[i].text) == 0) {
+            struct ast_expr e, operand;
+            memset(&e, 0, sizeof(e));
+            memset(&operand, 0, sizeof(operand));
+            e.kind = EXPR_BINARY;
+            e.u.binary.op = ops[i].op;
+            e.u.binary.lhs = e.u.binary.rhs = &operand;
+            return eval_arith(out, ctx, &e, a, b);
+        }
+    return AMLSEC_EPARSE;
+}
+
 int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
     json_t *a = NULL, *b = NULL;
@@ -3200,7 +3292,7 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
             return rc;
         if ((rc = want_bool(ctx, e->u.cond.cond, a, "the condition of '?'")) == 0) {
             if (value_is_unknown(a))
-                *out = value_unknown();
+                *out = defer_cond(ctx, e, a);
             else
                 rc = eval_expr(out, ctx, json_is_true(a) ? e->u.cond.then : e->u.cond.otherwise);
         }
@@ -3209,8 +3301,9 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
     case EXPR_UNARY:
         if ((rc = eval_expr(&a, ctx, e->u.unary.operand)) < 0)
             return rc;
-        if (value_is_unknown(a)) {
-            *out = a;
+        if (value_is_unknown(a) && e->u.unary.op != OP_EXPAND) {
+            *out = defer_op(e->u.unary.op == OP_NOT ? "!" : "neg", a, NULL, NULL);
+            json_decref(a);
             return 0;
         }
         if (e->u.unary.op == OP_EXPAND) {
@@ -3242,14 +3335,17 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
             if ((rc = want_bool(ctx, e->u.binary.lhs, a, what)) == 0 &&
                 (rc = want_bool(ctx, e->u.binary.rhs, b, what)) == 0) {
                 if (value_is_unknown(a) || value_is_unknown(b))
-                    *out = value_unknown();
+                    *out = defer_op(e->u.binary.op == OP_AND ? "&&" : "||", a, b, NULL);
                 else if (e->u.binary.op == OP_AND)
                     *out = json_boolean(json_is_true(a) && json_is_true(b));
                 else
                     *out = json_boolean(json_is_true(a) || json_is_true(b));
             }
         } else if (value_contains_unknown(a) || value_contains_unknown(b)) {
-            *out = value_unknown();
+            *out = defer_op(e->u.binary.op == OP_EQ   ? "=="
+                            : e->u.binary.op == OP_NE ? "!="
+                                                      : op_text(e->u.binary.op),
+                            a, b, NULL);
         } else if (e->u.binary.op == OP_EQ || e->u.binary.op == OP_NE) {
             bool eq = values_equal(a, b);
             *out = json_boolean(e->u.binary.op == OP_EQ ? eq : !eq);

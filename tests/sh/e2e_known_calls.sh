@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A whole resource (or one of its values known only after apply) inside a function call or a
-# template in an attribute: the result is filled in once the resource exists (plan after it does,
+# A whole resource (or one of its values known only after apply) inside a function call, a
+# template, an operator, a conditional or a template directive in an attribute: the result is filled in once the resource exists (plan after it does,
 # apply in the same run), instead of staying "(known after apply)" for good and failing apply.
 # A resource's sensitive attributes inside jsonencode() make the result sensitive: the service's
 # instrumentation key (the canary) never reaches plan output, show -json or the state's view.
@@ -39,6 +39,9 @@ resource_group "b" {
     template = "app \${app_insights.ai.app_id} 100%"
     n        = length(resource_group.a)
     keys     = join(",", keys(resource_group.a))
+    cond     = app_insights.ai.app_id != "" ? "has" : "none"
+    not      = !(app_insights.ai.app_id == "")
+    if       = "%{ if app_insights.ai.app_id != "" }yes%{ else }no%{ endif }"
   }
 }
 
@@ -79,6 +82,8 @@ tags=$(jq -c .tags <<<"$rg")
   || fail "jsonencode(app_insights.ai) lacks the key ARM holds: $tags"
 [ "$(jq -r .keys <<<"$tags")" = "id,location,name,provisioning_state,resource_type" ] \
   || fail "keys(resource_group.a): $tags"
+jq -e '.cond == "has" and .not == true and .if == "yes"' <<<"$tags" > /dev/null \
+  || fail "a conditional, '!' or a directive on a value known after apply: $tags"
 
 dec=$(curl -sf "$url/subscriptions/$SUB/resourceGroups/rg-dec?api-version=2021-04-01") || fail "no rg-dec"
 jq -e '.tags == {sum: 0.3, ratio: 2.5, whole: 2, exp: 0.015, text: "0.3", json: "{\"r\":2.5,\"w\":2}"}' \

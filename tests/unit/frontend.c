@@ -437,7 +437,14 @@ static void test_frontend__function_edge_cases(void **state)
     want_value("length(r.u[*].n)", "1");
     want_value("[for i in [[{ a = 1 }, { a = 2 }]] : i[*].a]", "[[1, 2]]");
     /* unknown values: known only after apply, whatever the function */
-    want_value("try(r.u.id, \"d\") == null", "{\"$unknown\": true}");
+    /* an operator or conditional on an unknown is deferred too, then made */
+    want_value(
+        "try(r.u.id, \"d\") == null",
+        "{\"$unknown\": {\"call\": \"==\", \"args\": [{\"$unknown\": \"r.u\\u0000id\"}, null]}}");
+    want_value("!(r.u.id == \"a\") ? 1 : 2",
+               "{\"$unknown\": {\"call\": \"?:\", \"args\": [{\"$unknown\": {\"call\": \"!\", "
+               "\"args\": [{\"$unknown\": {\"call\": \"==\", \"args\": [{\"$unknown\": "
+               "\"r.u\\u0000id\"}, \"a\"]}}]}}, 1, 2]}}");
     want_value("can(r.u.id)", "{\"$unknown\": true}");
     /* length() and keys() need only the collection, not its elements (Terraform) */
     want_value("length([for i in [r.u.id] : i])", "1");
