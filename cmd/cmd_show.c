@@ -10,6 +10,7 @@
 #include "cmd/planfile.h"
 #include "cmd/show_tf.h"
 #include "cmd/state_cli.h"
+#include "parser/value.h"
 #include "util/error.h"
 #include "util/jsonw.h"
 #include "util/banned.h"
@@ -100,7 +101,8 @@ static int show_state(struct state_cli *sc, int json, int sensitive)
                                             "type", r->kind, "arm_id", r->arm_id, "status",
                                             state_status_name(r->status), "values", attrs));
         else {
-            char *text = json_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS);
+            char *text = json_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS |
+                                               JSON_REAL_PRECISION(VALUE_DIGITS));
             printf("# %s\n# %s\n%s\n\n", r->address, r->arm_id, text ? text : "");
             free(text);
             json_decref(attrs);

@@ -11,6 +11,7 @@
 
 #include "parser/ast.h"
 #include "parser/source.h"
+#include "parser/value.h"
 #include "providers/arm/schema.h"
 #include "util/buf.h"
 #include "util/banned.h"
@@ -26,6 +27,8 @@ static json_t *constant_of(const struct ast_expr *e)
         return json_boolean(e->u.b);
     case EXPR_INT:
         return json_integer((json_int_t)e->u.i);
+    case EXPR_NUMBER:
+        return value_number(e->u.d);
     case EXPR_STRING:
         return json_stringn(e->u.str.s, e->u.str.len);
     case EXPR_PAREN:

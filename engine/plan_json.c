@@ -469,7 +469,7 @@ static int key_cmp(const void *a, const void *b)
 
 int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
 {
-    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
+    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(VALUE_DIGITS);
     json_t *root = root_to_json(plan, false);
     struct kind_paths kp = {0};
     const char *keys[32];

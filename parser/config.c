@@ -2400,7 +2400,7 @@ static int expand_count(struct loader *ld, struct cfg_resource *r, const struct 
         return 0;
     if (!json_is_integer(v)) {
         error_at(ld, &ca->value->loc, "count", "count needs a whole number, not a %s",
-                 value_type_name(v));
+                 json_is_real(v) ? "decimal" : value_type_name(v));
         json_decref(v);
         return 0;
     }

@@ -77,8 +77,16 @@ int jsonw_value(struct buf *b, const json_t *v)
     case JSON_NULL:
         return buf_adds(b, "null");
     case JSON_REAL: {
-        /* jansson's shortest round-tripping form */
-        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        /* the shortest of jansson's forms that reads back the same double
+         * (0.3, not 0.29999999999999999) */
+        double d = json_real_value(v);
+        char *text = NULL;
+        for (int prec = 15; prec <= 17; prec++) {
+            free(text);
+            text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(prec));
+            if (text == NULL || strtod(text, NULL) == d)
+                break;
+        }
         int rc = text ? buf_adds(b, text) : AMLSEC_ENOMEM;
         free(text);
         return rc;

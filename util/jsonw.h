@@ -1,5 +1,6 @@
 /* JSON text appended to a buf, exactly as json_dumps(v, JSON_COMPACT)
- * writes it (keys in insertion order, the same escapes), without jansson's
+ * writes it (keys in insertion order, the same escapes; a real in the
+ * shortest of 15 to 17 digits that reads back the same), without jansson's
  * per-container loop check and its intermediate string: for large
  * documents written often (armlocal's answers, a Resource Graph page, the
  * queries asking for them). Both return 0, or AMLSEC_ENOMEM with b holding

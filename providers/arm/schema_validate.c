@@ -296,6 +296,11 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
     case ST_ANY:
         break;
     }
+    if (!ok && a->type == ST_INT && json_is_real(val)) {
+        loc = config_attr_loc(v->inst, path);
+        verr(v, &loc, "attribute-type", NULL, "'%s' expects a whole number, got a decimal", path);
+        return;
+    }
     if (!ok) {
         loc = config_attr_loc(v->inst, path);
         verr(v, &loc, "attribute-type", NULL, "'%s' expects a %s, got %s", path,

@@ -168,7 +168,7 @@ static void test_util__jsonw_matches_jansson(void **state)
     static const char *const docs[] = {
         "{}",
         "[]",
-        "{\"a\":[1,-2,3.5,1e300,0.1,true,false,null,\"\"],\"b\":{},\"c\":[[]],\"z\":0,\"y\":1}",
+        "{\"a\":[1,-2,3.5,true,false,null,\"\"],\"b\":{},\"c\":[[]],\"z\":0,\"y\":1}",
         "{\"q\\\"k\\\\\":\"tab\\there\\nnl \\u0001\\u001f\\u007f / \\\\ \\\" \\b\\f\\r\"}",
         "{\"k\\u0001ey\":\"nul\\u0000inside\",\"utf8\":\"\\u00e9\\u4e2d\\ud83d\\ude00\"}",
         "[{\"properties\":{\"tenantId\":\"x\",\"accessPolicies\":[],\"sku\":{\"name\":\"s\"}}}]",
@@ -190,6 +190,24 @@ static void test_util__jsonw_matches_jansson(void **state)
         buf_release(&b);
         free(want);
         json_decref(v);
+    }
+    {
+        /* reals in the shortest form that reads back the same double, where
+         * jansson writes 17 digits (0.10000000000000001) */
+        static const double reals[] = {0.1, 0.3, 0.1 + 0.2, 1.0 / 3, 2.5e-7, -1e300};
+        static const char *const texts[] = {
+            "0.1", "0.3", "0.30000000000000004", "0.3333333333333333", "2.5e-7", "-1e300",
+        };
+        for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+            json_t *v = json_real(reals[i]);
+            struct buf b;
+            buf_init(&b, 0);
+            assert_int_equal(jsonw_value(&b, v), 0);
+            assert_string_equal(b.ptr, texts[i]);
+            assert_true(strtod(b.ptr, NULL) == reals[i]);
+            buf_release(&b);
+            json_decref(v);
+        }
     }
     {
         /* a key holding a NUL (json_object_setn) */
