@@ -128,8 +128,9 @@ const struct rule rules_catalogue[] = {
      "private endpoint for an Azure Machine Learning workspace\", \"Use your workspace with a "
      "custom DNS server\")",
      "add private_dns_zone \"...\" { name = \"privatelink.vaultcore.azure.net\" } (the zone of "
-     "the endpoint's subresource), a private_dns_zone_link to the network and "
-     "private_dns_zone_group { endpoint = private_endpoint.NAME, zones = [...] }",
+     "the endpoint's subresource), a private_dns_zone_link to the network and dns_zones = "
+     "[private_dns_zone.NAME] on the endpoint (or a private_dns_zone_group { endpoint = "
+     "private_endpoint.NAME, zones = [...] })",
      "private_endpoint, private_dns_zone, private_dns_zone_group"},
     {"ACR-ADMIN", DIAG_ERROR, "error (per the 2020-2021 editions)",
      "the workspace's container registry must have the admin account enabled",

@@ -2431,6 +2431,35 @@ static void tag_unknowns(json_t *value, const char *address)
     }
 }
 
+/* A child an attribute declares (cfg_implicit): its attributes from its
+ * parent's instance with the same key. */
+static void eval_implicit(struct cfg_instance *in, size_t i)
+{
+    const struct cfg_implicit *im = in->resource->implicit;
+    const struct cfg_resource *parent = in->resource->deps[0];
+    const struct cfg_instance *p = i < parent->ninstances ? &parent->instances[i] : NULL;
+    const json_t *v = p && p->attrs ? json_object_get(p->attrs, im->attr) : NULL;
+    size_t n = strlen(im->attr), k;
+    json_t *path;
+    in->attrs = json_object();
+    in->sensitive = json_array();
+    if (p == NULL)
+        return;
+    json_object_set_new(in->attrs, im->parent_attr,
+                        p->value ? json_incref(p->value) : json_string(p->address));
+    json_object_set_new(in->attrs, im->value_attr, v ? json_deep_copy(v) : json_null());
+    json_object_set_new(in->attrs, "name", json_string(im->name));
+    json_array_foreach(p->sensitive, k, path)
+    {
+        const char *s = json_string_value(path);
+        if (s && strncmp(s, im->attr, n) == 0 && (s[n] == '\0' || s[n] == '.')) {
+            char moved[512];
+            snprintf(moved, sizeof(moved), "%s%s", im->value_attr, s + n);
+            value_sensitive_add(in->sensitive, moved);
+        }
+    }
+}
+
 static void eval_instances(struct loader *ld, struct cfg_resource *r)
 {
     for (size_t i = 0; i < r->ninstances; i++) {
@@ -2440,8 +2469,12 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
                                 .self = in,
                                 .base_dir = r->module ? r->module->dir : ld->base_dir,
                                 .module = r->module};
-        in->sensitive = json_array();
-        in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
+        if (r->implicit) {
+            eval_implicit(in, i);
+        } else {
+            in->sensitive = json_array();
+            in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
+        }
         if (ld->opts->resolver.sensitive_paths)
             ld->opts->resolver.sensitive_paths(ld->opts->resolver.payload, in, in->sensitive);
         if (ld->opts->resolver.instance_value)
@@ -2577,6 +2610,41 @@ static bool body_needed(const struct config_opts *opts, const struct ast_block *
            strcmp(b->type, "moved") == 0;
 }
 
+/* The child resources a resource block declares through its attributes
+ * (config_opts.implicit): registered after it, depending on it alone. */
+static void add_implicit(struct loader *ld, const struct cfg_module *scope,
+                         const struct ast_block *b, const struct ast_block *kept, long idx)
+{
+    for (const struct cfg_implicit *im = ld->opts->implicit; im && im->kind; im++) {
+        const struct cfg_resource *r = &ld->cfg->resources[idx];
+        const struct ast_attr *a;
+        bool prevent_destroy = r->lifecycle.prevent_destroy;
+        long prev, child;
+        if (r->existing || strcmp(r->kind, im->kind) != 0 ||
+            (a = ast_body_attr(&b->body, im->attr)) == NULL)
+            continue;
+        prev = index_find(ld->cfg, scope, false, im->child, r->name);
+        if (prev >= 0) {
+            struct src_loc nl = ast_attr_name_loc(a);
+            struct diag *d =
+                error_at(ld, &nl, "duplicate",
+                         "%s declares the %s %s.%s, which is also written out as a block", im->attr,
+                         im->child, im->child, r->name);
+            diag_add_note(d, &ld->cfg->resources[prev].block->type_loc, "written here");
+            if (d)
+                diag_set_hint(d, "keep one of the two: remove %s or the %s block", im->attr,
+                              im->child);
+            continue;
+        }
+        child = add_resource(ld, scope, kept, false, im->child, r->name);
+        if (child < 0)
+            continue;
+        ld->cfg->resources[child].implicit = im;
+        ld->cfg->resources[child].lifecycle.prevent_destroy = prevent_destroy;
+        add_dep(ld, &(struct ref_walk){.ld = ld, .from = child}, (size_t)idx);
+    }
+}
+
 /* Registers and checks one top-level block of module scope (NULL: root);
  * kept is b, or its outline when the body is released (root only). */
 static void register_block(struct loader *ld, const struct cfg_module *scope,
@@ -2595,6 +2663,7 @@ static void register_block(struct loader *ld, const struct cfg_module *scope,
         check_depends_on(ld, b);
         parse_lifecycle(ld, r, b);
         check_shape(ld, &b->body, true);
+        add_implicit(ld, scope, b, kept, idx);
     } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "output") == 0) {
         struct ref_walk w = {.ld = ld, .from = -1, .module = scope};
         if (scope) {
@@ -3498,7 +3567,17 @@ static struct src_loc find_loc(const struct cfg_instance *inst, const char *path
     const struct ast_block *blk = inst->resource->block;
     const struct ast_body *body = &blk->body;
     struct src_loc loc = blk->type_loc;
+    const struct cfg_implicit *im = inst->resource->implicit;
     char seg[256];
+
+    if (im) {
+        /* a declared child: its value is the declaring attribute's */
+        const struct ast_attr *a = ast_body_attr(body, im->attr);
+        size_t n = strlen(im->value_attr);
+        if (a && strncmp(path, im->value_attr, n) == 0 && (path[n] == '\0' || path[n] == '.'))
+            return name_only ? ast_attr_name_loc(a) : a->loc;
+        return loc;
+    }
 
     while (*path) {
         size_t n = strcspn(path, ".");

@@ -174,6 +174,9 @@ struct schema_kind {
 extern const struct schema_kind schema_kinds[];
 /* The kind names, NULL-terminated, for config_opts.kinds. */
 extern const char *const schema_kind_names[];
+/* Attributes that declare child resources (config_opts.implicit): a
+ * private_endpoint's dns_zones is its DNS zone group "default". */
+extern const struct cfg_implicit schema_implicit[];
 
 const struct schema_kind *schema_find(const char *kind);
 /* The kind whose ARM type is arm_type (case-insensitive), or NULL. */

@@ -1508,6 +1508,11 @@ static const struct schema_attr pe_attrs[] = {
      .flags = SF_CREATE_ONLY,
      .map = M("properties.customNetworkInterfaceName", SC_NONE),
      .doc = "custom NIC name"},
+    {.name = "dns_zones",
+     .type = ST_LIST,
+     .doc = "private DNS zones (1 to 5) for its names: declares its DNS zone group, the "
+            "resource private_dns_zone_group.LABEL named default (a second PUT after the "
+            "endpoint); not part of the endpoint's own body"},
     {.name = "connection_status",
      .type = ST_STRING,
      .flags = SF_COMPUTED,
@@ -2418,6 +2423,16 @@ const struct schema_kind schema_kinds[] = {
      .body = {.base = "", .attrs = subnet_attrs},
      .doc = "a subnet managed elsewhere (existing only)"},
     {.name = NULL},
+};
+
+const struct cfg_implicit schema_implicit[] = {
+    {.kind = "private_endpoint",
+     .attr = "dns_zones",
+     .child = "private_dns_zone_group",
+     .parent_attr = "endpoint",
+     .value_attr = "zones",
+     .name = "default"},
+    {.kind = NULL},
 };
 
 const char *const schema_kind_names[] = {
