@@ -473,7 +473,9 @@ async function main() {
     await expectError("BadRequest", () => ml.computeOperations.beginCreateOrUpdateAndWait(rg, wsName, "aks-bad", { location: loc, properties: { computeType: "AKS", properties: { sslConfiguration: { status: "Enabled" } } } }, poll));
     const aksId = `${rgId}/providers/Microsoft.ContainerService/managedClusters/aks-conf`;
     const desId = `${rgId}/providers/Microsoft.Compute/diskEncryptionSets/des-conf`;
-    await generic.resources.beginCreateOrUpdateByIdAndWait(aksId, "2025-07-01", { location: loc, identity: { type: "SystemAssigned" }, properties: { dnsPrefix: "aksconf", diskEncryptionSetID: desId } }, poll);
+    await generic.resources.beginCreateOrUpdateByIdAndWait(aksId, "2025-07-01", { location: loc, identity: { type: "SystemAssigned" }, properties: { dnsPrefix: "aksconf", diskEncryptionSetID: desId, agentPoolProfiles: [{ name: "system", mode: "System", count: 3, vmSize: "Standard_D4s_v3" }] } }, poll);
+    await expectError("PropertyChangeNotAllowed", () => generic.resources.beginCreateOrUpdateByIdAndWait(aksId, "2025-07-01", { location: loc, identity: { type: "SystemAssigned" }, properties: { dnsPrefix: "aksconf", diskEncryptionSetID: `${desId}2`, agentPoolProfiles: [{ name: "system", mode: "System", count: 3, vmSize: "Standard_D4s_v3" }] } }, poll));
+    await expectError("LinkedInvalidPropertyId", () => generic.resources.beginCreateOrUpdateByIdAndWait(`${aksId}2`, "2025-07-01", { location: loc, identity: { type: "SystemAssigned" }, properties: { dnsPrefix: "aksconf2", diskEncryptionSetID: "des-conf", agentPoolProfiles: [{ name: "system", mode: "System", count: 1, vmSize: "Standard_D4s_v3" }] } }, poll));
     const a = await ml.computeOperations.beginCreateOrUpdateAndWait(rg, wsName, "aks-att", { location: loc, properties: { computeType: "AKS", resourceId: aksId } }, poll);
     expect(a.properties.resourceId === aksId, "attached cluster");
     const cl = await generic.resources.getById(aksId, "2025-07-01");
