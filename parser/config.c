@@ -463,7 +463,20 @@ static long add_resource(struct loader *ld, const struct cfg_module *m, const st
     }
     if ((prev = index_find_hashed(cfg, h, m, existing, kind, name)) >= 0) {
         char what[256];
+        const struct cfg_implicit *im = cfg->resources[prev].implicit;
         snprintf(what, sizeof(what), "%s%s \"%s\"", existing ? "existing " : "", kind, name);
+        if (im) {
+            /* declared by an attribute of an earlier block (add_implicit) */
+            const struct ast_attr *a = ast_body_attr(&cfg->resources[prev].block->body, im->attr);
+            struct src_loc nl = a ? ast_attr_name_loc(a) : cfg->resources[prev].block->type_loc;
+            struct diag *d = error_at(ld, &b->type_loc, "duplicate",
+                                      "duplicate %s: %s.%s's %s declares it already", what,
+                                      im->kind, name, im->attr);
+            diag_add_note(d, &nl, "declared here");
+            if (d)
+                diag_set_hint(d, "keep one of the two: remove %s or this block", im->attr);
+            return -1;
+        }
         duplicate(ld, b, cfg->resources[prev].block, what);
         return -1;
     }
@@ -2447,7 +2460,8 @@ static void eval_implicit(struct cfg_instance *in, size_t i)
         return;
     json_object_set_new(in->attrs, im->parent_attr,
                         p->value ? json_incref(p->value) : json_string(p->address));
-    json_object_set_new(in->attrs, im->value_attr, v ? json_deep_copy(v) : json_null());
+    if (v && !json_is_null(v))
+        json_object_set_new(in->attrs, im->value_attr, json_deep_copy(v));
     json_object_set_new(in->attrs, "name", json_string(im->name));
     json_array_foreach(p->sensitive, k, path)
     {

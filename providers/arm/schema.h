@@ -112,7 +112,7 @@ struct schema_attr {
     struct schema_map map2;     /* an optional second ARM field fed by the same value */
     const char *def;            /* JSON text of the DSL default, NULL: none */
     const char *const *allowed; /* NULL-terminated ARM spellings (strings and list items) */
-    long min, max;              /* ST_INT range when min < max */
+    long min, max;              /* ST_INT range, ST_LIST item count, when min < max */
     enum schema_norm norm;
     const struct schema_block *block; /* ST_BLOCK */
     const char *const *ref_kinds;     /* ST_REF: kinds it may name (NULL: any) */

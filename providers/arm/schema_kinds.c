@@ -1891,6 +1891,8 @@ static const struct schema_attr dnsg_attrs[] = {
      .flags = SF_REQUIRED,
      .map = M("properties.privateDnsZoneConfigs", SC_ZONE_CONFIGS),
      .norm = SN_ID_SET,
+     .min = 1,
+     .max = 5,
      .doc = "the private DNS zones (1 to 5) that get the endpoint's A records"},
     PROVISIONING_ATTR,
     END_ATTRS,
