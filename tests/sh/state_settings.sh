@@ -103,19 +103,33 @@ cd "$work" || exit 1
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
   -addext subjectAltName=IP:127.0.0.1 -keyout tls.key -out tls.crt > openssl.out 2>&1 \
   || fail "openssl req"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir azurite && cd azurite || exit 1
-"$az_dir/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" --location . \
-  --silent --disableTelemetry --oauth basic --cert ../tls.crt --key ../tls.key \
-  > ../azurite.log 2>&1 &
-az_pid=$!
-cd "$work" || exit 1
-blob="https://127.0.0.1:$port/devstoreaccount1"
-for _ in $(seq 600); do
-  curl -s -o /dev/null --cacert "$work/tls.crt" "$blob?comp=list" && break
-  kill -0 "$az_pid" 2>/dev/null || fail "azurite exited"
-  sleep 0.1
+# A free port is picked and then given to Azurite, so another test can take it in between:
+# Azurite then exits with EADDRINUSE and the next try picks another one.
+az_up=
+for _try in 1 2 3 4 5; do
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  rm -rf azurite && mkdir azurite && cd azurite || exit 1
+  "$az_dir/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" --location . \
+    --silent --disableTelemetry --oauth basic --cert ../tls.crt --key ../tls.key \
+    > ../azurite.log 2>&1 &
+  az_pid=$!
+  cd "$work" || exit 1
+  blob="https://127.0.0.1:$port/devstoreaccount1"
+  for _ in $(seq 600); do
+    kill -0 "$az_pid" 2>/dev/null || break
+    if curl -s --max-time 2 -o /dev/null --cacert "$work/tls.crt" "$blob?comp=list"; then
+      az_up=1
+      break
+    fi
+    sleep 0.1
+  done
+  # what answered must be this Azurite, still running
+  [ -n "$az_up" ] && kill -0 "$az_pid" 2>/dev/null && break
+  az_up=
+  grep -q EADDRINUSE azurite.log || fail "azurite exited"
+  wait "$az_pid" 2>/dev/null
 done
+[ -n "$az_up" ] || fail "azurite found no free port in 5 tries"
 "$ARMLOCAL" --listen 127.0.0.1:0 --data "$work/cloud" > cloud.url 2> cloud.out &
 al_pid=$!
 for _ in $(seq 100); do [ -s cloud.url ] && break; sleep 0.05; done
