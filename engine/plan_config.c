@@ -252,6 +252,27 @@ static json_t *body_expressions(const struct ast_body *body, const struct schema
     return o;
 }
 
+/* A child declared by an attribute (cfg_implicit): its parent, that
+ * attribute's expression and its constant name. */
+static json_t *implicit_expressions(const struct cfg_resource *r, const struct schema_kind *k,
+                                    const json_t *sensitive)
+{
+    const struct cfg_implicit *im = r->implicit;
+    const struct ast_attr *a = r->block ? ast_body_attr(&r->block->body, im->attr) : NULL;
+    const struct cfg_resource *parent = r->ndeps ? r->deps[0] : NULL;
+    json_t *o = json_object();
+    if (parent) {
+        char ref[512];
+        snprintf(ref, sizeof(ref), "%s.%s", parent->kind, parent->name);
+        json_object_set_new(o, im->parent_attr, json_pack("{s:[s]}", "references", ref));
+    }
+    if (a)
+        json_object_set_new(o, im->value_attr,
+                            expression(a->value, secret_path(k, sensitive, im->value_attr)));
+    json_object_set_new(o, "name", json_pack("{s:s}", "constant_value", im->name));
+    return o;
+}
+
 static json_t *source_of(const struct ast_block *b)
 {
     struct src_loc head;
@@ -277,9 +298,12 @@ json_t *plan_configuration_entry(const struct config *cfg, size_t i)
                           "source", source_of(r->block));
     const struct ast_attr *fe;
     /* a checked-only load keeps no bodies: no expressions to show */
-    json_object_set_new(o, "expressions",
-                        r->block ? body_expressions(&r->block->body, k, sensitive, "")
-                                 : json_object());
+    if (r->implicit)
+        json_object_set_new(o, "expressions", implicit_expressions(r, k, sensitive));
+    else
+        json_object_set_new(o, "expressions",
+                            r->block ? body_expressions(&r->block->body, k, sensitive, "")
+                                     : json_object());
     if (r->block && (fe = ast_body_attr(&r->block->body, "for_each")) != NULL)
         json_object_set_new(o, "for_each_expression", expression(fe->value, false));
     if (r->ninstances > 1 || r->has_for_each) {
