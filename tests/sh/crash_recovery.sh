@@ -327,7 +327,7 @@ for round in 1 2 3 4; do
     > r$round-apply.out 2>&1
   grep -q 'already exists\|import' r$round-apply.out && fail_with "round $round: a recovered create asks for an import" r$round-apply.out
   # thousands of journaled outcomes: the first 50 named, the rest counted
-  listed=$(grep -c '^  create [a-z_]*\.[a-z0-9]*: [a-z ]*$' r$round-apply.out)
+  listed=$(grep -c '^  create [a-z_]*\.[a-z0-9]*: [a-z ()]*$' r$round-apply.out)
   more=$(sed -n 's/^  \.\.\. and \([0-9]*\) more (AMLSEC_LOG=info lists each)$/\1/p' r$round-apply.out)
   recovered=$(sed -n 's/^amlsec: recovered \([0-9]*\) in-flight operations\{0,1\} from an interrupted apply$/\1/p' r$round-apply.out)
   pending=$(sed -n 's/^amlsec: \([0-9]*\) operations\{0,1\} of an interrupted apply may still be running.*/\1/p' r$round-apply.out)
