@@ -137,6 +137,14 @@ struct armlocal {
                              tests check it does not grow with the store */
     json_t *graph_snapshot; /* set: Resource Graph answers from this copy of the resources
                                (lag emulation, /_armlocal/graph/snapshot); not persisted */
+    uint64_t generation;    /* bumped by every write (al_store_touch, any request but a
+                               GET, a HEAD or a Resource Graph query) */
+    struct {                /* the last Resource Graph answer (graph.c): its later pages */
+        char *key;          /* query text and scope */
+        json_t *rows, *proj;
+        uint64_t generation;
+        const json_t *snapshot;
+    } graph_cache;
     uint64_t rng_fault;
 
     struct al_fault faults[64];

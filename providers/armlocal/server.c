@@ -459,6 +459,9 @@ void armlocal_free(struct armlocal *al)
         close(al->log_fd);
     free(al->log_path);
     json_decref(al->graph_snapshot);
+    free(al->graph_cache.key);
+    json_decref(al->graph_cache.rows);
+    json_decref(al->graph_cache.proj);
     json_decref(al->pec_keys);
     json_decref(al->global_names);
     json_decref(al->lock_scopes);
