@@ -1142,12 +1142,15 @@ void al_graph_handle(struct al_ctx *c)
      * query again for each of an answer's pages would cost the answer times
      * its pages) */
     ckey = cache_key(text, subs);
-    if (skip > 0 && ckey && c->al->graph_cache.key && strcmp(ckey, c->al->graph_cache.key) == 0 &&
-        c->al->graph_cache.generation == c->al->generation &&
-        c->al->graph_cache.snapshot == c->al->graph_snapshot) {
-        rows = json_incref(c->al->graph_cache.rows);
-        proj = json_incref(c->al->graph_cache.proj);
-        goto answer;
+    for (i = 0; skip > 0 && ckey && i < sizeof(c->al->graph_cache) / sizeof(c->al->graph_cache[0]);
+         i++) {
+        const struct al_graph_answer *ce = &c->al->graph_cache[i];
+        if (ce->key && strcmp(ckey, ce->key) == 0 && ce->generation == c->al->generation &&
+            ce->snapshot == c->al->graph_snapshot) {
+            rows = json_incref(ce->rows);
+            proj = json_incref(ce->proj);
+            goto answer;
+        }
     }
     q = calloc(1, sizeof(*q));
     if (q == NULL || lex(q, text) < 0) {
@@ -1280,16 +1283,18 @@ void al_graph_handle(struct al_ctx *c)
     if (limit >= 0)
         while ((json_int_t)json_array_size(rows) > limit)
             json_array_remove(rows, json_array_size(rows) - 1);
-    if (ckey) { /* kept for the next pages */
-        free(c->al->graph_cache.key);
-        json_decref(c->al->graph_cache.rows);
-        json_decref(c->al->graph_cache.proj);
-        c->al->graph_cache.key = ckey;
+    if (ckey) { /* kept for the next pages, in place of the oldest answer */
+        size_t n = sizeof(c->al->graph_cache) / sizeof(c->al->graph_cache[0]);
+        struct al_graph_answer *ce = &c->al->graph_cache[c->al->graph_cache_next++ % n];
+        free(ce->key);
+        json_decref(ce->rows);
+        json_decref(ce->proj);
+        ce->key = ckey;
         ckey = NULL;
-        c->al->graph_cache.rows = json_incref(rows);
-        c->al->graph_cache.proj = json_incref(proj);
-        c->al->graph_cache.generation = c->al->generation;
-        c->al->graph_cache.snapshot = c->al->graph_snapshot;
+        ce->rows = json_incref(rows);
+        ce->proj = json_incref(proj);
+        ce->generation = c->al->generation;
+        ce->snapshot = c->al->graph_snapshot;
     }
 answer:
     total = json_array_size(rows);
