@@ -1116,32 +1116,53 @@ static void test_scale__armlocal_tree_index_cost_flat(void **state)
 
 #define AL_SUB2 "/subscriptions/00000000-0000-0000-0000-0000000000u2"
 
-/* A Resource Graph query (api-version 2024-04-01); its totalRecords, or
- * -1 when it did not answer 200. */
-static long al_graph(struct armlocal *al, const char *subscription, const char *query)
+/* One page of a Resource Graph query (api-version 2024-04-01, $top 1000)
+ * over subscription (NULL: the tenant), from *token (NULL: the first
+ * page; then the next page's token, malloc'd, NULL after the last); the
+ * rows it holds, or -1 when it did not answer 200. *total (when not NULL):
+ * its totalRecords. */
+static long al_graph_post(struct armlocal *al, const char *subscription, const char *query,
+                          char **token, long *total)
 {
     struct armlocal_response res;
     struct armlocal_kv q[] = {{"api-version", "2024-04-01"}};
     struct armlocal_kv h[] = {{"Content-Type", "application/json"}};
     json_t *body = json_pack("{s:s, s:{s:i}}", "query", query, "options", "$top", 1000), *ans;
     char *text;
+    long rows;
     struct armlocal_request req = {
         "POST", "/providers/Microsoft.ResourceGraph/resources", q, 1, h, 1, NULL, 0, 0};
-    long total = -1;
     if (subscription)
         json_object_set_new(body, "subscriptions", json_pack("[s]", subscription));
+    if (*token)
+        json_object_set_new(json_object_get(body, "options"), "$skipToken", json_string(*token));
+    free(*token);
+    *token = NULL;
     text = json_dumps(body, JSON_COMPACT);
     req.body = text;
     req.body_len = strlen(text);
     armlocal_response_init(&res);
     armlocal_handle(al, &req, &res);
     ans = json_loadb(res.body.ptr ? res.body.ptr : "", res.body.len, 0, NULL);
-    if (res.status == 200)
-        total = (long)json_integer_value(json_object_get(ans, "totalRecords"));
+    rows = res.status == 200 ? (long)json_array_size(json_object_get(ans, "data")) : -1;
+    if (total)
+        *total = rows >= 0 ? (long)json_integer_value(json_object_get(ans, "totalRecords")) : -1;
+    if (rows >= 0 && json_is_string(json_object_get(ans, "$skipToken")))
+        *token = strdup(json_string_value(json_object_get(ans, "$skipToken")));
     json_decref(ans);
     armlocal_response_release(&res);
     free(text);
     json_decref(body);
+    return rows;
+}
+
+/* A Resource Graph query's totalRecords (its first page), or -1. */
+static long al_graph(struct armlocal *al, const char *subscription, const char *query)
+{
+    char *token = NULL;
+    long total = -1;
+    (void)al_graph_post(al, subscription, query, &token, &total);
+    free(token);
     return total;
 }
 
@@ -1290,46 +1311,13 @@ static void test_scale__armlocal_scope_lists_top_level(void **state)
     armlocal_free(al);
 }
 
-/* One page of query ($top 1000) from *token (NULL: the first); the rows
- * it holds, or -1 when it did not answer 200. *token becomes the next
- * page's token (malloc'd), NULL after the last. */
-static long al_graph_page(struct armlocal *al, const char *query, char **token)
-{
-    struct armlocal_response res;
-    struct armlocal_kv q[] = {{"api-version", "2024-04-01"}};
-    struct armlocal_kv h[] = {{"Content-Type", "application/json"}};
-    json_t *body = json_pack("{s:s, s:{s:i}}", "query", query, "options", "$top", 1000), *ans;
-    char *text;
-    long rows;
-    struct armlocal_request req = {
-        "POST", "/providers/Microsoft.ResourceGraph/resources", q, 1, h, 1, NULL, 0, 0};
-    if (*token)
-        json_object_set_new(json_object_get(body, "options"), "$skipToken", json_string(*token));
-    free(*token);
-    *token = NULL;
-    text = json_dumps(body, JSON_COMPACT);
-    req.body = text;
-    req.body_len = strlen(text);
-    armlocal_response_init(&res);
-    armlocal_handle(al, &req, &res);
-    ans = json_loadb(res.body.ptr ? res.body.ptr : "", res.body.len, 0, NULL);
-    rows = res.status == 200 ? (long)json_array_size(json_object_get(ans, "data")) : -1;
-    if (rows >= 0 && json_is_string(json_object_get(ans, "$skipToken")))
-        *token = strdup(json_string_value(json_object_get(ans, "$skipToken")));
-    json_decref(ans);
-    armlocal_response_release(&res);
-    free(text);
-    json_decref(body);
-    return rows;
-}
-
 /* Reads every page of query; the rows read, or -1. */
 static long al_graph_pages(struct armlocal *al, const char *query)
 {
     char *token = NULL;
     long rows = 0, n;
     do {
-        if ((n = al_graph_page(al, query, &token)) < 0)
+        if ((n = al_graph_post(al, NULL, query, &token, NULL)) < 0)
             return -1;
         rows += n;
     } while (token);
@@ -1373,8 +1361,8 @@ static void test_scale__armlocal_graph_pages_evaluated_once(void **state)
         long ra = 0, rb = 0;
         w = al->work;
         do {
-            ra += al_graph_page(al, query, &ta);
-            rb += al_graph_page(al, other, &tb);
+            ra += al_graph_post(al, NULL, query, &ta, NULL);
+            rb += al_graph_post(al, NULL, other, &tb, NULL);
         } while (ta || tb);
         assert_int_equal(ra, 5000);
         assert_int_equal(rb, 5000);
