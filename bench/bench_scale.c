@@ -11,7 +11,7 @@
  * RSS of the amlsec process, and the growth exponent from the previous
  * size (log(t2/t1) / log(n2/n1): 1.0 is linear). The commands:
  *   validate, validate -json, fmt -check, plan -refresh=false -out F
- *   (creates), show -json F, apply (AMLSEC_RATE_LIMIT=off, unthrottled
+ *   (creates), show -json F, check -plan F, apply (AMLSEC_RATE_LIMIT=off, unthrottled
  *   local cloud), plan -refresh=false (no changes), state list, state mv,
  *   plan with refresh (no changes) at --latency-ms 30 --throttle arm
  *   (with its ARM request count), drift (unthrottled local cloud), check
@@ -218,6 +218,7 @@ enum cmd {
     C_APPLY_THROTTLED,
     C_DRIFT,
     C_CHECK,
+    C_CHECK_PLAN,
     C_NCMDS
 };
 
@@ -235,6 +236,7 @@ static const char *const cmd_names[C_NCMDS] = {
     [C_APPLY_THROTTLED] = "apply under ARM's limits",
     [C_DRIFT] = "drift (unthrottled)",
     [C_CHECK] = "check -fail-on never",
+    [C_CHECK_PLAN] = "check -plan F -fail-on never",
 };
 
 #define MAX_SIZES 8
@@ -429,6 +431,7 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
     RUN(C_PLAN_CREATES, 2, "plan", "-cloud", url, "-refresh=false", "-detailed-exitcode",
         "-no-color", "-out", "creates.plan");
     RUN(C_SHOW_JSON, 0, "show", "-json", "creates.plan");
+    RUN(C_CHECK_PLAN, 0, "check", "-plan", "creates.plan", "-fail-on", "never");
     RUN(C_APPLY, 0, "apply", "-cloud", url, "-auto-approve", "-no-color", "-parallelism", "64");
     RUN(C_PLAN_NOCHANGE, 0, "plan", "-cloud", url, "-refresh=false", "-detailed-exitcode",
         "-no-color");

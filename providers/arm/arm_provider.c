@@ -1,4 +1,5 @@
 #include "providers/arm/arm_provider.h"
+#include "parser/value.h"
 #include "providers/arm/graph.h"
 #include "providers/arm/keyvault.h"
 #include "providers/arm/render.h"
@@ -765,7 +766,7 @@ static int prepare_write(struct arm_provider *ap, const struct provider_write *w
         res->rc = errbuf_set(&res->err, AMLSEC_EUSAGE, "%s '%s' without a body", c->method, c->url);
         return 1;
     }
-    if ((*body = json_dumps(w->body, JSON_COMPACT)) == NULL)
+    if ((*body = json_dumps(w->body, JSON_COMPACT | JSON_REAL_PRECISION(VALUE_DIGITS))) == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     c->body = *body;
     return 0;
