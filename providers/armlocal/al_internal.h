@@ -137,6 +137,16 @@ struct armlocal {
                              tests check it does not grow with the store */
     json_t *graph_snapshot; /* set: Resource Graph answers from this copy of the resources
                                (lag emulation, /_armlocal/graph/snapshot); not persisted */
+    uint64_t generation;    /* bumped by every write (al_store_touch, any request but a
+                               GET, a HEAD or a Resource Graph query) */
+    struct al_graph_answer { /* the last Resource Graph answers (graph.c), for their later
+                                pages: several, as amlsec pages several queries at once */
+        char *key;           /* query text and scope */
+        json_t *rows, *proj;
+        uint64_t generation;
+        const json_t *snapshot;
+    } graph_cache[4];
+    unsigned graph_cache_next; /* the entry the next answer replaces */
     uint64_t rng_fault;
 
     struct al_fault faults[64];

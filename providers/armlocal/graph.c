@@ -1059,6 +1059,22 @@ static int write_rows(struct buf *b, json_t *rows, size_t first, size_t count, c
     return rc;
 }
 
+/* What identifies a query's answer: its text and its subscriptions
+ * (malloc'd; NULL when memory ran out). */
+static char *cache_key(const char *text, const json_t *subs)
+{
+    char *scope = subs ? json_dumps(subs, JSON_COMPACT) : NULL;
+    struct buf b;
+    buf_init(&b, 0);
+    if (buf_adds(&b, text) < 0 || buf_addch(&b, '\n') < 0 || (scope && buf_adds(&b, scope) < 0)) {
+        free(scope);
+        buf_release(&b);
+        return NULL;
+    }
+    free(scope);
+    return buf_detach(&b, NULL);
+}
+
 void al_graph_handle(struct al_ctx *c)
 {
     json_t *req, *subs, *opts, *rows = NULL, *data;
@@ -1067,6 +1083,7 @@ void al_graph_handle(struct al_ctx *c)
     const char *text, *fmt;
     struct ev e;
     json_t *proj = NULL; /* array of [column, path] */
+    char *ckey = NULL;
     json_int_t top = 100, skip = 0, limit = -1;
     size_t i, pos, total, first, count;
     int has_id, wrc;
@@ -1120,6 +1137,21 @@ void al_graph_handle(struct al_ctx *c)
         }
     }
     fmt = json_string_value(json_object_get(opts, "resultFormat"));
+    /* A later page of the last query answered, the store unchanged since:
+     * its answer is reused (a page is one request, and evaluating the whole
+     * query again for each of an answer's pages would cost the answer times
+     * its pages) */
+    ckey = cache_key(text, subs);
+    for (i = 0; skip > 0 && ckey && i < sizeof(c->al->graph_cache) / sizeof(c->al->graph_cache[0]);
+         i++) {
+        const struct al_graph_answer *ce = &c->al->graph_cache[i];
+        if (ce->key && strcmp(ckey, ce->key) == 0 && ce->generation == c->al->generation &&
+            ce->snapshot == c->al->graph_snapshot) {
+            rows = json_incref(ce->rows);
+            proj = json_incref(ce->proj);
+            goto answer;
+        }
+    }
     q = calloc(1, sizeof(*q));
     if (q == NULL || lex(q, text) < 0) {
         bad_query(c, q ? q->err : "out of memory");
@@ -1251,6 +1283,20 @@ void al_graph_handle(struct al_ctx *c)
     if (limit >= 0)
         while ((json_int_t)json_array_size(rows) > limit)
             json_array_remove(rows, json_array_size(rows) - 1);
+    if (ckey) { /* kept for the next pages, in place of the oldest answer */
+        size_t n = sizeof(c->al->graph_cache) / sizeof(c->al->graph_cache[0]);
+        struct al_graph_answer *ce = &c->al->graph_cache[c->al->graph_cache_next++ % n];
+        free(ce->key);
+        json_decref(ce->rows);
+        json_decref(ce->proj);
+        ce->key = ckey;
+        ckey = NULL;
+        ce->rows = json_incref(rows);
+        ce->proj = json_incref(proj);
+        ce->generation = c->al->generation;
+        ce->snapshot = c->al->graph_snapshot;
+    }
+answer:
     total = json_array_size(rows);
     first = (size_t)skip < total ? (size_t)skip : total;
     count = total - first < (size_t)top ? total - first : (size_t)top;
@@ -1290,6 +1336,7 @@ void al_graph_handle(struct al_ctx *c)
     }
     al_set_header(c->res, "Content-Type", "application/json; charset=utf-8");
 out:
+    free(ckey);
     json_decref(req);
     json_decref(rows);
     json_decref(proj);

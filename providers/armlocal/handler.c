@@ -1461,6 +1461,10 @@ void armlocal_handle(struct armlocal *al, const struct armlocal_request *req,
     c.req = req;
     c.res = res;
     pthread_mutex_lock(&al->mu);
+    if (req->method && strcasecmp(req->method, "GET") != 0 &&
+        strcasecmp(req->method, "HEAD") != 0 &&
+        !(req->path && strcasecmp(req->path, "/providers/Microsoft.ResourceGraph/resources") == 0))
+        al->generation++; /* a write may change what Resource Graph answers */
     c.now_ms = al_now_ms();
     c.api_version = al_query(req, "api-version");
     al_guid(al, rid);

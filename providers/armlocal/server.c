@@ -459,6 +459,11 @@ void armlocal_free(struct armlocal *al)
         close(al->log_fd);
     free(al->log_path);
     json_decref(al->graph_snapshot);
+    for (size_t i = 0; i < sizeof(al->graph_cache) / sizeof(al->graph_cache[0]); i++) {
+        free(al->graph_cache[i].key);
+        json_decref(al->graph_cache[i].rows);
+        json_decref(al->graph_cache[i].proj);
+    }
     json_decref(al->pec_keys);
     json_decref(al->global_names);
     json_decref(al->lock_scopes);

@@ -63,6 +63,7 @@ static void dirty_clear(struct armlocal *al)
 void al_store_touch(struct armlocal *al, const char *section, const char *key)
 {
     json_t *at;
+    al->generation++;
     if (al->state_path == NULL)
         return;
     if (al->dirty_keys == NULL)
