@@ -1,5 +1,8 @@
-/* amlsec output [-json] [-state PATH] [NAME]: the outputs the last apply
- * recorded in the state, in Terraform's shapes. */
+/* amlsec output [-json] [-show-sensitive] [-state PATH] [NAME]: the
+ * outputs the last apply recorded in the state, in Terraform's shapes.
+ * Sensitive values are redacted unless -show-sensitive asks for them
+ * (secrets never reach JSON or a terminal by default). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +38,7 @@ static int print_raw(const json_t *v)
     return print_text(v, JSON_INDENT(2) | JSON_SORT_KEYS);
 }
 
-static int print_all(const json_t *outputs)
+static int print_all(const json_t *outputs, bool show_sensitive)
 {
     const char **names = malloc((json_object_size(outputs) + 1) * sizeof(*names));
     const char *name;
@@ -57,7 +60,7 @@ static int print_all(const json_t *outputs)
         struct buf b;
         e = json_object_get(outputs, names[i]);
         buf_init(&b, 0);
-        if (json_is_true(json_object_get(e, "sensitive")))
+        if (!show_sensitive && json_is_true(json_object_get(e, "sensitive")))
             buf_adds(&b, "<sensitive>");
         else
             value_format(&b, json_object_get(e, "value"));
@@ -68,20 +71,61 @@ static int print_all(const json_t *outputs)
     return EXIT_OK;
 }
 
+/* Every output for -json: a sensitive one without "value" unless shown. */
+static int print_json_all(const json_t *outputs, bool show_sensitive)
+{
+    json_t *out = json_object();
+    const char *name;
+    json_t *e;
+    int rc;
+    json_object_foreach((json_t *)outputs, name, e)
+    {
+        json_t *copy = json_copy(e);
+        if (!show_sensitive && json_is_true(json_object_get(e, "sensitive")))
+            json_object_del(copy, "value");
+        json_object_set_new(out, name, copy);
+    }
+    rc = print_text(out, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(out);
+    return rc;
+}
+
+/* NAME: its value (raw, or as JSON); a sensitive one redacted unless shown
+ * ("(sensitive value)" in text; with -json, its entry without "value"). */
+static int print_one(const char *name, const json_t *e, bool json, bool show_sensitive)
+{
+    if (!show_sensitive && json_is_true(json_object_get(e, "sensitive"))) {
+        cli_warn("output '%s' is sensitive: its value is left out (pass -show-sensitive to "
+                 "print it)",
+                 name);
+        if (json) {
+            json_t *entry = json_copy((json_t *)e);
+            int rc;
+            json_object_del(entry, "value");
+            rc = print_text(entry, JSON_INDENT(2) | JSON_SORT_KEYS);
+            json_decref(entry);
+            return rc;
+        }
+        puts("(sensitive value)");
+        return EXIT_OK;
+    }
+    return json ? print_text(json_object_get(e, "value"), JSON_INDENT(2) | JSON_SORT_KEYS)
+                : print_raw(json_object_get(e, "value"));
+}
+
 int cmd_output(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("output");
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"no-color", no_argument, NULL, 'n'},
-                                         {"state", required_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},           {"no-color", no_argument, NULL, 'n'},
+        {"show-sensitive", no_argument, NULL, 'S'}, {"state", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     struct state_cli sc;
     struct errbuf err = ERRBUF_INIT;
     struct state st;
     const char *state_path = NULL, *name = NULL;
     const json_t *outputs;
-    int c, json = 0, color = ctx->color, existed, rc;
+    int c, json = 0, show_sensitive = 0, color = ctx->color, existed, rc;
 
     while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
         switch (c) {
@@ -90,6 +134,9 @@ int cmd_output(int argc, char **argv, struct cli_ctx *ctx)
             break;
         case 'n':
             color = 0;
+            break;
+        case 'S':
+            show_sensitive = 1;
             break;
         case 's':
             state_path = optarg;
@@ -120,20 +167,17 @@ int cmd_output(int argc, char **argv, struct cli_ctx *ctx)
                       json_object_size(outputs) ? "" : " (it has no outputs: apply first)");
             rc = EXIT_FAIL;
         } else {
-            rc = json ? print_text(json_object_get(e, "value"), JSON_INDENT(2) | JSON_SORT_KEYS)
-                      : print_raw(json_object_get(e, "value"));
+            rc = print_one(name, e, json, show_sensitive);
         }
     } else if (json) {
-        json_t *empty = json_object();
-        rc = print_text(outputs ? outputs : empty, JSON_INDENT(2) | JSON_SORT_KEYS);
-        json_decref(empty);
+        rc = print_json_all(outputs, show_sensitive);
     } else if (json_object_size(outputs) == 0) {
         cli_warn("no outputs found in the state '%s': the configuration has no output blocks, "
                  "or it has not been applied",
                  sc.be->where);
         rc = EXIT_OK;
     } else {
-        rc = print_all(outputs);
+        rc = print_all(outputs, show_sensitive);
     }
     state_release(&st);
     state_cli_close(&sc);

@@ -260,9 +260,15 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
         char **match = calloc(s->st.nresources + 1, sizeof(*match));
         if (match == NULL)
             goto oom;
+        /* a resource: it, or every instance of it; a module: every
+         * resource under it (and under its instances when neither names
+         * an instance: module.a -> module.b keeps the keys) */
+        bool module = config_is_module_address(from);
+        bool keyed = from[n - 1] != ']' && to[strlen(to) - 1] != ']';
         for (size_t k = 0; k < s->st.nresources; k++) {
             const char *a = s->st.resources[k].address;
-            if (strncmp(a, from, n) == 0 && (a[n] == '\0' || (a[n] == '[' && from[n - 1] != ']')))
+            if (strncmp(a, from, n) == 0 &&
+                ((!module && a[n] == '\0') || (module && a[n] == '.') || (a[n] == '[' && keyed)))
                 match[nmatch++] = strdup(a);
         }
         for (size_t k = 0; k < nmatch; k++) {
@@ -409,6 +415,8 @@ static int finish_outputs(struct session *s, const struct plan *plan, int color)
     }
     if (rc == EXIT_OK && !json_ui)
         plan_render_outputs(stdout, outputs, color);
+    else if (rc == EXIT_OK && json_object_size(outputs))
+        ui_json_outputs(outputs);
     json_decref(outputs);
     json_decref(empty);
     return rc;
@@ -718,10 +726,14 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     if (!po.destroy && policy_gate(pc, cfg, plan, &s, &diags) < 0)
         goto out;
     if (pc->out) {
+        int rc_write;
         /* where each block is written and its expressions: check -plan's
-         * locations, show -json's configuration */
-        plan->configuration = plan_configuration(cfg);
-        if (planfile_write(pc->out, plan, &s.sc.keys, plan_key(), &err) < 0) {
+         * locations, show -json's configuration (made entry by entry as
+         * the file is written) */
+        plan->configuration_of = cfg;
+        rc_write = planfile_write(pc->out, plan, &s.sc.keys, plan_key(), &err);
+        plan->configuration_of = NULL;
+        if (rc_write < 0) {
             cli_error("%s", err.msg);
             goto out;
         }

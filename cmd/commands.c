@@ -319,12 +319,14 @@ const struct command commands[] = {
      "Prints the values of the configuration's output blocks as the last apply recorded\n"
      "them in the state: NAME = value lines, a sensitive one as <sensitive>. With NAME,\n"
      "prints that output's value alone, raw (a string without quotes, a list or map as\n"
-     "JSON), sensitive or not, for scripts. With -json, prints Terraform's object\n"
-     "{NAME: {value, type, sensitive}} (or NAME's value as JSON); sensitive values are\n"
-     "included, as Terraform does: keep such output out of CI logs.\n"
+     "JSON), for scripts; a sensitive one as (sensitive value). With -json, prints\n"
+     "Terraform's object {NAME: {value, type, sensitive}} (or NAME's value as JSON); a\n"
+     "sensitive output's entry has no value. Sensitive values are printed only with\n"
+     "-show-sensitive (keep that output out of CI logs).\n"
      "\n"
      "Options:\n"
      "  -json              JSON output\n"
+     "  -show-sensitive    include sensitive values (never in CI logs)\n"
      "  -state PATH        use the local state file PATH (default .amlsec/state.json)\n"
      "  -no-color          no colour\n"},
     {"graph", cmd_graph, "Print the dependency graph as Graphviz DOT",

@@ -1,7 +1,9 @@
 /* `show -json PLAN` in the shape of Terraform's JSON plan representation
  * (docs/plan-json.md): planned_values, prior_state, configuration, and per
  * resource change mode, name, index, provider_name and replace_paths;
- * no-op entries for what the state holds and the plan leaves alone;
+ * module resources in child_modules (values) and module_calls
+ * (configuration); no-op entries for what the state holds and the plan
+ * leaves alone;
  * resource_drift as resource changes; amlsec's findings and policy. */
 #include "cmd/show_tf.h"
 
@@ -114,6 +116,8 @@ static json_t *without_unknowns(json_t *v)
 {
     if (value_is_unknown(v))
         return NULL;
+    if (!value_contains_unknown(v)) /* shared, not copied: nothing to leave out */
+        return json_incref(v);
     if (json_is_object(v)) {
         const char *k;
         json_t *x, *out = json_object();
@@ -147,10 +151,194 @@ static void strip_unknowns(json_t *obj, const char *key)
     }
 }
 
+/* The first n bytes of s as a new string (NULL when out of memory). */
+static char *prefix_copy(const char *s, size_t n)
+{
+    char *m = malloc(n + 1);
+    if (m) {
+        memcpy(m, s, n);
+        m[n] = '\0';
+    }
+    return m;
+}
+
+/* The module part of a resource address ("" for the root): new string. */
+static char *module_of(const char *address)
+{
+    const char *a = config_address_tail(address);
+    return prefix_copy(address, a == address ? 0 : (size_t)(a - address - 1));
+}
+
+/* planned_values / prior_state: the module instance path's node (the root
+ * at ""), made with its parents: {address, resources, child_modules}. */
+static json_t *values_module(json_t *index, const char *path)
+{
+    json_t *node = json_object_get(index, path), *parent;
+    char *up;
+    if (node)
+        return node;
+    if ((up = prefix_copy(path, plan_module_parent_len(path))) == NULL)
+        return json_object_get(index, "");
+    parent = values_module(index, up);
+    free(up);
+    node = json_pack("{s:s, s:[], s:[]}", "address", path, "resources", "child_modules");
+    json_array_append_new(json_object_get(parent, "child_modules"), node);
+    json_object_set(index, path, node);
+    return node;
+}
+
+/* A values resource, placed in its module (the index's tree). */
+static void place_value(json_t *index, json_t *res)
+{
+    char *m = module_of(json_string_value(json_object_get(res, "address")));
+    json_array_append_new(json_object_get(values_module(index, m ? m : ""), "resources"), res);
+    free(m);
+}
+
+/* Terraform leaves empty child_modules out, and a child module's empty
+ * resources (a module holding only modules). */
+static void prune_values(json_t *node, bool root)
+{
+    json_t *kids = json_object_get(node, "child_modules"), *k;
+    size_t i;
+    json_array_foreach(kids, i, k) prune_values(k, false);
+    if (json_array_size(kids) == 0)
+        json_object_del(node, "child_modules");
+    if (!root && json_array_size(json_object_get(node, "resources")) == 0)
+        json_object_del(node, "resources");
+}
+
+static json_t *values_tree(void)
+{
+    json_t *index = json_object();
+    json_object_set_new(index, "", json_pack("{s:[], s:[]}", "resources", "child_modules"));
+    return index;
+}
+
+/* {root_module: ...} from a values tree (the index released). */
+static json_t *values_root(json_t *index)
+{
+    json_t *root = json_incref(json_object_get(index, ""));
+    prune_values(root, true);
+    json_decref(index);
+    return json_pack("{s:o}", "root_module", root);
+}
+
+/* configuration: the call path's module_calls entry (the root's wrapper at
+ * ""), made with its parents: {source?, expressions, module{resources,
+ * module_calls, outputs, variables}, for_each_expression?, depends_on?}. */
+static json_t *config_call(json_t *index, const char *cp)
+{
+    json_t *call = json_object_get(index, cp), *parent, *calls;
+    char *up;
+    size_t pl;
+    if (call)
+        return call;
+    pl = plan_module_parent_len(cp);
+    if ((up = prefix_copy(cp, pl)) == NULL)
+        return json_object_get(index, "");
+    parent = json_object_get(config_call(index, up), "module");
+    free(up);
+    calls = json_object_get(parent, "module_calls");
+    if (calls == NULL) {
+        calls = json_object();
+        json_object_set_new(parent, "module_calls", calls);
+    }
+    call = json_pack("{s:{}, s:{s:[]}}", "expressions", "module", "resources");
+    /* module.a.module.b: the name after the parent's path and "module." */
+    json_object_set_new(calls, cp + pl + (pl ? 1 : 0) + 7, call);
+    json_object_set(index, cp, call);
+    return call;
+}
+
+/* A configuration module: empty resources, outputs and variables left
+ * out below the root, as Terraform does. */
+static void prune_config(json_t *module, bool root)
+{
+    json_t *calls = json_object_get(module, "module_calls"), *c;
+    const char *k;
+    static const char *const maybe[] = {"outputs", "variables", "module_calls"};
+    json_object_foreach(calls, k, c) prune_config(json_object_get(c, "module"), false);
+    for (size_t i = 0; i < sizeof(maybe) / sizeof(*maybe); i++)
+        if (json_object_size(json_object_get(module, maybe[i])) == 0)
+            json_object_del(module, maybe[i]);
+    if (!root && json_array_size(json_object_get(module, "resources")) == 0)
+        json_object_del(module, "resources");
+}
+
+/* configuration.root_module from the plan's saved configuration: resource
+ * blocks in their modules (addresses relative to the module; a module
+ * called with for_each shows its first instance's blocks, which every
+ * instance shares), module_calls with their source and arguments, each
+ * module's variables and outputs. */
+static json_t *config_root(const json_t *configuration)
+{
+    json_t *root = json_pack("{s:[]}", "resources");
+    json_t *index = json_object(), *first = json_object(), *d;
+    size_t i;
+    static const char *const call_fields[] = {"expressions", "for_each_expression", "depends_on"};
+    json_object_set_new(index, "", json_pack("{s:O}", "module", root));
+    json_array_foreach(configuration, i, d)
+    {
+        const char *cp = json_string_value(json_object_get(d, "module_call"));
+        json_t *call, *module;
+        if (cp == NULL)
+            continue;
+        call = config_call(index, cp);
+        module = json_object_get(call, "module");
+        if (cp[0]) {
+            if (json_object_get(d, "module_source"))
+                json_object_set(call, "source", json_object_get(d, "module_source"));
+            for (size_t f = 0; f < sizeof(call_fields) / sizeof(*call_fields); f++)
+                if (json_object_get(d, call_fields[f]))
+                    json_object_set(call, call_fields[f], json_object_get(d, call_fields[f]));
+            if (json_object_get(d, "module_instance"))
+                json_object_set(first, cp, json_object_get(d, "module_instance"));
+        }
+        json_object_set(module, "outputs", json_object_get(d, "outputs"));
+        json_object_set(module, "variables", json_object_get(d, "variables"));
+    }
+    json_array_foreach(configuration, i, d)
+    {
+        const char *address = json_string_value(json_object_get(d, "address"));
+        char *m, *cp = NULL;
+        const char *inst;
+        json_t *o, *module;
+        if (address == NULL)
+            continue;
+        m = module_of(address);
+        if (m && m[0] && (cp = plan_module_call_path(m)) != NULL) {
+            inst = json_string_value(json_object_get(first, cp));
+            if (inst == NULL) /* a plan saved before it carried its module calls */
+                json_object_set_new(first, cp, json_string(m));
+            else if (strcmp(inst, m) != 0) { /* another instance of the same blocks */
+                free(cp);
+                free(m);
+                continue;
+            }
+        }
+        module = json_object_get(config_call(index, cp ? cp : ""), "module");
+        o = json_pack("{s:s, s:O, s:O, s:O, s:s, s:i, s:O}", "address",
+                      config_address_tail(address), "mode", json_object_get(d, "mode"), "type",
+                      json_object_get(d, "type"), "name", json_object_get(d, "name"),
+                      "provider_config_key", "amlsec", "schema_version", 0, "expressions",
+                      json_object_get(d, "expressions"));
+        if (json_object_get(d, "for_each_expression"))
+            json_object_set(o, "for_each_expression", json_object_get(d, "for_each_expression"));
+        json_array_append_new(json_object_get(module, "resources"), o);
+        free(cp);
+        free(m);
+    }
+    prune_config(root, true);
+    json_decref(index);
+    json_decref(first);
+    return root;
+}
+
 int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *sc)
 {
     json_t *changes = json_object_get(doc, "resource_changes"), *rc;
-    json_t *planned = json_array(), *prior = json_array(), *config = json_array();
+    json_t *planned = values_tree(), *prior = values_tree(), *config = NULL;
     json_t *drift_in = json_object_get(doc, "resource_drift"), *drift = json_array(), *d;
     json_t *seen = json_object();
     struct finding_list pf;
@@ -172,11 +360,11 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
                 replace_paths(json_string_value(json_object_get(rc, "reason_detail"))));
         if ((first && strcmp(first, "delete") != 0) ||
             json_array_size(json_object_get(ch, "actions")) == 2)
-            json_array_append_new(planned, value_resource(rc, json_object_get(ch, "after"),
-                                                          json_object_get(ch, "after_sensitive")));
+            place_value(planned, value_resource(rc, json_object_get(ch, "after"),
+                                                json_object_get(ch, "after_sensitive")));
         if (!json_is_null(json_object_get(ch, "before")) && json_object_get(ch, "before"))
-            json_array_append_new(prior, value_resource(rc, json_object_get(ch, "before"),
-                                                        json_object_get(ch, "before_sensitive")));
+            place_value(prior, value_resource(rc, json_object_get(ch, "before"),
+                                              json_object_get(ch, "before_sensitive")));
     }
     /* no-op entries: what the state holds that the plan leaves alone (only
      * when the state is the one the plan was made against) */
@@ -207,8 +395,8 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
                         json_object_set_new(o, "previous_address", json_string(r->address));
                     tf_fields(o);
                     json_array_append(changes, o);
-                    json_array_append_new(planned, value_resource(o, values, NULL));
-                    json_array_append_new(prior, value_resource(o, values, NULL));
+                    place_value(planned, value_resource(o, values, NULL));
+                    place_value(prior, value_resource(o, values, NULL));
                     json_decref(values);
                     json_decref(o);
                 }
@@ -216,17 +404,8 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
         }
     }
     /* the configuration the plan was saved with: per block, its expressions */
-    json_array_foreach(plan->configuration, i, d)
-    {
-        json_t *o = json_pack(
-            "{s:O, s:O, s:O, s:O, s:s, s:i, s:O}", "address", json_object_get(d, "address"), "mode",
-            json_object_get(d, "mode"), "type", json_object_get(d, "type"), "name",
-            json_object_get(d, "name"), "provider_config_key", "amlsec", "schema_version", 0,
-            "expressions", json_object_get(d, "expressions"));
-        if (json_object_get(d, "for_each_expression"))
-            json_object_set(o, "for_each_expression", json_object_get(d, "for_each_expression"));
-        json_array_append_new(config, o);
-    }
+    config =
+        plan->configuration ? config_root(plan->configuration) : json_pack("{s:[]}", "resources");
     json_array_foreach(changes, i, rc)
     {
         const char *first = json_string_value(
@@ -236,12 +415,12 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
         if (first && strcmp(first, "delete") == 0 &&
             json_array_size(json_object_get(json_object_get(rc, "change"), "actions")) == 1)
             continue;
-        json_array_append_new(config, json_pack("{s:O, s:O, s:O, s:O, s:s, s:i, s:{}}", "address",
-                                                json_object_get(rc, "address"), "mode",
-                                                json_object_get(rc, "mode"), "type",
-                                                json_object_get(rc, "type"), "name",
-                                                json_object_get(rc, "name"), "provider_config_key",
-                                                "amlsec", "schema_version", 0, "expressions"));
+        json_array_append_new(
+            json_object_get(config, "resources"),
+            json_pack("{s:O, s:O, s:O, s:O, s:s, s:i, s:{}}", "address",
+                      json_object_get(rc, "address"), "mode", json_object_get(rc, "mode"), "type",
+                      json_object_get(rc, "type"), "name", json_object_get(rc, "name"),
+                      "provider_config_key", "amlsec", "schema_version", 0, "expressions"));
     }
     json_array_foreach(drift_in, i, d)
     {
@@ -255,15 +434,13 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
         json_array_append_new(drift, o);
     }
     json_object_set_new(doc, "resource_drift", drift);
-    json_object_set_new(doc, "planned_values",
-                        json_pack("{s:{s:o}}", "root_module", "resources", planned));
-    json_object_set_new(doc, "prior_state",
-                        json_pack("{s:s, s:{s:{s:o}}}", "format_version", "1.0", "values",
-                                  "root_module", "resources", prior));
+    json_object_set_new(doc, "planned_values", values_root(planned));
+    json_object_set_new(
+        doc, "prior_state",
+        json_pack("{s:s, s:o}", "format_version", "1.0", "values", values_root(prior)));
     json_object_set_new(doc, "configuration",
-                        json_pack("{s:{s:{s:s, s:s}}, s:{s:o}}", "provider_config", "amlsec",
-                                  "name", "amlsec", "full_name", PROVIDER_NAME, "root_module",
-                                  "resources", config));
+                        json_pack("{s:{s:{s:s, s:s}}, s:o}", "provider_config", "amlsec", "name",
+                                  "amlsec", "full_name", PROVIDER_NAME, "root_module", config));
     /* the assigned policies against the saved requests (and the state it leaves alone), from
      * the cache */
     if (check_plan_policies(&pf, NULL, plan, same_st ? &st : NULL, NULL, ".") == 0) {

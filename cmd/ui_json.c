@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "parser/config.h"
 #include "parser/value.h"
 #include "util/banned.h"
 
@@ -42,12 +43,15 @@ void ui_json_version(void)
     emit(json_pack("{s:s, s:s}", "amlsec", AMLSEC_VERSION, "ui", "1.0"), "info", msg, "version");
 }
 
-/* {addr, module, resource, implied_provider, resource_type, resource_name, resource_key} */
+/* {addr, module, resource, implied_provider, resource_type, resource_name,
+ * resource_key}; in a module, module is its path (module.team["cv"]) and
+ * resource the address inside it, as Terraform has them. */
 static json_t *resource_of(const char *address, const char *kind)
 {
-    const char *a = address, *dot, *br;
-    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "addr", address, "module", "", "resource",
-                          address, "implied_provider", "amlsec", "resource_type", kind ? kind : "");
+    const char *a = config_address_tail(address), *dot, *br;
+    json_t *r = json_pack("{s:s, s:s%, s:s, s:s, s:s}", "addr", address, "module", address,
+                          (size_t)(a == address ? 0 : a - address - 1), "resource", a,
+                          "implied_provider", "amlsec", "resource_type", kind ? kind : "");
     if (strncmp(a, "existing.", 9) == 0)
         a += 9;
     dot = strchr(a, '.');
@@ -160,7 +164,9 @@ void ui_json_plan(const struct plan *plan)
         if (from == NULL || changed)
             continue;
         {
-            const char *t = strncmp(to, "existing.", 9) == 0 ? to + 9 : to;
+            const char *t = config_address_tail(to); /* in a module: after its path */
+            if (strncmp(t, "existing.", 9) == 0)
+                t += 9;
             snprintf(kind, sizeof(kind), "%.*s", (int)strcspn(t, "."), t);
         }
         snprintf(msg, sizeof(msg), "%s: Plan to move", to);
@@ -174,6 +180,63 @@ void ui_json_plan(const struct plan *plan)
                    (json_int_t)plan->nchange, "remove", (json_int_t)plan->ndestroy, "operation",
                    "plan"),
          "info", msg, "change_summary");
+    ui_json_plan_outputs(plan);
+}
+
+/* One output as Terraform's outputs message has it: sensitive, type when
+ * known, value when known and not sensitive (a secret never reaches the
+ * stream); action in a plan. */
+static json_t *output_of(const json_t *entry, const char *action)
+{
+    const json_t *v = entry ? json_object_get(entry, "value") : NULL;
+    bool sensitive = json_is_true(json_object_get(entry, "sensitive"));
+    json_t *o = json_pack("{s:b}", "sensitive", sensitive);
+    if (v && !value_contains_unknown(v)) {
+        json_object_set_new(o, "type", json_string(value_type_name(v)));
+        if (!sensitive)
+            json_object_set(o, "value", (json_t *)v);
+    }
+    if (action)
+        json_object_set_new(o, "action", json_string(action));
+    return o;
+}
+
+static void emit_outputs(json_t *outputs)
+{
+    char msg[64];
+    snprintf(msg, sizeof(msg), "Outputs: %zu", json_object_size(outputs));
+    emit(json_pack("{s:o}", "outputs", outputs), "info", msg, "outputs");
+}
+
+void ui_json_plan_outputs(const struct plan *plan)
+{
+    json_t *changes = plan_output_changes_json(plan, true), *c, *out = json_object();
+    const char *name;
+    if (json_object_size(changes) == 0) {
+        json_decref(changes);
+        json_decref(out);
+        return;
+    }
+    json_object_foreach(changes, name, c)
+    {
+        const char *a = json_string_value(json_array_get(json_object_get(c, "actions"), 0));
+        const json_t *entry = json_object_get(plan->outputs, name);
+        /* Terraform's names: noop, not no-op; a removed output has no value */
+        json_object_set_new(out, name,
+                            output_of(strcmp(a, "delete") == 0 ? NULL : entry,
+                                      strcmp(a, "no-op") == 0 ? "noop" : a));
+    }
+    json_decref(changes);
+    emit_outputs(out);
+}
+
+void ui_json_outputs(const json_t *outputs)
+{
+    json_t *out = json_object(), *e;
+    const char *name;
+    json_object_foreach((json_t *)outputs, name, e)
+        json_object_set_new(out, name, output_of(e, NULL));
+    emit_outputs(out);
 }
 
 void ui_json_event(const struct apply_event *ev)

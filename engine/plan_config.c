@@ -2,7 +2,8 @@
  * (docs/plan-json.md: "configuration"): per resource block its address,
  * where it is written, and its expressions in Terraform's representation
  * (constant_value for literals, references for what an expression reads;
- * nested blocks as arrays of such objects). */
+ * nested blocks as arrays of such objects); per module call its source,
+ * arguments, variables and outputs, and the root module's. */
 #include "engine/plan.h"
 
 #include <stdlib.h>
@@ -251,6 +252,27 @@ static json_t *body_expressions(const struct ast_body *body, const struct schema
     return o;
 }
 
+/* A child declared by an attribute (cfg_implicit): its parent, that
+ * attribute's expression and its constant name. */
+static json_t *implicit_expressions(const struct cfg_resource *r, const struct schema_kind *k,
+                                    const json_t *sensitive)
+{
+    const struct cfg_implicit *im = r->implicit;
+    const struct ast_attr *a = r->block ? ast_body_attr(&r->block->body, im->attr) : NULL;
+    const struct cfg_resource *parent = r->ndeps ? r->deps[0] : NULL;
+    json_t *o = json_object();
+    if (parent) {
+        char ref[512];
+        snprintf(ref, sizeof(ref), "%s.%s", parent->kind, parent->name);
+        json_object_set_new(o, im->parent_attr, json_pack("{s:[s]}", "references", ref));
+    }
+    if (a)
+        json_object_set_new(o, im->value_attr,
+                            expression(a->value, secret_path(k, sensitive, im->value_attr)));
+    json_object_set_new(o, "name", json_pack("{s:s}", "constant_value", im->name));
+    return o;
+}
+
 static json_t *source_of(const struct ast_block *b)
 {
     struct src_loc head;
@@ -266,32 +288,193 @@ static json_t *source_of(const struct ast_block *b)
                      (json_int_t)z.line, "end_column", (json_int_t)z.col);
 }
 
-json_t *plan_configuration(const struct config *cfg)
+json_t *plan_configuration_entry(const struct config *cfg, size_t i)
 {
-    json_t *out = json_array();
-    for (size_t i = 0; cfg && i < cfg->nresources; i++) {
-        const struct cfg_resource *r = &cfg->resources[i];
-        const struct schema_kind *k = schema_find(r->kind);
-        const json_t *sensitive = r->ninstances ? r->instances[0].sensitive : NULL;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "address", r->address, "mode",
-                              r->existing ? "data" : "managed", "type", r->kind, "name", r->name,
-                              "source", source_of(r->block));
-        const struct ast_attr *fe;
-        /* a checked-only load keeps no bodies: no expressions to show */
+    const struct cfg_resource *r = &cfg->resources[i];
+    const struct schema_kind *k = schema_find(r->kind);
+    const json_t *sensitive = r->ninstances ? r->instances[0].sensitive : NULL;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "address", r->address, "mode",
+                          r->existing ? "data" : "managed", "type", r->kind, "name", r->name,
+                          "source", source_of(r->block));
+    const struct ast_attr *fe;
+    /* a checked-only load keeps no bodies: no expressions to show */
+    if (r->implicit)
+        json_object_set_new(o, "expressions", implicit_expressions(r, k, sensitive));
+    else
         json_object_set_new(o, "expressions",
                             r->block ? body_expressions(&r->block->body, k, sensitive, "")
                                      : json_object());
-        if (r->block && (fe = ast_body_attr(&r->block->body, "for_each")) != NULL)
-            json_object_set_new(o, "for_each_expression", expression(fe->value, false));
-        if (r->ninstances > 1 || r->has_for_each) {
-            /* every instance shares the block: any one's sensitive paths may differ */
-            for (size_t j = 1; j < r->ninstances; j++)
-                if (!json_equal(r->instances[j].sensitive, (json_t *)sensitive)) {
-                    json_object_set_new(o, "expressions", json_object());
-                    break;
-                }
-        }
-        json_array_append_new(out, o);
+    if (r->block && (fe = ast_body_attr(&r->block->body, "for_each")) != NULL)
+        json_object_set_new(o, "for_each_expression", expression(fe->value, false));
+    if (r->ninstances > 1 || r->has_for_each) {
+        /* every instance shares the block: any one's sensitive paths may differ */
+        for (size_t j = 1; j < r->ninstances; j++)
+            if (!json_equal(r->instances[j].sensitive, (json_t *)sensitive)) {
+                json_object_set_new(o, "expressions", json_object());
+                break;
+            }
     }
+    return o;
+}
+
+/* A module's variable and output blocks as Terraform's configuration
+ * lists them: variables {NAME: {default?, description?, sensitive?}} (no
+ * default when it is sensitive), outputs {NAME: {expression, description?,
+ * sensitive?}}. */
+static void module_interface(json_t *entry, const struct ast_file *files)
+{
+    json_t *vars = json_object(), *outs = json_object();
+    for (const struct ast_file *f = files; f; f = f->next)
+        for (const struct ast_block *b = f->body.blocks; b; b = b->next) {
+            const struct ast_attr *d = ast_body_attr(&b->body, "description");
+            const struct ast_attr *sa = ast_body_attr(&b->body, "sensitive");
+            bool sens = sa && sa->value->kind == EXPR_BOOL && sa->value->u.b;
+            json_t *o, *c;
+            if (b->nlabels != 1 ||
+                (strcmp(b->type, "variable") != 0 && strcmp(b->type, "output") != 0))
+                continue;
+            o = json_object();
+            if (d && (c = constant_of(d->value)) != NULL)
+                json_object_set_new(o, "description", c);
+            if (sens)
+                json_object_set_new(o, "sensitive", json_true());
+            if (b->type[0] == 'v') {
+                const struct ast_attr *def = ast_body_attr(&b->body, "default");
+                if (def && !sens && (c = constant_of(def->value)) != NULL)
+                    json_object_set_new(o, "default", c);
+                json_object_set_new(vars, b->labels->text, o);
+            } else {
+                const struct ast_attr *v = ast_body_attr(&b->body, "value");
+                json_object_set_new(o, "expression",
+                                    v ? expression(v->value, sens) : json_object());
+                json_object_set_new(outs, b->labels->text, o);
+            }
+        }
+    json_object_set_new(entry, "variables", vars);
+    json_object_set_new(entry, "outputs", outs);
+}
+
+/* Is a module variable declared sensitive (its argument's constant is then
+ * left out of the call's expressions)? */
+static bool sensitive_variable(const struct ast_file *files, const char *name)
+{
+    for (const struct ast_file *f = files; f; f = f->next)
+        for (const struct ast_block *b = f->body.blocks; b; b = b->next)
+            if (b->nlabels == 1 && strcmp(b->type, "variable") == 0 &&
+                strcmp(b->labels->text, name) == 0) {
+                const struct ast_attr *sa = ast_body_attr(&b->body, "sensitive");
+                return sa && sa->value->kind == EXPR_BOOL && sa->value->u.b;
+            }
+    return false;
+}
+
+/* Walks a module path outside instance keys (quotes inside a key
+ * respected): calls fn(i) at each character at depth 0; returns the
+ * length of the parent's path (the last ".module." at depth 0; 0: the
+ * root calls it). */
+static size_t module_path_walk(const char *path, char *keep)
+{
+    size_t n = strlen(path), o = 0, parent = 0;
+    int depth = 0;
+    bool quoted = false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = path[i];
+        if (quoted) {
+            if (ch == '\\' && i + 1 < n)
+                i++;
+            else if (ch == '"')
+                quoted = false;
+            continue;
+        }
+        if (ch == '[')
+            depth++;
+        else if (ch == ']')
+            depth--;
+        else if (ch == '"' && depth > 0)
+            quoted = true;
+        else if (depth == 0) {
+            if (strncmp(path + i, ".module.", 8) == 0)
+                parent = i;
+            if (keep)
+                keep[o++] = ch;
+        }
+    }
+    if (keep)
+        keep[o] = '\0';
+    return parent;
+}
+
+char *plan_module_call_path(const char *path)
+{
+    char *out = malloc(strlen(path) + 1);
+    if (out)
+        module_path_walk(path, out);
+    return out;
+}
+
+size_t plan_module_parent_len(const char *path)
+{
+    return module_path_walk(path, NULL);
+}
+
+/* One entry per module call (its first instance stands for every one:
+ * they share the module's blocks), and one for the root module's
+ * variables and outputs: {"module_call": "module.a.module.b" ("" for the
+ * root), name, module_source, module_instance (the first instance's
+ * path), expressions (the call's arguments), for_each_expression?,
+ * depends_on?, variables, outputs}. They have no "address": readers of
+ * resource entries pass them by. */
+void plan_configuration_modules(json_t *out, const struct config *cfg)
+{
+    json_t *root = json_pack("{s:s}", "module_call", "");
+    json_t *seen = json_object();
+    module_interface(root, cfg->files);
+    json_array_append_new(out, root);
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        const struct cfg_module *m = cfg->modules[i];
+        const struct ast_block *call = m->call;
+        const struct ast_attr *src = ast_body_attr(&call->body, "source");
+        const struct ast_attr *fe = ast_body_attr(&call->body, "for_each");
+        const struct ast_attr *deps = ast_body_attr(&call->body, "depends_on");
+        char *cp = plan_module_call_path(m->path);
+        json_t *e, *exprs;
+        if (cp == NULL || json_object_get(seen, cp)) {
+            free(cp);
+            continue;
+        }
+        json_object_set_new(seen, cp, json_true());
+        e = json_pack("{s:s, s:s, s:s}", "module_call", cp, "name", m->name, "module_instance",
+                      m->path);
+        if (src && src->value->kind == EXPR_STRING)
+            json_object_set_new(e, "module_source",
+                                json_stringn(src->value->u.str.s, src->value->u.str.len));
+        exprs = json_object();
+        for (const struct ast_attr *a = call->body.attrs; a; a = a->next)
+            if (strcmp(a->name, "source") != 0 && strcmp(a->name, "for_each") != 0 &&
+                strcmp(a->name, "depends_on") != 0)
+                json_object_set_new(exprs, a->name,
+                                    expression(a->value, sensitive_variable(m->files, a->name)));
+        json_object_set_new(e, "expressions", exprs);
+        if (fe)
+            json_object_set_new(e, "for_each_expression", expression(fe->value, false));
+        if (deps) {
+            json_t *refs = json_array();
+            collect_refs(refs, deps->value);
+            json_object_set_new(e, "depends_on", refs);
+        }
+        module_interface(e, m->files);
+        json_array_append_new(out, e);
+        free(cp);
+    }
+    json_decref(seen);
+}
+
+json_t *plan_configuration(const struct config *cfg)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; cfg && i < cfg->nresources; i++)
+        json_array_append_new(out, plan_configuration_entry(cfg, i));
+    if (cfg)
+        plan_configuration_modules(out, cfg);
     return out;
 }

@@ -464,7 +464,20 @@ static long add_resource(struct loader *ld, const struct cfg_module *m, const st
     }
     if ((prev = index_find_hashed(cfg, h, m, existing, kind, name)) >= 0) {
         char what[256];
+        const struct cfg_implicit *im = cfg->resources[prev].implicit;
         snprintf(what, sizeof(what), "%s%s \"%s\"", existing ? "existing " : "", kind, name);
+        if (im) {
+            /* declared by an attribute of an earlier block (add_implicit) */
+            const struct ast_attr *a = ast_body_attr(&cfg->resources[prev].block->body, im->attr);
+            struct src_loc nl = a ? ast_attr_name_loc(a) : cfg->resources[prev].block->type_loc;
+            struct diag *d = error_at(ld, &b->type_loc, "duplicate",
+                                      "duplicate %s: %s.%s's %s declares it already", what,
+                                      im->kind, name, im->attr);
+            diag_add_note(d, &nl, "declared here");
+            if (d)
+                diag_set_hint(d, "keep one of the two: remove %s or this block", im->attr);
+            return -1;
+        }
         duplicate(ld, b, cfg->resources[prev].block, what);
         return -1;
     }
@@ -783,6 +796,8 @@ struct ref_walk {
     bool final;
     uint32_t seq;                   /* a deferred reference's place among its block's (0: now) */
     const struct eval_scope *scope; /* enclosing for expressions' variables (values unused) */
+    const char *self_var;           /* a validation's variable: self_seen when read */
+    bool self_seen;
 };
 
 struct deferred_ref {
@@ -1088,6 +1103,9 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
                      cands);
         return;
     }
+    if (w->self_var && root[0] == 'v' && strcmp(root, "var") == 0 && s && s->kind == STEP_ATTR &&
+        strcmp(s->name, w->self_var) == 0)
+        w->self_seen = true;
     /* most references name a resource: one byte rules out each keyword */
     if (root[0] == 'v' && strcmp(root, "var") == 0 && w->module) {
         /* a module's variables are its inputs, read lazily */
@@ -1745,11 +1763,16 @@ static void unknown_var(struct loader *ld, const struct src_loc *loc, const char
     hint_nearest(d, name, cands);
 }
 
-static void set_var(struct cfg_variable *v, json_t *value, const char *source)
+/* loc: where the value is written (a default, a -var-file line); NULL for
+ * -var and the environment. */
+static void set_var(struct cfg_variable *v, json_t *value, const char *source,
+                    const struct src_loc *loc)
 {
+    static const struct src_loc none;
     json_decref(v->value);
     v->value = value;
     v->source = source;
+    v->value_loc = loc ? *loc : none;
 }
 
 /* Where "name" appears as a key in a JSON file (its first occurrence), for
@@ -1819,7 +1842,7 @@ static void load_json_var_file(struct loader *ld, const struct src_file *src)
                      k);
             continue;
         }
-        set_var(v, json_incref(val), "-var-file");
+        set_var(v, json_incref(val), "-var-file", &l);
     }
     json_decref(doc);
 }
@@ -1828,6 +1851,168 @@ static bool ends_with_json(const char *path)
 {
     size_t n = strlen(path);
     return n > 5 && strcasecmp(path + n - 5, ".json") == 0;
+}
+
+/* --- validation blocks of variables ------------------------------------- */
+
+static const char *const validation_attrs[] = {"condition", "error_message", NULL};
+
+/* A variable declaration's nested blocks (root or module scope): only
+ * validation { condition, error_message }, the condition reading the
+ * variable itself, neither reading resources or locals. */
+static void check_validation_shape(struct loader *ld, const struct ast_block *decl,
+                                   const struct cfg_module *scope)
+{
+    const char *name = decl->nlabels ? decl->labels->text : "";
+    for (const struct ast_block *k = decl->body.blocks; k; k = k->next) {
+        const struct ast_attr *cond, *msg;
+        /* a module's input may read resources (checked once they are
+         * known); a root variable never does */
+        struct ref_walk w = {.ld = ld,
+                             .from = -1,
+                             .module = scope,
+                             .no_locals = true,
+                             .no_resources = scope ? NULL : "a validation",
+                             .final = true,
+                             .self_var = name};
+        struct diag *d;
+        if (strcmp(k->type, "validation") != 0) {
+            d = error_at(ld, &k->type_loc, "unknown-block", "unknown block '%s' in variable",
+                         k->type);
+            if (d)
+                diag_set_hint(d, "a variable holds type, default, description, sensitive and "
+                                 "validation { condition, error_message } blocks");
+            continue;
+        }
+        if (k->nlabels)
+            error_at(ld, &k->labels->loc, "label", "a validation block takes no name");
+        for (const struct ast_block *x = k->body.blocks; x; x = x->next)
+            error_at(ld, &x->type_loc, "unknown-block", "unknown block '%s' in validation",
+                     x->type);
+        for (const struct ast_attr *a = k->body.attrs; a; a = a->next)
+            if (!in_list(validation_attrs, a->name)) {
+                struct src_loc nl = ast_attr_name_loc(a);
+                hint_nearest(error_at(ld, &nl, "unknown-attribute",
+                                      "unknown attribute '%s' in validation", a->name),
+                             a->name, validation_attrs);
+            }
+        cond = ast_body_attr(&k->body, "condition");
+        msg = ast_body_attr(&k->body, "error_message");
+        if (cond == NULL || msg == NULL) {
+            d = error_at(ld, &k->type_loc, "validation", "validation block needs %s",
+                         cond == NULL ? "condition" : "error_message");
+            if (d)
+                diag_set_hint(d,
+                              "write it as: validation { condition = length(var.%s) > 0, "
+                              "error_message = \"...\" }",
+                              name);
+        }
+        if (cond) {
+            walk_value(&w, cond->value);
+            if (!w.self_seen) {
+                d = error_at(ld, &cond->value->loc, "validation",
+                             "the condition of variable '%s' does not refer to var.%s: a "
+                             "validation tests the value given",
+                             name, name);
+                if (d)
+                    diag_set_hint(d, "for example: condition = length(var.%s) > 0", name);
+            }
+        }
+        if (msg) {
+            w.self_var = NULL;
+            walk_value(&w, msg->value);
+        }
+    }
+}
+
+/* Evaluates a variable's validations against the value it has (read
+ * through var.NAME in scope). A failed one is an error at the value's
+ * origin (value_loc: a default, a -var-file line, a module's argument)
+ * with a note at the condition, or, for a value from the command line or
+ * the environment, at the condition, saying where the value came from.
+ * A condition that is not known yet (it reads what only apply knows) is
+ * skipped; a sensitive variable's value (mask_file: the whole -var-file
+ * it is in) and an error message that reads it are never shown. */
+static void run_validations(struct loader *ld, const struct ast_block *decl,
+                            const struct cfg_module *scope, const char *base_dir,
+                            const struct src_loc *value_loc, const char *origin, bool sensitive,
+                            bool mask_file)
+{
+    const char *name = decl->labels->text;
+    for (const struct ast_block *k = decl->body.blocks; k; k = k->next) {
+        const struct ast_attr *cond = ast_body_attr(&k->body, "condition");
+        const struct ast_attr *msg = ast_body_attr(&k->body, "error_message");
+        struct eval_ctx ectx = {.cfg = ld->cfg,
+                                .diags = ld->diags,
+                                .no_resources = scope ? NULL : "a validation",
+                                .base_dir = base_dir,
+                                .module = scope};
+        struct eval_ctx mctx = ectx;
+        json_t *ok = NULL, *m = NULL;
+        const char *text;
+        struct diag *d;
+        if (strcmp(k->type, "validation") != 0 || cond == NULL || msg == NULL)
+            continue;
+        if (eval_expr(&ok, &ectx, cond->value) < 0)
+            continue;
+        if (value_contains_unknown(ok) || json_is_true(ok)) {
+            json_decref(ok);
+            continue;
+        }
+        if (!json_is_boolean(ok)) {
+            error_at(ld, &cond->value->loc, "type",
+                     "a validation condition is true or false, not a %s", value_type_name(ok));
+            json_decref(ok);
+            continue;
+        }
+        json_decref(ok);
+        if (eval_expr(&m, &mctx, msg->value) < 0)
+            m = NULL;
+        else if (!json_is_string(m))
+            error_at(ld, &msg->value->loc, "type", "error_message is a string, not a %s",
+                     value_type_name(m));
+        text = sensitive && mctx.sensitive
+                   ? "(the error message is withheld: it reads the sensitive value)"
+               : json_is_string(m) ? json_string_value(m)
+                                   : "(no error message)";
+        if (value_loc && value_loc->file) {
+            d = error_at(ld, value_loc, "validation", "invalid value for variable '%s'%s%s: %s",
+                         name, scope ? " of " : "", scope ? scope->path : "", text);
+            if (d && sensitive) {
+                /* a -var-file's line may hold the value beside its key */
+                struct src_loc all = {value_loc->file, 0, (uint32_t)value_loc->file->len};
+                diag_mask(d, mask_file ? &all : value_loc);
+            }
+            diag_add_note(d, &cond->value->loc, "checked by this validation");
+        } else {
+            d = error_at(ld, &cond->value->loc, "validation",
+                         "invalid value for variable '%s' (set by %s): %s", name, origin, text);
+        }
+        json_decref(m);
+    }
+}
+
+/* Module inputs against their variables' validations: those that read no
+ * resource once the instances are expanded (late false), the others once
+ * resources are evaluated (late true; skipped while unknown). */
+static void validate_module_inputs(struct loader *ld, bool late)
+{
+    struct config *cfg = ld->cfg;
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        const struct cfg_module *m = cfg->modules[i];
+        for (const struct ast_file *f = m->files; f; f = f->next)
+            for (const struct ast_block *b = f->body.blocks; b; b = b->next) {
+                const struct cfg_local *in;
+                if (strcmp(b->type, "variable") != 0 || b->nlabels != 1 ||
+                    ast_body_block(&b->body, "validation") == NULL)
+                    continue;
+                in = config_find_node(cfg, m, 'v', b->labels->text);
+                if (in == NULL || in->attr == NULL || in->needs_resources != late)
+                    continue;
+                run_validations(ld, b, m, m->dir, &in->attr->value->loc, NULL,
+                                in->declared_sensitive, false);
+            }
+    }
 }
 
 static int bind_variables(struct loader *ld)
@@ -1882,7 +2067,7 @@ static int bind_variables(struct loader *ld)
                 v->sensitive = json_is_true(val);
                 json_decref(val);
             } else {
-                set_var(v, val, "default");
+                set_var(v, val, "default", &a->value->loc);
             }
         }
         if (v->value && !type_ok(v->type, v->value)) {
@@ -1907,7 +2092,7 @@ static int bind_variables(struct loader *ld)
                 return rc;
             continue;
         }
-        set_var(v, val, "environment");
+        set_var(v, val, "environment", NULL);
     }
     for (size_t i = 0; i < cfg->nvars; i++)
         secret |= cfg->vars[i].sensitive;
@@ -1956,7 +2141,7 @@ static int bind_variables(struct loader *ld)
             }
             if (eval_expr(&val, &ectx, a->value) < 0)
                 continue;
-            set_var(v, val, "-var-file");
+            set_var(v, val, "-var-file", &a->value->loc);
         }
         withhold_var_file_diags(ld, &local, src);
     }
@@ -1973,7 +2158,7 @@ static int bind_variables(struct loader *ld)
                 return rc;
             continue;
         }
-        set_var(v, val, "-var");
+        set_var(v, val, "-var", NULL);
     }
     for (size_t i = 0; i < cfg->nvars; i++) {
         struct cfg_variable *v = &cfg->vars[i];
@@ -1986,6 +2171,14 @@ static int bind_variables(struct loader *ld)
         } else if (strcmp(v->source, "default") != 0 && !type_ok(v->type, v->value)) {
             error_at(ld, &v->block->labels->loc, "type", "variable '%s' is a %s but %s gave a %s",
                      v->name, v->type, v->source, value_type_name(v->value));
+        } else if (ast_body_block(&v->block->body, "validation")) {
+            char origin[300];
+            if (strcmp(v->source, "environment") == 0)
+                snprintf(origin, sizeof(origin), "AMLSEC_VAR_%s in the environment", v->name);
+            else
+                snprintf(origin, sizeof(origin), "%s", v->source);
+            run_validations(ld, v->block, NULL, ld->base_dir, &v->value_loc, origin, v->sensitive,
+                            strcmp(v->source, "-var-file") == 0);
         }
     }
     return 0;
@@ -2455,6 +2648,36 @@ static void tag_unknowns(json_t *value, const char *address)
     }
 }
 
+/* A child an attribute declares (cfg_implicit): its attributes from its
+ * parent's instance with the same key. */
+static void eval_implicit(struct cfg_instance *in, size_t i)
+{
+    const struct cfg_implicit *im = in->resource->implicit;
+    const struct cfg_resource *parent = in->resource->deps[0];
+    const struct cfg_instance *p = i < parent->ninstances ? &parent->instances[i] : NULL;
+    const json_t *v = p && p->attrs ? json_object_get(p->attrs, im->attr) : NULL;
+    size_t n = strlen(im->attr), k;
+    json_t *path;
+    in->attrs = json_object();
+    in->sensitive = json_array();
+    if (p == NULL)
+        return;
+    json_object_set_new(in->attrs, im->parent_attr,
+                        p->value ? json_incref(p->value) : json_string(p->address));
+    if (v && !json_is_null(v))
+        json_object_set_new(in->attrs, im->value_attr, json_deep_copy(v));
+    json_object_set_new(in->attrs, "name", json_string(im->name));
+    json_array_foreach(p->sensitive, k, path)
+    {
+        const char *s = json_string_value(path);
+        if (s && strncmp(s, im->attr, n) == 0 && (s[n] == '\0' || s[n] == '.')) {
+            char moved[512];
+            snprintf(moved, sizeof(moved), "%s%s", im->value_attr, s + n);
+            value_sensitive_add(in->sensitive, moved);
+        }
+    }
+}
+
 static void eval_instances(struct loader *ld, struct cfg_resource *r)
 {
     for (size_t i = 0; i < r->ninstances; i++) {
@@ -2464,8 +2687,12 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
                                 .self = in,
                                 .base_dir = r->module ? r->module->dir : ld->base_dir,
                                 .module = r->module};
-        in->sensitive = json_array();
-        in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
+        if (r->implicit) {
+            eval_implicit(in, i);
+        } else {
+            in->sensitive = json_array();
+            in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
+        }
         if (ld->opts->resolver.sensitive_paths)
             ld->opts->resolver.sensitive_paths(ld->opts->resolver.payload, in, in->sensitive);
         if (ld->opts->resolver.instance_value)
@@ -2601,6 +2828,41 @@ static bool body_needed(const struct config_opts *opts, const struct ast_block *
            strcmp(b->type, "moved") == 0;
 }
 
+/* The child resources a resource block declares through its attributes
+ * (config_opts.implicit): registered after it, depending on it alone. */
+static void add_implicit(struct loader *ld, const struct cfg_module *scope,
+                         const struct ast_block *b, const struct ast_block *kept, long idx)
+{
+    for (const struct cfg_implicit *im = ld->opts->implicit; im && im->kind; im++) {
+        const struct cfg_resource *r = &ld->cfg->resources[idx];
+        const struct ast_attr *a;
+        bool prevent_destroy = r->lifecycle.prevent_destroy;
+        long prev, child;
+        if (r->existing || strcmp(r->kind, im->kind) != 0 ||
+            (a = ast_body_attr(&b->body, im->attr)) == NULL)
+            continue;
+        prev = index_find(ld->cfg, scope, false, im->child, r->name);
+        if (prev >= 0) {
+            struct src_loc nl = ast_attr_name_loc(a);
+            struct diag *d =
+                error_at(ld, &nl, "duplicate",
+                         "%s declares the %s %s.%s, which is also written out as a block", im->attr,
+                         im->child, im->child, r->name);
+            diag_add_note(d, &ld->cfg->resources[prev].block->type_loc, "written here");
+            if (d)
+                diag_set_hint(d, "keep one of the two: remove %s or the %s block", im->attr,
+                              im->child);
+            continue;
+        }
+        child = add_resource(ld, scope, kept, false, im->child, r->name);
+        if (child < 0)
+            continue;
+        ld->cfg->resources[child].implicit = im;
+        ld->cfg->resources[child].lifecycle.prevent_destroy = prevent_destroy;
+        add_dep(ld, &(struct ref_walk){.ld = ld, .from = child}, (size_t)idx);
+    }
+}
+
 /* Registers and checks one top-level block of module scope (NULL: root);
  * kept is b, or its outline when the body is released (root only). */
 static void register_block(struct loader *ld, const struct cfg_module *scope,
@@ -2619,6 +2881,7 @@ static void register_block(struct loader *ld, const struct cfg_module *scope,
         check_depends_on(ld, b);
         parse_lifecycle(ld, r, b);
         check_shape(ld, &b->body, true);
+        add_implicit(ld, scope, b, kept, idx);
     } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "output") == 0) {
         struct ref_walk w = {.ld = ld, .from = -1, .module = scope};
         if (scope) {
@@ -2877,6 +3140,7 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
     m->call = c->b;
     m->dir = dir;
     m->realdir = realdir;
+    m->files = ms->files;
     m->each_key = key;
     m->each_value = value;
     m->has_for_each = key != NULL;
@@ -2894,6 +3158,10 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
             register_block(ld, m, b, b);
     }
     bind_inputs(ld, c, m, ms);
+    for (const struct ast_file *f = ms->files; f; f = f->next)
+        for (const struct ast_block *b = f->body.blocks; b; b = b->next)
+            if (strcmp(b->type, "variable") == 0 && b->nlabels == 1)
+                check_validation_shape(ld, b, m);
     /* depends_on on the call, or on a call that encloses it: every
      * resource of the instance waits for those */
     for (const struct cfg_module *p = m; p; p = p->parent) {
@@ -3092,11 +3360,44 @@ static const struct ast_attr *block_attr(struct loader *ld, const struct ast_blo
 
 static struct cfg_resource *resource_of_address(const struct config *cfg, const char *address);
 
+bool config_is_module_address(const char *address)
+{
+    size_t n = strlen(address);
+    char *probe;
+    bool yes;
+    if (strncmp(address, "module.", 7) != 0 || (probe = malloc(n + 3)) == NULL)
+        return false;
+    memcpy(probe, address, n);
+    memcpy(probe + n, ".x", 3);
+    yes = config_address_tail(probe) == probe + n + 1;
+    free(probe);
+    return yes;
+}
+
+/* Whether a module address names a module of the configuration: an
+ * instance (module.a["x"], module.a without for_each) or a whole call
+ * (module.a, whatever its instances). */
+static bool module_declared(const struct config *cfg, const char *address)
+{
+    size_t n = strlen(address);
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        const char *p = cfg->modules[i]->path;
+        if (strcmp(p, address) == 0 ||
+            (strncmp(p, address, n) == 0 && p[n] == '[' && address[n - 1] != ']' &&
+             strstr(p + n, "].module.") == NULL))
+            return true;
+    }
+    return false;
+}
+
 /* Whether address names a managed resource of the configuration, or one
- * of its instances. */
+ * of its instances (or a module, for a module address). */
 static bool address_declared(const struct config *cfg, const char *address)
 {
-    const struct cfg_instance *in = config_find_instance(cfg, address);
+    const struct cfg_instance *in;
+    if (config_is_module_address(address))
+        return module_declared(cfg, address);
+    in = config_find_instance(cfg, address);
     const struct cfg_resource *r = in ? in->resource : resource_of_address(cfg, address);
     return r && !r->existing && (in || strcmp(r->address, address) == 0);
 }
@@ -3195,16 +3496,29 @@ static void finish_adoption(struct loader *ld)
                     error_at(ld, &to->value->loc, "moved", "moved from '%s' to itself", fa);
                     continue;
                 }
+                if (config_is_module_address(fa) != config_is_module_address(ta)) {
+                    struct diag *d =
+                        error_at(ld, &to->value->loc, "moved",
+                                 "'%s' is a %s and '%s' a %s: a move keeps "
+                                 "a module a module and a resource a resource",
+                                 fa, config_is_module_address(fa) ? "module" : "resource", ta,
+                                 config_is_module_address(ta) ? "module" : "resource");
+                    if (d)
+                        diag_set_hint(d, "move the module (moved { from = module.OLD, to = "
+                                         "module.NEW }), or each resource by its full address");
+                    continue;
+                }
                 if (address_declared(cfg, fa)) {
+                    bool mod = config_is_module_address(fa);
                     struct diag *d = error_at(ld, &from->value->loc, "moved",
                                               "'%s' is still in the configuration: it cannot "
                                               "have moved",
                                               fa);
                     if (d)
                         diag_set_hint(d,
-                                      "rename the resource block to '%s', or remove the moved "
+                                      "rename the %s block to '%s', or remove the moved "
                                       "block",
-                                      ta);
+                                      mod ? "module" : "resource", ta);
                     continue;
                 }
                 for (size_t i = 0; i < cfg->nmoves; i++) {
@@ -3241,10 +3555,12 @@ static void finish_adoption(struct loader *ld)
     for (size_t i = 0; i < cfg->nmoves; i++) {
         if (!address_declared(cfg, cfg->moves[i].to)) {
             /* the end of a chain must be in the configuration */
-            struct diag *d = error_at(ld, &cfg->moves[i].loc, "moved",
-                                      "moved to '%s', which is not a resource in the "
-                                      "configuration",
-                                      cfg->moves[i].to);
+            struct diag *d =
+                error_at(ld, &cfg->moves[i].loc, "moved",
+                         "moved to '%s', which is not a %s in the "
+                         "configuration",
+                         cfg->moves[i].to,
+                         config_is_module_address(cfg->moves[i].to) ? "module" : "resource");
             if (d)
                 diag_set_hint(d, "declare %s, or move to an address that is declared",
                               cfg->moves[i].to);
@@ -3316,10 +3632,12 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
             walk_body(&w, &cfg->settings_block->body, false);
         w.no_resources = "a variable";
         w.no_locals = true;
-        for (size_t i = 0; i < cfg->nvars; i++)
+        for (size_t i = 0; i < cfg->nvars; i++) {
             for (const struct ast_attr *a = cfg->vars[i].block->body.attrs; a; a = a->next)
                 if (strcmp(a->name, "type") != 0) /* type = string is a keyword */
                     walk_value(&w, a->value);
+            check_validation_shape(&ld, cfg->vars[i].block, NULL);
+        }
     }
     if (ld.rc == 0 && !diags->errors)
         finish_locals(&ld);
@@ -3338,6 +3656,8 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         rc = expand(&ld, &cfg->resources[i]);
     if (rc == 0 && !diags->errors)
         finish_adoption(&ld);
+    if (rc == 0 && !diags->errors)
+        validate_module_inputs(&ld, false);
     if (rc < 0 || diags->errors || opts->check_only)
         goto out;
     done = calloc(cfg->nresources ? cfg->nresources : 1, 1);
@@ -3347,6 +3667,7 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
     }
     for (size_t i = 0; i < cfg->nresources; i++)
         eval_in_order(&ld, &cfg->resources[i], done);
+    validate_module_inputs(&ld, true);
     for (size_t i = 0; i < cfg->noutputs; i++)
         eval_output(&ld, &cfg->outputs[i]);
 out:
@@ -3526,7 +3847,17 @@ static struct src_loc find_loc(const struct cfg_instance *inst, const char *path
     const struct ast_block *blk = inst->resource->block;
     const struct ast_body *body = &blk->body;
     struct src_loc loc = blk->type_loc;
+    const struct cfg_implicit *im = inst->resource->implicit;
     char seg[256];
+
+    if (im) {
+        /* a declared child: its value is the declaring attribute's */
+        const struct ast_attr *a = ast_body_attr(body, im->attr);
+        size_t n = strlen(im->value_attr);
+        if (a && strncmp(path, im->value_attr, n) == 0 && (path[n] == '\0' || path[n] == '.'))
+            return name_only ? ast_attr_name_loc(a) : a->loc;
+        return loc;
+    }
 
     while (*path) {
         size_t n = strcspn(path, ".");

@@ -50,6 +50,7 @@ struct cfg_variable {
     bool sensitive;
     json_t *value;      /* bound value (owned); NULL when unset and no default (an error) */
     const char *source; /* "default", "-var", "-var-file", "environment" */
+    struct src_loc value_loc; /* where the value is written; .file NULL: -var, environment */
 };
 
 /* One instance of a `module "NAME" { source = "./dir" ... }` call: the
@@ -65,6 +66,24 @@ struct cfg_module {
     bool has_for_each;
     const char *dir;     /* the module's directory: file() and nested sources */
     const char *realdir; /* its canonical path (cycles between sources) */
+    const struct ast_file *files; /* the module's parsed files (shared by its instances) */
+};
+
+/* An attribute of one resource kind that declares a child resource of
+ * another kind (the catalogue's table, config_opts.implicit): a
+ * private_endpoint's `dns_zones = [...]` is its DNS zone group. The child
+ * is a resource of the configuration like one written out, addressed
+ * CHILD_KIND.LABEL (the block's label, module path and instance keys), with
+ * the block's for_each or count, depending on the block only; its
+ * attributes are parent_attr (the block's instance), value_attr (the
+ * attribute's value) and name. */
+struct cfg_implicit {
+    const char *kind;        /* the block's kind: "private_endpoint" */
+    const char *attr;        /* the block's attribute: "dns_zones" */
+    const char *child;       /* the child's kind: "private_dns_zone_group" */
+    const char *parent_attr; /* the child's attribute for the block: "endpoint" */
+    const char *value_attr;  /* the child's attribute for the value: "zones" */
+    const char *name;        /* the child's name attribute: "default" */
 };
 
 /* One block that declares a resource (managed, or `existing`). */
@@ -86,6 +105,9 @@ struct cfg_resource {
      * the map TYPE.NAME holds them), so TYPE.NAME["key"] is one look-up;
      * NULL otherwise (owned) */
     struct strmap *each_index;
+    /* Non-NULL: declared by an attribute of block (whose kind is
+     * implicit->kind), not written out; deps[0] is that resource. */
+    const struct cfg_implicit *implicit;
 };
 
 /* One name of a `locals { NAME = expr ... }` block, read as local.NAME.
@@ -197,6 +219,9 @@ struct config_opts {
      * bodies are released as soon as they are checked) unless for_each
      * needs the body, so memory stays near the size of the outline. */
     bool check_only;
+    /* Attributes that declare child resources (see cfg_implicit), ended
+     * by an entry whose kind is NULL; NULL: none. */
+    const struct cfg_implicit *implicit;
 };
 
 struct config {
@@ -248,6 +273,10 @@ struct cfg_local *config_find_node(const struct config *cfg, const struct cfg_mo
  * module.team["cv"].key_vault.kv, key_vault.kv (the address itself when it
  * has none). */
 const char *config_address_tail(const char *address);
+/* Whether an address names a module (module.a, module.a["x"],
+ * module.a.module.b), not a resource: moved blocks move every resource
+ * under it. */
+bool config_is_module_address(const char *address);
 /* Finds an instance by its address string. */
 struct cfg_instance *config_find_instance(const struct config *cfg, const char *address);
 

@@ -335,6 +335,12 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
         const json_t *item;
         json_array_foreach(val, i, item) check_enum(v, a, item, path);
     }
+    if (a->type == ST_LIST && a->min < a->max &&
+        ((long)json_array_size(val) < a->min || (long)json_array_size(val) > a->max)) {
+        loc = config_attr_loc(v->inst, path);
+        verr(v, &loc, "bad-value", NULL, "'%s' needs %ld to %ld items, got %zu", path, a->min,
+             a->max, json_array_size(val));
+    }
     if (a->type == ST_LIST) {
         size_t i;
         const json_t *item;

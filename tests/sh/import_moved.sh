@@ -4,7 +4,10 @@
 # and is a no-op once applied; moving onto an address the state already holds is refused; an
 # import block reads and adopts the resource at apply (also through a saved plan), shows "will be
 # imported" and "1 to import", and is a no-op afterwards; `amlsec import` adopts a resource group
-# (it failed before: the provider could not parse a resource group's id).
+# (it failed before: the provider could not parse a resource group's id); a moved block naming a
+# module (module.a -> module.b, module.a["k"] -> module.c, chained) moves every resource under it,
+# nested modules included, with previous_address in show -json (it failed before: "not a
+# resource in the configuration").
 set -uo pipefail
 : "${AMLSEC:?}"
 work=$(mktemp -d)
@@ -123,4 +126,79 @@ echo "4. amlsec import adopts a resource group"
 sed -i '/^import {/,$d' main.amlsec
 expect_exit 0 "$AMLSEC" import -cloud local -no-color resource_group.a "$S/resourceGroups/rg-import-moved" > imp1.out 2>&1
 grep -q 'resource_group.a: imported' imp1.out || fail "import of a resource group"
+echo "5. moved modules: a call renamed moves every resource under it (nested modules, every instance)"
+mkdir mods && cp -r "$SRC/tests/data/modules/." mods/
+cd mods || fail "cd mods"
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > mapply1.out 2>&1
+sed -i 's/^module "team"/module "group"/; s/module\.team\["cv"\]/module.group["cv"]/' main.amlsec
+printf '\nmoved {\n  from = module.team\n  to   = module.group\n}\n' >> main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color -out mmv.plan > mmoved.out 2>&1
+for k in cv nlp; do
+  for r in resource_group.team module.logs.resource_group.logs; do
+    grep -qF "  # module.team[\"$k\"].$r has moved to module.group[\"$k\"].$r" mmoved.out \
+      || fail "module move: no 'has moved to' for module.team[\"$k\"].$r"
+  done
+done
+grep -q '^Plan: 0 to add, 0 to change, 0 to destroy.$' mmoved.out || fail "a module move planned a change"
+"$AMLSEC" show -json mmv.plan > mmv.json || fail "show -json"
+jq -e '[.resource_changes[] | select(.previous_address != null)
+  | [.address, .previous_address]] | sort == [
+  ["module.group[\"cv\"].module.logs.resource_group.logs", "module.team[\"cv\"].module.logs.resource_group.logs"],
+  ["module.group[\"cv\"].resource_group.team", "module.team[\"cv\"].resource_group.team"],
+  ["module.group[\"nlp\"].module.logs.resource_group.logs", "module.team[\"nlp\"].module.logs.resource_group.logs"],
+  ["module.group[\"nlp\"].resource_group.team", "module.team[\"nlp\"].resource_group.team"]]' mmv.json > /dev/null \
+  || fail "show -json previous_address of the moved module's resources: $(jq -c '[.resource_changes[] | [.address, .previous_address]]' mmv.json)"
+jq -e '[.planned_values.root_module.child_modules[].address] | sort == ["module.group[\"cv\"]", "module.group[\"nlp\"]"]' \
+  mmv.json > /dev/null || fail "show -json child_modules after the move"
+# plan -json: each moved resource a planned_change "move", module and resource as Terraform splits them
+"$AMLSEC" plan -cloud local -json > mmv.jsonl 2> mmv.err || fail "plan -json (module move)"
+jq -s -e '[.[] | select(.type == "planned_change" and .change.action == "move")
+  | select(.change.resource.addr == "module.group[\"cv\"].module.logs.resource_group.logs")
+  | select(.change.resource.module == "module.group[\"cv\"].module.logs"
+      and .change.resource.resource == "resource_group.logs"
+      and .change.resource.resource_type == "resource_group"
+      and .change.resource.resource_name == "logs"
+      and .change.previous_resource.module == "module.team[\"cv\"].module.logs")] | length == 1' \
+  mmv.jsonl > /dev/null || fail "plan -json: module move: $(grep -m1 '"move"' mmv.jsonl)"
+if [ -n "${JSONSCHEMA:-}" ]; then
+  "$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" mmv.jsonl || fail "plan -json (module move) against its schema"
+fi
+expect_exit 0 "$AMLSEC" apply -no-color mmv.plan > mapply2.out 2>&1
+grep -q 'Creating\|Destroying\|Modifying' mapply2.out && fail "a module move touched Azure"
+expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > mmoved2.out 2>&1
+grep -q 'No changes.' mmoved2.out || fail "the module move is not a no-op once applied"
+# one instance to another call's instance, chained (module.group["nlp"] -> module.solo -> module.lone)
+sed -i 's/for_each = { cv = "westeurope", nlp = "northeurope" }/for_each = { cv = "westeurope" }/' main.amlsec
+cat >> main.amlsec <<'AMLSEC'
+
+module "lone" {
+  source   = "./modules/team"
+  team     = "nlp"
+  location = "northeurope"
+  owner    = "owner-canary-2f7c1d"
+  suffix   = var.suffix
+}
+
+moved {
+  from = module.group["nlp"]
+  to   = module.solo
+}
+
+moved {
+  from = module.solo
+  to   = module.lone
+}
+AMLSEC
+expect_exit 2 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > mchain.out 2>&1
+grep -qF '  # module.group["nlp"].resource_group.team has moved to module.lone.resource_group.team' mchain.out \
+  || fail "module move through a chain"
+grep -qF '  # module.group["nlp"].module.logs.resource_group.logs has moved to module.lone.module.logs.resource_group.logs' mchain.out \
+  || fail "nested module through a chain"
+grep -q '^Plan: 0 to add, 0 to change, 0 to destroy.$' mchain.out || fail "the chained module move planned a change"
+# moving onto a module whose resources the state holds is refused
+expect_exit 0 "$AMLSEC" import -cloud local -no-color module.lone.resource_group.team "$S/resourceGroups/rg-nlp-001" > mimp.out 2>&1
+expect_exit 1 "$AMLSEC" plan -cloud local -no-color > mconflict.out 2>&1
+grep -qF 'moved: cannot move module.group["nlp"].resource_group.team to module.lone.resource_group.team: module.lone.resource_group.team is already in the state' mconflict.out \
+  || fail "moving a module onto resources the state holds was not refused"
+cd .. || fail "cd .."
 echo "import and moved: ok"

@@ -2,7 +2,8 @@
 # Every -json output against a golden file (issue 14 #9: schema -json printed [] for every kind
 # and no test noticed): version, validate (valid; the error cases are tests/golden/cli/json_*),
 # rules, schema, render, show of a saved plan, show of the state and of no state, state list and
-# state show; against the bundled example and the embedded local cloud. What changes from run to
+# state show, show of a plan with nested modules; against the bundled example (and
+# tests/data/modules) and the embedded local cloud. What changes from run to
 # run (lineage, times, GUIDs, key versions, the local cloud's port) is replaced by placeholders
 # before comparing. The golden files are tests/data/json/NAME.json; UPDATE=1 rewrites them.
 set -uo pipefail
@@ -81,5 +82,19 @@ check show-plan 0 show -json plan.bin
 if grep -q 'InstrumentationKey=' show-plan.raw; then
   echo "FAIL: show -json PLANFILE prints an Application Insights connection string"; failed=$((failed + 1))
 fi
+# modules (issue 19): a module called with for_each that calls one of its own. Values in
+# child_modules per instance, the configuration's module_calls once per call, a sensitive module
+# argument's constant left out; a change inside the nested module, the rest as no-ops.
+mkdir modules && cp -r "$SRC/tests/data/modules/." modules/
+cd modules || exit 1
+"$AMLSEC" apply -cloud local -auto-approve -no-color > apply.out 2>&1 || { echo "FAIL: apply modules"; tail apply.out; exit 1; }
+sed -i 's/^  name = "rg-${var.team}-logs"$/&\n  tags = { tier = "logs" }/' modules/team/logs/main.amlsec
+"$AMLSEC" plan -cloud local -no-color -out plan.bin > plan.out 2>&1 || { echo "FAIL: plan modules"; tail plan.out; exit 1; }
+golden_name=show-plan-modules
+check "$golden_name" 0 show -json plan.bin
+if grep -q 'owner-canary-2f7c1d' "$golden_name.raw"; then
+  echo "FAIL: show -json PLANFILE prints a sensitive module argument"; failed=$((failed + 1))
+fi
+cd .. || exit 1
 echo "json_golden: $pass passed, $failed failed"
 [ "$failed" = 0 ]

@@ -40,11 +40,11 @@ plan = [json.loads(l) for l in open(sys.argv[1])]
 apply = [json.loads(l) for l in open(sys.argv[2])]
 assert plan[0]["type"] == "version" and apply[0]["type"] == "version"
 planned = [m["change"]["resource"]["addr"] for m in plan if m["type"] == "planned_change"]
-assert len(planned) == 18 and 'private_endpoint.storage["file"]' in planned, planned
+assert len(planned) == 35 and 'private_endpoint.storage["file"]' in planned, planned
 key = [m for m in plan if m["type"] == "planned_change" and m["change"]["resource"]["addr"] == 'private_endpoint.storage["file"]'][0]
 assert key["change"]["resource"]["resource_key"] == "file" and key["change"]["action"] == "create"
 summ = [m for m in plan if m["type"] == "change_summary"][-1]["changes"]
-assert summ == {"add": 18, "change": 0, "remove": 0, "operation": "plan"}, summ
+assert summ == {"add": 35, "change": 0, "remove": 0, "operation": "plan"}, summ
 done = {m["hook"]["resource"]["addr"] for m in apply if m["type"] == "apply_complete"}
 assert done == set(planned), set(planned) ^ done
 assert all(m["hook"]["id_value"].startswith("/subscriptions/") for m in apply
@@ -103,6 +103,45 @@ assert conf["existing.subnet.ml"]["mode"] == "data"
 assert 'private_endpoint.storage["blob"]' in planned
 key = [r for r in plan["planned_values"]["root_module"]["resources"] if r["address"] == "key.workspace"][0]
 assert "versioned_uri" not in key["values"], key["values"]   # unknown: left out, as Terraform does
+PY
+
+# modules: a reader that walks Terraform's child_modules and module_calls finds every resource
+# once, in the module instance its address names (examples/multi-team: module.team[KEY] x 3)
+mkdir multi && cp -r "$SRC/examples/multi-team/." multi/
+(cd multi && "$AMLSEC" plan -cloud local -out m.bin -no-color > m.out 2>&1) || { cat multi/m.out; fail "plan multi-team"; }
+(cd multi && "$AMLSEC" show -json m.bin) > multi.json || fail "show -json multi-team"
+valid plan multi.json
+python3 - multi.json <<'PY' || fail "Terraform-style module reader"
+import json, sys
+plan = json.load(open(sys.argv[1]))
+def walk(mod, prefix):
+    for r in mod.get("resources", []):
+        assert r["address"].startswith(prefix), (prefix, r["address"])
+        assert "." not in r["address"][len(prefix):].split("[")[0].replace(r["type"] + ".", "", 1), r["address"]
+        yield r["address"]
+    for c in mod.get("child_modules", []):
+        assert c["address"].startswith(prefix) and c["address"].startswith("module."), c["address"]
+        yield from walk(c, c["address"] + ".")
+planned = list(walk(plan["planned_values"]["root_module"], ""))
+changed = [rc["address"] for rc in plan["resource_changes"]]
+assert sorted(planned) == sorted(changed) and len(set(planned)) == len(planned), set(planned) ^ set(changed)
+kids = [c["address"] for c in plan["planned_values"]["root_module"]["child_modules"]]
+assert sorted(kids) == ['module.team["fraud"]', 'module.team["nlp"]', 'module.team["vision"]'], kids
+for rc in plan["resource_changes"]:
+    if rc["address"].startswith("module."):
+        assert rc["address"].startswith(rc["module_address"] + "."), rc
+root = plan["configuration"]["root_module"]
+team = root["module_calls"]["team"]
+assert team["source"] == "./modules/team" and team["for_each_expression"] == {"references": ["local.teams"]}, team
+assert team["expressions"]["team"] == {"references": ["each.key"]}, team["expressions"]
+mod = team["module"]
+blocks = {r["address"] for r in mod["resources"]}
+assert "workspace.ml" in blocks and not any(b.startswith("module.") for b in blocks), blocks
+# one instance's blocks: every planned address of module.team["vision"] is one of them
+vision = {a.split('"].', 1)[1].split("[")[0] for a in changed if a.startswith('module.team["vision"].')}
+assert vision == blocks, vision ^ blocks
+assert "team" in mod["variables"] and "workspace_id" in mod["outputs"], (mod["variables"], mod["outputs"])
+assert {r["address"] for r in root["resources"]} >= {"resource_group.dns", "private_dns_zone.shared"}
 PY
 
 # the validator fails on what does not match
