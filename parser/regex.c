@@ -66,38 +66,29 @@ static void lit(struct tr *t, unsigned char c)
     buf_addch(&t->out, (char)c);
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* \x41 or \x{263a} after the 'x' at t->p: the code point in *cp. */
 static int hex_escape(struct tr *t, uint32_t *cp)
 {
-    uint32_t v = 0;
+    static const char hex[] = "0123456789abcdefABCDEF";
+    char digits[9] = {0};
+    size_t n;
     if (*t->p == '{') {
-        const char *q = t->p + 1;
-        int n = 0;
-        for (; hexval(*q) >= 0 && n < 8; q++, n++)
-            v = v * 16 + (uint32_t)hexval(*q);
-        if (*q != '}' || n == 0 || v > 0x10FFFF)
+        n = strspn(t->p + 1, hex);
+        if (n == 0 || n > 8 || t->p[1 + n] != '}')
             return bad(t, "invalid escape \\x{...}");
-        t->p = q + 1;
+        memcpy(digits, t->p + 1, n);
+        t->p += n + 2;
     } else {
-        if (hexval(t->p[0]) < 0 || hexval(t->p[1]) < 0)
+        if (strspn(t->p, hex) < 2)
             return bad(t, "invalid escape \\x: two hex digits or \\x{...}");
-        v = (uint32_t)(hexval(t->p[0]) * 16 + hexval(t->p[1]));
+        memcpy(digits, t->p, 2);
         t->p += 2;
     }
-    if (v == 0)
+    *cp = (uint32_t)strtoul(digits, NULL, 16);
+    if (*cp > 0x10FFFF)
+        return bad(t, "invalid escape \\x{...}: beyond U+10FFFF");
+    if (*cp == 0)
         return bad(t, "a NUL character (\\x00) is not supported");
-    *cp = v;
     return 0;
 }
 

@@ -112,7 +112,7 @@ bool value_is_unknown(const json_t *v)
     /* a tag holds a NUL, which no string of the language can */
     return json_is_true(tag) ||
            (json_is_string(tag) && strlen(json_string_value(tag)) < json_string_length(tag)) ||
-           value_unknown_call_parts(v, &fn, &args);
+           (json_is_object(tag) && value_unknown_call_parts(v, &fn, &args));
 }
 
 bool value_unknown_resolvable(const json_t *v)
