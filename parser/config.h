@@ -19,6 +19,8 @@
 #include "util/arena.h"
 #include "util/errbuf.h"
 
+struct strmap;
+
 struct config;
 struct cfg_instance;
 struct cfg_index;
@@ -100,6 +102,10 @@ struct cfg_resource {
     /* Non-NULL: declared by an attribute of block (whose kind is
      * implicit->kind), not written out; deps[0] is that resource. */
     const struct cfg_implicit *implicit;
+    /* for_each: each key -> the position of the last instance with it (as
+     * the map TYPE.NAME holds them), so TYPE.NAME["key"] is one look-up;
+     * NULL otherwise (owned) */
+    struct strmap *each_index;
 };
 
 /* One name of a `locals { NAME = expr ... }` block, read as local.NAME.
