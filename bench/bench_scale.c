@@ -25,6 +25,9 @@
  * rules_run) minus parse + check; the issue's target is at most 3x.
  *
  * Usage: bench_scale [AMLSEC [ARMLOCAL]]  (default: next to this binary)
+ *        bench_scale --generate DIR N    writes the configuration of size N
+ *                                        into DIR/main.amlsec (for profiling)
+ *        bench_scale --validate-stages DIR   prints the stages' CPU seconds
  *   BENCH_SCALE_SIZES="1000 10000 50000"   sizes in resources (the default:
  *                                    the issue's; 50,000 takes minutes)
  *   BENCH_SCALE_REFRESH_MAX=10000    largest size of the refreshed plan
@@ -570,6 +573,8 @@ int main(int argc, char **argv)
     int failed = 0;
     if (argc == 3 && strcmp(argv[1], "--validate-stages") == 0)
         return validate_stages_child(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "--generate") == 0)
+        return write_stacks(argv[2], (int)strtol(argv[3], NULL, 10)) < 0;
     {
         char self[PATH_MAX];
         if (realpath(argv[0], self) == NULL)

@@ -1,4 +1,5 @@
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -83,6 +84,12 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 
+#ifdef M_MXFAST
+    /* the configuration's values are millions of small blocks: with glibc's
+     * fast bins, freeing them spends a tenth of validate consolidating
+     * (50,000 resources: 0.87 -> 0.71 s CPU without them; as show -json) */
+    mallopt(M_MXFAST, 0);
+#endif
     diag_list_init(&diags);
     rc = load_config_checked(&cfg, path, &la, LOAD_RULES, &diags, &err);
     if (reports_wanted(&rf)) {

@@ -80,6 +80,11 @@ static void add_sensitive(const json_t *obj, const json_t *paths, const char *pr
     const char *k;
     json_t *x;
     char path[512];
+    /* nothing listed at or under prefix: nothing below is sensitive (most
+     * instances list nothing; a path formatted per attribute cost more
+     * than the rest of validate's registration) */
+    if (json_array_size(paths) == 0 || !value_path_sensitive(paths, prefix, true))
+        return;
     json_object_foreach((json_t *)obj, k, x)
     {
         snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", k);

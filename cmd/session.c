@@ -537,9 +537,13 @@ static int recover(struct session *s)
                 "amlsec: %zu operation%s of an interrupted apply may still be running (not "
                 "visible yet); the journal keeps %s and the next run checks again\n",
                 rec.pending, rec.pending == 1 ? "" : "s", rec.pending == 1 ? "it" : "them");
-    for (size_t i = 0; i < rec.count; i++)
+    /* a killed apply of thousands leaves thousands of journaled outcomes:
+     * the first ones named, the rest counted (AMLSEC_LOG=info names each) */
+    for (size_t i = 0; i < rec.count && i < 50; i++)
         fprintf(stderr, "  %s %s: %s\n", journal_op_name(rec.items[i].op), rec.items[i].address,
                 journal_outcome_name(rec.items[i].outcome));
+    if (rec.count > 50)
+        fprintf(stderr, "  ... and %zu more (AMLSEC_LOG=info lists each)\n", rec.count - 50);
     if (rec.removed_children > 0)
         fprintf(stderr, "  %zu state entr%s removed with %s deleted parent\n", rec.removed_children,
                 rec.removed_children == 1 ? "y" : "ies",

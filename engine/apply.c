@@ -77,14 +77,27 @@ struct run {
     struct errbuf *err;
 };
 
-/* The state is saved while operations complete, and at the end; the
- * journal holds every outcome in between (a run killed then is reconciled
- * from it). A save writes the whole state, so one is due only when at
- * least CHECKPOINT_EVERY_S has passed AND the outcomes since the last save
- * number at least 1/CHECKPOINT_SHARE of the state: the saves then cost at
- * most CHECKPOINT_SHARE resources written per outcome, whatever the size
- * (a save every second of a 50k-resource state made apply quadratic), and a
- * killed run leaves at most that share of the state to reconcile. */
+/* The journal is the run's incremental record: each outcome is in it,
+ * durably (group commit), as soon as it is folded into the in-memory
+ * state, and a run killed at any moment is recovered from it (the next
+ * run folds the journaled outcomes, reading only what was in flight). The
+ * state is written whole at the end of the run, and before that only to
+ * compact the journal:
+ * - the local backend (the journal lies next to the state file): when the
+ *   journal has outgrown the state and CHECKPOINT_LOG_MIN. What the saves
+ *   write is then bounded by what the journal wrote (about one resource
+ *   per outcome), whatever the size, and with no clock in the rule; the
+ *   journal stays smaller than the state (it once saved every second: a
+ *   50k-resource apply was quadratic; then when the outcomes since the
+ *   last save were an eighth of the state: up to eight resources written
+ *   per outcome).
+ * - a remote backend (azurerm) is the record a team shares, and the
+ *   journal is on this machine only: a save is due when CHECKPOINT_EVERY_S
+ *   has passed and the outcomes since the last save number 1/
+ *   CHECKPOINT_SHARE of the state (at most that share of the state is left
+ *   for another machine to find missing after a kill; at most
+ *   CHECKPOINT_SHARE resources written per outcome). */
+#define CHECKPOINT_LOG_MIN ((size_t)1 << 20)
 #define CHECKPOINT_EVERY_S 1.0
 #define CHECKPOINT_SHARE 8
 
@@ -554,8 +567,10 @@ static int checkpoint(struct run *r)
         return 0;
     if ((rc = state_backend_save(r->be, r->st, r->keys, r->err)) < 0)
         return rc;
-    log_msg(LOG_DEBUG, "checkpoint: saved the state of %zu resources after %zu outcomes",
-            state_count(r->st), r->nunsaved);
+    log_msg(LOG_DEBUG,
+            "checkpoint: saved the state of %zu resources after %zu outcomes: %zu bytes, the "
+            "journal %zu bytes",
+            state_count(r->st), r->nunsaved, r->be->stored_bytes, r->j->bytes);
     r->dirty = false;
     r->last_save = now_s();
     for (size_t k = 0; k < r->nunsaved; k++)
@@ -563,6 +578,17 @@ static int checkpoint(struct run *r)
             return rc;
     r->nunsaved = 0;
     return 0;
+}
+
+/* Whether a save is due mid-run (see CHECKPOINT_LOG_MIN). */
+static bool checkpoint_due(const struct run *r)
+{
+    if (r->nunsaved == 0)
+        return false;
+    if (strcmp(r->be->ops->name, "local") == 0)
+        return r->j->bytes >= CHECKPOINT_LOG_MIN && r->j->bytes >= r->be->stored_bytes;
+    return now_s() - r->last_save >= CHECKPOINT_EVERY_S &&
+           r->nunsaved * CHECKPOINT_SHARE >= state_count(r->st);
 }
 
 /* Waits for operations to end (up to timeout seconds), settles every one
@@ -607,9 +633,8 @@ static int collect(struct run *r, double timeout)
             goto out;
     /* not when the branch just moved on: the main loop starts what became
      * ready first, and the run's end saves anyway */
-    if (now_s() - r->last_save >= CHECKPOINT_EVERY_S &&
-        r->nunsaved * CHECKPOINT_SHARE >= state_count(r->st))
-        rc = checkpoint(r);
+    if (checkpoint_due(r) && (rc = checkpoint(r)) == 0)
+        rc = journal_compact(r->j, r->err); /* only the operations in flight stay */
 out:
     free(ended);
     free(oks);
@@ -690,6 +715,7 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
     /* the outcomes are folded in O(1) each; the saves put it back in order */
     state_batch_begin(st);
     j->group_commit = true;
+    j->release_folded = true; /* the responses wait in the file, not in memory */
     /* A change starts the moment everything it depends on is done, up to
      * `parallelism` operations in flight; the rest wait in `ready`. */
     for (;;) {
@@ -749,6 +775,7 @@ out:
         out->abandoned = r.nrunning;
     }
     j->group_commit = false;
+    j->release_folded = false;
     state_batch_end(st);
     out->work += st->work - work0;
     log_msg(LOG_DEBUG, "apply: %zu changes, bookkeeping work %zu", plan->n, out->work);

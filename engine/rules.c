@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,18 +334,11 @@ const struct rule *rules_find(const char *id)
 
 /* ---- context ---------------------------------------------------------- */
 
-/* Who points at an instance, through which attribute. */
-struct referrer {
-    size_t from;
-};
-
-struct rlist {
-    struct referrer *v;
-    size_t n, cap;
-};
-
-struct ident {
-    const char *id;
+/* The instances by id, case-insensitively (open addressing): the first
+ * instance of an id wins, as configuration order has it. */
+struct id_slot {
+    const char *id; /* NULL: empty */
+    uint64_t hash;
     size_t idx;
 };
 
@@ -361,9 +355,12 @@ struct rctx {
     size_t errors;
     const struct cfg_instance **insts;
     size_t n;
-    struct ident *ids; /* sorted by id, case-insensitively */
-    size_t nids;
-    struct rlist *refs; /* per instance and ref_attrs entry: who references it */
+    size_t *base;        /* per resource of cfg: the index of its first instance */
+    const char **idof;   /* per instance: its id, or NULL */
+    struct id_slot *ids; /* hash table of the instances' ids */
+    size_t ids_cap;      /* a power of two, at least twice the ids */
+    size_t *ref_off;     /* per instance and ref_attrs entry: where its referrers start in */
+    size_t *ref_from;    /* ... this array of instance indexes, in configuration order */
     struct ra_key *ras; /* the role assignments by principal (CMK-IDENTITY, WS-UAI-GRANTS) */
     size_t nras;
 };
@@ -386,56 +383,54 @@ static bool is_kind(const struct cfg_instance *inst, const char *kind)
     return strcmp(inst->resource->kind, kind) == 0;
 }
 
-static int cmp_ident(const void *a, const void *b)
+/* Eight bytes folded to lower case as the C locale's tolower does (ASCII
+ * letters only), all at once. */
+static uint64_t fold8(uint64_t w)
 {
-    return strcasecmp(((const struct ident *)a)->id, ((const struct ident *)b)->id);
+    const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
+    uint64_t seven = w & ~high;
+    uint64_t ge_a = seven + ones * (0x80 - 'A'), gt_z = seven + ones * (0x7f - 'Z');
+    return w | (((ge_a ^ gt_z) & ~w & high) >> 2);
 }
 
-/* The index of the instance whose id is id, or -1 (binary search). */
+/* A hash of the id folded to lower case (ARM ids compare without case),
+ * eight bytes a step: the ids are long and share their prefixes. */
+static uint64_t id_hash(const char *id)
+{
+    size_t n = strlen(id);
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+    for (; n >= 8; n -= 8, id += 8) {
+        memcpy(&w, id, 8);
+        h = (h ^ fold8(w)) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, id, n);
+    h = (h ^ fold8(w)) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+}
+
+/* The index of the first instance whose id is id, or -1 (hash look-up). */
 static long find_idx(const struct rctx *c, const char *id)
 {
-    size_t lo = 0, hi = c->nids;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int r = strcasecmp(c->ids[mid].id, id);
-        if (r == 0) {
-            /* the first of equal ids, for a stable answer */
-            while (mid > 0 && strcasecmp(c->ids[mid - 1].id, id) == 0)
-                mid--;
-            return (long)c->ids[mid].idx;
-        }
-        if (r < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    uint64_t h;
+    size_t i;
+    if (c->ids_cap == 0)
+        return -1;
+    h = id_hash(id);
+    for (i = (size_t)h & (c->ids_cap - 1); c->ids[i].id; i = (i + 1) & (c->ids_cap - 1))
+        if (c->ids[i].hash == h && strcasecmp(c->ids[i].id, id) == 0)
+            return (long)c->ids[i].idx;
     return -1;
 }
 
+/* The index of inst in c->insts, or -1 when it has no id (nothing can
+ * refer to it). */
 static long inst_idx(const struct rctx *c, const struct cfg_instance *inst)
 {
-    const char *id = inst_id(inst);
-    size_t lo = 0, hi = c->nids;
-    if (id == NULL)
-        return -1;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int r = strcasecmp(c->ids[mid].id, id);
-        if (r == 0) {
-            size_t i = mid;
-            while (i > 0 && strcasecmp(c->ids[i - 1].id, id) == 0)
-                i--;
-            for (; i < c->nids && strcasecmp(c->ids[i].id, id) == 0; i++)
-                if (c->insts[c->ids[i].idx] == inst)
-                    return (long)c->ids[i].idx;
-            return -1;
-        }
-        if (r < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    const struct cfg_resource *r = inst->resource;
+    size_t i = c->base[r - c->cfg->resources] + (size_t)(inst - r->instances);
+    return c->idof[i] ? (long)i : -1;
 }
 
 /* The instance a reference (object or id string) names, or NULL. */
@@ -532,25 +527,33 @@ static const char *const ref_attrs[] = {
     "target", "workspace", "container_registry", "storage_account", "scope", "endpoint", NULL};
 #define NREF_ATTRS 6
 
-static int ref_attr_index(const char *attr)
+/* The position of attr in ref_attrs, or -1. */
+static int ref_attr_find(const char *attr)
 {
     for (int i = 0; ref_attrs[i]; i++)
-        if (strcmp(ref_attrs[i], attr) == 0)
+        if (ref_attrs[i][0] == attr[0] && strcmp(ref_attrs[i], attr) == 0)
             return i;
-    BUG("'%s' is not an indexed reference attribute", attr);
+    return -1;
+}
+
+static int ref_attr_index(const char *attr)
+{
+    int i = ref_attr_find(attr);
+    if (i < 0)
+        BUG("'%s' is not an indexed reference attribute", attr);
+    return i;
 }
 
 static size_t referrers(const struct rctx *c, const struct cfg_instance *target, const char *kind,
                         const char *attr, const struct cfg_instance **out, size_t max)
 {
     long t = target ? inst_idx(c, target) : -1;
-    const struct rlist *l;
-    size_t n = 0;
+    size_t key, n = 0;
     if (t < 0)
         return 0;
-    l = &c->refs[(size_t)t * NREF_ATTRS + (size_t)ref_attr_index(attr)];
-    for (size_t i = 0; i < l->n; i++) {
-        const struct cfg_instance *x = c->insts[l->v[i].from];
+    key = (size_t)t * NREF_ATTRS + (size_t)ref_attr_index(attr);
+    for (size_t i = c->ref_off[key]; i < c->ref_off[key + 1]; i++) {
+        const struct cfg_instance *x = c->insts[c->ref_from[i]];
         if (is_kind(x, kind)) {
             if (out && n < max)
                 out[n] = x;
@@ -567,63 +570,94 @@ static bool pointed_at(const struct rctx *c, const char *kind, const char *attr,
     return referrers(c, target, kind, attr, NULL, 0) > 0;
 }
 
+/* Builds the id table and the referrer lists (a counting sort of the
+ * references by target and attribute: linear in the instances). */
 static int index_build(struct rctx *c)
 {
-    c->ids = calloc(c->n ? c->n : 1, sizeof(*c->ids));
-    c->refs = calloc((c->n ? c->n : 1) * NREF_ATTRS, sizeof(*c->refs));
-    if (c->ids == NULL || c->refs == NULL)
+    size_t nkeys = c->n * NREF_ATTRS, nrefs = 0;
+    long *target = malloc((nkeys ? nkeys : 1) * sizeof(*target));
+    c->base = calloc(c->cfg->nresources ? c->cfg->nresources : 1, sizeof(*c->base));
+    c->idof = calloc(c->n ? c->n : 1, sizeof(*c->idof));
+    c->ids_cap = 16;
+    while (c->ids_cap < 2 * c->n)
+        c->ids_cap *= 2;
+    c->ids = calloc(c->ids_cap, sizeof(*c->ids));
+    c->ref_off = calloc(nkeys + 1, sizeof(*c->ref_off));
+    if (target == NULL || c->base == NULL || c->idof == NULL || c->ids == NULL ||
+        c->ref_off == NULL) {
+        free(target);
         return AMLSEC_ENOMEM;
-    for (size_t i = 0; i < c->n; i++) {
-        const char *id = inst_id(c->insts[i]);
-        if (id) {
-            c->ids[c->nids].id = id;
-            c->ids[c->nids].idx = i;
-            c->nids++;
-        }
     }
-    /* stable for equal ids: qsort is not, so sort by (id, idx) */
-    qsort(c->ids, c->nids, sizeof(*c->ids), cmp_ident);
-    for (size_t i = 1; i < c->nids; i++)
-        for (size_t j = i; j > 0 && strcasecmp(c->ids[j - 1].id, c->ids[j].id) == 0 &&
-                           c->ids[j - 1].idx > c->ids[j].idx;
-             j--) {
-            struct ident t = c->ids[j];
-            c->ids[j] = c->ids[j - 1];
-            c->ids[j - 1] = t;
-        }
+    for (size_t r = 0, i = 0; r < c->cfg->nresources; i += c->cfg->resources[r++].ninstances)
+        c->base[r] = i;
+    for (size_t i = 0; i < c->n; i++) {
+        const char *id = c->idof[i] = inst_id(c->insts[i]);
+        uint64_t h;
+        size_t j;
+        if (id == NULL)
+            continue;
+        h = id_hash(id);
+        for (j = (size_t)h & (c->ids_cap - 1); c->ids[j].id; j = (j + 1) & (c->ids_cap - 1))
+            if (c->ids[j].hash == h && strcasecmp(c->ids[j].id, id) == 0)
+                break;
+        if (c->ids[j].id == NULL) /* the first of equal ids stays */
+            c->ids[j] = (struct id_slot){id, h, i};
+    }
+    for (size_t k = 0; k < nkeys; k++)
+        target[k] = -1;
     for (size_t i = 0; i < c->n; i++) {
         const struct cfg_instance *x = c->insts[i];
+        const char *key;
+        json_t *v;
         if (!json_is_object(x->attrs))
             continue;
-        for (int a = 0; ref_attrs[a]; a++) {
-            const json_t *id = schema_ref_id(json_object_get(x->attrs, ref_attrs[a]));
-            long t;
-            struct rlist *l;
-            if (!json_is_string(id) || (t = find_idx(c, json_string_value(id))) < 0)
+        /* one pass over the attributes: fewer look-ups than one per ref_attrs entry */
+        json_object_foreach(x->attrs, key, v)
+        {
+            int a = ref_attr_find(key);
+            const json_t *id = a >= 0 ? schema_ref_id(v) : NULL;
+            long t = json_is_string(id) ? find_idx(c, json_string_value(id)) : -1;
+            if (t < 0)
                 continue;
-            l = &c->refs[(size_t)t * NREF_ATTRS + (size_t)a];
-            if (l->n == l->cap) {
-                size_t cap = l->cap ? l->cap * 2 : 4;
-                struct referrer *v = realloc(l->v, cap * sizeof(*v));
-                if (v == NULL)
-                    return AMLSEC_ENOMEM;
-                l->v = v;
-                l->cap = cap;
-            }
-            l->v[l->n].from = i;
-            l->n++;
+            target[i * NREF_ATTRS + (size_t)a] = t;
+            c->ref_off[(size_t)t * NREF_ATTRS + (size_t)a + 1]++;
+            nrefs++;
         }
     }
+    for (size_t k = 0; k < nkeys; k++)
+        c->ref_off[k + 1] += c->ref_off[k];
+    c->ref_from = malloc((nrefs ? nrefs : 1) * sizeof(*c->ref_from));
+    if (c->ref_from == NULL) {
+        free(target);
+        return AMLSEC_ENOMEM;
+    }
+    {
+        /* fill in configuration order: each list keeps the order of its referrers */
+        size_t *fill = malloc((nkeys ? nkeys : 1) * sizeof(*fill));
+        if (fill == NULL) {
+            free(target);
+            return AMLSEC_ENOMEM;
+        }
+        memcpy(fill, c->ref_off, nkeys * sizeof(*fill));
+        for (size_t i = 0; i < c->n; i++)
+            for (size_t a = 0; a < NREF_ATTRS; a++) {
+                long t = target[i * NREF_ATTRS + a];
+                if (t >= 0)
+                    c->ref_from[fill[(size_t)t * NREF_ATTRS + a]++] = i;
+            }
+        free(fill);
+    }
+    free(target);
     return 0;
 }
 
 static void index_release(struct rctx *c)
 {
-    if (c->refs)
-        for (size_t i = 0; i < c->n * NREF_ATTRS; i++)
-            free(c->refs[i].v);
-    free(c->refs);
+    free(c->ref_from);
+    free(c->ref_off);
     free(c->ids);
+    free(c->idof);
+    free(c->base);
 }
 
 /* ---- findings --------------------------------------------------------- */
@@ -1713,6 +1747,10 @@ static bool secret_text(const char *s, size_t len)
                                           NULL};
     char buf[4096];
     size_t n = len < sizeof(buf) - 1 ? len : sizeof(buf) - 1, b64 = 0;
+    /* every marker, SAS token and key holds '=', but the PEM's dashes: text
+     * with neither (most names and values) holds none of them */
+    if (memchr(s, '=', n) == NULL && memmem(s, n, "-----", 5) == NULL)
+        return false;
     memcpy(buf, s, n);
     buf[n] = '\0';
     for (const char *const *m = markers; *m; m++)
@@ -1740,8 +1778,19 @@ static bool secret_name(const char *name)
     static const char *const words[] = {"password",    "secret",  "access_key",
                                         "account_key", "api_key", "connection_string",
                                         "sas_token",   NULL};
+    char lower[256];
+    size_t n = strlen(name);
+    if (n >= sizeof(lower)) {
+        for (const char *const *w = words; *w; w++)
+            if (strcasestr(name, *w))
+                return true;
+        return false;
+    }
+    /* the words are lower case: one folded copy, then plain searches */
+    for (size_t i = 0; i <= n; i++)
+        lower[i] = (char)tolower((unsigned char)name[i]);
     for (const char *const *w = words; *w; w++)
-        if (strcasestr(name, *w))
+        if (strstr(lower, *w))
             return true;
     return false;
 }
@@ -1891,9 +1940,17 @@ static void scan_body(struct rctx *c, const struct cfg_instance *inst, const str
                       const struct ast_body *body, const char *prefix)
 {
     char path[256];
+    size_t np = strlen(prefix);
     for (const struct ast_attr *a = body->attrs; a; a = a->next) {
         const struct schema_attr *sa;
-        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", a->name);
+        size_t na = strlen(a->name);
+        if (np + na + 2 <= sizeof(path)) { /* once per attribute: no printf */
+            memcpy(path, prefix, np);
+            path[np] = '.';
+            memcpy(path + (np ? np + 1 : 0), a->name, na + 1);
+        } else {
+            snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", a->name);
+        }
         sa = k ? schema_attr_find(k, path) : NULL;
         scan_expr(c, inst, path, sa && (sa->flags & SF_SENSITIVE), a->value);
     }

@@ -14,6 +14,7 @@
 #include "parser/value.h"
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/strmap.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -2482,24 +2483,47 @@ static int expand(struct loader *ld, struct cfg_resource *r)
         in->each_value = json_incref(val);                                                         \
         in->address = arena_printf(ar, "%s[\"%s\"]", r->address, k);                               \
     } while (0)
+        if ((r->each_index = malloc(sizeof(*r->each_index))) == NULL) {
+            json_decref(v);
+            return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        }
+        strmap_init(r->each_index, false);
         if (json_is_array(v)) {
+            struct strmap seen; /* key -> how many instances have it so far */
+            strmap_init(&seen, false);
             json_array_foreach(v, i, x)
             {
+                size_t earlier = 0;
                 if (!json_is_string(x)) {
                     error_at(ld, &fe->value->loc, "for_each",
                              "for_each over a list needs strings; element %zu is a %s", i + 1,
                              value_type_name(x));
                     continue;
                 }
-                for (size_t k = 0; k < r->ninstances; k++)
-                    if (strcmp(json_string_value(r->instances[k].each_key), json_string_value(x)) ==
-                        0)
-                        error_at(ld, &fe->value->loc, "for_each", "duplicate for_each key '%s'",
-                                 json_string_value(x));
+                /* one error per earlier instance with this key (counted,
+                 * not a scan of the instances per element) */
+                strmap_get(&seen, json_string_value(x), &earlier);
+                for (size_t k = 0; k < earlier; k++)
+                    error_at(ld, &fe->value->loc, "for_each", "duplicate for_each key '%s'",
+                             json_string_value(x));
                 ADD(json_string_value(x), x);
+                if (strmap_put(&seen, json_string_value(x), earlier + 1) < 0 ||
+                    strmap_put(r->each_index, json_string_value(x), r->ninstances - 1) < 0) {
+                    strmap_release(&seen);
+                    json_decref(v);
+                    return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+                }
             }
+            strmap_release(&seen);
         } else {
-            json_object_foreach(v, key, x) ADD(key, x);
+            json_object_foreach(v, key, x)
+            {
+                ADD(key, x);
+                if (strmap_put(r->each_index, key, r->ninstances - 1) < 0) {
+                    json_decref(v);
+                    return errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+                }
+            }
         }
 #undef ADD
     } else {
@@ -3587,6 +3611,10 @@ void config_free(struct config *cfg)
         return;
     for (size_t i = 0; i < cfg->nresources; i++) {
         struct cfg_resource *r = &cfg->resources[i];
+        if (r->each_index) {
+            strmap_release(r->each_index);
+            free(r->each_index);
+        }
         for (size_t k = 0; k < r->ninstances; k++) {
             json_decref(r->instances[k].each_key);
             json_decref(r->instances[k].each_value);

@@ -19,6 +19,8 @@
 #include "util/arena.h"
 #include "util/errbuf.h"
 
+struct strmap;
+
 struct config;
 struct cfg_instance;
 struct cfg_index;
@@ -82,6 +84,10 @@ struct cfg_resource {
     size_t ninstances;
     bool has_for_each;
     bool has_count; /* instances TYPE.NAME[0], [1], ...; none for count = 0 */
+    /* for_each: each key -> the position of the last instance with it (as
+     * the map TYPE.NAME holds them), so TYPE.NAME["key"] is one look-up;
+     * NULL otherwise (owned) */
+    struct strmap *each_index;
 };
 
 /* One name of a `locals { NAME = expr ... }` block, read as local.NAME.

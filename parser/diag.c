@@ -92,24 +92,37 @@ static bool index_catch_up(struct diag_list *l)
     return true;
 }
 
-bool diag_list_has(struct diag_list *l, const struct src_loc *loc, const char *code,
-                   const char *msg)
+static bool list_has(struct diag_list *l, const struct src_loc *loc, const char *code,
+                     const char *msg, bool span)
 {
     if (!index_catch_up(l)) {
         for (size_t i = 0; i < l->n; i++) {
             l->compared++;
-            if (same(&l->items[i], loc, code, msg))
+            if (same(&l->items[i], loc, code, msg) && (!span || l->items[i].loc.end == loc->end))
                 return true;
         }
         return false;
     }
     for (size_t i = (size_t)diag_key(loc, code, msg) & (l->index->cap - 1); l->index->slots[i];
          i = (i + 1) & (l->index->cap - 1)) {
+        const struct diag *d = &l->items[l->index->slots[i] - 1];
         l->compared++;
-        if (same(&l->items[l->index->slots[i] - 1], loc, code, msg))
+        if (same(d, loc, code, msg) && (!span || d->loc.end == loc->end))
             return true;
     }
     return false;
+}
+
+bool diag_list_has(struct diag_list *l, const struct src_loc *loc, const char *code,
+                   const char *msg)
+{
+    return list_has(l, loc, code, msg, false);
+}
+
+bool diag_list_has_span(struct diag_list *l, const struct src_loc *loc, const char *code,
+                        const char *msg)
+{
+    return list_has(l, loc, code, msg, true);
 }
 
 void diag_list_append(struct diag_list *dst, struct diag_list *src)

@@ -65,6 +65,9 @@ void diag_add_note(struct diag *d, const struct src_loc *loc, const char *fmt, .
  * n look-ups cost O(n), not O(n^2). */
 bool diag_list_has(struct diag_list *l, const struct src_loc *loc, const char *code,
                    const char *msg);
+/* The same, at the same span (start and end). */
+bool diag_list_has_span(struct diag_list *l, const struct src_loc *loc, const char *code,
+                        const char *msg);
 
 /* Moves every diagnostic of src to the end of dst (dst's error limit
  * applies) and leaves src empty. */

@@ -15,6 +15,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/strmap.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -291,11 +292,14 @@ static json_t *resource_value(const struct cfg_resource *r)
     return m;
 }
 
+static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
+                          bool from_resource, json_t *key);
+
 /* Applies one step to v (consumed); *out new reference. */
 static int apply_step(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
                       bool from_resource)
 {
-    json_t *key = NULL, *r = NULL;
+    json_t *key = NULL;
     int rc = 0;
 
     if (value_is_unknown(v)) {
@@ -312,6 +316,22 @@ static int apply_step(json_t **out, struct eval_ctx *ctx, json_t *v, const struc
             *out = key;
             return 0;
         }
+    }
+    return apply_key_step(out, ctx, v, s, from_resource, key);
+}
+
+/* apply_step once the index step's key (consumed; NULL for an attribute
+ * step) is evaluated and known. */
+static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
+                          bool from_resource, json_t *key)
+{
+    json_t *r = NULL;
+    int rc = 0;
+
+    if (value_is_unknown(v)) {
+        json_decref(key);
+        *out = v;
+        return 0;
     }
     if (json_is_object(v)) {
         const char *name = s->kind == STEP_ATTR ? s->name : json_string_value(key);
@@ -411,6 +431,21 @@ static int apply_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const stru
 }
 
 /* r's instance whose value is v, or NULL. */
+/* The instance TYPE.NAME[key] names, as the value resource_value builds
+ * holds it (for_each: the last instance with a string key; count: the
+ * index-th), or NULL when that value does not hold it. */
+static const struct cfg_instance *instance_at(const struct cfg_resource *r, const json_t *key)
+{
+    size_t i;
+    if (r->has_count && json_is_integer(key) && json_integer_value(key) >= 0 &&
+        (size_t)json_integer_value(key) < r->ninstances)
+        return &r->instances[json_integer_value(key)];
+    if (r->has_for_each && r->each_index && json_is_string(key) &&
+        strmap_get(r->each_index, json_string_value(key), &i))
+        return &r->instances[i];
+    return NULL;
+}
+
 static const struct cfg_instance *instance_of(const struct cfg_resource *r, const json_t *v)
 {
     for (size_t i = 0; i < r->ninstances; i++)
@@ -612,7 +647,6 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         if (r == NULL)
             return fail(ctx, &e->loc, "unknown-reference", "unknown reference '%s%s.%s'",
                         existing ? "existing." : "", kind, s->name);
-        v = resource_value(r);
         from_resource = true;
         s = s->next;
         if (!r->has_for_each && !r->has_count && r->ninstances == 1)
@@ -620,13 +654,30 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         /* TYPE.NAME["key"] picks one instance of a for_each resource,
          * TYPE.NAME[0] one of a count resource */
         if ((r->has_for_each || r->has_count) && s && s->kind == STEP_INDEX) {
-            if ((rc = apply_step(&v, ctx, v, s, false)) < 0)
+            const struct cfg_instance *pick = NULL;
+            json_t *key = NULL;
+            if ((rc = eval_expr(&key, ctx, s->index)) < 0)
                 return rc;
-            from = instance_of(r, v);
+            if (value_is_unknown(key)) {
+                v = key; /* no instance is an unknown */
+            } else if ((pick = instance_at(r, key)) != NULL) {
+                /* the instance itself, as the whole map or list would give
+                 * it: one look-up, not that value built (and the instance
+                 * searched for) per reference */
+                json_decref(key);
+                v = pick->value ? json_incref(pick->value) : value_unknown();
+                from = pick->value ? pick : NULL;
+            } else {
+                /* not there: the whole value reports it, as before */
+                if ((rc = apply_key_step(&v, ctx, resource_value(r), s, false, key)) < 0)
+                    return rc;
+                from = instance_of(r, v);
+            }
             s = s->next;
-        } else if (r->has_for_each || r->has_count) {
+        } else {
+            v = resource_value(r);
             /* every instance at once: sensitive when any of them is */
-            for (size_t i = 0; i < r->ninstances; i++)
+            for (size_t i = 0; (r->has_for_each || r->has_count) && i < r->ninstances; i++)
                 mark_read(ctx, &r->instances[i],
                           s && (s->kind == STEP_INDEX || s->kind == STEP_SPLAT) ? s->next : s, e,
                           false);

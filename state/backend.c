@@ -183,8 +183,10 @@ int state_backend_load(struct state *out, int *existed, struct state_backend *be
         len = plain.len;
     }
     rc = state_parse(out, data, len, be->where, err);
-    if (rc == 0)
+    if (rc == 0) {
         *existed = 1;
+        be->stored_bytes = raw.len;
+    }
 out:
     if (plain.len)
         memset(plain.ptr, 0, plain.len);
@@ -207,8 +209,12 @@ int state_backend_write_state(struct state_backend *be, const struct state *st,
         if ((rc = crypt_seal(&sealed, keys, plain.ptr, plain.len, err)) < 0)
             goto out;
         rc = be->ops->write(be, sealed.ptr, sealed.len, err);
+        if (rc == 0)
+            be->stored_bytes = sealed.len;
     } else {
         rc = be->ops->write(be, plain.ptr, plain.len, err);
+        if (rc == 0)
+            be->stored_bytes = plain.len;
     }
 out:
     if (plain.len)

@@ -50,6 +50,7 @@ struct state_backend {
     char *where; /* path or URL, for messages (never carries a secret) */
     int locked;
     struct lock_info lock; /* ours, while locked */
+    size_t stored_bytes;   /* the stored document's size, as last read or written */
 };
 
 /* Fills info for this process (new random id, user@host, pid, now). */

@@ -1,7 +1,6 @@
 #include "state/backend_blob.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "providers/arm/arm_clock.h"
+#include "util/base64.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/banned.h"
@@ -75,37 +75,34 @@ static int encode_lock(char *out, size_t outsz, const struct lock_info *info)
 {
     json_t *obj = lock_info_to_json(info);
     char *text = obj ? json_dumps(obj, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
-    size_t n = text ? strlen(text) : 0;
+    struct buf b64;
+    int rc = AMLSEC_ENOMEM;
+
     json_decref(obj);
-    if (text == NULL || 4 * ((n + 2) / 3) + 1 > outsz) {
-        free(text);
-        return AMLSEC_ENOMEM;
+    buf_init(&b64, 0);
+    if (text != NULL && base64_encode(&b64, text, strlen(text)) == 0 && b64.len < outsz) {
+        memcpy(out, b64.ptr, b64.len + 1);
+        rc = 0;
     }
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)text, (int)n);
+    buf_release(&b64);
     free(text);
-    return 0;
+    return rc;
 }
 
 static int decode_lock(struct lock_info *out, const char *meta)
 {
-    unsigned char text[2048];
-    size_t n = strlen(meta);
-    int len;
-    json_t *obj;
-    int rc;
+    struct buf text;
+    json_t *obj = NULL;
+    int rc = AMLSEC_EPARSE;
 
     memset(out, 0, sizeof(*out));
-    if (n == 0 || n % 4 != 0 || n / 4 * 3 >= sizeof(text))
-        return AMLSEC_EPARSE;
-    len = EVP_DecodeBlock(text, (const unsigned char *)meta, (int)n);
-    if (len < 0)
-        return AMLSEC_EPARSE;
-    while (len > 0 && text[len - 1] == '\0')
-        len--;
-    text[len] = '\0';
-    obj = json_loads((char *)text, 0, NULL);
-    rc = obj ? lock_info_from_json(out, obj) : AMLSEC_EPARSE;
+    buf_init(&text, 2048);
+    if (base64_decode_strict(&text, meta, strlen(meta)) == 0 && text.len > 0)
+        obj = json_loadb(text.ptr, text.len, 0, NULL);
+    if (obj)
+        rc = lock_info_from_json(out, obj);
     json_decref(obj);
+    buf_release(&text);
     return rc;
 }
 

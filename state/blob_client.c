@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "util/base64.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/banned.h"
@@ -184,28 +185,19 @@ int blob_client_new(struct blob_client **out, const struct blob_client_opts *opt
     if (!bc->path || !bc->container_path)
         goto fail;
     if (opts->shared_key) {
-        /* EVP_DecodeBlock pads its output; compute the true length. */
         size_t kl = strlen(opts->shared_key);
-        int dl;
-        unsigned char tmp[128];
-        if (kl == 0 || kl > 88 || kl % 4 != 0) {
+        struct buf key;
+        buf_init(&key, 128);
+        if (kl == 0 || kl > 88 || base64_decode_strict(&key, opts->shared_key, kl) < 0) {
+            OPENSSL_cleanse(key.ptr, key.len);
+            buf_release(&key);
             rc = errbuf_set(err, AMLSEC_EUSAGE, "ARM_ACCESS_KEY is not a base64 storage key");
             goto fail;
         }
-        dl = EVP_DecodeBlock(tmp, (const unsigned char *)opts->shared_key, (int)kl);
-        if (dl < 0) {
-            rc = errbuf_set(err, AMLSEC_EUSAGE, "ARM_ACCESS_KEY is not a base64 storage key");
-            goto fail;
-        }
-        if (opts->shared_key[kl - 1] == '=')
-            dl--;
-        if (kl > 1 && opts->shared_key[kl - 2] == '=')
-            dl--;
-        if (dl > (int)sizeof(bc->key))
-            dl = (int)sizeof(bc->key);
-        memcpy(bc->key, tmp, (size_t)dl);
-        OPENSSL_cleanse(tmp, sizeof(tmp));
-        bc->key_len = dl;
+        bc->key_len = key.len > sizeof(bc->key) ? (int)sizeof(bc->key) : (int)key.len;
+        memcpy(bc->key, key.ptr, (size_t)bc->key_len);
+        OPENSSL_cleanse(key.ptr, key.len);
+        buf_release(&key);
     }
     if (opts->sas_token) {
         bc->sas = strdup(opts->sas_token + (opts->sas_token[0] == '?'));
@@ -320,7 +312,6 @@ static int sign(struct buf *auth, struct blob_client *bc, const struct request *
     const char *pairs[MAX_MS_HEADERS][2];
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
-    unsigned char b64[128];
     int rc = AMLSEC_ENOMEM;
 
     buf_init(&s, 1 << 16);
@@ -357,8 +348,14 @@ static int sign(struct buf *auth, struct blob_client *bc, const struct request *
         rc = AMLSEC_ERROR;
         goto out;
     }
-    EVP_EncodeBlock(b64, mac, (int)maclen);
-    rc = buf_addf(auth, "Authorization: SharedKey %s:%s", bc->account, (char *)b64);
+    {
+        struct buf sig;
+        buf_init(&sig, 0);
+        rc = base64_encode(&sig, mac, maclen) < 0
+                 ? AMLSEC_ENOMEM
+                 : buf_addf(auth, "Authorization: SharedKey %s:%s", bc->account, sig.ptr);
+        buf_release(&sig);
+    }
 out:
     buf_release(&s);
     return rc;

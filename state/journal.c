@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/base64.h"
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -305,22 +306,9 @@ static int decode_line(json_t **out, struct journal *j, const char *line, size_t
     }
     buf_init(&raw, JOURNAL_MAX_BYTES);
     buf_init(&plain, JOURNAL_MAX_BYTES);
-    if (len % 4 != 0 || buf_grow(&raw, len) < 0) {
+    if (base64_decode_strict(&raw, line, len) < 0) {
         rc = errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: damaged record", j->path, no);
         goto out;
-    }
-    {
-        int n = EVP_DecodeBlock((unsigned char *)raw.ptr, (const unsigned char *)line, (int)len);
-        if (n < 0) {
-            rc = errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: damaged record", j->path,
-                            no);
-            goto out;
-        }
-        raw.len = (size_t)n;
-        if (len >= 1 && line[len - 1] == '=')
-            raw.len--;
-        if (len >= 2 && line[len - 2] == '=')
-            raw.len--;
     }
     if ((rc = crypt_open(&plain, j->keys, raw.ptr, raw.len, j->path, NULL, err)) < 0) {
         *sealed = true;
@@ -496,6 +484,7 @@ read:
         rc = err->code;
         goto fail;
     }
+    j->bytes = good_end;
     if (j->discarded_torn && !readonly) {
         log_msg(LOG_INFO, "journal '%s': discarding a torn record never acknowledged", path);
         if (ftruncate(j->fd, (off_t)good_end) < 0 || fsync(j->fd) < 0) {
@@ -543,15 +532,11 @@ static int encode_record(struct journal *j, json_t *rec, struct buf *line, struc
     if (text == NULL)
         goto out;
     if (crypt_keys_enabled(j->keys)) {
-        size_t at = line->len;
         if ((rc = crypt_seal(&sealed, j->keys, text, strlen(text), err)) < 0)
             goto out;
         rc = AMLSEC_ENOMEM;
-        if (buf_grow(line, 4 * ((sealed.len + 2) / 3) + 2) < 0)
+        if (base64_encode(line, sealed.ptr, sealed.len) < 0)
             goto out;
-        line->len += (size_t)EVP_EncodeBlock((unsigned char *)line->ptr + at,
-                                             (const unsigned char *)sealed.ptr, (int)sealed.len);
-        line->ptr[line->len] = '\0';
     } else if (buf_adds(line, text) < 0) {
         goto out;
     }
@@ -593,6 +578,7 @@ static int append(struct journal *j, json_t *rec, struct errbuf *err)
         }
         p += n;
         left -= (size_t)n;
+        j->bytes += (size_t)n;
     }
     if (j->group_commit)
         j->unsynced = true;
@@ -800,6 +786,12 @@ static int encode_entry(struct journal *j, const struct journal_entry *e, struct
             rec ? encode_record(j, rec, out, err) : errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         json_decref(rec);
     }
+    if (rc == 0 && e->phase == JOURNAL_COMPLETED && e->released)
+        /* only the file still has its response: never dropped by a rewrite */
+        rc = errbuf_set(err, AMLSEC_EUSAGE,
+                        "journal '%s': the outcome of '%s' is not in a saved state yet; "
+                        "not rewriting the journal",
+                        j->path, e->address);
     if (rc == 0 && e->phase == JOURNAL_COMPLETED) {
         rec = json_pack("{s:s, s:s, s:b}", "t", "complete", "id", e->id, "ok", e->ok);
         if (rec && e->attributes && json_object_set(rec, "attributes", e->attributes) < 0) {
@@ -829,6 +821,8 @@ static int rewrite_pending(struct journal *j, struct errbuf *err)
             rc = encode_entry(j, &j->entries[i], &out, err);
     if (rc == 0)
         rc = file_write_atomic(j->path, out.ptr ? out.ptr : "", out.len, 0600, err);
+    if (rc == 0)
+        j->bytes = out.len;
     if (out.len)
         memset(out.ptr, 0, out.len);
     buf_release(&out);
@@ -865,6 +859,7 @@ int journal_compact(struct journal *j, struct errbuf *err)
         return errbuf_set(err, AMLSEC_EIO, "cannot empty the journal '%s': %s", j->path,
                           strerror(errno));
     j->damaged_in_file = false;
+    j->bytes = 0;
     for (size_t i = 0; i < j->nentries; i++)
         entry_release(&j->entries[i]);
     j->nentries = 0;
@@ -906,10 +901,18 @@ int journal_fold(struct journal *j, struct state *st, const char *id, struct err
         state_remove_under(st, e->arm_id);
         return rc == AMLSEC_ENOTFOUND ? 0 : rc;
     }
+    if (e->released)
+        return errbuf_set(err, AMLSEC_EUSAGE, "journal intent '%s' was folded already", id);
     if (e->attributes == NULL)
         empty = json_object();
     rc = put_entry(st, e, e->attributes ? e->attributes : empty, err);
     json_decref(empty);
+    if (rc == 0 && j->release_folded && e->attributes) {
+        /* the state holds it now (as text); the file keeps it until a save */
+        json_decref(e->attributes);
+        e->attributes = NULL;
+        e->released = true;
+    }
     return rc;
 }
 
@@ -1010,7 +1013,7 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
     out->items = calloc(n, sizeof(*out->items));
     if (out->items == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-    state_batch_begin(st); /* each outcome O(1): a killed run may leave an eighth of the state */
+    state_batch_begin(st); /* each outcome O(1): a killed run may leave every outcome of its run */
     for (size_t i = 0; i < j->nentries; i++) {
         struct journal_entry *e = &j->entries[i];
         struct journal_recovered *item;
@@ -1029,6 +1032,27 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
         if (item->address == NULL) {
             rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
             break;
+        }
+        if (e->phase == JOURNAL_COMPLETED && e->ok && !e->released &&
+            (e->op == JOURNAL_DELETE || e->attributes != NULL)) {
+            /* its response is here: folded as the interrupted run's save
+             * would have recorded it, without reading the resource (a run
+             * killed after n outcomes costs no n reads) */
+            if (e->op == JOURNAL_DELETE) {
+                cur = state_find(st, e->address);
+                if (cur && strcasecmp(cur->arm_id, e->arm_id) == 0)
+                    state_remove(st, e->address, NULL);
+                out->removed_children += state_remove_under(st, e->arm_id);
+                item->outcome = JOURNAL_REMOVED;
+            } else if ((rc = put_entry(st, e, e->attributes, err)) < 0) {
+                break;
+            } else {
+                item->outcome = JOURNAL_ADOPTED;
+            }
+            out->folded++;
+            log_msg(LOG_INFO, "recovered %s of '%s' from its journaled outcome: %s",
+                    op_names[e->op], e->address, journal_outcome_name(item->outcome));
+            continue;
         }
         rc = read_settled(rd, e, &live, &running, &ended);
         if (running && (rc == 0 || rc == AMLSEC_ENOTFOUND)) {

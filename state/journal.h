@@ -7,9 +7,10 @@
  *   ... send the request, wait for the response ...
  *   journal_complete(id, ok, attributes)   durable, after the response
  *   journal_fold(state, id)      apply the result to the in-memory state
- *   state_backend_save(...)      the state now records it
+ *   ... more outcomes, until the journal outgrows the state or the run ends ...
+ *   state_backend_save(...)      the state now records them
  *   journal_done(id)             durable; the entry is no longer pending
- *   journal_compact()            when nothing is pending, empty the file
+ *   journal_compact()            empty the file, or keep the pending alone
  *
  * Group commit: with group_commit set, records are written without being
  * synced, and journal_sync makes everything written so far durable at
@@ -20,8 +21,13 @@
  * applier records the operation's URL (journal_accepted), so a later run
  * can wait for that operation instead of guessing.
  *
- * The next run opens the journal; any entry not done is pending and is
- * reconciled by READING the resource (journal_reconcile): a resource that
+ * The applier folds each outcome into its in-memory state and saves the
+ * state only to compact the journal (engine/apply.c) and at the end: the
+ * journal is the run's incremental record. The next run opens the
+ * journal; any entry not done is pending. A successful outcome is folded
+ * from its journaled response, as the killed run's save would have done;
+ * every other pending entry is reconciled by READING the resource
+ * (journal_reconcile): a resource that
  * exists is recorded in the state, a delete that happened is removed from
  * the state (with every entry under its ARM id: children and extension
  * resources go with their parent). An operation still running (its
@@ -93,6 +99,7 @@ struct journal_entry {
     enum journal_phase phase;
     int ok;             /* JOURNAL_COMPLETED: the request succeeded */
     json_t *attributes; /* JOURNAL_COMPLETED and ok: the response, owned, may be NULL */
+    bool released;      /* the response was folded, then released (journal.release_folded) */
 };
 
 /* A line of the journal that could not be read back. */
@@ -115,6 +122,11 @@ struct journal {
     size_t discarded_torn;       /* torn trailing records dropped on open */
     bool group_commit;           /* records wait for journal_sync (see above) */
     bool unsynced;               /* records written since the last sync */
+    bool release_folded;         /* journal_fold releases the response it folded (the file
+                                    keeps it until journal_done): the applier's memory stays
+                                    flat however many outcomes wait for the next save */
+    size_t bytes;                /* the file's length: the log since it was last emptied or
+                                    rewritten (the applier compacts when it outgrows the state) */
     struct journal_index *index; /* entries by id (journal.c); rebuilt when entries move */
     size_t work;                 /* entries the look-ups by id visited: tests count it */
 };
@@ -203,6 +215,7 @@ struct journal_recovery {
     size_t count;            /* items, pending ones included */
     size_t pending;          /* of which JOURNAL_PENDING (not settled by journal_settle) */
     size_t removed_children; /* state entries removed with a deleted parent */
+    size_t folded;           /* of count, outcomes folded from the journal without a read */
 };
 
 void journal_recovery_release(struct journal_recovery *r);

@@ -404,14 +404,28 @@ json_t *render_decode(const struct schema_kind *k, const json_t *arm)
     return out;
 }
 
+/* Whether an attribute of b, or of a block in it, is sensitive. */
+static bool has_sensitive(const struct schema_block *b)
+{
+    for (const struct schema_attr *a = b->attrs; a->name; a++)
+        if ((a->flags & SF_SENSITIVE) ||
+            (a->type == ST_BLOCK && a->block && has_sensitive(a->block)))
+            return true;
+    return false;
+}
+
 static void sensitive_walk(const struct schema_block *b, const char *prefix, json_t *paths)
 {
     char path[256];
     for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        /* a path is built only where there is something to find (once per instance) */
+        if (!(a->flags & SF_SENSITIVE) &&
+            !(a->type == ST_BLOCK && a->block && has_sensitive(a->block)))
+            continue;
         full_path(path, sizeof(path), prefix, a->name);
         if (a->flags & SF_SENSITIVE)
             value_sensitive_add(paths, path);
-        else if (a->type == ST_BLOCK && a->block)
+        else
             sensitive_walk(a->block, path, paths);
     }
 }

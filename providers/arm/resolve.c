@@ -81,6 +81,7 @@ static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
     json_t *out = NULL;
 
     buf_init(&b, 8192);
+    buf_grow(&b, 256); /* one allocation for most ids, not one per growth */
     while (*p && !unknown) {
         const char *open = strchr(p, '{'), *close;
         char tok[96], arg1[48] = "", arg2[48] = "";
@@ -153,7 +154,7 @@ static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
             }
         }
     }
-    out = unknown ? value_unknown() : json_string(b.ptr);
+    out = unknown ? value_unknown() : json_stringn(b.ptr, b.len);
     buf_release(&b);
     return out;
 }

@@ -204,6 +204,10 @@ bool schema_is_key_version(const struct schema_kind *k, const char *path);
  * returns how many errors it added. */
 size_t schema_validate_instance(const struct config *cfg, const struct cfg_instance *inst,
                                 struct diag_list *diags);
+/* Whether name matches k's name pattern (true without one): the simple
+ * patterns (bracket expressions with counts) without regexec, the others
+ * through it. */
+bool schema_name_matches(const struct schema_kind *k, const char *name);
 /* Runs schema_validate_instance over every instance of cfg, and checks that
  * every resource kind is in the catalogue. Returns the number of errors. */
 size_t schema_validate_config(const struct config *cfg, struct diag_list *diags);

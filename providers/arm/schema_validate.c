@@ -16,10 +16,156 @@
 #include "util/suggest.h"
 #include "util/banned.h"
 
+/* A name pattern that is a sequence of bracket expressions, each with an
+ * optional {m,n} (^[a-z][-a-z0-9]{2,31}$, as most kinds' are), matched
+ * without regexec: it is once per instance, and glibc's regexec costs as
+ * much as the rest of the instance's schema check. */
+#define SIMPLE_MAX 4
+struct simple_pattern {
+    size_t n; /* 0: not simple, regexec decides */
+    struct {
+        unsigned char set[32]; /* bit per byte */
+        size_t min, max;
+    } el[SIMPLE_MAX];
+};
+
+static bool in_set(const unsigned char *set, unsigned char c)
+{
+    return set[c >> 3] & (1u << (c & 7));
+}
+
+static bool simple_parse_elements(struct simple_pattern *sp, const char *p);
+
+/* Parses pattern into sp; false (sp->n = 0) for anything but ^[...]{m,n}...$
+ * with plain characters and ranges in the brackets. */
+static bool simple_parse(struct simple_pattern *sp, const char *p)
+{
+    if (simple_parse_elements(sp, p))
+        return true;
+    sp->n = 0;
+    return false;
+}
+
+static bool simple_parse_elements(struct simple_pattern *sp, const char *p)
+{
+    memset(sp, 0, sizeof(*sp));
+    if (*p++ != '^')
+        return false;
+    while (*p != '$') {
+        bool negate = false;
+        size_t k = sp->n;
+        if (*p++ != '[' || k == SIMPLE_MAX)
+            return false;
+        if (*p == '^') {
+            negate = true;
+            p++;
+        }
+        if (*p == ']')
+            return false;
+        while (*p != ']') {
+            unsigned char lo = (unsigned char)*p, hi = lo;
+            if (*p == '\0' || *p == '[' || *p == '\\')
+                return false;
+            if (p[1] == '-' && p[2] != ']' && p[2] != '\0') {
+                hi = (unsigned char)p[2];
+                if (hi < lo || p[2] == '[' || p[2] == '\\')
+                    return false;
+                p += 3;
+            } else {
+                p++;
+            }
+            for (unsigned c = lo; c <= hi; c++)
+                sp->el[k].set[c >> 3] |= (unsigned char)(1u << (c & 7));
+        }
+        p++;
+        if (negate)
+            for (size_t i = 0; i < sizeof(sp->el[k].set); i++)
+                sp->el[k].set[i] = (unsigned char)~sp->el[k].set[i];
+        sp->el[k].set[0] &= (unsigned char)~1u; /* never the string's end */
+        sp->el[k].min = sp->el[k].max = 1;
+        if (*p == '{') {
+            char *end;
+            sp->el[k].min = sp->el[k].max = strtoul(p + 1, &end, 10);
+            if (end == p + 1)
+                return false;
+            if (*end == ',') {
+                p = end + 1;
+                sp->el[k].max = strtoul(p, &end, 10);
+                if (end == p)
+                    return false;
+            }
+            if (*end != '}' || sp->el[k].max < sp->el[k].min)
+                return false;
+            p = end + 1;
+        }
+        sp->n = k + 1;
+    }
+    return p[1] == '\0' && sp->n > 0;
+}
+
+/* Whether s matches sp: the positions reachable after each element. */
+static bool simple_match(const struct simple_pattern *sp, const char *s)
+{
+    size_t len = strlen(s);
+    unsigned char small[2][257], *reach, *next;
+    bool ok;
+    if (len + 1 <= sizeof(small[0])) {
+        reach = small[0];
+        next = small[1];
+    } else {
+        reach = malloc(2 * (len + 1));
+        if (reach == NULL)
+            return false;
+        next = reach + len + 1;
+    }
+    memset(reach, 0, len + 1);
+    reach[0] = 1;
+    for (size_t k = 0; k < sp->n; k++) {
+        memset(next, 0, len + 1);
+        for (size_t p = 0; p <= len; p++) {
+            if (!reach[p])
+                continue;
+            if (sp->el[k].min == 0)
+                next[p] = 1;
+            for (size_t c = 1; c <= sp->el[k].max && p + c <= len &&
+                               in_set(sp->el[k].set, (unsigned char)s[p + c - 1]);
+                 c++)
+                if (c >= sp->el[k].min)
+                    next[p + c] = 1;
+        }
+        {
+            unsigned char *t = reach;
+            reach = next;
+            next = t;
+        }
+    }
+    ok = reach[len] != 0;
+    if (len + 1 > sizeof(small[0]))
+        free(reach < next ? reach : next);
+    return ok;
+}
+
+bool schema_name_matches(const struct schema_kind *k, const char *name)
+{
+    struct simple_pattern sp;
+    regex_t re;
+    bool ok;
+    if (k->name_pattern == NULL)
+        return true;
+    if (simple_parse(&sp, k->name_pattern))
+        return simple_match(&sp, name);
+    if (regcomp(&re, k->name_pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        BUG("bad name pattern for %s", k->name);
+    ok = regexec(&re, name, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
 /* Compiled name patterns, one per kind (schema_kinds order). */
 struct name_cache {
     regex_t *re;
     unsigned char *ready;
+    struct simple_pattern *simple;
 };
 
 struct vctx {
@@ -30,20 +176,6 @@ struct vctx {
     struct diag_list *diags;
     size_t errors;
 };
-
-/* Same code, place and message already reported (for_each instances share
- * their block): don't repeat it. */
-static bool already(const struct diag_list *l, const struct src_loc *loc, const char *code,
-                    const char *msg)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        const struct diag *d = &l->items[i];
-        if (d->loc.file == loc->file && d->loc.begin == loc->begin && d->loc.end == loc->end &&
-            strcmp(d->code, code) == 0 && strcmp(d->message, msg) == 0)
-            return true;
-    }
-    return false;
-}
 
 __attribute__((format(printf, 5, 6))) static struct diag *verr(struct vctx *v,
                                                                const struct src_loc *loc,
@@ -56,7 +188,9 @@ __attribute__((format(printf, 5, 6))) static struct diag *verr(struct vctx *v,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (already(v->diags, loc, code, msg))
+    /* same code, place and message already reported (for_each instances
+     * share their block): don't repeat it (the list's index: linear) */
+    if (diag_list_has_span(v->diags, loc, code, msg))
         return NULL;
     d = diag_add(v->diags, DIAG_ERROR, loc, code, "%s", msg);
     if (d && hint)
@@ -372,6 +506,21 @@ static void check_block_value(struct vctx *v, const struct schema_attr *a, const
     }
 }
 
+/* prefix.key (key alone at the top) into out, truncated as snprintf would:
+ * once per attribute of every instance, so without printf. */
+static void join_path(char *out, size_t outsz, const char *prefix, const char *key)
+{
+    size_t np = strlen(prefix), nk = strlen(key), n = 0;
+    const char *parts[3] = {prefix, np ? "." : "", key};
+    size_t lens[3] = {np, np ? 1 : 0, nk};
+    for (int i = 0; i < 3; i++) {
+        size_t m = lens[i] < outsz - 1 - n ? lens[i] : outsz - 1 - n;
+        memcpy(out + n, parts[i], m);
+        n += m;
+    }
+    out[n] = '\0';
+}
+
 static void check_block(struct vctx *v, const struct schema_block *b, const json_t *obj,
                         const char *prefix, bool top)
 {
@@ -392,9 +541,9 @@ static void check_block(struct vctx *v, const struct schema_block *b, const json
     json_object_foreach((json_t *)obj, key, val)
     {
         const struct schema_attr *a = NULL;
-        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        join_path(path, sizeof(path), prefix, key);
         for (const struct schema_attr *x = b->attrs; x->name; x++)
-            if (strcmp(x->name, key) == 0)
+            if (x->name[0] == key[0] && strcmp(x->name, key) == 0)
                 a = x;
         if (top && existing && strcmp(key, "id") == 0) {
             if (!json_is_string(val) && !value_is_unknown(val)) {
@@ -455,23 +604,27 @@ static void check_name(struct vctx *v)
     const json_t *value = v->inst->value;
     const json_t *name = json_is_object(value) ? json_object_get(value, "name") : NULL;
     const json_t *given = json_object_get(v->inst->attrs, "name");
-    regex_t local, *re = &local;
     size_t ki = (size_t)(v->kind - schema_kinds);
+    bool ok;
     if (v->kind->name_pattern == NULL || !json_is_string(name))
         return;
     if (given == NULL && v->kind->name_rule != NAME_LABEL)
         return;
     if (v->names) {
-        re = &v->names->re[ki];
+        regex_t *re = &v->names->re[ki];
+        struct simple_pattern *sp = &v->names->simple[ki];
         if (!v->names->ready[ki]) {
-            if (regcomp(re, v->kind->name_pattern, REG_EXTENDED | REG_NOSUB) != 0)
+            if (!simple_parse(sp, v->kind->name_pattern) &&
+                regcomp(re, v->kind->name_pattern, REG_EXTENDED | REG_NOSUB) != 0)
                 BUG("bad name pattern for %s", v->kind->name);
             v->names->ready[ki] = 1;
         }
-    } else if (regcomp(re, v->kind->name_pattern, REG_EXTENDED | REG_NOSUB) != 0) {
-        BUG("bad name pattern for %s", v->kind->name);
+        ok = sp->n ? simple_match(sp, json_string_value(name))
+                   : regexec(re, json_string_value(name), 0, NULL, 0) == 0;
+    } else {
+        ok = schema_name_matches(v->kind, json_string_value(name));
     }
-    if (regexec(re, json_string_value(name), 0, NULL, 0) != 0) {
+    if (!ok) {
         struct src_loc loc = config_attr_loc(v->inst, "name");
         char hint[256];
         snprintf(hint, sizeof(hint), "%s names must match %s%s", v->kind->name,
@@ -480,8 +633,6 @@ static void check_name(struct vctx *v)
         verr(v, &loc, "bad-name", hint, "%s is not a valid %s name",
              quoted(q, sizeof(q), json_string_value(name)), v->kind->name);
     }
-    if (v->names == NULL)
-        regfree(re);
 }
 
 /* Private endpoint group ids each target kind offers (arm-api.md 1.2). */
@@ -543,6 +694,8 @@ static void check_diag_destination(struct vctx *v)
 static void check_id_not_sensitive(struct vctx *v)
 {
     const char *tpl = v->kind->id_template ? v->kind->id_template : "";
+    if (json_array_size(v->inst->sensitive) == 0)
+        return; /* nothing in the instance is sensitive */
     for (const struct schema_attr *a = v->kind->body.attrs; a->name; a++) {
         struct src_loc loc;
         bool builds_id = strcmp(a->name, "name") == 0 || strcmp(a->name, "id") == 0 ||
@@ -618,15 +771,17 @@ size_t schema_validate_config(const struct config *cfg, struct diag_list *diags)
         nkinds++;
     names.re = calloc(nkinds, sizeof(*names.re));
     names.ready = calloc(nkinds, 1);
+    names.simple = calloc(nkinds, sizeof(*names.simple));
     for (size_t i = 0; i < cfg->nresources; i++) {
         const struct cfg_resource *r = &cfg->resources[i];
         for (size_t j = 0; j < r->ninstances; j++)
-            errors +=
-                validate_one(cfg, &r->instances[j], diags, names.re && names.ready ? &names : NULL);
+            errors += validate_one(cfg, &r->instances[j], diags,
+                                   names.re && names.ready && names.simple ? &names : NULL);
     }
-    for (size_t i = 0; names.re && names.ready && i < nkinds; i++)
-        if (names.ready[i])
+    for (size_t i = 0; names.re && names.ready && names.simple && i < nkinds; i++)
+        if (names.ready[i] && names.simple[i].n == 0)
             regfree(&names.re[i]);
+    free(names.simple);
     free(names.re);
     free(names.ready);
     return errors;

@@ -1488,10 +1488,78 @@ static void test_catalogue__write_only(void **state)
     free(d2);
 }
 
+/* schema_name_matches agrees with regexec on every kind's name pattern, for
+ * names at and around each pattern's limits and random bytes. */
+static void test_catalogue__name_patterns_match_regexec(void **state)
+{
+    static const char *const fixed[] = {"",
+                                        "a",
+                                        "ab",
+                                        "abc",
+                                        "abc-",
+                                        "-abc",
+                                        "a_b",
+                                        "a.b",
+                                        "a.b.",
+                                        "A1",
+                                        "1a",
+                                        "a b",
+                                        "a b ",
+                                        " a",
+                                        "x(y)",
+                                        "a/b",
+                                        "a<b",
+                                        "kv-stack-000001",
+                                        "ststack000001",
+                                        "acrstack000001",
+                                        "mlw-stack-000001",
+                                        "pe-mlw-1-amlworkspace",
+                                        "privatelink.api.azureml.ms",
+                                        "caf\xc3\xa9",
+                                        "\xff",
+                                        "a\nb",
+                                        "UPPER",
+                                        "a--b",
+                                        "0123456789",
+                                        NULL};
+    unsigned seed = 18;
+    char buf[300];
+    size_t kinds = 0, checked = 0;
+    (void)state;
+    for (const struct schema_kind *k = schema_kinds; k->name; k++) {
+        regex_t re;
+        if (k->name_pattern == NULL)
+            continue;
+        kinds++;
+        assert_int_equal(regcomp(&re, k->name_pattern, REG_EXTENDED | REG_NOSUB), 0);
+        for (size_t i = 0; fixed[i]; i++, checked++)
+            assert_int_equal(schema_name_matches(k, fixed[i]),
+                             regexec(&re, fixed[i], 0, NULL, 0) == 0);
+        /* lengths around the counts, from each kind's alphabet and outside it */
+        for (size_t len = 0; len < sizeof(buf) - 1; len += len < 70 ? 1 : 7) {
+            for (int rep = 0; rep < 8; rep++, checked++) {
+                static const char alpha[] = "abcXYZ019-_.() <>*%&:?+/\\\xc3";
+                for (size_t j = 0; j < len; j++) {
+                    seed = seed * 1103515245u + 12345u;
+                    buf[j] = rep < 4 ? "az09-"[(seed >> 16) % 5]
+                                     : alpha[(seed >> 16) % (sizeof(alpha) - 1)];
+                }
+                buf[len] = '\0';
+                if (schema_name_matches(k, buf) != (regexec(&re, buf, 0, NULL, 0) == 0))
+                    fail_msg("%s: '%s' (pattern %s)", k->name, buf, k->name_pattern);
+            }
+        }
+        regfree(&re);
+    }
+    assert_true(kinds >= 20);
+    assert_true(checked > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_catalogue__tables_consistent),
+        cmocka_unit_test(test_catalogue__name_patterns_match_regexec),
         cmocka_unit_test(test_catalogue__json_paths),
         cmocka_unit_test(test_catalogue__normalisers),
         cmocka_unit_test(test_catalogue__conversions),

@@ -71,6 +71,23 @@ static void remove_dir(char *dir)
     free(dir);
 }
 
+/* A new directory (*dir, freed by remove_dir) and its main.amlsec open for
+ * writing, holding the settings and resource group "g" already. */
+static FILE *new_config(char **dir)
+{
+    char path[128];
+    FILE *f;
+    *dir = strdup("/tmp/amlsec-unit-scale-XXXXXX");
+    assert_non_null(*dir);
+    assert_non_null(mkdtemp(*dir));
+    snprintf(path, sizeof(path), "%s/main.amlsec", *dir);
+    assert_non_null(f = fopen(path, "w"));
+    fputs("settings {\n  subscription = \"00000000-0000-0000-0000-0000000000be\"\n"
+          "  location = \"westeurope\"\n}\nresource_group \"g\" {\n  name = \"rg\"\n}\n",
+          f);
+    return f;
+}
+
 static struct config *load(const char *dir, struct diag_list *diags)
 {
     struct config_opts opts;
@@ -112,6 +129,105 @@ static void test_scale__findings_deduplicated_through_an_index(void **state)
     config_free(cfg);
     diag_list_release(&diags);
     remove_dir(dir);
+}
+
+/* schema_validate_config checks every error against those already reported
+ * (for_each instances share their block): through the diag list's index,
+ * an error costs a few comparisons (a scan of the list per error cost
+ * n^2 / 2: 2 million here, and compared none through the index). */
+static void test_scale__schema_errors_deduplicated_through_an_index(void **state)
+{
+    const size_t n = 2000;
+    char *dir;
+    struct diag_list diags;
+    struct config *cfg;
+    size_t n0, errors;
+    FILE *f = new_config(&dir);
+    (void)state;
+    for (size_t i = 0; i < n; i++)
+        fprintf(f,
+                "key_vault \"v%zu\" {\n  resource_group = resource_group.g\n"
+                "  name = \"kv-%05zu\"\n  colour = %zu\n}\n",
+                i, i, i);
+    assert_int_equal(fclose(f), 0);
+    diag_list_init(&diags);
+    diags.max_errors = 0; /* every error kept: each is counted */
+    cfg = load(dir, &diags);
+    n0 = diags.n;
+    diags.compared = 0;
+    errors = schema_validate_config(cfg, &diags);
+    assert_int_equal(errors, n); /* one unknown attribute each */
+    assert_int_equal(diags.n - n0, n);
+    assert_true(diags.compared <= 4 * diags.n);
+    /* a repeated error is still found, and not reported twice */
+    assert_int_equal(schema_validate_config(cfg, &diags), 0);
+    assert_int_equal(diags.n - n0, n);
+    assert_true(diags.compared >= n);
+    config_free(cfg);
+    diag_list_release(&diags);
+    remove_dir(dir);
+}
+
+/* jansson allocations, counted (json_set_alloc_funcs) */
+static size_t json_allocs;
+static void *malloc_counted(size_t n)
+{
+    json_allocs++;
+    return malloc(n);
+}
+
+/* The jansson allocations of loading n role assignments made with
+ * for_each over a list of n keys, and n locks each on
+ * role_assignment.team[each.key]. */
+static size_t for_each_load_allocs(size_t n)
+{
+    char *dir;
+    struct diag_list diags;
+    struct config *cfg;
+    size_t allocs;
+    FILE *f = new_config(&dir);
+    fputs("locals {\n  teams = [", f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s\"t%05zu\"", i ? ", " : "", i);
+    fputs("]\n}\nrole_assignment \"team\" {\n  for_each = local.teams\n"
+          "  scope = resource_group.g\n  principal = \"3f2504e0-4f89-11d3-9a0c-0305e8000000\"\n"
+          "  principal_type = \"Group\"\n  role = \"Reader\"\n}\n"
+          "lock \"l\" {\n  for_each = local.teams\n  target = role_assignment.team[each.key]\n"
+          "  level = \"CanNotDelete\"\n}\n",
+          f);
+    assert_int_equal(fclose(f), 0);
+    diag_list_init(&diags);
+    json_allocs = 0;
+    json_set_alloc_funcs(malloc_counted, free);
+    cfg = load(dir, &diags);
+    json_set_alloc_funcs(malloc, free);
+    allocs = json_allocs;
+    assert_int_equal(diags.errors, 0);
+    {
+        const struct cfg_resource *locks = config_find(cfg, false, "lock", "l");
+        assert_non_null(locks);
+        assert_int_equal(locks->ninstances, n);
+    }
+    config_free(cfg);
+    diag_list_release(&diags);
+    remove_dir(dir);
+    return allocs;
+}
+
+/* TYPE.NAME["key"] is one look-up of the instance (the resource's key
+ * index), not the map of every instance built per reference: the
+ * allocations per instance stay flat from 100 to 5,000 instances (building
+ * the map made them grow with n: about 50x here). */
+static void test_scale__for_each_reference_indexed(void **state)
+{
+    size_t small = 100, large = 5000;
+    double per_small, per_large;
+    (void)state;
+    per_small = (double)for_each_load_allocs(small) / (double)small;
+    per_large = (double)for_each_load_allocs(large) / (double)large;
+    print_message("jansson allocations per instance: %.1f at %zu, %.1f at %zu\n", per_small, small,
+                  per_large, large);
+    assert_true(per_large < 3 * per_small);
 }
 
 /* The sort is stable and orders by file, then start, at a size where
@@ -1002,6 +1118,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scale__findings_deduplicated_through_an_index),
+        cmocka_unit_test(test_scale__schema_errors_deduplicated_through_an_index),
+        cmocka_unit_test(test_scale__for_each_reference_indexed),
         cmocka_unit_test(test_scale__diag_sort_stable),
         cmocka_unit_test(test_scale__plan_findings_and_order_linear),
         cmocka_unit_test(test_scale__plan_locks_indexed),
