@@ -16,6 +16,9 @@ int bench_control(const char *url, const char *method, const char *path, const c
                   char *out, size_t outsz);
 /* Requests the cloud has answered so far (its request log's total). */
 long bench_request_total(const char *url);
+/* CPU seconds (user + system) the running cloud has used so far, from
+ * /proc; -1 when unknown. Its work per command, whatever the load. */
+double bench_cloud_cpu(void);
 /* name beside the directory of self (argv[0]): "DIR/../name". */
 void bench_sibling(char *out, size_t n, const char *self, const char *name);
 

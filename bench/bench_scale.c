@@ -11,7 +11,7 @@
  * RSS of the amlsec process, and the growth exponent from the previous
  * size (log(t2/t1) / log(n2/n1): 1.0 is linear). The commands:
  *   validate, validate -json, fmt -check, plan -refresh=false -out F
- *   (creates), show -json F, apply (AMLSEC_RATE_LIMIT=off, unthrottled
+ *   (creates), show -json F, check -plan F, apply (AMLSEC_RATE_LIMIT=off, unthrottled
  *   local cloud), plan -refresh=false (no changes), state list, state mv,
  *   plan with refresh (no changes) at --latency-ms 30 --throttle arm
  *   (with its ARM request count), drift (unthrottled local cloud), check
@@ -75,6 +75,7 @@ static double now_s(void)
 
 struct measure {
     double wall, cpu;
+    double cloud_cpu; /* the local cloud's CPU seconds meanwhile; < 0: not measured */
     long rss_kb;
     long requests; /* -1: not counted */
     int done;
@@ -104,6 +105,7 @@ static int run(const char *dir, char *const argv[], struct measure *m)
     m->cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
              (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     m->requests = -1;
+    m->cloud_cpu = -1;
     m->done = 1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
@@ -216,6 +218,7 @@ enum cmd {
     C_APPLY_THROTTLED,
     C_DRIFT,
     C_CHECK,
+    C_CHECK_PLAN,
     C_NCMDS
 };
 
@@ -233,6 +236,7 @@ static const char *const cmd_names[C_NCMDS] = {
     [C_APPLY_THROTTLED] = "apply under ARM's limits",
     [C_DRIFT] = "drift (unthrottled)",
     [C_CHECK] = "check -fail-on never",
+    [C_CHECK_PLAN] = "check -plan F -fail-on never",
 };
 
 #define MAX_SIZES 8
@@ -355,12 +359,27 @@ static void print_row(int s, enum cmd c)
            m->rss_kb / 1024.0);
     if (m->requests >= 0)
         printf("  %6ld requests", m->requests);
+    if (m->cloud_cpu > 0)
+        printf("  armlocal %.3f s CPU", m->cloud_cpu);
     if (s > 0 && results[s - 1][c].done && results[s - 1][c].wall > 0) {
         double k = log(m->wall / results[s - 1][c].wall) / log((double)sizes[s] / sizes[s - 1]);
         printf("  growth n^%.2f", k);
     }
     printf("\n");
     fflush(stdout);
+}
+
+/* Resource Graph queries the cloud has answered so far (the POSTs of its
+ * request log: amlsec POSTs nothing else while it plans), or -1. */
+static long graph_total(const char *url)
+{
+    char out[4096];
+    const char *p;
+    if (bench_control(url, "GET", "/_armlocal/requests", NULL, out, sizeof(out)) < 0 ||
+        (p = strstr(out, "\"byVerb\"")) == NULL)
+        return -1;
+    p = strstr(p, "\"POST\":");
+    return p ? strtol(p + 7, NULL, 10) : 0;
 }
 
 static long drift_max = 10000;
@@ -412,6 +431,7 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
     RUN(C_PLAN_CREATES, 2, "plan", "-cloud", url, "-refresh=false", "-detailed-exitcode",
         "-no-color", "-out", "creates.plan");
     RUN(C_SHOW_JSON, 0, "show", "-json", "creates.plan");
+    RUN(C_CHECK_PLAN, 0, "check", "-plan", "creates.plan", "-fail-on", "never");
     RUN(C_APPLY, 0, "apply", "-cloud", url, "-auto-approve", "-no-color", "-parallelism", "64");
     RUN(C_PLAN_NOCHANGE, 0, "plan", "-cloud", url, "-refresh=false", "-detailed-exitcode",
         "-no-color");
@@ -420,7 +440,9 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
         /* drift exits 2 when it finds something (the seeded network is
          * unmanaged): both are a finished run */
         char *argv_[] = {(char *)amlsec, "drift", "-cloud", url, "-parallelism", "64", NULL};
+        double cloud0 = bench_cloud_cpu();
         rc = run(dir, argv_, &r[C_DRIFT]);
+        r[C_DRIFT].cloud_cpu = cloud0 >= 0 ? bench_cloud_cpu() - cloud0 : -1;
         if (rc != 0 && rc != 2) {
             fprintf(stderr, "bench_scale: %s at %d exited %d\n", cmd_names[C_DRIFT], n, rc);
             bench_cloud_stop();
@@ -445,10 +467,19 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
             return -1;
         }
         unsetenv("AMLSEC_RATE_LIMIT");
+        long graph0 = graph_total(url);
+        double cloud0 = bench_cloud_cpu();
         req0 = bench_request_total(url);
         RUN(C_PLAN_REFRESH, 0, "plan", "-cloud", url, "-detailed-exitcode", "-no-color");
         r[C_PLAN_REFRESH].requests = bench_request_total(url) - req0;
+        r[C_PLAN_REFRESH].cloud_cpu = cloud0 >= 0 ? bench_cloud_cpu() - cloud0 : -1;
         print_row(s, C_PLAN_REFRESH);
+        if (graph0 >= 0) {
+            long graph = graph_total(url) - graph0;
+            printf("    of which %ld Resource Graph queries and %ld ARM GETs (lists and reads of "
+                   "what Resource Graph does not hold: keys, computes, locks)\n",
+                   graph, r[C_PLAN_REFRESH].requests - graph);
+        }
     }
     bench_cloud_stop();
     if (n <= throttled_max) {
@@ -626,8 +657,13 @@ int main(int argc, char **argv)
                                 ? log(results[b][c].cpu / results[a][c].cpu) /
                                       log((double)sizes[b] / sizes[a])
                                 : 0;
-                printf("  %-38s n^%.2f %s (CPU n^%.2f)\n", cmd_names[c], k,
-                       k <= 1.15 ? "ok" : "OVER", kc);
+                printf("  %-38s n^%.2f %s (CPU n^%.2f", cmd_names[c], k, k <= 1.15 ? "ok" : "OVER",
+                       kc);
+                if (results[a][c].cloud_cpu > 0 && results[b][c].cloud_cpu > 0)
+                    printf(", armlocal CPU n^%.2f",
+                           log(results[b][c].cloud_cpu / results[a][c].cloud_cpu) /
+                               log((double)sizes[b] / sizes[a]));
+                printf(")\n");
             }
         for (int i = 0; i < nsizes; i++)
             if (stage_results[i].done)

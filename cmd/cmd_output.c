@@ -16,7 +16,7 @@
 
 static int print_text(const json_t *v, size_t flags)
 {
-    char *text = json_dumps(v, flags | JSON_ENCODE_ANY);
+    char *text = json_dumps(v, flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(VALUE_DIGITS));
     if (text == NULL) {
         cli_error("out of memory");
         return EXIT_FAIL;

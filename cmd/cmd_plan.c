@@ -726,10 +726,14 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     if (!po.destroy && policy_gate(pc, cfg, plan, &s, &diags) < 0)
         goto out;
     if (pc->out) {
+        int rc_write;
         /* where each block is written and its expressions: check -plan's
-         * locations, show -json's configuration */
-        plan->configuration = plan_configuration(cfg);
-        if (planfile_write(pc->out, plan, &s.sc.keys, plan_key(), &err) < 0) {
+         * locations, show -json's configuration (made entry by entry as
+         * the file is written) */
+        plan->configuration_of = cfg;
+        rc_write = planfile_write(pc->out, plan, &s.sc.keys, plan_key(), &err);
+        plan->configuration_of = NULL;
+        if (rc_write < 0) {
             cli_error("%s", err.msg);
             goto out;
         }

@@ -8,6 +8,7 @@
 #include "cmd/commands.h"
 #include "cmd/load.h"
 #include "engine/depgraph.h"
+#include "parser/value.h"
 #include "providers/arm/render.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
@@ -130,7 +131,7 @@ int cmd_render(int argc, char **argv, struct cli_ctx *ctx)
         char *text;
         for (size_t i = 0; i < reqs.n; i++)
             json_array_append_new(arr, render_to_json(&reqs.items[i]));
-        text = json_dumps(arr, JSON_INDENT(2));
+        text = json_dumps(arr, JSON_INDENT(2) | JSON_REAL_PRECISION(VALUE_DIGITS));
         json_decref(arr);
         if (text == NULL) {
             cli_error("out of memory");

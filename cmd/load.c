@@ -129,6 +129,7 @@ int load_config(struct config **out, const char *path, const struct load_args *a
     opts.nvar_files = a->nvar_files;
     opts.environ = environ;
     opts.resolver = resolve_resolver();
+    opts.implicit = schema_implicit;
     rc = config_load(out, &opts, diags, err);
     if (*out)
         register_secrets(*out);

@@ -1,10 +1,13 @@
 #include "cmd/planfile.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/buf.h"
 #include "util/error.h"
@@ -35,33 +38,177 @@ static int plan_key_check(const char *key, struct errbuf *err)
     return 0;
 }
 
-static int hmac_hex(char out[65], const char *key, const char *data, size_t len, struct errbuf *err)
+#define CHECKSUM_PREFIX "{\"amlsec_plan\":1,\"sha256\":\""
+#define CHECKSUM_MEMBER "\"sha256\":\""
+#define PLAN_MEMBER "\",\"plan\":"
+
+/* Where planfile_write puts the file's text as jansson hands it over (a
+ * few bytes at a time): gathered in chunk, then written to the file, or
+ * kept in mem when the file is sealed afterwards. While md is set the
+ * bytes are the plan's text, and hashed. */
+struct plan_out {
+    struct file_atomic *fa;
+    struct buf *mem;
+    EVP_MD_CTX *md;
+    size_t total; /* bytes so far: the file stays within PLANFILE_MAX */
+    size_t len;
+    int rc; /* the first failure */
+    struct errbuf *err;
+    char chunk[1 << 16];
+};
+
+static int out_flush(struct plan_out *o)
 {
+    if (o->rc < 0)
+        return o->rc;
+    if (o->len == 0)
+        return 0;
+    if (o->md && EVP_DigestUpdate(o->md, o->chunk, o->len) != 1)
+        return o->rc = errbuf_set(o->err, AMLSEC_ERROR, "cannot compute the plan's SHA-256");
+    if (o->total + o->len > PLANFILE_MAX)
+        return o->rc = errbuf_set(o->err, AMLSEC_ENOMEM, "out of memory");
+    if (o->fa)
+        o->rc = file_atomic_write(o->fa, o->chunk, o->len, o->err);
+    else if (buf_add(o->mem, o->chunk, o->len) < 0)
+        o->rc = errbuf_set(o->err, AMLSEC_ENOMEM, "out of memory");
+    o->total += o->len;
+    o->len = 0;
+    return o->rc;
+}
+
+static int out_add(const char *text, size_t n, void *data)
+{
+    struct plan_out *o = data;
+    if (o->rc < 0)
+        return -1;
+    while (n) {
+        size_t k = n < sizeof(o->chunk) - o->len ? n : sizeof(o->chunk) - o->len;
+        memcpy(o->chunk + o->len, text, k);
+        o->len += k;
+        text += k;
+        n -= k;
+        if (o->len == sizeof(o->chunk) && out_flush(o) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int out_adds(struct plan_out *o, const char *s)
+{
+    return out_add(s, strlen(s), o) < 0 ? -1 : 0;
+}
+
+/* The HMAC-SHA-256 of a signed file as it is without its hmac member:
+ * UNSIGNED_PREFIX, then the file from the member after the HMAC on (from,
+ * below total), in memory (text) or read back from fd (through chunk). */
+static int unsigned_hmac(char out[65], const char *key, const char *text, int fd, size_t from,
+                         size_t total, char *chunk, size_t chunk_len, struct errbuf *err)
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0),
+                           OSSL_PARAM_construct_end()};
     unsigned char md[EVP_MAX_MD_SIZE];
     size_t n = 0;
-    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, strlen(key), (const unsigned char *)data,
-                  len, md, sizeof(md), &n) == NULL ||
-        n != 32)
+    int ok =
+        ctx && EVP_MAC_init(ctx, (const unsigned char *)key, strlen(key), params) == 1 &&
+        EVP_MAC_update(ctx, (const unsigned char *)UNSIGNED_PREFIX, strlen(UNSIGNED_PREFIX)) == 1;
+    if (ok && text) {
+        ok = EVP_MAC_update(ctx, (const unsigned char *)text + from, total - from) == 1;
+    } else {
+        for (off_t at = (off_t)from; ok && (size_t)at < total;) {
+            ssize_t got = pread(fd, chunk, chunk_len, at);
+            if (got < 0 && errno == EINTR)
+                continue;
+            ok = got > 0 && EVP_MAC_update(ctx, (const unsigned char *)chunk, (size_t)got) == 1;
+            at += got;
+        }
+    }
+    ok = ok && EVP_MAC_final(ctx, md, &n, sizeof(md)) == 1 && n == 32;
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    if (!ok)
         return errbuf_set(err, AMLSEC_ERROR, "cannot compute the plan's HMAC-SHA-256");
     for (unsigned i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
     return 0;
 }
 
-static int dump_to_buf(const char *text, size_t n, void *data)
+/* Fills in a field of the file written so far (a checksum or an HMAC). */
+static int out_patch(struct plan_out *o, size_t at, const char *text, size_t n)
 {
-    return buf_add(data, text, n) == 0 ? 0 : -1;
+    if (o->mem) {
+        memcpy(o->mem->ptr + at, text, n);
+        return 0;
+    }
+    return file_atomic_pwrite(o->fa, text, n, (off_t)at, o->err);
 }
 
-#define CHECKSUM_PREFIX "{\"amlsec_plan\":1,\"sha256\":\""
-#define PLAN_MEMBER "\",\"plan\":"
+/* The file as planfile.h lays it out, with its checksum (and HMAC) as
+ * placeholders filled in at the end: the plan's text is written as it is
+ * made, to the file (or to mem), never held twice. */
+static int write_plan(struct plan_out *o, const struct plan *plan, const char *plan_key)
+{
+    char hex[65], zeros[65];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdn = 0;
+    size_t hex_at, after_mac = 0;
+    int rc;
+
+    memset(zeros, '0', 64);
+    zeros[64] = '\0';
+    if (plan_key) {
+        if ((rc = plan_key_check(plan_key, o->err)) < 0)
+            return rc;
+        out_adds(o, SIGNED_PREFIX);
+        out_adds(o, zeros);
+        out_adds(o, "\",");
+        after_mac = strlen(SIGNED_PREFIX) + 66;
+        hex_at = after_mac + strlen(CHECKSUM_MEMBER);
+        out_adds(o, CHECKSUM_MEMBER);
+    } else {
+        hex_at = strlen(CHECKSUM_PREFIX);
+        out_adds(o, CHECKSUM_PREFIX);
+    }
+    out_adds(o, zeros);
+    out_adds(o, PLAN_MEMBER);
+    if ((rc = out_flush(o)) < 0)
+        return rc;
+    if ((o->md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(o->md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(o->md);
+        o->md = NULL;
+        return errbuf_set(o->err, AMLSEC_ERROR, "cannot compute the plan's SHA-256");
+    }
+    rc = plan_json_dump(plan, out_add, o) < 0 ? -1 : out_flush(o);
+    if (rc == 0 && EVP_DigestFinal_ex(o->md, md, &mdn) != 1)
+        rc = errbuf_set(o->err, AMLSEC_ERROR, "cannot compute the plan's SHA-256");
+    EVP_MD_CTX_free(o->md);
+    o->md = NULL;
+    if (rc < 0)
+        return o->rc < 0 ? o->rc : errbuf_set(o->err, AMLSEC_ENOMEM, "out of memory");
+    out_adds(o, "}\n");
+    if ((rc = out_flush(o)) < 0)
+        return rc;
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    if ((rc = out_patch(o, hex_at, hex, 64)) < 0)
+        return rc;
+    if (plan_key) {
+        /* the HMAC of the file as it is without it, in front of everything else */
+        char mac[65];
+        if ((rc = unsigned_hmac(mac, plan_key, o->mem ? o->mem->ptr : NULL, o->fa ? o->fa->fd : -1,
+                                after_mac, o->total, o->chunk, sizeof(o->chunk), o->err)) < 0 ||
+            (rc = out_patch(o, strlen(SIGNED_PREFIX), mac, 64)) < 0)
+            return rc;
+    }
+    return 0;
+}
 
 int planfile_write(const char *path, const struct plan *plan, struct crypt_keys *keys,
                    const char *plan_key, struct errbuf *err)
 {
-    char hex[65];
-    struct buf file, sealed;
-    size_t at;
+    struct plan_out *o;
+    struct file_atomic fa;
     int rc;
 
     if (plan_has_sensitive(plan) && !crypt_keys_enabled(keys))
@@ -69,77 +216,52 @@ int planfile_write(const char *path, const struct plan *plan, struct crypt_keys 
                           "the plan holds sensitive values and would store them unencrypted; "
                           "configure state encryption (AMLSEC_STATE_PASSPHRASE or "
                           "AMLSEC_STATE_KEY) to save it");
-    /* the plan's text is written once, in place, after room for its
-     * checksum: no second copy of it */
-    buf_init(&file, PLANFILE_MAX);
-    buf_init(&sealed, PLANFILE_MAX);
-    memset(hex, '0', 64);
-    hex[64] = '\0';
-    buf_adds(&file, CHECKSUM_PREFIX);
-    buf_adds(&file, hex);
-    buf_adds(&file, PLAN_MEMBER);
-    at = file.len;
-    rc = plan_json_dump(plan, dump_to_buf, &file);
-    if (rc < 0 || buf_adds(&file, "}\n") < 0) {
-        buf_release(&file);
+    if ((o = calloc(1, sizeof(*o))) == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-    }
-    sha256_hex(hex, file.ptr + at, file.len - at - 2);
-    memcpy(file.ptr + strlen(CHECKSUM_PREFIX), hex, 64);
-    if (plan_key) {
-        /* the HMAC of the file as it is now goes in front of everything else */
-        char mac[65];
-        struct buf signed_file;
-        if ((rc = plan_key_check(plan_key, err)) < 0 ||
-            (rc = hmac_hex(mac, plan_key, file.ptr, file.len, err)) < 0) {
-            buf_release(&file);
-            return rc;
-        }
-        buf_init(&signed_file, PLANFILE_MAX);
-        buf_adds(&signed_file, SIGNED_PREFIX);
-        buf_adds(&signed_file, mac);
-        buf_adds(&signed_file, "\",");
-        buf_add(&signed_file, file.ptr + strlen(UNSIGNED_PREFIX),
-                file.len - strlen(UNSIGNED_PREFIX));
-        buf_release(&file);
-        file = signed_file;
-    }
+    o->err = err;
     if (crypt_keys_enabled(keys)) {
-        if ((rc = crypt_seal(&sealed, keys, file.ptr, file.len, err)) == 0)
+        /* sealed as a whole: the text is kept in memory, never on disk */
+        struct buf text, sealed;
+        buf_init(&text, PLANFILE_MAX);
+        buf_init(&sealed, PLANFILE_MAX);
+        o->mem = &text;
+        if ((rc = write_plan(o, plan, plan_key)) == 0 &&
+            (rc = crypt_seal(&sealed, keys, text.ptr, text.len, err)) == 0) {
+            buf_release(&text);
             rc = file_write_atomic(path, sealed.ptr, sealed.len, 0600, err);
-    } else {
-        rc = file_write_atomic(path, file.ptr, file.len, 0600, err);
+        }
+        buf_release(&text);
+        buf_release(&sealed);
+    } else if ((rc = file_atomic_open(&fa, path, 0600, err)) == 0) {
+        o->fa = &fa;
+        if ((rc = write_plan(o, plan, plan_key)) == 0)
+            rc = file_atomic_commit(&fa, err);
+        else
+            file_atomic_abort(&fa);
     }
-    buf_release(&file);
-    buf_release(&sealed);
+    free(o);
     return rc;
 }
 
-/* The signature of a signed plan: plain is the file's text (decrypted). */
-static int check_signature(struct buf *plain, const char *path, const char *plan_key,
+/* The signature of a signed plan: text is the file's text (decrypted). */
+static int check_signature(const char *text, size_t len, const char *path, const char *plan_key,
                            struct planfile_trust *trust, struct errbuf *err)
 {
     size_t pre = strlen(SIGNED_PREFIX);
     char mac[65], want[65];
-    struct buf unsigned_file;
     int rc;
-    if (plain->len < pre + 66 || memcmp(plain->ptr, SIGNED_PREFIX, pre) != 0)
+    if (len < pre + 66 || memcmp(text, SIGNED_PREFIX, pre) != 0)
         return 0; /* not signed */
     trust->signed_ = true;
     if (plan_key == NULL)
         return 0;
     if ((rc = plan_key_check(plan_key, err)) < 0)
         return rc;
-    memcpy(want, plain->ptr + pre, 64);
+    memcpy(want, text + pre, 64);
     want[64] = '\0';
-    if (memcmp(plain->ptr + pre + 64, "\",", 2) != 0)
+    if (memcmp(text + pre + 64, "\",", 2) != 0)
         return errbuf_set(err, AMLSEC_EPARSE, "plan file '%s' has a malformed signature", path);
-    buf_init(&unsigned_file, PLANFILE_MAX);
-    buf_adds(&unsigned_file, UNSIGNED_PREFIX);
-    buf_add(&unsigned_file, plain->ptr + pre + 66, plain->len - pre - 66);
-    rc = hmac_hex(mac, plan_key, unsigned_file.ptr, unsigned_file.len, err);
-    buf_release(&unsigned_file);
-    if (rc < 0)
+    if ((rc = unsigned_hmac(mac, plan_key, text, -1, pre + 66, len, NULL, 0, err)) < 0)
         return rc;
     if (CRYPTO_memcmp(mac, want, 64) != 0)
         return errbuf_set(err, AMLSEC_ECORRUPT,
@@ -182,6 +304,11 @@ static bool raw_plan_matches(const char *file, size_t len, const char *want)
     return strcmp(hex, want) == 0;
 }
 
+static int hash_piece(const char *text, size_t n, void *md)
+{
+    return EVP_DigestUpdate(md, text, n) == 1 ? 0 : -1;
+}
+
 int planfile_decode(struct plan **out, json_t **root_out, const char *data, size_t len,
                     const char *path, struct crypt_keys *keys, const char *plan_key,
                     struct planfile_trust *trust, struct errbuf *err)
@@ -191,7 +318,6 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
     json_t *env = NULL, *inner;
     json_error_t je;
     char hex[65];
-    char *text = NULL;
     const char *want;
     int rc = 0;
 
@@ -205,13 +331,13 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
         if ((rc = crypt_open(&plain, keys, data, len, path, &used_fallback, err)) < 0)
             goto out;
         trust->sealed = true;
-    } else {
-        buf_add(&plain, data, len);
-    }
-    if ((rc = check_signature(&plain, path, plan_key, trust, err)) < 0)
+        data = plain.ptr;
+        len = plain.len;
+    } /* else read in place: no copy of the file */
+    if ((rc = check_signature(data, len, path, plan_key, trust, err)) < 0)
         goto out;
     /* values known only after apply are tagged "ADDRESS\0ATTR" (parser/value.h) */
-    env = json_loadb(plain.ptr, plain.len, JSON_ALLOW_NUL, &je);
+    env = json_loadb(data, len, JSON_ALLOW_NUL, &je);
     if (env == NULL || !json_is_object(json_object_get(env, "plan")) ||
         json_integer_value(json_object_get(env, "amlsec_plan")) != 1) {
         rc = errbuf_set(err, AMLSEC_EPARSE, "'%s' is not an amlsec plan file%s%s", path,
@@ -228,13 +354,22 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
      * keys): as planfile_write lays the file out, that is the bytes after
      * "plan": up to the closing brace, hashed as they are; a file laid out
      * otherwise has its plan serialised again */
-    if (!raw_plan_matches(plain.ptr, plain.len, want)) {
-        text = json_dumps(inner, JSON_COMPACT | JSON_SORT_KEYS);
-        if (text == NULL) {
+    if (!raw_plan_matches(data, len, want)) {
+        /* hashed as it is serialised: no copy of the text (nor one made by
+         * jansson for free(): json_arena.h) */
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned int dn = 0;
+        if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+            json_dump_callback(inner, hash_piece, md, JSON_COMPACT | JSON_SORT_KEYS) != 0 ||
+            EVP_DigestFinal_ex(md, d, &dn) != 1) {
+            EVP_MD_CTX_free(md);
             rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
             goto out;
         }
-        sha256_hex(hex, text, strlen(text));
+        EVP_MD_CTX_free(md);
+        for (unsigned i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", d[i]);
     } else {
         memcpy(hex, want, 65);
     }
@@ -251,7 +386,6 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
     if (root_out)
         *root_out = json_incref(inner);
 out:
-    free(text);
     json_decref(env);
     buf_release(&plain);
     return rc;

@@ -116,6 +116,8 @@ static json_t *without_unknowns(json_t *v)
 {
     if (value_is_unknown(v))
         return NULL;
+    if (!value_contains_unknown(v)) /* shared, not copied: nothing to leave out */
+        return json_incref(v);
     if (json_is_object(v)) {
         const char *k;
         json_t *x, *out = json_object();

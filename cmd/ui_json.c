@@ -27,7 +27,7 @@ static void emit(json_t *o, const char *level, const char *message, const char *
     json_object_set_new(o, "@module", json_string("amlsec.ui"));
     json_object_set_new(o, "@timestamp", json_string(ts));
     json_object_set_new(o, "type", json_string(type));
-    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(VALUE_DIGITS));
     if (text) {
         puts(text);
         fflush(stdout);

@@ -959,6 +959,60 @@ static void add_subscription(struct discovery *dc, const char *id)
     json_array_append_new(dc->subscriptions, json_string(sub));
 }
 
+/* Locks are in no Resource Graph table (Microsoft's table reference):
+ * one ARM list of each subscription's locks (every lock at or below it,
+ * all lists at once) appends them to rows, where the scopes they lie
+ * under take them. A list that fails is an error of the run. */
+static void subscription_locks(struct drift_report *r, struct provider *p,
+                               const struct discovery *dc, json_t *rows)
+{
+    size_t n = json_array_size(dc->subscriptions), i;
+    char **paths = calloc(n ? n : 1, sizeof(*paths));
+    const char **apis = calloc(n ? n : 1, sizeof(*apis));
+    json_t **out = calloc(n ? n : 1, sizeof(*out));
+    struct errbuf *errs = calloc(n ? n : 1, sizeof(*errs));
+    const json_t *s;
+
+    if (!paths || !apis || !out || !errs) {
+        json_array_append_new(r->errors, json_string("out of memory"));
+        goto out;
+    }
+    json_array_foreach(dc->subscriptions, i, s)
+    {
+        paths[i] = concat("/subscriptions/", json_string_value(s));
+        if (paths[i]) {
+            char *full = concat(paths[i], "/providers/Microsoft.Authorization/locks");
+            free(paths[i]);
+            paths[i] = full;
+        }
+        apis[i] = "2020-05-01";
+    }
+    for (i = 0; i < n; i++)
+        if (paths[i] == NULL) {
+            json_array_append_new(r->errors, json_string("out of memory"));
+            goto out;
+        }
+    provider_list_urls(p, (const char *const *)paths, apis, n, out, errs);
+    for (i = 0; i < n; i++) {
+        if (out[i] == NULL) {
+            json_array_append_new(r->errors,
+                                  json_sprintf("listing %s: %s", paths[i],
+                                               errs[i].msg[0] ? errs[i].msg : "not listed"));
+            continue;
+        }
+        json_array_extend(rows, out[i]);
+    }
+out:
+    for (i = 0; paths && i < n; i++) {
+        free(paths[i]);
+        json_decref(out ? out[i] : NULL);
+    }
+    free(paths);
+    free(apis);
+    free(out);
+    free(errs);
+}
+
 /* Appends "'a', 'b'" (the scopes, KQL-quoted) to q; false when one cannot
  * be quoted. */
 static bool quoted_scopes(struct buf *q, const struct discovery *dc)
@@ -1071,10 +1125,10 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
         buf_adds(&q[0], "authorizationresources | where (type =~ "
                         "'microsoft.authorization/roleassignments' and properties.scope in~ (");
         ok = ok && quoted_scopes(&q[0], &dc);
-        buf_adds(&q[0], ")) or type =~ 'microsoft.authorization/locks' | project id, type, "
-                        "properties");
-        /* role and policy assignments carry their scope; locks and
-         * exemptions are taken by the scope their id starts with */
+        buf_adds(&q[0], ")) | project id, type, properties");
+        /* role and policy assignments carry their scope; exemptions are
+         * taken by the scope their id starts with (locks are in no Resource
+         * Graph table: subscription_locks lists them) */
         buf_adds(&q[1], "policyresources | where (type =~ "
                         "'microsoft.authorization/policyassignments' and properties.scope in~ (");
         ok = ok && quoted_scopes(&q[1], &dc);
@@ -1102,7 +1156,8 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
                                                "scope instead; policy exemptions were not searched",
                                                err->msg));
             rc = scope_lists(r, p, &dc, rows, err);
-        }
+        } else if (rc == 0)
+            subscription_locks(r, p, &dc, rows[0]);
         if (rc < 0)
             goto out;
     }

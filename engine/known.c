@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parser/eval.h"
 #include "parser/value.h"
 #include "providers/arm/render.h"
 #include "providers/arm/resolve.h"
@@ -45,10 +46,31 @@ json_t *known_from_state(void *payload, const char *address, const char *attr)
 
 json_t *known_fill(json_t *v, known_lookup_fn lookup, void *payload, size_t *left)
 {
-    const char *address, *attr;
+    const char *address, *attr, *fn;
+    const json_t *args;
     size_t dummy = 0;
     if (left == NULL)
         left = &dummy;
+    if (value_unknown_call_parts(v, &fn, &args)) {
+        /* a call made once its arguments are known: fill them, then call */
+        size_t before = *left;
+        json_t *filled = known_fill(json_deep_copy(args), lookup, payload, left), *got = NULL;
+        if (filled && *left == before && eval_call_values(&got, fn, filled) == 0) {
+            json_decref(filled);
+            json_decref(v);
+            return got;
+        }
+        if (*left == before)
+            (*left)++; /* the call itself failed: it stays unknown */
+        if (filled) {
+            json_t *again = value_unknown_call(fn, filled); /* consumes filled */
+            if (again) {
+                json_decref(v);
+                return again;
+            }
+        }
+        return v;
+    }
     if (value_is_unknown(v)) {
         json_t *got =
             value_unknown_origin(v, &address, &attr) ? lookup(payload, address, attr) : NULL;

@@ -361,6 +361,41 @@ static json_t *without_computed_secrets(const struct schema_kind *k, json_t *v)
     return v;
 }
 
+/* v itself when it is a scalar (nothing changes a string or a number in
+ * place: a plan of creates shares its values' text with the
+ * configuration), else a copy. */
+static json_t *shared_copy(const json_t *v)
+{
+    if (json_is_object(v) || json_is_array(v))
+        return json_deep_copy(v);
+    return json_incref((json_t *)v);
+}
+
+/* A copy of v's objects and arrays sharing its scalars: what known_fill
+ * and the renderer change in place are containers, never a string or a
+ * number, so a change's attributes need not copy the configuration's. */
+static json_t *copy_containers(const json_t *v)
+{
+    json_t *copy;
+    if (json_is_object(v)) {
+        const char *k;
+        size_t klen;
+        json_t *x;
+        copy = json_object();
+        json_object_keylen_foreach((json_t *)v, k, klen, x)
+            json_object_setn_new_nocheck(copy, k, klen, copy_containers(x));
+        return copy;
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        copy = json_array();
+        json_array_foreach(v, i, x) json_array_append_new(copy, copy_containers(x));
+        return copy;
+    }
+    return v ? json_incref((json_t *)v) : NULL;
+}
+
 static json_t *collapse_refs(const json_t *v)
 {
     if (json_is_object(v) && !value_is_unknown(v)) {
@@ -369,9 +404,9 @@ static json_t *collapse_refs(const json_t *v)
         /* a CMK reference is shown by the key version it pins (or "known
          * after apply" when this plan makes a new one) */
         if (json_is_string(ver) || value_is_unknown(ver))
-            return json_deep_copy(ver);
+            return shared_copy(ver);
         if (id && json_object_get(v, "resource_type"))
-            return json_deep_copy(id);
+            return shared_copy(id);
         return collapse_attrs(v);
     }
     if (json_is_array(v)) {
@@ -381,7 +416,7 @@ static json_t *collapse_refs(const json_t *v)
         json_array_foreach(v, i, x) json_array_append_new(copy, collapse_refs(x));
         return copy;
     }
-    return json_deep_copy(v);
+    return shared_copy(v);
 }
 
 /* An instance's attributes with the references inside collapsed: the
@@ -608,7 +643,7 @@ static int choose_update_via(struct builder *b, struct pending *it, const struct
 static void render_change(struct builder *b, struct pending *it, const struct schema_kind *k,
                           const struct cfg_instance *in, const json_t *attrs)
 {
-    json_t *value = known_fill(json_deep_copy(in->value), known_now, b, NULL);
+    json_t *value = known_fill(copy_containers(in->value), known_now, b, NULL);
     it->c.after = collapse_attrs(attrs);
     it->c.body = render_body(k, attrs, value, b->cfg->settings, in->sensitive, false);
     json_decref(value);
@@ -931,7 +966,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
             error_at_instance(b, in, "id", "%s does not exist: %s", in->address, id ? id : "?");
         return 0;
     }
-    attrs = known_fill(json_deep_copy(in->attrs), known_now, b, NULL);
+    attrs = known_fill(copy_containers(in->attrs), known_now, b, NULL);
     if (id == NULL) {
         /* an id derived from values known only after apply (a role
          * assignment's GUID from a principal being created): derived again

@@ -106,6 +106,10 @@ struct plan {
      * NULL: saved with the plan so that a saved plan's findings have source
      * locations and show -json its configuration's expressions (owned). */
     json_t *configuration;
+    /* Instead of configuration (plan -out): the configuration whose
+     * entries plan_json_dump makes one at a time as it writes them, none
+     * held as a whole (borrowed; NULL when unset). */
+    const struct config *configuration_of;
     size_t work; /* look-ups the build's linear steps made (findings attached, steps ordered):
                     tests check it grows with the size */
     /* The configuration's outputs as apply will record them (owned):
@@ -201,6 +205,11 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err);
  * for_each_expression?, depends_on?, variables, outputs}; no address).
  * New reference (engine/plan_config.c). */
 json_t *plan_configuration(const struct config *cfg);
+/* Its entry for cfg's i-th resource block. New reference. */
+json_t *plan_configuration_entry(const struct config *cfg, size_t i);
+/* Appends the entries for cfg's module calls and its root module (see
+ * plan_configuration) to the array out. */
+void plan_configuration_modules(json_t *out, const struct config *cfg);
 /* A module instance's path without its instance keys, the call's path
  * ("module.a[\"x\"].module.b" -> "module.a.module.b"; malloc'd, NULL when
  * out of memory), and the length of the path of the module that calls it

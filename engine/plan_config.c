@@ -11,6 +11,7 @@
 
 #include "parser/ast.h"
 #include "parser/source.h"
+#include "parser/value.h"
 #include "providers/arm/schema.h"
 #include "util/buf.h"
 #include "util/banned.h"
@@ -26,6 +27,8 @@ static json_t *constant_of(const struct ast_expr *e)
         return json_boolean(e->u.b);
     case EXPR_INT:
         return json_integer((json_int_t)e->u.i);
+    case EXPR_NUMBER:
+        return value_number(e->u.d);
     case EXPR_STRING:
         return json_stringn(e->u.str.s, e->u.str.len);
     case EXPR_PAREN:
@@ -249,6 +252,27 @@ static json_t *body_expressions(const struct ast_body *body, const struct schema
     return o;
 }
 
+/* A child declared by an attribute (cfg_implicit): its parent, that
+ * attribute's expression and its constant name. */
+static json_t *implicit_expressions(const struct cfg_resource *r, const struct schema_kind *k,
+                                    const json_t *sensitive)
+{
+    const struct cfg_implicit *im = r->implicit;
+    const struct ast_attr *a = r->block ? ast_body_attr(&r->block->body, im->attr) : NULL;
+    const struct cfg_resource *parent = r->ndeps ? r->deps[0] : NULL;
+    json_t *o = json_object();
+    if (parent) {
+        char ref[512];
+        snprintf(ref, sizeof(ref), "%s.%s", parent->kind, parent->name);
+        json_object_set_new(o, im->parent_attr, json_pack("{s:[s]}", "references", ref));
+    }
+    if (a)
+        json_object_set_new(o, im->value_attr,
+                            expression(a->value, secret_path(k, sensitive, im->value_attr)));
+    json_object_set_new(o, "name", json_pack("{s:s}", "constant_value", im->name));
+    return o;
+}
+
 static json_t *source_of(const struct ast_block *b)
 {
     struct src_loc head;
@@ -262,6 +286,35 @@ static json_t *source_of(const struct ast_block *b)
     return json_pack("{s:s, s:i, s:i, s:i, s:i}", "file", b->type_loc.file->name, "line",
                      (json_int_t)a.line, "column", (json_int_t)a.col, "end_line",
                      (json_int_t)z.line, "end_column", (json_int_t)z.col);
+}
+
+json_t *plan_configuration_entry(const struct config *cfg, size_t i)
+{
+    const struct cfg_resource *r = &cfg->resources[i];
+    const struct schema_kind *k = schema_find(r->kind);
+    const json_t *sensitive = r->ninstances ? r->instances[0].sensitive : NULL;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "address", r->address, "mode",
+                          r->existing ? "data" : "managed", "type", r->kind, "name", r->name,
+                          "source", source_of(r->block));
+    const struct ast_attr *fe;
+    /* a checked-only load keeps no bodies: no expressions to show */
+    if (r->implicit)
+        json_object_set_new(o, "expressions", implicit_expressions(r, k, sensitive));
+    else
+        json_object_set_new(o, "expressions",
+                            r->block ? body_expressions(&r->block->body, k, sensitive, "")
+                                     : json_object());
+    if (r->block && (fe = ast_body_attr(&r->block->body, "for_each")) != NULL)
+        json_object_set_new(o, "for_each_expression", expression(fe->value, false));
+    if (r->ninstances > 1 || r->has_for_each) {
+        /* every instance shares the block: any one's sensitive paths may differ */
+        for (size_t j = 1; j < r->ninstances; j++)
+            if (!json_equal(r->instances[j].sensitive, (json_t *)sensitive)) {
+                json_object_set_new(o, "expressions", json_object());
+                break;
+            }
+    }
+    return o;
 }
 
 /* A module's variable and output blocks as Terraform's configuration
@@ -371,7 +424,7 @@ size_t plan_module_parent_len(const char *path)
  * path), expressions (the call's arguments), for_each_expression?,
  * depends_on?, variables, outputs}. They have no "address": readers of
  * resource entries pass them by. */
-static void module_entries(json_t *out, const struct config *cfg)
+void plan_configuration_modules(json_t *out, const struct config *cfg)
 {
     json_t *root = json_pack("{s:s}", "module_call", "");
     json_t *seen = json_object();
@@ -419,31 +472,9 @@ static void module_entries(json_t *out, const struct config *cfg)
 json_t *plan_configuration(const struct config *cfg)
 {
     json_t *out = json_array();
-    for (size_t i = 0; cfg && i < cfg->nresources; i++) {
-        const struct cfg_resource *r = &cfg->resources[i];
-        const struct schema_kind *k = schema_find(r->kind);
-        const json_t *sensitive = r->ninstances ? r->instances[0].sensitive : NULL;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "address", r->address, "mode",
-                              r->existing ? "data" : "managed", "type", r->kind, "name", r->name,
-                              "source", source_of(r->block));
-        const struct ast_attr *fe;
-        /* a checked-only load keeps no bodies: no expressions to show */
-        json_object_set_new(o, "expressions",
-                            r->block ? body_expressions(&r->block->body, k, sensitive, "")
-                                     : json_object());
-        if (r->block && (fe = ast_body_attr(&r->block->body, "for_each")) != NULL)
-            json_object_set_new(o, "for_each_expression", expression(fe->value, false));
-        if (r->ninstances > 1 || r->has_for_each) {
-            /* every instance shares the block: any one's sensitive paths may differ */
-            for (size_t j = 1; j < r->ninstances; j++)
-                if (!json_equal(r->instances[j].sensitive, (json_t *)sensitive)) {
-                    json_object_set_new(o, "expressions", json_object());
-                    break;
-                }
-        }
-        json_array_append_new(out, o);
-    }
+    for (size_t i = 0; cfg && i < cfg->nresources; i++)
+        json_array_append_new(out, plan_configuration_entry(cfg, i));
     if (cfg)
-        module_entries(out, cfg);
+        plan_configuration_modules(out, cfg);
     return out;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parser/config.h"
 #include "parser/value.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
@@ -288,24 +289,54 @@ static void schema_sensitive(json_t *out, const struct schema_block *blk, const 
     }
 }
 
-/* The change's sensitive paths and its kind's sensitive attributes. New reference. */
-static json_t *sensitive_of(const struct plan_change *c)
+/* The catalogue's sensitive attributes of the kinds met so far in one
+ * serialisation: listed once per kind, not once per change. */
+struct kind_paths {
+    struct {
+        const struct schema_kind *kind;
+        json_t *paths;
+    } seen[8];
+    unsigned next;
+};
+
+static void kind_paths_release(struct kind_paths *kp)
 {
+    for (size_t i = 0; i < sizeof(kp->seen) / sizeof(kp->seen[0]); i++)
+        json_decref(kp->seen[i].paths);
+}
+
+/* The change's sensitive paths and its kind's sensitive attributes. New
+ * reference. */
+static json_t *sensitive_of(const struct plan_change *c, struct kind_paths *kp)
+{
+    const size_t nseen = sizeof(kp->seen) / sizeof(kp->seen[0]);
     const struct schema_kind *k = c->kind ? schema_find(c->kind) : NULL;
-    json_t *all = json_array();
+    json_t *all = json_array(), *paths = NULL;
     if (json_is_array(c->sensitive))
         json_array_extend(all, c->sensitive);
-    if (k)
-        schema_sensitive(all, &k->body, "");
+    if (k == NULL)
+        return all;
+    for (size_t i = 0; i < nseen && paths == NULL; i++)
+        if (kp->seen[i].kind == k)
+            paths = kp->seen[i].paths;
+    if (paths == NULL) {
+        unsigned slot = kp->next++ % nseen;
+        paths = json_array();
+        schema_sensitive(paths, &k->body, "");
+        json_decref(kp->seen[slot].paths);
+        kp->seen[slot].kind = k;
+        kp->seen[slot].paths = paths;
+    }
+    json_array_extend(all, paths);
     return all;
 }
 
 /* resource_changes[i] of the plan JSON. New reference. */
-static json_t *change_to_json(const struct plan *plan, size_t i, bool redact)
+static json_t *change_to_json(const struct plan *plan, size_t i, bool redact, struct kind_paths *kp)
 {
     const struct plan_change *c = &plan->changes[i];
     json_t *o = json_object(), *ch = json_object(), *deps = json_array();
-    json_t *sens = sensitive_of(c);
+    json_t *sens = sensitive_of(c, kp);
     for (size_t k = 0; k < c->ndeps; k++)
         json_array_append_new(deps, json_string(plan->changes[c->deps[k]].address));
     json_object_set_new(o, "address", json_string(c->address));
@@ -329,8 +360,12 @@ static json_t *change_to_json(const struct plan *plan, size_t i, bool redact)
                         redact ? redacted(c->after, sens)
                                : (c->after ? json_incref(c->after) : json_null()));
     json_object_set_new(ch, "after_unknown", c->after ? unknown_mask(c->after) : json_object());
-    json_object_set_new(ch, "before_sensitive", sensitive_mask(sens));
-    json_object_set_new(ch, "after_sensitive", sensitive_mask(sens));
+    {
+        /* the same mask both ways: one object, shared (nothing changes it) */
+        json_t *mask = sensitive_mask(sens);
+        json_object_set(ch, "before_sensitive", mask);
+        json_object_set_new(ch, "after_sensitive", mask);
+    }
     json_object_set_new(o, "change", ch);
     json_object_set_new(o, "action_reason", json_string(c->reason ? c->reason : ""));
     json_object_set_new(o, "reason_detail",
@@ -420,8 +455,10 @@ static json_t *root_to_json(const struct plan *plan, bool redact)
 json_t *plan_to_json(const struct plan *plan, bool redact)
 {
     json_t *root = root_to_json(plan, redact), *changes = json_object_get(root, "resource_changes");
+    struct kind_paths kp = {0};
     for (size_t i = 0; i < plan->n; i++)
-        json_array_append_new(changes, change_to_json(plan, i, redact));
+        json_array_append_new(changes, change_to_json(plan, i, redact, &kp));
+    kind_paths_release(&kp);
     return root;
 }
 
@@ -432,8 +469,9 @@ static int key_cmp(const void *a, const void *b)
 
 int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
 {
-    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
+    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(VALUE_DIGITS);
     json_t *root = root_to_json(plan, false);
+    struct kind_paths kp = {0};
     const char *keys[32];
     size_t n = 0;
     const char *k;
@@ -441,6 +479,9 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
     int rc = root ? 0 : -1;
     /* the members in jansson's order for JSON_SORT_KEYS; resource_changes
      * one change at a time, each built, written and freed in turn */
+    /* configuration_of: the configuration's entries likewise */
+    if (root && !plan->configuration && plan->configuration_of)
+        json_object_set_new(root, "configuration", json_array());
     json_object_foreach(root, k, v) if (n < sizeof(keys) / sizeof(keys[0])) keys[n++] = k;
     qsort(keys, n, sizeof(keys[0]), key_cmp);
     rc = rc == 0 ? cb("{", 1, data) : rc;
@@ -452,10 +493,34 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
         if (rc == 0 && strcmp(keys[i], "resource_changes") == 0) {
             rc = cb("[", 1, data);
             for (size_t c = 0; c < plan->n && rc == 0; c++) {
-                json_t *o = change_to_json(plan, c, false);
+                json_t *o = change_to_json(plan, c, false, &kp);
                 rc = (c ? cb(",", 1, data) : 0) || o == NULL ||
                      json_dump_callback(o, cb, data, flags);
                 json_decref(o);
+            }
+            rc = rc == 0 ? cb("]", 1, data) : rc;
+        } else if (rc == 0 && strcmp(keys[i], "configuration") == 0 && !plan->configuration &&
+                   plan->configuration_of) {
+            const struct config *cfg = plan->configuration_of;
+            rc = cb("[", 1, data);
+            for (size_t c = 0; c < cfg->nresources && rc == 0; c++) {
+                json_t *o = plan_configuration_entry(cfg, c);
+                rc = (c ? cb(",", 1, data) : 0) || o == NULL ||
+                     json_dump_callback(o, cb, data, flags);
+                json_decref(o);
+            }
+            /* then the module calls' and the root module's entries (few) */
+            if (rc == 0) {
+                json_t *mods = json_array(), *o;
+                size_t m;
+                plan_configuration_modules(mods, cfg);
+                json_array_foreach(mods, m, o)
+                {
+                    if (rc == 0)
+                        rc = ((cfg->nresources || m) ? cb(",", 1, data) : 0) ||
+                             json_dump_callback(o, cb, data, flags);
+                }
+                json_decref(mods);
             }
             rc = rc == 0 ? cb("]", 1, data) : rc;
         } else if (rc == 0) {
@@ -465,6 +530,7 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
     }
     rc = rc == 0 ? cb("}", 1, data) : rc;
     json_decref(root);
+    kind_paths_release(&kp);
     return rc ? -1 : 0;
 }
 

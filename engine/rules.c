@@ -129,8 +129,9 @@ const struct rule rules_catalogue[] = {
      "private endpoint for an Azure Machine Learning workspace\", \"Use your workspace with a "
      "custom DNS server\")",
      "add private_dns_zone \"...\" { name = \"privatelink.vaultcore.azure.net\" } (the zone of "
-     "the endpoint's subresource), a private_dns_zone_link to the network and "
-     "private_dns_zone_group { endpoint = private_endpoint.NAME, zones = [...] }",
+     "the endpoint's subresource), a private_dns_zone_link to the network and dns_zones = "
+     "[private_dns_zone.NAME] on the endpoint (or a private_dns_zone_group { endpoint = "
+     "private_endpoint.NAME, zones = [...] })",
      "private_endpoint, private_dns_zone, private_dns_zone_group"},
     {"ACR-ADMIN", DIAG_ERROR, "error (per the 2020-2021 editions)",
      "the workspace's container registry must have the admin account enabled",
@@ -241,8 +242,9 @@ const struct rule rules_catalogue[] = {
      "encryption set, which is set when the cluster is created; a cluster the workspace creates "
      "itself has none, so a CMK workspace's models are served from disks under "
      "platform-managed keys (Azure Machine Learning docs: Data encryption)",
-     "create the AKS cluster with a disk encryption set and attach it: aks_compute { cluster = "
-     "existing.aks_cluster.NAME }",
+     "create the AKS cluster with a disk encryption set and attach it: aks_cluster \"NAME\" { "
+     "disk_encryption_set_id = \"...\" } (or an existing one that has it) and aks_compute { "
+     "cluster = aks_cluster.NAME }",
      "aks_compute, aks_cluster, workspace"},
     {"RBAC-SSH", DIAG_WARNING, "warn when SSH is enabled",
      "SSH access to compute is not governed by Azure RBAC",
@@ -1657,6 +1659,19 @@ static void rule_aks(struct rctx *c, const struct cfg_instance *aks)
     } else {
         const struct cfg_instance *cl = resolve_ref(c, cluster);
         const json_t *des = cl ? json_object_get(cl->value, "disk_encryption_set_id") : NULL;
+        if (cl && !cl->resource->existing) {
+            /* a cluster amlsec creates: its disk encryption set is in the configuration */
+            const json_t *set = get_path(cl->attrs, "disk_encryption_set_id");
+            if (set == NULL || json_is_null(set)) {
+                struct diag *d = finding(c, "AKS-CMK", aks, "cluster",
+                                         "%s attaches %s, created without a disk encryption "
+                                         "set, to the CMK workspace %s",
+                                         aks->address, cl->address, ws->address);
+                note_at(d, cl, "disk_encryption_set_id",
+                        "the cluster: a disk encryption set is set when it is created");
+            }
+            return;
+        }
         /* an existing cluster's attributes are known at plan: absent or null there means none */
         if (cl && cl->resource->existing && json_is_object(cl->value) &&
             !value_is_unknown(cl->value) && !value_is_unknown(des) &&

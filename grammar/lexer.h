@@ -36,6 +36,14 @@ struct lexer_frame {
     bool is_for; /* a for expression: `in`, `if` are keywords; a brace's newlines are spaces */
 };
 
+/* An open template directive: its token, the depth of its string's frame
+ * and where it is. */
+struct lexer_directive {
+    int token, depth;
+    uint32_t begin, end;
+    bool seen_else;
+};
+
 struct lexer_ident {
     const char *s; /* in the arena; NULL: a free slot */
     uint32_t hash, len;
@@ -54,6 +62,11 @@ struct lexer {
     bool at_line_start;  /* heredoc: next byte begins a line */
     bool failed;         /* a fatal lexical error: return end of file next */
     bool closed_for;     /* the last token closed a for expression (for error hints) */
+    bool strip_next;     /* a `~}` strip marker: trim the text lexed next */
+    int nfrags;
+    struct ast_expr *frags[64]; /* the text fragments since the last ${, %{ or } */
+    int ndirectives;
+    struct lexer_directive directives[32]; /* open %{ if / %{ for, innermost last */
     int last;            /* the previous token returned */
     struct arena *arena; /* interned names */
     struct arena *nodes; /* string tokens' nodes and decoded text; arena unless changed */
@@ -64,6 +77,7 @@ struct lexer {
 
 /* Token values and locations: the bison parser's types (grammar/parser.h). */
 union AML_YYSTYPE;
+struct ast_expr;
 struct src_loc;
 
 void lexer_init(struct lexer *lx, const struct src_file *f, struct arena *arena,

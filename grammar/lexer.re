@@ -1,6 +1,7 @@
 /* The .amlsec lexer (re2c >= 3.0). See grammar/lexer.h for the model. */
 #include "grammar/lexer.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,11 +183,22 @@ static bool decode_escapes(struct buf *out, const uchar *b, const uchar *e, cons
     const uchar *p = b;
     while (p < e) {
         const uchar *run = p;
-        while (p < e && *p != '\\' && *p != '$')
+        while (p < e && *p != '\\' && *p != '$' && *p != '%')
             p++;
         buf_add(out, run, (size_t)(p - run));
         if (p >= e)
             break;
+        if (*p == '%') {
+            /* "%%{" is a literal "%{" */
+            if (p + 2 < e && p[1] == '%' && p[2] == '{') {
+                buf_adds(out, "%{");
+                p += 3;
+            } else {
+                buf_addch(out, '%');
+                p++;
+            }
+            continue;
+        }
         if (*p == '$') {
             /* "$${" is a literal "${" */
             if (p + 2 < e && p[1] == '$' && p[2] == '{') {
@@ -315,7 +327,7 @@ static int fragment(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
     struct buf tmp;
     const uchar *bad = NULL;
     const uchar *q = b;
-    while (q < e && *q != '\\' && *q != '$')
+    while (q < e && *q != '\\' && *q != '$' && *q != '%')
         q++;
     if (q == e) {
         /* nothing to decode (the common case): no temporary buffer */
@@ -355,12 +367,12 @@ static int lex_quote(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *l
             p += p + 1 < lx->lim ? 2 : 1;
             continue;
         }
-        if (*p == '$' && p + 1 < lx->lim && p[1] == '$' && p + 2 < lx->lim && p[2] == '{') {
+        if ((*p == '$' || *p == '%') && p + 2 < lx->lim && p[1] == *p && p[2] == '{') {
             p += 3;
             continue;
         }
-        if (*p == '$' && p + 1 < lx->lim && p[1] == '{')
-            break; /* interpolation: a template */
+        if ((*p == '$' || *p == '%') && p + 1 < lx->lim && p[1] == '{')
+            break; /* interpolation or directive: a template */
         if (*p == '"') {
             const uchar *body = lx->cur;
             lx->cur = p + 1;
@@ -374,25 +386,118 @@ static int lex_quote(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *l
     return TOK_OQUOTE;
 }
 
+/* Directives pair up inside one string or heredoc: an `%{ endif` closes the
+ * innermost open `%{ if` of the same string, and the string may not end
+ * while one is open (clear errors where the grammar's would be vague). */
+static int directive_nesting(struct lexer *lx, struct src_loc *loc, int token, const uchar *b,
+                             const uchar *e)
+{
+    struct lexer_directive *top =
+        lx->ndirectives > 0 && lx->directives[lx->ndirectives - 1].depth == lx->depth
+            ? &lx->directives[lx->ndirectives - 1]
+            : NULL;
+    if (token == TOK_DIF || token == TOK_DFOR) {
+        if (lx->ndirectives == (int)(sizeof(lx->directives) / sizeof(lx->directives[0])))
+            return fatal(lx, loc, b, e, "template directives nested too deeply");
+        lx->directives[lx->ndirectives++] =
+            (struct lexer_directive){.token = token,
+                                     .depth = lx->depth,
+                                     .begin = (uint32_t)(b - lx->base),
+                                     .end = (uint32_t)(e - lx->base)};
+        return 0;
+    }
+    if (token == TOK_DELSE && (top == NULL || top->token != TOK_DIF))
+        return fatal(lx, loc, b, e, "'%{ else' without an open '%{ if' before it in this string");
+    if (token == TOK_DELSE && top->seen_else)
+        return fatal(lx, loc, b, e, "a second '%{ else' for one '%{ if'");
+    if (token == TOK_DELSE)
+        top->seen_else = true;
+    if (token == TOK_DENDIF && (top == NULL || top->token != TOK_DIF))
+        return fatal(lx, loc, b, e,
+                     top ? "'%{ endif' where the open '%{ for' needs '%{ endfor'"
+                         : "'%{ endif' without an open '%{ if' before it in this string");
+    if (token == TOK_DENDFOR && (top == NULL || top->token != TOK_DFOR))
+        return fatal(lx, loc, b, e,
+                     top ? "'%{ endfor' where the open '%{ if' needs '%{ endif'"
+                         : "'%{ endfor' without an open '%{ for' before it in this string");
+    if (token == TOK_DENDIF || token == TOK_DENDFOR)
+        lx->ndirectives--;
+    return 0;
+}
+
+/* The string or heredoc ends: no directive of it may be left open. */
+static int directives_closed(struct lexer *lx, struct src_loc *loc)
+{
+    const struct lexer_directive *d;
+    if (lx->ndirectives == 0 || lx->directives[lx->ndirectives - 1].depth != lx->depth)
+        return 0;
+    d = &lx->directives[lx->ndirectives - 1];
+    return fatal(lx, loc, lx->base + d->begin, lx->base + d->end,
+                 d->token == TOK_DIF ? "unterminated '%{ if': no '%{ endif' before the string ends"
+                                     : "unterminated '%{ for': no '%{ endfor' before the string ends");
+}
+
+/* `${` or `%{` at p inside a string or heredoc: an interpolation, or a
+ * directive (`%{ if`, `%{ else`, `%{ endif`, `%{ for`, `%{ endfor`, the
+ * keyword lexed with the opener). Either may start with the strip marker
+ * `~`: the token's value is 1 then. */
+static int lex_template_open(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc,
+                             const uchar *p)
+{
+    static const struct {
+        const char *word;
+        int token;
+    } directives[] = {
+        {"if", TOK_DIF},       {"else", TOK_DELSE},     {"endif", TOK_DENDIF},
+        {"for", TOK_DFOR},     {"endfor", TOK_DENDFOR},
+    };
+    const uchar *q = p + 2, *w;
+    int strip = q < lx->lim && *q == '~', token = TOK_INTERP, rc;
+    q += strip;
+    if (p[0] == '%') {
+        while (q < lx->lim && (*q == ' ' || *q == '\t'))
+            q++;
+        for (w = q; w < lx->lim && ((*w >= 'a' && *w <= 'z') || *w == '_'); w++)
+            ;
+        token = 0;
+        for (size_t i = 0; i < sizeof(directives) / sizeof(directives[0]); i++)
+            if (strlen(directives[i].word) == (size_t)(w - q) &&
+                memcmp(directives[i].word, q, (size_t)(w - q)) == 0)
+                token = directives[i].token;
+        if (token == 0)
+            return fatal(lx, loc, p, w > q ? w : p + 2,
+                         "unknown template directive: expected %{ if, %{ else, %{ endif, "
+                         "%{ for or %{ endfor (%%{ is a literal %{)");
+        if ((rc = directive_nesting(lx, loc, token, p, w)) < 0)
+            return rc;
+        q = w;
+    }
+    lx->cur = q;
+    if ((rc = push(lx, loc, LM_INTERP)) < 0)
+        return rc;
+    /* `for x in`: `in` is a keyword here */
+    lx->stack[lx->depth - 1].is_for = token == TOK_DFOR;
+    set_loc(lx, loc, p, lx->cur);
+    val->TOK_INTERP = strip;
+    return token;
+}
+
 /* Inside a quoted template: text up to `${`, the closing quote or an error. */
 static int lex_in_string(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
 {
     const uchar *p = lx->cur;
     lx->tok = p;
     if (p < lx->lim && *p == '"') {
+        int rc;
+        if ((rc = directives_closed(lx, loc)) < 0)
+            return rc;
         lx->cur = p + 1;
         lx->depth--;
         set_loc(lx, loc, lx->tok, lx->cur);
         return TOK_CQUOTE;
     }
-    if (p + 1 < lx->lim && p[0] == '$' && p[1] == '{') {
-        int rc;
-        lx->cur = p + 2;
-        if ((rc = push(lx, loc, LM_INTERP)) < 0)
-            return rc;
-        set_loc(lx, loc, lx->tok, lx->cur);
-        return TOK_INTERP;
-    }
+    if (p + 1 < lx->lim && (p[0] == '$' || p[0] == '%') && p[1] == '{')
+        return lex_template_open(lx, val, loc, p);
     for (;;) {
         if (p >= lx->lim || *p == '\n') {
             const struct lexer_frame *f = &lx->stack[lx->depth - 1];
@@ -404,11 +509,11 @@ static int lex_in_string(struct lexer *lx, union AML_YYSTYPE *val, struct src_lo
             p += p + 1 < lx->lim ? 2 : 1;
             continue;
         }
-        if (*p == '$' && p + 2 < lx->lim && p[1] == '$' && p[2] == '{') {
+        if ((*p == '$' || *p == '%') && p + 2 < lx->lim && p[1] == *p && p[2] == '{') {
             p += 3;
             continue;
         }
-        if (*p == '"' || (*p == '$' && p + 1 < lx->lim && p[1] == '{'))
+        if (*p == '"' || ((*p == '$' || *p == '%') && p + 1 < lx->lim && p[1] == '{'))
             break;
         p++;
     }
@@ -430,6 +535,9 @@ static int lex_in_heredoc(struct lexer *lx, union AML_YYSTYPE *val, struct src_l
         if ((size_t)(lx->lim - q) >= f->marker_len && memcmp(q, f->marker, f->marker_len) == 0 &&
             (q + f->marker_len == lx->lim || q[f->marker_len] == '\n' ||
              q[f->marker_len] == '\r')) {
+            int rc;
+            if ((rc = directives_closed(lx, loc)) < 0)
+                return rc;
             lx->cur = q + f->marker_len;
             lx->depth--;
             set_loc(lx, loc, lx->tok, lx->cur);
@@ -441,18 +549,14 @@ static int lex_in_heredoc(struct lexer *lx, union AML_YYSTYPE *val, struct src_l
         return fatal(lx, loc, lx->tok, lx->base + f->open_end,
                      "unterminated heredoc: no line with its closing word");
     }
-    if (p + 1 < lx->lim && p[0] == '$' && p[1] == '{') {
-        int rc;
-        lx->cur = p + 2;
+    if (p + 1 < lx->lim && (p[0] == '$' || p[0] == '%') && p[1] == '{') {
         lx->at_line_start = false;
-        if ((rc = push(lx, loc, LM_INTERP)) < 0)
-            return rc;
-        set_loc(lx, loc, lx->tok, lx->cur);
-        return TOK_INTERP;
+        return lex_template_open(lx, val, loc, p);
     }
     text = p;
-    while (p < lx->lim && *p != '\n' && !(p[0] == '$' && p + 1 < lx->lim && p[1] == '{')) {
-        if (p[0] == '$' && p + 2 < lx->lim && p[1] == '$' && p[2] == '{')
+    while (p < lx->lim && *p != '\n' &&
+           !((p[0] == '$' || p[0] == '%') && p + 1 < lx->lim && p[1] == '{')) {
+        if ((p[0] == '$' || p[0] == '%') && p + 2 < lx->lim && p[1] == p[0] && p[2] == '{')
             p += 3;
         else
             p++;
@@ -464,12 +568,13 @@ static int lex_in_heredoc(struct lexer *lx, union AML_YYSTYPE *val, struct src_l
     }
     lx->cur = p;
     {
-        /* Heredocs decode only "$${"; backslashes are literal. */
+        /* Heredocs decode only "$${" and "%%{"; backslashes are literal. */
         struct buf tmp;
         buf_init(&tmp, 0);
         for (const uchar *q = text; q < p;) {
-            if (q[0] == '$' && q + 2 < p && q[1] == '$' && q[2] == '{') {
-                buf_adds(&tmp, "${");
+            if ((q[0] == '$' || q[0] == '%') && q + 2 < p && q[1] == q[0] && q[2] == '{') {
+                buf_addch(&tmp, (char)q[0]);
+                buf_addch(&tmp, '{');
                 q += 3;
             } else {
                 buf_addch(&tmp, (char)*q++);
@@ -504,7 +609,8 @@ static int lex_heredoc_open(struct lexer *lx, union AML_YYSTYPE *val, struct src
     return TOK_HEREDOC;
 }
 
-static int close_bracket(struct lexer *lx, struct src_loc *loc, enum lexer_mode want, int token)
+static int close_bracket(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc,
+                         enum lexer_mode want, int token)
 {
     if (lx->depth > 0 && top(lx) == want) {
         lx->closed_for = lx->stack[lx->depth - 1].is_for;
@@ -513,6 +619,7 @@ static int close_bracket(struct lexer *lx, struct src_loc *loc, enum lexer_mode 
     else if (lx->depth > 0 && want == LM_BRACE && top(lx) == LM_INTERP) {
         lx->depth--;
         set_loc(lx, loc, lx->tok, lx->cur);
+        val->TOK_INTERP_END = 0;
         return TOK_INTERP_END;
     }
     set_loc(lx, loc, lx->tok, lx->cur);
@@ -609,11 +716,21 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
             }
 
             "{" { int rc = push(lx, loc, LM_BRACE); if (rc < 0) return rc; set_loc(lx, loc, lx->tok, lx->cur); return TOK_LBRACE; }
-            "}" { return close_bracket(lx, loc, LM_BRACE, TOK_RBRACE); }
+            "}" { return close_bracket(lx, val, loc, LM_BRACE, TOK_RBRACE); }
+            "~}" {
+                /* a strip marker closing an interpolation or directive */
+                if (lx->depth == 0 || top(lx) != LM_INTERP)
+                    return fatal(lx, loc, lx->tok, lx->cur,
+                                 "'~}' closes only a '${' or '%{' inside a string");
+                lx->depth--;
+                set_loc(lx, loc, lx->tok, lx->cur);
+                val->TOK_INTERP_END = 1;
+                return TOK_INTERP_END;
+            }
             "[" { int rc = push(lx, loc, LM_BRACKET); if (rc < 0) return rc; set_loc(lx, loc, lx->tok, lx->cur); return TOK_LBRACKET; }
-            "]" { return close_bracket(lx, loc, LM_BRACKET, TOK_RBRACKET); }
+            "]" { return close_bracket(lx, val, loc, LM_BRACKET, TOK_RBRACKET); }
             "(" { int rc = push(lx, loc, LM_PAREN); if (rc < 0) return rc; set_loc(lx, loc, lx->tok, lx->cur); return TOK_LPAREN; }
-            ")" { return close_bracket(lx, loc, LM_PAREN, TOK_RPAREN); }
+            ")" { return close_bracket(lx, val, loc, LM_PAREN, TOK_RPAREN); }
             "," { set_loc(lx, loc, lx->tok, lx->cur); return TOK_COMMA; }
             "==" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_EQ; }
             "<=" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_LE; }
@@ -655,8 +772,20 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
                 val->TOK_INT = v;
                 return TOK_INT;
             }
-            [0-9]+ "." [0-9]+ {
-                return lex_error(lx, loc, lx->tok, lx->cur, "decimal numbers are not supported; use a whole number or a string");
+            [0-9]+ ("." [0-9]+)? [eE] [+-]? [0-9]+ | [0-9]+ "." [0-9]+ {
+                char text[64];
+                size_t n = (size_t)(lx->cur - lx->tok);
+                double d;
+                if (n >= sizeof(text))
+                    return lex_error(lx, loc, lx->tok, lx->cur, "number has more than 63 characters");
+                memcpy(text, lx->tok, n);
+                text[n] = '\0';
+                d = strtod(text, NULL);
+                if (!isfinite(d))
+                    return lex_error(lx, loc, lx->tok, lx->cur, "number is too large for a 64-bit float");
+                set_loc(lx, loc, lx->tok, lx->cur);
+                val->TOK_DECIMAL = d;
+                return TOK_DECIMAL;
             }
             ident {
                 int kw = for_keyword(lx);
@@ -690,6 +819,38 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
     }
 }
 
+/* The strip markers of templates: `${~` and `%{~` remove the whitespace
+ * (newlines too) before them, back over the text fragments just lexed;
+ * `~}` the whitespace after, over the fragments lexed next. The lexer marks
+ * the fragments (the parser holds them unread); parse_template strips them
+ * once a heredoc's indentation is removed. */
+static void strip_markers(struct lexer *lx, int t, const union AML_YYSTYPE *val)
+{
+    if (t == TOK_FRAG) {
+        struct ast_expr *f = val->TOK_FRAG;
+        if (f && lx->strip_next) {
+            f->u.str.strip |= AST_STRIP_LEADING;
+            /* a fragment of whitespace only: the strip goes on past it */
+            lx->strip_next = strspn(f->u.str.s, " \t\r\n") >= f->u.str.len;
+        }
+        if (f && lx->nfrags < (int)(sizeof(lx->frags) / sizeof(lx->frags[0])))
+            lx->frags[lx->nfrags++] = f;
+        return;
+    }
+    lx->strip_next = t == TOK_INTERP_END && val->TOK_INTERP_END;
+    if ((t == TOK_INTERP || t == TOK_DIF || t == TOK_DELSE || t == TOK_DENDIF || t == TOK_DFOR ||
+         t == TOK_DENDFOR) &&
+        val->TOK_INTERP) {
+        for (int i = lx->nfrags - 1; i >= 0; i--) {
+            struct ast_expr *f = lx->frags[i];
+            f->u.str.strip |= AST_STRIP_TRAILING;
+            if (strspn(f->u.str.s, " \t\r\n") < f->u.str.len)
+                break;
+        }
+    }
+    lx->nfrags = 0;
+}
+
 int lexer_next(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
 {
     int t;
@@ -707,8 +868,11 @@ int lexer_next(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
     }
     /* an opener marked its parent used in push() */
     if (t != TOK_NL && t != TOK_COMMENT && t != TOK_LBRACE && t != TOK_LBRACKET &&
-        t != TOK_LPAREN && t != TOK_INTERP && t != TOK_OQUOTE && t != TOK_HEREDOC && lx->depth > 0)
+        t != TOK_LPAREN && t != TOK_INTERP && t != TOK_OQUOTE && t != TOK_HEREDOC &&
+        t != TOK_DIF && t != TOK_DELSE && t != TOK_DENDIF && t != TOK_DFOR && t != TOK_DENDFOR &&
+        lx->depth > 0)
         lx->stack[lx->depth - 1].used = true;
+    strip_markers(lx, t, val);
     lx->last = t;
     return t;
 }

@@ -60,10 +60,13 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 %token <char *> IDENT "identifier"
 %token <struct ast_expr *> TRAV "reference"
 %token <int64_t> INT "number"
+%token <double> DECIMAL "decimal number"
 %token <struct ast_expr *> STRING "string"
 %token OQUOTE "start of a string template" CQUOTE "end of a string template"
 %token <struct ast_expr *> FRAG "string text"
-%token INTERP "'${'" INTERP_END "'}' closing '${'"
+%token <int> INTERP "'${'" INTERP_END "'}' closing '${' or '%{'"
+%token <int> DIF "'%{ if'" DELSE "'%{ else'" DENDIF "'%{ endif'" DFOR "'%{ for'"
+%token <int> DENDFOR "'%{ endfor'"
 %token <int> HEREDOC "heredoc"
 %token HEREDOC_END "end of heredoc"
 %token COMMENT "comment"
@@ -159,6 +162,7 @@ expr
     /* the operands, directly (no unit rules: each would be one more
      * reduction per expression) */
     | INT                    { $$ = parse_int(ctx, $1, &@$); }
+    | DECIMAL                { $$ = parse_number(ctx, $1, &@$); }
     | TRUE                   { $$ = parse_bool(ctx, true, &@$); }
     | FALSE                  { $$ = parse_bool(ctx, false, &@$); }
     | NULL                   { $$ = parse_null(ctx, &@$); }
@@ -197,6 +201,12 @@ parts
     : %empty                 { $$ = NULL; }
     | parts FRAG             { $$ = parse_append(ctx, $1, $2); }
     | parts INTERP expr INTERP_END { $$ = parse_append(ctx, $1, $3); }
+    | parts DIF expr INTERP_END parts DENDIF INTERP_END
+        { $$ = parse_append(ctx, $1, parse_tmpl_if(ctx, $3, $5, false, NULL, &@2, &@7)); }
+    | parts DIF expr INTERP_END parts DELSE INTERP_END parts DENDIF INTERP_END
+        { $$ = parse_append(ctx, $1, parse_tmpl_if(ctx, $3, $5, true, $8, &@2, &@10)); }
+    | parts DFOR forhead INTERP_END parts DENDFOR INTERP_END
+        { $$ = parse_append(ctx, $1, parse_tmpl_for(ctx, $3, $5, &@2, &@7)); }
     ;
 
 list

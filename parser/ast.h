@@ -19,6 +19,7 @@ enum ast_expr_kind {
     EXPR_NULL,
     EXPR_BOOL,
     EXPR_INT,
+    EXPR_NUMBER,   /* a literal with a fraction or an exponent: 0.5, 1e3 */
     EXPR_STRING,   /* a literal string (escapes decoded) */
     EXPR_TEMPLATE, /* "a ${b} c" or a heredoc: parts are EXPR_STRING or expressions */
     EXPR_LIST,
@@ -86,6 +87,9 @@ struct ast_for {
     bool grouping;          /* `value...`: values with one key are grouped in a list */
 };
 
+#define AST_STRIP_LEADING 1  /* after `~}`: no whitespace at the start */
+#define AST_STRIP_TRAILING 2 /* before `${~` or `%{~`: none at the end */
+
 struct ast_expr {
     struct ast_expr *next; /* in a list, argument list or template */
     enum ast_expr_kind kind;
@@ -93,14 +97,17 @@ struct ast_expr {
     union {
         bool b;
         int64_t i;
+        double d; /* EXPR_NUMBER */
         struct {
             const char *s;
             size_t len;
+            unsigned char strip; /* template text: AST_STRIP_* (strip markers) */
         } str;
         struct {
             struct ast_expr *parts;
             size_t n;
             bool heredoc;
+            bool directive; /* the body of a template directive (parse_tmpl_if) */
         } tmpl;
         struct {
             struct ast_expr *items;

@@ -464,7 +464,20 @@ static long add_resource(struct loader *ld, const struct cfg_module *m, const st
     }
     if ((prev = index_find_hashed(cfg, h, m, existing, kind, name)) >= 0) {
         char what[256];
+        const struct cfg_implicit *im = cfg->resources[prev].implicit;
         snprintf(what, sizeof(what), "%s%s \"%s\"", existing ? "existing " : "", kind, name);
+        if (im) {
+            /* declared by an attribute of an earlier block (add_implicit) */
+            const struct ast_attr *a = ast_body_attr(&cfg->resources[prev].block->body, im->attr);
+            struct src_loc nl = a ? ast_attr_name_loc(a) : cfg->resources[prev].block->type_loc;
+            struct diag *d = error_at(ld, &b->type_loc, "duplicate",
+                                      "duplicate %s: %s.%s's %s declares it already", what,
+                                      im->kind, name, im->attr);
+            diag_add_note(d, &nl, "declared here");
+            if (d)
+                diag_set_hint(d, "keep one of the two: remove %s or this block", im->attr);
+            return -1;
+        }
         duplicate(ld, b, cfg->resources[prev].block, what);
         return -1;
     }
@@ -2400,7 +2413,7 @@ static int expand_count(struct loader *ld, struct cfg_resource *r, const struct 
         return 0;
     if (!json_is_integer(v)) {
         error_at(ld, &ca->value->loc, "count", "count needs a whole number, not a %s",
-                 value_type_name(v));
+                 json_is_real(v) ? "decimal" : value_type_name(v));
         json_decref(v);
         return 0;
     }
@@ -2635,6 +2648,36 @@ static void tag_unknowns(json_t *value, const char *address)
     }
 }
 
+/* A child an attribute declares (cfg_implicit): its attributes from its
+ * parent's instance with the same key. */
+static void eval_implicit(struct cfg_instance *in, size_t i)
+{
+    const struct cfg_implicit *im = in->resource->implicit;
+    const struct cfg_resource *parent = in->resource->deps[0];
+    const struct cfg_instance *p = i < parent->ninstances ? &parent->instances[i] : NULL;
+    const json_t *v = p && p->attrs ? json_object_get(p->attrs, im->attr) : NULL;
+    size_t n = strlen(im->attr), k;
+    json_t *path;
+    in->attrs = json_object();
+    in->sensitive = json_array();
+    if (p == NULL)
+        return;
+    json_object_set_new(in->attrs, im->parent_attr,
+                        p->value ? json_incref(p->value) : json_string(p->address));
+    if (v && !json_is_null(v))
+        json_object_set_new(in->attrs, im->value_attr, json_deep_copy(v));
+    json_object_set_new(in->attrs, "name", json_string(im->name));
+    json_array_foreach(p->sensitive, k, path)
+    {
+        const char *s = json_string_value(path);
+        if (s && strncmp(s, im->attr, n) == 0 && (s[n] == '\0' || s[n] == '.')) {
+            char moved[512];
+            snprintf(moved, sizeof(moved), "%s%s", im->value_attr, s + n);
+            value_sensitive_add(in->sensitive, moved);
+        }
+    }
+}
+
 static void eval_instances(struct loader *ld, struct cfg_resource *r)
 {
     for (size_t i = 0; i < r->ninstances; i++) {
@@ -2644,8 +2687,12 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
                                 .self = in,
                                 .base_dir = r->module ? r->module->dir : ld->base_dir,
                                 .module = r->module};
-        in->sensitive = json_array();
-        in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
+        if (r->implicit) {
+            eval_implicit(in, i);
+        } else {
+            in->sensitive = json_array();
+            in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
+        }
         if (ld->opts->resolver.sensitive_paths)
             ld->opts->resolver.sensitive_paths(ld->opts->resolver.payload, in, in->sensitive);
         if (ld->opts->resolver.instance_value)
@@ -2781,6 +2828,41 @@ static bool body_needed(const struct config_opts *opts, const struct ast_block *
            strcmp(b->type, "moved") == 0;
 }
 
+/* The child resources a resource block declares through its attributes
+ * (config_opts.implicit): registered after it, depending on it alone. */
+static void add_implicit(struct loader *ld, const struct cfg_module *scope,
+                         const struct ast_block *b, const struct ast_block *kept, long idx)
+{
+    for (const struct cfg_implicit *im = ld->opts->implicit; im && im->kind; im++) {
+        const struct cfg_resource *r = &ld->cfg->resources[idx];
+        const struct ast_attr *a;
+        bool prevent_destroy = r->lifecycle.prevent_destroy;
+        long prev, child;
+        if (r->existing || strcmp(r->kind, im->kind) != 0 ||
+            (a = ast_body_attr(&b->body, im->attr)) == NULL)
+            continue;
+        prev = index_find(ld->cfg, scope, false, im->child, r->name);
+        if (prev >= 0) {
+            struct src_loc nl = ast_attr_name_loc(a);
+            struct diag *d =
+                error_at(ld, &nl, "duplicate",
+                         "%s declares the %s %s.%s, which is also written out as a block", im->attr,
+                         im->child, im->child, r->name);
+            diag_add_note(d, &ld->cfg->resources[prev].block->type_loc, "written here");
+            if (d)
+                diag_set_hint(d, "keep one of the two: remove %s or the %s block", im->attr,
+                              im->child);
+            continue;
+        }
+        child = add_resource(ld, scope, kept, false, im->child, r->name);
+        if (child < 0)
+            continue;
+        ld->cfg->resources[child].implicit = im;
+        ld->cfg->resources[child].lifecycle.prevent_destroy = prevent_destroy;
+        add_dep(ld, &(struct ref_walk){.ld = ld, .from = child}, (size_t)idx);
+    }
+}
+
 /* Registers and checks one top-level block of module scope (NULL: root);
  * kept is b, or its outline when the body is released (root only). */
 static void register_block(struct loader *ld, const struct cfg_module *scope,
@@ -2799,6 +2881,7 @@ static void register_block(struct loader *ld, const struct cfg_module *scope,
         check_depends_on(ld, b);
         parse_lifecycle(ld, r, b);
         check_shape(ld, &b->body, true);
+        add_implicit(ld, scope, b, kept, idx);
     } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "output") == 0) {
         struct ref_walk w = {.ld = ld, .from = -1, .module = scope};
         if (scope) {
@@ -3764,7 +3847,17 @@ static struct src_loc find_loc(const struct cfg_instance *inst, const char *path
     const struct ast_block *blk = inst->resource->block;
     const struct ast_body *body = &blk->body;
     struct src_loc loc = blk->type_loc;
+    const struct cfg_implicit *im = inst->resource->implicit;
     char seg[256];
+
+    if (im) {
+        /* a declared child: its value is the declaring attribute's */
+        const struct ast_attr *a = ast_body_attr(body, im->attr);
+        size_t n = strlen(im->value_attr);
+        if (a && strncmp(path, im->value_attr, n) == 0 && (path[n] == '\0' || path[n] == '.'))
+            return name_only ? ast_attr_name_loc(a) : a->loc;
+        return loc;
+    }
 
     while (*path) {
         size_t n = strcspn(path, ".");

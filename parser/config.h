@@ -69,6 +69,23 @@ struct cfg_module {
     const struct ast_file *files; /* the module's parsed files (shared by its instances) */
 };
 
+/* An attribute of one resource kind that declares a child resource of
+ * another kind (the catalogue's table, config_opts.implicit): a
+ * private_endpoint's `dns_zones = [...]` is its DNS zone group. The child
+ * is a resource of the configuration like one written out, addressed
+ * CHILD_KIND.LABEL (the block's label, module path and instance keys), with
+ * the block's for_each or count, depending on the block only; its
+ * attributes are parent_attr (the block's instance), value_attr (the
+ * attribute's value) and name. */
+struct cfg_implicit {
+    const char *kind;        /* the block's kind: "private_endpoint" */
+    const char *attr;        /* the block's attribute: "dns_zones" */
+    const char *child;       /* the child's kind: "private_dns_zone_group" */
+    const char *parent_attr; /* the child's attribute for the block: "endpoint" */
+    const char *value_attr;  /* the child's attribute for the value: "zones" */
+    const char *name;        /* the child's name attribute: "default" */
+};
+
 /* One block that declares a resource (managed, or `existing`). */
 struct cfg_resource {
     const struct cfg_module *module; /* NULL: the root module */
@@ -88,6 +105,9 @@ struct cfg_resource {
      * the map TYPE.NAME holds them), so TYPE.NAME["key"] is one look-up;
      * NULL otherwise (owned) */
     struct strmap *each_index;
+    /* Non-NULL: declared by an attribute of block (whose kind is
+     * implicit->kind), not written out; deps[0] is that resource. */
+    const struct cfg_implicit *implicit;
 };
 
 /* One name of a `locals { NAME = expr ... }` block, read as local.NAME.
@@ -199,6 +219,9 @@ struct config_opts {
      * bodies are released as soon as they are checked) unless for_each
      * needs the body, so memory stays near the size of the outline. */
     bool check_only;
+    /* Attributes that declare child resources (see cfg_implicit), ended
+     * by an entry whose kind is NULL; NULL: none. */
+    const struct cfg_implicit *implicit;
 };
 
 struct config {

@@ -3,13 +3,14 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <openssl/evp.h>
-#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "parser/regex.h"
 #include "parser/value.h"
 #include "util/base64.h"
 #include "util/buf.h"
@@ -41,11 +42,44 @@ static bool to_text(struct buf *out, const json_t *v)
 {
     if (json_is_string(v))
         return buf_add(out, json_string_value(v), json_string_length(v)) == 0;
-    if (json_is_integer(v))
-        return buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) == 0;
+    if (json_is_number(v))
+        return value_number_text(out, v) == 0;
     if (json_is_boolean(v))
         return buf_adds(out, json_is_true(v) ? "true" : "false") == 0;
     return false;
+}
+
+/* A template with an unknown part, as a deferred format() call that is made
+ * once the parts are known (engine/known.h): the parts evaluated again
+ * (only here, so a known template pays nothing), text escaped as format's. */
+static json_t *defer_template(struct eval_ctx *ctx, const struct ast_expr *e)
+{
+    struct buf f;
+    json_t *args = json_array(), *r = NULL;
+    buf_init(&f, 0);
+    for (const struct ast_expr *p = e->u.tmpl.parts; p && args; p = p->next) {
+        json_t *v = NULL;
+        if (p->kind == EXPR_STRING) {
+            for (size_t i = 0; i < p->u.str.len; i++)
+                buf_add(&f, p->u.str.s[i] == '%' ? "%%" : &p->u.str.s[i],
+                        p->u.str.s[i] == '%' ? 2 : 1);
+            continue;
+        }
+        if (eval_expr(&v, ctx, p) < 0 || !value_unknown_resolvable(v) ||
+            json_array_append_new(args, v) < 0) {
+            json_decref(args);
+            args = NULL;
+            break;
+        }
+        buf_adds(&f, "%s");
+    }
+    if (args && json_array_insert_new(args, 0, json_stringn(f.ptr ? f.ptr : "", f.len)) == 0) {
+        r = value_unknown_call("format", args);
+        args = NULL;
+    }
+    json_decref(args);
+    buf_release(&f);
+    return r ? r : value_unknown();
 }
 
 static int eval_template(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
@@ -73,7 +107,7 @@ static int eval_template(json_t **out, struct eval_ctx *ctx, const struct ast_ex
             break;
     }
     if (rc == 0)
-        *out = unknown ? value_unknown() : json_stringn(b.ptr, b.len);
+        *out = unknown ? defer_template(ctx, e) : json_stringn(b.ptr, b.len);
     buf_release(&b);
     return rc;
 }
@@ -718,8 +752,12 @@ static const char *const json_type_names[] = {"map",    "list", "string", "numbe
 static int want(struct eval_ctx *ctx, const struct call_args *a, size_t i, const char *fn,
                 json_type type)
 {
-    if (json_typeof(a->v[i]) == type || (type == JSON_TRUE && json_is_boolean(a->v[i])))
+    if (json_typeof(a->v[i]) == type || (type == JSON_TRUE && json_is_boolean(a->v[i])) ||
+        (type == JSON_REAL && json_is_number(a->v[i])))
         return 0;
+    if (type == JSON_INTEGER && json_is_real(a->v[i]))
+        return fail(ctx, &a->e[i]->loc, "type", "%s(): argument %zu must be a whole number", fn,
+                    i + 1);
     return fail(ctx, &a->e[i]->loc, "type", "%s(): argument %zu must be a %s, not a %s", fn, i + 1,
                 json_type_names[type], value_type_name(a->v[i]));
 }
@@ -735,7 +773,8 @@ static int want_elements(struct eval_ctx *ctx, const struct call_args *a, size_t
         return rc;
     json_array_foreach(a->v[i], k, x)
     {
-        if (json_typeof(x) != type && !(type == JSON_TRUE && json_is_boolean(x)))
+        if (json_typeof(x) != type && !(type == JSON_TRUE && json_is_boolean(x)) &&
+            !(type == JSON_REAL && json_is_number(x)))
             return fail(ctx, &a->e[i]->loc, "type",
                         "%s(): element %zu of argument %zu must be a %s, not a %s", fn, k + 1,
                         i + 1, json_type_names[type], value_type_name(x));
@@ -785,7 +824,7 @@ static int format_with(struct buf *b, struct eval_ctx *ctx, const char *fn, stru
 {
     const char *f;
     size_t next = 1;
-    int rc = 0;
+    int rc = 0, prec = 6;
 
     for (f = str_arg(a, 0); *f && rc == 0; f++) {
         const json_t *v;
@@ -798,10 +837,18 @@ static int format_with(struct buf *b, struct eval_ctx *ctx, const char *fn, stru
             buf_addch(b, '%');
             continue;
         }
-        if (*f != 's' && *f != 'd' && *f != 'q') {
-            rc =
-                fail(ctx, &a->e[0]->loc, "format",
-                     "%s(): unsupported verb '%%%c'; use %%s, %%d, %%q or %%%%", fn, *f ? *f : ' ');
+        /* a precision for %f: %.2f */
+        if (*f == '.' && isdigit((unsigned char)f[1]) &&
+            (f[2] == 'f' || (isdigit((unsigned char)f[2]) && f[3] == 'f'))) {
+            prec = (int)strtol(f + 1, NULL, 10);
+            f += f[2] == 'f' ? 2 : 3;
+        } else if (*f == 'f') {
+            prec = 6;
+        }
+        if (*f != 's' && *f != 'd' && *f != 'q' && *f != 'f') {
+            rc = fail(ctx, &a->e[0]->loc, "format",
+                      "%s(): unsupported verb '%%%c'; use %%s, %%d, %%f, %%.Nf, %%q or %%%%", fn,
+                      *f ? *f : ' ');
             break;
         }
         if (next >= a->n) {
@@ -812,9 +859,15 @@ static int format_with(struct buf *b, struct eval_ctx *ctx, const char *fn, stru
         if (idx >= 0 && json_is_array(v))
             v = json_array_get(v, (size_t)idx);
         if (*f == 'd' && !json_is_integer(v))
-            rc = fail(ctx, &a->e[next]->loc, "type", "%s(): %%d needs a number, not a %s", fn,
-                      value_type_name(v));
-        else if (*f == 'q') {
+            rc = fail(ctx, &a->e[next]->loc, "type", "%s(): %%d needs a whole number, not a %s", fn,
+                      json_is_real(v) ? "decimal" : value_type_name(v));
+        else if (*f == 'f') {
+            if (!json_is_number(v))
+                rc = fail(ctx, &a->e[next]->loc, "type", "%s(): %%f needs a number, not a %s", fn,
+                          value_type_name(v));
+            else
+                buf_addf(b, "%.*f", prec, json_number_value(v));
+        } else if (*f == 'q') {
             if (!json_is_string(v))
                 rc = fail(ctx, &a->e[next]->loc, "type", "%s(): %%q needs a string", fn);
             else
@@ -1300,11 +1353,20 @@ static int cmp_json_strings(const void *x, const void *y)
     return strcmp(json_string_value(*(json_t *const *)x), json_string_value(*(json_t *const *)y));
 }
 
+/* <0, 0, >0 as number a is below, equal to or above b (integers exactly) */
+static int cmp_numbers(const json_t *a, const json_t *b)
+{
+    if (json_is_integer(a) && json_is_integer(b)) {
+        json_int_t p = json_integer_value(a), q = json_integer_value(b);
+        return p < q ? -1 : p > q;
+    }
+    double p = json_number_value(a), q = json_number_value(b);
+    return p < q ? -1 : p > q;
+}
+
 static int cmp_json_numbers(const void *x, const void *y)
 {
-    json_int_t p = json_integer_value(*(json_t *const *)x),
-               q = json_integer_value(*(json_t *const *)y);
-    return p < q ? -1 : p > q;
+    return cmp_numbers(*(json_t *const *)x, *(json_t *const *)y);
 }
 
 /* A new list of list's elements sorted (all strings, or all numbers). */
@@ -1316,7 +1378,7 @@ static json_t *sorted_list(const json_t *list)
         return NULL;
     for (size_t i = 0; i < n; i++)
         v[i] = json_array_get(list, i);
-    qsort(v, n, sizeof(*v), n && json_is_integer(v[0]) ? cmp_json_numbers : cmp_json_strings);
+    qsort(v, n, sizeof(*v), n && json_is_number(v[0]) ? cmp_json_numbers : cmp_json_strings);
     r = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append(r, v[i]);
@@ -1433,17 +1495,15 @@ static int fn_zipmap(json_t **out, struct eval_ctx *ctx, const struct ast_expr *
 
 static int min_or_max(json_t **out, struct eval_ctx *ctx, struct call_args *a, bool max)
 {
-    json_int_t best = 0;
+    const json_t *best = NULL;
     int rc;
     for (size_t i = 0; i < a->n; i++) {
-        json_int_t v;
-        if ((rc = want(ctx, a, i, max ? "max" : "min", JSON_INTEGER)) < 0)
+        if ((rc = want(ctx, a, i, max ? "max" : "min", JSON_REAL)) < 0)
             return rc;
-        v = json_integer_value(a->v[i]);
-        if (i == 0 || (max ? v > best : v < best))
-            best = v;
+        if (i == 0 || (max ? cmp_numbers(a->v[i], best) > 0 : cmp_numbers(a->v[i], best) < 0))
+            best = a->v[i];
     }
-    *out = json_integer(best);
+    *out = json_incref((json_t *)best);
     return 0;
 }
 
@@ -1467,15 +1527,23 @@ static int fn_sum(json_t **out, struct eval_ctx *ctx, const struct ast_expr *cal
     size_t i;
     json_t *x;
     json_int_t s = 0;
+    double d = 0;
+    bool whole = true;
     int rc;
-    if ((rc = want_elements(ctx, a, 0, "sum", JSON_INTEGER)) < 0)
+    if ((rc = want_elements(ctx, a, 0, "sum", JSON_REAL)) < 0)
         return rc;
+    if (json_array_size(a->v[0]) == 0)
+        return fail(ctx, &a->e[0]->loc, "type", "sum(): the list is empty");
     json_array_foreach(a->v[0], i, x)
     {
-        if (__builtin_add_overflow(s, json_integer_value(x), &s))
+        d += json_number_value(x);
+        whole = whole && json_is_integer(x);
+        if (whole && __builtin_add_overflow(s, json_integer_value(x), &s))
             return fail(ctx, &call->loc, "arithmetic", "sum(): overflows a 64-bit number");
     }
-    *out = json_integer(s);
+    *out = whole ? json_integer(s) : value_number(d);
+    if (*out == NULL)
+        return fail(ctx, &call->loc, "arithmetic", "sum(): overflows a 64-bit float");
     return 0;
 }
 
@@ -1484,13 +1552,152 @@ static int fn_abs(json_t **out, struct eval_ctx *ctx, const struct ast_expr *cal
 {
     json_int_t v;
     int rc;
-    if ((rc = want(ctx, a, 0, "abs", JSON_INTEGER)) < 0)
+    if ((rc = want(ctx, a, 0, "abs", JSON_REAL)) < 0)
         return rc;
+    if (json_is_real(a->v[0])) {
+        *out = value_number(fabs(json_real_value(a->v[0])));
+        return 0;
+    }
     v = json_integer_value(a->v[0]);
     if (v == INT64_MIN)
         return fail(ctx, &call->loc, "arithmetic", "abs(): overflows a 64-bit number");
     *out = json_integer(v < 0 ? -v : v);
     return 0;
+}
+
+/* floor(n), ceil(n): the nearest whole number below, above */
+static int round_fn(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a, bool up)
+{
+    int rc;
+    if ((rc = want(ctx, a, 0, up ? "ceil" : "floor", JSON_REAL)) < 0)
+        return rc;
+    if (json_is_integer(a->v[0])) {
+        *out = json_incref(a->v[0]);
+        return 0;
+    }
+    *out = value_number(up ? ceil(json_real_value(a->v[0])) : floor(json_real_value(a->v[0])));
+    if (*out == NULL)
+        return fail(ctx, &call->loc, "arithmetic", "%s(): overflows", up ? "ceil" : "floor");
+    return 0;
+}
+
+static int fn_floor(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                    struct call_args *a)
+{
+    return round_fn(out, ctx, call, a, false);
+}
+
+static int fn_ceil(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                   struct call_args *a)
+{
+    return round_fn(out, ctx, call, a, true);
+}
+
+static int fn_signum(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                     struct call_args *a)
+{
+    int rc;
+    double d;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "signum", JSON_REAL)) < 0)
+        return rc;
+    d = json_number_value(a->v[0]);
+    *out = json_integer(d < 0 ? -1 : d > 0);
+    return 0;
+}
+
+/* pow(base, exponent): exact when both are whole and the exponent is not
+ * negative (overflow is an error), else in floating point */
+static int fn_pow(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                  struct call_args *a)
+{
+    int rc;
+    if ((rc = want(ctx, a, 0, "pow", JSON_REAL)) < 0 ||
+        (rc = want(ctx, a, 1, "pow", JSON_REAL)) < 0)
+        return rc;
+    if (json_is_integer(a->v[0]) && json_is_integer(a->v[1]) && json_integer_value(a->v[1]) >= 0) {
+        json_int_t b = json_integer_value(a->v[0]), e = json_integer_value(a->v[1]), r = 1;
+        while (e > 0) {
+            if (e & 1 && __builtin_mul_overflow(r, b, &r))
+                return fail(ctx, &call->loc, "arithmetic", "pow(): overflows a 64-bit number");
+            e >>= 1;
+            if (e && __builtin_mul_overflow(b, b, &b))
+                return fail(ctx, &call->loc, "arithmetic", "pow(): overflows a 64-bit number");
+        }
+        *out = json_integer(r);
+        return 0;
+    }
+    *out = value_number(pow(json_number_value(a->v[0]), json_number_value(a->v[1])));
+    if (*out == NULL)
+        return fail(ctx, &call->loc, "arithmetic", "pow(): the result is not a finite number");
+    return 0;
+}
+
+/* log(n, base) */
+static int fn_log(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                  struct call_args *a)
+{
+    int rc;
+    double n, b;
+    if ((rc = want(ctx, a, 0, "log", JSON_REAL)) < 0 ||
+        (rc = want(ctx, a, 1, "log", JSON_REAL)) < 0)
+        return rc;
+    n = json_number_value(a->v[0]);
+    b = json_number_value(a->v[1]);
+    if (n <= 0 || b <= 0 || b == 1)
+        return fail(ctx, &call->loc, "arithmetic",
+                    "log(): needs a positive number and a positive base other than 1");
+    *out = value_number(log(n) / log(b));
+    if (*out == NULL)
+        return fail(ctx, &call->loc, "arithmetic", "log(): the result is not a finite number");
+    return 0;
+}
+
+/* parseint(string, base): base 2 to 62, digits 0-9 a-z A-Z (Terraform's) */
+static int fn_parseint(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
+                       struct call_args *a)
+{
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    const char *s;
+    json_int_t base, v = 0;
+    bool neg = false;
+    int rc;
+    (void)call;
+    if ((rc = want(ctx, a, 0, "parseint", JSON_STRING)) < 0 ||
+        (rc = want(ctx, a, 1, "parseint", JSON_INTEGER)) < 0)
+        return rc;
+    base = json_integer_value(a->v[1]);
+    if (base < 2 || base > 62)
+        return fail(ctx, &a->e[1]->loc, "type", "parseint(): the base must be 2 to 62");
+    s = str_arg(a, 0);
+    if (*s == '-' || *s == '+')
+        neg = *s++ == '-';
+    if (*s == '\0')
+        goto bad;
+    for (; *s; s++) {
+        const char *d = strchr(digits, *s);
+        json_int_t dv = d ? (json_int_t)(d - digits) : base;
+        /* above base 36 the letters' cases are distinct digits; below, either case */
+        if (d && base <= 36 && dv >= 36)
+            dv -= 26;
+        if (dv >= base)
+            goto bad;
+        if (__builtin_mul_overflow(v, base, &v) ||
+            (neg ? __builtin_sub_overflow(v, dv, &v) : __builtin_add_overflow(v, dv, &v)))
+            return fail(ctx, &a->e[0]->loc, "arithmetic", "parseint(): overflows a 64-bit number");
+    }
+    *out = json_integer(v);
+    return 0;
+bad:
+    return ctx->sensitive
+               ? fail(ctx, &a->e[0]->loc, "type",
+                      "parseint(): the string is not a number in base %" JSON_INTEGER_FORMAT
+                      " (it is sensitive: not shown)",
+                      base)
+               : fail(ctx, &a->e[0]->loc, "type",
+                      "parseint(): \"%s\" is not a number in base %" JSON_INTEGER_FORMAT,
+                      str_arg(a, 0), base);
 }
 
 #define RANGE_MAX 1024
@@ -1552,6 +1759,25 @@ static bool parse_whole(const char *s, json_int_t *v)
     return true;
 }
 
+/* A decimal's text as the language writes it (1.5, -2e3, 1.5e-2; no
+ * spaces, hex, inf or nan), or NULL. */
+static json_t *parse_decimal(const char *s)
+{
+    const char *p = s + (*s == '-');
+    char *end;
+    double d;
+    if (!isdigit((unsigned char)*p))
+        return NULL;
+    for (; *p; p++)
+        if (!isdigit((unsigned char)*p) && !strchr(".eE+-", *p))
+            return NULL;
+    errno = 0;
+    d = strtod(s, &end);
+    if (*end || errno == ERANGE)
+        return NULL;
+    return value_number(d);
+}
+
 static int fn_tostring(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
                        struct call_args *a)
 {
@@ -1577,22 +1803,24 @@ static int fn_tonumber(json_t **out, struct eval_ctx *ctx, const struct ast_expr
 {
     json_int_t v;
     (void)call;
-    if (json_is_null(a->v[0]) || json_is_integer(a->v[0])) {
+    if (json_is_null(a->v[0]) || json_is_number(a->v[0])) {
         *out = json_incref(a->v[0]);
         return 0;
     }
     if (!json_is_string(a->v[0]))
         return fail(ctx, &a->e[0]->loc, "type", "tonumber(): cannot convert a %s to a number",
                     value_type_name(a->v[0]));
-    if (!parse_whole(str_arg(a, 0), &v))
-        return ctx->sensitive
-                   ? fail(ctx, &a->e[0]->loc, "type",
-                          "tonumber(): the string is not a whole number (it is sensitive: not "
-                          "shown)")
-                   : fail(ctx, &a->e[0]->loc, "type", "tonumber(): \"%s\" is not a whole number",
-                          str_arg(a, 0));
-    *out = json_integer(v);
-    return 0;
+    if (parse_whole(str_arg(a, 0), &v)) {
+        *out = json_integer(v);
+        return 0;
+    }
+    if ((*out = parse_decimal(str_arg(a, 0))) != NULL)
+        return 0;
+    return ctx->sensitive
+               ? fail(ctx, &a->e[0]->loc, "type",
+                      "tonumber(): the string is not a number (it is sensitive: not shown)")
+               : fail(ctx, &a->e[0]->loc, "type", "tonumber(): \"%s\" is not a number",
+                      str_arg(a, 0));
 }
 
 static int fn_tobool(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
@@ -1832,64 +2060,73 @@ static int fn_split(json_t **out, struct eval_ctx *ctx, const struct ast_expr *c
 }
 
 /* POSIX extended regular expressions (regcomp); Terraform's are RE2. */
-static int compile_regex(regex_t *re, struct eval_ctx *ctx, const struct call_args *a, size_t i,
+static int compile_regex(struct rx *rx, struct eval_ctx *ctx, const struct call_args *a, size_t i,
                          const char *fn, const char *pattern)
 {
-    int err = regcomp(re, pattern, REG_EXTENDED);
-    if (err != 0) {
-        char msg[160];
-        regerror(err, re, msg, sizeof(msg));
-        regfree(re);
+    char msg[200];
+    if (rx_compile(rx, pattern, msg, sizeof(msg)) < 0)
         return fail(ctx, &a->e[i]->loc, "regex", "%s(): invalid regular expression: %s", fn, msg);
-    }
     return 0;
 }
 
 /* One match's value: the whole match without groups, else the list of
- * the groups (an unmatched group is null). */
-static json_t *match_value(const regex_t *re, const char *s, const regmatch_t *m)
+ * the groups (an unmatched group is null), or with named groups the map
+ * of name to group. */
+static json_t *match_value(const struct rx *rx, const char *s)
 {
     json_t *r;
-    if (re->re_nsub == 0)
-        return json_stringn(s + m[0].rm_so, (size_t)(m[0].rm_eo - m[0].rm_so));
-    r = json_array();
-    for (size_t g = 1; g <= re->re_nsub && g < 10; g++)
-        json_array_append_new(
-            r, m[g].rm_so < 0 ? json_null()
-                              : json_stringn(s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so)));
+    if (rx->ngroups == 0)
+        return json_stringn(s + rx->m[0].rm_so, (size_t)(rx->m[0].rm_eo - rx->m[0].rm_so));
+    r = rx->named ? json_object() : json_array();
+    for (size_t g = 1; g <= rx->ngroups; g++) {
+        const regmatch_t *m = &rx->m[rx->group_of[g]];
+        json_t *v =
+            m->rm_so < 0 ? json_null() : json_stringn(s + m->rm_so, (size_t)(m->rm_eo - m->rm_so));
+        if (rx->named)
+            json_object_set_new(r, rx->names[g], v);
+        else
+            json_array_append_new(r, v);
+    }
     return r;
 }
 
 static int regex_fn(json_t **out, struct eval_ctx *ctx, struct call_args *a, bool all)
 {
     const char *fn = all ? "regexall" : "regex";
-    regex_t re;
-    regmatch_t m[10];
+    struct rx rx;
     const char *s;
     json_t *r = NULL;
     int rc;
     if ((rc = want(ctx, a, 0, fn, JSON_STRING)) < 0 || (rc = want(ctx, a, 1, fn, JSON_STRING)) < 0)
         return rc;
-    if ((rc = compile_regex(&re, ctx, a, 0, fn, str_arg(a, 0))) < 0)
+    if ((rc = compile_regex(&rx, ctx, a, 0, fn, str_arg(a, 0))) < 0)
         return rc;
     s = str_arg(a, 1);
     if (!all) {
-        if (regexec(&re, s, 10, m, 0) != 0)
+        if (!rx_exec(&rx, s, false))
             rc = ctx->sensitive ? fail(ctx, &a->e[1]->loc, "regex",
                                        "regex(): no match (the string is sensitive: not shown)")
                                 : fail(ctx, &a->e[1]->loc, "regex",
                                        "regex(): the pattern does not match \"%s\"", s);
         else
-            r = match_value(&re, s, m);
+            r = match_value(&rx, s);
     } else {
         const char *p = s;
+        bool abut = false;
         r = json_array();
-        while (*p && regexec(&re, p, 10, m, p == s ? 0 : REG_NOTBOL) == 0) {
-            json_array_append_new(r, match_value(&re, p, m));
-            p += m[0].rm_eo > 0 ? m[0].rm_eo : 1;
+        while (rx_exec(&rx, p, p != s)) {
+            const char *end = p + rx.m[0].rm_eo;
+            bool empty = rx.m[0].rm_so == rx.m[0].rm_eo;
+            /* non-overlapping; an empty match right after a match is not one (Go's rule) */
+            if (!(empty && abut && rx.m[0].rm_so == 0))
+                json_array_append_new(r, match_value(&rx, p));
+            abut = !empty;
+            if (empty && *end == '\0')
+                break;
+            p = empty ? end + utf8_offset(end, strlen(end), 1) : end;
         }
     }
-    regfree(&re);
+    rx_free(&rx);
     if (rc == 0)
         *out = r;
     return rc;
@@ -1909,9 +2146,53 @@ static int fn_regexall(json_t **out, struct eval_ctx *ctx, const struct ast_expr
     return regex_fn(out, ctx, a, true);
 }
 
+/* with, its $1, ${1}, $name, ${name} replaced by the groups of the match at
+ * p and $$ by $ (Go's Regexp.Expand, as Terraform's replace): an unknown
+ * or unmatched group is empty. */
+static void expand_groups(struct buf *b, const struct rx *rx, const char *p, const char *with)
+{
+    for (const char *w = with; *w; w++) {
+        const char *name, *end;
+        size_t n, g = 0;
+        bool braced, number = true;
+        if (w[0] != '$') {
+            buf_addch(b, *w);
+            continue;
+        }
+        if (w[1] == '$') {
+            buf_addch(b, '$');
+            w++;
+            continue;
+        }
+        braced = w[1] == '{';
+        name = w + 1 + braced;
+        for (end = name; isalnum((unsigned char)*end) || *end == '_'; end++)
+            number = number && isdigit((unsigned char)*end);
+        n = (size_t)(end - name);
+        if (n == 0 || (braced && *end != '}')) {
+            buf_addch(b, '$'); /* not a reference: the '$' is itself */
+            continue;
+        }
+        w = end - 1 + braced;
+        if (number) {
+            for (const char *d = name; d < end && g <= rx->ngroups; d++)
+                g = g * 10 + (size_t)(*d - '0');
+        } else {
+            for (g = 1; g <= rx->ngroups; g++)
+                if (rx->names[g] && strlen(rx->names[g]) == n && memcmp(rx->names[g], name, n) == 0)
+                    break;
+        }
+        if (g <= rx->ngroups) {
+            const regmatch_t *m = &rx->m[rx->group_of[g]];
+            if (m->rm_so >= 0)
+                buf_add(b, p + m->rm_so, (size_t)(m->rm_eo - m->rm_so));
+        }
+    }
+}
+
 /* replace(s, what, with): every occurrence of the string what; when what
- * is written /like this/, of that regular expression, with $1..$9 in with
- * naming its groups. */
+ * is written /like this/, of that regular expression, with $1, ${name}, ...
+ * in with naming its groups. */
 static int fn_replace(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
                       struct call_args *a)
 {
@@ -1929,37 +2210,37 @@ static int fn_replace(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
     with = str_arg(a, 2);
     buf_init(&b, 0);
     if (k >= 2 && what[0] == '/' && what[k - 1] == '/') {
-        regex_t re;
-        regmatch_t m[10];
+        struct rx rx;
         char *pattern = strndup(what + 1, k - 2);
         const char *p = s;
         if (pattern == NULL)
             return fail(ctx, &call->loc, "internal", "out of memory");
-        rc = compile_regex(&re, ctx, a, 1, "replace", pattern);
+        rc = compile_regex(&rx, ctx, a, 1, "replace", pattern);
         free(pattern);
         if (rc < 0)
             return rc;
-        while (*p && regexec(&re, p, 10, m, p == s ? 0 : REG_NOTBOL) == 0) {
-            buf_add(&b, p, (size_t)m[0].rm_so);
-            for (const char *w = with; *w; w++) {
-                if (w[0] == '$' && w[1] >= '0' && w[1] <= '9') {
-                    size_t g = (size_t)(w[1] - '0');
-                    if (g <= re.re_nsub && m[g].rm_so >= 0)
-                        buf_add(&b, p + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
-                    w++;
-                } else {
-                    buf_addch(&b, *w);
+        bool abut = false;
+        while (rx_exec(&rx, p, p != s)) {
+            const char *end = p + rx.m[0].rm_eo;
+            bool empty = rx.m[0].rm_so == rx.m[0].rm_eo;
+            buf_add(&b, p, (size_t)rx.m[0].rm_so);
+            /* an empty match right after a match is not one (Go's rule) */
+            if (!(empty && abut && rx.m[0].rm_so == 0))
+                expand_groups(&b, &rx, p, with);
+            abut = !empty;
+            if (empty) { /* keep one character and go on after it */
+                size_t one = utf8_offset(end, strlen(end), 1);
+                if (one == 0) {
+                    p = end;
+                    break;
                 }
+                buf_add(&b, end, one);
+                end += one;
             }
-            if (m[0].rm_eo == 0) { /* an empty match: keep one character and go on */
-                buf_addch(&b, *p);
-                p++;
-            } else {
-                p += m[0].rm_eo;
-            }
+            p = end;
         }
         buf_adds(&b, p);
-        regfree(&re);
+        rx_free(&rx);
     } else if (k == 0) {
         buf_adds(&b, s);
     } else {
@@ -1985,11 +2266,8 @@ static int whole_numbers(json_t *v, json_t **fixed, int depth)
     if (depth > 64)
         return -2;
     if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (d != d || d < -9.2e18 || d > 9.2e18 || (double)(json_int_t)d != d)
-            return -1;
-        *fixed = json_integer((json_int_t)d);
-        return 0;
+        *fixed = value_number(json_real_value(v));
+        return *fixed ? 0 : -1;
     }
     if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
@@ -2036,7 +2314,7 @@ static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_ex
     if ((rc = whole_numbers(v, &fixed, 0)) < 0) {
         json_decref(v);
         return fail(ctx, &a->e[0]->loc, "json", "jsondecode(): %s",
-                    rc == -1 ? "a decimal number: numbers are whole here"
+                    rc == -1 ? "a number too large for a 64-bit float"
                              : "nesting deeper than 64 levels");
     }
     if (fixed) {
@@ -2050,7 +2328,8 @@ static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_ex
 static int fn_jsonencode(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
                          struct call_args *a)
 {
-    char *s = json_dumps(a->v[0], JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *s = json_dumps(a->v[0], JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+                                      JSON_REAL_PRECISION(VALUE_DIGITS));
     if (s == NULL)
         return fail(ctx, &call->loc, "internal", "out of memory");
     *out = json_string(s);
@@ -2293,6 +2572,7 @@ static int fn_cidrnetmask(json_t **out, struct eval_ctx *ctx, const struct ast_e
     X(anytrue, 1, 1)                                                                               \
     X(base64decode, 1, 1)                                                                          \
     X(base64encode, 1, 1)                                                                          \
+    X(ceil, 1, 1)                                                                                  \
     X(cidrhost, 2, 2)                                                                              \
     X(cidrnetmask, 1, 1)                                                                           \
     X(cidrsubnet, 3, 3)                                                                            \
@@ -2307,6 +2587,7 @@ static int fn_cidrnetmask(json_t **out, struct eval_ctx *ctx, const struct ast_e
     X(env, 1, 2)                                                                                   \
     X(file, 1, 1)                                                                                  \
     X(flatten, 1, 1)                                                                               \
+    X(floor, 1, 1)                                                                                 \
     X(format, 1, CALL_ARGS_MAX)                                                                    \
     X(formatlist, 1, CALL_ARGS_MAX)                                                                \
     X(index, 2, 2)                                                                                 \
@@ -2315,6 +2596,7 @@ static int fn_cidrnetmask(json_t **out, struct eval_ctx *ctx, const struct ast_e
     X(jsonencode, 1, 1)                                                                            \
     X(keys, 1, 1)                                                                                  \
     X(length, 1, 1)                                                                                \
+    X(log, 2, 2)                                                                                   \
     X(lookup, 2, 3)                                                                                \
     X(lower, 1, 1)                                                                                 \
     X(max, 1, CALL_ARGS_MAX)                                                                       \
@@ -2322,6 +2604,8 @@ static int fn_cidrnetmask(json_t **out, struct eval_ctx *ctx, const struct ast_e
     X(merge, 0, CALL_ARGS_MAX)                                                                     \
     X(min, 1, CALL_ARGS_MAX)                                                                       \
     X(one, 1, 1)                                                                                   \
+    X(parseint, 2, 2)                                                                              \
+    X(pow, 2, 2)                                                                                   \
     X(range, 1, 3)                                                                                 \
     X(regex, 2, 2)                                                                                 \
     X(regexall, 2, 2)                                                                              \
@@ -2330,6 +2614,7 @@ static int fn_cidrnetmask(json_t **out, struct eval_ctx *ctx, const struct ast_e
     X(sensitive, 1, 1)                                                                             \
     X(sha1, 1, 1)                                                                                  \
     X(sha256, 1, 1)                                                                                \
+    X(signum, 1, 1)                                                                                \
     X(slice, 3, 3)                                                                                 \
     X(sort, 1, 1)                                                                                  \
     X(split, 2, 2)                                                                                 \
@@ -2492,21 +2777,50 @@ static int eval_try(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
     return AMLSEC_EPARSE;
 }
 
+/* env() and file() read the machine, not their arguments alone: never
+ * made later (their arguments are never resources in practice). */
+static bool deferrable(const char *fn)
+{
+    return strcmp(fn, "env") != 0 && strcmp(fn, "file") != 0;
+}
+
+/* The result of a call whose arguments are not all known yet: a deferred
+ * call when every unknown in them can be filled in later (parser/value.h),
+ * else an unknown for good. */
+static json_t *defer_call(const char *fn, const struct call_args *a)
+{
+    json_t *args;
+    if (!deferrable(fn) || (args = json_array()) == NULL)
+        return value_unknown();
+    for (size_t i = 0; i < a->n; i++)
+        if (!value_unknown_resolvable(a->v[i]) ||
+            json_array_append_new(args, json_incref(a->v[i])) < 0) {
+            json_decref(args);
+            return value_unknown();
+        }
+    return value_unknown_call(fn, args);
+}
+
 static int eval_call(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
     struct call_args a;
-    bool unknown = false;
+    bool unknown = false, whole = ctx->whole_value;
+    /* length() and keys() need only the collection, not its elements */
+    bool shallow = strcmp(e->u.call.name, "length") == 0 || strcmp(e->u.call.name, "keys") == 0;
     int rc = 0;
 
     if (strcmp(e->u.call.name, "try") == 0 || strcmp(e->u.call.name, "can") == 0)
         return eval_try(out, ctx, e);
+    /* an argument is the value itself: a whole instance read here is its
+     * object, secrets and all (jsonencode(datastore.d)), not its id */
+    ctx->whole_value = true;
     memset(&a, 0, sizeof(a));
     for (const struct ast_expr *x = e->u.call.args; x; x = x->next) {
         json_t *v = NULL;
         bool expand = x->next == NULL && x->kind == EXPR_UNARY && x->u.unary.op == OP_EXPAND;
         if ((rc = eval_expr(&v, ctx, expand ? x->u.unary.operand : x)) < 0)
             goto out;
-        unknown |= value_contains_unknown(v);
+        unknown |= shallow ? value_is_unknown(v) : value_contains_unknown(v);
         if (expand && !value_is_unknown(v)) {
             size_t i;
             json_t *y;
@@ -2529,14 +2843,61 @@ static int eval_call(json_t **out, struct eval_ctx *ctx, const struct ast_expr *
         }
     }
     if (unknown)
-        *out = value_unknown();
+        *out = defer_call(e->u.call.name, &a);
     else
         rc = call_fn(out, ctx, e, &a);
 out:
+    ctx->whole_value = whole;
     for (size_t i = 0; i < a.n; i++)
         json_decref(a.v[i]);
     free(a.v);
     free(a.e);
+    return rc;
+}
+
+static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const json_t *args);
+
+int eval_call_values(json_t **out, const char *fn, const json_t *args)
+{
+    struct diag_list scratch;
+    struct ast_expr call;
+    struct config cfg;
+    struct eval_ctx ctx;
+    struct call_args a;
+    int rc = 0;
+
+    *out = NULL;
+    if (!json_is_array(args) || json_array_size(args) > CALL_ARGS_MAX)
+        return AMLSEC_EPARSE;
+    memset(&call, 0, sizeof(call));
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&ctx, 0, sizeof(ctx));
+    call.kind = EXPR_CALL;
+    call.u.call.name = (char *)fn;
+    diag_list_init(&scratch);
+    ctx.cfg = &cfg;
+    ctx.diags = &scratch;
+    a.n = a.cap = json_array_size(args);
+    a.v = calloc(a.n ? a.n : 1, sizeof(*a.v));
+    a.e = calloc(a.n ? a.n : 1, sizeof(*a.e));
+    if (a.v == NULL || a.e == NULL) {
+        rc = AMLSEC_EPARSE;
+        goto out;
+    }
+    for (size_t i = 0; i < a.n; i++) {
+        a.v[i] = json_array_get(args, i);
+        a.e[i] = &call;
+    }
+    if (find_fn(fn) == NULL)
+        rc = op_values(out, &ctx, fn, args);
+    else if (!deferrable(fn))
+        rc = AMLSEC_EPARSE;
+    else
+        rc = call_fn(out, &ctx, &call, &a);
+out:
+    free(a.v);
+    free(a.e);
+    diag_list_release(&scratch);
     return rc;
 }
 
@@ -2556,80 +2917,98 @@ static const char *op_text(enum ast_op op)
     return (size_t)op < sizeof(text) / sizeof(text[0]) && text[op] ? text[op] : "?";
 }
 
-/* + - * / % < <= > >= on two known values. Numbers are whole (int64):
- * overflow, division by zero and a division with a remainder are errors. */
+/* + - * / % < <= > >= on two known values. Whole numbers (int64) stay
+ * exact: overflow is an error; a division with a remainder gives a decimal
+ * (10 / 4 is 2.5). With a decimal operand the arithmetic is a double's
+ * (value_number): a result that is not finite is an error. */
 static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e, const json_t *a,
                       const json_t *b)
 {
     enum ast_op op = e->u.binary.op;
     json_int_t x, y, r = 0;
+    double dx, dy, dr = 0;
     bool overflow = false;
 
-    if (!json_is_integer(a) || !json_is_integer(b)) {
-        const struct ast_expr *bad = json_is_integer(a) ? e->u.binary.rhs : e->u.binary.lhs;
+    if (!json_is_number(a) || !json_is_number(b)) {
+        const struct ast_expr *bad = json_is_number(a) ? e->u.binary.rhs : e->u.binary.lhs;
         return fail(ctx, &bad->loc, "type", "'%s' needs numbers, not a %s", op_text(op),
-                    value_type_name(json_is_integer(a) ? b : a));
+                    value_type_name(json_is_number(a) ? b : a));
     }
-    x = json_integer_value(a);
-    y = json_integer_value(b);
     switch (op) {
     case OP_LT:
-        *out = json_boolean(x < y);
+        *out = json_boolean(cmp_numbers(a, b) < 0);
         return 0;
     case OP_LE:
-        *out = json_boolean(x <= y);
+        *out = json_boolean(cmp_numbers(a, b) <= 0);
         return 0;
     case OP_GT:
-        *out = json_boolean(x > y);
+        *out = json_boolean(cmp_numbers(a, b) > 0);
         return 0;
     case OP_GE:
-        *out = json_boolean(x >= y);
+        *out = json_boolean(cmp_numbers(a, b) >= 0);
         return 0;
+    default:
+        break;
+    }
+    if ((op == OP_DIV || op == OP_MOD) && json_number_value(b) == 0)
+        return fail(ctx, &e->u.binary.rhs->loc, "arithmetic", "%s by zero",
+                    op == OP_DIV ? "division" : "modulo");
+    if (json_is_integer(a) && json_is_integer(b)) {
+        x = json_integer_value(a);
+        y = json_integer_value(b);
+        switch (op) {
+        case OP_ADD:
+            overflow = __builtin_add_overflow(x, y, &r);
+            break;
+        case OP_SUB:
+            overflow = __builtin_sub_overflow(x, y, &r);
+            break;
+        case OP_MUL:
+            overflow = __builtin_mul_overflow(x, y, &r);
+            break;
+        case OP_DIV:
+        case OP_MOD:
+            if (x == INT64_MIN && y == -1) {
+                overflow = true;
+                break;
+            }
+            if (op == OP_DIV && x % y != 0) { /* 10 / 4 is 2.5 */
+                *out = value_number((double)x / (double)y);
+                return 0;
+            }
+            r = op == OP_MOD ? x % y : x / y;
+            break;
+        default:
+            return fail(ctx, &e->loc, "internal", "unknown operator %d", (int)op);
+        }
+        if (overflow)
+            return fail(ctx, &e->loc, "arithmetic", "'%s' overflows a 64-bit number", op_text(op));
+        *out = json_integer(r);
+        return 0;
+    }
+    dx = json_number_value(a);
+    dy = json_number_value(b);
+    switch (op) {
     case OP_ADD:
-        overflow = __builtin_add_overflow(x, y, &r);
+        dr = dx + dy;
         break;
     case OP_SUB:
-        overflow = __builtin_sub_overflow(x, y, &r);
+        dr = dx - dy;
         break;
     case OP_MUL:
-        overflow = __builtin_mul_overflow(x, y, &r);
+        dr = dx * dy;
         break;
     case OP_DIV:
+        dr = dx / dy;
+        break;
     case OP_MOD:
-        if (y == 0)
-            return fail(ctx, &e->u.binary.rhs->loc, "arithmetic", "%s by zero",
-                        op == OP_DIV ? "division" : "modulo");
-        if (x == INT64_MIN && y == -1) {
-            overflow = true;
-            break;
-        }
-        if (op == OP_MOD) {
-            r = x % y;
-            break;
-        }
-        if (x % y != 0) {
-            struct diag *d =
-                ctx->sensitive
-                    ? diag_add(ctx->diags, DIAG_ERROR, &e->loc, "arithmetic",
-                               "the quotient is not a whole number (the operands are sensitive: "
-                               "not shown)")
-                    : diag_add(ctx->diags, DIAG_ERROR, &e->loc, "arithmetic",
-                               "%" JSON_INTEGER_FORMAT " / %" JSON_INTEGER_FORMAT
-                               " is not a whole number",
-                               x, y);
-            if (d)
-                diag_set_hint(d, "numbers are whole: divide what divides exactly, or use '%%' "
-                                 "for the remainder");
-            return AMLSEC_EPARSE;
-        }
-        r = x / y;
+        dr = fmod(dx, dy); /* the sign of the left operand, as for whole numbers */
         break;
     default:
         return fail(ctx, &e->loc, "internal", "unknown operator %d", (int)op);
     }
-    if (overflow)
-        return fail(ctx, &e->loc, "arithmetic", "'%s' overflows a 64-bit number", op_text(op));
-    *out = json_integer(r);
+    if ((*out = value_number(dr)) == NULL)
+        return fail(ctx, &e->loc, "arithmetic", "'%s' overflows a 64-bit float", op_text(op));
     return 0;
 }
 
@@ -2795,6 +3174,94 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
     return 0;
 }
 
+/* An operator or conditional on values not all known yet: deferred like a
+ * call (its "function" is the operator: "+", "==", "&&", "!", "neg", "?:")
+ * when every unknown can be filled in later, else unknown for good. */
+static json_t *defer_op(const char *op, json_t *a, json_t *b, json_t *c)
+{
+    json_t *args = json_array();
+    json_t *v[3] = {a, b, c};
+    for (int i = 0; i < 3 && args && v[i]; i++)
+        if (!value_unknown_resolvable(v[i]) || json_array_append(args, v[i]) < 0) {
+            json_decref(args);
+            args = NULL;
+        }
+    return args ? value_unknown_call(op, args) : value_unknown();
+}
+
+/* `c ? x : y` with c unknown: both branches, evaluated quietly (an error in
+ * either leaves the result unknown for good, as before). */
+static json_t *defer_cond(struct eval_ctx *ctx, const struct ast_expr *e, json_t *c)
+{
+    struct diag_list *saved = ctx->diags, scratch;
+    json_t *x = NULL, *y = NULL, *r;
+    diag_list_init(&scratch);
+    ctx->diags = &scratch;
+    if (eval_expr(&x, ctx, e->u.cond.then) == 0 && eval_expr(&y, ctx, e->u.cond.otherwise) == 0)
+        r = defer_op("?:", c, x, y);
+    else
+        r = value_unknown();
+    ctx->diags = saved;
+    diag_list_release(&scratch);
+    json_decref(x);
+    json_decref(y);
+    return r;
+}
+
+/* A deferred operator, its operands now known (eval_call_values). */
+static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const json_t *args)
+{
+    static const struct {
+        const char *text;
+        enum ast_op op;
+    } ops[] = {{"+", OP_ADD}, {"-", OP_SUB}, {"*", OP_MUL}, {"/", OP_DIV}, {"%", OP_MOD},
+               {"<", OP_LT},  {"<=", OP_LE}, {">", OP_GT},  {">=", OP_GE}};
+    const json_t *a = json_array_get(args, 0), *b = json_array_get(args, 1);
+    size_t n = json_array_size(args);
+    if (strcmp(op, "?:") == 0 && n == 3) {
+        if (!json_is_boolean(a))
+            return AMLSEC_EPARSE;
+        *out = json_incref(json_array_get(args, json_is_true(a) ? 1 : 2));
+        return 0;
+    }
+    if ((strcmp(op, "!") == 0 || strcmp(op, "neg") == 0) && n == 1) {
+        if (op[0] == '!' && json_is_boolean(a))
+            *out = json_boolean(!json_is_true(a));
+        else if (op[0] == 'n' && json_is_real(a))
+            *out = value_number(-json_real_value(a));
+        else if (op[0] == 'n' && json_is_integer(a) && json_integer_value(a) != INT64_MIN)
+            *out = json_integer(-json_integer_value(a));
+        else
+            return AMLSEC_EPARSE;
+        return 0;
+    }
+    if (n != 2)
+        return AMLSEC_EPARSE;
+    if (strcmp(op, "&&") == 0 || strcmp(op, "||") == 0) {
+        if (!json_is_boolean(a) || !json_is_boolean(b))
+            return AMLSEC_EPARSE;
+        *out = json_boolean(op[0] == '&' ? json_is_true(a) && json_is_true(b)
+                                         : json_is_true(a) || json_is_true(b));
+        return 0;
+    }
+    if (strcmp(op, "==") == 0 || strcmp(op, "!=") == 0) {
+        bool eq = values_equal(a, b);
+        *out = json_boolean(op[0] == '=' ? eq : !eq);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        if (strcmp(op, ops[i].text) == 0) {
+            struct ast_expr e, operand;
+            memset(&e, 0, sizeof(e));
+            memset(&operand, 0, sizeof(operand));
+            e.kind = EXPR_BINARY;
+            e.u.binary.op = ops[i].op;
+            e.u.binary.lhs = e.u.binary.rhs = &operand;
+            return eval_arith(out, ctx, &e, a, b);
+        }
+    return AMLSEC_EPARSE;
+}
+
 int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
     json_t *a = NULL, *b = NULL;
@@ -2811,6 +3278,9 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
     case EXPR_INT:
         *out = json_integer(e->u.i);
         return 0;
+    case EXPR_NUMBER:
+        *out = value_number(e->u.d);
+        return *out ? 0 : fail(ctx, &e->loc, "arithmetic", "the number is not finite");
     case EXPR_STRING:
         *out = json_stringn(e->u.str.s, e->u.str.len);
         return 0;
@@ -2873,7 +3343,7 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
             return rc;
         if ((rc = want_bool(ctx, e->u.cond.cond, a, "the condition of '?'")) == 0) {
             if (value_is_unknown(a))
-                *out = value_unknown();
+                *out = defer_cond(ctx, e, a);
             else
                 rc = eval_expr(out, ctx, json_is_true(a) ? e->u.cond.then : e->u.cond.otherwise);
         }
@@ -2882,8 +3352,9 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
     case EXPR_UNARY:
         if ((rc = eval_expr(&a, ctx, e->u.unary.operand)) < 0)
             return rc;
-        if (value_is_unknown(a)) {
-            *out = a;
+        if (value_is_unknown(a) && e->u.unary.op != OP_EXPAND) {
+            *out = defer_op(e->u.unary.op == OP_NOT ? "!" : "neg", a, NULL, NULL);
+            json_decref(a);
             return 0;
         }
         if (e->u.unary.op == OP_EXPAND) {
@@ -2892,8 +3363,12 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
         } else if (e->u.unary.op == OP_NOT) {
             if ((rc = want_bool(ctx, e->u.unary.operand, a, "'!'")) == 0)
                 *out = json_boolean(!json_is_true(a));
-        } else if (!json_is_integer(a)) {
+        } else if (!json_is_number(a)) {
             rc = fail(ctx, &e->loc, "type", "'-' needs a number, not a %s", value_type_name(a));
+        } else if (json_is_real(a)) {
+            *out = value_number(-json_real_value(a));
+        } else if (json_integer_value(a) == INT64_MIN) {
+            rc = fail(ctx, &e->loc, "arithmetic", "'-' overflows a 64-bit number");
         } else {
             *out = json_integer(-json_integer_value(a));
         }
@@ -2911,14 +3386,17 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
             if ((rc = want_bool(ctx, e->u.binary.lhs, a, what)) == 0 &&
                 (rc = want_bool(ctx, e->u.binary.rhs, b, what)) == 0) {
                 if (value_is_unknown(a) || value_is_unknown(b))
-                    *out = value_unknown();
+                    *out = defer_op(e->u.binary.op == OP_AND ? "&&" : "||", a, b, NULL);
                 else if (e->u.binary.op == OP_AND)
                     *out = json_boolean(json_is_true(a) && json_is_true(b));
                 else
                     *out = json_boolean(json_is_true(a) || json_is_true(b));
             }
         } else if (value_contains_unknown(a) || value_contains_unknown(b)) {
-            *out = value_unknown();
+            *out = defer_op(e->u.binary.op == OP_EQ   ? "=="
+                            : e->u.binary.op == OP_NE ? "!="
+                                                      : op_text(e->u.binary.op),
+                            a, b, NULL);
         } else if (e->u.binary.op == OP_EQ || e->u.binary.op == OP_NE) {
             bool eq = values_equal(a, b);
             *out = json_boolean(e->u.binary.op == OP_EQ ? eq : !eq);

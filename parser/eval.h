@@ -48,6 +48,11 @@ struct eval_ctx {
 /* *out receives a new reference. */
 int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e);
 
+/* Calls function fn with the values args (a list, borrowed), as a
+ * deferred call (parser/value.h) is made once its arguments are known.
+ * Diagnostics are dropped: AMLSEC_EPARSE when the call fails. */
+int eval_call_values(json_t **out, const char *fn, const json_t *args);
+
 /* The function names eval_expr knows, NULL-terminated (for suggestions). */
 extern const char *const eval_functions[];
 

@@ -238,9 +238,9 @@ static bool ends_operand(const struct items *items)
         int t = items->v[i].tok;
         if (t == TOK_NL || t == TOK_COMMENT)
             continue;
-        return t == TOK_IDENT || t == TOK_TRAV || t == TOK_INT || t == TOK_STRING ||
-               t == TOK_TRUE || t == TOK_FALSE || t == TOK_NULL || t == TOK_RPAREN ||
-               t == TOK_RBRACKET || t == TOK_RBRACE || t == ITEM_REGION;
+        return t == TOK_IDENT || t == TOK_TRAV || t == TOK_INT || t == TOK_DECIMAL ||
+               t == TOK_STRING || t == TOK_TRUE || t == TOK_FALSE || t == TOK_NULL ||
+               t == TOK_RPAREN || t == TOK_RBRACKET || t == TOK_RBRACE || t == ITEM_REGION;
     }
     return false;
 }

@@ -222,6 +222,11 @@ struct ast_expr *parse_unary(struct parse_ctx *ctx, enum ast_op op, struct ast_e
         x->loc = *loc;
         return x;
     }
+    if (op == OP_NEG && x && x->kind == EXPR_NUMBER) {
+        x->u.d = -x->u.d;
+        x->loc = *loc;
+        return x;
+    }
     e = expr_new(ctx, EXPR_UNARY, loc);
     e->u.unary.op = op;
     e->u.unary.operand = x;
@@ -281,6 +286,13 @@ struct ast_expr *parse_int(struct parse_ctx *ctx, int64_t v, const struct src_lo
 {
     struct ast_expr *e = expr_new(ctx, EXPR_INT, loc);
     e->u.i = v;
+    return e;
+}
+
+struct ast_expr *parse_number(struct parse_ctx *ctx, double v, const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_NUMBER, loc);
+    e->u.d = v;
     return e;
 }
 
@@ -389,12 +401,13 @@ struct ast_expr *parse_step_splat(struct parse_ctx *ctx, struct ast_expr *t,
 /* <<-EOT: remove the indentation common to every non-blank line. Line starts
  * are the template's beginning and every byte after a newline in a literal
  * part; a line that starts with an interpolation has no indentation. */
-static void dedent(struct parse_ctx *ctx, struct ast_expr *parts)
+static void dedent(struct parse_ctx *ctx, struct ast_expr **seq, size_t n)
 {
     size_t min = (size_t)-1;
     bool at_start = true;
 
-    for (struct ast_expr *p = parts; p; p = p->next) {
+    for (size_t k = 0; k < n; k++) {
+        struct ast_expr *p = seq[k];
         if (p->kind != EXPR_STRING) {
             if (at_start)
                 min = 0;
@@ -409,7 +422,7 @@ static void dedent(struct parse_ctx *ctx, struct ast_expr *parts)
                     w++;
                 /* blank lines do not count */
                 if (!(i + w < p->u.str.len && p->u.str.s[i + w] == '\n') &&
-                    !(i + w == p->u.str.len && p->next == NULL) && w < min)
+                    !(i + w == p->u.str.len && k + 1 == n) && w < min)
                     min = w;
                 at_start = false;
                 i += w;
@@ -422,7 +435,8 @@ static void dedent(struct parse_ctx *ctx, struct ast_expr *parts)
     if (min == (size_t)-1 || min == 0)
         return;
     at_start = true;
-    for (struct ast_expr *p = parts; p; p = p->next) {
+    for (size_t k = 0; k < n; k++) {
+        struct ast_expr *p = seq[k];
         struct buf out;
         if (p->kind != EXPR_STRING) {
             at_start = false;
@@ -453,15 +467,114 @@ static void dedent(struct parse_ctx *ctx, struct ast_expr *parts)
     }
 }
 
+/* The parts of a template in source order, directive bodies included
+ * (a directive itself stands between them as a non-string part): what
+ * dedent and the strip markers see. */
+static void seq_push(struct ast_expr ***seq, size_t *n, size_t *cap, struct ast_expr *p)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 16;
+        struct ast_expr **v = realloc(*seq, c * sizeof(*v));
+        if (v == NULL)
+            return; /* out of memory: some text not dedented or stripped */
+        *seq = v;
+        *cap = c;
+    }
+    (*seq)[(*n)++] = p;
+}
+
+static void flatten(struct ast_expr *parts, struct ast_expr ***seq, size_t *n, size_t *cap)
+{
+    for (struct ast_expr *p = parts; p; p = p->next) {
+        seq_push(seq, n, cap, p); /* a part, or the directive's opening */
+        if (p->kind == EXPR_COND && p->u.cond.then->kind == EXPR_TEMPLATE &&
+            p->u.cond.then->u.tmpl.directive) {
+            flatten(p->u.cond.then->u.tmpl.parts, seq, n, cap);
+            seq_push(seq, n, cap, p); /* %{ else } */
+            flatten(p->u.cond.otherwise->u.tmpl.parts, seq, n, cap);
+            seq_push(seq, n, cap, p); /* %{ endif } */
+        } else if (p->kind == EXPR_CALL && p->u.call.n == 2 &&
+                   p->u.call.args->next->kind == EXPR_FOR &&
+                   p->u.call.args->next->u.forx->value->kind == EXPR_TEMPLATE &&
+                   p->u.call.args->next->u.forx->value->u.tmpl.directive) {
+            flatten(p->u.call.args->next->u.forx->value->u.tmpl.parts, seq, n, cap);
+            seq_push(seq, n, cap, p); /* %{ endfor } */
+        }
+    }
+}
+
+/* Applies the strip markers the lexer set on the text (`${~`, `~}`). */
+static void strip_text(struct ast_expr **seq, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        struct ast_expr *p = seq[k];
+        if (p->kind != EXPR_STRING)
+            continue;
+        if (p->u.str.strip & AST_STRIP_LEADING)
+            while (p->u.str.len && strchr(" \t\r\n", p->u.str.s[0])) {
+                p->u.str.s++;
+                p->u.str.len--;
+            }
+        if (p->u.str.strip & AST_STRIP_TRAILING)
+            while (p->u.str.len && strchr(" \t\r\n", p->u.str.s[p->u.str.len - 1]))
+                p->u.str.len--;
+    }
+}
+
 struct ast_expr *parse_template(struct parse_ctx *ctx, struct ast_expr *rev_parts, bool heredoc,
                                 bool indent, const struct src_loc *loc)
 {
     struct ast_expr *e = expr_new(ctx, EXPR_TEMPLATE, loc);
     e->u.tmpl.parts = reverse(rev_parts, &e->u.tmpl.n);
     e->u.tmpl.heredoc = heredoc;
-    if (heredoc && indent)
-        dedent(ctx, e->u.tmpl.parts);
+    {
+        struct ast_expr **seq = NULL;
+        size_t n = 0, cap = 0;
+        flatten(e->u.tmpl.parts, &seq, &n, &cap);
+        if (heredoc && indent)
+            dedent(ctx, seq, n);
+        strip_text(seq, n);
+        free(seq);
+    }
     return e;
+}
+
+/* The body of a template directive: a template of its own (not dedented
+ * here: the heredoc around it dedents every line, bodies included). */
+static struct ast_expr *directive_body(struct parse_ctx *ctx, struct ast_expr *rev_parts,
+                                       const struct src_loc *loc)
+{
+    struct ast_expr *e = expr_new(ctx, EXPR_TEMPLATE, loc);
+    e->u.tmpl.parts = reverse(rev_parts, &e->u.tmpl.n);
+    e->u.tmpl.directive = true;
+    return e;
+}
+
+struct ast_expr *parse_tmpl_if(struct parse_ctx *ctx, struct ast_expr *cond,
+                               struct ast_expr *rev_then, bool has_else, struct ast_expr *rev_else,
+                               const struct src_loc *from, const struct src_loc *to)
+{
+    struct src_loc loc = *from;
+    loc.end = to->end;
+    (void)has_else;
+    return parse_cond(ctx, cond, directive_body(ctx, rev_then, &loc),
+                      directive_body(ctx, rev_else, &loc), &loc);
+}
+
+struct ast_expr *parse_tmpl_for(struct parse_ctx *ctx, struct ast_for *head,
+                                struct ast_expr *rev_body, const struct src_loc *from,
+                                const struct src_loc *to)
+{
+    struct src_loc loc = *from;
+    struct ast_expr *sep, *each;
+    loc.end = to->end;
+    /* join("", [for x in coll : "body"]) */
+    each = parse_for(ctx, head, NULL, directive_body(ctx, rev_body, &loc), false, NULL, &loc);
+    sep = expr_new(ctx, EXPR_STRING, &loc);
+    sep->u.str.s = "";
+    sep->u.str.len = 0;
+    return parse_call(ctx, "join", &loc, parse_append(ctx, parse_append(ctx, NULL, sep), each),
+                      &loc);
 }
 
 struct ast_expr *parse_append(struct parse_ctx *ctx, struct ast_expr *rev_list, struct ast_expr *e)

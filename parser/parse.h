@@ -85,6 +85,7 @@ struct ast_expr *parse_binary(struct parse_ctx *ctx, enum ast_op op, struct ast_
 struct ast_expr *parse_unary(struct parse_ctx *ctx, enum ast_op op, struct ast_expr *e,
                              const struct src_loc *loc);
 struct ast_expr *parse_int(struct parse_ctx *ctx, int64_t v, const struct src_loc *loc);
+struct ast_expr *parse_number(struct parse_ctx *ctx, double v, const struct src_loc *loc);
 struct ast_expr *parse_bool(struct parse_ctx *ctx, bool v, const struct src_loc *loc);
 struct ast_expr *parse_null(struct parse_ctx *ctx, const struct src_loc *loc);
 struct ast_expr *parse_call(struct parse_ctx *ctx, const char *name, const struct src_loc *nloc,
@@ -104,6 +105,15 @@ struct ast_expr *parse_template(struct parse_ctx *ctx, struct ast_expr *rev_part
                                 bool indent, const struct src_loc *loc);
 /* Lists are built by prepending; the finishing builder reverses them. */
 struct ast_expr *parse_append(struct parse_ctx *ctx, struct ast_expr *rev_list, struct ast_expr *e);
+/* Template directives, as the expressions they mean: `%{ if c }a%{ else }b%{ endif }` is a
+ * conditional between two templates; `%{ for x in coll }body%{ endfor }` is
+ * join("", [for x in coll : "body"]). from and to: the opening and closing tokens. */
+struct ast_expr *parse_tmpl_if(struct parse_ctx *ctx, struct ast_expr *cond,
+                               struct ast_expr *rev_then, bool has_else, struct ast_expr *rev_else,
+                               const struct src_loc *from, const struct src_loc *to);
+struct ast_expr *parse_tmpl_for(struct parse_ctx *ctx, struct ast_for *head,
+                                struct ast_expr *rev_body, const struct src_loc *from,
+                                const struct src_loc *to);
 struct ast_expr *parse_list(struct parse_ctx *ctx, struct ast_expr *rev_items,
                             const struct src_loc *loc);
 struct ast_expr *parse_map(struct parse_ctx *ctx, struct ast_map_item *rev_items,

@@ -1,6 +1,8 @@
 #include "parser/value.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,15 +75,63 @@ bool value_unknown_origin(const json_t *v, const char **address, const char **at
     return true;
 }
 
+/* A deferred call is {"$unknown": {"call": NAME, "args": [...]}}: a map
+ * value of the language is never an object under the key "$unknown" with
+ * exactly these two keys and a list of arguments. */
+json_t *value_unknown_call(const char *fn, json_t *args)
+{
+    json_t *o = json_object(), *tag = json_pack("{s:s, s:o}", "call", fn, "args", args);
+    if (o == NULL || tag == NULL || json_object_set_new_nocheck(o, UNKNOWN_KEY, tag) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+bool value_unknown_call_parts(const json_t *v, const char **fn, const json_t **args)
+{
+    const json_t *tag =
+        json_is_object(v) && json_object_size(v) == 1 ? json_object_get(v, UNKNOWN_KEY) : NULL;
+    const json_t *name = json_object_get(tag, "call"), *list = json_object_get(tag, "args");
+    if (!json_is_object(tag) || json_object_size(tag) != 2 || !json_is_string(name) ||
+        !json_is_array(list))
+        return false;
+    *fn = json_string_value(name);
+    *args = list;
+    return true;
+}
+
 bool value_is_unknown(const json_t *v)
 {
     const json_t *tag;
+    const char *fn;
+    const json_t *args;
     if (!json_is_object(v) || json_object_size(v) != 1)
         return false;
     tag = json_object_get(v, UNKNOWN_KEY);
     /* a tag holds a NUL, which no string of the language can */
     return json_is_true(tag) ||
-           (json_is_string(tag) && strlen(json_string_value(tag)) < json_string_length(tag));
+           (json_is_string(tag) && strlen(json_string_value(tag)) < json_string_length(tag)) ||
+           value_unknown_call_parts(v, &fn, &args);
+}
+
+bool value_unknown_resolvable(const json_t *v)
+{
+    size_t i;
+    const char *k;
+    json_t *x;
+    const char *fn;
+    const json_t *args;
+    if (value_unknown_call_parts(v, &fn, &args))
+        return value_unknown_resolvable(args);
+    if (value_is_unknown(v))
+        return !json_is_true(json_object_get(v, UNKNOWN_KEY));
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x) if (!value_unknown_resolvable(x)) return false;
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x) if (!value_unknown_resolvable(x)) return false;
+    }
+    return true;
 }
 
 bool value_contains_unknown(const json_t *v)
@@ -97,6 +147,27 @@ bool value_contains_unknown(const json_t *v)
         json_object_foreach((json_t *)v, k, x) if (value_contains_unknown(x)) return true;
     }
     return false;
+}
+
+json_t *value_number(double d)
+{
+    char text[40];
+    if (!isfinite(d))
+        return NULL;
+    /* whole numbers are integers (int64): they print without a fraction */
+    if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+        return json_integer((json_int_t)d);
+    /* 15 significant digits: 0.1 + 0.2 is 0.3, and the value reads back
+     * the same from any JSON that printed it (ARM, the state) */
+    snprintf(text, sizeof(text), "%.*g", VALUE_DIGITS, d);
+    return json_real(strtod(text, NULL));
+}
+
+int value_number_text(struct buf *out, const json_t *v)
+{
+    if (json_is_integer(v))
+        return buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    return buf_addf(out, "%.*g", VALUE_DIGITS, json_real_value(v));
 }
 
 const char *value_type_name(const json_t *v)
@@ -178,7 +249,7 @@ int value_format(struct buf *out, const json_t *v)
     case JSON_INTEGER:
         return buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_REAL:
-        return buf_addf(out, "%g", json_real_value(v));
+        return value_number_text(out, v);
     case JSON_TRUE:
         return buf_adds(out, "true");
     case JSON_FALSE:

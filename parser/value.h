@@ -20,7 +20,26 @@ json_t *value_unknown_of(const char *address, const char *attr);
 /* The origin of a tagged unknown; false for untagged ones and for values. */
 bool value_unknown_origin(const json_t *v, const char **address, const char **attr);
 bool value_is_unknown(const json_t *v);
+/* A function call whose arguments hold unknowns that can be filled in
+ * later (tagged ones, or other deferred calls): the result is unknown until
+ * they are, then engine/known.h makes the call (eval_call_values). args is
+ * consumed. */
+json_t *value_unknown_call(const char *fn, json_t *args);
+/* The function and arguments of a deferred call (borrowed); false for
+ * anything else. */
+bool value_unknown_call_parts(const json_t *v, const char **fn, const json_t **args);
+/* Whether every unknown inside v (if any) can be filled in later: no
+ * untagged unknown anywhere, deferred calls' arguments included. */
+bool value_unknown_resolvable(const json_t *v);
 bool value_contains_unknown(const json_t *v); /* anywhere inside */
+/* Numbers are int64 integers (json integers) or, when not whole, doubles
+ * (json reals) rounded to VALUE_DIGITS significant digits. value_number
+ * makes one from a double (NULL when not finite: an overflow); a whole
+ * double within int64 becomes an integer. */
+#define VALUE_DIGITS 15
+json_t *value_number(double d);
+/* A number as the language prints it: 3, -1, 2.5, 1e+20. Appends to out. */
+int value_number_text(struct buf *out, const json_t *v);
 /* "string", "number", "bool", "list", "map", "null", "unknown" */
 const char *value_type_name(const json_t *v);
 /* Renders v the way the language would write it: "a", 3, true, ["x"], { k = "v" };

@@ -108,61 +108,100 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
-int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                      struct errbuf *err)
+int file_atomic_open(struct file_atomic *fa, const char *path, mode_t mode, struct errbuf *err)
 {
-    char tmp[4096];
-    const char *p = data;
-    size_t left = len;
-    int fd, rc = AMLSEC_EIO;
-
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
+    fa->fd = -1;
+    fa->path = path;
+    fa->mode = mode;
+    if ((size_t)snprintf(fa->tmp, sizeof(fa->tmp), "%s.tmp.%ld", path, (long)getpid()) >=
+        sizeof(fa->tmp))
         return errbuf_set(err, AMLSEC_EUSAGE, "path too long: '%s'", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0 && errno == EEXIST) {
+    fa->fd = open(fa->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fa->fd < 0 && errno == EEXIST) {
         /* A leftover from a killed run of this same pid number: ours to remove. */
-        unlink(tmp);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        unlink(fa->tmp);
+        fa->fd = open(fa->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     }
-    if (fd < 0)
-        return errbuf_set(err, AMLSEC_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-    while (left) {
-        ssize_t n = write(fd, p, left);
+    if (fa->fd < 0)
+        return errbuf_set(err, AMLSEC_EIO, "cannot create '%s': %s", fa->tmp, strerror(errno));
+    return 0;
+}
+
+int file_atomic_pwrite(struct file_atomic *fa, const void *data, size_t len, off_t at,
+                       struct errbuf *err)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t n = at < 0 ? write(fa->fd, p, len) : pwrite(fa->fd, p, len, at);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            errbuf_set(err, AMLSEC_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-            goto fail;
+            return errbuf_set(err, AMLSEC_EIO, "cannot write '%s': %s", fa->tmp, strerror(errno));
         }
         p += n;
-        left -= (size_t)n;
+        len -= (size_t)n;
+        if (at >= 0)
+            at += n;
     }
+    return 0;
+}
+
+int file_atomic_write(struct file_atomic *fa, const void *data, size_t len, struct errbuf *err)
+{
+    return file_atomic_pwrite(fa, data, len, -1, err);
+}
+
+int file_atomic_commit(struct file_atomic *fa, struct errbuf *err)
+{
     fault_point("after-tmp");
-    if (fsync(fd) < 0) {
-        errbuf_set(err, AMLSEC_EIO, "cannot sync '%s': %s", tmp, strerror(errno));
+    if (fsync(fa->fd) < 0) {
+        errbuf_set(err, AMLSEC_EIO, "cannot sync '%s': %s", fa->tmp, strerror(errno));
         goto fail;
     }
     fault_point("after-fsync");
-    if (fchmod(fd, mode) < 0) {
-        errbuf_set(err, AMLSEC_EIO, "cannot chmod '%s': %s", tmp, strerror(errno));
+    if (fchmod(fa->fd, fa->mode) < 0) {
+        errbuf_set(err, AMLSEC_EIO, "cannot chmod '%s': %s", fa->tmp, strerror(errno));
         goto fail;
     }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        errbuf_set(err, AMLSEC_EIO, "cannot replace '%s': %s", path, strerror(errno));
+    close(fa->fd);
+    fa->fd = -1;
+    if (rename(fa->tmp, fa->path) < 0) {
+        errbuf_set(err, AMLSEC_EIO, "cannot replace '%s': %s", fa->path, strerror(errno));
         goto fail;
     }
     fault_point("after-rename");
-    if (fsync_dir_of(path) < 0)
-        return errbuf_set(err, AMLSEC_EIO, "cannot sync the directory of '%s': %s", path,
+    if (fsync_dir_of(fa->path) < 0)
+        return errbuf_set(err, AMLSEC_EIO, "cannot sync the directory of '%s': %s", fa->path,
                           strerror(errno));
     return 0;
 fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return rc;
+    file_atomic_abort(fa);
+    return AMLSEC_EIO;
+}
+
+void file_atomic_abort(struct file_atomic *fa)
+{
+    if (fa->fd >= 0) {
+        close(fa->fd);
+        fa->fd = -1;
+        unlink(fa->tmp);
+    } else if (fa->tmp[0]) {
+        unlink(fa->tmp); /* a failed rename leaves the temporary file */
+    }
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                      struct errbuf *err)
+{
+    struct file_atomic fa;
+    int rc;
+    if ((rc = file_atomic_open(&fa, path, mode, err)) < 0)
+        return rc;
+    if ((rc = file_atomic_write(&fa, data, len, err)) < 0) {
+        file_atomic_abort(&fa);
+        return rc;
+    }
+    return file_atomic_commit(&fa, err);
 }
 
 int file_mkdir_parents(const char *path, struct errbuf *err)

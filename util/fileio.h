@@ -20,6 +20,24 @@ int file_read_all(struct buf *out, const char *path, size_t max, struct errbuf *
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
                       struct errbuf *err);
 
+/* The same, written as it is made: open, write (appending) or pwrite
+ * (at an offset already written: a field filled in at the end), then
+ * commit (fsync, rename over path, fsync the directory) or abort (the
+ * temporary file removed). fd is open for reading too. A failed commit
+ * has aborted. */
+struct file_atomic {
+    int fd;
+    const char *path;
+    mode_t mode;
+    char tmp[4096];
+};
+int file_atomic_open(struct file_atomic *fa, const char *path, mode_t mode, struct errbuf *err);
+int file_atomic_write(struct file_atomic *fa, const void *data, size_t len, struct errbuf *err);
+int file_atomic_pwrite(struct file_atomic *fa, const void *data, size_t len, off_t at,
+                       struct errbuf *err);
+int file_atomic_commit(struct file_atomic *fa, struct errbuf *err);
+void file_atomic_abort(struct file_atomic *fa);
+
 /* Creates the directories leading to path (mode 0700) that do not exist. */
 int file_mkdir_parents(const char *path, struct errbuf *err);
 

@@ -77,12 +77,110 @@ int jsonw_value(struct buf *b, const json_t *v)
     case JSON_NULL:
         return buf_adds(b, "null");
     case JSON_REAL: {
-        /* jansson's shortest round-tripping form */
-        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        /* the shortest of jansson's forms that reads back the same double
+         * (0.3, not 0.29999999999999999) */
+        double d = json_real_value(v);
+        char *text = NULL;
+        for (int prec = 15; prec <= 17; prec++) {
+            free(text);
+            text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(prec));
+            if (text == NULL || strtod(text, NULL) == d)
+                break;
+        }
         int rc = text ? buf_adds(b, text) : AMLSEC_ENOMEM;
         free(text);
         return rc;
     }
     }
     return AMLSEC_ENOMEM;
+}
+
+struct member {
+    const char *key;
+    size_t len;
+    const json_t *value;
+};
+
+/* jansson's order for JSON_SORT_KEYS: the bytes, then the length */
+static int member_cmp(const void *pa, const void *pb)
+{
+    const struct member *a = pa, *b = pb;
+    int c = memcmp(a->key, b->key, a->len < b->len ? a->len : b->len);
+    if (c)
+        return c;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+static int pretty_newline(const struct jsonw_pretty *o, size_t depth)
+{
+    static const char spaces[] = "                                ";
+    size_t n = depth * (size_t)o->indent;
+    if (buf_addch(o->b, '\n') < 0)
+        return AMLSEC_ENOMEM;
+    while (n) {
+        size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
+        if (buf_add(o->b, spaces, k) < 0)
+            return AMLSEC_ENOMEM;
+        n -= k;
+    }
+    return 0;
+}
+
+static int pretty(const struct jsonw_pretty *o, const json_t *v, size_t depth)
+{
+    int rc;
+    if (o->flush && o->b->len >= (1u << 16) && (rc = o->flush(o->b, o->data)) < 0)
+        return rc;
+    if (json_is_object(v) && json_object_size(v)) {
+        struct member few[16], *m = few;
+        size_t n = json_object_size(v), i = 0, klen;
+        const char *k;
+        json_t *x;
+        if (n > sizeof(few) / sizeof(few[0]) && (m = malloc(n * sizeof(*m))) == NULL)
+            return AMLSEC_ENOMEM;
+        json_object_keylen_foreach((json_t *)v, k, klen, x)
+        {
+            m[i].key = k;
+            m[i].len = klen;
+            m[i++].value = x;
+        }
+        qsort(m, n, sizeof(*m), member_cmp);
+        rc = buf_addch(o->b, '{') < 0 ? AMLSEC_ENOMEM : 0;
+        for (i = 0; i < n && rc == 0; i++) {
+            if ((rc = pretty_newline(o, depth + 1)) < 0 ||
+                (rc = jsonw_string(o->b, m[i].key, m[i].len)) < 0)
+                break;
+            if (buf_add(o->b, ": ", 2) < 0)
+                rc = AMLSEC_ENOMEM;
+            else if ((rc = pretty(o, m[i].value, depth + 1)) == 0 && i + 1 < n &&
+                     buf_addch(o->b, ',') < 0)
+                rc = AMLSEC_ENOMEM;
+        }
+        if (m != few)
+            free(m);
+        if (rc == 0 && (rc = pretty_newline(o, depth)) == 0 && buf_addch(o->b, '}') < 0)
+            rc = AMLSEC_ENOMEM;
+        return rc;
+    }
+    if (json_is_array(v) && json_array_size(v)) {
+        size_t n = json_array_size(v);
+        if (buf_addch(o->b, '[') < 0)
+            return AMLSEC_ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            if ((rc = pretty_newline(o, depth + 1)) < 0 ||
+                (rc = pretty(o, json_array_get(v, i), depth + 1)) < 0)
+                return rc;
+            if (i + 1 < n && buf_addch(o->b, ',') < 0)
+                return AMLSEC_ENOMEM;
+        }
+        if ((rc = pretty_newline(o, depth)) < 0 || buf_addch(o->b, ']') < 0)
+            return rc < 0 ? rc : AMLSEC_ENOMEM;
+        return 0;
+    }
+    return jsonw_value(o->b, v); /* a scalar, {} or [] */
+}
+
+int jsonw_pretty(const struct jsonw_pretty *o, const json_t *v)
+{
+    return pretty(o, v, 0);
 }

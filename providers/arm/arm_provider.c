@@ -1,4 +1,5 @@
 #include "providers/arm/arm_provider.h"
+#include "parser/value.h"
 #include "providers/arm/graph.h"
 #include "providers/arm/keyvault.h"
 #include "providers/arm/render.h"
@@ -19,6 +20,7 @@
  * group confirms them instead of a GET each */
 #define LIST_CONFIRM_MIN 20
 #define LIST_CONFIRM_MAX_GROUPS 64
+#define LIST_READ_MIN 2 /* resources one ARM list must answer for to be sent */
 #define MAX_GRAPH_SUBSCRIPTIONS 300
 
 struct arm_provider {
@@ -206,6 +208,9 @@ static size_t subscriptions_of(const struct provider_ref *refs, const size_t *id
 
 static int list_arm(struct arm_provider *ap, const char *url, const char *api_version,
                     json_t *items, char *code, size_t code_size, struct errbuf *err);
+static int ap_list_urls(struct provider *p, const char *const *paths,
+                        const char *const *api_versions, size_t n, json_t **out,
+                        struct errbuf *errs);
 
 /* Length of the "/subscriptions/S/resourceGroups/RG" prefix of id, 0 when
  * id is not in a resource group. */
@@ -228,10 +233,19 @@ static size_t rg_prefix_len(const char *id)
  * of the group (ARM's own answer, which does not lag like Resource Graph)
  * says which exist: the others are absent (all of them when the group does
  * not exist), and only the listed ones are still read with a GET (a list
- * carries no properties). If the list fails, the GETs are sent. Leaves in
- * miss what still needs a GET. */
-static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *refs, size_t *miss,
-                            size_t *nmiss, struct provider_result *out, struct strmap *absent)
+ * carries no properties). Only top-level resources are confirmed so: the
+ * list holds no child resources (online endpoints) and no extension
+ * resources (role assignments), which Resource Graph also reads. If the
+ * list fails, the GETs are sent. Leaves in miss what still needs a GET. */
+static int top_level(const struct arm_kind_info *k)
+{
+    const char *slash = strchr(k->type, '/');
+    return k->in_resource_graph == KIND_GRAPH_RESOURCES && slash && !strchr(slash + 1, '/');
+}
+
+static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *refs,
+                            const struct arm_kind_info **kinds, size_t *miss, size_t *nmiss,
+                            struct provider_result *out, struct strmap *absent)
 {
     struct {
         const char *id; /* of a member: its first LEN bytes are the group's id */
@@ -242,7 +256,7 @@ static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *
     for (size_t j = 0; j < *nmiss; j++) {
         const char *id = refs[miss[j]].id;
         size_t len = rg_prefix_len(id), gi;
-        if (len == 0)
+        if (len == 0 || !top_level(kinds[miss[j]]))
             continue;
         for (gi = 0; gi < ngroups; gi++)
             if (groups[gi].len == len && strncasecmp(groups[gi].id, id, len) == 0)
@@ -297,7 +311,8 @@ static void confirm_by_list(struct arm_provider *ap, const struct provider_ref *
         for (size_t j = 0; j < *nmiss; j++) {
             const char *id = refs[miss[j]].id;
             size_t one;
-            if (miss[j] == (size_t)-1 || rg_prefix_len(id) != groups[gi].len ||
+            if (miss[j] == (size_t)-1 || !top_level(kinds[miss[j]]) ||
+                rg_prefix_len(id) != groups[gi].len ||
                 strncasecmp(groups[gi].id, id, groups[gi].len) != 0 ||
                 (rc == 0 && strmap_get(&listed, id, &one)))
                 continue;
@@ -364,12 +379,241 @@ static void skip_under_absent(struct arm_provider *ap, const struct provider_ref
     *nidx = kept;
 }
 
+/* Reads refs[gidx[0..ng)] (kinds of one Resource Graph table) through
+ * Resource Graph: found rows become results; misses go to midx (ARM is
+ * asked: Resource Graph may lag). When Resource Graph fails they all go to
+ * didx (a GET each). Returns < 0 only when memory ran out. */
+static int read_through_graph(struct arm_provider *ap, const struct provider_ref *refs,
+                              const struct arm_kind_info **kinds, const size_t *gidx, size_t ng,
+                              const char *table, struct provider_result *out, size_t *midx,
+                              size_t *nm, size_t *didx, size_t *nd, struct errbuf *err)
+{
+    const char **ids = calloc(ng ? ng : 1, sizeof(*ids));
+    json_t **rows = calloc(ng ? ng : 1, sizeof(*rows));
+    char(*subs)[64] = calloc(MAX_GRAPH_SUBSCRIPTIONS, sizeof(*subs));
+    const char *subp[MAX_GRAPH_SUBSCRIPTIONS];
+    struct graph g;
+    struct errbuf gerr = ERRBUF_INIT;
+    long status = 0;
+    int grc, rc = 0;
+
+    if (!ids || !rows || !subs) {
+        free(ids);
+        free(rows);
+        free(subs);
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    }
+    graph_init(&g, ap->o.client);
+    g.table = table;
+    g.batch = ap->graph_batch ? ap->graph_batch : ap->o.graph_batch;
+    g.batch_known = ap->graph_batch_known;
+    if (ap->o.n_subscriptions) {
+        g.subscriptions = ap->o.subscriptions;
+        g.n_subscriptions = ap->o.n_subscriptions;
+    } else {
+        g.n_subscriptions = subscriptions_of(refs, gidx, ng, subs);
+        for (size_t j = 0; j < g.n_subscriptions; j++)
+            subp[j] = subs[j];
+        g.subscriptions = subp;
+    }
+    for (size_t j = 0; j < ng; j++)
+        ids[j] = refs[gidx[j]].id;
+    grc = graph_read_ids(&g, ids, ng, rows, &status, &gerr);
+    ap->stats.graph_queries += g.queries;
+    ap->graph_batch = g.batch;
+    ap->graph_batch_known = g.batch_known;
+    if (grc == AMLSEC_ENOMEM) {
+        rc = errbuf_set(err, grc, "%s", gerr.msg);
+    } else if (grc < 0) {
+        ap->stats.graph_failures++;
+        if (status == 400 || status == 401 || status == 403 || status == 404 || status == 0 ||
+            status >= 500)
+            ap->stats.graph_disabled = 1;
+        log_msg(LOG_WARN, "Resource Graph unavailable, reading %zu resources one by one: %s", ng,
+                gerr.msg);
+        for (size_t j = 0; j < ng; j++)
+            didx[(*nd)++] = gidx[j];
+    } else {
+        for (size_t j = 0; j < ng; j++) {
+            size_t i = gidx[j];
+            if (rows[j] == NULL) {
+                ap->stats.graph_misses++;
+                midx[(*nm)++] = i; /* Resource Graph may lag: ask ARM */
+                continue;
+            }
+            out[i].body = normalise_row(rows[j], kinds[i]); /* takes the reference */
+            out[i].status = 200;
+            out[i].from_graph = 1;
+        }
+    }
+    free(ids);
+    free(rows);
+    free(subs);
+    return rc;
+}
+
+/* The ARM list that holds a resource Resource Graph does not: a lock's,
+ * its subscription's list of locks (every lock at or below it); a child
+ * resource's (a key, a compute), its parent's list of that type. Written
+ * to url; 0 when there is none (an extension resource other than a lock,
+ * a top-level resource). */
+static int list_of(char *url, size_t size, const char *id, const char *type)
+{
+    const char *last, *q = id, *slash;
+    size_t nprov = 0;
+    if (strcasecmp(type, "Microsoft.Authorization/locks") == 0) {
+        size_t len;
+        if (strncasecmp(id, "/subscriptions/", 15) != 0)
+            return 0;
+        len = 15 + strcspn(id + 15, "/");
+        return (size_t)snprintf(url, size, "%.*s/providers/Microsoft.Authorization/locks", (int)len,
+                                id) < size;
+    }
+    while ((q = strstr(q, "/providers/")) != NULL) {
+        nprov++;
+        q++;
+    }
+    slash = strchr(type, '/');
+    if (nprov != 1 || slash == NULL || strchr(slash + 1, '/') == NULL)
+        return 0; /* an extension resource, or a top-level one */
+    /* .../PARENT/CHILDTYPE/NAME -> .../PARENT/CHILDTYPE */
+    last = strrchr(id, '/');
+    if (last == NULL || last == id)
+        return 0;
+    return (size_t)snprintf(url, size, "%.*s", (int)(last - id), id) < size;
+}
+
+/* Resources Resource Graph does not hold, read through ARM's lists where
+ * one list answers several: the locks of a subscription (one list of
+ * every lock in it), children of one parent (a vault's keys, a
+ * workspace's computes: one list of the parent's). A list answers for
+ * LIST_READ_MIN or more resources only (for one, a GET costs the same and
+ * carries no more). A listed resource's item is its body (ARM's lists
+ * return what a GET does); one not listed is absent. A list that fails
+ * leaves its resources to their GETs. Leaves in idx what still needs a
+ * GET. */
+static void read_by_lists(struct arm_provider *ap, const struct provider_ref *refs,
+                          const struct arm_kind_info **kinds, size_t *idx, size_t *nidx,
+                          struct provider_result *out)
+{
+    struct strmap groups; /* list url -> its position in urls */
+    char **urls = calloc(*nidx ? *nidx : 1, sizeof(*urls));
+    const char **apis = calloc(*nidx ? *nidx : 1, sizeof(*apis));
+    size_t *count = calloc(*nidx ? *nidx : 1, sizeof(*count));
+    size_t *group_of = calloc(*nidx ? *nidx : 1, sizeof(*group_of));
+    size_t ng = 0, nl = 0, kept = 0;
+    json_t **items = NULL;
+    struct errbuf *errs = NULL;
+    const char **lurls = NULL, **lapis = NULL;
+    size_t *lpos = NULL;
+
+    strmap_init(&groups, true);
+    if (!urls || !apis || !count || !group_of)
+        goto out;
+    for (size_t j = 0; j < *nidx; j++) {
+        size_t i = idx[j], g;
+        char url[2048];
+        group_of[j] = (size_t)-1;
+        if (!list_of(url, sizeof(url), refs[i].id, kinds[i]->type))
+            continue;
+        if (!strmap_get(&groups, url, &g)) {
+            if ((urls[ng] = strdup(url)) == NULL || strmap_put(&groups, url, ng) < 0)
+                goto out;
+            apis[ng] = kinds[i]->api_version;
+            g = ng++;
+        }
+        count[g]++;
+        group_of[j] = g;
+    }
+    lurls = calloc(ng ? ng : 1, sizeof(*lurls));
+    lapis = calloc(ng ? ng : 1, sizeof(*lapis));
+    lpos = calloc(ng ? ng : 1, sizeof(*lpos)); /* group -> its list, or -1 */
+    items = calloc(ng ? ng : 1, sizeof(*items));
+    errs = calloc(ng ? ng : 1, sizeof(*errs));
+    if (!lurls || !lapis || !lpos || !items || !errs)
+        goto out;
+    for (size_t g = 0; g < ng; g++) {
+        lpos[g] = (size_t)-1;
+        if (count[g] < LIST_READ_MIN)
+            continue;
+        lurls[nl] = urls[g];
+        lapis[nl] = apis[g];
+        lpos[g] = nl++;
+    }
+    if (nl == 0)
+        goto out;
+    (void)ap_list_urls(&ap->base, lurls, lapis, nl, items, errs);
+    ap->stats.bulk_lists += (unsigned)nl;
+    for (size_t l = 0; l < nl; l++) {
+        struct strmap listed;
+        size_t k;
+        json_t *it;
+        if (items[l] == NULL) {
+            log_msg(LOG_DEBUG, "listing %s failed (%s): reading its resources one by one", lurls[l],
+                    errs[l].msg);
+            continue;
+        }
+        /* the items by id: the list's position of each */
+        strmap_init(&listed, true);
+        json_array_foreach(items[l], k, it)
+        {
+            const char *lid = json_string_value(json_object_get(it, "id"));
+            if (lid && strmap_put(&listed, lid, k) < 0)
+                break;
+        }
+        for (size_t j = 0; j < *nidx; j++) {
+            size_t i = idx[j], pos;
+            if (group_of[j] >= ng || lpos[group_of[j]] != l) /* none, or answered */
+                continue;
+            if (strmap_get(&listed, refs[i].id, &pos)) {
+                out[i].body = json_deep_copy(json_array_get(items[l], pos));
+                if (out[i].body == NULL)
+                    continue; /* out of memory: its GET says */
+                render_strip_write_only(out[i].body);
+                out[i].status = 200;
+            } else {
+                out[i].status = 404;
+                snprintf(out[i].code, sizeof(out[i].code), "%s",
+                         strcasecmp(kinds[i]->type, "Microsoft.Authorization/locks") == 0
+                             ? "LockNotFound"
+                             : "ResourceNotFound");
+                out[i].rc =
+                    errbuf_set(&out[i].err, AMLSEC_ENOTFOUND,
+                               "'%s' does not exist (not in the list %s)", refs[i].id, lurls[l]);
+            }
+            ap->stats.list_read++;
+            group_of[j] = (size_t)-2; /* answered */
+        }
+        strmap_release(&listed);
+    }
+    for (size_t j = 0; j < *nidx; j++)
+        if (group_of[j] != (size_t)-2)
+            idx[kept++] = idx[j];
+    *nidx = kept;
+out:
+    for (size_t g = 0; urls && g < ng; g++)
+        free(urls[g]);
+    for (size_t l = 0; items && l < nl; l++)
+        json_decref(items[l]);
+    strmap_release(&groups);
+    free(urls);
+    free(apis);
+    free(count);
+    free(group_of);
+    free(items);
+    free(errs);
+    free(lurls);
+    free(lapis);
+    free(lpos);
+}
+
 static int ap_read_many(struct provider *p, const struct provider_ref *refs, size_t n,
                         unsigned flags, struct provider_result *out, struct errbuf *err)
 {
     struct arm_provider *ap = (struct arm_provider *)p;
     const struct arm_kind_info **kinds = calloc(n ? n : 1, sizeof(*kinds));
     size_t *gidx = calloc(n ? n : 1, sizeof(*gidx)), ng = 0;
+    size_t *aidx = calloc(n ? n : 1, sizeof(*aidx)), na = 0;
     size_t *didx = calloc(n ? n : 1, sizeof(*didx)), nd = 0;
     size_t *midx = calloc(n ? n : 1, sizeof(*midx)), nm = 0;
     struct arm_call *calls = NULL;
@@ -378,7 +622,7 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
 
     strmap_init(&absent, true);
     memset(out, 0, n * sizeof(*out));
-    if (!kinds || !gidx || !didx || !midx) {
+    if (!kinds || !gidx || !aidx || !didx || !midx) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         goto out;
     }
@@ -387,76 +631,28 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
         if (kinds[i] == NULL)
             continue;
         if (!(flags & PROVIDER_READ_FRESH) && !ap->o.no_graph && !ap->stats.graph_disabled &&
-            kinds[i]->in_resource_graph)
+            kinds[i]->in_resource_graph == KIND_GRAPH_RESOURCES)
             gidx[ng++] = i;
+        else if (!(flags & PROVIDER_READ_FRESH) && !ap->o.no_graph && !ap->stats.graph_disabled &&
+                 kinds[i]->in_resource_graph == KIND_GRAPH_AUTHZ)
+            aidx[na++] = i;
         else
             didx[nd++] = i;
     }
-    if (ng > 0) {
-        const char **ids = calloc(ng, sizeof(*ids));
-        json_t **rows = calloc(ng, sizeof(*rows));
-        char(*subs)[64] = calloc(MAX_GRAPH_SUBSCRIPTIONS, sizeof(*subs));
-        const char *subp[MAX_GRAPH_SUBSCRIPTIONS];
-        struct graph g;
-        struct errbuf gerr = ERRBUF_INIT;
-        long status = 0;
-        int grc;
-
-        if (!ids || !rows || !subs) {
-            free(ids);
-            free(rows);
-            free(subs);
-            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-            goto out;
-        }
-        graph_init(&g, ap->o.client);
-        g.batch = ap->graph_batch ? ap->graph_batch : ap->o.graph_batch;
-        g.batch_known = ap->graph_batch_known;
-        if (ap->o.n_subscriptions) {
-            g.subscriptions = ap->o.subscriptions;
-            g.n_subscriptions = ap->o.n_subscriptions;
-        } else {
-            g.n_subscriptions = subscriptions_of(refs, gidx, ng, subs);
-            for (size_t j = 0; j < g.n_subscriptions; j++)
-                subp[j] = subs[j];
-            g.subscriptions = subp;
-        }
-        for (size_t j = 0; j < ng; j++)
-            ids[j] = refs[gidx[j]].id;
-        grc = graph_read_ids(&g, ids, ng, rows, &status, &gerr);
-        ap->stats.graph_queries += g.queries;
-        ap->graph_batch = g.batch;
-        ap->graph_batch_known = g.batch_known;
-        if (grc == AMLSEC_ENOMEM) {
-            rc = errbuf_set(err, grc, "%s", gerr.msg);
-        } else if (grc < 0) {
-            ap->stats.graph_failures++;
-            if (status == 400 || status == 401 || status == 403 || status == 404 || status == 0 ||
-                status >= 500)
-                ap->stats.graph_disabled = 1;
-            log_msg(LOG_WARN, "Resource Graph unavailable, reading %zu resources one by one: %s",
-                    ng, gerr.msg);
-            for (size_t j = 0; j < ng; j++)
-                didx[nd++] = gidx[j];
-        } else {
-            for (size_t j = 0; j < ng; j++) {
-                size_t i = gidx[j];
-                if (rows[j] == NULL) {
-                    ap->stats.graph_misses++;
-                    midx[nm++] = i; /* Resource Graph may lag: ask ARM */
-                    continue;
-                }
-                out[i].body = normalise_row(rows[j], kinds[i]); /* takes the reference */
-                out[i].status = 200;
-                out[i].from_graph = 1;
-            }
-        }
-        free(ids);
-        free(rows);
-        free(subs);
-        if (rc < 0)
-            goto out;
-        confirm_by_list(ap, refs, midx, &nm, out, &absent);
+    /* the `resources` table, then authorizationresources (role
+     * assignments): ceil(n / 1000) queries each */
+    if (ng > 0 && (rc = read_through_graph(ap, refs, kinds, gidx, ng, GRAPH_TABLE_RESOURCES, out,
+                                           midx, &nm, didx, &nd, err)) < 0)
+        goto out;
+    if (na > 0 && !ap->stats.graph_disabled &&
+        (rc = read_through_graph(ap, refs, kinds, aidx, na, GRAPH_TABLE_AUTHZ, out, midx, &nm, didx,
+                                 &nd, err)) < 0)
+        goto out;
+    if (na > 0 && ap->stats.graph_disabled && ng > 0)
+        for (size_t j = 0; j < na; j++) /* Resource Graph failed on the first table */
+            didx[nd++] = aidx[j];
+    if (ng + na > 0) {
+        confirm_by_list(ap, refs, kinds, midx, &nm, out, &absent);
         for (size_t j = 0; j < nm; j++)
             didx[nd++] = midx[j];
         for (size_t j = 0; j < ng; j++)
@@ -465,6 +661,8 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
     }
     if (nd > 0 && absent.n > 0)
         skip_under_absent(ap, refs, didx, &nd, out, &absent);
+    if (nd > 0 && !(flags & PROVIDER_READ_FRESH))
+        read_by_lists(ap, refs, kinds, didx, &nd, out);
     if (nd > 0) {
         calls = calloc(nd, sizeof(*calls));
         if (calls == NULL) {
@@ -494,6 +692,7 @@ out:
     free(calls);
     free(kinds);
     free(gidx);
+    free(aidx);
     free(didx);
     free(midx);
     return rc;
@@ -567,7 +766,7 @@ static int prepare_write(struct arm_provider *ap, const struct provider_write *w
         res->rc = errbuf_set(&res->err, AMLSEC_EUSAGE, "%s '%s' without a body", c->method, c->url);
         return 1;
     }
-    if ((*body = json_dumps(w->body, JSON_COMPACT)) == NULL)
+    if ((*body = json_dumps(w->body, JSON_COMPACT | JSON_REAL_PRECISION(VALUE_DIGITS))) == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     c->body = *body;
     return 0;
@@ -841,7 +1040,8 @@ static int ap_list(struct provider *p, const char *scope, const char *type, json
         g.subscriptions = subs;
         g.n_subscriptions = 1;
         buf_init(&q, 0);
-        buf_adds(&q, "resources");
+        buf_adds(&q, k && k->in_resource_graph == KIND_GRAPH_AUTHZ ? GRAPH_TABLE_AUTHZ
+                                                                   : GRAPH_TABLE_RESOURCES);
         if (type || rg[0]) {
             buf_adds(&q, " | where ");
             if (type)

@@ -42,6 +42,8 @@ struct arm_provider_stats {
     unsigned group_lists;    /* ARM lists of a resource group that confirmed misses */
     unsigned list_confirmed; /* misses confirmed absent by such a list (no GET) */
     unsigned parent_absent;  /* absent because what they lie under is (no GET) */
+    unsigned bulk_lists;     /* ARM lists that read resources Resource Graph does not hold */
+    unsigned list_read;      /* resources such a list answered (no GET) */
     unsigned direct_gets;    /* resources read with a GET */
     unsigned graph_failures; /* Resource Graph errors that caused a fallback */
     int graph_disabled;      /* Resource Graph was denied or unavailable */

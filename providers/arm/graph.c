@@ -28,9 +28,14 @@ static int quotable(const char *id)
     return id && *id && strpbrk(id, "'\\\n\r") == NULL;
 }
 
-int graph_ids_query(struct buf *q, const char *const *ids, size_t n)
+/* authorizationresources rows: what a role assignment's or definition's
+ * GET returns (no location, tags, identity, sku or kind) */
+#define AUTHZ_PROJECTION "id, name, type, properties"
+
+int graph_ids_query(struct buf *q, const char *table, const char *const *ids, size_t n)
 {
-    if (buf_adds(q, "resources | where id in~ (") < 0)
+    int authz = table && strcmp(table, GRAPH_TABLE_AUTHZ) == 0;
+    if (buf_addf(q, "%s | where id in~ (", table ? table : GRAPH_TABLE_RESOURCES) < 0)
         return AMLSEC_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         if (!quotable(ids[i]))
@@ -38,7 +43,7 @@ int graph_ids_query(struct buf *q, const char *const *ids, size_t n)
         if (buf_addf(q, "%s'%s'", i ? ", " : "", ids[i]) < 0)
             return AMLSEC_ENOMEM;
     }
-    if (buf_adds(q, ") | project " PROJECTION) < 0)
+    if (buf_adds(q, authz ? ") | project " AUTHZ_PROJECTION : ") | project " PROJECTION) < 0)
         return AMLSEC_ENOMEM;
     return 0;
 }
@@ -390,7 +395,7 @@ int graph_read_ids(struct graph *g, const char *const *ids, size_t n, json_t **o
         struct buf q;
         size_t from = b * batch, cnt = nq - from < batch ? nq - from : batch;
         buf_init(&q, 0);
-        if (graph_ids_query(&q, quoted + from, cnt) < 0) {
+        if (graph_ids_query(&q, g->table, quoted + from, cnt) < 0) {
             buf_release(&q);
             goto oom;
         }

@@ -19,6 +19,8 @@
 #define GRAPH_API_VERSION "2024-04-01"
 #define GRAPH_MAX_BATCH 1000
 #define GRAPH_MIN_BATCH 100 /* a 400 halves the batch down to this */
+#define GRAPH_TABLE_RESOURCES "resources"
+#define GRAPH_TABLE_AUTHZ "authorizationresources"
 
 struct graph {
     struct arm_client *client; /* borrowed */
@@ -30,6 +32,7 @@ struct graph {
     int64_t quota_reset_at; /* client clock, when quota_remaining was 0 */
     int quota_fresh;        /* no answer seen yet in the current round */
     unsigned queries;       /* requests sent (pages included) */
+    const char *table;      /* graph_read_ids' table; NULL = GRAPH_TABLE_RESOURCES */
 };
 
 void graph_init(struct graph *g, struct arm_client *client);
@@ -55,8 +58,10 @@ int graph_query_many(struct graph *g, const char *const *queries, size_t n, json
 int graph_read_ids(struct graph *g, const char *const *ids, size_t n, json_t **out, long *status,
                    struct errbuf *err);
 
-/* Builds "resources | where id in~ ('a', 'b') | project ..." for ids[0..n)
- * into q. Returns AMLSEC_EUSAGE if an id cannot be quoted. */
-int graph_ids_query(struct buf *q, const char *const *ids, size_t n);
+/* Builds "TABLE | where id in~ ('a', 'b') | project ..." for ids[0..n)
+ * into q (table NULL: resources; authorizationresources projects id, name,
+ * type and properties, what a role assignment's GET returns). Returns
+ * AMLSEC_EUSAGE if an id cannot be quoted. */
+int graph_ids_query(struct buf *q, const char *table, const char *const *ids, size_t n);
 
 #endif

@@ -14,11 +14,14 @@ enum lro_pattern {
     LRO_ORIGINAL_URI,          /* final-state-via original-uri */
 };
 
+enum { KIND_GRAPH_RESOURCES = 1, KIND_GRAPH_AUTHZ = 2 };
+
 struct arm_kind_info {
     const char *type;        /* "Microsoft.KeyVault/vaults" */
     const char *api_version; /* "2025-05-01" */
     enum lro_pattern put, patch, del;
-    int in_resource_graph; /* non-zero when Resource Graph's `resources` table carries it */
+    int in_resource_graph; /* the Resource Graph table that carries it: 0 none,
+                              KIND_GRAPH_RESOURCES or KIND_GRAPH_AUTHZ */
 };
 
 #endif

@@ -30,17 +30,37 @@ static enum lro_pattern pattern(enum schema_fact_lro f)
     }
 }
 
-/* Resource Graph's `resources` table carries top-level tracked resources
- * only: not resource groups (they are in `resourcecontainers`), not child
- * resources (computes, keys, subnets), not extension resources (role
- * assignments, locks, policy assignments, diagnostic settings). */
+/* The Resource Graph table that carries type, as Microsoft's "Azure
+ * Resource Graph table and resource type reference" lists them:
+ * `resources` has top-level tracked resources and a few child types (online
+ * endpoints, private DNS zone links), not resource groups
+ * (`resourcecontainers`), not the other children (computes, keys, DNS zone
+ * groups, datastores), not Defender plans (`securityresources`), not
+ * extension resources (locks and diagnostic settings are in no table,
+ * policy assignments in `policyresources`); role assignments and
+ * definitions are in `authorizationresources`. */
 static int in_graph(const char *type)
 {
+    static const char *const children[] = {
+        "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+        "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+        "Microsoft.MachineLearningServices/workspaces/batchEndpoints",
+        "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+    };
     const char *slash = strchr(type, '/');
+    if (strcasecmp(type, "Microsoft.Authorization/roleAssignments") == 0 ||
+        strcasecmp(type, "Microsoft.Authorization/roleDefinitions") == 0)
+        return KIND_GRAPH_AUTHZ;
+    for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+        if (strcasecmp(type, children[i]) == 0)
+            return KIND_GRAPH_RESOURCES;
     return slash != NULL && strchr(slash + 1, '/') == NULL &&
-           strncasecmp(type, "Microsoft.Resources/", 20) != 0 &&
-           strncasecmp(type, "Microsoft.Authorization/", 24) != 0 &&
-           strncasecmp(type, "Microsoft.Insights/diagnosticSettings", 37) != 0;
+                   strncasecmp(type, "Microsoft.Resources/", 20) != 0 &&
+                   strncasecmp(type, "Microsoft.Authorization/", 24) != 0 &&
+                   strncasecmp(type, "Microsoft.Security/", 19) != 0 &&
+                   strncasecmp(type, "Microsoft.Insights/diagnosticSettings", 37) != 0
+               ? KIND_GRAPH_RESOURCES
+               : 0;
 }
 
 const struct arm_kind_info *kind_lookup(const char *arm_type, void *payload)

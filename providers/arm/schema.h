@@ -112,7 +112,7 @@ struct schema_attr {
     struct schema_map map2;     /* an optional second ARM field fed by the same value */
     const char *def;            /* JSON text of the DSL default, NULL: none */
     const char *const *allowed; /* NULL-terminated ARM spellings (strings and list items) */
-    long min, max;              /* ST_INT range when min < max */
+    long min, max;              /* ST_INT range, ST_LIST item count, when min < max */
     enum schema_norm norm;
     const struct schema_block *block; /* ST_BLOCK */
     const char *const *ref_kinds;     /* ST_REF: kinds it may name (NULL: any) */
@@ -174,6 +174,9 @@ struct schema_kind {
 extern const struct schema_kind schema_kinds[];
 /* The kind names, NULL-terminated, for config_opts.kinds. */
 extern const char *const schema_kind_names[];
+/* Attributes that declare child resources (config_opts.implicit): a
+ * private_endpoint's dns_zones is its DNS zone group "default". */
+extern const struct cfg_implicit schema_implicit[];
 
 const struct schema_kind *schema_find(const char *kind);
 /* The kind whose ARM type is arm_type (case-insensitive), or NULL. */

@@ -1316,8 +1316,9 @@ static const struct schema_attr aksc_attrs[] = {
      .ref_kinds = k_aks,
      .norm = SN_ID,
      .map = M("properties.resourceId", SC_ID),
-     .doc = "attach this AKS cluster (an existing aks_cluster or its id); absent: the workspace "
-            "creates one (whose disks cannot use a customer-managed key)"},
+     .doc = "attach this AKS cluster (an aks_cluster, created or existing, or its id); absent: "
+            "the workspace creates one (whose disks cannot use a customer-managed key: the "
+            "compute API has no disk encryption set)"},
     {.name = "agent_count",
      .type = ST_INT,
      .flags = SF_CREATE_ONLY,
@@ -1371,18 +1372,48 @@ static const struct schema_const aksc_consts[] = {
 };
 
 static const struct schema_attr aks_attrs[] = {
-    EXISTING_RG_ATTRS,
+    RG_ATTR,
+    NAME_ATTR(0),
+    LOC_ATTR,
+    TAGS_ATTR,
+    {.name = "dns_prefix",
+     .type = ST_STRING,
+     .flags = SF_REQUIRED | SF_CREATE_ONLY,
+     .map = M("properties.dnsPrefix", SC_NONE),
+     .doc = "DNS prefix of its API server (create-only)"},
+    {.name = "vm_size",
+     .type = ST_STRING,
+     .flags = SF_REQUIRED | SF_CREATE_ONLY,
+     .map = M("properties.agentPoolProfiles[0].vmSize", SC_NONE),
+     .doc = "node size of its system node pool"},
+    {.name = "node_count",
+     .type = ST_INT,
+     .map = M("properties.agentPoolProfiles[0].count", SC_NONE),
+     .min = 1,
+     .max = 1000,
+     .def = "3",
+     .doc = "nodes of its system node pool (Azure Machine Learning needs 3 or more for "
+            "production)"},
     {.name = "disk_encryption_set_id",
      .type = ST_STRING,
-     .flags = SF_COMPUTED,
+     .flags = SF_CREATE_ONLY,
      .map = M("properties.diskEncryptionSetID", SC_NONE),
-     .doc = "read-only: the disk encryption set (customer-managed key) of its disks"},
+     .norm = SN_ID,
+     .doc = "the disk encryption set (Microsoft.Compute/diskEncryptionSets id) that keeps its "
+            "node disks under a customer-managed key; set when it is created (create-only)"},
     {.name = "kubernetes_version",
      .type = ST_STRING,
      .flags = SF_COMPUTED,
      .map = M("properties.kubernetesVersion", SC_NONE),
      .doc = "read-only"},
+    PROVISIONING_ATTR,
     END_ATTRS,
+};
+static const struct schema_const aks_consts[] = {
+    {"identity.type", "\"SystemAssigned\""},
+    {"properties.agentPoolProfiles[0].name", "\"system\""},
+    {"properties.agentPoolProfiles[0].mode", "\"System\""},
+    END_CONSTS,
 };
 
 /* ---- web_service: legacy ACI/AKS web services --------------------------- */
@@ -1508,6 +1539,11 @@ static const struct schema_attr pe_attrs[] = {
      .flags = SF_CREATE_ONLY,
      .map = M("properties.customNetworkInterfaceName", SC_NONE),
      .doc = "custom NIC name"},
+    {.name = "dns_zones",
+     .type = ST_LIST,
+     .doc = "private DNS zones (1 to 5) for its names: declares its DNS zone group, the "
+            "resource private_dns_zone_group.LABEL named default (a second PUT after the "
+            "endpoint); not part of the endpoint's own body"},
     {.name = "connection_status",
      .type = ST_STRING,
      .flags = SF_COMPUTED,
@@ -1855,6 +1891,8 @@ static const struct schema_attr dnsg_attrs[] = {
      .flags = SF_REQUIRED,
      .map = M("properties.privateDnsZoneConfigs", SC_ZONE_CONFIGS),
      .norm = SN_ID_SET,
+     .min = 1,
+     .max = 5,
      .doc = "the private DNS zones (1 to 5) that get the endpoint's A records"},
     PROVISIONING_ATTR,
     END_ATTRS,
@@ -2398,13 +2436,14 @@ const struct schema_kind schema_kinds[] = {
              .del = LRO_NONE,
              .in_resource_graph = 1},
      .id_template = RG_TEMPLATE("Microsoft.ContainerService/managedClusters"),
-     .no_verbs = SCHEMA_NO_PUT | SCHEMA_NO_PATCH | SCHEMA_NO_DELETE,
-     .existing_only = true,
+     .no_verbs = SCHEMA_NO_PATCH,
      .located = true,
-     .body = {.base = "", .attrs = aks_attrs},
-     .doc = "an AKS cluster managed elsewhere (existing only), attached to a workspace by "
-            "aks_compute; its disk encryption set is what keeps its disks under a "
-            "customer-managed key"},
+     .body = {.base = "", .attrs = aks_attrs, .consts = aks_consts},
+     .doc = "an AKS cluster (system-assigned identity, one system node pool) for an aks_compute "
+            "to attach; its disk encryption set keeps its disks under a customer-managed key, "
+            "which a cluster the workspace creates cannot have (Azure REST API reference: "
+            "Managed Clusters - Create Or Update); or an existing one, looked up; no PATCH: "
+            "updates are PUTs"},
     {.name = "subnet",
      .arm = {.type = "Microsoft.Network/virtualNetworks/subnets",
              .api_version = "2025-03-01",
@@ -2418,6 +2457,16 @@ const struct schema_kind schema_kinds[] = {
      .body = {.base = "", .attrs = subnet_attrs},
      .doc = "a subnet managed elsewhere (existing only)"},
     {.name = NULL},
+};
+
+const struct cfg_implicit schema_implicit[] = {
+    {.kind = "private_endpoint",
+     .attr = "dns_zones",
+     .child = "private_dns_zone_group",
+     .parent_attr = "endpoint",
+     .value_attr = "zones",
+     .name = "default"},
+    {.kind = NULL},
 };
 
 const char *const schema_kind_names[] = {

@@ -296,6 +296,11 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
     case ST_ANY:
         break;
     }
+    if (!ok && a->type == ST_INT && json_is_real(val)) {
+        loc = config_attr_loc(v->inst, path);
+        verr(v, &loc, "attribute-type", NULL, "'%s' expects a whole number, got a decimal", path);
+        return;
+    }
     if (!ok) {
         loc = config_attr_loc(v->inst, path);
         verr(v, &loc, "attribute-type", NULL, "'%s' expects a %s, got %s", path,
@@ -329,6 +334,12 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
         size_t i;
         const json_t *item;
         json_array_foreach(val, i, item) check_enum(v, a, item, path);
+    }
+    if (a->type == ST_LIST && a->min < a->max &&
+        ((long)json_array_size(val) < a->min || (long)json_array_size(val) > a->max)) {
+        loc = config_attr_loc(v->inst, path);
+        verr(v, &loc, "bad-value", NULL, "'%s' needs %ld to %ld items, got %zu", path, a->min,
+             a->max, json_array_size(val));
     }
     if (a->type == ST_LIST) {
         size_t i;

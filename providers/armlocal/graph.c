@@ -2,15 +2,14 @@
  * the KQL subset amlsec sends (docs/local-cloud.md):
  *   TABLE | where COND [and|or COND]... | project [name =] path, ...
  *             | order by path [asc|desc] | limit N
- * and the same over authorizationresources (role assignments and role
- * definitions, which the resources table also holds here).
  * with COND: path (=~ | == | != | !~) 'value', path (in~ | in | !in~ | !in) ('a', ...),
  * and parentheses. $top <= 1000, $skip, $skipToken paging, objectArray and
  * table results, quota headers. TABLE is resources (top-level tracked
- * resources), resourcecontainers (resource groups), authorizationresources
- * (role assignments and definitions, locks) or policyresources (policy
- * assignments, exemptions and definitions), each holding the types Azure
- * keeps there. */
+ * resources, online endpoints, DNS zone links), resourcecontainers
+ * (resource groups), authorizationresources (role assignments and
+ * definitions) or policyresources (policy assignments, exemptions and
+ * definitions), each holding the types Azure keeps there (locks are in
+ * none). */
 #include "providers/armlocal/al_internal.h"
 
 #include <ctype.h>
@@ -546,15 +545,28 @@ static enum graph_table table_named(const char *name)
     return TABLE_NONE;
 }
 
+/* The child types Azure's `resources` table holds among those armlocal
+ * serves (Microsoft's "Azure Resource Graph table and resource type
+ * reference"); computes, keys, datastores, DNS zone groups and the other
+ * children are in no table. */
+static const char *const child_resources[] = {
+    "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+    "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+    "Microsoft.MachineLearningServices/workspaces/batchEndpoints",
+    "Microsoft.MachineLearningServices/workspaces/batchEndpoints/deployments",
+    "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+};
+
 /* The table a stored resource of type shows in, as Azure keeps them:
- * `resources` has top-level tracked resources only (no child resources such
- * as computes or keys, no extension resources such as role assignments,
- * locks, policy assignments or diagnostic settings). */
+ * `resources` has top-level tracked resources and a few child types
+ * (online endpoints, DNS zone links: child_resources), no other child
+ * resources (computes, keys), no extension resources (role assignments,
+ * locks, policy assignments, diagnostic settings), not Defender plans
+ * (securityresources). */
 static enum graph_table table_of_type(const char *type)
 {
     static const char *const authz[] = {"Microsoft.Authorization/roleAssignments",
-                                        "Microsoft.Authorization/roleDefinitions",
-                                        "Microsoft.Authorization/locks"};
+                                        "Microsoft.Authorization/roleDefinitions"};
     static const char *const policy[] = {"Microsoft.Authorization/policyAssignments",
                                          "Microsoft.Authorization/policyExemptions",
                                          "Microsoft.Authorization/policyDefinitions"};
@@ -562,13 +574,18 @@ static enum graph_table table_of_type(const char *type)
     if (slash == NULL)
         return TABLE_NONE;
     for (size_t i = 0; i < 3; i++) {
-        if (strcasecmp(type, authz[i]) == 0)
+        if (i < 2 && strcasecmp(type, authz[i]) == 0)
             return TABLE_AUTHZ;
         if (strcasecmp(type, policy[i]) == 0)
             return TABLE_POLICY;
     }
     if (strcasecmp(type, "Microsoft.Resources/resourceGroups") == 0)
         return TABLE_CONTAINERS;
+    for (size_t i = 0; i < sizeof(child_resources) / sizeof(child_resources[0]); i++)
+        if (strcasecmp(type, child_resources[i]) == 0)
+            return TABLE_RESOURCES;
+    if (strncasecmp(type, "Microsoft.Security/", 19) == 0)
+        return TABLE_NONE;
     if (strchr(slash + 1, '/') != NULL || strncasecmp(type, "Microsoft.Resources/", 20) == 0 ||
         strncasecmp(type, "Microsoft.Authorization/", 24) == 0 ||
         strcasecmp(type, "Microsoft.Insights/diagnosticSettings") == 0)
@@ -649,12 +666,147 @@ static json_t *rows_of_keys(struct al_ctx *c, struct al_keys *ks, int rc, const 
     return rows;
 }
 
-/* The rows a query starts from. A leading `where id in~ (...)` (or in, =~,
- * ==) standing alone, as amlsec's bulk reads send it, is answered from the
- * store's id index: only the listed resources become rows, in list order.
- * Otherwise every stored resource becomes a row, and a page of a bulk read
- * of a large estate would cost as much as the whole estate. The condition
- * is still evaluated on the indexed rows afterwards, so the answer is the
+/* One indexable condition of a query's first `where`: field (id, type,
+ * resourceGroup or subscriptionId) compared with =~, ==, in~ or in to the
+ * string tokens from..to (every other token). */
+struct index_cond {
+    const char *field;
+    size_t from, to;
+};
+
+static size_t tree_size(struct armlocal *al, const char *anc, const char *type)
+{
+    const char *t;
+    json_t *keys;
+    size_t n = 0;
+    if (type)
+        return json_object_size(al_tree_keys(al, anc, type));
+    json_object_foreach(al_tree_keys(al, anc, NULL), t, keys) n += json_object_size(keys);
+    return n;
+}
+
+/* The tree index entries (ancestor, type) that hold every resource the
+ * condition can match: anc_out[i] (lowercase) and type_out[i] (NULL: any
+ * type), at most cap; their count, 0 when the condition cannot use the
+ * index (a resource group without the request's subscriptions), or
+ * (size_t)-1 when there are more than cap. *cost: the keys they hold. */
+static size_t cond_entries(struct al_ctx *c, struct query *q, const struct index_cond *ic,
+                           const json_t *subs, char (*anc_out)[2048], const char **type_out,
+                           size_t cap, size_t *cost)
+{
+    size_t n = 0;
+    *cost = 0;
+    for (size_t i = ic->from; i < ic->to; i += 2) {
+        const char *v = q->t[i].text;
+        size_t si;
+        json_t *s;
+        if (strcmp(ic->field, "type") == 0) {
+            if (n == cap)
+                return (size_t)-1;
+            anc_out[n][0] = '\0';
+            type_out[n] = v; /* lowered below */
+            n++;
+        } else if (strcmp(ic->field, "subscriptionId") == 0) {
+            if (n == cap)
+                return (size_t)-1;
+            snprintf(anc_out[n], sizeof(anc_out[n]), "/subscriptions/%s", v);
+            type_out[n++] = NULL;
+        } else if (strcmp(ic->field, "resourceGroup") == 0) {
+            if (!json_is_array(subs) || json_array_size(subs) == 0)
+                return 0;
+            json_array_foreach(subs, si, s)
+            {
+                if (!json_is_string(s))
+                    return 0;
+                if (n == cap)
+                    return (size_t)-1;
+                snprintf(anc_out[n], sizeof(anc_out[n]), "/subscriptions/%s/resourcegroups/%s",
+                         json_string_value(s), v);
+                type_out[n++] = NULL;
+            }
+        } else {
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        char low[512];
+        al_lower(anc_out[i], anc_out[i], sizeof(anc_out[i]));
+        if (type_out[i]) {
+            al_lower(low, type_out[i], sizeof(low));
+            *cost += tree_size(c->al, "", low);
+        } else {
+            *cost += tree_size(c->al, anc_out[i], NULL);
+        }
+    }
+    return n;
+}
+
+/* The conditions of the first `where` that the store's indexes answer: its
+ * top-level conjuncts of the form FIELD (=~|==|in~|in) value(s). 0 when
+ * the condition has a top-level `or` (no conjunct bounds the answer) or
+ * nothing indexable; else their count in out (at most cap). */
+static size_t index_conds(struct query *q, struct index_cond *out, size_t cap)
+{
+    static const char *const fields[] = {"id", "type", "resourceGroup", "subscriptionId"};
+    const struct tok *t = q->t;
+    size_t pos = 3, n = 0;
+    if (q->n < 6 || t[1].kind != T_PIPE || t[2].kind != T_IDENT ||
+        strcasecmp(t[2].text, "where") != 0)
+        return 0;
+    for (;;) {
+        int depth = 0;
+        /* one conjunct: pos .. the next top-level and/or/|/end */
+        if (t[pos].kind == T_IDENT && t[pos + 1].kind == T_OP && n < cap) {
+            const char *op = t[pos + 1].text;
+            size_t f;
+            for (f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
+                if (strcmp(t[pos].text, fields[f]) == 0)
+                    break;
+            if (f < sizeof(fields) / sizeof(fields[0])) {
+                if ((strcmp(op, "=~") == 0 || strcmp(op, "==") == 0) && t[pos + 2].kind == T_STR) {
+                    out[n].field = fields[f];
+                    out[n].from = pos + 2;
+                    out[n++].to = pos + 3;
+                } else if ((strcmp(op, "in~") == 0 || strcmp(op, "in") == 0) &&
+                           t[pos + 2].kind == T_LP) {
+                    size_t e = pos + 3;
+                    while (t[e].kind == T_STR && t[e + 1].kind == T_COMMA)
+                        e += 2;
+                    if (t[e].kind == T_STR && t[e + 1].kind == T_RP) {
+                        out[n].field = fields[f];
+                        out[n].from = pos + 3;
+                        out[n++].to = e + 1;
+                    }
+                }
+            }
+        }
+        for (; t[pos].kind != T_END; pos++) {
+            if (t[pos].kind == T_LP)
+                depth++;
+            else if (t[pos].kind == T_RP)
+                depth--;
+            else if (depth == 0 &&
+                     (t[pos].kind == T_PIPE ||
+                      (t[pos].kind == T_IDENT && (strcasecmp(t[pos].text, "and") == 0 ||
+                                                  strcasecmp(t[pos].text, "or") == 0))))
+                break;
+        }
+        if (t[pos].kind == T_IDENT && strcasecmp(t[pos].text, "or") == 0)
+            return 0;
+        if (t[pos].kind != T_IDENT)
+            return n;
+        pos++; /* past `and` */
+    }
+}
+
+/* The rows a query starts from. When its first `where` holds, at its top
+ * level and joined by `and`, a condition on id, type, resourceGroup or
+ * subscriptionId (=~, ==, in~ or in), the store's indexes give the
+ * candidates: the listed ids (in list order), or the tree index's keys of
+ * those types, groups or subscriptions (in store order), whichever are
+ * fewest. Otherwise every stored resource becomes a row, and a page of a
+ * query of a large store costs as much as the whole store. The condition
+ * is still evaluated on the candidates afterwards, so the answer is the
  * one the full scan gives (case-sensitive operators included). NULL when
  * memory ran out. */
 static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *subs,
@@ -663,29 +815,57 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
     json_t *rows = json_array(), *rec;
     const struct tok *t = q->t;
     const char *k;
-    int ok = 0;
+    struct index_cond conds[8];
+    size_t nconds;
 
     if (rows == NULL)
         return NULL;
-    if (q->n >= 6 && t[1].kind == T_PIPE && t[2].kind == T_IDENT &&
-        strcasecmp(t[2].text, "where") == 0 && t[3].kind == T_IDENT &&
-        strcmp(t[3].text, "id") == 0 && t[4].kind == T_OP) {
-        struct strmap seen;
-        strmap_init(&seen, true);
-        if ((strcmp(t[4].text, "=~") == 0 || strcmp(t[4].text, "==") == 0) && t[5].kind == T_STR &&
-            (t[6].kind == T_PIPE || t[6].kind == T_END)) {
-            ok = add_indexed(c, t[5].text, subs, table, &seen, rows) == 0 ? 1 : -1;
-        } else if ((strcmp(t[4].text, "in~") == 0 || strcmp(t[4].text, "in") == 0) &&
-                   t[5].kind == T_LP) {
-            struct in_set *set = in_set_of(q, 6, strcmp(t[4].text, "in~") == 0);
-            if (set && (t[set->end].kind == T_PIPE || t[set->end].kind == T_END)) {
-                ok = 1;
-                for (size_t i = 6; i < set->end && ok > 0; i += 2)
-                    if (add_indexed(c, t[i].text, subs, table, &seen, rows) < 0)
-                        ok = -1;
+    nconds = index_conds(q, conds, sizeof(conds) / sizeof(conds[0]));
+    if (nconds > 0) {
+        size_t best = (size_t)-1, best_cost = (size_t)-1;
+        char(*anc)[2048] = calloc(64, sizeof(*anc));
+        const char *types[64];
+        int ok = 0;
+        if (anc == NULL) {
+            json_decref(rows);
+            return NULL;
+        }
+        for (size_t i = 0; i < nconds; i++) {
+            size_t cost, ne;
+            if (strcmp(conds[i].field, "id") == 0)
+                cost = (conds[i].to - conds[i].from + 1) / 2;
+            else if (c->al->graph_snapshot != NULL) /* the tree index is of the store */
+                continue;
+            else if ((ne = cond_entries(c, q, &conds[i], subs, anc, types, 64, &cost)) == 0 ||
+                     ne == (size_t)-1)
+                continue;
+            if (cost < best_cost) {
+                best_cost = cost;
+                best = i;
             }
         }
-        strmap_release(&seen);
+        if (best != (size_t)-1 && strcmp(conds[best].field, "id") == 0) {
+            struct strmap seen;
+            ok = 1;
+            strmap_init(&seen, true);
+            for (size_t i = conds[best].from; i < conds[best].to && ok > 0; i += 2)
+                if (add_indexed(c, t[i].text, subs, table, &seen, rows) < 0)
+                    ok = -1;
+            strmap_release(&seen);
+        } else if (best != (size_t)-1) {
+            struct al_keys ks = {0};
+            size_t cost, ne = cond_entries(c, q, &conds[best], subs, anc, types, 64, &cost);
+            int rc = 0;
+            for (size_t i = 0; i < ne && rc == 0; i++) {
+                char low[512];
+                if (types[i])
+                    al_lower(low, types[i], sizeof(low));
+                rc = al_keys_add_index(c->al, &ks, anc[i], types[i] ? low : NULL);
+            }
+            free(anc);
+            return rows_of_keys(c, &ks, rc, subs, table, rows);
+        }
+        free(anc);
         if (ok < 0) {
             json_decref(rows);
             return NULL;
@@ -736,11 +916,12 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
     if (table != TABLE_RESOURCES && c->al->graph_snapshot == NULL) {
         /* the small tables: their types' resources from the store's tree
          * index, in store order, rather than a scan of every resource */
-        static const char *const types[] = {
-            "microsoft.resources/resourcegroups",        "microsoft.authorization/roleassignments",
-            "microsoft.authorization/roledefinitions",   "microsoft.authorization/locks",
-            "microsoft.authorization/policyassignments", "microsoft.authorization/policyexemptions",
-            "microsoft.authorization/policydefinitions"};
+        static const char *const types[] = {"microsoft.resources/resourcegroups",
+                                            "microsoft.authorization/roleassignments",
+                                            "microsoft.authorization/roledefinitions",
+                                            "microsoft.authorization/policyassignments",
+                                            "microsoft.authorization/policyexemptions",
+                                            "microsoft.authorization/policydefinitions"};
         struct al_keys ks = {0};
         int rc = 0;
         for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && rc == 0; i++)

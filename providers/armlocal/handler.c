@@ -1055,9 +1055,24 @@ static void list_top_level(struct al_ctx *c, const char *prefix)
     char anc[2048];
     struct al_keys ks = {0};
 
-    /* what is below the group or subscription, from the tree index */
+    /* what is below the group or subscription, from the tree index: the
+     * keys of top-level types only (a list holds no child resources such as
+     * keys or computes, no extension resources such as role assignments or
+     * locks), so its cost is its answer's, not everything in the scope */
     snprintf(anc, sizeof(anc), "%.*s", (int)(n - 1), prefix);
-    al_keys_add_index(c->al, &ks, anc, NULL);
+    {
+        const char *t;
+        json_t *keys;
+        json_object_foreach(al_tree_keys(c->al, anc, NULL), t, keys)
+        {
+            const char *slash = strchr(t, '/');
+            const struct al_type *ty = al_type_find(t);
+            if (slash == NULL || strchr(slash + 1, '/') != NULL || (ty && ty->extension))
+                continue;
+            if (al_keys_add_index(c->al, &ks, anc, t) < 0)
+                break;
+        }
+    }
     al_keys_sort(&ks);
     for (size_t ki = 0; ki < ks.n; ki++) {
         const char *rest, *prov, *slash;

@@ -484,6 +484,72 @@ static int check_ml_compute(struct al_ctx *c, json_t *res)
     return 0;
 }
 
+/* An AKS cluster: a DNS prefix (or FQDN subdomain), a system node pool with
+ * a size and count, an identity, and a disk encryption set given as a
+ * Microsoft.Compute/diskEncryptionSets id (set at creation only: types.c). */
+static int check_managed_cluster(struct al_ctx *c, json_t *res)
+{
+    const json_t *pools = al_jpath(res, "properties.agentPoolProfiles"), *p;
+    const char *des = str(al_jpath(res, "properties.diskEncryptionSetID"));
+    int system = 0;
+    size_t i;
+    if (!str(al_jpath(res, "properties.dnsPrefix")) &&
+        !str(al_jpath(res, "properties.fqdnSubdomain"))) {
+        al_error(c, 400, "InvalidParameter",
+                 "Required parameter properties.dnsPrefix is missing (null): give dnsPrefix or "
+                 "fqdnSubdomain.");
+        return -1;
+    }
+    json_array_foreach(pools, i, p)
+    {
+        const json_t *n = json_object_get(p, "count");
+        if (!str(json_object_get(p, "name")) || !str(json_object_get(p, "vmSize")) ||
+            (n && (!json_is_integer(n) || json_integer_value(n) < 0))) {
+            al_error(c, 400, "InvalidParameter",
+                     "The value of parameter agentPoolProfiles[%zu] is invalid: name and vmSize "
+                     "are required, count is a non-negative integer.",
+                     i);
+            return -1;
+        }
+        if (str(json_object_get(p, "mode")) &&
+            strcasecmp(str(json_object_get(p, "mode")), "System") == 0)
+            system = 1;
+    }
+    if (!system) {
+        al_error(c, 400, "InvalidParameter",
+                 "A managed cluster needs at least one agent pool with mode System "
+                 "(properties.agentPoolProfiles).");
+        return -1;
+    }
+    if (!str(al_jpath(res, "identity.type")) &&
+        !str(al_jpath(res, "properties.servicePrincipalProfile.clientId"))) {
+        al_error(c, 400, "InvalidParameter",
+                 "A managed cluster needs an identity (identity.type) or a service principal "
+                 "(properties.servicePrincipalProfile).");
+        return -1;
+    }
+    if (des && (strncasecmp(des, "/subscriptions/", 15) != 0 ||
+                strcasestr(des, "/providers/Microsoft.Compute/diskEncryptionSets/") == NULL)) {
+        al_error(c, 400, "LinkedInvalidPropertyId",
+                 "Property id '%s' at path 'properties.diskEncryptionSetID' is invalid. Expect a "
+                 "fully qualified Microsoft.Compute/diskEncryptionSets resource id.",
+                 des);
+        return -1;
+    }
+    if (!str(al_jpath(res, "properties.kubernetesVersion")))
+        al_jpath_set_new(res, "properties.kubernetesVersion", json_string("1.33.2"));
+    if (!str(al_jpath(res, "properties.fqdn")))
+        al_jpath_set_new(res, "properties.fqdn",
+                         json_sprintf("%s.hcp.%s.azmk8s.io",
+                                      str(al_jpath(res, "properties.dnsPrefix"))
+                                          ? str(al_jpath(res, "properties.dnsPrefix"))
+                                          : str(al_jpath(res, "properties.fqdnSubdomain")),
+                                      str(json_object_get(res, "location"))
+                                          ? str(json_object_get(res, "location"))
+                                          : "westeurope"));
+    return 0;
+}
+
 /* Legacy web services: ACI TLS needs your certificate (ACI has no
  * Microsoft-managed one); a CMK needs vault URL, key name and version. */
 static int check_web_service(struct al_ctx *c, json_t *res)
@@ -1093,6 +1159,8 @@ int al_rules_check_write(struct al_ctx *c, const struct al_type *t, const char *
         return check_web_service(c, res);
     if (is_type(t, "Microsoft.ContainerRegistry/registries"))
         return check_cmk_registry(c, res);
+    if (is_type(t, "Microsoft.ContainerService/managedClusters"))
+        return check_managed_cluster(c, res);
     if (is_type(t, "Microsoft.KeyVault/vaults"))
         return check_vault(c, res, old);
     if (is_type(t, "Microsoft.MachineLearningServices/workspaces"))

@@ -418,6 +418,8 @@ static const char *const acr_create_only[] = {
     "properties.zoneRedundancy", "properties.encryption.status",
     "properties.encryption.keyVaultProperties.identity", NULL};
 static const char *const located[] = {"location", NULL};
+static const char *const aks_create_only[] = {"location", "properties.dnsPrefix",
+                                              "properties.diskEncryptionSetID", NULL};
 static const char *const datastore_create_only[] = {"properties.datastoreType", NULL};
 
 #define RT(type, versions, put, patch, del, cs, us, ext, state, flat, co, fn)                      \
@@ -462,7 +464,7 @@ static const struct al_type types[] = {
     RT("Microsoft.Authorization/policySetDefinitions", "2023-04-01 2025-03-01", AL_SYNC,
        AL_NOT_ALLOWED, AL_SYNC, 201, 201, 1, 0, 0, NULL, NULL),
     RT("Microsoft.ContainerService/managedClusters", "2025-07-01", AL_SYNC, AL_SYNC, AL_SYNC, 201,
-       200, 0, 1, 0, located, NULL),
+       200, 0, 1, 0, aks_create_only, NULL),
     RT("Microsoft.Network/virtualNetworks", "2025-03-01", AL_ASYNC, AL_SYNC, AL_LOCATION, 0, 0, 0,
        1, 0, NULL, compute_vnet),
     RT("Microsoft.Network/virtualNetworks/subnets", "2025-03-01", AL_ASYNC, AL_NOT_ALLOWED,

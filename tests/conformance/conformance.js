@@ -19,6 +19,8 @@ const { ResourceGraphClient } = require("@azure/arm-resourcegraph");
 const { StorageManagementClient } = require("@azure/arm-storage");
 const { ContainerRegistryManagementClient } = require("@azure/arm-containerregistry");
 const { PrivateDnsManagementClient } = require("@azure/arm-privatedns");
+const { ManagedServiceIdentityClient } = require("@azure/arm-msi");
+const { OperationalInsightsManagementClient } = require("@azure/arm-operationalinsights");
 
 const base = process.argv[2];
 if (!base) {
@@ -367,6 +369,130 @@ async function main() {
     expect(first.totalRecords === 2 && first.count === 1 && first.skipToken, "first page");
     const second = await rgc.resources({ subscriptions: [sub], query: "resources | where type =~ 'microsoft.keyvault/vaults' or type =~ 'Microsoft.Storage/storageAccounts' | project id, name, type | order by name asc", options: { top: 1, skipToken: first.skipToken, resultFormat: "objectArray" } });
     expect(second.count === 1 && second.data[0].name === saName, "second page");
+  });
+
+  // issue 19: the kinds added for the guidance's DNS, identity, CMK and deployment resources
+  const msi = prepare(new ManagedServiceIdentityClient(credential, sub, common));
+  // Resources_*ById with each type's own api-version (no client-wide apiVersion, which would
+  // replace it): for what the typed SDKs here do not model
+  const generic = prepare(new ResourceManagementClient(credential, sub, common));
+  const uaiName = "id-conf";
+  const uaiId = `${rgId}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${uaiName}`;
+  let uai;
+  await step("user-assigned identity create/get/update/list (arm-msi)", async () => {
+    uai = await msi.userAssignedIdentities.createOrUpdate(rg, uaiName, { location: loc });
+    expect(uai.id === uaiId, "identity id");
+    expect(/^[0-9a-f-]{36}$/.test(uai.principalId) && /^[0-9a-f-]{36}$/.test(uai.clientId), "principal and client ids");
+    expect(/^[0-9a-f-]{36}$/.test(uai.tenantId), "tenant id");
+    const u = await msi.userAssignedIdentities.update(rg, uaiName, { tags: { team: "ml" } });
+    expect(u.tags.team === "ml" && u.principalId === uai.principalId, "identity patched, same principal");
+    const g = await msi.userAssignedIdentities.get(rg, uaiName);
+    expect(g.clientId === uai.clientId, "identity get");
+    const all = await list(msi.userAssignedIdentities.listByResourceGroup(rg));
+    expect(all.length === 1 && all[0].name === uaiName, "identity listed");
+    await expectError("ResourceNotFound", () => msi.userAssignedIdentities.get(rg, "id-none"));
+  });
+  await step("Log Analytics workspace create (LRO) / get / update / list / delete (arm-operationalinsights)", async () => {
+    const law = prepare(new OperationalInsightsManagementClient(credential, sub, common), "2023-09-01");
+    const w = await law.workspaces.beginCreateOrUpdateAndWait(rg, "log-conf", {
+      location: loc, retentionInDays: 90, sku: { name: "PerGB2018" },
+      publicNetworkAccessForIngestion: "Disabled", publicNetworkAccessForQuery: "Disabled",
+      features: { disableLocalAuth: true },
+    }, poll);
+    expect(w.provisioningState === "Succeeded", "workspace succeeded");
+    expect(/^[0-9a-f-]{36}$/.test(w.customerId), "customerId");
+    expect(w.publicNetworkAccessForQuery === "Disabled" && w.features.disableLocalAuth === true, "access settings kept");
+    const u = await law.workspaces.update(rg, "log-conf", { retentionInDays: 120 });
+    expect(u.retentionInDays === 120, "retention patched");
+    const g = await law.workspaces.get(rg, "log-conf");
+    expect(g.retentionInDays === 120 && g.customerId === w.customerId, "workspace get");
+    const all = await list(law.workspaces.listByResourceGroup(rg));
+    expect(all.length === 1, "workspace listed");
+    await law.workspaces.beginDeleteAndWait(rg, "log-conf", { force: true, ...poll });
+    await expectError("ResourceNotFound", () => law.workspaces.get(rg, "log-conf"));
+  });
+  const vaultUri = (await kv.vaults.get(rg, kvName)).properties.vaultUri;
+  await step("storage account with a customer-managed key through a user-assigned identity", async () => {
+    const body = {
+      location: loc, kind: "StorageV2", sku: { name: "Standard_LRS" }, allowBlobPublicAccess: false,
+      identity: { type: "UserAssigned", userAssignedIdentities: { [uaiId]: {} } },
+      encryption: {
+        keySource: "Microsoft.Keyvault",
+        keyVaultProperties: { keyName: "cmk", keyVaultUri: vaultUri },
+        encryptionIdentity: { encryptionUserAssignedIdentity: uaiId },
+        services: { blob: { enabled: true, keyType: "Account" } },
+      },
+    };
+    const s = await storage.storageAccounts.beginCreateAndWait(rg, "saconf2", body, poll);
+    expect(s.encryption.keySource === "Microsoft.Keyvault", "keySource");
+    expect(s.encryption.keyVaultProperties.keyName === "cmk", "key name");
+    expect(s.encryption.encryptionIdentity.encryptionUserAssignedIdentity === uaiId, "encryption identity");
+    expect(Object.keys(s.identity.userAssignedIdentities).some((k) => k.toLowerCase() === uaiId.toLowerCase()), "identity attached");
+    // an encryption identity the account does not hold is refused, as ARM does
+    const other = { ...body, identity: { type: "SystemAssigned" } };
+    await expectError("InvalidIdentity", () => storage.storageAccounts.beginCreateAndWait(rg, "saconf3", other, poll));
+    await storage.storageAccounts.delete(rg, "saconf2");
+  });
+  await step("container registry with a customer-managed key through a user-assigned identity", async () => {
+    const body = {
+      location: loc, sku: { name: "Premium" }, adminUserEnabled: false,
+      identity: { type: "UserAssigned", userAssignedIdentities: { [uaiId]: {} } },
+      encryption: { status: "enabled", keyVaultProperties: { keyIdentifier: `${vaultUri.replace(/\/$/, "")}/keys/cmk`, identity: uai.clientId } },
+    };
+    const r = await acr.registries.beginCreateAndWait(rg, "acrconf2", body, poll);
+    expect(r.encryption.status === "enabled", "encryption enabled");
+    expect(r.encryption.keyVaultProperties.identity === uai.clientId, "key identity");
+    expect(r.encryption.keyVaultProperties.keyIdentifier.endsWith("/keys/cmk"), "key identifier");
+    await expectError("EncryptionNotSupportedForSku", () => acr.registries.beginCreateAndWait(rg, "acrconf3", { ...body, sku: { name: "Standard" } }, poll));
+    await acr.registries.beginDeleteAndWait(rg, "acrconf2", poll);
+  });
+  await step("workspace managed network outbound rules (generic resources API)", async () => {
+    const mn = {
+      isolationMode: "AllowOnlyApprovedOutbound",
+      outboundRules: {
+        pypi: { type: "FQDN", category: "UserDefined", destination: "pypi.org" },
+        kvpe: { type: "PrivateEndpoint", category: "UserDefined", destination: { serviceResourceId: `${rgId}/providers/Microsoft.KeyVault/vaults/${kvName}`, subresourceTarget: "vault" } },
+        mcr: { type: "ServiceTag", category: "UserDefined", destination: { serviceTag: "MicrosoftContainerRegistry", protocol: "TCP", portRanges: "443" } },
+      },
+    };
+    const w = await generic.resources.beginUpdateByIdAndWait(wsId, "2025-09-01", { properties: { managedNetwork: mn } }, poll);
+    const rules = w.properties.managedNetwork.outboundRules;
+    expect(rules.pypi && rules.pypi.destination === "pypi.org" && rules.kvpe && rules.mcr, "rules kept");
+    const g = await generic.resources.getById(wsId, "2025-09-01");
+    expect(g.properties.managedNetwork.isolationMode === "AllowOnlyApprovedOutbound", "isolation mode");
+    const bad = { isolationMode: "AllowInternetOutbound", outboundRules: { pypi: mn.outboundRules.pypi } };
+    await expectError("ValidationError", () => generic.resources.beginUpdateByIdAndWait(wsId, "2025-09-01", { properties: { managedNetwork: bad } }, poll));
+  });
+  await step("AKS computes: created with TLS, attached cluster with a disk encryption set", async () => {
+    const c = await ml.computeOperations.beginCreateOrUpdateAndWait(rg, wsName, "aks-new", {
+      location: loc,
+      properties: { computeType: "AKS", disableLocalAuth: true, properties: { agentCount: 3, agentVmSize: "Standard_D3_v2", clusterPurpose: "FastProd", loadBalancerType: "InternalLoadBalancer", sslConfiguration: { status: "Enabled", leafDomainLabel: "conf", overwriteExistingDomain: true } } },
+    }, poll);
+    expect(c.properties.computeType === "AKS" && c.properties.provisioningState === "Succeeded", "created AKS compute");
+    expect(c.properties.properties.sslConfiguration.status === "Enabled", "TLS on");
+    await expectError("BadRequest", () => ml.computeOperations.beginCreateOrUpdateAndWait(rg, wsName, "aks-bad", { location: loc, properties: { computeType: "AKS", properties: { sslConfiguration: { status: "Enabled" } } } }, poll));
+    const aksId = `${rgId}/providers/Microsoft.ContainerService/managedClusters/aks-conf`;
+    const desId = `${rgId}/providers/Microsoft.Compute/diskEncryptionSets/des-conf`;
+    await generic.resources.beginCreateOrUpdateByIdAndWait(aksId, "2025-07-01", { location: loc, identity: { type: "SystemAssigned" }, properties: { dnsPrefix: "aksconf", diskEncryptionSetID: desId, agentPoolProfiles: [{ name: "system", mode: "System", count: 3, vmSize: "Standard_D4s_v3" }] } }, poll);
+    await expectError("PropertyChangeNotAllowed", () => generic.resources.beginCreateOrUpdateByIdAndWait(aksId, "2025-07-01", { location: loc, identity: { type: "SystemAssigned" }, properties: { dnsPrefix: "aksconf", diskEncryptionSetID: `${desId}2`, agentPoolProfiles: [{ name: "system", mode: "System", count: 3, vmSize: "Standard_D4s_v3" }] } }, poll));
+    await expectError("LinkedInvalidPropertyId", () => generic.resources.beginCreateOrUpdateByIdAndWait(`${aksId}2`, "2025-07-01", { location: loc, identity: { type: "SystemAssigned" }, properties: { dnsPrefix: "aksconf2", diskEncryptionSetID: "des-conf", agentPoolProfiles: [{ name: "system", mode: "System", count: 1, vmSize: "Standard_D4s_v3" }] } }, poll));
+    const a = await ml.computeOperations.beginCreateOrUpdateAndWait(rg, wsName, "aks-att", { location: loc, properties: { computeType: "AKS", resourceId: aksId } }, poll);
+    expect(a.properties.resourceId === aksId, "attached cluster");
+    const cl = await generic.resources.getById(aksId, "2025-07-01");
+    expect(cl.properties.diskEncryptionSetID === desId, "the cluster's disk encryption set");
+    await expectError("BadRequest", () => ml.computeOperations.beginCreateOrUpdateAndWait(rg, wsName, "aks-none", { location: loc, properties: { computeType: "AKS", resourceId: `${aksId}-none` } }, poll));
+    const all = await list(ml.computeOperations.list(rg, wsName));
+    expect(all.filter((x) => x.properties.computeType === "AKS").length === 2, "AKS computes listed");
+    await ml.computeOperations.beginDeleteAndWait(rg, wsName, "aks-att", "Detach", poll);
+    await ml.computeOperations.beginDeleteAndWait(rg, wsName, "aks-new", "Delete", poll);
+  });
+  // ACI web services (workspaces/services, 2020-05-15-preview) are not driven here: no SDK on
+  // npm has their operations (arm-machinelearning 2.1.1 has none) and Resources_CreateOrUpdateById
+  // serialises only GenericResource's fields, dropping the service's flat body (computeType,
+  // sslEnabled, encryptionProperties); tests/sh/armlocal_*.sh and amlsec's e2e tests cover them.
+  await step("user-assigned identity delete", async () => {
+    await msi.userAssignedIdentities.delete(rg, uaiName);
+    await expectError("ResourceNotFound", () => msi.userAssignedIdentities.get(rg, uaiName));
   });
 
   await step(

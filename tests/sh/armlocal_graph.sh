@@ -75,9 +75,9 @@ q '{"query":"resources | where type =~ '"'"'x"}'; expect_code 400 "unterminated 
 q '{"query":"resources","options":{"$top":1001}}'; expect_code 400 "top over 1000"
 q '{"query":"resources","options":{"$skipToken":"garbage"}}'; expect_code 400 "bad skip token"
 q 'not json'; expect_code 400 "bad body"
-# tables: resources holds top-level tracked resources only; role assignments and locks are in
-# authorizationresources, policy assignments in policyresources, resource groups in
-# resourcecontainers
+# tables (Microsoft's table reference): resources holds top-level tracked resources and a few
+# child types (online endpoints); role assignments are in authorizationresources, policy
+# assignments in policyresources, resource groups in resourcecontainers, locks in no table
 ws1="$S/resourceGroups/rga/providers/Microsoft.MachineLearningServices/workspaces/wsrga1"
 req PUT "$ws1/providers/Microsoft.Authorization/roleAssignments/11111111-2222-3333-4444-555555555555?$V=2022-04-01" \
   '{"properties":{"roleDefinitionId":"'$S'/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635","principalId":"00000000-0000-0000-0000-0000000000aa"}}'
@@ -88,9 +88,20 @@ req PUT "$ws1/providers/Microsoft.Authorization/policyAssignments/pa1?$V=2025-03
 q '{"query":"resources | where type in~ ('"'"'microsoft.authorization/roleassignments'"'"', '"'"'microsoft.authorization/locks'"'"', '"'"'microsoft.authorization/policyassignments'"'"', '"'"'microsoft.resources/resourcegroups'"'"') | project id"}'
 expect_body '"totalRecords":0' "extension resources and groups are not in resources"
 q '{"query":"authorizationresources | project id, type, properties.scope"}'
-expect_body '"totalRecords":2' "authorizationresources: the role assignment and the lock"
+expect_body '"totalRecords":1' "authorizationresources: the role assignment (locks are in no table)"
 expect_body '"properties_scope":"'$ws1'"' "a role assignment's scope"
-expect_body 'locks/nodelete' "the lock"
+req PUT "$ws1/onlineEndpoints/ep1?$V=2025-09-01" '{"location":"eastus","properties":{"authMode":"AADToken"}}'
+[[ $CODE == 20[01] ]] || fail "online endpoint: $CODE $BODY"
+req PUT "$ws1/computes/cpu1?$V=2025-09-01" '{"location":"eastus","properties":{"computeType":"AmlCompute","properties":{"vmSize":"Standard_DS3_v2"}}}'
+[[ $CODE == 20[01] ]] || fail "compute: $CODE $BODY"
+# the whole table (a scan) and the group's entries of the tree index: the same rows
+q '{"query":"resources | where name != '"'"'x'"'"' and resourceGroup =~ '"'"'rga'"'"' | project id, type"}'
+scan=$BODY
+q '{"subscriptions":["'${S##*/}'"],"query":"resources | where name != '"'"'x'"'"' and resourceGroup =~ '"'"'rga'"'"' | project id, type"}'
+[ "$BODY" = "$scan" ] || fail "the indexed group query differs from the scan: $BODY vs $scan"
+expect_body '"totalRecords":5' "three workspaces, the vault and the endpoint"
+expect_body 'onlineEndpoints/ep1' "online endpoints are in resources"
+[[ $BODY == *computes/cpu1* ]] && fail "computes are in no table"
 q '{"query":"policyresources | where type =~ '"'"'microsoft.authorization/policyassignments'"'"' | project id"}'
 expect_body '"totalRecords":1' "policyresources"
 q '{"query":"resourcecontainers | project id"}'

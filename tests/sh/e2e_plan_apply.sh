@@ -23,7 +23,7 @@ ws=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml-prod
 
 echo "1. apply the bundled example against the embedded local cloud; plan again: no changes; rotate its key"
 expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > apply1.out 2>&1
-grep -q 'Apply complete! Resources: 18 added, 0 changed, 0 destroyed.' apply1.out || fail "apply summary"
+grep -q 'Apply complete! Resources: 35 added, 0 changed, 0 destroyed.' apply1.out || fail "apply summary"
 expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > plan1.out 2>&1
 grep -q 'No changes.' plan1.out || fail "second plan is not empty"
 # the embedded cloud listens where it did before: the vault URI it stored still reaches its data plane
@@ -89,7 +89,7 @@ expect_exit 1 "$AMLSEC" destroy -cloud "$url" -auto-approve -no-color > d1.out 2
 grep -q 'prevent_destroy set, but this plan destroys it' d1.out || fail "destroy not blocked"
 sed -i 's/prevent_destroy = true/prevent_destroy = false/' main.amlsec
 expect_exit 0 "$AMLSEC" destroy -cloud "$url" -auto-approve -no-color > d2.out 2>&1
-grep -q '^Destroy complete! Resources: 18 destroyed.$' d2.out || fail "destroy summary"
+grep -q '^Destroy complete! Resources: 35 destroyed.$' d2.out || fail "destroy summary"
 [ "$("$AMLSEC" state list | wc -l)" = 0 ] || fail "state not empty after destroy"
 printf '%s\n' "$orig" > main.amlsec
 stop_cloud
@@ -101,11 +101,11 @@ start_cloud --faults 'kind=lro-failed,method=PUT,path=*/workspaces/mlw-prod,time
 expect_exit 1 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > f1.out 2>&1
 grep -q 'workspace.prod: Creating failed' f1.out || fail "workspace failure not reported"
 grep -q 'online_endpoint.scoring: skipped: workspace.prod did not complete' f1.out || fail "dependent not skipped"
-grep -q 'apply incomplete: 12 done, 1 failed, 5 skipped' f1.out || fail "partial apply summary"
-[ "$("$AMLSEC" state list | wc -l)" = 13 ] || fail "state should hold the 12 created and the failed one"
+grep -q 'apply incomplete: 28 done, 1 failed, 6 skipped' f1.out || fail "partial apply summary"
+[ "$("$AMLSEC" state list | wc -l)" = 29 ] || fail "state should hold the 28 created and the failed one"
 "$AMLSEC" state list -json | grep -q '"status": "tainted"' || fail "the failed workspace is not tainted"
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > f2.out 2>&1
-grep -q 'Resources: 6 added' f2.out || fail "re-run did not converge"
+grep -q 'Resources: 7 added' f2.out || fail "re-run did not converge"
 grep -q 'workspace.prod: Creation complete' f2.out || fail "the tainted workspace was not created again"
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > f3.out 2>&1
 

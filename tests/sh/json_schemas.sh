@@ -40,11 +40,11 @@ plan = [json.loads(l) for l in open(sys.argv[1])]
 apply = [json.loads(l) for l in open(sys.argv[2])]
 assert plan[0]["type"] == "version" and apply[0]["type"] == "version"
 planned = [m["change"]["resource"]["addr"] for m in plan if m["type"] == "planned_change"]
-assert len(planned) == 18 and 'private_endpoint.storage["file"]' in planned, planned
+assert len(planned) == 35 and 'private_endpoint.storage["file"]' in planned, planned
 key = [m for m in plan if m["type"] == "planned_change" and m["change"]["resource"]["addr"] == 'private_endpoint.storage["file"]'][0]
 assert key["change"]["resource"]["resource_key"] == "file" and key["change"]["action"] == "create"
 summ = [m for m in plan if m["type"] == "change_summary"][-1]["changes"]
-assert summ == {"add": 18, "change": 0, "remove": 0, "operation": "plan"}, summ
+assert summ == {"add": 35, "change": 0, "remove": 0, "operation": "plan"}, summ
 done = {m["hook"]["resource"]["addr"] for m in apply if m["type"] == "apply_complete"}
 assert done == set(planned), set(planned) ^ done
 assert all(m["hook"]["id_value"].startswith("/subscriptions/") for m in apply

@@ -22,6 +22,7 @@
 #include "providers/arm/resolve.h"
 #include "providers/arm/schema.h"
 #include "state/journal.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 #define EXAMPLES AMLSEC_SHARED_DIR "/data/arm-examples/"
@@ -881,6 +882,11 @@ static void test_catalogue__graph_order(void **state)
     diag_list_release(&diags);
 }
 
+static int dump_to_buf(const char *text, size_t n, void *data)
+{
+    return buf_add(data, text, n) == 0 ? 0 : -1;
+}
+
 /* A saved plan's configuration: Terraform's expression representation per
  * block, a sensitive literal left out, a for expression's references
  * without its own variables. */
@@ -933,6 +939,25 @@ static void test_catalogue__plan_configuration(void **state)
     dump = json_dumps(conf, JSON_COMPACT);
     assert_null(strstr(dump, "literal-Secret-1"));
     free(dump);
+    {
+        /* plan -out makes the entries one at a time as it writes them: the
+         * same bytes as the configuration built as a whole */
+        struct plan *p = calloc(1, sizeof(*p));
+        struct buf streamed, whole;
+        buf_init(&streamed, 1 << 24);
+        buf_init(&whole, 1 << 24);
+        p->configuration_of = cfg;
+        assert_int_equal(plan_json_dump(p, dump_to_buf, &streamed), 0);
+        p->configuration_of = NULL;
+        p->configuration = json_incref(conf);
+        assert_int_equal(plan_json_dump(p, dump_to_buf, &whole), 0);
+        assert_int_equal(streamed.len, whole.len);
+        assert_memory_equal(streamed.ptr, whole.ptr, whole.len);
+        assert_non_null(strstr(streamed.ptr, "\"configuration\":[{"));
+        buf_release(&streamed);
+        buf_release(&whole);
+        plan_free(p);
+    }
     json_decref(conf);
     config_free(cfg);
     diag_list_release(&diags);

@@ -247,6 +247,11 @@ static void test_fmt__strings_and_templates_are_verbatim(void **state)
               "b = \"\\t  \\u00e9 $${z}\"\n"
               "c = \"${f(\n"
               "   1)}\"\n");
+    /* template directives and strip markers are kept as written */
+    check_fmt("d = \"%{ if x ~}a%{~ else }b%{ endif }\"\n"
+              "e=<<-EOT\n  %{ for k, v in m ~}\n  ${k}=${v}\n  %{ endfor ~}\n  100%%{\nEOT\n",
+              "d = \"%{ if x ~}a%{~ else }b%{ endif }\"\n"
+              "e = <<-EOT\n  %{ for k, v in m ~}\n  ${k}=${v}\n  %{ endfor ~}\n  100%%{\nEOT\n");
 }
 
 static void test_fmt__maps(void **state)
@@ -328,6 +333,8 @@ static void test_fmt__arithmetic_and_for_expressions(void **state)
               "d = { for k, v in var.m : k => v... }\n"
               "e = {\n  for k, v in var.m :\n  k => v\n}\n");
     check_fmt("s = a.b[ * ].c\n", "s = a.b[*].c\n");
+    /* decimals keep their spelling; a binary '-' after one is spaced */
+    check_fmt("d = 0.5*1e3-1.5e-2/-2.50\n", "d = 0.5 * 1e3 - 1.5e-2 / -2.50\n");
     /* `for` only starts a for expression first in a bracket, before a name */
     check_fmt("m = { for = 1, in = 2 }\nb {\n  for = 1\n}\n",
               "m = { for = 1, in = 2 }\nb {\n  for = 1\n}\n");

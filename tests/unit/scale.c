@@ -8,9 +8,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/planfile.h"
@@ -416,11 +418,23 @@ static void test_scale__plan_locks_indexed(void **state)
 static size_t alloc_largest;
 static bool alloc_watch;
 
+static long alloc_live, alloc_peak; /* jansson's bytes alive since watched, their peak */
+
 static void *counting_malloc(size_t n)
 {
+    void *p = malloc(n);
     if (alloc_watch && n > alloc_largest)
         alloc_largest = n;
-    return malloc(n);
+    if (alloc_watch && p && (alloc_live += (long)malloc_usable_size(p)) > alloc_peak)
+        alloc_peak = alloc_live;
+    return p;
+}
+
+static void counting_free(void *p)
+{
+    if (alloc_watch && p)
+        alloc_live -= (long)malloc_usable_size(p);
+    free(p);
 }
 
 static int append_to_buf(const char *text, size_t n, void *data)
@@ -555,6 +569,59 @@ static void test_scale__plan_json_shares_values(void **state)
  * the state recorded by parsing its text for that comparison only: the
  * state is not left holding every resource parsed (at 50,000 resources,
  * about a fifth of the plan's memory). */
+/* plan -out writes the configuration it saves one entry at a time
+ * (plan->configuration_of) and the file as it is made: the JSON alive while
+ * the file is written does not grow with the configuration (the
+ * configuration held whole cost ~3.4 KB a resource, the file's text held
+ * in memory ~1.8 KB more). */
+static void test_scale__plan_file_written_streaming(void **state)
+{
+    const size_t sizes[2] = {40, 400};
+    long peak[2];
+    size_t file_len[2];
+    (void)state;
+    for (int s = 0; s < 2; s++) {
+        char *dir = write_stacks(sizes[s]), path[160];
+        struct diag_list diags;
+        struct config *cfg;
+        struct plan *plan = NULL;
+        struct plan_opts o;
+        struct state st;
+        struct crypt_keys keys;
+        struct errbuf err = ERRBUF_INIT;
+        struct stat sb;
+        diag_list_init(&diags);
+        cfg = load(dir, &diags);
+        assert_int_equal(state_init(&st, &err), 0);
+        memset(&o, 0, sizeof(o));
+        assert_int_equal(plan_build(&plan, cfg, &st, NULL, &o, &diags, &err), 0);
+        plan->configuration_of = cfg;
+        snprintf(path, sizeof(path), "%s/main.plan", dir);
+        crypt_keys_init(&keys);
+        alloc_live = alloc_peak = 0;
+        alloc_watch = true;
+        assert_int_equal(planfile_write(path, plan, &keys, NULL, &err), 0);
+        alloc_watch = false;
+        peak[s] = alloc_peak;
+        assert_int_equal(stat(path, &sb), 0);
+        file_len[s] = (size_t)sb.st_size;
+        unlink(path);
+        crypt_keys_release(&keys);
+        plan_free(plan);
+        state_release(&st);
+        config_free(cfg);
+        diag_list_release(&diags);
+        remove_dir(dir);
+    }
+    print_message("plan file: %zu and %zu bytes written with at most %ld and %ld bytes of JSON "
+                  "alive\n",
+                  file_len[0], file_len[1], peak[0], peak[1]);
+    assert_true(file_len[1] > 9 * file_len[0]);
+    /* ten times the resources: the same few changes and entries alive */
+    assert_true(peak[1] < 2 * peak[0] + 65536);
+    assert_true((size_t)peak[1] < file_len[1] / 10);
+}
+
 static void test_scale__plan_leaves_state_unparsed(void **state)
 {
     const size_t stacks = 200;
@@ -1114,6 +1181,182 @@ static void test_scale__armlocal_tree_index_cost_flat(void **state)
     armlocal_free(al);
 }
 
+#define AL_SUB2 "/subscriptions/00000000-0000-0000-0000-0000000000u2"
+
+/* A Resource Graph query (api-version 2024-04-01); its totalRecords, or
+ * -1 when it did not answer 200. */
+static long al_graph(struct armlocal *al, const char *subscription, const char *query)
+{
+    struct armlocal_response res;
+    struct armlocal_kv q[] = {{"api-version", "2024-04-01"}};
+    struct armlocal_kv h[] = {{"Content-Type", "application/json"}};
+    json_t *body = json_pack("{s:s, s:{s:i}}", "query", query, "options", "$top", 1000), *ans;
+    char *text;
+    struct armlocal_request req = {
+        "POST", "/providers/Microsoft.ResourceGraph/resources", q, 1, h, 1, NULL, 0, 0};
+    long total = -1;
+    if (subscription)
+        json_object_set_new(body, "subscriptions", json_pack("[s]", subscription));
+    text = json_dumps(body, JSON_COMPACT);
+    req.body = text;
+    req.body_len = strlen(text);
+    armlocal_response_init(&res);
+    armlocal_handle(al, &req, &res);
+    ans = json_loadb(res.body.ptr ? res.body.ptr : "", res.body.len, 0, NULL);
+    if (res.status == 200)
+        total = (long)json_integer_value(json_object_get(ans, "totalRecords"));
+    json_decref(ans);
+    armlocal_response_release(&res);
+    free(text);
+    json_decref(body);
+    return total;
+}
+
+/* Resource Graph queries of the `resources` table filtered by type,
+ * resource group, subscription or a list of ids (standing alone or with
+ * other conditions) take their candidates from the store's indexes: the
+ * entries each visits are the same next to 1,000 and 10,000 other
+ * resources (every stored resource was a candidate row before: ten times
+ * more at the second size), and the answers are those of a scan. */
+static void test_scale__armlocal_graph_indexed(void **state)
+{
+    struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
+    struct errbuf err = ERRBUF_INIT;
+    struct armlocal *al;
+    static const struct {
+        const char *sub, *query;
+        long want;
+    } qs[] = {
+        {NULL, "resources | where type =~ 'microsoft.network/virtualnetworks' | project id", 2},
+        {"00000000-0000-0000-0000-0000000000u1",
+         "resources | where resourceGroup =~ 'g0' and type =~ 'microsoft.storage/storageaccounts' "
+         "| project id, name",
+         3},
+        {NULL,
+         "resources | where subscriptionId =~ '00000000-0000-0000-0000-0000000000u2' | "
+         "project id",
+         2},
+        {NULL,
+         "resources | where type in~ ('microsoft.network/virtualnetworks', "
+         "'microsoft.network/privatednszones') and location =~ 'westeurope' | project id",
+         2},
+        {NULL,
+         "resources | where id in~ ('" AL_SUB "/resourceGroups/g0/providers/"
+         "Microsoft.Storage/storageAccounts/stg000000', '" AL_SUB2 "/resourceGroups/h/"
+         "providers/Microsoft.Storage/storageAccounts/sth00001') and kind == 'StorageV2' | "
+         "project id",
+         2},
+    };
+    enum { NQ = sizeof(qs) / sizeof(qs[0]) };
+    size_t small[NQ], large[NQ];
+    char path[512];
+    (void)state;
+    assert_int_equal(armlocal_opts_set(&o, "lro-ms", "0", &err), 0);
+    assert_int_equal(armlocal_create(&al, &o, "http://127.0.0.1:9", &err), 0);
+    assert_int_equal(al_request(al, "PUT", AL_SUB "/resourceGroups/g0", "2021-04-01",
+                                "{\"location\":\"westeurope\"}"),
+                     201);
+    for (size_t i = 0; i < 3; i++)
+        al_put_storage(al, "g0", i);
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path),
+                 AL_SUB "/resourceGroups/g0/providers/Microsoft.Network/virtualNetworks/hub%zu", i);
+        assert_in_range(al_request(al, "PUT", path, "2025-03-01",
+                                   "{\"location\":\"westeurope\",\"properties\":{\"addressSpace\":"
+                                   "{\"addressPrefixes\":[\"10.0.0.0/16\"]}}}"),
+                        200, 201);
+    }
+    assert_int_equal(al_request(al, "PUT", AL_SUB2 "/resourceGroups/h", "2021-04-01",
+                                "{\"location\":\"westeurope\"}"),
+                     201);
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path),
+                 AL_SUB2 "/resourceGroups/h/providers/Microsoft.Storage/storageAccounts/sth%05zu",
+                 i);
+        assert_in_range(al_request(al, "PUT", path, "2025-06-01",
+                                   "{\"location\":\"westeurope\",\"kind\":\"StorageV2\","
+                                   "\"sku\":{\"name\":\"Standard_LRS\"}}"),
+                        200, 202);
+    }
+    for (size_t g = 1; g <= 10; g++) {
+        snprintf(path, sizeof(path), AL_SUB "/resourceGroups/g%zu", g);
+        assert_int_equal(al_request(al, "PUT", path, "2021-04-01", "{\"location\":\"westeurope\"}"),
+                         201);
+    }
+    for (size_t round = 0; round < 2; round++) {
+        size_t *out = round ? large : small;
+        for (size_t i = round ? 1000 : 0; i < (round ? 10000u : 1000u); i++)
+            al_filler(al, i);
+        for (size_t i = 0; i < NQ; i++) {
+            size_t w = al->work;
+            assert_int_equal(al_graph(al, qs[i].sub, qs[i].query), qs[i].want);
+            out[i] = al->work - w;
+        }
+    }
+    for (size_t i = 0; i < NQ; i++)
+        print_message("armlocal graph query %zu: %zu entries visited at 1k resources, %zu at 10k\n",
+                      i, small[i], large[i]);
+    for (size_t i = 0; i < NQ; i++)
+        assert_true(large[i] <= 2 * small[i] + 20);
+    armlocal_free(al);
+}
+
+#define AL_SUB3 "/subscriptions/00000000-0000-0000-0000-0000000000u3"
+
+/* ARM's lists of a subscription's and of a group's resources visit the
+ * top-level resources only, not the extension resources (locks) below
+ * them: the same next to 100 and 1,000 locks (every key under the scope
+ * was visited before: ten times more at the second size). */
+static void test_scale__armlocal_scope_lists_top_level(void **state)
+{
+    struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
+    struct errbuf err = ERRBUF_INIT;
+    struct armlocal *al;
+    size_t small[2], large[2];
+    char path[512];
+    (void)state;
+    assert_int_equal(armlocal_opts_set(&o, "lro-ms", "0", &err), 0);
+    assert_int_equal(armlocal_create(&al, &o, "http://127.0.0.1:9", &err), 0);
+    assert_int_equal(al_request(al, "PUT", AL_SUB3 "/resourceGroups/h3", "2021-04-01",
+                                "{\"location\":\"westeurope\"}"),
+                     201);
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path),
+                 AL_SUB3 "/resourceGroups/h3/providers/Microsoft.Storage/storageAccounts/sti%05zu",
+                 i);
+        assert_in_range(al_request(al, "PUT", path, "2025-06-01",
+                                   "{\"location\":\"westeurope\",\"kind\":\"StorageV2\","
+                                   "\"sku\":{\"name\":\"Standard_LRS\"}}"),
+                        200, 202);
+    }
+    for (size_t round = 0; round < 2; round++) {
+        size_t *out = round ? large : small, w;
+        for (size_t i = round ? 100 : 0; i < (round ? 1000u : 100u); i++) {
+            snprintf(path, sizeof(path),
+                     AL_SUB3 "/resourceGroups/h3/providers/Microsoft.Storage/storageAccounts/"
+                             "sti00000/providers/Microsoft.Authorization/locks/l%zu",
+                     i);
+            assert_in_range(al_request(al, "PUT", path, "2020-05-01",
+                                       "{\"properties\":{\"level\":\"CanNotDelete\"}}"),
+                            200, 201);
+        }
+        w = al->work;
+        assert_int_equal(al_request(al, "GET", AL_SUB3 "/resources", "2021-04-01", NULL), 200);
+        out[0] = al->work - w;
+        w = al->work;
+        assert_int_equal(
+            al_request(al, "GET", AL_SUB3 "/resourceGroups/h3/resources", "2021-04-01", NULL), 200);
+        out[1] = al->work - w;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        print_message(
+            "armlocal %s list: %zu entries visited next to 100 locks, %zu next to 1,000\n",
+            i ? "group" : "subscription", small[i], large[i]);
+        assert_true(large[i] <= 2 * small[i] + 20);
+    }
+    armlocal_free(al);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1124,13 +1367,16 @@ int main(void)
         cmocka_unit_test(test_scale__plan_findings_and_order_linear),
         cmocka_unit_test(test_scale__plan_locks_indexed),
         cmocka_unit_test(test_scale__plan_json_shares_values),
+        cmocka_unit_test(test_scale__plan_file_written_streaming),
         cmocka_unit_test(test_scale__plan_leaves_state_unparsed),
         cmocka_unit_test(test_scale__journal_replay_indexed),
         cmocka_unit_test(test_scale__state_batch_linear),
         cmocka_unit_test(test_scale__armlocal_request_cost_flat),
         cmocka_unit_test(test_scale__armlocal_persist_cost_flat),
         cmocka_unit_test(test_scale__armlocal_tree_index_cost_flat),
+        cmocka_unit_test(test_scale__armlocal_graph_indexed),
+        cmocka_unit_test(test_scale__armlocal_scope_lists_top_level),
     };
-    json_set_alloc_funcs(counting_malloc, free);
+    json_set_alloc_funcs(counting_malloc, counting_free);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -97,6 +97,40 @@ static void test_util__suggest_nearest(void **state)
     assert_int_equal(suggest_distance("kitten", "sitting"), 3);
 }
 
+/* The streaming writer: appended pieces, a field filled in at an offset,
+ * an abort that leaves the old file and no temporary one. */
+static void test_util__file_atomic_stream(void **state)
+{
+    char dir[] = "/tmp/amlsec-util-XXXXXX";
+    char path[256], tmp[4096];
+    struct errbuf err = ERRBUF_INIT;
+    struct file_atomic fa;
+    struct buf b;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/p", dir);
+    assert_int_equal(file_atomic_open(&fa, path, 0600, &err), 0);
+    assert_int_equal(file_atomic_write(&fa, "{\"h\":\"0000\",", 12, &err), 0);
+    assert_int_equal(file_atomic_write(&fa, "\"x\":1}", 6, &err), 0);
+    assert_int_equal(file_atomic_pwrite(&fa, "beef", 4, 6, &err), 0);
+    assert_int_equal(file_atomic_commit(&fa, &err), 0);
+    buf_init(&b, 0);
+    assert_int_equal(file_read_all(&b, path, 1 << 20, &err), 0);
+    assert_string_equal(b.ptr, "{\"h\":\"beef\",\"x\":1}");
+    assert_int_equal(file_atomic_open(&fa, path, 0600, &err), 0);
+    assert_int_equal(file_atomic_write(&fa, "half", 4, &err), 0);
+    snprintf(tmp, sizeof(tmp), "%s", fa.tmp);
+    file_atomic_abort(&fa);
+    assert_int_equal(access(tmp, F_OK), -1);
+    buf_reset(&b);
+    assert_int_equal(file_read_all(&b, path, 1 << 20, &err), 0);
+    assert_string_equal(b.ptr, "{\"h\":\"beef\",\"x\":1}");
+    buf_release(&b);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_util__file_write_atomic_roundtrip(void **state)
 {
     char dir[] = "/tmp/amlsec-util-XXXXXX";
@@ -134,7 +168,7 @@ static void test_util__jsonw_matches_jansson(void **state)
     static const char *const docs[] = {
         "{}",
         "[]",
-        "{\"a\":[1,-2,3.5,1e300,0.1,true,false,null,\"\"],\"b\":{},\"c\":[[]],\"z\":0,\"y\":1}",
+        "{\"a\":[1,-2,3.5,true,false,null,\"\"],\"b\":{},\"c\":[[]],\"z\":0,\"y\":1}",
         "{\"q\\\"k\\\\\":\"tab\\there\\nnl \\u0001\\u001f\\u007f / \\\\ \\\" \\b\\f\\r\"}",
         "{\"k\\u0001ey\":\"nul\\u0000inside\",\"utf8\":\"\\u00e9\\u4e2d\\ud83d\\ude00\"}",
         "[{\"properties\":{\"tenantId\":\"x\",\"accessPolicies\":[],\"sku\":{\"name\":\"s\"}}}]",
@@ -158,6 +192,24 @@ static void test_util__jsonw_matches_jansson(void **state)
         json_decref(v);
     }
     {
+        /* reals in the shortest form that reads back the same double, where
+         * jansson writes 17 digits (0.10000000000000001) */
+        static const double reals[] = {0.1, 0.3, 0.1 + 0.2, 1.0 / 3, 2.5e-7, -1e300};
+        static const char *const texts[] = {
+            "0.1", "0.3", "0.30000000000000004", "0.3333333333333333", "2.5e-7", "-1e300",
+        };
+        for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+            json_t *v = json_real(reals[i]);
+            struct buf b;
+            buf_init(&b, 0);
+            assert_int_equal(jsonw_value(&b, v), 0);
+            assert_string_equal(b.ptr, texts[i]);
+            assert_true(strtod(b.ptr, NULL) == reals[i]);
+            buf_release(&b);
+            json_decref(v);
+        }
+    }
+    {
         /* a key holding a NUL (json_object_setn) */
         json_t *v = json_object();
         char *want;
@@ -168,6 +220,80 @@ static void test_util__jsonw_matches_jansson(void **state)
         assert_int_equal(jsonw_value(&b, v), 0);
         assert_string_equal(b.ptr, want);
         buf_release(&b);
+        free(want);
+        json_decref(v);
+    }
+}
+
+/* jsonw_pretty writes what json_dumps(JSON_INDENT(2) | JSON_SORT_KEYS)
+ * writes (reals in their shortest round-tripping form): nesting, empty containers, keys out of order (more than fit its
+ * small array too), a NUL in a key, and the flush callback's pieces. */
+static int pretty_flush(struct buf *b, void *data)
+{
+    struct buf *all = data;
+    if (buf_add(all, b->ptr, b->len) < 0)
+        return AMLSEC_ENOMEM;
+    buf_reset(b);
+    return 0;
+}
+
+static void test_util__jsonw_pretty_matches_jansson(void **state)
+{
+    static const char *const docs[] = {
+        "{}",
+        "[]",
+        "{\"z\":[1,-2,3.5,1e300,true,false,null,\"\"],\"b\":{},\"a\":[[]],\"c\":[{}]}",
+        "{\"q\\\"k\\\\\":\"tab\\there\\nnl \\u0001 / "
+        "\\\\\",\"ab\":1,\"a\":{\"y\":[1,{\"x\":2,\"w\":[]}]}}",
+        "[{\"properties\":{\"tenantId\":\"x\",\"accessPolicies\":[],\"sku\":{\"name\":\"s\"}}}]",
+        "\"just a string\"",
+        "7",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        json_error_t jerr;
+        json_t *v = json_loads(docs[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        char *want;
+        struct buf b;
+        struct jsonw_pretty o = {&b, 2, NULL, NULL};
+        assert_non_null(v);
+        /* reals: jsonw writes the shortest of 15 to 17 digits that reads
+         * back the same double; these read back at 15 */
+        want = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+                                 JSON_REAL_PRECISION(15));
+        buf_init(&b, 0);
+        assert_int_equal(jsonw_pretty(&o, v), 0);
+        assert_string_equal(b.ptr, want);
+        buf_release(&b);
+        free(want);
+        json_decref(v);
+    }
+    {
+        /* 40 keys in reverse order (one a prefix of another, one holding a
+         * NUL), deep enough to flush in pieces */
+        json_t *v = json_object(), *deep = json_array();
+        char key[32], *want;
+        struct buf b, all;
+        struct jsonw_pretty o = {&b, 2, pretty_flush, &all};
+        for (int k = 40; k > 0; k--) {
+            snprintf(key, sizeof(key), "key%02d", k);
+            json_object_set_new(v, key, json_integer(k));
+        }
+        json_object_set_new(v, "key0", json_true());
+        assert_int_equal(json_object_setn_new(v, "k\0ey", 4, json_integer(1)), 0);
+        for (int k = 0; k < 5000; k++)
+            json_array_append_new(deep, json_pack("{s:i, s:[s]}", "b", k, "a", "x"));
+        json_object_set_new(v, "deep", deep);
+        want = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+        buf_init(&b, 0);
+        buf_init(&all, 0);
+        assert_int_equal(jsonw_pretty(&o, v), 0);
+        assert_int_equal(pretty_flush(&b, &all), 0);
+        assert_true(all.len > (1u << 17));
+        assert_int_equal(all.len, strlen(want));
+        assert_memory_equal(all.ptr, want, all.len);
+        buf_release(&b);
+        buf_release(&all);
         free(want);
         json_decref(v);
     }
@@ -221,12 +347,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_util__jsonw_matches_jansson),
+        cmocka_unit_test(test_util__jsonw_pretty_matches_jansson),
         cmocka_unit_test(test_util__buf_grows_and_caps),
         cmocka_unit_test(test_util__buf_detach_owns),
         cmocka_unit_test(test_util__arena_alloc_zeroed_aligned),
         cmocka_unit_test(test_util__errbuf_prefix_keeps_code),
         cmocka_unit_test(test_util__suggest_nearest),
         cmocka_unit_test(test_util__file_write_atomic_roundtrip),
+        cmocka_unit_test(test_util__file_atomic_stream),
         cmocka_unit_test(test_util__base64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
