@@ -8,7 +8,9 @@
 # a certificate password, an OIDC token, AMLSEC_STATE_PASSPHRASE and AMLSEC_STATE_KEY, the blob
 # backend's ARM_ACCESS_KEY and ARM_SAS_TOKEN, sensitive variables (string, number, map, list;
 # in tags, interpolations, functions, nested blocks, read from another resource), endpoint keys,
-# a compute password, datastore credentials, AMLSEC_PLAN_KEY, and what the local cloud generates
+# a compute password, datastore credentials, AMLSEC_PLAN_KEY, a sensitive output (output, output
+# -json, output NAME, apply -json's outputs message), a sensitive variable failing its validation
+# (whose error message reads it), and what the local cloud generates
 # (App Insights connection string and instrumentation key, an endpoint's listKeys answer: read
 # back and added once they exist).
 #
@@ -44,7 +46,7 @@ PLAN_KEY=CnryPlanKey7x-0123456789abcdef0123456789
 canaries=("$CLIENT_SECRET" "$CERT_PASSWORD" "$OIDC_TOKEN" "$PASSPHRASE" "$STATE_KEY" "$ACCESS_KEY"
   CnryAccessKey5x CnrySasSig6x "$PLAN_KEY"
   CnryTag8x CNRYTAG8X CnryNum9x 987650123 CnryMap10x CnryList11x CnryEpKey12x 'CnryPw13x!'
-  CnryAcctKey14x CnrySas15x CnrySpSecret16x)
+  CnryAcctKey14x CnrySas15x CnrySpSecret16x CnryBadTag17x)
 
 curl -sf -X POST -H 'Content-Type: application/json' "$url/_armlocal/servicePrincipals" \
   -d "{\"clientId\":\"$APP\",\"tenantId\":\"$T\",\"secret\":\"$CLIENT_SECRET\"}" > /dev/null \
@@ -113,6 +115,13 @@ life=(
   "any|AMLSEC_LOG=debug|plan -cloud $url -json"
   "any||plan -cloud $url -no-color -sarif $work/out/plan.sarif -junit $work/out/plan.junit -markdown $work/out/plan.md"
   "0|AMLSEC_LOG=debug|apply -cloud $url -auto-approve -no-color"
+  "0|AMLSEC_LOG=debug|apply -cloud $url -auto-approve -json"
+  "0|AMLSEC_LOG=debug|output -no-color"
+  "0|AMLSEC_LOG=debug|output -json"
+  "0|AMLSEC_LOG=debug|output tag"
+  "0|AMLSEC_LOG=debug|output -json tag"
+  "1|AMLSEC_VAR_tag_secret=CnryBadTag17x|validate -no-color"
+  "1|AMLSEC_VAR_tag_secret=CnryBadTag17x|validate -json"
 )
 for l in "${life[@]}"; do run "$l"; done
 
