@@ -634,20 +634,6 @@ static void register_state_secrets(struct state *st)
     }
 }
 
-/* The ARM type an id names: the last /providers/ segment's, or a resource
- * group's or subscription's (ids without /providers/). */
-static int id_type(char *out, size_t size, const char *id)
-{
-    const char *rg = strcasestr(id, "/resourceGroups/");
-    if (arm_id_type(out, size, id) == 0)
-        return 0;
-    if (strncasecmp(id, "/subscriptions/", 15) != 0)
-        return AMLSEC_EPARSE;
-    snprintf(out, size, "%s",
-             rg ? "Microsoft.Resources/resourceGroups" : "Microsoft.Resources/subscriptions");
-    return 0;
-}
-
 /* What the state holds must make sense to the catalogue before anything
  * is read from or sent to ARM: a known kind, and an id of its type (the
  * state's own reader has checked the shapes). */
@@ -663,7 +649,7 @@ static int check_state_kinds(const struct state *st, const char *where)
                       where, i, r->kind);
             return EXIT_FAIL;
         }
-        if (id_type(type, sizeof(type), r->arm_id) < 0 || strcasecmp(type, k->arm.type) != 0) {
+        if (arm_id_type(type, sizeof(type), r->arm_id) < 0 || strcasecmp(type, k->arm.type) != 0) {
             cli_error("'%s': resources[%zu].arm_id: '%s' is not the id of a %s (%s)", where, i,
                       r->arm_id, r->kind, k->arm.type);
             return EXIT_FAIL;

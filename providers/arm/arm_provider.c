@@ -63,6 +63,33 @@ int arm_id_levels(const char *id, void (*each)(void *payload, size_t len), void 
     return bad || segs == 0 || segs % 2 || providers ? 1 : 0;
 }
 
+/* The type of an id without /providers/: a subscription's
+ * (/subscriptions/S) or a resource group's (/subscriptions/S/resourceGroups/G). */
+static int container_type(char *dst, size_t size, const char *id)
+{
+    const char *type = NULL;
+    size_t len;
+    if (strncasecmp(id, "/subscriptions/", 15) != 0)
+        return AMLSEC_EPARSE;
+    id += 15;
+    len = strcspn(id, "/");
+    if (len == 0)
+        return AMLSEC_EPARSE;
+    id += len;
+    if (*id == '\0') {
+        type = "Microsoft.Resources/subscriptions";
+    } else if (strncasecmp(id, "/resourceGroups/", 16) == 0) {
+        id += 16;
+        len = strcspn(id, "/");
+        if (len > 0 && id[len] == '\0')
+            type = "Microsoft.Resources/resourceGroups";
+    }
+    if (type == NULL || strlen(type) >= size)
+        return AMLSEC_EPARSE;
+    memcpy(dst, type, strlen(type) + 1);
+    return 0;
+}
+
 int arm_id_type(char *dst, size_t size, const char *id)
 {
     const char *p = NULL, *s = id;
@@ -73,7 +100,7 @@ int arm_id_type(char *dst, size_t size, const char *id)
         s += 11;
     }
     if (p == NULL)
-        return AMLSEC_EPARSE;
+        return container_type(dst, size, id);
     p += 11;
     /* NS/type/name[/type/name]... -> NS/type[/type]... */
     {

@@ -53,8 +53,9 @@ struct arm_provider_stats {
 void arm_provider_get_stats(const struct provider *p, struct arm_provider_stats *out);
 
 /* The ARM type of a resource id: the last provider namespace with its type
- * segments, "Microsoft.KeyVault/vaults/keys". Returns AMLSEC_EPARSE when id
- * is not a resource id. */
+ * segments, "Microsoft.KeyVault/vaults/keys"; for ids without /providers/,
+ * "Microsoft.Resources/resourceGroups" or "Microsoft.Resources/subscriptions".
+ * Returns AMLSEC_EPARSE when id is not a resource id. */
 int arm_id_type(char *dst, size_t size, const char *id);
 
 /* Calls each(payload, len) with the length of every resource id that id

@@ -317,4 +317,19 @@ grep -q 'has been deleted' c4.out && fail "the children show up as deleted drift
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$url$ws/onlineEndpoints/handmade?api-version=2025-09-01")" = 404 ] \
   || fail "the unmanaged endpoint survived (the note was wrong)"
 
+echo "7. a renamed resource group is replaced (its state id, read by id alone, has no /providers/)"
+mkdir rgren && cd rgren || exit 1
+printf 'settings {\n  subscription = "%s"\n}\n\nresource_group "r" {\n  name     = "rg-sem-a"\n  location = "westeurope"\n}\n' "$sub" > main.amlsec
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > r1.out 2>&1
+sed -i 's/rg-sem-a/rg-sem-b/' main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > r2.out 2>&1
+grep -q 'resource_group.r must be replaced' r2.out || fail "the renamed group is not replaced"
+grep -q 'Plan: 1 to add, 0 to change, 1 to destroy.' r2.out || fail "the rename's plan summary"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > r3.out 2>&1
+grep -q 'Apply complete! Resources: 1 added, 0 changed, 1 destroyed.' r3.out || fail "the rename did not apply"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > r4.out 2>&1
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/subscriptions/$sub/resourceGroups/rg-sem-a?api-version=2021-04-01")" = 404 ] \
+  || fail "the old group survived its replacement"
+cd "$work" || exit 1
+
 echo "e2e_plan_semantics: passed"
