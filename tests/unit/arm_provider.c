@@ -260,10 +260,8 @@ static void test_arm_provider__id_type(void **state)
     assert_int_equal(arm_id_type(t, sizeof(t), "/subscriptions/s1"), 0);
     assert_string_equal(t, "Microsoft.Resources/subscriptions");
     assert_int_equal(arm_id_type(t, sizeof(t), RGID "/x"), AMLSEC_EPARSE);
-    assert_int_equal(arm_id_type(t, sizeof(t), "/subscriptions/s1/resourceGroups/"),
-                     AMLSEC_EPARSE);
-    assert_int_equal(arm_id_type(t, sizeof(t), "/subscriptions//resourceGroups/g"),
-                     AMLSEC_EPARSE);
+    assert_int_equal(arm_id_type(t, sizeof(t), "/subscriptions/s1/resourceGroups/"), AMLSEC_EPARSE);
+    assert_int_equal(arm_id_type(t, sizeof(t), "/subscriptions//resourceGroups/g"), AMLSEC_EPARSE);
     assert_int_equal(arm_id_type(t, sizeof(t), "/tenants/t1"), AMLSEC_EPARSE);
     assert_int_equal(arm_id_type(t, sizeof(t), RGID "/providers/Microsoft.KeyVault/vaults"),
                      AMLSEC_EPARSE);
