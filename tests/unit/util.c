@@ -226,8 +226,9 @@ static void test_util__jsonw_matches_jansson(void **state)
 }
 
 /* jsonw_pretty writes what json_dumps(JSON_INDENT(2) | JSON_SORT_KEYS)
- * writes (reals in their shortest round-tripping form): nesting, empty containers, keys out of order (more than fit its
- * small array too), a NUL in a key, and the flush callback's pieces. */
+ * writes (reals in their shortest round-tripping form): nesting, empty
+ * containers, keys out of order (more than fit its small array too), a NUL
+ * in a key, and the flush callback's pieces. */
 static int pretty_flush(struct buf *b, void *data)
 {
     struct buf *all = data;
