@@ -363,7 +363,7 @@ struct rctx {
     size_t ids_cap;      /* a power of two, at least twice the ids */
     size_t *ref_off;     /* per instance and ref_attrs entry: where its referrers start in */
     size_t *ref_from;    /* ... this array of instance indexes, in configuration order */
-    struct ra_key *ras; /* the role assignments by principal (CMK-IDENTITY, WS-UAI-GRANTS) */
+    struct ra_key *ras;  /* the role assignments by principal (CMK-IDENTITY, WS-UAI-GRANTS) */
     size_t nras;
 };
 

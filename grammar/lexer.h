@@ -59,16 +59,16 @@ struct lexer {
      * TOK_TRAV holding the whole traversal: the parser sets it, since
      * references are most of a configuration's tokens. */
     bool join_traversals;
-    bool at_line_start;  /* heredoc: next byte begins a line */
-    bool failed;         /* a fatal lexical error: return end of file next */
-    bool closed_for;     /* the last token closed a for expression (for error hints) */
-    bool strip_next;     /* a `~}` strip marker: trim the text lexed next */
+    bool at_line_start; /* heredoc: next byte begins a line */
+    bool failed;        /* a fatal lexical error: return end of file next */
+    bool closed_for;    /* the last token closed a for expression (for error hints) */
+    bool strip_next;    /* a `~}` strip marker: trim the text lexed next */
     int nfrags;
     struct ast_expr *frags[64]; /* the text fragments since the last ${, %{ or } */
     int ndirectives;
     struct lexer_directive directives[32]; /* open %{ if / %{ for, innermost last */
-    int last;            /* the previous token returned */
-    struct arena *arena; /* interned names */
+    int last;                              /* the previous token returned */
+    struct arena *arena;                   /* interned names */
     struct arena *nodes; /* string tokens' nodes and decoded text; arena unless changed */
     struct diag_list *diags;
     struct lexer_ident *idents; /* interned names (open addressing; see lexer_release) */

@@ -48,8 +48,8 @@ struct cfg_variable {
     const char *type;        /* "string", "number", "bool", "list", "map", "any" */
     const char *description; /* may be NULL */
     bool sensitive;
-    json_t *value;      /* bound value (owned); NULL when unset and no default (an error) */
-    const char *source; /* "default", "-var", "-var-file", "environment" */
+    json_t *value;            /* bound value (owned); NULL when unset and no default (an error) */
+    const char *source;       /* "default", "-var", "-var-file", "environment" */
     struct src_loc value_loc; /* where the value is written; .file NULL: -var, environment */
 };
 
@@ -64,8 +64,8 @@ struct cfg_module {
     const struct ast_block *call;    /* the module block, in the parent's files */
     json_t *each_key, *each_value;   /* owned; NULL without for_each */
     bool has_for_each;
-    const char *dir;     /* the module's directory: file() and nested sources */
-    const char *realdir; /* its canonical path (cycles between sources) */
+    const char *dir;              /* the module's directory: file() and nested sources */
+    const char *realdir;          /* its canonical path (cycles between sources) */
     const struct ast_file *files; /* the module's parsed files (shared by its instances) */
 };
 
@@ -89,8 +89,8 @@ struct cfg_implicit {
 /* One block that declares a resource (managed, or `existing`). */
 struct cfg_resource {
     const struct cfg_module *module; /* NULL: the root module */
-    const char *kind; /* block type: "workspace", "private_endpoint", ... */
-    const char *name; /* the label */
+    const char *kind;                /* block type: "workspace", "private_endpoint", ... */
+    const char *name;                /* the label */
     bool existing;
     const struct ast_block *block;
     const char *address; /* "workspace.prod" or "existing.subnet.ml" */

@@ -135,10 +135,10 @@ struct armlocal {
     int64_t ops_swept_ms; /* when finished operations were last looked at for expiry */
     size_t work;          /* entries the per-request bookkeeping visited (lock checks, operations):
                              tests check it does not grow with the store */
-    json_t *graph_snapshot; /* set: Resource Graph answers from this copy of the resources
-                               (lag emulation, /_armlocal/graph/snapshot); not persisted */
-    uint64_t generation;    /* bumped by every write (al_store_touch, any request but a
-                               GET, a HEAD or a Resource Graph query) */
+    json_t *graph_snapshot;  /* set: Resource Graph answers from this copy of the resources
+                                (lag emulation, /_armlocal/graph/snapshot); not persisted */
+    uint64_t generation;     /* bumped by every write (al_store_touch, any request but a
+                                GET, a HEAD or a Resource Graph query) */
     struct al_graph_answer { /* the last Resource Graph answers (graph.c), for their later
                                 pages: several, as amlsec pages several queries at once */
         char *key;           /* query text and scope */
