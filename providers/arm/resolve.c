@@ -54,7 +54,8 @@ bool resolve_sub_of(const char *id, char *out, size_t outsz)
 static json_t *last_segment(const char *id)
 {
     const char *slash = strrchr(id, '/');
-    return json_string(slash ? slash + 1 : id);
+    /* the rest of a UTF-8 string after an ASCII '/' is UTF-8 */
+    return json_string_nocheck(slash ? slash + 1 : id);
 }
 
 /* The string an attribute names as an id: ref object id or string. NULL:
@@ -154,9 +155,29 @@ static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
             }
         }
     }
-    out = unknown ? value_unknown() : json_stringn(b.ptr, b.len);
+    /* ASCII and the UTF-8 of jansson strings: no check needed */
+    out = unknown ? value_unknown() : json_stringn_nocheck(b.ptr, b.len);
     buf_release(&b);
     return out;
+}
+
+/* SHA-256, fetched once (an implicit fetch per digest costs more than
+ * the digest of a short seed). Never freed: it lives as long as the
+ * process, like OpenSSL's own default provider. */
+static const EVP_MD *sha256(void)
+{
+    static EVP_MD *md;
+    EVP_MD *m = __atomic_load_n(&md, __ATOMIC_ACQUIRE), *expected = NULL;
+    if (m != NULL)
+        return m;
+    if ((m = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+        return EVP_sha256();
+    if (!__atomic_compare_exchange_n(&md, &expected, m, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        EVP_MD_free(m);
+        m = expected;
+    }
+    return m;
 }
 
 /* A name-based UUID (RFC 4122 layout, version 5 bits, SHA-256 based). */
@@ -165,21 +186,24 @@ static json_t *derived_guid(const char *seed)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     char s[40];
-    if (!EVP_Digest(seed, strlen(seed), md, &mdlen, EVP_sha256(), NULL) || mdlen < 16)
+    if (!EVP_Digest(seed, strlen(seed), md, &mdlen, sha256(), NULL) || mdlen < 16)
         return value_unknown();
     md[6] = (unsigned char)((md[6] & 0x0f) | 0x50);
     md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
     snprintf(s, sizeof(s), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
              md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11],
              md[12], md[13], md[14], md[15]);
-    return json_string(s);
+    return json_string_nocheck(s);
 }
 
 /* Lowercased copy of s into a buf. */
 static void add_lower(struct buf *b, const char *s)
 {
-    for (; *s; s++)
-        buf_addch(b, (char)tolower((unsigned char)*s));
+    size_t n = strlen(s), at = b->len;
+    if (buf_add(b, s, n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        b->ptr[at + i] = (char)tolower((unsigned char)b->ptr[at + i]);
 }
 
 static json_t *default_name(const struct schema_kind *k, const json_t *attrs,
@@ -283,37 +307,38 @@ static void set_computed(const struct schema_kind *k, json_t *out, const char *n
     char tmp[1024];
     if (strcmp(k->name, "key_vault") == 0) {
         snprintf(tmp, sizeof(tmp), "https://%s.vault.azure.net/", name);
-        json_object_set_new(out, "vault_uri", json_string(tmp));
+        json_object_set_new_nocheck(out, "vault_uri", json_string(tmp));
     } else if (strcmp(k->name, "key") == 0) {
         const json_t *vault = json_object_get(attrs, "vault");
         const json_t *vid = schema_ref_id(vault);
         const json_t *vname = json_is_object(vault) ? json_object_get(vault, "name") : NULL;
-        json_object_set_new(out, "vault_id", vid ? json_incref((json_t *)vid) : value_unknown());
+        json_object_set_new_nocheck(out, "vault_id",
+                                    vid ? json_incref((json_t *)vid) : value_unknown());
         if (json_is_string(vname)) {
             snprintf(tmp, sizeof(tmp), "https://%s.vault.azure.net/keys/%s",
                      json_string_value(vname), name);
-            json_object_set_new(out, "uri", json_string(tmp));
+            json_object_set_new_nocheck(out, "uri", json_string(tmp));
         } else if (json_is_string(vid)) {
             json_t *seg = last_segment(json_string_value(vid));
             snprintf(tmp, sizeof(tmp), "https://%s.vault.azure.net/keys/%s", json_string_value(seg),
                      name);
             json_decref(seg);
-            json_object_set_new(out, "uri", json_string(tmp));
+            json_object_set_new_nocheck(out, "uri", json_string(tmp));
         }
     } else if (strcmp(k->name, "storage_account") == 0) {
         snprintf(tmp, sizeof(tmp), "https://%s.blob.core.windows.net/", name);
-        json_object_set_new(out, "primary_blob_endpoint", json_string(tmp));
+        json_object_set_new_nocheck(out, "primary_blob_endpoint", json_string(tmp));
     } else if (strcmp(k->name, "container_registry") == 0) {
         size_t i;
         snprintf(tmp, sizeof(tmp), "%s.azurecr.io", name);
         for (i = 0; tmp[i]; i++)
             tmp[i] = (char)tolower((unsigned char)tmp[i]);
-        json_object_set_new(out, "login_server", json_string(tmp));
+        json_object_set_new_nocheck(out, "login_server", json_string(tmp));
     }
     /* Everything else the service computes is known only after apply. */
     for (const struct schema_attr *a = k->body.attrs; a->name; a++)
         if ((a->flags & SF_COMPUTED) && json_object_get(out, a->name) == NULL)
-            json_object_set_new(out, a->name, value_unknown());
+            json_object_set_new_nocheck(out, a->name, value_unknown());
 }
 
 json_t *resolve_value(const struct schema_kind *k, const json_t *attrs, const json_t *settings,
@@ -340,32 +365,32 @@ json_t *resolve_value(const struct schema_kind *k, const json_t *attrs, const js
         id = expand_template(k, attrs, settings,
                              json_is_string(name) ? json_string_value(name) : NULL);
 
-    json_object_set_new(out, "id", id);
-    json_object_set_new(out, "name", name);
-    json_object_set_new(out, "resource_type", json_string(k->arm.type));
+    json_object_set_new_nocheck(out, "id", id);
+    json_object_set_new_nocheck(out, "name", name);
+    json_object_set_new_nocheck(out, "resource_type", json_string_nocheck(k->arm.type));
     if (k->located && json_object_get(out, "location") == NULL) {
         const json_t *loc = existing ? NULL : parent_location(attrs);
         const char *sloc = settings_str(settings, "location");
         if (existing)
-            json_object_set_new(out, "location", value_unknown());
+            json_object_set_new_nocheck(out, "location", value_unknown());
         else if (loc)
-            json_object_set(out, "location", (json_t *)loc);
+            json_object_set_nocheck(out, "location", (json_t *)loc);
         else if (sloc)
-            json_object_set_new(out, "location", json_string(sloc));
+            json_object_set_new_nocheck(out, "location", json_string_nocheck(sloc));
         else
-            json_object_set_new(out, "location", value_unknown());
+            json_object_set_new_nocheck(out, "location", value_unknown());
     }
     if (existing) {
         /* Read at plan time: whatever was not given is unknown now. */
         for (const struct schema_attr *a = k->body.attrs; a->name; a++)
             if (a->type != ST_BLOCK && json_object_get(out, a->name) == NULL)
-                json_object_set_new(out, a->name, value_unknown());
+                json_object_set_new_nocheck(out, a->name, value_unknown());
     } else if (json_is_string(name)) {
         set_computed(k, out, json_string_value(name), attrs);
     } else {
         for (const struct schema_attr *a = k->body.attrs; a->name; a++)
             if ((a->flags & SF_COMPUTED) && json_object_get(out, a->name) == NULL)
-                json_object_set_new(out, a->name, value_unknown());
+                json_object_set_new_nocheck(out, a->name, value_unknown());
     }
     return out;
 }
@@ -378,7 +403,7 @@ static json_t *instance_value(void *payload, const struct config *cfg,
     if (k == NULL) {
         /* Not in the catalogue (validation reports it): the front end's default. */
         json_t *out = json_is_object(inst->attrs) ? json_copy(inst->attrs) : json_object();
-        json_object_set_new(out, "id", value_unknown());
+        json_object_set_new_nocheck(out, "id", value_unknown());
         return out;
     }
     return resolve_value(k, inst->attrs, cfg->settings, inst->resource->name,
