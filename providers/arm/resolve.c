@@ -20,6 +20,24 @@ static const char *settings_str(const json_t *settings, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* Appends the first n bytes of s to out (size bytes, *len used), cut as
+ * snprintf cuts; returns false when it had to cut. */
+static bool put_n(char *out, size_t size, size_t *len, const char *s, size_t n)
+{
+    bool whole = *len + n < size;
+    if (!whole)
+        n = size - 1 - *len;
+    memcpy(out + *len, s, n);
+    *len += n;
+    out[*len] = '\0';
+    return whole;
+}
+
+static bool put_s(char *out, size_t size, size_t *len, const char *s)
+{
+    return put_n(out, size, len, s, strlen(s));
+}
+
 bool resolve_rg_of(const char *id, char *out, size_t outsz)
 {
     const char *p = id ? strcasestr(id, "/resourceGroups/") : NULL;
@@ -112,10 +130,14 @@ static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
             *colon = '\0';
             comma = strchr(colon + 1, ',');
             if (comma) {
+                size_t n = 0;
                 *comma = '\0';
-                snprintf(arg2, sizeof(arg2), "%s", comma + 1);
+                put_s(arg2, sizeof(arg2), &n, comma + 1);
             }
-            snprintf(arg1, sizeof(arg1), "%s", colon + 1);
+            {
+                size_t n = 0;
+                put_s(arg1, sizeof(arg1), &n, colon + 1);
+            }
             if (strcmp(tok, "rg") == 0) {
                 const json_t *v = json_object_get(attrs, arg1);
                 char rg[1024];
@@ -124,9 +146,12 @@ static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
                 } else if (json_is_string(v) && json_string_value(v)[0] != '/') {
                     if (sub == NULL)
                         unknown = true;
-                    else
-                        buf_addf(&b, "/subscriptions/%s/resourceGroups/%s", sub,
-                                 json_string_value(v));
+                    else {
+                        buf_adds(&b, "/subscriptions/");
+                        buf_adds(&b, sub);
+                        buf_adds(&b, "/resourceGroups/");
+                        buf_adds(&b, json_string_value(v));
+                    }
                 } else if ((id = ref_id_str(attrs, arg1, &unknown)) != NULL) {
                     buf_adds(&b, id);
                 } else if (!unknown && arg2[0] &&
@@ -227,22 +252,29 @@ static json_t *default_name(const struct schema_kind *k, const json_t *attrs,
         const json_t *t = json_object_get(attrs, "target");
         const json_t *sr = json_object_get(attrs, "subresource");
         const json_t *tn = json_is_object(t) ? json_object_get(t, "name") : NULL;
-        char tmp[512];
+        const char *tv;
         if (tn == NULL && json_is_string(t)) {
-            json_t *seg = last_segment(json_string_value(t));
-            snprintf(tmp, sizeof(tmp), "%s", json_string_value(seg));
-            json_decref(seg);
+            const char *slash = strrchr(json_string_value(t), '/');
+            tv = slash ? slash + 1 : json_string_value(t);
         } else if (json_is_string(tn)) {
-            snprintf(tmp, sizeof(tmp), "%s", json_string_value(tn));
+            tv = json_string_value(tn);
         } else {
             return value_unknown();
         }
         if (!json_is_string(sr))
             return json_is_null(sr) || sr == NULL ? json_string(label) : value_unknown();
         {
+            /* pe-TARGET-SUBRESOURCE, the target's name cut at 511 bytes and
+             * the whole at 599; a cut one may end inside a UTF-8 sequence,
+             * which jansson's check refuses */
             char name[600];
-            snprintf(name, sizeof(name), "pe-%s-%s", tmp, json_string_value(sr));
-            return json_string(name);
+            size_t len = 0, nt = strlen(tv);
+            bool whole = nt < 512;
+            put_s(name, sizeof(name), &len, "pe-");
+            whole &= put_n(name, sizeof(name), &len, tv, whole ? nt : 511);
+            whole &= put_s(name, sizeof(name), &len, "-");
+            whole &= put_s(name, sizeof(name), &len, json_string_value(sr));
+            return whole ? json_string_nocheck(name) : json_string(name);
         }
     }
     case NAME_GUID: {
