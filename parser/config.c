@@ -2705,8 +2705,10 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
             if (json_object_get(in->value, "id") == NULL)
                 json_object_set_new(in->value, "id", value_unknown());
         }
-        if (json_is_object(in->value))
+        if (json_is_object(in->value)) {
             tag_unknowns(in->value, in->address);
+            in->id = json_string_value(json_object_get(in->value, "id"));
+        }
     }
 }
 
