@@ -373,6 +373,29 @@ static void set_computed(const struct schema_kind *k, json_t *out, const char *n
             json_object_set_new_nocheck(out, a->name, value_unknown());
 }
 
+/* The kind's ARM type as a string shared by every instance of the kind
+ * (jansson strings are never changed in place here): one allocation per
+ * kind, not two per instance. New reference. */
+static json_t *kind_type(const struct schema_kind *k)
+{
+    static json_t *shared[256];
+    size_t i = (size_t)(k - schema_kinds);
+    json_t *s, *expected = NULL;
+    if (i >= sizeof(shared) / sizeof(shared[0]))
+        return json_string_nocheck(k->arm.type);
+    if ((s = __atomic_load_n(&shared[i], __ATOMIC_ACQUIRE)) != NULL)
+        return json_incref(s);
+    if ((s = json_string_nocheck(k->arm.type)) == NULL)
+        return NULL;
+    /* the static reference keeps it for the life of the process */
+    if (!__atomic_compare_exchange_n(&shared[i], &expected, s, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        json_decref(s);
+        s = expected;
+    }
+    return json_incref(s);
+}
+
 json_t *resolve_value(const struct schema_kind *k, const json_t *attrs, const json_t *settings,
                       const char *label, bool existing)
 {
@@ -399,16 +422,16 @@ json_t *resolve_value(const struct schema_kind *k, const json_t *attrs, const js
 
     json_object_set_new_nocheck(out, "id", id);
     json_object_set_new_nocheck(out, "name", name);
-    json_object_set_new_nocheck(out, "resource_type", json_string_nocheck(k->arm.type));
+    json_object_set_new_nocheck(out, "resource_type", kind_type(k));
     if (k->located && json_object_get(out, "location") == NULL) {
         const json_t *loc = existing ? NULL : parent_location(attrs);
-        const char *sloc = settings_str(settings, "location");
+        const json_t *sloc = settings ? json_object_get(settings, "location") : NULL;
         if (existing)
             json_object_set_new_nocheck(out, "location", value_unknown());
         else if (loc)
             json_object_set_nocheck(out, "location", (json_t *)loc);
-        else if (sloc)
-            json_object_set_new_nocheck(out, "location", json_string_nocheck(sloc));
+        else if (json_is_string(sloc)) /* shared with the settings */
+            json_object_set_nocheck(out, "location", (json_t *)sloc);
         else
             json_object_set_new_nocheck(out, "location", value_unknown());
     }
