@@ -74,8 +74,10 @@ const struct arm_kind_info *schema_arm_kind(const char *arm_type, void *payload)
 static const struct schema_attr *block_attr(const struct schema_block *b, const char *name,
                                             size_t len)
 {
+    /* name holds no NUL in its len bytes: a->name is name when it starts
+     * alike, agrees on len bytes and ends there (no strlen per attribute) */
     for (const struct schema_attr *a = b->attrs; a->name; a++)
-        if (strlen(a->name) == len && strncmp(a->name, name, len) == 0)
+        if (a->name[0] == name[0] && strncmp(a->name, name, len) == 0 && a->name[len] == '\0')
             return a;
     return NULL;
 }
