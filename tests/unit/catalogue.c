@@ -1580,6 +1580,58 @@ static void test_catalogue__name_patterns_match_regexec(void **state)
     assert_true(checked > 1000);
 }
 
+/* A private endpoint's derived name is cut as snprintf cut it: the
+ * target's name at 511 bytes, the whole at 599; one cut inside a UTF-8
+ * sequence is no name (jansson refuses it) and so the id is unknown. The
+ * resource type is shared by the instances of a kind. */
+static void test_catalogue__derived_names_cut(void **state)
+{
+    json_t *settings = json_pack("{ss}", "subscription", SUB), *attrs, *pe, *pe2;
+    char target[700], want[600];
+    (void)state;
+    memset(target, 'a', 600);
+    target[600] = '\0';
+    attrs = json_pack("{s{ss} ss ss}", "target", "name", target, "subresource", "vault", "subnet",
+                      "/x");
+    pe = resolve_value(schema_find("private_endpoint"), attrs, settings, "v", false);
+    json_decref(attrs);
+    snprintf(want, sizeof(want), "pe-%.511s-vault", target);
+    assert_string_equal(str_at(pe, "name"), want);
+    assert_int_equal(strlen(str_at(pe, "name")), 3 + 511 + 6);
+
+    /* a two-byte character across the 511th byte */
+    memset(target, 'a', 510);
+    memcpy(target + 510, "\xc3\xa9", 3);
+    attrs = json_pack("{s{ss} ss ss}", "target", "name", target, "subresource", "vault", "subnet",
+                      "/x");
+    pe2 = resolve_value(schema_find("private_endpoint"), attrs, settings, "v", false);
+    json_decref(attrs);
+    assert_null(json_object_get(pe2, "name"));
+    assert_true(value_is_unknown(json_object_get(pe2, "id")));
+    assert_ptr_equal(json_object_get(pe, "resource_type"), json_object_get(pe2, "resource_type"));
+    assert_string_equal(str_at(pe2, "resource_type"), "Microsoft.Network/privateEndpoints");
+    json_decref(pe2);
+
+    /* a subresource long enough to cut the whole name at 599 bytes */
+    {
+        char sr[200], whole[800];
+        memset(sr, 'b', 150);
+        sr[150] = '\0';
+        memset(target, 'a', 600);
+        target[600] = '\0';
+        attrs =
+            json_pack("{s{ss} ss ss}", "target", "name", target, "subresource", sr, "subnet", "/x");
+        pe2 = resolve_value(schema_find("private_endpoint"), attrs, settings, "v", false);
+        json_decref(attrs);
+        snprintf(whole, sizeof(whole), "pe-%.511s-%s", target, sr);
+        whole[599] = '\0';
+        assert_string_equal(str_at(pe2, "name"), whole);
+        json_decref(pe2);
+    }
+    json_decref(pe);
+    json_decref(settings);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1601,6 +1653,7 @@ int main(void)
         cmocka_unit_test(test_catalogue__sensitive_paths),
         cmocka_unit_test(test_catalogue__plan_configuration),
         cmocka_unit_test(test_catalogue__write_only),
+        cmocka_unit_test(test_catalogue__derived_names_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
