@@ -476,24 +476,26 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
                     /* the plan's moved blocks rename it: the new address,
                      * and previous_address the state's */
                     const char *addr = plan_moved_to(plan->adjustments, r->address);
-                    json_t *values, *o;
+                    json_t *values, *mask, *o;
                     if (json_object_get(seen, addr))
                         continue;
-                    values = state_cli_redacted(r, &err);
+                    /* as show -json prints the state (and a change's before) */
+                    values = show_state_values(r, true, &mask, &err);
                     if (values == NULL)
                         continue;
-                    o = json_pack("{s:s, s:s, s:s, s:{s:[s], s:O, s:O, s:{}, s:{}, s:{}}, s:s}",
+                    o = json_pack("{s:s, s:s, s:s, s:{s:[s], s:O, s:O, s:{}, s:O, s:O}, s:s}",
                                   "address", addr, "type", r->kind, "arm_id", r->arm_id, "change",
                                   "actions", "no-op", "before", values, "after", values,
-                                  "after_unknown", "before_sensitive", "after_sensitive",
-                                  "action_reason", "");
+                                  "after_unknown", "before_sensitive", mask, "after_sensitive",
+                                  mask, "action_reason", "");
                     if (strcmp(addr, r->address) != 0)
                         json_object_set_new(o, "previous_address", json_string(r->address));
                     tf_fields(o);
                     json_array_append(changes, o);
-                    place_value(planned, value_resource(o, values, NULL));
-                    place_value(prior, value_resource(o, values, NULL));
+                    place_value(planned, value_resource(o, values, mask));
+                    place_value(prior, value_resource(o, values, mask));
                     json_decref(values);
+                    json_decref(mask);
                     json_decref(o);
                 }
             }

@@ -73,6 +73,33 @@ assert logs["address"] == 'module.team["cv"].module.logs', logs["address"]
 assert logs["resources"][0]["depends_on"] == ['module.team["cv"].resource_group.team'], logs["resources"][0]
 PY
 
+echo "2b. a plan's prior_state shows the instances it leaves alone as show -json does"
+sed -i 's/^  name = "rg-${var.team}-logs"$/&\n  tags = { tier = "logs" }/' modules/team/logs/main.amlsec
+"$AMLSEC" plan -cloud local -no-color -out p.plan > plan.out 2>&1 || { tail plan.out; fail "plan"; }
+"$AMLSEC" show -json p.plan > plan.json || fail "show -json PLAN"
+grep -q -- "$canary" plan.json && fail "show -json PLAN prints the sensitive module argument"
+python3 - <<'PY' || fail "prior_state differs from show -json"
+import json
+state = json.load(open("show.json"))["values"]["root_module"]
+plan = json.load(open("plan.json"))
+def flat(m):
+    out = {r["address"]: r for r in m.get("resources", [])}
+    for c in m.get("child_modules", []):
+        out.update(flat(c))
+    return out
+s, prior, planned = flat(state), flat(plan["prior_state"]["values"]["root_module"]), flat(plan["planned_values"]["root_module"])
+noop = [c["address"] for c in plan["resource_changes"] if c["change"]["actions"] == ["no-op"]]
+assert 'module.team["cv"].resource_group.team' in noop and "resource_group.shared" in noop, noop
+for a in noop:
+    for side in (prior, planned):
+        assert side[a]["values"] == s[a]["values"], (a, side[a]["values"], s[a]["values"])
+        assert side[a]["sensitive_values"] == s[a]["sensitive_values"], (a, side[a]["sensitive_values"])
+    ch = [c for c in plan["resource_changes"] if c["address"] == a][0]["change"]
+    assert ch["before"] == s[a]["values"] and ch["before_sensitive"] == s[a]["sensitive_values"], a
+PY
+git_restore() { sed -i '/^  tags = { tier = "logs" }$/d' modules/team/logs/main.amlsec; }
+git_restore
+
 echo "3. -show-sensitive shows the value and still marks it"
 "$AMLSEC" show -json -show-sensitive > shown.json || fail "show -json -show-sensitive"
 jq -e --arg c "$canary" '.values.root_module.child_modules[0].resources[0]
