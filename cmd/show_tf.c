@@ -152,9 +152,12 @@ json_t *show_state_values(struct state_resource *r, bool redact, json_t **sensit
     v = k ? plan_state_attrs(k, attrs) : json_incref(attrs ? attrs : json_object());
     hidden = k ? plan_state_attrs(k, hid_arm) : json_incref(hid_arm);
     if (k) {
-        json_array_foreach(r->sensitive, i,
-                           p) if (json_string_value(p) && json_string_value(p)[0] != '/')
-            json_array_append(sens, p);
+        json_array_foreach(r->sensitive, i, p)
+        {
+            /* JSON pointers (older states) are the ARM body's: hidden has them */
+            if (json_string_value(p) && json_string_value(p)[0] != '/')
+                json_array_append(sens, p);
+        }
         render_sensitive_paths(k, sens);
     }
     if (v && hidden) {
@@ -592,8 +595,11 @@ json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct
     values = values_root(index);
     /* Terraform's values.outputs; sensitive values redacted unless asked */
     outs = st->outputs ? json_deep_copy(st->outputs) : json_object();
-    json_object_foreach(outs, name, e) if (redact && json_is_true(json_object_get(e, "sensitive")))
-        json_object_set_new(e, "value", json_string(SENSITIVE_TEXT));
+    json_object_foreach(outs, name, e)
+    {
+        if (redact && json_is_true(json_object_get(e, "sensitive")))
+            json_object_set_new(e, "value", json_string(SENSITIVE_TEXT));
+    }
     if (json_object_size(outs))
         json_object_set_new(values, "outputs", outs);
     else
