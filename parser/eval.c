@@ -726,6 +726,175 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     return apply_steps(out, ctx, v, s, from_resource);
 }
 
+/* Steps on a value known only after apply, or with an index that is (v
+ * consumed; key, consumed, is step s's index when already evaluated): the
+ * steps from s on are deferred like an operator, its "function" "[]" and
+ * its arguments the value then one per step, [".", NAME], ["[]", KEY] or
+ * ["[*]"] (steps_values), when every unknown can be filled in later; else
+ * the result is unknown for good. The indexes are evaluated now. */
+static int defer_steps(json_t **out, struct eval_ctx *ctx, json_t *v, json_t *key,
+                       const struct ast_step *s)
+{
+    json_t *args = json_array();
+    int rc = 0;
+    bool resolvable = value_unknown_resolvable(v);
+    json_array_append_new(args, v);
+    for (; s; s = s->next) {
+        if (s->kind == STEP_INDEX && key == NULL && (rc = eval_expr(&key, ctx, s->index)) < 0)
+            break;
+        if (s->kind == STEP_INDEX)
+            resolvable &= value_unknown_resolvable(key);
+        json_array_append_new(args, s->kind == STEP_ATTR    ? json_pack("[ss]", ".", s->name)
+                                    : s->kind == STEP_INDEX ? json_pack("[so]", "[]", key)
+                                                            : json_pack("[s]", "[*]"));
+        key = NULL;
+    }
+    json_decref(key);
+    if (rc < 0) {
+        json_decref(args);
+        return rc;
+    }
+    if (!resolvable) {
+        json_decref(args);
+        *out = value_unknown();
+        return 0;
+    }
+    if ((*out = value_unknown_call("[]", args)) == NULL) /* args consumed */
+        *out = value_unknown();
+    return 0;
+}
+
+static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s);
+
+/* x[*] then the steps after it on a postfix's value v (consumed), as
+ * apply_splat does for a reference's. */
+static int postfix_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s)
+{
+    json_t *list, *r, *x;
+    size_t i;
+    int rc = 0;
+    if (json_is_array(v)) {
+        list = v;
+    } else {
+        list = json_array();
+        if (!json_is_null(v))
+            json_array_append(list, v);
+        json_decref(v);
+    }
+    r = json_array();
+    json_array_foreach(list, i, x)
+    {
+        json_t *y = NULL;
+        if ((rc = postfix_steps(&y, ctx, json_incref(x), s->next)) < 0)
+            break;
+        json_array_append_new(r, y);
+    }
+    json_decref(list);
+    if (rc < 0) {
+        json_decref(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+/* Applies the steps s of a postfix to v (consumed), with a reference's
+ * errors (apply_key_step); an unknown reached on the way defers the rest. */
+static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s)
+{
+    int rc;
+    for (; s; s = s->next) {
+        json_t *key = NULL;
+        if (value_is_unknown(v))
+            return defer_steps(out, ctx, v, NULL, s);
+        if (s->kind == STEP_SPLAT)
+            return postfix_splat(out, ctx, v, s);
+        if (s->kind == STEP_INDEX) {
+            if ((rc = eval_expr(&key, ctx, s->index)) < 0) {
+                json_decref(v);
+                return rc;
+            }
+            if (value_is_unknown(key))
+                return defer_steps(out, ctx, v, key, s);
+        }
+        if ((rc = apply_key_step(&v, ctx, v, s, false, key)) < 0)
+            return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+/* f(x)[0], (e).a, [1, 2][*].b: the base's value, then the steps. A whole
+ * instance read in the base is its object, secrets and all (as in a
+ * call's argument), since a step may reach any attribute of it. */
+static int eval_postfix(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
+{
+    json_t *v = NULL;
+    bool whole = ctx->whole_value;
+    int rc;
+    ctx->whole_value = true;
+    rc = eval_expr(&v, ctx, e->u.post.base);
+    ctx->whole_value = whole;
+    if (rc < 0)
+        return rc;
+    return postfix_steps(out, ctx, v, e->u.post.steps);
+}
+
+/* A deferred "[]" (defer_steps), its value and indexes now known: the
+ * steps from args[i] on applied to v (consumed). */
+static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const json_t *args, size_t i)
+{
+    for (; i < json_array_size(args); i++) {
+        const json_t *st = json_array_get(args, i);
+        const char *what = json_string_value(json_array_get(st, 0));
+        struct ast_step step;
+        json_t *key = NULL;
+        int rc;
+        memset(&step, 0, sizeof(step));
+        if (what == NULL || value_contains_unknown(v)) {
+            json_decref(v);
+            return AMLSEC_EPARSE;
+        }
+        if (strcmp(what, "[*]") == 0) {
+            json_t *list = json_is_array(v) ? v : json_array(), *r = json_array(), *x;
+            size_t k;
+            if (list != v && !json_is_null(v))
+                json_array_append(list, v);
+            if (list != v)
+                json_decref(v);
+            rc = 0;
+            json_array_foreach(list, k, x)
+            {
+                json_t *y = NULL;
+                if ((rc = steps_values(&y, ctx, json_incref(x), args, i + 1)) < 0)
+                    break;
+                json_array_append_new(r, y);
+            }
+            json_decref(list);
+            if (rc < 0) {
+                json_decref(r);
+                return rc;
+            }
+            *out = r;
+            return 0;
+        }
+        if (strcmp(what, ".") == 0 && json_is_string(json_array_get(st, 1))) {
+            step.kind = STEP_ATTR;
+            step.name = json_string_value(json_array_get(st, 1));
+        } else if (strcmp(what, "[]") == 0 && json_array_get(st, 1) != NULL) {
+            step.kind = STEP_INDEX;
+            key = json_incref(json_array_get(st, 1));
+        } else {
+            json_decref(v);
+            return AMLSEC_EPARSE;
+        }
+        if ((rc = apply_key_step(&v, ctx, v, &step, false, key)) < 0)
+            return rc;
+    }
+    *out = v;
+    return 0;
+}
+
 static bool values_equal(const json_t *a, const json_t *b)
 {
     return json_equal((json_t *)a, (json_t *)b) == 1 || (json_is_null(a) && json_is_null(b));
@@ -3218,6 +3387,8 @@ static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const j
                {"<", OP_LT},  {"<=", OP_LE}, {">", OP_GT},  {">=", OP_GE}};
     const json_t *a = json_array_get(args, 0), *b = json_array_get(args, 1);
     size_t n = json_array_size(args);
+    if (strcmp(op, "[]") == 0 && n >= 1)
+        return steps_values(out, ctx, json_incref((json_t *)a), args, 1);
     if (strcmp(op, "?:") == 0 && n == 3) {
         if (!json_is_boolean(a))
             return AMLSEC_EPARSE;
@@ -3408,6 +3579,8 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
         return rc;
     case EXPR_FOR:
         return eval_for(out, ctx, e);
+    case EXPR_POSTFIX:
+        return eval_postfix(out, ctx, e);
     }
     return fail(ctx, &e->loc, "internal", "unknown expression kind %d", (int)e->kind);
 }
