@@ -591,6 +591,8 @@ static int eval_resource_path(json_t **out, struct eval_ctx *ctx, json_t *v,
     return 0;
 }
 
+static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s);
+
 static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
     const char *root = e->u.trav.root;
@@ -605,7 +607,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     for (const struct eval_scope *sc = ctx->scope; sc; sc = sc->up) {
         if (strcmp(sc->name, root) != 0)
             continue;
-        return apply_steps(out, ctx, json_incref(sc->value), s, false);
+        return postfix_steps(out, ctx, json_incref(sc->value), s);
     }
     if (strcmp(root, "count") == 0) {
         if (ctx->self == NULL || ctx->self->count_index == NULL)
@@ -723,6 +725,10 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     }
     if (origin)
         return eval_resource_path(out, ctx, v, s, origin);
+    /* a variable's, a local's: an unknown (or an unknown index) on the way
+     * defers the steps, rather than standing for their result */
+    if (!from_resource)
+        return postfix_steps(out, ctx, v, s);
     return apply_steps(out, ctx, v, s, from_resource);
 }
 
@@ -763,8 +769,6 @@ static int defer_steps(json_t **out, struct eval_ctx *ctx, json_t *v, json_t *ke
         *out = value_unknown();
     return 0;
 }
-
-static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s);
 
 /* x[*] then the steps after it on a postfix's value v (consumed), as
  * apply_splat does for a reference's. */
@@ -3276,10 +3280,141 @@ static int for_add(struct eval_ctx *ctx, const struct ast_for *f, json_t *r, jso
     return 0;
 }
 
+/* A for expression's key as text (for_element's conversion); NULL when it
+ * is not a string, a number or a bool. New reference. */
+static json_t *for_key_text(const json_t *k)
+{
+    struct buf b;
+    json_t *r = NULL;
+    buf_init(&b, 0);
+    if (to_text(&b, k))
+        r = json_stringn(b.ptr ? b.ptr : "", b.len);
+    buf_release(&b);
+    return r;
+}
+
+/* A for expression over a known collection where a condition or a key is
+ * known only after apply (Terraform's result is then unknown as a whole):
+ * every element again, deferred like an operator (its "function" "[for]",
+ * "{for}" or "{for...}", its arguments one [COND, VALUE] or [COND, KEY,
+ * VALUE] per element not known to be left out; for_values), so that apply
+ * makes it once they are known. Errors are reported as the first pass
+ * would, except those of an element whose condition is unknown: Terraform
+ * would not evaluate it either, so one leaves the result unknown for good.
+ * The scope's ks and vs are set per element. */
+static int defer_for(json_t **out, struct eval_ctx *ctx, const struct ast_for *f,
+                     const json_t *coll, const char **keys, size_t n, struct eval_scope *ks,
+                     struct eval_scope *vs)
+{
+    json_t *args = json_array();
+    bool resolvable = true;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0 && resolvable; i++) {
+        bool is_map = json_is_object(coll);
+        json_t *idx = is_map ? json_string(keys[i]) : json_integer((json_int_t)i);
+        json_t *c = NULL, *key = NULL, *value = NULL;
+        struct diag_list *saved = ctx->diags, scratch;
+        ks->value = idx;
+        vs->value = is_map ? json_object_get(coll, keys[i]) : json_array_get(coll, i);
+        if (f->cond == NULL)
+            c = json_true();
+        else if ((rc = eval_expr(&c, ctx, f->cond)) == 0 && !value_is_unknown(c) &&
+                 !json_is_boolean(c))
+            rc = fail(ctx, &f->cond->loc, "type", "the condition of 'if' needs a bool, not a %s",
+                      value_type_name(c));
+        if (rc < 0 || json_is_false(c)) {
+            json_decref(c);
+            json_decref(idx);
+            continue;
+        }
+        diag_list_init(&scratch);
+        if (value_is_unknown(c))
+            ctx->diags = &scratch; /* an element that may be left out */
+        if (f->key && (rc = eval_expr(&key, ctx, f->key)) == 0 && !value_is_unknown(key)) {
+            json_t *text = for_key_text(key);
+            if (text == NULL)
+                rc =
+                    fail(ctx, &f->key->loc, "type",
+                         "a for expression's keys must be strings, not a %s", value_type_name(key));
+            json_decref(key);
+            key = text;
+        }
+        if (rc == 0)
+            rc = eval_expr(&value, ctx, f->value);
+        ctx->diags = saved;
+        diag_list_release(&scratch);
+        if (rc < 0 && value_is_unknown(c)) {
+            rc = 0;
+            resolvable = false;
+        } else if (rc == 0) {
+            resolvable = value_unknown_resolvable(c) && value_unknown_resolvable(value) &&
+                         (key == NULL || value_unknown_resolvable(key));
+            json_array_append_new(args, key ? json_pack("[OOO]", c, key, value)
+                                            : json_pack("[OO]", c, value));
+        }
+        json_decref(c);
+        json_decref(key);
+        json_decref(value);
+        json_decref(idx);
+    }
+    if (rc < 0 || !resolvable) {
+        json_decref(args);
+        if (rc == 0)
+            *out = value_unknown();
+        return rc;
+    }
+    *out = value_unknown_call(!f->is_map ? "[for]" : f->grouping ? "{for...}" : "{for}", args);
+    if (*out == NULL) /* args consumed */
+        *out = value_unknown();
+    return 0;
+}
+
+/* A deferred for expression (defer_for), its conditions, keys and values
+ * now known. */
+static int for_values(json_t **out, const char *op, const json_t *args)
+{
+    bool is_map = op[0] == '{', grouping = strcmp(op, "{for...}") == 0;
+    json_t *r = is_map ? json_object() : json_array(), *e;
+    size_t i;
+    json_array_foreach(args, i, e)
+    {
+        const json_t *c = json_array_get(e, 0);
+        json_t *value = json_array_get(e, is_map ? 2 : 1), *key, *have;
+        if (!json_is_boolean(c) || value == NULL || json_array_size(e) != (is_map ? 3u : 2u))
+            break;
+        if (json_is_false(c))
+            continue;
+        if (!is_map) {
+            json_array_append(r, value);
+            continue;
+        }
+        if ((key = for_key_text(json_array_get(e, 1))) == NULL)
+            break;
+        have = json_object_get(r, json_string_value(key));
+        if (grouping && have == NULL)
+            json_object_set_new(r, json_string_value(key), have = json_array());
+        if (grouping)
+            json_array_append(have, value);
+        else if (have == NULL)
+            json_object_set(r, json_string_value(key), value);
+        json_decref(key);
+        if (have && !grouping)
+            break; /* two elements with one key */
+    }
+    if (i < json_array_size(args)) {
+        json_decref(r);
+        return AMLSEC_EPARSE;
+    }
+    *out = r;
+    return 0;
+}
+
 /* [for k, v in coll : value if cond] and {for k, v in coll : key => value...}.
  * A list binds k to the index, a map to the key (in lexical order, as
- * Terraform does). Unknown collections, conditions or keys make the whole
- * result unknown; unknown values stay in place. */
+ * Terraform does). Unknown conditions or keys make the whole result
+ * unknown until they are known (defer_for); an unknown collection, for good
+ * (its elements are not there to evaluate the body on); unknown values stay
+ * in place. */
 static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
     const struct ast_for *f = e->u.forx;
@@ -3294,7 +3429,10 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
     if ((rc = eval_expr(&coll, ctx, f->coll)) < 0)
         return rc;
     if (value_is_unknown(coll)) {
-        *out = coll;
+        /* not the collection's own unknown: filled in, it would become the
+         * collection, not the result */
+        json_decref(coll);
+        *out = value_unknown();
         return 0;
     }
     if (!json_is_array(coll) && !json_is_object(coll)) {
@@ -3330,13 +3468,16 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
         json_decref(key);
         json_decref(idx);
     }
+    if (rc == 0 && unknown) {
+        json_decref(r);
+        r = NULL;
+        rc = defer_for(&r, ctx, f, coll, keys, n, &ks, &vs);
+    }
     ctx->scope = saved;
     free(keys);
     json_decref(coll);
-    if (rc < 0 || unknown) {
+    if (rc < 0) {
         json_decref(r);
-        if (rc == 0)
-            *out = value_unknown();
         return rc;
     }
     *out = r;
@@ -3389,6 +3530,8 @@ static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const j
     size_t n = json_array_size(args);
     if (strcmp(op, "[]") == 0 && n >= 1)
         return steps_values(out, ctx, json_incref((json_t *)a), args, 1);
+    if (strcmp(op, "[for]") == 0 || strcmp(op, "{for}") == 0 || strcmp(op, "{for...}") == 0)
+        return for_values(out, op, args);
     if (strcmp(op, "?:") == 0 && n == 3) {
         if (!json_is_boolean(a))
             return AMLSEC_EPARSE;
