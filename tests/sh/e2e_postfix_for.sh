@@ -55,6 +55,13 @@ for t in head first filt keyed pick; do
   grep -q " $t *= (known after apply)" plan1.out || fail "$t should be known after apply"
 done
 
+echo "1b. the saved plan's configuration names what the steps' bases read"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out p.plan > plan1b.out 2>&1
+"$AMLSEC" show -json p.plan > plan1b.json 2>&1 || fail_with "show -json failed" plan1b.json
+jq -e '.configuration.root_module.resources[] | select(.address == "resource_group.b")
+  | .expressions.tags.references | index("resource_group.a.id") and index("app_insights.ai.app_id")' \
+  plan1b.json > /dev/null || fail_with "references of the tags" plan1b.json
+
 echo "2. apply makes them once app_insights.ai exists"
 expect_exit 0 "$AMLSEC" apply -auto-approve -cloud "$url" -no-color > apply1.out 2>&1
 rg=$(curl -sf "$url/subscriptions/$SUB/resourceGroups/rg-b?api-version=2021-04-01") || fail "no rg-b"
