@@ -62,8 +62,8 @@ jq -e '.configuration.root_module.resources[] | select(.address == "resource_gro
   | .expressions.tags.references | index("resource_group.a.id") and index("app_insights.ai.app_id")' \
   plan1b.json > /dev/null || fail_with "references of the tags" plan1b.json
 
-echo "2. apply makes them once app_insights.ai exists"
-expect_exit 0 "$AMLSEC" apply -auto-approve -cloud "$url" -no-color > apply1.out 2>&1
+echo "2. applying the saved plan makes them once app_insights.ai exists"
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color p.plan > apply1.out 2>&1
 rg=$(curl -sf "$url/subscriptions/$SUB/resourceGroups/rg-b?api-version=2021-04-01") || fail "no rg-b"
 ai=$(curl -sf "$url/subscriptions/$SUB/resourceGroups/rg-a/providers/Microsoft.Insights/components/ai-postfix?api-version=2020-02-02") \
   || fail "no ai-postfix"
