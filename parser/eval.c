@@ -410,10 +410,26 @@ static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const s
 
 static int apply_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
                        bool from_resource);
+static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s);
+
+/* What x[*] iterates over (v consumed; new reference): a list itself, a
+ * null an empty list, any other value a list of itself. */
+static json_t *splat_list(json_t *v)
+{
+    json_t *list;
+    if (json_is_array(v))
+        return v;
+    list = json_array();
+    if (!json_is_null(v))
+        json_array_append(list, v);
+    json_decref(v);
+    return list;
+}
 
 /* x[*] then the steps after it: those steps applied to each element of
  * the list x (v, consumed); a null is an empty list, any other value a list
- * of itself (Terraform's splat). */
+ * of itself (Terraform's splat). Outside a resource's value, as a
+ * postfix's steps (an unknown element defers them). */
 static int apply_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
                        bool from_resource)
 {
@@ -424,19 +440,13 @@ static int apply_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const stru
         *out = v;
         return 0;
     }
-    if (json_is_array(v)) {
-        list = v;
-    } else {
-        list = json_array();
-        if (!json_is_null(v))
-            json_array_append(list, v);
-        json_decref(v);
-    }
+    list = splat_list(v);
     r = json_array();
     json_array_foreach(list, i, x)
     {
         json_t *y = NULL;
-        if ((rc = apply_steps(&y, ctx, json_incref(x), s->next, from_resource)) < 0)
+        if ((rc = from_resource ? apply_steps(&y, ctx, json_incref(x), s->next, true)
+                                : postfix_steps(&y, ctx, json_incref(x), s->next)) < 0)
             break;
         json_array_append_new(r, y);
     }
@@ -590,8 +600,6 @@ static int eval_resource_path(json_t **out, struct eval_ctx *ctx, json_t *v,
     *out = v;
     return 0;
 }
-
-static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s);
 
 static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
@@ -770,38 +778,6 @@ static int defer_steps(json_t **out, struct eval_ctx *ctx, json_t *v, json_t *ke
     return 0;
 }
 
-/* x[*] then the steps after it on a postfix's value v (consumed), as
- * apply_splat does for a reference's. */
-static int postfix_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s)
-{
-    json_t *list, *r, *x;
-    size_t i;
-    int rc = 0;
-    if (json_is_array(v)) {
-        list = v;
-    } else {
-        list = json_array();
-        if (!json_is_null(v))
-            json_array_append(list, v);
-        json_decref(v);
-    }
-    r = json_array();
-    json_array_foreach(list, i, x)
-    {
-        json_t *y = NULL;
-        if ((rc = postfix_steps(&y, ctx, json_incref(x), s->next)) < 0)
-            break;
-        json_array_append_new(r, y);
-    }
-    json_decref(list);
-    if (rc < 0) {
-        json_decref(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
-}
-
 /* Applies the steps s of a postfix to v (consumed), with a reference's
  * errors (apply_key_step); an unknown reached on the way defers the rest. */
 static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s)
@@ -812,7 +788,7 @@ static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const st
         if (value_is_unknown(v))
             return defer_steps(out, ctx, v, NULL, s);
         if (s->kind == STEP_SPLAT)
-            return postfix_splat(out, ctx, v, s);
+            return apply_splat(out, ctx, v, s, false);
         if (s->kind == STEP_INDEX) {
             if ((rc = eval_expr(&key, ctx, s->index)) < 0) {
                 json_decref(v);
@@ -860,12 +836,8 @@ static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const jso
             return AMLSEC_EPARSE;
         }
         if (strcmp(what, "[*]") == 0) {
-            json_t *list = json_is_array(v) ? v : json_array(), *r = json_array(), *x;
+            json_t *list = splat_list(v), *r = json_array(), *x;
             size_t k;
-            if (list != v && !json_is_null(v))
-                json_array_append(list, v);
-            if (list != v)
-                json_decref(v);
             rc = 0;
             json_array_foreach(list, k, x)
             {
