@@ -1240,12 +1240,12 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
 }
 
 /* Whether evaluating e could report a type error of its own (an operator,
- * a call, a map's keys, an interpolation). */
+ * a call, a map's keys, an interpolation, a step on a value: [1][2]). */
 static bool typed_node(const struct ast_expr *e)
 {
     return e->kind == EXPR_BINARY || (e->kind == EXPR_UNARY && e->u.unary.op != OP_EXPAND) ||
            e->kind == EXPR_COND || e->kind == EXPR_CALL || e->kind == EXPR_MAP ||
-           e->kind == EXPR_TEMPLATE || e->kind == EXPR_FOR;
+           e->kind == EXPR_TEMPLATE || e->kind == EXPR_FOR || e->kind == EXPR_POSTFIX;
 }
 
 static bool walk_expr(struct ref_walk *w, const struct ast_expr *e);
@@ -1372,6 +1372,12 @@ static bool walk_expr(struct ref_walk *w, const struct ast_expr *e)
         break;
     case EXPR_PAREN:
         constant = walk_expr(w, e->u.paren);
+        break;
+    case EXPR_POSTFIX: /* what the base reads is read: jsondecode(x.y.tags.t).a depends on x.y */
+        constant = walk_expr(w, e->u.post.base);
+        for (const struct ast_step *s = e->u.post.steps; s; s = s->next)
+            if (s->kind == STEP_INDEX)
+                constant &= walk_expr(w, s->index);
         break;
     case EXPR_FOR:
         constant = walk_for(w, e->u.forx);
