@@ -125,9 +125,13 @@ static int range_cmp(const void *a, const void *b)
 static void cls_clean(struct cls *c)
 {
     size_t w = 0;
+    bool sorted = true;
     if (c->n == 0)
         return;
-    qsort(c->r, c->n, 2 * sizeof(uint32_t), range_cmp);
+    for (size_t i = 1; i < c->n && sorted; i++)
+        sorted = c->r[2 * i] > c->r[2 * i - 1];
+    if (!sorted)
+        qsort(c->r, c->n, 2 * sizeof(uint32_t), range_cmp);
     for (size_t i = 1; i < c->n; i++) {
         if (c->r[2 * i] <= c->r[2 * w + 1] + 1) {
             if (c->r[2 * i + 1] > c->r[2 * w + 1])
