@@ -1162,16 +1162,13 @@ static struct frag alt(struct compiler *c, struct frag f1, struct frag f2)
     return f;
 }
 
-static struct frag quest(struct compiler *c, struct frag f1, bool greedy)
+/* An ALT to f1 (first when greedy, else second); its other exit is the
+ * fragment's patch list. */
+static struct frag split(struct compiler *c, struct frag f1, bool greedy)
 {
     struct frag f = inst(c, I_ALT);
     if (f.i == 0)
         return f;
-    if (f1.i == 0) { /* x? of an x that cannot match: the empty string */
-        f.head = f.tail = f.i << 1;
-        c->prog->inst[f.i].op = I_NOP;
-        return f;
-    }
     if (greedy) {
         c->prog->inst[f.i].out = f1.i;
         f.head = f.tail = f.i << 1 | 1;
@@ -1179,24 +1176,28 @@ static struct frag quest(struct compiler *c, struct frag f1, bool greedy)
         c->prog->inst[f.i].arg = f1.i;
         f.head = f.tail = f.i << 1;
     }
-    append_list(c, &f, f1.head, f1.tail);
+    return f;
+}
+
+static struct frag quest(struct compiler *c, struct frag f1, bool greedy)
+{
+    struct frag f;
+    if (f1.i == 0) { /* x? of an x that cannot match: the empty string */
+        f = one(c, I_NOP, 0);
+        return f;
+    }
+    f = split(c, f1, greedy);
+    if (f.i != 0)
+        append_list(c, &f, f1.head, f1.tail);
     return f;
 }
 
 /* f1 followed by a loop back to it (x+): the ALT's exit is the new list. */
 static struct frag loop(struct compiler *c, struct frag f1, bool greedy)
 {
-    struct frag f = inst(c, I_ALT);
-    if (f.i == 0)
-        return f;
-    if (greedy) {
-        c->prog->inst[f.i].out = f1.i;
-        f.head = f.tail = f.i << 1 | 1;
-    } else {
-        c->prog->inst[f.i].arg = f1.i;
-        f.head = f.tail = f.i << 1;
-    }
-    patch(c, f1.head, f.i);
+    struct frag f = split(c, f1, greedy);
+    if (f.i != 0)
+        patch(c, f1.head, f.i);
     return f;
 }
 
