@@ -2204,7 +2204,7 @@ static int fn_split(json_t **out, struct eval_ctx *ctx, const struct ast_expr *c
     return 0;
 }
 
-/* POSIX extended regular expressions (regcomp); Terraform's are RE2. */
+/* Terraform's regular expressions: RE2 syntax, Go's results (parser/regex.h). */
 static int compile_regex(struct rx *rx, struct eval_ctx *ctx, const struct call_args *a, size_t i,
                          const char *fn, const char *pattern)
 {
@@ -2221,12 +2221,11 @@ static json_t *match_value(const struct rx *rx, const char *s)
 {
     json_t *r;
     if (rx->ngroups == 0)
-        return json_stringn(s + rx->m[0].rm_so, (size_t)(rx->m[0].rm_eo - rx->m[0].rm_so));
+        return json_stringn(s + rx->m[0], (size_t)(rx->m[1] - rx->m[0]));
     r = rx->named ? json_object() : json_array();
     for (size_t g = 1; g <= rx->ngroups; g++) {
-        const regmatch_t *m = &rx->m[rx->group_of[g]];
-        json_t *v =
-            m->rm_so < 0 ? json_null() : json_stringn(s + m->rm_so, (size_t)(m->rm_eo - m->rm_so));
+        const ptrdiff_t *m = &rx->m[2 * g];
+        json_t *v = m[0] < 0 ? json_null() : json_stringn(s + m[0], (size_t)(m[1] - m[0]));
         if (rx->named)
             json_object_set_new(r, rx->names[g], v);
         else
@@ -2248,7 +2247,7 @@ static int regex_fn(json_t **out, struct eval_ctx *ctx, struct call_args *a, boo
         return rc;
     s = str_arg(a, 1);
     if (!all) {
-        if (!rx_exec(&rx, s, false))
+        if (!rx_exec(&rx, s, json_string_length(a->v[1]), 0))
             rc = ctx->sensitive ? fail(ctx, &a->e[1]->loc, "regex",
                                        "regex(): no match (the string is sensitive: not shown)")
                                 : fail(ctx, &a->e[1]->loc, "regex",
@@ -2256,20 +2255,11 @@ static int regex_fn(json_t **out, struct eval_ctx *ctx, struct call_args *a, boo
         else
             r = match_value(&rx, s);
     } else {
-        const char *p = s;
-        bool abut = false;
+        size_t len = json_string_length(a->v[1]), pos = 0;
+        ptrdiff_t prev_end = -1;
         r = json_array();
-        while (rx_exec(&rx, p, p != s)) {
-            const char *end = p + rx.m[0].rm_eo;
-            bool empty = rx.m[0].rm_so == rx.m[0].rm_eo;
-            /* non-overlapping; an empty match right after a match is not one (Go's rule) */
-            if (!(empty && abut && rx.m[0].rm_so == 0))
-                json_array_append_new(r, match_value(&rx, p));
-            abut = !empty;
-            if (empty && *end == '\0')
-                break;
-            p = empty ? end + utf8_offset(end, strlen(end), 1) : end;
-        }
+        while (rx_next(&rx, s, len, &pos, &prev_end))
+            json_array_append_new(r, match_value(&rx, s));
     }
     rx_free(&rx);
     if (rc == 0)
@@ -2291,7 +2281,7 @@ static int fn_regexall(json_t **out, struct eval_ctx *ctx, const struct ast_expr
     return regex_fn(out, ctx, a, true);
 }
 
-/* with, its $1, ${1}, $name, ${name} replaced by the groups of the match at
+/* with, its $1, ${1}, $name, ${name} replaced by the groups of the match in
  * p and $$ by $ (Go's Regexp.Expand, as Terraform's replace): an unknown
  * or unmatched group is empty. */
 static void expand_groups(struct buf *b, const struct rx *rx, const char *p, const char *with)
@@ -2327,11 +2317,8 @@ static void expand_groups(struct buf *b, const struct rx *rx, const char *p, con
                 if (rx->names[g] && strlen(rx->names[g]) == n && memcmp(rx->names[g], name, n) == 0)
                     break;
         }
-        if (g <= rx->ngroups) {
-            const regmatch_t *m = &rx->m[rx->group_of[g]];
-            if (m->rm_so >= 0)
-                buf_add(b, p + m->rm_so, (size_t)(m->rm_eo - m->rm_so));
-        }
+        if (g <= rx->ngroups && rx->m[2 * g] >= 0)
+            buf_add(b, p + rx->m[2 * g], (size_t)(rx->m[2 * g + 1] - rx->m[2 * g]));
     }
 }
 
@@ -2357,34 +2344,29 @@ static int fn_replace(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
     if (k >= 2 && what[0] == '/' && what[k - 1] == '/') {
         struct rx rx;
         char *pattern = strndup(what + 1, k - 2);
-        const char *p = s;
+        size_t len = json_string_length(a->v[0]), pos = 0, last_end = 0;
         if (pattern == NULL)
             return fail(ctx, &call->loc, "internal", "out of memory");
         rc = compile_regex(&rx, ctx, a, 1, "replace", pattern);
         free(pattern);
         if (rc < 0)
             return rc;
-        bool abut = false;
-        while (rx_exec(&rx, p, p != s)) {
-            const char *end = p + rx.m[0].rm_eo;
-            bool empty = rx.m[0].rm_so == rx.m[0].rm_eo;
-            buf_add(&b, p, (size_t)rx.m[0].rm_so);
-            /* an empty match right after a match is not one (Go's rule) */
-            if (!(empty && abut && rx.m[0].rm_so == 0))
-                expand_groups(&b, &rx, p, with);
-            abut = !empty;
-            if (empty) { /* keep one character and go on after it */
-                size_t one = utf8_offset(end, strlen(end), 1);
-                if (one == 0) {
-                    p = end;
-                    break;
-                }
-                buf_add(&b, end, one);
-                end += one;
-            }
-            p = end;
+        /* Go's ReplaceAll: an empty match right after a match is not one */
+        while (pos <= len && rx_exec(&rx, s, len, pos)) {
+            size_t so = (size_t)rx.m[0], eo = (size_t)rx.m[1], one;
+            buf_add(&b, s + last_end, so - last_end);
+            if (eo > last_end || so == 0)
+                expand_groups(&b, &rx, s, with);
+            last_end = eo;
+            one = utf8_offset(s + pos, len - pos, 1);
+            if (pos + one > eo)
+                pos += one;
+            else if (pos + 1 > eo)
+                pos++;
+            else
+                pos = eo;
         }
-        buf_adds(&b, p);
+        buf_add(&b, s + last_end, len - last_end);
         rx_free(&rx);
     } else if (k == 0) {
         buf_adds(&b, s);
