@@ -2608,7 +2608,7 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
             if (!mark_map_items(ectx, a->value, path, sensitive))
                 value_sensitive_add(sensitive, path);
         }
-        json_object_set_new(obj, a->name, v);
+        json_object_set_new_nocheck(obj, a->name, v); /* an identifier: ASCII */
     }
     for (const struct ast_block *k = b->blocks; k; k = k->next) {
         json_t *sub, *prev;
@@ -2619,14 +2619,14 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         sub = eval_body(ld, ectx, &k->body, false, path, sensitive);
         prev = json_object_get(obj, k->type);
         if (prev == NULL) {
-            json_object_set_new(obj, k->type, sub);
+            json_object_set_new_nocheck(obj, k->type, sub);
         } else if (json_is_array(prev)) {
             json_array_append_new(prev, sub);
         } else if (json_is_object(prev)) {
             json_t *arr = json_array();
             json_array_append(arr, prev);
             json_array_append_new(arr, sub);
-            json_object_set_new(obj, k->type, arr);
+            json_object_set_new_nocheck(obj, k->type, arr);
         } else {
             error_at(ld, &k->type_loc, "duplicate", "'%s' is set as an attribute and as a block",
                      k->type);
@@ -2711,8 +2711,10 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
             if (json_object_get(in->value, "id") == NULL)
                 json_object_set_new(in->value, "id", value_unknown());
         }
-        if (json_is_object(in->value))
+        if (json_is_object(in->value)) {
             tag_unknowns(in->value, in->address);
+            in->id = json_string_value(json_object_get(in->value, "id"));
+        }
     }
 }
 

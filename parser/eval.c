@@ -107,7 +107,8 @@ static int eval_template(json_t **out, struct eval_ctx *ctx, const struct ast_ex
             break;
     }
     if (rc == 0)
-        *out = unknown ? defer_template(ctx, e) : json_stringn(b.ptr, b.len);
+        /* literal parts and jansson strings: UTF-8 (see EXPR_STRING) */
+        *out = unknown ? defer_template(ctx, e) : json_stringn_nocheck(b.ptr, b.len);
     buf_release(&b);
     return rc;
 }
@@ -3550,7 +3551,9 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
         *out = value_number(e->u.d);
         return *out ? 0 : fail(ctx, &e->loc, "arithmetic", "the number is not finite");
     case EXPR_STRING:
-        *out = json_stringn(e->u.str.s, e->u.str.len);
+        /* the lexer's strings are UTF-8 (the source is checked, escapes
+         * are scalar values): jansson's check of every literal is skipped */
+        *out = json_stringn_nocheck(e->u.str.s, e->u.str.len);
         return 0;
     case EXPR_TEMPLATE:
         return eval_template(out, ctx, e);
