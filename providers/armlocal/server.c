@@ -566,8 +566,7 @@ int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, stru
     /* poll(), not select(): a port per vault puts a large store's
      * descriptors past FD_SETSIZE, which select() cannot watch (every
      * connection past it was reset) */
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
     const union MHD_DaemonInfo *info;
     struct MHD_Daemon *d = NULL;
     char *cert = NULL, *key = NULL;
