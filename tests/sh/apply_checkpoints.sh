@@ -5,7 +5,8 @@
 # and with the local backend a save is due mid-run only when the journal outgrows the state).
 # A slow apply of 30 changes to a state of 1,200 resources saves once, at the end (it saved every
 # second before: each save 1,200+ resources for a handful of outcomes), and the state and journal
-# end as before; applies from an empty state at two sizes write about what their journals wrote.
+# end as before; applies from an empty state at two sizes write about what their journals wrote;
+# 40 renamed create-before-destroy replacements save once (they saved once per rename).
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
 work=$(mktemp -d)
@@ -95,4 +96,30 @@ echo "   4000: $s2 saves, $w2 bytes written, state $f2 bytes, journal at most $j
 [ $((w2 * 601)) -le $((3 * w1 * 4001)) ] || fail "per outcome, 4,000 creates wrote $w2/4001 bytes against $w1/601"
 expect_exit 0 "$AMLSEC" state list -state empty4000/.amlsec/state.json > list4000.out 2>&1
 [ "$(wc -l < list4000.out)" = 4001 ] || fail "the state of 4,000 lacks entries"
-echo "apply_checkpoints: 3 passed, 0 failed"
+
+echo "4. 40 renamed create-before-destroy replacements: the moves are journaled, one save at the end"
+# Each keeps the resource it replaces at "ADDRESS (previous)" until its delete; that move is an
+# outcome in the journal like the others (it once saved the whole state once per rename).
+mkdir renames && cd renames
+rename_config() { # suffix
+  printf 'settings {\n  subscription = "00000000-0000-0000-0000-0000000000be"\n  location = "westeurope"\n}\n'
+  printf 'resource_group "g" {\n  name = "rg-renames"\n}\n'
+  for i in $(seq 1 40); do
+    printf 'app_insights "a%d" {\n  resource_group = resource_group.g\n  name = "appi-rn%d-%s"\n  lifecycle {\n    create_before_destroy = true\n  }\n}\n' "$i" "$i" "$1"
+  done
+}
+rename_config one > main.amlsec
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -parallelism 8 > rn0.out 2>&1
+rename_config two > main.amlsec
+AMLSEC_LOG=debug expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -parallelism 8 > rn1.out 2>&1
+grep -q 'Apply complete! Resources: 40 added, 0 changed, 40 destroyed' rn1.out || fail_with "the renames did not apply" rn1.out
+grep 'checkpoint: saved the state of' rn1.out > rnckpt.txt
+[ "$(wc -l < rnckpt.txt)" = 1 ] || fail "$(wc -l < rnckpt.txt) saves for 40 renames, wanted 1 (the final one): $(head -3 rnckpt.txt)"
+grep -q 'saved the state of 41 resources after 120 outcomes' rnckpt.txt || fail "the final save: $(cat rnckpt.txt)"
+"$AMLSEC" state list > rnlist.out
+[ "$(wc -l < rnlist.out)" = 41 ] && ! grep -q previous rnlist.out || fail_with "the state after the renames" rnlist.out
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/subscriptions/00000000-0000-0000-0000-0000000000be/resourceGroups/rg-renames/providers/Microsoft.Insights/components/appi-rn7-one?api-version=2020-02-02")" = 404 ] \
+  || fail "an old resource was left behind"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -refresh=false -detailed-exitcode -no-color > rnplan.out 2>&1
+cd ..
+echo "apply_checkpoints: 4 passed, 0 failed"
