@@ -29,9 +29,9 @@ const char *journal_op_name(enum journal_op op)
 
 const char *journal_outcome_name(enum journal_outcome o)
 {
-    static const char *const names[] = {"adopted",     "dropped",
-                                        "removed",     "not deleted",
-                                        "pending (checked again on the next run)", "moved"};
+    static const char *const names[] = {
+        "adopted", "dropped", "removed", "not deleted", "pending (checked again on the next run)",
+        "moved"};
     return names[o];
 }
 
