@@ -275,6 +275,8 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
             char *dest = NULL;
             if (match[k] == NULL || asprintf(&dest, "%s%s", to, match[k] + n) < 0) {
                 dest = NULL;
+            } else if (state_find(&s->st, dest) && cfg->moves[i].implicit) {
+                /* count added or removed: the state has both, nothing moves */
             } else if (state_find(&s->st, dest)) {
                 cli_error("moved: cannot move %s to %s: %s is already in the state (remove the "
                           "moved block, or 'amlsec state rm' one of them)",

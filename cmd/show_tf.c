@@ -226,7 +226,8 @@ static json_t *values_root(json_t *index)
 
 /* configuration: the call path's module_calls entry (the root's wrapper at
  * ""), made with its parents: {source?, expressions, module{resources,
- * module_calls, outputs, variables}, for_each_expression?, depends_on?}. */
+ * module_calls, outputs, variables}, for_each_expression?, count_expression?,
+ * depends_on?}. */
 static json_t *config_call(json_t *index, const char *cp)
 {
     json_t *call = json_object_get(index, cp), *parent, *calls;
@@ -276,7 +277,8 @@ static json_t *config_root(const json_t *configuration)
     json_t *root = json_pack("{s:[]}", "resources");
     json_t *index = json_object(), *first = json_object(), *d;
     size_t i;
-    static const char *const call_fields[] = {"expressions", "for_each_expression", "depends_on"};
+    static const char *const call_fields[] = {"expressions", "for_each_expression",
+                                              "count_expression", "depends_on"};
     json_object_set_new(index, "", json_pack("{s:O}", "module", root));
     json_array_foreach(configuration, i, d)
     {

@@ -422,7 +422,7 @@ size_t plan_module_parent_len(const char *path)
  * variables and outputs: {"module_call": "module.a.module.b" ("" for the
  * root), name, module_source, module_instance (the first instance's
  * path), expressions (the call's arguments), for_each_expression?,
- * depends_on?, variables, outputs}. They have no "address": readers of
+ * count_expression?, depends_on?, variables, outputs}. They have no "address": readers of
  * resource entries pass them by. */
 void plan_configuration_modules(json_t *out, const struct config *cfg)
 {
@@ -451,12 +451,14 @@ void plan_configuration_modules(json_t *out, const struct config *cfg)
         exprs = json_object();
         for (const struct ast_attr *a = call->body.attrs; a; a = a->next)
             if (strcmp(a->name, "source") != 0 && strcmp(a->name, "for_each") != 0 &&
-                strcmp(a->name, "depends_on") != 0)
+                strcmp(a->name, "count") != 0 && strcmp(a->name, "depends_on") != 0)
                 json_object_set_new(exprs, a->name,
                                     expression(a->value, sensitive_variable(m->files, a->name)));
         json_object_set_new(e, "expressions", exprs);
         if (fe)
             json_object_set_new(e, "for_each_expression", expression(fe->value, false));
+        if ((fe = ast_body_attr(&call->body, "count")) != NULL)
+            json_object_set_new(e, "count_expression", expression(fe->value, false));
         if (deps) {
             json_t *refs = json_array();
             collect_refs(refs, deps->value);

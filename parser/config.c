@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@
 /* Block types the language itself defines at top level. */
 static const char *const top_keywords[] = {"settings", "variable", "existing", "locals", "output",
                                            "module",   "import",   "moved",    NULL};
-static const char *const module_meta[] = {"source", "for_each", "depends_on", NULL};
+static const char *const module_meta[] = {"source", "for_each", "count", "depends_on", NULL};
 static const char *const output_attrs[] = {"value", "sensitive", "description", NULL};
 static const char *const variable_attrs[] = {"type", "description", "default", "sensitive", NULL};
 static const char *const variable_types[] = {"string", "number", "bool", "list",
@@ -78,7 +79,7 @@ struct loader {
         const struct ast_block *b;
         const struct cfg_module *scope; /* the module that calls (NULL: root) */
     } * calls;
-    size_t ncalls, calls_cap, mcap;
+    size_t ncalls, calls_cap, mcap, ccap;
     struct module_src { /* a module directory's files, parsed once */
         char *realdir;
         struct ast_file *files;
@@ -1008,11 +1009,23 @@ static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
         hint_nearest(d, name, cands);
         return;
     }
-    if (first->has_for_each && s && s->kind == STEP_INDEX)
+    if (first->has_count && s && s->kind == STEP_ATTR) {
+        d = error_at(ld, &s->loc, "reference",
+                     "module '%s' has count: module.%s is a list of its instances", name, name);
+        if (d)
+            diag_set_hint(d, "pick one, module.%s[0].%s, or read every one, module.%s[*].%s", name,
+                          s->name, name, s->name);
+        return;
+    }
+    if ((first->has_for_each || first->has_count) && s && s->kind == STEP_INDEX)
         s = s->next;
+    else if ((first->has_for_each || first->has_count) && s && s->kind == STEP_SPLAT)
+        s = NULL; /* module.NAME[*].OUTPUT: checked when evaluated */
     if (s && s->kind != STEP_ATTR) {
         error_at(ld, &s->loc, "reference", "expected module.%s%s.OUTPUT", name,
-                 first->has_for_each ? "[KEY]" : "");
+                 first->has_for_each ? "[KEY]"
+                 : first->has_count  ? "[INDEX]"
+                                     : "");
         return;
     }
     if (s && config_find_node(cfg, first, 'o', s->name) == NULL) {
@@ -2383,52 +2396,70 @@ static void parse_lifecycle(struct loader *ld, struct cfg_resource *r, const str
     }
 }
 
+/* The value of count = N (a resource's or a module call's), checked: a
+ * known whole number from 0 to COUNT_MAX. False when it is not (reported). */
+static bool count_number(struct loader *ld, const struct ast_attr *ca, struct eval_ctx *ectx,
+                         json_int_t *n)
+{
+    json_t *v = NULL;
+    if (eval_expr(&v, ectx, ca->value) < 0)
+        return false;
+    if (!json_is_integer(v)) {
+        error_at(ld, &ca->value->loc, "count", "count needs a whole number, not a %s",
+                 json_is_real(v) ? "decimal" : value_type_name(v));
+        json_decref(v);
+        return false;
+    }
+    *n = json_integer_value(v);
+    json_decref(v);
+    if (*n < 0 || *n > COUNT_MAX) {
+        if (ectx->sensitive)
+            error_at(ld, &ca->value->loc, "count",
+                     "count must be 0 to %d (the value is sensitive: not shown)", COUNT_MAX);
+        else
+            error_at(ld, &ca->value->loc, "count",
+                     "count must be 0 to %d, not %" JSON_INTEGER_FORMAT, COUNT_MAX, *n);
+        return false;
+    }
+    return true;
+}
+
+/* count and for_each both set (a resource or a module call): an error at
+ * count, with a note at for_each. */
+static void count_and_for_each(struct loader *ld, const struct ast_attr *ca,
+                               const struct ast_attr *fe)
+{
+    struct src_loc nl = ast_attr_name_loc(ca), fl = ast_attr_name_loc(fe);
+    struct diag *d = error_at(ld, &nl, "count", "count and for_each cannot both be set");
+    if (d) {
+        diag_add_note(d, &fl, "for_each is set here");
+        diag_set_hint(d, "for_each makes instances keyed by name, count numbered ones: keep one");
+    }
+}
+
 /* count = N: instances TYPE.NAME[0] ... [N-1], count.index in each. */
 static int expand_count(struct loader *ld, struct cfg_resource *r, const struct ast_attr *ca)
 {
-    struct eval_ctx ectx = {
-        .cfg = ld->cfg, .diags = ld->diags, .no_resources = "count", .base_dir = ld->base_dir};
+    struct eval_ctx ectx = {.cfg = ld->cfg,
+                            .diags = ld->diags,
+                            .no_resources = "count",
+                            .base_dir = r->module ? r->module->dir : ld->base_dir,
+                            .module = r->module};
     struct arena *ar = &ld->cfg->arena;
     const struct ast_attr *fe = ast_body_attr(&r->block->body, "for_each");
     struct src_loc nl = ast_attr_name_loc(ca);
-    json_t *v = NULL;
     json_int_t n;
 
     r->has_count = true;
     if (fe) {
-        struct src_loc fl = ast_attr_name_loc(fe);
-        struct diag *d = error_at(ld, &nl, "count", "count and for_each cannot both be set");
-        if (d) {
-            diag_add_note(d, &fl, "for_each is set here");
-            diag_set_hint(d,
-                          "for_each makes instances keyed by name, count numbered ones: keep one");
-        }
+        count_and_for_each(ld, ca, fe);
         return 0;
     }
     if (r->existing) {
         error_at(ld, &nl, "count", "count is not supported on existing blocks");
         return 0;
     }
-    if (eval_expr(&v, &ectx, ca->value) < 0)
-        return 0;
-    if (!json_is_integer(v)) {
-        error_at(ld, &ca->value->loc, "count", "count needs a whole number, not a %s",
-                 json_is_real(v) ? "decimal" : value_type_name(v));
-        json_decref(v);
-        return 0;
-    }
-    n = json_integer_value(v);
-    json_decref(v);
-    if (n < 0 || n > COUNT_MAX) {
-        if (ectx.sensitive)
-            error_at(ld, &ca->value->loc, "count",
-                     "count must be 0 to %d (the value is sensitive: not shown)", COUNT_MAX);
-        else
-            error_at(ld, &ca->value->loc, "count",
-                     "count must be 0 to %d, not %" JSON_INTEGER_FORMAT, COUNT_MAX, n);
-        return 0;
-    }
-    if (n == 0)
+    if (!count_number(ld, ca, &ectx, &n) || n == 0)
         return 0; /* absent: no instance */
     r->instances =
         arena_alloc_align(ar, (size_t)n * sizeof(*r->instances), _Alignof(struct cfg_instance));
@@ -2925,10 +2956,14 @@ static void register_block(struct loader *ld, const struct cfg_module *scope,
         }
     } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "module") == 0) {
         const struct ast_attr *fe = ast_body_attr(&b->body, "for_each");
+        const struct ast_attr *ca = ast_body_attr(&b->body, "count");
         struct ref_walk w = {
             .ld = ld, .from = -1, .module = scope, .no_resources = "a module's for_each"};
         if (fe)
             walk_value(&w, fe->value);
+        w.no_resources = "a module's count";
+        if (ca)
+            walk_value(&w, ca->value);
         check_depends_on(ld, b);
         check_shape(ld, &b->body, true);
     }
@@ -3089,6 +3124,7 @@ static void bind_inputs(struct loader *ld, const struct module_call *c, struct c
                     v->base_dir = c->scope ? c->scope->dir : ld->base_dir;
                     w.module = c->scope;
                     w.has_each = m->has_for_each;
+                    w.has_count = m->has_count;
                 } else {
                     w.module = m;
                 }
@@ -3108,14 +3144,14 @@ static void bind_inputs(struct loader *ld, const struct module_call *c, struct c
     }
     for (const struct ast_block *k = call->body.blocks; k; k = k->next)
         error_at(ld, &k->type_loc, "module",
-                 "a module block holds only source, for_each, depends_on and the module's "
-                 "variables");
+                 "a module block holds only source, for_each, count, depends_on and the "
+                 "module's variables");
 }
 
 /* One instance of a call: its module's blocks registered in a new scope. */
 static void add_instance(struct loader *ld, const struct module_call *c, const char *dir,
                          const char *realdir, const struct module_src *ms, json_t *key,
-                         json_t *value)
+                         json_t *value, json_t *index)
 {
     struct config *cfg = ld->cfg;
     struct cfg_module *m = arena_alloc_align(&cfg->arena, sizeof(*m), _Alignof(struct cfg_module));
@@ -3132,6 +3168,7 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
         ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         json_decref(key);
         json_decref(value);
+        json_decref(index);
         return;
     }
     memset(m, 0, sizeof(*m));
@@ -3144,9 +3181,16 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
     m->each_key = key;
     m->each_value = value;
     m->has_for_each = key != NULL;
-    m->path = arena_printf(&cfg->arena, "%s%smodule.%s%s%s%s", c->scope ? c->scope->path : "",
-                           c->scope ? "." : "", name, key ? "[\"" : "",
-                           key ? json_string_value(key) : "", key ? "\"]" : "");
+    m->count_index = index;
+    m->has_count = index != NULL;
+    if (index)
+        m->path = arena_printf(&cfg->arena, "%s%smodule.%s[%" JSON_INTEGER_FORMAT "]",
+                               c->scope ? c->scope->path : "", c->scope ? "." : "", name,
+                               json_integer_value(index));
+    else
+        m->path = arena_printf(&cfg->arena, "%s%smodule.%s%s%s%s", c->scope ? c->scope->path : "",
+                               c->scope ? "." : "", name, key ? "[\"" : "",
+                               key ? json_string_value(key) : "", key ? "\"]" : "");
     cfg->modules[cfg->nmodules++] = m;
     for (const struct ast_file *f = ms->files; f; f = f->next) {
         for (const struct ast_attr *a = f->body.attrs; a; a = a->next) {
@@ -3173,6 +3217,22 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
     }
 }
 
+/* The record of call c (cfg->calls), its instances to be added next. */
+static struct cfg_call *new_call(struct loader *ld, const struct module_call *c)
+{
+    struct config *cfg = ld->cfg;
+    struct cfg_call *grown =
+        cfg->ncalls < ld->ccap ? cfg->calls : doubled(cfg->calls, &ld->ccap, sizeof(*cfg->calls));
+    if (grown == NULL) {
+        ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    cfg->calls = grown;
+    cfg->calls[cfg->ncalls] = (struct cfg_call){
+        .name = c->b->labels->text, .scope = c->scope, .block = c->b, .first = cfg->nmodules};
+    return &cfg->calls[cfg->ncalls++];
+}
+
 /* A module block: its source read (a local directory), cycles between
  * sources refused, for_each evaluated, and one instance registered per
  * key (or one). */
@@ -3182,6 +3242,7 @@ static void instantiate(struct loader *ld, const struct module_call *c)
     const struct ast_block *b = c->b;
     const struct ast_attr *src = ast_body_attr(&b->body, "source");
     const struct ast_attr *fe = ast_body_attr(&b->body, "for_each");
+    const struct ast_attr *ca = ast_body_attr(&b->body, "count");
     const char *parent_dir = c->scope ? c->scope->dir : ld->base_dir, *text, *dir;
     char real[PATH_MAX];
     const struct module_src *ms;
@@ -3224,6 +3285,10 @@ static void instantiate(struct loader *ld, const struct module_call *c)
         if (p == NULL)
             break;
     }
+    if (fe && ca) {
+        count_and_for_each(ld, ca, fe);
+        return;
+    }
     if ((ms = module_files(ld, b, dir, real)) == NULL)
         return;
     {
@@ -3233,25 +3298,45 @@ static void instantiate(struct loader *ld, const struct module_call *c)
         size_t k = 0;
         const char *key;
         json_t *x;
-        if (fe == NULL) {
-            add_instance(ld, c, dir, realdir, ms, NULL, NULL);
+        struct cfg_call *call = new_call(ld, c);
+        struct eval_ctx ectx = {.cfg = cfg,
+                                .diags = ld->diags,
+                                .no_resources = fe ? "a module's for_each" : "a module's count",
+                                .base_dir = parent_dir,
+                                .module = c->scope};
+        if (call == NULL)
+            return;
+        if (fe == NULL && ca == NULL) {
+            add_instance(ld, c, dir, realdir, ms, NULL, NULL, NULL);
+            call->n = cfg->nmodules - call->first;
             return;
         }
         if (!ld->vars_bound) {
-            /* for_each is known at load: the root's variables first */
+            /* for_each and count are known at load: the root's variables first */
             ld->vars_bound = true;
             if (bind_variables(ld) < 0)
                 return;
         }
-        {
-            struct eval_ctx ectx = {.cfg = cfg,
-                                    .diags = ld->diags,
-                                    .no_resources = "a module's for_each",
-                                    .base_dir = parent_dir,
-                                    .module = c->scope};
-            if (eval_expr(&v, &ectx, fe->value) < 0)
+        if (ca) {
+            json_int_t n = 0;
+            call->has_count = true;
+            if (!count_number(ld, ca, &ectx, &n))
                 return;
+            diag_list_init(&scratch);
+            for (json_int_t i = 0; i < n; i++) {
+                add_instance(ld, c, dir, realdir, ms, NULL, NULL, json_integer(i));
+                ld->diags = &scratch;
+                ld->quiet = true;
+            }
+            ld->diags = saved;
+            ld->quiet = false;
+            diag_list_release(&scratch);
+            call->n = cfg->nmodules - call->first;
+            return;
         }
+        call->has_for_each = true;
+        if (eval_expr(&v, &ectx, fe->value) < 0)
+            return;
         if (!json_is_object(v) && !json_is_array(v)) {
             error_at(ld, &fe->value->loc, "for_each",
                      "for_each needs a list of strings or a map, not a %s", value_type_name(v));
@@ -3270,14 +3355,14 @@ static void instantiate(struct loader *ld, const struct module_call *c)
                              value_type_name(x));
                     continue;
                 }
-                add_instance(ld, c, dir, realdir, ms, json_incref(x), json_incref(x));
+                add_instance(ld, c, dir, realdir, ms, json_incref(x), json_incref(x), NULL);
                 ld->diags = &scratch;
                 ld->quiet = true;
             }
         } else {
             json_object_foreach(v, key, x)
             {
-                add_instance(ld, c, dir, realdir, ms, json_string(key), json_incref(x));
+                add_instance(ld, c, dir, realdir, ms, json_string(key), json_incref(x), NULL);
                 ld->diags = &scratch;
                 ld->quiet = true;
             }
@@ -3286,6 +3371,7 @@ static void instantiate(struct loader *ld, const struct module_call *c)
         ld->quiet = false;
         diag_list_release(&scratch);
         json_decref(v);
+        call->n = cfg->nmodules - call->first;
     }
 }
 
@@ -3329,8 +3415,11 @@ static const char *address_text(struct loader *ld, const struct ast_attr *a, con
             buf_addf(&b, ".%s", s->name);
         } else if (s->index->kind == EXPR_STRING) {
             buf_addf(&b, "[\"%s\"]", s->index->u.str.s);
+        } else if (s->index->kind == EXPR_INT && s->index->u.i >= 0) {
+            buf_addf(&b, "[%" PRId64 "]", s->index->u.i); /* count's index */
         } else {
-            error_at(ld, &s->index->loc, "address", "an address's key is a literal string");
+            error_at(ld, &s->index->loc, "address",
+                     "an address's key is a literal string (for_each) or whole number (count)");
             buf_release(&b);
             return NULL;
         }
@@ -3426,6 +3515,38 @@ static bool config_address(struct loader *ld, const struct ast_attr *a, const ch
 /* Reads the import and moved blocks once every instance is known:
  * addresses checked, moves chained (A -> B, B -> C is A -> C), and
  * conflicts refused (two moves from or to one address, a cycle). */
+/* Terraform's implicit moves of module calls: one that gained count moves
+ * module.NAME to module.NAME[0], one that lost it (and has no for_each)
+ * module.NAME[0] to module.NAME, unless a moved block names either. */
+static void implicit_moves(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    size_t written = cfg->nmoves;
+    for (size_t i = 0; i < cfg->ncalls; i++) {
+        const struct cfg_call *c = &cfg->calls[i];
+        const char *path, *from, *to;
+        bool named = false;
+        if (c->n == 0 || c->has_for_each)
+            continue;
+        path = cfg->modules[c->first]->path;
+        if (c->has_count)
+            from = arena_printf(&cfg->arena, "%s%smodule.%s", c->scope ? c->scope->path : "",
+                                c->scope ? "." : "", c->name),
+            to = path;
+        else
+            from = arena_printf(&cfg->arena, "%s[0]", path), to = path;
+        if (from == NULL) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return;
+        }
+        for (size_t k = 0; k < written && !named; k++)
+            named = strcmp(cfg->moves[k].from, from) == 0 || strcmp(cfg->moves[k].to, from) == 0;
+        if (!named)
+            cfg->moves[cfg->nmoves++] =
+                (struct cfg_moved){from, to, c->block->type_loc, .implicit = true};
+    }
+}
+
 static void finish_adoption(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
@@ -3436,12 +3557,12 @@ static void finish_adoption(struct loader *ld)
     for (const struct ast_file *f = cfg->files; f; f = f->next)
         for (const struct ast_block *b = f->body.blocks; b; b = b->next)
             nblocks += strcmp(b->type, "import") == 0 || strcmp(b->type, "moved") == 0;
-    if (nblocks == 0)
+    if (nblocks + cfg->ncalls == 0)
         return;
-    cfg->imports = arena_alloc_align(&cfg->arena, nblocks * sizeof(*cfg->imports),
+    cfg->imports = arena_alloc_align(&cfg->arena, (nblocks + 1) * sizeof(*cfg->imports),
                                      _Alignof(struct cfg_import));
-    cfg->moves =
-        arena_alloc_align(&cfg->arena, nblocks * sizeof(*cfg->moves), _Alignof(struct cfg_moved));
+    cfg->moves = arena_alloc_align(&cfg->arena, (nblocks + cfg->ncalls) * sizeof(*cfg->moves),
+                                   _Alignof(struct cfg_moved));
     if (cfg->imports == NULL || cfg->moves == NULL) {
         ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         return;
@@ -3530,7 +3651,7 @@ static void finish_adoption(struct loader *ld)
                         error_at(ld, &to->value->loc, "moved", "'%s' and '%s' both move to '%s'",
                                  cfg->moves[i].from, fa, ta);
                 }
-                cfg->moves[cfg->nmoves++] = (struct cfg_moved){fa, ta, b->type_loc};
+                cfg->moves[cfg->nmoves++] = (struct cfg_moved){fa, ta, b->type_loc, false};
             }
         }
     }
@@ -3566,6 +3687,7 @@ static void finish_adoption(struct loader *ld)
                               cfg->moves[i].to);
         }
     }
+    implicit_moves(ld);
 }
 
 int config_load(struct config **out, const struct config_opts *opts, struct diag_list *diags,
@@ -3721,8 +3843,10 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nmodules; i++) {
         json_decref(cfg->modules[i]->each_key);
         json_decref(cfg->modules[i]->each_value);
+        json_decref(cfg->modules[i]->count_index);
     }
     free(cfg->modules);
+    free(cfg->calls);
     free(cfg->locals);
     free(cfg->local_slots);
     json_decref(cfg->settings);
@@ -3747,6 +3871,15 @@ struct cfg_resource *config_find_in(const struct config *cfg, const struct cfg_m
             strcmp(r->name, name) == 0)
             return r;
     }
+    return NULL;
+}
+
+const struct cfg_call *config_find_call(const struct config *cfg, const struct cfg_module *scope,
+                                        const char *name)
+{
+    for (size_t i = 0; i < cfg->ncalls; i++)
+        if (cfg->calls[i].scope == scope && strcmp(cfg->calls[i].name, name) == 0)
+            return &cfg->calls[i];
     return NULL;
 }
 
