@@ -799,6 +799,10 @@ struct ref_walk {
     const struct eval_scope *scope; /* enclosing for expressions' variables (values unused) */
     const char *self_var;           /* a validation's variable: self_seen when read */
     bool self_seen;
+    /* probe: only notes what the expression reads (no check, no record):
+     * probe_phase is the validation phase it needs (see validation_phase) */
+    bool probe;
+    int probe_phase;
 };
 
 struct deferred_ref {
@@ -1093,6 +1097,31 @@ static void check_node_ref(struct ref_walk *w, const struct ast_expr *e, char ns
         diag_set_hint(d, "declare it in the module with: variable \"%s\" { }", s->name);
 }
 
+/* When a variable's validation can run (validation_phase): 0 once the
+ * root's variables are bound (it reads only them), 1 once instances are
+ * expanded (it reads locals, settings, a module's inputs: values read
+ * lazily), 2 once resources are evaluated (it reads a resource, directly
+ * or through them, or a module's outputs). */
+static void probe_traversal(struct ref_walk *w, const struct ast_expr *e)
+{
+    const char *root = e->u.trav.root;
+    const struct ast_step *s = e->u.trav.steps;
+    const struct cfg_local *node = NULL;
+    int phase = 2;
+    if (strcmp(root, "each") == 0 || strcmp(root, "count") == 0 ||
+        (strcmp(root, "var") == 0 && w->module == NULL))
+        phase = 0;
+    else if (strcmp(root, "settings") == 0)
+        phase = 1;
+    else if ((strcmp(root, "local") == 0 || strcmp(root, "var") == 0) && s &&
+             s->kind == STEP_ATTR &&
+             (node = config_find_node(w->ld->cfg, w->module, root[0] == 'l' ? 'l' : 'v',
+                                      s->name)) != NULL)
+        phase = node->needs_resources ? 2 : 1;
+    if (phase > w->probe_phase)
+        w->probe_phase = phase;
+}
+
 static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
 {
     struct loader *ld = w->ld;
@@ -1105,6 +1134,10 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
     for (const struct eval_scope *sc = w->scope; sc; sc = sc->up)
         if (strcmp(sc->name, root) == 0)
             return; /* a for expression's variable */
+    if (w->probe) {
+        probe_traversal(w, e);
+        return;
+    }
     if (w->scope && s == NULL) {
         /* a bare name inside a for expression: only its variables are */
         size_t n = 0;
@@ -1872,22 +1905,16 @@ static const char *const validation_attrs[] = {"condition", "error_message", NUL
 
 /* A variable declaration's nested blocks (root or module scope): only
  * validation { condition, error_message }, the condition reading the
- * variable itself, neither reading resources or locals. */
+ * variable itself; both may read other variables, locals and resources
+ * (Terraform 1.9): validation_phase says when they can run. */
 static void check_validation_shape(struct loader *ld, const struct ast_block *decl,
                                    const struct cfg_module *scope)
 {
     const char *name = decl->nlabels ? decl->labels->text : "";
     for (const struct ast_block *k = decl->body.blocks; k; k = k->next) {
         const struct ast_attr *cond, *msg;
-        /* a module's input may read resources (checked once they are
-         * known); a root variable never does */
-        struct ref_walk w = {.ld = ld,
-                             .from = -1,
-                             .module = scope,
-                             .no_locals = true,
-                             .no_resources = scope ? NULL : "a validation",
-                             .final = true,
-                             .self_var = name};
+        struct ref_walk w = {
+            .ld = ld, .from = -1, .module = scope, .final = true, .self_var = name};
         struct diag *d;
         if (strcmp(k->type, "validation") != 0) {
             d = error_at(ld, &k->type_loc, "unknown-block", "unknown block '%s' in variable",
@@ -1946,25 +1973,40 @@ static void check_validation_shape(struct loader *ld, const struct ast_block *de
  * A condition that is not known yet (it reads what only apply knows) is
  * skipped; a sensitive variable's value (mask_file: the whole -var-file
  * it is in) and an error message that reads it are never shown. */
+/* The phase a validation runs in (0: with the root's variables, 1: once
+ * instances are expanded, 2: once resources are evaluated; see
+ * probe_traversal): what its condition and message read. */
+static int validation_phase(struct loader *ld, const struct cfg_module *scope,
+                            const struct ast_attr *cond, const struct ast_attr *msg)
+{
+    struct ref_walk w = {.ld = ld, .from = -1, .module = scope, .final = true, .probe = true};
+    size_t mark = ld->nconsts;
+    walk_expr(&w, cond->value);
+    walk_expr(&w, msg->value);
+    ld->nconsts = mark;
+    return w.probe_phase;
+}
+
 static void run_validations(struct loader *ld, const struct ast_block *decl,
                             const struct cfg_module *scope, const char *base_dir,
                             const struct src_loc *value_loc, const char *origin, bool sensitive,
-                            bool mask_file)
+                            bool mask_file, int min_phase, int max_phase)
 {
     const char *name = decl->labels->text;
     for (const struct ast_block *k = decl->body.blocks; k; k = k->next) {
         const struct ast_attr *cond = ast_body_attr(&k->body, "condition");
         const struct ast_attr *msg = ast_body_attr(&k->body, "error_message");
-        struct eval_ctx ectx = {.cfg = ld->cfg,
-                                .diags = ld->diags,
-                                .no_resources = scope ? NULL : "a validation",
-                                .base_dir = base_dir,
-                                .module = scope};
+        struct eval_ctx ectx = {
+            .cfg = ld->cfg, .diags = ld->diags, .base_dir = base_dir, .module = scope};
         struct eval_ctx mctx = ectx;
         json_t *ok = NULL, *m = NULL;
         const char *text;
         struct diag *d;
+        int phase;
         if (strcmp(k->type, "validation") != 0 || cond == NULL || msg == NULL)
+            continue;
+        phase = validation_phase(ld, scope, cond, msg);
+        if (phase < min_phase || phase > max_phase)
             continue;
         if (eval_expr(&ok, &ectx, cond->value) < 0)
             continue;
@@ -1984,8 +2026,10 @@ static void run_validations(struct loader *ld, const struct ast_block *decl,
         else if (!json_is_string(m))
             error_at(ld, &msg->value->loc, "type", "error_message is a string, not a %s",
                      value_type_name(m));
-        text = sensitive && mctx.sensitive
-                   ? "(the error message is withheld: it reads the sensitive value)"
+        text = mctx.sensitive      ? sensitive ? "(the error message is withheld: it reads the "
+                                                 "sensitive value)"
+                                               : "(the error message is withheld: it reads a "
+                                                 "sensitive value)"
                : json_is_string(m) ? json_string_value(m)
                                    : "(no error message)";
         if (value_loc && value_loc->file) {
@@ -2006,8 +2050,9 @@ static void run_validations(struct loader *ld, const struct ast_block *decl,
 }
 
 /* Module inputs against their variables' validations: those that read no
- * resource once the instances are expanded (late false), the others once
- * resources are evaluated (late true; skipped while unknown). */
+ * resource (the input, and what the validation reads) once the instances
+ * are expanded (late false), the others once resources are evaluated
+ * (late true; skipped while unknown). */
 static void validate_module_inputs(struct loader *ld, bool late)
 {
     struct config *cfg = ld->cfg;
@@ -2020,12 +2065,28 @@ static void validate_module_inputs(struct loader *ld, bool late)
                     ast_body_block(&b->body, "validation") == NULL)
                     continue;
                 in = config_find_node(cfg, m, 'v', b->labels->text);
-                if (in == NULL || in->attr == NULL || in->needs_resources != late)
+                if (in == NULL || in->attr == NULL || (in->needs_resources && !late))
                     continue;
                 run_validations(ld, b, m, m->dir, &in->attr->value->loc, NULL,
-                                in->declared_sensitive, false);
+                                in->declared_sensitive, false, late && !in->needs_resources ? 2 : 0,
+                                late ? 2 : 1);
             }
     }
+}
+
+/* A root variable with its value against its validations of a phase. */
+static void validate_root_variable(struct loader *ld, const struct cfg_variable *v, int phase)
+{
+    char origin[300];
+    if (v->value == NULL || (strcmp(v->source, "default") != 0 && !type_ok(v->type, v->value)) ||
+        ast_body_block(&v->block->body, "validation") == NULL)
+        return;
+    if (strcmp(v->source, "environment") == 0)
+        snprintf(origin, sizeof(origin), "AMLSEC_VAR_%s in the environment", v->name);
+    else
+        snprintf(origin, sizeof(origin), "%s", v->source);
+    run_validations(ld, v->block, NULL, ld->base_dir, &v->value_loc, origin, v->sensitive,
+                    strcmp(v->source, "-var-file") == 0, phase, phase);
 }
 
 static int bind_variables(struct loader *ld)
@@ -2184,17 +2245,20 @@ static int bind_variables(struct loader *ld)
         } else if (strcmp(v->source, "default") != 0 && !type_ok(v->type, v->value)) {
             error_at(ld, &v->block->labels->loc, "type", "variable '%s' is a %s but %s gave a %s",
                      v->name, v->type, v->source, value_type_name(v->value));
-        } else if (ast_body_block(&v->block->body, "validation")) {
-            char origin[300];
-            if (strcmp(v->source, "environment") == 0)
-                snprintf(origin, sizeof(origin), "AMLSEC_VAR_%s in the environment", v->name);
-            else
-                snprintf(origin, sizeof(origin), "%s", v->source);
-            run_validations(ld, v->block, NULL, ld->base_dir, &v->value_loc, origin, v->sensitive,
-                            strcmp(v->source, "-var-file") == 0);
+        } else {
+            validate_root_variable(ld, v, 0);
         }
     }
     return 0;
+}
+
+/* The root's variables against the validations of a phase (see
+ * validation_phase); a variable without a value or of the wrong type was
+ * reported by bind_variables. */
+static void validate_root_variables(struct loader *ld, int phase)
+{
+    for (size_t i = 0; i < ld->cfg->nvars; i++)
+        validate_root_variable(ld, &ld->cfg->vars[i], phase);
 }
 
 /* --- settings, lifecycle, instances -------------------------------------- */
@@ -3778,8 +3842,10 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         rc = expand(&ld, &cfg->resources[i]);
     if (rc == 0 && !diags->errors)
         finish_adoption(&ld);
-    if (rc == 0 && !diags->errors)
+    if (rc == 0 && !diags->errors) {
+        validate_root_variables(&ld, 1);
         validate_module_inputs(&ld, false);
+    }
     if (rc < 0 || diags->errors || opts->check_only)
         goto out;
     done = calloc(cfg->nresources ? cfg->nresources : 1, 1);
@@ -3789,6 +3855,7 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
     }
     for (size_t i = 0; i < cfg->nresources; i++)
         eval_in_order(&ld, &cfg->resources[i], done);
+    validate_root_variables(&ld, 2);
     validate_module_inputs(&ld, true);
     for (size_t i = 0; i < cfg->noutputs; i++)
         eval_output(&ld, &cfg->outputs[i]);
