@@ -276,6 +276,8 @@ struct cfg_index {
     size_t nkinds, kinds_cap;
     /* a kind or name holds '.' or '[': addresses are not split reliably */
     bool odd_names;
+    struct strmap calls; /* "SCOPE PATH\x1fNAME" -> the call's index in cfg->calls */
+    size_t work;         /* entries the module look-ups visited */
 };
 
 static uint32_t hash_key(const struct cfg_module *m, bool existing, const char *kind,
@@ -371,12 +373,31 @@ static int index_add(struct config *cfg, size_t idx, uint32_t h)
     return 0;
 }
 
+static struct cfg_index *index_new(void)
+{
+    struct cfg_index *ix = calloc(1, sizeof(*ix));
+    if (ix)
+        strmap_init(&ix->calls, false);
+    return ix;
+}
+
+/* The key of a call in the index: the calling module's path and the
+ * call's name (a path holds no \x1f). NULL: out of memory. */
+static char *call_key(const struct cfg_module *scope, const char *name)
+{
+    char *key = NULL;
+    if (asprintf(&key, "%s\x1f%s", scope ? scope->path : "", name) < 0)
+        return NULL;
+    return key;
+}
+
 static void index_free(struct cfg_index *ix)
 {
     if (ix == NULL)
         return;
     free(ix->slots);
     free(ix->kinds);
+    strmap_release(&ix->calls);
     free(ix);
 }
 
@@ -459,7 +480,7 @@ static long add_resource(struct loader *ld, const struct cfg_module *m, const st
     uint32_t h = hash_key(m, existing, kind, name);
     long prev;
 
-    if (cfg->index == NULL && (cfg->index = calloc(1, sizeof(*cfg->index))) == NULL) {
+    if (cfg->index == NULL && (cfg->index = index_new()) == NULL) {
         ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         return -1;
     }
@@ -980,6 +1001,7 @@ static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
     struct config *cfg = ld->cfg;
     const struct ast_step *s = e->u.trav.steps;
     const struct cfg_module *first = NULL;
+    const struct cfg_call *call;
     const char *cands[512];
     const char *name;
     size_t n = 0;
@@ -991,9 +1013,9 @@ static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
     }
     name = s->name;
     s = s->next;
-    for (size_t i = 0; i < cfg->nmodules && first == NULL; i++)
-        if (cfg->modules[i]->parent == w->module && strcmp(cfg->modules[i]->name, name) == 0)
-            first = cfg->modules[i];
+    call = config_find_call(cfg, w->module, name);
+    if (call && call->n)
+        first = cfg->modules[call->first];
     if (first == NULL) {
         bool called = false;
         for (size_t i = 0; i < ld->ncalls; i++)
@@ -1043,10 +1065,8 @@ static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
         return;
     }
     /* every instance: which one an index picks is known only when evaluated */
-    for (size_t i = 0; i < cfg->nmodules; i++) {
-        const struct cfg_module *m = cfg->modules[i];
-        if (m->parent != w->module || strcmp(m->name, name) != 0)
-            continue;
+    for (size_t i = 0; i < call->n; i++) {
+        const struct cfg_module *m = cfg->modules[call->first + i];
         if (s) {
             const struct cfg_local *l = config_find_node(cfg, m, 'o', s->name);
             if (l)
@@ -3287,11 +3307,18 @@ static struct cfg_call *new_call(struct loader *ld, const struct module_call *c)
     struct config *cfg = ld->cfg;
     struct cfg_call *grown =
         cfg->ncalls < ld->ccap ? cfg->calls : doubled(cfg->calls, &ld->ccap, sizeof(*cfg->calls));
-    if (grown == NULL) {
+    char *key = call_key(c->scope, c->b->labels->text);
+    if (grown)
+        cfg->calls = grown;
+    if (cfg->index == NULL)
+        cfg->index = index_new();
+    if (grown == NULL || key == NULL || cfg->index == NULL ||
+        strmap_put(&cfg->index->calls, key, cfg->ncalls) < 0) {
+        free(key);
         ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         return NULL;
     }
-    cfg->calls = grown;
+    free(key);
     cfg->calls[cfg->ncalls] = (struct cfg_call){
         .name = c->b->labels->text, .scope = c->scope, .block = c->b, .first = cfg->nmodules};
     return &cfg->calls[cfg->ncalls++];
@@ -3389,13 +3416,13 @@ static void instantiate(struct loader *ld, const struct module_call *c)
             diag_list_init(&scratch);
             for (json_int_t i = 0; i < n; i++) {
                 add_instance(ld, c, dir, realdir, ms, NULL, NULL, json_integer(i));
+                call->n = cfg->nmodules - call->first;
                 ld->diags = &scratch;
                 ld->quiet = true;
             }
             ld->diags = saved;
             ld->quiet = false;
             diag_list_release(&scratch);
-            call->n = cfg->nmodules - call->first;
             return;
         }
         call->has_for_each = true;
@@ -3420,6 +3447,7 @@ static void instantiate(struct loader *ld, const struct module_call *c)
                     continue;
                 }
                 add_instance(ld, c, dir, realdir, ms, json_incref(x), json_incref(x), NULL);
+                call->n = cfg->nmodules - call->first;
                 ld->diags = &scratch;
                 ld->quiet = true;
             }
@@ -3427,6 +3455,7 @@ static void instantiate(struct loader *ld, const struct module_call *c)
             json_object_foreach(v, key, x)
             {
                 add_instance(ld, c, dir, realdir, ms, json_string(key), json_incref(x), NULL);
+                call->n = cfg->nmodules - call->first;
                 ld->diags = &scratch;
                 ld->quiet = true;
             }
@@ -3435,7 +3464,17 @@ static void instantiate(struct loader *ld, const struct module_call *c)
         ld->quiet = false;
         diag_list_release(&scratch);
         json_decref(v);
-        call->n = cfg->nmodules - call->first;
+        if ((call->each_index = malloc(sizeof(*call->each_index))) == NULL) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return;
+        }
+        strmap_init(call->each_index, false);
+        for (size_t i = 0; i < call->n; i++)
+            if (strmap_put(call->each_index,
+                           json_string_value(cfg->modules[call->first + i]->each_key), i) < 0) {
+                ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+                return;
+            }
     }
 }
 
@@ -3913,6 +3952,11 @@ void config_free(struct config *cfg)
         json_decref(cfg->modules[i]->count_index);
     }
     free(cfg->modules);
+    for (size_t i = 0; i < cfg->ncalls; i++)
+        if (cfg->calls[i].each_index) {
+            strmap_release(cfg->calls[i].each_index);
+            free(cfg->calls[i].each_index);
+        }
     free(cfg->calls);
     free(cfg->locals);
     free(cfg->local_slots);
@@ -3944,10 +3988,38 @@ struct cfg_resource *config_find_in(const struct config *cfg, const struct cfg_m
 const struct cfg_call *config_find_call(const struct config *cfg, const struct cfg_module *scope,
                                         const char *name)
 {
-    for (size_t i = 0; i < cfg->ncalls; i++)
-        if (cfg->calls[i].scope == scope && strcmp(cfg->calls[i].name, name) == 0)
-            return &cfg->calls[i];
+    char *key;
+    size_t i;
+    bool found;
+    if (cfg->index == NULL || (key = call_key(scope, name)) == NULL)
+        return NULL;
+    found = strmap_get(&cfg->index->calls, key, &i);
+    free(key);
+    cfg->index->work++;
+    return found && i < cfg->ncalls ? &cfg->calls[i] : NULL;
+}
+
+const struct cfg_module *config_call_instance(const struct config *cfg, const struct cfg_call *call,
+                                              const json_t *key)
+{
+    size_t i;
+    if (cfg->index)
+        cfg->index->work++;
+    if (call->has_count && json_is_number(key)) {
+        /* instances are registered in index order */
+        double d = json_number_value(key);
+        if (d >= 0 && d < (double)call->n && d == (double)(size_t)d)
+            return cfg->modules[call->first + (size_t)d];
+    } else if (call->has_for_each && call->each_index && json_is_string(key) &&
+               strmap_get(call->each_index, json_string_value(key), &i) && i < call->n) {
+        return cfg->modules[call->first + i];
+    }
     return NULL;
+}
+
+size_t config_lookup_work(const struct config *cfg)
+{
+    return cfg->index ? cfg->index->work : 0;
 }
 
 struct cfg_resource *config_find(const struct config *cfg, bool existing, const char *kind,

@@ -78,7 +78,8 @@ struct cfg_call {
     const struct cfg_module *scope; /* the calling module (NULL: the root) */
     const struct ast_block *block;
     bool has_for_each, has_count;
-    size_t first, n; /* its instances: cfg->modules[first .. first + n) */
+    size_t first, n;           /* its instances: cfg->modules[first .. first + n) */
+    struct strmap *each_index; /* for_each: each key -> its instance's offset (owned) */
 };
 
 /* An attribute of one resource kind that declares a child resource of
@@ -281,9 +282,16 @@ struct cfg_resource *config_find(const struct config *cfg, bool existing, const 
 /* Finds a resource of a module (NULL: the root). */
 struct cfg_resource *config_find_in(const struct config *cfg, const struct cfg_module *module,
                                     bool existing, const char *kind, const char *name);
-/* Finds the module block NAME called from scope (NULL: the root), or NULL. */
+/* Finds the module block NAME called from scope (NULL: the root), or NULL:
+ * one look-up in an index. */
 const struct cfg_call *config_find_call(const struct config *cfg, const struct cfg_module *scope,
                                         const char *name);
+/* The instance of call that key picks (a number for count, a string for
+ * for_each), or NULL: one look-up. */
+const struct cfg_module *config_call_instance(const struct config *cfg, const struct cfg_call *call,
+                                              const json_t *key);
+/* Entries the module look-ups above visited (tests count it). */
+size_t config_lookup_work(const struct config *cfg);
 /* Finds a root module's local by name, or NULL. */
 struct cfg_local *config_find_local(const struct config *cfg, const char *name);
 /* Finds a lazily read value: ns 'l' local, 'v' module input, 'o' module

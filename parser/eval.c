@@ -248,20 +248,10 @@ static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_exp
      * order, indexed by the steps that follow */
     if (s && s->kind == STEP_INDEX) {
         json_t *key = NULL;
-        const struct cfg_module *m = NULL;
+        const struct cfg_module *m;
         if ((rc = eval_expr(&key, ctx, s->index)) < 0)
             return rc;
-        if (call->has_count && json_is_number(key)) {
-            /* instances are registered in index order */
-            double d = json_number_value(key);
-            if (d >= 0 && d < (double)call->n && d == (double)(size_t)d)
-                m = inst[(size_t)d];
-        } else if (call->has_for_each && json_is_string(key)) {
-            for (size_t i = 0; i < call->n && m == NULL; i++)
-                if (json_equal(inst[i]->each_key, key))
-                    m = inst[i];
-        }
-        if (m) {
+        if ((m = config_call_instance(cfg, call, key)) != NULL) {
             json_decref(key);
             *sp = s->next;
             if (s->next && s->next->kind == STEP_ATTR) {
