@@ -3233,9 +3233,9 @@ static void bind_inputs(struct loader *ld, const struct module_call *c, struct c
 }
 
 /* One instance of a call: its module's blocks registered in a new scope. */
-static void add_instance(struct loader *ld, const struct module_call *c, const char *dir,
-                         const char *realdir, const struct module_src *ms, json_t *key,
-                         json_t *value, json_t *index)
+static void add_instance(struct loader *ld, const struct module_call *c, struct cfg_call *call,
+                         const char *dir, const char *realdir, const struct module_src *ms,
+                         json_t *key, json_t *value, json_t *index)
 {
     struct config *cfg = ld->cfg;
     struct cfg_module *m = arena_alloc_align(&cfg->arena, sizeof(*m), _Alignof(struct cfg_module));
@@ -3276,6 +3276,7 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
                                c->scope ? "." : "", name, key ? "[\"" : "",
                                key ? json_string_value(key) : "", key ? "\"]" : "");
     cfg->modules[cfg->nmodules++] = m;
+    call->n = cfg->nmodules - call->first;
     for (const struct ast_file *f = ms->files; f; f = f->next) {
         for (const struct ast_attr *a = f->body.attrs; a; a = a->next) {
             struct src_loc nl = ast_attr_name_loc(a);
@@ -3398,8 +3399,7 @@ static void instantiate(struct loader *ld, const struct module_call *c)
         if (call == NULL)
             return;
         if (fe == NULL && ca == NULL) {
-            add_instance(ld, c, dir, realdir, ms, NULL, NULL, NULL);
-            call->n = cfg->nmodules - call->first;
+            add_instance(ld, c, call, dir, realdir, ms, NULL, NULL, NULL);
             return;
         }
         if (!ld->vars_bound) {
@@ -3415,8 +3415,7 @@ static void instantiate(struct loader *ld, const struct module_call *c)
                 return;
             diag_list_init(&scratch);
             for (json_int_t i = 0; i < n; i++) {
-                add_instance(ld, c, dir, realdir, ms, NULL, NULL, json_integer(i));
-                call->n = cfg->nmodules - call->first;
+                add_instance(ld, c, call, dir, realdir, ms, NULL, NULL, json_integer(i));
                 ld->diags = &scratch;
                 ld->quiet = true;
             }
@@ -3446,16 +3445,14 @@ static void instantiate(struct loader *ld, const struct module_call *c)
                              value_type_name(x));
                     continue;
                 }
-                add_instance(ld, c, dir, realdir, ms, json_incref(x), json_incref(x), NULL);
-                call->n = cfg->nmodules - call->first;
+                add_instance(ld, c, call, dir, realdir, ms, json_incref(x), json_incref(x), NULL);
                 ld->diags = &scratch;
                 ld->quiet = true;
             }
         } else {
             json_object_foreach(v, key, x)
             {
-                add_instance(ld, c, dir, realdir, ms, json_string(key), json_incref(x), NULL);
-                call->n = cfg->nmodules - call->first;
+                add_instance(ld, c, call, dir, realdir, ms, json_string(key), json_incref(x), NULL);
                 ld->diags = &scratch;
                 ld->quiet = true;
             }
