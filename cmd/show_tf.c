@@ -327,6 +327,8 @@ static json_t *config_root(const json_t *configuration)
                       json_object_get(d, "expressions"));
         if (json_object_get(d, "for_each_expression"))
             json_object_set(o, "for_each_expression", json_object_get(d, "for_each_expression"));
+        if (json_object_get(d, "count_expression"))
+            json_object_set(o, "count_expression", json_object_get(d, "count_expression"));
         json_array_append_new(json_object_get(module, "resources"), o);
         free(cp);
         free(m);

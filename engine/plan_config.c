@@ -232,8 +232,9 @@ static json_t *body_expressions(const struct ast_body *body, const struct schema
     json_t *o = json_object();
     char path[1024];
     for (const struct ast_attr *a = body->attrs; a; a = a->next) {
-        if (strcmp(a->name, "for_each") == 0 && prefix[0] == '\0')
-            continue;
+        if ((strcmp(a->name, "for_each") == 0 || strcmp(a->name, "count") == 0) &&
+            prefix[0] == '\0')
+            continue; /* for_each_expression, count_expression */
         snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", a->name);
         json_object_set_new(o, a->name, expression(a->value, secret_path(k, sensitive, path)));
     }
@@ -306,6 +307,8 @@ json_t *plan_configuration_entry(const struct config *cfg, size_t i)
                                      : json_object());
     if (r->block && (fe = ast_body_attr(&r->block->body, "for_each")) != NULL)
         json_object_set_new(o, "for_each_expression", expression(fe->value, false));
+    if (r->block && (fe = ast_body_attr(&r->block->body, "count")) != NULL)
+        json_object_set_new(o, "count_expression", expression(fe->value, false));
     if (r->ninstances > 1 || r->has_for_each) {
         /* every instance shares the block: any one's sensitive paths may differ */
         for (size_t j = 1; j < r->ninstances; j++)
