@@ -325,7 +325,8 @@ static json_t *values_root(json_t *index)
 
 /* configuration: the call path's module_calls entry (the root's wrapper at
  * ""), made with its parents: {source?, expressions, module{resources,
- * module_calls, outputs, variables}, for_each_expression?, depends_on?}. */
+ * module_calls, outputs, variables}, for_each_expression?, count_expression?,
+ * depends_on?}. */
 static json_t *config_call(json_t *index, const char *cp)
 {
     json_t *call = json_object_get(index, cp), *parent, *calls;
@@ -375,7 +376,8 @@ static json_t *config_root(const json_t *configuration)
     json_t *root = json_pack("{s:[]}", "resources");
     json_t *index = json_object(), *first = json_object(), *d;
     size_t i;
-    static const char *const call_fields[] = {"expressions", "for_each_expression", "depends_on"};
+    static const char *const call_fields[] = {"expressions", "for_each_expression",
+                                              "count_expression", "depends_on"};
     json_object_set_new(index, "", json_pack("{s:O}", "module", root));
     json_array_foreach(configuration, i, d)
     {
@@ -424,6 +426,8 @@ static json_t *config_root(const json_t *configuration)
                       json_object_get(d, "expressions"));
         if (json_object_get(d, "for_each_expression"))
             json_object_set(o, "for_each_expression", json_object_get(d, "for_each_expression"));
+        if (json_object_get(d, "count_expression"))
+            json_object_set(o, "count_expression", json_object_get(d, "count_expression"));
         json_array_append_new(json_object_get(module, "resources"), o);
         free(cp);
         free(m);

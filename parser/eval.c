@@ -139,10 +139,11 @@ static void node_eval(struct eval_ctx *ctx, struct cfg_local *l)
 {
     struct eval_ctx lc = {
         .cfg = ctx->cfg, .diags = ctx->diags, .base_dir = l->base_dir, .module = l->eval_in};
-    if (l->ns == 'v' && l->scope && l->eval_in == l->scope->parent && l->scope->has_for_each) {
-        /* the caller's each.key / each.value */
+    if (l->ns == 'v' && l->scope && l->eval_in == l->scope->parent) {
+        /* the caller's each.key / each.value, or count.index */
         lc.each_key = l->scope->each_key;
         lc.each_value = l->scope->each_value;
+        lc.count_index = l->scope->count_index;
     }
     l->state = CFG_LOCAL_EVALUATING;
     lc.whole_value = true;
@@ -214,77 +215,83 @@ static int module_object(json_t **out, struct eval_ctx *ctx, const struct cfg_mo
     return 0;
 }
 
-/* module.NAME.OUT, module.NAME["key"].OUT, module.NAME: *s is left at the
- * first step not consumed. */
+/* module.NAME.OUT, module.NAME["key"].OUT, module.NAME[0].OUT,
+ * module.NAME: *s is left at the first step not consumed. */
 static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
                         const struct ast_step **sp)
 {
     const struct config *cfg = ctx->cfg;
     const struct ast_step *s = *sp;
-    const struct cfg_module *first = NULL;
+    const struct cfg_call *call;
+    struct cfg_module *const *inst;
     json_t *v = NULL;
     int rc;
     if (s == NULL || s->kind != STEP_ATTR)
         return fail(ctx, &e->loc, "reference", "expected module.NAME.OUTPUT");
-    for (size_t i = 0; i < cfg->nmodules && first == NULL; i++)
-        if (cfg->modules[i]->parent == ctx->module && strcmp(cfg->modules[i]->name, s->name) == 0)
-            first = cfg->modules[i];
-    if (first == NULL)
+    call = config_find_call(cfg, ctx->module, s->name);
+    if (call == NULL || (call->n == 0 && !call->has_for_each && !call->has_count))
         return fail(ctx, &e->loc, "unknown-module", "undeclared module '%s'", s->name);
+    inst = cfg->modules + call->first;
     s = s->next;
-    if (!first->has_for_each) {
+    if (!call->has_for_each && !call->has_count) {
         if (s && s->kind == STEP_ATTR) {
-            struct cfg_local *l = config_find_node(cfg, first, 'o', s->name);
+            struct cfg_local *l = config_find_node(cfg, inst[0], 'o', s->name);
             if (l == NULL)
                 return fail(ctx, &s->loc, "unknown-output", "module '%s' has no output '%s'",
-                            first->name, s->name);
+                            call->name, s->name);
             *sp = s->next;
             return node_value(out, ctx, l, &s->loc);
         }
         *sp = s;
-        return module_object(out, ctx, first);
+        return module_object(out, ctx, inst[0]);
     }
-    /* for_each: a map of key -> outputs, indexed by the steps that follow */
+    /* for_each: a map of key -> outputs, count: a list of them in index
+     * order, indexed by the steps that follow */
     if (s && s->kind == STEP_INDEX) {
         json_t *key = NULL;
+        const struct cfg_module *m;
         if ((rc = eval_expr(&key, ctx, s->index)) < 0)
             return rc;
-        for (size_t i = 0; i < cfg->nmodules; i++) {
-            const struct cfg_module *m = cfg->modules[i];
-            if (m->parent == ctx->module && strcmp(m->name, first->name) == 0 &&
-                json_equal(m->each_key, key)) {
-                json_decref(key);
-                *sp = s->next;
-                if (s->next && s->next->kind == STEP_ATTR) {
-                    struct cfg_local *l = config_find_node(cfg, m, 'o', s->next->name);
-                    if (l == NULL)
-                        return fail(ctx, &s->next->loc, "unknown-output",
-                                    "module '%s' has no output '%s'", first->name, s->next->name);
-                    *sp = s->next->next;
-                    return node_value(out, ctx, l, &s->next->loc);
-                }
-                return module_object(out, ctx, m);
+        if ((m = config_call_instance(cfg, call, key)) != NULL) {
+            json_decref(key);
+            *sp = s->next;
+            if (s->next && s->next->kind == STEP_ATTR) {
+                struct cfg_local *l = config_find_node(cfg, m, 'o', s->next->name);
+                if (l == NULL)
+                    return fail(ctx, &s->next->loc, "unknown-output",
+                                "module '%s' has no output '%s'", call->name, s->next->name);
+                *sp = s->next->next;
+                return node_value(out, ctx, l, &s->next->loc);
             }
+            return module_object(out, ctx, m);
         }
-        rc = value_is_unknown(key)
-                 ? (*out = key, *sp = s->next, 0)
-                 : fail(ctx, &s->loc, "unknown-key", "module '%s' has no instance %s", first->name,
+        rc = value_is_unknown(key) ? (*out = key, *sp = s->next, 0)
+             : json_is_number(key) && call->has_count
+                 ? fail(ctx, &s->loc, "unknown-key",
+                        "module '%s' has no instance [%g] (count is %zu)", call->name,
+                        json_number_value(key), call->n)
+             : call->has_count
+                 ? fail(ctx, &s->loc, "unknown-key",
+                        "module '%s' has count: an instance is picked by its index (a number), "
+                        "not a %s",
+                        call->name, value_type_name(key))
+                 : fail(ctx, &s->loc, "unknown-key", "module '%s' has no instance %s", call->name,
                         json_is_string(key) ? json_string_value(key) : "of that key");
         if (rc < 0)
             json_decref(key);
         return rc;
     }
-    v = json_object();
-    for (size_t i = 0; i < cfg->nmodules; i++) {
-        const struct cfg_module *m = cfg->modules[i];
+    v = call->has_count ? json_array() : json_object();
+    for (size_t i = 0; i < call->n; i++) {
         json_t *o = NULL;
-        if (m->parent != ctx->module || strcmp(m->name, first->name) != 0)
-            continue;
-        if ((rc = module_object(&o, ctx, m)) < 0) {
+        if ((rc = module_object(&o, ctx, inst[i])) < 0) {
             json_decref(v);
             return rc;
         }
-        json_object_set_new(v, json_string_value(m->each_key), o);
+        if (call->has_count)
+            json_array_append_new(v, o);
+        else
+            json_object_set_new(v, json_string_value(inst[i]->each_key), o);
     }
     *sp = s;
     *out = v;
@@ -619,12 +626,13 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         return postfix_steps(out, ctx, json_incref(sc->value), s);
     }
     if (strcmp(root, "count") == 0) {
-        if (ctx->self == NULL || ctx->self->count_index == NULL)
+        const json_t *ci = ctx->self ? ctx->self->count_index : ctx->count_index;
+        if (ci == NULL)
             return fail(ctx, &e->loc, "count",
                         "count.index can only be used in a block with count");
         if (s == NULL || s->kind != STEP_ATTR || strcmp(s->name, "index") != 0)
             return fail(ctx, &e->loc, "count", "expected count.index");
-        v = json_incref(ctx->self->count_index);
+        v = json_incref((json_t *)ci);
         s = s->next;
     } else if (strcmp(root, "local") == 0 || (ctx->module && strcmp(root, "var") == 0)) {
         if (s == NULL || s->kind != STEP_ATTR)
