@@ -1986,6 +1986,9 @@ static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const cha
     case EXPR_PAREN:
         scan_expr(c, inst, name, sensitive_attr, e->u.paren);
         break;
+    case EXPR_POSTFIX: /* a literal picked from: ["AccountKey=..."][0] */
+        scan_expr(c, inst, name, sensitive_attr, e->u.post.base);
+        break;
     case EXPR_CALL: /* a literal passed through a function: lower("AccountKey=...") */
         for (const struct ast_expr *x = e->u.call.args; x; x = x->next)
             scan_expr(c, inst, name, sensitive_attr, x);
