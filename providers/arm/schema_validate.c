@@ -562,7 +562,8 @@ static void check_block(struct vctx *v, const struct schema_block *b, const json
             const char *near;
             char hint[256];
             if (n == 0) { /* the names to suggest, listed once an attribute is unknown */
-                for (const struct schema_attr *x = b->attrs; x->name && n + 1 < 128; x++)
+                /* room for "id" and the NULL after the attributes */
+                for (const struct schema_attr *x = b->attrs; x->name && n + 2 < 128; x++)
                     if (!(x->flags & SF_COMPUTED))
                         names[n++] = x->name;
                 if (top && existing)
