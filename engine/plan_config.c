@@ -163,6 +163,12 @@ static void collect_refs(json_t *refs, const struct ast_expr *e)
     case EXPR_PAREN:
         collect_refs(refs, e->u.paren);
         break;
+    case EXPR_POSTFIX:
+        collect_refs(refs, e->u.post.base);
+        for (const struct ast_step *s = e->u.post.steps; s; s = s->next)
+            if (s->kind == STEP_INDEX)
+                collect_refs(refs, s->index);
+        break;
     case EXPR_FOR: {
         /* what the body reads, but the loop's own variables */
         const struct ast_for *f = e->u.forx;

@@ -1306,12 +1306,12 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
 }
 
 /* Whether evaluating e could report a type error of its own (an operator,
- * a call, a map's keys, an interpolation). */
+ * a call, a map's keys, an interpolation, a step on a value: [1][2]). */
 static bool typed_node(const struct ast_expr *e)
 {
     return e->kind == EXPR_BINARY || (e->kind == EXPR_UNARY && e->u.unary.op != OP_EXPAND) ||
            e->kind == EXPR_COND || e->kind == EXPR_CALL || e->kind == EXPR_MAP ||
-           e->kind == EXPR_TEMPLATE || e->kind == EXPR_FOR;
+           e->kind == EXPR_TEMPLATE || e->kind == EXPR_FOR || e->kind == EXPR_POSTFIX;
 }
 
 static bool walk_expr(struct ref_walk *w, const struct ast_expr *e);
@@ -1438,6 +1438,12 @@ static bool walk_expr(struct ref_walk *w, const struct ast_expr *e)
         break;
     case EXPR_PAREN:
         constant = walk_expr(w, e->u.paren);
+        break;
+    case EXPR_POSTFIX: /* what the base reads is read: jsondecode(x.y.tags.t).a depends on x.y */
+        constant = walk_expr(w, e->u.post.base);
+        for (const struct ast_step *s = e->u.post.steps; s; s = s->next)
+            if (s->kind == STEP_INDEX)
+                constant &= walk_expr(w, s->index);
         break;
     case EXPR_FOR:
         constant = walk_for(w, e->u.forx);
@@ -2717,7 +2723,7 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
             if (!mark_map_items(ectx, a->value, path, sensitive))
                 value_sensitive_add(sensitive, path);
         }
-        json_object_set_new(obj, a->name, v);
+        json_object_set_new_nocheck(obj, a->name, v); /* an identifier: ASCII */
     }
     for (const struct ast_block *k = b->blocks; k; k = k->next) {
         json_t *sub, *prev;
@@ -2728,14 +2734,14 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         sub = eval_body(ld, ectx, &k->body, false, path, sensitive);
         prev = json_object_get(obj, k->type);
         if (prev == NULL) {
-            json_object_set_new(obj, k->type, sub);
+            json_object_set_new_nocheck(obj, k->type, sub);
         } else if (json_is_array(prev)) {
             json_array_append_new(prev, sub);
         } else if (json_is_object(prev)) {
             json_t *arr = json_array();
             json_array_append(arr, prev);
             json_array_append_new(arr, sub);
-            json_object_set_new(obj, k->type, arr);
+            json_object_set_new_nocheck(obj, k->type, arr);
         } else {
             error_at(ld, &k->type_loc, "duplicate", "'%s' is set as an attribute and as a block",
                      k->type);
@@ -2820,8 +2826,10 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
             if (json_object_get(in->value, "id") == NULL)
                 json_object_set_new(in->value, "id", value_unknown());
         }
-        if (json_is_object(in->value))
+        if (json_is_object(in->value)) {
             tag_unknowns(in->value, in->address);
+            in->id = json_string_value(json_object_get(in->value, "id"));
+        }
     }
 }
 

@@ -195,6 +195,10 @@ struct cfg_instance {
     json_t *attrs;
     json_t *sensitive; /* array of attribute paths whose value is sensitive (owned) */
     json_t *value;     /* what a reference to this instance evaluates to (owned) */
+    /* value's "id" when it is a string, recorded while value is built (the
+     * rules index every instance by it); NULL when it is not one or was not
+     * recorded (read it from value then). Borrowed from value. */
+    const char *id;
 };
 
 /* How references to resources evaluate. The front end does not know ARM;
