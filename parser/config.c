@@ -4001,7 +4001,13 @@ const struct cfg_call *config_find_call(const struct config *cfg, const struct c
     found = strmap_get(&cfg->index->calls, key, &i);
     free(key);
     cfg->index->work++;
-    return found && i < cfg->ncalls ? &cfg->calls[i] : NULL;
+    if (found && i < cfg->ncalls && cfg->calls[i].scope == scope)
+        return &cfg->calls[i];
+    /* two instances with one path (a for_each list that repeats a key) */
+    for (i = 0; found && i < cfg->ncalls; i++)
+        if (cfg->calls[i].scope == scope && strcmp(cfg->calls[i].name, name) == 0)
+            return &cfg->calls[i];
+    return NULL;
 }
 
 const struct cfg_module *config_call_instance(const struct config *cfg, const struct cfg_call *call,
