@@ -3445,18 +3445,36 @@ static void instantiate(struct loader *ld, const struct module_call *c)
         /* each instance registers the same blocks: what they report is
          * reported for the first only */
         if (json_is_array(v)) {
+            struct strmap seen; /* the keys so far: a repeated one is an error */
+            size_t one;
+            strmap_init(&seen, false);
             json_array_foreach(v, k, x)
             {
-                if (!json_is_string(x)) {
-                    error_at(ld, &fe->value->loc, "for_each",
-                             "for_each over a list needs strings; element %zu is a %s", k + 1,
-                             value_type_name(x));
+                bool repeated = json_is_string(x) && strmap_get(&seen, json_string_value(x), &one);
+                if (!json_is_string(x) || repeated) {
+                    struct diag_list *quiet = ld->diags;
+                    ld->diags = saved; /* reported even after the first instance */
+                    ld->quiet = false;
+                    if (repeated)
+                        error_at(ld, &fe->value->loc, "for_each", "duplicate for_each key '%s'",
+                                 json_string_value(x));
+                    else
+                        error_at(ld, &fe->value->loc, "for_each",
+                                 "for_each over a list needs strings; element %zu is a %s", k + 1,
+                                 value_type_name(x));
+                    ld->diags = quiet;
+                    ld->quiet = quiet != saved;
                     continue;
+                }
+                if (strmap_put(&seen, json_string_value(x), 1) < 0) {
+                    ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+                    break;
                 }
                 add_instance(ld, c, call, dir, realdir, ms, json_incref(x), json_incref(x), NULL);
                 ld->diags = &scratch;
                 ld->quiet = true;
             }
+            strmap_release(&seen);
         } else {
             json_object_foreach(v, key, x)
             {
