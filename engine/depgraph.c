@@ -22,9 +22,10 @@ static int add_edge(struct depgraph *g, size_t from, size_t to, enum depgraph_ed
     struct depgraph_node *n = &g->nodes[from];
     if (from == to)
         return 0;
-    for (size_t i = 0; i < n->ndeps; i++)
-        if (n->deps[i].to == to)
-            return 0;
+    g->edge_checks++;
+    if (g->newest_from[to] == from + 1)
+        return 0;
+    g->newest_from[to] = from + 1;
     if (n->ndeps == n->cap) {
         size_t cap = n->cap ? n->cap * 2 : 4;
         struct depgraph_edge *p = realloc(n->deps, cap * sizeof(*p));
@@ -134,7 +135,8 @@ int depgraph_build(struct depgraph **out, const struct config *cfg, struct errbu
         total += cfg->resources[i].ninstances;
     g->nodes = calloc(total ? total : 1, sizeof(*g->nodes));
     g->order = calloc(total ? total : 1, sizeof(*g->order));
-    if (g->nodes == NULL || g->order == NULL)
+    g->newest_from = calloc(total ? total : 1, sizeof(*g->newest_from));
+    if (g->nodes == NULL || g->order == NULL || g->newest_from == NULL)
         goto fail;
     for (size_t i = 0; i < cfg->nresources; i++)
         for (size_t j = 0; j < cfg->resources[i].ninstances; j++)
@@ -172,6 +174,8 @@ int depgraph_build(struct depgraph **out, const struct config *cfg, struct errbu
             goto fail;
     }
     free(first);
+    free(g->newest_from);
+    g->newest_from = NULL;
     *out = g;
     return 0;
 fail:
@@ -189,6 +193,7 @@ void depgraph_free(struct depgraph *g)
     free(g->nodes);
     free(g->order);
     free(g->ids);
+    free(g->newest_from);
     free(g);
 }
 

@@ -37,6 +37,12 @@ struct depgraph {
     size_t norder;
     struct depgraph_ident *ids; /* node ids, sorted case-insensitively */
     size_t nids;
+    /* while building: newest_from[to] is 1 + the last node given an edge
+     * to `to`. A node's edges are all added in one step, so that is how a
+     * repeated edge is told in constant time (a scan of the node's edges
+     * per edge made n^3 work for n instances each reading all n others). */
+    size_t *newest_from;
+    size_t edge_checks; /* edges looked at to tell repeats (tests count it) */
 };
 
 /* Builds the graph of cfg (not sorted). Caller frees with depgraph_free. */

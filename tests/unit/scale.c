@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cmd/planfile.h"
+#include "engine/depgraph.h"
 #include "engine/findings.h"
 #include "engine/plan.h"
 #include "engine/rules.h"
@@ -1548,12 +1549,11 @@ static void test_scale__armlocal_serves_descriptors_past_fd_setsize(void **state
 /* The work of loading a module called with for_each over n keys and a
  * resource with for_each over the same keys reading
  * module.team[each.key].rg: see below. */
-static size_t module_key_work(size_t n)
+/* A module called with for_each over n keys and a resource with for_each
+ * over the same keys reading module.team[each.key].rg. */
+static char *module_key_dir(size_t n)
 {
     char *dir, path[160];
-    struct diag_list diags;
-    struct config *cfg;
-    size_t work;
     FILE *f = new_config(&dir);
     fputs("locals {\n  teams = [", f);
     for (size_t i = 0; i < n; i++)
@@ -1574,6 +1574,28 @@ static size_t module_key_work(size_t n)
         "  name = \"rg-${var.team}\"\n}\noutput \"rg\" {\n  value = resource_group.team.name\n}\n",
         f);
     assert_int_equal(fclose(f), 0);
+    return dir;
+}
+
+static void module_key_dir_remove(char *dir)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/modules/team/main.amlsec", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/modules/team", dir);
+    rmdir(path);
+    snprintf(path, sizeof(path), "%s/modules", dir);
+    rmdir(path);
+    remove_dir(dir);
+}
+
+/* The work of loading module_key_dir(n): see below. */
+static size_t module_key_work(size_t n)
+{
+    char *dir = module_key_dir(n);
+    struct diag_list diags;
+    struct config *cfg;
+    size_t work;
     diag_list_init(&diags);
     cfg = load(dir, &diags);
     assert_int_equal(diags.errors, 0);
@@ -1590,12 +1612,7 @@ static size_t module_key_work(size_t n)
     work = config_lookup_work(cfg);
     config_free(cfg);
     diag_list_release(&diags);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/modules/team", dir);
-    rmdir(path);
-    snprintf(path, sizeof(path), "%s/modules", dir);
-    rmdir(path);
-    remove_dir(dir);
+    module_key_dir_remove(dir);
     return work;
 }
 
@@ -1613,6 +1630,38 @@ static void test_scale__module_key_indexed(void **state)
                   large);
     assert_true(wl <= 4 * large);
     assert_true(wl <= 11 * ws);
+}
+
+/* Each of n instances reading module.team[each.key] depends on every
+ * instance of the call (n^2 edges; Terraform keeps such edges per call).
+ * Telling a repeated edge is one check per edge, not a scan of the node's
+ * edges so far (n^3 / 2 checks: 125 million at 1,000). */
+static void test_scale__depgraph_repeated_edges_constant(void **state)
+{
+    const size_t n = 1000;
+    char *dir = module_key_dir(n);
+    struct diag_list diags;
+    struct errbuf err = ERRBUF_INIT;
+    struct depgraph *g = NULL;
+    struct config *cfg;
+    size_t edges = 0;
+    long ref;
+    (void)state;
+    diag_list_init(&diags);
+    cfg = load(dir, &diags);
+    assert_int_equal(diags.errors, 0);
+    assert_int_equal(depgraph_build(&g, cfg, &err), 0);
+    for (size_t i = 0; i < g->n; i++)
+        edges += g->nodes[i].ndeps;
+    print_message("depgraph: %zu edges, %zu checks\n", edges, g->edge_checks);
+    assert_true(edges >= n * n);
+    assert_true(g->edge_checks <= 2 * edges);
+    assert_true((ref = depgraph_find(g, "resource_group.ref[\"t00999\"]")) >= 0);
+    assert_true(g->nodes[ref].ndeps >= n);
+    depgraph_free(g);
+    config_free(cfg);
+    diag_list_release(&diags);
+    module_key_dir_remove(dir);
 }
 
 int main(void)
@@ -1638,6 +1687,7 @@ int main(void)
         cmocka_unit_test(test_scale__check_findings_addressed_through_sorted_blocks),
         cmocka_unit_test(test_scale__armlocal_serves_descriptors_past_fd_setsize),
         cmocka_unit_test(test_scale__module_key_indexed),
+        cmocka_unit_test(test_scale__depgraph_repeated_edges_constant),
     };
     json_set_alloc_funcs(counting_malloc, counting_free);
     return cmocka_run_group_tests(tests, NULL, NULL);
