@@ -377,15 +377,26 @@ static json_t *change_at(struct show_doc *d, size_t ref)
     return rc;
 }
 
-/* The planned_values (or prior_state) resource of ref. New reference. */
+/* The planned_values (or prior_state) resource of ref: its change's
+ * after (before) as resource_changes shows it, and its sensitive mask.
+ * New reference. */
 static json_t *values_resource_at(struct show_doc *d, size_t ref, bool prior)
 {
-    json_t *rc = change_at(d, ref), *ch = json_object_get(rc, "change"), *r;
-    if (ref >= d->plan->n) /* no-op: the state's values both ways */
-        r = value_resource(rc, json_object_get(ch, "after"), NULL);
-    else
-        r = value_resource(rc, json_object_get(ch, prior ? "before" : "after"),
-                           json_object_get(ch, prior ? "before_sensitive" : "after_sensitive"));
+    const struct plan_change *c;
+    json_t *rc, *r, *v, *mask, *clean;
+    if (ref >= d->plan->n) { /* no-op: the state's values both ways */
+        rc = json_array_get(d->noops, ref - d->plan->n);
+        return value_resource(rc, json_object_get(json_object_get(rc, "change"), "after"), NULL);
+    }
+    c = &d->plan->changes[ref];
+    rc = json_pack("{s:s, s:s}", "address", c->address, "type", c->kind);
+    tf_fields(rc);
+    v = plan_json_values(d->plan, ref, d->redact, prior, &d->kp, &mask);
+    clean = json_is_null(v) ? NULL : without_unknowns(v); /* strip_unknowns' */
+    r = value_resource(rc, clean ? clean : json_null(), mask);
+    json_decref(clean);
+    json_decref(v);
+    json_decref(mask);
     json_decref(rc);
     return r;
 }

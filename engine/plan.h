@@ -207,6 +207,10 @@ void plan_kind_paths_release(struct plan_kind_paths *kp);
 json_t *plan_json_root(const struct plan *plan, bool redact);
 json_t *plan_json_change(const struct plan *plan, size_t i, bool redact,
                          struct plan_kind_paths *kp);
+/* Of resource_changes[i].change: before (or after) and, in *mask, its
+ * before_sensitive (after_sensitive), without the rest. New references. */
+json_t *plan_json_values(const struct plan *plan, size_t i, bool redact, bool before,
+                         struct plan_kind_paths *kp, json_t **mask);
 /* plan_to_json(plan, false) written through cb as compact JSON with
  * sorted keys (json_dump_callback's text for it, byte for byte), building
  * one change at a time: a saved plan never holds the whole tree. 0 or -1. */

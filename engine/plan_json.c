@@ -463,6 +463,18 @@ json_t *plan_json_change(const struct plan *plan, size_t i, bool redact, struct 
     return change_to_json(plan, i, redact, kp);
 }
 
+json_t *plan_json_values(const struct plan *plan, size_t i, bool redact, bool before,
+                         struct plan_kind_paths *kp, json_t **mask)
+{
+    const struct plan_change *c = &plan->changes[i];
+    const json_t *v = before ? c->before : c->after;
+    json_t *sens = sensitive_of(c, kp);
+    json_t *out = redact ? redacted(v, sens) : (v ? json_incref((json_t *)v) : json_null());
+    *mask = sensitive_mask(sens);
+    json_decref(sens);
+    return out;
+}
+
 void plan_kind_paths_release(struct plan_kind_paths *kp)
 {
     kind_paths_release(kp);
