@@ -327,13 +327,14 @@ static json_t *value_at(const char **p, const char *end)
     return v;
 }
 
-/* The member name at *p ("name": with no escape in it), copied to key. */
+/* The member name at *p ("name": with no escape or control character in
+ * it), copied to key. */
 static bool key_at(const char **p, const char *end, char *key, size_t size)
 {
     const char *s = *p + 1, *q;
     if (*p >= end || **p != '"')
         return false;
-    for (q = s; q < end && *q != '"' && *q != '\\'; q++)
+    for (q = s; q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20; q++)
         ;
     if (q + 1 >= end || *q != '"' || q[1] != ':' || (size_t)(q - s) >= size)
         return false;

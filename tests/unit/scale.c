@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <malloc.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1547,6 +1548,86 @@ static void test_scale__show_json_streamed(void **state)
     assert_true((size_t)peak[1] < out_len[1] / 4);
 }
 
+/* A plan file's inner text (the plan member's), wrapped as planfile_write
+ * lays a file out, with its checksum, and decoded. */
+static int decode_wrapped(struct plan **out, json_t **root, const char *inner, struct errbuf *err)
+{
+    struct crypt_keys keys;
+    struct buf f;
+    unsigned char md[32];
+    unsigned int n = 0;
+    int rc;
+    buf_init(&f, 0);
+    assert_int_equal(EVP_Digest(inner, strlen(inner), md, &n, EVP_sha256(), NULL), 1);
+    buf_adds(&f, "{\"amlsec_plan\":1,\"sha256\":\"");
+    for (unsigned i = 0; i < n; i++)
+        buf_addf(&f, "%02x", md[i]);
+    buf_adds(&f, "\",\"plan\":");
+    buf_adds(&f, inner);
+    buf_adds(&f, "}\n");
+    crypt_keys_init(&keys);
+    *out = NULL;
+    rc = planfile_decode(out, root, f.ptr, f.len, "t.plan", &keys, NULL, NULL, err);
+    crypt_keys_release(&keys);
+    buf_release(&f);
+    return rc;
+}
+
+/* The plan read a change at a time (read_in_pieces) accepts what reading
+ * the file whole accepts, and nothing else: what it does not expect (a
+ * repeated member, a control character, a trailing comma, a change it
+ * cannot take) is read whole, with the same result and message. */
+static void test_scale__plan_read_in_pieces_as_whole(void **state)
+{
+    static const char *const head = "{\"format_version\":\"1.0\",\"resource_changes\":";
+    static const char *const tail = ",\"state\":{\"lineage\":\"l\",\"serial\":1}}";
+    static const char *const del =
+        "{\"address\":\"storage_account.%s\",\"type\":\"storage_account\",\"change\":"
+        "{\"actions\":[\"delete\"],\"before\":{\"name\":\"%s\"}},\"after_steps\":[%s]}";
+    char a[512], b[512], text[2048];
+    struct errbuf err = ERRBUF_INIT;
+    struct plan *p = NULL;
+    json_t *root = NULL;
+    (void)state;
+    snprintf(a, sizeof(a), del, "a", "sta", "");
+    snprintf(b, sizeof(b), del, "b", "stb", "\"storage_account.a\"");
+    /* read in pieces: two changes, the second after the first */
+    snprintf(text, sizeof(text), "%s[%s,%s]%s", head, a, b, tail);
+    assert_int_equal(decode_wrapped(&p, &root, text, &err), 0);
+    assert_null(json_object_get(root, "resource_changes")); /* read in pieces */
+    json_decref(root);
+    assert_int_equal(p->n, 2);
+    assert_int_equal(p->ndestroy, 2);
+    assert_int_equal(p->changes[1].ndeps, 1);
+    assert_int_equal(p->changes[1].deps[0], 0);
+    assert_string_equal(p->lineage, "l");
+    plan_free(p);
+    /* resource_changes twice: the last, as jansson reads the file whole */
+    snprintf(text, sizeof(text), "%s[%s,%s],\"resource_changes\":[%s]%s", head, a, b, b, tail);
+    assert_int_equal(decode_wrapped(&p, &root, text, &err), 0);
+    assert_non_null(json_object_get(root, "resource_changes")); /* read whole */
+    json_decref(root);
+    assert_int_equal(p->n, 1);
+    assert_string_equal(p->changes[0].address, "storage_account.b");
+    plan_free(p);
+    /* a trailing comma, a control character in a name: not JSON */
+    snprintf(text, sizeof(text), "%s[%s,%s,]%s", head, a, b, tail);
+    assert_int_equal(decode_wrapped(&p, NULL, text, &err), AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "is not an amlsec plan file"));
+    snprintf(text, sizeof(text), "%s[%s],\"x\x01\":1%s", head, a, tail);
+    assert_int_equal(decode_wrapped(&p, NULL, text, &err), AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "is not an amlsec plan file"));
+    /* a change it cannot take: plan_from_json's message */
+    snprintf(text, sizeof(text), "%s[%s,{\"type\":\"x\"}]%s", head, a, tail);
+    assert_int_equal(decode_wrapped(&p, NULL, text, &err), AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "plan file 't.plan': resource_changes[1] is incomplete"));
+    /* no state: the plan's own message, whichever member is wrong first */
+    snprintf(text, sizeof(text), "%s[%s,{\"type\":\"x\"}]}", head, a);
+    assert_int_equal(decode_wrapped(&p, NULL, text, &err), AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "plan lacks resource_changes or state"));
+    assert_null(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1568,6 +1649,7 @@ int main(void)
         cmocka_unit_test(test_scale__armlocal_scope_lists_top_level),
         cmocka_unit_test(test_scale__armlocal_graph_pages_evaluated_once),
         cmocka_unit_test(test_scale__show_json_streamed),
+        cmocka_unit_test(test_scale__plan_read_in_pieces_as_whole),
     };
     json_set_alloc_funcs(counting_malloc, counting_free);
     return cmocka_run_group_tests(tests, NULL, NULL);
