@@ -339,8 +339,12 @@ static json_t *config_root(const json_t *configuration)
             }
         }
         module = json_object_get(config_call(index, cp ? cp : ""), "module");
-        /* the entry's position: made as it is written (config_resource) */
-        json_array_append_new(json_object_get(module, "resources"), json_integer((json_int_t)i));
+        /* the entry's position: made as it is written (config_resource);
+         * an entry lacking a member config_resource needs is left out */
+        if (json_object_get(d, "mode") && json_object_get(d, "type") &&
+            json_object_get(d, "name") && json_object_get(d, "expressions"))
+            json_array_append_new(json_object_get(module, "resources"),
+                                  json_integer((json_int_t)i));
         free(cp);
         free(m);
     }
@@ -493,17 +497,18 @@ static int write_config_module(struct show_doc *d, const json_t *configuration,
         if ((rc = jsonw_pretty_next(o, depth, i, keys[i])) < 0)
             break;
         if (strcmp(keys[i], "resources") == 0 && (rc = jsonw_pretty_open(o, '[')) == 0) {
+            size_t written = 0;
             for (size_t k = 0; k < json_array_size(v) && rc == 0; k++) {
                 const json_t *e = json_array_get(v, k);
                 json_t *r = json_is_integer(e) ? config_resource(json_array_get(
                                                      configuration, (size_t)json_integer_value(e)))
                                                : json_incref((json_t *)e);
-                if ((rc = jsonw_pretty_next(o, depth + 1, k, NULL)) == 0)
+                if (r && (rc = jsonw_pretty_next(o, depth + 1, written++, NULL)) == 0)
                     rc = jsonw_pretty_at(o, r, depth + 2);
                 json_decref(r);
             }
             if (rc == 0)
-                rc = jsonw_pretty_close(o, depth + 1, json_array_size(v), ']');
+                rc = jsonw_pretty_close(o, depth + 1, written, ']');
         } else if (strcmp(keys[i], "module_calls") == 0 && (rc = jsonw_pretty_open(o, '{')) == 0) {
             size_t nc;
             const char **calls = sorted_keys(v, &nc);

@@ -1621,6 +1621,34 @@ static void test_scale__plan_read_in_pieces_as_whole(void **state)
     snprintf(text, sizeof(text), "%s[%s,{\"type\":\"x\"}]%s", head, a, tail);
     assert_int_equal(decode_wrapped(&p, NULL, text, &err), AMLSEC_EPARSE);
     assert_non_null(strstr(err.msg, "plan file 't.plan': resource_changes[1] is incomplete"));
+    /* show -json of a configuration entry lacking a member (a crafted plan
+     * with a good checksum) leaves the block out; the next is written (the
+     * writer crashed on it before) */
+    {
+        struct buf wb;
+        struct jsonw_pretty w = {&wb, 2, NULL, NULL};
+        json_t *doc, *blocks;
+        snprintf(text, sizeof(text),
+                 "{\"configuration\":[{\"address\":\"storage_account.a\",\"type\":"
+                 "\"storage_account\",\"name\":\"a\",\"expressions\":{}},{\"address\":"
+                 "\"storage_account.b\",\"mode\":\"managed\",\"type\":\"storage_account\","
+                 "\"name\":\"b\",\"expressions\":{}}],%s[%s]%s",
+                 head + 1, a, tail);
+        assert_int_equal(decode_wrapped(&p, NULL, text, &err), 0);
+        buf_init(&wb, 0);
+        assert_int_equal(show_terraform_json(&w, p, NULL, true, NULL), 0);
+        doc = json_loadb(wb.ptr, wb.len, 0, NULL);
+        assert_non_null(doc);
+        blocks = json_object_get(
+            json_object_get(json_object_get(doc, "configuration"), "root_module"), "resources");
+        assert_int_equal(json_array_size(blocks), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(blocks, 0), "name")),
+                            "b");
+        json_decref(doc);
+        buf_release(&wb);
+        plan_free(p);
+        p = NULL;
+    }
     /* no state: the plan's own message, whichever member is wrong first */
     snprintf(text, sizeof(text), "%s[%s,{\"type\":\"x\"}]}", head, a);
     assert_int_equal(decode_wrapped(&p, NULL, text, &err), AMLSEC_EPARSE);
