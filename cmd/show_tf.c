@@ -15,6 +15,8 @@
 #include "cmd/state_cli.h"
 #include "parser/config.h"
 #include "parser/value.h"
+#include "providers/arm/render.h"
+#include "providers/arm/schema.h"
 #include "util/error.h"
 #include "util/strmap.h"
 #include "util/banned.h"
@@ -74,6 +76,102 @@ static json_t *value_resource(const json_t *rc, const json_t *values, const json
     json_object_set_new(r, "sensitive_values",
                         sensitive ? json_incref((json_t *)sensitive) : json_object());
     return r;
+}
+
+#define SENSITIVE_TEXT "(sensitive)"
+
+/* v at path (dotted, "" for the instance) with hidden (the same values
+ * decoded from the redacted ARM body, NULL where it has none): a leaf is
+ * secret where the redaction changed it or a path in sens covers it. With
+ * redact, *out is v with each secret replaced by "(sensitive)" (else v).
+ * Returns Terraform's sensitive_values mask for v: true, an object or an
+ * array holding one, or NULL when nothing in v is secret. */
+static json_t *mask_values(json_t **out, json_t *v, const json_t *hidden, const json_t *sens,
+                           const char *path, bool redact)
+{
+    char sub[512];
+    json_t *mask = NULL, *x;
+    if (path[0] && (value_path_sensitive(sens, path, false) ||
+                    (!json_is_object(v) && !json_is_array(v) && !json_equal(v, hidden)) ||
+                    (json_is_object(v) && !json_is_object(hidden)) ||
+                    (json_is_array(v) && json_array_size(v) != json_array_size(hidden)))) {
+        *out = redact ? json_string(SENSITIVE_TEXT) : json_incref(v);
+        return json_true();
+    }
+    if (json_is_object(v)) {
+        const char *k;
+        *out = json_object();
+        json_object_foreach(v, k, x)
+        {
+            json_t *y, *m;
+            snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", k);
+            m = mask_values(&y, x, json_object_get(hidden, k), sens, sub, redact);
+            json_object_set_new(*out, k, y);
+            if (m) {
+                if (mask == NULL)
+                    mask = json_object();
+                json_object_set_new(mask, k, m);
+            }
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        bool any = false;
+        json_t *all = json_array();
+        *out = json_array();
+        json_array_foreach(v, i, x) /* a repeated block's elements share the path */
+        {
+            json_t *y, *m = mask_values(&y, x, json_array_get(hidden, i), sens, path, redact);
+            json_array_append_new(*out, y);
+            any = any || m;
+            json_array_append_new(all, m ? m : json_false());
+        }
+        if (any)
+            mask = all;
+        else
+            json_decref(all);
+    } else {
+        *out = json_incref(v);
+    }
+    return mask;
+}
+
+json_t *show_state_values(struct state_resource *r, bool redact, json_t **sensitive_values,
+                          struct errbuf *err)
+{
+    const struct schema_kind *k = r->kind ? schema_find(r->kind) : NULL;
+    json_t *attrs, *hid_arm, *v, *hidden, *sens = json_array(), *out = NULL, *mask;
+    size_t i;
+    json_t *p;
+    *sensitive_values = NULL;
+    if (state_resource_attributes(&attrs, r, err) < 0 ||
+        (hid_arm = state_cli_redacted(r, err)) == NULL) {
+        json_decref(sens);
+        return NULL;
+    }
+    /* the kind's attributes, as a plan's before shows them (a kind this
+     * amlsec no longer has: the ARM body) */
+    v = k ? plan_state_attrs(k, attrs) : json_incref(attrs ? attrs : json_object());
+    hidden = k ? plan_state_attrs(k, hid_arm) : json_incref(hid_arm);
+    if (k) {
+        json_array_foreach(r->sensitive, i, p)
+        {
+            /* JSON pointers (older states) are the ARM body's: hidden has them */
+            if (json_string_value(p) && json_string_value(p)[0] != '/')
+                json_array_append(sens, p);
+        }
+        render_sensitive_paths(k, sens);
+    }
+    if (v && hidden) {
+        mask = mask_values(&out, v, hidden, sens, "", redact);
+        *sensitive_values = mask ? mask : json_object();
+    }
+    json_decref(v);
+    json_decref(hidden);
+    json_decref(hid_arm);
+    json_decref(sens);
+    if (out == NULL)
+        errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    return out;
 }
 
 /* "a, b.c" -> [["a"], ["b", "c"]] */
@@ -189,10 +287,18 @@ static json_t *values_module(json_t *index, const char *path)
     return node;
 }
 
-/* A values resource (ref: which change or no-op entry), placed in the
- * module of address (the index's tree): the resource itself is made as it
- * is written. */
-static void place_value(json_t *index, const char *address, size_t ref)
+/* A values resource, placed in its module (the index's tree). */
+static void place_value(json_t *index, json_t *res)
+{
+    char *m = module_of(json_string_value(json_object_get(res, "address")));
+    json_array_append_new(json_object_get(values_module(index, m ? m : ""), "resources"), res);
+    free(m);
+}
+
+/* A values resource's position (ref: which change or no-op entry) placed
+ * in the module of address: the resource itself is made as it is written
+ * (show -json PLAN). */
+static void place_ref(json_t *index, const char *address, size_t ref)
 {
     char *m = module_of(address);
     json_array_append_new(json_object_get(values_module(index, m ? m : ""), "resources"),
@@ -220,18 +326,19 @@ static json_t *values_tree(void)
     return index;
 }
 
-/* The root module of a values tree, pruned (the index released). */
+/* {root_module: ...} from a values tree (the index released). */
 static json_t *values_root(json_t *index)
 {
     json_t *root = json_incref(json_object_get(index, ""));
     prune_values(root, true);
     json_decref(index);
-    return root;
+    return json_pack("{s:o}", "root_module", root);
 }
 
 /* configuration: the call path's module_calls entry (the root's wrapper at
  * ""), made with its parents: {source?, expressions, module{resources,
- * module_calls, outputs, variables}, for_each_expression?, depends_on?}. */
+ * module_calls, outputs, variables}, for_each_expression?, count_expression?,
+ * depends_on?}. */
 static json_t *config_call(json_t *index, const char *cp)
 {
     json_t *call = json_object_get(index, cp), *parent, *calls;
@@ -283,6 +390,8 @@ static json_t *config_resource(const json_t *d)
                   "expressions", json_object_get(d, "expressions"));
     if (o && json_object_get(d, "for_each_expression"))
         json_object_set(o, "for_each_expression", json_object_get(d, "for_each_expression"));
+    if (o && json_object_get(d, "count_expression"))
+        json_object_set(o, "count_expression", json_object_get(d, "count_expression"));
     return o;
 }
 
@@ -297,7 +406,8 @@ static json_t *config_root(const json_t *configuration)
     json_t *root = json_pack("{s:[]}", "resources");
     json_t *index = json_object(), *first = json_object(), *d;
     size_t i;
-    static const char *const call_fields[] = {"expressions", "for_each_expression", "depends_on"};
+    static const char *const call_fields[] = {"expressions", "for_each_expression",
+                                              "count_expression", "depends_on"};
     json_object_set_new(index, "", json_pack("{s:O}", "module", root));
     json_array_foreach(configuration, i, d)
     {
@@ -388,9 +498,10 @@ static json_t *values_resource_at(struct show_doc *d, size_t ref, bool prior)
 {
     const struct plan_change *c;
     json_t *rc, *r, *v, *mask, *clean;
-    if (ref >= d->plan->n) { /* no-op: the state's values both ways */
+    if (ref >= d->plan->n) { /* no-op: the state's values and mask both ways */
         rc = json_array_get(d->noops, ref - d->plan->n);
-        return value_resource(rc, json_object_get(json_object_get(rc, "change"), "after"), NULL);
+        return value_resource(rc, json_object_get(json_object_get(rc, "change"), "after"),
+                              json_object_get(json_object_get(rc, "change"), "after_sensitive"));
     }
     c = &d->plan->changes[ref];
     rc = json_pack("{s:s, s:s}", "address", c->address, "type", c->kind);
@@ -544,23 +655,25 @@ static void add_noops(struct show_doc *d, struct state *st, const struct strmap 
          * previous_address the state's */
         const char *addr = plan_moved_to(d->plan->adjustments, r->address);
         size_t ref = d->plan->n + json_array_size(d->noops), dummy;
-        json_t *values, *o;
+        json_t *values, *mask, *o;
         if (strmap_get(seen, addr, &dummy))
             continue;
-        values = state_cli_redacted(r, &err);
+        /* as show -json prints the state (and a change's before) */
+        values = show_state_values(r, true, &mask, &err);
         if (values == NULL)
             continue;
-        o = json_pack("{s:s, s:s, s:s, s:{s:[s], s:O, s:O, s:{}, s:{}, s:{}}, s:s}", "address",
+        o = json_pack("{s:s, s:s, s:s, s:{s:[s], s:O, s:O, s:{}, s:O, s:O}, s:s}", "address",
                       addr, "type", r->kind, "arm_id", r->arm_id, "change", "actions", "no-op",
-                      "before", values, "after", values, "after_unknown", "before_sensitive",
-                      "after_sensitive", "action_reason", "");
+                      "before", values, "after", values, "after_unknown", "before_sensitive", mask,
+                      "after_sensitive", mask, "action_reason", "");
         if (strcmp(addr, r->address) != 0)
             json_object_set_new(o, "previous_address", json_string(r->address));
         tf_fields(o);
         json_array_append_new(d->noops, o);
-        place_value(planned, addr, ref);
-        place_value(prior, addr, ref);
+        place_ref(planned, addr, ref);
+        place_ref(prior, addr, ref);
         json_decref(values);
+        json_decref(mask);
     }
 }
 
@@ -609,10 +722,10 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
         const struct plan_change *c = &plan->changes[i];
         strmap_put(&seen, c->address, i);
         if (c->action != PLAN_DELETE)
-            place_value(planned, c->address, i);
+            place_ref(planned, c->address, i);
         /* before as resource_changes shows it: left out when null or unknown */
         if (c->before && !json_is_null(c->before) && !value_is_unknown(c->before))
-            place_value(prior, c->address, i);
+            place_ref(prior, c->address, i);
     }
     if (sc) {
         struct errbuf err = ERRBUF_INIT;
@@ -680,7 +793,8 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
         } else if (strcmp(keys[i], "planned_values") == 0) {
             if ((rc = jsonw_pretty_open(o, '{')) == 0 &&
                 (rc = jsonw_pretty_next(o, 1, 0, "root_module")) == 0 &&
-                (rc = write_values(&d, planned, true, false, 2)) == 0)
+                (rc = write_values(&d, json_object_get(planned, "root_module"), true, false,
+                                   2)) == 0)
                 rc = jsonw_pretty_close(o, 1, 1, '}');
         } else if (strcmp(keys[i], "prior_state") == 0) {
             json_t *version = json_string("1.0");
@@ -690,7 +804,8 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
                 (rc = jsonw_pretty_next(o, 1, 1, "values")) == 0 &&
                 (rc = jsonw_pretty_open(o, '{')) == 0 &&
                 (rc = jsonw_pretty_next(o, 2, 0, "root_module")) == 0 &&
-                (rc = write_values(&d, prior, true, true, 3)) == 0 &&
+                (rc = write_values(&d, json_object_get(prior, "root_module"), true, true, 3)) ==
+                    0 &&
                 (rc = jsonw_pretty_close(o, 2, 1, '}')) == 0)
                 rc = jsonw_pretty_close(o, 1, 2, '}');
             json_decref(version);
@@ -721,4 +836,56 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
     json_decref(config);
     json_decref(doc);
     return rc;
+}
+
+json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct errbuf *err)
+{
+    json_t *doc = json_pack("{s:s}", "format_version", "1.0"), *index, *values, *outs, *e;
+    const char *name;
+
+    if (!existed) /* no state stored yet: no lineage to show, as Terraform prints none */
+        return doc;
+    index = values_tree();
+    for (size_t i = 0; i < st->nresources; i++) {
+        struct state_resource *r = &st->resources[i];
+        json_t *mask, *v = show_state_values(r, redact, &mask, err), *rc, *res;
+        if (v == NULL) {
+            json_decref(index);
+            json_decref(doc);
+            return NULL;
+        }
+        rc = json_pack("{s:s, s:s}", "address", r->address, "type", r->kind);
+        tf_fields(rc);
+        res = value_resource(rc, v, mask);
+        if (json_array_size(r->dependencies))
+            json_object_set(res, "depends_on", r->dependencies);
+        if (r->status == STATE_STATUS_TAINTED)
+            json_object_set_new(res, "tainted", json_true());
+        json_object_set_new(
+            res, "amlsec",
+            json_pack("{s:s, s:s?}", "arm_id", r->arm_id, "api_version", r->api_version));
+        place_value(index, res);
+        json_decref(rc);
+        json_decref(v);
+        json_decref(mask);
+    }
+    values = values_root(index);
+    /* Terraform's values.outputs; sensitive values redacted unless asked */
+    outs = st->outputs ? json_deep_copy(st->outputs) : json_object();
+    json_object_foreach(outs, name, e)
+    {
+        if (redact && json_is_true(json_object_get(e, "sensitive")))
+            json_object_set_new(e, "value", json_string(SENSITIVE_TEXT));
+    }
+    if (json_object_size(outs))
+        json_object_set_new(values, "outputs", outs);
+    else
+        json_decref(outs);
+    json_object_set_new(doc, "terraform_version",
+                        json_string(st->amlsec_version ? st->amlsec_version : ""));
+    json_object_set_new(doc, "values", values);
+    json_object_set_new(doc, "amlsec",
+                        json_pack("{s:s, s:I, s:s?}", "lineage", st->lineage, "serial",
+                                  (json_int_t)st->serial, "cloud", st->cloud));
+    return doc;
 }
