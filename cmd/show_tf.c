@@ -662,9 +662,9 @@ static void add_noops(struct show_doc *d, struct state *st, const struct strmap 
         values = show_state_values(r, true, &mask, &err);
         if (values == NULL)
             continue;
-        o = json_pack("{s:s, s:s, s:s, s:{s:[s], s:O, s:O, s:{}, s:O, s:O}, s:s}", "address",
-                      addr, "type", r->kind, "arm_id", r->arm_id, "change", "actions", "no-op",
-                      "before", values, "after", values, "after_unknown", "before_sensitive", mask,
+        o = json_pack("{s:s, s:s, s:s, s:{s:[s], s:O, s:O, s:{}, s:O, s:O}, s:s}", "address", addr,
+                      "type", r->kind, "arm_id", r->arm_id, "change", "actions", "no-op", "before",
+                      values, "after", values, "after_unknown", "before_sensitive", mask,
                       "after_sensitive", mask, "action_reason", "");
         if (strcmp(addr, r->address) != 0)
             json_object_set_new(o, "previous_address", json_string(r->address));
@@ -709,6 +709,7 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
     struct show_doc d = {o, plan, redact, {{{0}}, 0}, json_array()};
     json_t *doc = plan_json_root(plan, redact), *planned = values_tree(), *prior = values_tree();
     json_t *config, *drift = json_array(), *x;
+    const json_t *planned_root, *prior_root;
     struct strmap seen; /* the plan's addresses */
     struct finding_list pf;
     struct state st;
@@ -772,6 +773,8 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
         finding_list_release(&pf);
     }
 
+    planned_root = json_object_get(planned, "root_module");
+    prior_root = json_object_get(prior, "root_module");
     /* the document, its members in jsonw_pretty's order, the large ones a
      * change (a resource, a block) at a time */
     keys = sorted_keys(doc, &n);
@@ -793,8 +796,7 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
         } else if (strcmp(keys[i], "planned_values") == 0) {
             if ((rc = jsonw_pretty_open(o, '{')) == 0 &&
                 (rc = jsonw_pretty_next(o, 1, 0, "root_module")) == 0 &&
-                (rc = write_values(&d, json_object_get(planned, "root_module"), true, false,
-                                   2)) == 0)
+                (rc = write_values(&d, planned_root, true, false, 2)) == 0)
                 rc = jsonw_pretty_close(o, 1, 1, '}');
         } else if (strcmp(keys[i], "prior_state") == 0) {
             json_t *version = json_string("1.0");
@@ -804,8 +806,7 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
                 (rc = jsonw_pretty_next(o, 1, 1, "values")) == 0 &&
                 (rc = jsonw_pretty_open(o, '{')) == 0 &&
                 (rc = jsonw_pretty_next(o, 2, 0, "root_module")) == 0 &&
-                (rc = write_values(&d, json_object_get(prior, "root_module"), true, true, 3)) ==
-                    0 &&
+                (rc = write_values(&d, prior_root, true, true, 3)) == 0 &&
                 (rc = jsonw_pretty_close(o, 2, 1, '}')) == 0)
                 rc = jsonw_pretty_close(o, 1, 2, '}');
             json_decref(version);
