@@ -677,9 +677,11 @@ int main(int argc, char **argv)
             const struct measure *pc = &results[b][C_PLAN_CREATES];
             printf("  at %d: validate %.2f s (target <= 1.5 s at 50,000), plan -refresh=false "
                    "%.2f s wall, %.2f s CPU (<= 5 s), %.1f KB/resource (<= 10; creates with "
-                   "-out %.1f), show -json %.2f s wall, %.2f s CPU (<= 3 s), apply CPU %.2f s\n",
+                   "-out %.1f), show -json %.2f s wall, %.2f s CPU (<= 3 s), %.1f KB/resource, "
+                   "apply CPU %.2f s\n",
                    sizes[b], v->wall, p->wall, p->cpu, p->rss_kb * 1.0 / sizes[b],
-                   pc->rss_kb * 1.0 / sizes[b], sh->wall, sh->cpu, ap->cpu);
+                   pc->rss_kb * 1.0 / sizes[b], sh->wall, sh->cpu, sh->rss_kb * 1.0 / sizes[b],
+                   ap->cpu);
         }
     }
     if (failed || getenv("BENCH_SCALE_KEEP"))

@@ -286,22 +286,154 @@ int planfile_read(struct plan **out, json_t **root_out, const char *path, struct
     return rc;
 }
 
-/* Whether the plan's text in file (as planfile_write lays it out: the
- * envelope's members, "plan": last, then "}\n") has the checksum want. */
+/* Where the plan's text starts in file as planfile_write lays it out (the
+ * envelope's members, "plan": last, then "}\n"), or NULL. */
+static const char *plan_member(const char *file, size_t len)
+{
+    const char *end = file + len;
+    size_t scan = len < 512 ? len : 512, n = strlen(PLAN_MEMBER);
+    for (size_t i = 0; i + n <= scan; i++)
+        if (memcmp(file + i, PLAN_MEMBER, n) == 0)
+            return len >= 2 && end[-1] == '\n' && end[-2] == '}' && file + i + n <= end - 2
+                       ? file + i + n
+                       : NULL;
+    return NULL;
+}
+
+/* Whether the plan's text in file (as planfile_write lays it out) has the
+ * checksum want. */
 static bool raw_plan_matches(const char *file, size_t len, const char *want)
 {
-    const char *member = NULL, *end = file + len;
+    const char *member = plan_member(file, len), *end = file + len;
     char hex[65];
-    size_t scan = len < 512 ? len : 512, n = strlen(PLAN_MEMBER);
-    if (strlen(want) != 64)
-        return false;
-    for (size_t i = 0; i + n <= scan && member == NULL; i++)
-        if (memcmp(file + i, PLAN_MEMBER, n) == 0)
-            member = file + i + n;
-    if (member == NULL || len < 2 || end[-1] != '\n' || end[-2] != '}' || member > end - 2)
+    if (strlen(want) != 64 || member == NULL)
         return false;
     sha256_hex(hex, member, (size_t)(end - 2 - member));
     return strcmp(hex, want) == 0;
+}
+
+/* The JSON value at *p (before end), its text skipped: a new reference,
+ * or NULL when there is none. */
+static json_t *value_at(const char **p, const char *end)
+{
+    json_error_t je;
+    json_t *v = json_loadb(*p, (size_t)(end - *p),
+                           JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (v == NULL || je.position <= 0 || (size_t)je.position > (size_t)(end - *p)) {
+        json_decref(v);
+        return NULL;
+    }
+    *p += je.position;
+    return v;
+}
+
+/* The member name at *p ("name": with no escape or control character in
+ * it), copied to key. */
+static bool key_at(const char **p, const char *end, char *key, size_t size)
+{
+    const char *s = *p + 1, *q;
+    if (*p >= end || **p != '"')
+        return false;
+    for (q = s; q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20; q++)
+        ;
+    if (q + 1 >= end || *q != '"' || q[1] != ':' || (size_t)(q - s) >= size)
+        return false;
+    memcpy(key, s, (size_t)(q - s));
+    key[q - s] = '\0';
+    *p = q + 2;
+    return true;
+}
+
+/* The plan of a file as planfile_write lays it out (the plan's text from
+ * member up to end, the "}\n" that ends the file), read a member at a time
+ * and resource_changes a change at a time: each change parsed, taken
+ * (plan_read_change) and freed, so that the file's whole tree (~6 times
+ * its size) is never held. *root_out (may be NULL) gets the plan's other
+ * members. 0; 1 when the text is laid out otherwise or anything in it is
+ * wrong (nothing kept: the caller reads the file whole, and names what is
+ * wrong); AMLSEC_ENOMEM. */
+static int read_in_pieces(struct plan **out, json_t **root_out, const char *member, const char *end)
+{
+    struct errbuf ignored = ERRBUF_INIT;
+    struct plan_reader r;
+    json_t *root;
+    const char *p = member;
+    char key[64];
+    bool changes = false, ok;
+    if (plan_read_begin(&r, &ignored) < 0)
+        return AMLSEC_ENOMEM;
+    root = json_object();
+    ok = root != NULL && p < end && *p++ == '{';
+    while (ok && p < end && *p != '}') {
+        if (!(ok = key_at(&p, end, key, sizeof(key))))
+            break;
+        if (strcmp(key, "resource_changes") == 0) {
+            /* a change at a time */
+            if (changes || p >= end || *p++ != '[') {
+                ok = false;
+                break;
+            }
+            changes = true;
+            while (ok && p < end && *p != ']') {
+                json_t *c = value_at(&p, end);
+                ok = c && plan_read_change(&r, c, &ignored) == 0;
+                json_decref(c);
+                if (ok && p < end && *p == ',' && p + 1 < end && p[1] != ']')
+                    p++;
+                else if (ok && (p >= end || *p != ']'))
+                    ok = false;
+            }
+            ok = ok && p < end && *p++ == ']';
+        } else {
+            json_t *v = value_at(&p, end);
+            ok = v && json_object_set_new(root, key, v) == 0;
+        }
+        if (ok && p < end && *p == ',' && p + 1 < end && p[1] == '"')
+            p++;
+        else if (ok && (p >= end || *p != '}'))
+            ok = false;
+    }
+    /* the plan's closing brace ends the text */
+    ok = ok && changes && p + 1 == end && *p == '}' && plan_read_header(&r, root, &ignored) == 0 &&
+         plan_read_end(&r, out, &ignored) == 0;
+    if (!ok) {
+        plan_read_abort(&r);
+        json_decref(root);
+        return 1;
+    }
+    if (root_out)
+        *root_out = root;
+    else
+        json_decref(root);
+    return 0;
+}
+
+/* A file as planfile_write lays it out, with its checksum, read in pieces
+ * (read_in_pieces). 0; 1 when it is not such a file, or not a sound one
+ * (the caller reads it whole and says why); AMLSEC_ENOMEM. */
+static int read_laid_out(struct plan **out, json_t **root_out, const char *data, size_t len)
+{
+    const char *member = plan_member(data, len);
+    char head[600];
+    size_t n;
+    json_t *env;
+    int rc = 1;
+    if (member == NULL)
+        return 1;
+    /* the envelope's members before the plan (through the checksum's closing quote) */
+    n = (size_t)(member - data) - strlen(PLAN_MEMBER) + 1;
+    if (n + 2 > sizeof(head))
+        return 1;
+    memcpy(head, data, n);
+    memcpy(head + n, "}", 2);
+    env = json_loadb(head, n + 1, JSON_ALLOW_NUL, NULL);
+    if (env && json_integer_value(json_object_get(env, "amlsec_plan")) == 1 &&
+        json_is_integer(json_object_get(env, "amlsec_plan")) &&
+        json_is_string(json_object_get(env, "sha256")) &&
+        raw_plan_matches(data, len, json_string_value(json_object_get(env, "sha256"))))
+        rc = read_in_pieces(out, root_out, member, data + len - 2);
+    json_decref(env);
+    return rc;
 }
 
 static int hash_piece(const char *text, size_t n, void *md)
@@ -336,6 +468,13 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
     } /* else read in place: no copy of the file */
     if ((rc = check_signature(data, len, path, plan_key, trust, err)) < 0)
         goto out;
+    /* as planfile_write lays it out: read in pieces, never held whole */
+    if ((rc = read_laid_out(out, root_out, data, len)) != 1) {
+        if (rc < 0)
+            errbuf_set(err, rc, "out of memory");
+        goto out;
+    }
+    rc = 0;
     /* values known only after apply are tagged "ADDRESS\0ATTR" (parser/value.h) */
     env = json_loadb(data, len, JSON_ALLOW_NUL, &je);
     if (env == NULL || !json_is_object(json_object_get(env, "plan")) ||

@@ -35,7 +35,10 @@ struct planfile_trust {
 /* plan_key: the signing key (AMLSEC_PLAN_KEY), NULL for none. */
 int planfile_write(const char *path, const struct plan *plan, struct crypt_keys *keys,
                    const char *plan_key, struct errbuf *err);
-/* *root_out (may be NULL) receives the inner plan JSON (new reference).
+/* *root_out (may be NULL) receives the inner plan JSON (new reference):
+ * its members but resource_changes when the file, laid out as
+ * planfile_write lays it out, was read a change at a time (the plan then
+ * holds the changes' values, and the rest of each change is freed).
  * With plan_key, a signed plan whose signature does not match is refused
  * (AMLSEC_ECORRUPT); an unsigned one is read, trust says so. trust may be
  * NULL. */

@@ -18,6 +18,7 @@
 #include "providers/arm/render.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
+#include "util/strmap.h"
 #include "util/banned.h"
 
 #define PROVIDER_NAME "registry.amlsec.dev/amlsec/azureml"
@@ -294,6 +295,17 @@ static void place_value(json_t *index, json_t *res)
     free(m);
 }
 
+/* A values resource's position (ref: which change or no-op entry) placed
+ * in the module of address: the resource itself is made as it is written
+ * (show -json PLAN). */
+static void place_ref(json_t *index, const char *address, size_t ref)
+{
+    char *m = module_of(address);
+    json_array_append_new(json_object_get(values_module(index, m ? m : ""), "resources"),
+                          json_integer((json_int_t)ref));
+    free(m);
+}
+
 /* Terraform leaves empty child_modules out, and a child module's empty
  * resources (a module holding only modules). */
 static void prune_values(json_t *node, bool root)
@@ -366,7 +378,25 @@ static void prune_config(json_t *module, bool root)
         json_object_del(module, "resources");
 }
 
-/* configuration.root_module from the plan's saved configuration: resource
+/* A configuration resource block from the plan's saved configuration
+ * entry d. New reference. */
+static json_t *config_resource(const json_t *d)
+{
+    const char *address = json_string_value(json_object_get(d, "address"));
+    json_t *o =
+        json_pack("{s:s, s:O, s:O, s:O, s:s, s:i, s:O}", "address", config_address_tail(address),
+                  "mode", json_object_get(d, "mode"), "type", json_object_get(d, "type"), "name",
+                  json_object_get(d, "name"), "provider_config_key", "amlsec", "schema_version", 0,
+                  "expressions", json_object_get(d, "expressions"));
+    if (o && json_object_get(d, "for_each_expression"))
+        json_object_set(o, "for_each_expression", json_object_get(d, "for_each_expression"));
+    if (o && json_object_get(d, "count_expression"))
+        json_object_set(o, "count_expression", json_object_get(d, "count_expression"));
+    return o;
+}
+
+/* configuration.root_module from the plan's saved configuration (each
+ * resource block as the position of its entry there): resource
  * blocks in their modules (addresses relative to the module; a module
  * called with for_each shows its first instance's blocks, which every
  * instance shares), module_calls with their source and arguments, each
@@ -404,7 +434,7 @@ static json_t *config_root(const json_t *configuration)
         const char *address = json_string_value(json_object_get(d, "address"));
         char *m, *cp = NULL;
         const char *inst;
-        json_t *o, *module;
+        json_t *module;
         if (address == NULL)
             continue;
         m = module_of(address);
@@ -419,16 +449,12 @@ static json_t *config_root(const json_t *configuration)
             }
         }
         module = json_object_get(config_call(index, cp ? cp : ""), "module");
-        o = json_pack("{s:s, s:O, s:O, s:O, s:s, s:i, s:O}", "address",
-                      config_address_tail(address), "mode", json_object_get(d, "mode"), "type",
-                      json_object_get(d, "type"), "name", json_object_get(d, "name"),
-                      "provider_config_key", "amlsec", "schema_version", 0, "expressions",
-                      json_object_get(d, "expressions"));
-        if (json_object_get(d, "for_each_expression"))
-            json_object_set(o, "for_each_expression", json_object_get(d, "for_each_expression"));
-        if (json_object_get(d, "count_expression"))
-            json_object_set(o, "count_expression", json_object_get(d, "count_expression"));
-        json_array_append_new(json_object_get(module, "resources"), o);
+        /* the entry's position: made as it is written (config_resource);
+         * an entry lacking a member config_resource needs is left out */
+        if (json_object_get(d, "mode") && json_object_get(d, "type") &&
+            json_object_get(d, "name") && json_object_get(d, "expressions"))
+            json_array_append_new(json_object_get(module, "resources"),
+                                  json_integer((json_int_t)i));
         free(cp);
         free(m);
     }
@@ -438,39 +464,270 @@ static json_t *config_root(const json_t *configuration)
     return root;
 }
 
-int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *sc)
+/* What show -json PLAN writes, a change at a time: positions ("refs")
+ * below plan->n are the plan's changes, the rest its no-op entries. */
+struct show_doc {
+    const struct jsonw_pretty *o;
+    const struct plan *plan;
+    bool redact;
+    struct plan_kind_paths kp;
+    json_t *noops; /* the no-op entries, in resource_changes' shape */
+};
+
+/* resource_changes[ref] with Terraform's fields. New reference. */
+static json_t *change_at(struct show_doc *d, size_t ref)
 {
-    json_t *changes = json_object_get(doc, "resource_changes"), *rc;
-    json_t *planned = values_tree(), *prior = values_tree(), *config = NULL;
-    json_t *drift_in = json_object_get(doc, "resource_drift"), *drift = json_array(), *d;
-    json_t *seen = json_object();
+    json_t *rc, *ch;
+    if (ref >= d->plan->n)
+        return json_incref(json_array_get(d->noops, ref - d->plan->n));
+    rc = plan_json_change(d->plan, ref, d->redact, &d->kp);
+    ch = json_object_get(rc, "change");
+    tf_fields(rc);
+    strip_unknowns(ch, "after");
+    strip_unknowns(ch, "before");
+    if (json_array_size(json_object_get(ch, "actions")) == 2)
+        json_object_set_new(ch, "replace_paths",
+                            replace_paths(json_string_value(json_object_get(rc, "reason_detail"))));
+    return rc;
+}
+
+/* The planned_values (or prior_state) resource of ref: its change's
+ * after (before) as resource_changes shows it, and its sensitive mask.
+ * New reference. */
+static json_t *values_resource_at(struct show_doc *d, size_t ref, bool prior)
+{
+    const struct plan_change *c;
+    json_t *rc, *r, *v, *mask, *clean;
+    if (ref >= d->plan->n) { /* no-op: the state's values and mask both ways */
+        rc = json_array_get(d->noops, ref - d->plan->n);
+        return value_resource(rc, json_object_get(json_object_get(rc, "change"), "after"),
+                              json_object_get(json_object_get(rc, "change"), "after_sensitive"));
+    }
+    c = &d->plan->changes[ref];
+    rc = json_pack("{s:s, s:s}", "address", c->address, "type", c->kind);
+    tf_fields(rc);
+    v = plan_json_values(d->plan, ref, d->redact, prior, &d->kp, &mask);
+    clean = json_is_null(v) ? NULL : without_unknowns(v); /* strip_unknowns' */
+    r = value_resource(rc, clean ? clean : json_null(), mask);
+    json_decref(clean);
+    json_decref(v);
+    json_decref(mask);
+    json_decref(rc);
+    return r;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* obj's keys in jsonw_pretty's order (malloc'd; NULL when out of memory). */
+static const char **sorted_keys(const json_t *obj, size_t *n)
+{
+    const char **keys = malloc((json_object_size(obj) + 1) * sizeof(*keys)), *k;
+    json_t *v;
+    *n = 0;
+    if (keys == NULL)
+        return NULL;
+    json_object_foreach((json_t *)obj, k, v) keys[(*n)++] = k;
+    qsort(keys, *n, sizeof(*keys), key_cmp);
+    return keys;
+}
+
+/* A module of planned_values or prior_state (its tree's node) at depth:
+ * {address, child_modules, resources}, each resource made, written and
+ * freed in turn. */
+static int write_values(struct show_doc *d, const json_t *node, bool root, bool prior, size_t depth)
+{
+    const struct jsonw_pretty *o = d->o;
+    const json_t *kids = json_object_get(node, "child_modules");
+    const json_t *res = json_object_get(node, "resources");
+    size_t n = 0;
+    int rc = jsonw_pretty_open(o, '{');
+    if (rc == 0 && json_object_get(node, "address") &&
+        (rc = jsonw_pretty_next(o, depth, n++, "address")) == 0)
+        rc = jsonw_pretty_at(o, json_object_get(node, "address"), depth + 1);
+    if (rc == 0 && json_array_size(kids) &&
+        (rc = jsonw_pretty_next(o, depth, n++, "child_modules")) == 0 &&
+        (rc = jsonw_pretty_open(o, '[')) == 0) {
+        for (size_t i = 0; i < json_array_size(kids) && rc == 0; i++)
+            if ((rc = jsonw_pretty_next(o, depth + 1, i, NULL)) == 0)
+                rc = write_values(d, json_array_get(kids, i), false, prior, depth + 2);
+        if (rc == 0)
+            rc = jsonw_pretty_close(o, depth + 1, json_array_size(kids), ']');
+    }
+    if (rc == 0 && (root || json_array_size(res)) &&
+        (rc = jsonw_pretty_next(o, depth, n++, "resources")) == 0 &&
+        (rc = jsonw_pretty_open(o, '[')) == 0) {
+        for (size_t i = 0; i < json_array_size(res) && rc == 0; i++) {
+            json_t *r =
+                values_resource_at(d, (size_t)json_integer_value(json_array_get(res, i)), prior);
+            if ((rc = jsonw_pretty_next(o, depth + 1, i, NULL)) == 0)
+                rc = jsonw_pretty_at(o, r, depth + 2);
+            json_decref(r);
+        }
+        if (rc == 0)
+            rc = jsonw_pretty_close(o, depth + 1, json_array_size(res), ']');
+    }
+    return rc == 0 ? jsonw_pretty_close(o, depth, n, '}') : rc;
+}
+
+static int write_config_module(struct show_doc *d, const json_t *configuration,
+                               const json_t *module, size_t depth);
+
+/* A module_calls entry at depth: its module written as it is made. */
+static int write_config_call(struct show_doc *d, const json_t *configuration, const json_t *call,
+                             size_t depth)
+{
+    size_t n, i;
+    const char **keys = sorted_keys(call, &n);
+    int rc = keys ? jsonw_pretty_open(d->o, '{') : AMLSEC_ENOMEM;
+    for (i = 0; i < n && rc == 0; i++)
+        if ((rc = jsonw_pretty_next(d->o, depth, i, keys[i])) == 0)
+            rc = strcmp(keys[i], "module") == 0
+                     ? write_config_module(d, configuration, json_object_get(call, keys[i]),
+                                           depth + 1)
+                     : jsonw_pretty_at(d->o, json_object_get(call, keys[i]), depth + 1);
+    if (rc == 0)
+        rc = jsonw_pretty_close(d->o, depth, n, '}');
+    free(keys);
+    return rc;
+}
+
+/* A configuration module at depth (config_root's tree): each resource
+ * block made from its saved entry, written and freed in turn. */
+static int write_config_module(struct show_doc *d, const json_t *configuration,
+                               const json_t *module, size_t depth)
+{
+    const struct jsonw_pretty *o = d->o;
+    size_t n, i;
+    const char **keys = sorted_keys(module, &n);
+    int rc = keys ? jsonw_pretty_open(o, '{') : AMLSEC_ENOMEM;
+    for (i = 0; i < n && rc == 0; i++) {
+        const json_t *v = json_object_get(module, keys[i]);
+        if ((rc = jsonw_pretty_next(o, depth, i, keys[i])) < 0)
+            break;
+        if (strcmp(keys[i], "resources") == 0 && (rc = jsonw_pretty_open(o, '[')) == 0) {
+            size_t written = 0;
+            for (size_t k = 0; k < json_array_size(v) && rc == 0; k++) {
+                const json_t *e = json_array_get(v, k);
+                json_t *r = json_is_integer(e) ? config_resource(json_array_get(
+                                                     configuration, (size_t)json_integer_value(e)))
+                                               : json_incref((json_t *)e);
+                if (r && (rc = jsonw_pretty_next(o, depth + 1, written++, NULL)) == 0)
+                    rc = jsonw_pretty_at(o, r, depth + 2);
+                json_decref(r);
+            }
+            if (rc == 0)
+                rc = jsonw_pretty_close(o, depth + 1, written, ']');
+        } else if (strcmp(keys[i], "module_calls") == 0 && (rc = jsonw_pretty_open(o, '{')) == 0) {
+            size_t nc;
+            const char **calls = sorted_keys(v, &nc);
+            if (calls == NULL)
+                rc = AMLSEC_ENOMEM;
+            for (size_t k = 0; calls && k < nc && rc == 0; k++)
+                if ((rc = jsonw_pretty_next(o, depth + 1, k, calls[k])) == 0)
+                    rc = write_config_call(d, configuration, json_object_get(v, calls[k]),
+                                           depth + 2);
+            if (rc == 0)
+                rc = jsonw_pretty_close(o, depth + 1, nc, '}');
+            free(calls);
+        } else if (rc == 0) {
+            rc = jsonw_pretty_at(o, v, depth + 1);
+        }
+    }
+    if (rc == 0)
+        rc = jsonw_pretty_close(o, depth, n, '}');
+    free(keys);
+    return rc;
+}
+
+/* The no-op entries: what the state holds that the plan leaves alone (only
+ * when the state is the one the plan was made against), each placed in
+ * planned_values and prior_state after the plan's changes. */
+static void add_noops(struct show_doc *d, struct state *st, const struct strmap *seen,
+                      json_t *planned, json_t *prior)
+{
+    struct errbuf err = ERRBUF_INIT;
+    for (size_t k = 0; k < st->nresources; k++) {
+        struct state_resource *r = &st->resources[k];
+        /* the plan's moved blocks rename it: the new address, and
+         * previous_address the state's */
+        const char *addr = plan_moved_to(d->plan->adjustments, r->address);
+        size_t ref = d->plan->n + json_array_size(d->noops), dummy;
+        json_t *values, *mask, *o;
+        if (strmap_get(seen, addr, &dummy))
+            continue;
+        /* as show -json prints the state (and a change's before) */
+        values = show_state_values(r, true, &mask, &err);
+        if (values == NULL)
+            continue;
+        o = json_pack("{s:s, s:s, s:s, s:{s:[s], s:O, s:O, s:{}, s:O, s:O}, s:s}", "address", addr,
+                      "type", r->kind, "arm_id", r->arm_id, "change", "actions", "no-op", "before",
+                      values, "after", values, "after_unknown", "before_sensitive", mask,
+                      "after_sensitive", mask, "action_reason", "");
+        if (strcmp(addr, r->address) != 0)
+            json_object_set_new(o, "previous_address", json_string(r->address));
+        tf_fields(o);
+        json_array_append_new(d->noops, o);
+        place_ref(planned, addr, ref);
+        place_ref(prior, addr, ref);
+        json_decref(values);
+        json_decref(mask);
+    }
+}
+
+/* Terraform's configuration.root_module for a plan saved before it
+ * carried its configuration: each change's block but a delete's, with no
+ * expressions. */
+static json_t *config_from_changes(struct show_doc *d)
+{
+    json_t *root = json_pack("{s:[]}", "resources");
+    for (size_t ref = 0; ref < d->plan->n + json_array_size(d->noops); ref++) {
+        const struct plan_change *c = ref < d->plan->n ? &d->plan->changes[ref] : NULL;
+        json_t *o, *rc;
+        if (c && c->action == PLAN_DELETE)
+            continue;
+        rc = c ? json_pack("{s:s}", "address", c->address)
+               : json_incref(json_array_get(d->noops, ref - d->plan->n));
+        if (c)
+            tf_fields(rc);
+        o = json_pack("{s:O, s:O, s:s, s:O, s:s, s:i, s:{}}", "address",
+                      json_object_get(rc, "address"), "mode", json_object_get(rc, "mode"), "type",
+                      c ? c->kind : json_string_value(json_object_get(rc, "type")), "name",
+                      json_object_get(rc, "name"), "provider_config_key", "amlsec",
+                      "schema_version", 0, "expressions");
+        json_array_append_new(json_object_get(root, "resources"), o);
+        json_decref(rc);
+    }
+    return root;
+}
+
+int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
+                        const json_t *drift_in, bool redact, struct state_cli *sc)
+{
+    struct show_doc d = {o, plan, redact, {{{0}}, 0}, json_array()};
+    json_t *doc = plan_json_root(plan, redact), *planned = values_tree(), *prior = values_tree();
+    json_t *config, *drift = json_array(), *x;
+    const json_t *planned_root, *prior_root;
+    struct strmap seen; /* the plan's addresses */
     struct finding_list pf;
     struct state st;
     bool have_st = false, same_st = false; /* the state the plan was made against */
-    size_t i;
+    const char **keys = NULL;
+    size_t i, n = 0;
+    int rc = 0;
 
-    json_array_foreach(changes, i, rc)
-    {
-        json_t *ch = json_object_get(rc, "change");
-        const char *first = json_string_value(json_array_get(json_object_get(ch, "actions"), 0));
-        tf_fields(rc);
-        strip_unknowns(ch, "after");
-        strip_unknowns(ch, "before");
-        json_object_set_new(seen, json_string_value(json_object_get(rc, "address")), json_true());
-        if (json_array_size(json_object_get(ch, "actions")) == 2)
-            json_object_set_new(
-                ch, "replace_paths",
-                replace_paths(json_string_value(json_object_get(rc, "reason_detail"))));
-        if ((first && strcmp(first, "delete") != 0) ||
-            json_array_size(json_object_get(ch, "actions")) == 2)
-            place_value(planned, value_resource(rc, json_object_get(ch, "after"),
-                                                json_object_get(ch, "after_sensitive")));
-        if (!json_is_null(json_object_get(ch, "before")) && json_object_get(ch, "before"))
-            place_value(prior, value_resource(rc, json_object_get(ch, "before"),
-                                              json_object_get(ch, "before_sensitive")));
+    strmap_init(&seen, false);
+    for (i = 0; i < plan->n; i++) {
+        const struct plan_change *c = &plan->changes[i];
+        strmap_put(&seen, c->address, i);
+        if (c->action != PLAN_DELETE)
+            place_ref(planned, c->address, i);
+        /* before as resource_changes shows it: left out when null or unknown */
+        if (c->before && !json_is_null(c->before) && !value_is_unknown(c->before))
+            place_ref(prior, c->address, i);
     }
-    /* no-op entries: what the state holds that the plan leaves alone (only
-     * when the state is the one the plan was made against) */
     if (sc) {
         struct errbuf err = ERRBUF_INIT;
         int existed = 0;
@@ -478,74 +735,30 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
             have_st = true;
             if (existed && strcmp(st.lineage, plan->lineage) == 0 && st.serial == plan->serial) {
                 same_st = true;
-                for (size_t k = 0; k < st.nresources; k++) {
-                    struct state_resource *r = &st.resources[k];
-                    /* the plan's moved blocks rename it: the new address,
-                     * and previous_address the state's */
-                    const char *addr = plan_moved_to(plan->adjustments, r->address);
-                    json_t *values, *mask, *o;
-                    if (json_object_get(seen, addr))
-                        continue;
-                    /* as show -json prints the state (and a change's before) */
-                    values = show_state_values(r, true, &mask, &err);
-                    if (values == NULL)
-                        continue;
-                    o = json_pack("{s:s, s:s, s:s, s:{s:[s], s:O, s:O, s:{}, s:O, s:O}, s:s}",
-                                  "address", addr, "type", r->kind, "arm_id", r->arm_id, "change",
-                                  "actions", "no-op", "before", values, "after", values,
-                                  "after_unknown", "before_sensitive", mask, "after_sensitive",
-                                  mask, "action_reason", "");
-                    if (strcmp(addr, r->address) != 0)
-                        json_object_set_new(o, "previous_address", json_string(r->address));
-                    tf_fields(o);
-                    json_array_append(changes, o);
-                    place_value(planned, value_resource(o, values, mask));
-                    place_value(prior, value_resource(o, values, mask));
-                    json_decref(values);
-                    json_decref(mask);
-                    json_decref(o);
-                }
+                add_noops(&d, &st, &seen, planned, prior);
             }
         }
     }
     /* the configuration the plan was saved with: per block, its expressions */
-    config =
-        plan->configuration ? config_root(plan->configuration) : json_pack("{s:[]}", "resources");
-    json_array_foreach(changes, i, rc)
+    config = plan->configuration ? config_root(plan->configuration) : config_from_changes(&d);
+    json_array_foreach(drift_in, i, x)
     {
-        const char *first = json_string_value(
-            json_array_get(json_object_get(json_object_get(rc, "change"), "actions"), 0));
-        if (plan->configuration) /* a plan saved before it carried its configuration */
-            break;
-        if (first && strcmp(first, "delete") == 0 &&
-            json_array_size(json_object_get(json_object_get(rc, "change"), "actions")) == 1)
-            continue;
-        json_array_append_new(
-            json_object_get(config, "resources"),
-            json_pack("{s:O, s:O, s:O, s:O, s:s, s:i, s:{}}", "address",
-                      json_object_get(rc, "address"), "mode", json_object_get(rc, "mode"), "type",
-                      json_object_get(rc, "type"), "name", json_object_get(rc, "name"),
-                      "provider_config_key", "amlsec", "schema_version", 0, "expressions"));
-    }
-    json_array_foreach(drift_in, i, d)
-    {
-        json_t *o = json_deep_copy(d);
-        tf_fields(o);
+        json_t *e = json_deep_copy(x);
+        tf_fields(e);
         json_object_set_new(
-            o, "change",
+            e, "change",
             json_pack("{s:[s], s:O, s:O}", "actions",
-                      json_is_null(json_object_get(d, "after")) ? "delete" : "update", "before",
-                      json_object_get(d, "before"), "after", json_object_get(d, "after")));
-        json_array_append_new(drift, o);
+                      json_is_null(json_object_get(x, "after")) ? "delete" : "update", "before",
+                      json_object_get(x, "before"), "after", json_object_get(x, "after")));
+        json_array_append_new(drift, e);
     }
     json_object_set_new(doc, "resource_drift", drift);
-    json_object_set_new(doc, "planned_values", values_root(planned));
-    json_object_set_new(
-        doc, "prior_state",
-        json_pack("{s:s, s:o}", "format_version", "1.0", "values", values_root(prior)));
-    json_object_set_new(doc, "configuration",
-                        json_pack("{s:{s:{s:s, s:s}}, s:o}", "provider_config", "amlsec", "name",
-                                  "amlsec", "full_name", PROVIDER_NAME, "root_module", config));
+    planned = values_root(planned);
+    prior = values_root(prior);
+    /* written in their turn below */
+    json_object_set_new(doc, "planned_values", json_null());
+    json_object_set_new(doc, "prior_state", json_null());
+    json_object_set_new(doc, "configuration", json_null());
     /* the assigned policies against the saved requests (and the state it leaves alone), from
      * the cache */
     if (check_plan_policies(&pf, NULL, plan, same_st ? &st : NULL, NULL, ".") == 0) {
@@ -559,10 +772,71 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
                                       (json_int_t)pf.count[FINDING_INFO]));
         finding_list_release(&pf);
     }
+
+    planned_root = json_object_get(planned, "root_module");
+    prior_root = json_object_get(prior, "root_module");
+    /* the document, its members in jsonw_pretty's order, the large ones a
+     * change (a resource, a block) at a time */
+    keys = sorted_keys(doc, &n);
+    rc = keys ? jsonw_pretty_open(o, '{') : AMLSEC_ENOMEM;
+    for (i = 0; i < n && rc == 0; i++) {
+        if ((rc = jsonw_pretty_next(o, 0, i, keys[i])) < 0)
+            break;
+        if (strcmp(keys[i], "resource_changes") == 0) {
+            size_t total = plan->n + json_array_size(d.noops);
+            rc = jsonw_pretty_open(o, '[');
+            for (size_t ref = 0; ref < total && rc == 0; ref++) {
+                json_t *c = change_at(&d, ref);
+                if ((rc = jsonw_pretty_next(o, 1, ref, NULL)) == 0)
+                    rc = jsonw_pretty_at(o, c, 2);
+                json_decref(c);
+            }
+            if (rc == 0)
+                rc = jsonw_pretty_close(o, 1, total, ']');
+        } else if (strcmp(keys[i], "planned_values") == 0) {
+            if ((rc = jsonw_pretty_open(o, '{')) == 0 &&
+                (rc = jsonw_pretty_next(o, 1, 0, "root_module")) == 0 &&
+                (rc = write_values(&d, planned_root, true, false, 2)) == 0)
+                rc = jsonw_pretty_close(o, 1, 1, '}');
+        } else if (strcmp(keys[i], "prior_state") == 0) {
+            json_t *version = json_string("1.0");
+            if ((rc = jsonw_pretty_open(o, '{')) == 0 &&
+                (rc = jsonw_pretty_next(o, 1, 0, "format_version")) == 0 &&
+                (rc = jsonw_pretty_at(o, version, 2)) == 0 &&
+                (rc = jsonw_pretty_next(o, 1, 1, "values")) == 0 &&
+                (rc = jsonw_pretty_open(o, '{')) == 0 &&
+                (rc = jsonw_pretty_next(o, 2, 0, "root_module")) == 0 &&
+                (rc = write_values(&d, prior_root, true, true, 3)) == 0 &&
+                (rc = jsonw_pretty_close(o, 2, 1, '}')) == 0)
+                rc = jsonw_pretty_close(o, 1, 2, '}');
+            json_decref(version);
+        } else if (strcmp(keys[i], "configuration") == 0) {
+            json_t *pc =
+                json_pack("{s:{s:s, s:s}}", "amlsec", "name", "amlsec", "full_name", PROVIDER_NAME);
+            if ((rc = jsonw_pretty_open(o, '{')) == 0 &&
+                (rc = jsonw_pretty_next(o, 1, 0, "provider_config")) == 0 &&
+                (rc = jsonw_pretty_at(o, pc, 2)) == 0 &&
+                (rc = jsonw_pretty_next(o, 1, 1, "root_module")) == 0 &&
+                (rc = write_config_module(&d, plan->configuration, config, 2)) == 0)
+                rc = jsonw_pretty_close(o, 1, 2, '}');
+            json_decref(pc);
+        } else {
+            rc = jsonw_pretty_at(o, json_object_get(doc, keys[i]), 1);
+        }
+    }
+    if (rc == 0)
+        rc = jsonw_pretty_close(o, 0, n, '}');
+    free(keys);
     if (have_st)
         state_release(&st);
-    json_decref(seen);
-    return 0;
+    strmap_release(&seen);
+    plan_kind_paths_release(&d.kp);
+    json_decref(d.noops);
+    json_decref(planned);
+    json_decref(prior);
+    json_decref(config);
+    json_decref(doc);
+    return rc;
 }
 
 json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct errbuf *err)

@@ -6,13 +6,19 @@
 
 #include "cmd/state_cli.h"
 #include "engine/plan.h"
+#include "util/jsonw.h"
 
-/* Adds to doc (plan_to_json's output, redacted or not) Terraform's
- * planned_values, prior_state, configuration, the per-change fields mode,
- * name, index, provider_name, change.replace_paths, no-op entries for the
- * state's other resources (when sc is given and the state is the plan's),
- * resource_drift as resource changes, and the policy section. 0. */
-int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *sc);
+/* Writes through o (as jsonw_pretty writes a whole document) the plan JSON
+ * (plan_to_json, redacted with redact) with drift (the plan file's
+ * resource_drift) and Terraform's planned_values, prior_state,
+ * configuration, the per-change fields mode, name, index, provider_name,
+ * change.replace_paths, no-op entries for the state's other resources
+ * (when sc is given and the state is the plan's), resource_drift as
+ * resource changes, and the policy section. Each change, values resource
+ * and configuration block is made, written and freed in turn: the
+ * document is never held whole. 0, or jsonw's failure. */
+int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan, const json_t *drift,
+                        bool redact, struct state_cli *sc);
 
 /* A state instance's values in Terraform's shape: its attributes as the
  * kind's schema names them (render_decode), each secret one (the state's

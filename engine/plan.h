@@ -28,6 +28,7 @@
 #include "state/journal.h"
 #include "state/state.h"
 #include "util/errbuf.h"
+#include "util/strmap.h"
 
 enum plan_action {
     PLAN_NOOP,
@@ -195,6 +196,28 @@ void plan_config_digest(char out[72], const struct config *cfg);
  * plan's values (before, after, bodies, notes, findings) rather than copying
  * them, so a caller replaces members but never changes one in place. */
 json_t *plan_to_json(const struct plan *plan, bool redact);
+/* The catalogue's sensitive attributes of the kinds met so far in one
+ * serialisation: listed once per kind, not once per change. Zeroed to
+ * start; plan_kind_paths_release at the end. */
+struct schema_kind;
+struct plan_kind_paths {
+    struct {
+        const struct schema_kind *kind;
+        json_t *paths;
+    } seen[8];
+    unsigned next;
+};
+void plan_kind_paths_release(struct plan_kind_paths *kp);
+/* plan_to_json in pieces, for a document written as it is made (show
+ * -json PLAN, one change at a time): the plan JSON with resource_changes
+ * an empty array, and resource_changes[i]. New references. */
+json_t *plan_json_root(const struct plan *plan, bool redact);
+json_t *plan_json_change(const struct plan *plan, size_t i, bool redact,
+                         struct plan_kind_paths *kp);
+/* Of resource_changes[i].change: before (or after) and, in *mask, its
+ * before_sensitive (after_sensitive), without the rest. New references. */
+json_t *plan_json_values(const struct plan *plan, size_t i, bool redact, bool before,
+                         struct plan_kind_paths *kp, json_t **mask);
 /* plan_to_json(plan, false) written through cb as compact JSON with
  * sorted keys (json_dump_callback's text for it, byte for byte), building
  * one change at a time: a saved plan never holds the whole tree. 0 or -1. */
@@ -202,6 +225,24 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
 /* The plan root describes; it shares root's values (before, after, bodies)
  * rather than copying them: neither is changed in place afterwards. */
 int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err);
+/* plan_from_json a change at a time, for a plan read in pieces (a saved
+ * plan: each change parsed, taken and freed in turn, so the file's tree is
+ * never held whole): plan_read_begin; plan_read_change with each change in
+ * order and, before or after them, plan_read_header once with the plan
+ * JSON but its resource_changes (which it ignores); then plan_read_end
+ * (*out: the plan) or, after a failure of any of them or to give up,
+ * plan_read_abort. They share the JSON's values as plan_from_json does,
+ * and fail as it does. */
+struct plan_reader {
+    struct plan *plan;
+    struct strmap seen; /* address -> position of the latest change with it */
+    size_t cap, count;
+};
+int plan_read_begin(struct plan_reader *r, struct errbuf *err);
+int plan_read_header(struct plan_reader *r, const json_t *root, struct errbuf *err);
+int plan_read_change(struct plan_reader *r, const json_t *change, struct errbuf *err);
+int plan_read_end(struct plan_reader *r, struct plan **out, struct errbuf *err);
+void plan_read_abort(struct plan_reader *r);
 
 /* Per resource block of cfg: {address, mode, type, name, source{file, line,
  * column, end_line, end_column} | null, expressions, for_each_expression?},

@@ -289,17 +289,7 @@ static void schema_sensitive(json_t *out, const struct schema_block *blk, const 
     }
 }
 
-/* The catalogue's sensitive attributes of the kinds met so far in one
- * serialisation: listed once per kind, not once per change. */
-struct kind_paths {
-    struct {
-        const struct schema_kind *kind;
-        json_t *paths;
-    } seen[8];
-    unsigned next;
-};
-
-static void kind_paths_release(struct kind_paths *kp)
+static void kind_paths_release(struct plan_kind_paths *kp)
 {
     for (size_t i = 0; i < sizeof(kp->seen) / sizeof(kp->seen[0]); i++)
         json_decref(kp->seen[i].paths);
@@ -307,7 +297,7 @@ static void kind_paths_release(struct kind_paths *kp)
 
 /* The change's sensitive paths and its kind's sensitive attributes. New
  * reference. */
-static json_t *sensitive_of(const struct plan_change *c, struct kind_paths *kp)
+static json_t *sensitive_of(const struct plan_change *c, struct plan_kind_paths *kp)
 {
     const size_t nseen = sizeof(kp->seen) / sizeof(kp->seen[0]);
     const struct schema_kind *k = c->kind ? schema_find(c->kind) : NULL;
@@ -332,7 +322,8 @@ static json_t *sensitive_of(const struct plan_change *c, struct kind_paths *kp)
 }
 
 /* resource_changes[i] of the plan JSON. New reference. */
-static json_t *change_to_json(const struct plan *plan, size_t i, bool redact, struct kind_paths *kp)
+static json_t *change_to_json(const struct plan *plan, size_t i, bool redact,
+                              struct plan_kind_paths *kp)
 {
     const struct plan_change *c = &plan->changes[i];
     json_t *o = json_object(), *ch = json_object(), *deps = json_array();
@@ -455,11 +446,38 @@ static json_t *root_to_json(const struct plan *plan, bool redact)
 json_t *plan_to_json(const struct plan *plan, bool redact)
 {
     json_t *root = root_to_json(plan, redact), *changes = json_object_get(root, "resource_changes");
-    struct kind_paths kp = {0};
+    struct plan_kind_paths kp = {0};
     for (size_t i = 0; i < plan->n; i++)
         json_array_append_new(changes, change_to_json(plan, i, redact, &kp));
     kind_paths_release(&kp);
     return root;
+}
+
+json_t *plan_json_root(const struct plan *plan, bool redact)
+{
+    return root_to_json(plan, redact);
+}
+
+json_t *plan_json_change(const struct plan *plan, size_t i, bool redact, struct plan_kind_paths *kp)
+{
+    return change_to_json(plan, i, redact, kp);
+}
+
+json_t *plan_json_values(const struct plan *plan, size_t i, bool redact, bool before,
+                         struct plan_kind_paths *kp, json_t **mask)
+{
+    const struct plan_change *c = &plan->changes[i];
+    const json_t *v = before ? c->before : c->after;
+    json_t *sens = sensitive_of(c, kp);
+    json_t *out = redact ? redacted(v, sens) : (v ? json_incref((json_t *)v) : json_null());
+    *mask = sensitive_mask(sens);
+    json_decref(sens);
+    return out;
+}
+
+void plan_kind_paths_release(struct plan_kind_paths *kp)
+{
+    kind_paths_release(kp);
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -471,7 +489,7 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
 {
     const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(VALUE_DIGITS);
     json_t *root = root_to_json(plan, false);
-    struct kind_paths kp = {0};
+    struct plan_kind_paths kp = {0};
     const char *keys[32];
     size_t n = 0;
     const char *k;
@@ -548,31 +566,18 @@ static json_t *take_json(const json_t *o, const char *key)
     return v && !json_is_null(v) ? json_incref(v) : NULL;
 }
 
-int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
+/* The plan's members but resource_changes (plan_read_begin). 0, or the
+ * error (p freed by the caller). */
+static int header_from_json(struct plan *p, const json_t *root, struct errbuf *err)
 {
-    struct plan *p = calloc(1, sizeof(*p));
-    const json_t *changes = json_object_get(root, "resource_changes");
     const json_t *st = json_object_get(root, "state");
     const char *fv = json_string_value(json_object_get(root, "format_version"));
-    struct strmap seen; /* address -> position of the earliest change with it */
-    size_t i;
-    json_t *c;
-    int rc = 0;
-
-    *out = NULL;
-    if (p == NULL)
-        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-    if (fv == NULL || strcmp(fv, PLAN_FORMAT_VERSION) != 0) {
-        plan_free(p);
+    if (fv == NULL || strcmp(fv, PLAN_FORMAT_VERSION) != 0)
         return errbuf_set(err, AMLSEC_EPARSE, "unsupported plan format_version '%s'",
                           fv ? fv : "(missing)");
-    }
-    if (!json_is_array(changes) || !json_is_object(st) ||
-        !json_is_string(json_object_get(st, "lineage")) ||
-        json_string_length(json_object_get(st, "lineage")) > STATE_LINEAGE_LEN) {
-        plan_free(p);
+    if (!json_is_object(st) || !json_is_string(json_object_get(st, "lineage")) ||
+        json_string_length(json_object_get(st, "lineage")) > STATE_LINEAGE_LEN)
         return errbuf_set(err, AMLSEC_EPARSE, "plan lacks resource_changes or state");
-    }
     memcpy(p->lineage, json_string_value(json_object_get(st, "lineage")),
            json_string_length(json_object_get(st, "lineage")) + 1);
     p->serial = (uint64_t)json_integer_value(json_object_get(st, "serial"));
@@ -580,10 +585,8 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
     p->findings = take_json(root, "findings");
     p->outputs = take_json(root, "planned_outputs");
     p->adjustments = take_json(root, "state_adjustments");
-    if (p->adjustments && !json_is_array(p->adjustments)) {
-        plan_free(p);
+    if (p->adjustments && !json_is_array(p->adjustments))
         return errbuf_set(err, AMLSEC_EPARSE, "plan: state_adjustments is not an array");
-    }
     {
         size_t ai;
         json_t *a;
@@ -593,11 +596,9 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
     }
     p->outputs_before = take_json(root, "prior_outputs");
     if ((p->outputs && !json_is_object(p->outputs)) ||
-        (p->outputs_before && !json_is_object(p->outputs_before))) {
-        plan_free(p);
+        (p->outputs_before && !json_is_object(p->outputs_before)))
         return errbuf_set(err, AMLSEC_EPARSE,
                           "plan: planned_outputs and prior_outputs are objects");
-    }
     {
         const char *k;
         json_t *v;
@@ -609,10 +610,8 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
         }
     }
     p->configuration = take_json(root, "configuration");
-    if (p->configuration && !json_is_array(p->configuration)) {
-        plan_free(p);
+    if (p->configuration && !json_is_array(p->configuration))
         return errbuf_set(err, AMLSEC_EPARSE, "plan configuration is not an array");
-    }
     {
         const json_t *t = json_object_get(root, "target");
         const char *cl = json_string_value(json_object_get(t, "cloud"));
@@ -626,91 +625,148 @@ int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
              json_string_value(json_object_get(root, "configuration_digest"))
                  ? json_string_value(json_object_get(root, "configuration_digest"))
                  : "");
-    p->changes = calloc(json_array_size(changes) + 1, sizeof(*p->changes));
-    if (p->changes == NULL) {
-        plan_free(p);
+    return 0;
+}
+
+int plan_read_begin(struct plan_reader *r, struct errbuf *err)
+{
+    memset(r, 0, sizeof(*r));
+    strmap_init(&r->seen, false);
+    if ((r->plan = calloc(1, sizeof(*r->plan))) == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    return 0;
+}
+
+int plan_read_header(struct plan_reader *r, const json_t *root, struct errbuf *err)
+{
+    return header_from_json(r->plan, root, err);
+}
+
+void plan_read_abort(struct plan_reader *r)
+{
+    strmap_release(&r->seen);
+    plan_free(r->plan);
+    r->plan = NULL;
+}
+
+int plan_read_change(struct plan_reader *r, const json_t *c, struct errbuf *err)
+{
+    struct plan *p = r->plan;
+    struct plan_change *x;
+    const json_t *ch = json_object_get(c, "change");
+    const json_t *after_steps = json_object_get(c, "after_steps");
+    size_t k, i = r->count++;
+    json_t *a;
+    if (p->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 64;
+        struct plan_change *grown = realloc(p->changes, (cap + 1) * sizeof(*grown));
+        if (grown == NULL)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        memset(grown + r->cap, 0, (cap + 1 - r->cap) * sizeof(*grown));
+        p->changes = grown;
+        r->cap = cap;
+    }
+    x = &p->changes[p->n];
+    x->address = take_str(c, "address");
+    x->kind = take_str(c, "type");
+    if (x->address == NULL || x->kind == NULL || !json_is_object(ch)) {
+        p->n++;
+        return errbuf_set(err, AMLSEC_EPARSE, "resource_changes[%zu] is incomplete", i);
+    }
+    x->arm_id = take_str(c, "arm_id");
+    x->arm_type = take_str(c, "arm_type");
+    x->prior_arm_id = take_str(c, "prior_arm_id");
+    x->previous_address = take_str(c, "previous_address");
+    x->id_from = x->arm_id ? NULL : take_json(c, "arm_id_from");
+    x->api_version = take_str(c, "api_version");
+    x->action = action_from(json_object_get(ch, "actions"));
+    x->create_before_destroy = json_is_true(json_object_get(c, "create_before_destroy"));
+    x->state_only = json_is_true(json_object_get(c, "state_only"));
+    x->reason = take_str(c, "action_reason");
+    x->reason_detail = take_str(c, "reason_detail");
+    x->before = take_json(ch, "before");
+    x->after = take_json(ch, "after");
+    x->body = take_json(c, "request_body");
+    x->put_query = take_str(c, "request_query");
+    x->delete_query = take_str(c, "delete_query");
+    x->sensitive = take_json(c, "sensitive_paths");
+    x->dependencies = take_json(c, "dependencies");
+    x->notes = take_json(c, "notes");
+    if (via_from(&x->via, json_object_get(c, "update_via")) < 0 ||
+        data_plane_from(&x->data_plane, json_object_get(c, "data_plane_requests")) < 0) {
+        p->n++;
+        return errbuf_set(err, AMLSEC_EPARSE,
+                          "resource_changes[%zu]: unknown update_via or data_plane_requests", i);
+    }
+    x->step = (int)json_integer_value(json_object_get(c, "step"));
+    x->group = (int)json_integer_value(json_object_get(c, "group"));
+    p->n++;
+    if (x->action != PLAN_DELETE && x->body == NULL)
+        return errbuf_set(err, AMLSEC_EPARSE,
+                          "resource_changes[%zu] has no request_body: a redacted plan (show "
+                          "-json) cannot be applied",
+                          i);
+    /* each step it waits for, by address among the earlier changes
+     * (through the index, not a scan of them) */
+    x->deps = calloc(json_array_size(after_steps) + 1, sizeof(*x->deps));
+    if (x->deps == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    /* each entry names one earlier change, the latest with that address (a
+     * crafted plan may repeat an address; deps has room for one per entry) */
+    json_array_foreach(after_steps, k, a)
+    {
+        size_t j;
+        p->work++;
+        if (json_is_string(a) && strmap_get(&r->seen, json_string_value(a), &j))
+            x->deps[x->ndeps++] = j;
+    }
+    if (strmap_put(&r->seen, x->address, i) < 0) /* replacing: the latest */
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    p->nadd += x->action == PLAN_CREATE || x->action == PLAN_REPLACE;
+    p->nchange += x->action == PLAN_UPDATE;
+    p->ndestroy += x->action == PLAN_DELETE || x->action == PLAN_REPLACE;
+    return 0;
+}
+
+int plan_read_end(struct plan_reader *r, struct plan **out, struct errbuf *err)
+{
+    *out = NULL;
+    if (r->plan->changes == NULL &&
+        (r->plan->changes = calloc(1, sizeof(*r->plan->changes))) == NULL) {
+        plan_read_abort(r);
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     }
-    strmap_init(&seen, false);
+    strmap_release(&r->seen);
+    *out = r->plan;
+    r->plan = NULL;
+    return 0;
+}
+
+int plan_from_json(struct plan **out, const json_t *root, struct errbuf *err)
+{
+    const json_t *changes = json_object_get(root, "resource_changes");
+    const char *fv = json_string_value(json_object_get(root, "format_version"));
+    struct plan_reader r;
+    size_t i;
+    json_t *c;
+    int rc;
+
+    *out = NULL;
+    /* the format first, then the changes' presence (as before the plan was read in pieces) */
+    if (fv && strcmp(fv, PLAN_FORMAT_VERSION) == 0 && !json_is_array(changes))
+        return errbuf_set(err, AMLSEC_EPARSE, "plan lacks resource_changes or state");
+    if ((rc = plan_read_begin(&r, err)) < 0)
+        return rc;
+    if ((rc = plan_read_header(&r, root, err)) < 0) {
+        plan_read_abort(&r);
+        return rc;
+    }
     json_array_foreach(changes, i, c)
     {
-        struct plan_change *x = &p->changes[p->n];
-        const json_t *ch = json_object_get(c, "change");
-        const json_t *after_steps = json_object_get(c, "after_steps");
-        size_t k;
-        json_t *a;
-        x->address = take_str(c, "address");
-        x->kind = take_str(c, "type");
-        if (x->address == NULL || x->kind == NULL || !json_is_object(ch)) {
-            p->n++;
-            rc = errbuf_set(err, AMLSEC_EPARSE, "resource_changes[%zu] is incomplete", i);
-            goto fail;
+        if ((rc = plan_read_change(&r, c, err)) < 0) {
+            plan_read_abort(&r);
+            return rc;
         }
-        x->arm_id = take_str(c, "arm_id");
-        x->arm_type = take_str(c, "arm_type");
-        x->prior_arm_id = take_str(c, "prior_arm_id");
-        x->previous_address = take_str(c, "previous_address");
-        x->id_from = x->arm_id ? NULL : take_json(c, "arm_id_from");
-        x->api_version = take_str(c, "api_version");
-        x->action = action_from(json_object_get(ch, "actions"));
-        x->create_before_destroy = json_is_true(json_object_get(c, "create_before_destroy"));
-        x->state_only = json_is_true(json_object_get(c, "state_only"));
-        x->reason = take_str(c, "action_reason");
-        x->reason_detail = take_str(c, "reason_detail");
-        x->before = take_json(ch, "before");
-        x->after = take_json(ch, "after");
-        x->body = take_json(c, "request_body");
-        x->put_query = take_str(c, "request_query");
-        x->delete_query = take_str(c, "delete_query");
-        x->sensitive = take_json(c, "sensitive_paths");
-        x->dependencies = take_json(c, "dependencies");
-        x->notes = take_json(c, "notes");
-        if (via_from(&x->via, json_object_get(c, "update_via")) < 0 ||
-            data_plane_from(&x->data_plane, json_object_get(c, "data_plane_requests")) < 0) {
-            p->n++;
-            rc = errbuf_set(err, AMLSEC_EPARSE,
-                            "resource_changes[%zu]: unknown update_via or data_plane_requests", i);
-            goto fail;
-        }
-        x->step = (int)json_integer_value(json_object_get(c, "step"));
-        x->group = (int)json_integer_value(json_object_get(c, "group"));
-        p->n++;
-        if (x->action != PLAN_DELETE && x->body == NULL) {
-            rc = errbuf_set(err, AMLSEC_EPARSE,
-                            "resource_changes[%zu] has no request_body: a redacted plan (show "
-                            "-json) cannot be applied",
-                            i);
-            goto fail;
-        }
-        /* each step it waits for, by address among the earlier changes
-         * (through the index, not a scan of them) */
-        x->deps = calloc(json_array_size(after_steps) + 1, sizeof(*x->deps));
-        if (x->deps == NULL) {
-            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-            goto fail;
-        }
-        /* each entry names one earlier change, the latest with that address (a
-         * crafted plan may repeat an address; deps has room for one per entry) */
-        json_array_foreach(after_steps, k, a)
-        {
-            size_t j;
-            p->work++;
-            if (json_is_string(a) && strmap_get(&seen, json_string_value(a), &j))
-                x->deps[x->ndeps++] = j;
-        }
-        if (strmap_put(&seen, x->address, i) < 0) { /* replacing: the latest */
-            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-            goto fail;
-        }
-        p->nadd += x->action == PLAN_CREATE || x->action == PLAN_REPLACE;
-        p->nchange += x->action == PLAN_UPDATE;
-        p->ndestroy += x->action == PLAN_DELETE || x->action == PLAN_REPLACE;
     }
-    strmap_release(&seen);
-    *out = p;
-    return 0;
-fail:
-    strmap_release(&seen);
-    plan_free(p);
-    return rc;
+    return plan_read_end(&r, out, err);
 }

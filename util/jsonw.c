@@ -184,3 +184,33 @@ int jsonw_pretty(const struct jsonw_pretty *o, const json_t *v)
 {
     return pretty(o, v, 0);
 }
+
+int jsonw_pretty_at(const struct jsonw_pretty *o, const json_t *v, size_t depth)
+{
+    return pretty(o, v, depth);
+}
+
+int jsonw_pretty_open(const struct jsonw_pretty *o, char bracket)
+{
+    return buf_addch(o->b, bracket) < 0 ? AMLSEC_ENOMEM : 0;
+}
+
+int jsonw_pretty_next(const struct jsonw_pretty *o, size_t depth, size_t nth, const char *key)
+{
+    int rc;
+    if (nth && buf_addch(o->b, ',') < 0)
+        return AMLSEC_ENOMEM;
+    if ((rc = pretty_newline(o, depth + 1)) < 0)
+        return rc;
+    if (key && (jsonw_string(o->b, key, strlen(key)) < 0 || buf_add(o->b, ": ", 2) < 0))
+        return AMLSEC_ENOMEM;
+    return 0;
+}
+
+int jsonw_pretty_close(const struct jsonw_pretty *o, size_t depth, size_t count, char bracket)
+{
+    int rc;
+    if (count && (rc = pretty_newline(o, depth)) < 0)
+        return rc;
+    return buf_addch(o->b, bracket) < 0 ? AMLSEC_ENOMEM : 0;
+}

@@ -30,4 +30,18 @@ struct jsonw_pretty {
 };
 int jsonw_pretty(const struct jsonw_pretty *o, const json_t *v);
 
+/* A document too large to hold as one tree, written a piece at a time in
+ * jsonw_pretty's layout (show -json PLAN: one change at a time). A
+ * container at depth: jsonw_pretty_open ('{' or '['); before each of its
+ * members or items, jsonw_pretty_next (nth counts from 0; key for a
+ * member, NULL for an item), then the value at depth + 1 (jsonw_pretty_at,
+ * or another container); then jsonw_pretty_close with the count written
+ * ("{}" / "[]" when none). An object's members go in jsonw_pretty's order
+ * (keys sorted by their bytes): the caller's to keep. Each returns 0,
+ * AMLSEC_ENOMEM or flush's failure. */
+int jsonw_pretty_at(const struct jsonw_pretty *o, const json_t *v, size_t depth);
+int jsonw_pretty_open(const struct jsonw_pretty *o, char bracket);
+int jsonw_pretty_next(const struct jsonw_pretty *o, size_t depth, size_t nth, const char *key);
+int jsonw_pretty_close(const struct jsonw_pretty *o, size_t depth, size_t count, char bracket);
+
 #endif

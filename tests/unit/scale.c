@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "cmd/planfile.h"
 #include "engine/depgraph.h"
+#include "cmd/show_tf.h"
 #include "engine/findings.h"
 #include "engine/plan.h"
 #include "engine/rules.h"
@@ -188,6 +190,8 @@ static void *malloc_counted(size_t n)
  * role_assignment.team[each.key]. */
 static size_t for_each_load_allocs(size_t n)
 {
+    json_malloc_t saved_malloc;
+    json_free_t saved_free;
     char *dir;
     struct diag_list diags;
     struct config *cfg;
@@ -205,9 +209,12 @@ static size_t for_each_load_allocs(size_t n)
     assert_int_equal(fclose(f), 0);
     diag_list_init(&diags);
     json_allocs = 0;
+    /* the functions main() set are put back: the tests after this one
+     * count jansson's bytes with them */
+    json_get_alloc_funcs(&saved_malloc, &saved_free);
     json_set_alloc_funcs(malloc_counted, free);
     cfg = load(dir, &diags);
-    json_set_alloc_funcs(malloc, free);
+    json_set_alloc_funcs(saved_malloc, saved_free);
     allocs = json_allocs;
     assert_int_equal(diags.errors, 0);
     {
@@ -523,28 +530,33 @@ static void test_scale__plan_json_shares_values(void **state)
     alloc_watch = false;
     assert_true(alloc_largest < file.len / 8);
     assert_int_equal(back->n, plan->n);
-    /* the plan read shares the file's values (a copy of each doubled what
-     * show -json and apply PLANFILE hold) */
-    changes = json_object_get(j, "resource_changes");
-    for (size_t i = 0; i < back->n; i++) {
-        const json_t *c = json_array_get(changes, i);
-        assert_ptr_equal(back->changes[i].after,
-                         json_object_get(json_object_get(c, "change"), "after"));
-        assert_ptr_equal(back->changes[i].body, json_object_get(c, "request_body"));
-    }
+    /* read a change at a time: the root handed back holds the plan's other
+     * members only */
+    assert_null(json_object_get(j, "resource_changes"));
+    assert_non_null(json_object_get(j, "state"));
     json_decref(j);
     plan_free(back);
     back = NULL;
-    /* a plan laid out otherwise (pretty-printed) is still checked and read;
-     * damage in it is still found */
+    /* a plan laid out otherwise (pretty-printed) is still checked and read
+     * (whole); damage in it is still found */
     {
         json_t *env = json_loadb(file.ptr, file.len, JSON_ALLOW_NUL, NULL);
         char *pretty = json_dumps(env, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         char *at;
         assert_non_null(pretty);
         assert_int_equal(
-            planfile_decode(&back, NULL, pretty, strlen(pretty), path, &keys, NULL, NULL, &err), 0);
+            planfile_decode(&back, &j, pretty, strlen(pretty), path, &keys, NULL, NULL, &err), 0);
         assert_int_equal(back->n, plan->n);
+        /* the plan read shares the file's values (a copy of each doubled what
+         * show -json and apply PLANFILE hold) */
+        changes = json_object_get(j, "resource_changes");
+        for (size_t i = 0; i < back->n; i++) {
+            const json_t *c = json_array_get(changes, i);
+            assert_ptr_equal(back->changes[i].after,
+                             json_object_get(json_object_get(c, "change"), "after"));
+            assert_ptr_equal(back->changes[i].body, json_object_get(c, "request_body"));
+        }
+        json_decref(j);
         plan_free(back);
         back = NULL;
         assert_non_null(at = strstr(pretty, "mlw-00299"));
@@ -1664,6 +1676,207 @@ static void test_scale__depgraph_repeated_edges_constant(void **state)
     module_key_dir_remove(dir);
 }
 
+static int count_output(struct buf *b, void *data)
+{
+    *(size_t *)data += b->len;
+    buf_reset(b);
+    return 0;
+}
+
+/* show -json PLAN (and apply PLAN) reads the saved plan a change at a time:
+ * each parsed, taken and freed, so what the read holds beyond the plan it
+ * returns does not grow with it (the file's whole tree, held while the
+ * plan was made from it, was ~6 times the file's size: 0.6 GB at 50,000
+ * resources). It then makes, writes and frees one change (one values
+ * resource, one configuration block) at a time: the JSON alive while it
+ * writes grows by a position per resource, not the document (which, built
+ * whole first, held ~5 KB a change: 0.3 GB at 50,000 resources, with the
+ * time to build and free it). */
+static void test_scale__show_json_streamed(void **state)
+{
+    const size_t sizes[2] = {40, 400};
+    long peak[2], transient[2], changes[2];
+    size_t out_len[2], file_len[2];
+    (void)state;
+    for (int s = 0; s < 2; s++) {
+        char *dir = write_stacks(sizes[s]), path[160];
+        struct diag_list diags;
+        struct config *cfg;
+        struct plan *plan = NULL, *back = NULL;
+        struct plan_opts o;
+        struct state st;
+        struct crypt_keys keys;
+        struct errbuf err = ERRBUF_INIT;
+        struct buf b, file;
+        struct jsonw_pretty w = {&b, 2, count_output, &out_len[s]};
+        json_t *root = NULL, *drift;
+        diag_list_init(&diags);
+        cfg = load(dir, &diags);
+        assert_int_equal(state_init(&st, &err), 0);
+        memset(&o, 0, sizeof(o));
+        assert_int_equal(plan_build(&plan, cfg, &st, NULL, &o, &diags, &err), 0);
+        plan->configuration_of = cfg;
+        snprintf(path, sizeof(path), "%s/main.plan", dir);
+        crypt_keys_init(&keys);
+        assert_int_equal(planfile_write(path, plan, &keys, NULL, &err), 0);
+        buf_init(&file, 0);
+        assert_int_equal(file_read_all(&file, path, (size_t)64 << 20, &err), 0);
+        file_len[s] = file.len;
+        alloc_live = alloc_peak = 0;
+        alloc_watch = true;
+        assert_int_equal(
+            planfile_decode(&back, &root, file.ptr, file.len, path, &keys, NULL, NULL, &err), 0);
+        drift = json_incref(json_object_get(root, "resource_drift"));
+        json_decref(root);
+        alloc_watch = false;
+        transient[s] = alloc_peak - alloc_live;
+        buf_release(&file);
+        assert_non_null(back->configuration);
+        changes[s] = (long)back->n;
+        buf_init(&b, 0);
+        out_len[s] = 0;
+        alloc_live = alloc_peak = 0;
+        alloc_watch = true;
+        assert_int_equal(show_terraform_json(&w, back, drift, true, NULL), 0);
+        alloc_watch = false;
+        assert_int_equal(count_output(&b, &out_len[s]), 0);
+        peak[s] = alloc_peak;
+        buf_release(&b);
+        json_decref(drift);
+        plan_free(back);
+        unlink(path);
+        crypt_keys_release(&keys);
+        plan_free(plan);
+        state_release(&st);
+        config_free(cfg);
+        diag_list_release(&diags);
+        remove_dir(dir);
+    }
+    print_message("plan read: %zu and %zu bytes read with at most %ld and %ld bytes of JSON alive "
+                  "beyond the plan's\n",
+                  file_len[0], file_len[1], transient[0], transient[1]);
+    print_message("show -json: %zu and %zu bytes written with at most %ld and %ld bytes of JSON "
+                  "alive\n",
+                  out_len[0], out_len[1], peak[0], peak[1]);
+    assert_true(file_len[1] > 9 * file_len[0] && out_len[1] > 9 * out_len[0]);
+    /* ten times the changes: the read's extra, one change and a few members */
+    assert_true(transient[1] < 2 * transient[0] + 65536);
+    assert_true((size_t)transient[1] < file_len[1] / 10);
+    /* the writing: a position per resource (its module's list, the
+     * configuration's), the policy check's few bytes per request; not the
+     * document */
+    assert_true(peak[1] - peak[0] < 500 * (changes[1] - changes[0]));
+    assert_true((size_t)peak[1] < out_len[1] / 4);
+}
+
+/* A plan file's inner text (the plan member's), wrapped as planfile_write
+ * lays a file out, with its checksum, and decoded. */
+static int decode_wrapped(struct plan **out, json_t **root, const char *inner, struct errbuf *err)
+{
+    struct crypt_keys keys;
+    struct buf f;
+    unsigned char md[32];
+    unsigned int n = 0;
+    int rc;
+    buf_init(&f, 0);
+    assert_int_equal(EVP_Digest(inner, strlen(inner), md, &n, EVP_sha256(), NULL), 1);
+    buf_adds(&f, "{\"amlsec_plan\":1,\"sha256\":\"");
+    for (unsigned i = 0; i < n; i++)
+        buf_addf(&f, "%02x", md[i]);
+    buf_adds(&f, "\",\"plan\":");
+    buf_adds(&f, inner);
+    buf_adds(&f, "}\n");
+    crypt_keys_init(&keys);
+    *out = NULL;
+    rc = planfile_decode(out, root, f.ptr, f.len, "t.plan", &keys, NULL, NULL, err);
+    crypt_keys_release(&keys);
+    buf_release(&f);
+    return rc;
+}
+
+/* The plan read a change at a time (read_in_pieces) accepts what reading
+ * the file whole accepts, and nothing else: what it does not expect (a
+ * repeated member, a control character, a trailing comma, a change it
+ * cannot take) is read whole, with the same result and message. */
+static void test_scale__plan_read_in_pieces_as_whole(void **state)
+{
+    static const char *const head = "{\"format_version\":\"1.0\",\"resource_changes\":";
+    static const char *const tail = ",\"state\":{\"lineage\":\"l\",\"serial\":1}}";
+    static const char *const del =
+        "{\"address\":\"storage_account.%s\",\"type\":\"storage_account\",\"change\":"
+        "{\"actions\":[\"delete\"],\"before\":{\"name\":\"%s\"}},\"after_steps\":[%s]}";
+    char a[512], b[512], text[2048];
+    struct errbuf err = ERRBUF_INIT;
+    struct plan *p = NULL;
+    json_t *root = NULL;
+    (void)state;
+    snprintf(a, sizeof(a), del, "a", "sta", "");
+    snprintf(b, sizeof(b), del, "b", "stb", "\"storage_account.a\"");
+    /* read in pieces: two changes, the second after the first */
+    snprintf(text, sizeof(text), "%s[%s,%s]%s", head, a, b, tail);
+    assert_int_equal(decode_wrapped(&p, &root, text, &err), 0);
+    assert_null(json_object_get(root, "resource_changes")); /* read in pieces */
+    json_decref(root);
+    assert_int_equal(p->n, 2);
+    assert_int_equal(p->ndestroy, 2);
+    assert_int_equal(p->changes[1].ndeps, 1);
+    assert_int_equal(p->changes[1].deps[0], 0);
+    assert_string_equal(p->lineage, "l");
+    plan_free(p);
+    /* resource_changes twice: the last, as jansson reads the file whole */
+    snprintf(text, sizeof(text), "%s[%s,%s],\"resource_changes\":[%s]%s", head, a, b, b, tail);
+    assert_int_equal(decode_wrapped(&p, &root, text, &err), 0);
+    assert_non_null(json_object_get(root, "resource_changes")); /* read whole */
+    json_decref(root);
+    assert_int_equal(p->n, 1);
+    assert_string_equal(p->changes[0].address, "storage_account.b");
+    plan_free(p);
+    /* a trailing comma, a control character in a name: not JSON */
+    snprintf(text, sizeof(text), "%s[%s,%s,]%s", head, a, b, tail);
+    assert_int_equal(decode_wrapped(&p, NULL, text, &err), AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "is not an amlsec plan file"));
+    snprintf(text, sizeof(text), "%s[%s],\"x\x01\":1%s", head, a, tail);
+    assert_int_equal(decode_wrapped(&p, NULL, text, &err), AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "is not an amlsec plan file"));
+    /* a change it cannot take: plan_from_json's message */
+    snprintf(text, sizeof(text), "%s[%s,{\"type\":\"x\"}]%s", head, a, tail);
+    assert_int_equal(decode_wrapped(&p, NULL, text, &err), AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "plan file 't.plan': resource_changes[1] is incomplete"));
+    /* show -json of a configuration entry lacking a member (a crafted plan
+     * with a good checksum) leaves the block out; the next is written (the
+     * writer crashed on it before) */
+    {
+        struct buf wb;
+        struct jsonw_pretty w = {&wb, 2, NULL, NULL};
+        json_t *doc, *blocks;
+        snprintf(text, sizeof(text),
+                 "{\"configuration\":[{\"address\":\"storage_account.a\",\"type\":"
+                 "\"storage_account\",\"name\":\"a\",\"expressions\":{}},{\"address\":"
+                 "\"storage_account.b\",\"mode\":\"managed\",\"type\":\"storage_account\","
+                 "\"name\":\"b\",\"expressions\":{}}],%s[%s]%s",
+                 head + 1, a, tail);
+        assert_int_equal(decode_wrapped(&p, NULL, text, &err), 0);
+        buf_init(&wb, 0);
+        assert_int_equal(show_terraform_json(&w, p, NULL, true, NULL), 0);
+        doc = json_loadb(wb.ptr, wb.len, 0, NULL);
+        assert_non_null(doc);
+        blocks = json_object_get(
+            json_object_get(json_object_get(doc, "configuration"), "root_module"), "resources");
+        assert_int_equal(json_array_size(blocks), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(blocks, 0), "name")),
+                            "b");
+        json_decref(doc);
+        buf_release(&wb);
+        plan_free(p);
+        p = NULL;
+    }
+    /* no state: the plan's own message, whichever member is wrong first */
+    snprintf(text, sizeof(text), "%s[%s,{\"type\":\"x\"}]}", head, a);
+    assert_int_equal(decode_wrapped(&p, NULL, text, &err), AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "plan lacks resource_changes or state"));
+    assert_null(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1688,6 +1901,8 @@ int main(void)
         cmocka_unit_test(test_scale__armlocal_serves_descriptors_past_fd_setsize),
         cmocka_unit_test(test_scale__module_key_indexed),
         cmocka_unit_test(test_scale__depgraph_repeated_edges_constant),
+        cmocka_unit_test(test_scale__show_json_streamed),
+        cmocka_unit_test(test_scale__plan_read_in_pieces_as_whole),
     };
     json_set_alloc_funcs(counting_malloc, counting_free);
     return cmocka_run_group_tests(tests, NULL, NULL);
