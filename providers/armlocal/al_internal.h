@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "providers/armlocal/armlocal.h"
+#include "util/strmap.h"
 
 /* How a verb completes (arm-api.md §2 and the per-resource tables). */
 enum al_lro {
@@ -116,7 +117,11 @@ struct armlocal {
     pthread_mutex_t vport_mu; /* guards vports; taken without mu held */
     pthread_t acceptor;
     int acceptor_running;
-    int wake[2]; /* tells the acceptor the vault ports changed or it must stop */
+    int wake[2];               /* tells the acceptor it must stop */
+    int vport_epoll;           /* the acceptor waits on the wake pipe and every vault port */
+    struct strmap vport_names; /* vault name -> position in vports */
+    uint32_t *vport_of_port;   /* port -> position in vports + 1 (0: none); 65,536 */
+    size_t vport_work;         /* what vault port look-ups and the acceptor visited (tests) */
 
     json_t *state;    /* {resources, ops, deletedWorkspaces, deletedVaults, deletedVaultData,
                          deletedKeys, counter} */

@@ -9,11 +9,11 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -58,10 +58,9 @@ static void sleep_ms(unsigned ms)
 
 static struct al_vport *vport_find_name(struct armlocal *al, const char *name)
 {
-    for (size_t i = 0; i < al->nvports; i++)
-        if (strcmp(al->vports[i].name, name) == 0)
-            return &al->vports[i];
-    return NULL;
+    size_t at;
+    al->vport_work++;
+    return strmap_get(&al->vport_names, name, &at) ? &al->vports[at] : NULL;
 }
 
 /* Listens on port (0: any) of the daemon's host for vault name. Caller
@@ -95,12 +94,22 @@ static struct al_vport *vport_open(struct armlocal *al, const char *name, unsign
         close(fd);
         return NULL;
     }
-    v = &al->vports[al->nvports++];
+    v = &al->vports[al->nvports];
     snprintf(v->name, sizeof(v->name), "%s", name);
     v->fd = fd;
     v->port = ntohs(sa.sin_port);
-    if (al->wake[1] >= 0 && write(al->wake[1], "w", 1) < 0)
-        log_msg(LOG_DEBUG, "armlocal: cannot wake the vault acceptor");
+    /* the acceptor's epoll set takes the new port: nothing else is rebuilt */
+    {
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)al->nvports + 1};
+        al->vport_work++;
+        if (al->vport_of_port == NULL || strmap_put(&al->vport_names, v->name, al->nvports) < 0 ||
+            epoll_ctl(al->vport_epoll, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            close(fd);
+            return NULL;
+        }
+    }
+    al->vport_of_port[v->port] = (uint32_t)al->nvports + 1;
+    al->nvports++;
     return v;
 }
 
@@ -153,65 +162,52 @@ static const char *vault_path(struct armlocal *al, struct MHD_Connection *conn, 
         sa.sin_family != AF_INET || (port = ntohs(sa.sin_port)) == al->port)
         return url;
     pthread_mutex_lock(&al->vport_mu);
-    for (size_t i = 0; i < al->nvports && name == NULL; i++)
-        if (al->vports[i].port == port) {
-            snprintf(buf, cap, "/_vault/%s%s", al->vports[i].name, url);
-            name = buf;
-        }
+    al->vport_work++;
+    if (al->vport_of_port && port < 65536 && al->vport_of_port[port] != 0) {
+        snprintf(buf, cap, "/_vault/%s%s", al->vports[al->vport_of_port[port] - 1].name, url);
+        name = buf;
+    }
     pthread_mutex_unlock(&al->vport_mu);
     return name ? buf : url;
 }
 
 /* Accepts connections on the vaults' ports and hands them to the daemon,
- * which serves them like its own (TLS included). */
+ * which serves them like its own (TLS included). It waits on an epoll set
+ * that each new port joins (vport_open), so a port costs the same however
+ * many there are. */
 static void *acceptor_main(void *arg)
 {
     struct armlocal *al = arg;
     for (;;) {
-        struct pollfd *pf;
-        size_t n;
-        int stop = 0;
-
-        pthread_mutex_lock(&al->vport_mu);
-        n = al->nvports + 1;
-        pf = calloc(n, sizeof(*pf));
-        if (pf) {
-            pf[0].fd = al->wake[0];
-            pf[0].events = POLLIN;
-            for (size_t i = 1; i < n; i++) {
-                pf[i].fd = al->vports[i - 1].fd;
-                pf[i].events = POLLIN;
-            }
-        }
-        pthread_mutex_unlock(&al->vport_mu);
-        if (pf == NULL) {
-            sleep_ms(100);
-            continue;
-        }
-        if (poll(pf, (nfds_t)n, -1) < 0) {
-            free(pf);
+        struct epoll_event evs[64];
+        int n = epoll_wait(al->vport_epoll, evs, 64, -1), stop = 0;
+        if (n < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
-        if (pf[0].revents) {
-            char c[64];
-            ssize_t k = read(al->wake[0], c, sizeof(c));
-            for (ssize_t i = 0; i < k; i++)
-                stop |= c[i] == 'q';
-        }
-        for (size_t i = 1; i < n && !stop; i++) {
+        for (int e = 0; e < n && !stop; e++) {
             struct sockaddr_in sa;
             socklen_t sl = sizeof(sa);
-            int cfd;
-            if (!(pf[i].revents & POLLIN))
+            int lfd, cfd;
+            if (evs[e].data.u32 == 0) {
+                char c[64];
+                ssize_t k = read(al->wake[0], c, sizeof(c));
+                for (ssize_t i = 0; i < k; i++)
+                    stop |= c[i] == 'q';
                 continue;
-            cfd = accept4(pf[i].fd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
+            }
+            pthread_mutex_lock(&al->vport_mu);
+            al->vport_work++;
+            lfd = evs[e].data.u32 <= al->nvports ? al->vports[evs[e].data.u32 - 1].fd : -1;
+            pthread_mutex_unlock(&al->vport_mu);
+            if (lfd < 0)
+                continue;
+            cfd = accept4(lfd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
             /* the daemon closes the socket when it cannot take it */
             if (cfd >= 0)
                 (void)MHD_add_connection(al->daemon, cfd, (struct sockaddr *)&sa, sl);
         }
-        free(pf);
         if (stop)
             break;
     }
@@ -403,6 +399,9 @@ int armlocal_create(struct armlocal **out, const struct armlocal_opts *opts, con
     al->rng_fault = opts->seed ^ 0x5eed;
     pthread_mutex_init(&al->vport_mu, NULL);
     al->wake[0] = al->wake[1] = -1;
+    strmap_init(&al->vport_names, false);
+    al->vport_epoll = epoll_create1(EPOLL_CLOEXEC);
+    al->vport_of_port = calloc(65536, sizeof(*al->vport_of_port));
     al->log_by_verb = json_object();
     al->log_by_path = json_object();
     al->opts.faults = al->opts.policy_definitions_dir = al->opts.aliases_csv = NULL;
@@ -490,6 +489,10 @@ void armlocal_free(struct armlocal *al)
     for (size_t i = 0; i < al->nvports; i++)
         close(al->vports[i].fd);
     free(al->vports);
+    free(al->vport_of_port);
+    strmap_release(&al->vport_names);
+    if (al->vport_epoll >= 0)
+        close(al->vport_epoll);
     for (int i = 0; i < 2; i++)
         if (al->wake[i] >= 0)
             close(al->wake[i]);
@@ -636,7 +639,9 @@ int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, stru
     if (opts->remember_port && !opts->port_file_read_only && opts->data_dir && info &&
         info->port != remembered)
         remember_port(opts->data_dir, info->port);
-    if (pipe2(al->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
+    if (pipe2(al->wake, O_CLOEXEC | O_NONBLOCK) < 0 || al->vport_epoll < 0 ||
+        epoll_ctl(al->vport_epoll, EPOLL_CTL_ADD, al->wake[0],
+                  &(struct epoll_event){.events = EPOLLIN, .data.u32 = 0}) < 0 ||
         pthread_create(&al->acceptor, NULL, acceptor_main, al) != 0) {
         armlocal_stop(al);
         return errbuf_set(err, AMLSEC_EIO, "cannot start the vault acceptor: %s", strerror(errno));
