@@ -265,21 +265,26 @@ static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_exp
             }
             return module_object(out, ctx, m);
         }
-        rc = value_is_unknown(key) ? (*out = key, *sp = s->next, 0)
-             : json_is_number(key) && call->has_count
-                 ? fail(ctx, &s->loc, "unknown-key",
-                        "module '%s' has no instance [%g] (count is %zu)", call->name,
-                        json_number_value(key), call->n)
-             : call->has_count
-                 ? fail(ctx, &s->loc, "unknown-key",
-                        "module '%s' has count: an instance is picked by its index (a number), "
-                        "not a %s",
-                        call->name, value_type_name(key))
-                 : fail(ctx, &s->loc, "unknown-key", "module '%s' has no instance %s", call->name,
-                        json_is_string(key) ? json_string_value(key) : "of that key");
-        if (rc < 0)
+        if (!value_is_unknown(key)) {
+            rc = json_is_number(key) && call->has_count
+                     ? fail(ctx, &s->loc, "unknown-key",
+                            "module '%s' has no instance [%g] (count is %zu)", call->name,
+                            json_number_value(key), call->n)
+                 : call->has_count
+                     ? fail(ctx, &s->loc, "unknown-key",
+                            "module '%s' has count: an instance is picked by its index (a "
+                            "number), not a %s",
+                            call->name, value_type_name(key))
+                     : fail(ctx, &s->loc, "unknown-key", "module '%s' has no instance %s",
+                            call->name,
+                            json_is_string(key) ? json_string_value(key) : "of that key");
             json_decref(key);
-        return rc;
+            return rc;
+        }
+        /* an instance known only after apply: the whole map or list, the
+         * index left to the steps (deferred until it is known), not the
+         * key standing for the result */
+        json_decref(key);
     }
     v = call->has_count ? json_array() : json_object();
     for (size_t i = 0; i < call->n; i++) {
