@@ -265,21 +265,26 @@ static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_exp
             }
             return module_object(out, ctx, m);
         }
-        rc = value_is_unknown(key) ? (*out = key, *sp = s->next, 0)
-             : json_is_number(key) && call->has_count
-                 ? fail(ctx, &s->loc, "unknown-key",
-                        "module '%s' has no instance [%g] (count is %zu)", call->name,
-                        json_number_value(key), call->n)
-             : call->has_count
-                 ? fail(ctx, &s->loc, "unknown-key",
-                        "module '%s' has count: an instance is picked by its index (a number), "
-                        "not a %s",
-                        call->name, value_type_name(key))
-                 : fail(ctx, &s->loc, "unknown-key", "module '%s' has no instance %s", call->name,
-                        json_is_string(key) ? json_string_value(key) : "of that key");
-        if (rc < 0)
+        if (!value_is_unknown(key)) {
+            rc = json_is_number(key) && call->has_count
+                     ? fail(ctx, &s->loc, "unknown-key",
+                            "module '%s' has no instance [%g] (count is %zu)", call->name,
+                            json_number_value(key), call->n)
+                 : call->has_count
+                     ? fail(ctx, &s->loc, "unknown-key",
+                            "module '%s' has count: an instance is picked by its index (a "
+                            "number), not a %s",
+                            call->name, value_type_name(key))
+                     : fail(ctx, &s->loc, "unknown-key", "module '%s' has no instance %s",
+                            call->name,
+                            json_is_string(key) ? json_string_value(key) : "of that key");
             json_decref(key);
-        return rc;
+            return rc;
+        }
+        /* an instance known only after apply: the whole map or list, the
+         * index left to the steps (deferred until it is known), not the
+         * key standing for the result */
+        json_decref(key);
     }
     v = call->has_count ? json_array() : json_object();
     for (size_t i = 0; i < call->n; i++) {
@@ -609,6 +614,43 @@ static int eval_resource_path(json_t **out, struct eval_ctx *ctx, json_t *v,
     return 0;
 }
 
+/* TYPE.NAME[key].REST with a key known only after apply (consumed; s is
+ * the index step): REST read from every instance now (each unknown tagged
+ * with its instance), then the one the key names once it is known: a
+ * deferred "[]" (defer_steps), not the key standing for the result. */
+static int every_instance(json_t **out, struct eval_ctx *ctx, const struct cfg_resource *r,
+                          json_t *key, const struct ast_step *s, const struct ast_expr *e)
+{
+    json_t *all = r->has_count ? json_array() : json_object(), *args;
+    for (size_t i = 0; i < r->ninstances; i++) {
+        const struct cfg_instance *in = &r->instances[i];
+        json_t *x = NULL;
+        int rc;
+        mark_read(ctx, in, s->next, e, false);
+        rc = eval_resource_path(&x, ctx, in->value ? json_incref(in->value) : value_unknown(),
+                                s->next, in->address);
+        if (rc < 0) {
+            json_decref(all);
+            json_decref(key);
+            return rc;
+        }
+        if (r->has_count)
+            json_array_append_new(all, x);
+        else if (json_is_string(in->each_key))
+            json_object_set_new(all, json_string_value(in->each_key), x);
+        else
+            json_decref(x);
+    }
+    args = json_pack("[o[so]]", all, "[]", key);
+    if (args == NULL || !value_unknown_resolvable(args)) {
+        json_decref(args);
+        *out = value_unknown();
+    } else if ((*out = value_unknown_call("[]", args)) == NULL) {
+        *out = value_unknown();
+    }
+    return 0;
+}
+
 static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
     const char *root = e->u.trav.root;
@@ -711,9 +753,9 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
             json_t *key = NULL;
             if ((rc = eval_expr(&key, ctx, s->index)) < 0)
                 return rc;
-            if (value_is_unknown(key)) {
-                v = key; /* no instance is an unknown */
-            } else if ((pick = instance_at(r, key)) != NULL) {
+            if (value_is_unknown(key))
+                return every_instance(out, ctx, r, key, s, e);
+            if ((pick = instance_at(r, key)) != NULL) {
                 /* the instance itself, as the whole map or list would give
                  * it: one look-up, not that value built (and the instance
                  * searched for) per reference */
