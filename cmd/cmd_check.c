@@ -871,46 +871,10 @@ static int collect_bindings(struct run *r, struct binding_set *bs)
 
 /* ---- rule findings -------------------------------------------------------------- */
 
-/* Gives rule findings the address of the resource block holding them
- * (block spans computed once: positions cost a line-table lookup). */
+/* Gives rule findings the address of the resource block holding them. */
 void check_address_findings(struct finding_list *l, const struct config *cfg)
 {
-    struct span {
-        const char *file, *address;
-        struct src_pos a, b;
-    } * spans;
-    size_t n = 0;
-
-    if (cfg == NULL || cfg->nresources == 0)
-        return;
-    spans = calloc(cfg->nresources, sizeof(*spans));
-    if (spans == NULL)
-        return;
-    for (size_t ri = 0; ri < cfg->nresources; ri++) {
-        const struct cfg_resource *res = &cfg->resources[ri];
-        if (res->block == NULL || res->block->loc.file == NULL)
-            continue;
-        spans[n].file = res->block->loc.file->name;
-        spans[n].address = res->address;
-        spans[n].a = src_loc_start(&res->block->loc);
-        spans[n].b = src_loc_stop(&res->block->loc);
-        n++;
-    }
-    for (size_t i = 0; i < l->n; i++) {
-        struct finding *f = &l->items[i];
-        if (f->address || f->file == NULL)
-            continue;
-        for (size_t k = 0; k < n; k++) {
-            const struct span *sp = &spans[k];
-            if ((f->line > sp->a.line || (f->line == sp->a.line && f->col >= sp->a.col)) &&
-                (f->line < sp->b.line || (f->line == sp->b.line && f->col <= sp->b.col)) &&
-                strcmp(sp->file, f->file) == 0) {
-                f->address = strdup(sp->address);
-                break;
-            }
-        }
-    }
-    free(spans);
+    (void)findings_address_by_block(l, cfg);
 }
 
 /* JUnit lists every (resource, rule) pair: the rules that look at a

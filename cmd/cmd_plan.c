@@ -24,6 +24,7 @@
 #include "providers/arm/schema.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/strmap.h"
 #include "util/banned.h"
 
 #define MAX_ADDRS 256
@@ -244,6 +245,33 @@ static void warn_clear_state(const struct session *s, const struct plan *plan)
     buf_release(&b);
 }
 
+/* The module paths the state's addresses lie under (module.a["x"] and
+ * module.a["x"].module.b for module.a["x"].module.b.TYPE.NAME): an implicit
+ * move whose module the state does not hold is one look-up, not a pass
+ * over the state. */
+static int state_module_paths(struct strmap *paths, const struct state *st)
+{
+    strmap_init(paths, false);
+    for (size_t k = 0; k < st->nresources; k++) {
+        const char *a = st->resources[k].address, *tail;
+        char *path;
+        size_t len;
+        if (a == NULL || strncmp(a, "module.", 7) != 0 || (tail = config_address_tail(a)) == a)
+            continue;
+        if ((path = strndup(a, (size_t)(tail - a) - 1)) == NULL)
+            return AMLSEC_ENOMEM;
+        for (len = strlen(path); len > 0; len = plan_module_parent_len(path)) {
+            path[len] = '\0';
+            if (strmap_put(paths, path, 1) < 0) {
+                free(path);
+                return AMLSEC_ENOMEM;
+            }
+        }
+        free(path);
+    }
+    return 0;
+}
+
 /* The configuration's moved and import blocks applied to the session's
  * state before planning (in memory: apply saves it, plan does not):
  * moved renames the state's entry (every instance of it when `from` names
@@ -253,13 +281,26 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
 {
     struct errbuf err = ERRBUF_INIT;
     json_t *adj = json_array();
+    struct strmap held; /* module paths in the state, for implicit moves */
+    bool implicit = false;
     *out = NULL;
+    for (size_t i = 0; i < cfg->nmoves; i++)
+        implicit |= cfg->moves[i].implicit;
+    if (implicit && state_module_paths(&held, &s->st) < 0) {
+        strmap_release(&held);
+        goto oom;
+    }
     for (size_t i = 0; i < cfg->nmoves; i++) {
         const char *from = cfg->moves[i].from, *to = cfg->moves[i].to;
-        size_t n = strlen(from), nmatch = 0;
-        char **match = calloc(s->st.nresources + 1, sizeof(*match));
-        if (match == NULL)
+        size_t n = strlen(from), nmatch = 0, one;
+        char **match;
+        if (cfg->moves[i].implicit && !strmap_get(&held, from, &one))
+            continue; /* the state holds nothing under it */
+        if ((match = calloc(s->st.nresources + 1, sizeof(*match))) == NULL) {
+            if (implicit)
+                strmap_release(&held);
             goto oom;
+        }
         /* a resource: it, or every instance of it; a module: every
          * resource under it (and under its instances when neither names
          * an instance: module.a -> module.b keeps the keys) */
@@ -275,6 +316,8 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
             char *dest = NULL;
             if (match[k] == NULL || asprintf(&dest, "%s%s", to, match[k] + n) < 0) {
                 dest = NULL;
+            } else if (state_find(&s->st, dest) && cfg->moves[i].implicit) {
+                /* count added or removed: the state has both, nothing moves */
             } else if (state_find(&s->st, dest)) {
                 cli_error("moved: cannot move %s to %s: %s is already in the state (remove the "
                           "moved block, or 'amlsec state rm' one of them)",
@@ -284,6 +327,8 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
                     free(match[j]);
                 free(match);
                 json_decref(adj);
+                if (implicit)
+                    strmap_release(&held);
                 return EXIT_FAIL;
             } else if (state_move(&s->st, match[k], dest, &err) < 0) {
                 cli_error("moved: %s", err.msg);
@@ -297,6 +342,8 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
             free(match[j]);
         free(match);
     }
+    if (implicit)
+        strmap_release(&held);
     for (size_t i = 0; i < cfg->nimports; i++) {
         const struct cfg_import *im = &cfg->imports[i];
         struct state_resource *r;

@@ -73,17 +73,29 @@ static int show_state(struct state_cli *sc, int json, int sensitive)
 {
     struct errbuf err = ERRBUF_INIT;
     struct state st;
-    json_t *resources = json_array();
     int existed, rc = EXIT_OK;
 
     if (state_backend_load(&st, &existed, sc->be, &sc->keys, &err) < 0) {
         cli_error("%s", err.msg);
-        json_decref(resources);
         return EXIT_FAIL;
     }
-    for (size_t i = 0; i < st.nresources && rc == EXIT_OK; i++) {
+    if (json) {
+        /* Terraform's state representation (docs/state.md) */
+        json_t *root = show_terraform_state(&st, existed, !sensitive, &err);
+        if (root == NULL) {
+            cli_error("%s", err.msg);
+            rc = EXIT_FAIL;
+        } else {
+            print_json(root);
+            json_decref(root);
+        }
+        state_release(&st);
+        return rc;
+    }
+    for (size_t i = 0; i < st.nresources; i++) {
         struct state_resource *r = &st.resources[i];
         json_t *attrs = NULL;
+        char *text;
         if (sensitive) {
             if (state_resource_attributes(&attrs, r, &err) == 0 && attrs)
                 json_incref(attrs);
@@ -95,42 +107,14 @@ static int show_state(struct state_cli *sc, int json, int sensitive)
             rc = EXIT_FAIL;
             break;
         }
-        if (json)
-            json_array_append_new(resources,
-                                  json_pack("{s:s, s:s, s:s, s:s, s:o}", "address", r->address,
-                                            "type", r->kind, "arm_id", r->arm_id, "status",
-                                            state_status_name(r->status), "values", attrs));
-        else {
-            char *text = json_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS |
-                                               JSON_REAL_PRECISION(VALUE_DIGITS));
-            printf("# %s\n# %s\n%s\n\n", r->address, r->arm_id, text ? text : "");
-            free(text);
-            json_decref(attrs);
-        }
+        text =
+            json_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(VALUE_DIGITS));
+        printf("# %s\n# %s\n%s\n\n", r->address, r->arm_id, text ? text : "");
+        free(text);
+        json_decref(attrs);
     }
-    if (json && rc == EXIT_OK) {
-        /* no state stored yet has no lineage to show (loading one invents a
-         * fresh lineage each time): "state" is left out, as Terraform does */
-        json_t *root = existed ? json_pack("{s:s, s:{s:s, s:I}, s:{s:O}}", "format_version", "1.0",
-                                           "state", "lineage", st.lineage, "serial",
-                                           (json_int_t)st.serial, "values", "resources", resources)
-                               : json_pack("{s:s, s:{s:O}}", "format_version", "1.0", "values",
-                                           "resources", resources);
-        if (root && json_object_size(st.outputs)) {
-            /* Terraform's values.outputs; sensitive values redacted unless asked */
-            json_t *outs = json_deep_copy(st.outputs), *e;
-            const char *name;
-            json_object_foreach(outs, name,
-                                e) if (!sensitive && json_is_true(json_object_get(e, "sensitive")))
-                json_object_set_new(e, "value", json_string("(sensitive)"));
-            json_object_set_new(json_object_get(root, "values"), "outputs", outs);
-        }
-        print_json(root);
-        json_decref(root);
-    } else if (!json && st.nresources == 0) {
+    if (rc == EXIT_OK && st.nresources == 0)
         printf("The state is empty.\n");
-    }
-    json_decref(resources);
     state_release(&st);
     return rc;
 }

@@ -15,6 +15,9 @@
 #include "cmd/state_cli.h"
 #include "parser/config.h"
 #include "parser/value.h"
+#include "providers/arm/render.h"
+#include "providers/arm/schema.h"
+#include "util/error.h"
 #include "util/banned.h"
 
 #define PROVIDER_NAME "registry.amlsec.dev/amlsec/azureml"
@@ -72,6 +75,102 @@ static json_t *value_resource(const json_t *rc, const json_t *values, const json
     json_object_set_new(r, "sensitive_values",
                         sensitive ? json_incref((json_t *)sensitive) : json_object());
     return r;
+}
+
+#define SENSITIVE_TEXT "(sensitive)"
+
+/* v at path (dotted, "" for the instance) with hidden (the same values
+ * decoded from the redacted ARM body, NULL where it has none): a leaf is
+ * secret where the redaction changed it or a path in sens covers it. With
+ * redact, *out is v with each secret replaced by "(sensitive)" (else v).
+ * Returns Terraform's sensitive_values mask for v: true, an object or an
+ * array holding one, or NULL when nothing in v is secret. */
+static json_t *mask_values(json_t **out, json_t *v, const json_t *hidden, const json_t *sens,
+                           const char *path, bool redact)
+{
+    char sub[512];
+    json_t *mask = NULL, *x;
+    if (path[0] && (value_path_sensitive(sens, path, false) ||
+                    (!json_is_object(v) && !json_is_array(v) && !json_equal(v, hidden)) ||
+                    (json_is_object(v) && !json_is_object(hidden)) ||
+                    (json_is_array(v) && json_array_size(v) != json_array_size(hidden)))) {
+        *out = redact ? json_string(SENSITIVE_TEXT) : json_incref(v);
+        return json_true();
+    }
+    if (json_is_object(v)) {
+        const char *k;
+        *out = json_object();
+        json_object_foreach(v, k, x)
+        {
+            json_t *y, *m;
+            snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", k);
+            m = mask_values(&y, x, json_object_get(hidden, k), sens, sub, redact);
+            json_object_set_new(*out, k, y);
+            if (m) {
+                if (mask == NULL)
+                    mask = json_object();
+                json_object_set_new(mask, k, m);
+            }
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        bool any = false;
+        json_t *all = json_array();
+        *out = json_array();
+        json_array_foreach(v, i, x) /* a repeated block's elements share the path */
+        {
+            json_t *y, *m = mask_values(&y, x, json_array_get(hidden, i), sens, path, redact);
+            json_array_append_new(*out, y);
+            any = any || m;
+            json_array_append_new(all, m ? m : json_false());
+        }
+        if (any)
+            mask = all;
+        else
+            json_decref(all);
+    } else {
+        *out = json_incref(v);
+    }
+    return mask;
+}
+
+json_t *show_state_values(struct state_resource *r, bool redact, json_t **sensitive_values,
+                          struct errbuf *err)
+{
+    const struct schema_kind *k = r->kind ? schema_find(r->kind) : NULL;
+    json_t *attrs, *hid_arm, *v, *hidden, *sens = json_array(), *out = NULL, *mask;
+    size_t i;
+    json_t *p;
+    *sensitive_values = NULL;
+    if (state_resource_attributes(&attrs, r, err) < 0 ||
+        (hid_arm = state_cli_redacted(r, err)) == NULL) {
+        json_decref(sens);
+        return NULL;
+    }
+    /* the kind's attributes, as a plan's before shows them (a kind this
+     * amlsec no longer has: the ARM body) */
+    v = k ? plan_state_attrs(k, attrs) : json_incref(attrs ? attrs : json_object());
+    hidden = k ? plan_state_attrs(k, hid_arm) : json_incref(hid_arm);
+    if (k) {
+        json_array_foreach(r->sensitive, i, p)
+        {
+            /* JSON pointers (older states) are the ARM body's: hidden has them */
+            if (json_string_value(p) && json_string_value(p)[0] != '/')
+                json_array_append(sens, p);
+        }
+        render_sensitive_paths(k, sens);
+    }
+    if (v && hidden) {
+        mask = mask_values(&out, v, hidden, sens, "", redact);
+        *sensitive_values = mask ? mask : json_object();
+    }
+    json_decref(v);
+    json_decref(hidden);
+    json_decref(hid_arm);
+    json_decref(sens);
+    if (out == NULL)
+        errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    return out;
 }
 
 /* "a, b.c" -> [["a"], ["b", "c"]] */
@@ -226,7 +325,8 @@ static json_t *values_root(json_t *index)
 
 /* configuration: the call path's module_calls entry (the root's wrapper at
  * ""), made with its parents: {source?, expressions, module{resources,
- * module_calls, outputs, variables}, for_each_expression?, depends_on?}. */
+ * module_calls, outputs, variables}, for_each_expression?, count_expression?,
+ * depends_on?}. */
 static json_t *config_call(json_t *index, const char *cp)
 {
     json_t *call = json_object_get(index, cp), *parent, *calls;
@@ -276,7 +376,8 @@ static json_t *config_root(const json_t *configuration)
     json_t *root = json_pack("{s:[]}", "resources");
     json_t *index = json_object(), *first = json_object(), *d;
     size_t i;
-    static const char *const call_fields[] = {"expressions", "for_each_expression", "depends_on"};
+    static const char *const call_fields[] = {"expressions", "for_each_expression",
+                                              "count_expression", "depends_on"};
     json_object_set_new(index, "", json_pack("{s:O}", "module", root));
     json_array_foreach(configuration, i, d)
     {
@@ -325,6 +426,8 @@ static json_t *config_root(const json_t *configuration)
                       json_object_get(d, "expressions"));
         if (json_object_get(d, "for_each_expression"))
             json_object_set(o, "for_each_expression", json_object_get(d, "for_each_expression"));
+        if (json_object_get(d, "count_expression"))
+            json_object_set(o, "count_expression", json_object_get(d, "count_expression"));
         json_array_append_new(json_object_get(module, "resources"), o);
         free(cp);
         free(m);
@@ -380,24 +483,26 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
                     /* the plan's moved blocks rename it: the new address,
                      * and previous_address the state's */
                     const char *addr = plan_moved_to(plan->adjustments, r->address);
-                    json_t *values, *o;
+                    json_t *values, *mask, *o;
                     if (json_object_get(seen, addr))
                         continue;
-                    values = state_cli_redacted(r, &err);
+                    /* as show -json prints the state (and a change's before) */
+                    values = show_state_values(r, true, &mask, &err);
                     if (values == NULL)
                         continue;
-                    o = json_pack("{s:s, s:s, s:s, s:{s:[s], s:O, s:O, s:{}, s:{}, s:{}}, s:s}",
+                    o = json_pack("{s:s, s:s, s:s, s:{s:[s], s:O, s:O, s:{}, s:O, s:O}, s:s}",
                                   "address", addr, "type", r->kind, "arm_id", r->arm_id, "change",
                                   "actions", "no-op", "before", values, "after", values,
-                                  "after_unknown", "before_sensitive", "after_sensitive",
-                                  "action_reason", "");
+                                  "after_unknown", "before_sensitive", mask, "after_sensitive",
+                                  mask, "action_reason", "");
                     if (strcmp(addr, r->address) != 0)
                         json_object_set_new(o, "previous_address", json_string(r->address));
                     tf_fields(o);
                     json_array_append(changes, o);
-                    place_value(planned, value_resource(o, values, NULL));
-                    place_value(prior, value_resource(o, values, NULL));
+                    place_value(planned, value_resource(o, values, mask));
+                    place_value(prior, value_resource(o, values, mask));
                     json_decref(values);
+                    json_decref(mask);
                     json_decref(o);
                 }
             }
@@ -458,4 +563,56 @@ int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *
         state_release(&st);
     json_decref(seen);
     return 0;
+}
+
+json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct errbuf *err)
+{
+    json_t *doc = json_pack("{s:s}", "format_version", "1.0"), *index, *values, *outs, *e;
+    const char *name;
+
+    if (!existed) /* no state stored yet: no lineage to show, as Terraform prints none */
+        return doc;
+    index = values_tree();
+    for (size_t i = 0; i < st->nresources; i++) {
+        struct state_resource *r = &st->resources[i];
+        json_t *mask, *v = show_state_values(r, redact, &mask, err), *rc, *res;
+        if (v == NULL) {
+            json_decref(index);
+            json_decref(doc);
+            return NULL;
+        }
+        rc = json_pack("{s:s, s:s}", "address", r->address, "type", r->kind);
+        tf_fields(rc);
+        res = value_resource(rc, v, mask);
+        if (json_array_size(r->dependencies))
+            json_object_set(res, "depends_on", r->dependencies);
+        if (r->status == STATE_STATUS_TAINTED)
+            json_object_set_new(res, "tainted", json_true());
+        json_object_set_new(
+            res, "amlsec",
+            json_pack("{s:s, s:s?}", "arm_id", r->arm_id, "api_version", r->api_version));
+        place_value(index, res);
+        json_decref(rc);
+        json_decref(v);
+        json_decref(mask);
+    }
+    values = values_root(index);
+    /* Terraform's values.outputs; sensitive values redacted unless asked */
+    outs = st->outputs ? json_deep_copy(st->outputs) : json_object();
+    json_object_foreach(outs, name, e)
+    {
+        if (redact && json_is_true(json_object_get(e, "sensitive")))
+            json_object_set_new(e, "value", json_string(SENSITIVE_TEXT));
+    }
+    if (json_object_size(outs))
+        json_object_set_new(values, "outputs", outs);
+    else
+        json_decref(outs);
+    json_object_set_new(doc, "terraform_version",
+                        json_string(st->amlsec_version ? st->amlsec_version : ""));
+    json_object_set_new(doc, "values", values);
+    json_object_set_new(doc, "amlsec",
+                        json_pack("{s:s, s:I, s:s?}", "lineage", st->lineage, "serial",
+                                  (json_int_t)st->serial, "cloud", st->cloud));
+    return doc;
 }

@@ -14,4 +14,19 @@
  * resource_drift as resource changes, and the policy section. 0. */
 int show_terraform_json(json_t *doc, const struct plan *plan, struct state_cli *sc);
 
+/* A state instance's values in Terraform's shape: its attributes as the
+ * kind's schema names them (render_decode), each secret one (the state's
+ * sensitive paths, the catalogue's) "(sensitive)" when redact; its
+ * sensitive_values mask in *sensitive_values (new reference). New
+ * reference; NULL (err set) on failure. */
+json_t *show_state_values(struct state_resource *r, bool redact, json_t **sensitive_values,
+                          struct errbuf *err);
+
+/* `show -json` of the state: Terraform's state representation
+ * {format_version, terraform_version, values{outputs, root_module}} plus
+ * amlsec's lineage, serial and cloud (docs/state.md). With !existed (no
+ * state stored yet), {format_version} alone. New reference; NULL (err
+ * set) on failure. */
+json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct errbuf *err);
+
 #endif

@@ -404,29 +404,44 @@ static int send(struct run *r, struct op *op)
 }
 
 static int advance(struct run *r, size_t i);
-static int checkpoint(struct run *r);
 
 /* Before a renamed resource's create-before-destroy PUT: the state entry of
  * the resource it replaces moves to "ADDRESS (previous)" (the address its
- * delete is journaled under) and is saved, so the old resource stays
- * tracked whatever fails next; a failed delete leaves it for the next plan
- * to delete. */
+ * delete is journaled under), so the old resource stays tracked whatever
+ * fails next; a failed delete leaves it for the next plan to delete. The
+ * move is journaled like an outcome (durable with the PUT's intent, which
+ * follows it; recovery redoes it first) and saved with the next
+ * checkpoint: n renames once saved the whole state n times. */
 static int keep_previous(struct run *r, const struct plan_change *c)
 {
-    char prev[512];
+    char prev[512], digest[72];
     const struct state_resource *old = state_find(r->st, c->address);
-    struct state_resource keep;
+    struct journal_intent in;
+    int rc;
 
     previous_address(prev, sizeof(prev), c);
     if (old == NULL || strcasecmp(old->arm_id, c->prior_arm_id) != 0 ||
         state_find(r->st, prev) != NULL)
         return 0;
-    keep = *old;
-    keep.address = prev;
-    if (state_put(r->st, &keep, r->err) < 0 || state_remove(r->st, c->address, r->err) < 0)
-        return r->err->code;
+    journal_digest(digest, "", 0);
+    memset(&in, 0, sizeof(in));
+    in.address = prev;
+    in.from = c->address;
+    in.kind = old->kind;
+    in.arm_id = old->arm_id;
+    in.api_version = old->api_version;
+    in.op = JOURNAL_MOVE;
+    in.request_digest = digest;
+    in.dependencies = old->dependencies;
+    in.sensitive = old->sensitive;
+    if ((rc = journal_begin(r->j, &in, r->unsaved[r->nunsaved], r->err)) < 0 ||
+        (rc = journal_complete(r->j, r->unsaved[r->nunsaved], 1, NULL, r->err)) < 0 ||
+        (rc = journal_fold(r->j, r->st, r->unsaved[r->nunsaved], r->err)) < 0)
+        return rc;
+    r->nunsaved++;
+    r->intents_unsynced = true; /* synced with the PUT's intent, before it leaves */
     r->dirty = true;
-    return checkpoint(r);
+    return 0;
 }
 
 /* Starts one operation: the single place that knows what each kind of
@@ -701,7 +716,7 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
     r.steps = calloc(plan->n + 1, sizeof(*r.steps));
     r.ready = calloc(plan->n + 1, sizeof(*r.ready));
     r.running = calloc(plan->n + 1, sizeof(*r.running));
-    r.unsaved = calloc(plan->n * 2 + 1, sizeof(*r.unsaved));
+    r.unsaved = calloc(plan->n * 3 + 1, sizeof(*r.unsaved)); /* a rename: move, PUT, delete */
     r.last_save = now_s();
     if (r.status == NULL || r.steps == NULL || r.ready == NULL || r.running == NULL ||
         r.unsaved == NULL) {

@@ -447,13 +447,16 @@ struct scope {
 
 struct discovery {
     struct scope *scopes;
-    size_t n;
+    size_t n, cap;
+    struct strmap scope_index;    /* scope ARM id -> its position in scopes */
+    struct strmap vaults;         /* the vaults whose keys are listed, once each */
     struct strmap managed;        /* ARM ids amlsec knows */
     struct strmap service_grants; /* "principal scope role-GUID": what Azure gives a
                                      workspace's identity */
     struct strmap principals;     /* the managed workspaces' identities */
     struct strmap endpoints;      /* private endpoints to the scopes Resource Graph found */
     json_t *subscriptions;        /* strings */
+    size_t *work;                 /* entries the scope and vault look-ups visited */
 };
 
 static void service_grant(struct discovery *dc, const char *principal, const char *scope,
@@ -479,30 +482,40 @@ static void add_scope(struct discovery *dc, const char *id, const char *what, co
                       const char *principal, const char *role, const char *role2)
 {
     struct scope *grown;
+    size_t at;
     if (id == NULL || *id == '\0')
         return;
     service_grant(dc, principal, id, role);
     service_grant(dc, principal, id, role2);
     if (principal)
         strmap_put(&dc->principals, principal, 1);
-    for (size_t i = 0; i < dc->n; i++)
-        if (strcasecmp(dc->scopes[i].id, id) == 0)
-            return;
-    grown = realloc(dc->scopes, (dc->n + 1) * sizeof(*grown));
-    if (grown == NULL)
+    (*dc->work)++;
+    if (strmap_get(&dc->scope_index, id, &at))
         return;
-    dc->scopes = grown;
+    if (dc->n == dc->cap) {
+        size_t cap = dc->cap ? dc->cap * 2 : 16;
+        if ((grown = realloc(dc->scopes, cap * sizeof(*grown))) == NULL)
+            return;
+        dc->scopes = grown;
+        dc->cap = cap;
+    }
     dc->scopes[dc->n] = (struct scope){strdup(id), what, address};
-    if (dc->scopes[dc->n].id)
-        dc->n++;
+    if (dc->scopes[dc->n].id == NULL)
+        return;
+    if (strmap_put(&dc->scope_index, id, dc->n) < 0) {
+        free(dc->scopes[dc->n].id);
+        return;
+    }
+    dc->n++;
 }
 
 static const struct scope *scope_of(const struct discovery *dc, const char *id)
 {
-    for (size_t i = 0; id && i < dc->n; i++)
-        if (strcasecmp(dc->scopes[i].id, id) == 0)
-            return &dc->scopes[i];
-    return NULL;
+    size_t at;
+    if (id == NULL)
+        return NULL;
+    (*dc->work)++;
+    return strmap_get(&dc->scope_index, id, &at) ? &dc->scopes[at] : NULL;
 }
 
 /* The scope of an extension resource: its id up to the last
@@ -936,13 +949,14 @@ out:
     return rc;
 }
 
-static void add_vault(json_t *vaults, const char *id)
+static void add_vault(struct discovery *dc, json_t *vaults, const char *id)
 {
-    size_t i;
-    const json_t *v;
+    size_t one;
     if (id == NULL)
         return;
-    json_array_foreach(vaults, i, v) if (strcasecmp(json_string_value(v), id) == 0) return;
+    (*dc->work)++;
+    if (strmap_get(&dc->vaults, id, &one) || strmap_put(&dc->vaults, id, 1) < 0)
+        return;
     json_array_append_new(vaults, json_string(id));
 }
 
@@ -1035,9 +1049,13 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
     size_t nws = 0, cap = 0;
     json_t *cmk = json_array(), *rows[3] = {NULL, NULL, NULL};
     double t0, t1, t2, t3;
+    size_t work = 0;
     int rc = 0;
 
     memset(&dc, 0, sizeof(dc));
+    dc.work = &work;
+    strmap_init(&dc.scope_index, true);
+    strmap_init(&dc.vaults, true);
     strmap_init(&dc.managed, true);
     strmap_init(&dc.service_grants, true);
     strmap_init(&dc.principals, true);
@@ -1106,8 +1124,8 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
          * key is a CMK in waiting) */
         add_scope(&dc, str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"),
                   "CMK Key Vault", ws[i]->address, principal, kv_admin, NULL);
-        add_vault(cmk, str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"));
-        add_vault(cmk, str_at(live, "properties.keyVault"));
+        add_vault(&dc, cmk, str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"));
+        add_vault(&dc, cmk, str_at(live, "properties.keyVault"));
     }
     r->scopes = dc.n;
     if (dc.n == 0)
@@ -1171,12 +1189,15 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
     log_msg(LOG_DEBUG,
             "drift: workspaces read %.0f ms, Resource Graph %.0f ms, lists %.0f ms, vaults %.0f ms",
             t1 - t0, t2 - t1, t3 - t2, mono_ms() - t3);
+    log_msg(LOG_DEBUG, "drift: %zu scopes; their look-ups visited %zu entries", dc.n, work);
 out:
     for (int k = 0; k < 3; k++)
         json_decref(rows[k]);
     for (size_t i = 0; i < dc.n; i++)
         free(dc.scopes[i].id);
     free(dc.scopes);
+    strmap_release(&dc.scope_index);
+    strmap_release(&dc.vaults);
     strmap_release(&dc.managed);
     strmap_release(&dc.service_grants);
     strmap_release(&dc.principals);

@@ -204,3 +204,83 @@ json_t *finding_to_json(const struct finding *f)
         json_object_set(o, "changes", f->changes);
     return o;
 }
+
+/* A resource's block: sorted by file, start and resource, so the block
+ * holding a finding is found by binary search (top-level blocks never
+ * overlap; a child a block declares shares it and comes after it). */
+struct block_span {
+    const char *file, *address;
+    struct src_pos a, b;
+    size_t res;
+};
+
+static int pos_cmp(unsigned line, unsigned col, const struct src_pos *p)
+{
+    if (line != p->line)
+        return line < p->line ? -1 : 1;
+    return col < p->col ? -1 : col > p->col;
+}
+
+static int block_span_cmp(const void *x, const void *y)
+{
+    const struct block_span *s = x, *t = y;
+    int c = strcmp(s->file, t->file);
+    if (c == 0)
+        c = pos_cmp(s->a.line, s->a.col, &t->a);
+    if (c == 0)
+        c = s->res < t->res ? -1 : s->res > t->res;
+    return c;
+}
+
+size_t findings_address_by_block(struct finding_list *l, const struct config *cfg)
+{
+    struct block_span *spans;
+    size_t n = 0, work = 0;
+
+    if (cfg == NULL || cfg->nresources == 0)
+        return 0;
+    spans = calloc(cfg->nresources, sizeof(*spans));
+    if (spans == NULL)
+        return 0;
+    for (size_t ri = 0; ri < cfg->nresources; ri++) {
+        const struct cfg_resource *res = &cfg->resources[ri];
+        if (res->block == NULL || res->block->loc.file == NULL)
+            continue;
+        spans[n].file = res->block->loc.file->name;
+        spans[n].address = res->address;
+        spans[n].a = src_loc_start(&res->block->loc);
+        spans[n].b = src_loc_stop(&res->block->loc);
+        spans[n].res = ri;
+        n++;
+    }
+    qsort(spans, n, sizeof(*spans), block_span_cmp);
+    for (size_t i = 0; i < l->n; i++) {
+        struct finding *f = &l->items[i];
+        size_t lo = 0, hi = n; /* the first block that starts after the finding */
+        const struct block_span *sp;
+        if (f->address || f->file == NULL)
+            continue;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = strcmp(spans[mid].file, f->file);
+            work++;
+            if (c < 0 || (c == 0 && pos_cmp(f->line, f->col, &spans[mid].a) >= 0))
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == 0)
+            continue;
+        sp = &spans[lo - 1];
+        /* the first resource of the block (a declared child comes later) */
+        while (sp > spans && strcmp(sp[-1].file, sp->file) == 0 &&
+               pos_cmp(sp[-1].a.line, sp[-1].a.col, &sp->a) == 0) {
+            work++;
+            sp--;
+        }
+        if (strcmp(sp->file, f->file) == 0 && pos_cmp(f->line, f->col, &sp->b) <= 0)
+            f->address = strdup(sp->address);
+    }
+    free(spans);
+    return work;
+}

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "parser/config.h"
 #include "parser/diag.h"
 
 enum finding_source { FINDING_RULE, FINDING_POLICY, FINDING_DRIFT, FINDING_CONFIG };
@@ -79,6 +80,11 @@ const char *finding_source_name(enum finding_source s);
 /* Sorts by file, line, column, then address and rule, so every report is
  * deterministic. */
 void finding_list_sort(struct finding_list *l);
+
+/* Gives each finding located inside a resource block of cfg (and without
+ * an address) that resource's address. Returns the blocks it visited (tests
+ * count them). */
+size_t findings_address_by_block(struct finding_list *l, const struct config *cfg);
 
 /* One finding as JSON (docs/schemas/findings.schema.json). New reference. */
 json_t *finding_to_json(const struct finding *f);

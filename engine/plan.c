@@ -433,6 +433,13 @@ static json_t *collapse_attrs(const json_t *attrs)
     return copy;
 }
 
+json_t *plan_state_attrs(const struct schema_kind *k, const json_t *arm)
+{
+    json_t *decoded = render_decode(k, arm), *out = collapse_attrs(decoded);
+    json_decref(decoded);
+    return out;
+}
+
 static json_t *dependencies_of(const struct builder *b, long node)
 {
     json_t *deps = json_array();

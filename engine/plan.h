@@ -163,6 +163,13 @@ json_t *plan_outputs_final(const struct plan *plan, struct state *st);
  * sensitive values are "(sensitive)". New reference. */
 json_t *plan_output_changes_json(const struct plan *plan, bool redact);
 
+/* A state entry's attributes as a change's `before` shows them: the ARM
+ * body decoded into kind k's attributes (render_decode), each reference
+ * collapsed to its id and a CMK reference to the key version it pins. New
+ * reference. */
+struct schema_kind;
+json_t *plan_state_attrs(const struct schema_kind *k, const json_t *arm);
+
 const char *plan_action_name(enum plan_action a);
 /* "put", "patch", "data_plane" (plan JSON's update_via). */
 const char *plan_via_name(enum plan_update_via v);

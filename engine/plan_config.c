@@ -163,6 +163,12 @@ static void collect_refs(json_t *refs, const struct ast_expr *e)
     case EXPR_PAREN:
         collect_refs(refs, e->u.paren);
         break;
+    case EXPR_POSTFIX:
+        collect_refs(refs, e->u.post.base);
+        for (const struct ast_step *s = e->u.post.steps; s; s = s->next)
+            if (s->kind == STEP_INDEX)
+                collect_refs(refs, s->index);
+        break;
     case EXPR_FOR: {
         /* what the body reads, but the loop's own variables */
         const struct ast_for *f = e->u.forx;
@@ -232,8 +238,9 @@ static json_t *body_expressions(const struct ast_body *body, const struct schema
     json_t *o = json_object();
     char path[1024];
     for (const struct ast_attr *a = body->attrs; a; a = a->next) {
-        if (strcmp(a->name, "for_each") == 0 && prefix[0] == '\0')
-            continue;
+        if ((strcmp(a->name, "for_each") == 0 || strcmp(a->name, "count") == 0) &&
+            prefix[0] == '\0')
+            continue; /* for_each_expression, count_expression */
         snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", a->name);
         json_object_set_new(o, a->name, expression(a->value, secret_path(k, sensitive, path)));
     }
@@ -306,6 +313,8 @@ json_t *plan_configuration_entry(const struct config *cfg, size_t i)
                                      : json_object());
     if (r->block && (fe = ast_body_attr(&r->block->body, "for_each")) != NULL)
         json_object_set_new(o, "for_each_expression", expression(fe->value, false));
+    if (r->block && (fe = ast_body_attr(&r->block->body, "count")) != NULL)
+        json_object_set_new(o, "count_expression", expression(fe->value, false));
     if (r->ninstances > 1 || r->has_for_each) {
         /* every instance shares the block: any one's sensitive paths may differ */
         for (size_t j = 1; j < r->ninstances; j++)
@@ -422,7 +431,7 @@ size_t plan_module_parent_len(const char *path)
  * variables and outputs: {"module_call": "module.a.module.b" ("" for the
  * root), name, module_source, module_instance (the first instance's
  * path), expressions (the call's arguments), for_each_expression?,
- * depends_on?, variables, outputs}. They have no "address": readers of
+ * count_expression?, depends_on?, variables, outputs}. They have no "address": readers of
  * resource entries pass them by. */
 void plan_configuration_modules(json_t *out, const struct config *cfg)
 {
@@ -451,12 +460,14 @@ void plan_configuration_modules(json_t *out, const struct config *cfg)
         exprs = json_object();
         for (const struct ast_attr *a = call->body.attrs; a; a = a->next)
             if (strcmp(a->name, "source") != 0 && strcmp(a->name, "for_each") != 0 &&
-                strcmp(a->name, "depends_on") != 0)
+                strcmp(a->name, "count") != 0 && strcmp(a->name, "depends_on") != 0)
                 json_object_set_new(exprs, a->name,
                                     expression(a->value, sensitive_variable(m->files, a->name)));
         json_object_set_new(e, "expressions", exprs);
         if (fe)
             json_object_set_new(e, "for_each_expression", expression(fe->value, false));
+        if ((fe = ast_body_attr(&call->body, "count")) != NULL)
+            json_object_set_new(e, "count_expression", expression(fe->value, false));
         if (deps) {
             json_t *refs = json_array();
             collect_refs(refs, deps->value);

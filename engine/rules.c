@@ -344,6 +344,13 @@ struct id_slot {
     size_t idx;
 };
 
+/* An instance's value (what a reference to it evaluates to, shared by the
+ * attributes that refer to it) and the instance its id finds. */
+struct value_slot {
+    const json_t *value; /* NULL: empty */
+    size_t idx;
+};
+
 /* A role assignment under its principal: the address of the identity whose
  * principal_id it reads (known after apply), else the principal's object id. */
 struct ra_key {
@@ -361,6 +368,8 @@ struct rctx {
     const char **idof;   /* per instance: its id, or NULL */
     struct id_slot *ids; /* hash table of the instances' ids */
     size_t ids_cap;      /* a power of two, at least twice the ids */
+    struct value_slot *vals; /* hash table of the values of the instances with an id, */
+                             /* ids_cap slots: a reference is found without its id */
     size_t *ref_off;     /* per instance and ref_attrs entry: where its referrers start in */
     size_t *ref_from;    /* ... this array of instance indexes, in configuration order */
     struct ra_key *ras;  /* the role assignments by principal (CMK-IDENTITY, WS-UAI-GRANTS) */
@@ -371,7 +380,10 @@ enum tri { T_UNKNOWN, T_FALSE, T_TRUE };
 
 static const char *inst_id(const struct cfg_instance *inst)
 {
-    const json_t *id = json_is_object(inst->value) ? json_object_get(inst->value, "id") : NULL;
+    const json_t *id;
+    if (inst->id) /* recorded by evaluation: no look-up in a value long out of cache */
+        return inst->id;
+    id = json_is_object(inst->value) ? json_object_get(inst->value, "id") : NULL;
     return json_is_string(id) ? json_string_value(id) : NULL;
 }
 
@@ -426,6 +438,39 @@ static long find_idx(const struct rctx *c, const char *id)
     return -1;
 }
 
+static size_t value_hash(const json_t *v)
+{
+    uint64_t h = (uint64_t)(uintptr_t)v * 0x9e3779b97f4a7c15ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The index of the first instance with the id of the instance whose value
+ * v is, or -1 when v is not such a value. */
+static long find_value(const struct rctx *c, const json_t *v)
+{
+    if (c->vals == NULL)
+        return -1;
+    for (size_t i = value_hash(v) & (c->ids_cap - 1); c->vals[i].value;
+         i = (i + 1) & (c->ids_cap - 1))
+        if (c->vals[i].value == v)
+            return (long)c->vals[i].idx;
+    return -1;
+}
+
+/* The index of the instance a reference (object or id string) names, or
+ * -1: a reference to an instance is that instance's value, found by its
+ * address (its id, read from memory long out of cache, is not needed);
+ * anything else by its id. */
+static long ref_idx(const struct rctx *c, const json_t *ref)
+{
+    long idx = find_value(c, ref);
+    const json_t *id;
+    if (idx >= 0)
+        return idx;
+    id = schema_ref_id(ref);
+    return json_is_string(id) ? find_idx(c, json_string_value(id)) : -1;
+}
+
 /* The index of inst in c->insts, or -1 when it has no id (nothing can
  * refer to it). */
 static long inst_idx(const struct rctx *c, const struct cfg_instance *inst)
@@ -438,11 +483,7 @@ static long inst_idx(const struct rctx *c, const struct cfg_instance *inst)
 /* The instance a reference (object or id string) names, or NULL. */
 static const struct cfg_instance *resolve_ref(const struct rctx *c, const json_t *ref)
 {
-    const json_t *id = schema_ref_id(ref);
-    long idx;
-    if (!json_is_string(id))
-        return NULL;
-    idx = find_idx(c, json_string_value(id));
+    long idx = ref_idx(c, ref);
     return idx < 0 ? NULL : c->insts[idx];
 }
 
@@ -584,8 +625,9 @@ static int index_build(struct rctx *c)
     while (c->ids_cap < 2 * c->n)
         c->ids_cap *= 2;
     c->ids = calloc(c->ids_cap, sizeof(*c->ids));
+    c->vals = calloc(c->ids_cap, sizeof(*c->vals));
     c->ref_off = calloc(nkeys + 1, sizeof(*c->ref_off));
-    if (target == NULL || c->base == NULL || c->idof == NULL || c->ids == NULL ||
+    if (target == NULL || c->base == NULL || c->idof == NULL || c->ids == NULL || c->vals == NULL ||
         c->ref_off == NULL) {
         free(target);
         return AMLSEC_ENOMEM;
@@ -604,6 +646,12 @@ static int index_build(struct rctx *c)
                 break;
         if (c->ids[j].id == NULL) /* the first of equal ids stays */
             c->ids[j] = (struct id_slot){id, h, i};
+        if (c->insts[i]->value) {
+            size_t v = value_hash(c->insts[i]->value) & (c->ids_cap - 1);
+            while (c->vals[v].value)
+                v = (v + 1) & (c->ids_cap - 1);
+            c->vals[v] = (struct value_slot){c->insts[i]->value, c->ids[j].idx};
+        }
     }
     for (size_t k = 0; k < nkeys; k++)
         target[k] = -1;
@@ -617,8 +665,7 @@ static int index_build(struct rctx *c)
         json_object_foreach(x->attrs, key, v)
         {
             int a = ref_attr_find(key);
-            const json_t *id = a >= 0 ? schema_ref_id(v) : NULL;
-            long t = json_is_string(id) ? find_idx(c, json_string_value(id)) : -1;
+            long t = a >= 0 ? ref_idx(c, v) : -1;
             if (t < 0)
                 continue;
             target[i * NREF_ATTRS + (size_t)a] = t;
@@ -658,6 +705,7 @@ static void index_release(struct rctx *c)
     free(c->ref_from);
     free(c->ref_off);
     free(c->ids);
+    free(c->vals);
     free(c->idof);
     free(c->base);
 }
@@ -1937,6 +1985,9 @@ static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const cha
         break;
     case EXPR_PAREN:
         scan_expr(c, inst, name, sensitive_attr, e->u.paren);
+        break;
+    case EXPR_POSTFIX: /* a literal picked from: ["AccountKey=..."][0] */
+        scan_expr(c, inst, name, sensitive_attr, e->u.post.base);
         break;
     case EXPR_CALL: /* a literal passed through a function: lower("AccountKey=...") */
         for (const struct ast_expr *x = e->u.call.args; x; x = x->next)

@@ -788,7 +788,8 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
                 return TOK_DECIMAL;
             }
             ident {
-                int kw = for_keyword(lx);
+                /* after '.' a name, never a keyword: f(x).in */
+                int kw = lx->last == TOK_DOT ? 0 : for_keyword(lx);
                 if (kw) {
                     set_loc(lx, loc, lx->tok, lx->cur);
                     return kw;

@@ -75,7 +75,7 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 %nterm <struct ast_attr *> attribute
 %nterm <struct ast_block *> block
 %nterm <struct ast_label *> labels
-%nterm <struct ast_expr *> expr traversal template heredoc list map exprs args parts
+%nterm <struct ast_expr *> expr template heredoc list map exprs args parts
 %nterm <struct ast_map_item *> mitems mitem
 %nterm <struct ast_expr *> mkey forcond
 %nterm <struct ast_for *> forhead
@@ -89,6 +89,7 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 %left PLUS MINUS
 %left STAR SLASH PERCENT
 %precedence NOT UMINUS
+%precedence DOT LBRACKET /* steps bind tightest: -a[0] is -(a[0]), a + f(x).b is a + (f(x).b) */
 
 %%
 
@@ -168,25 +169,19 @@ expr
     | NULL                   { $$ = parse_null(ctx, &@$); }
     | STRING                 { $$ = $1; }
     | TRAV                   { $$ = $1; }
+    | IDENT                  { $$ = parse_traversal(ctx, $1, &@1); }
     | template               { $$ = $1; }
     | heredoc                { $$ = $1; }
-    | traversal              { $$ = $1; }
     | IDENT LPAREN args RPAREN { $$ = parse_call(ctx, $1, &@1, $3, &@$); }
     | list                   { $$ = $1; }
     | map                    { $$ = $1; }
     | LPAREN expr RPAREN     { $$ = parse_paren(ctx, $2, &@$); }
-    ;
-
-/* A reference the lexer did not join into one TRAV: a bare name, or one
- * that goes on after a TRAV (a.b[0], a.b .c). */
-traversal
-    : IDENT                  { $$ = parse_traversal(ctx, $1, &@1); }
-    | TRAV DOT IDENT         { $$ = parse_step_attr(ctx, $1, $3, &@3, &@$); }
-    | TRAV LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, &@$); }
-    | TRAV LBRACKET STAR RBRACKET { $$ = parse_step_splat(ctx, $1, &@2, &@$); }
-    | traversal DOT IDENT    { $$ = parse_step_attr(ctx, $1, $3, &@3, &@$); }
-    | traversal LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, &@$); }
-    | traversal LBRACKET STAR RBRACKET { $$ = parse_step_splat(ctx, $1, &@2, &@$); }
+    /* Steps: on a reference (a name or a TRAV the lexer joined) they extend
+     * its traversal (a.b[0].c, a.b .c); on anything else (f(x)[0], (e).a,
+     * [1, 2][*], {a = 1}.a) they make an EXPR_POSTFIX (parse.c) */
+    | expr DOT IDENT         { $$ = parse_step_attr(ctx, $1, $3, &@3, &@$); }
+    | expr LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, &@$); }
+    | expr LBRACKET STAR RBRACKET { $$ = parse_step_splat(ctx, $1, &@2, &@$); }
     ;
 
 template

@@ -31,6 +31,8 @@ enum ast_expr_kind {
     EXPR_UNARY,  /* ! - */
     EXPR_PAREN,  /* ( e ): kept so fmt and diagnostics see the span */
     EXPR_FOR,    /* [for k, v in coll : value if cond], {for ... : key => value...} */
+    /* steps on any other expression's value: f(x)[0], (e).a, [1, 2][*] */
+    EXPR_POSTFIX,
 };
 
 enum ast_op {
@@ -140,6 +142,11 @@ struct ast_expr {
         } unary;
         struct ast_expr *paren;
         struct ast_for *forx;
+        struct {
+            struct ast_expr *base; /* a call, a parenthesised expression, a literal... */
+            struct ast_step *steps;
+            size_t n;
+        } post; /* EXPR_POSTFIX (a name's steps stay in its EXPR_TRAVERSAL) */
     } u;
 };
 

@@ -98,6 +98,12 @@ bool ast_expr_equal(const struct ast_expr *a, const struct ast_expr *b)
             a = a->u.paren;
             b = b->u.paren;
             continue;
+        case EXPR_POSTFIX:
+            if (a->u.post.n != b->u.post.n || !steps_equal(a->u.post.steps, b->u.post.steps))
+                return false;
+            a = a->u.post.base;
+            b = b->u.post.base;
+            continue;
         case EXPR_FOR: {
             const struct ast_for *x = a->u.forx, *y = b->u.forx;
             return x->is_map == y->is_map && x->grouping == y->grouping &&

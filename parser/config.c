@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@
 /* Block types the language itself defines at top level. */
 static const char *const top_keywords[] = {"settings", "variable", "existing", "locals", "output",
                                            "module",   "import",   "moved",    NULL};
-static const char *const module_meta[] = {"source", "for_each", "depends_on", NULL};
+static const char *const module_meta[] = {"source", "for_each", "count", "depends_on", NULL};
 static const char *const output_attrs[] = {"value", "sensitive", "description", NULL};
 static const char *const variable_attrs[] = {"type", "description", "default", "sensitive", NULL};
 static const char *const variable_types[] = {"string", "number", "bool", "list",
@@ -78,7 +79,7 @@ struct loader {
         const struct ast_block *b;
         const struct cfg_module *scope; /* the module that calls (NULL: root) */
     } * calls;
-    size_t ncalls, calls_cap, mcap;
+    size_t ncalls, calls_cap, mcap, ccap;
     struct module_src { /* a module directory's files, parsed once */
         char *realdir;
         struct ast_file *files;
@@ -275,6 +276,8 @@ struct cfg_index {
     size_t nkinds, kinds_cap;
     /* a kind or name holds '.' or '[': addresses are not split reliably */
     bool odd_names;
+    struct strmap calls; /* "SCOPE PATH\x1fNAME" -> the call's index in cfg->calls */
+    size_t work;         /* entries the module look-ups visited */
 };
 
 static uint32_t hash_key(const struct cfg_module *m, bool existing, const char *kind,
@@ -370,12 +373,31 @@ static int index_add(struct config *cfg, size_t idx, uint32_t h)
     return 0;
 }
 
+static struct cfg_index *index_new(void)
+{
+    struct cfg_index *ix = calloc(1, sizeof(*ix));
+    if (ix)
+        strmap_init(&ix->calls, false);
+    return ix;
+}
+
+/* The key of a call in the index: the calling module's path and the
+ * call's name (a path holds no \x1f). NULL: out of memory. */
+static char *call_key(const struct cfg_module *scope, const char *name)
+{
+    char *key = NULL;
+    if (asprintf(&key, "%s\x1f%s", scope ? scope->path : "", name) < 0)
+        return NULL;
+    return key;
+}
+
 static void index_free(struct cfg_index *ix)
 {
     if (ix == NULL)
         return;
     free(ix->slots);
     free(ix->kinds);
+    strmap_release(&ix->calls);
     free(ix);
 }
 
@@ -458,7 +480,7 @@ static long add_resource(struct loader *ld, const struct cfg_module *m, const st
     uint32_t h = hash_key(m, existing, kind, name);
     long prev;
 
-    if (cfg->index == NULL && (cfg->index = calloc(1, sizeof(*cfg->index))) == NULL) {
+    if (cfg->index == NULL && (cfg->index = index_new()) == NULL) {
         ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         return -1;
     }
@@ -798,6 +820,10 @@ struct ref_walk {
     const struct eval_scope *scope; /* enclosing for expressions' variables (values unused) */
     const char *self_var;           /* a validation's variable: self_seen when read */
     bool self_seen;
+    /* probe: only notes what the expression reads (no check, no record):
+     * probe_phase is the validation phase it needs (see validation_phase) */
+    bool probe;
+    int probe_phase;
 };
 
 struct deferred_ref {
@@ -975,6 +1001,7 @@ static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
     struct config *cfg = ld->cfg;
     const struct ast_step *s = e->u.trav.steps;
     const struct cfg_module *first = NULL;
+    const struct cfg_call *call;
     const char *cands[512];
     const char *name;
     size_t n = 0;
@@ -986,9 +1013,9 @@ static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
     }
     name = s->name;
     s = s->next;
-    for (size_t i = 0; i < cfg->nmodules && first == NULL; i++)
-        if (cfg->modules[i]->parent == w->module && strcmp(cfg->modules[i]->name, name) == 0)
-            first = cfg->modules[i];
+    call = config_find_call(cfg, w->module, name);
+    if (call && call->n)
+        first = cfg->modules[call->first];
     if (first == NULL) {
         bool called = false;
         for (size_t i = 0; i < ld->ncalls; i++)
@@ -1008,11 +1035,23 @@ static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
         hint_nearest(d, name, cands);
         return;
     }
-    if (first->has_for_each && s && s->kind == STEP_INDEX)
+    if (first->has_count && s && s->kind == STEP_ATTR) {
+        d = error_at(ld, &s->loc, "reference",
+                     "module '%s' has count: module.%s is a list of its instances", name, name);
+        if (d)
+            diag_set_hint(d, "pick one, module.%s[0].%s, or read every one, module.%s[*].%s", name,
+                          s->name, name, s->name);
+        return;
+    }
+    if ((first->has_for_each || first->has_count) && s && s->kind == STEP_INDEX)
         s = s->next;
+    else if ((first->has_for_each || first->has_count) && s && s->kind == STEP_SPLAT)
+        s = NULL; /* module.NAME[*].OUTPUT: checked when evaluated */
     if (s && s->kind != STEP_ATTR) {
         error_at(ld, &s->loc, "reference", "expected module.%s%s.OUTPUT", name,
-                 first->has_for_each ? "[KEY]" : "");
+                 first->has_for_each ? "[KEY]"
+                 : first->has_count  ? "[INDEX]"
+                                     : "");
         return;
     }
     if (s && config_find_node(cfg, first, 'o', s->name) == NULL) {
@@ -1026,10 +1065,8 @@ static void check_module_ref(struct ref_walk *w, const struct ast_expr *e)
         return;
     }
     /* every instance: which one an index picks is known only when evaluated */
-    for (size_t i = 0; i < cfg->nmodules; i++) {
-        const struct cfg_module *m = cfg->modules[i];
-        if (m->parent != w->module || strcmp(m->name, name) != 0)
-            continue;
+    for (size_t i = 0; i < call->n; i++) {
+        const struct cfg_module *m = cfg->modules[call->first + i];
         if (s) {
             const struct cfg_local *l = config_find_node(cfg, m, 'o', s->name);
             if (l)
@@ -1080,6 +1117,31 @@ static void check_node_ref(struct ref_walk *w, const struct ast_expr *e, char ns
         diag_set_hint(d, "declare it in the module with: variable \"%s\" { }", s->name);
 }
 
+/* When a variable's validation can run (validation_phase): 0 once the
+ * root's variables are bound (it reads only them), 1 once instances are
+ * expanded (it reads locals, settings, a module's inputs: values read
+ * lazily), 2 once resources are evaluated (it reads a resource, directly
+ * or through them, or a module's outputs). */
+static void probe_traversal(struct ref_walk *w, const struct ast_expr *e)
+{
+    const char *root = e->u.trav.root;
+    const struct ast_step *s = e->u.trav.steps;
+    const struct cfg_local *node = NULL;
+    int phase = 2;
+    if (strcmp(root, "each") == 0 || strcmp(root, "count") == 0 ||
+        (strcmp(root, "var") == 0 && w->module == NULL))
+        phase = 0;
+    else if (strcmp(root, "settings") == 0)
+        phase = 1;
+    else if ((strcmp(root, "local") == 0 || strcmp(root, "var") == 0) && s &&
+             s->kind == STEP_ATTR &&
+             (node = config_find_node(w->ld->cfg, w->module, root[0] == 'l' ? 'l' : 'v',
+                                      s->name)) != NULL)
+        phase = node->needs_resources ? 2 : 1;
+    if (phase > w->probe_phase)
+        w->probe_phase = phase;
+}
+
 static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
 {
     struct loader *ld = w->ld;
@@ -1092,6 +1154,10 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
     for (const struct eval_scope *sc = w->scope; sc; sc = sc->up)
         if (strcmp(sc->name, root) == 0)
             return; /* a for expression's variable */
+    if (w->probe) {
+        probe_traversal(w, e);
+        return;
+    }
     if (w->scope && s == NULL) {
         /* a bare name inside a for expression: only its variables are */
         size_t n = 0;
@@ -1240,12 +1306,12 @@ static void check_traversal(struct ref_walk *w, const struct ast_expr *e)
 }
 
 /* Whether evaluating e could report a type error of its own (an operator,
- * a call, a map's keys, an interpolation). */
+ * a call, a map's keys, an interpolation, a step on a value: [1][2]). */
 static bool typed_node(const struct ast_expr *e)
 {
     return e->kind == EXPR_BINARY || (e->kind == EXPR_UNARY && e->u.unary.op != OP_EXPAND) ||
            e->kind == EXPR_COND || e->kind == EXPR_CALL || e->kind == EXPR_MAP ||
-           e->kind == EXPR_TEMPLATE || e->kind == EXPR_FOR;
+           e->kind == EXPR_TEMPLATE || e->kind == EXPR_FOR || e->kind == EXPR_POSTFIX;
 }
 
 static bool walk_expr(struct ref_walk *w, const struct ast_expr *e);
@@ -1372,6 +1438,12 @@ static bool walk_expr(struct ref_walk *w, const struct ast_expr *e)
         break;
     case EXPR_PAREN:
         constant = walk_expr(w, e->u.paren);
+        break;
+    case EXPR_POSTFIX: /* what the base reads is read: jsondecode(x.y.tags.t).a depends on x.y */
+        constant = walk_expr(w, e->u.post.base);
+        for (const struct ast_step *s = e->u.post.steps; s; s = s->next)
+            if (s->kind == STEP_INDEX)
+                constant &= walk_expr(w, s->index);
         break;
     case EXPR_FOR:
         constant = walk_for(w, e->u.forx);
@@ -1859,22 +1931,16 @@ static const char *const validation_attrs[] = {"condition", "error_message", NUL
 
 /* A variable declaration's nested blocks (root or module scope): only
  * validation { condition, error_message }, the condition reading the
- * variable itself, neither reading resources or locals. */
+ * variable itself; both may read other variables, locals and resources
+ * (Terraform 1.9): validation_phase says when they can run. */
 static void check_validation_shape(struct loader *ld, const struct ast_block *decl,
                                    const struct cfg_module *scope)
 {
     const char *name = decl->nlabels ? decl->labels->text : "";
     for (const struct ast_block *k = decl->body.blocks; k; k = k->next) {
         const struct ast_attr *cond, *msg;
-        /* a module's input may read resources (checked once they are
-         * known); a root variable never does */
-        struct ref_walk w = {.ld = ld,
-                             .from = -1,
-                             .module = scope,
-                             .no_locals = true,
-                             .no_resources = scope ? NULL : "a validation",
-                             .final = true,
-                             .self_var = name};
+        struct ref_walk w = {
+            .ld = ld, .from = -1, .module = scope, .final = true, .self_var = name};
         struct diag *d;
         if (strcmp(k->type, "validation") != 0) {
             d = error_at(ld, &k->type_loc, "unknown-block", "unknown block '%s' in variable",
@@ -1933,25 +1999,40 @@ static void check_validation_shape(struct loader *ld, const struct ast_block *de
  * A condition that is not known yet (it reads what only apply knows) is
  * skipped; a sensitive variable's value (mask_file: the whole -var-file
  * it is in) and an error message that reads it are never shown. */
+/* The phase a validation runs in (0: with the root's variables, 1: once
+ * instances are expanded, 2: once resources are evaluated; see
+ * probe_traversal): what its condition and message read. */
+static int validation_phase(struct loader *ld, const struct cfg_module *scope,
+                            const struct ast_attr *cond, const struct ast_attr *msg)
+{
+    struct ref_walk w = {.ld = ld, .from = -1, .module = scope, .final = true, .probe = true};
+    size_t mark = ld->nconsts;
+    walk_expr(&w, cond->value);
+    walk_expr(&w, msg->value);
+    ld->nconsts = mark;
+    return w.probe_phase;
+}
+
 static void run_validations(struct loader *ld, const struct ast_block *decl,
                             const struct cfg_module *scope, const char *base_dir,
                             const struct src_loc *value_loc, const char *origin, bool sensitive,
-                            bool mask_file)
+                            bool mask_file, int min_phase, int max_phase)
 {
     const char *name = decl->labels->text;
     for (const struct ast_block *k = decl->body.blocks; k; k = k->next) {
         const struct ast_attr *cond = ast_body_attr(&k->body, "condition");
         const struct ast_attr *msg = ast_body_attr(&k->body, "error_message");
-        struct eval_ctx ectx = {.cfg = ld->cfg,
-                                .diags = ld->diags,
-                                .no_resources = scope ? NULL : "a validation",
-                                .base_dir = base_dir,
-                                .module = scope};
+        struct eval_ctx ectx = {
+            .cfg = ld->cfg, .diags = ld->diags, .base_dir = base_dir, .module = scope};
         struct eval_ctx mctx = ectx;
         json_t *ok = NULL, *m = NULL;
         const char *text;
         struct diag *d;
+        int phase;
         if (strcmp(k->type, "validation") != 0 || cond == NULL || msg == NULL)
+            continue;
+        phase = validation_phase(ld, scope, cond, msg);
+        if (phase < min_phase || phase > max_phase)
             continue;
         if (eval_expr(&ok, &ectx, cond->value) < 0)
             continue;
@@ -1971,8 +2052,10 @@ static void run_validations(struct loader *ld, const struct ast_block *decl,
         else if (!json_is_string(m))
             error_at(ld, &msg->value->loc, "type", "error_message is a string, not a %s",
                      value_type_name(m));
-        text = sensitive && mctx.sensitive
-                   ? "(the error message is withheld: it reads the sensitive value)"
+        text = mctx.sensitive      ? sensitive ? "(the error message is withheld: it reads the "
+                                                 "sensitive value)"
+                                               : "(the error message is withheld: it reads a "
+                                                 "sensitive value)"
                : json_is_string(m) ? json_string_value(m)
                                    : "(no error message)";
         if (value_loc && value_loc->file) {
@@ -1993,8 +2076,9 @@ static void run_validations(struct loader *ld, const struct ast_block *decl,
 }
 
 /* Module inputs against their variables' validations: those that read no
- * resource once the instances are expanded (late false), the others once
- * resources are evaluated (late true; skipped while unknown). */
+ * resource (the input, and what the validation reads) once the instances
+ * are expanded (late false), the others once resources are evaluated
+ * (late true; skipped while unknown). */
 static void validate_module_inputs(struct loader *ld, bool late)
 {
     struct config *cfg = ld->cfg;
@@ -2007,12 +2091,28 @@ static void validate_module_inputs(struct loader *ld, bool late)
                     ast_body_block(&b->body, "validation") == NULL)
                     continue;
                 in = config_find_node(cfg, m, 'v', b->labels->text);
-                if (in == NULL || in->attr == NULL || in->needs_resources != late)
+                if (in == NULL || in->attr == NULL || (in->needs_resources && !late))
                     continue;
                 run_validations(ld, b, m, m->dir, &in->attr->value->loc, NULL,
-                                in->declared_sensitive, false);
+                                in->declared_sensitive, false, late && !in->needs_resources ? 2 : 0,
+                                late ? 2 : 1);
             }
     }
+}
+
+/* A root variable with its value against its validations of a phase. */
+static void validate_root_variable(struct loader *ld, const struct cfg_variable *v, int phase)
+{
+    char origin[300];
+    if (v->value == NULL || (strcmp(v->source, "default") != 0 && !type_ok(v->type, v->value)) ||
+        ast_body_block(&v->block->body, "validation") == NULL)
+        return;
+    if (strcmp(v->source, "environment") == 0)
+        snprintf(origin, sizeof(origin), "AMLSEC_VAR_%s in the environment", v->name);
+    else
+        snprintf(origin, sizeof(origin), "%s", v->source);
+    run_validations(ld, v->block, NULL, ld->base_dir, &v->value_loc, origin, v->sensitive,
+                    strcmp(v->source, "-var-file") == 0, phase, phase);
 }
 
 static int bind_variables(struct loader *ld)
@@ -2171,17 +2271,20 @@ static int bind_variables(struct loader *ld)
         } else if (strcmp(v->source, "default") != 0 && !type_ok(v->type, v->value)) {
             error_at(ld, &v->block->labels->loc, "type", "variable '%s' is a %s but %s gave a %s",
                      v->name, v->type, v->source, value_type_name(v->value));
-        } else if (ast_body_block(&v->block->body, "validation")) {
-            char origin[300];
-            if (strcmp(v->source, "environment") == 0)
-                snprintf(origin, sizeof(origin), "AMLSEC_VAR_%s in the environment", v->name);
-            else
-                snprintf(origin, sizeof(origin), "%s", v->source);
-            run_validations(ld, v->block, NULL, ld->base_dir, &v->value_loc, origin, v->sensitive,
-                            strcmp(v->source, "-var-file") == 0);
+        } else {
+            validate_root_variable(ld, v, 0);
         }
     }
     return 0;
+}
+
+/* The root's variables against the validations of a phase (see
+ * validation_phase); a variable without a value or of the wrong type was
+ * reported by bind_variables. */
+static void validate_root_variables(struct loader *ld, int phase)
+{
+    for (size_t i = 0; i < ld->cfg->nvars; i++)
+        validate_root_variable(ld, &ld->cfg->vars[i], phase);
 }
 
 /* --- settings, lifecycle, instances -------------------------------------- */
@@ -2383,52 +2486,70 @@ static void parse_lifecycle(struct loader *ld, struct cfg_resource *r, const str
     }
 }
 
+/* The value of count = N (a resource's or a module call's), checked: a
+ * known whole number from 0 to COUNT_MAX. False when it is not (reported). */
+static bool count_number(struct loader *ld, const struct ast_attr *ca, struct eval_ctx *ectx,
+                         json_int_t *n)
+{
+    json_t *v = NULL;
+    if (eval_expr(&v, ectx, ca->value) < 0)
+        return false;
+    if (!json_is_integer(v)) {
+        error_at(ld, &ca->value->loc, "count", "count needs a whole number, not a %s",
+                 json_is_real(v) ? "decimal" : value_type_name(v));
+        json_decref(v);
+        return false;
+    }
+    *n = json_integer_value(v);
+    json_decref(v);
+    if (*n < 0 || *n > COUNT_MAX) {
+        if (ectx->sensitive)
+            error_at(ld, &ca->value->loc, "count",
+                     "count must be 0 to %d (the value is sensitive: not shown)", COUNT_MAX);
+        else
+            error_at(ld, &ca->value->loc, "count",
+                     "count must be 0 to %d, not %" JSON_INTEGER_FORMAT, COUNT_MAX, *n);
+        return false;
+    }
+    return true;
+}
+
+/* count and for_each both set (a resource or a module call): an error at
+ * count, with a note at for_each. */
+static void count_and_for_each(struct loader *ld, const struct ast_attr *ca,
+                               const struct ast_attr *fe)
+{
+    struct src_loc nl = ast_attr_name_loc(ca), fl = ast_attr_name_loc(fe);
+    struct diag *d = error_at(ld, &nl, "count", "count and for_each cannot both be set");
+    if (d) {
+        diag_add_note(d, &fl, "for_each is set here");
+        diag_set_hint(d, "for_each makes instances keyed by name, count numbered ones: keep one");
+    }
+}
+
 /* count = N: instances TYPE.NAME[0] ... [N-1], count.index in each. */
 static int expand_count(struct loader *ld, struct cfg_resource *r, const struct ast_attr *ca)
 {
-    struct eval_ctx ectx = {
-        .cfg = ld->cfg, .diags = ld->diags, .no_resources = "count", .base_dir = ld->base_dir};
+    struct eval_ctx ectx = {.cfg = ld->cfg,
+                            .diags = ld->diags,
+                            .no_resources = "count",
+                            .base_dir = r->module ? r->module->dir : ld->base_dir,
+                            .module = r->module};
     struct arena *ar = &ld->cfg->arena;
     const struct ast_attr *fe = ast_body_attr(&r->block->body, "for_each");
     struct src_loc nl = ast_attr_name_loc(ca);
-    json_t *v = NULL;
     json_int_t n;
 
     r->has_count = true;
     if (fe) {
-        struct src_loc fl = ast_attr_name_loc(fe);
-        struct diag *d = error_at(ld, &nl, "count", "count and for_each cannot both be set");
-        if (d) {
-            diag_add_note(d, &fl, "for_each is set here");
-            diag_set_hint(d,
-                          "for_each makes instances keyed by name, count numbered ones: keep one");
-        }
+        count_and_for_each(ld, ca, fe);
         return 0;
     }
     if (r->existing) {
         error_at(ld, &nl, "count", "count is not supported on existing blocks");
         return 0;
     }
-    if (eval_expr(&v, &ectx, ca->value) < 0)
-        return 0;
-    if (!json_is_integer(v)) {
-        error_at(ld, &ca->value->loc, "count", "count needs a whole number, not a %s",
-                 json_is_real(v) ? "decimal" : value_type_name(v));
-        json_decref(v);
-        return 0;
-    }
-    n = json_integer_value(v);
-    json_decref(v);
-    if (n < 0 || n > COUNT_MAX) {
-        if (ectx.sensitive)
-            error_at(ld, &ca->value->loc, "count",
-                     "count must be 0 to %d (the value is sensitive: not shown)", COUNT_MAX);
-        else
-            error_at(ld, &ca->value->loc, "count",
-                     "count must be 0 to %d, not %" JSON_INTEGER_FORMAT, COUNT_MAX, n);
-        return 0;
-    }
-    if (n == 0)
+    if (!count_number(ld, ca, &ectx, &n) || n == 0)
         return 0; /* absent: no instance */
     r->instances =
         arena_alloc_align(ar, (size_t)n * sizeof(*r->instances), _Alignof(struct cfg_instance));
@@ -2602,7 +2723,7 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
             if (!mark_map_items(ectx, a->value, path, sensitive))
                 value_sensitive_add(sensitive, path);
         }
-        json_object_set_new(obj, a->name, v);
+        json_object_set_new_nocheck(obj, a->name, v); /* an identifier: ASCII */
     }
     for (const struct ast_block *k = b->blocks; k; k = k->next) {
         json_t *sub, *prev;
@@ -2613,14 +2734,14 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         sub = eval_body(ld, ectx, &k->body, false, path, sensitive);
         prev = json_object_get(obj, k->type);
         if (prev == NULL) {
-            json_object_set_new(obj, k->type, sub);
+            json_object_set_new_nocheck(obj, k->type, sub);
         } else if (json_is_array(prev)) {
             json_array_append_new(prev, sub);
         } else if (json_is_object(prev)) {
             json_t *arr = json_array();
             json_array_append(arr, prev);
             json_array_append_new(arr, sub);
-            json_object_set_new(obj, k->type, arr);
+            json_object_set_new_nocheck(obj, k->type, arr);
         } else {
             error_at(ld, &k->type_loc, "duplicate", "'%s' is set as an attribute and as a block",
                      k->type);
@@ -2705,8 +2826,10 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
             if (json_object_get(in->value, "id") == NULL)
                 json_object_set_new(in->value, "id", value_unknown());
         }
-        if (json_is_object(in->value))
+        if (json_is_object(in->value)) {
             tag_unknowns(in->value, in->address);
+            in->id = json_string_value(json_object_get(in->value, "id"));
+        }
     }
 }
 
@@ -2925,10 +3048,14 @@ static void register_block(struct loader *ld, const struct cfg_module *scope,
         }
     } else if (kept == b && b->nlabels == 1 && strcmp(b->type, "module") == 0) {
         const struct ast_attr *fe = ast_body_attr(&b->body, "for_each");
+        const struct ast_attr *ca = ast_body_attr(&b->body, "count");
         struct ref_walk w = {
             .ld = ld, .from = -1, .module = scope, .no_resources = "a module's for_each"};
         if (fe)
             walk_value(&w, fe->value);
+        w.no_resources = "a module's count";
+        if (ca)
+            walk_value(&w, ca->value);
         check_depends_on(ld, b);
         check_shape(ld, &b->body, true);
     }
@@ -3089,6 +3216,7 @@ static void bind_inputs(struct loader *ld, const struct module_call *c, struct c
                     v->base_dir = c->scope ? c->scope->dir : ld->base_dir;
                     w.module = c->scope;
                     w.has_each = m->has_for_each;
+                    w.has_count = m->has_count;
                 } else {
                     w.module = m;
                 }
@@ -3108,14 +3236,14 @@ static void bind_inputs(struct loader *ld, const struct module_call *c, struct c
     }
     for (const struct ast_block *k = call->body.blocks; k; k = k->next)
         error_at(ld, &k->type_loc, "module",
-                 "a module block holds only source, for_each, depends_on and the module's "
-                 "variables");
+                 "a module block holds only source, for_each, count, depends_on and the "
+                 "module's variables");
 }
 
 /* One instance of a call: its module's blocks registered in a new scope. */
-static void add_instance(struct loader *ld, const struct module_call *c, const char *dir,
-                         const char *realdir, const struct module_src *ms, json_t *key,
-                         json_t *value)
+static void add_instance(struct loader *ld, const struct module_call *c, struct cfg_call *call,
+                         const char *dir, const char *realdir, const struct module_src *ms,
+                         json_t *key, json_t *value, json_t *index)
 {
     struct config *cfg = ld->cfg;
     struct cfg_module *m = arena_alloc_align(&cfg->arena, sizeof(*m), _Alignof(struct cfg_module));
@@ -3132,6 +3260,7 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
         ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         json_decref(key);
         json_decref(value);
+        json_decref(index);
         return;
     }
     memset(m, 0, sizeof(*m));
@@ -3144,10 +3273,18 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
     m->each_key = key;
     m->each_value = value;
     m->has_for_each = key != NULL;
-    m->path = arena_printf(&cfg->arena, "%s%smodule.%s%s%s%s", c->scope ? c->scope->path : "",
-                           c->scope ? "." : "", name, key ? "[\"" : "",
-                           key ? json_string_value(key) : "", key ? "\"]" : "");
+    m->count_index = index;
+    m->has_count = index != NULL;
+    if (index)
+        m->path = arena_printf(&cfg->arena, "%s%smodule.%s[%" JSON_INTEGER_FORMAT "]",
+                               c->scope ? c->scope->path : "", c->scope ? "." : "", name,
+                               json_integer_value(index));
+    else
+        m->path = arena_printf(&cfg->arena, "%s%smodule.%s%s%s%s", c->scope ? c->scope->path : "",
+                               c->scope ? "." : "", name, key ? "[\"" : "",
+                               key ? json_string_value(key) : "", key ? "\"]" : "");
     cfg->modules[cfg->nmodules++] = m;
+    call->n = cfg->nmodules - call->first;
     for (const struct ast_file *f = ms->files; f; f = f->next) {
         for (const struct ast_attr *a = f->body.attrs; a; a = a->next) {
             struct src_loc nl = ast_attr_name_loc(a);
@@ -3173,6 +3310,29 @@ static void add_instance(struct loader *ld, const struct module_call *c, const c
     }
 }
 
+/* The record of call c (cfg->calls), its instances to be added next. */
+static struct cfg_call *new_call(struct loader *ld, const struct module_call *c)
+{
+    struct config *cfg = ld->cfg;
+    struct cfg_call *grown =
+        cfg->ncalls < ld->ccap ? cfg->calls : doubled(cfg->calls, &ld->ccap, sizeof(*cfg->calls));
+    char *key = call_key(c->scope, c->b->labels->text);
+    if (grown)
+        cfg->calls = grown;
+    if (cfg->index == NULL)
+        cfg->index = index_new();
+    if (grown == NULL || key == NULL || cfg->index == NULL ||
+        strmap_put(&cfg->index->calls, key, cfg->ncalls) < 0) {
+        free(key);
+        ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    free(key);
+    cfg->calls[cfg->ncalls] = (struct cfg_call){
+        .name = c->b->labels->text, .scope = c->scope, .block = c->b, .first = cfg->nmodules};
+    return &cfg->calls[cfg->ncalls++];
+}
+
 /* A module block: its source read (a local directory), cycles between
  * sources refused, for_each evaluated, and one instance registered per
  * key (or one). */
@@ -3182,6 +3342,7 @@ static void instantiate(struct loader *ld, const struct module_call *c)
     const struct ast_block *b = c->b;
     const struct ast_attr *src = ast_body_attr(&b->body, "source");
     const struct ast_attr *fe = ast_body_attr(&b->body, "for_each");
+    const struct ast_attr *ca = ast_body_attr(&b->body, "count");
     const char *parent_dir = c->scope ? c->scope->dir : ld->base_dir, *text, *dir;
     char real[PATH_MAX];
     const struct module_src *ms;
@@ -3224,6 +3385,10 @@ static void instantiate(struct loader *ld, const struct module_call *c)
         if (p == NULL)
             break;
     }
+    if (fe && ca) {
+        count_and_for_each(ld, ca, fe);
+        return;
+    }
     if ((ms = module_files(ld, b, dir, real)) == NULL)
         return;
     {
@@ -3233,25 +3398,43 @@ static void instantiate(struct loader *ld, const struct module_call *c)
         size_t k = 0;
         const char *key;
         json_t *x;
-        if (fe == NULL) {
-            add_instance(ld, c, dir, realdir, ms, NULL, NULL);
+        struct cfg_call *call = new_call(ld, c);
+        struct eval_ctx ectx = {.cfg = cfg,
+                                .diags = ld->diags,
+                                .no_resources = fe ? "a module's for_each" : "a module's count",
+                                .base_dir = parent_dir,
+                                .module = c->scope};
+        if (call == NULL)
+            return;
+        if (fe == NULL && ca == NULL) {
+            add_instance(ld, c, call, dir, realdir, ms, NULL, NULL, NULL);
             return;
         }
         if (!ld->vars_bound) {
-            /* for_each is known at load: the root's variables first */
+            /* for_each and count are known at load: the root's variables first */
             ld->vars_bound = true;
             if (bind_variables(ld) < 0)
                 return;
         }
-        {
-            struct eval_ctx ectx = {.cfg = cfg,
-                                    .diags = ld->diags,
-                                    .no_resources = "a module's for_each",
-                                    .base_dir = parent_dir,
-                                    .module = c->scope};
-            if (eval_expr(&v, &ectx, fe->value) < 0)
+        if (ca) {
+            json_int_t n = 0;
+            call->has_count = true;
+            if (!count_number(ld, ca, &ectx, &n))
                 return;
+            diag_list_init(&scratch);
+            for (json_int_t i = 0; i < n; i++) {
+                add_instance(ld, c, call, dir, realdir, ms, NULL, NULL, json_integer(i));
+                ld->diags = &scratch;
+                ld->quiet = true;
+            }
+            ld->diags = saved;
+            ld->quiet = false;
+            diag_list_release(&scratch);
+            return;
         }
+        call->has_for_each = true;
+        if (eval_expr(&v, &ectx, fe->value) < 0)
+            return;
         if (!json_is_object(v) && !json_is_array(v)) {
             error_at(ld, &fe->value->loc, "for_each",
                      "for_each needs a list of strings or a map, not a %s", value_type_name(v));
@@ -3270,14 +3453,14 @@ static void instantiate(struct loader *ld, const struct module_call *c)
                              value_type_name(x));
                     continue;
                 }
-                add_instance(ld, c, dir, realdir, ms, json_incref(x), json_incref(x));
+                add_instance(ld, c, call, dir, realdir, ms, json_incref(x), json_incref(x), NULL);
                 ld->diags = &scratch;
                 ld->quiet = true;
             }
         } else {
             json_object_foreach(v, key, x)
             {
-                add_instance(ld, c, dir, realdir, ms, json_string(key), json_incref(x));
+                add_instance(ld, c, call, dir, realdir, ms, json_string(key), json_incref(x), NULL);
                 ld->diags = &scratch;
                 ld->quiet = true;
             }
@@ -3286,6 +3469,17 @@ static void instantiate(struct loader *ld, const struct module_call *c)
         ld->quiet = false;
         diag_list_release(&scratch);
         json_decref(v);
+        if ((call->each_index = malloc(sizeof(*call->each_index))) == NULL) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return;
+        }
+        strmap_init(call->each_index, false);
+        for (size_t i = 0; i < call->n; i++)
+            if (strmap_put(call->each_index,
+                           json_string_value(cfg->modules[call->first + i]->each_key), i) < 0) {
+                ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+                return;
+            }
     }
 }
 
@@ -3329,8 +3523,11 @@ static const char *address_text(struct loader *ld, const struct ast_attr *a, con
             buf_addf(&b, ".%s", s->name);
         } else if (s->index->kind == EXPR_STRING) {
             buf_addf(&b, "[\"%s\"]", s->index->u.str.s);
+        } else if (s->index->kind == EXPR_INT && s->index->u.i >= 0) {
+            buf_addf(&b, "[%" PRId64 "]", s->index->u.i); /* count's index */
         } else {
-            error_at(ld, &s->index->loc, "address", "an address's key is a literal string");
+            error_at(ld, &s->index->loc, "address",
+                     "an address's key is a literal string (for_each) or whole number (count)");
             buf_release(&b);
             return NULL;
         }
@@ -3426,6 +3623,38 @@ static bool config_address(struct loader *ld, const struct ast_attr *a, const ch
 /* Reads the import and moved blocks once every instance is known:
  * addresses checked, moves chained (A -> B, B -> C is A -> C), and
  * conflicts refused (two moves from or to one address, a cycle). */
+/* Terraform's implicit moves of module calls: one that gained count moves
+ * module.NAME to module.NAME[0], one that lost it (and has no for_each)
+ * module.NAME[0] to module.NAME, unless a moved block names either. */
+static void implicit_moves(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    size_t written = cfg->nmoves;
+    for (size_t i = 0; i < cfg->ncalls; i++) {
+        const struct cfg_call *c = &cfg->calls[i];
+        const char *path, *from, *to;
+        bool named = false;
+        if (c->n == 0 || c->has_for_each)
+            continue;
+        path = cfg->modules[c->first]->path;
+        if (c->has_count)
+            from = arena_printf(&cfg->arena, "%s%smodule.%s", c->scope ? c->scope->path : "",
+                                c->scope ? "." : "", c->name),
+            to = path;
+        else
+            from = arena_printf(&cfg->arena, "%s[0]", path), to = path;
+        if (from == NULL) {
+            ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
+            return;
+        }
+        for (size_t k = 0; k < written && !named; k++)
+            named = strcmp(cfg->moves[k].from, from) == 0 || strcmp(cfg->moves[k].to, from) == 0;
+        if (!named)
+            cfg->moves[cfg->nmoves++] =
+                (struct cfg_moved){from, to, c->block->type_loc, .implicit = true};
+    }
+}
+
 static void finish_adoption(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
@@ -3436,12 +3665,12 @@ static void finish_adoption(struct loader *ld)
     for (const struct ast_file *f = cfg->files; f; f = f->next)
         for (const struct ast_block *b = f->body.blocks; b; b = b->next)
             nblocks += strcmp(b->type, "import") == 0 || strcmp(b->type, "moved") == 0;
-    if (nblocks == 0)
+    if (nblocks + cfg->ncalls == 0)
         return;
-    cfg->imports = arena_alloc_align(&cfg->arena, nblocks * sizeof(*cfg->imports),
+    cfg->imports = arena_alloc_align(&cfg->arena, (nblocks + 1) * sizeof(*cfg->imports),
                                      _Alignof(struct cfg_import));
-    cfg->moves =
-        arena_alloc_align(&cfg->arena, nblocks * sizeof(*cfg->moves), _Alignof(struct cfg_moved));
+    cfg->moves = arena_alloc_align(&cfg->arena, (nblocks + cfg->ncalls) * sizeof(*cfg->moves),
+                                   _Alignof(struct cfg_moved));
     if (cfg->imports == NULL || cfg->moves == NULL) {
         ld->rc = errbuf_set(ld->err, AMLSEC_ENOMEM, "out of memory");
         return;
@@ -3530,7 +3759,7 @@ static void finish_adoption(struct loader *ld)
                         error_at(ld, &to->value->loc, "moved", "'%s' and '%s' both move to '%s'",
                                  cfg->moves[i].from, fa, ta);
                 }
-                cfg->moves[cfg->nmoves++] = (struct cfg_moved){fa, ta, b->type_loc};
+                cfg->moves[cfg->nmoves++] = (struct cfg_moved){fa, ta, b->type_loc, false};
             }
         }
     }
@@ -3566,6 +3795,7 @@ static void finish_adoption(struct loader *ld)
                               cfg->moves[i].to);
         }
     }
+    implicit_moves(ld);
 }
 
 int config_load(struct config **out, const struct config_opts *opts, struct diag_list *diags,
@@ -3656,8 +3886,10 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         rc = expand(&ld, &cfg->resources[i]);
     if (rc == 0 && !diags->errors)
         finish_adoption(&ld);
-    if (rc == 0 && !diags->errors)
+    if (rc == 0 && !diags->errors) {
+        validate_root_variables(&ld, 1);
         validate_module_inputs(&ld, false);
+    }
     if (rc < 0 || diags->errors || opts->check_only)
         goto out;
     done = calloc(cfg->nresources ? cfg->nresources : 1, 1);
@@ -3667,6 +3899,7 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
     }
     for (size_t i = 0; i < cfg->nresources; i++)
         eval_in_order(&ld, &cfg->resources[i], done);
+    validate_root_variables(&ld, 2);
     validate_module_inputs(&ld, true);
     for (size_t i = 0; i < cfg->noutputs; i++)
         eval_output(&ld, &cfg->outputs[i]);
@@ -3721,8 +3954,15 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nmodules; i++) {
         json_decref(cfg->modules[i]->each_key);
         json_decref(cfg->modules[i]->each_value);
+        json_decref(cfg->modules[i]->count_index);
     }
     free(cfg->modules);
+    for (size_t i = 0; i < cfg->ncalls; i++)
+        if (cfg->calls[i].each_index) {
+            strmap_release(cfg->calls[i].each_index);
+            free(cfg->calls[i].each_index);
+        }
+    free(cfg->calls);
     free(cfg->locals);
     free(cfg->local_slots);
     json_decref(cfg->settings);
@@ -3748,6 +3988,43 @@ struct cfg_resource *config_find_in(const struct config *cfg, const struct cfg_m
             return r;
     }
     return NULL;
+}
+
+const struct cfg_call *config_find_call(const struct config *cfg, const struct cfg_module *scope,
+                                        const char *name)
+{
+    char *key;
+    size_t i;
+    bool found;
+    if (cfg->index == NULL || (key = call_key(scope, name)) == NULL)
+        return NULL;
+    found = strmap_get(&cfg->index->calls, key, &i);
+    free(key);
+    cfg->index->work++;
+    return found && i < cfg->ncalls ? &cfg->calls[i] : NULL;
+}
+
+const struct cfg_module *config_call_instance(const struct config *cfg, const struct cfg_call *call,
+                                              const json_t *key)
+{
+    size_t i;
+    if (cfg->index)
+        cfg->index->work++;
+    if (call->has_count && json_is_number(key)) {
+        /* instances are registered in index order */
+        double d = json_number_value(key);
+        if (d >= 0 && d < (double)call->n && d == (double)(size_t)d)
+            return cfg->modules[call->first + (size_t)d];
+    } else if (call->has_for_each && call->each_index && json_is_string(key) &&
+               strmap_get(call->each_index, json_string_value(key), &i) && i < call->n) {
+        return cfg->modules[call->first + i];
+    }
+    return NULL;
+}
+
+size_t config_lookup_work(const struct config *cfg)
+{
+    return cfg->index ? cfg->index->work : 0;
 }
 
 struct cfg_resource *config_find(const struct config *cfg, bool existing, const char *kind,

@@ -63,10 +63,23 @@ struct cfg_module {
     const struct cfg_module *parent; /* NULL: called from the root */
     const struct ast_block *call;    /* the module block, in the parent's files */
     json_t *each_key, *each_value;   /* owned; NULL without for_each */
+    json_t *count_index;             /* count.index (owned); NULL without count */
     bool has_for_each;
+    bool has_count;               /* path module.NAME[N]; no instance for count = 0 */
     const char *dir;              /* the module's directory: file() and nested sources */
     const char *realdir;          /* its canonical path (cycles between sources) */
     const struct ast_file *files; /* the module's parsed files (shared by its instances) */
+};
+
+/* One module block (a call), whatever its instances: module.NAME[...]
+ * reads them (none for count = 0 or an empty for_each). */
+struct cfg_call {
+    const char *name;               /* the label */
+    const struct cfg_module *scope; /* the calling module (NULL: the root) */
+    const struct ast_block *block;
+    bool has_for_each, has_count;
+    size_t first, n;           /* its instances: cfg->modules[first .. first + n) */
+    struct strmap *each_index; /* for_each: each key -> its instance's offset (owned) */
 };
 
 /* An attribute of one resource kind that declares a child resource of
@@ -161,6 +174,10 @@ struct cfg_import {
 struct cfg_moved {
     const char *from, *to;
     struct src_loc loc;
+    /* Not written: a module call that gained count moves module.NAME to
+     * module.NAME[0], one that lost it module.NAME[0] to module.NAME (as
+     * Terraform does); skipped when the state holds the destination. */
+    bool implicit;
 };
 
 /* One instance of a resource: what the catalogue, planner and rules see. */
@@ -178,6 +195,10 @@ struct cfg_instance {
     json_t *attrs;
     json_t *sensitive; /* array of attribute paths whose value is sensitive (owned) */
     json_t *value;     /* what a reference to this instance evaluates to (owned) */
+    /* value's "id" when it is a string, recorded while value is built (the
+     * rules index every instance by it); NULL when it is not one or was not
+     * recorded (read it from value then). Borrowed from value. */
+    const char *id;
 };
 
 /* How references to resources evaluate. The front end does not know ARM;
@@ -243,6 +264,8 @@ struct config {
     size_t nmoves;
     struct cfg_module **modules; /* module instances, callers first */
     size_t nmodules;
+    struct cfg_call *calls; /* module blocks, callers first */
+    size_t ncalls;
     struct cfg_local *locals; /* in source order */
     size_t nlocals;
     uint32_t *local_slots; /* open addressing: local index + 1; 0 = empty */
@@ -263,6 +286,16 @@ struct cfg_resource *config_find(const struct config *cfg, bool existing, const 
 /* Finds a resource of a module (NULL: the root). */
 struct cfg_resource *config_find_in(const struct config *cfg, const struct cfg_module *module,
                                     bool existing, const char *kind, const char *name);
+/* Finds the module block NAME called from scope (NULL: the root), or NULL:
+ * one look-up in an index. */
+const struct cfg_call *config_find_call(const struct config *cfg, const struct cfg_module *scope,
+                                        const char *name);
+/* The instance of call that key picks (a number for count, a string for
+ * for_each), or NULL: one look-up. */
+const struct cfg_module *config_call_instance(const struct config *cfg, const struct cfg_call *call,
+                                              const json_t *key);
+/* Entries the module look-ups above visited (tests count it). */
+size_t config_lookup_work(const struct config *cfg);
 /* Finds a root module's local by name, or NULL. */
 struct cfg_local *config_find_local(const struct config *cfg, const char *name);
 /* Finds a lazily read value: ns 'l' local, 'v' module input, 'o' module

@@ -155,18 +155,29 @@ void diag_list_append(struct diag_list *dst, struct diag_list *src)
     diag_list_release(src); /* its index too; dst's stays valid: items were appended */
 }
 
+/* A message formatted once: "%s" is copied, and a message that fits a
+ * small buffer is not formatted a second time into its allocation (the
+ * rules add a message, hint and note to each finding: 50,000 resources
+ * format 18,000 of them). */
 static char *vformat(const char *fmt, va_list ap)
 {
+    char small[512];
     va_list cp;
     int n;
     char *s;
+    if (strcmp(fmt, "%s") == 0)
+        return strdup(va_arg(ap, const char *));
     va_copy(cp, ap);
-    n = vsnprintf(NULL, 0, fmt, cp);
+    n = vsnprintf(small, sizeof(small), fmt, cp);
     va_end(cp);
     if (n < 0)
         return NULL;
     s = malloc((size_t)n + 1);
-    if (s)
+    if (s == NULL)
+        return NULL;
+    if ((size_t)n < sizeof(small))
+        memcpy(s, small, (size_t)n + 1);
+    else
         vsnprintf(s, (size_t)n + 1, fmt, ap);
     return s;
 }

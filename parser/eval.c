@@ -107,7 +107,8 @@ static int eval_template(json_t **out, struct eval_ctx *ctx, const struct ast_ex
             break;
     }
     if (rc == 0)
-        *out = unknown ? defer_template(ctx, e) : json_stringn(b.ptr, b.len);
+        /* literal parts and jansson strings: UTF-8 (see EXPR_STRING) */
+        *out = unknown ? defer_template(ctx, e) : json_stringn_nocheck(b.ptr, b.len);
     buf_release(&b);
     return rc;
 }
@@ -138,10 +139,11 @@ static void node_eval(struct eval_ctx *ctx, struct cfg_local *l)
 {
     struct eval_ctx lc = {
         .cfg = ctx->cfg, .diags = ctx->diags, .base_dir = l->base_dir, .module = l->eval_in};
-    if (l->ns == 'v' && l->scope && l->eval_in == l->scope->parent && l->scope->has_for_each) {
-        /* the caller's each.key / each.value */
+    if (l->ns == 'v' && l->scope && l->eval_in == l->scope->parent) {
+        /* the caller's each.key / each.value, or count.index */
         lc.each_key = l->scope->each_key;
         lc.each_value = l->scope->each_value;
+        lc.count_index = l->scope->count_index;
     }
     l->state = CFG_LOCAL_EVALUATING;
     lc.whole_value = true;
@@ -213,77 +215,83 @@ static int module_object(json_t **out, struct eval_ctx *ctx, const struct cfg_mo
     return 0;
 }
 
-/* module.NAME.OUT, module.NAME["key"].OUT, module.NAME: *s is left at the
- * first step not consumed. */
+/* module.NAME.OUT, module.NAME["key"].OUT, module.NAME[0].OUT,
+ * module.NAME: *s is left at the first step not consumed. */
 static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
                         const struct ast_step **sp)
 {
     const struct config *cfg = ctx->cfg;
     const struct ast_step *s = *sp;
-    const struct cfg_module *first = NULL;
+    const struct cfg_call *call;
+    struct cfg_module *const *inst;
     json_t *v = NULL;
     int rc;
     if (s == NULL || s->kind != STEP_ATTR)
         return fail(ctx, &e->loc, "reference", "expected module.NAME.OUTPUT");
-    for (size_t i = 0; i < cfg->nmodules && first == NULL; i++)
-        if (cfg->modules[i]->parent == ctx->module && strcmp(cfg->modules[i]->name, s->name) == 0)
-            first = cfg->modules[i];
-    if (first == NULL)
+    call = config_find_call(cfg, ctx->module, s->name);
+    if (call == NULL || (call->n == 0 && !call->has_for_each && !call->has_count))
         return fail(ctx, &e->loc, "unknown-module", "undeclared module '%s'", s->name);
+    inst = cfg->modules + call->first;
     s = s->next;
-    if (!first->has_for_each) {
+    if (!call->has_for_each && !call->has_count) {
         if (s && s->kind == STEP_ATTR) {
-            struct cfg_local *l = config_find_node(cfg, first, 'o', s->name);
+            struct cfg_local *l = config_find_node(cfg, inst[0], 'o', s->name);
             if (l == NULL)
                 return fail(ctx, &s->loc, "unknown-output", "module '%s' has no output '%s'",
-                            first->name, s->name);
+                            call->name, s->name);
             *sp = s->next;
             return node_value(out, ctx, l, &s->loc);
         }
         *sp = s;
-        return module_object(out, ctx, first);
+        return module_object(out, ctx, inst[0]);
     }
-    /* for_each: a map of key -> outputs, indexed by the steps that follow */
+    /* for_each: a map of key -> outputs, count: a list of them in index
+     * order, indexed by the steps that follow */
     if (s && s->kind == STEP_INDEX) {
         json_t *key = NULL;
+        const struct cfg_module *m;
         if ((rc = eval_expr(&key, ctx, s->index)) < 0)
             return rc;
-        for (size_t i = 0; i < cfg->nmodules; i++) {
-            const struct cfg_module *m = cfg->modules[i];
-            if (m->parent == ctx->module && strcmp(m->name, first->name) == 0 &&
-                json_equal(m->each_key, key)) {
-                json_decref(key);
-                *sp = s->next;
-                if (s->next && s->next->kind == STEP_ATTR) {
-                    struct cfg_local *l = config_find_node(cfg, m, 'o', s->next->name);
-                    if (l == NULL)
-                        return fail(ctx, &s->next->loc, "unknown-output",
-                                    "module '%s' has no output '%s'", first->name, s->next->name);
-                    *sp = s->next->next;
-                    return node_value(out, ctx, l, &s->next->loc);
-                }
-                return module_object(out, ctx, m);
+        if ((m = config_call_instance(cfg, call, key)) != NULL) {
+            json_decref(key);
+            *sp = s->next;
+            if (s->next && s->next->kind == STEP_ATTR) {
+                struct cfg_local *l = config_find_node(cfg, m, 'o', s->next->name);
+                if (l == NULL)
+                    return fail(ctx, &s->next->loc, "unknown-output",
+                                "module '%s' has no output '%s'", call->name, s->next->name);
+                *sp = s->next->next;
+                return node_value(out, ctx, l, &s->next->loc);
             }
+            return module_object(out, ctx, m);
         }
-        rc = value_is_unknown(key)
-                 ? (*out = key, *sp = s->next, 0)
-                 : fail(ctx, &s->loc, "unknown-key", "module '%s' has no instance %s", first->name,
+        rc = value_is_unknown(key) ? (*out = key, *sp = s->next, 0)
+             : json_is_number(key) && call->has_count
+                 ? fail(ctx, &s->loc, "unknown-key",
+                        "module '%s' has no instance [%g] (count is %zu)", call->name,
+                        json_number_value(key), call->n)
+             : call->has_count
+                 ? fail(ctx, &s->loc, "unknown-key",
+                        "module '%s' has count: an instance is picked by its index (a number), "
+                        "not a %s",
+                        call->name, value_type_name(key))
+                 : fail(ctx, &s->loc, "unknown-key", "module '%s' has no instance %s", call->name,
                         json_is_string(key) ? json_string_value(key) : "of that key");
         if (rc < 0)
             json_decref(key);
         return rc;
     }
-    v = json_object();
-    for (size_t i = 0; i < cfg->nmodules; i++) {
-        const struct cfg_module *m = cfg->modules[i];
+    v = call->has_count ? json_array() : json_object();
+    for (size_t i = 0; i < call->n; i++) {
         json_t *o = NULL;
-        if (m->parent != ctx->module || strcmp(m->name, first->name) != 0)
-            continue;
-        if ((rc = module_object(&o, ctx, m)) < 0) {
+        if ((rc = module_object(&o, ctx, inst[i])) < 0) {
             json_decref(v);
             return rc;
         }
-        json_object_set_new(v, json_string_value(m->each_key), o);
+        if (call->has_count)
+            json_array_append_new(v, o);
+        else
+            json_object_set_new(v, json_string_value(inst[i]->each_key), o);
     }
     *sp = s;
     *out = v;
@@ -410,10 +418,26 @@ static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const s
 
 static int apply_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
                        bool from_resource);
+static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s);
+
+/* What x[*] iterates over (v consumed; new reference): a list itself, a
+ * null an empty list, any other value a list of itself. */
+static json_t *splat_list(json_t *v)
+{
+    json_t *list;
+    if (json_is_array(v))
+        return v;
+    list = json_array();
+    if (!json_is_null(v))
+        json_array_append(list, v);
+    json_decref(v);
+    return list;
+}
 
 /* x[*] then the steps after it: those steps applied to each element of
  * the list x (v, consumed); a null is an empty list, any other value a list
- * of itself (Terraform's splat). */
+ * of itself (Terraform's splat). Outside a resource's value, as a
+ * postfix's steps (an unknown element defers them). */
 static int apply_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
                        bool from_resource)
 {
@@ -424,19 +448,13 @@ static int apply_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const stru
         *out = v;
         return 0;
     }
-    if (json_is_array(v)) {
-        list = v;
-    } else {
-        list = json_array();
-        if (!json_is_null(v))
-            json_array_append(list, v);
-        json_decref(v);
-    }
+    list = splat_list(v);
     r = json_array();
     json_array_foreach(list, i, x)
     {
         json_t *y = NULL;
-        if ((rc = apply_steps(&y, ctx, json_incref(x), s->next, from_resource)) < 0)
+        if ((rc = from_resource ? apply_steps(&y, ctx, json_incref(x), s->next, true)
+                                : postfix_steps(&y, ctx, json_incref(x), s->next)) < 0)
             break;
         json_array_append_new(r, y);
     }
@@ -605,15 +623,16 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     for (const struct eval_scope *sc = ctx->scope; sc; sc = sc->up) {
         if (strcmp(sc->name, root) != 0)
             continue;
-        return apply_steps(out, ctx, json_incref(sc->value), s, false);
+        return postfix_steps(out, ctx, json_incref(sc->value), s);
     }
     if (strcmp(root, "count") == 0) {
-        if (ctx->self == NULL || ctx->self->count_index == NULL)
+        const json_t *ci = ctx->self ? ctx->self->count_index : ctx->count_index;
+        if (ci == NULL)
             return fail(ctx, &e->loc, "count",
                         "count.index can only be used in a block with count");
         if (s == NULL || s->kind != STEP_ATTR || strcmp(s->name, "index") != 0)
             return fail(ctx, &e->loc, "count", "expected count.index");
-        v = json_incref(ctx->self->count_index);
+        v = json_incref((json_t *)ci);
         s = s->next;
     } else if (strcmp(root, "local") == 0 || (ctx->module && strcmp(root, "var") == 0)) {
         if (s == NULL || s->kind != STEP_ATTR)
@@ -723,7 +742,142 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     }
     if (origin)
         return eval_resource_path(out, ctx, v, s, origin);
+    /* a variable's, a local's: an unknown (or an unknown index) on the way
+     * defers the steps, rather than standing for their result */
+    if (!from_resource)
+        return postfix_steps(out, ctx, v, s);
     return apply_steps(out, ctx, v, s, from_resource);
+}
+
+/* Steps on a value known only after apply, or with an index that is (v
+ * consumed; key, consumed, is step s's index when already evaluated): the
+ * steps from s on are deferred like an operator, its "function" "[]" and
+ * its arguments the value then one per step, [".", NAME], ["[]", KEY] or
+ * ["[*]"] (steps_values), when every unknown can be filled in later; else
+ * the result is unknown for good. The indexes are evaluated now. */
+static int defer_steps(json_t **out, struct eval_ctx *ctx, json_t *v, json_t *key,
+                       const struct ast_step *s)
+{
+    json_t *args = json_array();
+    int rc = 0;
+    bool resolvable = value_unknown_resolvable(v);
+    json_array_append_new(args, v);
+    for (; s; s = s->next) {
+        if (s->kind == STEP_INDEX && key == NULL && (rc = eval_expr(&key, ctx, s->index)) < 0)
+            break;
+        if (s->kind == STEP_INDEX)
+            resolvable &= value_unknown_resolvable(key);
+        json_array_append_new(args, s->kind == STEP_ATTR    ? json_pack("[ss]", ".", s->name)
+                                    : s->kind == STEP_INDEX ? json_pack("[so]", "[]", key)
+                                                            : json_pack("[s]", "[*]"));
+        key = NULL;
+    }
+    json_decref(key);
+    if (rc < 0) {
+        json_decref(args);
+        return rc;
+    }
+    if (!resolvable) {
+        json_decref(args);
+        *out = value_unknown();
+        return 0;
+    }
+    if ((*out = value_unknown_call("[]", args)) == NULL) /* args consumed */
+        *out = value_unknown();
+    return 0;
+}
+
+/* Applies the steps s of a postfix to v (consumed), with a reference's
+ * errors (apply_key_step); an unknown reached on the way defers the rest. */
+static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s)
+{
+    int rc;
+    for (; s; s = s->next) {
+        json_t *key = NULL;
+        if (value_is_unknown(v))
+            return defer_steps(out, ctx, v, NULL, s);
+        if (s->kind == STEP_SPLAT)
+            return apply_splat(out, ctx, v, s, false);
+        if (s->kind == STEP_INDEX) {
+            if ((rc = eval_expr(&key, ctx, s->index)) < 0) {
+                json_decref(v);
+                return rc;
+            }
+            if (value_is_unknown(key))
+                return defer_steps(out, ctx, v, key, s);
+        }
+        if ((rc = apply_key_step(&v, ctx, v, s, false, key)) < 0)
+            return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+/* f(x)[0], (e).a, [1, 2][*].b: the base's value, then the steps. A whole
+ * instance read in the base is its object, secrets and all (as in a
+ * call's argument), since a step may reach any attribute of it. */
+static int eval_postfix(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
+{
+    json_t *v = NULL;
+    bool whole = ctx->whole_value;
+    int rc;
+    ctx->whole_value = true;
+    rc = eval_expr(&v, ctx, e->u.post.base);
+    ctx->whole_value = whole;
+    if (rc < 0)
+        return rc;
+    return postfix_steps(out, ctx, v, e->u.post.steps);
+}
+
+/* A deferred "[]" (defer_steps), its value and indexes now known: the
+ * steps from args[i] on applied to v (consumed). */
+static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const json_t *args, size_t i)
+{
+    for (; i < json_array_size(args); i++) {
+        const json_t *st = json_array_get(args, i);
+        const char *what = json_string_value(json_array_get(st, 0));
+        struct ast_step step;
+        json_t *key = NULL;
+        int rc;
+        memset(&step, 0, sizeof(step));
+        if (what == NULL || value_contains_unknown(v)) {
+            json_decref(v);
+            return AMLSEC_EPARSE;
+        }
+        if (strcmp(what, "[*]") == 0) {
+            json_t *list = splat_list(v), *r = json_array(), *x;
+            size_t k;
+            rc = 0;
+            json_array_foreach(list, k, x)
+            {
+                json_t *y = NULL;
+                if ((rc = steps_values(&y, ctx, json_incref(x), args, i + 1)) < 0)
+                    break;
+                json_array_append_new(r, y);
+            }
+            json_decref(list);
+            if (rc < 0) {
+                json_decref(r);
+                return rc;
+            }
+            *out = r;
+            return 0;
+        }
+        if (strcmp(what, ".") == 0 && json_is_string(json_array_get(st, 1))) {
+            step.kind = STEP_ATTR;
+            step.name = json_string_value(json_array_get(st, 1));
+        } else if (strcmp(what, "[]") == 0 && json_array_get(st, 1) != NULL) {
+            step.kind = STEP_INDEX;
+            key = json_incref(json_array_get(st, 1));
+        } else {
+            json_decref(v);
+            return AMLSEC_EPARSE;
+        }
+        if ((rc = apply_key_step(&v, ctx, v, &step, false, key)) < 0)
+            return rc;
+    }
+    *out = v;
+    return 0;
 }
 
 static bool values_equal(const json_t *a, const json_t *b)
@@ -3089,10 +3243,141 @@ static int for_add(struct eval_ctx *ctx, const struct ast_for *f, json_t *r, jso
     return 0;
 }
 
+/* A for expression's key as text (for_element's conversion); NULL when it
+ * is not a string, a number or a bool. New reference. */
+static json_t *for_key_text(const json_t *k)
+{
+    struct buf b;
+    json_t *r = NULL;
+    buf_init(&b, 0);
+    if (to_text(&b, k))
+        r = json_stringn(b.ptr ? b.ptr : "", b.len);
+    buf_release(&b);
+    return r;
+}
+
+/* A for expression over a known collection where a condition or a key is
+ * known only after apply (Terraform's result is then unknown as a whole):
+ * every element again, deferred like an operator (its "function" "[for]",
+ * "{for}" or "{for...}", its arguments one [COND, VALUE] or [COND, KEY,
+ * VALUE] per element not known to be left out; for_values), so that apply
+ * makes it once they are known. Errors are reported as the first pass
+ * would, except those of an element whose condition is unknown: Terraform
+ * would not evaluate it either, so one leaves the result unknown for good.
+ * The scope's ks and vs are set per element. */
+static int defer_for(json_t **out, struct eval_ctx *ctx, const struct ast_for *f,
+                     const json_t *coll, const char **keys, size_t n, struct eval_scope *ks,
+                     struct eval_scope *vs)
+{
+    json_t *args = json_array();
+    bool resolvable = true;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0 && resolvable; i++) {
+        bool is_map = json_is_object(coll);
+        json_t *idx = is_map ? json_string(keys[i]) : json_integer((json_int_t)i);
+        json_t *c = NULL, *key = NULL, *value = NULL;
+        struct diag_list *saved = ctx->diags, scratch;
+        ks->value = idx;
+        vs->value = is_map ? json_object_get(coll, keys[i]) : json_array_get(coll, i);
+        if (f->cond == NULL)
+            c = json_true();
+        else if ((rc = eval_expr(&c, ctx, f->cond)) == 0 && !value_is_unknown(c) &&
+                 !json_is_boolean(c))
+            rc = fail(ctx, &f->cond->loc, "type", "the condition of 'if' needs a bool, not a %s",
+                      value_type_name(c));
+        if (rc < 0 || json_is_false(c)) {
+            json_decref(c);
+            json_decref(idx);
+            continue;
+        }
+        diag_list_init(&scratch);
+        if (value_is_unknown(c))
+            ctx->diags = &scratch; /* an element that may be left out */
+        if (f->key && (rc = eval_expr(&key, ctx, f->key)) == 0 && !value_is_unknown(key)) {
+            json_t *text = for_key_text(key);
+            if (text == NULL)
+                rc =
+                    fail(ctx, &f->key->loc, "type",
+                         "a for expression's keys must be strings, not a %s", value_type_name(key));
+            json_decref(key);
+            key = text;
+        }
+        if (rc == 0)
+            rc = eval_expr(&value, ctx, f->value);
+        ctx->diags = saved;
+        diag_list_release(&scratch);
+        if (rc < 0 && value_is_unknown(c)) {
+            rc = 0;
+            resolvable = false;
+        } else if (rc == 0) {
+            resolvable = value_unknown_resolvable(c) && value_unknown_resolvable(value) &&
+                         (key == NULL || value_unknown_resolvable(key));
+            json_array_append_new(args, key ? json_pack("[OOO]", c, key, value)
+                                            : json_pack("[OO]", c, value));
+        }
+        json_decref(c);
+        json_decref(key);
+        json_decref(value);
+        json_decref(idx);
+    }
+    if (rc < 0 || !resolvable) {
+        json_decref(args);
+        if (rc == 0)
+            *out = value_unknown();
+        return rc;
+    }
+    *out = value_unknown_call(!f->is_map ? "[for]" : f->grouping ? "{for...}" : "{for}", args);
+    if (*out == NULL) /* args consumed */
+        *out = value_unknown();
+    return 0;
+}
+
+/* A deferred for expression (defer_for), its conditions, keys and values
+ * now known. */
+static int for_values(json_t **out, const char *op, const json_t *args)
+{
+    bool is_map = op[0] == '{', grouping = strcmp(op, "{for...}") == 0;
+    json_t *r = is_map ? json_object() : json_array(), *e;
+    size_t i;
+    json_array_foreach(args, i, e)
+    {
+        const json_t *c = json_array_get(e, 0);
+        json_t *value = json_array_get(e, is_map ? 2 : 1), *key, *have;
+        if (!json_is_boolean(c) || value == NULL || json_array_size(e) != (is_map ? 3u : 2u))
+            break;
+        if (json_is_false(c))
+            continue;
+        if (!is_map) {
+            json_array_append(r, value);
+            continue;
+        }
+        if ((key = for_key_text(json_array_get(e, 1))) == NULL)
+            break;
+        have = json_object_get(r, json_string_value(key));
+        if (grouping && have == NULL)
+            json_object_set_new(r, json_string_value(key), have = json_array());
+        if (grouping)
+            json_array_append(have, value);
+        else if (have == NULL)
+            json_object_set(r, json_string_value(key), value);
+        json_decref(key);
+        if (have && !grouping)
+            break; /* two elements with one key */
+    }
+    if (i < json_array_size(args)) {
+        json_decref(r);
+        return AMLSEC_EPARSE;
+    }
+    *out = r;
+    return 0;
+}
+
 /* [for k, v in coll : value if cond] and {for k, v in coll : key => value...}.
  * A list binds k to the index, a map to the key (in lexical order, as
- * Terraform does). Unknown collections, conditions or keys make the whole
- * result unknown; unknown values stay in place. */
+ * Terraform does). Unknown conditions or keys make the whole result
+ * unknown until they are known (defer_for); an unknown collection, for good
+ * (its elements are not there to evaluate the body on); unknown values stay
+ * in place. */
 static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
     const struct ast_for *f = e->u.forx;
@@ -3107,7 +3392,10 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
     if ((rc = eval_expr(&coll, ctx, f->coll)) < 0)
         return rc;
     if (value_is_unknown(coll)) {
-        *out = coll;
+        /* not the collection's own unknown: filled in, it would become the
+         * collection, not the result */
+        json_decref(coll);
+        *out = value_unknown();
         return 0;
     }
     if (!json_is_array(coll) && !json_is_object(coll)) {
@@ -3143,13 +3431,16 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
         json_decref(key);
         json_decref(idx);
     }
+    if (rc == 0 && unknown) {
+        json_decref(r);
+        r = NULL;
+        rc = defer_for(&r, ctx, f, coll, keys, n, &ks, &vs);
+    }
     ctx->scope = saved;
     free(keys);
     json_decref(coll);
-    if (rc < 0 || unknown) {
+    if (rc < 0) {
         json_decref(r);
-        if (rc == 0)
-            *out = value_unknown();
         return rc;
     }
     *out = r;
@@ -3200,6 +3491,10 @@ static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const j
                {"<", OP_LT},  {"<=", OP_LE}, {">", OP_GT},  {">=", OP_GE}};
     const json_t *a = json_array_get(args, 0), *b = json_array_get(args, 1);
     size_t n = json_array_size(args);
+    if (strcmp(op, "[]") == 0 && n >= 1)
+        return steps_values(out, ctx, json_incref((json_t *)a), args, 1);
+    if (strcmp(op, "[for]") == 0 || strcmp(op, "{for}") == 0 || strcmp(op, "{for...}") == 0)
+        return for_values(out, op, args);
     if (strcmp(op, "?:") == 0 && n == 3) {
         if (!json_is_boolean(a))
             return AMLSEC_EPARSE;
@@ -3264,7 +3559,9 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
         *out = value_number(e->u.d);
         return *out ? 0 : fail(ctx, &e->loc, "arithmetic", "the number is not finite");
     case EXPR_STRING:
-        *out = json_stringn(e->u.str.s, e->u.str.len);
+        /* the lexer's strings are UTF-8 (the source is checked, escapes
+         * are scalar values): jansson's check of every literal is skipped */
+        *out = json_stringn_nocheck(e->u.str.s, e->u.str.len);
         return 0;
     case EXPR_TEMPLATE:
         return eval_template(out, ctx, e);
@@ -3390,6 +3687,8 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
         return rc;
     case EXPR_FOR:
         return eval_for(out, ctx, e);
+    case EXPR_POSTFIX:
+        return eval_postfix(out, ctx, e);
     }
     return fail(ctx, &e->loc, "internal", "unknown expression kind %d", (int)e->kind);
 }

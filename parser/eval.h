@@ -32,6 +32,7 @@ struct eval_ctx {
     const char *base_dir;                /* file() paths are relative to it */
     const struct cfg_module *module;     /* the module whose names are read (NULL: root) */
     const json_t *each_key, *each_value; /* each.key/value when self is NULL (a module call) */
+    const json_t *count_index;           /* count.index when self is NULL (a module call) */
     bool sensitive;                      /* out: a sensitive variable was read */
     /* in: a whole instance read stands for its whole object (locals,
      * outputs), not for its id: what it holds that is secret counts */

@@ -230,6 +230,14 @@ static size_t take_region(struct fmt *f, const struct tok *t, size_t n, size_t i
     return k + 1;
 }
 
+/* Whether an item of kind t ends an operand. */
+static bool operand_end(int t)
+{
+    return t == TOK_IDENT || t == TOK_TRAV || t == TOK_INT || t == TOK_DECIMAL || t == TOK_STRING ||
+           t == TOK_TRUE || t == TOK_FALSE || t == TOK_NULL || t == TOK_RPAREN ||
+           t == TOK_RBRACKET || t == TOK_RBRACE || t == ITEM_REGION;
+}
+
 /* Whether the last item (newlines and comments aside) ends an operand, so
  * that a `-` after it is the binary one. */
 static bool ends_operand(const struct items *items)
@@ -238,9 +246,7 @@ static bool ends_operand(const struct items *items)
         int t = items->v[i].tok;
         if (t == TOK_NL || t == TOK_COMMENT)
             continue;
-        return t == TOK_IDENT || t == TOK_TRAV || t == TOK_INT || t == TOK_DECIMAL ||
-               t == TOK_STRING || t == TOK_TRUE || t == TOK_FALSE || t == TOK_NULL ||
-               t == TOK_RPAREN || t == TOK_RBRACKET || t == TOK_RBRACE || t == ITEM_REGION;
+        return operand_end(t);
     }
     return false;
 }
@@ -434,8 +440,8 @@ static int space_between(const struct item *p, const struct item *n)
         return 0;
     if (n->tok == TOK_LPAREN)
         return p->tok == TOK_IDENT ? 0 : 1;
-    if (n->tok == TOK_LBRACKET)
-        return p->tok == TOK_IDENT || p->tok == TOK_RBRACKET ? 0 : 1;
+    if (n->tok == TOK_LBRACKET) /* after an operand, an index: f(x)[0], {a = 1}["a"] */
+        return operand_end(p->tok) ? 0 : 1;
     return 1;
 }
 

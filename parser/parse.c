@@ -346,56 +346,69 @@ struct ast_expr *parse_traversal(struct parse_ctx *ctx, const char *root, const 
     return e;
 }
 
-static void add_step(struct ast_expr *t, struct ast_step *s)
+/* Appends step s to e's steps: a reference's traversal, or the steps of a
+ * postfix; any other expression becomes the base of a new postfix, so that
+ * f(x).a[0] is one EXPR_POSTFIX with two steps. Returns the expression the
+ * step now belongs to (e after out of memory: reported). */
+static struct ast_expr *add_step(struct parse_ctx *ctx, struct ast_expr *e, struct ast_step *s,
+                                 const struct src_loc *loc)
 {
-    struct ast_step **tail = &t->u.trav.steps;
+    struct ast_step **tail;
+    size_t *n;
+    if (e->kind != EXPR_TRAVERSAL && e->kind != EXPR_POSTFIX) {
+        struct ast_expr *p = expr_new(ctx, EXPR_POSTFIX, loc);
+        if (p->kind != EXPR_POSTFIX)
+            return e;
+        p->u.post.base = e;
+        e = p;
+    }
+    tail = e->kind == EXPR_TRAVERSAL ? &e->u.trav.steps : &e->u.post.steps;
+    n = e->kind == EXPR_TRAVERSAL ? &e->u.trav.n : &e->u.post.n;
     while (*tail)
         tail = &(*tail)->next;
     *tail = s;
-    t->u.trav.n++;
+    (*n)++;
+    e->loc = *loc;
+    return e;
 }
 
 struct ast_expr *parse_step_attr(struct parse_ctx *ctx, struct ast_expr *t, const char *name,
                                  const struct src_loc *nloc, const struct src_loc *loc)
 {
     struct ast_step *s = node(ctx, sizeof(*s));
-    if (s == NULL || t->kind != EXPR_TRAVERSAL)
+    if (s == NULL)
         return t;
+    s->next = NULL;
     s->kind = STEP_ATTR;
     s->name = name;
     s->loc = *nloc;
-    add_step(t, s);
-    t->loc = *loc;
-    return t;
+    return add_step(ctx, t, s, loc);
 }
 
 struct ast_expr *parse_step_index(struct parse_ctx *ctx, struct ast_expr *t, struct ast_expr *index,
                                   const struct src_loc *iloc, const struct src_loc *loc)
 {
     struct ast_step *s = node(ctx, sizeof(*s));
-    if (s == NULL || t->kind != EXPR_TRAVERSAL)
+    if (s == NULL)
         return t;
+    s->next = NULL;
     s->kind = STEP_INDEX;
     s->index = index;
     s->loc = *iloc;
-    add_step(t, s);
-    t->loc = *loc;
-    return t;
+    return add_step(ctx, t, s, loc);
 }
 
 struct ast_expr *parse_step_splat(struct parse_ctx *ctx, struct ast_expr *t,
                                   const struct src_loc *open, const struct src_loc *loc)
 {
     struct ast_step *s = node(ctx, sizeof(*s));
-    if (s == NULL || t->kind != EXPR_TRAVERSAL)
+    if (s == NULL)
         return t;
     memset(s, 0, sizeof(*s));
     s->kind = STEP_SPLAT;
     s->loc = *open;
     s->loc.end = loc->end;
-    add_step(t, s);
-    t->loc = *loc;
-    return t;
+    return add_step(ctx, t, s, loc);
 }
 
 /* <<-EOT: remove the indentation common to every non-blank line. Line starts

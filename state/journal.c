@@ -20,7 +20,7 @@
 
 #define JOURNAL_MAX_BYTES ((size_t)256 << 20)
 
-static const char *const op_names[] = {"create", "update", "delete"};
+static const char *const op_names[] = {"create", "update", "delete", "move"};
 
 const char *journal_op_name(enum journal_op op)
 {
@@ -29,14 +29,15 @@ const char *journal_op_name(enum journal_op op)
 
 const char *journal_outcome_name(enum journal_outcome o)
 {
-    static const char *const names[] = {"adopted", "dropped", "removed", "not deleted",
-                                        "pending (checked again on the next run)"};
+    static const char *const names[] = {
+        "adopted", "dropped", "removed", "not deleted", "pending (checked again on the next run)",
+        "moved"};
     return names[o];
 }
 
 static int op_parse(enum journal_op *out, const char *s)
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < (int)(sizeof(op_names) / sizeof(op_names[0])); i++) {
         if (s && strcmp(s, op_names[i]) == 0) {
             *out = (enum journal_op)i;
             return 0;
@@ -68,6 +69,7 @@ static void entry_release(struct journal_entry *e)
     free(e->digest);
     free(e->time);
     free(e->operation);
+    free(e->from);
     json_decref(e->dependencies);
     json_decref(e->sensitive);
     json_decref(e->attributes);
@@ -194,6 +196,11 @@ static const char *begin_missing(json_t *rec)
         return "dependencies";
     if (json_object_get(rec, "sensitive") && !json_is_array(json_object_get(rec, "sensitive")))
         return "sensitive";
+    if (strcmp(json_string_value(json_object_get(rec, "op")), op_names[JOURNAL_MOVE]) == 0) {
+        const char *from = json_string_value(json_object_get(rec, "from"));
+        if (from == NULL || *from == '\0')
+            return "from";
+    }
     return NULL;
 }
 
@@ -209,13 +216,14 @@ static int apply_record(struct journal *j, json_t *rec, size_t line, struct errb
                           j->path, line);
     if (strcmp(t, "begin") == 0) {
         enum journal_op op;
-        const char *missing = begin_missing(rec);
+        const char *missing;
         if (find_entry(j, id))
             return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: intent %s twice",
                               j->path, line, id);
         if (op_parse(&op, json_string_value(json_object_get(rec, "op"))) < 0)
             return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: unknown operation",
                               j->path, line);
+        missing = begin_missing(rec);
         if (missing)
             return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: intent without %s",
                               j->path, line, missing);
@@ -239,6 +247,8 @@ static int apply_record(struct journal *j, json_t *rec, size_t line, struct errb
         e->digest = jstrdup(rec, "digest");
         e->dependencies = json_incref(json_object_get(rec, "dependencies"));
         e->sensitive = json_incref(json_object_get(rec, "sensitive"));
+        if (op == JOURNAL_MOVE && (e->from = jstrdup(rec, "from")) == NULL)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         if (!e->dependencies)
             e->dependencies = json_array();
         if (!e->sensitive)
@@ -615,6 +625,14 @@ int journal_begin(struct journal *j, const struct journal_intent *in, char *out_
                     in->request_digest, "dependencies", in->dependencies ? in->dependencies : none,
                     "sensitive", in->sensitive ? in->sensitive : none);
     json_decref(none);
+    if (rec && (in->op == JOURNAL_MOVE) != (in->from != NULL)) {
+        json_decref(rec);
+        return errbuf_set(err, AMLSEC_EUSAGE, "a journal move needs the address it moves from");
+    }
+    if (rec && in->from && json_object_set_new(rec, "from", json_string(in->from)) < 0) {
+        json_decref(rec);
+        rec = NULL;
+    }
     if (rec == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     rc = append(j, rec, err);
@@ -680,8 +698,8 @@ int journal_done(struct journal *j, const char *id, struct errbuf *err)
     if ((rc = mark_done(j, id, err)) < 0)
         return rc;
     e = &j->entries[at];
-    if (e->phase != JOURNAL_DONE || !e->ok)
-        return 0;
+    if (e->phase != JOURNAL_DONE || !e->ok || e->op == JOURNAL_MOVE)
+        return 0; /* a move observed nothing of the cloud */
     /* a newer outcome for the same resource settles what older intents
      * left pending (a create that was not visible yet, say): the earlier
      * entries of its address, through the index (a scan of every earlier
@@ -776,6 +794,10 @@ static int encode_entry(struct journal *j, const struct journal_entry *e, struct
                   e->kind, "arm_id", e->arm_id, "api_version", e->api_version, "digest", e->digest,
                   "dependencies", e->dependencies, "sensitive", e->sensitive);
     int rc;
+    if (rec && e->from && json_object_set_new(rec, "from", json_string(e->from)) < 0) {
+        json_decref(rec);
+        rec = NULL;
+    }
     if (rec == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     rc = encode_record(j, rec, out, err);
@@ -884,6 +906,25 @@ static int put_entry(struct state *st, const struct journal_entry *e, json_t *at
     return state_put(st, &r, err);
 }
 
+/* A move: the entry at e->from, when it is still the resource moved (same
+ * ARM id) and e->address is free, moves there. *moved: it did. */
+static int move_entry(struct state *st, const struct journal_entry *e, bool *moved,
+                      struct errbuf *err)
+{
+    const struct state_resource *old = state_find(st, e->from);
+    struct state_resource keep;
+    int rc;
+    *moved = false;
+    if (old == NULL || strcasecmp(old->arm_id, e->arm_id) != 0 || state_find(st, e->address))
+        return 0;
+    keep = *old;
+    keep.address = e->address;
+    if ((rc = state_put(st, &keep, err)) < 0 || (rc = state_remove(st, e->from, err)) < 0)
+        return rc;
+    *moved = true;
+    return 0;
+}
+
 int journal_fold(struct journal *j, struct state *st, const char *id, struct errbuf *err)
 {
     struct journal_entry *e = find_entry(j, id);
@@ -896,6 +937,10 @@ int journal_fold(struct journal *j, struct state *st, const char *id, struct err
         return errbuf_set(err, AMLSEC_EUSAGE, "journal intent '%s' has no outcome yet", id);
     if (!e->ok)
         return 0;
+    if (e->op == JOURNAL_MOVE) {
+        bool moved;
+        return move_entry(st, e, &moved, err);
+    }
     if (e->op == JOURNAL_DELETE) {
         rc = state_remove(st, e->address, err);
         state_remove_under(st, e->arm_id);
@@ -1032,6 +1077,18 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
         if (item->address == NULL) {
             rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
             break;
+        }
+        if (e->op == JOURNAL_MOVE) {
+            /* nothing to read: the move is redone on the saved state, before
+             * the outcomes journaled after it (the new resource's create) */
+            bool moved;
+            if ((rc = move_entry(st, e, &moved, err)) < 0)
+                break;
+            item->outcome = JOURNAL_MOVED;
+            out->folded++;
+            log_msg(LOG_INFO, "recovered the move of '%s' to '%s'%s", e->from, e->address,
+                    moved ? "" : " (nothing left to move)");
+            continue;
         }
         if (e->phase == JOURNAL_COMPLETED && e->ok && !e->released &&
             (e->op == JOURNAL_DELETE || e->attributes != NULL)) {

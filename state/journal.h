@@ -65,6 +65,11 @@ enum journal_op {
     JOURNAL_CREATE,
     JOURNAL_UPDATE,
     JOURNAL_DELETE,
+    /* no request: the state entry at `from` moves to `address` (a renamed
+     * create-before-destroy replacement keeps the resource it replaces at
+     * "ADDRESS (previous)" until its delete); folded and recovered from
+     * the journal alone */
+    JOURNAL_MOVE,
 };
 
 enum journal_phase {
@@ -83,6 +88,7 @@ struct journal_intent {
     const char *request_digest; /* journal_digest() of the request body */
     json_t *dependencies;       /* array of addresses, may be NULL */
     json_t *sensitive;          /* array of paths, may be NULL */
+    const char *from;           /* JOURNAL_MOVE: the address the entry moves from; else NULL */
 };
 
 /* A create not yet visible and without a known operation stays pending
@@ -94,6 +100,7 @@ struct journal_entry {
     char *address, *kind, *arm_id, *api_version, *digest;
     char *time;      /* the intent's "time" (UTC, ISO 8601) */
     char *operation; /* the long-running operation's URL, when accepted as one; or NULL */
+    char *from;      /* JOURNAL_MOVE: the address the state entry moves from; else NULL */
     enum journal_op op;
     json_t *dependencies, *sensitive; /* owned */
     enum journal_phase phase;
@@ -156,7 +163,7 @@ int journal_accepted(struct journal *j, const char *id, const char *operation_ur
 int journal_complete(struct journal *j, const char *id, int ok, json_t *attributes,
                      struct errbuf *err);
 /* Applies a completed entry to st (put for create/update, remove for
- * delete; nothing for a failure). */
+ * delete, the entry moved for a move; nothing for a failure). */
 int journal_fold(struct journal *j, struct state *st, const char *id, struct errbuf *err);
 /* Records that the entry is in a saved state. A successful outcome also
  * settles the older pending entries of the same address and ARM id: what
@@ -200,6 +207,7 @@ enum journal_outcome {
     JOURNAL_REMOVED,     /* delete happened (or the resource is gone): removed from the state */
     JOURNAL_NOT_DELETED, /* delete did not happen: the state keeps it (attributes refreshed) */
     JOURNAL_PENDING,     /* may still happen (not visible yet): kept, re-checked next run */
+    JOURNAL_MOVED,       /* a move: the state entry moved (when it was still there) */
 };
 
 struct journal_recovered {

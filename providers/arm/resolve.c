@@ -20,6 +20,24 @@ static const char *settings_str(const json_t *settings, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* Appends the first n bytes of s to out (size bytes, *len used), cut as
+ * snprintf cuts; returns false when it had to cut. */
+static bool put_n(char *out, size_t size, size_t *len, const char *s, size_t n)
+{
+    bool whole = *len + n < size;
+    if (!whole)
+        n = size - 1 - *len;
+    memcpy(out + *len, s, n);
+    *len += n;
+    out[*len] = '\0';
+    return whole;
+}
+
+static bool put_s(char *out, size_t size, size_t *len, const char *s)
+{
+    return put_n(out, size, len, s, strlen(s));
+}
+
 bool resolve_rg_of(const char *id, char *out, size_t outsz)
 {
     const char *p = id ? strcasestr(id, "/resourceGroups/") : NULL;
@@ -54,7 +72,8 @@ bool resolve_sub_of(const char *id, char *out, size_t outsz)
 static json_t *last_segment(const char *id)
 {
     const char *slash = strrchr(id, '/');
-    return json_string(slash ? slash + 1 : id);
+    /* the rest of a UTF-8 string after an ASCII '/' is UTF-8 */
+    return json_string_nocheck(slash ? slash + 1 : id);
 }
 
 /* The string an attribute names as an id: ref object id or string. NULL:
@@ -111,10 +130,14 @@ static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
             *colon = '\0';
             comma = strchr(colon + 1, ',');
             if (comma) {
+                size_t n = 0;
                 *comma = '\0';
-                snprintf(arg2, sizeof(arg2), "%s", comma + 1);
+                put_s(arg2, sizeof(arg2), &n, comma + 1);
             }
-            snprintf(arg1, sizeof(arg1), "%s", colon + 1);
+            {
+                size_t n = 0;
+                put_s(arg1, sizeof(arg1), &n, colon + 1);
+            }
             if (strcmp(tok, "rg") == 0) {
                 const json_t *v = json_object_get(attrs, arg1);
                 char rg[1024];
@@ -123,9 +146,12 @@ static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
                 } else if (json_is_string(v) && json_string_value(v)[0] != '/') {
                     if (sub == NULL)
                         unknown = true;
-                    else
-                        buf_addf(&b, "/subscriptions/%s/resourceGroups/%s", sub,
-                                 json_string_value(v));
+                    else {
+                        buf_adds(&b, "/subscriptions/");
+                        buf_adds(&b, sub);
+                        buf_adds(&b, "/resourceGroups/");
+                        buf_adds(&b, json_string_value(v));
+                    }
                 } else if ((id = ref_id_str(attrs, arg1, &unknown)) != NULL) {
                     buf_adds(&b, id);
                 } else if (!unknown && arg2[0] &&
@@ -154,9 +180,29 @@ static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
             }
         }
     }
-    out = unknown ? value_unknown() : json_stringn(b.ptr, b.len);
+    /* ASCII and the UTF-8 of jansson strings: no check needed */
+    out = unknown ? value_unknown() : json_stringn_nocheck(b.ptr, b.len);
     buf_release(&b);
     return out;
+}
+
+/* SHA-256, fetched once (an implicit fetch per digest costs more than
+ * the digest of a short seed). Never freed: it lives as long as the
+ * process, like OpenSSL's own default provider. */
+static const EVP_MD *sha256(void)
+{
+    static EVP_MD *md;
+    EVP_MD *m = __atomic_load_n(&md, __ATOMIC_ACQUIRE), *expected = NULL;
+    if (m != NULL)
+        return m;
+    if ((m = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+        return EVP_sha256();
+    if (!__atomic_compare_exchange_n(&md, &expected, m, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        EVP_MD_free(m);
+        m = expected;
+    }
+    return m;
 }
 
 /* A name-based UUID (RFC 4122 layout, version 5 bits, SHA-256 based). */
@@ -165,21 +211,24 @@ static json_t *derived_guid(const char *seed)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     char s[40];
-    if (!EVP_Digest(seed, strlen(seed), md, &mdlen, EVP_sha256(), NULL) || mdlen < 16)
+    if (!EVP_Digest(seed, strlen(seed), md, &mdlen, sha256(), NULL) || mdlen < 16)
         return value_unknown();
     md[6] = (unsigned char)((md[6] & 0x0f) | 0x50);
     md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
     snprintf(s, sizeof(s), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
              md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11],
              md[12], md[13], md[14], md[15]);
-    return json_string(s);
+    return json_string_nocheck(s);
 }
 
 /* Lowercased copy of s into a buf. */
 static void add_lower(struct buf *b, const char *s)
 {
-    for (; *s; s++)
-        buf_addch(b, (char)tolower((unsigned char)*s));
+    size_t n = strlen(s), at = b->len;
+    if (buf_add(b, s, n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        b->ptr[at + i] = (char)tolower((unsigned char)b->ptr[at + i]);
 }
 
 static json_t *default_name(const struct schema_kind *k, const json_t *attrs,
@@ -203,22 +252,29 @@ static json_t *default_name(const struct schema_kind *k, const json_t *attrs,
         const json_t *t = json_object_get(attrs, "target");
         const json_t *sr = json_object_get(attrs, "subresource");
         const json_t *tn = json_is_object(t) ? json_object_get(t, "name") : NULL;
-        char tmp[512];
+        const char *tv;
         if (tn == NULL && json_is_string(t)) {
-            json_t *seg = last_segment(json_string_value(t));
-            snprintf(tmp, sizeof(tmp), "%s", json_string_value(seg));
-            json_decref(seg);
+            const char *slash = strrchr(json_string_value(t), '/');
+            tv = slash ? slash + 1 : json_string_value(t);
         } else if (json_is_string(tn)) {
-            snprintf(tmp, sizeof(tmp), "%s", json_string_value(tn));
+            tv = json_string_value(tn);
         } else {
             return value_unknown();
         }
         if (!json_is_string(sr))
             return json_is_null(sr) || sr == NULL ? json_string(label) : value_unknown();
         {
+            /* pe-TARGET-SUBRESOURCE, the target's name cut at 511 bytes and
+             * the whole at 599; a cut one may end inside a UTF-8 sequence,
+             * which jansson's check refuses */
             char name[600];
-            snprintf(name, sizeof(name), "pe-%s-%s", tmp, json_string_value(sr));
-            return json_string(name);
+            size_t len = 0, nt = strlen(tv);
+            bool whole = nt < 512;
+            put_s(name, sizeof(name), &len, "pe-");
+            whole &= put_n(name, sizeof(name), &len, tv, whole ? nt : 511);
+            whole &= put_s(name, sizeof(name), &len, "-");
+            whole &= put_s(name, sizeof(name), &len, json_string_value(sr));
+            return whole ? json_string_nocheck(name) : json_string(name);
         }
     }
     case NAME_GUID: {
@@ -283,37 +339,61 @@ static void set_computed(const struct schema_kind *k, json_t *out, const char *n
     char tmp[1024];
     if (strcmp(k->name, "key_vault") == 0) {
         snprintf(tmp, sizeof(tmp), "https://%s.vault.azure.net/", name);
-        json_object_set_new(out, "vault_uri", json_string(tmp));
+        json_object_set_new_nocheck(out, "vault_uri", json_string(tmp));
     } else if (strcmp(k->name, "key") == 0) {
         const json_t *vault = json_object_get(attrs, "vault");
         const json_t *vid = schema_ref_id(vault);
         const json_t *vname = json_is_object(vault) ? json_object_get(vault, "name") : NULL;
-        json_object_set_new(out, "vault_id", vid ? json_incref((json_t *)vid) : value_unknown());
+        json_object_set_new_nocheck(out, "vault_id",
+                                    vid ? json_incref((json_t *)vid) : value_unknown());
         if (json_is_string(vname)) {
             snprintf(tmp, sizeof(tmp), "https://%s.vault.azure.net/keys/%s",
                      json_string_value(vname), name);
-            json_object_set_new(out, "uri", json_string(tmp));
+            json_object_set_new_nocheck(out, "uri", json_string(tmp));
         } else if (json_is_string(vid)) {
             json_t *seg = last_segment(json_string_value(vid));
             snprintf(tmp, sizeof(tmp), "https://%s.vault.azure.net/keys/%s", json_string_value(seg),
                      name);
             json_decref(seg);
-            json_object_set_new(out, "uri", json_string(tmp));
+            json_object_set_new_nocheck(out, "uri", json_string(tmp));
         }
     } else if (strcmp(k->name, "storage_account") == 0) {
         snprintf(tmp, sizeof(tmp), "https://%s.blob.core.windows.net/", name);
-        json_object_set_new(out, "primary_blob_endpoint", json_string(tmp));
+        json_object_set_new_nocheck(out, "primary_blob_endpoint", json_string(tmp));
     } else if (strcmp(k->name, "container_registry") == 0) {
         size_t i;
         snprintf(tmp, sizeof(tmp), "%s.azurecr.io", name);
         for (i = 0; tmp[i]; i++)
             tmp[i] = (char)tolower((unsigned char)tmp[i]);
-        json_object_set_new(out, "login_server", json_string(tmp));
+        json_object_set_new_nocheck(out, "login_server", json_string(tmp));
     }
     /* Everything else the service computes is known only after apply. */
     for (const struct schema_attr *a = k->body.attrs; a->name; a++)
         if ((a->flags & SF_COMPUTED) && json_object_get(out, a->name) == NULL)
-            json_object_set_new(out, a->name, value_unknown());
+            json_object_set_new_nocheck(out, a->name, value_unknown());
+}
+
+/* The kind's ARM type as a string shared by every instance of the kind
+ * (jansson strings are never changed in place here): one allocation per
+ * kind, not two per instance. New reference. */
+static json_t *kind_type(const struct schema_kind *k)
+{
+    static json_t *shared[256];
+    size_t i = (size_t)(k - schema_kinds);
+    json_t *s, *expected = NULL;
+    if (i >= sizeof(shared) / sizeof(shared[0]))
+        return json_string_nocheck(k->arm.type);
+    if ((s = __atomic_load_n(&shared[i], __ATOMIC_ACQUIRE)) != NULL)
+        return json_incref(s);
+    if ((s = json_string_nocheck(k->arm.type)) == NULL)
+        return NULL;
+    /* the static reference keeps it for the life of the process */
+    if (!__atomic_compare_exchange_n(&shared[i], &expected, s, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        json_decref(s);
+        s = expected;
+    }
+    return json_incref(s);
 }
 
 json_t *resolve_value(const struct schema_kind *k, const json_t *attrs, const json_t *settings,
@@ -340,32 +420,32 @@ json_t *resolve_value(const struct schema_kind *k, const json_t *attrs, const js
         id = expand_template(k, attrs, settings,
                              json_is_string(name) ? json_string_value(name) : NULL);
 
-    json_object_set_new(out, "id", id);
-    json_object_set_new(out, "name", name);
-    json_object_set_new(out, "resource_type", json_string(k->arm.type));
+    json_object_set_new_nocheck(out, "id", id);
+    json_object_set_new_nocheck(out, "name", name);
+    json_object_set_new_nocheck(out, "resource_type", kind_type(k));
     if (k->located && json_object_get(out, "location") == NULL) {
         const json_t *loc = existing ? NULL : parent_location(attrs);
-        const char *sloc = settings_str(settings, "location");
+        const json_t *sloc = settings ? json_object_get(settings, "location") : NULL;
         if (existing)
-            json_object_set_new(out, "location", value_unknown());
+            json_object_set_new_nocheck(out, "location", value_unknown());
         else if (loc)
-            json_object_set(out, "location", (json_t *)loc);
-        else if (sloc)
-            json_object_set_new(out, "location", json_string(sloc));
+            json_object_set_nocheck(out, "location", (json_t *)loc);
+        else if (json_is_string(sloc)) /* shared with the settings */
+            json_object_set_nocheck(out, "location", (json_t *)sloc);
         else
-            json_object_set_new(out, "location", value_unknown());
+            json_object_set_new_nocheck(out, "location", value_unknown());
     }
     if (existing) {
         /* Read at plan time: whatever was not given is unknown now. */
         for (const struct schema_attr *a = k->body.attrs; a->name; a++)
             if (a->type != ST_BLOCK && json_object_get(out, a->name) == NULL)
-                json_object_set_new(out, a->name, value_unknown());
+                json_object_set_new_nocheck(out, a->name, value_unknown());
     } else if (json_is_string(name)) {
         set_computed(k, out, json_string_value(name), attrs);
     } else {
         for (const struct schema_attr *a = k->body.attrs; a->name; a++)
             if ((a->flags & SF_COMPUTED) && json_object_get(out, a->name) == NULL)
-                json_object_set_new(out, a->name, value_unknown());
+                json_object_set_new_nocheck(out, a->name, value_unknown());
     }
     return out;
 }
@@ -378,7 +458,7 @@ static json_t *instance_value(void *payload, const struct config *cfg,
     if (k == NULL) {
         /* Not in the catalogue (validation reports it): the front end's default. */
         json_t *out = json_is_object(inst->attrs) ? json_copy(inst->attrs) : json_object();
-        json_object_set_new(out, "id", value_unknown());
+        json_object_set_new_nocheck(out, "id", value_unknown());
         return out;
     }
     return resolve_value(k, inst->attrs, cfg->settings, inst->resource->name,

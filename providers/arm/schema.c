@@ -3,6 +3,7 @@
 #include "providers/arm/schema.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,18 +14,43 @@
 #include "parser/value.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/hash.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
 /* ---- lookups ------------------------------------------------------------ */
 
+/* The kinds by name, in an open-addressing table built once: evaluation,
+ * the schema check and the rules look a kind up per instance (a scan of
+ * the catalogue compared a third of its names each time). */
+#define KIND_SLOTS 256
+static const struct schema_kind *kind_slots[KIND_SLOTS];
+static pthread_once_t kind_once = PTHREAD_ONCE_INIT;
+
+static void kind_index(void)
+{
+    size_t n = 0;
+    for (const struct schema_kind *k = schema_kinds; k->name; k++, n++) {
+        size_t i = (size_t)hash_bytes(k->name, strlen(k->name), 0) & (KIND_SLOTS - 1);
+        if (2 * (n + 1) > KIND_SLOTS)
+            BUG("more kinds than KIND_SLOTS / 2");
+        while (kind_slots[i] && strcmp(kind_slots[i]->name, k->name) != 0)
+            i = (i + 1) & (KIND_SLOTS - 1);
+        if (kind_slots[i] == NULL) /* the first of equal names stays, as in a scan */
+            kind_slots[i] = k;
+    }
+}
+
 const struct schema_kind *schema_find(const char *kind)
 {
+    size_t i;
     if (kind == NULL)
         return NULL;
-    for (const struct schema_kind *k = schema_kinds; k->name; k++)
-        if (strcmp(k->name, kind) == 0)
-            return k;
+    pthread_once(&kind_once, kind_index);
+    for (i = (size_t)hash_bytes(kind, strlen(kind), 0) & (KIND_SLOTS - 1); kind_slots[i];
+         i = (i + 1) & (KIND_SLOTS - 1))
+        if (strcmp(kind_slots[i]->name, kind) == 0)
+            return kind_slots[i];
     return NULL;
 }
 
@@ -48,8 +74,10 @@ const struct arm_kind_info *schema_arm_kind(const char *arm_type, void *payload)
 static const struct schema_attr *block_attr(const struct schema_block *b, const char *name,
                                             size_t len)
 {
+    /* name holds no NUL in its len bytes: a->name is name when it starts
+     * alike, agrees on len bytes and ends there (no strlen per attribute) */
     for (const struct schema_attr *a = b->attrs; a->name; a++)
-        if (strlen(a->name) == len && strncmp(a->name, name, len) == 0)
+        if (a->name[0] == name[0] && strncmp(a->name, name, len) == 0 && a->name[len] == '\0')
             return a;
     return NULL;
 }

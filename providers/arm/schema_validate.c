@@ -542,13 +542,6 @@ static void check_block(struct vctx *v, const struct schema_block *b, const json
     size_t n = 0;
     bool existing = v->inst->resource->existing;
 
-    for (const struct schema_attr *a = b->attrs; a->name && n + 1 < 128; a++)
-        if (!(a->flags & SF_COMPUTED))
-            names[n++] = a->name;
-    if (top && existing)
-        names[n++] = "id";
-    names[n] = NULL;
-
     json_object_foreach((json_t *)obj, key, val)
     {
         const struct schema_attr *a = NULL;
@@ -566,8 +559,17 @@ static void check_block(struct vctx *v, const struct schema_block *b, const json
         }
         if (a == NULL) {
             struct src_loc loc = config_attr_name_loc(v->inst, path);
-            const char *near = suggest_nearest(key, names, 0);
+            const char *near;
             char hint[256];
+            if (n == 0) { /* the names to suggest, listed once an attribute is unknown */
+                for (const struct schema_attr *x = b->attrs; x->name && n + 1 < 128; x++)
+                    if (!(x->flags & SF_COMPUTED))
+                        names[n++] = x->name;
+                if (top && existing)
+                    names[n++] = "id";
+                names[n] = NULL;
+            }
+            near = suggest_nearest(key, names, 0);
             if (near == NULL)
                 near = name_inside(key, names);
             if (near)

@@ -563,7 +563,10 @@ int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, stru
     struct armlocal *al = NULL;
     struct sockaddr_in sa;
     const char *host = opts->listen_host ? opts->listen_host : "127.0.0.1";
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+    /* poll(), not select(): a port per vault puts a large store's
+     * descriptors past FD_SETSIZE, which select() cannot watch (every
+     * connection past it was reset) */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
     const union MHD_DaemonInfo *info;
     struct MHD_Daemon *d = NULL;
     char *cert = NULL, *key = NULL;

@@ -486,8 +486,11 @@ async function main() {
     await ml.computeOperations.beginDeleteAndWait(rg, wsName, "aks-att", "Detach", poll);
     await ml.computeOperations.beginDeleteAndWait(rg, wsName, "aks-new", "Delete", poll);
   });
-  // ACI web services (workspaces/services, 2020-05-15-preview) are not driven here: no SDK on
-  // npm has their operations (arm-machinelearning 2.1.1 has none) and Resources_CreateOrUpdateById
+  // ACI web services (workspaces/services, 2020-05-15-preview) are not driven here: no SDK the
+  // npm registry serves has their operations (arm-machinelearning 1.0.0 and 2.1.1 have none;
+  // arm-machinelearningservices is served only as 5.0.1, 2021-07-01, without them;
+  // azure-arm-machinelearningservices 1.0.0-preview is 2018-03-01-preview, workspaces and
+  // computes only; see docs/local-cloud.md) and Resources_CreateOrUpdateById
   // serialises only GenericResource's fields, dropping the service's flat body (computeType,
   // sslEnabled, encryptionProperties); tests/sh/armlocal_*.sh and amlsec's e2e tests cover them.
   await step("user-assigned identity delete", async () => {

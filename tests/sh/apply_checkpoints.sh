@@ -3,9 +3,11 @@
 # the whole state, so one is due only when at least a second has passed and the outcomes since
 # the last save number an eighth of the state (now: the journal is the run's incremental record,
 # and with the local backend a save is due mid-run only when the journal outgrows the state).
-# A slow apply of 30 changes to a state of 1,200 resources saves once, at the end (it saved every
-# second before: each save 1,200+ resources for a handful of outcomes), and the state and journal
-# end as before; applies from an empty state at two sizes write about what their journals wrote.
+# A slow apply of 200 changes to a state of 1,200 resources saves once, at the end (it saved every
+# second before: each save 1,200+ resources for a handful of outcomes; then once more when the
+# outcomes reached an eighth of the state, 150), and the state and journal end as before; applies
+# from an empty state at two sizes write about what their journals wrote;
+# 40 renamed create-before-destroy replacements save once (they saved once per rename).
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
 work=$(mktemp -d)
@@ -32,19 +34,21 @@ echo "1. a state of 1,201 resources"
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -parallelism 32 > seed.out 2>&1
 [ "$("$AMLSEC" state list | wc -l)" = 1201 ] || fail "the seed apply did not record 1,201 resources"
 
-echo "2. 30 slow creates (about 4 s at -parallelism 3): one save, at the end"
-for i in $(seq 1 30); do
+echo "2. 200 slow creates (about 5 s at -parallelism 16): one save, at the end"
+# the rules before each failed this: a save every second (5 or more), and a save when the outcomes
+# since the last one reached an eighth of the state (150 of 1,201, after more than a second)
+for i in $(seq 1 200); do
   printf 'storage_account "s%d" {\n  resource_group = resource_group.g\n  name = "stckpt%05d"\n  allow_blob_public_access = false\n  lifecycle {\n    ignore_rules = { "ST-SERVICE-ENDPOINT" = "test" }\n  }\n}\n' "$i" "$i"
 done >> main.amlsec
 start=$(date +%s)
-AMLSEC_LOG=debug expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -parallelism 3 > slow.out 2>&1
+AMLSEC_LOG=debug expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -parallelism 16 > slow.out 2>&1
 took=$(( $(date +%s) - start ))
 [ "$took" -ge 3 ] || fail "the slow apply took ${took} s: too fast to have checkpointed every second"
-grep -q 'Apply complete! Resources: 30 added' slow.out || fail "the slow apply did not add 30"
+grep -q 'Apply complete! Resources: 200 added' slow.out || fail "the slow apply did not add 200"
 grep 'checkpoint: saved the state of' slow.out > ckpt.txt
 [ "$(wc -l < ckpt.txt)" = 1 ] || fail "$(wc -l < ckpt.txt) checkpoints, wanted 1 (the final save): $(cat ckpt.txt)"
-grep -q 'saved the state of 1231 resources after 30 outcomes' ckpt.txt || fail "the final save: $(cat ckpt.txt)"
-[ "$("$AMLSEC" state list | wc -l)" = 1231 ] || fail "the state lacks the 30 creates"
+grep -q 'saved the state of 1401 resources after 200 outcomes' ckpt.txt || fail "the final save: $(cat ckpt.txt)"
+[ "$("$AMLSEC" state list | wc -l)" = 1401 ] || fail "the state lacks the 200 creates"
 [ -e .amlsec/state.json.journal ] && [ ! -s .amlsec/state.json.journal ] || fail "the journal was not compacted"
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -refresh=false -detailed-exitcode -no-color > plan.out 2>&1
 echo "3. applies from an empty state at two sizes: the saves write what the journal wrote, not n^2"
@@ -52,7 +56,8 @@ echo "3. applies from an empty state at two sizes: the saves write what the jour
 # journal has outgrown the state file (and 1 MiB), so at any size the saves of a run write at most
 # about twice the final state, the journal stays within the state's size, and it ends empty.
 # (Every second, a 4,000-create run at full speed saved a growing state several times; a save per
-# collect would write ~40x the state.)
+# collect would write ~40x the state.) This step guards the bound; it cannot tell the journal rule
+# from the eighth-of-the-state one, which its fast runs keep to a save a second (step 2 does).
 apply_from_empty() { # n: creates n App Insights in its own directory; prints "saves written final max_journal prev_ok"
   local n=$1 d=empty$1
   mkdir -p "$d"
@@ -95,4 +100,30 @@ echo "   4000: $s2 saves, $w2 bytes written, state $f2 bytes, journal at most $j
 [ $((w2 * 601)) -le $((3 * w1 * 4001)) ] || fail "per outcome, 4,000 creates wrote $w2/4001 bytes against $w1/601"
 expect_exit 0 "$AMLSEC" state list -state empty4000/.amlsec/state.json > list4000.out 2>&1
 [ "$(wc -l < list4000.out)" = 4001 ] || fail "the state of 4,000 lacks entries"
-echo "apply_checkpoints: 3 passed, 0 failed"
+
+echo "4. 40 renamed create-before-destroy replacements: the moves are journaled, one save at the end"
+# Each keeps the resource it replaces at "ADDRESS (previous)" until its delete; that move is an
+# outcome in the journal like the others (it once saved the whole state once per rename).
+mkdir renames && cd renames
+rename_config() { # suffix
+  printf 'settings {\n  subscription = "00000000-0000-0000-0000-0000000000be"\n  location = "westeurope"\n}\n'
+  printf 'resource_group "g" {\n  name = "rg-renames"\n}\n'
+  for i in $(seq 1 40); do
+    printf 'app_insights "a%d" {\n  resource_group = resource_group.g\n  name = "appi-rn%d-%s"\n  lifecycle {\n    create_before_destroy = true\n  }\n}\n' "$i" "$i" "$1"
+  done
+}
+rename_config one > main.amlsec
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -parallelism 8 > rn0.out 2>&1
+rename_config two > main.amlsec
+AMLSEC_LOG=debug expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -parallelism 8 > rn1.out 2>&1
+grep -q 'Apply complete! Resources: 40 added, 0 changed, 40 destroyed' rn1.out || fail_with "the renames did not apply" rn1.out
+grep 'checkpoint: saved the state of' rn1.out > rnckpt.txt
+[ "$(wc -l < rnckpt.txt)" = 1 ] || fail "$(wc -l < rnckpt.txt) saves for 40 renames, wanted 1 (the final one): $(head -3 rnckpt.txt)"
+grep -q 'saved the state of 41 resources after 120 outcomes' rnckpt.txt || fail "the final save: $(cat rnckpt.txt)"
+"$AMLSEC" state list > rnlist.out
+[ "$(wc -l < rnlist.out)" = 41 ] && ! grep -q previous rnlist.out || fail_with "the state after the renames" rnlist.out
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/subscriptions/00000000-0000-0000-0000-0000000000be/resourceGroups/rg-renames/providers/Microsoft.Insights/components/appi-rn7-one?api-version=2020-02-02")" = 404 ] \
+  || fail "an old resource was left behind"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -refresh=false -detailed-exitcode -no-color > rnplan.out 2>&1
+cd ..
+echo "apply_checkpoints: 4 passed, 0 failed"

@@ -56,6 +56,9 @@ expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out p.plan > planout.out 2
 expect_exit 0 "$AMLSEC" show -json p.plan > plan1.json 2>&1
 jq -e '[.resource_changes[] | select(.name == "team") | .index] | sort == [0, 1]' \
   plan1.json > /dev/null || fail_with "show -json PLAN lacks the indexes" plan1.json
+jq -e '.configuration.root_module.resources[] | select(.address == "resource_group.team")
+  | (.count_expression.references == ["var.teams"]) and (.expressions | has("count") | not)' \
+  plan1.json > /dev/null || fail_with "show -json configuration: count_expression" plan1.json
 expect_exit 0 "$AMLSEC" apply -no-color p.plan > apply1.out 2>&1
 expect_exit 0 "$AMLSEC" state list > list1.out 2>&1
 grep -qx 'resource_group.team\[1\]' list1.out || fail "team[1] not in the state"

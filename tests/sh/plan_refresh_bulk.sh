@@ -4,7 +4,10 @@
 # subscription and 1000 identities), and each workspace's creation time from the systemData the
 # refresh's own query projects. 40 workspace stacks (201 resources): the plan costs a constant
 # handful of requests (it sent a role-assignment list and a workspace GET per workspace before:
-# 82), and a grant deleted out of band is still reported.
+# 82), and a grant deleted out of band is still reported. drift over the same stacks finds each
+# scope it searches (161: the workspaces, their vaults, storage and registries, the group) and
+# each vault through an index: the look-ups visit one entry each (a scan of the scopes per
+# look-up visited about 60,000).
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
 work=$(mktemp -d)
@@ -84,4 +87,12 @@ expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plan2.
 grep -q "warning: workspace.w7's managed identity ($principal) has no Storage Blob Data Contributor on its storage account ($st) \[WS-MI-PERMS\]" plan2.out \
   || fail "the missing grant is not reported"
 [ "$(grep -c '\[WS-MI-PERMS\]' plan2.out)" = 1 ] || fail "grants that exist were reported"
-echo "plan_refresh_bulk: 2 passed, 0 failed"
+echo "3. drift looks its scopes up through an index"
+AMLSEC_LOG=debug "$AMLSEC" drift -cloud "$url" -no-color > drift.out 2>&1
+[ $? -le 2 ] || fail_with "drift failed" drift.out
+line=$(grep 'drift: [0-9]* scopes; their look-ups visited' drift.out) || fail_with "no look-up count" drift.out
+read -r scopes visited < <(sed 's/.*drift: \([0-9]*\) scopes; their look-ups visited \([0-9]*\) entries.*/\1 \2/' <<< "$line")
+echo "   $scopes scopes, look-ups visited $visited entries"
+[ "$scopes" -ge 161 ] || fail "drift searched $scopes scopes, wanted >= 161"
+[ "$visited" -le $((10 * scopes)) ] || fail "drift's scope look-ups visited $visited entries for $scopes scopes"
+echo "plan_refresh_bulk: 3 passed, 0 failed"

@@ -2,7 +2,8 @@
 # Issue 13's defects, end to end against a standalone local cloud (tests/data/secrets):
 #  1. a sensitive variable flowing into tags (directly, interpolated, through functions, a map,
 #     a list, a number, and read from another resource) prints as (sensitive) in plan, show,
-#     show -json, state show and state show -json, and the drift section;
+#     show -json (marked in sensitive_values), state show and state show -json, and the drift
+#     section;
 #  2. an online endpoint's write-only keys are compared by a digest kept in the state: a second
 #     plan is empty, a changed key is a replacement printed as (sensitive), no key in the state;
 #  3. a compute's admin password echoed by the response is never stored; service-generated
@@ -74,10 +75,20 @@ for f in show.out show.json states.out; do
   grep -q '"tags": "(sensitive)"' $f || fail "no (sensitive) map of tags in $f"
   grep -q '"owner": "(sensitive)"' $f || fail "no (sensitive) tag in $f"
   grep -q '"from_rg": "(sensitive)"' $f || fail "a tag read from another resource is shown in $f"
+done
+for f in show.out states.out; do # the ARM bodies
   grep -q '"ConnectionString": "(sensitive)"' $f || fail "connection string not (sensitive) in $f"
   grep -q '"InstrumentationKey": "(sensitive)"' $f || fail "instrumentation key not (sensitive) in $f"
   grep -q '"adminUserPassword": "(sensitive)"' $f || fail "password digest not (sensitive) in $f"
 done
+# show -json: Terraform's state representation, the kinds' attributes (a write-only password's
+# digest is no attribute: absent), sensitive_values true where a value is hidden
+jq -e '[.values.root_module.resources[] | select(.address == "app_insights.ml")][0]
+    | .values.connection_string == "(sensitive)" and .values.instrumentation_key == "(sensitive)"
+      and .sensitive_values == {"connection_string": true, "instrumentation_key": true, "tags": true}' \
+  show.json > /dev/null || fail "App Insights' secrets in show -json: $(jq -c .values.root_module show.json)"
+jq -e '[.values.root_module.resources[] | select(.address == "storage_account.st")][0]
+    | .sensitive_values.tags.from_rg == true' show.json > /dev/null || fail "from_rg not marked in show -json"
 grep -q '"plain": "not a secret"' show.json || fail "a tag that is no secret is hidden"
 expect_exit 0 "$AMLSEC" show -json -show-sensitive > shown.json 2>&1
 grep -q '"owner": "CanaryTag7Q"' shown.json || fail "-show-sensitive does not show the tag"

@@ -340,6 +340,26 @@ static void test_fmt__arithmetic_and_for_expressions(void **state)
               "m = { for = 1, in = 2 }\nb {\n  for = 1\n}\n");
 }
 
+/* Steps on any expression: no space before `[` or `.` after an operand. */
+static void test_fmt__postfix_steps(void **state)
+{
+    (void)state;
+    check_fmt("a = split(\",\", s) [1]\n"
+              "b = ( var.m ) [ \"k\" ] . id\n"
+              "c = [1, 2] [0]\n"
+              "d = {a = 1} . a\n"
+              "e = values(m) [ * ] . id\n"
+              "f = -[5, 6] [1]\n"
+              "g = [for x in l : x] [0]\n",
+              "a = split(\",\", s)[1]\n"
+              "b = (var.m)[\"k\"].id\n"
+              "c = [1, 2][0]\n"
+              "d = { a = 1 }.a\n"
+              "e = values(m)[*].id\n"
+              "f = -[5, 6][1]\n"
+              "g = [for x in l : x][0]\n");
+}
+
 static void test_fmt__crlf_and_empty_files(void **state)
 {
     (void)state;
@@ -389,6 +409,11 @@ static void test_fmt__ast_equal_sees_differences(void **state)
         {"a = [for i, x in l : x]\n", "a = [for x in l : x]\n"},
         {"a = { for k, v in m : k => v }\n", "a = { for k, v in m : k => v... }\n"},
         {"a = { for k, v in m : k => v }\n", "a = { for k, v in m : v => v }\n"},
+        {"a = f(x)[0]\n", "a = f(x)[1]\n"},
+        {"a = f(x).y\n", "a = f(x).z\n"},
+        {"a = (x).y\n", "a = x.y\n"},
+        {"a = (x)[*].y\n", "a = (x)[*]\n"},
+        {"a = f(x)[0]\n", "a = g(x)[0]\n"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
@@ -535,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_fmt__lists_and_calls),
         cmocka_unit_test(test_fmt__operators),
         cmocka_unit_test(test_fmt__arithmetic_and_for_expressions),
+        cmocka_unit_test(test_fmt__postfix_steps),
         cmocka_unit_test(test_fmt__crlf_and_empty_files),
         cmocka_unit_test(test_fmt__refuses_files_that_do_not_parse),
         cmocka_unit_test(test_fmt__ast_equal_sees_differences),

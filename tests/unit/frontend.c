@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "grammar/lexer.h"
+#include "engine/known.h"
 #include "grammar/parser.h"
 #include "parser/config.h"
 #include "parser/eval.h"
@@ -452,7 +453,14 @@ static void test_frontend__function_edge_cases(void **state)
     want_value(
         "length(r.u.id)",
         "{\"$unknown\": {\"call\": \"length\", \"args\": [{\"$unknown\": \"r.u\\u0000id\"}]}}");
-    want_value("[for i in [1, 2] : i if r.u.id == \"a\"]", "{\"$unknown\": true}");
+    /* a condition known only after apply: the whole for expression is made
+     * then (Terraform's result is unknown as a whole until it is known) */
+    want_value("[for i in [1, 2] : i if r.u.id == \"a\"]",
+               "{\"$unknown\": {\"call\": \"[for]\", \"args\": ["
+               "[{\"$unknown\": {\"call\": \"==\", \"args\": [{\"$unknown\": \"r.u\\u0000id\"}, "
+               "\"a\"]}}, 1], "
+               "[{\"$unknown\": {\"call\": \"==\", \"args\": [{\"$unknown\": \"r.u\\u0000id\"}, "
+               "\"a\"]}}, 2]]}}");
     want_value("[for i in [1, 2] : i if i > r.u.n]", "[2]");
     /* errors */
     want_error("substr(\"abc\", -4, 1)", "outside a string of 3 characters");
@@ -556,6 +564,170 @@ static void test_frontend__references_to_unknowns_are_tagged(void **state)
     assert_string_equal(
         json_string_value(json_object_get(config_find_instance(cfg, "b.r")->attrs, "known")),
         "SystemAssigned");
+    config_free(cfg);
+    diag_list_release(&dl);
+}
+
+/* known_fill's lookup for test_frontend__postfix_steps: a.w's principal_id
+ * once it "exists". */
+static json_t *postfix_lookup(void *payload, const char *address, const char *attr)
+{
+    (void)payload;
+    if (strcmp(address, "a.w") == 0 && strcmp(attr, "principal_id") == 0)
+        return json_string("{\"k\": [\"p0\", \"p1\"], \"n\": \"x\"}");
+    if (strcmp(address, "a.w") == 0 && strcmp(attr, "missing") == 0)
+        return json_pack("{s:i}", "p", 1);
+    if (strcmp(address, "a.w") == 0 && strcmp(attr, "keyname") == 0)
+        return json_string("k");
+    return NULL;
+}
+
+/* Index, attribute and splat steps on any expression: the tree (a name's
+ * steps stay one traversal), the values, the dependencies of what the base
+ * reads, and steps on a value known only after apply deferred until it is
+ * known (engine/known.h). */
+static void test_frontend__postfix_steps(void **state)
+{
+    static const char text[] = "a \"w\" {\n  name = \"w\"\n}\n"
+                               "a \"u\" {\n  name = \"u\"\n}\n"
+                               "b \"r\" {\n"
+                               "  second = split(\",\", \"x,y\")[1]\n"
+                               "  pick   = (a.w).name\n"
+                               "  splat  = [{ n = 1 }, { n = 2 }][*].n\n"
+                               "  later  = jsondecode(a.w.principal_id).k[1]\n"
+                               "  each   = jsondecode(a.w.principal_id)[*].n\n"
+                               "  key    = { p = 1 }[a.u.principal_id]\n"
+                               "}\n";
+    struct arena ar;
+    struct src_file *f;
+    struct ast_file *af;
+    const struct ast_expr *e;
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    struct cfg_instance *in;
+    json_t *v;
+    size_t left = 0;
+    (void)state;
+
+    arena_init(&ar);
+    af = parse_ok("x = f(1).a[0]\ny = (a).b\nz = a.b[0].c\n", &ar, &f);
+    e = ast_body_attr(&af->body, "x")->value;
+    assert_int_equal(e->kind, EXPR_POSTFIX);
+    assert_int_equal(e->u.post.base->kind, EXPR_CALL);
+    assert_int_equal(e->u.post.n, 2);
+    assert_string_equal(e->u.post.steps->name, "a");
+    assert_int_equal(e->u.post.steps->next->kind, STEP_INDEX);
+    assert_int_equal(e->loc.begin, 4);
+    assert_int_equal(e->loc.end, 13);
+    e = ast_body_attr(&af->body, "y")->value;
+    assert_int_equal(e->kind, EXPR_POSTFIX);
+    assert_int_equal(e->u.post.base->kind, EXPR_PAREN);
+    e = ast_body_attr(&af->body, "z")->value; /* the fast path: one traversal */
+    assert_int_equal(e->kind, EXPR_TRAVERSAL);
+    assert_int_equal(e->u.trav.n, 3);
+    arena_release(&ar);
+    src_file_free(f);
+
+    assert_int_equal(load(&cfg, &dl, text, NULL, 0, NULL), 0);
+    in = config_find_instance(cfg, "b.r");
+    assert_non_null(in);
+    assert_string_equal(json_string_value(json_object_get(in->attrs, "second")), "y");
+    assert_string_equal(json_string_value(json_object_get(in->attrs, "pick")), "w");
+    v = json_object_get(in->attrs, "splat");
+    assert_int_equal(json_array_size(v), 2);
+    assert_int_equal(json_integer_value(json_array_get(v, 1)), 2);
+    /* what the bases read is a dependency: a.w and a.u */
+    assert_int_equal(in->resource->ndeps, 2);
+    /* known only after apply, then filled in */
+    v = json_object_get(in->attrs, "later");
+    assert_true(value_is_unknown(v));
+    assert_true(value_unknown_resolvable(v));
+    v = known_fill(json_incref(v), postfix_lookup, NULL, &left);
+    assert_int_equal(left, 0);
+    assert_string_equal(json_string_value(v), "p1");
+    json_decref(v);
+    v = known_fill(json_incref(json_object_get(in->attrs, "each")), postfix_lookup, NULL, &left);
+    assert_int_equal(left, 0);
+    assert_int_equal(json_array_size(v), 1); /* a map splats to a list of itself */
+    assert_string_equal(json_string_value(json_array_get(v, 0)), "x");
+    json_decref(v);
+    /* an index known only after apply: unknown until a.u exists */
+    v = known_fill(json_incref(json_object_get(in->attrs, "key")), postfix_lookup, NULL, &left);
+    assert_int_equal(left, 1);
+    assert_true(value_is_unknown(v));
+    json_decref(v);
+    config_free(cfg);
+    diag_list_release(&dl);
+}
+
+/* for expressions over values known only after apply, as Terraform plans
+ * them: a collection of known length keeps its length; an unknown
+ * condition or key makes the whole result unknown until apply knows it
+ * (then it is made); an unknown collection leaves it unknown for good, not
+ * filled in with the collection itself. */
+static void test_frontend__for_over_unknowns(void **state)
+{
+    static const char text[] =
+        "a \"w\" {\n  name = \"w\"\n}\n"
+        "b \"r\" {\n"
+        "  n     = length([for x in [a.w.principal_id, \"k\"] : upper(x)])\n"
+        "  cond  = [for x in [a.w.principal_id, \"\", \"k\"] : x if x != \"\"]\n"
+        "  keyed = { for i, x in [a.w.principal_id, \"k\"] : x => i }\n"
+        "  group = { for x in [a.w.principal_id, \"k\"] : length(x) > 1 ? \"long\" : \"short\" "
+        "=> x... }\n"
+        "  coll  = [for k, v in a.w.missing : k]\n"
+        "  bad   = [for x in [a.w.principal_id] : x.nope if x != \"\"]\n"
+        "  step  = [for m in [a.w.missing] : m.p]\n"
+        "  vidx  = var.m[a.w.keyname]\n"
+        "}\n"
+        "variable \"m\" {\n  default = { k = 5 }\n}\n";
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    struct cfg_instance *in;
+    json_t *v;
+    size_t left = 0;
+    (void)state;
+
+    assert_int_equal(load(&cfg, &dl, text, NULL, 0, NULL), 0);
+    in = config_find_instance(cfg, "b.r");
+    assert_non_null(in);
+    assert_int_equal(json_integer_value(json_object_get(in->attrs, "n")), 2);
+    v = known_fill(json_incref(json_object_get(in->attrs, "cond")), postfix_lookup, NULL, &left);
+    assert_int_equal(left, 0);
+    assert_int_equal(json_array_size(v), 2);
+    assert_string_equal(json_string_value(json_array_get(v, 1)), "k");
+    json_decref(v);
+    v = known_fill(json_incref(json_object_get(in->attrs, "keyed")), postfix_lookup, NULL, &left);
+    assert_int_equal(left, 0);
+    assert_int_equal(json_object_size(v), 2);
+    assert_int_equal(json_integer_value(json_object_get(v, "k")), 1);
+    json_decref(v);
+    v = known_fill(json_incref(json_object_get(in->attrs, "group")), postfix_lookup, NULL, &left);
+    assert_int_equal(left, 0);
+    assert_int_equal(json_array_size(json_object_get(v, "long")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(v, "short"), 0)), "k");
+    json_decref(v);
+    v = known_fill(json_incref(json_object_get(in->attrs, "coll")), postfix_lookup, NULL, &left);
+    assert_int_equal(left, 1);
+    assert_true(value_is_unknown(v));
+    json_decref(v);
+    /* an element whose condition is true once known fails (no .nope in a
+     * string): unknown for good, apply reports it */
+    left = 0;
+    v = known_fill(json_incref(json_object_get(in->attrs, "bad")), postfix_lookup, NULL, &left);
+    assert_int_equal(left, 1);
+    json_decref(v);
+    /* steps on a for variable or an index known only after apply are made
+     * once known, not filled in with the unknown's own value */
+    left = 0;
+    v = known_fill(json_incref(json_object_get(in->attrs, "step")), postfix_lookup, NULL, &left);
+    assert_int_equal(left, 0);
+    assert_int_equal(json_integer_value(json_array_get(v, 0)), 1);
+    json_decref(v);
+    v = known_fill(json_incref(json_object_get(in->attrs, "vidx")), postfix_lookup, NULL, &left);
+    assert_int_equal(left, 0);
+    assert_int_equal(json_integer_value(v), 5);
+    json_decref(v);
     config_free(cfg);
     diag_list_release(&dl);
 }
@@ -774,6 +946,8 @@ int main(void)
         cmocka_unit_test(test_frontend__unknown_values),
         cmocka_unit_test(test_frontend__for_expressions),
         cmocka_unit_test(test_frontend__count),
+        cmocka_unit_test(test_frontend__postfix_steps),
+        cmocka_unit_test(test_frontend__for_over_unknowns),
         cmocka_unit_test(test_frontend__function_edge_cases),
         cmocka_unit_test(test_frontend__every_function_dispatches),
     };

@@ -885,6 +885,90 @@ static void test_journal__symlink_refused(void **unused)
     assert_int_equal(stat(target, &st), -1); /* nothing created through it */
 }
 
+/* A renamed create-before-destroy replacement journals the move of the old
+ * resource's entry to "ADDRESS (previous)" instead of saving the state. A
+ * run killed after the new resource's create (the saved state still has
+ * the old resource at ADDRESS) is recovered in journal order: the move,
+ * then the create, so both resources stay tracked; the journal read back
+ * (and rewritten with a pending move) keeps where it moves from. */
+static void test_journal__move_recovered_before_the_create(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct scenario s;
+    struct state_backend *be;
+    struct state st;
+    struct journal j;
+    struct journal_recovery rec;
+    struct journal_reader rd;
+    struct state_resource old = {0};
+    char mv[40], cr[40], digest[72];
+    json_t *attrs = json_pack("{s:s}", "name", "ws-old"), *live = json_pack("{s:s}", "name", "ws");
+    struct journal_intent in = {.address = "workspace.w (previous)",
+                                .kind = "workspace",
+                                .arm_id = WS_ID "-old",
+                                .api_version = "2025-09-01",
+                                .op = JOURNAL_MOVE,
+                                .request_digest = digest,
+                                .from = "workspace.w"};
+    int existed;
+    (void)unused;
+
+    scenario_init(&s, "move");
+    journal_digest(digest, "", 0);
+    assert_int_equal(backend_local_new(&be, s.state_path, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
+    old.address = "workspace.w";
+    old.kind = "workspace";
+    old.arm_id = WS_ID "-old";
+    old.api_version = "2025-09-01";
+    old.attributes = attrs;
+    assert_int_equal(state_put(&st, &old, &err), 0);
+    assert_int_equal(state_backend_save(be, &st, NULL, &err), 0);
+    /* the applier: the move, then the new resource's create, then killed */
+    assert_int_equal(journal_open(&j, s.journal_path, NULL, &err), 0);
+    in.from = NULL; /* a move without its source is refused */
+    assert_int_equal(journal_begin(&j, &in, mv, &err), AMLSEC_EUSAGE);
+    in.from = "workspace.w";
+    assert_int_equal(journal_begin(&j, &in, mv, &err), 0);
+    assert_int_equal(journal_complete(&j, mv, 1, NULL, &err), 0);
+    assert_int_equal(journal_fold(&j, &st, mv, &err), 0);
+    assert_null(state_find(&st, "workspace.w"));
+    assert_non_null(state_find(&st, "workspace.w (previous)"));
+    begin_intent(&j, JOURNAL_CREATE, "workspace.w", WS_ID, cr);
+    assert_int_equal(journal_complete(&j, cr, 1, live, &err), 0);
+    journal_release(&j);
+    state_release(&st);
+    state_backend_free(be);
+    /* the journal read back and rewritten with its pending entries keeps the move's source */
+    assert_int_equal(journal_open(&j, s.journal_path, NULL, &err), 0);
+    assert_int_equal(j.nentries, 2);
+    assert_int_equal(j.entries[0].op, JOURNAL_MOVE);
+    assert_string_equal(j.entries[0].from, "workspace.w");
+    assert_int_equal(journal_compact(&j, &err), 0);
+    journal_release(&j);
+    /* the next run: no read, both resources tracked */
+    memset(&rd, 0, sizeof(rd));
+    rd.read = cloud_read;
+    rd.payload = &s.cloud;
+    recover_once(&s, &rd, &rec, &j);
+    assert_int_equal(s.cloud.reads, 0);
+    assert_int_equal(rec.count, 2);
+    assert_int_equal(rec.items[0].outcome, JOURNAL_MOVED);
+    assert_string_equal(journal_outcome_name(rec.items[0].outcome), "moved");
+    assert_string_equal(journal_op_name(rec.items[0].op), "move");
+    assert_int_equal(rec.items[1].outcome, JOURNAL_ADOPTED);
+    journal_recovery_release(&rec);
+    journal_release(&j);
+    assert_int_equal(backend_local_new(&be, s.state_path, &err), 0);
+    assert_int_equal(state_backend_load(&st, &existed, be, NULL, &err), 0);
+    assert_string_equal(state_find(&st, "workspace.w (previous)")->arm_id, WS_ID "-old");
+    assert_string_equal(state_find(&st, "workspace.w")->arm_id, WS_ID);
+    state_release(&st);
+    state_backend_free(be);
+    json_decref(attrs);
+    json_decref(live);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -902,6 +986,7 @@ int main(void)
         cmocka_unit_test(test_journal__done_drops_the_response),
         cmocka_unit_test(test_journal__recovery_folds_journaled_outcomes),
         cmocka_unit_test(test_journal__release_folded),
+        cmocka_unit_test(test_journal__move_recovered_before_the_create),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
