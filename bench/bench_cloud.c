@@ -76,30 +76,37 @@ double bench_cloud_cpu(void)
 }
 
 struct sink {
-    char buf[8192];
-    size_t len;
+    char *buf; /* the whole body (the request log grows with the store) */
+    size_t len, cap;
 };
 
 static size_t sink(char *p, size_t s, size_t n, void *u)
 {
     struct sink *b = u;
-    size_t k = s * n, room = sizeof(b->buf) - 1 - b->len;
-    size_t take = k < room ? k : room;
-    memcpy(b->buf + b->len, p, take);
-    b->len += take;
+    size_t k = s * n;
+    if (b->len + k + 1 > b->cap) {
+        size_t cap = (b->len + k + 1) * 2;
+        char *q = realloc(b->buf, cap);
+        if (q == NULL)
+            return 0;
+        b->buf = q;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, p, k);
+    b->len += k;
     b->buf[b->len] = '\0';
     return k;
 }
 
-int bench_control(const char *url, const char *method, const char *path, const char *body,
-                  char *out, size_t outsz)
+/* The body of a control request (malloc'd), or NULL when it failed. */
+static char *control(const char *url, const char *method, const char *path, const char *body)
 {
     struct curl_slist *h;
-    struct sink b = {{0}, 0};
+    struct sink b = {NULL, 0, 0};
     char full[2048];
     long code = 0;
     if (curl == NULL && (curl = curl_easy_init()) == NULL)
-        return -1;
+        return NULL;
     h = curl_slist_append(NULL, "Content-Type: application/json");
     snprintf(full, sizeof(full), "%s%s", url, path);
     curl_easy_reset(curl);
@@ -113,19 +120,37 @@ int bench_control(const char *url, const char *method, const char *path, const c
     curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
     curl_slist_free_all(h);
+    if (code < 200 || code >= 300) {
+        free(b.buf);
+        return NULL;
+    }
+    return b.buf ? b.buf : strdup("");
+}
+
+int bench_control(const char *url, const char *method, const char *path, const char *body,
+                  char *out, size_t outsz)
+{
+    char *got = control(url, method, path, body);
+    if (got == NULL)
+        return -1;
     if (out)
-        snprintf(out, outsz, "%s", b.buf);
-    return code >= 200 && code < 300 ? 0 : -1;
+        snprintf(out, outsz, "%s", got);
+    free(got);
+    return 0;
+}
+
+char *bench_control_get(const char *url, const char *path)
+{
+    return control(url, "GET", path, NULL);
 }
 
 long bench_request_total(const char *url)
 {
-    char out[8192];
-    const char *t;
-    if (bench_control(url, "GET", "/_armlocal/requests", NULL, out, sizeof(out)) < 0)
-        return -1;
-    t = strstr(out, "\"total\":");
-    return t ? strtol(t + 8, NULL, 10) : -1;
+    char *out = bench_control_get(url, "/_armlocal/requests/totals");
+    const char *t = out ? strstr(out, "\"total\":") : NULL;
+    long n = t ? strtol(t + 8, NULL, 10) : -1;
+    free(out);
+    return n;
 }
 
 void bench_sibling(char *out, size_t n, const char *self, const char *name)

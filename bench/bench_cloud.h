@@ -14,6 +14,8 @@ void bench_cloud_stop(void);
  * body (truncated to outsz) goes to out when out is not NULL. */
 int bench_control(const char *url, const char *method, const char *path, const char *body,
                   char *out, size_t outsz);
+/* The body of GET url+path (malloc'd; the whole of it), or NULL. */
+char *bench_control_get(const char *url, const char *path);
 /* Requests the cloud has answered so far (its request log's total). */
 long bench_request_total(const char *url);
 /* CPU seconds (user + system) the running cloud has used so far, from

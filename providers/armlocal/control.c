@@ -616,6 +616,11 @@ void al_control_handle(struct al_ctx *c)
         return;
     } else if (strcmp(path, "/faults") == 0) {
         control_faults(c, m);
+    } else if (strcmp(path, "/requests/totals") == 0 && strcasecmp(m, "GET") == 0) {
+        /* the counts without byPath, which grows with the store */
+        al_json_reply(c, 200,
+                      json_pack("{s:I, s:O}", "total", (json_int_t)c->al->log_total, "byVerb",
+                                c->al->log_by_verb));
     } else if (strcmp(path, "/requests") == 0) {
         if (strcasecmp(m, "DELETE") == 0) {
             log_clear(c->al);

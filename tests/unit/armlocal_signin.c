@@ -393,6 +393,16 @@ static void test_armlocal_signin__short_lived_tokens_refreshed(void **state)
     log = control_json(&w, "GET", "/_armlocal/requests", NULL);
     /* PUT, GET refused as expired, GET again */
     assert_int_equal(json_integer_value(json_object_get(json_object_get(log, "byVerb"), "GET")), 2);
+    {
+        /* the counts alone: the same total and verbs, no byPath */
+        json_t *totals = control_json(&w, "GET", "/_armlocal/requests/totals", NULL);
+        assert_non_null(totals);
+        assert_null(json_object_get(totals, "byPath"));
+        assert_true(json_equal(json_object_get(totals, "byVerb"), json_object_get(log, "byVerb")));
+        assert_int_equal(json_integer_value(json_object_get(totals, "total")),
+                         json_integer_value(json_object_get(log, "total")));
+        json_decref(totals);
+    }
     json_decref(log);
     fixture_cloud_stop(&w);
 }
