@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,42 +10,141 @@
 #include "util/suggest.h"
 #include "util/banned.h"
 
-/* The secret values this run knows (see cli.h), longest first. */
+/* The secret values this run knows (see cli.h), in a trie: node 0 is the
+ * root, end[i] tells that a secret ends at node i, and the edges live in one
+ * open-addressed hash table keyed by (parent, byte). Masking tries each
+ * position of a message once, following the trie as far as the text goes,
+ * so its work is bounded by the longest secret, not by how many there are;
+ * adding a secret (and telling a duplicate) is one walk of its bytes. */
 static struct {
-    char **v;
-    size_t n, cap;
+    unsigned char *end;
+    size_t nodes, nodes_cap;
+    uint64_t *ekey; /* (parent << 8 | byte) + 1; 0 marks a free slot */
+    uint32_t *echild;
+    size_t edges, ecap;
+    unsigned char first[256]; /* a secret starts with this byte */
+    size_t n;
+    size_t work; /* trie edges looked up (cli_secret_work) */
     pthread_mutex_t lock;
 } secrets = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 #define SECRET_MIN 3 /* shorter values would blank out ordinary words */
 
+static size_t edge_slot(uint64_t key, size_t cap)
+{
+    return (size_t)((key * 0x9E3779B97F4A7C15u) >> 17) & (cap - 1);
+}
+
+/* The child of node under byte c, or 0 when there is none (the root is
+ * nobody's child). */
+static uint32_t edge_find(uint32_t node, unsigned char c)
+{
+    uint64_t key = ((uint64_t)node << 8 | c) + 1;
+    secrets.work++;
+    if (secrets.ecap == 0)
+        return 0;
+    for (size_t i = edge_slot(key, secrets.ecap);; i = (i + 1) & (secrets.ecap - 1)) {
+        if (secrets.ekey[i] == key)
+            return secrets.echild[i];
+        if (secrets.ekey[i] == 0)
+            return 0;
+    }
+}
+
+static void edge_put(uint64_t *keys, uint32_t *children, size_t cap, uint64_t key, uint32_t child)
+{
+    size_t i = edge_slot(key, cap);
+    while (keys[i] != 0)
+        i = (i + 1) & (cap - 1);
+    keys[i] = key;
+    children[i] = child;
+}
+
+/* A new node, or UINT32_MAX when out of memory. */
+static uint32_t node_new(void)
+{
+    if (secrets.nodes >= UINT32_MAX - 1)
+        return UINT32_MAX;
+    if (secrets.nodes == secrets.nodes_cap) {
+        size_t cap = secrets.nodes_cap ? secrets.nodes_cap * 2 : 1024;
+        unsigned char *grown = realloc(secrets.end, cap);
+        if (grown == NULL)
+            return UINT32_MAX;
+        secrets.end = grown;
+        secrets.nodes_cap = cap;
+    }
+    secrets.end[secrets.nodes] = 0;
+    return (uint32_t)secrets.nodes++;
+}
+
+/* A new child of node under byte c; 0 when out of memory. */
+static uint32_t edge_add(uint32_t node, unsigned char c)
+{
+    uint32_t child;
+    if (2 * (secrets.edges + 1) > secrets.ecap) {
+        size_t cap = secrets.ecap ? secrets.ecap * 2 : 1024;
+        uint64_t *keys = calloc(cap, sizeof(*keys));
+        uint32_t *children = malloc(cap * sizeof(*children));
+        if (keys == NULL || children == NULL) {
+            free(keys);
+            free(children);
+            return 0;
+        }
+        for (size_t i = 0; i < secrets.ecap; i++)
+            if (secrets.ekey[i] != 0)
+                edge_put(keys, children, cap, secrets.ekey[i], secrets.echild[i]);
+        free(secrets.ekey);
+        free(secrets.echild);
+        secrets.ekey = keys;
+        secrets.echild = children;
+        secrets.ecap = cap;
+    }
+    if ((child = node_new()) == UINT32_MAX)
+        return 0;
+    edge_put(secrets.ekey, secrets.echild, secrets.ecap, ((uint64_t)node << 8 | c) + 1, child);
+    secrets.edges++;
+    return child;
+}
+
 void cli_secret_add(const char *value)
 {
-    size_t len = value ? strlen(value) : 0, i;
+    size_t len = value ? strlen(value) : 0;
+    uint32_t node = 0;
     if (len < SECRET_MIN)
         return;
     pthread_mutex_lock(&secrets.lock);
-    for (i = 0; i < secrets.n; i++)
-        if (strcmp(secrets.v[i], value) == 0)
-            goto out;
-    if (secrets.n == secrets.cap) {
-        size_t cap = secrets.cap ? secrets.cap * 2 : 16;
-        char **grown = realloc(secrets.v, cap * sizeof(*grown));
-        if (grown == NULL)
-            goto out;
-        secrets.v = grown;
-        secrets.cap = cap;
+    if (secrets.nodes == 0 && node_new() == UINT32_MAX)
+        goto out; /* the root */
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+        uint32_t child = edge_find(node, *p);
+        if (child == 0 && (child = edge_add(node, *p)) == 0)
+            goto out; /* out of memory: what was added ends no secret */
+        node = child;
     }
-    /* longest first, so that a secret containing another is masked whole */
-    for (i = secrets.n; i > 0 && strlen(secrets.v[i - 1]) < len; i--)
-        secrets.v[i] = secrets.v[i - 1];
-    if ((secrets.v[i] = strdup(value)) == NULL) {
-        memmove(&secrets.v[i], &secrets.v[i + 1], (secrets.n - i) * sizeof(*secrets.v));
-        goto out;
+    if (!secrets.end[node]) {
+        secrets.end[node] = 1;
+        secrets.first[(unsigned char)value[0]] = 1;
+        secrets.n++;
     }
-    secrets.n++;
 out:
     pthread_mutex_unlock(&secrets.lock);
+}
+
+/* The length of the longest secret msg starts with, 0 if none: a secret
+ * containing another is masked whole. */
+static size_t longest_secret(const char *msg)
+{
+    size_t n = 0;
+    uint32_t node = 0;
+    if (!secrets.first[(unsigned char)*msg])
+        return 0;
+    for (size_t i = 0; msg[i]; i++) {
+        if ((node = edge_find(node, (unsigned char)msg[i])) == 0)
+            break;
+        if (secrets.end[node])
+            n = i + 1;
+    }
+    return n;
 }
 
 const char *cli_scrub(char *buf, size_t size, const char *msg)
@@ -56,13 +156,8 @@ const char *cli_scrub(char *buf, size_t size, const char *msg)
         return msg;
     }
     while (*msg && o + 1 < size) {
-        size_t i, n = 0;
-        for (i = 0; i < secrets.n; i++) {
-            n = strlen(secrets.v[i]);
-            if (strncmp(msg, secrets.v[i], n) == 0)
-                break;
-        }
-        if (i < secrets.n) {
+        size_t n = longest_secret(msg);
+        if (n > 0) {
             for (const char *m = "***"; *m && o + 1 < size; m++)
                 buf[o++] = *m;
             msg += n;
@@ -73,6 +168,15 @@ const char *cli_scrub(char *buf, size_t size, const char *msg)
     pthread_mutex_unlock(&secrets.lock);
     buf[o] = '\0';
     return buf;
+}
+
+size_t cli_secret_work(void)
+{
+    size_t work;
+    pthread_mutex_lock(&secrets.lock);
+    work = secrets.work;
+    pthread_mutex_unlock(&secrets.lock);
+    return work;
 }
 
 static void vmsg(const char *kind, const char *fmt, va_list ap)

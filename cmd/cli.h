@@ -33,6 +33,10 @@ void cli_secret_add(const char *value);
 /* msg with every registered secret replaced by "***", in buf (size bytes,
  * truncated), or msg itself when none is registered. */
 const char *cli_scrub(char *buf, size_t size, const char *msg);
+/* Trie edges looked up so far by cli_secret_add and cli_scrub (the scale
+ * test's measure: bounded by the bytes added and scanned, whatever the
+ * number of secrets). */
+size_t cli_secret_work(void);
 
 /* Messages: "amlsec: error: ..." on stderr (curl tool_msgs). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
