@@ -260,9 +260,11 @@ ellipsis
     | ELLIPSIS               { $$ = true; }
     ;
 
+/* a name is the key itself; an expression key is written in parentheses */
 mkey
     : IDENT                  { $$ = parse_key_ident(ctx, $1, &@1); }
     | STRING                 { $$ = $1; }
+    | LPAREN expr RPAREN     { $$ = parse_paren(ctx, $2, &@$); }
     ;
 
 %%

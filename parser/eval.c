@@ -3628,6 +3628,24 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
                 json_decref(m);
                 return rc;
             }
+            if (json_is_number(a) || json_is_boolean(a)) {
+                /* a key expression's number or bool is its text, as in Terraform */
+                struct buf kb;
+                buf_init(&kb, 0);
+                if (to_text(&kb, a)) {
+                    json_decref(a);
+                    a = json_stringn(kb.ptr, kb.len);
+                }
+                buf_release(&kb);
+            }
+            if (value_is_unknown(a)) {
+                rc = fail(ctx, &it->key->loc, "reference",
+                          "a map key must be known when planning; this one is known only after "
+                          "apply");
+                json_decref(a);
+                json_decref(m);
+                return rc;
+            }
             if (!json_is_string(a)) {
                 rc = fail(ctx, &it->key->loc, "type", "map keys must be strings, not a %s",
                           value_type_name(a));
