@@ -364,15 +364,15 @@ struct rctx {
     size_t errors;
     const struct cfg_instance **insts;
     size_t n;
-    size_t *base;        /* per resource of cfg: the index of its first instance */
-    const char **idof;   /* per instance: its id, or NULL */
-    struct id_slot *ids; /* hash table of the instances' ids */
-    size_t ids_cap;      /* a power of two, at least twice the ids */
+    size_t *base;            /* per resource of cfg: the index of its first instance */
+    const char **idof;       /* per instance: its id, or NULL */
+    struct id_slot *ids;     /* hash table of the instances' ids */
+    size_t ids_cap;          /* a power of two, at least twice the ids */
     struct value_slot *vals; /* hash table of the values of the instances with an id, */
                              /* ids_cap slots: a reference is found without its id */
-    size_t *ref_off;     /* per instance and ref_attrs entry: where its referrers start in */
-    size_t *ref_from;    /* ... this array of instance indexes, in configuration order */
-    struct ra_key *ras;  /* the role assignments by principal (CMK-IDENTITY, WS-UAI-GRANTS) */
+    size_t *ref_off;         /* per instance and ref_attrs entry: where its referrers start in */
+    size_t *ref_from;        /* ... this array of instance indexes, in configuration order */
+    struct ra_key *ras;      /* the role assignments by principal (CMK-IDENTITY, WS-UAI-GRANTS) */
     size_t nras;
 };
 
