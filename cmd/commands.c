@@ -3,6 +3,7 @@
 #include "cmd/reports.h"
 
 #include <stddef.h>
+#include <string.h>
 
 /* The options plan, apply and destroy share (cmd/cmd_plan.c parses them). */
 #define PLAN_COMMON_OPTIONS                                                                        \
@@ -360,3 +361,11 @@ const struct command commands[] = {
      "  amlsec completion zsh > \"${fpath[1]}/_amlsec\"\n"},
     {NULL, NULL, NULL, NULL},
 };
+
+const struct command *command_find(const char *name)
+{
+    for (const struct command *c = commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}

@@ -11,14 +11,6 @@
 #include "util/suggest.h"
 #include "util/banned.h"
 
-const struct command *command_find(const char *name)
-{
-    for (const struct command *c = commands; c->name; c++)
-        if (strcmp(c->name, name) == 0)
-            return c;
-    return NULL;
-}
-
 static void log_to_stderr(enum log_level level, const char *msg, void *payload)
 {
     static const char *const names[] = {"error", "warn", "info", "debug", "trace"};
