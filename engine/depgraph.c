@@ -1,6 +1,7 @@
 /* Dependency graph, topological order, cycles, DOT (see graph.h). */
 #include "engine/depgraph.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -123,10 +124,230 @@ static int implied(struct depgraph *g, size_t from)
     return rc;
 }
 
+struct mod_ptr {
+    const struct cfg_module *m;
+    size_t idx;
+};
+
+/* What one node read, for its reference edges (config.h's cfg_read): the
+ * arrays are indexed by resource, call, module instance and node, and an
+ * entry is set for the node being built when it equals stamp (so nothing
+ * is cleared between nodes). */
+struct narrowing {
+    const struct config *cfg;
+    size_t stamp;
+    size_t *res_pick, *res_all;    /* by resource: one instance read / every one */
+    size_t *call_pick, *call_all;  /* by call */
+    size_t *mod_picked, *own;      /* by module instance: read / the node's own module */
+    size_t *node_picked;           /* by node */
+    size_t *res_mod;               /* by resource: its module's index, or NONE (the root) */
+    size_t *mod_parent, *mod_call; /* by module instance */
+    struct mod_ptr *mods;          /* the module instances by address, for mod_index */
+};
+
+#define NONE ((size_t)-1)
+
+static int cmp_mod_ptr(const void *a, const void *b)
+{
+    const struct mod_ptr *x = a, *y = b;
+    return (uintptr_t)x->m < (uintptr_t)y->m ? -1 : (uintptr_t)x->m > (uintptr_t)y->m;
+}
+
+static size_t mod_index(const struct narrowing *nw, const struct cfg_module *m)
+{
+    size_t lo = 0, hi = nw->cfg->nmodules;
+    while (m && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (nw->mods[mid].m == m)
+            return nw->mods[mid].idx;
+        if ((uintptr_t)nw->mods[mid].m < (uintptr_t)m)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NONE;
+}
+
+static void narrowing_free(struct narrowing *nw)
+{
+    free(nw->res_pick);
+    free(nw->res_all);
+    free(nw->call_pick);
+    free(nw->call_all);
+    free(nw->mod_picked);
+    free(nw->own);
+    free(nw->node_picked);
+    free(nw->res_mod);
+    free(nw->mod_parent);
+    free(nw->mod_call);
+    free(nw->mods);
+}
+
+static int narrowing_init(struct narrowing *nw, const struct config *cfg, size_t nodes)
+{
+    size_t nr = cfg->nresources + 1, nc = cfg->ncalls + 1, nm = cfg->nmodules + 1;
+    memset(nw, 0, sizeof(*nw));
+    nw->cfg = cfg;
+    nw->res_pick = calloc(nr, sizeof(size_t));
+    nw->res_all = calloc(nr, sizeof(size_t));
+    nw->call_pick = calloc(nc, sizeof(size_t));
+    nw->call_all = calloc(nc, sizeof(size_t));
+    nw->mod_picked = calloc(nm, sizeof(size_t));
+    nw->own = calloc(nm, sizeof(size_t));
+    nw->node_picked = calloc(nodes + 1, sizeof(size_t));
+    nw->res_mod = calloc(nr, sizeof(size_t));
+    nw->mod_parent = calloc(nm, sizeof(size_t));
+    nw->mod_call = calloc(nm, sizeof(size_t));
+    nw->mods = calloc(nm, sizeof(*nw->mods));
+    if (!nw->res_pick || !nw->res_all || !nw->call_pick || !nw->call_all || !nw->mod_picked ||
+        !nw->own || !nw->node_picked || !nw->res_mod || !nw->mod_parent || !nw->mod_call ||
+        !nw->mods)
+        return AMLSEC_ENOMEM;
+    for (size_t i = 0; i < cfg->nmodules; i++)
+        nw->mods[i] = (struct mod_ptr){.m = cfg->modules[i], .idx = i};
+    qsort(nw->mods, cfg->nmodules, sizeof(*nw->mods), cmp_mod_ptr);
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        nw->mod_parent[i] = mod_index(nw, cfg->modules[i]->parent);
+        nw->mod_call[i] = NONE;
+    }
+    for (size_t c = 0; c < cfg->ncalls; c++)
+        for (size_t j = cfg->calls[c].first; j < cfg->calls[c].first + cfg->calls[c].n; j++)
+            if (j < cfg->nmodules)
+                nw->mod_call[j] = c;
+    for (size_t i = 0; i < cfg->nresources; i++)
+        nw->res_mod[i] = mod_index(nw, cfg->resources[i].module);
+    return 0;
+}
+
+/* Marks every resource and call a depends_on list names (in scope) as
+ * read whole. False when an item names neither: then nothing is narrowed. */
+static bool depends_on_all(struct narrowing *nw, const struct ast_block *b,
+                           const struct cfg_module *scope)
+{
+    const struct ast_attr *a = b ? ast_body_attr(&b->body, "depends_on") : NULL;
+    if (a == NULL)
+        return true;
+    if (a->value->kind != EXPR_LIST)
+        return false;
+    for (const struct ast_expr *x = a->value->u.list.items; x; x = x->next) {
+        const struct ast_step *s = x->kind == EXPR_TRAVERSAL ? x->u.trav.steps : NULL;
+        const char *root = x->kind == EXPR_TRAVERSAL ? x->u.trav.root : NULL;
+        bool existing = root && strcmp(root, "existing") == 0;
+        if (s && existing) {
+            root = s->name;
+            s = s->next;
+        }
+        if (s == NULL || s->kind != STEP_ATTR)
+            return false;
+        if (!existing && strcmp(root, "module") == 0) {
+            const struct cfg_call *c = config_find_call(nw->cfg, scope, s->name);
+            if (c == NULL)
+                return false;
+            nw->call_all[c - nw->cfg->calls] = nw->stamp;
+        } else {
+            const struct cfg_resource *r = config_find_in(nw->cfg, scope, existing, root, s->name);
+            if (r == NULL)
+                return false;
+            nw->res_all[r - nw->cfg->resources] = nw->stamp;
+        }
+    }
+    return true;
+}
+
+/* Notes what node (stamped by nw->stamp) read; false when its reads
+ * cannot narrow its edges (something it refers to was not evaluated). */
+static bool note_reads(struct narrowing *nw, const struct cfg_instance *in, const size_t *first)
+{
+    const struct config *cfg = nw->cfg;
+    const struct cfg_resource *r = in->resource;
+    for (size_t k = 0; k < in->reads.n; k++) {
+        const struct cfg_read *rd = &in->reads.v[k];
+        if (rd->resource) {
+            size_t ri = (size_t)(rd->resource - cfg->resources);
+            if (rd->index == CFG_READ_ALL) {
+                nw->res_all[ri] = nw->stamp;
+            } else {
+                nw->res_pick[ri] = nw->stamp;
+                nw->node_picked[first[ri] + rd->index] = nw->stamp;
+            }
+        } else if (rd->call) {
+            size_t c = (size_t)(rd->call - cfg->calls), m = mod_index(nw, rd->module);
+            if (rd->module == NULL || m == NONE) {
+                nw->call_all[c] = nw->stamp;
+            } else {
+                nw->call_pick[c] = nw->stamp;
+                nw->mod_picked[m] = nw->stamp;
+            }
+        } else {
+            return false;
+        }
+    }
+    if (!depends_on_all(nw, r->block, r->module))
+        return false;
+    for (const struct cfg_module *p = r->module; p; p = p->parent)
+        if (!depends_on_all(nw, p->call, p->parent))
+            return false;
+    for (size_t m = mod_index(nw, r->module); m != NONE; m = nw->mod_parent[m])
+        nw->own[m] = nw->stamp;
+    return true;
+}
+
+/* Whether a node that read as nw notes reaches resource ri only through
+ * instances of module calls it did not read (module.team["a"] read, ri in
+ * module.team["b"]). */
+static bool unread_module(const struct narrowing *nw, size_t ri)
+{
+    for (size_t m = nw->res_mod[ri]; m != NONE && nw->own[m] != nw->stamp; m = nw->mod_parent[m]) {
+        size_t c = nw->mod_call[m];
+        if (c != NONE && nw->call_pick[c] == nw->stamp && nw->call_all[c] != nw->stamp &&
+            nw->mod_picked[m] != nw->stamp)
+            return true;
+    }
+    return false;
+}
+
+/* Node i's edges for what its resource refers to: to the instances it
+ * read when its reads say which (a key known at plan time), else to every
+ * instance of each resource referred to. */
+static int reference_edges(struct depgraph *g, struct narrowing *nw, size_t i, const size_t *first)
+{
+    const struct config *cfg = nw->cfg;
+    const struct cfg_instance *in = g->nodes[i].inst;
+    const struct cfg_resource *r = in->resource;
+    size_t self = (size_t)(in - r->instances);
+    bool narrow;
+    int rc;
+    nw->stamp = i + 1;
+    narrow = note_reads(nw, in, first);
+    for (size_t d = 0; d < r->ndeps; d++) {
+        size_t ri = (size_t)(r->deps[d] - cfg->resources);
+        const struct cfg_resource *dr = &cfg->resources[ri];
+        if (ri >= cfg->nresources)
+            continue;
+        if (r->implicit && d == 0 && self < dr->ninstances) {
+            /* a declared child: its parent's instance of the same position */
+            if ((rc = add_edge(g, i, first[ri] + self, EDGE_REFERENCE)) < 0)
+                return rc;
+            continue;
+        }
+        if (narrow && unread_module(nw, ri))
+            continue;
+        for (size_t j = 0; j < dr->ninstances; j++) {
+            if (narrow && nw->res_pick[ri] == nw->stamp && nw->res_all[ri] != nw->stamp &&
+                nw->node_picked[first[ri] + j] != nw->stamp)
+                continue;
+            if ((rc = add_edge(g, i, first[ri] + j, EDGE_REFERENCE)) < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 int depgraph_build(struct depgraph **out, const struct config *cfg, struct errbuf *err)
 {
     struct depgraph *g = calloc(1, sizeof(*g));
     size_t total = 0, k = 0, *first = NULL;
+    struct narrowing nw = {0};
     int rc = AMLSEC_ENOMEM;
     *out = NULL;
     if (g == NULL)
@@ -160,25 +381,20 @@ int depgraph_build(struct depgraph **out, const struct config *cfg, struct errbu
         first[i] = n;
         n += cfg->resources[i].ninstances;
     }
-    for (size_t i = 0; i < g->n; i++) {
-        const struct cfg_resource *r = g->nodes[i].inst->resource;
-        for (size_t d = 0; d < r->ndeps; d++) {
-            size_t ri = (size_t)(r->deps[d] - cfg->resources);
-            if (ri >= cfg->nresources)
-                continue;
-            for (size_t j = 0; j < cfg->resources[ri].ninstances; j++)
-                if ((rc = add_edge(g, i, first[ri] + j, EDGE_REFERENCE)) < 0)
-                    goto fail;
-        }
-        if ((rc = scan_ids(g, i, g->nodes[i].inst->attrs, 0)) < 0 || (rc = implied(g, i)) < 0)
+    if ((rc = narrowing_init(&nw, cfg, g->n)) < 0)
+        goto fail;
+    for (size_t i = 0; i < g->n; i++)
+        if ((rc = reference_edges(g, &nw, i, first)) < 0 ||
+            (rc = scan_ids(g, i, g->nodes[i].inst->attrs, 0)) < 0 || (rc = implied(g, i)) < 0)
             goto fail;
-    }
+    narrowing_free(&nw);
     free(first);
     free(g->newest_from);
     g->newest_from = NULL;
     *out = g;
     return 0;
 fail:
+    narrowing_free(&nw);
     free(first);
     depgraph_free(g);
     return errbuf_set(err, rc, "out of memory");

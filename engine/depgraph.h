@@ -1,6 +1,7 @@
 /* The dependency graph of a configuration: one node per instance, an edge
  * from an instance to everything it must come after. Edges come from
- * references (cfg_resource.deps, per instance), from ARM id strings that
+ * references (cfg_resource.deps, narrowed per instance to the instances
+ * its evaluation read: cfg_instance.reads), from ARM id strings that
  * name another instance, and from the catalogue (a CMK workspace after its
  * key's vault, ...). Creates follow graph order; destroys reverse it. */
 #ifndef AMLSEC_ENGINE_DEPGRAPH_H

@@ -2807,7 +2807,8 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
                                 .diags = ld->diags,
                                 .self = in,
                                 .base_dir = r->module ? r->module->dir : ld->base_dir,
-                                .module = r->module};
+                                .module = r->module,
+                                .reads = &in->reads};
         if (r->implicit) {
             eval_implicit(in, i);
         } else {
@@ -3956,6 +3957,7 @@ void config_free(struct config *cfg)
             json_decref(r->instances[k].attrs);
             json_decref(r->instances[k].sensitive);
             json_decref(r->instances[k].value);
+            free(r->instances[k].reads.v);
         }
     }
     free(cfg->resources);
@@ -3965,6 +3967,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nlocals; i++) {
         json_decref(cfg->locals[i].value);
         json_decref(cfg->locals[i].paths);
+        free(cfg->locals[i].reads.v);
     }
     for (size_t i = 0; i < cfg->noutputs; i++)
         json_decref(cfg->outputs[i].value);

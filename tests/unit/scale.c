@@ -1632,7 +1632,7 @@ static void test_scale__armlocal_vault_ports_indexed(void **state)
  * module.team[each.key].rg: see below. */
 /* A module called with for_each over n keys and a resource with for_each
  * over the same keys reading module.team[each.key].rg. */
-static char *module_key_dir(size_t n)
+static char *module_key_dir(size_t n, const char *extra)
 {
     char *dir, path[160];
     FILE *f = new_config(&dir);
@@ -1643,6 +1643,7 @@ static char *module_key_dir(size_t n)
           "  team = each.key\n}\nresource_group \"ref\" {\n  for_each = local.teams\n"
           "  name = \"x-${module.team[each.key].rg}\"\n}\n",
           f);
+    fputs(extra, f);
     assert_int_equal(fclose(f), 0);
     snprintf(path, sizeof(path), "%s/modules", dir);
     assert_int_equal(mkdir(path, 0700), 0);
@@ -1673,7 +1674,7 @@ static void module_key_dir_remove(char *dir)
 /* The work of loading module_key_dir(n): see below. */
 static size_t module_key_work(size_t n)
 {
-    char *dir = module_key_dir(n);
+    char *dir = module_key_dir(n, "");
     struct diag_list diags;
     struct config *cfg;
     size_t work;
@@ -1713,14 +1714,15 @@ static void test_scale__module_key_indexed(void **state)
     assert_true(wl <= 11 * ws);
 }
 
-/* Each of n instances reading module.team[each.key] depends on every
- * instance of the call (n^2 edges; Terraform keeps such edges per call).
- * Telling a repeated edge is one check per edge, not a scan of the node's
- * edges so far (n^3 / 2 checks: 125 million at 1,000). */
+/* Each of n instances reading the whole call (length(module.team))
+ * depends on every instance of it: n^2 edges. Telling a repeated edge is
+ * one check per edge, not a scan of the node's edges so far (n^3 / 2
+ * checks: 125 million at 1,000). */
 static void test_scale__depgraph_repeated_edges_constant(void **state)
 {
     const size_t n = 1000;
-    char *dir = module_key_dir(n);
+    char *dir = module_key_dir(n, "resource_group \"all\" {\n  for_each = local.teams\n"
+                                  "  name = \"a-${length(module.team)}-${each.key}\"\n}\n");
     struct diag_list diags;
     struct errbuf err = ERRBUF_INIT;
     struct depgraph *g = NULL;
@@ -1737,7 +1739,7 @@ static void test_scale__depgraph_repeated_edges_constant(void **state)
     print_message("depgraph: %zu edges, %zu checks\n", edges, g->edge_checks);
     assert_true(edges >= n * n);
     assert_true(g->edge_checks <= 2 * edges);
-    assert_true((ref = depgraph_find(g, "resource_group.ref[\"t00999\"]")) >= 0);
+    assert_true((ref = depgraph_find(g, "resource_group.all[\"t00999\"]")) >= 0);
     assert_true(g->nodes[ref].ndeps >= n);
     depgraph_free(g);
     config_free(cfg);
@@ -1991,6 +1993,66 @@ static void test_scale__secret_scrub_linear(void **state)
     assert_true(wl <= 11 * ws);
 }
 
+/* The edges of module_key_dir(n) with a root resource reading one
+ * instance by a literal key and n resources reading another for_each
+ * resource's instance by each.key. */
+static size_t depgraph_edges(size_t n)
+{
+    char *dir = module_key_dir(n, "resource_group \"one\" {\n"
+                                  "  name = \"o-${module.team[\"t00000\"].rg}\"\n}\n"
+                                  "resource_group \"peer\" {\n  for_each = local.teams\n"
+                                  "  name = \"p-${resource_group.ref[each.key].name}\"\n}\n");
+    struct diag_list diags;
+    struct errbuf err = ERRBUF_INIT;
+    struct depgraph *g = NULL;
+    struct config *cfg;
+    size_t edges = 0;
+    long x;
+    const struct depgraph_node *nd;
+    diag_list_init(&diags);
+    cfg = load(dir, &diags);
+    assert_int_equal(diags.errors, 0);
+    assert_int_equal(depgraph_build(&g, cfg, &err), 0);
+    assert_int_equal(depgraph_sort(g, &err), 0);
+    for (size_t i = 0; i < g->n; i++)
+        edges += g->nodes[i].ndeps;
+    /* each instance depends on exactly the instance its key names */
+    assert_true((x = depgraph_find(g, "resource_group.ref[\"t00042\"]")) >= 0);
+    nd = &g->nodes[x];
+    assert_int_equal(nd->ndeps, 1);
+    assert_string_equal(g->nodes[nd->deps[0].to].inst->address,
+                        "module.team[\"t00042\"].resource_group.team");
+    assert_true((x = depgraph_find(g, "resource_group.one")) >= 0);
+    nd = &g->nodes[x];
+    assert_int_equal(nd->ndeps, 1);
+    assert_string_equal(g->nodes[nd->deps[0].to].inst->address,
+                        "module.team[\"t00000\"].resource_group.team");
+    assert_true((x = depgraph_find(g, "resource_group.peer[\"t00042\"]")) >= 0);
+    nd = &g->nodes[x];
+    assert_int_equal(nd->ndeps, 1);
+    assert_string_equal(g->nodes[nd->deps[0].to].inst->address, "resource_group.ref[\"t00042\"]");
+    depgraph_free(g);
+    config_free(cfg);
+    diag_list_release(&diags);
+    module_key_dir_remove(dir);
+    return edges;
+}
+
+/* n instances reading module.team[each.key] (or TYPE.NAME[each.key]) each
+ * depend on the one instance the key names, not on every instance of the
+ * call or resource (n^2 edges: 1,000,000 at 1,000); the edge count grows
+ * as n from 100 to 1,000 (it grew as n^2: 100x). */
+static void test_scale__depgraph_edges_per_instance(void **state)
+{
+    size_t small = 100, large = 1000, es, el;
+    (void)state;
+    es = depgraph_edges(small);
+    el = depgraph_edges(large);
+    print_message("depgraph: %zu edges at %zu instances, %zu at %zu\n", es, small, el, large);
+    assert_true(el <= 3 * large);
+    assert_true(el * small <= 2 * es * large);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2019,6 +2081,7 @@ int main(void)
         cmocka_unit_test(test_scale__show_json_streamed),
         cmocka_unit_test(test_scale__plan_read_in_pieces_as_whole),
         cmocka_unit_test(test_scale__secret_scrub_linear),
+        cmocka_unit_test(test_scale__depgraph_edges_per_instance),
     };
     json_set_alloc_funcs(counting_malloc, counting_free);
     return cmocka_run_group_tests(tests, NULL, NULL);
