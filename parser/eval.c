@@ -903,12 +903,27 @@ static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const st
  * call's argument), since a step may reach any attribute of it. */
 static int eval_postfix(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
-    json_t *v = NULL;
+    json_t *v = NULL, *paths = json_array(), *saved_paths = ctx->paths_out;
+    const struct ast_expr *saved_top = ctx->top;
     bool whole = ctx->whole_value;
     int rc;
+    /* a base that is exactly a whole instance (or a local or output
+     * holding one) gives its secret paths, not a sensitive mark: the steps
+     * then reach a secret or not, as they would written as a traversal
+     * ((app_insights.ai).name is as open as app_insights.ai.name) */
+    const struct ast_expr *top = e->u.post.base;
+    while (top->kind == EXPR_PAREN)
+        top = top->u.paren;
     ctx->whole_value = true;
+    ctx->paths_out = paths;
+    ctx->top = top;
     rc = eval_expr(&v, ctx, e->u.post.base);
     ctx->whole_value = whole;
+    ctx->paths_out = saved_paths;
+    ctx->top = saved_top;
+    if (rc == 0)
+        mark_paths(ctx, paths, e->u.post.steps, e, false, false);
+    json_decref(paths);
     if (rc < 0)
         return rc;
     return postfix_steps(out, ctx, v, e->u.post.steps);
