@@ -43,7 +43,8 @@ struct depgraph {
      * repeated edge is told in constant time (a scan of the node's edges
      * per edge made n^3 work for n instances each reading all n others). */
     size_t *newest_from;
-    size_t edge_checks; /* edges looked at to tell repeats (tests count it) */
+    size_t edge_checks;    /* edges looked at to tell repeats (tests count it) */
+    size_t reference_work; /* instances and call instances visited for reference edges (tests) */
 };
 
 /* Builds the graph of cfg (not sorted). Caller frees with depgraph_free. */

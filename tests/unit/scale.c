@@ -1996,8 +1996,9 @@ static void test_scale__secret_scrub_linear(void **state)
 
 /* The edges of module_key_dir(n) with a root resource reading one
  * instance by a literal key and n resources reading another for_each
- * resource's instance by each.key. */
-static size_t depgraph_edges(size_t n)
+ * resource's instance by each.key; *work: the instances visited making
+ * the reference edges. */
+static size_t depgraph_edges(size_t n, size_t *work)
 {
     char *dir = module_key_dir(n, "resource_group \"one\" {\n"
                                   "  name = \"o-${module.team[\"t00000\"].rg}\"\n}\n"
@@ -2017,6 +2018,7 @@ static size_t depgraph_edges(size_t n)
     assert_int_equal(depgraph_sort(g, &err), 0);
     for (size_t i = 0; i < g->n; i++)
         edges += g->nodes[i].ndeps;
+    *work = g->reference_work;
     /* each instance depends on exactly the instance its key names */
     assert_true((x = depgraph_find(g, "resource_group.ref[\"t00042\"]")) >= 0);
     nd = &g->nodes[x];
@@ -2041,17 +2043,22 @@ static size_t depgraph_edges(size_t n)
 
 /* n instances reading module.team[each.key] (or TYPE.NAME[each.key]) each
  * depend on the one instance the key names, not on every instance of the
- * call or resource (n^2 edges: 1,000,000 at 1,000); the edge count grows
- * as n from 100 to 1,000 (it grew as n^2: 100x). */
+ * call or resource (n^2 edges: 1,000,000 at 1,000); the edge count, and
+ * the instances visited to make them (not every instance each block refers
+ * to, skipped: n^2 again), grow as n from 100 to 1,000 (n^2: 100x). */
 static void test_scale__depgraph_edges_per_instance(void **state)
 {
-    size_t small = 100, large = 1000, es, el;
+    size_t small = 100, large = 1000, es, el, ws, wl;
     (void)state;
-    es = depgraph_edges(small);
-    el = depgraph_edges(large);
-    print_message("depgraph: %zu edges at %zu instances, %zu at %zu\n", es, small, el, large);
+    es = depgraph_edges(small, &ws);
+    el = depgraph_edges(large, &wl);
+    print_message("depgraph: %zu edges at %zu instances, %zu at %zu; %zu and %zu instances "
+                  "visited\n",
+                  es, small, el, large, ws, wl);
     assert_true(el <= 3 * large);
     assert_true(el * small <= 2 * es * large);
+    assert_true(wl <= 5 * large);
+    assert_true(wl * small <= 2 * ws * large);
 }
 
 /* The policy check of a plan (plan, show -json, check -plan) holds no
