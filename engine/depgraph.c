@@ -161,6 +161,7 @@ struct narrowing {
     size_t *plain, nplain;
     struct dep_in_call *in_call;
     size_t nin_call, deps_cap;
+    size_t *run_end; /* by position in in_call: where its call's entries end */
 };
 
 #define NONE ((size_t)-1)
@@ -214,6 +215,7 @@ static void narrowing_free(struct narrowing *nw)
     free(nw->mods);
     free(nw->plain);
     free(nw->in_call);
+    free(nw->run_end);
 }
 
 static int narrowing_init(struct narrowing *nw, const struct config *cfg)
@@ -363,6 +365,10 @@ static int sort_deps(struct narrowing *nw, const struct cfg_resource *r, size_t 
         if (in_call == NULL)
             return AMLSEC_ENOMEM;
         nw->in_call = in_call;
+        plain = realloc(nw->run_end, r->ndeps * sizeof(*plain));
+        if (plain == NULL)
+            return AMLSEC_ENOMEM;
+        nw->run_end = plain;
         nw->deps_cap = r->ndeps;
     }
     for (size_t m = nw->res_mod[ri0]; m != NONE; m = nw->mod_parent[m])
@@ -380,6 +386,10 @@ static int sort_deps(struct narrowing *nw, const struct cfg_resource *r, size_t 
                 (struct dep_in_call){.call = nw->mod_call[outer], .mod = outer, .ri = ri};
     }
     qsort(nw->in_call, nw->nin_call, sizeof(*nw->in_call), cmp_dep_in_call);
+    for (size_t k = nw->nin_call; k-- > 0;)
+        nw->run_end[k] = k + 1 < nw->nin_call && nw->in_call[k + 1].call == nw->in_call[k].call
+                             ? nw->run_end[k + 1]
+                             : k + 1;
     return 0;
 }
 
@@ -439,8 +449,7 @@ static int reference_edges(struct depgraph *g, struct narrowing *nw, size_t i, c
             return rc;
     for (size_t run = 0, end; run < nw->nin_call; run = end) {
         size_t c = nw->in_call[run].call;
-        for (end = run; end < nw->nin_call && nw->in_call[end].call == c; end++)
-            ;
+        end = nw->run_end[run];
         if (!narrow || nw->call_pick[c] != nw->stamp || nw->call_all[c] == nw->stamp) {
             for (size_t d = run; d < end; d++)
                 if ((rc = resource_edges(g, nw, i, nw->in_call[d].ri, first, narrow)) < 0)

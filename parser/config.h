@@ -315,7 +315,8 @@ const struct cfg_call *config_find_call(const struct config *cfg, const struct c
  * for_each), or NULL: one look-up. */
 const struct cfg_module *config_call_instance(const struct config *cfg, const struct cfg_call *call,
                                               const json_t *key);
-/* Entries the module look-ups above visited (tests count it). */
+/* Entries the module look-ups above and config_find_instance visited, and
+ * the references compared making each resource's deps (tests count it). */
 size_t config_lookup_work(const struct config *cfg);
 /* Finds a root module's local by name, or NULL. */
 struct cfg_local *config_find_local(const struct config *cfg, const char *name);
