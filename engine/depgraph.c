@@ -291,6 +291,20 @@ static bool depends_on_all(struct narrowing *nw, const struct ast_block *b,
     return true;
 }
 
+/* Chains the node's read k after its earlier reads of the same resource
+ * or call (whose first and last are *head and *tail, *picked == stamp
+ * once there is one). */
+static void chain_read(struct narrowing *nw, size_t *head, size_t *tail, size_t *picked, size_t k)
+{
+    nw->next[k] = NONE;
+    if (*picked == nw->stamp)
+        nw->next[*tail] = k;
+    else
+        *head = k;
+    *tail = k;
+    *picked = nw->stamp;
+}
+
 /* Notes what the node (nw->stamp) read: which resources and calls, and
  * each one's reads chained (pick_head, call_head, next). False when its
  * reads cannot narrow its edges (something it refers to was not
@@ -313,26 +327,14 @@ static bool note_reads(struct narrowing *nw, const struct cfg_instance *in)
             if (rd->index == CFG_READ_ALL || rd->index >= rd->resource->ninstances) {
                 nw->res_all[ri] = nw->stamp;
             } else {
-                nw->next[k] = NONE;
-                if (nw->res_pick[ri] == nw->stamp)
-                    nw->next[nw->pick_tail[ri]] = k;
-                else
-                    nw->pick_head[ri] = k;
-                nw->pick_tail[ri] = k;
-                nw->res_pick[ri] = nw->stamp;
+                chain_read(nw, &nw->pick_head[ri], &nw->pick_tail[ri], &nw->res_pick[ri], k);
             }
         } else if (rd->call) {
             size_t c = (size_t)(rd->call - cfg->calls);
             if (rd->module == NULL || mod_index(nw, rd->module) == NONE) {
                 nw->call_all[c] = nw->stamp;
             } else {
-                nw->next[k] = NONE;
-                if (nw->call_pick[c] == nw->stamp)
-                    nw->next[nw->call_tail[c]] = k;
-                else
-                    nw->call_head[c] = k;
-                nw->call_tail[c] = k;
-                nw->call_pick[c] = nw->stamp;
+                chain_read(nw, &nw->call_head[c], &nw->call_tail[c], &nw->call_pick[c], k);
             }
         } else {
             return false;
