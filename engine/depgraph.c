@@ -387,7 +387,8 @@ static int sort_deps(struct narrowing *nw, const struct cfg_resource *r, size_t 
             nw->in_call[nw->nin_call++] =
                 (struct dep_in_call){.call = nw->mod_call[outer], .mod = outer, .ri = ri};
     }
-    qsort(nw->in_call, nw->nin_call, sizeof(*nw->in_call), cmp_dep_in_call);
+    if (nw->nin_call > 1) /* in_call is NULL until a resource refers to another's */
+        qsort(nw->in_call, nw->nin_call, sizeof(*nw->in_call), cmp_dep_in_call);
     for (size_t k = nw->nin_call; k-- > 0;)
         nw->run_end[k] = k + 1 < nw->nin_call && nw->in_call[k + 1].call == nw->in_call[k].call
                              ? nw->run_end[k + 1]
