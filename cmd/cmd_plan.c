@@ -140,10 +140,13 @@ static void on_event(void *payload, const struct apply_event *ev)
                ev->arm_id ? ev->arm_id : "", ev->arm_id ? "]" : "");
         break;
     case APPLY_FAILED: {
-        char line[ERRBUF_MAX + 800], clean[ERRBUF_MAX + 800];
+        char line[ERRBUF_MAX + 800];
+        struct buf clean;
         char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
+        const char *msg;
         /* ARM's message may quote the request back: masked (cli_secret_add) */
-        const char *msg = cli_scrub(clean, sizeof(clean), ev->message);
+        buf_init(&clean, 0);
+        msg = cli_scrub(&clean, ev->message);
         printf("%s: %s failed after %s: %s\n", addr, ev->verb, duration(d, sizeof(d), ev->seconds),
                msg);
         snprintf(line, sizeof(line), "%s: %s failed: %s", addr, ev->verb, msg);
@@ -152,6 +155,7 @@ static void on_event(void *payload, const struct apply_event *ev)
             if ((f[pr->nfailures] = strdup(line)) != NULL)
                 pr->nfailures++;
         }
+        buf_release(&clean);
         break;
     }
     case APPLY_SKIPPED:

@@ -1951,7 +1951,9 @@ static void test_scale__plan_read_in_pieces_as_whole(void **state)
 static size_t secret_scrub_work(const char *tag, size_t n)
 {
     size_t w0 = cli_secret_work();
-    char secret[64], line[160], clean[160], want[160];
+    char secret[64], line[160], want[160];
+    struct buf clean;
+    buf_init(&clean, 0);
     for (size_t i = 0; i < n; i++) {
         snprintf(secret, sizeof(secret), "%s-%06zu-key", tag, i);
         cli_secret_add(secret);
@@ -1961,8 +1963,9 @@ static size_t secret_scrub_work(const char *tag, size_t n)
         snprintf(line, sizeof(line), "GET /vaults/kv%zu/secrets/s?v=%s-%06zu-key (%s-%06zu)", i,
                  tag, i, tag, i);
         snprintf(want, sizeof(want), "GET /vaults/kv%zu/secrets/s?v=*** (%s-%06zu)", i, tag, i);
-        assert_string_equal(cli_scrub(clean, sizeof(clean), line), want);
+        assert_string_equal(cli_scrub(&clean, line), want);
     }
+    buf_release(&clean);
     return cli_secret_work() - w0;
 }
 
@@ -1975,14 +1978,16 @@ static size_t secret_scrub_work(const char *tag, size_t n)
 static void test_scale__secret_scrub_linear(void **state)
 {
     size_t small = 1000, large = 10000, ws, wl;
-    char clean[128];
+    struct buf clean;
     (void)state;
+    buf_init(&clean, 0);
     cli_secret_add("abc-secret");
     cli_secret_add("abc-secret-long");
     cli_secret_add("ab"); /* too short to register */
-    assert_string_equal(cli_scrub(clean, sizeof(clean), "[abc-secret-long] [abc-secret-lon] ab"),
+    assert_string_equal(cli_scrub(&clean, "[abc-secret-long] [abc-secret-lon] ab"),
                         "[***] [***-lon] ab");
-    assert_string_equal(cli_scrub(clean, 6, "xabc-secret-long"), "x***");
+    assert_string_equal(cli_scrub(&clean, "xabc-secret-long"), "x***");
+    buf_release(&clean);
     ws = secret_scrub_work("canary-s", small);
     wl = secret_scrub_work("canary-l", large);
     print_message("secret masking: %zu look-ups at %zu secrets, %zu at %zu\n", ws, small, wl,
