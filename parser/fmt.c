@@ -457,6 +457,7 @@ struct out_line {
     size_t first, n;
     int indent;
     long align_group; /* run of aligned attributes: its first line; -1 none */
+    size_t key_items; /* items before the `=` (a parenthesised key: several) */
     size_t key_width;
     size_t pad;         /* spaces before `=` */
     bool trailing;      /* ends with a comment after code, all on one line */
@@ -545,14 +546,27 @@ static void indent_lines(struct fmt *f, struct out_line *lines, size_t n)
     free(stack);
 }
 
+/* The items of l's key before its `=`: a name, a quoted key in a map, or
+ * a map key computed in parentheses (all of it, `(var.team)`, aligned like
+ * a name, as terraform fmt aligns whatever stands before the `=`); 0 when
+ * the line does not start with one. */
+static size_t key_items(const struct item *v, const struct out_line *l)
+{
+    const struct item *first = &v[l->first];
+    size_t n = 1;
+    if (first->tok == TOK_LPAREN && first->frame == FR_MAP && first->partner > (long)l->first)
+        n = (size_t)first->partner - l->first + 1;
+    else if (!(first->tok == TOK_IDENT || (first->tok == TOK_STRING && first->frame == FR_MAP)))
+        return 0;
+    return n < l->n && v[l->first + n].tok == TOK_ASSIGN ? n : 0;
+}
+
 /* `key = value` complete on one line, directly in a body or map. */
 static bool alignable(const struct item *v, const struct out_line *l)
 {
     const struct item *first = &v[l->first];
     int depth = 0;
-    if (l->n < 3 || (first->frame != FR_BODY && first->frame != FR_MAP) ||
-        !(first->tok == TOK_IDENT || (first->tok == TOK_STRING && first->frame == FR_MAP)) ||
-        v[l->first + 1].tok != TOK_ASSIGN)
+    if (l->n < 3 || (first->frame != FR_BODY && first->frame != FR_MAP) || key_items(v, l) == 0)
         return false;
     for (size_t k = 0; k < l->n; k++) {
         const struct item *it = &v[l->first + k];
@@ -566,9 +580,14 @@ static bool alignable(const struct item *v, const struct out_line *l)
     return depth == 0;
 }
 
+static void render_code(struct buf *b, const struct item *v, const struct out_line *l,
+                        size_t count);
+
 static void align_lines(struct fmt *f, struct out_line *lines, size_t n)
 {
     const struct item *v = f->items.v;
+    struct buf key;
+    buf_init(&key, 0);
     for (size_t l = 0; l < n;) {
         size_t end = l, maxw = 0;
         if (!alignable(v, &lines[l])) {
@@ -577,7 +596,13 @@ static void align_lines(struct fmt *f, struct out_line *lines, size_t n)
         }
         while (end < n && alignable(v, &lines[end]) && lines[end].indent == lines[l].indent &&
                v[lines[end].first].frame_id == v[lines[l].first].frame_id) {
-            size_t w = width(v[lines[end].first].text, v[lines[end].first].len);
+            struct out_line bare = lines[end];
+            size_t w;
+            bare.indent = 0;
+            lines[end].key_items = key_items(v, &lines[end]);
+            buf_reset(&key);
+            render_code(&key, v, &bare, lines[end].key_items); /* the key as it is printed */
+            w = width(key.ptr, key.len);
             lines[end].key_width = w;
             if (w > maxw)
                 maxw = w;
@@ -589,6 +614,7 @@ static void align_lines(struct fmt *f, struct out_line *lines, size_t n)
         }
         l = end;
     }
+    buf_release(&key);
 }
 
 /* Renders the code of a line (without a trailing comment when `trailing`). */
@@ -600,7 +626,7 @@ static void render_code(struct buf *b, const struct item *v, const struct out_li
         const struct item *it = &v[l->first + k];
         if (k > 0) {
             int sp = space_between(&v[l->first + k - 1], it);
-            if (k == 1 && l->align_group >= 0)
+            if (k == l->key_items && l->align_group >= 0)
                 sp = (int)l->pad;
             for (int s = 0; s < sp; s++)
                 buf_addch(b, ' ');
