@@ -670,6 +670,20 @@ static int for_keyword(struct lexer *lx)
     return 0;
 }
 
+/* [tok, cur) is a whole number: TOK_INT. */
+static int lex_int(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
+{
+    int64_t v = 0;
+    for (const uchar *p = lx->tok; p < lx->cur; p++) {
+        if (v > (INT64_MAX - (*p - '0')) / 10)
+            return lex_error(lx, loc, lx->tok, lx->cur, "number is too large");
+        v = v * 10 + (*p - '0');
+    }
+    set_loc(lx, loc, lx->tok, lx->cur);
+    val->TOK_INT = v;
+    return TOK_INT;
+}
+
 static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
 {
     const uchar *w1, *w2;
@@ -761,21 +775,18 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
             "false" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_FALSE; }
             "null" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_NULL; }
 
-            [0-9]+ {
-                int64_t v = 0;
-                for (const uchar *p = lx->tok; p < lx->cur; p++) {
-                    if (v > (INT64_MAX - (*p - '0')) / 10)
-                        return lex_error(lx, loc, lx->tok, lx->cur, "number is too large");
-                    v = v * 10 + (*p - '0');
-                }
-                set_loc(lx, loc, lx->tok, lx->cur);
-                val->TOK_INT = v;
-                return TOK_INT;
-            }
+            [0-9]+ { return lex_int(lx, val, loc); }
             [0-9]+ ("." [0-9]+)? [eE] [+-]? [0-9]+ | [0-9]+ "." [0-9]+ {
                 char text[64];
                 size_t n = (size_t)(lx->cur - lx->tok);
                 double d;
+                if (lx->last == TOK_DOT) {
+                    /* a legacy index, a.0.1 is a[0][1]: only the digits */
+                    lx->cur = lx->tok;
+                    while (*lx->cur >= '0' && *lx->cur <= '9')
+                        lx->cur++;
+                    return lex_int(lx, val, loc);
+                }
                 if (n >= sizeof(text))
                     return lex_error(lx, loc, lx->tok, lx->cur, "number has more than 63 characters");
                 memcpy(text, lx->tok, n);

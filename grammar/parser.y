@@ -180,8 +180,12 @@ expr
      * its traversal (a.b[0].c, a.b .c); on anything else (f(x)[0], (e).a,
      * [1, 2][*], {a = 1}.a) they make an EXPR_POSTFIX (parse.c) */
     | expr DOT IDENT         { $$ = parse_step_attr(ctx, $1, $3, &@3, &@$); }
-    | expr LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, &@$); }
-    | expr LBRACKET STAR RBRACKET { $$ = parse_step_splat(ctx, $1, &@2, &@$); }
+    | expr LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, false, &@$); }
+    | expr LBRACKET STAR RBRACKET { $$ = parse_step_splat(ctx, $1, &@2, false, &@$); }
+    /* Terraform's legacy forms: a.0 is a[0]; a.*.b the attribute-only splat */
+    | expr DOT INT           { $$ = parse_step_index(ctx, $1, parse_int(ctx, $3, &@3), &@3, true,
+                                                     &@$); }
+    | expr DOT STAR          { $$ = parse_step_splat(ctx, $1, &@2, true, &@$); }
     ;
 
 template

@@ -68,6 +68,11 @@ enum ast_step_kind { STEP_ATTR, STEP_INDEX, STEP_SPLAT /* [*] */ };
 struct ast_step {
     struct ast_step *next;
     enum ast_step_kind kind;
+    /* Terraform's legacy forms: an index written `.0` (the same as `[0]`);
+     * the attribute-only splat `.*`, which applies only the attribute and
+     * legacy index steps right after it to each element (`a.*.b[0]` is
+     * `(a.*.b)[0]`), where `[*]` applies every step after it. */
+    bool legacy;
     union {
         const char *name;       /* STEP_ATTR */
         struct ast_expr *index; /* STEP_INDEX */

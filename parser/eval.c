@@ -422,8 +422,22 @@ static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const s
 }
 
 static int apply_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
-                       bool from_resource);
-static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s);
+                       const struct ast_step *end, bool from_resource);
+static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
+                         const struct ast_step *end);
+
+/* Where the steps a splat s applies to each element end: an attribute-only
+ * splat (a.*.b.0, legacy) takes the attribute and legacy index steps right
+ * after it, a full one (a[*]) every step up to end. */
+static const struct ast_step *splat_end(const struct ast_step *s, const struct ast_step *end)
+{
+    if (!s->legacy)
+        return end;
+    for (s = s->next; s != end && (s->kind == STEP_ATTR || (s->kind == STEP_INDEX && s->legacy));
+         s = s->next)
+        ;
+    return s;
+}
 
 /* What x[*] iterates over (v consumed; new reference): a list itself, a
  * null an empty list, any other value a list of itself. */
@@ -439,13 +453,15 @@ static json_t *splat_list(json_t *v)
     return list;
 }
 
-/* x[*] then the steps after it: those steps applied to each element of
- * the list x (v, consumed); a null is an empty list, any other value a list
- * of itself (Terraform's splat). Outside a resource's value, as a
- * postfix's steps (an unknown element defers them). */
+/* x[*] then the steps after it (up to end): those steps applied to each
+ * element of the list x (v, consumed); a null is an empty list, any other
+ * value a list of itself (Terraform's splat). x.* applies its own steps
+ * (splat_end) to each element and the rest to the list they make. Outside a
+ * resource's value, as a postfix's steps (an unknown element defers them). */
 static int apply_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
-                       bool from_resource)
+                       const struct ast_step *end, bool from_resource)
 {
+    const struct ast_step *stop = splat_end(s, end);
     json_t *list, *r, *x;
     size_t i;
     int rc = 0;
@@ -458,8 +474,8 @@ static int apply_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const stru
     json_array_foreach(list, i, x)
     {
         json_t *y = NULL;
-        if ((rc = from_resource ? apply_steps(&y, ctx, json_incref(x), s->next, true)
-                                : postfix_steps(&y, ctx, json_incref(x), s->next)) < 0)
+        if ((rc = from_resource ? apply_steps(&y, ctx, json_incref(x), s->next, stop, true)
+                                : postfix_steps(&y, ctx, json_incref(x), s->next, stop)) < 0)
             break;
         json_array_append_new(r, y);
     }
@@ -468,18 +484,22 @@ static int apply_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const stru
         json_decref(r);
         return rc;
     }
+    if (stop != end) /* after x.*.b: (x.*.b)[0] */
+        return from_resource ? apply_steps(out, ctx, r, stop, end, true)
+                             : postfix_steps(out, ctx, r, stop, end);
     *out = r;
     return 0;
 }
 
-/* Applies the steps s to v (consumed); *out new reference. */
+/* Applies the steps from s up to end (NULL: all) to v (consumed); *out new
+ * reference. */
 static int apply_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
-                       bool from_resource)
+                       const struct ast_step *end, bool from_resource)
 {
     int rc;
-    for (; s; s = s->next) {
+    for (; s != end; s = s->next) {
         if (s->kind == STEP_SPLAT)
-            return apply_splat(out, ctx, v, s, from_resource);
+            return apply_splat(out, ctx, v, s, end, from_resource);
         if ((rc = apply_step(&v, ctx, v, s, from_resource)) < 0)
             return rc;
     }
@@ -585,7 +605,7 @@ static int eval_resource_path(json_t **out, struct eval_ctx *ctx, json_t *v,
         size_t n = s->kind == STEP_ATTR ? strlen(s->name) : 0;
         if (s->kind == STEP_SPLAT) { /* a list from here on: untagged */
             taggable = false;
-            rc = apply_steps(&v, ctx, v, s, true);
+            rc = apply_steps(&v, ctx, v, s, NULL, true);
             break;
         }
         /* a list index, or a path too long to name: left untagged */
@@ -665,7 +685,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     for (const struct eval_scope *sc = ctx->scope; sc; sc = sc->up) {
         if (strcmp(sc->name, root) != 0)
             continue;
-        return postfix_steps(out, ctx, json_incref(sc->value), s);
+        return postfix_steps(out, ctx, json_incref(sc->value), s, NULL);
     }
     if (strcmp(root, "count") == 0) {
         const json_t *ci = ctx->self ? ctx->self->count_index : ctx->count_index;
@@ -787,30 +807,37 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     /* a variable's, a local's: an unknown (or an unknown index) on the way
      * defers the steps, rather than standing for their result */
     if (!from_resource)
-        return postfix_steps(out, ctx, v, s);
-    return apply_steps(out, ctx, v, s, from_resource);
+        return postfix_steps(out, ctx, v, s, NULL);
+    return apply_steps(out, ctx, v, s, NULL, from_resource);
 }
 
 /* Steps on a value known only after apply, or with an index that is (v
  * consumed; key, consumed, is step s's index when already evaluated): the
- * steps from s on are deferred like an operator, its "function" "[]" and
- * its arguments the value then one per step, [".", NAME], ["[]", KEY] or
- * ["[*]"] (steps_values), when every unknown can be filled in later; else
- * the result is unknown for good. The indexes are evaluated now. */
+ * steps from s up to end are deferred like an operator, its "function" "[]"
+ * and its arguments the value then one per step, [".", NAME], ["[]", KEY],
+ * ["[*]"] or [".*", N] (the attribute-only splat and its N own steps)
+ * (steps_values), when every unknown can be filled in later; else the
+ * result is unknown for good. The indexes are evaluated now. */
 static int defer_steps(json_t **out, struct eval_ctx *ctx, json_t *v, json_t *key,
-                       const struct ast_step *s)
+                       const struct ast_step *s, const struct ast_step *end)
 {
     json_t *args = json_array();
     int rc = 0;
     bool resolvable = value_unknown_resolvable(v);
     json_array_append_new(args, v);
-    for (; s; s = s->next) {
+    for (; s != end; s = s->next) {
+        json_int_t own = 0; /* x.*: [".*", N], its N steps (splat_end) follow */
         if (s->kind == STEP_INDEX && key == NULL && (rc = eval_expr(&key, ctx, s->index)) < 0)
             break;
         if (s->kind == STEP_INDEX)
             resolvable &= value_unknown_resolvable(key);
+        if (s->kind == STEP_SPLAT && s->legacy)
+            for (const struct ast_step *t = s->next, *stop = splat_end(s, end); t != stop;
+                 t = t->next)
+                own++;
         json_array_append_new(args, s->kind == STEP_ATTR    ? json_pack("[ss]", ".", s->name)
                                     : s->kind == STEP_INDEX ? json_pack("[so]", "[]", key)
+                                    : s->legacy             ? json_pack("[sI]", ".*", own)
                                                             : json_pack("[s]", "[*]"));
         key = NULL;
     }
@@ -831,22 +858,23 @@ static int defer_steps(json_t **out, struct eval_ctx *ctx, json_t *v, json_t *ke
 
 /* Applies the steps s of a postfix to v (consumed), with a reference's
  * errors (apply_key_step); an unknown reached on the way defers the rest. */
-static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s)
+static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
+                         const struct ast_step *end)
 {
     int rc;
-    for (; s; s = s->next) {
+    for (; s != end; s = s->next) {
         json_t *key = NULL;
         if (value_is_unknown(v))
-            return defer_steps(out, ctx, v, NULL, s);
+            return defer_steps(out, ctx, v, NULL, s, end);
         if (s->kind == STEP_SPLAT)
-            return apply_splat(out, ctx, v, s, false);
+            return apply_splat(out, ctx, v, s, end, false);
         if (s->kind == STEP_INDEX) {
             if ((rc = eval_expr(&key, ctx, s->index)) < 0) {
                 json_decref(v);
                 return rc;
             }
             if (value_is_unknown(key))
-                return defer_steps(out, ctx, v, key, s);
+                return defer_steps(out, ctx, v, key, s, end);
         }
         if ((rc = apply_key_step(&v, ctx, v, s, false, key)) < 0)
             return rc;
@@ -868,14 +896,15 @@ static int eval_postfix(json_t **out, struct eval_ctx *ctx, const struct ast_exp
     ctx->whole_value = whole;
     if (rc < 0)
         return rc;
-    return postfix_steps(out, ctx, v, e->u.post.steps);
+    return postfix_steps(out, ctx, v, e->u.post.steps, NULL);
 }
 
 /* A deferred "[]" (defer_steps), its value and indexes now known: the
- * steps from args[i] on applied to v (consumed). */
-static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const json_t *args, size_t i)
+ * steps args[i, end) applied to v (consumed). */
+static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const json_t *args, size_t i,
+                        size_t end)
 {
-    for (; i < json_array_size(args); i++) {
+    for (; i < end; i++) {
         const json_t *st = json_array_get(args, i);
         const char *what = json_string_value(json_array_get(st, 0));
         struct ast_step step;
@@ -886,14 +915,22 @@ static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const jso
             json_decref(v);
             return AMLSEC_EPARSE;
         }
-        if (strcmp(what, "[*]") == 0) {
-            json_t *list = splat_list(v), *r = json_array(), *x;
-            size_t k;
+        if (strcmp(what, "[*]") == 0 || strcmp(what, ".*") == 0) {
+            /* [*]: every step after it per element; .*: its own N */
+            json_t *list, *r, *x;
+            json_int_t own = json_integer_value(json_array_get(st, 1));
+            size_t k, stop = what[0] == '[' ? end : i + 1 + (size_t)own;
+            if (what[0] == '.' && (own < 0 || own > (json_int_t)(end - i - 1))) {
+                json_decref(v);
+                return AMLSEC_EPARSE;
+            }
+            list = splat_list(v);
+            r = json_array();
             rc = 0;
             json_array_foreach(list, k, x)
             {
                 json_t *y = NULL;
-                if ((rc = steps_values(&y, ctx, json_incref(x), args, i + 1)) < 0)
+                if ((rc = steps_values(&y, ctx, json_incref(x), args, i + 1, stop)) < 0)
                     break;
                 json_array_append_new(r, y);
             }
@@ -902,6 +939,8 @@ static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const jso
                 json_decref(r);
                 return rc;
             }
+            if (stop < end) /* after x.*.b: (x.*.b)[0] */
+                return steps_values(out, ctx, r, args, stop, end);
             *out = r;
             return 0;
         }
@@ -3534,7 +3573,7 @@ static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const j
     const json_t *a = json_array_get(args, 0), *b = json_array_get(args, 1);
     size_t n = json_array_size(args);
     if (strcmp(op, "[]") == 0 && n >= 1)
-        return steps_values(out, ctx, json_incref((json_t *)a), args, 1);
+        return steps_values(out, ctx, json_incref((json_t *)a), args, 1, n);
     if (strcmp(op, "[for]") == 0 || strcmp(op, "{for}") == 0 || strcmp(op, "{for...}") == 0)
         return for_values(out, op, args);
     if (strcmp(op, "?:") == 0 && n == 3) {

@@ -18,7 +18,14 @@
 
 enum frame_kind { FR_BODY, FR_MAP, FR_LIST, FR_PAREN };
 
-enum item_role { ROLE_NONE, ROLE_BLOCK_OPEN, ROLE_MAP_OPEN, ROLE_MAP_COLON, ROLE_BINARY };
+enum item_role {
+    ROLE_NONE,
+    ROLE_BLOCK_OPEN,
+    ROLE_MAP_OPEN,
+    ROLE_MAP_COLON,
+    ROLE_BINARY,
+    ROLE_SPLAT /* the `*` of a.*: it ends an operand */
+};
 
 struct item {
     int tok;          /* TOK_* kind, or ITEM_REGION */
@@ -246,7 +253,7 @@ static bool ends_operand(const struct items *items)
         int t = items->v[i].tok;
         if (t == TOK_NL || t == TOK_COMMENT)
             continue;
-        return operand_end(t);
+        return operand_end(t) || items->v[i].role == ROLE_SPLAT;
     }
     return false;
 }
@@ -301,6 +308,10 @@ static int build_items(struct fmt *f)
         case TOK_MINUS:
             if (ends_operand(&f->items))
                 it.role = ROLE_BINARY;
+            break;
+        case TOK_STAR:
+            if (f->items.n > 0 && f->items.v[f->items.n - 1].tok == TOK_DOT)
+                it.role = ROLE_SPLAT;
             break;
         case TOK_COLON:
             if (fr->questions > 0)
@@ -440,8 +451,8 @@ static int space_between(const struct item *p, const struct item *n)
         return 0;
     if (n->tok == TOK_LPAREN)
         return p->tok == TOK_IDENT ? 0 : 1;
-    if (n->tok == TOK_LBRACKET) /* after an operand, an index: f(x)[0], {a = 1}["a"] */
-        return operand_end(p->tok) ? 0 : 1;
+    if (n->tok == TOK_LBRACKET) /* after an operand, an index: f(x)[0], {a = 1}["a"], a.*[0] */
+        return operand_end(p->tok) || p->role == ROLE_SPLAT ? 0 : 1;
     return 1;
 }
 
