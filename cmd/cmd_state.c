@@ -1,4 +1,5 @@
-/* amlsec state list | show ADDR | rm ADDR... | mv FROM TO | pull | push FILE */
+/* amlsec state list | show ADDR | rm [-dry-run] ADDR... | mv [-dry-run] FROM TO | pull |
+ * push FILE */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "cmd/state_cli.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/strmap.h"
 #include "util/banned.h"
 
 struct state_opts {
@@ -16,6 +18,7 @@ struct state_opts {
     int json;
     int force;
     int no_lock; /* -lock=false: rm, mv and push do not lock the state */
+    int dry_run; /* -dry-run: rm and mv say what they would do, and save nothing */
 };
 
 static int state_list(struct state_cli *sc, const struct state_opts *o)
@@ -103,8 +106,9 @@ out:
     return rc;
 }
 
-/* Lock, load, apply fn, save, unlock. */
-typedef int (*mutate_fn)(struct state *st, char **args, int nargs, struct errbuf *err);
+/* Lock, load, apply fn, save (not with -dry-run), unlock. */
+typedef int (*mutate_fn)(struct state *st, char **args, int nargs, bool dry_run,
+                         struct errbuf *err);
 
 static int mutate(struct state_cli *sc, const struct state_opts *o, const char *operation,
                   mutate_fn fn, char **args, int nargs)
@@ -120,9 +124,9 @@ static int mutate(struct state_cli *sc, const struct state_opts *o, const char *
     if (state_backend_load(&st, &existed, sc->be, &sc->keys, &err) < 0)
         goto out;
     loaded = 1;
-    if (fn(&st, args, nargs, &err) < 0)
+    if (fn(&st, args, nargs, o->dry_run, &err) < 0)
         goto out;
-    if (state_backend_save(sc->be, &st, &sc->keys, &err) < 0)
+    if (!o->dry_run && state_backend_save(sc->be, &st, &sc->keys, &err) < 0)
         goto out;
     rc = EXIT_OK;
 out:
@@ -137,27 +141,49 @@ out:
     return rc;
 }
 
-static int do_rm(struct state *st, char **args, int nargs, struct errbuf *err)
+/* Every address is matched before anything is removed: one that matches
+ * nothing fails the command and nothing changes. */
+static int do_rm(struct state *st, char **args, int nargs, bool dry_run, struct errbuf *err)
 {
-    int rc;
-    for (int i = 0; i < nargs; i++)
-        if (state_find(st, args[i]) == NULL)
-            return errbuf_set(err, AMLSEC_ENOTFOUND, "no resource instance '%s' in the state",
-                              args[i]);
-    for (int i = 0; i < nargs; i++) {
-        if ((rc = state_remove(st, args[i], err)) < 0)
-            return rc;
-        printf("Removed %s\n", args[i]);
+    struct state_renames r = {0};
+    struct strmap seen; /* an entry named twice (module.a and one of its instances) */
+    size_t n = 0, dummy;
+    int rc = 0;
+    strmap_init(&seen, false);
+    for (int i = 0; i < nargs && rc == 0; i++)
+        rc = state_rm_match(st, args[i], &r, err);
+    for (size_t i = 0; i < r.n && rc == 0; i++) {
+        if (strmap_get(&seen, r.from[i], &dummy))
+            continue;
+        if (strmap_put(&seen, r.from[i], i) < 0) {
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            break;
+        }
+        if (!dry_run && (rc = state_remove(st, r.from[i], err)) < 0)
+            break;
+        printf("%s %s\n", dry_run ? "Would remove" : "Removed", r.from[i]);
+        n++;
     }
-    return 0;
+    if (rc == 0)
+        printf("%s %zu resource instance%s.\n", dry_run ? "Would remove" : "Successfully removed",
+               n, n == 1 ? "" : "s");
+    strmap_release(&seen);
+    state_renames_release(&r);
+    return rc;
 }
 
-static int do_mv(struct state *st, char **args, int nargs, struct errbuf *err)
+static int do_mv(struct state *st, char **args, int nargs, bool dry_run, struct errbuf *err)
 {
-    int rc = state_move(st, args[0], args[1], err);
+    struct state_renames r;
+    int rc = state_mv_match(st, args[0], args[1], &r, err);
     (void)nargs;
-    if (rc == 0)
-        printf("Moved %s to %s\n", args[0], args[1]);
+    if (rc == 0 && !dry_run)
+        rc = state_rename(st, &r, err);
+    for (size_t i = 0; i < r.n && rc == 0; i++)
+        printf("%s %s to %s\n", dry_run ? "Would move" : "Moved", r.from[i], r.to[i]);
+    if (rc == 0 && r.n > 1)
+        printf("%s %zu resource instances.\n", dry_run ? "Would move" : "Successfully moved", r.n);
+    state_renames_release(&r);
     return rc;
 }
 
@@ -286,13 +312,11 @@ out:
 int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("state");
-    static const struct option opts[] = {{"state", required_argument, NULL, 's'},
-                                         {"lock-timeout", required_argument, NULL, 't'},
-                                         {"lock", optional_argument, NULL, 'L'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"force", no_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'}, {"lock-timeout", required_argument, NULL, 't'},
+        {"lock", optional_argument, NULL, 'L'},  {"json", no_argument, NULL, 'j'},
+        {"force", no_argument, NULL, 'f'},       {"dry-run", no_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     struct state_opts o = {0};
     struct state_cli sc;
     const char *sub;
@@ -333,6 +357,9 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
         case 'f':
             o.force = 1;
             break;
+        case 'd':
+            o.dry_run = 1;
+            break;
         case CLI_HELP:
             fputs(self->usage, stdout);
             return EXIT_OK;
@@ -365,6 +392,8 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
         return cli_usage_error(self, "unknown subcommand '%s' (list, show, rm, mv, pull, push)",
                                sub);
 #undef WANT
+    if (o.dry_run && strcmp(sub, "rm") != 0 && strcmp(sub, "mv") != 0)
+        return cli_usage_error(self, "-dry-run is an option of 'state rm' and 'state mv'");
 
     if ((rc = state_cli_open(&sc, o.path, NULL, NULL, ctx->color)) != EXIT_OK)
         return rc;
