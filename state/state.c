@@ -696,7 +696,7 @@ static bool addr_split(const char *a, struct addr_split *s)
     s->keyed = *q == '[';
     if (s->keyed && (q = key_end(q)) == NULL)
         return false;
-    return *q == '\0';
+    return *q == '\0' || strcmp(q, " (previous)") == 0; /* an entry's, renamed away */
 }
 
 /* The first entry at or after the addresses starting with prefix (outside
@@ -724,15 +724,9 @@ static bool module_holds(const struct state *st, const char *d, size_t n)
     for (size_t i = prefix_start(st, dot); i < st->nresources && !found; i++) {
         struct addr_split e;
         const char *a = st->resources[i].address;
-        char base[1024];
-        size_t bl = strcspn(a, " ");
         if (!has_prefix(a, dot, n + 1))
             break;
-        if (bl >= sizeof(base))
-            continue;
-        memcpy(base, a, bl); /* without " (previous)" */
-        base[bl] = '\0';
-        found = addr_split(base, &e) && e.res && e.mod_len == n;
+        found = addr_split(a, &e) && e.res && e.mod_len == n;
     }
     free(dot);
     return found;
@@ -818,14 +812,8 @@ int state_mv_match(const struct state *st, const char *from, const char *to,
              i++) {
             const char *a = st->resources[i].address;
             struct addr_split e;
-            char base[1024];
-            size_t bl = strcspn(a, " ");
-            if (bl < sizeof(base)) {
-                memcpy(base, a, bl);
-                base[bl] = '\0';
-            }
             /* the destination of the module the entry is directly in */
-            if (bl < sizeof(base) && addr_split(base, &e) && e.res) {
+            if (addr_split(a, &e) && e.res) {
                 size_t dl = strlen(to) + e.mod_len - n;
                 char *d = NULL;
                 bool held;

@@ -178,7 +178,8 @@ static void test_state__rename_all_at_once(void **unused)
     put_kind(&st, "rg.b", "rg", "rg.a");
     put_kind(&st, "module.m.rg.c", "rg", "rg.a");
     put_kind(&st, "module.m.module.k.rg.d", "rg", "module.m.rg.c");
-    put_kind(&st, "module.t[\"x\"].rg.e", "rg", NULL);
+    put_kind(&st, "module.t[\"x.y z\"].rg.e", "rg", NULL);
+    put_kind(&st, "module.t[\"x.y z\"].rg.e (previous)", "rg", NULL);
     r.from = from;
     r.to = to;
     r.n = 2;
@@ -201,15 +202,22 @@ static void test_state__rename_all_at_once(void **unused)
     assert_string_equal(dep0(&st, "module.n[0].module.k.rg.d"), "module.n[0].rg.c");
     assert_int_equal(state_mv_match(&st, "module.n[0]", "rg.x", &r, &err), AMLSEC_EUSAGE);
     assert_int_equal(state_mv_match(&st, "module.t", "module.u", &r, &err), AMLSEC_ENOTFOUND);
-    assert_non_null(strstr(err.msg, "module.t[\"x\"]"));
+    assert_non_null(strstr(err.msg, "e.g. module.t[\"x.y z\"]: move each"));
+    assert_int_equal(state_mv_match(&st, "module.t[\"x.y z\"]", "module.u", &r, &err), 0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.to[1], "module.u.rg.e (previous)");
+    state_renames_release(&r);
+    assert_int_equal(state_mv_match(&st, "module.n[0]", "module.t[\"x.y z\"]", &r, &err),
+                     AMLSEC_ECONFLICT);
     assert_int_equal(state_mv_match(&st, "module.n[0].module.k", "module.n[0]", &r, &err),
                      AMLSEC_ECONFLICT);
     assert_int_equal(r.n, 0);
     assert_int_equal(state_rm_match(&st, "module.n.module.k", &r, &err), 0);
     assert_int_equal(state_rm_match(&st, "module.t", &r, &err), 0);
-    assert_int_equal(r.n, 2);
+    assert_int_equal(r.n, 3);
     assert_string_equal(r.from[0], "module.n[0].module.k.rg.d");
-    assert_string_equal(r.from[1], "module.t[\"x\"].rg.e");
+    assert_string_equal(r.from[1], "module.t[\"x.y z\"].rg.e");
+    assert_string_equal(r.from[2], "module.t[\"x.y z\"].rg.e (previous)");
     assert_int_equal(state_rm_match(&st, "module.gone", &r, &err), AMLSEC_ENOTFOUND);
     state_renames_release(&r);
     state_release(&st);
