@@ -152,6 +152,8 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run, struct 
     strmap_init(&seen, false);
     for (int i = 0; i < nargs && rc == 0; i++)
         rc = state_rm_match(st, args[i], &r, err);
+    if (rc == 0 && !dry_run)
+        state_batch_begin(st); /* each remove O(1), not a move of every entry after it */
     for (size_t i = 0; i < r.n && rc == 0; i++) {
         if (strmap_get(&seen, r.from[i], &dummy))
             continue;
@@ -164,6 +166,7 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run, struct 
         printf("%s %s\n", dry_run ? "Would remove" : "Removed", r.from[i]);
         n++;
     }
+    state_batch_end(st);
     if (rc == 0)
         printf("%s %zu resource instance%s.\n", dry_run ? "Would remove" : "Successfully removed",
                n, n == 1 ? "" : "s");

@@ -1010,14 +1010,15 @@ int state_rename(struct state *st, const struct state_renames *r, struct errbuf 
         free(copies[i].address);
         copies[i].address = r->to[i];
     }
-    /* a batch: each remove and put O(1), the order put back at the end */
-    if (rc == 0)
+    /* a batch: each remove and put O(1), the order put back at the end
+     * (one rename moves entries once, as a batch's index would cost) */
+    if (rc == 0 && r->n > 1)
         state_batch_begin(st);
     for (i = 0; i < r->n && rc == 0; i++)
         rc = state_remove(st, r->from[i], err);
     for (i = 0; i < r->n && rc == 0; i++)
         rc = state_put(st, &copies[i], err);
-    if (own_batch)
+    if (own_batch && st->batch)
         state_batch_end(st);
     for (i = 0; copies && i < r->n; i++) {
         copies[i].address = NULL; /* r's */
