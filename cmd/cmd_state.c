@@ -1,4 +1,4 @@
-/* amlsec state list | show ADDR | rm [-dry-run] ADDR... | mv [-dry-run] FROM TO | pull |
+/* amlsec state list [ADDR...] | show ADDR | rm [-dry-run] ADDR... | mv [-dry-run] FROM TO | pull |
  * push FILE */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,33 +21,45 @@ struct state_opts {
     int dry_run; /* -dry-run: rm and mv say what they would do, and save nothing */
 };
 
-static int state_list(struct state_cli *sc, const struct state_opts *o)
+/* Every instance, or (with addresses, as Terraform's state list) those
+ * each names: an instance, a resource's, a module's. */
+static int state_list(struct state_cli *sc, const struct state_opts *o, char **args, int nargs)
 {
     struct errbuf err = ERRBUF_INIT;
+    struct state_renames m = {0};
     struct state st;
-    int existed;
+    int existed, rc = 0;
+    size_t n;
     json_t *arr;
 
     if (state_backend_load(&st, &existed, sc->be, &sc->keys, &err) < 0) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
-    if (!o->json) {
-        for (size_t i = 0; i < st.nresources; i++)
-            printf("%s\n", st.resources[i].address);
+    for (int i = 0; i < nargs && rc == 0; i++)
+        rc = state_match(&st, args[i], &m, &err);
+    if (rc < 0) {
+        cli_error("%s", err.msg);
         state_release(&st);
-        return EXIT_OK;
+        return EXIT_FAIL;
     }
-    arr = json_array();
-    for (size_t i = 0; i < st.nresources; i++) {
-        const struct state_resource *r = &st.resources[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "address", r->address, "kind",
-                                             r->kind, "arm_id", r->arm_id, "status",
-                                             state_status_name(r->status)));
+    n = nargs ? m.n : st.nresources;
+    arr = o->json ? json_array() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct state_resource *r = nargs ? state_find(&st, m.from[i]) : &st.resources[i];
+        if (arr == NULL)
+            printf("%s\n", r->address);
+        else
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "address", r->address,
+                                                 "kind", r->kind, "arm_id", r->arm_id, "status",
+                                                 state_status_name(r->status)));
     }
-    json_dumpf(arr, stdout, JSON_INDENT(2));
-    fputc('\n', stdout);
-    json_decref(arr);
+    if (arr) {
+        json_dumpf(arr, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(arr);
+    }
+    state_renames_release(&m);
     state_release(&st);
     return EXIT_OK;
 }
@@ -151,7 +163,7 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run, struct 
     int rc = 0;
     strmap_init(&seen, false);
     for (int i = 0; i < nargs && rc == 0; i++)
-        rc = state_rm_match(st, args[i], &r, err);
+        rc = state_match(st, args[i], &r, err);
     if (rc == 0 && !dry_run)
         state_batch_begin(st); /* each remove O(1), not a move of every entry after it */
     for (size_t i = 0; i < r.n && rc == 0; i++) {
@@ -379,7 +391,7 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
             return cli_usage_error(self, "'state %s' takes %s", sub, what);                        \
     } while (0)
     if (strcmp(sub, "list") == 0)
-        WANT(0, "no arguments");
+        ; /* any number of addresses */
     else if (strcmp(sub, "show") == 0)
         WANT(1, "one address");
     else if (strcmp(sub, "rm") == 0) {
@@ -401,7 +413,7 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
     if ((rc = state_cli_open(&sc, o.path, NULL, NULL, ctx->color)) != EXIT_OK)
         return rc;
     if (strcmp(sub, "list") == 0)
-        rc = state_list(&sc, &o);
+        rc = state_list(&sc, &o, args, nargs);
     else if (strcmp(sub, "show") == 0)
         rc = state_show(&sc, &o, args[0]);
     else if (strcmp(sub, "rm") == 0)

@@ -921,15 +921,15 @@ static bool in_module(const char *a, const char *m, const struct addr_split *ms)
     return true;
 }
 
-int state_rm_match(const struct state *st, const char *address, struct state_renames *out,
-                   struct errbuf *err)
+int state_match(const struct state *st, const char *address, struct state_renames *out,
+                struct errbuf *err)
 {
     struct addr_split a;
     size_t before = out->n, n = strlen(address);
     int rc = 0;
 
     if (st->batch)
-        return errbuf_set(err, AMLSEC_ERROR, "state_rm_match in a batch");
+        return errbuf_set(err, AMLSEC_ERROR, "state_match in a batch");
     if (state_find(st, address)) {
         if ((rc = renames_add(out, address, NULL, err)) == 0)
             rc = with_previous(st, out, address, NULL, err);

@@ -129,7 +129,7 @@ size_t state_remove_under(struct state *st, const char *arm_id);
  * to is not an address of the entry's kind. */
 int state_move(struct state *st, const char *from, const char *to, struct errbuf *err);
 
-/* Entry addresses: renames from[i] -> to[i], or (state_rm_match) the
+/* Entry addresses: renames from[i] -> to[i], or (state_match) the
  * entries to remove, to[i] NULL. Owned strings. */
 struct state_renames {
     char **from, **to;
@@ -153,13 +153,14 @@ void state_renames_release(struct state_renames *r);
 int state_mv_match(const struct state *st, const char *from, const char *to,
                    struct state_renames *out, struct errbuf *err);
 
-/* Appends to out the entries `amlsec state rm ADDRESS` removes, as
- * Terraform's state rm: an instance; every instance of a whole resource;
+/* Appends to out the entries ADDRESS names for `amlsec state rm` and
+ * `state list ADDRESS...`, as Terraform's state rm and list read it: an
+ * instance; every instance of a whole resource;
  * every entry in a module and the modules under it, a step without a key
  * naming every instance (module.a holds module.a["x"].module.b.TYPE.NAME).
  * AMLSEC_ENOTFOUND when it matches nothing. */
-int state_rm_match(const struct state *st, const char *address, struct state_renames *out,
-                   struct errbuf *err);
+int state_match(const struct state *st, const char *address, struct state_renames *out,
+                struct errbuf *err);
 
 /* Renames the entries r names (from -> to) all at once: each destination
  * an address of its entry's kind that the state does not hold (unless it

@@ -170,6 +170,12 @@ grep -qxF 'Would move module.m.resource_group.top to module.q.resource_group.top
 grep -qxF 'Would remove 2 resource instances.' out.txt || fail "rm -dry-run: $(cat out.txt)"
 cmp -s before.json .amlsec/state.json || fail "-dry-run changed the state"
 expect_fail "-dry-run is an option of" "$AMLSEC" state list -dry-run
+# state list ADDR...: what each names, as rm matches it
+printf 'module.team["y"].resource_group.t\nmodule.team["z"].resource_group.t\nresource_group.t[0]\nresource_group.t[1]\n' \
+    | cmp - <("$AMLSEC" state list module.team resource_group.t) || fail "state list ADDR: $("$AMLSEC" state list module.team resource_group.t)"
+[ "$("$AMLSEC" state list -json 'module.team["z"]' | jq -r '.[].address')" = 'module.team["z"].resource_group.t' ] \
+    || fail "state list -json ADDR"
+expect_fail "no module 'module.gone'" "$AMLSEC" state list module.gone
 # refused, the state untouched
 unchanged 'destination module module.team\["z"\] already exists' "$AMLSEC" state mv 'module.team["y"]' 'module.team["z"]'
 unchanged "destination module module.parent.module.c.module.n already exists" \

@@ -165,7 +165,7 @@ static const char *dep0(const struct state *st, const char *address)
 /* state_rename renames all at once (a swap works, dependencies follow in
  * one pass); a destination of another kind, an existing one or two
  * sources onto one are refused before anything changes; state_mv_match
- * and state_rm_match match as Terraform's state mv and rm. */
+ * and state_match match as Terraform's state mv and rm. */
 static void test_state__rename_all_at_once(void **unused)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -212,13 +212,13 @@ static void test_state__rename_all_at_once(void **unused)
     assert_int_equal(state_mv_match(&st, "module.n[0].module.k", "module.n[0]", &r, &err),
                      AMLSEC_ECONFLICT);
     assert_int_equal(r.n, 0);
-    assert_int_equal(state_rm_match(&st, "module.n.module.k", &r, &err), 0);
-    assert_int_equal(state_rm_match(&st, "module.t", &r, &err), 0);
+    assert_int_equal(state_match(&st, "module.n.module.k", &r, &err), 0);
+    assert_int_equal(state_match(&st, "module.t", &r, &err), 0);
     assert_int_equal(r.n, 3);
     assert_string_equal(r.from[0], "module.n[0].module.k.rg.d");
     assert_string_equal(r.from[1], "module.t[\"x.y z\"].rg.e");
     assert_string_equal(r.from[2], "module.t[\"x.y z\"].rg.e (previous)");
-    assert_int_equal(state_rm_match(&st, "module.gone", &r, &err), AMLSEC_ENOTFOUND);
+    assert_int_equal(state_match(&st, "module.gone", &r, &err), AMLSEC_ENOTFOUND);
     state_renames_release(&r);
     state_release(&st);
 }
