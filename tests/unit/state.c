@@ -223,6 +223,42 @@ static void test_state__rename_all_at_once(void **unused)
     state_release(&st);
 }
 
+/* A module of k entries moved in a state of n: the renames in one batch
+ * and the dependencies in one pass, O(n + k log k) entries visited; one
+ * state_move per entry (what a rename was) visits about k * n. */
+static void test_state__module_move_linear(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state st;
+    struct state_renames r;
+    enum { N = 10000, K = 1000 };
+    char a[64], d[64];
+    size_t before;
+    (void)unused;
+    assert_int_equal(state_init(&st, &err), 0);
+    state_batch_begin(&st);
+    for (int i = 0; i < N; i++) {
+        snprintf(a, sizeof(a), "rg.e%05d", i);
+        snprintf(d, sizeof(d), "module.m[\"k\"].rg.x%04d", i % K);
+        put_kind(&st, a, "rg", d);
+    }
+    for (int i = 0; i < K; i++) {
+        snprintf(a, sizeof(a), "module.m[\"k\"].rg.x%04d", i);
+        put_kind(&st, a, "rg", "rg.e00000");
+    }
+    state_batch_end(&st);
+    before = st.work;
+    assert_int_equal(state_mv_match(&st, "module.m[\"k\"]", "module.q", &r, &err), 0);
+    assert_int_equal(r.n, K);
+    assert_int_equal(state_rename(&st, &r, &err), 0);
+    state_renames_release(&r);
+    assert_string_equal(dep0(&st, "rg.e01234"), "module.q.rg.x0234");
+    assert_non_null(state_find(&st, "module.q.rg.x0999"));
+    print_message("work for %d renames in %d entries: %zu\n", K, N + K, st.work - before);
+    assert_true(st.work - before < 8 * (N + K));
+    state_release(&st);
+}
+
 static void test_state__bad_input_refused(void **unused)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -983,6 +1019,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_state__roundtrip_is_canonical),
         cmocka_unit_test(test_state__rename_all_at_once),
+        cmocka_unit_test(test_state__module_move_linear),
         cmocka_unit_test(test_state__hand_edited_fields_validated),
         cmocka_unit_test(test_state__symlinks_refused),
         cmocka_unit_test(test_state__bad_input_refused),
