@@ -595,8 +595,7 @@ void state_renames_release(struct state_renames *r)
 }
 
 /* Appends from -> to (copies; to may be NULL). */
-static int renames_add(struct state_renames *r, const char *from, const char *to,
-                       struct errbuf *err)
+int state_renames_add(struct state_renames *r, const char *from, const char *to, struct errbuf *err)
 {
     char *f, *t = NULL;
     if (r->n == r->cap) {
@@ -628,7 +627,7 @@ static int renames_add_prefixed(struct state_renames *r, const char *from, size_
     int rc;
     if (asprintf(&dest, "%s%s", to, from + n) < 0)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-    rc = renames_add(r, from, dest, err);
+    rc = state_renames_add(r, from, dest, err);
     free(dest);
     return rc;
 }
@@ -748,7 +747,7 @@ static int with_previous(const struct state *st, struct state_renames *r, const 
         if (to && asprintf(&pt, "%s (previous)", to) < 0)
             rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         else
-            rc = renames_add(r, pf, pt, err);
+            rc = state_renames_add(r, pf, pt, err);
     }
     free(pf);
     free(pt);
@@ -790,7 +789,7 @@ int state_mv_match(const struct state *st, const char *from, const char *to,
                               "cannot move to %s: there is already a resource instance at that "
                               "address in the state",
                               to);
-        if ((rc = renames_add(out, from, to, err)) == 0)
+        if ((rc = state_renames_add(out, from, to, err)) == 0)
             rc = with_previous(st, out, from, to, err);
         goto done;
     }
@@ -931,7 +930,7 @@ int state_match(const struct state *st, const char *address, struct state_rename
     if (st->batch)
         return errbuf_set(err, AMLSEC_ERROR, "state_match in a batch");
     if (state_find(st, address)) {
-        if ((rc = renames_add(out, address, NULL, err)) == 0)
+        if ((rc = state_renames_add(out, address, NULL, err)) == 0)
             rc = with_previous(st, out, address, NULL, err);
         return rc;
     }
@@ -947,7 +946,7 @@ int state_match(const struct state *st, const char *address, struct state_rename
         for (size_t i = prefix_start(st, prefix);
              rc == 0 && i < st->nresources && has_prefix(st->resources[i].address, prefix, n + 1);
              i++)
-            rc = renames_add(out, st->resources[i].address, NULL, err);
+            rc = state_renames_add(out, st->resources[i].address, NULL, err);
         free(prefix);
         if (rc == 0 && out->n == before)
             rc = errbuf_set(err, AMLSEC_ENOTFOUND, "no resource '%s' in the state", address);
@@ -955,7 +954,7 @@ int state_match(const struct state *st, const char *address, struct state_rename
     }
     for (size_t i = 0; rc == 0 && i < st->nresources; i++)
         if (in_module(st->resources[i].address, address, &a))
-            rc = renames_add(out, st->resources[i].address, NULL, err);
+            rc = state_renames_add(out, st->resources[i].address, NULL, err);
     if (rc == 0 && out->n == before)
         rc = errbuf_set(err, AMLSEC_ENOTFOUND, "no module '%s' in the state", address);
     return rc;
@@ -1053,7 +1052,7 @@ int state_move(struct state *st, const char *from, const char *to, struct errbuf
     int rc;
     if (state_find(st, from) == NULL)
         return errbuf_set(err, AMLSEC_ENOTFOUND, "no resource instance '%s' in the state", from);
-    if ((rc = renames_add(&r, from, to, err)) == 0)
+    if ((rc = state_renames_add(&r, from, to, err)) == 0)
         rc = state_rename(st, &r, err);
     state_renames_release(&r);
     return rc;

@@ -136,6 +136,9 @@ struct state_renames {
     size_t n, cap;
 };
 void state_renames_release(struct state_renames *r);
+/* Appends from -> to (copies; to may be NULL). */
+int state_renames_add(struct state_renames *r, const char *from, const char *to,
+                      struct errbuf *err);
 
 /* The renames `amlsec state mv FROM TO` makes, by Terraform's rules for
  * its state mv (outside a batch):
