@@ -759,7 +759,8 @@ int state_mv_match(const struct state *st, const char *from, const char *to,
 {
     struct addr_split f, t;
     const struct state_resource *r = state_find(st, from);
-    size_t n = strlen(from), i;
+    size_t n = strlen(from), i, last_len = 0;
+    const char *last = "";
     char *prefix = NULL;
     int rc = 0;
 
@@ -768,7 +769,7 @@ int state_mv_match(const struct state *st, const char *from, const char *to,
         return errbuf_set(err, AMLSEC_ERROR, "state_mv_match in a batch");
     if (r == NULL && !addr_split(from, &f))
         return errbuf_set(err, AMLSEC_EUSAGE, not_an_address, from);
-    if (!addr_split(to, &t))
+    if (!addr_split(to, &t) || strstr(to, " (previous)"))
         return errbuf_set(err, AMLSEC_EUSAGE, not_an_address, to);
     if (r || (f.res && f.keyed)) {
         /* an instance (keyed, or the one of a resource without count or
@@ -811,15 +812,17 @@ int state_mv_match(const struct state *st, const char *from, const char *to,
              i++) {
             const char *a = st->resources[i].address;
             struct addr_split e;
-            /* the destination of the module the entry is directly in */
-            if (addr_split(a, &e) && e.res) {
+            /* the destination of the module the entry is directly in
+             * (once per module: its entries are a run) */
+            if (addr_split(a, &e) && e.res &&
+                (e.mod_len != last_len || strncmp(a, last, e.mod_len))) {
                 size_t dl = strlen(to) + e.mod_len - n;
                 char *d = NULL;
-                bool held;
+                last = a;
+                last_len = e.mod_len;
                 if (asprintf(&d, "%s%.*s", to, (int)(e.mod_len - n), a + n) < 0)
                     rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-                held = rc == 0 && module_holds(st, d, dl);
-                if (held)
+                else if (module_holds(st, d, dl))
                     rc = errbuf_set(err, AMLSEC_ECONFLICT,
                                     "cannot move %s to %s: the destination module %s already "
                                     "exists in the state",
@@ -862,7 +865,8 @@ int state_mv_match(const struct state *st, const char *from, const char *to,
     if (asprintf(&prefix, "%s[", to) < 0)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     i = prefix_start(st, prefix);
-    if (i < st->nresources && has_prefix(st->resources[i].address, prefix, strlen(prefix))) {
+    if (state_find(st, to) ||
+        (i < st->nresources && has_prefix(st->resources[i].address, prefix, strlen(prefix)))) {
         rc = errbuf_set(err, AMLSEC_ECONFLICT,
                         "cannot move to %s: there is already a resource at that address in the "
                         "state",

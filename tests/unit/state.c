@@ -212,6 +212,12 @@ static void test_state__rename_all_at_once(void **unused)
     assert_int_equal(state_mv_match(&st, "module.n[0].module.k", "module.n[0]", &r, &err),
                      AMLSEC_ECONFLICT);
     assert_int_equal(r.n, 0);
+    /* a whole resource onto a resource the state holds (without a key) */
+    put_kind(&st, "rg.s[0]", "rg", NULL);
+    assert_int_equal(state_mv_match(&st, "rg.s", "rg.a", &r, &err), AMLSEC_ECONFLICT);
+    assert_int_equal(state_mv_match(&st, "rg.s", "rg.t", &r, &err), 0);
+    state_renames_release(&r);
+    assert_int_equal(state_mv_match(&st, "rg.a", "rg.q (previous)", &r, &err), AMLSEC_EUSAGE);
     assert_int_equal(state_match(&st, "module.n.module.k", &r, &err), 0);
     assert_int_equal(state_match(&st, "module.t", &r, &err), 0);
     assert_int_equal(r.n, 3);
