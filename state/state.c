@@ -1652,20 +1652,12 @@ static const char *skip_module_path(const char *a)
 {
     while (strncmp(a, "module.", 7) == 0) {
         const char *p = a + 7, *name = p;
-        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-               *p == '_' || *p == '-')
+        while (ident_char(*p))
             p++;
         if (p == name)
             return NULL;
-        if (*p == '[') {
-            const char *q = strchr(p, ']');
-            if (q == NULL || q - p < 2)
-                return NULL;
-            for (const char *c = p + 1; c < q; c++)
-                if ((unsigned char)*c < 0x20 || *c == '[')
-                    return NULL;
-            p = q + 1;
-        }
+        if (*p == '[' && (p = key_end(p)) == NULL)
+            return NULL;
         if (*p != '.')
             return NULL;
         a = p + 1;
