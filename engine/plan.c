@@ -1227,7 +1227,7 @@ static int plan_deletes(struct builder *b)
         it->c.sensitive = json_incref(se->sensitive ? se->sensitive : json_array());
         it->c.dependencies = json_incref(se->dependencies ? se->dependencies : json_array());
         if (k && state_resource_attributes(&attrs, se, b->err) == 0 && attrs)
-            it->c.before = without_computed_secrets(k, render_decode(k, attrs));
+            it->c.before = without_computed_secrets(k, plan_state_attrs(k, attrs));
         if (r) {
             it->inst = config_find_instance(b->cfg, se->address);
             if (r->lifecycle.prevent_destroy) {

@@ -131,6 +131,39 @@ static bool type_matches(const char *type, const json_t *v)
            strcmp(type, value_type_name(v)) == 0;
 }
 
+/* Records in ctx->reads that the expression read instance index of
+ * resource r (CFG_READ_ALL: every one), or instance m of call c (NULL:
+ * every one): config.h's cfg_read. Out of memory, the last entry becomes
+ * one naming nothing, so no edge is narrowed on a record that is short. */
+static void note_read(struct eval_ctx *ctx, const struct cfg_resource *r, size_t index,
+                      const struct cfg_call *c, const struct cfg_module *m)
+{
+    struct cfg_reads *rd = ctx->reads;
+    struct cfg_read *last = rd && rd->n ? &rd->v[rd->n - 1] : NULL;
+    if (rd == NULL || (last && last->resource == r && last->index == index && last->call == c &&
+                       last->module == m))
+        return;
+    if (rd->n == rd->cap) {
+        size_t cap = rd->cap ? 2 * rd->cap : 4;
+        struct cfg_read *v = realloc(rd->v, cap * sizeof(*v));
+        if (v == NULL) {
+            if (last)
+                *last = (struct cfg_read){.index = CFG_READ_ALL};
+            return;
+        }
+        rd->v = v;
+        rd->cap = cap;
+    }
+    rd->v[rd->n++] = (struct cfg_read){.resource = r, .index = index, .call = c, .module = m};
+}
+
+/* What a lazily read value read, read again by whoever reads it. */
+static void note_reads(struct eval_ctx *ctx, const struct cfg_reads *from)
+{
+    for (size_t i = 0; ctx->reads && i < from->n; i++)
+        note_read(ctx, from->v[i].resource, from->v[i].index, from->v[i].call, from->v[i].module);
+}
+
 /* Evaluates a lazily read value (a local, a module's input or output) the
  * first time it is read: the check ordered what it refers to first and
  * refused cycles; one that failed was reported once, where it is
@@ -146,6 +179,7 @@ static void node_eval(struct eval_ctx *ctx, struct cfg_local *l)
         lc.count_index = l->scope->count_index;
     }
     l->state = CFG_LOCAL_EVALUATING;
+    lc.reads = &l->reads;
     lc.whole_value = true;
     lc.top = l->attr->value;
     lc.paths_out = json_array();
@@ -190,6 +224,7 @@ static int node_value(json_t **out, struct eval_ctx *ctx, struct cfg_local *l,
         return AMLSEC_EPARSE;
     if (l->sensitive)
         ctx->sensitive = true;
+    note_reads(ctx, &l->reads);
     ctx->node_paths = l->paths;
     *out = json_incref(l->value);
     return 0;
@@ -254,6 +289,7 @@ static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_exp
             return rc;
         if ((m = config_call_instance(cfg, call, key)) != NULL) {
             json_decref(key);
+            note_read(ctx, NULL, 0, call, m);
             *sp = s->next;
             if (s->next && s->next->kind == STEP_ATTR) {
                 struct cfg_local *l = config_find_node(cfg, m, 'o', s->next->name);
@@ -286,6 +322,7 @@ static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_exp
          * key standing for the result */
         json_decref(key);
     }
+    note_read(ctx, NULL, 0, call, NULL);
     v = call->has_count ? json_array() : json_object();
     for (size_t i = 0; i < call->n; i++) {
         json_t *o = NULL;
@@ -773,9 +810,12 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
             json_t *key = NULL;
             if ((rc = eval_expr(&key, ctx, s->index)) < 0)
                 return rc;
-            if (value_is_unknown(key))
+            if (value_is_unknown(key)) {
+                note_read(ctx, r, CFG_READ_ALL, NULL, NULL);
                 return every_instance(out, ctx, r, key, s, e);
+            }
             if ((pick = instance_at(r, key)) != NULL) {
+                note_read(ctx, r, (size_t)(pick - r->instances), NULL, NULL);
                 /* the instance itself, as the whole map or list would give
                  * it: one look-up, not that value built (and the instance
                  * searched for) per reference */
@@ -784,12 +824,15 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
                 from = pick->value ? pick : NULL;
             } else {
                 /* not there: the whole value reports it, as before */
+                note_read(ctx, r, CFG_READ_ALL, NULL, NULL);
                 if ((rc = apply_key_step(&v, ctx, resource_value(r), s, false, key)) < 0)
                     return rc;
                 from = instance_of(r, v);
             }
             s = s->next;
         } else {
+            if (r->has_for_each || r->has_count)
+                note_read(ctx, r, CFG_READ_ALL, NULL, NULL);
             v = resource_value(r);
             /* every instance at once: sensitive when any of them is */
             for (size_t i = 0; (r->has_for_each || r->has_count) && i < r->ninstances; i++)
@@ -888,12 +931,27 @@ static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const st
  * call's argument), since a step may reach any attribute of it. */
 static int eval_postfix(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
-    json_t *v = NULL;
+    json_t *v = NULL, *paths = json_array(), *saved_paths = ctx->paths_out;
+    const struct ast_expr *saved_top = ctx->top;
     bool whole = ctx->whole_value;
     int rc;
+    /* a base that is exactly a whole instance (or a local or output
+     * holding one) gives its secret paths, not a sensitive mark: the steps
+     * then reach a secret or not, as they would written as a traversal
+     * ((app_insights.ai).name is as open as app_insights.ai.name) */
+    const struct ast_expr *top = e->u.post.base;
+    while (top->kind == EXPR_PAREN)
+        top = top->u.paren;
     ctx->whole_value = true;
+    ctx->paths_out = paths;
+    ctx->top = top;
     rc = eval_expr(&v, ctx, e->u.post.base);
     ctx->whole_value = whole;
+    ctx->paths_out = saved_paths;
+    ctx->top = saved_top;
+    if (rc == 0)
+        mark_paths(ctx, paths, e->u.post.steps, e, false, false);
+    json_decref(paths);
     if (rc < 0)
         return rc;
     return postfix_steps(out, ctx, v, e->u.post.steps, NULL);
@@ -3474,7 +3532,9 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
         return rc;
     if (value_is_unknown(coll)) {
         /* not the collection's own unknown: filled in, it would become the
-         * collection, not the result */
+         * collection, not the result; the body is not evaluated, so what
+         * it reads is not known (cfg_read) */
+        note_read(ctx, NULL, 0, NULL, NULL);
         json_decref(coll);
         *out = value_unknown();
         return 0;
