@@ -730,30 +730,32 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
     if (!(flags & PROVIDER_READ_FRESH) && nd > 0 &&
         (rc = read_groups_first(ap, refs, kinds, didx, &nd, out, &absent, err)) < 0)
         goto out;
-    if (absent.n > 0) {
+    if (absent.n > 0)
         skip_under_absent(ap, refs, gidx, &ng, out, &absent);
-        skip_under_absent(ap, refs, aidx, &na, out, &absent);
-    }
     /* the `resources` table, then authorizationresources (role
-     * assignments): ceil(n / 1000) queries each */
+     * assignments): ceil(n / 1000) queries each; the role assignments once
+     * the resources are known, so that none scoped to a resource confirmed
+     * absent is sent */
     if (ng > 0 && (rc = read_through_graph(ap, refs, kinds, gidx, ng, GRAPH_TABLE_RESOURCES, out,
                                            midx, &nm, didx, &nd, err)) < 0)
         goto out;
-    if (na > 0 && !ap->stats.graph_disabled &&
-        (rc = read_through_graph(ap, refs, kinds, aidx, na, GRAPH_TABLE_AUTHZ, out, midx, &nm, didx,
-                                 &nd, err)) < 0)
-        goto out;
-    if (na > 0 && ap->stats.graph_disabled && ng > 0)
-        for (size_t j = 0; j < na; j++) /* Resource Graph failed on the first table */
-            didx[nd++] = aidx[j];
-    if (ng + na > 0) {
+    if (ng > 0) {
         confirm_by_list(ap, refs, kinds, midx, &nm, out, &absent);
-        for (size_t j = 0; j < nm; j++)
-            didx[nd++] = midx[j];
         for (size_t j = 0; j < ng; j++)
             if (out[gidx[j]].rc == AMLSEC_ENOTFOUND)
                 (void)strmap_put(&absent, refs[gidx[j]].id, 1);
     }
+    if (na > 0 && absent.n > 0)
+        skip_under_absent(ap, refs, aidx, &na, out, &absent);
+    if (na > 0 && ap->stats.graph_disabled) {
+        for (size_t j = 0; j < na; j++) /* Resource Graph failed on the first table */
+            didx[nd++] = aidx[j];
+    } else if (na > 0 && (rc = read_through_graph(ap, refs, kinds, aidx, na, GRAPH_TABLE_AUTHZ, out,
+                                                  midx, &nm, didx, &nd, err)) < 0) {
+        goto out;
+    }
+    for (size_t j = 0; j < nm; j++) /* misses no list confirmed: a GET each */
+        didx[nd++] = midx[j];
     if (nd > 0 && absent.n > 0)
         skip_under_absent(ap, refs, didx, &nd, out, &absent);
     if (nd > 0 && !(flags & PROVIDER_READ_FRESH))

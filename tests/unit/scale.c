@@ -2038,14 +2038,13 @@ static void refresh_disconnect(struct refresh_conn *c)
     transport_free(c->t);
 }
 
-/* Plans n stacks (write_stacks: 5n resources and their group) with
- * refresh against al and returns the provider's counters; *creates
- * counts the changes planned as creates of what has no state, *exists
- * the "already exists in Azure" errors. */
-static struct arm_provider_stats plan_stacks_refreshed(struct armlocal *al, size_t n,
-                                                       size_t *creates, size_t *exists)
+/* Plans the configuration in dir (removed after) with refresh against al
+ * and returns the provider's counters; *creates counts the changes
+ * planned as creates of what has no state, *exists the "already exists
+ * in Azure" errors. */
+static struct arm_provider_stats plan_refreshed(struct armlocal *al, char *dir, size_t *creates,
+                                                size_t *exists)
 {
-    char *dir = write_stacks(n);
     struct diag_list diags;
     struct config *cfg;
     struct plan *plan = NULL;
@@ -2106,7 +2105,7 @@ static void test_scale__plan_creates_checked_under_existing_groups(void **state)
     assert_int_equal(armlocal_opts_set(&o, "lro-ms", "0", &err), 0);
     assert_int_equal(armlocal_start(&al, &o, &err), 0);
     for (int s = 0; s < 2; s++) {
-        st[s] = plan_stacks_refreshed(al, sizes[s], &creates, &exists);
+        st[s] = plan_refreshed(al, write_stacks(sizes[s]), &creates, &exists);
         print_message("plan of %zu new stacks: %u Resource Graph queries, %u GETs, %u answered "
                       "absent under an absent parent\n",
                       sizes[s], st[s].graph_queries, st[s].direct_gets, st[s].parent_absent);
@@ -2123,12 +2122,37 @@ static void test_scale__plan_creates_checked_under_existing_groups(void **state)
                                "{\"location\":\"westeurope\",\"kind\":\"StorageV2\","
                                "\"sku\":{\"name\":\"Standard_LRS\"}}"),
                     200, 202);
-    seeded = plan_stacks_refreshed(al, sizes[0], &creates, &exists);
+    seeded = plan_refreshed(al, write_stacks(sizes[0]), &creates, &exists);
     print_message("plan of %zu stacks in a group that exists: %u Resource Graph queries\n",
                   sizes[0], seeded.graph_queries);
     assert_int_equal(exists, 2);
     assert_int_equal(creates, 5 * sizes[0] - 1);
     assert_int_equal(seeded.graph_queries, 2); /* 200 ids, 100 a page */
+    /* role assignments on new storage accounts in that group: the accounts
+     * are confirmed absent (one list of the group), so no assignment's id
+     * goes to Resource Graph (2 pages of authorizationresources before) */
+    {
+        char *dir;
+        FILE *f = new_config(&dir);
+        for (size_t i = 0; i < 150; i++)
+            fprintf(f,
+                    "storage_account \"s%zu\" {\n  resource_group = resource_group.g\n"
+                    "  name = \"stra%05zu\"\n}\n"
+                    "role_assignment \"r%zu\" {\n  scope = storage_account.s%zu\n"
+                    "  principal = \"3f2504e0-4f89-11d3-9a0c-0305e8%06zu\"\n"
+                    "  principal_type = \"Group\"\n  role = \"Storage Blob Data Reader\"\n}\n",
+                    i, i, i, i, i);
+        assert_int_equal(fclose(f), 0);
+        seeded = plan_refreshed(al, dir, &creates, &exists);
+        print_message("plan of 150 storage accounts, each with a role assignment, in a group that "
+                      "exists: %u Resource Graph queries, %u answered absent under an absent "
+                      "parent\n",
+                      seeded.graph_queries, seeded.parent_absent);
+        assert_int_equal(exists, 1); /* the group */
+        assert_int_equal(creates, 300);
+        assert_int_equal(seeded.graph_queries, 2); /* the accounts: 150 ids */
+        assert_int_equal(seeded.parent_absent, 150);
+    }
     armlocal_stop(al);
 }
 
