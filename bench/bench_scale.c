@@ -18,8 +18,9 @@
  *   -fail-on never, and apply of creates under ARM's limits against its
  *   write bucket's floor. apply and drift also print their Resource Graph
  *   queries (apply checks what its creates would overwrite, a page per
- *   1,000 ids) and the floor the quota (15 per 5 s) puts under their wall
- *   time; their growth is also given beyond that floor.
+ *   1,000 ids in resource groups that exist: none for these stacks, whose
+ *   group is new) and the floor the quota (15 per 5 s) puts under their
+ *   wall time; their growth is also given beyond that floor.
  *
  * validate's stages are also measured in this process (bench_scale
  * --validate-stages DIR, a fresh process per size): parse + check
@@ -448,7 +449,8 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
     RUN(C_CHECK_PLAN, 0, "check", "-plan", "creates.plan", "-fail-on", "never");
     {
         /* creates are checked against what exists through Resource Graph
-         * (a page per 1,000 ids): past 15 pages its quota sets a floor */
+         * (a page per 1,000 ids in groups that exist; the stacks' group is
+         * new: none): past 15 pages its quota sets a floor */
         long graph0 = graph_total(url);
         RUN(C_APPLY, 0, "apply", "-cloud", url, "-auto-approve", "-no-color", "-parallelism", "64");
         if (graph0 >= 0) {

@@ -1,6 +1,8 @@
 /* The provider interface over ARM (providers/provider.h).
  *
- * Reads: kinds that Resource Graph carries are read in bulk (graph.h);
+ * Reads: the resource groups among the ids first (a GET each): nothing in a
+ * group ARM answers 404 for is read at all (it is absent); then kinds that
+ * Resource Graph carries are read in bulk (graph.h);
  * ids Resource Graph does not return are confirmed by ARM (it lags): with
  * a direct GET each, or, for 20 or more in one resource group, with one
  * list of the group and a GET only for those it lists; other kinds, PROVIDER_READ_FRESH reads, and

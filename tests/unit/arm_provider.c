@@ -27,6 +27,8 @@ static const struct arm_kind_info kinds[] = {
     {"Microsoft.Authorization/roleAssignments", "2022-04-01", LRO_NONE, LRO_NONE, LRO_NONE, 0},
     {"Microsoft.Network/privateEndpoints", "2025-03-01", LRO_AZURE_ASYNC_OPERATION, LRO_NONE,
      LRO_LOCATION, 1},
+    {"Microsoft.Authorization/roleDefinitions", "2022-04-01", LRO_NONE, LRO_NONE, LRO_NONE,
+     KIND_GRAPH_AUTHZ},
 };
 
 static const struct arm_kind_info *lookup(const char *type, void *payload)
@@ -40,6 +42,7 @@ static const struct arm_kind_info *lookup(const char *type, void *payload)
 
 struct fake_arm {
     int graph_status;    /* answer Resource Graph with this (0 = serve) */
+    int authz_status;    /* answer its authorizationresources queries with this (0 = serve) */
     const char *missing; /* substring of ids Resource Graph "lags" on */
     const char *gone;    /* substring of ids that do not exist at all */
     unsigned graph_calls, gets, page_size;
@@ -69,8 +72,8 @@ static int64_t handler(struct http_exchange *x, void *payload)
         json_t *data = json_array(), *doc;
         char *s;
         fa->graph_calls++;
-        if (fa->graph_status) {
-            fake_respond(x, fa->graph_status,
+        if (fa->graph_status || (fa->authz_status && q && strstr(q, "authorizationresources"))) {
+            fake_respond(x, fa->graph_status ? fa->graph_status : fa->authz_status,
                          "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"no ARG\"}}");
             json_decref(data);
             json_decref(req);
@@ -446,6 +449,41 @@ static void test_arm_provider__graph_batch_halves_on_400(void **state)
     env_teardown(&e);
 }
 
+/* Resource Graph answers the resources table but refuses
+ * authorizationresources: the role definitions are read with one GET
+ * each (each was sent twice before, its first answer leaked). */
+static void test_arm_provider__fallback_when_authz_denied(void **state)
+{
+    struct env e;
+    char(*ids)[160] = make_ids(3);
+    struct provider_ref refs[5];
+    struct provider_result res[5];
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_provider_stats st;
+    (void)state;
+    env_setup(&e, 0);
+    e.fa.authz_status = 403;
+    for (size_t i = 0; i < 3; i++)
+        refs[i] = (struct provider_ref){ids[i], NULL};
+    refs[3] = (struct provider_ref){
+        "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/rd1", NULL};
+    refs[4] = (struct provider_ref){
+        "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/rd2", NULL};
+    assert_int_equal(provider_read_many(e.p, refs, 5, 0, res, &err), 0);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(res[i].rc, 0);
+        assert_int_equal(res[i].from_graph, i < 3);
+    }
+    assert_int_equal(e.fa.graph_calls, 2);
+    assert_int_equal(e.fa.gets, 2);
+    arm_provider_get_stats(e.p, &st);
+    assert_int_equal(st.direct_gets, 2);
+    assert_true(st.graph_disabled);
+    provider_results_release(res, 5);
+    env_teardown(&e);
+    free(ids);
+}
+
 static void test_arm_provider__fallback_when_graph_denied(void **state)
 {
     struct env e;
@@ -640,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_arm_provider__misses_confirmed_by_group_list),
         cmocka_unit_test(test_arm_provider__nothing_read_under_an_absent_resource),
         cmocka_unit_test(test_arm_provider__fallback_when_graph_denied),
+        cmocka_unit_test(test_arm_provider__fallback_when_authz_denied),
         cmocka_unit_test(test_arm_provider__fresh_reread_uses_get),
         cmocka_unit_test(test_arm_provider__paging_and_quota),
         cmocka_unit_test(test_arm_provider__writes),
