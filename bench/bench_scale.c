@@ -18,8 +18,9 @@
  *   -fail-on never, and apply of creates under ARM's limits against its
  *   write bucket's floor. apply and drift also print their Resource Graph
  *   queries (apply checks what its creates would overwrite, a page per
- *   1,000 ids) and the floor the quota (15 per 5 s) puts under their wall
- *   time; their growth is also given beyond that floor.
+ *   1,000 ids; drift also the rows, each resource once) and the floor the
+ *   quota (15 per 5 s) puts under their wall time; their growth is also
+ *   given beyond that floor.
  *
  * validate's stages are also measured in this process (bench_scale
  * --validate-stages DIR, a fresh process per size): parse + check
