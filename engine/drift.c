@@ -1085,9 +1085,12 @@ static int keep_managed(struct provider *p, const struct discovery *dc, json_t *
  * and takes their findings (held until the plan's are in, so that the
  * report's order stays); the second, after the plan, lists and reads what
  * Resource Graph does not hold. */
+/* Discovery's Resource Graph queries (the rows of each in discover_run). */
+enum { Q_AUTHZ, Q_POLICY, Q_ENDPOINTS, Q_MANUAL_ENDPOINTS, Q_IDENTITIES, NQUERIES };
+
 struct discover_run {
     struct discovery dc;
-    json_t *cmk, *rows[4];
+    json_t *cmk, *rows[NQUERIES];
     json_t *unmanaged, *suppressed; /* the first half's findings */
     json_t *assignments;            /* {lowercased principal: [role assignments]} of the workspaces'
                                        identities, for the plan's live rules; NULL when not read */
@@ -1098,7 +1101,7 @@ struct discover_run {
 
 static void discover_release(struct discover_run *d)
 {
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < NQUERIES; k++)
         json_decref(d->rows[k]);
     json_decref(d->assignments);
     json_decref(d->unmanaged);
@@ -1233,9 +1236,9 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
             goto out;
         }
     {
-        struct buf q[4], who;
-        const char *queries[4];
-        size_t nq = json_object_size(principals) ? 4 : 3;
+        struct buf q[NQUERIES], who;
+        const char *queries[NQUERIES];
+        size_t nq = json_object_size(principals) ? NQUERIES : Q_IDENTITIES;
         const char *key;
         json_t *v;
         const char **subs = calloc(json_array_size(dc->subscriptions) + 1, sizeof(*subs));
@@ -1243,7 +1246,7 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
         size_t i;
         const json_t *s;
         json_array_foreach(dc->subscriptions, i, s) subs[i] = json_string_value(s);
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < NQUERIES; k++)
             buf_init(&q[k], 0);
         buf_init(&who, 0);
         i = 0;
@@ -1252,39 +1255,43 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
          * manages are the refresh's reads of them): at the scopes, of anyone
          * but the workspaces' identities; and every one of those identities
          * (what the plan's WS-MI-PERMS reads, and those at the scopes) */
-        buf_adds(&q[0], "authorizationresources | where (type =~ "
-                        "'microsoft.authorization/roleassignments' and properties.scope in~ (");
-        ok = ok && quoted_scopes(&q[0], dc);
-        buf_adds(&q[0], "))");
-        if (nq == 4)
-            buf_addf(&q[0], " and properties.principalId !in~ (%s)", who.ptr);
-        buf_adds(&q[0], " | project " GRAPH_AUTHZ_PROJECTION);
-        if (nq == 4)
-            buf_addf(&q[3],
+        buf_adds(&q[Q_AUTHZ],
+                 "authorizationresources | where (type =~ "
+                 "'microsoft.authorization/roleassignments' and properties.scope in~ (");
+        ok = ok && quoted_scopes(&q[Q_AUTHZ], dc);
+        buf_adds(&q[Q_AUTHZ], "))");
+        if (nq == NQUERIES) {
+            buf_addf(&q[Q_AUTHZ], " and properties.principalId !in~ (%s)", who.ptr);
+            buf_addf(&q[Q_IDENTITIES],
                      "authorizationresources | where type =~ "
                      "'microsoft.authorization/roleassignments' and properties.principalId in~ "
                      "(%s) | project " GRAPH_AUTHZ_PROJECTION,
                      who.ptr);
+        }
+        buf_adds(&q[Q_AUTHZ], " | project " GRAPH_AUTHZ_PROJECTION);
         buf_release(&who);
         /* role and policy assignments carry their scope; exemptions are
          * taken by the scope their id starts with (locks are in no Resource
          * Graph table: subscription_locks lists them) */
-        buf_adds(&q[1], "policyresources | where (type =~ "
-                        "'microsoft.authorization/policyassignments' and properties.scope in~ (");
-        ok = ok && quoted_scopes(&q[1], dc);
-        buf_adds(&q[1], ")) or type =~ 'microsoft.authorization/policyexemptions' | project id, "
-                        "type, properties");
-        /* the private endpoints with a connection (automatic or manual) to
-         * a scope, projected as a read projects them: those amlsec manages
-         * are the refresh's reads of them; no other endpoint is read */
-        buf_adds(&q[2], "resources | where type =~ 'microsoft.network/privateendpoints' | "
-                        "mv-expand a = properties.privateLinkServiceConnections, m = "
-                        "properties.manualPrivateLinkServiceConnections | where "
-                        "a.properties.privateLinkServiceId in~ (");
-        quoted_link_targets(&q[2], dc);
-        buf_adds(&q[2], ") or m.properties.privateLinkServiceId in~ (");
-        quoted_link_targets(&q[2], dc);
-        buf_adds(&q[2], ") | project " GRAPH_PROJECTION);
+        buf_adds(&q[Q_POLICY], "policyresources | where (type =~ "
+                               "'microsoft.authorization/policyassignments' and properties.scope "
+                               "in~ (");
+        ok = ok && quoted_scopes(&q[Q_POLICY], dc);
+        buf_adds(&q[Q_POLICY], ")) or type =~ 'microsoft.authorization/policyexemptions' | "
+                               "project id, type, properties");
+        /* the private endpoints with a connection to a scope (automatic, or
+         * manual: a query each, so that neither holds the list twice),
+         * projected as a read projects them: those amlsec manages are the
+         * refresh's reads of them; no other endpoint is read */
+        for (int k = Q_ENDPOINTS; k <= Q_MANUAL_ENDPOINTS; k++) {
+            buf_addf(&q[k],
+                     "resources | where type =~ 'microsoft.network/privateendpoints' | mv-expand "
+                     "c = properties.%s | where c.properties.privateLinkServiceId in~ (",
+                     k == Q_ENDPOINTS ? "privateLinkServiceConnections"
+                                      : "manualPrivateLinkServiceConnections");
+            quoted_link_targets(&q[k], dc);
+            buf_adds(&q[k], ") | project " GRAPH_PROJECTION);
+        }
         for (size_t k = 0; k < nq; k++)
             queries[k] = q[k].ptr;
         if (!ok)
@@ -1292,7 +1299,7 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
         else
             rc = provider_graph_query(p, queries, nq, subs, json_array_size(dc->subscriptions),
                                       d->rows, err);
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < NQUERIES; k++)
             buf_release(&q[k]);
         free(subs);
         if (rc < 0 && rc != AMLSEC_ENOMEM && ok) {
@@ -1309,7 +1316,7 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
             json_t *row;
             /* the identities' assignments: theirs for the live rules, and
              * with the others for discovery (those at the scopes count) */
-            json_array_foreach(d->rows[3], i, row)
+            json_array_foreach(d->rows[Q_IDENTITIES], i, row)
             {
                 const char *pr = str_at(row, "properties.principalId");
                 char lower[128];
@@ -1321,14 +1328,16 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
                 if (pr && (list = json_object_get(principals, lower)) != NULL)
                     json_array_append(list, row);
             }
-            if (nq == 4) {
+            if (nq == NQUERIES) {
                 d->assignments = json_incref(principals);
-                json_array_extend(d->rows[0], d->rows[3]);
+                json_array_extend(d->rows[Q_AUTHZ], d->rows[Q_IDENTITIES]);
             }
-            subscription_locks(r, p, dc, d->rows[0]);
-            if ((rc = keep_managed(p, dc, d->rows[0], "Microsoft.Authorization/roleAssignments")) ==
-                0)
-                rc = keep_managed(p, dc, d->rows[2], "Microsoft.Network/privateEndpoints");
+            json_array_extend(d->rows[Q_ENDPOINTS], d->rows[Q_MANUAL_ENDPOINTS]);
+            subscription_locks(r, p, dc, d->rows[Q_AUTHZ]);
+            if ((rc = keep_managed(p, dc, d->rows[Q_AUTHZ],
+                                   "Microsoft.Authorization/roleAssignments")) == 0)
+                rc =
+                    keep_managed(p, dc, d->rows[Q_ENDPOINTS], "Microsoft.Network/privateEndpoints");
             if (rc < 0)
                 errbuf_set(err, rc, "out of memory");
         }
@@ -1338,10 +1347,10 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
         memset(&early, 0, sizeof(early));
         early.unmanaged = d->unmanaged = json_array();
         early.suppressed = d->suppressed = json_array();
-        take_authorization(&early, ig, dc, d->rows[0]);
-        take_policy(&early, ig, dc, d->rows[1]);
-        take_endpoints(&early, ig, dc, d->rows[2]);
-        for (int k = 0; k < 4; k++) { /* what the refresh needs the view has */
+        take_authorization(&early, ig, dc, d->rows[Q_AUTHZ]);
+        take_policy(&early, ig, dc, d->rows[Q_POLICY]);
+        take_endpoints(&early, ig, dc, d->rows[Q_ENDPOINTS]);
+        for (int k = 0; k < NQUERIES; k++) { /* what the refresh needs the view has */
             json_decref(d->rows[k]);
             d->rows[k] = NULL;
         }
