@@ -1078,6 +1078,9 @@ static int keep_managed(struct provider *p, const struct discovery *dc, json_t *
     return 0;
 }
 
+/* Discovery's Resource Graph queries (the rows of each in discover_run). */
+enum { Q_AUTHZ, Q_POLICY, Q_ENDPOINTS, Q_MANUAL_ENDPOINTS, Q_IDENTITIES, NQUERIES };
+
 /* Discovery in two halves around the plan's refresh: the first reads the
  * managed workspaces (the view keeps them for the refresh), finds their
  * scopes, runs the Resource Graph queries, whose rows of managed role
@@ -1085,9 +1088,6 @@ static int keep_managed(struct provider *p, const struct discovery *dc, json_t *
  * and takes their findings (held until the plan's are in, so that the
  * report's order stays); the second, after the plan, lists and reads what
  * Resource Graph does not hold. */
-/* Discovery's Resource Graph queries (the rows of each in discover_run). */
-enum { Q_AUTHZ, Q_POLICY, Q_ENDPOINTS, Q_MANUAL_ENDPOINTS, Q_IDENTITIES, NQUERIES };
-
 struct discover_run {
     struct discovery dc;
     json_t *cmk, *rows[NQUERIES];
