@@ -1940,7 +1940,8 @@ static void attach_to(const char *address, const struct diag *d, void *payload)
 static void live_checks(struct builder *b, struct provider *p)
 {
     json_t *deleted = json_array();
-    struct live_rules_in in = {b->cfg, p, live_body, writes_instance, b, deleted, attach_to};
+    struct live_rules_in in = {b->cfg, p,       live_body, writes_instance,
+                               b,      deleted, attach_to, b->o->assignments};
     for (size_t i = 0; i < b->n; i++) {
         const struct plan_change *c = &b->items[i].c;
         const char *pr = str_of(c->before, "principal");

@@ -159,6 +159,11 @@ static const struct arm_kind_info *kind_of(struct arm_provider *ap, const struct
  * thousands of resources would copy every row once more). */
 static json_t *normalise_row(json_t *row, const struct arm_kind_info *k)
 {
+    return arm_graph_row_body(row, k ? k->type : NULL);
+}
+
+json_t *arm_graph_row_body(json_t *row, const char *type)
+{
     static const char *const drop[] = {"tenantId", "resourceGroup", "subscriptionId"};
     const char *key;
     json_t *v;
@@ -172,9 +177,9 @@ static json_t *normalise_row(json_t *row, const struct arm_kind_info *k)
                                  strcmp(key, "location") == 0)))
             json_object_del(row, key);
     }
-    if (k && json_is_string(json_object_get(row, "type")) &&
-        strcasecmp(json_string_value(json_object_get(row, "type")), k->type) == 0)
-        json_object_set_new(row, "type", json_string(k->type));
+    if (type && json_is_string(json_object_get(row, "type")) &&
+        strcasecmp(json_string_value(json_object_get(row, "type")), type) == 0)
+        json_object_set_new(row, "type", json_string(type));
     render_strip_write_only(row);
     return row;
 }

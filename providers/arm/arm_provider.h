@@ -54,6 +54,12 @@ struct arm_provider_stats {
 /* p must come from arm_provider_new. */
 void arm_provider_get_stats(const struct provider *p, struct arm_provider_stats *out);
 
+/* A Resource Graph row (projected as a read projects it) made, in place,
+ * into what a read of the resource returns: Graph's own columns and empty
+ * values dropped, its lowercased type given back as type (the kind's
+ * spelling; NULL leaves it), write-only values stripped. Returns row. */
+json_t *arm_graph_row_body(json_t *row, const char *type);
+
 /* The ARM type of a resource id: the last provider namespace with its type
  * segments, "Microsoft.KeyVault/vaults/keys"; for ids without /providers/,
  * "Microsoft.Resources/resourceGroups" or "Microsoft.Resources/subscriptions".
