@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "engine/known.h"
+#include "parser/eval.h"
 #include "parser/value.h"
 #include "providers/arm/render.h"
 #include "util/error.h"
@@ -486,10 +487,16 @@ static int dispatch(struct run *r, struct op *op)
         if (op->body == NULL)
             return errbuf_set(r->err, AMLSEC_ENOMEM, "out of memory");
         if (left) {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "%zu value%s still unknown when it was due to be sent", left,
-                     left == 1 ? " is" : "s are");
-            fail_change(r, op->change, verb_of(op->jop, c->action), 0, msg);
+            /* a value made now that failed as the plan could not see
+             * (a map's keys repeated) says where, else how many are left */
+            struct buf why;
+            buf_init(&why, 0);
+            if (!eval_deferred_why(&why, op->body))
+                buf_addf(&why, "%zu value%s still unknown when it was due to be sent", left,
+                         left == 1 ? " is" : "s are");
+            fail_change(r, op->change, verb_of(op->jop, c->action), 0,
+                        why.ptr ? why.ptr : "out of memory");
+            buf_release(&why);
             return 0;
         }
         return send(r, op);

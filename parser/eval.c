@@ -3489,6 +3489,141 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
     return 0;
 }
 
+/* "FILE:LINE:COL" of loc, as diagnostics name it. New reference. */
+static json_t *loc_text(const struct src_loc *loc)
+{
+    struct src_pos at = src_loc_start(loc);
+    return json_sprintf("%s:%u:%u", loc->file ? loc->file->name : "?", (unsigned)at.line,
+                        (unsigned)at.col);
+}
+
+/* A map whose keys are not all known when planning (Terraform's map is
+ * then unknown as a whole): deferred like an operator, its "function"
+ * "{}", its arguments one [KEY, VALUE, "FILE:LINE:COL", SENSITIVE] per
+ * entry, so that apply makes it once the keys are known (map_values); a
+ * repeated key found then is an apply error at the key (eval_deferred_why,
+ * which never quotes a key that read a sensitive value). Unknown for good
+ * when an unknown cannot be filled in later. */
+static int eval_map(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
+{
+    json_t *m = json_object(), *entries = json_array();
+    bool deferred = false, resolvable = true;
+    int rc = 0;
+    for (const struct ast_map_item *it = e->u.map.items; it && rc == 0; it = it->next) {
+        json_t *a = NULL, *b = NULL, *text;
+        bool sensitive = ctx->sensitive, key_sensitive;
+        ctx->sensitive = false;
+        rc = eval_expr(&a, ctx, it->key);
+        key_sensitive = ctx->sensitive;
+        ctx->sensitive |= sensitive;
+        if (rc < 0)
+            break;
+        /* a key expression's number or bool is its text, as in Terraform */
+        if ((json_is_number(a) || json_is_boolean(a)) && (text = for_key_text(a)) != NULL) {
+            json_decref(a);
+            a = text;
+        }
+        if (!value_is_unknown(a) && !json_is_string(a)) {
+            rc = fail(ctx, &it->key->loc, "type", "map keys must be strings, not a %s",
+                      value_type_name(a));
+        } else if (json_is_string(a) && json_object_get(m, json_string_value(a)) != NULL) {
+            rc = ctx->sensitive ? fail(ctx, &it->key->loc, "duplicate",
+                                       "duplicate map key (sensitive: not shown)")
+                                : fail(ctx, &it->key->loc, "duplicate", "duplicate map key '%s'",
+                                       json_string_value(a));
+        } else if ((rc = eval_expr(&b, ctx, it->value)) == 0) {
+            if (value_is_unknown(a)) {
+                deferred = true;
+                resolvable = resolvable && value_unknown_resolvable(a);
+            } else {
+                json_object_set(m, json_string_value(a), b);
+            }
+            resolvable = resolvable && value_unknown_resolvable(b);
+            json_array_append_new(entries, json_pack("[OOoo]", a, b, loc_text(&it->key->loc),
+                                                     json_boolean(key_sensitive)));
+        }
+        json_decref(a);
+        json_decref(b);
+    }
+    if (rc < 0 || !deferred) {
+        json_decref(entries);
+        if (rc < 0)
+            json_decref(m);
+        else
+            *out = m;
+        return rc;
+    }
+    json_decref(m);
+    if (!resolvable) {
+        json_decref(entries);
+        *out = value_unknown();
+    } else if ((*out = value_unknown_call("{}", entries)) == NULL) { /* entries consumed */
+        *out = value_unknown();
+    }
+    return 0;
+}
+
+/* A deferred map (eval_map), its keys now known; *dup (may be NULL) is
+ * the entry whose key repeats an earlier one. */
+static int map_values(json_t **out, const json_t *args, const json_t **dup)
+{
+    json_t *r = json_object(), *e;
+    size_t i;
+    json_array_foreach(args, i, e)
+    {
+        json_t *key = for_key_text(json_array_get(e, 0));
+        bool ok = key != NULL && json_array_size(e) == 4 &&
+                  json_object_get(r, json_string_value(key)) == NULL;
+        if (ok)
+            json_object_set(r, json_string_value(key), json_array_get(e, 1));
+        else if (key && dup)
+            *dup = e;
+        json_decref(key);
+        if (!ok)
+            break;
+    }
+    if (i < json_array_size(args)) {
+        json_decref(r);
+        return AMLSEC_EPARSE;
+    }
+    *out = r;
+    return 0;
+}
+
+int eval_deferred_why(struct buf *out, const json_t *v)
+{
+    const char *fn, *k;
+    const json_t *args, *dup = NULL;
+    json_t *x, *m = NULL;
+    size_t i;
+    if (value_unknown_call_parts(v, &fn, &args)) {
+        if (eval_deferred_why(out, args))
+            return 1;
+        if (strcmp(fn, "{}") != 0 || value_contains_unknown(args))
+            return 0;
+        if (map_values(&m, args, &dup) == 0) {
+            json_decref(m);
+            return 0;
+        }
+        if (dup == NULL)
+            buf_addf(out, "%s: map keys must be strings",
+                     json_string_value(json_array_get(json_array_get(args, 0), 2)));
+        else if (json_is_true(json_array_get(dup, 3)))
+            buf_addf(out, "%s: duplicate map key (sensitive: not shown)",
+                     json_string_value(json_array_get(dup, 2)));
+        else
+            buf_addf(out, "%s: duplicate map key '%s'", json_string_value(json_array_get(dup, 2)),
+                     json_string_value(json_array_get(dup, 0)));
+        return 1;
+    }
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x) if (eval_deferred_why(out, x)) return 1;
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x) if (eval_deferred_why(out, x)) return 1;
+    }
+    return 0;
+}
+
 /* An operator or conditional on values not all known yet: deferred like a
  * call (its "function" is the operator: "+", "==", "&&", "!", "neg", "?:")
  * when every unknown can be filled in later, else unknown for good. */
@@ -3537,6 +3672,8 @@ static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const j
         return steps_values(out, ctx, json_incref((json_t *)a), args, 1);
     if (strcmp(op, "[for]") == 0 || strcmp(op, "{for}") == 0 || strcmp(op, "{for...}") == 0)
         return for_values(out, op, args);
+    if (strcmp(op, "{}") == 0)
+        return map_values(out, args, NULL);
     if (strcmp(op, "?:") == 0 && n == 3) {
         if (!json_is_boolean(a))
             return AMLSEC_EPARSE;
@@ -3621,58 +3758,8 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
         *out = l;
         return 0;
     }
-    case EXPR_MAP: {
-        json_t *m = json_object();
-        for (const struct ast_map_item *it = e->u.map.items; it; it = it->next) {
-            if ((rc = eval_expr(&a, ctx, it->key)) < 0) {
-                json_decref(m);
-                return rc;
-            }
-            if (json_is_number(a) || json_is_boolean(a)) {
-                /* a key expression's number or bool is its text, as in Terraform */
-                struct buf kb;
-                buf_init(&kb, 0);
-                if (to_text(&kb, a)) {
-                    json_decref(a);
-                    a = json_stringn(kb.ptr, kb.len);
-                }
-                buf_release(&kb);
-            }
-            if (value_is_unknown(a)) {
-                rc = fail(ctx, &it->key->loc, "reference",
-                          "a map key must be known when planning; this one is known only after "
-                          "apply");
-                json_decref(a);
-                json_decref(m);
-                return rc;
-            }
-            if (!json_is_string(a)) {
-                rc = fail(ctx, &it->key->loc, "type", "map keys must be strings, not a %s",
-                          value_type_name(a));
-                json_decref(a);
-                json_decref(m);
-                return rc;
-            }
-            if (json_object_get(m, json_string_value(a)) != NULL) {
-                rc = ctx->sensitive ? fail(ctx, &it->key->loc, "duplicate",
-                                           "duplicate map key (sensitive: not shown)")
-                                    : fail(ctx, &it->key->loc, "duplicate",
-                                           "duplicate map key '%s'", json_string_value(a));
-                json_decref(a);
-                json_decref(m);
-                return rc;
-            }
-            if ((rc = eval_expr(&b, ctx, it->value)) < 0) {
-                json_decref(a);
-                json_decref(m);
-                return rc;
-            }
-            json_object_set_new(m, json_string_value(a), b);
-            json_decref(a);
-        }
-        *out = m;
-        return 0;
-    }
+    case EXPR_MAP:
+        return eval_map(out, ctx, e);
     case EXPR_TRAVERSAL:
         return eval_traversal(out, ctx, e);
     case EXPR_CALL:

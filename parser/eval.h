@@ -13,6 +13,7 @@
 #include "parser/ast.h"
 #include "parser/config.h"
 #include "parser/diag.h"
+#include "util/buf.h"
 
 /* The variables of the for expressions around the expression being
  * evaluated, innermost first. */
@@ -53,6 +54,13 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e);
  * deferred call (parser/value.h) is made once its arguments are known.
  * Diagnostics are dropped: AMLSEC_EPARSE when the call fails. */
 int eval_call_values(json_t **out, const char *fn, const json_t *args);
+
+/* Why a deferred value whose unknowns are all filled in still could not
+ * be made, when the language can say it at its source: a map made at
+ * apply with a repeated key ("FILE:LINE:COL: duplicate map key 'k'"; a
+ * key that read a sensitive value is not quoted). Appends to out and
+ * returns 1, else 0. */
+int eval_deferred_why(struct buf *out, const json_t *v);
 
 /* The function names eval_expr knows, NULL-terminated (for suggestions). */
 extern const char *const eval_functions[];
