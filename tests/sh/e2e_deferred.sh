@@ -3,6 +3,12 @@
 # 1. a map whose key is known only after apply is known after apply as a whole and made once the
 #    key exists (an error before: "a map key must be known when planning"); a key repeated at
 #    apply fails the resource with the key's location, a sensitive key unquoted.
+# 2. a variable's validation whose condition is known only after apply (skipped for good before) is
+#    carried by the plan (plan output, show -json's deferred_validations, the saved plan, whose
+#    checksum still catches an edit) and checked by apply once what it reads exists: a false one
+#    stops the apply before anything else is sent (exit 1, the message at the value, the PUTs
+#    counted in armlocal's request log), the state keeping what was done; the next plan checks it
+#    at once, as what it reads now exists; a message reading a sensitive value is withheld.
 # Canary: the sensitive variable's value appears in no plan, show -json, apply output or log.
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
@@ -99,4 +105,105 @@ grep -q 'resource_group.d: Creating failed.*: main.amlsec:32:71: duplicate map k
 curl -s -o /dev/null -w '%{http_code}' "$(rg_url rg-c)" | grep -q 404 || fail "rg-c was PUT"
 curl -s -o /dev/null -w '%{http_code}' "$(rg_url rg-d)" | grep -q 404 || fail "rg-d was PUT"
 no_canary plan2.out apply2.out
+
+echo "3. a validation known only after apply: carried by the plan, checked by apply"
+stop_cloud
+rm -rf .amlsec ./*.plan
+# unencrypted, so that the plan file's text can be edited below
+unset AMLSEC_STATE_PASSPHRASE
+start_cloud --lro-ms 0
+validated() { # x's default
+  settings
+  cat <<EOT
+
+variable "x" {
+  type    = string
+  default = "$1"
+  validation {
+    condition     = var.x == "ok" || length(app_insights.ai.app_id) < 5
+    error_message = "x is \${var.x} while the app id is \${app_insights.ai.app_id}"
+  }
+}
+
+resource_group "dep" {
+  name = "rg-dep"
+  tags = { x = var.x }
+}
+
+resource_group "other" {
+  name = "rg-other"
+}
+EOT
+}
+validated bad > main.amlsec
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out p3.plan > plan3.out 2>&1
+grep -q 'Validations checked during apply' plan3.out || fail "the plan does not say the validation is checked at apply"
+grep -q '^  var.x (main.amlsec:[0-9]*:21) reads app_insights.ai$' plan3.out || fail "the plan does not name the validation"
+"$AMLSEC" show -json p3.plan > show3.json 2> show3.err || fail_with "show -json failed" show3.err
+jq -e '.deferred_validations == [{"variable": "x", "module": null, "origin": null, "sensitive": false,
+  "reads": ["app_insights.ai"], "at": {"file": "main.amlsec", "line": 22, "column": 13},
+  "condition_at": {"file": "main.amlsec", "line": 24, "column": 21}}]' show3.json > /dev/null \
+  || fail_with "deferred_validations in show -json" show3.json
+
+echo "4. an edited plan file fails its checksum"
+sed 's/"args":\[false,/"args":[true,/' p3.plan > forged.plan
+cmp -s p3.plan forged.plan && fail "the forgery changed nothing"
+puts0=$(count_puts)
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color forged.plan > apply4.out 2>&1
+grep -q 'checksum' apply4.out || fail "the edited plan was not refused for its checksum"
+[ "$(count_puts)" = "$puts0" ] || fail "the edited plan sent PUTs"
+
+echo "5. apply stops at the false validation once app_insights.ai exists: rg-dep, rg-other not PUT"
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color p3.plan > apply5.out 2>&1
+grep -q "error: main.amlsec:22:13: invalid value for variable 'x': x is bad while the app id is [0-9a-f-]\{36\} (checked by the validation at main.amlsec:24:21)" apply5.out \
+  || fail "the validation's error is not reported at the value"
+[ "$(count_puts)" = $((puts0 + 2)) ] || fail "$(( $(count_puts) - puts0 )) PUTs: only rg-a and app_insights.ai were due"
+curl -s -o /dev/null -w '%{http_code}' "$(rg_url rg-dep)" | grep -q 404 || fail "rg-dep was PUT"
+curl -s -o /dev/null -w '%{http_code}' "$(rg_url rg-other)" | grep -q 404 || fail "rg-other was PUT"
+"$AMLSEC" state list > list5.out 2>&1 || fail_with "state list failed" list5.out
+[ "$(grep -c . list5.out)" = 2 ] && grep -qx 'app_insights.ai' list5.out && grep -qx 'resource_group.a' list5.out \
+  || fail_with "the state does not hold what was done" list5.out
+
+echo "6. the next plan checks it at once (app_insights.ai exists); a valid value applies"
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > plan6.out 2>&1
+grep -q "main.amlsec:22:13: error: invalid value for variable 'x': x is bad" plan6.out \
+  || fail "the plan does not check the validation whose values are known"
+validated ok > main.amlsec
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve > apply6.out 2>&1
+curl -sf "$(rg_url rg-dep)" > /dev/null || fail "rg-dep was not created"
+
+echo "7. a validation whose message reads a sensitive value: withheld, the value nowhere"
+stop_cloud
+rm -rf .amlsec ./*.plan
+export AMLSEC_STATE_PASSPHRASE=deferred-test-passphrase
+start_cloud --lro-ms 0
+{ settings; cat <<'EOT'
+
+app_insights "ai2" {
+  resource_group = resource_group.a
+  name           = "ai-deferred-2"
+}
+
+variable "t" {
+  type      = string
+  sensitive = true
+  validation {
+    condition     = var.t == app_insights.ai2.app_id
+    error_message = "${var.t} is not ${app_insights.ai2.app_id}"
+  }
+}
+EOT
+} > main.amlsec
+export AMLSEC_VAR_t=$CANARY
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out p7.plan > plan7.out 2>&1
+grep -q '^  var.t (main.amlsec:[0-9]*:21) reads app_insights.ai2$' plan7.out || fail "the plan does not name t's validation"
+"$AMLSEC" show -json p7.plan > show7.json 2> show7.err || fail_with "show -json failed" show7.err
+jq -e '.deferred_validations[0] | .sensitive and (.withheld | test("withheld"))' show7.json > /dev/null \
+  || fail_with "t's validation in show -json" show7.json
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -json p7.plan > apply7.json 2> apply7.out
+jq -s -e 'map(select(.type == "diagnostic" and .diagnostic.severity == "error") | .diagnostic.summary
+  | test("^main.amlsec:[0-9]+:21: invalid value for variable .t. \\(set by AMLSEC_VAR_t in the environment\\): \\(the error message is withheld: it reads the sensitive value\\)$")) | any' \
+  apply7.json > /dev/null 2>&1 || fail "t's validation is not reported in apply -json, withheld"
+"$AMLSEC" apply -cloud "$url" -no-color -auto-approve > apply7b.out 2>&1
+no_canary plan7.out show7.json apply7.json apply7.out apply7b.out p7.plan
 echo "ok"
