@@ -85,6 +85,7 @@ struct run {
     size_t *held, nheld;
     bool invalid; /* one was false: nothing more starts */
     size_t ninvalid;
+    bool settle_due; /* a change completed since the checks were last looked at */
 };
 
 static int stop_level(const struct run *r);
@@ -471,6 +472,7 @@ static void fail_change(struct run *r, size_t i, const char *verb, double second
 static void complete_change(struct run *r, size_t i)
 {
     r->status[i] = ST_DONE;
+    r->settle_due = true;
     for (size_t k = 0; k < r->steps[i].ndependents; k++) {
         size_t d = r->steps[i].dependents[k];
         if (--r->steps[d].deps_left == 0 && r->status[d] == ST_PENDING)
@@ -867,6 +869,7 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
     r.running = calloc(plan->n + 1, sizeof(*r.running));
     r.unsaved = calloc(plan->n * 3 + 1, sizeof(*r.unsaved)); /* a rename: move, PUT, delete */
     r.last_save = now_s();
+    r.settle_due = true; /* what a check reads may be in the state already */
     if (r.status == NULL || r.steps == NULL || r.ready == NULL || r.running == NULL ||
         r.unsaved == NULL) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
@@ -902,8 +905,10 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
             if (o->on_event)
                 o->on_event(o->payload, &ev);
         }
-        if (r.checks_pending)
+        if (r.checks_pending && r.settle_due) {
+            r.settle_due = false;
             checks_settle(&r);
+        }
         while (!stop && !r.invalid && r.nrunning < r.parallelism && r.ready_head < r.nready) {
             size_t i = r.ready[r.ready_head++];
             if (r.status[i] != ST_PENDING)
