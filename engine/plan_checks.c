@@ -33,6 +33,8 @@ static void add_reads(json_t *reads, const json_t *v)
     if (value_unknown_call_parts(v, &fn, &args)) {
         add_reads(reads, args);
     } else if (value_unknown_origin(v, &address, &attr)) {
+        if (address[0] == '$')
+            return; /* a for expression's placeholder (parser/eval.c), no instance */
         json_array_foreach(reads, i, x) if (strcmp(json_string_value(x), address) == 0) return;
         json_array_append_new(reads, json_string(address));
     } else if (json_is_array(v)) {

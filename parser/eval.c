@@ -3414,6 +3414,142 @@ static int for_values(json_t **out, const char *op, const json_t *args)
     return 0;
 }
 
+/* The placeholders a for expression over a collection known only after
+ * apply binds its variables to (defer_for_unknown): unknowns tagged with
+ * this address, which no instance has, and "N.k" or "N.v". */
+#define FOR_PLACEHOLDER "$for"
+
+/* A for expression over a collection that is itself known only after
+ * apply (a block the configuration leaves out, which the service fills
+ * in): its body evaluated once, quietly, with its key and value standing
+ * as placeholders (FOR_PLACEHOLDER, "N.k" and "N.v", N the number of
+ * for variables around it, so nested ones differ), deferred as "[for*]",
+ * "{for*}" or "{for*...}" with the arguments [COLLECTION, N, COND, KEY,
+ * VALUE]. Once the collection is known, eval_for_expand puts each element
+ * in place of the placeholders: defer_for's form, made as it is. Unknown
+ * for good when the collection's unknown cannot be filled in later or the
+ * body fails on the placeholders. */
+static int defer_for_unknown(json_t **out, struct eval_ctx *ctx, const struct ast_for *f,
+                             json_t *coll)
+{
+    struct diag_list *saved_diags = ctx->diags, scratch;
+    const struct eval_scope *saved = ctx->scope;
+    struct eval_scope ks, vs;
+    json_t *c = NULL, *key = NULL, *value = NULL;
+    char kattr[32], vattr[32];
+    int depth = 0, rc = 0;
+    *out = NULL;
+    for (const struct eval_scope *s = saved; s; s = s->up)
+        depth++;
+    snprintf(kattr, sizeof(kattr), "%d.k", depth);
+    snprintf(vattr, sizeof(vattr), "%d.v", depth);
+    ks.name = f->key_var;
+    ks.up = saved;
+    ks.value = value_unknown_of(FOR_PLACEHOLDER, kattr);
+    vs.name = f->value_var;
+    vs.up = f->key_var ? &ks : saved;
+    vs.value = value_unknown_of(FOR_PLACEHOLDER, vattr);
+    diag_list_init(&scratch);
+    ctx->diags = &scratch;
+    ctx->scope = &vs;
+    if (!value_unknown_resolvable(coll) || ks.value == NULL || vs.value == NULL)
+        rc = AMLSEC_EPARSE;
+    if (rc == 0)
+        rc = f->cond ? eval_expr(&c, ctx, f->cond) : ((c = json_true()) ? 0 : AMLSEC_EPARSE);
+    if (rc == 0)
+        rc = f->key ? eval_expr(&key, ctx, f->key) : ((key = json_null()) ? 0 : AMLSEC_EPARSE);
+    if (rc == 0)
+        rc = eval_expr(&value, ctx, f->value);
+    ctx->scope = saved;
+    ctx->diags = saved_diags;
+    diag_list_release(&scratch);
+    json_decref(ks.value);
+    json_decref(vs.value);
+    if (rc == 0 && value_unknown_resolvable(c) && value_unknown_resolvable(key) &&
+        value_unknown_resolvable(value))
+        *out = value_unknown_call(!f->is_map    ? "[for*]"
+                                  : f->grouping ? "{for*...}"
+                                                : "{for*}",
+                                  json_pack("[OiOOO]", coll, depth, c, key, value));
+    if (*out == NULL)
+        *out = value_unknown();
+    json_decref(c);
+    json_decref(key);
+    json_decref(value);
+    return 0;
+}
+
+/* v with the placeholders of depth's for expression (defer_for_unknown)
+ * replaced by k and v. New reference. */
+static json_t *for_substitute(const json_t *x, const char *kattr, const char *vattr,
+                              const json_t *k, const json_t *v)
+{
+    const char *address, *attr, *name;
+    json_t *y, *r;
+    size_t i;
+    if (value_unknown_origin(x, &address, &attr) && strcmp(address, FOR_PLACEHOLDER) == 0 &&
+        (strcmp(attr, kattr) == 0 || strcmp(attr, vattr) == 0))
+        return json_deep_copy(strcmp(attr, kattr) == 0 ? k : v);
+    if (json_is_array(x)) {
+        r = json_array();
+        json_array_foreach(x, i, y) json_array_append_new(r, for_substitute(y, kattr, vattr, k, v));
+        return r;
+    }
+    if (json_is_object(x)) {
+        r = json_object();
+        json_object_foreach((json_t *)x, name, y)
+            json_object_set_new(r, name, for_substitute(y, kattr, vattr, k, v));
+        return r;
+    }
+    return json_deep_copy(x);
+}
+
+bool eval_for_deferred(const char *fn)
+{
+    return strcmp(fn, "[for*]") == 0 || strcmp(fn, "{for*}") == 0 || strcmp(fn, "{for*...}") == 0;
+}
+
+json_t *eval_for_expand(const char *fn, const json_t *args)
+{
+    const json_t *coll = json_array_get(args, 0), *depth = json_array_get(args, 1);
+    const json_t *c = json_array_get(args, 2), *key = json_array_get(args, 3),
+                 *value = json_array_get(args, 4);
+    bool is_map = fn[0] == '{';
+    const char **keys = NULL;
+    char kattr[32], vattr[32];
+    json_t *elems;
+    size_t n;
+    if (!eval_for_deferred(fn) || json_array_size(args) != 5 || !json_is_integer(depth) ||
+        (!json_is_array(coll) && !json_is_object(coll)) || value_contains_unknown(coll))
+        return NULL;
+    n = json_is_array(coll) ? json_array_size(coll) : json_object_size(coll);
+    if (json_is_object(coll) && n > 0 && (keys = sorted_keys(coll, &n)) == NULL)
+        return NULL;
+    snprintf(kattr, sizeof(kattr), "%lld.k", (long long)json_integer_value(depth));
+    snprintf(vattr, sizeof(vattr), "%lld.v", (long long)json_integer_value(depth));
+    elems = json_array();
+    for (size_t i = 0; i < n && elems; i++) {
+        json_t *k = keys ? json_string(keys[i]) : json_integer((json_int_t)i);
+        const json_t *v = keys ? json_object_get(coll, keys[i]) : json_array_get(coll, i);
+        json_t *e = is_map ? json_pack("[ooo]", for_substitute(c, kattr, vattr, k, v),
+                                       for_substitute(key, kattr, vattr, k, v),
+                                       for_substitute(value, kattr, vattr, k, v))
+                           : json_pack("[oo]", for_substitute(c, kattr, vattr, k, v),
+                                       for_substitute(value, kattr, vattr, k, v));
+        json_decref(k);
+        if (e == NULL || json_array_append_new(elems, e) < 0) {
+            json_decref(elems);
+            elems = NULL;
+        }
+    }
+    free(keys);
+    return elems ? value_unknown_call(!is_map                        ? "[for]"
+                                      : strcmp(fn, "{for*...}") == 0 ? "{for...}"
+                                                                     : "{for}",
+                                      elems)
+                 : NULL;
+}
+
 /* [for k, v in coll : value if cond] and {for k, v in coll : key => value...}.
  * A list binds k to the index, a map to the key (in lexical order, as
  * Terraform does). Unknown conditions or keys make the whole result
@@ -3434,11 +3570,11 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
     if ((rc = eval_expr(&coll, ctx, f->coll)) < 0)
         return rc;
     if (value_is_unknown(coll)) {
-        /* not the collection's own unknown: filled in, it would become the
-         * collection, not the result */
+        /* made again once the collection is known (not the collection's
+         * own unknown: filled in, it would become the collection) */
+        rc = defer_for_unknown(out, ctx, f, coll);
         json_decref(coll);
-        *out = value_unknown();
-        return 0;
+        return rc;
     }
     if (!json_is_array(coll) && !json_is_object(coll)) {
         rc =

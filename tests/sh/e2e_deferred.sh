@@ -9,6 +9,9 @@
 #    stops the apply before anything else is sent (exit 1, the message at the value, the PUTs
 #    counted in armlocal's request log), the state keeping what was done; the next plan checks it
 #    at once, as what it reads now exists; a message reading a sensitive value is withheld.
+# 3. a for expression over a collection that is itself known only after apply (a workspace's
+#    identity block the configuration leaves out) is made at apply from the saved plan, with the
+#    body evaluated once on placeholders (unknown for good before: "values are still unknown").
 # Canary: the sensitive variable's value appears in no plan, show -json, apply output or log.
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
@@ -206,4 +209,54 @@ jq -s -e 'map(select(.type == "diagnostic" and .diagnostic.severity == "error") 
   apply7.json > /dev/null 2>&1 || fail "t's validation is not reported in apply -json, withheld"
 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve > apply7b.out 2>&1
 no_canary plan7.out show7.json apply7.json apply7.out apply7b.out p7.plan
+
+echo "8. for over a collection known only after apply, made at apply from the saved plan"
+stop_cloud
+rm -rf .amlsec ./*.plan
+start_cloud --lro-ms 0
+{ settings; cat <<'EOT'
+
+key_vault "kv" {
+  resource_group   = resource_group.a
+  name             = "kv-deferred"
+  purge_protection = true
+}
+
+storage_account "st" {
+  resource_group = resource_group.a
+  name           = "stdeferred"
+}
+
+workspace "w" {
+  resource_group  = resource_group.a
+  name            = "mlw-deferred"
+  key_vault       = key_vault.kv
+  storage_account = storage_account.st
+  app_insights    = app_insights.ai
+}
+
+resource_group "f" {
+  name = "rg-f"
+  tags = {
+    keys = join(",", [for k, v in workspace.w.identity : k])
+    up   = join(",", [for k, v in workspace.w.identity : upper(k) if k != "principal_id"])
+    m    = jsonencode({ for k, v in workspace.w.identity : k => length(v) if k == "type" })
+    g    = jsonencode({ for k, v in workspace.w.identity : (k == "type" ? v : "id") => k... })
+    n    = length([for k, v in workspace.w.identity : [for x in [k, "z"] : x]])
+  }
+}
+EOT
+} > main.amlsec
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out p8.plan > plan8.out 2>&1
+for t in keys up m g n; do
+  grep -q " $t *= (known after apply)" plan8.out \
+    || fail "$t should be known after apply"
+done
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color p8.plan > apply8.out 2>&1
+curl -sf "$(rg_url rg-f)" > rg-f.json || fail "no rg-f"
+jq -e '.tags == {keys: "principal_id,type", up: "TYPE", m: "{\"type\":14}",
+  g: "{\"SystemAssigned\":[\"type\"],\"id\":[\"principal_id\"]}", n: 2}' rg-f.json > /dev/null \
+  || fail_with "tags of rg-f" rg-f.json
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -detailed-exitcode > plan8b.out 2>&1
+no_canary plan8.out apply8.out plan8b.out
 echo "ok"
