@@ -3633,18 +3633,51 @@ static json_t *loc_text(const struct src_loc *loc)
                         (unsigned)at.col);
 }
 
+struct map_entry {
+    json_t *key, *value; /* owned */
+    const struct src_loc *loc;
+    bool sensitive; /* the key read a sensitive value */
+};
+
 /* A map whose keys are not all known when planning (Terraform's map is
  * then unknown as a whole): deferred like an operator, its "function"
  * "{}", its arguments one [KEY, VALUE, "FILE:LINE:COL", SENSITIVE] per
  * entry, so that apply makes it once the keys are known (map_values); a
  * repeated key found then is an apply error at the key (eval_deferred_why,
  * which never quotes a key that read a sensitive value). Unknown for good
- * when an unknown cannot be filled in later. */
+ * when an unknown cannot be filled in later. New reference. */
+static json_t *defer_map(const struct map_entry *ents, size_t n)
+{
+    json_t *entries = json_array(), *r;
+    for (size_t i = 0; i < n && entries; i++)
+        if (!value_unknown_resolvable(ents[i].key) || !value_unknown_resolvable(ents[i].value) ||
+            json_array_append_new(entries, json_pack("[OOob]", ents[i].key, ents[i].value,
+                                                     loc_text(ents[i].loc), ents[i].sensitive)) <
+                0) {
+            json_decref(entries);
+            entries = NULL;
+        }
+    r = entries ? value_unknown_call("{}", entries) : NULL; /* entries consumed */
+    return r ? r : value_unknown();
+}
+
+/* { key = value, (expr) = value }: a key expression's number or bool is
+ * its text, as in Terraform; known keys are checked here, and a key known
+ * only after apply defers the whole map (defer_map). The entries are kept
+ * aside (references, no copies) for that case. */
 static int eval_map(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
-    json_t *m = json_object(), *entries = json_array();
-    bool deferred = false, resolvable = true;
+    struct map_entry small[16], *ents = small;
+    json_t *m = json_object();
+    size_t n = 0, cap = 0;
+    bool deferred = false;
     int rc = 0;
+    for (const struct ast_map_item *it = e->u.map.items; it; it = it->next)
+        cap++;
+    if (cap > sizeof(small) / sizeof(small[0]) && (ents = malloc(cap * sizeof(*ents))) == NULL) {
+        json_decref(m);
+        return fail(ctx, &e->loc, "internal", "out of memory");
+    }
     for (const struct ast_map_item *it = e->u.map.items; it && rc == 0; it = it->next) {
         json_t *a = NULL, *b = NULL, *text;
         bool sensitive = ctx->sensitive, key_sensitive;
@@ -3654,7 +3687,6 @@ static int eval_map(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
         ctx->sensitive |= sensitive;
         if (rc < 0)
             break;
-        /* a key expression's number or bool is its text, as in Terraform */
         if ((json_is_number(a) || json_is_boolean(a)) && (text = for_key_text(a)) != NULL) {
             json_decref(a);
             a = text;
@@ -3668,35 +3700,25 @@ static int eval_map(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
                                 : fail(ctx, &it->key->loc, "duplicate", "duplicate map key '%s'",
                                        json_string_value(a));
         } else if ((rc = eval_expr(&b, ctx, it->value)) == 0) {
-            if (value_is_unknown(a)) {
-                deferred = true;
-                resolvable = resolvable && value_unknown_resolvable(a);
-            } else {
+            deferred |= value_is_unknown(a);
+            if (!value_is_unknown(a))
                 json_object_set(m, json_string_value(a), b);
-            }
-            resolvable = resolvable && value_unknown_resolvable(b);
-            json_array_append_new(entries, json_pack("[OOoo]", a, b, loc_text(&it->key->loc),
-                                                     json_boolean(key_sensitive)));
+            ents[n++] = (struct map_entry){a, b, &it->key->loc, key_sensitive};
+            a = b = NULL; /* held by the entry */
         }
         json_decref(a);
         json_decref(b);
     }
-    if (rc < 0 || !deferred) {
-        json_decref(entries);
-        if (rc < 0)
-            json_decref(m);
-        else
-            *out = m;
-        return rc;
-    }
+    if (rc == 0)
+        *out = deferred ? defer_map(ents, n) : json_incref(m);
     json_decref(m);
-    if (!resolvable) {
-        json_decref(entries);
-        *out = value_unknown();
-    } else if ((*out = value_unknown_call("{}", entries)) == NULL) { /* entries consumed */
-        *out = value_unknown();
+    for (size_t i = 0; i < n; i++) {
+        json_decref(ents[i].key);
+        json_decref(ents[i].value);
     }
-    return 0;
+    if (ents != small)
+        free(ents);
+    return rc;
 }
 
 /* A deferred map (eval_map), its keys now known; *dup (may be NULL) is
