@@ -14,7 +14,7 @@
 #    body evaluated once on placeholders (unknown for good before: "values are still unknown").
 # Canary: the sensitive variable's value appears in no plan, show -json, apply output or log.
 set -uo pipefail
-: "${AMLSEC:?}" "${ARMLOCAL:?}"
+: "${AMLSEC:?}" "${ARMLOCAL:?}" "${SRC:?}" "${JSONSCHEMA:?}"
 work=$(mktemp -d)
 source "$(dirname "$0")/lib/e2e.bash"
 cleanup() {
@@ -147,6 +147,7 @@ jq -e '.deferred_validations == [{"variable": "x", "module": null, "origin": nul
   "reads": ["app_insights.ai"], "at": {"file": "main.amlsec", "line": 22, "column": 13},
   "condition_at": {"file": "main.amlsec", "line": 24, "column": 21}}]' show3.json > /dev/null \
   || fail_with "deferred_validations in show -json" show3.json
+"$JSONSCHEMA" "$SRC/docs/schemas/plan.schema.json" show3.json || fail "show -json PLAN against its schema"
 
 echo "4. an edited plan file fails its checksum"
 sed 's/"args":\[false,/"args":[true,/' p3.plan > forged.plan
@@ -203,6 +204,7 @@ grep -q '^  var.t (main.amlsec:[0-9]*:21) reads app_insights.ai2$' plan7.out || 
 "$AMLSEC" show -json p7.plan > show7.json 2> show7.err || fail_with "show -json failed" show7.err
 jq -e '.deferred_validations[0] | .sensitive and (.withheld | test("withheld"))' show7.json > /dev/null \
   || fail_with "t's validation in show -json" show7.json
+"$JSONSCHEMA" "$SRC/docs/schemas/plan.schema.json" show7.json || fail "show -json PLAN against its schema"
 expect_exit 1 "$AMLSEC" apply -cloud "$url" -json p7.plan > apply7.json 2> apply7.out
 jq -s -e 'map(select(.type == "diagnostic" and .diagnostic.severity == "error") | .diagnostic.summary
   | test("^main.amlsec:[0-9]+:21: invalid value for variable .t. \\(set by AMLSEC_VAR_t in the environment\\): \\(the error message is withheld: it reads the sensitive value\\)$")) | any' \
