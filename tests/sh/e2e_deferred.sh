@@ -209,6 +209,7 @@ expect_exit 1 "$AMLSEC" apply -cloud "$url" -json p7.plan > apply7.json 2> apply
 jq -s -e 'map(select(.type == "diagnostic" and .diagnostic.severity == "error") | .diagnostic.summary
   | test("^main.amlsec:[0-9]+:21: invalid value for variable .t. \\(set by AMLSEC_VAR_t in the environment\\): \\(the error message is withheld: it reads the sensitive value\\)$")) | any' \
   apply7.json > /dev/null 2>&1 || fail "t's validation is not reported in apply -json, withheld"
+"$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" apply7.json || fail "apply -json against its schema"
 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve > apply7b.out 2>&1
 no_canary plan7.out show7.json apply7.json apply7.out apply7b.out p7.plan
 
