@@ -105,10 +105,13 @@ static void on_event(void *payload, const struct apply_event *ev)
     char d[32];
     if (json_ui) {
         ui_json_event(ev);
-        if (ev->kind == APPLY_FAILED) {
+        if (ev->kind == APPLY_FAILED || ev->kind == APPLY_INVALID) {
             char line[ERRBUF_MAX + 800];
             char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
-            snprintf(line, sizeof(line), "%s: %s failed: %s", addr, ev->verb, ev->message);
+            if (ev->kind == APPLY_INVALID)
+                snprintf(line, sizeof(line), "%s", ev->message);
+            else
+                snprintf(line, sizeof(line), "%s: %s failed: %s", addr, ev->verb, ev->message);
             if (f) {
                 pr->failures = f;
                 if ((f[pr->nfailures] = strdup(line)) != NULL)
@@ -161,6 +164,19 @@ static void on_event(void *payload, const struct apply_event *ev)
     case APPLY_SKIPPED:
         printf("%s: skipped: %s\n", addr, ev->message);
         break;
+    case APPLY_INVALID: {
+        /* a validation checked at apply: nothing more starts */
+        char clean[ERRBUF_MAX + 800];
+        char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
+        const char *msg = cli_scrub(clean, sizeof(clean), ev->message);
+        printf("\nValidation failed, starting no new operations: %s\n", msg);
+        if (f) {
+            pr->failures = f;
+            if ((f[pr->nfailures] = strdup(msg)) != NULL)
+                pr->nfailures++;
+        }
+        break;
+    }
     case APPLY_INTERRUPTED:
         printf("\nInterrupt received: starting no new operations; waiting for the %zu in flight "
                "to finish.\nPress Ctrl-C again to abandon them (the journal keeps their intents "
@@ -545,9 +561,9 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
         return EXIT_FAIL;
     }
     if (json_ui)
-        ui_json_apply_summary(
-            plan, !(res.failed || res.skipped || res.not_started || res.abandoned || interrupted));
-    if (res.failed || res.skipped || res.not_started || res.abandoned) {
+        ui_json_apply_summary(plan, !(res.failed || res.skipped || res.not_started ||
+                                      res.abandoned || res.invalid || interrupted));
+    if (res.failed || res.skipped || res.not_started || res.abandoned || res.invalid) {
         fprintf(stderr,
                 "\namlsec: error: apply incomplete: %zu done, %zu failed, %zu skipped, %zu not "
                 "started",

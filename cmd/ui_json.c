@@ -247,6 +247,13 @@ void ui_json_event(const struct apply_event *ev)
     json_t *hook;
     char msg[ERRBUF_MAX + 600];
 
+    if (ev->kind == APPLY_INVALID) {
+        /* a validation checked at apply: the message is the diagnostic */
+        snprintf(msg, sizeof(msg), "%s", ev->message);
+        emit(json_pack("{s:{s:s, s:s}}", "diagnostic", "severity", "error", "summary", msg),
+             "error", msg, "diagnostic");
+        return;
+    }
     if (ev->kind == APPLY_INTERRUPTED) {
         snprintf(msg, sizeof(msg), "Interrupt received: waiting for %zu operations in flight",
                  ev->in_flight);

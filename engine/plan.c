@@ -2185,6 +2185,8 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
     rc = order(&b);
     if (rc == 0)
         rc = plan_outputs_build(b.plan, cfg, st, err);
+    if (rc == 0)
+        rc = plan_checks_build(b.plan, cfg, known_now, &b, diags, err);
 out:
     for (size_t i = 0; i < b.n; i++)
         change_release(&b.items[i].c);
@@ -2219,6 +2221,7 @@ void plan_free(struct plan *plan)
     json_decref(plan->outputs);
     json_decref(plan->outputs_before);
     json_decref(plan->adjustments);
+    json_decref(plan->checks);
     json_decref(plan->configuration);
     free(plan->cloud);
     free(plan->subscription);

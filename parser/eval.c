@@ -3511,6 +3511,142 @@ static int for_values(json_t **out, const char *op, const json_t *args)
     return 0;
 }
 
+/* The placeholders a for expression over a collection known only after
+ * apply binds its variables to (defer_for_unknown): unknowns tagged with
+ * this address, which no instance has, and "N.k" or "N.v". */
+#define FOR_PLACEHOLDER "$for"
+
+/* A for expression over a collection that is itself known only after
+ * apply (a block the configuration leaves out, which the service fills
+ * in): its body evaluated once, quietly, with its key and value standing
+ * as placeholders (FOR_PLACEHOLDER, "N.k" and "N.v", N the number of
+ * for variables around it, so nested ones differ), deferred as "[for*]",
+ * "{for*}" or "{for*...}" with the arguments [COLLECTION, N, COND, KEY,
+ * VALUE]. Once the collection is known, eval_for_expand puts each element
+ * in place of the placeholders: defer_for's form, made as it is. Unknown
+ * for good when the collection's unknown cannot be filled in later or the
+ * body fails on the placeholders. */
+static int defer_for_unknown(json_t **out, struct eval_ctx *ctx, const struct ast_for *f,
+                             json_t *coll)
+{
+    struct diag_list *saved_diags = ctx->diags, scratch;
+    const struct eval_scope *saved = ctx->scope;
+    struct eval_scope ks, vs;
+    json_t *c = NULL, *key = NULL, *value = NULL;
+    char kattr[32], vattr[32];
+    int depth = 0, rc = 0;
+    *out = NULL;
+    for (const struct eval_scope *s = saved; s; s = s->up)
+        depth++;
+    snprintf(kattr, sizeof(kattr), "%d.k", depth);
+    snprintf(vattr, sizeof(vattr), "%d.v", depth);
+    ks.name = f->key_var;
+    ks.up = saved;
+    ks.value = value_unknown_of(FOR_PLACEHOLDER, kattr);
+    vs.name = f->value_var;
+    vs.up = f->key_var ? &ks : saved;
+    vs.value = value_unknown_of(FOR_PLACEHOLDER, vattr);
+    diag_list_init(&scratch);
+    ctx->diags = &scratch;
+    ctx->scope = &vs;
+    if (!value_unknown_resolvable(coll) || ks.value == NULL || vs.value == NULL)
+        rc = AMLSEC_EPARSE;
+    if (rc == 0)
+        rc = f->cond ? eval_expr(&c, ctx, f->cond) : ((c = json_true()) ? 0 : AMLSEC_EPARSE);
+    if (rc == 0)
+        rc = f->key ? eval_expr(&key, ctx, f->key) : ((key = json_null()) ? 0 : AMLSEC_EPARSE);
+    if (rc == 0)
+        rc = eval_expr(&value, ctx, f->value);
+    ctx->scope = saved;
+    ctx->diags = saved_diags;
+    diag_list_release(&scratch);
+    json_decref(ks.value);
+    json_decref(vs.value);
+    if (rc == 0 && value_unknown_resolvable(c) && value_unknown_resolvable(key) &&
+        value_unknown_resolvable(value))
+        *out = value_unknown_call(!f->is_map    ? "[for*]"
+                                  : f->grouping ? "{for*...}"
+                                                : "{for*}",
+                                  json_pack("[OiOOO]", coll, depth, c, key, value));
+    if (*out == NULL)
+        *out = value_unknown();
+    json_decref(c);
+    json_decref(key);
+    json_decref(value);
+    return 0;
+}
+
+/* v with the placeholders of depth's for expression (defer_for_unknown)
+ * replaced by k and v. New reference. */
+static json_t *for_substitute(const json_t *x, const char *kattr, const char *vattr,
+                              const json_t *k, const json_t *v)
+{
+    const char *address, *attr, *name;
+    json_t *y, *r;
+    size_t i;
+    if (value_unknown_origin(x, &address, &attr) && strcmp(address, FOR_PLACEHOLDER) == 0 &&
+        (strcmp(attr, kattr) == 0 || strcmp(attr, vattr) == 0))
+        return json_deep_copy(strcmp(attr, kattr) == 0 ? k : v);
+    if (json_is_array(x)) {
+        r = json_array();
+        json_array_foreach(x, i, y) json_array_append_new(r, for_substitute(y, kattr, vattr, k, v));
+        return r;
+    }
+    if (json_is_object(x)) {
+        r = json_object();
+        json_object_foreach((json_t *)x, name, y)
+            json_object_set_new(r, name, for_substitute(y, kattr, vattr, k, v));
+        return r;
+    }
+    return json_deep_copy(x);
+}
+
+bool eval_for_deferred(const char *fn)
+{
+    return strcmp(fn, "[for*]") == 0 || strcmp(fn, "{for*}") == 0 || strcmp(fn, "{for*...}") == 0;
+}
+
+json_t *eval_for_expand(const char *fn, const json_t *args)
+{
+    const json_t *coll = json_array_get(args, 0), *depth = json_array_get(args, 1);
+    const json_t *c = json_array_get(args, 2), *key = json_array_get(args, 3),
+                 *value = json_array_get(args, 4);
+    bool is_map = fn[0] == '{';
+    const char **keys = NULL;
+    char kattr[32], vattr[32];
+    json_t *elems;
+    size_t n;
+    if (!eval_for_deferred(fn) || json_array_size(args) != 5 || !json_is_integer(depth) ||
+        (!json_is_array(coll) && !json_is_object(coll)) || value_contains_unknown(coll))
+        return NULL;
+    n = json_is_array(coll) ? json_array_size(coll) : json_object_size(coll);
+    if (json_is_object(coll) && n > 0 && (keys = sorted_keys(coll, &n)) == NULL)
+        return NULL;
+    snprintf(kattr, sizeof(kattr), "%lld.k", (long long)json_integer_value(depth));
+    snprintf(vattr, sizeof(vattr), "%lld.v", (long long)json_integer_value(depth));
+    elems = json_array();
+    for (size_t i = 0; i < n && elems; i++) {
+        json_t *k = keys ? json_string(keys[i]) : json_integer((json_int_t)i);
+        const json_t *v = keys ? json_object_get(coll, keys[i]) : json_array_get(coll, i);
+        json_t *e = is_map ? json_pack("[ooo]", for_substitute(c, kattr, vattr, k, v),
+                                       for_substitute(key, kattr, vattr, k, v),
+                                       for_substitute(value, kattr, vattr, k, v))
+                           : json_pack("[oo]", for_substitute(c, kattr, vattr, k, v),
+                                       for_substitute(value, kattr, vattr, k, v));
+        json_decref(k);
+        if (e == NULL || json_array_append_new(elems, e) < 0) {
+            json_decref(elems);
+            elems = NULL;
+        }
+    }
+    free(keys);
+    return elems ? value_unknown_call(!is_map                        ? "[for]"
+                                      : strcmp(fn, "{for*...}") == 0 ? "{for...}"
+                                                                     : "{for}",
+                                      elems)
+                 : NULL;
+}
+
 /* [for k, v in coll : value if cond] and {for k, v in coll : key => value...}.
  * A list binds k to the index, a map to the key (in lexical order, as
  * Terraform does). Unknown conditions or keys make the whole result
@@ -3531,13 +3667,13 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
     if ((rc = eval_expr(&coll, ctx, f->coll)) < 0)
         return rc;
     if (value_is_unknown(coll)) {
-        /* not the collection's own unknown: filled in, it would become the
-         * collection, not the result; the body is not evaluated, so what
-         * it reads is not known (cfg_read) */
+        /* made again once the collection is known (not the collection's
+         * own unknown: filled in, it would become the collection); what
+         * the body reads is not known before (cfg_read) */
         note_read(ctx, NULL, 0, NULL, NULL);
+        rc = defer_for_unknown(out, ctx, f, coll);
         json_decref(coll);
-        *out = value_unknown();
-        return 0;
+        return rc;
     }
     if (!json_is_array(coll) && !json_is_object(coll)) {
         rc =
@@ -3585,6 +3721,163 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
         return rc;
     }
     *out = r;
+    return 0;
+}
+
+/* "FILE:LINE:COL" of loc, as diagnostics name it. New reference. */
+static json_t *loc_text(const struct src_loc *loc)
+{
+    struct src_pos at = src_loc_start(loc);
+    return json_sprintf("%s:%u:%u", loc->file ? loc->file->name : "?", (unsigned)at.line,
+                        (unsigned)at.col);
+}
+
+struct map_entry {
+    json_t *key, *value; /* owned */
+    const struct src_loc *loc;
+    bool sensitive; /* the key read a sensitive value */
+};
+
+/* A map whose keys are not all known when planning (Terraform's map is
+ * then unknown as a whole): deferred like an operator, its "function"
+ * "{}", its arguments one [KEY, VALUE, "FILE:LINE:COL", SENSITIVE] per
+ * entry, so that apply makes it once the keys are known (map_values); a
+ * repeated key found then is an apply error at the key (eval_deferred_why,
+ * which never quotes a key that read a sensitive value). Unknown for good
+ * when an unknown cannot be filled in later. New reference. */
+static json_t *defer_map(const struct map_entry *ents, size_t n)
+{
+    json_t *entries = json_array(), *r;
+    for (size_t i = 0; i < n && entries; i++)
+        if (!value_unknown_resolvable(ents[i].key) || !value_unknown_resolvable(ents[i].value) ||
+            json_array_append_new(entries, json_pack("[OOob]", ents[i].key, ents[i].value,
+                                                     loc_text(ents[i].loc), ents[i].sensitive)) <
+                0) {
+            json_decref(entries);
+            entries = NULL;
+        }
+    r = entries ? value_unknown_call("{}", entries) : NULL; /* entries consumed */
+    return r ? r : value_unknown();
+}
+
+/* { key = value, (expr) = value }: a key expression's number or bool is
+ * its text, as in Terraform; known keys are checked here, and a key known
+ * only after apply defers the whole map (defer_map). The entries are kept
+ * aside (references, no copies) for that case. */
+static int eval_map(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
+{
+    struct map_entry small[16], *ents = small;
+    json_t *m = json_object();
+    size_t n = 0, cap = 0;
+    bool deferred = false;
+    int rc = 0;
+    for (const struct ast_map_item *it = e->u.map.items; it; it = it->next)
+        cap++;
+    if (cap > sizeof(small) / sizeof(small[0]) && (ents = malloc(cap * sizeof(*ents))) == NULL) {
+        json_decref(m);
+        return fail(ctx, &e->loc, "internal", "out of memory");
+    }
+    for (const struct ast_map_item *it = e->u.map.items; it && rc == 0; it = it->next) {
+        json_t *a = NULL, *b = NULL, *text;
+        bool sensitive = ctx->sensitive, key_sensitive;
+        ctx->sensitive = false;
+        rc = eval_expr(&a, ctx, it->key);
+        key_sensitive = ctx->sensitive;
+        ctx->sensitive |= sensitive;
+        if (rc < 0)
+            break;
+        if ((json_is_number(a) || json_is_boolean(a)) && (text = for_key_text(a)) != NULL) {
+            json_decref(a);
+            a = text;
+        }
+        if (!value_is_unknown(a) && !json_is_string(a)) {
+            rc = fail(ctx, &it->key->loc, "type", "map keys must be strings, not a %s",
+                      value_type_name(a));
+        } else if (json_is_string(a) && json_object_get(m, json_string_value(a)) != NULL) {
+            rc = ctx->sensitive ? fail(ctx, &it->key->loc, "duplicate",
+                                       "duplicate map key (sensitive: not shown)")
+                                : fail(ctx, &it->key->loc, "duplicate", "duplicate map key '%s'",
+                                       json_string_value(a));
+        } else if ((rc = eval_expr(&b, ctx, it->value)) == 0) {
+            deferred |= value_is_unknown(a);
+            if (!value_is_unknown(a))
+                json_object_set(m, json_string_value(a), b);
+            ents[n++] = (struct map_entry){a, b, &it->key->loc, key_sensitive};
+            a = b = NULL; /* held by the entry */
+        }
+        json_decref(a);
+        json_decref(b);
+    }
+    if (rc == 0)
+        *out = deferred ? defer_map(ents, n) : json_incref(m);
+    json_decref(m);
+    for (size_t i = 0; i < n; i++) {
+        json_decref(ents[i].key);
+        json_decref(ents[i].value);
+    }
+    if (ents != small)
+        free(ents);
+    return rc;
+}
+
+/* A deferred map (eval_map), its keys now known; *dup (may be NULL) is
+ * the entry whose key repeats an earlier one. */
+static int map_values(json_t **out, const json_t *args, const json_t **dup)
+{
+    json_t *r = json_object(), *e;
+    size_t i;
+    json_array_foreach(args, i, e)
+    {
+        json_t *key = for_key_text(json_array_get(e, 0));
+        bool ok = key != NULL && json_array_size(e) == 4 &&
+                  json_object_get(r, json_string_value(key)) == NULL;
+        if (ok)
+            json_object_set(r, json_string_value(key), json_array_get(e, 1));
+        else if (key && dup)
+            *dup = e;
+        json_decref(key);
+        if (!ok)
+            break;
+    }
+    if (i < json_array_size(args)) {
+        json_decref(r);
+        return AMLSEC_EPARSE;
+    }
+    *out = r;
+    return 0;
+}
+
+int eval_deferred_why(struct buf *out, const json_t *v)
+{
+    const char *fn, *k;
+    const json_t *args, *dup = NULL;
+    json_t *x, *m = NULL;
+    size_t i;
+    if (value_unknown_call_parts(v, &fn, &args)) {
+        if (eval_deferred_why(out, args))
+            return 1;
+        if (strcmp(fn, "{}") != 0 || value_contains_unknown(args))
+            return 0;
+        if (map_values(&m, args, &dup) == 0) {
+            json_decref(m);
+            return 0;
+        }
+        if (dup == NULL)
+            buf_addf(out, "%s: map keys must be strings",
+                     json_string_value(json_array_get(json_array_get(args, 0), 2)));
+        else if (json_is_true(json_array_get(dup, 3)))
+            buf_addf(out, "%s: duplicate map key (sensitive: not shown)",
+                     json_string_value(json_array_get(dup, 2)));
+        else
+            buf_addf(out, "%s: duplicate map key '%s'", json_string_value(json_array_get(dup, 2)),
+                     json_string_value(json_array_get(dup, 0)));
+        return 1;
+    }
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x) if (eval_deferred_why(out, x)) return 1;
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x) if (eval_deferred_why(out, x)) return 1;
+    }
     return 0;
 }
 
@@ -3636,6 +3929,8 @@ static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const j
         return steps_values(out, ctx, json_incref((json_t *)a), args, 1, n);
     if (strcmp(op, "[for]") == 0 || strcmp(op, "{for}") == 0 || strcmp(op, "{for...}") == 0)
         return for_values(out, op, args);
+    if (strcmp(op, "{}") == 0)
+        return map_values(out, args, NULL);
     if (strcmp(op, "?:") == 0 && n == 3) {
         if (!json_is_boolean(a))
             return AMLSEC_EPARSE;
@@ -3720,58 +4015,8 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
         *out = l;
         return 0;
     }
-    case EXPR_MAP: {
-        json_t *m = json_object();
-        for (const struct ast_map_item *it = e->u.map.items; it; it = it->next) {
-            if ((rc = eval_expr(&a, ctx, it->key)) < 0) {
-                json_decref(m);
-                return rc;
-            }
-            if (json_is_number(a) || json_is_boolean(a)) {
-                /* a key expression's number or bool is its text, as in Terraform */
-                struct buf kb;
-                buf_init(&kb, 0);
-                if (to_text(&kb, a)) {
-                    json_decref(a);
-                    a = json_stringn(kb.ptr, kb.len);
-                }
-                buf_release(&kb);
-            }
-            if (value_is_unknown(a)) {
-                rc = fail(ctx, &it->key->loc, "reference",
-                          "a map key must be known when planning; this one is known only after "
-                          "apply");
-                json_decref(a);
-                json_decref(m);
-                return rc;
-            }
-            if (!json_is_string(a)) {
-                rc = fail(ctx, &it->key->loc, "type", "map keys must be strings, not a %s",
-                          value_type_name(a));
-                json_decref(a);
-                json_decref(m);
-                return rc;
-            }
-            if (json_object_get(m, json_string_value(a)) != NULL) {
-                rc = ctx->sensitive ? fail(ctx, &it->key->loc, "duplicate",
-                                           "duplicate map key (sensitive: not shown)")
-                                    : fail(ctx, &it->key->loc, "duplicate",
-                                           "duplicate map key '%s'", json_string_value(a));
-                json_decref(a);
-                json_decref(m);
-                return rc;
-            }
-            if ((rc = eval_expr(&b, ctx, it->value)) < 0) {
-                json_decref(a);
-                json_decref(m);
-                return rc;
-            }
-            json_object_set_new(m, json_string_value(a), b);
-            json_decref(a);
-        }
-        *out = m;
-        return 0;
-    }
+    case EXPR_MAP:
+        return eval_map(out, ctx, e);
     case EXPR_TRAVERSAL:
         return eval_traversal(out, ctx, e);
     case EXPR_CALL:
