@@ -16,6 +16,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/strmap.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 /* ---- alias table ---------------------------------------------------------- */
@@ -370,7 +371,7 @@ int policy_prepare(struct policy **out, const json_t *definition, const json_t *
             bool ok = false;
             json_array_foreach(allowed, i, v) ok = ok || values_equal(v, given);
             if (!ok) {
-                char *s = json_dumps(given, JSON_ENCODE_ANY | JSON_COMPACT);
+                char *s = jsonw_dumps(given, JSON_ENCODE_ANY | JSON_COMPACT);
                 errbuf_set(err, AMLSEC_EPARSE,
                            "policy '%s': parameter '%s' = %s is not one of its allowedValues",
                            p->display_name, name, s ? s : "?");
@@ -1228,7 +1229,7 @@ static json_t *call(struct ectx *c, const char *name, json_t **a, size_t n)
             return json_incref(a[0]);
         if (json_is_boolean(a[0]))
             return json_string(json_is_true(a[0]) ? "True" : "False");
-        s = json_dumps(a[0], JSON_ENCODE_ANY | JSON_COMPACT);
+        s = jsonw_dumps(a[0], JSON_ENCODE_ANY | JSON_COMPACT);
         out = s ? json_string(s) : NULL;
         free(s);
         return out;

@@ -764,8 +764,19 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
             [0-9]+ {
                 int64_t v = 0;
                 for (const uchar *p = lx->tok; p < lx->cur; p++) {
-                    if (v > (INT64_MAX - (*p - '0')) / 10)
-                        return lex_error(lx, loc, lx->tok, lx->cur, "number is too large");
+                    if (v > (INT64_MAX - (*p - '0')) / 10) {
+                        /* beyond int64: the digits, without leading zeros,
+                         * for a big number (parser/value.h) */
+                        const uchar *d = lx->tok;
+                        while (*d == '0')
+                            d++;
+                        set_loc(lx, loc, lx->tok, lx->cur);
+                        val->TOK_BIGINT = string_node(lx, (const char *)d, (size_t)(lx->cur - d), loc, false);
+                        if (val->TOK_BIGINT == NULL)
+                            return lex_error(lx, loc, lx->tok, lx->cur, "out of memory");
+                        val->TOK_BIGINT->kind = EXPR_BIGINT;
+                        return TOK_BIGINT;
+                    }
                     v = v * 10 + (*p - '0');
                 }
                 set_loc(lx, loc, lx->tok, lx->cur);
