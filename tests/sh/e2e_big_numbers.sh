@@ -33,6 +33,10 @@ output "big" {
 output "list" {
   value = [18446744073709551616, -18446744073709551617, 1, var.from_file - 1]
 }
+
+output "literal" {
+  value = -18446744073709551616
+}
 AMLSEC
 printf '{"from_file": 340282366920938463463374607431768211457}\n' > vars.json
 
@@ -48,6 +52,8 @@ doc = json.load(open(sys.argv[1]))
 outs = doc["output_changes"]
 assert outs["big"]["after"] == 2**100 + 1, outs["big"]
 assert outs["list"]["after"] == [2**64, -2**64 - 1, 1, 2**128], outs["list"]
+conf = doc["configuration"]["root_module"]["outputs"]
+assert conf["literal"]["expression"] == {"constant_value": -2**64}, conf["literal"]
 PY
 grep -q 'u0000\|\$number' show-plan.json && fail "show -json leaks the internal form"
 
