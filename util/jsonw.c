@@ -168,14 +168,19 @@ static bool beyond_int64(const char *s, size_t n, bool neg)
     return memcmp(s, neg ? "9223372036854775808" : "9223372036854775807", 19) > 0;
 }
 
-/* Whether a string inside v other than a big number's digits holds a NUL. */
+/* Whether a string inside v holds a NUL, other than the digits of a big
+ * number as jsonw_loadb makes them (canonical, beyond int64). */
 static bool stray_nul(const json_t *v)
 {
-    size_t i;
-    const char *k;
+    size_t i, n;
+    const char *k, *d = jsonw_big_digits(v);
     json_t *x;
-    if (jsonw_big_digits(v))
-        return false;
+    if (d) {
+        bool neg = *d == '-';
+        n = strlen(d + neg);
+        return n < 2 || strspn(d + neg, "0123456789") != n || d[neg] == '0' ||
+               !beyond_int64(d + neg, n, neg);
+    }
     if (json_is_string(v))
         return strlen(json_string_value(v)) < json_string_length(v);
     if (json_is_array(v)) {

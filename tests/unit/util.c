@@ -314,6 +314,16 @@ static void test_util__jsonw_big_numbers(void **state)
         static const char nul[] = "[100000000000000000000,\"a\\u0000b\"]";
         static const char bad[] = "[100000000000000000000,]";
         static const char lead[] = "[00000000000000000000001]";
+        /* the internal form in the text: only as the reader would make it */
+        static const char small[] = "[100000000000000000000,{\"$number\":\"\\u00001\"}]";
+        static const char same[] =
+            "[100000000000000000000,{\"$number\":\"\\u0000100000000000000000000\"}]";
+        json_t *v;
+        assert_null(jsonw_loadb(small, strlen(small), 0, &je));
+        v = jsonw_loadb(same, strlen(same), 0, &je);
+        assert_non_null(v);
+        assert_true(json_equal(json_array_get(v, 0), json_array_get(v, 1)));
+        json_decref(v);
         assert_null(jsonw_loadb(nul, strlen(nul), 0, &je));
         assert_null(jsonw_loadb(bad, strlen(bad), 0, &je));
         assert_null(jsonw_loadb(lead, strlen(lead), 0, &je));
