@@ -442,8 +442,8 @@ static void test_journal__big_number_read_back(void **unused)
     struct errbuf err = ERRBUF_INIT;
     struct journal j;
     char path[400], a[40];
-    json_t *attrs = json_pack("{s:s, s:o}", "name", "ws", "size",
-                              jsonw_big("18446744073709551616", 20));
+    json_t *attrs =
+        json_pack("{s:s, s:o}", "name", "ws", "size", jsonw_big("18446744073709551616", 20));
     (void)unused;
     snprintf(path, sizeof(path), "%s/big-number.journal", dir);
     assert_int_equal(journal_open(&j, path, NULL, &err), 0);
