@@ -1000,7 +1000,7 @@ static int list_arm(struct arm_provider *ap, const char *url, const char *api_ve
             arm_call_release(&c);
             break;
         }
-        root = json_loadb(c.response ? c.response : "", c.response_len, 0, NULL);
+        root = jsonw_loadb(c.response ? c.response : "", c.response_len, 0, NULL);
         arm_call_release(&c);
         value = json_object_get(root, "value");
         if (!json_is_array(value)) {
@@ -1160,7 +1160,7 @@ static int ap_list_urls(struct provider *p, const char *const *paths,
             continue;
         }
         root =
-            json_loadb(calls[i].response ? calls[i].response : "", calls[i].response_len, 0, NULL);
+            jsonw_loadb(calls[i].response ? calls[i].response : "", calls[i].response_len, 0, NULL);
         arm_call_release(&calls[i]);
         value = json_object_get(root, "value");
         if (!json_is_array(value)) {
