@@ -9,6 +9,7 @@
 #include "cmd/state_cli.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/jsonw.h"
 #include "util/strmap.h"
 #include "util/banned.h"
 
@@ -92,10 +93,10 @@ static int state_show(struct state_cli *sc, const struct state_opts *o, const ch
                                 "kind", r->kind, "arm_id", r->arm_id, "api_version", r->api_version,
                                 "status", state_status_name(r->status), "dependencies",
                                 r->dependencies, "attributes", attrs);
-        text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        text = obj ? jsonw_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         json_decref(obj);
     } else {
-        text = attrs ? json_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        text = attrs ? jsonw_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         printf("# %s%s\n", r->address, r->status == STATE_STATUS_TAINTED ? " (tainted)" : "");
         printf("kind        = %s\n", r->kind);
         printf("arm_id      = %s\n", r->arm_id);

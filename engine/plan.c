@@ -16,6 +16,7 @@
 #include "util/error.h"
 #include "util/strmap.h"
 #include "util/suggest.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define PLAN_MAX_DIFFS 64
@@ -501,7 +502,7 @@ static json_t *recorded_attrs(struct state_resource *se, struct errbuf *err)
 {
     json_t *v = NULL;
     if (se->attributes == NULL && se->attributes_raw) {
-        v = json_loadb(se->attributes_raw, se->attributes_raw_len, JSON_REJECT_DUPLICATES, NULL);
+        v = jsonw_loadb(se->attributes_raw, se->attributes_raw_len, JSON_REJECT_DUPLICATES, NULL);
         if (json_is_object(v))
             return v;
         json_decref(v); /* the state says what is wrong with it */

@@ -17,6 +17,7 @@
 #include "util/hash.h"
 #include "util/strmap.h"
 #include "util/suggest.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 /* Block types the language itself defines at top level. */
@@ -1897,7 +1898,7 @@ static bool json_has_real(const json_t *v)
 static void load_json_var_file(struct loader *ld, const struct src_file *src)
 {
     json_error_t je;
-    json_t *doc = json_loadb(src->text, src->len, 0, &je), *val;
+    json_t *doc = jsonw_loadb(src->text, src->len, 0, &je), *val;
     const char *k;
 
     if (doc == NULL) {
@@ -2568,6 +2569,13 @@ static bool count_number(struct loader *ld, const struct ast_attr *ca, struct ev
     json_t *v = NULL;
     if (eval_expr(&v, ectx, ca->value) < 0)
         return false;
+    if (value_is_big(v)) {
+        error_at(ld, &ca->value->loc, "count", "count must be 0 to %d, not %s", COUNT_MAX,
+                 ectx->sensitive ? "a value beyond 64 bits (sensitive: not shown)"
+                                 : value_big_digits(v));
+        json_decref(v);
+        return false;
+    }
     if (!json_is_integer(v)) {
         error_at(ld, &ca->value->loc, "count", "count needs a whole number, not a %s",
                  json_is_real(v) ? "decimal" : value_type_name(v));

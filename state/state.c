@@ -10,6 +10,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/strmap.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 static const char envelope_head[] = "{\"format_version\":";
@@ -333,7 +334,7 @@ static int resource_copy(struct state_resource *dst, const struct state_resource
     if (src->attributes) {
         /* the canonical text a save writes: serialized once here, not at
          * every checkpoint */
-        dst->attributes_raw = json_dumps(src->attributes, JSON_SORT_KEYS | JSON_COMPACT);
+        dst->attributes_raw = jsonw_dumps(src->attributes, JSON_SORT_KEYS | JSON_COMPACT);
         dst->attributes_raw_len = dst->attributes_raw ? strlen(dst->attributes_raw) : 0;
     } else if (src->attributes_raw) {
         dst->attributes_raw = malloc(src->attributes_raw_len + 1);
@@ -361,7 +362,7 @@ int state_resource_attributes(json_t **out, struct state_resource *r, struct err
     json_t *v;
 
     if (r->attributes == NULL && r->attributes_raw) {
-        v = json_loadb(r->attributes_raw, r->attributes_raw_len, JSON_REJECT_DUPLICATES, &jerr);
+        v = jsonw_loadb(r->attributes_raw, r->attributes_raw_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(v)) {
             json_decref(v);
             *out = NULL;
@@ -1169,7 +1170,7 @@ static int add_resource(struct buf *b, const struct state_resource *r)
         buf_adds(b, ",\"attributes\":") < 0)
         return -1;
     if (r->attributes) {
-        if (json_dump_callback(r->attributes, dump_to_buf, b, JSON_SORT_KEYS | JSON_COMPACT) < 0)
+        if (jsonw_dump_callback(r->attributes, dump_to_buf, b, JSON_SORT_KEYS | JSON_COMPACT) < 0)
             return -1;
     } else if (buf_add(b, r->attributes_raw ? r->attributes_raw : "{}",
                        r->attributes_raw ? r->attributes_raw_len : 2) < 0) {
@@ -1211,7 +1212,7 @@ int state_serialize(const struct state *st, struct buf *out, struct errbuf *err)
         buf_addch(out, ',') < 0 || add_key_str(out, "lineage", st->lineage) < 0)
         goto out;
     if (json_object_size(st->outputs)) {
-        char *text = json_dumps(st->outputs, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        char *text = jsonw_dumps(st->outputs, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
         int bad = text == NULL || buf_addf(out, ",\"outputs\":%s", text) < 0;
         free(text);
         if (bad)
@@ -1798,7 +1799,7 @@ static int rd_outputs(struct reader *rd, json_t **out)
         return rd_error(rd, "'outputs' is not an object");
     if ((rc = rd_skip(rd, 0)) < 0)
         return rc;
-    doc = json_loadb(start, (size_t)(rd->p - start), JSON_REJECT_DUPLICATES, &je);
+    doc = jsonw_loadb(start, (size_t)(rd->p - start), JSON_REJECT_DUPLICATES, &je);
     if (doc == NULL)
         return rd_error(rd, "'outputs' is not valid JSON");
     json_object_foreach(doc, name, o)

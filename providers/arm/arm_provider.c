@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define GENERIC_LIST_API_VERSION "2021-04-01"
@@ -197,7 +198,7 @@ static void fill_from_call(struct provider_result *r, struct arm_call *c)
     }
     if (c->response && c->response_len) {
         json_error_t jerr;
-        r->body = json_loadb(c->response, c->response_len, 0, &jerr);
+        r->body = jsonw_loadb(c->response, c->response_len, 0, &jerr);
         if (r->body == NULL)
             r->rc = errbuf_set(&r->err, AMLSEC_EPARSE, "%s '%s': answer is not JSON: %s", c->method,
                                c->url, jerr.text);
@@ -851,7 +852,7 @@ static int prepare_write(struct arm_provider *ap, const struct provider_write *w
         res->rc = errbuf_set(&res->err, AMLSEC_EUSAGE, "%s '%s' without a body", c->method, c->url);
         return 1;
     }
-    if ((*body = json_dumps(w->body, JSON_COMPACT | JSON_REAL_PRECISION(VALUE_DIGITS))) == NULL)
+    if ((*body = jsonw_dumps(w->body, JSON_COMPACT | JSON_REAL_PRECISION(VALUE_DIGITS))) == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     c->body = *body;
     return 0;
@@ -1057,7 +1058,7 @@ static int list_arm(struct arm_provider *ap, const char *url, const char *api_ve
             arm_call_release(&c);
             break;
         }
-        root = json_loadb(c.response ? c.response : "", c.response_len, 0, NULL);
+        root = jsonw_loadb(c.response ? c.response : "", c.response_len, 0, NULL);
         arm_call_release(&c);
         value = json_object_get(root, "value");
         if (!json_is_array(value)) {
@@ -1217,7 +1218,7 @@ static int ap_list_urls(struct provider *p, const char *const *paths,
             continue;
         }
         root =
-            json_loadb(calls[i].response ? calls[i].response : "", calls[i].response_len, 0, NULL);
+            jsonw_loadb(calls[i].response ? calls[i].response : "", calls[i].response_len, 0, NULL);
         arm_call_release(&calls[i]);
         value = json_object_get(root, "value");
         if (!json_is_array(value)) {

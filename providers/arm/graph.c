@@ -160,7 +160,7 @@ static void page_prepare(struct graph *g, struct page *p)
 static int page_take(struct page *p, const struct arm_call *call, json_t *rows, struct errbuf *err)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(call->response ? call->response : "", call->response_len, 0, &jerr);
+    json_t *root = jsonw_loadb(call->response ? call->response : "", call->response_len, 0, &jerr);
     json_t *data, *row;
     const char *tok, *trunc;
     size_t i;

@@ -18,6 +18,7 @@
 #include "providers/arm/fake_transport.h"
 #include "providers/arm/graph.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 
 #define SUB "00000000-0000-0000-0000-00000000000a"
 #define RGID "/subscriptions/" SUB "/resourceGroups/rg"
@@ -57,9 +58,11 @@ struct fake_arm {
 static json_t *resource(const char *id)
 {
     const char *name = strrchr(id, '/') + 1;
-    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "id", id, "name", name, "type",
+    /* a whole number beyond int64 in every answer (written by jsonw_dumps) */
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:o}}", "id", id, "name", name, "type",
                      "Microsoft.KeyVault/vaults", "location", "westeurope", "properties",
-                     "provisioningState", "Succeeded");
+                     "provisioningState", "Succeeded", "maxBytes",
+                     jsonw_big("18446744073709551616", 20));
 }
 
 static int64_t handler(struct http_exchange *x, void *payload)
@@ -131,7 +134,7 @@ static int64_t handler(struct http_exchange *x, void *payload)
             if (!second)
                 json_object_set_new(doc, "$skipToken", json_string("page-2"));
         }
-        s = json_dumps(doc, JSON_COMPACT);
+        s = jsonw_dumps(doc, JSON_COMPACT);
         fake_respond(x, 200, s);
         if (fa->quota_zero_once) {
             fa->quota_zero_once = 0;
@@ -177,7 +180,7 @@ static int64_t handler(struct http_exchange *x, void *payload)
             fake_respond(x, 404, "{\"error\":{\"code\":\"ResourceNotFound\",\"message\":\"no\"}}");
         } else {
             json_t *r = resource(id);
-            char *s = json_dumps(r, JSON_COMPACT);
+            char *s = jsonw_dumps(r, JSON_COMPACT);
             fake_respond(x, 200, s);
             free(s);
             json_decref(r);
@@ -537,6 +540,9 @@ static void test_arm_provider__fresh_reread_uses_get(void **state)
     assert_int_equal(e.fa.graph_calls, 0);
     assert_int_equal(e.fa.gets, 1);
     assert_false(r.from_graph);
+    assert_string_equal(
+        jsonw_big_digits(json_object_get(json_object_get(r.body, "properties"), "maxBytes")),
+        "18446744073709551616");
     assert_string_equal(fake_transport_request(e.fake, 0)->url,
                         "https://management.azure.com" RGID
                         "/providers/Microsoft.KeyVault/vaults/kv9?api-version=2025-05-01");
@@ -556,6 +562,9 @@ static void test_arm_provider__paging_and_quota(void **state)
     graph_init(&g, e.client);
     assert_int_equal(graph_query(&g, "resources | project id, name", rows, &err), 0);
     assert_int_equal(json_array_size(rows), 2);
+    assert_string_equal(jsonw_big_digits(json_object_get(
+                            json_object_get(json_array_get(rows, 1), "properties"), "maxBytes")),
+                        "18446744073709551616");
     assert_int_equal(g.queries, 2);
     assert_non_null(strstr(fake_transport_request(e.fake, 1)->body, "\"$skipToken\":\"page-2\""));
     assert_null(strstr(fake_transport_request(e.fake, 0)->body, "$skipToken"));
