@@ -166,15 +166,18 @@ static void on_event(void *payload, const struct apply_event *ev)
         break;
     case APPLY_INVALID: {
         /* a validation checked at apply: nothing more starts */
-        char clean[ERRBUF_MAX + 800];
+        struct buf clean;
         char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
-        const char *msg = cli_scrub(clean, sizeof(clean), ev->message);
+        const char *msg;
+        buf_init(&clean, 0);
+        msg = cli_scrub(&clean, ev->message);
         printf("\nValidation failed, starting no new operations: %s\n", msg);
         if (f) {
             pr->failures = f;
             if ((f[pr->nfailures] = strdup(msg)) != NULL)
                 pr->nfailures++;
         }
+        buf_release(&clean);
         break;
     }
     case APPLY_INTERRUPTED:

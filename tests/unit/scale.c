@@ -2164,6 +2164,8 @@ static void test_scale__find_instance_indexed(void **state)
                   large);
     assert_true(wl <= 10 * 2 * large);
     assert_true(wl * small <= 2 * ws * large);
+}
+
 /* A plan's refresh through the ARM provider against the local cloud (its
  * Resource Graph pages paced by nothing): ids per Graph query lowered to
  * 100 so that a few hundred stacks take many pages. */
