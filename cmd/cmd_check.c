@@ -29,6 +29,7 @@
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/strmap.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define MAX_POLICY_ARGS 64
@@ -934,8 +935,8 @@ void check_print_findings(FILE *out, const struct finding_list *l, int max_level
             const json_t *c;
             json_array_foreach(f->changes, j, c)
             {
-                char *before = json_dumps(json_object_get(c, "before"), JSON_ENCODE_ANY);
-                char *after = json_dumps(json_object_get(c, "after"), JSON_ENCODE_ANY);
+                char *before = jsonw_dumps(json_object_get(c, "before"), JSON_ENCODE_ANY);
+                char *after = jsonw_dumps(json_object_get(c, "after"), JSON_ENCODE_ANY);
                 fprintf(out, "    %s %s: %s -> %s\n",
                         json_string_value(json_object_get(c, "operation")),
                         json_string_value(json_object_get(c, "path")), before ? before : "(none)",

@@ -9,6 +9,7 @@
 #include "providers/arm/render.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 static bool under(const char *id, const char *scope)
@@ -103,7 +104,7 @@ static json_t *redacted(const json_t *v, const struct policy_subject *subj)
     if (json_array_size(subj->secret_paths) == 0)
         return json_incref((json_t *)v);
     secrets = secrets_of(subj);
-    text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    text = jsonw_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
     hit = secrets == NULL; /* out of memory: assume the worst */
     json_array_foreach(secrets, i, s)
     {
@@ -157,7 +158,7 @@ static int add_finding(struct finding_list *out, const struct policy_binding *b,
         buf_adds(&msg, "compliant");
     }
     if (r->field && r->verdict != POLICY_NOT_EVALUABLE && r->verdict != POLICY_ERROR) {
-        vtext = value ? json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        vtext = value ? jsonw_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
         buf_addf(&msg, "; %s %s %s", r->path ? r->path : r->field, vtext ? "is" : "is",
                  vtext ? vtext : "missing");
         if (r->condition)

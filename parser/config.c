@@ -17,6 +17,7 @@
 #include "util/hash.h"
 #include "util/strmap.h"
 #include "util/suggest.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 /* Block types the language itself defines at top level. */
@@ -1897,7 +1898,7 @@ static bool json_has_real(const json_t *v)
 static void load_json_var_file(struct loader *ld, const struct src_file *src)
 {
     json_error_t je;
-    json_t *doc = json_loadb(src->text, src->len, 0, &je), *val;
+    json_t *doc = jsonw_loadb(src->text, src->len, 0, &je), *val;
     const char *k;
 
     if (doc == NULL) {
@@ -2026,6 +2027,63 @@ static int validation_phase(struct loader *ld, const struct cfg_module *scope,
     return w.probe_phase;
 }
 
+struct diag *config_check_error(struct diag_list *diags, const struct cfg_check *c,
+                                const char *text)
+{
+    const char *of = c->scope ? " of " : "", *path = c->scope ? c->scope->path : "";
+    struct diag *d;
+    if (c->value_loc.file == NULL)
+        return diag_add(diags, DIAG_ERROR, &c->cond_loc, "validation",
+                        "invalid value for variable '%s' (set by %s): %s", c->variable,
+                        c->origin ? c->origin : "the command line", text);
+    d = diag_add(diags, DIAG_ERROR, &c->value_loc, "validation",
+                 "invalid value for variable '%s'%s%s: %s", c->variable, of, path, text);
+    if (d && c->sensitive) {
+        /* a -var-file's line may hold the value beside its key */
+        struct src_loc all = {c->value_loc.file, 0, (uint32_t)c->value_loc.file->len};
+        diag_mask(d, c->mask_file ? &all : &c->value_loc);
+    }
+    diag_add_note(d, &c->cond_loc, "checked by this validation");
+    return d;
+}
+
+/* A validation whose condition is known only after apply, kept for the
+ * plan (cfg_check): its message too, evaluated quietly (it may read what
+ * only apply knows; one that fails to evaluate is no message). */
+static void defer_validation(struct loader *ld, struct cfg_check *c, const struct ast_attr *msg,
+                             struct eval_ctx *mctx)
+{
+    struct diag_list scratch;
+    struct cfg_check *grown;
+    json_t *m = NULL;
+    diag_list_init(&scratch);
+    mctx->diags = &scratch;
+    if (eval_expr(&m, mctx, msg->value) < 0 ||
+        (!json_is_string(m) && !(value_is_unknown(m) && value_unknown_resolvable(m)))) {
+        json_decref(m);
+        m = NULL;
+    }
+    diag_list_release(&scratch);
+    if (mctx->sensitive) {
+        json_decref(m);
+        m = NULL;
+        c->withheld = c->sensitive ? "(the error message is withheld: it reads the sensitive value)"
+                                   : "(the error message is withheld: it reads a sensitive value)";
+    }
+    c->message = m;
+    c->holds_secret = c->holds_secret || c->sensitive || mctx->sensitive;
+    if (c->origin) /* the caller's buffer */
+        c->origin = arena_strdup(&ld->cfg->arena, c->origin);
+    grown = realloc(ld->cfg->checks, (ld->cfg->nchecks + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        json_decref(c->condition);
+        json_decref(c->message);
+        return;
+    }
+    ld->cfg->checks = grown;
+    grown[ld->cfg->nchecks++] = *c;
+}
+
 static void run_validations(struct loader *ld, const struct ast_block *decl,
                             const struct cfg_module *scope, const char *base_dir,
                             const struct src_loc *value_loc, const char *origin, bool sensitive,
@@ -2038,9 +2096,13 @@ static void run_validations(struct loader *ld, const struct ast_block *decl,
         struct eval_ctx ectx = {
             .cfg = ld->cfg, .diags = ld->diags, .base_dir = base_dir, .module = scope};
         struct eval_ctx mctx = ectx;
+        struct cfg_check c = {.variable = name,
+                              .scope = scope,
+                              .origin = origin,
+                              .sensitive = sensitive,
+                              .mask_file = mask_file};
         json_t *ok = NULL, *m = NULL;
         const char *text;
-        struct diag *d;
         int phase;
         if (strcmp(k->type, "validation") != 0 || cond == NULL || msg == NULL)
             continue;
@@ -2049,7 +2111,19 @@ static void run_validations(struct loader *ld, const struct ast_block *decl,
             continue;
         if (eval_expr(&ok, &ectx, cond->value) < 0)
             continue;
+        if (value_loc && value_loc->file)
+            c.value_loc = *value_loc;
+        c.cond_loc = cond->value->loc;
+        if (value_is_unknown(ok) && value_unknown_resolvable(ok)) {
+            /* known only after apply: checked then (Terraform does so) */
+            c.condition = ok;
+            c.holds_secret = ectx.sensitive;
+            defer_validation(ld, &c, msg, &mctx);
+            continue;
+        }
         if (value_contains_unknown(ok) || json_is_true(ok)) {
+            /* unknown for good (what it reads is not one value that apply
+             * fills in): not checked */
             json_decref(ok);
             continue;
         }
@@ -2071,19 +2145,7 @@ static void run_validations(struct loader *ld, const struct ast_block *decl,
                                                  "sensitive value)"
                : json_is_string(m) ? json_string_value(m)
                                    : "(no error message)";
-        if (value_loc && value_loc->file) {
-            d = error_at(ld, value_loc, "validation", "invalid value for variable '%s'%s%s: %s",
-                         name, scope ? " of " : "", scope ? scope->path : "", text);
-            if (d && sensitive) {
-                /* a -var-file's line may hold the value beside its key */
-                struct src_loc all = {value_loc->file, 0, (uint32_t)value_loc->file->len};
-                diag_mask(d, mask_file ? &all : value_loc);
-            }
-            diag_add_note(d, &cond->value->loc, "checked by this validation");
-        } else {
-            d = error_at(ld, &cond->value->loc, "validation",
-                         "invalid value for variable '%s' (set by %s): %s", name, origin, text);
-        }
+        config_check_error(ld->diags, &c, text);
         json_decref(m);
     }
 }
@@ -2507,6 +2569,13 @@ static bool count_number(struct loader *ld, const struct ast_attr *ca, struct ev
     json_t *v = NULL;
     if (eval_expr(&v, ectx, ca->value) < 0)
         return false;
+    if (value_is_big(v)) {
+        error_at(ld, &ca->value->loc, "count", "count must be 0 to %d, not %s", COUNT_MAX,
+                 ectx->sensitive ? "a value beyond 64 bits (sensitive: not shown)"
+                                 : value_big_digits(v));
+        json_decref(v);
+        return false;
+    }
     if (!json_is_integer(v)) {
         error_at(ld, &ca->value->loc, "count", "count needs a whole number, not a %s",
                  json_is_real(v) ? "decimal" : value_type_name(v));
@@ -3978,6 +4047,11 @@ void config_free(struct config *cfg)
         }
     }
     free(cfg->resources);
+    for (size_t i = 0; i < cfg->nchecks; i++) {
+        json_decref(cfg->checks[i].condition);
+        json_decref(cfg->checks[i].message);
+    }
+    free(cfg->checks);
     for (size_t i = 0; i < cfg->nvars; i++)
         json_decref(cfg->vars[i].value);
     free(cfg->vars);

@@ -200,6 +200,33 @@ struct cfg_moved {
     bool implicit;
 };
 
+/* A variable's validation whose condition is known only after apply (it
+ * reads an id or a principal ARM assigns to a resource not created yet):
+ * Terraform checks it at apply, once the value is known, and so does the
+ * plan (engine/plan.h: plan.checks). condition (and message, when it reads
+ * such a value too) hold the deferred values (parser/value.h) that
+ * engine/known.h fills in. */
+struct cfg_check {
+    const char *variable;           /* its name */
+    const struct cfg_module *scope; /* the module it is declared in (NULL: root) */
+    struct src_loc value_loc;       /* the value's origin; .file NULL: origin says */
+    const char *origin;             /* "-var", "AMLSEC_VAR_x in the environment"; or NULL */
+    struct src_loc cond_loc;        /* the condition */
+    bool sensitive;                 /* the variable is sensitive: its value is masked */
+    bool mask_file;                 /* ... and so is its whole -var-file */
+    json_t *condition;              /* owned: a bool once its unknowns are known */
+    json_t *message;                /* owned: a string (or deferred); NULL: withheld or none */
+    const char *withheld;           /* instead of a message that reads a sensitive value; or NULL */
+    bool holds_secret;              /* condition or message carries a sensitive value */
+};
+
+/* The error of a validation found false (text: its message, or why it is
+ * not shown): at the value's origin with a note at the condition, or at
+ * the condition for a value set on the command line or in the
+ * environment; the variable's value masked when sensitive. */
+struct diag *config_check_error(struct diag_list *diags, const struct cfg_check *c,
+                                const char *text);
+
 /* One instance of a resource: what the catalogue, planner and rules see. */
 struct cfg_instance {
     struct cfg_resource *resource;
@@ -287,6 +314,8 @@ struct config {
     size_t nmodules;
     struct cfg_call *calls; /* module blocks, callers first */
     size_t ncalls;
+    struct cfg_check *checks; /* validations checked at apply, in the order found */
+    size_t nchecks;
     struct cfg_local *locals; /* in source order */
     size_t nlocals;
     uint32_t *local_slots; /* open addressing: local index + 1; 0 = empty */

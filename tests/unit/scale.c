@@ -30,7 +30,13 @@
 #include "engine/rules.h"
 #include "parser/config.h"
 #include "parser/diag.h"
+#include "providers/arm/arm_client.h"
+#include "providers/arm/arm_provider.h"
+#include "providers/arm/cloud.h"
+#include "providers/arm/http.h"
+#include "providers/arm/kind_lookup.h"
 #include "providers/arm/resolve.h"
+#include "providers/arm/transport.h"
 #include "providers/armlocal/al_internal.h"
 #include "providers/armlocal/armlocal.h"
 #include "providers/arm/schema.h"
@@ -1954,7 +1960,9 @@ static void test_scale__plan_read_in_pieces_as_whole(void **state)
 static size_t secret_scrub_work(const char *tag, size_t n)
 {
     size_t w0 = cli_secret_work();
-    char secret[64], line[160], clean[160], want[160];
+    char secret[64], line[160], want[160];
+    struct buf clean;
+    buf_init(&clean, 0);
     for (size_t i = 0; i < n; i++) {
         snprintf(secret, sizeof(secret), "%s-%06zu-key", tag, i);
         cli_secret_add(secret);
@@ -1964,8 +1972,9 @@ static size_t secret_scrub_work(const char *tag, size_t n)
         snprintf(line, sizeof(line), "GET /vaults/kv%zu/secrets/s?v=%s-%06zu-key (%s-%06zu)", i,
                  tag, i, tag, i);
         snprintf(want, sizeof(want), "GET /vaults/kv%zu/secrets/s?v=*** (%s-%06zu)", i, tag, i);
-        assert_string_equal(cli_scrub(clean, sizeof(clean), line), want);
+        assert_string_equal(cli_scrub(&clean, line), want);
     }
+    buf_release(&clean);
     return cli_secret_work() - w0;
 }
 
@@ -1978,14 +1987,16 @@ static size_t secret_scrub_work(const char *tag, size_t n)
 static void test_scale__secret_scrub_linear(void **state)
 {
     size_t small = 1000, large = 10000, ws, wl;
-    char clean[128];
+    struct buf clean;
     (void)state;
+    buf_init(&clean, 0);
     cli_secret_add("abc-secret");
     cli_secret_add("abc-secret-long");
     cli_secret_add("ab"); /* too short to register */
-    assert_string_equal(cli_scrub(clean, sizeof(clean), "[abc-secret-long] [abc-secret-lon] ab"),
+    assert_string_equal(cli_scrub(&clean, "[abc-secret-long] [abc-secret-lon] ab"),
                         "[***] [***-lon] ab");
-    assert_string_equal(cli_scrub(clean, 6, "xabc-secret-long"), "x***");
+    assert_string_equal(cli_scrub(&clean, "xabc-secret-long"), "x***");
+    buf_release(&clean);
     ws = secret_scrub_work("canary-s", small);
     wl = secret_scrub_work("canary-l", large);
     print_message("secret masking: %zu look-ups at %zu secrets, %zu at %zu\n", ws, small, wl,
@@ -2155,6 +2166,165 @@ static void test_scale__find_instance_indexed(void **state)
     assert_true(wl * small <= 2 * ws * large);
 }
 
+/* A plan's refresh through the ARM provider against the local cloud (its
+ * Resource Graph pages paced by nothing): ids per Graph query lowered to
+ * 100 so that a few hundred stacks take many pages. */
+struct refresh_conn {
+    struct transport *t;
+    struct arm_cloud *cloud;
+    struct arm_client *client;
+    struct provider *p;
+};
+
+static void refresh_connect(struct refresh_conn *c, struct armlocal *al)
+{
+    struct http_opts ho = HTTP_OPTS_INIT;
+    struct arm_client_opts co;
+    struct arm_provider_opts po;
+    struct errbuf err = ERRBUF_INIT;
+    assert_int_equal(http_transport_new(&c->t, &ho, &err), 0);
+    assert_int_equal(arm_cloud_custom(&c->cloud, "custom", armlocal_base_url(al),
+                                      armlocal_base_url(al), NULL, NULL, NULL, &err),
+                     0);
+    memset(&co, 0, sizeof(co));
+    co.cloud = c->cloud;
+    co.transport = c->t;
+    co.no_rate_limit = 1;
+    co.lro_poll_ms = 50;
+    assert_int_equal(arm_client_new(&c->client, &co, &err), 0);
+    memset(&po, 0, sizeof(po));
+    po.client = c->client;
+    po.lookup = kind_lookup;
+    po.graph_batch = 100;
+    assert_int_equal(arm_provider_new(&c->p, &po, &err), 0);
+}
+
+static void refresh_disconnect(struct refresh_conn *c)
+{
+    provider_free(c->p);
+    arm_client_free(c->client);
+    arm_cloud_free(c->cloud);
+    transport_free(c->t);
+}
+
+/* Plans the configuration in dir (removed after) with refresh against al
+ * and returns the provider's counters; *creates counts the changes
+ * planned as creates of what has no state, *exists the "already exists
+ * in Azure" errors. */
+static struct arm_provider_stats plan_refreshed(struct armlocal *al, char *dir, size_t *creates,
+                                                size_t *exists)
+{
+    struct diag_list diags;
+    struct config *cfg;
+    struct plan *plan = NULL;
+    struct plan_opts o;
+    struct state st;
+    struct errbuf err = ERRBUF_INIT;
+    struct refresh_conn c;
+    struct arm_provider_stats stats;
+    int rc;
+    diag_list_init(&diags);
+    cfg = load(dir, &diags);
+    assert_int_equal(state_init(&st, &err), 0);
+    refresh_connect(&c, al);
+    memset(&o, 0, sizeof(o));
+    o.refresh = true;
+    rc = plan_build(&plan, cfg, &st, c.p, &o, &diags, &err);
+    assert_true(rc == 0 || rc == AMLSEC_EPARSE);
+    assert_non_null(plan);
+    *creates = *exists = 0;
+    for (size_t i = 0; i < plan->n; i++)
+        if (plan->changes[i].action == PLAN_CREATE && plan->changes[i].reason &&
+            strcmp(plan->changes[i].reason, "create_because_no_state") == 0)
+            (*creates)++;
+    for (size_t i = 0; i < diags.n; i++)
+        if (diags.items[i].severity == DIAG_ERROR &&
+            strstr(diags.items[i].message, "already exists in Azure but not in the state"))
+            (*exists)++;
+    assert_int_equal(rc == AMLSEC_EPARSE, *exists > 0);
+    arm_provider_get_stats(c.p, &stats);
+    refresh_disconnect(&c);
+    plan_free(plan);
+    state_release(&st);
+    config_free(cfg);
+    diag_list_release(&diags);
+    remove_dir(dir);
+    return stats;
+}
+
+/* The plan checks each create against what exists in Azure (a resource
+ * there but not in the state is refused; an interrupted create is
+ * adopted), through Resource Graph pages of ids. A resource cannot exist
+ * when its resource group does not: the groups the plan reads are read
+ * first, and nothing under one that does not exist is asked for. A fresh
+ * stack in a new group costs no Graph query, whatever its size (every id
+ * was sent before: 2 pages for 40 stacks, 20 for 400, at 100 ids a page);
+ * in a group that exists, what exists is still found. */
+static void test_scale__plan_creates_checked_under_existing_groups(void **state)
+{
+    struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
+    struct errbuf err = ERRBUF_INIT;
+    struct armlocal *al = NULL;
+    const size_t sizes[2] = {40, 400};
+    struct arm_provider_stats st[2], seeded;
+    size_t creates, exists;
+    const char *rg = "/subscriptions/00000000-0000-0000-0000-0000000000be/resourceGroups/rg";
+    char path[512];
+    (void)state;
+    assert_int_equal(armlocal_opts_set(&o, "lro-ms", "0", &err), 0);
+    assert_int_equal(armlocal_start(&al, &o, &err), 0);
+    for (int s = 0; s < 2; s++) {
+        st[s] = plan_refreshed(al, write_stacks(sizes[s]), &creates, &exists);
+        print_message("plan of %zu new stacks: %u Resource Graph queries, %u GETs, %u answered "
+                      "absent under an absent parent\n",
+                      sizes[s], st[s].graph_queries, st[s].direct_gets, st[s].parent_absent);
+        assert_int_equal(creates, 5 * sizes[s] + 1);
+        assert_int_equal(exists, 0);
+    }
+    assert_true(st[1].graph_queries <= st[0].graph_queries + 1);
+    assert_true(st[1].direct_gets <= st[0].direct_gets + 1);
+    /* the group exists, and one storage account in it: both found and
+     * refused (neither is in the state) */
+    assert_int_equal(al_request(al, "PUT", rg, "2021-04-01", "{\"location\":\"westeurope\"}"), 201);
+    snprintf(path, sizeof(path), "%s/providers/Microsoft.Storage/storageAccounts/st00003", rg);
+    assert_in_range(al_request(al, "PUT", path, "2025-06-01",
+                               "{\"location\":\"westeurope\",\"kind\":\"StorageV2\","
+                               "\"sku\":{\"name\":\"Standard_LRS\"}}"),
+                    200, 202);
+    seeded = plan_refreshed(al, write_stacks(sizes[0]), &creates, &exists);
+    print_message("plan of %zu stacks in a group that exists: %u Resource Graph queries\n",
+                  sizes[0], seeded.graph_queries);
+    assert_int_equal(exists, 2);
+    assert_int_equal(creates, 5 * sizes[0] - 1);
+    assert_int_equal(seeded.graph_queries, 2); /* 200 ids, 100 a page */
+    /* role assignments on new storage accounts in that group: the accounts
+     * are confirmed absent (one list of the group), so no assignment's id
+     * goes to Resource Graph (2 pages of authorizationresources before) */
+    {
+        char *dir;
+        FILE *f = new_config(&dir);
+        for (size_t i = 0; i < 150; i++)
+            fprintf(f,
+                    "storage_account \"s%zu\" {\n  resource_group = resource_group.g\n"
+                    "  name = \"stra%05zu\"\n}\n"
+                    "role_assignment \"r%zu\" {\n  scope = storage_account.s%zu\n"
+                    "  principal = \"3f2504e0-4f89-11d3-9a0c-0305e8%06zu\"\n"
+                    "  principal_type = \"Group\"\n  role = \"Storage Blob Data Reader\"\n}\n",
+                    i, i, i, i, i);
+        assert_int_equal(fclose(f), 0);
+        seeded = plan_refreshed(al, dir, &creates, &exists);
+        print_message("plan of 150 storage accounts, each with a role assignment, in a group that "
+                      "exists: %u Resource Graph queries, %u answered absent under an absent "
+                      "parent\n",
+                      seeded.graph_queries, seeded.parent_absent);
+        assert_int_equal(exists, 1); /* the group */
+        assert_int_equal(creates, 300);
+        assert_int_equal(seeded.graph_queries, 2); /* the accounts: 150 ids */
+        assert_int_equal(seeded.parent_absent, 150);
+    }
+    armlocal_stop(al);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2186,6 +2356,7 @@ int main(void)
         cmocka_unit_test(test_scale__depgraph_edges_per_instance),
         cmocka_unit_test(test_scale__plan_policy_check_holds_no_secrets),
         cmocka_unit_test(test_scale__find_instance_indexed),
+        cmocka_unit_test(test_scale__plan_creates_checked_under_existing_groups),
     };
     json_set_alloc_funcs(counting_malloc, counting_free);
     return cmocka_run_group_tests(tests, NULL, NULL);
