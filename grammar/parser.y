@@ -61,6 +61,7 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 %token <struct ast_expr *> TRAV "reference"
 %token <int64_t> INT "number"
 %token <double> DECIMAL "decimal number"
+%token <struct ast_expr *> BIGINT "large number"
 %token <struct ast_expr *> STRING "string"
 %token OQUOTE "start of a string template" CQUOTE "end of a string template"
 %token <struct ast_expr *> FRAG "string text"
@@ -164,6 +165,7 @@ expr
      * reduction per expression) */
     | INT                    { $$ = parse_int(ctx, $1, &@$); }
     | DECIMAL                { $$ = parse_number(ctx, $1, &@$); }
+    | BIGINT                 { $$ = $1; }
     | TRUE                   { $$ = parse_bool(ctx, true, &@$); }
     | FALSE                  { $$ = parse_bool(ctx, false, &@$); }
     | NULL                   { $$ = parse_null(ctx, &@$); }

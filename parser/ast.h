@@ -20,6 +20,7 @@ enum ast_expr_kind {
     EXPR_BOOL,
     EXPR_INT,
     EXPR_NUMBER,   /* a literal with a fraction or an exponent: 0.5, 1e3 */
+    EXPR_BIGINT,   /* a whole literal beyond int64: u.str holds its digits ("-" first) */
     EXPR_STRING,   /* a literal string (escapes decoded) */
     EXPR_TEMPLATE, /* "a ${b} c" or a heredoc: parts are EXPR_STRING or expressions */
     EXPR_LIST,

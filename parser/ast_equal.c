@@ -58,6 +58,7 @@ bool ast_expr_equal(const struct ast_expr *a, const struct ast_expr *b)
             return a->u.i == b->u.i;
         case EXPR_NUMBER:
             return a->u.d == b->u.d;
+        case EXPR_BIGINT:
         case EXPR_STRING:
             return a->u.str.len == b->u.str.len &&
                    (a->u.str.len == 0 || memcmp(a->u.str.s, b->u.str.s, a->u.str.len) == 0);

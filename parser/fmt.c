@@ -240,8 +240,8 @@ static size_t take_region(struct fmt *f, const struct tok *t, size_t n, size_t i
 /* Whether an item of kind t ends an operand. */
 static bool operand_end(int t)
 {
-    return t == TOK_IDENT || t == TOK_TRAV || t == TOK_INT || t == TOK_DECIMAL || t == TOK_STRING ||
-           t == TOK_TRUE || t == TOK_FALSE || t == TOK_NULL || t == TOK_RPAREN ||
+    return t == TOK_IDENT || t == TOK_TRAV || t == TOK_INT || t == TOK_DECIMAL || t == TOK_BIGINT ||
+           t == TOK_STRING || t == TOK_TRUE || t == TOK_FALSE || t == TOK_NULL || t == TOK_RPAREN ||
            t == TOK_RBRACKET || t == TOK_RBRACE || t == ITEM_REGION;
 }
 

@@ -225,6 +225,25 @@ struct ast_expr *parse_unary(struct parse_ctx *ctx, enum ast_op op, struct ast_e
         x->loc = *loc;
         return x;
     }
+    if (op == OP_NEG && x && x->kind == EXPR_BIGINT) {
+        size_t n = x->u.str.len;
+        char *s;
+        if (n == 19 && memcmp(x->u.str.s, "9223372036854775808", 19) == 0) {
+            x->kind = EXPR_INT; /* -2^63 */
+            x->u.i = INT64_MIN;
+        } else if (x->u.str.s[0] == '-') {
+            x->u.str.s++;
+            x->u.str.len--;
+        } else if ((s = node(ctx, n + 2)) != NULL) {
+            s[0] = '-';
+            memcpy(s + 1, x->u.str.s, n);
+            s[n + 1] = '\0';
+            x->u.str.s = s;
+            x->u.str.len = n + 1;
+        }
+        x->loc = *loc;
+        return x;
+    }
     if (op == OP_NEG && x && x->kind == EXPR_NUMBER) {
         x->u.d = -x->u.d;
         x->loc = *loc;
