@@ -670,9 +670,8 @@ static int for_keyword(struct lexer *lx)
     return 0;
 }
 
-/* [tok, cur) is a whole number: TOK_INT. */
-/* A whole number; beyond int64 a big number (parser/value.h) when big is
- * set, else an error (a legacy index, a.0). */
+/* [tok, cur) is a whole number: TOK_INT; beyond int64 a big number
+ * (parser/value.h) when big is set, else an error (a legacy index, a.0). */
 static int lex_int(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc, bool big)
 {
     int64_t v = 0;

@@ -452,6 +452,13 @@ static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const s
                             json_integer_value(key), json_array_size(v));
         else
             r = json_incref(json_array_get(v, (size_t)json_integer_value(key)));
+    } else if (json_is_array(v)) { /* a.x0 for a.0 */
+        struct diag *d =
+            diag_add(ctx->diags, DIAG_ERROR, &s->loc, "type", "cannot take an attribute of a list");
+        if (d)
+            diag_set_hint(d, "a list is indexed with a whole number from 0: [0], or .0 "
+                             "(Terraform's legacy form)");
+        rc = AMLSEC_EPARSE;
     } else {
         rc = fail(ctx, &s->loc, "type", "cannot take %s of a %s",
                   s->kind == STEP_ATTR ? "an attribute" : "an index", value_type_name(v));
