@@ -50,7 +50,7 @@ static void print_attrs(const struct out *o, const json_t *obj, const json_t *se
     {
         char full[512];
         snprintf(full, sizeof(full), "%s%s", prefix, k);
-        if ((!json_is_object(v) || value_is_unknown(v) ||
+        if ((!json_is_object(v) || value_is_unknown(v) || value_is_big(v) ||
              value_path_sensitive(sens, full, false)) &&
             strlen(k) > w)
             w = strlen(k);
@@ -61,7 +61,7 @@ static void print_attrs(const struct out *o, const json_t *obj, const json_t *se
     {
         buf_reset(&path);
         buf_addf(&path, "%s%s", prefix, k);
-        if (json_is_object(v) && !value_is_unknown(v) &&
+        if (json_is_object(v) && !value_is_unknown(v) && !value_is_big(v) &&
             !value_path_sensitive(sens, path.ptr ? path.ptr : "", false)) {
             fprintf(o->f, "%*s%s%s%s %s {\n", indent, "", col(o, color), sign, col(o, C_RESET), k);
             buf_addch(&path, '.');

@@ -13,6 +13,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/strmap.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 enum step_status { ST_PENDING, ST_RUNNING, ST_DONE, ST_FAILED, ST_SKIPPED };
@@ -509,7 +510,7 @@ static int send(struct run *r, struct op *op)
     struct journal_intent in;
     struct provider_write w;
     char digest[72], prev_address[512];
-    char *body = op->body ? json_dumps(op->body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *body = op->body ? jsonw_dumps(op->body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     const char *arm_id = target_id(r, op);
     int rc;
 

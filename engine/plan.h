@@ -149,6 +149,9 @@ struct plan_opts {
      * again (its PUT adopts what exists) rather than refused as needing
      * `amlsec import`. */
     const struct journal *journal;
+    /* The role assignments of the workspaces' identities, read already
+     * (engine/live_rules.h: live_rules_in.assignments), or NULL. */
+    const json_t *assignments;
 };
 
 /* Builds the plan. p may be NULL only when o->refresh is false. Problems

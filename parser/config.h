@@ -129,6 +129,25 @@ struct cfg_resource {
  * refers to, directly or through other locals. */
 enum cfg_local_state { CFG_LOCAL_NEW, CFG_LOCAL_EVALUATING, CFG_LOCAL_DONE, CFG_LOCAL_FAILED };
 
+/* What evaluating an instance (or a lazily read value) read of a resource
+ * or a module call that has several instances: the one instance a key
+ * known at plan time named, or every one (the whole value, a splat, a key
+ * known only after apply). The dependency graph gives an instance edges
+ * to exactly those (engine/depgraph.c). Single instances are not
+ * recorded. An entry naming neither marks what was not evaluated (a for
+ * expression over a value known only after apply): no edge is narrowed. */
+#define CFG_READ_ALL ((size_t)-1)
+struct cfg_read {
+    const struct cfg_resource *resource; /* resource->instances[index] read, or */
+    size_t index;                        /* CFG_READ_ALL: every one */
+    const struct cfg_call *call;         /* call's instance module read, or */
+    const struct cfg_module *module;     /* NULL: every one */
+};
+struct cfg_reads {
+    struct cfg_read *v; /* owned */
+    size_t n, cap;
+};
+
 /* Values read lazily share this node: locals ('l'), and in modules the
  * inputs (var.NAME, 'v': the call's attribute, evaluated in the calling
  * module, or the variable's default) and the outputs (module.NAME.OUT,
@@ -147,6 +166,7 @@ struct cfg_local {
     json_t *paths;        /* owned, may be NULL: secret paths inside its value (a whole instance) */
     bool needs_resources; /* it refers to a resource (directly or not) */
     enum cfg_local_state state;
+    struct cfg_reads reads; /* what its evaluation read (see cfg_read) */
 };
 
 /* output "NAME" { value = expr, sensitive = bool, description = "..." }:
@@ -226,6 +246,7 @@ struct cfg_instance {
      * rules index every instance by it); NULL when it is not one or was not
      * recorded (read it from value then). Borrowed from value. */
     const char *id;
+    struct cfg_reads reads; /* what its evaluation read (see cfg_read) */
 };
 
 /* How references to resources evaluate. The front end does not know ARM;
@@ -323,7 +344,8 @@ const struct cfg_call *config_find_call(const struct config *cfg, const struct c
  * for_each), or NULL: one look-up. */
 const struct cfg_module *config_call_instance(const struct config *cfg, const struct cfg_call *call,
                                               const json_t *key);
-/* Entries the module look-ups above visited (tests count it). */
+/* Entries the module look-ups above and config_find_instance visited, and
+ * the references compared making each resource's deps (tests count it). */
 size_t config_lookup_work(const struct config *cfg);
 /* Finds a root module's local by name, or NULL. */
 struct cfg_local *config_find_local(const struct config *cfg, const char *name);

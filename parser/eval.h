@@ -45,6 +45,9 @@ struct eval_ctx {
     const struct ast_expr *top;
     const json_t *node_paths;       /* out (internal): the secret paths of the node just read */
     const struct eval_scope *scope; /* for expressions' variables; NULL outside */
+    /* out: the instances of resources and module calls read (config.h's
+     * cfg_read); NULL: not recorded */
+    struct cfg_reads *reads;
 };
 
 /* *out receives a new reference. */
