@@ -54,12 +54,31 @@ static const char *failed_text(const json_t *message, const char *withheld)
     return message ? "(the error message is not known)" : "(no error message)";
 }
 
+/* Whether every instance a check reads is created or updated by the plan:
+ * one left out (by -target) never gets its value in this apply, and the
+ * condition stays unknown, which Terraform does not check either. */
+static bool reads_planned(struct strmap *planned, const struct plan *plan, const json_t *reads)
+{
+    size_t i, at;
+    json_t *r;
+    if (planned->n == 0)
+        for (size_t k = 0; k < plan->n; k++)
+            if (plan->changes[k].action != PLAN_DELETE &&
+                strmap_put(planned, plan->changes[k].address, k) < 0)
+                return true; /* out of memory: kept, apply says it could not check it */
+    json_array_foreach(reads, i,
+                       r) if (!strmap_get(planned, json_string_value(r), &at)) return false;
+    return true;
+}
+
 int plan_checks_build(struct plan *plan, const struct config *cfg, known_lookup_fn lookup,
                       void *payload, struct diag_list *diags, struct errbuf *err)
 {
     json_t *checks = json_array();
+    struct strmap planned;
     if (checks == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    strmap_init(&planned, false);
     for (size_t i = 0; i < cfg->nchecks && !plan->destroy; i++) {
         const struct cfg_check *c = &cfg->checks[i];
         size_t left = 0;
@@ -97,13 +116,19 @@ int plan_checks_build(struct plan *plan, const struct config *cfg, known_lookup_
             json_decref(msg);
         if (e && c->withheld)
             json_object_set_new(e, "withheld", json_string(c->withheld));
+        if (e && !reads_planned(&planned, plan, reads)) {
+            json_decref(e);
+            continue;
+        }
         if (e == NULL || json_array_append_new(checks, e) < 0)
             goto oom;
     }
+    strmap_release(&planned);
     json_decref(plan->checks);
     plan->checks = checks;
     return 0;
 oom:
+    strmap_release(&planned);
     json_decref(checks);
     return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
 }

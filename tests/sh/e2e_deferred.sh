@@ -8,7 +8,8 @@
 #    checksum still catches an edit) and checked by apply once what it reads exists: a false one
 #    stops the apply before anything else is sent (exit 1, the message at the value, the PUTs
 #    counted in armlocal's request log), the state keeping what was done; the next plan checks it
-#    at once, as what it reads now exists; a message reading a sensitive value is withheld.
+#    at once, as what it reads now exists; a message reading a sensitive value is withheld; one
+#    whose reads -target leaves out is not checked (it stays unknown, as in Terraform).
 # 3. a for expression over a collection that is itself known only after apply (a workspace's
 #    identity block the configuration leaves out) is made at apply from the saved plan, with the
 #    body evaluated once on placeholders (unknown for good before: "values are still unknown").
@@ -262,4 +263,14 @@ jq -e '.tags == {keys: "principal_id,type", up: "TYPE", m: "{\"type\":14}",
   || fail_with "tags of rg-f" rg-f.json
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -detailed-exitcode > plan8b.out 2>&1
 no_canary plan8.out apply8.out plan8b.out
+
+echo "9. -target leaving out what a validation reads: it stays unknown and is not checked (Terraform)"
+stop_cloud
+rm -rf .amlsec ./*.plan
+unset AMLSEC_STATE_PASSPHRASE AMLSEC_VAR_t
+start_cloud --lro-ms 0
+validated bad > main.amlsec
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve -target resource_group.other > apply9.out 2>&1
+grep -q 'Validations checked during apply' apply9.out && fail "a validation nothing targeted reads is listed"
+curl -sf "$(rg_url rg-other)" > /dev/null || fail "rg-other was not created"
 echo "ok"
