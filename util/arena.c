@@ -170,8 +170,12 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 #define JSON_REGION ((size_t)16 << 30)
 #define JSON_SMALL ((size_t)4096) /* larger blocks (tables, long strings) use malloc */
 
+#define JSON_CHUNK ((size_t)64 << 10) /* what a thread takes from the region at once */
+
 static unsigned char *json_base;
-static size_t json_next; /* offset of the next block, updated atomically */
+static size_t json_next; /* offset of the next chunk, taken atomically */
+/* the calling thread's chunk: most blocks are a bump, with no atomic */
+static _Thread_local unsigned char *json_cur, *json_end;
 
 bool arena_json_owns(const void *p)
 {
@@ -182,19 +186,27 @@ bool arena_json_owns(const void *p)
 size_t arena_json_used(void)
 {
     size_t n = __atomic_load_n(&json_next, __ATOMIC_RELAXED);
-    return n < JSON_REGION ? n : JSON_REGION;
+    n = n < JSON_REGION ? n : JSON_REGION;
+    return n - (size_t)(json_end - json_cur); /* less what this thread has yet to hand out */
 }
 
 #ifndef ARENA_JSON_SANITIZED
 static void *json_block(size_t size)
 {
-    size_t n = (size + 7) & ~(size_t)7, at;
+    size_t n = (size + 7) & ~(size_t)7;
+    void *p;
     if (size == 0 || size > JSON_SMALL)
         return malloc(size ? size : 1);
-    at = __atomic_fetch_add(&json_next, n, __ATOMIC_RELAXED);
-    if (at + n > JSON_REGION) /* full: the rest from malloc */
-        return malloc(size);
-    return json_base + at;
+    if ((size_t)(json_end - json_cur) < n) {
+        size_t at = __atomic_fetch_add(&json_next, JSON_CHUNK, __ATOMIC_RELAXED);
+        if (at > JSON_REGION - JSON_CHUNK) /* full: the rest from malloc */
+            return malloc(size);
+        json_cur = json_base + at;
+        json_end = json_cur + JSON_CHUNK;
+    }
+    p = json_cur;
+    json_cur += n;
+    return p;
 }
 
 static void json_block_free(void *p)

@@ -66,7 +66,8 @@ void arena_adopt(struct arena *dst, struct arena *src);
  * block stays malloc'd, visible to it) or when the region cannot be
  * reserved. */
 bool arena_json_install(void);
-/* Bytes the region has handed out (0 before arena_json_install). */
+/* Bytes the region has handed out (0 before arena_json_install; other
+ * threads' chunks count whole). */
 size_t arena_json_used(void);
 /* Whether p is a block of the region. */
 bool arena_json_owns(const void *p);
