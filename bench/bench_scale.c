@@ -18,8 +18,10 @@
  *   -fail-on never, and apply of creates under ARM's limits against its
  *   write bucket's floor. apply and drift also print their Resource Graph
  *   queries (apply checks what its creates would overwrite, a page per
- *   1,000 ids) and the floor the quota (15 per 5 s) puts under their wall
- *   time; their growth is also given beyond that floor.
+ *   1,000 ids in resource groups that exist: none for these stacks, whose
+ *   group is new; drift also the rows, each resource once) and the floor
+ *   the quota (15 per 5 s) puts under their wall time; their growth is also
+ *   given beyond that floor.
  *
  * validate's stages are also measured in this process (bench_scale
  * --validate-stages DIR, a fresh process per size): parse + check
@@ -418,6 +420,16 @@ static long graph_total(const char *url)
     return n;
 }
 
+/* The rows Resource Graph has answered so far (every page's count), or -1. */
+static long graph_rows(const char *url)
+{
+    char *out = bench_control_get(url, "/_armlocal/requests/totals");
+    const char *p = out ? strstr(out, "\"graphRows\":") : NULL;
+    long n = p ? strtol(p + 12, NULL, 10) : -1;
+    free(out);
+    return n;
+}
+
 static long drift_max = 50000;
 
 /* Resource Graph's user quota: 15 queries per 5 s window, the first
@@ -477,7 +489,8 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
     RUN(C_CHECK_PLAN, 0, "check", "-plan", "creates.plan", "-fail-on", "never");
     {
         /* creates are checked against what exists through Resource Graph
-         * (a page per 1,000 ids): past 15 pages its quota sets a floor */
+         * (a page per 1,000 ids in groups that exist; the stacks' group is
+         * new: none): past 15 pages its quota sets a floor */
         long graph0 = graph_total(url);
         RUN(C_APPLY, 0, "apply", "-cloud", url, "-auto-approve", "-no-color", "-parallelism", "64");
         if (graph0 >= 0) {
@@ -496,7 +509,7 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
          * unmanaged): both are a finished run */
         char *argv_[] = {(char *)amlsec, "drift", "-cloud", url, "-parallelism", "64", NULL};
         double cloud0 = bench_cloud_cpu();
-        long graph0 = graph_total(url), req0 = bench_request_total(url);
+        long graph0 = graph_total(url), req0 = bench_request_total(url), rows0 = graph_rows(url);
         rc = run(dir, argv_, &r[C_DRIFT]);
         r[C_DRIFT].cloud_cpu = cloud0 >= 0 ? bench_cloud_cpu() - cloud0 : -1;
         r[C_DRIFT].requests = req0 >= 0 ? bench_request_total(url) - req0 : -1;
@@ -507,11 +520,12 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
         }
         print_row(s, C_DRIFT);
         if (graph0 >= 0) {
-            long graph = graph_total(url) - graph0;
+            long graph = graph_total(url) - graph0, rows = graph_rows(url) - rows0;
             r[C_DRIFT].floor = graph_quota_floor(graph);
-            printf("    of which %ld Resource Graph queries: their quota (15 per 5 s) alone takes "
-                   "%.0f s; wall beyond it %.3f s\n",
-                   graph, r[C_DRIFT].floor, r[C_DRIFT].wall - r[C_DRIFT].floor);
+            printf("    of which %ld Resource Graph queries (%ld rows): their quota (15 per 5 s) "
+                   "alone takes %.0f s; wall beyond it %.3f s\n",
+                   graph, rows0 >= 0 ? rows : -1, r[C_DRIFT].floor,
+                   r[C_DRIFT].wall - r[C_DRIFT].floor);
         }
     }
     RUN(C_STATE_LIST, 0, "state", "list");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -147,27 +148,32 @@ static size_t longest_secret(const char *msg)
     return n;
 }
 
-const char *cli_scrub(char *buf, size_t size, const char *msg)
+/* What a message becomes when masking it runs out of memory: never the
+ * message itself, which may hold a secret. */
+static const char scrub_oom[] = "(message not shown: out of memory while masking secrets)";
+
+const char *cli_scrub(struct buf *out, const char *msg)
 {
-    size_t o = 0;
+    int rc = 0;
     pthread_mutex_lock(&secrets.lock);
     if (secrets.n == 0) {
         pthread_mutex_unlock(&secrets.lock);
         return msg;
     }
-    while (*msg && o + 1 < size) {
-        size_t n = longest_secret(msg);
-        if (n > 0) {
-            for (const char *m = "***"; *m && o + 1 < size; m++)
-                buf[o++] = *m;
+    buf_reset(out);
+    while (*msg && rc == 0) {
+        const char *run = msg;
+        size_t n = 0;
+        while (*msg && (n = longest_secret(msg)) == 0)
+            msg++;
+        rc = buf_add(out, run, (size_t)(msg - run));
+        if (n > 0 && rc == 0) {
+            rc = buf_adds(out, "***");
             msg += n;
-        } else {
-            buf[o++] = *msg++;
         }
     }
     pthread_mutex_unlock(&secrets.lock);
-    buf[o] = '\0';
-    return buf;
+    return rc == 0 ? out->ptr : scrub_oom;
 }
 
 size_t cli_secret_work(void)
@@ -179,11 +185,27 @@ size_t cli_secret_work(void)
     return work;
 }
 
+/* The message whole, however long (a diagnostic may quote a long value),
+ * and masked as a whole: a secret is never cut in two by a buffer's end. */
 static void vmsg(const char *kind, const char *fmt, va_list ap)
 {
-    char msg[8192], clean[8192];
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    fprintf(stderr, "amlsec: %s: %s\n", kind, cli_scrub(clean, sizeof(clean), msg));
+    struct buf msg, clean;
+    buf_init(&msg, 0);
+    buf_init(&clean, 0);
+    fprintf(stderr, "amlsec: %s: %s\n", kind,
+            buf_vaddf(&msg, fmt, ap) == 0 ? cli_scrub(&clean, msg.ptr) : scrub_oom);
+    buf_release(&msg);
+    buf_release(&clean);
+}
+
+void cli_log_sink(enum log_level level, const char *msg, void *payload)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug", "trace"};
+    struct buf clean;
+    (void)payload;
+    buf_init(&clean, 0);
+    fprintf(stderr, "[%s] %s\n", names[level], cli_scrub(&clean, msg));
+    buf_release(&clean);
 }
 
 void cli_error(const char *fmt, ...)

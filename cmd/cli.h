@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "cmd/exit_codes.h"
+#include "util/log.h"
 
 struct cli_ctx {
     const char *argv0;
@@ -30,9 +31,11 @@ const struct command *command_find(const char *name);
  * echo a request. cli_error, cli_warn and the log sink print "***" in
  * their place. Values shorter than 3 bytes are not registered. */
 void cli_secret_add(const char *value);
-/* msg with every registered secret replaced by "***", in buf (size bytes,
- * truncated), or msg itself when none is registered. */
-const char *cli_scrub(char *buf, size_t size, const char *msg);
+/* msg with every registered secret replaced by "***", whole, in out (a
+ * buf_init'ed buffer the caller releases), or msg itself when none is
+ * registered; a fixed notice, never msg, when out of memory. */
+struct buf;
+const char *cli_scrub(struct buf *out, const char *msg);
 /* Trie edges looked up so far by cli_secret_add and cli_scrub (the scale
  * test's measure: bounded by the bytes added and scanned, whatever the
  * number of secrets). */
@@ -41,6 +44,9 @@ size_t cli_secret_work(void);
 /* Messages: "amlsec: error: ..." on stderr (curl tool_msgs). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The log sink AMLSEC_LOG installs (util/log.h): "[level] message" on
+ * stderr, secrets masked. */
+void cli_log_sink(enum log_level level, const char *msg, void *payload);
 
 /* The flag parser every command shares: flags are matched exactly, never by
  * prefix, as Terraform does: -flag or --flag; a flag with a value takes

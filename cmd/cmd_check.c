@@ -29,6 +29,7 @@
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/strmap.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define MAX_POLICY_ARGS 64
@@ -270,50 +271,6 @@ static int subjects_from_config(struct run *r)
     return 0;
 }
 
-/* Every string under v (a sensitive attribute's value). */
-static void collect_strings(json_t *out, const json_t *v)
-{
-    size_t i;
-    const char *k;
-    json_t *el;
-    if (json_is_string(v) && json_string_length(v) >= 4)
-        json_array_append(out, (json_t *)v);
-    else if (json_is_array(v))
-        json_array_foreach(v, i, el) collect_strings(out, el);
-    else if (json_is_object(v))
-        json_object_foreach((json_t *)v, k, el) collect_strings(out, el);
-}
-
-/* Values of the sensitive attributes of a change ("admin.password"
- * paths into its DSL attributes): never repeated in evidence. */
-static json_t *secrets_of(const struct plan_change *c)
-{
-    json_t *out = json_array();
-    size_t i;
-    const json_t *p;
-    json_array_foreach(c->sensitive, i, p)
-    {
-        const char *path = json_string_value(p);
-        const json_t *v = c->after;
-        while (path && *path && v) {
-            char seg[256];
-            size_t n = strcspn(path, ".[");
-            if (n >= sizeof(seg))
-                break;
-            memcpy(seg, path, n);
-            seg[n] = '\0';
-            v = json_object_get(v, seg);
-            path += n;
-            if (*path == '[') /* list elements: take the whole list */
-                break;
-            if (*path == '.')
-                path++;
-        }
-        collect_strings(out, v);
-    }
-    return out;
-}
-
 static int subjects_from_plan(struct run *r)
 {
     const struct plan *p = r->plan;
@@ -329,13 +286,10 @@ static int subjects_from_plan(struct run *r)
     for (size_t i = 0; i < p->n; i++) {
         const struct plan_change *c = &p->changes[i];
         struct policy_subject *s;
-        json_t *secrets;
         if (c->body == NULL || c->action == PLAN_DELETE || c->arm_type == NULL)
             continue;
         s = &r->subjects[r->nsubjects++];
         memset(s, 0, sizeof(*s));
-        secrets = secrets_of(c);
-        json_array_append_new(r->hold, secrets);
         s->address = c->address;
         s->res.id = c->arm_id;
         s->res.name = last_segment(c->arm_id);
@@ -344,7 +298,8 @@ static int subjects_from_plan(struct run *r)
         s->res.body = c->body;
         s->res.now = (long long)time(NULL);
         s->res.not_indexed = schema_find(c->kind) && !schema_find(c->kind)->located;
-        s->secrets = secrets;
+        s->secret_paths = c->sensitive;
+        s->secret_values = c->after;
         {
             size_t ri;
             if (strmap_get(&where, c->address, &ri))
@@ -980,8 +935,8 @@ void check_print_findings(FILE *out, const struct finding_list *l, int max_level
             const json_t *c;
             json_array_foreach(f->changes, j, c)
             {
-                char *before = json_dumps(json_object_get(c, "before"), JSON_ENCODE_ANY);
-                char *after = json_dumps(json_object_get(c, "after"), JSON_ENCODE_ANY);
+                char *before = jsonw_dumps(json_object_get(c, "before"), JSON_ENCODE_ANY);
+                char *after = jsonw_dumps(json_object_get(c, "after"), JSON_ENCODE_ANY);
                 fprintf(out, "    %s %s: %s -> %s\n",
                         json_string_value(json_object_get(c, "operation")),
                         json_string_value(json_object_get(c, "path")), before ? before : "(none)",

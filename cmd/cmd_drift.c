@@ -22,6 +22,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define IGNORE_FILE ".amlsecignore"
@@ -118,7 +119,7 @@ static long journal_left(struct session *s)
 
 static void print_value(FILE *f, const json_t *v)
 {
-    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    char *text = jsonw_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
     fputs(text ? text : "null", f);
     free(text);
 }
@@ -297,7 +298,7 @@ out:
 
 static void print_json(json_t *root)
 {
-    char *text = json_dumps(root, JSON_INDENT(2));
+    char *text = jsonw_dumps(root, JSON_INDENT(2));
     if (text)
         printf("%s\n", text);
     free(text);

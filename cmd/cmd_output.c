@@ -12,11 +12,12 @@
 #include "cmd/state_cli.h"
 #include "parser/value.h"
 #include "util/buf.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 static int print_text(const json_t *v, size_t flags)
 {
-    char *text = json_dumps(v, flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(VALUE_DIGITS));
+    char *text = jsonw_dumps(v, flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(VALUE_DIGITS));
     if (text == NULL) {
         cli_error("out of memory");
         return EXIT_FAIL;

@@ -105,10 +105,13 @@ static void on_event(void *payload, const struct apply_event *ev)
     char d[32];
     if (json_ui) {
         ui_json_event(ev);
-        if (ev->kind == APPLY_FAILED) {
+        if (ev->kind == APPLY_FAILED || ev->kind == APPLY_INVALID) {
             char line[ERRBUF_MAX + 800];
             char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
-            snprintf(line, sizeof(line), "%s: %s failed: %s", addr, ev->verb, ev->message);
+            if (ev->kind == APPLY_INVALID)
+                snprintf(line, sizeof(line), "%s", ev->message);
+            else
+                snprintf(line, sizeof(line), "%s: %s failed: %s", addr, ev->verb, ev->message);
             if (f) {
                 pr->failures = f;
                 if ((f[pr->nfailures] = strdup(line)) != NULL)
@@ -140,10 +143,13 @@ static void on_event(void *payload, const struct apply_event *ev)
                ev->arm_id ? ev->arm_id : "", ev->arm_id ? "]" : "");
         break;
     case APPLY_FAILED: {
-        char line[ERRBUF_MAX + 800], clean[ERRBUF_MAX + 800];
+        char line[ERRBUF_MAX + 800];
+        struct buf clean;
         char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
+        const char *msg;
         /* ARM's message may quote the request back: masked (cli_secret_add) */
-        const char *msg = cli_scrub(clean, sizeof(clean), ev->message);
+        buf_init(&clean, 0);
+        msg = cli_scrub(&clean, ev->message);
         printf("%s: %s failed after %s: %s\n", addr, ev->verb, duration(d, sizeof(d), ev->seconds),
                msg);
         snprintf(line, sizeof(line), "%s: %s failed: %s", addr, ev->verb, msg);
@@ -152,11 +158,28 @@ static void on_event(void *payload, const struct apply_event *ev)
             if ((f[pr->nfailures] = strdup(line)) != NULL)
                 pr->nfailures++;
         }
+        buf_release(&clean);
         break;
     }
     case APPLY_SKIPPED:
         printf("%s: skipped: %s\n", addr, ev->message);
         break;
+    case APPLY_INVALID: {
+        /* a validation checked at apply: nothing more starts */
+        struct buf clean;
+        char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
+        const char *msg;
+        buf_init(&clean, 0);
+        msg = cli_scrub(&clean, ev->message);
+        printf("\nValidation failed, starting no new operations: %s\n", msg);
+        if (f) {
+            pr->failures = f;
+            if ((f[pr->nfailures] = strdup(msg)) != NULL)
+                pr->nfailures++;
+        }
+        buf_release(&clean);
+        break;
+    }
     case APPLY_INTERRUPTED:
         printf("\nInterrupt received: starting no new operations; waiting for the %zu in flight "
                "to finish.\nPress Ctrl-C again to abandon them (the journal keeps their intents "
@@ -312,6 +335,9 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
                 ((!module && a[n] == '\0') || (module && a[n] == '.') || (a[n] == '[' && keyed)))
                 match[nmatch++] = strdup(a);
         }
+        /* the block's renames made at once: a module of k entries is one
+         * pass over the state, not k (state_rename) */
+        struct state_renames rn = {0};
         for (size_t k = 0; k < nmatch; k++) {
             char *dest = NULL;
             if (match[k] == NULL || asprintf(&dest, "%s%s", to, match[k] + n) < 0) {
@@ -326,18 +352,26 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
                 for (size_t j = 0; j < nmatch; j++)
                     free(match[j]);
                 free(match);
+                state_renames_release(&rn);
                 json_decref(adj);
                 if (implicit)
                     strmap_release(&held);
                 return EXIT_FAIL;
-            } else if (state_move(&s->st, match[k], dest, &err) < 0) {
-                cli_error("moved: %s", err.msg);
-            } else {
-                json_array_append_new(adj, json_pack("{s:s, s:s, s:s}", "action", "move", "from",
-                                                     match[k], "to", dest));
+            } else if (state_renames_add(&rn, match[k], dest, &err) < 0) {
+                free(dest);
+                break;
             }
             free(dest);
         }
+        if (err.code == 0 && state_rename(&s->st, &rn, &err) == 0) {
+            for (size_t k = 0; k < rn.n; k++)
+                json_array_append_new(adj, json_pack("{s:s, s:s, s:s}", "action", "move", "from",
+                                                     rn.from[k], "to", rn.to[k]));
+        } else {
+            cli_error("moved: %s", err.msg);
+            errbuf_clear(&err);
+        }
+        state_renames_release(&rn);
         for (size_t j = 0; j < nmatch; j++)
             free(match[j]);
         free(match);
@@ -388,15 +422,34 @@ oom:
 static int replay_adjustments(struct session *s, const struct plan *plan)
 {
     struct errbuf err = ERRBUF_INIT;
-    size_t i;
+    struct state_renames rn = {0}; /* moves made at once (state_rename) */
+    struct strmap dest;            /* their destinations: a move from one comes after them */
+    size_t i, at;
     json_t *a;
-    json_array_foreach(plan->adjustments, i, a)
-    {
-        const char *action = json_string_value(json_object_get(a, "action"));
-        int rc;
-        if (action && strcmp(action, "move") == 0) {
-            rc = state_move(&s->st, json_string_value(json_object_get(a, "from")),
-                            json_string_value(json_object_get(a, "to")), &err);
+    int rc = 0;
+    strmap_init(&dest, false);
+    for (i = 0; i <= json_array_size(plan->adjustments) && rc == 0; i++) {
+        const char *action, *from, *to;
+        bool move;
+        a = json_array_get(plan->adjustments, i); /* NULL at the end: the last moves made */
+        action = json_string_value(json_object_get(a, "action"));
+        move = action && strcmp(action, "move") == 0;
+        from = json_string_value(json_object_get(a, "from"));
+        to = json_string_value(json_object_get(a, "to"));
+        if (rn.n && (!move || (from && strmap_get(&dest, from, &at)))) {
+            rc = state_rename(&s->st, &rn, &err);
+            state_renames_release(&rn);
+            strmap_release(&dest);
+            strmap_init(&dest, false);
+        }
+        if (rc < 0 || a == NULL) {
+            continue;
+        } else if (move) {
+            if (from == NULL || to == NULL)
+                rc = errbuf_set(&err, AMLSEC_EPARSE, "a move in the saved plan lacks from or to");
+            else if ((rc = state_renames_add(&rn, from, to, &err)) == 0 &&
+                     strmap_put(&dest, to, 0) < 0)
+                rc = errbuf_set(&err, AMLSEC_ENOMEM, "out of memory");
         } else {
             const json_t *e = json_object_get(a, "entry");
             struct state_resource r;
@@ -420,10 +473,12 @@ static int replay_adjustments(struct session *s, const struct plan *plan)
                 rc = state_put(&s->st, &r, &err);
             json_decref(r.dependencies);
         }
-        if (rc < 0) {
-            cli_error("saved plan: %s", err.msg);
-            return EXIT_FAIL;
-        }
+    }
+    state_renames_release(&rn);
+    strmap_release(&dest);
+    if (rc < 0) {
+        cli_error("saved plan: %s", err.msg);
+        return EXIT_FAIL;
     }
     return EXIT_OK;
 }
@@ -509,9 +564,9 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
         return EXIT_FAIL;
     }
     if (json_ui)
-        ui_json_apply_summary(
-            plan, !(res.failed || res.skipped || res.not_started || res.abandoned || interrupted));
-    if (res.failed || res.skipped || res.not_started || res.abandoned) {
+        ui_json_apply_summary(plan, !(res.failed || res.skipped || res.not_started ||
+                                      res.abandoned || res.invalid || interrupted));
+    if (res.failed || res.skipped || res.not_started || res.abandoned || res.invalid) {
         fprintf(stderr,
                 "\namlsec: error: apply incomplete: %zu done, %zu failed, %zu skipped, %zu not "
                 "started",

@@ -13,6 +13,7 @@
 #include "providers/arm/schema.h"
 #include "util/error.h"
 #include "util/suggest.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 /* Does inst match one of the addresses (a resource address selects all its
@@ -131,7 +132,7 @@ int cmd_render(int argc, char **argv, struct cli_ctx *ctx)
         char *text;
         for (size_t i = 0; i < reqs.n; i++)
             json_array_append_new(arr, render_to_json(&reqs.items[i]));
-        text = json_dumps(arr, JSON_INDENT(2) | JSON_REAL_PRECISION(VALUE_DIGITS));
+        text = jsonw_dumps(arr, JSON_INDENT(2) | JSON_REAL_PRECISION(VALUE_DIGITS));
         json_decref(arr);
         if (text == NULL) {
             cli_error("out of memory");

@@ -112,7 +112,7 @@ static int show_state(struct state_cli *sc, int json, int sensitive)
             break;
         }
         text =
-            json_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(VALUE_DIGITS));
+            jsonw_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(VALUE_DIGITS));
         printf("# %s\n# %s\n%s\n\n", r->address, r->arm_id, text ? text : "");
         free(text);
         json_decref(attrs);

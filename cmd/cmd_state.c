@@ -1,4 +1,5 @@
-/* amlsec state list | show ADDR | rm ADDR... | mv FROM TO | pull | push FILE */
+/* amlsec state list [ADDR...] | show ADDR | rm [-dry-run] ADDR... | mv [-dry-run] FROM TO | pull |
+ * push FILE */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 #include "cmd/state_cli.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/jsonw.h"
+#include "util/strmap.h"
 #include "util/banned.h"
 
 struct state_opts {
@@ -16,35 +19,48 @@ struct state_opts {
     int json;
     int force;
     int no_lock; /* -lock=false: rm, mv and push do not lock the state */
+    int dry_run; /* -dry-run: rm and mv say what they would do, and save nothing */
 };
 
-static int state_list(struct state_cli *sc, const struct state_opts *o)
+/* Every instance, or (with addresses, as Terraform's state list) those
+ * each names: an instance, a resource's, a module's. */
+static int state_list(struct state_cli *sc, const struct state_opts *o, char **args, int nargs)
 {
     struct errbuf err = ERRBUF_INIT;
+    struct state_renames m = {0};
     struct state st;
-    int existed;
+    int existed, rc = 0;
+    size_t n;
     json_t *arr;
 
     if (state_backend_load(&st, &existed, sc->be, &sc->keys, &err) < 0) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
-    if (!o->json) {
-        for (size_t i = 0; i < st.nresources; i++)
-            printf("%s\n", st.resources[i].address);
+    for (int i = 0; i < nargs && rc == 0; i++)
+        rc = state_match(&st, args[i], &m, &err);
+    if (rc < 0) {
+        cli_error("%s", err.msg);
         state_release(&st);
-        return EXIT_OK;
+        return EXIT_FAIL;
     }
-    arr = json_array();
-    for (size_t i = 0; i < st.nresources; i++) {
-        const struct state_resource *r = &st.resources[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "address", r->address, "kind",
-                                             r->kind, "arm_id", r->arm_id, "status",
-                                             state_status_name(r->status)));
+    n = nargs ? m.n : st.nresources;
+    arr = o->json ? json_array() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct state_resource *r = nargs ? state_find(&st, m.from[i]) : &st.resources[i];
+        if (arr == NULL)
+            printf("%s\n", r->address);
+        else
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "address", r->address,
+                                                 "kind", r->kind, "arm_id", r->arm_id, "status",
+                                                 state_status_name(r->status)));
     }
-    json_dumpf(arr, stdout, JSON_INDENT(2));
-    fputc('\n', stdout);
-    json_decref(arr);
+    if (arr) {
+        json_dumpf(arr, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(arr);
+    }
+    state_renames_release(&m);
     state_release(&st);
     return EXIT_OK;
 }
@@ -77,10 +93,10 @@ static int state_show(struct state_cli *sc, const struct state_opts *o, const ch
                                 "kind", r->kind, "arm_id", r->arm_id, "api_version", r->api_version,
                                 "status", state_status_name(r->status), "dependencies",
                                 r->dependencies, "attributes", attrs);
-        text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        text = obj ? jsonw_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         json_decref(obj);
     } else {
-        text = attrs ? json_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        text = attrs ? jsonw_dumps(attrs, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         printf("# %s%s\n", r->address, r->status == STATE_STATUS_TAINTED ? " (tainted)" : "");
         printf("kind        = %s\n", r->kind);
         printf("arm_id      = %s\n", r->arm_id);
@@ -103,8 +119,9 @@ out:
     return rc;
 }
 
-/* Lock, load, apply fn, save, unlock. */
-typedef int (*mutate_fn)(struct state *st, char **args, int nargs, struct errbuf *err);
+/* Lock, load, apply fn, save (not with -dry-run), unlock. */
+typedef int (*mutate_fn)(struct state *st, char **args, int nargs, bool dry_run,
+                         struct errbuf *err);
 
 static int mutate(struct state_cli *sc, const struct state_opts *o, const char *operation,
                   mutate_fn fn, char **args, int nargs)
@@ -120,9 +137,9 @@ static int mutate(struct state_cli *sc, const struct state_opts *o, const char *
     if (state_backend_load(&st, &existed, sc->be, &sc->keys, &err) < 0)
         goto out;
     loaded = 1;
-    if (fn(&st, args, nargs, &err) < 0)
+    if (fn(&st, args, nargs, o->dry_run, &err) < 0)
         goto out;
-    if (state_backend_save(sc->be, &st, &sc->keys, &err) < 0)
+    if (!o->dry_run && state_backend_save(sc->be, &st, &sc->keys, &err) < 0)
         goto out;
     rc = EXIT_OK;
 out:
@@ -137,27 +154,52 @@ out:
     return rc;
 }
 
-static int do_rm(struct state *st, char **args, int nargs, struct errbuf *err)
+/* Every address is matched before anything is removed: one that matches
+ * nothing fails the command and nothing changes. */
+static int do_rm(struct state *st, char **args, int nargs, bool dry_run, struct errbuf *err)
 {
-    int rc;
-    for (int i = 0; i < nargs; i++)
-        if (state_find(st, args[i]) == NULL)
-            return errbuf_set(err, AMLSEC_ENOTFOUND, "no resource instance '%s' in the state",
-                              args[i]);
-    for (int i = 0; i < nargs; i++) {
-        if ((rc = state_remove(st, args[i], err)) < 0)
-            return rc;
-        printf("Removed %s\n", args[i]);
+    struct state_renames r = {0};
+    struct strmap seen; /* an entry named twice (module.a and one of its instances) */
+    size_t n = 0, dummy;
+    int rc = 0;
+    strmap_init(&seen, false);
+    for (int i = 0; i < nargs && rc == 0; i++)
+        rc = state_match(st, args[i], &r, err);
+    if (rc == 0 && !dry_run)
+        state_batch_begin(st); /* each remove O(1), not a move of every entry after it */
+    for (size_t i = 0; i < r.n && rc == 0; i++) {
+        if (strmap_get(&seen, r.from[i], &dummy))
+            continue;
+        if (strmap_put(&seen, r.from[i], i) < 0) {
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            break;
+        }
+        if (!dry_run && (rc = state_remove(st, r.from[i], err)) < 0)
+            break;
+        printf("%s %s\n", dry_run ? "Would remove" : "Removed", r.from[i]);
+        n++;
     }
-    return 0;
+    state_batch_end(st);
+    if (rc == 0)
+        printf("%s %zu resource instance%s.\n", dry_run ? "Would remove" : "Successfully removed",
+               n, n == 1 ? "" : "s");
+    strmap_release(&seen);
+    state_renames_release(&r);
+    return rc;
 }
 
-static int do_mv(struct state *st, char **args, int nargs, struct errbuf *err)
+static int do_mv(struct state *st, char **args, int nargs, bool dry_run, struct errbuf *err)
 {
-    int rc = state_move(st, args[0], args[1], err);
+    struct state_renames r;
+    int rc = state_mv_match(st, args[0], args[1], &r, err);
     (void)nargs;
-    if (rc == 0)
-        printf("Moved %s to %s\n", args[0], args[1]);
+    if (rc == 0 && !dry_run)
+        rc = state_rename(st, &r, err);
+    for (size_t i = 0; i < r.n && rc == 0; i++)
+        printf("%s %s to %s\n", dry_run ? "Would move" : "Moved", r.from[i], r.to[i]);
+    if (rc == 0 && r.n > 1)
+        printf("%s %zu resource instances.\n", dry_run ? "Would move" : "Successfully moved", r.n);
+    state_renames_release(&r);
     return rc;
 }
 
@@ -286,13 +328,11 @@ out:
 int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("state");
-    static const struct option opts[] = {{"state", required_argument, NULL, 's'},
-                                         {"lock-timeout", required_argument, NULL, 't'},
-                                         {"lock", optional_argument, NULL, 'L'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"force", no_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'}, {"lock-timeout", required_argument, NULL, 't'},
+        {"lock", optional_argument, NULL, 'L'},  {"json", no_argument, NULL, 'j'},
+        {"force", no_argument, NULL, 'f'},       {"dry-run", no_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     struct state_opts o = {0};
     struct state_cli sc;
     const char *sub;
@@ -333,6 +373,9 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
         case 'f':
             o.force = 1;
             break;
+        case 'd':
+            o.dry_run = 1;
+            break;
         case CLI_HELP:
             fputs(self->usage, stdout);
             return EXIT_OK;
@@ -349,7 +392,7 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
             return cli_usage_error(self, "'state %s' takes %s", sub, what);                        \
     } while (0)
     if (strcmp(sub, "list") == 0)
-        WANT(0, "no arguments");
+        ; /* any number of addresses */
     else if (strcmp(sub, "show") == 0)
         WANT(1, "one address");
     else if (strcmp(sub, "rm") == 0) {
@@ -365,11 +408,13 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
         return cli_usage_error(self, "unknown subcommand '%s' (list, show, rm, mv, pull, push)",
                                sub);
 #undef WANT
+    if (o.dry_run && strcmp(sub, "rm") != 0 && strcmp(sub, "mv") != 0)
+        return cli_usage_error(self, "-dry-run is an option of 'state rm' and 'state mv'");
 
     if ((rc = state_cli_open(&sc, o.path, NULL, NULL, ctx->color)) != EXIT_OK)
         return rc;
     if (strcmp(sub, "list") == 0)
-        rc = state_list(&sc, &o);
+        rc = state_list(&sc, &o, args, nargs);
     else if (strcmp(sub, "show") == 0)
         rc = state_show(&sc, &o, args[0]);
     else if (strcmp(sub, "rm") == 0)

@@ -56,7 +56,9 @@ static void add_secrets(const json_t *v)
     char num[64];
     if (json_is_string(v))
         cli_secret_add(json_string_value(v));
-    else if (json_is_integer(v)) {
+    else if (value_is_big(v)) {
+        cli_secret_add(value_big_digits(v));
+    } else if (json_is_integer(v)) {
         snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         cli_secret_add(num);
     } else if (json_is_array(v)) {

@@ -11,14 +11,6 @@
 #include "util/suggest.h"
 #include "util/banned.h"
 
-static void log_to_stderr(enum log_level level, const char *msg, void *payload)
-{
-    static const char *const names[] = {"error", "warn", "info", "debug", "trace"};
-    char clean[8192];
-    (void)payload;
-    fprintf(stderr, "[%s] %s\n", names[level], cli_scrub(clean, sizeof(clean), msg));
-}
-
 static void setup_logging(void)
 {
     const char *v = getenv("AMLSEC_LOG");
@@ -30,7 +22,7 @@ static void setup_logging(void)
         cli_warn("AMLSEC_LOG='%s' is not one of error, warn, info, debug, trace", v);
         return;
     }
-    log_set_sink((enum log_level)level, log_to_stderr, NULL);
+    log_set_sink((enum log_level)level, cli_log_sink, NULL);
 }
 
 int main(int argc, char **argv)

@@ -50,7 +50,7 @@ static void print_attrs(const struct out *o, const json_t *obj, const json_t *se
     {
         char full[512];
         snprintf(full, sizeof(full), "%s%s", prefix, k);
-        if ((!json_is_object(v) || value_is_unknown(v) ||
+        if ((!json_is_object(v) || value_is_unknown(v) || value_is_big(v) ||
              value_path_sensitive(sens, full, false)) &&
             strlen(k) > w)
             w = strlen(k);
@@ -61,7 +61,7 @@ static void print_attrs(const struct out *o, const json_t *obj, const json_t *se
     {
         buf_reset(&path);
         buf_addf(&path, "%s%s", prefix, k);
-        if (json_is_object(v) && !value_is_unknown(v) &&
+        if (json_is_object(v) && !value_is_unknown(v) && !value_is_big(v) &&
             !value_path_sensitive(sens, path.ptr ? path.ptr : "", false)) {
             fprintf(o->f, "%*s%s%s%s %s {\n", indent, "", col(o, color), sign, col(o, C_RESET), k);
             buf_addch(&path, '.');
@@ -321,6 +321,31 @@ static void print_adjustments(const struct out *o, const struct plan *plan)
         fputc('\n', o->f);
 }
 
+/* Variables' validations known only after apply: checked by apply. */
+static void print_checks(const struct out *o, const struct plan *plan)
+{
+    size_t i;
+    json_t *c;
+    if (json_array_size(plan->checks) == 0)
+        return;
+    fprintf(o->f, "\nValidations checked during apply, once the values they read are known (a "
+                  "false one stops the apply\nbefore anything else starts):\n");
+    json_array_foreach(plan->checks, i, c)
+    {
+        const json_t *at = json_object_get(c, "condition_at"), *reads = json_object_get(c, "reads");
+        const char *module = json_string_value(json_object_get(c, "module"));
+        size_t k;
+        json_t *r;
+        fprintf(o->f, "  %s%svar.%s (%s:%lld:%lld) reads ", module ? module : "", module ? "." : "",
+                json_string_value(json_object_get(c, "variable")),
+                json_string_value(json_object_get(at, "file")),
+                (long long)json_integer_value(json_object_get(at, "line")),
+                (long long)json_integer_value(json_object_get(at, "column")));
+        json_array_foreach(reads, k, r) fprintf(o->f, "%s%s", k ? ", " : "", json_string_value(r));
+        fputc('\n', o->f);
+    }
+}
+
 static void print_summary(const struct out *o, const struct plan *plan)
 {
     char imported[64] = "";
@@ -389,6 +414,7 @@ void plan_render_text(FILE *f, const struct plan *plan, int color)
         fprintf(f, "  %3d. [group %d] %-7s %s%s\n", c->step, c->group, plan_action_name(c->action),
                 c->address, new_version(c) ? " (new version)" : "");
     }
+    print_checks(&o, plan);
     print_summary(&o, plan);
     if (plan->noutput_changes) {
         fputc('\n', f);

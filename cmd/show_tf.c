@@ -68,8 +68,8 @@ static json_t *value_resource(const json_t *rc, const json_t *values, const json
                           json_object_get(rc, "name"));
     if (json_object_get(rc, "index"))
         json_object_set(r, "index", json_object_get(rc, "index"));
-    if (json_object_get(rc, "module_address"))
-        json_object_set(r, "module_address", json_object_get(rc, "module_address"));
+    /* no module_address: Terraform's values resources have none (the
+     * child module's address says it); resource_changes do */
     json_object_set(r, "provider_name", json_object_get(rc, "provider_name"));
     json_object_set_new(r, "schema_version", json_integer(0));
     json_object_set(r, "values", values ? (json_t *)values : json_null());
@@ -839,12 +839,51 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
     return rc;
 }
 
+/* Terraform's type JSON (cty's) of an output's value, from the value
+ * alone (amlsec's values carry no declared type): "string", "number",
+ * "bool"; an array's elements of one type ["list", T], of several (or
+ * none: a literal []) ["tuple", [T...]]; an object ["object", {K: T}];
+ * null "dynamic". */
+static json_t *tf_type(const json_t *v)
+{
+    json_t *x, *types, *t;
+    const char *k;
+    size_t i;
+    bool same = true;
+    if (json_is_string(v))
+        return json_string("string");
+    if (json_is_number(v))
+        return json_string("number");
+    if (json_is_boolean(v))
+        return json_string("bool");
+    if (json_is_object(v)) {
+        types = json_object();
+        json_object_foreach((json_t *)v, k, x) json_object_set_new(types, k, tf_type(x));
+        return json_pack("[s, o]", "object", types);
+    }
+    if (!json_is_array(v))
+        return json_string("dynamic");
+    types = json_array();
+    json_array_foreach(v, i, x)
+    {
+        json_array_append_new(types, t = tf_type(x));
+        same = same && json_equal(t, json_array_get(types, 0));
+    }
+    if (json_array_size(types) == 0 || !same)
+        return json_pack("[s, o]", "tuple", types);
+    t = json_incref(json_array_get(types, 0));
+    json_decref(types);
+    return json_pack("[s, o]", "list", t);
+}
+
 json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct errbuf *err)
 {
     json_t *doc = json_pack("{s:s}", "format_version", "1.0"), *index, *values, *outs, *e;
     const char *name;
 
-    if (!existed) /* no state stored yet: no lineage to show, as Terraform prints none */
+    /* no state stored yet, or one holding nothing: format_version alone, as
+     * Terraform prints an empty state (no lineage to show) */
+    if (!existed || (st->nresources == 0 && json_object_size(st->outputs) == 0))
         return doc;
     index = values_tree();
     for (size_t i = 0; i < st->nresources; i++) {
@@ -862,9 +901,10 @@ json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct
             json_object_set(res, "depends_on", r->dependencies);
         if (r->status == STATE_STATUS_TAINTED)
             json_object_set_new(res, "tainted", json_true());
-        json_object_set_new(
-            res, "amlsec",
-            json_pack("{s:s, s:s?}", "arm_id", r->arm_id, "api_version", r->api_version));
+        json_object_set_new(res, "amlsec",
+                            json_pack("{s:s, s:s?, s:O*}", "arm_id", r->arm_id, "api_version",
+                                      r->api_version, "module_address",
+                                      json_object_get(rc, "module_address")));
         place_value(index, res);
         json_decref(rc);
         json_decref(v);
@@ -875,7 +915,13 @@ json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct
     outs = st->outputs ? json_deep_copy(st->outputs) : json_object();
     json_object_foreach(outs, name, e)
     {
-        if (redact && json_is_true(json_object_get(e, "sensitive")))
+        const json_t *v = json_object_get(e, "value");
+        bool hide = redact && json_is_true(json_object_get(e, "sensitive"));
+        /* a hidden collection's type would name its keys: "dynamic" */
+        json_object_set_new(e, "type",
+                            hide && (json_is_object(v) || json_is_array(v)) ? json_string("dynamic")
+                                                                            : tf_type(v));
+        if (hide)
             json_object_set_new(e, "value", json_string(SENSITIVE_TEXT));
     }
     if (json_object_size(outs))

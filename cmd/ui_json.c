@@ -10,6 +10,7 @@
 
 #include "parser/config.h"
 #include "parser/value.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 static void emit(json_t *o, const char *level, const char *message, const char *type)
@@ -27,7 +28,7 @@ static void emit(json_t *o, const char *level, const char *message, const char *
     json_object_set_new(o, "@module", json_string("amlsec.ui"));
     json_object_set_new(o, "@timestamp", json_string(ts));
     json_object_set_new(o, "type", json_string(type));
-    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(VALUE_DIGITS));
+    text = jsonw_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(VALUE_DIGITS));
     if (text) {
         puts(text);
         fflush(stdout);
@@ -247,6 +248,13 @@ void ui_json_event(const struct apply_event *ev)
     json_t *hook;
     char msg[ERRBUF_MAX + 600];
 
+    if (ev->kind == APPLY_INVALID) {
+        /* a validation checked at apply: the message is the diagnostic */
+        snprintf(msg, sizeof(msg), "%s", ev->message);
+        emit(json_pack("{s:{s:s, s:s}}", "diagnostic", "severity", "error", "summary", msg),
+             "error", msg, "diagnostic");
+        return;
+    }
     if (ev->kind == APPLY_INTERRUPTED) {
         snprintf(msg, sizeof(msg), "Interrupt received: waiting for %zu operations in flight",
                  ev->in_flight);

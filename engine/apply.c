@@ -7,11 +7,13 @@
 #include <time.h>
 
 #include "engine/known.h"
+#include "parser/eval.h"
 #include "parser/value.h"
 #include "providers/arm/render.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/strmap.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 enum step_status { ST_PENDING, ST_RUNNING, ST_DONE, ST_FAILED, ST_SKIPPED };
@@ -75,7 +77,19 @@ struct run {
     size_t unknown;
     double last_save;
     struct errbuf *err;
+    /* validations checked at apply (plan->checks): per check whether it is
+     * still pending; per change whether a pending one needs it (what it
+     * reads, and their dependencies); the changes held back meanwhile */
+    bool *check_pending;
+    size_t checks_pending;
+    bool *needed;
+    size_t *held, nheld;
+    bool invalid; /* one was false: nothing more starts */
+    size_t ninvalid;
+    bool settle_due; /* a change completed since the checks were last looked at */
 };
+
+static int stop_level(const struct run *r);
 
 /* The journal is the run's incremental record: each outcome is in it,
  * durably (group commit), as soon as it is folded into the in-memory
@@ -298,6 +312,136 @@ out:
     return rc;
 }
 
+/* Marks what the pending validations need (plan->checks' "reads", and
+ * what they depend on) through an index of the changes' addresses. */
+static int checks_begin(struct run *r, size_t *work)
+{
+    const struct plan *plan = r->plan;
+    size_t n = json_array_size(plan->checks), *stack, nstack = 0, at, k;
+    struct strmap by_address;
+    json_t *check, *read;
+    int rc = 0;
+    if (n == 0)
+        return 0;
+    r->check_pending = calloc(n, sizeof(*r->check_pending));
+    r->needed = calloc(plan->n + 1, sizeof(*r->needed));
+    r->held = calloc(plan->n + 1, sizeof(*r->held));
+    stack = malloc((plan->n + 1) * sizeof(*stack));
+    if (r->check_pending == NULL || r->needed == NULL || r->held == NULL || stack == NULL) {
+        free(stack);
+        return AMLSEC_ENOMEM;
+    }
+    strmap_init(&by_address, false);
+    for (size_t i = 0; i < plan->n && rc == 0; i++, (*work)++)
+        rc = strmap_put(&by_address, plan->changes[i].address, i);
+    json_array_foreach(plan->checks, k, check)
+    {
+        size_t ri;
+        r->check_pending[k] = true;
+        json_array_foreach(json_object_get(check, "reads"), ri, read)
+        {
+            (*work)++;
+            if (strmap_get(&by_address, json_string_value(read), &at) && !r->needed[at]) {
+                r->needed[at] = true;
+                stack[nstack++] = at;
+            }
+        }
+    }
+    r->checks_pending = n;
+    while (nstack > 0) {
+        const struct plan_change *c = &plan->changes[stack[--nstack]];
+        for (size_t d = 0; d < c->ndeps; d++, (*work)++)
+            if (!r->needed[c->deps[d]]) {
+                r->needed[c->deps[d]] = true;
+                stack[nstack++] = c->deps[d];
+            }
+    }
+    strmap_release(&by_address);
+    free(stack);
+    return rc;
+}
+
+static void emit_invalid(struct run *r, const char *message)
+{
+    struct apply_event ev = {.kind = APPLY_INVALID, .message = message};
+    r->ninvalid++;
+    if (r->o && r->o->on_event)
+        r->o->on_event(r->o->payload, &ev);
+}
+
+/* Checks each pending validation whose values the state now holds: a
+ * false one stops the run; once none is pending, the changes held back
+ * start. */
+static void checks_settle(struct run *r)
+{
+    size_t k;
+    json_t *check;
+    json_array_foreach(r->plan->checks, k, check)
+    {
+        size_t left = 0;
+        json_t *cond, *msg = NULL;
+        struct buf why;
+        if (!r->check_pending[k])
+            continue;
+        cond = known_fill(json_deep_copy(json_object_get(check, "condition")), known_from_state,
+                          r->st, &left);
+        if (cond == NULL || left > 0) {
+            json_decref(cond);
+            continue;
+        }
+        r->check_pending[k] = false;
+        r->checks_pending--;
+        if (json_is_true(cond)) {
+            json_decref(cond);
+            continue;
+        }
+        if (json_object_get(check, "error_message"))
+            msg = known_fill(json_deep_copy(json_object_get(check, "error_message")),
+                             known_from_state, r->st, NULL);
+        buf_init(&why, 0);
+        plan_check_error_text(&why, check, cond, msg);
+        r->invalid = true;
+        emit_invalid(r, why.ptr);
+        buf_release(&why);
+        json_decref(cond);
+        json_decref(msg);
+    }
+    if (r->checks_pending == 0 && !r->invalid) {
+        for (size_t i = 0; i < r->nheld; i++)
+            r->ready[r->nready++] = r->held[i];
+        r->nheld = 0;
+    }
+}
+
+/* The run ends with validations unchecked: what they read never got into
+ * the state (a failure before, or a value the service did not return). */
+static void checks_unsettled(struct run *r)
+{
+    size_t k;
+    json_t *check;
+    bool failed = false;
+    for (size_t i = 0; i < r->plan->n; i++)
+        failed |= r->status[i] == ST_FAILED || r->status[i] == ST_SKIPPED;
+    json_array_foreach(r->plan->checks, k, check)
+    {
+        struct buf why;
+        const json_t *at = json_object_get(check, "condition_at");
+        if (!r->check_pending[k] || failed || r->invalid || stop_level(r))
+            continue;
+        buf_init(&why, 0);
+        buf_addf(&why,
+                 "%s:%lld:%lld: the validation of variable '%s' could not be checked: what its "
+                 "condition reads is still unknown after the changes it reads were applied",
+                 json_string_value(json_object_get(at, "file")),
+                 (long long)json_integer_value(json_object_get(at, "line")),
+                 (long long)json_integer_value(json_object_get(at, "column")),
+                 json_string_value(json_object_get(check, "variable")));
+        emit_invalid(r, why.ptr);
+        buf_release(&why);
+        r->invalid = true;
+    }
+}
+
 /* Marks change i failed and skips everything that depends on it. */
 static void fail_change(struct run *r, size_t i, const char *verb, double seconds, const char *msg)
 {
@@ -329,6 +473,7 @@ static void fail_change(struct run *r, size_t i, const char *verb, double second
 static void complete_change(struct run *r, size_t i)
 {
     r->status[i] = ST_DONE;
+    r->settle_due = true;
     for (size_t k = 0; k < r->steps[i].ndependents; k++) {
         size_t d = r->steps[i].dependents[k];
         if (--r->steps[d].deps_left == 0 && r->status[d] == ST_PENDING)
@@ -365,7 +510,7 @@ static int send(struct run *r, struct op *op)
     struct journal_intent in;
     struct provider_write w;
     char digest[72], prev_address[512];
-    char *body = op->body ? json_dumps(op->body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *body = op->body ? jsonw_dumps(op->body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     const char *arm_id = target_id(r, op);
     int rc;
 
@@ -486,10 +631,16 @@ static int dispatch(struct run *r, struct op *op)
         if (op->body == NULL)
             return errbuf_set(r->err, AMLSEC_ENOMEM, "out of memory");
         if (left) {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "%zu value%s still unknown when it was due to be sent", left,
-                     left == 1 ? " is" : "s are");
-            fail_change(r, op->change, verb_of(op->jop, c->action), 0, msg);
+            /* a value made now that failed as the plan could not see
+             * (a map's keys repeated) says where, else how many are left */
+            struct buf why;
+            buf_init(&why, 0);
+            if (!eval_deferred_why(&why, op->body))
+                buf_addf(&why, "%zu value%s still unknown when it was due to be sent", left,
+                         left == 1 ? " is" : "s are");
+            fail_change(r, op->change, verb_of(op->jop, c->action), 0,
+                        why.ptr ? why.ptr : "out of memory");
+            buf_release(&why);
             return 0;
         }
         return send(r, op);
@@ -714,16 +865,18 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
     r.parallelism = o && o->parallelism ? o->parallelism : 10;
     r.status = calloc(plan->n + 1, sizeof(*r.status));
     r.steps = calloc(plan->n + 1, sizeof(*r.steps));
-    r.ready = calloc(plan->n + 1, sizeof(*r.ready));
+    /* a change held back for a validation enters it twice */
+    r.ready = calloc(2 * plan->n + 1, sizeof(*r.ready));
     r.running = calloc(plan->n + 1, sizeof(*r.running));
     r.unsaved = calloc(plan->n * 3 + 1, sizeof(*r.unsaved)); /* a rename: move, PUT, delete */
     r.last_save = now_s();
+    r.settle_due = true; /* what a check reads may be in the state already */
     if (r.status == NULL || r.steps == NULL || r.ready == NULL || r.running == NULL ||
         r.unsaved == NULL) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         goto out;
     }
-    if ((rc = build_steps(&r, &out->work)) < 0) {
+    if ((rc = build_steps(&r, &out->work)) < 0 || (rc = checks_begin(&r, &out->work)) < 0) {
         errbuf_set(err, rc, "out of memory");
         goto out;
     }
@@ -753,20 +906,30 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
             if (o->on_event)
                 o->on_event(o->payload, &ev);
         }
-        while (!stop && r.nrunning < r.parallelism && r.ready_head < r.nready) {
+        if (r.checks_pending && r.settle_due) {
+            r.settle_due = false;
+            checks_settle(&r);
+        }
+        while (!stop && !r.invalid && r.nrunning < r.parallelism && r.ready_head < r.nready) {
             size_t i = r.ready[r.ready_head++];
             if (r.status[i] != ST_PENDING)
                 continue;
+            if (r.checks_pending && !r.needed[i]) {
+                r.held[r.nheld++] = i; /* it waits for the validations */
+                continue;
+            }
             r.status[i] = ST_RUNNING;
             if ((rc = dispatch(&r, &r.steps[i].ops[0])) < 0)
                 goto out;
         }
-        if (r.nrunning == 0 && (stop || r.ready_head == r.nready))
+        if (r.nrunning == 0 && (stop || r.invalid || r.ready_head == r.nready))
             break;
         if ((rc = collect(&r, wait_budget(&r))) < 0)
             goto out;
         tick(&r);
     }
+    if (r.checks_pending)
+        checks_unsettled(&r);
     rc = checkpoint(&r);
     if (rc == 0 && j->unsynced)
         rc = journal_sync(j, err);
@@ -809,6 +972,10 @@ out:
         }
     }
     /* the abandoned were running: neither done nor failed */
+    out->invalid = r.ninvalid;
+    free(r.check_pending);
+    free(r.needed);
+    free(r.held);
     free(r.unsaved);
     free(r.running);
     free(r.ready);

@@ -14,6 +14,12 @@
  *
  * A failure stops its branch: the changes that depend on it are skipped,
  * independent work completes, and apply_run reports each failure.
+ *
+ * A variable's validation known only after apply (plan->checks) is
+ * checked as soon as what it reads is in the state: until then only the
+ * changes it needs (those it reads and their dependencies) start, the rest
+ * wait; a false one (APPLY_INVALID) starts nothing more, as a stop does,
+ * and what completed is saved.
  * *stop = 1 (first Ctrl-C) starts nothing more and waits for the
  * operations in flight; *stop = 2 (second) abandons them: their journal
  * intents stay pending for the next run to reconcile. When the provider's
@@ -39,6 +45,8 @@ enum apply_event_kind {
     APPLY_SKIPPED,     /* not attempted: something it depends on failed */
     APPLY_PROGRESS,    /* still running: seconds says for how long */
     APPLY_INTERRUPTED, /* *stop was seen: nothing more starts; change is NULL */
+    APPLY_INVALID,     /* a validation checked at apply is false (or cannot be checked):
+                          nothing more starts; change is NULL, message says why */
 };
 
 struct apply_event {
@@ -65,6 +73,7 @@ struct apply_opts {
 struct apply_result {
     size_t done, failed, skipped, not_started;
     size_t abandoned; /* in flight when abandoned: the journal has their intents */
+    size_t invalid;   /* validations found false at apply, or left unchecked */
     /* the run's own bookkeeping, not its requests: edges and changes the
      * step graph visited, state entries looked up, moved or visited (tests
      * count it: linear in the changes) */

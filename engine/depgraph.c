@@ -1,6 +1,7 @@
 /* Dependency graph, topological order, cycles, DOT (see graph.h). */
 #include "engine/depgraph.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -123,10 +124,362 @@ static int implied(struct depgraph *g, size_t from)
     return rc;
 }
 
+struct mod_ptr {
+    const struct cfg_module *m;
+    size_t idx;
+};
+
+/* A resource's reference inside an instance of a module call the
+ * resource is not in: module.team["a"].resource_group.team read by a root
+ * resource is (team, module.team["a"], resource_group.team). */
+struct dep_in_call {
+    size_t call, mod, ri;
+};
+
+/* What one node read, for its reference edges (config.h's cfg_read), so
+ * that the work per node follows what it read, not the size of what its
+ * block refers to. The stamped arrays are indexed by resource, call and
+ * module instance; an entry is set for the node being built when it
+ * equals stamp (so nothing is cleared between nodes). */
+struct narrowing {
+    const struct config *cfg;
+    size_t stamp;
+    size_t *res_pick, *res_all;    /* by resource: one instance read / every one */
+    size_t *call_pick, *call_all;  /* by call */
+    size_t *pick_head, *call_head; /* by resource / call: the node's first such read, */
+    size_t *pick_tail, *call_tail; /* and its last */
+    size_t *next;                  /* by read: the node's next read of that resource or call */
+    size_t next_cap;
+    size_t *res_mod;               /* by resource: its module's index, or NONE (the root) */
+    size_t *mod_parent, *mod_call; /* by module instance */
+    size_t *own;                   /* by module instance: 1 + the resource whose module it is */
+    struct mod_ptr *mods;          /* the module instances by address, for mod_index */
+    /* the resource whose deps are sorted below (its instances are
+     * consecutive nodes): those outside any other module call's instance
+     * (plain), and those inside one (in_call, by call and instance) */
+    const struct cfg_resource *sorted_for;
+    size_t *plain, nplain;
+    struct dep_in_call *in_call;
+    size_t nin_call, deps_cap;
+    size_t *run_end; /* by position in in_call: where its call's entries end */
+};
+
+#define NONE ((size_t)-1)
+
+static int cmp_mod_ptr(const void *a, const void *b)
+{
+    const struct mod_ptr *x = a, *y = b;
+    return (uintptr_t)x->m < (uintptr_t)y->m ? -1 : (uintptr_t)x->m > (uintptr_t)y->m;
+}
+
+static int cmp_dep_in_call(const void *a, const void *b)
+{
+    const struct dep_in_call *x = a, *y = b;
+    if (x->call != y->call)
+        return x->call < y->call ? -1 : 1;
+    if (x->mod != y->mod)
+        return x->mod < y->mod ? -1 : 1;
+    return x->ri < y->ri ? -1 : x->ri > y->ri;
+}
+
+static size_t mod_index(const struct narrowing *nw, const struct cfg_module *m)
+{
+    size_t lo = 0, hi = nw->cfg->nmodules;
+    while (m && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (nw->mods[mid].m == m)
+            return nw->mods[mid].idx;
+        if ((uintptr_t)nw->mods[mid].m < (uintptr_t)m)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NONE;
+}
+
+static void narrowing_free(struct narrowing *nw)
+{
+    free(nw->res_pick);
+    free(nw->res_all);
+    free(nw->call_pick);
+    free(nw->call_all);
+    free(nw->pick_head);
+    free(nw->call_head);
+    free(nw->pick_tail);
+    free(nw->call_tail);
+    free(nw->next);
+    free(nw->res_mod);
+    free(nw->mod_parent);
+    free(nw->mod_call);
+    free(nw->own);
+    free(nw->mods);
+    free(nw->plain);
+    free(nw->in_call);
+    free(nw->run_end);
+}
+
+static int narrowing_init(struct narrowing *nw, const struct config *cfg)
+{
+    size_t nr = cfg->nresources + 1, nc = cfg->ncalls + 1, nm = cfg->nmodules + 1;
+    memset(nw, 0, sizeof(*nw));
+    nw->cfg = cfg;
+    nw->res_pick = calloc(nr, sizeof(size_t));
+    nw->res_all = calloc(nr, sizeof(size_t));
+    nw->call_pick = calloc(nc, sizeof(size_t));
+    nw->call_all = calloc(nc, sizeof(size_t));
+    nw->pick_head = calloc(nr, sizeof(size_t));
+    nw->call_head = calloc(nc, sizeof(size_t));
+    nw->pick_tail = calloc(nr, sizeof(size_t));
+    nw->call_tail = calloc(nc, sizeof(size_t));
+    nw->res_mod = calloc(nr, sizeof(size_t));
+    nw->mod_parent = calloc(nm, sizeof(size_t));
+    nw->mod_call = calloc(nm, sizeof(size_t));
+    nw->own = calloc(nm, sizeof(size_t));
+    nw->mods = calloc(nm, sizeof(*nw->mods));
+    if (!nw->res_pick || !nw->res_all || !nw->call_pick || !nw->call_all || !nw->pick_head ||
+        !nw->call_head || !nw->pick_tail || !nw->call_tail || !nw->res_mod || !nw->mod_parent ||
+        !nw->mod_call || !nw->own || !nw->mods)
+        return AMLSEC_ENOMEM;
+    for (size_t i = 0; i < cfg->nmodules; i++)
+        nw->mods[i] = (struct mod_ptr){.m = cfg->modules[i], .idx = i};
+    qsort(nw->mods, cfg->nmodules, sizeof(*nw->mods), cmp_mod_ptr);
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        nw->mod_parent[i] = mod_index(nw, cfg->modules[i]->parent);
+        nw->mod_call[i] = NONE;
+    }
+    for (size_t c = 0; c < cfg->ncalls; c++)
+        for (size_t j = cfg->calls[c].first; j < cfg->calls[c].first + cfg->calls[c].n; j++)
+            if (j < cfg->nmodules)
+                nw->mod_call[j] = c;
+    for (size_t i = 0; i < cfg->nresources; i++)
+        nw->res_mod[i] = mod_index(nw, cfg->resources[i].module);
+    return 0;
+}
+
+/* Marks every resource and call a depends_on list names (in scope) as
+ * read whole. False when an item names neither: then nothing is narrowed. */
+static bool depends_on_all(struct narrowing *nw, const struct ast_block *b,
+                           const struct cfg_module *scope)
+{
+    const struct ast_attr *a = b ? ast_body_attr(&b->body, "depends_on") : NULL;
+    if (a == NULL)
+        return true;
+    if (a->value->kind != EXPR_LIST)
+        return false;
+    for (const struct ast_expr *x = a->value->u.list.items; x; x = x->next) {
+        const struct ast_step *s = x->kind == EXPR_TRAVERSAL ? x->u.trav.steps : NULL;
+        const char *root = x->kind == EXPR_TRAVERSAL ? x->u.trav.root : NULL;
+        bool existing = root && strcmp(root, "existing") == 0;
+        if (s && existing) {
+            root = s->name;
+            s = s->next;
+        }
+        if (s == NULL || s->kind != STEP_ATTR)
+            return false;
+        if (!existing && strcmp(root, "module") == 0) {
+            const struct cfg_call *c = config_find_call(nw->cfg, scope, s->name);
+            if (c == NULL)
+                return false;
+            nw->call_all[c - nw->cfg->calls] = nw->stamp;
+        } else {
+            const struct cfg_resource *r = config_find_in(nw->cfg, scope, existing, root, s->name);
+            if (r == NULL)
+                return false;
+            nw->res_all[r - nw->cfg->resources] = nw->stamp;
+        }
+    }
+    return true;
+}
+
+/* Notes what the node (nw->stamp) read: which resources and calls, and
+ * each one's reads chained (pick_head, call_head, next). False when its
+ * reads cannot narrow its edges (something it refers to was not
+ * evaluated) or out of memory. */
+static bool note_reads(struct narrowing *nw, const struct cfg_instance *in)
+{
+    const struct config *cfg = nw->cfg;
+    const struct cfg_resource *r = in->resource;
+    if (in->reads.n > nw->next_cap) {
+        size_t *next = realloc(nw->next, in->reads.n * sizeof(*next));
+        if (next == NULL)
+            return false;
+        nw->next = next;
+        nw->next_cap = in->reads.n;
+    }
+    for (size_t k = 0; k < in->reads.n; k++) {
+        const struct cfg_read *rd = &in->reads.v[k];
+        if (rd->resource) {
+            size_t ri = (size_t)(rd->resource - cfg->resources);
+            if (rd->index == CFG_READ_ALL || rd->index >= rd->resource->ninstances) {
+                nw->res_all[ri] = nw->stamp;
+            } else {
+                nw->next[k] = NONE;
+                if (nw->res_pick[ri] == nw->stamp)
+                    nw->next[nw->pick_tail[ri]] = k;
+                else
+                    nw->pick_head[ri] = k;
+                nw->pick_tail[ri] = k;
+                nw->res_pick[ri] = nw->stamp;
+            }
+        } else if (rd->call) {
+            size_t c = (size_t)(rd->call - cfg->calls);
+            if (rd->module == NULL || mod_index(nw, rd->module) == NONE) {
+                nw->call_all[c] = nw->stamp;
+            } else {
+                nw->next[k] = NONE;
+                if (nw->call_pick[c] == nw->stamp)
+                    nw->next[nw->call_tail[c]] = k;
+                else
+                    nw->call_head[c] = k;
+                nw->call_tail[c] = k;
+                nw->call_pick[c] = nw->stamp;
+            }
+        } else {
+            return false;
+        }
+    }
+    if (!depends_on_all(nw, r->block, r->module))
+        return false;
+    for (const struct cfg_module *p = r->module; p; p = p->parent)
+        if (!depends_on_all(nw, p->call, p->parent))
+            return false;
+    return true;
+}
+
+/* Sorts what resource r (index ri0) refers to into nw->plain and
+ * nw->in_call (the instance of a call r is not in that holds it, at the
+ * outermost such call). An implicit child's parent (deps[0]) is left out:
+ * reference_edges gives it its own instance. */
+static int sort_deps(struct narrowing *nw, const struct cfg_resource *r, size_t ri0)
+{
+    const struct config *cfg = nw->cfg;
+    nw->sorted_for = r;
+    nw->nplain = nw->nin_call = 0;
+    if (r->ndeps > nw->deps_cap) {
+        size_t *plain = realloc(nw->plain, r->ndeps * sizeof(*plain));
+        struct dep_in_call *in_call;
+        if (plain == NULL)
+            return AMLSEC_ENOMEM;
+        nw->plain = plain;
+        in_call = realloc(nw->in_call, r->ndeps * sizeof(*in_call));
+        if (in_call == NULL)
+            return AMLSEC_ENOMEM;
+        nw->in_call = in_call;
+        plain = realloc(nw->run_end, r->ndeps * sizeof(*plain));
+        if (plain == NULL)
+            return AMLSEC_ENOMEM;
+        nw->run_end = plain;
+        nw->deps_cap = r->ndeps;
+    }
+    for (size_t m = nw->res_mod[ri0]; m != NONE; m = nw->mod_parent[m])
+        nw->own[m] = ri0 + 1;
+    for (size_t d = r->implicit ? 1 : 0; d < r->ndeps; d++) {
+        size_t ri = (size_t)(r->deps[d] - cfg->resources), outer = NONE;
+        if (ri >= cfg->nresources)
+            continue;
+        for (size_t m = nw->res_mod[ri]; m != NONE && nw->own[m] != ri0 + 1; m = nw->mod_parent[m])
+            outer = m;
+        if (outer == NONE || nw->mod_call[outer] == NONE)
+            nw->plain[nw->nplain++] = ri;
+        else
+            nw->in_call[nw->nin_call++] =
+                (struct dep_in_call){.call = nw->mod_call[outer], .mod = outer, .ri = ri};
+    }
+    qsort(nw->in_call, nw->nin_call, sizeof(*nw->in_call), cmp_dep_in_call);
+    for (size_t k = nw->nin_call; k-- > 0;)
+        nw->run_end[k] = k + 1 < nw->nin_call && nw->in_call[k + 1].call == nw->in_call[k].call
+                             ? nw->run_end[k + 1]
+                             : k + 1;
+    return 0;
+}
+
+/* Node i's edges to resource ri: the instances it read when it read one
+ * by one (narrow), else every instance. */
+static int resource_edges(struct depgraph *g, struct narrowing *nw, size_t i, size_t ri,
+                          const size_t *first, bool narrow)
+{
+    const struct cfg_resource *dr = &nw->cfg->resources[ri];
+    const struct cfg_instance *in = g->nodes[i].inst;
+    int rc;
+    if (narrow && nw->res_pick[ri] == nw->stamp && nw->res_all[ri] != nw->stamp) {
+        for (size_t k = nw->pick_head[ri]; k != NONE; k = nw->next[k]) {
+            g->reference_work++;
+            if ((rc = add_edge(g, i, first[ri] + in->reads.v[k].index, EDGE_REFERENCE)) < 0)
+                return rc;
+        }
+        return 0;
+    }
+    for (size_t j = 0; j < dr->ninstances; j++) {
+        g->reference_work++;
+        if ((rc = add_edge(g, i, first[ri] + j, EDGE_REFERENCE)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Node i's edges for what its resource refers to: to the instances it
+ * read when its reads say which (a key known at plan time: one instance
+ * of a call, or of a resource), else to every instance of each resource
+ * referred to. The work follows the edges made, not the resources the
+ * block refers to (a call's instances looked up by binary search). */
+static int reference_edges(struct depgraph *g, struct narrowing *nw, size_t i, const size_t *first)
+{
+    const struct config *cfg = nw->cfg;
+    const struct cfg_instance *in = g->nodes[i].inst;
+    const struct cfg_resource *r = in->resource;
+    size_t self = (size_t)(in - r->instances), ri0 = (size_t)(r - cfg->resources);
+    bool narrow;
+    int rc = 0;
+    nw->stamp = i + 1;
+    narrow = note_reads(nw, in);
+    if (nw->sorted_for != r && (rc = sort_deps(nw, r, ri0)) < 0)
+        return rc;
+    if (r->implicit && r->ndeps > 0) {
+        /* a declared child: its parent's instance of the same position */
+        size_t pi = (size_t)(r->deps[0] - cfg->resources);
+        if (pi < cfg->nresources && self < cfg->resources[pi].ninstances)
+            rc = add_edge(g, i, first[pi] + self, EDGE_REFERENCE);
+        else if (pi < cfg->nresources)
+            rc = resource_edges(g, nw, i, pi, first, false);
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t d = 0; d < nw->nplain; d++)
+        if ((rc = resource_edges(g, nw, i, nw->plain[d], first, narrow)) < 0)
+            return rc;
+    for (size_t run = 0, end; run < nw->nin_call; run = end) {
+        size_t c = nw->in_call[run].call;
+        end = nw->run_end[run];
+        if (!narrow || nw->call_pick[c] != nw->stamp || nw->call_all[c] == nw->stamp) {
+            for (size_t d = run; d < end; d++)
+                if ((rc = resource_edges(g, nw, i, nw->in_call[d].ri, first, narrow)) < 0)
+                    return rc;
+            continue;
+        }
+        /* the instances of c the node read, each found by binary search */
+        for (size_t k = nw->call_head[c]; k != NONE; k = nw->next[k]) {
+            size_t m = mod_index(nw, in->reads.v[k].module), lo = run, hi = end;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (nw->in_call[mid].mod < m)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            g->reference_work++;
+            for (; lo < end && nw->in_call[lo].mod == m; lo++)
+                if ((rc = resource_edges(g, nw, i, nw->in_call[lo].ri, first, narrow)) < 0)
+                    return rc;
+        }
+    }
+    return 0;
+}
+
 int depgraph_build(struct depgraph **out, const struct config *cfg, struct errbuf *err)
 {
     struct depgraph *g = calloc(1, sizeof(*g));
     size_t total = 0, k = 0, *first = NULL;
+    struct narrowing nw = {0};
     int rc = AMLSEC_ENOMEM;
     *out = NULL;
     if (g == NULL)
@@ -160,25 +513,20 @@ int depgraph_build(struct depgraph **out, const struct config *cfg, struct errbu
         first[i] = n;
         n += cfg->resources[i].ninstances;
     }
-    for (size_t i = 0; i < g->n; i++) {
-        const struct cfg_resource *r = g->nodes[i].inst->resource;
-        for (size_t d = 0; d < r->ndeps; d++) {
-            size_t ri = (size_t)(r->deps[d] - cfg->resources);
-            if (ri >= cfg->nresources)
-                continue;
-            for (size_t j = 0; j < cfg->resources[ri].ninstances; j++)
-                if ((rc = add_edge(g, i, first[ri] + j, EDGE_REFERENCE)) < 0)
-                    goto fail;
-        }
-        if ((rc = scan_ids(g, i, g->nodes[i].inst->attrs, 0)) < 0 || (rc = implied(g, i)) < 0)
+    if ((rc = narrowing_init(&nw, cfg)) < 0)
+        goto fail;
+    for (size_t i = 0; i < g->n; i++)
+        if ((rc = reference_edges(g, &nw, i, first)) < 0 ||
+            (rc = scan_ids(g, i, g->nodes[i].inst->attrs, 0)) < 0 || (rc = implied(g, i)) < 0)
             goto fail;
-    }
+    narrowing_free(&nw);
     free(first);
     free(g->newest_from);
     g->newest_from = NULL;
     *out = g;
     return 0;
 fail:
+    narrowing_free(&nw);
     free(first);
     depgraph_free(g);
     return errbuf_set(err, rc, "out of memory");

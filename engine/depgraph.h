@@ -1,6 +1,7 @@
 /* The dependency graph of a configuration: one node per instance, an edge
  * from an instance to everything it must come after. Edges come from
- * references (cfg_resource.deps, per instance), from ARM id strings that
+ * references (cfg_resource.deps, narrowed per instance to the instances
+ * its evaluation read: cfg_instance.reads), from ARM id strings that
  * name another instance, and from the catalogue (a CMK workspace after its
  * key's vault, ...). Creates follow graph order; destroys reverse it. */
 #ifndef AMLSEC_ENGINE_DEPGRAPH_H
@@ -42,7 +43,8 @@ struct depgraph {
      * repeated edge is told in constant time (a scan of the node's edges
      * per edge made n^3 work for n instances each reading all n others). */
     size_t *newest_from;
-    size_t edge_checks; /* edges looked at to tell repeats (tests count it) */
+    size_t edge_checks;    /* edges looked at to tell repeats (tests count it) */
+    size_t reference_work; /* instances and call instances visited for reference edges (tests) */
 };
 
 /* Builds the graph of cfg (not sorted). Caller frees with depgraph_free. */

@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "engine/live_rules.h"
+#include "providers/arm/arm_provider.h"
+#include "providers/arm/graph.h"
 #include "providers/arm/schema.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -653,8 +655,9 @@ static void take_endpoints(struct drift_report *r, struct drift_ignore *ig, stru
     json_array_foreach(rows, i, row)
     {
         const char *id = str_at(row, "id");
-        if (id == NULL || managed(dc, id))
-            continue;
+        size_t one;
+        if (id == NULL || managed(dc, id) || strmap_get(&dc->endpoints, id, &one))
+            continue; /* mv-expand gives a row per connection: the endpoint once */
         for (size_t l = 0; l < 2; l++) {
             size_t k;
             const json_t *conn;
@@ -681,6 +684,14 @@ static bool principal_of_workspace(const struct discovery *dc, const char *oid)
     return oid && strmap_get(&dc->principals, oid, &one);
 }
 
+/* Is id a resource of type (a top-level one: ".../TYPE/NAME")? */
+static bool of_type(const char *id, const char *type)
+{
+    const char *at = strcasestr(id, type);
+    size_t len = strlen(type);
+    return at && at[len] == '/' && strchr(at + len + 1, '/') == NULL;
+}
+
 /* Access policies of the scopes' vaults for anyone but a workspace's
  * identity (the language has no access policies, so none is managed). One
  * bulk read. Firewall rules and workspace identities added outside amlsec
@@ -702,9 +713,7 @@ static int take_bodies(struct drift_report *r, struct drift_ignore *ig, struct p
     }
     for (size_t i = 0; i < dc->n; i++)
         for (size_t t = 0; t < 1; t++) {
-            const char *at = strcasestr(dc->scopes[i].id, types[t]);
-            size_t len = strlen(types[t]);
-            if (at && at[len] == '/' && strchr(at + len + 1, '/') == NULL) {
+            if (of_type(dc->scopes[i].id, types[t])) {
                 refs[n].id = dc->scopes[i].id;
                 refs[n].type = types[t];
                 of[n++] = &dc->scopes[i];
@@ -836,9 +845,7 @@ static void take_listed(struct drift_report *r, struct drift_ignore *ig, struct 
             continue; /* a resource group has no diagnostic settings */
         LIST(sc, "/providers/Microsoft.Insights/diagnosticSettings", DIAG_API, L_DIAG, NULL);
         for (size_t t = 0; t < sizeof(pec_parents) / sizeof(pec_parents[0]); t++) {
-            const char *at = strcasestr(sc->id, pec_parents[t].type);
-            size_t len = strlen(pec_parents[t].type);
-            if (at && at[len] == '/' && strchr(at + len + 1, '/') == NULL)
+            if (of_type(sc->id, pec_parents[t].type))
                 LIST(sc, "/privateEndpointConnections", pec_parents[t].api, L_PEC,
                      pec_parents[t].type);
         }
@@ -1039,36 +1046,110 @@ static bool quoted_scopes(struct buf *q, const struct discovery *dc)
     return true;
 }
 
-static int discover(struct drift_report *r, const struct config *cfg, struct state *st,
-                    struct provider *p, struct drift_ignore *ig, struct errbuf *err)
+/* Appends "'a', 'b'" (the scopes a private endpoint can connect to: the
+ * workspaces, vaults, storage accounts and registries, KQL-quoted) to q. */
+static void quoted_link_targets(struct buf *q, const struct discovery *dc)
 {
+    size_t n = 0;
+    for (size_t i = 0; i < dc->n; i++)
+        for (size_t t = 0; t < sizeof(pec_parents) / sizeof(pec_parents[0]); t++) {
+            if (of_type(dc->scopes[i].id, pec_parents[t].type))
+                buf_addf(q, "%s'%s'", n++ ? ", " : "", dc->scopes[i].id);
+        }
+    if (n == 0)
+        buf_adds(q, "''");
+}
+
+/* Rows of discovery that are managed resources as a read gives them (role
+ * assignments, private endpoints) are given to the read-only view as their
+ * refresh: the plan's refresh does not read them again. */
+static int keep_managed(struct provider *p, const struct discovery *dc, json_t *rows,
+                        const char *type)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *id = str_at(row, "id");
+        if (id && managed(dc, id) &&
+            provider_readonly_keep(p, id, arm_graph_row_body(row, type)) < 0)
+            return AMLSEC_ENOMEM;
+    }
+    return 0;
+}
+
+/* Discovery's Resource Graph queries (the rows of each in discover_run). */
+enum { Q_AUTHZ, Q_POLICY, Q_ENDPOINTS, Q_MANUAL_ENDPOINTS, Q_IDENTITIES, NQUERIES };
+
+/* Discovery in two halves around the plan's refresh: the first reads the
+ * managed workspaces (the view keeps them for the refresh), finds their
+ * scopes, runs the Resource Graph queries, whose rows of managed role
+ * assignments and private endpoints then serve as the refresh of those,
+ * and takes their findings (held until the plan's are in, so that the
+ * report's order stays); the second, after the plan, lists and reads what
+ * Resource Graph does not hold. */
+struct discover_run {
     struct discovery dc;
+    json_t *cmk, *rows[NQUERIES];
+    json_t *unmanaged, *suppressed; /* the first half's findings */
+    json_t *assignments;            /* {lowercased principal: [role assignments]} of the workspaces'
+                                       identities, for the plan's live rules; NULL when not read */
+    double t0, t1, t2;
+    size_t work;
+    bool searched; /* scopes were found and searched */
+};
+
+static void discover_release(struct discover_run *d)
+{
+    for (int k = 0; k < NQUERIES; k++)
+        json_decref(d->rows[k]);
+    json_decref(d->assignments);
+    json_decref(d->unmanaged);
+    json_decref(d->suppressed);
+    for (size_t i = 0; i < d->dc.n; i++)
+        free(d->dc.scopes[i].id);
+    free(d->dc.scopes);
+    strmap_release(&d->dc.scope_index);
+    strmap_release(&d->dc.vaults);
+    strmap_release(&d->dc.managed);
+    strmap_release(&d->dc.service_grants);
+    strmap_release(&d->dc.principals);
+    strmap_release(&d->dc.endpoints);
+    json_decref(d->dc.subscriptions);
+    json_decref(d->cmk);
+    memset(d, 0, sizeof(*d));
+}
+
+static int discover_prepare(struct discover_run *d, struct drift_report *r,
+                            const struct config *cfg, struct state *st, struct provider *p,
+                            struct drift_ignore *ig, struct errbuf *err)
+{
+    struct discovery *dc = &d->dc;
     struct provider_ref *refs = NULL;
     struct provider_result *res = NULL;
     const struct cfg_instance **ws = NULL;
     size_t nws = 0, cap = 0;
-    json_t *cmk = json_array(), *rows[3] = {NULL, NULL, NULL};
-    double t0, t1, t2, t3;
-    size_t work = 0;
+    json_t *principals = json_object(); /* the workspaces' identities, lowercased */
     int rc = 0;
 
-    memset(&dc, 0, sizeof(dc));
-    dc.work = &work;
-    strmap_init(&dc.scope_index, true);
-    strmap_init(&dc.vaults, true);
-    strmap_init(&dc.managed, true);
-    strmap_init(&dc.service_grants, true);
-    strmap_init(&dc.principals, true);
-    strmap_init(&dc.endpoints, true);
-    dc.subscriptions = json_array();
+    memset(d, 0, sizeof(*d));
+    d->cmk = json_array();
+    dc->work = &d->work;
+    strmap_init(&dc->scope_index, true);
+    strmap_init(&dc->vaults, true);
+    strmap_init(&dc->managed, true);
+    strmap_init(&dc->service_grants, true);
+    strmap_init(&dc->principals, true);
+    strmap_init(&dc->endpoints, true);
+    dc->subscriptions = json_array();
     for (size_t i = 0; i < st->nresources; i++)
-        strmap_put(&dc.managed, st->resources[i].arm_id, 1);
+        strmap_put(&dc->managed, st->resources[i].arm_id, 1);
     for (size_t i = 0; i < cfg->nresources; i++) {
         const struct cfg_resource *res_ = &cfg->resources[i];
         for (size_t k = 0; k < res_->ninstances; k++) {
             const char *id = json_string_value(json_object_get(res_->instances[k].value, "id"));
             if (id)
-                strmap_put(&dc.managed, id, 1);
+                strmap_put(&dc->managed, id, 1);
             if (id && !res_->existing && strcmp(res_->kind, "workspace") == 0) {
                 if (nws == cap) {
                     const struct cfg_instance **grown;
@@ -1095,11 +1176,16 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
     for (size_t i = 0; i < nws; i++) {
         refs[i].id = json_string_value(json_object_get(ws[i]->value, "id"));
         refs[i].type = "Microsoft.MachineLearningServices/workspaces";
+        /* the refresh reads them again: the view keeps this read for it */
+        if (provider_readonly_expect(p, refs[i].id) < 0) {
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            goto out;
+        }
     }
-    t0 = mono_ms();
+    d->t0 = mono_ms();
     if ((rc = provider_read_many(p, refs, nws, 0, res, err)) < 0)
         goto out;
-    t1 = mono_ms();
+    d->t1 = mono_ms();
     for (size_t i = 0; i < nws; i++) {
         const json_t *live = res[i].rc == 0 ? res[i].body : NULL;
         const char *id = refs[i].id, *prov = strcasestr(id, "/providers/");
@@ -1111,57 +1197,109 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
         if (live == NULL || prov == NULL)
             continue; /* deleted: drift says so */
         snprintf(rg, sizeof(rg), "%.*s", (int)(prov - id), id);
-        add_subscription(&dc, id);
-        add_scope(&dc, id, "workspace", ws[i]->address, principal, contributor, NULL);
-        add_scope(&dc, rg, "resource group", ws[i]->address, principal, contributor, NULL);
-        add_scope(&dc, str_at(live, "properties.keyVault"), "Key Vault", ws[i]->address, principal,
+        add_subscription(dc, id);
+        if (principal && strlen(principal) < 128 && !strpbrk(principal, "'\\\n\r")) {
+            char lower[128];
+            size_t c = 0;
+            for (; principal[c]; c++)
+                lower[c] = (char)tolower((unsigned char)principal[c]);
+            lower[c] = '\0';
+            if (json_object_get(principals, lower) == NULL)
+                json_object_set_new(principals, lower, json_array());
+        }
+        add_scope(dc, id, "workspace", ws[i]->address, principal, contributor, NULL);
+        add_scope(dc, rg, "resource group", ws[i]->address, principal, contributor, NULL);
+        add_scope(dc, str_at(live, "properties.keyVault"), "Key Vault", ws[i]->address, principal,
                   kv_admin, NULL);
-        add_scope(&dc, str_at(live, "properties.storageAccount"), "storage account", ws[i]->address,
+        add_scope(dc, str_at(live, "properties.storageAccount"), "storage account", ws[i]->address,
                   principal, blob, contributor);
-        add_scope(&dc, str_at(live, "properties.containerRegistry"), "container registry",
+        add_scope(dc, str_at(live, "properties.containerRegistry"), "container registry",
                   ws[i]->address, principal, contributor, NULL);
         /* keys: in the CMK vault, and in the workspace's own vault (where a
          * key is a CMK in waiting) */
-        add_scope(&dc, str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"),
+        add_scope(dc, str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"),
                   "CMK Key Vault", ws[i]->address, principal, kv_admin, NULL);
-        add_vault(&dc, cmk, str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"));
-        add_vault(&dc, cmk, str_at(live, "properties.keyVault"));
+        add_vault(dc, d->cmk,
+                  str_at(live, "properties.encryption.keyVaultProperties.keyVaultArmId"));
+        add_vault(dc, d->cmk, str_at(live, "properties.keyVault"));
     }
-    r->scopes = dc.n;
-    if (dc.n == 0)
+    r->scopes = dc->n;
+    if (dc->n == 0)
         goto out;
+    d->searched = true;
+    /* the vaults' access policies are read after the refresh (take_bodies):
+     * the view keeps the refresh's reads of them */
+    for (size_t i = 0; i < dc->n; i++)
+        if (of_type(dc->scopes[i].id, "Microsoft.KeyVault/vaults") &&
+            provider_readonly_expect(p, dc->scopes[i].id) < 0) {
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            goto out;
+        }
     {
-        struct buf q[3];
-        const char *queries[3];
-        const char **subs = calloc(json_array_size(dc.subscriptions) + 1, sizeof(*subs));
+        struct buf q[NQUERIES], who;
+        const char *queries[NQUERIES];
+        size_t nq = json_object_size(principals) ? NQUERIES : Q_IDENTITIES;
+        const char *key;
+        json_t *v;
+        const char **subs = calloc(json_array_size(dc->subscriptions) + 1, sizeof(*subs));
         bool ok = subs != NULL;
         size_t i;
         const json_t *s;
-        json_array_foreach(dc.subscriptions, i, s) subs[i] = json_string_value(s);
-        for (int k = 0; k < 3; k++)
+        json_array_foreach(dc->subscriptions, i, s) subs[i] = json_string_value(s);
+        for (int k = 0; k < NQUERIES; k++)
             buf_init(&q[k], 0);
-        buf_adds(&q[0], "authorizationresources | where (type =~ "
-                        "'microsoft.authorization/roleassignments' and properties.scope in~ (");
-        ok = ok && quoted_scopes(&q[0], &dc);
-        buf_adds(&q[0], ")) | project id, type, properties");
+        buf_init(&who, 0);
+        i = 0;
+        json_object_foreach(principals, key, v) buf_addf(&who, "%s'%s'", i++ ? ", " : "", key);
+        /* role assignments, projected as a read projects them (those amlsec
+         * manages are the refresh's reads of them): at the scopes, of anyone
+         * but the workspaces' identities; and every one of those identities
+         * (what the plan's WS-MI-PERMS reads, and those at the scopes) */
+        buf_adds(&q[Q_AUTHZ],
+                 "authorizationresources | where (type =~ "
+                 "'microsoft.authorization/roleassignments' and properties.scope in~ (");
+        ok = ok && quoted_scopes(&q[Q_AUTHZ], dc);
+        buf_adds(&q[Q_AUTHZ], "))");
+        if (nq == NQUERIES) {
+            buf_addf(&q[Q_AUTHZ], " and properties.principalId !in~ (%s)", who.ptr);
+            buf_addf(&q[Q_IDENTITIES],
+                     "authorizationresources | where type =~ "
+                     "'microsoft.authorization/roleassignments' and properties.principalId in~ "
+                     "(%s) | project " GRAPH_AUTHZ_PROJECTION,
+                     who.ptr);
+        }
+        buf_adds(&q[Q_AUTHZ], " | project " GRAPH_AUTHZ_PROJECTION);
+        buf_release(&who);
         /* role and policy assignments carry their scope; exemptions are
          * taken by the scope their id starts with (locks are in no Resource
          * Graph table: subscription_locks lists them) */
-        buf_adds(&q[1], "policyresources | where (type =~ "
-                        "'microsoft.authorization/policyassignments' and properties.scope in~ (");
-        ok = ok && quoted_scopes(&q[1], &dc);
-        buf_adds(&q[1], ")) or type =~ 'microsoft.authorization/policyexemptions' | project id, "
-                        "type, properties");
-        buf_adds(&q[2], "resources | where type =~ 'microsoft.network/privateendpoints' | "
-                        "project id, type, properties");
-        for (int k = 0; k < 3; k++)
+        buf_adds(&q[Q_POLICY], "policyresources | where (type =~ "
+                               "'microsoft.authorization/policyassignments' and properties.scope "
+                               "in~ (");
+        ok = ok && quoted_scopes(&q[Q_POLICY], dc);
+        buf_adds(&q[Q_POLICY], ")) or type =~ 'microsoft.authorization/policyexemptions' | "
+                               "project id, type, properties");
+        /* the private endpoints with a connection to a scope (automatic, or
+         * manual: a query each, so that neither holds the list twice),
+         * projected as a read projects them: those amlsec manages are the
+         * refresh's reads of them; no other endpoint is read */
+        for (int k = Q_ENDPOINTS; k <= Q_MANUAL_ENDPOINTS; k++) {
+            buf_addf(&q[k],
+                     "resources | where type =~ 'microsoft.network/privateendpoints' | mv-expand "
+                     "c = properties.%s | where c.properties.privateLinkServiceId in~ (",
+                     k == Q_ENDPOINTS ? "privateLinkServiceConnections"
+                                      : "manualPrivateLinkServiceConnections");
+            quoted_link_targets(&q[k], dc);
+            buf_adds(&q[k], ") | project " GRAPH_PROJECTION);
+        }
+        for (size_t k = 0; k < nq; k++)
             queries[k] = q[k].ptr;
         if (!ok)
             rc = errbuf_set(err, AMLSEC_EUSAGE, "a scope cannot be quoted in a KQL query");
         else
-            rc = provider_graph_query(p, queries, 3, subs, json_array_size(dc.subscriptions), rows,
-                                      err);
-        for (int k = 0; k < 3; k++)
+            rc = provider_graph_query(p, queries, nq, subs, json_array_size(dc->subscriptions),
+                                      d->rows, err);
+        for (int k = 0; k < NQUERIES; k++)
             buf_release(&q[k]);
         free(subs);
         if (rc < 0 && rc != AMLSEC_ENOMEM && ok) {
@@ -1173,42 +1311,77 @@ static int discover(struct drift_report *r, const struct config *cfg, struct sta
                                                "locks and policy assignments were listed at each "
                                                "scope instead; policy exemptions were not searched",
                                                err->msg));
-            rc = scope_lists(r, p, &dc, rows, err);
-        } else if (rc == 0)
-            subscription_locks(r, p, &dc, rows[0]);
-        if (rc < 0)
-            goto out;
+            rc = scope_lists(r, p, dc, d->rows, err);
+        } else if (rc == 0) {
+            json_t *row;
+            /* the identities' assignments: theirs for the live rules, and
+             * with the others for discovery (those at the scopes count) */
+            json_array_foreach(d->rows[Q_IDENTITIES], i, row)
+            {
+                const char *pr = str_at(row, "properties.principalId");
+                char lower[128];
+                size_t c = 0;
+                json_t *list;
+                for (; pr && pr[c] && c + 1 < sizeof(lower); c++)
+                    lower[c] = (char)tolower((unsigned char)pr[c]);
+                lower[c] = '\0';
+                if (pr && (list = json_object_get(principals, lower)) != NULL)
+                    json_array_append(list, row);
+            }
+            if (nq == NQUERIES) {
+                d->assignments = json_incref(principals);
+                json_array_extend(d->rows[Q_AUTHZ], d->rows[Q_IDENTITIES]);
+            }
+            json_array_extend(d->rows[Q_ENDPOINTS], d->rows[Q_MANUAL_ENDPOINTS]);
+            subscription_locks(r, p, dc, d->rows[Q_AUTHZ]);
+            if ((rc = keep_managed(p, dc, d->rows[Q_AUTHZ],
+                                   "Microsoft.Authorization/roleAssignments")) == 0)
+                rc =
+                    keep_managed(p, dc, d->rows[Q_ENDPOINTS], "Microsoft.Network/privateEndpoints");
+            if (rc < 0)
+                errbuf_set(err, rc, "out of memory");
+        }
     }
-    t2 = mono_ms();
-    take_authorization(r, ig, &dc, rows[0]);
-    take_policy(r, ig, &dc, rows[1]);
-    take_endpoints(r, ig, &dc, rows[2]);
-    take_listed(r, ig, p, &dc, cmk);
-    t3 = mono_ms();
-    rc = take_bodies(r, ig, p, &dc, err);
-    log_msg(LOG_DEBUG,
-            "drift: workspaces read %.0f ms, Resource Graph %.0f ms, lists %.0f ms, vaults %.0f ms",
-            t1 - t0, t2 - t1, t3 - t2, mono_ms() - t3);
-    log_msg(LOG_DEBUG, "drift: %zu scopes; their look-ups visited %zu entries", dc.n, work);
+    if (rc == 0) {
+        struct drift_report early;
+        memset(&early, 0, sizeof(early));
+        early.unmanaged = d->unmanaged = json_array();
+        early.suppressed = d->suppressed = json_array();
+        take_authorization(&early, ig, dc, d->rows[Q_AUTHZ]);
+        take_policy(&early, ig, dc, d->rows[Q_POLICY]);
+        take_endpoints(&early, ig, dc, d->rows[Q_ENDPOINTS]);
+        for (int k = 0; k < NQUERIES; k++) { /* what the refresh needs the view has */
+            json_decref(d->rows[k]);
+            d->rows[k] = NULL;
+        }
+    }
+    d->t2 = mono_ms();
 out:
-    for (int k = 0; k < 3; k++)
-        json_decref(rows[k]);
-    for (size_t i = 0; i < dc.n; i++)
-        free(dc.scopes[i].id);
-    free(dc.scopes);
-    strmap_release(&dc.scope_index);
-    strmap_release(&dc.vaults);
-    strmap_release(&dc.managed);
-    strmap_release(&dc.service_grants);
-    strmap_release(&dc.principals);
-    strmap_release(&dc.endpoints);
-    json_decref(dc.subscriptions);
     if (res)
         provider_results_release(res, nws);
     free(res);
     free(refs);
     free(ws);
-    json_decref(cmk);
+    json_decref(principals);
+    return rc;
+}
+
+static int discover_finish(struct discover_run *d, struct drift_report *r, struct provider *p,
+                           struct drift_ignore *ig, struct errbuf *err)
+{
+    double t3;
+    int rc;
+    if (!d->searched)
+        return 0;
+    json_array_extend(r->unmanaged, d->unmanaged);
+    json_array_extend(r->suppressed, d->suppressed);
+    take_listed(r, ig, p, &d->dc, d->cmk);
+    t3 = mono_ms();
+    rc = take_bodies(r, ig, p, &d->dc, err);
+    log_msg(LOG_DEBUG,
+            "drift: workspaces read %.0f ms, Resource Graph %.0f ms, lists %.0f ms, vaults %.0f ms",
+            d->t1 - d->t0, d->t2 - d->t1, t3 - d->t2, mono_ms() - t3);
+    log_msg(LOG_DEBUG, "drift: %zu scopes; their look-ups visited %zu entries", d->dc.n, d->work);
     return rc;
 }
 
@@ -1243,6 +1416,7 @@ int drift_run(struct drift_report *out, const struct config *cfg, struct state *
 {
     struct plan_opts po;
     struct diag_list pd;
+    struct discover_run disc;
     double t0, t1;
     int rc;
 
@@ -1257,8 +1431,13 @@ int drift_run(struct drift_report *out, const struct config *cfg, struct state *
     out->notes = json_array();
     memset(&po, 0, sizeof(po));
     po.refresh = true;
-    diag_list_init(&pd);
     t0 = mono_ms();
+    if ((rc = discover_prepare(&disc, out, cfg, st, p, ig, err)) < 0) {
+        discover_release(&disc);
+        return rc;
+    }
+    po.assignments = disc.assignments; /* WS-MI-PERMS needs no query of its own */
+    diag_list_init(&pd);
     rc = plan_build(&out->plan, cfg, st, p, &po, &pd, err);
     t1 = mono_ms();
     if (rc == AMLSEC_EPARSE && out->plan) {
@@ -1275,18 +1454,25 @@ int drift_run(struct drift_report *out, const struct config *cfg, struct state *
     }
     grant_findings(out, ig, &pd, diags);
     diag_list_release(&pd);
-    if (rc < 0)
+    if (rc < 0) {
+        discover_release(&disc);
         return rc;
+    }
     drift_findings(out, cfg, ig);
     pending_findings(out);
-    rc = discover(out, cfg, st, p, ig, err);
+    rc = discover_finish(&disc, out, p, ig, err);
+    discover_release(&disc);
+    log_msg(LOG_DEBUG, "drift: %zu reads answered by what the run had read already",
+            provider_readonly_hits(p));
     situate(out->changed, cfg);
     situate(out->deleted, cfg);
     situate(out->unmanaged, cfg);
     situate(out->missing_grants, cfg);
     situate(out->pending, cfg);
     situate(out->suppressed, cfg);
-    log_msg(LOG_DEBUG, "drift: refresh and comparison %.0f ms, unmanaged discovery %.0f ms",
+    log_msg(LOG_DEBUG,
+            "drift: discovery's queries, refresh and comparison %.0f ms, unmanaged discovery "
+            "%.0f ms",
             t1 - t0, mono_ms() - t1);
     if (rc == 0 && json_array_size(out->errors) > 0)
         rc = errbuf_set(err, AMLSEC_ERROR, "%s", json_string_value(json_array_get(out->errors, 0)));

@@ -51,6 +51,24 @@ json_t *known_fill(json_t *v, known_lookup_fn lookup, void *payload, size_t *lef
     size_t dummy = 0;
     if (left == NULL)
         left = &dummy;
+    if (value_unknown_call_parts(v, &fn, &args) && eval_for_deferred(fn)) {
+        /* a for expression over a collection known only after apply: once
+         * the collection is, its elements take the placeholders' place */
+        size_t before = *left;
+        json_t *coll = known_fill(json_deep_copy(json_array_get(args, 0)), lookup, payload, left);
+        json_t *filled = coll && *left == before ? json_deep_copy(args) : NULL, *expanded = NULL;
+        if (filled && json_array_set(filled, 0, coll) == 0)
+            expanded = eval_for_expand(fn, filled);
+        json_decref(filled);
+        json_decref(coll);
+        if (expanded) {
+            json_decref(v);
+            return known_fill(expanded, lookup, payload, left);
+        }
+        if (*left == before)
+            (*left)++; /* not a list or a map: it stays unknown */
+        return v;
+    }
     if (value_unknown_call_parts(v, &fn, &args)) {
         /* a call made once its arguments are known: fill them, then call */
         size_t before = *left;

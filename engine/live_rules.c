@@ -483,7 +483,8 @@ bool live_rules_missing_grant(const struct diag *d)
 size_t live_rules_run(const struct live_rules_in *in, struct diag_list *diags)
 {
     size_t errors = rule_vnet_join(in, diags);
-    json_t *bulk = assignments_in_bulk(in);
+    json_t *bulk =
+        in->assignments ? json_incref((json_t *)in->assignments) : assignments_in_bulk(in);
     for (size_t i = 0; i < in->cfg->nresources; i++) {
         const struct cfg_resource *r = &in->cfg->resources[i];
         if (!r->existing && strcmp(r->kind, "aks_compute") == 0)

@@ -54,6 +54,10 @@ struct live_rules_in {
     /* Attaches a finding to the change of address (a deleted resource has no
      * block to point into). */
     void (*attach)(const char *address, const struct diag *d, void *payload);
+    /* The role assignments of the workspaces' identities read already
+     * ({lowercased principal id: [rows]}, drift's discovery), or NULL: the
+     * rules read them in bulk themselves. A principal not in it is listed. */
+    const json_t *assignments;
 };
 
 /* Runs the checks; findings are diagnostics with the rule ID as code.

@@ -16,6 +16,7 @@
 #include "util/error.h"
 #include "util/strmap.h"
 #include "util/suggest.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define PLAN_MAX_DIFFS 64
@@ -501,7 +502,7 @@ static json_t *recorded_attrs(struct state_resource *se, struct errbuf *err)
 {
     json_t *v = NULL;
     if (se->attributes == NULL && se->attributes_raw) {
-        v = json_loadb(se->attributes_raw, se->attributes_raw_len, JSON_REJECT_DUPLICATES, NULL);
+        v = jsonw_loadb(se->attributes_raw, se->attributes_raw_len, JSON_REJECT_DUPLICATES, NULL);
         if (json_is_object(v))
             return v;
         json_decref(v); /* the state says what is wrong with it */
@@ -1227,7 +1228,7 @@ static int plan_deletes(struct builder *b)
         it->c.sensitive = json_incref(se->sensitive ? se->sensitive : json_array());
         it->c.dependencies = json_incref(se->dependencies ? se->dependencies : json_array());
         if (k && state_resource_attributes(&attrs, se, b->err) == 0 && attrs)
-            it->c.before = without_computed_secrets(k, render_decode(k, attrs));
+            it->c.before = without_computed_secrets(k, plan_state_attrs(k, attrs));
         if (r) {
             it->inst = config_find_instance(b->cfg, se->address);
             if (r->lifecycle.prevent_destroy) {
@@ -1940,7 +1941,8 @@ static void attach_to(const char *address, const struct diag *d, void *payload)
 static void live_checks(struct builder *b, struct provider *p)
 {
     json_t *deleted = json_array();
-    struct live_rules_in in = {b->cfg, p, live_body, writes_instance, b, deleted, attach_to};
+    struct live_rules_in in = {b->cfg, p,       live_body, writes_instance,
+                               b,      deleted, attach_to, b->o->assignments};
     for (size_t i = 0; i < b->n; i++) {
         const struct plan_change *c = &b->items[i].c;
         const char *pr = str_of(c->before, "principal");
@@ -2184,6 +2186,8 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
     rc = order(&b);
     if (rc == 0)
         rc = plan_outputs_build(b.plan, cfg, st, err);
+    if (rc == 0)
+        rc = plan_checks_build(b.plan, cfg, known_now, &b, diags, err);
 out:
     for (size_t i = 0; i < b.n; i++)
         change_release(&b.items[i].c);
@@ -2218,6 +2222,7 @@ void plan_free(struct plan *plan)
     json_decref(plan->outputs);
     json_decref(plan->outputs_before);
     json_decref(plan->adjustments);
+    json_decref(plan->checks);
     json_decref(plan->configuration);
     free(plan->cloud);
     free(plan->subscription);

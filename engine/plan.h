@@ -22,11 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/known.h"
 #include "parser/config.h"
 #include "parser/diag.h"
 #include "providers/provider.h"
 #include "state/journal.h"
 #include "state/state.h"
+#include "util/buf.h"
 #include "util/errbuf.h"
 #include "util/strmap.h"
 
@@ -126,6 +128,12 @@ struct plan {
      * replayed by apply PLANFILE. nimports counts the imports. */
     json_t *adjustments;
     size_t nimports;
+    /* Variables' validations whose conditions are known only after apply,
+     * checked by apply once what they read exists (owned; NULL or an
+     * array): {"variable", "module", "condition", "error_message" or
+     * "withheld", "at", "condition_at", "origin", "sensitive", "reads"}
+     * (engine/plan_checks.c; docs/plan-json.md). */
+    json_t *checks;
 };
 
 struct plan_opts {
@@ -141,6 +149,9 @@ struct plan_opts {
      * again (its PUT adopts what exists) rather than refused as needing
      * `amlsec import`. */
     const struct journal *journal;
+    /* The role assignments of the workspaces' identities, read already
+     * (engine/live_rules.h: live_rules_in.assignments), or NULL. */
+    const json_t *assignments;
 };
 
 /* Builds the plan. p may be NULL only when o->refresh is false. Problems
@@ -264,6 +275,20 @@ void plan_configuration_modules(json_t *out, const struct config *cfg);
  * (0: the root). */
 char *plan_module_call_path(const char *path);
 size_t plan_module_parent_len(const char *path);
+
+/* Sets plan->checks from cfg's validations known only after apply
+ * (cfg->checks), their unknowns filled in through lookup as far as the
+ * plan knows them: one whose condition is then known is checked now (a
+ * false one is an error in diags, as at load). */
+int plan_checks_build(struct plan *plan, const struct config *cfg, known_lookup_fn lookup,
+                      void *payload, struct diag_list *diags, struct errbuf *err);
+/* The error of a check of plan->checks found false at apply (condition and
+ * message filled in): "FILE:LINE:COL: invalid value for variable 'x': MESSAGE
+ * (checked by the validation at FILE:LINE:COL)". Appends to out. */
+void plan_check_error_text(struct buf *out, const json_t *check, const json_t *condition,
+                           const json_t *message);
+/* NULL, or what is wrong with a check read from a plan file. */
+const char *plan_check_malformed(const json_t *check);
 
 /* True when any change carries a sensitive value. */
 bool plan_has_sensitive(const struct plan *plan);

@@ -29,6 +29,12 @@ static json_t *constant_of(const struct ast_expr *e)
         return json_integer((json_int_t)e->u.i);
     case EXPR_NUMBER:
         return value_number(e->u.d);
+    case EXPR_BIGINT: { /* NULL past 512 bits: evaluation said so */
+        BIGNUM *n = NULL;
+        json_t *v = BN_dec2bn(&n, e->u.str.s) ? value_from_bn(n) : NULL;
+        BN_free(n);
+        return v;
+    }
     case EXPR_STRING:
         return json_stringn(e->u.str.s, e->u.str.len);
     case EXPR_PAREN:

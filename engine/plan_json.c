@@ -243,6 +243,11 @@ static bool holds_sensitive(const json_t *v, const json_t *paths, const char *pr
 
 bool plan_has_sensitive(const struct plan *plan)
 {
+    size_t ck;
+    json_t *check;
+    /* a validation checked at apply that reads a sensitive value */
+    json_array_foreach(plan->checks, ck,
+                       check) if (json_is_true(json_object_get(check, "sensitive"))) return true;
     for (size_t i = 0; i < plan->n; i++) {
         const struct plan_change *c = &plan->changes[i];
         if (json_array_size(c->sensitive) > 0 && (holds_sensitive(c->after, c->sensitive, "") ||
@@ -438,6 +443,18 @@ static json_t *root_to_json(const struct plan *plan, bool redact)
         json_array_foreach(adj, i, a) if (redact) json_object_del(a, "entry");
         json_object_set_new(root, "state_adjustments", adj);
     }
+    if (json_array_size(plan->checks)) {
+        /* validations checked at apply; shown without the condition and
+         * message, which may hold what the variable holds */
+        json_t *checks = json_deep_copy(plan->checks), *c;
+        size_t i;
+        json_array_foreach(checks, i, c) if (redact)
+        {
+            json_object_del(c, "condition");
+            json_object_del(c, "error_message");
+        }
+        json_object_set_new(root, "deferred_validations", checks);
+    }
     if (plan->configuration) /* locations and expressions: no values, nothing secret */
         json_object_set(root, "configuration", plan->configuration);
     return root;
@@ -593,6 +610,20 @@ static int header_from_json(struct plan *p, const json_t *root, struct errbuf *e
         json_array_foreach(p->adjustments, ai, a) p->nimports +=
             json_is_string(json_object_get(a, "action")) &&
             strcmp(json_string_value(json_object_get(a, "action")), "import") == 0;
+    }
+    p->checks = take_json(root, "deferred_validations");
+    if (p->checks) {
+        size_t ci;
+        json_t *c;
+        const char *why = json_is_array(p->checks) ? NULL : "is not an array";
+        json_array_foreach(p->checks, ci,
+                           c) if (why == NULL &&
+                                  (why = plan_check_malformed(
+                                       c))) return errbuf_set(err, AMLSEC_EPARSE,
+                                                              "plan: deferred_validations[%zu] %s",
+                                                              ci, why);
+        if (why)
+            return errbuf_set(err, AMLSEC_EPARSE, "plan: deferred_validations %s", why);
     }
     p->outputs_before = take_json(root, "prior_outputs");
     if ((p->outputs && !json_is_object(p->outputs)) ||

@@ -16,6 +16,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/strmap.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 /* ---- alias table ---------------------------------------------------------- */
@@ -370,7 +371,7 @@ int policy_prepare(struct policy **out, const json_t *definition, const json_t *
             bool ok = false;
             json_array_foreach(allowed, i, v) ok = ok || values_equal(v, given);
             if (!ok) {
-                char *s = json_dumps(given, JSON_ENCODE_ANY | JSON_COMPACT);
+                char *s = jsonw_dumps(given, JSON_ENCODE_ANY | JSON_COMPACT);
                 errbuf_set(err, AMLSEC_EPARSE,
                            "policy '%s': parameter '%s' = %s is not one of its allowedValues",
                            p->display_name, name, s ? s : "?");
@@ -731,6 +732,8 @@ static json_t *xp_expr(struct xp *x, bool ev);
 
 static const char *type_name(const json_t *v)
 {
+    if (jsonw_big_digits(v))
+        return "number";
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return "object";
@@ -1228,7 +1231,7 @@ static json_t *call(struct ectx *c, const char *name, json_t **a, size_t n)
             return json_incref(a[0]);
         if (json_is_boolean(a[0]))
             return json_string(json_is_true(a[0]) ? "True" : "False");
-        s = json_dumps(a[0], JSON_ENCODE_ANY | JSON_COMPACT);
+        s = jsonw_dumps(a[0], JSON_ENCODE_ANY | JSON_COMPACT);
         out = s ? json_string(s) : NULL;
         free(s);
         return out;
@@ -1456,9 +1459,38 @@ static json_t *xp_expr(struct xp *x, bool ev)
 
 /* ---- conditions -------------------------------------------------------------- */
 
+/* A number as a double; a whole number beyond int64 (util/jsonw.h's big
+ * number, from the configuration) rounded. */
+static bool number_value(const json_t *v, double *d)
+{
+    const char *big = jsonw_big_digits(v);
+    if (big)
+        *d = strtod(big, NULL);
+    else if (json_is_number(v))
+        *d = json_number_value(v);
+    else
+        return false;
+    return true;
+}
+
+/* -1, 0, 1 for two big numbers' digits (canonical: no leading zeros) */
+static int big_cmp(const char *a, const char *b)
+{
+    bool na = *a == '-', nb = *b == '-';
+    size_t la = strlen(a + na), lb = strlen(b + nb);
+    int c;
+    if (na != nb)
+        return na ? -1 : 1;
+    c = la != lb ? (la < lb ? -1 : 1) : strcmp(a + na, b + nb);
+    c = c < 0 ? -1 : c > 0;
+    return na ? -c : c;
+}
+
 static bool scalar_text(const json_t *v, char *buf, size_t size, const char **out)
 {
-    if (json_is_string(v))
+    if (jsonw_big_digits(v))
+        *out = jsonw_big_digits(v);
+    else if (json_is_string(v))
         *out = json_string_value(v);
     else if (json_is_true(v))
         *out = "true";
@@ -1486,6 +1518,11 @@ static bool values_equal(const json_t *a, const json_t *b)
         return (a == NULL || json_is_null(a)) && (b == NULL || json_is_null(b));
     if (json_is_number(a) && json_is_number(b))
         return json_number_value(a) == json_number_value(b);
+    if (jsonw_big_digits(a) || jsonw_big_digits(b)) { /* a big number equals its digits */
+        if (!scalar_text(a, ba, sizeof(ba), &sa) || !scalar_text(b, bb, sizeof(bb), &sb))
+            return false;
+        return strcmp(sa, sb) == 0;
+    }
     if (json_is_array(a) || json_is_array(b)) {
         size_t i;
         if (!json_is_array(a) || !json_is_array(b) || json_array_size(a) != json_array_size(b))
@@ -1516,10 +1553,11 @@ static bool values_equal(const json_t *a, const json_t *b)
  * sorts as text) case-insensitively; anything else is a type error. */
 static int compare_values(struct ectx *c, const json_t *a, const json_t *b, const char *what)
 {
-    if (json_is_number(a) && json_is_number(b)) {
-        double x = json_number_value(a), y = json_number_value(b);
+    double x, y;
+    if (jsonw_big_digits(a) && jsonw_big_digits(b))
+        return big_cmp(jsonw_big_digits(a), jsonw_big_digits(b));
+    if (number_value(a, &x) && number_value(b, &y)) /* past int64, a double tells */
         return x < y ? -1 : x > y;
-    }
     if (json_is_string(a) && json_is_string(b)) {
         int r = strcasecmp(json_string_value(a), json_string_value(b));
         return r < 0 ? -1 : r > 0;

@@ -9,6 +9,7 @@
 #include "providers/arm/render.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 static bool under(const char *id, const char *scope)
@@ -44,24 +45,74 @@ static bool is_unknown(const json_t *v)
                  value_is_unknown(v));
 }
 
-/* The evidence value with every secret of the subject replaced. */
-static json_t *redacted(const json_t *v, const json_t *secrets)
+/* Every string under v (a sensitive attribute's value). */
+static void collect_strings(json_t *out, const json_t *v)
+{
+    size_t i;
+    const char *k;
+    json_t *el;
+    if (json_is_string(v) && json_string_length(v) >= 4)
+        json_array_append(out, (json_t *)v);
+    else if (json_is_array(v))
+        json_array_foreach(v, i, el) collect_strings(out, el);
+    else if (json_is_object(v))
+        json_object_foreach((json_t *)v, k, el) collect_strings(out, el);
+}
+
+/* The values of the subject's sensitive attributes (policy_subject's
+ * secret_paths into secret_values). New reference; NULL: out of memory. */
+static json_t *secrets_of(const struct policy_subject *subj)
+{
+    json_t *out = json_array();
+    size_t i;
+    const json_t *p;
+    json_array_foreach(subj->secret_paths, i, p)
+    {
+        const char *path = json_string_value(p);
+        const json_t *v = subj->secret_values;
+        while (path && *path && v) {
+            char seg[256];
+            size_t n = strcspn(path, ".[");
+            if (n >= sizeof(seg))
+                break;
+            memcpy(seg, path, n);
+            seg[n] = '\0';
+            v = json_object_get(v, seg);
+            path += n;
+            if (*path == '[') /* list elements: take the whole list */
+                break;
+            if (*path == '.')
+                path++;
+        }
+        if (out)
+            collect_strings(out, v);
+    }
+    return out;
+}
+
+/* The evidence value with every secret of the subject replaced (the
+ * secrets collected for it alone, not held per subject). */
+static json_t *redacted(const json_t *v, const struct policy_subject *subj)
 {
     char *text;
     size_t i;
     const json_t *s;
+    json_t *secrets;
     bool hit = false;
     if (v == NULL)
         return NULL;
-    if (json_array_size(secrets) == 0)
+    if (json_array_size(subj->secret_paths) == 0)
         return json_incref((json_t *)v);
-    text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    secrets = secrets_of(subj);
+    text = jsonw_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    hit = secrets == NULL; /* out of memory: assume the worst */
     json_array_foreach(secrets, i, s)
     {
         const char *sv = json_string_value(s);
         hit = hit || text == NULL || (sv && *sv && strstr(text, sv) != NULL);
     }
     free(text);
+    json_decref(secrets);
     return hit ? json_string(RENDER_SENSITIVE) : json_incref((json_t *)v);
 }
 
@@ -83,7 +134,7 @@ static int add_finding(struct finding_list *out, const struct policy_binding *b,
                        const struct policy_subject *s, struct policy_result *r)
 {
     enum finding_level lv = level_of(r, b->enforce);
-    json_t *value = redacted(r->value, s->secrets);
+    json_t *value = redacted(r->value, s);
     struct buf msg;
     struct finding *f;
     char *vtext = NULL;
@@ -107,7 +158,7 @@ static int add_finding(struct finding_list *out, const struct policy_binding *b,
         buf_adds(&msg, "compliant");
     }
     if (r->field && r->verdict != POLICY_NOT_EVALUABLE && r->verdict != POLICY_ERROR) {
-        vtext = value ? json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        vtext = value ? jsonw_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
         buf_addf(&msg, "; %s %s %s", r->path ? r->path : r->field, vtext ? "is" : "is",
                  vtext ? vtext : "missing");
         if (r->condition)

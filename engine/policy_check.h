@@ -17,7 +17,11 @@ struct policy_subject {
     const char *address;
     struct policy_resource res;
     struct src_loc loc; /* its block; file NULL: none (a saved plan) */
-    json_t *secrets;    /* strings never to repeat in evidence (array, borrowed) or NULL */
+    /* never repeated in evidence: every string under these sensitive
+     * attribute paths ("admin.password", array, borrowed; NULL: none) of
+     * secret_values (the change's DSL attributes, borrowed), collected only
+     * when a finding quotes a value */
+    const json_t *secret_paths, *secret_values;
     bool related_only;  /* not judged: only a related resource for existence conditions
                            (what a plan leaves unchanged) */
 };

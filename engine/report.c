@@ -6,6 +6,7 @@
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/strmap.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define INFO_URI "https://github.com/amlsec/amlsec"
@@ -155,7 +156,7 @@ static void evidence_text(struct buf *b, const struct finding *f)
             buf_addf(b, " (%s)", f->path);
         buf_adds(b, " = ");
         if (f->value) {
-            char *v = json_dumps(f->value, JSON_ENCODE_ANY | JSON_COMPACT);
+            char *v = jsonw_dumps(f->value, JSON_ENCODE_ANY | JSON_COMPACT);
             buf_adds(b, v ? v : "?");
             free(v);
         } else {
@@ -367,7 +368,7 @@ int report_write_files(const struct report_files *files, const struct finding_li
     int rc = 0;
     if (files->sarif) {
         json_t *doc = report_sarif(l, m);
-        char *text = json_dumps(doc, JSON_INDENT(2));
+        char *text = jsonw_dumps(doc, JSON_INDENT(2));
         json_decref(doc);
         if (text == NULL)
             return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");

@@ -670,6 +670,34 @@ static int for_keyword(struct lexer *lx)
     return 0;
 }
 
+/* [tok, cur) is a whole number: TOK_INT. */
+/* A whole number; beyond int64 a big number (parser/value.h) when big is
+ * set, else an error (a legacy index, a.0). */
+static int lex_int(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc, bool big)
+{
+    int64_t v = 0;
+    for (const uchar *p = lx->tok; p < lx->cur; p++) {
+        if (v > (INT64_MAX - (*p - '0')) / 10) {
+            /* the digits, without leading zeros */
+            const uchar *d = lx->tok;
+            if (!big)
+                return lex_error(lx, loc, lx->tok, lx->cur, "number is too large");
+            while (*d == '0')
+                d++;
+            set_loc(lx, loc, lx->tok, lx->cur);
+            val->TOK_BIGINT = string_node(lx, (const char *)d, (size_t)(lx->cur - d), loc, false);
+            if (val->TOK_BIGINT == NULL)
+                return lex_error(lx, loc, lx->tok, lx->cur, "out of memory");
+            val->TOK_BIGINT->kind = EXPR_BIGINT;
+            return TOK_BIGINT;
+        }
+        v = v * 10 + (*p - '0');
+    }
+    set_loc(lx, loc, lx->tok, lx->cur);
+    val->TOK_INT = v;
+    return TOK_INT;
+}
+
 static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
 {
     const uchar *w1, *w2;
@@ -761,21 +789,18 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
             "false" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_FALSE; }
             "null" { set_loc(lx, loc, lx->tok, lx->cur); return TOK_NULL; }
 
-            [0-9]+ {
-                int64_t v = 0;
-                for (const uchar *p = lx->tok; p < lx->cur; p++) {
-                    if (v > (INT64_MAX - (*p - '0')) / 10)
-                        return lex_error(lx, loc, lx->tok, lx->cur, "number is too large");
-                    v = v * 10 + (*p - '0');
-                }
-                set_loc(lx, loc, lx->tok, lx->cur);
-                val->TOK_INT = v;
-                return TOK_INT;
-            }
+            [0-9]+ { return lex_int(lx, val, loc, true); }
             [0-9]+ ("." [0-9]+)? [eE] [+-]? [0-9]+ | [0-9]+ "." [0-9]+ {
                 char text[64];
                 size_t n = (size_t)(lx->cur - lx->tok);
                 double d;
+                if (lx->last == TOK_DOT) {
+                    /* a legacy index, a.0.1 is a[0][1]: only the digits */
+                    lx->cur = lx->tok;
+                    while (*lx->cur >= '0' && *lx->cur <= '9')
+                        lx->cur++;
+                    return lex_int(lx, val, loc, false);
+                }
                 if (n >= sizeof(text))
                     return lex_error(lx, loc, lx->tok, lx->cur, "number has more than 63 characters");
                 memcpy(text, lx->tok, n);

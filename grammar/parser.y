@@ -61,6 +61,7 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg);
 %token <struct ast_expr *> TRAV "reference"
 %token <int64_t> INT "number"
 %token <double> DECIMAL "decimal number"
+%token <struct ast_expr *> BIGINT "large number"
 %token <struct ast_expr *> STRING "string"
 %token OQUOTE "start of a string template" CQUOTE "end of a string template"
 %token <struct ast_expr *> FRAG "string text"
@@ -164,6 +165,7 @@ expr
      * reduction per expression) */
     | INT                    { $$ = parse_int(ctx, $1, &@$); }
     | DECIMAL                { $$ = parse_number(ctx, $1, &@$); }
+    | BIGINT                 { $$ = $1; }
     | TRUE                   { $$ = parse_bool(ctx, true, &@$); }
     | FALSE                  { $$ = parse_bool(ctx, false, &@$); }
     | NULL                   { $$ = parse_null(ctx, &@$); }
@@ -180,8 +182,12 @@ expr
      * its traversal (a.b[0].c, a.b .c); on anything else (f(x)[0], (e).a,
      * [1, 2][*], {a = 1}.a) they make an EXPR_POSTFIX (parse.c) */
     | expr DOT IDENT         { $$ = parse_step_attr(ctx, $1, $3, &@3, &@$); }
-    | expr LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, &@$); }
-    | expr LBRACKET STAR RBRACKET { $$ = parse_step_splat(ctx, $1, &@2, &@$); }
+    | expr LBRACKET expr RBRACKET { $$ = parse_step_index(ctx, $1, $3, &@3, false, &@$); }
+    | expr LBRACKET STAR RBRACKET { $$ = parse_step_splat(ctx, $1, &@2, false, &@$); }
+    /* Terraform's legacy forms: a.0 is a[0]; a.*.b the attribute-only splat */
+    | expr DOT INT           { $$ = parse_step_index(ctx, $1, parse_int(ctx, $3, &@3), &@3, true,
+                                                     &@$); }
+    | expr DOT STAR          { $$ = parse_step_splat(ctx, $1, &@2, true, &@$); }
     ;
 
 template

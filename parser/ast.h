@@ -20,6 +20,7 @@ enum ast_expr_kind {
     EXPR_BOOL,
     EXPR_INT,
     EXPR_NUMBER,   /* a literal with a fraction or an exponent: 0.5, 1e3 */
+    EXPR_BIGINT,   /* a whole literal beyond int64: u.str holds its digits ("-" first) */
     EXPR_STRING,   /* a literal string (escapes decoded) */
     EXPR_TEMPLATE, /* "a ${b} c" or a heredoc: parts are EXPR_STRING or expressions */
     EXPR_LIST,
@@ -68,6 +69,11 @@ enum ast_step_kind { STEP_ATTR, STEP_INDEX, STEP_SPLAT /* [*] */ };
 struct ast_step {
     struct ast_step *next;
     enum ast_step_kind kind;
+    /* Terraform's legacy forms: an index written `.0` (the same as `[0]`);
+     * the attribute-only splat `.*`, which applies only the attribute and
+     * legacy index steps right after it to each element (`a.*.b[0]` is
+     * `(a.*.b)[0]`), where `[*]` applies every step after it. */
+    bool legacy;
     union {
         const char *name;       /* STEP_ATTR */
         struct ast_expr *index; /* STEP_INDEX */

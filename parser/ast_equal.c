@@ -22,7 +22,7 @@ static bool list_equal(const struct ast_expr *a, const struct ast_expr *b)
 static bool steps_equal(const struct ast_step *a, const struct ast_step *b)
 {
     for (; a && b; a = a->next, b = b->next) {
-        if (a->kind != b->kind)
+        if (a->kind != b->kind || a->legacy != b->legacy) /* a.*.b[0] is not a[*].b[0] */
             return false;
         if (a->kind == STEP_ATTR ? !str_equal(a->name, b->name)
                                  : !ast_expr_equal(a->index, b->index))
@@ -58,6 +58,7 @@ bool ast_expr_equal(const struct ast_expr *a, const struct ast_expr *b)
             return a->u.i == b->u.i;
         case EXPR_NUMBER:
             return a->u.d == b->u.d;
+        case EXPR_BIGINT:
         case EXPR_STRING:
             return a->u.str.len == b->u.str.len &&
                    (a->u.str.len == 0 || memcmp(a->u.str.s, b->u.str.s, a->u.str.len) == 0);

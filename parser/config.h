@@ -129,6 +129,25 @@ struct cfg_resource {
  * refers to, directly or through other locals. */
 enum cfg_local_state { CFG_LOCAL_NEW, CFG_LOCAL_EVALUATING, CFG_LOCAL_DONE, CFG_LOCAL_FAILED };
 
+/* What evaluating an instance (or a lazily read value) read of a resource
+ * or a module call that has several instances: the one instance a key
+ * known at plan time named, or every one (the whole value, a splat, a key
+ * known only after apply). The dependency graph gives an instance edges
+ * to exactly those (engine/depgraph.c). Single instances are not
+ * recorded. An entry naming neither marks what was not evaluated (a for
+ * expression over a value known only after apply): no edge is narrowed. */
+#define CFG_READ_ALL ((size_t)-1)
+struct cfg_read {
+    const struct cfg_resource *resource; /* resource->instances[index] read, or */
+    size_t index;                        /* CFG_READ_ALL: every one */
+    const struct cfg_call *call;         /* call's instance module read, or */
+    const struct cfg_module *module;     /* NULL: every one */
+};
+struct cfg_reads {
+    struct cfg_read *v; /* owned */
+    size_t n, cap;
+};
+
 /* Values read lazily share this node: locals ('l'), and in modules the
  * inputs (var.NAME, 'v': the call's attribute, evaluated in the calling
  * module, or the variable's default) and the outputs (module.NAME.OUT,
@@ -147,6 +166,7 @@ struct cfg_local {
     json_t *paths;        /* owned, may be NULL: secret paths inside its value (a whole instance) */
     bool needs_resources; /* it refers to a resource (directly or not) */
     enum cfg_local_state state;
+    struct cfg_reads reads; /* what its evaluation read (see cfg_read) */
 };
 
 /* output "NAME" { value = expr, sensitive = bool, description = "..." }:
@@ -180,6 +200,33 @@ struct cfg_moved {
     bool implicit;
 };
 
+/* A variable's validation whose condition is known only after apply (it
+ * reads an id or a principal ARM assigns to a resource not created yet):
+ * Terraform checks it at apply, once the value is known, and so does the
+ * plan (engine/plan.h: plan.checks). condition (and message, when it reads
+ * such a value too) hold the deferred values (parser/value.h) that
+ * engine/known.h fills in. */
+struct cfg_check {
+    const char *variable;           /* its name */
+    const struct cfg_module *scope; /* the module it is declared in (NULL: root) */
+    struct src_loc value_loc;       /* the value's origin; .file NULL: origin says */
+    const char *origin;             /* "-var", "AMLSEC_VAR_x in the environment"; or NULL */
+    struct src_loc cond_loc;        /* the condition */
+    bool sensitive;                 /* the variable is sensitive: its value is masked */
+    bool mask_file;                 /* ... and so is its whole -var-file */
+    json_t *condition;              /* owned: a bool once its unknowns are known */
+    json_t *message;                /* owned: a string (or deferred); NULL: withheld or none */
+    const char *withheld;           /* instead of a message that reads a sensitive value; or NULL */
+    bool holds_secret;              /* condition or message carries a sensitive value */
+};
+
+/* The error of a validation found false (text: its message, or why it is
+ * not shown): at the value's origin with a note at the condition, or at
+ * the condition for a value set on the command line or in the
+ * environment; the variable's value masked when sensitive. */
+struct diag *config_check_error(struct diag_list *diags, const struct cfg_check *c,
+                                const char *text);
+
 /* One instance of a resource: what the catalogue, planner and rules see. */
 struct cfg_instance {
     struct cfg_resource *resource;
@@ -199,6 +246,7 @@ struct cfg_instance {
      * rules index every instance by it); NULL when it is not one or was not
      * recorded (read it from value then). Borrowed from value. */
     const char *id;
+    struct cfg_reads reads; /* what its evaluation read (see cfg_read) */
 };
 
 /* How references to resources evaluate. The front end does not know ARM;
@@ -266,6 +314,8 @@ struct config {
     size_t nmodules;
     struct cfg_call *calls; /* module blocks, callers first */
     size_t ncalls;
+    struct cfg_check *checks; /* validations checked at apply, in the order found */
+    size_t nchecks;
     struct cfg_local *locals; /* in source order */
     size_t nlocals;
     uint32_t *local_slots; /* open addressing: local index + 1; 0 = empty */
@@ -294,7 +344,8 @@ const struct cfg_call *config_find_call(const struct config *cfg, const struct c
  * for_each), or NULL: one look-up. */
 const struct cfg_module *config_call_instance(const struct config *cfg, const struct cfg_call *call,
                                               const json_t *key);
-/* Entries the module look-ups above visited (tests count it). */
+/* Entries the module look-ups above and config_find_instance visited, and
+ * the references compared making each resource's deps (tests count it). */
 size_t config_lookup_work(const struct config *cfg);
 /* Finds a root module's local by name, or NULL. */
 struct cfg_local *config_find_local(const struct config *cfg, const char *name);

@@ -16,6 +16,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/jsonw.h"
 #include "util/strmap.h"
 #include "util/suggest.h"
 #include "util/banned.h"
@@ -42,7 +43,7 @@ static bool to_text(struct buf *out, const json_t *v)
 {
     if (json_is_string(v))
         return buf_add(out, json_string_value(v), json_string_length(v)) == 0;
-    if (json_is_number(v))
+    if (value_is_number(v))
         return value_number_text(out, v) == 0;
     if (json_is_boolean(v))
         return buf_adds(out, json_is_true(v) ? "true" : "false") == 0;
@@ -131,6 +132,39 @@ static bool type_matches(const char *type, const json_t *v)
            strcmp(type, value_type_name(v)) == 0;
 }
 
+/* Records in ctx->reads that the expression read instance index of
+ * resource r (CFG_READ_ALL: every one), or instance m of call c (NULL:
+ * every one): config.h's cfg_read. Out of memory, the last entry becomes
+ * one naming nothing, so no edge is narrowed on a record that is short. */
+static void note_read(struct eval_ctx *ctx, const struct cfg_resource *r, size_t index,
+                      const struct cfg_call *c, const struct cfg_module *m)
+{
+    struct cfg_reads *rd = ctx->reads;
+    struct cfg_read *last = rd && rd->n ? &rd->v[rd->n - 1] : NULL;
+    if (rd == NULL || (last && last->resource == r && last->index == index && last->call == c &&
+                       last->module == m))
+        return;
+    if (rd->n == rd->cap) {
+        size_t cap = rd->cap ? 2 * rd->cap : 4;
+        struct cfg_read *v = realloc(rd->v, cap * sizeof(*v));
+        if (v == NULL) {
+            if (last)
+                *last = (struct cfg_read){.index = CFG_READ_ALL};
+            return;
+        }
+        rd->v = v;
+        rd->cap = cap;
+    }
+    rd->v[rd->n++] = (struct cfg_read){.resource = r, .index = index, .call = c, .module = m};
+}
+
+/* What a lazily read value read, read again by whoever reads it. */
+static void note_reads(struct eval_ctx *ctx, const struct cfg_reads *from)
+{
+    for (size_t i = 0; ctx->reads && i < from->n; i++)
+        note_read(ctx, from->v[i].resource, from->v[i].index, from->v[i].call, from->v[i].module);
+}
+
 /* Evaluates a lazily read value (a local, a module's input or output) the
  * first time it is read: the check ordered what it refers to first and
  * refused cycles; one that failed was reported once, where it is
@@ -146,6 +180,7 @@ static void node_eval(struct eval_ctx *ctx, struct cfg_local *l)
         lc.count_index = l->scope->count_index;
     }
     l->state = CFG_LOCAL_EVALUATING;
+    lc.reads = &l->reads;
     lc.whole_value = true;
     lc.top = l->attr->value;
     lc.paths_out = json_array();
@@ -190,6 +225,7 @@ static int node_value(json_t **out, struct eval_ctx *ctx, struct cfg_local *l,
         return AMLSEC_EPARSE;
     if (l->sensitive)
         ctx->sensitive = true;
+    note_reads(ctx, &l->reads);
     ctx->node_paths = l->paths;
     *out = json_incref(l->value);
     return 0;
@@ -254,6 +290,7 @@ static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_exp
             return rc;
         if ((m = config_call_instance(cfg, call, key)) != NULL) {
             json_decref(key);
+            note_read(ctx, NULL, 0, call, m);
             *sp = s->next;
             if (s->next && s->next->kind == STEP_ATTR) {
                 struct cfg_local *l = config_find_node(cfg, m, 'o', s->next->name);
@@ -266,10 +303,10 @@ static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_exp
             return module_object(out, ctx, m);
         }
         if (!value_is_unknown(key)) {
-            rc = json_is_number(key) && call->has_count
+            rc = value_is_number(key) && call->has_count
                      ? fail(ctx, &s->loc, "unknown-key",
                             "module '%s' has no instance [%g] (count is %zu)", call->name,
-                            json_number_value(key), call->n)
+                            value_to_double(key), call->n)
                  : call->has_count
                      ? fail(ctx, &s->loc, "unknown-key",
                             "module '%s' has count: an instance is picked by its index (a "
@@ -286,6 +323,7 @@ static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_exp
          * key standing for the result */
         json_decref(key);
     }
+    note_read(ctx, NULL, 0, call, NULL);
     v = call->has_count ? json_array() : json_object();
     for (size_t i = 0; i < call->n; i++) {
         json_t *o = NULL;
@@ -380,7 +418,7 @@ static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const s
         *out = v;
         return 0;
     }
-    if (json_is_object(v)) {
+    if (json_is_object(v) && !value_is_big(v)) {
         const char *name = s->kind == STEP_ATTR ? s->name : json_string_value(key);
         if (name == NULL)
             rc = fail(ctx, &s->loc, "type", "a map is indexed with a string, not a %s",
@@ -396,7 +434,10 @@ static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const s
                             "sensitive: not shown)")
                      : fail(ctx, &s->loc, "unknown-key", "no key '%s' in this map", name);
     } else if (json_is_array(v) && s->kind == STEP_INDEX) {
-        if (!json_is_integer(key))
+        if (value_is_big(key))
+            rc = fail(ctx, &s->loc, "index", "the index is out of range for a list of %zu",
+                      json_array_size(v));
+        else if (!json_is_integer(key))
             rc = fail(ctx, &s->loc, "type", "a list is indexed with a number, not a %s",
                       value_type_name(key));
         else if (json_integer_value(key) < 0 ||
@@ -422,8 +463,22 @@ static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const s
 }
 
 static int apply_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
-                       bool from_resource);
-static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s);
+                       const struct ast_step *end, bool from_resource);
+static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
+                         const struct ast_step *end);
+
+/* Where the steps a splat s applies to each element end: an attribute-only
+ * splat (a.*.b.0, legacy) takes the attribute and legacy index steps right
+ * after it, a full one (a[*]) every step up to end. */
+static const struct ast_step *splat_end(const struct ast_step *s, const struct ast_step *end)
+{
+    if (!s->legacy)
+        return end;
+    for (s = s->next; s != end && (s->kind == STEP_ATTR || (s->kind == STEP_INDEX && s->legacy));
+         s = s->next)
+        ;
+    return s;
+}
 
 /* What x[*] iterates over (v consumed; new reference): a list itself, a
  * null an empty list, any other value a list of itself. */
@@ -439,13 +494,15 @@ static json_t *splat_list(json_t *v)
     return list;
 }
 
-/* x[*] then the steps after it: those steps applied to each element of
- * the list x (v, consumed); a null is an empty list, any other value a list
- * of itself (Terraform's splat). Outside a resource's value, as a
- * postfix's steps (an unknown element defers them). */
+/* x[*] then the steps after it (up to end): those steps applied to each
+ * element of the list x (v, consumed); a null is an empty list, any other
+ * value a list of itself (Terraform's splat). x.* applies its own steps
+ * (splat_end) to each element and the rest to the list they make. Outside a
+ * resource's value, as a postfix's steps (an unknown element defers them). */
 static int apply_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
-                       bool from_resource)
+                       const struct ast_step *end, bool from_resource)
 {
+    const struct ast_step *stop = splat_end(s, end);
     json_t *list, *r, *x;
     size_t i;
     int rc = 0;
@@ -458,8 +515,8 @@ static int apply_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const stru
     json_array_foreach(list, i, x)
     {
         json_t *y = NULL;
-        if ((rc = from_resource ? apply_steps(&y, ctx, json_incref(x), s->next, true)
-                                : postfix_steps(&y, ctx, json_incref(x), s->next)) < 0)
+        if ((rc = from_resource ? apply_steps(&y, ctx, json_incref(x), s->next, stop, true)
+                                : postfix_steps(&y, ctx, json_incref(x), s->next, stop)) < 0)
             break;
         json_array_append_new(r, y);
     }
@@ -468,18 +525,22 @@ static int apply_splat(json_t **out, struct eval_ctx *ctx, json_t *v, const stru
         json_decref(r);
         return rc;
     }
+    if (stop != end) /* after x.*.b: (x.*.b)[0] */
+        return from_resource ? apply_steps(out, ctx, r, stop, end, true)
+                             : postfix_steps(out, ctx, r, stop, end);
     *out = r;
     return 0;
 }
 
-/* Applies the steps s to v (consumed); *out new reference. */
+/* Applies the steps from s up to end (NULL: all) to v (consumed); *out new
+ * reference. */
 static int apply_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
-                       bool from_resource)
+                       const struct ast_step *end, bool from_resource)
 {
     int rc;
-    for (; s; s = s->next) {
+    for (; s != end; s = s->next) {
         if (s->kind == STEP_SPLAT)
-            return apply_splat(out, ctx, v, s, from_resource);
+            return apply_splat(out, ctx, v, s, end, from_resource);
         if ((rc = apply_step(&v, ctx, v, s, from_resource)) < 0)
             return rc;
     }
@@ -585,7 +646,7 @@ static int eval_resource_path(json_t **out, struct eval_ctx *ctx, json_t *v,
         size_t n = s->kind == STEP_ATTR ? strlen(s->name) : 0;
         if (s->kind == STEP_SPLAT) { /* a list from here on: untagged */
             taggable = false;
-            rc = apply_steps(&v, ctx, v, s, true);
+            rc = apply_steps(&v, ctx, v, s, NULL, true);
             break;
         }
         /* a list index, or a path too long to name: left untagged */
@@ -665,7 +726,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     for (const struct eval_scope *sc = ctx->scope; sc; sc = sc->up) {
         if (strcmp(sc->name, root) != 0)
             continue;
-        return postfix_steps(out, ctx, json_incref(sc->value), s);
+        return postfix_steps(out, ctx, json_incref(sc->value), s, NULL);
     }
     if (strcmp(root, "count") == 0) {
         const json_t *ci = ctx->self ? ctx->self->count_index : ctx->count_index;
@@ -753,9 +814,12 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
             json_t *key = NULL;
             if ((rc = eval_expr(&key, ctx, s->index)) < 0)
                 return rc;
-            if (value_is_unknown(key))
+            if (value_is_unknown(key)) {
+                note_read(ctx, r, CFG_READ_ALL, NULL, NULL);
                 return every_instance(out, ctx, r, key, s, e);
+            }
             if ((pick = instance_at(r, key)) != NULL) {
+                note_read(ctx, r, (size_t)(pick - r->instances), NULL, NULL);
                 /* the instance itself, as the whole map or list would give
                  * it: one look-up, not that value built (and the instance
                  * searched for) per reference */
@@ -764,12 +828,15 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
                 from = pick->value ? pick : NULL;
             } else {
                 /* not there: the whole value reports it, as before */
+                note_read(ctx, r, CFG_READ_ALL, NULL, NULL);
                 if ((rc = apply_key_step(&v, ctx, resource_value(r), s, false, key)) < 0)
                     return rc;
                 from = instance_of(r, v);
             }
             s = s->next;
         } else {
+            if (r->has_for_each || r->has_count)
+                note_read(ctx, r, CFG_READ_ALL, NULL, NULL);
             v = resource_value(r);
             /* every instance at once: sensitive when any of them is */
             for (size_t i = 0; (r->has_for_each || r->has_count) && i < r->ninstances; i++)
@@ -787,30 +854,37 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     /* a variable's, a local's: an unknown (or an unknown index) on the way
      * defers the steps, rather than standing for their result */
     if (!from_resource)
-        return postfix_steps(out, ctx, v, s);
-    return apply_steps(out, ctx, v, s, from_resource);
+        return postfix_steps(out, ctx, v, s, NULL);
+    return apply_steps(out, ctx, v, s, NULL, from_resource);
 }
 
 /* Steps on a value known only after apply, or with an index that is (v
  * consumed; key, consumed, is step s's index when already evaluated): the
- * steps from s on are deferred like an operator, its "function" "[]" and
- * its arguments the value then one per step, [".", NAME], ["[]", KEY] or
- * ["[*]"] (steps_values), when every unknown can be filled in later; else
- * the result is unknown for good. The indexes are evaluated now. */
+ * steps from s up to end are deferred like an operator, its "function" "[]"
+ * and its arguments the value then one per step, [".", NAME], ["[]", KEY],
+ * ["[*]"] or [".*", N] (the attribute-only splat and its N own steps)
+ * (steps_values), when every unknown can be filled in later; else the
+ * result is unknown for good. The indexes are evaluated now. */
 static int defer_steps(json_t **out, struct eval_ctx *ctx, json_t *v, json_t *key,
-                       const struct ast_step *s)
+                       const struct ast_step *s, const struct ast_step *end)
 {
     json_t *args = json_array();
     int rc = 0;
     bool resolvable = value_unknown_resolvable(v);
     json_array_append_new(args, v);
-    for (; s; s = s->next) {
+    for (; s != end; s = s->next) {
+        json_int_t own = 0; /* x.*: [".*", N], its N steps (splat_end) follow */
         if (s->kind == STEP_INDEX && key == NULL && (rc = eval_expr(&key, ctx, s->index)) < 0)
             break;
         if (s->kind == STEP_INDEX)
             resolvable &= value_unknown_resolvable(key);
+        if (s->kind == STEP_SPLAT && s->legacy)
+            for (const struct ast_step *t = s->next, *stop = splat_end(s, end); t != stop;
+                 t = t->next)
+                own++;
         json_array_append_new(args, s->kind == STEP_ATTR    ? json_pack("[ss]", ".", s->name)
                                     : s->kind == STEP_INDEX ? json_pack("[so]", "[]", key)
+                                    : s->legacy             ? json_pack("[sI]", ".*", own)
                                                             : json_pack("[s]", "[*]"));
         key = NULL;
     }
@@ -831,22 +905,23 @@ static int defer_steps(json_t **out, struct eval_ctx *ctx, json_t *v, json_t *ke
 
 /* Applies the steps s of a postfix to v (consumed), with a reference's
  * errors (apply_key_step); an unknown reached on the way defers the rest. */
-static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s)
+static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const struct ast_step *s,
+                         const struct ast_step *end)
 {
     int rc;
-    for (; s; s = s->next) {
+    for (; s != end; s = s->next) {
         json_t *key = NULL;
         if (value_is_unknown(v))
-            return defer_steps(out, ctx, v, NULL, s);
+            return defer_steps(out, ctx, v, NULL, s, end);
         if (s->kind == STEP_SPLAT)
-            return apply_splat(out, ctx, v, s, false);
+            return apply_splat(out, ctx, v, s, end, false);
         if (s->kind == STEP_INDEX) {
             if ((rc = eval_expr(&key, ctx, s->index)) < 0) {
                 json_decref(v);
                 return rc;
             }
             if (value_is_unknown(key))
-                return defer_steps(out, ctx, v, key, s);
+                return defer_steps(out, ctx, v, key, s, end);
         }
         if ((rc = apply_key_step(&v, ctx, v, s, false, key)) < 0)
             return rc;
@@ -860,22 +935,38 @@ static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const st
  * call's argument), since a step may reach any attribute of it. */
 static int eval_postfix(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
-    json_t *v = NULL;
+    json_t *v = NULL, *paths = json_array(), *saved_paths = ctx->paths_out;
+    const struct ast_expr *saved_top = ctx->top;
     bool whole = ctx->whole_value;
     int rc;
+    /* a base that is exactly a whole instance (or a local or output
+     * holding one) gives its secret paths, not a sensitive mark: the steps
+     * then reach a secret or not, as they would written as a traversal
+     * ((app_insights.ai).name is as open as app_insights.ai.name) */
+    const struct ast_expr *top = e->u.post.base;
+    while (top->kind == EXPR_PAREN)
+        top = top->u.paren;
     ctx->whole_value = true;
+    ctx->paths_out = paths;
+    ctx->top = top;
     rc = eval_expr(&v, ctx, e->u.post.base);
     ctx->whole_value = whole;
+    ctx->paths_out = saved_paths;
+    ctx->top = saved_top;
+    if (rc == 0)
+        mark_paths(ctx, paths, e->u.post.steps, e, false, false);
+    json_decref(paths);
     if (rc < 0)
         return rc;
-    return postfix_steps(out, ctx, v, e->u.post.steps);
+    return postfix_steps(out, ctx, v, e->u.post.steps, NULL);
 }
 
 /* A deferred "[]" (defer_steps), its value and indexes now known: the
- * steps from args[i] on applied to v (consumed). */
-static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const json_t *args, size_t i)
+ * steps args[i, end) applied to v (consumed). */
+static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const json_t *args, size_t i,
+                        size_t end)
 {
-    for (; i < json_array_size(args); i++) {
+    for (; i < end; i++) {
         const json_t *st = json_array_get(args, i);
         const char *what = json_string_value(json_array_get(st, 0));
         struct ast_step step;
@@ -886,14 +977,22 @@ static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const jso
             json_decref(v);
             return AMLSEC_EPARSE;
         }
-        if (strcmp(what, "[*]") == 0) {
-            json_t *list = splat_list(v), *r = json_array(), *x;
-            size_t k;
+        if (strcmp(what, "[*]") == 0 || strcmp(what, ".*") == 0) {
+            /* [*]: every step after it per element; .*: its own N */
+            json_t *list, *r, *x;
+            json_int_t own = json_integer_value(json_array_get(st, 1));
+            size_t k, stop = what[0] == '[' ? end : i + 1 + (size_t)own;
+            if (what[0] == '.' && (own < 0 || own > (json_int_t)(end - i - 1))) {
+                json_decref(v);
+                return AMLSEC_EPARSE;
+            }
+            list = splat_list(v);
+            r = json_array();
             rc = 0;
             json_array_foreach(list, k, x)
             {
                 json_t *y = NULL;
-                if ((rc = steps_values(&y, ctx, json_incref(x), args, i + 1)) < 0)
+                if ((rc = steps_values(&y, ctx, json_incref(x), args, i + 1, stop)) < 0)
                     break;
                 json_array_append_new(r, y);
             }
@@ -902,6 +1001,8 @@ static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const jso
                 json_decref(r);
                 return rc;
             }
+            if (stop < end) /* after x.*.b: (x.*.b)[0] */
+                return steps_values(out, ctx, r, args, stop, end);
             *out = r;
             return 0;
         }
@@ -924,6 +1025,8 @@ static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const jso
 
 static bool values_equal(const json_t *a, const json_t *b)
 {
+    if (value_is_number(a) && value_is_number(b)) /* 1e20 is 100000000000000000000 */
+        return value_number_cmp(a, b) == 0;
     return json_equal((json_t *)a, (json_t *)b) == 1 || (json_is_null(a) && json_is_null(b));
 }
 
@@ -948,12 +1051,16 @@ static const char *const json_type_names[] = {"map",    "list", "string", "numbe
 static int want(struct eval_ctx *ctx, const struct call_args *a, size_t i, const char *fn,
                 json_type type)
 {
-    if (json_typeof(a->v[i]) == type || (type == JSON_TRUE && json_is_boolean(a->v[i])) ||
-        (type == JSON_REAL && json_is_number(a->v[i])))
+    if ((json_typeof(a->v[i]) == type && !value_is_big(a->v[i])) ||
+        (type == JSON_TRUE && json_is_boolean(a->v[i])) ||
+        (type == JSON_REAL && value_is_number(a->v[i])))
         return 0;
     if (type == JSON_INTEGER && json_is_real(a->v[i]))
         return fail(ctx, &a->e[i]->loc, "type", "%s(): argument %zu must be a whole number", fn,
                     i + 1);
+    if (type == JSON_INTEGER && value_is_big(a->v[i]))
+        return fail(ctx, &a->e[i]->loc, "arithmetic",
+                    "%s(): argument %zu is out of range (beyond 64 bits)", fn, i + 1);
     return fail(ctx, &a->e[i]->loc, "type", "%s(): argument %zu must be a %s, not a %s", fn, i + 1,
                 json_type_names[type], value_type_name(a->v[i]));
 }
@@ -969,8 +1076,9 @@ static int want_elements(struct eval_ctx *ctx, const struct call_args *a, size_t
         return rc;
     json_array_foreach(a->v[i], k, x)
     {
-        if (json_typeof(x) != type && !(type == JSON_TRUE && json_is_boolean(x)) &&
-            !(type == JSON_REAL && json_is_number(x)))
+        if ((json_typeof(x) != type || value_is_big(x)) &&
+            !(type == JSON_TRUE && json_is_boolean(x)) &&
+            !(type == JSON_REAL && value_is_number(x)))
             return fail(ctx, &a->e[i]->loc, "type",
                         "%s(): element %zu of argument %zu must be a %s, not a %s", fn, k + 1,
                         i + 1, json_type_names[type], value_type_name(x));
@@ -1054,13 +1162,17 @@ static int format_with(struct buf *b, struct eval_ctx *ctx, const char *fn, stru
         v = a->v[next];
         if (idx >= 0 && json_is_array(v))
             v = json_array_get(v, (size_t)idx);
-        if (*f == 'd' && !json_is_integer(v))
+        if (*f == 'd' && !value_is_whole(v))
             rc = fail(ctx, &a->e[next]->loc, "type", "%s(): %%d needs a whole number, not a %s", fn,
                       json_is_real(v) ? "decimal" : value_type_name(v));
         else if (*f == 'f') {
-            if (!json_is_number(v))
+            if (!value_is_number(v))
                 rc = fail(ctx, &a->e[next]->loc, "type", "%s(): %%f needs a number, not a %s", fn,
                           value_type_name(v));
+            else if (value_is_big(v) && prec == 0)
+                value_number_text(b, v);
+            else if (value_is_big(v)) /* exact digits, then the zeros */
+                buf_addf(b, "%s.%0*d", value_big_digits(v), prec, 0);
             else
                 buf_addf(b, "%.*f", prec, json_number_value(v));
         } else if (*f == 'q') {
@@ -1253,7 +1365,7 @@ static int fn_length(json_t **out, struct eval_ctx *ctx, const struct ast_expr *
     (void)call;
     if (json_is_array(v))
         *out = json_integer((json_int_t)json_array_size(v));
-    else if (json_is_object(v))
+    else if (json_is_object(v) && !value_is_big(v))
         *out = json_integer((json_int_t)json_object_size(v));
     else if (json_is_string(v)) /* characters, not bytes */
         *out = json_integer((json_int_t)utf8_chars(json_string_value(v), json_string_length(v)));
@@ -1552,12 +1664,74 @@ static int cmp_json_strings(const void *x, const void *y)
 /* <0, 0, >0 as number a is below, equal to or above b (integers exactly) */
 static int cmp_numbers(const json_t *a, const json_t *b)
 {
-    if (json_is_integer(a) && json_is_integer(b)) {
-        json_int_t p = json_integer_value(a), q = json_integer_value(b);
-        return p < q ? -1 : p > q;
+    return value_number_cmp(a, b);
+}
+
+/* Whole numbers past int64 (big numbers, parser/value.h) are OpenSSL's
+ * BIGNUMs while computed: r = x OP y for + - * / % (/ and % truncating, as
+ * int64's); pow when exp is given (x ^ exp). A result beyond
+ * VALUE_BIG_BITS is an error at loc, "WHAT overflows". A division with a
+ * remainder is the double x / y. */
+static int big_result(json_t **out, struct eval_ctx *ctx, const struct src_loc *loc,
+                      const char *what, BIGNUM *r)
+{
+    if (r == NULL)
+        return fail(ctx, loc, "internal", "out of memory");
+    if (BN_num_bits(r) > VALUE_BIG_BITS) {
+        BN_free(r);
+        return fail(ctx, loc, "arithmetic", "%s overflows: whole numbers are exact up to %d bits",
+                    what, VALUE_BIG_BITS);
     }
-    double p = json_number_value(a), q = json_number_value(b);
-    return p < q ? -1 : p > q;
+    *out = value_from_bn(r);
+    BN_free(r);
+    return *out ? 0 : fail(ctx, loc, "internal", "out of memory");
+}
+
+static int big_arith(json_t **out, struct eval_ctx *ctx, const struct src_loc *loc,
+                     const char *what, enum ast_op op, const json_t *a, const json_t *b)
+{
+    BIGNUM *x = value_to_bn(a), *y = value_to_bn(b), *r = BN_new(), *rem = BN_new();
+    BN_CTX *bc = BN_CTX_new();
+    bool ok = x && y && r && rem && bc;
+    if (ok) {
+        switch (op) {
+        case OP_ADD:
+            ok = BN_add(r, x, y);
+            break;
+        case OP_SUB:
+            ok = BN_sub(r, x, y);
+            break;
+        case OP_MUL:
+            ok = BN_mul(r, x, y, bc);
+            break;
+        case OP_DIV:
+        case OP_MOD:
+            ok = BN_div(r, rem, x, y, bc);
+            if (ok && op == OP_MOD) {
+                BN_free(r);
+                r = rem;
+                rem = NULL;
+            } else if (ok && !BN_is_zero(rem)) { /* not whole: a decimal */
+                BN_free(r);
+                r = NULL;
+                *out = value_number(value_to_double(a) / value_to_double(b));
+            }
+            break;
+        default:
+            ok = false;
+        }
+    }
+    BN_free(x);
+    BN_free(y);
+    BN_free(rem);
+    BN_CTX_free(bc);
+    if (ok && r == NULL)
+        return *out ? 0 : fail(ctx, loc, "arithmetic", "%s overflows a 64-bit float", what);
+    if (!ok) {
+        BN_free(r);
+        r = NULL;
+    }
+    return big_result(out, ctx, loc, what, r);
 }
 
 static int cmp_json_numbers(const void *x, const void *y)
@@ -1574,7 +1748,7 @@ static json_t *sorted_list(const json_t *list)
         return NULL;
     for (size_t i = 0; i < n; i++)
         v[i] = json_array_get(list, i);
-    qsort(v, n, sizeof(*v), n && json_is_number(v[0]) ? cmp_json_numbers : cmp_json_strings);
+    qsort(v, n, sizeof(*v), n && value_is_number(v[0]) ? cmp_json_numbers : cmp_json_strings);
     r = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append(r, v[i]);
@@ -1724,7 +1898,7 @@ static int fn_sum(json_t **out, struct eval_ctx *ctx, const struct ast_expr *cal
     json_t *x;
     json_int_t s = 0;
     double d = 0;
-    bool whole = true;
+    bool whole = true, big = false;
     int rc;
     if ((rc = want_elements(ctx, a, 0, "sum", JSON_REAL)) < 0)
         return rc;
@@ -1732,10 +1906,23 @@ static int fn_sum(json_t **out, struct eval_ctx *ctx, const struct ast_expr *cal
         return fail(ctx, &a->e[0]->loc, "type", "sum(): the list is empty");
     json_array_foreach(a->v[0], i, x)
     {
-        d += json_number_value(x);
-        whole = whole && json_is_integer(x);
-        if (whole && __builtin_add_overflow(s, json_integer_value(x), &s))
-            return fail(ctx, &call->loc, "arithmetic", "sum(): overflows a 64-bit number");
+        d += value_to_double(x);
+        whole = whole && value_is_whole(x);
+        big = big ||
+              (whole && (value_is_big(x) || __builtin_add_overflow(s, json_integer_value(x), &s)));
+    }
+    if (whole && big) { /* again, exactly */
+        json_t *acc = json_integer(0), *next = NULL;
+        json_array_foreach(a->v[0], i, x)
+        {
+            rc = big_arith(&next, ctx, &call->loc, "sum()", OP_ADD, acc, x);
+            json_decref(acc);
+            if (rc < 0)
+                return rc;
+            acc = next;
+        }
+        *out = acc;
+        return 0;
     }
     *out = whole ? json_integer(s) : value_number(d);
     if (*out == NULL)
@@ -1754,9 +1941,13 @@ static int fn_abs(json_t **out, struct eval_ctx *ctx, const struct ast_expr *cal
         *out = value_number(fabs(json_real_value(a->v[0])));
         return 0;
     }
+    if (value_is_big(a->v[0]) || json_integer_value(a->v[0]) == INT64_MIN) {
+        BIGNUM *n = value_to_bn(a->v[0]);
+        if (n)
+            BN_set_negative(n, 0);
+        return big_result(out, ctx, &call->loc, "abs()", n);
+    }
     v = json_integer_value(a->v[0]);
-    if (v == INT64_MIN)
-        return fail(ctx, &call->loc, "arithmetic", "abs(): overflows a 64-bit number");
     *out = json_integer(v < 0 ? -v : v);
     return 0;
 }
@@ -1768,7 +1959,7 @@ static int round_fn(json_t **out, struct eval_ctx *ctx, const struct ast_expr *c
     int rc;
     if ((rc = want(ctx, a, 0, up ? "ceil" : "floor", JSON_REAL)) < 0)
         return rc;
-    if (json_is_integer(a->v[0])) {
+    if (value_is_whole(a->v[0])) {
         *out = json_incref(a->v[0]);
         return 0;
     }
@@ -1798,7 +1989,7 @@ static int fn_signum(json_t **out, struct eval_ctx *ctx, const struct ast_expr *
     (void)call;
     if ((rc = want(ctx, a, 0, "signum", JSON_REAL)) < 0)
         return rc;
-    d = json_number_value(a->v[0]);
+    d = value_to_double(a->v[0]);
     *out = json_integer(d < 0 ? -1 : d > 0);
     return 0;
 }
@@ -1812,19 +2003,38 @@ static int fn_pow(json_t **out, struct eval_ctx *ctx, const struct ast_expr *cal
     if ((rc = want(ctx, a, 0, "pow", JSON_REAL)) < 0 ||
         (rc = want(ctx, a, 1, "pow", JSON_REAL)) < 0)
         return rc;
-    if (json_is_integer(a->v[0]) && json_is_integer(a->v[1]) && json_integer_value(a->v[1]) >= 0) {
-        json_int_t b = json_integer_value(a->v[0]), e = json_integer_value(a->v[1]), r = 1;
-        while (e > 0) {
-            if (e & 1 && __builtin_mul_overflow(r, b, &r))
-                return fail(ctx, &call->loc, "arithmetic", "pow(): overflows a 64-bit number");
-            e >>= 1;
-            if (e && __builtin_mul_overflow(b, b, &b))
-                return fail(ctx, &call->loc, "arithmetic", "pow(): overflows a 64-bit number");
+    if (value_is_whole(a->v[0]) && value_is_whole(a->v[1]) &&
+        (value_is_big(a->v[1]) ? value_big_digits(a->v[1])[0] != '-'
+                               : json_integer_value(a->v[1]) >= 0)) {
+        BIGNUM *b = value_to_bn(a->v[0]), *e = value_to_bn(a->v[1]), *r = BN_new();
+        BN_CTX *bc = BN_CTX_new();
+        int bits = b ? BN_num_bits(b) : 0;
+        bool ok = b && e && r && bc;
+        /* |b| >= 2 has at least (bits - 1) * e + 1 bits: past the limit,
+         * say so before computing it */
+        if (ok && bits >= 2 &&
+            (BN_num_bits(e) > 31 ||
+             (double)(bits - 1) * (double)BN_get_word(e) >= VALUE_BIG_BITS)) {
+            BN_free(b);
+            BN_free(e);
+            BN_free(r);
+            BN_CTX_free(bc);
+            return fail(ctx, &call->loc, "arithmetic",
+                        "pow() overflows: whole numbers are exact up to %d bits", VALUE_BIG_BITS);
         }
-        *out = json_integer(r);
-        return 0;
+        if (ok && bits < 2 && BN_num_bits(e) > 1) /* 0, 1 or -1 to a large power */
+            ok = BN_set_word(e, BN_is_odd(e) ? 1 : 2);
+        ok = ok && BN_exp(r, b, e, bc);
+        BN_free(b);
+        BN_free(e);
+        BN_CTX_free(bc);
+        if (!ok) {
+            BN_free(r);
+            r = NULL;
+        }
+        return big_result(out, ctx, &call->loc, "pow()", r);
     }
-    *out = value_number(pow(json_number_value(a->v[0]), json_number_value(a->v[1])));
+    *out = value_number(pow(value_to_double(a->v[0]), value_to_double(a->v[1])));
     if (*out == NULL)
         return fail(ctx, &call->loc, "arithmetic", "pow(): the result is not a finite number");
     return 0;
@@ -1839,8 +2049,8 @@ static int fn_log(json_t **out, struct eval_ctx *ctx, const struct ast_expr *cal
     if ((rc = want(ctx, a, 0, "log", JSON_REAL)) < 0 ||
         (rc = want(ctx, a, 1, "log", JSON_REAL)) < 0)
         return rc;
-    n = json_number_value(a->v[0]);
-    b = json_number_value(a->v[1]);
+    n = value_to_double(a->v[0]);
+    b = value_to_double(a->v[1]);
     if (n <= 0 || b <= 0 || b == 1)
         return fail(ctx, &call->loc, "arithmetic",
                     "log(): needs a positive number and a positive base other than 1");
@@ -1856,7 +2066,8 @@ static int fn_parseint(json_t **out, struct eval_ctx *ctx, const struct ast_expr
 {
     static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     const char *s;
-    json_int_t base, v = 0;
+    json_int_t base;
+    BIGNUM *v;
     bool neg = false;
     int rc;
     (void)call;
@@ -1879,12 +2090,24 @@ static int fn_parseint(json_t **out, struct eval_ctx *ctx, const struct ast_expr
             dv -= 26;
         if (dv >= base)
             goto bad;
-        if (__builtin_mul_overflow(v, base, &v) ||
-            (neg ? __builtin_sub_overflow(v, dv, &v) : __builtin_add_overflow(v, dv, &v)))
-            return fail(ctx, &a->e[0]->loc, "arithmetic", "parseint(): overflows a 64-bit number");
     }
-    *out = json_integer(v);
-    return 0;
+    /* digits checked: the value, exactly (a big number past int64) */
+    if ((v = BN_new()) == NULL)
+        return fail(ctx, &call->loc, "internal", "out of memory");
+    for (s = str_arg(a, 0) + (*str_arg(a, 0) == '-' || *str_arg(a, 0) == '+'); *s; s++) {
+        const char *d = strchr(digits, *s);
+        json_int_t dv = (json_int_t)(d - digits);
+        if (base <= 36 && dv >= 36)
+            dv -= 26;
+        if (!BN_mul_word(v, (BN_ULONG)base) || !BN_add_word(v, (BN_ULONG)dv)) {
+            BN_free(v);
+            return fail(ctx, &call->loc, "internal", "out of memory");
+        }
+        if (BN_num_bits(v) > VALUE_BIG_BITS)
+            break; /* big_result says so */
+    }
+    BN_set_negative(v, neg);
+    return big_result(out, ctx, &a->e[0]->loc, "parseint()", v);
 bad:
     return ctx->sensitive
                ? fail(ctx, &a->e[0]->loc, "type",
@@ -1998,8 +2221,9 @@ static int fn_tonumber(json_t **out, struct eval_ctx *ctx, const struct ast_expr
                        struct call_args *a)
 {
     json_int_t v;
+    const char *s;
     (void)call;
-    if (json_is_null(a->v[0]) || json_is_number(a->v[0])) {
+    if (json_is_null(a->v[0]) || value_is_number(a->v[0])) {
         *out = json_incref(a->v[0]);
         return 0;
     }
@@ -2009,6 +2233,12 @@ static int fn_tonumber(json_t **out, struct eval_ctx *ctx, const struct ast_expr
     if (parse_whole(str_arg(a, 0), &v)) {
         *out = json_integer(v);
         return 0;
+    }
+    s = str_arg(a, 0) + (*str_arg(a, 0) == '-');
+    if (*s && strspn(s, "0123456789") == strlen(s)) { /* whole, past int64 */
+        BIGNUM *n = NULL;
+        return big_result(out, ctx, &a->e[0]->loc, "tonumber()",
+                          BN_dec2bn(&n, str_arg(a, 0)) ? n : NULL);
     }
     if ((*out = parse_decimal(str_arg(a, 0))) != NULL)
         return 0;
@@ -2059,12 +2289,12 @@ static int fn_toset(json_t **out, struct eval_ctx *ctx, const struct ast_expr *c
     if ((rc = fn_distinct(&d, ctx, call, a)) < 0)
         return rc;
     first = json_array_get(d, 0);
-    if (first && (json_is_string(first) || json_is_integer(first))) {
+    if (first && (json_is_string(first) || value_is_whole(first))) {
         size_t i;
         json_t *x;
         json_array_foreach(d, i, x)
         {
-            if (json_typeof(x) != json_typeof(first)) {
+            if (json_is_string(first) ? !json_is_string(x) : !value_is_whole(x)) {
                 rc = fail(ctx, &a->e[0]->loc, "type",
                           "toset(): the elements must be of one type: a %s, then a %s",
                           value_type_name(first), value_type_name(x));
@@ -2443,6 +2673,12 @@ static int whole_numbers(json_t *v, json_t **fixed, int depth)
     *fixed = NULL;
     if (depth > 64)
         return -2;
+    if (value_is_big(v)) { /* jsonw_loadb's: within the limit, canonical */
+        BIGNUM *n = value_to_bn(v);
+        bool ok = n && BN_num_bits(n) <= VALUE_BIG_BITS;
+        BN_free(n);
+        return ok ? 0 : -3;
+    }
     if (json_is_real(v)) {
         *fixed = value_number(json_real_value(v));
         return *fixed ? 0 : -1;
@@ -2481,8 +2717,8 @@ static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_ex
     (void)call;
     if ((rc = want(ctx, a, 0, "jsondecode", JSON_STRING)) < 0)
         return rc;
-    v = json_loadb(str_arg(a, 0), json_string_length(a->v[0]),
-                   JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    v = jsonw_loadb(str_arg(a, 0), json_string_length(a->v[0]),
+                    JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
     if (v == NULL)
         return ctx->sensitive ? fail(ctx, &a->e[0]->loc, "json",
                                      "jsondecode(): not valid JSON (it is sensitive: not shown)")
@@ -2491,6 +2727,11 @@ static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_ex
                                      jerr.position);
     if ((rc = whole_numbers(v, &fixed, 0)) < 0) {
         json_decref(v);
+        if (rc == -3)
+            return fail(ctx, &a->e[0]->loc, "arithmetic",
+                        "jsondecode(): a number is too large: whole numbers are exact up to %d "
+                        "bits",
+                        VALUE_BIG_BITS);
         return fail(ctx, &a->e[0]->loc, "json", "jsondecode(): %s",
                     rc == -1 ? "a number too large for a 64-bit float"
                              : "nesting deeper than 64 levels");
@@ -2506,8 +2747,8 @@ static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_ex
 static int fn_jsonencode(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
                          struct call_args *a)
 {
-    char *s = json_dumps(a->v[0], JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
-                                      JSON_REAL_PRECISION(VALUE_DIGITS));
+    char *s = jsonw_dumps(a->v[0], JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+                                       JSON_REAL_PRECISION(VALUE_DIGITS));
     if (s == NULL)
         return fail(ctx, &call->loc, "internal", "out of memory");
     *out = json_string(s);
@@ -3107,10 +3348,10 @@ static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
     double dx, dy, dr = 0;
     bool overflow = false;
 
-    if (!json_is_number(a) || !json_is_number(b)) {
-        const struct ast_expr *bad = json_is_number(a) ? e->u.binary.rhs : e->u.binary.lhs;
+    if (!value_is_number(a) || !value_is_number(b)) {
+        const struct ast_expr *bad = value_is_number(a) ? e->u.binary.rhs : e->u.binary.lhs;
         return fail(ctx, &bad->loc, "type", "'%s' needs numbers, not a %s", op_text(op),
-                    value_type_name(json_is_number(a) ? b : a));
+                    value_type_name(value_is_number(a) ? b : a));
     }
     switch (op) {
     case OP_LT:
@@ -3128,9 +3369,16 @@ static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
     default:
         break;
     }
-    if ((op == OP_DIV || op == OP_MOD) && json_number_value(b) == 0)
+    if ((op == OP_DIV || op == OP_MOD) && value_to_double(b) == 0)
         return fail(ctx, &e->u.binary.rhs->loc, "arithmetic", "%s by zero",
                     op == OP_DIV ? "division" : "modulo");
+    if (value_is_big(a) || value_is_big(b)) {
+        char what[8];
+        if (!value_is_whole(a) || !value_is_whole(b))
+            goto decimal; /* with a fraction: a double */
+        snprintf(what, sizeof(what), "'%s'", op_text(op));
+        return big_arith(out, ctx, &e->loc, what, op, a, b);
+    }
     if (json_is_integer(a) && json_is_integer(b)) {
         x = json_integer_value(a);
         y = json_integer_value(b);
@@ -3159,13 +3407,17 @@ static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
         default:
             return fail(ctx, &e->loc, "internal", "unknown operator %d", (int)op);
         }
-        if (overflow)
-            return fail(ctx, &e->loc, "arithmetic", "'%s' overflows a 64-bit number", op_text(op));
+        if (overflow) { /* past int64: exactly, as a big number */
+            char what[8];
+            snprintf(what, sizeof(what), "'%s'", op_text(op));
+            return big_arith(out, ctx, &e->loc, what, op, a, b);
+        }
         *out = json_integer(r);
         return 0;
     }
-    dx = json_number_value(a);
-    dy = json_number_value(b);
+decimal:
+    dx = value_to_double(a);
+    dy = value_to_double(b);
     switch (op) {
     case OP_ADD:
         dr = dx + dy;
@@ -3414,6 +3666,142 @@ static int for_values(json_t **out, const char *op, const json_t *args)
     return 0;
 }
 
+/* The placeholders a for expression over a collection known only after
+ * apply binds its variables to (defer_for_unknown): unknowns tagged with
+ * this address, which no instance has, and "N.k" or "N.v". */
+#define FOR_PLACEHOLDER "$for"
+
+/* A for expression over a collection that is itself known only after
+ * apply (a block the configuration leaves out, which the service fills
+ * in): its body evaluated once, quietly, with its key and value standing
+ * as placeholders (FOR_PLACEHOLDER, "N.k" and "N.v", N the number of
+ * for variables around it, so nested ones differ), deferred as "[for*]",
+ * "{for*}" or "{for*...}" with the arguments [COLLECTION, N, COND, KEY,
+ * VALUE]. Once the collection is known, eval_for_expand puts each element
+ * in place of the placeholders: defer_for's form, made as it is. Unknown
+ * for good when the collection's unknown cannot be filled in later or the
+ * body fails on the placeholders. */
+static int defer_for_unknown(json_t **out, struct eval_ctx *ctx, const struct ast_for *f,
+                             json_t *coll)
+{
+    struct diag_list *saved_diags = ctx->diags, scratch;
+    const struct eval_scope *saved = ctx->scope;
+    struct eval_scope ks, vs;
+    json_t *c = NULL, *key = NULL, *value = NULL;
+    char kattr[32], vattr[32];
+    int depth = 0, rc = 0;
+    *out = NULL;
+    for (const struct eval_scope *s = saved; s; s = s->up)
+        depth++;
+    snprintf(kattr, sizeof(kattr), "%d.k", depth);
+    snprintf(vattr, sizeof(vattr), "%d.v", depth);
+    ks.name = f->key_var;
+    ks.up = saved;
+    ks.value = value_unknown_of(FOR_PLACEHOLDER, kattr);
+    vs.name = f->value_var;
+    vs.up = f->key_var ? &ks : saved;
+    vs.value = value_unknown_of(FOR_PLACEHOLDER, vattr);
+    diag_list_init(&scratch);
+    ctx->diags = &scratch;
+    ctx->scope = &vs;
+    if (!value_unknown_resolvable(coll) || ks.value == NULL || vs.value == NULL)
+        rc = AMLSEC_EPARSE;
+    if (rc == 0)
+        rc = f->cond ? eval_expr(&c, ctx, f->cond) : ((c = json_true()) ? 0 : AMLSEC_EPARSE);
+    if (rc == 0)
+        rc = f->key ? eval_expr(&key, ctx, f->key) : ((key = json_null()) ? 0 : AMLSEC_EPARSE);
+    if (rc == 0)
+        rc = eval_expr(&value, ctx, f->value);
+    ctx->scope = saved;
+    ctx->diags = saved_diags;
+    diag_list_release(&scratch);
+    json_decref(ks.value);
+    json_decref(vs.value);
+    if (rc == 0 && value_unknown_resolvable(c) && value_unknown_resolvable(key) &&
+        value_unknown_resolvable(value))
+        *out = value_unknown_call(!f->is_map    ? "[for*]"
+                                  : f->grouping ? "{for*...}"
+                                                : "{for*}",
+                                  json_pack("[OiOOO]", coll, depth, c, key, value));
+    if (*out == NULL)
+        *out = value_unknown();
+    json_decref(c);
+    json_decref(key);
+    json_decref(value);
+    return 0;
+}
+
+/* v with the placeholders of depth's for expression (defer_for_unknown)
+ * replaced by k and v. New reference. */
+static json_t *for_substitute(const json_t *x, const char *kattr, const char *vattr,
+                              const json_t *k, const json_t *v)
+{
+    const char *address, *attr, *name;
+    json_t *y, *r;
+    size_t i;
+    if (value_unknown_origin(x, &address, &attr) && strcmp(address, FOR_PLACEHOLDER) == 0 &&
+        (strcmp(attr, kattr) == 0 || strcmp(attr, vattr) == 0))
+        return json_deep_copy(strcmp(attr, kattr) == 0 ? k : v);
+    if (json_is_array(x)) {
+        r = json_array();
+        json_array_foreach(x, i, y) json_array_append_new(r, for_substitute(y, kattr, vattr, k, v));
+        return r;
+    }
+    if (json_is_object(x)) {
+        r = json_object();
+        json_object_foreach((json_t *)x, name, y)
+            json_object_set_new(r, name, for_substitute(y, kattr, vattr, k, v));
+        return r;
+    }
+    return json_deep_copy(x);
+}
+
+bool eval_for_deferred(const char *fn)
+{
+    return strcmp(fn, "[for*]") == 0 || strcmp(fn, "{for*}") == 0 || strcmp(fn, "{for*...}") == 0;
+}
+
+json_t *eval_for_expand(const char *fn, const json_t *args)
+{
+    const json_t *coll = json_array_get(args, 0), *depth = json_array_get(args, 1);
+    const json_t *c = json_array_get(args, 2), *key = json_array_get(args, 3),
+                 *value = json_array_get(args, 4);
+    bool is_map = fn[0] == '{';
+    const char **keys = NULL;
+    char kattr[32], vattr[32];
+    json_t *elems;
+    size_t n;
+    if (!eval_for_deferred(fn) || json_array_size(args) != 5 || !json_is_integer(depth) ||
+        (!json_is_array(coll) && !json_is_object(coll)) || value_contains_unknown(coll))
+        return NULL;
+    n = json_is_array(coll) ? json_array_size(coll) : json_object_size(coll);
+    if (json_is_object(coll) && n > 0 && (keys = sorted_keys(coll, &n)) == NULL)
+        return NULL;
+    snprintf(kattr, sizeof(kattr), "%lld.k", (long long)json_integer_value(depth));
+    snprintf(vattr, sizeof(vattr), "%lld.v", (long long)json_integer_value(depth));
+    elems = json_array();
+    for (size_t i = 0; i < n && elems; i++) {
+        json_t *k = keys ? json_string(keys[i]) : json_integer((json_int_t)i);
+        const json_t *v = keys ? json_object_get(coll, keys[i]) : json_array_get(coll, i);
+        json_t *e = is_map ? json_pack("[ooo]", for_substitute(c, kattr, vattr, k, v),
+                                       for_substitute(key, kattr, vattr, k, v),
+                                       for_substitute(value, kattr, vattr, k, v))
+                           : json_pack("[oo]", for_substitute(c, kattr, vattr, k, v),
+                                       for_substitute(value, kattr, vattr, k, v));
+        json_decref(k);
+        if (e == NULL || json_array_append_new(elems, e) < 0) {
+            json_decref(elems);
+            elems = NULL;
+        }
+    }
+    free(keys);
+    return elems ? value_unknown_call(!is_map                        ? "[for]"
+                                      : strcmp(fn, "{for*...}") == 0 ? "{for...}"
+                                                                     : "{for}",
+                                      elems)
+                 : NULL;
+}
+
 /* [for k, v in coll : value if cond] and {for k, v in coll : key => value...}.
  * A list binds k to the index, a map to the key (in lexical order, as
  * Terraform does). Unknown conditions or keys make the whole result
@@ -3434,13 +3822,15 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
     if ((rc = eval_expr(&coll, ctx, f->coll)) < 0)
         return rc;
     if (value_is_unknown(coll)) {
-        /* not the collection's own unknown: filled in, it would become the
-         * collection, not the result */
+        /* made again once the collection is known (not the collection's
+         * own unknown: filled in, it would become the collection); what
+         * the body reads is not known before (cfg_read) */
+        note_read(ctx, NULL, 0, NULL, NULL);
+        rc = defer_for_unknown(out, ctx, f, coll);
         json_decref(coll);
-        *out = value_unknown();
-        return 0;
+        return rc;
     }
-    if (!json_is_array(coll) && !json_is_object(coll)) {
+    if ((!json_is_array(coll) && !json_is_object(coll)) || value_is_big(coll)) {
         rc =
             fail(ctx, &f->coll->loc, "type",
                  "a for expression iterates over a list or a map, not a %s", value_type_name(coll));
@@ -3489,6 +3879,163 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
     return 0;
 }
 
+/* "FILE:LINE:COL" of loc, as diagnostics name it. New reference. */
+static json_t *loc_text(const struct src_loc *loc)
+{
+    struct src_pos at = src_loc_start(loc);
+    return json_sprintf("%s:%u:%u", loc->file ? loc->file->name : "?", (unsigned)at.line,
+                        (unsigned)at.col);
+}
+
+struct map_entry {
+    json_t *key, *value; /* owned */
+    const struct src_loc *loc;
+    bool sensitive; /* the key read a sensitive value */
+};
+
+/* A map whose keys are not all known when planning (Terraform's map is
+ * then unknown as a whole): deferred like an operator, its "function"
+ * "{}", its arguments one [KEY, VALUE, "FILE:LINE:COL", SENSITIVE] per
+ * entry, so that apply makes it once the keys are known (map_values); a
+ * repeated key found then is an apply error at the key (eval_deferred_why,
+ * which never quotes a key that read a sensitive value). Unknown for good
+ * when an unknown cannot be filled in later. New reference. */
+static json_t *defer_map(const struct map_entry *ents, size_t n)
+{
+    json_t *entries = json_array(), *r;
+    for (size_t i = 0; i < n && entries; i++)
+        if (!value_unknown_resolvable(ents[i].key) || !value_unknown_resolvable(ents[i].value) ||
+            json_array_append_new(entries, json_pack("[OOob]", ents[i].key, ents[i].value,
+                                                     loc_text(ents[i].loc), ents[i].sensitive)) <
+                0) {
+            json_decref(entries);
+            entries = NULL;
+        }
+    r = entries ? value_unknown_call("{}", entries) : NULL; /* entries consumed */
+    return r ? r : value_unknown();
+}
+
+/* { key = value, (expr) = value }: a key expression's number or bool is
+ * its text, as in Terraform; known keys are checked here, and a key known
+ * only after apply defers the whole map (defer_map). The entries are kept
+ * aside (references, no copies) for that case. */
+static int eval_map(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
+{
+    struct map_entry small[16], *ents = small;
+    json_t *m = json_object();
+    size_t n = 0, cap = 0;
+    bool deferred = false;
+    int rc = 0;
+    for (const struct ast_map_item *it = e->u.map.items; it; it = it->next)
+        cap++;
+    if (cap > sizeof(small) / sizeof(small[0]) && (ents = malloc(cap * sizeof(*ents))) == NULL) {
+        json_decref(m);
+        return fail(ctx, &e->loc, "internal", "out of memory");
+    }
+    for (const struct ast_map_item *it = e->u.map.items; it && rc == 0; it = it->next) {
+        json_t *a = NULL, *b = NULL, *text;
+        bool sensitive = ctx->sensitive, key_sensitive;
+        ctx->sensitive = false;
+        rc = eval_expr(&a, ctx, it->key);
+        key_sensitive = ctx->sensitive;
+        ctx->sensitive |= sensitive;
+        if (rc < 0)
+            break;
+        if ((value_is_number(a) || json_is_boolean(a)) && (text = for_key_text(a)) != NULL) {
+            json_decref(a);
+            a = text;
+        }
+        if (!value_is_unknown(a) && !json_is_string(a)) {
+            rc = fail(ctx, &it->key->loc, "type", "map keys must be strings, not a %s",
+                      value_type_name(a));
+        } else if (json_is_string(a) && json_object_get(m, json_string_value(a)) != NULL) {
+            rc = ctx->sensitive ? fail(ctx, &it->key->loc, "duplicate",
+                                       "duplicate map key (sensitive: not shown)")
+                                : fail(ctx, &it->key->loc, "duplicate", "duplicate map key '%s'",
+                                       json_string_value(a));
+        } else if ((rc = eval_expr(&b, ctx, it->value)) == 0) {
+            deferred |= value_is_unknown(a);
+            if (!value_is_unknown(a))
+                json_object_set(m, json_string_value(a), b);
+            ents[n++] = (struct map_entry){a, b, &it->key->loc, key_sensitive};
+            a = b = NULL; /* held by the entry */
+        }
+        json_decref(a);
+        json_decref(b);
+    }
+    if (rc == 0)
+        *out = deferred ? defer_map(ents, n) : json_incref(m);
+    json_decref(m);
+    for (size_t i = 0; i < n; i++) {
+        json_decref(ents[i].key);
+        json_decref(ents[i].value);
+    }
+    if (ents != small)
+        free(ents);
+    return rc;
+}
+
+/* A deferred map (eval_map), its keys now known; *dup (may be NULL) is
+ * the entry whose key repeats an earlier one. */
+static int map_values(json_t **out, const json_t *args, const json_t **dup)
+{
+    json_t *r = json_object(), *e;
+    size_t i;
+    json_array_foreach(args, i, e)
+    {
+        json_t *key = for_key_text(json_array_get(e, 0));
+        bool ok = key != NULL && json_array_size(e) == 4 &&
+                  json_object_get(r, json_string_value(key)) == NULL;
+        if (ok)
+            json_object_set(r, json_string_value(key), json_array_get(e, 1));
+        else if (key && dup)
+            *dup = e;
+        json_decref(key);
+        if (!ok)
+            break;
+    }
+    if (i < json_array_size(args)) {
+        json_decref(r);
+        return AMLSEC_EPARSE;
+    }
+    *out = r;
+    return 0;
+}
+
+int eval_deferred_why(struct buf *out, const json_t *v)
+{
+    const char *fn, *k;
+    const json_t *args, *dup = NULL;
+    json_t *x, *m = NULL;
+    size_t i;
+    if (value_unknown_call_parts(v, &fn, &args)) {
+        if (eval_deferred_why(out, args))
+            return 1;
+        if (strcmp(fn, "{}") != 0 || value_contains_unknown(args))
+            return 0;
+        if (map_values(&m, args, &dup) == 0) {
+            json_decref(m);
+            return 0;
+        }
+        if (dup == NULL)
+            buf_addf(out, "%s: map keys must be strings",
+                     json_string_value(json_array_get(json_array_get(args, 0), 2)));
+        else if (json_is_true(json_array_get(dup, 3)))
+            buf_addf(out, "%s: duplicate map key (sensitive: not shown)",
+                     json_string_value(json_array_get(dup, 2)));
+        else
+            buf_addf(out, "%s: duplicate map key '%s'", json_string_value(json_array_get(dup, 2)),
+                     json_string_value(json_array_get(dup, 0)));
+        return 1;
+    }
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x) if (eval_deferred_why(out, x)) return 1;
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x) if (eval_deferred_why(out, x)) return 1;
+    }
+    return 0;
+}
+
 /* An operator or conditional on values not all known yet: deferred like a
  * call (its "function" is the operator: "+", "==", "&&", "!", "neg", "?:")
  * when every unknown can be filled in later, else unknown for good. */
@@ -3523,6 +4070,23 @@ static json_t *defer_cond(struct eval_ctx *ctx, const struct ast_expr *e, json_t
     return r;
 }
 
+/* -a for a number: -(-2^63) and -big exactly (NULL when out of memory). */
+static json_t *negate(const json_t *a)
+{
+    BIGNUM *n;
+    json_t *r;
+    if (json_is_real(a))
+        return value_number(-json_real_value(a));
+    if (json_is_integer(a) && json_integer_value(a) != INT64_MIN)
+        return json_integer(-json_integer_value(a));
+    if ((n = value_to_bn(a)) == NULL)
+        return NULL;
+    BN_set_negative(n, !BN_is_negative(n));
+    r = value_from_bn(n);
+    BN_free(n);
+    return r;
+}
+
 /* A deferred operator, its operands now known (eval_call_values). */
 static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const json_t *args)
 {
@@ -3534,9 +4098,11 @@ static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const j
     const json_t *a = json_array_get(args, 0), *b = json_array_get(args, 1);
     size_t n = json_array_size(args);
     if (strcmp(op, "[]") == 0 && n >= 1)
-        return steps_values(out, ctx, json_incref((json_t *)a), args, 1);
+        return steps_values(out, ctx, json_incref((json_t *)a), args, 1, n);
     if (strcmp(op, "[for]") == 0 || strcmp(op, "{for}") == 0 || strcmp(op, "{for...}") == 0)
         return for_values(out, op, args);
+    if (strcmp(op, "{}") == 0)
+        return map_values(out, args, NULL);
     if (strcmp(op, "?:") == 0 && n == 3) {
         if (!json_is_boolean(a))
             return AMLSEC_EPARSE;
@@ -3546,10 +4112,8 @@ static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const j
     if ((strcmp(op, "!") == 0 || strcmp(op, "neg") == 0) && n == 1) {
         if (op[0] == '!' && json_is_boolean(a))
             *out = json_boolean(!json_is_true(a));
-        else if (op[0] == 'n' && json_is_real(a))
-            *out = value_number(-json_real_value(a));
-        else if (op[0] == 'n' && json_is_integer(a) && json_integer_value(a) != INT64_MIN)
-            *out = json_integer(-json_integer_value(a));
+        else if (op[0] == 'n' && value_is_number(a))
+            *out = negate(a);
         else
             return AMLSEC_EPARSE;
         return 0;
@@ -3600,6 +4164,18 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
     case EXPR_NUMBER:
         *out = value_number(e->u.d);
         return *out ? 0 : fail(ctx, &e->loc, "arithmetic", "the number is not finite");
+    case EXPR_BIGINT: {
+        BIGNUM *n = NULL;
+        if (BN_dec2bn(&n, e->u.str.s) == 0)
+            return fail(ctx, &e->loc, "internal", "out of memory");
+        if (BN_num_bits(n) > VALUE_BIG_BITS) {
+            BN_free(n);
+            return fail(ctx, &e->loc, "arithmetic",
+                        "the number is too large: whole numbers are exact up to %d bits",
+                        VALUE_BIG_BITS);
+        }
+        return big_result(out, ctx, &e->loc, "the number", n);
+    }
     case EXPR_STRING:
         /* the lexer's strings are UTF-8 (the source is checked, escapes
          * are scalar values): jansson's check of every literal is skipped */
@@ -3621,58 +4197,8 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
         *out = l;
         return 0;
     }
-    case EXPR_MAP: {
-        json_t *m = json_object();
-        for (const struct ast_map_item *it = e->u.map.items; it; it = it->next) {
-            if ((rc = eval_expr(&a, ctx, it->key)) < 0) {
-                json_decref(m);
-                return rc;
-            }
-            if (json_is_number(a) || json_is_boolean(a)) {
-                /* a key expression's number or bool is its text, as in Terraform */
-                struct buf kb;
-                buf_init(&kb, 0);
-                if (to_text(&kb, a)) {
-                    json_decref(a);
-                    a = json_stringn(kb.ptr, kb.len);
-                }
-                buf_release(&kb);
-            }
-            if (value_is_unknown(a)) {
-                rc = fail(ctx, &it->key->loc, "reference",
-                          "a map key must be known when planning; this one is known only after "
-                          "apply");
-                json_decref(a);
-                json_decref(m);
-                return rc;
-            }
-            if (!json_is_string(a)) {
-                rc = fail(ctx, &it->key->loc, "type", "map keys must be strings, not a %s",
-                          value_type_name(a));
-                json_decref(a);
-                json_decref(m);
-                return rc;
-            }
-            if (json_object_get(m, json_string_value(a)) != NULL) {
-                rc = ctx->sensitive ? fail(ctx, &it->key->loc, "duplicate",
-                                           "duplicate map key (sensitive: not shown)")
-                                    : fail(ctx, &it->key->loc, "duplicate",
-                                           "duplicate map key '%s'", json_string_value(a));
-                json_decref(a);
-                json_decref(m);
-                return rc;
-            }
-            if ((rc = eval_expr(&b, ctx, it->value)) < 0) {
-                json_decref(a);
-                json_decref(m);
-                return rc;
-            }
-            json_object_set_new(m, json_string_value(a), b);
-            json_decref(a);
-        }
-        *out = m;
-        return 0;
-    }
+    case EXPR_MAP:
+        return eval_map(out, ctx, e);
     case EXPR_TRAVERSAL:
         return eval_traversal(out, ctx, e);
     case EXPR_CALL:
@@ -3702,14 +4228,10 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
         } else if (e->u.unary.op == OP_NOT) {
             if ((rc = want_bool(ctx, e->u.unary.operand, a, "'!'")) == 0)
                 *out = json_boolean(!json_is_true(a));
-        } else if (!json_is_number(a)) {
+        } else if (!value_is_number(a)) {
             rc = fail(ctx, &e->loc, "type", "'-' needs a number, not a %s", value_type_name(a));
-        } else if (json_is_real(a)) {
-            *out = value_number(-json_real_value(a));
-        } else if (json_integer_value(a) == INT64_MIN) {
-            rc = fail(ctx, &e->loc, "arithmetic", "'-' overflows a 64-bit number");
-        } else {
-            *out = json_integer(-json_integer_value(a));
+        } else if ((*out = negate(a)) == NULL) {
+            rc = fail(ctx, &e->loc, "internal", "out of memory");
         }
         json_decref(a);
         return rc;

@@ -13,6 +13,7 @@
 #include "parser/ast.h"
 #include "parser/config.h"
 #include "parser/diag.h"
+#include "util/buf.h"
 
 /* The variables of the for expressions around the expression being
  * evaluated, innermost first. */
@@ -44,6 +45,9 @@ struct eval_ctx {
     const struct ast_expr *top;
     const json_t *node_paths;       /* out (internal): the secret paths of the node just read */
     const struct eval_scope *scope; /* for expressions' variables; NULL outside */
+    /* out: the instances of resources and module calls read (config.h's
+     * cfg_read); NULL: not recorded */
+    struct cfg_reads *reads;
 };
 
 /* *out receives a new reference. */
@@ -53,6 +57,23 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e);
  * deferred call (parser/value.h) is made once its arguments are known.
  * Diagnostics are dropped: AMLSEC_EPARSE when the call fails. */
 int eval_call_values(json_t **out, const char *fn, const json_t *args);
+
+/* A for expression over a collection known only after apply is deferred
+ * as the call fn ("[for*]", "{for*}", "{for*...}": eval_for_deferred)
+ * whose first argument is the collection and the rest its body, evaluated
+ * with its variables standing as placeholders. Once the collection is
+ * filled in (args[0] holds no unknown), eval_for_expand gives the deferred
+ * for expression over its elements, made like any other deferred value
+ * (new reference; NULL when args[0] is not a list or a map). */
+bool eval_for_deferred(const char *fn);
+json_t *eval_for_expand(const char *fn, const json_t *args);
+
+/* Why a deferred value whose unknowns are all filled in still could not
+ * be made, when the language can say it at its source: a map made at
+ * apply with a repeated key ("FILE:LINE:COL: duplicate map key 'k'"; a
+ * key that read a sensitive value is not quoted). Appends to out and
+ * returns 1, else 0. */
+int eval_deferred_why(struct buf *out, const json_t *v);
 
 /* The function names eval_expr knows, NULL-terminated (for suggestions). */
 extern const char *const eval_functions[];

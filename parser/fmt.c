@@ -18,7 +18,14 @@
 
 enum frame_kind { FR_BODY, FR_MAP, FR_LIST, FR_PAREN };
 
-enum item_role { ROLE_NONE, ROLE_BLOCK_OPEN, ROLE_MAP_OPEN, ROLE_MAP_COLON, ROLE_BINARY };
+enum item_role {
+    ROLE_NONE,
+    ROLE_BLOCK_OPEN,
+    ROLE_MAP_OPEN,
+    ROLE_MAP_COLON,
+    ROLE_BINARY,
+    ROLE_SPLAT /* the `*` of a.*: it ends an operand */
+};
 
 struct item {
     int tok;          /* TOK_* kind, or ITEM_REGION */
@@ -233,8 +240,8 @@ static size_t take_region(struct fmt *f, const struct tok *t, size_t n, size_t i
 /* Whether an item of kind t ends an operand. */
 static bool operand_end(int t)
 {
-    return t == TOK_IDENT || t == TOK_TRAV || t == TOK_INT || t == TOK_DECIMAL || t == TOK_STRING ||
-           t == TOK_TRUE || t == TOK_FALSE || t == TOK_NULL || t == TOK_RPAREN ||
+    return t == TOK_IDENT || t == TOK_TRAV || t == TOK_INT || t == TOK_DECIMAL || t == TOK_BIGINT ||
+           t == TOK_STRING || t == TOK_TRUE || t == TOK_FALSE || t == TOK_NULL || t == TOK_RPAREN ||
            t == TOK_RBRACKET || t == TOK_RBRACE || t == ITEM_REGION;
 }
 
@@ -246,7 +253,7 @@ static bool ends_operand(const struct items *items)
         int t = items->v[i].tok;
         if (t == TOK_NL || t == TOK_COMMENT)
             continue;
-        return operand_end(t);
+        return operand_end(t) || items->v[i].role == ROLE_SPLAT;
     }
     return false;
 }
@@ -301,6 +308,10 @@ static int build_items(struct fmt *f)
         case TOK_MINUS:
             if (ends_operand(&f->items))
                 it.role = ROLE_BINARY;
+            break;
+        case TOK_STAR:
+            if (f->items.n > 0 && f->items.v[f->items.n - 1].tok == TOK_DOT)
+                it.role = ROLE_SPLAT;
             break;
         case TOK_COLON:
             if (fr->questions > 0)
@@ -440,8 +451,8 @@ static int space_between(const struct item *p, const struct item *n)
         return 0;
     if (n->tok == TOK_LPAREN)
         return p->tok == TOK_IDENT ? 0 : 1;
-    if (n->tok == TOK_LBRACKET) /* after an operand, an index: f(x)[0], {a = 1}["a"] */
-        return operand_end(p->tok) ? 0 : 1;
+    if (n->tok == TOK_LBRACKET) /* after an operand, an index: f(x)[0], {a = 1}["a"], a.*[0] */
+        return operand_end(p->tok) || p->role == ROLE_SPLAT ? 0 : 1;
     return 1;
 }
 
@@ -457,6 +468,7 @@ struct out_line {
     size_t first, n;
     int indent;
     long align_group; /* run of aligned attributes: its first line; -1 none */
+    size_t key_items; /* items before the `=` (a parenthesised key: several) */
     size_t key_width;
     size_t pad;         /* spaces before `=` */
     bool trailing;      /* ends with a comment after code, all on one line */
@@ -545,14 +557,27 @@ static void indent_lines(struct fmt *f, struct out_line *lines, size_t n)
     free(stack);
 }
 
+/* The items of l's key before its `=`: a name, a quoted key in a map, or
+ * a map key computed in parentheses (all of it, `(var.team)`, aligned like
+ * a name, as terraform fmt aligns whatever stands before the `=`); 0 when
+ * the line does not start with one. */
+static size_t key_items(const struct item *v, const struct out_line *l)
+{
+    const struct item *first = &v[l->first];
+    size_t n = 1;
+    if (first->tok == TOK_LPAREN && first->frame == FR_MAP && first->partner > (long)l->first)
+        n = (size_t)first->partner - l->first + 1;
+    else if (!(first->tok == TOK_IDENT || (first->tok == TOK_STRING && first->frame == FR_MAP)))
+        return 0;
+    return n < l->n && v[l->first + n].tok == TOK_ASSIGN ? n : 0;
+}
+
 /* `key = value` complete on one line, directly in a body or map. */
 static bool alignable(const struct item *v, const struct out_line *l)
 {
     const struct item *first = &v[l->first];
     int depth = 0;
-    if (l->n < 3 || (first->frame != FR_BODY && first->frame != FR_MAP) ||
-        !(first->tok == TOK_IDENT || (first->tok == TOK_STRING && first->frame == FR_MAP)) ||
-        v[l->first + 1].tok != TOK_ASSIGN)
+    if (l->n < 3 || (first->frame != FR_BODY && first->frame != FR_MAP) || key_items(v, l) == 0)
         return false;
     for (size_t k = 0; k < l->n; k++) {
         const struct item *it = &v[l->first + k];
@@ -566,9 +591,14 @@ static bool alignable(const struct item *v, const struct out_line *l)
     return depth == 0;
 }
 
+static void render_code(struct buf *b, const struct item *v, const struct out_line *l,
+                        size_t count);
+
 static void align_lines(struct fmt *f, struct out_line *lines, size_t n)
 {
     const struct item *v = f->items.v;
+    struct buf key;
+    buf_init(&key, 0);
     for (size_t l = 0; l < n;) {
         size_t end = l, maxw = 0;
         if (!alignable(v, &lines[l])) {
@@ -577,7 +607,13 @@ static void align_lines(struct fmt *f, struct out_line *lines, size_t n)
         }
         while (end < n && alignable(v, &lines[end]) && lines[end].indent == lines[l].indent &&
                v[lines[end].first].frame_id == v[lines[l].first].frame_id) {
-            size_t w = width(v[lines[end].first].text, v[lines[end].first].len);
+            struct out_line bare = lines[end];
+            size_t w;
+            bare.indent = 0;
+            lines[end].key_items = key_items(v, &lines[end]);
+            buf_reset(&key);
+            render_code(&key, v, &bare, lines[end].key_items); /* the key as it is printed */
+            w = width(key.ptr, key.len);
             lines[end].key_width = w;
             if (w > maxw)
                 maxw = w;
@@ -589,6 +625,7 @@ static void align_lines(struct fmt *f, struct out_line *lines, size_t n)
         }
         l = end;
     }
+    buf_release(&key);
 }
 
 /* Renders the code of a line (without a trailing comment when `trailing`). */
@@ -600,7 +637,7 @@ static void render_code(struct buf *b, const struct item *v, const struct out_li
         const struct item *it = &v[l->first + k];
         if (k > 0) {
             int sp = space_between(&v[l->first + k - 1], it);
-            if (k == 1 && l->align_group >= 0)
+            if (k == l->key_items && l->align_group >= 0)
                 sp = (int)l->pad;
             for (int s = 0; s < sp; s++)
                 buf_addch(b, ' ');

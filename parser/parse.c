@@ -51,6 +51,9 @@ void aml_yyerror(AML_YYLTYPE *loc, struct parse_ctx *ctx, const char *msg)
         strstr(msg, "identifier"))
         diag_set_hint(d, "names of attributes and blocks have no '.'; nest a block instead: "
                          "name { first = ... }");
+    else if (d && strstr(msg, "expecting '*' or identifier or number"))
+        diag_set_hint(d, "after '.' comes a name (a.b), a whole number from 0 (a.0, the same as "
+                         "a[0]) or '*' (a.*.b)");
     else if (d && lexer_in_for(&ctx->lx))
         diag_set_hint(d, "a for expression is [for V in LIST : VALUE if COND] or "
                          "{for K, V in MAP : KEY => VALUE if COND}; 'if COND' is optional");
@@ -222,6 +225,25 @@ struct ast_expr *parse_unary(struct parse_ctx *ctx, enum ast_op op, struct ast_e
         x->loc = *loc;
         return x;
     }
+    if (op == OP_NEG && x && x->kind == EXPR_BIGINT) {
+        size_t n = x->u.str.len;
+        char *s;
+        if (n == 19 && memcmp(x->u.str.s, "9223372036854775808", 19) == 0) {
+            x->kind = EXPR_INT; /* -2^63 */
+            x->u.i = INT64_MIN;
+        } else if (x->u.str.s[0] == '-') {
+            x->u.str.s++;
+            x->u.str.len--;
+        } else if ((s = node(ctx, n + 2)) != NULL) {
+            s[0] = '-';
+            memcpy(s + 1, x->u.str.s, n);
+            s[n + 1] = '\0';
+            x->u.str.s = s;
+            x->u.str.len = n + 1;
+        }
+        x->loc = *loc;
+        return x;
+    }
     if (op == OP_NEG && x && x->kind == EXPR_NUMBER) {
         x->u.d = -x->u.d;
         x->loc = *loc;
@@ -386,28 +408,55 @@ struct ast_expr *parse_step_attr(struct parse_ctx *ctx, struct ast_expr *t, cons
 }
 
 struct ast_expr *parse_step_index(struct parse_ctx *ctx, struct ast_expr *t, struct ast_expr *index,
-                                  const struct src_loc *iloc, const struct src_loc *loc)
+                                  const struct src_loc *iloc, bool legacy,
+                                  const struct src_loc *loc)
 {
     struct ast_step *s = node(ctx, sizeof(*s));
     if (s == NULL)
         return t;
     s->next = NULL;
     s->kind = STEP_INDEX;
+    s->legacy = legacy;
     s->index = index;
     s->loc = *iloc;
     return add_step(ctx, t, s, loc);
 }
 
+/* Whether the steps of t end inside an attribute-only splat's own steps
+ * (a.*, a.*.b, a.*.b.0). */
+static bool in_attr_splat(const struct ast_expr *t)
+{
+    const struct ast_step *s = t->kind == EXPR_TRAVERSAL ? t->u.trav.steps
+                               : t->kind == EXPR_POSTFIX ? t->u.post.steps
+                                                         : NULL;
+    bool in = false;
+    for (; s; s = s->next)
+        if (s->kind == STEP_SPLAT)
+            in = s->legacy;
+        else if (s->kind == STEP_INDEX && !s->legacy)
+            in = false;
+    return in;
+}
+
 struct ast_expr *parse_step_splat(struct parse_ctx *ctx, struct ast_expr *t,
-                                  const struct src_loc *open, const struct src_loc *loc)
+                                  const struct src_loc *open, bool attr_only,
+                                  const struct src_loc *loc)
 {
     struct ast_step *s = node(ctx, sizeof(*s));
     if (s == NULL)
         return t;
     memset(s, 0, sizeof(*s));
     s->kind = STEP_SPLAT;
+    s->legacy = attr_only;
     s->loc = *open;
     s->loc.end = loc->end;
+    if (attr_only && in_attr_splat(t)) {
+        struct diag *d = diag_add(ctx->diags, DIAG_ERROR, &s->loc, "syntax",
+                                  "a splat '.*' cannot be used inside another '.*' splat's steps");
+        if (d)
+            diag_set_hint(d, "use the full splat for the outer one: a[*].b.*.c, or a for "
+                             "expression");
+    }
     return add_step(ctx, t, s, loc);
 }
 

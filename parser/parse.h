@@ -95,12 +95,16 @@ struct ast_expr *parse_traversal(struct parse_ctx *ctx, const char *root,
                                  const struct src_loc *loc);
 struct ast_expr *parse_step_attr(struct parse_ctx *ctx, struct ast_expr *t, const char *name,
                                  const struct src_loc *nloc, const struct src_loc *loc);
+/* t[index], or t.N (legacy: index is N's EXPR_INT) */
 struct ast_expr *parse_step_index(struct parse_ctx *ctx, struct ast_expr *t, struct ast_expr *index,
-                                  const struct src_loc *iloc, const struct src_loc *loc);
-/* t[*]: the splat step, whose location runs from open (the '[') to loc's
- * end. */
+                                  const struct src_loc *iloc, bool legacy,
+                                  const struct src_loc *loc);
+/* t[*], or the attribute-only t.* (attr_only): the splat step, whose
+ * location runs from open (the '[' or '.') to loc's end. A `.*` inside
+ * another's attribute steps (a.*.b.*) is an error, as in Terraform. */
 struct ast_expr *parse_step_splat(struct parse_ctx *ctx, struct ast_expr *t,
-                                  const struct src_loc *open, const struct src_loc *loc);
+                                  const struct src_loc *open, bool attr_only,
+                                  const struct src_loc *loc);
 struct ast_expr *parse_template(struct parse_ctx *ctx, struct ast_expr *rev_parts, bool heredoc,
                                 bool indent, const struct src_loc *loc);
 /* Lists are built by prepending; the finishing builder reverses them. */

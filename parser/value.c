@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define UNKNOWN_KEY "$unknown"
@@ -163,8 +164,121 @@ json_t *value_number(double d)
     return json_real(strtod(text, NULL));
 }
 
+bool value_is_big(const json_t *v)
+{
+    return jsonw_big_digits(v) != NULL;
+}
+
+const char *value_big_digits(const json_t *v)
+{
+    return jsonw_big_digits(v);
+}
+
+bool value_is_whole(const json_t *v)
+{
+    return json_is_integer(v) || value_is_big(v);
+}
+
+bool value_is_number(const json_t *v)
+{
+    return json_is_number(v) || value_is_big(v);
+}
+
+json_t *value_from_bn(const BIGNUM *n)
+{
+    char *dec;
+    json_t *v;
+    if (BN_num_bits(n) > VALUE_BIG_BITS)
+        return NULL;
+    if (BN_num_bits(n) <= 63 || (BN_is_negative(n) && BN_num_bits(n) == 64)) {
+        /* within int64 (-2^63 included): BN_bn2dec, then strtoll */
+        unsigned char mag[8] = {0};
+        uint64_t u = 0;
+        if (BN_bn2binpad(n, mag, sizeof(mag)) < 0)
+            return NULL;
+        for (size_t i = 0; i < sizeof(mag); i++)
+            u = u << 8 | mag[i];
+        if (!BN_is_negative(n))
+            return json_integer((json_int_t)u);
+        if (u <= (uint64_t)INT64_MAX + 1)
+            return json_integer(u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(json_int_t)u);
+    }
+    if ((dec = BN_bn2dec(n)) == NULL)
+        return NULL;
+    v = jsonw_big(dec, strlen(dec));
+    OPENSSL_free(dec);
+    return v;
+}
+
+BIGNUM *value_to_bn(const json_t *v)
+{
+    const char *big = jsonw_big_digits(v);
+    BIGNUM *n = NULL;
+    if (big)
+        return BN_dec2bn(&n, big) ? n : NULL;
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+        unsigned char mag[8];
+        for (int k = 7; k >= 0; k--, u >>= 8)
+            mag[k] = (unsigned char)(u & 0xff);
+        if ((n = BN_bin2bn(mag, sizeof(mag), NULL)) != NULL)
+            BN_set_negative(n, i < 0);
+        return n;
+    }
+    return NULL;
+}
+
+double value_to_double(const json_t *v)
+{
+    const char *big = jsonw_big_digits(v);
+    return big ? strtod(big, NULL) : json_number_value(v);
+}
+
+/* floor(v) as a new BIGNUM, and whether v had a fraction: doubles are
+ * finite (value_number), and %.0f prints all the digits of a whole one */
+static BIGNUM *floor_bn(const json_t *v, bool *frac)
+{
+    char text[400];
+    BIGNUM *n = NULL;
+    double d;
+    *frac = false;
+    if (value_is_whole(v))
+        return value_to_bn(v);
+    d = json_real_value(v);
+    *frac = d != floor(d);
+    snprintf(text, sizeof(text), "%.0f", floor(d));
+    return BN_dec2bn(&n, text) ? n : NULL;
+}
+
+int value_number_cmp(const json_t *a, const json_t *b)
+{
+    BIGNUM *x, *y;
+    bool fx, fy;
+    int c;
+    if (json_is_integer(a) && json_is_integer(b))
+        return (json_integer_value(a) > json_integer_value(b)) -
+               (json_integer_value(a) < json_integer_value(b));
+    if (!value_is_big(a) && !value_is_big(b)) {
+        double p = json_number_value(a), q = json_number_value(b);
+        return (p > q) - (p < q);
+    }
+    /* a big number: exactly, floor against floor, then the fractions */
+    x = floor_bn(a, &fx);
+    y = floor_bn(b, &fy);
+    c = x && y ? BN_cmp(x, y) : 0;
+    if (c == 0)
+        c = (int)fx - (int)fy;
+    BN_free(x);
+    BN_free(y);
+    return c;
+}
+
 int value_number_text(struct buf *out, const json_t *v)
 {
+    const char *big = jsonw_big_digits(v);
+    if (big)
+        return buf_adds(out, big);
     if (json_is_integer(v))
         return buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     return buf_addf(out, "%.*g", VALUE_DIGITS, json_real_value(v));
@@ -178,7 +292,7 @@ const char *value_type_name(const json_t *v)
         return "unknown";
     if (json_is_string(v))
         return "string";
-    if (json_is_integer(v) || json_is_real(v))
+    if (value_is_number(v))
         return "number";
     if (json_is_boolean(v))
         return "bool";
@@ -243,6 +357,8 @@ int value_format(struct buf *out, const json_t *v)
         return buf_adds(out, "null");
     if (value_is_unknown(v))
         return buf_adds(out, "(known after apply)");
+    if (value_is_big(v))
+        return value_number_text(out, v);
     switch (json_typeof(v)) {
     case JSON_STRING:
         return quote(out, json_string_value(v));

@@ -8,6 +8,7 @@
 #define AMLSEC_PARSER_VALUE_H
 
 #include <jansson.h>
+#include <openssl/bn.h>
 #include <stdbool.h>
 
 #include "util/buf.h"
@@ -32,13 +33,34 @@ bool value_unknown_call_parts(const json_t *v, const char **fn, const json_t **a
  * untagged unknown anywhere, deferred calls' arguments included. */
 bool value_unknown_resolvable(const json_t *v);
 bool value_contains_unknown(const json_t *v); /* anywhere inside */
-/* Numbers are int64 integers (json integers) or, when not whole, doubles
- * (json reals) rounded to VALUE_DIGITS significant digits. value_number
- * makes one from a double (NULL when not finite: an overflow); a whole
- * double within int64 becomes an integer. */
+/* Numbers are whole numbers, exact up to VALUE_BIG_BITS bits: int64 ones
+ * are json integers, larger ones *big numbers* (util/jsonw.h's object,
+ * written to JSON as a number: test and read them only through these
+ * helpers); or, when not whole, doubles (json reals) rounded to
+ * VALUE_DIGITS significant digits. value_number makes one from a double
+ * (NULL when not finite: an overflow); a whole double within int64
+ * becomes an integer, a larger one stays a double. */
 #define VALUE_DIGITS 15
+#define VALUE_BIG_BITS 512
 json_t *value_number(double d);
-/* A number as the language prints it: 3, -1, 2.5, 1e+20. Appends to out. */
+bool value_is_number(const json_t *v); /* integer, big or double */
+bool value_is_whole(const json_t *v);  /* integer or big */
+bool value_is_big(const json_t *v);
+/* A big number's digits ("-" first when negative); NULL for anything else. */
+const char *value_big_digits(const json_t *v);
+/* The number n: an integer when within int64, else a big number; NULL when
+ * |n| needs more than VALUE_BIG_BITS bits or out of memory. */
+json_t *value_from_bn(const BIGNUM *n);
+/* The whole number v (integer or big) as a new BIGNUM; NULL otherwise. */
+BIGNUM *value_to_bn(const json_t *v);
+/* Any number as a double (a big one rounded; beyond a double's range it
+ * is infinite). */
+double value_to_double(const json_t *v);
+/* -1, 0 or 1 as a < b, a == b, a > b, for two numbers of any kind (a big
+ * one against a double compared exactly). */
+int value_number_cmp(const json_t *a, const json_t *b);
+/* A number as the language prints it: 3, -1, 2.5, 1e+20, and a big number
+ * in all its digits. Appends to out. */
 int value_number_text(struct buf *out, const json_t *v);
 /* "string", "number", "bool", "list", "map", "null", "unknown" */
 const char *value_type_name(const json_t *v);

@@ -1,5 +1,6 @@
 #include "providers/provider.h"
 #include "util/error.h"
+#include "util/strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -131,15 +132,62 @@ int provider_graph_query(struct provider *p, const char *const *queries, size_t 
 
 /* --- the read-only view ---------------------------------------------------- */
 
+/* What the view was told a run reads again, by ARM id: a read-only run
+ * reads each resource once (drift's discovery reads the workspaces before
+ * the refresh and the vaults after it, and its Resource Graph rows are the
+ * refresh of what they cover). */
+struct kept {
+    json_t *body;   /* the next read's answer (owned), or NULL */
+    int from_graph; /* body came from Resource Graph */
+    int wanted;     /* keep what a read of the id returns */
+};
+
 struct readonly {
     struct provider base;
     struct provider *inner;
     unsigned refused;
+    struct kept *kept;
+    size_t nkept, capkept;
+    struct strmap kept_index; /* ARM id (any case) -> its position in kept */
+    size_t kept_hits;
 };
 
 static struct readonly *ro_of(struct provider *p)
 {
     return (struct readonly *)p;
+}
+
+/* The entry of id, made when missing; NULL when out of memory. */
+static struct kept *ro_entry(struct readonly *ro, const char *id)
+{
+    size_t at;
+    if (strmap_get(&ro->kept_index, id, &at))
+        return &ro->kept[at];
+    if (ro->nkept == ro->capkept) {
+        size_t cap = ro->capkept ? ro->capkept * 2 : 64;
+        struct kept *grown = realloc(ro->kept, cap * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        ro->kept = grown;
+        ro->capkept = cap;
+    }
+    if (strmap_put(&ro->kept_index, id, ro->nkept) < 0)
+        return NULL;
+    ro->kept[ro->nkept] = (struct kept){NULL, 0, 0};
+    return &ro->kept[ro->nkept++];
+}
+
+/* Keeps body (a reference) as the next read's answer for id: bodies are
+ * read, never changed in place, so the reader and the view share it. */
+static int ro_keep(struct readonly *ro, const char *id, json_t *body, int from_graph)
+{
+    struct kept *k = ro_entry(ro, id);
+    if (k == NULL)
+        return AMLSEC_ENOMEM;
+    json_decref(k->body);
+    k->body = json_incref(body);
+    k->from_graph = from_graph;
+    return 0;
 }
 
 static int ro_refuse(struct readonly *ro, struct errbuf *err)
@@ -148,10 +196,57 @@ static int ro_refuse(struct readonly *ro, struct errbuf *err)
     return errbuf_set(err, AMLSEC_EUSAGE, "a read-only run sends no create, update or delete");
 }
 
+/* Answers a read of what the view keeps with it (once), reads the rest,
+ * and keeps what it was told a later read wants (a fresh read always goes
+ * through). */
 static int ro_read_many(struct provider *p, const struct provider_ref *refs, size_t n,
                         unsigned flags, struct provider_result *out, struct errbuf *err)
 {
-    return provider_read_many(ro_of(p)->inner, refs, n, flags, out, err);
+    struct readonly *ro = ro_of(p);
+    struct provider_ref *miss;
+    struct provider_result *got;
+    size_t *pos, nmiss = 0;
+    int rc;
+
+    if (flags & PROVIDER_READ_FRESH)
+        return provider_read_many(ro->inner, refs, n, flags, out, err);
+    miss = calloc(n ? n : 1, sizeof(*miss));
+    got = calloc(n ? n : 1, sizeof(*got));
+    pos = calloc(n ? n : 1, sizeof(*pos));
+    if (miss == NULL || got == NULL || pos == NULL) {
+        free(miss);
+        free(got);
+        free(pos);
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t at;
+        memset(&out[i], 0, sizeof(out[i]));
+        if (refs[i].id && strmap_get(&ro->kept_index, refs[i].id, &at) && ro->kept[at].body) {
+            out[i].body = ro->kept[at].body; /* handed over: the next read asks again */
+            ro->kept[at].body = NULL;
+            ro->kept[at].wanted = 0;
+            out[i].status = 200;
+            out[i].from_graph = ro->kept[at].from_graph;
+            ro->kept_hits++;
+            continue;
+        }
+        miss[nmiss] = refs[i];
+        pos[nmiss++] = i;
+    }
+    rc = nmiss ? provider_read_many(ro->inner, miss, nmiss, flags, got, err) : 0;
+    for (size_t j = 0; j < nmiss; j++) {
+        size_t at;
+        out[pos[j]] = got[j];
+        if (got[j].rc == 0 && got[j].body && miss[j].id &&
+            strmap_get(&ro->kept_index, miss[j].id, &at) && ro->kept[at].wanted &&
+            ro_keep(ro, miss[j].id, got[j].body, got[j].from_graph) < 0 && rc == 0)
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    }
+    free(miss);
+    free(got);
+    free(pos);
+    return rc;
 }
 
 static int ro_write_many(struct provider *p, const struct provider_write *writes, size_t n,
@@ -224,6 +319,11 @@ static int ro_query(struct provider *p, const char *subscription, const char *qu
 
 static void ro_free(struct provider *p)
 {
+    struct readonly *ro = ro_of(p);
+    for (size_t i = 0; i < ro->nkept; i++)
+        json_decref(ro->kept[i].body);
+    free(ro->kept);
+    strmap_release(&ro->kept_index);
     free(p);
 }
 
@@ -239,10 +339,34 @@ struct provider *provider_readonly(struct provider *inner)
         return NULL;
     ro->base.ops = &readonly_ops;
     ro->inner = inner;
+    strmap_init(&ro->kept_index, true);
     return &ro->base;
 }
 
 unsigned provider_readonly_refused(const struct provider *view)
 {
     return view->ops == &readonly_ops ? ((const struct readonly *)view)->refused : 0;
+}
+
+int provider_readonly_keep(struct provider *view, const char *id, json_t *body)
+{
+    if (view->ops != &readonly_ops || id == NULL || body == NULL)
+        return 0;
+    return ro_keep(ro_of(view), id, body, 1);
+}
+
+int provider_readonly_expect(struct provider *view, const char *id)
+{
+    struct kept *k;
+    if (view->ops != &readonly_ops || id == NULL)
+        return 0;
+    if ((k = ro_entry(ro_of(view), id)) == NULL)
+        return AMLSEC_ENOMEM;
+    k->wanted = 1;
+    return 0;
+}
+
+size_t provider_readonly_hits(const struct provider *view)
+{
+    return view->ops == &readonly_ops ? ((const struct readonly *)view)->kept_hits : 0;
 }

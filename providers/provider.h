@@ -170,10 +170,23 @@ int provider_graph_query(struct provider *p, const char *const *queries, size_t 
 
 /* A read-only view of inner (borrowed; it must outlive the view): reads,
  * lists and queries pass through, and every write entry point refuses with
- * AMLSEC_EUSAGE without reaching inner. What `drift` runs with. NULL when
- * out of memory. Free with provider_free (inner is not freed). */
+ * AMLSEC_EUSAGE without reaching inner. So that a run reads each resource
+ * once, the view keeps (by ARM id, any case) what it is told a later read
+ * wants: the next read of that id is answered with it (a
+ * PROVIDER_READ_FRESH read goes through). What `drift` runs with. NULL
+ * when out of memory. Free with provider_free (inner is not freed). */
 struct provider *provider_readonly(struct provider *inner);
 /* Write requests the view refused so far. */
 unsigned provider_readonly_refused(const struct provider *view);
+/* Keeps body (a reference is taken; it must not change afterwards) as the
+ * next read's answer for id, as read through Resource Graph: a query's row
+ * that is the resource as a read gives it. 0, or AMLSEC_ENOMEM; nothing for
+ * another provider. */
+int provider_readonly_keep(struct provider *view, const char *id, json_t *body);
+/* The next read of id is asked again later: the view keeps what it
+ * returns for that later read. 0, or AMLSEC_ENOMEM. */
+int provider_readonly_expect(struct provider *view, const char *id);
+/* Reads answered from what the view kept. */
+size_t provider_readonly_hits(const struct provider *view);
 
 #endif

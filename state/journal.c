@@ -16,6 +16,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/strmap.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define JOURNAL_MAX_BYTES ((size_t)256 << 20)
@@ -308,7 +309,7 @@ static int decode_line(json_t **out, struct journal *j, const char *line, size_t
 
     *out = NULL;
     if (len > 0 && line[0] == '{') {
-        *out = json_loadb(line, len, 0, &jerr);
+        *out = jsonw_loadb(line, len, 0, &jerr);
         if (*out == NULL)
             return errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: %s", j->path, no,
                               jerr.text);
@@ -324,7 +325,7 @@ static int decode_line(json_t **out, struct journal *j, const char *line, size_t
         *sealed = true;
         goto out;
     }
-    *out = json_loadb(plain.ptr, plain.len, 0, &jerr);
+    *out = jsonw_loadb(plain.ptr, plain.len, 0, &jerr);
     if (*out == NULL)
         rc = errbuf_set(err, AMLSEC_ECORRUPT, "journal '%s' line %zu: %s", j->path, no, jerr.text);
 out:
@@ -534,7 +535,7 @@ int journal_sync(struct journal *j, struct errbuf *err)
 /* The line a record is written as (with its newline), appended to line. */
 static int encode_record(struct journal *j, json_t *rec, struct buf *line, struct errbuf *err)
 {
-    char *text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = jsonw_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
     struct buf sealed;
     int rc = AMLSEC_ENOMEM;
 

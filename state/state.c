@@ -10,6 +10,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/strmap.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 static const char envelope_head[] = "{\"format_version\":";
@@ -333,7 +334,7 @@ static int resource_copy(struct state_resource *dst, const struct state_resource
     if (src->attributes) {
         /* the canonical text a save writes: serialized once here, not at
          * every checkpoint */
-        dst->attributes_raw = json_dumps(src->attributes, JSON_SORT_KEYS | JSON_COMPACT);
+        dst->attributes_raw = jsonw_dumps(src->attributes, JSON_SORT_KEYS | JSON_COMPACT);
         dst->attributes_raw_len = dst->attributes_raw ? strlen(dst->attributes_raw) : 0;
     } else if (src->attributes_raw) {
         dst->attributes_raw = malloc(src->attributes_raw_len + 1);
@@ -361,7 +362,7 @@ int state_resource_attributes(json_t **out, struct state_resource *r, struct err
     json_t *v;
 
     if (r->attributes == NULL && r->attributes_raw) {
-        v = json_loadb(r->attributes_raw, r->attributes_raw_len, JSON_REJECT_DUPLICATES, &jerr);
+        v = jsonw_loadb(r->attributes_raw, r->attributes_raw_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(v)) {
             json_decref(v);
             *out = NULL;
@@ -581,47 +582,484 @@ size_t state_remove_under(struct state *st, const char *arm_id)
     return removed;
 }
 
-int state_move(struct state *st, const char *from, const char *to, struct errbuf *err)
-{
-    struct state_resource *r = state_find(st, from);
-    struct state_resource moved;
-    char *from_copy;
-    int rc;
+static bool address_valid(const char *address, const char *kind);
 
-    if (r == NULL)
-        return errbuf_set(err, AMLSEC_ENOTFOUND, "no resource instance '%s' in the state", from);
-    if (state_find(st, to) != NULL)
-        return errbuf_set(err, AMLSEC_ECONFLICT, "resource instance '%s' already exists", to);
-    if (to[0] == '\0')
-        return errbuf_set(err, AMLSEC_EUSAGE, "empty destination address");
-    from_copy = strdup(from);
-    if (from_copy == NULL || resource_copy(&moved, r) < 0) {
-        free(from_copy);
+void state_renames_release(struct state_renames *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->from[i]);
+        free(r->to[i]);
+    }
+    free(r->from);
+    free(r->to);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Appends from -> to (copies; to may be NULL). */
+int state_renames_add(struct state_renames *r, const char *from, const char *to, struct errbuf *err)
+{
+    char *f, *t = NULL;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8;
+        char **pf = realloc(r->from, cap * sizeof(*pf)), **pt;
+        if (pf)
+            r->from = pf;
+        pt = pf ? realloc(r->to, cap * sizeof(*pt)) : NULL;
+        if (pt == NULL)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        r->to = pt;
+        r->cap = cap;
+    }
+    f = strdup(from);
+    if (f == NULL || (to && (t = strdup(to)) == NULL)) {
+        free(f);
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     }
-    free(moved.address);
-    moved.address = (char *)to;
-    rc = state_put(st, &moved, err);
-    moved.address = NULL;
-    resource_release(&moved);
-    if (rc == 0)
-        rc = state_remove(st, from_copy, err);
-    /* Dependencies naming the old address now name the new one. */
-    for (size_t i = 0; rc == 0 && i < st->nresources; i++) {
-        json_t *deps = st->resources[i].dependencies;
-        size_t k;
-        json_t *v;
+    r->from[r->n] = f;
+    r->to[r->n++] = t;
+    return 0;
+}
+
+/* from -> to + from's bytes after n (a prefix replaced). */
+static int renames_add_prefixed(struct state_renames *r, const char *from, size_t n, const char *to,
+                                struct errbuf *err)
+{
+    char *dest = NULL;
+    int rc;
+    if (asprintf(&dest, "%s%s", to, from + n) < 0)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    rc = state_renames_add(r, from, dest, err);
+    free(dest);
+    return rc;
+}
+
+/* An address split as Terraform reads it: a module path (module.NAME or
+ * module.NAME[KEY], repeated, joined by dots) and, unless the address is a
+ * module's, a resource part TYPE.NAME or TYPE.NAME[KEY]. */
+struct addr_split {
+    size_t mod_len;  /* bytes of the module path; 0 in the root */
+    size_t nsteps;   /* module steps */
+    const char *res; /* the resource part; NULL for a module address */
+    size_t type_len; /* TYPE's bytes in res */
+    bool keyed;      /* res, or a module address's last step, has a key */
+};
+
+static bool ident_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
+/* The end of the [KEY] at p (past its ']'), or NULL: as address_valid
+ * reads keys (no control characters, no nested brackets). */
+static const char *key_end(const char *p)
+{
+    const char *q = strchr(p, ']');
+    if (*p != '[' || q == NULL || q - p < 2)
+        return NULL;
+    for (const char *c = p + 1; c < q; c++)
+        if ((unsigned char)*c < 0x20 || *c == '[')
+            return NULL;
+    return q + 1;
+}
+
+static bool addr_split(const char *a, struct addr_split *s)
+{
+    const char *p = a, *q;
+    memset(s, 0, sizeof(*s));
+    while (strncmp(p, "module.", 7) == 0) {
+        for (q = p + 7; ident_char(*q); q++)
+            ;
+        if (q == p + 7)
+            return false;
+        s->keyed = *q == '[';
+        if (s->keyed && (q = key_end(q)) == NULL)
+            return false;
+        s->nsteps++;
+        s->mod_len = (size_t)(q - a);
+        if (*q == '\0')
+            return true; /* a module */
+        if (*q != '.')
+            return false;
+        p = q + 1;
+    }
+    s->res = p;
+    if (!(*p >= 'a' && *p <= 'z'))
+        return false;
+    for (q = p; (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_'; q++)
+        ;
+    s->type_len = (size_t)(q - p);
+    if (*q++ != '.' || !((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '_'))
+        return false;
+    while (ident_char(*q))
+        q++;
+    s->keyed = *q == '[';
+    if (s->keyed && (q = key_end(q)) == NULL)
+        return false;
+    return *q == '\0' || strcmp(q, " (previous)") == 0; /* an entry's, renamed away */
+}
+
+/* The first entry at or after the addresses starting with prefix (outside
+ * a batch: the entries are in order, so those with a prefix are a run). */
+static size_t prefix_start(const struct state *st, const char *prefix)
+{
+    long i = find_index(st, prefix);
+    return i >= 0 ? (size_t)i : (size_t)(-i - 1);
+}
+
+static bool has_prefix(const char *a, const char *prefix, size_t n)
+{
+    return strncmp(a, prefix, n) == 0;
+}
+
+/* Whether an entry of st lies directly in module path d (n bytes). */
+static bool module_holds(const struct state *st, const char *d, size_t n)
+{
+    char *dot = malloc(n + 2);
+    bool found = false;
+    if (dot == NULL)
+        return true; /* refused rather than risked */
+    memcpy(dot, d, n);
+    memcpy(dot + n, ".", 2);
+    for (size_t i = prefix_start(st, dot); i < st->nresources && !found; i++) {
+        struct addr_split e;
+        const char *a = st->resources[i].address;
+        if (!has_prefix(a, dot, n + 1))
+            break;
+        found = addr_split(a, &e) && e.res && e.mod_len == n;
+    }
+    free(dot);
+    return found;
+}
+
+static const char not_an_address[] =
+    "'%s' is not a resource, resource instance or module address (TYPE.NAME, TYPE.NAME[KEY], "
+    "module.NAME, module.NAME[KEY], ...)";
+
+/* The " (previous)" entry of an instance moved or removed goes with it. */
+static int with_previous(const struct state *st, struct state_renames *r, const char *from,
+                         const char *to, struct errbuf *err)
+{
+    char *pf = NULL, *pt = NULL;
+    int rc = 0;
+    if (asprintf(&pf, "%s (previous)", from) < 0)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    if (state_find(st, pf)) {
+        if (to && asprintf(&pt, "%s (previous)", to) < 0)
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        else
+            rc = state_renames_add(r, pf, pt, err);
+    }
+    free(pf);
+    free(pt);
+    return rc;
+}
+
+int state_mv_match(const struct state *st, const char *from, const char *to,
+                   struct state_renames *out, struct errbuf *err)
+{
+    struct addr_split f, t;
+    const struct state_resource *r = state_find(st, from);
+    size_t n = strlen(from), i, last_len = 0;
+    const char *last = "";
+    char *prefix = NULL;
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (st->batch)
+        return errbuf_set(err, AMLSEC_ERROR, "state_mv_match in a batch");
+    if (r == NULL && !addr_split(from, &f))
+        return errbuf_set(err, AMLSEC_EUSAGE, not_an_address, from);
+    if (!addr_split(to, &t) || strstr(to, " (previous)"))
+        return errbuf_set(err, AMLSEC_EUSAGE, not_an_address, to);
+    if (r || (f.res && f.keyed)) {
+        /* an instance (keyed, or the one of a resource without count or
+         * for_each): to an instance, or a resource (its unkeyed instance) */
+        if (r == NULL)
+            return errbuf_set(err, AMLSEC_ENOTFOUND, "no resource instance '%s' in the state",
+                              from);
+        if (t.res == NULL)
+            return errbuf_set(err, AMLSEC_EUSAGE,
+                              "cannot move %s to %s: the target must also be a resource instance",
+                              from, to);
+        if (strncmp(r->kind, t.res, t.type_len) != 0 || r->kind[t.type_len] != '\0')
+            return errbuf_set(err, AMLSEC_EUSAGE,
+                              "cannot move %s to %s: resource types don't match (%s, %.*s)", from,
+                              to, r->kind, (int)t.type_len, t.res);
+        if (state_find(st, to))
+            return errbuf_set(err, AMLSEC_ECONFLICT,
+                              "cannot move to %s: there is already a resource instance at that "
+                              "address in the state",
+                              to);
+        if ((rc = state_renames_add(out, from, to, err)) == 0)
+            rc = with_previous(st, out, from, to, err);
+        goto done;
+    }
+    if (f.res == NULL) {
+        /* a module instance: it and the modules under it (module.a is not
+         * module.a["x"]: Terraform's state mv names instances exactly) */
+        if (t.res != NULL)
+            return errbuf_set(err, AMLSEC_EUSAGE,
+                              "cannot move %s to %s: the target must also be a module", from, to);
+        if (module_holds(st, to, strlen(to)))
+            return errbuf_set(err, AMLSEC_ECONFLICT,
+                              "cannot move %s to %s: the destination module %s already exists in "
+                              "the state",
+                              from, to, to);
+        if (asprintf(&prefix, "%s.", from) < 0)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        for (i = prefix_start(st, prefix);
+             rc == 0 && i < st->nresources && has_prefix(st->resources[i].address, prefix, n + 1);
+             i++) {
+            const char *a = st->resources[i].address;
+            struct addr_split e;
+            /* the destination of the module the entry is directly in
+             * (once per module: its entries are a run) */
+            if (addr_split(a, &e) && e.res &&
+                (e.mod_len != last_len || strncmp(a, last, e.mod_len))) {
+                size_t dl = strlen(to) + e.mod_len - n;
+                char *d = NULL;
+                last = a;
+                last_len = e.mod_len;
+                if (asprintf(&d, "%s%.*s", to, (int)(e.mod_len - n), a + n) < 0)
+                    rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+                else if (module_holds(st, d, dl))
+                    rc = errbuf_set(err, AMLSEC_ECONFLICT,
+                                    "cannot move %s to %s: the destination module %s already "
+                                    "exists in the state",
+                                    from, to, d);
+                free(d);
+            }
+            if (rc == 0)
+                rc = renames_add_prefixed(out, a, n, to, err);
+        }
+        if (rc == 0 && out->n == 0) {
+            /* module.a when the state holds module.a["x"]...: name one */
+            free(prefix);
+            prefix = NULL;
+            if (asprintf(&prefix, "%s[", from) < 0)
+                return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            i = prefix_start(st, prefix);
+            if (i < st->nresources && has_prefix(st->resources[i].address, prefix, n + 1))
+                rc = errbuf_set(err, AMLSEC_ENOTFOUND,
+                                "cannot move %s: it does not match anything in the state (the "
+                                "state holds its instances, e.g. %.*s: move each, or write a "
+                                "moved block, which moves them all)",
+                                from, (int)(strcspn(st->resources[i].address + n, "]") + n + 1),
+                                st->resources[i].address);
+            else
+                rc = errbuf_set(err, AMLSEC_ENOTFOUND,
+                                "cannot move %s: it does not match anything in the state", from);
+        }
+        goto done;
+    }
+    /* a whole resource (count or for_each): every instance, keys kept */
+    if (t.res == NULL || t.keyed)
+        return errbuf_set(err, AMLSEC_EUSAGE,
+                          "cannot move %s to %s: the source is a whole resource (not a resource "
+                          "instance), so the target must also be a whole resource",
+                          from, to);
+    if (f.type_len != t.type_len || strncmp(f.res, t.res, f.type_len) != 0)
+        return errbuf_set(err, AMLSEC_EUSAGE,
+                          "cannot move %s to %s: resource types don't match (%.*s, %.*s)", from, to,
+                          (int)f.type_len, f.res, (int)t.type_len, t.res);
+    if (asprintf(&prefix, "%s[", to) < 0)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    i = prefix_start(st, prefix);
+    if (state_find(st, to) ||
+        (i < st->nresources && has_prefix(st->resources[i].address, prefix, strlen(prefix)))) {
+        rc = errbuf_set(err, AMLSEC_ECONFLICT,
+                        "cannot move to %s: there is already a resource at that address in the "
+                        "state",
+                        to);
+        goto done;
+    }
+    free(prefix);
+    if (asprintf(&prefix, "%s[", from) < 0)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    for (i = prefix_start(st, prefix);
+         rc == 0 && i < st->nresources && has_prefix(st->resources[i].address, prefix, n + 1); i++)
+        rc = renames_add_prefixed(out, st->resources[i].address, n, to, err);
+    if (rc == 0 && out->n == 0)
+        rc = errbuf_set(err, AMLSEC_ENOTFOUND,
+                        "cannot move %s: it does not match anything in the state", from);
+done:
+    free(prefix);
+    if (rc < 0)
+        state_renames_release(out);
+    return rc;
+}
+
+/* Whether the entry at address a lies in module path m (the module, or one
+ * under it): Terraform's rule for state rm, where a step without a key
+ * names every instance (module.a holds module.a["x"].module.b). */
+static bool in_module(const char *a, const char *m, const struct addr_split *ms)
+{
+    const char *p = a, *q = m;
+    for (size_t k = 0; k < ms->nsteps; k++) {
+        size_t pn, qn;
+        if (strncmp(p, "module.", 7) != 0)
+            return false;
+        for (pn = 7; ident_char(p[pn]); pn++)
+            ;
+        for (qn = 7; ident_char(q[qn]); qn++)
+            ;
+        if (pn != qn || strncmp(p, q, pn) != 0)
+            return false;
+        p += pn;
+        q += qn;
+        if (*q == '[') { /* the key must be the same */
+            const char *qe = key_end(q), *pe = key_end(p);
+            if (qe == NULL || pe == NULL || pe - p != qe - q || strncmp(p, q, (size_t)(qe - q)))
+                return false;
+            p = pe;
+            q = qe;
+        } else if (*p == '[' && (p = key_end(p)) == NULL) {
+            return false;
+        }
+        if (*p != '.')
+            return false;
+        p++;
+        q += *q == '.';
+    }
+    return true;
+}
+
+int state_match(const struct state *st, const char *address, struct state_renames *out,
+                struct errbuf *err)
+{
+    struct addr_split a;
+    size_t before = out->n, n = strlen(address);
+    int rc = 0;
+
+    if (st->batch)
+        return errbuf_set(err, AMLSEC_ERROR, "state_match in a batch");
+    if (state_find(st, address)) {
+        if ((rc = state_renames_add(out, address, NULL, err)) == 0)
+            rc = with_previous(st, out, address, NULL, err);
+        return rc;
+    }
+    if (!addr_split(address, &a))
+        return errbuf_set(err, AMLSEC_EUSAGE, not_an_address, address);
+    if (a.res && a.keyed)
+        return errbuf_set(err, AMLSEC_ENOTFOUND, "no resource instance '%s' in the state", address);
+    if (a.res) {
+        /* a whole resource: its instances (and theirs " (previous)") */
+        char *prefix = NULL;
+        if (asprintf(&prefix, "%s[", address) < 0)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        for (size_t i = prefix_start(st, prefix);
+             rc == 0 && i < st->nresources && has_prefix(st->resources[i].address, prefix, n + 1);
+             i++)
+            rc = state_renames_add(out, st->resources[i].address, NULL, err);
+        free(prefix);
+        if (rc == 0 && out->n == before)
+            rc = errbuf_set(err, AMLSEC_ENOTFOUND, "no resource '%s' in the state", address);
+        return rc;
+    }
+    for (size_t i = 0; rc == 0 && i < st->nresources; i++)
+        if (in_module(st->resources[i].address, address, &a))
+            rc = state_renames_add(out, st->resources[i].address, NULL, err);
+    if (rc == 0 && out->n == before)
+        rc = errbuf_set(err, AMLSEC_ENOTFOUND, "no module '%s' in the state", address);
+    return rc;
+}
+
+int state_rename(struct state *st, const struct state_renames *r, struct errbuf *err)
+{
+    struct state_resource *copies;
+    struct strmap moving; /* from -> its index in r */
+    bool own_batch = st->batch == NULL;
+    size_t i, k, at;
+    int rc = 0;
+
+    if (r->n == 0)
+        return 0;
+    strmap_init(&moving, false);
+    for (i = 0; i < r->n && rc == 0; i++)
+        if (strmap_put(&moving, r->from[i], i) < 0)
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    /* all checked before anything changes */
+    for (i = 0; i < r->n && rc == 0; i++) {
+        const struct state_resource *e = state_find(st, r->from[i]);
+        if (e == NULL)
+            rc = errbuf_set(err, AMLSEC_ENOTFOUND, "no resource instance '%s' in the state",
+                            r->from[i]);
+        else if (r->to[i] == NULL || r->to[i][0] == '\0')
+            rc = errbuf_set(err, AMLSEC_EUSAGE, "empty destination address");
+        else if (state_find(st, r->to[i]) && !strmap_get(&moving, r->to[i], &at))
+            rc = errbuf_set(err, AMLSEC_ECONFLICT, "resource instance '%s' already exists",
+                            r->to[i]);
+        else if (!address_valid(r->to[i], e->kind))
+            rc = errbuf_set(err, AMLSEC_EUSAGE,
+                            "cannot move %s to %s: '%s' is not an address of a %s", r->from[i],
+                            r->to[i], r->to[i], e->kind);
+    }
+    /* two sources onto one destination */
+    strmap_release(&moving);
+    strmap_init(&moving, false);
+    for (k = 0; k < r->n && rc == 0; k++) {
+        if (strmap_get(&moving, r->to[k], &at))
+            rc = errbuf_set(err, AMLSEC_ECONFLICT, "%s and %s would both move to %s", r->from[at],
+                            r->from[k], r->to[k]);
+        else if (strmap_put(&moving, r->to[k], k) < 0)
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    }
+    copies = rc == 0 ? calloc(r->n, sizeof(*copies)) : NULL;
+    if (rc == 0 && copies == NULL)
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    for (i = 0; i < r->n && rc == 0; i++) {
+        if (resource_copy(&copies[i], state_find(st, r->from[i])) < 0)
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        free(copies[i].address);
+        copies[i].address = r->to[i];
+    }
+    /* a batch: each remove and put O(1), the order put back at the end
+     * (one rename moves entries once, as a batch's index would cost) */
+    if (rc == 0 && r->n > 1)
+        state_batch_begin(st);
+    for (i = 0; i < r->n && rc == 0; i++)
+        rc = state_remove(st, r->from[i], err);
+    for (i = 0; i < r->n && rc == 0; i++)
+        rc = state_put(st, &copies[i], err);
+    if (own_batch && st->batch)
+        state_batch_end(st);
+    for (i = 0; copies && i < r->n; i++) {
+        copies[i].address = NULL; /* r's */
+        resource_release(&copies[i]);
+    }
+    free(copies);
+    /* dependencies naming an old address now name the new one: one pass */
+    strmap_release(&moving);
+    strmap_init(&moving, false);
+    for (i = 0; i < r->n && rc == 0; i++)
+        if (strmap_put(&moving, r->from[i], i) < 0)
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    for (i = 0; rc == 0 && i < st->nresources; i++) {
+        json_t *deps = st->resources[i].dependencies, *v;
         if (st->resources[i].address == NULL)
             continue; /* a batch's hole */
         json_array_foreach(deps, k, v)
         {
-            if (json_is_string(v) && strcmp(json_string_value(v), from_copy) == 0) {
-                if (json_array_set_new(deps, k, json_string(to)) < 0)
-                    rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-            }
+            st->work++;
+            if (json_is_string(v) && strmap_get(&moving, json_string_value(v), &at) &&
+                json_array_set_new(deps, k, json_string(r->to[at])) < 0)
+                rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         }
     }
-    free(from_copy);
+    strmap_release(&moving);
+    return rc;
+}
+
+int state_move(struct state *st, const char *from, const char *to, struct errbuf *err)
+{
+    struct state_renames r = {0};
+    int rc;
+    if (state_find(st, from) == NULL)
+        return errbuf_set(err, AMLSEC_ENOTFOUND, "no resource instance '%s' in the state", from);
+    if ((rc = state_renames_add(&r, from, to, err)) == 0)
+        rc = state_rename(st, &r, err);
+    state_renames_release(&r);
     return rc;
 }
 
@@ -732,7 +1170,7 @@ static int add_resource(struct buf *b, const struct state_resource *r)
         buf_adds(b, ",\"attributes\":") < 0)
         return -1;
     if (r->attributes) {
-        if (json_dump_callback(r->attributes, dump_to_buf, b, JSON_SORT_KEYS | JSON_COMPACT) < 0)
+        if (jsonw_dump_callback(r->attributes, dump_to_buf, b, JSON_SORT_KEYS | JSON_COMPACT) < 0)
             return -1;
     } else if (buf_add(b, r->attributes_raw ? r->attributes_raw : "{}",
                        r->attributes_raw ? r->attributes_raw_len : 2) < 0) {
@@ -774,7 +1212,7 @@ int state_serialize(const struct state *st, struct buf *out, struct errbuf *err)
         buf_addch(out, ',') < 0 || add_key_str(out, "lineage", st->lineage) < 0)
         goto out;
     if (json_object_size(st->outputs)) {
-        char *text = json_dumps(st->outputs, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        char *text = jsonw_dumps(st->outputs, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
         int bad = text == NULL || buf_addf(out, ",\"outputs\":%s", text) < 0;
         free(text);
         if (bad)
@@ -1215,20 +1653,12 @@ static const char *skip_module_path(const char *a)
 {
     while (strncmp(a, "module.", 7) == 0) {
         const char *p = a + 7, *name = p;
-        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-               *p == '_' || *p == '-')
+        while (ident_char(*p))
             p++;
         if (p == name)
             return NULL;
-        if (*p == '[') {
-            const char *q = strchr(p, ']');
-            if (q == NULL || q - p < 2)
-                return NULL;
-            for (const char *c = p + 1; c < q; c++)
-                if ((unsigned char)*c < 0x20 || *c == '[')
-                    return NULL;
-            p = q + 1;
-        }
+        if (*p == '[' && (p = key_end(p)) == NULL)
+            return NULL;
         if (*p != '.')
             return NULL;
         a = p + 1;
@@ -1369,7 +1799,7 @@ static int rd_outputs(struct reader *rd, json_t **out)
         return rd_error(rd, "'outputs' is not an object");
     if ((rc = rd_skip(rd, 0)) < 0)
         return rc;
-    doc = json_loadb(start, (size_t)(rd->p - start), JSON_REJECT_DUPLICATES, &je);
+    doc = jsonw_loadb(start, (size_t)(rd->p - start), JSON_REJECT_DUPLICATES, &je);
     if (doc == NULL)
         return rd_error(rd, "'outputs' is not valid JSON");
     json_object_foreach(doc, name, o)

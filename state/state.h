@@ -125,8 +125,52 @@ int state_remove(struct state *st, const char *address, struct errbuf *err);
 size_t state_remove_under(struct state *st, const char *arm_id);
 
 /* Renames an entry (and rewrites dependencies naming it). AMLSEC_ENOTFOUND
- * when from is absent, AMLSEC_ECONFLICT when to exists. */
+ * when from is absent, AMLSEC_ECONFLICT when to exists, AMLSEC_EUSAGE when
+ * to is not an address of the entry's kind. */
 int state_move(struct state *st, const char *from, const char *to, struct errbuf *err);
+
+/* Entry addresses: renames from[i] -> to[i], or (state_match) the
+ * entries to remove, to[i] NULL. Owned strings. */
+struct state_renames {
+    char **from, **to;
+    size_t n, cap;
+};
+void state_renames_release(struct state_renames *r);
+/* Appends from -> to (copies; to may be NULL). */
+int state_renames_add(struct state_renames *r, const char *from, const char *to,
+                      struct errbuf *err);
+
+/* The renames `amlsec state mv FROM TO` makes, by Terraform's rules for
+ * its state mv (outside a batch):
+ * - an instance (TYPE.NAME[KEY], or TYPE.NAME without count/for_each) to
+ *   an instance or resource address of the same type;
+ * - a whole resource (TYPE.NAME whose instances have keys) to a resource
+ *   address of the same type without key: every instance, keys kept;
+ * - a module instance (module.a, module.a["x"], module.a.module.b): every
+ *   entry in it and in the modules under it, to a module address
+ *   (module.a is module.a itself, not module.a["x"]).
+ * An instance's " (previous)" entry goes with it. Errors, nothing matched
+ * (AMLSEC_ENOTFOUND), a target of the wrong sort or type (AMLSEC_EUSAGE),
+ * a target instance, resource or module the state holds already
+ * (AMLSEC_ECONFLICT), leave *out empty. */
+int state_mv_match(const struct state *st, const char *from, const char *to,
+                   struct state_renames *out, struct errbuf *err);
+
+/* Appends to out the entries ADDRESS names for `amlsec state rm` and
+ * `state list ADDRESS...`, as Terraform's state rm and list read it: an
+ * instance; every instance of a whole resource;
+ * every entry in a module and the modules under it, a step without a key
+ * naming every instance (module.a holds module.a["x"].module.b.TYPE.NAME).
+ * AMLSEC_ENOTFOUND when it matches nothing. */
+int state_match(const struct state *st, const char *address, struct state_renames *out,
+                struct errbuf *err);
+
+/* Renames the entries r names (from -> to) all at once: each destination
+ * an address of its entry's kind that the state does not hold (unless it
+ * is itself renamed away), checked before anything changes; then
+ * dependencies naming an old address name the new one. O(n + k log k)
+ * for k renames in a state of n entries. */
+int state_rename(struct state *st, const struct state_renames *r, struct errbuf *err);
 
 /* Serializes to the on-disk form (envelope + canonical body), appending to
  * out. Does not change the serial: callers (the store) bump it. */

@@ -1,6 +1,9 @@
 #include "util/jsonw.h"
 #include "util/error.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,8 +43,219 @@ int jsonw_string(struct buf *b, const char *s, size_t len)
     return 0;
 }
 
+json_t *jsonw_big(const char *digits, size_t len)
+{
+    char small[192], *t = len + 1 <= sizeof(small) ? small : malloc(len + 1);
+    json_t *o = NULL, *s;
+    if (t == NULL)
+        return NULL;
+    t[0] = '\0';
+    memcpy(t + 1, digits, len);
+    s = json_stringn_nocheck(t, len + 1);
+    if (t != small)
+        free(t);
+    if (s && (o = json_object()) != NULL && json_object_set_new_nocheck(o, JSONW_BIG_KEY, s) < 0) {
+        json_decref(o);
+        o = NULL;
+    } else if (o == NULL) {
+        json_decref(s);
+    }
+    return o;
+}
+
+const char *jsonw_big_digits(const json_t *v)
+{
+    const json_t *s;
+    const char *t;
+    if (!json_is_object(v) || json_object_size(v) != 1 ||
+        !json_is_string(s = json_object_get(v, JSONW_BIG_KEY)))
+        return NULL;
+    t = json_string_value(s);
+    if (t[0] != '\0' || json_string_length(s) < 2)
+        return NULL;
+    return t + 1;
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+/* In jansson's text of a value, each {"$number": "\u0000DIGITS"} (any
+ * layout) replaced by DIGITS, in place; returns the new length. */
+static size_t unwrap_bigs(char *s, size_t n)
+{
+    static const char key[] = "\"" JSONW_BIG_KEY "\"", nul[] = "\"\\u0000";
+    size_t r = 0, w = 0;
+    const char *hit;
+    while ((hit = memmem(s + r, n - r, nul, sizeof(nul) - 1)) != NULL) {
+        size_t q = (size_t)(hit - s), open = q, d0 = q + sizeof(nul) - 1, d = d0, end;
+        /* back: '{' ws key ws ':' ws */
+        while (open > r && is_space(s[open - 1]))
+            open--;
+        bool ok = open > r && s[open - 1] == ':';
+        if (ok) {
+            open--;
+            while (open > r && is_space(s[open - 1]))
+                open--;
+            ok = open >= r + sizeof(key) - 1 &&
+                 memcmp(s + open - (sizeof(key) - 1), key, sizeof(key) - 1) == 0;
+            open -= ok ? sizeof(key) - 1 : 0;
+            while (ok && open > r && is_space(s[open - 1]))
+                open--;
+            ok = ok && open > r && s[open - 1] == '{';
+            open--;
+        }
+        /* on: digits '"' ws '}' */
+        if (ok && d < n && s[d] == '-')
+            d++;
+        while (ok && d < n && s[d] >= '0' && s[d] <= '9')
+            d++;
+        end = d + 1;
+        ok = ok && d > d0 && d < n && s[d] == '"';
+        while (ok && end < n && is_space(s[end]))
+            end++;
+        ok = ok && end < n && s[end] == '}';
+        if (!ok) {
+            memmove(s + w, s + r, d0 - r);
+            w += d0 - r;
+            r = d0;
+            continue;
+        }
+        memmove(s + w, s + r, open - r);
+        w += open - r;
+        memmove(s + w, s + d0, d - d0);
+        w += d - d0;
+        r = end + 1;
+    }
+    memmove(s + w, s + r, n - r);
+    w += n - r;
+    s[w] = '\0';
+    return w;
+}
+
+char *jsonw_dumps(const json_t *v, size_t flags)
+{
+    char *text = json_dumps(v, flags);
+    if (text && strstr(text, "\\u0000"))
+        unwrap_bigs(text, strlen(text));
+    return text;
+}
+
+static int add_piece(const char *p, size_t n, void *data)
+{
+    return buf_add(data, p, n) < 0 ? -1 : 0;
+}
+
+int jsonw_dump_callback(const json_t *v, json_dump_callback_t cb, void *data, size_t flags)
+{
+    struct buf b;
+    int rc;
+    buf_init(&b, SIZE_MAX);
+    rc = json_dump_callback(v, add_piece, &b, flags);
+    if (rc == 0 && b.len) /* b.ptr[b.len] is a NUL */
+        rc = cb(b.ptr, unwrap_bigs(b.ptr, b.len), data);
+    buf_release(&b);
+    return rc;
+}
+
+/* Whether the integer literal of n digits at s (after any '-') is beyond
+ * int64. */
+static bool beyond_int64(const char *s, size_t n, bool neg)
+{
+    if (n != 19)
+        return n > 19;
+    return memcmp(s, neg ? "9223372036854775808" : "9223372036854775807", 19) > 0;
+}
+
+/* Whether a string inside v holds a NUL, other than the digits of a big
+ * number as jsonw_loadb makes them (canonical, beyond int64). */
+static bool stray_nul(const json_t *v)
+{
+    size_t i, n;
+    const char *k, *d = jsonw_big_digits(v);
+    json_t *x;
+    if (d) {
+        bool neg = *d == '-';
+        n = strlen(d + neg);
+        return n < 2 || strspn(d + neg, "0123456789") != n || d[neg] == '0' ||
+               !beyond_int64(d + neg, n, neg);
+    }
+    if (json_is_string(v))
+        return strlen(json_string_value(v)) < json_string_length(v);
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x) if (stray_nul(x)) return true;
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x) if (stray_nul(x)) return true;
+    }
+    return false;
+}
+
+json_t *jsonw_loadb(const char *text, size_t len, size_t flags, json_error_t *err)
+{
+    struct buf b;
+    size_t i = 0, run = 0;
+    json_t *v;
+    buf_init(&b, SIZE_MAX);
+    while (i < len) {
+        char c = text[i];
+        if (c == '"') {
+            for (i++; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\')
+                    i++;
+            i++;
+            continue;
+        }
+        if (c != '-' && !(c >= '0' && c <= '9')) {
+            i++;
+            continue;
+        }
+        size_t start = i, d0 = i + (c == '-'), d = d0;
+        while (d < len && text[d] >= '0' && text[d] <= '9')
+            d++;
+        i = d;
+        if (d < len && (text[d] == '.' || text[d] == 'e' || text[d] == 'E'))
+            continue; /* a decimal: jansson's */
+        if (d - d0 < 2 || text[d0] == '0' || !beyond_int64(text + d0, d - d0, c == '-'))
+            continue;
+        if (buf_add(&b, text + run, start - run) < 0 ||
+            buf_adds(&b, "{\"" JSONW_BIG_KEY "\":\"\\u0000") < 0 ||
+            buf_add(&b, text + start, d - start) < 0 || buf_adds(&b, "\"}") < 0) {
+            buf_release(&b);
+            if (err)
+                snprintf(err->text, sizeof(err->text), "out of memory");
+            return NULL;
+        }
+        run = d;
+    }
+    if (run == 0) {
+        buf_release(&b);
+        return json_loadb(text, len, flags, err);
+    }
+    if (buf_add(&b, text + run, len - run) < 0) {
+        buf_release(&b);
+        if (err)
+            snprintf(err->text, sizeof(err->text), "out of memory");
+        return NULL;
+    }
+    v = json_loadb(b.ptr, b.len, flags | JSON_ALLOW_NUL, err);
+    buf_release(&b);
+    if (v && !(flags & JSON_ALLOW_NUL) && stray_nul(v)) {
+        json_decref(v);
+        v = NULL;
+        if (err) {
+            memset(err, 0, sizeof(*err));
+            snprintf(err->text, sizeof(err->text), "\\u0000 is not allowed in a string");
+        }
+    }
+    return v;
+}
+
 int jsonw_value(struct buf *b, const json_t *v)
 {
+    const char *big = jsonw_big_digits(v);
+    if (big)
+        return buf_adds(b, big);
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         const char *k;
@@ -131,7 +345,7 @@ static int pretty(const struct jsonw_pretty *o, const json_t *v, size_t depth)
     int rc;
     if (o->flush && o->b->len >= (1u << 16) && (rc = o->flush(o->b, o->data)) < 0)
         return rc;
-    if (json_is_object(v) && json_object_size(v)) {
+    if (json_is_object(v) && json_object_size(v) && !jsonw_big_digits(v)) {
         struct member few[16], *m = few;
         size_t n = json_object_size(v), i = 0, klen;
         const char *k;

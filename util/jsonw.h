@@ -14,6 +14,27 @@
 #include "util/buf.h"
 
 int jsonw_value(struct buf *b, const json_t *v);
+
+/* A whole number beyond int64 (parser/value.h's big numbers) is held as
+ * the object {"$number": "\0DIGITS"}: a NUL first, which no string of the
+ * language or of JSON read without JSON_ALLOW_NUL holds, then the decimal
+ * digits ("-" first when negative, no leading zeros). jsonw_value,
+ * jsonw_pretty, jsonw_dumps and jsonw_dump_callback write it as the JSON
+ * number DIGITS; jsonw_loadb reads an integer beyond int64 back into it.
+ * Everything that writes or reads language values as JSON (ARM bodies,
+ * state, plans, outputs) goes through these, not jansson's. */
+#define JSONW_BIG_KEY "$number"
+/* New big number from len digits (not checked); NULL when out of memory. */
+json_t *jsonw_big(const char *digits, size_t len);
+/* The digits of a big number ("-123"), or NULL when v is not one. */
+const char *jsonw_big_digits(const json_t *v);
+/* json_dumps / json_dump_callback with big numbers written as numbers. */
+char *jsonw_dumps(const json_t *v, size_t flags);
+int jsonw_dump_callback(const json_t *v, json_dump_callback_t cb, void *data, size_t flags);
+/* json_loadb with an integer beyond int64 read as a big number (jansson
+ * refuses it). Where one was, err's line and column count the text as
+ * rewritten. */
+json_t *jsonw_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
 /* The JSON string of the len bytes at s (a NUL among them included). */
 int jsonw_string(struct buf *b, const char *s, size_t len);
 

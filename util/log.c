@@ -2,9 +2,9 @@
 
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/banned.h"
 
 static enum log_level log_max = LOG_WARN;
@@ -26,20 +26,27 @@ int log_enabled(enum log_level level)
     return log_sink != NULL && level <= log_max;
 }
 
+/* The message whole, however long: the sink masks secrets over the whole
+ * line, so none may be cut in two by a buffer's end. */
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-    char msg[4096];
+    struct buf msg;
     va_list ap;
+    int rc;
 
     if (!log_enabled(level))
         return;
+    buf_init(&msg, 0);
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    rc = buf_vaddf(&msg, fmt, ap);
     va_end(ap);
     pthread_mutex_lock(&log_lock);
-    if (log_sink)
-        log_sink(level, msg, log_payload);
+    if (log_sink && rc == 0)
+        log_sink(level, msg.ptr, log_payload);
+    else if (log_sink)
+        log_sink(level, "(log line not shown: out of memory)", log_payload);
     pthread_mutex_unlock(&log_lock);
+    buf_release(&msg);
 }
 
 int log_level_parse(const char *s)

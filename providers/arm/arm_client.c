@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define USER_AGENT "amlsec/" AMLSEC_VERSION
@@ -541,7 +542,7 @@ static void after_poll(struct arm_client *c, struct arm_call *call, struct http_
                                                    : "reading the resource being provisioned");
         return;
     }
-    root = json_loadb(x->resp_body.ptr, x->resp_body.len, 0, NULL);
+    root = jsonw_loadb(x->resp_body.ptr, x->resp_body.len, 0, NULL);
     if (st->poll == POLL_ASYNC) {
         status = state_of(root, "status", NULL);
         if (status == NULL) {
@@ -623,7 +624,7 @@ static void after_start(struct arm_client *c, struct arm_call *call, struct http
     /* No polling header: a PUT/PATCH whose resource is still provisioning
      * is polled through the resource itself. */
     if (is_method(call, "PUT") || is_method(call, "PATCH")) {
-        json_t *root = json_loadb(x->resp_body.ptr, x->resp_body.len, 0, NULL);
+        json_t *root = jsonw_loadb(x->resp_body.ptr, x->resp_body.len, 0, NULL);
         const char *ps = state_of(root, "properties", "provisioningState");
         int pending = !terminal(ps);
         int failed = ps && (strcasecmp(ps, "Failed") == 0 || strncasecmp(ps, "Cancel", 6) == 0);

@@ -1,6 +1,8 @@
 /* The provider interface over ARM (providers/provider.h).
  *
- * Reads: kinds that Resource Graph carries are read in bulk (graph.h);
+ * Reads: the resource groups among the ids first (a GET each): nothing in a
+ * group ARM answers 404 for is read at all (it is absent); then kinds that
+ * Resource Graph carries are read in bulk (graph.h);
  * ids Resource Graph does not return are confirmed by ARM (it lags): with
  * a direct GET each, or, for 20 or more in one resource group, with one
  * list of the group and a GET only for those it lists; other kinds, PROVIDER_READ_FRESH reads, and
@@ -51,6 +53,12 @@ struct arm_provider_stats {
 
 /* p must come from arm_provider_new. */
 void arm_provider_get_stats(const struct provider *p, struct arm_provider_stats *out);
+
+/* A Resource Graph row (projected as a read projects it) made, in place,
+ * into what a read of the resource returns: Graph's own columns and empty
+ * values dropped, its lowercased type given back as type (the kind's
+ * spelling; NULL leaves it), write-only values stripped. Returns row. */
+json_t *arm_graph_row_body(json_t *row, const char *type);
 
 /* The ARM type of a resource id: the last provider namespace with its type
  * segments, "Microsoft.KeyVault/vaults/keys"; for ids without /providers/,

@@ -12,9 +12,7 @@
 
 #define GRAPH_URL "/providers/Microsoft.ResourceGraph/resources"
 #define GRAPH_DEFAULT_QUOTA 15
-/* systemData: when a resource was created, for rules that look at it
- * (WS-SUPPORT-APP) without a GET per resource */
-#define PROJECTION "id, name, type, location, tags, identity, sku, kind, properties, systemData"
+#define PROJECTION GRAPH_PROJECTION
 
 void graph_init(struct graph *g, struct arm_client *client)
 {
@@ -28,9 +26,7 @@ static int quotable(const char *id)
     return id && *id && strpbrk(id, "'\\\n\r") == NULL;
 }
 
-/* authorizationresources rows: what a role assignment's or definition's
- * GET returns (no location, tags, identity, sku or kind) */
-#define AUTHZ_PROJECTION "id, name, type, properties"
+#define AUTHZ_PROJECTION GRAPH_AUTHZ_PROJECTION
 
 int graph_ids_query(struct buf *q, const char *table, const char *const *ids, size_t n)
 {
@@ -164,7 +160,7 @@ static void page_prepare(struct graph *g, struct page *p)
 static int page_take(struct page *p, const struct arm_call *call, json_t *rows, struct errbuf *err)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(call->response ? call->response : "", call->response_len, 0, &jerr);
+    json_t *root = jsonw_loadb(call->response ? call->response : "", call->response_len, 0, &jerr);
     json_t *data, *row;
     const char *tok, *trunc;
     size_t i;

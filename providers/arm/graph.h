@@ -21,6 +21,14 @@
 #define GRAPH_MIN_BATCH 100 /* a 400 halves the batch down to this */
 #define GRAPH_TABLE_RESOURCES "resources"
 #define GRAPH_TABLE_AUTHZ "authorizationresources"
+/* What a read through Resource Graph projects: the columns of a GET, and
+ * systemData (when a resource was created, for rules that look at it,
+ * WS-SUPPORT-APP, without a GET per resource) */
+#define GRAPH_PROJECTION                                                                           \
+    "id, name, type, location, tags, identity, sku, kind, properties, systemData"
+/* authorizationresources rows: what a role assignment's or definition's
+ * GET returns (no location, tags, identity, sku or kind) */
+#define GRAPH_AUTHZ_PROJECTION "id, name, type, properties"
 
 struct graph {
     struct arm_client *client; /* borrowed */

@@ -11,6 +11,7 @@
 
 #include "parser/value.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 void render_list_init(struct render_list *l)
@@ -329,8 +330,8 @@ int render_format_text(struct buf *out, const struct render_request *r)
         buf_addf(out, "# %s\n", r->note);
     buf_addf(out, "%s %s\n", r->method, r->url);
     if (r->body) {
-        body = json_dumps(r->body,
-                          JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(VALUE_DIGITS));
+        body = jsonw_dumps(r->body,
+                           JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(VALUE_DIGITS));
         if (body == NULL)
             return AMLSEC_ENOMEM;
         buf_adds(out, body);

@@ -276,7 +276,7 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
         ok = json_is_string(val);
         break;
     case ST_INT:
-        ok = json_is_integer(val);
+        ok = value_is_whole(val);
         break;
     case ST_BOOL:
         ok = json_is_boolean(val);
@@ -285,13 +285,14 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
         ok = json_is_array(val);
         break;
     case ST_MAP:
-        ok = json_is_object(val);
+        ok = json_is_object(val) && !value_is_big(val);
         break;
     case ST_REF:
         ok = json_is_string(val) || (json_is_object(val) && json_object_get(val, "id"));
         break;
     case ST_BLOCK:
-        ok = json_is_object(val) || ((a->flags & SF_REPEAT) && json_is_array(val));
+        ok = (json_is_object(val) && !value_is_big(val)) ||
+             ((a->flags & SF_REPEAT) && json_is_array(val));
         break;
     case ST_ANY:
         break;
@@ -320,7 +321,15 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
             buf_release(&b);
         }
     }
-    if (a->type == ST_INT && a->min < a->max) {
+    if (a->type == ST_INT && a->min < a->max && value_is_big(val)) {
+        struct buf b;
+        buf_init(&b, 1024);
+        value_number_text(&b, val);
+        loc = config_attr_loc(v->inst, path);
+        verr(v, &loc, "bad-value", NULL, "'%s' must be between %ld and %ld, got %s", path, a->min,
+             a->max, b.ptr);
+        buf_release(&b);
+    } else if (a->type == ST_INT && a->min < a->max) {
         json_int_t i = json_integer_value(val);
         if (i < a->min || i > a->max) {
             loc = config_attr_loc(v->inst, path);

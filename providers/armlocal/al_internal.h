@@ -162,6 +162,7 @@ struct armlocal {
 
     json_t *log_by_verb, *log_by_path;
     long log_total;
+    long log_graph_rows; /* rows Resource Graph answered since the log's last reset */
 
     struct al_sp *sps;
     size_t nsps;

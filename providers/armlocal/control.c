@@ -205,6 +205,7 @@ static void log_clear(struct armlocal *al)
     json_object_clear(al->log_by_path);
     json_object_clear(al_aux_log(al));
     al->log_total = 0;
+    al->log_graph_rows = 0;
 }
 
 /* --- throttling ------------------------------------------------------------ */
@@ -619,8 +620,9 @@ void al_control_handle(struct al_ctx *c)
     } else if (strcmp(path, "/requests/totals") == 0 && strcasecmp(m, "GET") == 0) {
         /* the counts without byPath, which grows with the store */
         al_json_reply(c, 200,
-                      json_pack("{s:I, s:O}", "total", (json_int_t)c->al->log_total, "byVerb",
-                                c->al->log_by_verb));
+                      json_pack("{s:I, s:O, s:I}", "total", (json_int_t)c->al->log_total, "byVerb",
+                                c->al->log_by_verb, "graphRows",
+                                (json_int_t)c->al->log_graph_rows));
     } else if (strcmp(path, "/requests") == 0) {
         if (strcasecmp(m, "DELETE") == 0) {
             log_clear(c->al);

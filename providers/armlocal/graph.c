@@ -1,7 +1,7 @@
 /* Azure Resource Graph (POST /providers/Microsoft.ResourceGraph/resources):
  * the KQL subset amlsec sends (docs/local-cloud.md):
  *   TABLE | where COND [and|or COND]... | project [name =] path, ...
- *             | order by path [asc|desc] | limit N
+ *             | order by path [asc|desc] | limit N | mv-expand NAME = path, ...
  * with COND: path (=~ | == | != | !~) 'value', path (in~ | in | !in~ | !in) ('a', ...),
  * and parentheses. $top <= 1000, $skip, $skipToken paging, objectArray and
  * table results, quota headers. TABLE is resources (top-level tracked
@@ -142,6 +142,11 @@ static int lex(struct query *q, const char *s)
             t->text = strndup(start, (size_t)(s - start));
             s++;
             t->kind = T_STR;
+        } else if (strncmp(s, "mv-expand", 9) == 0 && !isalnum((unsigned char)s[9]) &&
+                   s[9] != '_') {
+            t->kind = T_IDENT;
+            t->text = strdup("mv-expand");
+            s += 9;
         } else if (isalpha((unsigned char)*s) || *s == '_' || *s == '$') {
             start = s;
             while (isalnum((unsigned char)*s) || *s == '_' || *s == '.' || *s == '$' || *s == '[' ||
@@ -311,14 +316,27 @@ static const struct column *column_of(const char *path, size_t len)
 /* The value at path in the row of body (borrowed; NULL when there is none
  * or it is null), or, with *added set, the text of a column Resource Graph
  * makes up, in text. */
+/* The columns mv-expand adds live in an expanded row (a shallow copy of
+ * the stored body) under this key, which no ARM body has: they are never
+ * mistaken for the body's own members, which are not columns. */
+#define MV_COLUMNS "\001mv-expand"
+
 static json_t *row_get(const json_t *body, const char *path, char *text, size_t cap, int *added)
 {
     size_t len = strcspn(path, ".");
     const struct column *c = column_of(path, len);
     json_t *v;
     *added = 0;
-    if (c == NULL)
-        return NULL;
+    if (c == NULL) {
+        char name[128];
+        json_t *mv = json_object_get(body, MV_COLUMNS);
+        if (mv == NULL || len >= sizeof(name))
+            return NULL;
+        memcpy(name, path, len);
+        name[len] = '\0';
+        v = json_object_get(mv, name);
+        return path[len] && v ? al_jpath(v, path + len + 1) : v;
+    }
     if (added_column(body, c, text, cap)) {
         *added = path[len] == '\0'; /* a string has no members */
         return NULL;
@@ -1059,6 +1077,104 @@ static int write_rows(struct buf *b, json_t *rows, size_t first, size_t count, c
     return rc;
 }
 
+/* `mv-expand NAME = PATH [, NAME = PATH]...` at token pos: each row becomes
+ * a row per element of the arrays at the paths, expanded in parallel (the
+ * longest decides; a shorter one gives null), a property bag a row per
+ * member ({key: value}); null (or nothing at the path) gives one row with
+ * null, an empty array or bag none (Microsoft's "mv-expand operator").
+ * The new columns are added to the projection a query without `project`
+ * answers with (*names). Returns the expanded rows (new reference; rows
+ * released) and the token position after the operator, or NULL with why.
+ * The subset: no kind=, with_itemindex=, to typeof() or limit, and NAME
+ * must be a new column. */
+static json_t *mv_expand(struct query *q, size_t *pos, json_t *rows, json_t *names,
+                         const char **why)
+{
+    size_t nexp = 0, i;
+    json_t *out = json_array(), *row;
+    const char *nm[16], *path[16];
+    *why = "expected NAME = PATH after 'mv-expand' (kind=, with_itemindex, to typeof and "
+           "limit are not supported)";
+    for (;;) {
+        struct tok *n = &q->t[*pos], *eq = &q->t[*pos + 1], *pt = &q->t[*pos + 2];
+        if (n->kind != T_IDENT || eq->kind != T_EQ || pt->kind != T_IDENT || nexp == 16 ||
+            strchr(n->text, '.') || strchr(n->text, '[') || strcmp(n->text, "kind") == 0 ||
+            strcmp(n->text, "with_itemindex") == 0)
+            goto bad;
+        if (column_of(n->text, strlen(n->text)) != NULL) {
+            *why = "mv-expand: NAME must be a new column, not one of the table's";
+            goto bad;
+        }
+        for (i = 0; i < nexp; i++)
+            if (strcmp(nm[i], n->text) == 0) {
+                *why = "mv-expand: a column is named twice";
+                goto bad;
+            }
+        nm[nexp] = n->text;
+        path[nexp++] = pt->text;
+        *pos += 3;
+        if (q->t[*pos].kind != T_COMMA)
+            break;
+        (*pos)++;
+    }
+    if (q->t[*pos].kind != T_PIPE && q->t[*pos].kind != T_END)
+        goto bad;
+    for (i = 0; i < nexp; i++)
+        json_array_append_new(names, json_string(nm[i]));
+    json_array_foreach(rows, i, row)
+    {
+        const json_t *v[16];
+        size_t most = 0;
+        for (size_t j = 0; j < nexp; j++) {
+            char text[512];
+            int added;
+            size_t k;
+            v[j] = row_get(row, path[j], text, sizeof(text), &added);
+            k = json_is_array(v[j])    ? json_array_size(v[j])
+                : json_is_object(v[j]) ? json_object_size(v[j])
+                                       : 1; /* null, nothing, or a scalar */
+            most = k > most ? k : most;
+        }
+        for (size_t k = 0; k < most; k++) {
+            json_t *x = json_copy(row), *mv = json_object_get(row, MV_COLUMNS);
+            mv = mv ? json_copy(mv) : json_object();
+            for (size_t j = 0; x && mv && j < nexp; j++) {
+                json_t *e = NULL;
+                if (json_is_array(v[j])) {
+                    e = json_incref(json_array_get(v[j], k));
+                } else if (json_is_object(v[j])) {
+                    const char *key;
+                    json_t *val;
+                    size_t at = 0;
+                    json_object_foreach((json_t *)v[j], key, val)
+                    {
+                        if (at++ == k) {
+                            e = json_pack("{s:O}", key, val);
+                            break;
+                        }
+                    }
+                } else if (k == 0 && v[j] != NULL) {
+                    e = json_incref((json_t *)v[j]);
+                }
+                json_object_set_new(mv, nm[j], e ? e : json_null());
+            }
+            if (x == NULL || mv == NULL || json_object_set_new(x, MV_COLUMNS, mv) < 0 ||
+                json_array_append_new(out, x) < 0) {
+                json_decref(out);
+                json_decref(rows);
+                *why = "out of memory";
+                return NULL;
+            }
+        }
+    }
+    json_decref(rows);
+    return out;
+bad:
+    json_decref(out);
+    json_decref(rows);
+    return NULL;
+}
+
 /* What identifies a query's answer: its text and its subscriptions
  * (malloc'd; NULL when memory ran out). */
 static char *cache_key(const char *text, const json_t *subs)
@@ -1082,7 +1198,8 @@ void al_graph_handle(struct al_ctx *c)
     struct query *q = NULL;
     const char *text, *fmt;
     struct ev e;
-    json_t *proj = NULL; /* array of [column, path] */
+    json_t *proj = NULL;     /* array of [column, path] */
+    json_t *expanded = NULL; /* the columns mv-expand added */
     char *ckey = NULL;
     json_int_t top = 100, skip = 0, limit = -1;
     size_t i, pos, total, first, count;
@@ -1264,6 +1381,19 @@ void al_graph_handle(struct al_ctx *c)
                 json_decref(rows);
                 rows = sorted;
             }
+        } else if (strcmp(op->text, "mv-expand") == 0) {
+            const char *why;
+            if (proj != NULL) {
+                bad_query(c, "mv-expand after project is not supported");
+                goto out;
+            }
+            if (expanded == NULL)
+                expanded = json_array();
+            rows = expanded ? mv_expand(q, &pos, rows, expanded, &why) : NULL;
+            if (rows == NULL) {
+                bad_query(c, expanded ? why : "out of memory");
+                goto out;
+            }
         } else if (strcasecmp(op->text, "limit") == 0 || strcasecmp(op->text, "take") == 0) {
             if (q->t[pos].kind != T_NUM) {
                 bad_query(c, "expected a number after 'limit'");
@@ -1272,13 +1402,25 @@ void al_graph_handle(struct al_ctx *c)
             limit = strtoll(q->t[pos].text, NULL, 10);
             pos++;
         } else {
-            bad_query(c, "unsupported operator (supported: where, project, order by, limit)");
+            bad_query(c, "unsupported operator (supported: where, project, order by, limit, "
+                         "mv-expand)");
             goto out;
         }
     }
     if (q->t[pos].kind != T_END) {
         bad_query(c, "unexpected text after the query");
         goto out;
+    }
+    if (proj == NULL && json_array_size(expanded) > 0) {
+        /* every column, the expanded ones last */
+        proj = json_array();
+        for (i = 0; proj && i < NCOLUMNS; i++)
+            json_array_append_new(proj,
+                                  json_pack("[s,s]", row_columns[i].name, row_columns[i].name));
+        for (i = 0; proj && i < json_array_size(expanded); i++) {
+            const char *n = json_string_value(json_array_get(expanded, i));
+            json_array_append_new(proj, json_pack("[s,s]", n, n));
+        }
     }
     if (limit >= 0)
         while ((json_int_t)json_array_size(rows) > limit)
@@ -1335,8 +1477,10 @@ answer:
         goto out;
     }
     al_set_header(c->res, "Content-Type", "application/json; charset=utf-8");
+    c->al->log_graph_rows += (long)count;
 out:
     free(ckey);
+    json_decref(expanded);
     json_decref(req);
     json_decref(rows);
     json_decref(proj);

@@ -107,4 +107,35 @@ expect_body '"totalRecords":1' "policyresources"
 q '{"query":"resourcecontainers | project id"}'
 expect_body '"totalRecords":2' "resourcecontainers"
 q '{"query":"securityresources | project id"}'; expect_code 400 "unknown table"
+# mv-expand (Microsoft's "mv-expand operator"): arrays in parallel, the longest deciding; null or
+# nothing at a path gives one row, empty arrays none; a property bag a row per member
+kv1="$S/resourceGroups/rga/providers/Microsoft.KeyVault/vaults/kv1"
+pe() { # NAME PROPERTIES
+  req PUT "/_armlocal/resources$S/resourceGroups/rgc/providers/Microsoft.Network/privateEndpoints/$1" \
+    '{"type":"Microsoft.Network/privateEndpoints","location":"eastus","tags":{"x":"1","y":"2"},"properties":'"$2"'}'
+  [[ $CODE == 20[01] ]] || fail "seed $1: $CODE $BODY"
+}
+c() { echo '{"name":"'$1'","properties":{"privateLinkServiceId":"'$2'"}}'; }
+pe pe-a '{"privateLinkServiceConnections":['"$(c c1 "$ws1"),$(c c2 "$kv1")"'],"manualPrivateLinkServiceConnections":[]}'
+pe pe-b '{"manualPrivateLinkServiceConnections":['"$(c c3 "$ws1")"']}'
+pe pe-c '{"privateLinkServiceConnections":[],"manualPrivateLinkServiceConnections":[]}'
+pe pe-d '{}'
+MV="resources | where type =~ 'microsoft.network/privateendpoints' | mv-expand a = properties.privateLinkServiceConnections, m = properties.manualPrivateLinkServiceConnections"
+q "{\"query\":\"$MV | project id, t = a.properties.privateLinkServiceId, u = m.properties.privateLinkServiceId | order by t asc\",\"options\":{\"\$top\":1000}}"
+expect_code 200 "mv-expand"; expect_body '"totalRecords":4' "mv-expand: two rows, one, none, one"
+[ "$(jq '[.data[] | select(.id | endswith("/pe-a"))] | length' <<< "$BODY")" = 2 ] || fail "pe-a's two connections: $BODY"
+jq -e '[.data[] | select(.id | endswith("/pe-b"))][0] | .t == null and .u == "'$ws1'"' <<< "$BODY" > /dev/null || fail "pe-b: nothing at one path is null: $BODY"
+jq -e '[.data[] | select(.id | endswith("/pe-d"))][0] | .t == null and .u == null' <<< "$BODY" > /dev/null || fail "pe-d: one row of nulls: $BODY"
+q "{\"query\":\"$MV | where a.properties.privateLinkServiceId in~ ('${ws1^^}') or m.properties.privateLinkServiceId in~ ('${ws1^^}') | project id\"}"
+expect_body '"totalRecords":2' "mv-expand then where on the new columns"; expect_body pe-a "automatic connection"; expect_body pe-b "manual connection"
+q "{\"query\":\"resources | where type =~ 'microsoft.network/privateendpoints' and name =~ 'pe-d' | mv-expand t = tags\"}"
+expect_body '"totalRecords":2' "a property bag, a row per member"
+expect_body '"t":{"x":"1"}' "a member as a bag"; expect_body '"id":"' "no project: every column"
+for bad in "mv-expand properties.privateLinkServiceConnections" "mv-expand kind=array a = properties.privateLinkServiceConnections" \
+           "mv-expand id = properties.privateLinkServiceConnections" "mv-expand a = properties.privateLinkServiceConnections limit 1" \
+           "project id, properties | mv-expand a = properties.privateLinkServiceConnections" \
+           "mv-expand a = properties.privateLinkServiceConnections, a = properties.manualPrivateLinkServiceConnections" \
+           "mv-expand with_itemindex = i a = properties.privateLinkServiceConnections" "mvexpand a = properties.privateLinkServiceConnections"; do
+  q "{\"query\":\"resources | $bad\"}"; expect_code 400 "unsupported: $bad"
+done
 echo "armlocal graph: ok"

@@ -195,6 +195,14 @@ grep -qF '  # module.group["nlp"].resource_group.team has moved to module.lone.r
 grep -qF '  # module.group["nlp"].module.logs.resource_group.logs has moved to module.lone.module.logs.resource_group.logs' mchain.out \
   || fail "nested module through a chain"
 grep -q '^Plan: 0 to add, 0 to change, 0 to destroy.$' mchain.out || fail "the chained module move planned a change"
+# the chain applied from a saved plan (in a copy): its moves replayed in order, each block's at once
+cp -r . "$work/mchain" && cd "$work/mchain" || fail "copy for the saved chain"
+expect_exit 0 "$AMLSEC" plan -cloud local -no-color -out mchain.plan > "$work/mchainp.out" 2>&1
+expect_exit 0 "$AMLSEC" apply -no-color mchain.plan > "$work/mchaina.out" 2>&1
+"$AMLSEC" state list > "$work/mchainl.out" || fail "state list after the saved chain"
+grep -qxF 'module.lone.module.logs.resource_group.logs' "$work/mchainl.out" \
+  && ! grep -q 'module.solo\|module.group\["nlp"\]' "$work/mchainl.out" || fail "the saved chain's moves"
+cd "$work/mods" || fail "cd mods"
 # moving onto a module whose resources the state holds is refused
 expect_exit 0 "$AMLSEC" import -cloud local -no-color module.lone.resource_group.team "$S/resourceGroups/rg-nlp-001" > mimp.out 2>&1
 expect_exit 1 "$AMLSEC" plan -cloud local -no-color > mconflict.out 2>&1

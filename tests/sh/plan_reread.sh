@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 5 §4: what a plan is about to change is re-read with a direct GET (Resource Graph can
 # lag), and the plan rests on that answer; what Resource Graph does not return is confirmed by
-# ARM (many in one resource group: one list of the group instead of a GET each).
+# ARM (many in one resource group: one list of the group instead of a GET each; none under a group
+# whose own GET answers 404).
 # armlocal's /_armlocal/graph/snapshot makes Resource Graph lag: it keeps answering with the
 # resources as they were when the snapshot was taken. GETs are counted in its request log.
 source "$SRC/tests/sh/lib/armlocal.bash"
@@ -116,7 +117,7 @@ import json, sys
 sys.exit(any(p.startswith("DELETE ") for p in json.load(sys.stdin)["byPath"]))' \
   || fail "a DELETE was sent for a resource that is gone"
 
-echo "4. many resources Resource Graph does not have in one group: one list of the group, no GETs"
+echo "4. many resources in a group that does not exist: the group's own GET answers for them (no list, no GETs)"
 many=/subscriptions/$sub/resourceGroups/rg-many
 {
   printf 'resource_group "m" {\n  name = "rg-many"\n}\n\n'
@@ -133,9 +134,11 @@ print(sum(n for p, n in json.load(sys.stdin)["byPath"].items() if p.startswith(p
 plan 2 many.out
 grep -q 'Plan: 26 to add, 0 to change, 0 to destroy.' many.out || fail "the new group is not planned"
 [ "$(member_gets)" = 0 ] || fail "absent resources were confirmed one GET each"
-[ "$(gets_of "$many/resources")" = 1 ] || fail "the group was not listed once"
+[ "$(gets_of "$many")" = 1 ] || fail "the group was not read once"
+[ "$(gets_of "$many/resources")" = 0 ] || fail "the group that does not exist was listed"
 
-echo "5. one of them created out of band, Resource Graph lagging: the list shows it, a GET reads it"
+echo "5. one of them created out of band (and so its group), Resource Graph lagging: one list of"
+echo "   the group shows it, a GET reads it"
 control PUT /graph/snapshot # Resource Graph does not show what follows
 control PUT "/resources$many/providers/Microsoft.Insights/components/appi-many-3" \
   '{"location":"westeurope","kind":"web","properties":{"Application_Type":"web"}}'
@@ -143,6 +146,7 @@ plan 1 many_exists.out
 grep -q 'app_insights.m3 already exists in Azure but not in the state' many_exists.out \
   || fail "a resource created out of band was taken as absent"
 [ "$(member_gets)" = 1 ] || fail "only the listed resource is read with a GET"
+[ "$(gets_of "$many/resources")" = 1 ] || fail "the group was not listed once"
 control DELETE /graph/snapshot
 
 echo "plan reread: ok"

@@ -21,6 +21,27 @@ resource_group "extra" {
   count = 2
   name  = "rg-extra-${count.index}"
 }
+
+output "names" {
+  value = ["a", "b"]
+}
+
+output "mixed" {
+  value = ["a", 1, true]
+}
+
+output "none" {
+  value = []
+}
+
+output "obj" {
+  value = { a = "x", n = 2, l = ["p"], m = [{ k = "v" }, { k = "w" }] }
+}
+
+output "secret_obj" {
+  value     = { hidden_key = "v" }
+  sensitive = true
+}
 EOT
 canary=owner-canary-2f7c1d
 
@@ -47,6 +68,15 @@ assert d["amlsec"] == {"lineage": lineage, "serial": serial, "cloud": "local"}, 
 assert "resources" not in d["values"] and "state" not in d, "amlsec's old shape"
 out = d["values"]["outputs"]["cv_group"]
 assert out["sensitive"] is False and out["type"] == "string" and out["value"].endswith("/rg-cv-001")
+# Terraform's type JSON (cty): a list of one type, a tuple otherwise, an object with its attributes'
+# types; a sensitive collection's type is "dynamic" (its keys are not shown)
+types = {k: v["type"] for k, v in d["values"]["outputs"].items()}
+assert types == {"cv_group": "string", "names": ["list", "string"],
+                 "mixed": ["tuple", ["string", "number", "bool"]], "none": ["tuple", []],
+                 "obj": ["object", {"a": "string", "n": "number", "l": ["list", "string"],
+                                    "m": ["list", ["object", {"k": "string"}]]}],
+                 "secret_obj": "dynamic"}, types
+assert d["values"]["outputs"]["secret_obj"]["value"] == "(sensitive)", d["values"]["outputs"]["secret_obj"]
 root = d["values"]["root_module"]
 by = {r["address"]: r for r in root["resources"]}
 assert sorted(by) == ["resource_group.extra[0]", "resource_group.extra[1]", "resource_group.shared"], sorted(by)
@@ -66,6 +96,9 @@ assert sorted(kids) == ['module.team["cv"]', 'module.team["nlp"]'], sorted(kids)
 cv = kids['module.team["cv"]']
 team = cv["resources"][0]
 assert team["address"] == 'module.team["cv"].resource_group.team' and team["name"] == "team"
+# Terraform's state resources have no module_address (its module entry says it): amlsec's, with the ARM id
+assert "module_address" not in team and team["amlsec"]["module_address"] == 'module.team["cv"]', team
+assert "module_address" not in shared["amlsec"], shared["amlsec"]
 assert team["values"]["tags"] == {"owner": "(sensitive)"}, team["values"]
 assert team["sensitive_values"] == {"tags": {"owner": True}}, team["sensitive_values"]
 logs = cv["child_modules"][0]
@@ -74,6 +107,8 @@ assert logs["resources"][0]["depends_on"] == ['module.team["cv"].resource_group.
 PY
 
 echo "2b. a plan's prior_state shows the instances it leaves alone as show -json does"
+# (a saved plan holding a sensitive output is sealed: a key for the plan only)
+export AMLSEC_STATE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 sed -i 's/^  name = "rg-${var.team}-logs"$/&\n  tags = { tier = "logs" }/' modules/team/logs/main.amlsec
 "$AMLSEC" plan -cloud local -no-color -out p.plan > plan.out 2>&1 || { tail plan.out; fail "plan"; }
 "$AMLSEC" show -json p.plan > plan.json || fail "show -json PLAN"
@@ -99,9 +134,14 @@ for a in noop:
 PY
 git_restore() { sed -i '/^  tags = { tier = "logs" }$/d' modules/team/logs/main.amlsec; }
 git_restore
+unset AMLSEC_STATE_KEY
+head -c 7 .amlsec/state.json | grep -q AMLSECX && fail "the plan encrypted the state"
 
 echo "3. -show-sensitive shows the value and still marks it"
 "$AMLSEC" show -json -show-sensitive > shown.json || fail "show -json -show-sensitive"
+grep -q hidden_key show.json && fail "show -json names a sensitive output's keys"
+jq -e '.values.outputs.secret_obj == {"sensitive": true, "type": ["object", {"hidden_key": "string"}], "value": {"hidden_key": "v"}}' \
+  shown.json > /dev/null || fail "-show-sensitive: output secret_obj: $(jq -c .values.outputs.secret_obj shown.json)"
 jq -e --arg c "$canary" '.values.root_module.child_modules[0].resources[0]
     | .values.tags.owner == $c and .sensitive_values.tags.owner == true' shown.json > /dev/null \
   || fail "-show-sensitive: $(jq -c '.values.root_module.child_modules[0].resources[0]' shown.json)"
@@ -146,4 +186,22 @@ echo "5. state pull still prints the raw state"
 "$AMLSEC" state pull > pulled2.json || fail "state pull"
 jq -e '.state.resources[] | select(.address == "resource_group.shared") | .status == "tainted"
     and .attributes.tags.legacy == "LegacyCanary4R"' pulled2.json > /dev/null || fail "state pull: raw state"
+echo "6. a state that exists but holds nothing: format_version alone, as Terraform prints it"
+# (resources and outputs gone; a state holding only outputs is not empty)
+seal() { # seal BODY OUT: the envelope around a body edited with jq
+  printf '{"format_version":1,"sha256":"%s","state":%s}\n' "$(tr -d '\n' < "$1" | sha256sum | cut -d' ' -f1)" \
+    "$(tr -d '\n' < "$1")" > "$2"
+}
+jq -c '.state | .resources = [] | del(.outputs)' pulled2.json > empty-body.json
+seal empty-body.json empty-in.json
+"$AMLSEC" state push -state empty.json empty-in.json > push2.out 2>&1 || { cat push2.out; fail "push the empty state"; }
+"$AMLSEC" show -json -state empty.json > empty.json.out || fail "show -json of an empty state"
+jq -e '. == {"format_version": "1.0"}' empty.json.out > /dev/null || fail "empty state: $(cat empty.json.out)"
+"$JSONSCHEMA" "$SRC/docs/schemas/state.schema.json" empty.json.out || fail "empty state: schema"
+jq -c '.state | .resources = []' pulled2.json > outs-body.json
+seal outs-body.json outs-in.json
+"$AMLSEC" state push -state outs.json outs-in.json > push3.out 2>&1 || { cat push3.out; fail "push the outputs-only state"; }
+"$AMLSEC" show -json -state outs.json > outs.json.out || fail "show -json of an outputs-only state"
+jq -e '(.values.outputs.names.type == ["list", "string"]) and .values.root_module.resources == []
+    and (.amlsec.lineage | length) == 36' outs.json.out > /dev/null || fail "outputs-only state: $(cat outs.json.out)"
 echo "show_state_json: ok"

@@ -99,4 +99,110 @@ AMLSEC_STATE_KEY=$K2 AMLSEC_STATE_KEY_FALLBACK=$K1 "$AMLSEC" state rm -state enc
 AMLSEC_STATE_KEY=$K2 "$AMLSEC" state list -state enc.json >/dev/null || fail "rotation: written with the new key"
 expect_fail "wrong key" env AMLSEC_STATE_KEY=$K1 "$AMLSEC" state list -state enc.json
 AMLSEC_STATE_KEY=$K2 "$AMLSEC" state pull -state enc.json | head -c 7 | grep -q AMLSECX || fail "pull stays encrypted"
+# state mv / state rm of whole modules, module instances and whole resources, with Terraform's
+# rules (docs/state.md): every entry under a module moves, nested modules and " (previous)"
+# entries included, dependencies follow; a target that exists, a source that matches nothing or a
+# target of another sort or type fails and the state's bytes stay as they were; -dry-run
+# changes nothing. (Before, state mv and rm took instance addresses only, and a move to another
+# type's address wrote a state amlsec then refused to read.)
+mkdir mods && cd mods
+python3 - <<'PY'
+import hashlib, json
+S = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+def e(addr, kind, name, deps=()):
+    return {"address": addr, "api_version": "2021-04-01", "arm_id": S + name,
+            "attributes": {"name": name}, "dependencies": list(deps), "kind": kind,
+            "sensitive": [], "status": "created"}
+rs = [e("resource_group.rg", "resource_group", "rg"),
+      e("resource_group.s[0]", "resource_group", "s0", ["resource_group.rg"]),
+      e("resource_group.s[1]", "resource_group", "s1", ["resource_group.rg"]),
+      e("module.a.resource_group.w", "resource_group", "aw"),
+      e("module.a.resource_group.w (previous)", "resource_group", "aw-old"),
+      e("module.a.module.n.resource_group.x", "resource_group", "anx", ["module.a.resource_group.w"]),
+      e('module.team["x"].resource_group.t', "resource_group", "tx"),
+      e('module.team["y"].resource_group.t', "resource_group", "ty"),
+      e("resource_group.top", "resource_group", "top",
+        ["module.a.resource_group.w", "module.a.module.n.resource_group.x", 'module.team["x"].resource_group.t'])]
+rs.sort(key=lambda r: r["address"])
+body = json.dumps({"amlsec_version": "0.1.0", "lineage": "33333333-3333-4333-8333-333333333333",
+                   "resources": rs, "serial": 1}, separators=(",", ":"), sort_keys=True)
+open("in.json", "w").write('{"format_version":1,"sha256":"%s","state":%s}\n'
+                           % (hashlib.sha256(body.encode()).hexdigest(), body))
+PY
+"$AMLSEC" state push in.json >/dev/null || fail "push the module state"
+deps() { "$AMLSEC" state show -json "$1" | jq -c .dependencies; }
+unchanged() { # unchanged CMD...: fails (exit 1) and leaves the state's bytes alone
+    cp .amlsec/state.json before.json
+    expect_fail "$@"
+    cmp -s before.json .amlsec/state.json || fail "a failed '$*' changed the state"
+}
+
+# a whole module, nested module and " (previous)" entry included
+"$AMLSEC" state mv module.a module.b >out.txt || fail "mv module.a module.b: $(cat err.txt 2>/dev/null)"
+grep -qxF 'Moved module.a.module.n.resource_group.x to module.b.module.n.resource_group.x' out.txt \
+    || fail "mv module: $(cat out.txt)"
+grep -qxF 'Successfully moved 3 resource instances.' out.txt || fail "mv module: count: $(cat out.txt)"
+"$AMLSEC" state list >list.txt
+grep -qxF 'module.b.resource_group.w (previous)' list.txt || fail "the (previous) entry stayed behind"
+grep -q '^module\.a\.' list.txt && fail "entries left under module.a: $(cat list.txt)"
+[ "$(deps resource_group.top)" = '["module.b.resource_group.w","module.b.module.n.resource_group.x","module.team[\"x\"].resource_group.t"]' ] \
+    || fail "dependencies did not follow the module: $(deps resource_group.top)"
+[ "$(deps module.b.module.n.resource_group.x)" = '["module.b.resource_group.w"]' ] || fail "inner dependency"
+# one instance of a for_each call to another key; a call to a count instance; into another module
+"$AMLSEC" state mv 'module.team["x"]' 'module.team["z"]' >/dev/null || fail "mv module instance"
+[ "$(deps resource_group.top | jq -r '.[2]')" = 'module.team["z"].resource_group.t' ] || fail "deps after the key move"
+"$AMLSEC" state mv module.b 'module.c[0]' >/dev/null || fail "mv module.b module.c[0]"
+"$AMLSEC" state mv 'module.c[0]' module.parent.module.c >/dev/null || fail "mv into a nested module"
+"$AMLSEC" state list | grep -qxF 'module.parent.module.c.module.n.resource_group.x' || fail "nested module move"
+# resources into and out of modules
+"$AMLSEC" state mv resource_group.top module.m.resource_group.top >/dev/null || fail "mv a resource into a module"
+"$AMLSEC" state mv module.parent.module.c.resource_group.w resource_group.w >/dev/null || fail "mv a resource out of a module"
+"$AMLSEC" state list | grep -qxF 'resource_group.w (previous)' || fail "(previous) follows an instance move"
+[ "$(deps module.parent.module.c.module.n.resource_group.x)" = '["resource_group.w"]' ] || fail "deps after moving out"
+# a whole resource (count): every instance, keys kept
+"$AMLSEC" state mv resource_group.s resource_group.t >out.txt || fail "mv a whole resource"
+[ "$(grep -c '^Moved resource_group.s\[[01]\] to resource_group.t\[[01]\]$' out.txt)" = 2 ] || fail "whole resource: $(cat out.txt)"
+# -dry-run: said, not done
+cp .amlsec/state.json before.json
+"$AMLSEC" state mv -dry-run module.m module.q >out.txt || fail "mv -dry-run"
+grep -qxF 'Would move module.m.resource_group.top to module.q.resource_group.top' out.txt || fail "mv -dry-run: $(cat out.txt)"
+"$AMLSEC" state rm -dry-run module.team >out.txt || fail "rm -dry-run"
+grep -qxF 'Would remove 2 resource instances.' out.txt || fail "rm -dry-run: $(cat out.txt)"
+cmp -s before.json .amlsec/state.json || fail "-dry-run changed the state"
+expect_fail "-dry-run is an option of" "$AMLSEC" state list -dry-run
+# state list ADDR...: what each names, as rm matches it
+printf 'module.team["y"].resource_group.t\nmodule.team["z"].resource_group.t\nresource_group.t[0]\nresource_group.t[1]\n' \
+    | cmp - <("$AMLSEC" state list module.team resource_group.t) || fail "state list ADDR: $("$AMLSEC" state list module.team resource_group.t)"
+[ "$("$AMLSEC" state list -json 'module.team["z"]' | jq -r '.[].address')" = 'module.team["z"].resource_group.t' ] \
+    || fail "state list -json ADDR"
+expect_fail "no module 'module.gone'" "$AMLSEC" state list module.gone
+# refused, the state untouched
+unchanged 'destination module module.team\["z"\] already exists' "$AMLSEC" state mv 'module.team["y"]' 'module.team["z"]'
+unchanged "destination module module.parent.module.c.module.n already exists" \
+    "$AMLSEC" state mv module.parent.module.c module.parent.module.c
+unchanged "does not match anything in the state (the state holds its instances, e.g. module.team\[\"y\"\]" \
+    "$AMLSEC" state mv module.team module.squad
+unchanged "does not match anything" "$AMLSEC" state mv module.nope module.other
+unchanged "resource types don't match" "$AMLSEC" state mv resource_group.rg storage_account.rg
+unchanged "resource types don't match" "$AMLSEC" state mv resource_group.t storage_account.t
+unchanged "the target must also be a module" "$AMLSEC" state mv module.m resource_group.m
+unchanged "the target must also be a resource instance" "$AMLSEC" state mv resource_group.rg module.m
+unchanged "the target must also be a whole resource" "$AMLSEC" state mv resource_group.t 'resource_group.u[0]'
+unchanged "already a resource at that address" "$AMLSEC" state mv resource_group.t resource_group.t
+unchanged "already a resource instance at that address" "$AMLSEC" state mv resource_group.w resource_group.rg
+unchanged "is not a resource, resource instance or module address" "$AMLSEC" state mv resource_group.rg 'module.'
+unchanged "no module 'module.gone'" "$AMLSEC" state rm 'module.team["y"]' module.gone
+# a writer killed mid-write leaves the state as it was
+cp .amlsec/state.json before.json
+if AMLSEC_FAULT_WRITE=after-fsync "$AMLSEC" state mv module.m module.q >/dev/null 2>&1; then
+    fail "fault injection did not stop the module move"
+fi
+cmp -s before.json .amlsec/state.json || fail "a killed module move changed the state"
+# state rm: every instance of a call (module.team holds module.team["y"] and ["z"]), a whole resource
+"$AMLSEC" state rm module.team resource_group.t >out.txt || fail "rm module.team resource_group.t"
+grep -qxF 'Successfully removed 4 resource instances.' out.txt || fail "rm: $(cat out.txt)"
+"$AMLSEC" state rm module.parent.module.c.module.n module.m.resource_group.top >/dev/null || fail "rm a nested module"
+printf 'resource_group.rg\nresource_group.w\nresource_group.w (previous)\n' | cmp - <("$AMLSEC" state list) \
+    || fail "after rm: $("$AMLSEC" state list)"
+cd ..
 echo "state_cli: ok"

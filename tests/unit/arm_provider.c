@@ -18,6 +18,7 @@
 #include "providers/arm/fake_transport.h"
 #include "providers/arm/graph.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 
 #define SUB "00000000-0000-0000-0000-00000000000a"
 #define RGID "/subscriptions/" SUB "/resourceGroups/rg"
@@ -27,6 +28,8 @@ static const struct arm_kind_info kinds[] = {
     {"Microsoft.Authorization/roleAssignments", "2022-04-01", LRO_NONE, LRO_NONE, LRO_NONE, 0},
     {"Microsoft.Network/privateEndpoints", "2025-03-01", LRO_AZURE_ASYNC_OPERATION, LRO_NONE,
      LRO_LOCATION, 1},
+    {"Microsoft.Authorization/roleDefinitions", "2022-04-01", LRO_NONE, LRO_NONE, LRO_NONE,
+     KIND_GRAPH_AUTHZ},
 };
 
 static const struct arm_kind_info *lookup(const char *type, void *payload)
@@ -40,6 +43,7 @@ static const struct arm_kind_info *lookup(const char *type, void *payload)
 
 struct fake_arm {
     int graph_status;    /* answer Resource Graph with this (0 = serve) */
+    int authz_status;    /* answer its authorizationresources queries with this (0 = serve) */
     const char *missing; /* substring of ids Resource Graph "lags" on */
     const char *gone;    /* substring of ids that do not exist at all */
     unsigned graph_calls, gets, page_size;
@@ -54,9 +58,11 @@ struct fake_arm {
 static json_t *resource(const char *id)
 {
     const char *name = strrchr(id, '/') + 1;
-    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "id", id, "name", name, "type",
+    /* a whole number beyond int64 in every answer (written by jsonw_dumps) */
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:o}}", "id", id, "name", name, "type",
                      "Microsoft.KeyVault/vaults", "location", "westeurope", "properties",
-                     "provisioningState", "Succeeded");
+                     "provisioningState", "Succeeded", "maxBytes",
+                     jsonw_big("18446744073709551616", 20));
 }
 
 static int64_t handler(struct http_exchange *x, void *payload)
@@ -69,8 +75,8 @@ static int64_t handler(struct http_exchange *x, void *payload)
         json_t *data = json_array(), *doc;
         char *s;
         fa->graph_calls++;
-        if (fa->graph_status) {
-            fake_respond(x, fa->graph_status,
+        if (fa->graph_status || (fa->authz_status && q && strstr(q, "authorizationresources"))) {
+            fake_respond(x, fa->graph_status ? fa->graph_status : fa->authz_status,
                          "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"no ARG\"}}");
             json_decref(data);
             json_decref(req);
@@ -128,7 +134,7 @@ static int64_t handler(struct http_exchange *x, void *payload)
             if (!second)
                 json_object_set_new(doc, "$skipToken", json_string("page-2"));
         }
-        s = json_dumps(doc, JSON_COMPACT);
+        s = jsonw_dumps(doc, JSON_COMPACT);
         fake_respond(x, 200, s);
         if (fa->quota_zero_once) {
             fa->quota_zero_once = 0;
@@ -174,7 +180,7 @@ static int64_t handler(struct http_exchange *x, void *payload)
             fake_respond(x, 404, "{\"error\":{\"code\":\"ResourceNotFound\",\"message\":\"no\"}}");
         } else {
             json_t *r = resource(id);
-            char *s = json_dumps(r, JSON_COMPACT);
+            char *s = jsonw_dumps(r, JSON_COMPACT);
             fake_respond(x, 200, s);
             free(s);
             json_decref(r);
@@ -446,6 +452,41 @@ static void test_arm_provider__graph_batch_halves_on_400(void **state)
     env_teardown(&e);
 }
 
+/* Resource Graph answers the resources table but refuses
+ * authorizationresources: the role definitions are read with one GET
+ * each (each was sent twice before, its first answer leaked). */
+static void test_arm_provider__fallback_when_authz_denied(void **state)
+{
+    struct env e;
+    char(*ids)[160] = make_ids(3);
+    struct provider_ref refs[5];
+    struct provider_result res[5];
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_provider_stats st;
+    (void)state;
+    env_setup(&e, 0);
+    e.fa.authz_status = 403;
+    for (size_t i = 0; i < 3; i++)
+        refs[i] = (struct provider_ref){ids[i], NULL};
+    refs[3] = (struct provider_ref){
+        "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/rd1", NULL};
+    refs[4] = (struct provider_ref){
+        "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/rd2", NULL};
+    assert_int_equal(provider_read_many(e.p, refs, 5, 0, res, &err), 0);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(res[i].rc, 0);
+        assert_int_equal(res[i].from_graph, i < 3);
+    }
+    assert_int_equal(e.fa.graph_calls, 2);
+    assert_int_equal(e.fa.gets, 2);
+    arm_provider_get_stats(e.p, &st);
+    assert_int_equal(st.direct_gets, 2);
+    assert_true(st.graph_disabled);
+    provider_results_release(res, 5);
+    env_teardown(&e);
+    free(ids);
+}
+
 static void test_arm_provider__fallback_when_graph_denied(void **state)
 {
     struct env e;
@@ -499,6 +540,9 @@ static void test_arm_provider__fresh_reread_uses_get(void **state)
     assert_int_equal(e.fa.graph_calls, 0);
     assert_int_equal(e.fa.gets, 1);
     assert_false(r.from_graph);
+    assert_string_equal(
+        jsonw_big_digits(json_object_get(json_object_get(r.body, "properties"), "maxBytes")),
+        "18446744073709551616");
     assert_string_equal(fake_transport_request(e.fake, 0)->url,
                         "https://management.azure.com" RGID
                         "/providers/Microsoft.KeyVault/vaults/kv9?api-version=2025-05-01");
@@ -518,6 +562,9 @@ static void test_arm_provider__paging_and_quota(void **state)
     graph_init(&g, e.client);
     assert_int_equal(graph_query(&g, "resources | project id, name", rows, &err), 0);
     assert_int_equal(json_array_size(rows), 2);
+    assert_string_equal(jsonw_big_digits(json_object_get(
+                            json_object_get(json_array_get(rows, 1), "properties"), "maxBytes")),
+                        "18446744073709551616");
     assert_int_equal(g.queries, 2);
     assert_non_null(strstr(fake_transport_request(e.fake, 1)->body, "\"$skipToken\":\"page-2\""));
     assert_null(strstr(fake_transport_request(e.fake, 0)->body, "$skipToken"));
@@ -640,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_arm_provider__misses_confirmed_by_group_list),
         cmocka_unit_test(test_arm_provider__nothing_read_under_an_absent_resource),
         cmocka_unit_test(test_arm_provider__fallback_when_graph_denied),
+        cmocka_unit_test(test_arm_provider__fallback_when_authz_denied),
         cmocka_unit_test(test_arm_provider__fresh_reread_uses_get),
         cmocka_unit_test(test_arm_provider__paging_and_quota),
         cmocka_unit_test(test_arm_provider__writes),

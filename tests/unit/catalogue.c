@@ -1260,6 +1260,29 @@ static void test_catalogue__plan_key_updates(void **state)
     assert_int_equal(change_of(plan, "workspace.w")->via, PLAN_VIA_PUT);
     assert_non_null(
         schema_json_get(change_of(plan, "workspace.w")->body, "properties.publicNetworkAccess"));
+    {
+        /* a deleted workspace's before is shown as an update's is: its key
+         * reference collapsed to the key version it pins (not the decoded
+         * {versioned_uri, vault_id} object) */
+        json_t *updated = json_incref(change_of(plan, "workspace.w")->before);
+        const json_t *deleted;
+        const char *from = strstr(cfg, "workspace \"w\" {"), *to = strstr(cfg, "key \"k\" {");
+        assert_non_null(from);
+        assert_non_null(to);
+        plan_free(plan);
+        assert_non_null(text = malloc(strlen(cfg) + 1));
+        memcpy(text, cfg, (size_t)(from - cfg));
+        strcpy(text + (from - cfg), to);
+        plan = plan_text(text, &st, NULL);
+        free(text);
+        assert_int_equal(change_of(plan, "workspace.w")->action, PLAN_DELETE);
+        deleted = change_of(plan, "workspace.w")->before;
+        assert_string_equal(str_at(json_object_get(updated, "encryption"), "key"),
+                            "https://kv.vault.azure.net/keys/k/v1");
+        assert_true(json_is_string(schema_json_get(deleted, "encryption.key")));
+        assert_true(json_equal(updated, deleted));
+        json_decref(updated);
+    }
     plan_free(plan);
     state_release(&st);
     free(cfg);

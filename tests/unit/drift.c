@@ -159,6 +159,50 @@ static void readonly_view_refuses_writes(void **unused)
     provider_free(ro);
 }
 
+/* A resource is read once: what the view is told a later read wants (a
+ * read it keeps, a Resource Graph row it is given) answers the next read
+ * of that id, in any case, once; other reads and fresh reads go through. */
+static void readonly_view_reads_once(void **unused)
+{
+    struct counting inner = {{&counting_ops}, 0, 0, 0};
+    struct provider *ro = provider_readonly(&inner.base);
+    struct provider_ref refs[3] = {{"/subscriptions/s/resourceGroups/a", NULL},
+                                   {"/subscriptions/s/resourceGroups/b", NULL},
+                                   {"/subscriptions/s/resourceGroups/c", NULL}};
+    struct provider_ref upper = {"/SUBSCRIPTIONS/S/resourceGroups/A", NULL};
+    struct provider_result r[3];
+    struct errbuf err = ERRBUF_INIT;
+    json_t *row = json_pack("{s:s}", "id", "/subscriptions/s/resourceGroups/c");
+    (void)unused;
+    assert_int_equal(provider_readonly_expect(ro, refs[0].id), 0);
+    assert_int_equal(provider_read_many(ro, refs, 2, 0, r, &err), 0); /* a kept, b not */
+    provider_results_release(r, 2);
+    assert_int_equal(provider_readonly_keep(ro, refs[2].id, row), 0);
+    json_decref(row);
+    assert_int_equal(inner.reads, 1);
+    /* a and c are known: only b reaches the provider */
+    assert_int_equal(provider_read_many(ro, refs, 3, 0, r, &err), 0);
+    assert_int_equal(inner.reads, 2);
+    assert_int_equal(provider_readonly_hits(ro), 2);
+    assert_false(r[0].from_graph);
+    assert_true(r[2].from_graph);
+    assert_string_equal(json_string_value(json_object_get(r[2].body, "id")), refs[2].id);
+    provider_results_release(r, 3);
+    /* answered once: the next read of a asks again; a fresh read always does */
+    assert_int_equal(provider_readonly_expect(ro, refs[0].id), 0);
+    assert_int_equal(provider_read_many(ro, &upper, 1, 0, r, &err), 0);
+    provider_results_release(r, 1);
+    assert_int_equal(inner.reads, 3);
+    assert_int_equal(provider_reread(ro, &refs[0], &r[0]), 0);
+    provider_result_release(&r[0]);
+    assert_int_equal(inner.reads, 4);
+    assert_int_equal(provider_read_many(ro, refs, 1, 0, r, &err), 0);
+    provider_results_release(r, 1);
+    assert_int_equal(inner.reads, 4);
+    assert_int_equal(provider_readonly_hits(ro), 3);
+    provider_free(ro);
+}
+
 /* --- the journal, read-only ---------------------------------------------------- */
 
 static void journal_readonly_changes_nothing(void **unused)
@@ -266,6 +310,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(readonly_view_refuses_writes),
+        cmocka_unit_test(readonly_view_reads_once),
         cmocka_unit_test(journal_readonly_changes_nothing),
         cmocka_unit_test(ignore_parses_lines),
         cmocka_unit_test(ignore_bad_lines),

@@ -335,6 +335,9 @@ static void test_fmt__arithmetic_and_for_expressions(void **state)
     check_fmt("s = a.b[ * ].c\n", "s = a.b[*].c\n");
     /* decimals keep their spelling; a binary '-' after one is spaced */
     check_fmt("d = 0.5*1e3-1.5e-2/-2.50\n", "d = 0.5 * 1e3 - 1.5e-2 / -2.50\n");
+    /* whole numbers beyond int64 keep theirs too (leading zeros included) */
+    check_fmt("g = 18446744073709551616-  -0018446744073709551616*2\n",
+              "g = 18446744073709551616 - -0018446744073709551616 * 2\n");
     /* `for` only starts a for expression first in a bracket, before a name */
     check_fmt("m = { for = 1, in = 2 }\nb {\n  for = 1\n}\n",
               "m = { for = 1, in = 2 }\nb {\n  for = 1\n}\n");
@@ -414,6 +417,8 @@ static void test_fmt__ast_equal_sees_differences(void **state)
         {"a = (x).y\n", "a = x.y\n"},
         {"a = (x)[*].y\n", "a = (x)[*]\n"},
         {"a = f(x)[0]\n", "a = g(x)[0]\n"},
+        {"a = 18446744073709551616\n", "a = 18446744073709551617\n"},
+        {"a = 18446744073709551616\n", "a = -18446744073709551616\n"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {

@@ -660,11 +660,101 @@ static void test_frontend__postfix_steps(void **state)
     diag_list_release(&dl);
 }
 
+/* known_fill's lookup for test_frontend__legacy_steps: a.w's pools once
+ * it "exists". */
+static json_t *legacy_lookup(void *payload, const char *address, const char *attr)
+{
+    (void)payload;
+    if (strcmp(address, "a.w") == 0 && strcmp(attr, "pools") == 0)
+        return json_string(
+            "[{\"n\": \"a\", \"z\": [\"1\", \"2\"]}, {\"n\": \"b\", \"z\": [\"3\"]}]");
+    return NULL;
+}
+
+/* The string of the known_fill'ed attribute name of b.r (a list joined). */
+static void assert_filled(const struct config *cfg, const char *name, const char *want)
+{
+    struct cfg_instance *in = config_find_instance(cfg, "b.r");
+    json_t *v = json_object_get(in->attrs, name), *x;
+    size_t left = 0, i;
+    char got[64] = "";
+    assert_true(value_is_unknown(v));
+    assert_true(value_unknown_resolvable(v));
+    v = known_fill(json_incref(v), legacy_lookup, NULL, &left);
+    assert_int_equal(left, 0);
+    if (json_is_string(v))
+        snprintf(got, sizeof(got), "%s", json_string_value(v));
+    json_array_foreach(v, i, x)
+    {
+        size_t n = strlen(got);
+        snprintf(got + n, sizeof(got) - n, "%s%s", i ? "," : "", json_string_value(x));
+    }
+    json_decref(v);
+    assert_string_equal(got, want);
+}
+
+/* Terraform's legacy forms: a.0 is an index step (a.0.1 two of them, not
+ * a.(0.1)), a.*.b the attribute-only splat; on a value known only after
+ * apply they are deferred (the splat's own steps counted, [".*", N]) and
+ * made as they would have been. */
+static void test_frontend__legacy_steps(void **state)
+{
+    static const char text[] = "a \"w\" {\n  name = \"w\"\n}\n"
+                               "b \"r\" {\n"
+                               "  lsplat = jsondecode(a.w.pools).*.z[0]\n"
+                               "  fsplat = jsondecode(a.w.pools)[*].z[0]\n"
+                               "  ldot   = jsondecode(a.w.pools).*.z.0\n"
+                               "  lidx   = jsondecode(a.w.pools).1.n\n"
+                               "  names  = jsondecode(a.w.pools).*.n[1]\n"
+                               "}\n";
+    struct arena ar;
+    struct src_file *f;
+    struct ast_file *af;
+    const struct ast_expr *e;
+    const struct ast_step *st;
+    struct config *cfg = NULL;
+    struct diag_list dl;
+    (void)state;
+
+    arena_init(&ar);
+    af = parse_ok("x = a.0.1\ny = a.b.*.c[0]\nz = f(1).2\n", &ar, &f);
+    e = ast_body_attr(&af->body, "x")->value;
+    assert_int_equal(e->kind, EXPR_TRAVERSAL);
+    assert_int_equal(e->u.trav.n, 2);
+    for (st = e->u.trav.steps; st; st = st->next) {
+        assert_int_equal(st->kind, STEP_INDEX);
+        assert_true(st->legacy);
+        assert_int_equal(st->index->kind, EXPR_INT);
+    }
+    assert_int_equal(e->u.trav.steps->next->index->u.i, 1);
+    assert_int_equal(e->u.trav.steps->next->loc.begin, 8); /* the caret's place: the 1 */
+    e = ast_body_attr(&af->body, "y")->value;
+    assert_int_equal(e->u.trav.n, 4);
+    st = e->u.trav.steps->next;
+    assert_int_equal(st->kind, STEP_SPLAT);
+    assert_true(st->legacy);
+    assert_false(st->next->next->legacy); /* [0] */
+    e = ast_body_attr(&af->body, "z")->value;
+    assert_int_equal(e->kind, EXPR_POSTFIX);
+    assert_true(e->u.post.steps->legacy);
+    arena_release(&ar);
+    src_file_free(f);
+
+    assert_int_equal(load(&cfg, &dl, text, NULL, 0, NULL), 0);
+    assert_filled(cfg, "lsplat", "1,2");
+    assert_filled(cfg, "fsplat", "1,3");
+    assert_filled(cfg, "ldot", "1,3");
+    assert_filled(cfg, "lidx", "b");
+    assert_filled(cfg, "names", "b");
+    config_free(cfg);
+    diag_list_release(&dl);
+}
+
 /* for expressions over values known only after apply, as Terraform plans
  * them: a collection of known length keeps its length; an unknown
  * condition or key makes the whole result unknown until apply knows it
- * (then it is made); an unknown collection leaves it unknown for good, not
- * filled in with the collection itself. */
+ * (then it is made); so does an unknown collection (its body made for
+ * each element once it is known, not filled in with the collection). */
 static void test_frontend__for_over_unknowns(void **state)
 {
     static const char text[] =
@@ -707,9 +797,13 @@ static void test_frontend__for_over_unknowns(void **state)
     assert_int_equal(json_array_size(json_object_get(v, "long")), 1);
     assert_string_equal(json_string_value(json_array_get(json_object_get(v, "short"), 0)), "k");
     json_decref(v);
+    /* an unknown collection: its body made for each element once it is
+     * known (a.w.missing is {p = 1}) */
+    assert_true(value_unknown_resolvable(json_object_get(in->attrs, "coll")));
     v = known_fill(json_incref(json_object_get(in->attrs, "coll")), postfix_lookup, NULL, &left);
-    assert_int_equal(left, 1);
-    assert_true(value_is_unknown(v));
+    assert_int_equal(left, 0);
+    assert_int_equal(json_array_size(v), 1);
+    assert_string_equal(json_string_value(json_array_get(v, 0)), "p");
     json_decref(v);
     /* an element whose condition is true once known fails (no .nope in a
      * string): unknown for good, apply reports it */
@@ -926,6 +1020,89 @@ static void test_frontend__unknown_values(void **state)
     json_decref(bigger);
 }
 
+/* Whole numbers: int64 ones are json integers (-2^63 included), larger
+ * ones big numbers up to VALUE_BIG_BITS bits; comparisons across integers,
+ * big numbers and doubles are exact. */
+static void test_frontend__big_numbers(void **state)
+{
+    static const struct {
+        const char *dec;
+        bool integer;
+    } cases[] = {
+        {"9223372036854775807", true},   {"-9223372036854775808", true},
+        {"9223372036854775808", false},  {"-9223372036854775809", false},
+        {"18446744073709551616", false}, {"0", true},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        BIGNUM *n = NULL, *back;
+        json_t *v;
+        struct buf b;
+        assert_true(BN_dec2bn(&n, cases[i].dec) > 0);
+        v = value_from_bn(n);
+        assert_non_null(v);
+        assert_int_equal(json_is_integer(v), cases[i].integer);
+        assert_int_equal(value_is_big(v), !cases[i].integer);
+        assert_true(value_is_number(v) && value_is_whole(v));
+        assert_string_equal(value_type_name(v), "number");
+        buf_init(&b, 0);
+        value_format(&b, v);
+        assert_string_equal(b.ptr, cases[i].dec);
+        buf_release(&b);
+        back = value_to_bn(v);
+        assert_int_equal(BN_cmp(back, n), 0);
+        BN_free(back);
+        BN_free(n);
+        json_decref(v);
+    }
+    {
+        /* the limit: 2^512 - 1 is a number, 2^512 is not */
+        BIGNUM *n = BN_new();
+        json_t *v;
+        assert_true(BN_set_bit(n, VALUE_BIG_BITS - 1));
+        assert_true(BN_sub_word(n, 1) && BN_add(n, n, n) && BN_add_word(n, 1));
+        assert_int_equal(BN_num_bits(n), VALUE_BIG_BITS);
+        v = value_from_bn(n);
+        assert_true(value_is_big(v));
+        json_decref(v);
+        assert_true(BN_add_word(n, 1));
+        assert_null(value_from_bn(n));
+        BN_free(n);
+    }
+    {
+        BIGNUM *n = NULL;
+        json_t *two64, *one = json_integer(1), *real = json_real(1.5), *e19 = json_real(1e19),
+                       *e20 = json_real(1.8446744073709552e19);
+        assert_true(BN_dec2bn(&n, "18446744073709551616") > 0);
+        two64 = value_from_bn(n);
+        assert_int_equal(value_number_cmp(two64, one), 1);
+        assert_int_equal(value_number_cmp(one, two64), -1);
+        assert_int_equal(value_number_cmp(two64, real), 1);
+        assert_int_equal(value_number_cmp(two64, e19), 1);
+        assert_int_equal(value_number_cmp(two64, e20), 0); /* that double is 2^64 exactly */
+        assert_int_equal(value_number_cmp(two64, two64), 0);
+        assert_true(value_to_double(two64) == 18446744073709551616.0);
+        BN_set_negative(n, 1);
+        {
+            json_t *neg = value_from_bn(n), *mreal = json_real(-18446744073709551615.5);
+            assert_int_equal(value_number_cmp(neg, two64), -1);
+            json_decref(real);
+            real = json_real(-1.5);
+            assert_int_equal(value_number_cmp(neg, real), -1);
+            /* -2^64 against -2^64 as a double (-18446744073709551615.5 rounds to it) */
+            assert_int_equal(value_number_cmp(neg, mreal), 0);
+            json_decref(mreal);
+            json_decref(neg);
+        }
+        BN_free(n);
+        json_decref(two64);
+        json_decref(one);
+        json_decref(real);
+        json_decref(e19);
+        json_decref(e20);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -947,9 +1124,11 @@ int main(void)
         cmocka_unit_test(test_frontend__for_expressions),
         cmocka_unit_test(test_frontend__count),
         cmocka_unit_test(test_frontend__postfix_steps),
+        cmocka_unit_test(test_frontend__legacy_steps),
         cmocka_unit_test(test_frontend__for_over_unknowns),
         cmocka_unit_test(test_frontend__function_edge_cases),
         cmocka_unit_test(test_frontend__every_function_dispatches),
+        cmocka_unit_test(test_frontend__big_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include "state/journal.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/jsonw.h"
 
 static char dir[256];
 
@@ -429,6 +430,38 @@ static void test_journal__done_drops_the_response(void **unused)
     assert_int_equal(j.nentries, 2);
     assert_null(j.entries[0].attributes);
     assert_true(json_equal(j.entries[1].attributes, attrs));
+    journal_release(&j);
+    json_decref(attrs);
+}
+
+/* A response holding a whole number beyond int64 (util/jsonw.h's big
+ * number) is journaled as a JSON number and read back exactly (jansson
+ * alone refuses the line: the record was lost). */
+static void test_journal__big_number_read_back(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct journal j;
+    char path[400], a[40];
+    json_t *attrs =
+        json_pack("{s:s, s:o}", "name", "ws", "size", jsonw_big("18446744073709551616", 20));
+    (void)unused;
+    snprintf(path, sizeof(path), "%s/big-number.journal", dir);
+    assert_int_equal(journal_open(&j, path, NULL, &err), 0);
+    begin_intent(&j, JOURNAL_CREATE, "workspace.a", WS_ID, a);
+    assert_int_equal(journal_complete(&j, a, 1, attrs, &err), 0);
+    journal_release(&j);
+    {
+        char text[4096] = "";
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+        if (f)
+            fclose(f);
+        text[n] = '\0';
+        assert_non_null(strstr(text, "\"size\":18446744073709551616"));
+    }
+    assert_int_equal(journal_open(&j, path, NULL, &err), 0);
+    assert_int_equal(j.nentries, 1);
+    assert_true(json_equal(j.entries[0].attributes, attrs));
     journal_release(&j);
     json_decref(attrs);
 }
@@ -984,6 +1017,7 @@ int main(void)
         cmocka_unit_test(test_journal__unreadable_entries),
         cmocka_unit_test(test_journal__symlink_refused),
         cmocka_unit_test(test_journal__done_drops_the_response),
+        cmocka_unit_test(test_journal__big_number_read_back),
         cmocka_unit_test(test_journal__recovery_folds_journaled_outcomes),
         cmocka_unit_test(test_journal__release_folded),
         cmocka_unit_test(test_journal__move_recovered_before_the_create),

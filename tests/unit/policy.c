@@ -14,6 +14,7 @@
 
 #include "engine/policy.h"
 #include "engine/policy_check.h"
+#include "util/jsonw.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fileio.h"
@@ -54,7 +55,7 @@ static json_t *load_json(const char *path)
 static json_t *parse(const char *text)
 {
     json_error_t je;
-    json_t *v = json_loads(text, JSON_DECODE_ANY, &je);
+    json_t *v = jsonw_loadb(text, strlen(text), JSON_DECODE_ANY, &je);
     if (v == NULL)
         fail_msg("bad test JSON: %s: %s", je.text, text);
     return v;
@@ -364,6 +365,21 @@ static void test_policy__in_and_ordering(void **state)
     /* missing values are not ordered */
     assert_int_equal(cond("{" PNA ",\"less\":3}", "{}"), C);
     assert_int_equal(cond("{\"field\":\"name\",\"frobs\":1}", "{}"), E);
+}
+
+/* A whole number beyond int64 (a big number from the configuration) is
+ * ordered and compared exactly, and equals its text. */
+static void test_policy__big_numbers(void **state)
+{
+    static const char body[] = "{\"tags\":{\"n\":18446744073709551616}}";
+    (void)state;
+    assert_int_equal(cond("{\"field\":\"tags.n\",\"greater\":5}", body), N);
+    assert_int_equal(cond("{\"field\":\"tags.n\",\"less\":18446744073709551617}", body), N);
+    assert_int_equal(cond("{\"field\":\"tags.n\",\"less\":18446744073709551616}", body), C);
+    assert_int_equal(cond("{\"field\":\"tags.n\",\"greater\":-18446744073709551617}", body), N);
+    assert_int_equal(cond("{\"field\":\"tags.n\",\"equals\":18446744073709551616}", body), N);
+    assert_int_equal(cond("{\"field\":\"tags.n\",\"equals\":\"18446744073709551616\"}", body), N);
+    assert_int_equal(cond("{\"field\":\"tags.n\",\"equals\":18446744073709551617}", body), C);
 }
 
 static void test_policy__star_alias_all_elements(void **state)
@@ -850,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_policy__equals_and_case),
         cmocka_unit_test(test_policy__like_match_contains),
         cmocka_unit_test(test_policy__in_and_ordering),
+        cmocka_unit_test(test_policy__big_numbers),
         cmocka_unit_test(test_policy__star_alias_all_elements),
         cmocka_unit_test(test_policy__counts),
         cmocka_unit_test(test_policy__template_functions),

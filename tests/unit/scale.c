@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cmd/check.h"
 #include "cmd/cli.h"
 #include "cmd/planfile.h"
 #include "engine/depgraph.h"
@@ -30,7 +31,13 @@
 #include "engine/rules.h"
 #include "parser/config.h"
 #include "parser/diag.h"
+#include "providers/arm/arm_client.h"
+#include "providers/arm/arm_provider.h"
+#include "providers/arm/cloud.h"
+#include "providers/arm/http.h"
+#include "providers/arm/kind_lookup.h"
 #include "providers/arm/resolve.h"
+#include "providers/arm/transport.h"
 #include "providers/armlocal/al_internal.h"
 #include "providers/armlocal/armlocal.h"
 #include "providers/arm/schema.h"
@@ -1634,7 +1641,7 @@ static void test_scale__armlocal_vault_ports_indexed(void **state)
  * module.team[each.key].rg: see below. */
 /* A module called with for_each over n keys and a resource with for_each
  * over the same keys reading module.team[each.key].rg. */
-static char *module_key_dir(size_t n)
+static char *module_key_dir(size_t n, const char *extra)
 {
     char *dir, path[160];
     FILE *f = new_config(&dir);
@@ -1645,6 +1652,7 @@ static char *module_key_dir(size_t n)
           "  team = each.key\n}\nresource_group \"ref\" {\n  for_each = local.teams\n"
           "  name = \"x-${module.team[each.key].rg}\"\n}\n",
           f);
+    fputs(extra, f);
     assert_int_equal(fclose(f), 0);
     snprintf(path, sizeof(path), "%s/modules", dir);
     assert_int_equal(mkdir(path, 0700), 0);
@@ -1675,7 +1683,7 @@ static void module_key_dir_remove(char *dir)
 /* The work of loading module_key_dir(n): see below. */
 static size_t module_key_work(size_t n)
 {
-    char *dir = module_key_dir(n);
+    char *dir = module_key_dir(n, "");
     struct diag_list diags;
     struct config *cfg;
     size_t work;
@@ -1715,14 +1723,15 @@ static void test_scale__module_key_indexed(void **state)
     assert_true(wl <= 11 * ws);
 }
 
-/* Each of n instances reading module.team[each.key] depends on every
- * instance of the call (n^2 edges; Terraform keeps such edges per call).
- * Telling a repeated edge is one check per edge, not a scan of the node's
- * edges so far (n^3 / 2 checks: 125 million at 1,000). */
+/* Each of n instances reading the whole call (length(module.team))
+ * depends on every instance of it: n^2 edges. Telling a repeated edge is
+ * one check per edge, not a scan of the node's edges so far (n^3 / 2
+ * checks: 125 million at 1,000). */
 static void test_scale__depgraph_repeated_edges_constant(void **state)
 {
     const size_t n = 1000;
-    char *dir = module_key_dir(n);
+    char *dir = module_key_dir(n, "resource_group \"all\" {\n  for_each = local.teams\n"
+                                  "  name = \"a-${length(module.team)}-${each.key}\"\n}\n");
     struct diag_list diags;
     struct errbuf err = ERRBUF_INIT;
     struct depgraph *g = NULL;
@@ -1739,7 +1748,7 @@ static void test_scale__depgraph_repeated_edges_constant(void **state)
     print_message("depgraph: %zu edges, %zu checks\n", edges, g->edge_checks);
     assert_true(edges >= n * n);
     assert_true(g->edge_checks <= 2 * edges);
-    assert_true((ref = depgraph_find(g, "resource_group.ref[\"t00999\"]")) >= 0);
+    assert_true((ref = depgraph_find(g, "resource_group.all[\"t00999\"]")) >= 0);
     assert_true(g->nodes[ref].ndeps >= n);
     depgraph_free(g);
     config_free(cfg);
@@ -1827,8 +1836,8 @@ static void test_scale__show_json_streamed(void **state)
                   "beyond the plan's\n",
                   file_len[0], file_len[1], transient[0], transient[1]);
     print_message("show -json: %zu and %zu bytes written with at most %ld and %ld bytes of JSON "
-                  "alive\n",
-                  out_len[0], out_len[1], peak[0], peak[1]);
+                  "alive (%ld and %ld changes)\n",
+                  out_len[0], out_len[1], peak[0], peak[1], changes[0], changes[1]);
     assert_true(file_len[1] > 9 * file_len[0] && out_len[1] > 9 * out_len[0]);
     /* ten times the changes: the read's extra, one change and a few members */
     assert_true(transient[1] < 2 * transient[0] + 65536);
@@ -1953,7 +1962,9 @@ static void test_scale__plan_read_in_pieces_as_whole(void **state)
 static size_t secret_scrub_work(const char *tag, size_t n)
 {
     size_t w0 = cli_secret_work();
-    char secret[64], line[160], clean[160], want[160];
+    char secret[64], line[160], want[160];
+    struct buf clean;
+    buf_init(&clean, 0);
     for (size_t i = 0; i < n; i++) {
         snprintf(secret, sizeof(secret), "%s-%06zu-key", tag, i);
         cli_secret_add(secret);
@@ -1963,8 +1974,9 @@ static size_t secret_scrub_work(const char *tag, size_t n)
         snprintf(line, sizeof(line), "GET /vaults/kv%zu/secrets/s?v=%s-%06zu-key (%s-%06zu)", i,
                  tag, i, tag, i);
         snprintf(want, sizeof(want), "GET /vaults/kv%zu/secrets/s?v=*** (%s-%06zu)", i, tag, i);
-        assert_string_equal(cli_scrub(clean, sizeof(clean), line), want);
+        assert_string_equal(cli_scrub(&clean, line), want);
     }
+    buf_release(&clean);
     return cli_secret_work() - w0;
 }
 
@@ -1977,14 +1989,16 @@ static size_t secret_scrub_work(const char *tag, size_t n)
 static void test_scale__secret_scrub_linear(void **state)
 {
     size_t small = 1000, large = 10000, ws, wl;
-    char clean[128];
+    struct buf clean;
     (void)state;
+    buf_init(&clean, 0);
     cli_secret_add("abc-secret");
     cli_secret_add("abc-secret-long");
     cli_secret_add("ab"); /* too short to register */
-    assert_string_equal(cli_scrub(clean, sizeof(clean), "[abc-secret-long] [abc-secret-lon] ab"),
+    assert_string_equal(cli_scrub(&clean, "[abc-secret-long] [abc-secret-lon] ab"),
                         "[***] [***-lon] ab");
-    assert_string_equal(cli_scrub(clean, 6, "xabc-secret-long"), "x***");
+    assert_string_equal(cli_scrub(&clean, "xabc-secret-long"), "x***");
+    buf_release(&clean);
     ws = secret_scrub_work("canary-s", small);
     wl = secret_scrub_work("canary-l", large);
     print_message("secret masking: %zu look-ups at %zu secrets, %zu at %zu\n", ws, small, wl,
@@ -2074,6 +2088,326 @@ static void test_scale__validate_values_in_one_region(void **state)
     assert_true(got[1][1] <= got[0][1] * 11 / 10);
 }
 
+/* The edges of module_key_dir(n) with a root resource reading one
+ * instance by a literal key and n resources reading another for_each
+ * resource's instance by each.key; *work: the instances visited making
+ * the reference edges. */
+static size_t depgraph_edges(size_t n, size_t *work)
+{
+    char *dir = module_key_dir(n, "resource_group \"one\" {\n"
+                                  "  name = \"o-${module.team[\"t00000\"].rg}\"\n}\n"
+                                  "resource_group \"peer\" {\n  for_each = local.teams\n"
+                                  "  name = \"p-${resource_group.ref[each.key].name}\"\n}\n");
+    struct diag_list diags;
+    struct errbuf err = ERRBUF_INIT;
+    struct depgraph *g = NULL;
+    struct config *cfg;
+    size_t edges = 0;
+    long x;
+    const struct depgraph_node *nd;
+    diag_list_init(&diags);
+    cfg = load(dir, &diags);
+    assert_int_equal(diags.errors, 0);
+    assert_int_equal(depgraph_build(&g, cfg, &err), 0);
+    assert_int_equal(depgraph_sort(g, &err), 0);
+    for (size_t i = 0; i < g->n; i++)
+        edges += g->nodes[i].ndeps;
+    *work = g->reference_work;
+    /* each instance depends on exactly the instance its key names */
+    assert_true((x = depgraph_find(g, "resource_group.ref[\"t00042\"]")) >= 0);
+    nd = &g->nodes[x];
+    assert_int_equal(nd->ndeps, 1);
+    assert_string_equal(g->nodes[nd->deps[0].to].inst->address,
+                        "module.team[\"t00042\"].resource_group.team");
+    assert_true((x = depgraph_find(g, "resource_group.one")) >= 0);
+    nd = &g->nodes[x];
+    assert_int_equal(nd->ndeps, 1);
+    assert_string_equal(g->nodes[nd->deps[0].to].inst->address,
+                        "module.team[\"t00000\"].resource_group.team");
+    assert_true((x = depgraph_find(g, "resource_group.peer[\"t00042\"]")) >= 0);
+    nd = &g->nodes[x];
+    assert_int_equal(nd->ndeps, 1);
+    assert_string_equal(g->nodes[nd->deps[0].to].inst->address, "resource_group.ref[\"t00042\"]");
+    depgraph_free(g);
+    config_free(cfg);
+    diag_list_release(&diags);
+    module_key_dir_remove(dir);
+    return edges;
+}
+
+/* n instances reading module.team[each.key] (or TYPE.NAME[each.key]) each
+ * depend on the one instance the key names, not on every instance of the
+ * call or resource (n^2 edges: 1,000,000 at 1,000); the edge count, and
+ * the instances visited to make them (not every instance each block refers
+ * to, skipped: n^2 again), grow as n from 100 to 1,000 (n^2: 100x). */
+static void test_scale__depgraph_edges_per_instance(void **state)
+{
+    size_t small = 100, large = 1000, es, el, ws, wl;
+    (void)state;
+    es = depgraph_edges(small, &ws);
+    el = depgraph_edges(large, &wl);
+    print_message("depgraph: %zu edges at %zu instances, %zu at %zu; %zu and %zu instances "
+                  "visited\n",
+                  es, small, el, large, ws, wl);
+    assert_true(el <= 3 * large);
+    assert_true(el * small <= 2 * es * large);
+    assert_true(wl <= 5 * large);
+    assert_true(wl * small <= 2 * ws * large);
+}
+
+/* The policy check of a plan (plan, show -json, check -plan) holds no
+ * array of secrets per change for the whole run: a subject's secrets are
+ * collected only when a finding quotes a value (an array per change was
+ * ~120 bytes each: 6 MB at 50,000). The JSON it keeps alive stays flat from
+ * 40 to 400 stacks. */
+static void test_scale__plan_policy_check_holds_no_secrets(void **state)
+{
+    const size_t sizes[2] = {40, 400};
+    long peak[2];
+    size_t changes[2];
+    (void)state;
+    for (int s = 0; s < 2; s++) {
+        char *dir = write_stacks(sizes[s]);
+        struct diag_list diags;
+        struct config *cfg;
+        struct plan *plan = NULL;
+        struct plan_opts o;
+        struct state st;
+        struct finding_list fl;
+        struct errbuf err = ERRBUF_INIT;
+        diag_list_init(&diags);
+        cfg = load(dir, &diags);
+        assert_int_equal(state_init(&st, &err), 0);
+        memset(&o, 0, sizeof(o));
+        assert_int_equal(plan_build(&plan, cfg, &st, NULL, &o, &diags, &err), 0);
+        changes[s] = plan->n;
+        finding_list_init(&fl);
+        alloc_live = alloc_peak = 0;
+        alloc_watch = true;
+        assert_int_equal(check_plan_policies(&fl, NULL, plan, NULL, NULL, dir), 0);
+        alloc_watch = false;
+        peak[s] = alloc_peak;
+        finding_list_release(&fl);
+        plan_free(plan);
+        state_release(&st);
+        config_free(cfg);
+        diag_list_release(&diags);
+        remove_dir(dir);
+    }
+    print_message("plan policy check: at most %ld and %ld bytes of JSON alive for %zu and %zu "
+                  "changes\n",
+                  peak[0], peak[1], changes[0], changes[1]);
+    assert_true(changes[1] > 9 * changes[0]);
+    assert_true(peak[1] < 2 * peak[0] + 8192);
+}
+
+/* config_find_instance (the plan's look-up of each state and planned
+ * address) finds a module instance's resource through the modules' paths
+ * (each prefix of the address looked up) and a for_each or count instance
+ * through its key, not by comparing every module's path and every
+ * instance's address (n^2 at n module instances: a plan of 50,000 spent
+ * most of its 38 s there). The work per look-up stays flat from 200 to
+ * 2,000 instances. */
+static size_t find_instance_work(size_t n)
+{
+    char *dir = module_key_dir(n, "");
+    struct diag_list diags;
+    struct config *cfg;
+    char address[128];
+    size_t w0, work;
+    diag_list_init(&diags);
+    cfg = load(dir, &diags);
+    assert_int_equal(diags.errors, 0);
+    w0 = config_lookup_work(cfg);
+    for (size_t i = 0; i < n; i++) {
+        const struct cfg_instance *in;
+        snprintf(address, sizeof(address), "module.team[\"t%05zu\"].resource_group.team", i);
+        assert_non_null(in = config_find_instance(cfg, address));
+        assert_string_equal(in->address, address);
+        snprintf(address, sizeof(address), "resource_group.ref[\"t%05zu\"]", i);
+        assert_non_null(in = config_find_instance(cfg, address));
+        assert_string_equal(in->address, address);
+    }
+    assert_null(config_find_instance(cfg, "module.team[\"nope\"].resource_group.team"));
+    assert_null(config_find_instance(cfg, "resource_group.ref[\"nope\"]"));
+    work = config_lookup_work(cfg) - w0;
+    config_free(cfg);
+    diag_list_release(&diags);
+    module_key_dir_remove(dir);
+    return work;
+}
+
+static void test_scale__find_instance_indexed(void **state)
+{
+    size_t small = 200, large = 2000, ws, wl;
+    (void)state;
+    ws = find_instance_work(small);
+    wl = find_instance_work(large);
+    print_message("instance look-ups: %zu entries at %zu instances, %zu at %zu\n", ws, small, wl,
+                  large);
+    assert_true(wl <= 10 * 2 * large);
+    assert_true(wl * small <= 2 * ws * large);
+}
+
+/* A plan's refresh through the ARM provider against the local cloud (its
+ * Resource Graph pages paced by nothing): ids per Graph query lowered to
+ * 100 so that a few hundred stacks take many pages. */
+struct refresh_conn {
+    struct transport *t;
+    struct arm_cloud *cloud;
+    struct arm_client *client;
+    struct provider *p;
+};
+
+static void refresh_connect(struct refresh_conn *c, struct armlocal *al)
+{
+    struct http_opts ho = HTTP_OPTS_INIT;
+    struct arm_client_opts co;
+    struct arm_provider_opts po;
+    struct errbuf err = ERRBUF_INIT;
+    assert_int_equal(http_transport_new(&c->t, &ho, &err), 0);
+    assert_int_equal(arm_cloud_custom(&c->cloud, "custom", armlocal_base_url(al),
+                                      armlocal_base_url(al), NULL, NULL, NULL, &err),
+                     0);
+    memset(&co, 0, sizeof(co));
+    co.cloud = c->cloud;
+    co.transport = c->t;
+    co.no_rate_limit = 1;
+    co.lro_poll_ms = 50;
+    assert_int_equal(arm_client_new(&c->client, &co, &err), 0);
+    memset(&po, 0, sizeof(po));
+    po.client = c->client;
+    po.lookup = kind_lookup;
+    po.graph_batch = 100;
+    assert_int_equal(arm_provider_new(&c->p, &po, &err), 0);
+}
+
+static void refresh_disconnect(struct refresh_conn *c)
+{
+    provider_free(c->p);
+    arm_client_free(c->client);
+    arm_cloud_free(c->cloud);
+    transport_free(c->t);
+}
+
+/* Plans the configuration in dir (removed after) with refresh against al
+ * and returns the provider's counters; *creates counts the changes
+ * planned as creates of what has no state, *exists the "already exists
+ * in Azure" errors. */
+static struct arm_provider_stats plan_refreshed(struct armlocal *al, char *dir, size_t *creates,
+                                                size_t *exists)
+{
+    struct diag_list diags;
+    struct config *cfg;
+    struct plan *plan = NULL;
+    struct plan_opts o;
+    struct state st;
+    struct errbuf err = ERRBUF_INIT;
+    struct refresh_conn c;
+    struct arm_provider_stats stats;
+    int rc;
+    diag_list_init(&diags);
+    cfg = load(dir, &diags);
+    assert_int_equal(state_init(&st, &err), 0);
+    refresh_connect(&c, al);
+    memset(&o, 0, sizeof(o));
+    o.refresh = true;
+    rc = plan_build(&plan, cfg, &st, c.p, &o, &diags, &err);
+    assert_true(rc == 0 || rc == AMLSEC_EPARSE);
+    assert_non_null(plan);
+    *creates = *exists = 0;
+    for (size_t i = 0; i < plan->n; i++)
+        if (plan->changes[i].action == PLAN_CREATE && plan->changes[i].reason &&
+            strcmp(plan->changes[i].reason, "create_because_no_state") == 0)
+            (*creates)++;
+    for (size_t i = 0; i < diags.n; i++)
+        if (diags.items[i].severity == DIAG_ERROR &&
+            strstr(diags.items[i].message, "already exists in Azure but not in the state"))
+            (*exists)++;
+    assert_int_equal(rc == AMLSEC_EPARSE, *exists > 0);
+    arm_provider_get_stats(c.p, &stats);
+    refresh_disconnect(&c);
+    plan_free(plan);
+    state_release(&st);
+    config_free(cfg);
+    diag_list_release(&diags);
+    remove_dir(dir);
+    return stats;
+}
+
+/* The plan checks each create against what exists in Azure (a resource
+ * there but not in the state is refused; an interrupted create is
+ * adopted), through Resource Graph pages of ids. A resource cannot exist
+ * when its resource group does not: the groups the plan reads are read
+ * first, and nothing under one that does not exist is asked for. A fresh
+ * stack in a new group costs no Graph query, whatever its size (every id
+ * was sent before: 2 pages for 40 stacks, 20 for 400, at 100 ids a page);
+ * in a group that exists, what exists is still found. */
+static void test_scale__plan_creates_checked_under_existing_groups(void **state)
+{
+    struct armlocal_opts o = ARMLOCAL_OPTS_INIT;
+    struct errbuf err = ERRBUF_INIT;
+    struct armlocal *al = NULL;
+    const size_t sizes[2] = {40, 400};
+    struct arm_provider_stats st[2], seeded;
+    size_t creates, exists;
+    const char *rg = "/subscriptions/00000000-0000-0000-0000-0000000000be/resourceGroups/rg";
+    char path[512];
+    (void)state;
+    assert_int_equal(armlocal_opts_set(&o, "lro-ms", "0", &err), 0);
+    assert_int_equal(armlocal_start(&al, &o, &err), 0);
+    for (int s = 0; s < 2; s++) {
+        st[s] = plan_refreshed(al, write_stacks(sizes[s]), &creates, &exists);
+        print_message("plan of %zu new stacks: %u Resource Graph queries, %u GETs, %u answered "
+                      "absent under an absent parent\n",
+                      sizes[s], st[s].graph_queries, st[s].direct_gets, st[s].parent_absent);
+        assert_int_equal(creates, 5 * sizes[s] + 1);
+        assert_int_equal(exists, 0);
+    }
+    assert_true(st[1].graph_queries <= st[0].graph_queries + 1);
+    assert_true(st[1].direct_gets <= st[0].direct_gets + 1);
+    /* the group exists, and one storage account in it: both found and
+     * refused (neither is in the state) */
+    assert_int_equal(al_request(al, "PUT", rg, "2021-04-01", "{\"location\":\"westeurope\"}"), 201);
+    snprintf(path, sizeof(path), "%s/providers/Microsoft.Storage/storageAccounts/st00003", rg);
+    assert_in_range(al_request(al, "PUT", path, "2025-06-01",
+                               "{\"location\":\"westeurope\",\"kind\":\"StorageV2\","
+                               "\"sku\":{\"name\":\"Standard_LRS\"}}"),
+                    200, 202);
+    seeded = plan_refreshed(al, write_stacks(sizes[0]), &creates, &exists);
+    print_message("plan of %zu stacks in a group that exists: %u Resource Graph queries\n",
+                  sizes[0], seeded.graph_queries);
+    assert_int_equal(exists, 2);
+    assert_int_equal(creates, 5 * sizes[0] - 1);
+    assert_int_equal(seeded.graph_queries, 2); /* 200 ids, 100 a page */
+    /* role assignments on new storage accounts in that group: the accounts
+     * are confirmed absent (one list of the group), so no assignment's id
+     * goes to Resource Graph (2 pages of authorizationresources before) */
+    {
+        char *dir;
+        FILE *f = new_config(&dir);
+        for (size_t i = 0; i < 150; i++)
+            fprintf(f,
+                    "storage_account \"s%zu\" {\n  resource_group = resource_group.g\n"
+                    "  name = \"stra%05zu\"\n}\n"
+                    "role_assignment \"r%zu\" {\n  scope = storage_account.s%zu\n"
+                    "  principal = \"3f2504e0-4f89-11d3-9a0c-0305e8%06zu\"\n"
+                    "  principal_type = \"Group\"\n  role = \"Storage Blob Data Reader\"\n}\n",
+                    i, i, i, i, i);
+        assert_int_equal(fclose(f), 0);
+        seeded = plan_refreshed(al, dir, &creates, &exists);
+        print_message("plan of 150 storage accounts, each with a role assignment, in a group that "
+                      "exists: %u Resource Graph queries, %u answered absent under an absent "
+                      "parent\n",
+                      seeded.graph_queries, seeded.parent_absent);
+        assert_int_equal(exists, 1); /* the group */
+        assert_int_equal(creates, 300);
+        assert_int_equal(seeded.graph_queries, 2); /* the accounts: 150 ids */
+        assert_int_equal(seeded.parent_absent, 150);
+    }
+    armlocal_stop(al);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2102,6 +2436,10 @@ int main(void)
         cmocka_unit_test(test_scale__show_json_streamed),
         cmocka_unit_test(test_scale__plan_read_in_pieces_as_whole),
         cmocka_unit_test(test_scale__secret_scrub_linear),
+        cmocka_unit_test(test_scale__depgraph_edges_per_instance),
+        cmocka_unit_test(test_scale__plan_policy_check_holds_no_secrets),
+        cmocka_unit_test(test_scale__find_instance_indexed),
+        cmocka_unit_test(test_scale__plan_creates_checked_under_existing_groups),
         cmocka_unit_test(test_scale__validate_values_in_one_region),
     };
     json_set_alloc_funcs(counting_malloc, counting_free);

@@ -139,6 +139,132 @@ static void serialize_sample(struct buf *out, uint64_t serial)
     state_release(&st);
 }
 
+static void put_kind(struct state *st, const char *address, const char *kind, const char *dep)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_resource r = {0};
+    char id[256];
+    snprintf(id, sizeof(id), "/subscriptions/0000/resourceGroups/%.*s", (int)strcspn(address, "[ "),
+             address);
+    r.address = (char *)address;
+    r.kind = (char *)kind;
+    r.arm_id = id;
+    r.api_version = "2021-04-01";
+    r.attributes = json_pack("{s:s}", "name", address);
+    r.dependencies = dep ? json_pack("[s]", dep) : json_array();
+    assert_int_equal(state_put(st, &r, &err), 0);
+    json_decref(r.attributes);
+    json_decref(r.dependencies);
+}
+
+static const char *dep0(const struct state *st, const char *address)
+{
+    return json_string_value(json_array_get(state_find(st, address)->dependencies, 0));
+}
+
+/* state_rename renames all at once (a swap works, dependencies follow in
+ * one pass); a destination of another kind, an existing one or two
+ * sources onto one are refused before anything changes; state_mv_match
+ * and state_match match as Terraform's state mv and rm. */
+static void test_state__rename_all_at_once(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state st;
+    struct state_renames r = {0};
+    char *from[] = {"rg.a", "rg.b"}, *to[] = {"rg.b", "rg.a"}, *same[] = {"rg.z", "rg.z"};
+    (void)unused;
+    assert_int_equal(state_init(&st, &err), 0);
+    put_kind(&st, "rg.a", "rg", "rg.b");
+    put_kind(&st, "rg.b", "rg", "rg.a");
+    put_kind(&st, "module.m.rg.c", "rg", "rg.a");
+    put_kind(&st, "module.m.module.k.rg.d", "rg", "module.m.rg.c");
+    put_kind(&st, "module.t[\"x.y z\"].rg.e", "rg", NULL);
+    put_kind(&st, "module.t[\"x.y z\"].rg.e (previous)", "rg", NULL);
+    r.from = from;
+    r.to = to;
+    r.n = 2;
+    assert_int_equal(state_rename(&st, &r, &err), 0);
+    assert_string_equal(dep0(&st, "rg.b"), "rg.a"); /* was rg.a, depending on rg.b */
+    assert_string_equal(dep0(&st, "module.m.rg.c"), "rg.b");
+    r.to = same;
+    assert_int_equal(state_rename(&st, &r, &err), AMLSEC_ECONFLICT);
+    assert_non_null(state_find(&st, "rg.a"));
+    assert_null(state_find(&st, "rg.z"));
+    assert_int_equal(state_move(&st, "rg.a", "st.a", &err), AMLSEC_EUSAGE);
+    assert_int_equal(state_move(&st, "rg.a", "module.m.rg.c", &err), AMLSEC_ECONFLICT);
+    assert_non_null(state_find(&st, "rg.a"));
+
+    assert_int_equal(state_mv_match(&st, "module.m", "module.n[0]", &r, &err), 0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.to[0], "module.n[0].module.k.rg.d");
+    assert_int_equal(state_rename(&st, &r, &err), 0);
+    state_renames_release(&r);
+    assert_string_equal(dep0(&st, "module.n[0].module.k.rg.d"), "module.n[0].rg.c");
+    assert_int_equal(state_mv_match(&st, "module.n[0]", "rg.x", &r, &err), AMLSEC_EUSAGE);
+    assert_int_equal(state_mv_match(&st, "module.t", "module.u", &r, &err), AMLSEC_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "e.g. module.t[\"x.y z\"]: move each"));
+    assert_int_equal(state_mv_match(&st, "module.t[\"x.y z\"]", "module.u", &r, &err), 0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.to[1], "module.u.rg.e (previous)");
+    state_renames_release(&r);
+    assert_int_equal(state_mv_match(&st, "module.n[0]", "module.t[\"x.y z\"]", &r, &err),
+                     AMLSEC_ECONFLICT);
+    assert_int_equal(state_mv_match(&st, "module.n[0].module.k", "module.n[0]", &r, &err),
+                     AMLSEC_ECONFLICT);
+    assert_int_equal(r.n, 0);
+    /* a whole resource onto a resource the state holds (without a key) */
+    put_kind(&st, "rg.s[0]", "rg", NULL);
+    assert_int_equal(state_mv_match(&st, "rg.s", "rg.a", &r, &err), AMLSEC_ECONFLICT);
+    assert_int_equal(state_mv_match(&st, "rg.s", "rg.t", &r, &err), 0);
+    state_renames_release(&r);
+    assert_int_equal(state_mv_match(&st, "rg.a", "rg.q (previous)", &r, &err), AMLSEC_EUSAGE);
+    assert_int_equal(state_match(&st, "module.n.module.k", &r, &err), 0);
+    assert_int_equal(state_match(&st, "module.t", &r, &err), 0);
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.from[0], "module.n[0].module.k.rg.d");
+    assert_string_equal(r.from[1], "module.t[\"x.y z\"].rg.e");
+    assert_string_equal(r.from[2], "module.t[\"x.y z\"].rg.e (previous)");
+    assert_int_equal(state_match(&st, "module.gone", &r, &err), AMLSEC_ENOTFOUND);
+    state_renames_release(&r);
+    state_release(&st);
+}
+
+/* A module of k entries moved in a state of n: the renames in one batch
+ * and the dependencies in one pass, O(n + k log k) entries visited; one
+ * state_move per entry (what a rename was) visits about k * n. */
+static void test_state__module_move_linear(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state st;
+    struct state_renames r;
+    enum { N = 10000, K = 1000 };
+    char a[64], d[64];
+    size_t before;
+    (void)unused;
+    assert_int_equal(state_init(&st, &err), 0);
+    state_batch_begin(&st);
+    for (int i = 0; i < N; i++) {
+        snprintf(a, sizeof(a), "rg.e%05d", i);
+        snprintf(d, sizeof(d), "module.m[\"k\"].rg.x%04d", i % K);
+        put_kind(&st, a, "rg", d);
+    }
+    for (int i = 0; i < K; i++) {
+        snprintf(a, sizeof(a), "module.m[\"k\"].rg.x%04d", i);
+        put_kind(&st, a, "rg", "rg.e00000");
+    }
+    state_batch_end(&st);
+    before = st.work;
+    assert_int_equal(state_mv_match(&st, "module.m[\"k\"]", "module.q", &r, &err), 0);
+    assert_int_equal(r.n, K);
+    assert_int_equal(state_rename(&st, &r, &err), 0);
+    state_renames_release(&r);
+    assert_string_equal(dep0(&st, "rg.e01234"), "module.q.rg.x0234");
+    assert_non_null(state_find(&st, "module.q.rg.x0999"));
+    print_message("work for %d renames in %d entries: %zu\n", K, N + K, st.work - before);
+    assert_true(st.work - before < 8 * (N + K));
+    state_release(&st);
+}
+
 static void test_state__bad_input_refused(void **unused)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -898,6 +1024,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_state__roundtrip_is_canonical),
+        cmocka_unit_test(test_state__rename_all_at_once),
+        cmocka_unit_test(test_state__module_move_linear),
         cmocka_unit_test(test_state__hand_edited_fields_validated),
         cmocka_unit_test(test_state__symlinks_refused),
         cmocka_unit_test(test_state__bad_input_refused),

@@ -225,6 +225,111 @@ static void test_util__jsonw_matches_jansson(void **state)
     }
 }
 
+static int add_to_buf(const char *p, size_t n, void *data)
+{
+    return buf_add(data, p, n) < 0 ? -1 : 0;
+}
+
+/* Big numbers (whole numbers past int64, jsonw.h's object): every writer
+ * puts their digits as a JSON number, in any layout, and jsonw_loadb
+ * reads an integer past int64 back into one, leaving int64's range,
+ * decimals and strings to jansson. */
+static void test_util__jsonw_big_numbers(void **state)
+{
+    static const char big[] = "-123456789012345678901234567890";
+    json_t *doc = json_pack("{s:o, s:[o, i, s], s:{s:s}}", "n", jsonw_big(big + 1, strlen(big) - 1),
+                            "l", jsonw_big(big, strlen(big)), (json_int_t)1, "x", "m",
+                            JSONW_BIG_KEY, "123"),
+           *back;
+    const char *want = "{\"n\":123456789012345678901234567890,\"l\":[-"
+                       "123456789012345678901234567890,1,\"x\"],\"m\":{\"$number\":\"123\"}}";
+    char *text;
+    struct buf b;
+    json_error_t je;
+    (void)state;
+    assert_non_null(doc);
+    assert_string_equal(jsonw_big_digits(json_object_get(doc, "n")), big + 1);
+    assert_null(jsonw_big_digits(json_object_get(doc, "m"))); /* a map: no NUL */
+    buf_init(&b, 0);
+    assert_int_equal(jsonw_value(&b, doc), 0);
+    assert_string_equal(b.ptr, want);
+    text = jsonw_dumps(doc, JSON_COMPACT);
+    assert_string_equal(text, want);
+    free(text);
+    /* indented, as the state and `show` write it */
+    text = jsonw_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    assert_non_null(strstr(text, "\"n\": 123456789012345678901234567890\n"));
+    assert_non_null(strstr(text, "[\n    -123456789012345678901234567890,\n"));
+    assert_null(strstr(text, "\\u0000"));
+    back = jsonw_loadb(text, strlen(text), 0, &je);
+    assert_non_null(back);
+    assert_true(json_equal(back, doc));
+    json_decref(back);
+    free(text);
+    /* pretty */
+    buf_reset(&b);
+    {
+        struct jsonw_pretty o = {&b, 2, NULL, NULL};
+        assert_int_equal(jsonw_pretty(&o, doc), 0);
+        assert_non_null(strstr(b.ptr, "\"n\": 123456789012345678901234567890\n"));
+        back = jsonw_loadb(b.ptr, b.len, 0, &je);
+        assert_non_null(back);
+        assert_true(json_equal(back, doc));
+        json_decref(back);
+    }
+    /* through a callback */
+    buf_reset(&b);
+    assert_int_equal(jsonw_dump_callback(doc, add_to_buf, &b, JSON_COMPACT), 0);
+    assert_string_equal(b.ptr, want);
+    buf_release(&b);
+    json_decref(doc);
+
+    /* int64's edges stay integers; one past them is big; decimals, strings
+     * and keys are jansson's */
+    {
+        static const char text2[] = "[9223372036854775807,9223372036854775808,-9223372036854775808,"
+                                    "-9223372036854775809,1.5e30,\"99999999999999999999\",0,-0,"
+                                    "{\"99999999999999999999\":100000000000000000000}]";
+        json_t *v = jsonw_loadb(text2, strlen(text2), 0, &je);
+        assert_non_null(v);
+        assert_true(json_is_integer(json_array_get(v, 0)));
+        assert_string_equal(jsonw_big_digits(json_array_get(v, 1)), "9223372036854775808");
+        assert_true(json_is_integer(json_array_get(v, 2)));
+        assert_string_equal(jsonw_big_digits(json_array_get(v, 3)), "-9223372036854775809");
+        assert_true(json_is_real(json_array_get(v, 4)));
+        assert_string_equal(json_string_value(json_array_get(v, 5)), "99999999999999999999");
+        assert_string_equal(
+            jsonw_big_digits(json_object_get(json_array_get(v, 8), "99999999999999999999")),
+            "100000000000000000000");
+        text = jsonw_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        assert_string_equal(text, "[9223372036854775807,9223372036854775808,-9223372036854775808,"
+                                  "-9223372036854775809,1.5e30,\"99999999999999999999\",0,0,"
+                                  "{\"99999999999999999999\":100000000000000000000}]");
+        free(text);
+        json_decref(v);
+    }
+    /* a NUL in a string is still refused where a big number made the
+     * reader allow them; invalid JSON is still invalid */
+    {
+        static const char nul[] = "[100000000000000000000,\"a\\u0000b\"]";
+        static const char bad[] = "[100000000000000000000,]";
+        static const char lead[] = "[00000000000000000000001]";
+        /* the internal form in the text: only as the reader would make it */
+        static const char small[] = "[100000000000000000000,{\"$number\":\"\\u00001\"}]";
+        static const char same[] =
+            "[100000000000000000000,{\"$number\":\"\\u0000100000000000000000000\"}]";
+        json_t *v;
+        assert_null(jsonw_loadb(small, strlen(small), 0, &je));
+        v = jsonw_loadb(same, strlen(same), 0, &je);
+        assert_non_null(v);
+        assert_true(json_equal(json_array_get(v, 0), json_array_get(v, 1)));
+        json_decref(v);
+        assert_null(jsonw_loadb(nul, strlen(nul), 0, &je));
+        assert_null(jsonw_loadb(bad, strlen(bad), 0, &je));
+        assert_null(jsonw_loadb(lead, strlen(lead), 0, &je));
+    }
+}
+
 /* jsonw_pretty writes what json_dumps(JSON_INDENT(2) | JSON_SORT_KEYS)
  * writes (reals in their shortest round-tripping form): nesting, empty
  * containers, keys out of order (more than fit its small array too), a NUL
@@ -357,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_util__file_write_atomic_roundtrip),
         cmocka_unit_test(test_util__file_atomic_stream),
         cmocka_unit_test(test_util__base64),
+        cmocka_unit_test(test_util__jsonw_big_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
