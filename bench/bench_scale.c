@@ -27,7 +27,10 @@
  * --validate-stages DIR, a fresh process per size): parse + check
  * (config_load with check_only, as bench_parse) against evaluation, schema
  * check and rules (config_load with the ARM resolver, schema_validate_config,
- * rules_run) minus parse + check; the issue's target is at most 3x.
+ * rules_run) minus parse + check; the issue's target is at most 3x. The
+ * child makes validate's allocator settings (cmd/cmd_validate.c: glibc's
+ * fast bins off, jansson's blocks in one region) for both stages, and
+ * prints each stage's page faults too.
  *
  * Usage: bench_scale [AMLSEC [ARMLOCAL]]  (default: next to this binary)
  *        bench_scale --generate DIR N    writes the configuration of size N
@@ -49,6 +52,7 @@
 #include <jansson.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,6 +70,7 @@
 #include "parser/diag.h"
 #include "providers/arm/resolve.h"
 #include "providers/arm/schema.h"
+#include "util/arena.h"
 #include "util/errbuf.h"
 
 static const char *amlsec, *armlocal;
@@ -255,6 +260,7 @@ static int sizes[MAX_SIZES], nsizes;
  * evaluation, schema check and rules that follow it */
 struct stages {
     double check, eval, schema, rules;
+    long faults[4]; /* page faults: parse + check, the full load, schema, rules */
     int done;
 };
 static struct stages stage_results[MAX_SIZES];
@@ -266,25 +272,39 @@ static double cpu_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static long page_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt + ru.ru_majflt;
+}
+
 /* The child of --validate-stages: one config_load with check_only, then
  * validate's own pipeline (load with the ARM resolver, schema check,
- * rules), each timed; prints "check load schema rules" CPU seconds. */
+ * rules), each timed; prints "check load schema rules" CPU seconds, then
+ * the page faults of each. */
 static int validate_stages_child(const char *dir)
 {
+    long f0, f1, f2, f3, f4;
     struct config_opts opts;
     struct config *cfg = NULL;
     struct diag_list diags;
     struct errbuf err = ERRBUF_INIT;
-    double c0, c1, c2, c3, c4;
+    double c0, c1, c2, c3, c4, c5;
     int rc;
+    /* validate's allocator settings (cmd/cmd_validate.c), for both stages */
+    mallopt(M_MXFAST, 0);
+    arena_json_install();
     memset(&opts, 0, sizeof(opts));
     opts.path = dir;
     opts.kinds = schema_kind_names;
     opts.check_only = true;
     diag_list_init(&diags);
+    f0 = page_faults();
     c0 = cpu_now();
     rc = config_load(&cfg, &opts, &diags, &err);
     c1 = cpu_now();
+    f1 = page_faults();
     config_free(cfg);
     cfg = NULL;
     diag_list_release(&diags);
@@ -295,17 +315,22 @@ static int validate_stages_child(const char *dir)
     opts.check_only = false;
     opts.resolver = resolve_resolver();
     diag_list_init(&diags);
+    f2 = page_faults();
     c2 = cpu_now();
     rc = config_load(&cfg, &opts, &diags, &err);
     c3 = cpu_now();
+    f3 = page_faults();
     if (rc != 0) {
         fprintf(stderr, "bench_scale: load failed: %s\n", err.msg);
         return 1;
     }
     schema_validate_config(cfg, &diags);
     c4 = cpu_now();
+    f4 = page_faults();
     rules_run(cfg, &diags);
-    printf("%.6f %.6f %.6f %.6f\n", c1 - c0, c3 - c2, c4 - c3, cpu_now() - c4);
+    c5 = cpu_now();
+    printf("%.6f %.6f %.6f %.6f %ld %ld %ld %ld\n", c1 - c0, c3 - c2, c4 - c3, c5 - c4, f1 - f0,
+           f3 - f2, f4 - f3, page_faults() - f4);
     config_free(cfg);
     diag_list_release(&diags);
     return 0;
@@ -335,7 +360,8 @@ static int validate_stages(const char *dir, struct stages *st)
         WEXITSTATUS(status) != 0)
         return -1;
     out[n] = '\0';
-    if (sscanf(out, "%lf %lf %lf %lf", &st->check, &load, &st->schema, &st->rules) != 4)
+    if (sscanf(out, "%lf %lf %lf %lf %ld %ld %ld %ld", &st->check, &load, &st->schema, &st->rules,
+               &st->faults[0], &st->faults[1], &st->faults[2], &st->faults[3]) != 8)
         return -1;
     /* the full load repeats parse + check: evaluation is what it adds */
     st->eval = load > st->check ? load - st->check : 0;
@@ -356,6 +382,9 @@ static void print_stages(int s)
            "%.2fx (target <= 3x) %s\n",
            "validate stages", st->check, st->eval, st->schema, st->rules, r,
            r <= 3.0 ? "ok" : "OVER");
+    /* the full load's faults beyond parse + check's are evaluation's */
+    printf("  %-38s %8ld page faults parse+check; %ld evaluation, %ld schema, %ld rules\n", "",
+           st->faults[0], st->faults[1] - st->faults[0], st->faults[2], st->faults[3]);
     fflush(stdout);
 }
 

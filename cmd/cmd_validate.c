@@ -10,6 +10,7 @@
 #include "cmd/load.h"
 #include "cmd/reports.h"
 #include "providers/arm/schema.h"
+#include "util/arena.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -55,6 +56,7 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
     const char *path = ".";
     struct report_files rf = {0};
     int c, json = 0, color = ctx->color && isatty(STDERR_FILENO), rc;
+    bool region;
 
     memset(&la, 0, sizeof(la));
     while ((c = cli_getopt(argc, argv, opts, self)) != -1) {
@@ -90,6 +92,9 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
      * (50,000 resources: 0.87 -> 0.71 s CPU without them; as show -json) */
     mallopt(M_MXFAST, 0);
 #endif
+    /* and jansson's blocks (39 per resource, 6% of them freed before it
+     * exits) one after the other in one region (util/arena.h) */
+    region = arena_json_install();
     diag_list_init(&diags);
     rc = load_config_checked(&cfg, path, &la, LOAD_RULES, &diags, &err);
     if (reports_wanted(&rf)) {
@@ -118,7 +123,10 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
             printf("Success! The configuration is valid%s.\n",
                    diags.warnings ? ", with warnings" : "");
     }
-    config_free(cfg);
+    /* values in the region are left to the exit: freeing them would walk
+     * every value to free nothing (50,000 resources: 2 million blocks) */
+    if (!region)
+        config_free(cfg);
     diag_list_release(&diags);
     return rc == 0 ? EXIT_OK : EXIT_FAIL;
 }

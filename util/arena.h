@@ -7,6 +7,7 @@
 #ifndef AMLSEC_UTIL_ARENA_H
 #define AMLSEC_UTIL_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,5 +50,26 @@ void arena_reset(struct arena *a);
 /* Moves every block of src into dst (what src handed out now lives as
  * long as dst); src is left empty. */
 void arena_adopt(struct arena *dst, struct arena *src);
+
+/* jansson's values for the rest of the process (validate: the
+ * configuration's values live until it exits). Installs allocation
+ * functions (json_set_alloc_funcs) that hand out jansson's blocks of up to
+ * 4 KB from one reserved region, one after the other, 8-aligned: no
+ * malloc header or bin per block, an instance's values side by side, and
+ * fewer pages touched (50,000 resources: 1.95 million blocks, 144 MB).
+ * Freeing a block of the region does nothing: validate frees 6% of what
+ * it allocates before it exits. Larger blocks, and blocks past the
+ * region's end, come from malloc and are freed. json_dumps (defined in
+ * arena.c) returns malloc'd memory whatever the allocator, so its callers'
+ * free() stays right. Call it before the values are made; it is never
+ * undone. Returns false, installing nothing, under AddressSanitizer (every
+ * block stays malloc'd, visible to it) or when the region cannot be
+ * reserved. */
+bool arena_json_install(void);
+/* Bytes the region has handed out (0 before arena_json_install; other
+ * threads' chunks count whole). */
+size_t arena_json_used(void);
+/* Whether p is a block of the region. */
+bool arena_json_owns(const void *p);
 
 #endif

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cmd/check.h"
@@ -42,6 +43,7 @@
 #include "providers/arm/schema.h"
 #include "state/journal.h"
 #include "state/state.h"
+#include "util/arena.h"
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/error.h"
@@ -2005,6 +2007,87 @@ static void test_scale__secret_scrub_linear(void **state)
     assert_true(wl <= 11 * ws);
 }
 
+/* validate's values: jansson's blocks come one after the other from one
+ * region (arena_json_install, as cmd_validate does), not from malloc one
+ * by one (39 blocks per instance, each with its header and its own page
+ * faults). Counted in a child process, since the allocator is never
+ * uninstalled: the jansson blocks that reach malloc per instance (every
+ * one before: 39) and the region's bytes per instance, at two sizes. */
+static size_t outside_blocks;
+static json_malloc_t region_malloc;
+
+static void *malloc_outside_counted(size_t n)
+{
+    void *p = region_malloc(n);
+    if (p && !arena_json_owns(p))
+        outside_blocks++;
+    return p;
+}
+
+/* Fills out[0..1] with the jansson blocks outside the region and the
+ * region's bytes, per 1,000 instances, for validate's load, schema check
+ * and rules over `stacks` stacks. Runs in the child. */
+static void region_use(size_t stacks, size_t out[2])
+{
+    char *dir = write_stacks(stacks);
+    struct diag_list diags;
+    struct config *cfg;
+    size_t used = arena_json_used(), outside = outside_blocks, ninst = 0;
+    diag_list_init(&diags);
+    cfg = load(dir, &diags);
+    schema_validate_config(cfg, &diags);
+    rules_run(cfg, &diags);
+    for (size_t r = 0; r < cfg->nresources; r++)
+        ninst += cfg->resources[r].ninstances;
+    out[0] = (outside_blocks - outside) * 1000 / ninst;
+    out[1] = (arena_json_used() - used) * 1000 / ninst;
+    config_free(cfg);
+    diag_list_release(&diags);
+    remove_dir(dir);
+}
+
+static void test_scale__validate_values_in_one_region(void **state)
+{
+    const size_t sizes[2] = {40, 800};
+    size_t got[2][2];
+    int fds[2], status;
+    pid_t pid;
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip(); /* the region is off under AddressSanitizer: every block is malloc'd */
+#endif
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        json_free_t f;
+        close(fds[0]);
+        if (!arena_json_install())
+            _exit(2);
+        json_get_alloc_funcs(&region_malloc, &f);
+        json_set_alloc_funcs(malloc_outside_counted, f);
+        region_use(sizes[0], got[0]);
+        region_use(sizes[1], got[1]);
+        _exit(write(fds[1], got, sizeof(got)) == (ssize_t)sizeof(got) ? 0 : 3);
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], got, sizeof(got)), (ssize_t)sizeof(got));
+    close(fds[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    print_message("validate's values: %zu and %zu jansson blocks outside the region, %zu and %zu "
+                  "bytes in it, per 1,000 instances at %zu and %zu stacks\n",
+                  got[0][0], got[1][0], got[0][1], got[1][1], sizes[0], sizes[1]);
+    for (int s = 0; s < 2; s++) {
+        /* a few large blocks (tables of many keys) are malloc'd */
+        assert_true(got[s][0] <= 100);
+        /* the values' bytes per instance: linear, and no more than today */
+        assert_true(got[s][1] <= 3200 * 1000);
+    }
+    assert_true(got[1][1] <= got[0][1] * 11 / 10);
+}
+
 /* The edges of module_key_dir(n) with a root resource reading one
  * instance by a literal key and n resources reading another for_each
  * resource's instance by each.key; *work: the instances visited making
@@ -2357,6 +2440,7 @@ int main(void)
         cmocka_unit_test(test_scale__plan_policy_check_holds_no_secrets),
         cmocka_unit_test(test_scale__find_instance_indexed),
         cmocka_unit_test(test_scale__plan_creates_checked_under_existing_groups),
+        cmocka_unit_test(test_scale__validate_values_in_one_region),
     };
     json_set_alloc_funcs(counting_malloc, counting_free);
     return cmocka_run_group_tests(tests, NULL, NULL);
