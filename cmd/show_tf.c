@@ -840,10 +840,10 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
 }
 
 /* Terraform's type JSON (cty's) of an output's value, from the value
- * alone (amlsec's values carry no declared type): "string", "number",
- * "bool"; an array's elements of one type ["list", T], of several (or
- * none: a literal []) ["tuple", [T...]]; an object ["object", {K: T}];
- * null "dynamic". */
+ * alone (amlsec's values carry no declared type): "string", "number" (a
+ * big number too), "bool"; an array's elements of one type ["list", T],
+ * of several (or none: a literal []) ["tuple", [T...]]; an object
+ * ["object", {K: T}]; null "dynamic". */
 static json_t *tf_type(const json_t *v)
 {
     json_t *x, *types, *t;
@@ -852,7 +852,7 @@ static json_t *tf_type(const json_t *v)
     bool same = true;
     if (json_is_string(v))
         return json_string("string");
-    if (json_is_number(v))
+    if (value_is_number(v)) /* a whole number beyond int64 too (an object inside) */
         return json_string("number");
     if (json_is_boolean(v))
         return json_string("bool");
@@ -918,9 +918,8 @@ json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct
         const json_t *v = json_object_get(e, "value");
         bool hide = redact && json_is_true(json_object_get(e, "sensitive"));
         /* a hidden collection's type would name its keys: "dynamic" */
-        json_object_set_new(e, "type",
-                            hide && (json_is_object(v) || json_is_array(v)) ? json_string("dynamic")
-                                                                            : tf_type(v));
+        bool collection = json_is_array(v) || (json_is_object(v) && !value_is_number(v));
+        json_object_set_new(e, "type", hide && collection ? json_string("dynamic") : tf_type(v));
         if (hide)
             json_object_set_new(e, "value", json_string(SENSITIVE_TEXT));
     }

@@ -71,8 +71,13 @@ assert o["list"]["value"] == [2**64, -2**64 - 1, 1, 2**128], o["list"]
 PY
 [ "$("$AMLSEC" output big)" = 1267650600228229401496703205377 ] || fail "output big"
 expect_exit 0 "$AMLSEC" show -json > show-state.json 2> show-state.out
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["values"]["outputs"]["big"]["value"] == 2**100 + 1, d' \
-  show-state.json || fail "show -json state"
+python3 - show-state.json <<'PY' || fail "show -json state"
+import json, sys
+o = json.load(open(sys.argv[1]))["values"]["outputs"]
+assert o["big"]["value"] == 2**100 + 1, o["big"]
+# Terraform's type JSON: a big number is a number (not the object amlsec holds it as)
+assert o["big"]["type"] == "number" and o["list"]["type"] == ["list", "number"], (o["big"], o["list"])
+PY
 
 echo "3. the next plan reads the state back: no changes"
 expect_exit 0 "$AMLSEC" plan -cloud local -no-color -var-file vars.json -detailed-exitcode > plan2.out 2>&1
@@ -98,6 +103,10 @@ grep -q '98765432109876543210987654322\|98765432109876543210987654321' apply2.ou
 expect_exit 0 "$AMLSEC" output -json > output2.json 2> output2.out
 grep -q '9876543210987654' output2.json && fail "secret digits in output -json"
 [ "$("$AMLSEC" output -show-sensitive hidden)" = 98765432109876543210987654322 ] || fail "output -show-sensitive hidden"
+expect_exit 0 "$AMLSEC" show -json > show-state2.json 2> show-state2.out
+grep -q '9876543210987654' show-state2.json && fail "secret digits in show -json"
+jq -e '.values.outputs.hidden == {"sensitive": true, "type": "number", "value": "(sensitive)"}' show-state2.json > /dev/null \
+  || fail "show -json: a sensitive big number: $(jq -c .values.outputs.hidden show-state2.json)"
 expect_exit 0 "$AMLSEC" plan -cloud local -no-color -var-file vars.json -detailed-exitcode > plan3.out 2>&1
 
 echo "5. a sensitive big number in a request body is masked in the trace log (registered as a secret)"
