@@ -442,7 +442,7 @@ static void cache_path(const struct run *r, char *buf, size_t size, const char *
 static void cache_write(const struct run *r, const char *what, const json_t *doc)
 {
     char path[8192];
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    char *text = jsonw_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     struct errbuf err = ERRBUF_INIT;
     cache_path(r, path, sizeof(path), what);
     if (text == NULL || file_mkdir_parents(path, &err) < 0 ||
@@ -1057,7 +1057,7 @@ static int run_check(struct run *r)
         json_object_set_new(doc, "policies", json_integer((json_int_t)bs.n));
         json_object_set_new(doc, "resources", json_integer((json_int_t)r->nsubjects));
         json_object_set_new(doc, "evaluations", json_integer((json_int_t)stats.evaluations));
-        text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        text = jsonw_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(doc);
         if (text)
             puts(text);

@@ -5,6 +5,7 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "engine/rules.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 int cmd_rules(int argc, char **argv, struct cli_ctx *ctx)
@@ -21,7 +22,7 @@ int cmd_rules(int argc, char **argv, struct cli_ctx *ctx)
     buf_init(&b, 0);
     if (json) {
         json_t *arr = rules_to_json();
-        char *text = arr ? json_dumps(arr, JSON_INDENT(2)) : NULL;
+        char *text = arr ? jsonw_dumps(arr, JSON_INDENT(2)) : NULL;
         json_decref(arr);
         if (text == NULL) {
             cli_error("out of memory");

@@ -6,6 +6,7 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "providers/arm/schema.h"
+#include "util/jsonw.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -58,7 +59,7 @@ int cmd_schema(int argc, char **argv, struct cli_ctx *ctx)
                 buf_addf(&b, "%-20s %-62s %s\n", k->name, k->arm.type, k->arm.api_version);
         }
         if (json) {
-            char *text = json_dumps(arr, JSON_INDENT(2));
+            char *text = jsonw_dumps(arr, JSON_INDENT(2));
             if (text == NULL) {
                 cli_error("out of memory");
                 rc = EXIT_FAIL;

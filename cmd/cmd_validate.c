@@ -12,6 +12,7 @@
 #include "providers/arm/schema.h"
 #include "util/arena.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 static int print_json(struct diag_list *diags, const char *fatal)
@@ -32,7 +33,7 @@ static int print_json(struct diag_list *diags, const char *fatal)
                         json_integer((json_int_t)diags->errors + (fatal != NULL)));
     json_object_set_new(root, "warning_count", json_integer((json_int_t)diags->warnings));
     json_object_set_new(root, "diagnostics", arr);
-    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    text = jsonw_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (text)
         puts(text);
     free(text);

@@ -22,6 +22,7 @@
 #include "providers/arm/schema.h"
 #include "parser/parse.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -73,7 +74,7 @@ static void render(struct diag_list *diags)
     diag_list_sort(diags);
     for (size_t i = 0; i < diags->n; i++) {
         json_t *j = diag_to_json(&diags->items[i]);
-        char *s = j ? json_dumps(j, 0) : NULL;
+        char *s = j ? jsonw_dumps(j, 0) : NULL;
         diag_format_text(&b, &diags->items[i], i & 1);
         free(s);
         json_decref(j);

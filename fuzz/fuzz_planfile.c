@@ -13,6 +13,7 @@
 
 #include "cmd/planfile.h"
 #include "util/buf.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -58,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     try_file((const char *)data, size, &keys);
     /* the inner plan, with the checksum planfile_write would give it */
     inner = json_loadb((const char *)data, size, JSON_ALLOW_NUL, NULL);
-    text = inner ? json_dumps(inner, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    text = inner ? jsonw_dumps(inner, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (text && EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL) == 1) {
         buf_init(&wrapped, (size_t)4 << 20);
         buf_adds(&wrapped, "{\"amlsec_plan\":1,\"sha256\":\"");

@@ -10,6 +10,7 @@
 #include "providers/arm/arm_clock.h"
 #include "util/base64.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/log.h"
 #include "util/banned.h"
 
@@ -74,7 +75,7 @@ static int http_error(struct errbuf *err, const char *what, const struct blob *b
 static int encode_lock(char *out, size_t outsz, const struct lock_info *info)
 {
     json_t *obj = lock_info_to_json(info);
-    char *text = obj ? json_dumps(obj, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+    char *text = obj ? jsonw_dumps(obj, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
     struct buf b64;
     int rc = AMLSEC_ENOMEM;
 

@@ -11,6 +11,7 @@
 
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 struct local {
@@ -188,7 +189,7 @@ static int local_try_lock(struct state_backend *be, const struct lock_info *mine
     }
     {
         json_t *obj = lock_info_to_json(mine);
-        text = obj ? json_dumps(obj, JSON_SORT_KEYS) : NULL;
+        text = obj ? jsonw_dumps(obj, JSON_SORT_KEYS) : NULL;
         json_decref(obj);
     }
     if (text == NULL) {

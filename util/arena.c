@@ -233,23 +233,3 @@ bool arena_json_install(void)
     return true;
 #endif
 }
-
-static int dump_to_buf(const char *text, size_t n, void *data)
-{
-    return buf_add(data, text, n) == 0 ? 0 : -1;
-}
-
-/* jansson's json_dumps returns a block from jansson's allocator, but its
- * manual (and every caller here) frees it with free(): this definition,
- * which the program's takes over the library's, returns the same text
- * from malloc whatever allocator arena_json_install installed. */
-char *json_dumps(const json_t *json, size_t flags)
-{
-    struct buf b;
-    buf_init(&b, SIZE_MAX / 2);
-    if (json_dump_callback(json, dump_to_buf, &b, flags) != 0) {
-        buf_release(&b);
-        return NULL;
-    }
-    return buf_detach(&b, NULL);
-}

@@ -59,9 +59,9 @@ void arena_adopt(struct arena *dst, struct arena *src);
  * fewer pages touched (50,000 resources: 1.95 million blocks, 144 MB).
  * Freeing a block of the region does nothing: validate frees 6% of what
  * it allocates before it exits. Larger blocks, and blocks past the
- * region's end, come from malloc and are freed. json_dumps (defined in
- * arena.c) returns malloc'd memory whatever the allocator, so its callers'
- * free() stays right. Call it before the values are made; it is never
+ * region's end, come from malloc and are freed. jansson's json_dumps would
+ * return a block of the region to a caller that free()s it: util/banned.h
+ * bans it, and jsonw_dumps (util/jsonw.h) returns malloc'd text. Call it before the values are made; it is never
  * undone. Returns false, installing nothing, under AddressSanitizer (every
  * block stays malloc'd, visible to it) or when the region cannot be
  * reserved. */

@@ -134,17 +134,31 @@ static size_t unwrap_bigs(char *s, size_t n)
     return w;
 }
 
-char *jsonw_dumps(const json_t *v, size_t flags)
-{
-    char *text = json_dumps(v, flags);
-    if (text && strstr(text, "\\u0000"))
-        unwrap_bigs(text, strlen(text));
-    return text;
-}
-
 static int add_piece(const char *p, size_t n, void *data)
 {
     return buf_add(data, p, n) < 0 ? -1 : 0;
+}
+
+/* json_dumps's text, but from malloc: jansson's own comes from the
+ * allocator json_set_alloc_funcs installed (validate's region,
+ * util/arena.h), which free() must not see. */
+static char *dumps_malloc(const json_t *v, size_t flags)
+{
+    struct buf b;
+    buf_init(&b, SIZE_MAX / 2);
+    if (json_dump_callback(v, add_piece, &b, flags) != 0) {
+        buf_release(&b);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
+}
+
+char *jsonw_dumps(const json_t *v, size_t flags)
+{
+    char *text = dumps_malloc(v, flags);
+    if (text && strstr(text, "\\u0000"))
+        unwrap_bigs(text, strlen(text));
+    return text;
 }
 
 int jsonw_dump_callback(const json_t *v, json_dump_callback_t cb, void *data, size_t flags)
@@ -297,7 +311,7 @@ int jsonw_value(struct buf *b, const json_t *v)
         char *text = NULL;
         for (int prec = 15; prec <= 17; prec++) {
             free(text);
-            text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(prec));
+            text = dumps_malloc(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(prec));
             if (text == NULL || strtod(text, NULL) == d)
                 break;
         }

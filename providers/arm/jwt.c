@@ -2,6 +2,7 @@
 #include "providers/arm/uuid.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/jsonw.h"
 
 #include <jansson.h>
 #include <openssl/bio.h>
@@ -174,7 +175,7 @@ int jwt_signer_load_file(struct jwt_signer **out, const char *path, const char *
 
 static int add_json_b64(struct buf *out, json_t *obj)
 {
-    char *s = json_dumps(obj, JSON_COMPACT);
+    char *s = jsonw_dumps(obj, JSON_COMPACT);
     int rc;
     if (s == NULL)
         return AMLSEC_ENOMEM;

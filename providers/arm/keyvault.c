@@ -8,6 +8,7 @@
 
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 static const json_t *props_get(const json_t *key, const char *name)
@@ -146,7 +147,7 @@ static int send(struct arm_client *c, const char *what, const char *method, cons
                 const json_t *body, struct arm_call *out)
 {
     struct arm_call x;
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *text = body ? jsonw_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     int rc;
     memset(&x, 0, sizeof(x));
     if (body && text == NULL)

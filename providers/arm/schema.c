@@ -15,6 +15,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/jsonw.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -1047,8 +1048,8 @@ static json_t *norm_string(enum schema_norm n, const char *s)
 static int cmp_json(const void *x, const void *y)
 {
     const json_t *a = *(const json_t *const *)x, *b = *(const json_t *const *)y;
-    char *sa = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    char *sb = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *sa = jsonw_dumps(a, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *sb = jsonw_dumps(b, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     int r = strcmp(sa ? sa : "", sb ? sb : "");
     free(sa);
     free(sb);

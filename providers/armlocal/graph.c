@@ -1179,7 +1179,7 @@ bad:
  * (malloc'd; NULL when memory ran out). */
 static char *cache_key(const char *text, const json_t *subs)
 {
-    char *scope = subs ? json_dumps(subs, JSON_COMPACT) : NULL;
+    char *scope = subs ? jsonw_dumps(subs, JSON_COMPACT) : NULL;
     struct buf b;
     buf_init(&b, 0);
     if (buf_adds(&b, text) < 0 || buf_addch(&b, '\n') < 0 || (scope && buf_adds(&b, scope) < 0)) {

@@ -37,6 +37,7 @@
 
 #include "util/base64.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define TOKEN_LIFETIME_S 3600
@@ -140,7 +141,7 @@ static char *jwt_encode(struct armlocal *al, const json_t *header, const json_t 
                         EVP_PKEY *key)
 {
     struct buf out;
-    char *h = json_dumps(header, JSON_COMPACT), *p = json_dumps(claims, JSON_COMPACT);
+    char *h = jsonw_dumps(header, JSON_COMPACT), *p = jsonw_dumps(claims, JSON_COMPACT);
     unsigned char mac[32], *sig = NULL, raw[64];
     unsigned maclen = 0;
     size_t siglen = 0;

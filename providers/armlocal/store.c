@@ -16,6 +16,7 @@
 
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/jsonw.h"
 #include "util/log.h"
 #include "util/banned.h"
 
@@ -105,7 +106,7 @@ static int record_apply(json_t *doc, json_t *rec)
 
 static int log_record(struct buf *b, json_t *rec)
 {
-    char *line = json_dumps(rec, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *line = jsonw_dumps(rec, JSON_COMPACT | JSON_ENCODE_ANY);
     int rc;
     json_decref(rec);
     if (line == NULL)
@@ -387,7 +388,7 @@ static int flush_prepare(struct armlocal *al, struct flush_job *j)
         char *text;
         j->gen = al->log_gen + 1;
         json_object_set_new(al->state, "logGeneration", json_integer((json_int_t)j->gen));
-        text = json_dumps(al->state, JSON_COMPACT);
+        text = jsonw_dumps(al->state, JSON_COMPACT);
         json_object_del(al->state, "logGeneration");
         buf_reset(&j->text);
         j->nrec = 0;
