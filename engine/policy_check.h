@@ -22,8 +22,8 @@ struct policy_subject {
      * secret_values (the change's DSL attributes, borrowed), collected only
      * when a finding quotes a value */
     const json_t *secret_paths, *secret_values;
-    bool related_only;  /* not judged: only a related resource for existence conditions
-                           (what a plan leaves unchanged) */
+    bool related_only; /* not judged: only a related resource for existence conditions
+                          (what a plan leaves unchanged) */
 };
 
 /* A definition bound to a scope. */

@@ -61,10 +61,9 @@ void arena_adopt(struct arena *dst, struct arena *src);
  * it allocates before it exits. Larger blocks, and blocks past the
  * region's end, come from malloc and are freed. jansson's json_dumps would
  * return a block of the region to a caller that free()s it: util/banned.h
- * bans it, and jsonw_dumps (util/jsonw.h) returns malloc'd text. Call it before the values are made; it is never
- * undone. Returns false, installing nothing, under AddressSanitizer (every
- * block stays malloc'd, visible to it) or when the region cannot be
- * reserved. */
+ * bans it, and jsonw_dumps (util/jsonw.h) returns malloc'd text. Call it before the values are
+ * made; it is never undone. Returns false, installing nothing, under AddressSanitizer (every block
+ * stays malloc'd, visible to it) or when the region cannot be reserved. */
 bool arena_json_install(void);
 /* Bytes the region has handed out (0 before arena_json_install; other
  * threads' chunks count whole). */
