@@ -1,5 +1,6 @@
 /* amlsec plan | apply | destroy: one flow with three faces. */
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,29 @@ struct progress {
     size_t nfailures;
 };
 
+/* Keeps a failure's line for the end of the run, whole (a message is not
+ * cut); dropped when out of memory. */
+static void add_failure(struct progress *pr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void add_failure(struct progress *pr, const char *fmt, ...)
+{
+    char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
+    struct buf line;
+    va_list ap;
+    int rc;
+    if (f == NULL)
+        return;
+    pr->failures = f;
+    buf_init(&line, 0);
+    va_start(ap, fmt);
+    rc = buf_vaddf(&line, fmt, ap);
+    va_end(ap);
+    if (rc == 0 && (f[pr->nfailures] = buf_detach(&line, NULL)) != NULL)
+        pr->nfailures++;
+    else
+        buf_release(&line);
+}
+
 /* Terraform's durations: 12s, 1m5s. */
 static const char *duration(char *dst, size_t n, double seconds)
 {
@@ -105,19 +129,10 @@ static void on_event(void *payload, const struct apply_event *ev)
     char d[32];
     if (json_ui) {
         ui_json_event(ev);
-        if (ev->kind == APPLY_FAILED || ev->kind == APPLY_INVALID) {
-            char line[ERRBUF_MAX + 800];
-            char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
-            if (ev->kind == APPLY_INVALID)
-                snprintf(line, sizeof(line), "%s", ev->message);
-            else
-                snprintf(line, sizeof(line), "%s: %s failed: %s", addr, ev->verb, ev->message);
-            if (f) {
-                pr->failures = f;
-                if ((f[pr->nfailures] = strdup(line)) != NULL)
-                    pr->nfailures++;
-            }
-        }
+        if (ev->kind == APPLY_INVALID)
+            add_failure(pr, "%s", ev->message);
+        else if (ev->kind == APPLY_FAILED)
+            add_failure(pr, "%s: %s failed: %s", addr, ev->verb, ev->message);
         return;
     }
     switch (ev->kind) {
@@ -143,21 +158,14 @@ static void on_event(void *payload, const struct apply_event *ev)
                ev->arm_id ? ev->arm_id : "", ev->arm_id ? "]" : "");
         break;
     case APPLY_FAILED: {
-        char line[ERRBUF_MAX + 800];
         struct buf clean;
-        char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
         const char *msg;
         /* ARM's message may quote the request back: masked (cli_secret_add) */
         buf_init(&clean, 0);
         msg = cli_scrub(&clean, ev->message);
         printf("%s: %s failed after %s: %s\n", addr, ev->verb, duration(d, sizeof(d), ev->seconds),
                msg);
-        snprintf(line, sizeof(line), "%s: %s failed: %s", addr, ev->verb, msg);
-        if (f) {
-            pr->failures = f;
-            if ((f[pr->nfailures] = strdup(line)) != NULL)
-                pr->nfailures++;
-        }
+        add_failure(pr, "%s: %s failed: %s", addr, ev->verb, msg);
         buf_release(&clean);
         break;
     }
@@ -167,16 +175,11 @@ static void on_event(void *payload, const struct apply_event *ev)
     case APPLY_INVALID: {
         /* a validation checked at apply: nothing more starts */
         struct buf clean;
-        char **f = realloc(pr->failures, (pr->nfailures + 1) * sizeof(*f));
         const char *msg;
         buf_init(&clean, 0);
         msg = cli_scrub(&clean, ev->message);
         printf("\nValidation failed, starting no new operations: %s\n", msg);
-        if (f) {
-            pr->failures = f;
-            if ((f[pr->nfailures] = strdup(msg)) != NULL)
-                pr->nfailures++;
-        }
+        add_failure(pr, "%s", msg);
         buf_release(&clean);
         break;
     }
