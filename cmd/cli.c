@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/errbuf.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -174,6 +175,11 @@ const char *cli_scrub(struct buf *out, const char *msg)
     }
     pthread_mutex_unlock(&secrets.lock);
     return rc == 0 ? out->ptr : scrub_oom;
+}
+
+void cli_messages_init(void)
+{
+    errbuf_set_scrubber(cli_scrub);
 }
 
 size_t cli_secret_work(void)

@@ -36,6 +36,9 @@ void cli_secret_add(const char *value);
  * registered; a fixed notice, never msg, when out of memory. */
 struct buf;
 const char *cli_scrub(struct buf *out, const char *msg);
+/* Makes every error message (util/errbuf.h) that is too long for its
+ * buffer masked through cli_scrub before it is cut: called once by main. */
+void cli_messages_init(void);
 /* Trie edges looked up so far by cli_secret_add and cli_scrub (the scale
  * test's measure: bounded by the bytes added and scanned, whatever the
  * number of secrets). */

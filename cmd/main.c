@@ -32,6 +32,7 @@ int main(int argc, char **argv)
     const char *name;
 
     ctx.color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+    cli_messages_init();
     setup_logging();
 
     if (argc < 2) {

@@ -1,4 +1,5 @@
 #include "util/errbuf.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 #include <stdio.h>
@@ -7,12 +8,42 @@
 
 #include "util/banned.h"
 
+static errbuf_scrub_fn scrubber;
+
+void errbuf_set_scrubber(errbuf_scrub_fn fn)
+{
+    scrubber = fn;
+}
+
+/* text masked when longer than keep (it is about to be cut there); returns
+ * text itself or what *clean holds */
+static const char *masked_if_cut(struct buf *clean, const char *text, size_t keep)
+{
+    return strlen(text) > keep && scrubber ? scrubber(clean, text) : text;
+}
+
 int errbuf_vset(struct errbuf *err, int code, const char *fmt, va_list ap)
 {
+    va_list again;
+    int n;
     if (err == NULL)
         return code;
     err->code = code;
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_copy(again, ap);
+    n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    if (n >= (int)sizeof(err->msg) && scrubber) {
+        /* cut: the whole text masked first (out of memory: left as cut,
+         * a straddling secret's first part kept) */
+        struct buf whole, clean;
+        buf_init(&whole, 0);
+        buf_init(&clean, 0);
+        if (buf_vaddf(&whole, fmt, again) == 0)
+            snprintf(err->msg, sizeof(err->msg), "%s",
+                     masked_if_cut(&clean, whole.ptr, sizeof(err->msg) - 1));
+        buf_release(&whole);
+        buf_release(&clean);
+    }
+    va_end(again);
     return code;
 }
 
@@ -27,20 +58,30 @@ int errbuf_set(struct errbuf *err, int code, const char *fmt, ...)
 
 int errbuf_prefix(struct errbuf *err, const char *fmt, ...)
 {
-    char prefix[ERRBUF_MAX];
+    /* each part keeps at most half the message, so both show */
+    const size_t keep_prefix = ERRBUF_MAX / 2, keep_old = ERRBUF_MAX / 2 - 3;
     char old[ERRBUF_MAX];
+    struct buf prefix, clean_prefix, clean_old;
     va_list ap;
+    int rc;
 
     if (err == NULL)
         return AMLSEC_ERROR;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof(prefix), fmt, ap);
-    va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    /* Truncation is acceptable: the message stays NUL-terminated. */
-    if (snprintf(err->msg, sizeof(err->msg), "%.*s: %.*s", (int)(sizeof(prefix) / 2), prefix,
-                 (int)(sizeof(old) / 2 - 3), old) < 0)
+    buf_init(&prefix, 0);
+    buf_init(&clean_prefix, 0);
+    buf_init(&clean_old, 0);
+    va_start(ap, fmt);
+    rc = buf_vaddf(&prefix, fmt, ap);
+    va_end(ap);
+    /* a part is masked whole before it is cut (errbuf_set_scrubber) */
+    if (snprintf(err->msg, sizeof(err->msg), "%.*s: %.*s", (int)keep_prefix,
+                 rc == 0 ? masked_if_cut(&clean_prefix, prefix.ptr, keep_prefix) : "",
+                 (int)keep_old, masked_if_cut(&clean_old, old, keep_old)) < 0)
         err->msg[0] = '\0';
+    buf_release(&prefix);
+    buf_release(&clean_prefix);
+    buf_release(&clean_old);
     return err->code;
 }
 

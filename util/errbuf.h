@@ -35,4 +35,13 @@ int errbuf_prefix(struct errbuf *err, const char *fmt, ...) __attribute__((forma
 
 void errbuf_clear(struct errbuf *err);
 
+/* Masks secrets in msg (cmd/cli.c's cli_scrub): returns msg itself or text
+ * it wrote into *out (a struct buf, util/buf.h). */
+struct buf;
+typedef const char *(*errbuf_scrub_fn)(struct buf *out, const char *msg);
+/* Installs fn for messages too long for ERRBUF_MAX: they are masked whole
+ * before they are cut, since a secret straddling the cut would otherwise
+ * keep its first part, which no later masking recognises. */
+void errbuf_set_scrubber(errbuf_scrub_fn fn);
+
 #endif

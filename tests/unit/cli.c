@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "util/errbuf.h"
 #include "util/log.h"
 
 #define CANARY "canary-7f3a9c1e-secret-value"
@@ -123,11 +124,39 @@ static void test_cli__log_lines_whole_and_masked(void **state)
     }
 }
 
+/* An error message too long for its buffer (util/errbuf.h, ERRBUF_MAX) is
+ * masked before it is cut: a canary across the cut kept its first part
+ * ("canary-7f3a9c1e-se"), which no later masking recognises. So is each
+ * part errbuf_prefix cuts to half the buffer. */
+static void test_cli__error_buffers_masked_before_cut(void **state)
+{
+    static const size_t pads[] = {ERRBUF_MAX - 12, ERRBUF_MAX / 2 - 10, ERRBUF_MAX / 2 - 16};
+    (void)state;
+    cli_secret_add(CANARY);
+    cli_messages_init();
+    for (size_t i = 0; i < sizeof(pads) / sizeof(pads[0]); i++) {
+        char *line = long_line(pads[i], " and more text after it");
+        struct errbuf err = ERRBUF_INIT;
+        assert_int_equal(errbuf_set(&err, 5, "%s", line), 5);
+        if (strlen(line) >= ERRBUF_MAX) /* else whole: the printer masks it */
+            assert_null(strstr(err.msg, "canary-7f"));
+        assert_int_equal(err.code, 5);
+        errbuf_set(&err, 5, "short");
+        assert_int_equal(errbuf_prefix(&err, "%s", line), 5);
+        assert_null(strstr(err.msg, "canary-7f"));
+        errbuf_set(&err, 5, "%s", line + 10);
+        assert_int_equal(errbuf_prefix(&err, "state file 'x'"), 5);
+        assert_null(strstr(err.msg, "canary-7f"));
+        free(line);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli__messages_whole_and_masked),
         cmocka_unit_test(test_cli__log_lines_whole_and_masked),
+        cmocka_unit_test(test_cli__error_buffers_masked_before_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
