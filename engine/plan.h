@@ -167,6 +167,9 @@ void plan_free(struct plan *plan);
  * every output). */
 int plan_outputs_build(struct plan *plan, const struct config *cfg, const struct state *st,
                        struct errbuf *err);
+/* Changes visited so far finding which instances outputs may read from the
+ * state (the scale test's count). */
+size_t plan_outputs_lookup_work(void);
 /* The outputs to record once the plan is applied: plan->outputs with what
  * the applied state now knows filled in. New reference. */
 json_t *plan_outputs_final(const struct plan *plan, struct state *st);

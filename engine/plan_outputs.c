@@ -9,6 +9,7 @@
 #include "engine/known.h"
 #include "parser/value.h"
 #include "util/error.h"
+#include "util/strmap.h"
 #include "util/banned.h"
 
 #define SENSITIVE_TEXT "(sensitive)"
@@ -16,19 +17,38 @@
 struct fill_ctx {
     const struct plan *plan;
     struct state *st;
+    struct strmap changing; /* addresses the plan creates or replaces */
+    bool indexed;           /* changing built (at the first look-up) */
 };
 
+static size_t lookup_work;
+
+size_t plan_outputs_lookup_work(void)
+{
+    return lookup_work;
+}
+
 /* known_from_state, except for instances the plan creates or replaces:
- * what the state holds of them is about to change. */
+ * what the state holds of them is about to change. Those are found
+ * through an index made once, not a scan of the plan per look-up (an
+ * output listing every instance's principal read n x changes). */
 static json_t *lookup_unchanged(void *payload, const char *address, const char *attr)
 {
-    const struct fill_ctx *f = payload;
-    for (size_t i = 0; i < f->plan->n; i++) {
-        const struct plan_change *c = &f->plan->changes[i];
-        if ((c->action == PLAN_CREATE || c->action == PLAN_REPLACE) &&
-            strcmp(c->address, address) == 0)
-            return NULL;
+    struct fill_ctx *f = payload;
+    size_t at;
+    if (!f->indexed) {
+        f->indexed = true;
+        for (size_t i = 0; i < f->plan->n; i++) {
+            const struct plan_change *c = &f->plan->changes[i];
+            lookup_work++;
+            if ((c->action == PLAN_CREATE || c->action == PLAN_REPLACE) &&
+                strmap_put(&f->changing, c->address, i) < 0)
+                return NULL; /* out of memory: unknown, as for a change */
+        }
     }
+    lookup_work++;
+    if (strmap_get(&f->changing, address, &at))
+        return NULL;
     return known_from_state(f->st, address, attr);
 }
 
@@ -47,13 +67,14 @@ static int cmp_output(const void *a, const void *b)
 int plan_outputs_build(struct plan *plan, const struct config *cfg, const struct state *st,
                        struct errbuf *err)
 {
-    struct fill_ctx f = {plan, (struct state *)st};
+    struct fill_ctx f = {.plan = plan, .st = (struct state *)st};
     json_t *out = json_object(),
            *before = st->outputs ? json_deep_copy(st->outputs) : json_object();
     const struct cfg_output **order = NULL;
     const char *name;
     json_t *o;
 
+    strmap_init(&f.changing, false);
     if (out == NULL || before == NULL)
         goto oom;
     /* by name, as they are printed and stored */
@@ -81,6 +102,7 @@ int plan_outputs_build(struct plan *plan, const struct config *cfg, const struct
     json_object_foreach(before, name, o) if (json_object_get(out, name) == NULL)
         plan->noutput_changes++;
     free(order);
+    strmap_release(&f.changing);
     json_decref(plan->outputs);
     json_decref(plan->outputs_before);
     plan->outputs = out;
@@ -88,6 +110,7 @@ int plan_outputs_build(struct plan *plan, const struct config *cfg, const struct
     return 0;
 oom:
     free(order);
+    strmap_release(&f.changing);
     json_decref(out);
     json_decref(before);
     return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
