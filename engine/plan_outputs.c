@@ -19,6 +19,7 @@ struct fill_ctx {
     struct state *st;
     struct strmap changing; /* addresses the plan creates or replaces */
     bool indexed;           /* changing built (at the first look-up) */
+    bool incomplete;        /* out of memory building it: nothing is taken from the state */
 };
 
 static size_t lookup_work;
@@ -43,11 +44,12 @@ static json_t *lookup_unchanged(void *payload, const char *address, const char *
             lookup_work++;
             if ((c->action == PLAN_CREATE || c->action == PLAN_REPLACE) &&
                 strmap_put(&f->changing, c->address, i) < 0)
-                return NULL; /* out of memory: unknown, as for a change */
+                f->incomplete = true;
         }
     }
     lookup_work++;
-    if (strmap_get(&f->changing, address, &at))
+    /* out of memory: every value unknown, as for a change, never a stale one */
+    if (f->incomplete || strmap_get(&f->changing, address, &at))
         return NULL;
     return known_from_state(f->st, address, attr);
 }
