@@ -314,6 +314,7 @@ static int validate_stages_child(const char *dir)
     }
     opts.check_only = false;
     opts.resolver = resolve_resolver();
+    opts.lazy_tags = true; /* as cmd_validate loads */
     diag_list_init(&diags);
     f2 = page_faults();
     c2 = cpu_now();

@@ -96,6 +96,9 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
     /* and jansson's blocks (39 per resource, 6% of them freed before it
      * exits) one after the other in one region (util/arena.h) */
     region = arena_json_install();
+    /* nothing fills unknowns in from a state here: only those a reference
+     * reads are tagged with their origin */
+    la.lazy_tags = true;
     diag_list_init(&diags);
     rc = load_config_checked(&cfg, path, &la, LOAD_RULES, &diags, &err);
     if (reports_wanted(&rf)) {

@@ -132,6 +132,7 @@ int load_config(struct config **out, const char *path, const struct load_args *a
     opts.environ = environ;
     opts.resolver = resolve_resolver();
     opts.implicit = schema_implicit;
+    opts.lazy_tags = a->lazy_tags;
     rc = config_load(out, &opts, diags, err);
     if (*out)
         register_secrets(*out);

@@ -16,6 +16,9 @@ struct load_args {
     size_t nvars;
     const char *var_files[LOAD_MAX_VARS];
     size_t nvar_files;
+    /* validate: the unknowns of only the instances a reference reads are
+     * tagged with their origin (config_opts.lazy_tags) */
+    bool lazy_tags;
 };
 
 /* Long options every config-reading command accepts; merge into the

@@ -2861,6 +2861,17 @@ static void tag_unknowns(json_t *value, const char *address)
                                      value_unknown_of(address, json_object_iter_key(it)));
 }
 
+void config_instance_tag(const struct cfg_instance *cin)
+{
+    /* the configuration's own instance: its memory is not const */
+    struct cfg_instance *in = (struct cfg_instance *)cin;
+    if (in->tagged || in->value == NULL)
+        return; /* done, or not evaluated yet */
+    in->tagged = true;
+    if (json_is_object(in->value))
+        tag_unknowns(in->value, in->address);
+}
+
 /* A child an attribute declares (cfg_implicit): its attributes from its
  * parent's instance with the same key. */
 static void eval_implicit(struct cfg_instance *in, size_t i)
@@ -2875,6 +2886,7 @@ static void eval_implicit(struct cfg_instance *in, size_t i)
     in->sensitive = json_array();
     if (p == NULL)
         return;
+    config_instance_tag(p);
     json_object_set_new(in->attrs, im->parent_attr,
                         p->value ? json_incref(p->value) : json_string(p->address));
     if (v && !json_is_null(v))
@@ -2941,10 +2953,10 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
             if (json_object_get(in->value, "id") == NULL)
                 json_object_set_new(in->value, "id", value_unknown());
         }
-        if (json_is_object(in->value)) {
-            tag_unknowns(in->value, in->address);
+        if (json_is_object(in->value))
             in->id = json_string_value(json_object_get(in->value, "id"));
-        }
+        if (!ld->opts->lazy_tags)
+            config_instance_tag(in);
     }
 }
 

@@ -250,7 +250,15 @@ struct cfg_instance {
      * recorded (read it from value then). Borrowed from value. */
     const char *id;
     struct cfg_reads reads; /* what its evaluation read (see cfg_read) */
+    /* value's unknowns are tagged with their origin (config_instance_tag);
+     * false until a reference reads it when the load was lazy_tags */
+    bool tagged;
 };
+
+/* Tags the unknown top-level values of in's value (its computed attributes)
+ * with their origin, once: evaluation calls it before a reference reads the
+ * value, and the load for every instance unless config_opts.lazy_tags. */
+void config_instance_tag(const struct cfg_instance *in);
 
 /* How references to resources evaluate. The front end does not know ARM;
  * the resource catalogue plugs in here to give a reference its ARM id and
@@ -293,6 +301,11 @@ struct config_opts {
      * bodies are released as soon as they are checked) unless for_each
      * needs the body, so memory stays near the size of the outline. */
     bool check_only;
+    /* Only the instances a reference reads get their unknowns tagged with
+     * their origin (cfg_instance.tagged): for validate, which never fills
+     * them in from a state (plan and apply do, through every instance's
+     * value). */
+    bool lazy_tags;
     /* Attributes that declare child resources (see cfg_implicit), ended
      * by an entry whose kind is NULL; NULL: none. */
     const struct cfg_implicit *implicit;

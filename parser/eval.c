@@ -353,26 +353,31 @@ static int local_value(json_t **out, struct eval_ctx *ctx, const struct ast_step
     return node_value(out, ctx, l, &s->loc);
 }
 
+/* What a reference to the instance reads: its value, its unknowns tagged
+ * first (config_instance_tag). New reference. */
+static json_t *instance_value(const struct cfg_instance *in)
+{
+    config_instance_tag(in);
+    return in->value ? json_incref(in->value) : value_unknown();
+}
+
 static json_t *resource_value(const struct cfg_resource *r)
 {
     json_t *m;
     if (r->has_count) { /* a list, in index order */
         m = json_array();
         for (size_t i = 0; i < r->ninstances; i++)
-            json_array_append_new(m, r->instances[i].value ? json_incref(r->instances[i].value)
-                                                           : value_unknown());
+            json_array_append_new(m, instance_value(&r->instances[i]));
         return m;
     }
     if (!r->has_for_each)
-        return r->instances && r->instances[0].value ? json_incref(r->instances[0].value)
-                                                     : value_unknown();
+        return r->instances ? instance_value(&r->instances[0]) : value_unknown();
     m = json_object();
     for (size_t i = 0; i < r->ninstances; i++) {
         const struct cfg_instance *in = &r->instances[i];
         json_t *k = in->each_key;
         if (json_is_string(k))
-            json_object_set_new(m, json_string_value(k),
-                                in->value ? json_incref(in->value) : value_unknown());
+            json_object_set_new(m, json_string_value(k), instance_value(in));
     }
     return m;
 }
@@ -695,8 +700,7 @@ static int every_instance(json_t **out, struct eval_ctx *ctx, const struct cfg_r
         json_t *x = NULL;
         int rc;
         mark_read(ctx, in, s->next, e, false);
-        rc = eval_resource_path(&x, ctx, in->value ? json_incref(in->value) : value_unknown(),
-                                s->next, in->address);
+        rc = eval_resource_path(&x, ctx, instance_value(in), s->next, in->address);
         if (rc < 0) {
             json_decref(all);
             json_decref(key);
@@ -831,7 +835,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
                  * it: one look-up, not that value built (and the instance
                  * searched for) per reference */
                 json_decref(key);
-                v = pick->value ? json_incref(pick->value) : value_unknown();
+                v = instance_value(pick);
                 from = pick->value ? pick : NULL;
             } else {
                 /* not there: the whole value reports it, as before */
