@@ -40,9 +40,15 @@ static bool put_s(char *out, size_t size, size_t *len, const char *s)
 
 bool resolve_rg_of(const char *id, char *out, size_t outsz)
 {
-    const char *p = id ? strcasestr(id, "/resourceGroups/") : NULL;
+    const char *p = NULL;
     size_t n;
-    if (p == NULL || strncasecmp(id, "/subscriptions/", 15) != 0)
+    if (id == NULL || strncasecmp(id, "/subscriptions/", 15) != 0)
+        return false;
+    /* the first "/resourceGroups/" in any case: only a '/' starts one */
+    for (const char *q = strchr(id, '/'); q && p == NULL; q = strchr(q + 1, '/'))
+        if (strncasecmp(q, "/resourceGroups/", 16) == 0)
+            p = q;
+    if (p == NULL)
         return false;
     p += strlen("/resourceGroups/");
     p += strcspn(p, "/");
@@ -340,13 +346,29 @@ static const json_t *parent_location(const json_t *attrs)
     return NULL;
 }
 
+/* The parts (NULL-ended) one after the other as a string, cut at 1,023
+ * bytes as snprintf would cut them. The parts are ASCII or jansson's
+ * UTF-8, so only a cut one needs jansson's check. */
+static json_t *joined(const char *const *parts, bool lower)
+{
+    char tmp[1024];
+    size_t len = 0;
+    bool whole = true;
+    tmp[0] = '\0';
+    for (; *parts && whole; parts++)
+        whole = put_s(tmp, sizeof(tmp), &len, *parts);
+    if (lower)
+        for (size_t i = 0; i < len; i++)
+            tmp[i] = (char)tolower((unsigned char)tmp[i]);
+    return whole ? json_stringn_nocheck(tmp, len) : json_string(tmp);
+}
+
 static void set_computed(const struct schema_kind *k, json_t *out, const char *name,
                          const json_t *attrs)
 {
-    char tmp[1024];
     if (strcmp(k->name, "key_vault") == 0) {
-        snprintf(tmp, sizeof(tmp), "https://%s.vault.azure.net/", name);
-        json_object_set_new_nocheck(out, "vault_uri", json_string(tmp));
+        const char *parts[] = {"https://", name, ".vault.azure.net/", NULL};
+        json_object_set_new_nocheck(out, "vault_uri", joined(parts, false));
     } else if (strcmp(k->name, "key") == 0) {
         const json_t *vault = json_object_get(attrs, "vault");
         const json_t *vid = schema_ref_id(vault);
@@ -354,25 +376,21 @@ static void set_computed(const struct schema_kind *k, json_t *out, const char *n
         json_object_set_new_nocheck(out, "vault_id",
                                     vid ? json_incref((json_t *)vid) : value_unknown());
         if (json_is_string(vname)) {
-            snprintf(tmp, sizeof(tmp), "https://%s.vault.azure.net/keys/%s",
-                     json_string_value(vname), name);
-            json_object_set_new_nocheck(out, "uri", json_string(tmp));
+            const char *parts[] = {"https://", json_string_value(vname), ".vault.azure.net/keys/",
+                                   name, NULL};
+            json_object_set_new_nocheck(out, "uri", joined(parts, false));
         } else if (json_is_string(vid)) {
-            json_t *seg = last_segment(json_string_value(vid));
-            snprintf(tmp, sizeof(tmp), "https://%s.vault.azure.net/keys/%s", json_string_value(seg),
-                     name);
-            json_decref(seg);
-            json_object_set_new_nocheck(out, "uri", json_string(tmp));
+            const char *slash = strrchr(json_string_value(vid), '/');
+            const char *parts[] = {"https://", slash ? slash + 1 : json_string_value(vid),
+                                   ".vault.azure.net/keys/", name, NULL};
+            json_object_set_new_nocheck(out, "uri", joined(parts, false));
         }
     } else if (strcmp(k->name, "storage_account") == 0) {
-        snprintf(tmp, sizeof(tmp), "https://%s.blob.core.windows.net/", name);
-        json_object_set_new_nocheck(out, "primary_blob_endpoint", json_string(tmp));
+        const char *parts[] = {"https://", name, ".blob.core.windows.net/", NULL};
+        json_object_set_new_nocheck(out, "primary_blob_endpoint", joined(parts, false));
     } else if (strcmp(k->name, "container_registry") == 0) {
-        size_t i;
-        snprintf(tmp, sizeof(tmp), "%s.azurecr.io", name);
-        for (i = 0; tmp[i]; i++)
-            tmp[i] = (char)tolower((unsigned char)tmp[i]);
-        json_object_set_new_nocheck(out, "login_server", json_string(tmp));
+        const char *parts[] = {name, ".azurecr.io", NULL};
+        json_object_set_new_nocheck(out, "login_server", joined(parts, true));
     }
     /* Everything else the service computes is known only after apply. */
     for (const struct schema_attr *a = k->body.attrs; a->name; a++)
