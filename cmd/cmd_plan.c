@@ -527,13 +527,16 @@ static int finish_outputs(struct session *s, const struct plan *plan, int color)
     return rc;
 }
 
-static void print_apply_complete(const struct plan *plan)
+/* added, changed, destroyed: what was done (the plan's counts when every
+ * change completed; 0 when the plan had only moves and imports). */
+static void print_apply_complete(const struct plan *plan, size_t added, size_t changed,
+                                 size_t destroyed)
 {
     char imported[64] = "";
     if (plan->nimports)
         snprintf(imported, sizeof(imported), "%zu imported, ", plan->nimports);
     printf("\nApply complete! Resources: %s%zu added, %zu changed, %zu destroyed.\n", imported,
-           plan->nadd, plan->nchange, plan->ndestroy);
+           added, changed, destroyed);
 }
 
 static int execute(struct session *s, const struct plan *plan, unsigned parallelism)
@@ -562,13 +565,24 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
         free(pr.failures[i]);
     }
     free(pr.failures);
+    /* the summary says what was done, whatever stopped the run (an ARM
+     * error, a false validation, a client failure): never the plan's counts
+     * for changes that did not happen */
     if (rc < 0) {
         cli_error("%s", err.msg);
+        if (json_ui) {
+            ui_json_error(err.msg);
+            ui_json_apply_summary(plan, res.added, res.changed, res.destroyed, false);
+        } else {
+            fprintf(stderr, "Resources: %zu added, %zu changed, %zu destroyed.\n", res.added,
+                    res.changed, res.destroyed);
+        }
         return EXIT_FAIL;
     }
     if (json_ui)
-        ui_json_apply_summary(plan, !(res.failed || res.skipped || res.not_started ||
-                                      res.abandoned || res.invalid || interrupted));
+        ui_json_apply_summary(plan, res.added, res.changed, res.destroyed,
+                              !(res.failed || res.skipped || res.not_started || res.abandoned ||
+                                res.invalid || interrupted));
     if (res.failed || res.skipped || res.not_started || res.abandoned || res.invalid) {
         fprintf(stderr,
                 "\namlsec: error: apply incomplete: %zu done, %zu failed, %zu skipped, %zu not "
@@ -576,8 +590,10 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
                 res.done, res.failed, res.skipped, res.not_started);
         if (res.abandoned)
             fprintf(stderr, ", %zu abandoned in flight (the journal keeps them)", res.abandoned);
-        fprintf(stderr, "%s\nRe-run apply to converge; what succeeded is in the state.\n",
-                interrupted ? " (interrupted)" : "");
+        fprintf(stderr,
+                "%s\nResources: %zu added, %zu changed, %zu destroyed.\nRe-run apply to "
+                "converge; what succeeded is in the state.\n",
+                interrupted ? " (interrupted)" : "", res.added, res.changed, res.destroyed);
         return EXIT_FAIL;
     }
     if (interrupted) {
@@ -587,9 +603,9 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
         return EXIT_FAIL;
     }
     if (!json_ui && plan->destroy)
-        printf("\nDestroy complete! Resources: %zu destroyed.\n", plan->ndestroy);
+        printf("\nDestroy complete! Resources: %zu destroyed.\n", res.destroyed);
     else if (!json_ui)
-        print_apply_complete(plan);
+        print_apply_complete(plan, res.added, res.changed, res.destroyed);
     return EXIT_OK;
 }
 
@@ -737,9 +753,9 @@ static int apply_saved(struct plan_cli *pc)
         goto out;
     if (!plan_has_changes(plan)) {
         if (json_ui)
-            ui_json_apply_summary(plan, true);
+            ui_json_apply_summary(plan, 0, 0, 0, true);
         else if (json_array_size(plan->adjustments))
-            print_apply_complete(plan);
+            print_apply_complete(plan, 0, 0, 0);
         else if (plan->noutput_changes == 0)
             printf("No changes to apply.\n");
         rc = finish_outputs(&s, plan, pc->color);
@@ -880,7 +896,7 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     if (!plan_has_changes(plan) && json_array_size(plan->adjustments) == 0) {
         /* outputs that changed are recorded: no real infrastructure changes */
         if (json_ui)
-            ui_json_apply_summary(plan, true);
+            ui_json_apply_summary(plan, 0, 0, 0, true);
         rc = finish_outputs(&s, plan, pc->color);
         goto out;
     }
@@ -901,9 +917,9 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         rc = execute(&s, plan, pc->so.parallelism);
     } else {
         if (json_ui)
-            ui_json_apply_summary(plan, true);
+            ui_json_apply_summary(plan, 0, 0, 0, true);
         else
-            print_apply_complete(plan);
+            print_apply_complete(plan, 0, 0, 0);
         rc = EXIT_OK;
     }
     if (rc == EXIT_OK)

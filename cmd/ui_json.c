@@ -8,8 +8,10 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "cmd/cli.h"
 #include "parser/config.h"
 #include "parser/value.h"
+#include "util/buf.h"
 #include "util/jsonw.h"
 #include "util/banned.h"
 
@@ -303,16 +305,27 @@ void ui_json_event(const struct apply_event *ev)
     }
 }
 
-void ui_json_apply_summary(const struct plan *plan, bool ok)
+void ui_json_apply_summary(const struct plan *plan, size_t added, size_t changed, size_t destroyed,
+                           bool ok)
 {
     char msg[256];
     snprintf(msg, sizeof(msg), "%s Resources: %zu added, %zu changed, %zu destroyed.",
-             ok ? "Apply complete!" : "Apply incomplete.", plan->nadd, plan->nchange,
-             plan->ndestroy);
-    emit(json_pack("{s:{s:I, s:I, s:I, s:s}}", "changes", "add", (json_int_t)plan->nadd, "change",
-                   (json_int_t)plan->nchange, "remove", (json_int_t)plan->ndestroy, "operation",
-                   "apply"),
+             ok ? "Apply complete!" : "Apply incomplete.", added, changed, destroyed);
+    emit(json_pack("{s:{s:I, s:I, s:I, s:s}}", "changes", "add", (json_int_t)added, "change",
+                   (json_int_t)changed, "remove", (json_int_t)destroyed, "operation",
+                   plan->destroy ? "destroy" : "apply"),
          ok ? "info" : "error", msg, "change_summary");
+}
+
+void ui_json_error(const char *message)
+{
+    struct buf b;
+    const char *m;
+    buf_init(&b, 0);
+    m = cli_scrub(&b, message);
+    emit(json_pack("{s:{s:s, s:s}}", "diagnostic", "severity", "error", "summary", m), "error", m,
+         "diagnostic");
+    buf_release(&b);
 }
 
 void ui_json_log(const char *level, const char *message)

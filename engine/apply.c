@@ -667,6 +667,27 @@ static int advance(struct run *r, size_t i)
     return 0;
 }
 
+/* What change c did (struct apply_result's added, changed, destroyed). */
+static void count_done(struct apply_result *out, const struct plan_change *c, const struct step *s,
+                       enum step_status status)
+{
+    if (status == ST_DONE) {
+        out->added += c->action == PLAN_CREATE || c->action == PLAN_REPLACE;
+        out->changed += c->action == PLAN_UPDATE;
+        out->destroyed += c->action == PLAN_DELETE || c->action == PLAN_REPLACE;
+        return;
+    }
+    /* failed, or abandoned in flight: the operations before the current one */
+    for (unsigned k = 0; k < s->cur && k < s->nops; k++) {
+        if (s->ops[k].kind != OP_PUT)
+            out->destroyed++;
+        else if (c->action == PLAN_UPDATE)
+            out->changed++;
+        else
+            out->added++;
+    }
+}
+
 static void note_client_failure(struct run *r, const struct errbuf *e)
 {
     if (r->client_failed)
@@ -964,6 +985,8 @@ out:
             out->skipped += r.status[i] == ST_SKIPPED;
             out->not_started += r.status[i] == ST_PENDING;
         }
+        if (r.status && r.steps)
+            count_done(out, &plan->changes[i], &r.steps[i], r.status[i]);
         if (r.steps) {
             free(r.steps[i].dependents);
             free(r.steps[i].arm_id);

@@ -74,6 +74,11 @@ struct apply_result {
     size_t done, failed, skipped, not_started;
     size_t abandoned; /* in flight when abandoned: the journal has their intents */
     size_t invalid;   /* validations found false at apply, or left unchecked */
+    /* what was done, counted as the plan counts it (a replacement is one
+     * added and one destroyed): a change done counts whole; one that
+     * stopped part way counts the operations it completed (a replacement's
+     * delete whose create then failed: one destroyed) */
+    size_t added, changed, destroyed;
     /* the run's own bookkeeping, not its requests: edges and changes the
      * step graph visited, state entries looked up, moved or visited (tests
      * count it: linear in the changes) */
