@@ -341,25 +341,18 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
         /* the block's renames made at once: a module of k entries is one
          * pass over the state, not k (state_rename) */
         struct state_renames rn = {0};
-        for (size_t k = 0; k < nmatch; k++) {
+        for (size_t k = 0; k < nmatch && err.code == 0; k++) {
             char *dest = NULL;
             if (match[k] == NULL || asprintf(&dest, "%s%s", to, match[k] + n) < 0) {
-                dest = NULL;
+                errbuf_set(&err, AMLSEC_ENOMEM, "out of memory");
+                break;
             } else if (state_find(&s->st, dest) && cfg->moves[i].implicit) {
                 /* count added or removed: the state has both, nothing moves */
             } else if (state_find(&s->st, dest)) {
-                cli_error("moved: cannot move %s to %s: %s is already in the state (remove the "
-                          "moved block, or 'amlsec state rm' one of them)",
-                          match[k], dest, dest);
-                free(dest);
-                for (size_t j = 0; j < nmatch; j++)
-                    free(match[j]);
-                free(match);
-                state_renames_release(&rn);
-                json_decref(adj);
-                if (implicit)
-                    strmap_release(&held);
-                return EXIT_FAIL;
+                errbuf_set(&err, AMLSEC_ECONFLICT,
+                           "cannot move %s to %s: %s is already in the state (remove the moved "
+                           "block, or 'amlsec state rm' one of them)",
+                           match[k], dest, dest);
             } else if (state_renames_add(&rn, match[k], dest, &err) < 0) {
                 free(dest);
                 break;
@@ -370,14 +363,27 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
             for (size_t k = 0; k < rn.n; k++)
                 json_array_append_new(adj, json_pack("{s:s, s:s, s:s}", "action", "move", "from",
                                                      rn.from[k], "to", rn.to[k]));
-        } else {
-            cli_error("moved: %s", err.msg);
-            errbuf_clear(&err);
         }
         state_renames_release(&rn);
         for (size_t j = 0; j < nmatch; j++)
             free(match[j]);
         free(match);
+        if (err.code != 0) {
+            /* an invalid move is an error, as in Terraform: planning on
+             * would destroy what it failed to rename and create it anew;
+             * nothing is planned, and nothing written (the renames made so
+             * far are in memory only) */
+            cli_error("moved: %s; nothing was planned, and the state is unchanged", err.msg);
+            if (json_ui) {
+                char msg[ERRBUF_MAX + 128];
+                snprintf(msg, sizeof(msg), "moved: %s", err.msg);
+                ui_json_error(msg);
+            }
+            json_decref(adj);
+            if (implicit)
+                strmap_release(&held);
+            return EXIT_FAIL;
+        }
     }
     if (implicit)
         strmap_release(&held);
