@@ -160,6 +160,12 @@ int cmd_output(int argc, char **argv, struct cli_ctx *ctx)
         state_cli_close(&sc);
         return EXIT_FAIL;
     }
+    if (state_cli_fold_journal(
+            &sc, &st, "the outputs are those the last completed apply recorded") != EXIT_OK) {
+        state_release(&st);
+        state_cli_close(&sc);
+        return EXIT_FAIL;
+    }
     outputs = st.outputs;
     if (name) {
         const json_t *e = json_object_get(outputs, name);

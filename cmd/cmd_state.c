@@ -7,6 +7,7 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "cmd/state_cli.h"
+#include "state/journal.h"
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/jsonw.h"
@@ -35,6 +36,10 @@ static int state_list(struct state_cli *sc, const struct state_opts *o, char **a
 
     if (state_backend_load(&st, &existed, sc->be, &sc->keys, &err) < 0) {
         cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (state_cli_fold_journal(sc, &st, NULL) != EXIT_OK) {
+        state_release(&st);
         return EXIT_FAIL;
     }
     for (int i = 0; i < nargs && rc == 0; i++)
@@ -78,6 +83,8 @@ static int state_show(struct state_cli *sc, const struct state_opts *o, const ch
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
+    if (state_cli_fold_journal(sc, &st, NULL) != EXIT_OK)
+        goto out;
     r = state_find(&st, address);
     if (r == NULL) {
         cli_error("no resource instance '%s' in the state '%s'", address, sc->be->where);
@@ -119,15 +126,18 @@ out:
     return rc;
 }
 
-/* Lock, load, apply fn, save (not with -dry-run), unlock. */
+/* Lock, load, apply fn, save (not with -dry-run), unlock. fn checks its
+ * change against the journal's pending entries (g) before it says what it
+ * did: one that the next recovery would undo is refused. */
 typedef int (*mutate_fn)(struct state *st, char **args, int nargs, bool dry_run,
-                         struct errbuf *err);
+                         const struct state_cli_guard *g, struct errbuf *err);
 
 static int mutate(struct state_cli *sc, const struct state_opts *o, const char *operation,
                   mutate_fn fn, char **args, int nargs)
 {
     struct errbuf err = ERRBUF_INIT;
     struct state st;
+    struct state_cli_guard g = {0};
     int existed, loaded = 0, rc = EXIT_FAIL;
 
     if (!o->no_lock && state_backend_lock(sc->be, operation, o->lock_timeout_ms, NULL, &err) < 0) {
@@ -137,14 +147,27 @@ static int mutate(struct state_cli *sc, const struct state_opts *o, const char *
     if (state_backend_load(&st, &existed, sc->be, &sc->keys, &err) < 0)
         goto out;
     loaded = 1;
-    if (fn(&st, args, nargs, o->dry_run, &err) < 0)
+    if (state_cli_guard_begin(&g, sc, &st) != EXIT_OK) {
+        errbuf_clear(&err);
+        goto unlock;
+    }
+    if (fn(&st, args, nargs, o->dry_run, &g, &err) < 0)
         goto out;
     if (!o->dry_run && state_backend_save(sc->be, &st, &sc->keys, &err) < 0)
         goto out;
     rc = EXIT_OK;
 out:
-    if (rc != EXIT_OK)
+    if (rc != EXIT_OK) {
         cli_error("%s", err.msg);
+        if (g.j && err.code != AMLSEC_ECONFLICT)
+            fprintf(stderr,
+                    "hint: an interrupted apply left operations in the journal '%s' that "
+                    "the saved state does not hold yet ('amlsec state list' shows them); "
+                    "'amlsec plan' or 'amlsec apply' records them\n",
+                    g.j->path);
+    }
+unlock:
+    state_cli_guard_end(&g);
     if (loaded)
         state_release(&st);
     if (!o->no_lock && state_backend_unlock(sc->be, &err) < 0) {
@@ -156,7 +179,8 @@ out:
 
 /* Every address is matched before anything is removed: one that matches
  * nothing fails the command and nothing changes. */
-static int do_rm(struct state *st, char **args, int nargs, bool dry_run, struct errbuf *err)
+static int do_rm(struct state *st, char **args, int nargs, bool dry_run,
+                 const struct state_cli_guard *g, struct errbuf *err)
 {
     struct state_renames r = {0};
     struct strmap seen; /* an entry named twice (module.a and one of its instances) */
@@ -176,10 +200,22 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run, struct 
         }
         if (!dry_run && (rc = state_remove(st, r.from[i], err)) < 0)
             break;
+    }
+    state_batch_end(st);
+    if (rc == 0 && !dry_run)
+        rc = state_cli_guard_check(g, st, "state rm", err);
+    strmap_release(&seen);
+    strmap_init(&seen, false);
+    for (size_t i = 0; i < r.n && rc == 0; i++) {
+        if (strmap_get(&seen, r.from[i], &dummy))
+            continue;
+        if (strmap_put(&seen, r.from[i], i) < 0) {
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            break;
+        }
         printf("%s %s\n", dry_run ? "Would remove" : "Removed", r.from[i]);
         n++;
     }
-    state_batch_end(st);
     if (rc == 0)
         printf("%s %zu resource instance%s.\n", dry_run ? "Would remove" : "Successfully removed",
                n, n == 1 ? "" : "s");
@@ -188,13 +224,16 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run, struct 
     return rc;
 }
 
-static int do_mv(struct state *st, char **args, int nargs, bool dry_run, struct errbuf *err)
+static int do_mv(struct state *st, char **args, int nargs, bool dry_run,
+                 const struct state_cli_guard *g, struct errbuf *err)
 {
     struct state_renames r;
     int rc = state_mv_match(st, args[0], args[1], &r, err);
     (void)nargs;
     if (rc == 0 && !dry_run)
         rc = state_rename(st, &r, err);
+    if (rc == 0 && !dry_run)
+        rc = state_cli_guard_check(g, st, "state mv", err);
     for (size_t i = 0; i < r.n && rc == 0; i++)
         printf("%s %s to %s\n", dry_run ? "Would move" : "Moved", r.from[i], r.to[i]);
     if (rc == 0 && r.n > 1)
@@ -217,6 +256,8 @@ static int state_pull(struct state_cli *sc)
     }
     buf_init(&plain, STATE_MAX_BYTES);
     buf_init(&sealed, STATE_MAX_BYTES);
+    if (state_cli_fold_journal(sc, &st, "state pull prints the state as stored") != EXIT_OK)
+        goto out;
     if (!existed) {
         /* as 'state list' (and Terraform's pull): no state yet is not an
          * error, and there is nothing to print */
@@ -254,6 +295,7 @@ static int state_push(struct state_cli *sc, const struct state_opts *o, const ch
 {
     struct errbuf err = ERRBUF_INIT;
     struct state incoming, current;
+    struct state_cli_guard g = {0};
     struct buf raw, plain;
     int existed, have_in = 0, have_cur = 0, rc = EXIT_FAIL;
     const char *data;
@@ -279,6 +321,12 @@ static int state_push(struct state_cli *sc, const struct state_opts *o, const ch
     if (state_backend_load(&current, &existed, sc->be, &sc->keys, &err) < 0)
         goto fail_locked;
     have_cur = 1;
+    if (state_cli_guard_begin(&g, sc, &current) != EXIT_OK) {
+        errbuf_clear(&err);
+        goto unlock;
+    }
+    if (state_cli_guard_check(&g, &incoming, "state push", &err) < 0)
+        goto fail_locked;
     if (existed && strcmp(current.lineage, incoming.lineage) != 0 && !o->force) {
         errbuf_set(&err, AMLSEC_ECONFLICT,
                    "'%s' has lineage %s but the stored state has lineage %s: a different "
@@ -306,6 +354,7 @@ static int state_push(struct state_cli *sc, const struct state_opts *o, const ch
 fail_locked:
     cli_error("%s", err.msg);
 unlock:
+    state_cli_guard_end(&g);
     if (!o->no_lock && state_backend_unlock(sc->be, &err) < 0) {
         cli_error("%s", err.msg);
         rc = EXIT_FAIL;

@@ -188,7 +188,11 @@ const struct command commands[] = {
      "AMLSEC_BLOB_URL, AMLSEC_STORAGE_CONTAINER, ...) and then by -state. Credentials and\n"
      "encryption keys come from the environment only (ARM_ACCESS_KEY, ARM_SAS_TOKEN,\n"
      "ARM_USE_AZUREAD with the ARM_* sign-in, AMLSEC_STATE_PASSPHRASE, ...); see\n"
-     "docs/state.md.\n"},
+     "docs/state.md.\n"
+     "\n"
+     "After an interrupted apply, until a plan or apply recovers it: list and show\n"
+     "include, in memory, the outcomes its journal holds, and warn naming what was in\n"
+     "flight; rm, mv and push refuse a change to an address the journal still holds.\n"},
     {"force-unlock", cmd_force_unlock, "Remove a state lock left by a run that is gone",
      "Usage: amlsec force-unlock [-state PATH] LOCK_ID\n"
      "\n"
