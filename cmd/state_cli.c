@@ -324,10 +324,11 @@ int state_cli_fold_journal(struct state_cli *sc, struct state *st, const char *a
     memset(&none, 0, sizeof(none)); /* read NULL: only what the journal holds */
     if (as_stored) {
         size_t n = journal_pending(j, NULL, 0);
-        fprintf(stderr,
-                "amlsec: warning: an interrupted apply left %zu operation%s in the journal '%s' "
-                "that the saved state does not hold yet; %s\n",
-                n, n == 1 ? "" : "s", j->path, as_stored);
+        fprintf(
+            stderr,
+            "amlsec: warning: the journal '%s' holds %zu operation%s of an apply (interrupted, or "
+            "still running) that the saved state does not hold yet; %s\n",
+            j->path, n, n == 1 ? "" : "s", as_stored);
         memset(&rec, 0, sizeof(rec));
     } else if (journal_reconcile(&rec, j, st, &none, &err) < 0) {
         cli_error("reading the journal of an interrupted apply: %s", err.msg);
@@ -336,11 +337,12 @@ int state_cli_fold_journal(struct state_cli *sc, struct state *st, const char *a
         return EXIT_FAIL;
     }
     if (!as_stored) {
-        fprintf(stderr,
-                "amlsec: warning: an interrupted apply left %zu operation%s in the journal '%s' "
-                "that the saved state does not hold yet; shown with the %zu that completed "
-                "folded in (in memory: nothing is read from the cloud or written)",
-                rec.count, rec.count == 1 ? "" : "s", j->path, rec.count - rec.pending);
+        fprintf(
+            stderr,
+            "amlsec: warning: the journal '%s' holds %zu operation%s of an apply (interrupted, or "
+            "still running) that the saved state does not hold yet; shown with the %zu that "
+            "completed folded in (in memory: nothing is read from the cloud or written)",
+            j->path, rec.count, rec.count == 1 ? "" : "s", rec.count - rec.pending);
     }
     if (rec.pending)
         fprintf(stderr, ", and the %zu whose outcome is unknown as last saved:", rec.pending);

@@ -81,7 +81,7 @@ cp .amlsec/state.json state.saved && cp .amlsec/state.json.journal journal.saved
 
 echo "1. the state commands show what completed, name what was in flight, write nothing"
 warned() { # file: the fold's warning, naming the create in flight and the way out
-  grep -q "^amlsec: warning: an interrupted apply left 3 operations in the journal '.amlsec/state.json.journal' that the saved state does not hold yet; shown with the 2 that completed folded in (in memory: nothing is read from the cloud or written), and the 1 whose outcome is unknown as last saved:$" "$1" \
+  grep -q "^amlsec: warning: the journal '.amlsec/state.json.journal' holds 3 operations of an apply (interrupted, or still running) that the saved state does not hold yet; shown with the 2 that completed folded in (in memory: nothing is read from the cloud or written), and the 1 whose outcome is unknown as last saved:$" "$1" \
     && grep -q '^  create storage_account.s: in flight$' "$1" \
     && grep -q "^hint: 'amlsec plan' or 'amlsec apply' reads the cloud and records them in the saved state$" "$1"
 }
