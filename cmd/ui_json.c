@@ -309,8 +309,12 @@ void ui_json_apply_summary(const struct plan *plan, size_t added, size_t changed
                            bool ok)
 {
     char msg[256];
-    snprintf(msg, sizeof(msg), "%s Resources: %zu added, %zu changed, %zu destroyed.",
-             ok ? "Apply complete!" : "Apply incomplete.", added, changed, destroyed);
+    if (plan->destroy) /* as the text output, and Terraform's destroy summary */
+        snprintf(msg, sizeof(msg), "%s Resources: %zu destroyed.",
+                 ok ? "Destroy complete!" : "Destroy incomplete.", destroyed);
+    else
+        snprintf(msg, sizeof(msg), "%s Resources: %zu added, %zu changed, %zu destroyed.",
+                 ok ? "Apply complete!" : "Apply incomplete.", added, changed, destroyed);
     emit(json_pack("{s:{s:I, s:I, s:I, s:s}}", "changes", "add", (json_int_t)added, "change",
                    (json_int_t)changed, "remove", (json_int_t)destroyed, "operation",
                    plan->destroy ? "destroy" : "apply"),

@@ -30,8 +30,8 @@ void ui_json_outputs(const json_t *outputs);
 void ui_json_event(const struct apply_event *ev);
 /* apply's change_summary: what was done (added, changed, destroyed: the
  * plan's counts when every change completed), "Apply complete!" when ok,
- * else "Apply incomplete." at level error; operation "destroy" for a
- * destroy plan, as Terraform's. */
+ * else "Apply incomplete." at level error; for a destroy plan operation
+ * "destroy" and "Destroy complete! Resources: N destroyed.", as Terraform's. */
 void ui_json_apply_summary(const struct plan *plan, size_t added, size_t changed, size_t destroyed,
                            bool ok);
 /* An error diagnostic (summary: message, masked through cli_scrub). */

@@ -110,6 +110,7 @@ got=$(summary a4.json)
 [ "$got" = "info 4 0 0 Apply complete! Resources: 4 added, 0 changed, 0 destroyed." ] \
   || fail_with "complete apply: summary '$got'" a4.json
 expect_exit 0 "$AMLSEC" destroy -cloud "$url" -auto-approve -json > a5.json 2> a5.err
-jq -e -s 'map(select(.type == "change_summary")) | last | .changes.operation == "destroy" and .changes.remove == 4' \
+jq -e -s 'map(select(.type == "change_summary")) | last | .changes.operation == "destroy" and .changes.remove == 4
+  and .["@message"] == "Destroy complete! Resources: 4 destroyed."' \
   a5.json > /dev/null || fail_with "destroy's summary is not operation destroy, 4 removed" a5.json
 echo "apply -json summary: ok"
