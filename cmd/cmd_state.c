@@ -184,11 +184,14 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run,
 {
     struct state_renames r = {0};
     struct strmap seen; /* an entry named twice (module.a and one of its instances) */
+    bool *first = NULL; /* per match: the entry's first naming (removed and printed) */
     size_t n = 0, dummy;
     int rc = 0;
     strmap_init(&seen, false);
     for (int i = 0; i < nargs && rc == 0; i++)
         rc = state_match(st, args[i], &r, err);
+    if (rc == 0 && (first = calloc(r.n ? r.n : 1, sizeof(*first))) == NULL)
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     if (rc == 0 && !dry_run)
         state_batch_begin(st); /* each remove O(1), not a move of every entry after it */
     for (size_t i = 0; i < r.n && rc == 0; i++) {
@@ -198,27 +201,24 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run,
             rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
             break;
         }
+        first[i] = true;
         if (!dry_run && (rc = state_remove(st, r.from[i], err)) < 0)
             break;
     }
     state_batch_end(st);
+    /* said once the journal's pending entries allow it */
     if (rc == 0 && !dry_run)
         rc = state_cli_guard_check(g, st, "state rm", err);
-    strmap_release(&seen);
-    strmap_init(&seen, false);
     for (size_t i = 0; i < r.n && rc == 0; i++) {
-        if (strmap_get(&seen, r.from[i], &dummy))
+        if (!first[i])
             continue;
-        if (strmap_put(&seen, r.from[i], i) < 0) {
-            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-            break;
-        }
         printf("%s %s\n", dry_run ? "Would remove" : "Removed", r.from[i]);
         n++;
     }
     if (rc == 0)
         printf("%s %zu resource instance%s.\n", dry_run ? "Would remove" : "Successfully removed",
                n, n == 1 ? "" : "s");
+    free(first);
     strmap_release(&seen);
     state_renames_release(&r);
     return rc;
