@@ -306,16 +306,16 @@ static void place_ref(json_t *index, const char *address, size_t ref)
     free(m);
 }
 
-/* Terraform leaves empty child_modules out, and a child module's empty
- * resources (a module holding only modules). */
-static void prune_values(json_t *node, bool root)
+/* Terraform leaves empty child_modules and resources out (omitempty), the
+ * root module's too: a root module holding nothing is {}. */
+static void prune_values(json_t *node)
 {
     json_t *kids = json_object_get(node, "child_modules"), *k;
     size_t i;
-    json_array_foreach(kids, i, k) prune_values(k, false);
+    json_array_foreach(kids, i, k) prune_values(k);
     if (json_array_size(kids) == 0)
         json_object_del(node, "child_modules");
-    if (!root && json_array_size(json_object_get(node, "resources")) == 0)
+    if (json_array_size(json_object_get(node, "resources")) == 0)
         json_object_del(node, "resources");
 }
 
@@ -330,7 +330,7 @@ static json_t *values_tree(void)
 static json_t *values_root(json_t *index)
 {
     json_t *root = json_incref(json_object_get(index, ""));
-    prune_values(root, true);
+    prune_values(root);
     json_decref(index);
     return json_pack("{s:o}", "root_module", root);
 }
@@ -363,18 +363,18 @@ static json_t *config_call(json_t *index, const char *cp)
     return call;
 }
 
-/* A configuration module: empty resources, outputs and variables left
- * out below the root, as Terraform does. */
-static void prune_config(json_t *module, bool root)
+/* A configuration module: empty resources, outputs, variables and
+ * module_calls left out, the root's too, as Terraform does (omitempty). */
+static void prune_config(json_t *module)
 {
     json_t *calls = json_object_get(module, "module_calls"), *c;
     const char *k;
     static const char *const maybe[] = {"outputs", "variables", "module_calls"};
-    json_object_foreach(calls, k, c) prune_config(json_object_get(c, "module"), false);
+    json_object_foreach(calls, k, c) prune_config(json_object_get(c, "module"));
     for (size_t i = 0; i < sizeof(maybe) / sizeof(*maybe); i++)
         if (json_object_size(json_object_get(module, maybe[i])) == 0)
             json_object_del(module, maybe[i]);
-    if (!root && json_array_size(json_object_get(module, "resources")) == 0)
+    if (json_array_size(json_object_get(module, "resources")) == 0)
         json_object_del(module, "resources");
 }
 
@@ -458,7 +458,7 @@ static json_t *config_root(const json_t *configuration)
         free(cp);
         free(m);
     }
-    prune_config(root, true);
+    prune_config(root);
     json_decref(index);
     json_decref(first);
     return root;
@@ -537,7 +537,7 @@ static const char **sorted_keys(const json_t *obj, size_t *n)
 /* A module of planned_values or prior_state (its tree's node) at depth:
  * {address, child_modules, resources}, each resource made, written and
  * freed in turn. */
-static int write_values(struct show_doc *d, const json_t *node, bool root, bool prior, size_t depth)
+static int write_values(struct show_doc *d, const json_t *node, bool prior, size_t depth)
 {
     const struct jsonw_pretty *o = d->o;
     const json_t *kids = json_object_get(node, "child_modules");
@@ -552,11 +552,11 @@ static int write_values(struct show_doc *d, const json_t *node, bool root, bool 
         (rc = jsonw_pretty_open(o, '[')) == 0) {
         for (size_t i = 0; i < json_array_size(kids) && rc == 0; i++)
             if ((rc = jsonw_pretty_next(o, depth + 1, i, NULL)) == 0)
-                rc = write_values(d, json_array_get(kids, i), false, prior, depth + 2);
+                rc = write_values(d, json_array_get(kids, i), prior, depth + 2);
         if (rc == 0)
             rc = jsonw_pretty_close(o, depth + 1, json_array_size(kids), ']');
     }
-    if (rc == 0 && (root || json_array_size(res)) &&
+    if (rc == 0 && json_array_size(res) &&
         (rc = jsonw_pretty_next(o, depth, n++, "resources")) == 0 &&
         (rc = jsonw_pretty_open(o, '[')) == 0) {
         for (size_t i = 0; i < json_array_size(res) && rc == 0; i++) {
@@ -700,6 +700,7 @@ static json_t *config_from_changes(struct show_doc *d)
         json_array_append_new(json_object_get(root, "resources"), o);
         json_decref(rc);
     }
+    prune_config(root);
     return root;
 }
 
@@ -796,7 +797,7 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
         } else if (strcmp(keys[i], "planned_values") == 0) {
             if ((rc = jsonw_pretty_open(o, '{')) == 0 &&
                 (rc = jsonw_pretty_next(o, 1, 0, "root_module")) == 0 &&
-                (rc = write_values(&d, planned_root, true, false, 2)) == 0)
+                (rc = write_values(&d, planned_root, false, 2)) == 0)
                 rc = jsonw_pretty_close(o, 1, 1, '}');
         } else if (strcmp(keys[i], "prior_state") == 0) {
             json_t *version = json_string("1.0");
@@ -806,7 +807,7 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
                 (rc = jsonw_pretty_next(o, 1, 1, "values")) == 0 &&
                 (rc = jsonw_pretty_open(o, '{')) == 0 &&
                 (rc = jsonw_pretty_next(o, 2, 0, "root_module")) == 0 &&
-                (rc = write_values(&d, prior_root, true, true, 3)) == 0 &&
+                (rc = write_values(&d, prior_root, true, 3)) == 0 &&
                 (rc = jsonw_pretty_close(o, 2, 1, '}')) == 0)
                 rc = jsonw_pretty_close(o, 1, 2, '}');
             json_decref(version);
