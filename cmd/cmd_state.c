@@ -154,8 +154,11 @@ out:
     return rc;
 }
 
-/* Every address is matched before anything is removed: one that matches
- * nothing fails the command and nothing changes. */
+/* As Terraform's state rm: every address is matched before anything is
+ * removed; one that matches nothing is skipped (said on stderr, where
+ * Terraform is silent) and the others are removed; nothing matched at all
+ * fails (with -dry-run: "Would have removed nothing.", exit 0). A
+ * malformed address fails the command and nothing changes. */
 static int do_rm(struct state *st, char **args, int nargs, bool dry_run, struct errbuf *err)
 {
     struct state_renames r = {0};
@@ -164,7 +167,20 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run, struct 
     int rc = 0;
     strmap_init(&seen, false);
     for (int i = 0; i < nargs && rc == 0; i++)
-        rc = state_match(st, args[i], &r, err);
+        if ((rc = state_match(st, args[i], &r, err)) == AMLSEC_ENOTFOUND) {
+            cli_warn("%s: skipped", err->msg);
+            rc = 0;
+        }
+    if (rc == 0 && r.n == 0) {
+        if (dry_run) {
+            puts("Would have removed nothing.");
+        } else {
+            rc = errbuf_set(err, AMLSEC_ENOTFOUND,
+                            "no matching objects found: nothing removed (amlsec state list "
+                            "shows the instances)");
+        }
+        goto out;
+    }
     if (rc == 0 && !dry_run)
         state_batch_begin(st); /* each remove O(1), not a move of every entry after it */
     for (size_t i = 0; i < r.n && rc == 0; i++) {
@@ -183,6 +199,7 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run, struct 
     if (rc == 0)
         printf("%s %zu resource instance%s.\n", dry_run ? "Would remove" : "Successfully removed",
                n, n == 1 ? "" : "s");
+out:
     strmap_release(&seen);
     state_renames_release(&r);
     return rc;

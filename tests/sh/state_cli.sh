@@ -191,7 +191,19 @@ unchanged "the target must also be a whole resource" "$AMLSEC" state mv resource
 unchanged "already a resource at that address" "$AMLSEC" state mv resource_group.t resource_group.t
 unchanged "already a resource instance at that address" "$AMLSEC" state mv resource_group.w resource_group.rg
 unchanged "is not a resource, resource instance or module address" "$AMLSEC" state mv resource_group.rg 'module.'
-unchanged "no module 'module.gone'" "$AMLSEC" state rm 'module.team["y"]' module.gone
+# state rm as Terraform's: an address that matches nothing is skipped (a warning here; Terraform
+# is silent) while the others are removed; nothing matched at all fails, nothing written; a
+# malformed address fails before anything is removed. (Before, one unmatched address failed the
+# whole command.)
+unchanged "no matching objects found" "$AMLSEC" state rm module.gone resource_group.nope
+grep -q "no module 'module.gone' in the state: skipped" err.txt || fail "rm: unmatched not named: $(cat err.txt)"
+unchanged "is not a resource, resource instance or module address" "$AMLSEC" state rm 'module.team["y"]' 'module.'
+"$AMLSEC" state rm -dry-run 'module.team["y"]' module.gone >out.txt 2>err.txt || fail "rm -dry-run, one unmatched: $(cat err.txt)"
+grep -qxF 'Would remove module.team["y"].resource_group.t' out.txt || fail "rm -dry-run partial: $(cat out.txt)"
+grep -q "no module 'module.gone' in the state: skipped" err.txt || fail "rm -dry-run partial: $(cat err.txt)"
+"$AMLSEC" state rm -dry-run module.gone >out.txt 2>err.txt || fail "rm -dry-run of nothing exits 0, as Terraform's"
+grep -qxF 'Would have removed nothing.' out.txt || fail "rm -dry-run of nothing: $(cat out.txt)"
+cmp -s before.json .amlsec/state.json || fail "rm -dry-run changed the state"
 # a writer killed mid-write leaves the state as it was
 cp .amlsec/state.json before.json
 if AMLSEC_FAULT_WRITE=after-fsync "$AMLSEC" state mv module.m module.q >/dev/null 2>&1; then
@@ -199,8 +211,9 @@ if AMLSEC_FAULT_WRITE=after-fsync "$AMLSEC" state mv module.m module.q >/dev/nul
 fi
 cmp -s before.json .amlsec/state.json || fail "a killed module move changed the state"
 # state rm: every instance of a call (module.team holds module.team["y"] and ["z"]), a whole resource
-"$AMLSEC" state rm module.team resource_group.t >out.txt || fail "rm module.team resource_group.t"
+"$AMLSEC" state rm module.team resource_group.t module.gone >out.txt 2>err.txt || fail "rm module.team resource_group.t module.gone"
 grep -qxF 'Successfully removed 4 resource instances.' out.txt || fail "rm: $(cat out.txt)"
+grep -q "no module 'module.gone' in the state: skipped" err.txt || fail "rm: $(cat err.txt)"
 "$AMLSEC" state rm module.parent.module.c.module.n module.m.resource_group.top >/dev/null || fail "rm a nested module"
 printf 'resource_group.rg\nresource_group.w\nresource_group.w (previous)\n' | cmp - <("$AMLSEC" state list) \
     || fail "after rm: $("$AMLSEC" state list)"
