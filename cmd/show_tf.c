@@ -877,6 +877,13 @@ static json_t *tf_type(const json_t *v)
     return json_pack("[s, o]", "list", t);
 }
 
+json_t *show_output_type(const json_t *value, bool hidden)
+{
+    /* a hidden collection's type would name its keys: "dynamic" */
+    bool collection = json_is_array(value) || (json_is_object(value) && !value_is_number(value));
+    return hidden && collection ? json_string("dynamic") : tf_type(value);
+}
+
 json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct errbuf *err)
 {
     json_t *doc = json_pack("{s:s}", "format_version", "1.0"), *index, *values, *outs, *e;
@@ -916,11 +923,8 @@ json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct
     outs = st->outputs ? json_deep_copy(st->outputs) : json_object();
     json_object_foreach(outs, name, e)
     {
-        const json_t *v = json_object_get(e, "value");
         bool hide = redact && json_is_true(json_object_get(e, "sensitive"));
-        /* a hidden collection's type would name its keys: "dynamic" */
-        bool collection = json_is_array(v) || (json_is_object(v) && !value_is_number(v));
-        json_object_set_new(e, "type", hide && collection ? json_string("dynamic") : tf_type(v));
+        json_object_set_new(e, "type", show_output_type(json_object_get(e, "value"), hide));
         if (hide)
             json_object_set_new(e, "value", json_string(SENSITIVE_TEXT));
     }

@@ -115,6 +115,89 @@ grep -q '"outputs":{' .amlsec/state.json || fail "outputs not in the state"
 python3 -c 'import json,sys; v=json.load(open("show.json"))["values"]["outputs"]; assert v["token"]["value"]=="(sensitive)", v' \
   || fail "show -json does not redact the sensitive output"
 
+echo "3b. output -json byte for byte as terraform output -json prints it: Terraform's type JSON (cty's),"
+echo "    -json NAME compact, -raw NAME for strings, numbers and bools (the brief keeps secrets out)"
+mkdir types && (
+cd types || exit 1
+cat > main.amlsec <<'AMLSEC'
+variable "token" {
+  type      = string
+  sensitive = true
+}
+
+output "s" {
+  value = "hello"
+}
+
+output "n" {
+  value = 2.5
+}
+
+output "b" {
+  value = true
+}
+
+output "names" {
+  value = ["a", "b"]
+}
+
+output "obj" {
+  value = { a = "x", n = 2, l = [] }
+}
+
+output "token" {
+  value     = var.token
+  sensitive = true
+}
+
+output "secret_list" {
+  value     = [var.token]
+  sensitive = true
+}
+AMLSEC
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -json > apply.jsonl 2> apply.err
+"$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" apply.jsonl || fail "apply -json against ui.schema.json"
+expect_exit 0 "$AMLSEC" output -json > all.json 2> all.err
+"$JSONSCHEMA" "$SRC/docs/schemas/output.schema.json" all.json || fail "output -json (types) schema"
+python3 - all.json apply.jsonl <<'PY' || fail "output -json is not Terraform's: $(cat all.json)"
+import json, sys
+want = {
+    "b": {"sensitive": False, "type": "bool", "value": True},
+    "n": {"sensitive": False, "type": "number", "value": 2.5},
+    "names": {"sensitive": False, "type": ["list", "string"], "value": ["a", "b"]},
+    "obj": {"sensitive": False, "type": ["object", {"a": "string", "l": ["tuple", []], "n": "number"}],
+            "value": {"a": "x", "l": [], "n": 2}},
+    "s": {"sensitive": False, "type": "string", "value": "hello"},
+    # Terraform prints a sensitive value here; amlsec leaves it out, and a sensitive collection's
+    # type (it would name its keys) is "dynamic", as in show -json
+    "secret_list": {"sensitive": True, "type": "dynamic"},
+    "token": {"sensitive": True, "type": "string"},
+}
+# Go's json.MarshalIndent(outputs, "", "  ") and a newline: keys sorted, two spaces
+text = open(sys.argv[1]).read()
+assert text == json.dumps(want, indent=2, sort_keys=True) + "\n", text
+# apply -json's final outputs message carries the same types
+outs = [json.loads(l)["outputs"] for l in open(sys.argv[2]) if json.loads(l)["type"] == "outputs"][-1]
+assert {k: v["type"] for k, v in outs.items()} == {k: v["type"] for k, v in want.items()}, outs
+PY
+[ "$("$AMLSEC" output -json obj)" = '{"a":"x","l":[],"n":2}' ] || fail "output -json NAME is not compact: $("$AMLSEC" output -json obj)"
+"$AMLSEC" output -raw s > raw.out || fail "output -raw s"
+[ "$(od -An -c raw.out | tr -s ' ')" = " h e l l o" ] || fail "output -raw prints a newline or quotes: $(od -c raw.out)"
+[ "$("$AMLSEC" output -raw n)" = 2.5 ] && [ "$("$AMLSEC" output -raw b)" = true ] || fail "output -raw number, bool"
+expect_exit 1 "$AMLSEC" output -raw names > rawl.out 2>&1
+grep -q "output 'names' is a list: -raw prints only strings, numbers and bools; use -json" rawl.out || fail "output -raw list: $(cat rawl.out)"
+expect_exit 1 "$AMLSEC" output -raw > rawn.out 2>&1
+grep -q -- "-raw prints a single output: name it" rawn.out || fail "output -raw without NAME: $(cat rawn.out)"
+expect_exit 1 "$AMLSEC" output -raw token > rawt.out 2> rawt.err
+[ -s rawt.out ] && fail "output -raw of a sensitive output printed something: $(cat rawt.out)"
+grep -q "output 'token' is sensitive: -raw prints it only with -show-sensitive" rawt.err || fail "output -raw sensitive: $(cat rawt.err)"
+[ "$("$AMLSEC" output -raw -show-sensitive token)" = "$canary" ] || fail "output -raw -show-sensitive"
+for f in all.json all.err apply.jsonl apply.err rawt.out rawt.err; do
+  grep -q "$canary" "$f" && fail "types/$f shows the sensitive value"
+done
+exit 0
+) || exit 1
+
 echo "4. a second plan has no changes"
 expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > plan2.out 2>&1
 grep -q 'No changes.' plan2.out || fail "second plan is not empty"
