@@ -183,6 +183,8 @@ const struct command commands[] = {
      "  -json                list/show: print JSON\n"
      "  -force               push: replace a state with another lineage or a newer serial\n"
      "  -dry-run             rm, mv: print what would change, and change nothing\n"
+     "  -state-out=PATH      mv: move into the local state file PATH (created when absent)\n"
+     "                       instead of renaming within the state\n"
      "\n"
      "The backend comes from the settings { state { ... } } block of the configuration in\n"
      "the current directory, overridden by the environment (AMLSEC_BACKEND=azurerm,\n"
