@@ -17,14 +17,36 @@
 #include "util/jsonw.h"
 #include "util/banned.h"
 
-static int print_text(const json_t *v, size_t flags)
+/* Writes JSON text as Go's encoding/json writes it (Terraform's output
+ * -json): <, >, & and U+2028, U+2029 as \u escapes. They occur only
+ * inside strings, where the escape means the same character. */
+static void put_go_json(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '<' || *p == '>' || *p == '&') {
+            printf("\\u%04x", *p);
+        } else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+            printf("\\u%04x", 0x2000u + (p[2] - 0x80u)); /* U+2028, U+2029 */
+            p += 2;
+        } else {
+            putchar(*p);
+        }
+    }
+    putchar('\n');
+}
+
+/* go: as terraform output -json writes it (put_go_json). */
+static int print_text(const json_t *v, size_t flags, bool go)
 {
     char *text = jsonw_dumps(v, flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(VALUE_DIGITS));
     if (text == NULL) {
         cli_error("out of memory");
         return EXIT_FAIL;
     }
-    puts(text);
+    if (go)
+        put_go_json(text);
+    else
+        puts(text);
     free(text);
     return EXIT_OK;
 }
@@ -38,7 +60,7 @@ static int print_raw(const json_t *v)
         fputc('\n', stdout);
         return EXIT_OK;
     }
-    return print_text(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+    return print_text(v, JSON_INDENT(2) | JSON_SORT_KEYS, false);
 }
 
 static int print_all(const json_t *outputs, bool show_sensitive)
@@ -101,7 +123,7 @@ static int print_json_all(const json_t *outputs, bool show_sensitive)
     {
         json_object_set_new(out, name, json_entry(e, show_sensitive));
     }
-    rc = print_text(out, JSON_INDENT(2) | JSON_SORT_KEYS);
+    rc = print_text(out, JSON_INDENT(2) | JSON_SORT_KEYS, true);
     json_decref(out);
     return rc;
 }
@@ -159,7 +181,7 @@ static int print_one(const char *name, const json_t *e, enum output_form form, b
                  name);
         if (form == FORM_JSON) {
             json_t *entry = json_entry(e, false);
-            int rc = print_text(entry, JSON_COMPACT | JSON_SORT_KEYS);
+            int rc = print_text(entry, JSON_COMPACT | JSON_SORT_KEYS, true);
             json_decref(entry);
             return rc;
         }
@@ -168,7 +190,7 @@ static int print_one(const char *name, const json_t *e, enum output_form form, b
     }
     if (form == FORM_RAW)
         return print_raw_scalar(name, v);
-    return form == FORM_JSON ? print_text(v ? v : json_null(), JSON_COMPACT | JSON_SORT_KEYS)
+    return form == FORM_JSON ? print_text(v ? v : json_null(), JSON_COMPACT | JSON_SORT_KEYS, true)
                              : print_raw(v);
 }
 

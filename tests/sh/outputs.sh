@@ -137,6 +137,10 @@ output "b" {
   value = true
 }
 
+output "html" {
+  value = "<a> & \u2028"
+}
+
 output "names" {
   value = ["a", "b"]
 }
@@ -163,6 +167,7 @@ python3 - all.json apply.jsonl <<'PY' || fail "output -json is not Terraform's: 
 import json, sys
 want = {
     "b": {"sensitive": False, "type": "bool", "value": True},
+    "html": {"sensitive": False, "type": "string", "value": "<a> & \u2028"},
     "n": {"sensitive": False, "type": "number", "value": 2.5},
     "names": {"sensitive": False, "type": ["list", "string"], "value": ["a", "b"]},
     "obj": {"sensitive": False, "type": ["object", {"a": "string", "l": ["tuple", []], "n": "number"}],
@@ -173,14 +178,19 @@ want = {
     "secret_list": {"sensitive": True, "type": "dynamic"},
     "token": {"sensitive": True, "type": "string"},
 }
-# Go's json.MarshalIndent(outputs, "", "  ") and a newline: keys sorted, two spaces
-text = open(sys.argv[1]).read()
-assert text == json.dumps(want, indent=2, sort_keys=True) + "\n", text
+# Go's json.MarshalIndent(outputs, "", "  ") and a newline: keys sorted, two spaces, UTF-8 as it
+# is but <, >, & and U+2028/U+2029 escaped (Go's HTML-safe encoding)
+text = open(sys.argv[1], encoding="utf-8").read()
+go = json.dumps(want, indent=2, sort_keys=True, ensure_ascii=False)
+for c in "<>&\u2028\u2029":
+    go = go.replace(c, "\\u%04x" % ord(c))
+assert text == go + "\n", text
 # apply -json's final outputs message carries the same types
 outs = [json.loads(l)["outputs"] for l in open(sys.argv[2]) if json.loads(l)["type"] == "outputs"][-1]
 assert {k: v["type"] for k, v in outs.items()} == {k: v["type"] for k, v in want.items()}, outs
 PY
 [ "$("$AMLSEC" output -json obj)" = '{"a":"x","l":[],"n":2}' ] || fail "output -json NAME is not compact: $("$AMLSEC" output -json obj)"
+[ "$("$AMLSEC" output -json html)" = '"\u003ca\u003e \u0026 \u2028"' ] || fail "output -json NAME is not Go's encoding: $("$AMLSEC" output -json html)"
 "$AMLSEC" output -raw s > raw.out || fail "output -raw s"
 [ "$(od -An -c raw.out | tr -s ' ')" = " h e l l o" ] || fail "output -raw prints a newline or quotes: $(od -c raw.out)"
 [ "$("$AMLSEC" output -raw n)" = 2.5 ] && [ "$("$AMLSEC" output -raw b)" = true ] || fail "output -raw number, bool"
