@@ -17,13 +17,76 @@
 #include "util/jsonw.h"
 #include "util/banned.h"
 
+/* A number as cty writes it (big.Float's Text('f', -1)): in full, never
+ * with an exponent ("1e-6" is 0.000001, "1.5e21" 1500000000000000000000);
+ * the n bytes at num are a JSON number. */
+static void put_plain_number(const char *num, size_t n)
+{
+    char digits[64];
+    const char *e = memchr(num, 'e', n), *d;
+    size_t nd = 0, lead = 0;
+    long point = -1; /* where the point is, in digits */
+    if (e == NULL)
+        e = memchr(num, 'E', n);
+    if (e == NULL || n >= sizeof(digits)) {
+        fwrite(num, 1, n, stdout);
+        return;
+    }
+    d = num;
+    if (*d == '-') {
+        putchar('-');
+        d++;
+    }
+    for (; d < e; d++)
+        if (*d == '.')
+            point = (long)nd;
+        else
+            digits[nd++] = *d;
+    if (point < 0)
+        point = (long)nd;
+    point += strtol(e + 1, NULL, 10);
+    while (lead < nd && digits[lead] == '0') { /* leading zeros: the point moves left */
+        lead++;
+        point--;
+    }
+    while (nd > lead && digits[nd - 1] == '0' && (long)(nd - lead) > point)
+        nd--; /* zeros after the point */
+    if (nd == lead) {
+        putchar('0');
+        return;
+    }
+    if (point <= 0) {
+        fputs("0.", stdout);
+        for (long z = point; z < 0; z++)
+            putchar('0');
+        fwrite(digits + lead, 1, nd - lead, stdout);
+        return;
+    }
+    for (long k = 0; k < point || k < (long)(nd - lead); k++) {
+        if (k == point)
+            putchar('.');
+        putchar(k < (long)(nd - lead) ? digits[lead + k] : '0');
+    }
+}
+
 /* Writes JSON text as Go's encoding/json writes it (Terraform's output
- * -json): <, >, & and U+2028, U+2029 as \u escapes. They occur only
- * inside strings, where the escape means the same character. */
+ * -json): <, >, & and U+2028, U+2029 as \u escapes (they occur only
+ * inside strings, where the escape means the same character), and numbers
+ * in full, as cty writes them (put_plain_number). */
 static void put_go_json(const char *text)
 {
+    bool in_string = false;
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p == '<' || *p == '>' || *p == '&') {
+        if (!in_string && (*p == '-' || (*p >= '0' && *p <= '9'))) {
+            size_t n = strspn((const char *)p, "0123456789+-.eE");
+            put_plain_number((const char *)p, n);
+            p += n - 1;
+        } else if (*p == '"' || (in_string && *p == '\\')) {
+            in_string = in_string ? *p != '"' : true;
+            putchar(*p);
+            if (*p == '\\')
+                putchar(*++p); /* the escaped character, a quote too */
+        } else if (*p == '<' || *p == '>' || *p == '&') {
             printf("\\u%04x", *p);
         } else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
             printf("\\u%04x", 0x2000u + (p[2] - 0x80u)); /* U+2028, U+2029 */
@@ -156,7 +219,7 @@ static int print_raw_scalar(const char *name, const json_t *v)
         cli_error("out of memory");
         rc = EXIT_FAIL;
     } else {
-        fwrite(b.ptr, 1, b.len, stdout);
+        put_plain_number(b.ptr, b.len); /* as Terraform's, never with an exponent */
     }
     buf_release(&b);
     return rc;

@@ -141,6 +141,10 @@ output "html" {
   value = "<a> & \u2028"
 }
 
+output "small" {
+  value = [0.000001, -2.5e-7, 1.5e15]
+}
+
 output "names" {
   value = ["a", "b"]
 }
@@ -168,6 +172,7 @@ import json, sys
 want = {
     "b": {"sensitive": False, "type": "bool", "value": True},
     "html": {"sensitive": False, "type": "string", "value": "<a> & \u2028"},
+    "small": {"sensitive": False, "type": ["list", "number"], "value": ["SMALL"]},
     "n": {"sensitive": False, "type": "number", "value": 2.5},
     "names": {"sensitive": False, "type": ["list", "string"], "value": ["a", "b"]},
     "obj": {"sensitive": False, "type": ["object", {"a": "string", "l": ["tuple", []], "n": "number"}],
@@ -184,6 +189,8 @@ text = open(sys.argv[1], encoding="utf-8").read()
 go = json.dumps(want, indent=2, sort_keys=True, ensure_ascii=False)
 for c in "<>&\u2028\u2029":
     go = go.replace(c, "\\u%04x" % ord(c))
+# cty writes a number in full, never with an exponent (big.Float's Text('f', -1))
+go = go.replace('"SMALL"', "0.000001,\n      -0.00000025,\n      1500000000000000")
 assert text == go + "\n", text
 # apply -json's final outputs message carries the same types
 outs = [json.loads(l)["outputs"] for l in open(sys.argv[2]) if json.loads(l)["type"] == "outputs"][-1]
@@ -194,6 +201,9 @@ PY
 "$AMLSEC" output -raw s > raw.out || fail "output -raw s"
 [ "$(od -An -c raw.out | tr -s ' ')" = " h e l l o" ] || fail "output -raw prints a newline or quotes: $(od -c raw.out)"
 [ "$("$AMLSEC" output -raw n)" = 2.5 ] && [ "$("$AMLSEC" output -raw b)" = true ] || fail "output -raw number, bool"
+printf 'output "tiny" {\n  value = 1e-6\n}\n' >> main.amlsec
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve > apply-tiny.out 2>&1
+[ "$("$AMLSEC" output -raw tiny)" = 0.000001 ] || fail "output -raw writes an exponent: $("$AMLSEC" output -raw tiny)"
 expect_exit 1 "$AMLSEC" output -raw names > rawl.out 2>&1
 grep -q "output 'names' is a list: -raw prints only strings, numbers and bools; use -json" rawl.out || fail "output -raw list: $(cat rawl.out)"
 expect_exit 1 "$AMLSEC" output -raw > rawn.out 2>&1
