@@ -704,6 +704,32 @@ static json_t *config_from_changes(struct show_doc *d)
     return root;
 }
 
+/* Terraform's values.outputs (a state's, a plan's prior_state and
+ * planned_values): {NAME: {sensitive, type, value}}, type and value only
+ * for a value wholly known, a sensitive one "(sensitive)" when redact.
+ * NULL when there are none (Terraform leaves it out). New reference. */
+static json_t *values_outputs(const json_t *outputs, bool redact)
+{
+    json_t *out, *e;
+    const char *name;
+    if (json_object_size(outputs) == 0)
+        return NULL;
+    out = json_object();
+    json_object_foreach((json_t *)outputs, name, e)
+    {
+        const json_t *v = json_object_get(e, "value");
+        bool sensitive = json_is_true(json_object_get(e, "sensitive"));
+        bool hide = redact && sensitive;
+        json_t *o = json_pack("{s:b}", "sensitive", sensitive);
+        if (o && v && !value_contains_unknown(v)) {
+            json_object_set_new(o, "type", show_output_type(v, hide));
+            json_object_set_new(o, "value", hide ? json_string(SENSITIVE_TEXT) : json_deep_copy(v));
+        }
+        json_object_set_new(out, name, o);
+    }
+    return out;
+}
+
 int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
                         const json_t *drift_in, bool redact, struct state_cli *sc)
 {
@@ -795,22 +821,33 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
             if (rc == 0)
                 rc = jsonw_pretty_close(o, 1, total, ']');
         } else if (strcmp(keys[i], "planned_values") == 0) {
-            if ((rc = jsonw_pretty_open(o, '{')) == 0 &&
-                (rc = jsonw_pretty_next(o, 1, 0, "root_module")) == 0 &&
+            /* outputs (the plan's, as they will be), then root_module */
+            json_t *outs = values_outputs(plan->outputs, redact);
+            size_t k = 0;
+            if ((rc = jsonw_pretty_open(o, '{')) == 0 && outs &&
+                (rc = jsonw_pretty_next(o, 1, k++, "outputs")) == 0)
+                rc = jsonw_pretty_at(o, outs, 2);
+            if (rc == 0 && (rc = jsonw_pretty_next(o, 1, k++, "root_module")) == 0 &&
                 (rc = write_values(&d, planned_root, false, 2)) == 0)
-                rc = jsonw_pretty_close(o, 1, 1, '}');
+                rc = jsonw_pretty_close(o, 1, k, '}');
+            json_decref(outs);
         } else if (strcmp(keys[i], "prior_state") == 0) {
             json_t *version = json_string("1.0");
+            json_t *outs = values_outputs(plan->outputs_before, redact);
+            size_t k = 0;
             if ((rc = jsonw_pretty_open(o, '{')) == 0 &&
                 (rc = jsonw_pretty_next(o, 1, 0, "format_version")) == 0 &&
                 (rc = jsonw_pretty_at(o, version, 2)) == 0 &&
                 (rc = jsonw_pretty_next(o, 1, 1, "values")) == 0 &&
-                (rc = jsonw_pretty_open(o, '{')) == 0 &&
-                (rc = jsonw_pretty_next(o, 2, 0, "root_module")) == 0 &&
+                (rc = jsonw_pretty_open(o, '{')) == 0 && outs &&
+                (rc = jsonw_pretty_next(o, 2, k++, "outputs")) == 0)
+                rc = jsonw_pretty_at(o, outs, 3);
+            if (rc == 0 && (rc = jsonw_pretty_next(o, 2, k++, "root_module")) == 0 &&
                 (rc = write_values(&d, prior_root, true, 3)) == 0 &&
-                (rc = jsonw_pretty_close(o, 2, 1, '}')) == 0)
+                (rc = jsonw_pretty_close(o, 2, k, '}')) == 0)
                 rc = jsonw_pretty_close(o, 1, 2, '}');
             json_decref(version);
+            json_decref(outs);
         } else if (strcmp(keys[i], "configuration") == 0) {
             json_t *pc =
                 json_pack("{s:{s:s, s:s}}", "amlsec", "name", "amlsec", "full_name", PROVIDER_NAME);
@@ -886,8 +923,7 @@ json_t *show_output_type(const json_t *value, bool hidden)
 
 json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct errbuf *err)
 {
-    json_t *doc = json_pack("{s:s}", "format_version", "1.0"), *index, *values, *outs, *e;
-    const char *name;
+    json_t *doc = json_pack("{s:s}", "format_version", "1.0"), *index, *values, *outs;
 
     /* no state stored yet, or one holding nothing: format_version alone, as
      * Terraform prints an empty state (no lineage to show) */
@@ -920,18 +956,8 @@ json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct
     }
     values = values_root(index);
     /* Terraform's values.outputs; sensitive values redacted unless asked */
-    outs = st->outputs ? json_deep_copy(st->outputs) : json_object();
-    json_object_foreach(outs, name, e)
-    {
-        bool hide = redact && json_is_true(json_object_get(e, "sensitive"));
-        json_object_set_new(e, "type", show_output_type(json_object_get(e, "value"), hide));
-        if (hide)
-            json_object_set_new(e, "value", json_string(SENSITIVE_TEXT));
-    }
-    if (json_object_size(outs))
+    if ((outs = values_outputs(st->outputs, redact)) != NULL)
         json_object_set_new(values, "outputs", outs);
-    else
-        json_decref(outs);
     json_object_set_new(doc, "terraform_version",
                         json_string(st->amlsec_version ? st->amlsec_version : ""));
     json_object_set_new(doc, "values", values);

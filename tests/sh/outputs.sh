@@ -247,6 +247,19 @@ grep -q 'without changing any real infrastructure' plan3.out || fail "output-onl
 "$AMLSEC" show -json out.plan > plan.json || fail "show -json plan"
 python3 -c 'import json; c=json.load(open("plan.json"))["output_changes"]; assert c["identity"]["actions"]==["create"] and c["principal"]["actions"]==["delete"] and c["token"]["after"]=="(sensitive)", c' \
   || fail "plan JSON output_changes"
+"$JSONSCHEMA" "$SRC/docs/schemas/plan.schema.json" plan.json || fail "show -json plan against its schema"
+# Terraform's planned_values.outputs (what the plan leaves; a deleted one gone) and
+# prior_state.values.outputs (the state's): {sensitive, type, value}, the secret redacted
+python3 - plan.json <<'PY' || fail "plan JSON planned_values/prior_state outputs"
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+pv, pr = d["planned_values"]["outputs"], d["prior_state"]["values"]["outputs"]
+assert sorted(pv) == ["identity", "token", "workspace_id"], pv
+assert pv["token"] == {"sensitive": True, "type": "string", "value": "(sensitive)"}, pv["token"]
+assert pv["identity"]["type"] == "string" and re.fullmatch(r"[0-9a-f-]{36}", pv["identity"]["value"]), pv
+assert sorted(pr) == ["principal", "token", "workspace_id"], pr
+assert pr["principal"]["value"] == pv["identity"]["value"] and pr["token"]["value"] == "(sensitive)", pr
+PY
 expect_exit 0 "$AMLSEC" apply -no-color out.plan > apply2.out 2>&1
 grep -q '^identity = "' apply2.out || fail "apply of the saved plan did not print the new output"
 [ "$("$AMLSEC" output identity)" = "$(sed -n 's/^principal = "\(.*\)"$/\1/p' outputs1.out)" ] || fail "identity output"
