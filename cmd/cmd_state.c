@@ -1,8 +1,9 @@
-/* amlsec state list [ADDR...] | show ADDR | rm [-dry-run] ADDR... | mv [-dry-run]
+/* amlsec state list [-id=ID] [ADDR...] | show ADDR | rm [-dry-run] ADDR... | mv [-dry-run]
  * [-state-out=PATH] FROM TO | pull | push FILE */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "cmd/cli.h"
@@ -17,6 +18,7 @@
 struct state_opts {
     const char *path;
     const char *state_out; /* -state-out: mv writes what moves to this local state file */
+    const char *id;        /* -id: list only the instances with this ARM id */
     long lock_timeout_ms;
     int json;
     int force;
@@ -25,7 +27,9 @@ struct state_opts {
 };
 
 /* Every instance, or (with addresses, as Terraform's state list) those
- * each names: an instance, a resource's, a module's. */
+ * each names: an instance, a resource's, a module's; with -id only those
+ * whose ARM id is it (Terraform's -id, the id attribute; ARM ids compare
+ * without case). */
 static int state_list(struct state_cli *sc, const struct state_opts *o, char **args, int nargs)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -50,6 +54,8 @@ static int state_list(struct state_cli *sc, const struct state_opts *o, char **a
     arr = o->json ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
         const struct state_resource *r = nargs ? state_find(&st, m.from[i]) : &st.resources[i];
+        if (o->id && strcasecmp(r->arm_id, o->id) != 0)
+            continue;
         if (arr == NULL)
             printf("%s\n", r->address);
         else
@@ -477,6 +483,7 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
                                          {"force", no_argument, NULL, 'f'},
                                          {"dry-run", no_argument, NULL, 'd'},
                                          {"state-out", required_argument, NULL, 'o'},
+                                         {"id", required_argument, NULL, 'i'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct state_opts o = {0};
@@ -525,6 +532,9 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
         case 'o':
             o.state_out = optarg;
             break;
+        case 'i':
+            o.id = optarg;
+            break;
         case CLI_HELP:
             fputs(self->usage, stdout);
             return EXIT_OK;
@@ -561,6 +571,8 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
         return cli_usage_error(self, "-dry-run is an option of 'state rm' and 'state mv'");
     if (o.state_out && strcmp(sub, "mv") != 0)
         return cli_usage_error(self, "-state-out is an option of 'state mv'");
+    if (o.id && strcmp(sub, "list") != 0)
+        return cli_usage_error(self, "-id is an option of 'state list'");
 
     if ((rc = state_cli_open(&sc, o.path, NULL, NULL, ctx->color)) != EXIT_OK)
         return rc;

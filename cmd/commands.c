@@ -181,6 +181,7 @@ const struct command commands[] = {
      "  -lock=false          rm, mv, push: do not lock the state\n"
      "  -lock-timeout DUR    wait this long for the state lock (e.g. 30s; default 0)\n"
      "  -json                list/show: print JSON\n"
+     "  -id=ID               list: only the instances whose ARM id is ID\n"
      "  -force               push: replace a state with another lineage or a newer serial\n"
      "  -dry-run             rm, mv: print what would change, and change nothing\n"
      "  -state-out=PATH      mv: move into the local state file PATH (created when absent)\n"

@@ -176,6 +176,16 @@ printf 'module.team["y"].resource_group.t\nmodule.team["z"].resource_group.t\nre
 [ "$("$AMLSEC" state list -json 'module.team["z"]' | jq -r '.[].address')" = 'module.team["z"].resource_group.t' ] \
     || fail "state list -json ADDR"
 expect_fail "no module 'module.gone'" "$AMLSEC" state list module.gone
+# state list -id=ID, as Terraform's: the instances whose ARM id is ID (ARM ids compare without
+# case), with or without addresses; none is no error
+S0=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups
+[ "$("$AMLSEC" state list -id="$S0/rg")" = resource_group.rg ] || fail "state list -id: $("$AMLSEC" state list -id="$S0/rg")"
+[ "$("$AMLSEC" state list -id "${S0^^}/TY" module.team)" = 'module.team["y"].resource_group.t' ] || fail "state list -id ADDR"
+[ -z "$("$AMLSEC" state list -id="$S0/ty" resource_group.rg)" ] || fail "state list -id of another address"
+"$AMLSEC" state list -id="$S0/nothing" >out.txt || fail "state list -id of nothing fails"
+[ ! -s out.txt ] || fail "state list -id of nothing: $(cat out.txt)"
+[ "$("$AMLSEC" state list -json -id="$S0/rg" | jq -r '.[].address')" = resource_group.rg ] || fail "state list -json -id"
+expect_fail "-id is an option of 'state list'" "$AMLSEC" state rm -id="$S0/rg" resource_group.rg
 # refused, the state untouched
 unchanged 'destination module module.team\["z"\] already exists' "$AMLSEC" state mv 'module.team["y"]' 'module.team["z"]'
 unchanged "destination module module.parent.module.c.module.n already exists" \
