@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cmd/cli.h"
+#include "cmd/show_tf.h"
 #include "parser/config.h"
 #include "parser/value.h"
 #include "util/buf.h"
@@ -195,7 +196,9 @@ static json_t *output_of(const json_t *entry, const char *action)
     bool sensitive = json_is_true(json_object_get(entry, "sensitive"));
     json_t *o = json_pack("{s:b}", "sensitive", sensitive);
     if (v && !value_contains_unknown(v)) {
-        json_object_set_new(o, "type", json_string(value_type_name(v)));
+        /* Terraform's type JSON; a sensitive collection "dynamic" (its
+         * type would name its keys), as output -json has it */
+        json_object_set_new(o, "type", show_output_type(v, sensitive));
         if (!sensitive)
             json_object_set(o, "value", (json_t *)v);
     }

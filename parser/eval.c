@@ -26,15 +26,21 @@
 static int fail(struct eval_ctx *ctx, const struct src_loc *loc, const char *code, const char *fmt,
                 ...) __attribute__((format(printf, 4, 5)));
 
+/* The message is kept whole, as diag_add keeps every other diagnostic's
+ * (a map key or a name quoted in it may be long): never cut. */
 static int fail(struct eval_ctx *ctx, const struct src_loc *loc, const char *code, const char *fmt,
                 ...)
 {
-    char msg[512];
+    struct buf msg;
     va_list ap;
+    int rc;
+    buf_init(&msg, 0);
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    rc = buf_vaddf(&msg, fmt, ap);
     va_end(ap);
-    diag_add(ctx->diags, DIAG_ERROR, loc, code, "%s", msg);
+    diag_add(ctx->diags, DIAG_ERROR, loc, code, "%s",
+             rc == 0 && msg.ptr ? msg.ptr : "out of memory");
+    buf_release(&msg);
     return AMLSEC_EPARSE;
 }
 
