@@ -15,7 +15,8 @@
 #    checks it at once, as what it reads now exists; a message reading a sensitive value is
 #    withheld (in plan -json too); one whose reads -target leaves out is not checked (it stays
 #    unknown, as in Terraform); one that reads what reads its variable is a reference cycle, as in
-#    Terraform (it was applied before the validation, unchecked).
+#    Terraform (it was applied before the validation, unchecked); a module input's validation holds
+#    only what reads that input, per module instance.
 # 3. a for expression over a collection that is itself known only after apply (a workspace's
 #    identity block the configuration leaves out) is made at apply from the saved plan, with the
 #    body evaluated once on placeholders (unknown for good before: "values are still unknown").
@@ -349,4 +350,55 @@ grep -q '^main.amlsec:[0-9]*:21: error: reference cycle: var.x (validation) -> a
   || fail_with "the cycle through the validation is not reported at its condition" plan10.out
 expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve > apply10.out 2>&1
 [ "$(count_puts)" = "$puts0" ] || fail "the cycle was applied"
+
+echo "11. a module input's validation holds only what reads the input, per module instance"
+stop_cloud
+rm -rf .amlsec ./*.plan
+start_cloud --lro-ms 0
+mkdir -p team
+cat > team/main.amlsec <<'EOT'
+variable "label" {
+  type = string
+}
+
+variable "app" {
+  type = string
+  validation {
+    condition     = length(var.app) > 40
+    error_message = "app id too short"
+  }
+}
+
+resource_group "own" {
+  name = "rg-team-${var.label}"
+}
+
+resource_group "tagged" {
+  name = "rg-tagged-${var.label}"
+  tags = { app = var.app }
+}
+EOT
+{ settings; cat <<'EOT'
+
+module "team" {
+  source   = "./team"
+  for_each = { a = "x", b = "y" }
+  label    = each.value
+  app      = app_insights.ai.app_id
+}
+EOT
+} > main.amlsec
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out p11.plan > plan11.out 2>&1
+"$AMLSEC" show -json p11.plan > show11.json 2> show11.err || fail_with "show -json failed" show11.err
+jq -e '[.deferred_validations[] | {module: .module, guards: .guards}] == [
+  {"module": "module.team[\"a\"]", "guards": ["module.team[\"a\"].resource_group.tagged"]},
+  {"module": "module.team[\"b\"]", "guards": ["module.team[\"b\"].resource_group.tagged"]}]' show11.json > /dev/null \
+  || fail_with "the module inputs' validations do not hold what reads them" show11.json
+puts0=$(count_puts)
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color p11.plan > apply11.out 2>&1
+for k in a b; do
+  grep -q "^module.team\[\"$k\"\].resource_group.tagged: skipped: the validation of module.team\[\"$k\"\].var.app failed$" apply11.out \
+    || fail_with "module.team[\"$k\"]'s tagged group is not skipped" apply11.out
+done
+[ "$(count_puts)" = $((puts0 + 4)) ] || fail "$(( $(count_puts) - puts0 )) PUTs: rg-a, app_insights.ai and the two own groups were due"
 echo "ok"
