@@ -84,12 +84,14 @@ struct run {
     bool *check_pending;
     size_t checks_pending;
     size_t *guard_off, *guard;
-    size_t *read_off, *read; /* the changes each check reads (CSR) */
+    size_t *read_off, *read;       /* the changes each check reads (CSR) */
+    size_t *readers_off, *readers; /* the checks reading each change (CSR) */
+    size_t *reads_left;            /* per check: what it reads not yet done */
+    size_t *due, ndue;             /* checks whose reads are all done, to check */
     size_t *holds;
     bool *held;
     bool invalid; /* one was false: what it held never starts */
     size_t ninvalid;
-    bool settle_due; /* a change completed since the checks were last looked at */
 };
 
 static int stop_level(const struct run *r);
@@ -418,6 +420,26 @@ static int checks_begin(struct run *r, size_t *work)
             }
         }
     }
+    /* change -> the checks reading it; a check reading nothing planned is
+     * due at once */
+    r->readers_off = calloc(plan->n + 2, sizeof(*r->readers_off));
+    r->readers = calloc(nreads + 1, sizeof(*r->readers));
+    r->reads_left = calloc(n + 1, sizeof(*r->reads_left));
+    r->due = calloc(n + 1, sizeof(*r->due));
+    if (rc == 0 &&
+        (r->readers_off == NULL || r->readers == NULL || r->reads_left == NULL || r->due == NULL))
+        rc = AMLSEC_ENOMEM;
+    for (size_t x = 0; rc == 0 && x < nreads; x++)
+        r->readers_off[r->read[x] + 2]++;
+    for (size_t i = 2; rc == 0 && i < plan->n + 2; i++)
+        r->readers_off[i] += r->readers_off[i - 1];
+    for (k = 0; rc == 0 && k < n; k++) {
+        for (size_t x = r->read_off[k]; x < r->read_off[k + 1]; x++, (*work)++)
+            r->readers[r->readers_off[r->read[x] + 1]++] = k;
+        r->reads_left[k] = r->read_off[k + 1] - r->read_off[k];
+        if (r->reads_left[k] == 0)
+            r->due[r->ndue++] = k;
+    }
     r->checks_pending = n;
 out:
     strmap_release(&by_address);
@@ -461,25 +483,19 @@ static void checks_block(struct run *r, size_t k, const json_t *check)
             skip_change(r, r->guard[g], why);
 }
 
-/* Checks each pending validation whose values the state now holds: a
- * true one releases the changes it held, a false one skips them. */
+/* Checks each validation whose reads are all applied (due): its values
+ * are in the state now (not before: the state holds a replaced
+ * resource's old values until then). A true one releases the changes it
+ * held, a false one skips them; one still unknown stays pending, for
+ * checks_unsettled. Each check is looked at once. */
 static void checks_settle(struct run *r)
 {
-    size_t k;
-    json_t *check;
-    json_array_foreach(r->plan->checks, k, check)
-    {
-        size_t left = 0;
+    for (size_t d = 0; d < r->ndue; d++) {
+        size_t k = r->due[d], left = 0;
+        const json_t *check = json_array_get(r->plan->checks, k);
         json_t *cond, *msg = NULL;
         struct buf why;
-        bool reads_done = true;
         if (!r->check_pending[k])
-            continue;
-        /* not before what it reads is applied: the state holds a replaced
-         * resource's old values until then */
-        for (size_t x = r->read_off[k]; x < r->read_off[k + 1] && reads_done; x++)
-            reads_done = r->status[r->read[x]] == ST_DONE;
-        if (!reads_done)
             continue;
         cond = known_fill(json_deep_copy(json_object_get(check, "condition")), known_from_state,
                           r->st, &left);
@@ -506,6 +522,7 @@ static void checks_settle(struct run *r)
         json_decref(msg);
         checks_block(r, k, check);
     }
+    r->ndue = 0;
 }
 
 /* The run ends with validations unchecked: what they read never got into
@@ -582,7 +599,10 @@ static void skip_change(struct run *r, size_t i, const char *why)
 static void complete_change(struct run *r, size_t i)
 {
     r->status[i] = ST_DONE;
-    r->settle_due = true;
+    for (size_t x = r->readers_off ? r->readers_off[i] : 0;
+         r->readers_off && x < r->readers_off[i + 1]; x++)
+        if (--r->reads_left[r->readers[x]] == 0)
+            r->due[r->ndue++] = r->readers[x];
     for (size_t k = 0; k < r->steps[i].ndependents; k++) {
         size_t d = r->steps[i].dependents[k];
         if (--r->steps[d].deps_left == 0 && r->status[d] == ST_PENDING)
@@ -979,7 +999,6 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
     r.running = calloc(plan->n + 1, sizeof(*r.running));
     r.unsaved = calloc(plan->n * 3 + 1, sizeof(*r.unsaved)); /* a rename: move, PUT, delete */
     r.last_save = now_s();
-    r.settle_due = true; /* what a check reads may be in the state already */
     if (r.status == NULL || r.steps == NULL || r.ready == NULL || r.running == NULL ||
         r.unsaved == NULL) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
@@ -1015,10 +1034,8 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
             if (o->on_event)
                 o->on_event(o->payload, &ev);
         }
-        if (r.checks_pending && r.settle_due) {
-            r.settle_due = false;
+        if (r.ndue)
             checks_settle(&r);
-        }
         while (!stop && r.nrunning < r.parallelism && r.ready_head < r.nready) {
             size_t i = r.ready[r.ready_head++];
             if (r.status[i] != ST_PENDING)
@@ -1087,6 +1104,10 @@ out:
     free(r.guard);
     free(r.read_off);
     free(r.read);
+    free(r.readers_off);
+    free(r.readers);
+    free(r.reads_left);
+    free(r.due);
     free(r.holds);
     free(r.held);
     free(r.unsaved);
