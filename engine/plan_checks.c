@@ -123,8 +123,8 @@ static int add_guard(json_t *checks, size_t k, const struct cfg_instance **last,
  * module inputs: cfg_read.variable); apply holds them, and so what
  * depends on them, until the check is done, as Terraform's graph makes
  * var.NAME's readers wait for its validation. An instance whose record
- * is incomplete (a for over a collection known only after apply, out of
- * memory) is held by every check. One pass over the records, each
+ * was cut short (out of memory) is held by every check. One pass over the
+ * records, each
  * variable read looked up among the checks' targets by binary search. */
 static int add_guards(json_t *checks, const void **targets, const struct config *cfg,
                       struct strmap *planned, const struct plan *plan)
@@ -152,9 +152,10 @@ static int add_guards(json_t *checks, const void **targets, const struct config 
             for (size_t e = 0; e < in->reads.n && rc == 0; e++) {
                 const struct cfg_read *rd = &in->reads.v[e];
                 size_t lo = 0, hi = n;
-                if (rd->variable == NULL && (rd->resource || rd->call))
-                    continue;
-                if (rd->variable == NULL) { /* incomplete: every check holds it */
+                if (rd->variable == NULL && (rd->resource || rd->call || rd->index != CFG_READ_ALL))
+                    continue; /* a resource read, or a for over what is unknown (its body's
+                                 reads are recorded, evaluated on placeholders) */
+                if (rd->variable == NULL) { /* cut short: every check holds it */
                     for (size_t k = 0; k < n && rc == 0; k++)
                         rc = add_guard(checks, k, last, in);
                     continue;

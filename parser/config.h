@@ -139,7 +139,10 @@ enum cfg_local_state { CFG_LOCAL_NEW, CFG_LOCAL_EVALUATING, CFG_LOCAL_DONE, CFG_
  * expression over a value known only after apply): no edge is narrowed.
  * An entry naming a variable (and no resource or call) records a read of
  * one whose validation may be checked at apply (checked_late): apply holds
- * the instance until then (engine/plan_checks.c). */
+ * the instance until then (engine/plan_checks.c); the body of a for over
+ * an unknown collection is evaluated on placeholders, so its reads of them
+ * are recorded. An entry naming nothing with index CFG_READ_ALL marks a
+ * record cut short (out of memory): any such variable may have been read. */
 #define CFG_READ_ALL ((size_t)-1)
 struct cfg_read {
     const struct cfg_resource *resource; /* resource->instances[index] read, or */
