@@ -16,7 +16,8 @@
 #    withheld (in plan -json too); one whose reads -target leaves out is not checked (it stays
 #    unknown, as in Terraform); one that reads what reads its variable is a reference cycle, as in
 #    Terraform (it was applied before the validation, unchecked); a module input's validation holds
-#    only what reads that input, per module instance.
+#    only what reads that input, per module instance; a for over an unknown collection in what the
+#    validation reads is no cycle (it was refused as one).
 # 3. a for expression over a collection that is itself known only after apply (a workspace's
 #    identity block the configuration leaves out) is made at apply from the saved plan, with the
 #    body evaluated once on placeholders (unknown for good before: "values are still unknown").
@@ -401,4 +402,35 @@ for k in a b; do
     || fail_with "module.team[\"$k\"]'s tagged group is not skipped" apply11.out
 done
 [ "$(count_puts)" = $((puts0 + 4)) ] || fail "$(( $(count_puts) - puts0 )) PUTs: rg-a, app_insights.ai and the two own groups were due"
+
+echo "12. what the validation reads holds a for over an unknown collection: no cycle, not a guard"
+{ settings | sed 's/^  name           = "ai-deferred"$/&\n  tags           = { t = join("+", [for c in split("-", app_insights.ai0.app_id) : upper(c)]) }/'
+  cat <<'EOT'
+
+app_insights "ai0" {
+  resource_group = resource_group.a
+  name           = "ai-zero"
+}
+
+variable "x" {
+  type    = string
+  default = "ok"
+  validation {
+    condition     = var.x == "ok" && length(app_insights.ai.app_id) > 5
+    error_message = "x is ${var.x}"
+  }
+}
+
+resource_group "dep" {
+  name = "rg-dep"
+  tags = { x = var.x }
+}
+EOT
+} > main.amlsec
+grep -q 'for c in split' main.amlsec || fail "the test's configuration has no for expression"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -replace app_insights.ai -out p12.plan > plan12.out 2>&1
+"$AMLSEC" show -json p12.plan > show12.json 2> show12.err || fail_with "show -json failed" show12.err
+jq -e '.deferred_validations[0].guards == ["resource_group.dep"]' show12.json > /dev/null \
+  || fail_with "app_insights.ai, which reads no variable, holds for its own validation" show12.json
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color p12.plan > apply12.out 2>&1
 echo "ok"
