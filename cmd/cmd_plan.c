@@ -173,12 +173,12 @@ static void on_event(void *payload, const struct apply_event *ev)
         printf("%s: skipped: %s\n", addr, ev->message);
         break;
     case APPLY_INVALID: {
-        /* a validation checked at apply: nothing more starts */
+        /* a validation checked at apply: what reads its variable never starts */
         struct buf clean;
         const char *msg;
         buf_init(&clean, 0);
         msg = cli_scrub(&clean, ev->message);
-        printf("\nValidation failed, starting no new operations: %s\n", msg);
+        printf("\nValidation failed, starting nothing that reads the variable: %s\n", msg);
         add_failure(pr, "%s", msg);
         buf_release(&clean);
         break;

@@ -322,6 +322,8 @@ static bool note_reads(struct narrowing *nw, const struct cfg_instance *in)
     }
     for (size_t k = 0; k < in->reads.n; k++) {
         const struct cfg_read *rd = &in->reads.v[k];
+        if (rd->variable)
+            continue; /* a validated variable's read (plan_checks.c): no edge */
         if (rd->resource) {
             size_t ri = (size_t)(rd->resource - cfg->resources);
             if (rd->index == CFG_READ_ALL || rd->index >= rd->resource->ninstances) {

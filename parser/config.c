@@ -758,6 +758,8 @@ static long collect_block(struct loader *ld, const struct cfg_module *scope,
         v->name = b->labels->text;
         v->block = b;
         v->type = "any";
+        /* until mark_late_validations knows which validations read resources */
+        v->checked_late = ast_body_block(&b->body, "validation") != NULL;
     } else if (strcmp(b->type, "output") == 0) {
         struct cfg_output *o;
         if (!check_labels(ld, b, 1, "one name", "output \"NAME\" { value = ... }"))
@@ -2175,6 +2177,47 @@ static void validate_module_inputs(struct loader *ld, bool late)
     }
 }
 
+/* Whether one of the variable block's validations reads a resource
+ * (phase 2): its condition may be known only after apply. */
+static bool validated_late(struct loader *ld, const struct ast_block *decl,
+                           const struct cfg_module *scope)
+{
+    for (const struct ast_block *k = decl->body.blocks; k; k = k->next) {
+        const struct ast_attr *cond = ast_body_attr(&k->body, "condition");
+        const struct ast_attr *msg = ast_body_attr(&k->body, "error_message");
+        if (strcmp(k->type, "validation") == 0 && cond && msg &&
+            validation_phase(ld, scope, cond, msg) == 2)
+            return true;
+    }
+    return false;
+}
+
+/* Marks the variables a validation may be checked for at apply (it reads
+ * a resource, or a module's input reads one), once every reference is
+ * known and before the resources are evaluated (until then, every
+ * validated variable is marked: a module's for_each may evaluate a local
+ * early): what reads them records it (cfg_read.variable), and apply
+ * holds those changes until the validation is checked, as Terraform's
+ * graph makes var.NAME's readers wait for its validation. */
+static void mark_late_validations(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    for (size_t i = 0; i < cfg->nvars; i++)
+        cfg->vars[i].checked_late = validated_late(ld, cfg->vars[i].block, NULL);
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        const struct cfg_module *m = cfg->modules[i];
+        for (const struct ast_file *f = m->files; f; f = f->next)
+            for (const struct ast_block *b = f->body.blocks; b; b = b->next) {
+                struct cfg_local *in;
+                if (strcmp(b->type, "variable") != 0 || b->nlabels != 1 ||
+                    ast_body_block(&b->body, "validation") == NULL ||
+                    (in = config_find_node(cfg, m, 'v', b->labels->text)) == NULL)
+                    continue;
+                in->checked_late = in->needs_resources || validated_late(ld, b, m);
+            }
+    }
+}
+
 /* A root variable with its value against its validations of a phase. */
 static void validate_root_variable(struct loader *ld, const struct cfg_variable *v, int phase)
 {
@@ -3293,6 +3336,7 @@ static void bind_inputs(struct loader *ld, const struct module_call *c, struct c
                     error_at(ld, &ty->value->loc, "type",
                              "unknown variable type; use string, number, bool, list, map or any");
                 v->declared_sensitive = sens && sens->value->kind == EXPR_BOOL && sens->value->u.b;
+                v->checked_late = ast_body_block(&b->body, "validation") != NULL;
                 if (a) {
                     /* the caller's expression, in the caller's module */
                     v->eval_in = c->scope;
@@ -3982,6 +4026,7 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
     }
     if (diags->errors || find_cycles(&ld))
         goto out;
+    mark_late_validations(&ld);
     if (!ld.vars_bound && (rc = bind_variables(&ld)) < 0)
         goto out;
     eval_settings(&ld);
