@@ -1030,13 +1030,6 @@ static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const jso
     return 0;
 }
 
-static bool values_equal(const json_t *a, const json_t *b)
-{
-    if (value_is_number(a) && value_is_number(b)) /* 1e20 is 100000000000000000000 */
-        return value_number_cmp(a, b) == 0;
-    return json_equal((json_t *)a, (json_t *)b) == 1 || (json_is_null(a) && json_is_null(b));
-}
-
 /* --- functions ------------------------------------------------------------ */
 
 /* A call's evaluated arguments, after `f(list...)` expansion: the
@@ -1389,7 +1382,7 @@ static long list_index(const json_t *list, const json_t *v)
     json_t *x;
     json_array_foreach(list, i, x)
     {
-        if (values_equal(x, v))
+        if (value_equal(x, v))
             return (long)i;
     }
     return -1;
@@ -4135,7 +4128,7 @@ static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const j
         return 0;
     }
     if (strcmp(op, "==") == 0 || strcmp(op, "!=") == 0) {
-        bool eq = values_equal(a, b);
+        bool eq = value_equal(a, b);
         *out = json_boolean(op[0] == '=' ? eq : !eq);
         return 0;
     }
@@ -4266,7 +4259,7 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
                                                       : op_text(e->u.binary.op),
                             a, b, NULL);
         } else if (e->u.binary.op == OP_EQ || e->u.binary.op == OP_NE) {
-            bool eq = values_equal(a, b);
+            bool eq = value_equal(a, b);
             *out = json_boolean(e->u.binary.op == OP_EQ ? eq : !eq);
         } else {
             rc = eval_arith(out, ctx, e, a, b);

@@ -160,7 +160,22 @@ json_t *value_number(double d)
         return json_integer((json_int_t)d);
     /* 15 significant digits: 0.1 + 0.2 is 0.3, and the value reads back
      * the same from any JSON that printed it (ARM, the state) */
-    snprintf(text, sizeof(text), "%.*g", VALUE_DIGITS, d);
+    snprintf(text, sizeof(text), "%.*e", VALUE_DIGITS - 1, d);
+    if (fabs(d) >= 9223372036854775808.0 && fabs(d) < 0x1p512) {
+        /* whole (every double past 2^53 is): the whole number of those
+         * 15 digits, printed in all its digits as Terraform does */
+        char digits[VALUE_DIGITS + 330], *p = digits;
+        const char *t = text;
+        int exp = (int)strtol(strchr(text, 'e') + 1, NULL, 10);
+        if (*t == '-')
+            *p++ = *t++;
+        for (; *t != 'e'; t++)
+            if (*t != '.')
+                *p++ = *t;
+        memset(p, '0', (size_t)(exp - (VALUE_DIGITS - 1)));
+        p += exp - (VALUE_DIGITS - 1);
+        return jsonw_big(digits, (size_t)(p - digits));
+    }
     return json_real(strtod(text, NULL));
 }
 
@@ -272,6 +287,33 @@ int value_number_cmp(const json_t *a, const json_t *b)
     BN_free(x);
     BN_free(y);
     return c;
+}
+
+bool value_equal(const json_t *a, const json_t *b)
+{
+    size_t i;
+    const char *k;
+    json_t *x;
+    if (value_is_number(a) && value_is_number(b))
+        return value_number_cmp(a, b) == 0;
+    if (json_is_array(a) && json_is_array(b)) {
+        if (json_array_size(a) != json_array_size(b))
+            return false;
+        json_array_foreach(a, i, x) if (!value_equal(x, json_array_get(b, i))) return false;
+        return true;
+    }
+    if (json_is_object(a) && json_is_object(b) && !value_is_big(a) && !value_is_big(b)) {
+        if (json_object_size(a) != json_object_size(b))
+            return false;
+        json_object_foreach((json_t *)a, k, x)
+        {
+            const json_t *y = json_object_get(b, k);
+            if (y == NULL || !value_equal(x, y))
+                return false;
+        }
+        return true;
+    }
+    return json_equal((json_t *)a, (json_t *)b) == 1 || (json_is_null(a) && json_is_null(b));
 }
 
 int value_number_text(struct buf *out, const json_t *v)

@@ -59,6 +59,10 @@ double value_to_double(const json_t *v);
 /* -1, 0 or 1 as a < b, a == b, a > b, for two numbers of any kind (a big
  * one against a double compared exactly). */
 int value_number_cmp(const json_t *a, const json_t *b);
+/* Whether a and b are the same value: numbers by value at any depth
+ * ([1e20] equals [100000000000000000000], [1.0] equals [1]), anything
+ * else as json_equal. */
+bool value_equal(const json_t *a, const json_t *b);
 /* A number as the language prints it: 3, -1, 2.5, 1e+20, and a big number
  * in all its digits. Appends to out. */
 int value_number_text(struct buf *out, const json_t *v);

@@ -20,6 +20,7 @@
 #include "parser/value.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 
 static struct src_file *mem(const char *text)
 {
@@ -1103,6 +1104,38 @@ static void test_frontend__big_numbers(void **state)
     }
 }
 
+/* == between lists and maps compares their numbers as == between numbers
+ * does: a value ARM gave back (1.0, 1e20 as JSON decimals, filled into a
+ * deferred ==) equals the same number written whole. */
+static void test_frontend__nested_equality_compares_numbers_exactly(void **state)
+{
+    static const struct {
+        const char *op, *args;
+        bool want;
+    } cases[] = {
+        {"==", "[[1.0], [1]]", true},
+        {"==", "[[100000000000000000000], [1e20]]", true},
+        {"==", "[{\"a\": [2.0, 1e20]}, {\"a\": [2, 100000000000000000000]}]", true},
+        {"!=", "[{\"a\": 1e20}, {\"a\": 100000000000000000000}]", false},
+        {"==", "[[1e20], [100000000000000000001]]", false},
+        {"==", "[[1.5], [1]]", false},
+        {"==", "[{\"a\": 1}, {\"b\": 1}]", false},
+        {"==", "[[1, 2], [1]]", false},
+        {"==", "[[\"1\"], [1]]", false},
+        {"contains", "[[[1e20]], [100000000000000000000]]", true},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *args = jsonw_loadb(cases[i].args, strlen(cases[i].args), 0, NULL), *out = NULL;
+        assert_non_null(args);
+        assert_int_equal(eval_call_values(&out, cases[i].op, args), 0);
+        if (json_is_true(out) != cases[i].want)
+            fail_msg("%s %s: %s", cases[i].op, cases[i].args, json_is_true(out) ? "true" : "false");
+        json_decref(out);
+        json_decref(args);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1129,6 +1162,7 @@ int main(void)
         cmocka_unit_test(test_frontend__function_edge_cases),
         cmocka_unit_test(test_frontend__every_function_dispatches),
         cmocka_unit_test(test_frontend__big_numbers),
+        cmocka_unit_test(test_frontend__nested_equality_compares_numbers_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
