@@ -443,6 +443,104 @@ int value_format(struct buf *out, const json_t *v)
     }
 }
 
+/* A tagged unknown in a plan file's form, {"$unknown": ["ADDRESS",
+ * "ATTR"]}, as the unknown: a new reference; NULL for anything else. */
+static json_t *file_form_unknown(const json_t *v)
+{
+    const json_t *tag =
+        json_is_object(v) && json_object_size(v) == 1 ? json_object_get(v, UNKNOWN_KEY) : NULL;
+    const char *address = json_string_value(json_array_get(tag, 0)),
+               *attr = json_string_value(json_array_get(tag, 1));
+    if (json_array_size(tag) != 2 || address == NULL || attr == NULL)
+        return NULL;
+    return value_unknown_of(address, attr);
+}
+
+json_t *value_file_form(json_t *v)
+{
+    const char *address, *attr, *k;
+    json_t *x, *r = NULL;
+    size_t i;
+    if (value_unknown_origin(v, &address, &attr))
+        return json_pack("{s:[s,s]}", UNKNOWN_KEY, address, attr);
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            json_t *f = value_file_form(x);
+            if (f == NULL) {
+                json_decref(r);
+                return NULL;
+            }
+            if (f != x && r == NULL) { /* the first one changed: a copy from here */
+                r = json_array();
+                for (size_t j = 0; r && j < i; j++)
+                    if (json_array_append(r, json_array_get(v, j)) < 0)
+                        json_decref(r), r = NULL;
+                if (r == NULL) {
+                    json_decref(f);
+                    return NULL;
+                }
+            }
+            if (r && json_array_append_new(r, f) < 0) {
+                json_decref(r);
+                return NULL;
+            }
+            if (r == NULL)
+                json_decref(f);
+        }
+    } else if (json_is_object(v) && !value_is_big(v)) {
+        json_object_foreach(v, k, x)
+        {
+            json_t *f = value_file_form(x);
+            if (f == NULL) {
+                json_decref(r);
+                return NULL;
+            }
+            if (f != x && r == NULL && (r = json_copy(v)) == NULL) {
+                json_decref(f);
+                return NULL;
+            }
+            if (r && json_object_set_new(r, k, f) < 0) {
+                json_decref(r);
+                return NULL;
+            }
+            if (r == NULL)
+                json_decref(f);
+        }
+    }
+    return r ? r : json_incref(v);
+}
+
+int value_from_file_form(json_t *v)
+{
+    const char *k;
+    json_t *x, *tag;
+    size_t i;
+    void *tmp;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            if ((tag = file_form_unknown(x)) != NULL) {
+                if (json_array_set_new(v, i, tag) < 0)
+                    return -1;
+            } else if (value_from_file_form(x) < 0) {
+                return -1;
+            }
+        }
+    } else if (json_is_object(v)) {
+        json_object_foreach_safe(v, tmp, k, x)
+        {
+            if ((tag = file_form_unknown(x)) != NULL) {
+                if (json_object_set_new(v, k, tag) < 0)
+                    return -1;
+            } else if (value_from_file_form(x) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 bool value_path_sensitive(const json_t *paths, const char *path, bool or_inside)
 {
     size_t i, n = strlen(path);

@@ -72,6 +72,16 @@ const char *value_type_name(const json_t *v);
  * unknown prints as (known after apply). Appends to out. */
 int value_format(struct buf *out, const json_t *v);
 
+/* A plan file (cmd/planfile.c) holds no NUL: a big number is written as
+ * a JSON number (util/jsonw.h) and a tagged unknown as {"$unknown":
+ * ["ADDRESS", "ATTR"]}. value_file_form gives v so (a new reference: v
+ * itself when it holds no tagged unknown, else a copy sharing what is
+ * unchanged; NULL when out of memory); value_from_file_form turns those
+ * inside the list or map v back into tagged unknowns, in place (0, or -1
+ * when out of memory). */
+json_t *value_file_form(json_t *v);
+int value_from_file_form(json_t *v);
+
 /* Sensitivity is a set of dotted attribute paths ("tags", "admin.password")
  * carried next to the values (cfg_instance.sensitive, plan_change.sensitive,
  * the state's `sensitive`). A path is secret when a listed path equals it or

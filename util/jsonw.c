@@ -418,7 +418,10 @@ static int member_cmp(const void *pa, const void *pb)
 static int pretty_newline(const struct jsonw_pretty *o, size_t depth)
 {
     static const char spaces[] = "                                ";
-    size_t n = depth * (size_t)o->indent;
+    size_t n;
+    if (o->indent < 0) /* compact */
+        return 0;
+    n = depth * (size_t)o->indent;
     if (buf_addch(o->b, '\n') < 0)
         return AMLSEC_ENOMEM;
     while (n) {
@@ -454,7 +457,7 @@ static int pretty(const struct jsonw_pretty *o, const json_t *v, size_t depth)
             if ((rc = pretty_newline(o, depth + 1)) < 0 ||
                 (rc = jsonw_string(o->b, m[i].key, m[i].len)) < 0)
                 break;
-            if (buf_add(o->b, ": ", 2) < 0)
+            if (buf_add(o->b, ": ", o->indent < 0 ? 1 : 2) < 0)
                 rc = AMLSEC_ENOMEM;
             else if ((rc = pretty(o, m[i].value, depth + 1)) == 0 && i + 1 < n &&
                      buf_addch(o->b, ',') < 0)
@@ -506,7 +509,8 @@ int jsonw_pretty_next(const struct jsonw_pretty *o, size_t depth, size_t nth, co
         return AMLSEC_ENOMEM;
     if ((rc = pretty_newline(o, depth + 1)) < 0)
         return rc;
-    if (key && (jsonw_string(o->b, key, strlen(key)) < 0 || buf_add(o->b, ": ", 2) < 0))
+    if (key && (jsonw_string(o->b, key, strlen(key)) < 0 ||
+                buf_add(o->b, ": ", o->indent < 0 ? 1 : 2) < 0))
         return AMLSEC_ENOMEM;
     return 0;
 }

@@ -52,7 +52,9 @@ int jsonw_string(struct buf *b, const char *s, size_t len);
  * JSON_ENCODE_ANY) writes it (keys sorted by their bytes, as jansson
  * does), for a large document printed once (show -json): appended to b,
  * with flush (when not NULL) called whenever b holds 64 KB or more, to
- * write and empty it. Returns 0, AMLSEC_ENOMEM, or flush's failure. */
+ * write and empty it. Returns 0, AMLSEC_ENOMEM, or flush's failure.
+ * indent < 0: compact, as JSON_COMPACT | JSON_SORT_KEYS writes it (a
+ * saved plan's text), with a real in jsonw_value's shortest form. */
 struct jsonw_pretty {
     struct buf *b;
     int indent;
