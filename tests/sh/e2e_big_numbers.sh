@@ -129,6 +129,24 @@ PY
 
 echo "3. the next plan reads the state back: no changes"
 expect_exit 0 "$AMLSEC" plan -cloud local -no-color -var-file vars.json -detailed-exitcode > plan2.out 2>&1
+# a state written when 1e20 was a double holds 1e+20: read back as the whole number, no changes
+cp .amlsec/state.json state.saved
+python3 - .amlsec/state.json <<'PY' || fail "making a state with exponent numbers"
+import hashlib, re, sys
+text = open(sys.argv[1]).read()
+head, body = text.split('","state":', 1)
+body = body[:-2]  # "}\n"
+old = '[100000000000000000000,1500000000000000000000000000000,{"a":1250000000000000000000}]'
+assert old in body, body
+body = body.replace(old, '[1e+20,1.5e+30,{"a":1.25e+21}]')
+head = re.sub('"sha256":"[0-9a-f]{64}', '"sha256":"' + hashlib.sha256(body.encode()).hexdigest(), head)
+open(sys.argv[1], "w").write(head + '","state":' + body + '}\n')
+PY
+expect_exit 0 "$AMLSEC" plan -cloud local -no-color -var-file vars.json -detailed-exitcode > plan2b.out 2>&1
+expect_exit 0 "$AMLSEC" output -json exponent > exponent.json 2> exponent.out
+python3 -c 'import json, sys; v = json.load(open(sys.argv[1])); assert v == [10**20, 15 * 10**29, {"a": 125 * 10**19}], v' \
+  exponent.json || fail "output -json exponent from an exponent-form state"
+cp state.saved .amlsec/state.json
 
 echo "4. a sensitive big number: encrypted state, never shown, not in debug logs"
 cat >> main.amlsec <<'AMLSEC'
