@@ -2667,47 +2667,6 @@ static int fn_replace(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
 
 /* --- encodings and hashes --- */
 
-/* Decoded JSON becomes a language value: numbers must be whole. */
-static int whole_numbers(json_t *v, json_t **fixed, int depth)
-{
-    *fixed = NULL;
-    if (depth > 64)
-        return -2;
-    if (value_is_big(v)) { /* jsonw_loadb's: within the limit, canonical */
-        BIGNUM *n = value_to_bn(v);
-        bool ok = n && BN_num_bits(n) <= VALUE_BIG_BITS;
-        BN_free(n);
-        return ok ? 0 : -3;
-    }
-    if (json_is_real(v)) {
-        *fixed = value_number(json_real_value(v));
-        return *fixed ? 0 : -1;
-    }
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            json_t *f;
-            int rc = whole_numbers(json_array_get(v, i), &f, depth + 1);
-            if (rc < 0)
-                return rc;
-            if (f)
-                json_array_set_new(v, i, f);
-        }
-    } else if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach(v, k, x)
-        {
-            json_t *f;
-            int rc = whole_numbers(x, &f, depth + 1);
-            if (rc < 0)
-                return rc;
-            if (f)
-                json_object_set_new(v, k, f);
-        }
-    }
-    return 0;
-}
-
 static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
                          struct call_args *a)
 {
@@ -2725,7 +2684,7 @@ static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_ex
                               : fail(ctx, &a->e[0]->loc, "json",
                                      "jsondecode(): not valid JSON: %s at character %d", jerr.text,
                                      jerr.position);
-    if ((rc = whole_numbers(v, &fixed, 0)) < 0) {
+    if ((rc = value_json_numbers(v, &fixed)) < 0) {
         json_decref(v);
         if (rc == -3)
             return fail(ctx, &a->e[0]->loc, "arithmetic",

@@ -316,6 +316,51 @@ bool value_equal(const json_t *a, const json_t *b)
     return json_equal((json_t *)a, (json_t *)b) == 1 || (json_is_null(a) && json_is_null(b));
 }
 
+static int json_numbers(json_t *v, json_t **fixed, int depth)
+{
+    *fixed = NULL;
+    if (depth > 64)
+        return -2;
+    if (value_is_big(v)) { /* jsonw_loadb's: within the limit, canonical */
+        BIGNUM *n = value_to_bn(v);
+        bool ok = n && BN_num_bits(n) <= VALUE_BIG_BITS;
+        BN_free(n);
+        return ok ? 0 : -3;
+    }
+    if (json_is_real(v)) {
+        *fixed = value_number(json_real_value(v));
+        return *fixed ? 0 : -1;
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *f;
+            int rc = json_numbers(json_array_get(v, i), &f, depth + 1);
+            if (rc < 0)
+                return rc;
+            if (f)
+                json_array_set_new(v, i, f);
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x)
+        {
+            json_t *f;
+            int rc = json_numbers(x, &f, depth + 1);
+            if (rc < 0)
+                return rc;
+            if (f)
+                json_object_set_new(v, k, f);
+        }
+    }
+    return 0;
+}
+
+int value_json_numbers(json_t *v, json_t **fixed)
+{
+    return json_numbers(v, fixed, 0);
+}
+
 int value_number_text(struct buf *out, const json_t *v)
 {
     const char *big = jsonw_big_digits(v);

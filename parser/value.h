@@ -63,6 +63,13 @@ int value_number_cmp(const json_t *a, const json_t *b);
  * ([1e20] equals [100000000000000000000], [1.0] equals [1]), anything
  * else as json_equal. */
 bool value_equal(const json_t *a, const json_t *b);
+/* The numbers of v, read from JSON (jsonw_loadb), as the language holds
+ * them, in place: a double through value_number (2.0 is 2, 2.5 stays, 1e20
+ * a big number), a big number checked against VALUE_BIG_BITS. *fixed is
+ * NULL, or the value to use instead when v itself is a double. 0; -1 a
+ * double that is not finite; -2 nesting deeper than 64 levels; -3 a big
+ * number beyond VALUE_BIG_BITS. */
+int value_json_numbers(json_t *v, json_t **fixed);
 /* A number as the language prints it: 3, -1, 2.5, 1e+20, and a big number
  * in all its digits. Appends to out. */
 int value_number_text(struct buf *out, const json_t *v);
