@@ -3299,6 +3299,81 @@ static const char *op_text(enum ast_op op)
  * exact: overflow is an error; a division with a remainder gives a decimal
  * (10 / 4 is 2.5). With a decimal operand the arithmetic is a double's
  * (value_number): a result that is not finite is an error. */
+/* a + b, a - b or a * b, one of them a whole number past 2^53 (where a
+ * double has lost digits) and the other a decimal: exactly, the decimal
+ * taken as the 15 significant digits it holds (value_number), so that
+ * pow(2, 64) * 1.5 is 27670116110564327424, as in Terraform; a result with
+ * a fraction is the double nearest the exact one. 0 done (*out), an
+ * error, or 1 when a and b are not such a pair. */
+static int mixed_exact(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
+                       const json_t *a, const json_t *b)
+{
+    enum ast_op op = e->u.binary.op;
+    const json_t *w = value_is_whole(a) ? a : b, *r = w == a ? b : a;
+    char text[40], mant[VALUE_DIGITS + 2], *end;
+    BIGNUM *x = NULL, *y = NULL, *n = NULL, *scale = NULL, *rem = NULL, *ten = NULL;
+    BN_CTX *bc = NULL;
+    int k, m = 0, rc = 1;
+    bool ok;
+    if ((op != OP_ADD && op != OP_SUB && op != OP_MUL) || !json_is_real(r) || !value_is_whole(w) ||
+        fabs(value_to_double(w)) < 9007199254740992.0)
+        return 1;
+    /* r is M * 10^-k: M its 15 digits ("-" first), without the zeros that
+     * end them */
+    snprintf(text, sizeof(text), "%.*e", VALUE_DIGITS - 1, json_real_value(r));
+    k = VALUE_DIGITS - 1 - (int)strtol(strchr(text, 'e') + 1, NULL, 10);
+    for (const char *t = text; *t != 'e'; t++)
+        if (*t != '.')
+            mant[m++] = *t;
+    mant[m] = '\0';
+    for (end = mant + m - 1; k > 0 && *end == '0'; end--, k--)
+        *end = '\0';
+    if (k <= 0) /* whole: beyond 2^512 (a smaller one would be whole already) */
+        goto done;
+    n = BN_new(), scale = BN_new(), rem = BN_new(), ten = BN_new(), bc = BN_CTX_new();
+    ok = n && scale && rem && ten && bc && BN_dec2bn(&y, mant) && (x = value_to_bn(w)) != NULL &&
+         BN_set_word(ten, 10) && BN_set_word(scale, (BN_ULONG)k) && BN_exp(scale, ten, scale, bc);
+    /* n over 10^k: w * M, or (w * 10^k) + M and the like */
+    if (ok && op == OP_MUL) {
+        ok = BN_mul(n, x, y, bc);
+    } else if (ok) {
+        const BIGNUM *pa = w == a ? x : y, *pb = w == a ? y : x;
+        ok = BN_mul(x, x, scale, bc) && (op == OP_ADD ? BN_add(n, pa, pb) : BN_sub(n, pa, pb));
+    }
+    ok = ok && BN_div(x, rem, n, scale, bc);
+    if (!ok) {
+        rc = fail(ctx, &e->loc, "internal", "out of memory");
+    } else if (BN_is_zero(rem) && BN_num_bits(x) > VALUE_BIG_BITS) {
+        rc = 1;                   /* beyond 512 bits: the double, as pow(1.5, 1000) is */
+    } else if (BN_is_zero(rem)) { /* whole */
+        char what[8];
+        snprintf(what, sizeof(what), "'%s'", op_text(op));
+        rc = big_result(out, ctx, &e->loc, what, x);
+        x = NULL;
+    } else { /* n * 10^-k, as strtod rounds it */
+        char *dec = BN_bn2dec(n), *exact = NULL;
+        if (dec && asprintf(&exact, "%se-%d", dec, k) < 0)
+            exact = NULL;
+        OPENSSL_free(dec);
+        if (exact == NULL)
+            rc = fail(ctx, &e->loc, "internal", "out of memory");
+        else if ((*out = value_number(strtod(exact, NULL))) == NULL)
+            rc = fail(ctx, &e->loc, "arithmetic", "'%s' overflows a 64-bit float", op_text(op));
+        else
+            rc = 0;
+        free(exact);
+    }
+done:
+    BN_free(x);
+    BN_free(y);
+    BN_free(n);
+    BN_free(scale);
+    BN_free(rem);
+    BN_free(ten);
+    BN_CTX_free(bc);
+    return rc;
+}
+
 static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e, const json_t *a,
                       const json_t *b)
 {
@@ -3306,6 +3381,7 @@ static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
     json_int_t x, y, r = 0;
     double dx, dy, dr = 0;
     bool overflow = false;
+    int rc;
 
     if (!value_is_number(a) || !value_is_number(b)) {
         const struct ast_expr *bad = value_is_number(a) ? e->u.binary.rhs : e->u.binary.lhs;
@@ -3375,6 +3451,8 @@ static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
         return 0;
     }
 decimal:
+    if ((rc = mixed_exact(out, ctx, e, a, b)) <= 0)
+        return rc;
     dx = value_to_double(a);
     dy = value_to_double(b);
     switch (op) {
