@@ -281,7 +281,7 @@ json_t *jsonw_loadb(const char *text, size_t len, size_t flags, json_error_t *er
         size_t start = i, d0 = i + (c == '-'), d = d0, n;
         char whole[WHOLE_DIGITS_MAX];
         const char *digits = text + d0;
-        bool ok;
+        bool ok, decimal, big;
         while (d < len && text[d] >= '0' && text[d] <= '9')
             d++;
         n = d - d0;
@@ -299,18 +299,20 @@ json_t *jsonw_loadb(const char *text, size_t len, size_t flags, json_error_t *er
             ok = ok && d > f;
         }
         i = d;
-        if (ok && d - d0 > n) { /* a decimal: jansson's, unless whole and beyond int64 */
+        decimal = ok && d - d0 > n;
+        if (decimal) { /* jansson's double, unless its value is whole */
             n = jsonw_whole_digits(text + d0, d - d0, whole, sizeof(whole));
             digits = whole;
             /* beyond 512 bits (2^512 - 1 has 155 digits) a double still */
             ok = n > 0 && (n < 155 || (n == 155 && memcmp(whole, MAX_512, 155) <= 0));
         }
-        if (!ok || n < 2 || digits[0] == '0' || !beyond_int64(digits, n, c == '-'))
+        if (!ok || (!decimal && (n < 2 || digits[0] == '0' || !beyond_int64(digits, n, c == '-'))))
             continue; /* malformed ones too: jansson says where */
+        big = beyond_int64(digits, n, c == '-');
         if (buf_add(&b, text + run, start - run) < 0 ||
-            buf_adds(&b, "{\"" JSONW_BIG_KEY "\":\"\\u0000") < 0 ||
+            (big && buf_adds(&b, "{\"" JSONW_BIG_KEY "\":\"\\u0000") < 0) ||
             buf_add(&b, c == '-' ? "-" : "", c == '-') < 0 || buf_add(&b, digits, n) < 0 ||
-            buf_adds(&b, "\"}") < 0) {
+            (big && buf_adds(&b, "\"}") < 0)) {
             buf_release(&b);
             if (err)
                 snprintf(err->text, sizeof(err->text), "out of memory");

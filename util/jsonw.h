@@ -21,8 +21,8 @@ int jsonw_value(struct buf *b, const json_t *v);
  * digits ("-" first when negative, no leading zeros). jsonw_value,
  * jsonw_pretty, jsonw_dumps and jsonw_dump_callback write it as the JSON
  * number DIGITS; jsonw_loadb reads an integer beyond int64 back into it,
- * and a decimal whose value is whole and beyond int64 (1e20, 1.5e30: a
- * number as Terraform has it, exactly) too.
+ * and reads a decimal whose value is whole (1e20, 1.5e30, 2.0: a number as
+ * Terraform has it, exactly) as that whole number, an integer or this.
  * Everything that writes or reads language values as JSON (ARM bodies,
  * state, plans, outputs) goes through these, not jansson's. */
 #define JSONW_BIG_KEY "$number"

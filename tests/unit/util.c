@@ -311,11 +311,11 @@ static void test_util__jsonw_big_numbers(void **state)
         free(text);
         json_decref(v);
     }
-    /* decimals read exactly: whole ones beyond int64 (and within 512
-     * bits) are big numbers, the rest jansson's; malformed ones refused */
+    /* decimals read exactly: whole ones (within 512 bits) are integers or
+     * big numbers, the rest jansson's doubles; malformed ones refused */
     {
         static const struct {
-            const char *text, *big; /* NULL: a real */
+            const char *text, *big; /* NULL: a real; "=N": the integer N */
         } cases[] = {
             {"1e20", "100000000000000000000"},
             {"-1.5E+20", "-150000000000000000000"},
@@ -328,7 +328,11 @@ static void test_util__jsonw_big_numbers(void **state)
              "1"
              "0000000000000000000000000000000000000000000000000000000000000000000000000000"
              "000000000000000000000000000000000000000000000000000000000000000000000000000000"},
-            {"9.223372036854775807e18", NULL}, /* within int64: jansson's */
+            {"9.223372036854775807e18", "=9223372036854775807"},
+            {"-9.223372036854775808e18", "=-9223372036854775808"},
+            {"94810961.3212233e9", "=94810961321223300"}, /* not the double's ...296 */
+            {"2.0", "=2"},
+            {"-0.0", "=0"},
             {"1.5e-3", NULL},
             {"123456789012345678901.5", NULL},
             {"1e155", NULL}, /* beyond 512 bits: a double, as ever */
@@ -340,7 +344,11 @@ static void test_util__jsonw_big_numbers(void **state)
             snprintf(one, sizeof(one), "[%s, 1]", cases[i].text);
             v = jsonw_loadb(one, strlen(one), 0, &je);
             assert_non_null(v);
-            if (cases[i].big)
+            if (cases[i].big && cases[i].big[0] == '=')
+                assert_true(json_is_integer(json_array_get(v, 0)) &&
+                            json_integer_value(json_array_get(v, 0)) ==
+                                strtoll(cases[i].big + 1, NULL, 10));
+            else if (cases[i].big)
                 assert_string_equal(jsonw_big_digits(json_array_get(v, 0)), cases[i].big);
             else
                 assert_true(json_is_real(json_array_get(v, 0)));
