@@ -1880,28 +1880,14 @@ static struct src_loc json_key_loc(const struct src_file *src, const char *name)
     return l;
 }
 
-/* Does a JSON value hold a number amlsec has no type for (a decimal)? */
-static bool json_has_real(const json_t *v)
-{
-    const char *k;
-    size_t i;
-    const json_t *x;
-    if (json_is_real(v))
-        return true;
-    if (json_is_array(v))
-        json_array_foreach(v, i, x) if (json_has_real(x)) return true;
-    if (json_is_object(v))
-        json_object_foreach((json_t *)v, k, x) if (json_has_real(x)) return true;
-    return false;
-}
-
 /* A -var-file named *.json: one object, { "name": value, ... }, as
  * Terraform reads *.tfvars.json. */
 static void load_json_var_file(struct loader *ld, const struct src_file *src)
 {
     json_error_t je;
-    json_t *doc = jsonw_loadb(src->text, src->len, 0, &je), *val;
+    json_t *doc = jsonw_loadb(src->text, src->len, 0, &je), *val, *fixed;
     const char *k;
+    int rc;
 
     if (doc == NULL) {
         struct src_loc l = {src, (uint32_t)(je.position > 0 ? je.position - 1 : 0), 0};
@@ -1923,14 +1909,20 @@ static void load_json_var_file(struct loader *ld, const struct src_file *src)
             unknown_var(ld, &l, k, "-var-file");
             continue;
         }
-        if (json_has_real(val)) {
-            error_at(ld, &l, "var-file",
-                     "variable '%s': decimal numbers are not supported; use a whole number or a "
-                     "string",
-                     k);
+        /* numbers as the language has them: 2.5, 2.0 is 2, 1e20 exact */
+        if ((rc = value_json_numbers(val, &fixed)) < 0) {
+            if (rc == -3)
+                error_at(ld, &l, "var-file",
+                         "variable '%s': the number is too large: whole numbers are exact up to "
+                         "%d bits",
+                         k, VALUE_BIG_BITS);
+            else
+                error_at(ld, &l, "var-file", "variable '%s': %s", k,
+                         rc == -1 ? "a number too large for a 64-bit float"
+                                  : "nesting deeper than 64 levels");
             continue;
         }
-        set_var(v, json_incref(val), "-var-file", &l);
+        set_var(v, fixed ? fixed : json_incref(val), "-var-file", &l);
     }
     json_decref(doc);
 }
