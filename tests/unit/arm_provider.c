@@ -30,6 +30,7 @@ static const struct arm_kind_info kinds[] = {
      LRO_LOCATION, 1},
     {"Microsoft.Authorization/roleDefinitions", "2022-04-01", LRO_NONE, LRO_NONE, LRO_NONE,
      KIND_GRAPH_AUTHZ},
+    {"Microsoft.Resources/resourceGroups", "2021-04-01", LRO_NONE, LRO_NONE, LRO_LOCATION, 0},
 };
 
 static const struct arm_kind_info *lookup(const char *type, void *payload)
@@ -53,6 +54,9 @@ struct fake_arm {
     unsigned lists;         /* resource group list requests */
     struct manual_clock *clock;
     int64_t second_page_at;
+    struct fake_transport *fake; /* to count the requests sent when the group is answered */
+    size_t sent_when_group_answered;
+    int group_gone; /* the group's GET answers 404 (Resource Graph may still list what was in it) */
 };
 
 static json_t *resource(const char *id)
@@ -176,7 +180,12 @@ static int64_t handler(struct http_exchange *x, void *payload)
         snprintf(id, sizeof(id), "%.*s",
                  (int)(strcspn(x->url + strlen("https://management.azure.com"), "?")),
                  x->url + strlen("https://management.azure.com"));
-        if (fa->gone && strstr(id, fa->gone)) {
+        if (strcmp(id, RGID) == 0 && fa->fake)
+            fa->sent_when_group_answered = fake_transport_count(fa->fake);
+        if (strcmp(id, RGID) == 0 && fa->group_gone) {
+            fake_respond(x, 404,
+                         "{\"error\":{\"code\":\"ResourceGroupNotFound\",\"message\":\"no\"}}");
+        } else if (fa->gone && strstr(id, fa->gone)) {
             fake_respond(x, 404, "{\"error\":{\"code\":\"ResourceNotFound\",\"message\":\"no\"}}");
         } else {
             json_t *r = resource(id);
@@ -550,6 +559,67 @@ static void test_arm_provider__fresh_reread_uses_get(void **state)
     env_teardown(&e);
 }
 
+/* A plan of what exists (its groups in the state: the caller says they are
+ * expected to exist) sends the groups' GETs beside the Resource Graph query,
+ * not one round trip before it: the query is out when the group is
+ * answered. A group gone after all makes what Resource Graph still lists
+ * under it absent. Without the flag the group is read first, and nothing
+ * under a group that is gone is asked for. */
+static void test_arm_provider__expected_groups_read_beside_graph(void **state)
+{
+    static const char *const vaults[] = {RGID "/providers/Microsoft.KeyVault/vaults/kv1",
+                                         RGID "/providers/Microsoft.KeyVault/vaults/kv2",
+                                         RGID "/providers/Microsoft.KeyVault/vaults/kv3"};
+    struct provider_ref refs[4] = {
+        {RGID, NULL}, {vaults[0], NULL}, {vaults[1], NULL}, {vaults[2], NULL}};
+    struct provider_result res[4];
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_provider_stats st;
+    (void)state;
+    for (int expected = 1; expected >= 0; expected--)
+        for (int gone = 0; gone <= 1; gone++) {
+            struct env e;
+            env_setup(&e, 0);
+            e.fa.fake = e.fake;
+            e.fa.group_gone = gone;
+            assert_int_equal(provider_read_many(e.p, refs, 4,
+                                                expected ? PROVIDER_READ_GROUPS_EXPECTED : 0, res,
+                                                &err),
+                             0);
+            arm_provider_get_stats(e.p, &st);
+            print_message("expected %d, group gone %d: %zu requests, %zu sent when the group was "
+                          "answered\n",
+                          expected, gone, fake_transport_count(e.fake),
+                          e.fa.sent_when_group_answered);
+            if (expected) {
+                /* the query went out with the group's GET */
+                assert_int_equal(fake_transport_count(e.fake), 2);
+                assert_int_equal(e.fa.sent_when_group_answered, 2);
+                assert_int_equal(st.groups_beside, 1);
+            } else {
+                assert_int_equal(e.fa.sent_when_group_answered, 1);
+                assert_int_equal(fake_transport_count(e.fake), gone ? 1 : 2);
+                assert_int_equal(st.groups_beside, 0);
+            }
+            assert_int_equal(res[0].status, gone ? 404 : 200);
+            for (size_t i = 1; i < 4; i++) {
+                if (gone) {
+                    assert_int_equal(res[i].rc, AMLSEC_ENOTFOUND);
+                    assert_null(res[i].body);
+                    assert_int_equal(res[i].from_graph, 0);
+                } else {
+                    assert_int_equal(res[i].rc, 0);
+                    assert_int_equal(res[i].from_graph, 1);
+                    assert_string_equal(json_string_value(json_object_get(res[i].body, "id")),
+                                        vaults[i - 1]);
+                }
+            }
+            for (size_t i = 0; i < 4; i++)
+                json_decref(res[i].body);
+            env_teardown(&e);
+        }
+}
+
 static void test_arm_provider__paging_and_quota(void **state)
 {
     struct env e;
@@ -689,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_arm_provider__fallback_when_graph_denied),
         cmocka_unit_test(test_arm_provider__fallback_when_authz_denied),
         cmocka_unit_test(test_arm_provider__fresh_reread_uses_get),
+        cmocka_unit_test(test_arm_provider__expected_groups_read_beside_graph),
         cmocka_unit_test(test_arm_provider__paging_and_quota),
         cmocka_unit_test(test_arm_provider__writes),
         cmocka_unit_test(test_arm_provider__streamed_writes),
