@@ -57,6 +57,13 @@ struct fake_arm {
     struct fake_transport *fake; /* to count the requests sent when the group is answered */
     size_t sent_when_group_answered;
     int group_gone; /* the group's GET answers 404 (Resource Graph may still list what was in it) */
+    /* Resource Graph's user quota as the local cloud keeps it: 15 queries
+     * per 5 s window from the window's first query, resets-after in whole
+     * seconds rounded up, 429 past it */
+    int quota_window;
+    int64_t win_start;
+    int win_tokens, win_started;
+    unsigned throttled;
 };
 
 static json_t *resource(const char *id)
@@ -77,8 +84,32 @@ static int64_t handler(struct http_exchange *x, void *payload)
         const char *q = json_string_value(json_object_get(req, "query"));
         const char *tok = json_string_value(json_object_get(opts, "$skipToken"));
         json_t *data = json_array(), *doc;
-        char *s;
+        char *s, qrem[16] = "", qreset[16] = "";
         fa->graph_calls++;
+        if (fa->quota_window) {
+            int64_t now = fa->clock->now_ms, left;
+            if (!fa->win_started || now - fa->win_start >= 5000) {
+                fa->win_started = 1;
+                fa->win_start = now;
+                fa->win_tokens = 15;
+            }
+            left = (5000 - (now - fa->win_start) + 999) / 1000;
+            snprintf(qreset, sizeof(qreset), "00:00:%02d", (int)left);
+            if (fa->win_tokens == 0) {
+                char ra[8];
+                fa->throttled++;
+                snprintf(ra, sizeof(ra), "%d", left ? (int)left : 1);
+                fake_respond(x, 429,
+                             "{\"error\":{\"code\":\"RateLimiting\",\"message\":\"quota\"}}");
+                fake_respond_header(x, "x-ms-user-quota-remaining", "0");
+                fake_respond_header(x, "x-ms-user-quota-resets-after", qreset);
+                fake_respond_header(x, "Retry-After", ra);
+                json_decref(data);
+                json_decref(req);
+                return 20;
+            }
+            snprintf(qrem, sizeof(qrem), "%d", --fa->win_tokens);
+        }
         if (fa->graph_status || (fa->authz_status && q && strstr(q, "authorizationresources"))) {
             fake_respond(x, fa->graph_status ? fa->graph_status : fa->authz_status,
                          "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"no ARG\"}}");
@@ -140,7 +171,10 @@ static int64_t handler(struct http_exchange *x, void *payload)
         }
         s = jsonw_dumps(doc, JSON_COMPACT);
         fake_respond(x, 200, s);
-        if (fa->quota_zero_once) {
+        if (fa->quota_window) {
+            fake_respond_header(x, "x-ms-user-quota-remaining", qrem);
+            fake_respond_header(x, "x-ms-user-quota-resets-after", qreset);
+        } else if (fa->quota_zero_once) {
             fa->quota_zero_once = 0;
             fake_respond_header(x, "x-ms-user-quota-remaining", "0");
             fake_respond_header(x, "x-ms-user-quota-resets-after", "00:00:03");
@@ -644,6 +678,61 @@ static void test_arm_provider__paging_and_quota(void **state)
     env_teardown(&e);
 }
 
+/* Pages paced on the quota headers (against a fake keeping Resource
+ * Graph's user quota as the local cloud does): 40 pages take the quota's
+ * floor, (40 - 1) / 15 windows of 5 s, and little more (each window's wait
+ * ends at the earliest reset its answers allow, not the rounding of the
+ * last one; a fresh window sends as many as the last window held, not one),
+ * with no 429; a second read through the same client (a new struct graph,
+ * as each of a plan's or drift's reads is) knows the quota is spent. */
+static void test_arm_provider__graph_paced_by_quota_headers(void **state)
+{
+    struct env e;
+    struct graph g;
+    struct errbuf err = ERRBUF_INIT;
+    size_t n = 400, m = 200;
+    char(*ids)[160] = make_ids(n + m);
+    const char **p = calloc(n + m, sizeof(*p));
+    json_t **out = calloc(n + m, sizeof(*out));
+    long status = 0;
+    int64_t t0, elapsed;
+    (void)state;
+    env_setup(&e, 0);
+    e.fa.quota_window = 1;
+    for (size_t i = 0; i < n + m; i++)
+        p[i] = ids[i];
+    graph_init(&g, e.client);
+    g.batch = 10; /* 40 pages */
+    t0 = e.clock.now_ms;
+    assert_int_equal(graph_read_ids(&g, p, n, out, &status, &err), 0);
+    elapsed = e.clock.now_ms - t0;
+    print_message("40 pages: %lld ms (the quota's floor 10000 ms), %u refused\n",
+                  (long long)elapsed, e.fa.throttled);
+    assert_int_equal(g.queries, 40);
+    assert_int_equal(e.fa.throttled, 0);
+    assert_true(elapsed >= 10000);
+    assert_true(elapsed <= 10000 + 300); /* 20 ms a page answered after a reset */
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(out[i]);
+        json_decref(out[i]);
+    }
+    /* the next read: 20 pages, 5 left in this window */
+    graph_init(&g, e.client);
+    g.batch = 10;
+    t0 = e.clock.now_ms;
+    assert_int_equal(graph_read_ids(&g, p + n, m, out, &status, &err), 0);
+    print_message("20 more pages through the same client: %lld ms, %u refused\n",
+                  (long long)(e.clock.now_ms - t0), e.fa.throttled);
+    assert_int_equal(g.queries, 20);
+    assert_int_equal(e.fa.throttled, 0);
+    for (size_t i = 0; i < m; i++)
+        json_decref(out[i]);
+    free(out);
+    free(p);
+    free(ids);
+    env_teardown(&e);
+}
+
 /* A create, a delete, and a create of a kind the catalogue does not know. */
 static void three_writes(struct provider_write w[3], const json_t *body)
 {
@@ -761,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_arm_provider__fresh_reread_uses_get),
         cmocka_unit_test(test_arm_provider__expected_groups_read_beside_graph),
         cmocka_unit_test(test_arm_provider__paging_and_quota),
+        cmocka_unit_test(test_arm_provider__graph_paced_by_quota_headers),
         cmocka_unit_test(test_arm_provider__writes),
         cmocka_unit_test(test_arm_provider__streamed_writes),
         cmocka_unit_test(test_arm_provider__list),
