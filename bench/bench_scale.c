@@ -422,12 +422,17 @@ static long graph_total(const char *url)
     return n;
 }
 
-/* The rows Resource Graph has answered so far (every page's count), or -1. */
-static long graph_rows(const char *url)
+/* A count of the cloud's request totals so far ("graphRows": the rows
+ * Resource Graph answered, every page's count; "graphThrottled": its
+ * queries refused with 429 for the user quota), or -1. */
+static long totals_count(const char *url, const char *name)
 {
-    char *out = bench_control_get(url, "/_armlocal/requests/totals");
-    const char *p = out ? strstr(out, "\"graphRows\":") : NULL;
-    long n = p ? strtol(p + 12, NULL, 10) : -1;
+    char *out = bench_control_get(url, "/_armlocal/requests/totals"), key[64];
+    const char *p;
+    long n;
+    snprintf(key, sizeof(key), "\"%s\":", name);
+    p = out ? strstr(out, key) : NULL;
+    n = p ? strtol(p + strlen(key), NULL, 10) : -1;
     free(out);
     return n;
 }
@@ -441,17 +446,6 @@ static double graph_quota_floor(long n)
     return n > 15 ? (double)((n - 1) / 15) * 5.0 : 0;
 }
 
-/* The Resource Graph queries the cloud refused with 429 (its user quota)
- * so far, or -1. */
-static long graph_throttled(const char *url)
-{
-    char *out = bench_control_get(url, "/_armlocal/requests/totals");
-    const char *p = out ? strstr(out, "\"graphThrottled\":") : NULL;
-    long n = p ? strtol(p + 17, NULL, 10) : -1;
-    free(out);
-    return n;
-}
-
 /* drift at size s as row c (C_DRIFT: the cloud's Graph quota off;
  * C_DRIFT_QUOTA: on). drift exits 0 at every size (these stacks have no
  * drift and nothing unmanaged in their scopes; 2, drift found, would be a
@@ -463,8 +457,9 @@ static int run_drift(int s, const char *dir, const char *url, enum cmd c)
     char *argv_[] = {(char *)amlsec, "drift", "-cloud", (char *)url, "-parallelism", "64", NULL};
     struct measure *m = &results[s][c];
     double cloud0 = bench_cloud_cpu();
-    long graph0 = graph_total(url), req0 = bench_request_total(url), rows0 = graph_rows(url);
-    long thr0 = graph_throttled(url);
+    long graph0 = graph_total(url), req0 = bench_request_total(url),
+         rows0 = totals_count(url, "graphRows");
+    long thr0 = totals_count(url, "graphThrottled");
     int rc = run(dir, argv_, m);
     m->cloud_cpu = cloud0 >= 0 ? bench_cloud_cpu() - cloud0 : -1;
     m->requests = req0 >= 0 ? bench_request_total(url) - req0 : -1;
@@ -474,8 +469,8 @@ static int run_drift(int s, const char *dir, const char *url, enum cmd c)
     }
     print_row(s, c);
     if (graph0 >= 0) {
-        long graph = graph_total(url) - graph0, rows = graph_rows(url) - rows0;
-        long refused = thr0 >= 0 ? graph_throttled(url) - thr0 : 0;
+        long graph = graph_total(url) - graph0, rows = totals_count(url, "graphRows") - rows0;
+        long refused = thr0 >= 0 ? totals_count(url, "graphThrottled") - thr0 : 0;
         if (c == C_DRIFT) {
             printf("    of which %ld Resource Graph queries (%ld rows)\n", graph,
                    rows0 >= 0 ? rows : -1);
