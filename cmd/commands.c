@@ -223,6 +223,8 @@ const struct command commands[] = {
      "                              operations then answer after N too); repeatable\n"
      "  --flush-ms N                group commit window for the data dir (default 50)\n"
      "  --throttle arm|off          ARM token buckets per subscription and principal\n"
+     "  --graph-quota on|off        Resource Graph's user quota, 15 queries per 5 s, 429\n"
+     "                              past it (default on; off: benchmarks of amlsec only)\n"
      "  --auth required|off         require bearer tokens issued by the local cloud\n"
      "  --faults SPEC               e.g. 'kind=503,method=PUT,path=*/vaults/*,nth=2'\n"
      "  --seed N                    deterministic GUIDs and key versions\n"

@@ -2295,8 +2295,11 @@ static void refresh_disconnect(struct refresh_conn *c)
  * and returns the provider's counters; *creates counts the changes
  * planned as creates of what has no state, *exists the "already exists
  * in Azure" errors. */
-static struct arm_provider_stats plan_refreshed(struct armlocal *al, char *dir, size_t *creates,
-                                                size_t *exists)
+/* A refreshed plan of dir against al (from an empty state; with group_id,
+ * a state holding that resource group as resource_group.g). */
+static struct arm_provider_stats plan_refreshed_in(struct armlocal *al, char *dir,
+                                                   const char *group_id, size_t *creates,
+                                                   size_t *exists)
 {
     struct diag_list diags;
     struct config *cfg;
@@ -2310,6 +2313,17 @@ static struct arm_provider_stats plan_refreshed(struct armlocal *al, char *dir, 
     diag_list_init(&diags);
     cfg = load(dir, &diags);
     assert_int_equal(state_init(&st, &err), 0);
+    if (group_id) {
+        json_t *attrs =
+            json_pack("{s:s, s:s, s:s}", "id", group_id, "name", "rg", "location", "westeurope");
+        struct state_resource r = {.address = "resource_group.g",
+                                   .kind = "resource_group",
+                                   .arm_id = (char *)group_id,
+                                   .api_version = "2021-04-01",
+                                   .attributes = attrs};
+        assert_int_equal(state_put(&st, &r, &err), 0);
+        json_decref(attrs);
+    }
     refresh_connect(&c, al);
     memset(&o, 0, sizeof(o));
     o.refresh = true;
@@ -2334,6 +2348,12 @@ static struct arm_provider_stats plan_refreshed(struct armlocal *al, char *dir, 
     diag_list_release(&diags);
     remove_dir(dir);
     return stats;
+}
+
+static struct arm_provider_stats plan_refreshed(struct armlocal *al, char *dir, size_t *creates,
+                                                size_t *exists)
+{
+    return plan_refreshed_in(al, dir, NULL, creates, exists);
 }
 
 /* The plan checks each create against what exists in Azure (a resource
@@ -2364,6 +2384,7 @@ static void test_scale__plan_creates_checked_under_existing_groups(void **state)
                       sizes[s], st[s].graph_queries, st[s].direct_gets, st[s].parent_absent);
         assert_int_equal(creates, 5 * sizes[s] + 1);
         assert_int_equal(exists, 0);
+        assert_int_equal(st[s].groups_beside, 0); /* a new group: read first */
     }
     assert_true(st[1].graph_queries <= st[0].graph_queries + 1);
     assert_true(st[1].direct_gets <= st[0].direct_gets + 1);
@@ -2406,6 +2427,16 @@ static void test_scale__plan_creates_checked_under_existing_groups(void **state)
         assert_int_equal(seeded.graph_queries, 2); /* the accounts: 150 ids */
         assert_int_equal(seeded.parent_absent, 150);
     }
+    /* the group in the state (a plan of what exists, or of additions to
+     * it): its GET goes out beside the Resource Graph pages, one round trip
+     * less, and the same queries are sent */
+    seeded = plan_refreshed_in(al, write_stacks(sizes[0]), rg, &creates, &exists);
+    print_message("plan of %zu stacks in a group the state holds: %u Resource Graph queries, "
+                  "%u group GETs beside them\n",
+                  sizes[0], seeded.graph_queries, seeded.groups_beside);
+    assert_int_equal(seeded.groups_beside, 1);
+    assert_int_equal(seeded.graph_queries, 2);
+    assert_int_equal(exists, 1); /* the storage account; the group is in the state */
     armlocal_stop(al);
 }
 
