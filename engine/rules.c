@@ -2048,7 +2048,7 @@ static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const cha
             report_secret(c, inst, name, e, "secret (the attribute is sensitive)");
         else if (secret_text(s, len))
             report_secret(c, inst, name, e, "secret (key, SAS token or connection string)");
-        else if (secret_name(name) && len >= 8)
+        else if (len >= 8 && secret_name(name))
             report_secret(c, inst, name, e, "secret");
         return;
     }
@@ -2100,8 +2100,12 @@ static void scan_expr(struct rctx *c, const struct cfg_instance *inst, const cha
     }
 }
 
+/* Scans a body whose attributes are at prefix.NAME; sb is the catalogue's
+ * block for it (NULL: none, or not a block), so each attribute is one
+ * look-up in its own block rather than a walk from the top by its path. */
 static void scan_body(struct rctx *c, const struct cfg_instance *inst, const struct schema_kind *k,
-                      const struct ast_body *body, const char *prefix)
+                      const struct schema_block *sb, const struct ast_body *body,
+                      const char *prefix)
 {
     char path[256];
     size_t np = strlen(prefix);
@@ -2112,17 +2116,24 @@ static void scan_body(struct rctx *c, const struct cfg_instance *inst, const str
             memcpy(path, prefix, np);
             path[np] = '.';
             memcpy(path + (np ? np + 1 : 0), a->name, na + 1);
-        } else {
+            sa = schema_block_attr(sb, a->name);
+        } else { /* cut: looked up as cut */
             snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", a->name);
+            sa = k ? schema_attr_find(k, path) : NULL;
         }
-        sa = k ? schema_attr_find(k, path) : NULL;
         scan_expr(c, inst, path, sa && (sa->flags & SF_SENSITIVE), a->value);
     }
     for (const struct ast_block *b = body->blocks; b; b = b->next) {
+        const struct schema_attr *ba;
+        int n;
         if (strcmp(b->type, "lifecycle") == 0)
             continue;
-        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", b->type);
-        scan_body(c, inst, k, &b->body, path);
+        n = snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", b->type);
+        if (n >= 0 && (size_t)n < sizeof(path))
+            ba = schema_block_attr(sb, b->type);
+        else
+            ba = k ? schema_attr_find(k, path) : NULL;
+        scan_body(c, inst, k, ba ? ba->block : NULL, &b->body, path);
     }
 }
 
@@ -2130,9 +2141,11 @@ static void rule_secrets(struct rctx *c)
 {
     for (size_t i = 0; i < c->cfg->nresources; i++) {
         const struct cfg_resource *r = &c->cfg->resources[i];
+        const struct schema_kind *k;
         if (r->block == NULL || r->ninstances == 0)
             continue;
-        scan_body(c, &r->instances[0], schema_find(r->kind), &r->block->body, "");
+        k = schema_find(r->kind);
+        scan_body(c, &r->instances[0], k, k ? &k->body : NULL, &r->block->body, "");
     }
     for (size_t i = 0; i < c->cfg->nvars; i++) {
         const struct cfg_variable *v = &c->cfg->vars[i];
@@ -2148,7 +2161,7 @@ static void rule_secrets(struct rctx *c)
                           "secret (key, SAS token or connection string)");
     }
     if (c->cfg->settings_block)
-        scan_body(c, NULL, NULL, &c->cfg->settings_block->body, "settings");
+        scan_body(c, NULL, NULL, NULL, &c->cfg->settings_block->body, "settings");
 }
 
 /* ---- suppressions ----------------------------------------------------- */

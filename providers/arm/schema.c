@@ -116,6 +116,11 @@ const struct schema_attr *schema_attr_find(const struct schema_kind *k, const ch
     return attr_walk(k, path, NULL, NULL);
 }
 
+const struct schema_attr *schema_block_attr(const struct schema_block *b, const char *name)
+{
+    return b ? block_attr(b, name, strlen(name)) : NULL;
+}
+
 int schema_arm_path(char *out, size_t size, const struct schema_kind *k, const char *path)
 {
     const struct schema_block *b = NULL;
