@@ -382,7 +382,12 @@ struct rctx {
     uint32_t *ref_off;       /* per instance: where its referrers start in ref_from, */
     uint32_t *ref_from;      /* ... each the referrer's index * 8 + its ref_attrs entry, */
                              /* in configuration order */
-    size_t index_bytes;      /* what the tables above take (unit.scale counts it) */
+    size_t index_bytes;      /* what the tables above take */
+    struct {                 /* schema defaults eff() made, by their text: each made once */
+        const char *text;
+        json_t *value;
+    } defaults[16];
+    size_t ndefaults;
     struct ra_key *ras;      /* the role assignments by principal (CMK-IDENTITY, WS-UAI-GRANTS) */
     size_t nras;
 };
@@ -558,17 +563,29 @@ static const json_t *eff_peek(const struct cfg_instance *inst, const char *path,
 }
 
 /* The value render sends for path (the attribute, else its default), NULL
- * when nothing is sent; unknown for an existing lookup's missing value. */
-static json_t *eff(const struct cfg_instance *inst, const char *path)
+ * when nothing is sent; unknown for an existing lookup's missing value.
+ * New reference: a default is made once per run and shared (read only). */
+static json_t *eff(struct rctx *c, const struct cfg_instance *inst, const char *path)
 {
     const char *def;
     bool unknown;
     const json_t *v = eff_peek(inst, path, &def, &unknown);
+    json_t *made;
     if (unknown)
         return value_unknown();
     if (v)
         return json_incref((json_t *)v);
-    return def ? json_loads(def, JSON_DECODE_ANY, NULL) : NULL;
+    if (def == NULL)
+        return NULL;
+    for (size_t i = 0; i < c->ndefaults; i++)
+        if (c->defaults[i].text == def)
+            return json_incref(c->defaults[i].value);
+    made = json_loads(def, JSON_DECODE_ANY, NULL);
+    if (made && c->ndefaults < sizeof(c->defaults) / sizeof(c->defaults[0])) {
+        c->defaults[c->ndefaults].text = def;
+        c->defaults[c->ndefaults++].value = json_incref(made);
+    }
+    return made;
 }
 
 static enum tri tri_of(const json_t *v)
@@ -775,6 +792,8 @@ static int index_build(struct rctx *c)
 
 static void index_release(struct rctx *c)
 {
+    for (size_t i = 0; i < c->ndefaults; i++)
+        json_decref(c->defaults[i].value);
     free(c->ref_from);
     free(c->ref_off);
     free(c->ids);
@@ -1642,7 +1661,7 @@ static void rule_storage(struct rctx *c, const struct cfg_instance *st)
     if (eff_is(st, "network_rules.default_action", "Allow") == T_TRUE)
         finding(c, "ST-SERVICE-ENDPOINT", st, "network_rules.default_action",
                 "the firewall of %s allows all networks", st->address);
-    bypass = eff(st, "network_rules.bypass");
+    bypass = eff(c, st, "network_rules.bypass");
     if (json_is_array(bypass) && !list_has(bypass, "AzureServices"))
         finding(c, "ST-SERVICE-ENDPOINT", st, "network_rules.bypass",
                 "the firewall of %s does not let trusted Microsoft services through", st->address);
@@ -1658,7 +1677,7 @@ static void rule_key_vault(struct rctx *c, const struct cfg_instance *kv)
     if (eff_is(kv, "network_acls.default_action", "Allow") == T_TRUE)
         finding(c, "KV-NETWORK", kv, "network_acls.default_action",
                 "the firewall of %s allows all networks", kv->address);
-    bypass = eff(kv, "network_acls.bypass");
+    bypass = eff(c, kv, "network_acls.bypass");
     if (json_is_array(bypass) && !list_has(bypass, "AzureServices"))
         finding(c, "KV-NETWORK", kv, "network_acls.bypass",
                 "the firewall of %s does not let trusted Microsoft services through", kv->address);
@@ -1676,7 +1695,7 @@ static void rule_key_vault(struct rctx *c, const struct cfg_instance *kv)
 static void rule_registry(struct rctx *c, const struct cfg_instance *acr)
 {
     if (behind_vnet(c, acr) && eff_is(acr, "sku", "Premium") == T_FALSE) {
-        json_t *sku = eff(acr, "sku");
+        json_t *sku = eff(c, acr, "sku");
         finding(c, "ACR-PREMIUM", acr, "sku", "%s is behind a virtual network but its SKU is '%s'",
                 acr->address, json_is_string(sku) ? json_string_value(sku) : "?");
         json_decref(sku);
