@@ -373,6 +373,12 @@ struct rctx {
     size_t errors;
     const struct cfg_instance **insts;
     size_t n;
+    /* per instance, from one pass over the resources (their structs are
+     * read once, not per check): its kind in the catalogue (NULL: none)
+     * and whether it is an existing lookup */
+    const struct schema_kind **kinds;
+    unsigned char *existing;
+    unsigned char *checked;  /* per instance: its enum checked_kind */
     size_t *base;            /* per resource of cfg: the index of its first instance */
     const char **idof;       /* per instance: its id, or NULL */
     struct id_slot *ids;     /* hash table of the instances' ids */
@@ -411,6 +417,12 @@ static const char *inst_kind(const struct cfg_instance *inst)
 static bool is_kind(const struct cfg_instance *inst, const char *kind)
 {
     return strcmp(inst->resource->kind, kind) == 0;
+}
+
+/* is_kind of c->insts[i], from the catalogue's kind (a name in cache). */
+static bool kind_is(const struct rctx *c, size_t i, const char *kind)
+{
+    return c->kinds[i] ? strcmp(c->kinds[i]->name, kind) == 0 : is_kind(c->insts[i], kind);
 }
 
 /* Eight bytes folded to lower case as the C locale's tolower does (ASCII
@@ -683,10 +695,10 @@ static size_t referrers(const struct rctx *c, const struct cfg_instance *target,
     a = (uint32_t)ref_attr_index(attr);
     for (size_t i = c->ref_off[t]; i < c->ref_off[t + 1]; i++) {
         const struct cfg_instance *x;
-        if ((c->ref_from[i] & 7) != a)
+        if ((c->ref_from[i] & 7) != a || !kind_is(c, c->ref_from[i] >> 3, kind))
             continue;
         x = c->insts[c->ref_from[i] >> 3];
-        if (is_kind(x, kind)) {
+        {
             if (out && n < max)
                 out[n] = x;
             n++;
@@ -1903,7 +1915,7 @@ static void rule_scan(struct rctx *c)
     bool covered = false;
     for (size_t i = 0; i < c->n && !covered; i++) {
         const struct cfg_instance *x = c->insts[i];
-        if (!is_kind(x, "defender_plan"))
+        if (!kind_is(c, i, "defender_plan"))
             continue;
         covered = (eff_is(x, "plan", "Containers") == T_TRUE ||
                    eff_is(x, "plan", "ContainerRegistry") == T_TRUE) &&
@@ -1911,7 +1923,7 @@ static void rule_scan(struct rctx *c)
     }
     for (size_t i = 0; i < c->n && !covered; i++) {
         const struct cfg_instance *x = c->insts[i];
-        if (is_kind(x, "container_registry") && !x->resource->existing)
+        if (kind_is(c, i, "container_registry") && !c->existing[i])
             finding(c, "SCAN", x, "name",
                     "no Defender plan scans the images of %s (no defender_plan \"Containers\")",
                     x->address);
@@ -2225,6 +2237,36 @@ static void check_suppressions(struct rctx *c)
 
 /* ---- driver ----------------------------------------------------------- */
 
+/* The kinds rules_run's pass over the instances checks, by their checks. */
+enum checked_kind {
+    CK_NONE,
+    CK_WORKSPACE,
+    CK_STORAGE,
+    CK_KEY_VAULT,
+    CK_REGISTRY,
+    CK_WEB_SERVICE,
+    CK_AKS,
+    CK_COMPUTE,
+    CK_DATASTORE,
+    CK_PRIVATE_ENDPOINT
+};
+
+static enum checked_kind checked_kind(const struct schema_kind *k)
+{
+    static const struct {
+        const char *name;
+        enum checked_kind ck;
+    } checked[] = {{"workspace", CK_WORKSPACE},     {"storage_account", CK_STORAGE},
+                   {"key_vault", CK_KEY_VAULT},     {"container_registry", CK_REGISTRY},
+                   {"web_service", CK_WEB_SERVICE}, {"aks_compute", CK_AKS},
+                   {"compute_cluster", CK_COMPUTE}, {"compute_instance", CK_COMPUTE},
+                   {"datastore", CK_DATASTORE},     {"private_endpoint", CK_PRIVATE_ENDPOINT}};
+    for (size_t i = 0; k && i < sizeof(checked) / sizeof(checked[0]); i++)
+        if (strcmp(k->name, checked[i].name) == 0)
+            return checked[i].ck;
+    return CK_NONE;
+}
+
 size_t rules_run(const struct config *cfg, struct diag_list *diags)
 {
     bool zones_managed = false;
@@ -2235,14 +2277,33 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
     for (size_t i = 0; i < cfg->nresources; i++)
         total += cfg->resources[i].ninstances;
     c.insts = calloc(total ? total : 1, sizeof(*c.insts));
-    if (c.insts == NULL)
+    c.kinds = calloc(total ? total : 1, sizeof(*c.kinds));
+    c.existing = calloc(total ? total : 1, sizeof(*c.existing));
+    c.checked = calloc(total ? total : 1, sizeof(*c.checked));
+    if (c.insts == NULL || c.kinds == NULL || c.existing == NULL || c.checked == NULL) {
+        free(c.insts);
+        free(c.kinds);
+        free(c.existing);
+        free(c.checked);
         return 0;
-    for (size_t i = 0; i < cfg->nresources; i++)
-        for (size_t j = 0; j < cfg->resources[i].ninstances; j++)
-            c.insts[c.n++] = &cfg->resources[i].instances[j];
+    }
+    for (size_t i = 0; i < cfg->nresources; i++) {
+        const struct cfg_resource *r = &cfg->resources[i];
+        const struct schema_kind *k = r->ninstances ? schema_find(r->kind) : NULL;
+        enum checked_kind ck = k ? checked_kind(k) : CK_NONE;
+        for (size_t j = 0; j < r->ninstances; j++) {
+            c.kinds[c.n] = k;
+            c.existing[c.n] = r->existing;
+            c.checked[c.n] = (unsigned char)ck;
+            c.insts[c.n++] = &r->instances[j];
+        }
+    }
     if (index_build(&c) < 0) {
         index_release(&c);
         free(c.insts);
+        free(c.kinds);
+        free(c.existing);
+        free(c.checked);
         return 0;
     }
 
@@ -2250,13 +2311,15 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
     if (c.ras == NULL) {
         index_release(&c);
         free(c.insts);
+        free(c.kinds);
+        free(c.existing);
+        free(c.checked);
         return 0;
     }
     for (size_t i = 0; i < c.n; i++) {
-        const char *who =
-            is_kind(c.insts[i], "role_assignment") && json_is_object(c.insts[i]->attrs)
-                ? ra_who(c.insts[i])
-                : NULL;
+        const char *who = kind_is(&c, i, "role_assignment") && json_is_object(c.insts[i]->attrs)
+                              ? ra_who(c.insts[i])
+                              : NULL;
         if (who)
             c.ras[c.nras++] = (struct ra_key){who, c.insts[i]};
     }
@@ -2264,12 +2327,15 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
     check_suppressions(&c);
     rule_secrets(&c);
     for (size_t i = 0; i < c.n && !zones_managed; i++)
-        zones_managed = is_kind(c.insts[i], "private_dns_zone");
+        zones_managed = kind_is(&c, i, "private_dns_zone");
     for (size_t i = 0; i < c.n; i++) {
         const struct cfg_instance *x = c.insts[i];
-        if (x->resource->existing || !json_is_object(x->attrs) || schema_find(inst_kind(x)) == NULL)
+        /* the kinds without checks here are passed over without reading
+         * their instances (long out of cache) */
+        if (c.existing[i] || c.checked[i] == CK_NONE || !json_is_object(x->attrs))
             continue;
-        if (is_kind(x, "workspace")) {
+        switch ((enum checked_kind)c.checked[i]) {
+        case CK_WORKSPACE:
             if (eff_bool(x, "hbi") == T_FALSE)
                 finding(&c, "WS-HBI", x, "hbi",
                         "%s is not a high-business-impact workspace (hbi is create-only)",
@@ -2282,24 +2348,35 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
             rule_storage_pe(&c, x);
             rule_ws_assoc(&c, x);
             rule_build_feeds(&c, x);
-        } else if (is_kind(x, "storage_account")) {
+            break;
+        case CK_STORAGE:
             rule_storage(&c, x);
             rule_assoc_cmk(&c, x);
-        } else if (is_kind(x, "key_vault")) {
+            break;
+        case CK_KEY_VAULT:
             rule_key_vault(&c, x);
-        } else if (is_kind(x, "container_registry")) {
+            break;
+        case CK_REGISTRY:
             rule_registry(&c, x);
             rule_assoc_cmk(&c, x);
-        } else if (is_kind(x, "web_service")) {
+            break;
+        case CK_WEB_SERVICE:
             rule_web_service(&c, x);
-        } else if (is_kind(x, "aks_compute")) {
+            break;
+        case CK_AKS:
             rule_aks(&c, x);
-        } else if (is_kind(x, "compute_cluster") || is_kind(x, "compute_instance")) {
+            break;
+        case CK_COMPUTE:
             rule_compute(&c, x);
-        } else if (is_kind(x, "datastore")) {
+            break;
+        case CK_DATASTORE:
             rule_datastore(&c, x);
-        } else if (is_kind(x, "private_endpoint")) {
+            break;
+        case CK_PRIVATE_ENDPOINT:
             rule_pe_dns(&c, x, zones_managed, &first_bare, &nbare);
+            break;
+        case CK_NONE:
+            break;
         }
     }
     if (nbare)
@@ -2313,6 +2390,9 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
     index_release(&c);
     free(c.ras);
     free(c.insts);
+    free(c.kinds);
+    free(c.existing);
+    free(c.checked);
     return c.errors;
 }
 
