@@ -740,9 +740,16 @@ static int index_build(struct rctx *c)
     for (size_t r = 0, i = 0; r < c->cfg->nresources; i += c->cfg->resources[r++].ninstances)
         c->base[r] = i;
     for (size_t i = 0; i < c->n; i++) {
-        const char *id = c->idof[i] = inst_id(c->insts[i]);
+        const char *id;
         uint64_t h;
         size_t j;
+        /* the instances and their ids are long out of cache: ask for them
+         * a few instances ahead, so the misses overlap */
+        if (i + 16 < c->n)
+            __builtin_prefetch(c->insts[i + 16]);
+        if (i + 8 < c->n && c->insts[i + 8]->id)
+            __builtin_prefetch(c->insts[i + 8]->id);
+        id = c->idof[i] = inst_id(c->insts[i]);
         if (id == NULL)
             continue;
         h = id_hash(id);
@@ -763,6 +770,8 @@ static int index_build(struct rctx *c)
         const struct cfg_instance *x = c->insts[i];
         const char *key;
         json_t *v;
+        if (i + 8 < c->n)
+            __builtin_prefetch(c->insts[i + 8]->attrs);
         if (!json_is_object(x->attrs))
             continue;
         /* one pass over the attributes: fewer look-ups than one per ref_attrs entry */
@@ -2173,9 +2182,14 @@ static void rule_secrets(struct rctx *c)
     for (size_t i = 0; i < c->cfg->nresources; i++) {
         const struct cfg_resource *r = &c->cfg->resources[i];
         const struct schema_kind *k;
+        /* the blocks ahead asked for: the misses of the walk overlap */
+        if (i + 8 < c->cfg->nresources && c->cfg->resources[i + 8].block)
+            __builtin_prefetch(c->cfg->resources[i + 8].block);
+        if (i + 4 < c->cfg->nresources && c->cfg->resources[i + 4].block)
+            __builtin_prefetch(c->cfg->resources[i + 4].block->body.attrs);
         if (r->block == NULL || r->ninstances == 0)
             continue;
-        k = schema_find(r->kind);
+        k = c->kinds[c->base[i]];
         scan_body(c, &r->instances[0], k, k ? &k->body : NULL, &r->block->body, "");
     }
     for (size_t i = 0; i < c->cfg->nvars; i++) {
@@ -2330,8 +2344,13 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
         zones_managed = kind_is(&c, i, "private_dns_zone");
     for (size_t i = 0; i < c.n; i++) {
         const struct cfg_instance *x = c.insts[i];
-        /* the kinds without checks here are passed over without reading
-         * their instances (long out of cache) */
+        /* the next checked instances' attributes asked for ahead (their
+         * misses overlap); the kinds without checks here are passed over
+         * without reading their instances (long out of cache) */
+        if (i + 16 < c.n && c.checked[i + 16] != CK_NONE)
+            __builtin_prefetch(c.insts[i + 16]);
+        if (i + 8 < c.n && c.checked[i + 8] != CK_NONE)
+            __builtin_prefetch(c.insts[i + 8]->attrs);
         if (c.existing[i] || c.checked[i] == CK_NONE || !json_is_object(x->attrs))
             continue;
         switch ((enum checked_kind)c.checked[i]) {

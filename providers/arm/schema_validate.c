@@ -810,9 +810,19 @@ size_t schema_validate_config(const struct config *cfg, struct diag_list *diags)
     for (size_t i = 0; i < cfg->nresources; i++) {
         const struct cfg_resource *r = &cfg->resources[i];
         const struct schema_kind *k = r->ninstances ? schema_find(r->kind) : NULL;
-        for (size_t j = 0; j < r->ninstances; j++)
+        /* the instances of the resources ahead asked for, and their
+         * attributes: they are long out of cache, and the misses overlap */
+        if (i + 8 < cfg->nresources && cfg->resources[i + 8].ninstances)
+            __builtin_prefetch(cfg->resources[i + 8].instances);
+        if (i + 4 < cfg->nresources && cfg->resources[i + 4].ninstances) {
+            __builtin_prefetch(cfg->resources[i + 4].instances[0].attrs);
+        }
+        for (size_t j = 0; j < r->ninstances; j++) {
+            if (j + 4 < r->ninstances) /* and a resource's own instances ahead */
+                __builtin_prefetch(r->instances[j + 4].attrs);
             errors += validate_one(cfg, &r->instances[j], k, diags,
                                    names.re && names.ready && names.simple ? &names : NULL);
+        }
     }
     for (size_t i = 0; names.re && names.ready && names.simple && i < nkinds; i++)
         if (names.ready[i] && names.simple[i].n == 0)
