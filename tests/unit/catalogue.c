@@ -53,6 +53,9 @@ static json_t *jparse(const char *text)
 static void check_block_table(const struct schema_kind *k, const struct schema_block *b)
 {
     for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        /* one attribute per name in a block: a look-up stops at the first */
+        if (schema_block_attr(b, a->name) != a)
+            fail_msg("%s: attribute '%s' is listed twice in a block", k->name, a->name);
         if (a->def) {
             json_t *d = json_loads(a->def, JSON_DECODE_ANY, NULL);
             if (d == NULL)
