@@ -306,12 +306,17 @@ void ui_json_event(const struct apply_event *ev)
 void ui_json_apply_summary(const struct plan *plan, bool ok)
 {
     char msg[256];
-    snprintf(msg, sizeof(msg), "%s Resources: %zu added, %zu changed, %zu destroyed.",
-             ok ? "Apply complete!" : "Apply incomplete.", plan->nadd, plan->nchange,
-             plan->ndestroy);
+    /* a destroy's summary is Terraform's destroy's: operation "destroy" */
+    if (plan->destroy)
+        snprintf(msg, sizeof(msg), "%s Resources: %zu destroyed.",
+                 ok ? "Destroy complete!" : "Destroy incomplete.", plan->ndestroy);
+    else
+        snprintf(msg, sizeof(msg), "%s Resources: %zu added, %zu changed, %zu destroyed.",
+                 ok ? "Apply complete!" : "Apply incomplete.", plan->nadd, plan->nchange,
+                 plan->ndestroy);
     emit(json_pack("{s:{s:I, s:I, s:I, s:s}}", "changes", "add", (json_int_t)plan->nadd, "change",
                    (json_int_t)plan->nchange, "remove", (json_int_t)plan->ndestroy, "operation",
-                   "apply"),
+                   plan->destroy ? "destroy" : "apply"),
          ok ? "info" : "error", msg, "change_summary");
 }
 

@@ -207,6 +207,20 @@ valid output output.json
 grep -q '"value": 36893488147419103232' output.json || fail "big: output -json lost the digits: $(cat output.json)"
 "$AMLSEC" state show -json resource_group.b > b.json || fail "big: state show -json"
 valid state b.json
+# destroy -json: Terraform's stream, its summary a destroy's (operation "destroy")
+if "$AMLSEC" destroy -json -cloud local > /dev/null 2> noapprove.err; then fail "destroy -json asked nobody"; fi
+"$AMLSEC" destroy -json -auto-approve -cloud local > destroy.jsonl 2> destroy.err || { cat destroy.err; fail "destroy -json"; }
+"$JSONSCHEMA" -lines "$S/ui.schema.json" destroy.jsonl || fail "destroy -json lines"
+python3 - destroy.jsonl <<'PY' || fail "destroy -json contents"
+import json, sys
+msgs = [json.loads(l) for l in open(sys.argv[1])]
+planned = [m for m in msgs if m["type"] == "planned_change"]
+assert len(planned) == 3 and all(m["change"]["action"] == "delete" for m in planned), planned
+plan_summary, summary = [m for m in msgs if m["type"] == "change_summary"]
+assert plan_summary["changes"] == {"add": 0, "change": 0, "remove": 3, "operation": "plan"}, plan_summary
+assert summary["changes"] == {"add": 0, "change": 0, "remove": 3, "operation": "destroy"}, summary
+assert summary["@message"] == "Destroy complete! Resources: 3 destroyed.", summary["@message"]
+PY
 cd .. || fail "cd .."
 
 # the validator fails on what does not match
