@@ -127,6 +127,10 @@ static void on_event(void *payload, const struct apply_event *ev)
     struct progress *pr = payload;
     const char *addr = ev->change ? ev->change->address : "";
     char d[32];
+    if (ev->kind == APPLY_VALUES) {
+        load_register_secrets(ev->values, ev->change->sensitive);
+        return;
+    }
     if (json_ui) {
         ui_json_event(ev);
         if (ev->kind == APPLY_INVALID)
@@ -189,6 +193,8 @@ static void on_event(void *payload, const struct apply_event *ev)
                "and the next run reconciles them).\n",
                ev->in_flight);
         break;
+    case APPLY_VALUES:
+        break; /* registered above */
     }
     fflush(stdout);
 }

@@ -48,6 +48,10 @@ enum apply_event_kind {
     APPLY_INTERRUPTED, /* *stop was seen: nothing more starts; change is NULL */
     APPLY_INVALID,     /* a validation checked at apply is false (or cannot be checked):
                           nothing more starts; change is NULL, message says why */
+    APPLY_VALUES,      /* before a request of a change with sensitive values is built: values
+                          has the change's attributes with what was known only after apply
+                          filled in (the caller registers the secrets among them, which no plan
+                          could: the request is logged next) */
 };
 
 struct apply_event {
@@ -59,6 +63,7 @@ struct apply_event {
     double seconds;      /* FINISHED/FAILED/PROGRESS: how long the operation took so far */
     const char *message; /* FAILED/SKIPPED */
     size_t in_flight;    /* INTERRUPTED: operations still running */
+    const json_t *values; /* VALUES: borrowed, valid during the call */
 };
 
 typedef void (*apply_event_fn)(void *payload, const struct apply_event *ev);

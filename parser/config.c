@@ -408,6 +408,17 @@ static void index_free(struct cfg_index *ix)
 
 /* --- structure ------------------------------------------------------------ */
 
+static bool name_is_identifier(const char *s)
+{
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+        return false;
+    for (s++; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-'))
+            return false;
+    return true;
+}
+
 /* shape: how the block is written, for the hint; NULL: a resource's
  * `TYPE "NAME" { ... }`. */
 static bool check_labels(struct loader *ld, const struct ast_block *b, size_t want,
@@ -418,6 +429,15 @@ static bool check_labels(struct loader *ld, const struct ast_block *b, size_t wa
             /* existing TYPE "NAME": the type is bare, names are quoted */
             if (l->text[0] == '\0') {
                 error_at(ld, &l->loc, "label", "a block name cannot be empty");
+                return false;
+            }
+            /* a name becomes part of addresses (TYPE.NAME, module.NAME.…)
+             * that the state, -target and state mv read back */
+            if (!name_is_identifier(l->text)) {
+                error_at(ld, &l->loc, "label",
+                         "'%.200s' is not a valid name: a name starts with a letter or '_' and "
+                         "holds only letters, digits, '_' and '-'",
+                         l->text);
                 return false;
             }
         }
@@ -2645,6 +2665,53 @@ static void count_and_for_each(struct loader *ld, const struct ast_attr *ca,
 }
 
 /* count = N: instances TYPE.NAME[0] ... [N-1], count.index in each. */
+/* Where k holds a character an instance address cannot: '"', '\\', '[',
+ * ']' or a control character; NULL when it holds none. */
+static const char *key_bad_char(const char *k)
+{
+    for (; *k; k++)
+        if ((unsigned char)*k < 0x20 || *k == 0x7f || strchr("\"\\[]", *k) != NULL)
+            return k;
+    return NULL;
+}
+
+/* A for_each key becomes part of an instance address (TYPE.NAME["KEY"],
+ * module.NAME["KEY"]) that the state, -target and state mv read back:
+ * reports the first key of v (a map's keys, a list's strings) that cannot
+ * be written there. True when every key fits. */
+static bool keys_fit_addresses(struct loader *ld, const struct ast_attr *fe, const json_t *v)
+{
+    const char *key = NULL, *bad = NULL;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, key, x)
+        {
+            if ((bad = key_bad_char(key)) != NULL)
+                break;
+        }
+    } else {
+        json_array_foreach(v, i, x)
+        {
+            key = json_string_value(x);
+            if (key && (bad = key_bad_char(key)) != NULL)
+                break;
+        }
+    }
+    if (bad == NULL)
+        return true;
+    if ((unsigned char)*bad < 0x20 || *bad == 0x7f)
+        error_at(ld, &fe->value->loc, "for_each",
+                 "a for_each key holds a control character: keys become part of instance "
+                 "addresses, which may not hold '\"', '\\', '[', ']' or control characters");
+    else
+        error_at(ld, &fe->value->loc, "for_each",
+                 "for_each key '%.200s' holds '%c': keys become part of instance addresses, which "
+                 "may not hold '\"', '\\', '[', ']' or control characters",
+                 key, *bad);
+    return false;
+}
+
 static int expand_count(struct loader *ld, struct cfg_resource *r, const struct ast_attr *ca)
 {
     struct eval_ctx ectx = {.cfg = ld->cfg,
@@ -2715,6 +2782,10 @@ static int expand(struct loader *ld, struct cfg_resource *r)
     }
     if (eval_expr(&v, &ectx, fe->value) < 0)
         return 0;
+    if ((json_is_array(v) || json_is_object(v)) && !keys_fit_addresses(ld, fe, v)) {
+        json_decref(v);
+        return 0;
+    }
     if (json_is_array(v) || json_is_object(v)) {
         size_t n = json_is_array(v) ? json_array_size(v) : json_object_size(v);
         size_t i;
@@ -3561,6 +3632,10 @@ static void instantiate(struct loader *ld, const struct module_call *c)
         if (!json_is_object(v) && !json_is_array(v)) {
             error_at(ld, &fe->value->loc, "for_each",
                      "for_each needs a list of strings or a map, not a %s", value_type_name(v));
+            json_decref(v);
+            return;
+        }
+        if (!keys_fit_addresses(ld, fe, v)) {
             json_decref(v);
             return;
         }

@@ -338,8 +338,9 @@ soak_expect() {
   "$AMLSEC" state list -json | awk -F'"' '/"address":/ { a = $4 } /"arm_id":/ { print a "\t" $4 }'
 }
 
-# soak_compare MODE EXPECT: compares the cloud at SOAK_URL with the state in the current
-# directory; prints soak_check's counts line, its details go to check.err.
+# soak_compare MODE EXPECT [IGNORE]: compares the cloud at SOAK_URL with the state in the current
+# directory (ids under IGNORE, like the seeded network's, left out); prints soak_check's counts
+# line, its details go to check.err.
 soak_compare() {
   curl -sf "$SOAK_URL/_armlocal/state" > store.json || { echo "harness: cannot read the store"; return 2; }
   # no state at all (killed before the first save, and never recovered) is an empty state
@@ -349,7 +350,7 @@ soak_compare() {
   fi
   local counts rc journal=0
   counts=$("$SOAK_CHECK" --mode "$1" --store store.json --state state.json --expect "$2" \
-    --ignore "/subscriptions/$SOAK_SUB/resourceGroups/rg-net" 2> check.err)
+    --ignore "/subscriptions/$SOAK_SUB/resourceGroups/rg-net" ${3:+--ignore "$3"} 2> check.err)
   rc=$?
   [ "$rc" -ge 2 ] && { echo "harness: soak_check failed: $(head -n 1 check.err)"; return 2; }
   # a run that converged leaves no pending intent: the journal is emptied
