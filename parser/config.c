@@ -103,12 +103,15 @@ struct loader {
         const char *kind, *name; /* interned names of a reference's target */
         uint32_t idx;            /* the resource's index + 1; 0: empty */
     } memo[256];
+    /* an instance's own sensitive paths while its body is evaluated: kept
+     * for the next instance unless this one has some (eval_instances) */
+    json_t *paths;
 };
 
 static bool in_list(const char *const *list, const char *s)
 {
     for (; list && *list; list++)
-        if (strcmp(*list, s) == 0)
+        if ((*list)[0] == s[0] && strcmp(*list, s) == 0)
             return true;
     return false;
 }
@@ -2890,6 +2893,16 @@ static bool mark_map_items(struct eval_ctx *ectx, const struct ast_expr *e, cons
     return ok;
 }
 
+/* Whether an attribute before a in b has its name (check_shape reports it):
+ * the few names before it compared, not a look-up in the object built. */
+static bool repeated_attr(const struct ast_body *b, const struct ast_attr *a)
+{
+    for (const struct ast_attr *x = b->attrs; x != a; x = x->next)
+        if (x->name == a->name || (x->name[0] == a->name[0] && strcmp(x->name, a->name) == 0))
+            return true;
+    return false;
+}
+
 /* Evaluates a body to an object: attributes, nested blocks (repeated ones as
  * arrays). Records sensitive attribute paths. */
 static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct ast_body *b,
@@ -2900,7 +2913,7 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         json_t *v = NULL;
         if (top && in_list(meta_attrs, a->name))
             continue;
-        if (json_object_get(obj, a->name))
+        if (repeated_attr(b, a))
             continue; /* repeated: reported by check_shape */
         ectx->sensitive = false;
         if (eval_expr(&v, ectx, a->value) < 0)
@@ -2947,14 +2960,11 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
  * tagged with the dotted path where it is evaluated (eval.c). */
 static void tag_unknowns(json_t *value, const char *address)
 {
-    const char *ra, *rt;
     /* replaced through the iterator: no second hash lookup per key */
-    for (void *it = json_object_iter(value); it; it = json_object_iter_next(value, it)) {
-        json_t *v = json_object_iter_value(it);
-        if (value_is_unknown(v) && !value_unknown_origin(v, &ra, &rt))
+    for (void *it = json_object_iter(value); it; it = json_object_iter_next(value, it))
+        if (value_unknown_untagged(json_object_iter_value(it)))
             json_object_iter_set_new(value, it,
                                      value_unknown_of(address, json_object_iter_key(it)));
-    }
 }
 
 /* A child an attribute declares (cfg_implicit): its attributes from its
@@ -2987,6 +2997,24 @@ static void eval_implicit(struct cfg_instance *in, size_t i)
     }
 }
 
+/* The sensitive paths of an instance whose own (in->sensitive, NULL: none)
+ * are evaluated: with the catalogue's added. An instance with none of its
+ * own shares its kind's array, or the empty one: most have none, and an
+ * array each (and the kind's paths added to it) cost every instance. */
+static void instance_paths(struct loader *ld, struct cfg_instance *in)
+{
+    const json_t *kind = ld->opts->resolver.sensitive_paths
+                             ? ld->opts->resolver.sensitive_paths(ld->opts->resolver.payload, in)
+                             : NULL;
+    size_t i;
+    const json_t *p;
+    if (in->sensitive == NULL) {
+        in->sensitive = json_array_size(kind) ? json_incref((json_t *)kind) : value_paths_none();
+        return;
+    }
+    json_array_foreach(kind, i, p) value_sensitive_add(in->sensitive, json_string_value(p));
+}
+
 static void eval_instances(struct loader *ld, struct cfg_resource *r)
 {
     for (size_t i = 0; i < r->ninstances; i++) {
@@ -3000,11 +3028,15 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
         if (r->implicit) {
             eval_implicit(in, i);
         } else {
-            in->sensitive = json_array();
-            in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
+            if (ld->paths == NULL)
+                ld->paths = json_array();
+            in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", ld->paths);
+            if (json_array_size(ld->paths)) {
+                in->sensitive = ld->paths;
+                ld->paths = NULL;
+            }
         }
-        if (ld->opts->resolver.sensitive_paths)
-            ld->opts->resolver.sensitive_paths(ld->opts->resolver.payload, in, in->sensitive);
+        instance_paths(ld, in);
         if (ld->opts->resolver.instance_value)
             in->value = ld->opts->resolver.instance_value(ld->opts->resolver.payload, ld->cfg, in);
         if (in->value == NULL) {
@@ -4122,6 +4154,7 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         eval_output(&ld, &cfg->outputs[i]);
 out:
     free(done);
+    json_decref(ld.paths);
     free(ld.base_dir);
     free(ld.edges);
     free(ld.deferred);
