@@ -252,6 +252,11 @@ app_insights "ai2" {
   name           = "ai-deferred-2"
 }
 
+resource_group "t" {
+  name = "rg-t"
+  tags = { t = sha256(var.t) }
+}
+
 variable "t" {
   type      = string
   sensitive = true

@@ -168,9 +168,9 @@ CFG
 
 # soak_config_features DIR N [VARIANT]: the configuration of the newer features (crash-soak.sh
 # -f), about N resources (at least 12): a resource group whose tag is a variable with a
-# validation known only after apply (it reads app_insights.shared's app_id: apply holds the
-# rest until it is checked), a storage account with create_before_destroy whose name follows
-# var.gen (-var gen=2: a renamed replacement, created first, the old one tracked at
+# validation known only after apply (it reads app_insights.shared's app_id, in a group of its
+# own: apply holds what reads var.owner until it is checked), a storage account with
+# create_before_destroy whose name follows var.gen (-var gen=2: a renamed replacement, created first, the old one tracked at
 # "ADDRESS (previous)" until its delete), and a module with for_each ("team": a resource group
 # per team with a tag that is a whole number beyond int64 and var.mgen, a storage account tagged
 # with var.mgen too, Application Insights and a role assignment) in DIR/mod, and outputs (one
@@ -258,8 +258,12 @@ resource_group "g" {
   tags = { owner = var.owner }
 }
 
+resource_group "s" {
+  name = "rg-soak-shared"
+}
+
 app_insights "shared" {
-  resource_group = resource_group.g
+  resource_group = resource_group.s
   name           = "appi-soak-shared"
 }
 
