@@ -330,7 +330,7 @@ static const char *checked_by(const char *id)
 const struct rule *rules_find(const char *id)
 {
     for (const struct rule *r = rules_catalogue; r->id; r++)
-        if (strcmp(r->id, id) == 0)
+        if (r->id[0] == id[0] && strcmp(r->id, id) == 0)
             return r;
     return NULL;
 }
@@ -2288,6 +2288,9 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
     size_t nbare = 0;
     struct rctx c = {.cfg = cfg, .diags = diags};
     size_t total = 0;
+    unsigned char checked_of[128] = {0}; /* per catalogue kind: its checked_kind + 1, 0: not yet */
+    const struct schema_kind *k_ra = schema_find("role_assignment"),
+                             *k_zone = schema_find("private_dns_zone");
     for (size_t i = 0; i < cfg->nresources; i++)
         total += cfg->resources[i].ninstances;
     c.insts = calloc(total ? total : 1, sizeof(*c.insts));
@@ -2304,7 +2307,14 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
     for (size_t i = 0; i < cfg->nresources; i++) {
         const struct cfg_resource *r = &cfg->resources[i];
         const struct schema_kind *k = r->ninstances ? schema_find(r->kind) : NULL;
-        enum checked_kind ck = k ? checked_kind(k) : CK_NONE;
+        enum checked_kind ck = CK_NONE;
+        if (k && (size_t)(k - schema_kinds) < sizeof(checked_of)) { /* each kind's, once */
+            if (checked_of[k - schema_kinds] == 0)
+                checked_of[k - schema_kinds] = (unsigned char)(checked_kind(k) + 1);
+            ck = (enum checked_kind)(checked_of[k - schema_kinds] - 1);
+        } else if (k) {
+            ck = checked_kind(k);
+        }
         for (size_t j = 0; j < r->ninstances; j++) {
             c.kinds[c.n] = k;
             c.existing[c.n] = r->existing;
@@ -2331,7 +2341,7 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
         return 0;
     }
     for (size_t i = 0; i < c.n; i++) {
-        const char *who = kind_is(&c, i, "role_assignment") && json_is_object(c.insts[i]->attrs)
+        const char *who = k_ra && c.kinds[i] == k_ra && json_is_object(c.insts[i]->attrs)
                               ? ra_who(c.insts[i])
                               : NULL;
         if (who)
@@ -2341,7 +2351,7 @@ size_t rules_run(const struct config *cfg, struct diag_list *diags)
     check_suppressions(&c);
     rule_secrets(&c);
     for (size_t i = 0; i < c.n && !zones_managed; i++)
-        zones_managed = kind_is(&c, i, "private_dns_zone");
+        zones_managed = k_zone && c.kinds[i] == k_zone;
     for (size_t i = 0; i < c.n; i++) {
         const struct cfg_instance *x = c.insts[i];
         /* the next checked instances' attributes asked for ahead (their

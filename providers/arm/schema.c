@@ -187,10 +187,8 @@ const json_t *schema_json_get(const json_t *root, const char *path)
      * rules and plans read paths per instance */
     while (cur && *p) {
         const char *key = p;
-        size_t n = 0;
+        size_t n = strcspn(p, ".[");
         long index = -1;
-        while (p[n] && p[n] != '.' && p[n] != '[')
-            n++;
         if (n >= 128) /* path_step's key buffer */
             return NULL;
         p += n;
