@@ -26,15 +26,21 @@
 static int fail(struct eval_ctx *ctx, const struct src_loc *loc, const char *code, const char *fmt,
                 ...) __attribute__((format(printf, 4, 5)));
 
+/* The message is kept whole, as diag_add keeps every other diagnostic's
+ * (a map key or a name quoted in it may be long): never cut. */
 static int fail(struct eval_ctx *ctx, const struct src_loc *loc, const char *code, const char *fmt,
                 ...)
 {
-    char msg[512];
+    struct buf msg;
     va_list ap;
+    int rc;
+    buf_init(&msg, 0);
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    rc = buf_vaddf(&msg, fmt, ap);
     va_end(ap);
-    diag_add(ctx->diags, DIAG_ERROR, loc, code, "%s", msg);
+    diag_add(ctx->diags, DIAG_ERROR, loc, code, "%s",
+             rc == 0 && msg.ptr ? msg.ptr : "out of memory");
+    buf_release(&msg);
     return AMLSEC_EPARSE;
 }
 
@@ -114,55 +120,84 @@ static int eval_template(json_t **out, struct eval_ctx *ctx, const struct ast_ex
     return rc;
 }
 
-static json_t *var_value(const struct config *cfg, const char *name, bool *sensitive)
-{
-    for (size_t i = 0; i < cfg->nvars; i++) {
-        if (strcmp(cfg->vars[i].name, name) == 0) {
-            if (cfg->vars[i].sensitive)
-                *sensitive = true;
-            return cfg->vars[i].value;
-        }
-    }
-    return NULL;
-}
-
 static bool type_matches(const char *type, const json_t *v)
 {
     return type == NULL || strcmp(type, "any") == 0 || json_is_null(v) || value_is_unknown(v) ||
            strcmp(type, value_type_name(v)) == 0;
 }
 
+/* Appends e to rd. Out of memory, the last entry becomes one naming
+ * nothing (config.h's cfg_read: no edge is narrowed, every validated
+ * variable taken as read) on a record that is short. */
+static void push_read(struct cfg_reads *rd, struct cfg_read e)
+{
+    if (rd->n == rd->cap) {
+        size_t cap = rd->cap ? 2 * rd->cap : 4;
+        struct cfg_read *v = realloc(rd->v, cap * sizeof(*v));
+        if (v == NULL) {
+            if (rd->n)
+                rd->v[rd->n - 1] = (struct cfg_read){.index = CFG_READ_ALL};
+            return;
+        }
+        rd->v = v;
+        rd->cap = cap;
+    }
+    rd->v[rd->n++] = e;
+}
+
 /* Records in ctx->reads that the expression read instance index of
  * resource r (CFG_READ_ALL: every one), or instance m of call c (NULL:
- * every one): config.h's cfg_read. Out of memory, the last entry becomes
- * one naming nothing, so no edge is narrowed on a record that is short. */
+ * every one): config.h's cfg_read. */
 static void note_read(struct eval_ctx *ctx, const struct cfg_resource *r, size_t index,
                       const struct cfg_call *c, const struct cfg_module *m)
 {
     struct cfg_reads *rd = ctx->reads;
     struct cfg_read *last = rd && rd->n ? &rd->v[rd->n - 1] : NULL;
     if (rd == NULL || (last && last->resource == r && last->index == index && last->call == c &&
-                       last->module == m))
+                       last->module == m && last->variable == NULL))
         return;
-    if (rd->n == rd->cap) {
-        size_t cap = rd->cap ? 2 * rd->cap : 4;
-        struct cfg_read *v = realloc(rd->v, cap * sizeof(*v));
-        if (v == NULL) {
-            if (last)
-                *last = (struct cfg_read){.index = CFG_READ_ALL};
+    push_read(rd, (struct cfg_read){.resource = r, .index = index, .call = c, .module = m});
+}
+
+/* Records in ctx->reads that the expression read a variable whose
+ * validation may be checked at apply (cfg_read.variable), unless one of
+ * the last few entries says so already. */
+static void note_variable(struct eval_ctx *ctx, const void *variable)
+{
+    struct cfg_reads *rd = ctx->reads;
+    if (rd == NULL)
+        return;
+    for (size_t i = rd->n; i-- > 0 && rd->n - i <= 4;)
+        if (rd->v[i].variable == variable)
             return;
-        }
-        rd->v = v;
-        rd->cap = cap;
-    }
-    rd->v[rd->n++] = (struct cfg_read){.resource = r, .index = index, .call = c, .module = m};
+    push_read(rd, (struct cfg_read){.variable = variable});
 }
 
 /* What a lazily read value read, read again by whoever reads it. */
 static void note_reads(struct eval_ctx *ctx, const struct cfg_reads *from)
 {
-    for (size_t i = 0; ctx->reads && i < from->n; i++)
-        note_read(ctx, from->v[i].resource, from->v[i].index, from->v[i].call, from->v[i].module);
+    for (size_t i = 0; ctx->reads && i < from->n; i++) {
+        if (from->v[i].variable)
+            note_variable(ctx, from->v[i].variable);
+        else
+            note_read(ctx, from->v[i].resource, from->v[i].index, from->v[i].call,
+                      from->v[i].module);
+    }
+}
+
+static json_t *var_value(struct eval_ctx *ctx, const char *name)
+{
+    const struct config *cfg = ctx->cfg;
+    for (size_t i = 0; i < cfg->nvars; i++) {
+        if (strcmp(cfg->vars[i].name, name) == 0) {
+            if (cfg->vars[i].sensitive)
+                ctx->sensitive = true;
+            if (cfg->vars[i].checked_late)
+                note_variable(ctx, &cfg->vars[i]);
+            return cfg->vars[i].value;
+        }
+    }
+    return NULL;
 }
 
 /* Evaluates a lazily read value (a local, a module's input or output) the
@@ -225,6 +260,8 @@ static int node_value(json_t **out, struct eval_ctx *ctx, struct cfg_local *l,
         return AMLSEC_EPARSE;
     if (l->sensitive)
         ctx->sensitive = true;
+    if (l->checked_late)
+        note_variable(ctx, l);
     note_reads(ctx, &l->reads);
     ctx->node_paths = l->paths;
     *out = json_incref(l->value);
@@ -764,7 +801,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         if (s == NULL || s->kind != STEP_ATTR)
             return fail(ctx, &e->loc, "reference", "'%s' must be followed by '.NAME'", root);
         if (root[0] == 'v') {
-            v = var_value(cfg, s->name, &ctx->sensitive);
+            v = var_value(ctx, s->name);
             if (v == NULL)
                 return fail(ctx, &s->loc, "unknown-variable", "variable '%s' has no value",
                             s->name);

@@ -11,21 +11,24 @@
 
 #define UNKNOWN_KEY "$unknown"
 
+/* value_unknown()'s object, once made */
+static json_t *shared_unknown;
+
 json_t *value_unknown(void)
 {
     /* One shared object: evaluation makes an unknown for every computed
      * attribute of every instance, and nothing changes an unknown in place
      * (known_fill replaces it). jansson's reference counts are atomic. The
      * static reference keeps it alive for the life of the process. */
-    static json_t *shared;
-    json_t *o = __atomic_load_n(&shared, __ATOMIC_ACQUIRE);
+    json_t **shared = &shared_unknown;
+    json_t *o = __atomic_load_n(shared, __ATOMIC_ACQUIRE);
     if (o == NULL) {
         json_t *fresh = json_object(), *expected = NULL;
         if (fresh == NULL || json_object_set_new_nocheck(fresh, UNKNOWN_KEY, json_true()) < 0) {
             json_decref(fresh);
             return NULL;
         }
-        if (__atomic_compare_exchange_n(&shared, &expected, fresh, false, __ATOMIC_ACQ_REL,
+        if (__atomic_compare_exchange_n(shared, &expected, fresh, false, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE))
             o = fresh;
         else {
@@ -100,6 +103,15 @@ bool value_unknown_call_parts(const json_t *v, const char **fn, const json_t **a
     *fn = json_string_value(name);
     *args = list;
     return true;
+}
+
+bool value_unknown_untagged(const json_t *v)
+{
+    /* most are the shared one: no look-up */
+    if (v == __atomic_load_n(&shared_unknown, __ATOMIC_ACQUIRE))
+        return v != NULL;
+    return json_is_object(v) && json_object_size(v) == 1 &&
+           json_is_true(json_object_get(v, UNKNOWN_KEY));
 }
 
 bool value_is_unknown(const json_t *v)
@@ -602,6 +614,23 @@ bool value_path_sensitive(const json_t *paths, const char *path, bool or_inside)
             return true; /* path encloses s */
     }
     return false;
+}
+
+json_t *value_paths_none(void)
+{
+    static json_t *shared;
+    json_t *a = __atomic_load_n(&shared, __ATOMIC_ACQUIRE), *expected = NULL;
+    if (a == NULL) {
+        if ((a = json_array()) == NULL)
+            return NULL;
+        /* the static reference keeps it for the life of the process */
+        if (!__atomic_compare_exchange_n(&shared, &expected, a, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE)) {
+            json_decref(a);
+            a = expected;
+        }
+    }
+    return json_incref(a);
 }
 
 void value_sensitive_add(json_t *paths, const char *path)

@@ -21,6 +21,10 @@ json_t *value_unknown_of(const char *address, const char *attr);
 /* The origin of a tagged unknown; false for untagged ones and for values. */
 bool value_unknown_origin(const json_t *v, const char **address, const char **attr);
 bool value_is_unknown(const json_t *v);
+/* Whether v is an unknown without an origin (value_unknown()'s, or one read
+ * back as {"$unknown": true}): cheaper than value_is_unknown and
+ * value_unknown_origin together. */
+bool value_unknown_untagged(const json_t *v);
 /* A function call whose arguments hold unknowns that can be filled in
  * later (tagged ones, or other deferred calls): the result is unknown until
  * they are, then engine/known.h makes the call (eval_call_values). args is
@@ -96,6 +100,9 @@ int value_from_file_form(json_t *v);
  * listed path lies inside it ("keys" holds the secret "keys.primary").
  * paths may be NULL. */
 bool value_path_sensitive(const json_t *paths, const char *path, bool or_inside);
+/* New reference to the empty set of paths shared by every instance that
+ * has none (cfg_instance.sensitive): never modify it. */
+json_t *value_paths_none(void);
 /* Adds path to the array paths unless a listed path already covers it. */
 void value_sensitive_add(json_t *paths, const char *path);
 

@@ -131,7 +131,7 @@ echo "3. the next plan reads the state back: no changes"
 expect_exit 0 "$AMLSEC" plan -cloud local -no-color -var-file vars.json -detailed-exitcode > plan2.out 2>&1
 expect_exit 0 "$AMLSEC" plan -cloud local -json -var-file vars.json > plan2.jsonl 2> plan2.err
 grep -q 'u0000\|\$number' plan2.jsonl && fail "plan -json holds the internal form"
-grep -q '"exponent":{"sensitive":false,"type":"list","value":\[100000000000000000000,1500000000000000000000000000000,{"a":1250000000000000000000}\]' plan2.jsonl \
+grep -q '"exponent":{"sensitive":false,"type":\["tuple",\["number","number",\["object",{"a":"number"}\]\]\],"value":\[100000000000000000000,1500000000000000000000000000000,{"a":1250000000000000000000}\]' plan2.jsonl \
   || fail "plan -json: the exponent output's digits"
 # a state written when 1e20 was a double holds 1e+20: read back as the whole number, no changes
 cp .amlsec/state.json state.saved

@@ -939,27 +939,40 @@ static void test_frontend__errors_are_capped(void **state)
     buf_release(&b);
 }
 
-/* Addresses are found through the resource index, names with dots and
- * brackets included. */
+/* Addresses are found through the resource index, keys with dots and
+ * brackets included; a name or key an address cannot hold (the state
+ * could not read it back) is refused. */
 static void test_frontend__finds_instances_by_address(void **state)
 {
-    static const char text[] = "r \"a.b\" {\n  x = 1\n}\n"
-                               "r \"a\" {\n  for_each = [\"k.1\", \"k]\"]\n}\n"
-                               "existing r \"c[\\\"d\\\"]\" {\n}\n";
+    static const char text[] = "r \"a-b\" {\n  x = 1\n}\n"
+                               "r \"a\" {\n  for_each = [\"k.1\", \"k(2)\"]\n}\n"
+                               "existing r \"c\" {\n}\n";
+    static const char *const refused[] = {
+        "r \"a.b\" {\n  x = 1\n}\n",
+        "existing r \"c[\\\"d\\\"]\" {\n}\n",
+        "r \"a\" {\n  for_each = [\"k]\"]\n}\n",
+        "r \"a\" {\n  for_each = { \"k\\\"\" = 1 }\n}\n",
+    };
     struct config *cfg = NULL;
     struct diag_list dl;
     (void)state;
     assert_int_equal(load(&cfg, &dl, text, NULL, 0, NULL), 0);
-    assert_string_equal(config_find_instance(cfg, "r.a.b")->address, "r.a.b");
+    assert_string_equal(config_find_instance(cfg, "r.a-b")->address, "r.a-b");
     assert_string_equal(config_find_instance(cfg, "r.a[\"k.1\"]")->address, "r.a[\"k.1\"]");
-    assert_string_equal(config_find_instance(cfg, "r.a[\"k]\"]")->address, "r.a[\"k]\"]");
-    assert_string_equal(config_find_instance(cfg, "existing.r.c[\"d\"]")->address,
-                        "existing.r.c[\"d\"]");
+    assert_string_equal(config_find_instance(cfg, "r.a[\"k(2)\"]")->address, "r.a[\"k(2)\"]");
+    assert_string_equal(config_find_instance(cfg, "existing.r.c")->address, "existing.r.c");
     assert_null(config_find_instance(cfg, "r.a"));
     assert_null(config_find_instance(cfg, "r.zz"));
     assert_null(config_find_instance(cfg, "nodot"));
     config_free(cfg);
     diag_list_release(&dl);
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        cfg = NULL;
+        assert_int_not_equal(load(&cfg, &dl, refused[i], NULL, 0, NULL), 0);
+        assert_int_equal(dl.errors, 1);
+        config_free(cfg);
+        diag_list_release(&dl);
+    }
 }
 
 /* A diagnostic list that is already full still makes parse_file fail. */
