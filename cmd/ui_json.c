@@ -8,6 +8,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "cmd/cli.h"
+#include "cmd/show_tf.h"
 #include "parser/config.h"
 #include "parser/value.h"
 #include "util/buf.h"
@@ -226,7 +228,9 @@ static json_t *output_of(const json_t *entry, const char *action)
     bool sensitive = json_is_true(json_object_get(entry, "sensitive"));
     json_t *o = json_pack("{s:b}", "sensitive", sensitive);
     if (v && !value_contains_unknown(v)) {
-        json_object_set_new(o, "type", json_string(value_type_name(v)));
+        /* Terraform's type JSON; a sensitive collection "dynamic" (its
+         * type would name its keys), as output -json has it */
+        json_object_set_new(o, "type", show_output_type(v, sensitive));
         if (!sensitive)
             json_object_set(o, "value", (json_t *)v);
     }
@@ -336,16 +340,31 @@ void ui_json_event(const struct apply_event *ev)
     }
 }
 
-void ui_json_apply_summary(const struct plan *plan, bool ok)
+void ui_json_apply_summary(const struct plan *plan, size_t added, size_t changed, size_t destroyed,
+                           bool ok)
 {
     char msg[256];
-    snprintf(msg, sizeof(msg), "%s Resources: %zu added, %zu changed, %zu destroyed.",
-             ok ? "Apply complete!" : "Apply incomplete.", plan->nadd, plan->nchange,
-             plan->ndestroy);
-    emit(json_pack("{s:{s:I, s:I, s:I, s:s}}", "changes", "add", (json_int_t)plan->nadd, "change",
-                   (json_int_t)plan->nchange, "remove", (json_int_t)plan->ndestroy, "operation",
-                   "apply"),
+    if (plan->destroy) /* as the text output, and Terraform's destroy summary */
+        snprintf(msg, sizeof(msg), "%s Resources: %zu destroyed.",
+                 ok ? "Destroy complete!" : "Destroy incomplete.", destroyed);
+    else
+        snprintf(msg, sizeof(msg), "%s Resources: %zu added, %zu changed, %zu destroyed.",
+                 ok ? "Apply complete!" : "Apply incomplete.", added, changed, destroyed);
+    emit(json_pack("{s:{s:I, s:I, s:I, s:s}}", "changes", "add", (json_int_t)added, "change",
+                   (json_int_t)changed, "remove", (json_int_t)destroyed, "operation",
+                   plan->destroy ? "destroy" : "apply"),
          ok ? "info" : "error", msg, "change_summary");
+}
+
+void ui_json_error(const char *message)
+{
+    struct buf b;
+    const char *m;
+    buf_init(&b, 0);
+    m = cli_scrub(&b, message);
+    emit(json_pack("{s:{s:s, s:s}}", "diagnostic", "severity", "error", "summary", m), "error", m,
+         "diagnostic");
+    buf_release(&b);
 }
 
 void ui_json_log(const char *level, const char *message)

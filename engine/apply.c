@@ -136,7 +136,7 @@ static const char *change_id(const struct run *r, size_t i)
 static void emit_id(const struct run *r, enum apply_event_kind kind, size_t i, const char *id,
                     const char *verb, double seconds, const char *message)
 {
-    struct apply_event ev = {kind, &r->plan->changes[i], id, verb, seconds, message, 0};
+    struct apply_event ev = {kind, &r->plan->changes[i], id, verb, seconds, message, 0, NULL};
     if (r->o && r->o->on_event)
         r->o->on_event(r->o->payload, &ev);
 }
@@ -148,6 +148,22 @@ static void emit(const struct run *r, enum apply_event_kind kind, size_t i, cons
 }
 
 static const char *target_id(const struct run *r, const struct op *op);
+
+/* A change whose sensitive values were known only after apply (a secret
+ * joined to an id ARM assigns, a map key made now) has them made now: the
+ * caller sees them before the request that carries them is logged. */
+static void emit_values(const struct run *r, size_t i)
+{
+    const struct plan_change *c = &r->plan->changes[i];
+    struct apply_event ev = {.kind = APPLY_VALUES, .change = c};
+    if (r->o == NULL || r->o->on_event == NULL || json_array_size(c->sensitive) == 0 ||
+        !value_contains_unknown(c->after))
+        return;
+    ev.values = known_fill(json_deep_copy(c->after), known_from_state, r->st, NULL);
+    if (ev.values)
+        r->o->on_event(r->o->payload, &ev);
+    json_decref((json_t *)ev.values);
+}
 
 /* An event of one operation, naming the id it acts on (the old one, for
  * the delete of a renamed-away resource). */
@@ -756,6 +772,7 @@ static int dispatch(struct run *r, struct op *op)
         }
         /* values known only now that earlier steps ran (a key's version);
          * a step that still lacks one fails on its own */
+        emit_values(r, op->change);
         op->body = known_fill(json_deep_copy(c->body), known_from_state, r->st, &left);
         if (op->body == NULL)
             return errbuf_set(r->err, AMLSEC_ENOMEM, "out of memory");
@@ -794,6 +811,27 @@ static int advance(struct run *r, size_t i)
         return r->client_failed ? 0 : dispatch(r, &s->ops[s->cur]);
     complete_change(r, i);
     return 0;
+}
+
+/* What change c did (struct apply_result's added, changed, destroyed). */
+static void count_done(struct apply_result *out, const struct plan_change *c, const struct step *s,
+                       enum step_status status)
+{
+    if (status == ST_DONE) {
+        out->added += c->action == PLAN_CREATE || c->action == PLAN_REPLACE;
+        out->changed += c->action == PLAN_UPDATE;
+        out->destroyed += c->action == PLAN_DELETE || c->action == PLAN_REPLACE;
+        return;
+    }
+    /* failed, or abandoned in flight: the operations before the current one */
+    for (unsigned k = 0; k < s->cur && k < s->nops; k++) {
+        if (s->ops[k].kind != OP_PUT)
+            out->destroyed++;
+        else if (c->action == PLAN_UPDATE)
+            out->changed++;
+        else
+            out->added++;
+    }
 }
 
 static void note_client_failure(struct run *r, const struct errbuf *e)
@@ -1090,6 +1128,8 @@ out:
             out->skipped += r.status[i] == ST_SKIPPED;
             out->not_started += r.status[i] == ST_PENDING;
         }
+        if (r.status && r.steps)
+            count_done(out, &plan->changes[i], &r.steps[i], r.status[i]);
         if (r.steps) {
             free(r.steps[i].dependents);
             free(r.steps[i].arm_id);

@@ -48,6 +48,10 @@ enum apply_event_kind {
     APPLY_INTERRUPTED, /* *stop was seen: nothing more starts; change is NULL */
     APPLY_INVALID,     /* a validation checked at apply is false (or cannot be checked):
                           nothing more starts; change is NULL, message says why */
+    APPLY_VALUES,      /* before a request of a change with sensitive values is built: values
+                          has the change's attributes with what was known only after apply
+                          filled in (the caller registers the secrets among them, which no plan
+                          could: the request is logged next) */
 };
 
 struct apply_event {
@@ -59,6 +63,7 @@ struct apply_event {
     double seconds;      /* FINISHED/FAILED/PROGRESS: how long the operation took so far */
     const char *message; /* FAILED/SKIPPED */
     size_t in_flight;    /* INTERRUPTED: operations still running */
+    const json_t *values; /* VALUES: borrowed, valid during the call */
 };
 
 typedef void (*apply_event_fn)(void *payload, const struct apply_event *ev);
@@ -75,6 +80,11 @@ struct apply_result {
     size_t done, failed, skipped, not_started;
     size_t abandoned; /* in flight when abandoned: the journal has their intents */
     size_t invalid;   /* validations found false at apply, or left unchecked */
+    /* what was done, counted as the plan counts it (a replacement is one
+     * added and one destroyed): a change done counts whole; one that
+     * stopped part way counts the operations it completed (a replacement's
+     * delete whose create then failed: one destroyed) */
+    size_t added, changed, destroyed;
     /* the run's own bookkeeping, not its requests: edges and changes the
      * step graph visited, state entries looked up, moved or visited (tests
      * count it: linear in the changes) */

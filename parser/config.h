@@ -249,7 +249,10 @@ struct cfg_instance {
      * by the resolver (see cfg_resolver); `lifecycle` and `for_each` are not
      * included. Values not known until apply are value_unknown(). */
     json_t *attrs;
-    json_t *sensitive; /* array of attribute paths whose value is sensitive (owned) */
+    /* array of attribute paths whose value is sensitive (a reference; never
+     * modify it: an instance with no paths of its own shares its kind's, or
+     * value_paths_none()) */
+    json_t *sensitive;
     json_t *value;     /* what a reference to this instance evaluates to (owned) */
     /* value's "id" when it is a string, recorded while value is built (the
      * rules index every instance by it); NULL when it is not one or was not
@@ -266,9 +269,11 @@ struct cfg_instance {
 struct cfg_resolver {
     json_t *(*instance_value)(void *payload, const struct config *cfg,
                               const struct cfg_instance *inst);
-    /* Adds to paths (inst->sensitive) what the catalogue knows is secret
-     * in inst: passwords, keys, service-generated secrets. May be NULL. */
-    void (*sensitive_paths)(void *payload, const struct cfg_instance *inst, json_t *paths);
+    /* What the catalogue knows is secret in inst: passwords, keys,
+     * service-generated secrets, as an array of paths shared by every
+     * instance of its kind (borrowed, never changed; NULL: none). The
+     * pointer may be NULL. */
+    const json_t *(*sensitive_paths)(void *payload, const struct cfg_instance *inst);
     void *payload;
 };
 

@@ -26,15 +26,21 @@
 static int fail(struct eval_ctx *ctx, const struct src_loc *loc, const char *code, const char *fmt,
                 ...) __attribute__((format(printf, 4, 5)));
 
+/* The message is kept whole, as diag_add keeps every other diagnostic's
+ * (a map key or a name quoted in it may be long): never cut. */
 static int fail(struct eval_ctx *ctx, const struct src_loc *loc, const char *code, const char *fmt,
                 ...)
 {
-    char msg[512];
+    struct buf msg;
     va_list ap;
+    int rc;
+    buf_init(&msg, 0);
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    rc = buf_vaddf(&msg, fmt, ap);
     va_end(ap);
-    diag_add(ctx->diags, DIAG_ERROR, loc, code, "%s", msg);
+    diag_add(ctx->diags, DIAG_ERROR, loc, code, "%s",
+             rc == 0 && msg.ptr ? msg.ptr : "out of memory");
+    buf_release(&msg);
     return AMLSEC_EPARSE;
 }
 
@@ -1061,13 +1067,6 @@ static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const jso
     return 0;
 }
 
-static bool values_equal(const json_t *a, const json_t *b)
-{
-    if (value_is_number(a) && value_is_number(b)) /* 1e20 is 100000000000000000000 */
-        return value_number_cmp(a, b) == 0;
-    return json_equal((json_t *)a, (json_t *)b) == 1 || (json_is_null(a) && json_is_null(b));
-}
-
 /* --- functions ------------------------------------------------------------ */
 
 /* A call's evaluated arguments, after `f(list...)` expansion: the
@@ -1420,7 +1419,7 @@ static long list_index(const json_t *list, const json_t *v)
     json_t *x;
     json_array_foreach(list, i, x)
     {
-        if (values_equal(x, v))
+        if (value_equal(x, v))
             return (long)i;
     }
     return -1;
@@ -2705,47 +2704,6 @@ static int fn_replace(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
 
 /* --- encodings and hashes --- */
 
-/* Decoded JSON becomes a language value: numbers must be whole. */
-static int whole_numbers(json_t *v, json_t **fixed, int depth)
-{
-    *fixed = NULL;
-    if (depth > 64)
-        return -2;
-    if (value_is_big(v)) { /* jsonw_loadb's: within the limit, canonical */
-        BIGNUM *n = value_to_bn(v);
-        bool ok = n && BN_num_bits(n) <= VALUE_BIG_BITS;
-        BN_free(n);
-        return ok ? 0 : -3;
-    }
-    if (json_is_real(v)) {
-        *fixed = value_number(json_real_value(v));
-        return *fixed ? 0 : -1;
-    }
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            json_t *f;
-            int rc = whole_numbers(json_array_get(v, i), &f, depth + 1);
-            if (rc < 0)
-                return rc;
-            if (f)
-                json_array_set_new(v, i, f);
-        }
-    } else if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach(v, k, x)
-        {
-            json_t *f;
-            int rc = whole_numbers(x, &f, depth + 1);
-            if (rc < 0)
-                return rc;
-            if (f)
-                json_object_set_new(v, k, f);
-        }
-    }
-    return 0;
-}
-
 static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
                          struct call_args *a)
 {
@@ -2763,7 +2721,7 @@ static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_ex
                               : fail(ctx, &a->e[0]->loc, "json",
                                      "jsondecode(): not valid JSON: %s at character %d", jerr.text,
                                      jerr.position);
-    if ((rc = whole_numbers(v, &fixed, 0)) < 0) {
+    if ((rc = value_json_numbers(v, &fixed)) < 0) {
         json_decref(v);
         if (rc == -3)
             return fail(ctx, &a->e[0]->loc, "arithmetic",
@@ -3378,6 +3336,81 @@ static const char *op_text(enum ast_op op)
  * exact: overflow is an error; a division with a remainder gives a decimal
  * (10 / 4 is 2.5). With a decimal operand the arithmetic is a double's
  * (value_number): a result that is not finite is an error. */
+/* a + b, a - b or a * b, one of them a whole number past 2^53 (where a
+ * double has lost digits) and the other a decimal: exactly, the decimal
+ * taken as the 15 significant digits it holds (value_number), so that
+ * pow(2, 64) * 1.5 is 27670116110564327424, as in Terraform; a result with
+ * a fraction is the double nearest the exact one. 0 done (*out), an
+ * error, or 1 when a and b are not such a pair. */
+static int mixed_exact(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
+                       const json_t *a, const json_t *b)
+{
+    enum ast_op op = e->u.binary.op;
+    const json_t *w = value_is_whole(a) ? a : b, *r = w == a ? b : a;
+    char text[40], mant[VALUE_DIGITS + 2], *end;
+    BIGNUM *x = NULL, *y = NULL, *n = NULL, *scale = NULL, *rem = NULL, *ten = NULL;
+    BN_CTX *bc = NULL;
+    int k, m = 0, rc = 1;
+    bool ok;
+    if ((op != OP_ADD && op != OP_SUB && op != OP_MUL) || !json_is_real(r) || !value_is_whole(w) ||
+        fabs(value_to_double(w)) < 9007199254740992.0)
+        return 1;
+    /* r is M * 10^-k: M its 15 digits ("-" first), without the zeros that
+     * end them */
+    snprintf(text, sizeof(text), "%.*e", VALUE_DIGITS - 1, json_real_value(r));
+    k = VALUE_DIGITS - 1 - (int)strtol(strchr(text, 'e') + 1, NULL, 10);
+    for (const char *t = text; *t != 'e'; t++)
+        if (*t != '.')
+            mant[m++] = *t;
+    mant[m] = '\0';
+    for (end = mant + m - 1; k > 0 && *end == '0'; end--, k--)
+        *end = '\0';
+    if (k <= 0) /* whole: beyond 2^512 (a smaller one would be whole already) */
+        goto done;
+    n = BN_new(), scale = BN_new(), rem = BN_new(), ten = BN_new(), bc = BN_CTX_new();
+    ok = n && scale && rem && ten && bc && BN_dec2bn(&y, mant) && (x = value_to_bn(w)) != NULL &&
+         BN_set_word(ten, 10) && BN_set_word(scale, (BN_ULONG)k) && BN_exp(scale, ten, scale, bc);
+    /* n over 10^k: w * M, or (w * 10^k) + M and the like */
+    if (ok && op == OP_MUL) {
+        ok = BN_mul(n, x, y, bc);
+    } else if (ok) {
+        const BIGNUM *pa = w == a ? x : y, *pb = w == a ? y : x;
+        ok = BN_mul(x, x, scale, bc) && (op == OP_ADD ? BN_add(n, pa, pb) : BN_sub(n, pa, pb));
+    }
+    ok = ok && BN_div(x, rem, n, scale, bc);
+    if (!ok) {
+        rc = fail(ctx, &e->loc, "internal", "out of memory");
+    } else if (BN_is_zero(rem) && BN_num_bits(x) > VALUE_BIG_BITS) {
+        rc = 1;                   /* beyond 512 bits: the double, as pow(1.5, 1000) is */
+    } else if (BN_is_zero(rem)) { /* whole */
+        char what[8];
+        snprintf(what, sizeof(what), "'%s'", op_text(op));
+        rc = big_result(out, ctx, &e->loc, what, x);
+        x = NULL;
+    } else { /* n * 10^-k, as strtod rounds it */
+        char *dec = BN_bn2dec(n), *exact = NULL;
+        if (dec && asprintf(&exact, "%se-%d", dec, k) < 0)
+            exact = NULL;
+        OPENSSL_free(dec);
+        if (exact == NULL)
+            rc = fail(ctx, &e->loc, "internal", "out of memory");
+        else if ((*out = value_number(strtod(exact, NULL))) == NULL)
+            rc = fail(ctx, &e->loc, "arithmetic", "'%s' overflows a 64-bit float", op_text(op));
+        else
+            rc = 0;
+        free(exact);
+    }
+done:
+    BN_free(x);
+    BN_free(y);
+    BN_free(n);
+    BN_free(scale);
+    BN_free(rem);
+    BN_free(ten);
+    BN_CTX_free(bc);
+    return rc;
+}
+
 static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e, const json_t *a,
                       const json_t *b)
 {
@@ -3385,6 +3418,7 @@ static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
     json_int_t x, y, r = 0;
     double dx, dy, dr = 0;
     bool overflow = false;
+    int rc;
 
     if (!value_is_number(a) || !value_is_number(b)) {
         const struct ast_expr *bad = value_is_number(a) ? e->u.binary.rhs : e->u.binary.lhs;
@@ -3454,6 +3488,8 @@ static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
         return 0;
     }
 decimal:
+    if ((rc = mixed_exact(out, ctx, e, a, b)) <= 0)
+        return rc;
     dx = value_to_double(a);
     dy = value_to_double(b);
     switch (op) {
@@ -4166,7 +4202,7 @@ static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const j
         return 0;
     }
     if (strcmp(op, "==") == 0 || strcmp(op, "!=") == 0) {
-        bool eq = values_equal(a, b);
+        bool eq = value_equal(a, b);
         *out = json_boolean(op[0] == '=' ? eq : !eq);
         return 0;
     }
@@ -4297,7 +4333,7 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
                                                       : op_text(e->u.binary.op),
                             a, b, NULL);
         } else if (e->u.binary.op == OP_EQ || e->u.binary.op == OP_NE) {
-            bool eq = values_equal(a, b);
+            bool eq = value_equal(a, b);
             *out = json_boolean(e->u.binary.op == OP_EQ ? eq : !eq);
         } else {
             rc = eval_arith(out, ctx, e, a, b);

@@ -252,6 +252,11 @@ app_insights "ai2" {
   name           = "ai-deferred-2"
 }
 
+resource_group "t" {
+  name = "rg-t"
+  tags = { t = sha256(var.t) }
+}
+
 variable "t" {
   type      = string
   sensitive = true
@@ -280,6 +285,13 @@ jq -s -e 'map(select(.type == "diagnostic" and .diagnostic.severity == "error") 
   | test("^main.amlsec:[0-9]+:21: invalid value for variable .t. \\(set by AMLSEC_VAR_t in the environment\\): \\(the error message is withheld: it reads the sensitive value\\)$")) | any' \
   apply7.json > /dev/null 2>&1 || fail "t's validation is not reported in apply -json, withheld"
 "$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" apply7.json || fail "apply -json against its schema"
+# the summary counts what was created before the validation stopped the run, not what was planned
+jq -s -e --slurpfile plan show7.json '(map(select(.type == "apply_complete" and .hook.action == "create")) | length) as $done
+  | ($plan[0].resource_changes | map(select(.change.actions == ["create"])) | length) as $planned
+  | map(select(.type == "change_summary" and .changes.operation == "apply"))[0]
+  | $done < $planned and .changes.add == $done and .["@level"] == "error"
+    and (.["@message"] | startswith("Apply incomplete."))' apply7.json > /dev/null \
+  || fail_with "apply -json's summary after the false validation is not what was done" apply7.json
 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve > apply7b.out 2>&1
 no_canary plan7.out show7.json plan7.json plan7.err apply7.json apply7.out apply7b.out p7.plan
 
