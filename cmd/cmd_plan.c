@@ -177,12 +177,12 @@ static void on_event(void *payload, const struct apply_event *ev)
         printf("%s: skipped: %s\n", addr, ev->message);
         break;
     case APPLY_INVALID: {
-        /* a validation checked at apply: nothing more starts */
+        /* a validation checked at apply: what reads its variable never starts */
         struct buf clean;
         const char *msg;
         buf_init(&clean, 0);
         msg = cli_scrub(&clean, ev->message);
-        printf("\nValidation failed, starting no new operations: %s\n", msg);
+        printf("\nValidation failed, starting nothing that reads the variable: %s\n", msg);
         add_failure(pr, "%s", msg);
         buf_release(&clean);
         break;
@@ -347,25 +347,18 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
         /* the block's renames made at once: a module of k entries is one
          * pass over the state, not k (state_rename) */
         struct state_renames rn = {0};
-        for (size_t k = 0; k < nmatch; k++) {
+        for (size_t k = 0; k < nmatch && err.code == 0; k++) {
             char *dest = NULL;
             if (match[k] == NULL || asprintf(&dest, "%s%s", to, match[k] + n) < 0) {
-                dest = NULL;
+                errbuf_set(&err, AMLSEC_ENOMEM, "out of memory");
+                break;
             } else if (state_find(&s->st, dest) && cfg->moves[i].implicit) {
                 /* count added or removed: the state has both, nothing moves */
             } else if (state_find(&s->st, dest)) {
-                cli_error("moved: cannot move %s to %s: %s is already in the state (remove the "
-                          "moved block, or 'amlsec state rm' one of them)",
-                          match[k], dest, dest);
-                free(dest);
-                for (size_t j = 0; j < nmatch; j++)
-                    free(match[j]);
-                free(match);
-                state_renames_release(&rn);
-                json_decref(adj);
-                if (implicit)
-                    strmap_release(&held);
-                return EXIT_FAIL;
+                errbuf_set(&err, AMLSEC_ECONFLICT,
+                           "cannot move %s to %s: %s is already in the state (remove the moved "
+                           "block, or 'amlsec state rm' one of them)",
+                           match[k], dest, dest);
             } else if (state_renames_add(&rn, match[k], dest, &err) < 0) {
                 free(dest);
                 break;
@@ -376,14 +369,27 @@ static int adopt(struct session *s, const struct config *cfg, json_t **out)
             for (size_t k = 0; k < rn.n; k++)
                 json_array_append_new(adj, json_pack("{s:s, s:s, s:s}", "action", "move", "from",
                                                      rn.from[k], "to", rn.to[k]));
-        } else {
-            cli_error("moved: %s", err.msg);
-            errbuf_clear(&err);
         }
         state_renames_release(&rn);
         for (size_t j = 0; j < nmatch; j++)
             free(match[j]);
         free(match);
+        if (err.code != 0) {
+            /* an invalid move is an error, as in Terraform: planning on
+             * would destroy what it failed to rename and create it anew;
+             * nothing is planned, and nothing written (the renames made so
+             * far are in memory only) */
+            cli_error("moved: %s; nothing was planned, and the state is unchanged", err.msg);
+            if (json_ui) {
+                char msg[ERRBUF_MAX + 128];
+                snprintf(msg, sizeof(msg), "moved: %s", err.msg);
+                ui_json_error(msg);
+            }
+            json_decref(adj);
+            if (implicit)
+                strmap_release(&held);
+            return EXIT_FAIL;
+        }
     }
     if (implicit)
         strmap_release(&held);
@@ -533,13 +539,16 @@ static int finish_outputs(struct session *s, const struct plan *plan, int color)
     return rc;
 }
 
-static void print_apply_complete(const struct plan *plan)
+/* added, changed, destroyed: what was done (the plan's counts when every
+ * change completed; 0 when the plan had only moves and imports). */
+static void print_apply_complete(const struct plan *plan, size_t added, size_t changed,
+                                 size_t destroyed)
 {
     char imported[64] = "";
     if (plan->nimports)
         snprintf(imported, sizeof(imported), "%zu imported, ", plan->nimports);
     printf("\nApply complete! Resources: %s%zu added, %zu changed, %zu destroyed.\n", imported,
-           plan->nadd, plan->nchange, plan->ndestroy);
+           added, changed, destroyed);
 }
 
 static int execute(struct session *s, const struct plan *plan, unsigned parallelism)
@@ -568,13 +577,24 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
         free(pr.failures[i]);
     }
     free(pr.failures);
+    /* the summary says what was done, whatever stopped the run (an ARM
+     * error, a false validation, a client failure): never the plan's counts
+     * for changes that did not happen */
     if (rc < 0) {
         cli_error("%s", err.msg);
+        if (json_ui) {
+            ui_json_error(err.msg);
+            ui_json_apply_summary(plan, res.added, res.changed, res.destroyed, false);
+        } else {
+            fprintf(stderr, "Resources: %zu added, %zu changed, %zu destroyed.\n", res.added,
+                    res.changed, res.destroyed);
+        }
         return EXIT_FAIL;
     }
     if (json_ui)
-        ui_json_apply_summary(plan, !(res.failed || res.skipped || res.not_started ||
-                                      res.abandoned || res.invalid || interrupted));
+        ui_json_apply_summary(plan, res.added, res.changed, res.destroyed,
+                              !(res.failed || res.skipped || res.not_started || res.abandoned ||
+                                res.invalid || interrupted));
     if (res.failed || res.skipped || res.not_started || res.abandoned || res.invalid) {
         fprintf(stderr,
                 "\namlsec: error: apply incomplete: %zu done, %zu failed, %zu skipped, %zu not "
@@ -582,8 +602,10 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
                 res.done, res.failed, res.skipped, res.not_started);
         if (res.abandoned)
             fprintf(stderr, ", %zu abandoned in flight (the journal keeps them)", res.abandoned);
-        fprintf(stderr, "%s\nRe-run apply to converge; what succeeded is in the state.\n",
-                interrupted ? " (interrupted)" : "");
+        fprintf(stderr,
+                "%s\nResources: %zu added, %zu changed, %zu destroyed.\nRe-run apply to "
+                "converge; what succeeded is in the state.\n",
+                interrupted ? " (interrupted)" : "", res.added, res.changed, res.destroyed);
         return EXIT_FAIL;
     }
     if (interrupted) {
@@ -593,9 +615,9 @@ static int execute(struct session *s, const struct plan *plan, unsigned parallel
         return EXIT_FAIL;
     }
     if (!json_ui && plan->destroy)
-        printf("\nDestroy complete! Resources: %zu destroyed.\n", plan->ndestroy);
+        printf("\nDestroy complete! Resources: %zu destroyed.\n", res.destroyed);
     else if (!json_ui)
-        print_apply_complete(plan);
+        print_apply_complete(plan, res.added, res.changed, res.destroyed);
     return EXIT_OK;
 }
 
@@ -743,9 +765,9 @@ static int apply_saved(struct plan_cli *pc)
         goto out;
     if (!plan_has_changes(plan)) {
         if (json_ui)
-            ui_json_apply_summary(plan, true);
+            ui_json_apply_summary(plan, 0, 0, 0, true);
         else if (json_array_size(plan->adjustments))
-            print_apply_complete(plan);
+            print_apply_complete(plan, 0, 0, 0);
         else if (plan->noutput_changes == 0)
             printf("No changes to apply.\n");
         rc = finish_outputs(&s, plan, pc->color);
@@ -886,7 +908,7 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
     if (!plan_has_changes(plan) && json_array_size(plan->adjustments) == 0) {
         /* outputs that changed are recorded: no real infrastructure changes */
         if (json_ui)
-            ui_json_apply_summary(plan, true);
+            ui_json_apply_summary(plan, 0, 0, 0, true);
         rc = finish_outputs(&s, plan, pc->color);
         goto out;
     }
@@ -907,9 +929,9 @@ static int run(struct plan_cli *pc, struct cli_ctx *ctx)
         rc = execute(&s, plan, pc->so.parallelism);
     } else {
         if (json_ui)
-            ui_json_apply_summary(plan, true);
+            ui_json_apply_summary(plan, 0, 0, 0, true);
         else
-            print_apply_complete(plan);
+            print_apply_complete(plan, 0, 0, 0);
         rc = EXIT_OK;
     }
     if (rc == EXIT_OK)

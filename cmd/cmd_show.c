@@ -83,6 +83,11 @@ static int show_state(struct state_cli *sc, int json, int sensitive)
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
+    if (state_cli_fold_journal(sc, &st, NULL) != EXIT_OK) {
+        state_release(&st);
+        return EXIT_FAIL;
+    }
+    existed |= st.nresources > 0; /* an apply killed before its first save */
     if (json) {
         /* Terraform's state representation (docs/state.md) */
         json_t *root = show_terraform_state(&st, existed, !sensitive, &err);

@@ -13,6 +13,7 @@
 #include "providers/arm/schema.h"
 #include "providers/arm/http.h"
 #include "providers/arm/render.h"
+#include "state/journal.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -278,4 +279,169 @@ json_t *state_cli_redacted(struct state_resource *r, struct errbuf *err)
     if (k)
         redact_schema(copy, &k->body);
     return copy;
+}
+
+/* The journal next to the state, read without being changed; NULL (and
+ * EXIT_OK in *rc) when nothing in it is pending. */
+static struct journal *pending_journal(struct state_cli *sc, int *rc)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct journal *j = calloc(1, sizeof(*j));
+    char *path = backend_config_journal_path(&sc->cfg);
+    *rc = EXIT_FAIL;
+    if (j == NULL || path == NULL) {
+        cli_error("out of memory");
+        free(j);
+        free(path);
+        return NULL;
+    }
+    if (journal_open_readonly(j, path, &sc->keys, &err) < 0) {
+        cli_error("%s", err.msg);
+        free(path);
+        free(j);
+        return NULL;
+    }
+    free(path);
+    *rc = EXIT_OK;
+    if (journal_pending(j, NULL, 0) == 0) {
+        journal_release(j);
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+int state_cli_fold_journal(struct state_cli *sc, struct state *st, const char *as_stored)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct journal_reader none;
+    struct journal_recovery rec;
+    size_t shown = 0;
+    int rc;
+    struct journal *j = pending_journal(sc, &rc);
+    if (j == NULL)
+        return rc;
+    memset(&none, 0, sizeof(none)); /* read NULL: only what the journal holds */
+    if (as_stored) {
+        size_t n = journal_pending(j, NULL, 0);
+        fprintf(
+            stderr,
+            "amlsec: warning: the journal '%s' holds %zu operation%s of an apply (interrupted, or "
+            "still running) that the saved state does not hold yet; %s\n",
+            j->path, n, n == 1 ? "" : "s", as_stored);
+        memset(&rec, 0, sizeof(rec));
+    } else if (journal_reconcile(&rec, j, st, &none, &err) < 0) {
+        cli_error("reading the journal of an interrupted apply: %s", err.msg);
+        journal_release(j);
+        free(j);
+        return EXIT_FAIL;
+    }
+    if (!as_stored) {
+        fprintf(
+            stderr,
+            "amlsec: warning: the journal '%s' holds %zu operation%s of an apply (interrupted, or "
+            "still running) that the saved state does not hold yet; shown with the %zu that "
+            "completed folded in (in memory: nothing is read from the cloud or written)",
+            j->path, rec.count, rec.count == 1 ? "" : "s", rec.count - rec.pending);
+    }
+    if (rec.pending)
+        fprintf(stderr, ", and the %zu whose outcome is unknown as last saved:", rec.pending);
+    if (!as_stored)
+        fputc('\n', stderr);
+    for (size_t i = 0; i < rec.count && rec.pending; i++) {
+        if (rec.items[i].outcome != JOURNAL_PENDING)
+            continue;
+        if (shown++ == 20) {
+            fprintf(stderr, "  ... and %zu more\n", rec.pending - 20);
+            break;
+        }
+        fprintf(stderr, "  %s %s: %s\n", journal_op_name(rec.items[i].op), rec.items[i].address,
+                rec.items[i].phase == JOURNAL_BEGUN ? "in flight"
+                                                    : "failed (read again on recovery)");
+    }
+    fprintf(stderr, "hint: 'amlsec plan' or 'amlsec apply' reads the cloud and records them in the "
+                    "saved state\n");
+    journal_recovery_release(&rec);
+    journal_release(j);
+    free(j);
+    return EXIT_OK;
+}
+
+static char *id_at(const struct state *st, const char *address)
+{
+    const struct state_resource *r = address ? state_find(st, address) : NULL;
+    return r ? strdup(r->arm_id) : NULL;
+}
+
+int state_cli_guard_begin(struct state_cli_guard *g, struct state_cli *sc, const struct state *st)
+{
+    int rc;
+    memset(g, 0, sizeof(*g));
+    g->j = pending_journal(sc, &rc);
+    if (g->j == NULL)
+        return rc;
+    g->arm_id = calloc(g->j->nentries, sizeof(*g->arm_id));
+    g->from_id = calloc(g->j->nentries, sizeof(*g->from_id));
+    if (g->arm_id == NULL || g->from_id == NULL) {
+        cli_error("out of memory");
+        state_cli_guard_end(g);
+        return EXIT_FAIL;
+    }
+    for (size_t i = 0; i < g->j->nentries; i++) {
+        g->arm_id[i] = id_at(st, g->j->entries[i].address);
+        g->from_id[i] = id_at(st, g->j->entries[i].from);
+    }
+    return EXIT_OK;
+}
+
+/* Whether after holds address as before did (before_id: its ARM id then). */
+static bool same_at(const struct state *after, const char *address, const char *before_id)
+{
+    const struct state_resource *r = address ? state_find(after, address) : NULL;
+    if (address == NULL)
+        return true;
+    return r == NULL ? before_id == NULL : before_id && strcasecmp(r->arm_id, before_id) == 0;
+}
+
+int state_cli_guard_check(const struct state_cli_guard *g, const struct state *after,
+                          const char *command, struct errbuf *err)
+{
+    for (size_t i = 0; g->j && i < g->j->nentries; i++) {
+        const struct journal_entry *e = &g->j->entries[i];
+        const char *addr;
+        if (e->phase == JOURNAL_DONE)
+            continue;
+        addr = !same_at(after, e->address, g->arm_id[i]) ? e->address
+               : !same_at(after, e->from, g->from_id[i]) ? e->from
+                                                         : NULL;
+        if (addr == NULL)
+            continue;
+        return errbuf_set(err, AMLSEC_ECONFLICT,
+                          "%s: the journal '%s' still holds the %s of %s from an interrupted "
+                          "apply (%s), which the next plan or apply records under that address: "
+                          "this change would be undone, or one resource tracked at two "
+                          "addresses; nothing was changed. Run 'amlsec plan' or 'amlsec apply' "
+                          "first (it reads the cloud and records the interrupted apply's "
+                          "operations), then %s again",
+                          command, g->j->path, journal_op_name(e->op), addr,
+                          e->phase == JOURNAL_BEGUN ? "in flight when it stopped"
+                                                    : "completed, not yet in the saved state",
+                          command);
+    }
+    return 0;
+}
+
+void state_cli_guard_end(struct state_cli_guard *g)
+{
+    for (size_t i = 0; g->j && i < g->j->nentries; i++) {
+        free(g->arm_id ? g->arm_id[i] : NULL);
+        free(g->from_id ? g->from_id[i] : NULL);
+    }
+    free(g->arm_id);
+    free(g->from_id);
+    if (g->j) {
+        journal_release(g->j);
+        free(g->j);
+    }
+    memset(g, 0, sizeof(*g));
 }

@@ -28,7 +28,14 @@ void ui_json_plan_outputs(const struct plan *plan);
  * ({NAME: {value, type, sensitive}}), sensitive values left out. */
 void ui_json_outputs(const json_t *outputs);
 void ui_json_event(const struct apply_event *ev);
-void ui_json_apply_summary(const struct plan *plan, bool ok);
+/* apply's change_summary: what was done (added, changed, destroyed: the
+ * plan's counts when every change completed), "Apply complete!" when ok,
+ * else "Apply incomplete." at level error; for a destroy plan operation
+ * "destroy" and "Destroy complete! Resources: N destroyed.", as Terraform's. */
+void ui_json_apply_summary(const struct plan *plan, size_t added, size_t changed, size_t destroyed,
+                           bool ok);
+/* An error diagnostic (summary: message, masked through cli_scrub). */
+void ui_json_error(const char *message);
 void ui_json_log(const char *level, const char *message);
 
 #endif

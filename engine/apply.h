@@ -16,10 +16,11 @@
  * independent work completes, and apply_run reports each failure.
  *
  * A variable's validation known only after apply (plan->checks) is
- * checked as soon as what it reads is in the state: until then only the
- * changes it needs (those it reads and their dependencies) start, the rest
- * wait; a false one (APPLY_INVALID) starts nothing more, as a stop does,
- * and what completed is saved.
+ * checked as soon as what it reads is in the state: until then the
+ * changes that read its variable (its "guards") wait, and everything else
+ * runs as usual; a false one (APPLY_INVALID) skips what it held and what
+ * depends on that, as a failed change skips its dependents, and what
+ * completed is saved.
  * *stop = 1 (first Ctrl-C) starts nothing more and waits for the
  * operations in flight; *stop = 2 (second) abandons them: their journal
  * intents stay pending for the next run to reconcile. When the provider's
@@ -79,6 +80,11 @@ struct apply_result {
     size_t done, failed, skipped, not_started;
     size_t abandoned; /* in flight when abandoned: the journal has their intents */
     size_t invalid;   /* validations found false at apply, or left unchecked */
+    /* what was done, counted as the plan counts it (a replacement is one
+     * added and one destroyed): a change done counts whole; one that
+     * stopped part way counts the operations it completed (a replacement's
+     * delete whose create then failed: one destroyed) */
+    size_t added, changed, destroyed;
     /* the run's own bookkeeping, not its requests: edges and changes the
      * step graph visited, state entries looked up, moved or visited (tests
      * count it: linear in the changes) */

@@ -157,9 +157,14 @@ static const char *instance_id(const struct cfg_instance *in)
     return str_of(in->value, "id");
 }
 
+static int is_group_type(const char *type)
+{
+    return type && strcasecmp(type, "Microsoft.Resources/resourceGroups") == 0;
+}
+
 static int refresh(struct builder *b, struct provider *p)
 {
-    size_t max = b->st->nresources + 1;
+    size_t max = b->st->nresources + 1, nconf, groups = 0, recorded = 0;
     for (size_t i = 0; i < b->cfg->nresources; i++)
         max += b->cfg->resources[i].ninstances;
     b->refs = calloc(max, sizeof(*b->refs));
@@ -173,15 +178,31 @@ static int refresh(struct builder *b, struct provider *p)
                 add_ref(b, id, str_of(r->instances[k].value, "resource_type"));
         }
     }
-    for (size_t i = 0; i < b->st->nresources; i++)
+    nconf = b->nrefs;
+    for (size_t i = 0; i < nconf; i++)
+        groups += is_group_type(b->refs[i].type);
+    /* the configuration's groups the state holds too (ids are unique in
+     * the state; the state's other refs are what it holds) */
+    for (size_t i = 0; i < b->st->nresources; i++) {
+        size_t at;
+        if (groups > 0 && strmap_get(&b->ref_index, b->st->resources[i].arm_id, &at) &&
+            at < nconf && is_group_type(b->refs[at].type))
+            recorded++;
         add_ref(b, b->st->resources[i].arm_id, NULL);
+    }
     /* results only for what is read: without refresh none (a result
      * holds its error message, over a kilobyte, per resource) */
     if (p == NULL || b->nrefs == 0)
         return 0;
     if ((b->res = calloc(b->nrefs, sizeof(*b->res))) == NULL)
         return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
-    return provider_read_many(p, b->refs, b->nrefs, 0, b->res, b->err);
+    /* every group the configuration names is in the state (the state's
+     * own are): expected to exist, their reads may run beside the
+     * resources' (a new group's is read first, so that nothing under it
+     * is asked for) */
+    return provider_read_many(p, b->refs, b->nrefs,
+                              recorded == groups ? PROVIDER_READ_GROUPS_EXPECTED : 0, b->res,
+                              b->err);
 }
 
 /* --- building changes ----------------------------------------------------- */

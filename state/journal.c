@@ -1112,6 +1112,13 @@ int journal_reconcile(struct journal_recovery *out, struct journal *j, struct st
                     op_names[e->op], e->address, journal_outcome_name(item->outcome));
             continue;
         }
+        if (rd->read == NULL) {
+            /* no cloud to read (a command that only shows the state): what
+             * the journal cannot tell stays as last saved, pending */
+            item->outcome = JOURNAL_PENDING;
+            out->pending++;
+            continue;
+        }
         rc = read_settled(rd, e, &live, &running, &ended);
         if (running && (rc == 0 || rc == AMLSEC_ENOTFOUND)) {
             /* its operation is still running: decided by a later run */

@@ -141,9 +141,11 @@ struct journal {
 /* Opens (creating, mode 0600) the journal and reads its records. keys may
  * be NULL; when it can seal, new records are encrypted. */
 int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, struct errbuf *err);
-/* Reads the journal without changing it, for `drift`: no file is created
- * (a missing journal has no entries), a torn last record is skipped but
- * left in place. Only journal_pending and journal_release may follow. */
+/* Reads the journal without changing it, for `drift` and the commands that
+ * show the state: no file is created (a missing journal has no entries), a
+ * torn last record is skipped but left in place. Only journal_pending,
+ * journal_reconcile with a reader that does not read (rd->read NULL) and
+ * journal_release may follow. */
 int journal_open_readonly(struct journal *j, const char *path, struct crypt_keys *keys,
                           struct errbuf *err);
 void journal_release(struct journal *j);
@@ -231,7 +233,12 @@ void journal_recovery_release(struct journal_recovery *r);
 /* Reconciles every pending entry into st by reading its resource. On
  * failure nothing is marked done and st may be partly updated (the caller
  * discards it). out->count is what cmd/ reports ("recovered 2 in-flight
- * operations from an interrupted apply"). */
+ * operations from an interrupted apply").
+ * With rd->read NULL nothing is read: only what the journal holds is
+ * folded (successful outcomes, moves), and every entry that needs a read
+ * is JOURNAL_PENDING with st left as it was for it; the commands that show
+ * the state without reading the cloud fold a journal opened with
+ * journal_open_readonly this way, in memory, and never settle it. */
 int journal_reconcile(struct journal_recovery *out, struct journal *j, struct state *st,
                       const struct journal_reader *rd, struct errbuf *err);
 /* After the reconciled state is saved: marks the entries done (not the

@@ -21,7 +21,9 @@ struct arm_kind_info {
     const char *api_version; /* "2025-05-01" */
     enum lro_pattern put, patch, del;
     int in_resource_graph; /* the Resource Graph table that carries it: 0 none,
-                              KIND_GRAPH_RESOURCES or KIND_GRAPH_AUTHZ */
+                              KIND_GRAPH_RESOURCES or KIND_GRAPH_AUTHZ; decided by
+                              kind_lookup (kind_lookup.c) from the type alone, so the
+                              catalogue's entries (schema_kinds.c) leave it 0 */
 };
 
 #endif

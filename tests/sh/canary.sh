@@ -10,7 +10,8 @@
 # in tags, interpolations, functions, nested blocks, read from another resource), endpoint keys,
 # a compute password, datastore credentials, AMLSEC_PLAN_KEY, a sensitive output (output, output
 # -json, output NAME, apply -json's outputs message), a sensitive variable failing its validation
-# (whose error message reads it), and what the local cloud generates
+# (whose error message reads it), one whose validation is checked during apply (plan -json's
+# deferred_validation message before the first apply), and what the local cloud generates
 # (App Insights connection string and instrumentation key, an endpoint's listKeys answer: read
 # back and added once they exist).
 #
@@ -156,6 +157,7 @@ life=(
   "0|AMLSEC_LOG=debug|render -no-color"
   "0||render -json"
   "2|AMLSEC_LOG=trace|plan -cloud $url -detailed-exitcode -no-color"
+  "2|AMLSEC_LOG=debug|plan -cloud $url -detailed-exitcode -json"
   "0|AMLSEC_LOG=debug|plan -cloud $url -no-color -out p.plan"
   "0||show -no-color p.plan"
   "0||show -json p.plan"
@@ -194,6 +196,10 @@ life=(
   "1|AMLSEC_VAR_tag_secret=CnryBadTag17x|validate -json"
 )
 for l in "${life[@]}"; do run "$l"; done
+# admin_password's validation checked during apply was in a plan -json stream, withheld
+grep -l '"type":"deferred_validation"' "$work"/out/*.out > "$work/deferred.list" \
+  && grep -q '"withheld":"(the error message is withheld: it reads the sensitive value)"' $(cat "$work/deferred.list") \
+  || fail "no plan -json message for admin_password's validation checked during apply, withheld"
 
 # what the local cloud generated: secrets amlsec reads back
 appi=$(curl -sf "$url/_armlocal/resources/subscriptions/$SUB/resourceGroups/rg-secrets/providers/Microsoft.Insights/components/appi-secrets") \

@@ -7,7 +7,9 @@
 # (it failed before: the provider could not parse a resource group's id); a moved block naming a
 # module (module.a -> module.b, module.a["k"] -> module.c, chained) moves every resource under it,
 # nested modules included, with previous_address in show -json (it failed before: "not a
-# resource in the configuration").
+# resource in the configuration"); a move the state cannot take (to a resource of another type)
+# stops plan and apply with exit 1, nothing planned or written (it failed before: the error was
+# printed, and the plan went on to destroy the resource and create the other, exit 2).
 set -uo pipefail
 : "${AMLSEC:?}"
 work=$(mktemp -d)
@@ -208,5 +210,61 @@ expect_exit 0 "$AMLSEC" import -cloud local -no-color module.lone.resource_group
 expect_exit 1 "$AMLSEC" plan -cloud local -no-color > mconflict.out 2>&1
 grep -qF 'moved: cannot move module.group["nlp"].resource_group.team to module.lone.resource_group.team: module.lone.resource_group.team is already in the state' mconflict.out \
   || fail "moving a module onto resources the state holds was not refused"
+cd .. || fail "cd .."
+
+echo "7. a moved block that cannot be carried out stops plan and apply with exit 1; nothing is written"
+# (it failed before: the error was printed, and the plan went on to destroy storage_account.st
+# and create app_insights.st2, exit 2; apply would have done it)
+mkdir "$work/badmove" && cd "$work/badmove" || fail "cd badmove"
+cat > main.amlsec <<'AMLSEC'
+settings {
+  subscription = "00000000-0000-0000-0000-000000000000"
+  location     = "westeurope"
+}
+
+resource_group "a" {
+  name = "rg-bad-move"
+}
+
+storage_account "keep" {
+  resource_group = resource_group.a
+  name           = "stbadmovekeep01"
+}
+
+storage_account "st" {
+  resource_group = resource_group.a
+  name           = "stbadmove001"
+}
+AMLSEC
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > "$work/bm0.out" 2>&1
+cp .amlsec/state.json state.before
+# a valid move (keep -> kept) and one to a resource of another type
+sed -i 's/storage_account "keep"/storage_account "kept"/; s/storage_account "st"/app_insights "st2"/; s/stbadmove001/ai-bad-move/' main.amlsec
+printf '\nmoved {\n  from = storage_account.keep\n  to   = storage_account.kept\n}\n' >> main.amlsec
+printf '\nmoved {\n  from = storage_account.st\n  to   = app_insights.st2\n}\n' >> main.amlsec
+expect_exit 0 "$AMLSEC" validate -no-color > "$work/bmv.out" 2>&1
+expect_exit 1 "$AMLSEC" plan -cloud local -no-color -detailed-exitcode -out bad.plan > "$work/bm1.out" 2> "$work/bm1.err"
+[ -s "$work/bm1.out" ] && fail "the plan printed changes after the failed move"
+[ "$(cat "$work/bm1.err")" = "amlsec: error: moved: cannot move storage_account.st to app_insights.st2: 'app_insights.st2' is not an address of a storage_account; nothing was planned, and the state is unchanged" ] \
+  || fail "the failed move's error: $(cat "$work/bm1.err")"
+[ -e bad.plan ] && fail "a plan file was written after the failed move"
+expect_exit 1 "$AMLSEC" apply -cloud local -auto-approve -no-color > "$work/bm2.out" 2>&1
+grep -q 'Creating\|Destroying\|Apply complete' "$work/bm2.out" && fail "apply went on after the failed move"
+cmp -s state.before .amlsec/state.json || fail "the failed move changed the state (the valid block's rename was saved)"
+expect_exit 1 "$AMLSEC" apply -cloud local -auto-approve -json > "$work/bm3.json" 2> "$work/bm3.err"
+jq -e -s 'map(select(.type == "diagnostic" and .diagnostic.severity == "error") | .diagnostic.summary
+  | startswith("moved: cannot move storage_account.st to app_insights.st2")) | any' "$work/bm3.json" > /dev/null \
+  || fail "apply -json has no diagnostic for the failed move"
+jq -e -s 'map(select(.type == "planned_change" or .type == "apply_start" or .type == "change_summary")) | length == 0' \
+  "$work/bm3.json" > /dev/null || fail "apply -json planned or applied after the failed move"
+if [ -n "${JSONSCHEMA:-}" ]; then
+  "$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" "$work/bm3.json" || fail "apply -json against its schema"
+fi
+cmp -s state.before .amlsec/state.json || fail "the failed move changed the state (-json)"
+# the cloud was not touched: without the bad block, the valid move is all there is to do
+sed -i '/^moved {$/,/^}$/d; s/app_insights "st2"/storage_account "st"/; s/ai-bad-move/stbadmove001/' main.amlsec
+printf '\nmoved {\n  from = storage_account.keep\n  to   = storage_account.kept\n}\n' >> main.amlsec
+expect_exit 2 "$AMLSEC" plan -cloud local -no-color -detailed-exitcode > "$work/bm4.out" 2>&1
+grep -q '^Plan: 0 to add, 0 to change, 0 to destroy.$' "$work/bm4.out" || fail "the cloud changed after the failed move"
 cd .. || fail "cd .."
 echo "import and moved: ok"

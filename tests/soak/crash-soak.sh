@@ -5,11 +5,22 @@
 # (`plan -destroy -detailed-exitcode` after a destroy) exits 0, and compare everything the cloud
 # holds with the state (tests/soak/soak_check.c).
 #
-# Usage: crash-soak.sh [-n TRIALS] [-s SEED] [-r RESOURCES] [-d SECONDS] [-k DIR]
+# With -f the configuration is that of the newer features (soak_config_features in lib.bash: a
+# validation known only after apply, a create_before_destroy storage account, a module with
+# for_each, a tag and an output beyond int64) and the runs killed are: apply, destroy, a renamed
+# create-before-destroy replacement (apply -var gen=2), the module renamed by a moved block
+# (apply -var mgen=2, which also updates every module instance), and the module renamed by
+# `state mv 'module.team["tN"]' 'module.group["tN"]'` of each instance (run first, not killed)
+# then applied the same way, and that apply killed with the module not yet renamed, the same
+# state mv made after the kill (refused while the journal holds operations on an instance: then a
+# plan recovers it and the move is made) and the renamed configuration applied (killmv).
+#
+# Usage: crash-soak.sh [-n TRIALS] [-s SEED] [-r RESOURCES] [-d SECONDS] [-k DIR] [-f]
 #   -n  trials (default 20); -s  first seed (default 1; trial i uses seed+i)
 #   -r  resources in the generated configuration (default 50)
 #   -d  stop starting trials after this many seconds (default: no limit)
 #   -k  keep the directories of failed trials under DIR (default: removed)
+#   -f  the newer features' configuration and runs (above)
 # Environment: AMLSEC, ARMLOCAL, SOAK_CHECK (default: BUILD/amlsec, ...; BUILD default ./build).
 # Prints one line per trial and the totals; exits 0 when every trial passed.
 set -uo pipefail
@@ -19,12 +30,12 @@ export AMLSEC=${AMLSEC:-$BUILD/amlsec} ARMLOCAL=${ARMLOCAL:-$BUILD/amlsec-armloc
 export SOAK_CHECK=${SOAK_CHECK:-$BUILD/tests/soak_check}
 source "$here/lib.bash"
 
-trials=20 seed=1 nres=50 budget=0 keep=""
-while getopts "n:s:r:d:k:" o; do
+trials=20 seed=1 nres=50 budget=0 keep="" features=0
+while getopts "n:s:r:d:k:f" o; do
   case $o in
     n) trials=$OPTARG ;; s) seed=$OPTARG ;; r) nres=$OPTARG ;; d) budget=$OPTARG ;;
-    k) keep=$OPTARG ;;
-    *) echo "usage: $0 [-n TRIALS] [-s SEED] [-r RESOURCES] [-d SECONDS] [-k DIR]" >&2; exit 64 ;;
+    k) keep=$OPTARG ;; f) features=1 ;;
+    *) echo "usage: $0 [-n TRIALS] [-s SEED] [-r RESOURCES] [-d SECONDS] [-k DIR] [-f]" >&2; exit 64 ;;
   esac
 done
 
@@ -38,7 +49,15 @@ cleanup() {
 trap cleanup EXIT
 cd "$work" || exit 1
 mkdir ref
-soak_config ref "$nres"
+if [ "$features" = 1 ]; then
+  soak_config_features ref "$nres"
+  soak_config_features ref/v-moved "$nres" moved
+  soak_config_features ref/v-statemv "$nres" statemv
+  ops=(apply destroy cbd moved statemv killmv)
+else
+  soak_config ref "$nres"
+  ops=(apply destroy replace)
+fi
 nconf=$(grep -c '^[a-z_]* "' ref/main.amlsec)
 run() { # amlsec ARGS... in the current directory, bounded; output appended to run.log
   echo "== $*" >> run.log
@@ -62,9 +81,12 @@ mkdir ../snap && cp cloud/armlocal.json ../snap/ && cp .amlsec/state.json ../sna
 cd .. || exit 1
 keys=$(grep -c '^key "' ref/main.amlsec)
 
-# trial_dir OP: a fresh directory with the configuration, and the snapshot unless OP is apply
+# trial_dir OP: a fresh directory with the configuration (OP's variant, when it has one), and the
+# snapshot unless OP is apply
 trial_dir() {
   rm -rf t && mkdir -p t/cloud t/.amlsec && cp ref/main.amlsec t/
+  [ -d ref/mod ] && cp -r ref/mod t/
+  [ -d "ref/v-$1" ] && cp "ref/v-$1/main.amlsec" t/
   if [ "$1" != apply ]; then
     cp snap/armlocal.json t/cloud/ && cp snap/state.json t/.amlsec/
   fi
@@ -78,22 +100,76 @@ trial_dir() {
   [ "$1" != apply ] || soak_seed_network
 }
 
-# The durations of a destroy and a rotation, from the snapshot, uninterrupted: the range the
-# kills are drawn from, and a check that each converges when nobody kills it.
+# the module's instance keys (-f): state mv moves a for_each module an instance at a time
+mkeys=($(grep -o '"t[0-9]*"' ref/main.amlsec | tr -d '"'))
+# pre_run: what a statemv trial runs first, not killed: state mv of each module instance
+pre_run() {
+  local k
+  for k in "${mkeys[@]}"; do
+    "$AMLSEC" state mv "module.team[\"$k\"]" "module.group[\"$k\"]" || return 1
+  done
+}
+
+# post_mv: what a killmv trial runs after the kill: the same state mv, which is refused while the
+# journal holds operations on an instance it moves (the recovery would fold them back in under the
+# old address); then a plan recovers the journal and the move is made; then the configuration
+# that names module.group
+post_mv() {
+  local k
+  for k in "${mkeys[@]}"; do
+    "$AMLSEC" state list "module.group[\"$k\"]" 2> /dev/null | grep -q . && continue # moved already
+    "$AMLSEC" state mv "module.team[\"$k\"]" "module.group[\"$k\"]" > mv.out 2>&1 && continue
+    grep -q 'still holds the' mv.out || { cat mv.out; return 1; }
+    refused=$((refused + 1))
+    run plan -var mgen=2 || true # recovers the journal (the plan itself is not applied)
+    "$AMLSEC" state mv "module.team[\"$k\"]" "module.group[\"$k\"]" || return 1
+  done
+  cp ../ref/v-statemv/main.amlsec main.amlsec
+}
+
+# op_setup OP [KEY]: what the trial of OP runs (args), the plan that must come out empty (check),
+# soak_check's mode, and whether pre_run runs first (pre) and post_mv after the kill (post)
+op_setup() {
+  pre=() post=()
+  case $1 in
+    apply) args=(apply -auto-approve) mode=apply check=(plan -detailed-exitcode) ;;
+    destroy) args=(destroy -auto-approve) mode=destroy check=(plan -destroy -detailed-exitcode) ;;
+    replace) args=(apply -auto-approve -replace "key.k$2") mode=apply check=(plan -detailed-exitcode) ;;
+    cbd) args=(apply -auto-approve -var gen=2) mode=apply check=(plan -detailed-exitcode -var gen=2) ;;
+    moved | statemv)
+      args=(apply -auto-approve -var mgen=2) mode=apply check=(plan -detailed-exitcode -var mgen=2)
+      [ "$1" = statemv ] && pre=(pre_run) ;;
+    killmv)
+      args=(apply -auto-approve -var mgen=2) mode=apply check=(plan -detailed-exitcode -var mgen=2)
+      post=(post_mv) ;;
+  esac
+}
+
+# The durations of the other runs, from the snapshot, uninterrupted: the range the kills are
+# drawn from, and a check that each converges when nobody kills it; the instances each leaves
+# (expect-OP.tsv) when they are not the reference apply's.
 declare -A dur=([apply]=$t_apply)
-for op in destroy replace; do
+for op in "${ops[@]:1}"; do
   trial_dir "$op" "$seed" || { echo "harness: armlocal did not start on port $port"; exit 1; }
-  if [ "$op" = destroy ]; then args=(destroy -auto-approve); else args=(apply -auto-approve -replace key.k0); fi
+  op_setup "$op" 0
+  [ ${#pre[@]} = 0 ] || pre_run >> run.log 2>&1 || { echo "harness: $op's state mv failed:"; tail -n 5 run.log; exit 1; }
   t0=$(now_ms)
   run "${args[@]}" || { echo "harness: the reference $op failed:"; tail -n 20 run.log; exit 1; }
   dur[$op]=$(($(now_ms) - t0))
+  if [ ${#post[@]} -gt 0 ]; then
+    post_mv >> run.log 2>&1 && run "${args[@]}" || { echo "harness: the reference $op's state mv failed:"; tail -n 20 run.log; exit 1; }
+  fi
+  run "${check[@]}" || { echo "harness: the reference $op does not converge:"; tail -n 20 run.log; exit 1; }
+  [ "$mode" = apply ] && [ "$op" != replace ] && soak_expect > "../expect-$op.tsv"
   soak_cloud_stop
   cd .. || exit 1
 done
+durs=""
+for op in "${ops[@]}"; do durs+="${durs:+, }$op ${dur[$op]} ms"; done
 echo "crash soak: $nconf configured resources ($(wc -l < expect.tsv) instances), seed $seed;" \
-  "uninterrupted apply ${dur[apply]} ms, destroy ${dur[destroy]} ms, rotation ${dur[replace]} ms"
+  "uninterrupted $durs"
 
-passed=0 failed=0 harness=0 interrupted=0 rekilled=0 reruns_total=0
+passed=0 failed=0 harness=0 interrupted=0 rekilled=0 reruns_total=0 refused=0
 untracked=0 lost=0 phantom=0 duplicated=0 remaining=0 journal=0 notcreated=0 nonconverged=0
 declare -A byop_pass=() byop_fail=()
 started=$(date +%s)
@@ -104,18 +180,21 @@ for ((t = 0; t < trials; t++)); do
   fi
   s=$((seed + t))
   RANDOM=$s
-  case $((RANDOM % 3)) in
-    0) op=apply args=(apply -auto-approve) mode=apply check=(plan -detailed-exitcode) ;;
-    1) op=destroy args=(destroy -auto-approve) mode=destroy check=(plan -destroy -detailed-exitcode) ;;
-    2) op=replace args=(apply -auto-approve -replace "key.k$((RANDOM % keys))") mode=apply
-       check=(plan -detailed-exitcode) ;;
-  esac
+  op=${ops[RANDOM % ${#ops[@]}]}
+  if [ "$op" = replace ]; then op_setup replace $((RANDOM % keys)); else op_setup "$op"; fi
   kill_at=$((RANDOM % (dur[$op] + 1)))
   rekill_at=-1
   [ $((RANDOM % 10)) -lt 3 ] && rekill_at=$((RANDOM % (dur[$op] + 1)))
   if ! trial_dir "$op" "$s"; then
     echo "trial $t seed $s: harness error: armlocal did not start on port $port"
     harness=$((harness + 1))
+    cd "$work" || exit 1
+    continue
+  fi
+  if [ ${#pre[@]} -gt 0 ] && ! pre_run > pre.log 2>&1; then
+    echo "trial $t seed $s $op: harness error: state mv failed: $(grep error pre.log | head -n 1)"
+    harness=$((harness + 1))
+    soak_cloud_stop
     cd "$work" || exit 1
     continue
   fi
@@ -141,14 +220,20 @@ for ((t = 0; t < trials; t++)); do
     apid=""
   fi
   # at most two re-runs until the plan is empty
-  converged=0 reruns=0 errors=""
+  converged=0 reruns=0 errors="" postfail=0
+  if [ ${#post[@]} -gt 0 ] && ! post_mv > post.log 2>&1; then
+    errors+="state mv after the kill failed: $(grep -m1 error post.log); "
+    postfail=1
+  fi
   for r in 1 2; do
     reruns=$r
     run "${args[@]}" || errors+="re-run $r exited $?; "
     if run "${check[@]}"; then converged=1; break; fi
   done
   reruns_total=$((reruns_total + reruns))
-  counts=$(soak_compare "$mode" ../expect.tsv)
+  expect=../expect.tsv
+  [ -f "../expect-$op.tsv" ] && expect=../expect-$op.tsv
+  counts=$(soak_compare "$mode" "$expect")
   crc=$?
   soak_cloud_stop
   if [ "$crc" -ge 2 ]; then
@@ -166,7 +251,7 @@ for ((t = 0; t < trials; t++)); do
     eval "$k=\$(($k + v))"
   done
   [ "$converged" = 1 ] || nonconverged=$((nonconverged + 1))
-  if [ "$crc" = 0 ] && [ "$converged" = 1 ]; then
+  if [ "$crc" = 0 ] && [ "$converged" = 1 ] && [ "$postfail" = 0 ]; then
     passed=$((passed + 1))
     byop_pass[$op]=$((${byop_pass[$op]:-0} + 1))
     echo "trial $t seed $s $op $how: ok after $reruns re-run(s)"
@@ -187,7 +272,8 @@ done
 echo "crash soak totals: $((passed + failed)) trials ($interrupted killed mid-run, $rekilled re-runs killed too," \
   "$reruns_total re-runs): untracked=$untracked lost=$lost phantom=$phantom duplicated=$duplicated" \
   "remaining=$remaining journal=$journal non-converged=$nonconverged (not created yet: $notcreated) harness-errors=$harness"
-for op in apply destroy replace; do
+[ "$features" = 1 ] && echo "  state mv after a kill refused until a plan recovered the journal: $refused time(s)"
+for op in "${ops[@]}"; do
   echo "  $op: ${byop_pass[$op]:-0} passed, ${byop_fail[$op]:-0} failed"
 done
 echo "$passed passed, $((failed + harness)) failed"

@@ -166,6 +166,138 @@ CFG
   done
 }
 
+# soak_config_features DIR N [VARIANT]: the configuration of the newer features (crash-soak.sh
+# -f), about N resources (at least 12): a resource group whose tag is a variable with a
+# validation known only after apply (it reads app_insights.shared's app_id, in a group of its
+# own: apply holds what reads var.owner until it is checked), a storage account with
+# create_before_destroy whose name follows var.gen (-var gen=2: a renamed replacement, created first, the old one tracked at
+# "ADDRESS (previous)" until its delete), and a module with for_each ("team": a resource group
+# per team with a tag that is a whole number beyond int64 and var.mgen, a storage account tagged
+# with var.mgen too, Application Insights and a role assignment) in DIR/mod, and outputs (one
+# beyond int64).
+# VARIANT moved: the module call is renamed "group" with a moved block (module.team ->
+# module.group); statemv: renamed without the block (the trial runs state mv first).
+soak_config_features() {
+  local dir=$1 n=$2 variant=${3:-} teams i call=team keys="" f
+  teams=$((n / 4))
+  [ "$teams" -ge 2 ] || teams=2
+  for ((i = 0; i < teams; i++)); do keys+="${keys:+, }\"t$i\""; done
+  [ -n "$variant" ] && call=group
+  mkdir -p "$dir/mod"
+  cat > "$dir/mod/main.amlsec" <<'CFG'
+variable "team" {
+  type = string
+}
+
+variable "gen" {
+  type    = string
+  default = "1"
+}
+
+resource_group "team" {
+  name = "rg-soak-${var.team}"
+  tags = { team = var.team, gen = var.gen, quota = tostring(9223372036854775807 + 2) }
+}
+
+storage_account "data" {
+  resource_group           = resource_group.team
+  name                     = "stsoakm${var.team}"
+  tags                     = { gen = var.gen }
+  allow_blob_public_access = false
+  public_network_access    = false
+  lifecycle {
+    ignore_rules = { "ST-SERVICE-ENDPOINT" = "soak estate" }
+  }
+}
+
+app_insights "team" {
+  resource_group = resource_group.team
+  name           = "appi-soak-${var.team}"
+}
+
+role_assignment "reader" {
+  principal      = "3f2504e0-4f89-11d3-9a0c-0305e82e0001"
+  principal_type = "Group"
+  role           = "Reader"
+  scope          = resource_group.team
+}
+
+output "rg" {
+  value = resource_group.team.id
+}
+CFG
+  f=$dir/main.amlsec
+  cat > "$f" <<CFG
+settings {
+  subscription = "$SOAK_SUB"
+  tenant       = "00000000-0000-0000-0000-00000000a11c"
+  location     = "westeurope"
+}
+
+variable "gen" {
+  type    = string
+  default = "1"
+}
+
+variable "mgen" {
+  type    = string
+  default = "1"
+}
+
+variable "owner" {
+  type    = string
+  default = "platform"
+  validation {
+    condition     = app_insights.shared.app_id != var.owner
+    error_message = "the owner cannot be the app id \${app_insights.shared.app_id}"
+  }
+}
+
+resource_group "g" {
+  name = "rg-soak"
+  tags = { owner = var.owner }
+}
+
+resource_group "s" {
+  name = "rg-soak-shared"
+}
+
+app_insights "shared" {
+  resource_group = resource_group.s
+  name           = "appi-soak-shared"
+}
+
+storage_account "cbd" {
+  resource_group           = resource_group.g
+  name                     = "stsoakcbd\${var.gen}"
+  allow_blob_public_access = false
+  public_network_access    = false
+  lifecycle {
+    create_before_destroy = true
+    ignore_rules          = { "ST-SERVICE-ENDPOINT" = "soak estate" }
+  }
+}
+
+module "$call" {
+  for_each = [$keys]
+  source   = "./mod"
+  team     = each.value
+  gen      = var.mgen
+}
+
+output "big" {
+  value = 9223372036854775807 * 4
+}
+
+output "teams" {
+  value = { for k, m in module.$call : k => m.rg }
+}
+CFG
+  if [ "$variant" = moved ]; then
+    printf '\nmoved {\n  from = module.team\n  to   = module.group\n}\n' >> "$f"
+  fi
+}
+
 # soak_cloud_start DIR PORT [FLAGS...]: starts the local cloud on 127.0.0.1:PORT (0: any) with
 # its data in DIR/cloud and the soak's operation durations; sets SOAK_URL and SOAK_PID. Returns 1
 # when it does not start (the port is taken).

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The soak harness in one command (docs/reliability.md).
 #
-#   tests/soak/soak.sh short   seconds: the checker's self-test, a few crash trials, one fault
+#   tests/soak/soak.sh short   seconds: the checker's self-test, a few crash trials (and a few of
+#                              the newer features': crash-soak.sh -f), one fault
 #                              round (at 5%, so that CI does not fail on a round that needs a
 #                              4th re-run), a few concurrent runs (CTest: soak.short)
-#   tests/soak/soak.sh full    the issue's targets: crash soak >= 200 trials, fault soak, 20
+#   tests/soak/soak.sh full    the issue's targets: crash soak >= 200 trials (and
+#                              SOAK_FEATURE_TRIALS of crash-soak.sh -f), fault soak, 20
 #                              concurrent runs per backend, every fuzz target (scripts/fuzz.sh)
 #
 # Full-run knobs (environment): SOAK_TRIALS (200), SOAK_CRASH_SECONDS (1500: no new trial after),
+# SOAK_FEATURE_TRIALS (100, within SOAK_FEATURE_SECONDS: 600),
 # SOAK_FAULT_ROUNDS (10), SOAK_FUZZ_SECONDS (per target, 300; 0 skips fuzzing), SOAK_SEED (1),
 # SOAK_KEEP (a directory for the failed trials).
 # Prints each part's figures and, last, "N passed, N failed" over the parts.
@@ -69,6 +72,7 @@ case $mode in
   short)
     part "checker self-test" self_test
     part "crash soak" bash "$here/crash-soak.sh" -n 3 -r 16 -s "$seed" "${keep[@]}"
+    part "crash soak, newer features" bash "$here/crash-soak.sh" -f -n 3 -r 12 -s "$seed" "${keep[@]}"
     part "fault soak" bash "$here/fault-soak.sh" -n 1 -r 16 -p 0.05 -s "$seed" "${keep[@]}"
     part "concurrency" bash "$here/concurrency.sh" -n 8 -b local -s "$seed"
     ;;
@@ -76,6 +80,8 @@ case $mode in
     part "checker self-test" self_test
     part "crash soak" bash "$here/crash-soak.sh" -n "${SOAK_TRIALS:-200}" -d "${SOAK_CRASH_SECONDS:-1500}" \
       -s "$seed" "${keep[@]}"
+    part "crash soak, newer features" bash "$here/crash-soak.sh" -f -n "${SOAK_FEATURE_TRIALS:-100}" \
+      -d "${SOAK_FEATURE_SECONDS:-600}" -s "$seed" "${keep[@]}"
     part "fault soak" bash "$here/fault-soak.sh" -n "${SOAK_FAULT_ROUNDS:-10}" -s "$seed" "${keep[@]}"
     part "concurrency" bash "$here/concurrency.sh" -n 20 -b both -s "$seed"
     if [ "${SOAK_FUZZ_SECONDS:-300}" -gt 0 ]; then

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define MAX_IGNORE 16
@@ -40,6 +41,40 @@ static char *lower(const char *s)
 static int starts_with(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* A JSON file read as amlsec reads its state (jsonw_loadb: a whole number
+ * beyond int64, which the state and the store may hold, is read too). */
+static json_t *load_file(const char *path, json_error_t *je)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t len = 0, cap = 0, n;
+    json_t *v = NULL;
+    memset(je, 0, sizeof(*je));
+    if (f == NULL) {
+        snprintf(je->text, sizeof(je->text), "cannot open the file");
+        return NULL;
+    }
+    for (;;) {
+        if (len == cap) {
+            char *t = realloc(text, cap ? cap * 2 : 1 << 16);
+            if (t == NULL)
+                break;
+            text = t;
+            cap = cap ? cap * 2 : 1 << 16;
+        }
+        if ((n = fread(text + len, 1, cap - len, f)) == 0)
+            break;
+        len += n;
+    }
+    if (!ferror(f) && text)
+        v = jsonw_loadb(text, len, 0, je);
+    else
+        snprintf(je->text, sizeof(je->text), "cannot read the file");
+    fclose(f);
+    free(text);
+    return v;
 }
 
 /* The service's own resources: not amlsec's to track. */
@@ -91,7 +126,7 @@ int main(int argc, char **argv)
                         "[--ignore PREFIX]...\n");
         return 2;
     }
-    if ((store = json_load_file(store_path, 0, &je)) == NULL) {
+    if ((store = load_file(store_path, &je)) == NULL) {
         fprintf(stderr, "soak_check: %s:%d: %s\n", store_path, je.line, je.text);
         return 2;
     }
@@ -99,7 +134,7 @@ int main(int argc, char **argv)
     f = fopen(state_path, "r");
     if (f && fgetc(f) == EOF) {
         state = json_pack("{s{s[]}}", "state", "resources");
-    } else if ((state = json_load_file(state_path, 0, &je)) == NULL) {
+    } else if ((state = load_file(state_path, &je)) == NULL) {
         fprintf(stderr, "soak_check: %s:%d: %s\n", state_path, je.line, je.text);
         return 2;
     }

@@ -594,6 +594,56 @@ static void test_journal__release_folded(void **unused)
     json_decref(attrs);
 }
 
+/* A command that only shows the state reconciles a journal opened read-only
+ * with a reader that reads nothing: the completed outcome is folded (as a
+ * save would have recorded it), the create in flight stays pending with
+ * the state left as it was for it, and neither the file nor the entries
+ * change: a recovery with a reader afterwards still sees both. */
+static void test_journal__fold_without_reading(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct journal j, ro;
+    struct journal_recovery rec;
+    struct journal_reader none;
+    struct state st;
+    struct stat before, after;
+    char path[400], a[40], b[40];
+    json_t *attrs = json_pack("{s:s}", "name", "ws");
+    (void)unused;
+
+    snprintf(path, sizeof(path), "%s/readonly.journal", dir);
+    assert_int_equal(journal_open(&j, path, NULL, &err), 0);
+    begin_intent(&j, JOURNAL_CREATE, "workspace.a", WS_ID, a);
+    begin_intent(&j, JOURNAL_CREATE, "workspace.b", WS_ID "b", b);
+    assert_int_equal(journal_complete(&j, a, 1, attrs, &err), 0);
+    journal_release(&j); /* killed: a completed, b in flight */
+    assert_int_equal(stat(path, &before), 0);
+
+    assert_int_equal(state_init(&st, &err), 0);
+    assert_int_equal(journal_open_readonly(&ro, path, NULL, &err), 0);
+    memset(&none, 0, sizeof(none));
+    assert_int_equal(journal_reconcile(&rec, &ro, &st, &none, &err), 0);
+    assert_int_equal(rec.count, 2);
+    assert_int_equal(rec.pending, 1);
+    assert_int_equal(rec.folded, 1);
+    assert_int_equal(rec.items[0].outcome, JOURNAL_ADOPTED);
+    assert_int_equal(rec.items[1].outcome, JOURNAL_PENDING);
+    assert_int_equal(rec.items[1].phase, JOURNAL_BEGUN);
+    assert_true(json_equal(attributes_of(&st, "workspace.a"), attrs));
+    assert_null(state_find(&st, "workspace.b"));
+    assert_int_equal(journal_pending(&ro, NULL, 0), 2);
+    journal_recovery_release(&rec);
+    journal_release(&ro);
+    state_release(&st);
+    assert_int_equal(stat(path, &after), 0);
+    assert_int_equal(after.st_size, before.st_size);
+    assert_int_equal(after.st_mtime, before.st_mtime);
+    assert_int_equal(journal_open(&j, path, NULL, &err), 0);
+    assert_int_equal(journal_pending(&j, NULL, 0), 2);
+    journal_release(&j);
+    json_decref(attrs);
+}
+
 static int recover_once(struct scenario *s, const struct journal_reader *rd,
                         struct journal_recovery *rec, struct journal *j)
 {
@@ -1020,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_journal__big_number_read_back),
         cmocka_unit_test(test_journal__recovery_folds_journaled_outcomes),
         cmocka_unit_test(test_journal__release_folded),
+        cmocka_unit_test(test_journal__fold_without_reading),
         cmocka_unit_test(test_journal__move_recovered_before_the_create),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
