@@ -666,9 +666,8 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
     memset(s, 0, sizeof(*s));
     /* what was opened before a failure here is closed here: callers only
      * close a session whose state opened (sc_open) */
-    if ((o->need_cloud && open_cloud(s, o, cfg) != EXIT_OK) ||
-        state_cli_open(&s->sc, o->state_path, session_cloud_name(o->cloud, cfg), cfg, 0) !=
-            EXIT_OK) {
+    if (state_cli_open(&s->sc, o->state_path, session_cloud_name(o->cloud, cfg), cfg, 0) !=
+        EXIT_OK) {
         session_close(s);
         return EXIT_FAIL;
     }
@@ -683,6 +682,12 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
         }
         s->locked = true;
     }
+    /* the cloud after the lock: the embedded one (-cloud local) reads its
+     * store when it starts and writes it back when it stops (session_close,
+     * before the unlock), so a run waiting for the lock must not have read
+     * it before the run holding the lock wrote to it */
+    if (o->need_cloud && open_cloud(s, o, cfg) != EXIT_OK)
+        return EXIT_FAIL;
     if (state_backend_load(&s->st, &existed, s->sc.be, &s->sc.keys, &err) < 0) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
@@ -717,10 +722,8 @@ void session_close(struct session *s)
         journal_release(&s->journal);
     if (s->loaded)
         state_release(&s->st);
-    if (s->locked && state_backend_unlock(s->sc.be, &err) < 0)
-        cli_error("%s", err.msg);
-    if (s->sc_open)
-        state_cli_close(&s->sc);
+    /* the embedded cloud's store is written back before the next run can
+     * take the lock */
     provider_free(s->provider);
     arm_client_free(s->client);
     auth_free(s->auth);
@@ -729,5 +732,9 @@ void session_close(struct session *s)
 #ifdef AMLSEC_HAVE_ARMLOCAL
     armlocal_stop(s->local);
 #endif
+    if (s->locked && state_backend_unlock(s->sc.be, &err) < 0)
+        cli_error("%s", err.msg);
+    if (s->sc_open)
+        state_cli_close(&s->sc);
     memset(s, 0, sizeof(*s));
 }

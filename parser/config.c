@@ -2625,8 +2625,17 @@ static bool count_number(struct loader *ld, const struct ast_attr *ca, struct ev
                          json_int_t *n)
 {
     json_t *v = NULL;
+    ectx->sensitive = false;
     if (eval_expr(&v, ectx, ca->value) < 0)
         return false;
+    if (ectx->sensitive) {
+        error_at(ld, &ca->value->loc, "count",
+                 "count reads a sensitive value, which the number of instances would show "
+                 "(in plans, the state and their addresses): as in Terraform, it cannot be used "
+                 "in count");
+        json_decref(v);
+        return false;
+    }
     if (value_is_big(v)) {
         error_at(ld, &ca->value->loc, "count", "count must be 0 to %d, not %s", COUNT_MAX,
                  ectx->sensitive ? "a value beyond 64 bits (sensitive: not shown)"
@@ -2676,6 +2685,19 @@ static const char *key_bad_char(const char *k)
         if ((unsigned char)*k < 0x20 || *k == 0x7f || strchr("\"\\[]", *k) != NULL)
             return k;
     return NULL;
+}
+
+/* A for_each that read a sensitive value: its keys would show in instance
+ * addresses (plans, the state, -target). Reports it; true when so. */
+static bool for_each_sensitive(struct loader *ld, const struct ast_attr *fe,
+                               const struct eval_ctx *ectx)
+{
+    if (!ectx->sensitive)
+        return false;
+    error_at(ld, &fe->value->loc, "for_each",
+             "for_each reads a sensitive value, which its keys would show in instance addresses "
+             "(in plans, the state and -target): as in Terraform, it cannot be used in for_each");
+    return true;
 }
 
 /* A for_each key becomes part of an instance address (TYPE.NAME["KEY"],
@@ -2783,9 +2805,11 @@ static int expand(struct loader *ld, struct cfg_resource *r)
         error_at(ld, &nl, "for_each", "for_each is not supported on existing blocks");
         return 0;
     }
+    ectx.sensitive = false;
     if (eval_expr(&v, &ectx, fe->value) < 0)
         return 0;
-    if ((json_is_array(v) || json_is_object(v)) && !keys_fit_addresses(ld, fe, v)) {
+    if (for_each_sensitive(ld, fe, &ectx) ||
+        ((json_is_array(v) || json_is_object(v)) && !keys_fit_addresses(ld, fe, v))) {
         json_decref(v);
         return 0;
     }
@@ -3685,8 +3709,13 @@ static void instantiate(struct loader *ld, const struct module_call *c)
             return;
         }
         call->has_for_each = true;
+        ectx.sensitive = false;
         if (eval_expr(&v, &ectx, fe->value) < 0)
             return;
+        if (for_each_sensitive(ld, fe, &ectx)) {
+            json_decref(v);
+            return;
+        }
         if (!json_is_object(v) && !json_is_array(v)) {
             error_at(ld, &fe->value->loc, "for_each",
                      "for_each needs a list of strings or a map, not a %s", value_type_name(v));
