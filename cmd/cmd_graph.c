@@ -48,7 +48,7 @@ int cmd_graph(int argc, char **argv, struct cli_ctx *ctx)
         goto out;
     }
     if (depgraph_build(&g, cfg, &err) < 0 || depgraph_sort(g, &err) < 0 ||
-        depgraph_dot(g, &out) < 0) {
+        depgraph_dot(g, &out, &err) < 0) {
         cli_error("%s", err.msg);
         goto out;
     }

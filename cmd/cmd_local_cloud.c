@@ -32,6 +32,7 @@ int cmd_local_cloud(int argc, char **argv, struct cli_ctx *ctx)
                                          {"aliases", required_argument, NULL, 1000 + 10},
                                          {"tls-cert", required_argument, NULL, 1000 + 11},
                                          {"tls-key", required_argument, NULL, 1000 + 12},
+                                         {"graph-quota", required_argument, NULL, 1000 + 13},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct armlocal_opts o;

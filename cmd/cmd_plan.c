@@ -127,6 +127,10 @@ static void on_event(void *payload, const struct apply_event *ev)
     struct progress *pr = payload;
     const char *addr = ev->change ? ev->change->address : "";
     char d[32];
+    if (ev->kind == APPLY_VALUES) {
+        load_register_secrets(ev->values, ev->change->sensitive);
+        return;
+    }
     if (json_ui) {
         ui_json_event(ev);
         if (ev->kind == APPLY_INVALID)
@@ -173,12 +177,12 @@ static void on_event(void *payload, const struct apply_event *ev)
         printf("%s: skipped: %s\n", addr, ev->message);
         break;
     case APPLY_INVALID: {
-        /* a validation checked at apply: nothing more starts */
+        /* a validation checked at apply: what reads its variable never starts */
         struct buf clean;
         const char *msg;
         buf_init(&clean, 0);
         msg = cli_scrub(&clean, ev->message);
-        printf("\nValidation failed, starting no new operations: %s\n", msg);
+        printf("\nValidation failed, starting nothing that reads the variable: %s\n", msg);
         add_failure(pr, "%s", msg);
         buf_release(&clean);
         break;
@@ -189,6 +193,8 @@ static void on_event(void *payload, const struct apply_event *ev)
                "and the next run reconciles them).\n",
                ev->in_flight);
         break;
+    case APPLY_VALUES:
+        break; /* registered above */
     }
     fflush(stdout);
 }

@@ -1,8 +1,10 @@
-/* amlsec state list [ADDR...] | show ADDR | rm [-dry-run] ADDR... | mv [-dry-run] FROM TO | pull |
- * push FILE */
+/* amlsec state list [-id=ID] [ADDR...] | show ADDR | rm [-dry-run] ADDR... | mv [-dry-run]
+ * [-state-out=PATH] FROM TO | pull | push FILE */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include "cmd/cli.h"
 #include "cmd/commands.h"
@@ -16,6 +18,8 @@
 
 struct state_opts {
     const char *path;
+    const char *state_out; /* -state-out: mv writes what moves to this local state file */
+    const char *id;        /* -id: list only the instances with this ARM id */
     long lock_timeout_ms;
     int json;
     int force;
@@ -24,7 +28,9 @@ struct state_opts {
 };
 
 /* Every instance, or (with addresses, as Terraform's state list) those
- * each names: an instance, a resource's, a module's. */
+ * each names: an instance, a resource's, a module's; with -id only those
+ * whose ARM id is it (Terraform's -id, the id attribute; ARM ids compare
+ * without case). */
 static int state_list(struct state_cli *sc, const struct state_opts *o, char **args, int nargs)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -53,6 +59,8 @@ static int state_list(struct state_cli *sc, const struct state_opts *o, char **a
     arr = o->json ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
         const struct state_resource *r = nargs ? state_find(&st, m.from[i]) : &st.resources[i];
+        if (o->id && strcasecmp(r->arm_id, o->id) != 0)
+            continue;
         if (arr == NULL)
             printf("%s\n", r->address);
         else
@@ -177,8 +185,11 @@ unlock:
     return rc;
 }
 
-/* Every address is matched before anything is removed: one that matches
- * nothing fails the command and nothing changes. */
+/* As Terraform's state rm: every address is matched before anything is
+ * removed; one that matches nothing is skipped (said on stderr, where
+ * Terraform is silent) and the others are removed; nothing matched at all
+ * fails (with -dry-run: "Would have removed nothing.", exit 0). A
+ * malformed address fails the command and nothing changes. */
 static int do_rm(struct state *st, char **args, int nargs, bool dry_run,
                  const struct state_cli_guard *g, struct errbuf *err)
 {
@@ -189,8 +200,21 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run,
     int rc = 0;
     strmap_init(&seen, false);
     for (int i = 0; i < nargs && rc == 0; i++)
-        rc = state_match(st, args[i], &r, err);
-    if (rc == 0 && (first = calloc(r.n ? r.n : 1, sizeof(*first))) == NULL)
+        if ((rc = state_match(st, args[i], &r, err)) == AMLSEC_ENOTFOUND) {
+            cli_warn("%s: skipped", err->msg);
+            rc = 0;
+        }
+    if (rc == 0 && r.n == 0) {
+        if (dry_run) {
+            puts("Would have removed nothing.");
+        } else {
+            rc = errbuf_set(err, AMLSEC_ENOTFOUND,
+                            "no matching objects found: nothing removed (amlsec state list "
+                            "shows the instances)");
+        }
+        goto out;
+    }
+    if (rc == 0 && (first = calloc(r.n, sizeof(*first))) == NULL)
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     if (rc == 0 && !dry_run)
         state_batch_begin(st); /* each remove O(1), not a move of every entry after it */
@@ -218,6 +242,7 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run,
     if (rc == 0)
         printf("%s %zu resource instance%s.\n", dry_run ? "Would remove" : "Successfully removed",
                n, n == 1 ? "" : "s");
+out:
     free(first);
     strmap_release(&seen);
     state_renames_release(&r);
@@ -239,6 +264,135 @@ static int do_mv(struct state *st, char **args, int nargs, bool dry_run,
     if (rc == 0 && r.n > 1)
         printf("%s %zu resource instances.\n", dry_run ? "Would move" : "Successfully moved", r.n);
     state_renames_release(&r);
+    return rc;
+}
+
+/* The entries r moves from src, renamed, put into dst (and removed from
+ * src): copied into a scratch state and renamed there (state_rename
+ * checks each target's kind and rewrites the dependencies inside what
+ * moves), then put into dst in a batch and removed from src in another:
+ * O(n + k log k) for k entries, not k moves of every entry after them. */
+static int move_between(struct state *src, struct state *dst, const struct state_renames *r,
+                        struct errbuf *err)
+{
+    struct state moving;
+    int rc = state_init(&moving, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < r->n && rc == 0; i++)
+        rc = state_put(&moving, state_find(src, r->from[i]), err);
+    if (rc == 0)
+        rc = state_rename(&moving, r, err);
+    for (size_t i = 0; i < r->n && rc == 0; i++)
+        if (state_find(dst, r->to[i]))
+            rc = errbuf_set(err, AMLSEC_ECONFLICT,
+                            "cannot move to %s: there is already a resource instance at that "
+                            "address in the destination state",
+                            r->to[i]);
+    /* batches: each put and remove O(1), the order put back at the end */
+    state_batch_begin(dst);
+    for (size_t i = 0; i < r->n && rc == 0; i++)
+        rc = state_put(dst, state_find(&moving, r->to[i]), err);
+    state_batch_end(dst);
+    state_batch_begin(src);
+    for (size_t i = 0; i < r->n && rc == 0; i++)
+        rc = state_remove(src, r->from[i], err);
+    state_batch_end(src);
+    state_release(&moving);
+    return rc;
+}
+
+/* Whether two local state files are one (the same inode). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* state mv -state-out=PATH, as Terraform's: FROM's entries leave the
+ * state (locked) for the local state at PATH (locked too; created when
+ * absent, recording the source's cloud) under TO, a target PATH holds
+ * already refused. The destination is written first, then the source: a
+ * failure between leaves the entries in both (state rm them from the
+ * source), never in neither. -dry-run writes neither. */
+static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char **args, int color)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state_cli dsc;
+    struct state src, dst;
+    struct state_renames r = {0};
+    int existed, dst_existed, have_src = 0, have_dst = 0, locked_dst = 0, rc = EXIT_FAIL;
+
+    if (state_cli_open(&dsc, o->state_out, NULL, sc->parsed, color) != EXIT_OK)
+        return EXIT_FAIL;
+    if (same_file(sc->be->where, dsc.be->where) || strcmp(sc->be->where, dsc.be->where) == 0) {
+        cli_error("-state-out '%s' names the state being moved from: leave it out to move "
+                  "within one state",
+                  o->state_out);
+        state_cli_close(&dsc);
+        return EXIT_FAIL;
+    }
+    if (!o->no_lock && state_backend_lock(sc->be, "state mv", o->lock_timeout_ms, NULL, &err) < 0) {
+        cli_error("%s", err.msg);
+        state_cli_close(&dsc);
+        return EXIT_FAIL;
+    }
+    if (!o->no_lock && state_backend_lock(dsc.be, "state mv", o->lock_timeout_ms, NULL, &err) < 0)
+        goto out;
+    locked_dst = !o->no_lock;
+    if (state_backend_load(&src, &existed, sc->be, &sc->keys, &err) < 0)
+        goto out;
+    have_src = 1;
+    if (state_backend_load(&dst, &dst_existed, dsc.be, &dsc.keys, &err) < 0)
+        goto out;
+    have_dst = 1;
+    if (src.cloud && dst.cloud && strcmp(src.cloud, dst.cloud) != 0) {
+        errbuf_set(&err, AMLSEC_EUSAGE,
+                   "'%s' holds resources of the cloud '%s', '%s' those of '%s': a state holds "
+                   "one cloud's",
+                   sc->be->where, src.cloud, dsc.be->where, dst.cloud);
+        goto out;
+    }
+    if (state_mv_match_into(&src, &dst, args[0], args[1], &r, &err) < 0)
+        goto out;
+    if (!o->dry_run) {
+        if (dst.cloud == NULL && src.cloud && state_set_cloud(&dst, src.cloud, &err) < 0)
+            goto out;
+        if (move_between(&src, &dst, &r, &err) < 0 ||
+            state_backend_save(dsc.be, &dst, &dsc.keys, &err) < 0)
+            goto out;
+        if (state_backend_save(sc->be, &src, &sc->keys, &err) < 0) {
+            errbuf_prefix(&err,
+                          "'%s' now holds what moved, but '%s' still does too (amlsec state "
+                          "rm the moved addresses from it)",
+                          dsc.be->where, sc->be->where);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < r.n; i++)
+        printf("%s %s to %s\n", o->dry_run ? "Would move" : "Moved", r.from[i], r.to[i]);
+    if (r.n > 1)
+        printf("%s %zu resource instances to '%s'.\n",
+               o->dry_run ? "Would move" : "Successfully moved", r.n, dsc.be->where);
+    rc = EXIT_OK;
+out:
+    if (rc != EXIT_OK)
+        cli_error("%s", err.msg);
+    state_renames_release(&r);
+    if (have_src)
+        state_release(&src);
+    if (have_dst)
+        state_release(&dst);
+    if (locked_dst && state_backend_unlock(dsc.be, &err) < 0) {
+        cli_error("%s", err.msg);
+        rc = EXIT_FAIL;
+    }
+    if (!o->no_lock && state_backend_unlock(sc->be, &err) < 0) {
+        cli_error("%s", err.msg);
+        rc = EXIT_FAIL;
+    }
+    state_cli_close(&dsc);
     return rc;
 }
 
@@ -377,11 +531,16 @@ out:
 int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
 {
     const struct command *self = command_find("state");
-    static const struct option opts[] = {
-        {"state", required_argument, NULL, 's'}, {"lock-timeout", required_argument, NULL, 't'},
-        {"lock", optional_argument, NULL, 'L'},  {"json", no_argument, NULL, 'j'},
-        {"force", no_argument, NULL, 'f'},       {"dry-run", no_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"state", required_argument, NULL, 's'},
+                                         {"lock-timeout", required_argument, NULL, 't'},
+                                         {"lock", optional_argument, NULL, 'L'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"force", no_argument, NULL, 'f'},
+                                         {"dry-run", no_argument, NULL, 'd'},
+                                         {"state-out", required_argument, NULL, 'o'},
+                                         {"id", required_argument, NULL, 'i'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct state_opts o = {0};
     struct state_cli sc;
     const char *sub;
@@ -425,6 +584,12 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
         case 'd':
             o.dry_run = 1;
             break;
+        case 'o':
+            o.state_out = optarg;
+            break;
+        case 'i':
+            o.id = optarg;
+            break;
         case CLI_HELP:
             fputs(self->usage, stdout);
             return EXIT_OK;
@@ -459,6 +624,10 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
 #undef WANT
     if (o.dry_run && strcmp(sub, "rm") != 0 && strcmp(sub, "mv") != 0)
         return cli_usage_error(self, "-dry-run is an option of 'state rm' and 'state mv'");
+    if (o.state_out && strcmp(sub, "mv") != 0)
+        return cli_usage_error(self, "-state-out is an option of 'state mv'");
+    if (o.id && strcmp(sub, "list") != 0)
+        return cli_usage_error(self, "-id is an option of 'state list'");
 
     if ((rc = state_cli_open(&sc, o.path, NULL, NULL, ctx->color)) != EXIT_OK)
         return rc;
@@ -468,6 +637,8 @@ int cmd_state(int argc, char **argv, struct cli_ctx *ctx)
         rc = state_show(&sc, &o, args[0]);
     else if (strcmp(sub, "rm") == 0)
         rc = mutate(&sc, &o, "state rm", do_rm, args, nargs);
+    else if (strcmp(sub, "mv") == 0 && o.state_out)
+        rc = state_mv_out(&sc, &o, args, ctx->color);
     else if (strcmp(sub, "mv") == 0)
         rc = mutate(&sc, &o, "state mv", do_mv, args, nargs);
     else if (strcmp(sub, "pull") == 0)

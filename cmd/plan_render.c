@@ -328,8 +328,8 @@ static void print_checks(const struct out *o, const struct plan *plan)
     json_t *c;
     if (json_array_size(plan->checks) == 0)
         return;
-    fprintf(o->f, "\nValidations checked during apply, once the values they read are known (a "
-                  "false one stops the apply\nbefore anything else starts):\n");
+    fprintf(o->f, "\nValidations checked during apply, once the values they read are known (what "
+                  "reads the variable\nwaits for its validation; a false one skips it):\n");
     json_array_foreach(plan->checks, i, c)
     {
         const json_t *at = json_object_get(c, "condition_at"), *reads = json_object_get(c, "reads");

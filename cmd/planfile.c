@@ -9,9 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "parser/value.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 #define PLANFILE_MAX ((size_t)256 << 20)
@@ -312,18 +314,44 @@ static bool raw_plan_matches(const char *file, size_t len, const char *want)
     return strcmp(hex, want) == 0;
 }
 
-/* The JSON value at *p (before end), its text skipped: a new reference,
- * or NULL when there is none. */
+/* How long the compact JSON value at p (before end) is: up to the ',',
+ * ']' or '}' after it (0 when there is none). */
+static size_t value_extent(const char *p, const char *end)
+{
+    size_t depth = 0;
+    const char *q = p;
+    for (; q < end; q++) {
+        if (*q == '"') {
+            for (q++; q < end && *q != '"'; q++)
+                if (*q == '\\')
+                    q++;
+            if (q >= end)
+                return 0;
+        } else if (*q == '{' || *q == '[') {
+            depth++;
+        } else if (*q == '}' || *q == ']' || *q == ',') {
+            if (depth == 0)
+                break;
+            if (*q != ',')
+                depth--;
+        }
+    }
+    return depth == 0 && q < end ? (size_t)(q - p) : 0;
+}
+
+/* The JSON value at *p (before end), its text skipped, in memory's form
+ * (a plan file's tagged unknowns and big numbers read back: see
+ * parser/value.h; one saved before them, with NULs, reads too): a new
+ * reference, or NULL when there is none. */
 static json_t *value_at(const char **p, const char *end)
 {
-    json_error_t je;
-    json_t *v = json_loadb(*p, (size_t)(end - *p),
-                           JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (v == NULL || je.position <= 0 || (size_t)je.position > (size_t)(end - *p)) {
+    size_t n = value_extent(*p, end);
+    json_t *v = n ? jsonw_loadb(*p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
+    if (v && value_from_file_form(v) < 0) {
         json_decref(v);
         return NULL;
     }
-    *p += je.position;
+    *p += v ? n : 0;
     return v;
 }
 
@@ -436,9 +464,11 @@ static int read_laid_out(struct plan **out, json_t **root_out, const char *data,
     return rc;
 }
 
-static int hash_piece(const char *text, size_t n, void *md)
+static int hash_piece(struct buf *b, void *md)
 {
-    return EVP_DigestUpdate(md, text, n) == 1 ? 0 : -1;
+    int rc = EVP_DigestUpdate(md, b->ptr, b->len) == 1 ? 0 : -1;
+    buf_reset(b);
+    return rc;
 }
 
 int planfile_decode(struct plan **out, json_t **root_out, const char *data, size_t len,
@@ -475,8 +505,9 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
         goto out;
     }
     rc = 0;
-    /* values known only after apply are tagged "ADDRESS\0ATTR" (parser/value.h) */
-    env = json_loadb(data, len, JSON_ALLOW_NUL, &je);
+    /* a file saved before plan files held no NUL tags its unknowns
+     * "ADDRESS\0ATTR" and keeps big numbers as {"$number": "\0DIGITS"} */
+    env = jsonw_loadb(data, len, JSON_ALLOW_NUL, &je);
     if (env == NULL || !json_is_object(json_object_get(env, "plan")) ||
         json_integer_value(json_object_get(env, "amlsec_plan")) != 1) {
         rc = errbuf_set(err, AMLSEC_EPARSE, "'%s' is not an amlsec plan file%s%s", path,
@@ -499,14 +530,19 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
         EVP_MD_CTX *md = EVP_MD_CTX_new();
         unsigned char d[EVP_MAX_MD_SIZE];
         unsigned int dn = 0;
+        struct buf text;
+        struct jsonw_pretty compact = {&text, -1, hash_piece, md}; /* as plan_json_dump */
+        buf_init(&text, SIZE_MAX);
         if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-            json_dump_callback(inner, hash_piece, md, JSON_COMPACT | JSON_SORT_KEYS) != 0 ||
+            jsonw_pretty(&compact, inner) != 0 || hash_piece(&text, md) != 0 ||
             EVP_DigestFinal_ex(md, d, &dn) != 1) {
             EVP_MD_CTX_free(md);
+            buf_release(&text);
             rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
             goto out;
         }
         EVP_MD_CTX_free(md);
+        buf_release(&text);
         for (unsigned i = 0; i < 32; i++)
             snprintf(hex + 2 * i, 3, "%02x", d[i]);
     } else {
@@ -516,6 +552,10 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
         rc = errbuf_set(err, AMLSEC_ECORRUPT,
                         "plan file '%s' was modified after it was written (checksum mismatch)",
                         path);
+        goto out;
+    }
+    if (value_from_file_form(inner) < 0) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         goto out;
     }
     if ((rc = plan_from_json(out, inner, err)) < 0) {

@@ -306,16 +306,16 @@ static void place_ref(json_t *index, const char *address, size_t ref)
     free(m);
 }
 
-/* Terraform leaves empty child_modules out, and a child module's empty
- * resources (a module holding only modules). */
-static void prune_values(json_t *node, bool root)
+/* Terraform leaves empty child_modules and resources out (omitempty), the
+ * root module's too: a root module holding nothing is {}. */
+static void prune_values(json_t *node)
 {
     json_t *kids = json_object_get(node, "child_modules"), *k;
     size_t i;
-    json_array_foreach(kids, i, k) prune_values(k, false);
+    json_array_foreach(kids, i, k) prune_values(k);
     if (json_array_size(kids) == 0)
         json_object_del(node, "child_modules");
-    if (!root && json_array_size(json_object_get(node, "resources")) == 0)
+    if (json_array_size(json_object_get(node, "resources")) == 0)
         json_object_del(node, "resources");
 }
 
@@ -330,7 +330,7 @@ static json_t *values_tree(void)
 static json_t *values_root(json_t *index)
 {
     json_t *root = json_incref(json_object_get(index, ""));
-    prune_values(root, true);
+    prune_values(root);
     json_decref(index);
     return json_pack("{s:o}", "root_module", root);
 }
@@ -363,18 +363,18 @@ static json_t *config_call(json_t *index, const char *cp)
     return call;
 }
 
-/* A configuration module: empty resources, outputs and variables left
- * out below the root, as Terraform does. */
-static void prune_config(json_t *module, bool root)
+/* A configuration module: empty resources, outputs, variables and
+ * module_calls left out, the root's too, as Terraform does (omitempty). */
+static void prune_config(json_t *module)
 {
     json_t *calls = json_object_get(module, "module_calls"), *c;
     const char *k;
     static const char *const maybe[] = {"outputs", "variables", "module_calls"};
-    json_object_foreach(calls, k, c) prune_config(json_object_get(c, "module"), false);
+    json_object_foreach(calls, k, c) prune_config(json_object_get(c, "module"));
     for (size_t i = 0; i < sizeof(maybe) / sizeof(*maybe); i++)
         if (json_object_size(json_object_get(module, maybe[i])) == 0)
             json_object_del(module, maybe[i]);
-    if (!root && json_array_size(json_object_get(module, "resources")) == 0)
+    if (json_array_size(json_object_get(module, "resources")) == 0)
         json_object_del(module, "resources");
 }
 
@@ -458,7 +458,7 @@ static json_t *config_root(const json_t *configuration)
         free(cp);
         free(m);
     }
-    prune_config(root, true);
+    prune_config(root);
     json_decref(index);
     json_decref(first);
     return root;
@@ -537,7 +537,7 @@ static const char **sorted_keys(const json_t *obj, size_t *n)
 /* A module of planned_values or prior_state (its tree's node) at depth:
  * {address, child_modules, resources}, each resource made, written and
  * freed in turn. */
-static int write_values(struct show_doc *d, const json_t *node, bool root, bool prior, size_t depth)
+static int write_values(struct show_doc *d, const json_t *node, bool prior, size_t depth)
 {
     const struct jsonw_pretty *o = d->o;
     const json_t *kids = json_object_get(node, "child_modules");
@@ -552,11 +552,11 @@ static int write_values(struct show_doc *d, const json_t *node, bool root, bool 
         (rc = jsonw_pretty_open(o, '[')) == 0) {
         for (size_t i = 0; i < json_array_size(kids) && rc == 0; i++)
             if ((rc = jsonw_pretty_next(o, depth + 1, i, NULL)) == 0)
-                rc = write_values(d, json_array_get(kids, i), false, prior, depth + 2);
+                rc = write_values(d, json_array_get(kids, i), prior, depth + 2);
         if (rc == 0)
             rc = jsonw_pretty_close(o, depth + 1, json_array_size(kids), ']');
     }
-    if (rc == 0 && (root || json_array_size(res)) &&
+    if (rc == 0 && json_array_size(res) &&
         (rc = jsonw_pretty_next(o, depth, n++, "resources")) == 0 &&
         (rc = jsonw_pretty_open(o, '[')) == 0) {
         for (size_t i = 0; i < json_array_size(res) && rc == 0; i++) {
@@ -700,7 +700,34 @@ static json_t *config_from_changes(struct show_doc *d)
         json_array_append_new(json_object_get(root, "resources"), o);
         json_decref(rc);
     }
+    prune_config(root);
     return root;
+}
+
+/* Terraform's values.outputs (a state's, a plan's prior_state and
+ * planned_values): {NAME: {sensitive, type, value}}, type and value only
+ * for a value wholly known, a sensitive one "(sensitive)" when redact.
+ * NULL when there are none (Terraform leaves it out). New reference. */
+static json_t *values_outputs(const json_t *outputs, bool redact)
+{
+    json_t *out, *e;
+    const char *name;
+    if (json_object_size(outputs) == 0)
+        return NULL;
+    out = json_object();
+    json_object_foreach((json_t *)outputs, name, e)
+    {
+        const json_t *v = json_object_get(e, "value");
+        bool sensitive = json_is_true(json_object_get(e, "sensitive"));
+        bool hide = redact && sensitive;
+        json_t *o = json_pack("{s:b}", "sensitive", sensitive);
+        if (o && v && !value_contains_unknown(v)) {
+            json_object_set_new(o, "type", show_output_type(v, hide));
+            json_object_set_new(o, "value", hide ? json_string(SENSITIVE_TEXT) : json_deep_copy(v));
+        }
+        json_object_set_new(out, name, o);
+    }
+    return out;
 }
 
 int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
@@ -794,22 +821,33 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
             if (rc == 0)
                 rc = jsonw_pretty_close(o, 1, total, ']');
         } else if (strcmp(keys[i], "planned_values") == 0) {
-            if ((rc = jsonw_pretty_open(o, '{')) == 0 &&
-                (rc = jsonw_pretty_next(o, 1, 0, "root_module")) == 0 &&
-                (rc = write_values(&d, planned_root, true, false, 2)) == 0)
-                rc = jsonw_pretty_close(o, 1, 1, '}');
+            /* outputs (the plan's, as they will be), then root_module */
+            json_t *outs = values_outputs(plan->outputs, redact);
+            size_t k = 0;
+            if ((rc = jsonw_pretty_open(o, '{')) == 0 && outs &&
+                (rc = jsonw_pretty_next(o, 1, k++, "outputs")) == 0)
+                rc = jsonw_pretty_at(o, outs, 2);
+            if (rc == 0 && (rc = jsonw_pretty_next(o, 1, k++, "root_module")) == 0 &&
+                (rc = write_values(&d, planned_root, false, 2)) == 0)
+                rc = jsonw_pretty_close(o, 1, k, '}');
+            json_decref(outs);
         } else if (strcmp(keys[i], "prior_state") == 0) {
             json_t *version = json_string("1.0");
+            json_t *outs = values_outputs(plan->outputs_before, redact);
+            size_t k = 0;
             if ((rc = jsonw_pretty_open(o, '{')) == 0 &&
                 (rc = jsonw_pretty_next(o, 1, 0, "format_version")) == 0 &&
                 (rc = jsonw_pretty_at(o, version, 2)) == 0 &&
                 (rc = jsonw_pretty_next(o, 1, 1, "values")) == 0 &&
-                (rc = jsonw_pretty_open(o, '{')) == 0 &&
-                (rc = jsonw_pretty_next(o, 2, 0, "root_module")) == 0 &&
-                (rc = write_values(&d, prior_root, true, true, 3)) == 0 &&
-                (rc = jsonw_pretty_close(o, 2, 1, '}')) == 0)
+                (rc = jsonw_pretty_open(o, '{')) == 0 && outs &&
+                (rc = jsonw_pretty_next(o, 2, k++, "outputs")) == 0)
+                rc = jsonw_pretty_at(o, outs, 3);
+            if (rc == 0 && (rc = jsonw_pretty_next(o, 2, k++, "root_module")) == 0 &&
+                (rc = write_values(&d, prior_root, true, 3)) == 0 &&
+                (rc = jsonw_pretty_close(o, 2, k, '}')) == 0)
                 rc = jsonw_pretty_close(o, 1, 2, '}');
             json_decref(version);
+            json_decref(outs);
         } else if (strcmp(keys[i], "configuration") == 0) {
             json_t *pc =
                 json_pack("{s:{s:s, s:s}}", "amlsec", "name", "amlsec", "full_name", PROVIDER_NAME);
@@ -876,10 +914,16 @@ static json_t *tf_type(const json_t *v)
     return json_pack("[s, o]", "list", t);
 }
 
+json_t *show_output_type(const json_t *value, bool hidden)
+{
+    /* a hidden collection's type would name its keys: "dynamic" */
+    bool collection = json_is_array(value) || (json_is_object(value) && !value_is_number(value));
+    return hidden && collection ? json_string("dynamic") : tf_type(value);
+}
+
 json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct errbuf *err)
 {
-    json_t *doc = json_pack("{s:s}", "format_version", "1.0"), *index, *values, *outs, *e;
-    const char *name;
+    json_t *doc = json_pack("{s:s}", "format_version", "1.0"), *index, *values, *outs;
 
     /* no state stored yet, or one holding nothing: format_version alone, as
      * Terraform prints an empty state (no lineage to show) */
@@ -912,21 +956,8 @@ json_t *show_terraform_state(struct state *st, bool existed, bool redact, struct
     }
     values = values_root(index);
     /* Terraform's values.outputs; sensitive values redacted unless asked */
-    outs = st->outputs ? json_deep_copy(st->outputs) : json_object();
-    json_object_foreach(outs, name, e)
-    {
-        const json_t *v = json_object_get(e, "value");
-        bool hide = redact && json_is_true(json_object_get(e, "sensitive"));
-        /* a hidden collection's type would name its keys: "dynamic" */
-        bool collection = json_is_array(v) || (json_is_object(v) && !value_is_number(v));
-        json_object_set_new(e, "type", hide && collection ? json_string("dynamic") : tf_type(v));
-        if (hide)
-            json_object_set_new(e, "value", json_string(SENSITIVE_TEXT));
-    }
-    if (json_object_size(outs))
+    if ((outs = values_outputs(st->outputs, redact)) != NULL)
         json_object_set_new(values, "outputs", outs);
-    else
-        json_decref(outs);
     json_object_set_new(doc, "terraform_version",
                         json_string(st->amlsec_version ? st->amlsec_version : ""));
     json_object_set_new(doc, "values", values);

@@ -28,6 +28,14 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan, c
 json_t *show_state_values(struct state_resource *r, bool redact, json_t **sensitive_values,
                           struct errbuf *err);
 
+/* Terraform's type JSON (cty's) of an output's value, worked out from the
+ * value (docs/state.md): "string", ["list", "string"], ["object", {...}]
+ * ...; "dynamic" for null, and for a list or object when hidden (a
+ * redacted sensitive output: its type would name its keys). Used by show
+ * -json, output -json and the -json streams' outputs message. New
+ * reference. */
+json_t *show_output_type(const json_t *value, bool hidden);
+
 /* `show -json` of the state: Terraform's state representation
  * {format_version, terraform_version, values{outputs, root_module}} plus
  * amlsec's lineage, serial and cloud (docs/state.md). With !existed (no

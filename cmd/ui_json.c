@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cmd/cli.h"
+#include "cmd/show_tf.h"
 #include "parser/config.h"
 #include "parser/value.h"
 #include "util/buf.h"
@@ -130,6 +131,37 @@ void ui_json_findings(const struct finding_list *l)
     }
 }
 
+/* Variables' validations checked during apply (plan->checks), one
+ * deferred_validation message each: as show -json's deferred_validations
+ * entries, without the condition and the message (which may hold what
+ * the variable holds), plus the variable's address. */
+static void ui_json_deferred_validations(const struct plan *plan)
+{
+    size_t i, k;
+    json_t *c, *r;
+    json_array_foreach(plan->checks, i, c)
+    {
+        const char *module = json_string_value(json_object_get(c, "module"));
+        const char *var = json_string_value(json_object_get(c, "variable"));
+        json_t *v = json_deep_copy(c);
+        struct buf addr, msg;
+        json_object_del(v, "condition");
+        json_object_del(v, "error_message");
+        buf_init(&addr, 0);
+        buf_addf(&addr, "%s%svar.%s", module ? module : "", module ? "." : "", var ? var : "");
+        json_object_set_new(v, "address", json_string(addr.ptr ? addr.ptr : ""));
+        buf_init(&msg, 0);
+        buf_addf(&msg, "%s: validation checked during apply, once it can read ",
+                 addr.ptr ? addr.ptr : "");
+        json_array_foreach(json_object_get(c, "reads"), k, r)
+            buf_addf(&msg, "%s%s", k ? ", " : "", json_string_value(r));
+        emit(json_pack("{s:o}", "validation", v), "info", msg.ptr ? msg.ptr : "",
+             "deferred_validation");
+        buf_release(&addr);
+        buf_release(&msg);
+    }
+}
+
 void ui_json_plan(const struct plan *plan)
 {
     char msg[1200];
@@ -177,6 +209,7 @@ void ui_json_plan(const struct plan *plan)
                        "previous_resource", resource_of(from, kind), "action", "move"),
              "info", msg, "planned_change");
     }
+    ui_json_deferred_validations(plan);
     snprintf(msg, sizeof(msg), "Plan: %zu to add, %zu to change, %zu to destroy.", plan->nadd,
              plan->nchange, plan->ndestroy);
     emit(json_pack("{s:{s:I, s:I, s:I, s:s}}", "changes", "add", (json_int_t)plan->nadd, "change",
@@ -195,7 +228,9 @@ static json_t *output_of(const json_t *entry, const char *action)
     bool sensitive = json_is_true(json_object_get(entry, "sensitive"));
     json_t *o = json_pack("{s:b}", "sensitive", sensitive);
     if (v && !value_contains_unknown(v)) {
-        json_object_set_new(o, "type", json_string(value_type_name(v)));
+        /* Terraform's type JSON; a sensitive collection "dynamic" (its
+         * type would name its keys), as output -json has it */
+        json_object_set_new(o, "type", show_output_type(v, sensitive));
         if (!sensitive)
             json_object_set(o, "value", (json_t *)v);
     }

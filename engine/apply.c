@@ -78,15 +78,20 @@ struct run {
     double last_save;
     struct errbuf *err;
     /* validations checked at apply (plan->checks): per check whether it is
-     * still pending; per change whether a pending one needs it (what it
-     * reads, and their dependencies); the changes held back meanwhile */
+     * still pending, and the changes it holds back until then (its
+     * "guards": what reads its variable; guard_off/guard, CSR); per change
+     * how many pending checks hold it, and whether it waits for them */
     bool *check_pending;
     size_t checks_pending;
-    bool *needed;
-    size_t *held, nheld;
-    bool invalid; /* one was false: nothing more starts */
+    size_t *guard_off, *guard;
+    size_t *read_off, *read;       /* the changes each check reads (CSR) */
+    size_t *readers_off, *readers; /* the checks reading each change (CSR) */
+    size_t *reads_left;            /* per check: what it reads not yet done */
+    size_t *due, ndue;             /* checks whose reads are all done, to check */
+    size_t *holds;
+    bool *held;
+    bool invalid; /* one was false: what it held never starts */
     size_t ninvalid;
-    bool settle_due; /* a change completed since the checks were last looked at */
 };
 
 static int stop_level(const struct run *r);
@@ -131,7 +136,7 @@ static const char *change_id(const struct run *r, size_t i)
 static void emit_id(const struct run *r, enum apply_event_kind kind, size_t i, const char *id,
                     const char *verb, double seconds, const char *message)
 {
-    struct apply_event ev = {kind, &r->plan->changes[i], id, verb, seconds, message, 0};
+    struct apply_event ev = {kind, &r->plan->changes[i], id, verb, seconds, message, 0, NULL};
     if (r->o && r->o->on_event)
         r->o->on_event(r->o->payload, &ev);
 }
@@ -143,6 +148,22 @@ static void emit(const struct run *r, enum apply_event_kind kind, size_t i, cons
 }
 
 static const char *target_id(const struct run *r, const struct op *op);
+
+/* A change whose sensitive values were known only after apply (a secret
+ * joined to an id ARM assigns, a map key made now) has them made now: the
+ * caller sees them before the request that carries them is logged. */
+static void emit_values(const struct run *r, size_t i)
+{
+    const struct plan_change *c = &r->plan->changes[i];
+    struct apply_event ev = {.kind = APPLY_VALUES, .change = c};
+    if (r->o == NULL || r->o->on_event == NULL || json_array_size(c->sensitive) == 0 ||
+        !value_contains_unknown(c->after))
+        return;
+    ev.values = known_fill(json_deep_copy(c->after), known_from_state, r->st, NULL);
+    if (ev.values)
+        r->o->on_event(r->o->payload, &ev);
+    json_decref((json_t *)ev.values);
+}
 
 /* An event of one operation, naming the id it acts on (the old one, for
  * the delete of a renamed-away resource). */
@@ -312,51 +333,133 @@ out:
     return rc;
 }
 
-/* Marks what the pending validations need (plan->checks' "reads", and
- * what they depend on) through an index of the changes' addresses. */
-static int checks_begin(struct run *r, size_t *work)
+/* needed: what a check reads, and what those depend on (stack: room for
+ * every change). */
+static void mark_needed(const struct plan *plan, const json_t *check,
+                        const struct strmap *by_address, bool *needed, size_t *stack, size_t *work)
 {
-    const struct plan *plan = r->plan;
-    size_t n = json_array_size(plan->checks), *stack, nstack = 0, at, k;
-    struct strmap by_address;
-    json_t *check, *read;
-    int rc = 0;
-    if (n == 0)
-        return 0;
-    r->check_pending = calloc(n, sizeof(*r->check_pending));
-    r->needed = calloc(plan->n + 1, sizeof(*r->needed));
-    r->held = calloc(plan->n + 1, sizeof(*r->held));
-    stack = malloc((plan->n + 1) * sizeof(*stack));
-    if (r->check_pending == NULL || r->needed == NULL || r->held == NULL || stack == NULL) {
-        free(stack);
-        return AMLSEC_ENOMEM;
-    }
-    strmap_init(&by_address, false);
-    for (size_t i = 0; i < plan->n && rc == 0; i++, (*work)++)
-        rc = strmap_put(&by_address, plan->changes[i].address, i);
-    json_array_foreach(plan->checks, k, check)
+    size_t nstack = 0, k, i;
+    const json_t *read;
+    memset(needed, 0, (plan->n + 1) * sizeof(*needed));
+    json_array_foreach(json_object_get(check, "reads"), k, read)
     {
-        size_t ri;
-        r->check_pending[k] = true;
-        json_array_foreach(json_object_get(check, "reads"), ri, read)
-        {
-            (*work)++;
-            if (strmap_get(&by_address, json_string_value(read), &at) && !r->needed[at]) {
-                r->needed[at] = true;
-                stack[nstack++] = at;
-            }
+        (*work)++;
+        if (strmap_get(by_address, json_string_value(read), &i) && !needed[i]) {
+            needed[i] = true;
+            stack[nstack++] = i;
         }
     }
-    r->checks_pending = n;
     while (nstack > 0) {
         const struct plan_change *c = &plan->changes[stack[--nstack]];
         for (size_t d = 0; d < c->ndeps; d++, (*work)++)
-            if (!r->needed[c->deps[d]]) {
-                r->needed[c->deps[d]] = true;
+            if (!needed[c->deps[d]]) {
+                needed[c->deps[d]] = true;
                 stack[nstack++] = c->deps[d];
             }
     }
+}
+
+/* What each pending validation holds back: its "guards" (the changes
+ * that read its variable: plan_checks.c), found through an index of the
+ * changes' addresses. A plan written before guards existed holds every
+ * change the validation does not need (what it reads, and what they
+ * depend on), as apply did then. Two passes: the sizes, then guard. */
+static int checks_begin(struct run *r, size_t *work)
+{
+    const struct plan *plan = r->plan;
+    size_t n = json_array_size(plan->checks), *stack = NULL, k, total = 0, nreads = 0;
+    bool *needed = NULL;
+    struct strmap by_address;
+    json_t *check;
+    int rc = 0;
+    if (n == 0)
+        return 0;
+    strmap_init(&by_address, false);
+    r->check_pending = calloc(n, sizeof(*r->check_pending));
+    r->guard_off = calloc(n + 1, sizeof(*r->guard_off));
+    r->read_off = calloc(n + 1, sizeof(*r->read_off));
+    r->holds = calloc(plan->n + 1, sizeof(*r->holds));
+    r->held = calloc(plan->n + 1, sizeof(*r->held));
+    needed = calloc(plan->n + 1, sizeof(*needed));
+    stack = malloc((plan->n + 1) * sizeof(*stack));
+    if (r->check_pending == NULL || r->guard_off == NULL || r->read_off == NULL ||
+        r->holds == NULL || r->held == NULL || needed == NULL || stack == NULL) {
+        rc = AMLSEC_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < plan->n && rc == 0; i++, (*work)++)
+        rc = strmap_put(&by_address, plan->changes[i].address, i);
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        if (pass == 1 && ((r->guard = calloc(total + 1, sizeof(*r->guard))) == NULL ||
+                          (r->read = calloc(nreads + 1, sizeof(*r->read))) == NULL)) {
+            rc = AMLSEC_ENOMEM;
+            break;
+        }
+        json_array_foreach(plan->checks, k, check)
+        {
+            const json_t *guards = json_object_get(check, "guards"), *g;
+            size_t gi, i;
+            r->check_pending[k] = true;
+            r->guard_off[k + 1] = r->guard_off[k];
+            r->read_off[k + 1] = r->read_off[k];
+            json_array_foreach(json_object_get(check, "reads"), gi, g)
+            {
+                if (!strmap_get(&by_address, json_string_value(g), &i))
+                    continue;
+                if (pass == 1)
+                    r->read[r->read_off[k + 1]++] = i;
+                nreads += pass == 0;
+            }
+            if (guards) {
+                json_array_foreach(guards, gi, g)
+                {
+                    (*work)++;
+                    if (!strmap_get(&by_address, json_string_value(g), &i))
+                        continue;
+                    if (pass == 1) {
+                        r->guard[r->guard_off[k + 1]++] = i;
+                        r->holds[i]++;
+                    }
+                    total += pass == 0;
+                }
+                continue;
+            }
+            mark_needed(plan, check, &by_address, needed, stack, work);
+            for (i = 0; i < plan->n; i++, (*work)++) {
+                if (needed[i])
+                    continue;
+                if (pass == 1) {
+                    r->guard[r->guard_off[k + 1]++] = i;
+                    r->holds[i]++;
+                }
+                total += pass == 0;
+            }
+        }
+    }
+    /* change -> the checks reading it; a check reading nothing planned is
+     * due at once */
+    r->readers_off = calloc(plan->n + 2, sizeof(*r->readers_off));
+    r->readers = calloc(nreads + 1, sizeof(*r->readers));
+    r->reads_left = calloc(n + 1, sizeof(*r->reads_left));
+    r->due = calloc(n + 1, sizeof(*r->due));
+    if (rc == 0 &&
+        (r->readers_off == NULL || r->readers == NULL || r->reads_left == NULL || r->due == NULL))
+        rc = AMLSEC_ENOMEM;
+    for (size_t x = 0; rc == 0 && x < nreads; x++)
+        r->readers_off[r->read[x] + 2]++;
+    for (size_t i = 2; rc == 0 && i < plan->n + 2; i++)
+        r->readers_off[i] += r->readers_off[i - 1];
+    for (k = 0; rc == 0 && k < n; k++) {
+        for (size_t x = r->read_off[k]; x < r->read_off[k + 1]; x++, (*work)++)
+            r->readers[r->readers_off[r->read[x] + 1]++] = k;
+        r->reads_left[k] = r->read_off[k + 1] - r->read_off[k];
+        if (r->reads_left[k] == 0)
+            r->due[r->ndue++] = k;
+    }
+    r->checks_pending = n;
+out:
     strmap_release(&by_address);
+    free(needed);
     free(stack);
     return rc;
 }
@@ -369,16 +472,43 @@ static void emit_invalid(struct run *r, const char *message)
         r->o->on_event(r->o->payload, &ev);
 }
 
-/* Checks each pending validation whose values the state now holds: a
- * false one stops the run; once none is pending, the changes held back
- * start. */
+static void skip_change(struct run *r, size_t i, const char *why);
+
+/* Check k was true: what it held starts once no other check holds it. */
+static void checks_release(struct run *r, size_t k)
+{
+    for (size_t g = r->guard_off[k]; g < r->guard_off[k + 1]; g++) {
+        size_t i = r->guard[g];
+        if (--r->holds[i] == 0 && r->held[i] && r->status[i] == ST_PENDING) {
+            r->held[i] = false;
+            r->ready[r->nready++] = i;
+        }
+    }
+}
+
+/* Check k was false: what it held never starts (nor what depends on
+ * that); everything else goes on, as after a failed change. */
+static void checks_block(struct run *r, size_t k, const json_t *check)
+{
+    const char *module = json_string_value(json_object_get(check, "module"));
+    char why[600];
+    snprintf(why, sizeof(why), "the validation of %s%svar.%s failed", module ? module : "",
+             module ? "." : "", json_string_value(json_object_get(check, "variable")));
+    for (size_t g = r->guard_off[k]; g < r->guard_off[k + 1]; g++)
+        if (r->status[r->guard[g]] == ST_PENDING)
+            skip_change(r, r->guard[g], why);
+}
+
+/* Checks each validation whose reads are all applied (due): its values
+ * are in the state now (not before: the state holds a replaced
+ * resource's old values until then). A true one releases the changes it
+ * held, a false one skips them; one still unknown stays pending, for
+ * checks_unsettled. Each check is looked at once. */
 static void checks_settle(struct run *r)
 {
-    size_t k;
-    json_t *check;
-    json_array_foreach(r->plan->checks, k, check)
-    {
-        size_t left = 0;
+    for (size_t d = 0; d < r->ndue; d++) {
+        size_t k = r->due[d], left = 0;
+        const json_t *check = json_array_get(r->plan->checks, k);
         json_t *cond, *msg = NULL;
         struct buf why;
         if (!r->check_pending[k])
@@ -393,6 +523,7 @@ static void checks_settle(struct run *r)
         r->checks_pending--;
         if (json_is_true(cond)) {
             json_decref(cond);
+            checks_release(r, k);
             continue;
         }
         if (json_object_get(check, "error_message"))
@@ -405,12 +536,9 @@ static void checks_settle(struct run *r)
         buf_release(&why);
         json_decref(cond);
         json_decref(msg);
+        checks_block(r, k, check);
     }
-    if (r->checks_pending == 0 && !r->invalid) {
-        for (size_t i = 0; i < r->nheld; i++)
-            r->ready[r->nready++] = r->held[i];
-        r->nheld = 0;
-    }
+    r->ndue = 0;
 }
 
 /* The run ends with validations unchecked: what they read never got into
@@ -442,13 +570,11 @@ static void checks_unsettled(struct run *r)
     }
 }
 
-/* Marks change i failed and skips everything that depends on it. */
-static void fail_change(struct run *r, size_t i, const char *verb, double seconds, const char *msg)
+/* Skips everything that depends on change i (not done: failed or
+ * skipped). */
+static void skip_dependents(struct run *r, size_t i)
 {
     size_t *stack, n = 0;
-
-    r->status[i] = ST_FAILED;
-    emit(r, APPLY_FAILED, i, verb, seconds, msg);
     stack = malloc((r->plan->n + 1) * sizeof(*stack));
     if (stack == NULL)
         return; /* the dependents stay pending and count as not started */
@@ -469,11 +595,30 @@ static void fail_change(struct run *r, size_t i, const char *verb, double second
     free(stack);
 }
 
+/* Marks change i failed and skips everything that depends on it. */
+static void fail_change(struct run *r, size_t i, const char *verb, double seconds, const char *msg)
+{
+    r->status[i] = ST_FAILED;
+    emit(r, APPLY_FAILED, i, verb, seconds, msg);
+    skip_dependents(r, i);
+}
+
+/* Skips change i (why: the reason shown) and everything that depends on it. */
+static void skip_change(struct run *r, size_t i, const char *why)
+{
+    r->status[i] = ST_SKIPPED;
+    emit(r, APPLY_SKIPPED, i, NULL, 0, why);
+    skip_dependents(r, i);
+}
+
 /* Change i is done: the changes waiting only for it become ready. */
 static void complete_change(struct run *r, size_t i)
 {
     r->status[i] = ST_DONE;
-    r->settle_due = true;
+    for (size_t x = r->readers_off ? r->readers_off[i] : 0;
+         r->readers_off && x < r->readers_off[i + 1]; x++)
+        if (--r->reads_left[r->readers[x]] == 0)
+            r->due[r->ndue++] = r->readers[x];
     for (size_t k = 0; k < r->steps[i].ndependents; k++) {
         size_t d = r->steps[i].dependents[k];
         if (--r->steps[d].deps_left == 0 && r->status[d] == ST_PENDING)
@@ -627,6 +772,7 @@ static int dispatch(struct run *r, struct op *op)
         }
         /* values known only now that earlier steps ran (a key's version);
          * a step that still lacks one fails on its own */
+        emit_values(r, op->change);
         op->body = known_fill(json_deep_copy(c->body), known_from_state, r->st, &left);
         if (op->body == NULL)
             return errbuf_set(r->err, AMLSEC_ENOMEM, "out of memory");
@@ -891,7 +1037,6 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
     r.running = calloc(plan->n + 1, sizeof(*r.running));
     r.unsaved = calloc(plan->n * 3 + 1, sizeof(*r.unsaved)); /* a rename: move, PUT, delete */
     r.last_save = now_s();
-    r.settle_due = true; /* what a check reads may be in the state already */
     if (r.status == NULL || r.steps == NULL || r.ready == NULL || r.running == NULL ||
         r.unsaved == NULL) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
@@ -927,23 +1072,21 @@ int apply_run(struct apply_result *out, const struct plan *plan, struct state *s
             if (o->on_event)
                 o->on_event(o->payload, &ev);
         }
-        if (r.checks_pending && r.settle_due) {
-            r.settle_due = false;
+        if (r.ndue)
             checks_settle(&r);
-        }
-        while (!stop && !r.invalid && r.nrunning < r.parallelism && r.ready_head < r.nready) {
+        while (!stop && r.nrunning < r.parallelism && r.ready_head < r.nready) {
             size_t i = r.ready[r.ready_head++];
             if (r.status[i] != ST_PENDING)
                 continue;
-            if (r.checks_pending && !r.needed[i]) {
-                r.held[r.nheld++] = i; /* it waits for the validations */
+            if (r.holds && r.holds[i] > 0) {
+                r.held[i] = true; /* it waits for the validations of what it reads */
                 continue;
             }
             r.status[i] = ST_RUNNING;
             if ((rc = dispatch(&r, &r.steps[i].ops[0])) < 0)
                 goto out;
         }
-        if (r.nrunning == 0 && (stop || r.invalid || r.ready_head == r.nready))
+        if (r.nrunning == 0 && (stop || r.ready_head == r.nready))
             break;
         if ((rc = collect(&r, wait_budget(&r))) < 0)
             goto out;
@@ -997,7 +1140,15 @@ out:
     /* the abandoned were running: neither done nor failed */
     out->invalid = r.ninvalid;
     free(r.check_pending);
-    free(r.needed);
+    free(r.guard_off);
+    free(r.guard);
+    free(r.read_off);
+    free(r.read);
+    free(r.readers_off);
+    free(r.readers);
+    free(r.reads_left);
+    free(r.due);
+    free(r.holds);
     free(r.held);
     free(r.unsaved);
     free(r.running);

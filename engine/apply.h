@@ -16,10 +16,11 @@
  * independent work completes, and apply_run reports each failure.
  *
  * A variable's validation known only after apply (plan->checks) is
- * checked as soon as what it reads is in the state: until then only the
- * changes it needs (those it reads and their dependencies) start, the rest
- * wait; a false one (APPLY_INVALID) starts nothing more, as a stop does,
- * and what completed is saved.
+ * checked as soon as what it reads is in the state: until then the
+ * changes that read its variable (its "guards") wait, and everything else
+ * runs as usual; a false one (APPLY_INVALID) skips what it held and what
+ * depends on that, as a failed change skips its dependents, and what
+ * completed is saved.
  * *stop = 1 (first Ctrl-C) starts nothing more and waits for the
  * operations in flight; *stop = 2 (second) abandons them: their journal
  * intents stay pending for the next run to reconcile. When the provider's
@@ -47,6 +48,10 @@ enum apply_event_kind {
     APPLY_INTERRUPTED, /* *stop was seen: nothing more starts; change is NULL */
     APPLY_INVALID,     /* a validation checked at apply is false (or cannot be checked):
                           nothing more starts; change is NULL, message says why */
+    APPLY_VALUES,      /* before a request of a change with sensitive values is built: values
+                          has the change's attributes with what was known only after apply
+                          filled in (the caller registers the secrets among them, which no plan
+                          could: the request is logged next) */
 };
 
 struct apply_event {
@@ -58,6 +63,7 @@ struct apply_event {
     double seconds;      /* FINISHED/FAILED/PROGRESS: how long the operation took so far */
     const char *message; /* FAILED/SKIPPED */
     size_t in_flight;    /* INTERRUPTED: operations still running */
+    const json_t *values; /* VALUES: borrowed, valid during the call */
 };
 
 typedef void (*apply_event_fn)(void *payload, const struct apply_event *ev);

@@ -322,6 +322,8 @@ static bool note_reads(struct narrowing *nw, const struct cfg_instance *in)
     }
     for (size_t k = 0; k < in->reads.n; k++) {
         const struct cfg_read *rd = &in->reads.v[k];
+        if (rd->variable)
+            continue; /* a validated variable's read (plan_checks.c): no edge */
         if (rd->resource) {
             size_t ri = (size_t)(rd->resource - cfg->resources);
             if (rd->index == CFG_READ_ALL || rd->index >= rd->resource->ninstances) {
@@ -631,34 +633,71 @@ int depgraph_sort(struct depgraph *g, struct errbuf *err)
     return rc;
 }
 
-static void dot_quote(struct buf *out, const char *s)
+/* DOT text being written: the first failed append sticks (nothing is
+ * appended after it, so the text never lacks a piece in the middle), and
+ * whether it was the buffer's limit rather than memory. */
+struct dot {
+    struct buf *out;
+    int rc;
+    bool limit;
+};
+
+static void dot_add(struct dot *d, const char *s, size_t n)
 {
-    buf_addch(out, '"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            buf_addch(out, '\\');
-        buf_addch(out, *s);
-    }
-    buf_addch(out, '"');
+    if (d->rc < 0)
+        return;
+    if (n > d->out->max || d->out->len > d->out->max - n)
+        d->limit = true;
+    d->rc = buf_add(d->out, s, n);
 }
 
-int depgraph_dot(const struct depgraph *g, struct buf *out)
+static void dot_adds(struct dot *d, const char *s)
 {
-    buf_adds(out, "digraph amlsec {\n  rankdir=LR;\n  node [shape=box];\n");
+    dot_add(d, s, strlen(s));
+}
+
+static void dot_quote(struct dot *d, const char *s)
+{
+    dot_add(d, "\"", 1);
+    while (*s) {
+        size_t n = strcspn(s, "\"\\");
+        dot_add(d, s, n);
+        s += n;
+        if (*s) {
+            char esc[2] = {'\\', *s++};
+            dot_add(d, esc, 2);
+        }
+    }
+    dot_add(d, "\"", 1);
+}
+
+int depgraph_dot(const struct depgraph *g, struct buf *out, struct errbuf *err)
+{
+    struct dot d = {out, 0, false};
+    size_t edges = 0;
+    dot_adds(&d, "digraph amlsec {\n  rankdir=LR;\n  node [shape=box];\n");
     for (size_t i = 0; i < g->n; i++) {
-        buf_adds(out, "  ");
-        dot_quote(out, g->nodes[i].inst->address);
+        dot_adds(&d, "  ");
+        dot_quote(&d, g->nodes[i].inst->address);
         if (g->nodes[i].inst->resource->existing)
-            buf_adds(out, " [style=dashed]");
-        buf_adds(out, ";\n");
+            dot_adds(&d, " [style=dashed]");
+        dot_adds(&d, ";\n");
     }
     for (size_t i = 0; i < g->n; i++)
-        for (size_t e = 0; e < g->nodes[i].ndeps; e++) {
-            buf_adds(out, "  ");
-            dot_quote(out, g->nodes[i].inst->address);
-            buf_adds(out, " -> ");
-            dot_quote(out, g->nodes[g->nodes[i].deps[e].to].inst->address);
-            buf_adds(out, g->nodes[i].deps[e].why == EDGE_IMPLIED ? " [style=dotted];\n" : ";\n");
+        for (size_t e = 0; e < g->nodes[i].ndeps; e++, edges++) {
+            dot_adds(&d, "  ");
+            dot_quote(&d, g->nodes[i].inst->address);
+            dot_adds(&d, " -> ");
+            dot_quote(&d, g->nodes[g->nodes[i].deps[e].to].inst->address);
+            dot_adds(&d, g->nodes[i].deps[e].why == EDGE_IMPLIED ? " [style=dotted];\n" : ";\n");
         }
-    return buf_adds(out, "}\n");
+    dot_adds(&d, "}\n");
+    if (d.rc < 0 && d.limit)
+        return errbuf_set(err, AMLSEC_ENOMEM,
+                          "the dependency graph's DOT text passes the %zu-byte limit on generated "
+                          "text (%zu instances, %zu edges): graph a smaller configuration",
+                          out->max, g->n, edges);
+    if (d.rc < 0)
+        return errbuf_set(err, d.rc, "out of memory writing the dependency graph");
+    return 0;
 }

@@ -61,7 +61,10 @@ long depgraph_find_id(const struct depgraph *g, const char *id);
 /* The node of an address, or -1. */
 long depgraph_find(const struct depgraph *g, const char *address);
 
-/* Graphviz DOT text (existing lookups dashed, implied edges dotted). */
-int depgraph_dot(const struct depgraph *g, struct buf *out);
+/* Graphviz DOT text (existing lookups dashed, implied edges dotted),
+ * appended to out. Text that would pass out's limit (buf's max) is an
+ * error saying so (and how large the graph is); out then holds a prefix
+ * of whole appends, never text with a piece missing. */
+int depgraph_dot(const struct depgraph *g, struct buf *out, struct errbuf *err);
 
 #endif

@@ -27,6 +27,8 @@ struct pending {
     const struct cfg_instance *inst; /* NULL for deletes of state-only entries */
     long node;                       /* graph node, -1 for state-only */
     bool keep;                       /* survives -target */
+    bool untracked;                  /* exists in Azure, not in the state: an error if it
+                                        survives -target (else the plan leaves it alone) */
 };
 
 struct builder {
@@ -155,9 +157,14 @@ static const char *instance_id(const struct cfg_instance *in)
     return str_of(in->value, "id");
 }
 
+static int is_group_type(const char *type)
+{
+    return type && strcasecmp(type, "Microsoft.Resources/resourceGroups") == 0;
+}
+
 static int refresh(struct builder *b, struct provider *p)
 {
-    size_t max = b->st->nresources + 1;
+    size_t max = b->st->nresources + 1, nconf, groups = 0, recorded = 0;
     for (size_t i = 0; i < b->cfg->nresources; i++)
         max += b->cfg->resources[i].ninstances;
     b->refs = calloc(max, sizeof(*b->refs));
@@ -171,15 +178,31 @@ static int refresh(struct builder *b, struct provider *p)
                 add_ref(b, id, str_of(r->instances[k].value, "resource_type"));
         }
     }
-    for (size_t i = 0; i < b->st->nresources; i++)
+    nconf = b->nrefs;
+    for (size_t i = 0; i < nconf; i++)
+        groups += is_group_type(b->refs[i].type);
+    /* the configuration's groups the state holds too (ids are unique in
+     * the state; the state's other refs are what it holds) */
+    for (size_t i = 0; i < b->st->nresources; i++) {
+        size_t at;
+        if (groups > 0 && strmap_get(&b->ref_index, b->st->resources[i].arm_id, &at) &&
+            at < nconf && is_group_type(b->refs[at].type))
+            recorded++;
         add_ref(b, b->st->resources[i].arm_id, NULL);
+    }
     /* results only for what is read: without refresh none (a result
      * holds its error message, over a kilobyte, per resource) */
     if (p == NULL || b->nrefs == 0)
         return 0;
     if ((b->res = calloc(b->nrefs, sizeof(*b->res))) == NULL)
         return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
-    return provider_read_many(p, b->refs, b->nrefs, 0, b->res, b->err);
+    /* every group the configuration names is in the state (the state's
+     * own are): expected to exist, their reads may run beside the
+     * resources' (a new group's is read first, so that nothing under it
+     * is asked for) */
+    return provider_read_many(p, b->refs, b->nrefs,
+                              recorded == groups ? PROVIDER_READ_GROUPS_EXPECTED : 0, b->res,
+                              b->err);
 }
 
 /* --- building changes ----------------------------------------------------- */
@@ -1058,10 +1081,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         goto out;
     }
     if (se == NULL && live != NULL) {
-        struct diag *dg = error_at_instance(
-            b, in, NULL, "%s already exists in Azure but not in the state", in->address);
-        if (dg)
-            diag_set_hint(dg, "adopt it with: amlsec import '%s' '%s'", in->address, id);
+        it->untracked = true; /* reported once -target is known to keep it (untracked_errors) */
         goto out;
     }
     if (live == NULL) {
@@ -1649,6 +1669,57 @@ static int check_addresses(const struct config *cfg, const struct state *st,
     return 0;
 }
 
+/* Marks i and what it refers to, directly or not, whatever their action. */
+static void reach(const struct builder *b, size_t i, bool *seen)
+{
+    size_t x;
+    json_t *v;
+    if (seen[i])
+        return;
+    seen[i] = true;
+    json_array_foreach(b->items[i].c.dependencies, x, v)
+    {
+        long j = find_pending(b, json_string_value(v));
+        if (j >= 0)
+            reach(b, (size_t)j, seen);
+    }
+}
+
+/* What exists in Azure but not in the state stops the plan when the plan
+ * covers it: always without -target, with -target when a target is it or
+ * refers to it (even one with no change of its own), not when -target
+ * leaves it out. */
+static void untracked_errors(struct builder *b)
+{
+    bool *seen = NULL;
+    bool any = false;
+    for (size_t i = 0; i < b->n; i++)
+        any = any || b->items[i].untracked;
+    if (!any)
+        return;
+    if (b->o->ntargets > 0) {
+        if ((seen = calloc(b->n ? b->n : 1, sizeof(*seen))) == NULL) {
+            diag_add(b->diags, DIAG_ERROR, NULL, "plan", "out of memory");
+            return;
+        }
+        for (size_t i = 0; i < b->n; i++)
+            if (targeted(b, b->items[i].c.address))
+                reach(b, i, seen);
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const struct pending *it = &b->items[i];
+        struct diag *dg;
+        if (!it->untracked || (seen && !seen[i]))
+            continue;
+        dg = error_at_instance(b, it->inst, NULL, "%s already exists in Azure but not in the state",
+                               it->c.address);
+        if (dg)
+            diag_set_hint(dg, "adopt it with: amlsec import '%s' '%s'", it->c.address,
+                          it->c.arm_id ? it->c.arm_id : "ARM_ID");
+    }
+    free(seen);
+}
+
 static void keep_with_deps(struct builder *b, size_t i)
 {
     if (b->items[i].keep)
@@ -2182,6 +2253,7 @@ int plan_build(struct plan **out, const struct config *cfg, struct state *st, st
     for (size_t i = 0; i < b.n; i++)
         if (o->ntargets == 0 || targeted(&b, b.items[i].c.address))
             keep_with_deps(&b, i);
+    untracked_errors(&b);
     attach_findings(&b);
     rc = order(&b);
     if (rc == 0)

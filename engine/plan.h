@@ -233,8 +233,10 @@ json_t *plan_json_change(const struct plan *plan, size_t i, bool redact,
 json_t *plan_json_values(const struct plan *plan, size_t i, bool redact, bool before,
                          struct plan_kind_paths *kp, json_t **mask);
 /* plan_to_json(plan, false) written through cb as compact JSON with
- * sorted keys (json_dump_callback's text for it, byte for byte), building
- * one change at a time: a saved plan never holds the whole tree. 0 or -1. */
+ * sorted keys in a plan file's form (parser/value.h's value_file_form, as
+ * jsonw_pretty writes it compact: big numbers as JSON numbers, no NUL),
+ * building one change at a time: a saved plan never holds the whole tree.
+ * 0 or -1. */
 int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data);
 /* The plan root describes; it shares root's values (before, after, bodies)
  * rather than copying them: neither is changed in place afterwards. */

@@ -11,6 +11,7 @@
 #include "parser/value.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 #include "util/strmap.h"
 #include "util/banned.h"
 
@@ -502,9 +503,40 @@ static int key_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+struct dump_to {
+    json_dump_callback_t cb;
+    void *data;
+};
+
+static int dump_flush(struct buf *b, void *data)
+{
+    const struct dump_to *to = data;
+    int rc = b->len && to->cb(b->ptr, b->len, to->data) != 0 ? -1 : 0;
+    buf_reset(b);
+    return rc;
+}
+
+/* v in a plan file's form (parser/value.h: no NUL), compact, keys sorted,
+ * through cb: 0 or -1. */
+static int dump_file_form(json_t *v, json_dump_callback_t cb, void *data)
+{
+    struct dump_to to = {cb, data};
+    struct buf b;
+    struct jsonw_pretty o = {&b, -1, dump_flush, &to};
+    json_t *f = value_file_form(v);
+    int rc;
+    buf_init(&b, SIZE_MAX);
+    rc = f ? jsonw_pretty(&o, f) : -1;
+    json_decref(f);
+    if (rc == 0)
+        rc = dump_flush(&b, &to);
+    buf_release(&b);
+    return rc < 0 ? -1 : 0;
+}
+
 int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
 {
-    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(VALUE_DIGITS);
+    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
     json_t *root = root_to_json(plan, false);
     struct plan_kind_paths kp = {0};
     const char *keys[32];
@@ -529,8 +561,7 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
             rc = cb("[", 1, data);
             for (size_t c = 0; c < plan->n && rc == 0; c++) {
                 json_t *o = change_to_json(plan, c, false, &kp);
-                rc = (c ? cb(",", 1, data) : 0) || o == NULL ||
-                     json_dump_callback(o, cb, data, flags);
+                rc = (c ? cb(",", 1, data) : 0) || o == NULL || dump_file_form(o, cb, data);
                 json_decref(o);
             }
             rc = rc == 0 ? cb("]", 1, data) : rc;
@@ -540,8 +571,7 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
             rc = cb("[", 1, data);
             for (size_t c = 0; c < cfg->nresources && rc == 0; c++) {
                 json_t *o = plan_configuration_entry(cfg, c);
-                rc = (c ? cb(",", 1, data) : 0) || o == NULL ||
-                     json_dump_callback(o, cb, data, flags);
+                rc = (c ? cb(",", 1, data) : 0) || o == NULL || dump_file_form(o, cb, data);
                 json_decref(o);
             }
             /* then the module calls' and the root module's entries (few) */
@@ -553,14 +583,13 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
                 {
                     if (rc == 0)
                         rc = ((cfg->nresources || m) ? cb(",", 1, data) : 0) ||
-                             json_dump_callback(o, cb, data, flags);
+                             dump_file_form(o, cb, data);
                 }
                 json_decref(mods);
             }
             rc = rc == 0 ? cb("]", 1, data) : rc;
         } else if (rc == 0) {
-            rc = json_dump_callback(json_object_get(root, keys[i]), cb, data,
-                                    flags | JSON_ENCODE_ANY);
+            rc = dump_file_form(json_object_get(root, keys[i]), cb, data);
         }
     }
     rc = rc == 0 ? cb("}", 1, data) : rc;

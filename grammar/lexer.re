@@ -9,6 +9,7 @@
 #include "grammar/parser.h"
 #include "parser/ast.h"
 #include "util/hash.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 typedef unsigned char uchar;
@@ -670,21 +671,21 @@ static int for_keyword(struct lexer *lx)
     return 0;
 }
 
-/* [tok, cur) is a whole number: TOK_INT; beyond int64 a big number
- * (parser/value.h) when big is set, else an error (a legacy index, a.0). */
-static int lex_int(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc, bool big)
+/* The n digits at d are a whole number: TOK_INT; beyond int64 a big number
+ * (parser/value.h) when big is set, else an error (a legacy index, a.0).
+ * The error's caret is [tok, cur). */
+static int lex_whole(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc, const uchar *d,
+                     size_t n, bool big)
 {
     int64_t v = 0;
-    for (const uchar *p = lx->tok; p < lx->cur; p++) {
+    set_loc(lx, loc, lx->tok, lx->cur);
+    for (const uchar *p = d; p < d + n; p++) {
         if (v > (INT64_MAX - (*p - '0')) / 10) {
-            /* the digits, without leading zeros */
-            const uchar *d = lx->tok;
             if (!big)
                 return lex_error(lx, loc, lx->tok, lx->cur, "number is too large");
-            while (*d == '0')
-                d++;
-            set_loc(lx, loc, lx->tok, lx->cur);
-            val->TOK_BIGINT = string_node(lx, (const char *)d, (size_t)(lx->cur - d), loc, false);
+            while (n > 1 && *d == '0') /* the digits, without leading zeros */
+                d++, n--;
+            val->TOK_BIGINT = string_node(lx, (const char *)d, n, loc, false);
             if (val->TOK_BIGINT == NULL)
                 return lex_error(lx, loc, lx->tok, lx->cur, "out of memory");
             val->TOK_BIGINT->kind = EXPR_BIGINT;
@@ -692,9 +693,34 @@ static int lex_int(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc
         }
         v = v * 10 + (*p - '0');
     }
-    set_loc(lx, loc, lx->tok, lx->cur);
     val->TOK_INT = v;
     return TOK_INT;
+}
+
+/* [tok, cur) is a whole number. */
+static int lex_int(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc, bool big)
+{
+    return lex_whole(lx, val, loc, lx->tok, (size_t)(lx->cur - lx->tok), big);
+}
+
+/* [tok, cur) is a decimal literal (a fraction, an exponent or both, at
+ * most 63 characters), read from its text exactly, as Terraform does: when
+ * its value is whole (1e20, 12.5e3, 1.0) a whole number in all its digits,
+ * else TOK_DECIMAL, the nearest double. */
+static int lex_decimal(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
+{
+    char digits[160], text[64]; /* 2^512 has 155 digits */
+    size_t len = (size_t)(lx->cur - lx->tok);
+    size_t n = jsonw_whole_digits((const char *)lx->tok, len, digits, sizeof(digits));
+    if (n > sizeof(digits)) /* its first digits: as far beyond 512 bits, which */
+        n = sizeof(digits); /* evaluation refuses with a caret on the literal */
+    if (n)
+        return lex_whole(lx, val, loc, (const uchar *)digits, n, true);
+    memcpy(text, lx->tok, len);
+    text[len] = '\0';
+    set_loc(lx, loc, lx->tok, lx->cur);
+    val->TOK_DECIMAL = strtod(text, NULL); /* finite: below 10^63 */
+    return TOK_DECIMAL;
 }
 
 static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *loc)
@@ -790,9 +816,6 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
 
             [0-9]+ { return lex_int(lx, val, loc, true); }
             [0-9]+ ("." [0-9]+)? [eE] [+-]? [0-9]+ | [0-9]+ "." [0-9]+ {
-                char text[64];
-                size_t n = (size_t)(lx->cur - lx->tok);
-                double d;
                 if (lx->last == TOK_DOT) {
                     /* a legacy index, a.0.1 is a[0][1]: only the digits */
                     lx->cur = lx->tok;
@@ -800,16 +823,9 @@ static int lex_main(struct lexer *lx, union AML_YYSTYPE *val, struct src_loc *lo
                         lx->cur++;
                     return lex_int(lx, val, loc, false);
                 }
-                if (n >= sizeof(text))
+                if (lx->cur - lx->tok >= 64)
                     return lex_error(lx, loc, lx->tok, lx->cur, "number has more than 63 characters");
-                memcpy(text, lx->tok, n);
-                text[n] = '\0';
-                d = strtod(text, NULL);
-                if (!isfinite(d))
-                    return lex_error(lx, loc, lx->tok, lx->cur, "number is too large for a 64-bit float");
-                set_loc(lx, loc, lx->tok, lx->cur);
-                val->TOK_DECIMAL = d;
-                return TOK_DECIMAL;
+                return lex_decimal(lx, val, loc);
             }
             ident {
                 /* after '.' a name, never a keyword: f(x).in */

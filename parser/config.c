@@ -103,12 +103,15 @@ struct loader {
         const char *kind, *name; /* interned names of a reference's target */
         uint32_t idx;            /* the resource's index + 1; 0: empty */
     } memo[256];
+    /* an instance's own sensitive paths while its body is evaluated: kept
+     * for the next instance unless this one has some (eval_instances) */
+    json_t *paths;
 };
 
 static bool in_list(const char *const *list, const char *s)
 {
     for (; list && *list; list++)
-        if (strcmp(*list, s) == 0)
+        if ((*list)[0] == s[0] && strcmp(*list, s) == 0)
             return true;
     return false;
 }
@@ -408,6 +411,17 @@ static void index_free(struct cfg_index *ix)
 
 /* --- structure ------------------------------------------------------------ */
 
+static bool name_is_identifier(const char *s)
+{
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+        return false;
+    for (s++; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-'))
+            return false;
+    return true;
+}
+
 /* shape: how the block is written, for the hint; NULL: a resource's
  * `TYPE "NAME" { ... }`. */
 static bool check_labels(struct loader *ld, const struct ast_block *b, size_t want,
@@ -418,6 +432,15 @@ static bool check_labels(struct loader *ld, const struct ast_block *b, size_t wa
             /* existing TYPE "NAME": the type is bare, names are quoted */
             if (l->text[0] == '\0') {
                 error_at(ld, &l->loc, "label", "a block name cannot be empty");
+                return false;
+            }
+            /* a name becomes part of addresses (TYPE.NAME, module.NAME.…)
+             * that the state, -target and state mv read back */
+            if (!name_is_identifier(l->text)) {
+                error_at(ld, &l->loc, "label",
+                         "'%.200s' is not a valid name: a name starts with a letter or '_' and "
+                         "holds only letters, digits, '_' and '-'",
+                         l->text);
                 return false;
             }
         }
@@ -758,6 +781,8 @@ static long collect_block(struct loader *ld, const struct cfg_module *scope,
         v->name = b->labels->text;
         v->block = b;
         v->type = "any";
+        /* until mark_late_validations knows which validations read resources */
+        v->checked_late = ast_body_block(&b->body, "validation") != NULL;
     } else if (strcmp(b->type, "output") == 0) {
         struct cfg_output *o;
         if (!check_labels(ld, b, 1, "one name", "output \"NAME\" { value = ... }"))
@@ -1878,28 +1903,14 @@ static struct src_loc json_key_loc(const struct src_file *src, const char *name)
     return l;
 }
 
-/* Does a JSON value hold a number amlsec has no type for (a decimal)? */
-static bool json_has_real(const json_t *v)
-{
-    const char *k;
-    size_t i;
-    const json_t *x;
-    if (json_is_real(v))
-        return true;
-    if (json_is_array(v))
-        json_array_foreach(v, i, x) if (json_has_real(x)) return true;
-    if (json_is_object(v))
-        json_object_foreach((json_t *)v, k, x) if (json_has_real(x)) return true;
-    return false;
-}
-
 /* A -var-file named *.json: one object, { "name": value, ... }, as
  * Terraform reads *.tfvars.json. */
 static void load_json_var_file(struct loader *ld, const struct src_file *src)
 {
     json_error_t je;
-    json_t *doc = jsonw_loadb(src->text, src->len, 0, &je), *val;
+    json_t *doc = jsonw_loadb(src->text, src->len, 0, &je), *val, *fixed;
     const char *k;
+    int rc;
 
     if (doc == NULL) {
         struct src_loc l = {src, (uint32_t)(je.position > 0 ? je.position - 1 : 0), 0};
@@ -1921,14 +1932,20 @@ static void load_json_var_file(struct loader *ld, const struct src_file *src)
             unknown_var(ld, &l, k, "-var-file");
             continue;
         }
-        if (json_has_real(val)) {
-            error_at(ld, &l, "var-file",
-                     "variable '%s': decimal numbers are not supported; use a whole number or a "
-                     "string",
-                     k);
+        /* numbers as the language has them: 2.5, 2.0 is 2, 1e20 exact */
+        if ((rc = value_json_numbers(val, &fixed)) < 0) {
+            if (rc == -3)
+                error_at(ld, &l, "var-file",
+                         "variable '%s': the number is too large: whole numbers are exact up to "
+                         "%d bits",
+                         k, VALUE_BIG_BITS);
+            else
+                error_at(ld, &l, "var-file", "variable '%s': %s", k,
+                         rc == -1 ? "a number too large for a 64-bit float"
+                                  : "nesting deeper than 64 levels");
             continue;
         }
-        set_var(v, json_incref(val), "-var-file", &l);
+        set_var(v, fixed ? fixed : json_incref(val), "-var-file", &l);
     }
     json_decref(doc);
 }
@@ -2171,6 +2188,47 @@ static void validate_module_inputs(struct loader *ld, bool late)
                 run_validations(ld, b, m, m->dir, &in->attr->value->loc, NULL,
                                 in->declared_sensitive, false, late && !in->needs_resources ? 2 : 0,
                                 late ? 2 : 1);
+            }
+    }
+}
+
+/* Whether one of the variable block's validations reads a resource
+ * (phase 2): its condition may be known only after apply. */
+static bool validated_late(struct loader *ld, const struct ast_block *decl,
+                           const struct cfg_module *scope)
+{
+    for (const struct ast_block *k = decl->body.blocks; k; k = k->next) {
+        const struct ast_attr *cond = ast_body_attr(&k->body, "condition");
+        const struct ast_attr *msg = ast_body_attr(&k->body, "error_message");
+        if (strcmp(k->type, "validation") == 0 && cond && msg &&
+            validation_phase(ld, scope, cond, msg) == 2)
+            return true;
+    }
+    return false;
+}
+
+/* Marks the variables a validation may be checked for at apply (it reads
+ * a resource, or a module's input reads one), once every reference is
+ * known and before the resources are evaluated (until then, every
+ * validated variable is marked: a module's for_each may evaluate a local
+ * early): what reads them records it (cfg_read.variable), and apply
+ * holds those changes until the validation is checked, as Terraform's
+ * graph makes var.NAME's readers wait for its validation. */
+static void mark_late_validations(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    for (size_t i = 0; i < cfg->nvars; i++)
+        cfg->vars[i].checked_late = validated_late(ld, cfg->vars[i].block, NULL);
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        const struct cfg_module *m = cfg->modules[i];
+        for (const struct ast_file *f = m->files; f; f = f->next)
+            for (const struct ast_block *b = f->body.blocks; b; b = b->next) {
+                struct cfg_local *in;
+                if (strcmp(b->type, "variable") != 0 || b->nlabels != 1 ||
+                    ast_body_block(&b->body, "validation") == NULL ||
+                    (in = config_find_node(cfg, m, 'v', b->labels->text)) == NULL)
+                    continue;
+                in->checked_late = in->needs_resources || validated_late(ld, b, m);
             }
     }
 }
@@ -2610,6 +2668,53 @@ static void count_and_for_each(struct loader *ld, const struct ast_attr *ca,
 }
 
 /* count = N: instances TYPE.NAME[0] ... [N-1], count.index in each. */
+/* Where k holds a character an instance address cannot: '"', '\\', '[',
+ * ']' or a control character; NULL when it holds none. */
+static const char *key_bad_char(const char *k)
+{
+    for (; *k; k++)
+        if ((unsigned char)*k < 0x20 || *k == 0x7f || strchr("\"\\[]", *k) != NULL)
+            return k;
+    return NULL;
+}
+
+/* A for_each key becomes part of an instance address (TYPE.NAME["KEY"],
+ * module.NAME["KEY"]) that the state, -target and state mv read back:
+ * reports the first key of v (a map's keys, a list's strings) that cannot
+ * be written there. True when every key fits. */
+static bool keys_fit_addresses(struct loader *ld, const struct ast_attr *fe, const json_t *v)
+{
+    const char *key = NULL, *bad = NULL;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, key, x)
+        {
+            if ((bad = key_bad_char(key)) != NULL)
+                break;
+        }
+    } else {
+        json_array_foreach(v, i, x)
+        {
+            key = json_string_value(x);
+            if (key && (bad = key_bad_char(key)) != NULL)
+                break;
+        }
+    }
+    if (bad == NULL)
+        return true;
+    if ((unsigned char)*bad < 0x20 || *bad == 0x7f)
+        error_at(ld, &fe->value->loc, "for_each",
+                 "a for_each key holds a control character: keys become part of instance "
+                 "addresses, which may not hold '\"', '\\', '[', ']' or control characters");
+    else
+        error_at(ld, &fe->value->loc, "for_each",
+                 "for_each key '%.200s' holds '%c': keys become part of instance addresses, which "
+                 "may not hold '\"', '\\', '[', ']' or control characters",
+                 key, *bad);
+    return false;
+}
+
 static int expand_count(struct loader *ld, struct cfg_resource *r, const struct ast_attr *ca)
 {
     struct eval_ctx ectx = {.cfg = ld->cfg,
@@ -2680,6 +2785,10 @@ static int expand(struct loader *ld, struct cfg_resource *r)
     }
     if (eval_expr(&v, &ectx, fe->value) < 0)
         return 0;
+    if ((json_is_array(v) || json_is_object(v)) && !keys_fit_addresses(ld, fe, v)) {
+        json_decref(v);
+        return 0;
+    }
     if (json_is_array(v) || json_is_object(v)) {
         size_t n = json_is_array(v) ? json_array_size(v) : json_object_size(v);
         size_t i;
@@ -2784,6 +2893,16 @@ static bool mark_map_items(struct eval_ctx *ectx, const struct ast_expr *e, cons
     return ok;
 }
 
+/* Whether an attribute before a in b has its name (check_shape reports it):
+ * the few names before it compared, not a look-up in the object built. */
+static bool repeated_attr(const struct ast_body *b, const struct ast_attr *a)
+{
+    for (const struct ast_attr *x = b->attrs; x != a; x = x->next)
+        if (x->name == a->name || (x->name[0] == a->name[0] && strcmp(x->name, a->name) == 0))
+            return true;
+    return false;
+}
+
 /* Evaluates a body to an object: attributes, nested blocks (repeated ones as
  * arrays). Records sensitive attribute paths. */
 static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct ast_body *b,
@@ -2794,7 +2913,7 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
         json_t *v = NULL;
         if (top && in_list(meta_attrs, a->name))
             continue;
-        if (json_object_get(obj, a->name))
+        if (repeated_attr(b, a))
             continue; /* repeated: reported by check_shape */
         ectx->sensitive = false;
         if (eval_expr(&v, ectx, a->value) < 0)
@@ -2841,14 +2960,11 @@ static json_t *eval_body(struct loader *ld, struct eval_ctx *ectx, const struct 
  * tagged with the dotted path where it is evaluated (eval.c). */
 static void tag_unknowns(json_t *value, const char *address)
 {
-    const char *ra, *rt;
     /* replaced through the iterator: no second hash lookup per key */
-    for (void *it = json_object_iter(value); it; it = json_object_iter_next(value, it)) {
-        json_t *v = json_object_iter_value(it);
-        if (value_is_unknown(v) && !value_unknown_origin(v, &ra, &rt))
+    for (void *it = json_object_iter(value); it; it = json_object_iter_next(value, it))
+        if (value_unknown_untagged(json_object_iter_value(it)))
             json_object_iter_set_new(value, it,
                                      value_unknown_of(address, json_object_iter_key(it)));
-    }
 }
 
 /* A child an attribute declares (cfg_implicit): its attributes from its
@@ -2881,6 +2997,24 @@ static void eval_implicit(struct cfg_instance *in, size_t i)
     }
 }
 
+/* The sensitive paths of an instance whose own (in->sensitive, NULL: none)
+ * are evaluated: with the catalogue's added. An instance with none of its
+ * own shares its kind's array, or the empty one: most have none, and an
+ * array each (and the kind's paths added to it) cost every instance. */
+static void instance_paths(struct loader *ld, struct cfg_instance *in)
+{
+    const json_t *kind = ld->opts->resolver.sensitive_paths
+                             ? ld->opts->resolver.sensitive_paths(ld->opts->resolver.payload, in)
+                             : NULL;
+    size_t i;
+    const json_t *p;
+    if (in->sensitive == NULL) {
+        in->sensitive = json_array_size(kind) ? json_incref((json_t *)kind) : value_paths_none();
+        return;
+    }
+    json_array_foreach(kind, i, p) value_sensitive_add(in->sensitive, json_string_value(p));
+}
+
 static void eval_instances(struct loader *ld, struct cfg_resource *r)
 {
     for (size_t i = 0; i < r->ninstances; i++) {
@@ -2894,11 +3028,15 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
         if (r->implicit) {
             eval_implicit(in, i);
         } else {
-            in->sensitive = json_array();
-            in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", in->sensitive);
+            if (ld->paths == NULL)
+                ld->paths = json_array();
+            in->attrs = eval_body(ld, &ectx, &r->block->body, true, "", ld->paths);
+            if (json_array_size(ld->paths)) {
+                in->sensitive = ld->paths;
+                ld->paths = NULL;
+            }
         }
-        if (ld->opts->resolver.sensitive_paths)
-            ld->opts->resolver.sensitive_paths(ld->opts->resolver.payload, in, in->sensitive);
+        instance_paths(ld, in);
         if (ld->opts->resolver.instance_value)
             in->value = ld->opts->resolver.instance_value(ld->opts->resolver.payload, ld->cfg, in);
         if (in->value == NULL) {
@@ -3293,6 +3431,7 @@ static void bind_inputs(struct loader *ld, const struct module_call *c, struct c
                     error_at(ld, &ty->value->loc, "type",
                              "unknown variable type; use string, number, bool, list, map or any");
                 v->declared_sensitive = sens && sens->value->kind == EXPR_BOOL && sens->value->u.b;
+                v->checked_late = ast_body_block(&b->body, "validation") != NULL;
                 if (a) {
                     /* the caller's expression, in the caller's module */
                     v->eval_in = c->scope;
@@ -3525,6 +3664,10 @@ static void instantiate(struct loader *ld, const struct module_call *c)
         if (!json_is_object(v) && !json_is_array(v)) {
             error_at(ld, &fe->value->loc, "for_each",
                      "for_each needs a list of strings or a map, not a %s", value_type_name(v));
+            json_decref(v);
+            return;
+        }
+        if (!keys_fit_addresses(ld, fe, v)) {
             json_decref(v);
             return;
         }
@@ -3982,6 +4125,7 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
     }
     if (diags->errors || find_cycles(&ld))
         goto out;
+    mark_late_validations(&ld);
     if (!ld.vars_bound && (rc = bind_variables(&ld)) < 0)
         goto out;
     eval_settings(&ld);
@@ -4010,6 +4154,7 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         eval_output(&ld, &cfg->outputs[i]);
 out:
     free(done);
+    json_decref(ld.paths);
     free(ld.base_dir);
     free(ld.edges);
     free(ld.deferred);

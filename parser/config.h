@@ -51,6 +51,7 @@ struct cfg_variable {
     json_t *value;            /* bound value (owned); NULL when unset and no default (an error) */
     const char *source;       /* "default", "-var", "-var-file", "environment" */
     struct src_loc value_loc; /* where the value is written; .file NULL: -var, environment */
+    bool checked_late;        /* a validation may be checked at apply: reads are recorded */
 };
 
 /* One instance of a `module "NAME" { source = "./dir" ... }` call: the
@@ -135,13 +136,20 @@ enum cfg_local_state { CFG_LOCAL_NEW, CFG_LOCAL_EVALUATING, CFG_LOCAL_DONE, CFG_
  * known only after apply). The dependency graph gives an instance edges
  * to exactly those (engine/depgraph.c). Single instances are not
  * recorded. An entry naming neither marks what was not evaluated (a for
- * expression over a value known only after apply): no edge is narrowed. */
+ * expression over a value known only after apply): no edge is narrowed.
+ * An entry naming a variable (and no resource or call) records a read of
+ * one whose validation may be checked at apply (checked_late): apply holds
+ * the instance until then (engine/plan_checks.c); the body of a for over
+ * an unknown collection is evaluated on placeholders, so its reads of them
+ * are recorded. An entry naming nothing with index CFG_READ_ALL marks a
+ * record cut short (out of memory): any such variable may have been read. */
 #define CFG_READ_ALL ((size_t)-1)
 struct cfg_read {
     const struct cfg_resource *resource; /* resource->instances[index] read, or */
     size_t index;                        /* CFG_READ_ALL: every one */
     const struct cfg_call *call;         /* call's instance module read, or */
     const struct cfg_module *module;     /* NULL: every one */
+    const void *variable; /* a cfg_variable (root) or a cfg_local ('v': a module's input) */
 };
 struct cfg_reads {
     struct cfg_read *v; /* owned */
@@ -165,6 +173,7 @@ struct cfg_local {
     bool sensitive;                   /* its value reads a sensitive value */
     json_t *paths;        /* owned, may be NULL: secret paths inside its value (a whole instance) */
     bool needs_resources; /* it refers to a resource (directly or not) */
+    bool checked_late;    /* 'v': a validation may be checked at apply (see cfg_read) */
     enum cfg_local_state state;
     struct cfg_reads reads; /* what its evaluation read (see cfg_read) */
 };
@@ -240,7 +249,10 @@ struct cfg_instance {
      * by the resolver (see cfg_resolver); `lifecycle` and `for_each` are not
      * included. Values not known until apply are value_unknown(). */
     json_t *attrs;
-    json_t *sensitive; /* array of attribute paths whose value is sensitive (owned) */
+    /* array of attribute paths whose value is sensitive (a reference; never
+     * modify it: an instance with no paths of its own shares its kind's, or
+     * value_paths_none()) */
+    json_t *sensitive;
     json_t *value;     /* what a reference to this instance evaluates to (owned) */
     /* value's "id" when it is a string, recorded while value is built (the
      * rules index every instance by it); NULL when it is not one or was not
@@ -257,9 +269,11 @@ struct cfg_instance {
 struct cfg_resolver {
     json_t *(*instance_value)(void *payload, const struct config *cfg,
                               const struct cfg_instance *inst);
-    /* Adds to paths (inst->sensitive) what the catalogue knows is secret
-     * in inst: passwords, keys, service-generated secrets. May be NULL. */
-    void (*sensitive_paths)(void *payload, const struct cfg_instance *inst, json_t *paths);
+    /* What the catalogue knows is secret in inst: passwords, keys,
+     * service-generated secrets, as an array of paths shared by every
+     * instance of its kind (borrowed, never changed; NULL: none). The
+     * pointer may be NULL. */
+    const json_t *(*sensitive_paths)(void *payload, const struct cfg_instance *inst);
     void *payload;
 };
 

@@ -20,17 +20,25 @@ static void diag_release(struct diag *d)
 {
     free(d->code);
     free(d->message);
-    free(d->hint);
+    if (!d->hint_borrowed)
+        free(d->hint);
     for (size_t k = 0; k < d->nnotes; k++)
-        free(d->notes[k].message);
+        if (!d->notes[k].borrowed)
+            free(d->notes[k].message);
     free(d->notes);
 }
 
-/* Open addressing over positions in items: slot holds position + 1, 0 is
- * empty; kept at most half full. */
+/* Open addressing over positions in items: a slot holds position + 1 (0 is
+ * empty) and the key's hash, so a probe and a rehash read no diagnostic
+ * whose hash differs; kept at most half full. */
+struct diag_slot {
+    size_t pos1;
+    uint64_t hash;
+};
+
 struct diag_index {
     size_t cap; /* a power of two */
-    size_t slots[];
+    struct diag_slot slots[];
 };
 
 static void index_drop(struct diag_list *l)
@@ -62,16 +70,16 @@ static bool same(const struct diag *d, const struct src_loc *loc, const char *co
            strcmp(d->message, msg) == 0;
 }
 
-static void index_put(struct diag_index *ix, const struct diag_list *l, size_t pos)
+static void index_put(struct diag_index *ix, size_t pos1, uint64_t hash)
 {
-    const struct diag *d = &l->items[pos];
-    size_t i = (size_t)diag_key(&d->loc, d->code, d->message) & (ix->cap - 1);
-    while (ix->slots[i])
+    size_t i = (size_t)hash & (ix->cap - 1);
+    while (ix->slots[i].pos1)
         i = (i + 1) & (ix->cap - 1);
-    ix->slots[i] = pos + 1;
+    ix->slots[i] = (struct diag_slot){pos1, hash};
 }
 
-/* Indexes items[indexed, n); false when memory ran out. */
+/* Indexes items[indexed, n); false when memory ran out. A larger table
+ * takes the slots of the smaller one as they are (their hashes kept). */
 static bool index_catch_up(struct diag_list *l)
 {
     if (l->index == NULL || 2 * l->n > l->index->cap) {
@@ -83,18 +91,23 @@ static bool index_catch_up(struct diag_list *l)
         if (ix == NULL)
             return false;
         ix->cap = cap;
+        for (size_t i = 0; l->index && i < l->index->cap; i++)
+            if (l->index->slots[i].pos1)
+                index_put(ix, l->index->slots[i].pos1, l->index->slots[i].hash);
         free(l->index);
         l->index = ix;
-        l->indexed = 0;
     }
-    for (; l->indexed < l->n; l->indexed++)
-        index_put(l->index, l, l->indexed);
+    for (; l->indexed < l->n; l->indexed++) {
+        const struct diag *d = &l->items[l->indexed];
+        index_put(l->index, l->indexed + 1, diag_key(&d->loc, d->code, d->message));
+    }
     return true;
 }
 
 static bool list_has(struct diag_list *l, const struct src_loc *loc, const char *code,
                      const char *msg, bool span)
 {
+    uint64_t h;
     if (!index_catch_up(l)) {
         for (size_t i = 0; i < l->n; i++) {
             l->compared++;
@@ -103,9 +116,12 @@ static bool list_has(struct diag_list *l, const struct src_loc *loc, const char 
         }
         return false;
     }
-    for (size_t i = (size_t)diag_key(loc, code, msg) & (l->index->cap - 1); l->index->slots[i];
+    h = diag_key(loc, code, msg);
+    for (size_t i = (size_t)h & (l->index->cap - 1); l->index->slots[i].pos1;
          i = (i + 1) & (l->index->cap - 1)) {
-        const struct diag *d = &l->items[l->index->slots[i] - 1];
+        const struct diag *d = &l->items[l->index->slots[i].pos1 - 1];
+        if (l->index->slots[i].hash != h)
+            continue;
         l->compared++;
         if (same(d, loc, code, msg) && (!span || d->loc.end == loc->end))
             return true;
@@ -227,10 +243,22 @@ void diag_set_hint(struct diag *d, const char *fmt, ...)
     va_list ap;
     if (d == NULL)
         return;
-    free(d->hint);
+    if (!d->hint_borrowed)
+        free(d->hint);
+    d->hint_borrowed = false;
     va_start(ap, fmt);
     d->hint = vformat(fmt, ap);
     va_end(ap);
+}
+
+void diag_set_hint_text(struct diag *d, const char *text)
+{
+    if (d == NULL)
+        return;
+    if (!d->hint_borrowed)
+        free(d->hint);
+    d->hint = (char *)text;
+    d->hint_borrowed = true;
 }
 
 void diag_mask(struct diag *d, const struct src_loc *span)
@@ -239,24 +267,40 @@ void diag_mask(struct diag *d, const struct src_loc *span)
         d->masked = *span;
 }
 
-void diag_add_note(struct diag *d, const struct src_loc *loc, const char *fmt, ...)
+/* A new note at the end of d's, its message NULL; NULL when memory ran out. */
+static struct diag_note *note_new(struct diag *d, const struct src_loc *loc)
 {
-    struct diag_note *notes;
-    va_list ap;
-    if (d == NULL)
-        return;
-    notes = realloc(d->notes, (d->nnotes + 1) * sizeof(*notes));
+    struct diag_note *notes = realloc(d->notes, (d->nnotes + 1) * sizeof(*notes));
     if (notes == NULL)
-        return;
+        return NULL;
     d->notes = notes;
     memset(&notes[d->nnotes], 0, sizeof(notes[0]));
     if (loc)
         notes[d->nnotes].loc = *loc;
+    return &notes[d->nnotes];
+}
+
+void diag_add_note(struct diag *d, const struct src_loc *loc, const char *fmt, ...)
+{
+    struct diag_note *note;
+    va_list ap;
+    if (d == NULL || (note = note_new(d, loc)) == NULL)
+        return;
     va_start(ap, fmt);
-    notes[d->nnotes].message = vformat(fmt, ap);
+    note->message = vformat(fmt, ap);
     va_end(ap);
-    if (notes[d->nnotes].message)
+    if (note->message)
         d->nnotes++;
+}
+
+void diag_add_note_text(struct diag *d, const struct src_loc *loc, const char *text)
+{
+    struct diag_note *note;
+    if (d == NULL || text == NULL || (note = note_new(d, loc)) == NULL)
+        return;
+    note->message = (char *)text;
+    note->borrowed = true;
+    d->nnotes++;
 }
 
 /* Whether a sorts after b (by file name, then start). */

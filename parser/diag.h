@@ -16,6 +16,7 @@ enum diag_severity { DIAG_ERROR, DIAG_WARNING, DIAG_NOTE };
 struct diag_note {
     struct src_loc loc; /* loc.file NULL: a note without a location */
     char *message;
+    bool borrowed; /* message is text that outlives the list (not freed) */
 };
 
 struct diag {
@@ -24,6 +25,7 @@ struct diag {
     char *message;      /* one line, lowercase, no full stop */
     struct src_loc loc; /* loc.file NULL: not tied to a file (e.g. a missing -var) */
     char *hint;         /* optional "did you mean" / how to fix; NULL when none */
+    bool hint_borrowed; /* hint is text that outlives the list (not freed) */
     struct diag_note *notes; /* related locations ("first defined here") */
     size_t nnotes;
     struct src_loc
@@ -54,11 +56,15 @@ void diag_list_release(struct diag_list *l);
 struct diag *diag_add(struct diag_list *l, enum diag_severity sev, const struct src_loc *loc,
                       const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void diag_set_hint(struct diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The hint, or a note, as text that outlives the list (a rule's fix and
+ * why, the same for every finding of the rule): kept, not copied. */
+void diag_set_hint_text(struct diag *d, const char *text);
 /* The source text of span is a secret: snippets print it as '*' (the
  * quotes of a string stay), so the diagnostic never repeats it. */
 void diag_mask(struct diag *d, const struct src_loc *span);
 void diag_add_note(struct diag *d, const struct src_loc *loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void diag_add_note_text(struct diag *d, const struct src_loc *loc, const char *text);
 
 /* Whether the list holds a diagnostic with this code and message at the
  * same start (file and byte). Through a hash index kept with the list, so

@@ -26,15 +26,21 @@
 static int fail(struct eval_ctx *ctx, const struct src_loc *loc, const char *code, const char *fmt,
                 ...) __attribute__((format(printf, 4, 5)));
 
+/* The message is kept whole, as diag_add keeps every other diagnostic's
+ * (a map key or a name quoted in it may be long): never cut. */
 static int fail(struct eval_ctx *ctx, const struct src_loc *loc, const char *code, const char *fmt,
                 ...)
 {
-    char msg[512];
+    struct buf msg;
     va_list ap;
+    int rc;
+    buf_init(&msg, 0);
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    rc = buf_vaddf(&msg, fmt, ap);
     va_end(ap);
-    diag_add(ctx->diags, DIAG_ERROR, loc, code, "%s", msg);
+    diag_add(ctx->diags, DIAG_ERROR, loc, code, "%s",
+             rc == 0 && msg.ptr ? msg.ptr : "out of memory");
+    buf_release(&msg);
     return AMLSEC_EPARSE;
 }
 
@@ -114,55 +120,84 @@ static int eval_template(json_t **out, struct eval_ctx *ctx, const struct ast_ex
     return rc;
 }
 
-static json_t *var_value(const struct config *cfg, const char *name, bool *sensitive)
-{
-    for (size_t i = 0; i < cfg->nvars; i++) {
-        if (strcmp(cfg->vars[i].name, name) == 0) {
-            if (cfg->vars[i].sensitive)
-                *sensitive = true;
-            return cfg->vars[i].value;
-        }
-    }
-    return NULL;
-}
-
 static bool type_matches(const char *type, const json_t *v)
 {
     return type == NULL || strcmp(type, "any") == 0 || json_is_null(v) || value_is_unknown(v) ||
            strcmp(type, value_type_name(v)) == 0;
 }
 
+/* Appends e to rd. Out of memory, the last entry becomes one naming
+ * nothing (config.h's cfg_read: no edge is narrowed, every validated
+ * variable taken as read) on a record that is short. */
+static void push_read(struct cfg_reads *rd, struct cfg_read e)
+{
+    if (rd->n == rd->cap) {
+        size_t cap = rd->cap ? 2 * rd->cap : 4;
+        struct cfg_read *v = realloc(rd->v, cap * sizeof(*v));
+        if (v == NULL) {
+            if (rd->n)
+                rd->v[rd->n - 1] = (struct cfg_read){.index = CFG_READ_ALL};
+            return;
+        }
+        rd->v = v;
+        rd->cap = cap;
+    }
+    rd->v[rd->n++] = e;
+}
+
 /* Records in ctx->reads that the expression read instance index of
  * resource r (CFG_READ_ALL: every one), or instance m of call c (NULL:
- * every one): config.h's cfg_read. Out of memory, the last entry becomes
- * one naming nothing, so no edge is narrowed on a record that is short. */
+ * every one): config.h's cfg_read. */
 static void note_read(struct eval_ctx *ctx, const struct cfg_resource *r, size_t index,
                       const struct cfg_call *c, const struct cfg_module *m)
 {
     struct cfg_reads *rd = ctx->reads;
     struct cfg_read *last = rd && rd->n ? &rd->v[rd->n - 1] : NULL;
     if (rd == NULL || (last && last->resource == r && last->index == index && last->call == c &&
-                       last->module == m))
+                       last->module == m && last->variable == NULL))
         return;
-    if (rd->n == rd->cap) {
-        size_t cap = rd->cap ? 2 * rd->cap : 4;
-        struct cfg_read *v = realloc(rd->v, cap * sizeof(*v));
-        if (v == NULL) {
-            if (last)
-                *last = (struct cfg_read){.index = CFG_READ_ALL};
+    push_read(rd, (struct cfg_read){.resource = r, .index = index, .call = c, .module = m});
+}
+
+/* Records in ctx->reads that the expression read a variable whose
+ * validation may be checked at apply (cfg_read.variable), unless one of
+ * the last few entries says so already. */
+static void note_variable(struct eval_ctx *ctx, const void *variable)
+{
+    struct cfg_reads *rd = ctx->reads;
+    if (rd == NULL)
+        return;
+    for (size_t i = rd->n; i-- > 0 && rd->n - i <= 4;)
+        if (rd->v[i].variable == variable)
             return;
-        }
-        rd->v = v;
-        rd->cap = cap;
-    }
-    rd->v[rd->n++] = (struct cfg_read){.resource = r, .index = index, .call = c, .module = m};
+    push_read(rd, (struct cfg_read){.variable = variable});
 }
 
 /* What a lazily read value read, read again by whoever reads it. */
 static void note_reads(struct eval_ctx *ctx, const struct cfg_reads *from)
 {
-    for (size_t i = 0; ctx->reads && i < from->n; i++)
-        note_read(ctx, from->v[i].resource, from->v[i].index, from->v[i].call, from->v[i].module);
+    for (size_t i = 0; ctx->reads && i < from->n; i++) {
+        if (from->v[i].variable)
+            note_variable(ctx, from->v[i].variable);
+        else
+            note_read(ctx, from->v[i].resource, from->v[i].index, from->v[i].call,
+                      from->v[i].module);
+    }
+}
+
+static json_t *var_value(struct eval_ctx *ctx, const char *name)
+{
+    const struct config *cfg = ctx->cfg;
+    for (size_t i = 0; i < cfg->nvars; i++) {
+        if (strcmp(cfg->vars[i].name, name) == 0) {
+            if (cfg->vars[i].sensitive)
+                ctx->sensitive = true;
+            if (cfg->vars[i].checked_late)
+                note_variable(ctx, &cfg->vars[i]);
+            return cfg->vars[i].value;
+        }
+    }
+    return NULL;
 }
 
 /* Evaluates a lazily read value (a local, a module's input or output) the
@@ -225,6 +260,8 @@ static int node_value(json_t **out, struct eval_ctx *ctx, struct cfg_local *l,
         return AMLSEC_EPARSE;
     if (l->sensitive)
         ctx->sensitive = true;
+    if (l->checked_late)
+        note_variable(ctx, l);
     note_reads(ctx, &l->reads);
     ctx->node_paths = l->paths;
     *out = json_incref(l->value);
@@ -764,7 +801,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         if (s == NULL || s->kind != STEP_ATTR)
             return fail(ctx, &e->loc, "reference", "'%s' must be followed by '.NAME'", root);
         if (root[0] == 'v') {
-            v = var_value(cfg, s->name, &ctx->sensitive);
+            v = var_value(ctx, s->name);
             if (v == NULL)
                 return fail(ctx, &s->loc, "unknown-variable", "variable '%s' has no value",
                             s->name);
@@ -1028,13 +1065,6 @@ static int steps_values(json_t **out, struct eval_ctx *ctx, json_t *v, const jso
     }
     *out = v;
     return 0;
-}
-
-static bool values_equal(const json_t *a, const json_t *b)
-{
-    if (value_is_number(a) && value_is_number(b)) /* 1e20 is 100000000000000000000 */
-        return value_number_cmp(a, b) == 0;
-    return json_equal((json_t *)a, (json_t *)b) == 1 || (json_is_null(a) && json_is_null(b));
 }
 
 /* --- functions ------------------------------------------------------------ */
@@ -1389,7 +1419,7 @@ static long list_index(const json_t *list, const json_t *v)
     json_t *x;
     json_array_foreach(list, i, x)
     {
-        if (values_equal(x, v))
+        if (value_equal(x, v))
             return (long)i;
     }
     return -1;
@@ -2674,47 +2704,6 @@ static int fn_replace(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
 
 /* --- encodings and hashes --- */
 
-/* Decoded JSON becomes a language value: numbers must be whole. */
-static int whole_numbers(json_t *v, json_t **fixed, int depth)
-{
-    *fixed = NULL;
-    if (depth > 64)
-        return -2;
-    if (value_is_big(v)) { /* jsonw_loadb's: within the limit, canonical */
-        BIGNUM *n = value_to_bn(v);
-        bool ok = n && BN_num_bits(n) <= VALUE_BIG_BITS;
-        BN_free(n);
-        return ok ? 0 : -3;
-    }
-    if (json_is_real(v)) {
-        *fixed = value_number(json_real_value(v));
-        return *fixed ? 0 : -1;
-    }
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            json_t *f;
-            int rc = whole_numbers(json_array_get(v, i), &f, depth + 1);
-            if (rc < 0)
-                return rc;
-            if (f)
-                json_array_set_new(v, i, f);
-        }
-    } else if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach(v, k, x)
-        {
-            json_t *f;
-            int rc = whole_numbers(x, &f, depth + 1);
-            if (rc < 0)
-                return rc;
-            if (f)
-                json_object_set_new(v, k, f);
-        }
-    }
-    return 0;
-}
-
 static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_expr *call,
                          struct call_args *a)
 {
@@ -2732,7 +2721,7 @@ static int fn_jsondecode(json_t **out, struct eval_ctx *ctx, const struct ast_ex
                               : fail(ctx, &a->e[0]->loc, "json",
                                      "jsondecode(): not valid JSON: %s at character %d", jerr.text,
                                      jerr.position);
-    if ((rc = whole_numbers(v, &fixed, 0)) < 0) {
+    if ((rc = value_json_numbers(v, &fixed)) < 0) {
         json_decref(v);
         if (rc == -3)
             return fail(ctx, &a->e[0]->loc, "arithmetic",
@@ -3347,6 +3336,81 @@ static const char *op_text(enum ast_op op)
  * exact: overflow is an error; a division with a remainder gives a decimal
  * (10 / 4 is 2.5). With a decimal operand the arithmetic is a double's
  * (value_number): a result that is not finite is an error. */
+/* a + b, a - b or a * b, one of them a whole number past 2^53 (where a
+ * double has lost digits) and the other a decimal: exactly, the decimal
+ * taken as the 15 significant digits it holds (value_number), so that
+ * pow(2, 64) * 1.5 is 27670116110564327424, as in Terraform; a result with
+ * a fraction is the double nearest the exact one. 0 done (*out), an
+ * error, or 1 when a and b are not such a pair. */
+static int mixed_exact(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
+                       const json_t *a, const json_t *b)
+{
+    enum ast_op op = e->u.binary.op;
+    const json_t *w = value_is_whole(a) ? a : b, *r = w == a ? b : a;
+    char text[40], mant[VALUE_DIGITS + 2], *end;
+    BIGNUM *x = NULL, *y = NULL, *n = NULL, *scale = NULL, *rem = NULL, *ten = NULL;
+    BN_CTX *bc = NULL;
+    int k, m = 0, rc = 1;
+    bool ok;
+    if ((op != OP_ADD && op != OP_SUB && op != OP_MUL) || !json_is_real(r) || !value_is_whole(w) ||
+        fabs(value_to_double(w)) < 9007199254740992.0)
+        return 1;
+    /* r is M * 10^-k: M its 15 digits ("-" first), without the zeros that
+     * end them */
+    snprintf(text, sizeof(text), "%.*e", VALUE_DIGITS - 1, json_real_value(r));
+    k = VALUE_DIGITS - 1 - (int)strtol(strchr(text, 'e') + 1, NULL, 10);
+    for (const char *t = text; *t != 'e'; t++)
+        if (*t != '.')
+            mant[m++] = *t;
+    mant[m] = '\0';
+    for (end = mant + m - 1; k > 0 && *end == '0'; end--, k--)
+        *end = '\0';
+    if (k <= 0) /* whole: beyond 2^512 (a smaller one would be whole already) */
+        goto done;
+    n = BN_new(), scale = BN_new(), rem = BN_new(), ten = BN_new(), bc = BN_CTX_new();
+    ok = n && scale && rem && ten && bc && BN_dec2bn(&y, mant) && (x = value_to_bn(w)) != NULL &&
+         BN_set_word(ten, 10) && BN_set_word(scale, (BN_ULONG)k) && BN_exp(scale, ten, scale, bc);
+    /* n over 10^k: w * M, or (w * 10^k) + M and the like */
+    if (ok && op == OP_MUL) {
+        ok = BN_mul(n, x, y, bc);
+    } else if (ok) {
+        const BIGNUM *pa = w == a ? x : y, *pb = w == a ? y : x;
+        ok = BN_mul(x, x, scale, bc) && (op == OP_ADD ? BN_add(n, pa, pb) : BN_sub(n, pa, pb));
+    }
+    ok = ok && BN_div(x, rem, n, scale, bc);
+    if (!ok) {
+        rc = fail(ctx, &e->loc, "internal", "out of memory");
+    } else if (BN_is_zero(rem) && BN_num_bits(x) > VALUE_BIG_BITS) {
+        rc = 1;                   /* beyond 512 bits: the double, as pow(1.5, 1000) is */
+    } else if (BN_is_zero(rem)) { /* whole */
+        char what[8];
+        snprintf(what, sizeof(what), "'%s'", op_text(op));
+        rc = big_result(out, ctx, &e->loc, what, x);
+        x = NULL;
+    } else { /* n * 10^-k, as strtod rounds it */
+        char *dec = BN_bn2dec(n), *exact = NULL;
+        if (dec && asprintf(&exact, "%se-%d", dec, k) < 0)
+            exact = NULL;
+        OPENSSL_free(dec);
+        if (exact == NULL)
+            rc = fail(ctx, &e->loc, "internal", "out of memory");
+        else if ((*out = value_number(strtod(exact, NULL))) == NULL)
+            rc = fail(ctx, &e->loc, "arithmetic", "'%s' overflows a 64-bit float", op_text(op));
+        else
+            rc = 0;
+        free(exact);
+    }
+done:
+    BN_free(x);
+    BN_free(y);
+    BN_free(n);
+    BN_free(scale);
+    BN_free(rem);
+    BN_free(ten);
+    BN_CTX_free(bc);
+    return rc;
+}
+
 static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e, const json_t *a,
                       const json_t *b)
 {
@@ -3354,6 +3418,7 @@ static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
     json_int_t x, y, r = 0;
     double dx, dy, dr = 0;
     bool overflow = false;
+    int rc;
 
     if (!value_is_number(a) || !value_is_number(b)) {
         const struct ast_expr *bad = value_is_number(a) ? e->u.binary.rhs : e->u.binary.lhs;
@@ -3423,6 +3488,8 @@ static int eval_arith(json_t **out, struct eval_ctx *ctx, const struct ast_expr 
         return 0;
     }
 decimal:
+    if ((rc = mixed_exact(out, ctx, e, a, b)) <= 0)
+        return rc;
     dx = value_to_double(a);
     dy = value_to_double(b);
     switch (op) {
@@ -4135,7 +4202,7 @@ static int op_values(json_t **out, struct eval_ctx *ctx, const char *op, const j
         return 0;
     }
     if (strcmp(op, "==") == 0 || strcmp(op, "!=") == 0) {
-        bool eq = values_equal(a, b);
+        bool eq = value_equal(a, b);
         *out = json_boolean(op[0] == '=' ? eq : !eq);
         return 0;
     }
@@ -4266,7 +4333,7 @@ int eval_expr(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
                                                       : op_text(e->u.binary.op),
                             a, b, NULL);
         } else if (e->u.binary.op == OP_EQ || e->u.binary.op == OP_NE) {
-            bool eq = values_equal(a, b);
+            bool eq = value_equal(a, b);
             *out = json_boolean(e->u.binary.op == OP_EQ ? eq : !eq);
         } else {
             rc = eval_arith(out, ctx, e, a, b);

@@ -11,21 +11,24 @@
 
 #define UNKNOWN_KEY "$unknown"
 
+/* value_unknown()'s object, once made */
+static json_t *shared_unknown;
+
 json_t *value_unknown(void)
 {
     /* One shared object: evaluation makes an unknown for every computed
      * attribute of every instance, and nothing changes an unknown in place
      * (known_fill replaces it). jansson's reference counts are atomic. The
      * static reference keeps it alive for the life of the process. */
-    static json_t *shared;
-    json_t *o = __atomic_load_n(&shared, __ATOMIC_ACQUIRE);
+    json_t **shared = &shared_unknown;
+    json_t *o = __atomic_load_n(shared, __ATOMIC_ACQUIRE);
     if (o == NULL) {
         json_t *fresh = json_object(), *expected = NULL;
         if (fresh == NULL || json_object_set_new_nocheck(fresh, UNKNOWN_KEY, json_true()) < 0) {
             json_decref(fresh);
             return NULL;
         }
-        if (__atomic_compare_exchange_n(&shared, &expected, fresh, false, __ATOMIC_ACQ_REL,
+        if (__atomic_compare_exchange_n(shared, &expected, fresh, false, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE))
             o = fresh;
         else {
@@ -102,6 +105,15 @@ bool value_unknown_call_parts(const json_t *v, const char **fn, const json_t **a
     return true;
 }
 
+bool value_unknown_untagged(const json_t *v)
+{
+    /* most are the shared one: no look-up */
+    if (v == __atomic_load_n(&shared_unknown, __ATOMIC_ACQUIRE))
+        return v != NULL;
+    return json_is_object(v) && json_object_size(v) == 1 &&
+           json_is_true(json_object_get(v, UNKNOWN_KEY));
+}
+
 bool value_is_unknown(const json_t *v)
 {
     const json_t *tag;
@@ -160,7 +172,22 @@ json_t *value_number(double d)
         return json_integer((json_int_t)d);
     /* 15 significant digits: 0.1 + 0.2 is 0.3, and the value reads back
      * the same from any JSON that printed it (ARM, the state) */
-    snprintf(text, sizeof(text), "%.*g", VALUE_DIGITS, d);
+    snprintf(text, sizeof(text), "%.*e", VALUE_DIGITS - 1, d);
+    if (fabs(d) >= 9223372036854775808.0 && fabs(d) < 0x1p512) {
+        /* whole (every double past 2^53 is): the whole number of those
+         * 15 digits, printed in all its digits as Terraform does */
+        char digits[VALUE_DIGITS + 330], *p = digits;
+        const char *t = text;
+        int exp = (int)strtol(strchr(text, 'e') + 1, NULL, 10);
+        if (*t == '-')
+            *p++ = *t++;
+        for (; *t != 'e'; t++)
+            if (*t != '.')
+                *p++ = *t;
+        memset(p, '0', (size_t)(exp - (VALUE_DIGITS - 1)));
+        p += exp - (VALUE_DIGITS - 1);
+        return jsonw_big(digits, (size_t)(p - digits));
+    }
     return json_real(strtod(text, NULL));
 }
 
@@ -272,6 +299,78 @@ int value_number_cmp(const json_t *a, const json_t *b)
     BN_free(x);
     BN_free(y);
     return c;
+}
+
+bool value_equal(const json_t *a, const json_t *b)
+{
+    size_t i;
+    const char *k;
+    json_t *x;
+    if (value_is_number(a) && value_is_number(b))
+        return value_number_cmp(a, b) == 0;
+    if (json_is_array(a) && json_is_array(b)) {
+        if (json_array_size(a) != json_array_size(b))
+            return false;
+        json_array_foreach(a, i, x) if (!value_equal(x, json_array_get(b, i))) return false;
+        return true;
+    }
+    if (json_is_object(a) && json_is_object(b) && !value_is_big(a) && !value_is_big(b)) {
+        if (json_object_size(a) != json_object_size(b))
+            return false;
+        json_object_foreach((json_t *)a, k, x)
+        {
+            const json_t *y = json_object_get(b, k);
+            if (y == NULL || !value_equal(x, y))
+                return false;
+        }
+        return true;
+    }
+    return json_equal((json_t *)a, (json_t *)b) == 1 || (json_is_null(a) && json_is_null(b));
+}
+
+static int json_numbers(json_t *v, json_t **fixed, int depth)
+{
+    *fixed = NULL;
+    if (depth > 64)
+        return -2;
+    if (value_is_big(v)) { /* jsonw_loadb's: within the limit, canonical */
+        BIGNUM *n = value_to_bn(v);
+        bool ok = n && BN_num_bits(n) <= VALUE_BIG_BITS;
+        BN_free(n);
+        return ok ? 0 : -3;
+    }
+    if (json_is_real(v)) {
+        *fixed = value_number(json_real_value(v));
+        return *fixed ? 0 : -1;
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *f;
+            int rc = json_numbers(json_array_get(v, i), &f, depth + 1);
+            if (rc < 0)
+                return rc;
+            if (f)
+                json_array_set_new(v, i, f);
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x)
+        {
+            json_t *f;
+            int rc = json_numbers(x, &f, depth + 1);
+            if (rc < 0)
+                return rc;
+            if (f)
+                json_object_set_new(v, k, f);
+        }
+    }
+    return 0;
+}
+
+int value_json_numbers(json_t *v, json_t **fixed)
+{
+    return json_numbers(v, fixed, 0);
 }
 
 int value_number_text(struct buf *out, const json_t *v)
@@ -401,6 +500,104 @@ int value_format(struct buf *out, const json_t *v)
     }
 }
 
+/* A tagged unknown in a plan file's form, {"$unknown": ["ADDRESS",
+ * "ATTR"]}, as the unknown: a new reference; NULL for anything else. */
+static json_t *file_form_unknown(const json_t *v)
+{
+    const json_t *tag =
+        json_is_object(v) && json_object_size(v) == 1 ? json_object_get(v, UNKNOWN_KEY) : NULL;
+    const char *address = json_string_value(json_array_get(tag, 0)),
+               *attr = json_string_value(json_array_get(tag, 1));
+    if (json_array_size(tag) != 2 || address == NULL || attr == NULL)
+        return NULL;
+    return value_unknown_of(address, attr);
+}
+
+json_t *value_file_form(json_t *v)
+{
+    const char *address, *attr, *k;
+    json_t *x, *r = NULL;
+    size_t i;
+    if (value_unknown_origin(v, &address, &attr))
+        return json_pack("{s:[s,s]}", UNKNOWN_KEY, address, attr);
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            json_t *f = value_file_form(x);
+            if (f == NULL) {
+                json_decref(r);
+                return NULL;
+            }
+            if (f != x && r == NULL) { /* the first one changed: a copy from here */
+                r = json_array();
+                for (size_t j = 0; r && j < i; j++)
+                    if (json_array_append(r, json_array_get(v, j)) < 0)
+                        json_decref(r), r = NULL;
+                if (r == NULL) {
+                    json_decref(f);
+                    return NULL;
+                }
+            }
+            if (r && json_array_append_new(r, f) < 0) {
+                json_decref(r);
+                return NULL;
+            }
+            if (r == NULL)
+                json_decref(f);
+        }
+    } else if (json_is_object(v) && !value_is_big(v)) {
+        json_object_foreach(v, k, x)
+        {
+            json_t *f = value_file_form(x);
+            if (f == NULL) {
+                json_decref(r);
+                return NULL;
+            }
+            if (f != x && r == NULL && (r = json_copy(v)) == NULL) {
+                json_decref(f);
+                return NULL;
+            }
+            if (r && json_object_set_new(r, k, f) < 0) {
+                json_decref(r);
+                return NULL;
+            }
+            if (r == NULL)
+                json_decref(f);
+        }
+    }
+    return r ? r : json_incref(v);
+}
+
+int value_from_file_form(json_t *v)
+{
+    const char *k;
+    json_t *x, *tag;
+    size_t i;
+    void *tmp;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            if ((tag = file_form_unknown(x)) != NULL) {
+                if (json_array_set_new(v, i, tag) < 0)
+                    return -1;
+            } else if (value_from_file_form(x) < 0) {
+                return -1;
+            }
+        }
+    } else if (json_is_object(v)) {
+        json_object_foreach_safe(v, tmp, k, x)
+        {
+            if ((tag = file_form_unknown(x)) != NULL) {
+                if (json_object_set_new(v, k, tag) < 0)
+                    return -1;
+            } else if (value_from_file_form(x) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 bool value_path_sensitive(const json_t *paths, const char *path, bool or_inside)
 {
     size_t i, n = strlen(path);
@@ -417,6 +614,23 @@ bool value_path_sensitive(const json_t *paths, const char *path, bool or_inside)
             return true; /* path encloses s */
     }
     return false;
+}
+
+json_t *value_paths_none(void)
+{
+    static json_t *shared;
+    json_t *a = __atomic_load_n(&shared, __ATOMIC_ACQUIRE), *expected = NULL;
+    if (a == NULL) {
+        if ((a = json_array()) == NULL)
+            return NULL;
+        /* the static reference keeps it for the life of the process */
+        if (!__atomic_compare_exchange_n(&shared, &expected, a, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE)) {
+            json_decref(a);
+            a = expected;
+        }
+    }
+    return json_incref(a);
 }
 
 void value_sensitive_add(json_t *paths, const char *path)

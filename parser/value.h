@@ -21,6 +21,10 @@ json_t *value_unknown_of(const char *address, const char *attr);
 /* The origin of a tagged unknown; false for untagged ones and for values. */
 bool value_unknown_origin(const json_t *v, const char **address, const char **attr);
 bool value_is_unknown(const json_t *v);
+/* Whether v is an unknown without an origin (value_unknown()'s, or one read
+ * back as {"$unknown": true}): cheaper than value_is_unknown and
+ * value_unknown_origin together. */
+bool value_unknown_untagged(const json_t *v);
 /* A function call whose arguments hold unknowns that can be filled in
  * later (tagged ones, or other deferred calls): the result is unknown until
  * they are, then engine/known.h makes the call (eval_call_values). args is
@@ -59,6 +63,17 @@ double value_to_double(const json_t *v);
 /* -1, 0 or 1 as a < b, a == b, a > b, for two numbers of any kind (a big
  * one against a double compared exactly). */
 int value_number_cmp(const json_t *a, const json_t *b);
+/* Whether a and b are the same value: numbers by value at any depth
+ * ([1e20] equals [100000000000000000000], [1.0] equals [1]), anything
+ * else as json_equal. */
+bool value_equal(const json_t *a, const json_t *b);
+/* The numbers of v, read from JSON (jsonw_loadb), as the language holds
+ * them, in place: a double through value_number (2.0 is 2, 2.5 stays, 1e20
+ * a big number), a big number checked against VALUE_BIG_BITS. *fixed is
+ * NULL, or the value to use instead when v itself is a double. 0; -1 a
+ * double that is not finite; -2 nesting deeper than 64 levels; -3 a big
+ * number beyond VALUE_BIG_BITS. */
+int value_json_numbers(json_t *v, json_t **fixed);
 /* A number as the language prints it: 3, -1, 2.5, 1e+20, and a big number
  * in all its digits. Appends to out. */
 int value_number_text(struct buf *out, const json_t *v);
@@ -68,6 +83,16 @@ const char *value_type_name(const json_t *v);
  * unknown prints as (known after apply). Appends to out. */
 int value_format(struct buf *out, const json_t *v);
 
+/* A plan file (cmd/planfile.c) holds no NUL: a big number is written as
+ * a JSON number (util/jsonw.h) and a tagged unknown as {"$unknown":
+ * ["ADDRESS", "ATTR"]}. value_file_form gives v so (a new reference: v
+ * itself when it holds no tagged unknown, else a copy sharing what is
+ * unchanged; NULL when out of memory); value_from_file_form turns those
+ * inside the list or map v back into tagged unknowns, in place (0, or -1
+ * when out of memory). */
+json_t *value_file_form(json_t *v);
+int value_from_file_form(json_t *v);
+
 /* Sensitivity is a set of dotted attribute paths ("tags", "admin.password")
  * carried next to the values (cfg_instance.sensitive, plan_change.sensitive,
  * the state's `sensitive`). A path is secret when a listed path equals it or
@@ -75,6 +100,9 @@ int value_format(struct buf *out, const json_t *v);
  * listed path lies inside it ("keys" holds the secret "keys.primary").
  * paths may be NULL. */
 bool value_path_sensitive(const json_t *paths, const char *path, bool or_inside);
+/* New reference to the empty set of paths shared by every instance that
+ * has none (cfg_instance.sensitive): never modify it. */
+json_t *value_paths_none(void);
 /* Adds path to the array paths unless a listed path already covers it. */
 void value_sensitive_add(json_t *paths, const char *path);
 

@@ -69,6 +69,12 @@ struct provider_write {
 };
 
 #define PROVIDER_READ_FRESH 0x1 /* direct GETs only: the "reread before write" */
+/* Every resource group among the refs is expected to exist (the state
+ * holds it): a provider may read the groups beside the resources under
+ * them rather than first (a group found gone then makes what was read
+ * under it absent). Without it, the groups are read first, so that nothing
+ * under a new group is asked for. */
+#define PROVIDER_READ_GROUPS_EXPECTED 0x2
 
 struct provider;
 

@@ -8,7 +8,9 @@
 # scale (issue 18) runs every command at 1k, 10k and 50k resources of
 # workspace stacks (BENCH_SCALE_SIZES="1000 10000" leaves out the largest),
 # with validate's stage split (parse + check against evaluation, schema and
-# rules: target <= 3x) and the growth exponents (target <= 1.15).
+# rules: target <= 3x) and the growth exponents (target <= 1.15); drift runs
+# with Resource Graph's quota off (amlsec's scaling) and on (its wall time
+# against the quota's floor: target <= 1.02x).
 #
 # Builds the release tree (build/) first. Every request goes to a local cloud
 # on 127.0.0.1.

@@ -755,8 +755,8 @@ static int with_previous(const struct state *st, struct state_renames *r, const 
     return rc;
 }
 
-int state_mv_match(const struct state *st, const char *from, const char *to,
-                   struct state_renames *out, struct errbuf *err)
+int state_mv_match_into(const struct state *st, const struct state *dst, const char *from,
+                        const char *to, struct state_renames *out, struct errbuf *err)
 {
     struct addr_split f, t;
     const struct state_resource *r = state_find(st, from);
@@ -766,7 +766,7 @@ int state_mv_match(const struct state *st, const char *from, const char *to,
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
-    if (st->batch)
+    if (st->batch || dst->batch)
         return errbuf_set(err, AMLSEC_ERROR, "state_mv_match in a batch");
     if (r == NULL && !addr_split(from, &f))
         return errbuf_set(err, AMLSEC_EUSAGE, not_an_address, from);
@@ -786,7 +786,7 @@ int state_mv_match(const struct state *st, const char *from, const char *to,
             return errbuf_set(err, AMLSEC_EUSAGE,
                               "cannot move %s to %s: resource types don't match (%s, %.*s)", from,
                               to, r->kind, (int)t.type_len, t.res);
-        if (state_find(st, to))
+        if (state_find(dst, to))
             return errbuf_set(err, AMLSEC_ECONFLICT,
                               "cannot move to %s: there is already a resource instance at that "
                               "address in the state",
@@ -801,7 +801,7 @@ int state_mv_match(const struct state *st, const char *from, const char *to,
         if (t.res != NULL)
             return errbuf_set(err, AMLSEC_EUSAGE,
                               "cannot move %s to %s: the target must also be a module", from, to);
-        if (module_holds(st, to, strlen(to)))
+        if (module_holds(dst, to, strlen(to)))
             return errbuf_set(err, AMLSEC_ECONFLICT,
                               "cannot move %s to %s: the destination module %s already exists in "
                               "the state",
@@ -823,7 +823,7 @@ int state_mv_match(const struct state *st, const char *from, const char *to,
                 last_len = e.mod_len;
                 if (asprintf(&d, "%s%.*s", to, (int)(e.mod_len - n), a + n) < 0)
                     rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-                else if (module_holds(st, d, dl))
+                else if (module_holds(dst, d, dl))
                     rc = errbuf_set(err, AMLSEC_ECONFLICT,
                                     "cannot move %s to %s: the destination module %s already "
                                     "exists in the state",
@@ -865,9 +865,9 @@ int state_mv_match(const struct state *st, const char *from, const char *to,
                           (int)f.type_len, f.res, (int)t.type_len, t.res);
     if (asprintf(&prefix, "%s[", to) < 0)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-    i = prefix_start(st, prefix);
-    if (state_find(st, to) ||
-        (i < st->nresources && has_prefix(st->resources[i].address, prefix, strlen(prefix)))) {
+    i = prefix_start(dst, prefix);
+    if (state_find(dst, to) ||
+        (i < dst->nresources && has_prefix(dst->resources[i].address, prefix, strlen(prefix)))) {
         rc = errbuf_set(err, AMLSEC_ECONFLICT,
                         "cannot move to %s: there is already a resource at that address in the "
                         "state",
@@ -888,6 +888,12 @@ done:
     if (rc < 0)
         state_renames_release(out);
     return rc;
+}
+
+int state_mv_match(const struct state *st, const char *from, const char *to,
+                   struct state_renames *out, struct errbuf *err)
+{
+    return state_mv_match_into(st, st, from, to, out, err);
 }
 
 /* Whether the entry at address a lies in module path m (the module, or one

@@ -155,6 +155,11 @@ int state_renames_add(struct state_renames *r, const char *from, const char *to,
  * (AMLSEC_ECONFLICT), leave *out empty. */
 int state_mv_match(const struct state *st, const char *from, const char *to,
                    struct state_renames *out, struct errbuf *err);
+/* The same, the entries moving from st into dst (`state mv -state-out`):
+ * what FROM names is looked up in st, and a target that exists (an
+ * instance, a resource, a module holding entries) in dst. */
+int state_mv_match_into(const struct state *st, const struct state *dst, const char *from,
+                        const char *to, struct state_renames *out, struct errbuf *err);
 
 /* Appends to out the entries ADDRESS names for `amlsec state rm` and
  * `state list ADDRESS...`, as Terraform's state rm and list read it: an

@@ -173,8 +173,62 @@ int jsonw_dump_callback(const json_t *v, json_dump_callback_t cb, void *data, si
     return rc;
 }
 
+size_t jsonw_whole_digits(const char *text, size_t len, char *out, size_t cap)
+{
+    size_t n = 0, all = 0, frac = 0, i = 0;
+    long exp = 0;
+    bool in_frac = false, exp_neg = false;
+    /* the digits (without leading zeros) and how many follow the point */
+    for (; i < len && text[i] != 'e' && text[i] != 'E'; i++) {
+        if (text[i] == '.') {
+            in_frac = true;
+            continue;
+        }
+        frac += in_frac;
+        if (all == 0 && text[i] == '0')
+            continue;
+        if (all++ < cap)
+            out[n++] = text[i];
+    }
+    if (i < len) {
+        i++;
+        if (i < len && (text[i] == '+' || text[i] == '-'))
+            exp_neg = text[i++] == '-';
+        for (; i < len; i++)
+            if (exp < 1000000)
+                exp = exp * 10 + (text[i] - '0');
+        exp = exp_neg ? -exp : exp;
+    }
+    if (all == 0) { /* cap is at least 1 */
+        out[0] = '0';
+        return 1;
+    }
+    /* the value is the digits times 10^exp */
+    exp -= (long)frac;
+    if (exp < 0) {
+        /* whole only when the last -exp digits are zeros */
+        if ((size_t)-exp >= all || all > cap)
+            return 0; /* a nonzero digit after the point, or too many to say */
+        for (size_t k = all - (size_t)-exp; k < all; k++)
+            if (out[k] != '0')
+                return 0;
+        return all - (size_t)-exp;
+    }
+    if (all > cap || (size_t)exp > cap - all) {
+        memset(out + n, '0', cap - n);
+        return cap + 1;
+    }
+    memset(out + n, '0', (size_t)exp);
+    return n + (size_t)exp;
+}
+
 /* Whether the integer literal of n digits at s (after any '-') is beyond
  * int64. */
+#define WHOLE_DIGITS_MAX 160 /* 2^512 has 155 */
+#define MAX_512                                                                                    \
+    "13407807929942597099574024998205846127479365820592393377723561443721764030073546976801874298" \
+    "166903427690031858186486050853753882811946569946433649006084095"
+
 static bool beyond_int64(const char *s, size_t n, bool neg)
 {
     if (n != 19)
@@ -224,17 +278,41 @@ json_t *jsonw_loadb(const char *text, size_t len, size_t flags, json_error_t *er
             i++;
             continue;
         }
-        size_t start = i, d0 = i + (c == '-'), d = d0;
+        size_t start = i, d0 = i + (c == '-'), d = d0, n;
+        char whole[WHOLE_DIGITS_MAX];
+        const char *digits = text + d0;
+        bool ok, decimal, big;
         while (d < len && text[d] >= '0' && text[d] <= '9')
             d++;
+        n = d - d0;
+        ok = n > 0 && (n == 1 || text[d0] != '0'); /* JSON's integer part */
+        if (d < len && text[d] == '.') {
+            size_t f = ++d;
+            while (d < len && text[d] >= '0' && text[d] <= '9')
+                d++;
+            ok = ok && d > f;
+        }
+        if (d < len && (text[d] == 'e' || text[d] == 'E')) {
+            size_t f = d + 1 + (d + 1 < len && (text[d + 1] == '+' || text[d + 1] == '-'));
+            for (d = f; d < len && text[d] >= '0' && text[d] <= '9'; d++)
+                ;
+            ok = ok && d > f;
+        }
         i = d;
-        if (d < len && (text[d] == '.' || text[d] == 'e' || text[d] == 'E'))
-            continue; /* a decimal: jansson's */
-        if (d - d0 < 2 || text[d0] == '0' || !beyond_int64(text + d0, d - d0, c == '-'))
-            continue;
+        decimal = ok && d - d0 > n;
+        if (decimal) { /* jansson's double, unless its value is whole */
+            n = jsonw_whole_digits(text + d0, d - d0, whole, sizeof(whole));
+            digits = whole;
+            /* beyond 512 bits (2^512 - 1 has 155 digits) a double still */
+            ok = n > 0 && (n < 155 || (n == 155 && memcmp(whole, MAX_512, 155) <= 0));
+        }
+        if (!ok || (!decimal && (n < 2 || digits[0] == '0' || !beyond_int64(digits, n, c == '-'))))
+            continue; /* malformed ones too: jansson says where */
+        big = beyond_int64(digits, n, c == '-');
         if (buf_add(&b, text + run, start - run) < 0 ||
-            buf_adds(&b, "{\"" JSONW_BIG_KEY "\":\"\\u0000") < 0 ||
-            buf_add(&b, text + start, d - start) < 0 || buf_adds(&b, "\"}") < 0) {
+            (big && buf_adds(&b, "{\"" JSONW_BIG_KEY "\":\"\\u0000") < 0) ||
+            buf_add(&b, c == '-' ? "-" : "", c == '-') < 0 || buf_add(&b, digits, n) < 0 ||
+            (big && buf_adds(&b, "\"}") < 0)) {
             buf_release(&b);
             if (err)
                 snprintf(err->text, sizeof(err->text), "out of memory");
@@ -342,7 +420,10 @@ static int member_cmp(const void *pa, const void *pb)
 static int pretty_newline(const struct jsonw_pretty *o, size_t depth)
 {
     static const char spaces[] = "                                ";
-    size_t n = depth * (size_t)o->indent;
+    size_t n;
+    if (o->indent < 0) /* compact */
+        return 0;
+    n = depth * (size_t)o->indent;
     if (buf_addch(o->b, '\n') < 0)
         return AMLSEC_ENOMEM;
     while (n) {
@@ -378,7 +459,7 @@ static int pretty(const struct jsonw_pretty *o, const json_t *v, size_t depth)
             if ((rc = pretty_newline(o, depth + 1)) < 0 ||
                 (rc = jsonw_string(o->b, m[i].key, m[i].len)) < 0)
                 break;
-            if (buf_add(o->b, ": ", 2) < 0)
+            if (buf_add(o->b, ": ", o->indent < 0 ? 1 : 2) < 0)
                 rc = AMLSEC_ENOMEM;
             else if ((rc = pretty(o, m[i].value, depth + 1)) == 0 && i + 1 < n &&
                      buf_addch(o->b, ',') < 0)
@@ -430,7 +511,8 @@ int jsonw_pretty_next(const struct jsonw_pretty *o, size_t depth, size_t nth, co
         return AMLSEC_ENOMEM;
     if ((rc = pretty_newline(o, depth + 1)) < 0)
         return rc;
-    if (key && (jsonw_string(o->b, key, strlen(key)) < 0 || buf_add(o->b, ": ", 2) < 0))
+    if (key && (jsonw_string(o->b, key, strlen(key)) < 0 ||
+                buf_add(o->b, ": ", o->indent < 0 ? 1 : 2) < 0))
         return AMLSEC_ENOMEM;
     return 0;
 }

@@ -20,7 +20,9 @@ int jsonw_value(struct buf *b, const json_t *v);
  * language or of JSON read without JSON_ALLOW_NUL holds, then the decimal
  * digits ("-" first when negative, no leading zeros). jsonw_value,
  * jsonw_pretty, jsonw_dumps and jsonw_dump_callback write it as the JSON
- * number DIGITS; jsonw_loadb reads an integer beyond int64 back into it.
+ * number DIGITS; jsonw_loadb reads an integer beyond int64 back into it,
+ * and reads a decimal whose value is whole (1e20, 1.5e30, 2.0: a number as
+ * Terraform has it, exactly) as that whole number, an integer or this.
  * Everything that writes or reads language values as JSON (ARM bodies,
  * state, plans, outputs) goes through these, not jansson's. */
 #define JSONW_BIG_KEY "$number"
@@ -28,6 +30,14 @@ int jsonw_value(struct buf *b, const json_t *v);
 json_t *jsonw_big(const char *digits, size_t len);
 /* The digits of a big number ("-123"), or NULL when v is not one. */
 const char *jsonw_big_digits(const json_t *v);
+/* The number literal text[0, len) (digits, then optionally '.' and
+ * digits, then optionally e or E, a sign and digits: JSON's and the
+ * language's form, without a sign) read exactly: when its value is whole
+ * (1e20, 12.5e3, 1.0), its digits without leading zeros ("0" for zero) in
+ * out, and their count; 0 when it is not whole (or has a fraction and
+ * more than cap digits); cap + 1 when it has more than cap digits (out
+ * then holds its first cap). cap is at least 1. */
+size_t jsonw_whole_digits(const char *text, size_t len, char *out, size_t cap);
 /* json_dumps / json_dump_callback with big numbers written as numbers. */
 char *jsonw_dumps(const json_t *v, size_t flags);
 int jsonw_dump_callback(const json_t *v, json_dump_callback_t cb, void *data, size_t flags);
@@ -42,7 +52,9 @@ int jsonw_string(struct buf *b, const char *s, size_t len);
  * JSON_ENCODE_ANY) writes it (keys sorted by their bytes, as jansson
  * does), for a large document printed once (show -json): appended to b,
  * with flush (when not NULL) called whenever b holds 64 KB or more, to
- * write and empty it. Returns 0, AMLSEC_ENOMEM, or flush's failure. */
+ * write and empty it. Returns 0, AMLSEC_ENOMEM, or flush's failure.
+ * indent < 0: compact, as JSON_COMPACT | JSON_SORT_KEYS writes it (a
+ * saved plan's text), with a real in jsonw_value's shortest form. */
 struct jsonw_pretty {
     struct buf *b;
     int indent;

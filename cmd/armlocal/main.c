@@ -28,6 +28,8 @@ static const char usage[] =
     "  --flush-ms N                group commit window for --data (default 0: each write is\n"
     "                              synced before its answer)\n"
     "  --throttle arm|off          ARM token buckets per subscription and principal\n"
+    "  --graph-quota on|off        Resource Graph's user quota, 15 queries per 5 s, 429\n"
+    "                              past it (default on; off: benchmarks of amlsec only)\n"
     "  --auth required|off         require bearer tokens issued by the local cloud\n"
     "  --faults SPEC               inject faults, e.g. "
     "'kind=503,method=PUT,path=*/vaults/*,nth=2'\n"
@@ -51,6 +53,7 @@ int main(int argc, char **argv)
                                          {"lro-ms", required_argument, NULL, 0},
                                          {"flush-ms", required_argument, NULL, 0},
                                          {"throttle", required_argument, NULL, 0},
+                                         {"graph-quota", required_argument, NULL, 0},
                                          {"auth", required_argument, NULL, 0},
                                          {"faults", required_argument, NULL, 0},
                                          {"seed", required_argument, NULL, 0},

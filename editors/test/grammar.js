@@ -87,6 +87,7 @@ async function main() {
     ["*", "keyword.operator"],
     ["+", "keyword.operator"],
     ["%", "keyword.operator"],
+    ["matrix.0.1", "variable.other.reference"],
   ];
   for (const [text, scope] of want) {
     const t = tokens.find((x) => x.text.trim() === text && x.scopes.some((s) => s.startsWith(scope)));
@@ -94,6 +95,13 @@ async function main() {
       failures++;
       const seen = tokens.filter((x) => x.text.trim() === text).map((x) => x.scopes.join(" ")).join(" | ");
       console.log(`FAIL sample: '${text}' is not ${scope} (seen: ${seen || "no such token"})`);
+    }
+  }
+  // legacy index steps (a.0.1 is a[0][1]) are part of the reference, never a decimal
+  for (const t of tokens.filter((x) => x.scopes.some((s) => s.startsWith("constant.numeric")))) {
+    if (/^\.?0\.1$/.test(t.text.trim())) {
+      failures++;
+      console.log(`FAIL sample: '${t.text}' of a legacy index step is ${t.scopes.join(" ")}`);
     }
   }
   const literal = tokens.find((x) => x.text.includes("literal"));

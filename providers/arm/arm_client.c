@@ -42,6 +42,7 @@ struct arm_client {
     struct call_queue fresh, waiting, done;
     struct call_queue held; /* streamed calls that finished during arm_client_run */
     int64_t blocked_until;  /* new calls wait for the bucket until then */
+    struct arm_graph_quota graph_quota;
     int fault_poll;         /* ARM_CLIENT_FAULT_ENV=poll */
 };
 
@@ -783,6 +784,7 @@ static void on_finished(struct arm_client *c, struct arm_call *call, int64_t now
 
     st->inflight = 0;
     c->inflight--;
+    call->answered_at = now;
     if (log_enabled(LOG_DEBUG)) {
         char line[600];
         const char *rid = http_exchange_req_header(x, "x-ms-client-request-id");
@@ -827,6 +829,7 @@ static void call_reset_outputs(struct arm_call *call)
     call->n_headers = 0;
     call->requests = call->retries = 0;
     call->gone = 0;
+    call->answered_at = 0;
     call->unknown = 0;
     call->st = NULL;
 }
@@ -1266,6 +1269,7 @@ int arm_client_new(struct arm_client **out, const struct arm_client_opts *opts, 
         c->o.auth = &c->auth;
     }
     c->clock = opts->clock ? opts->clock : arm_clock_real();
+    c->graph_quota.remaining = -1;
     if (!c->o.parallelism)
         c->o.parallelism = 10;
     if (!c->o.timeout_ms)
@@ -1364,4 +1368,9 @@ const struct arm_cloud *arm_client_cloud(const struct arm_client *c)
 struct ratelimit *arm_client_ratelimit(struct arm_client *c)
 {
     return &c->rl;
+}
+
+struct arm_graph_quota *arm_client_graph_quota(struct arm_client *c)
+{
+    return &c->graph_quota;
 }

@@ -123,6 +123,7 @@ struct arm_call {
     int unknown;       /* the client itself failed before the call finished (rc says how):
                           a request may have been sent, and the service may still carry it
                           out */
+    int64_t answered_at; /* client clock: when the last answer arrived (0: none did) */
 
     struct arm_call_state *st; /* private */
 };
@@ -176,6 +177,16 @@ unsigned long arm_client_retry_count(const struct arm_client *c);
 const struct arm_clock *arm_client_clock(const struct arm_client *c);
 const struct arm_cloud *arm_client_cloud(const struct arm_client *c);
 struct ratelimit *arm_client_ratelimit(struct arm_client *c);
+
+/* Resource Graph's user quota as this client last saw it
+ * (x-ms-user-quota-remaining and -resets-after): it is per principal, so
+ * every query the client sends shares it (graph.c keeps it here). */
+struct arm_graph_quota {
+    long remaining;   /* -1 = unknown */
+    long limit;       /* the largest window seen (remaining + 1 on its first query); 0 = unknown */
+    int64_t reset_at; /* client clock: the earliest reset the window's answers allow, 0 = none */
+};
+struct arm_graph_quota *arm_client_graph_quota(struct arm_client *c);
 
 /* Parses Retry-After (seconds or an HTTP date), retry-after-ms and
  * x-ms-retry-after-ms. Returns milliseconds (at most a week: longer waits

@@ -674,32 +674,152 @@ static int get_each(struct arm_provider *ap, const struct provider_ref *refs,
  * pages at 50,000 resources, 10 s of its quota; it sends none now, and a
  * plan of what exists sends the same requests as before (the groups' GETs
  * only come first). Removes the groups from idx. */
+/* Moves the resource groups of idx into *groups (allocated; NULL when
+ * there are none). */
+static int take_groups(const struct arm_kind_info **kinds, size_t *idx, size_t *nidx,
+                       size_t **groups, size_t *ngroups, struct errbuf *err)
+{
+    size_t kept = 0;
+    *ngroups = 0;
+    if ((*groups = calloc(*nidx ? *nidx : 1, sizeof(**groups))) == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    for (size_t j = 0; j < *nidx; j++) {
+        if (strcasecmp(kinds[idx[j]]->type, "Microsoft.Resources/resourceGroups") == 0)
+            (*groups)[(*ngroups)++] = idx[j];
+        else
+            idx[kept++] = idx[j];
+    }
+    *nidx = kept;
+    if (*ngroups == 0) {
+        free(*groups);
+        *groups = NULL;
+    }
+    return 0;
+}
+
+/* The groups ARM answered 404 for go to absent. */
+static int note_absent_groups(const struct provider_ref *refs, const size_t *groups, size_t ngroups,
+                              const struct provider_result *out, struct strmap *absent,
+                              struct errbuf *err)
+{
+    for (size_t j = 0; j < ngroups; j++)
+        if (out[groups[j]].rc == AMLSEC_ENOTFOUND && out[groups[j]].status == 404 &&
+            strmap_put(absent, refs[groups[j]].id, 1) < 0)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    return 0;
+}
+
 static int read_groups_first(struct arm_provider *ap, const struct provider_ref *refs,
                              const struct arm_kind_info **kinds, size_t *idx, size_t *nidx,
                              struct provider_result *out, struct strmap *absent, struct errbuf *err)
 {
-    size_t *groups = calloc(*nidx, sizeof(*groups)), ngroups = 0, kept = 0;
-    int rc;
-    if (groups == NULL)
-        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-    for (size_t j = 0; j < *nidx; j++) {
-        if (strcasecmp(kinds[idx[j]]->type, "Microsoft.Resources/resourceGroups") == 0)
-            groups[ngroups++] = idx[j];
-        else
-            idx[kept++] = idx[j];
-    }
-    if (ngroups == 0) {
-        free(groups);
-        return 0;
-    }
-    *nidx = kept;
+    size_t *groups, ngroups;
+    int rc = take_groups(kinds, idx, nidx, &groups, &ngroups, err);
+    if (rc < 0 || ngroups == 0)
+        return rc;
     rc = get_each(ap, refs, kinds, groups, ngroups, out, err);
-    for (size_t j = 0; rc == 0 && j < ngroups; j++)
-        if (out[groups[j]].rc == AMLSEC_ENOTFOUND && out[groups[j]].status == 404 &&
-            strmap_put(absent, refs[groups[j]].id, 1) < 0)
-            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = note_absent_groups(refs, groups, ngroups, out, absent, err);
     free(groups);
     return rc;
+}
+
+/* The groups' GETs sent beside the Resource Graph queries, when the caller
+ * expects every group to exist (PROVIDER_READ_GROUPS_EXPECTED: the state
+ * holds them): a plan of what exists waits one round trip less. Should a
+ * group be gone after all, what Resource Graph said of the resources under
+ * it is discarded (forget_under_absent). */
+struct group_reads {
+    size_t *idx; /* the groups' positions in refs */
+    struct arm_call *calls;
+    size_t n, left;
+};
+
+static int groups_submit(struct arm_provider *ap, const struct provider_ref *refs,
+                         const struct arm_kind_info **kinds, size_t *idx, size_t *nidx,
+                         struct group_reads *gr, struct provider_result *out, struct errbuf *err)
+{
+    int rc = take_groups(kinds, idx, nidx, &gr->idx, &gr->n, err);
+    if (rc < 0 || gr->n == 0)
+        return rc;
+    if ((gr->calls = calloc(gr->n, sizeof(*gr->calls))) == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    for (size_t j = 0; j < gr->n; j++) {
+        struct arm_call *c = &gr->calls[j];
+        c->method = "GET";
+        c->url = refs[gr->idx[j]].id;
+        c->api_version = kinds[gr->idx[j]]->api_version;
+        if (arm_client_submit(ap->o.client, c) < 0) { /* not queued: its rc says why */
+            fill_from_call(&out[gr->idx[j]], c);
+            arm_call_release(c);
+        } else {
+            gr->left++;
+        }
+    }
+    ap->stats.direct_gets += (unsigned)gr->n;
+    ap->stats.groups_beside += (unsigned)gr->n;
+    return 0;
+}
+
+/* Waits for the groups' GETs; the groups ARM answered 404 for go to
+ * absent. */
+static int groups_collect(struct arm_provider *ap, const struct provider_ref *refs,
+                          struct group_reads *gr, struct provider_result *out,
+                          struct strmap *absent, struct errbuf *err)
+{
+    int rc = 0;
+    while (gr->left > 0) {
+        struct arm_call *done = NULL;
+        struct errbuf nerr = ERRBUF_INIT;
+        /* a failed machinery hands every unfinished call back with its error */
+        if (arm_client_next(ap->o.client, -1, &done, &nerr) < 0 && rc == 0)
+            rc = errbuf_set(err, nerr.code ? nerr.code : AMLSEC_ERROR, "%s", nerr.msg);
+        if (done == NULL) {
+            if (arm_client_active(ap->o.client) == 0)
+                break;
+            continue;
+        }
+        if (done < gr->calls || done >= gr->calls + gr->n)
+            BUG("arm_provider: a call other than a group's GET handed back");
+        fill_from_call(&out[gr->idx[done - gr->calls]], done);
+        arm_call_release(done);
+        gr->left--;
+    }
+    if (rc == 0)
+        rc = note_absent_groups(refs, gr->idx, gr->n, out, absent, err);
+    return rc;
+}
+
+static void groups_release(struct group_reads *gr)
+{
+    free(gr->idx);
+    free(gr->calls);
+    memset(gr, 0, sizeof(*gr));
+}
+
+/* What Resource Graph answered for resources under one now known absent
+ * (a group its GET found gone while the query ran: Resource Graph lags) is
+ * dropped: they are absent. */
+static void forget_under_absent(struct arm_provider *ap, const struct provider_ref *refs,
+                                const size_t *idx, size_t n, struct provider_result *out,
+                                const struct strmap *absent)
+{
+    for (size_t j = 0; j < n; j++) {
+        size_t i = idx[j];
+        struct absent_ctx c = {refs[i].id, absent, 0};
+        if (out[i].rc != 0 || out[i].body == NULL)
+            continue;
+        (void)arm_id_levels(refs[i].id, absent_level, &c);
+        if (c.found == 0)
+            continue;
+        json_decref(out[i].body);
+        memset(&out[i], 0, sizeof(out[i]));
+        out[i].status = 404;
+        snprintf(out[i].code, sizeof(out[i].code), "ResourceNotFound");
+        out[i].rc = errbuf_set(&out[i].err, AMLSEC_ENOTFOUND, "'%s' does not exist (%.*s does not)",
+                               refs[i].id, (int)c.found, refs[i].id);
+        ap->stats.parent_absent++;
+    }
 }
 
 static int ap_read_many(struct provider *p, const struct provider_ref *refs, size_t n,
@@ -712,6 +832,7 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
     size_t *didx = calloc(n ? n : 1, sizeof(*didx)), nd = 0;
     size_t *midx = calloc(n ? n : 1, sizeof(*midx)), nm = 0;
     struct strmap absent; /* ids known not to exist: nothing under them does */
+    struct group_reads gr = {0};
     int rc = 0;
 
     strmap_init(&absent, true);
@@ -733,9 +854,18 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
         else
             didx[nd++] = i;
     }
-    if (!(flags & PROVIDER_READ_FRESH) && nd > 0 &&
-        (rc = read_groups_first(ap, refs, kinds, didx, &nd, out, &absent, err)) < 0)
-        goto out;
+    /* the groups first (what lies under one that is gone is not asked
+     * for), or, when every group is expected to exist and nothing else
+     * streams through the client, beside the first Resource Graph query */
+    if (!(flags & PROVIDER_READ_FRESH) && nd > 0) {
+        if ((flags & PROVIDER_READ_GROUPS_EXPECTED) && ng > 0 &&
+            arm_client_active(ap->o.client) == 0)
+            rc = groups_submit(ap, refs, kinds, didx, &nd, &gr, out, err);
+        else
+            rc = read_groups_first(ap, refs, kinds, didx, &nd, out, &absent, err);
+        if (rc < 0)
+            goto out;
+    }
     if (absent.n > 0)
         skip_under_absent(ap, refs, gidx, &ng, out, &absent);
     /* the `resources` table, then authorizationresources (role
@@ -745,6 +875,14 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
     if (ng > 0 && (rc = read_through_graph(ap, refs, kinds, gidx, ng, GRAPH_TABLE_RESOURCES, out,
                                            midx, &nm, didx, &nd, err)) < 0)
         goto out;
+    if (gr.n > 0) {
+        if ((rc = groups_collect(ap, refs, &gr, out, &absent, err)) < 0)
+            goto out;
+        if (absent.n > 0) {
+            forget_under_absent(ap, refs, gidx, ng, out, &absent);
+            skip_under_absent(ap, refs, midx, &nm, out, &absent);
+        }
+    }
     if (ng > 0) {
         confirm_by_list(ap, refs, kinds, midx, &nm, out, &absent);
         for (size_t j = 0; j < ng; j++)
@@ -769,6 +907,11 @@ static int ap_read_many(struct provider *p, const struct provider_ref *refs, siz
     if (nd > 0)
         rc = get_each(ap, refs, kinds, didx, nd, out, err);
 out:
+    if (gr.left > 0) /* an error while the groups' GETs were out: forget them */
+        arm_client_abandon(ap->o.client, NULL, NULL);
+    for (size_t j = 0; j < gr.n; j++)
+        arm_call_release(&gr.calls[j]); /* again for those handed back: a no-op */
+    groups_release(&gr);
     if (rc < 0)
         for (size_t i = 0; i < n; i++)
             if (out[i].rc == 0 && out[i].body == NULL) {

@@ -47,6 +47,8 @@ struct arm_provider_stats {
     unsigned bulk_lists;     /* ARM lists that read resources Resource Graph does not hold */
     unsigned list_read;      /* resources such a list answered (no GET) */
     unsigned direct_gets;    /* resources read with a GET */
+    unsigned groups_beside;  /* of them, resource groups read beside Resource Graph's queries
+                                (PROVIDER_READ_GROUPS_EXPECTED), not before them */
     unsigned graph_failures; /* Resource Graph errors that caused a fallback */
     int graph_disabled;      /* Resource Graph was denied or unavailable */
 };

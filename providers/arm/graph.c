@@ -18,7 +18,6 @@ void graph_init(struct graph *g, struct arm_client *client)
 {
     memset(g, 0, sizeof(*g));
     g->client = client;
-    g->quota_remaining = -1;
 }
 
 static int quotable(const char *id)
@@ -78,59 +77,88 @@ static char *request_body(const struct graph *g, const char *query, const char *
     return buf_detach(&b, NULL);
 }
 
-/* "hh:mm:ss" -> milliseconds, -1 if malformed. */
+/* "hh:mm:ss" (a .NET TimeSpan: seconds may have a fraction) ->
+ * milliseconds, rounded up; -1 if malformed. */
 static int64_t parse_hms(const char *s)
 {
-    int h, m, sec;
-    if (s == NULL || sscanf(s, "%d:%d:%d", &h, &m, &sec) != 3 || h < 0 || m < 0 || sec < 0)
+    int h, m, sec, used = 0;
+    int64_t ms, frac = 0, scale = 1000;
+    if (s == NULL || sscanf(s, "%d:%d:%d%n", &h, &m, &sec, &used) != 3 || h < 0 || m < 0 || sec < 0)
         return -1;
-    return ((int64_t)h * 3600 + m * 60 + sec) * 1000;
+    ms = ((int64_t)h * 3600 + m * 60 + sec) * 1000;
+    if (s[used] == '.') {
+        const char *p = s + used + 1;
+        int64_t num = 0, den = 1;
+        for (; *p >= '0' && *p <= '9' && den < 10000000; p++) {
+            num = num * 10 + (*p - '0');
+            den *= 10;
+        }
+        frac = (num * scale + den - 1) / den;
+    }
+    return ms + frac;
 }
 
+/* An answer's quota headers. The remaining count: the first answer of a
+ * round replaces what the last round said, and within a round the lowest
+ * count is the truth (answers arrive in any order). The reset: each
+ * answer's arrival plus its resets-after is a time the window has surely
+ * reset by (the header is whole seconds, rounded up); the earliest of the
+ * window's answers is the one kept, so the wait is not the rounding of the
+ * last answer (up to a second per window) but of the best one. An answer
+ * arriving after that time belongs to a new window. */
 static void note_quota(struct graph *g, const struct arm_call *c)
 {
+    struct arm_graph_quota *q = arm_client_graph_quota(g->client);
     const char *rem = arm_call_header(c, "x-ms-user-quota-remaining");
     const char *reset = arm_call_header(c, "x-ms-user-quota-resets-after");
-    const struct arm_clock *clock = arm_client_clock(g->client);
+    /* when the answer arrived, not when it is looked at (the answers of a
+     * round are handed back in any order) */
+    int64_t now = c->answered_at ? c->answered_at : arm_clock_now(arm_client_clock(g->client));
+    int64_t wait = parse_hms(reset), at;
     char *end;
     long n;
 
     if (rem == NULL)
         return;
     n = strtol(rem, &end, 10);
-    if (end == rem || *end != '\0')
+    if (end == rem || *end != '\0' || n < 0)
         return;
-    /* the first answer of a round replaces what the last round said;
-     * within a round the lowest count is the truth */
-    if (g->quota_fresh || g->quota_remaining < 0 || n < g->quota_remaining)
-        g->quota_remaining = n;
+    if (g->quota_fresh || q->remaining < 0 || n < q->remaining)
+        q->remaining = n;
     g->quota_fresh = 0;
-    if (n <= 0) {
-        int64_t wait = parse_hms(reset);
-        g->quota_reset_at = arm_clock_now(clock) + (wait >= 0 ? wait : 5000);
-    }
+    if (c->status != 429 && n + 1 > q->limit)
+        q->limit = n + 1;
+    at = now + (wait >= 0 ? wait : 5000);
+    if (q->reset_at == 0 || now >= q->reset_at || at < q->reset_at)
+        q->reset_at = at;
 }
 
 /* Before a round of `want` queries: how many may go now (waits for the
  * quota window to reset when it is used up). */
 static size_t quota_allows(struct graph *g, size_t want)
 {
+    struct arm_graph_quota *q = arm_client_graph_quota(g->client);
     const struct arm_clock *clock = arm_client_clock(g->client);
-    if (g->quota_remaining == 0) {
-        int64_t now = arm_clock_now(clock);
-        if (g->quota_reset_at > now) {
+    int64_t now = arm_clock_now(clock);
+    if (q->remaining == 0) {
+        if (q->reset_at > now) {
             log_msg(LOG_DEBUG, "graph: quota used up, waiting %lld ms",
-                    (long long)(g->quota_reset_at - now));
-            arm_clock_sleep(clock, g->quota_reset_at - now);
+                    (long long)(q->reset_at - now));
+            arm_clock_sleep(clock, q->reset_at - now);
         }
-        g->quota_remaining = -1;
-        return 1;
+        q->remaining = -1; /* a fresh window: as large as the last */
+    } else if (q->remaining > 0 && q->reset_at > 0 && now >= q->reset_at) {
+        q->remaining = -1; /* the window reset meanwhile */
     }
-    if (g->quota_remaining > 0 && (size_t)g->quota_remaining < want)
-        return (size_t)g->quota_remaining;
-    /* Unknown yet: the documented example quota (15 per 5 s window). */
-    if (g->quota_remaining < 0 && want > GRAPH_DEFAULT_QUOTA)
-        return GRAPH_DEFAULT_QUOTA;
+    if (q->remaining > 0 && (size_t)q->remaining < want)
+        return (size_t)q->remaining;
+    /* Unknown: the largest window seen, else the documented example quota
+     * (15 per 5 s window). */
+    if (q->remaining < 0) {
+        size_t limit = q->limit > 0 ? (size_t)q->limit : GRAPH_DEFAULT_QUOTA;
+        if (want > limit)
+            return limit;
+    }
     return want;
 }
 

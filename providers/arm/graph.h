@@ -36,9 +36,8 @@ struct graph {
     size_t n_subscriptions; /* 0: the tenant scope */
     unsigned batch;         /* ids per query, 1..1000; 0 = 1000; lowered after a 400 */
     int batch_known;        /* Resource Graph accepted this batch size before */
-    long quota_remaining;   /* -1 = unknown */
-    int64_t quota_reset_at; /* client clock, when quota_remaining was 0 */
-    int quota_fresh;        /* no answer seen yet in the current round */
+    int quota_fresh;        /* no answer seen yet in the current round (the quota itself is
+                               the client's: arm_client_graph_quota) */
     unsigned queries;       /* requests sent (pages included) */
     const char *table;      /* graph_read_ids' table; NULL = GRAPH_TABLE_RESOURCES */
 };

@@ -192,7 +192,14 @@ static int http_start(struct transport *t, struct http_exchange *x, struct errbu
     if (h->ca_bundle)
         SETOPT(CURLOPT_CAINFO, h->ca_bundle);
     SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    SETOPT(CURLOPT_PIPEWAIT, 1L);
+    /* Over TLS, wait for a connection being set up to tell whether it
+     * multiplexes (HTTP/2, told by ALPN in the handshake) rather than open
+     * another. Plain http:// is HTTP/1.1 here and never multiplexes, but
+     * curl learns that only from the first answer: every request sent
+     * beside the first would wait for it (a plan's group GET and its
+     * Resource Graph query, one after the other against the local cloud). */
+    if (strncasecmp(x->url, "https://", 8) == 0)
+        SETOPT(CURLOPT_PIPEWAIT, 1L);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(CURLOPT_ACCEPT_ENCODING, "");
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)h->connect_timeout_ms);

@@ -208,17 +208,24 @@ static const EVP_MD *sha256(void)
 /* A name-based UUID (RFC 4122 layout, version 5 bits, SHA-256 based). */
 static json_t *derived_guid(const char *seed)
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    char s[40];
+    char s[37], *o = s;
     if (!EVP_Digest(seed, strlen(seed), md, &mdlen, sha256(), NULL) || mdlen < 16)
         return value_unknown();
     md[6] = (unsigned char)((md[6] & 0x0f) | 0x50);
     md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
-    snprintf(s, sizeof(s), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11],
-             md[12], md[13], md[14], md[15]);
-    return json_string_nocheck(s);
+    /* 8-4-4-4-12 hex digits, written by hand: snprintf's parse of a
+     * sixteen-conversion format cost more than the digest */
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[md[i] >> 4];
+        *o++ = hex[md[i] & 15];
+    }
+    *o = '\0';
+    return json_stringn_nocheck(s, 36);
 }
 
 /* Lowercased copy of s into a buf. */
@@ -465,12 +472,32 @@ static json_t *instance_value(void *payload, const struct config *cfg,
                          inst->resource->existing);
 }
 
-static void sensitive_paths(void *payload, const struct cfg_instance *inst, json_t *paths)
+/* A kind's sensitive paths, walked once per kind (not per instance) and
+ * shared by its instances; NULL when it has none. Never changed. */
+static const json_t *sensitive_paths(void *payload, const struct cfg_instance *inst)
 {
+    static json_t *shared[256];
     const struct schema_kind *k = schema_find(inst->resource->kind);
+    size_t i;
+    json_t *paths, *expected = NULL;
     (void)payload;
-    if (k)
+    if (k == NULL)
+        return NULL;
+    i = (size_t)(k - schema_kinds);
+    if (i >= sizeof(shared) / sizeof(shared[0]))
+        BUG("more kinds than sensitive_paths holds");
+    if ((paths = __atomic_load_n(&shared[i], __ATOMIC_ACQUIRE)) == NULL) {
+        if ((paths = json_array()) == NULL)
+            return NULL;
         render_sensitive_paths(k, paths);
+        /* the static reference keeps it for the life of the process */
+        if (!__atomic_compare_exchange_n(&shared[i], &expected, paths, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE)) {
+            json_decref(paths);
+            paths = expected;
+        }
+    }
+    return json_array_size(paths) ? paths : NULL;
 }
 
 struct cfg_resolver resolve_resolver(void)

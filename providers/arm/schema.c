@@ -116,6 +116,11 @@ const struct schema_attr *schema_attr_find(const struct schema_kind *k, const ch
     return attr_walk(k, path, NULL, NULL);
 }
 
+const struct schema_attr *schema_block_attr(const struct schema_block *b, const char *name)
+{
+    return b ? block_attr(b, name, strlen(name)) : NULL;
+}
+
 int schema_arm_path(char *out, size_t size, const struct schema_kind *k, const char *path)
 {
     const struct schema_block *b = NULL;
@@ -176,19 +181,32 @@ const json_t *schema_json_get(const json_t *root, const char *path)
 {
     const json_t *cur = root;
     const char *p = path;
-    char key[128];
     if (path == NULL || *path == '\0')
         return root;
+    /* path_step's steps, each key read in place (no copy, no strlen):
+     * rules and plans read paths per instance */
     while (cur && *p) {
-        long index;
-        int ok;
-        p = path_step(p, key, sizeof(key), &index, &ok);
-        if (!ok)
+        const char *key = p;
+        size_t n = 0;
+        long index = -1;
+        while (p[n] && p[n] != '.' && p[n] != '[')
+            n++;
+        if (n >= 128) /* path_step's key buffer */
             return NULL;
-        if (key[0]) {
+        p += n;
+        if (*p == '[') {
+            char *end;
+            index = strtol(p + 1, &end, 10);
+            if (*end != ']' || index < 0)
+                return NULL;
+            p = end + 1;
+        }
+        if (*p == '.')
+            p++;
+        if (n) {
             if (!json_is_object(cur))
                 return NULL;
-            cur = json_object_get(cur, key);
+            cur = json_object_getn(cur, key, n);
         }
         if (cur && index >= 0)
             cur = json_is_array(cur) ? json_array_get(cur, (size_t)index) : NULL;

@@ -186,6 +186,8 @@ const struct schema_kind *schema_find_by_type(const char *arm_type);
 const struct arm_kind_info *schema_arm_kind(const char *arm_type, void *payload);
 /* Finds an attribute by path ("network_acls.default_action") or NULL. */
 const struct schema_attr *schema_attr_find(const struct schema_kind *k, const char *path);
+/* The attribute named name (no dots) in one block, or NULL. */
+const struct schema_attr *schema_block_attr(const struct schema_block *b, const char *name);
 /* The full ARM body path of the attribute at path (its first mapping:
  * "encryption.key" -> "properties.encryption.keyVaultProperties.
  * keyIdentifier"). AMLSEC_ENOTFOUND when it has none or out is too small. */

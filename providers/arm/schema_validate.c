@@ -548,16 +548,19 @@ static void check_block(struct vctx *v, const struct schema_block *b, const json
     json_t *val;
     char path[256];
     const char *names[128];
-    size_t n = 0;
+    size_t n = 0, required = 0, required_given = 0;
     bool existing = v->inst->resource->existing;
 
     json_object_foreach((json_t *)obj, key, val)
     {
         const struct schema_attr *a = NULL;
         join_path(path, sizeof(path), prefix, key);
-        for (const struct schema_attr *x = b->attrs; x->name; x++)
+        /* one attribute per name (unit.catalogue checks it) */
+        for (const struct schema_attr *x = b->attrs; x->name && a == NULL; x++)
             if (x->name[0] == key[0] && strcmp(x->name, key) == 0)
                 a = x;
+        if (a && (a->flags & SF_REQUIRED) && !a->def)
+            required_given++;
         if (top && existing && strcmp(key, "id") == 0) {
             if (!json_is_string(val) && !value_is_unknown(val)) {
                 struct src_loc loc = config_attr_loc(v->inst, path);
@@ -609,6 +612,10 @@ static void check_block(struct vctx *v, const struct schema_block *b, const json
     }
     if (existing)
         return;
+    for (const struct schema_attr *a = b->attrs; a->name; a++)
+        required += (a->flags & SF_REQUIRED) && !a->def;
+    if (required_given == required) /* every one is among the keys above */
+        return;
     for (const struct schema_attr *a = b->attrs; a->name; a++) {
         if (!(a->flags & SF_REQUIRED) || a->def || json_object_get(obj, a->name))
             continue;
@@ -624,14 +631,17 @@ static void check_block(struct vctx *v, const struct schema_block *b, const json
 
 static void check_name(struct vctx *v)
 {
-    const json_t *value = v->inst->value;
-    const json_t *name = json_is_object(value) ? json_object_get(value, "name") : NULL;
-    const json_t *given = json_object_get(v->inst->attrs, "name");
+    const json_t *value = v->inst->value, *name, *given;
     size_t ki = (size_t)(v->kind - schema_kinds);
     bool ok;
-    if (v->kind->name_pattern == NULL || !json_is_string(name))
+    /* the value (read from memory long out of cache) only when it is checked */
+    if (v->kind->name_pattern == NULL)
         return;
+    given = json_object_get(v->inst->attrs, "name");
     if (given == NULL && v->kind->name_rule != NAME_LABEL)
+        return;
+    name = json_is_object(value) ? json_object_get(value, "name") : NULL;
+    if (!json_is_string(name))
         return;
     if (v->names) {
         regex_t *re = &v->names->re[ki];
@@ -734,11 +744,13 @@ static void check_id_not_sensitive(struct vctx *v)
     }
 }
 
+/* Checks inst, an instance of kind (schema_find of its resource's kind). */
 static size_t validate_one(const struct config *cfg, const struct cfg_instance *inst,
-                           struct diag_list *diags, struct name_cache *names)
+                           const struct schema_kind *kind, struct diag_list *diags,
+                           struct name_cache *names)
 {
     struct vctx v = {.names = names, .cfg = cfg, .inst = inst, .diags = diags};
-    v.kind = schema_find(inst->resource->kind);
+    v.kind = kind;
     if (v.kind == NULL) {
         struct src_loc loc =
             inst->resource->block ? inst->resource->block->type_loc : config_attr_loc(inst, "");
@@ -783,7 +795,7 @@ static size_t validate_one(const struct config *cfg, const struct cfg_instance *
 size_t schema_validate_instance(const struct config *cfg, const struct cfg_instance *inst,
                                 struct diag_list *diags)
 {
-    return validate_one(cfg, inst, diags, NULL);
+    return validate_one(cfg, inst, schema_find(inst->resource->kind), diags, NULL);
 }
 
 size_t schema_validate_config(const struct config *cfg, struct diag_list *diags)
@@ -797,9 +809,20 @@ size_t schema_validate_config(const struct config *cfg, struct diag_list *diags)
     names.simple = calloc(nkinds, sizeof(*names.simple));
     for (size_t i = 0; i < cfg->nresources; i++) {
         const struct cfg_resource *r = &cfg->resources[i];
-        for (size_t j = 0; j < r->ninstances; j++)
-            errors += validate_one(cfg, &r->instances[j], diags,
+        const struct schema_kind *k = r->ninstances ? schema_find(r->kind) : NULL;
+        /* the instances of the resources ahead asked for, and their
+         * attributes: they are long out of cache, and the misses overlap */
+        if (i + 8 < cfg->nresources && cfg->resources[i + 8].ninstances)
+            __builtin_prefetch(cfg->resources[i + 8].instances);
+        if (i + 4 < cfg->nresources && cfg->resources[i + 4].ninstances) {
+            __builtin_prefetch(cfg->resources[i + 4].instances[0].attrs);
+        }
+        for (size_t j = 0; j < r->ninstances; j++) {
+            if (j + 4 < r->ninstances) /* and a resource's own instances ahead */
+                __builtin_prefetch(r->instances[j + 4].attrs);
+            errors += validate_one(cfg, &r->instances[j], k, diags,
                                    names.re && names.ready && names.simple ? &names : NULL);
+        }
     }
     for (size_t i = 0; names.re && names.ready && names.simple && i < nkinds; i++)
         if (names.ready[i] && names.simple[i].n == 0)

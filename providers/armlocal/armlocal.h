@@ -53,18 +53,22 @@ struct armlocal_opts {
      * its synchronous ones answer after ms */
     struct armlocal_type_ms lro_by_type[ARMLOCAL_MAX_LRO_TYPES];
     size_t nlro_by_type;
+    /* 1 = Resource Graph's user quota is neither counted nor reported
+     * (--graph-quota off: benchmarks of amlsec's own scaling only); 0 =
+     * enforced like Azure's, 429 past it, whatever throttle says */
+    int graph_quota_off;
 };
 
 #define ARMLOCAL_OPTS_INIT                                                                         \
     {                                                                                              \
         NULL, 0, NULL, 0, 1000, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, {0}, {{NULL, 0}},  \
-            0                                                                                      \
+            0, 0                                                                                   \
     }
 
 /* Sets one option from its command-line spelling (without dashes):
  * listen (HOST:PORT), data, latency-ms, lro-ms (a comma-separated list of N
  * and TYPE=N; repeated, it adds to the list), flush-ms, throttle (arm|off),
- * auth (required|off), faults, seed, policy-definitions, aliases, tls-cert,
+ * graph-quota (on|off), auth (required|off), faults, seed, policy-definitions, aliases, tls-cert,
  * tls-key. value is borrowed and must outlive opts; a parsed listen host is
  * kept in opts->listen_buf (listen_host points there). Both amlsec-armlocal
  * and `amlsec local-cloud` use it, so the flags are the same. */

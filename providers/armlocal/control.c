@@ -206,6 +206,7 @@ static void log_clear(struct armlocal *al)
     json_object_clear(al_aux_log(al));
     al->log_total = 0;
     al->log_graph_rows = 0;
+    al->log_graph_throttled = 0;
 }
 
 /* --- throttling ------------------------------------------------------------ */
@@ -524,8 +525,8 @@ static int settings_lro_by_type(struct armlocal_opts *o, const json_t *by_type)
 /* /_armlocal/settings: the knobs that may change while serving (a
  * benchmark seeds at full speed, then measures with ARM's latency and
  * throttling; sign-in tests make short-lived tokens). GET shows them; PUT
- * sets any of latencyMs, lroMs, lroMsByType, throttle, tokenLifetimeS,
- * identityHeader. */
+ * sets any of latencyMs, lroMs, lroMsByType, throttle, graphQuota,
+ * tokenLifetimeS, identityHeader. */
 static void control_settings(struct al_ctx *c, const char *m)
 {
     struct armlocal_opts *o = &c->al->opts;
@@ -535,6 +536,7 @@ static void control_settings(struct al_ctx *c, const char *m)
         json_t *lat = json_object_get(b, "latencyMs"), *lro = json_object_get(b, "lroMs");
         json_t *lro_types = json_object_get(b, "lroMsByType");
         const char *thr = json_string_value(json_object_get(b, "throttle"));
+        const char *gq = json_string_value(json_object_get(b, "graphQuota"));
         json_t *life = json_object_get(b, "tokenLifetimeS"),
                *ih = json_object_get(b, "identityHeader");
         if (!json_is_object(b) ||
@@ -547,11 +549,14 @@ static void control_settings(struct al_ctx *c, const char *m)
             (lro && (!json_is_integer(lro) || json_integer_value(lro) < 0 ||
                      json_integer_value(lro) > 3600000)) ||
             (thr && strcmp(thr, "arm") != 0 && strcmp(thr, "off") != 0) ||
+            (json_object_get(b, "graphQuota") &&
+             (gq == NULL || (strcmp(gq, "on") != 0 && strcmp(gq, "off") != 0))) ||
             (lro_types && settings_lro_by_type(o, lro_types) < 0)) {
             json_decref(b);
             al_error(c, 400, "InvalidSettings",
                      "Give {\"latencyMs\": N, \"lroMs\": N, \"lroMsByType\": {\"TYPE\": N}, "
-                     "\"throttle\": \"arm\"|\"off\", \"tokenLifetimeS\": 1..86400, "
+                     "\"throttle\": \"arm\"|\"off\", \"graphQuota\": \"on\"|\"off\", "
+                     "\"tokenLifetimeS\": 1..86400, "
                      "\"identityHeader\": \"...\"} (TYPE: a resource type this cloud serves).");
             return;
         }
@@ -562,6 +567,10 @@ static void control_settings(struct al_ctx *c, const char *m)
         if (thr) {
             o->throttle = strcmp(thr, "arm") == 0;
             c->al->nbuckets = 0; /* fresh, full buckets */
+        }
+        if (gq) {
+            o->graph_quota_off = strcmp(gq, "off") == 0;
+            c->al->nbuckets = 0; /* a fresh window */
         }
         if (life)
             c->al->token_lifetime_s = (unsigned)json_integer_value(life);
@@ -578,9 +587,10 @@ static void control_settings(struct al_ctx *c, const char *m)
         json_object_set_new(by_type, o->lro_by_type[i].type, json_integer(o->lro_by_type[i].ms));
     /* the identity header is a secret: only whether it is set is shown */
     al_json_reply(c, 200,
-                  json_pack("{s:i, s:i, s:o, s:s, s:i, s:b}", "latencyMs", (int)o->latency_ms,
+                  json_pack("{s:i, s:i, s:o, s:s, s:s, s:i, s:b}", "latencyMs", (int)o->latency_ms,
                             "lroMs", (int)o->lro_ms, "lroMsByType", by_type, "throttle",
-                            o->throttle ? "arm" : "off", "tokenLifetimeS",
+                            o->throttle ? "arm" : "off", "graphQuota",
+                            o->graph_quota_off ? "off" : "on", "tokenLifetimeS",
                             (int)(c->al->token_lifetime_s ? c->al->token_lifetime_s : 3600),
                             "identityHeaderSet", c->al->identity_header[0] != '\0'));
 }
@@ -620,9 +630,10 @@ void al_control_handle(struct al_ctx *c)
     } else if (strcmp(path, "/requests/totals") == 0 && strcasecmp(m, "GET") == 0) {
         /* the counts without byPath, which grows with the store */
         al_json_reply(c, 200,
-                      json_pack("{s:I, s:O, s:I}", "total", (json_int_t)c->al->log_total, "byVerb",
-                                c->al->log_by_verb, "graphRows",
-                                (json_int_t)c->al->log_graph_rows));
+                      json_pack("{s:I, s:O, s:I, s:I}", "total", (json_int_t)c->al->log_total,
+                                "byVerb", c->al->log_by_verb, "graphRows",
+                                (json_int_t)c->al->log_graph_rows, "graphThrottled",
+                                (json_int_t)c->al->log_graph_throttled));
     } else if (strcmp(path, "/requests") == 0) {
         if (strcasecmp(m, "DELETE") == 0) {
             log_clear(c->al);

@@ -121,6 +121,10 @@ int armlocal_opts_set(struct armlocal_opts *o, const char *flag, const char *v, 
         if (strcmp(v, "arm") != 0 && strcmp(v, "off") != 0)
             return errbuf_set(err, AMLSEC_EUSAGE, "--throttle is 'arm' or 'off', not '%s'", v);
         o->throttle = strcmp(v, "arm") == 0;
+    } else if (strcmp(flag, "graph-quota") == 0) {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+            return errbuf_set(err, AMLSEC_EUSAGE, "--graph-quota is 'on' or 'off', not '%s'", v);
+        o->graph_quota_off = strcmp(v, "off") == 0;
     } else if (strcmp(flag, "auth") == 0) {
         if (strcmp(v, "required") != 0 && strcmp(v, "off") != 0)
             return errbuf_set(err, AMLSEC_EUSAGE, "--auth is 'required' or 'off', not '%s'", v);

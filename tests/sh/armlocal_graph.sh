@@ -15,7 +15,16 @@ for rg in rga rgb; do
 done
 req PUT "$S/resourceGroups/rga/providers/Microsoft.KeyVault/vaults/kv1?$V=2025-05-01" '{"location":"eastus","properties":{"tenantId":"00000000-0000-0000-0000-000000000000","sku":{"family":"A","name":"standard"}}}'
 
-q() { req POST "$Q" "$1"; }
+# a query as a client sends it: past the user quota (15 per 5 s, enforced by
+# default: tests/sh/armlocal_graph_quota.sh), it waits the 429's Retry-After
+q() {
+  req POST "$Q" "$1"
+  if [ "$CODE" = 429 ]; then
+    [ "$(header x-ms-user-quota-remaining)" = 0 ] || fail "a 429 says the quota is used up"
+    sleep "$(header Retry-After)"
+    req POST "$Q" "$1"
+  fi
+}
 q '{"subscriptions":["'${S##*/}'"],"query":"resources | where type =~ '"'"'Microsoft.MachineLearningServices/workspaces'"'"' | project id, name, properties.publicNetworkAccess | order by name asc","options":{"resultFormat":"objectArray"}}'
 expect_code 200 "type filter"; expect_body '"totalRecords":6' "six workspaces"
 expect_body '"properties_publicNetworkAccess":"Enabled"' "projected column name"

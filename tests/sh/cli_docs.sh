@@ -127,4 +127,28 @@ while IFS= read -r entry; do
   fi
 done < "$work/commands"
 [ "$bad" = 0 ] || fail "$bad documented command lines are rejected"
-echo "cli_docs: $n commands in help, completion and man; $ran documented command lines run, 0 rejected"
+
+# the repository's scripts a code block runs as a command (scripts/fuzz.sh -t 60,
+# ./scripts/test.sh, tests/soak/concurrency.sh ...) exist and are executable: run as shown, not
+# through bash
+scripts=0
+while IFS=: read -r where no path; do
+  scripts=$((scripts + 1))
+  [ -f "$SRC/$path" ] || fail "$where:$no: '$path' does not exist"
+  [ -x "$SRC/$path" ] || fail "$where:$no: '$path' is not executable (git update-index --chmod=+x)"
+done < <(python3 - "$SRC" <<'PY'
+import glob, os, re, sys
+src = sys.argv[1]
+for f in [os.path.join(src, "README.md")] + sorted(glob.glob(os.path.join(src, "docs", "*.md"))):
+    inblock = False
+    for no, line in enumerate(open(f, encoding="utf-8"), 1):
+        if line.startswith("```"):
+            inblock = not inblock
+            continue
+        m = re.match(r"\s*(?:\./)?((?:scripts|tests/soak|tests/sh)/[\w.-]+\.(?:sh|py))(?:\s|$)", line)
+        if inblock and m:
+            print("%s:%d:%s" % (os.path.relpath(f, src), no, m.group(1)))
+PY
+)
+[ "$scripts" -ge 5 ] || fail "too few documented scripts found ($scripts)"
+echo "cli_docs: $n commands in help, completion and man; $ran documented command lines run, 0 rejected; $scripts documented script lines executable"

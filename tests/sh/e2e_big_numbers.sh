@@ -37,6 +37,19 @@ output "list" {
 output "literal" {
   value = -18446744073709551616
 }
+
+output "exponent" {
+  value = [1e20, 1.5e30, { a = 12.5e20 }]
+}
+
+user_assigned_identity "uai" {
+  resource_group = resource_group.ml
+  tags           = { n = "${1e20}" }
+}
+
+output "unknown" {
+  value = { principal = user_assigned_identity.uai.principal_id, n = 1e20 }
+}
 AMLSEC
 printf '{"from_file": 340282366920938463463374607431768211457}\n' > vars.json
 
@@ -56,18 +69,53 @@ conf = doc["configuration"]["root_module"]["outputs"]
 assert conf["literal"]["expression"] == {"constant_value": -2**64}, conf["literal"]
 PY
 grep -q 'u0000\|\$number' show-plan.json && fail "show -json leaks the internal form"
+# the plan file writes numbers as JSON numbers and unknowns without a NUL: no \u0000 in it
+grep -q 'u0000\|\$number' p.plan && fail "the plan file holds the internal form: $(grep -o '.\{40\}u0000.\{40\}' p.plan | head -n 3)"
+python3 - p.plan <<'PY' || fail "the plan file's JSON numbers"
+import json, sys
+text = open(sys.argv[1]).read()
+assert '1267650600228229401496703205377' in text, "big's digits"
+assert '100000000000000000000' in text and '1500000000000000000000000000000' in text, "exponent literals' digits"
+json.loads(text)
+PY
+python3 - show-plan.json <<'PY' || fail "show -json PLAN: exponent literals"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+outs = doc["output_changes"]
+assert outs["exponent"]["after"] == [10**20, 15 * 10**29, {"a": 125 * 10**19}], outs["exponent"]
+PY
+# a plan file saved before (big numbers as {"$number": "\u0000DIGITS"}, unknowns tagged
+# "ADDRESS\u0000ATTR") still reads: its checksum holds, and the numbers are exact
+python3 - p.plan old.plan <<'PY' || fail "making an old plan file"
+import hashlib, json, re, sys
+text = open(sys.argv[1]).read()
+head, plan = text.split('"plan":', 1)
+plan = plan[:-2]  # "}\n"
+plan = plan.replace('1267650600228229401496703205377', '{"$number":"\\u00001267650600228229401496703205377"}')
+plan = re.sub(r'\{"\$unknown":\["([^"]*)","([^"]*)"\]\}', r'{"$unknown":"\1\\u0000\2"}', plan)
+assert '\\u0000' in plan
+head = re.sub('"sha256":"[0-9a-f]{64}"', '"sha256":"%s"' % hashlib.sha256(plan.encode()).hexdigest(), head)
+open(sys.argv[2], "w").write(head + '"plan":' + plan + '}\n')
+PY
+expect_exit 0 "$AMLSEC" show -json old.plan > show-old.json 2> show-old.out
+cmp -s <(jq -S 'del(.timestamp)' show-plan.json) <(jq -S 'del(.timestamp)' show-old.json) \
+  || fail "an old plan file reads otherwise: $(diff <(jq -S . show-plan.json) <(jq -S . show-old.json) | head -n 20)"
 
 echo "2. apply; the state holds JSON numbers; output and output -json read them exactly"
 expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color p.plan > apply.out 2>&1
 grep -q '^big = 1267650600228229401496703205377$' apply.out || fail "apply prints big"
 grep -q '"value":1267650600228229401496703205377' .amlsec/state.json || fail "state holds the number"
-grep -q 'u0000\|\$number' .amlsec/state.json && fail "state holds the internal form"
+for f in .amlsec/*; do
+  [ -f "$f" ] && grep -q 'u0000\|\$number' "$f" && fail "$f holds the internal form"
+done
 expect_exit 0 "$AMLSEC" output -json > output.json 2> output.out
 python3 - output.json <<'PY' || fail "output -json"
 import json, sys
 o = json.load(open(sys.argv[1]))
 assert o["big"] == {"sensitive": False, "type": "number", "value": 2**100 + 1}, o["big"]
 assert o["list"]["value"] == [2**64, -2**64 - 1, 1, 2**128], o["list"]
+assert o["exponent"]["value"] == [10**20, 15 * 10**29, {"a": 125 * 10**19}], o["exponent"]
+assert o["unknown"]["value"]["n"] == 10**20, o["unknown"]
 PY
 [ "$("$AMLSEC" output big)" = 1267650600228229401496703205377 ] || fail "output big"
 expect_exit 0 "$AMLSEC" show -json > show-state.json 2> show-state.out
@@ -81,6 +129,28 @@ PY
 
 echo "3. the next plan reads the state back: no changes"
 expect_exit 0 "$AMLSEC" plan -cloud local -no-color -var-file vars.json -detailed-exitcode > plan2.out 2>&1
+expect_exit 0 "$AMLSEC" plan -cloud local -json -var-file vars.json > plan2.jsonl 2> plan2.err
+grep -q 'u0000\|\$number' plan2.jsonl && fail "plan -json holds the internal form"
+grep -q '"exponent":{"sensitive":false,"type":\["tuple",\["number","number",\["object",{"a":"number"}\]\]\],"value":\[100000000000000000000,1500000000000000000000000000000,{"a":1250000000000000000000}\]' plan2.jsonl \
+  || fail "plan -json: the exponent output's digits"
+# a state written when 1e20 was a double holds 1e+20: read back as the whole number, no changes
+cp .amlsec/state.json state.saved
+python3 - .amlsec/state.json <<'PY' || fail "making a state with exponent numbers"
+import hashlib, re, sys
+text = open(sys.argv[1]).read()
+head, body = text.split('","state":', 1)
+body = body[:-2]  # "}\n"
+old = '[100000000000000000000,1500000000000000000000000000000,{"a":1250000000000000000000}]'
+assert old in body, body
+body = body.replace(old, '[1e+20,1.5e+30,{"a":1.25e+21}]')
+head = re.sub('"sha256":"[0-9a-f]{64}', '"sha256":"' + hashlib.sha256(body.encode()).hexdigest(), head)
+open(sys.argv[1], "w").write(head + '","state":' + body + '}\n')
+PY
+expect_exit 0 "$AMLSEC" plan -cloud local -no-color -var-file vars.json -detailed-exitcode > plan2b.out 2>&1
+expect_exit 0 "$AMLSEC" output -json exponent > exponent.json 2> exponent.out
+python3 -c 'import json, sys; v = json.load(open(sys.argv[1])); assert v == [10**20, 15 * 10**29, {"a": 125 * 10**19}], v' \
+  exponent.json || fail "output -json exponent from an exponent-form state"
+cp state.saved .amlsec/state.json
 
 echo "4. a sensitive big number: encrypted state, never shown, not in debug logs"
 cat >> main.amlsec <<'AMLSEC'

@@ -4,12 +4,20 @@
 #    key exists (an error before: "a map key must be known when planning"); a key repeated at
 #    apply fails the resource with the key's location, a sensitive key unquoted.
 # 2. a variable's validation whose condition is known only after apply (skipped for good before) is
-#    carried by the plan (plan output, show -json's deferred_validations, the saved plan, whose
-#    checksum still catches an edit) and checked by apply once what it reads exists: a false one
-#    stops the apply before anything else is sent (exit 1, the message at the value, the PUTs
-#    counted in armlocal's request log), the state keeping what was done; the next plan checks it
-#    at once, as what it reads now exists; a message reading a sensitive value is withheld; one
-#    whose reads -target leaves out is not checked (it stays unknown, as in Terraform).
+#    carried by the plan (plan output, show -json's deferred_validations, plan -json's
+#    deferred_validation message, the saved plan, whose checksum still catches an edit) and checked
+#    by apply once what it reads exists. As in Terraform, only what reads the variable (directly,
+#    through a local; its guards) waits for it: the rest is sent while what the validation reads
+#    is still being created (app_insights.ai made slow; apply held every change the validation did
+#    not read before). A false one skips what reads the variable and what depends on that, with
+#    the rest applied (exit 1, the message at the value, the PUTs counted in armlocal's request
+#    log), the state keeping what was done; a true one releases them once checked; the next plan
+#    checks it at once, as what it reads now exists; a message reading a sensitive value is
+#    withheld (in plan -json too); one whose reads -target leaves out is not checked (it stays
+#    unknown, as in Terraform); one that reads what reads its variable is a reference cycle, as in
+#    Terraform (it was applied before the validation, unchecked); a module input's validation holds
+#    only what reads that input, per module instance; a for over an unknown collection in what the
+#    validation reads is no cycle (it was refused as one).
 # 3. a for expression over a collection that is itself known only after apply (a workspace's
 #    identity block the configuration leaves out) is made at apply from the saved plan, with the
 #    body evaluated once on placeholders (unknown for good before: "values are still unknown").
@@ -124,7 +132,7 @@ variable "x" {
   type    = string
   default = "$1"
   validation {
-    condition     = var.x == "ok" || length(app_insights.ai.app_id) < 5
+    condition     = (var.x == "ok" && length(app_insights.ai.app_id) > 5) || length(app_insights.ai.app_id) < 5
     error_message = "x is \${var.x} while the app id is \${app_insights.ai.app_id}"
   }
 }
@@ -134,21 +142,54 @@ resource_group "dep" {
   tags = { x = var.x }
 }
 
+locals {
+  tagx = "t-\${var.x}"
+}
+
+resource_group "vialocal" {
+  name = "rg-vialocal"
+  tags = { x = local.tagx }
+}
+
+resource_group "after" {
+  name = "\${resource_group.dep.name}-after"
+}
+
 resource_group "other" {
   name = "rg-other"
 }
 EOT
 }
+slow_ai() { # ms: how long app_insights.ai's PUT takes in armlocal
+  curl -sf -X PUT -H 'content-type: application/json' \
+    -d "{\"lroMsByType\": {\"Microsoft.Insights/components\": $1}}" "$url/_armlocal/settings" > /dev/null \
+    || fail "armlocal's settings refused lroMsByType"
+}
+line_of() { grep -n -m 1 -- "$1" "$2" | cut -d: -f1; } # first line matching, in a file
 validated bad > main.amlsec
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out p3.plan > plan3.out 2>&1
 grep -q 'Validations checked during apply' plan3.out || fail "the plan does not say the validation is checked at apply"
 grep -q '^  var.x (main.amlsec:[0-9]*:21) reads app_insights.ai$' plan3.out || fail "the plan does not name the validation"
 "$AMLSEC" show -json p3.plan > show3.json 2> show3.err || fail_with "show -json failed" show3.err
 jq -e '.deferred_validations == [{"variable": "x", "module": null, "origin": null, "sensitive": false,
-  "reads": ["app_insights.ai"], "at": {"file": "main.amlsec", "line": 22, "column": 13},
+  "reads": ["app_insights.ai"], "guards": ["resource_group.dep", "resource_group.vialocal"],
+  "at": {"file": "main.amlsec", "line": 22, "column": 13},
   "condition_at": {"file": "main.amlsec", "line": 24, "column": 21}}]' show3.json > /dev/null \
   || fail_with "deferred_validations in show -json" show3.json
 "$JSONSCHEMA" "$SRC/docs/schemas/plan.schema.json" show3.json || fail "show -json PLAN against its schema"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -json > plan3.json 2> plan3.err
+jq -s -e 'map(select(.type == "deferred_validation")) == [map(select(.type == "deferred_validation"))[0]]
+  and (map(select(.type == "deferred_validation"))[0]
+       | .validation == {"address": "var.x", "variable": "x", "module": null, "origin": null,
+           "sensitive": false, "reads": ["app_insights.ai"],
+           "guards": ["resource_group.dep", "resource_group.vialocal"],
+           "at": {"file": "main.amlsec", "line": 22, "column": 13},
+           "condition_at": {"file": "main.amlsec", "line": 24, "column": 21}}
+         and .["@level"] == "info"
+         and .["@message"] == "var.x: validation checked during apply, once it can read app_insights.ai")
+  and ([.[].type] | index("deferred_validation") < index("change_summary"))' plan3.json > /dev/null \
+  || fail_with "plan -json has no deferred_validation message for var.x" plan3.json
+"$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" plan3.json || fail "plan -json against its schema"
 
 echo "4. an edited plan file fails its checksum"
 sed 's/"args":\[false,/"args":[true,/' p3.plan > forged.plan
@@ -158,24 +199,46 @@ expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color forged.plan > apply4.out 2
 grep -q 'checksum' apply4.out || fail "the edited plan was not refused for its checksum"
 [ "$(count_puts)" = "$puts0" ] || fail "the edited plan sent PUTs"
 
-echo "5. apply stops at the false validation once app_insights.ai exists: rg-dep, rg-other not PUT"
+echo "5. only what reads var.x waits for its validation: rg-other sent while app_insights.ai is made"
+slow_ai 1500
 expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color p3.plan > apply5.out 2>&1
 grep -q "error: main.amlsec:22:13: invalid value for variable 'x': x is bad while the app id is [0-9a-f-]\{36\} (checked by the validation at main.amlsec:24:21)" apply5.out \
   || fail "the validation's error is not reported at the value"
-[ "$(count_puts)" = $((puts0 + 2)) ] || fail "$(( $(count_puts) - puts0 )) PUTs: only rg-a and app_insights.ai were due"
-curl -s -o /dev/null -w '%{http_code}' "$(rg_url rg-dep)" | grep -q 404 || fail "rg-dep was PUT"
-curl -s -o /dev/null -w '%{http_code}' "$(rg_url rg-other)" | grep -q 404 || fail "rg-other was PUT"
+other=$(line_of '^resource_group.other: Creation complete' apply5.out)
+ai=$(line_of '^app_insights.ai: Creation complete' apply5.out)
+[ -n "$other" ] && [ -n "$ai" ] && [ "$other" -lt "$ai" ] \
+  || fail_with "rg-other waited for the validation of var.x, which it does not read" apply5.out
+grep -q '^resource_group.dep: skipped: the validation of var.x failed$' apply5.out \
+  && grep -q '^resource_group.vialocal: skipped: the validation of var.x failed$' apply5.out \
+  && grep -q '^resource_group.after: skipped: resource_group.dep did not complete$' apply5.out \
+  || fail_with "what reads var.x is not skipped after its validation failed" apply5.out
+[ "$(count_puts)" = $((puts0 + 3)) ] || fail "$(( $(count_puts) - puts0 )) PUTs: rg-a, app_insights.ai and rg-other were due"
+for rg in rg-dep rg-vialocal rg-dep-after; do
+  curl -s -o /dev/null -w '%{http_code}' "$(rg_url $rg)" | grep -q 404 || fail "$rg was PUT"
+done
+curl -sf "$(rg_url rg-other)" > /dev/null || fail "rg-other was not created"
 "$AMLSEC" state list > list5.out 2>&1 || fail_with "state list failed" list5.out
-[ "$(grep -c . list5.out)" = 2 ] && grep -qx 'app_insights.ai' list5.out && grep -qx 'resource_group.a' list5.out \
-  || fail_with "the state does not hold what was done" list5.out
+[ "$(grep -c . list5.out)" = 3 ] && grep -qx 'app_insights.ai' list5.out && grep -qx 'resource_group.a' list5.out \
+  && grep -qx 'resource_group.other' list5.out || fail_with "the state does not hold what was done" list5.out
 
-echo "6. the next plan checks it at once (app_insights.ai exists); a valid value applies"
+echo "6. the next plan checks it at once (app_insights.ai exists); a valid value, checked at apply, releases what it held"
 expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > plan6.out 2>&1
 grep -q "main.amlsec:22:13: error: invalid value for variable 'x': x is bad" plan6.out \
   || fail "the plan does not check the validation whose values are known"
 validated ok > main.amlsec
-expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve > apply6.out 2>&1
-curl -sf "$(rg_url rg-dep)" > /dev/null || fail "rg-dep was not created"
+# app_insights.ai replaced: its app id, which the validation reads, is unknown again
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve -replace app_insights.ai > apply6.out 2>&1
+grep -q 'Validations checked during apply' apply6.out || fail_with "the validation is not checked during apply" apply6.out
+ai=$(line_of '^app_insights.ai: Creation complete' apply6.out)
+for r in dep vialocal after; do
+  at=$(line_of "^resource_group.$r: Creating\.\.\.$" apply6.out)
+  [ -n "$ai" ] && [ -n "$at" ] && [ "$ai" -lt "$at" ] \
+    || fail_with "resource_group.$r was sent before the validation of var.x was checked" apply6.out
+done
+for rg in rg-dep rg-vialocal rg-dep-after; do
+  curl -sf "$(rg_url $rg)" > /dev/null || fail "$rg was not created"
+done
+slow_ai 0
 
 echo "7. a validation whose message reads a sensitive value: withheld, the value nowhere"
 stop_cloud
@@ -187,6 +250,11 @@ start_cloud --lro-ms 0
 app_insights "ai2" {
   resource_group = resource_group.a
   name           = "ai-deferred-2"
+}
+
+resource_group "t" {
+  name = "rg-t"
+  tags = { t = sha256(var.t) }
 }
 
 variable "t" {
@@ -206,6 +274,12 @@ grep -q '^  var.t (main.amlsec:[0-9]*:21) reads app_insights.ai2$' plan7.out || 
 jq -e '.deferred_validations[0] | .sensitive and (.withheld | test("withheld"))' show7.json > /dev/null \
   || fail_with "t's validation in show -json" show7.json
 "$JSONSCHEMA" "$SRC/docs/schemas/plan.schema.json" show7.json || fail "show -json PLAN against its schema"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -json > plan7.json 2> plan7.err
+jq -s -e 'map(select(.type == "deferred_validation")) | length == 1 and (.[0].validation
+  | .address == "var.t" and .sensitive and (.withheld | test("withheld")) and (has("condition") | not)
+    and (has("error_message") | not))' plan7.json > /dev/null \
+  || fail_with "t's validation in plan -json" plan7.json
+"$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" plan7.json || fail "plan -json against its schema"
 expect_exit 1 "$AMLSEC" apply -cloud "$url" -json p7.plan > apply7.json 2> apply7.out
 jq -s -e 'map(select(.type == "diagnostic" and .diagnostic.severity == "error") | .diagnostic.summary
   | test("^main.amlsec:[0-9]+:21: invalid value for variable .t. \\(set by AMLSEC_VAR_t in the environment\\): \\(the error message is withheld: it reads the sensitive value\\)$")) | any' \
@@ -219,7 +293,7 @@ jq -s -e --slurpfile plan show7.json '(map(select(.type == "apply_complete" and 
     and (.["@message"] | startswith("Apply incomplete."))' apply7.json > /dev/null \
   || fail_with "apply -json's summary after the false validation is not what was done" apply7.json
 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve > apply7b.out 2>&1
-no_canary plan7.out show7.json apply7.json apply7.out apply7b.out p7.plan
+no_canary plan7.out show7.json plan7.json plan7.err apply7.json apply7.out apply7b.out p7.plan
 
 echo "8. for over a collection known only after apply, made at apply from the saved plan"
 stop_cloud
@@ -280,4 +354,95 @@ validated bad > main.amlsec
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve -target resource_group.other > apply9.out 2>&1
 grep -q 'Validations checked during apply' apply9.out && fail "a validation nothing targeted reads is listed"
 curl -sf "$(rg_url rg-other)" > /dev/null || fail "rg-other was not created"
+
+echo "10. a validation that reads what reads its variable: a reference cycle, as in Terraform"
+{ validated bad | sed 's/^  name = "rg-a"$/&\n  tags = { x = var.x }/'; } > main.amlsec
+puts0=$(count_puts)
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > plan10.out 2>&1
+grep -q '^main.amlsec:[0-9]*:21: error: reference cycle: var.x (validation) -> app_insights.ai -> resource_group.a -> var.x (validation)$' plan10.out \
+  || fail_with "the cycle through the validation is not reported at its condition" plan10.out
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve > apply10.out 2>&1
+[ "$(count_puts)" = "$puts0" ] || fail "the cycle was applied"
+
+echo "11. a module input's validation holds only what reads the input, per module instance"
+stop_cloud
+rm -rf .amlsec ./*.plan
+start_cloud --lro-ms 0
+mkdir -p team
+cat > team/main.amlsec <<'EOT'
+variable "label" {
+  type = string
+}
+
+variable "app" {
+  type = string
+  validation {
+    condition     = length(var.app) > 40
+    error_message = "app id too short"
+  }
+}
+
+resource_group "own" {
+  name = "rg-team-${var.label}"
+}
+
+resource_group "tagged" {
+  name = "rg-tagged-${var.label}"
+  tags = { app = var.app }
+}
+EOT
+{ settings; cat <<'EOT'
+
+module "team" {
+  source   = "./team"
+  for_each = { a = "x", b = "y" }
+  label    = each.value
+  app      = app_insights.ai.app_id
+}
+EOT
+} > main.amlsec
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out p11.plan > plan11.out 2>&1
+"$AMLSEC" show -json p11.plan > show11.json 2> show11.err || fail_with "show -json failed" show11.err
+jq -e '[.deferred_validations[] | {module: .module, guards: .guards}] == [
+  {"module": "module.team[\"a\"]", "guards": ["module.team[\"a\"].resource_group.tagged"]},
+  {"module": "module.team[\"b\"]", "guards": ["module.team[\"b\"].resource_group.tagged"]}]' show11.json > /dev/null \
+  || fail_with "the module inputs' validations do not hold what reads them" show11.json
+puts0=$(count_puts)
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color p11.plan > apply11.out 2>&1
+for k in a b; do
+  grep -q "^module.team\[\"$k\"\].resource_group.tagged: skipped: the validation of module.team\[\"$k\"\].var.app failed$" apply11.out \
+    || fail_with "module.team[\"$k\"]'s tagged group is not skipped" apply11.out
+done
+[ "$(count_puts)" = $((puts0 + 4)) ] || fail "$(( $(count_puts) - puts0 )) PUTs: rg-a, app_insights.ai and the two own groups were due"
+
+echo "12. what the validation reads holds a for over an unknown collection: no cycle, not a guard"
+{ settings | sed 's/^  name           = "ai-deferred"$/&\n  tags           = { t = join("+", [for c in split("-", app_insights.ai0.app_id) : upper(c)]) }/'
+  cat <<'EOT'
+
+app_insights "ai0" {
+  resource_group = resource_group.a
+  name           = "ai-zero"
+}
+
+variable "x" {
+  type    = string
+  default = "ok"
+  validation {
+    condition     = var.x == "ok" && length(app_insights.ai.app_id) > 5
+    error_message = "x is ${var.x}"
+  }
+}
+
+resource_group "dep" {
+  name = "rg-dep"
+  tags = { x = var.x }
+}
+EOT
+} > main.amlsec
+grep -q 'for c in split' main.amlsec || fail "the test's configuration has no for expression"
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -replace app_insights.ai -out p12.plan > plan12.out 2>&1
+"$AMLSEC" show -json p12.plan > show12.json 2> show12.err || fail_with "show -json failed" show12.err
+jq -e '.deferred_validations[0].guards == ["resource_group.dep"]' show12.json > /dev/null \
+  || fail_with "app_insights.ai, which reads no variable, holds for its own validation" show12.json
+expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color p12.plan > apply12.out 2>&1
 echo "ok"

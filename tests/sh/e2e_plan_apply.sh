@@ -3,7 +3,8 @@
 # second plan shows no changes; drift made out of band shows up and is corrected; an hbi change
 # is a replacement with its impact note and prevent_destroy blocks it; saved plans that are stale
 # or tampered with are refused; a fault mid-apply leaves a correct state and a re-run converges;
-# destroy honours prevent_destroy; import followed by plan shows no changes; a requested CMK
+# destroy honours prevent_destroy; import followed by plan shows no changes (a -target plan that
+# leaves the resource missing from the state out is not stopped by it); a requested CMK
 # rotation is a new key version through the Key Vault data plane plus a PATCH of the workspace's
 # key identifier, and a rotation-policy change a data-plane PUT.
 set -uo pipefail
@@ -115,6 +116,11 @@ expect_exit 0 "$AMLSEC" state rm app_insights.ml > rm.out 2>&1
 expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color > i1.out 2>&1
 grep -q 'app_insights.ml already exists in Azure but not in the state' i1.out || fail "not-in-state not detected"
 grep -q "amlsec import 'app_insights.ml'" i1.out || fail "no import hint"
+# -target leaves it out of the plan: no error for what the plan does not touch (as Terraform);
+# a target that depends on it still hits it
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -target key_vault.cmk -detailed-exitcode -no-color > i1t.out 2>&1
+expect_exit 1 "$AMLSEC" plan -cloud "$url" -target workspace.prod -no-color > i1w.out 2>&1
+grep -q 'app_insights.ml already exists in Azure but not in the state' i1w.out || fail "not-in-state not detected for a target's dependency"
 expect_exit 0 "$AMLSEC" import -cloud "$url" -no-color app_insights.ml "$appi" > i2.out 2>&1
 grep -q 'It matches the configuration.' i2.out || fail "import did not match"
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > i3.out 2>&1

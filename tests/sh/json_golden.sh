@@ -2,7 +2,8 @@
 # Every -json output against a golden file (issue 14 #9: schema -json printed [] for every kind
 # and no test noticed): version, validate (valid; the error cases are tests/golden/cli/json_*),
 # rules, schema, render, show of a saved plan, show of the state and of no state, state list and
-# state show, show of a plan with nested modules; against the bundled example (and
+# state show, show of a plan with nested modules, plan -json with validations checked during apply;
+# against the bundled example (and
 # tests/data/modules) and the embedded local cloud. What changes from run to
 # run (lineage, times, GUIDs, key versions, the local cloud's port) is replaced by placeholders
 # before comparing. The golden files are tests/data/json/NAME.json; UPDATE=1 rewrites them.
@@ -94,6 +95,54 @@ golden_name=show-plan-modules
 check "$golden_name" 0 show -json plan.bin
 if grep -q 'owner-canary-2f7c1d' "$golden_name.raw"; then
   echo "FAIL: show -json PLANFILE prints a sensitive module argument"; failed=$((failed + 1))
+fi
+cd .. || exit 1
+# plan -json's stream with validations checked during apply (issue 19): a deferred_validation
+# message each, after the planned changes; the sensitive one withheld, its value nowhere
+mkdir deferred && cd deferred || exit 1
+cat > main.amlsec <<'EOT'
+settings {
+  subscription = "00000000-0000-0000-0000-0000000000a7"
+  location     = "westeurope"
+}
+
+resource_group "ml" {
+  name = "rg-golden"
+}
+
+app_insights "ai" {
+  resource_group = resource_group.ml
+  name           = "appi-golden"
+}
+
+variable "owner" {
+  type      = string
+  sensitive = true
+  validation {
+    condition     = var.owner != app_insights.ai.app_id
+    error_message = "${var.owner} is the app id ${app_insights.ai.app_id}"
+  }
+}
+
+variable "env" {
+  type    = string
+  default = "prod"
+  validation {
+    condition     = length(var.env) < length(app_insights.ai.app_id)
+    error_message = "env is longer than the app id"
+  }
+}
+
+resource_group "tagged" {
+  name = "rg-golden-${var.env}"
+  tags = { owner = var.owner }
+}
+EOT
+export AMLSEC_VAR_owner=owner-canary-8d2e4b
+check plan-json-deferred 0 plan -cloud local -json
+unset AMLSEC_VAR_owner
+if grep -q 'owner-canary-8d2e4b' plan-json-deferred.raw; then
+  echo "FAIL: plan -json prints a sensitive variable's value"; failed=$((failed + 1))
 fi
 cd .. || exit 1
 echo "json_golden: $pass passed, $failed failed"

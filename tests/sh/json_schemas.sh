@@ -144,6 +144,85 @@ assert "team" in mod["variables"] and "workspace_id" in mod["outputs"], (mod["va
 assert {r["address"] for r in root["resources"]} >= {"resource_group.dns", "private_dns_zone.shared"}
 PY
 
+# whole numbers beyond int64 and a validation known only after apply (a module's output, a
+# map key and a for over values ARM assigns) in every -json output that carries them: plan -json,
+# show -json of the plan (deferred_validations) and of the state, apply -json, output -json,
+# state show -json (the validator reads big numbers as integers; jansson alone refused them)
+mkdir big big/modules && cd big || fail "cd big"
+mkdir modules/m && printf 'variable "n" {\n  type = number\n}\n\noutput "twice" {\n  value = var.n * 2\n}\n' > modules/m/main.amlsec
+cat > main.amlsec <<'CFG'
+settings {
+  subscription = "00000000-0000-0000-0000-000000000000"
+  location     = "westeurope"
+}
+
+variable "n" {
+  type    = number
+  default = 18446744073709551616
+  validation {
+    condition     = var.n > 0 && app_insights.ai.app_id != ""
+    error_message = "n ${var.n} for ${app_insights.ai.app_id}"
+  }
+}
+
+resource_group "a" {
+  name = "rg-big"
+}
+
+app_insights "ai" {
+  resource_group = resource_group.a
+  name           = "ai-big"
+}
+
+resource_group "b" {
+  name = "rg-big-b"
+  tags = { (app_insights.ai.app_id) = "${var.n * 3}" }
+}
+
+module "m" {
+  source = "./modules/m"
+  n      = var.n
+}
+
+output "big" {
+  value = module.m.twice
+}
+
+output "ids" {
+  value = [for k, v in { a = app_insights.ai.app_id } : "${k}=${v}"]
+}
+CFG
+"$AMLSEC" plan -json -cloud local > plan.jsonl 2> plan.err || { cat plan.err; fail "big: plan -json"; }
+"$JSONSCHEMA" -lines "$S/ui.schema.json" plan.jsonl || fail "big: plan -json lines"
+"$AMLSEC" plan -cloud local -out p.bin -no-color > plan.out 2>&1 || { cat plan.out; fail "big: plan -out"; }
+"$AMLSEC" show -json p.bin > plan.json || fail "big: show -json PLAN"
+valid plan plan.json
+python3 -c 'import json,sys; d=json.load(open("plan.json")); assert len(d["deferred_validations"]) == 1, d.get("deferred_validations")' || fail "big: no deferred validation"
+"$AMLSEC" apply -json p.bin > apply.jsonl 2> apply.err || { cat apply.err; fail "big: apply -json"; }
+"$JSONSCHEMA" -lines "$S/ui.schema.json" apply.jsonl || fail "big: apply -json lines"
+"$AMLSEC" show -json > state.json || fail "big: show -json"
+valid state state.json
+"$AMLSEC" output -json > output.json || fail "big: output -json"
+valid output output.json
+grep -q '"value": 36893488147419103232' output.json || fail "big: output -json lost the digits: $(cat output.json)"
+"$AMLSEC" state show -json resource_group.b > b.json || fail "big: state show -json"
+valid state b.json
+# destroy -json: Terraform's stream, its summary a destroy's (operation "destroy")
+if "$AMLSEC" destroy -json -cloud local > /dev/null 2> noapprove.err; then fail "destroy -json asked nobody"; fi
+"$AMLSEC" destroy -json -auto-approve -cloud local > destroy.jsonl 2> destroy.err || { cat destroy.err; fail "destroy -json"; }
+"$JSONSCHEMA" -lines "$S/ui.schema.json" destroy.jsonl || fail "destroy -json lines"
+python3 - destroy.jsonl <<'PY' || fail "destroy -json contents"
+import json, sys
+msgs = [json.loads(l) for l in open(sys.argv[1])]
+planned = [m for m in msgs if m["type"] == "planned_change"]
+assert len(planned) == 3 and all(m["change"]["action"] == "delete" for m in planned), planned
+plan_summary, summary = [m for m in msgs if m["type"] == "change_summary"]
+assert plan_summary["changes"] == {"add": 0, "change": 0, "remove": 3, "operation": "plan"}, plan_summary
+assert summary["changes"] == {"add": 0, "change": 0, "remove": 3, "operation": "destroy"}, summary
+assert summary["@message"] == "Destroy complete! Resources: 3 destroyed.", summary["@message"]
+PY
+cd .. || fail "cd .."
+
 # the validator fails on what does not match
 python3 -c 'import json; d=json.load(open("check.json")); del d["findings"][0]["level"]; json.dump(d, open("broken.json","w"))'
 if "$JSONSCHEMA" "$S/check.schema.json" broken.json 2> broken.err; then fail "a broken document validated"; fi

@@ -115,6 +115,109 @@ grep -q '"outputs":{' .amlsec/state.json || fail "outputs not in the state"
 python3 -c 'import json,sys; v=json.load(open("show.json"))["values"]["outputs"]; assert v["token"]["value"]=="(sensitive)", v' \
   || fail "show -json does not redact the sensitive output"
 
+echo "3b. output -json byte for byte as terraform output -json prints it: Terraform's type JSON (cty's),"
+echo "    -json NAME compact, -raw NAME for strings, numbers and bools (the brief keeps secrets out)"
+mkdir types && (
+cd types || exit 1
+cat > main.amlsec <<'AMLSEC'
+variable "token" {
+  type      = string
+  sensitive = true
+}
+
+output "s" {
+  value = "hello"
+}
+
+output "n" {
+  value = 2.5
+}
+
+output "b" {
+  value = true
+}
+
+output "html" {
+  value = "<a> & \u2028"
+}
+
+output "small" {
+  value = [0.000001, -2.5e-7, 1.5e15]
+}
+
+output "names" {
+  value = ["a", "b"]
+}
+
+output "obj" {
+  value = { a = "x", n = 2, l = [] }
+}
+
+output "token" {
+  value     = var.token
+  sensitive = true
+}
+
+output "secret_list" {
+  value     = [var.token]
+  sensitive = true
+}
+AMLSEC
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -json > apply.jsonl 2> apply.err
+"$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" apply.jsonl || fail "apply -json against ui.schema.json"
+expect_exit 0 "$AMLSEC" output -json > all.json 2> all.err
+"$JSONSCHEMA" "$SRC/docs/schemas/output.schema.json" all.json || fail "output -json (types) schema"
+python3 - all.json apply.jsonl <<'PY' || fail "output -json is not Terraform's: $(cat all.json)"
+import json, sys
+want = {
+    "b": {"sensitive": False, "type": "bool", "value": True},
+    "html": {"sensitive": False, "type": "string", "value": "<a> & \u2028"},
+    "small": {"sensitive": False, "type": ["list", "number"], "value": ["SMALL"]},
+    "n": {"sensitive": False, "type": "number", "value": 2.5},
+    "names": {"sensitive": False, "type": ["list", "string"], "value": ["a", "b"]},
+    "obj": {"sensitive": False, "type": ["object", {"a": "string", "l": ["tuple", []], "n": "number"}],
+            "value": {"a": "x", "l": [], "n": 2}},
+    "s": {"sensitive": False, "type": "string", "value": "hello"},
+    # Terraform prints a sensitive value here; amlsec leaves it out, and a sensitive collection's
+    # type (it would name its keys) is "dynamic", as in show -json
+    "secret_list": {"sensitive": True, "type": "dynamic"},
+    "token": {"sensitive": True, "type": "string"},
+}
+# Go's json.MarshalIndent(outputs, "", "  ") and a newline: keys sorted, two spaces, UTF-8 as it
+# is but <, >, & and U+2028/U+2029 escaped (Go's HTML-safe encoding)
+text = open(sys.argv[1], encoding="utf-8").read()
+go = json.dumps(want, indent=2, sort_keys=True, ensure_ascii=False)
+for c in "<>&\u2028\u2029":
+    go = go.replace(c, "\\u%04x" % ord(c))
+# cty writes a number in full, never with an exponent (big.Float's Text('f', -1))
+go = go.replace('"SMALL"', "0.000001,\n      -0.00000025,\n      1500000000000000")
+assert text == go + "\n", text
+# apply -json's final outputs message carries the same types
+outs = [json.loads(l)["outputs"] for l in open(sys.argv[2]) if json.loads(l)["type"] == "outputs"][-1]
+assert {k: v["type"] for k, v in outs.items()} == {k: v["type"] for k, v in want.items()}, outs
+PY
+[ "$("$AMLSEC" output -json obj)" = '{"a":"x","l":[],"n":2}' ] || fail "output -json NAME is not compact: $("$AMLSEC" output -json obj)"
+[ "$("$AMLSEC" output -json html)" = '"\u003ca\u003e \u0026 \u2028"' ] || fail "output -json NAME is not Go's encoding: $("$AMLSEC" output -json html)"
+"$AMLSEC" output -raw s > raw.out || fail "output -raw s"
+[ "$(od -An -c raw.out | tr -s ' ')" = " h e l l o" ] || fail "output -raw prints a newline or quotes: $(od -c raw.out)"
+[ "$("$AMLSEC" output -raw n)" = 2.5 ] && [ "$("$AMLSEC" output -raw b)" = true ] || fail "output -raw number, bool"
+printf 'output "tiny" {\n  value = 1e-6\n}\n' >> main.amlsec
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve > apply-tiny.out 2>&1
+[ "$("$AMLSEC" output -raw tiny)" = 0.000001 ] || fail "output -raw writes an exponent: $("$AMLSEC" output -raw tiny)"
+expect_exit 1 "$AMLSEC" output -raw names > rawl.out 2>&1
+grep -q "output 'names' is a list: -raw prints only strings, numbers and bools; use -json" rawl.out || fail "output -raw list: $(cat rawl.out)"
+expect_exit 1 "$AMLSEC" output -raw > rawn.out 2>&1
+grep -q -- "-raw prints a single output: name it" rawn.out || fail "output -raw without NAME: $(cat rawn.out)"
+expect_exit 1 "$AMLSEC" output -raw token > rawt.out 2> rawt.err
+[ -s rawt.out ] && fail "output -raw of a sensitive output printed something: $(cat rawt.out)"
+grep -q "output 'token' is sensitive: -raw prints it only with -show-sensitive" rawt.err || fail "output -raw sensitive: $(cat rawt.err)"
+[ "$("$AMLSEC" output -raw -show-sensitive token)" = "$canary" ] || fail "output -raw -show-sensitive"
+for f in all.json all.err apply.jsonl apply.err rawt.out rawt.err; do
+  grep -q "$canary" "$f" && fail "types/$f shows the sensitive value"
+done
+exit 0
+) || exit 1
+
 echo "4. a second plan has no changes"
 expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > plan2.out 2>&1
 grep -q 'No changes.' plan2.out || fail "second plan is not empty"
@@ -144,6 +247,19 @@ grep -q 'without changing any real infrastructure' plan3.out || fail "output-onl
 "$AMLSEC" show -json out.plan > plan.json || fail "show -json plan"
 python3 -c 'import json; c=json.load(open("plan.json"))["output_changes"]; assert c["identity"]["actions"]==["create"] and c["principal"]["actions"]==["delete"] and c["token"]["after"]=="(sensitive)", c' \
   || fail "plan JSON output_changes"
+"$JSONSCHEMA" "$SRC/docs/schemas/plan.schema.json" plan.json || fail "show -json plan against its schema"
+# Terraform's planned_values.outputs (what the plan leaves; a deleted one gone) and
+# prior_state.values.outputs (the state's): {sensitive, type, value}, the secret redacted
+python3 - plan.json <<'PY' || fail "plan JSON planned_values/prior_state outputs"
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+pv, pr = d["planned_values"]["outputs"], d["prior_state"]["values"]["outputs"]
+assert sorted(pv) == ["identity", "token", "workspace_id"], pv
+assert pv["token"] == {"sensitive": True, "type": "string", "value": "(sensitive)"}, pv["token"]
+assert pv["identity"]["type"] == "string" and re.fullmatch(r"[0-9a-f-]{36}", pv["identity"]["value"]), pv
+assert sorted(pr) == ["principal", "token", "workspace_id"], pr
+assert pr["principal"]["value"] == pv["identity"]["value"] and pr["token"]["value"] == "(sensitive)", pr
+PY
 expect_exit 0 "$AMLSEC" apply -no-color out.plan > apply2.out 2>&1
 grep -q '^identity = "' apply2.out || fail "apply of the saved plan did not print the new output"
 [ "$("$AMLSEC" output identity)" = "$(sed -n 's/^principal = "\(.*\)"$/\1/p' outputs1.out)" ] || fail "identity output"

@@ -202,6 +202,17 @@ jq -c '.state | .resources = []' pulled2.json > outs-body.json
 seal outs-body.json outs-in.json
 "$AMLSEC" state push -state outs.json outs-in.json > push3.out 2>&1 || { cat push3.out; fail "push the outputs-only state"; }
 "$AMLSEC" show -json -state outs.json > outs.json.out || fail "show -json of an outputs-only state"
-jq -e '(.values.outputs.names.type == ["list", "string"]) and .values.root_module.resources == []
+# Terraform's jsonstate leaves an empty resources out (omitempty), the root module's too
+jq -e '(.values.outputs.names.type == ["list", "string"]) and .values.root_module == {}
     and (.amlsec.lineage | length) == 36' outs.json.out > /dev/null || fail "outputs-only state: $(cat outs.json.out)"
+echo "6. a plan of a root module without resources: no resources lists (Terraform's omitempty)"
+mkdir bare && cd bare || fail "mkdir"
+printf 'output "x" {\n  value = "a"\n}\n' > main.amlsec
+"$AMLSEC" plan -cloud local -out bare.plan -no-color > plan.out 2>&1 || { cat plan.out; fail "plan without resources"; }
+"$AMLSEC" show -json bare.plan > plan.json || fail "show -json of the plan"
+"$JSONSCHEMA" "$SRC/docs/schemas/plan.schema.json" plan.json || fail "plan without resources: schema"
+jq -e '.planned_values.root_module == {} and (.configuration.root_module | has("resources") | not)
+    and .configuration.root_module.outputs.x != null' plan.json > /dev/null \
+  || fail "plan without resources: $(jq -c '{planned_values, configuration}' plan.json)"
+cd ..
 echo "show_state_json: ok"

@@ -176,6 +176,16 @@ printf 'module.team["y"].resource_group.t\nmodule.team["z"].resource_group.t\nre
 [ "$("$AMLSEC" state list -json 'module.team["z"]' | jq -r '.[].address')" = 'module.team["z"].resource_group.t' ] \
     || fail "state list -json ADDR"
 expect_fail "no module 'module.gone'" "$AMLSEC" state list module.gone
+# state list -id=ID, as Terraform's: the instances whose ARM id is ID (ARM ids compare without
+# case), with or without addresses; none is no error
+S0=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups
+[ "$("$AMLSEC" state list -id="$S0/rg")" = resource_group.rg ] || fail "state list -id: $("$AMLSEC" state list -id="$S0/rg")"
+[ "$("$AMLSEC" state list -id "${S0^^}/TY" module.team)" = 'module.team["y"].resource_group.t' ] || fail "state list -id ADDR"
+[ -z "$("$AMLSEC" state list -id="$S0/ty" resource_group.rg)" ] || fail "state list -id of another address"
+"$AMLSEC" state list -id="$S0/nothing" >out.txt || fail "state list -id of nothing fails"
+[ ! -s out.txt ] || fail "state list -id of nothing: $(cat out.txt)"
+[ "$("$AMLSEC" state list -json -id="$S0/rg" | jq -r '.[].address')" = resource_group.rg ] || fail "state list -json -id"
+expect_fail "-id is an option of 'state list'" "$AMLSEC" state rm -id="$S0/rg" resource_group.rg
 # refused, the state untouched
 unchanged 'destination module module.team\["z"\] already exists' "$AMLSEC" state mv 'module.team["y"]' 'module.team["z"]'
 unchanged "destination module module.parent.module.c.module.n already exists" \
@@ -191,7 +201,19 @@ unchanged "the target must also be a whole resource" "$AMLSEC" state mv resource
 unchanged "already a resource at that address" "$AMLSEC" state mv resource_group.t resource_group.t
 unchanged "already a resource instance at that address" "$AMLSEC" state mv resource_group.w resource_group.rg
 unchanged "is not a resource, resource instance or module address" "$AMLSEC" state mv resource_group.rg 'module.'
-unchanged "no module 'module.gone'" "$AMLSEC" state rm 'module.team["y"]' module.gone
+# state rm as Terraform's: an address that matches nothing is skipped (a warning here; Terraform
+# is silent) while the others are removed; nothing matched at all fails, nothing written; a
+# malformed address fails before anything is removed. (Before, one unmatched address failed the
+# whole command.)
+unchanged "no matching objects found" "$AMLSEC" state rm module.gone resource_group.nope
+grep -q "no module 'module.gone' in the state: skipped" err.txt || fail "rm: unmatched not named: $(cat err.txt)"
+unchanged "is not a resource, resource instance or module address" "$AMLSEC" state rm 'module.team["y"]' 'module.'
+"$AMLSEC" state rm -dry-run 'module.team["y"]' module.gone >out.txt 2>err.txt || fail "rm -dry-run, one unmatched: $(cat err.txt)"
+grep -qxF 'Would remove module.team["y"].resource_group.t' out.txt || fail "rm -dry-run partial: $(cat out.txt)"
+grep -q "no module 'module.gone' in the state: skipped" err.txt || fail "rm -dry-run partial: $(cat err.txt)"
+"$AMLSEC" state rm -dry-run module.gone >out.txt 2>err.txt || fail "rm -dry-run of nothing exits 0, as Terraform's"
+grep -qxF 'Would have removed nothing.' out.txt || fail "rm -dry-run of nothing: $(cat out.txt)"
+cmp -s before.json .amlsec/state.json || fail "rm -dry-run changed the state"
 # a writer killed mid-write leaves the state as it was
 cp .amlsec/state.json before.json
 if AMLSEC_FAULT_WRITE=after-fsync "$AMLSEC" state mv module.m module.q >/dev/null 2>&1; then
@@ -199,10 +221,97 @@ if AMLSEC_FAULT_WRITE=after-fsync "$AMLSEC" state mv module.m module.q >/dev/nul
 fi
 cmp -s before.json .amlsec/state.json || fail "a killed module move changed the state"
 # state rm: every instance of a call (module.team holds module.team["y"] and ["z"]), a whole resource
-"$AMLSEC" state rm module.team resource_group.t >out.txt || fail "rm module.team resource_group.t"
+"$AMLSEC" state rm module.team resource_group.t module.gone >out.txt 2>err.txt || fail "rm module.team resource_group.t module.gone"
 grep -qxF 'Successfully removed 4 resource instances.' out.txt || fail "rm: $(cat out.txt)"
+grep -q "no module 'module.gone' in the state: skipped" err.txt || fail "rm: $(cat err.txt)"
 "$AMLSEC" state rm module.parent.module.c.module.n module.m.resource_group.top >/dev/null || fail "rm a nested module"
 printf 'resource_group.rg\nresource_group.w\nresource_group.w (previous)\n' | cmp - <("$AMLSEC" state list) \
     || fail "after rm: $("$AMLSEC" state list)"
+cd ..
+
+# state mv -state-out=PATH (Terraform's flag): FROM's entries leave the state for the one at PATH
+# (created when absent), under TO; dependencies inside what moves follow it; a target PATH's state
+# holds already fails and neither file changes; -dry-run writes neither; both states are locked,
+# the destination is written first (a writer killed there leaves both as they were), -state-out
+# naming the source is refused, and it is an option of state mv only. (Before, no -state-out.)
+mkdir out && cd out
+python3 - <<'PY'
+import hashlib, json
+S = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+def e(addr, name, deps=()):
+    return {"address": addr, "api_version": "2021-04-01", "arm_id": S + name,
+            "attributes": {"name": name}, "dependencies": list(deps), "kind": "resource_group",
+            "sensitive": [], "status": "created"}
+rs = [e("resource_group.rg", "rg"), e("resource_group.s[0]", "s0"), e("resource_group.s[1]", "s1"),
+      e("module.a.resource_group.w", "aw"), e("module.a.resource_group.w (previous)", "aw-old"),
+      e("module.a.module.n.resource_group.x", "anx", ["module.a.resource_group.w"]),
+      e("resource_group.top", "top", ["module.a.resource_group.w"])]
+rs.sort(key=lambda r: r["address"])
+body = json.dumps({"amlsec_version": "0.1.0", "cloud": "local", "lineage": "44444444-4444-4444-8444-444444444444",
+                   "resources": rs, "serial": 1}, separators=(",", ":"), sort_keys=True)
+open("in.json", "w").write('{"format_version":1,"sha256":"%s","state":%s}\n'
+                           % (hashlib.sha256(body.encode()).hexdigest(), body))
+PY
+"$AMLSEC" state push in.json >/dev/null || fail "push the -state-out state"
+both_unchanged() { # both_unchanged CMD...: fails (exit 1), neither state's bytes change
+    cp .amlsec/state.json before.json
+    [ -e other.json ] && cp other.json other-before.json || rm -f other-before.json
+    expect_fail "$@"
+    cmp -s before.json .amlsec/state.json || fail "a failed '$*' changed the source state"
+    if [ -e other-before.json ]; then cmp -s other-before.json other.json || fail "a failed '$*' changed other.json"
+    else [ ! -e other.json ] || fail "a failed '$*' created other.json"; fi
+}
+cp .amlsec/state.json before.json
+"$AMLSEC" state mv -dry-run -state-out=other.json module.a module.a >out.txt || fail "mv -dry-run -state-out"
+grep -qxF 'Would move module.a.resource_group.w to module.a.resource_group.w' out.txt || fail "mv -dry-run -state-out: $(cat out.txt)"
+[ ! -e other.json ] || fail "-dry-run created the -state-out file"
+cmp -s before.json .amlsec/state.json || fail "-dry-run -state-out changed the state"
+"$AMLSEC" state mv -state-out=other.json module.a module.a >out.txt || fail "mv -state-out module.a"
+grep -qxF 'Moved module.a.module.n.resource_group.x to module.a.module.n.resource_group.x' out.txt || fail "mv -state-out: $(cat out.txt)"
+printf 'resource_group.rg\nresource_group.s[0]\nresource_group.s[1]\nresource_group.top\n' | cmp - <("$AMLSEC" state list) \
+    || fail "source after -state-out: $("$AMLSEC" state list)"
+printf 'module.a.module.n.resource_group.x\nmodule.a.resource_group.w\nmodule.a.resource_group.w (previous)\n' \
+    | cmp - <("$AMLSEC" state list -state other.json) || fail "destination: $("$AMLSEC" state list -state other.json)"
+[ "$("$AMLSEC" state show -json -state other.json module.a.module.n.resource_group.x | jq -c .dependencies)" = '["module.a.resource_group.w"]' ] \
+    || fail "dependencies inside the move"
+[ "$("$AMLSEC" state pull -state other.json | jq -r .state.cloud)" = local ] || fail "the new state does not record the source's cloud"
+# into a state that exists, renamed on the way; the space form of the flag
+"$AMLSEC" state mv -state-out other.json resource_group.s resource_group.t >out.txt || fail "mv -state-out a whole resource"
+[ "$(grep -c '^Moved resource_group.s\[[01]\] to resource_group.t\[[01]\]$' out.txt)" = 2 ] || fail "whole resource: $(cat out.txt)"
+"$AMLSEC" state list -state other.json | grep -qxF 'resource_group.t[1]' || fail "t[1] not in other.json"
+# refused, neither state written
+both_unchanged "already a resource instance at that address" "$AMLSEC" state mv -state-out=other.json resource_group.rg 'resource_group.t[0]'
+both_unchanged "does not match anything" "$AMLSEC" state mv -state-out=other.json module.a module.b
+both_unchanged "names the state being moved from" "$AMLSEC" state mv -state-out=.amlsec/state.json resource_group.rg resource_group.q
+both_unchanged "names the state being moved from" "$AMLSEC" state mv -state-out=./.amlsec/../.amlsec/state.json resource_group.rg resource_group.q
+both_unchanged "-state-out is an option of 'state mv'" "$AMLSEC" state rm -state-out=other.json resource_group.rg
+both_unchanged "unknown flag\|did you mean" "$AMLSEC" state mv -state-o=other.json resource_group.rg resource_group.q
+# a writer killed while writing the destination: both states as they were, both locks left
+cp .amlsec/state.json before.json; cp other.json other-before.json
+if AMLSEC_FAULT_WRITE=after-fsync "$AMLSEC" state mv -state-out=other.json resource_group.rg resource_group.rg >/dev/null 2>&1; then
+    fail "fault injection did not stop state mv -state-out"
+fi
+cmp -s before.json .amlsec/state.json && cmp -s other-before.json other.json || fail "a killed -state-out move changed a state"
+jq -e '.operation == "state mv"' other.json.lock .amlsec/state.json.lock >/dev/null \
+    || fail "state mv -state-out did not lock both states"
+# killed once the destination is written: the entry is in both states, never in neither
+if AMLSEC_FAULT_WRITE=after-rename "$AMLSEC" state mv -state-out=other.json resource_group.rg resource_group.rg >/dev/null 2>&1; then
+    fail "fault injection did not stop state mv -state-out after the destination's write"
+fi
+"$AMLSEC" state list -state other.json | grep -qxF resource_group.rg || fail "killed after the destination's write: not in other.json"
+cmp -s before.json .amlsec/state.json || fail "killed after the destination's write: the source changed"
+cp other-before.json other.json
+# the destination's lock is honoured (held here with flock(1), as amlsec's local lock is an
+# flock; from another source state, -state=PATH)
+"$AMLSEC" state pull > src2.json && "$AMLSEC" state push -state=src2-state.json src2.json >/dev/null || fail "src2"
+cp src2-state.json src2-before.json
+exec {lk}<>other.json.lock
+flock -n "$lk" || fail "cannot take other.json's lock"
+expect_fail "lock" "$AMLSEC" state mv -state=src2-state.json -state-out=other.json resource_group.rg resource_group.rg
+exec {lk}>&-
+cmp -s src2-before.json src2-state.json && cmp -s other-before.json other.json || fail "a locked destination: a state changed"
+"$AMLSEC" state mv -state=src2-state.json -state-out=other.json resource_group.rg resource_group.rg >/dev/null || fail "mv -state= -state-out="
+"$AMLSEC" state list -state other.json | grep -qxF resource_group.rg || fail "rg not moved from src2"
+"$AMLSEC" state list -state src2-state.json | grep -qxF resource_group.rg && fail "rg left in src2"
 cd ..
 echo "state_cli: ok"

@@ -168,9 +168,9 @@ CFG
 
 # soak_config_features DIR N [VARIANT]: the configuration of the newer features (crash-soak.sh
 # -f), about N resources (at least 12): a resource group whose tag is a variable with a
-# validation known only after apply (it reads app_insights.shared's app_id: apply holds the
-# rest until it is checked), a storage account with create_before_destroy whose name follows
-# var.gen (-var gen=2: a renamed replacement, created first, the old one tracked at
+# validation known only after apply (it reads app_insights.shared's app_id, in a group of its
+# own: apply holds what reads var.owner until it is checked), a storage account with
+# create_before_destroy whose name follows var.gen (-var gen=2: a renamed replacement, created first, the old one tracked at
 # "ADDRESS (previous)" until its delete), and a module with for_each ("team": a resource group
 # per team with a tag that is a whole number beyond int64 and var.mgen, a storage account tagged
 # with var.mgen too, Application Insights and a role assignment) in DIR/mod, and outputs (one
@@ -258,8 +258,12 @@ resource_group "g" {
   tags = { owner = var.owner }
 }
 
+resource_group "s" {
+  name = "rg-soak-shared"
+}
+
 app_insights "shared" {
-  resource_group = resource_group.g
+  resource_group = resource_group.s
   name           = "appi-soak-shared"
 }
 
@@ -338,8 +342,9 @@ soak_expect() {
   "$AMLSEC" state list -json | awk -F'"' '/"address":/ { a = $4 } /"arm_id":/ { print a "\t" $4 }'
 }
 
-# soak_compare MODE EXPECT: compares the cloud at SOAK_URL with the state in the current
-# directory; prints soak_check's counts line, its details go to check.err.
+# soak_compare MODE EXPECT [IGNORE]: compares the cloud at SOAK_URL with the state in the current
+# directory (ids under IGNORE, like the seeded network's, left out); prints soak_check's counts
+# line, its details go to check.err.
 soak_compare() {
   curl -sf "$SOAK_URL/_armlocal/state" > store.json || { echo "harness: cannot read the store"; return 2; }
   # no state at all (killed before the first save, and never recovered) is an empty state
@@ -349,7 +354,7 @@ soak_compare() {
   fi
   local counts rc journal=0
   counts=$("$SOAK_CHECK" --mode "$1" --store store.json --state state.json --expect "$2" \
-    --ignore "/subscriptions/$SOAK_SUB/resourceGroups/rg-net" 2> check.err)
+    --ignore "/subscriptions/$SOAK_SUB/resourceGroups/rg-net" ${3:+--ignore "$3"} 2> check.err)
   rc=$?
   [ "$rc" -ge 2 ] && { echo "harness: soak_check failed: $(head -n 1 check.err)"; return 2; }
   # a run that converged leaves no pending intent: the journal is emptied

@@ -7,12 +7,16 @@
  *
  * Usage: jsonschema_check [-lines] SCHEMA [FILE]   (FILE default: stdin;
  * -lines: one JSON document per line). Exit 0 when valid; 1 with each
- * failure as "PATH: message" on stderr. */
+ * failure as "PATH: message" on stderr. A whole number beyond int64, which
+ * amlsec writes as a JSON number (docs/language.md, "Numbers"), is read
+ * (util/jsonw.h's jsonw_loadb) and checked as an integer. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/jsonw.h"
 
 static char schema_dir[4096];
 static json_t *loaded; /* file name -> schema */
@@ -30,6 +34,8 @@ static void report(const char *path, const char *fmt, const char *a, const char 
 
 static const char *type_of(const json_t *v)
 {
+    if (jsonw_big_digits(v))
+        return "integer";
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return "object";
@@ -53,6 +59,30 @@ static bool type_ok(const char *want, const json_t *v)
 {
     const char *t = type_of(v);
     return strcmp(want, t) == 0 || (strcmp(want, "number") == 0 && strcmp(t, "integer") == 0);
+}
+
+/* The whole of in as one document, big numbers read as such. */
+static json_t *load_all(FILE *in, json_error_t *je)
+{
+    char *text = NULL;
+    size_t len = 0, cap = 0, n;
+    json_t *v;
+    do {
+        if (len + 65536 > cap) {
+            char *grown = realloc(text, cap = len + 65536);
+            if (grown == NULL) {
+                free(text);
+                snprintf(je->text, sizeof(je->text), "out of memory");
+                return NULL;
+            }
+            text = grown;
+        }
+        n = fread(text + len, 1, cap - len, in);
+        len += n;
+    } while (n > 0);
+    v = jsonw_loadb(text ? text : "", len, 0, je);
+    free(text);
+    return v;
 }
 
 static json_t *load_schema(const char *file)
@@ -176,6 +206,8 @@ static void check(const json_t *root, const json_t *s, const json_t *v, const ch
     if ((x = json_object_get(s, "minimum")) != NULL && json_is_number(v) &&
         json_number_value(v) < json_number_value(x))
         report(path, "below the minimum%s%s", "", "");
+    if (x && jsonw_big_digits(v) && jsonw_big_digits(v)[0] == '-') /* below any int64 */
+        report(path, "below the minimum%s%s", "", "");
     if ((x = json_object_get(s, "anyOf")) != NULL) {
         size_t i;
         json_t *alt;
@@ -191,7 +223,7 @@ static void check(const json_t *root, const json_t *s, const json_t *v, const ch
         if (n != 1)
             report(path, "matches %s of oneOf's alternatives%s", n ? "more than one" : "none", "");
     }
-    if (json_is_object(v)) {
+    if (json_is_object(v) && !jsonw_big_digits(v)) {
         json_t *props = json_object_get(s, "properties"),
                *addl = json_object_get(s, "additionalProperties");
         size_t i;
@@ -253,7 +285,7 @@ int main(int argc, char **argv)
         char *line = NULL;
         size_t cap = 0, n = 0;
         while (getline(&line, &cap, in) > 0) {
-            json_t *v = json_loads(line, 0, &je);
+            json_t *v = jsonw_loadb(line, strlen(line), 0, &je);
             char path[64];
             n++;
             snprintf(path, sizeof(path), "line %zu", n);
@@ -268,7 +300,7 @@ int main(int argc, char **argv)
         if (n == 0)
             report("", "no lines%s%s", "", "");
     } else {
-        json_t *v = json_loadf(in, 0, &je);
+        json_t *v = load_all(in, &je);
         if (v == NULL) {
             fprintf(stderr, "not JSON: %d: %s\n", je.line, je.text);
             return 1;

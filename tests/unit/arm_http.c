@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@ struct server {
     unsigned short port;
     char base[64];
     pthread_mutex_t lock;
+    pthread_cond_t paired; /* /pair: a second request arrived */
+    unsigned pairing, pair_max;
     unsigned requests, connections, active, max_active;
     unsigned storm_left, flaky_left, reset_left, poll_count;
     char last_ua[128], last_rid[64];
@@ -121,6 +124,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         pthread_mutex_unlock(&srv.lock);
         ret = left ? MHD_NO /* close without an answer */
                    : reply(conn, 200, "{}", NULL, NULL, NULL, NULL);
+    } else if (strcmp(url, "/pair") == 0) {
+        /* waits (up to 2 s) for another /pair to be in progress at once:
+         * pair_max says whether two were */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 2;
+        pthread_mutex_lock(&srv.lock);
+        if (++srv.pairing > srv.pair_max)
+            srv.pair_max = srv.pairing;
+        pthread_cond_broadcast(&srv.paired);
+        while (srv.pair_max < 2 && pthread_cond_timedwait(&srv.paired, &srv.lock, &until) == 0)
+            ;
+        srv.pairing--;
+        pthread_mutex_unlock(&srv.lock);
+        ret = reply(conn, 200, "{}", NULL, NULL, NULL, NULL);
     } else if (strcmp(url, "/slow") == 0) {
         usleep(1500 * 1000);
         ret = reply(conn, 200, "{}", NULL, NULL, NULL, NULL);
@@ -167,6 +185,7 @@ static int setup(void **state)
     (void)state;
     memset(&srv, 0, sizeof(srv));
     pthread_mutex_init(&srv.lock, NULL);
+    pthread_cond_init(&srv.paired, NULL);
     srv.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                                  MHD_USE_ERROR_LOG,
                              0, NULL, NULL, handler, NULL, MHD_OPTION_NOTIFY_CONNECTION,
@@ -183,6 +202,7 @@ static int teardown(void **state)
 {
     (void)state;
     MHD_stop_daemon(srv.d);
+    pthread_cond_destroy(&srv.paired);
     pthread_mutex_destroy(&srv.lock);
     return 0;
 }
@@ -357,6 +377,38 @@ static void test_arm_http__concurrency_limit(void **state)
     env_teardown(&e);
 }
 
+/* The first two requests of a client over plain http:// (the local cloud)
+ * are sent at once: curl's wait for a new connection to tell whether it
+ * multiplexes (PIPEWAIT) is kept for TLS, where HTTP/2 says so in the
+ * handshake; over HTTP/1.1 the second request waited for the first's answer
+ * (a plan's group GET and its Resource Graph query, one round trip after
+ * the other). */
+static void test_arm_http__first_requests_concurrent(void **state)
+{
+    struct env e;
+    struct arm_call calls[2];
+    struct errbuf err = ERRBUF_INIT;
+    (void)state;
+    env_setup(&e, 4, 0);
+    pthread_mutex_lock(&srv.lock);
+    srv.pair_max = 0;
+    pthread_mutex_unlock(&srv.lock);
+    memset(calls, 0, sizeof(calls));
+    for (int i = 0; i < 2; i++) {
+        calls[i].method = "GET";
+        calls[i].url = "/pair";
+    }
+    assert_int_equal(arm_client_run(e.client, calls, 2, &err), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(calls[i].rc, 0);
+        arm_call_release(&calls[i]);
+    }
+    print_message("the first two requests: %u in progress at once\n", srv.pair_max);
+    assert_int_equal(srv.pair_max, 2);
+    assert_int_equal(srv.connections, 2);
+    env_teardown(&e);
+}
+
 static void test_arm_http__connection_refused_until_deadline(void **state)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -410,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_arm_http__fail_fast_and_size_cap),
         cmocka_unit_test(test_arm_http__lro_failure_surfaces_code),
         cmocka_unit_test(test_arm_http__concurrency_limit),
+        cmocka_unit_test(test_arm_http__first_requests_concurrent),
         cmocka_unit_test(test_arm_http__connection_refused_until_deadline),
         cmocka_unit_test(test_arm_http__plain_http_only_to_loopback),
     };

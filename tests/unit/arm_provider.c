@@ -30,6 +30,7 @@ static const struct arm_kind_info kinds[] = {
      LRO_LOCATION, 1},
     {"Microsoft.Authorization/roleDefinitions", "2022-04-01", LRO_NONE, LRO_NONE, LRO_NONE,
      KIND_GRAPH_AUTHZ},
+    {"Microsoft.Resources/resourceGroups", "2021-04-01", LRO_NONE, LRO_NONE, LRO_LOCATION, 0},
 };
 
 static const struct arm_kind_info *lookup(const char *type, void *payload)
@@ -53,6 +54,16 @@ struct fake_arm {
     unsigned lists;         /* resource group list requests */
     struct manual_clock *clock;
     int64_t second_page_at;
+    struct fake_transport *fake; /* to count the requests sent when the group is answered */
+    size_t sent_when_group_answered;
+    int group_gone; /* the group's GET answers 404 (Resource Graph may still list what was in it) */
+    /* Resource Graph's user quota as the local cloud keeps it: 15 queries
+     * per 5 s window from the window's first query, resets-after in whole
+     * seconds rounded up, 429 past it */
+    int quota_window;
+    int64_t win_start;
+    int win_tokens, win_started;
+    unsigned throttled;
 };
 
 static json_t *resource(const char *id)
@@ -73,8 +84,32 @@ static int64_t handler(struct http_exchange *x, void *payload)
         const char *q = json_string_value(json_object_get(req, "query"));
         const char *tok = json_string_value(json_object_get(opts, "$skipToken"));
         json_t *data = json_array(), *doc;
-        char *s;
+        char *s, qrem[16] = "", qreset[16] = "";
         fa->graph_calls++;
+        if (fa->quota_window) {
+            int64_t now = fa->clock->now_ms, left;
+            if (!fa->win_started || now - fa->win_start >= 5000) {
+                fa->win_started = 1;
+                fa->win_start = now;
+                fa->win_tokens = 15;
+            }
+            left = (5000 - (now - fa->win_start) + 999) / 1000;
+            snprintf(qreset, sizeof(qreset), "00:00:%02d", (int)left);
+            if (fa->win_tokens == 0) {
+                char ra[8];
+                fa->throttled++;
+                snprintf(ra, sizeof(ra), "%d", left ? (int)left : 1);
+                fake_respond(x, 429,
+                             "{\"error\":{\"code\":\"RateLimiting\",\"message\":\"quota\"}}");
+                fake_respond_header(x, "x-ms-user-quota-remaining", "0");
+                fake_respond_header(x, "x-ms-user-quota-resets-after", qreset);
+                fake_respond_header(x, "Retry-After", ra);
+                json_decref(data);
+                json_decref(req);
+                return 20;
+            }
+            snprintf(qrem, sizeof(qrem), "%d", --fa->win_tokens);
+        }
         if (fa->graph_status || (fa->authz_status && q && strstr(q, "authorizationresources"))) {
             fake_respond(x, fa->graph_status ? fa->graph_status : fa->authz_status,
                          "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"no ARG\"}}");
@@ -136,7 +171,10 @@ static int64_t handler(struct http_exchange *x, void *payload)
         }
         s = jsonw_dumps(doc, JSON_COMPACT);
         fake_respond(x, 200, s);
-        if (fa->quota_zero_once) {
+        if (fa->quota_window) {
+            fake_respond_header(x, "x-ms-user-quota-remaining", qrem);
+            fake_respond_header(x, "x-ms-user-quota-resets-after", qreset);
+        } else if (fa->quota_zero_once) {
             fa->quota_zero_once = 0;
             fake_respond_header(x, "x-ms-user-quota-remaining", "0");
             fake_respond_header(x, "x-ms-user-quota-resets-after", "00:00:03");
@@ -176,7 +214,12 @@ static int64_t handler(struct http_exchange *x, void *payload)
         snprintf(id, sizeof(id), "%.*s",
                  (int)(strcspn(x->url + strlen("https://management.azure.com"), "?")),
                  x->url + strlen("https://management.azure.com"));
-        if (fa->gone && strstr(id, fa->gone)) {
+        if (strcmp(id, RGID) == 0 && fa->fake)
+            fa->sent_when_group_answered = fake_transport_count(fa->fake);
+        if (strcmp(id, RGID) == 0 && fa->group_gone) {
+            fake_respond(x, 404,
+                         "{\"error\":{\"code\":\"ResourceGroupNotFound\",\"message\":\"no\"}}");
+        } else if (fa->gone && strstr(id, fa->gone)) {
             fake_respond(x, 404, "{\"error\":{\"code\":\"ResourceNotFound\",\"message\":\"no\"}}");
         } else {
             json_t *r = resource(id);
@@ -550,6 +593,67 @@ static void test_arm_provider__fresh_reread_uses_get(void **state)
     env_teardown(&e);
 }
 
+/* A plan of what exists (its groups in the state: the caller says they are
+ * expected to exist) sends the groups' GETs beside the Resource Graph query,
+ * not one round trip before it: the query is out when the group is
+ * answered. A group gone after all makes what Resource Graph still lists
+ * under it absent. Without the flag the group is read first, and nothing
+ * under a group that is gone is asked for. */
+static void test_arm_provider__expected_groups_read_beside_graph(void **state)
+{
+    static const char *const vaults[] = {RGID "/providers/Microsoft.KeyVault/vaults/kv1",
+                                         RGID "/providers/Microsoft.KeyVault/vaults/kv2",
+                                         RGID "/providers/Microsoft.KeyVault/vaults/kv3"};
+    struct provider_ref refs[4] = {
+        {RGID, NULL}, {vaults[0], NULL}, {vaults[1], NULL}, {vaults[2], NULL}};
+    struct provider_result res[4];
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_provider_stats st;
+    (void)state;
+    for (int expected = 1; expected >= 0; expected--)
+        for (int gone = 0; gone <= 1; gone++) {
+            struct env e;
+            env_setup(&e, 0);
+            e.fa.fake = e.fake;
+            e.fa.group_gone = gone;
+            assert_int_equal(provider_read_many(e.p, refs, 4,
+                                                expected ? PROVIDER_READ_GROUPS_EXPECTED : 0, res,
+                                                &err),
+                             0);
+            arm_provider_get_stats(e.p, &st);
+            print_message("expected %d, group gone %d: %zu requests, %zu sent when the group was "
+                          "answered\n",
+                          expected, gone, fake_transport_count(e.fake),
+                          e.fa.sent_when_group_answered);
+            if (expected) {
+                /* the query went out with the group's GET */
+                assert_int_equal(fake_transport_count(e.fake), 2);
+                assert_int_equal(e.fa.sent_when_group_answered, 2);
+                assert_int_equal(st.groups_beside, 1);
+            } else {
+                assert_int_equal(e.fa.sent_when_group_answered, 1);
+                assert_int_equal(fake_transport_count(e.fake), gone ? 1 : 2);
+                assert_int_equal(st.groups_beside, 0);
+            }
+            assert_int_equal(res[0].status, gone ? 404 : 200);
+            for (size_t i = 1; i < 4; i++) {
+                if (gone) {
+                    assert_int_equal(res[i].rc, AMLSEC_ENOTFOUND);
+                    assert_null(res[i].body);
+                    assert_int_equal(res[i].from_graph, 0);
+                } else {
+                    assert_int_equal(res[i].rc, 0);
+                    assert_int_equal(res[i].from_graph, 1);
+                    assert_string_equal(json_string_value(json_object_get(res[i].body, "id")),
+                                        vaults[i - 1]);
+                }
+            }
+            for (size_t i = 0; i < 4; i++)
+                json_decref(res[i].body);
+            env_teardown(&e);
+        }
+}
+
 static void test_arm_provider__paging_and_quota(void **state)
 {
     struct env e;
@@ -571,6 +675,61 @@ static void test_arm_provider__paging_and_quota(void **state)
     /* the quota said 0 left, reset in 3 s: the second page waited */
     assert_true(e.fa.second_page_at >= 3000);
     json_decref(rows);
+    env_teardown(&e);
+}
+
+/* Pages paced on the quota headers (against a fake keeping Resource
+ * Graph's user quota as the local cloud does): 40 pages take the quota's
+ * floor, (40 - 1) / 15 windows of 5 s, and little more (each window's wait
+ * ends at the earliest reset its answers allow, not the rounding of the
+ * last one; a fresh window sends as many as the last window held, not one),
+ * with no 429; a second read through the same client (a new struct graph,
+ * as each of a plan's or drift's reads is) knows the quota is spent. */
+static void test_arm_provider__graph_paced_by_quota_headers(void **state)
+{
+    struct env e;
+    struct graph g;
+    struct errbuf err = ERRBUF_INIT;
+    size_t n = 400, m = 200;
+    char(*ids)[160] = make_ids(n + m);
+    const char **p = calloc(n + m, sizeof(*p));
+    json_t **out = calloc(n + m, sizeof(*out));
+    long status = 0;
+    int64_t t0, elapsed;
+    (void)state;
+    env_setup(&e, 0);
+    e.fa.quota_window = 1;
+    for (size_t i = 0; i < n + m; i++)
+        p[i] = ids[i];
+    graph_init(&g, e.client);
+    g.batch = 10; /* 40 pages */
+    t0 = e.clock.now_ms;
+    assert_int_equal(graph_read_ids(&g, p, n, out, &status, &err), 0);
+    elapsed = e.clock.now_ms - t0;
+    print_message("40 pages: %lld ms (the quota's floor 10000 ms), %u refused\n",
+                  (long long)elapsed, e.fa.throttled);
+    assert_int_equal(g.queries, 40);
+    assert_int_equal(e.fa.throttled, 0);
+    assert_true(elapsed >= 10000);
+    assert_true(elapsed <= 10000 + 300); /* 20 ms a page answered after a reset */
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(out[i]);
+        json_decref(out[i]);
+    }
+    /* the next read: 20 pages, 5 left in this window */
+    graph_init(&g, e.client);
+    g.batch = 10;
+    t0 = e.clock.now_ms;
+    assert_int_equal(graph_read_ids(&g, p + n, m, out, &status, &err), 0);
+    print_message("20 more pages through the same client: %lld ms, %u refused\n",
+                  (long long)(e.clock.now_ms - t0), e.fa.throttled);
+    assert_int_equal(g.queries, 20);
+    assert_int_equal(e.fa.throttled, 0);
+    for (size_t i = 0; i < m; i++)
+        json_decref(out[i]);
+    free(out);
+    free(p);
+    free(ids);
     env_teardown(&e);
 }
 
@@ -689,7 +848,9 @@ int main(void)
         cmocka_unit_test(test_arm_provider__fallback_when_graph_denied),
         cmocka_unit_test(test_arm_provider__fallback_when_authz_denied),
         cmocka_unit_test(test_arm_provider__fresh_reread_uses_get),
+        cmocka_unit_test(test_arm_provider__expected_groups_read_beside_graph),
         cmocka_unit_test(test_arm_provider__paging_and_quota),
+        cmocka_unit_test(test_arm_provider__graph_paced_by_quota_headers),
         cmocka_unit_test(test_arm_provider__writes),
         cmocka_unit_test(test_arm_provider__streamed_writes),
         cmocka_unit_test(test_arm_provider__list),

@@ -53,6 +53,9 @@ static json_t *jparse(const char *text)
 static void check_block_table(const struct schema_kind *k, const struct schema_block *b)
 {
     for (const struct schema_attr *a = b->attrs; a->name; a++) {
+        /* one attribute per name in a block: a look-up stops at the first */
+        if (schema_block_attr(b, a->name) != a)
+            fail_msg("%s: attribute '%s' is listed twice in a block", k->name, a->name);
         if (a->def) {
             json_t *d = json_loads(a->def, JSON_DECODE_ANY, NULL);
             if (d == NULL)
@@ -872,10 +875,24 @@ static void test_catalogue__graph_order(void **state)
     /* the storage account is named by an id string only: still an edge */
     assert_true(pos(g, "storage_account.st") < pos(g, "workspace.w"));
     buf_init(&dot, 0);
-    assert_int_equal(depgraph_dot(g, &dot), 0);
+    assert_int_equal(depgraph_dot(g, &dot, &err), 0);
     assert_non_null(strstr(dot.ptr, "\"workspace.w\" -> \"key.k\";"));
     assert_non_null(strstr(dot.ptr, "\"workspace.w\" -> \"key_vault.kv\""));
     assert_non_null(strstr(dot.ptr, "\"workspace.w\" -> \"storage_account.st\";"));
+    /* every limit short of the whole text (buf's 256 MB, lowered) is an
+     * error that says so, never text with a piece missing (a long address
+     * refused, the shorter appends after it taken: exit 0 with broken DOT,
+     * or `amlsec graph` printing an empty "amlsec: error:") */
+    for (size_t max = 1; max < dot.len; max++) { /* 0 is buf_init's default */
+        struct buf small;
+        struct errbuf e2 = ERRBUF_INIT;
+        buf_init(&small, max);
+        if (depgraph_dot(g, &small, &e2) == 0)
+            fail_msg("limit %zu: no error (%zu bytes written of %zu)", max, small.len, dot.len);
+        assert_non_null(strstr(e2.msg, "-byte limit on generated text"));
+        assert_int_equal(strncmp(small.ptr, dot.ptr, small.len), 0);
+        buf_release(&small);
+    }
     buf_release(&dot);
     depgraph_free(g);
     config_free(cfg);

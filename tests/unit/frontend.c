@@ -20,6 +20,7 @@
 #include "parser/value.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/jsonw.h"
 
 static struct src_file *mem(const char *text)
 {
@@ -938,27 +939,40 @@ static void test_frontend__errors_are_capped(void **state)
     buf_release(&b);
 }
 
-/* Addresses are found through the resource index, names with dots and
- * brackets included. */
+/* Addresses are found through the resource index, keys with dots and
+ * brackets included; a name or key an address cannot hold (the state
+ * could not read it back) is refused. */
 static void test_frontend__finds_instances_by_address(void **state)
 {
-    static const char text[] = "r \"a.b\" {\n  x = 1\n}\n"
-                               "r \"a\" {\n  for_each = [\"k.1\", \"k]\"]\n}\n"
-                               "existing r \"c[\\\"d\\\"]\" {\n}\n";
+    static const char text[] = "r \"a-b\" {\n  x = 1\n}\n"
+                               "r \"a\" {\n  for_each = [\"k.1\", \"k(2)\"]\n}\n"
+                               "existing r \"c\" {\n}\n";
+    static const char *const refused[] = {
+        "r \"a.b\" {\n  x = 1\n}\n",
+        "existing r \"c[\\\"d\\\"]\" {\n}\n",
+        "r \"a\" {\n  for_each = [\"k]\"]\n}\n",
+        "r \"a\" {\n  for_each = { \"k\\\"\" = 1 }\n}\n",
+    };
     struct config *cfg = NULL;
     struct diag_list dl;
     (void)state;
     assert_int_equal(load(&cfg, &dl, text, NULL, 0, NULL), 0);
-    assert_string_equal(config_find_instance(cfg, "r.a.b")->address, "r.a.b");
+    assert_string_equal(config_find_instance(cfg, "r.a-b")->address, "r.a-b");
     assert_string_equal(config_find_instance(cfg, "r.a[\"k.1\"]")->address, "r.a[\"k.1\"]");
-    assert_string_equal(config_find_instance(cfg, "r.a[\"k]\"]")->address, "r.a[\"k]\"]");
-    assert_string_equal(config_find_instance(cfg, "existing.r.c[\"d\"]")->address,
-                        "existing.r.c[\"d\"]");
+    assert_string_equal(config_find_instance(cfg, "r.a[\"k(2)\"]")->address, "r.a[\"k(2)\"]");
+    assert_string_equal(config_find_instance(cfg, "existing.r.c")->address, "existing.r.c");
     assert_null(config_find_instance(cfg, "r.a"));
     assert_null(config_find_instance(cfg, "r.zz"));
     assert_null(config_find_instance(cfg, "nodot"));
     config_free(cfg);
     diag_list_release(&dl);
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        cfg = NULL;
+        assert_int_not_equal(load(&cfg, &dl, refused[i], NULL, 0, NULL), 0);
+        assert_int_equal(dl.errors, 1);
+        config_free(cfg);
+        diag_list_release(&dl);
+    }
 }
 
 /* A diagnostic list that is already full still makes parse_file fail. */
@@ -1103,6 +1117,79 @@ static void test_frontend__big_numbers(void **state)
     }
 }
 
+/* == between lists and maps compares their numbers as == between numbers
+ * does: a value ARM gave back (1.0, 1e20 as JSON decimals, filled into a
+ * deferred ==) equals the same number written whole. */
+static void test_frontend__nested_equality_compares_numbers_exactly(void **state)
+{
+    static const struct {
+        const char *op, *args;
+        bool want;
+    } cases[] = {
+        {"==", "[[1.0], [1]]", true},
+        {"==", "[[100000000000000000000], [1e20]]", true},
+        {"==", "[{\"a\": [2.0, 1e20]}, {\"a\": [2, 100000000000000000000]}]", true},
+        {"!=", "[{\"a\": 1e20}, {\"a\": 100000000000000000000}]", false},
+        {"==", "[[1e20], [100000000000000000001]]", false},
+        {"==", "[[1.5], [1]]", false},
+        {"==", "[{\"a\": 1}, {\"b\": 1}]", false},
+        {"==", "[[1, 2], [1]]", false},
+        {"==", "[[\"1\"], [1]]", false},
+        {"contains", "[[[1e20]], [100000000000000000000]]", true},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *args = jsonw_loadb(cases[i].args, strlen(cases[i].args), 0, NULL), *out = NULL;
+        assert_non_null(args);
+        assert_int_equal(eval_call_values(&out, cases[i].op, args), 0);
+        if (json_is_true(out) != cases[i].want)
+            fail_msg("%s %s: %s", cases[i].op, cases[i].args, json_is_true(out) ? "true" : "false");
+        json_decref(out);
+        json_decref(args);
+    }
+}
+
+/* A plan file's form of values holds no NUL and reads back the same:
+ * tagged unknowns (inside deferred calls too) and big numbers. */
+static void test_frontend__file_form_round_trips(void **state)
+{
+    json_t *u = value_unknown_of("workspace.w", "principal_id"),
+           *big = jsonw_big("100000000000000000000", 21);
+    json_t *call = value_unknown_call("upper", json_pack("[O]", u));
+    json_t *v = json_pack("{s:[O, i, O], s:{s:O, s:o}, s:O, s:s}", "l", u, (json_int_t)1, big, "m",
+                          "c", call, "t", value_unknown(), "u", u, "s", "a"),
+           *plain = json_pack("{s:[i, O]}", "l", (json_int_t)1, big), *f, *back;
+    struct buf b;
+    (void)state;
+    assert_non_null(v);
+    f = value_file_form(v);
+    assert_non_null(f);
+    assert_true(f != v);
+    buf_init(&b, 0);
+    assert_int_equal(jsonw_value(&b, f), 0);
+    assert_null(strstr(b.ptr, "\\u0000"));
+    assert_non_null(strstr(b.ptr, "{\"$unknown\":[\"workspace.w\",\"principal_id\"]}"));
+    assert_non_null(strstr(b.ptr, "100000000000000000000"));
+    back = jsonw_loadb(b.ptr, b.len, 0, NULL);
+    assert_non_null(back);
+    assert_int_equal(value_from_file_form(back), 0);
+    assert_true(json_equal(back, v));
+    assert_true(value_is_unknown(json_array_get(json_object_get(back, "l"), 0)));
+    /* v itself is unchanged, and a value without tagged unknowns is shared */
+    assert_true(value_is_unknown(json_object_get(v, "u")));
+    json_decref(f);
+    f = value_file_form(plain);
+    assert_ptr_equal(f, plain);
+    json_decref(f);
+    buf_release(&b);
+    json_decref(back);
+    json_decref(plain);
+    json_decref(v);
+    json_decref(big);
+    json_decref(call);
+    json_decref(u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1129,6 +1216,8 @@ int main(void)
         cmocka_unit_test(test_frontend__function_edge_cases),
         cmocka_unit_test(test_frontend__every_function_dispatches),
         cmocka_unit_test(test_frontend__big_numbers),
+        cmocka_unit_test(test_frontend__nested_equality_compares_numbers_exactly),
+        cmocka_unit_test(test_frontend__file_form_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -218,6 +218,31 @@ static void test_state__rename_all_at_once(void **unused)
     assert_int_equal(state_mv_match(&st, "rg.s", "rg.t", &r, &err), 0);
     state_renames_release(&r);
     assert_int_equal(state_mv_match(&st, "rg.a", "rg.q (previous)", &r, &err), AMLSEC_EUSAGE);
+    {
+        /* into another state (state mv -state-out): targets are looked up
+         * there, so an entry may keep its address; one there conflicts */
+        struct state dst;
+        assert_int_equal(state_init(&dst, &err), 0);
+        assert_int_equal(state_mv_match_into(&st, &dst, "rg.a", "rg.a", &r, &err), 0);
+        state_renames_release(&r);
+        assert_int_equal(state_mv_match_into(&st, &dst, "module.n[0]", "module.n[0]", &r, &err), 0);
+        assert_int_equal(r.n, 2);
+        state_renames_release(&r);
+        assert_int_equal(state_mv_match_into(&st, &dst, "rg.s", "rg.s", &r, &err), 0);
+        state_renames_release(&r);
+        put_kind(&dst, "rg.a", "rg", NULL);
+        put_kind(&dst, "module.n[0].rg.c", "rg", NULL);
+        put_kind(&dst, "rg.s[3]", "rg", NULL);
+        assert_int_equal(state_mv_match_into(&st, &dst, "rg.a", "rg.a", &r, &err),
+                         AMLSEC_ECONFLICT);
+        assert_int_equal(state_mv_match_into(&st, &dst, "module.n[0]", "module.n[0]", &r, &err),
+                         AMLSEC_ECONFLICT);
+        assert_int_equal(state_mv_match_into(&st, &dst, "rg.s", "rg.s", &r, &err),
+                         AMLSEC_ECONFLICT);
+        assert_int_equal(state_mv_match_into(&st, &dst, "rg.b", "rg.b", &r, &err), 0);
+        state_renames_release(&r);
+        state_release(&dst);
+    }
     assert_int_equal(state_match(&st, "module.n.module.k", &r, &err), 0);
     assert_int_equal(state_match(&st, "module.t", &r, &err), 0);
     assert_int_equal(r.n, 3);

@@ -296,17 +296,80 @@ static void test_util__jsonw_big_numbers(void **state)
         assert_string_equal(jsonw_big_digits(json_array_get(v, 1)), "9223372036854775808");
         assert_true(json_is_integer(json_array_get(v, 2)));
         assert_string_equal(jsonw_big_digits(json_array_get(v, 3)), "-9223372036854775809");
-        assert_true(json_is_real(json_array_get(v, 4)));
+        /* a decimal whose value is whole and beyond int64 is exact */
+        assert_string_equal(jsonw_big_digits(json_array_get(v, 4)),
+                            "1500000000000000000000000000000");
         assert_string_equal(json_string_value(json_array_get(v, 5)), "99999999999999999999");
         assert_string_equal(
             jsonw_big_digits(json_object_get(json_array_get(v, 8), "99999999999999999999")),
             "100000000000000000000");
         text = jsonw_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
         assert_string_equal(text, "[9223372036854775807,9223372036854775808,-9223372036854775808,"
-                                  "-9223372036854775809,1.5e30,\"99999999999999999999\",0,0,"
+                                  "-9223372036854775809,1500000000000000000000000000000,"
+                                  "\"99999999999999999999\",0,0,"
                                   "{\"99999999999999999999\":100000000000000000000}]");
         free(text);
         json_decref(v);
+    }
+    /* decimals read exactly: whole ones (within 512 bits) are integers or
+     * big numbers, the rest jansson's doubles; malformed ones refused */
+    {
+        static const struct {
+            const char *text, *big; /* NULL: a real; "=N": the integer N */
+        } cases[] = {
+            {"1e20", "100000000000000000000"},
+            {"-1.5E+20", "-150000000000000000000"},
+            {"1.0e19", "10000000000000000000"},
+            {"9.223372036854775808e18", "9223372036854775808"},
+            {"-9.223372036854775809e18", "-9223372036854775809"},
+            {"0.00000000000000000000123e43", "12300000000000000000000"},
+            {"123456789012345678901.000", "123456789012345678901"},
+            {"1e154",
+             "1"
+             "0000000000000000000000000000000000000000000000000000000000000000000000000000"
+             "000000000000000000000000000000000000000000000000000000000000000000000000000000"},
+            {"9.223372036854775807e18", "=9223372036854775807"},
+            {"-9.223372036854775808e18", "=-9223372036854775808"},
+            {"94810961.3212233e9", "=94810961321223300"}, /* not the double's ...296 */
+            {"2.0", "=2"},
+            {"-0.0", "=0"},
+            {"1.5e-3", NULL},
+            {"123456789012345678901.5", NULL},
+            {"1e155", NULL}, /* beyond 512 bits: a double, as ever */
+        };
+        static const char *const bad[] = {"[1.e20]", "[1e]", "[01e20]", "[-e20]", "[1e+]"};
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            char one[256];
+            json_t *v;
+            snprintf(one, sizeof(one), "[%s, 1]", cases[i].text);
+            v = jsonw_loadb(one, strlen(one), 0, &je);
+            assert_non_null(v);
+            if (cases[i].big && cases[i].big[0] == '=')
+                assert_true(json_is_integer(json_array_get(v, 0)) &&
+                            json_integer_value(json_array_get(v, 0)) ==
+                                strtoll(cases[i].big + 1, NULL, 10));
+            else if (cases[i].big)
+                assert_string_equal(jsonw_big_digits(json_array_get(v, 0)), cases[i].big);
+            else
+                assert_true(json_is_real(json_array_get(v, 0)));
+            assert_int_equal(json_integer_value(json_array_get(v, 1)), 1);
+            json_decref(v);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            assert_null(jsonw_loadb(bad[i], strlen(bad[i]), 0, &je));
+    }
+    {
+        char d[8];
+        assert_int_equal(jsonw_whole_digits("0.0e7", 5, d, sizeof(d)), 1);
+        assert_memory_equal(d, "0", 1);
+        assert_int_equal(jsonw_whole_digits("12.50e1", 7, d, sizeof(d)), 3);
+        assert_memory_equal(d, "125", 3);
+        assert_int_equal(jsonw_whole_digits("12.55e1", 7, d, sizeof(d)), 0);
+        assert_int_equal(jsonw_whole_digits("1e-1", 4, d, sizeof(d)), 0);
+        assert_int_equal(jsonw_whole_digits("1e8", 3, d, sizeof(d)), sizeof(d) + 1);
+        assert_int_equal(jsonw_whole_digits("1e7", 3, d, sizeof(d)), 8);
+        assert_int_equal(jsonw_whole_digits("1e99999999999999999999", 22, d, sizeof(d)),
+                         sizeof(d) + 1);
     }
     /* a NUL in a string is still refused where a big number made the
      * reader allow them; invalid JSON is still invalid */
