@@ -169,7 +169,7 @@ for op in "${ops[@]}"; do durs+="${durs:+, }$op ${dur[$op]} ms"; done
 echo "crash soak: $nconf configured resources ($(wc -l < expect.tsv) instances), seed $seed;" \
   "uninterrupted $durs"
 
-passed=0 failed=0 harness=0 interrupted=0 rekilled=0 reruns_total=0 refused=0
+passed=0 failed=0 harness=0 interrupted=0 rekilled=0 reruns_total=0 refused=0 renamedeleted=0
 untracked=0 lost=0 phantom=0 duplicated=0 remaining=0 journal=0 notcreated=0 nonconverged=0
 declare -A byop_pass=() byop_fail=()
 started=$(date +%s)
@@ -231,6 +231,17 @@ for ((t = 0; t < trials; t++)); do
     if run "${check[@]}"; then converged=1; break; fi
   done
   reruns_total=$((reruns_total + reruns))
+  # a rename (moved, state mv) deletes nothing in the cloud, killed or not: a DELETE means a
+  # resource was destroyed (and created again to converge: its data lost)
+  deletes=0
+  case $op in
+    moved | statemv | killmv)
+      deletes=$(curl -sf "$SOAK_URL/_armlocal/requests/totals" | jq -r '.byVerb.DELETE // 0')
+      [[ "$deletes" =~ ^[0-9]+$ ]] || deletes=0
+      ;;
+  esac
+  renamedeleted=$((renamedeleted + deletes))
+  [ "$deletes" = 0 ] || { errors+="$deletes DELETE(s) sent by a rename; "; postfail=1; }
   expect=../expect.tsv
   [ -f "../expect-$op.tsv" ] && expect=../expect-$op.tsv
   counts=$(soak_compare "$mode" "$expect")
@@ -272,7 +283,8 @@ done
 echo "crash soak totals: $((passed + failed)) trials ($interrupted killed mid-run, $rekilled re-runs killed too," \
   "$reruns_total re-runs): untracked=$untracked lost=$lost phantom=$phantom duplicated=$duplicated" \
   "remaining=$remaining journal=$journal non-converged=$nonconverged (not created yet: $notcreated) harness-errors=$harness"
-[ "$features" = 1 ] && echo "  state mv after a kill refused until a plan recovered the journal: $refused time(s)"
+[ "$features" = 1 ] && echo "  state mv after a kill refused until a plan recovered the journal: $refused time(s);" \
+  "DELETEs sent by renames (moved, statemv, killmv): $renamedeleted"
 for op in "${ops[@]}"; do
   echo "  $op: ${byop_pass[$op]:-0} passed, ${byop_fail[$op]:-0} failed"
 done
