@@ -57,12 +57,12 @@ enum apply_event_kind {
 struct apply_event {
     enum apply_event_kind kind;
     const struct plan_change *change;
-    const char *arm_id;  /* the id the change acts on (derived at apply when the plan shows it
-                            as known after apply); NULL when not known */
-    const char *verb;    /* "Creating", "Modifying", "Destroying" */
-    double seconds;      /* FINISHED/FAILED/PROGRESS: how long the operation took so far */
-    const char *message; /* FAILED/SKIPPED */
-    size_t in_flight;    /* INTERRUPTED: operations still running */
+    const char *arm_id;   /* the id the change acts on (derived at apply when the plan shows it
+                             as known after apply); NULL when not known */
+    const char *verb;     /* "Creating", "Modifying", "Destroying" */
+    double seconds;       /* FINISHED/FAILED/PROGRESS: how long the operation took so far */
+    const char *message;  /* FAILED/SKIPPED */
+    size_t in_flight;     /* INTERRUPTED: operations still running */
     const json_t *values; /* VALUES: borrowed, valid during the call */
 };
 

@@ -394,7 +394,7 @@ struct rctx {
         json_t *value;
     } defaults[16];
     size_t ndefaults;
-    struct ra_key *ras;      /* the role assignments by principal (CMK-IDENTITY, WS-UAI-GRANTS) */
+    struct ra_key *ras; /* the role assignments by principal (CMK-IDENTITY, WS-UAI-GRANTS) */
     size_t nras;
 };
 

@@ -253,7 +253,7 @@ struct cfg_instance {
      * modify it: an instance with no paths of its own shares its kind's, or
      * value_paths_none()) */
     json_t *sensitive;
-    json_t *value;     /* what a reference to this instance evaluates to (owned) */
+    json_t *value; /* what a reference to this instance evaluates to (owned) */
     /* value's "id" when it is a string, recorded while value is built (the
      * rules index every instance by it); NULL when it is not one or was not
      * recorded (read it from value then). Borrowed from value. */

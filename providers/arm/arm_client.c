@@ -43,7 +43,7 @@ struct arm_client {
     struct call_queue held; /* streamed calls that finished during arm_client_run */
     int64_t blocked_until;  /* new calls wait for the bucket until then */
     struct arm_graph_quota graph_quota;
-    int fault_poll;         /* ARM_CLIENT_FAULT_ENV=poll */
+    int fault_poll; /* ARM_CLIENT_FAULT_ENV=poll */
 };
 
 enum phase { PH_START, PH_POLL, PH_FINAL };

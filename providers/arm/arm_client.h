@@ -117,12 +117,12 @@ struct arm_call {
     struct arm_error error;      /* ARM's code/message/target, or the operation's error */
     struct http_header *headers; /* headers of the final answer */
     size_t n_headers;
-    unsigned requests; /* HTTP requests made for this call (attempts and polls) */
-    unsigned retries;  /* of which retries */
-    int gone;          /* DELETE: nothing was there (204 or 404) */
-    int unknown;       /* the client itself failed before the call finished (rc says how):
-                          a request may have been sent, and the service may still carry it
-                          out */
+    unsigned requests;   /* HTTP requests made for this call (attempts and polls) */
+    unsigned retries;    /* of which retries */
+    int gone;            /* DELETE: nothing was there (204 or 404) */
+    int unknown;         /* the client itself failed before the call finished (rc says how):
+                            a request may have been sent, and the service may still carry it
+                            out */
     int64_t answered_at; /* client clock: when the last answer arrived (0: none did) */
 
     struct arm_call_state *st; /* private */

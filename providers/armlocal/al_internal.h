@@ -162,7 +162,7 @@ struct armlocal {
 
     json_t *log_by_verb, *log_by_path;
     long log_total;
-    long log_graph_rows; /* rows Resource Graph answered since the log's last reset */
+    long log_graph_rows;      /* rows Resource Graph answered since the log's last reset */
     long log_graph_throttled; /* Resource Graph queries refused for the user quota (429) */
 
     struct al_sp *sps;
