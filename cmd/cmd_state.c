@@ -322,6 +322,7 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
     struct state_cli dsc;
     struct state src, dst;
     struct state_renames r = {0};
+    struct state_cli_guard g = {0}, gd = {0}; /* each state's interrupted apply, if any */
     int existed, dst_existed, have_src = 0, have_dst = 0, locked_dst = 0, rc = EXIT_FAIL;
 
     if (state_cli_open(&dsc, o->state_out, NULL, sc->parsed, color) != EXIT_OK)
@@ -347,6 +348,11 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
     if (state_backend_load(&dst, &dst_existed, dsc.be, &dsc.keys, &err) < 0)
         goto out;
     have_dst = 1;
+    if (state_cli_guard_begin(&g, sc, &src) != EXIT_OK ||
+        state_cli_guard_begin(&gd, &dsc, &dst) != EXIT_OK) {
+        errbuf_clear(&err); /* said */
+        goto unlock;
+    }
     if (src.cloud && dst.cloud && strcmp(src.cloud, dst.cloud) != 0) {
         errbuf_set(&err, AMLSEC_EUSAGE,
                    "'%s' holds resources of the cloud '%s', '%s' those of '%s': a state holds "
@@ -359,7 +365,10 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
     if (!o->dry_run) {
         if (dst.cloud == NULL && src.cloud && state_set_cloud(&dst, src.cloud, &err) < 0)
             goto out;
+        /* as mutate's: refused when a journal would undo it */
         if (move_between(&src, &dst, &r, &err) < 0 ||
+            state_cli_guard_check(&g, &src, "state mv", &err) < 0 ||
+            state_cli_guard_check(&gd, &dst, "state mv", &err) < 0 ||
             state_backend_save(dsc.be, &dst, &dsc.keys, &err) < 0)
             goto out;
         if (state_backend_save(sc->be, &src, &sc->keys, &err) < 0) {
@@ -379,6 +388,9 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
 out:
     if (rc != EXIT_OK)
         cli_error("%s", err.msg);
+unlock:
+    state_cli_guard_end(&g);
+    state_cli_guard_end(&gd);
     state_renames_release(&r);
     if (have_src)
         state_release(&src);

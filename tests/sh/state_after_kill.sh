@@ -117,6 +117,12 @@ grep -q "^amlsec: error: state mv: the journal '.amlsec/state.json.journal' stil
 grep -q 'Moved' m1.out && fail_with "state mv said it moved" m1.out
 expect_exit 1 "$AMLSEC" state mv resource_group.g resource_group.k > m2.out 2>&1 # k is the journal's
 expect_exit 1 "$AMLSEC" state rm resource_group.h > m3.out 2>&1
+# moving it out to another state file is refused alike (the next recovery would put the update
+# back under the old address in this state: one resource tracked in two)
+expect_exit 1 "$AMLSEC" state mv -state-out=out.json resource_group.h resource_group.h > m3b.out 2>&1
+grep -q "state mv: the journal .* still holds the update of resource_group.h" m3b.out \
+  || fail_with "state mv -state-out of the updated group" m3b.out
+[ -e out.json ] && grep -q resource_group.h out.json && fail "state mv -state-out wrote the moved group"
 grep -q "state rm: the journal .* still holds the update of resource_group.h" m3.out || fail_with "state rm of the updated group" m3.out
 expect_exit 0 "$AMLSEC" state mv -dry-run resource_group.h resource_group.h2 > m4.out 2>&1
 mkdir other && cp state.saved other/state.json # a copy without the journal, edited by amlsec
