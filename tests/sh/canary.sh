@@ -9,7 +9,8 @@
 # backend's ARM_ACCESS_KEY and ARM_SAS_TOKEN, sensitive variables (string, number, map, list;
 # in tags, interpolations, functions, nested blocks, read from another resource), endpoint keys,
 # a compute password, datastore credentials, AMLSEC_PLAN_KEY, a sensitive output (output, output
-# -json, output NAME, apply -json's outputs message), a sensitive variable failing its validation
+# -json, output NAME, output -raw NAME refused, apply -json's outputs message; state mv -state-out's
+# file, App Insights' generated keys moved there and back), a sensitive variable failing its validation
 # (whose error message reads it), one whose validation is checked during apply (plan -json's
 # deferred_validation message before the first apply), and what the local cloud generates
 # (App Insights connection string and instrumentation key, an endpoint's listKeys answer: read
@@ -192,6 +193,9 @@ life=(
   "0|AMLSEC_LOG=debug|output tag"
   "0|AMLSEC_LOG=debug|output -json tag"
   "0||output -json team"
+  "1|AMLSEC_LOG=debug|output -raw tag"
+  "0||state mv -state-out=$work/out/moved.json app_insights.ml app_insights.ml"
+  "0||state mv -state $work/out/moved.json -state-out=.amlsec/state.json app_insights.ml app_insights.ml"
   "1|AMLSEC_VAR_tag_secret=CnryBadTag17x|validate -no-color"
   "1|AMLSEC_VAR_tag_secret=CnryBadTag17x|validate -json"
 )
