@@ -2087,7 +2087,10 @@ static void test_scale__secret_scrub_linear(void **state)
  * by one (39 blocks per instance, each with its header and its own page
  * faults). Counted in a child process, since the allocator is never
  * uninstalled: the jansson blocks that reach malloc per instance (every
- * one before: 39) and the region's bytes per instance, at two sizes. */
+ * one before: 39) and the region's bytes per instance, at two sizes; and
+ * the region's chunks, each populated as it is taken (MADV_POPULATE_WRITE,
+ * Linux 5.14 and later), not faulted in page by page as its blocks are
+ * first written (none was before). */
 static size_t outside_blocks;
 static json_malloc_t region_malloc;
 
@@ -2101,8 +2104,9 @@ static void *malloc_outside_counted(size_t n)
 
 /* Fills out[0..1] with the jansson blocks outside the region and the
  * region's bytes, per 1,000 instances, for validate's load, schema check
- * and rules over `stacks` stacks. Runs in the child. */
-static void region_use(size_t stacks, size_t out[2])
+ * and rules over `stacks` stacks, and out[2..3] with the region's chunks
+ * taken and populated so far. Runs in the child. */
+static void region_use(size_t stacks, size_t out[4])
 {
     char *dir = write_stacks(stacks);
     struct diag_list diags;
@@ -2116,6 +2120,7 @@ static void region_use(size_t stacks, size_t out[2])
         ninst += cfg->resources[r].ninstances;
     out[0] = (outside_blocks - outside) * 1000 / ninst;
     out[1] = (arena_json_used() - used) * 1000 / ninst;
+    arena_json_chunks(&out[2], &out[3]);
     config_free(cfg);
     diag_list_release(&diags);
     remove_dir(dir);
@@ -2124,7 +2129,7 @@ static void region_use(size_t stacks, size_t out[2])
 static void test_scale__validate_values_in_one_region(void **state)
 {
     const size_t sizes[2] = {40, 800};
-    size_t got[2][2];
+    size_t got[2][4];
     int fds[2], status;
     pid_t pid;
     (void)state;
@@ -2152,8 +2157,14 @@ static void test_scale__validate_values_in_one_region(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     print_message("validate's values: %zu and %zu jansson blocks outside the region, %zu and %zu "
-                  "bytes in it, per 1,000 instances at %zu and %zu stacks\n",
-                  got[0][0], got[1][0], got[0][1], got[1][1], sizes[0], sizes[1]);
+                  "bytes in it, per 1,000 instances at %zu and %zu stacks; %zu chunks taken, %zu "
+                  "populated\n",
+                  got[0][0], got[1][0], got[0][1], got[1][1], sizes[0], sizes[1], got[1][2],
+                  got[1][3]);
+    /* the region in use, every chunk populated as it was taken */
+    assert_true(got[1][2] > got[0][2]);
+    assert_int_equal(got[0][3], got[0][2]);
+    assert_int_equal(got[1][3], got[1][2]);
     for (int s = 0; s < 2; s++) {
         /* a few large blocks (tables of many keys) are malloc'd */
         assert_true(got[s][0] <= 100);
