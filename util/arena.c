@@ -180,7 +180,6 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 static unsigned char *json_base;
 static size_t json_next; /* offset of the next chunk, taken atomically */
 static size_t json_populated; /* chunks populated as they were taken */
-static bool json_no_populate; /* the kernel has no MADV_POPULATE_WRITE */
 /* the calling thread's chunk: most blocks are a bump, with no atomic */
 static _Thread_local unsigned char *json_cur, *json_end;
 
@@ -206,6 +205,10 @@ size_t arena_json_used(void)
 }
 
 #ifndef ARENA_JSON_SANITIZED
+#ifdef MADV_POPULATE_WRITE
+static bool json_no_populate; /* the kernel has no MADV_POPULATE_WRITE */
+#endif
+
 /* Makes the pages of a chunk just taken, as their first touch would. */
 static void json_populate(void *chunk)
 {
