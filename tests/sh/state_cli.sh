@@ -314,4 +314,42 @@ cmp -s src2-before.json src2-state.json && cmp -s other-before.json other.json |
 "$AMLSEC" state list -state other.json | grep -qxF resource_group.rg || fail "rg not moved from src2"
 "$AMLSEC" state list -state src2-state.json | grep -qxF resource_group.rg && fail "rg left in src2"
 cd ..
+
+# The commands that only read write nothing beside a state named with -state: no journal, no
+# lock file, no backup (before, plan and plan -refresh=false created an empty PATH.journal).
+mkdir ro ro/sd && cd ro
+cat > main.amlsec <<'EOF'
+settings {
+  subscription = "00000000-0000-0000-0000-0000000000e8"
+  location     = "westeurope"
+}
+
+resource_group "g" {
+  name = "rg-ro-g"
+}
+
+output "g" {
+  value = resource_group.g.name
+}
+EOF
+"$AMLSEC" apply -cloud local -auto-approve -no-color -state sd/st.json >out.txt 2>&1 || fail "ro: apply: $(cat out.txt)"
+rm -f sd/st.json.journal sd/st.json.backup
+cp sd/st.json st.before
+for c in "plan -refresh=false" "plan -cloud local" "plan -cloud local -detailed-exitcode" "show" "show -json" \
+         "output" "output -json" "check" "drift -cloud local" "state list" "state pull"; do
+    # shellcheck disable=SC2086
+    "$AMLSEC" $c -state sd/st.json >out.txt 2>&1 || fail "ro: $c: $(cat out.txt)"
+    [ "$(ls -A sd)" = st.json ] || fail "ro: '$c -state' wrote beside the state: $(ls -A sd)"
+    cmp -s st.before sd/st.json || fail "ro: '$c -state' changed the state"
+done
+"$AMLSEC" state show -state sd/st.json resource_group.g >out.txt 2>&1 || fail "ro: state show: $(cat out.txt)"
+"$AMLSEC" validate >out.txt 2>&1 || fail "ro: validate: $(cat out.txt)"
+[ "$(ls -A sd)" = st.json ] || fail "ro: state show or validate wrote beside the state: $(ls -A sd)"
+# an apply with nothing to do needs no journal either; one that changes something leaves it empty
+"$AMLSEC" apply -cloud local -auto-approve -no-color -state sd/st.json >out.txt 2>&1 || fail "ro: no-op apply: $(cat out.txt)"
+[ "$(ls -A sd)" = st.json ] || fail "ro: a no-op apply wrote beside the state: $(ls -A sd)"
+sed -i 's/rg-ro-g"/rg-ro-g"\n  tags = { team = "ro" }/' main.amlsec
+"$AMLSEC" apply -cloud local -auto-approve -no-color -state sd/st.json >out.txt 2>&1 || fail "ro: apply: $(cat out.txt)"
+[ -e sd/st.json.journal ] && [ ! -s sd/st.json.journal ] || fail "ro: an apply's journal: $(ls -A sd)"
+cd ..
 echo "state_cli: ok"
