@@ -201,6 +201,17 @@ unchanged "the target must also be a whole resource" "$AMLSEC" state mv resource
 unchanged "already a resource at that address" "$AMLSEC" state mv resource_group.t resource_group.t
 unchanged "already a resource instance at that address" "$AMLSEC" state mv resource_group.w resource_group.rg
 unchanged "is not a resource, resource instance or module address" "$AMLSEC" state mv resource_group.rg 'module.'
+# an instance without a key beside instances with keys, or the reverse, for resources and module
+# calls (before, accepted: the state then held resource_group.t and resource_group.t[0])
+unchanged 'cannot move resource_group.rg to resource_group.t: resource_group.t has no key, and the state holds resource_group.t\[0\], which has one' \
+    "$AMLSEC" state mv resource_group.rg resource_group.t
+unchanged 'resource_group.t has no key' "$AMLSEC" state mv -dry-run resource_group.rg resource_group.t
+unchanged 'resource_group.w has a key, and the state holds resource_group.w, which has none' \
+    "$AMLSEC" state mv 'resource_group.t[0]' 'resource_group.w[0]'
+unchanged 'module.team has no key, and the state holds module.team\["y"\].resource_group.t, which has one' \
+    "$AMLSEC" state mv module.m module.team
+unchanged 'module.m has a key, and the state holds module.m.resource_group.top, which has none' \
+    "$AMLSEC" state mv resource_group.rg 'module.m["k"].resource_group.rg'
 # state rm as Terraform's: an address that matches nothing is skipped (a warning here; Terraform
 # is silent) while the others are removed; nothing matched at all fails, nothing written; a
 # malformed address fails before anything is removed. (Before, one unmatched address failed the
@@ -282,6 +293,8 @@ printf 'module.a.module.n.resource_group.x\nmodule.a.resource_group.w\nmodule.a.
 # refused, neither state written
 both_unchanged "already a resource instance at that address" "$AMLSEC" state mv -state-out=other.json resource_group.rg 'resource_group.t[0]'
 both_unchanged "does not match anything" "$AMLSEC" state mv -state-out=other.json module.a module.b
+both_unchanged "resource_group.t has no key, and the state holds resource_group.t\[0\], which has one" \
+    "$AMLSEC" state mv -state-out=other.json resource_group.rg resource_group.t
 both_unchanged "names the state being moved from" "$AMLSEC" state mv -state-out=.amlsec/state.json resource_group.rg resource_group.q
 both_unchanged "names the state being moved from" "$AMLSEC" state mv -state-out=./.amlsec/../.amlsec/state.json resource_group.rg resource_group.q
 both_unchanged "-state-out is an option of 'state mv'" "$AMLSEC" state rm -state-out=other.json resource_group.rg
