@@ -462,6 +462,12 @@ static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const s
     }
     if (json_is_object(v) && !value_is_big(v)) {
         const char *name = s->kind == STEP_ATTR ? s->name : json_string_value(key);
+        struct buf text;
+        buf_init(&text, 0);
+        /* a number or bool key is its text, as in HCL: var.m.0 and var.m[0] are var.m["0"] */
+        if (name == NULL && key && !json_is_string(key) && to_text(&text, key) &&
+            buf_addch(&text, '\0') == 0)
+            name = text.ptr;
         if (name == NULL)
             rc = fail(ctx, &s->loc, "type", "a map is indexed with a string, not a %s",
                       value_type_name(key));
@@ -475,6 +481,7 @@ static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const s
                             "no such key in this map (the key is "
                             "sensitive: not shown)")
                      : fail(ctx, &s->loc, "unknown-key", "no key '%s' in this map", name);
+        buf_release(&text);
     } else if (json_is_array(v) && s->kind == STEP_INDEX) {
         if (value_is_big(key))
             rc = fail(ctx, &s->loc, "index", "the index is out of range for a list of %zu",
