@@ -647,6 +647,51 @@ static json_t *parse_body(struct al_ctx *c)
     return body;
 }
 
+/* ARM's tags are a dictionary of strings (a datastore's are in its
+ * properties): a body whose tags hold anything else does not deserialize,
+ * and ARM refuses it before the resource provider sees it. The reference
+ * names no code for it: InvalidRequestContent is ARM's for a body it cannot
+ * read. */
+static int tags_check(struct al_ctx *c, const json_t *body, const char *path)
+{
+    const json_t *tags = body;
+    const char *k;
+    json_t *v;
+    for (const char *p = path; tags && *p;) {
+        size_t n = strcspn(p, ".");
+        char seg[64];
+        snprintf(seg, sizeof(seg), "%.*s", (int)n, p);
+        tags = json_object_get(tags, seg);
+        p += n + (p[n] == '.');
+    }
+    if (tags == NULL || json_is_null(tags))
+        return 0;
+    if (!json_is_object(tags)) {
+        al_error(c, 400, "InvalidRequestContent",
+                 "The request content was invalid and could not be deserialized: '%s' is not a "
+                 "dictionary of strings. Path '%s'.",
+                 path, path);
+        return -1;
+    }
+    json_object_foreach((json_t *)tags, k, v)
+    {
+        if (json_is_string(v))
+            continue;
+        al_error(c, 400, "InvalidRequestContent",
+                 "The request content was invalid and could not be deserialized: the value of tag "
+                 "'%.100s' is %s, not a string. Path '%s.%.100s'.",
+                 k,
+                 json_is_null(v)      ? "null"
+                 : json_is_number(v)  ? "a number"
+                 : json_is_boolean(v) ? "a bool"
+                 : json_is_array(v)   ? "an array"
+                                      : "an object",
+                 path, k);
+        return -1;
+    }
+    return 0;
+}
+
 /* A synchronous operation of a type with its own --lro-ms answers after it. */
 static void sync_duration(struct al_ctx *c, const struct al_type *ty)
 {
@@ -689,6 +734,10 @@ static void resource_put(struct al_ctx *c, const struct al_type *ty, const struc
 
     if (req == NULL)
         return;
+    if (tags_check(c, req, "tags") < 0 ||
+        (strcasecmp(ty->type, "Microsoft.MachineLearningServices/workspaces/datastores") == 0 &&
+         tags_check(c, req, "properties.tags") < 0))
+        goto out;
     if (lro == AL_NOT_ALLOWED) {
         al_error(c, 405, "MethodNotAllowed", "The requested method '%s' is not allowed for '%s'.",
                  c->req->method, ty->type);
