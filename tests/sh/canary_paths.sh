@@ -173,19 +173,6 @@ tags=$(curl -sf "$url/subscriptions/00000000-0000-0000-0000-000000000000/resourc
 
 echo "3. $n commands; looking for ${#canaries[@]} canaries"
 mapfile -t files < <(find "$work/out" .amlsec -type f -not -path '.amlsec/local/*'; ls ./*.plan ./*.out)
-python3 - "${#canaries[@]}" "${canaries[@]}" "${files[@]}" <<'PY' || fail "a canary leaked"
-import base64, sys
-k = int(sys.argv[1]); canaries = sys.argv[2:2 + k]; files = sys.argv[2 + k:]
-leaks = 0
-for f in files:
-    data = open(f, "rb").read()
-    for c in canaries:
-        for v in (c.encode(), base64.b64encode(c.encode())):
-            if v in data:
-                leaks += 1
-                at = data.index(v)
-                print(f"LEAK: {c!r} in {f}: ...{data[max(0, at - 60):at + len(v) + 20]!r}...")
-print(f"{len(files)} files, {len(canaries)} canaries, {leaks} occurrences")
-sys.exit(1 if leaks else 0)
-PY
+python3 "$SRC/tests/sh/lib/canary_scan.py" "${#canaries[@]}" "${canaries[@]}" "${files[@]}" \
+  || fail "a canary leaked"
 echo "canary_paths: all passed"

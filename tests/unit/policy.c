@@ -269,10 +269,13 @@ static void test_policy__key_vault_recoverable_builtin(void **state)
 /* ---- operators ------------------------------------------------------------ */
 
 /* A one-condition rule on workspaces: {"if": {allOf:[type, COND]}}. */
-static enum policy_verdict cond(const char *condition, const char *body_text)
+/* The verdict of a definition whose rule is "type is a workspace and
+ * condition", for body (borrowed: a caller may build reals jsonw_loadb
+ * would make big). */
+static enum policy_verdict cond_json(const char *condition, const json_t *body)
 {
     char text[4096];
-    json_t *def, *body = parse(body_text);
+    json_t *def;
     enum policy_verdict v;
     snprintf(text, sizeof(text),
              "{\"properties\":{\"displayName\":\"t\",\"mode\":\"All\",\"parameters\":{"
@@ -283,24 +286,14 @@ static enum policy_verdict cond(const char *condition, const char *body_text)
     def = parse(text);
     v = eval_full(def, NULL, WS_TYPE, "2025-09-01", body, NULL);
     json_decref(def);
-    json_decref(body);
     return v;
 }
 
-/* cond() over a body built by the caller (reals jsonw_loadb would make big) */
-static enum policy_verdict cond_json(const char *condition, const json_t *body)
+static enum policy_verdict cond(const char *condition, const char *body_text)
 {
-    char text[4096];
-    json_t *def;
-    enum policy_verdict v;
-    snprintf(text, sizeof(text),
-             "{\"properties\":{\"displayName\":\"t\",\"mode\":\"All\",\"policyRule\":{\"if\":{"
-             "\"allOf\":[{\"field\":\"type\",\"equals\":\"%s\"},%s]},\"then\":{\"effect\":"
-             "\"audit\"}}}}",
-             WS_TYPE, condition);
-    def = parse(text);
-    v = eval_full(def, NULL, WS_TYPE, "2025-09-01", body, NULL);
-    json_decref(def);
+    json_t *body = parse(body_text);
+    enum policy_verdict v = cond_json(condition, body);
+    json_decref(body);
     return v;
 }
 
