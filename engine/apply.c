@@ -824,6 +824,7 @@ static int dispatch(struct run *r, struct op *op)
             buf_release(&why);
             return 0;
         }
+        schema_body_strings(schema_find(c->kind), op->body); /* tags known only now */
         return send(r, op);
     case OP_DELETE_PREVIOUS:
         /* an id derived at apply may turn out the one recorded: then the

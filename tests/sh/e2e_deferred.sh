@@ -341,7 +341,7 @@ done
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color p8.plan > apply8.out 2>&1
 curl -sf "$(rg_url rg-f)" > rg-f.json || fail "no rg-f"
 jq -e '.tags == {keys: "principal_id,type", up: "TYPE", m: "{\"type\":14}",
-  g: "{\"SystemAssigned\":[\"type\"],\"id\":[\"principal_id\"]}", n: 2}' rg-f.json > /dev/null \
+  g: "{\"SystemAssigned\":[\"type\"],\"id\":[\"principal_id\"]}", n: "2"}' rg-f.json > /dev/null \
   || fail_with "tags of rg-f" rg-f.json
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -detailed-exitcode > plan8b.out 2>&1
 no_canary plan8.out apply8.out plan8b.out
