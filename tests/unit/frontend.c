@@ -1217,8 +1217,7 @@ static void test_frontend__file_form_keeps_unknown_named_maps(void **state)
     assert_true(json_equal(back, v));
     assert_false(value_is_unknown(json_object_get(back, "arr")));
     assert_true(json_is_array(json_object_get(json_object_get(back, "arr"), "$unknown")));
-    assert_true(
-        value_is_unknown(json_object_get(json_object_get(back, "inner"), "$unknown")));
+    assert_true(value_is_unknown(json_object_get(json_object_get(back, "inner"), "$unknown")));
     assert_true(value_is_unknown(json_object_get(back, "u")));
     buf_release(&b);
     json_decref(back);
