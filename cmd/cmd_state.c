@@ -1,5 +1,6 @@
 /* amlsec state list [-id=ID] [ADDR...] | show ADDR | rm [-dry-run] ADDR... | mv [-dry-run]
  * [-state-out=PATH] FROM TO | pull | push FILE */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +311,17 @@ static bool same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
+/* Whether path is the backup a local state at state_path keeps
+ * ("<state_path>.backup"), the same file or the same name. */
+static bool is_backup_of(const char *path, const char *state_path)
+{
+    char backup[PATH_MAX];
+    int n = snprintf(backup, sizeof(backup), "%s.backup", state_path);
+    if (n < 0 || (size_t)n >= sizeof(backup))
+        return false;
+    return strcmp(path, backup) == 0 || same_file(path, backup);
+}
+
 /* state mv -state-out=PATH, as Terraform's: FROM's entries leave the
  * state (locked) for the local state at PATH (locked too; created when
  * absent, recording the source's cloud) under TO, a target PATH holds
@@ -330,6 +342,14 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
     if (same_file(sc->be->where, dsc.be->where) || strcmp(sc->be->where, dsc.be->where) == 0) {
         cli_error("-state-out '%s' names the state being moved from: leave it out to move "
                   "within one state",
+                  o->state_out);
+        state_cli_close(&dsc);
+        return EXIT_FAIL;
+    }
+    /* saving the source keeps its old self as its backup: over the destination */
+    if (is_backup_of(dsc.be->where, sc->be->where)) {
+        cli_error("-state-out '%s' names the backup of the state being moved from, which "
+                  "saving that state replaces: name another file",
                   o->state_out);
         state_cli_close(&dsc);
         return EXIT_FAIL;

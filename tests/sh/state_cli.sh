@@ -284,6 +284,12 @@ both_unchanged "already a resource instance at that address" "$AMLSEC" state mv 
 both_unchanged "does not match anything" "$AMLSEC" state mv -state-out=other.json module.a module.b
 both_unchanged "names the state being moved from" "$AMLSEC" state mv -state-out=.amlsec/state.json resource_group.rg resource_group.q
 both_unchanged "names the state being moved from" "$AMLSEC" state mv -state-out=./.amlsec/../.amlsec/state.json resource_group.rg resource_group.q
+# the source's backup: saving the source keeps its old self there, over what moved (it printed
+# 'Moved', exit 0, and resource_group.q was in neither file)
+[ -e .amlsec/state.json.backup ] || fail "no backup of the source to name"
+cp .amlsec/state.json.backup backup-before.json
+both_unchanged "names the backup of the state being moved from" "$AMLSEC" state mv -state-out=.amlsec/state.json.backup resource_group.rg resource_group.q
+cmp -s backup-before.json .amlsec/state.json.backup || fail "a refused -state-out changed the source's backup"
 both_unchanged "-state-out is an option of 'state mv'" "$AMLSEC" state rm -state-out=other.json resource_group.rg
 both_unchanged "unknown flag\|did you mean" "$AMLSEC" state mv -state-o=other.json resource_group.rg resource_group.q
 # a writer killed while writing the destination: both states as they were, both locks left
