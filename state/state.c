@@ -1812,8 +1812,8 @@ static int rd_outputs(struct reader *rd, json_t **out)
     {
         if (!json_is_object(o) || !json_is_boolean(json_object_get(o, "sensitive")) ||
             !json_is_string(json_object_get(o, "type")) || json_object_get(o, "value") == NULL) {
+            snprintf(rd->ctx, sizeof(rd->ctx), "outputs.%.50s", name); /* name is doc's */
             json_decref(doc);
-            snprintf(rd->ctx, sizeof(rd->ctx), "outputs.%.50s", name);
             return rd_error(rd, "needs 'sensitive' (a bool), 'type' (a string) and 'value'");
         }
     }
