@@ -336,6 +336,7 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
     struct state_renames r = {0};
     struct state_cli_guard g = {0}, gd = {0}; /* each state's interrupted apply, if any */
     int existed, dst_existed, have_src = 0, have_dst = 0, locked_dst = 0, rc = EXIT_FAIL;
+    bool conflict = false; /* a target the destination holds */
 
     if (state_cli_open(&dsc, o->state_out, NULL, sc->parsed, color) != EXIT_OK)
         return EXIT_FAIL;
@@ -380,8 +381,13 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
                    sc->be->where, src.cloud, dsc.be->where, dst.cloud);
         goto out;
     }
-    if (state_mv_match_into(&src, &dst, args[0], args[1], &r, &err) < 0)
+    if (state_mv_match_into(&src, &dst, args[0], args[1], &r, &err) < 0) {
+        if (err.code == AMLSEC_ECONFLICT) { /* the state it names is the destination */
+            errbuf_prefix(&err, "-state-out '%s'", dsc.be->where);
+            conflict = true;
+        }
         goto out;
+    }
     if (!o->dry_run) {
         if (dst.cloud == NULL && src.cloud && state_set_cloud(&dst, src.cloud, &err) < 0)
             goto out;
@@ -408,6 +414,11 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
 out:
     if (rc != EXIT_OK)
         cli_error("%s", err.msg);
+    if (conflict)
+        fprintf(stderr,
+                "hint: if an earlier 'state mv -state-out' stopped between its two writes, what "
+                "it moved is in both states: 'amlsec state rm -state %s %s' finishes it\n",
+                sc->be->where, args[0]);
 unlock:
     state_cli_guard_end(&g);
     state_cli_guard_end(&gd);

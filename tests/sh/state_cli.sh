@@ -306,6 +306,12 @@ if AMLSEC_FAULT_WRITE=after-rename "$AMLSEC" state mv -state-out=other.json reso
 fi
 "$AMLSEC" state list -state other.json | grep -qxF resource_group.rg || fail "killed after the destination's write: not in other.json"
 cmp -s before.json .amlsec/state.json || fail "killed after the destination's write: the source changed"
+# the same move again refuses naming the destination (it said 'in the state', which the source's
+# state list contradicts) and says how to finish the move
+expect_fail "-state-out 'other.json': cannot move to resource_group.rg: there is already" \
+    "$AMLSEC" state mv -state-out=other.json resource_group.rg resource_group.rg
+grep -qF "hint: if an earlier 'state mv -state-out' stopped between its two writes, what it moved is in both states: 'amlsec state rm -state .amlsec/state.json resource_group.rg' finishes it" err.txt \
+    || fail "no hint after a move stopped between its writes: $(cat err.txt)"
 cp other-before.json other.json
 # the destination's lock is honoured (held here with flock(1), as amlsec's local lock is an
 # flock; from another source state, -state=PATH)
