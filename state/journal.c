@@ -209,6 +209,10 @@ static const char *begin_missing(json_t *rec)
     }
     if (!state_arm_id_valid(json_string_value(json_object_get(rec, "arm_id"))))
         return "a well-formed arm_id";
+    /* as the state it is folded into holds them: a recovery saves it */
+    if (!state_address_valid(json_string_value(json_object_get(rec, "address")),
+                             json_string_value(json_object_get(rec, "kind"))))
+        return "an address of its kind";
     /* arrays of strings, as the state holds them */
     if (!strings_or_absent(json_object_get(rec, "dependencies")))
         return "dependencies";
@@ -218,6 +222,8 @@ static const char *begin_missing(json_t *rec)
         const char *from = json_string_value(json_object_get(rec, "from"));
         if (from == NULL || *from == '\0')
             return "from";
+        if (!state_address_valid(from, json_string_value(json_object_get(rec, "kind"))))
+            return "a from that is an address of its kind";
     }
     return NULL;
 }

@@ -1709,6 +1709,11 @@ static bool address_valid(const char *address, const char *kind)
     return true;
 }
 
+bool state_address_valid(const char *address, const char *kind)
+{
+    return address && kind && address_valid(address, kind);
+}
+
 static int rd_resource(struct reader *rd, struct state_resource *r, size_t idx, struct buf *key,
                        struct buf *tmp)
 {
