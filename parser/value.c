@@ -340,6 +340,10 @@ static int json_numbers(json_t *v, json_t **fixed, int depth)
         return ok ? 0 : -3;
     }
     if (json_is_real(v)) {
+        /* a decimal jsonw_loadb left a double: whole past 512 bits is too
+         * large, as its digits written out are (not an inexact double) */
+        if (isfinite(json_real_value(v)) && fabs(json_real_value(v)) >= 0x1p512)
+            return -3;
         *fixed = value_number(json_real_value(v));
         return *fixed ? 0 : -1;
     }
