@@ -181,6 +181,23 @@ static char *jstrdup(json_t *obj, const char *key)
     return strdup(s ? s : "");
 }
 
+/* Whether v is absent (NULL) or an array of strings. */
+static bool strings_or_absent(const json_t *v)
+{
+    size_t i;
+    const json_t *x;
+    if (v == NULL)
+        return true;
+    if (!json_is_array(v))
+        return false;
+    json_array_foreach(v, i, x)
+    {
+        if (!json_is_string(x))
+            return false;
+    }
+    return true;
+}
+
 /* Whether the begin record has every field recovery needs. */
 static const char *begin_missing(json_t *rec)
 {
@@ -192,15 +209,21 @@ static const char *begin_missing(json_t *rec)
     }
     if (!state_arm_id_valid(json_string_value(json_object_get(rec, "arm_id"))))
         return "a well-formed arm_id";
-    if (json_object_get(rec, "dependencies") &&
-        !json_is_array(json_object_get(rec, "dependencies")))
+    /* as the state it is folded into holds them: a recovery saves it */
+    if (!state_address_valid(json_string_value(json_object_get(rec, "address")),
+                             json_string_value(json_object_get(rec, "kind"))))
+        return "an address of its kind";
+    /* arrays of strings, as the state holds them */
+    if (!strings_or_absent(json_object_get(rec, "dependencies")))
         return "dependencies";
-    if (json_object_get(rec, "sensitive") && !json_is_array(json_object_get(rec, "sensitive")))
+    if (!strings_or_absent(json_object_get(rec, "sensitive")))
         return "sensitive";
     if (strcmp(json_string_value(json_object_get(rec, "op")), op_names[JOURNAL_MOVE]) == 0) {
         const char *from = json_string_value(json_object_get(rec, "from"));
         if (from == NULL || *from == '\0')
             return "from";
+        if (!state_address_valid(from, json_string_value(json_object_get(rec, "kind"))))
+            return "a from that is an address of its kind";
     }
     return NULL;
 }

@@ -1832,6 +1832,11 @@ static bool address_valid(const char *address, const char *kind)
     return true;
 }
 
+bool state_address_valid(const char *address, const char *kind)
+{
+    return address && kind && address_valid(address, kind);
+}
+
 static int rd_resource(struct reader *rd, struct state_resource *r, size_t idx, struct buf *key,
                        struct buf *tmp)
 {
@@ -1935,8 +1940,8 @@ static int rd_outputs(struct reader *rd, json_t **out)
     {
         if (!json_is_object(o) || !json_is_boolean(json_object_get(o, "sensitive")) ||
             !json_is_string(json_object_get(o, "type")) || json_object_get(o, "value") == NULL) {
+            snprintf(rd->ctx, sizeof(rd->ctx), "outputs.%.50s", name); /* name is doc's */
             json_decref(doc);
-            snprintf(rd->ctx, sizeof(rd->ctx), "outputs.%.50s", name);
             return rd_error(rd, "needs 'sensitive' (a bool), 'type' (a string) and 'value'");
         }
     }

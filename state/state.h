@@ -197,6 +197,10 @@ int state_status_parse(enum state_status *out, const char *s);
  * controls, '?', '#', '"' or backslashes. */
 bool state_arm_id_valid(const char *id);
 
+/* Whether address is an address of kind, as a state holds one: kind.name
+ * (a key, module steps before it, " (previous)" after it allowed). */
+bool state_address_valid(const char *address, const char *kind);
+
 /* Writes a random (version 4) UUID, 36 characters plus NUL, from OpenSSL's
  * RAND_bytes. */
 int state_uuid(char out[STATE_LINEAGE_LEN + 1], struct errbuf *err);

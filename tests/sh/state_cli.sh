@@ -297,6 +297,12 @@ both_unchanged "resource_group.t has no key, and the state holds resource_group.
     "$AMLSEC" state mv -state-out=other.json resource_group.rg resource_group.t
 both_unchanged "names the state being moved from" "$AMLSEC" state mv -state-out=.amlsec/state.json resource_group.rg resource_group.q
 both_unchanged "names the state being moved from" "$AMLSEC" state mv -state-out=./.amlsec/../.amlsec/state.json resource_group.rg resource_group.q
+# the source's backup: saving the source keeps its old self there, over what moved (it printed
+# 'Moved', exit 0, and resource_group.q was in neither file)
+[ -e .amlsec/state.json.backup ] || fail "no backup of the source to name"
+cp .amlsec/state.json.backup backup-before.json
+both_unchanged "names the backup of the state being moved from" "$AMLSEC" state mv -state-out=.amlsec/state.json.backup resource_group.rg resource_group.q
+cmp -s backup-before.json .amlsec/state.json.backup || fail "a refused -state-out changed the source's backup"
 both_unchanged "-state-out is an option of 'state mv'" "$AMLSEC" state rm -state-out=other.json resource_group.rg
 both_unchanged "unknown flag\|did you mean" "$AMLSEC" state mv -state-o=other.json resource_group.rg resource_group.q
 # a writer killed while writing the destination: both states as they were, both locks left
@@ -313,6 +319,12 @@ if AMLSEC_FAULT_WRITE=after-rename "$AMLSEC" state mv -state-out=other.json reso
 fi
 "$AMLSEC" state list -state other.json | grep -qxF resource_group.rg || fail "killed after the destination's write: not in other.json"
 cmp -s before.json .amlsec/state.json || fail "killed after the destination's write: the source changed"
+# the same move again refuses naming the destination (it said 'in the state', which the source's
+# state list contradicts) and says how to finish the move
+expect_fail "-state-out 'other.json': cannot move to resource_group.rg: there is already" \
+    "$AMLSEC" state mv -state-out=other.json resource_group.rg resource_group.rg
+grep -qF "hint: if an earlier 'state mv -state-out' stopped between its two writes, what it moved is in both states: 'amlsec state rm -state .amlsec/state.json resource_group.rg' finishes it" err.txt \
+    || fail "no hint after a move stopped between its writes: $(cat err.txt)"
 cp other-before.json other.json
 # the destination's lock is honoured (held here with flock(1), as amlsec's local lock is an
 # flock; from another source state, -state=PATH)

@@ -1000,6 +1000,34 @@ static int parse_edited(struct errbuf *err, const char *resource)
     return rc;
 }
 
+/* An output entry without its fields is refused naming it: the message
+ * named the entry after freeing the document it was read from (a
+ * heap-use-after-free under ASan; fuzz_state found it). */
+static void test_state__bad_output_named(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state st;
+    struct buf body, doc;
+    char digest[72];
+    (void)unused;
+    buf_init(&body, 1 << 20);
+    buf_init(&doc, 1 << 20);
+    assert_int_equal(buf_adds(&body, "{\"amlsec_version\":\"0.1.0\",\"lineage\":"
+                                     "\"7c0e2a6e-0000-4000-8000-000000000001\",\"outputs\":{"
+                                     "\"workspace_identity_principal\":{\"type\":\"string\","
+                                     "\"value\":\"x\"}},\"resources\":[],\"serial\":3}"),
+                     0);
+    journal_digest(digest, body.ptr, body.len);
+    assert_int_equal(buf_addf(&doc, "{\"format_version\":1,\"sha256\":\"%s\",\"state\":%s}\n",
+                              digest + 7, body.ptr),
+                     0);
+    assert_int_equal(state_parse(&st, doc.ptr, doc.len, "edited.json", &err), AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "outputs.workspace_identity_principal"));
+    assert_non_null(strstr(err.msg, "needs 'sensitive' (a bool)"));
+    buf_release(&body);
+    buf_release(&doc);
+}
+
 #define EDITED(address, arm_id, attrs)                                                             \
     "{\"address\":\"" address "\",\"api_version\":\"2025-05-01\",\"arm_id\":\"" arm_id             \
     "\",\"attributes\":" attrs ",\"dependencies\":[],\"kind\":\"key_vault\",\"sensitive\":[],"     \
@@ -1125,6 +1153,7 @@ int main(void)
         cmocka_unit_test(test_state__module_move_linear),
         cmocka_unit_test(test_state__mv_keys_not_mixed),
         cmocka_unit_test(test_state__hand_edited_fields_validated),
+        cmocka_unit_test(test_state__bad_output_named),
         cmocka_unit_test(test_state__symlinks_refused),
         cmocka_unit_test(test_state__bad_input_refused),
         cmocka_unit_test(test_state__local_refuses_damage_without_overwrite),
