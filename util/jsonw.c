@@ -9,6 +9,8 @@
 
 #include "util/banned.h"
 
+static size_t scanned; /* jsonw_scanned's count */
+
 int jsonw_string(struct buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
@@ -264,6 +266,7 @@ json_t *jsonw_loadb(const char *text, size_t len, size_t flags, json_error_t *er
     struct buf b;
     size_t i = 0, run = 0;
     json_t *v;
+    __atomic_fetch_add(&scanned, len, __ATOMIC_RELAXED);
     buf_init(&b, SIZE_MAX);
     while (i < len) {
         char c = text[i];
@@ -340,6 +343,75 @@ json_t *jsonw_loadb(const char *text, size_t len, size_t flags, json_error_t *er
             snprintf(err->text, sizeof(err->text), "\\u0000 is not allowed in a string");
         }
     }
+    return v;
+}
+
+size_t jsonw_scanned(void)
+{
+    return __atomic_load_n(&scanned, __ATOMIC_RELAXED);
+}
+
+/* How long the compact JSON value at the start of text is: up to the ',',
+ * ']' or '}' after it (0 when there is none). */
+static size_t value_extent(const char *text, size_t len)
+{
+    size_t depth = 0, q = 0;
+    for (; q < len; q++) {
+        char c = text[q];
+        if (c == '"') {
+            for (q++; q < len && text[q] != '"'; q++)
+                if (text[q] == '\\')
+                    q++;
+            if (q >= len)
+                break;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']' || c == ',') {
+            if (depth == 0)
+                break;
+            if (c != ',')
+                depth--;
+        }
+    }
+    __atomic_fetch_add(&scanned, q < len ? q + 1 : len, __ATOMIC_RELAXED);
+    return depth == 0 && q < len ? q : 0;
+}
+
+/* Whether a real is anywhere inside v (jsonw_loadb may read its text
+ * otherwise: 2.0 as 2, 1e20 in all its digits). */
+static bool holds_real(const json_t *v)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x) if (json_is_real(x) || holds_real(x)) return true;
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x) if (json_is_real(x) || holds_real(x)) return true;
+    }
+    return json_is_real(v);
+}
+
+json_t *jsonw_loadb_member(const char *text, size_t len, size_t flags, size_t *used)
+{
+    json_error_t je;
+    json_t *v = NULL;
+    size_t n;
+    if (len && (text[0] == '{' || text[0] == '[')) {
+        /* jansson alone reads most values as jsonw_loadb does: those with
+         * no decimal (a real) and no integer beyond int64 (its error) */
+        v = json_loadb(text, len, flags | JSON_DISABLE_EOF_CHECK, &je);
+        if (v && !holds_real(v) && je.position > 0 && (size_t)je.position <= len &&
+            (text[je.position - 1] == '}' || text[je.position - 1] == ']')) {
+            *used = (size_t)je.position;
+            return v;
+        }
+        json_decref(v);
+    }
+    if ((n = value_extent(text, len)) == 0)
+        return NULL;
+    if ((v = jsonw_loadb(text, n, flags, NULL)) != NULL)
+        *used = n;
     return v;
 }
 

@@ -230,6 +230,61 @@ static int add_to_buf(const char *p, size_t n, void *data)
     return buf_add(data, p, n) < 0 ? -1 : 0;
 }
 
+/* jsonw_loadb_member reads a value in place (a saved plan's change) as
+ * jsonw_loadb reads its text alone: jansson's own reading where it holds
+ * no decimal and no integer beyond int64, jsonw_loadb's otherwise; only
+ * those are scanned before jansson reads them. */
+static void test_util__jsonw_loadb_member_as_loadb(void **state)
+{
+    static const struct {
+        const char *text;
+        bool scanned;
+    } cases[] = {
+        {"{\"a\":1,\"b\":[true,null,\"x\"]}", false},
+        {"[9223372036854775807,-9223372036854775808,-0,0]", false},
+        {"{\"s\":\"1e20,]}\\\"\",\"t\":\"\\u0000x\"}", false},
+        {"[1.5]", true},
+        {"[2.0]", true},
+        {"{\"n\":1e20,\"m\":{\"k\":[12.5e3]}}", true},
+        {"[123456789012345678901234567890]", true},
+        {"{\"a\":[{\"b\":-9223372036854775809}]}", true},
+        {"[0.1,1E2,-0.0]", true},
+        {"{\"$number\":\"\\u0000123456789012345678901\"}", false},
+        {"\"x\"", true},
+        {"12", true},
+        {"1e20", true},
+    };
+    static const char *const after[] = {",", "]", "}", ",\"next\":[1.5]}"};
+    char text[256];
+    json_error_t je;
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        for (size_t k = 0; k < sizeof(after) / sizeof(after[0]); k++) {
+            size_t used = 0, n = strlen(cases[i].text), w0;
+            json_t *want = jsonw_loadb(cases[i].text, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je),
+                   *got;
+            snprintf(text, sizeof(text), "%s%s", cases[i].text, after[k]);
+            w0 = jsonw_scanned();
+            got = jsonw_loadb_member(text, strlen(text), JSON_DECODE_ANY | JSON_ALLOW_NUL, &used);
+            assert_non_null(want);
+            assert_non_null(got);
+            assert_true(json_equal(got, want));
+            assert_int_equal(used, n);
+            /* to the byte after it, then its text again; or nothing */
+            assert_int_equal(jsonw_scanned() - w0, cases[i].scanned ? 2 * n + 1 : 0);
+            json_decref(got);
+            json_decref(want);
+        }
+    /* not JSON, or not a member's value (nothing after it): NULL */
+    {
+        static const char *const bad[] = {"{\"a\":}", "{\"a\":1", "[1.5", "12", "[1,]x", ""};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            size_t used = 0;
+            assert_null(jsonw_loadb_member(bad[i], strlen(bad[i]), JSON_DECODE_ANY, &used));
+        }
+    }
+}
+
 /* Big numbers (whole numbers past int64, jsonw.h's object): every writer
  * puts their digits as a JSON number, in any layout, and jsonw_loadb
  * reads an integer past int64 back into one, leaving int64's range,
@@ -526,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_util__file_atomic_stream),
         cmocka_unit_test(test_util__base64),
         cmocka_unit_test(test_util__jsonw_big_numbers),
+        cmocka_unit_test(test_util__jsonw_loadb_member_as_loadb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
