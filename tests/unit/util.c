@@ -192,6 +192,38 @@ static void test_util__jsonw_matches_jansson(void **state)
         json_decref(v);
     }
     {
+        /* strings of every length up to 40 with an escape (or none) at
+         * every place, eight bytes at a time and the rest byte by byte:
+         * as jansson writes them */
+        static const char *const pieces[] = {"a",    "\"",       "\\", "\n", "\x01", "\x1f",
+                                             "\x7f", "\xc3\xa9", "~",  " ",  "/",    "\t"};
+        unsigned seed = 7;
+        for (int round = 0; round < 3000; round++) {
+            char text[128];
+            size_t n = 0, want_len = (size_t)(round % 41);
+            json_t *v;
+            char *want;
+            struct buf b;
+            while (n < want_len) {
+                /* mostly plain bytes, so that whole words pass */
+                const char *p =
+                    pieces[(seed = seed * 1103515245u + 12345u) >> 16 & 7 ? 0 : (seed >> 8) % 12];
+                memcpy(text + n, p, strlen(p));
+                n += strlen(p);
+            }
+            v = json_stringn(text, n);
+            assert_non_null(v);
+            want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            buf_init(&b, 0);
+            assert_int_equal(jsonw_string(&b, text, n), 0);
+            assert_string_equal(b.ptr, want);
+            assert_int_equal(b.len, strlen(want));
+            buf_release(&b);
+            free(want);
+            json_decref(v);
+        }
+    }
+    {
         /* reals in the shortest form that reads back the same double, where
          * jansson writes 17 digits (0.10000000000000001) */
         static const double reals[] = {0.1, 0.3, 0.1 + 0.2, 1.0 / 3, 2.5e-7, -1e300};
