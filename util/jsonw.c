@@ -330,7 +330,10 @@ static bool stray_nul(const json_t *v)
     return false;
 }
 
-json_t *jsonw_loadb(const char *text, size_t len, size_t flags, json_error_t *err)
+/* jsonw_loadb's reading of a text that may hold a decimal or an integer
+ * beyond int64: its numbers found (a scan of the text), rewritten where
+ * jansson would read them otherwise, and the rewritten text read. */
+static json_t *loadb_exact(const char *text, size_t len, size_t flags, json_error_t *err)
 {
     struct buf b;
     size_t i = 0, run = 0;
@@ -461,6 +464,17 @@ static bool holds_real(const json_t *v)
     return json_is_real(v);
 }
 
+json_t *jsonw_loadb(const char *text, size_t len, size_t flags, json_error_t *err)
+{
+    /* jansson alone reads most texts as loadb_exact does: those with no
+     * decimal (a real) and no integer beyond int64 (its error) */
+    json_t *v = json_loadb(text, len, flags, err);
+    if (v && !holds_real(v))
+        return v;
+    json_decref(v);
+    return loadb_exact(text, len, flags, err);
+}
+
 json_t *jsonw_loadb_member(const char *text, size_t len, size_t flags, size_t *used)
 {
     json_error_t je;
@@ -479,7 +493,7 @@ json_t *jsonw_loadb_member(const char *text, size_t len, size_t flags, size_t *u
     }
     if ((n = value_extent(text, len)) == 0)
         return NULL;
-    if ((v = jsonw_loadb(text, n, flags, NULL)) != NULL)
+    if ((v = loadb_exact(text, n, flags, NULL)) != NULL)
         *used = n;
     return v;
 }

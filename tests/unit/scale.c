@@ -737,7 +737,7 @@ static void test_scale__plan_leaves_state_unparsed(void **state)
     struct state st, disk;
     struct errbuf err = ERRBUF_INIT;
     struct buf text;
-    size_t parsed = 0, noop;
+    size_t parsed = 0, noop, scanned;
     (void)state;
     diag_list_init(&diags);
     cfg = load(dir, &diags);
@@ -764,7 +764,15 @@ static void test_scale__plan_leaves_state_unparsed(void **state)
     assert_int_equal(state_serialize(&st, &text, &err), 0);
     assert_int_equal(state_parse(&disk, text.ptr, text.len, "state", &err), 0);
     assert_int_equal(disk.nresources, 5 * stacks + 1);
+    scanned = jsonw_scanned();
     assert_int_equal(plan_build(&plan, cfg, &disk, NULL, &o, &diags, &err), 0);
+    /* each resource's text read by jansson alone, not scanned for its
+     * numbers first (it holds no decimal): 6% of plan -refresh=false at
+     * 50,000 resources */
+    scanned = jsonw_scanned() - scanned;
+    print_message("plan over a state of %zu bytes: %zu scanned before jansson\n", text.len,
+                  scanned);
+    assert_int_equal(scanned, 0);
     noop = disk.nresources - plan->n;
     assert_true(noop >= disk.nresources / 2); /* mostly nothing to do */
     for (size_t i = 0; i < disk.nresources; i++)

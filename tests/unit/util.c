@@ -265,26 +265,28 @@ static int add_to_buf(const char *p, size_t n, void *data)
 /* jsonw_loadb_member reads a value in place (a saved plan's change) as
  * jsonw_loadb reads its text alone: jansson's own reading where it holds
  * no decimal and no integer beyond int64, jsonw_loadb's otherwise; only
- * those are scanned before jansson reads them. */
+ * those are scanned before jansson reads them, and jsonw_loadb scans only
+ * those (a state's resources, ARM's answers). */
 static void test_util__jsonw_loadb_member_as_loadb(void **state)
 {
     static const struct {
         const char *text;
-        bool scanned;
+        bool scanned; /* by jsonw_loadb_member: a scalar, or numbers */
+        bool exact;   /* by jsonw_loadb: numbers jansson cannot hold */
     } cases[] = {
-        {"{\"a\":1,\"b\":[true,null,\"x\"]}", false},
-        {"[9223372036854775807,-9223372036854775808,-0,0]", false},
-        {"{\"s\":\"1e20,]}\\\"\",\"t\":\"\\u0000x\"}", false},
-        {"[1.5]", true},
-        {"[2.0]", true},
-        {"{\"n\":1e20,\"m\":{\"k\":[12.5e3]}}", true},
-        {"[123456789012345678901234567890]", true},
-        {"{\"a\":[{\"b\":-9223372036854775809}]}", true},
-        {"[0.1,1E2,-0.0]", true},
-        {"{\"$number\":\"\\u0000123456789012345678901\"}", false},
-        {"\"x\"", true},
-        {"12", true},
-        {"1e20", true},
+        {"{\"a\":1,\"b\":[true,null,\"x\"]}", false, false},
+        {"[9223372036854775807,-9223372036854775808,-0,0]", false, false},
+        {"{\"s\":\"1e20,]}\\\"\",\"t\":\"\\u0000x\"}", false, false},
+        {"[1.5]", true, true},
+        {"[2.0]", true, true},
+        {"{\"n\":1e20,\"m\":{\"k\":[12.5e3]}}", true, true},
+        {"[123456789012345678901234567890]", true, true},
+        {"{\"a\":[{\"b\":-9223372036854775809}]}", true, true},
+        {"[0.1,1E2,-0.0]", true, true},
+        {"{\"$number\":\"\\u0000123456789012345678901\"}", false, false},
+        {"\"x\"", true, false},
+        {"12", true, false},
+        {"1e20", true, true},
     };
     static const char *const after[] = {",", "]", "}", ",\"next\":[1.5]}"};
     char text[256];
@@ -292,9 +294,11 @@ static void test_util__jsonw_loadb_member_as_loadb(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         for (size_t k = 0; k < sizeof(after) / sizeof(after[0]); k++) {
-            size_t used = 0, n = strlen(cases[i].text), w0;
+            size_t used = 0, n = strlen(cases[i].text), w0 = jsonw_scanned();
             json_t *want = jsonw_loadb(cases[i].text, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je),
                    *got;
+            /* jsonw_loadb scans a text only when jansson alone cannot read it exactly */
+            assert_int_equal(jsonw_scanned() - w0, cases[i].exact ? n : 0);
             snprintf(text, sizeof(text), "%s%s", cases[i].text, after[k]);
             w0 = jsonw_scanned();
             got = jsonw_loadb_member(text, strlen(text), JSON_DECODE_ANY | JSON_ALLOW_NUL, &used);
