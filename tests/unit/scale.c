@@ -1847,6 +1847,41 @@ static int count_output(struct buf *b, void *data)
     return 0;
 }
 
+/* The text of the plan file plan -out writes for n workspace stacks
+ * (their creates) in *file (initialised here); the plan's changes. */
+static size_t saved_plan_text(size_t stacks, struct buf *file)
+{
+    char *dir = write_stacks(stacks), path[160];
+    struct diag_list diags;
+    struct config *cfg;
+    struct plan *plan = NULL;
+    struct plan_opts o;
+    struct state st;
+    struct crypt_keys keys;
+    struct errbuf err = ERRBUF_INIT;
+    size_t n;
+    diag_list_init(&diags);
+    cfg = load(dir, &diags);
+    assert_int_equal(state_init(&st, &err), 0);
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(plan_build(&plan, cfg, &st, NULL, &o, &diags, &err), 0);
+    plan->configuration_of = cfg;
+    snprintf(path, sizeof(path), "%s/main.plan", dir);
+    crypt_keys_init(&keys);
+    assert_int_equal(planfile_write(path, plan, &keys, NULL, &err), 0);
+    buf_init(file, 0);
+    assert_int_equal(file_read_all(file, path, (size_t)64 << 20, &err), 0);
+    n = plan->n;
+    unlink(path);
+    crypt_keys_release(&keys);
+    plan_free(plan);
+    state_release(&st);
+    config_free(cfg);
+    diag_list_release(&diags);
+    remove_dir(dir);
+    return n;
+}
+
 /* show -json PLAN (and apply PLAN) reads the saved plan a change at a time:
  * each parsed, taken and freed, so what the read holds beyond the plan it
  * returns does not grow with it (the file's whole tree, held while the
@@ -1863,33 +1898,20 @@ static void test_scale__show_json_streamed(void **state)
     size_t out_len[2], file_len[2];
     (void)state;
     for (int s = 0; s < 2; s++) {
-        char *dir = write_stacks(sizes[s]), path[160];
-        struct diag_list diags;
-        struct config *cfg;
-        struct plan *plan = NULL, *back = NULL;
-        struct plan_opts o;
-        struct state st;
+        struct plan *back = NULL;
         struct crypt_keys keys;
         struct errbuf err = ERRBUF_INIT;
         struct buf b, file;
         struct jsonw_pretty w = {&b, 2, count_output, &out_len[s]};
         json_t *root = NULL, *drift;
-        diag_list_init(&diags);
-        cfg = load(dir, &diags);
-        assert_int_equal(state_init(&st, &err), 0);
-        memset(&o, 0, sizeof(o));
-        assert_int_equal(plan_build(&plan, cfg, &st, NULL, &o, &diags, &err), 0);
-        plan->configuration_of = cfg;
-        snprintf(path, sizeof(path), "%s/main.plan", dir);
-        crypt_keys_init(&keys);
-        assert_int_equal(planfile_write(path, plan, &keys, NULL, &err), 0);
-        buf_init(&file, 0);
-        assert_int_equal(file_read_all(&file, path, (size_t)64 << 20, &err), 0);
+        saved_plan_text(sizes[s], &file);
         file_len[s] = file.len;
+        crypt_keys_init(&keys);
         alloc_live = alloc_peak = 0;
         alloc_watch = true;
         assert_int_equal(
-            planfile_decode(&back, &root, file.ptr, file.len, path, &keys, NULL, NULL, &err), 0);
+            planfile_decode(&back, &root, file.ptr, file.len, "main.plan", &keys, NULL, NULL, &err),
+            0);
         drift = json_incref(json_object_get(root, "resource_drift"));
         json_decref(root);
         alloc_watch = false;
@@ -1908,13 +1930,7 @@ static void test_scale__show_json_streamed(void **state)
         buf_release(&b);
         json_decref(drift);
         plan_free(back);
-        unlink(path);
         crypt_keys_release(&keys);
-        plan_free(plan);
-        state_release(&st);
-        config_free(cfg);
-        diag_list_release(&diags);
-        remove_dir(dir);
     }
     print_message("plan read: %zu and %zu bytes read with at most %ld and %ld bytes of JSON alive "
                   "beyond the plan's\n",
@@ -2053,45 +2069,25 @@ static void test_scale__plan_read_scans_once(void **state)
     size_t scanned[2], file_len[2];
     (void)state;
     for (int s = 0; s < 2; s++) {
-        char *dir = write_stacks(sizes[s]), path[160];
-        struct diag_list diags;
-        struct config *cfg;
-        struct plan *plan = NULL, *back = NULL;
-        struct plan_opts o;
-        struct state st;
+        struct plan *back = NULL;
         struct crypt_keys keys;
         struct errbuf err = ERRBUF_INIT;
         struct buf file;
         json_t *root = NULL;
-        size_t w0;
-        diag_list_init(&diags);
-        cfg = load(dir, &diags);
-        assert_int_equal(state_init(&st, &err), 0);
-        memset(&o, 0, sizeof(o));
-        assert_int_equal(plan_build(&plan, cfg, &st, NULL, &o, &diags, &err), 0);
-        plan->configuration_of = cfg;
-        snprintf(path, sizeof(path), "%s/main.plan", dir);
-        crypt_keys_init(&keys);
-        assert_int_equal(planfile_write(path, plan, &keys, NULL, &err), 0);
-        buf_init(&file, 0);
-        assert_int_equal(file_read_all(&file, path, (size_t)64 << 20, &err), 0);
+        size_t n = saved_plan_text(sizes[s], &file), w0;
         file_len[s] = file.len;
+        crypt_keys_init(&keys);
         w0 = jsonw_scanned();
         assert_int_equal(
-            planfile_decode(&back, &root, file.ptr, file.len, path, &keys, NULL, NULL, &err), 0);
+            planfile_decode(&back, &root, file.ptr, file.len, "main.plan", &keys, NULL, NULL, &err),
+            0);
         scanned[s] = jsonw_scanned() - w0;
         assert_null(json_object_get(root, "resource_changes")); /* read in pieces */
-        assert_int_equal(back->n, plan->n);
+        assert_int_equal(back->n, n);
         json_decref(root);
         buf_release(&file);
         plan_free(back);
-        unlink(path);
         crypt_keys_release(&keys);
-        plan_free(plan);
-        state_release(&st);
-        config_free(cfg);
-        diag_list_release(&diags);
-        remove_dir(dir);
     }
     print_message("plan read: %zu and %zu bytes, %zu and %zu of them scanned before jansson\n",
                   file_len[0], file_len[1], scanned[0], scanned[1]);
