@@ -432,29 +432,29 @@ static int local_value(json_t **out, struct eval_ctx *ctx, const struct ast_step
 
 /* What a reference to the instance reads: its value, its unknowns tagged
  * first (config_instance_tag). New reference. */
-static json_t *instance_value(const struct cfg_instance *in)
+static json_t *instance_value(const struct config *cfg, const struct cfg_instance *in)
 {
-    config_instance_tag(in);
+    config_instance_tag(cfg, in);
     return in->value ? json_incref(in->value) : value_unknown();
 }
 
-static json_t *resource_value(const struct cfg_resource *r)
+static json_t *resource_value(const struct config *cfg, const struct cfg_resource *r)
 {
     json_t *m;
     if (r->has_count) { /* a list, in index order */
         m = json_array();
         for (size_t i = 0; i < r->ninstances; i++)
-            json_array_append_new(m, instance_value(&r->instances[i]));
+            json_array_append_new(m, instance_value(cfg, &r->instances[i]));
         return m;
     }
     if (!r->has_for_each)
-        return r->instances ? instance_value(&r->instances[0]) : value_unknown();
+        return r->instances ? instance_value(cfg, &r->instances[0]) : value_unknown();
     m = json_object();
     for (size_t i = 0; i < r->ninstances; i++) {
         const struct cfg_instance *in = &r->instances[i];
         json_t *k = in->each_key;
         if (json_is_string(k))
-            json_object_set_new(m, json_string_value(k), instance_value(in));
+            json_object_set_new(m, json_string_value(k), instance_value(cfg, in));
     }
     return m;
 }
@@ -874,7 +874,7 @@ static int every_instance(json_t **out, struct eval_ctx *ctx, const struct cfg_r
         json_t *x = NULL;
         int rc;
         mark_read(ctx, in, s->next, e, false);
-        rc = eval_resource_path(&x, ctx, instance_value(in), s->next, in->address);
+        rc = eval_resource_path(&x, ctx, instance_value(ctx->cfg, in), s->next, in->address);
         if (rc < 0) {
             json_decref(all);
             json_decref(key);
@@ -1023,12 +1023,12 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
                  * it: one look-up, not that value built (and the instance
                  * searched for) per reference */
                 json_decref(key);
-                v = instance_value(pick);
+                v = instance_value(ctx->cfg, pick);
                 from = pick->value ? pick : NULL;
             } else {
                 /* not there: the whole value reports it, as before */
                 note_read(ctx, r, CFG_READ_ALL, NULL, NULL);
-                if ((rc = apply_key_step(&v, ctx, resource_value(r), s, false, key)) < 0)
+                if ((rc = apply_key_step(&v, ctx, resource_value(ctx->cfg, r), s, false, key)) < 0)
                     return rc;
                 from = instance_of(r, v);
             }
@@ -1037,7 +1037,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
             if (r->has_for_each || r->has_count)
                 note_read(ctx, r, CFG_READ_ALL, NULL, NULL);
             bool captured;
-            v = resource_value(r);
+            v = resource_value(ctx->cfg, r);
             /* every instance read whole by a for expression (or a postfix's
              * base): their secret paths by key, for it to mark what it reads */
             captured = ctx->capture == e && s == NULL && (r->has_for_each || r->has_count) &&
