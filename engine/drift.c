@@ -1130,9 +1130,10 @@ enum { Q_AUTHZ, Q_POLICY, Q_ENDPOINTS, Q_MANUAL_ENDPOINTS, Q_IDENTITIES, NQUERIE
 /* Discovery in two halves around the plan's refresh: the first reads the
  * managed workspaces (the view keeps them for the refresh), finds their
  * scopes, runs the Resource Graph queries, whose rows of managed role
- * assignments and private endpoints then serve as the refresh of those,
- * and takes their findings (held until the plan's are in, so that the
- * report's order stays); the second, after the plan, takes what Resource
+ * assignments and private endpoints then serve as the refresh of those
+ * (but the policy assignments' query: nothing before the second half needs
+ * it); the second, after the plan, sends that query, takes the queries'
+ * findings (after the plan's, in the report's order), and what Resource
  * Graph does not hold: the lists of it, which the first half started in the
  * background as soon as the scopes were known (the keys' first: the
  * refresh's reads of the managed keys are their items), and the scopes'
@@ -1142,7 +1143,7 @@ struct discover_run {
     struct provider *p;
     struct bg_lists keys, diag; /* the vaults' keys, the scopes' diagnostic settings */
     json_t *cmk, *rows[NQUERIES];
-    json_t *unmanaged, *suppressed; /* the first half's findings */
+    char *policy_query;             /* sent by the second half */
     json_t *assignments;            /* {lowercased principal: [role assignments]} of the workspaces'
                                        identities, for the plan's live rules; NULL when not read */
     double t0, t1, t2;
@@ -1159,8 +1160,7 @@ static void discover_release(struct discover_run *d)
     for (int k = 0; k < NQUERIES; k++)
         json_decref(d->rows[k]);
     json_decref(d->assignments);
-    json_decref(d->unmanaged);
-    json_decref(d->suppressed);
+    free(d->policy_query);
     for (size_t i = 0; i < d->dc.n; i++)
         free(d->dc.scopes[i].id);
     free(d->dc.scopes);
@@ -1318,6 +1318,9 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
     {
         struct buf q[NQUERIES], who;
         const char *queries[NQUERIES];
+        json_t *now_rows[NQUERIES];
+        int which[NQUERIES];
+        size_t nnow = 0;
         size_t nq = json_object_size(principals) ? NQUERIES : Q_IDENTITIES;
         const char *key;
         json_t *v;
@@ -1372,13 +1375,24 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
             quoted_link_targets(&q[k], dc);
             buf_adds(&q[k], ") | project " GRAPH_PROJECTION);
         }
+        /* the policy assignments' query goes last, after the plan
+         * (discover_finish): nothing before needs it, and when the quota
+         * makes it wait, the plan's work fills the wait */
         for (size_t k = 0; k < nq; k++)
-            queries[k] = q[k].ptr;
-        if (!ok)
+            if (k != Q_POLICY) {
+                queries[nnow] = q[k].ptr;
+                which[nnow++] = (int)k;
+            }
+        if (!ok) {
             rc = errbuf_set(err, AMLSEC_EUSAGE, "a scope cannot be quoted in a KQL query");
-        else
-            rc = provider_graph_query(p, queries, nq, subs, json_array_size(dc->subscriptions),
-                                      d->rows, err);
+        } else {
+            rc = provider_graph_query(p, queries, nnow, subs, json_array_size(dc->subscriptions),
+                                      now_rows, err);
+            for (size_t j = 0; rc == 0 && j < nnow; j++)
+                d->rows[which[j]] = now_rows[j];
+            if (rc == 0 && (d->policy_query = buf_detach(&q[Q_POLICY], NULL)) == NULL)
+                rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        }
         for (int k = 0; k < NQUERIES; k++)
             buf_release(&q[k]);
         free(subs);
@@ -1423,7 +1437,6 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
         }
     }
     if (rc == 0) {
-        struct drift_report early;
         /* the managed keys' refresh: their items in the vaults' lists */
         lists_finish(&d->keys, p);
         for (size_t i = 0; i < d->keys.n && rc == 0; i++) {
@@ -1435,16 +1448,6 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
                 if (id && managed(dc, id) && provider_readonly_keep_listed(p, id, it) < 0)
                     rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
             }
-        }
-        memset(&early, 0, sizeof(early));
-        early.unmanaged = d->unmanaged = json_array();
-        early.suppressed = d->suppressed = json_array();
-        take_authorization(&early, ig, dc, d->rows[Q_AUTHZ]);
-        take_policy(&early, ig, dc, d->rows[Q_POLICY]);
-        take_endpoints(&early, ig, dc, d->rows[Q_ENDPOINTS]);
-        for (int k = 0; k < NQUERIES; k++) { /* what the refresh needs the view has */
-            json_decref(d->rows[k]);
-            d->rows[k] = NULL;
         }
     }
     d->t2 = mono_ms();
@@ -1465,8 +1468,28 @@ static int discover_finish(struct discover_run *d, struct drift_report *r, struc
     int rc;
     if (!d->searched)
         return 0;
-    json_array_extend(r->unmanaged, d->unmanaged);
-    json_array_extend(r->suppressed, d->suppressed);
+    if (d->policy_query) {
+        const char **subs = calloc(json_array_size(d->dc.subscriptions) + 1, sizeof(*subs));
+        size_t i;
+        const json_t *s;
+        if (subs == NULL)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        json_array_foreach(d->dc.subscriptions, i, s) subs[i] = json_string_value(s);
+        rc = provider_graph_query(p, (const char *const *)&d->policy_query, 1, subs,
+                                  json_array_size(d->dc.subscriptions), &d->rows[Q_POLICY], err);
+        free(subs);
+        if (rc == AMLSEC_ENOMEM)
+            return rc;
+        if (rc < 0)
+            json_array_append_new(r->errors, json_sprintf("Resource Graph failed for the policy "
+                                                          "assignments and exemptions: %s",
+                                                          err->msg));
+    }
+    /* the findings of the queries (after the plan's, in the report's
+     * order) */
+    take_authorization(r, ig, &d->dc, d->rows[Q_AUTHZ]);
+    take_policy(r, ig, &d->dc, d->rows[Q_POLICY]);
+    take_endpoints(r, ig, &d->dc, d->rows[Q_ENDPOINTS]);
     lists_finish(&d->diag, p);
     t3 = mono_ms();
     rc = take_bodies(r, ig, p, &d->dc, &d->diag, &d->keys, err);
