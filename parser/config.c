@@ -3109,6 +3109,8 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
                 ld->paths = NULL;
             }
         }
+        if (ld->opts->resolver.convert_attrs && json_is_object(in->attrs))
+            ld->opts->resolver.convert_attrs(ld->opts->resolver.payload, in);
         instance_paths(ld, in);
         if (later) {
             const struct cfg_resolver *rv = &ld->opts->resolver;
@@ -4548,8 +4550,17 @@ static struct src_loc find_loc(const struct cfg_instance *inst, const char *path
         memcpy(seg, path, n);
         seg[n] = '\0';
         path += n + (path[n] == '.');
-        if ((a = ast_body_attr(body, seg)) != NULL)
-            return name_only ? ast_attr_name_loc(a) : a->loc;
+        if ((a = ast_body_attr(body, seg)) != NULL) {
+            /* a key of a map written out in place (tags = { n = [1] }): its value */
+            const struct ast_map_item *it = NULL;
+            if (!name_only && *path && a->value && a->value->kind == EXPR_MAP)
+                for (it = a->value->u.map.items; it; it = it->next)
+                    if (it->key && it->key->kind == EXPR_STRING && it->value &&
+                        strlen(path) == it->key->u.str.len &&
+                        memcmp(path, it->key->u.str.s, it->key->u.str.len) == 0)
+                        break;
+            return it ? it->value->loc : name_only ? ast_attr_name_loc(a) : a->loc;
+        }
         if ((k = ast_body_block(body, seg)) == NULL)
             break;
         loc = k->type_loc;

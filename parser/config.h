@@ -295,6 +295,12 @@ struct cfg_resolver {
      * instance of its kind (borrowed, never changed; NULL: none). The
      * pointer may be NULL. */
     const json_t *(*sensitive_paths)(void *payload, const struct cfg_instance *inst);
+    /* Converts inst's evaluated attributes (inst->attrs, the instance's own
+     * object; the values in it may be shared: replace them, never change
+     * them) to the types its kind declares, where Terraform's schema would
+     * (tags are map(string): a number or bool becomes its text), before
+     * its value and sensitive paths are made. The pointer may be NULL. */
+    void (*convert_attrs)(void *payload, struct cfg_instance *inst);
     /* The id instance_value would give inst, as a string in arena, without
      * the rest of its value; NULL when that id is no string. May be NULL:
      * every instance's value is then made as it is evaluated. */

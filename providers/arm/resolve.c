@@ -557,10 +557,31 @@ static const json_t *sensitive_paths(void *payload, const struct cfg_instance *i
     return json_array_size(paths) ? paths : NULL;
 }
 
+/* Tags are map(string), as Terraform's schema has them: a number or bool
+ * is sent, planned and kept as its text. What is neither (a list, a map,
+ * null) is left for the schema check to report. */
+static void convert_attrs(void *payload, struct cfg_instance *inst)
+{
+    const struct schema_kind *k;
+    (void)payload;
+    /* every SF_STRING_VALUES attribute is a "tags": most instances have none */
+    if (json_object_get(inst->attrs, "tags") == NULL ||
+        (k = schema_find(inst->resource->kind)) == NULL)
+        return;
+    for (const struct schema_attr *a = k->body.attrs; a->name; a++) {
+        json_t *conv;
+        if (!(a->flags & SF_STRING_VALUES))
+            continue;
+        if ((conv = schema_string_values(json_object_get(inst->attrs, a->name))) != NULL)
+            json_object_set_new(inst->attrs, a->name, conv);
+    }
+}
+
 struct cfg_resolver resolve_resolver(void)
 {
     struct cfg_resolver r = {.instance_value = instance_value,
                              .sensitive_paths = sensitive_paths,
+                             .convert_attrs = convert_attrs,
                              .instance_id = instance_id,
                              .payload = NULL};
     return r;

@@ -308,6 +308,24 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
              schema_type_name(a->type), value_type_name(val));
         return;
     }
+    if (a->flags & SF_STRING_VALUES) { /* numbers and bools were converted (resolve.c) */
+        const char *key;
+        json_t *item;
+        json_object_foreach((json_t *)val, key, item)
+        {
+            char at[512];
+            if (json_is_string(item) || value_is_number(item) || json_is_boolean(item) ||
+                value_is_unknown(item))
+                continue;
+            snprintf(at, sizeof(at), "%s.%s", path, key);
+            loc = config_attr_loc(v->inst, at);
+            verr(v, &loc, "attribute-type", NULL,
+                 "'%s' is %s: tag values are strings (a number or bool becomes its text)", at,
+                 json_is_null(item)    ? "null"
+                 : json_is_array(item) ? "a list"
+                                       : "a map");
+        }
+    }
     if (a->type == ST_REF && json_is_object(val)) {
         const char *got;
         if (!ref_kind_ok(a, val, &got)) {
