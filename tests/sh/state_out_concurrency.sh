@@ -5,7 +5,8 @@
 #      naming the holder, nothing written to either file; with -lock-timeout it waits, then the
 #      apply's resources and the moved entries are both in the state (no lost update);
 #   2. state mv -state-out moves entries OUT of it: the same, on the source;
-#   3. two state rm of different entries at once (-lock-timeout): both removed, nothing else.
+#   3. two state rm of different entries at once (-lock-timeout): both removed, nothing else;
+#   4. two state mv -state-out between two states in opposite directions at once: both land.
 # Then every state reads back and the next plan of what the applies made has no changes.
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
@@ -107,4 +108,22 @@ wait "$apid"; arc=$?
 # every storage account the applies made is in the state: nothing left to do for them
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -detailed-exitcode -target storage_account.s1 \
   -target storage_account.s2 -target storage_account.s3 > p.out 2>&1
+echo "4. two moves between two states in opposite directions at once (-lock-timeout): both land"
+# each locks its source first, then its destination: in that order the two waited for each other
+# until one's -lock-timeout ran out (exit 1, after 8 s); locked in one order (the paths'), one
+# waits for the other
+expect_exit 0 "$AMLSEC" state mv -state-out=p.json storage_account.s3 storage_account.s3 > p4.out 2>&1
+expect_exit 0 "$AMLSEC" state mv -state-out=q.json storage_account.s2 storage_account.s2 > q4.out 2>&1
+for round in 1 2 3; do
+  "$AMLSEC" state mv -lock-timeout 8s -state p.json -state-out=q.json storage_account.s3 storage_account.s3 > pq.out 2>&1 & a=$!
+  "$AMLSEC" state mv -lock-timeout 8s -state q.json -state-out=p.json storage_account.s2 storage_account.s2 > qp.out 2>&1 & b=$!
+  bg+=("$a" "$b")
+  wait "$a"; rca=$?
+  wait "$b"; rcb=$?
+  [ "$rca" = 0 ] && [ "$rcb" = 0 ] || fail_with "round $round: opposite moves exited $rca and $rcb" pq.out qp.out
+  [ "$(list p.json)" = "storage_account.s2 " ] && [ "$(list q.json)" = "storage_account.s3 " ] \
+    || fail "round $round: p.json holds $(list p.json), q.json $(list q.json)"
+  mv p.json t.json && mv q.json p.json && mv t.json q.json # back as they were
+  rm -f p.json.backup q.json.backup
+done
 echo "state -state-out concurrency: ok"
