@@ -446,8 +446,13 @@ static int open_journal(struct journal *j, const char *path, struct crypt_keys *
     if (j->path == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     created = lstat(path, &st) < 0;
-    if (readonly && created)
-        return 0; /* no journal: nothing pending */
+    if (created && !readonly && errno != ENOENT) {
+        rc = errbuf_set(err, AMLSEC_EIO, "cannot open the journal '%s': %s", path, strerror(errno));
+        journal_release(j);
+        return rc;
+    }
+    if (created)
+        return 0; /* no journal: nothing pending (created by the first record: create_file) */
     if (readonly) {
         j->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (j->fd < 0) {
@@ -458,21 +463,11 @@ static int open_journal(struct journal *j, const char *path, struct crypt_keys *
         }
         goto read;
     }
-    /* the azurerm backend's journal may be the first file under .amlsec */
-    if (created && (rc = file_mkdir_parents(path, err)) < 0) {
-        journal_release(j);
-        return rc;
-    }
     if ((rc = open_journal_fd(path, err)) < 0) {
         journal_release(j);
         return rc;
     }
     j->fd = rc;
-    if (created && fsync_dir(path) < 0) {
-        rc = errbuf_set(err, AMLSEC_EIO, "cannot sync the directory of '%s'", path);
-        journal_release(j);
-        return rc;
-    }
 read:
     buf_init(&b, JOURNAL_MAX_BYTES);
     if ((rc = file_read_all(&b, path, JOURNAL_MAX_BYTES, err)) < 0)
@@ -548,6 +543,8 @@ int journal_open_readonly(struct journal *j, const char *path, struct crypt_keys
 
 int journal_sync(struct journal *j, struct errbuf *err)
 {
+    if (j->fd < 0) /* not created yet: nothing written */
+        return 0;
     if (fdatasync(j->fd) < 0)
         return errbuf_set(err, AMLSEC_EIO, "cannot sync the journal '%s': %s", j->path,
                           strerror(errno));
@@ -588,6 +585,21 @@ out:
     return rc;
 }
 
+/* Creates the journal that journal_open found absent, before its first
+ * record: a run that records nothing (a plan, an apply with nothing to do)
+ * writes nothing beside the state. */
+static int create_file(struct journal *j, struct errbuf *err)
+{
+    int rc;
+    /* the azurerm backend's journal may be the first file under .amlsec */
+    if ((rc = file_mkdir_parents(j->path, err)) < 0 || (rc = open_journal_fd(j->path, err)) < 0)
+        return rc;
+    j->fd = rc;
+    if (fsync_dir(j->path) < 0)
+        return errbuf_set(err, AMLSEC_EIO, "cannot sync the directory of '%s'", j->path);
+    return 0;
+}
+
 /* Appends one record durably (or, with group commit, until journal_sync). */
 static int append(struct journal *j, json_t *rec, struct errbuf *err)
 {
@@ -598,6 +610,8 @@ static int append(struct journal *j, json_t *rec, struct errbuf *err)
 
     buf_init(&line, JOURNAL_MAX_BYTES);
     if ((rc = encode_record(j, rec, &line, err)) < 0)
+        goto out;
+    if (j->fd < 0 && (rc = create_file(j, err)) < 0)
         goto out;
     p = line.ptr;
     left = line.len;
@@ -901,7 +915,7 @@ int journal_compact(struct journal *j, struct errbuf *err)
         j->damaged_in_file = false;
         return rewrite_pending(j, err);
     }
-    if (ftruncate(j->fd, 0) < 0 || fsync(j->fd) < 0)
+    if (j->fd >= 0 && (ftruncate(j->fd, 0) < 0 || fsync(j->fd) < 0))
         return errbuf_set(err, AMLSEC_EIO, "cannot empty the journal '%s': %s", j->path,
                           strerror(errno));
     j->damaged_in_file = false;
