@@ -311,6 +311,25 @@ static bool same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
+/* path made absolute (symbolic links resolved) in out: the file's, or its
+ * folder's and its name when it does not exist yet; path itself when
+ * neither resolves. */
+static const char *canonical_path(const char *path, char *out, size_t size)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+    int n;
+    if (realpath(path, dir) != NULL) {
+        n = snprintf(out, size, "%s", dir);
+    } else {
+        n = snprintf(out, size, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+        if (n < 0 || (size_t)n >= size || realpath(out, dir) == NULL)
+            return path;
+        n = snprintf(out, size, "%s/%s", dir, name);
+    }
+    return n < 0 || (size_t)n >= size ? path : out;
+}
+
 /* Whether path is the backup a local state at state_path keeps
  * ("<state_path>.backup"), the same file or the same name. */
 static bool is_backup_of(const char *path, const char *state_path)
@@ -320,6 +339,19 @@ static bool is_backup_of(const char *path, const char *state_path)
     if (n < 0 || (size_t)n >= sizeof(backup))
         return false;
     return strcmp(path, backup) == 0 || same_file(path, backup);
+}
+
+/* The order two states' locks are taken in, the same for every command:
+ * a remote state (a URL, only ever a source) first, then local files by
+ * their absolute path (the file's, or its folder's when it does not exist
+ * yet). Whether a's lock goes before b's. */
+static bool lock_before(const char *a, const char *b)
+{
+    char ca[PATH_MAX], cb[PATH_MAX];
+    bool ra = strstr(a, "://") != NULL, rb = strstr(b, "://") != NULL;
+    if (ra || rb)
+        return ra && !rb;
+    return strcmp(canonical_path(a, ca, sizeof(ca)), canonical_path(b, cb, sizeof(cb))) < 0;
 }
 
 /* state mv -state-out=PATH, as Terraform's: FROM's entries leave the
@@ -355,14 +387,21 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
         state_cli_close(&dsc);
         return EXIT_FAIL;
     }
-    if (!o->no_lock && state_backend_lock(sc->be, "state mv", o->lock_timeout_ms, NULL, &err) < 0) {
-        cli_error("%s", err.msg);
-        state_cli_close(&dsc);
-        return EXIT_FAIL;
+    if (!o->no_lock) {
+        /* in one order whichever way the move goes, so that two moves in
+         * opposite directions do not each hold the lock the other waits for */
+        bool dst_first = lock_before(dsc.be->where, sc->be->where);
+        struct state_backend *first = dst_first ? dsc.be : sc->be;
+        struct state_backend *second = dst_first ? sc->be : dsc.be;
+        if (state_backend_lock(first, "state mv", o->lock_timeout_ms, NULL, &err) < 0) {
+            cli_error("%s", err.msg);
+            state_cli_close(&dsc);
+            return EXIT_FAIL;
+        }
+        locked_dst = 1; /* unlocking what is not locked does nothing */
+        if (state_backend_lock(second, "state mv", o->lock_timeout_ms, NULL, &err) < 0)
+            goto out;
     }
-    if (!o->no_lock && state_backend_lock(dsc.be, "state mv", o->lock_timeout_ms, NULL, &err) < 0)
-        goto out;
-    locked_dst = !o->no_lock;
     if (state_backend_load(&src, &existed, sc->be, &sc->keys, &err) < 0)
         goto out;
     have_src = 1;
