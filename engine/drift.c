@@ -22,6 +22,7 @@
 
 #define DIAG_API "2021-05-01-preview"
 #define KEYS_API "2025-05-01"
+#define COMPUTES_API "2025-09-01"
 
 static double mono_ms(void)
 {
@@ -1142,6 +1143,7 @@ struct discover_run {
     struct discovery dc;
     struct provider *p;
     struct bg_lists keys, diag; /* the vaults' keys, the scopes' diagnostic settings */
+    struct bg_lists computes;   /* the computes of the workspaces that hold managed ones */
     json_t *cmk, *rows[NQUERIES];
     char *policy_query;             /* sent by the second half */
     json_t *assignments;            /* {lowercased principal: [role assignments]} of the workspaces'
@@ -1155,6 +1157,7 @@ static void discover_release(struct discover_run *d)
 {
     if (d->p) {
         lists_release(&d->keys, d->p);
+        lists_release(&d->computes, d->p);
         lists_release(&d->diag, d->p);
     }
     for (int k = 0; k < NQUERIES; k++)
@@ -1173,6 +1176,79 @@ static void discover_release(struct discover_run *d)
     json_decref(d->dc.subscriptions);
     json_decref(d->cmk);
     memset(d, 0, sizeof(*d));
+}
+
+/* The managed resources among the items of lists, kept in the view as
+ * the refresh's reads of them. */
+static int keep_items(struct provider *p, const struct discovery *dc, const struct bg_lists *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        size_t k;
+        json_t *it;
+        json_array_foreach(l->out[i], k, it)
+        {
+            const char *id = str_at(it, "id");
+            if (id && managed(dc, id) && provider_readonly_keep_listed(p, id, it) < 0)
+                return AMLSEC_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* Appends to parents the workspace of id when id is a compute and its
+ * workspace is not there yet. */
+static int add_compute_parent(json_t *parents, struct strmap *seen, const char *id)
+{
+    static const char tail[] = "/computes/";
+    const char *at = id ? strcasestr(id, tail) : NULL;
+    char parent[2048];
+    size_t one;
+    if (at == NULL || strchr(at + sizeof(tail) - 1, '/') || (size_t)(at - id) >= sizeof(parent))
+        return 0;
+    snprintf(parent, sizeof(parent), "%.*s", (int)(at - id), id);
+    if (!of_type(parent, "Microsoft.MachineLearningServices/workspaces") ||
+        strmap_get(seen, parent, &one))
+        return 0;
+    if (strmap_put(seen, parent, 1) < 0 || json_array_append_new(parents, json_string(parent)) < 0)
+        return AMLSEC_ENOMEM;
+    return 0;
+}
+
+/* Computes are in no Resource Graph table: the refresh would read them
+ * after its last Resource Graph page, a GET each (a list per workspace of
+ * two or more). Listed in the background instead, one list per workspace
+ * that holds a managed compute (the configuration's or the state's), their
+ * items are the refresh's reads. */
+static int computes_lists(struct discover_run *d, const struct config *cfg, const struct state *st)
+{
+    struct strmap seen;
+    json_t *parents = json_array();
+    size_t i;
+    const json_t *v;
+    int rc = parents ? 0 : AMLSEC_ENOMEM;
+    strmap_init(&seen, true);
+    for (i = 0; i < st->nresources && rc == 0; i++)
+        rc = add_compute_parent(parents, &seen, st->resources[i].arm_id);
+    for (i = 0; i < cfg->nresources && rc == 0; i++)
+        for (size_t k = 0; k < cfg->resources[i].ninstances && rc == 0; k++)
+            if (!cfg->resources[i].existing)
+                rc = add_compute_parent(
+                    parents, &seen,
+                    json_string_value(json_object_get(cfg->resources[i].instances[k].value, "id")));
+    strmap_release(&seen);
+    if (rc == 0)
+        rc = lists_init(&d->computes, json_array_size(parents));
+    json_array_foreach(rc == 0 ? parents : NULL, i, v)
+    {
+        if ((d->computes.paths[i] = concat(json_string_value(v), "/computes")) == NULL) {
+            rc = AMLSEC_ENOMEM;
+            break;
+        }
+        d->computes.apis[i] = COMPUTES_API;
+        d->computes.n = i + 1;
+    }
+    json_decref(parents);
+    return rc;
 }
 
 static int discover_prepare(struct discover_run *d, struct drift_report *r,
@@ -1313,7 +1389,12 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
         if (strcasestr(dc->scopes[i].id, "/providers/") != NULL)
             lists_add(&d->diag, &dc->scopes[i], "/providers/Microsoft.Insights/diagnosticSettings",
                       DIAG_API, L_DIAG);
-    if ((rc = lists_start(&d->keys, p, err)) < 0 || (rc = lists_start(&d->diag, p, err)) < 0)
+    if ((rc = computes_lists(d, cfg, st)) < 0) {
+        errbuf_set(err, rc, "out of memory");
+        goto out;
+    }
+    if ((rc = lists_start(&d->keys, p, err)) < 0 || (rc = lists_start(&d->computes, p, err)) < 0 ||
+        (rc = lists_start(&d->diag, p, err)) < 0)
         goto out;
     {
         struct buf q[NQUERIES], who;
@@ -1437,18 +1518,13 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
         }
     }
     if (rc == 0) {
-        /* the managed keys' refresh: their items in the vaults' lists */
+        /* the managed keys' and computes' refresh: their items in their
+         * parents' lists (a list that failed leaves its children to the
+         * refresh's reads) */
         lists_finish(&d->keys, p);
-        for (size_t i = 0; i < d->keys.n && rc == 0; i++) {
-            size_t k;
-            json_t *it;
-            json_array_foreach(d->keys.out[i], k, it)
-            {
-                const char *id = str_at(it, "id");
-                if (id && managed(dc, id) && provider_readonly_keep_listed(p, id, it) < 0)
-                    rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-            }
-        }
+        lists_finish(&d->computes, p);
+        if (keep_items(p, dc, &d->keys) < 0 || keep_items(p, dc, &d->computes) < 0)
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     }
     d->t2 = mono_ms();
 out:

@@ -1076,6 +1076,37 @@ static void fail_outstanding(struct arm_client *c, int rc, const char *msg)
     c->bg_inflight = 0;
 }
 
+/* Starts the calls of q (fresh or background) in order while slots are
+ * free, background calls in at most three quarters of them (a foreground
+ * call finds one free). A rate-limited call stops the queue (the calls
+ * behind it wait too): 1 then, else 0, or < 0 when the client failed. */
+static int start_queue(struct arm_client *c, struct call_queue *q, int64_t now, int64_t *next,
+                       struct errbuf *err)
+{
+    while (queue_len(q) > 0 && c->inflight < c->o.parallelism &&
+           (q != &c->background || c->bg_inflight < bg_slots(c))) {
+        struct arm_call *call = q->v[q->head];
+        int started = 0, rc;
+        int64_t before = *next;
+        if ((rc = try_start(c, call, now, next, &started, err)) < 0)
+            return rc;
+        if (call->st->done) {
+            queue_push(&c->done, queue_pop(q));
+            continue;
+        }
+        if (!started) {
+            c->blocked_until = call->st->ready_at;
+            if (*next > before)
+                *next = before;
+            if (c->blocked_until < *next)
+                *next = c->blocked_until;
+            return 1;
+        }
+        (void)queue_pop(q);
+    }
+    return 0;
+}
+
 /* One turn of the loop: starts what is due, then waits (until `until` at
  * most) for one answer. Calls not yet started are taken in order from
  * `fresh`; calls that wait (a retry, a poll, a rate-limit pause) sit in
@@ -1103,50 +1134,11 @@ static int turn(struct arm_client *c, int64_t until, struct errbuf *err)
         if (c->blocked_until < next)
             next = c->blocked_until;
     } else {
-        while (queue_len(&c->fresh) > 0 && c->inflight < c->o.parallelism) {
-            struct arm_call *call = c->fresh.v[c->fresh.head];
-            int started = 0;
-            int64_t before = next;
-            if ((rc = try_start(c, call, now, &next, &started, err)) < 0)
-                return rc;
-            if (call->st->done) {
-                queue_push(&c->done, queue_pop(&c->fresh));
-                continue;
-            }
-            if (!started) {
-                /* rate-limited: the calls behind it wait too */
-                c->blocked_until = call->st->ready_at;
-                if (next > before)
-                    next = before;
-                if (c->blocked_until < next)
-                    next = c->blocked_until;
-                break;
-            }
-            (void)queue_pop(&c->fresh);
-        }
-        /* background calls once nothing else waits to start, in at most
-         * three quarters of the slots: a foreground call finds one free */
-        while (queue_len(&c->fresh) == 0 && queue_len(&c->background) > 0 &&
-               c->inflight < c->o.parallelism && c->bg_inflight < bg_slots(c)) {
-            struct arm_call *call = c->background.v[c->background.head];
-            int started = 0;
-            int64_t before = next;
-            if ((rc = try_start(c, call, now, &next, &started, err)) < 0)
-                return rc;
-            if (call->st->done) {
-                queue_push(&c->done, queue_pop(&c->background));
-                continue;
-            }
-            if (!started) {
-                c->blocked_until = call->st->ready_at;
-                if (next > before)
-                    next = before;
-                if (c->blocked_until < next)
-                    next = c->blocked_until;
-                break;
-            }
-            (void)queue_pop(&c->background);
-        }
+        /* background calls once nothing else waits to start */
+        if ((rc = start_queue(c, &c->fresh, now, &next, err)) < 0 ||
+            (rc == 0 && queue_len(&c->fresh) == 0 &&
+             (rc = start_queue(c, &c->background, now, &next, err)) < 0))
+            return rc;
     }
     if (queue_len(&c->done) > 0)
         return 0;

@@ -654,6 +654,50 @@ static void test_arm_client__streaming_submit_next_abandon(void **state)
     transport_free(fake_transport_base(fake));
 }
 
+/* Background calls (ARM_CALL_BACKGROUND) wait behind every other call:
+ * a call run after twenty of them is the first request sent, they fill
+ * at most three quarters of the slots, and arm_client_drive lets them
+ * finish while the caller waits (Resource Graph's quota), holding them for
+ * arm_client_next. */
+static void test_arm_client__background_calls_wait_behind_others(void **state)
+{
+    struct manual_clock clock;
+    struct fake_transport *fake;
+    struct arm_client *client;
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_call bg[20], fg[1], *done = NULL;
+    int64_t until;
+    size_t back = 0;
+    (void)state;
+    ok_client(&clock, &fake, &client, 4);
+    vault_gets(bg, 20);
+    vault_gets(fg, 1);
+    fg[0].url = VAULT "/keys";
+    for (int i = 0; i < 20; i++) {
+        bg[i].flags = ARM_CALL_BACKGROUND;
+        assert_int_equal(arm_client_submit(client, &bg[i]), 0);
+    }
+    assert_int_equal(arm_client_run(client, fg, 1, &err), 0);
+    assert_int_equal(fg[0].rc, 0);
+    arm_call_release(&fg[0]);
+    assert_non_null(strstr(fake_transport_request(fake, 0)->url, "/keys?"));
+    assert_true(fake_transport_max_inflight(fake) <= 4);
+    until = arm_clock_now(&clock.clock) + 1000;
+    assert_int_equal(arm_client_drive(client, until, &err), 0);
+    assert_true(arm_clock_now(&clock.clock) >= until);
+    assert_int_equal(fake_transport_count(fake), 21);
+    while (arm_client_next(client, 0, &done, &err) == 0 && done) {
+        assert_int_equal(done->rc, 0);
+        back++;
+    }
+    assert_int_equal(back, 20);
+    assert_int_equal(arm_client_active(client), 0);
+    for (int i = 0; i < 20; i++)
+        arm_call_release(&bg[i]);
+    arm_client_free(client);
+    transport_free(fake_transport_base(fake));
+}
+
 /* The client itself fails (ARM_CLIENT_FAULT_ENV=poll: when the accepted
  * PUT's operation is due to be polled): arm_client_next says so once,
  * then hands the PUT back failed and marked unknown (the service may still
@@ -981,6 +1025,7 @@ int main(void)
         cmocka_unit_test(test_arm_client__huge_retry_after_fails_fast),
         cmocka_unit_test(test_arm_client__backoff_and_retry_after_parsing),
         cmocka_unit_test(test_arm_client__error_body_shapes),
+        cmocka_unit_test(test_arm_client__background_calls_wait_behind_others),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
