@@ -873,6 +873,71 @@ static void resource_delete(struct al_ctx *c, const struct al_type *ty, const st
     al_store_save(c->al);
 }
 
+/* ARM pages its lists of resource groups and of resources (x-ms-pageable,
+ * nextLink): a page holds at most AL_LIST_PAGE items and a nextLink to the
+ * rest. The reference gives no page size: 1000, Resource Graph's and what
+ * ARM's own resource lists return, is an assumption. The $skiptoken is the
+ * store serial of the last item given: the next page starts after it, so
+ * nothing that stayed is repeated or skipped while the store changes. */
+#define AL_LIST_PAGE 1000
+
+/* The serial the request's page starts after (-1: the first page); -1
+ * after answering 400 for a token armlocal did not make. */
+static int list_page_after(struct al_ctx *c, json_int_t *after)
+{
+    const char *tok = al_query(c->req, "$skiptoken");
+    char *end;
+    long long v;
+    *after = -1;
+    if (tok == NULL)
+        return 0;
+    errno = 0;
+    v = strtoll(tok, &end, 10);
+    if (*tok == '\0' || *end != '\0' || errno != 0 || v < 0) {
+        al_error(c, 400, "InvalidRequestContent", "The skip token '%.100s' is not valid.", tok);
+        return -1;
+    }
+    *after = (json_int_t)v;
+    return 0;
+}
+
+/* Appends "&%24NAME=VALUE", the request's query parameter $NAME
+ * percent-encoded, when the request has it. */
+static void carry_param(struct al_ctx *c, struct buf *b, const char *name)
+{
+    const char *v = al_query(c->req, name);
+    if (v == NULL)
+        return;
+    buf_addf(b, "&%%24%s=", name + 1);
+    for (; *v; v++) {
+        unsigned char ch = (unsigned char)*v;
+        if (isalnum(ch) || strchr("-._~()", ch))
+            buf_addch(b, (char)ch);
+        else
+            buf_addf(b, "%%%02X", ch);
+    }
+}
+
+/* Answers a page of a list: value, and a nextLink past the serial last
+ * when more follow (last < 0: the last page), carrying the request's $top
+ * and $filter. */
+static void list_page_reply(struct al_ctx *c, json_t *list, json_int_t last)
+{
+    json_t *doc = json_pack("{s:o}", "value", list);
+    if (doc && last >= 0) {
+        struct buf b;
+        buf_init(&b, 0);
+        buf_addf(&b, "%s%s?api-version=%s", c->al->base_url, c->req->path,
+                 c->api_version ? c->api_version : "");
+        carry_param(c, &b, "$top");
+        carry_param(c, &b, "$filter");
+        buf_addf(&b, "&%%24skiptoken=%" JSON_INTEGER_FORMAT, last);
+        json_object_set_new(doc, "nextLink", json_stringn(b.ptr, b.len));
+        buf_release(&b);
+    }
+    al_json_reply(c, 200, doc);
+}
+
 static int under_scope(const char *id_lower, const char *scope_lower)
 {
     size_t n = strlen(scope_lower);
@@ -927,20 +992,45 @@ static int list_candidates(struct al_ctx *c, const struct al_type *ty, const cha
     return 0;
 }
 
+/* The page size of a policy assignment list: $top, 1 to 1000, default
+ * 500 (the reference's PolicyAssignments_List*); 0 after answering 400. */
+static size_t policy_page(struct al_ctx *c)
+{
+    const char *top = al_query(c->req, "$top");
+    char *end;
+    long v;
+    if (top == NULL)
+        return 500;
+    errno = 0;
+    v = strtol(top, &end, 10);
+    if (*top == '\0' || *end != '\0' || errno != 0 || v < 1 || v > 1000) {
+        al_error(c, 400, "InvalidRequestContent",
+                 "The value '%.40s' of $top is not valid: it must be between 1 and 1000.", top);
+        return 0;
+    }
+    return (size_t)v;
+}
+
 static void resource_list(struct al_ctx *c, const struct al_type *ty, const struct al_target *t)
 {
-    json_t *list = json_array(), *rec;
+    json_t *list, *rec;
     char parent[2048], type_l[512];
     const char *k;
     struct al_keys ks = {0};
     const char *filter = al_query(c->req, "$filter");
     const char *principal = NULL;
     char pbuf[128];
+    /* policy assignment lists are paged (nextLink) by $top; the others
+     * answer in one page */
+    bool paged = strcasecmp(ty->type, "Microsoft.Authorization/policyAssignments") == 0;
+    size_t page = 0, given = 0;
+    json_int_t after = -1, next = -1, last_given = -1;
 
-    if (check_parents(c, t, 1) < 0) {
-        json_decref(list);
+    if (check_parents(c, t, 1) < 0)
         return;
-    }
+    if (paged && ((page = policy_page(c)) == 0 || list_page_after(c, &after) < 0))
+        return;
+    list = json_array();
     if (filter && (principal = strstr(filter, "principalId eq '")) != NULL) {
         size_t n;
         principal += 16;
@@ -967,7 +1057,7 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
         k = ks.v[ki].key;
         rec = json_object_get(al_resources(c->al), k);
         body = json_object_get(rec, "body");
-        if (!visible(rec))
+        if (!visible(rec) || (paged && ks.v[ki].serial <= after))
             continue;
         al_lower(rtype, json_string_value(json_object_get(body, "type")), sizeof(rtype));
         if (strcmp(rtype, type_l) != 0)
@@ -1010,54 +1100,19 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
                     continue;
             }
         }
+        if (paged && given == page) { /* one more: the page ends at the last one given */
+            next = last_given;
+            break;
+        }
         json_array_append_new(list, al_render(c, rec));
+        given++;
+        last_given = ks.v[ki].serial;
     }
     al_keys_release(&ks);
-    al_json_reply(c, 200, json_pack("{s:o}", "value", list));
+    list_page_reply(c, list, next);
 }
 
 /* --- resource groups and subscriptions ------------------------------------ */
-
-/* ARM pages its lists of resource groups and of resources (x-ms-pageable,
- * nextLink): a page holds at most AL_LIST_PAGE items and a nextLink to the
- * rest. The reference gives no page size: 1000, Resource Graph's and what
- * ARM's own resource lists return, is an assumption. The $skiptoken is the
- * store serial of the last item given: the next page starts after it, so
- * nothing that stayed is repeated or skipped while the store changes. */
-#define AL_LIST_PAGE 1000
-
-/* The serial the request's page starts after (-1: the first page); -1
- * after answering 400 for a token armlocal did not make. */
-static int list_page_after(struct al_ctx *c, json_int_t *after)
-{
-    const char *tok = al_query(c->req, "$skiptoken");
-    char *end;
-    long long v;
-    *after = -1;
-    if (tok == NULL)
-        return 0;
-    errno = 0;
-    v = strtoll(tok, &end, 10);
-    if (*tok == '\0' || *end != '\0' || errno != 0 || v < 0) {
-        al_error(c, 400, "InvalidRequestContent", "The skip token '%.100s' is not valid.", tok);
-        return -1;
-    }
-    *after = (json_int_t)v;
-    return 0;
-}
-
-/* Answers a page of a list: value, and a nextLink past the serial last
- * when more follow (last < 0: the last page). */
-static void list_page_reply(struct al_ctx *c, json_t *list, json_int_t last)
-{
-    json_t *doc = json_pack("{s:o}", "value", list);
-    if (doc && last >= 0)
-        json_object_set_new(doc, "nextLink",
-                            json_sprintf("%s%s?api-version=%s&%%24skiptoken=%" JSON_INTEGER_FORMAT,
-                                         c->al->base_url, c->req->path,
-                                         c->api_version ? c->api_version : "", last));
-    al_json_reply(c, 200, doc);
-}
 
 static int api_version_check(struct al_ctx *c, const struct al_type *ty);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ARM pages its lists (nextLink): armlocal's list of resource groups, of a group's resources and
 # of a subscription's resources hold at most 1,000 items a page and a nextLink to the rest, a
-# $skiptoken armlocal did not make is refused; and amlsec follows the nextLink when it confirms
+# $skiptoken armlocal did not make is refused; policy assignment lists hold $top (1 to 1000,
+# default 500: the reference's PolicyAssignments_List) a page; and amlsec follows the nextLink when it confirms
 # which of many resources missing from Resource Graph exist (one list of their group, two pages
 # here: a resource on the second page is found, counted in armlocal's request log).
 set -uo pipefail
@@ -68,7 +69,29 @@ seed "${ids[@]}"
 [ "$(pages "$S/resources?$V=2021-04-01" | tr '\n' ' ')" = "page 0: 1000 page 1: 30 " ] \
   || fail "subscription resource pages"
 
-echo "3. amlsec follows the nextLink: a resource on the second page of its group exists"
+echo "3. policy assignments: \$top (1 to 1000, default 500) a page, the nextLink keeping \$top and \$filter"
+PA=providers/Microsoft.Authorization/policyAssignments
+{
+  echo 'request = "PUT"'
+  echo 'header = "Content-Type: application/json"'
+  echo 'data = "{\"properties\":{\"policyDefinitionId\":\"/providers/Microsoft.Authorization/policyDefinitions/0a914e76-4921-4c19-b460-a2d36003525a\"}}"'
+  for i in $(seq -w 1 501); do
+    echo "url = \"$B/_armlocal/resources$S/$PA/pa-$i\""
+    echo 'output = "/dev/null"'
+  done
+} > seed.cfg
+curl -sSf -K seed.cfg || fail "seeding policy assignments"
+[ "$(pages "$S/$PA?$V=2025-03-01" | tr '\n' ' ')" = "page 0: 500 page 1: 1 " ] || fail "policy assignment pages"
+[ "$(pages "$S/$PA?$V=2025-03-01&%24top=200&%24filter=atScope()" | tr '\n' ' ')" = "page 0: 200 page 1: 200 page 2: 101 " ] \
+  || fail "policy assignment pages of \$top=200"
+[ "$(sort -u names.txt | wc -l)" = 501 ] || fail "every assignment once"
+req GET "$S/$PA?$V=2025-03-01&%24top=200&%24filter=atScope()"
+grep -q '"nextLink":"[^"]*?api-version=2025-03-01&%24top=200&%24filter=atScope()&%24skiptoken=[0-9]*"' <<<"$BODY" \
+  || fail "the nextLink keeps \$top and \$filter: $(jq -c .nextLink <<<"$BODY")"
+req GET "$S/$PA?$V=2025-03-01&%24top=0"; expect_code 400 "\$top 0"
+req GET "$S/$PA?$V=2025-03-01&%24top=1001"; expect_code 400 "\$top 1001"
+
+echo "4. amlsec follows the nextLink: a resource on the second page of its group exists"
 # Resource Graph lags: it does not see what is created from now on
 req PUT "/_armlocal/graph/snapshot" "{}"; expect_code 204 "graph snapshot"
 seed "$S/resourceGroups/rg-big/providers/$AI/appi-late"
