@@ -12,8 +12,8 @@
 #      the state and journal the kill left: plan (AMLSEC_LOG=trace, as every amlsec run here),
 #      plan -json, plan -out (saved unencrypted: the plan holds no secret; it was refused before
 #      ef29f38, whose plan's before held the connection string), show and show -json of it, and
-#      apply -json (after it the unencrypted state holds the secrets, as docs/state.md says: only
-#      its output is scanned).
+#      apply -json (after it the unencrypted state holds the secrets, as docs/state.md says, and
+#      apply warns of it before it starts: only its output is scanned).
 #   2. tainted, with state encryption: App Insights' PUT is carried out but its answer lost
 #      (reset-after) and the retry refused (403), so the create is recorded tainted
 #      (create_because_tainted); then plan, plan -json, plan -out, show -json of it, apply PLANFILE,
@@ -141,6 +141,9 @@ scan "the interrupted create's plans" .
 AMLSEC_LOG=trace run aj 0 apply -cloud "$url" -auto-approve -json
 jq -s -e 'any(.[]; .type == "apply_complete" and .hook.resource.addr == "app_insights.ai")' aj.out > /dev/null \
   || fail_with "apply -json did not create App Insights" aj.out
+# which apply says before it starts (docs/state.md; it said nothing of App Insights' secrets before)
+grep -q 'the state will hold 2 sensitive values in clear (app_insights.ai connection_string, app_insights.ai instrumentation_key)' aj.err \
+  || fail_with "apply -json did not warn that the unencrypted state will hold the generated secrets" aj.err
 scan "apply -json of the interrupted create" aj.out aj.err
 cd ..
 
