@@ -782,6 +782,7 @@ static int apply_saved(struct plan_cli *pc)
         rc = finish_outputs(&s, plan, pc->color);
         goto out;
     }
+    warn_clear_state(&s, plan);
     rc = execute(&s, plan, pc->so.parallelism);
     if (rc == EXIT_OK)
         rc = finish_outputs(&s, plan, pc->color);

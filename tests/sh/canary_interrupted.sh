@@ -14,7 +14,9 @@
 #      ef29f38, whose plan's before held the connection string), show and show -json of it, and
 #      apply -json (after it the unencrypted state holds the secrets, as docs/state.md says, and
 #      apply warns of it before it starts: only its output is scanned).
-#   2. tainted, with state encryption: App Insights' PUT is carried out but its answer lost
+#   2. a plain create, saved unencrypted: apply PLANFILE warns of the secrets it will leave in the
+#      state in clear, as apply does.
+#   3. tainted, with state encryption: App Insights' PUT is carried out but its answer lost
 #      (reset-after) and the retry refused (403), so the create is recorded tainted
 #      (create_because_tainted); then plan, plan -json, plan -out, show -json of it, apply PLANFILE,
 #      apply -json, output -json.
@@ -147,7 +149,19 @@ grep -q 'the state will hold 2 sensitive values in clear (app_insights.ai connec
 scan "apply -json of the interrupted create" aj.out aj.err
 cd ..
 
-echo "2. a tainted create"
+echo "2. a plain create saved unencrypted (it holds no secret): apply PLANFILE warns as apply does"
+project n appi-new
+(
+  cd n || exit 1
+  AMLSEC_LOG=trace expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out n.plan > po.out 2> po.err
+  AMLSEC_LOG=trace expect_exit 0 "$AMLSEC" apply -no-color n.plan > ap.out 2> ap.err
+  grep -q 'the state will hold 2 sensitive values in clear (app_insights.ai connection_string, app_insights.ai instrumentation_key)' ap.err \
+    || fail_with "apply PLANFILE did not warn that the unencrypted state will hold the generated secrets" ap.err
+  generated /subscriptions/$sub/resourceGroups/rg-appi-new/providers/Microsoft.Insights/components/appi-new
+  scan "a plain create's saved plan, applied" n.plan po.out po.err ap.out ap.err
+) || exit 1
+
+echo "3. a tainted create"
 export AMLSEC_STATE_PASSPHRASE=CnryIntrPass1x
 project t appi-tnt output
 cd t || exit 1
