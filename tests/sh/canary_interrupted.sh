@@ -83,6 +83,16 @@ scan() { # what, files or directories: every file in them, for the canaries
     || fail "a canary leaked ($1)"
 }
 
+saved_create() { # plan file, reason, name: show -json of it shows App Insights' create for that
+  # reason, its before (what Azure holds) without the generated secrets; in sj.out
+  expect_exit 0 "$AMLSEC" show -json "$1" > sj.out 2> sj.err
+  jq -e --arg r "create_because_$2" --arg n "$3" '.resource_changes[]
+    | select(.address == "app_insights.ai")
+    | .change.actions == ["create"] and .action_reason == $r and .change.before.name == $n
+    and (.change.before | has("connection_string") or has("instrumentation_key") | not)' sj.out \
+    > /dev/null || fail_with "show -json $1: App Insights' create is not the $2 one, its before without the generated secrets" sj.out
+}
+
 echo "1. an interrupted create (no state encryption: the plan holds no secret, so it is saved)"
 project i appi-intr
 cd i || exit 1
@@ -131,12 +141,7 @@ jq -s -e 'any(.[]; .type == "planned_change" and .change.resource.addr == "app_i
   || fail_with "plan -json: no planned change of App Insights" pj.out
 AMLSEC_LOG=trace run po 0 plan -cloud "$url" -no-color -out i.plan
 expect_exit 0 "$AMLSEC" show -no-color i.plan > s.out 2> s.err
-expect_exit 0 "$AMLSEC" show -json i.plan > sj.out 2> sj.err
-jq -e '.resource_changes[] | select(.address == "app_insights.ai")
-  | .change.actions == ["create"] and .action_reason == "create_because_interrupted"
-  and .change.before.name == "appi-intr"
-  and (.change.before | has("connection_string") or has("instrumentation_key") | not)' sj.out > /dev/null \
-  || fail_with "show -json of the saved plan: App Insights' create is not the interrupted one, its before without the generated secrets" sj.out
+saved_create i.plan interrupted appi-intr
 scan "the interrupted create's plans" .
 # apply adopts it: the state, unencrypted here, then holds the generated secrets as docs/state.md
 # says; its output may not
@@ -174,12 +179,7 @@ AMLSEC_LOG=trace expect_exit 2 "$AMLSEC" plan -cloud "$url" -no-color -detailed-
 grep -q 'app_insights.ai is tainted' p.out || fail_with "the plan did not see a tainted create" p.out
 AMLSEC_LOG=trace expect_exit 0 "$AMLSEC" plan -cloud "$url" -json > pj.out 2> pj.err
 AMLSEC_LOG=trace expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out t.plan > po.out 2> po.err
-expect_exit 0 "$AMLSEC" show -json t.plan > sj.out 2> sj.err
-jq -e '.resource_changes[] | select(.address == "app_insights.ai")
-  | .change.actions == ["create"] and .action_reason == "create_because_tainted"
-  and .change.before.name == "appi-tnt"
-  and (.change.before | has("connection_string") or has("instrumentation_key") | not)' sj.out > /dev/null \
-  || fail_with "show -json of the saved plan: App Insights' create is not the tainted one, its before without the generated secrets" sj.out
+saved_create t.plan tainted appi-tnt
 AMLSEC_LOG=trace expect_exit 0 "$AMLSEC" apply -no-color t.plan > ap.out 2> ap.err
 AMLSEC_LOG=trace expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -json > aj.out 2> aj.err
 AMLSEC_LOG=trace expect_exit 0 "$AMLSEC" output -json > o.out 2> o.err
