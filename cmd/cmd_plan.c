@@ -233,7 +233,8 @@ static const json_t *value_at(const json_t *obj, const char *path)
 }
 
 /* Sensitive values the state will hold as they are (write-only ones are
- * digests): said before applying when the state is not encrypted. */
+ * digests, service-generated secrets included): said before applying when
+ * the state is not encrypted. */
 static void warn_clear_state(const struct session *s, const struct plan *plan)
 {
     struct buf b;
@@ -265,6 +266,11 @@ static void warn_clear_state(const struct session *s, const struct plan *plan)
             if (n++ < 4)
                 buf_addf(&b, "%s%s %s", n > 1 ? ", " : "", c->address, path);
         }
+        /* what the service generates (an App Insights connection string):
+         * known only once applied, kept in the state as ARM returns it */
+        for (const struct schema_attr *a = k->body.attrs; a->name; a++)
+            if ((a->flags & SF_COMPUTED) && (a->flags & SF_SENSITIVE) && n++ < 4)
+                buf_addf(&b, "%s%s %s", n > 1 ? ", " : "", c->address, a->name);
     }
     {
         const char *name;
@@ -776,6 +782,7 @@ static int apply_saved(struct plan_cli *pc)
         rc = finish_outputs(&s, plan, pc->color);
         goto out;
     }
+    warn_clear_state(&s, plan);
     rc = execute(&s, plan, pc->so.parallelism);
     if (rc == EXIT_OK)
         rc = finish_outputs(&s, plan, pc->color);

@@ -103,7 +103,7 @@ mkdir "$work/plain" && sed -e 's/-secrets/-plain/g; s/stsecrets01/stplain01/; s/
   expect_exit 1 "$AMLSEC" plan -cloud "$url" -no-color -out p.plan > out.out 2>&1
   grep -q 'the plan holds sensitive values' out.out || fail "plan -out without a key"
   expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > apply.out 2>&1
-  grep -q 'warning: the state will hold 14 sensitive values in clear (resource_group.ml tags.owner,' apply.out \
+  grep -q 'warning: the state will hold 16 sensitive values in clear (resource_group.ml tags.owner,' apply.out \
     || fail "no warning about sensitive values in an unencrypted state"
   for c in "${write_only[@]}"; do
     grep -F -q -- "$c" apply.out .amlsec/state.json .amlsec/state.json.journal \
