@@ -182,7 +182,10 @@ static void on_event(void *payload, const struct apply_event *ev)
         const char *msg;
         buf_init(&clean, 0);
         msg = cli_scrub(&clean, ev->message);
-        printf("\nValidation failed, starting nothing that reads the variable: %s\n", msg);
+        if (ev->unchecked)
+            printf("\nValidation not checked: %s\n", msg);
+        else
+            printf("\nValidation failed, starting nothing that reads the variable: %s\n", msg);
         add_failure(pr, "%s", msg);
         buf_release(&clean);
         break;

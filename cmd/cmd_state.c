@@ -1,5 +1,6 @@
 /* amlsec state list [-id=ID] [ADDR...] | show ADDR | rm [-dry-run] ADDR... | mv [-dry-run]
  * [-state-out=PATH] FROM TO | pull | push FILE */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +311,17 @@ static bool same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
+/* Whether path is the backup a local state at state_path keeps
+ * ("<state_path>.backup"), the same file or the same name. */
+static bool is_backup_of(const char *path, const char *state_path)
+{
+    char backup[PATH_MAX];
+    int n = snprintf(backup, sizeof(backup), "%s.backup", state_path);
+    if (n < 0 || (size_t)n >= sizeof(backup))
+        return false;
+    return strcmp(path, backup) == 0 || same_file(path, backup);
+}
+
 /* state mv -state-out=PATH, as Terraform's: FROM's entries leave the
  * state (locked) for the local state at PATH (locked too; created when
  * absent, recording the source's cloud) under TO, a target PATH holds
@@ -324,12 +336,21 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
     struct state_renames r = {0};
     struct state_cli_guard g = {0}, gd = {0}; /* each state's interrupted apply, if any */
     int existed, dst_existed, have_src = 0, have_dst = 0, locked_dst = 0, rc = EXIT_FAIL;
+    bool conflict = false; /* a target the destination holds */
 
     if (state_cli_open(&dsc, o->state_out, NULL, sc->parsed, color) != EXIT_OK)
         return EXIT_FAIL;
     if (same_file(sc->be->where, dsc.be->where) || strcmp(sc->be->where, dsc.be->where) == 0) {
         cli_error("-state-out '%s' names the state being moved from: leave it out to move "
                   "within one state",
+                  o->state_out);
+        state_cli_close(&dsc);
+        return EXIT_FAIL;
+    }
+    /* saving the source keeps its old self as its backup: over the destination */
+    if (is_backup_of(dsc.be->where, sc->be->where)) {
+        cli_error("-state-out '%s' names the backup of the state being moved from, which "
+                  "saving that state replaces: name another file",
                   o->state_out);
         state_cli_close(&dsc);
         return EXIT_FAIL;
@@ -360,8 +381,13 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
                    sc->be->where, src.cloud, dsc.be->where, dst.cloud);
         goto out;
     }
-    if (state_mv_match_into(&src, &dst, args[0], args[1], &r, &err) < 0)
+    if (state_mv_match_into(&src, &dst, args[0], args[1], &r, &err) < 0) {
+        if (err.code == AMLSEC_ECONFLICT) { /* the state it names is the destination */
+            errbuf_prefix(&err, "-state-out '%s'", dsc.be->where);
+            conflict = true;
+        }
         goto out;
+    }
     if (!o->dry_run) {
         if (dst.cloud == NULL && src.cloud && state_set_cloud(&dst, src.cloud, &err) < 0)
             goto out;
@@ -388,6 +414,11 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
 out:
     if (rc != EXIT_OK)
         cli_error("%s", err.msg);
+    if (conflict)
+        fprintf(stderr,
+                "hint: if an earlier 'state mv -state-out' stopped between its two writes, what "
+                "it moved is in both states: 'amlsec state rm -state %s %s' finishes it\n",
+                sc->be->where, args[0]);
 unlock:
     state_cli_guard_end(&g);
     state_cli_guard_end(&gd);

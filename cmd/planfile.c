@@ -314,39 +314,15 @@ static bool raw_plan_matches(const char *file, size_t len, const char *want)
     return strcmp(hex, want) == 0;
 }
 
-/* How long the compact JSON value at p (before end) is: up to the ',',
- * ']' or '}' after it (0 when there is none). */
-static size_t value_extent(const char *p, const char *end)
-{
-    size_t depth = 0;
-    const char *q = p;
-    for (; q < end; q++) {
-        if (*q == '"') {
-            for (q++; q < end && *q != '"'; q++)
-                if (*q == '\\')
-                    q++;
-            if (q >= end)
-                return 0;
-        } else if (*q == '{' || *q == '[') {
-            depth++;
-        } else if (*q == '}' || *q == ']' || *q == ',') {
-            if (depth == 0)
-                break;
-            if (*q != ',')
-                depth--;
-        }
-    }
-    return depth == 0 && q < end ? (size_t)(q - p) : 0;
-}
-
 /* The JSON value at *p (before end), its text skipped, in memory's form
  * (a plan file's tagged unknowns and big numbers read back: see
  * parser/value.h; one saved before them, with NULs, reads too): a new
- * reference, or NULL when there is none. */
+ * reference, or NULL when there is none. Read in place, in one pass
+ * where it holds no decimal and no big number (jsonw_loadb_member). */
 static json_t *value_at(const char **p, const char *end)
 {
-    size_t n = value_extent(*p, end);
-    json_t *v = n ? jsonw_loadb(*p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
+    size_t n = 0;
+    json_t *v = jsonw_loadb_member(*p, (size_t)(end - *p), JSON_DECODE_ANY | JSON_ALLOW_NUL, &n);
     if (v && value_from_file_form(v) < 0) {
         json_decref(v);
         return NULL;

@@ -382,16 +382,38 @@ int state_cli_guard_begin(struct state_cli_guard *g, struct state_cli *sc, const
         return rc;
     g->arm_id = calloc(g->j->nentries, sizeof(*g->arm_id));
     g->from_id = calloc(g->j->nentries, sizeof(*g->from_id));
-    if (g->arm_id == NULL || g->from_id == NULL) {
-        cli_error("out of memory");
-        state_cli_guard_end(g);
-        return EXIT_FAIL;
-    }
+    g->dep_id = calloc(g->j->nentries, sizeof(*g->dep_id));
+    if (g->arm_id == NULL || g->from_id == NULL || g->dep_id == NULL)
+        goto oom;
     for (size_t i = 0; i < g->j->nentries; i++) {
+        const json_t *deps = g->j->entries[i].dependencies;
         g->arm_id[i] = id_at(st, g->j->entries[i].address);
         g->from_id[i] = id_at(st, g->j->entries[i].from);
+        if (json_array_size(deps) == 0)
+            continue;
+        if ((g->dep_id[i] = calloc(json_array_size(deps), sizeof(**g->dep_id))) == NULL)
+            goto oom;
+        for (size_t k = 0; k < json_array_size(deps); k++)
+            g->dep_id[i][k] = id_at(st, json_string_value(json_array_get(deps, k)));
     }
     return EXIT_OK;
+oom:
+    cli_error("out of memory");
+    state_cli_guard_end(g);
+    return EXIT_FAIL;
+}
+
+/* Where after holds the resource whose ARM id is id, when not at address;
+ * NULL when nowhere else (removed). A pass over after: only for a
+ * dependency whose address changed. */
+static const char *moved_to(const struct state *after, const char *address, const char *id)
+{
+    for (size_t i = 0; i < after->nresources; i++) {
+        const struct state_resource *r = &after->resources[i];
+        if (r->address && strcmp(r->address, address) != 0 && strcasecmp(r->arm_id, id) == 0)
+            return r->address;
+    }
+    return NULL;
 }
 
 /* Whether after holds address as before did (before_id: its ARM id then). */
@@ -414,6 +436,24 @@ int state_cli_guard_check(const struct state_cli_guard *g, const struct state *a
         addr = !same_at(after, e->address, g->arm_id[i]) ? e->address
                : !same_at(after, e->from, g->from_id[i]) ? e->from
                                                          : NULL;
+        for (size_t k = 0; addr == NULL && g->dep_id[i] && k < json_array_size(e->dependencies);
+             k++) {
+            const char *dep = json_string_value(json_array_get(e->dependencies, k)), *to;
+            if (g->dep_id[i][k] == NULL || same_at(after, dep, g->dep_id[i][k]) ||
+                (to = moved_to(after, dep, g->dep_id[i][k])) == NULL)
+                continue; /* unchanged, or removed: the recovery records it as it is */
+            return errbuf_set(
+                err, AMLSEC_ECONFLICT,
+                "%s: the journal '%s' still holds the %s of %s from an interrupted apply (%s), "
+                "which depends on %s: the next plan or apply records it depending on that "
+                "address, and this change moves %s to %s; nothing was changed. Run 'amlsec "
+                "plan' or 'amlsec apply' first (it reads the cloud and records the interrupted "
+                "apply's operations), then %s again",
+                command, g->j->path, journal_op_name(e->op), e->address,
+                e->phase == JOURNAL_BEGUN ? "in flight when it stopped"
+                                          : "completed, not yet in the saved state",
+                dep, dep, to, command);
+        }
         if (addr == NULL)
             continue;
         return errbuf_set(err, AMLSEC_ECONFLICT,
@@ -436,9 +476,14 @@ void state_cli_guard_end(struct state_cli_guard *g)
     for (size_t i = 0; g->j && i < g->j->nentries; i++) {
         free(g->arm_id ? g->arm_id[i] : NULL);
         free(g->from_id ? g->from_id[i] : NULL);
+        for (size_t k = 0;
+             g->dep_id && g->dep_id[i] && k < json_array_size(g->j->entries[i].dependencies); k++)
+            free(g->dep_id[i][k]);
+        free(g->dep_id ? g->dep_id[i] : NULL);
     }
     free(g->arm_id);
     free(g->from_id);
+    free(g->dep_id);
     if (g->j) {
         journal_release(g->j);
         free(g->j);

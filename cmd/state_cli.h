@@ -62,6 +62,7 @@ struct state_cli_guard {
     struct journal *j; /* NULL when nothing is pending */
     char **arm_id;     /* per entry: its address's ARM id in the state before, or NULL */
     char **from_id;    /* per entry: the same for a move's `from` */
+    char ***dep_id;    /* per entry, per dependency: the same for the address it depends on */
 };
 /* Records, for each pending entry, what st (the state before the change)
  * holds at its addresses. EXIT_FAIL (reported) when the journal cannot be
@@ -70,7 +71,8 @@ int state_cli_guard_begin(struct state_cli_guard *g, struct state_cli *sc, const
 /* AMLSEC_ECONFLICT, with err naming the first such entry and the command
  * to run first, when after (the state the command would save) holds any
  * pending entry's address differently (absent, present, or another ARM
- * id); else 0. */
+ * id), or holds what one of its dependencies named at another address (the
+ * recovery would record the dependency under the old one); else 0. */
 int state_cli_guard_check(const struct state_cli_guard *g, const struct state *after,
                           const char *command, struct errbuf *err);
 void state_cli_guard_end(struct state_cli_guard *g);

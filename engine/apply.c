@@ -136,7 +136,8 @@ static const char *change_id(const struct run *r, size_t i)
 static void emit_id(const struct run *r, enum apply_event_kind kind, size_t i, const char *id,
                     const char *verb, double seconds, const char *message)
 {
-    struct apply_event ev = {kind, &r->plan->changes[i], id, verb, seconds, message, 0, NULL};
+    struct apply_event ev = {kind, &r->plan->changes[i], id, verb, seconds, message, 0, NULL,
+                             false};
     if (r->o && r->o->on_event)
         r->o->on_event(r->o->payload, &ev);
 }
@@ -472,6 +473,15 @@ static void emit_invalid(struct run *r, const char *message)
         r->o->on_event(r->o->payload, &ev);
 }
 
+/* A validation left unchecked at the end of the run. */
+static void emit_unchecked(struct run *r, const char *message)
+{
+    struct apply_event ev = {.kind = APPLY_INVALID, .message = message, .unchecked = true};
+    r->ninvalid++;
+    if (r->o && r->o->on_event)
+        r->o->on_event(r->o->payload, &ev);
+}
+
 static void skip_change(struct run *r, size_t i, const char *why);
 
 /* Check k was true: what it held starts once no other check holds it. */
@@ -541,30 +551,55 @@ static void checks_settle(struct run *r)
     r->ndue = 0;
 }
 
-/* The run ends with validations unchecked: what they read never got into
- * the state (a failure before, or a value the service did not return). */
+/* The run ends with validations unchecked: each is reported, with why,
+ * whatever else failed (a failure of what it reads, another validation
+ * false, an interrupt): what it reads failed, was skipped or was not
+ * applied, or was applied and left its condition unknown (a value the
+ * service did not return). What it held was not started. */
 static void checks_unsettled(struct run *r)
 {
+    static const char *const why_not[] = {
+        [ST_PENDING] = "was not applied",
+        [ST_RUNNING] = "was not applied",
+        [ST_FAILED] = "failed",
+        [ST_SKIPPED] = "was skipped",
+    };
+    static const enum step_status order[] = {ST_FAILED, ST_SKIPPED, ST_RUNNING, ST_PENDING};
     size_t k;
     json_t *check;
-    bool failed = false;
-    for (size_t i = 0; i < r->plan->n; i++)
-        failed |= r->status[i] == ST_FAILED || r->status[i] == ST_SKIPPED;
     json_array_foreach(r->plan->checks, k, check)
     {
         struct buf why;
         const json_t *at = json_object_get(check, "condition_at");
-        if (!r->check_pending[k] || failed || r->invalid || stop_level(r))
+        const char *module = json_string_value(json_object_get(check, "module"));
+        size_t read = SIZE_MAX;
+        if (!r->check_pending[k])
             continue;
+        /* the first read not done: failed, else skipped, else not applied */
+        for (size_t w = 0; w < sizeof(order) / sizeof(order[0]) && read == SIZE_MAX; w++)
+            for (size_t x = r->read_off[k]; x < r->read_off[k + 1] && read == SIZE_MAX; x++)
+                if (r->status[r->read[x]] == order[w])
+                    read = r->read[x];
         buf_init(&why, 0);
-        buf_addf(&why,
-                 "%s:%lld:%lld: the validation of variable '%s' could not be checked: what its "
-                 "condition reads is still unknown after the changes it reads were applied",
+        buf_addf(&why, "%s:%lld:%lld: the validation of variable '%s'%s%s could not be checked: ",
                  json_string_value(json_object_get(at, "file")),
                  (long long)json_integer_value(json_object_get(at, "line")),
                  (long long)json_integer_value(json_object_get(at, "column")),
-                 json_string_value(json_object_get(check, "variable")));
-        emit_invalid(r, why.ptr);
+                 json_string_value(json_object_get(check, "variable")), module ? " of " : "",
+                 module ? module : "");
+        if (read == SIZE_MAX)
+            buf_adds(&why, "what its condition reads is still unknown after the changes it "
+                           "reads were applied");
+        else
+            buf_addf(&why, "%s, which its condition reads, %s%s", r->plan->changes[read].address,
+                     why_not[r->status[read]],
+                     r->status[read] != ST_PENDING && r->status[read] != ST_RUNNING ? ""
+                     : stop_level(r)    ? " (interrupted)"
+                     : r->client_failed ? " (the ARM client failed)"
+                                        : "");
+        if (r->guard_off[k + 1] > r->guard_off[k])
+            buf_adds(&why, "; what reads the variable was not started");
+        emit_unchecked(r, why.ptr);
         buf_release(&why);
         r->invalid = true;
     }
@@ -789,6 +824,7 @@ static int dispatch(struct run *r, struct op *op)
             buf_release(&why);
             return 0;
         }
+        schema_body_strings(schema_find(c->kind), op->body); /* tags known only now */
         return send(r, op);
     case OP_DELETE_PREVIOUS:
         /* an id derived at apply may turn out the one recorded: then the

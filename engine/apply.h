@@ -32,6 +32,7 @@
 #define AMLSEC_ENGINE_APPLY_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "engine/plan.h"
@@ -64,6 +65,9 @@ struct apply_event {
     const char *message;  /* FAILED/SKIPPED */
     size_t in_flight;     /* INTERRUPTED: operations still running */
     const json_t *values; /* VALUES: borrowed, valid during the call */
+    bool unchecked;       /* INVALID: the validation could not be checked (message says why:
+                             what it reads failed, was skipped, was not applied, or left it
+                             unknown); reported whatever else failed */
 };
 
 typedef void (*apply_event_fn)(void *payload, const struct apply_event *ev);

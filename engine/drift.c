@@ -692,43 +692,192 @@ static bool of_type(const char *id, const char *type)
     return at && at[len] == '/' && strchr(at + len + 1, '/') == NULL;
 }
 
-/* Access policies of the scopes' vaults for anyone but a workspace's
- * identity (the language has no access policies, so none is managed). One
- * bulk read. Firewall rules and workspace identities added outside amlsec
- * need no such look: the comparison with the state shows them as changed
- * attributes (network_rules.ip_rules, identity.user_assigned). */
-static int take_bodies(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
-                       const struct discovery *dc, struct errbuf *err)
+/* Resource types whose private endpoint connections are reported. */
+static const char *const pec_parents[] = {
+    "Microsoft.MachineLearningServices/workspaces",
+    "Microsoft.KeyVault/vaults",
+    "Microsoft.Storage/storageAccounts",
+    "Microsoft.ContainerRegistry/registries",
+};
+
+enum listed { L_DIAG, L_KEYS, L_PEC };
+
+static void take_item(struct drift_report *r, struct drift_ignore *ig, const struct discovery *dc,
+                      const struct scope *sc, enum listed what, const char *parent_type,
+                      const json_t *it);
+
+/* The scope is a workspace, vault, storage account or registry: the type,
+ * or NULL. */
+static const char *pec_parent_of(const char *id)
 {
-    static const char *const types[] = {"Microsoft.KeyVault/vaults"};
+    for (size_t t = 0; t < sizeof(pec_parents) / sizeof(pec_parents[0]); t++)
+        if (of_type(id, pec_parents[t]))
+            return pec_parents[t];
+    return NULL;
+}
+
+static char *concat(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *s = malloc(na + nb + 1);
+    if (s) {
+        memcpy(s, a, na);
+        memcpy(s + na, b, nb + 1);
+    }
+    return s;
+}
+
+/* Lists of what Resource Graph does not hold, at the scopes: started in
+ * the background as soon as the scopes are known (provider_lists_start),
+ * so that they go out while Resource Graph's quota makes its queries wait,
+ * and taken at the end. */
+struct bg_lists {
+    size_t n;
+    char **paths;
+    const char **apis;
+    const struct scope **scopes;
+    enum listed *what;
+    json_t **out;
+    struct errbuf *errs;
+    struct provider_lists *bg; /* started; NULL once finished */
+};
+
+static int lists_init(struct bg_lists *l, size_t cap)
+{
+    memset(l, 0, sizeof(*l));
+    cap = cap ? cap : 1;
+    l->paths = calloc(cap, sizeof(*l->paths));
+    l->apis = calloc(cap, sizeof(*l->apis));
+    l->scopes = calloc(cap, sizeof(*l->scopes));
+    l->what = calloc(cap, sizeof(*l->what));
+    l->out = calloc(cap, sizeof(*l->out));
+    l->errs = calloc(cap, sizeof(*l->errs));
+    return l->paths && l->apis && l->scopes && l->what && l->out && l->errs ? 0 : AMLSEC_ENOMEM;
+}
+
+static void lists_add(struct bg_lists *l, const struct scope *sc, const char *tail, const char *api,
+                      enum listed what)
+{
+    if ((l->paths[l->n] = concat(sc->id, tail)) == NULL)
+        return;
+    l->scopes[l->n] = sc;
+    l->apis[l->n] = api;
+    l->what[l->n++] = what;
+}
+
+static int lists_start(struct bg_lists *l, struct provider *p, struct errbuf *err)
+{
+    return provider_lists_start(p, (const char *const *)l->paths, l->apis, l->n, &l->bg, err);
+}
+
+/* Waits for the lists (once). */
+static void lists_finish(struct bg_lists *l, struct provider *p)
+{
+    if (l->bg == NULL)
+        return;
+    if (provider_lists_finish(p, l->bg, l->out, l->errs) < 0 && l->n > 0 && l->out[0] == NULL &&
+        l->errs[0].msg[0] == '\0')
+        errbuf_set(&l->errs[0], AMLSEC_ERROR, "the ARM client failed");
+    l->bg = NULL;
+}
+
+/* List i's items as findings; a list that failed is an error of the
+ * run. */
+static void list_take(struct bg_lists *l, size_t i, struct drift_report *r, struct drift_ignore *ig,
+                      const struct discovery *dc)
+{
+    size_t k;
+    const json_t *it;
+    if (l->out[i] == NULL) {
+        json_array_append_new(r->errors,
+                              json_sprintf("listing %s: %s", l->paths[i],
+                                           l->errs[i].msg[0] ? l->errs[i].msg : "not listed"));
+        return;
+    }
+    json_array_foreach(l->out[i], k, it) take_item(r, ig, dc, l->scopes[i], l->what[i], NULL, it);
+}
+
+static void lists_release(struct bg_lists *l, struct provider *p)
+{
+    lists_finish(l, p); /* a started list's calls are the client's until then */
+    for (size_t i = 0; l->paths && i < l->n; i++) {
+        free(l->paths[i]);
+        json_decref(l->out[i]);
+    }
+    free(l->paths);
+    free(l->apis);
+    free(l->scopes);
+    free(l->what);
+    free(l->out);
+    free(l->errs);
+    memset(l, 0, sizeof(*l));
+}
+
+/* The findings of what Resource Graph does not hold, scope by scope: the
+ * items of its diagnostic settings' list, then its private endpoint
+ * connections (properties.privateEndpointConnections of the body of a
+ * workspace, vault, storage account or registry, which a GET returns and
+ * Resource Graph's row holds too, as it holds the resource provider's
+ * whole properties: no list per scope); then the vaults' keys; then the
+ * vaults' access policies for anyone but a workspace's identity (the
+ * language has no access policies, so none is managed). The bodies are one
+ * bulk read: the refresh's reads of them, which the view kept (no request
+ * for a managed one). Firewall rules and workspace identities added
+ * outside amlsec need no such look: the comparison with the state shows
+ * them as changed attributes (network_rules.ip_rules,
+ * identity.user_assigned). */
+static int take_bodies(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
+                       const struct discovery *dc, struct bg_lists *diag, struct bg_lists *keys,
+                       struct errbuf *err)
+{
     struct provider_ref *refs = calloc(dc->n ? dc->n : 1, sizeof(*refs));
     struct provider_result *res = calloc(dc->n ? dc->n : 1, sizeof(*res));
-    const struct scope **of = calloc(dc->n ? dc->n : 1, sizeof(*of));
-    size_t n = 0;
+    size_t *body_of = calloc(dc->n ? dc->n : 1, sizeof(*body_of));
+    size_t n = 0, li = 0;
     int rc = 0;
 
-    if (refs == NULL || res == NULL || of == NULL) {
+    if (refs == NULL || res == NULL || body_of == NULL) {
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < dc->n; i++)
-        for (size_t t = 0; t < 1; t++) {
-            if (of_type(dc->scopes[i].id, types[t])) {
-                refs[n].id = dc->scopes[i].id;
-                refs[n].type = types[t];
-                of[n++] = &dc->scopes[i];
-            }
+    for (size_t i = 0; i < dc->n; i++) {
+        const char *type = pec_parent_of(dc->scopes[i].id);
+        body_of[i] = (size_t)-1;
+        if (type) {
+            refs[n].id = dc->scopes[i].id;
+            refs[n].type = type;
+            body_of[i] = n++;
         }
-    if (n == 0 || (rc = provider_read_many(p, refs, n, 0, res, err)) < 0)
+    }
+    if (n > 0 && (rc = provider_read_many(p, refs, n, 0, res, err)) < 0)
         goto out;
-    for (size_t i = 0; i < n; i++) {
-        const struct scope *sc = of[i];
-        const json_t *body = res[i].rc == 0 ? res[i].body : NULL;
+    for (size_t i = 0; i < dc->n; i++) {
+        const struct scope *sc = &dc->scopes[i];
+        const struct provider_result *b = body_of[i] < n ? &res[body_of[i]] : NULL;
         size_t k;
         const json_t *e;
-        if (body == NULL)
+        for (; li < diag->n && diag->scopes[li] == sc; li++)
+            list_take(diag, li, r, ig, dc);
+        if (b == NULL)
             continue;
-        json_array_foreach(schema_json_get(body, "properties.accessPolicies"), k, e)
+        if (b->rc < 0 && b->rc != AMLSEC_ENOTFOUND)
+            json_array_append_new(r->errors, json_sprintf("reading %s: %s", sc->id, b->err.msg));
+        json_array_foreach(
+            b->rc == 0 ? schema_json_get(b->body, "properties.privateEndpointConnections") : NULL,
+            k, e) take_item(r, ig, dc, sc, L_PEC, refs[body_of[i]].type, e);
+    }
+    for (; li < diag->n; li++)
+        list_take(diag, li, r, ig, dc);
+    for (size_t i = 0; i < keys->n; i++)
+        list_take(keys, i, r, ig, dc);
+    for (size_t i = 0; i < dc->n; i++) {
+        const struct scope *sc = &dc->scopes[i];
+        const struct provider_result *b = body_of[i] < n ? &res[body_of[i]] : NULL;
+        size_t k;
+        const json_t *e;
+        if (b == NULL || b->rc < 0 || strcmp(refs[body_of[i]].type, "Microsoft.KeyVault/vaults"))
+            continue;
+        json_array_foreach(schema_json_get(b->body, "properties.accessPolicies"), k, e)
         {
             const char *oid = str_at(e, "objectId");
             char detail[512];
@@ -743,35 +892,9 @@ out:
         provider_results_release(res, n);
     free(res);
     free(refs);
-    free(of);
+    free(body_of);
     return rc;
 }
-
-/* Lists at every scope what Resource Graph does not hold: diagnostic
- * settings, and the keys of each workspace's CMK vault. */
-static char *concat(const char *a, const char *b)
-{
-    size_t na = strlen(a), nb = strlen(b);
-    char *s = malloc(na + nb + 1);
-    if (s) {
-        memcpy(s, a, na);
-        memcpy(s + na, b, nb + 1);
-    }
-    return s;
-}
-
-enum listed { L_DIAG, L_KEYS, L_PEC };
-
-/* Resource types whose private endpoint connections are listed, with
- * their api-versions. */
-static const struct {
-    const char *type, *api;
-} pec_parents[] = {
-    {"Microsoft.MachineLearningServices/workspaces", "2025-09-01"},
-    {"Microsoft.KeyVault/vaults", "2025-05-01"},
-    {"Microsoft.Storage/storageAccounts", "2025-06-01"},
-    {"Microsoft.ContainerRegistry/registries", "2025-04-01"},
-};
 
 /* The item of a list of kind what at scope sc: unmanaged unless amlsec
  * knows it (a private endpoint connection: unless amlsec knows its
@@ -806,83 +929,6 @@ static void take_item(struct drift_report *r, struct drift_ignore *ig, const str
         break;
     }
     }
-}
-
-/* Lists what Resource Graph does not hold, the first page of every list
- * at once (one round trip): the diagnostic settings of every scope but
- * resource groups, the keys of the vaults, and the private endpoint
- * connections of the workspaces, vaults, storage accounts and registries
- * (an endpoint in a subscription Resource Graph was not asked about shows
- * only there). */
-static void take_listed(struct drift_report *r, struct drift_ignore *ig, struct provider *p,
-                        struct discovery *dc, const json_t *vaults)
-{
-    size_t cap = 3 * dc->n + json_array_size(vaults) + 1, n = 0, i;
-    char **paths = calloc(cap, sizeof(*paths));
-    const char **apis = calloc(cap, sizeof(*apis)), **ptypes = calloc(cap, sizeof(*ptypes));
-    const struct scope **scopes = calloc(cap, sizeof(*scopes));
-    enum listed *what = calloc(cap, sizeof(*what));
-    json_t **out = calloc(cap, sizeof(*out));
-    struct errbuf *errs = calloc(cap, sizeof(*errs));
-    const json_t *v;
-
-    if (!paths || !apis || !ptypes || !scopes || !what || !out || !errs) {
-        json_array_append_new(r->errors, json_string("out of memory"));
-        goto out;
-    }
-#define LIST(sc_, tail_, api_, what_, ptype_)                                                      \
-    do {                                                                                           \
-        if ((paths[n] = concat((sc_)->id, tail_)) != NULL) {                                       \
-            scopes[n] = (sc_);                                                                     \
-            apis[n] = (api_);                                                                      \
-            what[n] = (what_);                                                                     \
-            ptypes[n++] = (ptype_);                                                                \
-        }                                                                                          \
-    } while (0)
-    for (i = 0; i < dc->n; i++) {
-        const struct scope *sc = &dc->scopes[i];
-        if (strcasestr(sc->id, "/providers/") == NULL)
-            continue; /* a resource group has no diagnostic settings */
-        LIST(sc, "/providers/Microsoft.Insights/diagnosticSettings", DIAG_API, L_DIAG, NULL);
-        for (size_t t = 0; t < sizeof(pec_parents) / sizeof(pec_parents[0]); t++) {
-            if (of_type(sc->id, pec_parents[t].type))
-                LIST(sc, "/privateEndpointConnections", pec_parents[t].api, L_PEC,
-                     pec_parents[t].type);
-        }
-    }
-    json_array_foreach(vaults, i, v)
-    {
-        const struct scope *sc = scope_of(dc, json_string_value(v));
-        if (sc)
-            LIST(sc, "/keys", KEYS_API, L_KEYS, NULL);
-    }
-#undef LIST
-    if (n > 0 && provider_list_urls(p, (const char *const *)paths, apis, n, out, errs) < 0 &&
-        out[0] == NULL && errs[0].msg[0] == '\0')
-        errbuf_set(&errs[0], AMLSEC_ERROR, "the ARM client failed");
-    for (i = 0; i < n; i++) {
-        size_t k;
-        const json_t *it;
-        if (out[i] == NULL) {
-            json_array_append_new(r->errors,
-                                  json_sprintf("listing %s: %s", paths[i],
-                                               errs[i].msg[0] ? errs[i].msg : "not listed"));
-            continue;
-        }
-        json_array_foreach(out[i], k, it) take_item(r, ig, dc, scopes[i], what[i], ptypes[i], it);
-    }
-out:
-    for (i = 0; paths && i < n; i++) {
-        free(paths[i]);
-        json_decref(out[i]);
-    }
-    free(paths);
-    free(apis);
-    free(ptypes);
-    free(scopes);
-    free(what);
-    free(out);
-    free(errs);
 }
 
 /* Without Resource Graph: role assignments, locks and policy assignments
@@ -1053,7 +1099,7 @@ static void quoted_link_targets(struct buf *q, const struct discovery *dc)
     size_t n = 0;
     for (size_t i = 0; i < dc->n; i++)
         for (size_t t = 0; t < sizeof(pec_parents) / sizeof(pec_parents[0]); t++) {
-            if (of_type(dc->scopes[i].id, pec_parents[t].type))
+            if (of_type(dc->scopes[i].id, pec_parents[t]))
                 buf_addf(q, "%s'%s'", n++ ? ", " : "", dc->scopes[i].id);
         }
     if (n == 0)
@@ -1084,14 +1130,20 @@ enum { Q_AUTHZ, Q_POLICY, Q_ENDPOINTS, Q_MANUAL_ENDPOINTS, Q_IDENTITIES, NQUERIE
 /* Discovery in two halves around the plan's refresh: the first reads the
  * managed workspaces (the view keeps them for the refresh), finds their
  * scopes, runs the Resource Graph queries, whose rows of managed role
- * assignments and private endpoints then serve as the refresh of those,
- * and takes their findings (held until the plan's are in, so that the
- * report's order stays); the second, after the plan, lists and reads what
- * Resource Graph does not hold. */
+ * assignments and private endpoints then serve as the refresh of those
+ * (but the policy assignments' query: nothing before the second half needs
+ * it); the second, after the plan, sends that query, takes the queries'
+ * findings (after the plan's, in the report's order), and what Resource
+ * Graph does not hold: the lists of it, which the first half started in the
+ * background as soon as the scopes were known (the keys' first: the
+ * refresh's reads of the managed keys are their items), and the scopes'
+ * bodies. */
 struct discover_run {
     struct discovery dc;
+    struct provider *p;
+    struct bg_lists keys, diag; /* the vaults' keys, the scopes' diagnostic settings */
     json_t *cmk, *rows[NQUERIES];
-    json_t *unmanaged, *suppressed; /* the first half's findings */
+    char *policy_query;             /* sent by the second half */
     json_t *assignments;            /* {lowercased principal: [role assignments]} of the workspaces'
                                        identities, for the plan's live rules; NULL when not read */
     double t0, t1, t2;
@@ -1101,11 +1153,14 @@ struct discover_run {
 
 static void discover_release(struct discover_run *d)
 {
+    if (d->p) {
+        lists_release(&d->keys, d->p);
+        lists_release(&d->diag, d->p);
+    }
     for (int k = 0; k < NQUERIES; k++)
         json_decref(d->rows[k]);
     json_decref(d->assignments);
-    json_decref(d->unmanaged);
-    json_decref(d->suppressed);
+    free(d->policy_query);
     for (size_t i = 0; i < d->dc.n; i++)
         free(d->dc.scopes[i].id);
     free(d->dc.scopes);
@@ -1133,6 +1188,7 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
     int rc = 0;
 
     memset(d, 0, sizeof(*d));
+    d->p = p;
     d->cmk = json_array();
     dc->work = &d->work;
     strmap_init(&dc->scope_index, true);
@@ -1227,17 +1283,44 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
     if (dc->n == 0)
         goto out;
     d->searched = true;
-    /* the vaults' access policies are read after the refresh (take_bodies):
-     * the view keeps the refresh's reads of them */
+    /* the bodies of the workspaces, vaults, storage accounts and
+     * registries are read after the refresh (take_bodies): the view keeps
+     * the refresh's reads of them */
     for (size_t i = 0; i < dc->n; i++)
-        if (of_type(dc->scopes[i].id, "Microsoft.KeyVault/vaults") &&
-            provider_readonly_expect(p, dc->scopes[i].id) < 0) {
+        if (pec_parent_of(dc->scopes[i].id) && provider_readonly_expect(p, dc->scopes[i].id) < 0) {
             rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
             goto out;
         }
+    /* what Resource Graph does not hold, listed in the background from
+     * now on: the vaults' keys (the refresh's reads of the managed keys
+     * are their items), and the diagnostic settings of every scope but
+     * resource groups */
+    if (lists_init(&d->keys, json_array_size(d->cmk)) < 0 || lists_init(&d->diag, dc->n) < 0) {
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        goto out;
+    }
+    {
+        size_t i;
+        const json_t *v;
+        json_array_foreach(d->cmk, i, v)
+        {
+            const struct scope *sc = scope_of(dc, json_string_value(v));
+            if (sc)
+                lists_add(&d->keys, sc, "/keys", KEYS_API, L_KEYS);
+        }
+    }
+    for (size_t i = 0; i < dc->n; i++)
+        if (strcasestr(dc->scopes[i].id, "/providers/") != NULL)
+            lists_add(&d->diag, &dc->scopes[i], "/providers/Microsoft.Insights/diagnosticSettings",
+                      DIAG_API, L_DIAG);
+    if ((rc = lists_start(&d->keys, p, err)) < 0 || (rc = lists_start(&d->diag, p, err)) < 0)
+        goto out;
     {
         struct buf q[NQUERIES], who;
         const char *queries[NQUERIES];
+        json_t *now_rows[NQUERIES];
+        int which[NQUERIES];
+        size_t nnow = 0;
         size_t nq = json_object_size(principals) ? NQUERIES : Q_IDENTITIES;
         const char *key;
         json_t *v;
@@ -1292,13 +1375,24 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
             quoted_link_targets(&q[k], dc);
             buf_adds(&q[k], ") | project " GRAPH_PROJECTION);
         }
+        /* the policy assignments' query goes last, after the plan
+         * (discover_finish): nothing before needs it, and when the quota
+         * makes it wait, the plan's work fills the wait */
         for (size_t k = 0; k < nq; k++)
-            queries[k] = q[k].ptr;
-        if (!ok)
+            if (k != Q_POLICY) {
+                queries[nnow] = q[k].ptr;
+                which[nnow++] = (int)k;
+            }
+        if (!ok) {
             rc = errbuf_set(err, AMLSEC_EUSAGE, "a scope cannot be quoted in a KQL query");
-        else
-            rc = provider_graph_query(p, queries, nq, subs, json_array_size(dc->subscriptions),
-                                      d->rows, err);
+        } else {
+            rc = provider_graph_query(p, queries, nnow, subs, json_array_size(dc->subscriptions),
+                                      now_rows, err);
+            for (size_t j = 0; rc == 0 && j < nnow; j++)
+                d->rows[which[j]] = now_rows[j];
+            if (rc == 0 && (d->policy_query = buf_detach(&q[Q_POLICY], NULL)) == NULL)
+                rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        }
         for (int k = 0; k < NQUERIES; k++)
             buf_release(&q[k]);
         free(subs);
@@ -1343,16 +1437,17 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
         }
     }
     if (rc == 0) {
-        struct drift_report early;
-        memset(&early, 0, sizeof(early));
-        early.unmanaged = d->unmanaged = json_array();
-        early.suppressed = d->suppressed = json_array();
-        take_authorization(&early, ig, dc, d->rows[Q_AUTHZ]);
-        take_policy(&early, ig, dc, d->rows[Q_POLICY]);
-        take_endpoints(&early, ig, dc, d->rows[Q_ENDPOINTS]);
-        for (int k = 0; k < NQUERIES; k++) { /* what the refresh needs the view has */
-            json_decref(d->rows[k]);
-            d->rows[k] = NULL;
+        /* the managed keys' refresh: their items in the vaults' lists */
+        lists_finish(&d->keys, p);
+        for (size_t i = 0; i < d->keys.n && rc == 0; i++) {
+            size_t k;
+            json_t *it;
+            json_array_foreach(d->keys.out[i], k, it)
+            {
+                const char *id = str_at(it, "id");
+                if (id && managed(dc, id) && provider_readonly_keep_listed(p, id, it) < 0)
+                    rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+            }
         }
     }
     d->t2 = mono_ms();
@@ -1373,11 +1468,31 @@ static int discover_finish(struct discover_run *d, struct drift_report *r, struc
     int rc;
     if (!d->searched)
         return 0;
-    json_array_extend(r->unmanaged, d->unmanaged);
-    json_array_extend(r->suppressed, d->suppressed);
-    take_listed(r, ig, p, &d->dc, d->cmk);
+    if (d->policy_query) {
+        const char **subs = calloc(json_array_size(d->dc.subscriptions) + 1, sizeof(*subs));
+        size_t i;
+        const json_t *s;
+        if (subs == NULL)
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        json_array_foreach(d->dc.subscriptions, i, s) subs[i] = json_string_value(s);
+        rc = provider_graph_query(p, (const char *const *)&d->policy_query, 1, subs,
+                                  json_array_size(d->dc.subscriptions), &d->rows[Q_POLICY], err);
+        free(subs);
+        if (rc == AMLSEC_ENOMEM)
+            return rc;
+        if (rc < 0)
+            json_array_append_new(r->errors, json_sprintf("Resource Graph failed for the policy "
+                                                          "assignments and exemptions: %s",
+                                                          err->msg));
+    }
+    /* the findings of the queries (after the plan's, in the report's
+     * order) */
+    take_authorization(r, ig, &d->dc, d->rows[Q_AUTHZ]);
+    take_policy(r, ig, &d->dc, d->rows[Q_POLICY]);
+    take_endpoints(r, ig, &d->dc, d->rows[Q_ENDPOINTS]);
+    lists_finish(&d->diag, p);
     t3 = mono_ms();
-    rc = take_bodies(r, ig, p, &d->dc, err);
+    rc = take_bodies(r, ig, p, &d->dc, &d->diag, &d->keys, err);
     log_msg(LOG_DEBUG,
             "drift: workspaces read %.0f ms, Resource Graph %.0f ms, lists %.0f ms, vaults %.0f ms",
             d->t1 - d->t0, d->t2 - d->t1, t3 - d->t2, mono_ms() - t3);

@@ -1073,7 +1073,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         /* amlsec's own create, which the interrupted run never recorded */
         it->c.action = PLAN_CREATE;
         it->c.reason = strdup("create_because_interrupted");
-        it->c.before = json_incref(live);
+        it->c.before = without_computed_secrets(k, collapse_attrs(live));
         note(it,
              "%s was being created by an interrupted apply: its PUT is sent again and adopts "
              "what exists",
@@ -1093,7 +1093,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
         /* a create that failed half way: PUT it again, ARM retries provisioning */
         it->c.action = PLAN_CREATE;
         it->c.reason = strdup("create_because_tainted");
-        it->c.before = without_computed_secrets(k, json_deep_copy(live));
+        it->c.before = without_computed_secrets(k, collapse_attrs(live));
         note(it, "%s is tainted: its creation failed in an earlier apply", in->address);
         goto out;
     }

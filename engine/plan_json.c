@@ -503,9 +503,12 @@ static int key_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Where plan_json_dump's values go: their text gathered in b (one
+ * buffer for the whole plan, emptied as it is handed to cb), then cb. */
 struct dump_to {
     json_dump_callback_t cb;
     void *data;
+    struct buf b;
 };
 
 static int dump_flush(struct buf *b, void *data)
@@ -517,20 +520,15 @@ static int dump_flush(struct buf *b, void *data)
 }
 
 /* v in a plan file's form (parser/value.h: no NUL), compact, keys sorted,
- * through cb: 0 or -1. */
-static int dump_file_form(json_t *v, json_dump_callback_t cb, void *data)
+ * through to's cb: 0 or -1. */
+static int dump_file_form(json_t *v, struct dump_to *to)
 {
-    struct dump_to to = {cb, data};
-    struct buf b;
-    struct jsonw_pretty o = {&b, -1, dump_flush, &to};
+    struct jsonw_pretty o = {&to->b, -1, dump_flush, to};
     json_t *f = value_file_form(v);
-    int rc;
-    buf_init(&b, SIZE_MAX);
-    rc = f ? jsonw_pretty(&o, f) : -1;
+    int rc = f ? jsonw_pretty(&o, f) : -1;
     json_decref(f);
     if (rc == 0)
-        rc = dump_flush(&b, &to);
-    buf_release(&b);
+        rc = dump_flush(&to->b, to);
     return rc < 0 ? -1 : 0;
 }
 
@@ -539,6 +537,7 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
     const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
     json_t *root = root_to_json(plan, false);
     struct plan_kind_paths kp = {0};
+    struct dump_to to = {cb, data, {0}};
     const char *keys[32];
     size_t n = 0;
     const char *k;
@@ -551,6 +550,7 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
         json_object_set_new(root, "configuration", json_array());
     json_object_foreach(root, k, v) if (n < sizeof(keys) / sizeof(keys[0])) keys[n++] = k;
     qsort(keys, n, sizeof(keys[0]), key_cmp);
+    buf_init(&to.b, SIZE_MAX);
     rc = rc == 0 ? cb("{", 1, data) : rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
         json_t *key = json_string(keys[i]);
@@ -561,7 +561,7 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
             rc = cb("[", 1, data);
             for (size_t c = 0; c < plan->n && rc == 0; c++) {
                 json_t *o = change_to_json(plan, c, false, &kp);
-                rc = (c ? cb(",", 1, data) : 0) || o == NULL || dump_file_form(o, cb, data);
+                rc = (c ? cb(",", 1, data) : 0) || o == NULL || dump_file_form(o, &to);
                 json_decref(o);
             }
             rc = rc == 0 ? cb("]", 1, data) : rc;
@@ -571,7 +571,7 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
             rc = cb("[", 1, data);
             for (size_t c = 0; c < cfg->nresources && rc == 0; c++) {
                 json_t *o = plan_configuration_entry(cfg, c);
-                rc = (c ? cb(",", 1, data) : 0) || o == NULL || dump_file_form(o, cb, data);
+                rc = (c ? cb(",", 1, data) : 0) || o == NULL || dump_file_form(o, &to);
                 json_decref(o);
             }
             /* then the module calls' and the root module's entries (few) */
@@ -583,16 +583,17 @@ int plan_json_dump(const struct plan *plan, json_dump_callback_t cb, void *data)
                 {
                     if (rc == 0)
                         rc = ((cfg->nresources || m) ? cb(",", 1, data) : 0) ||
-                             dump_file_form(o, cb, data);
+                             dump_file_form(o, &to);
                 }
                 json_decref(mods);
             }
             rc = rc == 0 ? cb("]", 1, data) : rc;
         } else if (rc == 0) {
-            rc = dump_file_form(json_object_get(root, keys[i]), cb, data);
+            rc = dump_file_form(json_object_get(root, keys[i]), &to);
         }
     }
     rc = rc == 0 ? cb("}", 1, data) : rc;
+    buf_release(&to.b);
     json_decref(root);
     kind_paths_release(&kp);
     return rc ? -1 : 0;

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "parser/value.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/strmap.h"
@@ -1459,33 +1460,6 @@ static json_t *xp_expr(struct xp *x, bool ev)
 
 /* ---- conditions -------------------------------------------------------------- */
 
-/* A number as a double; a whole number beyond int64 (util/jsonw.h's big
- * number, from the configuration) rounded. */
-static bool number_value(const json_t *v, double *d)
-{
-    const char *big = jsonw_big_digits(v);
-    if (big)
-        *d = strtod(big, NULL);
-    else if (json_is_number(v))
-        *d = json_number_value(v);
-    else
-        return false;
-    return true;
-}
-
-/* -1, 0, 1 for two big numbers' digits (canonical: no leading zeros) */
-static int big_cmp(const char *a, const char *b)
-{
-    bool na = *a == '-', nb = *b == '-';
-    size_t la = strlen(a + na), lb = strlen(b + nb);
-    int c;
-    if (na != nb)
-        return na ? -1 : 1;
-    c = la != lb ? (la < lb ? -1 : 1) : strcmp(a + na, b + nb);
-    c = c < 0 ? -1 : c > 0;
-    return na ? -c : c;
-}
-
 static bool scalar_text(const json_t *v, char *buf, size_t size, const char **out)
 {
     if (jsonw_big_digits(v))
@@ -1516,8 +1490,8 @@ static bool values_equal(const json_t *a, const json_t *b)
 
     if (a == NULL || b == NULL || json_is_null(a) || json_is_null(b))
         return (a == NULL || json_is_null(a)) && (b == NULL || json_is_null(b));
-    if (json_is_number(a) && json_is_number(b))
-        return json_number_value(a) == json_number_value(b);
+    if (value_is_number(a) && value_is_number(b)) /* by value: a big number against a real too */
+        return value_number_cmp(a, b) == 0;
     if (jsonw_big_digits(a) || jsonw_big_digits(b)) { /* a big number equals its digits */
         if (!scalar_text(a, ba, sizeof(ba), &sa) || !scalar_text(b, bb, sizeof(bb), &sb))
             return false;
@@ -1553,11 +1527,8 @@ static bool values_equal(const json_t *a, const json_t *b)
  * sorts as text) case-insensitively; anything else is a type error. */
 static int compare_values(struct ectx *c, const json_t *a, const json_t *b, const char *what)
 {
-    double x, y;
-    if (jsonw_big_digits(a) && jsonw_big_digits(b))
-        return big_cmp(jsonw_big_digits(a), jsonw_big_digits(b));
-    if (number_value(a, &x) && number_value(b, &y)) /* past int64, a double tells */
-        return x < y ? -1 : x > y;
+    if (value_is_number(a) && value_is_number(b)) /* exactly, whatever their kinds */
+        return value_number_cmp(a, b);
     if (json_is_string(a) && json_is_string(b)) {
         int r = strcasecmp(json_string_value(a), json_string_value(b));
         return r < 0 ? -1 : r > 0;

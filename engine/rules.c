@@ -403,10 +403,27 @@ enum tri { T_UNKNOWN, T_FALSE, T_TRUE };
 static const char *inst_id(const struct cfg_instance *inst)
 {
     const json_t *id;
-    if (inst->id) /* recorded by evaluation: no look-up in a value long out of cache */
+    /* recorded by evaluation: no look-up in a value long out of cache (nor
+     * a value made for it: an instance without one has no string id) */
+    if (inst->id || inst->unvalued)
         return inst->id;
     id = json_is_object(inst->value) ? json_object_get(inst->value, "id") : NULL;
     return json_is_string(id) ? json_string_value(id) : NULL;
+}
+
+/* What a reference to inst evaluates to: validate makes some instances'
+ * values only when they are read (config_instance_value). */
+static const json_t *ivalue(const struct rctx *c, const struct cfg_instance *inst)
+{
+    return config_instance_value(c->cfg, inst);
+}
+
+/* inst's value's name: an instance whose value is not made yet needs none
+ * made to say it when its name is given (its value takes that string). */
+static const json_t *iname(const struct rctx *c, const struct cfg_instance *inst)
+{
+    const json_t *given = inst->unvalued ? json_object_get(inst->attrs, "name") : NULL;
+    return json_is_string(given) ? given : json_object_get(ivalue(c, inst), "name");
 }
 
 static const char *inst_kind(const struct cfg_instance *inst)
@@ -560,7 +577,7 @@ static const json_t *eff_peek(const struct cfg_instance *inst, const char *path,
     *def = NULL;
     *unknown = false;
     if (inst->resource->existing) {
-        v = get_path(inst->value, path);
+        v = get_path(inst->value, path); /* an existing lookup's is always made */
         *unknown = v == NULL;
         return v;
     }
@@ -1018,8 +1035,8 @@ static void rule_cmk(struct rctx *c, const struct cfg_instance *ws)
 
     vault = cmk_vault(c, ws, &vpath);
     if (vault) {
-        const json_t *wl = json_object_get(ws->value, "location");
-        const json_t *vl = json_object_get(vault->value, "location");
+        const json_t *wl = json_object_get(ivalue(c, ws), "location");
+        const json_t *vl = json_object_get(ivalue(c, vault), "location");
         const char *wid = inst_id(ws), *vid = inst_id(vault);
         char a[128], b[128], sa[64], sb[64];
         if (json_is_string(wl) && json_is_string(vl)) {
@@ -1193,7 +1210,7 @@ static void rule_acr(struct rctx *c, const struct cfg_instance *ws)
             return;
         referrers(c, ws, "compute_cluster", "workspace", cl, nb);
         for (size_t i = 0; i < nb && !found; i++) {
-            const json_t *nm = json_object_get(cl[i]->value, "name");
+            const json_t *nm = iname(c, cl[i]);
             found =
                 json_is_string(nm) && strcmp(json_string_value(nm), json_string_value(ibc)) == 0;
         }
@@ -1488,7 +1505,7 @@ static enum tri granted(const struct rctx *c, const struct cfg_instance *uai,
     if (tid == NULL)
         return T_UNKNOWN;
     return granted_to(c, uai->address, tid, roles) ||
-                   granted_to(c, json_string_value(json_object_get(uai->value, "principal_id")),
+                   granted_to(c, json_string_value(json_object_get(ivalue(c, uai), "principal_id")),
                               tid, roles)
                ? T_TRUE
                : T_FALSE;
@@ -1528,7 +1545,7 @@ static const struct cfg_instance *identity_at(const struct rctx *c, const struct
                 return is_kind(c->insts[i], "user_assigned_identity") ? c->insts[i] : NULL;
     if (json_is_string(v))
         for (size_t i = 0; i < c->n; i++) {
-            const json_t *cid = json_object_get(c->insts[i]->value, "client_id");
+            const json_t *cid = json_object_get(ivalue(c, c->insts[i]), "client_id");
             if (is_kind(c->insts[i], "user_assigned_identity") && json_is_string(cid) &&
                 strcasecmp(json_string_value(cid), json_string_value(v)) == 0)
                 return c->insts[i];
@@ -1601,7 +1618,7 @@ static void rule_ws_assoc(struct rctx *c, const struct cfg_instance *ws)
 {
     static const char *const assoc[] = {"storage_account", "container_registry", NULL};
     const json_t *enc = get_path(ws->attrs, "encryption");
-    const json_t *wl = json_object_get(ws->value, "location");
+    const json_t *wl = json_object_get(ivalue(c, ws), "location");
     const struct cfg_instance *uai = ref_attr(c, ws, "primary_user_assigned_identity");
     for (const char *const *a = assoc; json_is_object(enc) && *a; a++) {
         const struct cfg_instance *r = ref_attr(c, ws, *a), *vault;
@@ -1612,7 +1629,7 @@ static void rule_ws_assoc(struct rctx *c, const struct cfg_instance *ws)
         if (get_path(r->attrs, "encryption") == NULL)
             continue;
         vault = assoc_cmk_vault(c, r);
-        vl = vault ? json_object_get(vault->value, "location") : NULL;
+        vl = vault ? json_object_get(ivalue(c, vault), "location") : NULL;
         if (json_is_string(wl) && json_is_string(vl)) {
             location_fold(x, sizeof(x), json_string_value(wl));
             location_fold(y, sizeof(y), json_string_value(vl));
@@ -1774,7 +1791,7 @@ static void rule_web_service(struct rctx *c, const struct cfg_instance *svc)
         const json_t *cn = get_path(svc->attrs, "compute_name");
         for (size_t i = 0; json_is_string(cn) && i < c->n; i++) {
             const struct cfg_instance *x = c->insts[i];
-            const json_t *nm = json_object_get(x->value, "name");
+            const json_t *nm = iname(c, x);
             if (!is_kind(x, "aks_compute") || workspace_of(c, x) != ws || !json_is_string(nm) ||
                 strcmp(json_string_value(nm), json_string_value(cn)) != 0)
                 continue;
@@ -1848,7 +1865,7 @@ static void rule_aks(struct rctx *c, const struct cfg_instance *aks)
         note_at(d, ws, "encryption", "the workspace's customer-managed key");
     } else {
         const struct cfg_instance *cl = resolve_ref(c, cluster);
-        const json_t *des = cl ? json_object_get(cl->value, "disk_encryption_set_id") : NULL;
+        const json_t *des = cl ? json_object_get(ivalue(c, cl), "disk_encryption_set_id") : NULL;
         if (cl && !cl->resource->existing) {
             /* a cluster amlsec creates: its disk encryption set is in the configuration */
             const json_t *set = get_path(cl->attrs, "disk_encryption_set_id");

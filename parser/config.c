@@ -106,6 +106,10 @@ struct loader {
     /* an instance's own sensitive paths while its body is evaluated: kept
      * for the next instance unless this one has some (eval_instances) */
     json_t *paths;
+    /* lazy_tags with the resolver's instance_id: per resource, whether
+     * another resource reads it (its instances' values are made as they are
+     * evaluated); NULL: every one's is */
+    unsigned char *read_by_others;
 };
 
 static bool in_list(const char *const *list, const char *s)
@@ -2991,11 +2995,39 @@ static void tag_unknowns(json_t *value, const char *address)
                                      value_unknown_of(address, json_object_iter_key(it)));
 }
 
-void config_instance_tag(const struct cfg_instance *cin)
+/* An instance's value from its evaluated attributes: the resolver's, or
+ * the front end's default. New reference. */
+static json_t *make_value(const struct config *cfg, const struct cfg_instance *in)
+{
+    json_t *value = NULL;
+    if (cfg->resolver.instance_value)
+        value = cfg->resolver.instance_value(cfg->resolver.payload, cfg, in);
+    if (value == NULL) {
+        /* A shallow copy: the nested values are shared, never changed,
+         * and a deep copy would copy every referenced resource's value
+         * again (exponential in chains of references). */
+        value = json_copy(in->attrs);
+        if (json_object_get(value, "id") == NULL)
+            json_object_set_new(value, "id", value_unknown());
+    }
+    return value;
+}
+
+json_t *config_instance_value(const struct config *cfg, const struct cfg_instance *cin)
 {
     /* the configuration's own instance: its memory is not const */
     struct cfg_instance *in = (struct cfg_instance *)cin;
-    if (in->tagged || in->value == NULL)
+    if (in->unvalued) {
+        in->unvalued = false;
+        in->value = make_value(cfg, in);
+    }
+    return in->value;
+}
+
+void config_instance_tag(const struct config *cfg, const struct cfg_instance *cin)
+{
+    struct cfg_instance *in = (struct cfg_instance *)cin;
+    if (in->tagged || config_instance_value(cfg, in) == NULL)
         return; /* done, or not evaluated yet */
     in->tagged = true;
     if (json_is_object(in->value))
@@ -3004,7 +3036,7 @@ void config_instance_tag(const struct cfg_instance *cin)
 
 /* A child an attribute declares (cfg_implicit): its attributes from its
  * parent's instance with the same key. */
-static void eval_implicit(struct cfg_instance *in, size_t i)
+static void eval_implicit(const struct config *cfg, struct cfg_instance *in, size_t i)
 {
     const struct cfg_implicit *im = in->resource->implicit;
     const struct cfg_resource *parent = in->resource->deps[0];
@@ -3016,7 +3048,7 @@ static void eval_implicit(struct cfg_instance *in, size_t i)
     in->sensitive = json_array();
     if (p == NULL)
         return;
-    config_instance_tag(p);
+    config_instance_tag(cfg, p);
     json_object_set_new(in->attrs, im->parent_attr,
                         p->value ? json_incref(p->value) : json_string(p->address));
     if (v && !json_is_null(v))
@@ -3053,6 +3085,11 @@ static void instance_paths(struct loader *ld, struct cfg_instance *in)
 
 static void eval_instances(struct loader *ld, struct cfg_resource *r)
 {
+    /* what no resource reads: its value made only if something else reads
+     * it (an output, the rules), its id now (the rules index every id); an
+     * existing lookup's value is what the rules read of it: made now */
+    bool later = ld->read_by_others && !ld->read_by_others[r - ld->cfg->resources] &&
+                 !r->existing && !r->implicit;
     for (size_t i = 0; i < r->ninstances; i++) {
         struct cfg_instance *in = &r->instances[i];
         struct eval_ctx ectx = {.cfg = ld->cfg,
@@ -3062,7 +3099,7 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
                                 .module = r->module,
                                 .reads = &in->reads};
         if (r->implicit) {
-            eval_implicit(in, i);
+            eval_implicit(ld->cfg, in, i);
         } else {
             if (ld->paths == NULL)
                 ld->paths = json_array();
@@ -3072,21 +3109,20 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
                 ld->paths = NULL;
             }
         }
+        if (ld->opts->resolver.convert_attrs && json_is_object(in->attrs))
+            ld->opts->resolver.convert_attrs(ld->opts->resolver.payload, in);
         instance_paths(ld, in);
-        if (ld->opts->resolver.instance_value)
-            in->value = ld->opts->resolver.instance_value(ld->opts->resolver.payload, ld->cfg, in);
-        if (in->value == NULL) {
-            /* A shallow copy: the nested values are shared, never changed,
-             * and a deep copy would copy every referenced resource's value
-             * again (exponential in chains of references). */
-            in->value = json_copy(in->attrs);
-            if (json_object_get(in->value, "id") == NULL)
-                json_object_set_new(in->value, "id", value_unknown());
+        if (later) {
+            const struct cfg_resolver *rv = &ld->opts->resolver;
+            in->id = rv->instance_id(rv->payload, ld->cfg, in, &ld->cfg->arena);
+            in->unvalued = true;
+            continue;
         }
+        in->value = make_value(ld->cfg, in);
         if (json_is_object(in->value))
             in->id = json_string_value(json_object_get(in->value, "id"));
         if (!ld->opts->lazy_tags)
-            config_instance_tag(in);
+            config_instance_tag(ld->cfg, in);
     }
 }
 
@@ -3168,7 +3204,7 @@ static void eval_in_order(struct loader *ld, struct cfg_resource *r, unsigned ch
         if (done[d] == 1) {
             done[d] = 2;
             for (size_t j = 0; j < r->deps[i]->ninstances; j++)
-                config_instance_tag(&r->deps[i]->instances[j]);
+                config_instance_tag(ld->cfg, &r->deps[i]->instances[j]);
         }
     }
     eval_instances(ld, r);
@@ -4114,6 +4150,7 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     arena_init(&cfg->arena);
     cfg->environ = opts->environ;
+    cfg->resolver = opts->resolver;
     memset(&ld, 0, sizeof(ld));
     ld.cfg = cfg;
     ld.opts = opts;
@@ -4201,6 +4238,11 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         goto out;
     }
+    if (opts->lazy_tags && opts->resolver.instance_id &&
+        (ld.read_by_others = calloc(cfg->nresources ? cfg->nresources : 1, 1)) != NULL)
+        for (size_t i = 0; i < cfg->nresources; i++)
+            for (size_t j = 0; j < cfg->resources[i].ndeps; j++)
+                ld.read_by_others[cfg->resources[i].deps[j] - cfg->resources] = 1;
     for (size_t i = 0; i < cfg->nresources; i++)
         eval_in_order(&ld, &cfg->resources[i], done);
     validate_root_variables(&ld, 2);
@@ -4209,6 +4251,7 @@ int config_load(struct config **out, const struct config_opts *opts, struct diag
         eval_output(&ld, &cfg->outputs[i]);
 out:
     free(done);
+    free(ld.read_by_others);
     json_decref(ld.paths);
     free(ld.base_dir);
     free(ld.edges);
@@ -4507,8 +4550,17 @@ static struct src_loc find_loc(const struct cfg_instance *inst, const char *path
         memcpy(seg, path, n);
         seg[n] = '\0';
         path += n + (path[n] == '.');
-        if ((a = ast_body_attr(body, seg)) != NULL)
-            return name_only ? ast_attr_name_loc(a) : a->loc;
+        if ((a = ast_body_attr(body, seg)) != NULL) {
+            /* a key of a map written out in place (tags = { n = [1] }): its value */
+            const struct ast_map_item *it = NULL;
+            if (!name_only && *path && a->value && a->value->kind == EXPR_MAP)
+                for (it = a->value->u.map.items; it; it = it->next)
+                    if (it->key && it->key->kind == EXPR_STRING && it->value &&
+                        strlen(path) == it->key->u.str.len &&
+                        memcmp(path, it->key->u.str.s, it->key->u.str.len) == 0)
+                        break;
+            return it ? it->value->loc : name_only ? ast_attr_name_loc(a) : a->loc;
+        }
         if ((k = ast_body_block(body, seg)) == NULL)
             break;
         loc = k->type_loc;

@@ -253,21 +253,34 @@ struct cfg_instance {
      * modify it: an instance with no paths of its own shares its kind's, or
      * value_paths_none()) */
     json_t *sensitive;
-    json_t *value; /* what a reference to this instance evaluates to (owned) */
+    /* what a reference to this instance evaluates to (owned); NULL until
+     * it is read when the load was lazy_tags and no resource reads this
+     * one: read it through config_instance_value */
+    json_t *value;
     /* value's "id" when it is a string, recorded while value is built (the
      * rules index every instance by it); NULL when it is not one or was not
-     * recorded (read it from value then). Borrowed from value. */
+     * recorded (read it from value then). Borrowed from value, or from the
+     * configuration's arena when value is made later (unvalued). */
     const char *id;
     struct cfg_reads reads; /* what its evaluation read (see cfg_read) */
     /* value's unknowns are tagged with their origin (config_instance_tag);
      * false until a reference reads it when the load was lazy_tags */
     bool tagged;
+    /* evaluated, its value not made yet (lazy_tags: config_instance_value
+     * makes it when it is first read) */
+    bool unvalued;
 };
 
+/* What a reference to in evaluates to (borrowed): in->value, made first
+ * when the load left it for later (cfg_instance.unvalued). NULL before
+ * in is evaluated. */
+json_t *config_instance_value(const struct config *cfg, const struct cfg_instance *in);
+
 /* Tags the unknown top-level values of in's value (its computed attributes)
- * with their origin, once: evaluation calls it before a reference reads the
- * value, and the load for every instance unless config_opts.lazy_tags. */
-void config_instance_tag(const struct cfg_instance *in);
+ * with their origin, once, making the value first when the load left it
+ * for later: evaluation calls it before a reference reads the value, and
+ * the load for every instance unless config_opts.lazy_tags. */
+void config_instance_tag(const struct config *cfg, const struct cfg_instance *in);
 
 /* How references to resources evaluate. The front end does not know ARM;
  * the resource catalogue plugs in here to give a reference its ARM id and
@@ -282,6 +295,17 @@ struct cfg_resolver {
      * instance of its kind (borrowed, never changed; NULL: none). The
      * pointer may be NULL. */
     const json_t *(*sensitive_paths)(void *payload, const struct cfg_instance *inst);
+    /* Converts inst's evaluated attributes (inst->attrs, the instance's own
+     * object; the values in it may be shared: replace them, never change
+     * them) to the types its kind declares, where Terraform's schema would
+     * (tags are map(string): a number or bool becomes its text), before
+     * its value and sensitive paths are made. The pointer may be NULL. */
+    void (*convert_attrs)(void *payload, struct cfg_instance *inst);
+    /* The id instance_value would give inst, as a string in arena, without
+     * the rest of its value; NULL when that id is no string. May be NULL:
+     * every instance's value is then made as it is evaluated. */
+    const char *(*instance_id)(void *payload, const struct config *cfg,
+                               const struct cfg_instance *inst, struct arena *arena);
     void *payload;
 };
 
@@ -313,7 +337,10 @@ struct config_opts {
     /* Only the instances a reference reads get their unknowns tagged with
      * their origin (cfg_instance.tagged): for validate, which never fills
      * them in from a state (plan and apply do, through every instance's
-     * value). */
+     * value). And only the instances of resources another resource reads
+     * get their value as they are evaluated (with resolver.instance_id):
+     * the others get their id, and their value when something reads it
+     * (config_instance_value). */
     bool lazy_tags;
     /* Attributes that declare child resources (see cfg_implicit), ended
      * by an entry whose kind is NULL; NULL: none. */
@@ -351,6 +378,8 @@ struct config {
     /* Hash index over resources by (existing, kind, name) and by kind, so
      * that lookups are O(1) (private to config.c). */
     struct cfg_index *index;
+    /* the load's: config_instance_value makes a value left for later */
+    struct cfg_resolver resolver;
 };
 
 int config_load(struct config **out, const struct config_opts *opts, struct diag_list *diags,

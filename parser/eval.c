@@ -268,30 +268,65 @@ static int node_value(json_t **out, struct eval_ctx *ctx, struct cfg_local *l,
     return 0;
 }
 
-/* The outputs of a module instance as an object (module.NAME). */
-static int module_object(json_t **out, struct eval_ctx *ctx, const struct cfg_module *m)
+/* Adds prefix + "." + path (prefix alone when path is empty) to paths. */
+static void add_prefixed(json_t *paths, const char *prefix, const char *path)
+{
+    char *p = NULL;
+    if (*prefix == '\0' || *path == '\0')
+        value_sensitive_add(paths, *prefix ? prefix : path);
+    else if (asprintf(&p, "%s.%s", prefix, path) >= 0)
+        value_sensitive_add(paths, p);
+    else
+        value_sensitive_add(paths, prefix); /* out of memory: the whole element */
+    free(p);
+}
+
+/* The outputs of a module instance as an object (module.NAME). paths,
+ * when given, receives their secret paths under prefix (a sensitive
+ * output is its name) instead of a sensitive mark (eval_ctx.capture). */
+static int module_object(json_t **out, struct eval_ctx *ctx, const struct cfg_module *m,
+                         json_t *paths, const char *prefix)
 {
     const struct config *cfg = ctx->cfg;
     json_t *obj = json_object();
     for (size_t i = 0; i < cfg->nlocals; i++) {
+        const struct cfg_local *l = &cfg->locals[i];
+        bool was = ctx->sensitive;
         json_t *v = NULL;
         int rc;
-        if (cfg->locals[i].scope != m || cfg->locals[i].ns != 'o')
+        if (l->scope != m || l->ns != 'o')
             continue;
+        ctx->node_paths = NULL;
         if ((rc = node_value(&v, ctx, &cfg->locals[i], &m->call->type_loc)) < 0) {
             json_decref(obj);
             return rc;
         }
-        json_object_set_new(obj, cfg->locals[i].name, v);
+        if (paths) {
+            char *at = NULL;
+            size_t k;
+            const json_t *p;
+            ctx->sensitive = was; /* the output's own mark becomes its path */
+            if (asprintf(&at, "%s%s%s", prefix, *prefix ? "." : "", l->name) < 0)
+                at = NULL;
+            if (l->sensitive)
+                add_prefixed(paths, at ? at : prefix, "");
+            json_array_foreach(ctx->node_paths, k, p)
+                add_prefixed(paths, at ? at : prefix, json_string_value(p));
+            free(at);
+        }
+        ctx->node_paths = NULL;
+        json_object_set_new(obj, l->name, v);
     }
     *out = obj;
     return 0;
 }
 
 /* module.NAME.OUT, module.NAME["key"].OUT, module.NAME[0].OUT,
- * module.NAME: *s is left at the first step not consumed. */
+ * module.NAME: *s is left at the first step not consumed. paths, when
+ * given, receives the secret paths of a module object (or of the map or
+ * list of them) it gives, instead of a sensitive mark (module_object). */
 static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e,
-                        const struct ast_step **sp)
+                        const struct ast_step **sp, json_t *paths)
 {
     const struct config *cfg = ctx->cfg;
     const struct ast_step *s = *sp;
@@ -316,7 +351,7 @@ static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_exp
             return node_value(out, ctx, l, &s->loc);
         }
         *sp = s;
-        return module_object(out, ctx, inst[0]);
+        return module_object(out, ctx, inst[0], paths, "");
     }
     /* for_each: a map of key -> outputs, count: a list of them in index
      * order, indexed by the steps that follow */
@@ -337,7 +372,7 @@ static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_exp
                 *sp = s->next->next;
                 return node_value(out, ctx, l, &s->next->loc);
             }
-            return module_object(out, ctx, m);
+            return module_object(out, ctx, m, paths, "");
         }
         if (!value_is_unknown(key)) {
             rc = value_is_number(key) && call->has_count
@@ -364,7 +399,12 @@ static int module_value(json_t **out, struct eval_ctx *ctx, const struct ast_exp
     v = call->has_count ? json_array() : json_object();
     for (size_t i = 0; i < call->n; i++) {
         json_t *o = NULL;
-        if ((rc = module_object(&o, ctx, inst[i])) < 0) {
+        char index[32];
+        const char *prefix = call->has_count ? index : json_string_value(inst[i]->each_key);
+        snprintf(index, sizeof(index), "%zu", i);
+        /* an instance without a key to name its paths by is marked instead */
+        if ((rc = module_object(&o, ctx, inst[i], prefix ? paths : NULL, prefix ? prefix : "")) <
+            0) {
             json_decref(v);
             return rc;
         }
@@ -392,29 +432,29 @@ static int local_value(json_t **out, struct eval_ctx *ctx, const struct ast_step
 
 /* What a reference to the instance reads: its value, its unknowns tagged
  * first (config_instance_tag). New reference. */
-static json_t *instance_value(const struct cfg_instance *in)
+static json_t *instance_value(const struct config *cfg, const struct cfg_instance *in)
 {
-    config_instance_tag(in);
+    config_instance_tag(cfg, in);
     return in->value ? json_incref(in->value) : value_unknown();
 }
 
-static json_t *resource_value(const struct cfg_resource *r)
+static json_t *resource_value(const struct config *cfg, const struct cfg_resource *r)
 {
     json_t *m;
     if (r->has_count) { /* a list, in index order */
         m = json_array();
         for (size_t i = 0; i < r->ninstances; i++)
-            json_array_append_new(m, instance_value(&r->instances[i]));
+            json_array_append_new(m, instance_value(cfg, &r->instances[i]));
         return m;
     }
     if (!r->has_for_each)
-        return r->instances ? instance_value(&r->instances[0]) : value_unknown();
+        return r->instances ? instance_value(cfg, &r->instances[0]) : value_unknown();
     m = json_object();
     for (size_t i = 0; i < r->ninstances; i++) {
         const struct cfg_instance *in = &r->instances[i];
         json_t *k = in->each_key;
         if (json_is_string(k))
-            json_object_set_new(m, json_string_value(k), instance_value(in));
+            json_object_set_new(m, json_string_value(k), instance_value(cfg, in));
     }
     return m;
 }
@@ -462,6 +502,12 @@ static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const s
     }
     if (json_is_object(v) && !value_is_big(v)) {
         const char *name = s->kind == STEP_ATTR ? s->name : json_string_value(key);
+        struct buf text;
+        buf_init(&text, 0);
+        /* a number or bool key is its text, as in HCL: var.m.0 and var.m[0] are var.m["0"] */
+        if (name == NULL && key && !json_is_string(key) && to_text(&text, key) &&
+            buf_addch(&text, '\0') == 0)
+            name = text.ptr;
         if (name == NULL)
             rc = fail(ctx, &s->loc, "type", "a map is indexed with a string, not a %s",
                       value_type_name(key));
@@ -475,6 +521,7 @@ static int apply_key_step(json_t **out, struct eval_ctx *ctx, json_t *v, const s
                             "no such key in this map (the key is "
                             "sensitive: not shown)")
                      : fail(ctx, &s->loc, "unknown-key", "no key '%s' in this map", name);
+        buf_release(&text);
     } else if (json_is_array(v) && s->kind == STEP_INDEX) {
         if (value_is_big(key))
             rc = fail(ctx, &s->loc, "index", "the index is out of range for a list of %zu",
@@ -675,6 +722,96 @@ static void mark_read(struct eval_ctx *ctx, const struct cfg_instance *in, const
         mark_paths(ctx, in->sensitive, s, e, exact, true);
 }
 
+/* A for expression's value variable read with the steps s, its
+ * collection's secret paths known (sc->paths): the element's key, then the
+ * attribute steps, are a path of the collection, sensitive when a secret
+ * lies on it, inside it or around it (v.app_id is open where v.key is
+ * not; v whole, or v[...], is sensitive when anything in it is). */
+static void mark_element(struct eval_ctx *ctx, const struct eval_scope *sc,
+                         const struct ast_step *s)
+{
+    char path[512];
+    const json_t *k = sc->key ? *sc->key : NULL;
+    int n = json_is_string(k) ? snprintf(path, sizeof(path), "%s", json_string_value(k))
+            : json_is_integer(k)
+                ? snprintf(path, sizeof(path), "%" JSON_INTEGER_FORMAT, json_integer_value(k))
+                : -1;
+    size_t len = n < 0 ? sizeof(path) : (size_t)n;
+    for (; len < sizeof(path) && s && s->kind == STEP_ATTR; s = s->next) {
+        size_t m = strlen(s->name);
+        if (len + m + 2 > sizeof(path)) {
+            len = sizeof(path);
+            break;
+        }
+        path[len++] = '.';
+        memcpy(path + len, s->name, m + 1);
+        len += m;
+    }
+    if (len >= sizeof(path) || value_path_sensitive(sc->paths, path, true))
+        ctx->sensitive = true; /* unnamed (too long, no key): assume the worst */
+}
+
+/* The secret paths of a resource's instances read whole (TYPE.NAME with
+ * for_each or count: a map or list of them), each under its key or index,
+ * for a capture (eval_ctx.capture). New reference. */
+static json_t *instances_paths(const struct cfg_resource *r)
+{
+    json_t *paths = json_array();
+    for (size_t i = 0; paths && i < r->ninstances; i++) {
+        const struct cfg_instance *in = &r->instances[i];
+        char index[32];
+        const char *prefix = r->has_count ? index : json_string_value(in->each_key);
+        size_t k;
+        const json_t *p;
+        snprintf(index, sizeof(index), "%zu", i);
+        if (prefix == NULL && json_array_size(in->sensitive)) {
+            json_decref(paths); /* not named by a key: the caller marks instead */
+            return NULL;
+        }
+        json_array_foreach(in->sensitive, k, p) add_prefixed(paths, prefix, json_string_value(p));
+    }
+    return paths;
+}
+
+/* The secret paths inside the block the attribute steps s name in an
+ * instance whose paths are paths (compute_cluster.c.admin: "password"),
+ * for a capture; NULL when a secret covers the block itself, or the steps
+ * are not all attributes (the caller marks instead). New reference. */
+static json_t *block_paths(const json_t *paths, const struct ast_step *s)
+{
+    char path[256];
+    size_t len = 0, k;
+    const json_t *p;
+    json_t *out;
+    for (; s; s = s->next) {
+        size_t m = s->kind == STEP_ATTR ? strlen(s->name) : sizeof(path);
+        if (len + m + 2 > sizeof(path))
+            return NULL;
+        if (len)
+            path[len++] = '.';
+        memcpy(path + len, s->name, m + 1);
+        len += m;
+    }
+    if (len == 0)
+        return json_incref((json_t *)paths);
+    if ((out = json_array()) == NULL)
+        return NULL;
+    json_array_foreach(paths, k, p)
+    {
+        const char *t = json_string_value(p);
+        size_t tl = t ? strlen(t) : 0;
+        if (t == NULL)
+            continue;
+        if (strncmp(path, t, tl) == 0 && (path[tl] == '\0' || path[tl] == '.')) {
+            json_decref(out); /* a secret covers the block: the whole read is */
+            return NULL;
+        }
+        if (strncmp(t, path, len) == 0 && t[len] == '.')
+            value_sensitive_add(out, t + len + 1);
+    }
+    return out;
+}
+
 /* Applies the steps s to v (consumed), the value of the instance at
  * address. A value known only after apply that the steps reach (a nested
  * attribute the service computes, such as identity.principal_id, or one
@@ -737,7 +874,7 @@ static int every_instance(json_t **out, struct eval_ctx *ctx, const struct cfg_r
         json_t *x = NULL;
         int rc;
         mark_read(ctx, in, s->next, e, false);
-        rc = eval_resource_path(&x, ctx, instance_value(in), s->next, in->address);
+        rc = eval_resource_path(&x, ctx, instance_value(ctx->cfg, in), s->next, in->address);
         if (rc < 0) {
             json_decref(all);
             json_decref(key);
@@ -774,6 +911,8 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
     for (const struct eval_scope *sc = ctx->scope; sc; sc = sc->up) {
         if (strcmp(sc->name, root) != 0)
             continue;
+        if (sc->paths)
+            mark_element(ctx, sc, s);
         return postfix_steps(out, ctx, json_incref(sc->value), s, NULL);
     }
     if (strcmp(root, "count") == 0) {
@@ -795,9 +934,21 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         mark_paths(ctx, ctx->node_paths, s, e, true, true);
         ctx->node_paths = NULL;
     } else if (strcmp(root, "module") == 0) {
+        /* read whole by a for expression or a postfix's base: the module
+         * objects' secret paths, not a sensitive mark (eval_ctx.capture) */
+        json_t *paths = ctx->capture == e ? json_array() : NULL;
         ctx->node_paths = NULL;
-        if ((rc = module_value(&v, ctx, e, &s)) < 0)
+        if ((rc = module_value(&v, ctx, e, &s, paths)) < 0) {
+            json_decref(paths);
             return rc;
+        }
+        if (json_array_size(paths) && s == NULL) {
+            ctx->coll_paths = paths; /* the capturer's now */
+            paths = NULL;
+        } else if (json_array_size(paths)) { /* steps on a module object: the worst */
+            ctx->sensitive = true;
+        }
+        json_decref(paths);
         mark_paths(ctx, ctx->node_paths, s, e, true, true);
         ctx->node_paths = NULL;
     } else if (strcmp(root, "var") == 0 || strcmp(root, "settings") == 0 ||
@@ -872,12 +1023,12 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
                  * it: one look-up, not that value built (and the instance
                  * searched for) per reference */
                 json_decref(key);
-                v = instance_value(pick);
+                v = instance_value(ctx->cfg, pick);
                 from = pick->value ? pick : NULL;
             } else {
                 /* not there: the whole value reports it, as before */
                 note_read(ctx, r, CFG_READ_ALL, NULL, NULL);
-                if ((rc = apply_key_step(&v, ctx, resource_value(r), s, false, key)) < 0)
+                if ((rc = apply_key_step(&v, ctx, resource_value(ctx->cfg, r), s, false, key)) < 0)
                     return rc;
                 from = instance_of(r, v);
             }
@@ -885,16 +1036,24 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
         } else {
             if (r->has_for_each || r->has_count)
                 note_read(ctx, r, CFG_READ_ALL, NULL, NULL);
-            v = resource_value(r);
+            bool captured;
+            v = resource_value(ctx->cfg, r);
+            /* every instance read whole by a for expression (or a postfix's
+             * base): their secret paths by key, for it to mark what it reads */
+            captured = ctx->capture == e && s == NULL && (r->has_for_each || r->has_count) &&
+                       (ctx->coll_paths = instances_paths(r)) != NULL;
             /* every instance at once: sensitive when any of them is */
-            for (size_t i = 0; (r->has_for_each || r->has_count) && i < r->ninstances; i++)
+            for (size_t i = 0; !captured && (r->has_for_each || r->has_count) && i < r->ninstances;
+                 i++)
                 mark_read(ctx, &r->instances[i],
                           s && (s->kind == STEP_INDEX || s->kind == STEP_SPLAT) ? s->next : s, e,
                           false);
         }
         if (from) {
             origin = from->address;
-            mark_read(ctx, from, s, e, true);
+            /* one instance, or a block in it, read whole by a capturer */
+            if (ctx->capture != e || (ctx->coll_paths = block_paths(from->sensitive, s)) == NULL)
+                mark_read(ctx, from, s, e, true);
         }
     }
     if (origin)
@@ -983,8 +1142,8 @@ static int postfix_steps(json_t **out, struct eval_ctx *ctx, json_t *v, const st
  * call's argument), since a step may reach any attribute of it. */
 static int eval_postfix(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
-    json_t *v = NULL, *paths = json_array(), *saved_paths = ctx->paths_out;
-    const struct ast_expr *saved_top = ctx->top;
+    json_t *v = NULL, *paths = json_array(), *saved_paths = ctx->paths_out, *block;
+    const struct ast_expr *saved_top = ctx->top, *saved_capture = ctx->capture;
     bool whole = ctx->whole_value;
     int rc;
     /* a base that is exactly a whole instance (or a local or output
@@ -997,12 +1156,20 @@ static int eval_postfix(json_t **out, struct eval_ctx *ctx, const struct ast_exp
     ctx->whole_value = true;
     ctx->paths_out = paths;
     ctx->top = top;
+    /* and a block of an instance ((x.admin).user) or a whole module gives
+     * the secret paths inside it the same way (eval_ctx.capture) */
+    ctx->capture = top;
+    ctx->coll_paths = NULL;
     rc = eval_expr(&v, ctx, e->u.post.base);
     ctx->whole_value = whole;
     ctx->paths_out = saved_paths;
     ctx->top = saved_top;
+    ctx->capture = saved_capture;
+    block = ctx->coll_paths;
+    ctx->coll_paths = NULL;
     if (rc == 0)
-        mark_paths(ctx, paths, e->u.post.steps, e, false, false);
+        mark_paths(ctx, block ? block : paths, e->u.post.steps, e, false, false);
+    json_decref(block);
     json_decref(paths);
     if (rc < 0)
         return rc;
@@ -3764,7 +3931,7 @@ static int defer_for_unknown(json_t **out, struct eval_ctx *ctx, const struct as
 {
     struct diag_list *saved_diags = ctx->diags, scratch;
     const struct eval_scope *saved = ctx->scope;
-    struct eval_scope ks, vs;
+    struct eval_scope ks = {0}, vs = {0};
     json_t *c = NULL, *key = NULL, *value = NULL;
     char kattr[32], vattr[32];
     int depth = 0, rc = 0;
@@ -3889,16 +4056,33 @@ json_t *eval_for_expand(const char *fn, const json_t *args)
 static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e)
 {
     const struct ast_for *f = e->u.forx;
-    json_t *coll = NULL, *r = NULL;
+    json_t *coll = NULL, *r = NULL, *paths;
     const char **keys = NULL;
-    struct eval_scope ks, vs;
+    struct eval_scope ks = {0}, vs = {0};
     const struct eval_scope *saved = ctx->scope;
+    const struct ast_expr *saved_capture = ctx->capture, *c = f->coll;
     bool unknown = false;
     size_t n;
     int rc;
 
-    if ((rc = eval_expr(&coll, ctx, f->coll)) < 0)
+    /* a whole module or resource's instances as the collection: their
+     * secret paths by element, so that v.app_id is open where v.key is not */
+    while (c->kind == EXPR_PAREN)
+        c = c->u.paren;
+    ctx->capture = c;
+    ctx->coll_paths = NULL;
+    rc = eval_expr(&coll, ctx, f->coll);
+    ctx->capture = saved_capture;
+    paths = ctx->coll_paths;
+    ctx->coll_paths = NULL;
+    if (rc == 0 && json_array_size(paths) && value_is_unknown(coll))
+        ctx->sensitive = true; /* not read by element: the worst */
+    vs.paths = paths;
+    vs.key = &ks.value;
+    if (rc < 0) {
+        json_decref(paths);
         return rc;
+    }
     if (value_is_unknown(coll)) {
         /* made again once the collection is known (not the collection's
          * own unknown: filled in, it would become the collection); what
@@ -3906,6 +4090,7 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
         note_read(ctx, NULL, 0, NULL, NULL);
         rc = defer_for_unknown(out, ctx, f, coll);
         json_decref(coll);
+        json_decref(paths);
         return rc;
     }
     if ((!json_is_array(coll) && !json_is_object(coll)) || value_is_big(coll)) {
@@ -3913,11 +4098,13 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
             fail(ctx, &f->coll->loc, "type",
                  "a for expression iterates over a list or a map, not a %s", value_type_name(coll));
         json_decref(coll);
+        json_decref(paths);
         return rc;
     }
     n = json_is_array(coll) ? json_array_size(coll) : json_object_size(coll);
     if (json_is_object(coll) && n > 0 && (keys = sorted_keys(coll, &n)) == NULL) {
         json_decref(coll);
+        json_decref(paths);
         return fail(ctx, &e->loc, "internal", "out of memory");
     }
     r = f->is_map ? json_object() : json_array();
@@ -3949,6 +4136,7 @@ static int eval_for(json_t **out, struct eval_ctx *ctx, const struct ast_expr *e
     ctx->scope = saved;
     free(keys);
     json_decref(coll);
+    json_decref(paths);
     if (rc < 0) {
         json_decref(r);
         return rc;

@@ -21,6 +21,12 @@ struct eval_scope {
     const struct eval_scope *up;
     const char *name;
     json_t *value; /* borrowed */
+    /* a for expression's value variable over a collection whose secret
+     * paths are known (eval_ctx.coll_paths): the element's key or index
+     * (*key, the key variable's value) and its steps name a path of the
+     * collection, sensitive where a secret lies; NULL: not known */
+    const json_t *paths;
+    json_t *const *key;
 };
 
 struct eval_ctx {
@@ -44,6 +50,13 @@ struct eval_ctx {
     json_t *paths_out;
     const struct ast_expr *top;
     const json_t *node_paths;       /* out (internal): the secret paths of the node just read */
+    /* in (internal): the reference a for expression iterates over, or a
+     * postfix expression's base; out: when it reads a whole module
+     * (its instances' outputs), a resource's instances or one instance
+     * (or a block inside it), the secret paths in what it gives
+     * (owned by the reader), and no sensitive mark for them */
+    const struct ast_expr *capture;
+    json_t *coll_paths;
     const struct eval_scope *scope; /* for expressions' variables; NULL outside */
     /* out: the instances of resources and module calls read (config.h's
      * cfg_read); NULL: not recorded */

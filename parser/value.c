@@ -340,6 +340,10 @@ static int json_numbers(json_t *v, json_t **fixed, int depth)
         return ok ? 0 : -3;
     }
     if (json_is_real(v)) {
+        /* a decimal jsonw_loadb left a double: whole past 512 bits is too
+         * large, as its digits written out are (not an inexact double) */
+        if (isfinite(json_real_value(v)) && fabs(json_real_value(v)) >= 0x1p512)
+            return -3;
         *fixed = value_number(json_real_value(v));
         return *fixed ? 0 : -1;
     }
@@ -500,6 +504,12 @@ int value_format(struct buf *out, const json_t *v)
     }
 }
 
+/* A known map whose one key is "$unknown" (the language writes
+ * { "$unknown" = [...] }), in a plan file {"$unknown": {"$known": MAP'S
+ * VALUE}}, so that it never reads back as a tagged unknown's form (each
+ * such map wrapped once, each wrapping read back once). */
+#define FILE_KNOWN_KEY "$known"
+
 /* A tagged unknown in a plan file's form, {"$unknown": ["ADDRESS",
  * "ATTR"]}, as the unknown: a new reference; NULL for anything else. */
 static json_t *file_form_unknown(const json_t *v)
@@ -520,6 +530,11 @@ json_t *value_file_form(json_t *v)
     size_t i;
     if (value_unknown_origin(v, &address, &attr))
         return json_pack("{s:[s,s]}", UNKNOWN_KEY, address, attr);
+    if (json_is_object(v) && json_object_size(v) == 1 && json_object_get(v, UNKNOWN_KEY) &&
+        !value_is_unknown(v)) {
+        json_t *f = value_file_form(json_object_get(v, UNKNOWN_KEY));
+        return f ? json_pack("{s:{s:o}}", UNKNOWN_KEY, FILE_KNOWN_KEY, f) : NULL;
+    }
     if (json_is_array(v)) {
         json_array_foreach(v, i, x)
         {
@@ -568,31 +583,56 @@ json_t *value_file_form(json_t *v)
     return r ? r : json_incref(v);
 }
 
+/* x read back from a plan file's form: *out a new reference to what
+ * replaces it, or NULL when x stays (its insides read back in place). 0,
+ * or -1 when out of memory. */
+static int from_file_node(json_t *x, json_t **out)
+{
+    json_t *tag =
+        json_is_object(x) && json_object_size(x) == 1 ? json_object_get(x, UNKNOWN_KEY) : NULL;
+    json_t *known = json_is_object(tag) && json_object_size(tag) == 1
+                        ? json_object_get(tag, FILE_KNOWN_KEY)
+                        : NULL;
+    json_t *inner;
+    *out = NULL;
+    if (known) { /* a known map written wrapped: unwrapped once */
+        if (from_file_node(known, &inner) < 0)
+            return -1;
+        if (inner == NULL)
+            inner = json_incref(known);
+        if ((*out = json_object()) == NULL) {
+            json_decref(inner);
+            return -1;
+        }
+        if (json_object_set_new_nocheck(*out, UNKNOWN_KEY, inner) < 0) {
+            json_decref(*out);
+            *out = NULL;
+            return -1;
+        }
+        return 0;
+    }
+    if ((*out = file_form_unknown(x)) != NULL)
+        return 0;
+    return value_from_file_form(x);
+}
+
 int value_from_file_form(json_t *v)
 {
     const char *k;
-    json_t *x, *tag;
+    json_t *x, *r;
     size_t i;
     void *tmp;
     if (json_is_array(v)) {
         json_array_foreach(v, i, x)
         {
-            if ((tag = file_form_unknown(x)) != NULL) {
-                if (json_array_set_new(v, i, tag) < 0)
-                    return -1;
-            } else if (value_from_file_form(x) < 0) {
+            if (from_file_node(x, &r) < 0 || (r && json_array_set_new(v, i, r) < 0))
                 return -1;
-            }
         }
     } else if (json_is_object(v)) {
         json_object_foreach_safe(v, tmp, k, x)
         {
-            if ((tag = file_form_unknown(x)) != NULL) {
-                if (json_object_set_new(v, k, tag) < 0)
-                    return -1;
-            } else if (value_from_file_form(x) < 0) {
+            if (from_file_node(x, &r) < 0 || (r && json_object_set_new(v, k, r) < 0))
                 return -1;
-            }
         }
     }
     return 0;

@@ -85,7 +85,9 @@ int value_format(struct buf *out, const json_t *v);
 
 /* A plan file (cmd/planfile.c) holds no NUL: a big number is written as
  * a JSON number (util/jsonw.h) and a tagged unknown as {"$unknown":
- * ["ADDRESS", "ATTR"]}. value_file_form gives v so (a new reference: v
+ * ["ADDRESS", "ATTR"]}; a known map whose one key is "$unknown" is
+ * wrapped, {"$unknown": {"$known": ITS VALUE}}, so that it never reads back
+ * as an unknown. value_file_form gives v so (a new reference: v
  * itself when it holds no tagged unknown, else a copy sharing what is
  * unchanged; NULL when out of memory); value_from_file_form turns those
  * inside the list or map v back into tagged unknowns, in place (0, or -1

@@ -119,6 +119,57 @@ int provider_list_urls(struct provider *p, const char *const *paths,
     return 0;
 }
 
+int provider_lists_start(struct provider *p, const char *const *paths,
+                         const char *const *api_versions, size_t n, struct provider_lists **out,
+                         struct errbuf *err)
+{
+    struct provider_lists *l = calloc(1, sizeof(*l));
+    int rc;
+    *out = NULL;
+    if (l == NULL)
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    l->paths = paths;
+    l->api_versions = api_versions;
+    l->n = n;
+    if (n > 0 && p->ops->lists_start && (rc = p->ops->lists_start(p, l, err)) < 0) {
+        free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+int provider_lists_finish(struct provider *p, struct provider_lists *l, json_t **out,
+                          struct errbuf *errs)
+{
+    json_t **o = out;
+    struct errbuf *e = errs;
+    int rc = 0;
+    if (l == NULL)
+        return 0;
+    if (l->n > 0 && (o == NULL || e == NULL)) {
+        o = calloc(l->n, sizeof(*o));
+        e = calloc(l->n, sizeof(*e));
+    }
+    if (l->n > 0 && (o == NULL || e == NULL)) {
+        rc = AMLSEC_ENOMEM; /* still waited for: the handle's calls are borrowed */
+        o = NULL;
+    }
+    if (l->impl && p->ops->lists_finish)
+        rc = p->ops->lists_finish(p, l, o, e);
+    else if (l->n > 0 && o)
+        rc = provider_list_urls(p, l->paths, l->api_versions, l->n, o, e);
+    if (o != out) {
+        for (size_t i = 0; o && i < l->n; i++)
+            json_decref(o[i]);
+        free(o);
+    }
+    if (e != errs)
+        free(e);
+    free(l);
+    return rc;
+}
+
 int provider_graph_query(struct provider *p, const char *const *queries, size_t n,
                          const char *const *subscriptions, size_t nsubscriptions, json_t **rows,
                          struct errbuf *err)
@@ -139,7 +190,7 @@ int provider_graph_query(struct provider *p, const char *const *queries, size_t 
 struct kept {
     json_t *body;   /* the next read's answer (owned), or NULL */
     int from_graph; /* body came from Resource Graph */
-    int wanted;     /* keep what a read of the id returns */
+    int wanted;     /* reads of the id still to come: keep what a read returns */
 };
 
 struct readonly {
@@ -223,9 +274,15 @@ static int ro_read_many(struct provider *p, const struct provider_ref *refs, siz
         size_t at;
         memset(&out[i], 0, sizeof(out[i]));
         if (refs[i].id && strmap_get(&ro->kept_index, refs[i].id, &at) && ro->kept[at].body) {
-            out[i].body = ro->kept[at].body; /* handed over: the next read asks again */
-            ro->kept[at].body = NULL;
-            ro->kept[at].wanted = 0;
+            /* shared while a later read wants it too, else handed over */
+            out[i].body =
+                ro->kept[at].wanted > 1 ? json_incref(ro->kept[at].body) : ro->kept[at].body;
+            if (ro->kept[at].wanted > 1) {
+                ro->kept[at].wanted--;
+            } else {
+                ro->kept[at].body = NULL;
+                ro->kept[at].wanted = 0;
+            }
             out[i].status = 200;
             out[i].from_graph = ro->kept[at].from_graph;
             ro->kept_hits++;
@@ -317,6 +374,19 @@ static int ro_query(struct provider *p, const char *subscription, const char *qu
     return provider_query(ro_of(p)->inner, subscription, query, out, err);
 }
 
+static int ro_lists_start(struct provider *p, struct provider_lists *l, struct errbuf *err)
+{
+    struct provider *inner = ro_of(p)->inner;
+    return inner->ops->lists_start ? inner->ops->lists_start(inner, l, err) : 0;
+}
+
+static int ro_lists_finish(struct provider *p, struct provider_lists *l, json_t **out,
+                           struct errbuf *errs)
+{
+    struct provider *inner = ro_of(p)->inner;
+    return inner->ops->lists_finish(inner, l, out, errs); /* l->impl: inner started it */
+}
+
 static void ro_free(struct provider *p)
 {
     struct readonly *ro = ro_of(p);
@@ -328,8 +398,9 @@ static void ro_free(struct provider *p)
 }
 
 static const struct provider_ops readonly_ops = {
-    ro_read_many, ro_write_many, ro_write_start, ro_write_next, ro_write_abandon, ro_list,
-    ro_list_url,  ro_free,       ro_graph_query, ro_list_urls,  ro_query,
+    ro_read_many, ro_write_many,  ro_write_start,  ro_write_next,  ro_write_abandon,
+    ro_list,      ro_list_url,    ro_free,         ro_graph_query, ro_list_urls,
+    ro_query,     ro_lists_start, ro_lists_finish,
 };
 
 struct provider *provider_readonly(struct provider *inner)
@@ -355,6 +426,13 @@ int provider_readonly_keep(struct provider *view, const char *id, json_t *body)
     return ro_keep(ro_of(view), id, body, 1);
 }
 
+int provider_readonly_keep_listed(struct provider *view, const char *id, json_t *body)
+{
+    if (view->ops != &readonly_ops || id == NULL || body == NULL)
+        return 0;
+    return ro_keep(ro_of(view), id, body, 0);
+}
+
 int provider_readonly_expect(struct provider *view, const char *id)
 {
     struct kept *k;
@@ -362,7 +440,7 @@ int provider_readonly_expect(struct provider *view, const char *id)
         return 0;
     if ((k = ro_entry(ro_of(view), id)) == NULL)
         return AMLSEC_ENOMEM;
-    k->wanted = 1;
+    k->wanted++;
     return 0;
 }
 

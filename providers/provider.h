@@ -77,6 +77,7 @@ struct provider_write {
 #define PROVIDER_READ_GROUPS_EXPECTED 0x2
 
 struct provider;
+struct provider_lists;
 
 struct provider_ops {
     /* out[i] is the outcome of refs[i]; absent resources have rc
@@ -136,6 +137,22 @@ struct provider_ops {
      * Resource Graph: callers then read through ARM. */
     int (*query)(struct provider *p, const char *subscription, const char *query, json_t **out,
                  struct errbuf *err);
+    /* Background lists (provider_lists_start): lists_start sends l's lists
+     * as the provider can while the caller goes on, setting l->impl;
+     * lists_finish waits for them and fills out and errs as list_urls does.
+     * NULL: the lists are listed by provider_lists_finish. */
+    int (*lists_start)(struct provider *p, struct provider_lists *l, struct errbuf *err);
+    int (*lists_finish)(struct provider *p, struct provider_lists *l, json_t **out,
+                        struct errbuf *errs);
+};
+
+/* Lists started in the background: the arguments (borrowed until
+ * provider_lists_finish) and the provider's own record of them. */
+struct provider_lists {
+    const char *const *paths;
+    const char *const *api_versions;
+    size_t n;
+    void *impl; /* the provider's (NULL: nothing was started) */
 };
 
 struct provider {
@@ -173,6 +190,20 @@ int provider_list_urls(struct provider *p, const char *const *paths,
 int provider_graph_query(struct provider *p, const char *const *queries, size_t n,
                          const char *const *subscriptions, size_t nsubscriptions, json_t **rows,
                          struct errbuf *err);
+/* list_urls in the background: the n lists (paths and api_versions
+ * borrowed until provider_lists_finish) go out as the provider has room,
+ * behind everything else it is asked meanwhile, and go on while the caller
+ * reads, lists and queries through the same provider (and while Resource
+ * Graph's quota makes it wait). *out: the handle, for provider_lists_finish,
+ * which every started handle must reach. Returns < 0 only when out of
+ * memory (nothing was started). */
+int provider_lists_start(struct provider *p, const char *const *paths,
+                         const char *const *api_versions, size_t n, struct provider_lists **out,
+                         struct errbuf *err);
+/* Waits for l's lists: out[i] and errs[i] as provider_list_urls fills them
+ * (both may be NULL: the answers are dropped). Frees l. */
+int provider_lists_finish(struct provider *p, struct provider_lists *l, json_t **out,
+                          struct errbuf *errs);
 
 /* A read-only view of inner (borrowed; it must outlive the view): reads,
  * lists and queries pass through, and every write entry point refuses with
@@ -189,8 +220,12 @@ unsigned provider_readonly_refused(const struct provider *view);
  * that is the resource as a read gives it. 0, or AMLSEC_ENOMEM; nothing for
  * another provider. */
 int provider_readonly_keep(struct provider *view, const char *id, json_t *body);
+/* The same, for an item of an ARM list (what a GET returns: not from
+ * Resource Graph). */
+int provider_readonly_keep_listed(struct provider *view, const char *id, json_t *body);
 /* The next read of id is asked again later: the view keeps what it
- * returns for that later read. 0, or AMLSEC_ENOMEM. */
+ * returns for that later read (each call: one more later read). 0, or
+ * AMLSEC_ENOMEM. */
 int provider_readonly_expect(struct provider *view, const char *id);
 /* Reads answered from what the view kept. */
 size_t provider_readonly_hits(const struct provider *view);

@@ -6,7 +6,8 @@
 #
 # Usage: scripts/fuzz.sh [-t SECONDS] [-b BUILD] [TARGET...]
 #   -t  seconds per target (default 60); -b  build directory (default build-fuzz)
-#   TARGET: config, catalogue, state, planfile, arm_response, armlocal_request, policy, regex
+#   TARGET: config, catalogue, state, planfile, journal, varfile, arm_response, armlocal_request,
+#   policy, regex
 #   (default: all)
 # A crash, sanitizer report, leak, timeout (10 s per input) or out-of-memory leaves its input in
 # BUILD/artifacts/TARGET/ and counts as a crash (a slow-unit- input there does not). Exit 0 when

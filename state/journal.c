@@ -181,6 +181,23 @@ static char *jstrdup(json_t *obj, const char *key)
     return strdup(s ? s : "");
 }
 
+/* Whether v is absent (NULL) or an array of strings. */
+static bool strings_or_absent(const json_t *v)
+{
+    size_t i;
+    const json_t *x;
+    if (v == NULL)
+        return true;
+    if (!json_is_array(v))
+        return false;
+    json_array_foreach(v, i, x)
+    {
+        if (!json_is_string(x))
+            return false;
+    }
+    return true;
+}
+
 /* Whether the begin record has every field recovery needs. */
 static const char *begin_missing(json_t *rec)
 {
@@ -192,15 +209,21 @@ static const char *begin_missing(json_t *rec)
     }
     if (!state_arm_id_valid(json_string_value(json_object_get(rec, "arm_id"))))
         return "a well-formed arm_id";
-    if (json_object_get(rec, "dependencies") &&
-        !json_is_array(json_object_get(rec, "dependencies")))
+    /* as the state it is folded into holds them: a recovery saves it */
+    if (!state_address_valid(json_string_value(json_object_get(rec, "address")),
+                             json_string_value(json_object_get(rec, "kind"))))
+        return "an address of its kind";
+    /* arrays of strings, as the state holds them */
+    if (!strings_or_absent(json_object_get(rec, "dependencies")))
         return "dependencies";
-    if (json_object_get(rec, "sensitive") && !json_is_array(json_object_get(rec, "sensitive")))
+    if (!strings_or_absent(json_object_get(rec, "sensitive")))
         return "sensitive";
     if (strcmp(json_string_value(json_object_get(rec, "op")), op_names[JOURNAL_MOVE]) == 0) {
         const char *from = json_string_value(json_object_get(rec, "from"));
         if (from == NULL || *from == '\0')
             return "from";
+        if (!state_address_valid(from, json_string_value(json_object_get(rec, "kind"))))
+            return "a from that is an address of its kind";
     }
     return NULL;
 }
@@ -423,8 +446,13 @@ static int open_journal(struct journal *j, const char *path, struct crypt_keys *
     if (j->path == NULL)
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     created = lstat(path, &st) < 0;
-    if (readonly && created)
-        return 0; /* no journal: nothing pending */
+    if (created && !readonly && errno != ENOENT) {
+        rc = errbuf_set(err, AMLSEC_EIO, "cannot open the journal '%s': %s", path, strerror(errno));
+        journal_release(j);
+        return rc;
+    }
+    if (created)
+        return 0; /* no journal: nothing pending (created by the first record: create_file) */
     if (readonly) {
         j->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (j->fd < 0) {
@@ -435,21 +463,11 @@ static int open_journal(struct journal *j, const char *path, struct crypt_keys *
         }
         goto read;
     }
-    /* the azurerm backend's journal may be the first file under .amlsec */
-    if (created && (rc = file_mkdir_parents(path, err)) < 0) {
-        journal_release(j);
-        return rc;
-    }
     if ((rc = open_journal_fd(path, err)) < 0) {
         journal_release(j);
         return rc;
     }
     j->fd = rc;
-    if (created && fsync_dir(path) < 0) {
-        rc = errbuf_set(err, AMLSEC_EIO, "cannot sync the directory of '%s'", path);
-        journal_release(j);
-        return rc;
-    }
 read:
     buf_init(&b, JOURNAL_MAX_BYTES);
     if ((rc = file_read_all(&b, path, JOURNAL_MAX_BYTES, err)) < 0)
@@ -525,6 +543,8 @@ int journal_open_readonly(struct journal *j, const char *path, struct crypt_keys
 
 int journal_sync(struct journal *j, struct errbuf *err)
 {
+    if (j->fd < 0) /* not created yet: nothing written */
+        return 0;
     if (fdatasync(j->fd) < 0)
         return errbuf_set(err, AMLSEC_EIO, "cannot sync the journal '%s': %s", j->path,
                           strerror(errno));
@@ -565,6 +585,21 @@ out:
     return rc;
 }
 
+/* Creates the journal that journal_open found absent, before its first
+ * record: a run that records nothing (a plan, an apply with nothing to do)
+ * writes nothing beside the state. */
+static int create_file(struct journal *j, struct errbuf *err)
+{
+    int rc;
+    /* the azurerm backend's journal may be the first file under .amlsec */
+    if ((rc = file_mkdir_parents(j->path, err)) < 0 || (rc = open_journal_fd(j->path, err)) < 0)
+        return rc;
+    j->fd = rc;
+    if (fsync_dir(j->path) < 0)
+        return errbuf_set(err, AMLSEC_EIO, "cannot sync the directory of '%s'", j->path);
+    return 0;
+}
+
 /* Appends one record durably (or, with group commit, until journal_sync). */
 static int append(struct journal *j, json_t *rec, struct errbuf *err)
 {
@@ -575,6 +610,8 @@ static int append(struct journal *j, json_t *rec, struct errbuf *err)
 
     buf_init(&line, JOURNAL_MAX_BYTES);
     if ((rc = encode_record(j, rec, &line, err)) < 0)
+        goto out;
+    if (j->fd < 0 && (rc = create_file(j, err)) < 0)
         goto out;
     p = line.ptr;
     left = line.len;
@@ -878,7 +915,7 @@ int journal_compact(struct journal *j, struct errbuf *err)
         j->damaged_in_file = false;
         return rewrite_pending(j, err);
     }
-    if (ftruncate(j->fd, 0) < 0 || fsync(j->fd) < 0)
+    if (j->fd >= 0 && (ftruncate(j->fd, 0) < 0 || fsync(j->fd) < 0))
         return errbuf_set(err, AMLSEC_EIO, "cannot empty the journal '%s': %s", j->path,
                           strerror(errno));
     j->damaged_in_file = false;

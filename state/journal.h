@@ -138,8 +138,10 @@ struct journal {
     size_t work;                 /* entries the look-ups by id visited: tests count it */
 };
 
-/* Opens (creating, mode 0600) the journal and reads its records. keys may
- * be NULL; when it can seal, new records are encrypted. */
+/* Opens the journal and reads its records. keys may be NULL; when it can
+ * seal, new records are encrypted. A journal that does not exist is created
+ * (mode 0600) by its first record, not here: a run that records nothing
+ * writes nothing beside the state. */
 int journal_open(struct journal *j, const char *path, struct crypt_keys *keys, struct errbuf *err);
 /* Reads the journal without changing it, for `drift` and the commands that
  * show the state: no file is created (a missing journal has no entries), a

@@ -755,6 +755,122 @@ static int with_previous(const struct state *st, struct state_renames *r, const 
     return rc;
 }
 
+/* The first entry of st, not leaving, whose address is prefix (exact) or
+ * starts with it (!exact); NULL when none. */
+static const char *held_not_leaving(const struct state *st, const char *prefix, bool exact,
+                                    const struct strmap *leaving)
+{
+    size_t n = strlen(prefix), dummy;
+    for (size_t i = prefix_start(st, prefix);
+         i < st->nresources && has_prefix(st->resources[i].address, prefix, n); i++) {
+        const char *a = st->resources[i].address;
+        ((struct state *)st)->work++;
+        if (exact && a[n] != '\0')
+            break;
+        if (leaving == NULL || !strmap_get(leaving, a, &dummy))
+            return a;
+    }
+    return NULL;
+}
+
+/* Terraform's rule for instances: a resource's all have keys (count,
+ * for_each) or none has, and so have a module call's. Checks that the
+ * destinations of r keep it in st (what r moves away from st, when
+ * leave, no longer counts; st outside a batch): for each step of a
+ * destination (module calls, then the resource), the other form held
+ * (TYPE.NAME beside TYPE.NAME[KEY], module.M.x beside module.M[KEY].x),
+ * or given by another destination, is refused. Each step's look-up once:
+ * O(k log n) for k renames. */
+static int keys_kept(const struct state *st, const struct state_renames *r, bool leave,
+                     struct errbuf *err)
+{
+    struct strmap leaving, seen; /* seen: a step's base -> 1 + keyed (looked up once) */
+    char *look = NULL;
+    int rc = 0;
+    strmap_init(&leaving, false);
+    strmap_init(&seen, false);
+    for (size_t i = 0; leave && i < r->n && rc == 0; i++)
+        if (strmap_put(&leaving, r->from[i], 1) < 0)
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < r->n && rc == 0; i++) {
+        const char *to = r->to[i], *p = to, *q, *clash;
+        for (;;) {
+            bool module = strncmp(p, "module.", 7) == 0, keyed;
+            size_t base, was;
+            if (module) {
+                q = p + 7;
+            } else if ((q = strchr(p, '.')) == NULL) {
+                break;
+            } else {
+                q++;
+            }
+            while (ident_char(*q))
+                q++;
+            base = (size_t)(q - to);
+            keyed = *q == '[';
+            free(look);
+            /* the other form: module.M. for module.M[KEY], TYPE.NAME for
+             * TYPE.NAME[KEY], STEP[ for a step without a key */
+            if (asprintf(&look, "%.*s%s", (int)base, to, keyed ? module ? "." : "" : "[") < 0) {
+                look = NULL;
+                rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+                break;
+            }
+            look[base] = '\0'; /* the step's base, for seen */
+            if (strmap_get(&seen, look, &was)) {
+                if (was != 1u + keyed) {
+                    rc = errbuf_set(err, AMLSEC_ECONFLICT,
+                                    "cannot move %s to %s: %s %s, and another instance moved "
+                                    "with it %s (a resource's or module call's instances all "
+                                    "have keys, from count or for_each, or none has)",
+                                    r->from[i], to, look, keyed ? "has a key" : "has no key",
+                                    keyed ? "has none" : "has one");
+                    break;
+                }
+            } else {
+                if (strmap_put(&seen, look, 1u + keyed) < 0) {
+                    rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+                    break;
+                }
+                look[base] = keyed ? module ? '.' : '\0' : '[';
+                clash = held_not_leaving(st, look, keyed && !module, leave ? &leaving : NULL);
+                if (clash == NULL && keyed && !module) {
+                    /* an instance's " (previous)" entry without its own */
+                    free(look);
+                    look = NULL;
+                    if (asprintf(&look, "%.*s (previous)", (int)base, to) < 0) {
+                        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+                        break;
+                    }
+                    clash = held_not_leaving(st, look, true, leave ? &leaving : NULL);
+                }
+                if (clash) {
+                    rc = errbuf_set(err, AMLSEC_ECONFLICT,
+                                    "cannot move %s to %s: %.*s %s, and the state holds %s, "
+                                    "which %s (a resource's or module call's instances all have "
+                                    "keys, from count or for_each, or none has: move or remove "
+                                    "%s first)",
+                                    r->from[i], to, (int)base, to,
+                                    keyed ? "has a key" : "has no key", clash,
+                                    keyed ? "has none" : "has one", clash);
+                    break;
+                }
+            }
+            if (!module)
+                break;
+            if (keyed && (q = key_end(q)) == NULL)
+                break;
+            if (*q != '.')
+                break;
+            p = q + 1;
+        }
+    }
+    free(look);
+    strmap_release(&leaving);
+    strmap_release(&seen);
+    return rc;
+}
+
 int state_mv_match_into(const struct state *st, const struct state *dst, const char *from,
                         const char *to, struct state_renames *out, struct errbuf *err)
 {
@@ -885,6 +1001,8 @@ int state_mv_match_into(const struct state *st, const struct state *dst, const c
                         "cannot move %s: it does not match anything in the state", from);
 done:
     free(prefix);
+    if (rc == 0)
+        rc = keys_kept(dst, out, st == dst, err);
     if (rc < 0)
         state_renames_release(out);
     return rc;
@@ -1001,6 +1119,11 @@ int state_rename(struct state *st, const struct state_renames *r, struct errbuf 
                             "cannot move %s to %s: '%s' is not an address of a %s", r->from[i],
                             r->to[i], r->to[i], e->kind);
     }
+    /* TYPE.NAME beside TYPE.NAME[KEY] (a batch's entries sorted first) */
+    if (rc == 0 && st->batch)
+        state_batch_flush(st);
+    if (rc == 0)
+        rc = keys_kept(st, r, true, err);
     /* two sources onto one destination */
     strmap_release(&moving);
     strmap_init(&moving, false);
@@ -1709,6 +1832,11 @@ static bool address_valid(const char *address, const char *kind)
     return true;
 }
 
+bool state_address_valid(const char *address, const char *kind)
+{
+    return address && kind && address_valid(address, kind);
+}
+
 static int rd_resource(struct reader *rd, struct state_resource *r, size_t idx, struct buf *key,
                        struct buf *tmp)
 {
@@ -1812,8 +1940,8 @@ static int rd_outputs(struct reader *rd, json_t **out)
     {
         if (!json_is_object(o) || !json_is_boolean(json_object_get(o, "sensitive")) ||
             !json_is_string(json_object_get(o, "type")) || json_object_get(o, "value") == NULL) {
+            snprintf(rd->ctx, sizeof(rd->ctx), "outputs.%.50s", name); /* name is doc's */
             json_decref(doc);
-            snprintf(rd->ctx, sizeof(rd->ctx), "outputs.%.50s", name);
             return rd_error(rd, "needs 'sensitive' (a bool), 'type' (a string) and 'value'");
         }
     }

@@ -151,8 +151,9 @@ int state_renames_add(struct state_renames *r, const char *from, const char *to,
  *   (module.a is module.a itself, not module.a["x"]).
  * An instance's " (previous)" entry goes with it. Errors, nothing matched
  * (AMLSEC_ENOTFOUND), a target of the wrong sort or type (AMLSEC_EUSAGE),
- * a target instance, resource or module the state holds already
- * (AMLSEC_ECONFLICT), leave *out empty. */
+ * a target instance, resource or module the state holds already, or one
+ * that would put TYPE.NAME beside TYPE.NAME[KEY] (module.M beside
+ * module.M[KEY]) with what stays (AMLSEC_ECONFLICT), leave *out empty. */
 int state_mv_match(const struct state *st, const char *from, const char *to,
                    struct state_renames *out, struct errbuf *err);
 /* The same, the entries moving from st into dst (`state mv -state-out`):
@@ -172,7 +173,8 @@ int state_match(const struct state *st, const char *address, struct state_rename
 
 /* Renames the entries r names (from -> to) all at once: each destination
  * an address of its entry's kind that the state does not hold (unless it
- * is itself renamed away), checked before anything changes; then
+ * is itself renamed away) and not mixing instances with and without keys
+ * of one resource or module call, checked before anything changes; then
  * dependencies naming an old address name the new one. O(n + k log k)
  * for k renames in a state of n entries. */
 int state_rename(struct state *st, const struct state_renames *r, struct errbuf *err);
@@ -194,6 +196,10 @@ int state_status_parse(enum state_status *out, const char *s);
  * same from /providers/ at tenant scope); no empty segments, no spaces,
  * controls, '?', '#', '"' or backslashes. */
 bool state_arm_id_valid(const char *id);
+
+/* Whether address is an address of kind, as a state holds one: kind.name
+ * (a key, module steps before it, " (previous)" after it allowed). */
+bool state_address_valid(const char *address, const char *kind);
 
 /* Writes a random (version 4) UUID, 36 characters plus NUL, from OpenSSL's
  * RAND_bytes. */

@@ -1,5 +1,6 @@
 #include "util/arena.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -170,10 +171,15 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 #define JSON_REGION ((size_t)16 << 30)
 #define JSON_SMALL ((size_t)4096) /* larger blocks (tables, long strings) use malloc */
 
-#define JSON_CHUNK ((size_t)64 << 10) /* what a thread takes from the region at once */
+/* What a thread takes from the region at once, its pages populated in one
+ * call (MADV_POPULATE_WRITE): a page fault per 4 KB page cost more than
+ * the page (50,000 resources: evaluation 0.110 -> 0.095 s CPU; larger
+ * chunks, up to a mebibyte, saved no more). */
+#define JSON_CHUNK ((size_t)64 << 10)
 
 static unsigned char *json_base;
 static size_t json_next; /* offset of the next chunk, taken atomically */
+static size_t json_populated; /* chunks populated as they were taken */
 /* the calling thread's chunk: most blocks are a bump, with no atomic */
 static _Thread_local unsigned char *json_cur, *json_end;
 
@@ -181,6 +187,14 @@ bool arena_json_owns(const void *p)
 {
     const unsigned char *b = __atomic_load_n(&json_base, __ATOMIC_ACQUIRE);
     return b && (const unsigned char *)p >= b && (const unsigned char *)p < b + JSON_REGION;
+}
+
+void arena_json_chunks(size_t *taken, size_t *populated)
+{
+    size_t n = __atomic_load_n(&json_next, __ATOMIC_RELAXED) / JSON_CHUNK;
+    size_t max = JSON_REGION / JSON_CHUNK;
+    *taken = n < max ? n : max;
+    *populated = __atomic_load_n(&json_populated, __ATOMIC_RELAXED);
 }
 
 size_t arena_json_used(void)
@@ -191,6 +205,25 @@ size_t arena_json_used(void)
 }
 
 #ifndef ARENA_JSON_SANITIZED
+#ifdef MADV_POPULATE_WRITE
+static bool json_no_populate; /* the kernel has no MADV_POPULATE_WRITE */
+#endif
+
+/* Makes the pages of a chunk just taken, as their first touch would. */
+static void json_populate(void *chunk)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (__atomic_load_n(&json_no_populate, __ATOMIC_RELAXED))
+        return;
+    if (madvise(chunk, JSON_CHUNK, MADV_POPULATE_WRITE) == 0)
+        __atomic_fetch_add(&json_populated, 1, __ATOMIC_RELAXED);
+    else if (errno == EINVAL) /* before Linux 5.14: touched page by page */
+        __atomic_store_n(&json_no_populate, true, __ATOMIC_RELAXED);
+#else
+    (void)chunk;
+#endif
+}
+
 static void *json_block(size_t size)
 {
     size_t n = (size + 7) & ~(size_t)7;
@@ -203,6 +236,7 @@ static void *json_block(size_t size)
             return malloc(size);
         json_cur = json_base + at;
         json_end = json_cur + JSON_CHUNK;
+        json_populate(json_cur);
     }
     p = json_cur;
     json_cur += n;

@@ -68,6 +68,10 @@ bool arena_json_install(void);
 /* Bytes the region has handed out (0 before arena_json_install; other
  * threads' chunks count whole). */
 size_t arena_json_used(void);
+/* The chunks threads have taken from the region (64 KB each), and
+ * how many of them were populated as they were taken (their pages made in
+ * one call, not faulted in one by one; none on kernels before Linux 5.14). */
+void arena_json_chunks(size_t *taken, size_t *populated);
 /* Whether p is a block of the region. */
 bool arena_json_owns(const void *p);
 

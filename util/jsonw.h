@@ -43,8 +43,23 @@ char *jsonw_dumps(const json_t *v, size_t flags);
 int jsonw_dump_callback(const json_t *v, json_dump_callback_t cb, void *data, size_t flags);
 /* json_loadb with an integer beyond int64 read as a big number (jansson
  * refuses it). Where one was, err's line and column count the text as
- * rewritten. */
+ * rewritten. jansson reads the text alone first: only a text holding a
+ * decimal, or that jansson refuses, is scanned for its numbers and read
+ * again (rewritten where they are big or whole). */
 json_t *jsonw_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
+/* jsonw_loadb of the JSON value at the start of text that is a member's
+ * or an item's (a ',', ']' or '}' follows it; more text may follow that),
+ * with the bytes it takes in *used: a saved plan's changes, each read in
+ * place. An object or an array is read by jansson alone, in one pass, when
+ * it holds no decimal and no integer beyond int64 (as it mostly does);
+ * only otherwise is its text found and read again through jsonw_loadb.
+ * NULL when it is not JSON (err is not told why: read the whole text with
+ * jsonw_loadb for that). */
+json_t *jsonw_loadb_member(const char *text, size_t len, size_t flags, size_t *used);
+/* The bytes jsonw's own reading scanned before jansson read them again
+ * since the process started: the texts jsonw_loadb read twice,
+ * jsonw_loadb_member's values read twice (their end and their numbers). */
+size_t jsonw_scanned(void);
 /* The JSON string of the len bytes at s (a NUL among them included). */
 int jsonw_string(struct buf *b, const char *s, size_t len);
 

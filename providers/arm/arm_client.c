@@ -40,7 +40,9 @@ struct arm_client {
     struct arm_call *active;
     size_t n_active;
     struct call_queue fresh, waiting, done;
-    struct call_queue held; /* streamed calls that finished during arm_client_run */
+    struct call_queue background; /* ARM_CALL_BACKGROUND calls not started: after fresh */
+    struct call_queue held;       /* streamed calls that finished during arm_client_run */
+    unsigned bg_inflight;         /* background calls in flight */
     int64_t blocked_until;  /* new calls wait for the bucket until then */
     struct arm_graph_quota graph_quota;
     int fault_poll; /* ARM_CLIENT_FAULT_ENV=poll */
@@ -60,6 +62,7 @@ struct arm_call_state {
     int64_t ready_at, deadline, sent_at;
     unsigned attempt; /* attempts of the current request */
     int inflight, done;
+    int background; /* ARM_CALL_BACKGROUND, counted in bg_inflight while in flight */
     int reauthed; /* a 401 for an expired token was retried once */
     struct arm_call *prev_active, *next_active;
     struct http_exchange x;
@@ -768,6 +771,7 @@ static int start_attempt(struct arm_client *c, struct arm_call *call, int64_t no
     st->sent_at = now;
     st->attempt++;
     c->inflight++;
+    c->bg_inflight += st->background != 0;
     c->requests++;
     call->requests++;
     if (st->attempt > 1) {
@@ -784,6 +788,7 @@ static void on_finished(struct arm_client *c, struct arm_call *call, int64_t now
 
     st->inflight = 0;
     c->inflight--;
+    c->bg_inflight -= st->background != 0;
     call->answered_at = now;
     if (log_enabled(LOG_DEBUG)) {
         char line[600];
@@ -947,6 +952,14 @@ static void active_unlink(struct arm_client *c, struct arm_call *call)
     c->n_active--;
 }
 
+/* The slots background calls may fill: three quarters of the
+ * parallelism, at least one. */
+static unsigned bg_slots(const struct arm_client *c)
+{
+    unsigned n = c->o.parallelism - c->o.parallelism / 4;
+    return n ? n : 1;
+}
+
 /* Starts call when it is due, a slot is free and the bucket has a token.
  * Otherwise lowers *next to when it should be looked at again. */
 static int try_start(struct arm_client *c, struct arm_call *call, int64_t now, int64_t *next,
@@ -996,6 +1009,7 @@ int arm_client_submit(struct arm_client *c, struct arm_call *call)
 
     call_reset_outputs(call);
     if (queue_reserve(&c->fresh, c->n_active + 1) < 0 ||
+        queue_reserve(&c->background, c->n_active + 1) < 0 ||
         queue_reserve(&c->waiting, c->n_active + 1) < 0 ||
         queue_reserve(&c->done, c->n_active + 1) < 0 ||
         queue_reserve(&c->held, c->n_active + queue_len(&c->held) + 1) < 0 ||
@@ -1031,7 +1045,8 @@ int arm_client_submit(struct arm_client *c, struct arm_call *call)
         return 0;
     }
     sub_of(call->st->url, call->st->sub, sizeof(call->st->sub));
-    queue_push(&c->fresh, call);
+    call->st->background = (call->flags & ARM_CALL_BACKGROUND) != 0;
+    queue_push(call->st->background ? &c->background : &c->fresh, call);
     return 0;
 }
 
@@ -1057,6 +1072,8 @@ static void fail_outstanding(struct arm_client *c, int rc, const char *msg)
     }
     c->fresh.head = c->fresh.n = 0;
     c->waiting.head = c->waiting.n = 0;
+    c->background.head = c->background.n = 0;
+    c->bg_inflight = 0;
 }
 
 /* One turn of the loop: starts what is due, then waits (until `until` at
@@ -1106,6 +1123,29 @@ static int turn(struct arm_client *c, int64_t until, struct errbuf *err)
                 break;
             }
             (void)queue_pop(&c->fresh);
+        }
+        /* background calls once nothing else waits to start, in at most
+         * three quarters of the slots: a foreground call finds one free */
+        while (queue_len(&c->fresh) == 0 && queue_len(&c->background) > 0 &&
+               c->inflight < c->o.parallelism && c->bg_inflight < bg_slots(c)) {
+            struct arm_call *call = c->background.v[c->background.head];
+            int started = 0;
+            int64_t before = next;
+            if ((rc = try_start(c, call, now, &next, &started, err)) < 0)
+                return rc;
+            if (call->st->done) {
+                queue_push(&c->done, queue_pop(&c->background));
+                continue;
+            }
+            if (!started) {
+                c->blocked_until = call->st->ready_at;
+                if (next > before)
+                    next = before;
+                if (c->blocked_until < next)
+                    next = c->blocked_until;
+                break;
+            }
+            (void)queue_pop(&c->background);
         }
     }
     if (queue_len(&c->done) > 0)
@@ -1172,6 +1212,33 @@ int arm_client_next(struct arm_client *c, int64_t timeout_ms, struct arm_call **
         return 0;
     }
     return next_finished(c, timeout_ms, out, err);
+}
+
+int arm_client_drive(struct arm_client *c, int64_t until_ms, struct errbuf *err)
+{
+    for (;;) {
+        int64_t now = arm_clock_now(c->clock);
+        struct arm_call *done = NULL;
+        int rc;
+        if (now >= until_ms)
+            return 0;
+        if (c->n_active == 0) {
+            arm_clock_sleep(c->clock, until_ms - now);
+            return 0;
+        }
+        rc = next_finished(c, until_ms - now, &done, err);
+        if (done)
+            queue_push(&c->held, done);
+        if (rc < 0) {
+            /* every call now has an outcome: held for arm_client_next */
+            while (queue_len(&c->done) > 0) {
+                done = queue_pop(&c->done);
+                active_unlink(c, done);
+                queue_push(&c->held, done);
+            }
+            return rc;
+        }
+    }
 }
 
 size_t arm_client_active(const struct arm_client *c)
@@ -1329,6 +1396,7 @@ void arm_client_free(struct arm_client *c)
         arm_client_abandon(c, NULL, NULL);
     ratelimit_release(&c->rl);
     free(c->fresh.v);
+    free(c->background.v);
     free(c->waiting.v);
     free(c->done.v);
     free(c->held.v);

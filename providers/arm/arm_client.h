@@ -84,6 +84,11 @@ struct arm_client_opts {
 
 #define ARM_CALL_RETRY_POST 0x1 /* this POST is safe to repeat (queries) */
 #define ARM_CALL_NO_LRO 0x2     /* never poll: return the first answer */
+/* Streamed work that may wait: started only when no other call waits to
+ * start, in at most three quarters of the parallelism (a call submitted
+ * later without it goes first: a Resource Graph page is not queued behind
+ * thousands of lists) */
+#define ARM_CALL_BACKGROUND 0x4
 
 struct arm_call_state;
 
@@ -156,6 +161,12 @@ int arm_client_submit(struct arm_client *c, struct arm_call *call);
  * unknown and is handed back by the next calls. */
 int arm_client_next(struct arm_client *c, int64_t timeout_ms, struct arm_call **out,
                     struct errbuf *err);
+/* Drives the submitted calls until the client's clock reaches until_ms
+ * (sleeps once none is left): what must wait (Resource Graph's quota) lets
+ * streamed work go on meanwhile. Calls that finish are held for
+ * arm_client_next. Returns < 0 when the machinery failed (every call not
+ * finished then has that error and is held). */
+int arm_client_drive(struct arm_client *c, int64_t until_ms, struct errbuf *err);
 /* Submitted calls not yet handed back. */
 size_t arm_client_active(const struct arm_client *c);
 /* Forgets every submitted call not yet handed back: requests in flight are

@@ -32,6 +32,15 @@ struct arm_provider {
     int graph_batch_known;
     struct ap_stream *refused;  /* streamed writes refused before sending */
     struct ap_stream *deferred; /* streamed data-plane writes, sent by write_next */
+    struct ap_lists *lists;     /* background lists not finished */
+};
+
+/* Background lists (provider_lists_start): their first pages streamed
+ * through the client as ARM_CALL_BACKGROUND calls. */
+struct ap_lists {
+    struct arm_call *calls;
+    size_t n, left; /* calls, and those not handed back yet */
+    struct ap_lists *next;
 };
 
 static const struct provider_ops arm_provider_ops;
@@ -1151,16 +1160,30 @@ static int ap_write_next(struct provider *p, int64_t timeout_ms, void **tag,
     return rc;
 }
 
+/* The background lists a call handed back belongs to, or NULL. */
+static struct ap_lists *lists_of(struct arm_provider *ap, const struct arm_call *call)
+{
+    for (struct ap_lists *l = ap->lists; l; l = l->next)
+        if (call >= l->calls && call < l->calls + l->n)
+            return l;
+    return NULL;
+}
+
 static void abandon_one(struct arm_call *call, void *payload)
 {
-    (void)payload;
+    struct ap_lists *l = lists_of(payload, call);
+    if (l) { /* a background list's: its handle is finished with the error */
+        call->rc = call->rc ? call->rc : AMLSEC_ERROR;
+        l->left--;
+        return;
+    }
     stream_free((struct ap_stream *)(void *)call);
 }
 
 static void ap_write_abandon(struct provider *p)
 {
     struct arm_provider *ap = (struct arm_provider *)p;
-    arm_client_abandon(ap->o.client, abandon_one, NULL);
+    arm_client_abandon(ap->o.client, abandon_one, ap);
     while (ap->refused) {
         struct ap_stream *s = ap->refused;
         ap->refused = s->next;
@@ -1331,6 +1354,37 @@ static int ap_list_url(struct provider *p, const char *path, const char *api_ver
     return 0;
 }
 
+/* The items of a list's first page (and of its further pages, one by one)
+ * into *out, or NULL with err saying why. Releases the call. */
+static void take_list(struct arm_provider *ap, struct arm_call *c, const char *path, json_t **out,
+                      struct errbuf *err)
+{
+    json_t *root, *value, *items;
+    const char *nl;
+    *out = NULL;
+    if (c->rc < 0) {
+        errbuf_set(err, c->rc, "%s", c->err.msg);
+        arm_call_release(c);
+        return;
+    }
+    root = jsonw_loadb(c->response ? c->response : "", c->response_len, 0, NULL);
+    arm_call_release(c);
+    value = json_object_get(root, "value");
+    if (!json_is_array(value)) {
+        errbuf_set(err, AMLSEC_EPARSE, "list '%s': answer without a 'value' array", path);
+        json_decref(root);
+        return;
+    }
+    items = json_deep_copy(value);
+    nl = json_string_value(json_object_get(root, "nextLink"));
+    if (items && nl && *nl && list_arm(ap, nl, NULL, items, NULL, 0, err) < 0) {
+        json_decref(items);
+        items = NULL;
+    }
+    json_decref(root);
+    *out = items;
+}
+
 /* The first pages of n lists at once; the rare further pages follow
  * their nextLink one by one. */
 static int ap_list_urls(struct provider *p, const char *const *paths,
@@ -1352,34 +1406,76 @@ static int ap_list_urls(struct provider *p, const char *const *paths,
         calls[i].api_version = api_versions[i];
     }
     rc = arm_client_run(ap->o.client, calls, n, &err);
-    for (size_t i = 0; i < n; i++) {
-        json_t *root, *value, *items;
-        const char *nl;
-        if (calls[i].rc < 0) {
-            errbuf_set(&errs[i], calls[i].rc, "%s", calls[i].err.msg);
-            arm_call_release(&calls[i]);
-            continue;
-        }
-        root =
-            jsonw_loadb(calls[i].response ? calls[i].response : "", calls[i].response_len, 0, NULL);
-        arm_call_release(&calls[i]);
-        value = json_object_get(root, "value");
-        if (!json_is_array(value)) {
-            errbuf_set(&errs[i], AMLSEC_EPARSE, "list '%s': answer without a 'value' array",
-                       paths[i]);
-            json_decref(root);
-            continue;
-        }
-        items = json_deep_copy(value);
-        nl = json_string_value(json_object_get(root, "nextLink"));
-        if (items && nl && *nl && list_arm(ap, nl, NULL, items, NULL, 0, &errs[i]) < 0) {
-            json_decref(items);
-            items = NULL;
-        }
-        json_decref(root);
-        out[i] = items;
-    }
+    for (size_t i = 0; i < n; i++)
+        take_list(ap, &calls[i], paths[i], &out[i], &errs[i]);
     free(calls);
+    return rc;
+}
+
+static int ap_lists_start(struct provider *p, struct provider_lists *pl, struct errbuf *err)
+{
+    struct arm_provider *ap = (struct arm_provider *)p;
+    struct ap_lists *l = calloc(1, sizeof(*l));
+    if (l == NULL || (l->calls = calloc(pl->n, sizeof(*l->calls))) == NULL) {
+        free(l);
+        return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    }
+    l->n = pl->n;
+    for (size_t i = 0; i < pl->n; i++) {
+        struct arm_call *c = &l->calls[i];
+        c->method = "GET";
+        c->url = pl->paths[i];
+        c->api_version = pl->api_versions[i];
+        c->flags = ARM_CALL_BACKGROUND;
+        if (arm_client_submit(ap->o.client, c) == 0)
+            l->left++;
+        /* not queued (out of memory): its rc says so at the finish */
+    }
+    l->next = ap->lists;
+    ap->lists = l;
+    pl->impl = l;
+    return 0;
+}
+
+static int ap_lists_finish(struct provider *p, struct provider_lists *pl, json_t **out,
+                           struct errbuf *errs)
+{
+    struct arm_provider *ap = (struct arm_provider *)p;
+    struct ap_lists *l = pl->impl, **at;
+    int rc = 0;
+
+    /* the client hands back the calls of every background handle in the
+     * order they finish: each is its handle's */
+    while (l->left > 0) {
+        struct arm_call *done = NULL;
+        struct ap_lists *owner;
+        struct errbuf nerr = ERRBUF_INIT;
+        if (arm_client_next(ap->o.client, -1, &done, &nerr) < 0 && rc == 0)
+            rc = nerr.code ? nerr.code : AMLSEC_ERROR;
+        if (done == NULL) {
+            if (arm_client_active(ap->o.client) == 0)
+                BUG("arm_provider: %zu background lists without an outcome", l->left);
+            continue;
+        }
+        if ((owner = lists_of(ap, done)) == NULL)
+            BUG("arm_provider: a call other than a background list's handed back");
+        owner->left--;
+    }
+    for (at = &ap->lists; *at; at = &(*at)->next)
+        if (*at == l) {
+            *at = l->next;
+            break;
+        }
+    for (size_t i = 0; i < l->n; i++) {
+        if (out && errs) {
+            take_list(ap, &l->calls[i], pl->paths[i], &out[i], &errs[i]);
+        } else {
+            arm_call_release(&l->calls[i]);
+        }
+    }
+    free(l->calls);
+    free(l);
+    pl->impl = NULL;
     return rc;
 }
 
@@ -1447,8 +1543,9 @@ static int ap_graph_query(struct provider *p, const char *const *queries, size_t
 }
 
 static const struct provider_ops arm_provider_ops = {
-    ap_read_many, ap_write_many, ap_write_start, ap_write_next, ap_write_abandon, ap_list,
-    ap_list_url,  ap_free,       ap_graph_query, ap_list_urls,  ap_query,
+    ap_read_many, ap_write_many,  ap_write_start,  ap_write_next,  ap_write_abandon,
+    ap_list,      ap_list_url,    ap_free,         ap_graph_query, ap_list_urls,
+    ap_query,     ap_lists_start, ap_lists_finish,
 };
 
 int arm_provider_new(struct provider **out, const struct arm_provider_opts *opts,

@@ -142,9 +142,14 @@ static size_t quota_allows(struct graph *g, size_t want)
     int64_t now = arm_clock_now(clock);
     if (q->remaining == 0) {
         if (q->reset_at > now) {
-            log_msg(LOG_DEBUG, "graph: quota used up, waiting %lld ms",
-                    (long long)(q->reset_at - now));
-            arm_clock_sleep(clock, q->reset_at - now);
+            struct errbuf werr = ERRBUF_INIT;
+            log_msg(LOG_DEBUG, "graph: quota used up, waiting %lld ms (%zu other calls meanwhile)",
+                    (long long)(q->reset_at - now), arm_client_active(g->client));
+            /* streamed work (background lists) goes on meanwhile; should
+             * the client fail, its calls hold the error and the next round
+             * meets it too */
+            if (arm_client_drive(g->client, q->reset_at, &werr) < 0)
+                log_msg(LOG_DEBUG, "graph: the client failed while waiting: %s", werr.msg);
         }
         q->remaining = -1; /* a fresh window: as large as the last */
     } else if (q->remaining > 0 && q->reset_at > 0 && now >= q->reset_at) {

@@ -95,26 +95,24 @@ static const char *ref_id_str(const json_t *attrs, const char *name, bool *unkno
     return json_is_string(id) ? json_string_value(id) : NULL;
 }
 
-/* Expands a kind's id template; returns a string or unknown. */
-static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
-                               const json_t *settings, const char *name)
+/* Expands a kind's id template into b (initialised); false when the id is
+ * unknown. */
+static bool expand_id(const struct schema_kind *k, const json_t *attrs, const json_t *settings,
+                      const char *name, struct buf *b)
 {
-    struct buf b;
     const char *sub = settings_str(settings, "subscription");
     const char *p = k->id_template;
     bool unknown = name == NULL;
-    json_t *out = NULL;
 
-    buf_init(&b, 8192);
-    buf_grow(&b, 256); /* one allocation for most ids, not one per growth */
+    buf_grow(b, 256); /* one allocation for most ids, not one per growth */
     while (*p && !unknown) {
         const char *open = strchr(p, '{'), *close;
         char tok[96], arg1[48] = "", arg2[48] = "";
         if (open == NULL) {
-            buf_adds(&b, p);
+            buf_adds(b, p);
             break;
         }
-        buf_add(&b, p, (size_t)(open - p));
+        buf_add(b, p, (size_t)(open - p));
         close = strchr(open, '}');
         if (close == NULL || (size_t)(close - open - 1) >= sizeof(tok))
             BUG("bad id template '%s'", k->id_template);
@@ -125,9 +123,9 @@ static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
             if (sub == NULL)
                 unknown = true;
             else
-                buf_adds(&b, sub);
+                buf_adds(b, sub);
         } else if (strcmp(tok, "name") == 0) {
-            buf_adds(&b, name);
+            buf_adds(b, name);
         } else {
             char *colon = strchr(tok, ':'), *comma;
             const char *id;
@@ -153,32 +151,32 @@ static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
                     if (sub == NULL)
                         unknown = true;
                     else {
-                        buf_adds(&b, "/subscriptions/");
-                        buf_adds(&b, sub);
-                        buf_adds(&b, "/resourceGroups/");
-                        buf_adds(&b, json_string_value(v));
+                        buf_adds(b, "/subscriptions/");
+                        buf_adds(b, sub);
+                        buf_adds(b, "/resourceGroups/");
+                        buf_adds(b, json_string_value(v));
                     }
                 } else if ((id = ref_id_str(attrs, arg1, &unknown)) != NULL) {
-                    buf_adds(&b, id);
+                    buf_adds(b, id);
                 } else if (!unknown && arg2[0] &&
                            (id = ref_id_str(attrs, arg2, &unknown)) != NULL &&
                            resolve_rg_of(id, rg, sizeof(rg))) {
-                    buf_adds(&b, rg);
+                    buf_adds(b, rg);
                 } else {
                     unknown = true;
                 }
             } else if (strcmp(tok, "parent") == 0) {
                 id = ref_id_str(attrs, arg1, &unknown);
                 if (id)
-                    buf_adds(&b, id);
+                    buf_adds(b, id);
                 else
                     unknown = true;
             } else if (strcmp(tok, "scope") == 0) {
                 id = ref_id_str(attrs, arg1, &unknown);
                 if (id)
-                    buf_adds(&b, id);
+                    buf_adds(b, id);
                 else if (!unknown && json_object_get(attrs, arg1) == NULL && sub)
-                    buf_addf(&b, "/subscriptions/%s", sub);
+                    buf_addf(b, "/subscriptions/%s", sub);
                 else
                     unknown = true;
             } else {
@@ -186,8 +184,19 @@ static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
             }
         }
     }
+    return !unknown;
+}
+
+/* Expands a kind's id template; returns a string or unknown. */
+static json_t *expand_template(const struct schema_kind *k, const json_t *attrs,
+                               const json_t *settings, const char *name)
+{
+    struct buf b;
+    json_t *out;
+    buf_init(&b, 8192);
     /* ASCII and the UTF-8 of jansson strings: no check needed */
-    out = unknown ? value_unknown() : json_stringn_nocheck(b.ptr, b.len);
+    out = expand_id(k, attrs, settings, name, &b) ? json_stringn_nocheck(b.ptr, b.len)
+                                                  : value_unknown();
     buf_release(&b);
     return out;
 }
@@ -421,24 +430,29 @@ static json_t *kind_type(const struct schema_kind *k)
     return json_incref(s);
 }
 
+/* The name resolve_value gives an instance (given_id: an existing
+ * lookup's id attribute). New reference. */
+static json_t *value_name(const struct schema_kind *k, const json_t *attrs, const json_t *settings,
+                          const char *label, const json_t *given_id)
+{
+    const json_t *nv = json_object_get(attrs, "name");
+    if (json_is_string(nv) || value_is_unknown(nv))
+        return json_incref((json_t *)nv);
+    if (json_is_string(given_id))
+        return last_segment(json_string_value(given_id));
+    return default_name(k, attrs, settings, label);
+}
+
 json_t *resolve_value(const struct schema_kind *k, const json_t *attrs, const json_t *settings,
                       const char *label, bool existing)
 {
     json_t *out = json_is_object(attrs) ? json_copy((json_t *)attrs) : json_object();
     json_t *name = NULL, *id = NULL;
     const json_t *given_id = existing ? json_object_get(attrs, "id") : NULL;
-    const json_t *nv;
 
     if (out == NULL)
         return NULL;
-    nv = json_object_get(attrs, "name");
-    if (json_is_string(nv) || value_is_unknown(nv))
-        name = json_incref((json_t *)nv);
-    else if (json_is_string(given_id))
-        name = last_segment(json_string_value(given_id));
-    else
-        name = default_name(k, attrs, settings, label);
-
+    name = value_name(k, attrs, settings, label, given_id);
     if (json_is_string(given_id) || value_is_unknown(given_id))
         id = json_incref((json_t *)given_id);
     else
@@ -490,6 +504,31 @@ static json_t *instance_value(void *payload, const struct config *cfg,
                          inst->resource->existing);
 }
 
+/* The id resolve_value gives inst, without the rest of its value: the
+ * same steps (given, else the kind's template over its name). */
+static const char *instance_id(void *payload, const struct config *cfg,
+                               const struct cfg_instance *inst, struct arena *arena)
+{
+    const struct schema_kind *k = schema_find(inst->resource->kind);
+    const json_t *given_id = inst->resource->existing ? json_object_get(inst->attrs, "id") : NULL;
+    const char *id = NULL;
+    json_t *name;
+    struct buf b;
+    (void)payload;
+    if (k == NULL) /* instance_value's: unknown */
+        return NULL;
+    if (json_is_string(given_id) || value_is_unknown(given_id))
+        return json_is_string(given_id) ? arena_strdup(arena, json_string_value(given_id)) : NULL;
+    name = value_name(k, inst->attrs, cfg->settings, inst->resource->name, given_id);
+    buf_init(&b, 8192);
+    if (expand_id(k, inst->attrs, cfg->settings,
+                  json_is_string(name) ? json_string_value(name) : NULL, &b))
+        id = arena_strndup(arena, b.ptr, b.len);
+    buf_release(&b);
+    json_decref(name);
+    return id;
+}
+
 /* A kind's sensitive paths, walked once per kind (not per instance) and
  * shared by its instances; NULL when it has none. Never changed. */
 static const json_t *sensitive_paths(void *payload, const struct cfg_instance *inst)
@@ -518,9 +557,32 @@ static const json_t *sensitive_paths(void *payload, const struct cfg_instance *i
     return json_array_size(paths) ? paths : NULL;
 }
 
+/* Tags are map(string), as Terraform's schema has them: a number or bool
+ * is sent, planned and kept as its text. What is neither (a list, a map,
+ * null) is left for the schema check to report. */
+static void convert_attrs(void *payload, struct cfg_instance *inst)
+{
+    const struct schema_kind *k;
+    (void)payload;
+    /* every SF_STRING_VALUES attribute is a "tags": most instances have none */
+    if (json_object_get(inst->attrs, "tags") == NULL ||
+        (k = schema_find(inst->resource->kind)) == NULL)
+        return;
+    for (const struct schema_attr *a = k->body.attrs; a->name; a++) {
+        json_t *conv;
+        if (!(a->flags & SF_STRING_VALUES))
+            continue;
+        if ((conv = schema_string_values(json_object_get(inst->attrs, a->name))) != NULL)
+            json_object_set_new(inst->attrs, a->name, conv);
+    }
+}
+
 struct cfg_resolver resolve_resolver(void)
 {
-    struct cfg_resolver r = {
-        .instance_value = instance_value, .sensitive_paths = sensitive_paths, .payload = NULL};
+    struct cfg_resolver r = {.instance_value = instance_value,
+                             .sensitive_paths = sensitive_paths,
+                             .convert_attrs = convert_attrs,
+                             .instance_id = instance_id,
+                             .payload = NULL};
     return r;
 }

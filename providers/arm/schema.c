@@ -502,6 +502,50 @@ static json_t *policy_def_to_arm(const json_t *v)
     return json_string(tmp);
 }
 
+json_t *schema_string_values(const json_t *map)
+{
+    json_t *out = NULL, *v;
+    const char *k;
+    if (!json_is_object(map) || value_is_big(map))
+        return NULL;
+    json_object_foreach((json_t *)map, k, v)
+    {
+        json_t *text = NULL;
+        if (json_is_boolean(v)) {
+            text = json_string(json_is_true(v) ? "true" : "false");
+        } else if (value_is_number(v)) {
+            struct buf b;
+            buf_init(&b, 0);
+            if (value_number_text(&b, v) == 0)
+                text = json_stringn(b.ptr, b.len);
+            buf_release(&b);
+        }
+        if (text == NULL)
+            continue;
+        if (out == NULL && (out = json_copy((json_t *)map)) == NULL) {
+            json_decref(text);
+            return NULL;
+        }
+        json_object_set_new(out, k, text);
+    }
+    return out;
+}
+
+void schema_body_strings(const struct schema_kind *k, json_t *body)
+{
+    if (k == NULL || !json_is_object(body))
+        return;
+    for (const struct schema_attr *a = k->body.attrs; a->name; a++) {
+        const json_t *tags;
+        json_t *conv;
+        if (!(a->flags & SF_STRING_VALUES) || a->map.path == NULL ||
+            (tags = schema_json_get(body, a->map.path)) == NULL ||
+            (conv = schema_string_values(tags)) == NULL)
+            continue;
+        (void)schema_json_set(body, a->map.path, conv); /* conv is taken either way */
+    }
+}
+
 json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, const json_t *v,
                       const char *subscription)
 {
@@ -514,7 +558,9 @@ json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, c
     if (value_is_unknown(v)) /* kept as is: its origin lets apply fill it in */
         return json_incref((json_t *)v);
     switch (m->conv) {
-    case SC_NONE:
+    case SC_NONE: /* tags known only once apply filled them in are converted here */
+        if ((a->flags & SF_STRING_VALUES) && (out = schema_string_values(v)) != NULL)
+            return out;
         return json_incref((json_t *)v);
     case SC_ENUM:
         if (json_is_array(v)) {

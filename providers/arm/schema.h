@@ -47,6 +47,9 @@ enum schema_flag {
     /* kinds updated through a data plane (update_via): which request a change needs */
     SF_DP_NEW_VERSION = 1u << 8, /* a new key version (key type, size, curve) */
     SF_DP_POLICY = 1u << 9,      /* the rotation policy (a PUT of all of it) */
+    /* ST_MAP of strings (ARM tags): numbers and bools become their text,
+     * as Terraform's map(string) converts them; anything else is an error */
+    SF_STRING_VALUES = 1u << 10,
 };
 
 /* How two values of an attribute compare (drift, plan). */
@@ -253,6 +256,15 @@ enum schema_change schema_diff(const struct schema_kind *k, const json_t *before
 const json_t *schema_json_get(const json_t *root, const char *path);
 /* Sets (stealing v) creating objects/arrays on the way. 0 or -1. */
 int schema_json_set(json_t *root, const char *path, json_t *v);
+
+/* An SF_STRING_VALUES map with its numbers and bools as their text (2.5,
+ * 1e+20 and a big number in all its digits, "true"), a new object; NULL
+ * when it holds none (or is no map): keep it as it is. */
+json_t *schema_string_values(const json_t *map);
+
+/* The same in an ARM body of kind k, in place: tags whose values were
+ * known only once apply filled them in (a bool made by `!` on an id). */
+void schema_body_strings(const struct schema_kind *k, json_t *body);
 
 /* DSL value -> ARM value for one mapping of attribute a (new reference), or
  * NULL when nothing is sent. Unknown values stay unknown. subscription

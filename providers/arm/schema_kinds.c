@@ -104,7 +104,8 @@ static const char *const e_policy_mode[] = {"All", "Indexed", NULL};
     }
 #define TAGS_ATTR                                                                                  \
     {                                                                                              \
-        .name = "tags", .type = ST_MAP, .map = M("tags", SC_NONE), .doc = "resource tags"          \
+        .name = "tags", .type = ST_MAP, .flags = SF_STRING_VALUES, .map = M("tags", SC_NONE),      \
+        .doc = "resource tags (strings: a number or bool is its text)"                             \
     }
 #define PROVISIONING_ATTR                                                                          \
     {                                                                                              \
@@ -1201,8 +1202,9 @@ static const struct schema_attr ds_attrs[] = {
      .doc = "description"},
     {.name = "tags",
      .type = ST_MAP,
+     .flags = SF_STRING_VALUES,
      .map = M("properties.tags", SC_NONE),
-     .doc = "datastore tags (in properties)"},
+     .doc = "datastore tags (in properties; strings: a number or bool is its text)"},
     {.name = "account_name",
      .type = ST_STRING,
      .map = M("properties.accountName", SC_NONE),

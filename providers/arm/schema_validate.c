@@ -308,6 +308,24 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
              schema_type_name(a->type), value_type_name(val));
         return;
     }
+    if (a->flags & SF_STRING_VALUES) { /* numbers and bools were converted (resolve.c) */
+        const char *key;
+        json_t *item;
+        json_object_foreach((json_t *)val, key, item)
+        {
+            char at[512];
+            if (json_is_string(item) || value_is_number(item) || json_is_boolean(item) ||
+                value_is_unknown(item))
+                continue;
+            snprintf(at, sizeof(at), "%s.%s", path, key);
+            loc = config_attr_loc(v->inst, at);
+            verr(v, &loc, "attribute-type", NULL,
+                 "'%s' is %s: tag values are strings (a number or bool becomes its text)", at,
+                 json_is_null(item)    ? "null"
+                 : json_is_array(item) ? "a list"
+                                       : "a map");
+        }
+    }
     if (a->type == ST_REF && json_is_object(val)) {
         const char *got;
         if (!ref_kind_ok(a, val, &got)) {
@@ -631,7 +649,8 @@ static void check_block(struct vctx *v, const struct schema_block *b, const json
 
 static void check_name(struct vctx *v)
 {
-    const json_t *value = v->inst->value, *name, *given;
+    const json_t *value, *name, *given;
+    const char *nm;
     size_t ki = (size_t)(v->kind - schema_kinds);
     bool ok;
     /* the value (read from memory long out of cache) only when it is checked */
@@ -640,9 +659,20 @@ static void check_name(struct vctx *v)
     given = json_object_get(v->inst->attrs, "name");
     if (given == NULL && v->kind->name_rule != NAME_LABEL)
         return;
-    name = json_is_object(value) ? json_object_get(value, "name") : NULL;
-    if (!json_is_string(name))
-        return;
+    if (v->inst->unvalued && given == NULL) {
+        nm = v->inst->resource->name; /* the name its value takes (resolve_value) */
+    } else {
+        /* a value not made yet takes a given string (or unknown) name */
+        if (v->inst->unvalued && (json_is_string(given) || value_is_unknown(given))) {
+            name = given;
+        } else {
+            value = config_instance_value(v->cfg, v->inst);
+            name = json_is_object(value) ? json_object_get(value, "name") : NULL;
+        }
+        if (!json_is_string(name))
+            return;
+        nm = json_string_value(name);
+    }
     if (v->names) {
         regex_t *re = &v->names->re[ki];
         struct simple_pattern *sp = &v->names->simple[ki];
@@ -652,10 +682,9 @@ static void check_name(struct vctx *v)
                 BUG("bad name pattern for %s", v->kind->name);
             v->names->ready[ki] = 1;
         }
-        ok = sp->n ? simple_match(sp, json_string_value(name))
-                   : regexec(re, json_string_value(name), 0, NULL, 0) == 0;
+        ok = sp->n ? simple_match(sp, nm) : regexec(re, nm, 0, NULL, 0) == 0;
     } else {
-        ok = schema_name_matches(v->kind, json_string_value(name));
+        ok = schema_name_matches(v->kind, nm);
     }
     if (!ok) {
         struct src_loc loc = config_attr_loc(v->inst, "name");
@@ -663,8 +692,8 @@ static void check_name(struct vctx *v)
         snprintf(hint, sizeof(hint), "%s names must match %s%s", v->kind->name,
                  v->kind->name_pattern, given ? "" : " (the block label is the default name)");
         char q[QUOTE_MAX + 48];
-        verr(v, &loc, "bad-name", hint, "%s is not a valid %s name",
-             quoted(q, sizeof(q), json_string_value(name)), v->kind->name);
+        verr(v, &loc, "bad-name", hint, "%s is not a valid %s name", quoted(q, sizeof(q), nm),
+             v->kind->name);
     }
 }
 

@@ -650,6 +650,61 @@ static int in_scope(const json_t *row, const json_t *subs)
     return 0;
 }
 
+/* The row of a stored body as Resource Graph holds it: Azure's Graph has
+ * the resource provider's whole `properties` (Microsoft's Resource Graph
+ * overview: they come from a GET on the latest api-version), so a
+ * workspace's, vault's, storage account's or registry's row carries its
+ * privateEndpointConnections (and a workspace's privateLinkCount) as its
+ * GET does (al_render). The stored body has none: such a row is a shallow
+ * copy with its own properties; every other row is the body itself. A new
+ * reference, NULL when out of memory. */
+static json_t *row_of_body(struct al_ctx *c, json_t *body)
+{
+    static const char *const parents[] = {
+        "Microsoft.MachineLearningServices/workspaces", "Microsoft.KeyVault/vaults",
+        "Microsoft.Storage/storageAccounts", "Microsoft.ContainerRegistry/registries"};
+    const char *type = json_string_value(json_object_get(body, "type"));
+    const char *id = json_string_value(json_object_get(body, "id"));
+    json_t *props = json_object_get(body, "properties"), *row, *list, *v;
+    char prefix[2048];
+    const char *k;
+    size_t n, i;
+    for (i = 0; i < 4 && !(type && strcasecmp(type, parents[i]) == 0); i++)
+        ;
+    if (i == 4 || id == NULL || !json_is_object(props))
+        return json_incref(body);
+    row = json_copy(body);
+    props = json_copy(props);
+    list = json_array();
+    if (row == NULL || props == NULL || list == NULL) {
+        json_decref(row);
+        json_decref(props);
+        json_decref(list);
+        return NULL;
+    }
+    al_lower(prefix, id, sizeof(prefix));
+    n = strlen(prefix);
+    json_object_foreach(al_scope_keys(c->al->pec_parents, prefix), k, v)
+    {
+        if (strncmp(k, prefix, n) == 0 && strncmp(k + n, "/privateendpointconnections/", 28) == 0 &&
+            strchr(k + n + 28, '/') == NULL && al_rec_get(c->al, k))
+            json_array_append(list, json_object_get(al_rec_get(c->al, k), "body"));
+    }
+    if (i == 0)
+        json_object_set_new(props, "privateLinkCount",
+                            json_integer((json_int_t)json_array_size(list)));
+    json_object_set_new(props, "privateEndpointConnections", list);
+    json_object_set_new(row, "properties", props);
+    return row;
+}
+
+/* Appends the row of a stored body to rows. */
+static int append_row(struct al_ctx *c, json_t *rows, json_t *body)
+{
+    json_t *row = row_of_body(c, body);
+    return row ? json_array_append_new(rows, row) : -1;
+}
+
 /* Appends the row of the stored resource id (when visible and in scope)
  * unless an earlier value of the list named it already. */
 static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs, enum graph_table table,
@@ -665,7 +720,7 @@ static int add_indexed(struct al_ctx *c, const char *id, const json_t *subs, enu
     if (strmap_put(seen, id, 1) < 0)
         return -1;
     row = json_object_get(rec, "body");
-    return in_scope(row, subs) && in_table(row, table) ? json_array_append(rows, row) : 0;
+    return in_scope(row, subs) && in_table(row, table) ? append_row(c, rows, row) : 0;
 }
 
 /* Appends the rows of the keys gathered from the store's indexes (visible,
@@ -681,7 +736,7 @@ static json_t *rows_of_keys(struct al_ctx *c, struct al_keys *ks, int rc, const 
         if (rec == NULL || json_is_true(json_object_get(rec, "hidden")) || !in_scope(row, subs) ||
             !in_table(row, table))
             continue;
-        rc = json_array_append(rows, row);
+        rc = append_row(c, rows, row);
     }
     al_keys_release(ks);
     if (rc < 0) {
@@ -961,7 +1016,7 @@ static json_t *collect_rows(struct al_ctx *c, struct query *q, const json_t *sub
         if (json_is_true(json_object_get(rec, "hidden")) || !in_scope(row, subs) ||
             !in_table(row, table))
             continue;
-        if (json_array_append(rows, row) < 0) {
+        if (append_row(c, rows, row) < 0) {
             json_decref(rows);
             return NULL;
         }

@@ -4,6 +4,7 @@
 #include "providers/armlocal/al_internal.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -647,6 +648,51 @@ static json_t *parse_body(struct al_ctx *c)
     return body;
 }
 
+/* ARM's tags are a dictionary of strings (a datastore's are in its
+ * properties): a body whose tags hold anything else does not deserialize,
+ * and ARM refuses it before the resource provider sees it. The reference
+ * names no code for it: InvalidRequestContent is ARM's for a body it cannot
+ * read. */
+static int tags_check(struct al_ctx *c, const json_t *body, const char *path)
+{
+    const json_t *tags = body;
+    const char *k;
+    json_t *v;
+    for (const char *p = path; tags && *p;) {
+        size_t n = strcspn(p, ".");
+        char seg[64];
+        snprintf(seg, sizeof(seg), "%.*s", (int)n, p);
+        tags = json_object_get(tags, seg);
+        p += n + (p[n] == '.');
+    }
+    if (tags == NULL || json_is_null(tags))
+        return 0;
+    if (!json_is_object(tags)) {
+        al_error(c, 400, "InvalidRequestContent",
+                 "The request content was invalid and could not be deserialized: '%s' is not a "
+                 "dictionary of strings. Path '%s'.",
+                 path, path);
+        return -1;
+    }
+    json_object_foreach((json_t *)tags, k, v)
+    {
+        if (json_is_string(v))
+            continue;
+        al_error(c, 400, "InvalidRequestContent",
+                 "The request content was invalid and could not be deserialized: the value of tag "
+                 "'%.100s' is %s, not a string. Path '%s.%.100s'.",
+                 k,
+                 json_is_null(v)      ? "null"
+                 : json_is_number(v)  ? "a number"
+                 : json_is_boolean(v) ? "a bool"
+                 : json_is_array(v)   ? "an array"
+                                      : "an object",
+                 path, k);
+        return -1;
+    }
+    return 0;
+}
+
 /* A synchronous operation of a type with its own --lro-ms answers after it. */
 static void sync_duration(struct al_ctx *c, const struct al_type *ty)
 {
@@ -689,6 +735,10 @@ static void resource_put(struct al_ctx *c, const struct al_type *ty, const struc
 
     if (req == NULL)
         return;
+    if (tags_check(c, req, "tags") < 0 ||
+        (strcasecmp(ty->type, "Microsoft.MachineLearningServices/workspaces/datastores") == 0 &&
+         tags_check(c, req, "properties.tags") < 0))
+        goto out;
     if (lro == AL_NOT_ALLOWED) {
         al_error(c, 405, "MethodNotAllowed", "The requested method '%s' is not allowed for '%s'.",
                  c->req->method, ty->type);
@@ -968,6 +1018,47 @@ static void resource_list(struct al_ctx *c, const struct al_type *ty, const stru
 
 /* --- resource groups and subscriptions ------------------------------------ */
 
+/* ARM pages its lists of resource groups and of resources (x-ms-pageable,
+ * nextLink): a page holds at most AL_LIST_PAGE items and a nextLink to the
+ * rest. The reference gives no page size: 1000, Resource Graph's and what
+ * ARM's own resource lists return, is an assumption. The $skiptoken is the
+ * store serial of the last item given: the next page starts after it, so
+ * nothing that stayed is repeated or skipped while the store changes. */
+#define AL_LIST_PAGE 1000
+
+/* The serial the request's page starts after (-1: the first page); -1
+ * after answering 400 for a token armlocal did not make. */
+static int list_page_after(struct al_ctx *c, json_int_t *after)
+{
+    const char *tok = al_query(c->req, "$skiptoken");
+    char *end;
+    long long v;
+    *after = -1;
+    if (tok == NULL)
+        return 0;
+    errno = 0;
+    v = strtoll(tok, &end, 10);
+    if (*tok == '\0' || *end != '\0' || errno != 0 || v < 0) {
+        al_error(c, 400, "InvalidRequestContent", "The skip token '%.100s' is not valid.", tok);
+        return -1;
+    }
+    *after = (json_int_t)v;
+    return 0;
+}
+
+/* Answers a page of a list: value, and a nextLink past the serial last
+ * when more follow (last < 0: the last page). */
+static void list_page_reply(struct al_ctx *c, json_t *list, json_int_t last)
+{
+    json_t *doc = json_pack("{s:o}", "value", list);
+    if (doc && last >= 0)
+        json_object_set_new(doc, "nextLink",
+                            json_sprintf("%s%s?api-version=%s&%%24skiptoken=%" JSON_INTEGER_FORMAT,
+                                         c->al->base_url, c->req->path,
+                                         c->api_version ? c->api_version : "", last));
+    al_json_reply(c, 200, doc);
+}
+
 static int api_version_check(struct al_ctx *c, const struct al_type *ty);
 
 static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
@@ -984,16 +1075,20 @@ static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
     snprintf(t.type, sizeof(t.type), "Microsoft.Resources/resourceGroups");
     snprintf(t.scope, sizeof(t.scope), "/subscriptions/%s", p->segs[1]);
     snprintf(t.parent, sizeof(t.parent), "%s", t.scope);
-    if (p->nsegs == 3) {
-        json_t *list = json_array(), *rec;
+    if (p->nsegs == 3) { /* ResourceGroups_List, paged (AL_LIST_PAGE) */
+        json_t *list, *rec;
         const char *k;
         char prefix[256], sub[256];
         struct al_keys ks = {0};
+        json_int_t after, last = -1, last_given = -1;
+        size_t given = 0;
         if (strcasecmp(c->req->method, "GET") != 0) {
             al_error(c, 405, "MethodNotAllowed", "The requested method is not allowed.");
-            json_decref(list);
             return;
         }
+        if (list_page_after(c, &after) < 0)
+            return;
+        list = json_array();
         snprintf(prefix, sizeof(prefix), "/subscriptions/%s/resourcegroups/", p->segs[1]);
         al_lower(prefix, prefix, sizeof(prefix));
         snprintf(sub, sizeof(sub), "%.*s", (int)(strlen(prefix) - 16), prefix);
@@ -1003,12 +1098,19 @@ static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
         for (size_t i = 0; i < ks.n; i++) {
             k = ks.v[i].key;
             rec = json_object_get(al_resources(c->al), k);
-            if (strncmp(k, prefix, strlen(prefix)) == 0 && !strchr(k + strlen(prefix), '/') &&
-                visible(rec))
-                json_array_append_new(list, al_render(c, rec));
+            if (ks.v[i].serial <= after || strncmp(k, prefix, strlen(prefix)) != 0 ||
+                strchr(k + strlen(prefix), '/') || !visible(rec))
+                continue;
+            if (given == AL_LIST_PAGE) { /* one more: the page ends at the last one given */
+                last = last_given;
+                break;
+            }
+            json_array_append_new(list, al_render(c, rec));
+            given++;
+            last_given = ks.v[i].serial;
         }
         al_keys_release(&ks);
-        al_json_reply(c, 200, json_pack("{s:o}", "value", list));
+        list_page_reply(c, list, last);
         return;
     }
     snprintf(t.name, sizeof(t.name), "%s", p->segs[3]);
@@ -1041,20 +1143,24 @@ static void rg_handle(struct al_ctx *c, struct al_path *p, int lro_fail)
 
 /* GET {resource group}/resources: the resources of a group as ARM's own
  * list returns them (no properties; ARM answers it from its cache, so it
- * does not lag like Resource Graph). armlocal returns one page. */
+ * does not lag like Resource Graph). */
 /* The top-level resources under prefix (lowercase, ending in "/"), as ARM's
  * own lists return them: no properties. ARM answers them from its cache, so
- * they do not lag like Resource Graph. armlocal returns one page. */
+ * they do not lag like Resource Graph. Paged (AL_LIST_PAGE). */
 static void list_top_level(struct al_ctx *c, const char *prefix)
 {
     static const char *const keep[] = {"id",  "name",     "type",      "location", "kind",
                                        "sku", "identity", "managedBy", "tags"};
-    json_t *list = json_array(), *rec;
+    json_t *list, *rec;
     const char *k;
-    size_t n = strlen(prefix);
+    size_t n = strlen(prefix), given = 0;
     char anc[2048];
     struct al_keys ks = {0};
+    json_int_t after, last = -1, last_given = -1;
 
+    if (list_page_after(c, &after) < 0)
+        return;
+    list = json_array();
     /* what is below the group or subscription, from the tree index: the
      * keys of top-level types only (a list holds no child resources such as
      * keys or computes, no extension resources such as role assignments or
@@ -1080,7 +1186,7 @@ static void list_top_level(struct al_ctx *c, const char *prefix)
         k = ks.v[ki].key;
         rest = k + n;
         rec = json_object_get(al_resources(c->al), k);
-        if (strncmp(k, prefix, n) != 0 || !visible(rec))
+        if (ks.v[ki].serial <= after || strncmp(k, prefix, n) != 0 || !visible(rec))
             continue;
         /* [resourcegroups/RG/]providers/NAMESPACE/type/name, nothing below */
         if (strncmp(rest, "resourcegroups/", 15) == 0 && (rest = strchr(rest + 15, '/')) != NULL)
@@ -1091,15 +1197,21 @@ static void list_top_level(struct al_ctx *c, const char *prefix)
         if ((slash = strchr(prov, '/')) == NULL || (slash = strchr(slash + 1, '/')) == NULL ||
             strchr(slash + 1, '/') != NULL)
             continue;
+        if (given == AL_LIST_PAGE) { /* one more: the page ends at the last one given */
+            last = last_given;
+            break;
+        }
         body = json_object_get(rec, "body");
         o = json_object();
         for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
             if (json_object_get(body, keep[i]))
                 json_object_set_new(o, keep[i], json_deep_copy(json_object_get(body, keep[i])));
         json_array_append_new(list, o);
+        given++;
+        last_given = ks.v[ki].serial;
     }
     al_keys_release(&ks);
-    al_json_reply(c, 200, json_pack("{s:o}", "value", list));
+    list_page_reply(c, list, last);
 }
 
 /* GET {resource group}/resources (Resources_ListByResourceGroup). */

@@ -83,6 +83,23 @@ expect_code 202 "storage name free after delete"
 [ "$(head_code "$KV/kv-missing?$V=2025-05-01")" = 404 ] || fail "HEAD missing vault"
 [ "$(head_code "$RG?$V=2024-03-01")" = 204 ] || fail "HEAD resource group"
 
+# tags are a dictionary of strings: a number, bool, null, array or object is refused
+for bad in '5' 'true' 'null' '["a"]' '{"a":"b"}' '2.5'; do
+  req PUT "$RG/providers/Microsoft.Insights/components/appi-tags?$V=2020-02-02" \
+    "{\"location\":\"eastus\",\"kind\":\"web\",\"properties\":{\"Application_Type\":\"web\"},\"tags\":{\"ok\":\"x\",\"n\":$bad}}"
+  expect_code 400 "tag value $bad"; expect_body InvalidRequestContent "tag value $bad code"
+  expect_body "Path 'tags.n'" "tag value $bad names its path"
+done
+req GET "$RG/providers/Microsoft.Insights/components/appi-tags?$V=2020-02-02"; expect_code 404 "refused tags left nothing"
+req PUT "$RG2?$V=2024-03-01" '{"location":"eastus","tags":{"n":5}}'; expect_code 400 "resource group tag number"
+req PATCH "$RG2?$V=2024-03-01" '{"tags":{"n":false}}'; expect_code 400 "resource group PATCH tag bool"
+req PUT "$RG2?$V=2024-03-01" '{"location":"eastus","tags":["a"]}'; expect_code 400 "tags as an array"
+expect_body "Path 'tags'" "tags as an array names its path"
+req PUT "$WS/ws_ok-1/datastores/ds1?$V=2025-09-01" \
+  '{"properties":{"datastoreType":"AzureBlob","accountName":"stgood01","containerName":"c","credentials":{"credentialsType":"None"},"tags":{"n":1}}}'
+expect_code 400 "datastore tag number"; expect_body "Path 'properties.tags.n'" "datastore tag path"
+req PUT "$RG2?$V=2024-03-01" '{"location":"eastus","tags":{"n":"5","empty":""}}'; expect_code 200 "string tags"
+
 # Resources_List: every top-level resource of the subscription, no properties
 req GET "$S/resources?$V=2021-04-01"; expect_code 200 "Resources_List"
 expect_body '"name":"kv-good-01"' "lists the vault"; expect_body '"name":"acrGood01"' "lists the registry"

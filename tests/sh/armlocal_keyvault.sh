@@ -31,8 +31,15 @@ grep -qi '^WWW-Authenticate: Bearer authorization="[^"]*/t", resource="https://v
   || fail "challenge: $(grep -i www-auth "$TMP/ch")"
 req GET "$KV/kvsd/keys/k0?$V=2025-05-01"; expect_code 404 "the challenged request created nothing"
 
+# tags are strings on the data plane too (and on update, below)
+dp POST "/keys/tagged/create?$V=7.6" '{"kty":"EC","crv":"P-256","tags":{"n":5}}'; expect_code 400 "a number tag"
+expect_body BadParameter "a number tag's code"
 # EC keys: crv, x and y; no n or e; sign and verify
 dp POST "/keys/ec1/create?$V=7.6" '{"kty":"EC","crv":"P-384"}'; expect_code 200 "EC key"
+saved=$BODY
+ev=$(sed -E 's#.*"kid":"[^"]*/keys/ec1/([0-9a-f]{32})".*#\1#' <<<"$BODY")
+dp PATCH "/keys/ec1/$ev?$V=7.6" '{"tags":{"b":true}}'; expect_code 400 "a bool tag on update"
+BODY=$saved
 expect_body '"crv":"P-384"' "EC curve"; expect_body '"x":"' "EC x"; expect_body '"y":"' "EC y"
 grep -q '"n":' <<<"$BODY" && fail "EC key has no modulus"
 expect_body '"key_ops":\["sign","verify"\]' "EC key ops"

@@ -259,26 +259,7 @@ echo "4. $n commands ran ($skipped skipped); looking for ${#canaries[@]} canarie
 mapfile -t files < <(find "$work/out" .amlsec -type f; ls ./*.plan 2>/dev/null)
 [ -e .amlsec/state.json ] && [ -e .amlsec/state.json.backup ] && [ -e .amlsec/state.json.journal ] \
   || fail "state, backup or journal missing: the test would look at nothing"
-python3 - "${#canaries[@]}" "${canaries[@]}" "${files[@]}" <<'PY' || fail "a canary leaked"
-import base64, sys, urllib.parse
-k = int(sys.argv[1]); canaries = sys.argv[2:2 + k]; files = sys.argv[2 + k:]
-needles = {}
-for c in canaries:
-    b = c.encode()
-    for form, v in (("plain", b), ("base64", base64.b64encode(b)),
-                    ("base64url", base64.urlsafe_b64encode(b).rstrip(b"=")),
-                    ("url", urllib.parse.quote(c, safe="").encode())):
-        needles.setdefault(v, (c, form))
-leaks = 0
-for f in files:
-    data = open(f, "rb").read()
-    for v, (c, form) in needles.items():
-        if v in data:
-            leaks += 1
-            at = data.index(v)
-            print(f"LEAK: {c!r} ({form}) in {f}: ...{data[max(0, at - 60):at + len(v) + 20]!r}...")
-print(f"{len(files)} files, {len(needles)} needles, {leaks} occurrences")
-sys.exit(1 if leaks else 0)
-PY
+python3 "$SRC/tests/sh/lib/canary_scan.py" "${#canaries[@]}" "${canaries[@]}" "${files[@]}" \
+  || fail "a canary leaked"
 stop_cloud
 echo "canary: all passed"

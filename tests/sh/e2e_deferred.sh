@@ -17,7 +17,8 @@
 #    unknown, as in Terraform); one that reads what reads its variable is a reference cycle, as in
 #    Terraform (it was applied before the validation, unchecked); a module input's validation holds
 #    only what reads that input, per module instance; a for over an unknown collection in what the
-#    validation reads is no cycle (it was refused as one).
+#    validation reads is no cycle (it was refused as one); one whose reads fail is reported not
+#    checked, and why, beside the failure (it was said only when nothing failed).
 # 3. a for expression over a collection that is itself known only after apply (a workspace's
 #    identity block the configuration leaves out) is made at apply from the saved plan, with the
 #    body evaluated once on placeholders (unknown for good before: "values are still unknown").
@@ -340,7 +341,7 @@ done
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color p8.plan > apply8.out 2>&1
 curl -sf "$(rg_url rg-f)" > rg-f.json || fail "no rg-f"
 jq -e '.tags == {keys: "principal_id,type", up: "TYPE", m: "{\"type\":14}",
-  g: "{\"SystemAssigned\":[\"type\"],\"id\":[\"principal_id\"]}", n: 2}' rg-f.json > /dev/null \
+  g: "{\"SystemAssigned\":[\"type\"],\"id\":[\"principal_id\"]}", n: "2"}' rg-f.json > /dev/null \
   || fail_with "tags of rg-f" rg-f.json
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -detailed-exitcode > plan8b.out 2>&1
 no_canary plan8.out apply8.out plan8b.out
@@ -445,4 +446,32 @@ expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -replace app_insights.ai -o
 jq -e '.deferred_validations[0].guards == ["resource_group.dep"]' show12.json > /dev/null \
   || fail_with "app_insights.ai, which reads no variable, holds for its own validation" show12.json
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color p12.plan > apply12.out 2>&1
+
+echo "13. what a validation reads fails: the validation is reported unchecked, and why, beside the failure"
+# (before: only the failure was reported; the unchecked validation was said only when nothing failed)
+stop_cloud
+rm -rf .amlsec ./*.plan
+start_cloud --lro-ms 0
+validated ok > main.amlsec
+fault_ai() { # app_insights.ai's next create refused (403 is never retried)
+  curl -sf -X POST -H 'content-type: application/json' \
+    -d '{"kind": "403", "method": "PUT", "path": "*/components/ai-deferred", "times": 1}' \
+    "$url/_armlocal/faults" > /dev/null || fail "armlocal refused the fault"
+}
+fault_ai
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve > apply13.out 2> apply13.err
+grep -q '^app_insights.ai: Creating failed after' apply13.out || fail_with "app_insights.ai's create did not fail" apply13.out
+unchecked="main.amlsec:24:21: the validation of variable 'x' could not be checked: app_insights.ai, which its condition reads, failed; what reads the variable was not started"
+grep -qxF "Validation not checked: $unchecked" apply13.out || fail_with "the unchecked validation is not said" apply13.out
+grep -qxF "amlsec: error: $unchecked" apply13.err || fail_with "the unchecked validation is not among the errors" apply13.err
+grep -q '^amlsec: error: app_insights.ai: Creating failed' apply13.err || fail_with "the failure is not among the errors" apply13.err
+grep -q 'apply incomplete: .* 1 failed' apply13.err || fail_with "the summary" apply13.err
+grep -q 'resource_group.dep: Creating\|resource_group.vialocal: Creating' apply13.out \
+  && fail_with "what reads var.x was sent unchecked" apply13.out
+fault_ai
+expect_exit 1 "$AMLSEC" apply -cloud "$url" -json -auto-approve > apply13.json 2> apply13j.err
+jq -e -s --arg u "$unchecked" 'map(select(.type == "diagnostic" and .diagnostic.severity == "error") | .diagnostic)
+  | (map(select(.summary == $u)) | length == 1) and (map(select(.address == "app_insights.ai")) | length == 1)' apply13.json > /dev/null \
+  || fail_with "apply -json lacks the unchecked validation or the failure" apply13.json
+"$JSONSCHEMA" -lines "$SRC/docs/schemas/ui.schema.json" apply13.json || fail "apply -json against its schema"
 echo "ok"

@@ -266,5 +266,17 @@ sed -i '/^moved {$/,/^}$/d; s/app_insights "st2"/storage_account "st"/; s/ai-bad
 printf '\nmoved {\n  from = storage_account.keep\n  to   = storage_account.kept\n}\n' >> main.amlsec
 expect_exit 2 "$AMLSEC" plan -cloud local -no-color -detailed-exitcode > "$work/bm4.out" 2>&1
 grep -q '^Plan: 0 to add, 0 to change, 0 to destroy.$' "$work/bm4.out" || fail "the cloud changed after the failed move"
+# a moved block onto an instance with a key of a resource the state holds without one (for_each
+# added, the unkeyed instance not moved): refused, nothing written (before, the state held
+# storage_account.st and storage_account.st["x"], and the plan destroyed the first)
+sed -i '/^moved {$/,/^}$/d; s/storage_account "kept"/storage_account "keep"/' main.amlsec
+sed -i 's/^storage_account "st" {$/storage_account "st" {\n  for_each = toset(["x"])/; s/"stbadmove001"/"stbadmove${each.key}01"/' main.amlsec
+printf '\nmoved {\n  from = storage_account.keep\n  to   = storage_account.st["x"]\n}\n' >> main.amlsec
+sed -i '/^storage_account "keep" {$/,/^}$/d' main.amlsec
+expect_exit 1 "$AMLSEC" plan -cloud local -no-color > "$work/bm5.out" 2> "$work/bm5.err"
+grep -qF 'amlsec: error: moved: cannot move storage_account.keep to storage_account.st["x"]: storage_account.st has a key, and the state holds storage_account.st, which has none' "$work/bm5.err" \
+  || fail "a moved block mixing keys: $(cat "$work/bm5.err")"
+expect_exit 1 "$AMLSEC" apply -cloud local -auto-approve -no-color > "$work/bm6.out" 2>&1
+cmp -s state.before .amlsec/state.json || fail "a moved block mixing keys changed the state"
 cd .. || fail "cd .."
 echo "import and moved: ok"

@@ -9,7 +9,9 @@
 #   2. state mv and state rm that the next recovery would undo are refused, exit 1, nothing
 #      changed (before: state mv of the updated group succeeded, and the next plan, which folded
 #      the update in under its old address, planned to destroy the group); state push of a state
-#      without it too; a move the journal does not touch goes through;
+#      without it too; so is state mv of a group the create in flight depends on (before: moved,
+#      and the recovered account depended on the old address); a move the journal does not touch
+#      goes through;
 #   3. plan recovers; the warnings are gone, and the same state mv then goes through and plans
 #      nothing to destroy.
 set -uo pipefail
@@ -66,6 +68,7 @@ resource_group "k" {
 storage_account "s" {
   resource_group = resource_group.h
   name           = "stsak001"
+  depends_on     = [resource_group.g]
 }
 EOF
 } > main.amlsec
@@ -125,6 +128,15 @@ grep -q "state mv: the journal .* still holds the update of resource_group.h" m3
 [ -e out.json ] && grep -q resource_group.h out.json && fail "state mv -state-out wrote the moved group"
 grep -q "state rm: the journal .* still holds the update of resource_group.h" m3.out || fail_with "state rm of the updated group" m3.out
 expect_exit 0 "$AMLSEC" state mv -dry-run resource_group.h resource_group.h2 > m4.out 2>&1
+# g has no operation in the journal, but the create in flight depends on it: the recovery would
+# record the account depending on resource_group.g, an address the move left empty (before:
+# moved, and the recovered account's dependencies named resource_group.g)
+expect_exit 1 "$AMLSEC" state mv resource_group.g resource_group.g2 > m4b.out 2>&1
+grep -q "^amlsec: error: state mv: the journal '.amlsec/state.json.journal' still holds the create of storage_account.s from an interrupted apply (in flight when it stopped), which depends on resource_group.g" m4b.out \
+  || fail_with "state mv of a dependency of the create in flight" m4b.out
+expect_exit 1 "$AMLSEC" state mv 'resource_group.g' 'resource_group.g["x"]' > m4c.out 2>&1
+grep -q "which depends on resource_group.g: .* this change moves resource_group.g to resource_group.g\[\"x\"\]" m4c.out \
+  || fail_with "state mv of the dependency to a key" m4c.out
 mkdir other && cp state.saved other/state.json # a copy without the journal, edited by amlsec
 expect_exit 0 "$AMLSEC" state rm -state other/state.json resource_group.h > m5a.out 2>&1
 cp other/state.json pushed.json
@@ -144,6 +156,10 @@ expect_exit 0 "$AMLSEC" state list > l3.out 2> l3.err
 [ -s l3.err ] && fail_with "state list still warns after the recovery" l3.err
 grep -qx 'storage_account.s' l3.out || fail_with "the recovered create" l3.out
 expect_exit 0 "$AMLSEC" state mv resource_group.h resource_group.h2 > m6.out 2>&1
+expect_exit 0 "$AMLSEC" state mv resource_group.g resource_group.g2 > m7.out 2>&1
+[ "$("$AMLSEC" state show -json storage_account.s | jq -c .dependencies)" = '["resource_group.h2","resource_group.g2"]' ] \
+  || fail "the recovered account's dependencies: $("$AMLSEC" state show -json storage_account.s | jq -c .dependencies)"
 sed -i 's/resource_group "h"/resource_group "h2"/; s/resource_group.h$/resource_group.h2/' main.amlsec
+sed -i 's/resource_group "g"/resource_group "g2"/; s/resource_group.g\]/resource_group.g2]/; s/resource_group.g.id/resource_group.g2.id/' main.amlsec
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > r2.out 2>&1
 echo "state after a kill: ok"

@@ -201,6 +201,17 @@ unchanged "the target must also be a whole resource" "$AMLSEC" state mv resource
 unchanged "already a resource at that address" "$AMLSEC" state mv resource_group.t resource_group.t
 unchanged "already a resource instance at that address" "$AMLSEC" state mv resource_group.w resource_group.rg
 unchanged "is not a resource, resource instance or module address" "$AMLSEC" state mv resource_group.rg 'module.'
+# an instance without a key beside instances with keys, or the reverse, for resources and module
+# calls (before, accepted: the state then held resource_group.t and resource_group.t[0])
+unchanged 'cannot move resource_group.rg to resource_group.t: resource_group.t has no key, and the state holds resource_group.t\[0\], which has one' \
+    "$AMLSEC" state mv resource_group.rg resource_group.t
+unchanged 'resource_group.t has no key' "$AMLSEC" state mv -dry-run resource_group.rg resource_group.t
+unchanged 'resource_group.w has a key, and the state holds resource_group.w, which has none' \
+    "$AMLSEC" state mv 'resource_group.t[0]' 'resource_group.w[0]'
+unchanged 'module.team has no key, and the state holds module.team\["y"\].resource_group.t, which has one' \
+    "$AMLSEC" state mv module.m module.team
+unchanged 'module.m has a key, and the state holds module.m.resource_group.top, which has none' \
+    "$AMLSEC" state mv resource_group.rg 'module.m["k"].resource_group.rg'
 # state rm as Terraform's: an address that matches nothing is skipped (a warning here; Terraform
 # is silent) while the others are removed; nothing matched at all fails, nothing written; a
 # malformed address fails before anything is removed. (Before, one unmatched address failed the
@@ -282,8 +293,16 @@ printf 'module.a.module.n.resource_group.x\nmodule.a.resource_group.w\nmodule.a.
 # refused, neither state written
 both_unchanged "already a resource instance at that address" "$AMLSEC" state mv -state-out=other.json resource_group.rg 'resource_group.t[0]'
 both_unchanged "does not match anything" "$AMLSEC" state mv -state-out=other.json module.a module.b
+both_unchanged "resource_group.t has no key, and the state holds resource_group.t\[0\], which has one" \
+    "$AMLSEC" state mv -state-out=other.json resource_group.rg resource_group.t
 both_unchanged "names the state being moved from" "$AMLSEC" state mv -state-out=.amlsec/state.json resource_group.rg resource_group.q
 both_unchanged "names the state being moved from" "$AMLSEC" state mv -state-out=./.amlsec/../.amlsec/state.json resource_group.rg resource_group.q
+# the source's backup: saving the source keeps its old self there, over what moved (it printed
+# 'Moved', exit 0, and resource_group.q was in neither file)
+[ -e .amlsec/state.json.backup ] || fail "no backup of the source to name"
+cp .amlsec/state.json.backup backup-before.json
+both_unchanged "names the backup of the state being moved from" "$AMLSEC" state mv -state-out=.amlsec/state.json.backup resource_group.rg resource_group.q
+cmp -s backup-before.json .amlsec/state.json.backup || fail "a refused -state-out changed the source's backup"
 both_unchanged "-state-out is an option of 'state mv'" "$AMLSEC" state rm -state-out=other.json resource_group.rg
 both_unchanged "unknown flag\|did you mean" "$AMLSEC" state mv -state-o=other.json resource_group.rg resource_group.q
 # a writer killed while writing the destination: both states as they were, both locks left
@@ -300,6 +319,12 @@ if AMLSEC_FAULT_WRITE=after-rename "$AMLSEC" state mv -state-out=other.json reso
 fi
 "$AMLSEC" state list -state other.json | grep -qxF resource_group.rg || fail "killed after the destination's write: not in other.json"
 cmp -s before.json .amlsec/state.json || fail "killed after the destination's write: the source changed"
+# the same move again refuses naming the destination (it said 'in the state', which the source's
+# state list contradicts) and says how to finish the move
+expect_fail "-state-out 'other.json': cannot move to resource_group.rg: there is already" \
+    "$AMLSEC" state mv -state-out=other.json resource_group.rg resource_group.rg
+grep -qF "hint: if an earlier 'state mv -state-out' stopped between its two writes, what it moved is in both states: 'amlsec state rm -state .amlsec/state.json resource_group.rg' finishes it" err.txt \
+    || fail "no hint after a move stopped between its writes: $(cat err.txt)"
 cp other-before.json other.json
 # the destination's lock is honoured (held here with flock(1), as amlsec's local lock is an
 # flock; from another source state, -state=PATH)
@@ -313,5 +338,43 @@ cmp -s src2-before.json src2-state.json && cmp -s other-before.json other.json |
 "$AMLSEC" state mv -state=src2-state.json -state-out=other.json resource_group.rg resource_group.rg >/dev/null || fail "mv -state= -state-out="
 "$AMLSEC" state list -state other.json | grep -qxF resource_group.rg || fail "rg not moved from src2"
 "$AMLSEC" state list -state src2-state.json | grep -qxF resource_group.rg && fail "rg left in src2"
+cd ..
+
+# The commands that only read write nothing beside a state named with -state: no journal, no
+# lock file, no backup (before, plan and plan -refresh=false created an empty PATH.journal).
+mkdir ro ro/sd && cd ro
+cat > main.amlsec <<'EOF'
+settings {
+  subscription = "00000000-0000-0000-0000-0000000000e8"
+  location     = "westeurope"
+}
+
+resource_group "g" {
+  name = "rg-ro-g"
+}
+
+output "g" {
+  value = resource_group.g.name
+}
+EOF
+"$AMLSEC" apply -cloud local -auto-approve -no-color -state sd/st.json >out.txt 2>&1 || fail "ro: apply: $(cat out.txt)"
+rm -f sd/st.json.journal sd/st.json.backup
+cp sd/st.json st.before
+for c in "plan -refresh=false" "plan -cloud local" "plan -cloud local -detailed-exitcode" "show" "show -json" \
+         "output" "output -json" "check" "drift -cloud local" "state list" "state pull"; do
+    # shellcheck disable=SC2086
+    "$AMLSEC" $c -state sd/st.json >out.txt 2>&1 || fail "ro: $c: $(cat out.txt)"
+    [ "$(ls -A sd)" = st.json ] || fail "ro: '$c -state' wrote beside the state: $(ls -A sd)"
+    cmp -s st.before sd/st.json || fail "ro: '$c -state' changed the state"
+done
+"$AMLSEC" state show -state sd/st.json resource_group.g >out.txt 2>&1 || fail "ro: state show: $(cat out.txt)"
+"$AMLSEC" validate >out.txt 2>&1 || fail "ro: validate: $(cat out.txt)"
+[ "$(ls -A sd)" = st.json ] || fail "ro: state show or validate wrote beside the state: $(ls -A sd)"
+# an apply with nothing to do needs no journal either; one that changes something leaves it empty
+"$AMLSEC" apply -cloud local -auto-approve -no-color -state sd/st.json >out.txt 2>&1 || fail "ro: no-op apply: $(cat out.txt)"
+[ "$(ls -A sd)" = st.json ] || fail "ro: a no-op apply wrote beside the state: $(ls -A sd)"
+sed -i 's/rg-ro-g"/rg-ro-g"\n  tags = { team = "ro" }/' main.amlsec
+"$AMLSEC" apply -cloud local -auto-approve -no-color -state sd/st.json >out.txt 2>&1 || fail "ro: apply: $(cat out.txt)"
+[ -e sd/st.json.journal ] && [ ! -s sd/st.json.journal ] || fail "ro: an apply's journal: $(ls -A sd)"
 cd ..
 echo "state_cli: ok"

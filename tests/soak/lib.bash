@@ -300,26 +300,31 @@ CFG
 
 # soak_cloud_start DIR PORT [FLAGS...]: starts the local cloud on 127.0.0.1:PORT (0: any) with
 # its data in DIR/cloud and the soak's operation durations; sets SOAK_URL and SOAK_PID. Returns 1
-# when it does not start (the port is taken).
+# when it does not start. A given PORT (a restart on the port the store's URLs hold) is tried for
+# up to 10 s while it is in use: on a shared machine another process's connection may hold it
+# for a moment (soak.short failed once: "armlocal did not start on port 38557").
 soak_cloud_start() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 attempt
   shift 2
-  rm -f "$dir/cloud.url"
-  "$ARMLOCAL" --listen "127.0.0.1:$port" --data "$dir/cloud" --lro-ms "$SOAK_LRO" "$@" \
-    > "$dir/cloud.url" 2> "$dir/cloud.err" &
-  SOAK_PID=$!
-  for _ in $(seq 300); do
-    [ -s "$dir/cloud.url" ] && break
-    kill -0 "$SOAK_PID" 2> /dev/null || break
-    sleep 0.05
-  done
-  SOAK_URL=$(head -n 1 "$dir/cloud.url" 2> /dev/null)
-  if [ -z "$SOAK_URL" ]; then
+  for ((attempt = 0; attempt < 50; attempt++)); do
+    rm -f "$dir/cloud.url"
+    "$ARMLOCAL" --listen "127.0.0.1:$port" --data "$dir/cloud" --lro-ms "$SOAK_LRO" "$@" \
+      > "$dir/cloud.url" 2> "$dir/cloud.err" &
+    SOAK_PID=$!
+    for _ in $(seq 300); do
+      [ -s "$dir/cloud.url" ] && break
+      kill -0 "$SOAK_PID" 2> /dev/null || break
+      sleep 0.05
+    done
+    SOAK_URL=$(head -n 1 "$dir/cloud.url" 2> /dev/null)
+    [ -n "$SOAK_URL" ] && return 0
     kill "$SOAK_PID" 2> /dev/null
     wait "$SOAK_PID" 2> /dev/null
     SOAK_PID=""
-    return 1
-  fi
+    [ "$port" != 0 ] && grep -q 'port in use' "$dir/cloud.err" 2> /dev/null || return 1
+    sleep 0.2
+  done
+  return 1
 }
 
 soak_cloud_stop() {

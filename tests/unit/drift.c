@@ -107,8 +107,9 @@ static void c_free(struct provider *p)
     (void)p;
 }
 
-static const struct provider_ops counting_ops = {
-    c_read, c_write, c_start, c_next, c_abandon, c_list, c_list_url, c_free, NULL, NULL, NULL};
+static const struct provider_ops counting_ops = {c_read, c_write,    c_start, c_next, c_abandon,
+                                                 c_list, c_list_url, c_free,  NULL,   NULL,
+                                                 NULL,   NULL,       NULL};
 
 static void readonly_view_refuses_writes(void **unused)
 {

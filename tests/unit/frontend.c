@@ -1190,6 +1190,42 @@ static void test_frontend__file_form_round_trips(void **state)
     json_decref(u);
 }
 
+/* A known map whose one key is "$unknown" (the language writes
+ * { "$unknown" = [...] }) is not an unknown: it reads back from a plan file
+ * as the map it was, whatever it holds, while the unknowns beside and
+ * inside it still read back as unknowns. It read back as the unknown of
+ * resource_group.ml's name: apply of the saved plan set the output to that
+ * name, or to (known after apply). */
+static void test_frontend__file_form_keeps_unknown_named_maps(void **state)
+{
+    json_t *u = value_unknown_of("workspace.w", "principal_id");
+    json_t *v = json_pack("{s:{s:[s,s]}, s:{s:{s:[s,s]}}, s:{s:{s:i}}, s:{s:O}, s:{s:s}, s:O}",
+                          "arr", "$unknown", "resource_group.ml", "name", "nested", "$unknown",
+                          "$unknown", "a", "b", "lit", "$unknown", "literal", (json_int_t)1,
+                          "inner", "$unknown", u, "str", "$unknown", "x", "u", u),
+           *f, *back;
+    struct buf b;
+    (void)state;
+    assert_non_null(v);
+    f = value_file_form(v);
+    assert_non_null(f);
+    buf_init(&b, 0);
+    assert_int_equal(jsonw_value(&b, f), 0);
+    back = jsonw_loadb(b.ptr, b.len, 0, NULL);
+    assert_non_null(back);
+    assert_int_equal(value_from_file_form(back), 0);
+    assert_true(json_equal(back, v));
+    assert_false(value_is_unknown(json_object_get(back, "arr")));
+    assert_true(json_is_array(json_object_get(json_object_get(back, "arr"), "$unknown")));
+    assert_true(value_is_unknown(json_object_get(json_object_get(back, "inner"), "$unknown")));
+    assert_true(value_is_unknown(json_object_get(back, "u")));
+    buf_release(&b);
+    json_decref(back);
+    json_decref(f);
+    json_decref(v);
+    json_decref(u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1218,6 +1254,7 @@ int main(void)
         cmocka_unit_test(test_frontend__big_numbers),
         cmocka_unit_test(test_frontend__nested_equality_compares_numbers_exactly),
         cmocka_unit_test(test_frontend__file_form_round_trips),
+        cmocka_unit_test(test_frontend__file_form_keeps_unknown_named_maps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

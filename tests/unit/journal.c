@@ -950,6 +950,79 @@ static void test_journal__unreadable_entries(void **unused)
     json_decref(live);
 }
 
+/* An intent whose dependencies or sensitive paths are not all strings is
+ * set aside as unreadable, with its outcome: folded, it put a number in
+ * the state's sensitive paths, and state show and show -json (which fold
+ * the journal after a kill) crashed redacting it (a NULL path), while a
+ * recovery saved it as "". fuzz_journal found it. */
+static void test_journal__intent_paths_are_strings(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct journal j;
+    char path[400];
+    const char *text =
+        "{\"t\":\"begin\",\"id\":\"00000001-0000-4000-8000-000000000000\",\"time\":"
+        "\"2026-12-05T15:00:00Z\",\"op\":\"create\",\"address\":\"workspace.a\",\"kind\":"
+        "\"workspace\",\"arm_id\":\"" WS_ID "\",\"api_version\":\"2024-04-01\",\"digest\":"
+        "\"sha256:0\",\"dependencies\":[],\"sensitive\":[7]}\n"
+        "{\"t\":\"complete\",\"id\":\"00000001-0000-4000-8000-000000000000\",\"ok\":true,"
+        "\"attributes\":{\"name\":\"ws\"}}\n"
+        "{\"t\":\"begin\",\"id\":\"00000002-0000-4000-8000-000000000000\",\"time\":"
+        "\"2026-12-05T15:00:00Z\",\"op\":\"create\",\"address\":\"workspace.b\",\"kind\":"
+        "\"workspace\",\"arm_id\":\"" WS_ID "\",\"api_version\":\"2024-04-01\",\"digest\":"
+        "\"sha256:0\",\"dependencies\":[\"resource_group.g\", null],\"sensitive\":[]}\n"
+        "{\"t\":\"begin\",\"id\":\"00000003-0000-4000-8000-000000000000\",\"time\":"
+        "\"2026-12-05T15:00:00Z\",\"op\":\"create\",\"address\":\"workspace.c\",\"kind\":"
+        "\"workspace\",\"arm_id\":\"" WS_ID "\",\"api_version\":\"2024-04-01\",\"digest\":"
+        "\"sha256:0\",\"dependencies\":[\"resource_group.g\"],\"sensitive\":[\"tags.a\"]}\n";
+    (void)unused;
+
+    snprintf(path, sizeof(path), "%s/paths.journal", dir);
+    assert_int_equal(file_write_atomic(path, text, strlen(text), 0600, &err), 0);
+    assert_int_equal(journal_open(&j, path, NULL, &err), 0);
+    assert_int_equal(j.nentries, 1); /* workspace.c alone */
+    assert_string_equal(j.entries[0].address, "workspace.c");
+    assert_int_equal(j.nunreadable, 3);
+    assert_non_null(strstr(j.unreadable[0].reason, "intent without sensitive"));
+    assert_non_null(strstr(j.unreadable[1].reason, "unknown intent"));
+    assert_non_null(strstr(j.unreadable[2].reason, "intent without dependencies"));
+    journal_release(&j);
+}
+
+/* An intent whose address is not one of its kind (what a state accepts:
+ * kind.name, in modules, with its key), or a move whose from is not, is set
+ * aside as unreadable: recovery folded it and saved a state that no
+ * command could read again ("'resource_groupx.x' is not an address of
+ * kind 'resource_group'"). fuzz_journal found it. */
+static void test_journal__intent_address_of_its_kind(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct journal j;
+    char path[400];
+#define BEGIN(id, op, address, extra)                                                              \
+    "{\"t\":\"begin\",\"id\":\"0000000" id "-0000-4000-8000-000000000000\",\"time\":"              \
+    "\"2026-12-05T15:00:00Z\",\"op\":\"" op "\",\"address\":\"" address "\",\"kind\":"             \
+    "\"workspace\",\"arm_id\":\"" WS_ID "\",\"api_version\":\"2024-04-01\",\"digest\":"            \
+    "\"sha256:0\",\"dependencies\":[],\"sensitive\":[]" extra "}\n"
+    const char *text = BEGIN("1", "create", "workspacex.a", "")
+        BEGIN("2", "create", "workspace.a b", "") BEGIN("3", "move", "workspace.c", ",\"from\":\"x\"")
+            BEGIN("4", "create", "module.m[\\\"k\\\"].workspace.d", "")
+                BEGIN("5", "move", "workspace.e", ",\"from\":\"workspace.e (previous)\"");
+#undef BEGIN
+    (void)unused;
+
+    snprintf(path, sizeof(path), "%s/addresses.journal", dir);
+    assert_int_equal(file_write_atomic(path, text, strlen(text), 0600, &err), 0);
+    assert_int_equal(journal_open(&j, path, NULL, &err), 0);
+    assert_int_equal(j.nentries, 2);
+    assert_string_equal(j.entries[0].address, "module.m[\"k\"].workspace.d");
+    assert_string_equal(j.entries[1].address, "workspace.e");
+    assert_int_equal(j.nunreadable, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_non_null(strstr(j.unreadable[i].reason, "an address of its kind"));
+    journal_release(&j);
+}
+
 /* A symlink where the journal goes is refused, never followed. */
 static void test_journal__symlink_refused(void **unused)
 {
@@ -1065,6 +1138,8 @@ int main(void)
         cmocka_unit_test(test_journal__failed_create_adopted_tainted),
         cmocka_unit_test(test_journal__delete_removes_children),
         cmocka_unit_test(test_journal__unreadable_entries),
+        cmocka_unit_test(test_journal__intent_paths_are_strings),
+        cmocka_unit_test(test_journal__intent_address_of_its_kind),
         cmocka_unit_test(test_journal__symlink_refused),
         cmocka_unit_test(test_journal__done_drops_the_response),
         cmocka_unit_test(test_journal__big_number_read_back),

@@ -269,10 +269,13 @@ static void test_policy__key_vault_recoverable_builtin(void **state)
 /* ---- operators ------------------------------------------------------------ */
 
 /* A one-condition rule on workspaces: {"if": {allOf:[type, COND]}}. */
-static enum policy_verdict cond(const char *condition, const char *body_text)
+/* The verdict of a definition whose rule is "type is a workspace and
+ * condition", for body (borrowed: a caller may build reals jsonw_loadb
+ * would make big). */
+static enum policy_verdict cond_json(const char *condition, const json_t *body)
 {
     char text[4096];
-    json_t *def, *body = parse(body_text);
+    json_t *def;
     enum policy_verdict v;
     snprintf(text, sizeof(text),
              "{\"properties\":{\"displayName\":\"t\",\"mode\":\"All\",\"parameters\":{"
@@ -283,6 +286,13 @@ static enum policy_verdict cond(const char *condition, const char *body_text)
     def = parse(text);
     v = eval_full(def, NULL, WS_TYPE, "2025-09-01", body, NULL);
     json_decref(def);
+    return v;
+}
+
+static enum policy_verdict cond(const char *condition, const char *body_text)
+{
+    json_t *body = parse(body_text);
+    enum policy_verdict v = cond_json(condition, body);
     json_decref(body);
     return v;
 }
@@ -380,6 +390,33 @@ static void test_policy__big_numbers(void **state)
     assert_int_equal(cond("{\"field\":\"tags.n\",\"equals\":18446744073709551616}", body), N);
     assert_int_equal(cond("{\"field\":\"tags.n\",\"equals\":\"18446744073709551616\"}", body), N);
     assert_int_equal(cond("{\"field\":\"tags.n\",\"equals\":18446744073709551617}", body), C);
+}
+
+/* A big number and a real (what a policy's JSON or its functions give)
+ * compare by value, not by text ("1e+20" against its digits). */
+static void test_policy__big_number_equals_real(void **state)
+{
+    json_t *body;
+    (void)state;
+    body = json_pack("{s:{s:f}}", "tags", "n", 18446744073709551616.0); /* 2^64 */
+    assert_int_equal(cond_json("{\"field\":\"tags.n\",\"equals\":18446744073709551616}", body), N);
+    assert_int_equal(cond_json("{\"field\":\"tags.n\",\"notEquals\":18446744073709551616}", body),
+                     C);
+    assert_int_equal(cond_json("{\"field\":\"tags.n\",\"equals\":18446744073709551617}", body), C);
+    assert_int_equal(cond_json("{\"field\":\"tags.n\",\"in\":[1,18446744073709551616]}", body), N);
+    json_decref(body);
+    body = json_pack("{s:{s:f}}", "tags", "n", 1e20);
+    assert_int_equal(cond_json("{\"field\":\"tags.n\",\"equals\":100000000000000000000}", body), N);
+    assert_int_equal(cond_json("{\"field\":\"tags.n\",\"equals\":100000000000000000001}", body), C);
+    assert_int_equal(cond_json("{\"field\":\"tags.n\",\"less\":100000000000000000001}", body), N);
+    json_decref(body);
+    /* ordered exactly too: int64's largest against 2^63, which a double rounds to the same */
+    assert_int_equal(cond("{\"field\":\"tags.n\",\"less\":9223372036854775808}",
+                          "{\"tags\":{\"n\":9223372036854775807}}"),
+                     N);
+    assert_int_equal(cond("{\"field\":\"tags.n\",\"greaterOrEquals\":9223372036854775808}",
+                          "{\"tags\":{\"n\":9223372036854775807}}"),
+                     C);
 }
 
 static void test_policy__star_alias_all_elements(void **state)
@@ -867,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_policy__like_match_contains),
         cmocka_unit_test(test_policy__in_and_ordering),
         cmocka_unit_test(test_policy__big_numbers),
+        cmocka_unit_test(test_policy__big_number_equals_real),
         cmocka_unit_test(test_policy__star_alias_all_elements),
         cmocka_unit_test(test_policy__counts),
         cmocka_unit_test(test_policy__template_functions),

@@ -254,6 +254,78 @@ static void test_state__rename_all_at_once(void **unused)
     state_release(&st);
 }
 
+/* A resource's instances all have keys (count, for_each) or none has, and
+ * so have a module call's: state mv, state mv -state-out and moved blocks
+ * (state_rename) refuse a destination that would mix TYPE.NAME with
+ * TYPE.NAME[KEY] (or module.M with module.M[KEY]), checked against what
+ * stays; moving an instance to its own key (adding count) goes through.
+ * (Before, the state ended up holding both forms.) */
+static void test_state__mv_keys_not_mixed(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state st, dst;
+    struct state_renames r = {0};
+    char *from[] = {"rg.u"}, *to[] = {"rg.k"};
+    char *from2[] = {"rg.u", "rg.a"}, *to2[] = {"rg.z", "rg.z[\"x\"]"};
+    (void)unused;
+    assert_int_equal(state_init(&st, &err), 0);
+    put_kind(&st, "rg.a", "rg", NULL);
+    put_kind(&st, "rg.k[\"x\"]", "rg", NULL);
+    put_kind(&st, "rg.u", "rg", NULL);
+    put_kind(&st, "module.m[\"x\"].rg.c", "rg", NULL);
+    put_kind(&st, "module.p.rg.d", "rg", NULL);
+    /* an unkeyed instance beside keyed ones, and the reverse */
+    assert_int_equal(state_mv_match(&st, "rg.u", "rg.k", &r, &err), AMLSEC_ECONFLICT);
+    assert_non_null(strstr(err.msg, "cannot move rg.u to rg.k: rg.k has no key, and the state "
+                                    "holds rg.k[\"x\"], which has one"));
+    assert_int_equal(r.n, 0);
+    assert_int_equal(state_mv_match(&st, "rg.k[\"x\"]", "rg.a[\"x\"]", &r, &err), AMLSEC_ECONFLICT);
+    assert_non_null(strstr(err.msg, "rg.a has a key, and the state holds rg.a, which has none"));
+    /* the same for module calls */
+    assert_int_equal(state_mv_match(&st, "rg.u", "module.m.rg.u", &r, &err), AMLSEC_ECONFLICT);
+    assert_non_null(strstr(err.msg, "module.m has no key, and the state holds "
+                                    "module.m[\"x\"].rg.c, which has one"));
+    assert_int_equal(state_mv_match(&st, "module.p", "module.m", &r, &err), AMLSEC_ECONFLICT);
+    assert_int_equal(state_mv_match(&st, "rg.u", "module.p[\"y\"].rg.u", &r, &err),
+                     AMLSEC_ECONFLICT);
+    /* what leaves does not count: count or for_each added, or taken away */
+    assert_int_equal(state_mv_match(&st, "rg.a", "rg.a[0]", &r, &err), 0);
+    state_renames_release(&r);
+    assert_int_equal(state_mv_match(&st, "rg.k[\"x\"]", "rg.k", &r, &err), 0);
+    state_renames_release(&r);
+    assert_int_equal(state_mv_match(&st, "module.p", "module.p[\"y\"]", &r, &err), 0);
+    assert_int_equal(state_rename(&st, &r, &err), 0);
+    state_renames_release(&r);
+    assert_non_null(state_find(&st, "module.p[\"y\"].rg.d"));
+    /* moved blocks rename through state_rename: refused, nothing changed */
+    r.from = from;
+    r.to = to;
+    r.n = 1;
+    assert_int_equal(state_rename(&st, &r, &err), AMLSEC_ECONFLICT);
+    assert_non_null(state_find(&st, "rg.u"));
+    assert_null(state_find(&st, "rg.k"));
+    /* two destinations mixing the forms */
+    r.from = from2;
+    r.to = to2;
+    r.n = 2;
+    assert_int_equal(state_rename(&st, &r, &err), AMLSEC_ECONFLICT);
+    assert_non_null(strstr(err.msg, "rg.z"));
+    assert_non_null(state_find(&st, "rg.u"));
+    assert_non_null(state_find(&st, "rg.a"));
+    memset(&r, 0, sizeof(r));
+    /* into another state (state mv -state-out): against what that one holds */
+    assert_int_equal(state_init(&dst, &err), 0);
+    put_kind(&dst, "rg.k[\"y\"]", "rg", NULL);
+    put_kind(&dst, "rg.v", "rg", NULL);
+    assert_int_equal(state_mv_match_into(&st, &dst, "rg.u", "rg.k", &r, &err), AMLSEC_ECONFLICT);
+    assert_int_equal(state_mv_match_into(&st, &dst, "rg.k[\"x\"]", "rg.v[\"x\"]", &r, &err),
+                     AMLSEC_ECONFLICT);
+    assert_int_equal(state_mv_match_into(&st, &dst, "rg.k[\"x\"]", "rg.k[\"x\"]", &r, &err), 0);
+    state_renames_release(&r);
+    state_release(&dst);
+    state_release(&st);
+}
+
 /* A module of k entries moved in a state of n: the renames in one batch
  * and the dependencies in one pass, O(n + k log k) entries visited; one
  * state_move per entry (what a rename was) visits about k * n. */
@@ -928,6 +1000,34 @@ static int parse_edited(struct errbuf *err, const char *resource)
     return rc;
 }
 
+/* An output entry without its fields is refused naming it: the message
+ * named the entry after freeing the document it was read from (a
+ * heap-use-after-free under ASan; fuzz_state found it). */
+static void test_state__bad_output_named(void **unused)
+{
+    struct errbuf err = ERRBUF_INIT;
+    struct state st;
+    struct buf body, doc;
+    char digest[72];
+    (void)unused;
+    buf_init(&body, 1 << 20);
+    buf_init(&doc, 1 << 20);
+    assert_int_equal(buf_adds(&body, "{\"amlsec_version\":\"0.1.0\",\"lineage\":"
+                                     "\"7c0e2a6e-0000-4000-8000-000000000001\",\"outputs\":{"
+                                     "\"workspace_identity_principal\":{\"type\":\"string\","
+                                     "\"value\":\"x\"}},\"resources\":[],\"serial\":3}"),
+                     0);
+    journal_digest(digest, body.ptr, body.len);
+    assert_int_equal(buf_addf(&doc, "{\"format_version\":1,\"sha256\":\"%s\",\"state\":%s}\n",
+                              digest + 7, body.ptr),
+                     0);
+    assert_int_equal(state_parse(&st, doc.ptr, doc.len, "edited.json", &err), AMLSEC_EPARSE);
+    assert_non_null(strstr(err.msg, "outputs.workspace_identity_principal"));
+    assert_non_null(strstr(err.msg, "needs 'sensitive' (a bool)"));
+    buf_release(&body);
+    buf_release(&doc);
+}
+
 #define EDITED(address, arm_id, attrs)                                                             \
     "{\"address\":\"" address "\",\"api_version\":\"2025-05-01\",\"arm_id\":\"" arm_id             \
     "\",\"attributes\":" attrs ",\"dependencies\":[],\"kind\":\"key_vault\",\"sensitive\":[],"     \
@@ -1051,7 +1151,9 @@ int main(void)
         cmocka_unit_test(test_state__roundtrip_is_canonical),
         cmocka_unit_test(test_state__rename_all_at_once),
         cmocka_unit_test(test_state__module_move_linear),
+        cmocka_unit_test(test_state__mv_keys_not_mixed),
         cmocka_unit_test(test_state__hand_edited_fields_validated),
+        cmocka_unit_test(test_state__bad_output_named),
         cmocka_unit_test(test_state__symlinks_refused),
         cmocka_unit_test(test_state__bad_input_refused),
         cmocka_unit_test(test_state__local_refuses_damage_without_overwrite),

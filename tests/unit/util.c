@@ -192,6 +192,38 @@ static void test_util__jsonw_matches_jansson(void **state)
         json_decref(v);
     }
     {
+        /* strings of every length up to 40 with an escape (or none) at
+         * every place, eight bytes at a time and the rest byte by byte:
+         * as jansson writes them */
+        static const char *const pieces[] = {"a",    "\"",       "\\", "\n", "\x01", "\x1f",
+                                             "\x7f", "\xc3\xa9", "~",  " ",  "/",    "\t"};
+        unsigned seed = 7;
+        for (int round = 0; round < 3000; round++) {
+            char text[128];
+            size_t n = 0, want_len = (size_t)(round % 41);
+            json_t *v;
+            char *want;
+            struct buf b;
+            while (n < want_len) {
+                /* mostly plain bytes, so that whole words pass */
+                const char *p =
+                    pieces[(seed = seed * 1103515245u + 12345u) >> 16 & 7 ? 0 : (seed >> 8) % 12];
+                memcpy(text + n, p, strlen(p));
+                n += strlen(p);
+            }
+            v = json_stringn(text, n);
+            assert_non_null(v);
+            want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            buf_init(&b, 0);
+            assert_int_equal(jsonw_string(&b, text, n), 0);
+            assert_string_equal(b.ptr, want);
+            assert_int_equal(b.len, strlen(want));
+            buf_release(&b);
+            free(want);
+            json_decref(v);
+        }
+    }
+    {
         /* reals in the shortest form that reads back the same double, where
          * jansson writes 17 digits (0.10000000000000001) */
         static const double reals[] = {0.1, 0.3, 0.1 + 0.2, 1.0 / 3, 2.5e-7, -1e300};
@@ -228,6 +260,65 @@ static void test_util__jsonw_matches_jansson(void **state)
 static int add_to_buf(const char *p, size_t n, void *data)
 {
     return buf_add(data, p, n) < 0 ? -1 : 0;
+}
+
+/* jsonw_loadb_member reads a value in place (a saved plan's change) as
+ * jsonw_loadb reads its text alone: jansson's own reading where it holds
+ * no decimal and no integer beyond int64, jsonw_loadb's otherwise; only
+ * those are scanned before jansson reads them, and jsonw_loadb scans only
+ * those (a state's resources, ARM's answers). */
+static void test_util__jsonw_loadb_member_as_loadb(void **state)
+{
+    static const struct {
+        const char *text;
+        bool scanned; /* by jsonw_loadb_member: a scalar, or numbers */
+        bool exact;   /* by jsonw_loadb: numbers jansson cannot hold */
+    } cases[] = {
+        {"{\"a\":1,\"b\":[true,null,\"x\"]}", false, false},
+        {"[9223372036854775807,-9223372036854775808,-0,0]", false, false},
+        {"{\"s\":\"1e20,]}\\\"\",\"t\":\"\\u0000x\"}", false, false},
+        {"[1.5]", true, true},
+        {"[2.0]", true, true},
+        {"{\"n\":1e20,\"m\":{\"k\":[12.5e3]}}", true, true},
+        {"[123456789012345678901234567890]", true, true},
+        {"{\"a\":[{\"b\":-9223372036854775809}]}", true, true},
+        {"[0.1,1E2,-0.0]", true, true},
+        {"{\"$number\":\"\\u0000123456789012345678901\"}", false, false},
+        {"\"x\"", true, false},
+        {"12", true, false},
+        {"1e20", true, true},
+    };
+    static const char *const after[] = {",", "]", "}", ",\"next\":[1.5]}"};
+    char text[256];
+    json_error_t je;
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        for (size_t k = 0; k < sizeof(after) / sizeof(after[0]); k++) {
+            size_t used = 0, n = strlen(cases[i].text), w0 = jsonw_scanned();
+            json_t *want = jsonw_loadb(cases[i].text, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je),
+                   *got;
+            /* jsonw_loadb scans a text only when jansson alone cannot read it exactly */
+            assert_int_equal(jsonw_scanned() - w0, cases[i].exact ? n : 0);
+            snprintf(text, sizeof(text), "%s%s", cases[i].text, after[k]);
+            w0 = jsonw_scanned();
+            got = jsonw_loadb_member(text, strlen(text), JSON_DECODE_ANY | JSON_ALLOW_NUL, &used);
+            assert_non_null(want);
+            assert_non_null(got);
+            assert_true(json_equal(got, want));
+            assert_int_equal(used, n);
+            /* to the byte after it, then its text again; or nothing */
+            assert_int_equal(jsonw_scanned() - w0, cases[i].scanned ? 2 * n + 1 : 0);
+            json_decref(got);
+            json_decref(want);
+        }
+    /* not JSON, or not a member's value (nothing after it): NULL */
+    {
+        static const char *const bad[] = {"{\"a\":}", "{\"a\":1", "[1.5", "12", "[1,]x", ""};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            size_t used = 0;
+            assert_null(jsonw_loadb_member(bad[i], strlen(bad[i]), JSON_DECODE_ANY, &used));
+        }
+    }
 }
 
 /* Big numbers (whole numbers past int64, jsonw.h's object): every writer
@@ -526,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_util__file_atomic_stream),
         cmocka_unit_test(test_util__base64),
         cmocka_unit_test(test_util__jsonw_big_numbers),
+        cmocka_unit_test(test_util__jsonw_loadb_member_as_loadb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
