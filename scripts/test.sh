@@ -5,7 +5,9 @@
 #   3. builds again under ASan+UBSan and runs the suite there too.
 # A failed test is run once more (--repeat until-pass:2): timing-sensitive local-cloud tests
 # have failed once on a heavily loaded machine; a broken test still fails. The last line is
-# CTest's summary.
+# CTest's summary. Tests run two per core: most of their time is spent waiting on local clouds,
+# long-running operations and child processes, not computing; the costliest start first (COST in
+# tests/CMakeLists.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -19,6 +21,6 @@ cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 echo "== ASan+UBSan build" >&2
-ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE no-sanitize --repeat until-pass:2
+ctest --test-dir build-asan --output-on-failure -j"$((2 * jobs))" -LE no-sanitize --repeat until-pass:2
 echo "== release build" >&2
-ctest --test-dir build --output-on-failure -j"$jobs" --repeat until-pass:2
+ctest --test-dir build --output-on-failure -j"$((2 * jobs))" --repeat until-pass:2

@@ -36,7 +36,8 @@ owner=8e3af657-a8ff-443c-a75c-2fe8c4bcb635
 arm() { # METHOD PATH?api-version BODY
   curl -sf -o /dev/null -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "$url$2" || fail "$1 $2"
 }
-drift() { "$AMLSEC" drift -cloud "$url" -no-color "$@"; }
+# each command with a fresh Graph quota window (lib/armlocal.bash): ~8 queries a drift
+drift() { graph_window; "$AMLSEC" drift -cloud "$url" -no-color "$@"; }
 : "${JSONSCHEMA:?}"
 valid() { # every -json output matches docs/schemas/drift.schema.json
   for f in "$@"; do "$JSONSCHEMA" "$SRC/docs/schemas/drift.schema.json" "$f" || fail "$f does not match drift.schema.json"; done
@@ -248,7 +249,7 @@ rm .amlsecignore other.ignore
 echo "9. plan -detailed-exitcode returns 2 for a missing grant alone"
 curl -sf -X PATCH -H 'Content-Type: application/json' -d '{"properties":{"allowBlobPublicAccess":false,"networkAcls":{"ipRules":null}}}' \
   "$url/_armlocal/resources$st" > /dev/null
-expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > reapply.out 2>&1
+graph_window; expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > reapply.out 2>&1
 expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plangrant.out 2>&1
 grep -q 'No changes' plangrant.out || fail "plan has changes besides the grant"
 grep -q '1 missing grant' plangrant.out || fail "plan does not say why it exits 2"
@@ -272,14 +273,14 @@ cp tenant/b/nested/main.amlsec tenant/.hidden/
 expect_exit 2 "$AMLSEC" drift -recursive -cloud "$url" -no-color tenant > rec.out 2>&1
 grep -q '^== tenant/a/ml$' rec.out && grep -q '^== tenant/b/nested$' rec.out || fail "stacks not visited"
 grep -q '^2 stacks under tenant: 1 clean, 1 with drift, 0 failed.$' rec.out || fail "recursive summary"
-expect_exit 2 "$AMLSEC" drift -recursive -json -cloud "$url" tenant > rec.json 2>/dev/null
+graph_window; expect_exit 2 "$AMLSEC" drift -recursive -json -cloud "$url" tenant > rec.json 2>/dev/null
 jq -e '.summary == {"stacks": 2, "clean": 1, "drift": 1, "error": 0} and .exit_code == 2 and
        [.stacks[].dir] == ["tenant/a/ml", "tenant/b/nested"] and .stacks[0].report.summary.missing_grants == 1' rec.json > /dev/null || fail "recursive JSON: $(jq -c "{summary, exit_code, dirs: [.stacks[].dir], g: .stacks[0].report.summary}" rec.json)"
 expect_exit 2 "$AMLSEC" drift -recursive -cloud "$url" -no-color -sarif rec.sarif -junit rec.xml tenant > recrep.out 2>&1
 jq -e '[.runs[0].results[].locations[0].physicalLocation.artifactLocation.uri | select(. != null)] | unique == ["tenant/a/ml/main.amlsec"]' rec.sarif > /dev/null \
   || fail "-recursive -sarif: one report, locations under each stack: $(jq -c '[.runs[0].results[].locations]' rec.sarif)"
 python3 -c 'import sys, xml.etree.ElementTree as ET; t = ET.parse(sys.argv[1]).getroot(); assert int(t.get("failures")) >= 1' rec.xml || fail "-recursive -junit"
-expect_exit 2 "$AMLSEC" drift -recursive -shard 1/2 -json -cloud "$url" tenant > shard1.json 2>/dev/null
+graph_window; expect_exit 2 "$AMLSEC" drift -recursive -shard 1/2 -json -cloud "$url" tenant > shard1.json 2>/dev/null
 expect_exit 0 "$AMLSEC" drift -recursive -shard 2/2 -json -cloud "$url" tenant > shard2.json 2>/dev/null
 jq -e '[.stacks[].dir] == ["tenant/a/ml"]' shard1.json > /dev/null || fail "shard 1/2"
 jq -e '[.stacks[].dir] == ["tenant/b/nested"] and .shard == {"index": 2, "count": 2}' shard2.json > /dev/null || fail "shard 2/2"

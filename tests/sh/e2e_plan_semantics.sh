@@ -126,8 +126,10 @@ grep -q 'without it plan exits 0' plan-help.txt || fail "plan -help does not say
 echo "3. a failed vault update does not skip the workspace's security fix"
 sed -i 's/env = "test"/env = "stage"/' main.amlsec
 patch "$ws" '{"properties":{"publicNetworkAccess":"Enabled"}}'
+# the vault's PUT is refused outright (403: not retried); a 500 would be retried with ARM's
+# backoff for minutes before failing the same way, and this test is not about retries
 curl -sf -X POST -H 'Content-Type: application/json' \
-  -d '{"kind":"500","method":"PUT","path":"*/vaults/kv-sem-001","times":50}' "$url/_armlocal/faults" > /dev/null \
+  -d '{"kind":"403","method":"PUT","path":"*/vaults/kv-sem-001","times":50}' "$url/_armlocal/faults" > /dev/null \
   || fail "fault"
 expect_exit 2 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color -out d4.plan > d4p.out 2>&1
 grep -q 'Plan: 0 to add, 2 to change, 0 to destroy.' d4p.out || fail "vault and workspace updates are not both planned"

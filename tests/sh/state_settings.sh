@@ -200,8 +200,9 @@ expect_exit 0 "$AMLSEC" plan -cloud "$cloud" -detailed-exitcode -no-color > plan
 grep -q 'No changes.' plan.out || fail "second plan is not empty"
 # the lease (15 s here) is renewed every second by its thread (a 15 s lease cannot fit a whole
 # token timeout, docs/state.md "Renewal schedule"), with tokens from the storage sign-in,
-# while the main thread waits on a slow ARM; no token reaches the debug log
-curl -sf -X PUT -H 'Content-Type: application/json' -d '{"latencyMs": 6000}' \
+# while the main thread waits on a slow ARM (2 s an answer: the plan outlasts a renewal); no
+# token reaches the debug log
+curl -sf -X PUT -H 'Content-Type: application/json' -d '{"latencyMs": 2000}' \
   "$cloud/_armlocal/settings" > /dev/null || fail "slowing armlocal down"
 expect_exit 0 env AMLSEC_LOG=debug AMLSEC_STATE_LEASE_SECONDS=15 \
   "$AMLSEC" plan -cloud "$cloud" -detailed-exitcode -no-color > renew.out 2>&1
