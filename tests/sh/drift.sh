@@ -391,10 +391,15 @@ find .amlsec -printf '%p %s %T@\n' | sort > "$TMP/emb.before"
 sums >> "$TMP/emb.before"
 sleep 1.1
 # the port the last run listened on is taken (another job's server): drift
-# listens elsewhere and still writes nothing
-python3 -c 'import socket, sys, time
+# listens elsewhere and still writes nothing (a port another process already holds is taken
+# as well: on a shared machine the bind can find it so)
+python3 -c 'import errno, socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(open(".amlsec/local/port").read()))); s.listen(1)
+try:
+    s.bind(("127.0.0.1", int(open(".amlsec/local/port").read()))); s.listen(1)
+except OSError as e:
+    if e.errno != errno.EADDRINUSE:
+        raise
 print("taken", flush=True); time.sleep(60)' > "$TMP/taken.out" &
 taker=$!
 for _ in $(seq 50); do grep -q taken "$TMP/taken.out" && break; sleep 0.1; done
