@@ -1004,10 +1004,11 @@ static void test_journal__intent_address_of_its_kind(void **unused)
     "\"2026-12-05T15:00:00Z\",\"op\":\"" op "\",\"address\":\"" address "\",\"kind\":"             \
     "\"workspace\",\"arm_id\":\"" WS_ID "\",\"api_version\":\"2024-04-01\",\"digest\":"            \
     "\"sha256:0\",\"dependencies\":[],\"sensitive\":[]" extra "}\n"
-    const char *text = BEGIN("1", "create", "workspacex.a", "")
-        BEGIN("2", "create", "workspace.a b", "") BEGIN("3", "move", "workspace.c", ",\"from\":\"x\"")
-            BEGIN("4", "create", "module.m[\\\"k\\\"].workspace.d", "")
-                BEGIN("5", "move", "workspace.e", ",\"from\":\"workspace.e (previous)\"");
+    const char *text =
+        BEGIN("1", "create", "workspacex.a", "") BEGIN("2", "create", "workspace.a b", "")
+            BEGIN("3", "move", "workspace.c", ",\"from\":\"x\"")
+                BEGIN("4", "create", "module.m[\\\"k\\\"].workspace.d", "")
+                    BEGIN("5", "move", "workspace.e", ",\"from\":\"workspace.e (previous)\"");
 #undef BEGIN
     (void)unused;
 
