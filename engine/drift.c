@@ -1145,9 +1145,9 @@ struct discover_run {
     struct bg_lists keys, diag; /* the vaults' keys, the scopes' diagnostic settings */
     struct bg_lists computes;   /* the computes of the workspaces that hold managed ones */
     json_t *cmk, *rows[NQUERIES];
-    char *policy_query;             /* sent by the second half */
-    json_t *assignments;            /* {lowercased principal: [role assignments]} of the workspaces'
-                                       identities, for the plan's live rules; NULL when not read */
+    char *policy_query;  /* sent by the second half */
+    json_t *assignments; /* {lowercased principal: [role assignments]} of the workspaces'
+                            identities, for the plan's live rules; NULL when not read */
     double t0, t1, t2;
     size_t work;
     bool searched; /* scopes were found and searched */

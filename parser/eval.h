@@ -49,7 +49,7 @@ struct eval_ctx {
      * a later local.X.PATH is sensitive only where the instance is */
     json_t *paths_out;
     const struct ast_expr *top;
-    const json_t *node_paths;       /* out (internal): the secret paths of the node just read */
+    const json_t *node_paths; /* out (internal): the secret paths of the node just read */
     /* in (internal): the reference a for expression iterates over, or a
      * postfix expression's base; out: when it reads a whole module
      * (its instances' outputs), a resource's instances or one instance

@@ -178,7 +178,7 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 #define JSON_CHUNK ((size_t)64 << 10)
 
 static unsigned char *json_base;
-static size_t json_next; /* offset of the next chunk, taken atomically */
+static size_t json_next;      /* offset of the next chunk, taken atomically */
 static size_t json_populated; /* chunks populated as they were taken */
 /* the calling thread's chunk: most blocks are a bump, with no atomic */
 static _Thread_local unsigned char *json_cur, *json_end;

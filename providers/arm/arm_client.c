@@ -43,7 +43,7 @@ struct arm_client {
     struct call_queue background; /* ARM_CALL_BACKGROUND calls not started: after fresh */
     struct call_queue held;       /* streamed calls that finished during arm_client_run */
     unsigned bg_inflight;         /* background calls in flight */
-    int64_t blocked_until;  /* new calls wait for the bucket until then */
+    int64_t blocked_until;        /* new calls wait for the bucket until then */
     struct arm_graph_quota graph_quota;
     int fault_poll; /* ARM_CLIENT_FAULT_ENV=poll */
 };
@@ -63,7 +63,7 @@ struct arm_call_state {
     unsigned attempt; /* attempts of the current request */
     int inflight, done;
     int background; /* ARM_CALL_BACKGROUND, counted in bg_inflight while in flight */
-    int reauthed; /* a 401 for an expired token was retried once */
+    int reauthed;   /* a 401 for an expired token was retried once */
     struct arm_call *prev_active, *next_active;
     struct http_exchange x;
     char last[400]; /* the last retryable failure */
