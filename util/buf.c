@@ -30,7 +30,7 @@ void buf_reset(struct buf *b)
     b->ptr[0] = '\0';
 }
 
-int buf_grow(struct buf *b, size_t extra)
+int buf_grow_alloc(struct buf *b, size_t extra)
 {
     size_t need, cap;
     char *p;
@@ -53,25 +53,9 @@ int buf_grow(struct buf *b, size_t extra)
     return 0;
 }
 
-int buf_add(struct buf *b, const void *data, size_t len)
-{
-    if (buf_grow(b, len) < 0)
-        return AMLSEC_ENOMEM;
-    if (len)
-        memcpy(b->ptr + b->len, data, len);
-    b->len += len;
-    b->ptr[b->len] = '\0';
-    return 0;
-}
-
 int buf_adds(struct buf *b, const char *s)
 {
     return buf_add(b, s, strlen(s));
-}
-
-int buf_addch(struct buf *b, char c)
-{
-    return buf_add(b, &c, 1);
 }
 
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap)

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
     char *ptr;
@@ -22,14 +23,40 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b);
 void buf_reset(struct buf *b); /* len = 0, keeps the allocation */
-int buf_grow(struct buf *b, size_t extra);
-int buf_add(struct buf *b, const void *data, size_t len);
+/* buf_grow's allocation, out of line: call buf_grow. */
+int buf_grow_alloc(struct buf *b, size_t extra);
 int buf_adds(struct buf *b, const char *s);
-int buf_addch(struct buf *b, char c);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Returns the malloc'd string (never NULL after a successful init) and
  * re-initialises b. Caller frees. */
 char *buf_detach(struct buf *b, size_t *len_out);
+
+/* Room for extra more bytes and the NUL after them. The common case is a
+ * compare, not a call: writers such as show -json's append 140 MB a few
+ * bytes at a time. */
+static inline int buf_grow(struct buf *b, size_t extra)
+{
+    if (b->cap && extra < b->cap - b->len && b->len + extra <= b->max)
+        return 0;
+    return buf_grow_alloc(b, extra);
+}
+
+static inline int buf_add(struct buf *b, const void *data, size_t len)
+{
+    int rc = buf_grow(b, len);
+    if (rc < 0)
+        return rc;
+    if (len)
+        memcpy(b->ptr + b->len, data, len);
+    b->len += len;
+    b->ptr[b->len] = '\0';
+    return 0;
+}
+
+static inline int buf_addch(struct buf *b, char c)
+{
+    return buf_add(b, &c, 1);
+}
 
 #endif

@@ -11,17 +11,7 @@
 
 static size_t scanned; /* jsonw_scanned's count */
 
-/* Room in b for n more bytes and its NUL, for the put helpers below:
- * the common case is a compare, not a call (show -json writes 140 MB at
- * 50,000 resources, a few bytes at a time). */
-static inline int room(struct buf *b, size_t n)
-{
-    if (b->cap && n < b->cap - b->len && b->len + n <= b->max)
-        return 0;
-    return buf_grow(b, n) < 0 ? AMLSEC_ENOMEM : 0;
-}
-
-/* Appends what room made room for; the caller ends with the NUL (fin). */
+/* Appends after buf_grow made room; the caller ends with the NUL (fin). */
 static inline void put(struct buf *b, const void *p, size_t n)
 {
     memcpy(b->ptr + b->len, p, n);
@@ -37,22 +27,6 @@ static inline int fin(struct buf *b)
 {
     b->ptr[b->len] = '\0';
     return 0;
-}
-
-static inline int add(struct buf *b, const void *p, size_t n)
-{
-    if (room(b, n) < 0)
-        return AMLSEC_ENOMEM;
-    put(b, p, n);
-    return fin(b);
-}
-
-static inline int addch(struct buf *b, char c)
-{
-    if (room(b, 1) < 0)
-        return AMLSEC_ENOMEM;
-    putch(b, c);
-    return fin(b);
 }
 
 #define ONES ((uint64_t)0x0101010101010101)
@@ -72,7 +46,7 @@ int jsonw_string(struct buf *b, const char *s, size_t len)
     static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
     size_t run = 0, i = 0;
     /* most strings need no escape: room for the whole, quotes included */
-    if (room(b, len + 2) < 0)
+    if (buf_grow(b, len + 2) < 0)
         return AMLSEC_ENOMEM;
     putch(b, '"');
     while (i < len) {
@@ -103,7 +77,7 @@ int jsonw_string(struct buf *b, const char *s, size_t len)
             n = 6;
         }
         /* the run before it, the escape, and room for the rest */
-        if (room(b, (i - run) + n + (len - i) + 1) < 0)
+        if (buf_grow(b, (i - run) + n + (len - i) + 1) < 0)
             return AMLSEC_ENOMEM;
         put(b, s + run, i - run);
         put(b, esc, n);
@@ -207,7 +181,7 @@ static size_t unwrap_bigs(char *s, size_t n)
 
 static int add_piece(const char *p, size_t n, void *data)
 {
-    return add(data, p, n) < 0 ? -1 : 0;
+    return buf_add(data, p, n) < 0 ? -1 : 0;
 }
 
 /* json_dumps's text, but from malloc: jansson's own comes from the
@@ -384,9 +358,9 @@ static json_t *loadb_exact(const char *text, size_t len, size_t flags, json_erro
         if (!ok || (!decimal && (n < 2 || digits[0] == '0' || !beyond_int64(digits, n, c == '-'))))
             continue; /* malformed ones too: jansson says where */
         big = beyond_int64(digits, n, c == '-');
-        if (add(&b, text + run, start - run) < 0 ||
+        if (buf_add(&b, text + run, start - run) < 0 ||
             (big && buf_adds(&b, "{\"" JSONW_BIG_KEY "\":\"\\u0000") < 0) ||
-            add(&b, c == '-' ? "-" : "", c == '-') < 0 || add(&b, digits, n) < 0 ||
+            buf_add(&b, c == '-' ? "-" : "", c == '-') < 0 || buf_add(&b, digits, n) < 0 ||
             (big && buf_adds(&b, "\"}") < 0)) {
             buf_release(&b);
             if (err)
@@ -399,7 +373,7 @@ static json_t *loadb_exact(const char *text, size_t len, size_t flags, json_erro
         buf_release(&b);
         return json_loadb(text, len, flags, err);
     }
-    if (add(&b, text + run, len - run) < 0) {
+    if (buf_add(&b, text + run, len - run) < 0) {
         buf_release(&b);
         if (err)
             snprintf(err->text, sizeof(err->text), "out of memory");
@@ -509,24 +483,24 @@ int jsonw_value(struct buf *b, const json_t *v)
         size_t klen;
         json_t *m;
         int first = 1;
-        if (addch(b, '{') < 0)
+        if (buf_addch(b, '{') < 0)
             return AMLSEC_ENOMEM;
         json_object_keylen_foreach((json_t *)v, k, klen, m)
         {
-            if ((!first && addch(b, ',') < 0) || jsonw_string(b, k, klen) < 0 ||
-                addch(b, ':') < 0 || jsonw_value(b, m) < 0)
+            if ((!first && buf_addch(b, ',') < 0) || jsonw_string(b, k, klen) < 0 ||
+                buf_addch(b, ':') < 0 || jsonw_value(b, m) < 0)
                 return AMLSEC_ENOMEM;
             first = 0;
         }
-        return addch(b, '}');
+        return buf_addch(b, '}');
     }
     case JSON_ARRAY:
-        if (addch(b, '[') < 0)
+        if (buf_addch(b, '[') < 0)
             return AMLSEC_ENOMEM;
         for (size_t i = 0; i < json_array_size(v); i++)
-            if ((i && addch(b, ',') < 0) || jsonw_value(b, json_array_get(v, i)) < 0)
+            if ((i && buf_addch(b, ',') < 0) || jsonw_value(b, json_array_get(v, i)) < 0)
                 return AMLSEC_ENOMEM;
-        return addch(b, ']');
+        return buf_addch(b, ']');
     case JSON_STRING:
         return jsonw_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER: { /* as %lld writes it, without printf */
@@ -538,14 +512,14 @@ int jsonw_value(struct buf *b, const json_t *v)
         while ((u /= 10) != 0);
         if (i < 0)
             *--d = '-';
-        return add(b, d, (size_t)(digits + sizeof(digits) - d));
+        return buf_add(b, d, (size_t)(digits + sizeof(digits) - d));
     }
     case JSON_TRUE:
-        return add(b, "true", 4);
+        return buf_add(b, "true", 4);
     case JSON_FALSE:
-        return add(b, "false", 5);
+        return buf_add(b, "false", 5);
     case JSON_NULL:
-        return add(b, "null", 4);
+        return buf_add(b, "null", 4);
     case JSON_REAL: {
         /* the shortest of jansson's forms that reads back the same double
          * (0.3, not 0.29999999999999999) */
@@ -587,7 +561,7 @@ static int pretty_newline(const struct jsonw_pretty *o, size_t depth)
     if (o->indent < 0) /* compact */
         return 0;
     n = depth * (size_t)o->indent;
-    if (room(o->b, n + 1) < 0)
+    if (buf_grow(o->b, n + 1) < 0)
         return AMLSEC_ENOMEM;
     putch(o->b, '\n');
     memset(o->b->ptr + o->b->len, ' ', n);
@@ -623,35 +597,35 @@ static int pretty(const struct jsonw_pretty *o, const json_t *v, size_t depth)
             }
         else
             qsort(m, n, sizeof(*m), member_cmp);
-        rc = addch(o->b, '{') < 0 ? AMLSEC_ENOMEM : 0;
+        rc = buf_addch(o->b, '{') < 0 ? AMLSEC_ENOMEM : 0;
         for (i = 0; i < n && rc == 0; i++) {
             if ((rc = pretty_newline(o, depth + 1)) < 0 ||
                 (rc = jsonw_string(o->b, m[i].key, m[i].len)) < 0)
                 break;
-            if (add(o->b, ": ", o->indent < 0 ? 1 : 2) < 0)
+            if (buf_add(o->b, ": ", o->indent < 0 ? 1 : 2) < 0)
                 rc = AMLSEC_ENOMEM;
             else if ((rc = pretty(o, m[i].value, depth + 1)) == 0 && i + 1 < n &&
-                     addch(o->b, ',') < 0)
+                     buf_addch(o->b, ',') < 0)
                 rc = AMLSEC_ENOMEM;
         }
         if (m != few)
             free(m);
-        if (rc == 0 && (rc = pretty_newline(o, depth)) == 0 && addch(o->b, '}') < 0)
+        if (rc == 0 && (rc = pretty_newline(o, depth)) == 0 && buf_addch(o->b, '}') < 0)
             rc = AMLSEC_ENOMEM;
         return rc;
     }
     if (json_is_array(v) && json_array_size(v)) {
         size_t n = json_array_size(v);
-        if (addch(o->b, '[') < 0)
+        if (buf_addch(o->b, '[') < 0)
             return AMLSEC_ENOMEM;
         for (size_t i = 0; i < n; i++) {
             if ((rc = pretty_newline(o, depth + 1)) < 0 ||
                 (rc = pretty(o, json_array_get(v, i), depth + 1)) < 0)
                 return rc;
-            if (i + 1 < n && addch(o->b, ',') < 0)
+            if (i + 1 < n && buf_addch(o->b, ',') < 0)
                 return AMLSEC_ENOMEM;
         }
-        if ((rc = pretty_newline(o, depth)) < 0 || addch(o->b, ']') < 0)
+        if ((rc = pretty_newline(o, depth)) < 0 || buf_addch(o->b, ']') < 0)
             return rc < 0 ? rc : AMLSEC_ENOMEM;
         return 0;
     }
@@ -670,18 +644,18 @@ int jsonw_pretty_at(const struct jsonw_pretty *o, const json_t *v, size_t depth)
 
 int jsonw_pretty_open(const struct jsonw_pretty *o, char bracket)
 {
-    return addch(o->b, bracket) < 0 ? AMLSEC_ENOMEM : 0;
+    return buf_addch(o->b, bracket) < 0 ? AMLSEC_ENOMEM : 0;
 }
 
 int jsonw_pretty_next(const struct jsonw_pretty *o, size_t depth, size_t nth, const char *key)
 {
     int rc;
-    if (nth && addch(o->b, ',') < 0)
+    if (nth && buf_addch(o->b, ',') < 0)
         return AMLSEC_ENOMEM;
     if ((rc = pretty_newline(o, depth + 1)) < 0)
         return rc;
-    if (key &&
-        (jsonw_string(o->b, key, strlen(key)) < 0 || add(o->b, ": ", o->indent < 0 ? 1 : 2) < 0))
+    if (key && (jsonw_string(o->b, key, strlen(key)) < 0 ||
+                buf_add(o->b, ": ", o->indent < 0 ? 1 : 2) < 0))
         return AMLSEC_ENOMEM;
     return 0;
 }
@@ -691,5 +665,5 @@ int jsonw_pretty_close(const struct jsonw_pretty *o, size_t depth, size_t count,
     int rc;
     if (count && (rc = pretty_newline(o, depth)) < 0)
         return rc;
-    return addch(o->b, bracket) < 0 ? AMLSEC_ENOMEM : 0;
+    return buf_addch(o->b, bracket) < 0 ? AMLSEC_ENOMEM : 0;
 }
