@@ -233,7 +233,7 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run,
     state_batch_end(st);
     /* said once the journal's pending entries allow it */
     if (rc == 0 && !dry_run)
-        rc = state_cli_guard_check(g, st, "state rm", err);
+        rc = state_cli_guard_check(g, st, NULL, NULL, "state rm", err);
     for (size_t i = 0; i < r.n && rc == 0; i++) {
         if (!first[i])
             continue;
@@ -259,7 +259,7 @@ static int do_mv(struct state *st, char **args, int nargs, bool dry_run,
     if (rc == 0 && !dry_run)
         rc = state_rename(st, &r, err);
     if (rc == 0 && !dry_run)
-        rc = state_cli_guard_check(g, st, "state mv", err);
+        rc = state_cli_guard_check(g, st, NULL, NULL, "state mv", err);
     for (size_t i = 0; i < r.n && rc == 0; i++)
         printf("%s %s to %s\n", dry_run ? "Would move" : "Moved", r.from[i], r.to[i]);
     if (rc == 0 && r.n > 1)
@@ -432,8 +432,8 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
             goto out;
         /* as mutate's: refused when a journal would undo it */
         if (move_between(&src, &dst, &r, &err) < 0 ||
-            state_cli_guard_check(&g, &src, "state mv", &err) < 0 ||
-            state_cli_guard_check(&gd, &dst, "state mv", &err) < 0 ||
+            state_cli_guard_check(&g, &src, &r, dsc.be->where, "state mv", &err) < 0 ||
+            state_cli_guard_check(&gd, &dst, NULL, NULL, "state mv", &err) < 0 ||
             state_backend_save(dsc.be, &dst, &dsc.keys, &err) < 0)
             goto out;
         if (state_backend_save(sc->be, &src, &sc->keys, &err) < 0) {
@@ -561,7 +561,7 @@ static int state_push(struct state_cli *sc, const struct state_opts *o, const ch
         errbuf_clear(&err);
         goto unlock;
     }
-    if (state_cli_guard_check(&g, &incoming, "state push", &err) < 0)
+    if (state_cli_guard_check(&g, &incoming, NULL, NULL, "state push", &err) < 0)
         goto fail_locked;
     if (existed && strcmp(current.lineage, incoming.lineage) != 0 && !o->force) {
         errbuf_set(&err, AMLSEC_ECONFLICT,
