@@ -324,7 +324,7 @@ static void drift_findings(struct drift_report *r, const struct config *cfg,
         json_t *f, *attrs;
         char msg[512];
         if (in)
-            id = json_string_value(json_object_get(in->value, "id"));
+            id = json_string_value(json_object_get(config_instance_value(cfg, in), "id"));
         if (d->after == NULL) {
             snprintf(msg, sizeof(msg), "%s was deleted outside amlsec", d->address);
             append(r, ig, r->deleted,
@@ -1234,7 +1234,8 @@ static int computes_lists(struct discover_run *d, const struct config *cfg, cons
             if (!cfg->resources[i].existing)
                 rc = add_compute_parent(
                     parents, &seen,
-                    json_string_value(json_object_get(cfg->resources[i].instances[k].value, "id")));
+                    json_string_value(json_object_get(
+                        config_instance_value(cfg, &cfg->resources[i].instances[k]), "id")));
     strmap_release(&seen);
     if (rc == 0)
         rc = lists_init(&d->computes, json_array_size(parents));
@@ -1279,7 +1280,8 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
     for (size_t i = 0; i < cfg->nresources; i++) {
         const struct cfg_resource *res_ = &cfg->resources[i];
         for (size_t k = 0; k < res_->ninstances; k++) {
-            const char *id = json_string_value(json_object_get(res_->instances[k].value, "id"));
+            const char *id = json_string_value(
+                json_object_get(config_instance_value(cfg, &res_->instances[k]), "id"));
             if (id)
                 strmap_put(&dc->managed, id, 1);
             if (id && !res_->existing && strcmp(res_->kind, "workspace") == 0) {
@@ -1306,7 +1308,7 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
         goto out;
     }
     for (size_t i = 0; i < nws; i++) {
-        refs[i].id = json_string_value(json_object_get(ws[i]->value, "id"));
+        refs[i].id = json_string_value(json_object_get(config_instance_value(cfg, ws[i]), "id"));
         refs[i].type = "Microsoft.MachineLearningServices/workspaces";
         /* the refresh reads them again: the view keeps this read for it */
         if (provider_readonly_expect(p, refs[i].id) < 0) {

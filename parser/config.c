@@ -3019,9 +3019,9 @@ json_t *config_instance_value(const struct config *cfg, const struct cfg_instanc
     struct cfg_instance *in = (struct cfg_instance *)cin;
     if (in->unvalued) {
         in->unvalued = false;
-        in->value = make_value(cfg, in);
+        in->value_lazy = make_value(cfg, in);
     }
-    return in->value;
+    return in->value_lazy;
 }
 
 void config_instance_tag(const struct config *cfg, const struct cfg_instance *cin)
@@ -3030,8 +3030,8 @@ void config_instance_tag(const struct config *cfg, const struct cfg_instance *ci
     if (in->tagged || config_instance_value(cfg, in) == NULL)
         return; /* done, or not evaluated yet */
     in->tagged = true;
-    if (json_is_object(in->value))
-        tag_unknowns(in->value, in->address);
+    if (json_is_object(in->value_lazy))
+        tag_unknowns(in->value_lazy, in->address);
 }
 
 /* A child an attribute declares (cfg_implicit): its attributes from its
@@ -3043,14 +3043,14 @@ static void eval_implicit(const struct config *cfg, struct cfg_instance *in, siz
     const struct cfg_instance *p = i < parent->ninstances ? &parent->instances[i] : NULL;
     const json_t *v = p && p->attrs ? json_object_get(p->attrs, im->attr) : NULL;
     size_t n = strlen(im->attr), k;
-    json_t *path;
+    json_t *path, *pv;
     in->attrs = json_object();
     in->sensitive = json_array();
     if (p == NULL)
         return;
     config_instance_tag(cfg, p);
-    json_object_set_new(in->attrs, im->parent_attr,
-                        p->value ? json_incref(p->value) : json_string(p->address));
+    pv = config_instance_value(cfg, p);
+    json_object_set_new(in->attrs, im->parent_attr, pv ? json_incref(pv) : json_string(p->address));
     if (v && !json_is_null(v))
         json_object_set_new(in->attrs, im->value_attr, json_deep_copy(v));
     json_object_set_new(in->attrs, "name", json_string(im->name));
@@ -3118,9 +3118,9 @@ static void eval_instances(struct loader *ld, struct cfg_resource *r)
             in->unvalued = true;
             continue;
         }
-        in->value = make_value(ld->cfg, in);
-        if (json_is_object(in->value))
-            in->id = json_string_value(json_object_get(in->value, "id"));
+        in->value_lazy = make_value(ld->cfg, in);
+        if (json_is_object(in->value_lazy))
+            in->id = json_string_value(json_object_get(in->value_lazy, "id"));
         if (!ld->opts->lazy_tags)
             config_instance_tag(ld->cfg, in);
     }
@@ -4285,7 +4285,7 @@ void config_free(struct config *cfg)
             json_decref(r->instances[k].count_index);
             json_decref(r->instances[k].attrs);
             json_decref(r->instances[k].sensitive);
-            json_decref(r->instances[k].value);
+            json_decref(r->instances[k].value_lazy);
             free(r->instances[k].reads.v);
         }
     }
