@@ -888,6 +888,8 @@ static json_t *tf_type(const json_t *v)
     const char *k;
     size_t i;
     bool same = true;
+    if (value_is_unknown(v)) /* an output an apply left unknown */
+        return json_string("dynamic");
     if (json_is_string(v))
         return json_string("string");
     if (value_is_number(v)) /* a whole number beyond int64 too (an object inside) */
