@@ -172,9 +172,9 @@ import json, sys
 want = {
     "b": {"sensitive": False, "type": "bool", "value": True},
     "html": {"sensitive": False, "type": "string", "value": "<a> & \u2028"},
-    "small": {"sensitive": False, "type": ["list", "number"], "value": ["SMALL"]},
+    "small": {"sensitive": False, "type": ["tuple", ["number", "number", "number"]], "value": ["SMALL"]},
     "n": {"sensitive": False, "type": "number", "value": 2.5},
-    "names": {"sensitive": False, "type": ["list", "string"], "value": ["a", "b"]},
+    "names": {"sensitive": False, "type": ["tuple", ["string", "string"]], "value": ["a", "b"]},
     "obj": {"sensitive": False, "type": ["object", {"a": "string", "l": ["tuple", []], "n": "number"}],
             "value": {"a": "x", "l": [], "n": 2}},
     "s": {"sensitive": False, "type": "string", "value": "hello"},
