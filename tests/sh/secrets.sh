@@ -9,7 +9,7 @@
 #  3. a compute's admin password echoed by the response is never stored; service-generated
 #     secrets (App Insights connection string, instrumentation key) are (sensitive) when shown;
 #  4. a diagnostic never quotes a sensitive value (-var, AMLSEC_VAR_, -var-file; a catalogue
-#     check, file() or env() refusing one);
+#     check, file() or env() refusing one; a misspelt variable's, a -var without '=');
 #  and a name taken from a sensitive value is refused (it would be part of the ARM id);
 #  5. a local, a module input or a module output holding a whole resource keeps the resource's
 #     secret paths: local.rg.tags.owner is (sensitive), local.rg.name is not, and an output
@@ -211,8 +211,18 @@ done
 [ "$(cat diag6.out diag7.out | grep -c 'a sensitive value (not shown)')" = 10 ] \
   || fail_with "not 10 values withheld" diag6.out diag7.out
 rm extra.amlsec
+# a -var-file line setting a misspelt (undeclared) variable, and a -var without '=', quoted the
+# secret they carried
+printf 'tag_secre = "CanaryNum1R"\n' > bad3.vars
+expect_exit 1 "$AMLSEC" validate -no-color -var-file bad3.vars > diag8.out 2>&1
+grep -q "bad3.vars:1:1: error: -var-file sets undeclared variable 'tag_secre'" diag8.out \
+  || fail_with "no undeclared variable error" diag8.out
+expect_exit 1 "$AMLSEC" validate -no-color -var "tag_secret:CanaryNum1R" > diag9.out 2>&1
+expect_exit 1 "$AMLSEC" validate -no-color -var "=CanaryNum1R" > diag10.out 2>&1
+grep -q -- "-var needs NAME=VALUE" diag9.out && grep -q -- "-var needs NAME=VALUE" diag10.out \
+  || fail_with "no -var syntax error" diag9.out diag10.out
 canaries+=(CanaryNum1R)
-clean diag1.out diag2.out diag3.out diag4.out diag5.out diag6.out diag7.out
+clean diag1.out diag2.out diag3.out diag4.out diag5.out diag6.out diag7.out diag8.out diag9.out diag10.out
 grep -q "variable 'num_secret' is not a valid number" diag1.out || fail "no -var error"
 grep -q 'bad1.vars:1:14: error:' diag3.out || fail "no -var-file error location"
 
