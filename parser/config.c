@@ -1864,8 +1864,8 @@ static struct cfg_variable *find_var(struct config *cfg, const char *name)
     return NULL;
 }
 
-static void unknown_var(struct loader *ld, const struct src_loc *loc, const char *name,
-                        const char *origin)
+static struct diag *unknown_var(struct loader *ld, const struct src_loc *loc, const char *name,
+                                const char *origin)
 {
     const char *cands[256];
     size_t n = 0;
@@ -1876,6 +1876,7 @@ static void unknown_var(struct loader *ld, const struct src_loc *loc, const char
     d = diag_add(ld->diags, DIAG_ERROR, loc, "unknown-variable", "%s sets undeclared variable '%s'",
                  origin, name);
     hint_nearest(d, name, cands);
+    return d;
 }
 
 /* loc: where the value is written (a default, a -var-file line); NULL for
@@ -2372,8 +2373,11 @@ static int bind_variables(struct loader *ld)
             struct cfg_variable *v = find_var(cfg, a->name);
             json_t *val = NULL;
             if (v == NULL) {
+                /* a misspelt sensitive variable's value is a secret too */
                 struct src_loc nl = ast_attr_name_loc(a);
-                unknown_var(ld, &nl, a->name, "-var-file");
+                struct diag *d = unknown_var(ld, &nl, a->name, "-var-file");
+                if (d && secret)
+                    diag_mask(d, &a->value->loc);
                 continue;
             }
             if (eval_expr(&val, &ectx, a->value) < 0)

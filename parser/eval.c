@@ -1463,6 +1463,9 @@ static int fn_env(json_t **out, struct eval_ctx *ctx, const struct ast_expr *cal
         *out = json_string(v);
     else if (a->n == 2)
         *out = json_incref(a->v[1]);
+    else if (ctx->sensitive)
+        return fail(ctx, &call->loc, "env",
+                    "environment variable named by a sensitive value (not shown) is not set");
     else
         return fail(ctx, &call->loc, "env", "environment variable '%s' is not set", str_arg(a, 0));
     return 0;
@@ -1484,14 +1487,21 @@ static int fn_file(json_t **out, struct eval_ctx *ctx, const struct ast_expr *ca
     buf_adds(&path, p);
     buf_init(&b, FILE_FUNC_MAX + 1);
     rc = file_read_all(&b, path.ptr, FILE_FUNC_MAX, &err);
-    if (rc < 0)
+    if (rc < 0 && ctx->sensitive) /* err.msg quotes the path */
+        rc = fail(ctx, &call->loc, "file",
+                  "file(): cannot read the file a sensitive value (not shown) names");
+    else if (rc < 0)
         rc = fail(ctx, &call->loc, "file", "file(): %s", err.msg);
     else
         *out = json_stringn(b.ptr, b.len);
     buf_release(&b);
     buf_release(&path);
     if (rc == 0 && *out == NULL)
-        rc = fail(ctx, &call->loc, "file", "file(): '%s' is not valid UTF-8 text", p);
+        rc = ctx->sensitive
+                 ? fail(ctx, &call->loc, "file",
+                        "file(): the file a sensitive value (not shown) names is not "
+                        "valid UTF-8 text")
+                 : fail(ctx, &call->loc, "file", "file(): '%s' is not valid UTF-8 text", p);
     return rc;
 }
 
