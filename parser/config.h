@@ -115,6 +115,9 @@ struct cfg_resource {
     size_t ninstances;
     bool has_for_each;
     bool has_count; /* instances TYPE.NAME[0], [1], ...; none for count = 0 */
+    /* the block's for_each and count attributes (NULL: none), recorded as
+     * the block is registered, while its body is hot */
+    const struct ast_attr *for_each_attr, *count_attr;
     /* for_each: each key -> the position of the last instance with it (as
      * the map TYPE.NAME holds them), so TYPE.NAME["key"] is one look-up;
      * NULL otherwise (owned) */
