@@ -510,11 +510,11 @@ static void test_arm_provider__fallback_when_authz_denied(void **state)
     env_setup(&e, 0);
     e.fa.authz_status = 403;
     for (size_t i = 0; i < 3; i++)
-        refs[i] = (struct provider_ref){ids[i], NULL};
+        refs[i] = (struct provider_ref){ids[i], NULL, 0};
     refs[3] = (struct provider_ref){
-        "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/rd1", NULL};
+        "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/rd1", NULL, 0};
     refs[4] = (struct provider_ref){
-        "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/rd2", NULL};
+        "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/rd2", NULL, 0};
     assert_int_equal(provider_read_many(e.p, refs, 5, 0, res, &err), 0);
     for (size_t i = 0; i < 5; i++) {
         assert_int_equal(res[i].rc, 0);
@@ -543,11 +543,11 @@ static void test_arm_provider__fallback_when_graph_denied(void **state)
     env_setup(&e, 0);
     e.fa.graph_status = 403;
     for (size_t i = 0; i < n; i++)
-        refs[i] = (struct provider_ref){ids[i], NULL};
+        refs[i] = (struct provider_ref){ids[i], NULL, 0};
     /* a kind Resource Graph does not carry, in the same batch */
     refs[30] = (struct provider_ref){RGID "/providers/Microsoft.KeyVault/vaults/kv1/providers/"
                                           "Microsoft.Authorization/roleAssignments/ra1",
-                                     NULL};
+                                     NULL, 0};
     assert_int_equal(provider_read_many(e.p, refs, 31, 0, res, &err), 0);
     for (size_t i = 0; i < 31; i++) {
         assert_int_equal(res[i].rc, 0);
@@ -575,7 +575,7 @@ static void test_arm_provider__fallback_when_graph_denied(void **state)
 static void test_arm_provider__fresh_reread_uses_get(void **state)
 {
     struct env e;
-    struct provider_ref ref = {RGID "/providers/Microsoft.KeyVault/vaults/kv9", NULL};
+    struct provider_ref ref = {RGID "/providers/Microsoft.KeyVault/vaults/kv9", NULL, 0};
     struct provider_result r;
     (void)state;
     env_setup(&e, 0);
@@ -605,7 +605,7 @@ static void test_arm_provider__expected_groups_read_beside_graph(void **state)
                                          RGID "/providers/Microsoft.KeyVault/vaults/kv2",
                                          RGID "/providers/Microsoft.KeyVault/vaults/kv3"};
     struct provider_ref refs[4] = {
-        {RGID, NULL}, {vaults[0], NULL}, {vaults[1], NULL}, {vaults[2], NULL}};
+        {RGID, NULL, 0}, {vaults[0], NULL, 0}, {vaults[1], NULL, 0}, {vaults[2], NULL, 0}};
     struct provider_result res[4];
     struct errbuf err = ERRBUF_INIT;
     struct arm_provider_stats st;
