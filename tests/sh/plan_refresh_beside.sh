@@ -2,12 +2,12 @@
 # A refresh reads what Resource Graph does not hold beside Resource Graph's pages, not after them
 # (issue 18). bench_scale's stacks (bench_scale --generate): each has a key and a compute, in no
 # Resource Graph table, which a no-change plan reads through ARM (a GET each: one per vault and
-# workspace). Resource Graph's quota is used up before the run (14 queries of 15), so the
-# refresh's second query (authorizationresources, after the `resources` pages) waits for the
-# next window; every key and compute read must be answered before that query (amlsec's debug
-# log, one line per answer, in order): the reads start as soon as the state gives their ids,
-# in the background, and go on during the quota's wait. Before, they were sent after the last
-# Resource Graph page: all of them after it.
+# workspace). Resource Graph answers slowly (the local cloud holds each of the refresh's two
+# queries, `resources` and then `authorizationresources`, 3 s); every key and compute read must
+# be answered before the refresh's last query (amlsec's debug log, one line per answer, in
+# order): the reads start as soon as the state gives their ids, in the background, and go on
+# while the queries wait. Before, they were sent after the last Resource Graph page: all of them
+# after it.
 # 1. plan, 2. apply (its refresh is the plan's); 3. stacks added to the configuration (not in
 # the state) are not read early: their parents are confirmed absent by one list of their group,
 # and nothing under them is read (no GET of their keys and computes).
@@ -30,25 +30,17 @@ seed() { # PATH TYPE
     -d "{\"type\":\"$2\",\"location\":\"westeurope\",\"properties\":{}}" "$url/_armlocal/resources$1" > /dev/null \
     || fail "seed $1"
 }
-quota() { # on|off
-  curl -sf -X PUT -H 'Content-Type: application/json' -d "{\"graphQuota\":\"$1\"}" \
-    "$url/_armlocal/settings" > /dev/null || fail "quota $1"
-}
-use_quota() { # a fresh window, then 14 of its 15 queries
-  local q='{"subscriptions":["'${sub#/subscriptions/}'"],"query":"resources | project id","options":{"$top":1}}'
-  sleep 5.5
-  for _ in $(seq 14); do
-    curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' -d "$q" \
-      "$url/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01" || fail "use up the quota"
-  done
+slow_graph() { # the next two Resource Graph queries answer in 3 s
+  curl -sf -X POST -H 'Content-Type: application/json' \
+    -d '{"kind":"slow","method":"POST","path":"*/Microsoft.ResourceGraph/resources","ms":3000,"times":2}' \
+    "$url/_armlocal/faults" > /dev/null || fail "slow Resource Graph"
 }
 reads='arm: GET .*(/keys/k[0-9]+|/computes/cpu-build)\?'
-beside() { # LOG: every key and compute read answered before the refresh's query that waited
-  local log=$1 waited last n late
-  grep -q 'graph: quota used up, waiting' "$log" || fail_with "no wait for Resource Graph's quota" "$log"
-  waited=$(grep -n 'graph: quota used up, waiting' "$log" | head -n 1 | cut -d: -f1)
-  last=$(awk -v w="$waited" 'NR > w && /arm: POST .*Microsoft.ResourceGraph\/resources/ { print NR; exit }' "$log")
-  [ -n "$last" ] || fail_with "no Resource Graph query after the wait" "$log"
+beside() { # LOG: every key and compute read answered before the refresh's last query
+  local log=$1 last n late
+  [ "$(grep -c 'arm: POST .*Microsoft.ResourceGraph/resources' "$log")" = 3 ] \
+    || fail_with "3 Resource Graph queries expected (resources, authorizationresources, the live rules' grants)" "$log"
+  last=$(grep -n 'arm: POST .*Microsoft.ResourceGraph/resources' "$log" | sed -n 2p | cut -d: -f1)
   n=$(grep -cE "$reads" "$log")
   late=$(awk -v last="$last" 'NR > last' "$log" | grep -cE "$reads")
   echo "   $n key and compute reads, $late answered after the refresh's last Resource Graph query (line $last)"
@@ -62,17 +54,16 @@ seed $sub/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/hub 
 seed $sub/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/hub/subnets/pe Microsoft.Network/virtualNetworks/subnets
 stacks 4
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color -parallelism 32 > apply.out 2>&1
-quota on
 
-echo "1. plan: the keys and computes are read during Resource Graph's wait"
-use_quota
+echo "1. plan: the keys and computes are read while Resource Graph answers"
+slow_graph
 AMLSEC_LOG=debug "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > plan.out 2> plan.log
 rc=$?
 [ "$rc" = 0 ] || fail_with "plan exited $rc, wanted 0 (no changes)" plan.out plan.log
 beside plan.log
 
 echo "2. apply: its refresh too"
-use_quota
+slow_graph
 AMLSEC_LOG=debug "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > apply2.out 2> apply2.log
 rc=$?
 [ "$rc" = 0 ] || fail_with "apply exited $rc, wanted 0" apply2.out apply2.log
@@ -80,7 +71,6 @@ grep -q 'No changes' apply2.out || fail_with "apply changed something" apply2.ou
 beside apply2.log
 
 echo "3. stacks not in the state: nothing under their parents is read"
-quota off
 stacks 8
 AMLSEC_LOG=debug "$AMLSEC" plan -cloud "$url" -no-color > plan3.out 2> plan3.log
 rc=$?
