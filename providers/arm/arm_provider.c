@@ -949,8 +949,10 @@ static int beside_finish(struct arm_provider *ap, const struct provider_ref *ref
                          const struct arm_kind_info **kinds, struct beside *bs,
                          struct provider_result *out, size_t *idx, size_t *nidx, struct errbuf *err)
 {
-    int rc = beside_wait(ap, bs, false, out, err);
-    if (rc < 0)
+    int rc;
+    /* the pages are read: what is left of the reads gets every slot */
+    arm_client_foreground(ap->o.client);
+    if ((rc = beside_wait(ap, bs, false, out, err)) < 0)
         return rc;
     list_plan_take(ap, &bs->lp, refs, kinds, bs->reads, &bs->nreads, bs->items, bs->errs, out);
     for (size_t r = 0; r < bs->nreads; r++)
