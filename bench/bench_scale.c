@@ -14,16 +14,18 @@
  *   (creates), show -json F, check -plan F, apply (AMLSEC_RATE_LIMIT=off, unthrottled
  *   local cloud), plan -refresh=false (no changes), state list, state mv,
  *   plan with refresh (no changes) at --latency-ms 30 --throttle arm
- *   (with its ARM request count), drift twice (against a local cloud with
- *   Resource Graph's user quota off, --graph-quota off: amlsec's own
- *   scaling; then with the quota on, as in Azure: its wall time against the
- *   floor the quota, 15 queries per 5 s, puts under the pages it sent,
- *   target <= 1.02x, and the queries refused with 429), check -fail-on
- *   never, and apply of creates under ARM's limits against its write
- *   bucket's floor. apply and drift also print their Resource Graph
- *   queries (apply checks what its creates would overwrite, a page per
- *   1,000 ids in resource groups that exist: none for these stacks, whose
- *   group is new; drift also the rows, each resource once).
+ *   (with its ARM request count, and its wall time against the floor
+ *   ARM's read bucket, 250 then 25 a second, puts under its reads), drift
+ *   twice (against a local cloud with Resource Graph's user quota off,
+ *   --graph-quota off: amlsec's own scaling; then with the quota on, as in
+ *   Azure: its wall time against the floor the quota, 15 queries per 5 s,
+ *   puts under the pages it sent, target <= 1.02x, and the queries refused
+ *   with 429), check -fail-on never, and apply of creates under ARM's
+ *   limits against its write bucket's floor. apply and drift also print
+ *   their Resource Graph queries (apply checks what its creates would
+ *   overwrite, a page per 1,000 ids in resource groups that exist: none
+ *   for these stacks, whose group is new; drift also the rows, each
+ *   resource once).
  *
  * validate's stages are also measured in this process (bench_scale
  * --validate-stages DIR, a fresh process per run): parse + check
@@ -54,6 +56,8 @@
  *   BENCH_SCALE_ROWS=drift           only the apply the drift rows need and
  *                                    the drift rows (no refresh target)
  *   BENCH_SCALE_ROWS=stages          only validate's stages (no local cloud)
+ *   BENCH_SCALE_ROWS=refresh         only the apply and the refreshed plan
+ *                                    (no refresh target)
  *   BENCH_SCALE_KEEP=1               keeps the configurations and states
  * Prints its figures; it is not a test. Loopback traffic only. */
 #include <curl/curl.h>
@@ -493,8 +497,9 @@ static long totals_count(const char *url, const char *name)
 }
 
 static long drift_max = 50000;
-static int only_drift;  /* BENCH_SCALE_ROWS=drift */
-static int only_stages; /* BENCH_SCALE_ROWS=stages */
+static int only_drift;   /* BENCH_SCALE_ROWS=drift */
+static int only_stages;  /* BENCH_SCALE_ROWS=stages */
+static int only_refresh; /* BENCH_SCALE_ROWS=refresh */
 
 /* amlsec fmt over dir, untimed: the generator's layout is not fmt's */
 static void format_once(const char *dir)
@@ -568,7 +573,7 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
     }
     printf("== %d resources (%d workspace stacks)\n", n, n / STACK);
     format_once(dir);
-    if (!only_drift) {
+    if (!only_drift && !only_refresh) {
         if (validate_stages(dir, &stage_results[s]) == 0)
             print_stages(s);
         else
@@ -597,7 +602,7 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
         if (c != C_PLAN_REFRESH && c != C_APPLY_THROTTLED)                                         \
             print_row(s, c);                                                                       \
     } while (0)
-    if (!only_drift) {
+    if (!only_drift && !only_refresh) {
         RUN(C_VALIDATE, 0, "validate", "-no-color");
         RUN(C_VALIDATE_JSON, 0, "validate", "-json");
         RUN(C_FMT, 0, "fmt", "-check");
@@ -617,12 +622,12 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
             printf("    of which %ld Resource Graph queries\n", graph);
         }
     }
-    if (!only_drift) {
+    if (!only_drift && !only_refresh) {
         RUN(C_PLAN_NOCHANGE, 0, "plan", "-cloud", url, "-refresh=false", "-detailed-exitcode",
             "-no-color");
         RUN(C_CHECK, 0, "check", "-fail-on", "never");
     }
-    if (n <= drift_max) {
+    if (n <= drift_max && !only_refresh) {
         /* amlsec's own scaling: Resource Graph's quota off; then the quota
          * as Azure keeps it */
         if (run_drift(s, dir, url, C_DRIFT) < 0 ||
@@ -639,11 +644,11 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
         bench_cloud_stop();
         return 0;
     }
-    RUN(C_STATE_LIST, 0, "state", "list");
-    RUN(C_STATE_MV, 0, "state", "mv", "lock.l0", "lock.l0_moved");
-    {
+    if (!only_refresh) {
         char *back[] = {(char *)amlsec, "state", "mv", "lock.l0_moved", "lock.l0", NULL};
         struct measure m;
+        RUN(C_STATE_LIST, 0, "state", "list");
+        RUN(C_STATE_MV, 0, "state", "mv", "lock.l0", "lock.l0_moved");
         if (run(dir, back, &m) != 0)
             fprintf(stderr, "bench_scale: state mv back failed\n");
     }
@@ -665,14 +670,26 @@ static int measure_size(int s, const char *root, long refresh_max, long throttle
         r[C_PLAN_REFRESH].cloud_cpu = cloud0 >= 0 ? bench_cloud_cpu() - cloud0 : -1;
         print_row(s, C_PLAN_REFRESH);
         if (graph0 >= 0) {
-            long graph = graph_total(url) - graph0;
+            long graph = graph_total(url) - graph0, reads = r[C_PLAN_REFRESH].requests - graph;
+            /* ARM's read bucket: 250, then 25 a second; Resource Graph's
+             * quota: 15 queries per 5 s. The reads go out beside the
+             * pages: the wall's floor is the larger of the two. */
+            double read_floor = reads > 250 ? (reads - 250) / 25.0 : 0;
+            double floor_s = fmax(read_floor, graph_quota_floor(graph));
             printf("    of which %ld Resource Graph queries and %ld ARM GETs (lists and reads of "
                    "what Resource Graph does not hold: keys, computes, locks)\n",
-                   graph, r[C_PLAN_REFRESH].requests - graph);
+                   graph, reads);
+            printf("  refreshed plan: %ld ARM reads, read bucket floor %.1f s (Resource Graph's "
+                   "quota's %.0f s)",
+                   reads, read_floor, graph_quota_floor(graph));
+            if (floor_s > 0)
+                printf(", wall %.2fx the floor\n", r[C_PLAN_REFRESH].wall / floor_s);
+            else
+                printf(": no floor (within the burst)\n");
         }
     }
     bench_cloud_stop();
-    if (n <= throttled_max) {
+    if (n <= throttled_max && !only_refresh) {
         char state_dir[PATH_MAX + 16];
         struct measure m;
         long req0;
@@ -832,7 +849,8 @@ int main(int argc, char **argv)
     }
     only_drift = getenv("BENCH_SCALE_ROWS") && strcmp(getenv("BENCH_SCALE_ROWS"), "drift") == 0;
     only_stages = getenv("BENCH_SCALE_ROWS") && strcmp(getenv("BENCH_SCALE_ROWS"), "stages") == 0;
-    if (!only_drift && !only_stages &&
+    only_refresh = getenv("BENCH_SCALE_ROWS") && strcmp(getenv("BENCH_SCALE_ROWS"), "refresh") == 0;
+    if (!only_drift && !only_stages && !only_refresh &&
         (getenv("BENCH_SCALE_REFRESH_TARGET") == NULL ||
          strcmp(getenv("BENCH_SCALE_REFRESH_TARGET"), "0") != 0))
         failed = refresh_target(root, 5000) < 0;
@@ -870,13 +888,13 @@ int main(int argc, char **argv)
                                log((double)sizes[b] / sizes[a]));
                 printf(")\n");
             }
-        for (int i = 0; i < nsizes && !only_drift; i++)
+        for (int i = 0; i < nsizes && !only_drift && !only_refresh; i++)
             if (stage_results[i].done)
                 printf("  validate stages at %d: evaluation + schema + rules %.2fx parse + check "
                        "(median of %d runs) %s\n",
                        sizes[i], stage_results[i].ratio, STAGE_RUNS,
                        stage_results[i].ratio <= 3.0 ? "ok" : "OVER (target <= 3x)");
-        if (!only_drift && !only_stages) {
+        if (!only_drift && !only_stages && !only_refresh) {
             const struct measure *v = &results[b][C_VALIDATE], *p = &results[b][C_PLAN_NOCHANGE],
                                  *sh = &results[b][C_SHOW_JSON], *ap = &results[b][C_APPLY];
             const struct measure *pc = &results[b][C_PLAN_CREATES];

@@ -336,7 +336,7 @@ static int read_for_journal(void *payload, const char *kind, const char *arm_id,
     const struct schema_kind *k = schema_find(kind);
     /* the catalogue's type: an id alone does not always say it (a resource
      * group's has no /providers/) */
-    struct provider_ref ref = {arm_id, k ? k->arm.type : NULL};
+    struct provider_ref ref = {.id = arm_id, .type = k ? k->arm.type : NULL};
     struct provider_result r;
     int rc;
     memset(&r, 0, sizeof(r));

@@ -410,7 +410,7 @@ static void rule_support_app(const struct live_rules_in *in, const struct cfg_in
     memset(&direct, 0, sizeof(direct));
     if (created == NULL) {
         /* Resource Graph rows carry no systemData: ask ARM itself */
-        struct provider_ref ref = {inst_id(in, ws), wk->arm.type};
+        struct provider_ref ref = {.id = inst_id(in, ws), .type = wk->arm.type};
         if (provider_reread(in->p, &ref, &direct) == 0)
             created = str_of(schema_json_get(direct.body, "systemData.createdAt"));
     }
@@ -460,7 +460,7 @@ static void rule_aks_cmk(const struct live_rules_in *in, const struct cfg_instan
     memset(&direct, 0, sizeof(direct));
     live = in->live(json_string_value(cref), in->payload);
     if (live == NULL) {
-        struct provider_ref ref = {json_string_value(cref), k->arm.type};
+        struct provider_ref ref = {.id = json_string_value(cref), .type = k->arm.type};
         if (provider_reread(in->p, &ref, &direct) == 0)
             live = direct.body;
     }

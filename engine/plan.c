@@ -136,13 +136,19 @@ static const char *str_of(const json_t *obj, const char *key)
 
 /* --- live reads ----------------------------------------------------------- */
 
-static void add_ref(struct builder *b, const char *id, const char *type)
+/* recorded: the state holds id (a ref added before without it gets it) */
+static void add_ref(struct builder *b, const char *id, const char *type, int recorded)
 {
     size_t at;
-    if (strmap_get(&b->ref_index, id, &at) || strmap_put(&b->ref_index, id, b->nrefs) < 0)
+    if (strmap_get(&b->ref_index, id, &at)) {
+        b->refs[at].recorded |= recorded;
+        return;
+    }
+    if (strmap_put(&b->ref_index, id, b->nrefs) < 0)
         return;
     b->refs[b->nrefs].id = id;
     b->refs[b->nrefs].type = type;
+    b->refs[b->nrefs].recorded = recorded;
     b->nrefs++;
 }
 
@@ -176,7 +182,8 @@ static int refresh(struct builder *b, struct provider *p)
             const char *id = instance_id(b, &r->instances[k]);
             if (id)
                 add_ref(b, id,
-                        str_of(config_instance_value(b->cfg, &r->instances[k]), "resource_type"));
+                        str_of(config_instance_value(b->cfg, &r->instances[k]), "resource_type"),
+                        0);
         }
     }
     nconf = b->nrefs;
@@ -189,7 +196,7 @@ static int refresh(struct builder *b, struct provider *p)
         if (groups > 0 && strmap_get(&b->ref_index, b->st->resources[i].arm_id, &at) &&
             at < nconf && is_group_type(b->refs[at].type))
             recorded++;
-        add_ref(b, b->st->resources[i].arm_id, NULL);
+        add_ref(b, b->st->resources[i].arm_id, NULL, 1);
     }
     /* results only for what is read: without refresh none (a result
      * holds its error message, over a kilobyte, per resource) */
@@ -199,8 +206,9 @@ static int refresh(struct builder *b, struct provider *p)
         return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
     /* every group the configuration names is in the state (the state's
      * own are): expected to exist, their reads may run beside the
-     * resources' (a new group's is read first, so that nothing under it
-     * is asked for) */
+     * resources', and so may those of the resources the state holds
+     * (provider_ref.recorded: a key, a compute, in no Resource Graph table)
+     * (a new group's is read first, so that nothing under it is asked for) */
     return provider_read_many(p, b->refs, b->nrefs,
                               recorded == groups ? PROVIDER_READ_GROUPS_EXPECTED : 0, b->res,
                               b->err);
