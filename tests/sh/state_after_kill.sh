@@ -179,4 +179,16 @@ expect_exit 0 "$AMLSEC" state mv resource_group.g resource_group.g2 > m7.out 2>&
 sed -i 's/resource_group "h"/resource_group "h2"/; s/resource_group.h$/resource_group.h2/' main.amlsec
 sed -i 's/resource_group "g"/resource_group "g2"/; s/resource_group.g\]/resource_group.g2]/; s/resource_group.g.id/resource_group.g2.id/' main.amlsec
 expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > r2.out 2>&1
+
+echo "4. a state that cannot be saved (a full disk) after an update: the error says the journal keeps it"
+# the file size limit (RLIMIT_FSIZE, SIGXFSZ ignored) lets the journal's records through but not
+# the state; before, the error named the temporary file alone, as if the update were lost
+[ "$(wc -c < .amlsec/state.json)" -gt 3072 ] || fail "harness: the state fits under the limit"
+sed -i 's/name = "rg-sak-k"/name = "rg-sak-k"\n  tags = { full = "disk" }/' main.amlsec
+(trap '' XFSZ; ulimit -f 3; exec "$AMLSEC" apply -cloud "$url" -auto-approve -no-color) > f1.out 2>&1
+[ $? = 1 ] || fail_with "apply on a full disk did not fail" f1.out
+grep -q "^amlsec: error: saving the state (what completed is kept in the journal '.amlsec/state.json.journal': the next plan or apply records it): cannot write '.amlsec/state.json.tmp.[0-9]*': File too large$" f1.out \
+  || fail_with "apply on a full disk: the error" f1.out
+expect_exit 0 "$AMLSEC" plan -cloud "$url" -detailed-exitcode -no-color > f2.out 2>&1
+grep -q 'recovered 1 in-flight operation from an interrupted apply' f2.out || fail_with "the update was not recovered" f2.out
 echo "state after a kill: ok"
