@@ -451,17 +451,6 @@ static int wait_resource_for_journal(void *payload, const char *kind, const char
     }
 }
 
-/* Reports the journal lines recovery could not read, naming the file. */
-static void report_unreadable(const struct journal *j)
-{
-    for (size_t i = 0; i < j->nunreadable; i++)
-        fprintf(stderr,
-                "amlsec: warning: journal '%s': entry at line %zu (byte %zu) is unreadable (%s); "
-                "recovering the others, and keeping its text in '%s.damaged'\n",
-                j->path, j->unreadable[i].line, j->unreadable[i].offset, j->unreadable[i].reason,
-                j->path);
-}
-
 static int recover(struct session *s)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -482,7 +471,7 @@ static int recover(struct session *s)
         return EXIT_FAIL;
     }
     s->journal_open = true;
-    report_unreadable(&s->journal);
+    state_cli_report_unreadable(&s->journal, true);
     if (journal_pending(&s->journal, NULL, 0) == 0) {
         /* only settled records: empty the file, or every later run reads
          * them all again (an apply of thousands leaves megabytes) */

@@ -281,8 +281,22 @@ json_t *state_cli_redacted(struct state_resource *r, struct errbuf *err)
     return copy;
 }
 
-/* The journal next to the state, read without being changed; NULL (and
- * EXIT_OK in *rc) when nothing in it is pending. */
+void state_cli_report_unreadable(const struct journal *j, bool recovering)
+{
+    for (size_t i = 0; i < j->nunreadable; i++)
+        fprintf(stderr,
+                "amlsec: warning: journal '%s': entry at line %zu (byte %zu) is unreadable (%s); "
+                "%s '%s.damaged'%s\n",
+                j->path, j->unreadable[i].line, j->unreadable[i].offset, j->unreadable[i].reason,
+                recovering ? "recovering the others, and keeping its text in"
+                           : "left out (the next plan or apply recovers the others and keeps its "
+                             "text in",
+                j->path, recovering ? "" : ")");
+}
+
+/* The journal next to the state, read without being changed (its
+ * unreadable lines reported); NULL (and EXIT_OK in *rc) when nothing in it
+ * is pending. */
 static struct journal *pending_journal(struct state_cli *sc, int *rc)
 {
     struct errbuf err = ERRBUF_INIT;
@@ -303,6 +317,7 @@ static struct journal *pending_journal(struct state_cli *sc, int *rc)
     }
     free(path);
     *rc = EXIT_OK;
+    state_cli_report_unreadable(j, false);
     if (journal_pending(j, NULL, 0) == 0) {
         journal_release(j);
         free(j);

@@ -54,6 +54,12 @@ long state_cli_parse_duration_ms(const char *s);
  * EXIT_FAIL (reported) when the journal cannot be read. */
 int state_cli_fold_journal(struct state_cli *sc, struct state *st, const char *as_stored);
 
+/* Reports the lines of j that cannot be read back (damaged bytes), each
+ * with the journal's path, its line, byte offset and why: recovering (plan
+ * and apply) sets them aside in '<journal>.damaged'; the other commands
+ * that read the journal go on without them. */
+void state_cli_report_unreadable(const struct journal *j, bool recovering);
+
 /* The journal's pending entries, for a command that changes the state
  * without reading the cloud (state rm, state mv, state push): the next
  * plan or apply folds them in under their own addresses, which would undo

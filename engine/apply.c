@@ -947,8 +947,15 @@ static int checkpoint(struct run *r)
     int rc;
     if (!r->dirty)
         return 0;
-    if ((rc = state_backend_save(r->be, r->st, r->keys, r->err)) < 0)
+    if ((rc = state_backend_save(r->be, r->st, r->keys, r->err)) < 0) {
+        /* a full disk, say: the outcomes are not lost */
+        if (r->nunsaved)
+            errbuf_prefix(r->err,
+                          "saving the state (what completed is kept in the journal '%s': the "
+                          "next plan or apply records it)",
+                          r->j->path);
         return rc;
+    }
     log_msg(LOG_DEBUG,
             "checkpoint: saved the state of %zu resources after %zu outcomes: %zu bytes, the "
             "journal %zu bytes",

@@ -2071,6 +2071,9 @@ int state_parse(struct state *st, const char *data, size_t len, const char *what
     memset(st, 0, sizeof(*st));
     if (len == 0)
         return errbuf_set(err, AMLSEC_ECORRUPT, "'%s' is empty", what);
+    /* cut short inside the envelope's first bytes */
+    if (len <= strlen(envelope_head) && memcmp(data, envelope_head, len) == 0)
+        return errbuf_set(err, AMLSEC_ECORRUPT, "'%s' is truncated", what);
     if (!starts_with(p, end, envelope_head))
         return parse_foreign(data, len, what, err);
     p += strlen(envelope_head);
@@ -2102,11 +2105,21 @@ int state_parse(struct state *st, const char *data, size_t len, const char *what
     body_end = end - strlen(envelope_tail);
     if (sha256_hex(got, body, (size_t)(body_end - body)) < 0)
         return errbuf_set(err, AMLSEC_ERROR, "cannot compute sha-256");
-    if (strcmp(want, got) != 0)
+    if (strcmp(want, got) != 0) {
+        /* a file cut short at the end of one of the body's lines still
+         * ends as the envelope does: its body is cut short too */
+        json_error_t je;
+        json_t *whole = json_loadb(body, (size_t)(body_end - body), 0, &je);
+        bool cut = whole == NULL && json_error_code(&je) == json_error_premature_end_of_input;
+        json_decref(whole);
+        if (cut)
+            return errbuf_set(err, AMLSEC_ECORRUPT, "'%s' is truncated (the document ends early)",
+                              what);
         return errbuf_set(err, AMLSEC_ECORRUPT,
                           "'%s' fails its checksum (edited by hand or damaged); refusing to "
                           "use it",
                           what);
+    }
     st->format_version = (int)version;
     rc = parse_body(st, body, (size_t)(body_end - body), what, err);
     if (rc < 0)
