@@ -214,7 +214,8 @@ static const char *target_id(const struct run *r, const struct op *op)
 static int record_after_failure(struct run *r, const struct plan_change *c, const char *arm_id,
                                 enum journal_op op)
 {
-    struct provider_ref ref = {arm_id, c->arm_type && c->arm_type[0] ? c->arm_type : NULL};
+    struct provider_ref ref = {.id = arm_id,
+                               .type = c->arm_type && c->arm_type[0] ? c->arm_type : NULL};
     struct provider_result res;
     struct state_resource e;
     const struct state_resource *prior = state_find(r->st, c->address);
@@ -824,7 +825,19 @@ static int dispatch(struct run *r, struct op *op)
             buf_release(&why);
             return 0;
         }
-        schema_body_strings(schema_find(c->kind), op->body); /* tags known only now */
+        {
+            /* tags known only now: a list or map is refused here, as the
+             * plan refuses a known one, never sent for ARM to refuse */
+            struct buf why;
+            buf_init(&why, 0);
+            if (schema_body_strings(schema_find(c->kind), op->body, &why) < 0) {
+                fail_change(r, op->change, verb_of(op->jop, c->action), 0,
+                            why.ptr ? why.ptr : "out of memory");
+                buf_release(&why);
+                return 0;
+            }
+            buf_release(&why);
+        }
         return send(r, op);
     case OP_DELETE_PREVIOUS:
         /* an id derived at apply may turn out the one recorded: then the

@@ -328,19 +328,15 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
     if (a->flags & SF_STRING_VALUES) { /* numbers and bools were converted (resolve.c) */
         const char *key;
         json_t *item;
+        const char *wrong;
         json_object_foreach((json_t *)val, key, item)
         {
             char at[512];
-            if (json_is_string(item) || value_is_number(item) || json_is_boolean(item) ||
-                value_is_unknown(item))
+            if ((wrong = schema_tag_value_wrong(item)) == NULL)
                 continue;
             snprintf(at, sizeof(at), "%s.%s", path, key);
             loc = config_attr_loc(v->inst, at);
-            verr(v, &loc, "attribute-type", NULL,
-                 "'%s' is %s: tag values are strings (a number or bool becomes its text)", at,
-                 json_is_null(item)    ? "null"
-                 : json_is_array(item) ? "a list"
-                                       : "a map");
+            verr(v, &loc, "attribute-type", NULL, SCHEMA_TAG_VALUE_FMT, at, wrong);
         }
     }
     if (a->type == ST_REF && json_is_object(val)) {
