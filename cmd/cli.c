@@ -1,6 +1,8 @@
 #include "cmd/cli.h"
 
+#include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 
 #include "util/buf.h"
 #include "util/errbuf.h"
+#include "util/jsonw.h"
 #include "util/suggest.h"
 #include "util/banned.h"
 
@@ -108,7 +111,7 @@ static uint32_t edge_add(uint32_t node, unsigned char c)
     return child;
 }
 
-void cli_secret_add(const char *value)
+static void secret_insert(const char *value)
 {
     size_t len = value ? strlen(value) : 0;
     uint32_t node = 0;
@@ -130,6 +133,56 @@ void cli_secret_add(const char *value)
     }
 out:
     pthread_mutex_unlock(&secrets.lock);
+}
+
+/* Whether a JSON writer may write value otherwise than as it is. */
+static bool json_escapes(const char *value)
+{
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '/')
+            return true;
+    return false;
+}
+
+/* value as a JSON string written with flags, without the quotes; NULL
+ * when it is not UTF-8 (never sent as a JSON string) or out of memory.
+ * Caller frees. */
+static char *json_escaped(const char *value, size_t flags)
+{
+    json_t *str = json_string(value);
+    char *text = str ? jsonw_dumps(str, JSON_ENCODE_ANY | flags) : NULL;
+    size_t n = text ? strlen(text) : 0;
+    json_decref(str);
+    if (n < 2) {
+        free(text);
+        return NULL;
+    }
+    memmove(text, text + 1, n - 2);
+    text[n - 2] = '\0';
+    return text;
+}
+
+void cli_secret_add(const char *value)
+{
+    /* an error that quotes the request back (ARM's 400s) holds the value as
+     * JSON escapes it: as amlsec sent it (a quote or backslash escaped), as
+     * other writers do (non-ASCII as \uXXXX, '/' as \/), and escaped twice
+     * where that error is itself in JSON (AMLSEC_LOG=trace's answer bodies,
+     * -json's diagnostics) */
+    static const size_t forms[] = {0, JSON_ENSURE_ASCII, JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH};
+    secret_insert(value);
+    if (value == NULL || strlen(value) < SECRET_MIN || !json_escapes(value))
+        return;
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        char *once = json_escaped(value, forms[i]), *twice = NULL;
+        if (once && strcmp(once, value) != 0) {
+            secret_insert(once);
+            if ((twice = json_escaped(once, forms[i])) != NULL)
+                secret_insert(twice);
+        }
+        free(once);
+        free(twice);
+    }
 }
 
 /* The length of the longest secret msg starts with, 0 if none: a secret

@@ -29,7 +29,9 @@ const struct command *command_find(const char *name);
  * from them): the last line of defence for text amlsec does not build
  * itself, the ARM exchanges AMLSEC_LOG=trace shows and error messages that
  * echo a request. cli_error, cli_warn and the log sink print "***" in
- * their place. Values shorter than 3 bytes are not registered. */
+ * their place, and the forms a JSON writer escapes them in (an ARM error
+ * quoting the request back). Values shorter than 3 bytes are not
+ * registered. */
 void cli_secret_add(const char *value);
 /* msg with every registered secret replaced by "***", whole, in out (a
  * buf_init'ed buffer the caller releases), or msg itself when none is

@@ -672,12 +672,6 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
         }
         s->locked = true;
     }
-    /* the cloud after the lock: the embedded one (-cloud local) reads its
-     * store when it starts and writes it back when it stops (session_close,
-     * before the unlock), so a run waiting for the lock must not have read
-     * it before the run holding the lock wrote to it */
-    if (o->need_cloud && open_cloud(s, o, cfg) != EXIT_OK)
-        return EXIT_FAIL;
     if (state_backend_load(&s->st, &existed, s->sc.be, &s->sc.keys, &err) < 0) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
@@ -686,6 +680,15 @@ int session_open(struct session *s, const struct session_opts *o, const struct c
     if (check_state_kinds(&s->st, s->sc.be->where) != EXIT_OK)
         return EXIT_FAIL;
     register_state_secrets(&s->st);
+    /* the cloud after the lock and after the state: the embedded one
+     * (-cloud local) reads its store when it starts and writes it back when
+     * it stops (session_close, before the unlock), so a run waiting for the
+     * lock must not have read it before the run holding the lock wrote to
+     * it; and a run that takes no lock (drift) must not see a state newer
+     * than its store (what a run applied since would look deleted), as with
+     * Azure, where what the state records was created before it was read */
+    if (o->need_cloud && open_cloud(s, o, cfg) != EXIT_OK)
+        return EXIT_FAIL;
     if (o->need_cloud) {
         if (check_state_cloud(s, o, cfg) != EXIT_OK || sign_in(s, o, cfg) != EXIT_OK)
             return EXIT_FAIL;

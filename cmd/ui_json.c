@@ -319,16 +319,22 @@ void ui_json_event(const struct apply_event *ev)
         snprintf(msg, sizeof(msg), "%s: %s complete after %.0fs", addr, ev->verb, ev->seconds);
         emit(json_pack("{s:o}", "hook", hook), "info", msg, "apply_complete");
         break;
-    case APPLY_FAILED:
+    case APPLY_FAILED: {
+        /* ARM's message may quote the request back: masked (cli_secret_add) */
+        struct buf clean;
+        const char *detail;
+        buf_init(&clean, 0);
+        detail = cli_scrub(&clean, ev->message ? ev->message : "");
         json_object_set_new(hook, "elapsed_seconds", json_integer((json_int_t)ev->seconds));
         snprintf(msg, sizeof(msg), "%s: %s errored after %.0fs", addr, ev->verb, ev->seconds);
         emit(json_pack("{s:o}", "hook", hook), "error", msg, "apply_errored");
-        snprintf(msg, sizeof(msg), "%s: %s failed: %s", addr, ev->verb,
-                 ev->message ? ev->message : "");
+        snprintf(msg, sizeof(msg), "%s: %s failed: %s", addr, ev->verb, detail);
         emit(json_pack("{s:{s:s, s:s, s:s, s:s}}", "diagnostic", "severity", "error", "summary",
-                       "Apply failed", "detail", ev->message ? ev->message : "", "address", addr),
+                       "Apply failed", "detail", detail, "address", addr),
              "error", msg, "diagnostic");
+        buf_release(&clean);
         break;
+    }
     case APPLY_SKIPPED:
         snprintf(msg, sizeof(msg), "%s: skipped: %s", addr, ev->message ? ev->message : "");
         json_decref(hook);

@@ -409,6 +409,30 @@ kill "$taker" 2>/dev/null; wait "$taker" 2>/dev/null || true
 find .amlsec -printf '%p %s %T@\n' | sort > "$TMP/emb.after"
 sums >> "$TMP/emb.after"
 diff "$TMP/emb.before" "$TMP/emb.after" > /dev/null || fail "drift -cloud local touched .amlsec: $(diff "$TMP/emb.before" "$TMP/emb.after")"
+# drift takes no lock: it reads the state before its store, so what an apply made meanwhile (in
+# the store, then in the state) is no drift; it read the store first, and it looked deleted. The
+# state here is a FIFO filled once the store holds the resource (after drift's store, if it
+# starts one before reading the state, is listening).
+cat >> main.amlsec <<'EOF'
+
+resource_group "late" {
+  name = "rg-embedded-late"
+}
+EOF
+expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color > apply2.out 2>&1
+cp .amlsec/state.json "$TMP/emb-late.state" && cp -r .amlsec/local "$TMP/emb-late.local"
+expect_exit 0 "$AMLSEC" destroy -cloud local -auto-approve -no-color -target resource_group.late > destroy.out 2>&1
+rm .amlsec/state.json && mkfifo .amlsec/state.json
+"$AMLSEC" drift -cloud local -no-color > "$TMP/emb-late.out" 2>&1 &
+drifter=$!
+for _ in $(seq 50); do ss -ltnp 2>/dev/null | grep -q "pid=$drifter," && break; sleep 0.1; done
+cp "$TMP"/emb-late.local/* .amlsec/local/
+cat "$TMP/emb-late.state" > .amlsec/state.json
+wait "$drifter"
+got=$?
+rm .amlsec/state.json && cp "$TMP/emb-late.state" .amlsec/state.json
+[ "$got" = 0 ] && grep -q '^No drift' "$TMP/emb-late.out" \
+  || fail "a resource applied while drift started looked deleted (exit $got): $(cat "$TMP/emb-late.out")"
 cd "$TMP"
 echo "15. every -json output above matches docs/schemas/drift.schema.json"
 valid $(find . -name '*.json' \( -name 'clean.json' -o -name 'pending.json' -o -name 'changed.json' -o -name 'both.json' \

@@ -15,7 +15,9 @@
 #     secret paths: local.rg.tags.owner is (sensitive), local.rg.name is not, and an output
 #     reading the secret must say sensitive = true;
 #  6. an import block's ARM body holding what ARM returns as secret (App Insights connection
-#     string): plan -out needs state encryption, the saved plan is sealed, output redacts it.
+#     string): plan -out needs state encryption, the saved plan is sealed, output redacts it;
+#  7. an ARM error quoting the request back masks a secret JSON escaped (a quote, a backslash,
+#     non-ASCII) as it masks a plain one, in apply -json's diagnostic too.
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}" "${SRC:?}"
 work=$(mktemp -d)
@@ -355,6 +357,34 @@ expect_exit 0 "$AMLSEC" plan -cloud "$url" -no-color -out i.plan > ip3.out 2>&1
 expect_exit 0 "$AMLSEC" show -no-color i.plan > is.out 2>&1
 expect_exit 0 "$AMLSEC" show -json i.plan > is.json 2>&1
 clean ip3.out is.out is.json i.plan
+echo "10. an ARM error quoting the request back masks a secret with a quote, a backslash or non-ASCII (JSON escaped)"
+mkdir "$work/esc" && cd "$work/esc"
+cat > main.amlsec <<'CONF'
+settings {
+  subscription = "00000000-0000-0000-0000-000000000000"
+  location     = "westeurope"
+}
+variable "tag_secret" {
+  type      = string
+  sensitive = true
+}
+resource_group "esc" {
+  name = "rg-secrets-esc"
+  tags = { owner = var.tag_secret }
+}
+CONF
+curl -sf -X POST -H 'Content-Type: application/json' "$url/_armlocal/faults" \
+  -d '{"kind":"400-echo","method":"PUT","path":"*/resourceGroups/rg-secrets-esc","times":3}' > /dev/null \
+  || fail "add a fault"
+AMLSEC_VAR_tag_secret='CanaryQ"uote7' expect_exit 1 "$AMLSEC" apply -cloud "$url" -auto-approve -no-color > esc1.out 2>&1
+AMLSEC_VAR_tag_secret='CanaryB\ack/Sl€sh7' AMLSEC_LOG=trace expect_exit 1 "$AMLSEC" apply -cloud "$url" -auto-approve -json > esc2.out 2>&1
+# apply -json's diagnostic quoted ARM's message as it came, even a plain secret
+AMLSEC_VAR_tag_secret=CanaryPlain7 expect_exit 1 "$AMLSEC" apply -cloud "$url" -auto-approve -json > esc3.out 2>&1
+for f in esc1.out esc2.out esc3.out; do
+  grep -q 'InvalidRequestContent' $f || fail_with "the ARM error quoting the request did not happen" $f
+done
+canaries+=(CanaryQ uote7 CanaryB ack/Sl Sl€sh7 'u20acsh7' CanaryPlain7)
+clean esc1.out esc2.out esc3.out
 cd "$work/p"
 stop_cloud
 echo "secrets: all passed"
