@@ -3056,9 +3056,26 @@ static void test_scale__outputs_filled_through_an_index(void **state)
     assert_true(wl * small <= 2 * ws * large);
 }
 
-int main(void)
+/* Whether test (test_scale__NAME) is among the comma-separated NAMEs of list. */
+static bool listed(const char *test, const char *list)
 {
-    const struct CMUnitTest tests[] = {
+    const char *name = test + strlen("test_scale__");
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+/* With no argument every test runs; "+NAME,..." runs only those, "-NAME,..."
+ * all the others (tests/CMakeLists.txt runs the longest as CTest tests of
+ * their own, beside the rest). */
+int main(int argc, char **argv)
+{
+    static const struct CMUnitTest all[] = {
         cmocka_unit_test(test_scale__findings_deduplicated_through_an_index),
         cmocka_unit_test(test_scale__findings_share_rule_text),
         cmocka_unit_test(test_scale__schema_errors_deduplicated_through_an_index),
@@ -3097,6 +3114,15 @@ int main(void)
         cmocka_unit_test(test_scale__lazy_values_read_by_every_reader),
         cmocka_unit_test(test_scale__expand_reads_no_body),
     };
+    struct CMUnitTest tests[sizeof(all) / sizeof(all[0])];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (argc < 2 || (argv[1][0] == '+') == listed(all[i].name, argv[1] + 1))
+            tests[n++] = all[i];
+    if (n == 0) {
+        fprintf(stderr, "unit_scale: no test selected by '%s'\n", argv[1]);
+        return 1;
+    }
     json_set_alloc_funcs(counting_malloc, counting_free);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return _cmocka_run_group_tests("scale", tests, n, NULL, NULL);
 }
