@@ -98,10 +98,15 @@ static void put_go_json(const char *text)
     putchar('\n');
 }
 
-/* go: as terraform output -json writes it (put_go_json). */
+/* go: as terraform output -json writes it (put_go_json). A value still
+ * unknown (an output of an apply that left it so) is null. */
 static int print_text(const json_t *v, size_t flags, bool go)
 {
-    char *text = jsonw_dumps(v, flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(VALUE_DIGITS));
+    json_t *shown = value_unknowns_null((json_t *)v);
+    char *text =
+        shown ? jsonw_dumps(shown, flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(VALUE_DIGITS))
+              : NULL;
+    json_decref(shown);
     if (text == NULL) {
         cli_error("out of memory");
         return EXIT_FAIL;

@@ -312,8 +312,9 @@ int session_seed_existing(struct session *s, const struct config *cfg)
         return EXIT_OK;
     for (size_t i = 0; i < cfg->nresources; i++) {
         const struct cfg_resource *r = &cfg->resources[i];
-        const json_t *id =
-            r->existing && r->ninstances ? json_object_get(r->instances[0].value, "id") : NULL;
+        const json_t *id = r->existing && r->ninstances
+                               ? json_object_get(config_instance_value(cfg, &r->instances[0]), "id")
+                               : NULL;
         int rc;
         if (!json_is_string(id))
             continue;

@@ -879,15 +879,15 @@ int show_terraform_json(const struct jsonw_pretty *o, const struct plan *plan,
 
 /* Terraform's type JSON (cty's) of an output's value, from the value
  * alone (amlsec's values carry no declared type): "string", "number" (a
- * big number too), "bool"; an array's elements of one type ["list", T],
- * of several (or none: a literal []) ["tuple", [T...]]; an object
- * ["object", {K: T}]; null "dynamic". */
+ * big number too), "bool"; an array ["tuple", [T...]]; an object
+ * ["object", {K: T}]; null and an unknown "dynamic". */
 static json_t *tf_type(const json_t *v)
 {
-    json_t *x, *types, *t;
+    json_t *x, *types;
     const char *k;
     size_t i;
-    bool same = true;
+    if (value_is_unknown(v)) /* an output an apply left unknown */
+        return json_string("dynamic");
     if (json_is_string(v))
         return json_string("string");
     if (value_is_number(v)) /* a whole number beyond int64 too (an object inside) */
@@ -901,17 +901,12 @@ static json_t *tf_type(const json_t *v)
     }
     if (!json_is_array(v))
         return json_string("dynamic");
+    /* a list is a tuple, as Terraform types a list literal or a for
+     * expression ([for ...]): the value does not say whether a declared
+     * type made it a list */
     types = json_array();
-    json_array_foreach(v, i, x)
-    {
-        json_array_append_new(types, t = tf_type(x));
-        same = same && json_equal(t, json_array_get(types, 0));
-    }
-    if (json_array_size(types) == 0 || !same)
-        return json_pack("[s, o]", "tuple", types);
-    t = json_incref(json_array_get(types, 0));
-    json_decref(types);
-    return json_pack("[s, o]", "list", t);
+    json_array_foreach(v, i, x) json_array_append_new(types, tf_type(x));
+    return json_pack("[s, o]", "tuple", types);
 }
 
 json_t *show_output_type(const json_t *value, bool hidden)

@@ -825,7 +825,19 @@ static int dispatch(struct run *r, struct op *op)
             buf_release(&why);
             return 0;
         }
-        schema_body_strings(schema_find(c->kind), op->body); /* tags known only now */
+        {
+            /* tags known only now: a list or map is refused here, as the
+             * plan refuses a known one, never sent for ARM to refuse */
+            struct buf why;
+            buf_init(&why, 0);
+            if (schema_body_strings(schema_find(c->kind), op->body, &why) < 0) {
+                fail_change(r, op->change, verb_of(op->jop, c->action), 0,
+                            why.ptr ? why.ptr : "out of memory");
+                buf_release(&why);
+                return 0;
+            }
+            buf_release(&why);
+        }
         return send(r, op);
     case OP_DELETE_PREVIOUS:
         /* an id derived at apply may turn out the one recorded: then the

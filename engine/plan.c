@@ -158,9 +158,9 @@ static const struct provider_result *live_of(const struct builder *b, const char
     return id && b->res && strmap_get(&b->ref_index, id, &at) ? &b->res[at] : NULL;
 }
 
-static const char *instance_id(const struct cfg_instance *in)
+static const char *instance_id(const struct builder *b, const struct cfg_instance *in)
 {
-    return str_of(in->value, "id");
+    return str_of(config_instance_value(b->cfg, in), "id");
 }
 
 static int is_group_type(const char *type)
@@ -179,9 +179,11 @@ static int refresh(struct builder *b, struct provider *p)
     for (size_t i = 0; i < b->cfg->nresources; i++) {
         const struct cfg_resource *r = &b->cfg->resources[i];
         for (size_t k = 0; k < r->ninstances; k++) {
-            const char *id = instance_id(&r->instances[k]);
+            const char *id = instance_id(b, &r->instances[k]);
             if (id)
-                add_ref(b, id, str_of(r->instances[k].value, "resource_type"), 0);
+                add_ref(b, id,
+                        str_of(config_instance_value(b->cfg, &r->instances[k]), "resource_type"),
+                        0);
         }
     }
     nconf = b->nrefs;
@@ -563,7 +565,7 @@ static json_t *known_now(void *payload, const char *address, const char *attr)
         return b->known[at] ? json_incref(b->known[at]) : NULL;
     }
     in = config_find_instance(b->cfg, address);
-    lr = in ? live_of(b, instance_id(in)) : NULL;
+    lr = in ? live_of(b, instance_id(b, in)) : NULL;
     if (lr && lr->rc == 0 && lr->body) {
         v = known_decode_attr(in->resource->kind, lr->body, attr);
     } else if ((se = state_find(b->st, address)) != NULL) {
@@ -681,7 +683,8 @@ static int choose_update_via(struct builder *b, struct pending *it, const struct
 static void render_change(struct builder *b, struct pending *it, const struct schema_kind *k,
                           const struct cfg_instance *in, const json_t *attrs)
 {
-    json_t *value = known_fill(copy_containers(in->value), known_now, b, NULL);
+    json_t *value =
+        known_fill(copy_containers(config_instance_value(b->cfg, in)), known_now, b, NULL);
     it->c.after = collapse_attrs(attrs);
     it->c.body = render_body(k, attrs, value, b->cfg->settings, in->sensitive, false);
     json_decref(value);
@@ -983,7 +986,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
 {
     const struct cfg_resource *r = in->resource;
     const struct schema_kind *k = schema_find(r->kind);
-    const char *id = instance_id(in);
+    const char *id = instance_id(b, in);
     struct state_resource *se = state_find(b->st, in->address);
     bool renamed;
     const struct provider_result *lr, *lr_new;

@@ -11,6 +11,14 @@
 
 #define UNKNOWN_KEY "$unknown"
 
+/* Every unknown is an object whose one key is "$unknown" and whose tag
+ * holds a NUL, which no string of the language, of a JSON file it reads
+ * or of an ARM answer holds: a map the configuration writes in the same
+ * shape ({ "$unknown" = true }) stays a map. The untagged unknown's tag is
+ * the string "\0"; a tagged one's "ADDRESS\0ATTR"; a deferred call's
+ * {"call": "NAME\0", "args": [...]}. */
+static const char UNTAGGED[] = ""; /* with its terminating NUL: "\0" */
+
 /* value_unknown()'s object, once made */
 static json_t *shared_unknown;
 
@@ -24,7 +32,9 @@ json_t *value_unknown(void)
     json_t *o = __atomic_load_n(shared, __ATOMIC_ACQUIRE);
     if (o == NULL) {
         json_t *fresh = json_object(), *expected = NULL;
-        if (fresh == NULL || json_object_set_new_nocheck(fresh, UNKNOWN_KEY, json_true()) < 0) {
+        if (fresh == NULL ||
+            json_object_set_new_nocheck(fresh, UNKNOWN_KEY,
+                                        json_stringn_nocheck(UNTAGGED, sizeof(UNTAGGED))) < 0) {
             json_decref(fresh);
             return NULL;
         }
@@ -79,12 +89,13 @@ bool value_unknown_origin(const json_t *v, const char **address, const char **at
     return true;
 }
 
-/* A deferred call is {"$unknown": {"call": NAME, "args": [...]}}: a map
- * value of the language is never an object under the key "$unknown" with
- * exactly these two keys and a list of arguments. */
+/* A deferred call is {"$unknown": {"call": "NAME\0", "args": [...]}}: the
+ * name is written with its terminating NUL. */
 json_t *value_unknown_call(const char *fn, json_t *args)
 {
-    json_t *o = json_object(), *tag = json_pack("{s:s, s:o}", "call", fn, "args", args);
+    json_t *o = json_object(),
+           *tag = json_pack("{s:o, s:o}", "call", json_stringn_nocheck(fn, strlen(fn) + 1), "args",
+                            args);
     if (o == NULL || tag == NULL || json_object_set_new_nocheck(o, UNKNOWN_KEY, tag) < 0) {
         json_decref(o);
         return NULL;
@@ -98,7 +109,7 @@ bool value_unknown_call_parts(const json_t *v, const char **fn, const json_t **a
         json_is_object(v) && json_object_size(v) == 1 ? json_object_get(v, UNKNOWN_KEY) : NULL;
     const json_t *name = json_object_get(tag, "call"), *list = json_object_get(tag, "args");
     if (!json_is_object(tag) || json_object_size(tag) != 2 || !json_is_string(name) ||
-        !json_is_array(list))
+        !json_is_array(list) || strlen(json_string_value(name)) + 1 != json_string_length(name))
         return false;
     *fn = json_string_value(name);
     *args = list;
@@ -110,8 +121,11 @@ bool value_unknown_untagged(const json_t *v)
     /* most are the shared one: no look-up */
     if (v == __atomic_load_n(&shared_unknown, __ATOMIC_ACQUIRE))
         return v != NULL;
-    return json_is_object(v) && json_object_size(v) == 1 &&
-           json_is_true(json_object_get(v, UNKNOWN_KEY));
+    if (json_is_object(v) && json_object_size(v) == 1) {
+        const json_t *tag = json_object_get(v, UNKNOWN_KEY);
+        return json_string_length(tag) == 1 && json_string_value(tag)[0] == '\0';
+    }
+    return false;
 }
 
 bool value_is_unknown(const json_t *v)
@@ -123,8 +137,7 @@ bool value_is_unknown(const json_t *v)
         return false;
     tag = json_object_get(v, UNKNOWN_KEY);
     /* a tag holds a NUL, which no string of the language can */
-    return json_is_true(tag) ||
-           (json_is_string(tag) && strlen(json_string_value(tag)) < json_string_length(tag)) ||
+    return (json_is_string(tag) && strlen(json_string_value(tag)) < json_string_length(tag)) ||
            (json_is_object(tag) && value_unknown_call_parts(v, &fn, &args));
 }
 
@@ -138,7 +151,7 @@ bool value_unknown_resolvable(const json_t *v)
     if (value_unknown_call_parts(v, &fn, &args))
         return value_unknown_resolvable(args);
     if (value_is_unknown(v))
-        return !json_is_true(json_object_get(v, UNKNOWN_KEY));
+        return !value_unknown_untagged(v);
     if (json_is_array(v)) {
         json_array_foreach(v, i, x) if (!value_unknown_resolvable(x)) return false;
     } else if (json_is_object(v)) {
@@ -160,6 +173,35 @@ bool value_contains_unknown(const json_t *v)
         json_object_foreach((json_t *)v, k, x) if (value_contains_unknown(x)) return true;
     }
     return false;
+}
+
+json_t *value_unknowns_null(json_t *v)
+{
+    const char *k;
+    json_t *x, *r = NULL;
+    size_t i;
+    if (value_is_unknown(v))
+        return json_null();
+    if (!value_contains_unknown(v))
+        return json_incref(v);
+    if ((r = json_is_array(v) ? json_array() : json_object()) == NULL)
+        return NULL;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x) if (json_array_append_new(r, value_unknowns_null(x)) < 0) break;
+        if (i < json_array_size(v))
+            goto oom;
+    } else {
+        json_object_foreach(v, k, x)
+        {
+            json_t *y = value_unknowns_null(x);
+            if (y == NULL || json_object_set_new(r, k, y) < 0)
+                goto oom;
+        }
+    }
+    return r;
+oom:
+    json_decref(r);
+    return NULL;
 }
 
 json_t *value_number(double d)
@@ -506,21 +548,35 @@ int value_format(struct buf *out, const json_t *v)
 
 /* A known map whose one key is "$unknown" (the language writes
  * { "$unknown" = [...] }), in a plan file {"$unknown": {"$known": MAP'S
- * VALUE}}, so that it never reads back as a tagged unknown's form (each
+ * VALUE}}, so that it never reads back as an unknown's form (each
  * such map wrapped once, each wrapping read back once). */
 #define FILE_KNOWN_KEY "$known"
 
-/* A tagged unknown in a plan file's form, {"$unknown": ["ADDRESS",
- * "ATTR"]}, as the unknown: a new reference; NULL for anything else. */
-static json_t *file_form_unknown(const json_t *v)
+/* An unknown in a plan file's form as the unknown: {"$unknown": ["ADDRESS",
+ * "ATTR"]} a tagged one, {"$unknown": true} the untagged one,
+ * {"$unknown": {"call": NAME, "args": [...]}} a deferred call (its
+ * arguments read back in place). 0 with *out a new reference, or NULL when
+ * v is none of those; -1 when out of memory. */
+static int file_form_unknown(json_t *v, json_t **out)
 {
-    const json_t *tag =
+    json_t *tag =
         json_is_object(v) && json_object_size(v) == 1 ? json_object_get(v, UNKNOWN_KEY) : NULL;
     const char *address = json_string_value(json_array_get(tag, 0)),
-               *attr = json_string_value(json_array_get(tag, 1));
-    if (json_array_size(tag) != 2 || address == NULL || attr == NULL)
-        return NULL;
-    return value_unknown_of(address, attr);
+               *attr = json_string_value(json_array_get(tag, 1)),
+               *fn = json_string_value(json_object_get(tag, "call"));
+    json_t *args = json_object_get(tag, "args");
+    *out = NULL;
+    if (json_array_size(tag) == 2 && address && attr)
+        *out = value_unknown_of(address, attr);
+    else if (json_is_true(tag))
+        *out = value_unknown();
+    else if (json_object_size(tag) == 2 && fn && json_is_array(args)) {
+        if (value_from_file_form(args) < 0)
+            return -1;
+        *out = value_unknown_call(fn, json_incref(args));
+    } else
+        return 0;
+    return *out ? 0 : -1;
 }
 
 json_t *value_file_form(json_t *v)
@@ -528,10 +584,16 @@ json_t *value_file_form(json_t *v)
     const char *address, *attr, *k;
     json_t *x, *r = NULL;
     size_t i;
+    const json_t *args;
     if (value_unknown_origin(v, &address, &attr))
         return json_pack("{s:[s,s]}", UNKNOWN_KEY, address, attr);
-    if (json_is_object(v) && json_object_size(v) == 1 && json_object_get(v, UNKNOWN_KEY) &&
-        !value_is_unknown(v)) {
+    if (value_unknown_untagged(v))
+        return json_pack("{s:b}", UNKNOWN_KEY, 1);
+    if (value_unknown_call_parts(v, &k, &args)) {
+        json_t *f = value_file_form((json_t *)args);
+        return f ? json_pack("{s:{s:s, s:o}}", UNKNOWN_KEY, "call", k, "args", f) : NULL;
+    }
+    if (json_is_object(v) && json_object_size(v) == 1 && json_object_get(v, UNKNOWN_KEY)) {
         json_t *f = value_file_form(json_object_get(v, UNKNOWN_KEY));
         return f ? json_pack("{s:{s:o}}", UNKNOWN_KEY, FILE_KNOWN_KEY, f) : NULL;
     }
@@ -611,9 +673,9 @@ static int from_file_node(json_t *x, json_t **out)
         }
         return 0;
     }
-    if ((*out = file_form_unknown(x)) != NULL)
-        return 0;
-    return value_from_file_form(x);
+    if (file_form_unknown(x, out) < 0)
+        return -1;
+    return *out ? 0 : value_from_file_form(x);
 }
 
 int value_from_file_form(json_t *v)

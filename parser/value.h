@@ -1,9 +1,10 @@
 /* Runtime values are jansson values. One extra notion: an *unknown* value,
  * known only after apply (an ARM id of something not created yet, a key
- * version). It is an object with the one key "$unknown": true, or, tagged
- * with the instance and attribute it will come from, "ADDRESS\0ATTR"; test
- * it with value_is_unknown() and read the tag with value_unknown_origin(),
- * never by hand. */
+ * version). It is an object with the one key "$unknown" whose tag holds a
+ * NUL, which no map of the language can hold: "\0" untagged, or, tagged
+ * with the instance and attribute it will come from, "ADDRESS\0ATTR" (a
+ * deferred call's in value.c); test it with value_is_unknown() and read the
+ * tag with value_unknown_origin(), never by hand. */
 #ifndef AMLSEC_PARSER_VALUE_H
 #define AMLSEC_PARSER_VALUE_H
 
@@ -22,7 +23,7 @@ json_t *value_unknown_of(const char *address, const char *attr);
 bool value_unknown_origin(const json_t *v, const char **address, const char **attr);
 bool value_is_unknown(const json_t *v);
 /* Whether v is an unknown without an origin (value_unknown()'s, or one read
- * back as {"$unknown": true}): cheaper than value_is_unknown and
+ * back from a plan file's {"$unknown": true}): cheaper than value_is_unknown and
  * value_unknown_origin together. */
 bool value_unknown_untagged(const json_t *v);
 /* A function call whose arguments hold unknowns that can be filled in
@@ -37,6 +38,10 @@ bool value_unknown_call_parts(const json_t *v, const char **fn, const json_t **a
  * untagged unknown anywhere, deferred calls' arguments included. */
 bool value_unknown_resolvable(const json_t *v);
 bool value_contains_unknown(const json_t *v); /* anywhere inside */
+/* v with every unknown inside it null, as JSON for a script shows a value
+ * not known (a new reference: v itself when it holds none; NULL when out
+ * of memory). */
+json_t *value_unknowns_null(json_t *v);
 /* Numbers are whole numbers, exact up to VALUE_BIG_BITS bits: int64 ones
  * are json integers, larger ones *big numbers* (util/jsonw.h's object,
  * written to JSON as a number: test and read them only through these
@@ -83,9 +88,11 @@ const char *value_type_name(const json_t *v);
  * unknown prints as (known after apply). Appends to out. */
 int value_format(struct buf *out, const json_t *v);
 
-/* A plan file (cmd/planfile.c) holds no NUL: a big number is written as
- * a JSON number (util/jsonw.h) and a tagged unknown as {"$unknown":
- * ["ADDRESS", "ATTR"]}; a known map whose one key is "$unknown" is
+/* A plan file (cmd/planfile.c) and the state's outputs hold no NUL: a big
+ * number is written as a JSON number (util/jsonw.h), a tagged unknown as
+ * {"$unknown": ["ADDRESS", "ATTR"]}, the untagged one as {"$unknown": true},
+ * a deferred call as {"$unknown": {"call": NAME, "args": [...]}} (its name
+ * without the NUL); a known map whose one key is "$unknown" is
  * wrapped, {"$unknown": {"$known": ITS VALUE}}, so that it never reads back
  * as an unknown. value_file_form gives v so (a new reference: v
  * itself when it holds no tagged unknown, else a copy sharing what is

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "parser/value.h"
 #include "providers/arm/arm_provider.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -1341,8 +1342,19 @@ int state_serialize(const struct state *st, struct buf *out, struct errbuf *err)
         buf_addch(out, ',') < 0 || add_key_str(out, "lineage", st->lineage) < 0)
         goto out;
     if (json_object_size(st->outputs)) {
-        char *text = jsonw_dumps(st->outputs, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-        int bad = text == NULL || buf_addf(out, ",\"outputs\":%s", text) < 0;
+        /* values still unknown in a plan file's form (parser/value.h:
+         * no NUL), each entry's */
+        json_t *f = json_object();
+        const char *name;
+        json_t *e;
+        char *text = NULL;
+        int bad = f == NULL;
+        json_object_foreach(st->outputs, name, e) if (!bad) bad =
+            json_object_set_new(f, name, value_file_form(e)) < 0;
+        if (!bad)
+            text = jsonw_dumps(f, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        bad = bad || text == NULL || buf_addf(out, ",\"outputs\":%s", text) < 0;
+        json_decref(f);
         free(text);
         if (bad)
             goto out;
@@ -1936,6 +1948,10 @@ static int rd_outputs(struct reader *rd, json_t **out)
     doc = jsonw_loadb(start, (size_t)(rd->p - start), JSON_REJECT_DUPLICATES, &je);
     if (doc == NULL)
         return rd_error(rd, "'outputs' is not valid JSON");
+    if (value_from_file_form(doc) < 0) {
+        json_decref(doc);
+        return errbuf_set(rd->err, AMLSEC_ENOMEM, "out of memory");
+    }
     json_object_foreach(doc, name, o)
     {
         if (!json_is_object(o) || !json_is_boolean(json_object_get(o, "sensitive")) ||

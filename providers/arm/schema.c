@@ -531,19 +531,38 @@ json_t *schema_string_values(const json_t *map)
     return out;
 }
 
-void schema_body_strings(const struct schema_kind *k, json_t *body)
+const char *schema_tag_value_wrong(const json_t *item)
+{
+    if (json_is_string(item) || value_is_number(item) || json_is_boolean(item) ||
+        value_is_unknown(item))
+        return NULL;
+    return json_is_null(item) ? "null" : json_is_array(item) ? "a list" : "a map";
+}
+
+int schema_body_strings(const struct schema_kind *k, json_t *body, struct buf *why)
 {
     if (k == NULL || !json_is_object(body))
-        return;
+        return 0;
     for (const struct schema_attr *a = k->body.attrs; a->name; a++) {
-        const json_t *tags;
+        const json_t *tags, *item;
+        const char *key, *wrong;
         json_t *conv;
         if (!(a->flags & SF_STRING_VALUES) || a->map.path == NULL ||
-            (tags = schema_json_get(body, a->map.path)) == NULL ||
-            (conv = schema_string_values(tags)) == NULL)
+            (tags = schema_json_get(body, a->map.path)) == NULL)
             continue;
-        (void)schema_json_set(body, a->map.path, conv); /* conv is taken either way */
+        json_object_foreach((json_t *)tags, key, item)
+        {
+            char at[512];
+            if ((wrong = schema_tag_value_wrong(item)) == NULL)
+                continue;
+            snprintf(at, sizeof(at), "%s.%s", a->name, key);
+            buf_addf(why, SCHEMA_TAG_VALUE_FMT, at, wrong);
+            return -1;
+        }
+        if ((conv = schema_string_values(tags)) != NULL)
+            (void)schema_json_set(body, a->map.path, conv); /* conv is taken either way */
     }
+    return 0;
 }
 
 json_t *schema_to_arm(const struct schema_attr *a, const struct schema_map *m, const json_t *v,

@@ -262,9 +262,18 @@ int schema_json_set(json_t *root, const char *path, json_t *v);
  * when it holds none (or is no map): keep it as it is. */
 json_t *schema_string_values(const json_t *map);
 
+/* What an SF_STRING_VALUES map's value is when it can be no string: "null",
+ * "a list" or "a map"; NULL for a string, number, bool or unknown. The
+ * error says SCHEMA_TAG_VALUE_FMT (the path, then that). */
+const char *schema_tag_value_wrong(const json_t *item);
+#define SCHEMA_TAG_VALUE_FMT                                                                       \
+    "'%s' is %s: tag values are strings (a number or bool becomes its text)"
+
 /* The same in an ARM body of kind k, in place: tags whose values were
- * known only once apply filled them in (a bool made by `!` on an id). */
-void schema_body_strings(const struct schema_kind *k, json_t *body);
+ * known only once apply filled them in (a bool made by `!` on an id).
+ * 0; -1 when such a value turned out a list, a map or null, with the
+ * error (SCHEMA_TAG_VALUE_FMT, "tags.KEY") in why: it is not sent. */
+int schema_body_strings(const struct schema_kind *k, json_t *body, struct buf *why);
 
 /* DSL value -> ARM value for one mapping of attribute a (new reference), or
  * NULL when nothing is sent. Unknown values stay unknown. subscription

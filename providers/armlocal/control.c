@@ -116,11 +116,25 @@ static double rng01(struct armlocal *al)
     return (double)(z >> 11) / 9007199254740992.0;
 }
 
-/* Returns 1 when the fault answered the request. *lro_fail is set when the
- * operation the request starts must end Failed. */
+/* The faults that fire on a request carried out (reset-after, lro-failed,
+ * lro-canceled) whose firing a fault answering it instead takes back. */
+static void take_back(struct al_ctx *c, int *lro_fail, struct al_fault **carried, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        carried[i]->fired--;
+    *lro_fail = 0;
+    c->res->drop_connection = 0;
+}
+
+/* Returns 1 when a fault answered the request (403, 429, 500, 503,
+ * 400-echo, reset): it is not carried out, so reset-after and lro-* faults
+ * matching it too do not fire (nor spend their times). *lro_fail is set
+ * when the operation the request starts must end Failed. */
 int al_faults_apply(struct al_ctx *c, int *lro_fail)
 {
     struct armlocal *al = c->al;
+    struct al_fault *carried[sizeof(al->faults) / sizeof(al->faults[0])];
+    size_t ncarried = 0;
     for (size_t i = 0; i < al->nfaults; i++) {
         struct al_fault *f = &al->faults[i];
         int fire;
@@ -135,6 +149,20 @@ int al_faults_apply(struct al_ctx *c, int *lro_fail)
         if (!fire)
             continue;
         f->fired++;
+        if (strcmp(f->kind, "reset-after") == 0 || strncmp(f->kind, "lro-", 4) == 0) {
+            carried[ncarried++] = f;
+            if (strcmp(f->kind, "reset-after") == 0)
+                c->res->drop_connection = 1; /* carried out below, then the answer is lost */
+            else
+                *lro_fail = strcmp(f->kind, "lro-failed") == 0 ? 1 : 2;
+            continue;
+        }
+        if (strcmp(f->kind, "slow") == 0) {
+            c->res->delay_ms += (unsigned)f->ms; /* whatever answers */
+            continue;
+        }
+        /* the others answer instead of carrying the request out */
+        take_back(c, lro_fail, carried, ncarried);
         if (strcmp(f->kind, "403") == 0) {
             al_error(c, 403, "AuthorizationFailed",
                      "The client does not have authorization to perform action on this scope "
@@ -167,19 +195,10 @@ int al_faults_apply(struct al_ctx *c, int *lro_fail)
             al_error(c, 503, "ServiceUnavailable", "The service is unavailable (injected fault).");
             return 1;
         }
-        if (strcmp(f->kind, "reset") == 0) {
-            c->res->drop_connection = 1;
-            c->res->status = 500;
-            return 1;
-        }
-        if (strcmp(f->kind, "reset-after") == 0)
-            c->res->drop_connection = 1; /* carried out below, then the answer is lost */
-        else if (strcmp(f->kind, "slow") == 0)
-            c->res->delay_ms += (unsigned)f->ms;
-        else if (strcmp(f->kind, "lro-failed") == 0)
-            *lro_fail = 1;
-        else if (strcmp(f->kind, "lro-canceled") == 0)
-            *lro_fail = 2;
+        /* reset, the one kind left (al_fault_add checks the kind) */
+        c->res->drop_connection = 1;
+        c->res->status = 500;
+        return 1;
     }
     return 0;
 }

@@ -33,6 +33,19 @@ if curl -sS -o /dev/null -X PUT -H 'Content-Type: application/json' \
 grep -qi "empty reply\|reset\|closed" "$TMP/err" || fail "reset-after: $(cat "$TMP/err")"
 sleep 0.3
 req GET "$SA/sa3b?$V=2025-06-01"; expect_code 200 "reset-after: the PUT was carried out"
+# reset-after and a fault that answers instead (403) matching the same request: the 403 answers,
+# the request is not carried out, and reset-after does not fire (it fires on the next one). Both
+# fired: the 403 was never seen (the connection closed) and reset-after's one firing was spent.
+fault '{"kind":"reset-after","method":"PUT","path":"*/sa3c*"}'
+fault '{"kind":"403","method":"PUT","path":"*/sa3c*"}'
+req PUT "$SA/sa3c?$V=2025-06-01" '{"location":"eastus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}' || :
+expect_code 403 "reset-after and 403: the 403 answers"; expect_body AuthorizationFailed "403 body"
+req GET "$SA/sa3c?$V=2025-06-01"; expect_code 404 "reset-after and 403: not carried out"
+if curl -sS -o /dev/null -X PUT -H 'Content-Type: application/json' \
+  -d '{"location":"eastus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}' \
+  "$B$SA/sa3c?$V=2025-06-01" 2>"$TMP/err"; then fail "reset-after did not fire on the next PUT"; fi
+sleep 0.3
+req GET "$SA/sa3c?$V=2025-06-01"; expect_code 200 "reset-after on the next PUT: carried out"
 fault '{"kind":"slow","path":"*/sa4*","ms":700}'
 t0=$(date +%s%N); req GET "$SA/sa4?$V=2025-06-01"; t1=$(date +%s%N)
 expect_code 404 "slow still answers"; [ $(( (t1 - t0) / 1000000 )) -ge 650 ] || fail "slow fault too fast"

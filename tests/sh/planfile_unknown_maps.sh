@@ -3,7 +3,8 @@
 # values known only after apply as {"$unknown": ["ADDRESS", "ATTR"]}, and a map the
 # configuration writes in that shape read back as an unknown (apply of the saved plan set the
 # output to resource_group.ml's name, or left it "(known after apply)" in the state), while a
-# plan applied without a file kept it. Unknowns beside and inside such a map still read back as
+# plan applied without a file kept it. In memory, { "$unknown" = true } was the unknown itself
+# ("(known after apply)") and { "$unknown" = { call = "upper", args = ["x"] } } a deferred call ("X"). Unknowns beside and inside such a map still read back as
 # unknowns and are filled in by the apply.
 set -uo pipefail
 : "${AMLSEC:?}"
@@ -46,10 +47,26 @@ output "inside" {
 output "holds" {
   value = { "$unknown" = user_assigned_identity.uai.principal_id }
 }
+
+output "flag" {
+  value = { "$unknown" = true }
+}
+
+output "call" {
+  value = { "$unknown" = { call = "upper", args = ["x"] } }
+}
+
+output "encoded" {
+  value = jsonencode({ "$unknown" = true })
+}
 AMLSEC
 
 echo "1. plan -out, apply the saved plan: the maps are outputs as written"
 expect_exit 0 "$AMLSEC" plan -cloud local -no-color -out p.plan > plan.out 2>&1
+# in memory too: { "$unknown" = true } printed (known after apply) and the call map was called ("X")
+grep -q '^  + flag = {' plan.out || fail "the plan takes { \"\$unknown\" = true } for an unknown"
+grep -q '^  + call = {' plan.out || fail "the plan takes the call-shaped map for a deferred call"
+grep -q '^  + encoded = "{' plan.out || fail "the plan takes jsonencode's argument for an unknown"
 expect_exit 0 "$AMLSEC" show -json p.plan > show-plan.json 2> show-plan.out
 python3 - show-plan.json <<'PY' || fail "show -json PLAN"
 import json, sys
@@ -58,6 +75,9 @@ assert outs["shape"]["after"] == {"$unknown": ["resource_group.ml", "name"]}, ou
 assert outs["nowhere"]["after"] == {"$unknown": ["nowhere.x", "id"]}, outs["nowhere"]
 assert outs["wrapped"]["after"] == {"$unknown": {"$known": ["a", "b"]}}, outs["wrapped"]
 assert outs["holds"]["after_unknown"] is not False, outs["holds"]
+assert outs["flag"]["after"] == {"$unknown": True} and outs["flag"]["after_unknown"] is False, outs["flag"]
+assert outs["call"]["after"] == {"$unknown": {"call": "upper", "args": ["x"]}}, outs["call"]
+assert outs["encoded"]["after"] == '{"$unknown":true}', outs["encoded"]
 PY
 expect_exit 0 "$AMLSEC" apply -cloud local -no-color p.plan > apply.out 2>&1
 expect_exit 0 "$AMLSEC" output -json > output.json 2> output.out
@@ -70,6 +90,9 @@ assert outs["wrapped"]["value"] == {"$unknown": {"$known": ["a", "b"]}}, outs["w
 pid = outs["inside"]["value"]["$unknown"]
 assert isinstance(pid, str) and len(pid) == 36, outs["inside"]
 assert outs["holds"]["value"] == {"$unknown": pid}, outs["holds"]
+assert outs["flag"]["value"] == {"$unknown": True}, outs["flag"]
+assert outs["call"]["value"] == {"$unknown": {"call": "upper", "args": ["x"]}}, outs["call"]
+assert outs["encoded"]["value"] == '{"$unknown":true}', outs["encoded"]
 PY
 
 echo "2. the next plan has no changes"

@@ -68,13 +68,14 @@ assert d["amlsec"] == {"lineage": lineage, "serial": serial, "cloud": "local"}, 
 assert "resources" not in d["values"] and "state" not in d, "amlsec's old shape"
 out = d["values"]["outputs"]["cv_group"]
 assert out["sensitive"] is False and out["type"] == "string" and out["value"].endswith("/rg-cv-001")
-# Terraform's type JSON (cty): a list of one type, a tuple otherwise, an object with its attributes'
-# types; a sensitive collection's type is "dynamic" (its keys are not shown)
+# Terraform's type JSON (cty): a list literal a tuple (Terraform's ["tuple", ["string", "string"]]
+# for ["a", "b"], not ["list", "string"]), an object with its attributes' types; a sensitive
+# collection's type is "dynamic" (its keys are not shown)
 types = {k: v["type"] for k, v in d["values"]["outputs"].items()}
-assert types == {"cv_group": "string", "names": ["list", "string"],
+assert types == {"cv_group": "string", "names": ["tuple", ["string", "string"]],
                  "mixed": ["tuple", ["string", "number", "bool"]], "none": ["tuple", []],
-                 "obj": ["object", {"a": "string", "n": "number", "l": ["list", "string"],
-                                    "m": ["list", ["object", {"k": "string"}]]}],
+                 "obj": ["object", {"a": "string", "n": "number", "l": ["tuple", ["string"]],
+                                    "m": ["tuple", [["object", {"k": "string"}]] * 2]}],
                  "secret_obj": "dynamic"}, types
 assert d["values"]["outputs"]["secret_obj"]["value"] == "(sensitive)", d["values"]["outputs"]["secret_obj"]
 root = d["values"]["root_module"]
@@ -203,7 +204,7 @@ seal outs-body.json outs-in.json
 "$AMLSEC" state push -state outs.json outs-in.json > push3.out 2>&1 || { cat push3.out; fail "push the outputs-only state"; }
 "$AMLSEC" show -json -state outs.json > outs.json.out || fail "show -json of an outputs-only state"
 # Terraform's jsonstate leaves an empty resources out (omitempty), the root module's too
-jq -e '(.values.outputs.names.type == ["list", "string"]) and .values.root_module == {}
+jq -e '(.values.outputs.names.type == ["tuple", ["string", "string"]]) and .values.root_module == {}
     and (.amlsec.lineage | length) == 36' outs.json.out > /dev/null || fail "outputs-only state: $(cat outs.json.out)"
 echo "6. a plan of a root module without resources: no resources lists (Terraform's omitempty)"
 mkdir bare && cd bare || fail "mkdir"

@@ -440,28 +440,28 @@ static void test_frontend__function_edge_cases(void **state)
     want_value("[for i in [[{ a = 1 }, { a = 2 }]] : i[*].a]", "[[1, 2]]");
     /* unknown values: known only after apply, whatever the function */
     /* an operator or conditional on an unknown is deferred too, then made */
-    want_value(
-        "try(r.u.id, \"d\") == null",
-        "{\"$unknown\": {\"call\": \"==\", \"args\": [{\"$unknown\": \"r.u\\u0000id\"}, null]}}");
+    want_value("try(r.u.id, \"d\") == null", "{\"$unknown\": {\"call\": \"==\\u0000\", \"args\": "
+                                             "[{\"$unknown\": \"r.u\\u0000id\"}, null]}}");
     want_value("!(r.u.id == \"a\") ? 1 : 2",
-               "{\"$unknown\": {\"call\": \"?:\", \"args\": [{\"$unknown\": {\"call\": \"!\", "
-               "\"args\": [{\"$unknown\": {\"call\": \"==\", \"args\": [{\"$unknown\": "
+               "{\"$unknown\": {\"call\": \"?:\\u0000\", \"args\": [{\"$unknown\": {\"call\": "
+               "\"!\\u0000\", "
+               "\"args\": [{\"$unknown\": {\"call\": \"==\\u0000\", \"args\": [{\"$unknown\": "
                "\"r.u\\u0000id\"}, \"a\"]}}]}}, 1, 2]}}");
-    want_value("can(r.u.id)", "{\"$unknown\": true}");
+    want_value("can(r.u.id)", "{\"$unknown\": \"\\u0000\"}");
     /* length() and keys() need only the collection, not its elements (Terraform) */
     want_value("length([for i in [r.u.id] : i])", "1");
     /* a call on a resource's unknown is made once it is known (engine/known.h) */
-    want_value(
-        "length(r.u.id)",
-        "{\"$unknown\": {\"call\": \"length\", \"args\": [{\"$unknown\": \"r.u\\u0000id\"}]}}");
+    want_value("length(r.u.id)", "{\"$unknown\": {\"call\": \"length\\u0000\", \"args\": "
+                                 "[{\"$unknown\": \"r.u\\u0000id\"}]}}");
     /* a condition known only after apply: the whole for expression is made
      * then (Terraform's result is unknown as a whole until it is known) */
-    want_value("[for i in [1, 2] : i if r.u.id == \"a\"]",
-               "{\"$unknown\": {\"call\": \"[for]\", \"args\": ["
-               "[{\"$unknown\": {\"call\": \"==\", \"args\": [{\"$unknown\": \"r.u\\u0000id\"}, "
-               "\"a\"]}}, 1], "
-               "[{\"$unknown\": {\"call\": \"==\", \"args\": [{\"$unknown\": \"r.u\\u0000id\"}, "
-               "\"a\"]}}, 2]]}}");
+    want_value(
+        "[for i in [1, 2] : i if r.u.id == \"a\"]",
+        "{\"$unknown\": {\"call\": \"[for]\\u0000\", \"args\": ["
+        "[{\"$unknown\": {\"call\": \"==\\u0000\", \"args\": [{\"$unknown\": \"r.u\\u0000id\"}, "
+        "\"a\"]}}, 1], "
+        "[{\"$unknown\": {\"call\": \"==\\u0000\", \"args\": [{\"$unknown\": \"r.u\\u0000id\"}, "
+        "\"a\"]}}, 2]]}}");
     want_value("[for i in [1, 2] : i if i > r.u.n]", "[2]");
     /* errors */
     want_error("substr(\"abc\", -4, 1)", "outside a string of 3 characters");
@@ -1034,6 +1034,54 @@ static void test_frontend__unknown_values(void **state)
     json_decref(bigger);
 }
 
+/* Maps the language can write in the shape of the unknowns' old forms,
+ * {"$unknown": true} and {"$unknown": {"call": NAME, "args": [...]}}, are
+ * known maps: they were the untagged unknown ((known after apply)) and a
+ * deferred call (upper("x") made at apply). They and the real ones keep
+ * what they are through a plan file. */
+static void test_frontend__unknown_forms_no_map_has(void **state)
+{
+    json_t *flag = json_pack("{s:b}", "$unknown", 1),
+           *call_shaped = json_pack("{s:{s:s, s:[s]}}", "$unknown", "call", "upper", "args", "x");
+    json_t *call = value_unknown_call("upper", json_pack("[o]", value_unknown_of("r.u", "id")));
+    json_t *v = json_pack("{s:O, s:O, s:O, s:o}", "flag", flag, "shaped", call_shaped, "call", call,
+                          "u", value_unknown()),
+           *f, *back;
+    const char *fn;
+    const json_t *args;
+    struct buf b;
+    (void)state;
+    assert_non_null(v);
+    assert_false(value_is_unknown(flag));
+    assert_false(value_unknown_untagged(flag));
+    assert_false(value_contains_unknown(flag));
+    assert_false(value_is_unknown(call_shaped));
+    assert_false(value_unknown_call_parts(call_shaped, &fn, &args));
+    assert_true(value_unknown_call_parts(call, &fn, &args));
+    assert_string_equal(fn, "upper");
+    assert_true(value_unknown_untagged(json_object_get(v, "u")));
+    f = value_file_form(v);
+    assert_non_null(f);
+    buf_init(&b, 0);
+    assert_int_equal(jsonw_value(&b, f), 0);
+    assert_null(strstr(b.ptr, "\\u0000"));
+    back = jsonw_loadb(b.ptr, b.len, 0, NULL);
+    assert_non_null(back);
+    assert_int_equal(value_from_file_form(back), 0);
+    assert_true(json_equal(back, v));
+    assert_false(value_contains_unknown(json_object_get(back, "flag")));
+    assert_false(value_contains_unknown(json_object_get(back, "shaped")));
+    assert_true(value_unknown_call_parts(json_object_get(back, "call"), &fn, &args));
+    assert_true(value_unknown_untagged(json_object_get(back, "u")));
+    buf_release(&b);
+    json_decref(back);
+    json_decref(f);
+    json_decref(v);
+    json_decref(flag);
+    json_decref(call_shaped);
+    json_decref(call);
+}
+
 /* Whole numbers: int64 ones are json integers (-2^63 included), larger
  * ones big numbers up to VALUE_BIG_BITS bits; comparisons across integers,
  * big numbers and doubles are exact. */
@@ -1244,6 +1292,7 @@ int main(void)
         cmocka_unit_test(test_frontend__finds_instances_by_address),
         cmocka_unit_test(test_frontend__value_format),
         cmocka_unit_test(test_frontend__unknown_values),
+        cmocka_unit_test(test_frontend__unknown_forms_no_map_has),
         cmocka_unit_test(test_frontend__for_expressions),
         cmocka_unit_test(test_frontend__count),
         cmocka_unit_test(test_frontend__postfix_steps),
