@@ -83,4 +83,15 @@ int cli_listing_options(int argc, char **argv, const struct command *cmd, int *j
 int cli_usage_error(const struct command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Defined under AddressSanitizer: what a command leaves for the process's
+ * exit to return at once (show's plan, drift's run) is freed instead, so
+ * that the leak check covers those frees. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CLI_FREES_AT_EXIT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CLI_FREES_AT_EXIT 1
+#endif
+#endif
+
 #endif

@@ -244,7 +244,9 @@ static int subjects_from_config(struct run *r)
             char idbuf[2048];
             const char *id;
             struct policy_subject *s;
-            if (render_instance(&r->reqs, cfg, inst, true, &err) < 0) {
+            /* the body as sent, sensitive values in it (a definition may decide
+             * on one): the findings withhold them (secret_paths) */
+            if (render_instance(&r->reqs, cfg, inst, false, &err) < 0) {
                 cli_error("%s: %s", inst->address, err.msg);
                 return -1;
             }
@@ -264,6 +266,8 @@ static int subjects_from_config(struct run *r)
                 s->res.now = (long long)time(NULL);
                 s->res.not_indexed = !k->located;
                 s->loc = block_loc(res);
+                s->secret_paths = inst->sensitive;
+                s->secret_values = inst->attrs;
                 break; /* one request per instance */
             }
         }

@@ -56,7 +56,7 @@ int session_import(struct session *s, const struct config *cfg, const char *addr
     struct errbuf err = ERRBUF_INIT;
     const struct cfg_instance *in = config_find_instance(cfg, address);
     const struct schema_kind *k;
-    struct provider_ref ref = {id, NULL};
+    struct provider_ref ref = {.id = id, .type = NULL};
     struct provider_result res;
     struct state_resource entry;
     char type[512];

@@ -1052,6 +1052,8 @@ static int main_of(enum mode mode, const char *name, int argc, char **argv, stru
             pc.out = optarg;
             break;
         case 'd':
+            if (mode != MODE_PLAN)
+                return cli_usage_error(self, "-detailed-exitcode is a plan flag");
             pc.detailed = 1;
             break;
         case 'r':

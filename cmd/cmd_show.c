@@ -37,14 +37,6 @@ static void print_json(json_t *root)
     buf_release(&b);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SHOW_FREES_PLAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SHOW_FREES_PLAN 1
-#endif
-#endif
-
 /* The plan show printed, left for the process's exit to return at once
  * (as clang leaves its AST, -disable-free): freeing its millions of
  * blocks one by one was 9% of show -json at 50,000 resources. Held here,
@@ -52,7 +44,7 @@ static void print_json(json_t *root)
  * plan_free, and when a second show runs in the same process. */
 static void plan_done(struct plan *plan, json_t *root)
 {
-#ifdef SHOW_FREES_PLAN
+#ifdef CLI_FREES_AT_EXIT
     json_decref(root);
     plan_free(plan);
 #else

@@ -136,10 +136,12 @@ out:
 }
 
 /* Lock, load, apply fn, save (not with -dry-run), unlock. fn checks its
- * change against the journal's pending entries (g) before it says what it
- * did: one that the next recovery would undo is refused. */
+ * change against the journal's pending entries (g): one that the next
+ * recovery would undo is refused. What it did it says in out, printed once
+ * the state is saved (a save that fails, a full disk, says nothing moved
+ * or removed). */
 typedef int (*mutate_fn)(struct state *st, char **args, int nargs, bool dry_run,
-                         const struct state_cli_guard *g, struct errbuf *err);
+                         const struct state_cli_guard *g, struct buf *out, struct errbuf *err);
 
 static int mutate(struct state_cli *sc, const struct state_opts *o, const char *operation,
                   mutate_fn fn, char **args, int nargs)
@@ -147,8 +149,10 @@ static int mutate(struct state_cli *sc, const struct state_opts *o, const char *
     struct errbuf err = ERRBUF_INIT;
     struct state st;
     struct state_cli_guard g = {0};
+    struct buf said;
     int existed, loaded = 0, rc = EXIT_FAIL;
 
+    buf_init(&said, 0);
     if (!o->no_lock && state_backend_lock(sc->be, operation, o->lock_timeout_ms, NULL, &err) < 0) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
@@ -160,10 +164,11 @@ static int mutate(struct state_cli *sc, const struct state_opts *o, const char *
         errbuf_clear(&err);
         goto unlock;
     }
-    if (fn(&st, args, nargs, o->dry_run, &g, &err) < 0)
+    if (fn(&st, args, nargs, o->dry_run, &g, &said, &err) < 0)
         goto out;
     if (!o->dry_run && state_backend_save(sc->be, &st, &sc->keys, &err) < 0)
         goto out;
+    fputs(said.ptr, stdout);
     rc = EXIT_OK;
 out:
     if (rc != EXIT_OK) {
@@ -177,6 +182,7 @@ out:
     }
 unlock:
     state_cli_guard_end(&g);
+    buf_release(&said);
     if (loaded)
         state_release(&st);
     if (!o->no_lock && state_backend_unlock(sc->be, &err) < 0) {
@@ -192,7 +198,7 @@ unlock:
  * fails (with -dry-run: "Would have removed nothing.", exit 0). A
  * malformed address fails the command and nothing changes. */
 static int do_rm(struct state *st, char **args, int nargs, bool dry_run,
-                 const struct state_cli_guard *g, struct errbuf *err)
+                 const struct state_cli_guard *g, struct buf *out, struct errbuf *err)
 {
     struct state_renames r = {0};
     struct strmap seen; /* an entry named twice (module.a and one of its instances) */
@@ -207,7 +213,8 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run,
         }
     if (rc == 0 && r.n == 0) {
         if (dry_run) {
-            puts("Would have removed nothing.");
+            if (buf_adds(out, "Would have removed nothing.\n") < 0)
+                rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         } else {
             rc = errbuf_set(err, AMLSEC_ENOTFOUND,
                             "no matching objects found: nothing removed (amlsec state list "
@@ -233,16 +240,18 @@ static int do_rm(struct state *st, char **args, int nargs, bool dry_run,
     state_batch_end(st);
     /* said once the journal's pending entries allow it */
     if (rc == 0 && !dry_run)
-        rc = state_cli_guard_check(g, st, "state rm", err);
+        rc = state_cli_guard_check(g, st, NULL, NULL, "state rm", err);
     for (size_t i = 0; i < r.n && rc == 0; i++) {
         if (!first[i])
             continue;
-        printf("%s %s\n", dry_run ? "Would remove" : "Removed", r.from[i]);
+        if (buf_addf(out, "%s %s\n", dry_run ? "Would remove" : "Removed", r.from[i]) < 0)
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
         n++;
     }
-    if (rc == 0)
-        printf("%s %zu resource instance%s.\n", dry_run ? "Would remove" : "Successfully removed",
-               n, n == 1 ? "" : "s");
+    if (rc == 0 &&
+        buf_addf(out, "%s %zu resource instance%s.\n",
+                 dry_run ? "Would remove" : "Successfully removed", n, n == 1 ? "" : "s") < 0)
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
 out:
     free(first);
     strmap_release(&seen);
@@ -251,7 +260,7 @@ out:
 }
 
 static int do_mv(struct state *st, char **args, int nargs, bool dry_run,
-                 const struct state_cli_guard *g, struct errbuf *err)
+                 const struct state_cli_guard *g, struct buf *out, struct errbuf *err)
 {
     struct state_renames r;
     int rc = state_mv_match(st, args[0], args[1], &r, err);
@@ -259,11 +268,15 @@ static int do_mv(struct state *st, char **args, int nargs, bool dry_run,
     if (rc == 0 && !dry_run)
         rc = state_rename(st, &r, err);
     if (rc == 0 && !dry_run)
-        rc = state_cli_guard_check(g, st, "state mv", err);
+        rc = state_cli_guard_check(g, st, NULL, NULL, "state mv", err);
     for (size_t i = 0; i < r.n && rc == 0; i++)
-        printf("%s %s to %s\n", dry_run ? "Would move" : "Moved", r.from[i], r.to[i]);
-    if (rc == 0 && r.n > 1)
-        printf("%s %zu resource instances.\n", dry_run ? "Would move" : "Successfully moved", r.n);
+        if (buf_addf(out, "%s %s to %s\n", dry_run ? "Would move" : "Moved", r.from[i], r.to[i]) <
+            0)
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+    if (rc == 0 && r.n > 1 &&
+        buf_addf(out, "%s %zu resource instances.\n", dry_run ? "Would move" : "Successfully moved",
+                 r.n) < 0)
+        rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
     state_renames_release(&r);
     return rc;
 }
@@ -432,8 +445,8 @@ static int state_mv_out(struct state_cli *sc, const struct state_opts *o, char *
             goto out;
         /* as mutate's: refused when a journal would undo it */
         if (move_between(&src, &dst, &r, &err) < 0 ||
-            state_cli_guard_check(&g, &src, "state mv", &err) < 0 ||
-            state_cli_guard_check(&gd, &dst, "state mv", &err) < 0 ||
+            state_cli_guard_check(&g, &src, &r, dsc.be->where, "state mv", &err) < 0 ||
+            state_cli_guard_check(&gd, &dst, NULL, NULL, "state mv", &err) < 0 ||
             state_backend_save(dsc.be, &dst, &dsc.keys, &err) < 0)
             goto out;
         if (state_backend_save(sc->be, &src, &sc->keys, &err) < 0) {
@@ -561,7 +574,7 @@ static int state_push(struct state_cli *sc, const struct state_opts *o, const ch
         errbuf_clear(&err);
         goto unlock;
     }
-    if (state_cli_guard_check(&g, &incoming, "state push", &err) < 0)
+    if (state_cli_guard_check(&g, &incoming, NULL, NULL, "state push", &err) < 0)
         goto fail_locked;
     if (existed && strcmp(current.lineage, incoming.lineage) != 0 && !o->force) {
         errbuf_set(&err, AMLSEC_ECONFLICT,

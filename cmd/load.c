@@ -19,8 +19,9 @@ bool load_args_take(struct load_args *a, int opt, char *value, const struct comm
 {
     if (opt == 'V') {
         char *eq = strchr(value, '=');
-        if (eq == NULL || eq == value) {
-            cli_usage_error(cmd, "-var needs NAME=VALUE, got '%s'", value);
+        if (eq == NULL || eq == value) { /* the argument is not quoted: it may be a secret */
+            cli_usage_error(cmd, "-var needs NAME=VALUE, got %s",
+                            eq ? "no NAME before '='" : "no '='");
             return false;
         }
         if (a->nvars == LOAD_MAX_VARS) {

@@ -312,8 +312,9 @@ int session_seed_existing(struct session *s, const struct config *cfg)
         return EXIT_OK;
     for (size_t i = 0; i < cfg->nresources; i++) {
         const struct cfg_resource *r = &cfg->resources[i];
-        const json_t *id =
-            r->existing && r->ninstances ? json_object_get(r->instances[0].value, "id") : NULL;
+        const json_t *id = r->existing && r->ninstances
+                               ? json_object_get(config_instance_value(cfg, &r->instances[0]), "id")
+                               : NULL;
         int rc;
         if (!json_is_string(id))
             continue;
@@ -335,7 +336,7 @@ static int read_for_journal(void *payload, const char *kind, const char *arm_id,
     const struct schema_kind *k = schema_find(kind);
     /* the catalogue's type: an id alone does not always say it (a resource
      * group's has no /providers/) */
-    struct provider_ref ref = {arm_id, k ? k->arm.type : NULL};
+    struct provider_ref ref = {.id = arm_id, .type = k ? k->arm.type : NULL};
     struct provider_result r;
     int rc;
     memset(&r, 0, sizeof(r));

@@ -425,7 +425,18 @@ static bool same_at(const struct state *after, const char *address, const char *
     return r == NULL ? before_id == NULL : before_id && strcasecmp(r->arm_id, before_id) == 0;
 }
 
+/* Where r (entries moved out to another state) takes address; NULL when
+ * it does not. */
+static const char *moved_out_to(const struct state_renames *r, const char *address)
+{
+    for (size_t i = 0; r && i < r->n; i++)
+        if (strcmp(r->from[i], address) == 0)
+            return r->to[i];
+    return NULL;
+}
+
 int state_cli_guard_check(const struct state_cli_guard *g, const struct state *after,
+                          const struct state_renames *out, const char *out_where,
                           const char *command, struct errbuf *err)
 {
     for (size_t i = 0; g->j && i < g->j->nentries; i++) {
@@ -439,20 +450,26 @@ int state_cli_guard_check(const struct state_cli_guard *g, const struct state *a
         for (size_t k = 0; addr == NULL && g->dep_id[i] && k < json_array_size(e->dependencies);
              k++) {
             const char *dep = json_string_value(json_array_get(e->dependencies, k)), *to;
-            if (g->dep_id[i][k] == NULL || same_at(after, dep, g->dep_id[i][k]) ||
-                (to = moved_to(after, dep, g->dep_id[i][k])) == NULL)
-                continue; /* unchanged, or removed: the recovery records it as it is */
+            const char *where = NULL; /* another state's */
+            if (g->dep_id[i][k] == NULL || same_at(after, dep, g->dep_id[i][k]))
+                continue; /* unchanged */
+            if ((to = moved_to(after, dep, g->dep_id[i][k])) == NULL &&
+                (to = moved_out_to(out, dep)) != NULL)
+                where = out_where;
+            if (to == NULL)
+                continue; /* removed: the recovery records it as it is */
             return errbuf_set(
                 err, AMLSEC_ECONFLICT,
                 "%s: the journal '%s' still holds the %s of %s from an interrupted apply (%s), "
                 "which depends on %s: the next plan or apply records it depending on that "
-                "address, and this change moves %s to %s; nothing was changed. Run 'amlsec "
-                "plan' or 'amlsec apply' first (it reads the cloud and records the interrupted "
-                "apply's operations), then %s again",
+                "address, and this change moves %s to %s%s%s%s; nothing was changed. Run "
+                "'amlsec plan' or 'amlsec apply' first (it reads the cloud and records the "
+                "interrupted apply's operations), then %s again",
                 command, g->j->path, journal_op_name(e->op), e->address,
                 e->phase == JOURNAL_BEGUN ? "in flight when it stopped"
                                           : "completed, not yet in the saved state",
-                dep, dep, to, command);
+                dep, dep, to, where ? " in the state '" : "", where ? where : "", where ? "'" : "",
+                command);
         }
         if (addr == NULL)
             continue;

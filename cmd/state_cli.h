@@ -71,9 +71,12 @@ int state_cli_guard_begin(struct state_cli_guard *g, struct state_cli *sc, const
 /* AMLSEC_ECONFLICT, with err naming the first such entry and the command
  * to run first, when after (the state the command would save) holds any
  * pending entry's address differently (absent, present, or another ARM
- * id), or holds what one of its dependencies named at another address (the
- * recovery would record the dependency under the old one); else 0. */
+ * id), or holds what one of its dependencies named at another address, or
+ * out (what the command moves to the state at out_where, state mv
+ * -state-out; NULL for none) takes one there (the recovery would record
+ * the dependency under the old one); else 0. */
 int state_cli_guard_check(const struct state_cli_guard *g, const struct state *after,
+                          const struct state_renames *out, const char *out_where,
                           const char *command, struct errbuf *err);
 void state_cli_guard_end(struct state_cli_guard *g);
 

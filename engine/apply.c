@@ -214,7 +214,8 @@ static const char *target_id(const struct run *r, const struct op *op)
 static int record_after_failure(struct run *r, const struct plan_change *c, const char *arm_id,
                                 enum journal_op op)
 {
-    struct provider_ref ref = {arm_id, c->arm_type && c->arm_type[0] ? c->arm_type : NULL};
+    struct provider_ref ref = {.id = arm_id,
+                               .type = c->arm_type && c->arm_type[0] ? c->arm_type : NULL};
     struct provider_result res;
     struct state_resource e;
     const struct state_resource *prior = state_find(r->st, c->address);

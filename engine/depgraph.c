@@ -11,9 +11,9 @@
 #include "util/error.h"
 #include "util/banned.h"
 
-static const char *node_id(const struct depgraph_node *n)
+static const char *node_id(const struct config *cfg, const struct depgraph_node *n)
 {
-    const json_t *v = n->inst->value;
+    const json_t *v = config_instance_value(cfg, n->inst);
     const json_t *id = json_is_object(v) ? json_object_get(v, "id") : NULL;
     return json_is_string(id) ? json_string_value(id) : NULL;
 }
@@ -505,7 +505,7 @@ int depgraph_build(struct depgraph **out, const struct config *cfg, struct errbu
     if (g->ids == NULL || first == NULL)
         goto fail;
     for (size_t i = 0; i < g->n; i++) {
-        const char *id = node_id(&g->nodes[i]);
+        const char *id = node_id(cfg, &g->nodes[i]);
         if (id) {
             g->ids[g->nids].id = id;
             g->ids[g->nids].idx = i;

@@ -324,7 +324,7 @@ static void drift_findings(struct drift_report *r, const struct config *cfg,
         json_t *f, *attrs;
         char msg[512];
         if (in)
-            id = json_string_value(json_object_get(in->value, "id"));
+            id = json_string_value(json_object_get(config_instance_value(cfg, in), "id"));
         if (d->after == NULL) {
             snprintf(msg, sizeof(msg), "%s was deleted outside amlsec", d->address);
             append(r, ig, r->deleted,
@@ -1133,12 +1133,12 @@ enum { Q_AUTHZ, Q_POLICY, Q_ENDPOINTS, Q_MANUAL_ENDPOINTS, Q_IDENTITIES, NQUERIE
  * scopes, runs the Resource Graph queries, whose rows of managed role
  * assignments and private endpoints then serve as the refresh of those
  * (but the policy assignments' query: nothing before the second half needs
- * it); the second, after the plan, sends that query, takes the queries'
- * findings (after the plan's, in the report's order), and what Resource
- * Graph does not hold: the lists of it, which the first half started in the
- * background as soon as the scopes were known (the keys' first: the
- * refresh's reads of the managed keys are their items), and the scopes'
- * bodies. */
+ * it); the second, after the plan, takes the queries' findings (after the
+ * plan's, in the report's order) and what Resource Graph does not hold: the
+ * lists of it, which the first half started in the background as soon as
+ * the scopes were known (the keys' first: the refresh's reads of the
+ * managed keys are their items), and the scopes' bodies; then it sends
+ * that query, the run's last (discover_finish). */
 struct discover_run {
     struct discovery dc;
     struct provider *p;
@@ -1234,7 +1234,8 @@ static int computes_lists(struct discover_run *d, const struct config *cfg, cons
             if (!cfg->resources[i].existing)
                 rc = add_compute_parent(
                     parents, &seen,
-                    json_string_value(json_object_get(cfg->resources[i].instances[k].value, "id")));
+                    json_string_value(json_object_get(
+                        config_instance_value(cfg, &cfg->resources[i].instances[k]), "id")));
     strmap_release(&seen);
     if (rc == 0)
         rc = lists_init(&d->computes, json_array_size(parents));
@@ -1279,7 +1280,8 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
     for (size_t i = 0; i < cfg->nresources; i++) {
         const struct cfg_resource *res_ = &cfg->resources[i];
         for (size_t k = 0; k < res_->ninstances; k++) {
-            const char *id = json_string_value(json_object_get(res_->instances[k].value, "id"));
+            const char *id = json_string_value(
+                json_object_get(config_instance_value(cfg, &res_->instances[k]), "id"));
             if (id)
                 strmap_put(&dc->managed, id, 1);
             if (id && !res_->existing && strcmp(res_->kind, "workspace") == 0) {
@@ -1306,7 +1308,7 @@ static int discover_prepare(struct discover_run *d, struct drift_report *r,
         goto out;
     }
     for (size_t i = 0; i < nws; i++) {
-        refs[i].id = json_string_value(json_object_get(ws[i]->value, "id"));
+        refs[i].id = json_string_value(json_object_get(config_instance_value(cfg, ws[i]), "id"));
         refs[i].type = "Microsoft.MachineLearningServices/workspaces";
         /* the refresh reads them again: the view keeps this read for it */
         if (provider_readonly_expect(p, refs[i].id) < 0) {
@@ -1537,34 +1539,42 @@ out:
     return rc;
 }
 
+/* The entries of a from index `from` on, moved to a new array (a keeps
+ * the first `from`); NULL when out of memory. */
+static json_t *array_tail(json_t *a, size_t from)
+{
+    json_t *tail = json_array();
+    size_t n = json_array_size(a);
+    for (size_t i = from; tail && i < n; i++)
+        if (json_array_append(tail, json_array_get(a, i)) < 0) {
+            json_decref(tail);
+            return NULL;
+        }
+    while (tail && json_array_size(a) > from)
+        json_array_remove(a, json_array_size(a) - 1);
+    return tail;
+}
+
+/* The second half: the findings of the queries and of what Resource Graph
+ * does not hold (the lists, the scopes' bodies) are taken first, and the
+ * policy assignments' query goes last, the run's last Resource Graph query:
+ * when the quota makes it wait for a window, this work fills the wait
+ * instead of following its answer. Its findings then go where the report
+ * has always had them: after the role assignments and locks, before the
+ * private endpoints (its error, first among the errors of this half). */
 static int discover_finish(struct discover_run *d, struct drift_report *r, struct provider *p,
                            struct drift_ignore *ig, struct errbuf *err)
 {
+    json_t *rest[3], **lists[3] = {&r->unmanaged, &r->suppressed, &r->errors};
+    size_t mark[3];
     double t3;
     int rc;
     if (!d->searched)
         return 0;
-    if (d->policy_query) {
-        const char **subs = calloc(json_array_size(d->dc.subscriptions) + 1, sizeof(*subs));
-        size_t i;
-        const json_t *s;
-        if (subs == NULL)
-            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
-        json_array_foreach(d->dc.subscriptions, i, s) subs[i] = json_string_value(s);
-        rc = provider_graph_query(p, (const char *const *)&d->policy_query, 1, subs,
-                                  json_array_size(d->dc.subscriptions), &d->rows[Q_POLICY], err);
-        free(subs);
-        if (rc == AMLSEC_ENOMEM)
-            return rc;
-        if (rc < 0)
-            json_array_append_new(r->errors, json_sprintf("Resource Graph failed for the policy "
-                                                          "assignments and exemptions: %s",
-                                                          err->msg));
-    }
-    /* the findings of the queries (after the plan's, in the report's
-     * order) */
+    mark[2] = json_array_size(r->errors);
     take_authorization(r, ig, &d->dc, d->rows[Q_AUTHZ]);
-    take_policy(r, ig, &d->dc, d->rows[Q_POLICY]);
+    mark[0] = json_array_size(r->unmanaged);
+    mark[1] = json_array_size(r->suppressed);
     take_endpoints(r, ig, &d->dc, d->rows[Q_ENDPOINTS]);
     lists_finish(&d->diag, p);
     t3 = mono_ms();
@@ -1573,7 +1583,39 @@ static int discover_finish(struct discover_run *d, struct drift_report *r, struc
             "drift: workspaces read %.0f ms, Resource Graph %.0f ms, lists %.0f ms, vaults %.0f ms",
             d->t1 - d->t0, d->t2 - d->t1, t3 - d->t2, mono_ms() - t3);
     log_msg(LOG_DEBUG, "drift: %zu scopes; their look-ups visited %zu entries", d->dc.n, d->work);
-    return rc;
+    if (rc < 0)
+        return rc;
+    for (int k = 0; k < 3; k++)
+        if ((rest[k] = array_tail(*lists[k], mark[k])) == NULL) {
+            while (k-- > 0)
+                json_decref(rest[k]);
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        }
+    if (d->policy_query) { /* else ARM's lists at the scopes gave its rows */
+        const char **subs = calloc(json_array_size(d->dc.subscriptions) + 1, sizeof(*subs));
+        size_t i;
+        const json_t *s;
+        if (subs == NULL) {
+            rc = errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        } else {
+            json_array_foreach(d->dc.subscriptions, i, s) subs[i] = json_string_value(s);
+            rc =
+                provider_graph_query(p, (const char *const *)&d->policy_query, 1, subs,
+                                     json_array_size(d->dc.subscriptions), &d->rows[Q_POLICY], err);
+            free(subs);
+        }
+        if (rc < 0 && rc != AMLSEC_ENOMEM)
+            json_array_append_new(r->errors, json_sprintf("Resource Graph failed for the policy "
+                                                          "assignments and exemptions: %s",
+                                                          err->msg));
+    }
+    if (rc != AMLSEC_ENOMEM)
+        take_policy(r, ig, &d->dc, d->rows[Q_POLICY]);
+    for (int k = 0; k < 3; k++) {
+        json_array_extend(*lists[k], rest[k]);
+        json_decref(rest[k]);
+    }
+    return rc == AMLSEC_ENOMEM ? rc : 0;
 }
 
 /* One findings model: every finding also carries its severity and, when

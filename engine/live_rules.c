@@ -20,9 +20,9 @@ static const char *str_of(const json_t *v)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static const char *inst_id(const struct cfg_instance *in)
+static const char *inst_id(const struct live_rules_in *lin, const struct cfg_instance *in)
 {
-    return str_of(json_object_get(in->value, "id"));
+    return str_of(json_object_get(config_instance_value(lin->cfg, in), "id"));
 }
 
 /* ---- RBAC-VNET-JOIN --------------------------------------------------- */
@@ -275,7 +275,7 @@ static json_t *assignments_in_bulk(const struct live_rules_in *in)
         if (r->existing || strcmp(r->kind, "workspace") != 0)
             continue;
         for (size_t j = 0; j < r->ninstances; j++) {
-            const char *id = inst_id(&r->instances[j]);
+            const char *id = inst_id(in, &r->instances[j]);
             const json_t *live = id ? in->live(id, in->payload) : NULL;
             const char *principal = str_of(schema_json_get(live, "identity.principalId"));
             char lower[128], subid[128];
@@ -322,7 +322,7 @@ static void rule_mi_perms(const struct live_rules_in *in, const struct cfg_insta
                           const json_t *live, const json_t *bulk, struct diag_list *diags)
 {
     const char *principal = str_of(schema_json_get(live, "identity.principalId"));
-    const char *id = inst_id(ws), *prov = id ? strcasestr(id, "/providers/") : NULL;
+    const char *id = inst_id(in, ws), *prov = id ? strcasestr(id, "/providers/") : NULL;
     json_t *assignments = NULL;
     struct errbuf err = ERRBUF_INIT;
     struct buf path;
@@ -410,7 +410,7 @@ static void rule_support_app(const struct live_rules_in *in, const struct cfg_in
     memset(&direct, 0, sizeof(direct));
     if (created == NULL) {
         /* Resource Graph rows carry no systemData: ask ARM itself */
-        struct provider_ref ref = {inst_id(ws), wk->arm.type};
+        struct provider_ref ref = {.id = inst_id(in, ws), .type = wk->arm.type};
         if (provider_reread(in->p, &ref, &direct) == 0)
             created = str_of(schema_json_get(direct.body, "systemData.createdAt"));
     }
@@ -419,7 +419,7 @@ static void rule_support_app(const struct live_rules_in *in, const struct cfg_in
         return;
     }
     buf_init(&path, 0);
-    buf_addf(&path, "%s/computes", inst_id(ws));
+    buf_addf(&path, "%s/computes", inst_id(in, ws));
     if (provider_list_url(in->p, path.ptr, ck->arm.api_version, &computes, &err) == 0 &&
         json_array_size(computes) > 0)
         rules_report(diags, "WS-SUPPORT-APP", -1, ws, "name",
@@ -451,8 +451,8 @@ static void rule_aks_cmk(const struct live_rules_in *in, const struct cfg_instan
         if (strcmp(r->kind, "workspace") != 0)
             continue;
         for (size_t j = 0; j < r->ninstances && ws == NULL; j++)
-            if (inst_id(&r->instances[j]) &&
-                strcasecmp(inst_id(&r->instances[j]), json_string_value(wref)) == 0)
+            if (inst_id(in, &r->instances[j]) &&
+                strcasecmp(inst_id(in, &r->instances[j]), json_string_value(wref)) == 0)
                 ws = &r->instances[j];
     }
     if (ws == NULL || !json_is_object(json_object_get(ws->attrs, "encryption")))
@@ -460,7 +460,7 @@ static void rule_aks_cmk(const struct live_rules_in *in, const struct cfg_instan
     memset(&direct, 0, sizeof(direct));
     live = in->live(json_string_value(cref), in->payload);
     if (live == NULL) {
-        struct provider_ref ref = {json_string_value(cref), k->arm.type};
+        struct provider_ref ref = {.id = json_string_value(cref), .type = k->arm.type};
         if (provider_reread(in->p, &ref, &direct) == 0)
             live = direct.body;
     }
@@ -494,7 +494,7 @@ size_t live_rules_run(const struct live_rules_in *in, struct diag_list *diags)
             continue;
         for (size_t j = 0; j < r->ninstances; j++) {
             const struct cfg_instance *ws = &r->instances[j];
-            const json_t *live = inst_id(ws) ? in->live(inst_id(ws), in->payload) : NULL;
+            const json_t *live = inst_id(in, ws) ? in->live(inst_id(in, ws), in->payload) : NULL;
             if (live == NULL)
                 continue;
             rule_mi_perms(in, ws, live, bulk, diags);

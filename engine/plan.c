@@ -136,13 +136,19 @@ static const char *str_of(const json_t *obj, const char *key)
 
 /* --- live reads ----------------------------------------------------------- */
 
-static void add_ref(struct builder *b, const char *id, const char *type)
+/* recorded: the state holds id (a ref added before without it gets it) */
+static void add_ref(struct builder *b, const char *id, const char *type, int recorded)
 {
     size_t at;
-    if (strmap_get(&b->ref_index, id, &at) || strmap_put(&b->ref_index, id, b->nrefs) < 0)
+    if (strmap_get(&b->ref_index, id, &at)) {
+        b->refs[at].recorded |= recorded;
+        return;
+    }
+    if (strmap_put(&b->ref_index, id, b->nrefs) < 0)
         return;
     b->refs[b->nrefs].id = id;
     b->refs[b->nrefs].type = type;
+    b->refs[b->nrefs].recorded = recorded;
     b->nrefs++;
 }
 
@@ -152,9 +158,9 @@ static const struct provider_result *live_of(const struct builder *b, const char
     return id && b->res && strmap_get(&b->ref_index, id, &at) ? &b->res[at] : NULL;
 }
 
-static const char *instance_id(const struct cfg_instance *in)
+static const char *instance_id(const struct builder *b, const struct cfg_instance *in)
 {
-    return str_of(in->value, "id");
+    return str_of(config_instance_value(b->cfg, in), "id");
 }
 
 static int is_group_type(const char *type)
@@ -173,9 +179,11 @@ static int refresh(struct builder *b, struct provider *p)
     for (size_t i = 0; i < b->cfg->nresources; i++) {
         const struct cfg_resource *r = &b->cfg->resources[i];
         for (size_t k = 0; k < r->ninstances; k++) {
-            const char *id = instance_id(&r->instances[k]);
+            const char *id = instance_id(b, &r->instances[k]);
             if (id)
-                add_ref(b, id, str_of(r->instances[k].value, "resource_type"));
+                add_ref(b, id,
+                        str_of(config_instance_value(b->cfg, &r->instances[k]), "resource_type"),
+                        0);
         }
     }
     nconf = b->nrefs;
@@ -188,7 +196,7 @@ static int refresh(struct builder *b, struct provider *p)
         if (groups > 0 && strmap_get(&b->ref_index, b->st->resources[i].arm_id, &at) &&
             at < nconf && is_group_type(b->refs[at].type))
             recorded++;
-        add_ref(b, b->st->resources[i].arm_id, NULL);
+        add_ref(b, b->st->resources[i].arm_id, NULL, 1);
     }
     /* results only for what is read: without refresh none (a result
      * holds its error message, over a kilobyte, per resource) */
@@ -198,8 +206,9 @@ static int refresh(struct builder *b, struct provider *p)
         return errbuf_set(b->err, AMLSEC_ENOMEM, "out of memory");
     /* every group the configuration names is in the state (the state's
      * own are): expected to exist, their reads may run beside the
-     * resources' (a new group's is read first, so that nothing under it
-     * is asked for) */
+     * resources', and so may those of the resources the state holds
+     * (provider_ref.recorded: a key, a compute, in no Resource Graph table)
+     * (a new group's is read first, so that nothing under it is asked for) */
     return provider_read_many(p, b->refs, b->nrefs,
                               recorded == groups ? PROVIDER_READ_GROUPS_EXPECTED : 0, b->res,
                               b->err);
@@ -556,7 +565,7 @@ static json_t *known_now(void *payload, const char *address, const char *attr)
         return b->known[at] ? json_incref(b->known[at]) : NULL;
     }
     in = config_find_instance(b->cfg, address);
-    lr = in ? live_of(b, instance_id(in)) : NULL;
+    lr = in ? live_of(b, instance_id(b, in)) : NULL;
     if (lr && lr->rc == 0 && lr->body) {
         v = known_decode_attr(in->resource->kind, lr->body, attr);
     } else if ((se = state_find(b->st, address)) != NULL) {
@@ -674,7 +683,8 @@ static int choose_update_via(struct builder *b, struct pending *it, const struct
 static void render_change(struct builder *b, struct pending *it, const struct schema_kind *k,
                           const struct cfg_instance *in, const json_t *attrs)
 {
-    json_t *value = known_fill(copy_containers(in->value), known_now, b, NULL);
+    json_t *value =
+        known_fill(copy_containers(config_instance_value(b->cfg, in)), known_now, b, NULL);
     it->c.after = collapse_attrs(attrs);
     it->c.body = render_body(k, attrs, value, b->cfg->settings, in->sensitive, false);
     json_decref(value);
@@ -976,7 +986,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
 {
     const struct cfg_resource *r = in->resource;
     const struct schema_kind *k = schema_find(r->kind);
-    const char *id = instance_id(in);
+    const char *id = instance_id(b, in);
     struct state_resource *se = state_find(b->st, in->address);
     bool renamed;
     const struct provider_result *lr, *lr_new;

@@ -90,30 +90,82 @@ static json_t *secrets_of(const struct policy_subject *subj)
     return out;
 }
 
-/* The evidence value with every secret of the subject replaced (the
- * secrets collected for it alone, not held per subject). */
-static json_t *redacted(const json_t *v, const struct policy_subject *subj)
+/* Where the first of secrets in text starts, in any case (toUpper() of a
+ * secret is as secret), its length in *len; NULL: none. */
+static const char *find_secret(const char *text, const json_t *secrets, size_t *len)
 {
-    char *text;
+    const char *first = NULL;
     size_t i;
     const json_t *s;
-    json_t *secrets;
-    bool hit = false;
-    if (v == NULL)
-        return NULL;
-    if (json_array_size(subj->secret_paths) == 0)
-        return json_incref((json_t *)v);
-    secrets = secrets_of(subj);
-    text = jsonw_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    hit = secrets == NULL; /* out of memory: assume the worst */
     json_array_foreach(secrets, i, s)
     {
         const char *sv = json_string_value(s);
-        hit = hit || text == NULL || (sv && *sv && strstr(text, sv) != NULL);
+        size_t n = sv ? strlen(sv) : 0;
+        for (const char *p = text; n && *p && (first == NULL || p < first); p++)
+            if (strncasecmp(p, sv, n) == 0) {
+                first = p;
+                *len = n;
+                break;
+            }
     }
+    return first;
+}
+
+/* text with every one of secrets in it replaced by "(sensitive)" (an
+ * evaluation error that quotes the value it failed on), into out. */
+static void scrub(struct buf *out, const char *text, const json_t *secrets)
+{
+    const char *hit;
+    size_t n = 0;
+    while ((hit = find_secret(text, secrets, &n)) != NULL) {
+        buf_add(out, text, (size_t)(hit - text));
+        buf_adds(out, RENDER_SENSITIVE);
+        text = hit + n;
+    }
+    buf_adds(out, text);
+}
+
+/* v, or "(sensitive)" when it holds one of secrets (NULL: none). New
+ * reference. */
+static json_t *redacted(const json_t *v, const json_t *secrets)
+{
+    char *text;
+    size_t n;
+    bool hit;
+    if (v == NULL || json_array_size(secrets) == 0)
+        return json_incref((json_t *)v);
+    text = jsonw_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    hit = text == NULL || find_secret(text, secrets, &n) != NULL; /* no memory: the worst */
     free(text);
-    json_decref(secrets);
     return hit ? json_string(RENDER_SENSITIVE) : json_incref((json_t *)v);
+}
+
+/* A Modify or Append's changes with each before and after redacted().
+ * New reference. */
+static json_t *redacted_changes(const json_t *changes, const json_t *secrets)
+{
+    json_t *out;
+    size_t i;
+    const json_t *c;
+    if (changes == NULL || json_array_size(secrets) == 0)
+        return json_incref((json_t *)changes);
+    if ((out = json_array()) == NULL)
+        return NULL;
+    json_array_foreach(changes, i, c)
+    {
+        json_t *copy = json_copy((json_t *)c);
+        if (copy == NULL || json_array_append_new(out, copy) < 0) {
+            json_decref(out);
+            return NULL;
+        }
+        for (const char *const *k = (const char *const[]){"before", "after", NULL}; *k; k++)
+            if (json_object_get(copy, *k) &&
+                json_object_set_new(copy, *k, redacted(json_object_get(copy, *k), secrets)) < 0) {
+                json_decref(out);
+                return NULL;
+            }
+    }
+    return out;
 }
 
 static enum finding_level level_of(const struct policy_result *r, bool enforce)
@@ -134,11 +186,17 @@ static int add_finding(struct finding_list *out, const struct policy_binding *b,
                        const struct policy_subject *s, struct policy_result *r)
 {
     enum finding_level lv = level_of(r, b->enforce);
-    json_t *value = redacted(r->value, s);
+    /* the secrets collected for this finding alone, not held per subject */
+    json_t *secrets = json_array_size(s->secret_paths) ? secrets_of(s) : NULL;
+    json_t *value, *changes;
     struct buf msg;
     struct finding *f;
     char *vtext = NULL;
 
+    if (json_array_size(s->secret_paths) && secrets == NULL)
+        return AMLSEC_ENOMEM;
+    value = redacted(r->value, secrets);
+    changes = redacted_changes(r->changes, secrets);
     buf_init(&msg, 1 << 16);
     if (r->verdict == POLICY_NONCOMPLIANT && r->changes) {
         buf_addf(&msg, "%s: Azure would change %zu value(s) of the request",
@@ -150,10 +208,13 @@ static int add_finding(struct finding_list *out, const struct policy_binding *b,
         else
             buf_addf(&msg, "%s: Azure would report it non-compliant",
                      policy_effect_name(r->effect));
-        if (r->reason)
-            buf_addf(&msg, " (%s)", r->reason);
+        if (r->reason) {
+            buf_adds(&msg, " (");
+            scrub(&msg, r->reason, secrets);
+            buf_adds(&msg, ")");
+        }
     } else if (r->reason) {
-        buf_adds(&msg, r->reason);
+        scrub(&msg, r->reason, secrets);
     } else {
         buf_adds(&msg, "compliant");
     }
@@ -167,8 +228,10 @@ static int add_finding(struct finding_list *out, const struct policy_binding *b,
     }
     f = finding_add(out, FINDING_POLICY, lv, policy_id(b->policy), msg.ptr);
     buf_release(&msg);
-    if (f == NULL) {
+    json_decref(secrets);
+    if (f == NULL || (r->changes && changes == NULL)) {
         json_decref(value);
+        json_decref(changes);
         return AMLSEC_ENOMEM;
     }
     finding_set_loc(f, &s->loc);
@@ -180,7 +243,7 @@ static int add_finding(struct finding_list *out, const struct policy_binding *b,
     f->attribute = r->field ? strdup(r->field) : NULL;
     f->path = r->path ? strdup(r->path) : NULL;
     f->value = value;
-    f->changes = r->changes ? json_incref(r->changes) : NULL;
+    f->changes = changes;
     {
         struct buf h;
         buf_init(&h, 1 << 16);

@@ -402,12 +402,13 @@ enum tri { T_UNKNOWN, T_FALSE, T_TRUE };
 
 static const char *inst_id(const struct cfg_instance *inst)
 {
-    const json_t *id;
+    const json_t *v, *id;
     /* recorded by evaluation: no look-up in a value long out of cache (nor
      * a value made for it: an instance without one has no string id) */
     if (inst->id || inst->unvalued)
         return inst->id;
-    id = json_is_object(inst->value) ? json_object_get(inst->value, "id") : NULL;
+    v = config_instance_value_made(inst); /* made: not unvalued */
+    id = json_is_object(v) ? json_object_get(v, "id") : NULL;
     return json_is_string(id) ? json_string_value(id) : NULL;
 }
 
@@ -577,7 +578,8 @@ static const json_t *eff_peek(const struct cfg_instance *inst, const char *path,
     *def = NULL;
     *unknown = false;
     if (inst->resource->existing) {
-        v = get_path(inst->value, path); /* an existing lookup's is always made */
+        /* an existing lookup's is always made */
+        v = get_path(config_instance_value_made(inst), path);
         *unknown = v == NULL;
         return v;
     }
@@ -757,6 +759,7 @@ static int index_build(struct rctx *c)
     for (size_t r = 0, i = 0; r < c->cfg->nresources; i += c->cfg->resources[r++].ninstances)
         c->base[r] = i;
     for (size_t i = 0; i < c->n; i++) {
+        const json_t *val;
         const char *id;
         uint64_t h;
         size_t j;
@@ -776,11 +779,12 @@ static int index_build(struct rctx *c)
                 break;
         if (c->ids[j].idx1 == 0) /* the first of equal ids stays */
             c->ids[j] = (struct id_slot){(uint32_t)(h >> 32), (uint32_t)i + 1};
-        if (c->insts[i]->value) {
-            size_t v = value_hash(c->insts[i]->value) & (c->ids_cap - 1);
+        /* what a reference shares: one not made yet, nothing does */
+        if ((val = config_instance_value_made(c->insts[i])) != NULL) {
+            size_t v = value_hash(val) & (c->ids_cap - 1);
             while (c->vals[v].value)
                 v = (v + 1) & (c->ids_cap - 1);
-            c->vals[v] = (struct value_slot){c->insts[i]->value, c->ids[j].idx1 - 1};
+            c->vals[v] = (struct value_slot){val, c->ids[j].idx1 - 1};
         }
     }
     for (size_t i = 0; i < c->n; i++) {
@@ -1880,10 +1884,10 @@ static void rule_aks(struct rctx *c, const struct cfg_instance *aks)
             return;
         }
         /* an existing cluster's attributes are known at plan: absent or null there means none */
-        if (cl && cl->resource->existing && json_is_object(cl->value) &&
-            !value_is_unknown(cl->value) && !value_is_unknown(des) &&
-            (des == NULL || json_is_null(des)) && json_object_get(cl->value, "id") &&
-            json_object_get(cl->value, "kubernetes_version"))
+        const json_t *clv = cl ? ivalue(c, cl) : NULL;
+        if (cl && cl->resource->existing && json_is_object(clv) && !value_is_unknown(clv) &&
+            !value_is_unknown(des) && (des == NULL || json_is_null(des)) &&
+            json_object_get(clv, "id") && json_object_get(clv, "kubernetes_version"))
             finding(c, "AKS-CMK", aks, "cluster",
                     "%s attaches %s, whose disks have no disk encryption set, to the CMK "
                     "workspace %s",

@@ -115,6 +115,9 @@ struct cfg_resource {
     size_t ninstances;
     bool has_for_each;
     bool has_count; /* instances TYPE.NAME[0], [1], ...; none for count = 0 */
+    /* the block's for_each and count attributes (NULL: none), recorded as
+     * the block is registered, while its body is hot */
+    const struct ast_attr *for_each_attr, *count_attr;
     /* for_each: each key -> the position of the last instance with it (as
      * the map TYPE.NAME holds them), so TYPE.NAME["key"] is one look-up;
      * NULL otherwise (owned) */
@@ -253,10 +256,12 @@ struct cfg_instance {
      * modify it: an instance with no paths of its own shares its kind's, or
      * value_paths_none()) */
     json_t *sensitive;
-    /* what a reference to this instance evaluates to (owned); NULL until
-     * it is read when the load was lazy_tags and no resource reads this
-     * one: read it through config_instance_value */
-    json_t *value;
+    /* what a reference to this instance evaluates to (owned). Private to
+     * parser/config.c: NULL until it is first read when the load was
+     * lazy_tags and no resource reads this one, so it is read only through
+     * config_instance_value (which makes it) or config_instance_value_made
+     * (which does not) */
+    json_t *value_lazy;
     /* value's "id" when it is a string, recorded while value is built (the
      * rules index every instance by it); NULL when it is not one or was not
      * recorded (read it from value then). Borrowed from value, or from the
@@ -271,10 +276,18 @@ struct cfg_instance {
     bool unvalued;
 };
 
-/* What a reference to in evaluates to (borrowed): in->value, made first
- * when the load left it for later (cfg_instance.unvalued). NULL before
- * in is evaluated. */
+/* What a reference to in evaluates to (borrowed), made first when the
+ * load left it for later (cfg_instance.unvalued). NULL before in is
+ * evaluated. Everything that reads an instance's value reads it here. */
 json_t *config_instance_value(const struct config *cfg, const struct cfg_instance *in);
+
+/* in's value when it is made, NULL when the load left it for later: for
+ * what looks for a value a reference shares (an instance whose value is
+ * not made yet shares it with nothing), never for the value itself. */
+static inline const json_t *config_instance_value_made(const struct cfg_instance *in)
+{
+    return in->value_lazy;
+}
 
 /* Tags the unknown top-level values of in's value (its computed attributes)
  * with their origin, once, making the value first when the load left it

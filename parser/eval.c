@@ -446,8 +446,10 @@ static int local_value(json_t **out, struct eval_ctx *ctx, const struct ast_step
  * first (config_instance_tag). New reference. */
 static json_t *instance_value(const struct config *cfg, const struct cfg_instance *in)
 {
+    json_t *v;
     config_instance_tag(cfg, in);
-    return in->value ? json_incref(in->value) : value_unknown();
+    v = config_instance_value(cfg, in);
+    return v ? json_incref(v) : value_unknown();
 }
 
 static json_t *resource_value(const struct config *cfg, const struct cfg_resource *r)
@@ -675,7 +677,7 @@ static const struct cfg_instance *instance_at(const struct cfg_resource *r, cons
 static const struct cfg_instance *instance_of(const struct cfg_resource *r, const json_t *v)
 {
     for (size_t i = 0; i < r->ninstances; i++)
-        if (r->instances[i].value == v)
+        if (config_instance_value_made(&r->instances[i]) == v)
             return &r->instances[i];
     return NULL;
 }
@@ -1051,7 +1053,7 @@ static int eval_traversal(json_t **out, struct eval_ctx *ctx, const struct ast_e
                  * searched for) per reference */
                 json_decref(key);
                 v = instance_value(ctx->cfg, pick);
-                from = pick->value ? pick : NULL;
+                from = config_instance_value_made(pick) ? pick : NULL;
             } else {
                 /* not there: the whole value reports it, as before */
                 note_read(ctx, r, CFG_READ_ALL, NULL, NULL);
@@ -1488,6 +1490,9 @@ static int fn_env(json_t **out, struct eval_ctx *ctx, const struct ast_expr *cal
         *out = json_string(v);
     else if (a->n == 2)
         *out = json_incref(a->v[1]);
+    else if (ctx->sensitive)
+        return fail(ctx, &call->loc, "env",
+                    "environment variable named by a sensitive value (not shown) is not set");
     else
         return fail(ctx, &call->loc, "env", "environment variable '%s' is not set", str_arg(a, 0));
     return 0;
@@ -1509,14 +1514,21 @@ static int fn_file(json_t **out, struct eval_ctx *ctx, const struct ast_expr *ca
     buf_adds(&path, p);
     buf_init(&b, FILE_FUNC_MAX + 1);
     rc = file_read_all(&b, path.ptr, FILE_FUNC_MAX, &err);
-    if (rc < 0)
+    if (rc < 0 && ctx->sensitive) /* err.msg quotes the path */
+        rc = fail(ctx, &call->loc, "file",
+                  "file(): cannot read the file a sensitive value (not shown) names");
+    else if (rc < 0)
         rc = fail(ctx, &call->loc, "file", "file(): %s", err.msg);
     else
         *out = json_stringn(b.ptr, b.len);
     buf_release(&b);
     buf_release(&path);
     if (rc == 0 && *out == NULL)
-        rc = fail(ctx, &call->loc, "file", "file(): '%s' is not valid UTF-8 text", p);
+        rc = ctx->sensitive
+                 ? fail(ctx, &call->loc, "file",
+                        "file(): the file a sensitive value (not shown) names is not "
+                        "valid UTF-8 text")
+                 : fail(ctx, &call->loc, "file", "file(): '%s' is not valid UTF-8 text", p);
     return rc;
 }
 

@@ -18,6 +18,11 @@
 struct provider_ref {
     const char *id;   /* "/subscriptions/.../providers/Microsoft.KeyVault/vaults/kv1" */
     const char *type; /* "Microsoft.KeyVault/vaults"; NULL = taken from id */
+    /* The caller has it on record (its state holds it): expected to exist.
+     * With PROVIDER_READ_GROUPS_EXPECTED a provider may then read it from
+     * the start, beside the reads that could tell it absent (its parent's),
+     * rather than after them. */
+    int recorded;
 };
 
 struct provider_result {

@@ -8,7 +8,8 @@
 # scale (issue 18) runs every command at 1k, 10k and 50k resources of
 # workspace stacks (BENCH_SCALE_SIZES="1000 10000" leaves out the largest),
 # with validate's stage split (parse + check against evaluation, schema and
-# rules: target <= 3x) and the growth exponents (target <= 1.15); drift runs
+# rules: target <= 3x; the median of 5 fresh runs per size, or those alone
+# with BENCH_SCALE_ROWS=stages) and the growth exponents (target <= 1.15); drift runs
 # with Resource Graph's quota off (amlsec's scaling) and on (its wall time
 # against the quota's floor: target <= 1.02x).
 #

@@ -7,7 +7,8 @@
 # have failed once on a heavily loaded machine; a broken test still fails. The last line is
 # CTest's summary. Tests run two per core: most of their time is spent waiting on local clouds,
 # long-running operations and child processes, not computing; the costliest start first (COST in
-# tests/CMakeLists.txt).
+# tests/CMakeLists.txt). The Node.js packages the tests drive are installed once, into .cache/npm
+# (tests/tools/npm_install.sh), for both builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh

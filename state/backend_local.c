@@ -101,6 +101,7 @@ static int local_write(struct state_backend *be, const void *data, size_t len, s
 {
     struct local *l = (struct local *)be;
     struct stat now;
+    struct file_atomic fa;
     char tmp[4200];
     int rc, exists;
 
@@ -117,21 +118,34 @@ static int local_write(struct state_backend *be, const void *data, size_t len, s
                           "state '%s' changed since it was read (another writer without the "
                           "lock?); not overwriting",
                           l->path);
+    /* The new version written first: a write that fails (a full disk)
+     * leaves the state and its backup as they were. */
+    if ((rc = file_atomic_open(&fa, l->path, 0600, err)) < 0)
+        return rc;
+    if ((rc = file_atomic_write(&fa, data, len, err)) < 0)
+        goto abort;
     if (exists) {
-        /* Keep the previous version: a hard link, renamed into place. */
+        /* Keep the previous version: a hard link, renamed into place.
+         * rename(2) of a link onto another link of the same file does
+         * nothing (the backup already is the state, after a failed
+         * commit), so tmp is removed either way. */
         snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", l->backup_path, (long)getpid());
         unlink(tmp);
         if (link(l->path, tmp) < 0 || rename(tmp, l->backup_path) < 0) {
             rc = errbuf_set(err, AMLSEC_EIO, "cannot keep the backup '%s': %s", l->backup_path,
                             strerror(errno));
             unlink(tmp);
-            return rc;
+            goto abort;
         }
+        unlink(tmp);
     }
-    if ((rc = file_write_atomic(l->path, data, len, 0600, err)) < 0)
-        return rc;
+    if ((rc = file_atomic_commit(&fa, err)) < 0)
+        return rc; /* aborted */
     remember(l);
     return 0;
+abort:
+    file_atomic_abort(&fa);
+    return rc;
 }
 
 static int read_holder(int fd, struct lock_info *holder)

@@ -1238,6 +1238,16 @@ size_t arm_client_active(const struct arm_client *c)
     return c->n_active + queue_len(&c->held);
 }
 
+void arm_client_foreground(struct arm_client *c)
+{
+    /* the fresh queue holds room for every active call */
+    while (queue_len(&c->background) > 0) {
+        struct arm_call *call = queue_pop(&c->background);
+        call->st->background = 0;
+        queue_push(&c->fresh, call);
+    }
+}
+
 void arm_client_abandon(struct arm_client *c, void (*each)(struct arm_call *call, void *payload),
                         void *payload)
 {

@@ -169,6 +169,10 @@ int arm_client_next(struct arm_client *c, int64_t timeout_ms, struct arm_call **
 int arm_client_drive(struct arm_client *c, int64_t until_ms, struct errbuf *err);
 /* Submitted calls not yet handed back. */
 size_t arm_client_active(const struct arm_client *c);
+/* The background calls (ARM_CALL_BACKGROUND) not started yet start as
+ * others do from now on, in the whole parallelism: what they made way for
+ * (Resource Graph's pages) is done, and the caller now waits for them. */
+void arm_client_foreground(struct arm_client *c);
 /* Forgets every submitted call not yet handed back: requests in flight are
  * dropped (what was sent stays sent: the service may still carry it out)
  * and each call is passed to each (may be NULL) for its owner to release;

@@ -49,6 +49,8 @@ struct arm_provider_stats {
     unsigned direct_gets;    /* resources read with a GET */
     unsigned groups_beside;  /* of them, resource groups read beside Resource Graph's queries
                                 (PROVIDER_READ_GROUPS_EXPECTED), not before them */
+    unsigned reads_beside;   /* GETs and lists of resources Resource Graph does not hold, sent
+                                beside its queries (recorded refs), not after them */
     unsigned graph_failures; /* Resource Graph errors that caused a fallback */
     int graph_disabled;      /* Resource Graph was denied or unavailable */
 };

@@ -231,9 +231,9 @@ static bool workspace_isolated(const struct config *cfg, const char *ws_id)
         const struct cfg_resource *r = &cfg->resources[i];
         for (size_t j = 0; j < r->ninstances && !isolated; j++) {
             const struct cfg_instance *x = &r->instances[j];
-            const json_t *id = json_object_get(x->value, "id");
-            if (strcmp(r->kind, "workspace") == 0 && json_is_string(id) &&
-                strcasecmp(json_string_value(id), ws_id) == 0) {
+            bool ws = strcmp(r->kind, "workspace") == 0;
+            const json_t *id = ws ? json_object_get(config_instance_value(cfg, x), "id") : NULL;
+            if (ws && json_is_string(id) && strcasecmp(json_string_value(id), ws_id) == 0) {
                 json_t *v = r->existing
                                 ? NULL
                                 : schema_effective(pna, json_object_get(x->attrs, pna->name));
@@ -293,7 +293,8 @@ int render_instance(struct render_list *out, const struct config *cfg,
 {
     const struct schema_kind *k = schema_find(inst->resource->kind);
     struct render_request *r;
-    const json_t *id = json_is_object(inst->value) ? json_object_get(inst->value, "id") : NULL;
+    const json_t *value = config_instance_value(cfg, inst);
+    const json_t *id = json_is_object(value) ? json_object_get(value, "id") : NULL;
     int rc;
     if (k == NULL)
         return errbuf_set(err, AMLSEC_EUSAGE, "unknown resource kind '%s'", inst->resource->kind);
@@ -314,7 +315,7 @@ int render_instance(struct render_list *out, const struct config *cfg,
         r->method = strdup("PUT");
         r->lro = k->arm.put;
         r->note = k->update_via;
-        r->body = render_body(k, inst->attrs, inst->value, cfg->settings, inst->sensitive, display);
+        r->body = render_body(k, inst->attrs, value, cfg->settings, inst->sensitive, display);
     }
     if (r->method == NULL || r->url == NULL || (!inst->resource->existing && r->body == NULL))
         return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");

@@ -212,6 +212,23 @@ static const char *quoted(char *dst, size_t size, const char *s)
     return dst;
 }
 
+/* Whether what is at path (an attribute's path: inside it or all of it)
+ * comes from a sensitive value: a message then never quotes it, nor
+ * suggests what it is near. */
+static bool withheld(const struct vctx *v, const char *path)
+{
+    return value_path_sensitive(v->inst->sensitive, path, true);
+}
+
+#define WITHHELD "a sensitive value (not shown)"
+
+/* quoted(), or WITHHELD for a value withheld(). */
+static const char *shown(const struct vctx *v, const char *path, char *dst, size_t size,
+                         const char *s)
+{
+    return withheld(v, path) ? WITHHELD : quoted(dst, size, s);
+}
+
 static void allowed_list(struct buf *b, const char *const *allowed)
 {
     for (const char *const *p = allowed; *p; p++)
@@ -233,7 +250,7 @@ static void check_enum(struct vctx *v, const struct schema_attr *a, const json_t
     loc = config_attr_loc(v->inst, path);
     {
         struct buf b;
-        const char *near = suggest_nearest(s, a->allowed, 0);
+        const char *near = withheld(v, path) ? NULL : suggest_nearest(s, a->allowed, 0);
         buf_init(&b, 4096);
         if (near)
             buf_addf(&b, "did you mean '%s'? ", near);
@@ -241,7 +258,7 @@ static void check_enum(struct vctx *v, const struct schema_attr *a, const json_t
         allowed_list(&b, a->allowed);
         char q[QUOTE_MAX + 48];
         verr(v, &loc, "bad-value", b.ptr, "%s is not a valid value for '%s'",
-             quoted(q, sizeof(q), s), path);
+             shown(v, path, q, sizeof(q), s), path);
         buf_release(&b);
     }
 }
@@ -341,14 +358,16 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
         value_number_text(&b, val);
         loc = config_attr_loc(v->inst, path);
         verr(v, &loc, "bad-value", NULL, "'%s' must be between %ld and %ld, got %s", path, a->min,
-             a->max, b.ptr);
+             a->max, withheld(v, path) ? WITHHELD : b.ptr);
         buf_release(&b);
     } else if (a->type == ST_INT && a->min < a->max) {
         json_int_t i = json_integer_value(val);
         if (i < a->min || i > a->max) {
+            char got[32];
+            snprintf(got, sizeof(got), "%lld", (long long)i);
             loc = config_attr_loc(v->inst, path);
-            verr(v, &loc, "bad-value", NULL, "'%s' must be between %ld and %ld, got %lld", path,
-                 a->min, a->max, (long long)i);
+            verr(v, &loc, "bad-value", NULL, "'%s' must be between %ld and %ld, got %s", path,
+                 a->min, a->max, withheld(v, path) ? WITHHELD : got);
         }
     }
     if (a->type == ST_STRING)
@@ -381,9 +400,11 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
     if (a->map.conv == SC_UNIX_TIME && json_is_string(val)) {
         long long t;
         if (!schema_time_parse(json_string_value(val), &t)) {
+            char q[QUOTE_MAX + 48];
             loc = config_attr_loc(v->inst, path);
             verr(v, &loc, "bad-value", "write a UTC time such as \"2027-06-30T00:00:00Z\"",
-                 "'%s' is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)", json_string_value(val));
+                 "%s is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)",
+                 shown(v, path, q, sizeof(q), json_string_value(val)));
         }
     }
     if (a->map.conv == SC_OUTBOUND && json_is_object(val)) {
@@ -480,8 +501,9 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
         const char *s = json_string_value(val);
         bool guid = strlen(s) == 36 && s[8] == '-';
         if (s[0] != '/' && !guid && schema_builtin_role(s) == NULL) {
-            const char *near = suggest_nearest(s, schema_builtin_role_names, 0);
-            char hint[256];
+            const char *near =
+                withheld(v, path) ? NULL : suggest_nearest(s, schema_builtin_role_names, 0);
+            char hint[256], q[QUOTE_MAX + 48];
             if (near)
                 snprintf(hint, sizeof(hint), "did you mean '%s'?", near);
             else
@@ -489,7 +511,8 @@ static void check_value(struct vctx *v, const struct schema_attr *a, const json_
                          "use a role definition GUID or id, or a "
                          "role_definition reference");
             loc = config_attr_loc(v->inst, path);
-            verr(v, &loc, "bad-value", hint, "unknown built-in role '%s'", s);
+            verr(v, &loc, "bad-value", hint, "unknown built-in role %s",
+                 shown(v, path, q, sizeof(q), s));
         }
     }
 }
@@ -688,8 +711,8 @@ static void check_name(struct vctx *v)
         snprintf(hint, sizeof(hint), "%s names must match %s%s", v->kind->name,
                  v->kind->name_pattern, given ? "" : " (the block label is the default name)");
         char q[QUOTE_MAX + 48];
-        verr(v, &loc, "bad-name", hint, "%s is not a valid %s name", quoted(q, sizeof(q), nm),
-             v->kind->name);
+        verr(v, &loc, "bad-name", hint, "%s is not a valid %s name",
+             given ? shown(v, "name", q, sizeof(q), nm) : quoted(q, sizeof(q), nm), v->kind->name);
     }
 }
 
@@ -723,11 +746,12 @@ static void check_pe(struct vctx *v)
         {
             struct buf b;
             struct src_loc loc = config_attr_loc(v->inst, "subresource");
+            char q[QUOTE_MAX + 48];
             buf_init(&b, 1024);
             buf_addf(&b, "a %s offers: ", tk->name);
             allowed_list(&b, (const char *const *)offers[i].groups);
-            verr(v, &loc, "bad-value", b.ptr, "a %s has no private link sub-resource '%s'",
-                 tk->name, json_string_value(sr));
+            verr(v, &loc, "bad-value", b.ptr, "a %s has no private link sub-resource %s", tk->name,
+                 shown(v, "subresource", q, sizeof(q), json_string_value(sr)));
             buf_release(&b);
         }
         return;

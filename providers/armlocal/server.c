@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -54,6 +55,63 @@ static void sleep_ms(unsigned ms)
         ;
 }
 
+/* --- kept ports ---------------------------------------------------------------- */
+
+/* Ports the local cloud keeps across restarts (the embedded cloud's own, remembered in
+ * data_dir/port, and each vault's data plane over a data directory, whose URLs the store holds)
+ * are picked below the kernel's ephemeral range (ip_local_port_range). A port from that range,
+ * what port 0 gives, is one the kernel also hands any other program that binds port 0 and any
+ * outgoing connection on the machine, so once the cloud stopped, one of them could hold it when
+ * the cloud starts again (its stored URLs then lead nowhere); below the range only a bind to that
+ * very port takes it. A pick that is in use is followed by another, up to KEPT_PORT_TRIES. */
+#define KEPT_PORT_MIN 10000
+#define KEPT_PORT_TRIES 32
+
+/* The port number path starts with, 0 when it cannot be read or is none. */
+static unsigned port_in_file(const char *path)
+{
+    struct buf b;
+    struct errbuf err = ERRBUF_INIT;
+    unsigned long port = 0;
+    buf_init(&b, 0);
+    if (file_read_all(&b, path, 64, &err) == 0) {
+        char *end;
+        port = strtoul(b.ptr, &end, 10);
+        if (end == b.ptr || port > 65535)
+            port = 0;
+    }
+    buf_release(&b);
+    return (unsigned)port;
+}
+
+/* A random port from KEPT_PORT_MIN up to the ephemeral range, 0 when there is no such room. */
+static unsigned kept_port_pick(void)
+{
+    unsigned low = port_in_file("/proc/sys/net/ipv4/ip_local_port_range");
+    uint32_t r;
+    if (low == 0)
+        low = 32768;
+    if (low <= KEPT_PORT_MIN + 1000 || getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        return 0;
+    return KEPT_PORT_MIN + (unsigned)(r % (low - KEPT_PORT_MIN));
+}
+
+/* Binds fd to sa's address on port, or with port 0 and kept, on a kept port when one is free
+ * (else any). */
+static int bind_port(int fd, struct sockaddr_in *sa, unsigned port, int kept)
+{
+    for (int i = 0; port == 0 && kept && i < KEPT_PORT_TRIES; i++) {
+        unsigned p = kept_port_pick();
+        if (p == 0)
+            break;
+        sa->sin_port = htons((uint16_t)p);
+        if (bind(fd, (struct sockaddr *)sa, sizeof(*sa)) == 0)
+            return 0;
+    }
+    sa->sin_port = htons((uint16_t)port);
+    return bind(fd, (struct sockaddr *)sa, sizeof(*sa));
+}
+
 /* --- vault data-plane ports --------------------------------------------------- */
 
 static struct al_vport *vport_find_name(struct armlocal *al, const char *name)
@@ -63,8 +121,8 @@ static struct al_vport *vport_find_name(struct armlocal *al, const char *name)
     return strmap_get(&al->vport_names, name, &at) ? &al->vports[at] : NULL;
 }
 
-/* Listens on port (0: any) of the daemon's host for vault name. Caller
- * holds vport_mu. */
+/* Listens on port (0: any; a kept one over a data directory) of the
+ * daemon's host for vault name. Caller holds vport_mu. */
 static struct al_vport *vport_open(struct armlocal *al, const char *name, unsigned port)
 {
     struct sockaddr_in sa;
@@ -82,14 +140,13 @@ static struct al_vport *vport_open(struct armlocal *al, const char *name, unsign
     }
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, al->listen_host, &sa.sin_addr) != 1)
         return NULL;
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return NULL;
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0 ||
+    if (bind_port(fd, &sa, port, al->data_dir != NULL) < 0 || listen(fd, 64) < 0 ||
         getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
         close(fd);
         return NULL;
@@ -535,21 +592,10 @@ static struct MHD_Daemon *start_daemon(struct armlocal *al, unsigned flags,
 static unsigned remembered_port(const char *data_dir)
 {
     char path[4096];
-    struct buf b;
-    struct errbuf err = ERRBUF_INIT;
-    unsigned long port = 0;
     if (data_dir == NULL ||
         (size_t)snprintf(path, sizeof(path), "%s/port", data_dir) >= sizeof(path))
         return 0;
-    buf_init(&b, 0);
-    if (file_read_all(&b, path, 64, &err) == 0) {
-        char *end;
-        port = strtoul(b.ptr, &end, 10);
-        if (end == b.ptr || port > 65535)
-            port = 0;
-    }
-    buf_release(&b);
-    return (unsigned)port;
+    return port_in_file(path);
 }
 
 static void remember_port(const char *data_dir, unsigned port)
@@ -611,8 +657,17 @@ int armlocal_start(struct armlocal **out, const struct armlocal_opts *opts, stru
     if (remembered) {
         sa.sin_port = htons((uint16_t)remembered);
         d = start_daemon(al, flags, &sa);
-        sa.sin_port = 0;
     }
+    /* a port to remember: a kept one (see kept_port_pick) */
+    for (int i = 0; d == NULL && opts->remember_port && opts->port == 0 && i < KEPT_PORT_TRIES;
+         i++) {
+        unsigned p = kept_port_pick();
+        if (p == 0)
+            break;
+        sa.sin_port = htons((uint16_t)p);
+        d = start_daemon(al, flags, &sa);
+    }
+    sa.sin_port = htons((uint16_t)opts->port);
     if (d == NULL)
         d = start_daemon(al, flags, &sa);
     if (d == NULL) {

@@ -2,18 +2,12 @@
 # SDK conformance: Microsoft's JavaScript SDKs drive armlocal through every
 # kind (tests/conformance/conformance.js), then, over TLS with --auth
 # required, @azure/identity's ClientSecretCredential and @azure/keyvault-keys
-# unmodified (tests/conformance/keyvault.js). npm ci runs into the build tree
-# and is skipped while package-lock.json is unchanged.
+# unmodified (tests/conformance/keyvault.js). The SDKs are installed once per
+# source tree (tests/tools/npm_install.sh) and found through NODE_PATH.
 source "$SRC/tests/sh/lib/armlocal.bash"
-dir="$BUILD/conformance"
-mkdir -p "$dir"
-cp "$SRC/tests/conformance/package.json" "$SRC/tests/conformance/package-lock.json" \
-   "$SRC/tests/conformance/conformance.js" "$SRC/tests/conformance/keyvault.js" "$dir/"
-stamp=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
-if [ ! -d "$dir/node_modules" ] || [ "$(cat "$dir/.npm-stamp" 2>/dev/null)" != "$stamp" ]; then
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci failed"
-  echo "$stamp" >"$dir/.npm-stamp"
-fi
+dir="$SRC/tests/conformance"
+mods=$("$SRC/tests/tools/npm_install.sh" conformance "$dir") || fail "npm ci failed"
+export NODE_PATH="$mods/node_modules"
 armlocal_start --data "$TMP/data" --lro-ms 300 --policy-definitions "$SHARED/data/policies"
 node "$dir/conformance.js" "$B"
 # every call the SDKs made was logged

@@ -39,6 +39,9 @@ for round in 1 2 3; do
   acks="$TMP/acks.$round"; : >"$acks"
   burst "$acks" 2000 &
   bpid=$!
+  # a random moment once the burst is under way (its first write acknowledged: on a loaded
+  # machine that alone can take longer than the random wait)
+  for _ in $(seq 600); do [ -s "$acks" ] && break; sleep 0.05; done
   sleep "0.$((RANDOM % 6 + 3))"
   kill -9 "$AL_PID"; wait "$AL_PID" 2>/dev/null || true; AL_PID=""
   wait "$bpid" || true

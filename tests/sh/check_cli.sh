@@ -17,7 +17,9 @@ cd "$work"
 POL=$SHARED/data/policies
 ALIASES=$SHARED/data/policy-aliases.csv
 CANARY=CANARY-pw-9f3b71c2e4
-export AMLSEC_STATE_PASSPHRASE=check-cli-passphrase
+# a raw state key: the passphrase's 600,000 PBKDF2 rounds (about 1 s of CPU a command under
+# ASan) are for the tests of the passphrase itself (sh.canary, sh.secrets, sh.plan_binding)
+export AMLSEC_STATE_KEY=$(printf check-cli | sha256sum | cut -c1-64)
 
 mkdir gate
 cat > gate/main.amlsec <<CFG
@@ -261,6 +263,31 @@ pw = f[("compute_cluster.cpu", "custom-password")]
 assert pw["evidence"]["value"] == "(sensitive)", pw
 PY
 if grep -l "$CANARY" p.json p.err; then fail "the canary leaked from the plan"; fi
+
+echo "5b. definitions deciding on the password: judged on its value, which no report shows"
+# a Deny on the value itself (judged on "(sensitive)" before: compliant), an evaluation error
+# quoting it, a Modify copying it into a tag and a value expression over it (the three quoted
+# it, upper case too, in a saved plan's check)
+PWA=Microsoft.MachineLearningServices/workspaces/computes/userAccountCredentials.adminUserPassword
+mkdir custom2
+for d in "pw-like|{\"field\": \"$PWA\", \"like\": \"CANARY-*\"}|{\"effect\": \"deny\"}" \
+  "pw-int|{\"value\": \"[int(field('$PWA'))]\", \"equals\": 1}|{\"effect\": \"deny\"}" \
+  "pw-upper|{\"value\": \"[toUpper(field('$PWA'))]\", \"notEquals\": \"x\"}|{\"effect\": \"audit\"}" \
+  "pw-modify|{\"field\": \"$PWA\", \"exists\": true}|{\"effect\": \"modify\", \"details\": {\"roleDefinitionIds\": [\"/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c\"], \"operations\": [{\"operation\": \"addOrReplace\", \"field\": \"tags.copy\", \"value\": \"[concat('x', field('$PWA'))]\"}]}}"; do
+  IFS='|' read -r name if then <<< "$d"
+  printf '{"name": "%s", "properties": {"displayName": "%s", "mode": "All", "policyRule": {"if": {"allOf": [{"field": "type", "equals": "Microsoft.MachineLearningServices/workspaces/computes"}, %s]}, "then": %s}}}\n' \
+    "$name" "$name" "$if" "$then" > "custom2/$name.json"
+done
+(cd gate && expect_exit 2 "$AMLSEC" check -var "admin_password=$CANARY" -json -policy ../custom2 -aliases "$ALIASES" \
+  -sarif ../s1.sarif -junit ../s1.xml -markdown ../s1.md > ../s1.json 2> ../s1.err)
+(cd gate && expect_exit 2 "$AMLSEC" check -var "admin_password=$CANARY" -json -plan ../gate.plan -policy ../custom2 \
+  -aliases "$ALIASES" -sarif ../s2.sarif -junit ../s2.xml -markdown ../s2.md > ../s2.json 2> ../s2.err)
+for j in s1.json s2.json; do
+  jq -e '[.findings[] | select(.rule_id | startswith("pw-")) | {(.rule_id): .verdict}] | add
+         | . == {"pw-like": "noncompliant", "pw-int": "error", "pw-upper": "noncompliant", "pw-modify": "noncompliant"}' \
+    "$j" > /dev/null || fail "$j: the verdicts on the password: $(jq -c '[.findings[] | select(.source == "policy") | [.rule_id, .verdict]]' "$j")"
+done
+if grep -i -l -- "$CANARY" s1.* s2.*; then fail "the canary leaked from check over its value"; fi
 
 echo "6. a saved plan: the assignments and resources it leaves alone (the state), findings at file:line"
 mkdir later later-pol

@@ -48,6 +48,11 @@ run 1 plan -show-sensitive=true
 grep -q "unknown flag '-show-sensitive=true'" err || fail "show's -show-sensitive accepted by plan"
 run 1 plan -detailed-exitcode=maybe
 grep -q "takes true or false" err || fail "-detailed-exitcode=maybe"
+# a plan flag on apply and destroy is refused, as -out is (it was accepted and ignored: exit 0)
+for c in apply destroy; do
+  run 1 $c -detailed-exitcode -cloud local -auto-approve -no-color
+  grep -q "\-detailed-exitcode is a plan flag" err || fail "$c -detailed-exitcode accepted"
+done
 # -lock=false: runs while another run holds the lock (which -lock=true waits for)
 run 0 apply -cloud local -auto-approve -no-color
 exec 9> .amlsec/state.json.lock

@@ -301,7 +301,7 @@ lro_types '{}'
 for round in 1 2 3 4; do
   curl -sf -X POST "$url/_armlocal/reset" > /dev/null || fail "cannot reset the local cloud"
   rm -rf .amlsec
-  if [ "$round" = 4 ]; then export AMLSEC_STATE_PASSPHRASE=crash-seven-passphrase; fi
+  if [ "$round" = 4 ]; then export AMLSEC_STATE_KEY=$(printf crash-seven | sha256sum | cut -c1-64); fi
   AMLSEC_RATE_LIMIT=off AMLSEC_LOG=debug "$AMLSEC" apply -cloud "$url" -auto-approve -no-color \
     -parallelism 16 > r$round.out 2>&1 &
   apid=$!
@@ -352,6 +352,6 @@ if len(puts) != 2500 or twice:
     sys.exit(1)
 PY
   expect_exit 0 "$AMLSEC" plan -cloud "$url" -refresh=false -detailed-exitcode -no-color > r$round-plan.out 2>&1
-  unset AMLSEC_STATE_PASSPHRASE
+  unset AMLSEC_STATE_KEY
 done
 echo "all crash recovery scenarios passed"

@@ -14,7 +14,9 @@
 #    the quota is used up before drift starts (14 queries of 15), so its queries wait for the
 #    window; every diagnostic settings list must be answered before the last Resource Graph query
 #    (amlsec's debug log, one line per answer, in order). Before, drift listed them after the
-#    plan's refresh, after every query.
+#    plan's refresh, after every query. And the report's work (the lists' findings, the scopes'
+#    bodies) is done before the last Resource Graph query (the policy assignments'), not after its
+#    answer: before, it followed every query.
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}"
 work=$(mktemp -d)
@@ -192,4 +194,11 @@ late=$(awk -v last="$last" 'NR > last && /arm: GET .*diagnosticSettings/' drift.
 echo "   $lists diagnostic settings lists, $late answered after the last Resource Graph query (line $last)"
 [ "$lists" = 32 ] || fail_with "32 diagnostic settings lists expected (4 a stack), got $lists" drift.log
 [ "$late" = 0 ] || fail_with "$late diagnostic settings lists answered after the last Resource Graph query" drift.log
+# the report's work (the lists' findings, the scopes' bodies) goes before the last Resource Graph
+# query, the policy assignments', so that the quota's wait for it covers that work: the debug line
+# drift logs once the bodies are taken comes before that query's
+taken=$(grep -n 'drift: workspaces read' drift.log | head -n 1 | cut -d: -f1)
+echo "   the bodies and the lists' findings taken at line ${taken:-none}, the last Resource Graph query at $last"
+[ -n "$taken" ] && [ "$taken" -lt "$last" ] \
+  || fail_with "the report's work came after the last Resource Graph query (line ${taken:-none}, the query at $last)" drift.log
 echo "PASS"

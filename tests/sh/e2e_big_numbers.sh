@@ -166,7 +166,7 @@ output "hidden" {
 }
 
 AMLSEC
-export AMLSEC_STATE_PASSPHRASE=big-numbers-passphrase AMLSEC_VAR_secret_n=98765432109876543210987654321
+export AMLSEC_STATE_KEY=$(printf big-numbers | sha256sum | cut -c1-64) AMLSEC_VAR_secret_n=98765432109876543210987654321
 AMLSEC_LOG=debug "$AMLSEC" apply -cloud local -auto-approve -no-color -var-file vars.json > apply2.out 2>&1 \
   || fail "apply with a sensitive big number"
 grep -q '98765432109876543210987654322\|98765432109876543210987654321' apply2.out && fail "secret digits in apply's output"

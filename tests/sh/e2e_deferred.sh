@@ -35,7 +35,8 @@ trap cleanup EXIT
 cd "$work"
 SUB=00000000-0000-0000-0000-0000000000d7
 CANARY=canary-deferred-5f3e91
-export AMLSEC_VAR_s=$CANARY AMLSEC_LOG=debug AMLSEC_STATE_PASSPHRASE=deferred-test-passphrase
+# a raw state key: no PBKDF2 per command
+export AMLSEC_VAR_s=$CANARY AMLSEC_LOG=debug AMLSEC_STATE_KEY=$(printf deferred-test | sha256sum | cut -c1-64)
 settings() {
   cat <<EOT
 settings {
@@ -123,7 +124,7 @@ echo "3. a validation known only after apply: carried by the plan, checked by ap
 stop_cloud
 rm -rf .amlsec ./*.plan
 # unencrypted, so that the plan file's text can be edited below
-unset AMLSEC_STATE_PASSPHRASE
+unset AMLSEC_STATE_KEY
 start_cloud --lro-ms 0
 validated() { # x's default
   settings
@@ -244,7 +245,7 @@ slow_ai 0
 echo "7. a validation whose message reads a sensitive value: withheld, the value nowhere"
 stop_cloud
 rm -rf .amlsec ./*.plan
-export AMLSEC_STATE_PASSPHRASE=deferred-test-passphrase
+export AMLSEC_STATE_KEY=$(printf deferred-test | sha256sum | cut -c1-64)
 start_cloud --lro-ms 0
 { settings; cat <<'EOT'
 
@@ -349,7 +350,7 @@ no_canary plan8.out apply8.out plan8b.out
 echo "9. -target leaving out what a validation reads: it stays unknown and is not checked (Terraform)"
 stop_cloud
 rm -rf .amlsec ./*.plan
-unset AMLSEC_STATE_PASSPHRASE AMLSEC_VAR_t
+unset AMLSEC_STATE_KEY AMLSEC_VAR_t
 start_cloud --lro-ms 0
 validated bad > main.amlsec
 expect_exit 0 "$AMLSEC" apply -cloud "$url" -no-color -auto-approve -target resource_group.other > apply9.out 2>&1

@@ -24,7 +24,7 @@ cd "$work"
 grep -v '^#' "$SRC/tests/data/catalogue/deployments.amlsec" > main.amlsec
 CANARY=TLSKEY-canary-5c1e9a
 export AMLSEC_VAR_tls_key=$CANARY
-export AMLSEC_STATE_PASSPHRASE=deployments-e2e
+export AMLSEC_STATE_KEY=$(printf deployments-e2e | sha256sum | cut -c1-64) # raw: no PBKDF2 per command
 start_cloud
 S=/subscriptions/00000000-0000-0000-0000-0000000000d9
 AKS=$S/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks-infer

@@ -29,6 +29,12 @@ expect_exit 0 "$AMLSEC" plan -cloud local -detailed-exitcode -no-color > plan1.o
 grep -q 'No changes.' plan1.out || fail "second plan is not empty"
 # the embedded cloud listens where it did before: the vault URI it stored still reaches its data plane
 port=$(cat .amlsec/local/port)
+# it and the vault's data plane listen on kept ports, below the kernel's ephemeral range, which
+# other programs' port-0 listeners and outgoing connections take theirs from (docs/local-cloud.md)
+read -r low _ < /proc/sys/net/ipv4/ip_local_port_range
+vport=$(jq '.vaultPorts["kv-ml-prod-cmk"]' .amlsec/local/armlocal.json)
+[ "$port" -ge 10000 ] && [ "$port" -lt "$low" ] && [ "$vport" -ge 10000 ] && [ "$vport" -lt "$low" ] \
+  || fail "the embedded cloud listens on $port and the vault on $vport, not below $low"
 expect_exit 0 "$AMLSEC" apply -cloud local -auto-approve -no-color -replace key.workspace > rot-local.out 2>&1
 grep -q 'Apply complete! Resources: 0 added, 2 changed, 0 destroyed.' rot-local.out || fail "rotation in the embedded cloud"
 [ "$(cat .amlsec/local/port)" = "$port" ] || fail "the embedded cloud moved to another port"

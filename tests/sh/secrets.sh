@@ -8,7 +8,8 @@
 #     plan is empty, a changed key is a replacement printed as (sensitive), no key in the state;
 #  3. a compute's admin password echoed by the response is never stored; service-generated
 #     secrets (App Insights connection string, instrumentation key) are (sensitive) when shown;
-#  4. a diagnostic never quotes a sensitive value (-var, AMLSEC_VAR_, -var-file);
+#  4. a diagnostic never quotes a sensitive value (-var, AMLSEC_VAR_, -var-file; a catalogue
+#     check, file() or env() refusing one; a misspelt variable's, a -var without '=');
 #  and a name taken from a sensitive value is refused (it would be part of the ARM id);
 #  5. a local, a module input or a module output holding a whole resource keeps the resource's
 #     secret paths: local.rg.tags.owner is (sensitive), local.rg.name is not, and an output
@@ -160,9 +161,68 @@ CONF
 expect_exit 1 "$AMLSEC" validate -no-color > diag5.out 2>&1
 grep -q 'no such key in this map (the key is sensitive: not shown)' diag5.out || fail "map key error"
 grep -q 'the index is out of range for a list of 1 (it is sensitive: not shown)' diag5.out || fail "index error"
+# the catalogue's checks (an allowed value, a range, a time, a role, a private link sub-resource,
+# a name) and file() and env() quoted what they refused
+cat > extra.amlsec <<'CONF'
+key_vault "x" {
+  resource_group   = resource_group.ml
+  name             = "kv-x1"
+  sku              = var.tag_secret
+  soft_delete_days = var.num_secret
+}
+key "x" {
+  vault   = key_vault.x
+  expires = var.tag_secret
+  ops     = ["sign", var.tag_secret]
+}
+role_assignment "x" {
+  scope     = resource_group.ml.id
+  role      = var.tag_secret
+  principal = "00000000-0000-0000-0000-000000000001"
+}
+private_endpoint "x" {
+  resource_group = resource_group.ml
+  name           = "pe-x"
+  subnet         = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/v/subnets/s"
+  target         = key_vault.x
+  subresource    = var.tag_secret
+}
+storage_account "x" {
+  resource_group = resource_group.ml
+  name           = var.tag_secret
+}
+CONF
+expect_exit 1 "$AMLSEC" validate -no-color > diag6.out 2>&1
+cat > extra.amlsec <<'CONF'
+resource_group "f" {
+  name = "rg-f"
+  tags = { f = file("${var.tag_secret}.txt") }
+}
+resource_group "e" {
+  name = "rg-e"
+  tags = { e = env(var.tag_secret) }
+}
+CONF
+expect_exit 1 "$AMLSEC" validate -no-color > diag7.out 2>&1
+for what in "'sku'" "'soft_delete_days' must be between" "RFC 3339" "'ops'" "built-in role" \
+  "private link sub-resource" "storage_account name" "file():" "environment variable"; do
+  grep -q -- "$what" diag6.out diag7.out || fail_with "no error for $what" diag6.out diag7.out
+done
+[ "$(cat diag6.out diag7.out | grep -c 'a sensitive value (not shown)')" = 10 ] \
+  || fail_with "not 10 values withheld" diag6.out diag7.out
 rm extra.amlsec
+# a -var-file line setting a misspelt (undeclared) variable, and a -var without '=', quoted the
+# secret they carried
+printf 'tag_secre = "CanaryNum1R"\n' > bad3.vars
+expect_exit 1 "$AMLSEC" validate -no-color -var-file bad3.vars > diag8.out 2>&1
+grep -q "bad3.vars:1:1: error: -var-file sets undeclared variable 'tag_secre'" diag8.out \
+  || fail_with "no undeclared variable error" diag8.out
+expect_exit 1 "$AMLSEC" validate -no-color -var "tag_secret:CanaryNum1R" > diag9.out 2>&1
+expect_exit 1 "$AMLSEC" validate -no-color -var "=CanaryNum1R" > diag10.out 2>&1
+grep -q -- "-var needs NAME=VALUE" diag9.out && grep -q -- "-var needs NAME=VALUE" diag10.out \
+  || fail_with "no -var syntax error" diag9.out diag10.out
 canaries+=(CanaryNum1R)
-clean diag1.out diag2.out diag3.out diag4.out diag5.out
+clean diag1.out diag2.out diag3.out diag4.out diag5.out diag6.out diag7.out diag8.out diag9.out diag10.out
 grep -q "variable 'num_secret' is not a valid number" diag1.out || fail "no -var error"
 grep -q 'bad1.vars:1:14: error:' diag3.out || fail "no -var-file error location"
 

@@ -10,7 +10,8 @@
 #      changed (before: state mv of the updated group succeeded, and the next plan, which folded
 #      the update in under its old address, planned to destroy the group); state push of a state
 #      without it too; so is state mv of a group the create in flight depends on (before: moved,
-#      and the recovered account depended on the old address); a move the journal does not touch
+#      and the recovered account depended on the old address), and its move to another state file
+#      with -state-out (before: taken for a removal, allowed); a move the journal does not touch
 #      goes through;
 #   3. plan recovers; the warnings are gone, and the same state mv then goes through and plans
 #      nothing to destroy.
@@ -137,6 +138,12 @@ grep -q "^amlsec: error: state mv: the journal '.amlsec/state.json.journal' stil
 expect_exit 1 "$AMLSEC" state mv 'resource_group.g' 'resource_group.g["x"]' > m4c.out 2>&1
 grep -q "which depends on resource_group.g: .* this change moves resource_group.g to resource_group.g\[\"x\"\]" m4c.out \
   || fail_with "state mv of the dependency to a key" m4c.out
+# moving it out to another state file is refused alike (before: allowed, as if the group were
+# removed, and the recovered account depended on an address its state no longer held)
+expect_exit 1 "$AMLSEC" state mv -state-out=out2.json resource_group.g resource_group.g > m4d.out 2>&1
+grep -q "which depends on resource_group.g: .* this change moves resource_group.g to resource_group.g in the state 'out2.json'" m4d.out \
+  || fail_with "state mv -state-out of a dependency of the create in flight" m4d.out
+[ -e out2.json ] && grep -q resource_group.g out2.json && fail "state mv -state-out wrote the moved dependency"
 mkdir other && cp state.saved other/state.json # a copy without the journal, edited by amlsec
 expect_exit 0 "$AMLSEC" state rm -state other/state.json resource_group.h > m5a.out 2>&1
 cp other/state.json pushed.json

@@ -231,6 +231,26 @@ if AMLSEC_FAULT_WRITE=after-fsync "$AMLSEC" state mv module.m module.q >/dev/nul
     fail "fault injection did not stop the module move"
 fi
 cmp -s before.json .amlsec/state.json || fail "a killed module move changed the state"
+# a full disk (here the file size limit, RLIMIT_FSIZE, with SIGXFSZ ignored: each write past it
+# fails as a full disk's would): state mv and state rm fail, exit 1, naming the file, say nothing
+# moved or removed, and leave the state and its backup as they were and no temporary file, again
+# and again. (Before, 'Moved ...' and 'Removed ...' were printed, then the error; the backup was
+# replaced by the state that failed to change, and from the second failure on a hard link
+# '.amlsec/state.json.backup.tmp.PID' was left behind each time.)
+rm -f .amlsec/state.json.tmp.* # the writer killed above could not remove its own
+full() { (trap '' XFSZ; ulimit -f 1; exec "$@"); }
+[ "$(wc -c < .amlsec/state.json)" -gt 1024 ] || fail "harness: the state fits under the limit"
+"$AMLSEC" state mv resource_group.rg resource_group.rgx >/dev/null && "$AMLSEC" state mv resource_group.rgx resource_group.rg >/dev/null \
+    || fail "mv and back"
+cp .amlsec/state.json.backup backup-before.json
+cmp -s backup-before.json .amlsec/state.json && fail "harness: the backup is the state already"
+for c in "state mv module.m module.q" "state rm module.m" "state mv resource_group.rg resource_group.rg2"; do
+    # shellcheck disable=SC2086
+    unchanged "cannot write '.amlsec/state.json.tmp.[0-9]*': File too large" full "$AMLSEC" $c
+    [ -s out.txt ] && fail "a failed '$c' on a full disk said: $(cat out.txt)"
+    cmp -s backup-before.json .amlsec/state.json.backup || fail "a failed '$c' on a full disk replaced the backup"
+    left=$(ls .amlsec | grep '\.tmp\.') && fail "a failed '$c' on a full disk left $left"
+done
 # state rm: every instance of a call (module.team holds module.team["y"] and ["z"]), a whole resource
 "$AMLSEC" state rm module.team resource_group.t module.gone >out.txt 2>err.txt || fail "rm module.team resource_group.t module.gone"
 grep -qxF 'Successfully removed 4 resource instances.' out.txt || fail "rm: $(cat out.txt)"

@@ -7,10 +7,11 @@
 #   3. the same with Entra ID: use_azuread_auth, tokens for https://storage.azure.com/.default
 #      issued by amlsec-armlocal's token endpoint, checked by Azurite's OAuth mode
 #      (--oauth basic: https only, audience, issuer, lifetime).
-# Azurite (npm, tests/azurite) is installed into the build tree once and started on 127.0.0.1
-# from a temporary directory with --disableTelemetry.
+# Azurite (npm, tests/azurite) is installed once per source tree (tests/tools/npm_install.sh)
+# and started on 127.0.0.1 from a temporary directory with --disableTelemetry.
 set -uo pipefail
 : "${AMLSEC:?}" "${ARMLOCAL:?}" "${SRC:?}" "${BUILD:?}"
+source "$SRC/tests/sh/lib/azurite.bash"
 work=$(mktemp -d)
 al_pid="" az_pid=""
 cleanup() {
@@ -88,51 +89,20 @@ expect_exit 1 env AMLSEC_STATE_KEY_FILE=other.key "$AMLSEC" state list > wrongke
 grep -q 'wrong key' wrongkey.out || fail "AMLSEC_STATE_KEY_FILE did not override key_file"
 
 echo "2. Azurite over HTTPS with OAuth, and amlsec-armlocal for Entra tokens"
-az_dir="$BUILD/tests/azurite"
-mkdir -p "$az_dir"
-(
-  flock 9
-  cd "$az_dir" || exit 1
-  if ! cmp -s "$SRC/tests/azurite/package-lock.json" package-lock.json ||
-     [ ! -x node_modules/.bin/azurite-blob ]; then
-    cp "$SRC/tests/azurite/package.json" "$SRC/tests/azurite/package-lock.json" .
-    npm ci --no-audit --no-fund --loglevel=error > npm.log 2>&1 || { cat npm.log; exit 1; }
-  fi
-) 9> "$az_dir/.install.lock" || fail "npm ci of azurite"
 cd "$work" || exit 1
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
   -addext subjectAltName=IP:127.0.0.1 -keyout tls.key -out tls.crt > openssl.out 2>&1 \
   || fail "openssl req"
-# A free port is picked and then given to Azurite, so another test can take it in between:
-# Azurite then exits with EADDRINUSE and the next try picks another one.
-az_up=
-for _try in 1 2 3 4 5; do
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  rm -rf azurite && mkdir azurite && cd azurite || exit 1
-  "$az_dir/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" --location . \
-    --silent --disableTelemetry --oauth basic --cert ../tls.crt --key ../tls.key \
-    > ../azurite.log 2>&1 &
-  az_pid=$!
-  cd "$work" || exit 1
-  blob="https://127.0.0.1:$port/devstoreaccount1"
-  for _ in $(seq 600); do
-    kill -0 "$az_pid" 2>/dev/null || break
-    if curl -s --max-time 2 -o /dev/null --cacert "$work/tls.crt" "$blob?comp=list"; then
-      az_up=1
-      break
-    fi
-    sleep 0.1
-  done
-  # what answered must be this Azurite, still running
-  [ -n "$az_up" ] && kill -0 "$az_pid" 2>/dev/null && break
-  az_up=
-  grep -q EADDRINUSE azurite.log || fail "azurite exited"
-  wait "$az_pid" 2>/dev/null
-done
-[ -n "$az_up" ] || fail "azurite found no free port in 5 tries"
+azurite_start "$work/azurite" --oauth basic --cert "$work/tls.crt" --key "$work/tls.key" \
+  || fail "azurite did not start"
+az_pid=$AZ_PID
+blob=$AZ_URL
+port=${blob##*:}
+port=${port%%/*}
 "$ARMLOCAL" --listen 127.0.0.1:0 --data "$work/cloud" > cloud.url 2> cloud.out &
 al_pid=$!
-for _ in $(seq 100); do [ -s cloud.url ] && break; sleep 0.05; done
+# until it prints its URL or exits (an ASan build on a loaded machine can take seconds)
+for _ in $(seq 600); do [ -s cloud.url ] || ! kill -0 "$al_pid" 2>/dev/null && break; sleep 0.1; done
 cloud=$(head -n 1 cloud.url)
 [ -n "$cloud" ] || fail "armlocal did not start"
 curl -sf -X POST -H 'Content-Type: application/json' -d '{"clientId":"app1","secret":"s3cret"}' \

@@ -8,8 +8,8 @@
 #
 # Usage: concurrency.sh [-n RUNS] [-b local|blob|both] [-s SEED]   (default 20, both, 1)
 # Environment: AMLSEC, ARMLOCAL, SOAK_CHECK (default: BUILD/...; BUILD default ./build); the
-# blob backend needs Azurite, installed by npm from tests/azurite into BUILD/tests/azurite (as
-# tests/sh/state_settings.sh does).
+# blob backend needs Azurite, installed by npm from tests/azurite once per source tree
+# (tests/tools/npm_install.sh, as tests/sh/state_settings.sh does).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 SRC=${SRC:-$(cd "$here/../.." && pwd)}
@@ -17,6 +17,7 @@ BUILD=${BUILD:-$SRC/build}
 export AMLSEC=${AMLSEC:-$BUILD/amlsec} ARMLOCAL=${ARMLOCAL:-$BUILD/amlsec-armlocal}
 export SOAK_CHECK=${SOAK_CHECK:-$BUILD/tests/soak_check}
 source "$here/lib.bash"
+source "$SRC/tests/sh/lib/azurite.bash"
 
 runs=20 backends=both seed=1
 while getopts "n:b:s:" o; do
@@ -42,31 +43,10 @@ cd "$work" || exit 1
 # Azurite's documented development account (not a secret).
 DEV_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 start_azurite() { # sets blob_url
-  local az_dir="$BUILD/tests/azurite" port date sig
-  mkdir -p "$az_dir"
-  (
-    flock 9
-    cd "$az_dir" || exit 1
-    if ! cmp -s "$SRC/tests/azurite/package-lock.json" package-lock.json ||
-      [ ! -x node_modules/.bin/azurite-blob ]; then
-      cp "$SRC/tests/azurite/package.json" "$SRC/tests/azurite/package-lock.json" .
-      npm ci --no-audit --no-fund --loglevel=error > npm.log 2>&1 || { cat npm.log; exit 1; }
-    fi
-  ) 9> "$az_dir/.install.lock" || return 1
-  # a free port: armlocal's own pick, released
-  soak_cloud_start "$work" 0 || return 1
-  port=${SOAK_URL##*:}
-  soak_cloud_stop
-  mkdir -p "$work/azurite"
-  (cd "$work/azurite" && exec "$az_dir/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 \
-    --blobPort "$port" --location . --silent --disableTelemetry > ../azurite.log 2>&1) &
-  az_pid=$!
-  blob_url="http://127.0.0.1:$port/devstoreaccount1"
-  for _ in $(seq 600); do
-    curl -s -o /dev/null "$blob_url?comp=list" && break
-    kill -0 "$az_pid" 2> /dev/null || return 1
-    sleep 0.1
-  done
+  local date sig
+  azurite_start "$work/azurite" || return 1
+  az_pid=$AZ_PID
+  blob_url=$AZ_URL
   # Create Container, signed with the development key (Shared Key, path-style resource)
   date=$(LC_ALL=C TZ=GMT date '+%a, %d %b %Y %H:%M:%S GMT')
   sig=$(printf 'PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:%s\nx-ms-version:2021-12-02\n/devstoreaccount1/devstoreaccount1/tfstate\nrestype:container' "$date" |

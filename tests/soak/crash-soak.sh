@@ -68,7 +68,7 @@ run() { # amlsec ARGS... in the current directory, bounded; output appended to r
 # cloud and state it leaves are the snapshot that destroy and rotation trials start from. The
 # cloud keeps one port for the whole run, because the store holds URLs with it (vault URIs).
 cd ref || exit 1
-soak_cloud_start . 0 --seed "$seed" || { echo "harness: armlocal did not start"; exit 1; }
+soak_cloud_start_kept . --seed "$seed" || { echo "harness: armlocal did not start"; exit 1; }
 port=${SOAK_URL##*:}
 soak_seed_network || { echo "harness: cannot seed the network"; exit 1; }
 t0=$(now_ms)
@@ -91,12 +91,7 @@ trial_dir() {
     cp snap/armlocal.json t/cloud/ && cp snap/state.json t/.amlsec/
   fi
   cd t || return 1
-  local tries
-  for tries in 1 2 3 4 5; do
-    soak_cloud_start . "$port" --seed "$2" && break
-    sleep 0.5
-  done
-  [ -n "$SOAK_URL" ] || return 1
+  soak_cloud_start . "$port" --seed "$2" || return 1
   [ "$1" != apply ] || soak_seed_network
 }
 
@@ -150,7 +145,7 @@ op_setup() {
 # (expect-OP.tsv) when they are not the reference apply's.
 declare -A dur=([apply]=$t_apply)
 for op in "${ops[@]:1}"; do
-  trial_dir "$op" "$seed" || { echo "harness: armlocal did not start on port $port"; exit 1; }
+  trial_dir "$op" "$seed" || { echo "harness: armlocal did not start on port $port: $(tail -n 1 cloud.err 2> /dev/null)"; exit 1; }
   op_setup "$op" 0
   [ ${#pre[@]} = 0 ] || pre_run >> run.log 2>&1 || { echo "harness: $op's state mv failed:"; tail -n 5 run.log; exit 1; }
   t0=$(now_ms)
@@ -186,7 +181,7 @@ for ((t = 0; t < trials; t++)); do
   rekill_at=-1
   [ $((RANDOM % 10)) -lt 3 ] && rekill_at=$((RANDOM % (dur[$op] + 1)))
   if ! trial_dir "$op" "$s"; then
-    echo "trial $t seed $s: harness error: armlocal did not start on port $port"
+    echo "trial $t seed $s: harness error: armlocal did not start on port $port: $(tail -n 1 cloud.err 2> /dev/null)"
     harness=$((harness + 1))
     cd "$work" || exit 1
     continue

@@ -300,29 +300,43 @@ CFG
 
 # soak_cloud_start DIR PORT [FLAGS...]: starts the local cloud on 127.0.0.1:PORT (0: any) with
 # its data in DIR/cloud and the soak's operation durations; sets SOAK_URL and SOAK_PID. Returns 1
-# when it does not start. A given PORT (a restart on the port the store's URLs hold) is tried for
-# up to 10 s while it is in use: on a shared machine another process's connection may hold it
-# for a moment (soak.short failed once: "armlocal did not start on port 38557").
+# when it does not start (the port in use: "port in use" in DIR/cloud.err).
 soak_cloud_start() {
-  local dir=$1 port=$2 attempt
+  local dir=$1 port=$2
   shift 2
-  for ((attempt = 0; attempt < 50; attempt++)); do
-    rm -f "$dir/cloud.url"
-    "$ARMLOCAL" --listen "127.0.0.1:$port" --data "$dir/cloud" --lro-ms "$SOAK_LRO" "$@" \
-      > "$dir/cloud.url" 2> "$dir/cloud.err" &
-    SOAK_PID=$!
-    for _ in $(seq 300); do
-      [ -s "$dir/cloud.url" ] && break
-      kill -0 "$SOAK_PID" 2> /dev/null || break
-      sleep 0.05
-    done
-    SOAK_URL=$(head -n 1 "$dir/cloud.url" 2> /dev/null)
-    [ -n "$SOAK_URL" ] && return 0
-    kill "$SOAK_PID" 2> /dev/null
-    wait "$SOAK_PID" 2> /dev/null
-    SOAK_PID=""
-    [ "$port" != 0 ] && grep -q 'port in use' "$dir/cloud.err" 2> /dev/null || return 1
-    sleep 0.2
+  rm -f "$dir/cloud.url"
+  "$ARMLOCAL" --listen "127.0.0.1:$port" --data "$dir/cloud" --lro-ms "$SOAK_LRO" "$@" \
+    > "$dir/cloud.url" 2> "$dir/cloud.err" &
+  SOAK_PID=$!
+  # until it prints its URL or exits (up to 60 s: an ASan build on a loaded machine is slow)
+  for _ in $(seq 600); do
+    [ -s "$dir/cloud.url" ] && break
+    kill -0 "$SOAK_PID" 2> /dev/null || break
+    sleep 0.1
+  done
+  SOAK_URL=$(head -n 1 "$dir/cloud.url" 2> /dev/null)
+  [ -n "$SOAK_URL" ] && return 0
+  kill "$SOAK_PID" 2> /dev/null
+  wait "$SOAK_PID" 2> /dev/null
+  SOAK_PID=""
+  return 1
+}
+
+# soak_cloud_start_kept DIR [FLAGS...]: soak_cloud_start on a port the cloud can be restarted on
+# (soak_cloud_start DIR PORT), for runs whose store holds URLs with the port. Not one the kernel
+# picks (port 0): those come from its ephemeral range (ip_local_port_range), which it also hands
+# any other program listening on port 0 and any outgoing connection on the machine, so once the
+# cloud stopped one of them could hold the port when the cloud restarts (soak.short failed once:
+# "armlocal did not start on port 38557"). A port below that range only a program asking for that
+# very port can take: a random one, another one while it is in use.
+soak_cloud_start_kept() {
+  local dir=$1 low port
+  shift
+  read -r low _ < /proc/sys/net/ipv4/ip_local_port_range || low=32768
+  for _ in $(seq 20); do
+    port=$((10000 + RANDOM % (low - 10000)))
+    soak_cloud_start "$dir" "$port" "$@" && return 0
+    grep -q 'port in use' "$dir/cloud.err" 2> /dev/null || return 1
   done
   return 1
 }

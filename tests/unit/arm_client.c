@@ -698,6 +698,40 @@ static void test_arm_client__background_calls_wait_behind_others(void **state)
     transport_free(fake_transport_base(fake));
 }
 
+/* arm_client_foreground: background calls not started yet take every
+ * slot from then on (three quarters before). */
+static void test_arm_client__background_calls_brought_forward(void **state)
+{
+    struct manual_clock clock;
+    struct fake_transport *fake;
+    struct arm_client *client;
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_call bg[12], *done = NULL;
+    size_t back = 0;
+    (void)state;
+    ok_client(&clock, &fake, &client, 4);
+    vault_gets(bg, 12);
+    for (int i = 0; i < 12; i++) {
+        bg[i].flags = ARM_CALL_BACKGROUND;
+        assert_int_equal(arm_client_submit(client, &bg[i]), 0);
+    }
+    assert_int_equal(arm_client_next(client, -1, &done, &err), 0);
+    assert_non_null(done);
+    back++;
+    assert_int_equal(fake_transport_max_inflight(fake), 3);
+    arm_client_foreground(client);
+    while (arm_client_next(client, -1, &done, &err) == 0 && done) {
+        assert_int_equal(done->rc, 0);
+        back++;
+    }
+    assert_int_equal(back, 12);
+    assert_int_equal(fake_transport_max_inflight(fake), 4);
+    for (int i = 0; i < 12; i++)
+        arm_call_release(&bg[i]);
+    arm_client_free(client);
+    transport_free(fake_transport_base(fake));
+}
+
 /* The client itself fails (ARM_CLIENT_FAULT_ENV=poll: when the accepted
  * PUT's operation is due to be polled): arm_client_next says so once,
  * then hands the PUT back failed and marked unknown (the service may still
@@ -1026,6 +1060,7 @@ int main(void)
         cmocka_unit_test(test_arm_client__backoff_and_retry_after_parsing),
         cmocka_unit_test(test_arm_client__error_body_shapes),
         cmocka_unit_test(test_arm_client__background_calls_wait_behind_others),
+        cmocka_unit_test(test_arm_client__background_calls_brought_forward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

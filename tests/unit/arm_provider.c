@@ -31,6 +31,7 @@ static const struct arm_kind_info kinds[] = {
     {"Microsoft.Authorization/roleDefinitions", "2022-04-01", LRO_NONE, LRO_NONE, LRO_NONE,
      KIND_GRAPH_AUTHZ},
     {"Microsoft.Resources/resourceGroups", "2021-04-01", LRO_NONE, LRO_NONE, LRO_LOCATION, 0},
+    {"Microsoft.KeyVault/vaults/keys", "2025-05-01", LRO_NONE, LRO_NONE, LRO_NONE, 0},
 };
 
 static const struct arm_kind_info *lookup(const char *type, void *payload)
@@ -64,6 +65,8 @@ struct fake_arm {
     int64_t win_start;
     int win_tokens, win_started;
     unsigned throttled;
+    int keys_list_status; /* answer a vault's keys list with this (0 = list keys a and b) */
+    unsigned key_lists;
 };
 
 static json_t *resource(const char *id)
@@ -202,6 +205,22 @@ static int64_t handler(struct http_exchange *x, void *payload)
                          "/providers/X/y/1\"}],\"nextLink\":\"https://"
                          "management.azure.com" RGID "/resources?api-version=2021-04-01&"
                          "skiptoken=2\"}");
+        return 5;
+    }
+    if (strcmp(x->method, "GET") == 0 && strstr(x->url, "/keys?")) {
+        /* a vault's keys: a and b */
+        char body[512];
+        size_t len = strcspn(x->url + strlen("https://management.azure.com"), "?");
+        fa->key_lists++;
+        if (fa->keys_list_status) {
+            fake_respond(x, fa->keys_list_status,
+                         "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"no\"}}");
+            return 5;
+        }
+        snprintf(body, sizeof(body), "{\"value\":[{\"id\":\"%.*s/a\"},{\"id\":\"%.*s/b\"}]}",
+                 (int)len, x->url + strlen("https://management.azure.com"), (int)len,
+                 x->url + strlen("https://management.azure.com"));
+        fake_respond(x, 200, body);
         return 5;
     }
     if (strcmp(x->method, "GET") == 0 && strstr(x->url, "/op/1")) {
@@ -510,11 +529,11 @@ static void test_arm_provider__fallback_when_authz_denied(void **state)
     env_setup(&e, 0);
     e.fa.authz_status = 403;
     for (size_t i = 0; i < 3; i++)
-        refs[i] = (struct provider_ref){ids[i], NULL};
+        refs[i] = (struct provider_ref){ids[i], NULL, 0};
     refs[3] = (struct provider_ref){
-        "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/rd1", NULL};
+        "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/rd1", NULL, 0};
     refs[4] = (struct provider_ref){
-        "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/rd2", NULL};
+        "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/rd2", NULL, 0};
     assert_int_equal(provider_read_many(e.p, refs, 5, 0, res, &err), 0);
     for (size_t i = 0; i < 5; i++) {
         assert_int_equal(res[i].rc, 0);
@@ -543,11 +562,11 @@ static void test_arm_provider__fallback_when_graph_denied(void **state)
     env_setup(&e, 0);
     e.fa.graph_status = 403;
     for (size_t i = 0; i < n; i++)
-        refs[i] = (struct provider_ref){ids[i], NULL};
+        refs[i] = (struct provider_ref){ids[i], NULL, 0};
     /* a kind Resource Graph does not carry, in the same batch */
     refs[30] = (struct provider_ref){RGID "/providers/Microsoft.KeyVault/vaults/kv1/providers/"
                                           "Microsoft.Authorization/roleAssignments/ra1",
-                                     NULL};
+                                     NULL, 0};
     assert_int_equal(provider_read_many(e.p, refs, 31, 0, res, &err), 0);
     for (size_t i = 0; i < 31; i++) {
         assert_int_equal(res[i].rc, 0);
@@ -575,7 +594,7 @@ static void test_arm_provider__fallback_when_graph_denied(void **state)
 static void test_arm_provider__fresh_reread_uses_get(void **state)
 {
     struct env e;
-    struct provider_ref ref = {RGID "/providers/Microsoft.KeyVault/vaults/kv9", NULL};
+    struct provider_ref ref = {RGID "/providers/Microsoft.KeyVault/vaults/kv9", NULL, 0};
     struct provider_result r;
     (void)state;
     env_setup(&e, 0);
@@ -605,7 +624,7 @@ static void test_arm_provider__expected_groups_read_beside_graph(void **state)
                                          RGID "/providers/Microsoft.KeyVault/vaults/kv2",
                                          RGID "/providers/Microsoft.KeyVault/vaults/kv3"};
     struct provider_ref refs[4] = {
-        {RGID, NULL}, {vaults[0], NULL}, {vaults[1], NULL}, {vaults[2], NULL}};
+        {RGID, NULL, 0}, {vaults[0], NULL, 0}, {vaults[1], NULL, 0}, {vaults[2], NULL, 0}};
     struct provider_result res[4];
     struct errbuf err = ERRBUF_INIT;
     struct arm_provider_stats st;
@@ -652,6 +671,55 @@ static void test_arm_provider__expected_groups_read_beside_graph(void **state)
                 json_decref(res[i].body);
             env_teardown(&e);
         }
+}
+
+/* A refresh of what the state holds (refs recorded, groups expected)
+ * sends the reads of what Resource Graph does not hold beside its query,
+ * from the start: a vault's two keys through one list of its keys, a lone
+ * key with a GET. A key the caller has no record of is read after the
+ * query, as before (its vault may turn out absent). A keys list that fails
+ * leaves its keys to a GET each. */
+static void test_arm_provider__recorded_reads_beside_graph(void **state)
+{
+    static const char *const ids[] = {
+        RGID,
+        RGID "/providers/Microsoft.KeyVault/vaults/kv1",
+        RGID "/providers/Microsoft.KeyVault/vaults/kv1/keys/a",
+        RGID "/providers/Microsoft.KeyVault/vaults/kv1/keys/b",
+        RGID "/providers/Microsoft.KeyVault/vaults/kv2/keys/c",
+        RGID "/providers/Microsoft.KeyVault/vaults/kv3/keys/new",
+    };
+    struct provider_ref refs[6];
+    struct provider_result res[6];
+    struct errbuf err = ERRBUF_INIT;
+    struct arm_provider_stats st;
+    (void)state;
+    for (size_t i = 0; i < 6; i++)
+        refs[i] = (struct provider_ref){ids[i], NULL, i < 5};
+    for (int fails = 0; fails <= 1; fails++) {
+        struct env e;
+        env_setup(&e, 0);
+        e.fa.keys_list_status = fails ? 403 : 0;
+        assert_int_equal(provider_read_many(e.p, refs, 6, PROVIDER_READ_GROUPS_EXPECTED, res, &err),
+                         0);
+        arm_provider_get_stats(e.p, &st);
+        print_message("keys list fails %d: %u beside, %u lists, %u GETs, %zu requests\n", fails,
+                      st.reads_beside, e.fa.key_lists, st.direct_gets,
+                      fake_transport_count(e.fake));
+        /* kv1's keys list and kv2/keys/c's GET beside the query */
+        assert_int_equal(st.reads_beside, 2);
+        assert_int_equal(st.groups_beside, 1);
+        assert_int_equal(e.fa.key_lists, 1);
+        assert_int_equal(st.graph_queries, 1);
+        /* the group, c and new (and a and b when the list failed) */
+        assert_int_equal(st.direct_gets, fails ? 5 : 3);
+        for (size_t i = 0; i < 6; i++) {
+            assert_int_equal(res[i].rc, 0);
+            assert_string_equal(json_string_value(json_object_get(res[i].body, "id")), ids[i]);
+            json_decref(res[i].body);
+        }
+        env_teardown(&e);
+    }
 }
 
 static void test_arm_provider__paging_and_quota(void **state)
@@ -849,6 +917,7 @@ int main(void)
         cmocka_unit_test(test_arm_provider__fallback_when_authz_denied),
         cmocka_unit_test(test_arm_provider__fresh_reread_uses_get),
         cmocka_unit_test(test_arm_provider__expected_groups_read_beside_graph),
+        cmocka_unit_test(test_arm_provider__recorded_reads_beside_graph),
         cmocka_unit_test(test_arm_provider__paging_and_quota),
         cmocka_unit_test(test_arm_provider__graph_paced_by_quota_headers),
         cmocka_unit_test(test_arm_provider__writes),

@@ -115,7 +115,7 @@ static void readonly_view_refuses_writes(void **unused)
 {
     struct counting inner = {{&counting_ops}, 0, 0, 0};
     struct provider *ro = provider_readonly(&inner.base);
-    struct provider_ref ref = {"/subscriptions/s/resourceGroups/rg", NULL};
+    struct provider_ref ref = {"/subscriptions/s/resourceGroups/rg", NULL, 0};
     struct provider_write w = {.verb = PROVIDER_CREATE, .ref = ref};
     struct provider_result r[2];
     struct errbuf err = ERRBUF_INIT;
@@ -167,10 +167,10 @@ static void readonly_view_reads_once(void **unused)
 {
     struct counting inner = {{&counting_ops}, 0, 0, 0};
     struct provider *ro = provider_readonly(&inner.base);
-    struct provider_ref refs[3] = {{"/subscriptions/s/resourceGroups/a", NULL},
-                                   {"/subscriptions/s/resourceGroups/b", NULL},
-                                   {"/subscriptions/s/resourceGroups/c", NULL}};
-    struct provider_ref upper = {"/SUBSCRIPTIONS/S/resourceGroups/A", NULL};
+    struct provider_ref refs[3] = {{"/subscriptions/s/resourceGroups/a", NULL, 0},
+                                   {"/subscriptions/s/resourceGroups/b", NULL, 0},
+                                   {"/subscriptions/s/resourceGroups/c", NULL, 0}};
+    struct provider_ref upper = {"/SUBSCRIPTIONS/S/resourceGroups/A", NULL, 0};
     struct provider_result r[3];
     struct errbuf err = ERRBUF_INIT;
     json_t *row = json_pack("{s:s}", "id", "/subscriptions/s/resourceGroups/c");
