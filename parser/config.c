@@ -2896,15 +2896,15 @@ static int expand(struct loader *ld, struct cfg_resource *r)
     return 0;
 }
 
-/* A map written as a literal ({ owner = var.secret, team = "ml" }) whose
- * value read something sensitive: marks only the keys whose values did
- * (path.owner), evaluating each item again on its own. False when that
- * cannot be told apart (a key computed from a secret, a key with a '.'):
- * the caller then marks the whole map. */
-static bool mark_map_items(struct eval_ctx *ectx, const struct ast_expr *e, const char *path,
-                           json_t *sensitive)
+/* The keys of the map literal e (at path) whose values read something
+ * sensitive, into marks: a value that is itself a map literal by its own
+ * keys ({ admin = { user = "u", password = var.pw } } marks
+ * path.admin.password alone), any other whole (path.owner). Each item is
+ * evaluated again on its own. False when that cannot be told apart (a key
+ * computed from a secret, a key with a '.'). */
+static bool mark_items(struct eval_ctx *ectx, const struct ast_expr *e, const char *path,
+                       json_t *marks)
 {
-    json_t *marks = json_array();
     bool ok = e->kind == EXPR_MAP;
     for (const struct ast_map_item *it = ok ? e->u.map.items : NULL; it && ok; it = it->next) {
         json_t *k = NULL, *v = NULL;
@@ -2913,13 +2913,29 @@ static bool mark_map_items(struct eval_ctx *ectx, const struct ast_expr *e, cons
              strchr(json_string_value(k), '.') == NULL;
         if (ok && (ok = eval_expr(&v, ectx, it->value) == 0) && ectx->sensitive) {
             char p[1024];
+            size_t before = json_array_size(marks);
             ok = strlen(path) + strlen(json_string_value(k)) + 2 <= sizeof(p);
             snprintf(p, sizeof(p), "%s.%s", path, ok ? json_string_value(k) : "");
-            json_array_append_new(marks, json_string(p));
+            /* the inner map marked none of its own: the whole value */
+            if (ok && !(it->value->kind == EXPR_MAP && mark_items(ectx, it->value, p, marks) &&
+                        json_array_size(marks) > before))
+                json_array_append_new(marks, json_string(p));
         }
         json_decref(k);
         json_decref(v);
     }
+    return ok;
+}
+
+/* A map written as a literal ({ owner = var.secret, team = "ml" }) whose
+ * value read something sensitive: marks only the keys whose values did
+ * (path.owner; mark_items). False when that cannot be told apart: the
+ * caller then marks the whole map. */
+static bool mark_map_items(struct eval_ctx *ectx, const struct ast_expr *e, const char *path,
+                           json_t *sensitive)
+{
+    json_t *marks = json_array();
+    bool ok = marks && mark_items(ectx, e, path, marks);
     if (ok) {
         size_t i;
         json_t *p;

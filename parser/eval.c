@@ -219,10 +219,22 @@ static void node_eval(struct eval_ctx *ctx, struct cfg_local *l)
     lc.whole_value = true;
     lc.top = l->attr->value;
     lc.paths_out = json_array();
+    /* a whole module (or collection of instances) held as it is gives its
+     * secret paths, not a sensitive mark: local.m.name is as open as
+     * module.m.name (eval_ctx.capture) */
+    lc.capture = l->attr->value;
+    while (lc.capture->kind == EXPR_PAREN)
+        lc.capture = lc.capture->u.paren;
     if (eval_expr(&l->value, &lc, l->attr->value) < 0) {
         json_decref(lc.paths_out);
+        json_decref(lc.coll_paths);
         l->state = CFG_LOCAL_FAILED;
         return;
+    }
+    if (lc.coll_paths) {
+        if (json_array_extend(lc.paths_out, lc.coll_paths) < 0)
+            lc.sensitive = true; /* out of memory: the whole value */
+        json_decref(lc.coll_paths);
     }
     l->state = CFG_LOCAL_DONE;
     l->sensitive = lc.sensitive || l->declared_sensitive;
@@ -684,15 +696,30 @@ static void mark_paths(struct eval_ctx *ctx, const json_t *paths, const struct a
     size_t len = 0;
     if (json_array_size(paths) == 0)
         return;
-    for (; s && s->kind == STEP_ATTR; s = s->next) {
-        size_t n = strlen(s->name);
+    /* attribute steps, and indexes written as a literal key or position
+     * (local.pairs["b"].name: path b.name), name the path read */
+    for (; s; s = s->next) {
+        char num[24];
+        const char *name = s->kind == STEP_ATTR ? s->name : NULL;
+        size_t n;
+        if (s->kind == STEP_INDEX && s->index->kind == EXPR_STRING &&
+            strlen(s->index->u.str.s) == s->index->u.str.len &&
+            memchr(s->index->u.str.s, '.', s->index->u.str.len) == NULL)
+            name = s->index->u.str.s;
+        else if (s->kind == STEP_INDEX && s->index->kind == EXPR_INT && s->index->u.i >= 0) {
+            snprintf(num, sizeof(num), "%lld", (long long)s->index->u.i);
+            name = num;
+        }
+        if (name == NULL)
+            break;
+        n = strlen(name);
         if (len + n + 2 > sizeof(path)) {
             ctx->sensitive = true; /* too long to name: assume the worst */
             return;
         }
         if (len)
             path[len++] = '.';
-        memcpy(path + len, s->name, n + 1);
+        memcpy(path + len, name, n + 1);
         len += n;
     }
     if (len == 0 && s == NULL) {

@@ -3,12 +3,9 @@
 # naming the resource and the tag, as a known one is at plan time ("'tags.parts' is a list: tag
 # values are strings"). It was sent, and only ARM refused it (HTTP 400 InvalidRequestContent).
 set -uo pipefail
-: "${AMLSEC:?}"
 work=$(mktemp -d)
+source "$(dirname "$0")/lib/e2e.bash"
 trap 'rm -rf "$work"' EXIT
-exec {err}>&2
-fail() { echo "FAIL: $*" >&$err; for f in $(ls -t "$work"/*.out 2>/dev/null | head -n 2); do echo "--- $f"; tail -n 30 "$f"; done >&$err; exit 1; }
-expect_exit() { local want=$1; shift; "$@"; local got=$?; [ "$got" = "$want" ] || fail "exit $got, want $want: $*"; }
 cd "$work"
 cat > main.amlsec <<'AMLSEC'
 settings {

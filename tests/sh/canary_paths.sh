@@ -3,7 +3,9 @@
 # not. A for expression over a whole module (for_each) reads v.name in the open and v.key
 # redacted; over a whole instance it reads its generated instrumentation key redacted (it was
 # written to the state in the clear); a postfix step on a block, (compute_cluster.c.admin).user,
-# is open where .password is not. Canaries (tests/sh/canary.sh's way) in the sensitive variable,
+# is open where .password is not; a map literal in a map literal, metadata = { admin = { user, password
+# = var.admin_password } }, shows admin.user (admin was hidden whole); a local holding a whole module
+# (local.pairs = module.pair) shows local.pairs["b"].name and hides .key (both were hidden). Canaries (tests/sh/canary.sh's way) in the sensitive variable,
 # the compute password and the key the local cloud generates must appear in no output of
 # validate, render, plan (text and -json), apply, show, state show and state pull, nor under
 # .amlsec/; the open values must be shown.
@@ -80,6 +82,30 @@ resource_group "precise" {
   }
 }
 
+policy_definition "meta" {
+  display_name = "metadata beside a secret"
+  mode         = "All"
+  metadata     = { admin = { user = "pathuser", password = var.admin_password }, category = "ml" }
+  policy_rule = {
+    if   = { field = "type", equals = "Microsoft.Storage/storageAccounts" }
+    then = { effect = "audit" }
+  }
+}
+
+locals {
+  pairs = module.pair
+  first = module.pair["a"]
+}
+
+resource_group "locals" {
+  name = "rg-paths-locals"
+  tags = {
+    first = local.first.name
+    other = local.pairs["b"].name
+    key   = local.first.key
+  }
+}
+
 resource_group "whole" {
   name = "rg-paths-whole"
   tags = { for k, v in app_insights.ai : k => v if k == "instrumentation_key" }
@@ -140,6 +166,13 @@ grep -q 'keys  = (sensitive)' plan.out || fail "v.key of a for over module.pair 
 grep -q 'user  = "pathuser"' plan.out || fail "(compute_cluster.c.admin).user is shown"
 grep -q 'pw    = (sensitive)' plan.out || fail "(compute_cluster.c.admin).password is redacted"
 grep -q '"user": "pathuser"' render.out || fail "render shows (compute_cluster.c.admin).user"
+# a map literal inside a map literal: its open key shown, the secret one not (admin was hidden whole)
+grep -A3 '+ metadata {' plan.out | grep -q 'user     = "pathuser"' || fail "metadata.admin.user is shown"
+grep -A3 '+ metadata {' plan.out | grep -q 'password = (sensitive)' || fail "metadata.admin.password is redacted"
+# a local holding a whole module (or one instance of it): its open outputs shown (they were hidden)
+grep -q 'first = "pair-a"' plan.out || fail "local.first.name is shown"
+grep -q 'other = "pair-b"' plan.out || fail "local.pairs[\"b\"].name is shown"
+grep -q 'key   = (sensitive)' plan.out || fail "local.first.key is redacted"
 run 0 plan -cloud "$url" -json
 run 0 show -json p.plan
 jq -e '.resource_changes[] | select(.address == "resource_group.precise") | .change
@@ -147,6 +180,10 @@ jq -e '.resource_changes[] | select(.address == "resource_group.precise") | .cha
     and .after_sensitive.tags.keys == true and .after_sensitive.tags.pw == true
     and .after_sensitive.tags.user != true and .after_sensitive.tags.one != true' \
   "$work/out/$n.out" > /dev/null || fail "show -json p.plan: the open tags shown, the secret ones marked"
+jq -e '.resource_changes[] | select(.address == "policy_definition.meta") | .change
+  | .after.metadata.admin.user == "pathuser" and .after_sensitive.metadata.admin.password == true
+    and .after_sensitive.metadata.admin.user != true and .after.metadata.category == "ml"' \
+  "$work/out/$n.out" > /dev/null || fail "show -json p.plan: metadata.admin.user shown, .password marked"
 jq -e '.resource_changes[] | select(.address == "resource_group.whole") | .change.after_sensitive.tags == true' \
   "$work/out/$n.out" > /dev/null || fail "a for over a whole instance reading its instrumentation key is sensitive"
 jq -e '.resource_changes[] | select(.address == "resource_group.open") | .change.after_sensitive.tags != true' \

@@ -5,12 +5,9 @@
 # "dynamic" (it showed {"$unknown": true}, typed as an object). A map the configuration writes as
 # { "$unknown" = true } stays that map through the state.
 set -uo pipefail
-: "${AMLSEC:?}"
 work=$(mktemp -d)
+source "$(dirname "$0")/lib/e2e.bash"
 trap 'rm -rf "$work"' EXIT
-exec {err}>&2
-fail() { echo "FAIL: $*" >&$err; for f in $(ls -t "$work"/*.out 2>/dev/null | head -n 2); do echo "--- $f"; tail -n 30 "$f"; done >&$err; exit 1; }
-expect_exit() { local want=$1; shift; "$@"; local got=$?; [ "$got" = "$want" ] || fail "exit $got, want $want: $*"; }
 cd "$work"
 cat > main.amlsec <<'AMLSEC'
 settings {
