@@ -31,6 +31,9 @@ struct pending {
                                         survives -target (else the plan leaves it alone) */
 };
 
+/* records kept parsed: a workspace stack's resources, planned one after the other */
+#define RECORDED_KEPT 16
+
 struct builder {
     const struct config *cfg;
     struct state *st;
@@ -58,6 +61,15 @@ struct builder {
     struct strmap known_index;
     json_t **known;
     size_t nknown, capknown;
+    /* the state's records last parsed (recorded_attrs), most recent at
+     * recorded_next - 1: a resource is compared with its record, then the
+     * resources planned just after it ask for the values it computed (a
+     * workspace's record was parsed seven times, its vault's twice) */
+    struct {
+        const struct state_resource *of;
+        json_t *attrs;
+    } recorded[RECORDED_KEPT];
+    size_t recorded_next;
     struct provider *p; /* NULL without refresh */
     json_t *deleted_ws; /* soft-deleted workspaces of deleted_ws_sub (read once) */
     char deleted_ws_sub[64];
@@ -529,17 +541,29 @@ static void add_drift(struct builder *b, const char *address, const char *kind, 
 /* What the state recorded of se (new reference), or NULL. A state read
  * from disk keeps each resource as its text until it is used: the plan
  * parses it for this comparison only, so a plan of 50,000 resources does
- * not hold every one of them parsed until the state is released. */
-static json_t *recorded_attrs(struct state_resource *se, struct errbuf *err)
+ * not hold every one of them parsed until the state is released. The last
+ * one parsed is kept for the next question about it. */
+static json_t *recorded_attrs(struct builder *b, struct state_resource *se, struct errbuf *err)
 {
     json_t *v = NULL;
+    size_t slot;
+    for (size_t i = 0; i < RECORDED_KEPT; i++)
+        if (b->recorded[i].of == se)
+            return json_incref(b->recorded[i].attrs);
     if (se->attributes == NULL && se->attributes_raw) {
         v = jsonw_loadb(se->attributes_raw, se->attributes_raw_len, JSON_REJECT_DUPLICATES, NULL);
-        if (json_is_object(v))
-            return v;
-        json_decref(v); /* the state says what is wrong with it */
+        if (!json_is_object(v)) {
+            json_decref(v); /* the state says what is wrong with it */
+            v = NULL;
+        }
     }
-    return state_resource_attributes(&v, se, err) == 0 && v ? json_incref(v) : NULL;
+    if (v == NULL && (state_resource_attributes(&v, se, err) < 0 || (v = json_incref(v)) == NULL))
+        return NULL;
+    slot = b->recorded_next++ % RECORDED_KEPT;
+    json_decref(b->recorded[slot].attrs);
+    b->recorded[slot].of = se;
+    b->recorded[slot].attrs = json_incref(v);
+    return v;
 }
 
 static json_t *known_now(void *payload, const char *address, const char *attr)
@@ -570,7 +594,7 @@ static json_t *known_now(void *payload, const char *address, const char *attr)
         v = known_decode_attr(in->resource->kind, lr->body, attr);
     } else if ((se = state_find(b->st, address)) != NULL) {
         struct errbuf err = ERRBUF_INIT;
-        json_t *attrs = recorded_attrs(se, &err);
+        json_t *attrs = recorded_attrs(b, se, &err);
         v = attrs ? known_decode_attr(se->kind, attrs, attr) : NULL;
         json_decref(attrs);
     }
@@ -595,6 +619,11 @@ static void known_reset(struct builder *b)
     free(b->known);
     b->known = NULL;
     b->nknown = b->capknown = 0;
+    for (size_t i = 0; i < RECORDED_KEPT; i++) {
+        json_decref(b->recorded[i].attrs);
+        b->recorded[i].attrs = NULL;
+        b->recorded[i].of = NULL;
+    }
     strmap_release(&b->known_index);
     strmap_init(&b->known_index, false);
 }
@@ -1023,7 +1052,7 @@ static int plan_instance(struct builder *b, const struct cfg_instance *in, long 
     lr_new = renamed && id ? live_of(b, id) : NULL;
     if (lr && lr->rc == 0 && lr->body)
         live = render_decode(k, lr->body);
-    if (se && (state_attrs = recorded_attrs(se, b->err)) != NULL)
+    if (se && (state_attrs = recorded_attrs(b, se, b->err)) != NULL)
         recorded = render_decode(k, state_attrs);
 
     it = add(b);
