@@ -323,7 +323,7 @@ static json_t *value_at(const char **p, const char *end)
 {
     size_t n = 0;
     json_t *v = jsonw_loadb_member(*p, (size_t)(end - *p), JSON_DECODE_ANY | JSON_ALLOW_NUL, &n);
-    if (v && value_from_file_form(v) < 0) {
+    if (v && value_text_may_hold_file_forms(*p, n) && value_from_file_form(v) < 0) {
         json_decref(v);
         return NULL;
     }

@@ -700,6 +700,19 @@ int value_from_file_form(json_t *v)
     return 0;
 }
 
+bool value_text_may_hold_file_forms(const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    if (memchr(text, '$', len))
+        return true;
+    while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL && p + 1 < end) {
+        if (p[1] == 'u')
+            return true;
+        p += 2; /* the escaped character, whatever it is */
+    }
+    return false;
+}
+
 bool value_path_sensitive(const json_t *paths, const char *path, bool or_inside)
 {
     size_t i, n = strlen(path);

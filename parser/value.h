@@ -101,6 +101,10 @@ int value_format(struct buf *out, const json_t *v);
  * when out of memory). */
 json_t *value_file_form(json_t *v);
 int value_from_file_form(json_t *v);
+/* Whether the JSON text (len bytes) may hold a value in a plan file's form:
+ * a '$' or a \u escape (which could spell one) in it. Text without either
+ * reads back as jansson parses it, with no walk of value_from_file_form. */
+bool value_text_may_hold_file_forms(const char *text, size_t len);
 
 /* Sensitivity is a set of dotted attribute paths ("tags", "admin.password")
  * carried next to the values (cfg_instance.sensitive, plan_change.sensitive,

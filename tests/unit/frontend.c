@@ -1041,6 +1041,15 @@ static void test_frontend__unknown_values(void **state)
  * what they are through a plan file. */
 static void test_frontend__unknown_forms_no_map_has(void **state)
 {
+    static const struct {
+        const char *json;
+        bool may;
+    } texts[] = {
+        {"{\"\\u0024unknown\":true}", true}, /* a key spelled with an escape */
+        {"{\"a\\\\\":\"\\u0041\"}", true},   /* an escape after an escaped backslash */
+        {"{\"a\\\\u\":\"x\\\"y\"}", false},  /* a backslash, then a u: no escape */
+        {"{\"unknown\":[\"r.u\",\"id\"]}", false},
+    };
     json_t *flag = json_pack("{s:b}", "$unknown", 1),
            *call_shaped = json_pack("{s:{s:s, s:[s]}}", "$unknown", "call", "upper", "args", "x");
     json_t *call = value_unknown_call("upper", json_pack("[o]", value_unknown_of("r.u", "id")));
@@ -1065,6 +1074,12 @@ static void test_frontend__unknown_forms_no_map_has(void **state)
     buf_init(&b, 0);
     assert_int_equal(jsonw_value(&b, f), 0);
     assert_null(strstr(b.ptr, "\\u0000"));
+    /* a plan file's reader walks only text that may hold the forms: a '$',
+     * or a \u escape that could spell one */
+    assert_true(value_text_may_hold_file_forms(b.ptr, b.len));
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        assert_int_equal(value_text_may_hold_file_forms(texts[i].json, strlen(texts[i].json)),
+                         texts[i].may);
     back = jsonw_loadb(b.ptr, b.len, 0, NULL);
     assert_non_null(back);
     assert_int_equal(value_from_file_form(back), 0);
