@@ -12,6 +12,7 @@
 #include "cmd/state_cli.h"
 #include "parser/value.h"
 #include "util/error.h"
+#include "util/heap.h"
 #include "util/jsonw.h"
 #include "util/banned.h"
 
@@ -181,6 +182,9 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
     }
     if (argc - optind > 1)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
+    /* a saved plan shown takes about 7 times its file's bytes; a state, 4 */
+    heap_huge_pages(optind < argc ? heap_expect_files(argv[optind], NULL, 8)
+                                  : heap_expect_files(".", ".amlsec", 64));
     if (state_cli_open(&sc, state_path, NULL, NULL, color) != EXIT_OK)
         return EXIT_FAIL;
     rc = optind < argc ? show_plan(&sc, argv[optind], json, sensitive, color)

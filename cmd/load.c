@@ -11,6 +11,7 @@
 #include "state/backend_config.h"
 #include "providers/arm/schema.h"
 #include "util/error.h"
+#include "util/heap.h"
 #include "util/banned.h"
 
 extern char **environ;
@@ -155,7 +156,11 @@ static void check_state_settings(const struct config *cfg, struct diag_list *dia
 int load_config_checked(struct config **out, const char *path, const struct load_args *a,
                         enum load_checks checks, struct diag_list *diags, struct errbuf *err)
 {
-    int rc = load_config(out, path, a, diags, err);
+    int rc;
+    /* a configuration and its state take about 50 times its files' bytes
+     * (50,000 resources: 8.5 MB of configuration, a plan of 404 MB) */
+    heap_huge_pages(heap_expect_files(path, ".amlsec", 64));
+    rc = load_config(out, path, a, diags, err);
     if (rc == 0)
         check_state_settings(*out, diags);
     if (rc == 0 && checks >= LOAD_SCHEMA && schema_validate_config(*out, diags) == 0 &&

@@ -18,6 +18,7 @@
 #include "util/errbuf.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/heap.h"
 #include "util/jsonw.h"
 #include "util/suggest.h"
 
@@ -603,6 +604,71 @@ static void test_util__base64(void **state)
     buf_release(&b);
 }
 
+/* The VmFlags of the mapping that holds p (/proc/self/smaps), or "". */
+static void vm_flags_of(const void *p, char *flags, size_t size)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    bool inside = false;
+    flags[0] = '\0';
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long from, to;
+        if (sscanf(line, "%lx-%lx ", &from, &to) == 2 && strchr(line, '-') < strchr(line, ' '))
+            inside = (uintptr_t)p >= from && (uintptr_t)p < to;
+        else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(flags, size, "%s", line + 8);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* heap_huge_pages: the heap's next growth is asked to be backed with huge
+ * pages (the mapping's "hg" flag), and what is allocated next lies in it;
+ * nothing for what is too small to pay. */
+static void test_util__heap_huge_pages(void **state)
+{
+    char dir[] = "/tmp/amlsec-unit-heap-XXXXXX", path[64], flags[512];
+    FILE *f;
+    void *p;
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/main.amlsec", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs("0123456789", f) >= 0, 1);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/notes.txt", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs("0123", f) >= 0, 1);
+    fclose(f);
+    assert_int_equal(heap_expect_files(dir, ".amlsec", 3), 30);
+    assert_int_equal(heap_expect_files(dir, NULL, 2), 28);
+    assert_int_equal(heap_expect_files(path, NULL, 5), 20);
+    assert_int_equal(heap_expect_files("/nonexistent/amlsec", NULL, 5), 0);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/main.amlsec", dir);
+    unlink(path);
+    rmdir(dir);
+
+    assert_false(heap_huge_pages(HEAP_HUGE_MIN - 1));
+    if (!heap_huge_pages((size_t)64 << 20)) {
+        /* AddressSanitizer's allocator, strict overcommit, or no THP advice */
+        print_message("heap_huge_pages: not here (sanitizer or kernel settings)\n");
+        return;
+    }
+    p = malloc((size_t)8 << 20); /* a block a mapping of its own held before */
+    assert_non_null(p);
+    /* its end: the heap's first pages, below the growth, are not advised */
+    vm_flags_of((char *)p + ((size_t)8 << 20) - 1, flags, sizeof(flags));
+    print_message("the block's mapping: %s", flags);
+    assert_non_null(strstr(flags, " hg"));
+    free(p);
+    assert_false(heap_huge_pages((size_t)64 << 20)); /* once */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_util__base64),
         cmocka_unit_test(test_util__jsonw_big_numbers),
         cmocka_unit_test(test_util__jsonw_loadb_member_as_loadb),
+        cmocka_unit_test(test_util__heap_huge_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
