@@ -68,6 +68,13 @@ struct run {
     struct policy_subject *subjects;
     size_t nsubjects;
     json_t *hold; /* JSON the subjects borrow (array) */
+    /* subjects whose change's body is still its text (a plan read for
+     * show): read when a policy may look at it (read_bodies) */
+    struct unread_body {
+        size_t subject;
+        struct plan_change *change;
+    } * unread;
+    size_t nunread;
     struct finding_list findings;
     struct defs defs;
     struct policy_aliases *aliases;
@@ -288,10 +295,18 @@ static int subjects_from_plan(struct run *r)
         return -1;
     }
     for (size_t i = 0; i < p->n; i++) {
-        const struct plan_change *c = &p->changes[i];
+        struct plan_change *c = &p->changes[i];
         struct policy_subject *s;
-        if (c->body == NULL || c->action == PLAN_DELETE || c->arm_type == NULL)
+        if ((c->body == NULL && c->body_text == NULL) || c->action == PLAN_DELETE ||
+            c->arm_type == NULL)
             continue;
+        if (c->body == NULL) {
+            if (r->unread == NULL && (r->unread = calloc(p->n, sizeof(*r->unread))) == NULL) {
+                strmap_release(&where);
+                return -1;
+            }
+            r->unread[r->nunread++] = (struct unread_body){r->nsubjects, c};
+        }
         s = &r->subjects[r->nsubjects++];
         memset(s, 0, sizeof(*s));
         s->address = c->address;
@@ -311,6 +326,24 @@ static int subjects_from_plan(struct run *r)
         }
     }
     strmap_release(&where);
+    return 0;
+}
+
+/* The bodies subjects_from_plan left as text, parsed: those of policy
+ * resources (definitions and assignments are read before any policy is
+ * evaluated), or every one. -1 when one is not JSON. */
+static int read_bodies(struct run *r, bool policy_resources_only)
+{
+    static const char authorization[] = "Microsoft.Authorization/";
+    for (size_t i = 0; i < r->nunread; i++) {
+        struct unread_body *u = &r->unread[i];
+        struct policy_subject *s = &r->subjects[u->subject];
+        if (s->res.body || (policy_resources_only && strncasecmp(s->res.type, authorization,
+                                                                 sizeof(authorization) - 1) != 0))
+            continue;
+        if ((s->res.body = plan_change_body(u->change)) == NULL)
+            return -1;
+    }
     return 0;
 }
 
@@ -1177,6 +1210,7 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
     finding_list_release(&r.findings);
     policy_aliases_free(r.aliases);
     free(r.subjects);
+    free(r.unread);
     render_list_release(&r.reqs);
     json_decref(r.hold);
     json_decref(r.defs.by_key);
@@ -1285,8 +1319,10 @@ int check_plan_policies(struct finding_list *out, const struct config *cfg, cons
         if (src < 0)
             goto out;
     }
+    if (read_bodies(&r, true) < 0)
+        goto out;
     defs_from_subjects(&r);
-    if (collect_bindings(&r, &bs) < 0)
+    if (collect_bindings(&r, &bs) < 0 || (bs.n > 0 && read_bodies(&r, false) < 0))
         goto out;
     rc = 0;
     if (bs.n > 0 && load_aliases(&r) == 0 &&
@@ -1305,6 +1341,7 @@ out:
     finding_list_release(&r.findings);
     policy_aliases_free(r.aliases);
     free(r.subjects);
+    free(r.unread);
     json_decref(r.hold);
     json_decref(r.defs.by_key);
     json_decref(r.defs.explicit_keys);

@@ -72,7 +72,10 @@ static int show_plan(struct state_cli *sc, const char *path, int json, int sensi
     if (json)
         mallopt(M_MXFAST, 0);
 #endif
-    if (planfile_read(&plan, &root, path, &sc->keys, key && *key ? key : NULL, NULL, &err) < 0) {
+    /* show -json writes no request body: each is parsed only if a policy
+     * is evaluated (check_plan_policies) */
+    if (planfile_read_flags(&plan, &root, path, &sc->keys, key && *key ? key : NULL, NULL,
+                            json ? PLANFILE_BODIES_AS_TEXT : 0, &err) < 0) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }

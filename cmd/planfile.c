@@ -274,8 +274,13 @@ static int check_signature(const char *text, size_t len, const char *path, const
     return 0;
 }
 
-int planfile_read(struct plan **out, json_t **root_out, const char *path, struct crypt_keys *keys,
-                  const char *plan_key, struct planfile_trust *trust, struct errbuf *err)
+static int decode(struct plan **out, json_t **root_out, const char *data, size_t len,
+                  const char *path, struct crypt_keys *keys, const char *plan_key,
+                  struct planfile_trust *trust, unsigned flags, struct errbuf *err);
+
+int planfile_read_flags(struct plan **out, json_t **root_out, const char *path,
+                        struct crypt_keys *keys, const char *plan_key, struct planfile_trust *trust,
+                        unsigned flags, struct errbuf *err)
 {
     struct buf raw;
     int rc;
@@ -283,9 +288,15 @@ int planfile_read(struct plan **out, json_t **root_out, const char *path, struct
     *out = NULL;
     buf_init(&raw, PLANFILE_MAX);
     if ((rc = file_read_all(&raw, path, PLANFILE_MAX, err)) == 0)
-        rc = planfile_decode(out, root_out, raw.ptr, raw.len, path, keys, plan_key, trust, err);
+        rc = decode(out, root_out, raw.ptr, raw.len, path, keys, plan_key, trust, flags, err);
     buf_release(&raw);
     return rc;
+}
+
+int planfile_read(struct plan **out, json_t **root_out, const char *path, struct crypt_keys *keys,
+                  const char *plan_key, struct planfile_trust *trust, struct errbuf *err)
+{
+    return planfile_read_flags(out, root_out, path, keys, plan_key, trust, 0, err);
 }
 
 /* Where the plan's text starts in file as planfile_write lays it out (the
@@ -348,6 +359,44 @@ static bool key_at(const char **p, const char *end, char *key, size_t size)
     return true;
 }
 
+/* The change at *p (a JSON object), its members read one at a time but
+ * its request_body, whose text is handed to the reader unread (r's
+ * body_text: plan_change_body parses it if asked), its text skipped: a new
+ * reference, or NULL when it is not laid out as planfile_write lays it out. */
+static json_t *change_at(const char **p, const char *end, struct plan_reader *r)
+{
+    const char *q = *p;
+    char key[64];
+    json_t *c = json_object();
+    bool ok = c != NULL && q < end && *q++ == '{';
+    while (ok && q < end && *q != '}') {
+        json_t *v;
+        size_t n;
+        if (!(ok = key_at(&q, end, key, sizeof(key))))
+            break;
+        if (strcmp(key, "request_body") == 0 && q < end && *q == '{' &&
+            (n = jsonw_member_extent(q, (size_t)(end - q))) > 0) {
+            r->body_text = q;
+            r->body_text_len = n;
+            q += n;
+        } else {
+            v = value_at(&q, end);
+            ok = v && json_object_set_new(c, key, v) == 0;
+        }
+        if (ok && q < end && *q == ',' && q + 1 < end && q[1] == '"')
+            q++;
+        else if (ok && (q >= end || *q != '}'))
+            ok = false;
+    }
+    if (!ok || q >= end) {
+        json_decref(c);
+        r->body_text = NULL;
+        return NULL;
+    }
+    *p = q + 1;
+    return c;
+}
+
 /* The plan of a file as planfile_write lays it out (the plan's text from
  * member up to end, the "}\n" that ends the file), read a member at a time
  * and resource_changes a change at a time: each change parsed, taken
@@ -356,7 +405,8 @@ static bool key_at(const char **p, const char *end, char *key, size_t size)
  * members. 0; 1 when the text is laid out otherwise or anything in it is
  * wrong (nothing kept: the caller reads the file whole, and names what is
  * wrong); AMLSEC_ENOMEM. */
-static int read_in_pieces(struct plan **out, json_t **root_out, const char *member, const char *end)
+static int read_in_pieces(struct plan **out, json_t **root_out, const char *member, const char *end,
+                          unsigned flags)
 {
     struct errbuf ignored = ERRBUF_INIT;
     struct plan_reader r;
@@ -379,7 +429,8 @@ static int read_in_pieces(struct plan **out, json_t **root_out, const char *memb
             }
             changes = true;
             while (ok && p < end && *p != ']') {
-                json_t *c = value_at(&p, end);
+                json_t *c =
+                    flags & PLANFILE_BODIES_AS_TEXT ? change_at(&p, end, &r) : value_at(&p, end);
                 ok = c && plan_read_change(&r, c, &ignored) == 0;
                 json_decref(c);
                 if (ok && p < end && *p == ',' && p + 1 < end && p[1] != ']')
@@ -415,7 +466,8 @@ static int read_in_pieces(struct plan **out, json_t **root_out, const char *memb
 /* A file as planfile_write lays it out, with its checksum, read in pieces
  * (read_in_pieces). 0; 1 when it is not such a file, or not a sound one
  * (the caller reads it whole and says why); AMLSEC_ENOMEM. */
-static int read_laid_out(struct plan **out, json_t **root_out, const char *data, size_t len)
+static int read_laid_out(struct plan **out, json_t **root_out, const char *data, size_t len,
+                         unsigned flags)
 {
     const char *member = plan_member(data, len);
     char head[600];
@@ -435,7 +487,7 @@ static int read_laid_out(struct plan **out, json_t **root_out, const char *data,
         json_is_integer(json_object_get(env, "amlsec_plan")) &&
         json_is_string(json_object_get(env, "sha256")) &&
         raw_plan_matches(data, len, json_string_value(json_object_get(env, "sha256"))))
-        rc = read_in_pieces(out, root_out, member, data + len - 2);
+        rc = read_in_pieces(out, root_out, member, data + len - 2, flags);
     json_decref(env);
     return rc;
 }
@@ -450,6 +502,13 @@ static int hash_piece(struct buf *b, void *md)
 int planfile_decode(struct plan **out, json_t **root_out, const char *data, size_t len,
                     const char *path, struct crypt_keys *keys, const char *plan_key,
                     struct planfile_trust *trust, struct errbuf *err)
+{
+    return decode(out, root_out, data, len, path, keys, plan_key, trust, 0, err);
+}
+
+static int decode(struct plan **out, json_t **root_out, const char *data, size_t len,
+                  const char *path, struct crypt_keys *keys, const char *plan_key,
+                  struct planfile_trust *trust, unsigned flags, struct errbuf *err)
 {
     struct planfile_trust ignored;
     struct buf plain;
@@ -475,7 +534,7 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
     if ((rc = check_signature(data, len, path, plan_key, trust, err)) < 0)
         goto out;
     /* as planfile_write lays it out: read in pieces, never held whole */
-    if ((rc = read_laid_out(out, root_out, data, len)) != 1) {
+    if ((rc = read_laid_out(out, root_out, data, len, flags)) != 1) {
         if (rc < 0)
             errbuf_set(err, rc, "out of memory");
         goto out;

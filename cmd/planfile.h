@@ -44,6 +44,15 @@ int planfile_write(const char *path, const struct plan *plan, struct crypt_keys 
  * NULL. */
 int planfile_read(struct plan **out, json_t **root_out, const char *path, struct crypt_keys *keys,
                   const char *plan_key, struct planfile_trust *trust, struct errbuf *err);
+/* planfile_read's flags. PLANFILE_BODIES_AS_TEXT: each change's request
+ * body is kept as its text, parsed only if plan_change_body asks for it
+ * (engine/plan.h), for a reader that may never look at them (show: a
+ * fifth of the file, read only when a policy is evaluated); only for a
+ * file laid out as planfile_write lays it out (any other is read whole). */
+#define PLANFILE_BODIES_AS_TEXT 1u
+int planfile_read_flags(struct plan **out, json_t **root_out, const char *path,
+                        struct crypt_keys *keys, const char *plan_key, struct planfile_trust *trust,
+                        unsigned flags, struct errbuf *err);
 /* planfile_read on the file's bytes (path names it in messages). */
 int planfile_decode(struct plan **out, json_t **root_out, const char *data, size_t len,
                     const char *path, struct crypt_keys *keys, const char *plan_key,

@@ -1785,6 +1785,7 @@ static void change_release(struct plan_change *c)
     json_decref(c->before);
     json_decref(c->after);
     json_decref(c->body);
+    free(c->body_text);
     json_decref(c->sensitive);
     json_decref(c->dependencies);
     json_decref(c->notes);

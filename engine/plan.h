@@ -66,6 +66,11 @@ struct plan_change {
     json_t *before;  /* DSL attributes now (live, else state); NULL for creates */
     json_t *after;   /* DSL attributes wanted; NULL for deletes */
     json_t *body;    /* the ARM body sent (see via); NULL for deletes (owned) */
+    /* A plan read for show only (PLANFILE_BODIES_AS_TEXT, cmd/planfile.h):
+     * the body's JSON text, unparsed, body NULL until plan_change_body
+     * parses it; else NULL. */
+    char *body_text;
+    size_t body_text_len;
     enum plan_update_via via;
     unsigned data_plane;  /* PLAN_VIA_DATA_PLANE: enum provider_data_plane_part bits */
     char *put_query;      /* query parameters the PUT adds ("skipValidation=true"), or NULL */
@@ -253,11 +258,18 @@ struct plan_reader {
     struct plan *plan;
     struct strmap seen; /* address -> position of the latest change with it */
     size_t cap, count;
+    /* the next change's body as text (plan_read_change takes it; the
+     * change then has no request_body member), else NULL */
+    const char *body_text;
+    size_t body_text_len;
 };
 int plan_read_begin(struct plan_reader *r, struct errbuf *err);
 int plan_read_header(struct plan_reader *r, const json_t *root, struct errbuf *err);
 int plan_read_change(struct plan_reader *r, const json_t *change, struct errbuf *err);
 int plan_read_end(struct plan_reader *r, struct plan **out, struct errbuf *err);
+/* The change's ARM body: body, parsed from body_text the first time (a
+ * plan read for show). NULL for a delete, or when the text is not JSON. */
+const json_t *plan_change_body(struct plan_change *c);
 void plan_read_abort(struct plan_reader *r);
 
 /* Per resource block of cfg: {address, mode, type, name, source{file, line,

@@ -748,6 +748,17 @@ int plan_read_change(struct plan_reader *r, const json_t *c, struct errbuf *err)
     x->before = take_json(ch, "before");
     x->after = take_json(ch, "after");
     x->body = take_json(c, "request_body");
+    if (r->body_text && x->body == NULL) {
+        x->body_text = malloc(r->body_text_len + 1);
+        if (x->body_text == NULL) {
+            p->n++;
+            return errbuf_set(err, AMLSEC_ENOMEM, "out of memory");
+        }
+        memcpy(x->body_text, r->body_text, r->body_text_len);
+        x->body_text[r->body_text_len] = '\0';
+        x->body_text_len = r->body_text_len;
+    }
+    r->body_text = NULL;
     x->put_query = take_str(c, "request_query");
     x->delete_query = take_str(c, "delete_query");
     x->sensitive = take_json(c, "sensitive_paths");
@@ -762,7 +773,7 @@ int plan_read_change(struct plan_reader *r, const json_t *c, struct errbuf *err)
     x->step = (int)json_integer_value(json_object_get(c, "step"));
     x->group = (int)json_integer_value(json_object_get(c, "group"));
     p->n++;
-    if (x->action != PLAN_DELETE && x->body == NULL)
+    if (x->action != PLAN_DELETE && x->body == NULL && x->body_text == NULL)
         return errbuf_set(err, AMLSEC_EPARSE,
                           "resource_changes[%zu] has no request_body: a redacted plan (show "
                           "-json) cannot be applied",
@@ -787,6 +798,28 @@ int plan_read_change(struct plan_reader *r, const json_t *c, struct errbuf *err)
     p->nchange += x->action == PLAN_UPDATE;
     p->ndestroy += x->action == PLAN_DELETE || x->action == PLAN_REPLACE;
     return 0;
+}
+
+const json_t *plan_change_body(struct plan_change *c)
+{
+    json_t *v;
+    if (c->body || c->body_text == NULL)
+        return c->body;
+    /* read as the rest of the plan file was (cmd/planfile.c: value_at) */
+    v = jsonw_loadb(c->body_text, c->body_text_len, JSON_ALLOW_NUL, NULL);
+    if (v && value_text_may_hold_file_forms(c->body_text, c->body_text_len) &&
+        value_from_file_form(v) < 0) {
+        json_decref(v);
+        v = NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return NULL;
+    }
+    free(c->body_text);
+    c->body_text = NULL;
+    c->body_text_len = 0;
+    return c->body = v;
 }
 
 int plan_read_end(struct plan_reader *r, struct plan **out, struct errbuf *err)

@@ -397,9 +397,7 @@ size_t jsonw_scanned(void)
     return __atomic_load_n(&scanned, __ATOMIC_RELAXED);
 }
 
-/* How long the compact JSON value at the start of text is: up to the ',',
- * ']' or '}' after it (0 when there is none). */
-static size_t value_extent(const char *text, size_t len)
+size_t jsonw_member_extent(const char *text, size_t len)
 {
     size_t depth = 0, q = 0;
     for (; q < len; q++) {
@@ -419,8 +417,15 @@ static size_t value_extent(const char *text, size_t len)
                 depth--;
         }
     }
-    __atomic_fetch_add(&scanned, q < len ? q + 1 : len, __ATOMIC_RELAXED);
     return depth == 0 && q < len ? q : 0;
+}
+
+/* jsonw_member_extent, counted in jsonw_scanned: the value is read again */
+static size_t value_extent(const char *text, size_t len)
+{
+    size_t n = jsonw_member_extent(text, len);
+    __atomic_fetch_add(&scanned, n ? n + 1 : len, __ATOMIC_RELAXED);
+    return n;
 }
 
 /* Whether a real is anywhere inside v (jsonw_loadb may read its text

@@ -56,6 +56,10 @@ json_t *jsonw_loadb(const char *text, size_t len, size_t flags, json_error_t *er
  * NULL when it is not JSON (err is not told why: read the whole text with
  * jsonw_loadb for that). */
 json_t *jsonw_loadb_member(const char *text, size_t len, size_t flags, size_t *used);
+/* How long the compact JSON value at the start of text is, up to the ',',
+ * ']' or '}' after it (0 when there is none): found by its strings and
+ * brackets alone, the value not checked (a member skipped unread). */
+size_t jsonw_member_extent(const char *text, size_t len);
 /* The bytes jsonw's own reading scanned before jansson read them again
  * since the process started: the texts jsonw_loadb read twice,
  * jsonw_loadb_member's values read twice (their end and their numbers). */
