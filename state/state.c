@@ -1853,12 +1853,18 @@ static int rd_resource(struct reader *rd, struct state_resource *r, size_t idx, 
                        struct buf *tmp)
 {
     char *status = NULL;
-    int first = 1, rc;
+    int first = 1, rc, at;
 
     memset(r, 0, sizeof(*r));
-    snprintf(rd->ctx, sizeof(rd->ctx), "resources[%zu]", idx);
+    at = snprintf(rd->ctx, sizeof(rd->ctx), "resources[%zu]", idx);
     while ((rc = rd_next_key(rd, key, &first)) == 1) {
-        snprintf(rd->ctx, sizeof(rd->ctx), "resources[%zu].%.32s", idx, key->ptr);
+        /* "resources[IDX].KEY", the key cut to 32 bytes: copied, not printed */
+        if (at > 0 && (size_t)at + 1 + 32 < sizeof(rd->ctx)) {
+            size_t k = key->len < 32 ? key->len : 32;
+            rd->ctx[at] = '.';
+            memcpy(rd->ctx + at + 1, key->ptr, k);
+            rd->ctx[at + 1 + k] = '\0';
+        }
         if (strcmp(key->ptr, "address") == 0) {
             rc = rd_strdup(rd, &r->address, tmp);
         } else if (strcmp(key->ptr, "kind") == 0) {

@@ -98,3 +98,24 @@ char *buf_detach(struct buf *b, size_t *len_out)
     buf_init(b, b->max);
     return p;
 }
+
+size_t str_dotted(char *out, size_t size, const char *base, const char *name)
+{
+    size_t nb = base ? strlen(base) : 0, nn = strlen(name), at = 0, total = nb ? nb + 1 + nn : nn;
+    if (size == 0)
+        return total;
+    if (nb) {
+        size_t k = nb < size - 1 ? nb : size - 1;
+        memcpy(out, base, k);
+        at = k;
+        if (at < size - 1)
+            out[at++] = '.';
+    }
+    if (at < size - 1) {
+        size_t k = nn < size - 1 - at ? nn : size - 1 - at;
+        memcpy(out + at, name, k);
+        at += k;
+    }
+    out[at] = '\0';
+    return total;
+}

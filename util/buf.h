@@ -59,4 +59,9 @@ static inline int buf_addch(struct buf *b, char c)
     return buf_add(b, &c, 1);
 }
 
+/* "base.name" in out (name alone when base is empty), cut to size - 1
+ * bytes as snprintf cuts it; the length it would have. A path built per
+ * attribute: snprintf's parsing of "%s.%s" cost more than the copy. */
+size_t str_dotted(char *out, size_t size, const char *base, const char *name);
+
 #endif

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "parser/value.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/jsonw.h"
 #include "util/banned.h"
@@ -82,10 +83,7 @@ struct rctx {
 
 static void full_path(char *out, size_t outsz, const char *base, const char *path)
 {
-    if (base && base[0])
-        snprintf(out, outsz, "%s.%s", base, path);
-    else
-        snprintf(out, outsz, "%s", path);
+    str_dotted(out, outsz, base, path);
 }
 
 static void put_value(json_t *body, const char *path, json_t *x, enum schema_conv conv)

@@ -1376,10 +1376,7 @@ static void diff_block(struct diff_ctx *d, const struct schema_block *b, const j
     for (const struct schema_attr *a = b->attrs; a->name; a++) {
         const json_t *bv = before ? json_object_get(before, a->name) : NULL;
         const json_t *av = after ? json_object_get(after, a->name) : NULL;
-        if (prefix[0])
-            snprintf(path, sizeof(path), "%s.%s", prefix, a->name);
-        else
-            snprintf(path, sizeof(path), "%s", a->name);
+        str_dotted(path, sizeof(path), prefix, a->name);
         diff_attr(d, a, bv, av, path);
     }
 }

@@ -604,6 +604,26 @@ static void test_util__base64(void **state)
     buf_release(&b);
 }
 
+/* str_dotted writes what snprintf "%s.%s" (or "%s" for an empty base)
+ * would, cut where it would cut. */
+static void test_util__str_dotted(void **state)
+{
+    static const struct {
+        const char *base, *name;
+    } cases[] = {
+        {"properties", "encryption"}, {"", "name"}, {NULL, "name"}, {"a.b", "c"}, {"x", ""}};
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        for (size_t size = 0; size <= 24; size++) {
+            char got[24] = "untouched", want[24] = "untouched";
+            int n = cases[i].base && cases[i].base[0]
+                        ? snprintf(want, size, "%s.%s", cases[i].base, cases[i].name)
+                        : snprintf(want, size, "%s", cases[i].name);
+            assert_int_equal(str_dotted(got, size, cases[i].base, cases[i].name), (size_t)n);
+            assert_string_equal(got, want);
+        }
+}
+
 /* The VmFlags of the mapping that holds p (/proc/self/smaps), or "". */
 static void vm_flags_of(const void *p, char *flags, size_t size)
 {
@@ -685,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_util__jsonw_big_numbers),
         cmocka_unit_test(test_util__jsonw_loadb_member_as_loadb),
         cmocka_unit_test(test_util__heap_huge_pages),
+        cmocka_unit_test(test_util__str_dotted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
