@@ -575,6 +575,7 @@ static json_t *known_now(void *payload, const char *address, const char *attr)
     struct buf key;
     json_t *v = NULL;
     size_t at;
+    bool keyed;
     /* a key getting a new version: its versioned URI is known after apply */
     if (strcmp(attr, "versioned_uri") == 0 && strmap_get(&b->new_versions, address, &at))
         return NULL;
@@ -583,8 +584,8 @@ static json_t *known_now(void *payload, const char *address, const char *attr)
     if (strmap_get(&b->recreated, address, &at))
         return NULL;
     buf_init(&key, 0);
-    buf_addf(&key, "%s %s", address, attr);
-    if (key.ptr && strmap_get(&b->known_index, key.ptr, &at)) {
+    keyed = buf_adds(&key, address) == 0 && buf_addch(&key, ' ') == 0 && buf_adds(&key, attr) == 0;
+    if (keyed && strmap_get(&b->known_index, key.ptr, &at)) {
         buf_release(&key);
         return b->known[at] ? json_incref(b->known[at]) : NULL;
     }
@@ -598,7 +599,7 @@ static json_t *known_now(void *payload, const char *address, const char *attr)
         v = attrs ? known_decode_attr(se->kind, attrs, attr) : NULL;
         json_decref(attrs);
     }
-    if (key.ptr && b->nknown == b->capknown) {
+    if (keyed && b->nknown == b->capknown) {
         size_t cap = b->capknown ? 2 * b->capknown : 64;
         json_t **grown = realloc(b->known, cap * sizeof(*grown));
         if (grown) {
@@ -606,7 +607,7 @@ static json_t *known_now(void *payload, const char *address, const char *attr)
             b->capknown = cap;
         }
     }
-    if (key.ptr && b->nknown < b->capknown && strmap_put(&b->known_index, key.ptr, b->nknown) == 0)
+    if (keyed && b->nknown < b->capknown && strmap_put(&b->known_index, key.ptr, b->nknown) == 0)
         b->known[b->nknown++] = v ? json_incref(v) : NULL;
     buf_release(&key);
     return v;
