@@ -57,6 +57,13 @@ struct defs {
     json_t *explicit_keys; /* keys given with -policy, in order */
 };
 
+/* A subject whose change's body is still its text (a plan read for show):
+ * parsed when a policy may look at it (read_bodies). */
+struct unread_body {
+    size_t subject;
+    struct plan_change *change;
+};
+
 /* Everything the run owns. */
 struct run {
     struct check_cli *cli;
@@ -68,12 +75,7 @@ struct run {
     struct policy_subject *subjects;
     size_t nsubjects;
     json_t *hold; /* JSON the subjects borrow (array) */
-    /* subjects whose change's body is still its text (a plan read for
-     * show): read when a policy may look at it (read_bodies) */
-    struct unread_body {
-        size_t subject;
-        struct plan_change *change;
-    } * unread;
+    struct unread_body *unread; /* subjects whose body waits (read_bodies) */
     size_t nunread;
     struct finding_list findings;
     struct defs defs;

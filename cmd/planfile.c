@@ -274,10 +274,6 @@ static int check_signature(const char *text, size_t len, const char *path, const
     return 0;
 }
 
-static int decode(struct plan **out, json_t **root_out, const char *data, size_t len,
-                  const char *path, struct crypt_keys *keys, const char *plan_key,
-                  struct planfile_trust *trust, unsigned flags, struct errbuf *err);
-
 int planfile_read_flags(struct plan **out, json_t **root_out, const char *path,
                         struct crypt_keys *keys, const char *plan_key, struct planfile_trust *trust,
                         unsigned flags, struct errbuf *err)
@@ -288,7 +284,8 @@ int planfile_read_flags(struct plan **out, json_t **root_out, const char *path,
     *out = NULL;
     buf_init(&raw, PLANFILE_MAX);
     if ((rc = file_read_all(&raw, path, PLANFILE_MAX, err)) == 0)
-        rc = decode(out, root_out, raw.ptr, raw.len, path, keys, plan_key, trust, flags, err);
+        rc = planfile_decode_flags(out, root_out, raw.ptr, raw.len, path, keys, plan_key, trust,
+                                   flags, err);
     buf_release(&raw);
     return rc;
 }
@@ -503,12 +500,12 @@ int planfile_decode(struct plan **out, json_t **root_out, const char *data, size
                     const char *path, struct crypt_keys *keys, const char *plan_key,
                     struct planfile_trust *trust, struct errbuf *err)
 {
-    return decode(out, root_out, data, len, path, keys, plan_key, trust, 0, err);
+    return planfile_decode_flags(out, root_out, data, len, path, keys, plan_key, trust, 0, err);
 }
 
-static int decode(struct plan **out, json_t **root_out, const char *data, size_t len,
-                  const char *path, struct crypt_keys *keys, const char *plan_key,
-                  struct planfile_trust *trust, unsigned flags, struct errbuf *err)
+int planfile_decode_flags(struct plan **out, json_t **root_out, const char *data, size_t len,
+                          const char *path, struct crypt_keys *keys, const char *plan_key,
+                          struct planfile_trust *trust, unsigned flags, struct errbuf *err)
 {
     struct planfile_trust ignored;
     struct buf plain;

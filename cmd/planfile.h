@@ -57,5 +57,8 @@ int planfile_read_flags(struct plan **out, json_t **root_out, const char *path,
 int planfile_decode(struct plan **out, json_t **root_out, const char *data, size_t len,
                     const char *path, struct crypt_keys *keys, const char *plan_key,
                     struct planfile_trust *trust, struct errbuf *err);
+int planfile_decode_flags(struct plan **out, json_t **root_out, const char *data, size_t len,
+                          const char *path, struct crypt_keys *keys, const char *plan_key,
+                          struct planfile_trust *trust, unsigned flags, struct errbuf *err);
 
 #endif

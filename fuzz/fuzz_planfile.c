@@ -2,7 +2,8 @@
  * plan_from_json behind it). Each input is tried as a whole plan file and,
  * so that the plan decoder is reached past the checksum, as the inner plan
  * wrapped in an envelope with the right SHA-256. A plan that decodes must
- * encode to JSON that decodes again to the same JSON. Crashes, sanitizer
+ * encode to JSON that decodes again to the same JSON, and read as show
+ * reads it (request bodies as text) give the same bodies when asked. Crashes, sanitizer
  * reports and leaks are the failures. Seeds: fuzz/corpora/planfile/. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void try_file(const char *data, size_t size, struct crypt_keys *keys)
 {
     struct errbuf err = ERRBUF_INIT;
-    struct plan *plan = NULL, *again = NULL;
+    struct plan *plan = NULL, *again = NULL, *shown = NULL;
     json_t *root = NULL, *first, *second;
 
     if (planfile_decode(&plan, &root, data, size, "fuzz.plan", keys, NULL, NULL, &err) != 0) {
@@ -37,6 +38,19 @@ static void try_file(const char *data, size_t size, struct crypt_keys *keys)
         abort();
     /* the redacted form (show -json) must not fail either */
     json_decref(plan_to_json(plan, true));
+    /* read as show reads it, the request bodies left as text: each body,
+     * parsed when asked for, is the one the whole read gave */
+    if (planfile_decode_flags(&shown, NULL, data, size, "fuzz.plan", keys, NULL, NULL,
+                              PLANFILE_BODIES_AS_TEXT, &err) != 0 ||
+        shown->n != plan->n)
+        abort();
+    for (size_t i = 0; i < plan->n; i++) {
+        const json_t *b = plan_change_body(&shown->changes[i]);
+        if ((b == NULL) != (plan->changes[i].body == NULL) ||
+            (b && !json_equal(b, plan->changes[i].body)))
+            abort();
+    }
+    plan_free(shown);
     json_decref(first);
     json_decref(second);
     json_decref(root);

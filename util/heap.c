@@ -61,8 +61,11 @@ bool heap_huge_pages(size_t expect)
      * heap is never given back while the command runs (it would shrink
      * below the region asked for); its next growth is `expect` bytes more. */
     if (mallopt(M_MMAP_MAX, 0) != 1 || mallopt(M_TRIM_THRESHOLD, INT_MAX) != 1 ||
-        mallopt(M_TOP_PAD, (int)expect) != 1)
+        mallopt(M_TOP_PAD, (int)expect) != 1) {
+        mallopt(M_MMAP_MAX, 65536);
+        mallopt(M_TRIM_THRESHOLD, 128 << 10);
         return false;
+    }
     /* blocks larger than the free space at its top make it grow */
     before = sbrk(0);
     after = before;
@@ -73,8 +76,12 @@ bool heap_huge_pages(size_t expect)
     while (n > 0)
         free(probe[--n]);
     mallopt(M_TOP_PAD, 128 << 10); /* glibc's default */
-    if (before == (char *)-1 || after == (char *)-1 || after < before + expect / 2)
-        return false; /* grown elsewhere (a mapping), or not at all */
+    if (before == (char *)-1 || after == (char *)-1 || after < before + expect / 2) {
+        /* grown elsewhere (a mapping), or not at all: glibc's defaults back */
+        mallopt(M_MMAP_MAX, 65536);
+        mallopt(M_TRIM_THRESHOLD, 128 << 10);
+        return false;
+    }
     from = ((uintptr_t)before + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
     to = (uintptr_t)after & ~(HUGE_PAGE - 1);
     return to > from && madvise((void *)from, to - from, MADV_HUGEPAGE) == 0;
