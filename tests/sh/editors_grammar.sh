@@ -20,11 +20,13 @@ mapfile -t all < <(find "$SRC/examples" "$SRC/tests/golden" "$SRC/editors" -name
 rc=0
 "$AMLSEC" fmt -check -write=false -no-color "${all[@]}" >/dev/null 2>"$tmp/fmt.err" || rc=$?
 [ "$rc" -le 1 ] || fail "fmt -check exited $rc: $(head -3 "$tmp/fmt.err")"
-other=$(grep -a '^amlsec: ' "$tmp/fmt.err" | grep -av '^amlsec: stopped after [0-9]* errors$' || true)
+other=$(grep -a '^amlsec: ' "$tmp/fmt.err" | grep -av '^amlsec: stopped after [0-9]* errors$' \
+  || true)
 [ -z "$other" ] || fail "fmt -check: $other"
 declare -A broken=()
 while IFS= read -r f; do broken[$f]=1; done \
-  < <(grep -aoE '^[^:]+\.amlsec:[0-9]+:[0-9]+: error:' "$tmp/fmt.err" | sed -E 's/:[0-9]+:[0-9]+: error:$//')
+  < <(grep -aoE '^[^:]+\.amlsec:[0-9]+:[0-9]+: error:' "$tmp/fmt.err" \
+    | sed -E 's/:[0-9]+:[0-9]+: error:$//')
 [ "${#broken[@]}" -gt 0 ] || fail "fmt -check found no broken file among the golden inputs"
 files=()
 for f in "${all[@]}"; do [ -n "${broken[$f]:-}" ] || files+=("$f"); done
