@@ -21,12 +21,18 @@
 #endif
 #endif
 
+/* the heap can be grown ahead and advised: glibc's malloc, no sanitizer's */
+#if !defined(HEAP_SANITIZED) && defined(MADV_HUGEPAGE) && defined(__GLIBC__)
+#define HEAP_HUGE_PAGES 1
+#endif
+
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 #define HEAP_HUGE_MAX ((size_t)1 << 30)
 
 /* Whether the kernel counts every reservation against a commit limit
  * (vm.overcommit_memory = 2): a heap grown ahead would then use up what
  * the rest of the process may commit. */
+#ifdef HEAP_HUGE_PAGES
 static bool strict_overcommit(void)
 {
     FILE *f = fopen("/proc/sys/vm/overcommit_memory", "re");
@@ -38,10 +44,11 @@ static bool strict_overcommit(void)
     fclose(f);
     return mode == 2;
 }
+#endif
 
 bool heap_huge_pages(size_t expect)
 {
-#if defined(HEAP_SANITIZED) || !defined(MADV_HUGEPAGE) || !defined(__GLIBC__)
+#ifndef HEAP_HUGE_PAGES
     (void)expect;
     return false;
 #else
