@@ -542,7 +542,8 @@ static void add_drift(struct builder *b, const char *address, const char *kind, 
  * from disk keeps each resource as its text until it is used: the plan
  * parses it for this comparison only, so a plan of 50,000 resources does
  * not hold every one of them parsed until the state is released. The last
- * one parsed is kept for the next question about it. */
+ * RECORDED_KEPT parsed are kept (shared, never changed) for the next
+ * questions about them. */
 static json_t *recorded_attrs(struct builder *b, struct state_resource *se, struct errbuf *err)
 {
     json_t *v = NULL;
