@@ -142,6 +142,12 @@ static int local_write(struct state_backend *be, const void *data, size_t len, s
     if ((rc = file_atomic_commit(&fa, err)) < 0)
         return rc; /* aborted */
     remember(l);
+    /* what writers killed before their commit left (under the lock, no
+     * other writer is at work) */
+    if (be->locked) {
+        file_atomic_sweep(l->path);
+        file_atomic_sweep(l->backup_path);
+    }
     return 0;
 abort:
     file_atomic_abort(&fa);

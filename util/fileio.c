@@ -2,8 +2,11 @@
 #include "util/fileio.h"
 #include "util/error.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,4 +231,42 @@ int file_mkdir_parents(const char *path, struct errbuf *err)
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         return errbuf_set(err, AMLSEC_EIO, "cannot create '%s': %s", dir, strerror(errno));
     return 0;
+}
+
+size_t file_atomic_sweep(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096], prefix[4096];
+    size_t n, removed = 0;
+    struct dirent *e;
+    DIR *d;
+    if (slash && (size_t)(slash - path) + 1 >= sizeof(dir))
+        return 0;
+    if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else if (slash)
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if ((size_t)snprintf(prefix, sizeof(prefix), "%s.tmp.", slash ? slash + 1 : path) >=
+            sizeof(prefix) ||
+        (d = opendir(dir)) == NULL)
+        return 0;
+    n = strlen(prefix);
+    while ((e = readdir(d)) != NULL) {
+        const char *digits = e->d_name + n;
+        char *end;
+        long pid;
+        if (strncmp(e->d_name, prefix, n) != 0 || *digits < '1' || *digits > '9')
+            continue;
+        errno = 0;
+        pid = strtol(digits, &end, 10);
+        if (*end != '\0' || errno != 0 || pid <= 0 || pid > INT_MAX || pid == (long)getpid() ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }

@@ -37,6 +37,12 @@ int file_atomic_pwrite(struct file_atomic *fa, const void *data, size_t len, off
                        struct errbuf *err);
 int file_atomic_commit(struct file_atomic *fa, struct errbuf *err);
 void file_atomic_abort(struct file_atomic *fa);
+/* Removes the temporary files writers of path that died before their
+ * commit left behind (path.tmp.PID, as file_atomic_open names them), for
+ * a caller that holds path's lock, so that no other writer is at work:
+ * those of PIDs no process has now (kill(PID, 0): ESRCH), never its own
+ * nor a live process's. Returns how many it removed. */
+size_t file_atomic_sweep(const char *path);
 
 /* Creates the directories leading to path (mode 0700) that do not exist. */
 int file_mkdir_parents(const char *path, struct errbuf *err);

@@ -237,11 +237,19 @@ cmp -s before.json .amlsec/state.json || fail "a killed module move changed the 
 # and again. (Before, 'Moved ...' and 'Removed ...' were printed, then the error; the backup was
 # replaced by the state that failed to change, and from the second failure on a hard link
 # '.amlsec/state.json.backup.tmp.PID' was left behind each time.)
-rm -f .amlsec/state.json.tmp.* # the writer killed above could not remove its own
+# The writer killed above could not remove its temporary file; the next save under the lock
+# removes it, and a dead writer's backup link, but never a live process's (here this shell's).
+# (Before, they stayed for good.)
+ls .amlsec/state.json.tmp.[0-9]* >/dev/null 2>&1 || fail "harness: the killed writer left no temporary file"
+sleep 0 & dead=$!; wait "$dead"
+touch ".amlsec/state.json.backup.tmp.$dead" ".amlsec/state.json.tmp.$$" ".amlsec/state.json.tmp.${dead}x"
 full() { (trap '' XFSZ; ulimit -f 1; exec "$@"); }
 [ "$(wc -c < .amlsec/state.json)" -gt 1024 ] || fail "harness: the state fits under the limit"
 "$AMLSEC" state mv resource_group.rg resource_group.rgx >/dev/null && "$AMLSEC" state mv resource_group.rgx resource_group.rg >/dev/null \
     || fail "mv and back"
+left=$(cd .amlsec && for f in state.json.tmp.* state.json.backup.tmp.*; do [ ! -e "$f" ] || echo "$f"; done | sort | tr '\n' ' ')
+[ "$left" = "state.json.tmp.$$ state.json.tmp.${dead}x " ] || fail "temporary files after a save under the lock: $left"
+rm -f ".amlsec/state.json.tmp.$$" ".amlsec/state.json.tmp.${dead}x"
 cp .amlsec/state.json.backup backup-before.json
 cmp -s backup-before.json .amlsec/state.json && fail "harness: the backup is the state already"
 for c in "state mv module.m module.q" "state rm module.m" "state mv resource_group.rg resource_group.rg2"; do
