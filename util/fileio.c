@@ -254,10 +254,13 @@ size_t file_atomic_sweep(const char *path)
         return 0;
     n = strlen(prefix);
     while ((e = readdir(d)) != NULL) {
-        const char *digits = e->d_name + n;
+        const char *digits;
         char *end;
         long pid;
-        if (strncmp(e->d_name, prefix, n) != 0 || *digits < '1' || *digits > '9')
+        if (strncmp(e->d_name, prefix, n) != 0)
+            continue;
+        digits = e->d_name + n;
+        if (*digits < '1' || *digits > '9')
             continue;
         errno = 0;
         pid = strtol(digits, &end, 10);
