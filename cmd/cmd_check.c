@@ -74,7 +74,7 @@ struct run {
     struct render_list reqs;
     struct policy_subject *subjects;
     size_t nsubjects;
-    json_t *hold; /* JSON the subjects borrow (array) */
+    json_t *hold;               /* JSON the subjects borrow (array) */
     struct unread_body *unread; /* subjects whose body waits (read_bodies) */
     size_t nunread;
     struct finding_list findings;

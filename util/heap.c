@@ -110,7 +110,8 @@ size_t heap_expect_files(const char *path, const char *suffix, size_t factor)
     while ((e = readdir(d)) != NULL) {
         char file[PATH_MAX];
         size_t nl = strlen(e->d_name);
-        if (e->d_name[0] == '.' || (suffix && (nl < sl || strcmp(e->d_name + nl - sl, suffix) != 0)))
+        if (e->d_name[0] == '.' ||
+            (suffix && (nl < sl || strcmp(e->d_name + nl - sl, suffix) != 0)))
             continue;
         if (snprintf(file, sizeof(file), "%s/%s", path, e->d_name) < (int)sizeof(file) &&
             stat(file, &st) == 0 && S_ISREG(st.st_mode))
