@@ -187,8 +187,10 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
     /* a saved plan shown takes about 7 times its file's bytes; a state shown, about 50
      * times the bytes of its configuration */
-    heap_huge_pages(optind < argc ? heap_expect_files(argv[optind], NULL, 8)
-                                  : heap_expect_files(".", ".amlsec", 64));
+    if (optind < argc)
+        heap_huge_pages_for(argv[optind], NULL, 8);
+    else
+        heap_huge_pages_for(".", ".amlsec", 64);
     if (state_cli_open(&sc, state_path, NULL, NULL, color) != EXIT_OK)
         return EXIT_FAIL;
     rc = optind < argc ? show_plan(&sc, argv[optind], json, sensitive, color)

@@ -159,7 +159,7 @@ int load_config_checked(struct config **out, const char *path, const struct load
     int rc;
     /* a configuration and its state take about 50 times its files' bytes
      * (50,000 resources: 8.5 MB of configuration, a plan of 404 MB) */
-    heap_huge_pages(heap_expect_files(path, ".amlsec", 64));
+    heap_huge_pages_for(path, ".amlsec", 64);
     rc = load_config(out, path, a, diags, err);
     if (rc == 0)
         check_state_settings(*out, diags);

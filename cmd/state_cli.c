@@ -120,7 +120,7 @@ int state_cli_open(struct state_cli *sc, const char *path, const char *cloud,
     memset(sc, 0, sizeof(*sc));
     diag_list_init(&diags);
     /* a state takes about 25 times the bytes of the configuration that made it */
-    heap_huge_pages(heap_expect_files(".", ".amlsec", 32));
+    heap_huge_pages_for(".", ".amlsec", 32);
     if (conf == NULL && (rc = parse_current_dir(&sc->parsed, &diags, &err)) < 0)
         goto fail;
     if ((rc = backend_config_from_settings(&sc->cfg, conf ? conf : sc->parsed, &diags)) < 0 ||

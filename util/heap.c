@@ -120,3 +120,12 @@ size_t heap_expect_files(const char *path, const char *suffix, size_t factor)
     closedir(d);
     return total * factor;
 }
+
+bool heap_huge_pages_for(const char *path, const char *suffix, size_t factor)
+{
+    static bool tried;
+    if (tried)
+        return false;
+    tried = true;
+    return heap_huge_pages(heap_expect_files(path, suffix, factor));
+}

@@ -31,4 +31,9 @@ bool heap_huge_pages(size_t expect);
  * subdirectories) whose names end in suffix (NULL: any), times factor. */
 size_t heap_expect_files(const char *path, const char *suffix, size_t factor);
 
+/* heap_huge_pages(heap_expect_files(path, suffix, factor)), the first
+ * time a process calls it; nothing after that (a command's first caller
+ * knows best what it will hold: later ones read no directory). */
+bool heap_huge_pages_for(const char *path, const char *suffix, size_t factor);
+
 #endif
